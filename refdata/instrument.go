@@ -1,0 +1,159 @@
+package refdata
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+)
+
+// Board is the listing board of an A-share, which sets the daily price band
+// and the lot rules.
+type Board uint8
+
+// The boards known to the gateway.
+const (
+	BoardMain    Board = iota + 1 // main board: band ±10%
+	BoardChiNext                  // ChiNext (SZSE growth board): band ±20%
+	BoardSTAR                     // STAR Market (SSE science and technology board): band ±20%
+	BoardST                       // risk-warned (ST) shares: band ±5%
+)
+
+var boardNames = map[Board]string{
+	BoardMain:    "main",
+	BoardChiNext: "chinext",
+	BoardSTAR:    "star",
+	BoardST:      "st",
+}
+
+// ParseBoard parses a board name: main, chinext, star or st.
+func ParseBoard(s string) (Board, error) {
+	for b, n := range boardNames {
+		if n == s {
+			return b, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: %q (want main, chinext, star or st)", ErrBadBoard, s)
+}
+
+// String returns the board's configuration name.
+func (b Board) String() string {
+	if n, ok := boardNames[b]; ok {
+		return n
+	}
+	return fmt.Sprintf("board(%d)", uint8(b))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (b Board) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler with ParseBoard.
+func (b *Board) UnmarshalText(t []byte) error {
+	v, err := ParseBoard(string(t))
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
+// BandPercent is the daily price limit of the board in percent of the
+// previous close.
+func (b Board) BandPercent() int64 {
+	switch b {
+	case BoardChiNext, BoardSTAR:
+		return 20
+	case BoardST:
+		return 5
+	default:
+		return 10
+	}
+}
+
+// Errors returned when reference data is invalid.
+var (
+	ErrBadBoard      = errors.New("refdata: bad board")
+	ErrBadInstrument = errors.New("refdata: bad instrument")
+)
+
+// Instrument is the reference data of one tradable security. It is immutable
+// after Validate and safe to share.
+type Instrument struct {
+	// Symbol is the gateway symbol clients use, such as "600519.SH".
+	Symbol string `yaml:"symbol" json:"symbol"`
+	// FeedSymbol is the symbol on the ITCH feed: up to 8 characters,
+	// left-justified and space padded on the wire. Empty means the code part
+	// of Symbol ("600519").
+	FeedSymbol string `yaml:"feed_symbol" json:"feedSymbol"`
+	// Name is a display name; optional.
+	Name string `yaml:"name" json:"name,omitempty"`
+	// Board sets the daily price band: main, chinext, star or st.
+	Board Board `yaml:"board" json:"board"`
+	// PrevClose is the previous close, the base of the daily price band.
+	PrevClose Price `yaml:"prev_close" json:"prevClose"`
+	// Tick is the minimum price increment. Zero means 0.01.
+	Tick Price `yaml:"tick" json:"tick"`
+	// Lot is the board lot for buys. Zero means 100.
+	Lot int64 `yaml:"lot" json:"lot"`
+}
+
+var symbolRE = regexp.MustCompile(`^[0-9A-Z]{1,8}\.(SH|SZ|BJ)$`)
+
+// Validate fills the documented defaults and reports the first invalid field.
+func (in *Instrument) Validate() error {
+	if !symbolRE.MatchString(in.Symbol) {
+		return fmt.Errorf("%w: symbol %q must look like 600519.SH", ErrBadInstrument, in.Symbol)
+	}
+	if in.FeedSymbol == "" {
+		in.FeedSymbol = in.Symbol[:len(in.Symbol)-3]
+	}
+	if len(in.FeedSymbol) > 8 {
+		return fmt.Errorf("%w: %s: feed_symbol %q longer than 8 characters", ErrBadInstrument, in.Symbol, in.FeedSymbol)
+	}
+	if in.Board == 0 {
+		return fmt.Errorf("%w: %s: board is required", ErrBadInstrument, in.Symbol)
+	}
+	if in.Tick == 0 {
+		in.Tick = PriceScale / 100
+	}
+	if in.Tick < 0 {
+		return fmt.Errorf("%w: %s: tick %s must be positive", ErrBadInstrument, in.Symbol, in.Tick)
+	}
+	if in.Lot == 0 {
+		in.Lot = 100
+	}
+	if in.Lot < 0 {
+		return fmt.Errorf("%w: %s: lot %d must be positive", ErrBadInstrument, in.Symbol, in.Lot)
+	}
+	if in.PrevClose <= 0 || in.PrevClose%in.Tick != 0 {
+		return fmt.Errorf("%w: %s: prev_close %s must be positive and on the tick %s", ErrBadInstrument, in.Symbol, in.PrevClose, in.Tick)
+	}
+	return nil
+}
+
+// Band returns the daily limit-down and limit-up prices: the previous close
+// times (1 ∓ band%), rounded half up to the nearest tick as the exchanges do.
+func (in *Instrument) Band() (low, high Price) {
+	tick := int64(in.Tick)
+	if tick <= 0 {
+		tick = PriceScale / 100
+	}
+	pct := in.Board.BandPercent()
+	unit := tick * 100 // one tick in units of Price/100
+	round := func(v int64) Price { return Price((v + unit/2) / unit * tick) }
+	return round(int64(in.PrevClose) * (100 - pct)), round(int64(in.PrevClose) * (100 + pct))
+}
+
+// InBand reports whether p lies within the daily band, inclusive.
+func (in *Instrument) InBand(p Price) bool {
+	lo, hi := in.Band()
+	return p >= lo && p <= hi
+}
+
+// OnTick reports whether p is a whole number of ticks.
+func (in *Instrument) OnTick(p Price) bool {
+	tick := in.Tick
+	if tick <= 0 {
+		tick = PriceScale / 100
+	}
+	return p%tick == 0
+}
