@@ -1,0 +1,284 @@
+package feed
+
+import (
+	"sync"
+	"time"
+)
+
+// MaxMessage is the largest ITCH message the feed accepts in one SoupBinTCP
+// Sequenced Data packet. The largest ITCH 5.0 message is 50 bytes; anything
+// longer is a protocol error of the source that sent it.
+const MaxMessage = 64
+
+// Sink receives the feed's messages exactly once and in sequence order.
+// orderbook.Input satisfies it.
+type Sink interface {
+	// Apply takes one raw ITCH message; msg is only valid during the call.
+	// recv is the gateway's receive time in Unix nanoseconds.
+	Apply(msg []byte, recv int64) error
+}
+
+// slot holds one out-of-order message in the arbiter's window.
+type slot struct {
+	seq  uint64 // 0 = empty
+	recv int64
+	n    uint8
+	data [MaxMessage]byte
+}
+
+// sourcePos is what the arbiter knows of one source's stream.
+type sourcePos struct {
+	live bool   // logged in and streaming
+	pos  uint64 // sequence number of the next message expected on its stream
+}
+
+// arbiterStats counts what the arbiter did. All fields are guarded by the
+// arbiter's mutex; read them with Arbiter.Stats.
+type arbiterStats struct {
+	Delivered   uint64 // messages handed to the sink
+	Duplicates  uint64 // copies dropped because the sequence was already delivered or held
+	Overflow    uint64 // messages dropped because they were beyond the window
+	Gaps        uint64 // gaps recovered by re-requesting from a source
+	Lost        uint64 // messages declared lost after recovery failed
+	SinkErrors  uint64 // messages the sink refused
+	Rerequests  uint64 // re-requests issued
+	FirstSource [2]uint64
+}
+
+// Arbiter merges the primary and backup streams of one feed into a single
+// stream in which every sequence number appears exactly once and in order,
+// taken from whichever source has it first. Messages that arrive ahead of a
+// missing one are held in a bounded window; a message missing on every live
+// source is recovered by asking one source to log in again from the next
+// expected sequence number, and declared lost only after that fails
+// MaxRecoveryAttempts times.
+//
+// Arbiter is safe for concurrent use: sources on different goroutines call
+// Offer, and the sink is called with the arbiter's lock held, so it sees one
+// caller at a time and must not call back into the arbiter.
+type Arbiter struct {
+	mu    sync.Mutex
+	sink  Sink
+	next  uint64 // next sequence number to deliver
+	win   []slot
+	mask  uint64
+	held  int
+	srcs  [2]sourcePos
+	stats arbiterStats
+
+	maxAttempts int
+	gapAt       uint64 // the next value when the current recovery started
+	attempts    int
+
+	// A re-request in flight: the source asked to log in again, and when
+	// the arbiter stops waiting for it.
+	pending     int
+	pendingTill time.Time
+	patience    time.Duration
+}
+
+// newArbiter returns an arbiter that delivers to sink starting at sequence 1,
+// holding up to window messages out of order (rounded up to a power of two).
+// It waits up to patience for a re-requested source to log in again.
+func newArbiter(sink Sink, window, maxAttempts int, patience time.Duration) *Arbiter {
+	n := 1
+	for n < window {
+		n <<= 1
+	}
+	return &Arbiter{
+		sink:        sink,
+		next:        1,
+		win:         make([]slot, n),
+		mask:        uint64(n - 1),
+		maxAttempts: maxAttempts,
+		pending:     -1,
+		patience:    patience,
+	}
+}
+
+// Next returns the next sequence number the arbiter will deliver: the
+// sequence a source logging in should request.
+func (a *Arbiter) Next() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.next
+}
+
+// Stats returns a copy of the arbiter's counters.
+func (a *Arbiter) Stats() arbiterStats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stats
+}
+
+// SourceLive records that src logged in and its stream starts at pos.
+func (a *Arbiter) SourceLive(src int, pos uint64) {
+	a.mu.Lock()
+	a.srcs[src] = sourcePos{live: true, pos: pos}
+	if a.pending == src {
+		a.pending = -1
+	}
+	a.mu.Unlock()
+}
+
+// SourceDown records that src's stream ended.
+func (a *Arbiter) SourceDown(src int) {
+	a.mu.Lock()
+	a.srcs[src].live = false
+	a.mu.Unlock()
+}
+
+// Lag returns how far src's stream is behind the arbiter: zero when it is at
+// or ahead of the next sequence to deliver.
+func (a *Arbiter) Lag(src int) uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if p := a.srcs[src].pos; p < a.next {
+		return a.next - p
+	}
+	return 0
+}
+
+// Offer hands the arbiter message seq from src. msg is copied if it must be
+// held. It reports whether the message was new (delivered or held) rather
+// than a duplicate or beyond the window.
+func (a *Arbiter) Offer(src int, seq uint64, msg []byte, recv int64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if seq >= a.srcs[src].pos {
+		a.srcs[src].pos = seq + 1
+	}
+	switch {
+	case seq < a.next:
+		a.stats.Duplicates++
+		return false
+	case seq == a.next:
+		a.stats.FirstSource[src]++
+		a.deliver(msg, recv)
+		a.drain()
+		return true
+	case seq-a.next > a.mask:
+		a.stats.Overflow++
+		return false
+	}
+	s := &a.win[seq&a.mask]
+	if s.seq == seq {
+		a.stats.Duplicates++
+		return false
+	}
+	a.stats.FirstSource[src]++
+	s.seq, s.recv, s.n = seq, recv, uint8(copy(s.data[:], msg))
+	a.held++
+	return true
+}
+
+// deliver hands one message to the sink and advances next. Lock held.
+func (a *Arbiter) deliver(msg []byte, recv int64) {
+	if err := a.sink.Apply(msg, recv); err != nil {
+		a.stats.SinkErrors++
+	}
+	a.stats.Delivered++
+	a.next++
+	if a.attempts > 0 && a.next > a.gapAt {
+		a.stats.Gaps++
+		a.attempts = 0
+	}
+}
+
+// drain delivers held messages that are now in sequence. Lock held.
+func (a *Arbiter) drain() {
+	for a.held > 0 {
+		s := &a.win[a.next&a.mask]
+		if s.seq != a.next {
+			return
+		}
+		s.seq = 0
+		a.held--
+		a.deliver(s.data[:s.n], s.recv)
+	}
+}
+
+// Check looks for a gap that no live source will fill from its stream: every
+// live source has passed the next sequence to deliver. It returns the source
+// that should log in again from Next (the primary when it is live), or -1.
+// After maxAttempts re-requests for the same gap it declares the missing
+// messages lost, delivers what it holds, and returns -1. Check is called
+// periodically by the feed's supervisor. While a re-requested source has not
+// logged in again, and for at most the arbiter's patience, it waits.
+func (a *Arbiter) Check(now time.Time) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pending >= 0 {
+		if now.Before(a.pendingTill) {
+			return -1
+		}
+		a.pending = -1
+	}
+	pick := -1
+	for i := range a.srcs {
+		s := a.srcs[i]
+		if !s.live {
+			continue
+		}
+		if s.pos <= a.next {
+			return -1 // this source will bring the next message
+		}
+		if pick < 0 {
+			pick = i
+		}
+	}
+	if pick < 0 {
+		return -1 // nothing live: a reconnecting source asks for Next itself
+	}
+	if a.attempts == 0 || a.gapAt != a.next {
+		a.gapAt, a.attempts = a.next, 0
+	}
+	if a.attempts < a.maxAttempts {
+		a.attempts++
+		a.stats.Rerequests++
+		// Alternate sources so a source that cannot serve the range is not
+		// asked forever.
+		if a.attempts%2 == 0 {
+			for i := range a.srcs {
+				if i != pick && a.srcs[i].live {
+					pick = i
+					break
+				}
+			}
+		}
+		// The source is not live until it has logged in again.
+		a.srcs[pick].live = false
+		a.pending, a.pendingTill = pick, now.Add(a.patience)
+		return pick
+	}
+	a.skipLost()
+	return -1
+}
+
+// skipLost gives up on the messages from next up to the first message that
+// some source will still bring or the window holds. Lock held.
+func (a *Arbiter) skipLost() {
+	to := uint64(0)
+	for _, s := range a.srcs {
+		if s.live && (to == 0 || s.pos < to) {
+			to = s.pos
+		}
+	}
+	if a.held > 0 {
+		for seq := a.next + 1; seq <= a.next+a.mask; seq++ {
+			if a.win[seq&a.mask].seq == seq {
+				if to == 0 || seq < to {
+					to = seq
+				}
+				break
+			}
+		}
+	}
+	if to <= a.next {
+		return
+	}
+	a.stats.Lost += to - a.next
+	a.next = to
+	a.attempts = 0
+	a.drain()
+}

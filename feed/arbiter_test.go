@@ -1,0 +1,164 @@
+package feed
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+)
+
+// recordSink records the sequence numbers encoded in the messages it gets.
+type recordSink struct{ got []uint64 }
+
+func (r *recordSink) Apply(msg []byte, _ int64) error {
+	r.got = append(r.got, binary.BigEndian.Uint64(msg))
+	return nil
+}
+
+func msgOf(seq uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], seq)
+	return b[:]
+}
+
+// step is one event of an arbiter script.
+type step struct {
+	src   int
+	seqs  []uint64 // offered in order
+	live  bool     // SourceLive(src, pos) instead of offers
+	pos   uint64
+	down  bool
+	check int // expected Check() result when checkIt
+	do    bool
+}
+
+func offer(src int, seqs ...uint64) step { return step{src: src, seqs: seqs} }
+func live(src int, pos uint64) step      { return step{src: src, live: true, pos: pos} }
+func check(want int) step                { return step{do: true, check: want} }
+func down(src int) step                  { return step{src: src, down: true} }
+
+func seqRange(from, to uint64) []uint64 {
+	var s []uint64
+	for i := from; i <= to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+func TestArbiter(t *testing.T) {
+	tests := []struct {
+		name      string
+		window    int
+		steps     []step
+		delivered uint64 // messages 1..delivered in order
+		dups      uint64
+		gaps      uint64
+		lost      uint64
+		overflow  uint64
+	}{
+		{
+			name:      "primary alone",
+			steps:     []step{live(0, 1), offer(0, seqRange(1, 10)...)},
+			delivered: 10,
+		},
+		{
+			name:      "both live interleaved",
+			steps:     []step{live(0, 1), live(1, 1), offer(0, 1, 2), offer(1, 1, 2, 3), offer(0, 3, 4), offer(1, 4)},
+			delivered: 4, dups: 4,
+		},
+		{
+			name:      "backup ahead fills while primary lags",
+			steps:     []step{live(0, 1), live(1, 1), offer(1, seqRange(1, 5)...), check(-1), offer(0, seqRange(1, 5)...)},
+			delivered: 5, dups: 5,
+		},
+		{
+			name: "range dropped on primary is taken from backup",
+			steps: []step{live(0, 1), live(1, 1), offer(0, 1, 2, 6, 7), check(-1), offer(1, seqRange(1, 7)...),
+				offer(0, 8)},
+			delivered: 8, dups: 4,
+		},
+		{
+			name: "range dropped on both is re-requested",
+			steps: []step{live(0, 1), live(1, 1), offer(0, 1, 2, 5, 6), offer(1, 1, 2, 5, 6), check(0), check(-1),
+				live(0, 3), offer(0, seqRange(3, 7)...)},
+			delivered: 7, dups: 6, gaps: 1,
+		},
+		{
+			name: "primary killed, backup carries on",
+			steps: []step{live(0, 1), live(1, 1), offer(0, 1, 2, 3), offer(1, 1, 2), down(0), offer(1, seqRange(3, 9)...),
+				check(-1), live(0, 10), offer(0, 10)},
+			delivered: 10, dups: 3,
+		},
+		{
+			name: "unrecoverable gap is declared lost",
+			steps: []step{live(0, 1), live(1, 1), offer(0, 1, 4), offer(1, 1, 4),
+				check(0), live(0, 4), check(1), live(1, 4), check(0), live(0, 4), check(-1), offer(0, 5)},
+			delivered: 5, dups: 2, lost: 2,
+		},
+		{
+			name:      "beyond the window is dropped then refilled",
+			window:    4,
+			steps:     []step{live(0, 1), live(1, 1), offer(1, 2, 3, 4, 9), offer(0, seqRange(1, 9)...)},
+			delivered: 9, dups: 3, overflow: 1,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sink := &recordSink{}
+			w := tc.window
+			if w == 0 {
+				w = 64
+			}
+			a := newArbiter(sink, w, 3, time.Second)
+			for i, st := range tc.steps {
+				switch {
+				case st.do:
+					if got := a.Check(time.Unix(1, 0)); got != st.check {
+						t.Fatalf("step %d: Check() = %d, want %d", i, got, st.check)
+					}
+				case st.live:
+					a.SourceLive(st.src, st.pos)
+				case st.down:
+					a.SourceDown(st.src)
+				default:
+					for _, s := range st.seqs {
+						a.Offer(st.src, s, msgOf(s), 0)
+					}
+				}
+			}
+			stats := a.Stats()
+			// Every delivered sequence is the one after the previous,
+			// apart from declared losses.
+			want := uint64(1)
+			for _, s := range sink.got {
+				if s != want {
+					if tc.lost == 0 || s < want {
+						t.Fatalf("delivered %v: %d out of order (want %d)", sink.got, s, want)
+					}
+				}
+				want = s + 1
+			}
+			if uint64(len(sink.got))+stats.Lost != tc.delivered || a.Next() != tc.delivered+1 {
+				t.Fatalf("delivered %v (lost %d, next %d), want 1..%d", sink.got, stats.Lost, a.Next(), tc.delivered)
+			}
+			if stats.Duplicates != tc.dups || stats.Gaps != tc.gaps || stats.Lost != tc.lost || stats.Overflow != tc.overflow {
+				t.Fatalf("stats %+v, want dups %d gaps %d lost %d overflow %d", stats, tc.dups, tc.gaps, tc.lost, tc.overflow)
+			}
+		})
+	}
+}
+
+func BenchmarkArbiterOffer(b *testing.B) {
+	a := newArbiter(discardSink{}, 1024, 3, time.Second)
+	a.SourceLive(0, 1)
+	a.SourceLive(1, 1)
+	msg := make([]byte, 36)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		seq := uint64(i/2) + 1
+		a.Offer(i&1, seq, msg, 0)
+	}
+}
+
+type discardSink struct{}
+
+func (discardSink) Apply([]byte, int64) error { return nil }

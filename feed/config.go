@@ -1,0 +1,161 @@
+package feed
+
+import (
+	"fmt"
+	"net"
+	"time"
+)
+
+// Config configures one feed: a primary and a backup source carrying the
+// same SoupBinTCP session, merged by an Arbiter.
+type Config struct {
+	// Name labels the feed in logs and metrics ("sse", "szse"). Required.
+	Name string `yaml:"name"`
+	// Primary is the vendor's feed. Required.
+	Primary SourceConfig `yaml:"primary"`
+	// Backup is the relayed feed. Optional: an empty Addr means no backup.
+	Backup SourceConfig `yaml:"backup"`
+	// HeartbeatTimeout marks a source down when nothing arrived from it for
+	// this long. Zero means 3s.
+	HeartbeatTimeout time.Duration `yaml:"heartbeat_timeout"`
+	// HeartbeatInterval is how often the gateway sends a client heartbeat
+	// when it has sent nothing else. Zero means 1s.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// Window is how many messages the arbiter holds out of order. Zero
+	// means 65536. Rounded up to a power of two.
+	Window int `yaml:"window"`
+	// MaxRecoveryAttempts is how many times a gap missing on every source is
+	// re-requested before it is declared lost. Zero means 3.
+	MaxRecoveryAttempts int `yaml:"max_recovery_attempts"`
+	// CatchUpLag is how far behind the arbiter a logged-in source may be
+	// and still count as up. Zero means 1024 messages.
+	CatchUpLag int `yaml:"catch_up_lag"`
+	// ReconnectMin and ReconnectMax bound the reconnect backoff. Zero means
+	// 100ms and 5s.
+	ReconnectMin time.Duration `yaml:"reconnect_min"`
+	ReconnectMax time.Duration `yaml:"reconnect_max"`
+	// DialTimeout bounds a TCP connect plus TLS handshake. Zero means 2s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// CheckInterval is how often the supervisor checks timeouts and gaps.
+	// Zero means 50ms.
+	CheckInterval time.Duration `yaml:"check_interval"`
+}
+
+// SourceConfig configures one SoupBinTCP source.
+type SourceConfig struct {
+	// Addr is host:port of the SoupBinTCP server. Empty disables the source
+	// (allowed for the backup only).
+	Addr string `yaml:"addr"`
+	// Username and Password are sent in the Login Request (at most 6 and 10
+	// characters). Empty means blank fields.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// Session is the requested session; empty means the current session.
+	Session string `yaml:"session"`
+	// TLS, when set, wraps the connection in TLS. Required for a source
+	// that is not on a loopback address unless Tunnel names the tunnel that
+	// encrypts it.
+	TLS *TLSConfig `yaml:"tls"`
+	// Tunnel names the encrypted tunnel (for example "wireguard wg-branch")
+	// that carries a plain-text source across the Internet. It is recorded
+	// in logs; the gateway does not set the tunnel up.
+	Tunnel string `yaml:"tunnel"`
+}
+
+// TLSConfig configures TLS to a source.
+type TLSConfig struct {
+	// CAFile is a PEM bundle of the CAs that sign the server's certificate.
+	// Empty means the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CAPEM is the same as CAFile, inline; used by the demo, whose simulator
+	// makes a self-signed certificate at start.
+	CAPEM string `yaml:"ca_pem"`
+	// ServerName overrides the name checked in the server's certificate.
+	// Empty means the host part of Addr.
+	ServerName string `yaml:"server_name"`
+	// CertFile and KeyFile hold a client certificate when the server asks
+	// for one. Both or neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// withDefaults returns cfg with the documented defaults filled in, or an
+// error naming the first invalid field.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Name == "" {
+		return cfg, fmt.Errorf("%w: name is required", ErrConfig)
+	}
+	if cfg.Primary.Addr == "" {
+		return cfg, fmt.Errorf("%w: feed %s: primary.addr is required", ErrConfig, cfg.Name)
+	}
+	for _, s := range []struct {
+		name string
+		src  SourceConfig
+	}{{"primary", cfg.Primary}, {"backup", cfg.Backup}} {
+		if err := s.src.validate(); err != nil {
+			return cfg, fmt.Errorf("%w: feed %s: %s: %v", ErrConfig, cfg.Name, s.name, err)
+		}
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.HeartbeatTimeout, 3*time.Second)
+	def(&cfg.HeartbeatInterval, time.Second)
+	def(&cfg.ReconnectMin, 100*time.Millisecond)
+	def(&cfg.ReconnectMax, 5*time.Second)
+	def(&cfg.DialTimeout, 2*time.Second)
+	def(&cfg.CheckInterval, 50*time.Millisecond)
+	if cfg.Window == 0 {
+		cfg.Window = 65536
+	}
+	if cfg.MaxRecoveryAttempts == 0 {
+		cfg.MaxRecoveryAttempts = 3
+	}
+	if cfg.CatchUpLag == 0 {
+		cfg.CatchUpLag = 1024
+	}
+	switch {
+	case cfg.HeartbeatTimeout < 0 || cfg.HeartbeatInterval < 0 || cfg.ReconnectMin < 0 ||
+		cfg.ReconnectMax < cfg.ReconnectMin || cfg.DialTimeout < 0 || cfg.CheckInterval < 0:
+		return cfg, fmt.Errorf("%w: feed %s: durations must be positive and reconnect_max >= reconnect_min", ErrConfig, cfg.Name)
+	case cfg.HeartbeatInterval >= cfg.HeartbeatTimeout:
+		return cfg, fmt.Errorf("%w: feed %s: heartbeat_interval %v must be below heartbeat_timeout %v", ErrConfig, cfg.Name, cfg.HeartbeatInterval, cfg.HeartbeatTimeout)
+	case cfg.Window < 0 || cfg.Window > 1<<22:
+		return cfg, fmt.Errorf("%w: feed %s: window %d out of range 1..4194304", ErrConfig, cfg.Name, cfg.Window)
+	case cfg.MaxRecoveryAttempts < 0 || cfg.CatchUpLag < 0:
+		return cfg, fmt.Errorf("%w: feed %s: max_recovery_attempts and catch_up_lag must be positive", ErrConfig, cfg.Name)
+	}
+	return cfg, nil
+}
+
+// validate checks one source's settings.
+func (s SourceConfig) validate() error {
+	if s.Addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(s.Addr)
+	if err != nil {
+		return fmt.Errorf("addr %q: %v", s.Addr, err)
+	}
+	if len(s.Username) > 6 || len(s.Password) > 10 || len(s.Session) > 10 {
+		return fmt.Errorf("username, password and session are at most 6, 10 and 10 characters")
+	}
+	if s.TLS == nil && s.Tunnel == "" && !isLoopback(host) {
+		return fmt.Errorf("addr %s is not loopback: a plain-text feed may not cross a network; set tls or name the tunnel that encrypts it", s.Addr)
+	}
+	if s.TLS != nil && (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+		return fmt.Errorf("tls: cert_file and key_file go together")
+	}
+	return nil
+}
+
+// isLoopback reports whether host names the loopback interface.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,177 @@
+package feed
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// Source indexes.
+const (
+	Primary = 0
+	Backup  = 1
+)
+
+// Feed is one market-data feed: its sources, their arbiter and the sink the
+// arbiter delivers to. New builds it; Run connects and supervises until its
+// context ends. Status, Ready and Next are safe from any goroutine.
+type Feed struct {
+	cfg  Config
+	log  *slog.Logger
+	arb  *Arbiter
+	srcs []*source // primary, then backup when configured
+
+	mu     sync.Mutex // guards client
+	client *gnet.Client
+}
+
+// New returns a feed delivering to sink. It validates cfg and fills its
+// defaults; it does not connect.
+func New(cfg Config, sink Sink, log *slog.Logger) (*Feed, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("feed", cfg.Name)
+	f := &Feed{cfg: cfg, log: log, arb: newArbiter(sink, cfg.Window, cfg.MaxRecoveryAttempts, 2*cfg.HeartbeatTimeout)}
+	for i, sc := range []SourceConfig{cfg.Primary, cfg.Backup} {
+		if sc.Addr == "" {
+			continue
+		}
+		tc, err := tlsClientConfig(sc)
+		if err != nil {
+			return nil, fmt.Errorf("feed %s: %w", cfg.Name, err)
+		}
+		name := [...]string{"primary", "backup"}[i]
+		f.srcs = append(f.srcs, &source{f: f, idx: i, name: name, cfg: sc, tls: tc, log: log.With("source", name)})
+	}
+	return f, nil
+}
+
+// Name returns the feed's name.
+func (f *Feed) Name() string { return f.cfg.Name }
+
+// Run connects the sources and keeps them connected until ctx ends, then
+// closes them. It returns nil on a clean stop.
+func (f *Feed) Run(ctx context.Context) error {
+	client, err := gnet.NewClient(&gnetHandler{},
+		gnet.WithMulticore(false),
+		gnet.WithNumEventLoop(1),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReadBufferCap(256<<10),
+		gnet.WithLogger(gnetLogger{f.log}))
+	if err != nil {
+		return fmt.Errorf("feed %s: event loop: %w", f.cfg.Name, err)
+	}
+	if err := client.Start(); err != nil {
+		return fmt.Errorf("feed %s: event loop: %w", f.cfg.Name, err)
+	}
+	f.mu.Lock()
+	f.client = client
+	f.mu.Unlock()
+	defer func() {
+		for _, s := range f.srcs {
+			s.stop()
+		}
+		f.mu.Lock()
+		f.client = nil
+		f.mu.Unlock()
+		_ = client.Stop()
+	}()
+	t := time.NewTicker(f.cfg.CheckInterval)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		for _, s := range f.srcs {
+			s.tick(ctx, now)
+		}
+		if i := f.arb.Check(now); i >= 0 {
+			for _, s := range f.srcs {
+				if s.idx == i {
+					s.resync(f.arb.Next())
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// enroll hands a connected socket to the event loop.
+func (f *Feed) enroll(c net.Conn, s *source, gen uint64) error {
+	f.mu.Lock()
+	client := f.client
+	f.mu.Unlock()
+	if client == nil {
+		c.Close()
+		return errNoClient
+	}
+	_, err := client.EnrollContext(c, &connCtx{s: s, gen: gen})
+	return err
+}
+
+// Next returns the next sequence number the feed will deliver.
+func (f *Feed) Next() uint64 { return f.arb.Next() }
+
+// Ready reports whether at least one source is up.
+func (f *Feed) Ready() bool {
+	for _, s := range f.srcs {
+		if s.up.Load() {
+			return true
+		}
+	}
+	return false
+}
+
+// Status is a feed's state for operators and metrics.
+type Status struct {
+	Name       string         `json:"name"`
+	Next       uint64         `json:"next"`
+	Delivered  uint64         `json:"delivered"`
+	Duplicates uint64         `json:"duplicates"`
+	Gaps       uint64         `json:"gapsRecovered"`
+	Lost       uint64         `json:"lost"`
+	Overflow   uint64         `json:"overflow"`
+	Rerequests uint64         `json:"rerequests"`
+	SinkErrors uint64         `json:"sinkErrors"`
+	Sources    []SourceStatus `json:"sources"`
+}
+
+// SourceStatus is one source's state.
+type SourceStatus struct {
+	Name     string            `json:"name"`
+	Addr     string            `json:"addr"`
+	State    string            `json:"state"`
+	Up       bool              `json:"up"`
+	Pos      uint64            `json:"pos"`
+	Messages uint64            `json:"messages"`
+	First    uint64            `json:"first"` // messages this source delivered first
+	Bytes    uint64            `json:"bytes"`
+	Errors   map[string]uint64 `json:"errors,omitempty"`
+}
+
+// Status returns the feed's counters and its sources' states.
+func (f *Feed) Status() Status {
+	st := f.arb.Stats()
+	out := Status{
+		Name: f.cfg.Name, Next: f.arb.Next(), Delivered: st.Delivered, Duplicates: st.Duplicates,
+		Gaps: st.Gaps, Lost: st.Lost, Overflow: st.Overflow, Rerequests: st.Rerequests, SinkErrors: st.SinkErrors,
+	}
+	for _, s := range f.srcs {
+		ss := s.snapshot()
+		ss.First = st.FirstSource[s.idx]
+		out.Sources = append(out.Sources, ss)
+	}
+	return out
+}

@@ -1,0 +1,58 @@
+package feed
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Collector exports the feeds' counters to Prometheus. It reads Status on
+// each scrape, so the hot path carries no metric updates beyond atomic
+// counters. Register it with the gateway's own registry.
+type Collector struct {
+	feeds []*Feed
+
+	messages, up, gaps, lost, dups, errors, rerequests *prometheus.Desc
+}
+
+var _ prometheus.Collector = (*Collector)(nil)
+
+// NewCollector returns a collector for feeds.
+func NewCollector(feeds ...*Feed) *Collector {
+	fs := []string{"feed", "source"}
+	return &Collector{
+		feeds:      feeds,
+		messages:   prometheus.NewDesc("gateway_feed_messages_total", "Sequenced messages received from a feed source.", fs, nil),
+		up:         prometheus.NewDesc("gateway_feed_source_up", "1 when a feed source is logged in and caught up.", fs, nil),
+		gaps:       prometheus.NewDesc("gateway_feed_gaps_total", "Gaps missing on every source and recovered by re-request.", []string{"feed"}, nil),
+		lost:       prometheus.NewDesc("gateway_feed_lost_total", "Messages never recovered.", []string{"feed"}, nil),
+		dups:       prometheus.NewDesc("gateway_feed_duplicates_dropped_total", "Message copies dropped by the arbiter.", []string{"feed"}, nil),
+		rerequests: prometheus.NewDesc("gateway_feed_rerequests_total", "Re-requests of a gap from a source.", []string{"feed"}, nil),
+		errors:     prometheus.NewDesc("gateway_feed_source_errors_total", "Feed source errors and resets by reason.", []string{"feed", "source", "reason"}, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.messages, c.up, c.gaps, c.lost, c.dups, c.rerequests, c.errors} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	for _, f := range c.feeds {
+		st := f.Status()
+		ch <- prometheus.MustNewConstMetric(c.gaps, prometheus.CounterValue, float64(st.Gaps), st.Name)
+		ch <- prometheus.MustNewConstMetric(c.lost, prometheus.CounterValue, float64(st.Lost), st.Name)
+		ch <- prometheus.MustNewConstMetric(c.dups, prometheus.CounterValue, float64(st.Duplicates), st.Name)
+		ch <- prometheus.MustNewConstMetric(c.rerequests, prometheus.CounterValue, float64(st.Rerequests), st.Name)
+		for _, s := range st.Sources {
+			up := 0.0
+			if s.Up {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.messages, prometheus.CounterValue, float64(s.Messages), st.Name, s.Name)
+			ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, st.Name, s.Name)
+			for reason, n := range s.Errors {
+				ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(n), st.Name, s.Name, reason)
+			}
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package feed
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// connCtx is the gnet connection context: the source and the connection
+// generation it belongs to.
+type connCtx struct {
+	s   *source
+	gen uint64
+}
+
+// gnetHandler runs the plain-text sources of a feed on one gnet event loop.
+// Its callbacks run on the event-loop goroutine.
+type gnetHandler struct {
+	gnet.BuiltinEventEngine
+}
+
+var _ gnet.EventHandler = (*gnetHandler)(nil)
+
+// OnOpen sends the Login Request of a newly enrolled connection.
+func (*gnetHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	cc, ok := c.Context().(*connCtx)
+	if !ok {
+		return nil, gnet.Close
+	}
+	out := cc.s.onOpen(cc.gen, gnetLink{c})
+	if out == nil {
+		return nil, gnet.Close
+	}
+	return out, gnet.None
+}
+
+// OnTraffic hands the buffered bytes to the source, whole packets at a time.
+func (*gnetHandler) OnTraffic(c gnet.Conn) gnet.Action {
+	cc, ok := c.Context().(*connCtx)
+	if !ok {
+		return gnet.Close
+	}
+	buf, err := c.Peek(c.InboundBuffered())
+	if err != nil {
+		return gnet.Close
+	}
+	used, closeIt := cc.s.onData(cc.gen, buf, time.Now())
+	_, _ = c.Discard(used)
+	if closeIt {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// OnClose tells the source its connection ended.
+func (*gnetHandler) OnClose(c gnet.Conn, err error) gnet.Action {
+	if cc, ok := c.Context().(*connCtx); ok {
+		cc.s.onClosed(cc.gen, err)
+	}
+	return gnet.None
+}
+
+// gnetLink is a link over a gnet connection.
+type gnetLink struct{ c gnet.Conn }
+
+func (l gnetLink) send(b []byte) { _ = l.c.AsyncWrite(b, nil) }
+func (l gnetLink) close()        { _ = l.c.Close() }
+
+// tlsLink is a link over a TLS connection, which gnet cannot carry: a reader
+// goroutine feeds the source and a writer goroutine drains the send queue.
+type tlsLink struct {
+	c    *tls.Conn
+	out  chan []byte
+	done chan struct{}
+}
+
+func (l *tlsLink) send(b []byte) {
+	select {
+	case l.out <- b:
+	case <-l.done:
+	default: // the writer is stuck; the heartbeat timeout will reset the source
+	}
+}
+
+func (l *tlsLink) close() {
+	select {
+	case <-l.done:
+	default:
+		close(l.done)
+	}
+	_ = l.c.Close()
+}
+
+// runTLSLink runs connection gen of s over c until it closes.
+func runTLSLink(s *source, gen uint64, c *tls.Conn) {
+	l := &tlsLink{c: c, out: make(chan []byte, 16), done: make(chan struct{})}
+	login := s.onOpen(gen, l)
+	if login == nil {
+		l.close()
+		return
+	}
+	l.out <- login
+	go func() {
+		for {
+			select {
+			case b := <-l.out:
+				_ = c.SetWriteDeadline(time.Now().Add(s.f.cfg.HeartbeatTimeout))
+				if _, err := c.Write(b); err != nil {
+					l.close()
+					return
+				}
+			case <-l.done:
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 0, 64<<10)
+	for {
+		if len(buf) == cap(buf) {
+			// A whole packet is at most maxPacket bytes, so the consumed
+			// prefix makes room.
+			buf = append(make([]byte, 0, 2*cap(buf)), buf...)
+		}
+		n, err := c.Read(buf[len(buf):cap(buf)])
+		if n > 0 {
+			buf = buf[:len(buf)+n]
+			used, closeIt := s.onData(gen, buf, time.Now())
+			if closeIt {
+				l.close()
+				return
+			}
+			buf = buf[:copy(buf, buf[used:])]
+		}
+		if err != nil {
+			l.close()
+			s.onClosed(gen, err)
+			return
+		}
+	}
+}
+
+// tlsClientConfig builds the crypto/tls configuration of a source.
+func tlsClientConfig(src SourceConfig) (*tls.Config, error) {
+	if src.TLS == nil {
+		return nil, nil
+	}
+	host, _, _ := net.SplitHostPort(src.Addr)
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+	if src.TLS.ServerName != "" {
+		cfg.ServerName = src.TLS.ServerName
+	}
+	pem := []byte(src.TLS.CAPEM)
+	if src.TLS.CAFile != "" {
+		b, err := os.ReadFile(src.TLS.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: tls ca_file: %w", ErrConfig, err)
+		}
+		pem = append(pem, b...)
+	}
+	if len(pem) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: tls: no certificate in the CA PEM", ErrConfig)
+		}
+		cfg.RootCAs = pool
+	}
+	if src.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(src.TLS.CertFile, src.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: tls client certificate: %w", ErrConfig, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// gnetLogger routes gnet's log lines to slog.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...)) }
+
+var errNoClient = errors.New("feed: event loop not running")

@@ -1,0 +1,234 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"sgw/feed"
+	"sgw/orderbook"
+	"sgw/refdata"
+)
+
+// Books is what the gateway reads from the order books. *orderbook.Engine
+// implements it; every method is lock-free and safe from any goroutine.
+type Books interface {
+	Lookup(symbol string) (orderbook.SymbolID, bool)
+	Instrument(id orderbook.SymbolID) *refdata.Instrument
+	Symbols() []orderbook.SymbolID
+	View(id orderbook.SymbolID, depth int, v *orderbook.View)
+}
+
+// Feed is what the gateway reads from a market-data feed. *feed.Feed
+// implements it.
+type Feed interface {
+	Name() string
+	Ready() bool
+	Status() feed.Status
+}
+
+var (
+	_ Books = (*orderbook.Engine)(nil)
+	_ Feed  = (*feed.Feed)(nil)
+)
+
+// Server is the gateway's HTTP listener. New builds it; Run serves until its
+// context ends. Its handlers are safe for concurrent use.
+type Server struct {
+	cfg   Config
+	books Books
+	feeds []Feed
+	reg   *prometheus.Registry
+	log   *slog.Logger
+	mux   *http.ServeMux
+}
+
+// New returns a server over books and feeds, exporting the metrics in reg.
+// publishedDepth is the depth the books publish (orderbook Config.MaxDepth).
+func New(cfg Config, publishedDepth int, books Books, feeds []Feed, reg *prometheus.Registry, log *slog.Logger) (*Server, error) {
+	cfg, err := cfg.withDefaults(publishedDepth)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, books: books, feeds: feeds, reg: reg, log: log, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /api/v1/book/{symbol}", s.handleBook)
+	s.mux.HandleFunc("GET /api/v1/instruments", s.handleInstruments)
+	s.mux.HandleFunc("GET /api/v1/feeds", s.handleFeeds)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Addr returns the configured listen address.
+func (s *Server) Addr() string { return s.cfg.HTTP }
+
+// Run listens on the configured address and serves until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("gateway: listen %s: %w", s.cfg.HTTP, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("http listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("gateway: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("gateway: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("gateway: serve: %w", err)
+	}
+	return nil
+}
+
+// level is a price level on the wire: [price-string, qty].
+type level [2]any
+
+// bookJSON is the body of GET /api/v1/book/{symbol}.
+type bookJSON struct {
+	Symbol   string        `json:"symbol"`
+	Seq      uint64        `json:"seq"`
+	Time     uint64        `json:"time"`
+	State    string        `json:"state"`
+	Bids     []level       `json:"bids"`
+	Asks     []level       `json:"asks"`
+	Last     refdata.Price `json:"last"`
+	LastQty  int64         `json:"lastQty"`
+	Volume   int64         `json:"volume"`
+	Turnover refdata.Price `json:"turnover"`
+	Open     refdata.Price `json:"open"`
+	High     refdata.Price `json:"high"`
+	Low      refdata.Price `json:"low"`
+	Checksum uint32        `json:"checksum"`
+}
+
+func levels(ls []orderbook.Level) []level {
+	out := make([]level, len(ls))
+	for i, l := range ls {
+		out[i] = level{l.Price.String(), l.Qty}
+	}
+	return out
+}
+
+func (s *Server) handleBook(w http.ResponseWriter, r *http.Request) {
+	sym := r.PathValue("symbol")
+	id, ok := s.books.Lookup(sym)
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown_symbol", fmt.Sprintf("unknown symbol %q", sym))
+		return
+	}
+	depth := s.cfg.DefaultDepth
+	if d := r.URL.Query().Get("depth"); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 1 || n > s.cfg.MaxDepth {
+			writeError(w, http.StatusBadRequest, "bad_depth", fmt.Sprintf("depth %q must be a whole number from 1 to %d", d, s.cfg.MaxDepth))
+			return
+		}
+		depth = n
+	}
+	var v orderbook.View
+	s.books.View(id, depth, &v)
+	writeJSON(w, http.StatusOK, bookJSON{
+		Symbol: sym, Seq: v.Seq, Time: v.Time, State: v.State.String(),
+		Bids: levels(v.Bids), Asks: levels(v.Asks),
+		Last: v.Last, LastQty: v.LastQty, Volume: v.Volume, Turnover: refdata.Price(v.Turnover),
+		Open: v.Open, High: v.High, Low: v.Low, Checksum: v.Checksum,
+	})
+}
+
+// instrumentJSON is one entry of GET /api/v1/instruments.
+type instrumentJSON struct {
+	refdata.Instrument
+	LimitDown refdata.Price `json:"limitDown"`
+	LimitUp   refdata.Price `json:"limitUp"`
+}
+
+func (s *Server) handleInstruments(w http.ResponseWriter, _ *http.Request) {
+	ids := s.books.Symbols()
+	out := make([]instrumentJSON, 0, len(ids))
+	for _, id := range ids {
+		in := s.books.Instrument(id)
+		lo, hi := in.Band()
+		out = append(out, instrumentJSON{Instrument: *in, LimitDown: lo, LimitUp: hi})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleFeeds(w http.ResponseWriter, _ *http.Request) {
+	out := make([]feed.Status, 0, len(s.feeds))
+	for _, f := range s.feeds {
+		out = append(out, f.Status())
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleReady answers 200 when every feed has a source up and has delivered
+// to the books, else 503 naming what is not ready.
+func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	var why []string
+	for _, f := range s.feeds {
+		switch {
+		case !f.Ready():
+			why = append(why, "feed "+f.Name()+": no source up")
+		case f.Status().Delivered == 0:
+			why = append(why, "feed "+f.Name()+": no message delivered to the books yet")
+		}
+	}
+	if len(why) > 0 {
+		writeError(w, http.StatusServiceUnavailable, "not_ready", strings.Join(why, "; "))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		return // the client went away; nothing to tell it
+	}
+}
+
+func writeError(w http.ResponseWriter, code int, errCode, msg string) {
+	writeJSON(w, code, apiError{Error: apiErrorBody{Code: errCode, Message: msg}})
+}
+
