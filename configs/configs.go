@@ -1,0 +1,173 @@
+package configs
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"sgw/feed"
+	"sgw/gateway"
+	"sgw/orderbook"
+	"sgw/refdata"
+	"sgw/sim"
+)
+
+// Demo is the embedded demo configuration (configs/demo.yaml).
+//
+//go:embed demo.yaml
+var demo []byte
+
+// DemoName is the name the embedded demo configuration reports in errors.
+const DemoName = "configs/demo.yaml (embedded)"
+
+// ErrConfig reports a configuration file that does not load.
+var ErrConfig = errors.New("configs: invalid config")
+
+// File is one deployment's configuration.
+type File struct {
+	// Log configures logging.
+	Log Log `yaml:"log"`
+	// Gateway configures the HTTP listener.
+	Gateway gateway.Config `yaml:"gateway"`
+	// Instruments is the reference data: every tradable instrument.
+	Instruments []refdata.Instrument `yaml:"instruments"`
+	// Books configures the order books.
+	Books Books `yaml:"books"`
+	// Feeds are the market-data feeds; each has a primary and a backup source.
+	Feeds []feed.Config `yaml:"feeds"`
+	// Sim configures the exchange simulator (`sim` and `demo`); its
+	// instruments default to the file's.
+	Sim *sim.Config `yaml:"sim"`
+}
+
+// Log configures the process logger.
+type Log struct {
+	// Level is debug, info, warn or error. Zero means info.
+	Level string `yaml:"level"`
+	// Format is text or json. Zero means text.
+	Format string `yaml:"format"`
+}
+
+// Books configures the order-book engine (see orderbook.Config).
+type Books struct {
+	// Shards is the number of book writer goroutines. Zero means GOMAXPROCS.
+	Shards int `yaml:"shards"`
+	// MaxDepth is the depth of the published views. Zero means 20.
+	MaxDepth int `yaml:"max_depth"`
+	// RingSize is the number of updates each shard keeps for readers. Zero
+	// means 16384.
+	RingSize int `yaml:"ring_size"`
+}
+
+// Engine returns the orderbook configuration of the file.
+func (f *File) Engine() orderbook.Config {
+	return orderbook.Config{Instruments: f.Instruments, Shards: f.Books.Shards, MaxDepth: f.Books.MaxDepth, RingSize: f.Books.RingSize}
+}
+
+// SimConfig returns the simulator configuration, with the file's
+// instruments when the sim section names none.
+func (f *File) SimConfig() (sim.Config, error) {
+	if f.Sim == nil {
+		return sim.Config{}, fmt.Errorf("%w: no sim section", ErrConfig)
+	}
+	c := *f.Sim
+	if len(c.Instruments) == 0 {
+		c.Instruments = f.Instruments
+	}
+	return c, nil
+}
+
+// Logger builds the process logger described by Log, writing to w.
+func (l Log) Logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(orDefault(l.Level, "info"))); err != nil {
+		return nil, fmt.Errorf("%w: log.level %q: want debug, info, warn or error", ErrConfig, l.Level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch orDefault(l.Format, "text") {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("%w: log.format %q: want text or json", ErrConfig, l.Format)
+	}
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// Load reads and checks the configuration file at path.
+func Load(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return Parse(path, b)
+}
+
+// LoadDemo returns the embedded demo configuration.
+func LoadDemo() (*File, error) { return Parse(DemoName, demo) }
+
+// Parse decodes a configuration strictly: unknown keys, wrong types, more
+// than one document and invalid values are errors naming the file.
+func Parse(name string, b []byte) (*File, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: %s: empty file", ErrConfig, name)
+		}
+		return nil, fmt.Errorf("%w: %s: %s", ErrConfig, name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: %s: more than one YAML document", ErrConfig, name)
+	}
+	if err := f.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
+	}
+	return &f, nil
+}
+
+// validate checks what spans sections; each component checks its own
+// section again when it is constructed.
+func (f *File) validate() error {
+	if len(f.Instruments) == 0 {
+		return errors.New("instruments: at least one is required")
+	}
+	seen := map[string]bool{}
+	for i := range f.Instruments {
+		in := &f.Instruments[i]
+		if err := in.Validate(); err != nil {
+			return fmt.Errorf("instruments[%d]: %w", i, err)
+		}
+		if seen[in.Symbol] {
+			return fmt.Errorf("instruments[%d]: duplicate symbol %s", i, in.Symbol)
+		}
+		seen[in.Symbol] = true
+	}
+	names := map[string]bool{}
+	for i, fc := range f.Feeds {
+		if fc.Name == "" || names[fc.Name] {
+			return fmt.Errorf("feeds[%d]: name %q must be set and unique", i, fc.Name)
+		}
+		names[fc.Name] = true
+	}
+	if _, err := f.Log.Logger(io.Discard); err != nil {
+		return err
+	}
+	return nil
+}

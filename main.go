@@ -1,0 +1,104 @@
+// Command gateway is a securities market-data and order-entry gateway: it
+// ingests a primary and a backup ITCH feed, keeps lock-free order books and
+// serves them to clients and operators. main only wires: it parses flags,
+// loads the configuration, constructs the components and runs them until a
+// signal arrives.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"sgw/configs"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: gateway <command> [flags]
+
+commands:
+  demo [-config FILE] [-http ADDR]   run simulator and gateway on loopback (default: embedded configs/demo.yaml)
+  run -config FILE                   run the gateway
+  sim -config FILE                   run the exchange simulator
+  version                            print the version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches one command line. It returns when the command finishes or
+// ctx ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (YAML)")
+	var httpAddr *string
+	if cmd == "demo" {
+		httpAddr = fs.String("http", "", "HTTP listen address (default from the config: 127.0.0.1:8080)")
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, "gateway", version)
+		return nil
+	case "demo", "run", "sim":
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected arguments %q", cmd, fs.Args())
+	}
+	var cfg *configs.File
+	var err error
+	switch {
+	case *configPath != "":
+		cfg, err = configs.Load(*configPath)
+	case cmd == "demo":
+		cfg, err = configs.LoadDemo()
+	default:
+		return fmt.Errorf("%s: -config FILE is required", cmd)
+	}
+	if err != nil {
+		return err
+	}
+	if httpAddr != nil && *httpAddr != "" {
+		cfg.Gateway.HTTP = *httpAddr
+	}
+	log, err := cfg.Log.Logger(stderr)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "demo":
+		return runDemo(ctx, cfg, log, stdout)
+	case "sim":
+		return runSim(ctx, cfg, log)
+	default:
+		return runGateway(ctx, cfg, log, nil)
+	}
+}

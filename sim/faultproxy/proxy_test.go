@@ -1,0 +1,98 @@
+package faultproxy
+
+import (
+	"bufio"
+	"net"
+	"testing"
+	"time"
+)
+
+// echoServer echoes lines back.
+func echoServer(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if _, err := c.Write([]byte(line)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func roundTrip(c net.Conn, r *bufio.Reader, wait time.Duration) (string, error) {
+	if _, err := c.Write([]byte("ping\n")); err != nil {
+		return "", err
+	}
+	c.SetReadDeadline(time.Now().Add(wait))
+	return r.ReadString('\n')
+}
+
+func TestProxy(t *testing.T) {
+	p, err := New(echoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	if got, err := roundTrip(c, r, 5*time.Second); err != nil || got != "ping\n" {
+		t.Fatalf("forwarding: %q, %v", got, err)
+	}
+
+	p.Stall()
+	if got, err := roundTrip(c, r, 200*time.Millisecond); err == nil {
+		t.Fatalf("stalled proxy forwarded %q", got)
+	}
+	p.Unstall()
+	// The held ping arrives, then the new one.
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := r.ReadString('\n'); err != nil || got != "ping\n" {
+		t.Fatalf("after unstall: %q, %v", got, err)
+	}
+
+	p.Cut()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.ReadString('\n'); err == nil {
+		t.Fatal("cut connection still open")
+	}
+	c2, err := net.Dial("tcp", p.Addr())
+	if err == nil {
+		c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c2.Read(make([]byte, 1)); err == nil {
+			t.Fatal("cut proxy accepted a working connection")
+		}
+		c2.Close()
+	}
+	p.Restore()
+	c3, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	if got, err := roundTrip(c3, bufio.NewReader(c3), 5*time.Second); err != nil || got != "ping\n" {
+		t.Fatalf("after restore: %q, %v", got, err)
+	}
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"sgw/configs"
+	"sgw/feed"
+	"sgw/gateway"
+	"sgw/orderbook"
+	"sgw/sim"
+)
+
+// system is the gateway's components, constructed and ready to run.
+type system struct {
+	books  *orderbook.Engine
+	feeds  []*feed.Feed
+	server *gateway.Server
+}
+
+// newSystem constructs the gateway's components from cfg.
+func newSystem(cfg *configs.File, log *slog.Logger) (*system, error) {
+	engCfg := cfg.Engine()
+	books, err := orderbook.New(engCfg)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	sys := &system{books: books}
+	var gfeeds []gateway.Feed
+	for _, fc := range cfg.Feeds {
+		f, err := feed.New(fc, books.NewInput(fc.Name), log)
+		if err != nil {
+			return nil, err
+		}
+		sys.feeds = append(sys.feeds, f)
+		gfeeds = append(gfeeds, f)
+	}
+	reg.MustRegister(feed.NewCollector(sys.feeds...), gateway.NewBooksCollector(books))
+	depth := engCfg.MaxDepth
+	if depth == 0 {
+		depth = orderbook.DefaultMaxDepth
+	}
+	sys.server, err = gateway.New(cfg.Gateway, depth, books, gfeeds, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	return sys, nil
+}
+
+// run runs every component until ctx ends or one fails. ln, when not nil,
+// is the HTTP listener to serve on.
+func (s *system) run(ctx context.Context, ln net.Listener) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.books.Run(ctx) })
+	for _, f := range s.feeds {
+		g.Go(func() error { return f.Run(ctx) })
+	}
+	g.Go(func() error {
+		if ln != nil {
+			return s.server.Serve(ctx, ln)
+		}
+		return s.server.Run(ctx)
+	})
+	return g.Wait()
+}
+
+// runGateway runs the gateway described by cfg.
+func runGateway(ctx context.Context, cfg *configs.File, log *slog.Logger, ln net.Listener) error {
+	sys, err := newSystem(cfg, log)
+	if err != nil {
+		return err
+	}
+	return sys.run(ctx, ln)
+}
+
+// runSim runs the exchange simulator described by cfg's sim section.
+func runSim(ctx context.Context, cfg *configs.File, log *slog.Logger) error {
+	sc, err := cfg.SimConfig()
+	if err != nil {
+		return err
+	}
+	sc.Logger = log.With("component", "sim")
+	s, err := sim.New(sc)
+	if err != nil {
+		return err
+	}
+	log.Info("simulator listening", "primary", s.Addr(sim.Primary).String(), "backup", s.Addr(sim.Backup).String())
+	return s.Run(ctx)
+}
+
+// runDemo runs the simulator and the gateway in one process, the gateway's
+// feeds pointed at the simulator.
+func runDemo(ctx context.Context, cfg *configs.File, log *slog.Logger, stdout io.Writer) error {
+	sc, err := cfg.SimConfig()
+	if err != nil {
+		return err
+	}
+	sc.Logger = log.With("component", "sim")
+	s, err := sim.New(sc)
+	if err != nil {
+		return err
+	}
+	wireDemoFeeds(cfg, s)
+	sys, err := newSystem(cfg, log.With("component", "gateway"))
+	if err != nil {
+		s.Close()
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Gateway.HTTP)
+	if err != nil {
+		s.Close()
+		return fmt.Errorf("demo: http listen: %w", err)
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "demo running: simulator on %s (primary) and %s (backup, TLS)\n", s.Addr(sim.Primary), s.Addr(sim.Backup))
+	fmt.Fprintf(stdout, "  books:       %s/api/v1/book/%s?depth=5\n", base, cfg.Instruments[0].Symbol)
+	fmt.Fprintf(stdout, "  instruments: %s/api/v1/instruments\n", base)
+	fmt.Fprintf(stdout, "  feeds:       %s/api/v1/feeds\n", base)
+	fmt.Fprintf(stdout, "  metrics:     %s/metrics\n", base)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.Run(ctx) })
+	g.Go(func() error { return sys.run(ctx, ln) })
+	return g.Wait()
+}
+
+// wireDemoFeeds points the feed sources that name the simulator's listeners
+// at its actual addresses (a port of 0 picks a free one) and makes TLS
+// sources trust the simulator's self-signed CA.
+func wireDemoFeeds(cfg *configs.File, s *sim.Sim) {
+	listeners := map[string]sim.Source{}
+	if cfg.Sim != nil {
+		listeners[cfg.Sim.Primary.Addr] = sim.Primary
+		listeners[cfg.Sim.Backup.Addr] = sim.Backup
+	}
+	for i := range cfg.Feeds {
+		for _, src := range []*feed.SourceConfig{&cfg.Feeds[i].Primary, &cfg.Feeds[i].Backup} {
+			which, ok := listeners[src.Addr]
+			if !ok {
+				continue
+			}
+			src.Addr = s.Addr(which).String()
+			if src.TLS != nil && src.TLS.CAPEM == "" && src.TLS.CAFile == "" {
+				src.TLS.CAPEM = string(s.CACertPEM())
+			}
+		}
+	}
+}
