@@ -127,7 +127,10 @@ func (f *Feed) Next() uint64 { return f.arb.Next() }
 // Ready reports whether at least one source is up.
 func (f *Feed) Ready() bool {
 	for _, s := range f.srcs {
-		if s.up.Load() {
+		s.mu.Lock()
+		up := s.isUp()
+		s.mu.Unlock()
+		if up {
 			return true
 		}
 	}

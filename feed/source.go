@@ -60,7 +60,6 @@ type source struct {
 
 	messages atomic.Uint64 // sequenced messages received
 	bytes    atomic.Uint64
-	up       atomic.Bool
 	errs     errorCounts
 
 	mu       sync.Mutex
@@ -138,7 +137,11 @@ func (s *source) tick(ctx context.Context, now time.Time) {
 			s.lastSend = now
 		}
 	}
-	s.up.Store(s.state == stateLive && s.f.arb.Lag(s.idx) <= uint64(s.f.cfg.CatchUpLag))
+}
+
+// isUp reports whether the source is logged in and caught up. Lock held.
+func (s *source) isUp() bool {
+	return s.state == stateLive && s.f.arb.Lag(s.idx) <= uint64(s.f.cfg.CatchUpLag)
 }
 
 // dial starts a connection attempt on its own goroutine. Lock held.
@@ -292,7 +295,6 @@ func (s *source) handle(p soupbin.Packet, recv int64) *sourceError {
 		s.state = stateEnded
 		s.f.arb.SourceDown(s.idx)
 		s.link.close()
-		s.up.Store(false)
 		return nil
 	case soupbin.TypeDebug:
 		s.log.Debug("feed source debug packet", "text", string(p.Payload))
@@ -354,7 +356,6 @@ func (s *source) reset() {
 	}
 	s.gen++ // ignore whatever the old connection still reports
 	s.state = stateDown
-	s.up.Store(false)
 	s.f.arb.SourceDown(s.idx)
 }
 
@@ -382,9 +383,8 @@ func (s *source) stop() {
 // snapshot returns the source's state for status and metrics.
 func (s *source) snapshot() SourceStatus {
 	s.mu.Lock()
-	st := SourceStatus{Name: s.name, Addr: s.cfg.Addr, State: s.state.String(), Pos: s.pos}
+	st := SourceStatus{Name: s.name, Addr: s.cfg.Addr, State: s.state.String(), Pos: s.pos, Up: s.isUp()}
 	s.mu.Unlock()
-	st.Up = s.up.Load()
 	st.Messages = s.messages.Load()
 	st.Bytes = s.bytes.Load()
 	st.Errors = s.errs.snapshot()

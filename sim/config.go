@@ -1,0 +1,194 @@
+package sim
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"time"
+
+	"sgw/feed/soupbin"
+	"sgw/refdata"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultSession           = "SIM"
+	DefaultAddr              = "127.0.0.1:0"
+	DefaultRate              = 200
+	DefaultMaxResting        = 100
+	DefaultHeartbeatInterval = time.Second
+	DefaultClientTimeout     = 15 * time.Second
+	DefaultLoginTimeout      = 5 * time.Second
+)
+
+// Config configures a Sim. Every field's zero value is usable; New fills the
+// defaults documented on each field.
+type Config struct {
+	// Instruments are the instruments traded and published. They get Stock
+	// Locate codes 1..n in this order; each is validated (and its defaults
+	// filled) by New on a copy. At least one is required.
+	Instruments []refdata.Instrument `yaml:"instruments"`
+	// Primary is the primary feed listener. Its zero value listens on
+	// 127.0.0.1:0 (a free port) without TLS.
+	Primary ListenerConfig `yaml:"primary"`
+	// Backup is the backup feed listener, which serves the same messages
+	// under the same sequence numbers. Zero is as for Primary.
+	Backup ListenerConfig `yaml:"backup"`
+	// Session is the SoupBinTCP session name, at most 10 printable ASCII
+	// characters. Zero means "SIM".
+	Session string `yaml:"session"`
+	// Username and Password are the credentials a login must present (at
+	// most 6 and 10 characters). An empty Username accepts any login.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// Rate is the number of synthetic order-flow actions per second while
+	// Run is running. Zero means 200; a negative rate disables synthetic
+	// flow (Step still works).
+	Rate int `yaml:"rate"`
+	// Seed seeds the synthetic flow's random numbers. Zero is a valid seed:
+	// the same seed and the same calls give the same feed.
+	Seed uint64 `yaml:"seed"`
+	// MaxRestingPerSymbol bounds the resting orders per book that synthetic
+	// flow keeps; beyond it the flow cancels its oldest orders. Zero means
+	// 100.
+	MaxRestingPerSymbol int `yaml:"max_resting_per_symbol"`
+	// HeartbeatInterval is how long a connection may go without a packet
+	// from the server before it sends a Server Heartbeat. Zero means 1s.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// ClientTimeout closes a connection from which nothing (such as a Client
+	// Heartbeat) arrived for this long. Zero means 15s.
+	ClientTimeout time.Duration `yaml:"client_timeout"`
+	// LoginTimeout closes a connection that has not sent a Login Request
+	// this long after connecting (or completed its TLS handshake). Zero
+	// means 5s.
+	LoginTimeout time.Duration `yaml:"login_timeout"`
+
+	// Clock returns the time used for ITCH timestamps (nanoseconds since
+	// midnight China Standard Time). Nil means the wall clock at New
+	// advanced by the monotonic clock.
+	Clock func() time.Time `yaml:"-"`
+	// Logger receives connection and fault-injection logs. Nil discards.
+	Logger *slog.Logger `yaml:"-"`
+}
+
+// ListenerConfig configures one feed listener.
+type ListenerConfig struct {
+	// Addr is the TCP address to listen on. Zero means "127.0.0.1:0", a
+	// free loopback port (read it back with Sim.Addr).
+	Addr string `yaml:"addr"`
+	// TLS, when enabled, serves the feed over TLS. Zero means plain TCP.
+	TLS TLSConfig `yaml:"tls"`
+}
+
+// TLSConfig selects the listener's certificate. At most one of the key pair
+// files and SelfSigned may be given; all zero means no TLS.
+type TLSConfig struct {
+	// CertFile and KeyFile are PEM files of the certificate chain and its
+	// private key.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// SelfSigned serves a certificate for 127.0.0.1, ::1 and localhost,
+	// issued at New by an in-memory ECDSA CA whose certificate Sim.CACertPEM
+	// returns, so that tests and demos can trust it.
+	SelfSigned bool `yaml:"self_signed"`
+}
+
+// Enabled reports whether the listener serves TLS.
+func (c TLSConfig) Enabled() bool { return c.SelfSigned || c.CertFile != "" || c.KeyFile != "" }
+
+// withDefaults returns a copy of c with defaults filled and every field
+// checked; instruments are validated copies.
+func (c Config) withDefaults() (Config, error) {
+	bad := func(format string, args ...any) (Config, error) {
+		return Config{}, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	}
+	if len(c.Instruments) == 0 {
+		return bad("instruments: at least one is required")
+	}
+	if len(c.Instruments) > math.MaxUint16 {
+		return bad("instruments: %d is more than %d", len(c.Instruments), math.MaxUint16)
+	}
+	ins := make([]refdata.Instrument, len(c.Instruments))
+	symbols := make(map[string]bool, len(ins))
+	feedSymbols := make(map[string]bool, len(ins))
+	for i, in := range c.Instruments {
+		if err := in.Validate(); err != nil {
+			return bad("instruments[%d]: %w", i, err)
+		}
+		if symbols[in.Symbol] {
+			return bad("instruments[%d]: duplicate symbol %q", i, in.Symbol)
+		}
+		if feedSymbols[in.FeedSymbol] {
+			return bad("instruments[%d]: duplicate feed_symbol %q", i, in.FeedSymbol)
+		}
+		symbols[in.Symbol], feedSymbols[in.FeedSymbol] = true, true
+		ins[i] = in
+	}
+	c.Instruments = ins
+	if c.Session == "" {
+		c.Session = DefaultSession
+	}
+	if err := soupbin.ValidateSession(c.Session); err != nil {
+		return bad("session: %w", err)
+	}
+	if len(c.Username) > 6 || len(c.Password) > 10 || !printable(c.Username) || !printable(c.Password) {
+		return bad("username/password: at most 6 and 10 printable ASCII characters without spaces")
+	}
+	if c.Username == "" && c.Password != "" {
+		return bad("password set without a username")
+	}
+	for _, l := range []*ListenerConfig{&c.Primary, &c.Backup} {
+		if l.Addr == "" {
+			l.Addr = DefaultAddr
+		}
+		if _, _, err := net.SplitHostPort(l.Addr); err != nil {
+			return bad("addr %q: %w", l.Addr, err)
+		}
+		t := l.TLS
+		if t.SelfSigned && (t.CertFile != "" || t.KeyFile != "") {
+			return bad("tls: self_signed excludes cert_file and key_file")
+		}
+		if (t.CertFile == "") != (t.KeyFile == "") {
+			return bad("tls: cert_file and key_file go together")
+		}
+	}
+	if c.Rate == 0 {
+		c.Rate = DefaultRate
+	}
+	if c.MaxRestingPerSymbol == 0 {
+		c.MaxRestingPerSymbol = DefaultMaxResting
+	}
+	if c.MaxRestingPerSymbol < 0 {
+		return bad("max_resting_per_symbol: %d is negative", c.MaxRestingPerSymbol)
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"heartbeat_interval", &c.HeartbeatInterval, DefaultHeartbeatInterval},
+		{"client_timeout", &c.ClientTimeout, DefaultClientTimeout},
+		{"login_timeout", &c.LoginTimeout, DefaultLoginTimeout},
+	} {
+		if *d.v < 0 {
+			return bad("%s: %s is negative", d.name, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,114 @@
+package sim
+
+import (
+	"fmt"
+
+	"sgw/refdata"
+	"sgw/sim/match"
+)
+
+// Submit enters a limit order into the matching engine and publishes the
+// resulting book changes; see match.Engine.Submit. It is the entry point
+// for order acceptors (FIX) and for tests that need a specific book.
+func (s *Sim) Submit(o match.Order) (match.Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return match.Result{}, ErrSessionEnded
+	}
+	r, err := s.eng.Submit(o)
+	if err != nil {
+		return r, err
+	}
+	return r, s.takeEncErr()
+}
+
+// Cancel cancels qty shares of the resting order ref (all of it when qty <=
+// 0 or at least its open quantity); see match.Engine.Cancel.
+func (s *Sim) Cancel(ref uint64, qty int64) (match.CancelResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return match.CancelResult{}, ErrSessionEnded
+	}
+	r, err := s.eng.Cancel(ref, qty)
+	if err != nil {
+		return r, err
+	}
+	return r, s.takeEncErr()
+}
+
+// Replace changes the price and open quantity of the resting order ref;
+// see match.Engine.Replace.
+func (s *Sim) Replace(ref uint64, price refdata.Price, qty int64) (match.Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return match.Result{}, ErrSessionEnded
+	}
+	r, err := s.eng.Replace(ref, price, qty)
+	if err != nil {
+		return r, err
+	}
+	return r, s.takeEncErr()
+}
+
+// Halt halts (halted true) or resumes trading in symbol and publishes a
+// Stock Trading Action message ('H' halted, 'T' trading). A halted book
+// keeps its orders, accepts cancels and rejects new orders and replaces
+// with match.ErrHalted; the synthetic flow leaves it alone. Setting the
+// state it already has publishes nothing.
+func (s *Sim) Halt(symbol string, halted bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return ErrSessionEnded
+	}
+	locate, ok := s.eng.Locate(symbol)
+	if !ok {
+		return fmt.Errorf("%w: %q", match.ErrUnknownSymbol, symbol)
+	}
+	if s.eng.Halted(symbol) == halted {
+		return nil
+	}
+	if err := s.eng.SetHalted(symbol, halted); err != nil {
+		return err
+	}
+	state := byte(stateTrading)
+	if halted {
+		state = stateHalted
+	}
+	return s.tradingAction(locate, state)
+}
+
+// Depth returns up to n best aggregated levels of each side of symbol's
+// book (all when n <= 0), best first.
+func (s *Sim) Depth(symbol string, n int) (bids, asks []match.Level) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eng.Depth(symbol, n)
+}
+
+// Orders returns symbol's resting orders per side in priority order.
+func (s *Sim) Orders(symbol string) (bids, asks []match.OrderInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eng.Orders(symbol)
+}
+
+// Order returns the resting order ref, if it is still in a book.
+func (s *Sim) Order(ref uint64) (match.OrderInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eng.Order(ref)
+}
+
+// Snapshot calls fn with the engine and the sequence number of the last
+// recorded message, holding the simulator's mutex so that the books seen
+// by fn are exactly those the record 1..last describes. fn must only read
+// the engine and must not call other Sim methods.
+func (s *Sim) Snapshot(fn func(eng *match.Engine, last uint64)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(s.eng, s.rec.next()-1)
+}
