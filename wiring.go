@@ -75,6 +75,9 @@ func (s *system) run(ctx context.Context, ln net.Listener) error {
 
 // runGateway runs the gateway described by cfg.
 func runGateway(ctx context.Context, cfg *configs.File, log *slog.Logger, ln net.Listener) error {
+	if err := checkNoSimAddr(cfg); err != nil {
+		return err
+	}
 	sys, err := newSystem(cfg, log)
 	if err != nil {
 		return err
@@ -121,7 +124,7 @@ func runDemo(ctx context.Context, cfg *configs.File, log *slog.Logger, stdout io
 		return fmt.Errorf("demo: http listen: %w", err)
 	}
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "demo running: simulator on %s (primary) and %s (backup, TLS)\n", s.Addr(sim.Primary), s.Addr(sim.Backup))
+	fmt.Fprintf(stdout, "demo running: simulator feed on %s (primary) and %s (backup, TLS)\n", s.Addr(sim.Primary), s.Addr(sim.Backup))
 	fmt.Fprintf(stdout, "  books:       %s/api/v1/book/%s?depth=5\n", base, cfg.Instruments[0].Symbol)
 	fmt.Fprintf(stdout, "  instruments: %s/api/v1/instruments\n", base)
 	fmt.Fprintf(stdout, "  feeds:       %s/api/v1/feeds\n", base)
@@ -132,18 +135,17 @@ func runDemo(ctx context.Context, cfg *configs.File, log *slog.Logger, stdout io
 	return g.Wait()
 }
 
-// wireDemoFeeds points the feed sources that name the simulator's listeners
-// at its actual addresses (a port of 0 picks a free one) and makes TLS
-// sources trust the simulator's self-signed CA.
+// simAddr maps the addresses that name the in-process simulator's listeners
+// in a demo configuration to its sources.
+var simAddr = map[string]sim.Source{"sim:primary": sim.Primary, "sim:backup": sim.Backup}
+
+// wireDemoFeeds points the feed sources whose address names the in-process
+// simulator (sim:primary, sim:backup) at its listeners, and makes TLS
+// sources among them trust the simulator's self-signed CA.
 func wireDemoFeeds(cfg *configs.File, s *sim.Sim) {
-	listeners := map[string]sim.Source{}
-	if cfg.Sim != nil {
-		listeners[cfg.Sim.Primary.Addr] = sim.Primary
-		listeners[cfg.Sim.Backup.Addr] = sim.Backup
-	}
 	for i := range cfg.Feeds {
 		for _, src := range []*feed.SourceConfig{&cfg.Feeds[i].Primary, &cfg.Feeds[i].Backup} {
-			which, ok := listeners[src.Addr]
+			which, ok := simAddr[src.Addr]
 			if !ok {
 				continue
 			}
@@ -153,4 +155,17 @@ func wireDemoFeeds(cfg *configs.File, s *sim.Sim) {
 			}
 		}
 	}
+}
+
+// checkNoSimAddr reports a feed source that names the in-process simulator
+// outside the demo.
+func checkNoSimAddr(cfg *configs.File) error {
+	for _, fc := range cfg.Feeds {
+		for _, addr := range []string{fc.Primary.Addr, fc.Backup.Addr} {
+			if _, ok := simAddr[addr]; ok {
+				return fmt.Errorf("feed %s: addr %s names the in-process simulator, which only the demo command runs", fc.Name, addr)
+			}
+		}
+	}
+	return nil
 }

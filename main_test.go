@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// TestDemo runs `gateway demo` with the embedded configuration (HTTP on a
+// free port) and checks what the README promises: books move, the
+// operator surface answers, bad requests get JSON errors.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"demo", "-http", "127.0.0.1:0"}, &stdout, &stderr) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo returned %v; log:\n%s", err, stderr.String())
+		}
+	}()
+	re := regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
+	var base string
+	waitFor(t, "the demo to print its address", func() bool {
+		base = re.FindString(stdout.String())
+		return base != ""
+	})
+	waitFor(t, "/readyz", func() bool {
+		code, _ := get(t, base+"/readyz")
+		return code == http.StatusOK
+	})
+
+	type book struct {
+		Symbol   string   `json:"symbol"`
+		Seq      uint64   `json:"seq"`
+		Bids     [][2]any `json:"bids"`
+		Asks     [][2]any `json:"asks"`
+		Checksum uint32   `json:"checksum"`
+	}
+	read := func() book {
+		code, body := get(t, base+"/api/v1/book/600519.SH?depth=5")
+		if code != http.StatusOK {
+			t.Fatalf("book: %d %s", code, body)
+		}
+		var b book
+		if err := json.Unmarshal(body, &b); err != nil {
+			t.Fatalf("book: %v: %s", err, body)
+		}
+		return b
+	}
+	first := read()
+	waitFor(t, "the book to move", func() bool {
+		b := read()
+		return b.Seq > first.Seq && len(b.Bids) > 0 && len(b.Asks) > 0 && len(b.Bids) <= 5
+	})
+
+	for _, tc := range []struct {
+		path string
+		code int
+		want string
+	}{
+		{path: "/api/v1/book/999999.SH", code: 404, want: `"code":"unknown_symbol"`},
+		{path: "/api/v1/book/600519.SH?depth=0", code: 400, want: `"code":"bad_depth"`},
+		{path: "/api/v1/book/600519.SH?depth=abc", code: 400, want: `"code":"bad_depth"`},
+		{path: "/api/v1/book/600519.SH?depth=21", code: 400, want: `"code":"bad_depth"`},
+		{path: "/api/v1/nope", code: 404, want: `"code":"not_found"`},
+		{path: "/api/v1/instruments", code: 200, want: `"limitUp":"1870.00"`},
+		{path: "/api/v1/feeds", code: 200, want: `"name":"backup"`},
+		{path: "/healthz", code: 200, want: `"ok"`},
+		{path: "/metrics", code: 200, want: `gateway_feed_source_up{feed="cn",source="backup"} 1`},
+		{path: "/metrics", code: 200, want: `gateway_book_updates_total`},
+		{path: "/metrics", code: 200, want: `gateway_feed_lost_total{feed="cn"} 0`},
+	} {
+		code, body := get(t, base+tc.path)
+		if code != tc.code || !strings.Contains(string(body), tc.want) {
+			t.Errorf("GET %s = %d %.300s; want %d containing %s", tc.path, code, body, tc.code, tc.want)
+		}
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "no command", args: nil, want: "no command"},
+		{name: "unknown command", args: []string{"frobnicate"}, want: `unknown command "frobnicate"`},
+		{name: "run needs config", args: []string{"run"}, want: "-config FILE is required"},
+		{name: "missing file", args: []string{"run", "-config", "/nonexistent.yaml"}, want: "no such file"},
+		{name: "demo config outside demo", args: []string{"run", "-config", "configs/demo.yaml"}, want: "names the in-process simulator"},
+		{name: "stray argument", args: []string{"demo", "extra"}, want: "unexpected arguments"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), tc.args, &out, &errOut)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("run(%q) = %v, want an error containing %q", tc.args, err, tc.want)
+			}
+		})
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "gateway ") {
+		t.Fatalf("version: %q, %v", out.String(), err)
+	}
+}
