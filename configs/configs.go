@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -130,7 +132,7 @@ func Parse(name string, b []byte) (*File, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: %s: empty file", ErrConfig, name)
 		}
-		return nil, fmt.Errorf("%w: %s: %s", ErrConfig, name, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, fmt.Errorf("%w: %s: %s", ErrConfig, name, nameKeys(b, strings.TrimPrefix(err.Error(), "yaml: ")))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -170,4 +172,61 @@ func (f *File) validate() error {
 		return err
 	}
 	return nil
+}
+
+var lineRE = regexp.MustCompile("line (\\d+): (?:cannot unmarshal \\S+ `([^`]*)`)?")
+
+// nameKeys adds to each "line N:" of a YAML error the path of the key on
+// that line, so an invalid value names its key:
+// "line 5 (feeds[0].heartbeat_timeout): cannot unmarshal ...".
+func nameKeys(doc []byte, msg string) string {
+	var root yaml.Node
+	if yaml.Unmarshal(doc, &root) != nil {
+		return msg
+	}
+	return lineRE.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := lineRE.FindStringSubmatch(m)
+		line, _ := strconv.Atoi(sub[1])
+		var keys []keyOnLine
+		collectKeys(&root, line, "", &keys)
+		if len(keys) == 0 {
+			return m
+		}
+		path := keys[len(keys)-1].path
+		for _, k := range keys {
+			if sub[2] != "" && k.value == sub[2] {
+				path = k.path
+			}
+		}
+		return strings.Replace(m, sub[1]+": ", sub[1]+" ("+path+"): ", 1)
+	})
+}
+
+// keyOnLine is a key found on the line an error names, with its scalar value.
+type keyOnLine struct{ path, value string }
+
+// collectKeys appends the paths of the keys on line within n.
+func collectKeys(n *yaml.Node, line int, path string, out *[]keyOnLine) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			collectKeys(c, line, path, out)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			if k.Line == line {
+				*out = append(*out, keyOnLine{path: p, value: v.Value})
+			}
+			collectKeys(v, line, p, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			collectKeys(c, line, fmt.Sprintf("%s[%d]", path, i), out)
+		}
+	}
 }

@@ -1,0 +1,73 @@
+package configs
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestShippedConfigsLoad(t *testing.T) {
+	demo, err := LoadDemo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(demo.Feeds) != 1 || demo.Sim == nil || len(demo.Instruments) < 3 {
+		t.Fatalf("demo config incomplete: %+v", demo)
+	}
+	if demo.Feeds[0].Backup.TLS == nil {
+		t.Fatal("demo backup is not TLS")
+	}
+	if demo.Instruments[0].Tick != 100 || demo.Instruments[0].Lot != 100 || demo.Instruments[0].FeedSymbol != "600519" {
+		t.Fatalf("instrument defaults not filled: %+v", demo.Instruments[0])
+	}
+	onDisk, err := os.ReadFile("demo.yaml")
+	if err != nil || string(onDisk) != string(demo_) {
+		t.Fatal("the embedded demo config differs from configs/demo.yaml")
+	}
+	prod, err := Load("gateway.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prod.Feeds[0].HeartbeatTimeout != 3*time.Second || prod.Feeds[0].Backup.TLS.CAFile == "" {
+		t.Fatalf("example config: %+v", prod.Feeds[0])
+	}
+}
+
+// demo_ is the embedded file under a name the test can compare.
+var demo_ = demo
+
+func TestParseRejects(t *testing.T) {
+	const base = `
+instruments:
+  - {symbol: 600519.SH, board: main, prev_close: "1700.00"}
+`
+	tests := []struct {
+		name string
+		yaml string
+		want string // in the error
+	}{
+		{name: "unknown top-level key", yaml: base + "bogus: 1\n", want: "field bogus not found"},
+		{name: "unknown nested key", yaml: base + "gateway: {htp: x}\n", want: "field htp not found"},
+		{name: "unknown instrument key", yaml: "instruments:\n  - {symbol: 600519.SH, board: main, prev_close: \"1.00\", colour: red}\n", want: "field colour not found"},
+		{name: "bad board", yaml: "instruments:\n  - {symbol: 600519.SH, board: nasdaq, prev_close: \"1.00\"}\n", want: `bad board: "nasdaq"`},
+		{name: "bad price", yaml: "instruments:\n  - {symbol: 600519.SH, board: main, prev_close: \"1.00001\"}\n", want: "bad price"},
+		{name: "bad duration", yaml: base + "feeds:\n  - {name: a, heartbeat_timeout: soon}\n", want: "heartbeat_timeout"},
+		{name: "wrong type", yaml: base + "books: {shards: many}\n", want: "cannot unmarshal"},
+		{name: "no instruments", yaml: "gateway: {http: \"127.0.0.1:1\"}\n", want: "at least one is required"},
+		{name: "duplicate symbol", yaml: base + "  - {symbol: 600519.SH, board: main, prev_close: \"1.00\"}\n", want: "duplicate symbol"},
+		{name: "duplicate feed", yaml: base + "feeds:\n  - {name: a}\n  - {name: a}\n", want: `name "a" must be set and unique`},
+		{name: "bad log level", yaml: base + "log: {level: loud}\n", want: "log.level"},
+		{name: "two documents", yaml: base + "---\n" + base, want: "more than one YAML document"},
+		{name: "empty", yaml: "", want: "empty file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("test.yaml", []byte(tc.yaml))
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "test.yaml") {
+				t.Fatalf("Parse = %v; want ErrConfig naming test.yaml and containing %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,65 @@
+package gateway
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sgw/orderbook"
+)
+
+// BookStats is what the books collector reads. *orderbook.Engine
+// implements it.
+type BookStats interface {
+	Stats() orderbook.Stats
+}
+
+// BooksCollector exports the order books' counters to Prometheus, reading
+// them on each scrape.
+type BooksCollector struct {
+	books                               BookStats
+	updates, messages, rejected, lapped *prometheus.Desc
+	backpressure                        *prometheus.Desc
+}
+
+var _ prometheus.Collector = (*BooksCollector)(nil)
+
+// NewBooksCollector returns a collector for books.
+func NewBooksCollector(books BookStats) *BooksCollector {
+	return &BooksCollector{
+		books:        books,
+		updates:      prometheus.NewDesc("gateway_book_updates_total", "Book updates published by the order books.", nil, nil),
+		messages:     prometheus.NewDesc("gateway_book_messages_total", "Feed messages processed by the book writers.", nil, nil),
+		rejected:     prometheus.NewDesc("gateway_book_rejected_messages_total", "Feed messages the books could not apply, by reason.", []string{"reason"}, nil),
+		lapped:       prometheus.NewDesc("gateway_book_readers_lapped_total", "Times a delta reader fell a whole ring behind.", nil, nil),
+		backpressure: prometheus.NewDesc("gateway_book_backpressure_total", "Times a feed waited for a full book queue.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *BooksCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.updates, c.messages, c.rejected, c.lapped, c.backpressure} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *BooksCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.books.Stats()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(c.updates, st.Updates)
+	counter(c.messages, st.Messages)
+	counter(c.lapped, st.Lapped)
+	counter(c.backpressure, st.Backpressure)
+	for reason, v := range map[string]uint64{
+		"decode_error":   st.DecodeErrors,
+		"unknown_symbol": st.UnknownSymbol,
+		"unknown_stock":  st.UnknownStock,
+		"unknown_order":  st.UnknownOrder,
+		"duplicate":      st.Duplicate,
+		"over_execution": st.OverExecution,
+		"bad_message":    st.BadMessage,
+	} {
+		counter(c.rejected, v, reason)
+	}
+}

@@ -1,0 +1,112 @@
+package gateway
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sgw/feed"
+	"sgw/orderbook"
+	"sgw/refdata"
+)
+
+// fakeBooks serves one symbol with a fixed view.
+type fakeBooks struct{ in refdata.Instrument }
+
+func (f *fakeBooks) Lookup(s string) (orderbook.SymbolID, bool) { return 0, s == f.in.Symbol }
+func (f *fakeBooks) Instrument(orderbook.SymbolID) *refdata.Instrument {
+	return &f.in
+}
+func (f *fakeBooks) Symbols() []orderbook.SymbolID { return []orderbook.SymbolID{0} }
+func (f *fakeBooks) View(_ orderbook.SymbolID, depth int, v *orderbook.View) {
+	bids := []orderbook.Level{{Price: 17000000, Qty: 300, Orders: 1}, {Price: 16999900, Qty: 100, Orders: 1}}
+	v.Seq, v.Bids, v.Asks = 9, bids[:min(depth, len(bids))], nil
+	v.Checksum = orderbook.Checksum(v.Bids, v.Asks, 10)
+}
+
+// fakeFeed reports a fixed state.
+type fakeFeed struct {
+	ready     bool
+	delivered uint64
+}
+
+func (f *fakeFeed) Name() string        { return "cn" }
+func (f *fakeFeed) Ready() bool         { return f.ready }
+func (f *fakeFeed) Status() feed.Status { return feed.Status{Name: "cn", Delivered: f.delivered} }
+
+func TestHandlers(t *testing.T) {
+	books := &fakeBooks{in: refdata.Instrument{Symbol: "600519.SH", Board: refdata.BoardMain, PrevClose: 17000000}}
+	if err := books.in.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ff := &fakeFeed{}
+	s, err := New(Config{}, 20, books, []Feed{ff}, prometheus.NewRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	tests := []struct {
+		name, path string
+		setup      func()
+		code       int
+		want       string
+	}{
+		{name: "book", path: "/api/v1/book/600519.SH?depth=1", code: 200, want: `"bids":[["1700.00",300]],"asks":[]`},
+		{name: "book default depth", path: "/api/v1/book/600519.SH", code: 200, want: `["1699.99",100]`},
+		{name: "unknown symbol", path: "/api/v1/book/000000.SZ", code: 404, want: `"unknown_symbol"`},
+		{name: "negative depth", path: "/api/v1/book/600519.SH?depth=-1", code: 400, want: `"bad_depth"`},
+		{name: "instruments", path: "/api/v1/instruments", code: 200, want: `"limitDown":"1530.00"`},
+		{name: "not ready: no source", path: "/readyz", code: 503, want: `feed cn: no source up`},
+		{name: "not ready: nothing delivered", path: "/readyz", setup: func() { ff.ready = true }, code: 503, want: `no message delivered`},
+		{name: "ready", path: "/readyz", setup: func() { ff.delivered = 1 }, code: 200, want: `"ready"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.setup != nil {
+				tc.setup()
+			}
+			code, body := get(tc.path)
+			if code != tc.code || !strings.Contains(body, tc.want) {
+				t.Fatalf("GET %s = %d %s; want %d containing %s", tc.path, code, body, tc.code, tc.want)
+			}
+		})
+	}
+	resp, err := http.Post(srv.URL+"/api/v1/book/600519.SH", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST book = %d, want 405", resp.StatusCode)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{name: "bad address", cfg: Config{HTTP: "8080"}},
+		{name: "default over max", cfg: Config{DefaultDepth: 30, MaxDepth: 20}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := tc.cfg.withDefaults(20); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
