@@ -6,14 +6,17 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"sgw/auth"
 	"sgw/configs"
 	"sgw/feed"
 	"sgw/gateway"
+	"sgw/gateway/web"
 	"sgw/orderbook"
 	"sgw/sim"
 )
@@ -22,6 +25,7 @@ import (
 type system struct {
 	books  *orderbook.Engine
 	feeds  []*feed.Feed
+	tokens *auth.Verifier // nil when the config has no auth section
 	server *gateway.Server
 }
 
@@ -49,7 +53,14 @@ func newSystem(cfg *configs.File, log *slog.Logger) (*system, error) {
 	if depth == 0 {
 		depth = orderbook.DefaultMaxDepth
 	}
-	sys.server, err = gateway.New(cfg.Gateway, depth, books, gfeeds, reg, log)
+	deps := gateway.Deps{Market: books, PublishedDepth: depth, Feeds: gfeeds, Registry: reg, Log: log, Web: web.Handler()}
+	if cfg.Auth != nil {
+		if sys.tokens, err = auth.New(*cfg.Auth); err != nil {
+			return nil, err
+		}
+		deps.Tokens = sys.tokens
+	}
+	sys.server, err = gateway.New(cfg.Gateway, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -124,16 +135,34 @@ func runDemo(ctx context.Context, cfg *configs.File, log *slog.Logger, stdout io
 		return fmt.Errorf("demo: http listen: %w", err)
 	}
 	base := "http://" + ln.Addr().String()
+	token := ""
+	if sys.tokens != nil {
+		// A token for the demo accounts, so the page and a WebSocket client
+		// can authenticate at once.
+		token, err = sys.tokens.IssueFor("demo", demoAccounts, 12*time.Hour, time.Now())
+		if err != nil {
+			s.Close()
+			return err
+		}
+	}
 	fmt.Fprintf(stdout, "demo running: simulator feed on %s (primary) and %s (backup, TLS)\n", s.Addr(sim.Primary), s.Addr(sim.Backup))
 	fmt.Fprintf(stdout, "  books:       %s/api/v1/book/%s?depth=5\n", base, cfg.Instruments[0].Symbol)
 	fmt.Fprintf(stdout, "  instruments: %s/api/v1/instruments\n", base)
 	fmt.Fprintf(stdout, "  feeds:       %s/api/v1/feeds\n", base)
 	fmt.Fprintf(stdout, "  metrics:     %s/metrics\n", base)
+	fmt.Fprintf(stdout, "  web page:    %s/\n", base)
+	if token != "" {
+		fmt.Fprintf(stdout, "  token:       %s\n", token)
+		fmt.Fprintf(stdout, "  page with token: %s/?token=%s\n", base, token)
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.Run(ctx) })
 	g.Go(func() error { return sys.run(ctx, ln) })
 	return g.Wait()
 }
+
+// demoAccounts are the accounts the demo's printed token may trade.
+var demoAccounts = []string{"A1", "A2", "M1"}
 
 // simAddr maps the addresses that name the in-process simulator's listeners
 // in a demo configuration to its sources.

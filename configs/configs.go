@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"sgw/auth"
 	"sgw/feed"
 	"sgw/gateway"
 	"sgw/orderbook"
@@ -36,8 +37,11 @@ var ErrConfig = errors.New("configs: invalid config")
 type File struct {
 	// Log configures logging.
 	Log Log `yaml:"log"`
-	// Gateway configures the HTTP listener.
+	// Gateway configures the HTTP listener and the WebSocket endpoint.
 	Gateway gateway.Config `yaml:"gateway"`
+	// Auth configures bearer-token verification. Nil means no tokens are
+	// accepted (anonymous market data only, if the gateway allows it).
+	Auth *auth.Config `yaml:"auth"`
 	// Instruments is the reference data: every tradable instrument.
 	Instruments []refdata.Instrument `yaml:"instruments"`
 	// Books configures the order books.

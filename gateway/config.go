@@ -20,6 +20,8 @@ type Config struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	// ShutdownTimeout bounds a graceful shutdown. Zero means 5s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// WS configures the WebSocket endpoint /ws.
+	WS WSConfig `yaml:"ws"`
 }
 
 // withDefaults fills the documented defaults and validates cfg. publishedDepth

@@ -56,7 +56,7 @@ func (c *BooksCollector) Collect(ch chan<- prometheus.Metric) {
 		"unknown_symbol": st.UnknownSymbol,
 		"unknown_stock":  st.UnknownStock,
 		"unknown_order":  st.UnknownOrder,
-		"duplicate":      st.Duplicate,
+		"duplicate":      st.DuplicateOrder,
 		"over_execution": st.OverExecution,
 		"bad_message":    st.BadMessage,
 	} {

@@ -41,8 +41,9 @@ var (
 	_ Feed  = (*feed.Feed)(nil)
 )
 
-// Server is the gateway's HTTP listener. New builds it; Run serves until its
-// context ends. Its handlers are safe for concurrent use.
+// Server is the gateway's HTTP listener: REST, WebSocket, health, metrics.
+// New builds it; Run or Serve serves until its context ends. Its handlers
+// are safe for concurrent use.
 type Server struct {
 	cfg   Config
 	books Books
@@ -50,19 +51,49 @@ type Server struct {
 	reg   *prometheus.Registry
 	log   *slog.Logger
 	mux   *http.ServeMux
+	ws    *wsServer
 }
 
-// New returns a server over books and feeds, exporting the metrics in reg.
-// publishedDepth is the depth the books publish (orderbook Config.MaxDepth).
-func New(cfg Config, publishedDepth int, books Books, feeds []Feed, reg *prometheus.Registry, log *slog.Logger) (*Server, error) {
-	cfg, err := cfg.withDefaults(publishedDepth)
+// Deps are what the server reads and reports on.
+type Deps struct {
+	// Market is the order books. Required.
+	Market Market
+	// PublishedDepth is the depth the books publish (orderbook
+	// Config.MaxDepth). Required.
+	PublishedDepth int
+	// Feeds are the market-data feeds, for readiness and status.
+	Feeds []Feed
+	// Tokens verifies bearer tokens; nil accepts none.
+	Tokens TokenVerifier
+	// Registry receives the server's metrics and is served at /metrics.
+	// Required.
+	Registry *prometheus.Registry
+	// Web serves the web page at "/"; nil serves none.
+	Web http.Handler
+	// Log receives the server's logs; nil discards.
+	Log *slog.Logger
+}
+
+// New returns a server for deps.
+func New(cfg Config, deps Deps) (*Server, error) {
+	cfg, err := cfg.withDefaults(deps.PublishedDepth)
 	if err != nil {
 		return nil, err
 	}
+	log := deps.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, books: books, feeds: feeds, reg: reg, log: log, mux: http.NewServeMux()}
+	ws, err := newWSServer(cfg.WS, deps.Market, deps.Tokens, deps.Registry, log.With("component", "ws"))
+	if err != nil {
+		return nil, err
+	}
+	reg := deps.Registry
+	s := &Server{cfg: cfg, books: deps.Market, feeds: deps.Feeds, reg: reg, log: log, mux: http.NewServeMux(), ws: ws}
+	s.mux.Handle("GET /ws", ws)
+	if deps.Web != nil {
+		s.mux.Handle("/", deps.Web)
+	}
 	s.mux.HandleFunc("GET /api/v1/book/{symbol}", s.handleBook)
 	s.mux.HandleFunc("GET /api/v1/instruments", s.handleInstruments)
 	s.mux.HandleFunc("GET /api/v1/feeds", s.handleFeeds)
@@ -100,6 +131,10 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Serve serves on ln until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	wsCtx, stopWS := context.WithCancel(ctx)
+	wsDone := make(chan error, 1)
+	go func() { wsDone <- s.ws.run(wsCtx) }()
+	defer func() { stopWS(); <-wsDone }()
 	srv := &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,

@@ -6,27 +6,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sgw/feed"
-	"sgw/orderbook"
-	"sgw/refdata"
 )
-
-// fakeBooks serves one symbol with a fixed view.
-type fakeBooks struct{ in refdata.Instrument }
-
-func (f *fakeBooks) Lookup(s string) (orderbook.SymbolID, bool) { return 0, s == f.in.Symbol }
-func (f *fakeBooks) Instrument(orderbook.SymbolID) *refdata.Instrument {
-	return &f.in
-}
-func (f *fakeBooks) Symbols() []orderbook.SymbolID { return []orderbook.SymbolID{0} }
-func (f *fakeBooks) View(_ orderbook.SymbolID, depth int, v *orderbook.View) {
-	bids := []orderbook.Level{{Price: 17000000, Qty: 300, Orders: 1}, {Price: 16999900, Qty: 100, Orders: 1}}
-	v.Seq, v.Bids, v.Asks = 9, bids[:min(depth, len(bids))], nil
-	v.Checksum = orderbook.Checksum(v.Bids, v.Asks, 10)
-}
 
 // fakeFeed reports a fixed state.
 type fakeFeed struct {
@@ -39,12 +24,12 @@ func (f *fakeFeed) Ready() bool         { return f.ready }
 func (f *fakeFeed) Status() feed.Status { return feed.Status{Name: "cn", Delivered: f.delivered} }
 
 func TestHandlers(t *testing.T) {
-	books := &fakeBooks{in: refdata.Instrument{Symbol: "600519.SH", Board: refdata.BoardMain, PrevClose: 17000000}}
-	if err := books.in.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	books := newTestBooks(t, "600519.SH")
+	books.add(t, 0, 'B', 17000000, 300)
+	books.add(t, 0, 'B', 16999900, 100)
+	waitUntil(t, func() bool { return books.seq(0) == 2 })
 	ff := &fakeFeed{}
-	s, err := New(Config{}, 20, books, []Feed{ff}, prometheus.NewRegistry(), nil)
+	s, err := New(Config{}, Deps{Market: books, PublishedDepth: 20, Feeds: []Feed{ff}, Registry: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,5 +93,17 @@ func TestConfig(t *testing.T) {
 				t.Fatal("accepted")
 			}
 		})
+	}
+}
+
+// waitUntil polls cond; the bound only keeps a broken test from hanging.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }

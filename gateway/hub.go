@@ -1,0 +1,377 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+
+	"sync"
+
+	"sgw/orderbook"
+	"sgw/refdata"
+)
+
+// Market is what the WebSocket fan-out reads from the order books.
+// *orderbook.Engine implements it.
+type Market interface {
+	Books
+	Shards() int
+	Shard(id orderbook.SymbolID) int
+	NewReader(shard int) *orderbook.Reader
+}
+
+var _ Market = (*orderbook.Engine)(nil)
+
+// bookDepths are the depths a book subscriber may ask for.
+var bookDepths = [3]int{5, 10, 20}
+
+// hubDepth is the depth of the hub's own copy of each book: the largest a
+// subscriber may ask for.
+const hubDepth = 20
+
+// sub is one client's subscription to one symbol on one channel. gen is the
+// client's resync generation the subscription last caught up with: when the
+// client's backlog is dropped, gen falls behind and the next message is a
+// snapshot.
+type sub struct{ gen uint64 }
+
+// symState is the fan-out state of one symbol: the hub's depth-20 copy of
+// the book, kept from the update stream exactly as a depth-20 client keeps
+// it, the recent updates for resuming subscribers, and the subscribers.
+type symState struct {
+	id   orderbook.SymbolID
+	sym  string
+	inst *refdata.Instrument
+
+	seq        uint64
+	bids, asks []orderbook.Level
+	ck10, ck5  uint32
+	q          quote
+
+	hist     []orderbook.Update // ring of the last len(hist) updates
+	histLen  int
+	histNext int
+
+	book   [3]map[*client]*sub // by depth index: 5, 10, 20
+	quotes map[*client]*sub
+	trades map[*client]*sub
+}
+
+// hub fans out one shard's updates to WebSocket clients. Its goroutine (run)
+// reads the shard's update ring, keeps each symbol's state, encodes every
+// message once and queues the same bytes to every subscriber. Clients'
+// goroutines call subscribe, unsubscribe, resync and drop. All state is
+// guarded by mu; queueing to a client never blocks, so a slow client never
+// holds the hub.
+type hub struct {
+	shard   int
+	market  Market
+	rd      *orderbook.Reader
+	metrics *wsMetrics
+
+	mu   sync.Mutex
+	syms map[orderbook.SymbolID]*symState
+}
+
+// newHub returns the hub of shard with a reader positioned before the
+// snapshot it takes, so no update falls between the two.
+func newHub(shard int, market Market, history int, m *wsMetrics) *hub {
+	h := &hub{shard: shard, market: market, rd: market.NewReader(shard), metrics: m, syms: map[orderbook.SymbolID]*symState{}}
+	for _, id := range market.Symbols() {
+		if market.Shard(id) != shard {
+			continue
+		}
+		s := &symState{id: id, inst: market.Instrument(id), hist: make([]orderbook.Update, history),
+			quotes: map[*client]*sub{}, trades: map[*client]*sub{}}
+		s.sym = s.inst.Symbol
+		for i := range s.book {
+			s.book[i] = map[*client]*sub{}
+		}
+		h.syms[id] = s
+		h.load(s)
+	}
+	return h
+}
+
+// load resets s from the published view. mu held (or not yet shared).
+func (h *hub) load(s *symState) {
+	var v orderbook.View
+	h.market.View(s.id, hubDepth, &v)
+	s.seq = v.Seq
+	s.bids = append(s.bids[:0], v.Bids...)
+	s.asks = append(s.asks[:0], v.Asks...)
+	s.ck10, s.ck5 = v.Checksum, v.Checksum5
+	s.q = quote{last: v.Last, volume: v.Volume, turnover: v.Turnover, state: v.State}
+	s.q.bid, s.q.ask = top(s.bids), top(s.asks)
+	s.histLen, s.histNext = 0, 0
+}
+
+func top(ls []orderbook.Level) orderbook.Level {
+	if len(ls) == 0 {
+		return orderbook.Level{}
+	}
+	return ls[0]
+}
+
+// run fans out until ctx ends or the books stop.
+func (h *hub) run(ctx context.Context) error {
+	defer h.rd.Close()
+	buf := make([]orderbook.Update, 512)
+	for {
+		if err := h.rd.Wait(ctx); err != nil {
+			return nil
+		}
+		for {
+			n, err := h.rd.Next(buf)
+			if errors.Is(err, orderbook.ErrLapped) {
+				h.metrics.lapped.Inc()
+				h.mu.Lock()
+				for _, s := range h.syms {
+					h.reload(s)
+				}
+				h.mu.Unlock()
+				continue
+			}
+			if n == 0 {
+				break
+			}
+			h.mu.Lock()
+			for i := range buf[:n] {
+				h.apply(&buf[i])
+			}
+			h.mu.Unlock()
+		}
+	}
+}
+
+// reload resets s from the published view after the hub lost updates, and
+// sends every subscriber a fresh snapshot. mu held.
+func (h *hub) reload(s *symState) {
+	h.load(s)
+	for d, subs := range s.book {
+		for c := range subs {
+			c.enqueue(h.snapshot(s, bookDepths[d], true))
+		}
+	}
+	for c := range s.quotes {
+		c.enqueue(encodeQuote(s.sym, s.seq, s.q, s.inst))
+	}
+}
+
+// apply takes one update into the symbol's state and fans it out. mu held.
+func (h *hub) apply(u *orderbook.Update) {
+	s := h.syms[u.Symbol]
+	if s == nil || u.Seq <= s.seq {
+		return // not this shard's, or already in the snapshot
+	}
+	if u.Seq != s.seq+1 {
+		h.metrics.resnapshots.Inc()
+		h.reload(s)
+		return
+	}
+	for _, c := range u.Changes[:u.N] {
+		if c.Side == orderbook.Bid {
+			s.bids = applyChange(s.bids, c)
+		} else {
+			s.asks = applyChange(s.asks, c)
+		}
+	}
+	if u.EnterSide != 0 {
+		if u.EnterSide == orderbook.Bid {
+			s.bids = refill(s.bids, u.Enter[2])
+		} else {
+			s.asks = refill(s.asks, u.Enter[2])
+		}
+	}
+	s.seq, s.ck10, s.ck5 = u.Seq, u.Checksum, u.Checksum5
+	if orderbook.Checksum(s.bids, s.asks, 10) != u.Checksum {
+		// The hub's copy diverged from the books: a bug, but one that
+		// must not reach clients. Count it and start over from the view.
+		h.metrics.resnapshots.Inc()
+		h.reload(s)
+		return
+	}
+	s.hist[s.histNext] = *u
+	s.histNext = (s.histNext + 1) % len(s.hist)
+	s.histLen = min(s.histLen+1, len(s.hist))
+
+	for d, subs := range s.book {
+		if len(subs) == 0 {
+			continue
+		}
+		msg := encodeUpdate(s.sym, u, bookDepths[d])
+		for c, sb := range subs {
+			h.deliver(c, sb, s, d, msg)
+		}
+	}
+	q := quote{bid: top(s.bids), ask: top(s.asks), last: u.Last, volume: u.Volume, turnover: u.Turnover, state: u.State}
+	if q != s.q {
+		s.q = q
+		if len(s.quotes) > 0 {
+			msg := encodeQuote(s.sym, s.seq, q, s.inst)
+			for c := range s.quotes {
+				c.enqueue(msg)
+			}
+		}
+	}
+	if u.Kind == orderbook.KindTrade && len(s.trades) > 0 {
+		msg := encodeTrade(s.sym, u)
+		for c := range s.trades {
+			c.enqueue(msg)
+		}
+	}
+}
+
+// deliver queues a book update to one subscriber, or a snapshot in its
+// place when the subscriber's backlog was dropped since it last caught up.
+// mu held.
+func (h *hub) deliver(c *client, sb *sub, s *symState, d int, msg []byte) {
+	if gen := c.generation(); sb.gen != gen {
+		sb.gen = gen
+		c.enqueue(h.snapshot(s, bookDepths[d], true))
+		return
+	}
+	c.enqueue(msg)
+}
+
+// snapshot encodes s's book at depth. mu held.
+func (h *hub) snapshot(s *symState, depth int, resync bool) []byte {
+	ck := s.ck10
+	if depth == 5 {
+		ck = s.ck5
+	}
+	return encodeSnapshot(s.sym, s.seq, depth, s.bids[:min(depth, len(s.bids))], s.asks[:min(depth, len(s.asks))], ck, resync)
+}
+
+// applyChange applies one level change to a depth-20 side, as the Update
+// contract describes.
+func applyChange(side []orderbook.Level, c orderbook.LevelChange) []orderbook.Level {
+	r := int(c.Rank)
+	if r < 0 || r >= hubDepth {
+		return side
+	}
+	switch {
+	case c.Level.Qty == 0:
+		if r < len(side) {
+			side = append(side[:r], side[r+1:]...)
+		}
+	case r < len(side) && side[r].Price == c.Level.Price:
+		side[r] = c.Level
+	default:
+		if r > len(side) {
+			r = len(side)
+		}
+		side = append(side, orderbook.Level{})
+		copy(side[r+1:], side[r:])
+		side[r] = c.Level
+	}
+	if len(side) > hubDepth {
+		side = side[:hubDepth]
+	}
+	return side
+}
+
+// refill appends the level entering the bottom of a depth-20 side after a
+// removal.
+func refill(side []orderbook.Level, l orderbook.Level) []orderbook.Level {
+	if len(side) == hubDepth-1 && l.Qty != 0 {
+		side = append(side, l)
+	}
+	return side
+}
+
+// subscribe adds c to channel ch of the symbols in ids (all of this shard)
+// and queues what a new subscriber gets first: for a book, a snapshot or,
+// when resume names a sequence still held, exactly the updates after it;
+// for a quote, the current quote. Called from c's reader goroutine.
+func (h *hub) subscribe(c *client, ch string, depth int, ids []orderbook.SymbolID, resume map[string]uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	gen := c.generation()
+	for _, id := range ids {
+		s := h.syms[id]
+		switch ch {
+		case chBook:
+			for i := range s.book {
+				delete(s.book[i], c)
+			}
+			d := depthIndex(depth)
+			s.book[d][c] = &sub{gen: gen}
+			if from, ok := resume[s.sym]; ok && h.replay(c, s, depth, from) {
+				continue
+			}
+			c.enqueue(h.snapshot(s, depth, false))
+		case chQuote:
+			s.quotes[c] = &sub{gen: gen}
+			c.enqueue(encodeQuote(s.sym, s.seq, s.q, s.inst))
+		case chTrades:
+			s.trades[c] = &sub{gen: gen}
+		}
+	}
+}
+
+// replay queues the updates after sequence from, if the history still
+// holds them all. mu held.
+func (h *hub) replay(c *client, s *symState, depth int, from uint64) bool {
+	if from > s.seq || s.seq-from > uint64(s.histLen) {
+		return false
+	}
+	h.metrics.resumes.Inc()
+	for i := s.histLen - int(s.seq-from); i < s.histLen; i++ {
+		u := &s.hist[(s.histNext-s.histLen+i+len(s.hist))%len(s.hist)]
+		c.enqueue(encodeUpdate(s.sym, u, depth))
+	}
+	return true
+}
+
+// unsubscribe removes c from channel ch of the symbols in ids.
+func (h *hub) unsubscribe(c *client, ch string, ids []orderbook.SymbolID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, id := range ids {
+		s := h.syms[id]
+		switch ch {
+		case chBook:
+			for i := range s.book {
+				delete(s.book[i], c)
+			}
+		case chQuote:
+			delete(s.quotes, c)
+		case chTrades:
+			delete(s.trades, c)
+		}
+	}
+}
+
+// resync sends c a fresh snapshot (and quote) for every subscription that
+// fell behind its resync generation. Called from c's writer goroutine after
+// c's backlog was dropped.
+func (h *hub) resync(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	gen := c.generation()
+	for _, s := range h.syms {
+		for d := range s.book {
+			if sb, ok := s.book[d][c]; ok && sb.gen != gen {
+				sb.gen = gen
+				c.enqueue(h.snapshot(s, bookDepths[d], true))
+			}
+		}
+		if sb, ok := s.quotes[c]; ok && sb.gen != gen {
+			sb.gen = gen
+			c.enqueue(encodeQuote(s.sym, s.seq, s.q, s.inst))
+		}
+	}
+}
+
+// drop removes c from every subscription of this hub.
+func (h *hub) drop(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.syms {
+		for i := range s.book {
+			delete(s.book[i], c)
+		}
+		delete(s.quotes, c)
+		delete(s.trades, c)
+	}
+}

@@ -1,0 +1,806 @@
+// sgw trading page: live market data over the gateway's WebSocket protocol
+// (docs/PROTOCOL.md, "WebSocket market data"). No framework, no outside
+// resources. The page keeps a local copy of one symbol's book from a
+// snapshot plus per-seq updates, verifies the book checksum after every
+// message, and recovers by itself from seq gaps and checksum mismatches.
+//
+// For tests the page exposes window.gw (counters and state, plain data) and
+// window.gwChecksumSelfTest() (Go/JS checksum agreement, see
+// checksum_vectors.json).
+'use strict';
+
+(function () {
+
+// ---------------------------------------------------------------------------
+// Fixed-point prices. Prices travel as decimal strings ("1700.01") and are
+// compared and hashed as integers in units of 0.0001; they never go through
+// floating point.
+
+const PRICE_DECIMALS = 4;
+const PRICE_RE = /^(\d+)(?:\.(\d{1,4}))?$/;
+
+// priceUnits parses a decimal price string into integer units of 0.0001:
+// "1700.01" -> 17000100, "1700" -> 17000000, "0.0001" -> 1.
+function priceUnits(text) {
+  const m = PRICE_RE.exec(text);
+  if (m === null) {
+    throw new Error('bad price ' + JSON.stringify(text));
+  }
+  const whole = parseInt(m[1], 10);
+  const frac = parseInt((m[2] || '').padEnd(PRICE_DECIMALS, '0'), 10);
+  const units = whole * 10000 + frac;
+  if (!Number.isSafeInteger(units)) {
+    throw new Error('price out of range ' + JSON.stringify(text));
+  }
+  return units;
+}
+
+// formatUnits formats integer units of 0.0001 the way the gateway does:
+// at least two decimals, no trailing zeros beyond them.
+function formatUnits(units) {
+  const sign = units < 0 ? '-' : '';
+  const v = Math.abs(units);
+  let frac = String(v % 10000).padStart(PRICE_DECIMALS, '0');
+  while (frac.length > 2 && frac.endsWith('0')) {
+    frac = frac.slice(0, -1);
+  }
+  return sign + Math.floor(v / 10000) + '.' + frac;
+}
+
+// groupDigits puts thousands separators into the integer part of a decimal
+// string or a safe integer: "82110300.00" -> "82,110,300.00".
+function groupDigits(value) {
+  const s = String(value);
+  const dot = s.indexOf('.');
+  const whole = dot < 0 ? s : s.slice(0, dot);
+  const rest = dot < 0 ? '' : s.slice(dot);
+  return whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',') + rest;
+}
+
+// ---------------------------------------------------------------------------
+// Book checksum (PROTOCOL.md, "Book checksum"): CRC-32/IEEE over n rows of
+// 32 bytes, row i = bid price, bid qty, ask price, ask qty of level i, each
+// a big-endian signed 64-bit integer; a missing level is zeros. n is 10, or
+// 5 for depth-5 subscribers (the first 160 bytes).
+
+const CRC_TABLE = (function () {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) {
+      c = (c & 1) ? (0xEDB88320 ^ (c >>> 1)) : (c >>> 1);
+    }
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+// crc32 is zlib's crc32 (reflected polynomial 0xEDB88320) of a byte array.
+function crc32(bytes) {
+  let c = 0xFFFFFFFF;
+  for (let i = 0; i < bytes.length; i++) {
+    c = CRC_TABLE[(c ^ bytes[i]) & 0xFF] ^ (c >>> 8);
+  }
+  return (c ^ 0xFFFFFFFF) >>> 0;
+}
+
+// putInt64 writes a safe integer as a big-endian signed 64-bit integer.
+// JS bit operators work on 32 bits, so split into high and low words.
+function putInt64(view, offset, n) {
+  const high = Math.floor(n / 2 ** 32);
+  const low = n >>> 0; // n mod 2^32
+  view.setInt32(offset, high);
+  view.setUint32(offset + 4, low);
+}
+
+// bookChecksum hashes the first n levels of bids and asks (best first;
+// levels are {units, qty}).
+function bookChecksum(bids, asks, n) {
+  const view = new DataView(new ArrayBuffer(n * 32)); // zero-filled
+  for (let i = 0; i < n; i++) {
+    const row = i * 32;
+    if (i < bids.length) {
+      putInt64(view, row, bids[i].units);
+      putInt64(view, row + 8, bids[i].qty);
+    }
+    if (i < asks.length) {
+      putInt64(view, row + 16, asks[i].units);
+      putInt64(view, row + 24, asks[i].qty);
+    }
+  }
+  return crc32(new Uint8Array(view.buffer));
+}
+
+// checksumRows is how many levels the checksum of a subscription covers:
+// the top-5 checksum for depth 5, the top-10 one for depth 10 and 20.
+function checksumRows(depth) {
+  return depth === 5 ? 5 : 10;
+}
+
+// ---------------------------------------------------------------------------
+// Local book. One per subscription; replaced on symbol or depth change.
+
+function newBook(symbol, depth) {
+  return {
+    symbol: symbol,
+    depth: depth,
+    valid: false,      // a snapshot was applied and nothing failed since
+    seq: 0,            // seq of the last snapshot or update applied
+    bids: [],          // {price (wire string), units, qty}, best (highest) first
+    asks: [],          // best (lowest) first
+    subId: 0,          // id of the last book subscribe sent
+    recovering: false, // a resubscribe for a gap or a mismatch is under way
+    lastResync: 0,     // Date.now() of the last resubscribe, to pace retries
+  };
+}
+
+// parseLevel turns a wire level ["1700.00", 300] into {price, units, qty}.
+function parseLevel(wire) {
+  if (!Array.isArray(wire) || wire.length < 2) {
+    throw new Error('bad level ' + JSON.stringify(wire));
+  }
+  const qty = wire[1];
+  if (!Number.isSafeInteger(qty) || qty < 0) {
+    throw new Error('bad quantity ' + JSON.stringify(wire));
+  }
+  return { price: String(wire[0]), units: priceUnits(String(wire[0])), qty: qty };
+}
+
+function parseLevels(list) {
+  return (list || []).map(parseLevel);
+}
+
+const bidBefore = (a, b) => a > b; // a better bid ranks first
+const askBefore = (a, b) => a < b;
+
+// applySide applies one side of an update to levels, as PROTOCOL.md says:
+// for each [price, qty], qty 0 removes the level at that price; otherwise
+// the level at that price is set, inserted in price order if new. Levels
+// are keyed by price, never by position.
+function applySide(levels, changes, before) {
+  for (const change of parseLevels(changes)) {
+    const i = levels.findIndex((l) => l.units === change.units);
+    if (change.qty === 0) {
+      if (i >= 0) {
+        levels.splice(i, 1);
+      }
+    } else if (i >= 0) {
+      levels[i] = change;
+    } else {
+      let at = levels.findIndex((l) => before(change.units, l.units));
+      if (at < 0) {
+        at = levels.length;
+      }
+      levels.splice(at, 0, change);
+    }
+  }
+}
+
+// expectedChecksum is the checksum the server sent for this subscription.
+// The protocol puts it in `checksum` (the top-5 one for depth 5); accept a
+// separate `checksum5` too, should a server send both.
+function expectedChecksum(msg, depth) {
+  if (depth === 5 && typeof msg.checksum5 === 'number') {
+    return msg.checksum5;
+  }
+  return msg.checksum;
+}
+
+// ---------------------------------------------------------------------------
+// Page state. window.gw is plain data for tests; keep it in step.
+
+const gw = {
+  state: 'connecting', // connecting | live | resyncing | closed
+  symbol: '',
+  depth: 10,
+  seq: 0,         // seq of the local book
+  applied: 0,     // book updates applied
+  snapshots: 0,   // book snapshots applied
+  verified: 0,    // checksums that matched (snapshots and updates)
+  failures: 0,    // checksums that did not match, or undecodable book messages
+  resyncs: 0,     // resubscribes to recover: checksum mismatch or seq gap
+  gaps: 0,        // seq gaps seen (each one resumed)
+  connects: 0,    // WebSocket connections opened
+};
+window.gw = gw;
+
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 10000;
+const RESYNC_MIN_INTERVAL_MS = 1000; // pace repeated resubscribes of one book
+const MAX_TRADES = 30;
+
+let ws = null;
+let socketPhase = 'connecting'; // connecting | open | closed
+let reconnectDelay = RECONNECT_MIN_MS;
+let nextId = 1;
+let book = null;
+let quote = null;
+let trades = [];
+const instruments = new Map(); // symbol -> instrument JSON
+let renderQueued = false;
+
+const $ = (id) => document.getElementById(id);
+
+// updateState derives the connection indicator from the socket and the book.
+function updateState() {
+  let s;
+  if (socketPhase !== 'open') {
+    s = socketPhase;
+  } else if (book && book.valid && !book.recovering) {
+    s = 'live';
+  } else if (book && book.recovering) {
+    s = 'resyncing';
+  } else {
+    s = 'connecting'; // open, waiting for the first snapshot
+  }
+  gw.state = s;
+  gw.seq = book ? book.seq : 0;
+  scheduleRender();
+}
+
+// ---------------------------------------------------------------------------
+// Connection.
+
+// wsURL is ws(s)://HOST/ws, passing on the page's ?token= for browsers
+// (which cannot set an Authorization header on a WebSocket).
+function wsURL() {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const token = new URLSearchParams(location.search).get('token');
+  let url = proto + '//' + location.host + '/ws';
+  if (token) {
+    url += '?token=' + encodeURIComponent(token);
+  }
+  return url;
+}
+
+function connect() {
+  socketPhase = 'connecting';
+  updateState();
+  const sock = new WebSocket(wsURL());
+  ws = sock;
+  sock.onopen = () => {
+    if (ws !== sock) {
+      return;
+    }
+    socketPhase = 'open';
+    gw.connects++;
+    subscribeAll(true);
+    updateState();
+  };
+  sock.onmessage = (ev) => {
+    if (ws !== sock) {
+      return;
+    }
+    reconnectDelay = RECONNECT_MIN_MS; // the server talks to us: reset backoff
+    onFrame(ev.data);
+  };
+  sock.onclose = (ev) => {
+    if (ws !== sock) {
+      return;
+    }
+    ws = null;
+    socketPhase = 'closed';
+    updateState();
+    scheduleReconnect(ev);
+  };
+}
+
+// scheduleReconnect reconnects after a jittered, doubling delay.
+function scheduleReconnect(ev) {
+  const delay = Math.round(reconnectDelay * (0.8 + 0.4 * Math.random()));
+  reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
+  let why = 'connection closed';
+  if (ev && ev.code) {
+    why += ' (' + ev.code + (ev.reason ? ': ' + ev.reason : '') + ')';
+  }
+  if (ev && ev.code === 4001) {
+    why = 'token expired: reload the page with a new ?token=';
+  }
+  showNotice(why + '; reconnecting in ' + (delay / 1000).toFixed(1) + ' s');
+  setTimeout(connect, delay);
+}
+
+// send sends one client message (one JSON object per frame) with a fresh id
+// and returns the id.
+function send(msg) {
+  if (!ws || socketPhase !== 'open') {
+    return 0;
+  }
+  msg.id = nextId++;
+  ws.send(JSON.stringify(msg));
+  return msg.id;
+}
+
+// onFrame handles one text frame: one or more JSON messages separated by
+// "\n" (the server batches what it has queued for us).
+function onFrame(data) {
+  for (const line of String(data).split('\n')) {
+    if (line.trim() === '') {
+      continue;
+    }
+    let msg;
+    try {
+      msg = JSON.parse(line);
+    } catch (e) {
+      console.error('gw: undecodable message', line, e);
+      continue;
+    }
+    handle(msg);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Subscriptions.
+
+// subscribeAll subscribes quote, trades and book for the selected symbol.
+// After a reconnect a valid book resumes from its seq instead of asking for
+// a snapshot.
+function subscribeAll(resume) {
+  if (!book || socketPhase !== 'open') {
+    return;
+  }
+  send({ op: 'subscribe', channel: 'quote', symbols: [book.symbol] });
+  send({ op: 'subscribe', channel: 'trades', symbols: [book.symbol] });
+  subscribeBook(resume && book.valid);
+}
+
+// subscribeBook subscribes the book channel at the book's depth, with
+// "resume" from the local seq when asked (the server then sends the missed
+// updates, or a snapshot if it no longer holds them).
+function subscribeBook(resume) {
+  const msg = { op: 'subscribe', channel: 'book', symbols: [book.symbol], depth: book.depth };
+  if (resume) {
+    msg.resume = { [book.symbol]: book.seq };
+    book.recovering = true;
+  }
+  book.subId = send(msg);
+}
+
+function unsubscribe(channel, symbol) {
+  send({ op: 'unsubscribe', channel: channel, symbols: [symbol] });
+}
+
+// selectSymbol switches the page to symbol: unsubscribes the old one and
+// subscribes the new one.
+function selectSymbol(symbol) {
+  if (book && book.symbol === symbol) {
+    return;
+  }
+  if (book) {
+    for (const ch of ['book', 'quote', 'trades']) {
+      unsubscribe(ch, book.symbol);
+    }
+  }
+  gw.symbol = symbol;
+  book = newBook(symbol, gw.depth);
+  quote = null;
+  trades = [];
+  subscribeAll(false);
+  updateState();
+}
+
+// selectDepth resubscribes the book at a new depth, from a fresh snapshot.
+function selectDepth(depth) {
+  gw.depth = depth;
+  if (!book || book.depth === depth) {
+    return;
+  }
+  unsubscribe('book', book.symbol);
+  book = newBook(book.symbol, depth);
+  subscribeBook(false);
+  updateState();
+}
+
+// resync throws the local book away after a checksum mismatch and asks for
+// a fresh snapshot: unsubscribe, then subscribe without resume. Updates of
+// the old subscription still in flight are ignored (the book is not valid).
+function resync() {
+  book.valid = false;
+  book.recovering = true;
+  gw.resyncs++;
+  const target = book;
+  paced(target, () => {
+    unsubscribe('book', target.symbol);
+    subscribeBook(false);
+  });
+  updateState();
+}
+
+// resume recovers from a seq gap: the local book is still right as of
+// book.seq, so resubscribe with resume and apply the missed updates when
+// they come. Updates past the gap that are still in flight are ignored, as
+// they are not book.seq+1.
+function resume() {
+  gw.gaps++;
+  gw.resyncs++;
+  book.recovering = true;
+  const target = book;
+  paced(target, () => {
+    unsubscribe('book', target.symbol);
+    subscribeBook(true);
+  });
+  updateState();
+}
+
+// paced runs a resubscribe of target now, or later if the last one was
+// under RESYNC_MIN_INTERVAL_MS ago, so a persistent fault does not flood
+// the server. Nothing runs if the book was replaced meanwhile.
+function paced(target, fn) {
+  const wait = target.lastResync + RESYNC_MIN_INTERVAL_MS - Date.now();
+  const run = () => {
+    if (book === target) {
+      target.lastResync = Date.now();
+      fn();
+    }
+  };
+  if (wait > 0) {
+    setTimeout(run, wait);
+  } else {
+    run();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Server messages.
+
+function handle(msg) {
+  switch (msg.ch) {
+    case 'book':
+      onBook(msg);
+      return;
+    case 'quote':
+      onQuote(msg);
+      return;
+    case 'trades':
+      onTrade(msg);
+      return;
+  }
+  switch (msg.type) {
+    case 'subscribed':
+      onSubscribed(msg);
+      return;
+    case 'unsubscribed':
+    case 'auth':
+      return;
+    case 'error':
+      showNotice('server: ' + msg.code + (msg.msg ? ': ' + msg.msg : ''));
+      return;
+  }
+  console.warn('gw: unknown message', msg);
+}
+
+// onSubscribed: the answer to a resume subscribe ends the recovery; the
+// missed updates (or a snapshot) follow it.
+function onSubscribed(msg) {
+  if (book && msg.channel === 'book' && msg.id === book.subId && book.valid) {
+    book.recovering = false;
+    updateState();
+  }
+}
+
+function onBook(msg) {
+  if (!book || msg.sym !== book.symbol) {
+    return; // a symbol we left; its unsubscribe is in flight
+  }
+  try {
+    if (msg.type === 'snapshot') {
+      onSnapshot(msg);
+    } else if (msg.type === 'update') {
+      onUpdate(msg);
+    }
+  } catch (e) {
+    console.error('gw: bad book message', msg, e);
+    gw.failures++;
+    resync();
+  }
+}
+
+// onSnapshot replaces the local book (also for "resync":true snapshots,
+// which replace a backlog the server dropped).
+function onSnapshot(msg) {
+  if (msg.depth && msg.depth !== book.depth) {
+    return; // from a subscription at another depth, unsubscribed
+  }
+  book.bids = parseLevels(msg.bids).slice(0, book.depth);
+  book.asks = parseLevels(msg.asks).slice(0, book.depth);
+  book.seq = msg.seq;
+  book.valid = true;
+  book.recovering = false;
+  gw.snapshots++;
+  verify(msg);
+}
+
+// onUpdate applies the update with seq book.seq+1; older seqs are
+// duplicates of what we have, newer ones mean we missed some.
+function onUpdate(msg) {
+  if (!book.valid) {
+    return; // waiting for a snapshot
+  }
+  if (msg.seq <= book.seq) {
+    return;
+  }
+  if (msg.seq !== book.seq + 1) {
+    if (!book.recovering) {
+      console.warn('gw: seq gap: have', book.seq, 'got', msg.seq);
+      resume();
+    }
+    return;
+  }
+  applySide(book.bids, msg.bids, bidBefore);
+  applySide(book.asks, msg.asks, askBefore);
+  // Keep only the best `depth` levels of each side.
+  book.bids.length = Math.min(book.bids.length, book.depth);
+  book.asks.length = Math.min(book.asks.length, book.depth);
+  book.seq = msg.seq;
+  book.recovering = false;
+  gw.applied++;
+  verify(msg);
+}
+
+// verify checks the local book against the message's checksum; a mismatch
+// means the local copy is wrong and only a fresh snapshot can fix it.
+function verify(msg) {
+  const got = bookChecksum(book.bids, book.asks, checksumRows(book.depth));
+  const want = expectedChecksum(msg, book.depth);
+  if (got === want) {
+    gw.verified++;
+    updateState();
+    return;
+  }
+  console.warn('gw: checksum mismatch at seq', msg.seq, 'got', got, 'want', want);
+  gw.failures++;
+  resync();
+}
+
+function onQuote(msg) {
+  if (!book || msg.sym !== book.symbol) {
+    return;
+  }
+  quote = msg;
+  scheduleRender();
+}
+
+function onTrade(msg) {
+  if (!book || msg.sym !== book.symbol) {
+    return;
+  }
+  trades.unshift(msg);
+  if (trades.length > MAX_TRADES) {
+    trades.length = MAX_TRADES;
+  }
+  scheduleRender();
+}
+
+// ---------------------------------------------------------------------------
+// Rendering. Coalesced to one pass per animation frame.
+
+function scheduleRender() {
+  if (renderQueued) {
+    return;
+  }
+  renderQueued = true;
+  const run = () => {
+    renderQueued = false;
+    render();
+  };
+  if (document.hidden) {
+    setTimeout(run, 250);
+  } else {
+    requestAnimationFrame(run);
+  }
+}
+
+function render() {
+  const st = $('conn-state');
+  st.textContent = gw.state;
+  st.className = 'state state-' + gw.state;
+  $('seq').textContent = book && book.valid ? String(book.seq) : '–';
+  $('applied').textContent = String(gw.applied);
+  $('verified').textContent = String(gw.verified);
+  $('failures').textContent = String(gw.failures);
+  $('resyncs').textContent = String(gw.resyncs);
+  $('book-sym').textContent = book ? book.symbol : '';
+  renderLadder();
+  renderQuote();
+  renderTrades();
+}
+
+// levelRow renders one ladder row; empty rows pad the ladder to its depth
+// so it does not jump. Rows with a level carry data-price and data-qty.
+function levelRow(level, maxQty) {
+  const tr = document.createElement('tr');
+  const px = document.createElement('td');
+  const qty = document.createElement('td');
+  const barCell = document.createElement('td');
+  px.className = 'px';
+  qty.className = 'qty';
+  barCell.className = 'bar-col';
+  if (level) {
+    tr.dataset.price = level.price;
+    tr.dataset.qty = String(level.qty);
+    px.textContent = level.price;
+    qty.textContent = groupDigits(level.qty);
+    const bar = document.createElement('span');
+    bar.className = 'bar';
+    bar.style.width = (maxQty > 0 ? Math.max(1, Math.round(100 * level.qty / maxQty)) : 0) + '%';
+    barCell.appendChild(bar);
+  } else {
+    tr.className = 'empty';
+    px.textContent = '\u00a0';
+  }
+  tr.append(px, qty, barCell);
+  return tr;
+}
+
+function renderLadder() {
+  const depth = book ? book.depth : gw.depth;
+  const bids = book && book.valid ? book.bids : [];
+  const asks = book && book.valid ? book.asks : [];
+  let maxQty = 0;
+  for (const l of bids.concat(asks)) {
+    maxQty = Math.max(maxQty, l.qty);
+  }
+  // Asks: worst at the top, best just above the spread.
+  const askRows = [];
+  for (let i = depth - 1; i >= 0; i--) {
+    askRows.push(levelRow(asks[i], maxQty));
+  }
+  const bidRows = [];
+  for (let i = 0; i < depth; i++) {
+    bidRows.push(levelRow(bids[i], maxQty));
+  }
+  $('asks').replaceChildren(...askRows);
+  $('bids').replaceChildren(...bidRows);
+  let spread = '–';
+  if (bids.length > 0 && asks.length > 0) {
+    spread = 'spread ' + formatUnits(asks[0].units - bids[0].units);
+  }
+  $('spread').textContent = spread;
+}
+
+function levelText(level) {
+  if (!Array.isArray(level) || level.length < 2) {
+    return '–';
+  }
+  return level[0] + ' × ' + groupDigits(level[1]);
+}
+
+function renderQuote() {
+  const inst = book ? instruments.get(book.symbol) : null;
+  const q = quote || {};
+  $('q-bid').textContent = levelText(q.bid);
+  $('q-ask').textContent = levelText(q.ask);
+  $('last').textContent = q.last || '–';
+  $('q-volume').textContent = q.volume !== undefined ? groupDigits(q.volume) : '–';
+  $('q-turnover').textContent = q.turnover ? groupDigits(q.turnover) : '–';
+  $('q-limit-up').textContent = q.limitUp || (inst && inst.limitUp) || '–';
+  $('q-limit-down').textContent = q.limitDown || (inst && inst.limitDown) || '–';
+  $('q-state').textContent = q.state || '–';
+}
+
+// formatTime formats ns since midnight (exchange time) as HH:MM:SS.mmm.
+function formatTime(ns) {
+  if (typeof ns !== 'number') {
+    return '';
+  }
+  const ms = Math.floor(ns / 1e6);
+  const pad = (v, n) => String(v).padStart(n, '0');
+  return pad(Math.floor(ms / 3600000), 2) + ':' + pad(Math.floor(ms / 60000) % 60, 2) + ':' +
+    pad(Math.floor(ms / 1000) % 60, 2) + '.' + pad(ms % 1000, 3);
+}
+
+function renderTrades() {
+  const rows = trades.map((t, i) => {
+    const tr = document.createElement('tr');
+    const prev = trades[i + 1];
+    if (prev) {
+      const d = priceUnitsOr(t.price) - priceUnitsOr(prev.price);
+      tr.className = d > 0 ? 'up' : d < 0 ? 'down' : '';
+    }
+    for (const text of [formatTime(t.time), t.price, groupDigits(t.qty)]) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    return tr;
+  });
+  $('trades').replaceChildren(...rows);
+}
+
+function priceUnitsOr(text) {
+  try {
+    return priceUnits(String(text));
+  } catch (e) {
+    return 0;
+  }
+}
+
+let noticeTimer = 0;
+
+function showNotice(text) {
+  const el = $('notice');
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => { el.hidden = true; }, 8000);
+}
+
+// ---------------------------------------------------------------------------
+// Instruments (GET /api/v1/instruments) and the pickers.
+
+async function loadInstruments(delay) {
+  try {
+    const res = await fetch('/api/v1/instruments', { cache: 'no-store' });
+    if (!res.ok) {
+      throw new Error('HTTP ' + res.status);
+    }
+    const list = await res.json();
+    const select = $('symbol');
+    select.replaceChildren();
+    for (const inst of list) {
+      instruments.set(inst.symbol, inst);
+      const opt = document.createElement('option');
+      opt.value = inst.symbol;
+      opt.textContent = inst.name ? inst.symbol + ' ' + inst.name : inst.symbol;
+      select.appendChild(opt);
+    }
+    const wanted = new URLSearchParams(location.search).get('symbol');
+    const first = instruments.has(wanted) ? wanted : (list.length > 0 ? list[0].symbol : '');
+    if (first) {
+      select.value = first;
+      selectSymbol(first);
+    }
+  } catch (e) {
+    const next = Math.min((delay || 500) * 2, RECONNECT_MAX_MS);
+    showNotice('instruments: ' + e.message + '; retrying');
+    setTimeout(() => loadInstruments(next), next);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Go/JS checksum agreement: recompute checksum_vectors.json (written by the
+// Go test from orderbook.Checksum) and return the mismatches, [] if none.
+
+window.gwChecksumSelfTest = async function () {
+  const res = await fetch('checksum_vectors.json', { cache: 'no-store' });
+  const vectors = await res.json();
+  const mismatches = [];
+  for (const v of vectors.checksums) {
+    let got;
+    try {
+      got = bookChecksum(parseLevels(v.bids), parseLevels(v.asks), v.n);
+    } catch (e) {
+      got = String(e);
+    }
+    if (got !== v.checksum) {
+      mismatches.push('checksum ' + v.name + ': got ' + got + ', want ' + v.checksum);
+    }
+  }
+  for (const p of vectors.prices) {
+    let got;
+    try {
+      got = priceUnits(p.text);
+    } catch (e) {
+      got = String(e);
+    }
+    if (got !== p.units) {
+      mismatches.push('price ' + p.text + ': got ' + got + ', want ' + p.units);
+    }
+  }
+  if (vectors.checksums.length === 0) {
+    mismatches.push('no checksum vectors');
+  }
+  return mismatches;
+};
+
+// ---------------------------------------------------------------------------
+// Start.
+
+$('symbol').addEventListener('change', (ev) => selectSymbol(ev.target.value));
+$('depth').addEventListener('change', (ev) => selectDepth(parseInt(ev.target.value, 10)));
+gw.depth = parseInt($('depth').value, 10);
+render();
+connect();
+loadInstruments();
+
+})();

@@ -1,0 +1,281 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"sgw/auth"
+)
+
+// TokenVerifier checks bearer tokens. *auth.Verifier implements it; it must
+// be safe for concurrent use.
+type TokenVerifier interface {
+	Verify(token string, now time.Time) (auth.Claims, error)
+}
+
+var _ TokenVerifier = (*auth.Verifier)(nil)
+
+// Close codes of the protocol beyond RFC 6455's (docs/PROTOCOL.md).
+const (
+	closeTokenExpired websocket.StatusCode = 4001
+	closeSlowConsumer websocket.StatusCode = 4008
+)
+
+// wsMetrics are the fan-out's Prometheus metrics.
+type wsMetrics struct {
+	clients     prometheus.Gauge
+	messages    prometheus.Counter
+	bytes       prometheus.Counter
+	resyncs     prometheus.Counter
+	disconnects prometheus.Counter
+	rejected    *prometheus.CounterVec
+	resumes     prometheus.Counter
+	resnapshots prometheus.Counter
+	lapped      prometheus.Counter
+}
+
+func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
+	m := &wsMetrics{
+		clients:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_ws_clients", Help: "Open WebSocket connections."}),
+		messages:    prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_messages_sent_total", Help: "Messages written to WebSocket clients."}),
+		bytes:       prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_bytes_sent_total", Help: "Frame bytes written to WebSocket clients."}),
+		resyncs:     prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_slow_client_resyncs_total", Help: "Backlogs of slow clients replaced by fresh snapshots."}),
+		disconnects: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_slow_client_disconnects_total", Help: "Clients closed for staying behind past the slow timeout."}),
+		rejected:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_ws_rejected_total", Help: "Rejected WebSocket requests and connections by reason."}, []string{"reason"}),
+		resumes:     prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_resumes_total", Help: "Book subscriptions resumed from history instead of a snapshot."}),
+		resnapshots: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_hub_resnapshots_total", Help: "Times a fan-out hub reloaded a book from the published view."}),
+		lapped:      prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_hub_lapped_total", Help: "Times a fan-out hub fell a whole update ring behind."}),
+	}
+	reg.MustRegister(m.clients, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resnapshots, m.lapped)
+	return m
+}
+
+// wsServer is the /ws endpoint: it upgrades connections, enforces the
+// connection limits and runs one hub per book shard plus a janitor that
+// pings clients and closes idle, slow and expired ones. ServeHTTP runs on
+// net/http's goroutines; the rest is safe for concurrent use.
+type wsServer struct {
+	cfg     WSConfig
+	market  Market
+	tokens  TokenVerifier
+	log     *slog.Logger
+	metrics *wsMetrics
+	hubs    []*hub
+
+	ctx context.Context // set by run; connections end with it
+
+	mu      sync.Mutex
+	clients map[*client]struct{}
+	perIP   map[string]int
+	started chan struct{}
+}
+
+func newWSServer(cfg WSConfig, market Market, tokens TokenVerifier, reg prometheus.Registerer, log *slog.Logger) (*wsServer, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	w := &wsServer{cfg: cfg, market: market, tokens: tokens, log: log, metrics: newWSMetrics(reg),
+		clients: map[*client]struct{}{}, perIP: map[string]int{}, started: make(chan struct{})}
+	for shard := range market.Shards() {
+		w.hubs = append(w.hubs, newHub(shard, market, cfg.History, w.metrics))
+	}
+	return w, nil
+}
+
+// run runs the hubs and the janitor until ctx ends.
+func (w *wsServer) run(ctx context.Context) error {
+	w.ctx = ctx
+	close(w.started)
+	g, ctx := errgroup.WithContext(ctx)
+	for _, h := range w.hubs {
+		g.Go(func() error { return h.run(ctx) })
+	}
+	g.Go(func() error { w.janitor(ctx); return nil })
+	return g.Wait()
+}
+
+// verify checks a token, or reports that tokens are not configured.
+func (w *wsServer) verify(token string, now time.Time) (auth.Claims, error) {
+	if w.tokens == nil {
+		return auth.Claims{}, errors.New("this gateway accepts no tokens")
+	}
+	return w.tokens.Verify(token, now)
+}
+
+// ServeHTTP upgrades a request to a WebSocket connection and serves it.
+func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	select {
+	case <-w.started:
+	default:
+		http.Error(rw, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	var claims *auth.Claims
+	if tok := bearer(r); tok != "" {
+		cl, err := w.verify(tok, time.Now())
+		if err != nil {
+			w.metrics.rejected.WithLabelValues(codeBadToken).Inc()
+			writeError(rw, http.StatusUnauthorized, codeBadToken, err.Error())
+			return
+		}
+		claims = &cl
+	}
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	if reason := w.admit(ip); reason != "" {
+		w.metrics.rejected.WithLabelValues(reason).Inc()
+		writeError(rw, http.StatusTooManyRequests, reason, "too many connections")
+		return
+	}
+	defer w.release(ip)
+	opts := &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled, OriginPatterns: w.cfg.Origins}
+	if len(w.cfg.Origins) == 1 && w.cfg.Origins[0] == "*" {
+		opts.InsecureSkipVerify = true
+	}
+	conn, err := websocket.Accept(rw, r, opts)
+	if err != nil {
+		w.metrics.rejected.WithLabelValues("upgrade").Inc()
+		return // Accept has answered (403 for a foreign origin, 426 ...)
+	}
+	conn.SetReadLimit(w.cfg.MaxMessageBytes)
+	c := &client{srv: w, conn: conn, ip: ip, wake: make(chan struct{}, 1), subs: map[subKey]struct{}{},
+		tokens: float64(2 * w.cfg.MaxMessagesPerSecond), refill: time.Now()}
+	c.lastRecv.Store(time.Now().UnixNano())
+	if claims != nil {
+		c.setClaims(claims)
+	}
+	w.add(c)
+	ctx, cancel := context.WithCancel(w.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); c.writeLoop(ctx) }()
+	err = c.readLoop(ctx)
+	cancel()
+	<-done
+	c.shut()
+	for _, h := range w.hubs {
+		h.drop(c)
+	}
+	w.remove(c)
+	if errors.Is(err, context.Canceled) {
+		conn.Close(websocket.StatusGoingAway, "server shutting down")
+	} else if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+		w.metrics.rejected.WithLabelValues(codeTooLarge).Inc()
+	}
+	conn.CloseNow()
+}
+
+// bearer returns the token of the Authorization header or token query
+// parameter, or "".
+func bearer(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		return strings.TrimPrefix(h, "Bearer ")
+	}
+	return r.URL.Query().Get("token")
+}
+
+// admit counts a new connection from ip, or returns why it is refused.
+func (w *wsServer) admit(ip string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case len(w.clients) >= w.cfg.MaxConnections:
+		return "too_many_connections"
+	case w.perIP[ip] >= w.cfg.MaxConnectionsPerIP:
+		return "too_many_connections_per_ip"
+	}
+	w.perIP[ip]++
+	return ""
+}
+
+func (w *wsServer) release(ip string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.perIP[ip]--; w.perIP[ip] <= 0 {
+		delete(w.perIP, ip)
+	}
+}
+
+func (w *wsServer) add(c *client) {
+	w.mu.Lock()
+	w.clients[c] = struct{}{}
+	w.mu.Unlock()
+	w.metrics.clients.Inc()
+}
+
+func (w *wsServer) remove(c *client) {
+	w.mu.Lock()
+	delete(w.clients, c)
+	w.mu.Unlock()
+	w.metrics.clients.Dec()
+}
+
+// janitor pings clients and closes the idle, the slow and the expired.
+func (w *wsServer) janitor(ctx context.Context) {
+	tick := time.NewTicker(min(w.cfg.SlowTimeout, w.cfg.PingInterval) / 4)
+	defer tick.Stop()
+	lastPing := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			ping := now.Sub(lastPing) >= w.cfg.PingInterval
+			if ping {
+				lastPing = now
+			}
+			w.mu.Lock()
+			clients := make([]*client, 0, len(w.clients))
+			for c := range w.clients {
+				clients = append(clients, c)
+			}
+			w.mu.Unlock()
+			for _, c := range clients {
+				w.inspect(ctx, c, now, ping)
+			}
+		}
+	}
+}
+
+// inspect applies the janitor's rules to one client.
+func (w *wsServer) inspect(ctx context.Context, c *client, now time.Time, ping bool) {
+	if lag := c.lagging(); !lag.IsZero() && now.Sub(lag) > w.cfg.SlowTimeout {
+		w.metrics.disconnects.Inc()
+		w.log.Info("closing slow websocket client", "ip", c.ip, "behind", now.Sub(lag).Round(time.Millisecond))
+		go c.conn.Close(closeSlowConsumer, "slow consumer: fell behind for longer than "+w.cfg.SlowTimeout.String())
+		c.shut()
+		return
+	}
+	if exp := c.expires.Load(); exp != 0 && now.Unix() > exp {
+		go c.conn.Close(closeTokenExpired, "token expired")
+		c.shut()
+		return
+	}
+	if now.Sub(time.Unix(0, c.lastRecv.Load())) > w.cfg.IdleTimeout {
+		w.metrics.rejected.WithLabelValues("idle").Inc()
+		go c.conn.Close(websocket.StatusPolicyViolation, "idle timeout")
+		c.shut()
+		return
+	}
+	if ping {
+		go func() {
+			pctx, cancel := context.WithTimeout(ctx, w.cfg.IdleTimeout)
+			defer cancel()
+			if c.conn.Ping(pctx) == nil {
+				c.lastRecv.Store(time.Now().UnixNano())
+			}
+		}()
+	}
+}

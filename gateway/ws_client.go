@@ -1,0 +1,314 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"sgw/auth"
+	"sgw/orderbook"
+)
+
+// subKey names one subscription of a client.
+type subKey struct {
+	ch string
+	id orderbook.SymbolID
+}
+
+// client is one WebSocket connection. Its reader goroutine (the HTTP
+// handler's) decodes requests and owns the fields marked "reader"; its
+// writer goroutine drains the outbound queue. Hubs queue messages from
+// their own goroutines through enqueue; the queue and the resync
+// generation are guarded by mu.
+type client struct {
+	srv  *wsServer
+	conn *websocket.Conn
+	ip   string
+
+	lastRecv atomic.Int64 // unix ns of the last message or pong
+	expires  atomic.Int64 // token expiry, unix s; 0 = anonymous
+
+	mu         sync.Mutex
+	queue      [][]byte
+	spare      [][]byte
+	queued     int
+	gen        uint64    // bumped each time the backlog is dropped
+	needResync bool      // the writer must ask the hubs for snapshots
+	lagSince   time.Time // when the backlog was first dropped; zero when caught up
+	closed     bool
+	wake       chan struct{}
+
+	// reader goroutine only
+	claims *auth.Claims
+	subs   map[subKey]struct{}
+	tokens float64
+	refill time.Time
+	floods int
+}
+
+// generation returns the client's resync generation.
+func (c *client) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// enqueue queues msg for writing. It never blocks: when the backlog would
+// exceed the configured bound, the backlog is dropped and the client is
+// marked for resync (fresh snapshots replace what it missed). Safe from
+// any goroutine; msg must not be modified afterwards.
+func (c *client) enqueue(msg []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if c.queued+len(msg) > c.srv.cfg.QueueBytes {
+		clear(c.queue)
+		c.queue, c.queued = c.queue[:0], 0
+		c.gen++
+		c.needResync = true
+		if c.lagSince.IsZero() {
+			c.lagSince = time.Now()
+		}
+		c.srv.metrics.resyncs.Inc()
+	} else {
+		c.queue = append(c.queue, msg)
+		c.queued += len(msg)
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// lagging reports since when the client has been behind, or zero.
+func (c *client) lagging() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lagSince
+}
+
+// shut marks the client closed so hubs stop queueing to it.
+func (c *client) shut() {
+	c.mu.Lock()
+	c.closed = true
+	clear(c.queue)
+	c.queue, c.queued = nil, 0
+	c.mu.Unlock()
+}
+
+// writeLoop drains the queue until ctx ends, batching what is queued into
+// frames of at most MaxFrameBytes, messages separated by newlines.
+func (c *client) writeLoop(ctx context.Context) {
+	var frame []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wake:
+		}
+		c.mu.Lock()
+		if c.needResync {
+			c.needResync = false
+			c.mu.Unlock()
+			for _, h := range c.srv.hubs {
+				h.resync(c)
+			}
+			c.mu.Lock()
+		}
+		batch := c.queue
+		c.queue, c.spare = c.spare[:0], batch
+		c.queued = 0
+		c.mu.Unlock()
+		for len(batch) > 0 {
+			frame = frame[:0]
+			n := 0
+			for n < len(batch) && (n == 0 || len(frame)+1+len(batch[n]) <= c.srv.cfg.MaxFrameBytes) {
+				if n > 0 {
+					frame = append(frame, '\n')
+				}
+				frame = append(frame, batch[n]...)
+				n++
+			}
+			wctx, cancel := context.WithTimeout(ctx, c.srv.cfg.WriteTimeout)
+			err := c.conn.Write(wctx, websocket.MessageText, frame)
+			cancel()
+			if err != nil {
+				c.conn.CloseNow()
+				return
+			}
+			c.srv.metrics.messages.Add(float64(n))
+			c.srv.metrics.bytes.Add(float64(len(frame)))
+			batch = batch[n:]
+		}
+		clear(c.spare)
+		if cap(frame) > 4*c.srv.cfg.MaxFrameBytes {
+			frame = nil
+		}
+		c.mu.Lock()
+		if len(c.queue) == 0 && !c.needResync {
+			c.lagSince = time.Time{}
+		}
+		c.mu.Unlock()
+	}
+}
+
+// allow takes one token from the client's rate bucket. Reader goroutine.
+func (c *client) allow(now time.Time) bool {
+	rate := float64(c.srv.cfg.MaxMessagesPerSecond)
+	c.tokens = min(2*rate, c.tokens+now.Sub(c.refill).Seconds()*rate)
+	c.refill = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+// readLoop handles client messages until the connection ends. It runs on
+// the HTTP handler's goroutine.
+func (c *client) readLoop(ctx context.Context) error {
+	for {
+		typ, msg, err := c.conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		c.lastRecv.Store(now.UnixNano())
+		if typ != websocket.MessageText {
+			c.reject(nil, perr(codeBadJSON, "binary frames are not part of the protocol"))
+			continue
+		}
+		if !c.allow(now) {
+			c.floods++
+			c.srv.metrics.rejected.WithLabelValues(codeRateLimited).Inc()
+			if c.floods > 2*c.srv.cfg.MaxMessagesPerSecond {
+				c.conn.Close(websocket.StatusPolicyViolation, "flooding: too many messages")
+				return errors.New("gateway: client flooding")
+			}
+			c.reject(nil, perr(codeRateLimited, "more than %d messages per second", c.srv.cfg.MaxMessagesPerSecond))
+			continue
+		}
+		c.floods = 0
+		req, bad := decodeRequest(msg)
+		if bad != nil {
+			c.reject(req.ID, bad)
+			continue
+		}
+		c.handle(req, now)
+	}
+}
+
+// reject answers a request with an error message.
+func (c *client) reject(id []byte, e *protoError) {
+	c.srv.metrics.rejected.WithLabelValues(e.code).Inc()
+	c.enqueue(encodeReply(errorReply{Type: "error", Code: e.code, Msg: e.msg, ID: id}))
+}
+
+// handle carries out one decoded request. Reader goroutine.
+func (c *client) handle(req request, now time.Time) {
+	switch req.Op {
+	case opPing:
+		c.enqueue(encodeReply(struct {
+			Type string `json:"type"`
+			ID   any    `json:"id,omitempty"`
+		}{"pong", req.ID}))
+	case opAuth:
+		claims, err := c.srv.verify(req.Token, now)
+		if err != nil {
+			c.reject(req.ID, perr(codeBadToken, "%v", err))
+			return
+		}
+		c.setClaims(&claims)
+		c.enqueue(encodeReply(authReply{Type: "auth", OK: true, Subject: claims.Subject, Accounts: claims.Accounts, Expires: claims.Expires, ID: req.ID}))
+	case opSubscribe:
+		c.subscribe(req)
+	case opUnsubscribe:
+		c.unsubscribe(req)
+	}
+}
+
+// setClaims records the token the client authenticated with.
+func (c *client) setClaims(cl *auth.Claims) {
+	c.claims = cl
+	c.expires.Store(cl.Expires)
+}
+
+// subscribe validates and carries out a subscribe request. Reader goroutine.
+func (c *client) subscribe(req request) {
+	if c.claims == nil && !c.srv.cfg.AnonymousMarketData {
+		c.reject(req.ID, perr(codeAuthRequired, "market data needs a token: send auth first"))
+		return
+	}
+	ids, syms, ok := c.lookup(req)
+	if !ok {
+		return
+	}
+	added := 0
+	for _, id := range ids {
+		if _, ok := c.subs[subKey{req.Channel, id}]; !ok {
+			added++
+		}
+	}
+	if len(c.subs)+added > c.srv.cfg.MaxSubscriptions {
+		c.reject(req.ID, perr(codeTooManySubs, "%d subscriptions would exceed the limit of %d", len(c.subs)+added, c.srv.cfg.MaxSubscriptions))
+		return
+	}
+	for _, id := range ids {
+		c.subs[subKey{req.Channel, id}] = struct{}{}
+	}
+	c.enqueue(encodeReply(subReply{Type: "subscribed", Channel: req.Channel, Symbols: syms, Depth: req.Depth, ID: req.ID}))
+	for shard, part := range c.byShard(ids) {
+		c.srv.hubs[shard].subscribe(c, req.Channel, req.Depth, part, req.Resume)
+	}
+}
+
+// unsubscribe carries out an unsubscribe request. Reader goroutine.
+func (c *client) unsubscribe(req request) {
+	ids, syms, ok := c.lookup(req)
+	if !ok {
+		return
+	}
+	for _, id := range ids {
+		delete(c.subs, subKey{req.Channel, id})
+	}
+	for shard, part := range c.byShard(ids) {
+		c.srv.hubs[shard].unsubscribe(c, req.Channel, part)
+	}
+	c.enqueue(encodeReply(subReply{Type: "unsubscribed", Channel: req.Channel, Symbols: syms, Depth: req.Depth, ID: req.ID}))
+}
+
+// lookup resolves the request's symbols, rejecting the unknown ones. It
+// reports false when none is known.
+func (c *client) lookup(req request) ([]orderbook.SymbolID, []string, bool) {
+	ids := make([]orderbook.SymbolID, 0, len(req.Symbols))
+	syms := make([]string, 0, len(req.Symbols))
+	seen := map[orderbook.SymbolID]bool{}
+	for _, s := range req.Symbols {
+		id, ok := c.srv.market.Lookup(s)
+		if !ok {
+			c.reject(req.ID, perr(codeUnknownSymbol, "unknown symbol %q", s))
+			continue
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids, syms = append(ids, id), append(syms, s)
+		}
+	}
+	return ids, syms, len(ids) > 0
+}
+
+// byShard splits symbols by the shard (hub) that owns them.
+func (c *client) byShard(ids []orderbook.SymbolID) map[int][]orderbook.SymbolID {
+	out := map[int][]orderbook.SymbolID{}
+	for _, id := range ids {
+		s := c.srv.market.Shard(id)
+		out[s] = append(out[s], id)
+	}
+	return out
+}

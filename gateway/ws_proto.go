@@ -1,0 +1,317 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"sgw/orderbook"
+	"sgw/refdata"
+)
+
+// Client request operations and channels (docs/PROTOCOL.md).
+const (
+	opAuth        = "auth"
+	opSubscribe   = "subscribe"
+	opUnsubscribe = "unsubscribe"
+	opPing        = "ping"
+
+	chBook   = "book"
+	chQuote  = "quote"
+	chTrades = "trades"
+)
+
+// Error codes sent to WebSocket clients. They are part of the protocol and
+// stable.
+const (
+	codeBadJSON        = "bad_json"
+	codeTooLarge       = "too_large"
+	codeUnknownOp      = "unknown_op"
+	codeUnknownChannel = "unknown_channel"
+	codeUnknownSymbol  = "unknown_symbol"
+	codeBadDepth       = "bad_depth"
+	codeTooManySubs    = "too_many_subscriptions"
+	codeRateLimited    = "rate_limited"
+	codeAuthRequired   = "auth_required"
+	codeBadToken       = "bad_token"
+)
+
+// request is one client message.
+type request struct {
+	Op      string            `json:"op"`
+	ID      json.RawMessage   `json:"id,omitempty"`
+	Token   string            `json:"token,omitempty"`
+	Channel string            `json:"channel,omitempty"`
+	Symbols []string          `json:"symbols,omitempty"`
+	Depth   int               `json:"depth,omitempty"`
+	Resume  map[string]uint64 `json:"resume,omitempty"`
+}
+
+// protoError is a rejected request: a stable code and a text for people.
+type protoError struct {
+	code string
+	msg  string
+}
+
+func (e *protoError) Error() string { return e.code + ": " + e.msg }
+
+func perr(code, format string, args ...any) *protoError {
+	return &protoError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// maxSymbolsPerRequest bounds one subscribe request.
+const maxSymbolsPerRequest = 100
+
+// decodeRequest parses and checks one client message. It checks the shape
+// of the request, not whether symbols exist or the client may use them.
+func decodeRequest(b []byte) (request, *protoError) {
+	var r request
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] != '{' {
+		return r, perr(codeBadJSON, "a message must be one JSON object")
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return r, perr(codeBadJSON, "field %q has the wrong type", te.Field)
+		}
+		return r, perr(codeBadJSON, "invalid JSON: %v", err)
+	}
+	if len(r.ID) > 64 {
+		return r, perr(codeBadJSON, "id longer than 64 bytes")
+	}
+	if len(r.ID) > 0 && !json.Valid(r.ID) {
+		return r, perr(codeBadJSON, "bad id")
+	}
+	switch r.Op {
+	case opAuth:
+		if r.Token == "" {
+			return r, perr(codeBadToken, "auth needs a token")
+		}
+	case opSubscribe, opUnsubscribe:
+		switch r.Channel {
+		case chBook:
+			if r.Depth == 0 {
+				r.Depth = 10
+			}
+			if r.Depth != 5 && r.Depth != 10 && r.Depth != 20 {
+				return r, perr(codeBadDepth, "depth %d: want 5, 10 or 20", r.Depth)
+			}
+		case chQuote, chTrades:
+			if r.Depth != 0 || len(r.Resume) != 0 {
+				return r, perr(codeBadJSON, "depth and resume apply to the book channel only")
+			}
+		case "":
+			return r, perr(codeUnknownChannel, "channel is required")
+		default:
+			return r, perr(codeUnknownChannel, "unknown channel %q (want book, quote or trades)", r.Channel)
+		}
+		if len(r.Symbols) == 0 || len(r.Symbols) > maxSymbolsPerRequest {
+			return r, perr(codeBadJSON, "symbols: give 1 to %d", maxSymbolsPerRequest)
+		}
+	case opPing:
+	case "":
+		return r, perr(codeUnknownOp, "op is required")
+	default:
+		return r, perr(codeUnknownOp, "unknown op %q", r.Op)
+	}
+	return r, nil
+}
+
+// The encoders below append JSON by hand: each market-data message is
+// encoded once per update and shared by every subscriber, so they avoid
+// reflection. Symbols and codes are from reference data or constants and
+// need no escaping; free text goes through strconv.Quote-like escaping.
+
+func appendLevel(b []byte, l orderbook.Level) []byte {
+	b = append(b, `["`...)
+	b = l.Price.Append(b)
+	b = append(b, `",`...)
+	b = strconv.AppendInt(b, l.Qty, 10)
+	return append(b, ']')
+}
+
+func appendLevels(b []byte, ls []orderbook.Level) []byte {
+	b = append(b, '[')
+	for i, l := range ls {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendLevel(b, l)
+	}
+	return append(b, ']')
+}
+
+func appendPrice(b []byte, key string, p refdata.Price) []byte {
+	b = append(b, `,"`...)
+	b = append(b, key...)
+	b = append(b, `":"`...)
+	b = p.Append(b)
+	return append(b, '"')
+}
+
+func appendHeader(b []byte, ch, sym, typ string, seq uint64) []byte {
+	b = append(b, `{"ch":"`...)
+	b = append(b, ch...)
+	b = append(b, `","sym":"`...)
+	b = append(b, sym...)
+	if typ != "" {
+		b = append(b, `","type":"`...)
+		b = append(b, typ...)
+	}
+	b = append(b, `","seq":`...)
+	return strconv.AppendUint(b, seq, 10)
+}
+
+// encodeSnapshot encodes a book snapshot of depth levels.
+func encodeSnapshot(sym string, seq uint64, depth int, bids, asks []orderbook.Level, checksum uint32, resync bool) []byte {
+	b := make([]byte, 0, 96+30*(len(bids)+len(asks)))
+	b = appendHeader(b, chBook, sym, "snapshot", seq)
+	b = append(b, `,"depth":`...)
+	b = strconv.AppendInt(b, int64(depth), 10)
+	b = append(b, `,"bids":`...)
+	b = appendLevels(b, bids)
+	b = append(b, `,"asks":`...)
+	b = appendLevels(b, asks)
+	b = append(b, `,"checksum":`...)
+	b = strconv.AppendUint(b, uint64(checksum), 10)
+	if resync {
+		b = append(b, `,"resync":true`...)
+	}
+	return append(b, '}')
+}
+
+// depthIndex maps a book depth to its index in Update.Enter.
+func depthIndex(depth int) int {
+	switch depth {
+	case 5:
+		return 0
+	case 10:
+		return 1
+	}
+	return 2
+}
+
+// encodeUpdate encodes the book update u as a depth-limited subscriber
+// applies it: the changes within the top depth levels, keyed by price, and
+// after a removal within them the level that now fills the bottom.
+func encodeUpdate(sym string, u *orderbook.Update, depth int) []byte {
+	b := make([]byte, 0, 160)
+	b = appendHeader(b, chBook, sym, "update", u.Seq)
+	for _, side := range [2]orderbook.Side{orderbook.Bid, orderbook.Ask} {
+		if side == orderbook.Bid {
+			b = append(b, `,"bids":[`...)
+		} else {
+			b = append(b, `,"asks":[`...)
+		}
+		n, removed := 0, false
+		for _, c := range u.Changes[:u.N] {
+			if c.Side != side || c.Rank < 0 || int(c.Rank) >= depth {
+				continue
+			}
+			if n > 0 {
+				b = append(b, ',')
+			}
+			b = appendLevel(b, c.Level)
+			n++
+			removed = removed || c.Level.Qty == 0
+		}
+		if removed && u.EnterSide == side {
+			if l := u.Enter[depthIndex(depth)]; l.Qty != 0 {
+				if n > 0 {
+					b = append(b, ',')
+				}
+				b = appendLevel(b, l)
+			}
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"checksum":`...)
+	ck := u.Checksum
+	if depth == 5 {
+		ck = u.Checksum5
+	}
+	b = strconv.AppendUint(b, uint64(ck), 10)
+	b = append(b, `,"time":`...)
+	b = strconv.AppendUint(b, u.Time, 10)
+	return append(b, '}')
+}
+
+// quote is the level-1 state of a symbol.
+type quote struct {
+	bid, ask         orderbook.Level
+	last             refdata.Price
+	volume, turnover int64
+	state            orderbook.TradingState
+}
+
+// encodeQuote encodes a quote message.
+func encodeQuote(sym string, seq uint64, q quote, in *refdata.Instrument) []byte {
+	b := make([]byte, 0, 256)
+	b = appendHeader(b, chQuote, sym, "", seq)
+	b = append(b, `,"bid":`...)
+	b = appendLevel(b, q.bid)
+	b = append(b, `,"ask":`...)
+	b = appendLevel(b, q.ask)
+	b = appendPrice(b, "last", q.last)
+	b = append(b, `,"volume":`...)
+	b = strconv.AppendInt(b, q.volume, 10)
+	b = appendPrice(b, "turnover", refdata.Price(q.turnover))
+	lo, hi := in.Band()
+	b = appendPrice(b, "limitUp", hi)
+	b = appendPrice(b, "limitDown", lo)
+	b = append(b, `,"state":"`...)
+	b = append(b, q.state.String()...)
+	return append(b, `"}`...)
+}
+
+// encodeTrade encodes a trade print.
+func encodeTrade(sym string, u *orderbook.Update) []byte {
+	b := make([]byte, 0, 128)
+	b = appendHeader(b, chTrades, sym, "", u.Seq)
+	b = appendPrice(b, "price", u.TradePrice)
+	b = append(b, `,"qty":`...)
+	b = strconv.AppendInt(b, u.TradeQty, 10)
+	b = append(b, `,"time":`...)
+	b = strconv.AppendUint(b, u.Time, 10)
+	return append(b, '}')
+}
+
+// encodeReply encodes a control message (subscribed, unsubscribed, auth,
+// error, pong) with encoding/json; these are per client and rare.
+func encodeReply(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil { // only plain structs and strings are passed in
+		return []byte(`{"type":"error","code":"internal","msg":"encoding failed"}`)
+	}
+	return b
+}
+
+// errorReply is the body of an error message.
+type errorReply struct {
+	Type string          `json:"type"`
+	Code string          `json:"code"`
+	Msg  string          `json:"msg"`
+	ID   json.RawMessage `json:"id,omitempty"`
+}
+
+// subReply answers subscribe and unsubscribe.
+type subReply struct {
+	Type    string          `json:"type"`
+	Channel string          `json:"channel"`
+	Symbols []string        `json:"symbols"`
+	Depth   int             `json:"depth,omitempty"`
+	ID      json.RawMessage `json:"id,omitempty"`
+}
+
+// authReply answers auth.
+type authReply struct {
+	Type     string          `json:"type"`
+	OK       bool            `json:"ok"`
+	Subject  string          `json:"sub"`
+	Accounts []string        `json:"accounts"`
+	Expires  int64           `json:"exp"`
+	ID       json.RawMessage `json:"id,omitempty"`
+}
