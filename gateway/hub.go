@@ -148,8 +148,8 @@ func (h *hub) run(ctx context.Context) error {
 func (h *hub) reload(s *symState) {
 	h.load(s)
 	for d, subs := range s.book {
-		for c := range subs {
-			c.enqueue(h.snapshot(s, bookDepths[d], true))
+		for c, sb := range subs {
+			sb.gen = c.enqueueSnapshot(h.snapshot(s, bookDepths[d], true))
 		}
 	}
 	for c := range s.quotes {
@@ -225,12 +225,9 @@ func (h *hub) apply(u *orderbook.Update) {
 // place when the subscriber's backlog was dropped since it last caught up.
 // mu held.
 func (h *hub) deliver(c *client, sb *sub, s *symState, d int, msg []byte) {
-	if gen := c.generation(); sb.gen != gen {
-		sb.gen = gen
-		c.enqueue(h.snapshot(s, bookDepths[d], true))
-		return
+	if !c.enqueueAt(msg, sb.gen) {
+		sb.gen = c.enqueueSnapshot(h.snapshot(s, bookDepths[d], true))
 	}
-	c.enqueue(msg)
 }
 
 // snapshot encodes s's book at depth. mu held.
@@ -286,7 +283,6 @@ func refill(side []orderbook.Level, l orderbook.Level) []orderbook.Level {
 func (h *hub) subscribe(c *client, ch string, depth int, ids []orderbook.SymbolID, resume map[string]uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	gen := c.generation()
 	for _, id := range ids {
 		s := h.syms[id]
 		switch ch {
@@ -294,31 +290,35 @@ func (h *hub) subscribe(c *client, ch string, depth int, ids []orderbook.SymbolI
 			for i := range s.book {
 				delete(s.book[i], c)
 			}
-			d := depthIndex(depth)
-			s.book[d][c] = &sub{gen: gen}
-			if from, ok := resume[s.sym]; ok && h.replay(c, s, depth, from) {
+			sb := &sub{}
+			s.book[depthIndex(depth)][c] = sb
+			if from, ok := resume[s.sym]; ok && h.replay(c, sb, s, depth, from) {
 				continue
 			}
-			c.enqueue(h.snapshot(s, depth, false))
+			sb.gen = c.enqueueSnapshot(h.snapshot(s, depth, false))
 		case chQuote:
-			s.quotes[c] = &sub{gen: gen}
-			c.enqueue(encodeQuote(s.sym, s.seq, s.q, s.inst))
+			s.quotes[c] = &sub{gen: c.enqueueSnapshot(encodeQuote(s.sym, s.seq, s.q, s.inst))}
 		case chTrades:
-			s.trades[c] = &sub{gen: gen}
+			s.trades[c] = &sub{gen: c.generation()}
 		}
 	}
 }
 
 // replay queues the updates after sequence from, if the history still
-// holds them all. mu held.
-func (h *hub) replay(c *client, s *symState, depth int, from uint64) bool {
+// holds them all, and reports whether it did. If the client's backlog is
+// dropped meanwhile, it queues a snapshot instead. mu held.
+func (h *hub) replay(c *client, sb *sub, s *symState, depth int, from uint64) bool {
 	if from > s.seq || s.seq-from > uint64(s.histLen) {
 		return false
 	}
 	h.metrics.resumes.Inc()
+	sb.gen = c.generation()
 	for i := s.histLen - int(s.seq-from); i < s.histLen; i++ {
 		u := &s.hist[(s.histNext-s.histLen+i+len(s.hist))%len(s.hist)]
-		c.enqueue(encodeUpdate(s.sym, u, depth))
+		if !c.enqueueAt(encodeUpdate(s.sym, u, depth), sb.gen) {
+			sb.gen = c.enqueueSnapshot(h.snapshot(s, depth, true))
+			break
+		}
 	}
 	return true
 }
@@ -348,17 +348,14 @@ func (h *hub) unsubscribe(c *client, ch string, ids []orderbook.SymbolID) {
 func (h *hub) resync(c *client) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	gen := c.generation()
 	for _, s := range h.syms {
 		for d := range s.book {
-			if sb, ok := s.book[d][c]; ok && sb.gen != gen {
-				sb.gen = gen
-				c.enqueue(h.snapshot(s, bookDepths[d], true))
+			if sb, ok := s.book[d][c]; ok && sb.gen != c.generation() {
+				sb.gen = c.enqueueSnapshot(h.snapshot(s, bookDepths[d], true))
 			}
 		}
-		if sb, ok := s.quotes[c]; ok && sb.gen != gen {
-			sb.gen = gen
-			c.enqueue(encodeQuote(s.sym, s.seq, s.q, s.inst))
+		if sb, ok := s.quotes[c]; ok && sb.gen != c.generation() {
+			sb.gen = c.enqueueSnapshot(encodeQuote(s.sym, s.seq, s.q, s.inst))
 		}
 	}
 }

@@ -14,8 +14,9 @@ type testBooks struct {
 	*orderbook.Engine
 	in  *orderbook.Input
 	ins []refdata.Instrument
-	ref uint64
-	ts  uint64
+	ref  uint64
+	ts   uint64
+	sent uint64
 }
 
 func newTestBooks(t *testing.T, symbols ...string) *testBooks {
@@ -56,6 +57,13 @@ func (tb *testBooks) send(t *testing.T, m *itch.Message) {
 	if err := tb.in.Apply(b, 0); err != nil {
 		t.Fatal(err)
 	}
+	tb.sent++
+}
+
+// settle waits until the books have applied every message sent.
+func (tb *testBooks) settle(t *testing.T) {
+	t.Helper()
+	waitUntil(t, func() bool { return tb.Stats().Messages >= tb.sent })
 }
 
 // add rests a new order and returns its reference.

@@ -60,13 +60,48 @@ func (c *client) generation() uint64 {
 // enqueue queues msg for writing. It never blocks: when the backlog would
 // exceed the configured bound, the backlog is dropped and the client is
 // marked for resync (fresh snapshots replace what it missed). Safe from
-// any goroutine; msg must not be modified afterwards.
+// any goroutine; msg must not be modified afterwards. Use it for messages
+// that stand alone (snapshots, quotes, trades, replies); book updates go
+// through enqueueAt.
 func (c *client) enqueue(msg []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return
+	c.push(msg)
+}
+
+// enqueueAt queues a book update only if no backlog was dropped since
+// generation gen, that is if the update follows what the client has. It
+// reports whether it queued msg. Safe from any goroutine.
+func (c *client) enqueueAt(msg []byte, gen uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return false
 	}
+	return c.push(msg)
+}
+
+// enqueueSnapshot queues a snapshot and returns the generation it belongs
+// to: the updates that follow it may be queued with enqueueAt at that
+// generation. If the snapshot itself was dropped, the generation returned
+// is already stale, so the next update is replaced by a snapshot again.
+func (c *client) enqueueSnapshot(msg []byte) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gen := c.gen
+	if !c.push(msg) {
+		return gen
+	}
+	return c.gen
+}
+
+// push queues msg, or drops the whole backlog on overflow; it reports
+// whether msg was queued. mu held.
+func (c *client) push(msg []byte) bool {
+	if c.closed {
+		return false
+	}
+	queued := true
 	if c.queued+len(msg) > c.srv.cfg.QueueBytes {
 		clear(c.queue)
 		c.queue, c.queued = c.queue[:0], 0
@@ -76,6 +111,7 @@ func (c *client) enqueue(msg []byte) {
 			c.lagSince = time.Now()
 		}
 		c.srv.metrics.resyncs.Inc()
+		queued = false
 	} else {
 		c.queue = append(c.queue, msg)
 		c.queued += len(msg)
@@ -84,6 +120,7 @@ func (c *client) enqueue(msg []byte) {
 	case c.wake <- struct{}{}:
 	default:
 	}
+	return queued
 }
 
 // lagging reports since when the client has been behind, or zero.

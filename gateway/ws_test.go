@@ -79,6 +79,7 @@ func (e *wsEnv) flow(n int) {
 			e.live[sym] = slices.Delete(refs, i, i+1)
 		}
 	}
+	e.books.settle(e.t)
 }
 
 func (e *wsEnv) dial(token string) *mdclient.Client {

@@ -128,6 +128,8 @@ type Stats struct {
 	SeqGaps             uint64 // an update whose seq is not the previous + 1
 	ChecksumFailures    uint64
 	UpdatesWithoutState uint64 // an update for a book with no snapshot
+	// FirstViolation describes the first violation seen, for diagnosis.
+	FirstViolation string
 }
 
 // Violations is the number of integrity violations seen.
@@ -250,6 +252,7 @@ func (c *Client) handle(m *Message) {
 		c.Books[m.Sym] = b
 		if b.Checksum() != m.Checksum {
 			c.Stats.ChecksumFailures++
+			c.violation("%s: checksum mismatch at snapshot seq %d", m.Sym, m.Seq)
 		}
 	case m.Ch == "book" && m.Type == "update":
 		c.Stats.Updates++
@@ -260,6 +263,7 @@ func (c *Client) handle(m *Message) {
 		}
 		if m.Seq != b.Seq+1 {
 			c.Stats.SeqGaps++
+			c.violation("%s: update seq %d after %d", m.Sym, m.Seq, b.Seq)
 		}
 		b.Seq = m.Seq
 		for _, l := range m.Bids {
@@ -272,6 +276,13 @@ func (c *Client) handle(m *Message) {
 		b.Asks = b.Asks[:min(len(b.Asks), b.Depth)]
 		if b.Checksum() != m.Checksum {
 			c.Stats.ChecksumFailures++
+			c.violation("%s: checksum mismatch at update seq %d", m.Sym, m.Seq)
 		}
+	}
+}
+
+func (c *Client) violation(format string, args ...any) {
+	if c.Stats.FirstViolation == "" {
+		c.Stats.FirstViolation = fmt.Sprintf(format, args...)
 	}
 }

@@ -130,7 +130,7 @@ function newBook(symbol, depth) {
     asks: [],          // best (lowest) first
     subId: 0,          // id of the last book subscribe sent
     recovering: false, // a resubscribe for a gap or a mismatch is under way
-    lastResync: 0,     // Date.now() of the last resubscribe, to pace retries
+    streak: 0,         // resubscribes since the last verified checksum
   };
 }
 
@@ -206,7 +206,8 @@ window.gw = gw;
 
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 10000;
-const RESYNC_MIN_INTERVAL_MS = 1000; // pace repeated resubscribes of one book
+const RESYNC_BASE_MS = 250;  // delay of a resubscribe that follows a failed one,
+const RESYNC_MAX_MS = 8000;  // doubling up to this
 const MAX_TRADES = 30;
 
 let ws = null;
@@ -264,6 +265,7 @@ function connect() {
     }
     socketPhase = 'open';
     gw.connects++;
+    hideNotice();
     subscribeAll(true);
     updateState();
   };
@@ -422,14 +424,15 @@ function resume() {
   updateState();
 }
 
-// paced runs a resubscribe of target now, or later if the last one was
-// under RESYNC_MIN_INTERVAL_MS ago, so a persistent fault does not flood
-// the server. Nothing runs if the book was replaced meanwhile.
+// paced runs a resubscribe of target at once if the book verified since
+// the last one, else after a doubling delay, so that a persistent fault
+// does not flood the server. Nothing runs if the book was replaced
+// meanwhile; if the socket is down, the reconnect subscribes instead.
 function paced(target, fn) {
-  const wait = target.lastResync + RESYNC_MIN_INTERVAL_MS - Date.now();
+  const n = target.streak++;
+  const wait = n === 0 ? 0 : Math.min(RESYNC_BASE_MS * 2 ** (n - 1), RESYNC_MAX_MS);
   const run = () => {
     if (book === target) {
-      target.lastResync = Date.now();
       fn();
     }
   };
@@ -544,6 +547,7 @@ function verify(msg) {
   const want = expectedChecksum(msg, book.depth);
   if (got === want) {
     gw.verified++;
+    book.streak = 0;
     updateState();
     return;
   }
@@ -598,6 +602,7 @@ function render() {
   $('applied').textContent = String(gw.applied);
   $('verified').textContent = String(gw.verified);
   $('failures').textContent = String(gw.failures);
+  $('failures').className = gw.failures > 0 ? 'bad' : '';
   $('resyncs').textContent = String(gw.resyncs);
   $('book-sym').textContent = book ? book.symbol : '';
   renderLadder();
@@ -716,6 +721,11 @@ function priceUnitsOr(text) {
 }
 
 let noticeTimer = 0;
+
+function hideNotice() {
+  clearTimeout(noticeTimer);
+  $('notice').hidden = true;
+}
 
 function showNotice(text) {
   const el = $('notice');

@@ -1,0 +1,620 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"sgw/gateway/web"
+	"sgw/orderbook"
+	"sgw/refdata"
+)
+
+// fakeGateway stands in for the gateway in the browser test until the real
+// /ws handler exists: it serves the page, GET /api/v1/instruments and a /ws
+// that speaks docs/PROTOCOL.md for book, quote and trades. Its books change
+// only when the test calls Step, so the test decides what the page sees;
+// CorruptNext, DropNext and Disconnect inject the faults the page must
+// recover from.
+//
+// All methods are safe from any goroutine; mu guards every field below it.
+type fakeGateway struct {
+	instruments []instrumentJSON
+	ctx         context.Context // cancelled by Close: ends every connection
+	cancel      context.CancelFunc
+
+	mu          sync.Mutex
+	books       map[string]*fakeBook
+	conns       map[*fakeConn]struct{}
+	ops         []string // client requests in arrival order, see opString
+	tokens      []string // ?token= of each /ws upgrade
+	corruptNext bool     // corrupt the checksum of the next book update sent
+	dropNext    bool     // skip the next book update sent (a seq gap)
+	corrupted   uint64   // seq whose checksum was corrupted
+	dropped     uint64   // seq that was dropped
+	multiFrames int      // frames that carried more than one message
+}
+
+// instrumentJSON is one entry of GET /api/v1/instruments, as package
+// gateway answers it.
+type instrumentJSON struct {
+	refdata.Instrument
+	LimitDown refdata.Price `json:"limitDown"`
+	LimitUp   refdata.Price `json:"limitUp"`
+}
+
+// fakeBook is the full book of one symbol and every top-maxDepth view since
+// the first, so that any resume can be answered.
+type fakeBook struct {
+	inst       instrumentJSON
+	rng        *rand.Rand
+	bids, asks map[refdata.Price]int64
+	seq        uint64
+	firstSeq   uint64     // seq of views[0]
+	views      []bookView // views[i] is the book after seq firstSeq+i
+	last       refdata.Price
+	volume     int64
+	turnover   int64 // units of 0.0001
+	clock      int64 // ns since midnight
+	lastQuote  string
+}
+
+type bookView struct{ bids, asks []orderbook.Level }
+
+// fakeConn is one /ws client: its outbound queue and subscriptions.
+type fakeConn struct {
+	out    chan string
+	cancel context.CancelFunc
+	book   map[string]int // symbol -> subscribed depth
+	quote  map[string]bool
+	trades map[string]bool
+}
+
+const fakeMaxDepth = 20
+
+func newFakeGateway(t *testing.T) *fakeGateway {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &fakeGateway{ctx: ctx, cancel: cancel, books: map[string]*fakeBook{}, conns: map[*fakeConn]struct{}{}}
+	for i, in := range []refdata.Instrument{
+		{Symbol: "600519.SH", Name: "Kweichow Moutai", Board: refdata.BoardMain, PrevClose: 17000000},
+		{Symbol: "000001.SZ", Name: "Ping An Bank", Board: refdata.BoardMain, PrevClose: 115000},
+	} {
+		if err := in.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		lo, hi := in.Band()
+		ij := instrumentJSON{Instrument: in, LimitDown: lo, LimitUp: hi}
+		g.instruments = append(g.instruments, ij)
+		g.books[in.Symbol] = newFakeBook(ij, uint64(1000*(i+1)))
+	}
+	return g
+}
+
+func newFakeBook(inst instrumentJSON, seq uint64) *fakeBook {
+	b := &fakeBook{
+		inst: inst, rng: rand.New(rand.NewPCG(seq, 7)),
+		bids: map[refdata.Price]int64{}, asks: map[refdata.Price]int64{},
+		seq: seq, firstSeq: seq, last: inst.PrevClose, clock: 34200 * 1e9, // 09:30:00
+	}
+	tick := inst.Tick
+	for i := range 25 {
+		b.bids[inst.PrevClose-tick*refdata.Price(i+1)] = int64(1+b.rng.IntN(30)) * 100
+		b.asks[inst.PrevClose+tick*refdata.Price(i+1)] = int64(1+b.rng.IntN(30)) * 100
+	}
+	b.views = []bookView{b.view()}
+	return b
+}
+
+// Handler routes the page, the instruments and /ws.
+func (g *fakeGateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", web.Handler())
+	mux.HandleFunc("GET /api/v1/instruments", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if err := json.NewEncoder(w).Encode(g.instruments); err != nil {
+			return
+		}
+	})
+	mux.HandleFunc("/ws", g.serveWS)
+	return mux
+}
+
+// Close ends every connection; call it before closing the HTTP server.
+func (g *fakeGateway) Close() { g.cancel() }
+
+// ---------------------------------------------------------------------------
+// Book state.
+
+// sorted returns the best n levels of one side.
+func sorted(side map[refdata.Price]int64, bid bool, n int) []orderbook.Level {
+	out := make([]orderbook.Level, 0, len(side))
+	for p, q := range side {
+		out = append(out, orderbook.Level{Price: p, Qty: q})
+	}
+	slices.SortFunc(out, func(a, b orderbook.Level) int {
+		if bid {
+			return int(b.Price - a.Price)
+		}
+		return int(a.Price - b.Price)
+	})
+	return out[:min(n, len(out))]
+}
+
+func (b *fakeBook) view() bookView {
+	return bookView{bids: sorted(b.bids, true, fakeMaxDepth), asks: sorted(b.asks, false, fakeMaxDepth)}
+}
+
+func (b *fakeBook) viewAt(seq uint64) bookView { return b.views[seq-b.firstSeq] }
+
+// trade is a trade print of one step.
+type trade struct {
+	price refdata.Price
+	qty   int64
+}
+
+// step changes the book by one event: a new or larger order, a cancel, or a
+// trade at the touch. It keeps at least 22 levels a side so that removals
+// near the top pull deeper levels into every subscriber's depth.
+func (b *fakeBook) step() *trade {
+	tick := b.inst.Tick
+	b.clock += int64(50+b.rng.IntN(400)) * 1e6
+	bid := b.rng.IntN(2) == 0
+	side, other := b.bids, b.asks
+	if !bid {
+		side, other = b.asks, b.bids
+	}
+	best := sorted(side, bid, 1)[0].Price
+	away := func(p refdata.Price, k int) refdata.Price { // k ticks away from the touch
+		if bid {
+			return p - tick*refdata.Price(k)
+		}
+		return p + tick*refdata.Price(k)
+	}
+	r := b.rng.IntN(100)
+	switch {
+	case r < 40 || len(side) < 22: // add, sometimes improving the touch
+		p := away(best, b.rng.IntN(14)-1)
+		if opp := sorted(other, !bid, 1)[0].Price; (bid && p >= opp) || (!bid && p <= opp) {
+			p = best
+		}
+		side[p] += int64(1+b.rng.IntN(20)) * 100
+		if len(side) < 22 {
+			worst := sorted(side, bid, len(side))[len(side)-1].Price
+			side[away(worst, 1)] = int64(1+b.rng.IntN(30)) * 100
+		}
+	case r < 65: // cancel some or all of a level in the top 12
+		lv := sorted(side, bid, 12)
+		l := lv[b.rng.IntN(len(lv))]
+		if cut := int64(1+b.rng.IntN(int(l.Qty/100))) * 100; cut >= l.Qty {
+			delete(side, l.Price)
+		} else {
+			side[l.Price] = l.Qty - cut
+		}
+	default: // an aggressor takes part or all of the touch on this side
+		q := min(side[best], int64(1+b.rng.IntN(10))*100)
+		if side[best] -= q; side[best] == 0 {
+			delete(side, best)
+		}
+		b.last = best
+		b.volume += q
+		b.turnover += int64(best) * q
+		return &trade{price: best, qty: q}
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Messages, as PROTOCOL.md defines them.
+
+// wireLevels converts levels to their wire form, never nil (JSON []).
+func wireLevels(ls []orderbook.Level) []wireLevel {
+	out := make([]wireLevel, 0, len(ls))
+	for _, l := range ls {
+		out = append(out, wireLevel(l))
+	}
+	return out
+}
+
+type bookMsg struct {
+	Ch       string      `json:"ch"`
+	Sym      string      `json:"sym"`
+	Type     string      `json:"type"`
+	Seq      uint64      `json:"seq"`
+	Depth    int         `json:"depth,omitempty"`
+	Bids     []wireLevel `json:"bids"`
+	Asks     []wireLevel `json:"asks"`
+	Checksum uint32      `json:"checksum"`
+}
+
+type quoteMsg struct {
+	Ch        string        `json:"ch"`
+	Sym       string        `json:"sym"`
+	Seq       uint64        `json:"seq"`
+	Bid       *wireLevel    `json:"bid,omitempty"`
+	Ask       *wireLevel    `json:"ask,omitempty"`
+	Last      refdata.Price `json:"last"`
+	Volume    int64         `json:"volume"`
+	Turnover  refdata.Price `json:"turnover"`
+	LimitUp   refdata.Price `json:"limitUp"`
+	LimitDown refdata.Price `json:"limitDown"`
+	State     string        `json:"state"`
+}
+
+type tradeMsg struct {
+	Ch    string        `json:"ch"`
+	Sym   string        `json:"sym"`
+	Seq   uint64        `json:"seq"`
+	Price refdata.Price `json:"price"`
+	Qty   int64         `json:"qty"`
+	Time  int64         `json:"time"`
+}
+
+type answerMsg struct {
+	Type    string   `json:"type"`
+	Channel string   `json:"channel,omitempty"`
+	Symbols []string `json:"symbols,omitempty"`
+	Depth   int      `json:"depth,omitempty"`
+	ID      *int64   `json:"id,omitempty"`
+	Code    string   `json:"code,omitempty"`
+	Msg     string   `json:"msg,omitempty"`
+}
+
+// clientMsg is a client request.
+type clientMsg struct {
+	Op      string            `json:"op"`
+	Channel string            `json:"channel"`
+	Symbols []string          `json:"symbols"`
+	Depth   int               `json:"depth"`
+	ID      *int64            `json:"id"`
+	Resume  map[string]uint64 `json:"resume"`
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only the test's own message types are marshalled
+	}
+	return string(b)
+}
+
+// checksumRows is the checksum depth of a subscription: 5 for depth 5, else 10.
+func checksumRows(depth int) int {
+	if depth == 5 {
+		return 5
+	}
+	return 10
+}
+
+func snapshotMsg(sym string, seq uint64, v bookView, depth int) bookMsg {
+	bids, asks := v.bids[:min(depth, len(v.bids))], v.asks[:min(depth, len(v.asks))]
+	return bookMsg{Ch: "book", Sym: sym, Type: "snapshot", Seq: seq, Depth: depth,
+		Bids: wireLevels(bids), Asks: wireLevels(asks), Checksum: orderbook.Checksum(bids, asks, checksumRows(depth))}
+}
+
+// sideDiff lists the changes that turn the best depth levels of before into
+// those of after: new or changed levels, then removed ones (qty 0).
+func sideDiff(before, after []orderbook.Level, depth int) []wireLevel {
+	before, after = before[:min(depth, len(before))], after[:min(depth, len(after))]
+	out := []wireLevel{}
+	had := map[refdata.Price]int64{}
+	for _, l := range before {
+		had[l.Price] = l.Qty
+	}
+	has := map[refdata.Price]bool{}
+	for _, l := range after {
+		has[l.Price] = true
+		if q, ok := had[l.Price]; !ok || q != l.Qty {
+			out = append(out, wireLevel(l))
+		}
+	}
+	for _, l := range before {
+		if !has[l.Price] {
+			out = append(out, wireLevel{Price: l.Price})
+		}
+	}
+	return out
+}
+
+func updateMsg(sym string, seq uint64, before, after bookView, depth int) bookMsg {
+	n := checksumRows(depth)
+	return bookMsg{Ch: "book", Sym: sym, Type: "update", Seq: seq,
+		Bids: sideDiff(before.bids, after.bids, depth), Asks: sideDiff(before.asks, after.asks, depth),
+		Checksum: orderbook.Checksum(after.bids[:min(n, len(after.bids))], after.asks[:min(n, len(after.asks))], n)}
+}
+
+func (b *fakeBook) quote() quoteMsg {
+	v := b.views[len(b.views)-1]
+	q := quoteMsg{Ch: "quote", Sym: b.inst.Symbol, Seq: b.seq, Last: b.last, Volume: b.volume,
+		Turnover: refdata.Price(b.turnover), LimitUp: b.inst.LimitUp, LimitDown: b.inst.LimitDown, State: "trading"}
+	if len(v.bids) > 0 {
+		l := wireLevel(v.bids[0])
+		q.Bid = &l
+	}
+	if len(v.asks) > 0 {
+		l := wireLevel(v.asks[0])
+		q.Ask = &l
+	}
+	return q
+}
+
+// ---------------------------------------------------------------------------
+// Test controls.
+
+// Step applies one event to sym's book and sends it to the subscribers.
+func (g *fakeGateway) Step(sym string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	b := g.books[sym]
+	tr := b.step()
+	before := b.views[len(b.views)-1]
+	b.seq++
+	after := b.view()
+	b.views = append(b.views, after)
+	for c := range g.conns {
+		depth, ok := c.book[sym]
+		if !ok {
+			continue
+		}
+		m := updateMsg(sym, b.seq, before, after, depth)
+		if g.dropNext {
+			g.dropNext, g.dropped = false, b.seq
+			continue
+		}
+		if g.corruptNext {
+			g.corruptNext, g.corrupted = false, b.seq
+			m.Checksum ^= 0x5a5a5a5a
+		}
+		g.send(c, m)
+	}
+	if tr != nil {
+		for c := range g.conns {
+			if c.trades[sym] {
+				g.send(c, tradeMsg{Ch: "trades", Sym: sym, Seq: b.seq, Price: tr.price, Qty: tr.qty, Time: b.clock})
+			}
+		}
+	}
+	q := b.quote()
+	q.Seq = 0
+	if key := mustJSON(q); key != b.lastQuote { // level 1, last or volume changed
+		b.lastQuote = key
+		q.Seq = b.seq
+		for c := range g.conns {
+			if c.quote[sym] {
+				g.send(c, q)
+			}
+		}
+	}
+}
+
+// CorruptNext makes the checksum of the next book update sent wrong.
+func (g *fakeGateway) CorruptNext() { g.mu.Lock(); g.corruptNext = true; g.mu.Unlock() }
+
+// DropNext makes the next book update sent go missing: a seq gap.
+func (g *fakeGateway) DropNext() { g.mu.Lock(); g.dropNext = true; g.mu.Unlock() }
+
+// Disconnect drops every client connection.
+func (g *fakeGateway) Disconnect() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for c := range g.conns {
+		c.cancel()
+	}
+}
+
+// Seq returns sym's book seq.
+func (g *fakeGateway) Seq(sym string) uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.books[sym].seq
+}
+
+// Top returns the best depth levels of sym's book.
+func (g *fakeGateway) Top(sym string, depth int) (bids, asks []orderbook.Level) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	v := g.books[sym].views[len(g.books[sym].views)-1]
+	return v.bids[:min(depth, len(v.bids))], v.asks[:min(depth, len(v.asks))]
+}
+
+// Last returns sym's last trade price.
+func (g *fakeGateway) Last(sym string) refdata.Price {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.books[sym].last
+}
+
+// Ops returns the client requests received so far.
+func (g *fakeGateway) Ops() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.ops)
+}
+
+// ---------------------------------------------------------------------------
+// Connections.
+
+func (g *fakeGateway) serveWS(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	ws, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return // Accept answered the client
+	}
+	ctx, cancel := context.WithCancel(g.ctx)
+	defer cancel()
+	c := &fakeConn{out: make(chan string, 4096), cancel: cancel,
+		book: map[string]int{}, quote: map[string]bool{}, trades: map[string]bool{}}
+	g.mu.Lock()
+	g.tokens = append(g.tokens, token)
+	g.conns[c] = struct{}{}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		delete(g.conns, c)
+		g.mu.Unlock()
+	}()
+
+	go g.readLoop(ctx, ws, c)
+	g.writeLoop(ctx, ws, c)
+	ws.CloseNow()
+}
+
+func (g *fakeGateway) readLoop(ctx context.Context, ws *websocket.Conn, c *fakeConn) {
+	defer c.cancel()
+	for {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			return
+		}
+		var req clientMsg
+		g.mu.Lock()
+		if err := json.Unmarshal(data, &req); err != nil {
+			g.send(c, answerMsg{Type: "error", Code: "bad_json", Msg: err.Error()})
+		} else {
+			g.handle(c, req)
+		}
+		g.mu.Unlock()
+	}
+}
+
+// writeLoop sends what is queued, batching everything queued into one frame
+// with "\n" between messages, as the gateway does.
+func (g *fakeGateway) writeLoop(ctx context.Context, ws *websocket.Conn, c *fakeConn) {
+	for {
+		var msgs []string
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-c.out:
+			msgs = append(msgs, m)
+		}
+		time.Sleep(time.Millisecond) // let a step's messages queue up behind the first
+	drain:
+		for {
+			select {
+			case m := <-c.out:
+				msgs = append(msgs, m)
+			default:
+				break drain
+			}
+		}
+		if len(msgs) > 1 {
+			g.mu.Lock()
+			g.multiFrames++
+			g.mu.Unlock()
+		}
+		if err := ws.Write(ctx, websocket.MessageText, []byte(strings.Join(msgs, "\n"))); err != nil {
+			return
+		}
+	}
+}
+
+// send queues v for c; a client that is 4096 messages behind is dropped.
+// g.mu must be held, so that messages queue in the order they happen.
+func (g *fakeGateway) send(c *fakeConn, v any) {
+	select {
+	case c.out <- mustJSON(v):
+	default:
+		c.cancel()
+	}
+}
+
+// opString records a request as "subscribe book 600519.SH depth=10 resume=57".
+func opString(req clientMsg) string {
+	s := req.Op + " " + req.Channel + " " + strings.Join(req.Symbols, ",")
+	if req.Op == "subscribe" && req.Channel == "book" {
+		s += fmt.Sprintf(" depth=%d", req.Depth)
+		for _, sym := range req.Symbols {
+			if seq, ok := req.Resume[sym]; ok {
+				s += fmt.Sprintf(" resume=%d", seq)
+			}
+		}
+	}
+	return s
+}
+
+// handle answers one request. g.mu must be held.
+func (g *fakeGateway) handle(c *fakeConn, req clientMsg) {
+	g.ops = append(g.ops, opString(req))
+	fail := func(code, msg string) {
+		g.send(c, answerMsg{Type: "error", Code: code, Msg: msg, ID: req.ID})
+	}
+	if req.Op != "subscribe" && req.Op != "unsubscribe" {
+		fail("unknown_op", "op "+req.Op)
+		return
+	}
+	if req.Channel != "book" && req.Channel != "quote" && req.Channel != "trades" {
+		fail("unknown_channel", "channel "+req.Channel)
+		return
+	}
+	depth := 0
+	if req.Op == "subscribe" && req.Channel == "book" {
+		depth = req.Depth
+		if depth == 0 {
+			depth = 10
+		}
+		if depth != 5 && depth != 10 && depth != 20 {
+			fail("bad_depth", fmt.Sprintf("depth %d", req.Depth))
+			return
+		}
+	}
+	var syms []string
+	for _, sym := range req.Symbols {
+		if g.books[sym] == nil {
+			fail("unknown_symbol", sym)
+			continue
+		}
+		syms = append(syms, sym)
+	}
+	if req.Op == "unsubscribe" {
+		for _, sym := range syms {
+			switch req.Channel {
+			case "book":
+				delete(c.book, sym)
+			case "quote":
+				delete(c.quote, sym)
+			case "trades":
+				delete(c.trades, sym)
+			}
+		}
+		g.send(c, answerMsg{Type: "unsubscribed", Channel: req.Channel, Symbols: syms, ID: req.ID})
+		return
+	}
+	g.send(c, answerMsg{Type: "subscribed", Channel: req.Channel, Symbols: syms, Depth: depth, ID: req.ID})
+	for _, sym := range syms {
+		b := g.books[sym]
+		switch req.Channel {
+		case "book":
+			c.book[sym] = depth
+			g.sendBookStart(c, b, depth, req.Resume)
+		case "quote":
+			c.quote[sym] = true
+			q := b.quote()
+			g.send(c, q)
+		case "trades":
+			c.trades[sym] = true
+		}
+	}
+}
+
+// sendBookStart sends the updates after the resume seq if they are still
+// held, else a snapshot.
+func (g *fakeGateway) sendBookStart(c *fakeConn, b *fakeBook, depth int, resume map[string]uint64) {
+	sym := b.inst.Symbol
+	if from, ok := resume[sym]; ok && from >= b.firstSeq && from <= b.seq {
+		for s := from + 1; s <= b.seq; s++ {
+			g.send(c, updateMsg(sym, s, b.viewAt(s-1), b.viewAt(s), depth))
+		}
+		return
+	}
+	g.send(c, snapshotMsg(sym, b.seq, b.viewAt(b.seq), depth))
+}

@@ -1,0 +1,129 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"sgw/gateway/mdclient"
+)
+
+// dialStalled connects a client that will never read, with a tiny socket
+// receive buffer so the server's writes back up quickly.
+func (e *wsEnv) dialStalled() *mdclient.Client {
+	e.t.Helper()
+	d := &net.Dialer{}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err == nil {
+			_ = c.(*net.TCPConn).SetReadBuffer(4096)
+		}
+		return c, err
+	}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := mdclient.Dial(ctx, e.url, mdclient.Options{HTTPClient: hc})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { c.Conn().CloseNow() })
+	return c
+}
+
+// TestWSStalledClient stops one client reading: it must be resynced, then
+// closed, while the other clients' streams stay complete and in order and
+// the books keep moving.
+func TestWSStalledClient(t *testing.T) {
+	e := newWSEnv(t, WSConfig{AnonymousMarketData: true, QueueBytes: 64 << 10, SlowTimeout: 300 * time.Millisecond})
+	ctx := context.Background()
+	stalled := e.dialStalled()
+	for _, ch := range []string{"book", "quote", "trades"} {
+		depth := 0
+		if ch == "book" {
+			depth = 20
+		}
+		if err := stalled.Subscribe(ctx, ch, depth, nil, testSymbols...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var fast []*mdclient.Client
+	for i := range 4 {
+		c := e.dial("")
+		if err := c.Subscribe(ctx, "book", bookDepths[i%3], nil, testSymbols...); err != nil {
+			t.Fatal(err)
+		}
+		fast = append(fast, c)
+	}
+	// Bursts of flow; the reading clients drain after each, the stalled
+	// one never reads.
+	deadline := time.Now().Add(30 * time.Second)
+	for metricValue(t, e.reg, "gateway_ws_slow_client_disconnects_total", "") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stalled client never disconnected; resyncs %v", metricValue(t, e.reg, "gateway_ws_slow_client_resyncs_total", ""))
+		}
+		e.flow(100)
+		for _, c := range fast {
+			drain(t, c, e.caughtUp(c, testSymbols...))
+		}
+	}
+	e.flow(300) // the others carry on after the disconnect
+	if metricValue(t, e.reg, "gateway_ws_slow_client_resyncs_total", "") == 0 {
+		t.Fatal("the stalled client was disconnected without first being resynced")
+	}
+	for _, c := range fast {
+		drain(t, c, e.caughtUp(c, testSymbols...))
+		if c.Stats.Violations() != 0 || c.Stats.Resyncs != 0 {
+			t.Fatalf("a reading client was affected by the stalled one: %+v", c.Stats)
+		}
+		for _, s := range testSymbols {
+			e.sameAsEngine(c, s)
+		}
+	}
+	waitUntil(t, func() bool { return metricValue(t, e.reg, "gateway_ws_clients", "") == 4 })
+}
+
+func TestWSResume(t *testing.T) {
+	e := newWSEnv(t, WSConfig{AnonymousMarketData: true, History: 64})
+	ctx := context.Background()
+	sym := testSymbols[0]
+	e.flow(100)
+	first := e.dial("")
+	if err := first.Subscribe(ctx, "book", 10, nil, sym); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, first, e.caughtUp(first, sym))
+	first.Close()
+	from := first.Books[sym].Seq
+	for e.books.seq(0) < from+30 {
+		e.flow(10)
+	}
+
+	// Within the history: exactly the missed updates, no snapshot.
+	again := e.dial("")
+	again.Books = first.Books
+	if err := again.Subscribe(ctx, "book", 10, map[string]uint64{sym: from}, sym); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, again, e.caughtUp(again, sym))
+	missed := e.books.seq(0) - from
+	if again.Stats.Snapshots != 0 || again.Stats.Updates != missed || again.Stats.Violations() != 0 {
+		t.Fatalf("resume from %d: %+v, want exactly %d updates", from, again.Stats, missed)
+	}
+	e.sameAsEngine(again, sym)
+
+	// Beyond the history: a snapshot.
+	for e.books.seq(0) < from+200 {
+		e.flow(20)
+	}
+	late := e.dial("")
+	if err := late.Subscribe(ctx, "book", 10, map[string]uint64{sym: from}, sym); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, late, e.caughtUp(late, sym))
+	if late.Stats.Snapshots != 1 || late.Stats.Violations() != 0 {
+		t.Fatalf("resume from a seq no longer held: %+v, want a snapshot", late.Stats)
+	}
+	e.sameAsEngine(late, sym)
+}
