@@ -162,6 +162,13 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	done := make(chan struct{})
 	go func() { defer close(done); c.writeLoop(ctx) }()
 	err = c.readLoop(ctx)
+	if errors.Is(err, errFlood) {
+		// Let the writer send the queued errors and the close frame.
+		select {
+		case <-done:
+		case <-time.After(w.cfg.WriteTimeout):
+		}
+	}
 	cancel()
 	<-done
 	c.shut()
@@ -251,6 +258,9 @@ func (w *wsServer) janitor(ctx context.Context) {
 
 // inspect applies the janitor's rules to one client.
 func (w *wsServer) inspect(ctx context.Context, c *client, now time.Time, ping bool) {
+	if c.isClosed() {
+		return
+	}
 	if lag := c.lagging(); !lag.IsZero() && now.Sub(lag) > w.cfg.SlowTimeout {
 		w.metrics.disconnects.Inc()
 		w.log.Info("closing slow websocket client", "ip", c.ip, "behind", now.Sub(lag).Round(time.Millisecond))

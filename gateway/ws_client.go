@@ -40,6 +40,7 @@ type client struct {
 	needResync bool      // the writer must ask the hubs for snapshots
 	lagSince   time.Time // when the backlog was first dropped; zero when caught up
 	closed     bool
+	closing    *closeReq // close after writing what is queued
 	wake       chan struct{}
 
 	// reader goroutine only
@@ -123,6 +124,34 @@ func (c *client) push(msg []byte) bool {
 	return queued
 }
 
+// closeReq is a close the writer sends once the queue is written.
+type closeReq struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+// closeAfterFlush asks the writer to write what is queued, then close the
+// connection with code and reason, so the client sees the errors that led
+// to the close. Safe from any goroutine.
+func (c *client) closeAfterFlush(code websocket.StatusCode, reason string) {
+	c.mu.Lock()
+	if c.closing == nil {
+		c.closing = &closeReq{code: code, reason: reason}
+	}
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// isClosed reports whether the client is shut or closing.
+func (c *client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed || c.closing != nil
+}
+
 // lagging reports since when the client has been behind, or zero.
 func (c *client) lagging() time.Time {
 	c.mu.Lock()
@@ -191,7 +220,18 @@ func (c *client) writeLoop(ctx context.Context) {
 		if len(c.queue) == 0 && !c.needResync {
 			c.lagSince = time.Time{}
 		}
+		closing := c.closing
+		if closing != nil && len(c.queue) > 0 {
+			closing = nil // write the rest first
+		}
+		if closing != nil {
+			c.closed = true
+		}
 		c.mu.Unlock()
+		if closing != nil {
+			c.conn.Close(closing.code, closing.reason)
+			return
+		}
 	}
 }
 
@@ -206,6 +246,9 @@ func (c *client) allow(now time.Time) bool {
 	c.tokens--
 	return true
 }
+
+// errFlood ends a connection that kept sending past its rate limit.
+var errFlood = errors.New("gateway: client flooding")
 
 // readLoop handles client messages until the connection ends. It runs on
 // the HTTP handler's goroutine.
@@ -225,8 +268,8 @@ func (c *client) readLoop(ctx context.Context) error {
 			c.floods++
 			c.srv.metrics.rejected.WithLabelValues(codeRateLimited).Inc()
 			if c.floods > 2*c.srv.cfg.MaxMessagesPerSecond {
-				c.conn.Close(websocket.StatusPolicyViolation, "flooding: too many messages")
-				return errors.New("gateway: client flooding")
+				c.closeAfterFlush(websocket.StatusPolicyViolation, "flooding: too many messages")
+				return errFlood
 			}
 			c.reject(nil, perr(codeRateLimited, "more than %d messages per second", c.srv.cfg.MaxMessagesPerSecond))
 			continue

@@ -1,0 +1,218 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"sgw/auth"
+	"sgw/gateway/mdclient"
+)
+
+// expectError sends raw and reads until an error message arrives.
+func expectError(t *testing.T, c *mdclient.Client, raw, code string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.SendRaw(ctx, []byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msgs, err := c.Next(ctx)
+		if err != nil {
+			t.Fatalf("%s: waiting for error %s: %v", raw, code, err)
+		}
+		for _, m := range msgs {
+			if m.Type == "error" {
+				if m.Code != code {
+					t.Fatalf("%s: error %s (%s), want %s", raw, m.Code, m.Msg, code)
+				}
+				return
+			}
+		}
+	}
+}
+
+func TestWSRejectsBadRequests(t *testing.T) {
+	e := newWSEnv(t, WSConfig{AnonymousMarketData: true, MaxSubscriptions: 3})
+	c := e.dial("")
+	tests := []struct{ name, raw, code string }{
+		{"not json", `hello`, codeBadJSON},
+		{"array", `[1,2]`, codeBadJSON},
+		{"truncated", `{"op":"subscribe"`, codeBadJSON},
+		{"wrong type", `{"op":"subscribe","channel":"book","symbols":"600519.SH"}`, codeBadJSON},
+		{"no op", `{}`, codeUnknownOp},
+		{"unknown op", `{"op":"buy"}`, codeUnknownOp},
+		{"no channel", `{"op":"subscribe","symbols":["600519.SH"]}`, codeUnknownChannel},
+		{"unknown channel", `{"op":"subscribe","channel":"news","symbols":["600519.SH"]}`, codeUnknownChannel},
+		{"unknown symbol", `{"op":"subscribe","channel":"book","symbols":["999999.SH"]}`, codeUnknownSymbol},
+		{"bad depth", `{"op":"subscribe","channel":"book","depth":7,"symbols":["600519.SH"]}`, codeBadDepth},
+		{"no symbols", `{"op":"subscribe","channel":"quote","symbols":[]}`, codeBadJSON},
+		{"too many subscriptions", `{"op":"subscribe","channel":"quote","symbols":["600519.SH","601318.SH","000001.SZ","300750.SZ"]}`, codeTooManySubs},
+		{"bad token", `{"op":"auth","token":"abc.def"}`, codeBadToken},
+		{"empty token", `{"op":"auth"}`, codeBadToken},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { expectError(t, c, tc.raw, tc.code) })
+	}
+	// The connection is still usable after all that.
+	if err := c.Subscribe(context.Background(), "book", 5, nil, "600519.SH"); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, c, func(m mdclient.Message) bool { return m.Type == "snapshot" })
+	if got := metricValue(t, e.reg, "gateway_ws_rejected_total", `reason="bad_json"`); got < 4 {
+		t.Fatalf("gateway_ws_rejected_total{reason=bad_json} = %v", got)
+	}
+}
+
+func TestWSAuth(t *testing.T) {
+	e := newWSEnv(t, WSConfig{})
+	ctx := context.Background()
+	token, err := e.auth.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	anon := e.dial("")
+	expectError(t, anon, `{"op":"subscribe","channel":"book","symbols":["600519.SH"]}`, codeAuthRequired)
+	if err := anon.Send(ctx, map[string]string{"op": "auth", "token": token}); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, anon, func(m mdclient.Message) bool { return m.Type == "auth" && m.OK })
+	if err := anon.Subscribe(ctx, "book", 5, nil, "600519.SH"); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, anon, func(m mdclient.Message) bool { return m.Type == "snapshot" })
+
+	withToken := e.dial(token)
+	if err := withToken.Subscribe(ctx, "quote", 0, nil, "600519.SH"); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, withToken, func(m mdclient.Message) bool { return m.Ch == "quote" })
+
+	// A bad token at upgrade is refused with 401.
+	_, resp, err := mdclient.Dial(ctx, e.url, mdclient.Options{Token: token + "x"})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("bad token at upgrade: %v %v", resp, err)
+	}
+	other, err := auth.New(auth.Config{Secret: strings.Repeat("z", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := other.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
+	if _, resp, err := mdclient.Dial(ctx, e.url, mdclient.Options{Token: forged}); err == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("forged token at upgrade: %v", err)
+	}
+}
+
+func TestWSTokenExpiryCloses(t *testing.T) {
+	e := newWSEnv(t, WSConfig{SlowTimeout: 200 * time.Millisecond, PingInterval: 200 * time.Millisecond, IdleTimeout: time.Second})
+	token, err := e.auth.IssueFor("u1", nil, 2*time.Second, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial(token)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for {
+		if _, err := c.Next(ctx); err != nil {
+			if websocket.CloseStatus(err) != closeTokenExpired {
+				t.Fatalf("closed with %v, want %d", err, closeTokenExpired)
+			}
+			return
+		}
+	}
+}
+
+func TestWSLimits(t *testing.T) {
+	t.Run("oversized message closes with 1009", func(t *testing.T) {
+		e := newWSEnv(t, WSConfig{AnonymousMarketData: true, MaxMessageBytes: 256})
+		c := e.dial("")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = c.SendRaw(ctx, []byte(`{"op":"ping","id":"`+strings.Repeat("x", 300)+`"}`))
+		_, err := c.Next(ctx)
+		if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+			t.Fatalf("got %v, want close 1009", err)
+		}
+	})
+	t.Run("flood is limited then closed", func(t *testing.T) {
+		e := newWSEnv(t, WSConfig{AnonymousMarketData: true, MaxMessagesPerSecond: 5})
+		c := e.dial("")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		go func() {
+			for range 100 {
+				if c.SendRaw(ctx, []byte(`{"op":"ping"}`)) != nil {
+					return
+				}
+			}
+		}()
+		limited := false
+		for {
+			msgs, err := c.Next(ctx)
+			if err != nil {
+				if websocket.CloseStatus(err) != websocket.StatusPolicyViolation || !limited {
+					t.Fatalf("got %v (rate_limited seen: %v), want rate_limited errors then close 1008", err, limited)
+				}
+				return
+			}
+			for _, m := range msgs {
+				limited = limited || m.Code == codeRateLimited
+			}
+		}
+	})
+	t.Run("connections per address", func(t *testing.T) {
+		e := newWSEnv(t, WSConfig{AnonymousMarketData: true, MaxConnectionsPerIP: 2})
+		e.dial("")
+		e.dial("")
+		_, resp, err := mdclient.Dial(context.Background(), e.url, mdclient.Options{})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("third connection: %v %v", resp, err)
+		}
+	})
+	t.Run("foreign origin", func(t *testing.T) {
+		e := newWSEnv(t, WSConfig{AnonymousMarketData: true})
+		_, resp, err := mdclient.Dial(context.Background(), e.url, mdclient.Options{Header: http.Header{"Origin": {"https://evil.example"}}})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("foreign origin: %v %v", resp, err)
+		}
+		ok := newWSEnv(t, WSConfig{AnonymousMarketData: true, Origins: []string{"trade.example.com"}})
+		c, _, err := mdclient.Dial(context.Background(), ok.url, mdclient.Options{Header: http.Header{"Origin": {"https://trade.example.com"}}})
+		if err != nil {
+			t.Fatalf("allowed origin refused: %v", err)
+		}
+		c.Close()
+	})
+	t.Run("idle client is closed", func(t *testing.T) {
+		e := newWSEnv(t, WSConfig{AnonymousMarketData: true, PingInterval: 100 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
+		// A raw connection that never reads cannot answer pings.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, _, err := websocket.Dial(ctx, e.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.CloseNow()
+		waitUntil(t, func() bool { return metricValue(t, e.reg, "gateway_ws_rejected_total", `reason="idle"`) == 1 })
+		// A client that reads answers pings and stays.
+		live := e.dial("")
+		go func() {
+			for {
+				if _, err := live.Next(ctx); err != nil {
+					return
+				}
+			}
+		}()
+		time.Sleep(time.Second)
+		if n := metricValue(t, e.reg, "gateway_ws_rejected_total", `reason="idle"`); n != 1 {
+			t.Fatalf("a client answering pings was closed as idle (%v)", n)
+		}
+		_ = errors.New
+	})
+}

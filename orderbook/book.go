@@ -1,0 +1,551 @@
+package orderbook
+
+import (
+	"math"
+
+	"sgw/feed/itch"
+	"sgw/refdata"
+)
+
+// Published depth limits.
+const (
+	// DefaultMaxDepth is the published depth when Config.MaxDepth is 0,
+	// and the depth a stand-alone Book ranks its level changes against.
+	DefaultMaxDepth = 20
+	// MaxDepthLimit is the largest allowed Config.MaxDepth.
+	MaxDepthLimit = 50
+)
+
+// maxShares bounds share counts so that qty and price*qty sums stay far
+// from int64 overflow.
+const maxShares = 1 << 40
+
+// initialOrders is the order capacity a new Book reserves; a Book grows
+// past it (allocating) only when its live order count reaches a new high.
+const initialOrders = 1024
+
+// ApplyErrors counts the messages a Book could not apply cleanly. Book.Errors
+// returns a copy, which the caller owns.
+type ApplyErrors struct {
+	UnknownOrder   uint64 // ErrUnknownOrder: message ignored
+	DuplicateOrder uint64 // ErrDuplicateOrder: message ignored
+	OverExecution  uint64 // ErrOverExecution: the order was removed
+	BadMessage     uint64 // ErrBadMessage: message ignored
+}
+
+// order is one resting order, kept in the Book's slab. While free, next
+// links the free list.
+type order struct {
+	ref   uint64
+	price refdata.Price
+	qty   int64
+	prev  int32
+	next  int32
+	side  Side
+}
+
+// span is a range of ranks [lo, hi) of one side changed by the last event.
+type span struct{ lo, hi int }
+
+const spanEnd = math.MaxInt32
+
+// union returns the smallest span covering s and t.
+func (s span) union(t span) span {
+	switch {
+	case s.lo >= s.hi:
+		return t
+	case t.lo >= t.hi:
+		return s
+	}
+	return span{lo: min(s.lo, t.lo), hi: max(s.hi, t.hi)}
+}
+
+// Book is the order-by-order (L3) book of one instrument with aggregated
+// price levels (L2), trade statistics and trading state.
+//
+// A Book is not safe for concurrent use: one goroutine (an Engine shard's
+// writer, or a test) owns it and makes every call. Other goroutines read
+// an Engine's published views instead.
+type Book struct {
+	inst     refdata.Instrument
+	id       SymbolID
+	maxDepth int
+	seq      uint64
+	time     uint64
+
+	sides  [3]bookSide // indexed by Side; [0] unused
+	orders orderTable
+	slab   []order
+	free   int32 // first free slab entry, -1 = none
+
+	last, open, high, low refdata.Price
+	lastQty               int64
+	volume, turnover      int64
+	state                 TradingState
+	event                 byte
+
+	ck checksummer
+
+	// Per-event bookkeeping, reset by Apply.
+	dirty       [3]span
+	removedSide Side
+	removedRank int
+	traded      bool
+
+	errs    ApplyErrors
+	lastErr error
+
+	// The Engine's view publisher state: publications so far, the spans
+	// of the previous one and the last one with a trade.
+	pub      uint64
+	pubDirty [3]span
+	tradePub uint64
+}
+
+// NewBook returns an empty book for inst. Its level changes are ranked
+// against DefaultMaxDepth.
+func NewBook(inst refdata.Instrument) *Book {
+	b := &Book{
+		inst:     inst,
+		maxDepth: DefaultMaxDepth,
+		orders:   newOrderTable(initialOrders),
+		slab:     make([]order, 0, initialOrders),
+		free:     -1,
+	}
+	b.sides[Bid] = bookSide{side: Bid, sign: 1, levels: make([]level, 0, 64)}
+	b.sides[Ask] = bookSide{side: Ask, sign: -1, levels: make([]level, 0, 64)}
+	b.ck.init()
+	return b
+}
+
+// Instrument returns the book's instrument, which must not be modified.
+func (b *Book) Instrument() *refdata.Instrument { return &b.inst }
+
+// Seq returns the sequence number of the last Update the book produced.
+func (b *Book) Seq() uint64 { return b.seq }
+
+// Orders returns the number of resting orders.
+func (b *Book) Orders() int { return b.orders.n }
+
+// Levels returns the number of price levels on side.
+func (b *Book) Levels(side Side) int {
+	if side != Bid && side != Ask {
+		return 0
+	}
+	return len(b.sides[side].levels)
+}
+
+// Depth appends the best n levels of side, best first, to dst[:0] and
+// returns it. It does not allocate when dst has capacity n.
+func (b *Book) Depth(side Side, n int, dst []Level) []Level {
+	dst = dst[:0]
+	if side != Bid && side != Ask {
+		return dst
+	}
+	s := &b.sides[side]
+	for r := 0; r < n && r < len(s.levels); r++ {
+		dst = append(dst, s.at(r))
+	}
+	return dst
+}
+
+// Last returns the last trade's price and shares (zero before the first).
+func (b *Book) Last() (refdata.Price, int64) { return b.last, b.lastQty }
+
+// Volume returns the shares traded today.
+func (b *Book) Volume() int64 { return b.volume }
+
+// Turnover returns the sum of price*shares of today's trades, in Price
+// units.
+func (b *Book) Turnover() int64 { return b.turnover }
+
+// OHLC returns the first, highest and lowest trade prices of the day and
+// the last one (all zero before the first trade).
+func (b *Book) OHLC() (open, high, low, last refdata.Price) {
+	return b.open, b.high, b.low, b.last
+}
+
+// State returns the trading state from the last Trading Action.
+func (b *Book) State() TradingState { return b.state }
+
+// SystemEvent returns the event code of the last System Event message
+// applied to this book, or 0.
+func (b *Book) SystemEvent() byte { return b.event }
+
+// Checksums returns the checksums of the top 10 and top 5 levels.
+func (b *Book) Checksums() (top10, top5 uint32) { return b.ck.ck10, b.ck.ck5 }
+
+// Errors returns the counts of messages the book could not apply cleanly.
+func (b *Book) Errors() ApplyErrors { return b.errs }
+
+// LastError returns why the last Apply failed or was partial (one of
+// ErrUnknownOrder, ErrDuplicateOrder, ErrOverExecution, ErrBadMessage), or
+// nil.
+func (b *Book) LastError() error { return b.lastErr }
+
+// Apply applies one decoded ITCH message to the book. When the message
+// changed the book visibly it fills u with the resulting Update (the next
+// per-symbol Seq) and returns true; otherwise it returns false and u's
+// contents are unspecified. A message the book cannot apply is counted in
+// Errors and reported by LastError, never a panic; an over-execution still
+// removes the order and returns true.
+//
+// The Recv field of u is left zero for the caller to fill. Apply does not
+// allocate once the book's order and level capacity covers its working
+// size.
+func (b *Book) Apply(m *itch.Message, u *Update) bool {
+	b.lastErr = nil
+	b.dirty[Bid] = span{lo: spanEnd}
+	b.dirty[Ask] = span{lo: spanEnd}
+	b.removedSide = 0
+	b.traded = false
+	*u = Update{}
+
+	var ok bool
+	switch m.Type {
+	case itch.TypeAddOrder, itch.TypeAddOrderMPID:
+		ok = b.add(m, u)
+	case itch.TypeOrderExecuted:
+		ok = b.execute(m, u, 0, true)
+	case itch.TypeOrderExecutedPrice:
+		ok = b.execute(m, u, refdata.Price(m.Price), m.Printable == 'Y')
+	case itch.TypeOrderCancel:
+		ok = b.cancel(m, u, false)
+	case itch.TypeOrderDelete:
+		ok = b.cancel(m, u, true)
+	case itch.TypeOrderReplace:
+		ok = b.replace(m, u)
+	case itch.TypeTrade:
+		ok = b.print(m, u, false)
+	case itch.TypeCrossTrade:
+		ok = b.print(m, u, true)
+	case itch.TypeTradingAction:
+		if st := TradingState(m.TradingState); st != b.state {
+			b.state = st
+			u.Kind = KindStatus
+			ok = true
+		}
+	case itch.TypeSystemEvent:
+		b.event = m.EventCode
+	}
+	if !ok {
+		return false
+	}
+
+	b.seq++
+	b.time = m.Timestamp
+	b.sumChecksums()
+	if b.removedSide != 0 && b.removedRank < 20 && b.removedRank < b.maxDepth {
+		s := &b.sides[b.removedSide]
+		u.EnterSide = b.removedSide
+		for k, r := range enterRanks {
+			if r < len(s.levels) {
+				u.Enter[k] = s.at(r)
+			}
+		}
+	}
+	u.Symbol = b.id
+	u.Seq = b.seq
+	u.Time = m.Timestamp
+	u.Last = b.last
+	u.Volume = b.volume
+	u.Turnover = b.turnover
+	u.Checksum = b.ck.ck10
+	u.Checksum5 = b.ck.ck5
+	u.State = b.state
+	return true
+}
+
+func (b *Book) fail(err error) bool {
+	b.lastErr = err
+	switch err {
+	case ErrUnknownOrder:
+		b.errs.UnknownOrder++
+	case ErrDuplicateOrder:
+		b.errs.DuplicateOrder++
+	case ErrOverExecution:
+		b.errs.OverExecution++
+	default:
+		b.errs.BadMessage++
+	}
+	return false
+}
+
+func sideOf(c byte) Side {
+	switch c {
+	case itch.SideBuy:
+		return Bid
+	case itch.SideSell:
+		return Ask
+	}
+	return 0
+}
+
+func (b *Book) add(m *itch.Message, u *Update) bool {
+	side := sideOf(m.Side)
+	if side == 0 || m.Shares == 0 || m.Shares > maxShares || m.Price == 0 {
+		return b.fail(ErrBadMessage)
+	}
+	if _, dup := b.orders.get(m.OrderRef); dup {
+		return b.fail(ErrDuplicateOrder)
+	}
+	u.Kind = KindBook
+	b.insert(m.OrderRef, side, refdata.Price(m.Price), int64(m.Shares), u)
+	return true
+}
+
+// execute handles E (price 0: the order's price, always printable) and C.
+func (b *Book) execute(m *itch.Message, u *Update, price refdata.Price, printable bool) bool {
+	idx, ok := b.orders.get(m.OrderRef)
+	if !ok {
+		return b.fail(ErrUnknownOrder)
+	}
+	if m.Shares == 0 {
+		return b.fail(ErrBadMessage)
+	}
+	o := &b.slab[idx]
+	q := o.qty
+	if m.Shares <= uint64(q) {
+		q = int64(m.Shares)
+	} else {
+		b.fail(ErrOverExecution)
+	}
+	if price == 0 {
+		price = o.price
+	}
+	u.Kind = KindBook
+	b.reduce(idx, q, u)
+	if printable {
+		b.trade(price, q, u)
+	}
+	return true
+}
+
+// cancel handles X and (all = true) D.
+func (b *Book) cancel(m *itch.Message, u *Update, all bool) bool {
+	idx, ok := b.orders.get(m.OrderRef)
+	if !ok {
+		return b.fail(ErrUnknownOrder)
+	}
+	q := b.slab[idx].qty
+	if !all {
+		switch {
+		case m.Shares == 0:
+			return b.fail(ErrBadMessage)
+		case m.Shares <= uint64(q):
+			q = int64(m.Shares)
+		default:
+			b.fail(ErrOverExecution)
+		}
+	}
+	u.Kind = KindBook
+	b.reduce(idx, q, u)
+	return true
+}
+
+// replace handles U: the old order leaves the book and the new one joins
+// the back of the queue at its price, on the same side.
+func (b *Book) replace(m *itch.Message, u *Update) bool {
+	idx, ok := b.orders.get(m.OrderRef)
+	if !ok {
+		return b.fail(ErrUnknownOrder)
+	}
+	if m.Shares == 0 || m.Shares > maxShares || m.Price == 0 {
+		return b.fail(ErrBadMessage)
+	}
+	if m.NewOrderRef != m.OrderRef {
+		if _, dup := b.orders.get(m.NewOrderRef); dup {
+			return b.fail(ErrDuplicateOrder)
+		}
+	}
+	o := b.slab[idx]
+	price, qty := refdata.Price(m.Price), int64(m.Shares)
+	u.Kind = KindBook
+	if price == o.price {
+		b.requeue(idx, m.NewOrderRef, qty, u)
+		return true
+	}
+	b.reduce(idx, o.qty, u)
+	b.insert(m.NewOrderRef, o.side, price, qty, u)
+	return true
+}
+
+// print handles P (non-displayed trade) and Q (cross): statistics only.
+func (b *Book) print(m *itch.Message, u *Update, cross bool) bool {
+	if m.Shares == 0 && cross {
+		return false // no cross took place
+	}
+	if m.Shares == 0 || m.Shares > maxShares || m.Price == 0 {
+		return b.fail(ErrBadMessage)
+	}
+	b.trade(refdata.Price(m.Price), int64(m.Shares), u)
+	return true
+}
+
+func (b *Book) trade(p refdata.Price, q int64, u *Update) {
+	b.last, b.lastQty = p, q
+	b.volume += q
+	b.turnover += int64(p) * q
+	switch {
+	case b.open == 0:
+		b.open, b.high, b.low = p, p, p
+	case p > b.high:
+		b.high = p
+	case p < b.low:
+		b.low = p
+	}
+	b.traded = true
+	u.Kind = KindTrade
+	u.TradePrice = p
+	u.TradeQty = q
+}
+
+// alloc returns a free slab index.
+func (b *Book) alloc() int32 {
+	if i := b.free; i >= 0 {
+		b.free = b.slab[i].next
+		return i
+	}
+	b.slab = append(b.slab, order{})
+	return int32(len(b.slab) - 1)
+}
+
+// insert adds a new order at the back of its level's queue.
+func (b *Book) insert(ref uint64, side Side, price refdata.Price, qty int64, u *Update) {
+	idx := b.alloc()
+	b.orders.put(ref, idx)
+	s := &b.sides[side]
+	k := s.key(price)
+	pos, found := s.search(k)
+	if !found {
+		s.insertAt(pos, k)
+	}
+	lv := &s.levels[pos]
+	o := &b.slab[idx]
+	*o = order{ref: ref, price: price, qty: qty, prev: lv.tail, next: -1, side: side}
+	if lv.tail >= 0 {
+		b.slab[lv.tail].next = idx
+	} else {
+		lv.head = idx
+	}
+	lv.tail = idx
+	lv.qty += qty
+	lv.orders++
+	b.change(u, side, s.rank(pos), s.levelOf(lv), !found)
+}
+
+// requeue replaces the order at idx by one at the same price: new
+// reference and size, back of the queue.
+func (b *Book) requeue(idx int32, ref uint64, qty int64, u *Update) {
+	o := &b.slab[idx]
+	s := &b.sides[o.side]
+	pos, found := s.search(s.key(o.price))
+	if !found {
+		b.fail(ErrBadMessage) // unreachable: a resting order always has its level
+		return
+	}
+	lv := &s.levels[pos]
+	lv.qty += qty - o.qty
+	b.unlink(lv, idx)
+	o.prev, o.next = lv.tail, -1
+	if lv.tail >= 0 {
+		b.slab[lv.tail].next = idx
+	} else {
+		lv.head = idx
+	}
+	lv.tail = idx
+	lv.orders++
+	b.orders.del(o.ref)
+	b.orders.put(ref, idx)
+	o.ref, o.qty = ref, qty
+	b.change(u, o.side, s.rank(pos), s.levelOf(lv), false)
+}
+
+// unlink takes order idx out of lv's queue and its order count.
+func (b *Book) unlink(lv *level, idx int32) {
+	o := &b.slab[idx]
+	if o.prev >= 0 {
+		b.slab[o.prev].next = o.next
+	} else {
+		lv.head = o.next
+	}
+	if o.next >= 0 {
+		b.slab[o.next].prev = o.prev
+	} else {
+		lv.tail = o.prev
+	}
+	lv.orders--
+}
+
+// reduce takes q (<= the order's size) shares off order idx, removing the
+// order when nothing is left and its level when that empties, and records
+// the level change in u.
+func (b *Book) reduce(idx int32, q int64, u *Update) {
+	o := &b.slab[idx]
+	side, price := o.side, o.price
+	s := &b.sides[side]
+	pos, found := s.search(s.key(price))
+	if !found {
+		b.fail(ErrBadMessage) // unreachable: a resting order always has its level
+		return
+	}
+	lv := &s.levels[pos]
+	rank := s.rank(pos)
+	lv.qty -= q
+	o.qty -= q
+	if o.qty == 0 {
+		b.unlink(lv, idx)
+		b.orders.del(o.ref)
+		o.next = b.free
+		b.free = idx
+	}
+	if lv.orders == 0 {
+		s.removeAt(pos)
+		b.change(u, side, rank, Level{Price: price}, true)
+		b.removedSide, b.removedRank = side, rank
+		return
+	}
+	b.change(u, side, rank, s.levelOf(lv), false)
+}
+
+// change records a level change in u and marks the ranks to republish and
+// re-checksum: the level's own rank, or everything from it down when
+// levels shifted (shift: inserted or removed).
+func (b *Book) change(u *Update, side Side, rank int, l Level, shift bool) {
+	r := int8(-1)
+	if rank < b.maxDepth {
+		r = int8(rank)
+	}
+	if u.N < uint8(len(u.Changes)) {
+		u.Changes[u.N] = LevelChange{Side: side, Rank: r, Level: l}
+		u.N++
+	}
+	d := &b.dirty[side]
+	d.lo = min(d.lo, rank)
+	if shift {
+		d.hi = spanEnd
+	} else {
+		d.hi = max(d.hi, rank+1)
+	}
+}
+
+// sumChecksums rewrites the checksum rows of the ranks the event touched
+// and recomputes the checksums if any of them is in the top 10.
+func (b *Book) sumChecksums() {
+	for _, side := range [2]Side{Bid, Ask} {
+		d := b.dirty[side]
+		if d.lo >= checksumDepth || d.lo >= d.hi {
+			continue
+		}
+		s := &b.sides[side]
+		for r := d.lo; r < min(d.hi, checksumDepth); r++ {
+			var p, q int64
+			if r < len(s.levels) {
+				l := &s.levels[len(s.levels)-1-r]
+				p, q = s.sign*l.key, l.qty
+			}
+			b.ck.set(side, r, p, q)
+		}
+	}
+	b.ck.sum()
+}

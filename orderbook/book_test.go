@@ -1,0 +1,448 @@
+package orderbook
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"sgw/feed/itch"
+	"sgw/refdata"
+)
+
+var testStock = [8]byte{'6', '0', '0', '0', '0', '0', ' ', ' '}
+
+func mAdd(ref uint64, side byte, price uint32, shares uint64) itch.Message {
+	return itch.Message{Type: itch.TypeAddOrder, OrderRef: ref, Side: side, Shares: shares, Price: price, Stock: testStock}
+}
+
+func mExec(ref, shares uint64) itch.Message {
+	return itch.Message{Type: itch.TypeOrderExecuted, OrderRef: ref, Shares: shares}
+}
+
+func mExecPrice(ref, shares uint64, price uint32, printable byte) itch.Message {
+	return itch.Message{Type: itch.TypeOrderExecutedPrice, OrderRef: ref, Shares: shares, Price: price, Printable: printable}
+}
+
+func mCancel(ref, shares uint64) itch.Message {
+	return itch.Message{Type: itch.TypeOrderCancel, OrderRef: ref, Shares: shares}
+}
+
+func mDelete(ref uint64) itch.Message {
+	return itch.Message{Type: itch.TypeOrderDelete, OrderRef: ref}
+}
+
+func mReplace(ref, newRef uint64, price uint32, shares uint64) itch.Message {
+	return itch.Message{Type: itch.TypeOrderReplace, OrderRef: ref, NewOrderRef: newRef, Price: price, Shares: shares}
+}
+
+func lv(price refdata.Price, qty int64, orders int32) Level {
+	return Level{Price: price, Qty: qty, Orders: orders}
+}
+
+func chg(side Side, rank int8, l Level) LevelChange {
+	return LevelChange{Side: side, Rank: rank, Level: l}
+}
+
+func newTestBook() *Book {
+	return NewBook(testInstruments(1)[0])
+}
+
+// base is a small two-sided book: bids 10.00 x300 (2 orders), 9.99 x100;
+// asks 10.01 x200, 10.02 x500.
+func base() []itch.Message {
+	return []itch.Message{
+		mAdd(1, 'B', 100000, 100),
+		mAdd(2, 'B', 100000, 200),
+		mAdd(3, 'B', 99900, 100),
+		mAdd(4, 'S', 100100, 200),
+		mAdd(5, 'S', 100200, 500),
+	}
+}
+
+func TestBookApply(t *testing.T) {
+	tests := []struct {
+		name        string
+		setup       []itch.Message
+		msg         itch.Message
+		wantOK      bool
+		wantErr     error
+		wantKind    UpdateKind
+		wantChanges []LevelChange
+		wantBids    []Level
+		wantAsks    []Level
+		check       func(t *testing.T, b *Book, u *Update)
+	}{
+		{
+			name: "add new best bid", setup: base(), msg: mAdd(6, 'B', 100100-50, 100),
+			wantOK: true, wantKind: KindBook,
+			wantChanges: []LevelChange{chg(Bid, 0, lv(100050, 100, 1))},
+			wantBids:    []Level{lv(100050, 100, 1), lv(100000, 300, 2), lv(99900, 100, 1)},
+		},
+		{
+			name: "add to existing level", setup: base(), msg: mAdd(6, 'S', 100200, 100),
+			wantOK: true, wantKind: KindBook,
+			wantChanges: []LevelChange{chg(Ask, 1, lv(100200, 600, 2))},
+			wantAsks:    []Level{lv(100100, 200, 1), lv(100200, 600, 2)},
+		},
+		{
+			name: "add deep ask", setup: base(), msg: mAdd(6, 'S', 100300, 100),
+			wantOK: true, wantKind: KindBook,
+			wantChanges: []LevelChange{chg(Ask, 2, lv(100300, 100, 1))},
+			wantAsks:    []Level{lv(100100, 200, 1), lv(100200, 500, 1), lv(100300, 100, 1)},
+		},
+		{
+			name: "add mpid", setup: base(), msg: itch.Message{Type: itch.TypeAddOrderMPID, OrderRef: 9, Side: 'B', Shares: 100, Price: 99800},
+			wantOK: true, wantKind: KindBook,
+			wantChanges: []LevelChange{chg(Bid, 2, lv(99800, 100, 1))},
+		},
+		{
+			name: "add duplicate ref", setup: base(), msg: mAdd(1, 'B', 99000, 100),
+			wantErr:  ErrDuplicateOrder,
+			wantBids: []Level{lv(100000, 300, 2), lv(99900, 100, 1)},
+		},
+		{name: "add bad side", setup: base(), msg: mAdd(6, 'X', 99000, 100), wantErr: ErrBadMessage},
+		{name: "add zero shares", setup: base(), msg: mAdd(6, 'B', 99000, 0), wantErr: ErrBadMessage},
+		{name: "add zero price", setup: base(), msg: mAdd(6, 'B', 0, 100), wantErr: ErrBadMessage},
+		{
+			name: "partial execution", setup: base(), msg: mExec(1, 40),
+			wantOK: true, wantKind: KindTrade,
+			wantChanges: []LevelChange{chg(Bid, 0, lv(100000, 260, 2))},
+			wantBids:    []Level{lv(100000, 260, 2), lv(99900, 100, 1)},
+			check: func(t *testing.T, b *Book, u *Update) {
+				if u.TradePrice != 100000 || u.TradeQty != 40 || u.Last != 100000 || u.Volume != 40 || u.Turnover != 4000000 {
+					t.Errorf("trade fields %+v", u)
+				}
+			},
+		},
+		{
+			name: "full execution of one order keeps level", setup: base(), msg: mExec(1, 100),
+			wantOK: true, wantKind: KindTrade,
+			wantChanges: []LevelChange{chg(Bid, 0, lv(100000, 200, 1))},
+		},
+		{
+			name: "full execution removes level", setup: base(), msg: mExec(4, 200),
+			wantOK: true, wantKind: KindTrade,
+			wantChanges: []LevelChange{chg(Ask, 0, lv(100100, 0, 0))},
+			wantAsks:    []Level{lv(100200, 500, 1)},
+			check: func(t *testing.T, b *Book, u *Update) {
+				if u.EnterSide != Ask || u.Enter != [3]Level{} {
+					t.Errorf("enter %v %+v, want ask with no levels at 4/9/19", u.EnterSide, u.Enter)
+				}
+				if b.Orders() != 4 {
+					t.Errorf("orders %d", b.Orders())
+				}
+			},
+		},
+		{
+			name: "over-execution removes order", setup: base(), msg: mExec(3, 500),
+			wantOK: true, wantErr: ErrOverExecution, wantKind: KindTrade,
+			wantChanges: []LevelChange{chg(Bid, 1, lv(99900, 0, 0))},
+			check: func(t *testing.T, b *Book, u *Update) {
+				if u.TradeQty != 100 {
+					t.Errorf("trade qty %d, want the 100 left", u.TradeQty)
+				}
+			},
+		},
+		{name: "execute unknown ref", setup: base(), msg: mExec(99, 100), wantErr: ErrUnknownOrder},
+		{
+			name: "execution with price printable", setup: base(), msg: mExecPrice(5, 100, 100150, 'Y'),
+			wantOK: true, wantKind: KindTrade,
+			wantChanges: []LevelChange{chg(Ask, 1, lv(100200, 400, 1))},
+			check: func(t *testing.T, b *Book, u *Update) {
+				if u.TradePrice != 100150 || u.Last != 100150 || u.Volume != 100 {
+					t.Errorf("trade fields %+v", u)
+				}
+			},
+		},
+		{
+			name: "execution with price not printable", setup: base(), msg: mExecPrice(5, 100, 100150, 'N'),
+			wantOK: true, wantKind: KindBook,
+			wantChanges: []LevelChange{chg(Ask, 1, lv(100200, 400, 1))},
+			check: func(t *testing.T, b *Book, u *Update) {
+				if u.TradeQty != 0 || u.Last != 0 || u.Volume != 0 {
+					t.Errorf("non-printable execution counted as trade: %+v", u)
+				}
+			},
+		},
+		{
+			name: "partial cancel", setup: base(), msg: mCancel(2, 50),
+			wantOK: true, wantKind: KindBook,
+			wantChanges: []LevelChange{chg(Bid, 0, lv(100000, 250, 2))},
+		},
+		{name: "cancel unknown ref", setup: base(), msg: mCancel(42, 50), wantErr: ErrUnknownOrder},
+		{
+			name: "delete removes level", setup: base(), msg: mDelete(3),
+			wantOK: true, wantKind: KindBook,
+			wantChanges: []LevelChange{chg(Bid, 1, lv(99900, 0, 0))},
+			wantBids:    []Level{lv(100000, 300, 2)},
+		},
+		{name: "delete unknown ref", setup: base(), msg: mDelete(7), wantErr: ErrUnknownOrder},
+		{
+			name: "replace to other price", setup: base(), msg: mReplace(3, 10, 100050, 300),
+			wantOK: true, wantKind: KindBook,
+			wantChanges: []LevelChange{chg(Bid, 1, lv(99900, 0, 0)), chg(Bid, 0, lv(100050, 300, 1))},
+			wantBids:    []Level{lv(100050, 300, 1), lv(100000, 300, 2)},
+			check: func(t *testing.T, b *Book, u *Update) {
+				var u2 Update
+				if b.Apply(ptr(mDelete(3)), &u2) || b.LastError() != ErrUnknownOrder {
+					t.Errorf("old ref still live")
+				}
+				if !b.Apply(ptr(mDelete(10)), &u2) {
+					t.Errorf("new ref not live")
+				}
+			},
+		},
+		{
+			name: "replace at same price loses priority", setup: base(), msg: mReplace(1, 10, 100000, 50),
+			wantOK: true, wantKind: KindBook,
+			wantChanges: []LevelChange{chg(Bid, 0, lv(100000, 250, 2))},
+			check: func(t *testing.T, b *Book, u *Update) {
+				s := &b.sides[Bid]
+				l := &s.levels[len(s.levels)-1]
+				if b.slab[l.head].ref != 2 || b.slab[l.tail].ref != 10 {
+					t.Errorf("queue head %d tail %d, want 2 then 10", b.slab[l.head].ref, b.slab[l.tail].ref)
+				}
+			},
+		},
+		{name: "replace unknown ref", setup: base(), msg: mReplace(99, 10, 100000, 50), wantErr: ErrUnknownOrder},
+		{name: "replace onto live ref", setup: base(), msg: mReplace(1, 2, 100000, 50), wantErr: ErrDuplicateOrder},
+		{
+			name: "trade does not touch levels", setup: base(),
+			msg:    itch.Message{Type: itch.TypeTrade, Side: 'B', Shares: 300, Price: 100050},
+			wantOK: true, wantKind: KindTrade,
+			wantBids: []Level{lv(100000, 300, 2), lv(99900, 100, 1)},
+			wantAsks: []Level{lv(100100, 200, 1), lv(100200, 500, 1)},
+			check: func(t *testing.T, b *Book, u *Update) {
+				if u.Last != 100050 || u.Volume != 300 || u.Turnover != 100050*300 || u.N != 0 {
+					t.Errorf("trade %+v", u)
+				}
+			},
+		},
+		{
+			name: "cross does not touch levels", setup: base(),
+			msg:    itch.Message{Type: itch.TypeCrossTrade, Shares: 1000, Price: 100000, CrossType: 'O'},
+			wantOK: true, wantKind: KindTrade,
+			wantBids: []Level{lv(100000, 300, 2), lv(99900, 100, 1)},
+			check: func(t *testing.T, b *Book, u *Update) {
+				if o, h, l, last := b.OHLC(); o != 100000 || h != 100000 || l != 100000 || last != 100000 || u.Volume != 1000 {
+					t.Errorf("ohlc %v %v %v %v volume %d", o, h, l, last, u.Volume)
+				}
+			},
+		},
+		{
+			name: "empty cross ignored", setup: base(),
+			msg: itch.Message{Type: itch.TypeCrossTrade, Shares: 0, Price: 100000, CrossType: 'O'},
+		},
+		{
+			name: "trading action", setup: base(),
+			msg:    itch.Message{Type: itch.TypeTradingAction, TradingState: 'H'},
+			wantOK: true, wantKind: KindStatus,
+			check: func(t *testing.T, b *Book, u *Update) {
+				if u.State != StateHalted || b.State() != StateHalted {
+					t.Errorf("state %v", u.State)
+				}
+			},
+		},
+		{
+			name: "system event recorded only", setup: base(),
+			msg: itch.Message{Type: itch.TypeSystemEvent, EventCode: 'Q'},
+			check: func(t *testing.T, b *Book, u *Update) {
+				if b.SystemEvent() != 'Q' {
+					t.Errorf("event %q", b.SystemEvent())
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newTestBook()
+			var u Update
+			for i := range tc.setup {
+				if !b.Apply(&tc.setup[i], &u) {
+					t.Fatalf("setup %d: %v", i, b.LastError())
+				}
+			}
+			seq := b.Seq()
+			msg := tc.msg
+			ok := b.Apply(&msg, &u)
+			if ok != tc.wantOK {
+				t.Fatalf("Apply = %v (%v), want %v", ok, b.LastError(), tc.wantOK)
+			}
+			if !errors.Is(b.LastError(), tc.wantErr) || (tc.wantErr == nil) != (b.LastError() == nil) {
+				t.Fatalf("LastError = %v, want %v", b.LastError(), tc.wantErr)
+			}
+			if ok {
+				if u.Seq != seq+1 || b.Seq() != seq+1 {
+					t.Errorf("seq %d, want %d", u.Seq, seq+1)
+				}
+				if u.Kind != tc.wantKind {
+					t.Errorf("kind %v, want %v", u.Kind, tc.wantKind)
+				}
+				if got := u.Changes[:u.N]; !slices.Equal(got, tc.wantChanges) {
+					t.Errorf("changes %+v, want %+v", got, tc.wantChanges)
+				}
+				bids, asks := b.Depth(Bid, 10, nil), b.Depth(Ask, 10, nil)
+				if u.Checksum != Checksum(bids, asks, 10) || u.Checksum5 != Checksum(bids, asks, 5) {
+					t.Errorf("checksums %d/%d do not match the book", u.Checksum, u.Checksum5)
+				}
+			} else if b.Seq() != seq {
+				t.Errorf("seq moved to %d on a failed apply", b.Seq())
+			}
+			if tc.wantBids != nil {
+				if got := b.Depth(Bid, 50, nil); !slices.Equal(got, tc.wantBids) {
+					t.Errorf("bids %+v, want %+v", got, tc.wantBids)
+				}
+			}
+			if tc.wantAsks != nil {
+				if got := b.Depth(Ask, 50, nil); !slices.Equal(got, tc.wantAsks) {
+					t.Errorf("asks %+v, want %+v", got, tc.wantAsks)
+				}
+			}
+			if tc.check != nil {
+				tc.check(t, b, &u)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestBookErrorsCounted(t *testing.T) {
+	b := newTestBook()
+	var u Update
+	msgs := []itch.Message{mDelete(1), mExec(2, 1), mAdd(3, 'B', 100, 100), mAdd(3, 'B', 100, 100), mCancel(3, 500), mAdd(4, 'Z', 1, 1)}
+	for i := range msgs {
+		b.Apply(&msgs[i], &u)
+	}
+	want := ApplyErrors{UnknownOrder: 2, DuplicateOrder: 1, OverExecution: 1, BadMessage: 1}
+	if got := b.Errors(); got != want {
+		t.Fatalf("Errors() = %+v, want %+v", got, want)
+	}
+}
+
+func TestEmptyChecksum(t *testing.T) {
+	b := newTestBook()
+	c10, c5 := b.Checksums()
+	if c10 != Checksum(nil, nil, 10) || c5 != Checksum(nil, nil, 5) {
+		t.Fatalf("empty book checksums %d %d", c10, c5)
+	}
+	if c5 != crc32.ChecksumIEEE(make([]byte, 160)) || c10 != crc32.ChecksumIEEE(make([]byte, 320)) {
+		t.Fatalf("empty book checksums %#x %#x are not the CRC of zero rows", c10, c5)
+	}
+	bids := []Level{lv(100000, 300, 2)}
+	row := make([]byte, 320)
+	binary.BigEndian.PutUint64(row[0:], 100000)
+	binary.BigEndian.PutUint64(row[8:], 300)
+	if Checksum(bids, nil, 10) != crc32.ChecksumIEEE(row) {
+		t.Fatalf("Checksum does not follow the row layout")
+	}
+}
+
+// TestBookRandom replays a long generated stream, checking the levels
+// against a naive model and checking that clients maintaining depth 5, 10
+// and 20 from Updates alone always match the book and its checksums.
+func TestBookRandom(t *testing.T) {
+	n := 200000
+	if testing.Short() {
+		n = 20000
+	}
+	ins := testInstruments(3)
+	rng := rand.New(rand.NewPCG(1, 2))
+	msgs := genStream(t, rng, ins, n, 1000)
+	books := make([]*Book, len(ins))
+	models := make([]*refModel, len(ins))
+	clients := make([][3]*client, len(ins))
+	for i := range books {
+		books[i] = NewBook(ins[i])
+		models[i] = &refModel{orders: map[uint64]genOrder{}}
+		clients[i] = [3]*client{{depth: 5}, {depth: 10}, {depth: 20}}
+	}
+	var u Update
+	var dec itch.Message
+	var stats struct{ enter, two int }
+	defer func() { t.Logf("updates with a rank-19 Enter level: %d, with two changes: %d", stats.enter, stats.two) }()
+	enc := encodeStream(t, msgs)
+	var bids, asks []Level
+	for i := range msgs {
+		if err := itch.Decode(enc[i], &dec); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if dec.StockLocate == 0 {
+			continue
+		}
+		k := int(dec.StockLocate) - 1
+		b := books[k]
+		ok := b.Apply(&dec, &u)
+		if err := b.LastError(); err != nil {
+			t.Fatalf("message %d %c: %v", i, dec.Type, err)
+		}
+		models[k].apply(&dec)
+		if !ok {
+			continue
+		}
+		if u.EnterSide != 0 && u.Enter[2].Qty != 0 {
+			stats.enter++
+		}
+		if u.N == 2 {
+			stats.two++
+		}
+		for _, c := range clients[k] {
+			c.apply(&u)
+			bids, asks = b.Depth(Bid, c.depth, bids), b.Depth(Ask, c.depth, asks)
+			if !slices.Equal(c.bids, bids) || !slices.Equal(c.asks, asks) {
+				t.Fatalf("message %d %c seq %d: depth-%d client\nbids %v\nbook %v\nasks %v\nbook %v\nupdate %+v",
+					i, dec.Type, u.Seq, c.depth, c.bids, bids, c.asks, asks, u)
+			}
+			if Checksum(c.bids, c.asks, 5) != u.Checksum5 {
+				t.Fatalf("message %d: depth-%d client checksum5 mismatch", i, c.depth)
+			}
+			if c.depth >= 10 && Checksum(c.bids, c.asks, 10) != u.Checksum {
+				t.Fatalf("message %d: depth-%d client checksum mismatch", i, c.depth)
+			}
+		}
+		if i%97 == 0 || i > len(msgs)-100 {
+			checkInvariants(t, b)
+			for _, side := range []Side{Bid, Ask} {
+				got, want := b.Depth(side, 1000, nil), models[k].levels(side)
+				if !slices.Equal(got, want) {
+					t.Fatalf("message %d: %v levels\n got %v\nwant %v", i, side, got, want)
+				}
+			}
+		}
+	}
+	for k, b := range books {
+		if b.Orders() != 0 || b.Levels(Bid) != 0 || b.Levels(Ask) != 0 {
+			t.Errorf("book %d not empty at the end: %d orders", k, b.Orders())
+		}
+		if b.Errors() != (ApplyErrors{}) {
+			t.Errorf("book %d errors %+v", k, b.Errors())
+		}
+	}
+}
+
+// TestBookReplay checks a book returns to the same state when an emptying
+// stream is replayed, without allocating the second time.
+func TestBookReplay(t *testing.T) {
+	ins := testInstruments(1)
+	msgs := genStream(t, rand.New(rand.NewPCG(3, 4)), ins, 50000, 1)
+	b := NewBook(ins[0])
+	var u Update
+	run := func() {
+		for i := range msgs {
+			if msgs[i].StockLocate == 1 {
+				b.Apply(&msgs[i], &u)
+			}
+		}
+	}
+	run()
+	allocs := testing.AllocsPerRun(2, run)
+	if allocs != 0 {
+		t.Fatalf("replay allocates %.0f times", allocs)
+	}
+	if b.Errors() != (ApplyErrors{}) {
+		t.Fatalf("errors %+v", b.Errors())
+	}
+}

@@ -1,0 +1,447 @@
+package orderbook
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"sgw/feed/itch"
+	"sgw/refdata"
+)
+
+func TestNewConfig(t *testing.T) {
+	ins := testInstruments(2)
+	tests := []struct {
+		name string
+		cfg  Config
+		err  error
+	}{
+		{name: "defaults", cfg: Config{Instruments: ins}},
+		{name: "no instruments", cfg: Config{}, err: ErrConfig},
+		{name: "negative shards", cfg: Config{Instruments: ins, Shards: -1}, err: ErrConfig},
+		{name: "depth too large", cfg: Config{Instruments: ins, MaxDepth: 51}, err: ErrConfig},
+		{name: "ring not power of two", cfg: Config{Instruments: ins, RingSize: 1000}, err: ErrConfig},
+		{name: "input not power of two", cfg: Config{Instruments: ins, InputSize: 3}, err: ErrConfig},
+		{name: "duplicate symbol", cfg: Config{Instruments: []refdata.Instrument{ins[0], ins[0]}}, err: ErrConfig},
+		{name: "bad instrument", cfg: Config{Instruments: []refdata.Instrument{{Symbol: "x"}}}, err: refdata.ErrBadInstrument},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := New(tc.cfg)
+			if !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+				t.Fatalf("New() error %v, want %v", err, tc.err)
+			}
+			if err == nil && (e.MaxDepth() != DefaultMaxDepth || e.Shards() < 1) {
+				t.Fatalf("defaults not filled: depth %d shards %d", e.MaxDepth(), e.Shards())
+			}
+		})
+	}
+}
+
+// startEngine runs e until the test ends.
+func startEngine(t *testing.T, e *Engine) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+// waitFor polls cond until it holds; a test timeout catches a hang.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func feed(t testing.TB, in *Input, enc [][]byte) {
+	for i, b := range enc {
+		if err := in.Apply(b, int64(i)); err != nil {
+			t.Errorf("Apply %d: %v", i, err)
+			return
+		}
+	}
+}
+
+func TestInputRouting(t *testing.T) {
+	ins := testInstruments(2)
+	e, err := New(Config{Instruments: ins, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startEngine(t, e)
+	in := e.NewInput("primary")
+	msgs := []itch.Message{
+		{Type: itch.TypeSystemEvent, EventCode: 'O'},
+		{Type: itch.TypeStockDirectory, StockLocate: 7, Stock: stockOf(t, "600001")},
+		{Type: itch.TypeStockDirectory, StockLocate: 8, Stock: stockOf(t, "999999")},
+		{Type: itch.TypeAddOrder, StockLocate: 7, OrderRef: 1, Side: 'B', Shares: 100, Price: 99000, Stock: stockOf(t, "600001")},
+		{Type: itch.TypeAddOrder, StockLocate: 8, OrderRef: 2, Side: 'B', Shares: 100, Price: 99000, Stock: stockOf(t, "999999")},
+		{Type: itch.TypeAddOrder, StockLocate: 9, OrderRef: 3, Side: 'B', Shares: 100, Price: 99000, Stock: stockOf(t, "600000")},
+		{Type: itch.TypeOrderDelete, StockLocate: 7, OrderRef: 5},
+	}
+	feed(t, in, encodeStream(t, msgs))
+	if err := in.Apply([]byte{'Y', 0, 7, 0, 0}, 0); err != nil { // Reg SHO: not for books
+		t.Fatal(err)
+	}
+	if err := in.Apply([]byte{'A'}, 0); !errors.Is(err, ErrMessageSize) {
+		t.Fatalf("short message: %v", err)
+	}
+	waitFor(t, "messages", func() bool { return e.Stats().Messages == 1+1+1+1+1 }) // S to 2 shards, R, A, D
+	id, _ := e.Lookup("600001.SH")
+	bid, _, seq := e.Top(id)
+	if bid != lv(99000, 100, 1) || seq != 1 {
+		t.Fatalf("Top = %+v seq %d", bid, seq)
+	}
+	st := e.Stats()
+	want := Stats{Messages: 5, Updates: 1, UnknownSymbol: 2, UnknownStock: 1, Ignored: 1, UnknownOrder: 1}
+	if st != want {
+		t.Fatalf("Stats() = %+v\nwant %+v", st, want)
+	}
+	if e.SystemEvent() != 'O' {
+		t.Fatalf("system event %q", e.SystemEvent())
+	}
+}
+
+// TestEngineConcurrent runs two inputs into a two-shard engine from their
+// own goroutines while readers follow every shard's Update stream the way
+// the WebSocket fan-out does (snapshot, then deltas, resnapshot when
+// lapped) and other goroutines take views and tops.
+func TestEngineConcurrent(t *testing.T) {
+	n := 40000
+	if testing.Short() {
+		n = 5000
+	}
+	ins := testInstruments(8)
+	e, err := New(Config{Instruments: ins, Shards: 2, RingSize: 1024, InputSize: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shardSyms := map[int][]SymbolID{}
+	for _, id := range e.Symbols() {
+		shardSyms[e.Shard(id)] = append(shardSyms[e.Shard(id)], id)
+	}
+	if len(shardSyms) != 2 {
+		t.Fatalf("symbols not spread over both shards: %v", shardSyms)
+	}
+
+	// Input A carries instruments 0-3 with locates 1-4, input B 4-7 with
+	// locates 11-14.
+	streams := [2][]itch.Message{
+		genStream(t, rand.New(rand.NewPCG(5, 6)), ins[:4], n, 1),
+		genStream(t, rand.New(rand.NewPCG(7, 8)), ins[4:], n, 1),
+	}
+	for i := range streams[1] {
+		if streams[1][i].StockLocate != 0 {
+			streams[1][i].StockLocate += 10
+		}
+	}
+	// Reference books, fed directly.
+	want := make([]*Book, len(ins))
+	for i := range want {
+		want[i] = NewBook(ins[i])
+	}
+	var u Update
+	for k, s := range streams {
+		for i := range s {
+			if loc := int(s[i].StockLocate); loc != 0 {
+				want[loc-1-10*k+4*k].Apply(&s[i], &u)
+			}
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	finals := make([]uint64, len(ins))
+	for i, b := range want {
+		finals[i] = b.Seq()
+	}
+	var lapped [2]int
+	for sh, syms := range shardSyms {
+		rd := e.NewReader(sh)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer rd.Close()
+			lapped[sh] = followShard(t, ctx, e, rd, syms, finals)
+		}()
+	}
+	readCtx, stopReads := context.WithCancel(ctx)
+	for g := 0; g < 2; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			checkViews(t, readCtx, e, uint64(g))
+		}()
+	}
+	startEngine(t, e)
+	var feeders sync.WaitGroup
+	for k := range streams {
+		in := e.NewInput([]string{"a", "b"}[k])
+		enc := encodeStream(t, streams[k])
+		feeders.Add(1)
+		go func() {
+			defer feeders.Done()
+			feed(t, in, enc)
+		}()
+	}
+	feeders.Wait()
+	total := uint64(len(streams[0]) + len(streams[1]) + 2) // the System Events go to both shards
+	waitFor(t, "all messages", func() bool { return e.Stats().Messages == total })
+	stopReads()
+	wg.Wait()
+	t.Logf("stats %+v, readers lapped %v times", e.Stats(), lapped)
+
+	var v View
+	for i, b := range want {
+		e.View(SymbolID(i), 0, &v)
+		if v.Seq != b.Seq() || !slices.Equal(v.Bids, b.Depth(Bid, 20, nil)) || !slices.Equal(v.Asks, b.Depth(Ask, 20, nil)) {
+			t.Errorf("symbol %d: view seq %d, book seq %d, levels differ", i, v.Seq, b.Seq())
+		}
+		last, lastQty := b.Last()
+		open, high, low, _ := b.OHLC()
+		if v.Last != last || v.LastQty != lastQty || v.Volume != b.Volume() || v.Turnover != b.Turnover() ||
+			v.Open != open || v.High != high || v.Low != low || v.State != b.State() {
+			t.Errorf("symbol %d: view %+v, book last %v/%d volume %d", i, v, last, lastQty, b.Volume())
+		}
+	}
+	st := e.Stats()
+	if st.UnknownOrder+st.DuplicateOrder+st.OverExecution+st.BadMessage+st.DecodeErrors+st.UnknownSymbol != 0 {
+		t.Errorf("errors in stats %+v", st)
+	}
+}
+
+// followShard consumes a shard's Updates like a fan-out client of every
+// symbol in syms: a snapshot, then deltas onto a depth-10 copy checked
+// against each Update's checksums. It returns once every symbol reached
+// its final seq.
+func followShard(t *testing.T, ctx context.Context, e *Engine, rd *Reader, syms []SymbolID, finals []uint64) int {
+	type state struct {
+		seq uint64
+		c   client
+	}
+	st := map[SymbolID]*state{}
+	var v View
+	snapshot := func() {
+		for _, id := range syms {
+			e.View(id, 10, &v)
+			if Checksum(v.Bids, v.Asks, 10) != v.Checksum {
+				t.Errorf("snapshot of %d: checksum mismatch", id)
+			}
+			st[id] = &state{seq: v.Seq, c: client{depth: 10, bids: slices.Clone(v.Bids), asks: slices.Clone(v.Asks)}}
+		}
+	}
+	snapshot()
+	done := func() bool {
+		for _, id := range syms {
+			if st[id].seq != finals[id] {
+				return false
+			}
+		}
+		return true
+	}
+	buf := make([]Update, 64)
+	laps := 0
+	for !done() {
+		if err := rd.Wait(ctx); err != nil {
+			t.Errorf("Wait: %v", err)
+			return laps
+		}
+		n, err := rd.Next(buf)
+		if errors.Is(err, ErrLapped) {
+			laps++
+			snapshot()
+			continue
+		}
+		if err != nil {
+			t.Errorf("Next: %v", err)
+			return laps
+		}
+		for i := range buf[:n] {
+			u := &buf[i]
+			s := st[u.Symbol]
+			if s == nil {
+				t.Errorf("update for symbol %d on the wrong shard", u.Symbol)
+				return laps
+			}
+			if u.Seq <= s.seq {
+				continue // already in the snapshot
+			}
+			if u.Seq != s.seq+1 {
+				t.Errorf("symbol %d: seq %d after %d", u.Symbol, u.Seq, s.seq)
+				return laps
+			}
+			s.seq = u.Seq
+			s.c.apply(u)
+			if Checksum(s.c.bids, s.c.asks, 10) != u.Checksum || Checksum(s.c.bids, s.c.asks, 5) != u.Checksum5 {
+				t.Errorf("symbol %d seq %d: client copy does not match the checksum", u.Symbol, u.Seq)
+				return laps
+			}
+		}
+	}
+	return laps
+}
+
+// checkViews takes views and tops of random symbols until ctx is done,
+// checking each view against its own checksums.
+func checkViews(t *testing.T, ctx context.Context, e *Engine, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 9))
+	var v View
+	syms := e.Symbols()
+	lastSeq := make([]uint64, len(syms))
+	for i := 0; ctx.Err() == nil; i++ {
+		id := syms[rng.IntN(len(syms))]
+		depth := []int{1, 5, 10, 20}[rng.IntN(4)]
+		e.View(id, depth, &v)
+		if v.Symbol != id || len(v.Bids) > depth || len(v.Asks) > depth {
+			t.Errorf("view of %d at depth %d: %d/%d levels", id, depth, len(v.Bids), len(v.Asks))
+			return
+		}
+		if v.Seq < lastSeq[id] {
+			t.Errorf("view of %d went back from seq %d to %d", id, lastSeq[id], v.Seq)
+			return
+		}
+		lastSeq[id] = v.Seq
+		if depth >= 10 && Checksum(v.Bids, v.Asks, 10) != v.Checksum {
+			t.Errorf("view of %d seq %d: checksum mismatch", id, v.Seq)
+			return
+		}
+		if depth >= 5 && Checksum(v.Bids, v.Asks, 5) != v.Checksum5 {
+			t.Errorf("view of %d seq %d: checksum5 mismatch", id, v.Seq)
+			return
+		}
+		bid, ask, _ := e.Top(id)
+		if bid.Qty != 0 && ask.Qty != 0 && bid.Price >= ask.Price {
+			t.Errorf("top of %d crossed: %+v %+v", id, bid, ask)
+			return
+		}
+		if i%64 == 0 {
+			time.Sleep(10 * time.Microsecond)
+		}
+	}
+}
+
+func TestReaderLapped(t *testing.T) {
+	ins := testInstruments(1)
+	e, err := New(Config{Instruments: ins, Shards: 1, RingSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startEngine(t, e)
+	rd := e.NewReader(0)
+	defer rd.Close()
+	in := e.NewInput("a")
+	msgs := []itch.Message{{Type: itch.TypeStockDirectory, StockLocate: 1, Stock: stockOf(t, "600000")}}
+	for i := range 40 {
+		msgs = append(msgs, itch.Message{Type: itch.TypeAddOrder, StockLocate: 1, OrderRef: uint64(i + 1), Side: 'B',
+			Shares: 100, Price: uint32(90000 + 100*i), Stock: stockOf(t, "600000")})
+	}
+	feed(t, in, encodeStream(t, msgs))
+	waitFor(t, "updates", func() bool { return e.Stats().Updates == 40 })
+	buf := make([]Update, 8)
+	if n, err := rd.Next(buf); !errors.Is(err, ErrLapped) || n != 0 {
+		t.Fatalf("Next = %d, %v; want ErrLapped", n, err)
+	}
+	if n, err := rd.Next(buf); n != 0 || err != nil {
+		t.Fatalf("Next after lap = %d, %v; want nothing", n, err)
+	}
+	var v View
+	e.View(0, 0, &v)
+	if v.Seq != 40 || len(v.Bids) != 20 || v.Bids[0].Price != 90000+3900 {
+		t.Fatalf("resnapshot seq %d, %d bids", v.Seq, len(v.Bids))
+	}
+	feed(t, in, encodeStream(t, []itch.Message{{Type: itch.TypeOrderDelete, StockLocate: 1, OrderRef: 40}}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := rd.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, err := rd.Next(buf)
+	if err != nil || n != 1 || buf[0].Seq != 41 || buf[0].Changes[0] != chg(Bid, 0, lv(93900, 0, 0)) {
+		t.Fatalf("Next = %d, %v, %+v", n, err, buf[0])
+	}
+	if e.Stats().Lapped != 1 {
+		t.Fatalf("lapped count %d", e.Stats().Lapped)
+	}
+	// The Enter levels refill a depth-20 client with the 21st level.
+	if buf[0].EnterSide != Bid || buf[0].Enter[2] != lv(90000+100*19, 100, 1) {
+		t.Fatalf("enter %v %+v", buf[0].EnterSide, buf[0].Enter)
+	}
+}
+
+func TestReaderWaitCancelled(t *testing.T) {
+	e, err := New(Config{Instruments: testInstruments(1), Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := e.NewReader(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(5 * time.Millisecond)
+		cancel()
+	}()
+	if err := rd.Wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait = %v", err)
+	}
+	rd.Close()
+}
+
+func TestRunStops(t *testing.T) {
+	e, err := New(Config{Instruments: testInstruments(1), Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	rd := e.NewReader(0)
+	waitErr := make(chan error)
+	go func() { waitErr <- rd.Wait(context.Background()) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waitErr; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Wait after stop = %v", err)
+	}
+	if err := e.Run(context.Background()); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second Run = %v", err)
+	}
+	in := e.NewInput("late")
+	if err := in.Apply([]byte{'D', 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Apply after stop = %v", err)
+	}
+}
+
+func TestReadersDoNotAllocate(t *testing.T) {
+	ins := testInstruments(1)
+	e, err := New(Config{Instruments: ins, Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := e.NewReader(0)
+	defer rd.Close()
+	v := View{Bids: make([]Level, 0, 20), Asks: make([]Level, 0, 20)}
+	buf := make([]Update, 16)
+	allocs := testing.AllocsPerRun(100, func() {
+		e.Top(0)
+		e.View(0, 10, &v)
+		rd.Next(buf)
+	})
+	if allocs != 0 {
+		t.Fatalf("readers allocate %.1f times per call", allocs)
+	}
+}

@@ -1,0 +1,34 @@
+package orderbook
+
+import "errors"
+
+// Errors of the book, the engine and its readers.
+var (
+	// ErrUnknownOrder reports an execute, cancel, delete or replace of an
+	// order reference the book does not hold.
+	ErrUnknownOrder = errors.New("orderbook: unknown order id")
+	// ErrDuplicateOrder reports an add or replace with an order reference
+	// the book already holds.
+	ErrDuplicateOrder = errors.New("orderbook: duplicate order id")
+	// ErrOverExecution reports an execution or cancel of more shares than
+	// the order has left; the order is removed.
+	ErrOverExecution = errors.New("orderbook: execution exceeds order size")
+	// ErrBadMessage reports a message with a field the book cannot use,
+	// such as zero shares, a zero price or a side other than B or S.
+	ErrBadMessage = errors.New("orderbook: bad message")
+
+	// ErrConfig reports an invalid Config; New wraps it with the reason.
+	ErrConfig = errors.New("orderbook: invalid config")
+	// ErrRunning reports a second call of Engine.Run.
+	ErrRunning = errors.New("orderbook: engine already running")
+	// ErrClosed reports use of an Engine whose Run has returned.
+	ErrClosed = errors.New("orderbook: engine closed")
+	// ErrMessageSize reports a raw ITCH message too short to route or too
+	// long for a queue slot.
+	ErrMessageSize = errors.New("orderbook: bad message size")
+
+	// ErrLapped reports that the writer overwrote ring entries a Reader
+	// had not read yet. The Reader is repositioned at the head; its
+	// owner must take fresh snapshots (Engine.View) of its symbols.
+	ErrLapped = errors.New("orderbook: reader lapped")
+)

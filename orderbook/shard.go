@@ -1,0 +1,193 @@
+package orderbook
+
+import (
+	"runtime"
+	"sync/atomic"
+
+	"sgw/feed/itch"
+)
+
+// batch is the most messages a writer takes from one queue before it moves
+// on to the next, so one busy feed cannot starve another.
+const batch = 256
+
+// idlePolls is how many empty polls (each followed by a yield) a writer
+// makes before it parks.
+const idlePolls = 16
+
+// shard is one writer goroutine's share of the books: the queues from
+// every Input, the broadcast ring and the counters. All fields not marked
+// otherwise belong to the writer goroutine.
+type shard struct {
+	e    *Engine
+	id   int
+	ring *ring
+
+	queues atomic.Pointer[[]*queue] // one per Input; copy on write
+
+	sleeping atomic.Int32 // 1 while the writer is parked (or about to)
+	wake     chan struct{}
+	_        [cacheLine]byte
+
+	cnt     shardCounts // writer-local running totals
+	flushed shardCounts // cnt as of the last flush
+	pub     shardStats  // published copy for Stats
+}
+
+// shardCounts are a shard writer's counters.
+type shardCounts struct {
+	messages, updates, decodeErrors                         uint64
+	unknownOrder, duplicateOrder, overExecution, badMessage uint64
+}
+
+// shardStats mirrors shardCounts for other goroutines.
+type shardStats struct {
+	messages, updates, decodeErrors                         atomic.Uint64
+	unknownOrder, duplicateOrder, overExecution, badMessage atomic.Uint64
+	_                                                       [cacheLine]byte
+}
+
+func newShard(e *Engine, id int) *shard {
+	s := &shard{e: e, id: id, ring: newRing(e.ringSize, e.done), wake: make(chan struct{}, 1)}
+	s.queues.Store(&[]*queue{})
+	return s
+}
+
+// wakeup unparks the writer if it is parked. Any goroutine may call it.
+func (s *shard) wakeup() {
+	if s.sleeping.CompareAndSwap(1, 0) {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// run is the writer loop: drain the queues, park when they are empty.
+func (s *shard) run(stop *atomic.Bool) {
+	var m itch.Message
+	var u Update
+	idle := 0
+	for !stop.Load() {
+		if s.drain(&m, &u) > 0 {
+			idle = 0
+			continue
+		}
+		if idle < idlePolls {
+			idle++
+			runtime.Gosched()
+			continue
+		}
+		s.sleeping.Store(1)
+		// Re-check after announcing: a producer either sees sleeping
+		// and wakes us, or we see its message here.
+		if s.pending() || stop.Load() {
+			s.sleeping.Store(0)
+			continue
+		}
+		<-s.wake
+		s.sleeping.Store(0)
+		idle = 0
+	}
+}
+
+// pending reports whether any queue holds a message.
+func (s *shard) pending() bool {
+	for _, q := range *s.queues.Load() {
+		if q.tail.Load() != q.chead {
+			return true
+		}
+	}
+	return false
+}
+
+// drain processes up to one batch from each queue and returns the number
+// of messages processed.
+func (s *shard) drain(m *itch.Message, u *Update) int {
+	total := 0
+	for _, q := range *s.queues.Load() {
+		h := q.chead
+		t := q.tail.Load()
+		if t == h {
+			continue
+		}
+		t = min(t, h+batch)
+		for ; h < t; h++ {
+			sl := &q.slots[h&q.mask]
+			s.process(sl.data[:sl.n], sl.sym, sl.recv, m, u)
+		}
+		total += int(t - q.chead)
+		q.release(t)
+	}
+	if total > 0 {
+		s.flush()
+		s.ring.wake()
+	}
+	return total
+}
+
+// process decodes and applies one message and publishes the result.
+func (s *shard) process(msg []byte, sym uint32, recv int64, m *itch.Message, u *Update) {
+	s.cnt.messages++
+	if err := itch.Decode(msg, m); err != nil {
+		s.cnt.decodeErrors++
+		return
+	}
+	if sym == allSymbols {
+		if m.Type == itch.TypeSystemEvent {
+			s.e.systemEvent.Store(uint32(m.EventCode))
+		}
+		return
+	}
+	b := s.e.books[sym]
+	ok := b.Apply(m, u)
+	if b.lastErr != nil {
+		s.count(b.lastErr)
+	}
+	if ok {
+		u.Recv = recv
+		s.publish(b, u)
+	}
+}
+
+// publish makes one Update visible: the symbol's views first, then the
+// ring entry, so that a Reader positioned before a View never misses an
+// Update newer than the View.
+func (s *shard) publish(b *Book, u *Update) {
+	s.e.publishView(b)
+	s.ring.put(u)
+	s.cnt.updates++
+}
+
+func (s *shard) count(err error) {
+	switch err {
+	case ErrUnknownOrder:
+		s.cnt.unknownOrder++
+	case ErrDuplicateOrder:
+		s.cnt.duplicateOrder++
+	case ErrOverExecution:
+		s.cnt.overExecution++
+	default:
+		s.cnt.badMessage++
+	}
+}
+
+// flush publishes the counters that changed since the last flush.
+func (s *shard) flush() {
+	c, f, p := &s.cnt, &s.flushed, &s.pub
+	if c.messages != f.messages {
+		p.messages.Store(c.messages)
+	}
+	if c.updates != f.updates {
+		p.updates.Store(c.updates)
+	}
+	if c.decodeErrors != f.decodeErrors || c.unknownOrder != f.unknownOrder || c.duplicateOrder != f.duplicateOrder ||
+		c.overExecution != f.overExecution || c.badMessage != f.badMessage {
+		p.decodeErrors.Store(c.decodeErrors)
+		p.unknownOrder.Store(c.unknownOrder)
+		p.duplicateOrder.Store(c.duplicateOrder)
+		p.overExecution.Store(c.overExecution)
+		p.badMessage.Store(c.badMessage)
+	}
+	*f = *c
+}
