@@ -99,6 +99,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "sim":
 		return runSim(ctx, cfg, log)
 	default:
-		return runGateway(ctx, cfg, log, nil)
+		return runGateway(ctx, cfg, log)
 	}
 }
