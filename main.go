@@ -27,6 +27,8 @@ commands:
   demo [-config FILE] [-http ADDR]   run simulator and gateway on loopback (default: embedded configs/demo.yaml)
   run -config FILE                   run the gateway
   sim -config FILE                   run the exchange simulator
+  loadtest -scenario NAME -duration D -out DIR [flags]
+                                     run a load test (see 'gateway loadtest -h')
   version                            print the version
 `
 
@@ -48,6 +50,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("no command")
 	}
 	cmd, args := args[0], args[1:]
+	if cmd == "loadtest" {
+		return runLoadtest(ctx, args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (YAML)")

@@ -22,6 +22,9 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// WS configures the WebSocket endpoint /ws.
 	WS WSConfig `yaml:"ws"`
+	// Pprof serves Go's profiles at /debug/pprof/ on the HTTP listener.
+	// Zero (false) means off; turn it on only behind an operator network.
+	Pprof bool `yaml:"pprof"`
 }
 
 // withDefaults fills the documented defaults and validates cfg. publishedDepth

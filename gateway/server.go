@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 
@@ -91,6 +92,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	reg := deps.Registry
 	s := &Server{cfg: cfg, books: deps.Market, feeds: deps.Feeds, reg: reg, log: log, mux: http.NewServeMux(), ws: ws}
 	s.mux.Handle("GET /ws", ws)
+	if cfg.Pprof {
+		s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		s.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		s.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	if deps.Web != nil {
 		s.mux.Handle("/", deps.Web)
 	}

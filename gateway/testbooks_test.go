@@ -12,8 +12,8 @@ import (
 // testBooks is a running order-book engine fed by hand with ITCH messages.
 type testBooks struct {
 	*orderbook.Engine
-	in  *orderbook.Input
-	ins []refdata.Instrument
+	in   *orderbook.Input
+	ins  []refdata.Instrument
 	ref  uint64
 	ts   uint64
 	sent uint64

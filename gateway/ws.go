@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -151,37 +152,39 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return // Accept has answered (403 for a foreign origin, 426 ...)
 	}
 	conn.SetReadLimit(w.cfg.MaxMessageBytes)
-	c := &client{srv: w, conn: conn, ip: ip, wake: make(chan struct{}, 1), subs: map[subKey]struct{}{},
-		tokens: float64(2 * w.cfg.MaxMessagesPerSecond), refill: time.Now()}
-	c.lastRecv.Store(time.Now().UnixNano())
+	now := time.Now()
+	c := &client{srv: w, conn: conn, ip: ip, subs: map[subKey]struct{}{},
+		tokens: float64(2 * w.cfg.MaxMessagesPerSecond), refill: now}
+	c.lastRecv.Store(now.UnixNano())
+	// Pings are spread over the interval so that clients that connected
+	// together are not all pinged together.
+	c.nextPing.Store(now.Add(w.cfg.PingInterval + time.Duration(rand.Int64N(int64(w.cfg.PingInterval)))).UnixNano())
 	if claims != nil {
 		c.setClaims(claims)
 	}
 	w.add(c)
-	ctx, cancel := context.WithCancel(w.ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); c.writeLoop(ctx) }()
-	err = c.readLoop(ctx)
+	err = c.readLoop(w.ctx)
 	if errors.Is(err, errFlood) {
-		// Let the writer send the queued errors and the close frame.
-		select {
-		case <-done:
-		case <-time.After(w.cfg.WriteTimeout):
+		// Let the flush goroutine send the queued errors and the close.
+		deadline := time.Now().Add(w.cfg.WriteTimeout)
+		for !c.flushed() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	cancel()
-	<-done
 	c.shut()
-	for _, h := range w.hubs {
-		h.drop(c)
-	}
-	w.remove(c)
 	if errors.Is(err, context.Canceled) {
-		conn.Close(websocket.StatusGoingAway, "server shutting down")
+		// Server shutdown: tell the client, briefly.
+		go conn.Close(websocket.StatusGoingAway, "server shutting down")
+		time.Sleep(10 * time.Millisecond)
 	} else if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
 		w.metrics.rejected.WithLabelValues(codeTooLarge).Inc()
 	}
 	conn.CloseNow()
+	c.flushes.Wait()
+	for _, h := range w.hubs {
+		h.drop(c)
+	}
+	w.remove(c)
 }
 
 // bearer returns the token of the Authorization header or token query
@@ -231,18 +234,13 @@ func (w *wsServer) remove(c *client) {
 
 // janitor pings clients and closes the idle, the slow and the expired.
 func (w *wsServer) janitor(ctx context.Context) {
-	tick := time.NewTicker(min(w.cfg.SlowTimeout, w.cfg.PingInterval) / 4)
+	tick := time.NewTicker(min(max(min(w.cfg.SlowTimeout, w.cfg.PingInterval)/10, 20*time.Millisecond), time.Second))
 	defer tick.Stop()
-	lastPing := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			ping := now.Sub(lastPing) >= w.cfg.PingInterval
-			if ping {
-				lastPing = now
-			}
 			w.mu.Lock()
 			clients := make([]*client, 0, len(w.clients))
 			for c := range w.clients {
@@ -250,14 +248,14 @@ func (w *wsServer) janitor(ctx context.Context) {
 			}
 			w.mu.Unlock()
 			for _, c := range clients {
-				w.inspect(ctx, c, now, ping)
+				w.inspect(ctx, c, now)
 			}
 		}
 	}
 }
 
 // inspect applies the janitor's rules to one client.
-func (w *wsServer) inspect(ctx context.Context, c *client, now time.Time, ping bool) {
+func (w *wsServer) inspect(ctx context.Context, c *client, now time.Time) {
 	if c.isClosed() {
 		return
 	}
@@ -279,7 +277,8 @@ func (w *wsServer) inspect(ctx context.Context, c *client, now time.Time, ping b
 		c.shut()
 		return
 	}
-	if ping {
+	if next := c.nextPing.Load(); now.UnixNano() >= next {
+		c.nextPing.Store(now.Add(w.cfg.PingInterval).UnixNano())
 		go func() {
 			pctx, cancel := context.WithTimeout(ctx, w.cfg.IdleTimeout)
 			defer cancel()

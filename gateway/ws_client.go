@@ -20,10 +20,11 @@ type subKey struct {
 }
 
 // client is one WebSocket connection. Its reader goroutine (the HTTP
-// handler's) decodes requests and owns the fields marked "reader"; its
-// writer goroutine drains the outbound queue. Hubs queue messages from
-// their own goroutines through enqueue; the queue and the resync
-// generation are guarded by mu.
+// handler's) decodes requests and owns the fields marked "reader". Hubs
+// queue messages from their own goroutines through enqueue; the queue, the
+// resync generation and the writer state are guarded by mu. Writing is done
+// by a flush goroutine started when something is queued and ending when the
+// queue is empty, so an idle connection costs one goroutine, not two.
 type client struct {
 	srv  *wsServer
 	conn *websocket.Conn
@@ -41,7 +42,10 @@ type client struct {
 	lagSince   time.Time // when the backlog was first dropped; zero when caught up
 	closed     bool
 	closing    *closeReq // close after writing what is queued
-	wake       chan struct{}
+	writing    bool      // a flush goroutine is running
+	frame      []byte    // the flush goroutine's frame buffer
+	flushes    sync.WaitGroup
+	nextPing   atomic.Int64 // unix ns; the janitor's
 
 	// reader goroutine only
 	claims *auth.Claims
@@ -117,11 +121,19 @@ func (c *client) push(msg []byte) bool {
 		c.queue = append(c.queue, msg)
 		c.queued += len(msg)
 	}
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.kick()
 	return queued
+}
+
+// kick starts a flush goroutine if there is something to do and none is
+// running. mu held.
+func (c *client) kick() {
+	if c.writing || c.closed || (len(c.queue) == 0 && !c.needResync && c.closing == nil) {
+		return
+	}
+	c.writing = true
+	c.flushes.Add(1)
+	go c.flush()
 }
 
 // closeReq is a close the writer sends once the queue is written.
@@ -138,11 +150,15 @@ func (c *client) closeAfterFlush(code websocket.StatusCode, reason string) {
 	if c.closing == nil {
 		c.closing = &closeReq{code: code, reason: reason}
 	}
+	c.kick()
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+}
+
+// flushed reports whether nothing is queued or being written.
+func (c *client) flushed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.writing && len(c.queue) == 0
 }
 
 // isClosed reports whether the client is shut or closing.
@@ -168,16 +184,13 @@ func (c *client) shut() {
 	c.mu.Unlock()
 }
 
-// writeLoop drains the queue until ctx ends, batching what is queued into
-// frames of at most MaxFrameBytes, messages separated by newlines.
-func (c *client) writeLoop(ctx context.Context) {
-	var frame []byte
+// flush writes what is queued, batching it into frames of at most
+// MaxFrameBytes with messages separated by newlines, until the queue is
+// empty; then it ends, or sends the pending close. It runs on its own
+// goroutine, one at a time per client (see kick).
+func (c *client) flush() {
+	defer c.flushes.Done()
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.wake:
-		}
 		c.mu.Lock()
 		if c.needResync {
 			c.needResync = false
@@ -188,8 +201,22 @@ func (c *client) writeLoop(ctx context.Context) {
 			c.mu.Lock()
 		}
 		batch := c.queue
+		if len(batch) == 0 || c.closed {
+			c.lagSince = time.Time{}
+			closing := c.closing
+			if closing != nil {
+				c.closed = true
+			}
+			c.writing = false
+			c.mu.Unlock()
+			if closing != nil {
+				c.conn.Close(closing.code, closing.reason)
+			}
+			return
+		}
 		c.queue, c.spare = c.spare[:0], batch
 		c.queued = 0
+		frame := c.frame
 		c.mu.Unlock()
 		for len(batch) > 0 {
 			frame = frame[:0]
@@ -201,11 +228,15 @@ func (c *client) writeLoop(ctx context.Context) {
 				frame = append(frame, batch[n]...)
 				n++
 			}
-			wctx, cancel := context.WithTimeout(ctx, c.srv.cfg.WriteTimeout)
-			err := c.conn.Write(wctx, websocket.MessageText, frame)
-			cancel()
-			if err != nil {
+			// No per-write context: a write to a stalled client is ended by
+			// the janitor, which closes the connection once the client has
+			// been behind past SlowTimeout or silent past IdleTimeout, and a
+			// cancelable context would cost a timer per write.
+			if err := c.conn.Write(context.Background(), websocket.MessageText, frame); err != nil {
 				c.conn.CloseNow()
+				c.mu.Lock()
+				c.closed, c.writing = true, false
+				c.mu.Unlock()
 				return
 			}
 			c.srv.metrics.messages.Add(float64(n))
@@ -217,21 +248,8 @@ func (c *client) writeLoop(ctx context.Context) {
 			frame = nil
 		}
 		c.mu.Lock()
-		if len(c.queue) == 0 && !c.needResync {
-			c.lagSince = time.Time{}
-		}
-		closing := c.closing
-		if closing != nil && len(c.queue) > 0 {
-			closing = nil // write the rest first
-		}
-		if closing != nil {
-			c.closed = true
-		}
+		c.frame = frame
 		c.mu.Unlock()
-		if closing != nil {
-			c.conn.Close(closing.code, closing.reason)
-			return
-		}
 	}
 }
 

@@ -1,0 +1,146 @@
+package loadtest
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// ErrConfig reports invalid flags or settings; the run does not start.
+var ErrConfig = errors.New("loadtest: invalid config")
+
+// ErrThresholds reports a run that finished but missed its thresholds or
+// saw integrity violations; the report is still written.
+var ErrThresholds = errors.New("loadtest: thresholds missed")
+
+// Scenarios the tester runs.
+const (
+	ScenarioMarketData = "marketdata"
+)
+
+// Config configures one run. The zero value of each field is documented;
+// Scenario, Duration and Out are required.
+type Config struct {
+	// Scenario is the scenario to run: marketdata.
+	Scenario string
+	// Duration is how long load is measured, after Warmup. Required, at
+	// most 24h.
+	Duration time.Duration
+	// Warmup is how long load runs before latency is recorded. Zero means
+	// 2s.
+	Warmup time.Duration
+	// Out is the directory the report files go to; created if missing.
+	Out string
+
+	// Target is the base URL (http://127.0.0.1:8080) of a running gateway.
+	// Empty means the tester starts the simulator and the gateway itself.
+	Target string
+	// Spawn starts them as a child process (`gateway demo`) rather than in
+	// this process: separate file-descriptor limits, and the gateway's
+	// memory per connection can be read. Ignored with Target.
+	Spawn bool
+	// Executable is the gateway binary Spawn runs. Zero means this
+	// program (os.Executable), which must be the gateway.
+	Executable string
+	// PID is the process of a Target gateway, to read its memory. Zero
+	// means the memory is not reported (or, when the tester starts the
+	// gateway, its own pid).
+	PID int
+
+	// Clients is the number of WebSocket clients. Zero means 100.
+	Clients int
+	// SymbolsPerClient is how many symbols each client subscribes to.
+	// Zero means 1.
+	SymbolsPerClient int
+	// Depth is the book depth subscribed: 5, 10 or 20. Zero means 10.
+	Depth int
+	// Symbols is the number of instruments a started gateway trades
+	// (the demo's, then synthetic ones). Zero means the demo's.
+	Symbols int
+	// Rate is the simulator's order-flow actions per second in a started
+	// gateway (about one book update each). Zero means 1000.
+	Rate int
+	// ConnectRate is how many clients connect per second. Zero means 2000.
+	ConnectRate int
+	// Verify is "all" (every client keeps its books and checks every
+	// checksum) or "sample" (one client in 20 does; the others check
+	// sequence continuity only, to leave CPU to the gateway at high
+	// rates). Zero means all.
+	Verify string
+	// Token is a bearer token for a Target that requires one.
+	Token string
+
+	// MaxP99 fails the run when the tick-to-client p99 exceeds it. Zero
+	// means no threshold.
+	MaxP99 time.Duration
+	// MinDelivered fails the run when fewer messages per second were
+	// delivered. Zero means no threshold.
+	MinDelivered float64
+}
+
+// withDefaults fills the documented defaults and validates c.
+func (c Config) withDefaults() (Config, error) {
+	bad := func(format string, args ...any) (Config, error) {
+		return c, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	}
+	switch c.Scenario {
+	case ScenarioMarketData:
+	case "":
+		return bad("-scenario is required (marketdata)")
+	default:
+		return bad("unknown scenario %q (want marketdata)", c.Scenario)
+	}
+	if c.Duration <= 0 || c.Duration > 24*time.Hour {
+		return bad("-duration %v must be between 0 and 24h", c.Duration)
+	}
+	if c.Out == "" {
+		return bad("-out DIR is required")
+	}
+	if c.Warmup == 0 {
+		c.Warmup = 2 * time.Second
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.Clients, 100)
+	def(&c.SymbolsPerClient, 1)
+	def(&c.Depth, 10)
+	def(&c.Rate, 1000)
+	def(&c.ConnectRate, 2000)
+	if c.Verify == "" {
+		c.Verify = "all"
+	}
+	switch {
+	case c.Warmup < 0:
+		return bad("-warmup must not be negative")
+	case c.Clients < 1 || c.Clients > 200000:
+		return bad("-clients %d out of range 1..200000", c.Clients)
+	case c.SymbolsPerClient < 1 || c.SymbolsPerClient > 100:
+		return bad("-symbols-per-client %d out of range 1..100", c.SymbolsPerClient)
+	case c.Depth != 5 && c.Depth != 10 && c.Depth != 20:
+		return bad("-depth %d: want 5, 10 or 20", c.Depth)
+	case c.Rate < 1 || c.Rate > 1000000:
+		return bad("-rate %d out of range 1..1000000", c.Rate)
+	case c.Symbols < 0 || c.Symbols > 5000:
+		return bad("-symbols %d out of range 0..5000", c.Symbols)
+	case c.ConnectRate < 1:
+		return bad("-connect-rate must be positive")
+	case c.Verify != "all" && c.Verify != "sample":
+		return bad("-verify %q: want all or sample", c.Verify)
+	case c.MaxP99 < 0 || c.MinDelivered < 0:
+		return bad("thresholds must not be negative")
+	}
+	if c.Target != "" {
+		u, err := url.Parse(c.Target)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("-target %q: want http://host:port", c.Target)
+		}
+		if !loopbackHost(u.Hostname()) {
+			return bad("-target %s is not a loopback address: load goes to this machine only", c.Target)
+		}
+	}
+	return c, nil
+}

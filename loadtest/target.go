@@ -1,0 +1,285 @@
+package loadtest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"sgw/configs"
+	"sgw/refdata"
+	"sgw/system"
+)
+
+// target is the gateway under test.
+type target struct {
+	base  string // http://host:port
+	token string
+	pid   int // 0 when unknown
+	own   bool
+	stop  func() error
+}
+
+// loopbackHost reports whether host is a loopback name or address.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// gatewayConfig is the configuration of a gateway the tester starts: the
+// demo's (or the named file's) with the simulator's rate, more
+// instruments, open limits for many clients from one address, and quiet
+// logs.
+func gatewayConfig(c Config, file string) (*configs.File, error) {
+	var cfg *configs.File
+	var err error
+	if file != "" {
+		cfg, err = configs.Load(file)
+	} else {
+		cfg, err = configs.LoadDemo()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Sim == nil {
+		return nil, fmt.Errorf("%w: the gateway config has no sim section", ErrConfig)
+	}
+	cfg.Log.Level = "warn"
+	cfg.Gateway.HTTP = "127.0.0.1:0"
+	cfg.Gateway.WS.AnonymousMarketData = true
+	cfg.Gateway.WS.MaxConnectionsPerIP = 1 << 20
+	cfg.Gateway.WS.MaxConnections = 1 << 20
+	cfg.Gateway.Pprof = true
+	cfg.Sim.Rate = c.Rate
+	for i := len(cfg.Instruments); i < c.Symbols; i++ {
+		in := refdata.Instrument{
+			Symbol:    fmt.Sprintf("%06d.SH", 601000+i),
+			Board:     refdata.BoardMain,
+			PrevClose: refdata.Price((10 + i%90) * refdata.PriceScale),
+		}
+		if err := in.Validate(); err != nil {
+			return nil, err
+		}
+		cfg.Instruments = append(cfg.Instruments, in)
+	}
+	if cfg.Sim != nil {
+		cfg.Sim.Instruments = nil // the file's instruments
+	}
+	return cfg, nil
+}
+
+// startTarget starts or finds the gateway under test.
+func startTarget(ctx context.Context, c Config, log *slog.Logger) (*target, error) {
+	if c.Target != "" {
+		return &target{base: strings.TrimRight(c.Target, "/"), token: c.Token, pid: c.PID, stop: func() error { return nil }}, nil
+	}
+	cfg, err := gatewayConfig(c, "")
+	if err != nil {
+		return nil, err
+	}
+	if c.Spawn {
+		return spawnTarget(ctx, c, cfg)
+	}
+	d, err := system.NewDemo(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+	return &target{base: d.BaseURL, token: d.Token, pid: os.Getpid(), own: true, stop: func() error {
+		cancel()
+		return <-done
+	}}, nil
+}
+
+var (
+	baseRE  = regexp.MustCompile(`web page:\s+(http://\S+?)/\s*$`)
+	tokenRE = regexp.MustCompile(`token:\s+(\S+)\s*$`)
+)
+
+// spawnTarget runs `gateway demo` with cfg as a child process.
+func spawnTarget(ctx context.Context, c Config, cfg *configs.File) (*target, error) {
+	exe := c.Executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("loadtest: find the gateway binary: %w", err)
+		}
+	}
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: gateway config: %w", err)
+	}
+	path := filepath.Join(c.Out, "gateway.yaml")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("loadtest: %w", err)
+	}
+	cmd := exec.Command(exe, "demo", "-config", path)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(c.Out, "gateway.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("loadtest: start %s: %w", exe, err)
+	}
+	t := &target{pid: cmd.Process.Pid, own: true}
+	t.stop = func() error {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		err := cmd.Wait()
+		logf.Close()
+		return err
+	}
+	found := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			if m := baseRE.FindStringSubmatch(line); m != nil {
+				t.base = m[1]
+			}
+			if m := tokenRE.FindStringSubmatch(line); m != nil && !strings.HasPrefix(strings.TrimSpace(line), "page") {
+				t.token = m[1]
+				close(found)
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case <-found:
+		return t, nil
+	case <-time.After(30 * time.Second):
+	case <-ctx.Done():
+	}
+	_ = t.stop()
+	return nil, fmt.Errorf("loadtest: %s demo did not start; see %s", exe, filepath.Join(c.Out, "gateway.log"))
+}
+
+// waitReady polls /readyz until the gateway is ready.
+func waitReady(ctx context.Context, base string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	var last string
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(b)))
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("loadtest: %s not ready after %v: %s", base, within, last)
+}
+
+// symbols lists the target's instruments.
+func symbols(ctx context.Context, base string) ([]string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/instruments", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: instruments: %w", err)
+	}
+	defer resp.Body.Close()
+	var list []struct {
+		Symbol string `json:"symbol"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return nil, fmt.Errorf("loadtest: instruments: %w", err)
+	}
+	out := make([]string, len(list))
+	for i, in := range list {
+		out[i] = in.Symbol
+	}
+	return out, nil
+}
+
+// rss returns the resident memory of process pid in bytes, or 0.
+func rss(pid int) int64 {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// ensureFiles raises this process's open-file limit as far as allowed and
+// fails fast when need descriptors cannot be had.
+func ensureFiles(need int) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return nil
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+		_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+	if uint64(need) > lim.Cur {
+		return fmt.Errorf("%w: this run needs about %d open files but the limit is %d (ulimit -n); use fewer clients, or -spawn so the gateway's connections count against its own process", ErrConfig, need, lim.Cur)
+	}
+	return nil
+}
+
+// cpuTime returns the user and system CPU time process pid has used, or 0.
+func cpuTime(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; fields start after its ')'.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+1:]
+	}
+	f := strings.Fields(s)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"sgw/loadtest"
+)
+
+// runLoadtest parses the loadtest command line and runs it.
+func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c loadtest.Config
+	fs.StringVar(&c.Scenario, "scenario", "", "scenario: marketdata")
+	fs.DurationVar(&c.Duration, "duration", 0, "how long load is measured (required)")
+	fs.DurationVar(&c.Warmup, "warmup", 0, "load before measuring (default 2s)")
+	fs.StringVar(&c.Out, "out", "", "directory for the report files (required)")
+	fs.StringVar(&c.Target, "target", "", "base URL of a running gateway (default: start the simulator and a gateway)")
+	fs.BoolVar(&c.Spawn, "spawn", false, "start the gateway as a child process (its memory per connection is reported)")
+	fs.IntVar(&c.PID, "pid", 0, "process id of the -target gateway, to report its memory")
+	fs.IntVar(&c.Clients, "clients", 0, "WebSocket clients (default 100)")
+	fs.IntVar(&c.SymbolsPerClient, "symbols-per-client", 0, "symbols each client subscribes to (default 1)")
+	fs.IntVar(&c.Depth, "depth", 0, "book depth: 5, 10 or 20 (default 10)")
+	fs.IntVar(&c.Symbols, "symbols", 0, "instruments in a started gateway (default: the demo's)")
+	fs.IntVar(&c.Rate, "rate", 0, "simulator actions (about one book update each) per second in a started gateway (default 1000)")
+	fs.IntVar(&c.ConnectRate, "connect-rate", 0, "clients connecting per second (default 2000)")
+	fs.StringVar(&c.Verify, "verify", "", "all: every client verifies checksums; sample: one in 20 does, all check sequences (default all)")
+	fs.StringVar(&c.Token, "token", "", "bearer token for a -target that requires one")
+	fs.DurationVar(&c.MaxP99, "max-p99", 0, "fail when the tick-to-client p99 exceeds this")
+	fs.Float64Var(&c.MinDelivered, "min-delivered", 0, "fail when fewer messages per second are delivered")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("loadtest: unexpected arguments %q", fs.Args())
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	sum, err := loadtest.Run(ctx, c, stderr, log)
+	if sum != nil {
+		fmt.Fprint(stdout, sum.Text())
+		fmt.Fprintf(stdout, "report: %s/{summary.txt,summary.json,chart.html,*.hgrm}\n", c.Out)
+	}
+	return err
+}
