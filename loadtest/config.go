@@ -70,6 +70,9 @@ type Config struct {
 	Verify string
 	// Token is a bearer token for a Target that requires one.
 	Token string
+	// ReadyTimeout is how long the gateway may take to become ready. Zero
+	// means 20s.
+	ReadyTimeout time.Duration
 
 	// MaxP99 fails the run when the tick-to-client p99 exceeds it. Zero
 	// means no threshold.
@@ -110,6 +113,9 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.Depth, 10)
 	def(&c.Rate, 1000)
 	def(&c.ConnectRate, 2000)
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = 20 * time.Second
+	}
 	if c.Verify == "" {
 		c.Verify = "all"
 	}

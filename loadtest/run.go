@@ -39,7 +39,7 @@ func Run(ctx context.Context, c Config, progress io.Writer, log *slog.Logger) (*
 		return nil, err
 	}
 	defer t.stop()
-	if err := waitReady(ctx, t.base, 20*time.Second); err != nil {
+	if err := waitReady(ctx, t.base, c.ReadyTimeout); err != nil {
 		return nil, err
 	}
 	sum, err := runMarketData(ctx, c, t, progress)
