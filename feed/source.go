@@ -67,6 +67,7 @@ type source struct {
 	gen      uint64 // connection generation; callbacks of older ones are ignored
 	link     link
 	pos      uint64 // sequence number of the next message on the stream
+	asked    uint64 // sequence number the current login requested
 	lastRecv time.Time
 	lastSend time.Time
 	deadline time.Time // login deadline
@@ -199,6 +200,7 @@ func (s *source) onOpen(gen uint64, l link) []byte {
 	s.lastRecv, s.lastSend = now, now
 	s.deadline = now.Add(s.f.cfg.HeartbeatTimeout)
 	req := soupbin.LoginRequest{Username: s.cfg.Username, Password: s.cfg.Password, Session: s.cfg.Session, Sequence: s.f.arb.Next()}
+	s.asked = req.Sequence
 	b, err := soupbin.AppendLoginRequest(nil, req)
 	if err != nil { // config validation makes this unreachable
 		s.fail(now, &sourceError{reason: "login", err: err})
@@ -272,7 +274,7 @@ func (s *source) handle(p soupbin.Packet, recv int64) *sourceError {
 		if err != nil {
 			return &sourceError{reason: "framing", err: fmt.Errorf("%w: %w", ErrProtocol, err)}
 		}
-		want := s.f.arb.Next()
+		want := s.asked
 		if seq < want && seq != 0 {
 			// The server would replay what was already delivered: harmless
 			// for the arbiter, but it is not what was asked for.
