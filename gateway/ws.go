@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"log/slog"
@@ -141,13 +142,13 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		writeError(rw, http.StatusTooManyRequests, reason, "too many connections")
 		return
 	}
-	defer w.release(ip)
 	opts := &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled, OriginPatterns: w.cfg.Origins}
 	if len(w.cfg.Origins) == 1 && w.cfg.Origins[0] == "*" {
 		opts.InsecureSkipVerify = true
 	}
-	conn, err := websocket.Accept(rw, r, opts)
+	conn, err := websocket.Accept(smallBuffers{rw}, r, opts)
 	if err != nil {
+		w.release(ip)
 		w.metrics.rejected.WithLabelValues("upgrade").Inc()
 		return // Accept has answered (403 for a foreign origin, 426 ...)
 	}
@@ -163,7 +164,17 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		c.setClaims(claims)
 	}
 	w.add(c)
-	err = c.readLoop(w.ctx)
+	// The connection is hijacked: serve it on a fresh goroutine, whose
+	// stack starts small, and let net/http's goroutine, whose stack grew
+	// while parsing the request, end.
+	go w.serve(c)
+}
+
+// serve reads c's requests until the connection ends, then releases it.
+func (w *wsServer) serve(c *client) {
+	defer w.release(c.ip)
+	conn := c.conn
+	err := c.readLoop(w.ctx)
 	if errors.Is(err, errFlood) {
 		// Let the flush goroutine send the queued errors and the close.
 		deadline := time.Now().Add(w.cfg.WriteTimeout)
@@ -288,3 +299,33 @@ func (w *wsServer) inspect(ctx context.Context, c *client, now time.Time) {
 		}()
 	}
 }
+
+// Buffer sizes of a hijacked WebSocket connection. net/http hands over a
+// 4 KiB reader and a 4 KiB writer per connection; client messages are
+// small, and market data goes out in frames written through, so smaller
+// buffers serve as well and save most of 8 KiB per idle connection.
+const (
+	wsReadBuffer  = 1024
+	wsWriteBuffer = 2048
+)
+
+// smallBuffers is an http.ResponseWriter whose Hijack returns the
+// connection with smaller buffers (see wsReadBuffer).
+type smallBuffers struct{ http.ResponseWriter }
+
+// Hijack implements http.Hijacker.
+func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		// Bytes already read past the request stay in net/http's reader.
+		return conn, brw, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, bufio.NewReadWriter(bufio.NewReaderSize(conn, wsReadBuffer), bufio.NewWriterSize(conn, wsWriteBuffer)), nil
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s smallBuffers) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -3,14 +3,17 @@ package loadtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/sys/unix"
 
 	"sgw/gateway/mdclient"
 )
@@ -48,13 +51,28 @@ type dialers struct {
 	clients []*http.Client
 }
 
-// perSourceAddr is how many clients share one loopback source address.
-const perSourceAddr = 20000
+// perSourceAddr is how many clients share one loopback source address:
+// well under the ephemeral port range, which connections of earlier runs
+// may still hold in TIME_WAIT.
+const perSourceAddr = 5000
 
 func newDialers(n int) *dialers {
 	d := &dialers{}
 	for i := 0; i*perSourceAddr < n; i++ {
-		nd := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(i/250), byte(1+i%250))}}
+		nd := &net.Dialer{Timeout: 10 * time.Second}
+		if n > perSourceAddr {
+			// Another loopback source address. IP_BIND_ADDRESS_NO_PORT lets
+			// connect pick the port per destination, as it does without a
+			// source address, instead of reserving one at bind.
+			nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, byte(i/250), byte(1+i%250))}
+			nd.Control = func(_, _ string, rc syscall.RawConn) error {
+				var serr error
+				err := rc.Control(func(fd uintptr) {
+					serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+				})
+				return errors.Join(err, serr)
+			}
+		}
 		d.clients = append(d.clients, &http.Client{Transport: &http.Transport{DialContext: nd.DialContext}})
 	}
 	return d

@@ -1,0 +1,145 @@
+package journal
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// benchBody is the size of a typical JSON order event.
+var benchBody = make([]byte, 200)
+
+// BenchmarkAppendParallel measures blocking Appends from many goroutines
+// (client sessions) on the local disk: records/s and how many records share
+// each fsync. goroutines = parallelism x GOMAXPROCS.
+func BenchmarkAppendParallel(b *testing.B) {
+	for _, bc := range []struct {
+		name        string
+		noSync      bool
+		parallelism int
+	}{
+		{name: "fsync/p1", parallelism: 1},
+		{name: "fsync/p16", parallelism: 16},
+		{name: "fsync/p64", parallelism: 64},
+		{name: "nosync/p16", noSync: true, parallelism: 16},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var syncs atomic.Int64
+			j := mustOpen(b, Config{Path: tempPath(b), NoSync: bc.noSync,
+				OnSync: func(int, int, time.Duration) { syncs.Add(1) }})
+			b.SetBytes(int64(minFrameSize + len(benchBody)))
+			b.SetParallelism(bc.parallelism)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := j.Append(1, benchBody); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(b.N)/float64(max(syncs.Load(), 1)), "records/fsync")
+			if err := j.Close(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// BenchmarkAppendAsync measures one event-loop goroutine issuing
+// AppendAsync with up to window records in flight.
+func BenchmarkAppendAsync(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		noSync bool
+	}{{name: "fsync"}, {name: "nosync", noSync: true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			const window = 4096
+			var syncs atomic.Int64
+			j := mustOpen(b, Config{Path: tempPath(b), NoSync: bc.noSync,
+				OnSync: func(int, int, time.Duration) { syncs.Add(1) }})
+			slots := make(chan struct{}, window)
+			done := func(_ uint64, err error) {
+				if err != nil {
+					b.Error(err)
+				}
+				<-slots
+			}
+			b.SetBytes(int64(minFrameSize + len(benchBody)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				slots <- struct{}{}
+				j.AppendAsync(1, benchBody, done)
+			}
+			for range window {
+				slots <- struct{}{}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(b.N)/float64(max(syncs.Load(), 1)), "records/fsync")
+			if err := j.Close(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// BenchmarkAppendLatency paces AppendAsync calls at a fixed rate (on a
+// 1 ms ticker, as an event loop handing on orders would; a busy-wait pacer
+// starves the writer on a 2-CPU machine) and reports the latency from
+// append to durable, the journal's share of order-in to FIX-out, and the
+// commit (write + fsync) times. Run with -benchtime=Nx; N records take
+// N/rate seconds.
+func BenchmarkAppendLatency(b *testing.B) {
+	for _, rate := range []int{5000, 12000} {
+		b.Run(fmt.Sprintf("fsync/%d_per_s", rate), func(b *testing.B) {
+			var syncs atomic.Int64
+			var took []time.Duration // written by the writer goroutine only
+			j := mustOpen(b, Config{Path: tempPath(b),
+				OnSync: func(_, _ int, d time.Duration) { syncs.Add(1); took = append(took, d) }})
+			lat := make([]time.Duration, b.N)
+			var wg sync.WaitGroup
+			wg.Add(b.N)
+			tick := time.NewTicker(time.Millisecond)
+			defer tick.Stop()
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; {
+				<-tick.C
+				due := min(b.N, int(time.Since(start)*time.Duration(rate)/time.Second))
+				for ; i < due; i++ {
+					k, t0 := i, time.Now()
+					j.AppendAsync(1, benchBody, func(_ uint64, err error) {
+						if err != nil {
+							b.Error(err)
+						}
+						lat[k] = time.Since(t0)
+						wg.Done()
+					})
+				}
+			}
+			wg.Wait()
+			b.StopTimer()
+			slices.Sort(lat)
+			q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) }
+			b.ReportMetric(q(0.50), "p50-µs")
+			b.ReportMetric(q(0.99), "p99-µs")
+			b.ReportMetric(q(0.999), "p99.9-µs")
+			b.ReportMetric(float64(b.N)/float64(max(syncs.Load(), 1)), "records/fsync")
+			if err := j.Close(); err != nil {
+				b.Fatal(err)
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "fsync-p99-µs")
+			b.ReportMetric(float64(took[len(took)-1].Microseconds()), "fsync-max-µs")
+		})
+	}
+}

@@ -1,0 +1,222 @@
+package journal
+
+import (
+	"fmt"
+	"time"
+)
+
+const (
+	// flushBytes ends a CommitInterval wait early: a batch this big is
+	// committed at once.
+	flushBytes = 1 << 20
+	// retainBytes is the largest batch buffer kept for reuse; a bigger one
+	// (after a burst) is left to the garbage collector.
+	retainBytes = 4 << 20
+)
+
+// batch is a group of appends committed with one write and one fsync.
+// Appenders fill it under Journal.mu; the writer goroutine takes it whole.
+type batch struct {
+	done  chan struct{} // closed once the batch is committed or failed
+	err   error         // the commit's result; set before done is closed
+	buf   []byte        // the batch's frames
+	n     int           // records in buf
+	first time.Time     // when the first record joined
+	full  bool          // buf passed flushBytes
+	cbs   []callback    // AppendAsync callers, in sequence order
+}
+
+// callback is one AppendAsync caller waiting for its record.
+type callback struct {
+	seq  uint64
+	done func(seq uint64, err error)
+}
+
+// Append adds a record of type typ with body to the journal and blocks
+// until it is durable (written and fsynced together with the other appends
+// of its batch). It returns the record's sequence number. Append may be
+// called from any number of goroutines; the journal copies body before
+// Append returns.
+//
+// A record refused at once (a body longer than Config.MaxRecord gets
+// ErrTooLarge, a closed journal ErrClosed, a failed one its sticky
+// ErrFailed error) gets sequence number 0 and uses none. A commit that
+// fails returns the sequence number the record was given together with
+// the sticky ErrFailed error: the record may or may not survive a
+// restart, and the journal accepts nothing more.
+func (j *Journal) Append(typ byte, body []byte) (uint64, error) {
+	if len(body) > j.cfg.MaxRecord {
+		return 0, j.tooLarge(len(body))
+	}
+	j.mu.Lock()
+	b, seq, err := j.enqueue(typ, body)
+	j.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	<-b.done
+	return seq, b.err
+}
+
+// AppendAsync adds a record like Append but does not wait: done is called
+// exactly once, with the record's sequence number and nil once the record
+// is durable, or with an error. It is for event loops that must not block.
+// The journal copies body before AppendAsync returns.
+//
+// A record refused at once (ErrTooLarge, ErrClosed, a sticky error) gets
+// done(0, err) on the caller's goroutine before AppendAsync returns.
+// Otherwise done runs on the journal's writer goroutine, in sequence order:
+// it must be quick and must not call Append or Close (which wait for that
+// goroutine); it may call AppendAsync.
+func (j *Journal) AppendAsync(typ byte, body []byte, done func(seq uint64, err error)) {
+	if len(body) > j.cfg.MaxRecord {
+		done(0, j.tooLarge(len(body)))
+		return
+	}
+	j.mu.Lock()
+	b, seq, err := j.enqueue(typ, body)
+	if err == nil {
+		b.cbs = append(b.cbs, callback{seq: seq, done: done})
+	}
+	j.mu.Unlock()
+	if err != nil {
+		done(0, err)
+	}
+}
+
+func (j *Journal) tooLarge(n int) error {
+	return fmt.Errorf("%w: body of %d bytes, limit %d", ErrTooLarge, n, j.cfg.MaxRecord)
+}
+
+// enqueue gives the record the next sequence number and frames it into the
+// current batch. j.mu must be held.
+func (j *Journal) enqueue(typ byte, body []byte) (*batch, uint64, error) {
+	if j.closed {
+		return nil, 0, ErrClosed
+	}
+	if j.err != nil {
+		return nil, 0, j.err
+	}
+	b := j.cur
+	now := time.Now()
+	if b.n == 0 {
+		b.first = now
+		select {
+		case j.kick <- struct{}{}:
+		default:
+		}
+	}
+	j.seq++
+	b.buf = appendFrame(b.buf, typ, j.seq, now.UnixNano(), body)
+	b.n++
+	if !b.full && len(b.buf) >= flushBytes {
+		b.full = true
+		select {
+		case j.full <- struct{}{}:
+		default:
+		}
+	}
+	return b, j.seq, nil
+}
+
+// newBatch returns an empty batch using the writer's spare buffers. Called
+// by the writer goroutine (or by open before it starts).
+func (j *Journal) newBatch() *batch {
+	b := &batch{done: make(chan struct{}), buf: j.spareBuf[:0], cbs: j.spareCbs[:0]}
+	j.spareBuf, j.spareCbs = nil, nil
+	return b
+}
+
+// run is the writer goroutine: it takes the pending batch, commits it and
+// releases its appenders, until Close is called and nothing is pending.
+func (j *Journal) run() {
+	defer close(j.stopped)
+	var timer *time.Timer
+	if j.cfg.CommitInterval > 0 {
+		timer = time.NewTimer(j.cfg.CommitInterval)
+		timer.Stop()
+	}
+	for {
+		j.mu.Lock()
+		b := j.cur
+		if b.n == 0 {
+			closed := j.closed
+			j.mu.Unlock()
+			if closed {
+				return
+			}
+			select {
+			case <-j.kick:
+			case <-j.closing:
+			}
+			continue
+		}
+		if iv := j.cfg.CommitInterval; iv > 0 && !j.closed && !b.full {
+			if wait := iv - time.Since(b.first); wait > 0 {
+				j.mu.Unlock()
+				timer.Reset(wait)
+				select {
+				case <-timer.C:
+				case <-j.full:
+				case <-j.closing:
+				}
+				timer.Stop()
+				continue
+			}
+		}
+		j.cur = j.newBatch()
+		err := j.err
+		j.mu.Unlock()
+		if err == nil {
+			err = j.commit(b)
+		}
+		j.finish(b, err)
+	}
+}
+
+// commit writes the batch with one write and fsyncs it. Writer goroutine
+// only.
+func (j *Journal) commit(b *batch) error {
+	start := time.Now()
+	if _, err := j.w.Write(b.buf); err != nil {
+		return fmt.Errorf("%w: write: %w", ErrFailed, err)
+	}
+	if !j.cfg.NoSync {
+		// Never retried: after a failed fsync the kernel may have dropped
+		// the dirty pages, and a retry could report success for data that
+		// is gone.
+		if err := j.w.Sync(); err != nil {
+			return fmt.Errorf("%w: fsync: %w", ErrFailed, err)
+		}
+	}
+	took := time.Since(start)
+	j.end += int64(len(b.buf))
+	j.durable.Store(j.end)
+	if j.cfg.OnSync != nil {
+		j.cfg.OnSync(b.n, len(b.buf), took)
+	}
+	return nil
+}
+
+// finish records a failure as the sticky error, releases the batch's
+// appenders and keeps its buffers for reuse. Writer goroutine only.
+func (j *Journal) finish(b *batch, err error) {
+	if err != nil {
+		j.mu.Lock()
+		if j.err == nil {
+			j.err = err
+		}
+		err = j.err
+		j.mu.Unlock()
+	}
+	b.err = err
+	close(b.done)
+	for _, c := range b.cbs {
+		c.done(c.seq, err)
+	}
+	if cap(b.buf) <= retainBytes {
+		j.spareBuf = b.buf[:0]
+	}
+	clear(b.cbs)
+	j.spareCbs = b.cbs[:0]
+}

@@ -1,0 +1,71 @@
+// Package journal is the gateway's order journal: an append-only file in
+// which every accepted order event is made durable before the client is
+// acknowledged, and from which a restarted gateway rebuilds its open
+// orders, positions and cash (together with the FIX store) before it
+// reconciles open orders with the upstream.
+//
+//	client order ─> risk checks ─> Journal.Append ──(durable)──> ack, router ─> FIX
+//	restart: Open ─> Replay ─> rebuild state ─> reconcile ─> Append ...
+//
+// # Record format
+//
+// A journal file is a 16-byte header followed by frames, all integers
+// big-endian:
+//
+//	header:  "SGWJRNL1" | u16 version (1) | u48 created, Unix milliseconds
+//	frame:   u32 length of payload | u32 CRC-32C (Castagnoli) of payload | payload
+//	payload: u8 record type | u64 sequence | i64 time, Unix nanoseconds | body
+//
+// The sequence number is 1 for the first record and increases by one per
+// record, continuing across reopens. The record type and body belong to
+// the caller (the gateway encodes its events, JSON for instance); the
+// journal stores the bytes. A body may be at most Config.MaxRecord bytes
+// (64 KiB by default, MaxRecordLimit = 16 MiB at most), so a payload
+// length outside 17 .. 17+MaxRecordLimit is damage.
+//
+// # Durability
+//
+// Append returns only after its record has been written and fsynced.
+// Appends are group-committed: one writer goroutine takes every record
+// pending, writes them with one write call, fsyncs once and then releases
+// all their callers. With Config.CommitInterval zero it commits as soon as
+// the previous fsync returns, so the batch grows with the load and the
+// fsync rate stays at what the disk sustains; a positive CommitInterval
+// waits up to that long for more records.
+//
+// A failed write or fsync is sticky: the failed batch, every batch behind
+// it and every later append get an error wrapping ErrFailed. A failed
+// fsync is never retried: the kernel may have dropped the data, and a retry
+// could report success falsely. The gateway must then stop
+// accepting orders. A record whose append failed may or may not be in the
+// file after a restart; the gateway treats it as never acknowledged.
+//
+// Open checks every record. A crash during a write leaves a torn tail: a
+// partial or damaged last write with nothing valid after it. Open truncates
+// it (those records were never acknowledged, since their fsync never
+// returned) and reports it in Recovered. Damage followed by valid records
+// is not what an interrupted append leaves: Open refuses the file with a
+// *CorruptError (ErrCorrupt) naming the offset, never skipping records
+// silently, and the operator decides. Damage inside the very last record
+// looks like a torn write and is truncated (and reported).
+//
+// Config.NoSync turns fsync off for tests and benchmarks. It is unsafe in
+// production: acknowledged records can be lost.
+//
+// # Concurrency
+//
+// Open starts the writer goroutine; Close stops it after committing every
+// append it accepted. Append, AppendAsync, LastSeq and Recovered may be
+// called from any goroutine. Append blocks its caller until its batch is
+// durable. AppendAsync never blocks: its callback runs on the writer
+// goroutine once the record is durable, in sequence order, and must be
+// quick (the next batch waits for it) and must not call Append or Close.
+// Config.OnSync also runs on the writer goroutine. Replay reads only
+// records already durable, so it may run alongside appends, but it must
+// not run concurrently with Close. The file is locked (flock) while open,
+// so a second Journal on the same file gets ErrLocked.
+//
+// The journal does not bound how much is pending: blocking callers bound it
+// by their number, and callers of AppendAsync must bound their own
+// in-flight records.
+package journal

@@ -1,0 +1,66 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors of the journal.
+var (
+	// ErrConfig reports an invalid Config; Open wraps it with the reason.
+	ErrConfig = errors.New("journal: invalid config")
+	// ErrClosed reports an Append, AppendAsync, Replay or second Close on a
+	// Journal that Close has closed.
+	ErrClosed = errors.New("journal: closed")
+	// ErrTooLarge reports a record body longer than Config.MaxRecord.
+	ErrTooLarge = errors.New("journal: record too large")
+	// ErrFailed reports that a write or fsync of the journal failed. It is
+	// sticky: the failed batch, every batch pending behind it and every
+	// later append get an error wrapping both ErrFailed and the I/O error.
+	// A gateway that sees it must stop accepting orders: it can no longer
+	// make them durable, and records of the failed batch may or may not
+	// survive a restart.
+	ErrFailed = errors.New("journal: write failed, journal stopped")
+	// ErrCorrupt reports damage that recovery must not repair silently: a
+	// record whose checksum or length is bad but which is followed by valid
+	// records, or a valid record out of sequence. Errors wrapping it are
+	// *CorruptError values and carry the offset.
+	ErrCorrupt = errors.New("journal: corrupt record")
+	// ErrTornTail reports, from ReadFile, a file that ends in a partial or
+	// damaged record with nothing valid after it: what a crash during a
+	// write leaves. Open repairs such a file by truncating it; ReadFile
+	// leaves the file alone and reports it after delivering the good
+	// records.
+	ErrTornTail = errors.New("journal: torn record at end of file")
+	// ErrBadHeader reports a file that does not start with the journal's
+	// 16-byte header (magic "SGWJRNL1"): most likely not a journal file.
+	ErrBadHeader = errors.New("journal: bad file header")
+	// ErrVersion reports a journal file written in a format version this
+	// package does not read.
+	ErrVersion = errors.New("journal: unsupported format version")
+	// ErrLocked reports that another process (or another Journal in this
+	// process) has the file open.
+	ErrLocked = errors.New("journal: file locked by another journal")
+)
+
+// CorruptError describes damage found at a byte offset of a journal file.
+// It wraps ErrCorrupt.
+type CorruptError struct {
+	// Path is the file, when known.
+	Path string
+	// Offset is the byte offset of the damaged record's frame.
+	Offset int64
+	// Reason says what is wrong with it.
+	Reason string
+}
+
+// Error returns the message, naming the file, offset and reason.
+func (e *CorruptError) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("journal: corrupt record at offset %d: %s", e.Offset, e.Reason)
+	}
+	return fmt.Sprintf("journal: %s: corrupt record at offset %d: %s", e.Path, e.Offset, e.Reason)
+}
+
+// Unwrap returns ErrCorrupt.
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }

@@ -1,0 +1,238 @@
+package journal
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+)
+
+// badFrame is a frame that failed its length or checksum check. Whether it
+// is a torn tail (repairable) or corruption depends on what follows it.
+type badFrame struct {
+	off    int64
+	reason string
+}
+
+func (b *badFrame) Error() string {
+	return fmt.Sprintf("journal: bad frame at offset %d: %s", b.off, b.reason)
+}
+
+// scanner reads frames sequentially from the header's end up to a fixed end
+// offset. Record bodies it returns alias its buffer and are valid until the
+// next call of next.
+type scanner struct {
+	r   *bufio.Reader
+	off int64  // offset of the next frame
+	end int64  // offset where the scan stops
+	seq uint64 // sequence number of the last good record
+	hdr [frameHeaderSize]byte
+	buf []byte
+}
+
+func newScanner(r io.ReaderAt, end int64) *scanner {
+	return &scanner{
+		r:   bufio.NewReaderSize(io.NewSectionReader(r, headerSize, end-headerSize), 256<<10),
+		off: headerSize,
+		end: end,
+	}
+}
+
+// next returns the next record; io.EOF at a clean end; a *badFrame for a
+// frame that is short or fails its length or checksum check; a
+// *CorruptError for a valid frame out of sequence; or an I/O error.
+func (s *scanner) next() (Record, error) {
+	rem := s.end - s.off
+	if rem == 0 {
+		return Record{}, io.EOF
+	}
+	if rem < frameHeaderSize {
+		return Record{}, &badFrame{s.off, fmt.Sprintf("%d bytes left, too few for a frame header", rem)}
+	}
+	if _, err := io.ReadFull(s.r, s.hdr[:]); err != nil {
+		return Record{}, readError(err)
+	}
+	n := int64(binary.BigEndian.Uint32(s.hdr[:4]))
+	switch {
+	case n < payloadHeaderSize || n > maxPayloadSize:
+		return Record{}, &badFrame{s.off, fmt.Sprintf("payload length %d out of range", n)}
+	case n > rem-frameHeaderSize:
+		return Record{}, &badFrame{s.off, fmt.Sprintf("payload length %d runs past the end (%d bytes left)", n, rem-frameHeaderSize)}
+	}
+	if int64(cap(s.buf)) < n {
+		s.buf = make([]byte, n)
+	}
+	p := s.buf[:n]
+	if _, err := io.ReadFull(s.r, p); err != nil {
+		return Record{}, readError(err)
+	}
+	if crc32.Checksum(p, castagnoli) != binary.BigEndian.Uint32(s.hdr[4:]) {
+		return Record{}, &badFrame{s.off, "checksum mismatch"}
+	}
+	rec := decodePayload(p)
+	if rec.Seq != s.seq+1 {
+		return Record{}, &CorruptError{Offset: s.off, Reason: fmt.Sprintf("sequence %d where %d was expected", rec.Seq, s.seq+1)}
+	}
+	s.seq = rec.Seq
+	s.off += frameHeaderSize + n
+	return rec, nil
+}
+
+// readError turns an early end of file (the file shrank under the scan)
+// into an error that is not io.EOF.
+func readError(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("journal: read: %w", err)
+}
+
+// scanResult is what scanFile found.
+type scanResult struct {
+	good    int64     // end offset of the last good record
+	records uint64    // number of good records (= last sequence number)
+	torn    *badFrame // non-nil when the file ends in a torn tail from good on
+}
+
+// scanFile reads the records of a journal file of size bytes whose header
+// has been checked, passing each to fn (when fn is not nil). A bad frame
+// with no valid record after it is a torn tail, reported in the result; one
+// with a valid record after it is a *CorruptError.
+func scanFile(r io.ReaderAt, size int64, path string, fn func(Record) error) (scanResult, error) {
+	s := newScanner(r, size)
+	for {
+		rec, err := s.next()
+		if err == nil {
+			if fn != nil {
+				if err := fn(rec); err != nil {
+					return scanResult{}, err
+				}
+			}
+			continue
+		}
+		res := scanResult{good: s.off, records: s.seq}
+		if err == io.EOF {
+			return res, nil
+		}
+		var bad *badFrame
+		if errors.As(err, &bad) {
+			at, found, err := findRecord(r, bad.off+1, size, s.seq)
+			if err != nil {
+				return scanResult{}, err
+			}
+			if found {
+				return scanResult{}, &CorruptError{Path: path, Offset: bad.off,
+					Reason: fmt.Sprintf("%s, and a valid record follows at offset %d", bad.reason, at)}
+			}
+			res.torn = bad
+			return res, nil
+		}
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			ce.Path = path
+		}
+		return scanResult{}, err
+	}
+}
+
+// findRecord reports the offset of the first valid frame in [from, end)
+// that could follow record number after: its length fits, its checksum
+// verifies and its sequence number is above after and no higher than the
+// number of frames that fit in the range allows. The cheap checks (length
+// and sequence range) run on every byte offset; the checksum only on the
+// rare candidate that passes them, so a megabyte of garbage costs about a
+// megabyte of reading.
+func findRecord(r io.ReaderAt, from, end int64, after uint64) (int64, bool, error) {
+	const step = 1 << 20
+	maxSeq := after + uint64((end-from)/minFrameSize) + 1
+	var win, frame []byte
+	for base := from; end-base >= minFrameSize; base += step {
+		n := min(end-base, step+minFrameSize-1)
+		if int64(cap(win)) < n {
+			win = make([]byte, n)
+		}
+		w := win[:n]
+		if got, err := r.ReadAt(w, base); int64(got) < n {
+			return 0, false, readError(err)
+		}
+		for i := int64(0); i < step && i+minFrameSize <= n; i++ {
+			l := int64(binary.BigEndian.Uint32(w[i:]))
+			if l < payloadHeaderSize || l > maxPayloadSize || base+i+frameHeaderSize+l > end {
+				continue
+			}
+			if seq := binary.BigEndian.Uint64(w[i+9:]); seq <= after || seq > maxSeq {
+				continue
+			}
+			var p []byte
+			if i+frameHeaderSize+l <= n {
+				p = w[i+frameHeaderSize : i+frameHeaderSize+l]
+			} else {
+				if int64(cap(frame)) < l {
+					frame = make([]byte, l)
+				}
+				p = frame[:l]
+				if got, err := r.ReadAt(p, base+i+frameHeaderSize); got < len(p) {
+					return 0, false, readError(err)
+				}
+			}
+			if crc32.Checksum(p, castagnoli) == binary.BigEndian.Uint32(w[i+4:]) {
+				return base + i, true, nil
+			}
+		}
+	}
+	return 0, false, nil
+}
+
+// ReadFile reads the journal file at path from the start and calls fn for
+// each record in sequence order, without modifying the file; it is for
+// tools and tests (a running gateway uses Journal.Replay). Record.Body is
+// valid only until fn returns. An error from fn stops the read and is
+// returned as is.
+//
+// An empty file holds no records. A file that ends in a torn record (a
+// crash during a write; Open would truncate it) delivers every good record
+// and then returns an error wrapping ErrTornTail. Damage followed by valid
+// records returns a *CorruptError (ErrCorrupt) after delivering the records
+// before it. ReadFile takes no lock, so it may read a file a Journal is
+// appending to; the last batch may then appear torn.
+func ReadFile(path string, fn func(r Record) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	if size == 0 {
+		return nil
+	}
+	if err := readHeader(f, size); err != nil {
+		return fmt.Errorf("%w: %s", err, path)
+	}
+	res, err := scanFile(f, size, path, fn)
+	if err != nil {
+		return err
+	}
+	if res.torn != nil {
+		return fmt.Errorf("%w: %s: %d bytes from offset %d: %s", ErrTornTail, path, size-res.good, res.good, res.torn.reason)
+	}
+	return nil
+}
+
+// readHeader reads and checks the header of a file of size bytes (> 0).
+func readHeader(r io.ReaderAt, size int64) error {
+	if size < headerSize {
+		return ErrBadHeader
+	}
+	var h [headerSize]byte
+	if _, err := r.ReadAt(h[:], 0); err != nil {
+		return readError(err)
+	}
+	return checkHeader(h[:])
+}
