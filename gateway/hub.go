@@ -287,9 +287,7 @@ func (h *hub) subscribe(c *client, ch string, depth int, ids []orderbook.SymbolI
 		s := h.syms[id]
 		switch ch {
 		case chBook:
-			for i := range s.book {
-				delete(s.book[i], c)
-			}
+			s.remove(c, chBook)
 			sb := &sub{}
 			s.book[depthIndex(depth)][c] = sb
 			if from, ok := resume[s.sym]; ok && h.replay(c, sb, s, depth, from) {
@@ -328,17 +326,22 @@ func (h *hub) unsubscribe(c *client, ch string, ids []orderbook.SymbolID) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, id := range ids {
-		s := h.syms[id]
-		switch ch {
-		case chBook:
-			for i := range s.book {
-				delete(s.book[i], c)
-			}
-		case chQuote:
-			delete(s.quotes, c)
-		case chTrades:
-			delete(s.trades, c)
+		h.syms[id].remove(c, ch)
+	}
+}
+
+// remove removes c from channel ch of s ("" = every channel). Hub mu held.
+func (s *symState) remove(c *client, ch string) {
+	if ch == chBook || ch == "" {
+		for i := range s.book {
+			delete(s.book[i], c)
 		}
+	}
+	if ch == chQuote || ch == "" {
+		delete(s.quotes, c)
+	}
+	if ch == chTrades || ch == "" {
+		delete(s.trades, c)
 	}
 }
 
@@ -365,10 +368,6 @@ func (h *hub) drop(c *client) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, s := range h.syms {
-		for i := range s.book {
-			delete(s.book[i], c)
-		}
-		delete(s.quotes, c)
-		delete(s.trades, c)
+		s.remove(c, "")
 	}
 }
