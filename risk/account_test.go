@@ -1,0 +1,324 @@
+package risk
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestBuyFillReleasesPriceDifference(t *testing.T) {
+	c, _ := newChecker(t, nil)
+	start := snap(t, c, "A1").Cash
+	r := mustNew(t, c, buy("A1", "b1", "000001.SZ", "10.50", 1000))
+	if r.Cash != cny(10_500) {
+		t.Fatalf("reservation %+v", r)
+	}
+	// 400 at 10.00: the 400*0.50 it held beyond the fill comes back.
+	wantErr(t, c.OnFill("A1", "b1", px("10.00"), 400), nil)
+	st := snap(t, c, "A1")
+	if st.Reserved != cny(6300) || st.Cash != start-cny(6300)-cny(4000) {
+		t.Fatalf("after fill: %+v (start %s)", st, start)
+	}
+	if p := pos(st, "000001.SZ"); p.Sellable != 1000 || p.BoughtToday != 400 {
+		t.Fatalf("position %+v", p)
+	}
+	// Done with 600 left: the rest comes back.
+	wantErr(t, c.OnDone("A1", "b1", 600), nil)
+	st = snap(t, c, "A1")
+	if st.Reserved != 0 || st.Cash != start-cny(4000) || st.OpenOrders != 0 {
+		t.Fatalf("after done: %+v", st)
+	}
+	checkInvariants(t, c)
+}
+
+func TestTPlusOne(t *testing.T) {
+	c, clk := newChecker(t, nil)
+	mustNew(t, c, buy("A1", "b1", "000001.SZ", "10", 400))
+	wantErr(t, c.OnFill("A1", "b1", px("10"), 400), nil)
+	// Bought today: not sellable. A1 had 1000 from earlier days.
+	_, rej := c.CheckNew(sell("A1", "s1", "000001.SZ", "10", 1400))
+	wantCode(t, rej, CodePosition)
+	if !strings.Contains(rej.Text, "400 bought today are sellable from the next trading day") {
+		t.Fatal(rej.Text)
+	}
+	_, rej = c.CheckNew(sell("A1", "s1", "000001.SZ", "10", 1100))
+	wantCode(t, rej, CodePosition)
+	mustNew(t, c, sell("A1", "s2", "000001.SZ", "10", 1000))
+
+	// A buy of a symbol not held before: nothing sellable today.
+	mustNew(t, c, buy("C1", "b1", "000001.SZ", "10", 500))
+	wantErr(t, c.OnFill("C1", "b1", px("10"), 500), nil)
+	_, rej = c.CheckNew(sell("C1", "s1", "000001.SZ", "10", 100))
+	wantCode(t, rej, CodePosition)
+
+	// Next trading day: yesterday's buys are sellable; yesterday's working
+	// sell expired and released its shares.
+	clk.Set(at("2025-06-10 09:30"))
+	mustNew(t, c, sell("C1", "s1", "000001.SZ", "10", 500))
+	mustNew(t, c, sell("A1", "s1", "000001.SZ", "10", 1400))
+	st := snap(t, c, "A1")
+	if p := pos(st, "000001.SZ"); p.Sellable != 0 || p.Reserved != 1400 || p.BoughtToday != 0 || st.OpenOrders != 1 {
+		t.Fatalf("next day: %+v", st)
+	}
+	checkInvariants(t, c)
+}
+
+func TestSellFillCreditsCashAtOnce(t *testing.T) {
+	c, _ := newChecker(t, nil)
+	// S1 has no cash and 150 STAR shares.
+	mustNew(t, c, sell("S1", "s1", "688981.SH", "50.00", 150))
+	_, rej := c.CheckNew(buy("S1", "b1", "000001.SZ", "10.00", 700))
+	wantCode(t, rej, CodeCash)
+	wantErr(t, c.OnFill("S1", "s1", px("50.00"), 150), nil)
+	st := snap(t, c, "S1")
+	if st.Cash != cny(7500) || st.OpenOrders != 0 || len(st.Positions) != 0 {
+		t.Fatalf("after sell: %+v", st)
+	}
+	// The proceeds buy at once (A-share cash is T+0 for buying).
+	mustNew(t, c, buy("S1", "b1", "000001.SZ", "10.00", 700))
+	checkInvariants(t, c)
+}
+
+func TestPartialSellFill(t *testing.T) {
+	c, _ := newChecker(t, nil)
+	start := snap(t, c, "A1").Cash
+	r := mustNew(t, c, sell("A1", "s1", "600519.SH", "1800", 200))
+	if r.Shares != 200 || r.Cash != 0 {
+		t.Fatalf("reservation %+v", r)
+	}
+	// Sells fill at or above the limit.
+	wantErr(t, c.OnFill("A1", "s1", px("1810"), 100), nil)
+	st := snap(t, c, "A1")
+	if p := pos(st, "600519.SH"); p.Sellable != 50 || p.Reserved != 100 || st.Cash != start+cny(181_000) {
+		t.Fatalf("after fill: %+v", st)
+	}
+	wantErr(t, c.OnDone("A1", "s1", 100), nil)
+	if p := pos(snap(t, c, "A1"), "600519.SH"); p.Sellable != 150 || p.Reserved != 0 {
+		t.Fatalf("after done: %+v", p)
+	}
+	checkInvariants(t, c)
+}
+
+func TestFullFillClosesOrder(t *testing.T) {
+	c, _ := newChecker(t, nil)
+	mustNew(t, c, buy("C1", "b1", "000001.SZ", "10", 1000))
+	wantErr(t, c.OnFill("C1", "b1", px("9.90"), 600), nil)
+	wantErr(t, c.OnFill("C1", "b1", px("9.80"), 400), nil)
+	st := snap(t, c, "C1")
+	if st.OpenOrders != 0 || st.Reserved != 0 || st.Cash != cny(10_000)-cny(5940)-cny(3920) {
+		t.Fatalf("state %+v", st)
+	}
+	// Done after the last fill is a no-op; a further fill is refused.
+	wantErr(t, c.OnDone("C1", "b1", 0), nil)
+	wantErr(t, c.OnFill("C1", "b1", px("9.80"), 1), ErrOrderClosed)
+	// A cancel of a done order is refused.
+	wantCode(t, c.CheckCancel(Cancel{Account: "C1", OrigClOrdID: "b1"}), CodeUnknownOrder)
+	checkInvariants(t, c)
+}
+
+func TestBadCallbacksChangeNothing(t *testing.T) {
+	c, _ := newChecker(t, nil)
+	mustNew(t, c, buy("C1", "b1", "000001.SZ", "10", 500))
+	mustNew(t, c, sell("A1", "s1", "000001.SZ", "10", 500))
+	before := snap(t, c, "C1")
+	for _, tc := range []struct {
+		name  string
+		err   error
+		want  error
+		exact bool
+	}{
+		{"over leaves", c.OnFill("C1", "b1", px("10"), 501), ErrBadFill, false},
+		{"above limit", c.OnFill("C1", "b1", px("10.01"), 100), ErrBadFill, false},
+		{"zero qty", c.OnFill("C1", "b1", px("10"), 0), ErrBadFill, false},
+		{"zero price", c.OnFill("C1", "b1", 0, 100), ErrBadFill, false},
+		{"sell above limit-up", c.OnFill("A1", "s1", px("11.01"), 100), ErrBadFill, false},
+		{"unknown order", c.OnFill("C1", "zz", px("10"), 100), ErrUnknownOrder, false},
+		{"unknown account", c.OnFill("ZZ", "b1", px("10"), 100), ErrUnknownAccount, false},
+		{"done unknown", c.OnDone("C1", "zz", 0), ErrUnknownOrder, false},
+		{"replaced not pending", c.OnReplaced("C1", "b1"), ErrNotPending, false},
+		{"replace rejected not pending", c.OnReplaceRejected("C1", "b1"), ErrNotPending, false},
+	} {
+		wantErr(t, tc.err, tc.want)
+	}
+	if after := snap(t, c, "C1"); after.Cash != before.Cash || after.Reserved != before.Reserved || after.OpenOrders != 1 {
+		t.Fatalf("state changed: %+v -> %+v", before, after)
+	}
+	checkInvariants(t, c)
+}
+
+func TestOnDoneLeavesMismatch(t *testing.T) {
+	c, _ := newChecker(t, nil)
+	mustNew(t, c, buy("C1", "b1", "000001.SZ", "10", 500))
+	wantErr(t, c.OnDone("C1", "b1", 300), ErrLeavesMismatch)
+	st := snap(t, c, "C1")
+	if st.Reserved != 0 || st.Cash != cny(10_000) || st.OpenOrders != 0 {
+		t.Fatalf("not released: %+v", st)
+	}
+	checkInvariants(t, c)
+}
+
+func TestCancel(t *testing.T) {
+	c, _ := newChecker(t, nil)
+	mustNew(t, c, buy("A1", "b1", "000001.SZ", "10", 100))
+	for _, tc := range []struct {
+		name   string
+		cancel Cancel
+		code   string
+	}{
+		{"unknown account", Cancel{Account: "ZZ", OrigClOrdID: "b1"}, CodeUnknownAccount},
+		{"unknown order", Cancel{Account: "A1", OrigClOrdID: "zz"}, CodeUnknownOrder},
+		{"other account's order", Cancel{Account: "C1", OrigClOrdID: "b1"}, CodeUnknownOrder},
+		{"wrong symbol", Cancel{Account: "A1", OrigClOrdID: "b1", Symbol: "600519.SH"}, CodeUnknownOrder},
+		{"own id reused", Cancel{Account: "A1", OrigClOrdID: "b1", ClOrdID: "b1"}, CodeDuplicateClOrd},
+		{"without own id", Cancel{Account: "A1", OrigClOrdID: "b1", Symbol: "000001.SZ"}, ""},
+		{"with own id", Cancel{Account: "A1", OrigClOrdID: "b1", ClOrdID: "x1"}, ""},
+		{"own id used twice", Cancel{Account: "A1", OrigClOrdID: "b1", ClOrdID: "x1"}, CodeDuplicateClOrd},
+		{"through the cancel's id", Cancel{Account: "A1", OrigClOrdID: "x1", ClOrdID: "x2"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantCode(t, c.CheckCancel(tc.cancel), tc.code) })
+	}
+	rej := c.CheckCancel(Cancel{Account: "A1", OrigClOrdID: "zz"})
+	if rej.FIXReason != FIXUnknownOrder || rej.CxlRejReason() != 1 {
+		t.Fatalf("reject %+v", rej)
+	}
+	// The cancel's id is used for the day and names the order.
+	_, rej = c.CheckNew(buy("A1", "x1", "000001.SZ", "10", 100))
+	wantCode(t, rej, CodeDuplicateClOrd)
+	wantErr(t, c.OnDone("A1", "x2", 100), nil)
+	if st := snap(t, c, "A1"); st.OpenOrders != 0 || st.Reserved != 0 {
+		t.Fatalf("state %+v", st)
+	}
+	checkInvariants(t, c)
+}
+
+func TestReplaceBuy(t *testing.T) {
+	c, _ := newChecker(t, nil)
+	start := snap(t, c, "A1").Cash
+	spent := cny(0)
+	held := func(want int64) {
+		t.Helper()
+		st := snap(t, c, "A1")
+		if st.Reserved != cny(want) || st.Cash+st.Reserved != start-spent {
+			t.Fatalf("reserved %s, want %d (cash %s)", st.Reserved, want, st.Cash)
+		}
+	}
+	mustNew(t, c, buy("A1", "b1", "000001.SZ", "10.00", 1000))
+	held(10_000)
+
+	// Price up: holds the new terms at once.
+	r, rej := c.CheckReplace("b1", buy("A1", "b2", "000001.SZ", "10.50", 1000))
+	wantCode(t, rej, "")
+	if r.Cash != cny(500) || r.Qty != 1000 || r.ClOrdID != "b2" {
+		t.Fatalf("reservation %+v", r)
+	}
+	held(10_500)
+	_, rej = c.CheckReplace("b1", buy("A1", "b3", "000001.SZ", "10.60", 1000))
+	wantCode(t, rej, CodeReplacePending)
+	if rej.CxlRejReason() != 3 {
+		t.Fatal(rej.CxlRejReason())
+	}
+	wantErr(t, c.OnReplaced("A1", "b2"), nil)
+	held(10_500)
+
+	// Price down, quantity up: while pending it holds the larger price
+	// times the larger quantity.
+	r, rej = c.CheckReplace("b2", buy("A1", "b4", "000001.SZ", "9.50", 1200))
+	wantCode(t, rej, "")
+	if r.Cash != cny(12_600-10_500) {
+		t.Fatalf("reservation %+v", r)
+	}
+	held(12_600)
+	// A fill at the old terms while pending, through the first id.
+	wantErr(t, c.OnFill("A1", "b1", px("10.50"), 200), nil)
+	spent += cny(2100)
+	held(10_500)
+	wantErr(t, c.OnReplaced("A1", "b4"), nil)
+	held(9_500) // 1000 left at 9.50
+	if oo := c.OpenOrders("A1"); len(oo) != 1 || oo[0].ClOrdID != "b4" || oo[0].LeavesQty != 1000 || oo[0].Price != px("9.50") {
+		t.Fatalf("open orders %+v", oo)
+	}
+
+	// Rejected upstream: back to the old terms.
+	_, rej = c.CheckReplace("b4", buy("A1", "b5", "000001.SZ", "10.00", 1200))
+	wantCode(t, rej, "")
+	held(10_000)
+	wantErr(t, c.OnReplaceRejected("A1", "b5"), nil)
+	held(9_500)
+	wantErr(t, c.OnReplaced("A1", "b5"), ErrNotPending)
+
+	// Quantity not above the filled 200.
+	_, rej = c.CheckReplace("b4", buy("A1", "b6", "000001.SZ", "9.50", 200))
+	wantCode(t, rej, CodeBadQty)
+	_, rej = c.CheckReplace("b4", sell("A1", "b6", "000001.SZ", "9.50", 1200))
+	wantCode(t, rej, CodeUnsupportedType)
+	_, rej = c.CheckReplace("b4", buy("A1", "b6", "600519.SH", "1700", 1200))
+	wantCode(t, rej, CodeUnsupportedType)
+	_, rej = c.CheckReplace("zz", buy("A1", "b6", "000001.SZ", "9.50", 1200))
+	wantCode(t, rej, CodeUnknownOrder)
+	_, rej = c.CheckReplace("b4", buy("A1", "b1", "000001.SZ", "9.50", 1200))
+	wantCode(t, rej, CodeDuplicateClOrd)
+	_, rej = c.CheckReplace("b4", buy("A1", "b6", "000001.SZ", "11.01", 1200))
+	wantCode(t, rej, CodePriceBand)
+	_, rej = c.CheckReplace("b4", buy("A1", "b6", "000001.SZ", "9.50", 1250))
+	wantCode(t, rej, CodeLot)
+
+	// Filled to the new quantity: done.
+	wantErr(t, c.OnFill("A1", "b4", px("9.50"), 1000), nil)
+	spent += cny(9500)
+	held(0)
+	_, rej = c.CheckReplace("b4", buy("A1", "b7", "000001.SZ", "9.50", 1300))
+	wantCode(t, rej, CodeUnknownOrder)
+	checkInvariants(t, c)
+}
+
+func TestReplaceCash(t *testing.T) {
+	c, _ := newChecker(t, nil)
+	mustNew(t, c, buy("C1", "b1", "000001.SZ", "10.00", 1000)) // all of C1's cash
+	_, rej := c.CheckReplace("b1", buy("C1", "b2", "000001.SZ", "10.01", 1000))
+	wantCode(t, rej, CodeCash)
+	// A lower price needs nothing more; the replace id is now used.
+	r, rej := c.CheckReplace("b1", buy("C1", "b2", "000001.SZ", "9.99", 1000))
+	wantCode(t, rej, "")
+	if r.Cash != 0 {
+		t.Fatalf("reservation %+v", r)
+	}
+	wantErr(t, c.OnReplaced("C1", "b2"), nil)
+	if st := snap(t, c, "C1"); st.Cash != cny(10) || st.Reserved != cny(9990) {
+		t.Fatalf("state %+v", st)
+	}
+	checkInvariants(t, c)
+}
+
+func TestReplaceSell(t *testing.T) {
+	c, _ := newChecker(t, nil)
+	// 250 held: sell 100, then replace it by the whole 250.
+	mustNew(t, c, sell("A1", "s1", "600519.SH", "1800", 100))
+	_, rej := c.CheckReplace("s1", sell("A1", "s2", "600519.SH", "1800", 260))
+	wantCode(t, rej, CodePosition)
+	_, rej = c.CheckReplace("s1", sell("A1", "s2", "600519.SH", "1800", 130))
+	wantCode(t, rej, CodeOddLot)
+	r, rej := c.CheckReplace("s1", sell("A1", "s2", "600519.SH", "1800", 250))
+	wantCode(t, rej, "")
+	if r.Shares != 150 {
+		t.Fatalf("reservation %+v", r)
+	}
+	if p := pos(snap(t, c, "A1"), "600519.SH"); p.Sellable != 0 || p.Reserved != 250 {
+		t.Fatalf("position %+v", p)
+	}
+	wantErr(t, c.OnReplaceRejected("A1", "s2"), nil)
+	if p := pos(snap(t, c, "A1"), "600519.SH"); p.Sellable != 150 || p.Reserved != 100 {
+		t.Fatalf("position %+v", p)
+	}
+	// Old quantity filled while a smaller replace was pending, then the
+	// replace is refused: the order is done.
+	_, rej = c.CheckReplace("s1", sell("A1", "s3", "600519.SH", "1800", 30))
+	wantCode(t, rej, CodeOddLot) // not the whole odd 50 of the 150 free + 100 held
+	_, rej = c.CheckReplace("s1", sell("A1", "s3", "600519.SH", "1800", 200))
+	wantCode(t, rej, "")
+	wantErr(t, c.OnFill("A1", "s1", px("1800"), 100), nil)
+	wantErr(t, c.OnReplaceRejected("A1", "s3"), nil)
+	st := snap(t, c, "A1")
+	if p := pos(st, "600519.SH"); p.Sellable != 150 || p.Reserved != 0 || st.OpenOrders != 0 {
+		t.Fatalf("state %+v", st)
+	}
+	checkInvariants(t, c)
+}

@@ -1,0 +1,320 @@
+package risk
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"sgw/refdata"
+)
+
+// starMinQty is the smallest STAR order, in shares; above it any quantity
+// is allowed. It does not depend on the instrument's configured Lot.
+const starMinQty = 200
+
+// Checker runs the pre-trade risk checks and keeps the state they need:
+// cash and positions per account, the reservations of working orders, the
+// client order ids used today, throttles, halts and kill switches.
+//
+// A Checker is safe for concurrent use: every method takes its one mutex
+// for the whole call, so checks and state updates are serialised and each
+// sees the effect of all earlier ones. Methods never block on anything but
+// that mutex and never call out (the Clock is read before it is taken).
+type Checker struct {
+	clock              Clock
+	maxNotional        refdata.Price
+	accountRate        int64
+	sessionRate        int64
+	cancelOnDisconnect bool
+	killCancelsResting bool
+
+	mu       sync.Mutex
+	sched    schedule
+	day      int32 // yyyymmdd of the current trading day
+	killAll  bool  // the global kill switch
+	symbols  map[string]int32
+	instr    []instrument
+	accounts map[string]*account
+	sessions map[string]*bucket
+	orders   slab // every order accepted today, in acceptance order
+}
+
+// instrument is an Instrument with its derived limits and switches.
+type instrument struct {
+	refdata.Instrument
+	lo, hi     refdata.Price // daily band, inclusive
+	maxQty     int64
+	star       bool
+	halted     bool
+	restricted bool
+}
+
+// New validates cfg, fills its defaults and returns a Checker whose
+// accounts hold their configured cash and positions. A nil clock means
+// SystemClock. The trading day starts as the clock's current local date.
+func New(cfg Config, clock Clock) (*Checker, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	sched, err := newSchedule(cfg.Schedule)
+	if err != nil {
+		return nil, err
+	}
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	c := &Checker{
+		clock:              clock,
+		maxNotional:        cfg.MaxNotional,
+		accountRate:        int64(cfg.AccountRate),
+		sessionRate:        int64(cfg.SessionRate),
+		cancelOnDisconnect: cfg.CancelOnDisconnect,
+		killCancelsResting: cfg.KillCancelsResting,
+		sched:              sched,
+		symbols:            make(map[string]int32, len(cfg.Instruments)),
+		instr:              make([]instrument, len(cfg.Instruments)),
+		accounts:           make(map[string]*account, len(cfg.Accounts)),
+		sessions:           make(map[string]*bucket),
+	}
+	for i, in := range cfg.Instruments {
+		lo, hi := in.Band()
+		c.instr[i] = instrument{Instrument: in, lo: lo, hi: hi, maxQty: cfg.MaxQty[in.Board], star: in.Board == refdata.BoardSTAR}
+		c.symbols[in.Symbol] = int32(i)
+	}
+	for _, sym := range cfg.Restricted {
+		c.instr[c.symbols[sym]].restricted = true
+	}
+	for _, ac := range cfg.Accounts {
+		a := &account{
+			id:     ac.ID,
+			credit: ac.Credit,
+			avail:  ac.Cash,
+			pos:    make(map[int32]*position, len(ac.Positions)),
+			orders: make(map[string]*order),
+		}
+		for sym, q := range ac.Positions {
+			a.pos[c.symbols[sym]] = &position{sellable: q}
+		}
+		c.accounts[ac.ID] = a
+	}
+	_, c.day = c.sched.at(clock.Now())
+	return c, nil
+}
+
+// Phase returns the trading phase at the clock's current time.
+func (c *Checker) Phase() Phase {
+	now := c.clock.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, _ := c.sched.at(now)
+	return p
+}
+
+// Day returns the current trading day as YYYY-MM-DD.
+func (c *Checker) Day() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Sprintf("%04d-%02d-%02d", c.day/10000, c.day/100%100, c.day%100)
+}
+
+// Rollover starts a new trading day if t's local date is after the current
+// one, and reports whether it did. Every order still working expires (its
+// reservation is released), client order ids may be used again, and the
+// shares bought on earlier days become sellable (T+1). The Check methods
+// call it with the clock's time; journal replay calls it with the time of
+// the first event of each day.
+func (c *Checker) Rollover(t time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, date := c.sched.at(t)
+	return c.rollover(date)
+}
+
+// rollover implements Rollover. c.mu must be held.
+func (c *Checker) rollover(date int32) bool {
+	if date <= c.day {
+		return false
+	}
+	c.day = date
+	c.orders.each(func(o *order) {
+		if !o.done {
+			o.acct.close(o)
+		}
+	})
+	// Callers may still hold Reservations inside the old slab: start a
+	// new one rather than reuse it.
+	c.orders = slab{}
+	for _, a := range c.accounts {
+		clear(a.orders)
+		for _, p := range a.pos {
+			p.sellable += p.today
+			p.today = 0
+		}
+	}
+	return true
+}
+
+// SetKill turns the kill switch of an account, or the global one when
+// account is "", on or off. It takes effect for the next check: a killed
+// account's new orders and replaces are rejected with risk.kill_switch;
+// cancels are still accepted. When the switch goes on and
+// KillCancelsResting is configured, SetKill returns the working orders
+// concerned, for the caller to cancel upstream; otherwise nil.
+func (c *Checker) SetKill(account string, on bool) ([]OpenOrder, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if account == "" {
+		c.killAll = on
+	} else {
+		a := c.accounts[account]
+		if a == nil {
+			return nil, fmt.Errorf("%w: %s", ErrUnknownAccount, account)
+		}
+		a.killed = on
+	}
+	if !on || !c.killCancelsResting {
+		return nil, nil
+	}
+	return c.openOrders(func(o *order) bool { return account == "" || o.acct.id == account }), nil
+}
+
+// Killed reports whether new orders of the account are blocked, by its own
+// kill switch or the global one. For an unknown account it reports the
+// global switch.
+func (c *Checker) Killed(account string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.killAll {
+		return true
+	}
+	a := c.accounts[account]
+	return a != nil && a.killed
+}
+
+// SetHalted halts or resumes trading in a symbol (from the feed's trading
+// state or an operator). Orders for a halted symbol are rejected with
+// risk.not_trading; cancels are still accepted.
+func (c *Checker) SetHalted(symbol string, halted bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i, ok := c.symbols[symbol]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownSymbol, symbol)
+	}
+	c.instr[i].halted = halted
+	return nil
+}
+
+// SetRestricted adds a symbol to the restricted list or removes it.
+func (c *Checker) SetRestricted(symbol string, restricted bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i, ok := c.symbols[symbol]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownSymbol, symbol)
+	}
+	c.instr[i].restricted = restricted
+	return nil
+}
+
+// Disconnect forgets a client session's throttle and, when
+// CancelOnDisconnect is configured, returns the session's working orders
+// for the caller to cancel upstream; otherwise nil. The protocol layer
+// calls it when a WebSocket or FIX session ends.
+func (c *Checker) Disconnect(session string) []OpenOrder {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.sessions, session)
+	if !c.cancelOnDisconnect || session == "" {
+		return nil
+	}
+	return c.openOrders(func(o *order) bool { return o.session == session })
+}
+
+// OpenOrders returns the working orders of an account, or of every
+// account when account is "", in the order they were accepted.
+func (c *Checker) OpenOrders(account string) []OpenOrder {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.openOrders(func(o *order) bool { return account == "" || o.acct.id == account })
+}
+
+// openOrders lists the working orders that match. c.mu must be held.
+func (c *Checker) openOrders(match func(*order) bool) []OpenOrder {
+	var out []OpenOrder
+	c.orders.each(func(o *order) {
+		if o.done || !match(o) {
+			return
+		}
+		out = append(out, OpenOrder{
+			Account:   o.acct.id,
+			Session:   o.session,
+			ClOrdID:   o.clOrdID,
+			Symbol:    c.instr[o.sym].Symbol,
+			Side:      o.side,
+			Price:     o.price,
+			LeavesQty: max(o.qty-o.cum, 0),
+		})
+	})
+	return out
+}
+
+// AccountState is a copy of an account's risk state, for display and
+// tests.
+type AccountState struct {
+	ID     string
+	Credit bool
+	// Killed reports the account's own kill switch or the global one.
+	Killed bool
+	// Cash is the cash available for new buys.
+	Cash refdata.Price
+	// Reserved is the cash held by working buys.
+	Reserved refdata.Price
+	// OpenOrders counts the working orders.
+	OpenOrders int
+	// Positions lists the non-empty positions by symbol.
+	Positions []PositionState
+}
+
+// PositionState is one position of an AccountState.
+type PositionState struct {
+	Symbol string
+	// Sellable is the shares a new sell may use: held since an earlier
+	// day and not held by working sells.
+	Sellable int64
+	// Reserved is the shares held by working sells.
+	Reserved int64
+	// BoughtToday is the shares bought today, sellable from the next
+	// trading day (T+1).
+	BoughtToday int64
+}
+
+// Snapshot returns a copy of an account's state.
+func (c *Checker) Snapshot(account string) (AccountState, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a := c.accounts[account]
+	if a == nil {
+		return AccountState{}, fmt.Errorf("%w: %s", ErrUnknownAccount, account)
+	}
+	st := AccountState{
+		ID: a.id, Credit: a.credit, Killed: a.killed || c.killAll,
+		Cash: a.avail, Reserved: a.reserved, OpenOrders: a.open,
+	}
+	for i, p := range a.pos {
+		if p.sellable == 0 && p.today == 0 {
+			continue
+		}
+		st.Positions = append(st.Positions, PositionState{
+			Symbol:      c.instr[i].Symbol,
+			Sellable:    p.sellable - p.reserved,
+			Reserved:    p.reserved,
+			BoughtToday: p.today,
+		})
+	}
+	slices.SortFunc(st.Positions, func(x, y PositionState) int { return cmp.Compare(x.Symbol, y.Symbol) })
+	return st, nil
+}

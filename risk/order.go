@@ -1,0 +1,130 @@
+package risk
+
+import (
+	"strconv"
+
+	"sgw/refdata"
+)
+
+// Side is the side of an order. The zero value is invalid.
+type Side uint8
+
+// The order sides.
+const (
+	Buy Side = iota + 1
+	Sell
+)
+
+// String returns "buy", "sell" or "side(n)".
+func (s Side) String() string {
+	switch s {
+	case Buy:
+		return "buy"
+	case Sell:
+		return "sell"
+	}
+	return "side(" + strconv.Itoa(int(s)) + ")"
+}
+
+// OrdType is the type of an order. The zero value is invalid.
+type OrdType uint8
+
+// The order types. Only Limit is accepted; Market is rejected with
+// risk.unsupported_type until the gateway supports its protection price.
+const (
+	Limit OrdType = iota + 1
+	Market
+)
+
+// String returns "limit", "market" or "type(n)".
+func (t OrdType) String() string {
+	switch t {
+	case Limit:
+		return "limit"
+	case Market:
+		return "market"
+	}
+	return "type(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Order is a new order (or the new terms of a replace) as the protocol
+// layer decoded it.
+type Order struct {
+	// Account is the trading account the order is for.
+	Account string
+	// Session identifies the client connection (WebSocket or FIX session)
+	// it came in on, for the per-session throttle and cancel-on-disconnect.
+	// Empty means no session throttle and no cancel-on-disconnect.
+	Session string
+	// ClOrdID is the client order id, unique per account for the day.
+	ClOrdID string
+	// Symbol is the gateway symbol, such as "600519.SH".
+	Symbol string
+	// Side is Buy or Sell; zero is rejected (risk.unsupported_type).
+	Side Side
+	// Type is Limit; Market and zero are rejected (risk.unsupported_type).
+	Type OrdType
+	// Price is the limit price.
+	Price refdata.Price
+	// Qty is the order quantity in shares. For a replace it is the new
+	// total quantity, filled shares included (FIX OrderQty).
+	Qty int64
+	// Credit marks an order for a margin (credit) account; it must match
+	// the account's configuration. Zero means a cash-account order.
+	Credit bool
+}
+
+// Cancel is a cancel request for an order.
+type Cancel struct {
+	// Account is the account of the order to cancel.
+	Account string
+	// Session is the client connection the cancel came in on; cancels
+	// are not throttled, so it is informational.
+	Session string
+	// ClOrdID is the cancel request's own client order id. Empty is
+	// allowed (the WebSocket protocol names only the order); when set it
+	// must be unused today and afterwards refers to the same order.
+	ClOrdID string
+	// OrigClOrdID names the order to cancel: any client order id it has
+	// had (the original, a replace's or a cancel's).
+	OrigClOrdID string
+	// Symbol, when set, must be the order's symbol. Empty means not
+	// checked.
+	Symbol string
+}
+
+// Reservation is what an accepted order holds: cash for a buy, sellable
+// shares for a sell. It is the caller's copy for journaling and display:
+// the checker never changes it after returning it, and it does not change
+// as the order fills (Snapshot shows the live state).
+type Reservation struct {
+	Account string
+	ClOrdID string
+	Symbol  string
+	Side    Side
+	Price   refdata.Price
+	// Qty is the order quantity (for a replace, the new total quantity).
+	Qty int64
+	// Cash is the cash held by this call for a buy, Price*Qty for a new
+	// order; for a replace, the extra cash held while it is pending (zero
+	// when the new terms need no more). Zero for a sell.
+	Cash refdata.Price
+	// Shares is the sellable shares held by this call for a sell (for a
+	// replace, the extra shares). Zero for a buy.
+	Shares int64
+}
+
+// OpenOrder describes an order that is still working, as returned to the
+// caller that must cancel it (kill switch, cancel-on-disconnect).
+type OpenOrder struct {
+	Account string
+	Session string
+	// ClOrdID is the order's current client order id (the latest replace
+	// the upstream accepted).
+	ClOrdID string
+	Symbol  string
+	Side    Side
+	Price   refdata.Price
+	// LeavesQty is the quantity not yet filled.
+	LeavesQty int64
+}

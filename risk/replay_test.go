@@ -1,0 +1,154 @@
+package risk
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"sgw/refdata"
+)
+
+// journalEntry is one accepted request or callback, as the journal would
+// record it.
+type journalEntry struct {
+	kind   string // new, cancel, replace, fill, done, replaced, replace_rejected
+	order  Order
+	cancel Cancel
+	orig   string
+	price  refdata.Price
+	qty    int64
+}
+
+// TestReplayReproducesState runs a day through the Check methods and the
+// callbacks, journals what was accepted, replays the journal through the
+// Restore methods on a fresh Checker whose clock is somewhere else
+// entirely (a Sunday night), and compares the states.
+func TestReplayReproducesState(t *testing.T) {
+	live, clk := newChecker(t, nil)
+	var journal []journalEntry
+	newOrder := func(o Order) {
+		if _, rej := live.CheckNew(o); rej == nil {
+			journal = append(journal, journalEntry{kind: "new", order: o})
+		}
+	}
+	cancel := func(x Cancel) {
+		if live.CheckCancel(x) == nil {
+			journal = append(journal, journalEntry{kind: "cancel", cancel: x})
+		}
+	}
+	replace := func(orig string, o Order) {
+		if _, rej := live.CheckReplace(orig, o); rej == nil {
+			journal = append(journal, journalEntry{kind: "replace", orig: orig, order: o})
+		}
+	}
+	callback := func(kind, acct, id string, price refdata.Price, qty int64) {
+		var err error
+		switch kind {
+		case "fill":
+			err = live.OnFill(acct, id, price, qty)
+		case "done":
+			err = live.OnDone(acct, id, qty)
+		case "replaced":
+			err = live.OnReplaced(acct, id)
+		case "replace_rejected":
+			err = live.OnReplaceRejected(acct, id)
+		}
+		if err != nil {
+			t.Fatalf("%s %s: %v", kind, id, err)
+		}
+		journal = append(journal, journalEntry{kind: kind, order: Order{Account: acct, ClOrdID: id}, price: price, qty: qty})
+	}
+
+	newOrder(buy("A1", "b1", "000001.SZ", "10.50", 1000))
+	newOrder(buy("A1", "b2", "000001.SZ", "12.00", 1000)) // rejected: band
+	newOrder(sell("A1", "s1", "600519.SH", "1800", 250))
+	newOrder(buy("C1", "c1", "688981.SH", "50", 200))
+	clk.Advance(time.Minute)
+	callback("fill", "A1", "b1", px("10.00"), 300)
+	replace("b1", buy("A1", "b3", "000001.SZ", "10.20", 900))
+	callback("fill", "A1", "b1", px("10.40"), 100)
+	callback("replaced", "A1", "b3", 0, 0)
+	callback("fill", "A1", "s1", px("1801"), 150)
+	cancel(Cancel{Account: "A1", OrigClOrdID: "s1", ClOrdID: "x1"})
+	callback("done", "A1", "x1", 0, 100)
+	callback("fill", "C1", "c1", px("49.99"), 200)
+	newOrder(sell("S1", "s9", "688981.SH", "50", 150))
+	replace("s9", sell("S1", "s10", "688981.SH", "51", 150))
+	callback("replace_rejected", "S1", "s10", 0, 0)
+	newOrder(buy("M1", "m1", "300750.SZ", "200", 100)) // rejected: not credit
+	m := buy("M1", "m1", "300750.SZ", "200", 100)
+	m.Credit = true
+	newOrder(m)
+
+	replayed, err := New(testConfig(), NewManualClock(at("2025-06-08 23:00")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The journal starts on Monday.
+	replayed.Rollover(at(monday + " 09:00"))
+	for _, e := range journal {
+		var err error
+		switch e.kind {
+		case "new":
+			if _, rej := replayed.RestoreNew(e.order); rej != nil {
+				err = rej
+			}
+		case "cancel":
+			if rej := replayed.RestoreCancel(e.cancel); rej != nil {
+				err = rej
+			}
+		case "replace":
+			if _, rej := replayed.RestoreReplace(e.orig, e.order); rej != nil {
+				err = rej
+			}
+		case "fill":
+			err = replayed.OnFill(e.order.Account, e.order.ClOrdID, e.price, e.qty)
+		case "done":
+			err = replayed.OnDone(e.order.Account, e.order.ClOrdID, e.qty)
+		case "replaced":
+			err = replayed.OnReplaced(e.order.Account, e.order.ClOrdID)
+		case "replace_rejected":
+			err = replayed.OnReplaceRejected(e.order.Account, e.order.ClOrdID)
+		}
+		if err != nil {
+			t.Fatalf("replay %s %s: %v", e.kind, e.order.ClOrdID, err)
+		}
+	}
+	for _, acct := range []string{"A1", "C1", "M1", "S1"} {
+		a, b := snap(t, live, acct), snap(t, replayed, acct)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: live %+v\nreplayed %+v", acct, a, b)
+		}
+	}
+	if a, b := fmt.Sprint(live.OpenOrders("")), fmt.Sprint(replayed.OpenOrders("")); a != b {
+		t.Errorf("open orders: live %s, replayed %s", a, b)
+	}
+	if live.Day() != replayed.Day() {
+		t.Errorf("day %s vs %s", live.Day(), replayed.Day())
+	}
+	checkInvariants(t, replayed)
+	// Restore still refuses what would corrupt the books.
+	for _, tc := range []struct {
+		o    Order
+		code string
+	}{
+		{buy("A1", "b1", "000001.SZ", "10", 100), CodeDuplicateClOrd},
+		{buy("ZZ", "z1", "000001.SZ", "10", 100), CodeUnknownAccount},
+		{buy("A1", "z1", "999999.SH", "10", 100), CodeUnknownSymbol},
+		{buy("A1", "z1", "000001.SZ", "12", 100), CodePriceBand},
+		{buy("A1", "z1", "000001.SZ", "10", 2_000_000), CodeMaxQty},
+		{buy("A1", "z1", "000001.SZ", "10", 0), CodeBadQty},
+	} {
+		_, rej := replayed.RestoreNew(tc.o)
+		wantCode(t, rej, tc.code)
+	}
+	// Restore skips policy: C1 has no cash left, yet a journaled buy is
+	// restored and its cash goes negative, blocking new buys.
+	if _, rej := replayed.RestoreNew(buy("C1", "c2", "000001.SZ", "10", 100)); rej != nil {
+		t.Fatal(rej)
+	}
+	if st := snap(t, replayed, "C1"); st.Cash >= 0 {
+		t.Fatalf("cash %s", st.Cash)
+	}
+}

@@ -1,0 +1,156 @@
+package risk
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSessionBoundaries(t *testing.T) {
+	cases := []struct {
+		at         string
+		phase      Phase
+		newCode    string
+		cancelCode string
+	}{
+		{"09:14:59.999", PhaseClosed, CodeSessionClosed, CodeSessionClosed},
+		{"09:15:00.000", PhaseOpeningCall, "", ""},
+		{"09:19:59.999", PhaseOpeningCall, "", ""},
+		{"09:20:00.000", PhaseOpeningCallNoCancel, "", CodeNoCancelPeriod},
+		{"09:24:59.999", PhaseOpeningCallNoCancel, "", CodeNoCancelPeriod},
+		{"09:25:00.000", PhaseClosed, CodeSessionClosed, CodeSessionClosed},
+		{"09:29:59.999", PhaseClosed, CodeSessionClosed, CodeSessionClosed},
+		{"09:30:00.000", PhaseContinuous, "", ""},
+		{"11:29:59.999", PhaseContinuous, "", ""},
+		{"11:30:00.000", PhaseClosed, CodeSessionClosed, CodeSessionClosed},
+		{"12:59:59.999", PhaseClosed, CodeSessionClosed, CodeSessionClosed},
+		{"13:00:00.000", PhaseContinuous, "", ""},
+		{"14:56:59.999", PhaseContinuous, "", ""},
+		{"14:57:00.000", PhaseClosingCall, "", CodeNoCancelPeriod},
+		{"14:59:59.999", PhaseClosingCall, "", CodeNoCancelPeriod},
+		{"15:00:00.000", PhaseClosed, CodeSessionClosed, CodeSessionClosed},
+		{"23:59:59.999", PhaseClosed, CodeSessionClosed, CodeSessionClosed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.at, func(t *testing.T) {
+			c, clk := newChecker(t, nil)
+			// A working order to cancel and replace, placed the same day.
+			clk.Set(at(monday + " 09:15"))
+			mustNew(t, c, buy("A1", "w1", "000001.SZ", "10", 100))
+			mustNew(t, c, buy("A1", "w2", "000001.SZ", "10", 100))
+
+			clk.Set(at(monday + " " + tc.at))
+			if got := c.Phase(); got != tc.phase {
+				t.Fatalf("Phase = %s, want %s", got, tc.phase)
+			}
+			_, rej := c.CheckNew(buy("A1", "n1", "000001.SZ", "10", 100))
+			wantCode(t, rej, tc.newCode)
+			if rej != nil && rej.FIXReason != FIXExchangeClosed {
+				t.Fatalf("FIXReason %d", rej.FIXReason)
+			}
+			wantCode(t, c.CheckCancel(Cancel{Account: "A1", OrigClOrdID: "w1"}), tc.cancelCode)
+			// A replace needs both a new order and a cancel to be allowed.
+			replaceCode := tc.newCode
+			if replaceCode == "" {
+				replaceCode = tc.cancelCode
+			}
+			_, rej = c.CheckReplace("w2", buy("A1", "r2", "000001.SZ", "10.01", 100))
+			wantCode(t, rej, replaceCode)
+			checkInvariants(t, c)
+		})
+	}
+}
+
+func TestSessionClosedDays(t *testing.T) {
+	cases := []struct {
+		name, at, code, text string
+	}{
+		{"monday", "2025-06-09 10:00", "", ""},
+		{"saturday", "2025-06-07 10:00", CodeSessionClosed, "2025-06-07 is a Saturday"},
+		{"sunday", "2025-06-08 10:00", CodeSessionClosed, "2025-06-08 is a Sunday"},
+		{"holiday", "2025-10-01 10:00", CodeSessionClosed, "2025-10-01 is an exchange holiday"},
+		{"day after holiday", "2025-10-02 10:00", "", ""},
+		{"night", "2025-06-09 20:00:01", CodeSessionClosed, "market closed at 20:00:01.000"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, clk := newChecker(t, nil)
+			clk.Set(at(tc.at))
+			_, rej := c.CheckNew(buy("A1", "n1", "000001.SZ", "10", 100))
+			wantCode(t, rej, tc.code)
+			if rej != nil && !strings.Contains(rej.Text, tc.text) {
+				t.Fatalf("text %q, want %q", rej.Text, tc.text)
+			}
+		})
+	}
+}
+
+func TestSessionUsesExchangeTimeZone(t *testing.T) {
+	c, clk := newChecker(t, nil)
+	// 01:30 UTC is 09:30 in Shanghai.
+	clk.Set(time.Date(2025, 6, 9, 1, 30, 0, 0, time.UTC))
+	mustNew(t, c, buy("A1", "n1", "000001.SZ", "10", 100))
+	clk.Set(time.Date(2025, 6, 9, 1, 29, 59, 0, time.UTC))
+	_, rej := c.CheckNew(buy("A1", "n2", "000001.SZ", "10", 100))
+	wantCode(t, rej, CodeSessionClosed)
+	// Friday 16:00 UTC is Saturday 00:00 in Shanghai.
+	clk.Set(time.Date(2025, 6, 13, 16, 0, 0, 0, time.UTC))
+	_, rej = c.CheckNew(buy("A1", "n3", "000001.SZ", "10", 100))
+	wantCode(t, rej, CodeSessionClosed)
+	if !strings.Contains(rej.Text, "Saturday") {
+		t.Fatal(rej.Text)
+	}
+}
+
+func TestAlwaysOpen(t *testing.T) {
+	c, clk := newChecker(t, func(c *Config) { c.Schedule.AlwaysOpen = true })
+	for i, s := range []string{"2025-06-09 03:00", "2025-06-09 09:22", "2025-06-09 12:00", "2025-06-09 14:58"} {
+		clk.Set(at(s))
+		id := string(rune('a' + i))
+		mustNew(t, c, buy("A1", id, "000001.SZ", "10", 100))
+		wantCode(t, c.CheckCancel(Cancel{Account: "A1", OrigClOrdID: id}), "")
+		if c.Phase() != PhaseContinuous {
+			t.Fatal(c.Phase())
+		}
+	}
+	clk.Set(at("2025-06-07 03:00")) // Saturday
+	mustNew(t, c, buy("A1", "sat", "000001.SZ", "10", 100))
+}
+
+func TestPhaseAcceptsAndNames(t *testing.T) {
+	for _, tc := range []struct {
+		p               Phase
+		name            string
+		newOK, cancelOK bool
+	}{
+		{PhaseClosed, "closed", false, false},
+		{PhaseOpeningCall, "opening_call", true, true},
+		{PhaseOpeningCallNoCancel, "opening_call_no_cancel", true, false},
+		{PhaseContinuous, "continuous", true, true},
+		{PhaseClosingCall, "closing_call", true, false},
+		{Phase(9), "phase(9)", true, false},
+	} {
+		if tc.p.String() != tc.name || tc.p.AcceptsNew() != tc.newOK || tc.p.AcceptsCancel() != tc.cancelOK {
+			t.Errorf("%d: %s %v %v", tc.p, tc.p, tc.p.AcceptsNew(), tc.p.AcceptsCancel())
+		}
+	}
+}
+
+func TestDayAndRollover(t *testing.T) {
+	c, clk := newChecker(t, nil)
+	if c.Day() != "2025-06-09" {
+		t.Fatal(c.Day())
+	}
+	if c.Rollover(at("2025-06-09 23:59:59.999")) {
+		t.Fatal("rolled over within the day")
+	}
+	if c.Rollover(at("2025-06-08 10:00")) {
+		t.Fatal("rolled over backwards")
+	}
+	clk.Set(at("2025-06-10 09:00"))
+	_, rej := c.CheckNew(buy("A1", "n1", "000001.SZ", "10", 100))
+	wantCode(t, rej, CodeSessionClosed)
+	if c.Day() != "2025-06-10" {
+		t.Fatal(c.Day())
+	}
+}
