@@ -13,7 +13,7 @@ var (
 	ErrReconciling = errors.New("orders: state unknown, reconciling with the upstream")
 	// ErrJournal reports that the journal failed: the gateway accepts no
 	// more orders.
-	ErrJournal = errors.New("orders: journal failed")
+	ErrJournal    = errors.New("orders: journal failed")
 	ErrBadRequest = errors.New("orders: bad request")
 )
 
