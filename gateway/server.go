@@ -66,6 +66,8 @@ type Deps struct {
 	Feeds []Feed
 	// Tokens verifies bearer tokens; nil accepts none.
 	Tokens TokenVerifier
+	// Orders takes orders; nil means the WebSocket endpoint takes none.
+	Orders OrderEntry
 	// Registry receives the server's metrics and is served at /metrics.
 	// Required.
 	Registry *prometheus.Registry
@@ -85,7 +87,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ws, err := newWSServer(cfg.WS, deps.Market, deps.Tokens, deps.Registry, log.With("component", "ws"))
+	ws, err := newWSServer(cfg.WS, deps.Market, deps.Orders, deps.Tokens, deps.Registry, log.With("component", "ws"))
 	if err != nil {
 		return nil, err
 	}

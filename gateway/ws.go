@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -69,7 +70,9 @@ func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
 type wsServer struct {
 	cfg     WSConfig
 	market  Market
+	orders  OrderEntry // nil: no order entry
 	tokens  TokenVerifier
+	nextID  atomic.Uint64
 	log     *slog.Logger
 	metrics *wsMetrics
 	hubs    []*hub
@@ -82,12 +85,12 @@ type wsServer struct {
 	started chan struct{}
 }
 
-func newWSServer(cfg WSConfig, market Market, tokens TokenVerifier, reg prometheus.Registerer, log *slog.Logger) (*wsServer, error) {
+func newWSServer(cfg WSConfig, market Market, entry OrderEntry, tokens TokenVerifier, reg prometheus.Registerer, log *slog.Logger) (*wsServer, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	w := &wsServer{cfg: cfg, market: market, tokens: tokens, log: log, metrics: newWSMetrics(reg),
+	w := &wsServer{cfg: cfg, market: market, orders: entry, tokens: tokens, log: log, metrics: newWSMetrics(reg),
 		clients: map[*client]struct{}{}, perIP: map[string]int{}, started: make(chan struct{})}
 	for shard := range market.Shards() {
 		w.hubs = append(w.hubs, newHub(shard, market, cfg.History, w.metrics))
@@ -154,7 +157,7 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(w.cfg.MaxMessageBytes)
 	now := time.Now()
-	c := &client{srv: w, conn: conn, ip: ip, subs: map[subKey]struct{}{},
+	c := &client{srv: w, conn: conn, ip: ip, subs: map[subKey]struct{}{}, watching: map[string]bool{}, id: w.nextID.Add(1),
 		tokens: float64(2 * w.cfg.MaxMessagesPerSecond), refill: now}
 	c.lastRecv.Store(now.UnixNano())
 	// Pings are spread over the interval so that clients that connected
@@ -192,6 +195,7 @@ func (w *wsServer) serve(c *client) {
 	}
 	conn.CloseNow()
 	c.flushes.Wait()
+	c.leaveOrders()
 	for _, h := range w.hubs {
 		h.drop(c)
 	}

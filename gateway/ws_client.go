@@ -47,8 +47,12 @@ type client struct {
 	flushes    sync.WaitGroup
 	nextPing   atomic.Int64 // unix ns; the janitor's
 
+	id uint64 // unique per server
+
 	// reader goroutine only
-	claims *auth.Claims
+	claims     *auth.Claims
+	registered bool            // with the order manager, as a source
+	watching   map[string]bool // accounts on the orders channel
 	subs   map[subKey]struct{}
 	tokens float64
 	refill time.Time
@@ -325,9 +329,19 @@ func (c *client) handle(req request, now time.Time) {
 		c.setClaims(&claims)
 		c.enqueue(encodeReply(authReply{Type: "auth", OK: true, Subject: claims.Subject, Accounts: claims.Accounts, Expires: claims.Expires, ID: req.ID}))
 	case opSubscribe:
+		if req.Channel == chOrders {
+			c.watchOrders(req, true)
+			return
+		}
 		c.subscribe(req)
 	case opUnsubscribe:
+		if req.Channel == chOrders {
+			c.watchOrders(req, false)
+			return
+		}
 		c.unsubscribe(req)
+	default:
+		c.handleOrder(req)
 	}
 }
 

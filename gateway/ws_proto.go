@@ -17,10 +17,16 @@ const (
 	opSubscribe   = "subscribe"
 	opUnsubscribe = "unsubscribe"
 	opPing        = "ping"
+	opOrderNew     = "order.new"
+	opOrderCancel  = "order.cancel"
+	opOrderReplace = "order.replace"
+	opOrderStatus  = "order.status"
+	opOrdersList   = "orders.list"
 
 	chBook   = "book"
 	chQuote  = "quote"
 	chTrades = "trades"
+	chOrders = "orders"
 )
 
 // Error codes sent to WebSocket clients. They are part of the protocol and
@@ -36,6 +42,9 @@ const (
 	codeRateLimited    = "rate_limited"
 	codeAuthRequired   = "auth_required"
 	codeBadToken       = "bad_token"
+	codeBadOrder       = "bad_order"
+	codeForbidden      = "forbidden_account"
+	codeUnavailable    = "orders_unavailable"
 )
 
 // request is one client message.
@@ -47,6 +56,18 @@ type request struct {
 	Symbols []string          `json:"symbols,omitempty"`
 	Depth   int               `json:"depth,omitempty"`
 	Resume  map[string]uint64 `json:"resume,omitempty"`
+
+	// Order entry (docs/PROTOCOL.md, "Orders").
+	Accounts    []string `json:"accounts,omitempty"`
+	ClOrdID     string   `json:"clOrdId,omitempty"`
+	OrigClOrdID string   `json:"origClOrdId,omitempty"`
+	Account     string   `json:"account,omitempty"`
+	Symbol      string   `json:"symbol,omitempty"`
+	Side        string   `json:"side,omitempty"`
+	Type        string   `json:"type,omitempty"`
+	Price       string   `json:"price,omitempty"`
+	Qty         int64    `json:"qty,omitempty"`
+	price       refdata.Price
 }
 
 // protoError is a rejected request: a stable code and a text for people.
@@ -103,6 +124,11 @@ func decodeRequest(b []byte) (request, *protoError) {
 			if r.Depth != 0 || len(r.Resume) != 0 {
 				return r, perr(codeBadJSON, "depth and resume apply to the book channel only")
 			}
+		case chOrders:
+			if len(r.Accounts) == 0 || len(r.Accounts) > 64 {
+				return r, perr(codeBadJSON, "accounts: give 1 to 64")
+			}
+			return r, nil
 		case "":
 			return r, perr(codeUnknownChannel, "channel is required")
 		default:
@@ -112,12 +138,64 @@ func decodeRequest(b []byte) (request, *protoError) {
 			return r, perr(codeBadJSON, "symbols: give 1 to %d", maxSymbolsPerRequest)
 		}
 	case opPing:
+	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList:
+		return r, checkOrder(&r)
 	case "":
 		return r, perr(codeUnknownOp, "op is required")
 	default:
 		return r, perr(codeUnknownOp, "unknown op %q", r.Op)
 	}
 	return r, nil
+}
+
+// checkOrder checks the fields of an order request.
+func checkOrder(r *request) *protoError {
+	missing := func(name, v string) *protoError {
+		if v == "" {
+			return perr(codeBadOrder, "%s is required", name)
+		}
+		if len(v) > 64 {
+			return perr(codeBadOrder, "%s longer than 64 characters", name)
+		}
+		return nil
+	}
+	if e := missing("account", r.Account); e != nil {
+		return e
+	}
+	if r.Op == opOrdersList {
+		return nil
+	}
+	if e := missing("clOrdId", r.ClOrdID); e != nil {
+		return e
+	}
+	switch r.Op {
+	case opOrderCancel, opOrderReplace:
+		if e := missing("origClOrdId", r.OrigClOrdID); e != nil {
+			return e
+		}
+	}
+	if r.Op == opOrderNew {
+		if e := missing("symbol", r.Symbol); e != nil {
+			return e
+		}
+		if r.Side != "buy" && r.Side != "sell" {
+			return perr(codeBadOrder, "side %q: want buy or sell", r.Side)
+		}
+		if r.Type != "" && r.Type != "limit" {
+			return perr(codeBadOrder, "type %q: only limit orders are accepted", r.Type)
+		}
+	}
+	if r.Op == opOrderNew || r.Op == opOrderReplace {
+		p, err := refdata.ParsePrice(r.Price)
+		if err != nil || p <= 0 {
+			return perr(codeBadOrder, "price %q: want a positive decimal such as \"1700.00\"", r.Price)
+		}
+		r.price = p
+		if r.Qty <= 0 {
+			return perr(codeBadOrder, "qty %d: must be positive", r.Qty)
+		}
+	}
+	return nil
 }
 
 // The encoders below append JSON by hand: each market-data message is

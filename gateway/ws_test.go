@@ -46,6 +46,12 @@ func newWSEnv(t *testing.T, cfg WSConfig) *wsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startEnv(t, srv, books, reg, v)
+}
+
+// startEnv runs srv's WebSocket side and serves it with httptest.
+func startEnv(t *testing.T, srv *Server, books *testBooks, reg *prometheus.Registry, v *auth.Verifier) *wsEnv {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); srv.ws.run(ctx) }()

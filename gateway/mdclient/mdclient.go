@@ -50,6 +50,18 @@ type Message struct {
 	Bid      Level           `json:"bid"`
 	Ask      Level           `json:"ask"`
 	OK       bool            `json:"ok"`
+
+	// Orders channel.
+	ExecType  string        `json:"execType"`
+	Status    string        `json:"status"`
+	ClOrdID   string        `json:"clOrdId"`
+	Ref       string        `json:"ref"`
+	Account   string        `json:"account"`
+	CumQty    int64         `json:"cumQty"`
+	LeavesQty int64         `json:"leavesQty"`
+	LastPx    refdata.Price `json:"lastPx"`
+	LastQty   int64         `json:"lastQty"`
+	Orders    []Message     `json:"orders"`
 }
 
 // Level is a [price, qty] pair on the wire.

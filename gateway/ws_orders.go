@@ -1,0 +1,214 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"sgw/orders"
+	"sgw/refdata"
+	"sgw/risk"
+)
+
+// OrderEntry is what the WebSocket endpoint needs of the order manager.
+// *orders.Manager implements it; its methods are safe for concurrent use.
+type OrderEntry interface {
+	New(orders.NewRequest) (orders.Order, error)
+	Cancel(orders.CancelRequest) (orders.Order, error)
+	Replace(orders.ReplaceRequest) (orders.Order, error)
+	Get(account, clOrdID string) (orders.Order, bool)
+	List(account string) []orders.Order
+	Register(src orders.Source, sink orders.Sink)
+	Watch(account string, sink orders.Sink)
+	Unwatch(account string, sink orders.Sink)
+	Disconnected(src orders.Source) int
+}
+
+var _ OrderEntry = (*orders.Manager)(nil)
+
+// orderSink delivers a client's order events: it is the client as an
+// orders.Sink. OrderEvent runs on the journal's goroutine and only queues.
+type orderSink struct{ c *client }
+
+// OrderEvent implements orders.Sink.
+func (s orderSink) OrderEvent(ev orders.Event) {
+	s.c.enqueue(encodeOrderEvent(ev))
+}
+
+// orderJSON is an order on the wire.
+type orderJSON struct {
+	Ch          string        `json:"ch"`
+	Type        string        `json:"type"`
+	ExecType    string        `json:"execType,omitempty"`
+	Ref         string        `json:"ref,omitempty"`
+	ClOrdID     string        `json:"clOrdId"`
+	OrigClOrdID string        `json:"origClOrdId"`
+	Account     string        `json:"account"`
+	Symbol      string        `json:"symbol"`
+	Side        string        `json:"side"`
+	Price       refdata.Price `json:"price"`
+	Qty         int64         `json:"qty"`
+	CumQty      int64         `json:"cumQty"`
+	LeavesQty   int64         `json:"leavesQty"`
+	AvgPx       refdata.Price `json:"avgPx"`
+	Status      string        `json:"status"`
+	OrderID     string        `json:"orderId,omitempty"`
+	LastPx      refdata.Price `json:"lastPx,omitempty"`
+	LastQty     int64         `json:"lastQty,omitempty"`
+	Text        string        `json:"text,omitempty"`
+	Time        int64         `json:"time"`
+}
+
+// execTypes names FIX ExecType values on the wire.
+var execTypes = map[byte]string{'0': "new", '1': "trade", '2': "trade", 'F': "trade", '4': "canceled", '5': "replaced",
+	'8': "rejected", 'I': "status", 'C': "expired"}
+
+func orderView(typ string, o orders.Order) orderJSON {
+	return orderJSON{Ch: chOrders, Type: typ, ClOrdID: o.ClOrdID, OrigClOrdID: o.OrigClOrdID, Account: o.Account,
+		Symbol: o.Symbol, Side: o.Side.String(), Price: o.Price, Qty: o.Qty, CumQty: o.CumQty, LeavesQty: o.LeavesQty,
+		AvgPx: o.AvgPx, Status: string(o.Status), OrderID: o.OrderID, Text: o.Text, Time: o.Updated.UnixNano()}
+}
+
+// encodeOrderEvent encodes an order event for the orders channel.
+func encodeOrderEvent(ev orders.Event) []byte {
+	v := orderView(string(ev.Kind), ev.Order)
+	v.Ref, v.Text = ev.Ref, ev.Text
+	if ev.Kind == orders.EventExec {
+		v.ExecType = execTypes[ev.ExecType]
+		v.LastPx, v.LastQty = ev.LastPx, ev.LastQty
+	}
+	return encodeReply(v)
+}
+
+// source is the client's identity for the order manager.
+func (c *client) source() orders.Source {
+	return orders.Source{Kind: "ws", Session: strconv.FormatUint(c.id, 10)}
+}
+
+// mayTrade reports whether the client's token names account, or rejects.
+func (c *client) mayTrade(req request, account string) bool {
+	if c.srv.orders == nil {
+		c.reject(req.ID, perr(codeUnavailable, "this gateway takes no orders"))
+		return false
+	}
+	if c.claims == nil {
+		c.reject(req.ID, perr(codeAuthRequired, "orders need a token: send auth first"))
+		return false
+	}
+	if !c.claims.CanTrade(account) {
+		c.reject(req.ID, perr(codeForbidden, "the token may not trade account %q", account))
+		return false
+	}
+	if !c.registered {
+		c.registered = true
+		c.srv.orders.Register(c.source(), orderSink{c})
+	}
+	return true
+}
+
+// handleOrder carries out an order request. Reader goroutine.
+func (c *client) handleOrder(req request) {
+	if !c.mayTrade(req, req.Account) {
+		return
+	}
+	src := c.source()
+	var err error
+	switch req.Op {
+	case opOrderNew:
+		side := risk.Buy
+		if req.Side == "sell" {
+			side = risk.Sell
+		}
+		_, err = c.srv.orders.New(orders.NewRequest{ClOrdID: req.ClOrdID, Account: req.Account, Symbol: req.Symbol,
+			Side: side, Type: risk.Limit, Price: req.price, Qty: req.Qty, Source: src})
+	case opOrderCancel:
+		_, err = c.srv.orders.Cancel(orders.CancelRequest{ClOrdID: req.ClOrdID, OrigClOrdID: req.OrigClOrdID, Account: req.Account, Source: src})
+	case opOrderReplace:
+		_, err = c.srv.orders.Replace(orders.ReplaceRequest{ClOrdID: req.ClOrdID, OrigClOrdID: req.OrigClOrdID,
+			Account: req.Account, Price: req.price, Qty: req.Qty, Source: src})
+	case opOrderStatus:
+		o, ok := c.srv.orders.Get(req.Account, req.ClOrdID)
+		if !ok {
+			c.rejectRef(req, "orders.unknown_order", "no order "+req.ClOrdID+" of account "+req.Account)
+			return
+		}
+		v := orderView("status", o)
+		v.Ref = req.ClOrdID
+		c.enqueue(encodeReply(v))
+	case opOrdersList:
+		list := c.srv.orders.List(req.Account)
+		views := make([]orderJSON, len(list))
+		for i, o := range list {
+			views[i] = orderView("order", o)
+		}
+		c.enqueue(encodeReply(struct {
+			Type    string          `json:"type"`
+			Account string          `json:"account"`
+			Orders  []orderJSON     `json:"orders"`
+			ID      json.RawMessage `json:"id,omitempty"`
+		}{"orders", req.Account, views, req.ID}))
+	}
+	if err != nil {
+		var rr *risk.Reject
+		var or *orders.Reject
+		switch {
+		case errors.As(err, &rr):
+			c.rejectRef(req, rr.Code, rr.Text)
+		case errors.As(err, &or):
+			c.rejectRef(req, or.Code, or.Text)
+		default:
+			c.rejectRef(req, "orders.unavailable", err.Error())
+		}
+	}
+}
+
+// rejectRef answers an order request with an error naming its client
+// order id.
+func (c *client) rejectRef(req request, code, msg string) {
+	c.srv.metrics.rejected.WithLabelValues(code).Inc()
+	c.enqueue(encodeReply(struct {
+		errorReply
+		Ref string `json:"ref"`
+	}{errorReply{Type: "error", Code: code, Msg: msg, ID: req.ID}, req.ClOrdID}))
+}
+
+// watchOrders subscribes the client to the orders channel of accounts.
+func (c *client) watchOrders(req request, on bool) {
+	for _, a := range req.Accounts {
+		if !c.mayTrade(req, a) {
+			return
+		}
+	}
+	for _, a := range req.Accounts {
+		if on {
+			c.srv.orders.Watch(a, orderSink{c})
+			c.watching[a] = true
+		} else {
+			c.srv.orders.Unwatch(a, orderSink{c})
+			delete(c.watching, a)
+		}
+	}
+	typ := "subscribed"
+	if !on {
+		typ = "unsubscribed"
+	}
+	c.enqueue(encodeReply(struct {
+		Type     string          `json:"type"`
+		Channel  string          `json:"channel"`
+		Accounts []string        `json:"accounts"`
+		ID       json.RawMessage `json:"id,omitempty"`
+	}{typ, chOrders, req.Accounts, req.ID}))
+}
+
+// leaveOrders undoes the client's order registrations when it goes.
+func (c *client) leaveOrders() {
+	if c.srv.orders == nil {
+		return
+	}
+	for a := range c.watching {
+		c.srv.orders.Unwatch(a, orderSink{c})
+	}
+	if c.registered {
+		c.srv.orders.Disconnected(c.source())
+	}
+}

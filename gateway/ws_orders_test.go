@@ -1,0 +1,128 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sgw/auth"
+	"sgw/gateway/mdclient"
+	"sgw/journal"
+	"sgw/orders"
+	"sgw/refdata"
+	"sgw/risk"
+)
+
+// ackingUpstream answers every new order with an acknowledgement and every
+// cancel with a cancellation, as an exchange would.
+type ackingUpstream struct {
+	mu sync.Mutex
+	m  *orders.Manager
+	n  int
+}
+
+func (u *ackingUpstream) answer(er orders.ExecReport, account string) {
+	u.mu.Lock()
+	u.n++
+	er.ExecID = fmt.Sprintf("e%d", u.n)
+	m := u.m
+	u.mu.Unlock()
+	go m.OnExecReport(account, er)
+}
+func (u *ackingUpstream) NewOrder(o orders.Order) error {
+	u.answer(orders.ExecReport{ClOrdID: o.ClOrdID, OrderID: "X" + o.ClOrdID, ExecType: '0', OrdStatus: '0', LeavesQty: o.Qty}, o.Account)
+	return nil
+}
+func (u *ackingUpstream) Cancel(o orders.Order, id string) error {
+	u.answer(orders.ExecReport{ClOrdID: id, OrigClOrdID: o.ClOrdID, ExecType: '4', OrdStatus: '4', CumQty: o.CumQty}, o.Account)
+	return nil
+}
+func (u *ackingUpstream) Replace(orders.Order, string, refdata.Price, int64) error { return nil }
+func (u *ackingUpstream) Status(orders.Order) error                                 { return nil }
+
+func newOrderEnv(t *testing.T) (*wsEnv, string) {
+	t.Helper()
+	books := newTestBooks(t, testSymbols...)
+	rc, err := risk.New(risk.Config{
+		Instruments: books.ins,
+		Accounts:    []risk.AccountConfig{{ID: "A1", Cash: 10_000_000 * refdata.PriceScale}, {ID: "B9", Cash: refdata.PriceScale}},
+		Schedule:    risk.ScheduleConfig{AlwaysOpen: true},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := journal.Open(journal.Config{Path: filepath.Join(t.TempDir(), "j")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	up := &ackingUpstream{}
+	m, err := orders.New(orders.Config{}, rc, j, map[string]orders.Upstream{"core": up}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.m = m
+	v, _ := auth.New(auth.Config{Secret: strings.Repeat("k", 32)})
+	reg := prometheus.NewRegistry()
+	srv, err := New(Config{}, Deps{Market: books, PublishedDepth: 20, Registry: reg, Tokens: v, Orders: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startEnv(t, srv, books, reg, v)
+	tok, _ := v.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
+	return e, tok
+}
+
+func TestWSOrders(t *testing.T) {
+	e, tok := newOrderEnv(t)
+	c := e.dial(tok)
+	ctx := context.Background()
+	send := func(v any) {
+		t.Helper()
+		if err := c.Send(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(map[string]any{"op": "subscribe", "channel": "orders", "accounts": []string{"A1"}})
+	collect(t, c, func(m mdclient.Message) bool { return m.Type == "subscribed" })
+	send(map[string]any{"op": "order.new", "clOrdId": "c1", "account": "A1", "symbol": "600519.SH", "side": "buy", "type": "limit", "price": "1700.00", "qty": 100})
+	var accepted, ack bool
+	collect(t, c, func(m mdclient.Message) bool {
+		accepted = accepted || m.Type == "accepted"
+		ack = ack || (m.Type == "exec" && m.ExecType == "new" && m.Status == "new" && m.ClOrdID == "c1")
+		return accepted && ack
+	})
+
+	for _, tc := range []struct{ name, raw, code string }{
+		{"zero qty", `{"op":"order.new","clOrdId":"c2","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":0}`, codeBadOrder},
+		{"negative qty", `{"op":"order.new","clOrdId":"c2","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":-100}`, codeBadOrder},
+		{"bad price", `{"op":"order.new","clOrdId":"c2","account":"A1","symbol":"600519.SH","side":"buy","price":"17oo","qty":100}`, codeBadOrder},
+		{"unknown side", `{"op":"order.new","clOrdId":"c2","account":"A1","symbol":"600519.SH","side":"short","price":"1700.00","qty":100}`, codeBadOrder},
+		{"market order", `{"op":"order.new","clOrdId":"c2","account":"A1","symbol":"600519.SH","side":"buy","type":"market","price":"1700.00","qty":100}`, codeBadOrder},
+		{"missing account", `{"op":"order.new","clOrdId":"c2","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`, codeBadOrder},
+		{"account not in token", `{"op":"order.new","clOrdId":"c2","account":"B9","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`, codeForbidden},
+		{"price band", `{"op":"order.new","clOrdId":"c2","account":"A1","symbol":"600519.SH","side":"buy","price":"1900.00","qty":100}`, "risk.price_band"},
+		{"odd lot", `{"op":"order.new","clOrdId":"c2","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":150}`, "risk.lot"},
+		{"duplicate id", `{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`, "risk.duplicate_clordid"},
+		{"cancel unknown", `{"op":"order.cancel","clOrdId":"x9","origClOrdId":"nope","account":"A1"}`, "orders.unknown_order"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { expectError(t, c, tc.raw, tc.code) })
+	}
+
+	send(map[string]any{"op": "order.cancel", "clOrdId": "x1", "origClOrdId": "c1", "account": "A1"})
+	collect(t, c, func(m mdclient.Message) bool { return m.Type == "exec" && m.Status == "canceled" && m.Ref == "x1" })
+	send(map[string]any{"op": "orders.list", "account": "A1"})
+	collect(t, c, func(m mdclient.Message) bool {
+		return m.Type == "orders" && len(m.Orders) == 1 && m.Orders[0].ClOrdID == "c1" && m.Orders[0].Status == "canceled"
+	})
+
+	// Without a token, no orders.
+	anon := e.dial("")
+	expectError(t, anon, `{"op":"order.new","clOrdId":"c5","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`, codeAuthRequired)
+}
