@@ -53,10 +53,10 @@ type client struct {
 	claims     *auth.Claims
 	registered bool            // with the order manager, as a source
 	watching   map[string]bool // accounts on the orders channel
-	subs   map[subKey]struct{}
-	tokens float64
-	refill time.Time
-	floods int
+	subs       map[subKey]struct{}
+	tokens     float64
+	refill     time.Time
+	floods     int
 }
 
 // generation returns the client's resync generation.

@@ -44,7 +44,7 @@ func (u *ackingUpstream) Cancel(o orders.Order, id string) error {
 	return nil
 }
 func (u *ackingUpstream) Replace(orders.Order, string, refdata.Price, int64) error { return nil }
-func (u *ackingUpstream) Status(orders.Order) error                                 { return nil }
+func (u *ackingUpstream) Status(orders.Order) error                                { return nil }
 
 func newOrderEnv(t *testing.T) (*wsEnv, string) {
 	t.Helper()

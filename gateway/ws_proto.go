@@ -13,10 +13,10 @@ import (
 
 // Client request operations and channels (docs/PROTOCOL.md).
 const (
-	opAuth        = "auth"
-	opSubscribe   = "subscribe"
-	opUnsubscribe = "unsubscribe"
-	opPing        = "ping"
+	opAuth         = "auth"
+	opSubscribe    = "subscribe"
+	opUnsubscribe  = "unsubscribe"
+	opPing         = "ping"
 	opOrderNew     = "order.new"
 	opOrderCancel  = "order.cancel"
 	opOrderReplace = "order.replace"
