@@ -53,6 +53,7 @@ type Server struct {
 	log   *slog.Logger
 	mux   *http.ServeMux
 	ws    *wsServer
+	admin Admin
 }
 
 // Deps are what the server reads and reports on.
@@ -68,6 +69,8 @@ type Deps struct {
 	Tokens TokenVerifier
 	// Orders takes orders; nil means the WebSocket endpoint takes none.
 	Orders OrderEntry
+	// Admin serves the admin endpoints; nil means none.
+	Admin Admin
 	// Registry receives the server's metrics and is served at /metrics.
 	// Required.
 	Registry *prometheus.Registry
@@ -92,7 +95,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	reg := deps.Registry
-	s := &Server{cfg: cfg, books: deps.Market, feeds: deps.Feeds, reg: reg, log: log, mux: http.NewServeMux(), ws: ws}
+	s := &Server{cfg: cfg, books: deps.Market, feeds: deps.Feeds, reg: reg, log: log, mux: http.NewServeMux(), ws: ws, admin: deps.Admin}
+	s.mux.HandleFunc("POST /api/v1/admin/kill", s.handleKill)
 	s.mux.Handle("GET /ws", ws)
 	if cfg.Pprof {
 		s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)

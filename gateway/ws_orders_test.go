@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -70,7 +71,7 @@ func newOrderEnv(t *testing.T) (*wsEnv, string) {
 	up.m = m
 	v, _ := auth.New(auth.Config{Secret: strings.Repeat("k", 32)})
 	reg := prometheus.NewRegistry()
-	srv, err := New(Config{}, Deps{Market: books, PublishedDepth: 20, Registry: reg, Tokens: v, Orders: m})
+	srv, err := New(Config{Admins: []string{"ops"}}, Deps{Market: books, PublishedDepth: 20, Registry: reg, Tokens: v, Orders: m, Admin: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,4 +126,44 @@ func TestWSOrders(t *testing.T) {
 	// Without a token, no orders.
 	anon := e.dial("")
 	expectError(t, anon, `{"op":"order.new","clOrdId":"c5","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`, codeAuthRequired)
+}
+
+func TestAdminKill(t *testing.T) {
+	e, tok := newOrderEnv(t)
+	v := e.auth
+	admin, _ := v.IssueFor("ops", nil, time.Hour, time.Now())
+	post := func(token, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, e.http.URL+"/api/v1/admin/kill", strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("", `{"account":"A1","on":true}`); code != http.StatusUnauthorized {
+		t.Fatalf("no token: %d", code)
+	}
+	if code := post(tok, `{"account":"A1","on":true}`); code != http.StatusForbidden {
+		t.Fatalf("trader token: %d", code)
+	}
+	if code := post(admin, `{"account":"A1"}`); code != http.StatusBadRequest {
+		t.Fatalf("bad body: %d", code)
+	}
+	if code := post(admin, `{"account":"A1","on":true}`); code != http.StatusOK {
+		t.Fatalf("kill: %d", code)
+	}
+	c := e.dial(tok)
+	expectError(t, c, `{"op":"order.new","clOrdId":"k1","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`, "risk.kill_switch")
+	if code := post(admin, `{"account":"A1","on":false}`); code != http.StatusOK {
+		t.Fatalf("unkill: %d", code)
+	}
+	if err := c.Send(context.Background(), map[string]any{"op": "order.new", "clOrdId": "k2", "account": "A1", "symbol": "600519.SH", "side": "buy", "price": "1700.00", "qty": 100}); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, c, func(m mdclient.Message) bool { return m.Type == "accepted" && m.ClOrdID == "k2" })
 }
