@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -53,6 +54,11 @@ func (*gnetHandler) OnTraffic(c gnet.Conn) gnet.Action {
 	}
 	used, closeIt := cc.s.onData(cc.gen, buf, time.Now())
 	_, _ = c.Discard(used)
+	// Delivering to the books readied their writer goroutines on this P.
+	// The event loop next blocks in epoll_wait, a raw syscall that keeps
+	// the P, so a goroutine left in the P's run-next slot would wait until
+	// sysmon retakes the P (up to 10 ms). Yield first so it runs now.
+	runtime.Gosched()
 	if closeIt {
 		return gnet.Close
 	}
