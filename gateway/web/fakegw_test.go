@@ -14,23 +14,25 @@ import (
 
 	"github.com/coder/websocket"
 
+	"sgw/auth"
 	"sgw/gateway/web"
 	"sgw/orderbook"
 	"sgw/refdata"
 )
 
-// fakeGateway stands in for the gateway in the browser test until the real
-// /ws handler exists: it serves the page, GET /api/v1/instruments and a /ws
-// that speaks docs/PROTOCOL.md for book, quote and trades. Its books change
-// only when the test calls Step, so the test decides what the page sees;
-// CorruptNext, DropNext and Disconnect inject the faults the page must
-// recover from.
+// fakeGateway stands in for the gateway in the browser tests: it serves
+// the page, GET /api/v1/instruments and a /ws that speaks docs/PROTOCOL.md
+// for book, quote and trades, and minimally for orders (see "Orders" below).
+// Its books change only when the test calls Step, so the test decides what
+// the page sees; CorruptNext, DropNext and Disconnect inject the faults the
+// page must recover from.
 //
 // All methods are safe from any goroutine; mu guards every field below it.
 type fakeGateway struct {
 	instruments []instrumentJSON
 	ctx         context.Context // cancelled by Close: ends every connection
 	cancel      context.CancelFunc
+	verifier    *auth.Verifier // signs the tokens of Token and checks them
 
 	mu          sync.Mutex
 	books       map[string]*fakeBook
@@ -42,6 +44,9 @@ type fakeGateway struct {
 	corrupted   uint64   // seq whose checksum was corrupted
 	dropped     uint64   // seq that was dropped
 	multiFrames int      // frames that carried more than one message
+
+	orders    map[string]*fakeOrder // account + "\x00" + every clOrdId of the order
+	orderList []*fakeOrder          // in the order they were entered
 }
 
 // instrumentJSON is one entry of GET /api/v1/instruments, as package
@@ -70,13 +75,15 @@ type fakeBook struct {
 
 type bookView struct{ bids, asks []orderbook.Level }
 
-// fakeConn is one /ws client: its outbound queue and subscriptions.
+// fakeConn is one /ws client: its outbound queue, subscriptions and token.
 type fakeConn struct {
-	out    chan string
-	cancel context.CancelFunc
-	book   map[string]int // symbol -> subscribed depth
-	quote  map[string]bool
-	trades map[string]bool
+	out      chan string
+	cancel   context.CancelFunc
+	book     map[string]int // symbol -> subscribed depth
+	quote    map[string]bool
+	trades   map[string]bool
+	claims   *auth.Claims    // nil until a token verified
+	watching map[string]bool // accounts whose orders channel it subscribed
 }
 
 const fakeMaxDepth = 20
@@ -84,7 +91,12 @@ const fakeMaxDepth = 20
 func newFakeGateway(t *testing.T) *fakeGateway {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &fakeGateway{ctx: ctx, cancel: cancel, books: map[string]*fakeBook{}, conns: map[*fakeConn]struct{}{}}
+	verifier, err := auth.New(auth.Config{Secret: "fake-gateway-secret-of-32-bytes-or-more"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &fakeGateway{verifier: verifier, ctx: ctx, cancel: cancel, books: map[string]*fakeBook{},
+		conns: map[*fakeConn]struct{}{}, orders: map[string]*fakeOrder{}}
 	for i, in := range []refdata.Instrument{
 		{Symbol: "600519.SH", Name: "Kweichow Moutai", Board: refdata.BoardMain, PrevClose: 17000000},
 		{Symbol: "000001.SZ", Name: "Ping An Bank", Board: refdata.BoardMain, PrevClose: 115000},
@@ -277,6 +289,19 @@ type clientMsg struct {
 	Depth   int               `json:"depth"`
 	ID      *int64            `json:"id"`
 	Resume  map[string]uint64 `json:"resume"`
+
+	// auth
+	Token string `json:"token"`
+	// subscribe orders, order.*, orders.list
+	Accounts    []string `json:"accounts"`
+	Account     string   `json:"account"`
+	ClOrdID     string   `json:"clOrdId"`
+	OrigClOrdID string   `json:"origClOrdId"`
+	Symbol      string   `json:"symbol"`
+	Side        string   `json:"side"`
+	Type        string   `json:"type"`
+	Price       string   `json:"price"`
+	Qty         int64    `json:"qty"`
 }
 
 func mustJSON(v any) string {
@@ -394,6 +419,11 @@ func (g *fakeGateway) Step(sym string) {
 			}
 		}
 	}
+	for _, o := range g.orderList {
+		if o.Symbol == sym {
+			g.match(o)
+		}
+	}
 }
 
 // CorruptNext makes the checksum of the next book update sent wrong.
@@ -443,6 +473,10 @@ func (g *fakeGateway) Ops() []string {
 // ---------------------------------------------------------------------------
 // Connections.
 
+// serveWS serves one /ws connection. A ?token= that verifies signs the
+// connection in, silently, as the gateway does; one that does not is only
+// recorded (the gateway would answer 401; the market-data test passes an
+// opaque token and expects to connect).
 func (g *fakeGateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	ws, err := websocket.Accept(w, r, nil)
@@ -452,7 +486,10 @@ func (g *fakeGateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(g.ctx)
 	defer cancel()
 	c := &fakeConn{out: make(chan string, 4096), cancel: cancel,
-		book: map[string]int{}, quote: map[string]bool{}, trades: map[string]bool{}}
+		book: map[string]int{}, quote: map[string]bool{}, trades: map[string]bool{}, watching: map[string]bool{}}
+	if cl, err := g.verifier.Verify(token, time.Now()); err == nil {
+		c.claims = &cl
+	}
 	g.mu.Lock()
 	g.tokens = append(g.tokens, token)
 	g.conns[c] = struct{}{}
@@ -528,8 +565,12 @@ func (g *fakeGateway) send(c *fakeConn, v any) {
 	}
 }
 
-// opString records a request as "subscribe book 600519.SH depth=10 resume=57".
+// opString records a request as "subscribe book 600519.SH depth=10 resume=57";
+// see orderOpString for auth and order requests.
 func opString(req clientMsg) string {
+	if s, ok := orderOpString(req); ok {
+		return s
+	}
 	s := req.Op + " " + req.Channel + " " + strings.Join(req.Symbols, ",")
 	if req.Op == "subscribe" && req.Channel == "book" {
 		s += fmt.Sprintf(" depth=%d", req.Depth)
@@ -547,6 +588,9 @@ func (g *fakeGateway) handle(c *fakeConn, req clientMsg) {
 	g.ops = append(g.ops, opString(req))
 	fail := func(code, msg string) {
 		g.send(c, answerMsg{Type: "error", Code: code, Msg: msg, ID: req.ID})
+	}
+	if g.handleOrders(c, req) {
+		return
 	}
 	if req.Op != "subscribe" && req.Op != "unsubscribe" {
 		fail("unknown_op", "op "+req.Op)
@@ -617,4 +661,337 @@ func (g *fakeGateway) sendBookStart(c *fakeConn, b *fakeBook, depth int, resume 
 		return
 	}
 	g.send(c, snapshotMsg(sym, b.seq, b.viewAt(b.seq), depth))
+}
+
+// ---------------------------------------------------------------------------
+// Orders: a minimal stand-in for the order manager behind /ws, as
+// PROTOCOL.md's "WebSocket orders" describes it. An accepted order.new is
+// answered accepted (pending_new), then exec new; it fills whole, at the
+// touch of the fake book, fillDelay later or on a later Step, once its
+// price crosses the book (the book itself is not changed). A price outside
+// the instrument's daily band is refused with risk.price_band. A cancel is
+// answered accepted, then exec canceled.
+
+// fillDelay is how long after exec new a crossing order fills.
+const fillDelay = 150 * time.Millisecond
+
+// fakeOrder is one order; its fields are what the wire shows. It is
+// guarded by the gateway's mu.
+type fakeOrder struct {
+	ClOrdID, OrigClOrdID, Account, Symbol, Side string
+	Price                                       refdata.Price
+	Qty, CumQty, LeavesQty                      int64
+	turnover                                    int64 // sum of fill price × qty, for AvgPx
+	Status, OrderID                             string
+	Updated                                     time.Time
+	owner                                       *fakeConn // the connection that entered it
+}
+
+// orderJSON is an order on the wire: an orders-channel event or an entry
+// of an orders.list answer.
+type orderJSON struct {
+	Ch          string        `json:"ch,omitempty"`
+	Type        string        `json:"type"`
+	ExecType    string        `json:"execType,omitempty"`
+	Ref         string        `json:"ref,omitempty"`
+	ClOrdID     string        `json:"clOrdId"`
+	OrigClOrdID string        `json:"origClOrdId"`
+	Account     string        `json:"account"`
+	Symbol      string        `json:"symbol"`
+	Side        string        `json:"side"`
+	Price       refdata.Price `json:"price"`
+	Qty         int64         `json:"qty"`
+	CumQty      int64         `json:"cumQty"`
+	LeavesQty   int64         `json:"leavesQty"`
+	AvgPx       refdata.Price `json:"avgPx"`
+	Status      string        `json:"status"`
+	OrderID     string        `json:"orderId,omitempty"`
+	LastPx      refdata.Price `json:"lastPx,omitempty"`
+	LastQty     int64         `json:"lastQty,omitempty"`
+	Time        int64         `json:"time"` // Unix ns of the order's last change
+}
+
+// orderErrorMsg is an error answering an order request; ref is the
+// request's clOrdId.
+type orderErrorMsg struct {
+	Type string `json:"type"`
+	Code string `json:"code"`
+	Msg  string `json:"msg"`
+	ID   *int64 `json:"id,omitempty"`
+	Ref  string `json:"ref"`
+}
+
+func (o *fakeOrder) view(typ string) orderJSON {
+	v := orderJSON{Ch: "orders", Type: typ, ClOrdID: o.ClOrdID, OrigClOrdID: o.OrigClOrdID, Account: o.Account,
+		Symbol: o.Symbol, Side: o.Side, Price: o.Price, Qty: o.Qty, CumQty: o.CumQty, LeavesQty: o.LeavesQty,
+		Status: o.Status, OrderID: o.OrderID, Time: o.Updated.UnixNano()}
+	if o.CumQty > 0 {
+		v.AvgPx = refdata.Price(o.turnover / o.CumQty)
+	}
+	return v
+}
+
+func (o *fakeOrder) working() bool {
+	return o.Status == "pending_new" || o.Status == "new" || o.Status == "partially_filled"
+}
+
+func orderKey(account, clOrdID string) string { return account + "\x00" + clOrdID }
+
+// Token returns a token for sub that may trade accounts, signed the way
+// the gateway's tokens are (PROTOCOL.md, "Authentication").
+func (g *fakeGateway) Token(t *testing.T, sub string, accounts ...string) string {
+	t.Helper()
+	tok, err := g.verifier.IssueFor(sub, accounts, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// Orders returns a copy of every order, in the order they were entered.
+func (g *fakeGateway) Orders() []fakeOrder {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]fakeOrder, len(g.orderList))
+	for i, o := range g.orderList {
+		out[i] = *o
+		out[i].owner = nil
+	}
+	return out
+}
+
+// orderOpString records auth and order requests for Ops:
+// "auth", "subscribe orders A1,A2", "orders.list A1",
+// "order.new c1 A1 600519.SH buy 1700.00 100", "order.cancel x1 c1 A1".
+func orderOpString(req clientMsg) (string, bool) {
+	switch {
+	case req.Op == "auth":
+		return "auth", true
+	case (req.Op == "subscribe" || req.Op == "unsubscribe") && req.Channel == "orders":
+		return req.Op + " orders " + strings.Join(req.Accounts, ","), true
+	case req.Op == "orders.list":
+		return "orders.list " + req.Account, true
+	case req.Op == "order.new":
+		return fmt.Sprintf("order.new %s %s %s %s %s %d", req.ClOrdID, req.Account, req.Symbol, req.Side, req.Price, req.Qty), true
+	case req.Op == "order.cancel":
+		return fmt.Sprintf("order.cancel %s %s %s", req.ClOrdID, req.OrigClOrdID, req.Account), true
+	}
+	return "", false
+}
+
+// handleOrders answers auth and order requests and reports whether req
+// was one. g.mu must be held.
+func (g *fakeGateway) handleOrders(c *fakeConn, req clientMsg) bool {
+	fail := func(code, msg string) {
+		g.send(c, answerMsg{Type: "error", Code: code, Msg: msg, ID: req.ID})
+	}
+	reject := func(code, msg string) {
+		g.send(c, orderErrorMsg{Type: "error", Code: code, Msg: msg, ID: req.ID, Ref: req.ClOrdID})
+	}
+	// mayTrade checks the token as the gateway does, before anything else.
+	mayTrade := func(account string) bool {
+		switch {
+		case c.claims == nil:
+			fail("auth_required", "orders need a token: send auth first")
+		case !c.claims.CanTrade(account):
+			fail("forbidden_account", fmt.Sprintf("the token may not trade account %q", account))
+		default:
+			return true
+		}
+		return false
+	}
+	switch {
+	case req.Op == "auth":
+		cl, err := g.verifier.Verify(req.Token, time.Now())
+		if err != nil {
+			fail("bad_token", err.Error())
+			return true
+		}
+		c.claims = &cl
+		g.send(c, struct {
+			Type     string   `json:"type"`
+			OK       bool     `json:"ok"`
+			Sub      string   `json:"sub"`
+			Accounts []string `json:"accounts"`
+			Exp      int64    `json:"exp"`
+			ID       *int64   `json:"id,omitempty"`
+		}{"auth", true, cl.Subject, cl.Accounts, cl.Expires, req.ID})
+	case (req.Op == "subscribe" || req.Op == "unsubscribe") && req.Channel == "orders":
+		for _, a := range req.Accounts {
+			if !mayTrade(a) {
+				return true
+			}
+		}
+		for _, a := range req.Accounts {
+			if req.Op == "subscribe" {
+				c.watching[a] = true
+			} else {
+				delete(c.watching, a)
+			}
+		}
+		g.send(c, struct {
+			Type     string   `json:"type"`
+			Channel  string   `json:"channel"`
+			Accounts []string `json:"accounts"`
+			ID       *int64   `json:"id,omitempty"`
+		}{req.Op + "d", "orders", req.Accounts, req.ID})
+	case req.Op == "orders.list":
+		if req.Account == "" {
+			fail("bad_order", "account is required")
+			return true
+		}
+		if !mayTrade(req.Account) {
+			return true
+		}
+		list := []orderJSON{}
+		for _, o := range g.orderList {
+			if o.Account == req.Account {
+				v := o.view("order")
+				v.Ch = ""
+				list = append(list, v)
+			}
+		}
+		g.send(c, struct {
+			Type    string      `json:"type"`
+			Account string      `json:"account"`
+			Orders  []orderJSON `json:"orders"`
+			ID      *int64      `json:"id,omitempty"`
+		}{"orders", req.Account, list, req.ID})
+	case req.Op == "order.new":
+		price, err := refdata.ParsePrice(req.Price)
+		switch {
+		case req.Account == "" || req.ClOrdID == "" || req.Symbol == "":
+			fail("bad_order", "account, clOrdId and symbol are required")
+		case req.Side != "buy" && req.Side != "sell":
+			fail("bad_order", fmt.Sprintf("side %q: want buy or sell", req.Side))
+		case req.Type != "limit":
+			fail("bad_order", fmt.Sprintf("type %q: only limit orders are accepted", req.Type))
+		case err != nil || price <= 0:
+			fail("bad_order", fmt.Sprintf("price %q: want a positive decimal such as \"1700.00\"", req.Price))
+		case req.Qty <= 0:
+			fail("bad_order", fmt.Sprintf("qty %d: must be positive", req.Qty))
+		case !mayTrade(req.Account):
+		default:
+			g.newOrder(c, req, price, reject)
+		}
+	case req.Op == "order.cancel":
+		switch {
+		case req.Account == "" || req.ClOrdID == "" || req.OrigClOrdID == "":
+			fail("bad_order", "account, clOrdId and origClOrdId are required")
+		case !mayTrade(req.Account):
+		default:
+			g.cancelOrder(c, req, reject)
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// newOrder runs the fake's risk checks on an order.new and enters it.
+// g.mu must be held.
+func (g *fakeGateway) newOrder(c *fakeConn, req clientMsg, price refdata.Price, reject func(code, msg string)) {
+	b := g.books[req.Symbol]
+	switch {
+	case b == nil:
+		reject("risk.unknown_symbol", "unknown symbol "+req.Symbol)
+		return
+	case g.orders[orderKey(req.Account, req.ClOrdID)] != nil:
+		reject("risk.duplicate_clordid", "clOrdId "+req.ClOrdID+" was used before")
+		return
+	case price < b.inst.LimitDown || price > b.inst.LimitUp:
+		reject("risk.price_band", fmt.Sprintf("price %s outside limit band %s-%s", price, b.inst.LimitDown, b.inst.LimitUp))
+		return
+	case price%b.inst.Tick != 0:
+		reject("risk.tick", fmt.Sprintf("price %s is not a multiple of the tick %s", price, b.inst.Tick))
+		return
+	}
+	o := &fakeOrder{ClOrdID: req.ClOrdID, OrigClOrdID: req.ClOrdID, Account: req.Account, Symbol: req.Symbol,
+		Side: req.Side, Price: price, Qty: req.Qty, LeavesQty: req.Qty, Status: "pending_new", Updated: time.Now(), owner: c}
+	g.orders[orderKey(o.Account, o.ClOrdID)] = o
+	g.orderList = append(g.orderList, o)
+	v := o.view("accepted")
+	v.Ref = req.ClOrdID
+	g.publish(o, v)
+
+	o.Status, o.OrderID, o.Updated = "new", fmt.Sprintf("FAKE-%d", len(g.orderList)), time.Now()
+	v = o.view("exec")
+	v.ExecType, v.Ref = "new", req.ClOrdID
+	g.publish(o, v)
+
+	time.AfterFunc(fillDelay, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.ctx.Err() == nil {
+			g.match(o)
+		}
+	})
+}
+
+// cancelOrder cancels a working order. g.mu must be held.
+func (g *fakeGateway) cancelOrder(c *fakeConn, req clientMsg, reject func(code, msg string)) {
+	o := g.orders[orderKey(req.Account, req.OrigClOrdID)]
+	switch {
+	case o == nil:
+		reject("orders.unknown_order", "no order "+req.OrigClOrdID+" of account "+req.Account)
+		return
+	case !o.working():
+		reject("risk.unknown_order", "order "+o.ClOrdID+" is "+o.Status)
+		return
+	case g.orders[orderKey(req.Account, req.ClOrdID)] != nil:
+		reject("risk.duplicate_clordid", "clOrdId "+req.ClOrdID+" was used before")
+		return
+	}
+	g.orders[orderKey(req.Account, req.ClOrdID)] = o
+	v := o.view("accepted")
+	v.Ref = req.ClOrdID
+	g.publishTo(c, o, v)
+
+	o.Status, o.LeavesQty, o.Updated = "canceled", 0, time.Now()
+	v = o.view("exec")
+	v.ExecType, v.Ref = "canceled", req.ClOrdID
+	g.publishTo(c, o, v)
+}
+
+// match fills o whole at the touch if its price crosses the fake book.
+// g.mu must be held.
+func (g *fakeGateway) match(o *fakeOrder) {
+	if !o.working() {
+		return
+	}
+	v := g.books[o.Symbol].views[len(g.books[o.Symbol].views)-1]
+	var touch []orderbook.Level
+	if o.Side == "buy" {
+		touch = v.asks
+	} else {
+		touch = v.bids
+	}
+	if len(touch) == 0 {
+		return
+	}
+	px := touch[0].Price
+	if (o.Side == "buy" && px > o.Price) || (o.Side == "sell" && px < o.Price) {
+		return
+	}
+	qty := o.LeavesQty
+	o.CumQty += qty
+	o.turnover += int64(px) * qty
+	o.LeavesQty, o.Status, o.Updated = 0, "filled", time.Now()
+	ev := o.view("exec")
+	ev.ExecType, ev.Ref, ev.LastPx, ev.LastQty = "trade", o.ClOrdID, px, qty
+	g.publish(o, ev)
+}
+
+// publish sends an event of o to the connection that entered it and to
+// every connection watching its account. g.mu must be held.
+func (g *fakeGateway) publish(o *fakeOrder, v orderJSON) { g.publishTo(o.owner, o, v) }
+
+// publishTo is publish with the connection of the request answered, which
+// for a cancel may differ from the one that entered the order.
+func (g *fakeGateway) publishTo(requester *fakeConn, o *fakeOrder, v orderJSON) {
+	for c := range g.conns {
+		if c == requester || c == o.owner || c.watching[o.Account] {
+			g.send(c, v)
+		}
+	}
 }

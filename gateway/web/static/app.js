@@ -1,12 +1,15 @@
-// sgw trading page: live market data over the gateway's WebSocket protocol
-// (docs/PROTOCOL.md, "WebSocket market data"). No framework, no outside
-// resources. The page keeps a local copy of one symbol's book from a
-// snapshot plus per-seq updates, verifies the book checksum after every
-// message, and recovers by itself from seq gaps and checksum mismatches.
+// sgw trading page: live market data and order entry over the gateway's
+// WebSocket protocol (docs/PROTOCOL.md, "WebSocket market data" and
+// "WebSocket orders"). No framework, no outside resources. The page keeps a
+// local copy of one symbol's book from a snapshot plus per-seq updates,
+// verifies the book checksum after every message, and recovers by itself
+// from seq gaps and checksum mismatches. With a ?token= it signs in, shows
+// an order ticket for the selected symbol and the token's accounts' orders
+// from the private orders channel.
 //
-// For tests the page exposes window.gw (counters and state, plain data) and
-// window.gwChecksumSelfTest() (Go/JS checksum agreement, see
-// checksum_vectors.json).
+// For tests the page exposes window.gw (counters and state, plain data;
+// window.gw.orders for order entry) and window.gwChecksumSelfTest() (Go/JS
+// checksum agreement, see checksum_vectors.json).
 'use strict';
 
 (function () {
@@ -201,6 +204,15 @@ const gw = {
   resyncs: 0,     // resubscribes to recover: checksum mismatch or seq gap
   gaps: 0,        // seq gaps seen (each one resumed)
   connects: 0,    // WebSocket connections opened
+  orders: {
+    signedIn: false,  // the auth reply arrived on the open connection
+    sub: '',          // the token's user
+    accounts: [],     // the accounts the token may trade
+    list: [],         // the orders shown, oldest first: copies of the rows, see upsertOrder
+    errors: [],       // order errors, oldest first: {code, msg, ref, local}
+    lastError: null,  // the last of errors
+    lastClOrdId: '',  // clOrdId of the last order.new sent
+  },
 };
 window.gw = gw;
 
@@ -267,6 +279,7 @@ function connect() {
     gw.connects++;
     hideNotice();
     subscribeAll(true);
+    authenticate();
     updateState();
   };
   sock.onmessage = (ev) => {
@@ -282,6 +295,7 @@ function connect() {
     }
     ws = null;
     socketPhase = 'closed';
+    signedOut();
     updateState();
     scheduleReconnect(ev);
   };
@@ -377,6 +391,8 @@ function selectSymbol(symbol) {
   book = newBook(symbol, gw.depth);
   quote = null;
   trades = [];
+  ticket.prefilled = '';
+  ticket.edited = false;
   subscribeAll(false);
   updateState();
 }
@@ -457,16 +473,24 @@ function handle(msg) {
     case 'trades':
       onTrade(msg);
       return;
+    case 'orders':
+      onOrderEvent(msg);
+      return;
   }
   switch (msg.type) {
     case 'subscribed':
       onSubscribed(msg);
       return;
     case 'unsubscribed':
+      return;
     case 'auth':
+      onAuth(msg);
+      return;
+    case 'orders':
+      onOrdersList(msg);
       return;
     case 'error':
-      showNotice('server: ' + msg.code + (msg.msg ? ': ' + msg.msg : ''));
+      onError(msg);
       return;
   }
   console.warn('gw: unknown message', msg);
@@ -576,6 +600,321 @@ function onTrade(msg) {
 }
 
 // ---------------------------------------------------------------------------
+// Orders (PROTOCOL.md, "WebSocket orders"). The page's ?token= goes with
+// the upgrade, and again in an `auth` message once the socket is open: the
+// gateway accepts an upgrade token silently, and the `auth` reply is where
+// the page learns the token's accounts. Then it subscribes the accounts'
+// private orders channel and lists their orders. Rows are keyed by account
+// and origClOrdId, the id an order was entered with: a replace changes the
+// order's clOrdId, never its origClOrdId.
+
+// WORKING are the statuses of an order that may still trade; such a row
+// has a Cancel button. 'unknown' is an order being reconciled after a
+// gateway restart: a cancel is answered orders.reconciling meanwhile.
+const WORKING = new Set(['pending_new', 'new', 'partially_filled', 'unknown']);
+const TERMINAL = new Set(['filled', 'canceled', 'rejected', 'expired']);
+const MAX_ERRORS = 50;
+const CST_OFFSET_MS = 8 * 3600 * 1000; // exchange time is China Standard Time
+
+const session = {
+  token: new URLSearchParams(location.search).get('token') || '',
+  state: 'none',  // none (no token) | pending (auth under way) | ok | failed
+  sub: '',
+  accounts: [],
+  authId: 0,      // id of the auth request in flight
+  failure: '',    // why the last sign-in failed
+};
+const orders = new Map();    // account + '\n' + origClOrdId -> row, in arrival order
+const orderReqs = new Map(); // id of an order request in flight -> {op, ref, key}
+let clOrdSeq = 0;
+let ordersDirty = true;      // the table needs drawing
+let ticketError = null;      // the error shown next to the ticket
+const ticket = {
+  prefilled: '',  // the symbol whose touch price the ticket took
+  edited: false,  // the user set the price: do not prefill over it
+};
+
+if (session.token) {
+  session.state = 'pending';
+}
+
+// authenticate sends the page's token on a freshly opened socket.
+function authenticate() {
+  if (!session.token) {
+    return;
+  }
+  session.state = 'pending';
+  session.authId = send({ op: 'auth', token: session.token });
+  ordersChanged();
+}
+
+// signedOut forgets what belonged to the closed connection: the sign-in
+// and requests in flight. The rows stay; orders.list refreshes them after
+// the reconnect.
+function signedOut() {
+  if (session.token) {
+    session.state = 'pending';
+  }
+  session.authId = 0;
+  orderReqs.clear();
+  for (const row of orders.values()) {
+    row.canceling = '';
+  }
+  ordersChanged();
+}
+
+// onAuth takes the accounts of the auth reply and, on the first reply of a
+// connection, subscribes their orders channel and lists their orders.
+function onAuth(msg) {
+  if (msg.ok === false) {
+    signInFailed('bad_token', msg.msg || 'token refused');
+    return;
+  }
+  const first = session.state !== 'ok';
+  session.state = 'ok';
+  session.sub = String(msg.sub || '');
+  session.accounts = Array.isArray(msg.accounts) ? msg.accounts.map(String) : [];
+  session.failure = '';
+  if (first && session.accounts.length > 0) {
+    track(send({ op: 'subscribe', channel: 'orders', accounts: session.accounts }), 'subscribe', '', '');
+    for (const account of session.accounts) {
+      track(send({ op: 'orders.list', account: account }), 'orders.list', '', '');
+    }
+  }
+  ordersChanged();
+}
+
+function signInFailed(code, text) {
+  session.state = 'failed';
+  session.failure = code + (text ? ': ' + text : '');
+  session.accounts = [];
+  ordersChanged();
+}
+
+// track remembers an order request by its id, so that an error answering
+// it is shown next to the ticket (errors of malformed requests carry the
+// id but no ref).
+function track(id, op, ref, key) {
+  if (id) {
+    orderReqs.set(id, { op: op, ref: ref, key: key });
+  }
+}
+
+// settle forgets the requests that ref (a clOrdId) answered.
+function settle(ref) {
+  if (!ref) {
+    return;
+  }
+  for (const [id, req] of orderReqs) {
+    if (req.ref === ref) {
+      orderReqs.delete(id);
+    }
+  }
+}
+
+// newClOrdId makes a client order id unique to this page: the time in
+// base 36 and a counter.
+function newClOrdId() {
+  clOrdSeq++;
+  return 'w' + Date.now().toString(36) + clOrdSeq.toString(36);
+}
+
+function orderKey(account, origClOrdId) {
+  return account + '\n' + origClOrdId;
+}
+
+// upsertOrder records an order view (an orders-channel event or an entry
+// of an orders.list reply) and returns its row. A view older than the row
+// (an orders.list answer that crossed a live event) is ignored: its time
+// is earlier, or it reopens a finished order.
+function upsertOrder(o) {
+  const orig = String(o.origClOrdId || o.clOrdId || '');
+  if (!orig || typeof o.account !== 'string') {
+    console.warn('gw: order without ids', o);
+    return null;
+  }
+  const key = orderKey(o.account, orig);
+  const row = orders.get(key);
+  const time = typeof o.time === 'number' ? o.time : 0;
+  if (row && (time < row.time || (TERMINAL.has(row.status) && !TERMINAL.has(o.status)))) {
+    return row;
+  }
+  const next = {
+    key: key,
+    time: time, // Unix ns of the order's last change
+    clOrdId: String(o.clOrdId || orig),
+    origClOrdId: orig,
+    account: o.account,
+    symbol: String(o.symbol || ''),
+    side: String(o.side || ''),
+    price: String(o.price || ''),
+    qty: o.qty || 0,
+    cumQty: o.cumQty || 0,
+    leavesQty: o.leavesQty || 0,
+    avgPx: String(o.avgPx || ''),
+    status: String(o.status || 'unknown'),
+    orderId: String(o.orderId || (row ? row.orderId : '')),
+    text: String(o.text || ''),
+    canceling: row && WORKING.has(o.status) ? row.canceling : '', // clOrdId of our cancel in flight
+  };
+  orders.set(key, next);
+  ordersChanged();
+  return next;
+}
+
+// onOrderEvent handles the orders channel: accepted, exec, status and
+// cancel_reject all carry the whole order.
+function onOrderEvent(msg) {
+  settle(msg.ref);
+  const row = upsertOrder(msg);
+  if (msg.type === 'cancel_reject') {
+    if (row) {
+      row.canceling = '';
+    }
+    orderError({ code: 'cancel_reject', msg: msg.text || 'the exchange refused the cancel', ref: msg.ref || '' });
+  } else if (msg.type === 'exec' && msg.execType === 'rejected') {
+    orderError({ code: 'rejected', msg: msg.text || 'the exchange rejected the order', ref: msg.ref || '' });
+  }
+}
+
+function onOrdersList(msg) {
+  for (const o of Array.isArray(msg.orders) ? msg.orders : []) {
+    upsertOrder(o);
+  }
+}
+
+// onError shows an error that answers the sign-in or an order request next
+// to the ticket, any other in the notice bar.
+function onError(msg) {
+  if (session.authId && msg.id === session.authId) {
+    session.authId = 0;
+    signInFailed(msg.code, msg.msg);
+    return;
+  }
+  const req = orderReqs.get(msg.id);
+  if (!req && typeof msg.ref !== 'string') {
+    showNotice('server: ' + msg.code + (msg.msg ? ': ' + msg.msg : ''));
+    return;
+  }
+  orderReqs.delete(msg.id);
+  const ref = msg.ref || (req ? req.ref : '');
+  const row = req && req.key ? orders.get(req.key) : null;
+  if (row && row.canceling === ref) {
+    row.canceling = '';
+    ordersChanged();
+  }
+  orderError({ code: String(msg.code), msg: String(msg.msg || ''), ref: ref });
+}
+
+// orderError records an order error and shows it next to the ticket.
+function orderError(e) {
+  e.local = Boolean(e.local);
+  const list = gw.orders.errors;
+  list.push(e);
+  if (list.length > MAX_ERRORS) {
+    list.splice(0, list.length - MAX_ERRORS);
+  }
+  gw.orders.lastError = e;
+  ticketError = e;
+  scheduleRender();
+}
+
+// ordersChanged publishes the order state to window.gw and redraws.
+function ordersChanged() {
+  const o = gw.orders;
+  o.signedIn = session.state === 'ok';
+  o.sub = session.sub;
+  o.accounts = session.accounts.slice();
+  o.list = Array.from(orders.values(), (row) => Object.assign({}, row));
+  ordersDirty = true;
+  scheduleRender();
+}
+
+// canTrade reports whether the ticket may send.
+function canTrade() {
+  return session.state === 'ok' && session.accounts.length > 0 && socketPhase === 'open' && book !== null;
+}
+
+// submitOrder sends the ticket as order.new. Malformed input is refused
+// here; everything else (band, tick, lot, cash ...) the gateway decides.
+function submitOrder(ev) {
+  ev.preventDefault();
+  if (!canTrade()) {
+    return;
+  }
+  const priceText = $('ticket-price').value.trim();
+  const qtyText = $('ticket-qty').value.trim();
+  let units = 0;
+  try {
+    units = priceUnits(priceText);
+  } catch (e) {
+    units = 0;
+  }
+  if (units <= 0) {
+    orderError({ code: 'bad_order', msg: 'price ' + JSON.stringify(priceText) + ': want a positive decimal such as "1700.00"', ref: '', local: true });
+    return;
+  }
+  const qty = /^\d+$/.test(qtyText) ? parseInt(qtyText, 10) : 0;
+  if (!Number.isSafeInteger(qty) || qty <= 0) {
+    orderError({ code: 'bad_order', msg: 'quantity ' + JSON.stringify(qtyText) + ': want a whole number of shares', ref: '', local: true });
+    return;
+  }
+  const clOrdId = newClOrdId();
+  const id = send({
+    op: 'order.new', clOrdId: clOrdId, account: $('ticket-account').value, symbol: book.symbol,
+    side: $('ticket-side').value, type: 'limit', price: formatUnits(units), qty: qty,
+  });
+  if (!id) {
+    return;
+  }
+  track(id, 'order.new', clOrdId, '');
+  gw.orders.lastClOrdId = clOrdId;
+  ticketError = null;
+  scheduleRender();
+}
+
+// cancelOrder sends order.cancel for a working row, naming the order by its
+// current clOrdId.
+function cancelOrder(key) {
+  const row = orders.get(key);
+  if (!row || !WORKING.has(row.status) || row.canceling || socketPhase !== 'open') {
+    return;
+  }
+  const clOrdId = newClOrdId();
+  const id = send({ op: 'order.cancel', clOrdId: clOrdId, origClOrdId: row.clOrdId, account: row.account });
+  if (!id) {
+    return;
+  }
+  track(id, 'order.cancel', clOrdId, key);
+  row.canceling = clOrdId;
+  ordersChanged();
+}
+
+// touchPrice is the price a new order of side would trade at now: the
+// best ask for a buy, the best bid for a sell; '' if that side is empty.
+function touchPrice(side) {
+  if (book && book.valid) {
+    const levels = side === 'sell' ? book.bids : book.asks;
+    return levels.length > 0 ? levels[0].price : '';
+  }
+  const level = quote ? (side === 'sell' ? quote.bid : quote.ask) : null;
+  return Array.isArray(level) ? String(level[0]) : '';
+}
+
+// prefillPrice puts the touch price into the ticket unless the user chose
+// a price.
+function prefillPrice() {
+  if (!book || ticket.edited) {
+    return;
+  }
+  const price = touchPrice($('ticket-side').value);
+  if (price) {
+    $('ticket-price').value = price;
+    ticket.prefilled = book.symbol;
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Rendering. Coalesced to one pass per animation frame.
 
 function scheduleRender() {
@@ -608,6 +947,8 @@ function render() {
   renderLadder();
   renderQuote();
   renderTrades();
+  renderTicket();
+  renderOrders();
 }
 
 // levelRow renders one ladder row; empty rows pad the ladder to its depth
@@ -712,6 +1053,180 @@ function renderTrades() {
   $('trades').replaceChildren(...rows);
 }
 
+// bandOf is the day's price band of the symbol in units, from the
+// instruments (the quote's copy before they load), or null.
+function bandOf(symbol) {
+  const inst = instruments.get(symbol) || {};
+  const q = quote || {};
+  try {
+    return { lo: priceUnits(String(inst.limitDown || q.limitDown)), hi: priceUnits(String(inst.limitUp || q.limitUp)) };
+  } catch (e) {
+    return null;
+  }
+}
+
+// ticketWarnings checks the ticket the way the gateway's risk checks will,
+// to warn before sending; the gateway still decides.
+function ticketWarnings(symbol) {
+  const inst = instruments.get(symbol) || {};
+  const out = [];
+  let units = 0;
+  try {
+    units = priceUnits($('ticket-price').value.trim());
+  } catch (e) {
+    units = 0;
+  }
+  const band = bandOf(symbol);
+  const outOfBand = units > 0 && band !== null && (units < band.lo || units > band.hi);
+  if (outOfBand) {
+    out.push('price outside the day\'s band ' + formatUnits(band.lo) + '–' + formatUnits(band.hi) + ': the gateway will reject it');
+  }
+  const tick = inst.tick ? priceUnitsOr(String(inst.tick)) : 0;
+  if (units > 0 && tick > 0 && units % tick !== 0) {
+    out.push('price not on the tick ' + inst.tick);
+  }
+  const lot = inst.lot || 100;
+  const qty = Number($('ticket-qty').value);
+  if ($('ticket-side').value === 'buy' && Number.isSafeInteger(qty) && qty > 0 && qty % lot !== 0) {
+    out.push('a buy is a multiple of ' + lot + ' shares');
+  }
+  return { text: out.join('; '), outOfBand: outOfBand };
+}
+
+function renderTicket() {
+  const symbol = book ? book.symbol : '';
+  if (symbol && ticket.prefilled !== symbol) {
+    prefillPrice();
+  }
+  let note = '';
+  if (session.state === 'none') {
+    note = 'sign in to trade';
+  } else if (session.state === 'pending') {
+    note = socketPhase === 'open' ? 'signing in…' : 'reconnecting…';
+  } else if (session.state === 'failed') {
+    note = 'sign-in failed: ' + session.failure;
+  } else if (session.accounts.length === 0) {
+    note = 'the token names no account to trade';
+  }
+  $('ticket-note').textContent = note;
+  $('ticket-note').hidden = note === '';
+  $('ticket-user').textContent = session.state === 'ok' && session.sub ? '· ' + session.sub : '';
+  $('ticket-fields').disabled = !canTrade();
+
+  const select = $('ticket-account');
+  if (select.dataset.accounts !== session.accounts.join('\n')) {
+    const was = select.value;
+    select.replaceChildren(...session.accounts.map((a) => {
+      const opt = document.createElement('option');
+      opt.value = a;
+      opt.textContent = a;
+      return opt;
+    }));
+    select.dataset.accounts = session.accounts.join('\n');
+    if (session.accounts.includes(was)) {
+      select.value = was;
+    }
+  }
+  $('ticket-symbol').textContent = symbol || '–';
+  const inst = instruments.get(symbol);
+  const lot = String((inst && inst.lot) || 100);
+  const qty = $('ticket-qty');
+  if (qty.step !== lot) {
+    qty.step = lot;
+    qty.min = lot;
+  }
+  const band = bandOf(symbol);
+  $('ticket-band').textContent = band ? formatUnits(band.lo) + ' – ' + formatUnits(band.hi) : '–';
+  const warn = ticketWarnings(symbol);
+  $('ticket-warn').textContent = warn.text;
+  $('ticket-warn').hidden = warn.text === '';
+  $('ticket-price').classList.toggle('out-of-band', warn.outOfBand);
+  const buy = $('ticket-side').value === 'buy';
+  const submit = $('ticket-submit');
+  submit.textContent = buy ? 'Buy' : 'Sell';
+  submit.className = 'submit ' + (buy ? 'submit-buy' : 'submit-sell');
+
+  const err = $('ticket-error');
+  if (ticketError) {
+    const code = document.createElement('code');
+    code.textContent = ticketError.code;
+    const parts = [code, ticketError.msg];
+    if (ticketError.ref) {
+      parts.push(' (' + ticketError.ref + ')');
+    }
+    err.replaceChildren(...parts);
+  }
+  err.hidden = ticketError === null;
+}
+
+// statusClass groups order statuses for colour: working, filled, canceled
+// (also expired) and rejected.
+function statusClass(status) {
+  if (WORKING.has(status)) {
+    return 'working';
+  }
+  return status === 'expired' ? 'canceled' : status;
+}
+
+// orderTime formats an order's Unix ns time as exchange time (CST).
+function orderTime(ns) {
+  if (!(ns > 0)) {
+    return '';
+  }
+  const day = 86400000;
+  const ms = (Math.floor(ns / 1e6) + CST_OFFSET_MS) % day;
+  return formatTime(ms * 1e6);
+}
+
+// renderOrders draws the orders table, newest first, when it changed.
+// Rows carry data-clordid (current), data-origclordid (the key) and
+// data-status.
+function renderOrders() {
+  if (!ordersDirty) {
+    return;
+  }
+  ordersDirty = false;
+  const rows = Array.from(orders.values()).reverse().map((o) => {
+    const tr = document.createElement('tr');
+    tr.dataset.key = o.key;
+    tr.dataset.clordid = o.clOrdId;
+    tr.dataset.origclordid = o.origClOrdId;
+    tr.dataset.status = o.status;
+    tr.className = 'st-' + statusClass(o.status);
+    const cells = [
+      orderTime(o.time), o.clOrdId, o.account, o.symbol, o.side, o.price, groupDigits(o.qty),
+      groupDigits(o.cumQty), groupDigits(o.leavesQty), o.cumQty > 0 ? o.avgPx : '–', o.status.replace('_', ' '),
+    ];
+    for (const text of cells) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    const c = tr.children;
+    if (o.clOrdId !== o.origClOrdId) {
+      c[1].title = 'entered as ' + o.origClOrdId;
+    }
+    c[4].className = 'side-' + o.side;
+    c[10].className = 'status';
+    if (o.text) {
+      c[10].title = o.text;
+    }
+    const action = document.createElement('td');
+    if (WORKING.has(o.status)) {
+      const btn = document.createElement('button');
+      btn.type = 'button';
+      btn.dataset.cancel = '1';
+      btn.textContent = o.canceling ? 'canceling…' : 'Cancel';
+      btn.disabled = o.canceling !== '' || socketPhase !== 'open';
+      action.appendChild(btn);
+    }
+    tr.appendChild(action);
+    return tr;
+  });
+  $('orders').replaceChildren(...rows);
+  $('orders-empty').hidden = rows.length > 0;
+}
+
 function priceUnitsOr(text) {
   try {
     return priceUnits(String(text));
@@ -808,6 +1323,33 @@ window.gwChecksumSelfTest = async function () {
 
 $('symbol').addEventListener('change', (ev) => selectSymbol(ev.target.value));
 $('depth').addEventListener('change', (ev) => selectDepth(parseInt(ev.target.value, 10)));
+$('ticket').addEventListener('submit', submitOrder);
+$('ticket-side').addEventListener('change', () => {
+  prefillPrice();
+  scheduleRender();
+});
+$('ticket-price').addEventListener('input', () => {
+  ticket.edited = true;
+  scheduleRender();
+});
+$('ticket-qty').addEventListener('input', scheduleRender);
+$('orders').addEventListener('click', (ev) => {
+  const btn = ev.target.closest('button[data-cancel]');
+  if (btn) {
+    cancelOrder(btn.closest('tr').dataset.key);
+  }
+});
+// A click on a ladder level puts its price into the ticket.
+for (const id of ['asks', 'bids']) {
+  $(id).addEventListener('click', (ev) => {
+    const tr = ev.target.closest('tr[data-price]');
+    if (tr && !$('ticket-fields').disabled) {
+      $('ticket-price').value = tr.dataset.price;
+      ticket.edited = true;
+      scheduleRender();
+    }
+  });
+}
 gw.depth = parseInt($('depth').value, 10);
 render();
 connect();

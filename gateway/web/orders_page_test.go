@@ -1,0 +1,296 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"sgw/gateway/web/browsertest"
+	"sgw/refdata"
+)
+
+// pageOrders is the page's window.gw.orders.
+type pageOrders struct {
+	SignedIn    bool        `json:"signedIn"`
+	Sub         string      `json:"sub"`
+	Accounts    []string    `json:"accounts"`
+	List        []pageOrder `json:"list"`
+	Errors      []pageError `json:"errors"`
+	LastError   *pageError  `json:"lastError"`
+	LastClOrdID string      `json:"lastClOrdId"`
+}
+
+// pageOrder is one row of the page's orders table.
+type pageOrder struct {
+	ClOrdID     string `json:"clOrdId"`
+	OrigClOrdID string `json:"origClOrdId"`
+	Account     string `json:"account"`
+	Symbol      string `json:"symbol"`
+	Side        string `json:"side"`
+	Price       string `json:"price"`
+	Qty         int64  `json:"qty"`
+	CumQty      int64  `json:"cumQty"`
+	LeavesQty   int64  `json:"leavesQty"`
+	AvgPx       string `json:"avgPx"`
+	Status      string `json:"status"`
+}
+
+// pageError is an order error the page showed next to the ticket.
+type pageError struct {
+	Code  string `json:"code"`
+	Msg   string `json:"msg"`
+	Ref   string `json:"ref"`
+	Local bool   `json:"local"`
+}
+
+// shownRow is a row of #orders-table as the page draws it.
+type shownRow struct {
+	ClOrdID string   `json:"clOrdId"`
+	Status  string   `json:"status"`
+	Class   string   `json:"class"`
+	Cells   []string `json:"cells"`
+	Cancel  bool     `json:"cancel"` // the row has a Cancel button
+}
+
+const shownRowsJS = `[...document.querySelectorAll('#orders-table tbody tr')].map((r) => ({
+  clOrdId: r.dataset.clordid, status: r.dataset.status, class: r.className,
+  cells: [...r.cells].map((c) => c.textContent), cancel: r.querySelector('button') !== null}))`
+
+// placeOrder fills the ticket with chromedp.SetValue, submits it with a
+// click and returns the clOrdId the page sent.
+func placeOrder(t *testing.T, b *browsertest.Browser, account, side string, price refdata.Price, qty int64) string {
+	t.Helper()
+	var before string
+	b.Eval(t, "gw.orders.lastClOrdId", &before)
+	b.Run(t, fmt.Sprintf("place %s %s %d at %s", account, side, qty, price),
+		chromedp.SetValue("#ticket-account", account, chromedp.ByQuery),
+		chromedp.SetValue("#ticket-side", side, chromedp.ByQuery),
+		chromedp.SetValue("#ticket-price", price.String(), chromedp.ByQuery),
+		chromedp.SetValue("#ticket-qty", fmt.Sprint(qty), chromedp.ByQuery),
+		chromedp.Click("#ticket-submit", chromedp.ByQuery),
+	)
+	b.WaitFor(t, "gw.orders.lastClOrdId !== "+mustJSON(before), 5*time.Second)
+	var id string
+	b.Eval(t, "gw.orders.lastClOrdId", &id)
+	return id
+}
+
+// waitStatus waits until window.gw.orders and #orders-table both show the
+// order clOrdID with status.
+func waitStatus(t *testing.T, b *browsertest.Browser, clOrdID, status string) {
+	t.Helper()
+	b.WaitFor(t, fmt.Sprintf(`((id, st) => gw.orders.list.some((o) => o.clOrdId === id && o.status === st) &&
+		[...document.querySelectorAll('#orders-table tbody tr')].some((r) => r.dataset.clordid === id && r.dataset.status === st))(%s, %s)`,
+		mustJSON(clOrdID), mustJSON(status)), 5*time.Second)
+}
+
+func hasPrefix(list []string, prefix string) bool {
+	return slices.ContainsFunc(list, func(s string) bool { return strings.HasPrefix(s, prefix) })
+}
+
+// TestOrderTicket drives the order ticket and the orders table in headless
+// Chromium against fakeGateway, signed in with a token for two accounts:
+// an order at the ask fills, a resting sell is canceled with its row's
+// Cancel button, a resting buy stays working, and an order above the
+// day's band is refused by the gateway with risk.price_band, shown next to
+// the ticket. A reload rebuilds the table from orders.list.
+func TestOrderTicket(t *testing.T) {
+	const sym = "600519.SH"
+	g := newFakeGateway(t)
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	t.Cleanup(g.Close) // runs before srv.Close: ends the WebSocket handlers
+	token := g.Token(t, "u1", "A1", "A2")
+	inst := g.instruments[0]
+	bids, asks := g.Top(sym, 1)
+	bid, ask := bids[0].Price, asks[0].Price
+	b := browsertest.New(t)
+
+	page := srv.URL + "/?token=" + url.QueryEscape(token)
+	b.Run(t, "open the page", chromedp.Navigate(page))
+	b.WaitFor(t, "gw.state === 'live' && gw.orders.signedIn && document.getElementById('ticket-fields').disabled === false && "+
+		"document.getElementById('ticket-price').value !== ''", 10*time.Second)
+
+	// Signed in: the accounts of the auth reply, the symbol's band, and a
+	// buy prefilled at the ask.
+	var ticket struct {
+		Accounts []string `json:"accounts"`
+		Price    string   `json:"price"`
+		Band     string   `json:"band"`
+		Note     bool     `json:"note"` // #ticket-note visible
+		Symbol   string   `json:"symbol"`
+	}
+	b.Eval(t, `({accounts: [...document.querySelectorAll('#ticket-account option')].map((o) => o.value),
+		price: document.getElementById('ticket-price').value, band: document.getElementById('ticket-band').textContent,
+		note: !document.getElementById('ticket-note').hidden, symbol: document.getElementById('ticket-symbol').textContent})`, &ticket)
+	if !slices.Equal(ticket.Accounts, []string{"A1", "A2"}) || ticket.Price != ask.String() || ticket.Note || ticket.Symbol != sym ||
+		ticket.Band != inst.LimitDown.String()+" – "+inst.LimitUp.String() {
+		t.Errorf("ticket = %+v, want accounts [A1 A2], price %s (the ask), band %s – %s, symbol %s, no note",
+			ticket, ask, inst.LimitDown, inst.LimitUp, sym)
+	}
+	for _, op := range []string{"auth", "subscribe orders A1,A2", "orders.list A1", "orders.list A2"} {
+		if !slices.Contains(g.Ops(), op) {
+			t.Errorf("the page did not send %q; ops:\n%s", op, strings.Join(g.Ops(), "\n"))
+		}
+	}
+
+	// A buy at the ask fills a moment after exec new.
+	filled := placeOrder(t, b, "A2", "buy", ask, 300)
+	waitStatus(t, b, filled, "filled")
+	if want := fmt.Sprintf("order.new %s A2 %s buy %s 300", filled, sym, ask); !slices.Contains(g.Ops(), want) {
+		t.Errorf("no %q; ops:\n%s", want, strings.Join(g.Ops(), "\n"))
+	}
+
+	// A sell above the bid rests; its Cancel button cancels it.
+	tick := inst.Tick
+	canceled := placeOrder(t, b, "A1", "sell", ask+5*tick, 200)
+	waitStatus(t, b, canceled, "new")
+	b.Run(t, "cancel "+canceled, chromedp.Click(`#orders-table tr[data-clordid="`+canceled+`"] button`, chromedp.ByQuery))
+	waitStatus(t, b, canceled, "canceled")
+	if !hasPrefix(g.Ops(), "order.cancel ") || !slices.ContainsFunc(g.Ops(), func(op string) bool {
+		f := strings.Fields(op)
+		return len(f) == 4 && f[0] == "order.cancel" && f[1] != canceled && f[2] == canceled && f[3] == "A1"
+	}) {
+		t.Errorf("no order.cancel with a fresh clOrdId, origClOrdId %s, account A1; ops:\n%s", canceled, strings.Join(g.Ops(), "\n"))
+	}
+
+	// A buy below the bid stays working.
+	working := placeOrder(t, b, "A1", "buy", bid-3*tick, 100)
+	waitStatus(t, b, working, "new")
+
+	// Above the day's band: typing the price warns at once; the gateway
+	// refuses the order and the page shows its error next to the ticket.
+	outside := inst.LimitUp + 100*tick
+	b.Eval(t, "document.getElementById('ticket-price').value = ''", new(string))
+	b.Run(t, "type a price outside the band", chromedp.SendKeys("#ticket-price", outside.String(), chromedp.ByQuery))
+	b.WaitFor(t, "!document.getElementById('ticket-warn').hidden && "+
+		"document.getElementById('ticket-warn').textContent.includes('band')", 5*time.Second)
+	refused := placeOrder(t, b, "A1", "buy", outside, 100)
+	b.WaitFor(t, "gw.orders.lastError !== null && gw.orders.lastError.code === 'risk.price_band' && "+
+		"!document.getElementById('ticket-error').hidden", 5*time.Second)
+	var shownError string
+	b.Eval(t, "document.getElementById('ticket-error').textContent", &shownError)
+	wantMsg := fmt.Sprintf("price %s outside limit band %s-%s", outside, inst.LimitDown, inst.LimitUp)
+	if !strings.Contains(shownError, "risk.price_band") || !strings.Contains(shownError, wantMsg) || !strings.Contains(shownError, refused) {
+		t.Errorf("#ticket-error = %q, want the code risk.price_band, %q and the clOrdId %s", shownError, wantMsg, refused)
+	}
+
+	// window.gw.orders: three rows, one error.
+	var o pageOrders
+	b.Eval(t, "gw.orders", &o)
+	if !o.SignedIn || o.Sub != "u1" || !slices.Equal(o.Accounts, []string{"A1", "A2"}) {
+		t.Errorf("gw.orders signedIn %v, sub %q, accounts %v; want true, u1, [A1 A2]", o.SignedIn, o.Sub, o.Accounts)
+	}
+	wantList := []pageOrder{
+		{ClOrdID: filled, OrigClOrdID: filled, Account: "A2", Symbol: sym, Side: "buy", Price: ask.String(), Qty: 300,
+			CumQty: 300, LeavesQty: 0, AvgPx: ask.String(), Status: "filled"},
+		{ClOrdID: canceled, OrigClOrdID: canceled, Account: "A1", Symbol: sym, Side: "sell", Price: (ask + 5*tick).String(), Qty: 200,
+			CumQty: 0, LeavesQty: 0, AvgPx: "0.00", Status: "canceled"},
+		{ClOrdID: working, OrigClOrdID: working, Account: "A1", Symbol: sym, Side: "buy", Price: (bid - 3*tick).String(), Qty: 100,
+			CumQty: 0, LeavesQty: 100, AvgPx: "0.00", Status: "new"},
+	}
+	if !slices.Equal(o.List, wantList) {
+		t.Errorf("gw.orders.list =\n%+v\nwant\n%+v", o.List, wantList)
+	}
+	wantErr := pageError{Code: "risk.price_band", Msg: wantMsg, Ref: refused}
+	if len(o.Errors) != 1 || o.Errors[0] != wantErr || o.LastError == nil || *o.LastError != wantErr {
+		t.Errorf("gw.orders errors %+v, lastError %+v; want one: %+v", o.Errors, o.LastError, wantErr)
+	}
+
+	// The table, newest first, coloured by status; only the working row
+	// has a Cancel button.
+	var rows []shownRow
+	b.Eval(t, shownRowsJS, &rows)
+	want := []struct {
+		id, status, class string
+		cancel            bool
+	}{
+		{working, "new", "st-working", true},
+		{canceled, "canceled", "st-canceled", false},
+		{filled, "filled", "st-filled", false},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("#orders-table shows %d rows, want %d: %+v", len(rows), len(want), rows)
+	}
+	for i, w := range want {
+		r := rows[i]
+		if r.ClOrdID != w.id || r.Status != w.status || r.Class != w.class || r.Cancel != w.cancel {
+			t.Errorf("row %d = %+v, want clOrdId %s, status %s, class %s, cancel button %v", i, r, w.id, w.status, w.class, w.cancel)
+		}
+	}
+	if r := rows[2]; len(r.Cells) < 11 || r.Cells[1] != filled || r.Cells[2] != "A2" || r.Cells[7] != "300" || r.Cells[9] != ask.String() {
+		t.Errorf("filled row cells %q, want clOrdId %s, account A2, cumQty 300, avgPx %s", r.Cells, filled, ask)
+	}
+
+	path := filepath.Join(browsertest.ScreenshotDir(t), "order-ticket.png") // $SGW_WEB_SCREENSHOT_DIR keeps it
+	b.Screenshot(t, path)
+	t.Logf("screenshot: %s", path)
+
+	// A fresh page load gets the same rows from orders.list.
+	b.Run(t, "reload the page", chromedp.Navigate(page))
+	b.WaitFor(t, "gw.orders.signedIn && gw.orders.list.length === 3 && document.querySelectorAll('#orders-table tbody tr').length === 3", 10*time.Second)
+	var reloaded pageOrders
+	b.Eval(t, "gw.orders", &reloaded)
+	got := map[string]string{}
+	for _, r := range reloaded.List {
+		got[r.ClOrdID] = r.Status
+	}
+	if got[filled] != "filled" || got[canceled] != "canceled" || got[working] != "new" {
+		t.Errorf("after a reload the statuses are %v, want %s filled, %s canceled, %s new", got, filled, canceled, working)
+	}
+	b.Logs(t)
+}
+
+// TestOrderTicketSignedOut checks that without a usable token the ticket
+// is disabled with a note, while market data works.
+func TestOrderTicketSignedOut(t *testing.T) {
+	tests := []struct {
+		name  string
+		query string
+		note  string
+		auth  bool // the page sends an auth request
+	}{
+		{name: "no token", query: "", note: "sign in to trade"},
+		{name: "bad token", query: "?token=not.valid", note: "sign-in failed: bad_token", auth: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newFakeGateway(t)
+			srv := httptest.NewServer(g.Handler())
+			t.Cleanup(srv.Close)
+			t.Cleanup(g.Close)
+			b := browsertest.New(t)
+
+			b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/"+tc.query))
+			b.WaitFor(t, "gw.state === 'live' && gw.verified > 0 && document.getElementById('ticket-note').textContent.startsWith("+
+				mustJSON(tc.note)+")", 10*time.Second)
+			var st struct {
+				Disabled bool   `json:"disabled"`
+				Note     string `json:"note"`
+				Hidden   bool   `json:"hidden"`
+			}
+			b.Eval(t, `({disabled: document.getElementById('ticket-fields').disabled,
+				note: document.getElementById('ticket-note').textContent, hidden: document.getElementById('ticket-note').hidden})`, &st)
+			if !st.Disabled || st.Hidden {
+				t.Errorf("ticket %+v, want disabled with the note %q shown", st, tc.note)
+			}
+			var o pageOrders
+			b.Eval(t, "gw.orders", &o)
+			if o.SignedIn || len(o.Accounts) != 0 {
+				t.Errorf("gw.orders signedIn %v, accounts %v; want signed out", o.SignedIn, o.Accounts)
+			}
+			ops := g.Ops()
+			if slices.Contains(ops, "auth") != tc.auth || hasPrefix(ops, "subscribe orders") || hasPrefix(ops, "orders.list") {
+				t.Errorf("ops:\n%s\nwant auth sent %v and no orders requests", strings.Join(ops, "\n"), tc.auth)
+			}
+			b.Logs(t)
+		})
+	}
+}
