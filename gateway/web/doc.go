@@ -4,7 +4,8 @@
 // of docs/PROTOCOL.md on /ws. It keeps a local copy of the book from a
 // snapshot and per-seq updates, verifies every book checksum, and recovers
 // from a seq gap (resubscribe with resume) or a checksum mismatch (fresh
-// snapshot) by itself.
+// snapshot) by itself. With a token (?token=...) it signs in and offers an
+// order ticket and a "my orders" table fed by the private orders channel.
 //
 // The package only serves files; the gateway mounts Handler and owns the
 // REST and WebSocket endpoints the page talks to. The page has no framework
