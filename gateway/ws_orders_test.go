@@ -28,20 +28,20 @@ type ackingUpstream struct {
 	n  int
 }
 
-func (u *ackingUpstream) answer(er orders.ExecReport, account string) {
+func (u *ackingUpstream) answer(er orders.ExecReport) {
 	u.mu.Lock()
 	u.n++
 	er.ExecID = fmt.Sprintf("e%d", u.n)
 	m := u.m
 	u.mu.Unlock()
-	go m.OnExecReport(account, er)
+	go m.OnExecReport(er)
 }
 func (u *ackingUpstream) NewOrder(o orders.Order) error {
-	u.answer(orders.ExecReport{ClOrdID: o.ClOrdID, OrderID: "X" + o.ClOrdID, ExecType: '0', OrdStatus: '0', LeavesQty: o.Qty}, o.Account)
+	u.answer(orders.ExecReport{ClOrdID: o.UpstreamID, OrderID: "X" + o.UpstreamID, ExecType: '0', OrdStatus: '0', LeavesQty: o.Qty})
 	return nil
 }
-func (u *ackingUpstream) Cancel(o orders.Order, id string) error {
-	u.answer(orders.ExecReport{ClOrdID: id, OrigClOrdID: o.ClOrdID, ExecType: '4', OrdStatus: '4', CumQty: o.CumQty}, o.Account)
+func (u *ackingUpstream) Cancel(o orders.Order, uid string) error {
+	u.answer(orders.ExecReport{ClOrdID: uid, OrigClOrdID: o.UpstreamID, ExecType: '4', OrdStatus: '4', CumQty: o.CumQty})
 	return nil
 }
 func (u *ackingUpstream) Replace(orders.Order, string, refdata.Price, int64) error { return nil }

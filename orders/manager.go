@@ -32,6 +32,10 @@ type Config struct {
 	CreditUpstream string
 	// CreditAccounts are the accounts that trade on credit.
 	CreditAccounts []string
+	// IDPrefix starts the upstream ids (ClOrdID) the gateway gives
+	// orders and requests; each gateway instance sharing an upstream
+	// session needs its own. Zero means "GW".
+	IDPrefix string
 	// Clock stamps orders; nil means the wall clock.
 	Clock func() time.Time
 }
@@ -49,7 +53,10 @@ type Manager struct {
 
 	mu       sync.Mutex
 	orders   map[string]*Order // by account + "\x00" + any client order id it had
-	list     []*Order          // in entry order
+	byUID    map[string]*Order // by any upstream id it had
+	epoch    string            // IDPrefix and this process's start, base 36
+	nextUID  uint64
+	list     []*Order // in entry order
 	execs    map[string]bool   // execution ids applied
 	unknown  map[string]int    // open orders of unknown state by account+symbol
 	sinks    map[Source]Sink
@@ -68,6 +75,9 @@ func New(cfg Config, rc *risk.Checker, j *journal.Journal, upstreams map[string]
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.IDPrefix == "" {
+		cfg.IDPrefix = "GW"
+	}
 	if rc == nil || j == nil {
 		return nil, fmt.Errorf("%w: risk and journal are required", ErrConfig)
 	}
@@ -75,15 +85,24 @@ func New(cfg Config, rc *risk.Checker, j *journal.Journal, upstreams map[string]
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{cfg: cfg, risk: rc, jrnl: j, upstreams: upstreams, credit: map[string]bool{}, log: log,
-		orders: map[string]*Order{}, execs: map[string]bool{}, unknown: map[string]int{},
+		orders: map[string]*Order{}, byUID: map[string]*Order{}, execs: map[string]bool{}, unknown: map[string]int{},
 		sinks: map[Source]Sink{}, watchers: map[string]map[Sink]bool{}}
 	for _, a := range cfg.CreditAccounts {
 		m.credit[a] = true
 	}
+	m.epoch = cfg.IDPrefix + strconv.FormatInt(time.Now().UnixNano()/int64(time.Millisecond), 36) + "."
 	return m, nil
 }
 
 func key(account, clOrdID string) string { return account + "\x00" + clOrdID }
+
+// newUID returns the next upstream id: the prefix, this process's start
+// (so that an id sent upstream just before a crash, whose journal record
+// was lost, is never given again) and a counter. mu held.
+func (m *Manager) newUID() string {
+	m.nextUID++
+	return m.epoch + strconv.FormatUint(m.nextUID, 36)
+}
 
 // upstreamOf names the upstream serving an account.
 func (m *Manager) upstreamOf(account string) string {
@@ -163,6 +182,7 @@ type newRec struct {
 	Upstream string        `json:"u"`
 	Source   Source        `json:"o"`
 	Time     time.Time     `json:"t"`
+	UID      string        `json:"i"`
 }
 
 // New checks and accepts a new order: on acceptance the order is sent
@@ -184,6 +204,8 @@ func (m *Manager) New(req NewRequest) (Order, error) {
 	}
 	rec := newRec{Account: req.Account, ClOrdID: req.ClOrdID, Symbol: req.Symbol, Side: req.Side, Type: req.Type,
 		Price: req.Price, Qty: req.Qty, Upstream: m.upstreamOf(req.Account), Source: req.Source, Time: m.cfg.Clock()}
+	uid := m.newUID()
+	rec.UID = uid
 	o, err := m.applyNew(rec, true)
 	if err != nil {
 		return Order{}, err
@@ -213,8 +235,9 @@ func (m *Manager) applyNew(rec newRec, live bool) (*Order, error) {
 	}
 	o := &Order{ClOrdID: rec.ClOrdID, OrigClOrdID: rec.ClOrdID, Account: rec.Account, Symbol: rec.Symbol, Side: rec.Side,
 		Price: rec.Price, Qty: rec.Qty, LeavesQty: rec.Qty, Status: StatusPendingNew, Upstream: rec.Upstream,
-		Source: rec.Source, Created: rec.Time, Updated: rec.Time}
+		UpstreamID: rec.UID, Source: rec.Source, Created: rec.Time, Updated: rec.Time}
 	m.orders[key(rec.Account, rec.ClOrdID)] = o
+	m.byUID[rec.UID] = o
 	m.list = append(m.list, o)
 	return o, nil
 }
@@ -264,6 +287,7 @@ type cancelRec struct {
 	Price   refdata.Price `json:"p,omitempty"`
 	Qty     int64         `json:"q,omitempty"`
 	Source  Source        `json:"o"`
+	UID     string        `json:"i"`
 }
 
 // Cancel checks a cancel request and sends it upstream.
@@ -283,11 +307,11 @@ func (m *Manager) Cancel(req CancelRequest) (Order, error) {
 	if req.ClOrdID == "" {
 		req.ClOrdID = "X-" + o.ClOrdID + "-" + strconv.Itoa(len(m.list))
 	}
-	rec := cancelRec{Account: req.Account, ClOrdID: req.ClOrdID, Orig: o.ClOrdID, Source: req.Source}
+	rec := cancelRec{Account: req.Account, ClOrdID: req.ClOrdID, Orig: o.ClOrdID, Source: req.Source, UID: m.newUID()}
 	if err := m.applyCancel(rec, true); err != nil {
 		return Order{}, err
 	}
-	if err := m.upstreams[o.Upstream].Cancel(*o, req.ClOrdID); err != nil {
+	if err := m.upstreams[o.Upstream].Cancel(*o, rec.UID); err != nil {
 		m.log.Error("orders: upstream refused a cancel", "clOrdID", req.ClOrdID, "err", err)
 	}
 	m.journal(recCancel, rec, Event{Kind: EventAccepted, Order: *o, Ref: req.ClOrdID}, o)
@@ -307,8 +331,9 @@ func (m *Manager) applyCancel(rec cancelRec, live bool) error {
 	if rej != nil {
 		return rej
 	}
-	o.pending = rec.ClOrdID
+	o.pending, o.pendingUID = rec.ClOrdID, rec.UID
 	m.orders[key(rec.Account, rec.ClOrdID)] = o
+	m.byUID[rec.UID] = o
 	return nil
 }
 
@@ -335,11 +360,11 @@ func (m *Manager) Replace(req ReplaceRequest) (Order, error) {
 	if o.unknown {
 		return Order{}, &Reject{Code: "orders.reconciling", Text: "order " + o.ClOrdID + " is being reconciled with the upstream; retry shortly", FIXReason: 99}
 	}
-	rec := cancelRec{Account: req.Account, ClOrdID: req.ClOrdID, Orig: o.ClOrdID, Price: req.Price, Qty: req.Qty, Source: req.Source}
+	rec := cancelRec{Account: req.Account, ClOrdID: req.ClOrdID, Orig: o.ClOrdID, Price: req.Price, Qty: req.Qty, Source: req.Source, UID: m.newUID()}
 	if err := m.applyReplace(rec, true); err != nil {
 		return Order{}, err
 	}
-	if err := m.upstreams[o.Upstream].Replace(*o, req.ClOrdID, req.Price, req.Qty); err != nil {
+	if err := m.upstreams[o.Upstream].Replace(*o, rec.UID, req.Price, req.Qty); err != nil {
 		m.log.Error("orders: upstream refused a replace", "clOrdID", req.ClOrdID, "err", err)
 	}
 	m.journal(recReplace, rec, Event{Kind: EventAccepted, Order: *o, Ref: req.ClOrdID}, o)
@@ -360,8 +385,9 @@ func (m *Manager) applyReplace(rec cancelRec, live bool) error {
 	if rej != nil {
 		return rej
 	}
-	o.pending, o.pendingPrice, o.pendingQty = rec.ClOrdID, rec.Price, rec.Qty
+	o.pending, o.pendingUID, o.pendingPrice, o.pendingQty = rec.ClOrdID, rec.UID, rec.Price, rec.Qty
 	m.orders[key(rec.Account, rec.ClOrdID)] = o
+	m.byUID[rec.UID] = o
 	return nil
 }
 
@@ -375,10 +401,10 @@ type execRec struct {
 // the order's clients once journaled. Reports whose execution id was seen
 // before (resends after a failover) are ignored; reports for unknown
 // orders are logged and dropped.
-func (m *Manager) OnExecReport(account string, er ExecReport) {
+func (m *Manager) OnExecReport(er ExecReport) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	o := m.find(account, er.ClOrdID, er.OrigClOrdID)
+	o := m.find(er.ClOrdID, er.OrigClOrdID)
 	if o == nil {
 		m.log.Warn("orders: execution report for an unknown order", "clOrdID", er.ClOrdID, "execID", er.ExecID)
 		return
@@ -393,24 +419,11 @@ func (m *Manager) OnExecReport(account string, er ExecReport) {
 	m.journal(recExec, execRec{Account: o.Account, ER: er}, ev, o)
 }
 
-// find returns the order a report names. mu held. account may be empty
-// when the upstream does not echo it; the client order ids are then
-// searched in every account (they are unique per upstream session).
-func (m *Manager) find(account string, ids ...string) *Order {
-	for _, id := range ids {
-		if id == "" {
-			continue
-		}
-		if account != "" {
-			if o := m.orders[key(account, id)]; o != nil {
-				return o
-			}
-			continue
-		}
-		for _, o := range m.list {
-			if o.ClOrdID == id || o.OrigClOrdID == id || o.pending == id {
-				return o
-			}
+// find returns the order an upstream id names. mu held.
+func (m *Manager) find(uids ...string) *Order {
+	for _, id := range uids {
+		if o := m.byUID[id]; id != "" && o != nil {
+			return o
 		}
 	}
 	return nil
@@ -422,7 +435,10 @@ func (m *Manager) applyExec(o *Order, er ExecReport) (Event, bool) {
 	if er.ExecID != "" {
 		m.execs[er.ExecID] = true
 	}
-	ev := Event{Kind: EventExec, ExecType: er.ExecType, ExecID: er.ExecID, Ref: er.ClOrdID, Text: er.Text}
+	ev := Event{Kind: EventExec, ExecType: er.ExecType, ExecID: er.ExecID, Ref: o.ClOrdID, Text: er.Text}
+	if er.ClOrdID == o.pendingUID && o.pendingUID != "" {
+		ev.Ref = o.pending
+	}
 	if o.OrderID == "" {
 		o.OrderID = er.OrderID
 	}
@@ -448,12 +464,12 @@ func (m *Manager) applyExec(o *Order, er ExecReport) (Event, bool) {
 	case '8': // rejected
 		_ = m.risk.OnDone(o.Account, o.ClOrdID, o.Qty-o.CumQty)
 	case '5': // replaced
-		if er.ClOrdID == o.pending && o.pending != "" {
+		if er.ClOrdID == o.pendingUID && o.pendingUID != "" {
 			if err := m.risk.OnReplaced(o.Account, o.pending); err != nil {
 				m.log.Warn("orders: risk refused a replace", "clOrdID", o.pending, "err", err)
 			}
-			o.ClOrdID, o.Price, o.Qty = o.pending, o.pendingPrice, o.pendingQty
-			o.pending = ""
+			o.ClOrdID, o.UpstreamID, o.Price, o.Qty = o.pending, o.pendingUID, o.pendingPrice, o.pendingQty
+			o.pending, o.pendingUID = "", ""
 		}
 	case 'I': // status
 		m.reconcile(o, er)
@@ -463,7 +479,7 @@ func (m *Manager) applyExec(o *Order, er ExecReport) (Event, bool) {
 		o.Status = statusOf(er.OrdStatus, o.Status)
 	}
 	if o.Status.Terminal() {
-		o.pending = ""
+		o.pending, o.pendingUID = "", ""
 	}
 	if wasUnknown {
 		o.unknown = false
@@ -522,15 +538,16 @@ func statusOf(s byte, cur Status) Status {
 }
 
 // OnCancelReject applies an upstream's refusal of a cancel or replace.
-func (m *Manager) OnCancelReject(account string, r CancelReject) {
+func (m *Manager) OnCancelReject(r CancelReject) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	o := m.find(account, r.ClOrdID, r.OrigClOrdID)
-	if o == nil || o.pending != r.ClOrdID {
+	o := m.find(r.ClOrdID, r.OrigClOrdID)
+	if o == nil || o.pendingUID != r.ClOrdID {
 		return
 	}
+	ref := o.pending
 	m.applyCancelReject(o, r)
-	m.journal(recCancelReject, cancelRejectRec{Account: o.Account, R: r}, Event{Kind: EventCancelReject, Order: *o, Ref: r.ClOrdID, Text: r.Text}, o)
+	m.journal(recCancelReject, cancelRejectRec{Account: o.Account, R: r}, Event{Kind: EventCancelReject, Order: *o, Ref: ref, Text: r.Text}, o)
 }
 
 // cancelRejectRec is the journal body of a cancel reject.
@@ -544,7 +561,7 @@ func (m *Manager) applyCancelReject(o *Order, r CancelReject) {
 	if o.pendingQty != 0 {
 		_ = m.risk.OnReplaceRejected(o.Account, o.pending)
 	}
-	o.pending, o.pendingPrice, o.pendingQty = "", 0, 0
+	o.pending, o.pendingUID, o.pendingPrice, o.pendingQty = "", "", 0, 0
 	o.Text = r.Text
 }
 
@@ -624,7 +641,7 @@ func (m *Manager) replay(r journal.Record) error {
 		if err := json.Unmarshal(r.Body, &rec); err != nil {
 			return err
 		}
-		if o := m.find(rec.Account, rec.ER.ClOrdID, rec.ER.OrigClOrdID); o != nil {
+		if o := m.find(rec.ER.ClOrdID, rec.ER.OrigClOrdID); o != nil {
 			m.applyExec(o, rec.ER)
 		}
 		return nil
@@ -633,7 +650,7 @@ func (m *Manager) replay(r journal.Record) error {
 		if err := json.Unmarshal(r.Body, &rec); err != nil {
 			return err
 		}
-		if o := m.find(rec.Account, rec.R.ClOrdID, rec.R.OrigClOrdID); o != nil && o.pending == rec.R.ClOrdID {
+		if o := m.find(rec.R.ClOrdID, rec.R.OrigClOrdID); o != nil && o.pendingUID == rec.R.ClOrdID {
 			m.applyCancelReject(o, rec.R)
 		}
 		return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 type fakeUpstream struct {
 	mu   sync.Mutex
 	sent []string
+	last string // upstream id of the last request
 }
 
 func (f *fakeUpstream) add(s string) error {
@@ -25,12 +27,14 @@ func (f *fakeUpstream) add(s string) error {
 	f.sent = append(f.sent, s)
 	return nil
 }
-func (f *fakeUpstream) NewOrder(o Order) error { return f.add("new " + o.ClOrdID) }
-func (f *fakeUpstream) Cancel(o Order, id string) error {
-	return f.add("cancel " + id + " of " + o.ClOrdID)
+func (f *fakeUpstream) NewOrder(o Order) error { f.last = o.UpstreamID; return f.add("new " + o.ClOrdID) }
+func (f *fakeUpstream) Cancel(o Order, uid string) error {
+	f.last = uid
+	return f.add("cancel of " + o.ClOrdID)
 }
-func (f *fakeUpstream) Replace(o Order, id string, p refdata.Price, q int64) error {
-	return f.add(fmt.Sprintf("replace %s of %s %s %d", id, o.ClOrdID, p, q))
+func (f *fakeUpstream) Replace(o Order, uid string, p refdata.Price, q int64) error {
+	f.last = uid
+	return f.add(fmt.Sprintf("replace of %s %s %d", o.ClOrdID, p, q))
 }
 func (f *fakeUpstream) Status(o Order) error { return f.add("status " + o.ClOrdID) }
 func (f *fakeUpstream) list() []string {
@@ -116,8 +120,10 @@ func buy(id string, qty int64) NewRequest {
 	return NewRequest{ClOrdID: id, Account: "A1", Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit, Price: 17000000, Qty: qty, Source: src}
 }
 
-func er(id string, execType, status byte, lastQty, cum, leaves int64, execID string) ExecReport {
-	return ExecReport{ClOrdID: id, OrderID: "X" + id, ExecID: execID, ExecType: execType, OrdStatus: status,
+// er builds a report for the order the client knows as id.
+func (e *env) er(id string, execType, status byte, lastQty, cum, leaves int64, execID string) ExecReport {
+	o, _ := e.m.Get("A1", id)
+	return ExecReport{ClOrdID: o.UpstreamID, OrderID: "X" + id, ExecID: execID, ExecType: execType, OrdStatus: status,
 		LastPx: 17000000, AvgPx: 17000000, LastQty: lastQty, CumQty: cum, LeavesQty: leaves}
 }
 
@@ -134,9 +140,9 @@ func TestOrderLifecycle(t *testing.T) {
 	if got := e.core.list(); len(got) != 1 || got[0] != "new c1" {
 		t.Fatalf("core upstream got %v", got)
 	}
-	e.m.OnExecReport("A1", er("c1", '0', '0', 0, 0, 300, "e1"))
-	e.m.OnExecReport("A1", er("c1", 'F', '1', 100, 100, 200, "e2"))
-	e.m.OnExecReport("A1", er("c1", 'F', '1', 100, 100, 200, "e2")) // PossDup resend: ignored
+	e.m.OnExecReport(e.er("c1", '0', '0', 0, 0, 300, "e1"))
+	e.m.OnExecReport(e.er("c1", 'F', '1', 100, 100, 200, "e2"))
+	e.m.OnExecReport(e.er("c1", 'F', '1', 100, 100, 200, "e2")) // PossDup resend: ignored
 	evs = e.ev.wait(t, 3)
 	o, _ := e.m.Get("A1", "c1")
 	if o.CumQty != 100 || o.LeavesQty != 200 || o.Status != StatusPartiallyFilled || o.OrderID != "Xc1" {
@@ -150,7 +156,7 @@ func TestOrderLifecycle(t *testing.T) {
 	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "c1", Account: "A1", Source: src}); err != nil {
 		t.Fatal(err)
 	}
-	e.m.OnExecReport("A1", ExecReport{ClOrdID: "x1", OrigClOrdID: "c1", ExecID: "e3", ExecType: '4', OrdStatus: '4', CumQty: 100, LeavesQty: 0})
+	e.m.OnExecReport(ExecReport{ClOrdID: e.core.last, ExecID: "e3", ExecType: '4', OrdStatus: '4', CumQty: 100, LeavesQty: 0})
 	evs = e.ev.wait(t, 5)
 	if last := evs[4]; last.Order.Status != StatusCanceled || last.Ref != "x1" {
 		t.Fatalf("cancel event %+v", last)
@@ -195,18 +201,18 @@ func TestReplace(t *testing.T) {
 	e := newEnv(t, t.TempDir())
 	defer e.j.Close()
 	e.m.New(buy("c1", 300))
-	e.m.OnExecReport("A1", er("c1", '0', '0', 0, 0, 300, "e1"))
+	e.m.OnExecReport(e.er("c1", '0', '0', 0, 0, 300, "e1"))
 	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "c1", Account: "A1", Price: 16990000, Qty: 500, Source: src}); err != nil {
 		t.Fatal(err)
 	}
-	e.m.OnExecReport("A1", ExecReport{ClOrdID: "r1", OrigClOrdID: "c1", ExecID: "e2", ExecType: '5', OrdStatus: '0', LeavesQty: 500})
+	e.m.OnExecReport(ExecReport{ClOrdID: e.core.last, ExecID: "e2", ExecType: '5', OrdStatus: '0', LeavesQty: 500})
 	o, _ := e.m.Get("A1", "c1")
 	if o.ClOrdID != "r1" || o.Price != 16990000 || o.Qty != 500 || o.LeavesQty != 500 {
 		t.Fatalf("after replace %+v", o)
 	}
 	// A refused replace leaves the order as it was.
 	e.m.Replace(ReplaceRequest{ClOrdID: "r2", OrigClOrdID: "r1", Account: "A1", Price: 17000000, Qty: 600, Source: src})
-	e.m.OnCancelReject("A1", CancelReject{ClOrdID: "r2", OrigClOrdID: "r1", Text: "too late"})
+	e.m.OnCancelReject(CancelReject{ClOrdID: e.core.last, Text: "too late"})
 	if o, _ := e.m.Get("A1", "r1"); o.Price != 16990000 || o.Qty != 500 {
 		t.Fatalf("after a refused replace %+v", o)
 	}
@@ -220,10 +226,10 @@ func TestRestartRebuildsAndReconciles(t *testing.T) {
 	e := newEnv(t, dir)
 	e.m.New(buy("c1", 300))
 	e.m.New(buy("c2", 200))
-	e.m.OnExecReport("A1", er("c1", '0', '0', 0, 0, 300, "e1"))
-	e.m.OnExecReport("A1", er("c1", 'F', '1', 100, 100, 200, "e2"))
-	e.m.OnExecReport("A1", er("c2", '0', '0', 0, 0, 200, "e3"))
-	e.m.OnExecReport("A1", er("c2", 'F', '2', 200, 200, 0, "e4"))
+	e.m.OnExecReport(e.er("c1", '0', '0', 0, 0, 300, "e1"))
+	e.m.OnExecReport(e.er("c1", 'F', '1', 100, 100, 200, "e2"))
+	e.m.OnExecReport(e.er("c2", '0', '0', 0, 0, 200, "e3"))
+	e.m.OnExecReport(e.er("c2", 'F', '2', 200, 200, 0, "e4"))
 	e.ev.wait(t, 6)
 	want, _ := e.rc.Snapshot("A1")
 	if err := e.j.Close(); err != nil {
@@ -249,7 +255,8 @@ func TestRestartRebuildsAndReconciles(t *testing.T) {
 		t.Fatalf("reconcile sent %d: %v", n, r.core.list())
 	}
 	// The upstream filled 100 more while the gateway was down.
-	r.m.OnExecReport("A1", ExecReport{ClOrdID: "c1", ExecID: "s1", ExecType: 'I', OrdStatus: '1', AvgPx: 17000000, CumQty: 200, LeavesQty: 100})
+	c1u, _ := r.m.Get("A1", "c1")
+	r.m.OnExecReport(ExecReport{ClOrdID: c1u.UpstreamID, ExecID: "s1", ExecType: 'I', OrdStatus: '1', AvgPx: 17000000, CumQty: 200, LeavesQty: 100})
 	if o, _ := r.m.Get("A1", "c1"); o.CumQty != 200 || o.Status != StatusPartiallyFilled {
 		t.Fatalf("after status %+v", o)
 	}
@@ -258,6 +265,10 @@ func TestRestartRebuildsAndReconciles(t *testing.T) {
 	}
 	if _, err := r.m.New(buy("c1", 100)); err == nil {
 		t.Fatal("a client order id of before the restart was accepted again")
+	}
+	c2u, _ := r.m.Get("A1", "c2")
+	if c3, _ := r.m.Get("A1", "c3"); c3.UpstreamID == c1u.UpstreamID || c3.UpstreamID == c2u.UpstreamID || !strings.HasPrefix(c3.UpstreamID, "GW") {
+		t.Fatalf("upstream ids after restart: c3 %q, c1 %q, c2 %q: must be new", c3.UpstreamID, c1u.UpstreamID, c2u.UpstreamID)
 	}
 }
 

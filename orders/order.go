@@ -55,13 +55,19 @@ type Order struct {
 	Status   Status        `json:"status"`
 	OrderID  string        `json:"orderId,omitempty"`
 	Upstream string        `json:"upstream"`
+	// UpstreamID is the ClOrdID the upstream knows the order's current
+	// terms by: the gateway's own id, unique per gateway and day, since
+	// client order ids are unique only per account.
+	UpstreamID string `json:"upstreamId"`
 	Source   Source        `json:"source"`
 	Text     string        `json:"text,omitempty"`
 	Created  time.Time     `json:"created"`
 	Updated  time.Time     `json:"updated"`
 
-	// pending is the client order id of a cancel or replace in flight.
+	// pending is the client order id of a cancel or replace in flight,
+	// pendingUID its upstream id.
 	pending      string
+	pendingUID   string
 	pendingPrice refdata.Price
 	pendingQty   int64
 	// turnover is the sum of fill price × qty, for AvgPx.
@@ -105,7 +111,7 @@ type Sink interface {
 }
 
 // ExecReport is an execution report from an upstream, as the FIX layer
-// decoded it.
+// decoded it. ClOrdID and OrigClOrdID are upstream ids (Order.UpstreamID).
 type ExecReport struct {
 	ClOrdID, OrigClOrdID, OrderID, ExecID string
 	ExecType, OrdStatus                   byte
@@ -123,10 +129,12 @@ type CancelReject struct {
 
 // Upstream sends order messages to one upstream session. The FIX relay
 // implements it (through an adapter in the wiring); calls must not block on
-// the network.
+// the network. Orders are named by their upstream ids: NewOrder and Status
+// use o.UpstreamID; Cancel and Replace pass the request's own id, with
+// o.UpstreamID as the order's.
 type Upstream interface {
 	NewOrder(o Order) error
-	Cancel(o Order, clOrdID string) error
-	Replace(o Order, clOrdID string, price refdata.Price, qty int64) error
+	Cancel(o Order, uid string) error
+	Replace(o Order, uid string, price refdata.Price, qty int64) error
 	Status(o Order) error
 }
