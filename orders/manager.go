@@ -56,9 +56,9 @@ type Manager struct {
 	byUID    map[string]*Order // by any upstream id it had
 	epoch    string            // IDPrefix and this process's start, base 36
 	nextUID  uint64
-	list     []*Order // in entry order
-	execs    map[string]bool   // execution ids applied
-	unknown  map[string]int    // open orders of unknown state by account+symbol
+	list     []*Order        // in entry order
+	execs    map[string]bool // execution ids applied
+	unknown  map[string]int  // open orders of unknown state by account+symbol
 	sinks    map[Source]Sink
 	watchers map[string]map[Sink]bool // account → sinks watching its orders
 	failed   error                    // sticky journal failure

@@ -27,7 +27,10 @@ func (f *fakeUpstream) add(s string) error {
 	f.sent = append(f.sent, s)
 	return nil
 }
-func (f *fakeUpstream) NewOrder(o Order) error { f.last = o.UpstreamID; return f.add("new " + o.ClOrdID) }
+func (f *fakeUpstream) NewOrder(o Order) error {
+	f.last = o.UpstreamID
+	return f.add("new " + o.ClOrdID)
+}
 func (f *fakeUpstream) Cancel(o Order, uid string) error {
 	f.last = uid
 	return f.add("cancel of " + o.ClOrdID)

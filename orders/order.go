@@ -58,11 +58,11 @@ type Order struct {
 	// UpstreamID is the ClOrdID the upstream knows the order's current
 	// terms by: the gateway's own id, unique per gateway and day, since
 	// client order ids are unique only per account.
-	UpstreamID string `json:"upstreamId"`
-	Source   Source        `json:"source"`
-	Text     string        `json:"text,omitempty"`
-	Created  time.Time     `json:"created"`
-	Updated  time.Time     `json:"updated"`
+	UpstreamID string    `json:"upstreamId"`
+	Source     Source    `json:"source"`
+	Text       string    `json:"text,omitempty"`
+	Created    time.Time `json:"created"`
+	Updated    time.Time `json:"updated"`
 
 	// pending is the client order id of a cancel or replace in flight,
 	// pendingUID its upstream id.
