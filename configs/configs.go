@@ -16,10 +16,13 @@ import (
 
 	"sgw/auth"
 	"sgw/feed"
+	"sgw/fix"
 	"sgw/gateway"
 	"sgw/orderbook"
 	"sgw/refdata"
+	"sgw/risk"
 	"sgw/sim"
+	"sgw/sim/fixsim"
 )
 
 // Demo is the embedded demo configuration (configs/demo.yaml).
@@ -51,6 +54,29 @@ type File struct {
 	// Sim configures the exchange simulator (`sim` and `demo`); its
 	// instruments default to the file's.
 	Sim *sim.Config `yaml:"sim"`
+	// FIXSim configures the simulator's FIX order acceptor (`demo`).
+	FIXSim *fixsim.Config `yaml:"fix_sim"`
+	// Orders configures order entry. Nil means the gateway takes no orders.
+	Orders *Orders `yaml:"orders"`
+}
+
+// Orders configures order entry: risk, the journal and the upstream FIX
+// sessions.
+type Orders struct {
+	// Journal is the path of the order journal. Required, except in the
+	// demo, where empty means a file in a fresh temporary directory.
+	Journal string `yaml:"journal"`
+	// IDPrefix starts the ClOrdIDs this gateway sends upstream; gateways
+	// that share an upstream session need different ones. Zero means "GW".
+	IDPrefix string `yaml:"id_prefix"`
+	// Risk configures the pre-trade checks; its instruments default to the
+	// file's.
+	Risk risk.Config `yaml:"risk"`
+	// Upstreams are the FIX sessions orders leave by: "core" serves cash
+	// accounts, "margin" credit accounts. A line address "sim:fix0" (or
+	// fix1 ...) names a line of the demo's simulator; an empty store_dir
+	// in the demo means a fresh temporary directory.
+	Upstreams []fix.UpstreamConfig `yaml:"upstreams"`
 }
 
 // Log configures the process logger.

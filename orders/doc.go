@@ -5,19 +5,19 @@
 // accounts, the margin-trading system for credit accounts); execution
 // reports come back through it to the client that sent the order.
 //
-//	client ─> Manager.New ─> risk ─┬─> Journal.AppendAsync ──(durable)──> ack to the client
-//	                               └─> Upstream.NewOrder (FIX out, at once)
+//	client ─> Manager.New ─> risk ─> Journal.AppendAsync ──(durable)──> Upstream.NewOrder (FIX out)
+//	                                                                 └─> "accepted" to the client
 //	upstream ExecReport ─> Manager.OnExecReport ─> risk fills ─> journal ──(durable)──> client
 //
-// Durability. An accepted order is journaled before its client is
-// acknowledged, and every execution is journaled before the client hears of
-// it. The order goes to the upstream as soon as risk accepts it, in
-// parallel with the journal's fsync, so that a slow fsync does not delay
-// the market; the FIX session's own store (which persists every outgoing
-// message) covers the window in which an order has left but its journal
-// record is not yet durable: after a crash the gateway rebuilds from the
-// journal and resolves every order whose state it does not know with an
-// OrderStatusRequest (Manager.Recover, Manager.Reconcile).
+// Durability. Nothing leaves for the upstream and nothing reaches a client
+// before its journal record is durable: a request the upstream saw is
+// always in the journal. After a crash the gateway rebuilds from the
+// journal and resolves every open order with an OrderStatusRequest
+// (Manager.Recover, Manager.Reconcile); an order the journal holds but the
+// upstream never received is answered "unknown order" and closed as
+// rejected, so it has exactly one outcome. The journal's group commit keeps
+// the fsync off the throughput budget; its latency is the disk's fsync
+// latency (docs/PERFORMANCE.md).
 //
 // Exactly once. A client order id is accepted once per account per day
 // (risk). Executions are applied once: an execution id seen before (a

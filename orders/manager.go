@@ -210,13 +210,15 @@ func (m *Manager) New(req NewRequest) (Order, error) {
 	if err != nil {
 		return Order{}, err
 	}
-	if err := up.NewOrder(*o); err != nil {
-		// The session queues while a line is down; an error here is a
-		// programming or configuration fault. The order stays open and is
-		// resolved by reconciliation.
-		m.log.Error("orders: upstream refused a new order", "clOrdID", o.ClOrdID, "err", err)
-	}
-	m.journal(recNew, rec, Event{Kind: EventAccepted, Order: *o, Ref: o.ClOrdID}, o)
+	sent := *o
+	m.journal(recNew, rec, Event{Kind: EventAccepted, Order: *o, Ref: o.ClOrdID}, o, func() {
+		if err := up.NewOrder(sent); err != nil {
+			// The adapter holds requests while a line is down; an error
+			// here is a programming or configuration fault. The order
+			// stays open until reconciliation settles it.
+			m.log.Error("orders: upstream refused a new order", "clOrdID", sent.ClOrdID, "err", err)
+		}
+	})
 	return *o, nil
 }
 
@@ -242,9 +244,13 @@ func (m *Manager) applyNew(rec newRec, live bool) (*Order, error) {
 	return o, nil
 }
 
-// journal appends a record for a state change made under mu and delivers
-// ev to the order's clients once it is durable. mu held.
-func (m *Manager) journal(typ byte, rec any, ev Event, o *Order) {
+// journal appends a record for a state change made under mu and, once it
+// is durable, runs send (a request leaving for the upstream; may be nil)
+// and delivers ev to the order's clients. Records become durable, and
+// their callbacks run, in the order they were appended, so requests leave
+// in the order they were accepted and never before they are journaled.
+// mu held.
+func (m *Manager) journal(typ byte, rec any, ev Event, o *Order, send func()) {
 	body, err := json.Marshal(rec)
 	if err != nil {
 		panic(fmt.Sprintf("orders: encoding a journal record: %v", err)) // plain structs only
@@ -254,6 +260,9 @@ func (m *Manager) journal(typ byte, rec any, ev Event, o *Order) {
 		if err != nil {
 			m.fail(err)
 			return
+		}
+		if send != nil {
+			send()
 		}
 		for _, s := range targets {
 			s.OrderEvent(ev)
@@ -311,10 +320,12 @@ func (m *Manager) Cancel(req CancelRequest) (Order, error) {
 	if err := m.applyCancel(rec, true); err != nil {
 		return Order{}, err
 	}
-	if err := m.upstreams[o.Upstream].Cancel(*o, rec.UID); err != nil {
-		m.log.Error("orders: upstream refused a cancel", "clOrdID", req.ClOrdID, "err", err)
-	}
-	m.journal(recCancel, rec, Event{Kind: EventAccepted, Order: *o, Ref: req.ClOrdID}, o)
+	up, sent := m.upstreams[o.Upstream], *o
+	m.journal(recCancel, rec, Event{Kind: EventAccepted, Order: *o, Ref: req.ClOrdID}, o, func() {
+		if err := up.Cancel(sent, rec.UID); err != nil {
+			m.log.Error("orders: upstream refused a cancel", "clOrdID", rec.ClOrdID, "err", err)
+		}
+	})
 	return *o, nil
 }
 
@@ -364,10 +375,12 @@ func (m *Manager) Replace(req ReplaceRequest) (Order, error) {
 	if err := m.applyReplace(rec, true); err != nil {
 		return Order{}, err
 	}
-	if err := m.upstreams[o.Upstream].Replace(*o, rec.UID, req.Price, req.Qty); err != nil {
-		m.log.Error("orders: upstream refused a replace", "clOrdID", req.ClOrdID, "err", err)
-	}
-	m.journal(recReplace, rec, Event{Kind: EventAccepted, Order: *o, Ref: req.ClOrdID}, o)
+	up, sent := m.upstreams[o.Upstream], *o
+	m.journal(recReplace, rec, Event{Kind: EventAccepted, Order: *o, Ref: req.ClOrdID}, o, func() {
+		if err := up.Replace(sent, rec.UID, rec.Price, rec.Qty); err != nil {
+			m.log.Error("orders: upstream refused a replace", "clOrdID", rec.ClOrdID, "err", err)
+		}
+	})
 	return *o, nil
 }
 
@@ -416,7 +429,7 @@ func (m *Manager) OnExecReport(er ExecReport) {
 	if !ok {
 		return
 	}
-	m.journal(recExec, execRec{Account: o.Account, ER: er}, ev, o)
+	m.journal(recExec, execRec{Account: o.Account, ER: er}, ev, o, nil)
 }
 
 // find returns the order an upstream id names. mu held.
@@ -547,7 +560,7 @@ func (m *Manager) OnCancelReject(r CancelReject) {
 	}
 	ref := o.pending
 	m.applyCancelReject(o, r)
-	m.journal(recCancelReject, cancelRejectRec{Account: o.Account, R: r}, Event{Kind: EventCancelReject, Order: *o, Ref: ref, Text: r.Text}, o)
+	m.journal(recCancelReject, cancelRejectRec{Account: o.Account, R: r}, Event{Kind: EventCancelReject, Order: *o, Ref: ref, Text: r.Text}, o, nil)
 }
 
 // cancelRejectRec is the journal body of a cancel reject.
@@ -672,6 +685,28 @@ func (m *Manager) Reconcile(upstream string) int {
 				m.log.Warn("orders: status request failed", "clOrdID", o.ClOrdID, "err", err)
 				continue
 			}
+			n++
+		}
+	}
+	return n
+}
+
+// SessionDown marks the orders of upstream whose outcome was still awaited
+// (not yet acknowledged, or with a cancel or replace pending) as of
+// unknown state: new orders of the same account and symbol wait until the
+// upstream has told their state (Reconcile after the next logon). It
+// returns how many orders it marked.
+func (m *Manager) SessionDown(upstream string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, o := range m.list {
+		if o.Upstream != upstream || o.unknown || o.Status.Terminal() {
+			continue
+		}
+		if o.Status == StatusPendingNew || o.pending != "" {
+			o.unknown = true
+			m.unknown[o.Account+"\x00"+o.Symbol]++
 			n++
 		}
 	}

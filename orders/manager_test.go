@@ -21,25 +21,44 @@ type fakeUpstream struct {
 	last string // upstream id of the last request
 }
 
-func (f *fakeUpstream) add(s string) error {
+// add records a request; uid, when set, is its upstream id.
+func (f *fakeUpstream) add(uid, s string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if uid != "" {
+		f.last = uid
+	}
 	f.sent = append(f.sent, s)
 	return nil
 }
-func (f *fakeUpstream) NewOrder(o Order) error {
-	f.last = o.UpstreamID
-	return f.add("new " + o.ClOrdID)
-}
+func (f *fakeUpstream) NewOrder(o Order) error { return f.add(o.UpstreamID, "new "+o.ClOrdID) }
 func (f *fakeUpstream) Cancel(o Order, uid string) error {
-	f.last = uid
-	return f.add("cancel of " + o.ClOrdID)
+	return f.add(uid, "cancel of "+o.ClOrdID)
 }
 func (f *fakeUpstream) Replace(o Order, uid string, p refdata.Price, q int64) error {
-	f.last = uid
-	return f.add(fmt.Sprintf("replace of %s %s %d", o.ClOrdID, p, q))
+	return f.add(uid, fmt.Sprintf("replace of %s %s %d", o.ClOrdID, p, q))
 }
-func (f *fakeUpstream) Status(o Order) error { return f.add("status " + o.ClOrdID) }
+func (f *fakeUpstream) Status(o Order) error { return f.add("", "status "+o.ClOrdID) }
+
+// wait waits until n requests have been sent and returns the last one's
+// upstream id.
+func (f *fakeUpstream) wait(t *testing.T, n int) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f.mu.Lock()
+		got, last := len(f.sent), f.last
+		f.mu.Unlock()
+		if got >= n {
+			return last
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("upstream got %d requests, want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (f *fakeUpstream) list() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -140,6 +159,7 @@ func TestOrderLifecycle(t *testing.T) {
 	if evs[0].Kind != EventAccepted || evs[0].Order.Status != StatusPendingNew {
 		t.Fatalf("first event %+v", evs[0])
 	}
+	e.core.wait(t, 1)
 	if got := e.core.list(); len(got) != 1 || got[0] != "new c1" {
 		t.Fatalf("core upstream got %v", got)
 	}
@@ -159,7 +179,7 @@ func TestOrderLifecycle(t *testing.T) {
 	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "c1", Account: "A1", Source: src}); err != nil {
 		t.Fatal(err)
 	}
-	e.m.OnExecReport(ExecReport{ClOrdID: e.core.last, ExecID: "e3", ExecType: '4', OrdStatus: '4', CumQty: 100, LeavesQty: 0})
+	e.m.OnExecReport(ExecReport{ClOrdID: e.core.wait(t, 2), ExecID: "e3", ExecType: '4', OrdStatus: '4', CumQty: 100, LeavesQty: 0})
 	evs = e.ev.wait(t, 5)
 	if last := evs[4]; last.Order.Status != StatusCanceled || last.Ref != "x1" {
 		t.Fatalf("cancel event %+v", last)
@@ -195,6 +215,7 @@ func TestCreditAccountsGoToMargin(t *testing.T) {
 	if _, err := e.m.New(req); err != nil {
 		t.Fatal(err)
 	}
+	e.mgn.wait(t, 1)
 	if len(e.mgn.list()) != 1 || len(e.core.list()) != 0 {
 		t.Fatalf("core %v margin %v", e.core.list(), e.mgn.list())
 	}
@@ -208,14 +229,14 @@ func TestReplace(t *testing.T) {
 	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "c1", Account: "A1", Price: 16990000, Qty: 500, Source: src}); err != nil {
 		t.Fatal(err)
 	}
-	e.m.OnExecReport(ExecReport{ClOrdID: e.core.last, ExecID: "e2", ExecType: '5', OrdStatus: '0', LeavesQty: 500})
+	e.m.OnExecReport(ExecReport{ClOrdID: e.core.wait(t, 2), ExecID: "e2", ExecType: '5', OrdStatus: '0', LeavesQty: 500})
 	o, _ := e.m.Get("A1", "c1")
 	if o.ClOrdID != "r1" || o.Price != 16990000 || o.Qty != 500 || o.LeavesQty != 500 {
 		t.Fatalf("after replace %+v", o)
 	}
 	// A refused replace leaves the order as it was.
 	e.m.Replace(ReplaceRequest{ClOrdID: "r2", OrigClOrdID: "r1", Account: "A1", Price: 17000000, Qty: 600, Source: src})
-	e.m.OnCancelReject(CancelReject{ClOrdID: e.core.last, Text: "too late"})
+	e.m.OnCancelReject(CancelReject{ClOrdID: e.core.wait(t, 3), Text: "too late"})
 	if o, _ := e.m.Get("A1", "r1"); o.Price != 16990000 || o.Qty != 500 {
 		t.Fatalf("after a refused replace %+v", o)
 	}
@@ -254,7 +275,7 @@ func TestRestartRebuildsAndReconciles(t *testing.T) {
 	if _, err := r.m.New(buy("c3", 100)); err == nil || !errorsCode(err, "orders.reconciling") {
 		t.Fatalf("New during reconciliation = %v", err)
 	}
-	if n := r.m.Reconcile("core"); n != 1 || r.core.list()[0] != "status c1" {
+	if n := r.m.Reconcile("core"); n != 1 || r.core.list()[0] != "status c1" { // Status is sent at once
 		t.Fatalf("reconcile sent %d: %v", n, r.core.list())
 	}
 	// The upstream filled 100 more while the gateway was down.

@@ -14,6 +14,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,18 +26,26 @@ import (
 	"sgw/auth"
 	"sgw/configs"
 	"sgw/feed"
+	"sgw/fix"
 	"sgw/gateway"
 	"sgw/gateway/web"
+	"sgw/journal"
 	"sgw/orderbook"
+	"sgw/orders"
+	"sgw/risk"
 	"sgw/sim"
+	"sgw/sim/fixsim"
 )
 
 // Gateway is the gateway's components, constructed and ready to run.
 type Gateway struct {
-	books  *orderbook.Engine
-	feeds  []*feed.Feed
-	tokens *auth.Verifier // nil when the config has no auth section
-	server *gateway.Server
+	books     *orderbook.Engine
+	feeds     []*feed.Feed
+	tokens    *auth.Verifier // nil when the config has no auth section
+	server    *gateway.Server
+	orders    *orders.Manager // nil without an orders section
+	journal   *journal.Journal
+	upstreams []*fix.Upstream
 }
 
 // New constructs the gateway described by cfg.
@@ -64,11 +75,84 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 		}
 		deps.Tokens = g.tokens
 	}
+	if cfg.Orders != nil {
+		if err := g.buildOrders(cfg, reg, log); err != nil {
+			return nil, err
+		}
+		deps.Orders, deps.Admin = g.orders, g.orders
+	}
 	if g.server, err = gateway.New(cfg.Gateway, deps); err != nil {
+		g.close()
 		return nil, err
 	}
 	return g, nil
 }
+
+// buildOrders builds order entry: risk, the journal (replayed), the order
+// manager and the upstream FIX sessions.
+func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *slog.Logger) error {
+	oc := cfg.Orders
+	rcfg := oc.Risk
+	if len(rcfg.Instruments) == 0 {
+		rcfg.Instruments = cfg.Instruments
+	}
+	rc, err := risk.New(rcfg, nil)
+	if err != nil {
+		return err
+	}
+	if oc.Journal == "" {
+		return fmt.Errorf("%w: orders.journal is required", configs.ErrConfig)
+	}
+	fsync := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gateway_journal_fsync_seconds",
+		Help: "Time of one journal write and fsync (one group commit).", Buckets: prometheus.ExponentialBuckets(50e-6, 2, 14)})
+	reg.MustRegister(fsync)
+	g.journal, err = journal.Open(journal.Config{Path: oc.Journal,
+		OnSync: func(_, _ int, took time.Duration) { fsync.Observe(took.Seconds()) }})
+	if err != nil {
+		return err
+	}
+	events := &fixEvents{ups: map[string]*fixUpstream{}, log: log}
+	ups := map[string]orders.Upstream{}
+	for _, uc := range oc.Upstreams {
+		u, err := fix.NewUpstream(uc, events, reg, log)
+		if err != nil {
+			g.close()
+			return err
+		}
+		g.upstreams = append(g.upstreams, u)
+		a := &fixUpstream{u: u, log: log}
+		events.ups[uc.Name], ups[uc.Name] = a, a
+	}
+	var credit []string
+	for _, a := range rcfg.Accounts {
+		if a.Credit {
+			credit = append(credit, a.ID)
+		}
+	}
+	g.orders, err = orders.New(orders.Config{CreditAccounts: credit, IDPrefix: oc.IDPrefix}, rc, g.journal, ups, log.With("component", "orders"))
+	if err != nil {
+		g.close()
+		return err
+	}
+	events.m = g.orders
+	n, err := g.orders.Recover()
+	if err != nil {
+		g.close()
+		return err
+	}
+	log.Info("order journal replayed", "records", n)
+	return nil
+}
+
+// close releases what New opened, for a Gateway that will not run.
+func (g *Gateway) close() {
+	if g.journal != nil {
+		g.journal.Close()
+	}
+}
+
+// Orders returns the order manager, or nil without order entry.
+func (g *Gateway) Orders() *orders.Manager { return g.orders }
 
 // Tokens returns the token verifier, or nil when the config has none.
 func (g *Gateway) Tokens() *auth.Verifier { return g.tokens }
@@ -84,19 +168,29 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	for _, f := range g.feeds {
 		eg.Go(func() error { return f.Run(ctx) })
 	}
+	for _, u := range g.upstreams {
+		eg.Go(func() error { return u.Run(ctx) })
+	}
 	eg.Go(func() error {
 		if ln != nil {
 			return g.server.Serve(ctx, ln)
 		}
 		return g.server.Run(ctx)
 	})
-	return eg.Wait()
+	err := eg.Wait()
+	if g.journal != nil {
+		if cerr := g.journal.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
 }
 
 // Demo is the simulator and the gateway in one process, the gateway's feeds
 // pointed at the simulator, its HTTP listener bound.
 type Demo struct {
 	Sim     *sim.Sim
+	FIX     *fixsim.Acceptor // nil without a fix_sim section
 	Gateway *Gateway
 	// BaseURL is the HTTP address, http://host:port.
 	BaseURL string
@@ -122,9 +216,24 @@ func NewDemo(cfg *configs.File, log *slog.Logger) (*Demo, error) {
 		return nil, err
 	}
 	WireSimFeeds(cfg, s)
+	var fa *fixsim.Acceptor
+	if cfg.FIXSim != nil {
+		if fa, err = fixsim.New(*cfg.FIXSim, s, log.With("component", "fixsim")); err != nil {
+			s.Close()
+			return nil, err
+		}
+		if err := wireSimFIX(cfg, fa); err != nil {
+			s.Close()
+			fa.Close()
+			return nil, err
+		}
+	}
 	g, err := New(cfg, log.With("component", "gateway"))
 	if err != nil {
 		s.Close()
+		if fa != nil {
+			fa.Close()
+		}
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Gateway.HTTP)
@@ -132,7 +241,7 @@ func NewDemo(cfg *configs.File, log *slog.Logger) (*Demo, error) {
 		s.Close()
 		return nil, fmt.Errorf("system: http listen: %w", err)
 	}
-	d := &Demo{Sim: s, Gateway: g, BaseURL: "http://" + ln.Addr().String(), ln: ln}
+	d := &Demo{Sim: s, FIX: fa, Gateway: g, BaseURL: "http://" + ln.Addr().String(), ln: ln}
 	if g.tokens != nil {
 		if d.Token, err = g.tokens.IssueFor("demo", DemoAccounts, 12*time.Hour, time.Now()); err != nil {
 			d.Close()
@@ -146,6 +255,9 @@ func NewDemo(cfg *configs.File, log *slog.Logger) (*Demo, error) {
 func (d *Demo) Run(ctx context.Context) error {
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.Go(func() error { return d.Sim.Run(ctx) })
+	if d.FIX != nil {
+		eg.Go(func() error { return d.FIX.Run(ctx) })
+	}
 	eg.Go(func() error { return d.Gateway.Run(ctx, d.ln) })
 	return eg.Wait()
 }
@@ -153,7 +265,43 @@ func (d *Demo) Run(ctx context.Context) error {
 // Close releases a Demo that will not be run.
 func (d *Demo) Close() {
 	d.Sim.Close()
+	if d.FIX != nil {
+		d.FIX.Close()
+	}
+	d.Gateway.close()
 	d.ln.Close()
+}
+
+// wireSimFIX points the upstream lines named "sim:fixN" at the FIX
+// simulator's line N, and gives the demo's order journal and FIX stores a
+// fresh temporary directory where the config leaves them empty.
+func wireSimFIX(cfg *configs.File, fa *fixsim.Acceptor) error {
+	if cfg.Orders == nil {
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "sgw-demo-")
+	if err != nil {
+		return fmt.Errorf("system: demo data directory: %w", err)
+	}
+	if cfg.Orders.Journal == "" {
+		cfg.Orders.Journal = filepath.Join(dir, "orders.jrnl")
+	}
+	for i := range cfg.Orders.Upstreams {
+		u := &cfg.Orders.Upstreams[i]
+		if u.StoreDir == "" {
+			u.StoreDir = filepath.Join(dir, "fix-"+u.Name)
+		}
+		for j := range u.Lines {
+			var n int
+			if _, err := fmt.Sscanf(u.Lines[j].Addr, "sim:fix%d", &n); err == nil {
+				if n < 0 || n >= fa.Lines() {
+					return fmt.Errorf("%w: upstream %s: %s: the FIX simulator has %d lines", configs.ErrConfig, u.Name, u.Lines[j].Addr, fa.Lines())
+				}
+				u.Lines[j].Addr = fa.LineAddr(n)
+			}
+		}
+	}
+	return nil
 }
 
 // simAddr maps the addresses that name the in-process simulator's listeners
@@ -185,6 +333,15 @@ func CheckNoSimAddr(cfg *configs.File) error {
 		for _, addr := range []string{fc.Primary.Addr, fc.Backup.Addr} {
 			if _, ok := simAddr[addr]; ok {
 				return fmt.Errorf("feed %s: addr %s names the in-process simulator, which only the demo command runs", fc.Name, addr)
+			}
+		}
+	}
+	if cfg.Orders != nil {
+		for _, u := range cfg.Orders.Upstreams {
+			for _, l := range u.Lines {
+				if strings.HasPrefix(l.Addr, "sim:") {
+					return fmt.Errorf("upstream %s: line %s names the in-process FIX simulator, which only the demo command runs", u.Name, l.Addr)
+				}
 			}
 		}
 	}

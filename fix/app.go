@@ -1,0 +1,77 @@
+package fix
+
+import (
+	"time"
+
+	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/tag"
+)
+
+// app is the quickfix.Application of an Upstream. quickfix calls it from
+// the session goroutine, except ToApp and ToAdmin for messages submitted
+// by the pacer, which run on the pacer goroutine.
+type app struct{ u *Upstream }
+
+var _ quickfix.Application = app{}
+
+func (a app) OnCreate(quickfix.SessionID)                   {}
+func (a app) OnLogon(quickfix.SessionID)                    { a.u.onLogon() }
+func (a app) OnLogout(quickfix.SessionID)                   { a.u.onLogout() }
+func (a app) ToAdmin(*quickfix.Message, quickfix.SessionID) {}
+
+// ToApp lets every application message go, including resends (which
+// quickfix marks PossDupFlag=Y): the upstream deduplicates on ClOrdID.
+func (a app) ToApp(*quickfix.Message, quickfix.SessionID) error { return nil }
+
+func (a app) FromAdmin(m *quickfix.Message, _ quickfix.SessionID) quickfix.MessageRejectError {
+	t, err := m.Header.GetBytes(tag.MsgType)
+	if err != nil || len(t) != 1 {
+		return nil
+	}
+	switch t[0] {
+	case '0': // Heartbeat: the answer to one of our probes?
+		if id, err := m.Body.GetBytes(tag.TestReqID); err == nil {
+			if d, ok := probeRTT(id, time.Now()); ok {
+				a.u.observeRTT(d)
+			}
+		}
+	case '5': // Logout
+		text, _ := m.Body.GetString(tag.Text)
+		a.u.onUpstreamLogout(text)
+	case '3': // session-level Reject of something we sent
+		ref, _ := m.Body.GetInt(tag.RefSeqNum)
+		text, _ := m.Body.GetString(tag.Text)
+		a.u.log.Warn("fix: upstream rejected a message", "ref_seq_num", ref, "text", text)
+	}
+	return nil
+}
+
+func (a app) FromApp(m *quickfix.Message, _ quickfix.SessionID) quickfix.MessageRejectError {
+	t, err := m.Header.GetBytes(tag.MsgType)
+	if err != nil {
+		return err
+	}
+	switch string(t) {
+	case "8":
+		er, rej := decodeExecReport(m)
+		if rej != nil {
+			a.u.log.Error("fix: bad execution report", "err", rej, "msg", m.String())
+			return rej
+		}
+		a.u.handler.OnExecReport(a.u.cfg.Name, er)
+	case "9":
+		r, rej := decodeCancelReject(m)
+		if rej != nil {
+			a.u.log.Error("fix: bad cancel reject", "err", rej, "msg", m.String())
+			return rej
+		}
+		a.u.handler.OnCancelReject(a.u.cfg.Name, r)
+	case "j":
+		ref, _ := m.Body.GetString(tag.BusinessRejectRefID)
+		text, _ := m.Body.GetString(tag.Text)
+		a.u.log.Warn("fix: upstream business reject", "ref_id", ref, "text", text)
+	default:
+		return quickfix.UnsupportedMessageType()
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+package fix
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/quickfix/config"
+)
+
+// Defaults applied by NewUpstream to zero UpstreamConfig fields.
+const (
+	DefaultBeginString       = quickfix.BeginStringFIX44
+	DefaultHeartBtInt        = time.Second
+	DefaultReconnectInterval = 500 * time.Millisecond
+	DefaultDialTimeout       = time.Second
+	DefaultQueueSize         = 1 << 16
+)
+
+// UpstreamConfig configures one upstream FIX session (the core trading
+// system or the margin-trading system) and its lines.
+type UpstreamConfig struct {
+	// Name names the upstream in metrics (label session), logs and Handler
+	// calls: "core" or "margin". Required.
+	Name string `yaml:"name"`
+	// SenderCompID (49) and TargetCompID (56) identify the session.
+	// Required.
+	SenderCompID string `yaml:"sender_comp_id"`
+	TargetCompID string `yaml:"target_comp_id"`
+	// BeginString is FIX.4.4 or FIX.4.2. Zero means FIX.4.4.
+	BeginString string `yaml:"begin_string"`
+	// Lines are the carriers' lines to the upstream. The session connects
+	// over the first and stays on a line until it fails there (broken,
+	// silent, or refusing logons for LogonTimeout), then reconnects over the
+	// next, alternating with two lines. Production uses exactly two; at
+	// least one is required.
+	Lines []LineConfig `yaml:"lines"`
+	// HeartBtInt is the heartbeat interval sent in Logon (108), a whole
+	// number of seconds. A line silent for 1.2 HeartBtInt gets a
+	// TestRequest and is dropped after another 1.2 HeartBtInt, so a silent
+	// line is detected within 2.4 HeartBtInt. Zero means 1s.
+	HeartBtInt time.Duration `yaml:"heart_bt_int"`
+	// ReconnectInterval is the pause before reconnecting after a
+	// disconnect. Zero means 500ms.
+	ReconnectInterval time.Duration `yaml:"reconnect_interval"`
+	// DialTimeout bounds a TCP connect over one line. Zero means 1s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// LogonTimeout bounds the wait for the upstream's Logon response. Zero
+	// means 3 HeartBtInt.
+	LogonTimeout time.Duration `yaml:"logon_timeout"`
+	// StoreDir is the directory of the session's file store: sequence
+	// numbers and sent messages, kept across restarts for resend recovery.
+	// Each upstream needs its own directory. Required.
+	StoreDir string `yaml:"store_dir"`
+	// StoreSync makes the store fsync every message, which bounds a session
+	// to roughly a thousand messages per second. Zero (false) writes
+	// without per-message fsync and protects the sender sequence number
+	// with an fsynced reservation instead (see doc.go).
+	StoreSync bool `yaml:"store_sync"`
+	// ResetOnLogon resets both sequence numbers to 1 at every logon,
+	// discarding resend recovery. Zero (false) keeps them, as production
+	// requires.
+	ResetOnLogon bool `yaml:"reset_on_logon"`
+	// QueueSize bounds the requests accepted by Send and not yet handed to
+	// the session. Zero means 65536.
+	QueueSize int `yaml:"queue_size"`
+}
+
+// LineConfig is one carrier's line to the upstream.
+type LineConfig struct {
+	// Name names the line in metrics (label line) and logs, such as
+	// "carrierA". Required, unique within the upstream.
+	Name string `yaml:"name"`
+	// Addr is the upstream's host:port as reached over this line.
+	// Required.
+	Addr string `yaml:"addr"`
+}
+
+// withDefaults validates cfg and returns it with defaults filled.
+func (cfg UpstreamConfig) withDefaults() (UpstreamConfig, error) {
+	bad := func(format string, args ...any) (UpstreamConfig, error) {
+		return cfg, fmt.Errorf("%w: upstream %q: "+format, append([]any{ErrConfig, cfg.Name}, args...)...)
+	}
+	switch {
+	case cfg.Name == "":
+		return bad("name is required")
+	case cfg.SenderCompID == "" || cfg.TargetCompID == "":
+		return bad("sender_comp_id and target_comp_id are required")
+	case cfg.StoreDir == "":
+		return bad("store_dir is required")
+	case len(cfg.Lines) == 0:
+		return bad("at least one line is required")
+	}
+	switch cfg.BeginString {
+	case "":
+		cfg.BeginString = DefaultBeginString
+	case quickfix.BeginStringFIX44, quickfix.BeginStringFIX42:
+	default:
+		return bad("begin_string %q is neither FIX.4.4 nor FIX.4.2", cfg.BeginString)
+	}
+	seen := map[string]bool{}
+	for i, l := range cfg.Lines {
+		if l.Name == "" || seen[l.Name] {
+			return bad("line %d: name %q is empty or repeated", i, l.Name)
+		}
+		seen[l.Name] = true
+		if _, _, err := net.SplitHostPort(l.Addr); err != nil {
+			return bad("line %q: addr %q: %v", l.Name, l.Addr, err)
+		}
+	}
+	if cfg.HeartBtInt == 0 {
+		cfg.HeartBtInt = DefaultHeartBtInt
+	}
+	if cfg.HeartBtInt < time.Second || cfg.HeartBtInt%time.Second != 0 {
+		return bad("heart_bt_int %v is not a whole number of seconds", cfg.HeartBtInt)
+	}
+	if cfg.ReconnectInterval == 0 {
+		cfg.ReconnectInterval = DefaultReconnectInterval
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.LogonTimeout == 0 {
+		cfg.LogonTimeout = 3 * cfg.HeartBtInt
+	}
+	if cfg.QueueSize == 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	switch {
+	case cfg.ReconnectInterval < 0:
+		return bad("reconnect_interval %v is negative", cfg.ReconnectInterval)
+	case cfg.DialTimeout < 0:
+		return bad("dial_timeout %v is negative", cfg.DialTimeout)
+	case cfg.LogonTimeout < 0:
+		return bad("logon_timeout %v is negative", cfg.LogonTimeout)
+	case cfg.QueueSize < 0:
+		return bad("queue_size %d is negative", cfg.QueueSize)
+	}
+	return cfg, nil
+}
+
+// sessionID is the quickfix identity of the session.
+func (cfg *UpstreamConfig) sessionID() quickfix.SessionID {
+	return quickfix.SessionID{BeginString: cfg.BeginString, SenderCompID: cfg.SenderCompID, TargetCompID: cfg.TargetCompID}
+}
+
+// settings builds the quickfix settings of the initiator, which connects
+// to the relay at relayAddr; the relay picks the line.
+func (cfg *UpstreamConfig) settings(relayAddr string) (*quickfix.Settings, error) {
+	host, port, err := net.SplitHostPort(relayAddr)
+	if err != nil {
+		return nil, fmt.Errorf("fix: relay address %q: %w", relayAddr, err)
+	}
+	s := quickfix.NewSettings()
+	ss := quickfix.NewSessionSettings()
+	ss.Set(config.BeginString, cfg.BeginString)
+	ss.Set(config.SenderCompID, cfg.SenderCompID)
+	ss.Set(config.TargetCompID, cfg.TargetCompID)
+	ss.Set(config.SocketConnectHost, host)
+	ss.Set(config.SocketConnectPort, port)
+	ss.Set(config.HeartBtInt, strconv.Itoa(int(cfg.HeartBtInt/time.Second)))
+	ss.Set(config.ReconnectInterval, cfg.ReconnectInterval.String())
+	ss.Set(config.LogonTimeout, cfg.LogonTimeout.String())
+	ss.Set(config.FileStorePath, cfg.StoreDir)
+	ss.Set(config.FileStoreSync, yn(cfg.StoreSync))
+	ss.Set(config.ResetOnLogon, yn(cfg.ResetOnLogon))
+	ss.Set(config.InChanCapacity, "1024")
+	if _, err := s.AddSession(ss); err != nil {
+		return nil, fmt.Errorf("fix: session settings: %w", err)
+	}
+	return s, nil
+}
+
+func yn(b bool) string {
+	if b {
+		return "Y"
+	}
+	return "N"
+}

@@ -1,0 +1,94 @@
+package fix
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"gopkg.in/yaml.v3"
+)
+
+func validConfig() UpstreamConfig {
+	return UpstreamConfig{Name: "core", SenderCompID: "GW", TargetCompID: "CORE", StoreDir: "/tmp/x",
+		Lines: []LineConfig{{Name: "carrierA", Addr: "10.0.0.1:9000"}, {Name: "carrierB", Addr: "10.0.1.1:9000"}}}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := validConfig().withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BeginString != "FIX.4.4" || cfg.HeartBtInt != time.Second || cfg.ReconnectInterval != 500*time.Millisecond ||
+		cfg.DialTimeout != time.Second || cfg.LogonTimeout != 3*time.Second || cfg.QueueSize != 1<<16 {
+		t.Errorf("defaults: %+v", cfg)
+	}
+}
+
+func TestConfigInvalid(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(*UpstreamConfig)
+		want string
+	}{
+		{"no name", func(c *UpstreamConfig) { c.Name = "" }, "name"},
+		{"no comp id", func(c *UpstreamConfig) { c.TargetCompID = "" }, "comp_id"},
+		{"no store", func(c *UpstreamConfig) { c.StoreDir = "" }, "store_dir"},
+		{"no lines", func(c *UpstreamConfig) { c.Lines = nil }, "line"},
+		{"repeated line", func(c *UpstreamConfig) { c.Lines[1].Name = "carrierA" }, "repeated"},
+		{"bad addr", func(c *UpstreamConfig) { c.Lines[0].Addr = "nowhere" }, "addr"},
+		{"fractional heartbeat", func(c *UpstreamConfig) { c.HeartBtInt = 1500 * time.Millisecond }, "heart_bt_int"},
+		{"begin string", func(c *UpstreamConfig) { c.BeginString = "FIXT.1.1" }, "begin_string"},
+		{"negative queue", func(c *UpstreamConfig) { c.QueueSize = -1 }, "queue_size"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := validConfig()
+			c.edit(&cfg)
+			_, err := NewUpstream(cfg, newRecorder(), prometheus.NewRegistry(), nil)
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err %v, want ErrConfig naming %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestConfigYAML(t *testing.T) {
+	const doc = `
+name: margin
+sender_comp_id: GW
+target_comp_id: MARGIN
+begin_string: FIX.4.2
+lines:
+  - {name: carrierA, addr: "10.0.0.1:9001"}
+  - {name: carrierB, addr: "10.0.1.1:9001"}
+heart_bt_int: 2s
+reconnect_interval: 250ms
+store_dir: /var/lib/sgw/fix/margin
+reset_on_logon: false
+`
+	var cfg UpstreamConfig
+	dec := yaml.NewDecoder(strings.NewReader(doc))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Name != "margin" || cfg.BeginString != "FIX.4.2" || len(cfg.Lines) != 2 || cfg.Lines[1].Name != "carrierB" ||
+		cfg.HeartBtInt != 2*time.Second || cfg.ReconnectInterval != 250*time.Millisecond || cfg.StoreDir == "" {
+		t.Errorf("decoded %+v", cfg)
+	}
+}
+
+func TestMetricsSharedRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	for _, name := range []string{"core", "margin"} {
+		cfg := validConfig()
+		cfg.Name = name
+		if _, err := NewUpstream(cfg, newRecorder(), reg, nil); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if v := metricValue(t, reg, "gateway_fix_line_up", map[string]string{"session": "margin", "line": "carrierB"}); v != 0 {
+		t.Errorf("margin carrierB up = %v, want 0", v)
+	}
+}

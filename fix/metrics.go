@@ -1,0 +1,95 @@
+package fix
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metric directions.
+const (
+	dirIn  = "in"  // from the upstream to the gateway
+	dirOut = "out" // from the gateway to the upstream
+)
+
+// metrics holds the per-line series of one Registry. Several Upstreams
+// share one metrics value: the collectors are registered once per registry
+// and distinguished by the session label.
+type metrics struct {
+	lineUp   *prometheus.GaugeVec
+	messages *prometheus.CounterVec
+	bytes    *prometheus.CounterVec
+	rtt      *prometheus.HistogramVec
+}
+
+// lineMetrics are the resolved series of one session's line.
+type lineMetrics struct {
+	up                  prometheus.Gauge
+	msgIn, msgOut       prometheus.Counter
+	bytesIn, bytesOut   prometheus.Counter
+	heartbeatRTTSeconds prometheus.Observer
+}
+
+// newMetrics creates the collectors and registers them on reg, reusing the
+// ones already registered there by another Upstream.
+func newMetrics(reg *prometheus.Registry) (*metrics, error) {
+	m := &metrics{
+		lineUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gateway_fix_line_up",
+			Help: "1 while the upstream FIX session is logged on over this line, else 0.",
+		}, []string{"session", "line"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_fix_messages_total",
+			Help: "FIX messages carried over the line, by direction (in: from the upstream).",
+		}, []string{"session", "line", "direction"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_fix_bytes_total",
+			Help: "Bytes carried over the line, by direction (in: from the upstream).",
+		}, []string{"session", "line", "direction"}),
+		rtt: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gateway_fix_heartbeat_rtt_seconds",
+			Help:    "Time from sending a TestRequest to receiving the Heartbeat that answers it.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12), // 100us .. ~6s
+		}, []string{"session", "line"}),
+	}
+	var err error
+	if m.lineUp, err = register(reg, m.lineUp); err != nil {
+		return nil, err
+	}
+	if m.messages, err = register(reg, m.messages); err != nil {
+		return nil, err
+	}
+	if m.bytes, err = register(reg, m.bytes); err != nil {
+		return nil, err
+	}
+	if m.rtt, err = register(reg, m.rtt); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers c on reg or returns the equal collector already there.
+func register[C prometheus.Collector](reg *prometheus.Registry, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, fmt.Errorf("fix: register metrics: %w", err)
+	}
+	return c, nil
+}
+
+func (m *metrics) line(session, line string) *lineMetrics {
+	return &lineMetrics{
+		up:                  m.lineUp.WithLabelValues(session, line),
+		msgIn:               m.messages.WithLabelValues(session, line, dirIn),
+		msgOut:              m.messages.WithLabelValues(session, line, dirOut),
+		bytesIn:             m.bytes.WithLabelValues(session, line, dirIn),
+		bytesOut:            m.bytes.WithLabelValues(session, line, dirOut),
+		heartbeatRTTSeconds: m.rtt.WithLabelValues(session, line),
+	}
+}

@@ -1,0 +1,219 @@
+package fix
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/tag"
+)
+
+// pacerStuck is how long the pacer waits for a message it handed to
+// quickfix to appear on the wire before it logs and carries on. A healthy
+// session writes within microseconds; a line that is slow to drain
+// legitimately holds the pacer (back-pressure), so this is only a guard
+// against a lost wake-up.
+const pacerStuck = 5 * time.Second
+
+// rttProbePrefix starts the TestReqID of the heartbeat round-trip probes.
+const rttProbePrefix = "rtt:"
+
+// pacer feeds one quickfix session's outgoing messages one at a time.
+//
+// Why: quickfix hands each outgoing message from the session goroutine to
+// the connection's writer goroutine over an unbuffered channel, with a
+// non-blocking send when it is draining its queue (SendAppMessages ->
+// sendQueued(false)). If the writer is not parked on that channel at that
+// instant (it is writing the previous message, or has been woken but not
+// yet scheduled), the session re-notifies itself and its loop comes round
+// again at once: it spins, and the woken writer sits in the spinning
+// goroutine's run queue. With two such sessions on two cores the writers
+// wait for the scheduler's 10 ms preemption and throughput collapses.
+//
+// The pacer never leaves more than one message in quickfix's queue: it
+// submits a message (quickfix.SendToTarget, which assigns the MsgSeqNum
+// and persists it), then waits until the connection has seen that
+// MsgSeqNum go by (wrote, called by the line relay or the paced conn after
+// the writer's Write returned) before it submits the next. The session
+// goroutine therefore finds the writer parked and hands each message over
+// on the first try: no spin.
+//
+// The pacer only submits while the session is logged on (setUp). Messages
+// queued while it is down wait in the queue and go out, fresh, after the
+// next logon.
+type pacer struct {
+	sid   quickfix.SessionID
+	queue chan *quickfix.Message
+	log   *slog.Logger
+
+	written atomic.Int64  // highest MsgSeqNum seen leaving since the last logon
+	wake    chan struct{} // signalled when written advances
+
+	mu   sync.Mutex
+	up   chan struct{} // closed while logged on
+	down chan struct{} // closed while not logged on
+
+	// sentHook, if set before run, is called on the pacer goroutine after
+	// each submission with the message and its MsgSeqNum (benchmarks).
+	sentHook func(seq int, m *quickfix.Message)
+}
+
+func newPacer(sid quickfix.SessionID, queueSize int, log *slog.Logger) *pacer {
+	p := &pacer{
+		sid:   sid,
+		queue: make(chan *quickfix.Message, queueSize),
+		log:   log,
+		wake:  make(chan struct{}, 1),
+		up:    make(chan struct{}),
+		down:  make(chan struct{}),
+	}
+	close(p.down)
+	return p
+}
+
+// enqueue queues m for the session; it never blocks. Any goroutine.
+func (p *pacer) enqueue(m *quickfix.Message) error {
+	select {
+	case p.queue <- m:
+		return nil
+	default:
+		return ErrQueueFull
+	}
+}
+
+// setUp records a logon (true) or a logout/disconnect (false). Any
+// goroutine; quickfix calls it from the session goroutine.
+func (p *pacer) setUp(up bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.up:
+		if !up {
+			p.up = make(chan struct{})
+			close(p.down)
+		}
+	default:
+		if up {
+			p.written.Store(0)
+			p.down = make(chan struct{})
+			close(p.up)
+		}
+	}
+}
+
+func (p *pacer) state() (up, down <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.up, p.down
+}
+
+// wrote reports that the frame with MsgSeqNum seq has been written to the
+// connection. Called by the goroutine that observes the session's output.
+func (p *pacer) wrote(seq int) {
+	for {
+		cur := p.written.Load()
+		if int64(seq) <= cur {
+			return
+		}
+		if p.written.CompareAndSwap(cur, int64(seq)) {
+			break
+		}
+	}
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run submits queued messages until ctx ends. One goroutine.
+func (p *pacer) run(ctx context.Context) {
+	var pending *quickfix.Message
+	stuck := time.NewTimer(pacerStuck)
+	defer stuck.Stop()
+	for {
+		up, down := p.state()
+		select {
+		case <-up:
+		case <-ctx.Done():
+			return
+		}
+		if pending == nil {
+			select {
+			case pending = <-p.queue:
+			case <-down:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		stampProbe(pending)
+		if err := quickfix.SendToTarget(pending, p.sid); err != nil {
+			// The session is not registered: the initiator is stopping.
+			p.log.Warn("fix: submit failed", "err", err)
+			pending = nil
+			continue
+		}
+		seq, err := pending.Header.GetInt(tag.MsgSeqNum)
+		if p.sentHook != nil && err == nil {
+			p.sentHook(seq, pending)
+		}
+		pending = nil
+		if err != nil {
+			continue
+		}
+		stuck.Reset(pacerStuck)
+	wait:
+		for p.written.Load() < int64(seq) {
+			select {
+			case <-p.wake:
+			case <-down:
+				break wait // dropped by quickfix; resent after logon
+			case <-stuck.C:
+				p.log.Warn("fix: message not seen on the wire; continuing", "seq", seq)
+				break wait
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// newProbe builds a TestRequest whose TestReqID is stamped with the send
+// time when the pacer submits it.
+func newProbe() *quickfix.Message {
+	m := quickfix.NewMessage()
+	m.Header.SetField(tag.MsgType, quickfix.FIXString("1"))
+	m.Body.SetField(tag.TestReqID, quickfix.FIXString(rttProbePrefix))
+	return m
+}
+
+func stampProbe(m *quickfix.Message) {
+	if v, err := m.Body.GetBytes(tag.TestReqID); err == nil && string(v) == rttProbePrefix {
+		m.Body.SetField(tag.TestReqID, quickfix.FIXString(rttProbePrefix+strconv.FormatInt(time.Now().UnixNano(), 10)))
+	}
+}
+
+// probeRTT returns the round-trip time of a Heartbeat answering one of our
+// probes, or false.
+func probeRTT(testReqID []byte, now time.Time) (time.Duration, bool) {
+	s, ok := bytesCutPrefix(testReqID, rttProbePrefix)
+	if !ok {
+		return 0, false
+	}
+	ns, err := strconv.ParseInt(string(s), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return now.Sub(time.Unix(0, ns)), true
+}
+
+func bytesCutPrefix(b []byte, prefix string) ([]byte, bool) {
+	if len(b) < len(prefix) || string(b[:len(prefix)]) != prefix {
+		return nil, false
+	}
+	return b[len(prefix):], true
+}

@@ -1,0 +1,257 @@
+package fix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// relayBuf is the read size of each direction of the relay.
+const relayBuf = 64 << 10
+
+// relay stands between quickfix and the carriers' lines. quickfix has no
+// dialer hook, so it connects to the relay's loopback listener; for each
+// connection the relay asks its owner which line to use, dials that line
+// and copies bytes both ways, counting frames and bytes per direction and
+// telling the pacer which MsgSeqNums have gone out. Copying in our own
+// goroutines also means quickfix's writer only ever writes to a loopback
+// socket, which does not block on a slow carrier.
+//
+// The session has one connection at a time, so the relay carries at most
+// one (a second one is relayed all the same).
+type relay struct {
+	ln      net.Listener
+	owner   relayOwner
+	lines   []*line
+	pacer   *pacer
+	dialTO  time.Duration
+	log     *slog.Logger
+	wg      sync.WaitGroup
+	closing chan struct{}
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+
+	// wireHook, if set before serve, is called with the MsgSeqNum of each
+	// frame written to a carrier, just before the write (benchmarks).
+	wireHook func(seq int)
+}
+
+// line is one carrier's line.
+type line struct {
+	cfg   LineConfig
+	index int
+	m     *lineMetrics
+}
+
+// relayOwner chooses lines and hears how each connection went.
+type relayOwner interface {
+	// pickLine returns the index of the line for a new connection.
+	pickLine() int
+	// connStarted reports that a connection over line i began.
+	connStarted(i int)
+	// connEnded reports its end: err is nil when quickfix closed it (logout
+	// or timeout) and the carrier's failure otherwise (reset, closed by the
+	// far end); dialFailed reports that the line could not be dialed.
+	connEnded(i int, err error, dialFailed bool)
+}
+
+func newRelay(lines []*line, p *pacer, dialTO time.Duration, owner relayOwner, log *slog.Logger) (*relay, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("fix: relay listener: %w", err)
+	}
+	return &relay{
+		ln: ln, owner: owner, lines: lines, pacer: p, dialTO: dialTO, log: log,
+		closing: make(chan struct{}),
+		conns:   map[net.Conn]struct{}{},
+	}, nil
+}
+
+// addr is the loopback address quickfix connects to.
+func (r *relay) addr() string { return r.ln.Addr().String() }
+
+// serve accepts quickfix's connections until close.
+func (r *relay) serve() {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for {
+			local, err := r.ln.Accept()
+			if err != nil {
+				return
+			}
+			r.wg.Add(1)
+			go func() {
+				defer r.wg.Done()
+				r.relay(local)
+			}()
+		}
+	}()
+}
+
+// close stops the listener and every connection and waits for them.
+func (r *relay) close() {
+	close(r.closing)
+	r.ln.Close()
+	r.mu.Lock()
+	for c := range r.conns {
+		c.Close()
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+func (r *relay) track(c net.Conn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	select {
+	case <-r.closing:
+		c.Close()
+		return false
+	default:
+	}
+	r.conns[c] = struct{}{}
+	return true
+}
+
+func (r *relay) untrack(c net.Conn) {
+	r.mu.Lock()
+	delete(r.conns, c)
+	r.mu.Unlock()
+	c.Close()
+}
+
+// relay connects local (quickfix) to a carrier and copies until either
+// side ends.
+func (r *relay) relay(local net.Conn) {
+	if !r.track(local) {
+		return
+	}
+	defer r.untrack(local)
+	l := r.lines[r.owner.pickLine()]
+	r.owner.connStarted(l.index)
+
+	ctx, cancel := context.WithTimeout(context.Background(), r.dialTO)
+	go func() {
+		select {
+		case <-r.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var d net.Dialer
+	remote, err := d.DialContext(ctx, "tcp", l.cfg.Addr)
+	cancel()
+	if err != nil {
+		r.log.Warn("fix: line dial failed", "line", l.cfg.Name, "addr", l.cfg.Addr, "err", err)
+		r.owner.connEnded(l.index, fmt.Errorf("%w: %s: dial: %w", ErrLineBroken, l.cfg.Name, err), true)
+		return
+	}
+	if !r.track(remote) {
+		return
+	}
+	defer r.untrack(remote)
+	if tc, ok := remote.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+
+	// The first side to end decides the reason: the carrier failing is
+	// reported as such, quickfix closing (logout, timeout, stop) as nil.
+	var once sync.Once
+	end := func(err error) {
+		once.Do(func() {
+			if err != nil {
+				err = fmt.Errorf("%w: %s: %w", ErrLineBroken, l.cfg.Name, err)
+			}
+			select {
+			case <-r.closing:
+			default:
+				r.owner.connEnded(l.index, err, false)
+			}
+		})
+		local.Close()
+		remote.Close()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		end(r.copyOut(l, remote, local))
+	}()
+	end(r.copyIn(l, local, remote))
+	<-done
+}
+
+// copyOut copies quickfix's output to the carrier, telling the pacer
+// which MsgSeqNums have been written. The pacer is woken before the
+// carrier write so that the next message is prepared meanwhile. It
+// returns nil when quickfix closed the connection and the carrier's error
+// otherwise.
+func (r *relay) copyOut(l *line, remote, local net.Conn) error {
+	buf := make([]byte, relayBuf)
+	sc := newFrameScanner()
+	for {
+		n, err := local.Read(buf)
+		if n > 0 {
+			frames, last := 0, 0
+			sc.Scan(buf[:n], func(f frame) {
+				frames++
+				s := f.SeqNum()
+				last = max(last, s)
+				if r.wireHook != nil {
+					r.wireHook(s)
+				}
+			})
+			if last > 0 {
+				r.pacer.wrote(last)
+			}
+			l.m.msgOut.Add(float64(frames))
+			l.m.bytesOut.Add(float64(n))
+			if _, werr := remote.Write(buf[:n]); werr != nil {
+				return carrierErr(werr)
+			}
+		}
+		if err != nil {
+			return nil
+		}
+	}
+}
+
+// copyIn copies the carrier's output to quickfix. It returns nil when
+// quickfix closed the connection and the carrier's error otherwise.
+func (r *relay) copyIn(l *line, local, remote net.Conn) error {
+	buf := make([]byte, relayBuf)
+	sc := newFrameScanner()
+	for {
+		n, err := remote.Read(buf)
+		if n > 0 {
+			frames := 0
+			sc.Scan(buf[:n], func(frame) { frames++ })
+			l.m.msgIn.Add(float64(frames))
+			l.m.bytesIn.Add(float64(n))
+			if _, werr := local.Write(buf[:n]); werr != nil {
+				return nil
+			}
+		}
+		if err != nil {
+			return carrierErr(err)
+		}
+	}
+}
+
+// carrierErr maps a carrier read or write error to the failure to report;
+// nil means the connection was closed on our side.
+func carrierErr(err error) error {
+	switch {
+	case errors.Is(err, net.ErrClosed):
+		return nil
+	case errors.Is(err, io.EOF):
+		return errors.New("closed by the far end")
+	}
+	return err
+}

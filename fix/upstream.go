@@ -1,0 +1,311 @@
+package fix
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/quickfixgo/quickfix"
+)
+
+// Upstream is the FIX initiator session to one upstream over its lines.
+//
+// Send and LoggedOn may be called from any goroutine. Handler methods are
+// called from the session goroutine. Run is called once.
+type Upstream struct {
+	cfg     UpstreamConfig
+	sid     quickfix.SessionID
+	handler Handler
+	log     *slog.Logger
+	lines   []*line
+	pacer   *pacer
+
+	// wireHook is passed to the relay (benchmarks).
+	wireHook func(seq int)
+
+	running  atomic.Bool
+	loggedOn atomic.Bool
+
+	mu sync.Mutex
+	// Line choice (see pickLine).
+	active       int       // line for the next connection
+	rejectedFrom time.Time // start of a run of connections refused before logon on active
+	// The current connection.
+	current      int   // its line, -1 before the first
+	connLoggedOn bool  // it logged on
+	lineErr      error // its carrier failure, if any
+	gotLogout    bool  // the upstream sent Logout on it
+	logoutText   string
+	stopping     bool
+}
+
+var _ relayOwner = (*Upstream)(nil)
+
+// NewUpstream validates cfg, fills its defaults and registers the line
+// metrics on reg. Nothing connects until Run. log may be nil.
+func NewUpstream(cfg UpstreamConfig, handler Handler, reg *prometheus.Registry, log *slog.Logger) (*Upstream, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if handler == nil || reg == nil {
+		return nil, fmt.Errorf("%w: upstream %q: handler and registry are required", ErrConfig, cfg.Name)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("upstream", cfg.Name)
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	u := &Upstream{
+		cfg:     cfg,
+		sid:     cfg.sessionID(),
+		handler: handler,
+		log:     log,
+		current: -1,
+	}
+	for i, lc := range cfg.Lines {
+		l := &line{cfg: lc, index: i, m: m.line(cfg.Name, lc.Name)}
+		l.m.up.Set(0)
+		u.lines = append(u.lines, l)
+	}
+	u.pacer = newPacer(u.sid, cfg.QueueSize, log)
+	return u, nil
+}
+
+// Name returns the upstream's configured name.
+func (u *Upstream) Name() string { return u.cfg.Name }
+
+// Send queues a NewOrder, CancelRequest, ReplaceRequest or StatusRequest
+// (value or pointer) for the upstream. It encodes on the caller's
+// goroutine and never blocks.
+//
+// It returns ErrNotLoggedOn while the session is down, ErrQueueFull when
+// the queue is full and an ErrBadRequest or ErrUnsupported error for an
+// invalid request; in each case nothing will be sent. A nil return means
+// the request will be sent exactly once: if the session drops before it
+// left the queue it waits and goes out after the next logon; once it has
+// been given a MsgSeqNum and stored, a copy the upstream missed is resent
+// by FIX resend recovery with PossDupFlag=Y. It is lost only if the
+// process stops before it was stored, which the order manager covers by
+// journaling first and resolving unknown orders with StatusRequest after a
+// restart (see the package documentation).
+func (u *Upstream) Send(req any) error {
+	m, err := encode(req, time.Now())
+	if err != nil {
+		return err
+	}
+	if !u.loggedOn.Load() {
+		return ErrNotLoggedOn
+	}
+	return u.pacer.enqueue(m)
+}
+
+// LoggedOn reports whether the session is logged on.
+func (u *Upstream) LoggedOn() bool { return u.loggedOn.Load() }
+
+// Run connects and keeps the session up until ctx ends, then logs out,
+// closes the relay and the store and returns nil. It returns an error if
+// the session cannot be set up (store, listener, settings, or the session
+// id already in use in this process: quickfix keeps a process-wide
+// registry of sessions).
+func (u *Upstream) Run(ctx context.Context) (err error) {
+	if !u.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	rl, err := newRelay(u.lines, u.pacer, u.cfg.DialTimeout, u, u.log)
+	if err != nil {
+		return err
+	}
+	defer rl.close()
+	rl.wireHook = u.wireHook
+	settings, err := u.cfg.settings(rl.addr())
+	if err != nil {
+		return err
+	}
+	stores := &storeFactory{settings: settings, dir: u.cfg.StoreDir, syncEach: u.cfg.StoreSync, log: u.log}
+	defer func() {
+		if cerr := stores.close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	ini, err := quickfix.NewInitiator(app{u}, stores, settings, slogFactory{u.log})
+	if err != nil {
+		return fmt.Errorf("fix: upstream %q: %w", u.cfg.Name, err)
+	}
+	rl.serve()
+	if err := ini.Start(); err != nil {
+		ini.Stop()
+		return fmt.Errorf("fix: upstream %q: start: %w", u.cfg.Name, err)
+	}
+
+	pctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		u.pacer.run(pctx)
+	}()
+	go func() {
+		defer wg.Done()
+		u.probe(pctx)
+	}()
+
+	<-ctx.Done()
+	u.mu.Lock()
+	u.stopping = true
+	u.mu.Unlock()
+	cancel()
+	wg.Wait()
+	ini.Stop() // logs out and waits for the session goroutine
+	return nil
+}
+
+// probe sends a TestRequest every HeartBtInt while logged on; the
+// Heartbeat answering it gives the line's round-trip time.
+func (u *Upstream) probe(ctx context.Context) {
+	t := time.NewTicker(u.cfg.HeartBtInt)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if u.loggedOn.Load() {
+				_ = u.pacer.enqueue(newProbe()) // a full queue skips a probe
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// pickLine implements relayOwner. The session stays on a line until it
+// fails there, then moves to the next line:
+//   - a session lost after logon (carrier failure, heartbeat timeout,
+//     logout), a line that cannot be dialed and a logon that timed out all
+//     move on at once;
+//   - a connection the far end closes before logon stays on the line for
+//     up to LogonTimeout, because right after a silent line the upstream
+//     may still hold the old session and refuse a second logon until its
+//     own heartbeat timeout; retrying the working line beats falling back
+//     to the silent one.
+func (u *Upstream) pickLine() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.active
+}
+
+// connStarted implements relayOwner.
+func (u *Upstream) connStarted(i int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.current = i
+	u.connLoggedOn = false
+	u.lineErr = nil
+	u.gotLogout = false
+	u.logoutText = ""
+}
+
+// connEnded implements relayOwner.
+func (u *Upstream) connEnded(i int, err error, dialFailed bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if i != u.current {
+		return
+	}
+	if err != nil && u.lineErr == nil {
+		u.lineErr = err
+	}
+	now := time.Now()
+	switch {
+	case u.connLoggedOn, dialFailed, err == nil && !u.gotLogout:
+		u.moveOnLocked(i)
+	default: // refused before logon
+		if u.rejectedFrom.IsZero() {
+			u.rejectedFrom = now
+		}
+		if now.Sub(u.rejectedFrom) >= u.cfg.LogonTimeout {
+			u.moveOnLocked(i)
+		}
+	}
+}
+
+func (u *Upstream) moveOnLocked(from int) {
+	u.active = (from + 1) % len(u.lines)
+	u.rejectedFrom = time.Time{}
+}
+
+func (u *Upstream) lineName(i int) string {
+	if i < 0 || i >= len(u.lines) {
+		return ""
+	}
+	return u.lines[i].cfg.Name
+}
+
+// onLogon runs on the session goroutine.
+func (u *Upstream) onLogon() {
+	u.mu.Lock()
+	i := u.current
+	u.connLoggedOn = true
+	u.rejectedFrom = time.Time{}
+	u.mu.Unlock()
+	if i >= 0 {
+		u.lines[i].m.up.Set(1)
+	}
+	u.loggedOn.Store(true)
+	u.pacer.setUp(true)
+	u.log.Info("fix: session up", "line", u.lineName(i))
+	u.handler.OnSessionUp(u.cfg.Name, u.lineName(i))
+}
+
+// onLogout runs on the session goroutine, also after a connection that
+// never logged on; only the end of a logged-on session is reported.
+func (u *Upstream) onLogout() {
+	wasUp := u.loggedOn.Swap(false)
+	u.pacer.setUp(false)
+	u.mu.Lock()
+	i := u.current
+	var reason error
+	switch {
+	case u.stopping:
+		reason = ErrStopped
+	case u.gotLogout:
+		reason = fmt.Errorf("%w: %s", ErrLoggedOut, u.logoutText)
+	case u.lineErr != nil:
+		reason = u.lineErr
+	default:
+		reason = fmt.Errorf("%w: %s: no heartbeat or logon response in time", ErrLineSilent, u.lineName(i))
+	}
+	u.mu.Unlock()
+	if i >= 0 {
+		u.lines[i].m.up.Set(0)
+	}
+	if !wasUp {
+		u.log.Info("fix: connection attempt failed", "line", u.lineName(i), "err", reason)
+		return
+	}
+	u.log.Warn("fix: session down", "line", u.lineName(i), "err", reason)
+	u.handler.OnSessionDown(u.cfg.Name, u.lineName(i), reason)
+}
+
+// onUpstreamLogout records a Logout received from the upstream.
+func (u *Upstream) onUpstreamLogout(text string) {
+	u.mu.Lock()
+	u.gotLogout = true
+	u.logoutText = text
+	u.mu.Unlock()
+}
+
+func (u *Upstream) observeRTT(d time.Duration) {
+	u.mu.Lock()
+	i := u.current
+	u.mu.Unlock()
+	if i >= 0 {
+		u.lines[i].m.heartbeatRTTSeconds.Observe(d.Seconds())
+	}
+}

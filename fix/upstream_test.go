@@ -1,0 +1,361 @@
+package fix
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sgw/sim/faultproxy"
+)
+
+// rig is an Upstream with two lines, each a faultproxy in front of one
+// test acceptor.
+type rig struct {
+	acc     *testAcceptor
+	a, b    *faultproxy.Proxy
+	rec     *recorder
+	reg     *prometheus.Registry
+	cfg     UpstreamConfig
+	mu      sync.Mutex
+	u       *Upstream
+	stopRun func()
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	gw, up := newCompIDs()
+	r := &rig{acc: newTestAcceptor(t, gw, up, acceptorOpts{paced: true})}
+	var err error
+	if r.a, err = faultproxy.New(r.acc.addr()); err != nil {
+		t.Fatal(err)
+	}
+	if r.b, err = faultproxy.New(r.acc.addr()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		r.stop()
+		r.a.Close()
+		r.b.Close()
+	})
+	r.cfg = UpstreamConfig{
+		Name: "core", SenderCompID: gw, TargetCompID: up,
+		Lines:    []LineConfig{{Name: "carrierA", Addr: r.a.Addr()}, {Name: "carrierB", Addr: r.b.Addr()}},
+		StoreDir: t.TempDir(),
+	}
+	r.start(t)
+	return r
+}
+
+// start runs a new Upstream (and recorder) on the rig's config and store.
+func (r *rig) start(t *testing.T) {
+	t.Helper()
+	rec := newRecorder()
+	reg := prometheus.NewRegistry()
+	u, err := NewUpstream(r.cfg, rec, reg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx) }()
+	r.mu.Lock()
+	r.u, r.rec, r.reg = u, rec, reg
+	r.stopRun = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+	r.mu.Unlock()
+}
+
+func (r *rig) stop() {
+	r.mu.Lock()
+	stop := r.stopRun
+	r.stopRun = nil
+	r.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+func (r *rig) upstream() *Upstream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.u
+}
+
+// stream sends orders from..to-1 at about 500/s, retrying each while the
+// session is down, and returns the ids whose Send succeeded (all of them).
+func (r *rig) stream(t *testing.T, from, to int) <-chan []string {
+	out := make(chan []string, 1)
+	go func() {
+		var ids []string
+		defer func() { out <- ids }()
+		for i := from; i < to; i++ {
+			o := orderN(i)
+			for {
+				err := r.upstream().Send(o)
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, ErrNotLoggedOn) {
+					t.Errorf("Send %s: %v", o.ClOrdID, err)
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			ids = append(ids, o.ClOrdID)
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	return out
+}
+
+// checkExactlyOnce waits until every id reached the acceptor and was
+// acknowledged, then checks that none arrived twice without PossDup and
+// that each got exactly one ack.
+func (r *rig) checkExactlyOnce(t *testing.T, ids []string, recs ...*recorder) {
+	t.Helper()
+	acked := func(id string) int {
+		n := 0
+		for _, rec := range recs {
+			n += rec.ackCount(id)
+		}
+		return n
+	}
+	eventually(t, 20*time.Second, "every order acknowledged", func() bool {
+		for _, id := range ids {
+			if !r.acc.hasOrder(id) || acked(id) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(200 * time.Millisecond) // let any late duplicate arrive
+	orders, resends, dups := r.acc.received()
+	if len(dups) > 0 {
+		t.Errorf("orders received twice without PossDup: %v", dups)
+	}
+	if orders != len(ids) {
+		t.Errorf("acceptor received %d distinct orders, want %d", orders, len(ids))
+	}
+	for _, id := range ids {
+		if n := acked(id); n != 1 {
+			t.Errorf("order %s acknowledged %d times, want 1", id, n)
+		}
+	}
+	t.Logf("%d orders exactly once (%d first arrived as PossDup resends); %d PossDup resends of orders already received",
+		orders, r.acc.firstAsPossDup(), resends)
+}
+
+func TestUpstreamCutLineFailsOver(t *testing.T) {
+	r := newRig(t)
+	rec := r.rec
+	if line := rec.waitUp(t, 10*time.Second); line != "carrierA" {
+		t.Fatalf("first logon over %q, want carrierA", line)
+	}
+	ids := r.stream(t, 0, 600)
+	eventually(t, 10*time.Second, "orders flowing", func() bool { o, _, _ := r.acc.received(); return o > 150 })
+
+	r.a.Cut()
+	err := rec.waitDown(t, 5*time.Second)
+	if !errors.Is(err, ErrLineBroken) {
+		t.Errorf("down reason %v, want ErrLineBroken", err)
+	}
+	if line := rec.waitUp(t, 5*time.Second); line != "carrierB" {
+		t.Fatalf("resumed over %q, want carrierB", line)
+	}
+	r.checkExactlyOnce(t, <-ids, rec)
+
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   func(float64) bool
+	}{
+		{"gateway_fix_line_up", map[string]string{"line": "carrierA"}, func(v float64) bool { return v == 0 }},
+		{"gateway_fix_line_up", map[string]string{"line": "carrierB"}, func(v float64) bool { return v == 1 }},
+		{"gateway_fix_messages_total", map[string]string{"line": "carrierA", "direction": "out"}, func(v float64) bool { return v > 100 }},
+		{"gateway_fix_messages_total", map[string]string{"line": "carrierB", "direction": "out"}, func(v float64) bool { return v > 100 }},
+		{"gateway_fix_messages_total", map[string]string{"line": "carrierB", "direction": "in"}, func(v float64) bool { return v > 100 }},
+		{"gateway_fix_bytes_total", map[string]string{"line": "carrierB", "direction": "in"}, func(v float64) bool { return v > 10000 }},
+	} {
+		if v := metricValue(t, r.reg, c.name, c.labels); !c.want(v) {
+			t.Errorf("%s%v = %v", c.name, c.labels, v)
+		}
+	}
+}
+
+// metricValue returns the value (a histogram's count) of the series of
+// name whose labels include labels.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				have[lp.GetName()] = lp.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue series
+				}
+			}
+			switch {
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue()
+			case m.Counter != nil:
+				return m.GetCounter().GetValue()
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return -1
+}
+
+func TestUpstreamSilentLineFailsOver(t *testing.T) {
+	r := newRig(t)
+	rec := r.rec
+	if line := rec.waitUp(t, 10*time.Second); line != "carrierA" {
+		t.Fatalf("first logon over %q, want carrierA", line)
+	}
+	ids := r.stream(t, 0, 2000)
+	eventually(t, 10*time.Second, "orders flowing", func() bool { o, _, _ := r.acc.received(); return o > 150 })
+
+	stalled := time.Now()
+	r.a.Stall()
+	defer r.a.Unstall()
+	err := rec.waitDown(t, 10*time.Second)
+	detected := time.Since(stalled)
+	if !errors.Is(err, ErrLineSilent) {
+		t.Errorf("down reason %v, want ErrLineSilent", err)
+	}
+	if line := rec.waitUp(t, 15*time.Second); line != "carrierB" {
+		t.Fatalf("resumed over %q, want carrierB", line)
+	}
+	resumed := time.Since(stalled) - detected
+	t.Logf("silent line detected after %v, session resumed over carrierB %v later", detected, resumed)
+	// Generous bounds for a loaded machine; the design values are 2.4 s
+	// (2.4 HeartBtInt) and ReconnectInterval plus a logon round trip.
+	if detected > 5*time.Second {
+		t.Errorf("detection took %v", detected)
+	}
+	if resumed > 8*time.Second {
+		t.Errorf("resumption took %v", resumed)
+	}
+	r.checkExactlyOnce(t, <-ids, rec)
+	// The stall swallowed what was in flight; the upstream got it through
+	// resend recovery, as PossDup.
+	if r.acc.firstAsPossDup() == 0 {
+		t.Error("no order arrived through resend recovery")
+	}
+}
+
+func TestUpstreamBothLinesCutThenOneRestored(t *testing.T) {
+	r := newRig(t)
+	rec := r.rec
+	rec.waitUp(t, 10*time.Second)
+	ids := <-r.stream(t, 0, 100)
+
+	r.a.Cut()
+	r.b.Cut()
+	if err := rec.waitDown(t, 5*time.Second); !errors.Is(err, ErrLineBroken) {
+		t.Errorf("down reason %v, want ErrLineBroken", err)
+	}
+	if err := r.upstream().Send(orderN(100)); !errors.Is(err, ErrNotLoggedOn) {
+		t.Errorf("Send while both lines are cut: %v, want ErrNotLoggedOn", err)
+	}
+	time.Sleep(1500 * time.Millisecond) // a few failed attempts on both lines
+	if r.upstream().LoggedOn() {
+		t.Fatal("logged on with both lines cut")
+	}
+	r.b.Restore()
+	if line := rec.waitUp(t, 15*time.Second); line != "carrierB" {
+		t.Fatalf("resumed over %q, want carrierB", line)
+	}
+	more := <-r.stream(t, 100, 200)
+	r.checkExactlyOnce(t, append(ids, more...), rec)
+}
+
+func TestUpstreamRestartKeepsSequenceNumbers(t *testing.T) {
+	r := newRig(t)
+	first := r.rec
+	first.waitUp(t, 10*time.Second)
+	ids := r.stream(t, 0, 400)
+	eventually(t, 10*time.Second, "orders flowing", func() bool { o, _, _ := r.acc.received(); return o > 100 })
+
+	// Restart mid-stream, right after a burst: a new Upstream on the same
+	// store. The stream retries on it. Orders the old one accepted but
+	// had not yet stored are gone; the order manager finds them with
+	// status requests.
+	var burst []string
+	for i := 1000; i < 1300; i++ {
+		if err := r.upstream().Send(orderN(i)); err == nil {
+			burst = append(burst, orderN(i).ClOrdID)
+		}
+	}
+	r.stop()
+	before, _, _ := r.acc.received()
+	r.start(t)
+	second := r.rec
+	second.waitUp(t, 10*time.Second)
+	sent := append(<-ids, burst...)
+
+	// The order manager's recovery: every order without an ack is in an
+	// unknown state; ask for its status before anything else about it.
+	acked := func(id string) bool { return first.ackCount(id)+second.ackCount(id) > 0 }
+	var unknown []string
+	for _, id := range sent {
+		if !acked(id) {
+			unknown = append(unknown, id)
+		}
+	}
+	for _, id := range unknown {
+		if err := r.upstream().Send(StatusRequest{ClOrdID: id, Symbol: "600519.SH", Side: Buy}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 20*time.Second, "status answers", func() bool {
+		for _, id := range unknown {
+			if second.statusCount(id) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	// The answer reflects every message sent before it (FIX processes
+	// them in sequence). An order the upstream does not know (OrdStatus 8,
+	// OrdRejReason 5) never reached it: send it again, same ClOrdID.
+	resent := 0
+	for _, id := range unknown {
+		if st := second.lastStatus(id); st.OrdStatus == '8' && st.OrdRejReason == 5 {
+			if err := r.upstream().Send(orderN(atoiID(t, id))); err != nil {
+				t.Fatal(err)
+			}
+			resent++
+		}
+	}
+	t.Logf("%d of %d orders unknown after the restart; %d of them had not reached the upstream and were sent again",
+		len(unknown), len(sent), resent)
+	r.checkExactlyOnce(t, sent, first, second)
+
+	if r.acc.resetSeen.Load() {
+		t.Error("a logon asked the upstream to reset sequence numbers")
+	}
+	if logons := r.acc.logonSeqs(); len(logons) != 2 || logons[1] <= before {
+		t.Errorf("logon MsgSeqNums %v: the second should follow the %d orders sent before the restart", logons, before)
+	}
+}
