@@ -98,8 +98,14 @@ func TestDemoOrders(t *testing.T) {
 	wait("canceled", func(m mdclient.Message) bool { return m.Type == "exec" && m.Status == "canceled" && m.Ref == "t-x" })
 
 	code, body := get(t, base+"/metrics")
-	if code != 200 || !regexp.MustCompile(`gateway_fix_line_up\{line="carrierA",session="core"\} 1`).Match(body) {
-		t.Errorf("metrics lack the core session's line A up")
+	for _, want := range []string{
+		`gateway_fix_line_up\{line="carrierA",session="core"\} 1`,
+		`gateway_orders_total\{result="accepted",source="ws"\} 2`,
+		`gateway_journal_fsync_seconds_count \d+`,
+	} {
+		if code != 200 || !regexp.MustCompile(want).Match(body) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
 

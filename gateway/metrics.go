@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sgw/orderbook"
+	"sgw/orders"
 )
 
 // BookStats is what the books collector reads. *orderbook.Engine
@@ -61,5 +62,41 @@ func (c *BooksCollector) Collect(ch chan<- prometheus.Metric) {
 		"bad_message":    st.BadMessage,
 	} {
 		counter(c.rejected, v, reason)
+	}
+}
+
+// OrderStats is what the orders collector reads. *orders.Manager
+// implements it.
+type OrderStats interface {
+	Stats() orders.Stats
+}
+
+// OrdersCollector exports the order manager's counters.
+type OrdersCollector struct {
+	src           OrderStats
+	orders, risks *prometheus.Desc
+}
+
+var _ prometheus.Collector = (*OrdersCollector)(nil)
+
+// NewOrdersCollector returns a collector for src.
+func NewOrdersCollector(src OrderStats) *OrdersCollector {
+	return &OrdersCollector{src: src,
+		orders: prometheus.NewDesc("gateway_orders_total", "New orders by source (ws, fix) and result (accepted, rejected).", []string{"source", "result"}, nil),
+		risks:  prometheus.NewDesc("gateway_risk_rejects_total", "Rejected order requests by reject code.", []string{"code"}, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *OrdersCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.orders; ch <- c.risks }
+
+// Collect implements prometheus.Collector.
+func (c *OrdersCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.src.Stats()
+	for k, v := range st.Orders {
+		ch <- prometheus.MustNewConstMetric(c.orders, prometheus.CounterValue, float64(v), k[0], k[1])
+	}
+	for code, v := range st.RiskRejects {
+		ch <- prometheus.MustNewConstMetric(c.risks, prometheus.CounterValue, float64(v), code)
 	}
 }

@@ -62,6 +62,53 @@ type Manager struct {
 	sinks    map[Source]Sink
 	watchers map[string]map[Sink]bool // account → sinks watching its orders
 	failed   error                    // sticky journal failure
+	stats    Stats
+}
+
+// Stats counts the manager's requests. Copies are returned by Stats.
+type Stats struct {
+	// Orders counts new orders by source kind ("ws", "fix") and result
+	// ("accepted", "rejected").
+	Orders map[[2]string]uint64
+	// RiskRejects counts rejections by code (risk.* and orders.*).
+	RiskRejects map[string]uint64
+}
+
+// Stats returns a copy of the counters.
+func (m *Manager) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := Stats{Orders: map[[2]string]uint64{}, RiskRejects: map[string]uint64{}}
+	for k, v := range m.stats.Orders {
+		out.Orders[k] = v
+	}
+	for k, v := range m.stats.RiskRejects {
+		out.RiskRejects[k] = v
+	}
+	return out
+}
+
+// count records the result of a request. mu held.
+func (m *Manager) count(src Source, isNew bool, err error) {
+	if m.stats.Orders == nil {
+		m.stats.Orders, m.stats.RiskRejects = map[[2]string]uint64{}, map[string]uint64{}
+	}
+	var rr *risk.Reject
+	var or *Reject
+	switch {
+	case errors.As(err, &rr):
+		m.stats.RiskRejects[rr.Code]++
+	case errors.As(err, &or):
+		m.stats.RiskRejects[or.Code]++
+	}
+	if !isNew {
+		return
+	}
+	result := "accepted"
+	if err != nil {
+		result = "rejected"
+	}
+	m.stats.Orders[[2]string{src.Kind, result}]++
 }
 
 // New returns a manager. Call Recover before accepting requests.
@@ -189,9 +236,10 @@ type newRec struct {
 // upstream at once, journaled, and the client gets an EventAccepted when
 // the journal record is durable. A rejection is returned as a *risk.Reject
 // or *Reject; nothing is journaled for it.
-func (m *Manager) New(req NewRequest) (Order, error) {
+func (m *Manager) New(req NewRequest) (_ Order, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	defer func() { m.count(req.Source, true, err) }()
 	if m.failed != nil {
 		return Order{}, m.failed
 	}
@@ -300,9 +348,10 @@ type cancelRec struct {
 }
 
 // Cancel checks a cancel request and sends it upstream.
-func (m *Manager) Cancel(req CancelRequest) (Order, error) {
+func (m *Manager) Cancel(req CancelRequest) (_ Order, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	defer func() { m.count(req.Source, false, err) }()
 	if m.failed != nil {
 		return Order{}, m.failed
 	}
@@ -358,9 +407,10 @@ type ReplaceRequest struct {
 }
 
 // Replace checks a replace request and sends it upstream.
-func (m *Manager) Replace(req ReplaceRequest) (Order, error) {
+func (m *Manager) Replace(req ReplaceRequest) (_ Order, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	defer func() { m.count(req.Source, false, err) }()
 	if m.failed != nil {
 		return Order{}, m.failed
 	}

@@ -80,6 +80,7 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 			return nil, err
 		}
 		deps.Orders, deps.Admin = g.orders, g.orders
+		reg.MustRegister(gateway.NewOrdersCollector(g.orders))
 	}
 	if g.server, err = gateway.New(cfg.Gateway, deps); err != nil {
 		g.close()
