@@ -38,6 +38,10 @@ type Config struct {
 	IDPrefix string
 	// Clock stamps orders; nil means the wall clock.
 	Clock func() time.Time
+	// OnSent, when set, is told how long each new order took from New to
+	// being handed to its upstream session (risk, journal fsync, routing):
+	// the gateway-internal latency. Called on the journal's goroutine.
+	OnSent func(time.Duration)
 }
 
 // Manager keeps every order of the day and carries requests and execution
@@ -258,9 +262,13 @@ func (m *Manager) New(req NewRequest) (_ Order, err error) {
 	if err != nil {
 		return Order{}, err
 	}
-	sent := *o
+	sent, start, onSent := *o, time.Now(), m.cfg.OnSent
 	m.journal(recNew, rec, Event{Kind: EventAccepted, Order: *o, Ref: o.ClOrdID}, o, func() {
-		if err := up.NewOrder(sent); err != nil {
+		err := up.NewOrder(sent)
+		if onSent != nil {
+			onSent(time.Since(start))
+		}
+		if err != nil {
 			// The adapter holds requests while a line is down; an error
 			// here is a programming or configuration fault. The order
 			// stays open until reconciliation settles it.

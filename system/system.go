@@ -130,7 +130,12 @@ func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *
 			credit = append(credit, a.ID)
 		}
 	}
-	g.orders, err = orders.New(orders.Config{CreditAccounts: credit, IDPrefix: oc.IDPrefix}, rc, g.journal, ups, log.With("component", "orders"))
+	internal := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gateway_order_internal_latency_seconds",
+		Help:    "Time from a new order's arrival to its hand-over to the upstream FIX session (risk, journal fsync, routing).",
+		Buckets: prometheus.ExponentialBuckets(25e-6, 2, 16)})
+	reg.MustRegister(internal)
+	g.orders, err = orders.New(orders.Config{CreditAccounts: credit, IDPrefix: oc.IDPrefix,
+		OnSent: func(d time.Duration) { internal.Observe(d.Seconds()) }}, rc, g.journal, ups, log.With("component", "orders"))
 	if err != nil {
 		g.close()
 		return err
