@@ -52,6 +52,9 @@ func runDemo(ctx context.Context, cfg *configs.File, log *slog.Logger, stdout io
 	fmt.Fprintf(stdout, "  instruments: %s/api/v1/instruments\n", base)
 	fmt.Fprintf(stdout, "  feeds:       %s/api/v1/feeds\n", base)
 	fmt.Fprintf(stdout, "  metrics:     %s/metrics\n", base)
+	if b := d.Gateway.Brokers(); b != nil {
+		fmt.Fprintf(stdout, "  fix broker:  %s SenderCompID=BROKER1 TargetCompID=SGW FIX.4.4 password=demo (accounts A1, A2)\n", b.Addr())
+	}
 	if d.Token != "" {
 		fmt.Fprintf(stdout, "  token:       %s\n", d.Token)
 		fmt.Fprintf(stdout, "  page with token: %s/?token=%s\n", base, d.Token)

@@ -17,6 +17,7 @@ import (
 	"sgw/auth"
 	"sgw/feed"
 	"sgw/fix"
+	"sgw/fix/broker"
 	"sgw/gateway"
 	"sgw/orderbook"
 	"sgw/refdata"
@@ -58,6 +59,10 @@ type File struct {
 	FIXSim *fixsim.Config `yaml:"fix_sim"`
 	// Orders configures order entry. Nil means the gateway takes no orders.
 	Orders *Orders `yaml:"orders"`
+	// Brokers configures the FIX acceptor for brokers (FIX 4.2/4.4 order
+	// entry); it needs an orders section. Nil means no FIX acceptor. An
+	// empty store_dir in the demo means a fresh temporary directory.
+	Brokers *broker.Config `yaml:"brokers"`
 }
 
 // Orders configures order entry: risk, the journal and the upstream FIX
@@ -200,6 +205,9 @@ func (f *File) validate() error {
 	}
 	if _, err := f.Log.Logger(io.Discard); err != nil {
 		return err
+	}
+	if f.Brokers != nil && f.Orders == nil {
+		return errors.New("brokers: the FIX acceptor needs an orders section")
 	}
 	return nil
 }

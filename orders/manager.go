@@ -92,6 +92,15 @@ func (m *Manager) Stats() Stats {
 	return out
 }
 
+// CountRejected counts a request a protocol layer refused before it reached
+// the manager (an account the session may not trade, a malformed order),
+// under the request's source and code.
+func (m *Manager) CountRejected(src Source, code string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.count(src, true, &Reject{Code: code})
+}
+
 // count records the result of a request. mu held.
 func (m *Manager) count(src Source, isNew bool, err error) {
 	if m.stats.Orders == nil {

@@ -27,6 +27,7 @@ import (
 	"sgw/configs"
 	"sgw/feed"
 	"sgw/fix"
+	"sgw/fix/broker"
 	"sgw/gateway"
 	"sgw/gateway/web"
 	"sgw/journal"
@@ -46,6 +47,7 @@ type Gateway struct {
 	orders    *orders.Manager // nil without an orders section
 	journal   *journal.Journal
 	upstreams []*fix.Upstream
+	brokers   *broker.Acceptor // nil without a brokers section
 }
 
 // New constructs the gateway described by cfg.
@@ -81,6 +83,12 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 		}
 		deps.Orders, deps.Admin = g.orders, g.orders
 		reg.MustRegister(gateway.NewOrdersCollector(g.orders))
+	}
+	if cfg.Brokers != nil && g.orders != nil {
+		if g.brokers, err = broker.New(*cfg.Brokers, g.orders, reg, log.With("component", "broker")); err != nil {
+			g.close()
+			return nil, err
+		}
 	}
 	if g.server, err = gateway.New(cfg.Gateway, deps); err != nil {
 		g.close()
@@ -155,10 +163,16 @@ func (g *Gateway) close() {
 	if g.journal != nil {
 		g.journal.Close()
 	}
+	if g.brokers != nil {
+		g.brokers.Close()
+	}
 }
 
 // Orders returns the order manager, or nil without order entry.
 func (g *Gateway) Orders() *orders.Manager { return g.orders }
+
+// Brokers returns the FIX acceptor for brokers, or nil without one.
+func (g *Gateway) Brokers() *broker.Acceptor { return g.brokers }
 
 // Tokens returns the token verifier, or nil when the config has none.
 func (g *Gateway) Tokens() *auth.Verifier { return g.tokens }
@@ -176,6 +190,9 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	}
 	for _, u := range g.upstreams {
 		eg.Go(func() error { return u.Run(ctx) })
+	}
+	if g.brokers != nil {
+		eg.Go(func() error { return g.brokers.Run(ctx) })
 	}
 	eg.Go(func() error {
 		if ln != nil {
@@ -279,8 +296,9 @@ func (d *Demo) Close() {
 }
 
 // wireSimFIX points the upstream lines named "sim:fixN" at the FIX
-// simulator's line N, and gives the demo's order journal and FIX stores a
-// fresh temporary directory where the config leaves them empty.
+// simulator's line N, and gives the demo's order journal and FIX stores
+// (upstreams and brokers) a fresh temporary directory where the config
+// leaves them empty.
 func wireSimFIX(cfg *configs.File, fa *fixsim.Acceptor) error {
 	if cfg.Orders == nil {
 		return nil
@@ -291,6 +309,9 @@ func wireSimFIX(cfg *configs.File, fa *fixsim.Acceptor) error {
 	}
 	if cfg.Orders.Journal == "" {
 		cfg.Orders.Journal = filepath.Join(dir, "orders.jrnl")
+	}
+	if cfg.Brokers != nil && cfg.Brokers.StoreDir == "" {
+		cfg.Brokers.StoreDir = filepath.Join(dir, "fix-brokers")
 	}
 	for i := range cfg.Orders.Upstreams {
 		u := &cfg.Orders.Upstreams[i]

@@ -1,0 +1,90 @@
+package broker
+
+import (
+	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/tag"
+)
+
+// app is the acceptor's quickfix.Application. quickfix calls it on each
+// session's goroutine, except ToApp and ToAdmin for the messages the pacer
+// submits, which run on the pacer's goroutine.
+type app struct{ a *Acceptor }
+
+var _ quickfix.Application = app{}
+
+// OnCreate implements quickfix.Application.
+func (app) OnCreate(quickfix.SessionID) {}
+
+// OnLogon implements quickfix.Application: queued reports start to flow.
+func (x app) OnLogon(sid quickfix.SessionID) {
+	s := x.a.session(sid)
+	if s == nil {
+		return
+	}
+	s.loggedOn.Store(true)
+	x.a.pacer.OnLogon(sid)
+	x.a.m.sessionUp.WithLabelValues(s.id.TargetCompID).Set(1)
+	x.a.log.Info("broker: logged on", "broker", s.id.TargetCompID, "begin_string", s.id.BeginString)
+}
+
+// OnLogout implements quickfix.Application. quickfix also calls it when a
+// connection that never logged on ends; only the end of a logged-on
+// session is reported to the order manager, which unregisters the
+// session's sink there: it is registered again at once, so later reports
+// queue for the next logon.
+func (x app) OnLogout(sid quickfix.SessionID) {
+	s := x.a.session(sid)
+	if s == nil {
+		return
+	}
+	x.a.pacer.OnLogout(sid)
+	if !s.loggedOn.Swap(false) {
+		return
+	}
+	x.a.m.sessionUp.WithLabelValues(s.id.TargetCompID).Set(0)
+	n := x.a.entry.Disconnected(s.src)
+	x.a.entry.Register(s.src, s.sink)
+	x.a.log.Info("broker: logged out", "broker", s.id.TargetCompID, "cancels_on_disconnect", n)
+}
+
+// ToAdmin implements quickfix.Application.
+func (app) ToAdmin(*quickfix.Message, quickfix.SessionID) {}
+
+// ToApp implements quickfix.Application. Returning nil also lets quickfix
+// resend stored reports (PossDupFlag=Y) on a ResendRequest.
+func (app) ToApp(*quickfix.Message, quickfix.SessionID) error { return nil }
+
+// FromAdmin implements quickfix.Application: a Logon must carry the
+// session's Password (554).
+func (x app) FromAdmin(m *quickfix.Message, sid quickfix.SessionID) quickfix.MessageRejectError {
+	s := x.a.session(sid)
+	if s == nil {
+		return quickfix.RejectLogon{Text: textUnknownSession}
+	}
+	mt, err := m.Header.GetBytes(tag.MsgType)
+	if err != nil || len(mt) != 1 {
+		return nil
+	}
+	switch mt[0] {
+	case 'A':
+		return s.checkLogon(m)
+	case '5':
+		text, _ := m.Body.GetString(tag.Text)
+		x.a.log.Info("broker: logout received", "broker", s.id.TargetCompID, "text", text)
+	case '3':
+		ref, _ := m.Body.GetInt(tag.RefSeqNum)
+		text, _ := m.Body.GetString(tag.Text)
+		x.a.log.Warn("broker: the broker rejected a message", "broker", s.id.TargetCompID, "ref_seq_num", ref, "text", text)
+	}
+	return nil
+}
+
+// FromApp implements quickfix.Application: order messages go to the order
+// manager.
+func (x app) FromApp(m *quickfix.Message, sid quickfix.SessionID) quickfix.MessageRejectError {
+	s := x.a.session(sid)
+	if s == nil {
+		return quickfix.UnsupportedMessageType()
+	}
+	return s.handle(m)
+}

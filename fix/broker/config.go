@@ -1,0 +1,280 @@
+package broker
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/quickfix/config"
+)
+
+// Defaults applied by New to zero Config and SessionConfig fields.
+const (
+	DefaultListen       = "127.0.0.1:0"
+	DefaultSenderCompID = "SGW"
+	DefaultBeginString  = quickfix.BeginStringFIX44
+	DefaultQueueSize    = 1 << 16
+)
+
+// defaultAllowed are the source addresses of a session with no
+// AllowedAddrs: loopback only.
+var defaultAllowed = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// Config configures the broker acceptor: where brokers connect and which
+// sessions may log on.
+type Config struct {
+	// Listen is the host:port brokers connect to. Zero means 127.0.0.1:0,
+	// a free loopback port (the demo and tests; read it back with Addr).
+	Listen string `yaml:"listen"`
+	// Sessions are the broker sessions, one per broker. At least one is
+	// required.
+	Sessions []SessionConfig `yaml:"sessions"`
+	// StoreDir is the directory of the sessions' FIX file stores: sequence
+	// numbers and sent messages, kept across restarts for resend recovery.
+	// Required; the demo fills in a fresh temporary directory when it is
+	// empty.
+	StoreDir string `yaml:"store_dir"`
+	// StoreSync makes the store fsync every message. Zero (false) writes
+	// without fsync: the store survives a crash of the process but not one
+	// of the machine (the order journal is the durable record of orders).
+	StoreSync bool `yaml:"store_sync"`
+	// HeartBtInt, when positive, overrides the heartbeat interval a broker
+	// asks for in its Logon (108); whole seconds. Zero means the broker's.
+	HeartBtInt time.Duration `yaml:"heart_bt_int"`
+	// QueueSize bounds the messages waiting to go to one session; reports
+	// queue while the session is logged out and go out after its next
+	// logon. Zero means 65536.
+	QueueSize int `yaml:"queue_size"`
+}
+
+// SessionConfig is one broker's FIX session.
+type SessionConfig struct {
+	// SenderCompID (49 on what the gateway sends) is the gateway's CompID.
+	// Zero means "SGW".
+	SenderCompID string `yaml:"sender_comp_id"`
+	// TargetCompID is the broker's CompID. Required and unique: it names
+	// the session in logs, metrics and the order journal (order source
+	// fix:TargetCompID).
+	TargetCompID string `yaml:"target_comp_id"`
+	// BeginString is FIX.4.4 or FIX.4.2. Zero means FIX.4.4.
+	BeginString string `yaml:"begin_string"`
+	// Password is what the broker must send as Password (554) in its
+	// Logon (FIX 4.2 brokers send the same tag). Exactly one of Password
+	// and PasswordFile is required; production uses PasswordFile.
+	Password string `yaml:"password"`
+	// PasswordFile is a file holding the password (one line; a trailing
+	// newline is ignored).
+	PasswordFile string `yaml:"password_file"`
+	// AllowedAddrs are the source addresses the broker may connect from:
+	// IPs ("203.0.113.7") or CIDR prefixes ("203.0.113.0/28"). Zero means
+	// loopback only.
+	AllowedAddrs []string `yaml:"allowed_addrs"`
+	// Accounts are the trading accounts the broker may trade. At least one
+	// is required; orders for any other account are rejected.
+	Accounts []string `yaml:"accounts"`
+}
+
+// sessionSpec is a validated SessionConfig.
+type sessionSpec struct {
+	cfg      SessionConfig
+	id       quickfix.SessionID
+	password [sha256.Size]byte // SHA-256 of the password, compared in constant time
+	allowed  []netip.Prefix
+	accounts map[string]bool
+}
+
+// withDefaults validates cfg and returns it with defaults filled, and the
+// sessions' specs.
+func (cfg Config) withDefaults() (Config, []*sessionSpec, error) {
+	bad := func(format string, args ...any) (Config, []*sessionSpec, error) {
+		return cfg, nil, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
+		return bad("listen %q: %v", cfg.Listen, err)
+	}
+	if cfg.StoreDir == "" {
+		return bad("store_dir is required")
+	}
+	if cfg.HeartBtInt < 0 || cfg.HeartBtInt%time.Second != 0 {
+		return bad("heart_bt_int %v: want whole seconds, zero for the broker's", cfg.HeartBtInt)
+	}
+	switch {
+	case cfg.QueueSize == 0:
+		cfg.QueueSize = DefaultQueueSize
+	case cfg.QueueSize < 0:
+		return bad("queue_size %d is negative", cfg.QueueSize)
+	}
+	if len(cfg.Sessions) == 0 {
+		return bad("at least one session is required")
+	}
+	cfg.Sessions = append([]SessionConfig(nil), cfg.Sessions...)
+	var specs []*sessionSpec
+	targets := map[string]bool{}
+	for i := range cfg.Sessions {
+		s, err := cfg.Sessions[i].spec()
+		if err != nil {
+			return bad("sessions[%d]: %v", i, err)
+		}
+		if targets[s.cfg.TargetCompID] {
+			return bad("sessions[%d]: target_comp_id %q is repeated", i, s.cfg.TargetCompID)
+		}
+		targets[s.cfg.TargetCompID] = true
+		cfg.Sessions[i] = s.cfg
+		specs = append(specs, s)
+	}
+	return cfg, specs, nil
+}
+
+// spec validates one session.
+func (sc SessionConfig) spec() (*sessionSpec, error) {
+	if sc.SenderCompID == "" {
+		sc.SenderCompID = DefaultSenderCompID
+	}
+	if !compID(sc.SenderCompID) {
+		return nil, fmt.Errorf("sender_comp_id %q: want 1 to 32 printable characters without spaces", sc.SenderCompID)
+	}
+	if !compID(sc.TargetCompID) {
+		return nil, fmt.Errorf("target_comp_id %q: want 1 to 32 printable characters without spaces", sc.TargetCompID)
+	}
+	if sc.TargetCompID == sc.SenderCompID {
+		return nil, fmt.Errorf("target_comp_id %q equals sender_comp_id", sc.TargetCompID)
+	}
+	switch sc.BeginString {
+	case "":
+		sc.BeginString = DefaultBeginString
+	case quickfix.BeginStringFIX44, quickfix.BeginStringFIX42:
+	default:
+		return nil, fmt.Errorf("begin_string %q: want FIX.4.4 or FIX.4.2", sc.BeginString)
+	}
+	pw := sc.Password
+	switch {
+	case sc.Password != "" && sc.PasswordFile != "":
+		return nil, fmt.Errorf("session %s: password and password_file are exclusive", sc.TargetCompID)
+	case sc.PasswordFile != "":
+		b, err := os.ReadFile(sc.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("session %s: password_file: %w", sc.TargetCompID, err)
+		}
+		pw = strings.TrimRight(string(b), "\r\n")
+	}
+	if pw == "" {
+		return nil, fmt.Errorf("session %s: a password (password or password_file) is required", sc.TargetCompID)
+	}
+	if strings.ContainsRune(pw, 0x01) {
+		return nil, fmt.Errorf("session %s: the password contains SOH", sc.TargetCompID)
+	}
+	s := &sessionSpec{
+		id:       quickfix.SessionID{BeginString: sc.BeginString, SenderCompID: sc.SenderCompID, TargetCompID: sc.TargetCompID},
+		password: sha256.Sum256([]byte(pw)),
+		accounts: map[string]bool{},
+	}
+	for _, a := range sc.AllowedAddrs {
+		p, err := parseAllowed(a)
+		if err != nil {
+			return nil, fmt.Errorf("session %s: allowed_addrs: %w", sc.TargetCompID, err)
+		}
+		s.allowed = append(s.allowed, p)
+	}
+	if len(s.allowed) == 0 {
+		s.allowed = defaultAllowed
+	}
+	if len(sc.Accounts) == 0 {
+		return nil, fmt.Errorf("session %s: at least one account is required", sc.TargetCompID)
+	}
+	for _, a := range sc.Accounts {
+		if a == "" || s.accounts[a] {
+			return nil, fmt.Errorf("session %s: account %q is empty or repeated", sc.TargetCompID, a)
+		}
+		s.accounts[a] = true
+	}
+	sc.AllowedAddrs = append([]string(nil), sc.AllowedAddrs...)
+	sc.Accounts = append([]string(nil), sc.Accounts...)
+	s.cfg = sc
+	return s, nil
+}
+
+// parseAllowed parses an IP or a CIDR prefix; an IP is a single-host
+// prefix. IPv4-mapped IPv6 addresses are unmapped.
+func parseAllowed(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// allowedAddr reports whether addr (a connection's remote address) lies in
+// one of prefixes.
+func allowedAddr(addr net.Addr, prefixes []netip.Prefix) bool {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	for _, p := range prefixes {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// compID reports whether s is a usable CompID.
+func compID(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// settings builds the quickfix acceptor settings: every session on the
+// port of the listener the acceptor serves.
+func (cfg *Config) settings(port int, specs []*sessionSpec) (*quickfix.Settings, error) {
+	st := quickfix.NewSettings()
+	gs := st.GlobalSettings()
+	gs.Set(config.SocketAcceptPort, strconv.Itoa(port))
+	gs.Set(config.ResetOnLogon, "N")
+	gs.Set(config.TimeStampPrecision, "MILLIS")
+	gs.Set(config.InChanCapacity, "1024")
+	gs.Set(config.FileStorePath, cfg.StoreDir)
+	gs.Set(config.FileStoreSync, map[bool]string{true: "Y", false: "N"}[cfg.StoreSync])
+	if cfg.HeartBtInt > 0 {
+		gs.Set(config.HeartBtIntOverride, "Y")
+		gs.Set(config.HeartBtInt, strconv.Itoa(int(cfg.HeartBtInt/time.Second)))
+	}
+	for _, s := range specs {
+		ss := quickfix.NewSessionSettings()
+		ss.Set(config.BeginString, s.id.BeginString)
+		ss.Set(config.SenderCompID, s.id.SenderCompID)
+		ss.Set(config.TargetCompID, s.id.TargetCompID)
+		if _, err := st.AddSession(ss); err != nil {
+			return nil, fmt.Errorf("%w: session %s: %w", ErrConfig, s.id.TargetCompID, err)
+		}
+	}
+	return st, nil
+}

@@ -1,0 +1,76 @@
+package broker
+
+import (
+	"crypto/sha256"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfig(t *testing.T) {
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok := func() Config {
+		return Config{StoreDir: "/tmp/x", Sessions: []SessionConfig{{TargetCompID: "B1", Password: "p", Accounts: []string{"A1"}}}}
+	}
+	for _, tc := range []struct {
+		name  string
+		edit  func(c *Config)
+		want  string // part of the error; "" for valid
+		check func(t *testing.T, c Config, specs []*sessionSpec)
+	}{
+		{name: "defaults", edit: func(*Config) {}, check: func(t *testing.T, c Config, specs []*sessionSpec) {
+			s := c.Sessions[0]
+			if c.Listen != DefaultListen || c.QueueSize != DefaultQueueSize || s.SenderCompID != "SGW" || s.BeginString != "FIX.4.4" {
+				t.Errorf("defaults not filled: %+v", c)
+			}
+			if len(specs[0].allowed) != 2 || !specs[0].accounts["A1"] {
+				t.Errorf("spec %+v", specs[0])
+			}
+		}},
+		{name: "password file", edit: func(c *Config) { c.Sessions[0].Password, c.Sessions[0].PasswordFile = "", pwFile },
+			check: func(t *testing.T, _ Config, specs []*sessionSpec) {
+				if specs[0].password != sha256.Sum256([]byte("s3cret")) {
+					t.Error("password file not read without its newline")
+				}
+			}},
+		{name: "no store", edit: func(c *Config) { c.StoreDir = "" }, want: "store_dir is required"},
+		{name: "bad listen", edit: func(c *Config) { c.Listen = "nowhere" }, want: "listen"},
+		{name: "fractional heartbeat", edit: func(c *Config) { c.HeartBtInt = 1500 * time.Millisecond }, want: "heart_bt_int"},
+		{name: "negative queue", edit: func(c *Config) { c.QueueSize = -1 }, want: "queue_size"},
+		{name: "no sessions", edit: func(c *Config) { c.Sessions = nil }, want: "at least one session"},
+		{name: "no target", edit: func(c *Config) { c.Sessions[0].TargetCompID = "" }, want: "target_comp_id"},
+		{name: "target with a space", edit: func(c *Config) { c.Sessions[0].TargetCompID = "B 1" }, want: "target_comp_id"},
+		{name: "target equals sender", edit: func(c *Config) { c.Sessions[0].TargetCompID = "SGW" }, want: "equals sender_comp_id"},
+		{name: "repeated target", edit: func(c *Config) { c.Sessions = append(c.Sessions, c.Sessions[0]) }, want: "repeated"},
+		{name: "FIX 5", edit: func(c *Config) { c.Sessions[0].BeginString = "FIXT.1.1" }, want: "begin_string"},
+		{name: "no password", edit: func(c *Config) { c.Sessions[0].Password = "" }, want: "password"},
+		{name: "both passwords", edit: func(c *Config) { c.Sessions[0].PasswordFile = pwFile }, want: "exclusive"},
+		{name: "missing password file", edit: func(c *Config) { c.Sessions[0].Password, c.Sessions[0].PasswordFile = "", "/nonexistent/pw" }, want: "password_file"},
+		{name: "bad address", edit: func(c *Config) { c.Sessions[0].AllowedAddrs = []string{"10.0.0.300"} }, want: "allowed_addrs"},
+		{name: "bad prefix", edit: func(c *Config) { c.Sessions[0].AllowedAddrs = []string{"10.0.0.0/33"} }, want: "allowed_addrs"},
+		{name: "no accounts", edit: func(c *Config) { c.Sessions[0].Accounts = nil }, want: "account"},
+		{name: "repeated account", edit: func(c *Config) { c.Sessions[0].Accounts = []string{"A1", "A1"} }, want: "repeated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ok()
+			tc.edit(&c)
+			got, specs, err := c.withDefaults()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.check(t, got, specs)
+				return
+			}
+			if err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v; want ErrConfig containing %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,225 @@
+package broker
+
+import (
+	"errors"
+
+	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/tag"
+
+	"sgw/orders"
+	"sgw/risk"
+)
+
+// handle carries out one application message of s. It runs on the
+// session's goroutine (FromApp). A returned error makes quickfix answer
+// with a session-level Reject (3), or a BusinessMessageReject (j) for an
+// unsupported MsgType; every other answer is queued on the session's
+// pacer, behind the reports already queued.
+func (s *session) handle(m *quickfix.Message) quickfix.MessageRejectError {
+	mt, err := m.MsgType()
+	if err != nil {
+		return err
+	}
+	switch mt {
+	case "D":
+		return s.newOrder(m)
+	case "F":
+		return s.cancel(m)
+	case "G":
+		return s.replace(m)
+	case "H":
+		return s.status(m)
+	}
+	return quickfix.UnsupportedMessageType()
+}
+
+// newOrder handles a NewOrderSingle: the manager's acceptance is reported
+// by the session's sink (Pending New); a refusal here, by the acceptor,
+// risk or the manager, with an ExecutionReport rejecting the order.
+// Nothing is journaled for a refused order.
+func (s *session) newOrder(m *quickfix.Message) quickfix.MessageRejectError {
+	o, ref, rej := decodeNew(m)
+	if rej != nil {
+		s.a.refusedNew(s, codeMalformed)
+		return rej
+	}
+	if ref == nil {
+		acct, ok := s.account(o.account, "")
+		switch {
+		case !ok && o.account == "":
+			s.a.refusedNew(s, codeMalformed)
+			return quickfix.RequiredTagMissing(tag.Account)
+		case !ok:
+			ref = &refusal{code: codeAccount, reason: risk.FIXBrokerOption, text: "account not allowed: session " + s.id.TargetCompID + " may not trade account " + o.account}
+		}
+		o.account = acct
+	}
+	if ref == nil && possResend(m) {
+		// A resend of an order already entered: answer with its state,
+		// never enter it twice.
+		if cur, ok := s.a.entry.Get(o.account, o.clOrdID); ok {
+			r := orderReport(&cur, 'I')
+			r.clOrdID, r.execID = o.clOrdID, s.a.nextExecID()
+			s.sendReport(&r)
+			return nil
+		}
+	}
+	if ref == nil {
+		_, err := s.a.entry.New(orders.NewRequest{ClOrdID: o.clOrdID, Account: o.account, Symbol: o.symbol,
+			Side: o.side, Type: o.ordType, Price: o.price, Qty: o.qty, Source: s.src})
+		if err == nil {
+			return nil
+		}
+		ref = refusalOf(err) // counted by the manager
+	} else {
+		s.a.refusedNew(s, ref.code)
+	}
+	s.a.log.Info("broker: order rejected", "broker", s.id.TargetCompID, "clOrdID", o.clOrdID, "code", ref.code, "text", ref.text)
+	r := execReport{clOrdID: o.clOrdID, execID: s.a.nextExecID(), execType: '8', ordStatus: '8', rejReason: ref.reason,
+		account: o.account, symbol: o.echoSymbol, exchange: o.echoExchange, side: o.echoSide, ordType: o.echoOrdType,
+		qty: o.qty, price: o.price, text: ref.text}
+	s.sendReport(&r)
+	return nil
+}
+
+// cancel handles an OrderCancelRequest: accepted, it is reported by the
+// sink (Pending Cancel, then the upstream's Canceled); refused, with an
+// OrderCancelReject.
+func (s *session) cancel(m *quickfix.Message) quickfix.MessageRejectError {
+	c, rej := decodeCancel(m)
+	if rej != nil {
+		return rej
+	}
+	acct, ok := s.account(c.account, c.origClOrdID)
+	if !ok {
+		s.cancelReject("", c.clOrdID, c.origClOrdID, false, s.notAllowed(c.account, c.origClOrdID))
+		return nil
+	}
+	s.a.record(acct, c.clOrdID, request{kind: 'F', orig: c.origClOrdID})
+	_, err := s.a.entry.Cancel(orders.CancelRequest{ClOrdID: c.clOrdID, OrigClOrdID: c.origClOrdID, Account: acct, Source: s.src})
+	if err != nil {
+		s.a.lookup(acct, c.clOrdID, true)
+		s.cancelReject(acct, c.clOrdID, c.origClOrdID, false, err)
+	}
+	return nil
+}
+
+// replace handles an OrderCancelReplaceRequest like cancel: Pending
+// Replace, then the upstream's Replaced; or an OrderCancelReject.
+func (s *session) replace(m *quickfix.Message) quickfix.MessageRejectError {
+	r, rej := decodeReplace(m)
+	if rej != nil {
+		return rej
+	}
+	acct, ok := s.account(r.account, r.origClOrdID)
+	switch {
+	case !ok:
+		s.cancelReject("", r.clOrdID, r.origClOrdID, true, s.notAllowed(r.account, r.origClOrdID))
+		return nil
+	case r.ordType != 0 && r.ordType != '2':
+		s.cancelReject(acct, r.clOrdID, r.origClOrdID, true,
+			&refusal{code: codeOrdType, text: "OrdType " + string(r.ordType) + " is not supported: orders are limit orders (2)"})
+		return nil
+	}
+	s.a.record(acct, r.clOrdID, request{kind: 'G', orig: r.origClOrdID})
+	_, err := s.a.entry.Replace(orders.ReplaceRequest{ClOrdID: r.clOrdID, OrigClOrdID: r.origClOrdID, Account: acct,
+		Price: r.price, Qty: r.qty, Source: s.src})
+	if err != nil {
+		s.a.lookup(acct, r.clOrdID, true)
+		s.cancelReject(acct, r.clOrdID, r.origClOrdID, true, err)
+	}
+	return nil
+}
+
+// status answers an OrderStatusRequest with the order's state (ExecType I
+// in FIX 4.4; ExecTransType 3 in FIX 4.2), or, for an order the session
+// may not see or the gateway does not know, OrdStatus 8 with OrdRejReason
+// 5 (unknown order).
+func (s *session) status(m *quickfix.Message) quickfix.MessageRejectError {
+	q, rej := decodeStatus(m)
+	if rej != nil {
+		return rej
+	}
+	if acct, ok := s.account(q.account, q.clOrdID); ok {
+		if o, ok := s.a.entry.Get(acct, q.clOrdID); ok {
+			r := orderReport(&o, 'I')
+			r.execID, r.statusReqID = s.a.nextExecID(), q.reqID
+			if o.ClOrdID != q.clOrdID {
+				r.origClOrdID = q.clOrdID
+			}
+			s.sendReport(&r)
+			return nil
+		}
+	}
+	r := execReport{clOrdID: q.clOrdID, execID: s.a.nextExecID(), execType: 'I', ordStatus: '8',
+		rejReason: risk.FIXUnknownOrder, account: q.account, side: q.side, statusReqID: q.reqID, text: "unknown order"}
+	s.sendReport(&r)
+	return nil
+}
+
+// cancelReject answers a refused cancel or replace. why is a *refusal, a
+// *risk.Reject, an *orders.Reject or another error of the manager.
+func (s *session) cancelReject(acct, clOrdID, orig string, replace bool, why error) {
+	ref, ok := why.(*refusal)
+	if !ok {
+		ref = refusalOf(why)
+	}
+	cr := cancelReject{clOrdID: clOrdID, origClOrdID: orig, ordStatus: '8', replace: replace,
+		reason: cxlRejReason(why), account: acct, text: ref.text}
+	if acct != "" {
+		if o, ok := s.a.entry.Get(acct, orig); ok {
+			cr.orderID, cr.ordStatus = o.OrderID, ordStatus(&o)
+		}
+	}
+	s.a.log.Info("broker: cancel or replace rejected", "broker", s.id.TargetCompID, "clOrdID", clOrdID, "code", ref.code, "text", ref.text)
+	s.send(cr.message())
+}
+
+// notAllowed is the refusal of a cancel or replace whose account the
+// session may not trade or, when it named none, whose order none of the
+// session's accounts has.
+func (s *session) notAllowed(acct, orig string) error {
+	if acct == "" {
+		return &orders.Reject{Code: "orders.unknown_order", Text: "no order " + orig + " of the session's accounts", FIXReason: risk.FIXUnknownOrder}
+	}
+	return &refusal{code: codeAccount, reason: risk.FIXBrokerOption, text: "account not allowed: session " + s.id.TargetCompID + " may not trade account " + acct}
+}
+
+// refusalOf maps a refusal of the order manager.
+func refusalOf(err error) *refusal {
+	var rr *risk.Reject
+	var or *orders.Reject
+	switch {
+	case errors.As(err, &rr):
+		return &refusal{code: rr.Code, text: rr.Text, reason: rr.FIXReason}
+	case errors.As(err, &or):
+		return &refusal{code: or.Code, text: or.Text, reason: or.FIXReason}
+	}
+	return &refusal{code: codeUnavailable, text: err.Error(), reason: risk.FIXBrokerOption}
+}
+
+// cxlRejReason is the CxlRejReason (102) of a refused cancel or replace:
+// 1 unknown order, 3 already pending, otherwise 2 (broker option). These
+// values exist in FIX 4.2 and 4.4.
+func cxlRejReason(err error) int {
+	var rr *risk.Reject
+	var or *orders.Reject
+	switch {
+	case errors.As(err, &rr):
+		return rr.CxlRejReason()
+	case errors.As(err, &or) && or.Code == "orders.unknown_order":
+		return 1
+	}
+	return 2
+}
+
+// Error makes a refusal usable where the manager's errors are.
+func (r *refusal) Error() string { return r.code + ": " + r.text }
+
+// possResend reports whether m is flagged as a possible duplicate:
+// PossDupFlag (43) or PossResend (97).
+func possResend(m *quickfix.Message) bool {
+	d, _ := m.Header.GetBool(tag.PossDupFlag)
+	r, _ := m.Header.GetBool(tag.PossResend)
+	return d || r
+}

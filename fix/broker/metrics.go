@@ -1,0 +1,88 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sgw/orders"
+)
+
+// codeMalformed counts new orders answered with a session-level Reject (a
+// missing or malformed field) in gateway_broker_rejects_total.
+const codeMalformed = "broker.malformed"
+
+// RejectCounter is implemented by an OrderEntry that also counts the new
+// orders the acceptor refuses before they reach it (an account the session
+// may not trade, an unsupported side, a malformed field), so that its
+// gateway_orders_total{source="fix",result="rejected"} covers every
+// refused FIX order. The order manager counts, under source "fix", every
+// order that reaches it, and every risk reject by code
+// (gateway_orders_total, gateway_risk_rejects_total); the acceptor does
+// not register those names again. Optional: without it, the acceptor's own
+// refusals are in gateway_broker_rejects_total only.
+type RejectCounter interface {
+	CountRejected(src orders.Source, code string)
+}
+
+// metrics are the acceptor's series on the registry passed to New.
+type metrics struct {
+	rejects      *prometheus.CounterVec // gateway_broker_rejects_total{code}
+	logonRejects *prometheus.CounterVec // gateway_broker_logon_rejects_total{reason}
+	sessionUp    *prometheus.GaugeVec   // gateway_broker_session_up{session}
+}
+
+func newMetrics(reg *prometheus.Registry) (*metrics, error) {
+	m := &metrics{
+		rejects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_broker_rejects_total",
+			Help: "New FIX orders refused by the broker acceptor before the order manager, by code.",
+		}, []string{"code"}),
+		logonRejects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_broker_logon_rejects_total",
+			Help: "Broker FIX connections or logons refused, by reason (address, session, password).",
+		}, []string{"reason"}),
+		sessionUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gateway_broker_session_up",
+			Help: "1 while the broker FIX session is logged on, else 0.",
+		}, []string{"session"}),
+	}
+	var err error
+	if m.rejects, err = register(reg, m.rejects); err != nil {
+		return nil, err
+	}
+	if m.logonRejects, err = register(reg, m.logonRejects); err != nil {
+		return nil, err
+	}
+	if m.sessionUp, err = register(reg, m.sessionUp); err != nil {
+		return nil, err
+	}
+	for _, r := range []string{reasonAddress, reasonSession, reasonPassword} {
+		m.logonRejects.WithLabelValues(r)
+	}
+	return m, nil
+}
+
+// register registers c on reg, or returns the equal collector already
+// registered there (a second Acceptor on the same registry).
+func register[C prometheus.Collector](reg *prometheus.Registry, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, fmt.Errorf("broker: register metrics: %w", err)
+	}
+	return c, nil
+}
+
+// refusedNew counts a new order refused by the acceptor itself.
+func (a *Acceptor) refusedNew(s *session, code string) {
+	a.m.rejects.WithLabelValues(code).Inc()
+	if rc, ok := a.entry.(RejectCounter); ok {
+		rc.CountRejected(s.src, code)
+	}
+}

@@ -1,0 +1,211 @@
+package broker
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/tag"
+
+	"sgw/orders"
+	"sgw/refdata"
+	"sgw/risk"
+)
+
+// noOrderID is the OrderID (37) of a report on an order the gateway has no
+// id for (rejected, unknown, not yet acknowledged upstream).
+const noOrderID = "NONE"
+
+// execReport is one ExecutionReport (8), described with FIX 4.4 values;
+// message maps them for FIX 4.2.
+type execReport struct {
+	orderID, clOrdID, origClOrdID, execID string
+	// execType (150) and ordStatus (39): 'A' pending new, '0' new, 'F'
+	// trade, '4' canceled, '5' replaced, '6' pending cancel, 'E' pending
+	// replace, '8' rejected, 'C' expired, 'I' order status.
+	execType, ordStatus byte
+	rejReason           int // OrdRejReason (103); sent when ordStatus is '8'
+	account             string
+	symbol, exchange    string // 55 and 207
+	side, ordType       byte   // 54 and 40; 0 omits
+	qty                 int64
+	price               refdata.Price
+	lastQty             int64
+	lastPx              refdata.Price
+	leaves, cum         int64
+	avgPx               refdata.Price
+	text, statusReqID   string
+}
+
+// message builds the report for a session of the given version; the
+// header is left to quickfix.
+func (r *execReport) message(fix42 bool, now time.Time) *quickfix.Message {
+	m := quickfix.NewMessage()
+	m.Header.SetString(tag.MsgType, "8")
+	b := &m.Body
+	b.SetString(tag.OrderID, orDefault(r.orderID, noOrderID))
+	b.SetString(tag.ClOrdID, r.clOrdID)
+	if r.origClOrdID != "" {
+		b.SetString(tag.OrigClOrdID, r.origClOrdID)
+	}
+	b.SetString(tag.ExecID, r.execID)
+	execType := r.execType
+	if fix42 {
+		transType := byte('0') // new
+		switch r.execType {
+		case 'I':
+			transType, execType = '3', r.ordStatus // status
+		case 'F':
+			execType = '1' // partial fill
+			if r.ordStatus == '2' {
+				execType = '2' // fill
+			}
+		}
+		b.SetString(tag.ExecTransType, string(transType))
+	}
+	b.SetString(tag.ExecType, string(execType))
+	b.SetString(tag.OrdStatus, string(r.ordStatus))
+	if r.ordStatus == '8' {
+		reason := r.rejReason
+		if fix42 && reason > 8 {
+			reason = risk.FIXBrokerOption // FIX 4.2 has no 99 (other)
+		}
+		b.SetInt(tag.OrdRejReason, reason)
+	}
+	if r.account != "" {
+		b.SetString(tag.Account, r.account)
+	}
+	if r.symbol != "" {
+		b.SetString(tag.Symbol, r.symbol)
+	}
+	if r.exchange != "" {
+		b.SetString(tag.SecurityExchange, r.exchange)
+	}
+	if r.side != 0 {
+		b.SetString(tag.Side, string(r.side))
+	}
+	if r.qty > 0 {
+		b.SetString(tag.OrderQty, strconv.FormatInt(r.qty, 10))
+	}
+	if r.ordType != 0 {
+		b.SetString(tag.OrdType, string(r.ordType))
+	}
+	if r.price > 0 {
+		b.SetString(tag.Price, r.price.String())
+	}
+	if r.execType == 'F' || fix42 {
+		// FIX 4.2 requires LastShares and LastPx on every report.
+		b.SetString(tag.LastQty, strconv.FormatInt(r.lastQty, 10))
+		b.SetString(tag.LastPx, r.lastPx.String())
+	}
+	b.SetString(tag.LeavesQty, strconv.FormatInt(r.leaves, 10))
+	b.SetString(tag.CumQty, strconv.FormatInt(r.cum, 10))
+	b.SetString(tag.AvgPx, r.avgPx.String())
+	if r.statusReqID != "" {
+		b.SetString(tag.OrdStatusReqID, r.statusReqID)
+	}
+	if r.text != "" {
+		b.SetString(tag.Text, r.text)
+	}
+	b.SetField(tag.TransactTime, quickfix.FIXUTCTimestamp{Time: now.UTC(), Precision: quickfix.Millis})
+	return m
+}
+
+// cancelReject is one OrderCancelReject (9).
+type cancelReject struct {
+	orderID, clOrdID, origClOrdID string
+	ordStatus                     byte
+	replace                       bool // CxlRejResponseTo (434): 2 replace, else 1 cancel
+	reason                        int  // CxlRejReason (102)
+	account, text                 string
+}
+
+func (r *cancelReject) message() *quickfix.Message {
+	m := quickfix.NewMessage()
+	m.Header.SetString(tag.MsgType, "9")
+	b := &m.Body
+	b.SetString(tag.OrderID, orDefault(r.orderID, noOrderID))
+	b.SetString(tag.ClOrdID, r.clOrdID)
+	b.SetString(tag.OrigClOrdID, r.origClOrdID)
+	b.SetString(tag.OrdStatus, string(r.ordStatus))
+	if r.account != "" {
+		b.SetString(tag.Account, r.account)
+	}
+	if r.replace {
+		b.SetString(tag.CxlRejResponseTo, "2")
+	} else {
+		b.SetString(tag.CxlRejResponseTo, "1")
+	}
+	b.SetInt(tag.CxlRejReason, r.reason)
+	if r.text != "" {
+		b.SetString(tag.Text, r.text)
+	}
+	return m
+}
+
+// orderReport describes an order's current state as a report of the given
+// type; the caller sets the ids that depend on the event.
+func orderReport(o *orders.Order, execType byte) execReport {
+	code, mic := splitSymbol(o.Symbol)
+	return execReport{
+		orderID:   o.OrderID,
+		clOrdID:   o.ClOrdID,
+		execType:  execType,
+		ordStatus: ordStatus(o),
+		rejReason: risk.FIXOther,
+		account:   o.Account,
+		symbol:    code,
+		exchange:  mic,
+		side:      fixSide(o.Side),
+		ordType:   '2',
+		qty:       o.Qty,
+		price:     o.Price,
+		leaves:    o.LeavesQty,
+		cum:       o.CumQty,
+		avgPx:     o.AvgPx,
+		text:      o.Text,
+	}
+}
+
+// ordStatus maps an order's status to OrdStatus (39).
+func ordStatus(o *orders.Order) byte {
+	switch o.Status {
+	case orders.StatusPendingNew:
+		return 'A'
+	case orders.StatusNew:
+		return '0'
+	case orders.StatusPartiallyFilled:
+		return '1'
+	case orders.StatusFilled:
+		return '2'
+	case orders.StatusCanceled:
+		return '4'
+	case orders.StatusRejected:
+		return '8'
+	case orders.StatusExpired:
+		return 'C'
+	}
+	// Unknown (being reconciled with the upstream): working as far as the
+	// gateway knows.
+	if o.CumQty > 0 {
+		return '1'
+	}
+	return '0'
+}
+
+func fixSide(s risk.Side) byte {
+	switch s {
+	case risk.Buy:
+		return '1'
+	case risk.Sell:
+		return '2'
+	}
+	return 0
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

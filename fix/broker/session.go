@@ -1,0 +1,142 @@
+package broker
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/quickfixgo/quickfix"
+
+	"sgw/orders"
+)
+
+// session is one configured broker session. Its fields are immutable
+// after New except loggedOn.
+type session struct {
+	a     *Acceptor
+	spec  *sessionSpec
+	id    quickfix.SessionID
+	src   orders.Source
+	fix42 bool
+	sink  sink
+
+	loggedOn atomic.Bool
+}
+
+func newSession(a *Acceptor, sp *sessionSpec) *session {
+	s := &session{a: a, spec: sp, id: sp.id,
+		src:   orders.Source{Kind: "fix", Session: sp.id.TargetCompID},
+		fix42: sp.id.BeginString == quickfix.BeginStringFIX42}
+	s.sink = sink{s}
+	return s
+}
+
+// send queues m for the session through the pacer. Any goroutine; it never
+// blocks. A report that cannot be queued (the queue is full: the broker
+// has been away for a long time) is dropped and logged; the broker learns
+// the order's state with OrderStatusRequest.
+func (s *session) send(m *quickfix.Message) {
+	if s.a.sendHook != nil {
+		s.a.sendHook(s, m)
+		return
+	}
+	if err := s.a.pacer.Send(s.id, m); err != nil {
+		s.a.log.Warn("broker: report dropped", "broker", s.id.TargetCompID, "err", err)
+	}
+}
+
+// sendReport queues an ExecutionReport.
+func (s *session) sendReport(r *execReport) {
+	s.send(r.message(s.fix42, time.Now()))
+}
+
+// account returns the account a request is for: the one it names, which
+// the session must be allowed to trade, or, when it names none, the
+// session's account that has an order clOrdID (or its only account). ok
+// is false when the account is not allowed or cannot be told.
+func (s *session) account(named, clOrdID string) (string, bool) {
+	if named != "" {
+		return named, s.spec.accounts[named]
+	}
+	if len(s.spec.cfg.Accounts) == 1 {
+		return s.spec.cfg.Accounts[0], true
+	}
+	if clOrdID != "" {
+		for _, acct := range s.spec.cfg.Accounts {
+			if _, ok := s.a.entry.Get(acct, clOrdID); ok {
+				return acct, true
+			}
+		}
+	}
+	return "", false
+}
+
+// sink delivers the order events of a session's orders to the broker.
+// OrderEvent runs on the journal's goroutine and only queues.
+type sink struct{ s *session }
+
+var _ orders.Sink = sink{}
+
+// OrderEvent implements orders.Sink:
+//   - the gateway's acceptance of a new order is a Pending New (A), of a
+//     broker's cancel a Pending Cancel (6), of its replace a Pending
+//     Replace (E); the acceptor's own ExecIDs;
+//   - the upstream's executions (0 new, F trade, 4 canceled, 5 replaced,
+//     8 rejected, C expired, I status) are forwarded with ExecID
+//     "<upstream>:<upstream's ExecID>";
+//   - an upstream's refusal of a cancel or replace is an OrderCancelReject.
+//
+// Cancels the broker did not send (kill switch, cancel-on-disconnect, a
+// WebSocket client trading the same account) are reported when the
+// upstream answers, without a pending report.
+func (k sink) OrderEvent(ev orders.Event) {
+	s, a := k.s, k.s.a
+	o := &ev.Order
+	switch ev.Kind {
+	case orders.EventAccepted:
+		req, recorded := a.lookup(o.Account, ev.Ref, false)
+		r := orderReport(o, 'A')
+		r.clOrdID, r.execID = ev.Ref, a.nextExecID()
+		switch {
+		case recorded:
+			r.execType, r.ordStatus, r.origClOrdID = '6', '6', o.ClOrdID
+			if req.kind == 'G' {
+				r.execType, r.ordStatus = 'E', 'E'
+			}
+		case ev.Ref != o.ClOrdID || o.Status != orders.StatusPendingNew:
+			return // a cancel the broker did not send
+		}
+		s.sendReport(&r)
+	case orders.EventExec:
+		r := orderReport(o, ev.ExecType)
+		r.clOrdID, r.text = ev.Ref, ev.Text
+		r.execID = a.nextExecID()
+		if ev.ExecID != "" {
+			r.execID = o.Upstream + ":" + ev.ExecID
+		}
+		switch ev.ExecType {
+		case '1', '2':
+			r.execType = 'F' // a FIX 4.2 upstream's fills
+		case '4':
+			if ev.Ref != o.ClOrdID {
+				r.origClOrdID = o.ClOrdID
+			}
+			a.lookup(o.Account, ev.Ref, true)
+		case '5':
+			if req, ok := a.lookup(o.Account, ev.Ref, true); ok {
+				r.origClOrdID = req.orig
+			}
+		}
+		if r.execType == 'F' {
+			r.lastQty, r.lastPx = ev.LastQty, ev.LastPx
+		}
+		s.sendReport(&r)
+	case orders.EventCancelReject:
+		req, _ := a.lookup(o.Account, ev.Ref, true)
+		cr := cancelReject{orderID: o.OrderID, clOrdID: ev.Ref, origClOrdID: o.ClOrdID, ordStatus: ordStatus(o),
+			replace: req.kind == 'G', reason: 2, account: o.Account, text: ev.Text}
+		if o.Status.Terminal() {
+			cr.reason = 0 // too late to cancel
+		}
+		s.send(cr.message())
+	}
+}
