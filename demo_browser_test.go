@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,27 +19,7 @@ import (
 // show a book that moves. It saves a screenshot of the page
 // ($SGW_WEB_SCREENSHOT_DIR keeps it).
 func TestDemoPageInBrowser(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"demo", "-http", "127.0.0.1:0"}, &stdout, &stderr) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo returned %v; log:\n%s", err, stderr.String())
-		}
-	}()
-	addr := regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
-	tokenLine := regexp.MustCompile(`(?m)^  token:\s+(\S+)$`)
-	var base, token string
-	waitFor(t, "the demo to print its address and token", func() bool {
-		out := stdout.String()
-		base = addr.FindString(out)
-		if m := tokenLine.FindStringSubmatch(out); m != nil {
-			token = m[1]
-		}
-		return base != "" && token != ""
-	})
+	base, token := startDemo(t)
 
 	b := browsertest.New(t)
 	b.Run(t, "open the page", chromedp.Navigate(base+"/?token="+url.QueryEscape(token)))

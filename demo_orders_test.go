@@ -15,28 +15,7 @@ import (
 // passes risk, is journaled, leaves over FIX to the simulator's matching
 // engine and comes back filled; a resting order is cancelled.
 func TestDemoOrders(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"demo", "-http", "127.0.0.1:0"}, &stdout, &stderr) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo returned %v", err)
-		}
-	}()
-	addr := regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
-	tokenLine := regexp.MustCompile(`(?m)^  token:\s+(\S+)$`)
-	var base, token string
-	waitFor(t, "the demo to start", func() bool {
-		out := stdout.String()
-		base = addr.FindString(out)
-		if m := tokenLine.FindStringSubmatch(out); m != nil {
-			token = m[1]
-		}
-		return base != "" && token != ""
-	})
-	waitFor(t, "/readyz", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
+	base, token := startDemo(t)
 	var bk struct {
 		Asks [][2]any `json:"asks"`
 		Bids [][2]any `json:"bids"`
@@ -45,7 +24,7 @@ func TestDemoOrders(t *testing.T) {
 		_, body := get(t, base+"/api/v1/book/601318.SH?depth=1")
 		return json.Unmarshal(body, &bk) == nil && len(bk.Asks) > 0 && len(bk.Bids) > 0
 	})
-	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer rcancel()
 	c, _, err := mdclient.Dial(rctx, "ws"+base[4:]+"/ws", mdclient.Options{Token: token})
 	if err != nil {

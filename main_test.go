@@ -60,26 +60,7 @@ func get(t *testing.T, url string) (int, []byte) {
 // free port) and checks what the README promises: books move, the
 // operator surface answers, bad requests get JSON errors.
 func TestDemo(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"demo", "-http", "127.0.0.1:0"}, &stdout, &stderr) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo returned %v; log:\n%s", err, stderr.String())
-		}
-	}()
-	re := regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
-	var base string
-	waitFor(t, "the demo to print its address", func() bool {
-		base = re.FindString(stdout.String())
-		return base != ""
-	})
-	waitFor(t, "/readyz", func() bool {
-		code, _ := get(t, base+"/readyz")
-		return code == http.StatusOK
-	})
+	base, _ := startDemo(t)
 
 	type book struct {
 		Symbol   string   `json:"symbol"`
@@ -155,4 +136,36 @@ func TestCommandLine(t *testing.T) {
 	if err := run(context.Background(), []string{"version"}, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "gateway ") {
 		t.Fatalf("version: %q, %v", out.String(), err)
 	}
+}
+
+// startDemo runs `gateway demo` with the embedded configuration and HTTP
+// on a free port until the test ends (when run must return nil), and
+// returns the printed base URL and token once /readyz answers 200.
+func startDemo(t *testing.T) (base, token string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"demo", "-http", "127.0.0.1:0"}, &stdout, &stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo returned %v; log:\n%s", err, stderr.String())
+		}
+	})
+	addr := regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
+	tokenLine := regexp.MustCompile(`(?m)^  token:\s+(\S+)$`)
+	waitFor(t, "the demo to print its address and token", func() bool {
+		out := stdout.String()
+		base = addr.FindString(out)
+		if m := tokenLine.FindStringSubmatch(out); m != nil {
+			token = m[1]
+		}
+		return base != "" && token != ""
+	})
+	waitFor(t, "/readyz", func() bool {
+		code, _ := get(t, base+"/readyz")
+		return code == http.StatusOK
+	})
+	return base, token
 }

@@ -135,7 +135,7 @@ func (u *Upstream) Run(ctx context.Context) (err error) {
 			err = cerr
 		}
 	}()
-	ini, err := quickfix.NewInitiator(app{u}, stores, settings, slogFactory{u.log})
+	ini, err := quickfix.NewInitiator(app{u}, stores, settings, LogFactory(u.log, "fix"))
 	if err != nil {
 		return fmt.Errorf("fix: upstream %q: %w", u.cfg.Name, err)
 	}

@@ -164,7 +164,7 @@ func (a *Acceptor) Run(ctx context.Context) (err error) {
 			err = cerr
 		}
 	}()
-	qfa, err := quickfix.NewAcceptor(app{a}, st, a.settings, slogFactory{a.log})
+	qfa, err := quickfix.NewAcceptor(app{a}, st, a.settings, fix.LogFactory(a.log, "broker"))
 	if err != nil {
 		for _, s := range a.sessions {
 			_ = quickfix.UnregisterSession(s.id) // NewAcceptor may have registered some
