@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"sgw/loadtest"
 )
@@ -15,7 +16,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c loadtest.Config
-	fs.StringVar(&c.Scenario, "scenario", "", "scenario: marketdata")
+	fs.StringVar(&c.Scenario, "scenario", "", "scenario: marketdata, orders, mixed (both at once) or soak (mixed with a feed source killed and a FIX line cut)")
 	fs.DurationVar(&c.Duration, "duration", 0, "how long load is measured (required)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "load before measuring (default 2s)")
 	fs.StringVar(&c.Out, "out", "", "directory for the report files (required)")
@@ -29,8 +30,15 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&c.Rate, "rate", 0, "simulator actions (about one book update each) per second in a started gateway (default 1000)")
 	fs.IntVar(&c.ConnectRate, "connect-rate", 0, "clients connecting per second (default 2000)")
 	fs.StringVar(&c.Verify, "verify", "", "all: every client verifies checksums; sample: one in 20 does, all check sequences (default all)")
-	fs.StringVar(&c.Token, "token", "", "bearer token for a -target that requires one")
-	fs.DurationVar(&c.MaxP99, "max-p99", 0, "fail when the tick-to-client p99 exceeds this")
+	fs.StringVar(&c.Token, "token", "", "bearer token for a -target: required for the orders scenarios, naming the -accounts")
+	fs.IntVar(&c.Sessions, "sessions", 0, "trading sessions of the orders scenario (default 4)")
+	fs.IntVar(&c.OrderRate, "order-rate", 0, "new orders per second over all trading sessions, open loop (default 200)")
+	fs.Func("accounts", "comma-separated accounts the trading sessions use in turn (default A1)", func(v string) error {
+		c.Accounts = strings.Split(v, ",")
+		return nil
+	})
+	fs.DurationVar(&c.MaxP99, "max-p99", 0, "fail when the primary measure's p99 exceeds this (tick_to_client; order_ack for -scenario orders)")
+	fs.DurationVar(&c.MaxOrderP99, "max-order-p99", 0, "fail when the order_ack p99 exceeds this")
 	fs.Float64Var(&c.MinDelivered, "min-delivered", 0, "fail when fewer messages per second are delivered")
 	if err := fs.Parse(args); err != nil {
 		return err

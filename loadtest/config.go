@@ -17,12 +17,26 @@ var ErrThresholds = errors.New("loadtest: thresholds missed")
 // Scenarios the tester runs.
 const (
 	ScenarioMarketData = "marketdata"
+	ScenarioOrders     = "orders"
+	ScenarioMixed      = "mixed"
+	ScenarioSoak       = "soak"
 )
+
+// scenarioNames lists the scenarios for messages.
+const scenarioNames = "marketdata, orders, mixed or soak"
+
+// hasMarketData reports whether the scenario runs market-data clients.
+func (c Config) hasMarketData() bool { return c.Scenario != ScenarioOrders }
+
+// hasOrders reports whether the scenario runs trading sessions.
+func (c Config) hasOrders() bool { return c.Scenario != ScenarioMarketData }
 
 // Config configures one run. The zero value of each field is documented;
 // Scenario, Duration and Out are required.
 type Config struct {
-	// Scenario is the scenario to run: marketdata.
+	// Scenario is the scenario to run: marketdata, orders, mixed
+	// (marketdata and orders at once) or soak (mixed with faults injected
+	// into an in-process simulator at 1/3 and 2/3 of Duration).
 	Scenario string
 	// Duration is how long load is measured, after Warmup. Required, at
 	// most 24h.
@@ -74,9 +88,24 @@ type Config struct {
 	// means 20s.
 	ReadyTimeout time.Duration
 
-	// MaxP99 fails the run when the tick-to-client p99 exceeds it. Zero
-	// means no threshold.
+	// Sessions is the number of trading sessions of the orders scenario
+	// (WebSocket connections entering orders). Zero means 4.
+	Sessions int
+	// OrderRate is the total new orders per second over all sessions,
+	// sent open loop on a fixed schedule. Zero means 200.
+	OrderRate int
+	// Accounts are the accounts the sessions trade, given to sessions in
+	// turn; the token must name them. Zero means A1, the demo's funded
+	// cash account.
+	Accounts []string
+
+	// MaxP99 fails the run when the p99 of the scenario's primary measure
+	// exceeds it: tick_to_client for marketdata, mixed and soak,
+	// order_ack for orders. Zero means no threshold.
 	MaxP99 time.Duration
+	// MaxOrderP99 fails the run when the order_ack p99 exceeds it. Zero
+	// means no threshold.
+	MaxOrderP99 time.Duration
 	// MinDelivered fails the run when fewer messages per second were
 	// delivered. Zero means no threshold.
 	MinDelivered float64
@@ -88,11 +117,11 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
 	}
 	switch c.Scenario {
-	case ScenarioMarketData:
+	case ScenarioMarketData, ScenarioOrders, ScenarioMixed, ScenarioSoak:
 	case "":
-		return bad("-scenario is required (marketdata)")
+		return bad("-scenario is required (%s)", scenarioNames)
 	default:
-		return bad("unknown scenario %q (want marketdata)", c.Scenario)
+		return bad("unknown scenario %q (want %s)", c.Scenario, scenarioNames)
 	}
 	if c.Duration <= 0 || c.Duration > 24*time.Hour {
 		return bad("-duration %v must be between 0 and 24h", c.Duration)
@@ -119,6 +148,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Verify == "" {
 		c.Verify = "all"
 	}
+	def(&c.Sessions, 4)
+	def(&c.OrderRate, 200)
+	if len(c.Accounts) == 0 {
+		c.Accounts = []string{"A1"}
+	}
 	switch {
 	case c.Warmup < 0:
 		return bad("-warmup must not be negative")
@@ -136,8 +170,23 @@ func (c Config) withDefaults() (Config, error) {
 		return bad("-connect-rate must be positive")
 	case c.Verify != "all" && c.Verify != "sample":
 		return bad("-verify %q: want all or sample", c.Verify)
-	case c.MaxP99 < 0 || c.MinDelivered < 0:
+	case c.MaxP99 < 0 || c.MaxOrderP99 < 0 || c.MinDelivered < 0:
 		return bad("thresholds must not be negative")
+	case c.Sessions < 1 || c.Sessions > 1000:
+		return bad("-sessions %d out of range 1..1000", c.Sessions)
+	case c.OrderRate < 1 || c.OrderRate > 100000:
+		return bad("-order-rate %d out of range 1..100000", c.OrderRate)
+	case c.hasOrders() && c.OrderRate < c.Sessions:
+		return bad("-order-rate %d is below one order per second per session (-sessions %d)", c.OrderRate, c.Sessions)
+	case c.Scenario == ScenarioSoak && (c.Target != "" || c.Spawn):
+		return bad("-scenario soak injects faults into the simulator, which it must start in this process: not with -target or -spawn")
+	case c.Scenario == ScenarioSoak && c.Duration < 3*time.Second:
+		return bad("-scenario soak needs -duration of at least 3s to inject and lift its faults")
+	}
+	for _, a := range c.Accounts {
+		if a == "" || len(a) > 32 {
+			return bad("-accounts: bad account %q", a)
+		}
 	}
 	if c.Target != "" {
 		u, err := url.Parse(c.Target)

@@ -13,13 +13,40 @@
 //     delivered messages per second and the gateway's memory per
 //     connection, and every client checks sequence continuity and
 //     checksums.
+//   - orders: M trading sessions (WebSocket connections authenticated
+//     with the target's token, each subscribed to its account's orders
+//     channel) send new orders at a fixed total rate, open loop: each
+//     order's intended send time comes from a schedule, and its latency
+//     is measured from that time, so a stall of the gateway is charged to
+//     every order it delayed. Orders cycle over the instruments: a
+//     marketable buy, a resting buy, a marketable sell and a resting sell
+//     of one lot each, priced from the live quotes within the band and on
+//     the tick; what still works after 500 ms is cancelled. Measures:
+//     order_ack (intended send to the gateway's accepted) and
+//     order_first_exec (to the first execution report). Every order must
+//     end with exactly one final outcome; duplicates, reports out of
+//     order and orders never answered are integrity violations; rejects
+//     are counted by code. FIX trading sessions are to come (see
+//     orderSession).
+//   - mixed: marketdata and orders at once, both measure sets in one
+//     report.
+//   - soak: mixed, with faults injected into the in-process simulator:
+//     the feed's primary source is stopped at 1/3 of the run and started
+//     again at 1/2, FIX line 0 is cut at 2/3 and restored at 5/6. The
+//     integrity checks must hold throughout.
 //
 // The tester either starts the gateway and simulator as a child process
 // (`gateway demo` with a generated configuration: separate file-descriptor
 // limits and an honest resident-memory reading) or targets a running
 // gateway by address. Load goes to loopback only; every run is bounded in
-// time and stops by itself.
+// time and stops by itself. A gateway the tester starts for a scenario with
+// orders has its order throttles and per-connection message limit raised
+// above the order rate and the traded accounts funded for the whole run
+// (the tester measures latency, not those limits); against a -target, the
+// gateway's limits apply and what they refuse is reported.
 //
-// Goroutines: each client has one reader goroutine; recorders are sharded
-// and safe for concurrent use; Run owns everything else.
+// Goroutines: each market-data client has one reader goroutine; each
+// trading session a sender (the schedule) and a reader, which share the
+// session's order tracker; recorders are sharded and safe for concurrent
+// use; Run owns everything else.
 package loadtest

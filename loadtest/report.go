@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,15 +27,19 @@ type Summary struct {
 	GatewayPID int           `json:"gatewayPid"`
 	// Delivered is market-data messages received per second by all
 	// clients during the measurement window.
-	Delivered  float64          `json:"deliveredPerSecond"`
-	Updates    int64            `json:"updatesReceived"`
-	Counts     map[string]int64 `json:"counts"`
-	Latency    []Measure        `json:"latency"`
-	Memory     Memory           `json:"memory"`
-	CPU        CPU              `json:"cpu"`
-	FirstIssue string           `json:"firstIssue,omitempty"`
-	Failures   []string         `json:"failures"`
-	Pass       bool             `json:"pass"`
+	Delivered float64          `json:"deliveredPerSecond"`
+	Updates   int64            `json:"updatesReceived"`
+	Counts    map[string]int64 `json:"counts"`
+	Latency   []Measure        `json:"latency"`
+	// Orders is the orders part of an orders, mixed or soak run.
+	Orders *OrdersSummary `json:"orders,omitempty"`
+	// Faults are the faults a soak run injected and lifted.
+	Faults     []Fault  `json:"faults,omitempty"`
+	Memory     Memory   `json:"memory"`
+	CPU        CPU      `json:"cpu"`
+	FirstIssue string   `json:"firstIssue,omitempty"`
+	Failures   []string `json:"failures"`
+	Pass       bool     `json:"pass"`
 
 	hists []*hdrhistogram.Histogram
 }
@@ -80,6 +85,24 @@ func measureOf(r *Recorder) Measure {
 		P999: us(h.ValueAtQuantile(99.9)), P9999: us(h.ValueAtQuantile(99.99)), Max: us(h.Max())}
 }
 
+// measure returns the measure named name, or nil.
+func (s *Summary) measure(name string) *Measure {
+	for i := range s.Latency {
+		if s.Latency[i].Name == name {
+			return &s.Latency[i]
+		}
+	}
+	return nil
+}
+
+// primaryMeasure names the measure -max-p99 applies to.
+func (c Config) primaryMeasure() string {
+	if c.hasMarketData() {
+		return "tick_to_client"
+	}
+	return "order_ack"
+}
+
 // judge applies the thresholds.
 func (s *Summary) judge(violations int64) {
 	c := s.Config
@@ -89,14 +112,33 @@ func (s *Summary) judge(violations int64) {
 	if n := s.Counts["connect_errors"]; n > 0 {
 		s.Failures = append(s.Failures, fmt.Sprintf("%d clients could not connect", n))
 	}
-	if c.MaxP99 > 0 && len(s.Latency) > 0 && time.Duration(s.Latency[0].P99*1e3) > c.MaxP99 {
-		s.Failures = append(s.Failures, fmt.Sprintf("%s p99 %.0fµs > -max-p99 %v", s.Latency[0].Name, s.Latency[0].P99, c.MaxP99))
+	if o := s.Orders; o != nil {
+		if o.SendErrors > 0 {
+			s.Failures = append(s.Failures, fmt.Sprintf("%d order requests could not be sent", o.SendErrors))
+		}
+		if n := o.Unattributed["rate_limited"]; n > 0 {
+			s.Failures = append(s.Failures, fmt.Sprintf("the gateway dropped %d requests as rate_limited: the offered load did not reach it (raise ws.max_messages_per_second or lower -order-rate)", n))
+		}
 	}
+	p99 := func(name, flag string, max time.Duration) {
+		if m := s.measure(name); max > 0 && m != nil && time.Duration(m.P99*1e3) > max {
+			s.Failures = append(s.Failures, fmt.Sprintf("%s p99 %.0fµs > %s %v", m.Name, m.P99, flag, max))
+		}
+	}
+	p99(c.primaryMeasure(), "-max-p99", c.MaxP99)
+	p99("order_ack", "-max-order-p99", c.MaxOrderP99)
 	if c.MinDelivered > 0 && s.Delivered < c.MinDelivered {
 		s.Failures = append(s.Failures, fmt.Sprintf("delivered %.0f/s < -min-delivered %.0f/s", s.Delivered, c.MinDelivered))
 	}
-	if len(s.Latency) > 0 && s.Latency[0].Count == 0 {
-		s.Failures = append(s.Failures, "no latency sample was recorded")
+	for _, m := range s.Latency {
+		if m.Count == 0 {
+			s.Failures = append(s.Failures, fmt.Sprintf("no %s sample was recorded", m.Name))
+		}
+	}
+	for _, f := range s.Faults {
+		if f.Err != "" {
+			s.Failures = append(s.Failures, fmt.Sprintf("fault %s could not be injected: %s", f.Kind, f.Err))
+		}
 	}
 	s.Pass = len(s.Failures) == 0
 }
@@ -105,15 +147,37 @@ func (s *Summary) judge(violations int64) {
 func (s *Summary) Text() string {
 	var b strings.Builder
 	c := s.Config
-	fmt.Fprintf(&b, "scenario %s: %d clients x %d symbols (depth %d) of %d, simulator rate %d/s, %v measured after %v warmup\n",
-		s.Scenario, c.Clients, c.SymbolsPerClient, c.Depth, s.Symbols, c.Rate, s.Elapsed.Round(time.Millisecond), c.Warmup)
-	fmt.Fprintf(&b, "connected %d; delivered %.0f messages/s (%d book updates received)\n", s.Connected, s.Delivered, s.Updates)
+	fmt.Fprintf(&b, "scenario %s: %v measured after %v warmup, %d instruments", s.Scenario, s.Elapsed.Round(time.Millisecond), c.Warmup, s.Symbols)
+	if c.Target == "" {
+		fmt.Fprintf(&b, ", simulator rate %d/s", c.Rate)
+	}
+	b.WriteString("\n")
+	if c.hasMarketData() {
+		fmt.Fprintf(&b, "market data: %d clients x %d symbols (depth %d); connected %d; delivered %.0f messages/s (%d book updates received)\n",
+			c.Clients, c.SymbolsPerClient, c.Depth, s.Connected, s.Delivered, s.Updates)
+	}
+	if o := s.Orders; o != nil {
+		fmt.Fprintf(&b, "orders: %d %s sessions (accounts %s) at %d/s over %d symbols; in: %.1f orders/s sent; out: %.1f accepted/s, %.1f execution reports/s (%.1f fills/s); max send lag %v\n",
+			o.Sessions, o.Transport, strings.Join(o.Accounts, ","), o.Rate, len(o.Symbols), o.SentPerSecond, o.AcceptedPerSecond, o.ExecsPerSecond, o.FillsPerSecond, o.MaxSendLag.Round(time.Microsecond))
+	}
 	fmt.Fprintf(&b, "%-16s %10s %9s %9s %9s %9s %9s %9s\n", "latency (ms)", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max")
 	for _, m := range s.Latency {
 		fmt.Fprintf(&b, "%-16s %10d %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f\n", m.Name, m.Count, m.P50/1e3, m.P90/1e3, m.P99/1e3, m.P999/1e3, m.P9999/1e3, m.Max/1e3)
 	}
-	for _, k := range []string{"connect_errors", "disconnected_early", "snapshots", "resyncs", "seq_gaps", "checksum_failures", "updates_without_state", "server_errors", "full_verifying_clients"} {
-		fmt.Fprintf(&b, "  %-24s %d\n", k, s.Counts[k])
+	if c.hasMarketData() {
+		for _, k := range []string{"connect_errors", "disconnected_early", "snapshots", "resyncs", "seq_gaps", "checksum_failures", "updates_without_state", "server_errors", "full_verifying_clients"} {
+			fmt.Fprintf(&b, "  %-24s %d\n", k, s.Counts[k])
+		}
+	}
+	if o := s.Orders; o != nil {
+		s.ordersText(&b)
+	}
+	for _, f := range s.Faults {
+		status := "ok"
+		if f.Err != "" {
+			status = "FAILED: " + f.Err
+		}
+		fmt.Fprintf(&b, "fault at %v: %s %s\n", f.At.Round(time.Millisecond), f.Kind, status)
 	}
 	if s.Memory.Connected > 0 {
 		where := "gateway process"
@@ -125,8 +189,10 @@ func (s *Summary) Text() string {
 	}
 	if s.CPU.Gateway > 0 && !s.CPU.SameProcess {
 		fmt.Fprintf(&b, "cpu: gateway %.2f cores, tester %.2f cores (machine: %d)\n", s.CPU.Gateway, s.CPU.Tester, runtime.NumCPU())
-	} else if s.CPU.Tester > 0 {
+	} else if s.CPU.Tester > 0 && s.CPU.SameProcess {
 		fmt.Fprintf(&b, "cpu: tester and gateway together %.2f cores (machine: %d)\n", s.CPU.Tester, runtime.NumCPU())
+	} else if s.CPU.Tester > 0 {
+		fmt.Fprintf(&b, "cpu: tester %.2f cores (machine: %d); the gateway's is read with -pid\n", s.CPU.Tester, runtime.NumCPU())
 	}
 	if s.Pass {
 		b.WriteString("PASS\n")
@@ -137,6 +203,47 @@ func (s *Summary) Text() string {
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// ordersText renders the orders part of the human summary.
+func (s *Summary) ordersText(b *strings.Builder) {
+	o := s.Orders
+	fmt.Fprintf(b, "  %-24s %d (%s)\n", "orders", o.Total, counts(o.Outcomes, "filled", "canceled", "expired", "rejected_upstream", "rejected_gateway", "working", "unanswered"))
+	fmt.Fprintf(b, "  %-24s %d sent, rejected: %s\n", "cancels", o.CancelsSent, counts(o.CancelRejects))
+	fmt.Fprintf(b, "  %-24s %s\n", "rejects by code", counts(o.Rejects))
+	if len(o.Unattributed) > 0 {
+		fmt.Fprintf(b, "  %-24s %s\n", "unattributed errors", counts(o.Unattributed))
+	}
+	fmt.Fprintf(b, "  %-24s %d (%s); status restatements %d; send errors %d\n", "integrity violations", o.Violations, counts(o.ViolationsBy), o.Restatements, o.SendErrors)
+	if f := o.JournalFsync; f != nil {
+		fmt.Fprintf(b, "  %-24s %d commits, mean %.0fµs (%s, exported by the gateway)\n", "journal fsync", f.Count, f.MeanUs, f.Name)
+	}
+	for _, n := range o.Notes {
+		fmt.Fprintf(b, "  note: %s\n", n)
+	}
+}
+
+// counts renders a count map, the keys named first in that order (zeros
+// included), then the others sorted.
+func counts(m map[string]int64, first ...string) string {
+	var parts []string
+	for _, k := range first {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	var rest []string
+	for k := range m {
+		if !slices.Contains(first, k) {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	for _, k := range rest {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
 
 // writeReport writes summary.txt, summary.json, one .hgrm file per measure
 // and chart.html to dir.

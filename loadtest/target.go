@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +24,7 @@ import (
 
 	"sgw/configs"
 	"sgw/refdata"
+	"sgw/risk"
 	"sgw/system"
 )
 
@@ -32,6 +35,9 @@ type target struct {
 	pid   int // 0 when unknown
 	own   bool
 	stop  func() error
+	// demo is the simulator and gateway when they run in this process
+	// (the soak scenario injects its faults through it); nil otherwise.
+	demo *system.Demo
 }
 
 // loopbackHost reports whether host is a loopback name or address.
@@ -82,7 +88,45 @@ func gatewayConfig(c Config, file string) (*configs.File, error) {
 	if cfg.Sim != nil {
 		cfg.Sim.Instruments = nil // the file's instruments
 	}
+	if c.hasOrders() {
+		if err := fundOrders(c, cfg); err != nil {
+			return nil, err
+		}
+	}
 	return cfg, nil
+}
+
+// fundOrders opens a started gateway's limits to the orders scenario's
+// load: no per-connection message limit or order throttle below the
+// rate, and the traded accounts funded for the whole run (cash for the
+// buys, positions in every instrument for the sells; shares bought today
+// are not sellable, so sells consume the position). The load tester
+// measures the gateway's latency, not its limits.
+func fundOrders(c Config, cfg *configs.File) error {
+	if cfg.Orders == nil {
+		return fmt.Errorf("%w: the gateway config has no orders section", ErrConfig)
+	}
+	cfg.Gateway.WS.MaxMessagesPerSecond = max(cfg.Gateway.WS.MaxMessagesPerSecond, 4*c.OrderRate)
+	r := &cfg.Orders.Risk
+	r.AccountRate = max(r.AccountRate, min(2*c.OrderRate, risk.MaxRate))
+	r.SessionRate = max(r.SessionRate, min(2*c.OrderRate, risk.MaxRate))
+	orders := int64(c.OrderRate) * int64((c.Warmup+c.Duration+time.Minute)/time.Second)
+	const maxCash = refdata.Price(1_000_000_000_000 * refdata.PriceScale) // 10^12 CNY
+	for _, id := range c.Accounts {
+		i := slices.IndexFunc(r.Accounts, func(a risk.AccountConfig) bool { return a.ID == id })
+		if i < 0 {
+			return fmt.Errorf("%w: -accounts: the gateway has no account %s", ErrConfig, id)
+		}
+		a := &r.Accounts[i]
+		a.Cash = max(a.Cash, maxCash)
+		pos := make(map[string]int64, len(cfg.Instruments))
+		maps.Copy(pos, a.Positions)
+		for _, in := range cfg.Instruments {
+			pos[in.Symbol] = max(pos[in.Symbol], min(orders*max(in.Lot, 200), 1_000_000_000_000))
+		}
+		a.Positions = pos
+	}
+	return nil
 }
 
 // startTarget starts or finds the gateway under test.
@@ -104,7 +148,7 @@ func startTarget(ctx context.Context, c Config, log *slog.Logger) (*target, erro
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
-	return &target{base: d.BaseURL, token: d.Token, pid: os.Getpid(), own: true, stop: func() error {
+	return &target{base: d.BaseURL, token: d.Token, pid: os.Getpid(), own: true, demo: d, stop: func() error {
 		cancel()
 		return <-done
 	}}, nil

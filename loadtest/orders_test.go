@@ -1,0 +1,314 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sgw/refdata"
+)
+
+// checkOrders checks the orders part of a passed run: load went out and
+// came back, and every order ended with exactly one outcome.
+func checkOrders(t *testing.T, sum *Summary) {
+	t.Helper()
+	o := sum.Orders
+	if o == nil {
+		t.Fatalf("no orders summary:\n%s", sum.Text())
+	}
+	if o.SentPerSecond <= 0 || o.AcceptedPerSecond <= 0 || o.ExecsPerSecond <= 0 {
+		t.Errorf("throughput: sent %.1f/s accepted %.1f/s execs %.1f/s", o.SentPerSecond, o.AcceptedPerSecond, o.ExecsPerSecond)
+	}
+	var final int64
+	for _, k := range []string{outcomeFilled, outcomeCanceled, outcomeExpired, outcomeRejectedUpstream, outcomeRejectedGateway} {
+		final += o.Outcomes[k]
+	}
+	if o.Total == 0 || final != o.Total || o.Outcomes["working"] != 0 || o.Outcomes["unanswered"] != 0 {
+		t.Errorf("outcomes %v of %d orders: want exactly one final outcome each", o.Outcomes, o.Total)
+	}
+	if o.Outcomes[outcomeFilled] == 0 || o.Outcomes[outcomeCanceled] == 0 {
+		t.Errorf("outcomes %v: want marketable orders filled and resting ones cancelled", o.Outcomes)
+	}
+	if o.Violations != 0 || len(o.Rejects) != 0 || o.SendErrors != 0 {
+		t.Errorf("violations %d %v, rejects %v, send errors %d", o.Violations, o.ViolationsBy, o.Rejects, o.SendErrors)
+	}
+	for _, name := range []string{"order_ack", "order_first_exec"} {
+		m := sum.measure(name)
+		if m == nil || m.Count == 0 {
+			t.Errorf("measure %s: %+v", name, m)
+		} else if m.P50 > m.P99 || m.P99 > m.Max {
+			t.Errorf("measure %s percentiles out of order: %+v", name, m)
+		}
+	}
+}
+
+// TestOrdersRun runs a short orders scenario against an in-process
+// simulator and gateway and checks the report files and that every order
+// had one outcome.
+func TestOrdersRun(t *testing.T) {
+	out := t.TempDir()
+	c := Config{Scenario: ScenarioOrders, Duration: 2 * time.Second, Warmup: 500 * time.Millisecond, Out: out,
+		Sessions: 2, OrderRate: 40, Rate: 300}
+	sum, err := Run(context.Background(), c, io.Discard, nil)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, summaryText(sum))
+	}
+	if !sum.Pass {
+		t.Fatalf("summary:\n%s", sum.Text())
+	}
+	checkOrders(t, sum)
+	if sum.measure("tick_to_client") != nil {
+		t.Error("an orders run reports tick_to_client")
+	}
+	// About 2 s at 40/s were measured (a send may fall either side of
+	// the window's edges).
+	if n := sum.measure("order_ack").Count; n < 60 || n > 100 {
+		t.Errorf("order_ack count %d, want about 80", n)
+	}
+
+	var decoded Summary
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &decoded); err != nil || decoded.Orders == nil || decoded.Orders.Total != sum.Orders.Total || !decoded.Pass {
+		t.Fatalf("summary.json: %v %+v", err, decoded.Orders)
+	}
+	txt, _ := os.ReadFile(filepath.Join(out, "summary.txt"))
+	for _, want := range []string{"order_ack", "order_first_exec", "integrity violations     0", "gateway_internal", "PASS"} {
+		if !strings.Contains(string(txt), want) {
+			t.Errorf("summary.txt lacks %q:\n%s", want, txt)
+		}
+	}
+	for _, f := range []string{"order_ack.hgrm", "order_first_exec.hgrm", "chart.html"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+// TestMixedRun runs market data and orders at once: one report holds both
+// measure sets.
+func TestMixedRun(t *testing.T) {
+	c := Config{Scenario: ScenarioMixed, Duration: 2 * time.Second, Warmup: 500 * time.Millisecond, Out: t.TempDir(),
+		Clients: 10, Depth: 5, Rate: 300, Sessions: 2, OrderRate: 40}
+	sum, err := Run(context.Background(), c, io.Discard, nil)
+	if err != nil || !sum.Pass {
+		t.Fatalf("run: %v\n%s", err, summaryText(sum))
+	}
+	checkOrders(t, sum)
+	if m := sum.measure("tick_to_client"); m == nil || m.Count == 0 || sum.Connected != 10 || sum.Delivered <= 0 {
+		t.Fatalf("market data part:\n%s", sum.Text())
+	}
+	if sum.Counts["seq_gaps"] != 0 || sum.Counts["checksum_failures"] != 0 {
+		t.Fatalf("counts %v", sum.Counts)
+	}
+}
+
+// TestSoakRun runs a short soak: the feed's primary source goes down and
+// comes back, a FIX line is cut and restored, and the integrity checks
+// hold throughout.
+func TestSoakRun(t *testing.T) {
+	c := Config{Scenario: ScenarioSoak, Duration: 6 * time.Second, Warmup: 500 * time.Millisecond, Out: t.TempDir(),
+		Clients: 10, Depth: 5, Rate: 300, Sessions: 2, OrderRate: 40}
+	sum, err := Run(context.Background(), c, io.Discard, nil)
+	if err != nil || !sum.Pass {
+		t.Fatalf("run: %v\n%s", err, summaryText(sum))
+	}
+	var kinds []string
+	for _, f := range sum.Faults {
+		if f.Err != "" {
+			t.Errorf("fault %s: %s", f.Kind, f.Err)
+		}
+		kinds = append(kinds, f.Kind)
+	}
+	if strings.Join(kinds, ",") != "feed_primary_down,feed_primary_up,fix_line0_cut,fix_line0_restored" {
+		t.Fatalf("faults %v", kinds)
+	}
+	if sum.Counts["seq_gaps"] != 0 || sum.Counts["checksum_failures"] != 0 || sum.Counts["updates_without_state"] != 0 {
+		t.Fatalf("market data integrity: %v", sum.Counts)
+	}
+	// A cut line may leave orders being reconciled for a moment, which
+	// refuses new ones with orders.reconciling; nothing else is expected.
+	for code := range sum.Orders.Rejects {
+		if code != "orders.reconciling" {
+			t.Errorf("reject %s", code)
+		}
+	}
+	sum.Orders.Rejects = nil
+	checkOrders(t, sum)
+	txt, _ := os.ReadFile(filepath.Join(c.Out, "summary.txt"))
+	if !strings.Contains(string(txt), "fix_line0_cut ok") {
+		t.Errorf("summary.txt does not list the faults:\n%s", txt)
+	}
+}
+
+func summaryText(s *Summary) string {
+	if s == nil {
+		return "(no summary)"
+	}
+	return s.Text()
+}
+
+func TestOrderThresholds(t *testing.T) {
+	ms := func(name string, p99 float64) Measure {
+		return Measure{Name: name, Count: 10, P50: 1, P99: p99, Max: p99}
+	}
+	tests := []struct {
+		name string
+		c    Config
+		lat  []Measure
+		want string // a failure, or "" for a pass
+	}{
+		{"orders: -max-p99 applies to order_ack", Config{Scenario: ScenarioOrders, MaxP99: time.Millisecond},
+			[]Measure{ms("order_ack", 2000), ms("order_first_exec", 500)}, "order_ack p99 2000µs > -max-p99"},
+		{"orders: under the threshold", Config{Scenario: ScenarioOrders, MaxP99: time.Millisecond},
+			[]Measure{ms("order_ack", 900), ms("order_first_exec", 5000)}, ""},
+		{"mixed: -max-p99 applies to tick_to_client", Config{Scenario: ScenarioMixed, MaxP99: time.Millisecond},
+			[]Measure{ms("tick_to_client", 500), ms("order_ack", 2000)}, ""},
+		{"mixed: -max-order-p99", Config{Scenario: ScenarioMixed, MaxOrderP99: time.Millisecond},
+			[]Measure{ms("tick_to_client", 5000), ms("order_ack", 2000)}, "order_ack p99 2000µs > -max-order-p99"},
+		{"no samples", Config{Scenario: ScenarioOrders},
+			[]Measure{ms("order_ack", 1), {Name: "order_first_exec"}}, "no order_first_exec sample"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Summary{Config: tc.c, Latency: tc.lat, Orders: &OrdersSummary{}}
+			s.judge(0)
+			got := strings.Join(s.Failures, "; ")
+			if (tc.want == "") != s.Pass || !strings.Contains(got, tc.want) {
+				t.Fatalf("failures %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestTrackerIntegrity feeds a tracker event sequences and checks what it
+// counts as outcomes and violations.
+func TestTrackerIntegrity(t *testing.T) {
+	type ev struct {
+		typ, ref, execType, status string
+		cum                        int64
+	}
+	tests := []struct {
+		name       string
+		events     []ev
+		outcome    string
+		violations string // kinds, comma-separated
+	}{
+		{"fill", []ev{{"accepted", "o", "", "", 0}, {"exec", "", "new", "new", 0}, {"exec", "", "trade", "filled", 100}}, "filled", ""},
+		{"cancel", []ev{{"accepted", "o", "", "", 0}, {"exec", "", "new", "new", 0}, {"accepted", "x", "", "", 0},
+			{"exec", "", "canceled", "canceled", 0}}, "canceled", ""},
+		{"gateway reject", []ev{{"error", "o", "", "risk.cash", 0}}, "rejected_gateway", ""},
+		{"status restates the fill", []ev{{"accepted", "o", "", "", 0}, {"exec", "", "trade", "filled", 100},
+			{"exec", "", "status", "filled", 100}}, "filled", ""},
+		{"two fills", []ev{{"accepted", "o", "", "", 0}, {"exec", "", "trade", "filled", 100},
+			{"exec", "", "trade", "filled", 100}}, "filled", "duplicate_outcome"},
+		{"cancel after fill", []ev{{"accepted", "o", "", "", 0}, {"exec", "", "trade", "filled", 100},
+			{"exec", "", "canceled", "canceled", 100}}, "filled", "duplicate_outcome"},
+		{"accepted twice", []ev{{"accepted", "o", "", "", 0}, {"accepted", "o", "", "", 0}}, "", "duplicate_ack"},
+		{"exec before accepted", []ev{{"exec", "", "new", "new", 0}, {"accepted", "o", "", "", 0}}, "", "exec_before_ack"},
+		{"overfill", []ev{{"accepted", "o", "", "", 0}, {"exec", "", "trade", "partially_filled", 200}}, "", "bad_cum_qty"},
+		{"reject after accepted", []ev{{"accepted", "o", "", "", 0}, {"error", "o", "", "risk.cash", 0}}, "", "reject_after_ack"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newOrderStats()
+			tr := newOrderTracker(0, st, NewRecorder("a"), NewRecorder("e"))
+			now := time.Now()
+			o := &trackedOrder{id: "o", qty: 100, intended: now, sent: now, measured: true}
+			tr.add(o)
+			tr.cancelling(o, "x", now)
+			for _, e := range tc.events {
+				switch e.typ {
+				case "accepted":
+					tr.accepted(e.ref, "o", now)
+				case "exec":
+					tr.exec("o", e.execType, e.status, e.cum, now)
+				case "error":
+					tr.reject(e.ref, e.status)
+				}
+			}
+			out := map[string]int64{}
+			tr.tally(out)
+			if tc.outcome != "" && out[tc.outcome] != 1 {
+				t.Errorf("outcomes %v, want %s", out, tc.outcome)
+			}
+			var kinds []string
+			for k := range st.kinds {
+				kinds = append(kinds, k)
+			}
+			if strings.Join(kinds, ",") != tc.violations || st.violations.Load() != int64(len(kinds)) {
+				t.Errorf("violations %v (%d), want %q", st.kinds, st.violations.Load(), tc.violations)
+			}
+		})
+	}
+}
+
+func TestPriceOnTickInBand(t *testing.T) {
+	p := func(s string) refdata.Price {
+		v, err := refdata.ParsePrice(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	in := &instrumentInfo{Symbol: "601318.SH", Tick: p("0.01"), Lot: 100, PrevClose: p("45.60"), LimitDown: p("41.04"), LimitUp: p("50.16")}
+	tests := []struct {
+		name     string
+		kind     orderKind
+		bid, ask string
+		want     string
+	}{
+		{"marketable buy crosses the ask", marketableBuy, "45.50", "45.52", "45.54"},
+		{"marketable sell crosses the bid", marketableSell, "45.50", "45.52", "45.48"},
+		{"resting buy behind the bid", restingBuy, "45.50", "45.52", "45.40"},
+		{"resting sell behind the ask", restingSell, "45.50", "45.52", "45.62"},
+		{"no ask: buy from the bid", marketableBuy, "45.50", "0", "45.52"},
+		{"empty book: from the previous close", restingBuy, "0", "0", "45.50"},
+		{"clamped to limit-up", marketableBuy, "50.10", "50.15", "50.16"},
+		{"clamped to limit-down", restingBuy, "41.05", "41.06", "41.04"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := price(in, tc.kind, p(tc.bid), p(tc.ask))
+			if got != p(tc.want) || got%in.Tick != 0 {
+				t.Fatalf("price = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestOrdersBadConfig(t *testing.T) {
+	base := Config{Scenario: ScenarioOrders, Duration: time.Second, Out: t.TempDir()}
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"soak against a target", func(c *Config) { c.Scenario, c.Target = ScenarioSoak, "http://127.0.0.1:8080" }, "not with -target"},
+		{"soak spawned", func(c *Config) { c.Scenario, c.Spawn, c.Duration = ScenarioSoak, true, time.Minute }, "not with -target or -spawn"},
+		{"soak too short", func(c *Config) { c.Scenario = ScenarioSoak }, "at least 3s"},
+		{"order rate", func(c *Config) { c.OrderRate = 1e6 }, "-order-rate"},
+		{"fewer orders than sessions", func(c *Config) { c.OrderRate, c.Sessions = 3, 4 }, "below one order per second per session"},
+		{"sessions", func(c *Config) { c.Sessions = -1 }, "-sessions"},
+		{"empty account", func(c *Config) { c.Accounts = []string{"A1", ""} }, "-accounts"},
+		{"negative order threshold", func(c *Config) { c.MaxOrderP99 = -1 }, "thresholds"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base
+			tc.edit(&c)
+			_, err := Run(context.Background(), c, io.Discard, nil)
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Run = %v, want ErrConfig containing %q", err, tc.want)
+			}
+		})
+	}
+}
