@@ -43,6 +43,7 @@ type client struct {
 	closed     bool
 	closing    *closeReq // close after writing what is queued
 	writing    bool      // a flush goroutine is running
+	private    bool      // receives order events, which may never be dropped
 	frame      []byte    // the flush goroutine's frame buffer
 	flushes    sync.WaitGroup
 	nextPing   atomic.Int64 // unix ns; the janitor's
@@ -111,6 +112,16 @@ func (c *client) push(msg []byte) bool {
 		return false
 	}
 	queued := true
+	if c.queued+len(msg) > c.srv.cfg.QueueBytes && c.private {
+		// Order events cannot be replaced by a snapshot: rather than lose
+		// one, close the connection; the client reconnects and lists its
+		// orders.
+		clear(c.queue)
+		c.queue, c.queued, c.closed = nil, 0, true
+		c.srv.metrics.disconnects.Inc()
+		go c.conn.Close(closeSlowConsumer, "slow consumer: order events could not be queued; reconnect and list orders")
+		return false
+	}
 	if c.queued+len(msg) > c.srv.cfg.QueueBytes {
 		clear(c.queue)
 		c.queue, c.queued = c.queue[:0], 0
@@ -155,6 +166,13 @@ func (c *client) closeAfterFlush(code websocket.StatusCode, reason string) {
 		c.closing = &closeReq{code: code, reason: reason}
 	}
 	c.kick()
+	c.mu.Unlock()
+}
+
+// markPrivate records that the client receives order events.
+func (c *client) markPrivate() {
+	c.mu.Lock()
+	c.private = true
 	c.mu.Unlock()
 }
 

@@ -101,6 +101,7 @@ func (c *client) mayTrade(req request, account string) bool {
 	}
 	if !c.registered {
 		c.registered = true
+		c.markPrivate()
 		c.srv.orders.Register(c.source(), orderSink{c})
 	}
 	return true

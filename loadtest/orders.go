@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,7 +72,10 @@ type OrdersSummary struct {
 	// JournalFsync is the gateway's gateway_journal_fsync_seconds over
 	// the measurement window, when it exports it.
 	JournalFsync *ExportedHistogram `json:"journalFsync,omitempty"`
-	Notes        []string           `json:"notes,omitempty"`
+	// GatewayInternal is the gateway's gateway_order_internal_latency_seconds
+	// (arrival to hand-over to the FIX session) over the window.
+	GatewayInternal *ExportedHistogram `json:"gatewayInternal,omitempty"`
+	Notes           []string           `json:"notes,omitempty"`
 }
 
 // ExportedHistogram summarises a Prometheus histogram the gateway exports:
@@ -79,6 +84,65 @@ type ExportedHistogram struct {
 	Name   string  `json:"name"`
 	Count  int64   `json:"count"`
 	MeanUs float64 `json:"meanUs"`
+	// P50Us, P99Us and P999Us are upper bounds of the histogram bucket
+	// holding the quantile (the gateway's buckets double in width).
+	P50Us  float64 `json:"p50UsBucket,omitempty"`
+	P99Us  float64 `json:"p99UsBucket,omitempty"`
+	P999Us float64 `json:"p999UsBucket,omitempty"`
+}
+
+// promHist is a Prometheus histogram read from /metrics: count, sum and
+// cumulative bucket counts by upper bound.
+type promHist struct {
+	count, sum float64
+	buckets    map[float64]float64
+}
+
+// scrapeHist reads histogram name from the gateway.
+func scrapeHist(base, name string) (promHist, bool) {
+	samples, err := scrapeMetrics(context.Background(), base)
+	if err != nil {
+		return promHist{}, false
+	}
+	h := promHist{buckets: map[float64]float64{}}
+	found := false
+	for _, p := range samples {
+		switch p.name {
+		case name + "_count":
+			h.count, found = p.value, true
+		case name + "_sum":
+			h.sum = p.value
+		case name + "_bucket":
+			if le, err := strconv.ParseFloat(label(p.labels, "le"), 64); err == nil {
+				h.buckets[le] = p.value
+			}
+		}
+	}
+	return h, found
+}
+
+// window summarises what histogram b added since a.
+func window(name string, a, b promHist) *ExportedHistogram {
+	n := b.count - a.count
+	if n <= 0 {
+		return nil
+	}
+	out := &ExportedHistogram{Name: name, Count: int64(n), MeanUs: (b.sum - a.sum) / n * 1e6}
+	les := make([]float64, 0, len(b.buckets))
+	for le := range b.buckets {
+		les = append(les, le)
+	}
+	sort.Float64s(les)
+	q := func(f float64) float64 {
+		for _, le := range les {
+			if b.buckets[le]-a.buckets[le] >= f*n {
+				return le * 1e6
+			}
+		}
+		return math.Inf(1)
+	}
+	out.P50Us, out.P99Us, out.P999Us = q(0.5), q(0.99), q(0.999)
+	return out
 }
 
 // instrumentInfo is what the sessions need to price an instrument's
@@ -205,15 +269,15 @@ type ordersWorkload struct {
 	readers  sync.WaitGroup
 
 	// Measurement window.
-	began, end     time.Time
-	sent0, acks0   int64
-	execs0, fills0 int64
-	sent1, acks1   int64
-	execs1, fills1 int64
-	fsync0, fsync1 [2]float64 // count, sum of gateway_journal_fsync_seconds
-	fsyncOK        bool
-	lastSent       int64
-	lastT          time.Time
+	began, end           time.Time
+	sent0, acks0         int64
+	execs0, fills0       int64
+	sent1, acks1         int64
+	execs1, fills1       int64
+	fsync0, fsync1       promHist // gateway_journal_fsync_seconds
+	internal0, internal1 promHist // gateway_order_internal_latency_seconds
+	lastSent             int64
+	lastT                time.Time
 }
 
 var _ workload = (*ordersWorkload)(nil)
@@ -405,32 +469,16 @@ func (w *ordersWorkload) setRecording(on bool) {
 		w.began, w.lastT = now, now
 		w.sent0, w.acks0, w.execs0, w.fills0 = s.sent.Load(), s.acks.Load(), s.execs.Load(), s.fills.Load()
 		w.lastSent = w.sent0
-		w.fsync0, w.fsyncOK = w.scrapeFsync()
+		w.fsync0, _ = scrapeHist(w.t.base, "gateway_journal_fsync_seconds")
+		w.internal0, _ = scrapeHist(w.t.base, "gateway_order_internal_latency_seconds")
 		w.recording.Store(true)
 		return
 	}
 	w.recording.Store(false)
 	w.end = now
 	w.sent1, w.acks1, w.execs1, w.fills1 = s.sent.Load(), s.acks.Load(), s.execs.Load(), s.fills.Load()
-	var ok bool
-	w.fsync1, ok = w.scrapeFsync()
-	w.fsyncOK = w.fsyncOK && ok
-}
-
-// scrapeFsync reads the count and sum of the gateway's journal fsync
-// histogram.
-func (w *ordersWorkload) scrapeFsync() ([2]float64, bool) {
-	samples, err := scrapeMetrics(context.Background(), w.t.base)
-	if err != nil {
-		return [2]float64{}, false
-	}
-	const name = "gateway_journal_fsync_seconds"
-	for _, p := range samples {
-		if p.name == name+"_count" {
-			return [2]float64{p.value, metricSum(samples, name+"_sum")}, true
-		}
-	}
-	return [2]float64{}, false
+	w.fsync1, _ = scrapeHist(w.t.base, "gateway_journal_fsync_seconds")
+	w.internal1, _ = scrapeHist(w.t.base, "gateway_order_internal_latency_seconds")
 }
 
 func (w *ordersWorkload) progress(now time.Time) string {
@@ -494,12 +542,11 @@ func (w *ordersWorkload) finish(sum *Summary) {
 	}
 	s.mu.Unlock()
 	out.Violations = s.violations.Load()
-	if w.fsyncOK && w.fsync1[0] > w.fsync0[0] {
-		n := w.fsync1[0] - w.fsync0[0]
-		out.JournalFsync = &ExportedHistogram{Name: "gateway_journal_fsync_seconds", Count: int64(n),
-			MeanUs: (w.fsync1[1] - w.fsync0[1]) / n * 1e6}
+	out.JournalFsync = window("gateway_journal_fsync_seconds", w.fsync0, w.fsync1)
+	out.GatewayInternal = window("gateway_order_internal_latency_seconds", w.internal0, w.internal1)
+	if out.GatewayInternal == nil {
+		out.Notes = append(out.Notes, "gateway_internal (order in to FIX out) is not measured: the target exports no gateway_order_internal_latency_seconds")
 	}
-	out.Notes = append(out.Notes, "gateway_internal (order in to FIX out) is not measured: the gateway exports no per-order timestamps or latency histogram for that path")
 	sum.Orders = out
 	for _, r := range []*Recorder{w.ack, w.firstExec} {
 		sum.Latency = append(sum.Latency, measureOf(r))

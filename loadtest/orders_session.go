@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,10 +42,10 @@ type orderSession interface {
 }
 
 // wsOrderSession is a trading session over the gateway's WebSocket
-// (docs/PROTOCOL.md, "WebSocket orders"): an authenticated connection
-// subscribed to its account's orders channel. Events of other sessions'
-// orders of the same account arrive too (the channel is per account) and
-// are skipped by the ClOrdID prefix.
+// (docs/PROTOCOL.md, "WebSocket orders"): an authenticated connection that
+// receives the events of the orders it entered. It does not subscribe to
+// the account's orders channel, which would bring every other session's
+// events too (events of other prefixes are skipped all the same).
 type wsOrderSession struct {
 	mc     *mdclient.Client
 	prefix string
@@ -70,8 +71,8 @@ type wsOrderRequest struct {
 	Qty         int64         `json:"qty,omitempty"`
 }
 
-// dialWSOrderSession connects with token and subscribes to account's
-// orders channel, failing with the gateway's reason when it refuses.
+// dialWSOrderSession connects with token and authenticates, failing with
+// the gateway's reason when it refuses the token or the account.
 func dialWSOrderSession(ctx context.Context, url, token, account, prefix string, track *orderTracker) (*wsOrderSession, error) {
 	if token == "" {
 		return nil, fmt.Errorf("%w: the orders scenario needs a token naming account %s (-token)", ErrConfig, account)
@@ -82,7 +83,7 @@ func dialWSOrderSession(ctx context.Context, url, token, account, prefix string,
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: trading session: %w", err)
 	}
-	err = mc.Send(dctx, map[string]any{"op": "subscribe", "channel": "orders", "accounts": []string{account}, "id": "orders"})
+	err = mc.Send(dctx, map[string]any{"op": "auth", "token": token, "id": "auth"})
 	for err == nil {
 		var msgs []mdclient.Message
 		if msgs, err = mc.Next(dctx); err != nil {
@@ -90,10 +91,14 @@ func dialWSOrderSession(ctx context.Context, url, token, account, prefix string,
 		}
 		for _, m := range msgs {
 			switch {
-			case m.Type == "subscribed" && m.Channel == "orders":
+			case m.Type == "auth" && m.OK:
+				if !slices.Contains(m.Accounts, account) {
+					err = fmt.Errorf("%w: the token does not name account %s", ErrConfig, account)
+					break
+				}
 				return &wsOrderSession{mc: mc, prefix: prefix, track: track, stats: track.stats}, nil
 			case m.Type == "error":
-				err = fmt.Errorf("%w: subscribing to the orders of %s: %s: %s", ErrConfig, account, m.Code, m.Msg)
+				err = fmt.Errorf("%w: authenticating for %s: %s: %s", ErrConfig, account, m.Code, m.Msg)
 			}
 		}
 	}

@@ -57,6 +57,7 @@ type Message struct {
 	ClOrdID   string        `json:"clOrdId"`
 	Ref       string        `json:"ref"`
 	Account   string        `json:"account"`
+	Accounts  []string      `json:"accounts"`
 	CumQty    int64         `json:"cumQty"`
 	LeavesQty int64         `json:"leavesQty"`
 	LastPx    refdata.Price `json:"lastPx"`
