@@ -81,7 +81,7 @@ func TestOrdersRun(t *testing.T) {
 		t.Fatalf("summary.json: %v %+v", err, decoded.Orders)
 	}
 	txt, _ := os.ReadFile(filepath.Join(out, "summary.txt"))
-	for _, want := range []string{"order_ack", "order_first_exec", "integrity violations     0", "gateway_internal", "PASS"} {
+	for _, want := range []string{"order_ack", "order_first_exec", "integrity violations     0", "gateway internal", "PASS"} {
 		if !strings.Contains(string(txt), want) {
 			t.Errorf("summary.txt lacks %q:\n%s", want, txt)
 		}
