@@ -5,7 +5,8 @@ import (
 	"testing"
 )
 
-// FuzzDecodeRequest feeds arbitrary client messages to the request decoder:
+// FuzzDecodeRequest feeds arbitrary client messages (market data and order
+// entry) to the request decoder:
 // it must never panic, must answer every rejection with a protocol code,
 // and must only accept requests whose fields are within the protocol.
 func FuzzDecodeRequest(f *testing.F) {
@@ -17,11 +18,18 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"op":"unsubscribe","channel":"trades","symbols":["600519.SH"],"id":"a"}`,
 		`{"op":"ping","id":1}`,
 		`{"op":"subscribe","channel":"book","depth":7}`,
+		`{"op":"subscribe","channel":"orders","accounts":["A1"]}`,
+		`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100}`,
+		`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"sell","price":"1700.0001","qty":-1}`,
+		`{"op":"order.cancel","clOrdId":"x1","origClOrdId":"c1","account":"A1"}`,
+		`{"op":"order.replace","clOrdId":"r1","origClOrdId":"c1","account":"A1","price":"1699.00","qty":200}`,
+		`{"op":"order.status","clOrdId":"c1","account":"A1"}`,
+		`{"op":"orders.list","account":"A1"}`,
 		`[1]`, `{`, `null`, ``,
 	} {
 		f.Add([]byte(s))
 	}
-	codes := map[string]bool{codeBadJSON: true, codeUnknownOp: true, codeUnknownChannel: true, codeBadDepth: true, codeBadToken: true}
+	codes := map[string]bool{codeBadJSON: true, codeUnknownOp: true, codeUnknownChannel: true, codeBadDepth: true, codeBadToken: true, codeBadOrder: true}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := decodeRequest(b)
 		if err != nil {
@@ -32,6 +40,12 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 		switch r.Op {
 		case opSubscribe, opUnsubscribe:
+			if r.Channel == chOrders {
+				if len(r.Accounts) == 0 || len(r.Accounts) > 64 {
+					t.Fatalf("accepted %d accounts", len(r.Accounts))
+				}
+				break
+			}
 			if len(r.Symbols) == 0 || len(r.Symbols) > maxSymbolsPerRequest {
 				t.Fatalf("accepted %d symbols", len(r.Symbols))
 			}
@@ -42,7 +56,18 @@ func FuzzDecodeRequest(f *testing.F) {
 			if r.Token == "" {
 				t.Fatal("accepted auth without a token")
 			}
-		case opPing:
+		case opPing, opOrdersList:
+		case opOrderNew, opOrderReplace:
+			if r.price <= 0 || r.Qty <= 0 || r.Account == "" || r.ClOrdID == "" {
+				t.Fatalf("accepted order %+v", r)
+			}
+			if r.Op == opOrderNew && r.Side != "buy" && r.Side != "sell" {
+				t.Fatalf("accepted side %q", r.Side)
+			}
+		case opOrderCancel, opOrderStatus:
+			if r.Account == "" || r.ClOrdID == "" {
+				t.Fatalf("accepted %+v", r)
+			}
 		default:
 			t.Fatalf("accepted op %q", r.Op)
 		}
