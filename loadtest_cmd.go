@@ -37,6 +37,10 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		c.Accounts = strings.Split(v, ",")
 		return nil
 	})
+	fs.IntVar(&c.FIXSessions, "fix-sessions", 0, "how many of the -sessions trade over the gateway's FIX broker acceptor (FIX 4.4) instead of the WebSocket")
+	fs.StringVar(&c.FIXBroker, "fix-broker", "", "address of the -target gateway's FIX broker acceptor (for -fix-sessions)")
+	fs.StringVar(&c.FIXSender, "fix-sender", "BROKER1", "SenderCompID of the first FIX session; the next ones count up (BROKER2, ...)")
+	fs.StringVar(&c.FIXPassword, "fix-password", "demo", "Password (554) of the FIX sessions")
 	fs.DurationVar(&c.MaxP99, "max-p99", 0, "fail when the primary measure's p99 exceeds this (tick_to_client; order_ack for -scenario orders)")
 	fs.DurationVar(&c.MaxOrderP99, "max-order-p99", 0, "fail when the order_ack p99 exceeds this")
 	fs.Float64Var(&c.MinDelivered, "min-delivered", 0, "fail when fewer messages per second are delivered")

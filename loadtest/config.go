@@ -98,6 +98,20 @@ type Config struct {
 	// turn; the token must name them. Zero means A1, the demo's funded
 	// cash account.
 	Accounts []string
+	// FIXSessions is how many of the Sessions trade over the gateway's
+	// FIX acceptor for brokers (FIX 4.4) instead of the WebSocket. Zero
+	// means none. Session k logs on as FIXSender with its number raised
+	// by k (BROKER1, BROKER2, ...); a gateway the tester starts has those
+	// sessions, a -target needs them in its brokers config.
+	FIXSessions int
+	// FIXBroker is the address of a Target's FIX acceptor for brokers.
+	// A gateway the tester starts gives its own.
+	FIXBroker string
+	// FIXSender is the SenderCompID of the first FIX session. Zero means
+	// BROKER1, the demo's.
+	FIXSender string
+	// FIXPassword is the FIX sessions' Password (554). Zero means demo.
+	FIXPassword string
 
 	// MaxP99 fails the run when the p99 of the scenario's primary measure
 	// exceeds it: tick_to_client for marketdata, mixed and soak,
@@ -110,6 +124,10 @@ type Config struct {
 	// delivered. Zero means no threshold.
 	MinDelivered float64
 }
+
+// maxFIXSessions bounds -fix-sessions: each is a broker session (a
+// CompID) of the gateway's config.
+const maxFIXSessions = 8
 
 // withDefaults fills the documented defaults and validates c.
 func (c Config) withDefaults() (Config, error) {
@@ -153,6 +171,12 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.Accounts) == 0 {
 		c.Accounts = []string{"A1"}
 	}
+	if c.FIXSender == "" {
+		c.FIXSender = "BROKER1"
+	}
+	if c.FIXPassword == "" {
+		c.FIXPassword = "demo"
+	}
 	switch {
 	case c.Warmup < 0:
 		return bad("-warmup must not be negative")
@@ -176,6 +200,10 @@ func (c Config) withDefaults() (Config, error) {
 		return bad("-sessions %d out of range 1..1000", c.Sessions)
 	case c.OrderRate < 1 || c.OrderRate > 100000:
 		return bad("-order-rate %d out of range 1..100000", c.OrderRate)
+	case c.FIXSessions < 0 || c.FIXSessions > c.Sessions || c.FIXSessions > maxFIXSessions:
+		return bad("-fix-sessions %d out of range 0..%d (at most -sessions)", c.FIXSessions, min(c.Sessions, maxFIXSessions))
+	case c.FIXSessions > 0 && c.Target != "" && c.FIXBroker == "":
+		return bad("-fix-sessions with -target needs -fix-broker ADDR, the gateway's FIX acceptor for brokers")
 	case c.hasOrders() && c.OrderRate < c.Sessions:
 		return bad("-order-rate %d is below one order per second per session (-sessions %d)", c.OrderRate, c.Sessions)
 	case c.Scenario == ScenarioSoak && (c.Target != "" || c.Spawn):

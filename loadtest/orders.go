@@ -42,6 +42,11 @@ type OrdersSummary struct {
 	Transport string   `json:"transport"`
 	Accounts  []string `json:"accounts"`
 	Symbols   []string `json:"symbols"`
+	// FIXSessions of the Sessions trade over the gateway's FIX acceptor
+	// for brokers (Transport fix or websocket+fix); FIXOrders counts the
+	// new orders they sent. Latencies count both transports together.
+	FIXSessions int   `json:"fixSessions"`
+	FIXOrders   int64 `json:"fixOrders"`
 	// Rate is the scheduled total of new orders per second.
 	Rate int `json:"ratePerSecond"`
 	// SentPerSecond (in), AcceptedPerSecond and ExecsPerSecond (out) are
@@ -258,6 +263,7 @@ type ordersWorkload struct {
 	ack, firstExec *Recorder
 	stats          *orderStats
 	recording      atomic.Bool
+	fixSent        atomic.Int64 // new orders sent over FIX
 
 	traders  []*trader
 	quoteMC  *mdclient.Client
@@ -298,6 +304,7 @@ type trader struct {
 	account string
 	prefix  string
 	sess    orderSession
+	fix     bool // sess is a FIX session
 	track   *orderTracker
 	n       int64 // orders sent
 	cancels int64
@@ -332,7 +339,14 @@ func (w *ordersWorkload) start(ctx context.Context, sum *Summary) error {
 		acct := c.Accounts[i%len(c.Accounts)]
 		tr := &trader{w: w, idx: i, account: acct, prefix: fmt.Sprintf("LT%s-%d-", w.runID, i),
 			track: newOrderTracker(i, w.stats, w.ack, w.firstExec)}
-		sess, err := dialWSOrderSession(ctx, wsURL, w.t.token, acct, tr.prefix, tr.track)
+		var sess orderSession
+		var err error
+		if i < c.FIXSessions {
+			tr.fix = true
+			sess, err = dialFIXOrderSession(ctx, w.t.fixBroker, fixCompID(c.FIXSender, i), c.FIXPassword, tr.prefix, c.ReadyTimeout, tr.track)
+		} else {
+			sess, err = dialWSOrderSession(ctx, wsURL, w.t.token, acct, tr.prefix, tr.track)
+		}
 		if err != nil {
 			return err
 		}
@@ -447,6 +461,9 @@ func (tr *trader) sendNew(ctx context.Context, intended, now time.Time) {
 		return
 	}
 	w.stats.sent.Add(1)
+	if tr.fix {
+		w.fixSent.Add(1)
+	}
 }
 
 // cancelDue cancels the orders that have worked for age without a cancel
@@ -511,7 +528,15 @@ func (w *ordersWorkload) finish(sum *Summary) {
 
 	s := w.stats
 	el := w.end.Sub(w.began).Seconds()
-	out := &OrdersSummary{Sessions: len(w.traders), Transport: "websocket", Accounts: w.c.Accounts, Rate: w.c.OrderRate,
+	transport := "websocket"
+	switch n := w.c.FIXSessions; {
+	case n == len(w.traders):
+		transport = "fix"
+	case n > 0:
+		transport = "websocket+fix"
+	}
+	out := &OrdersSummary{Sessions: len(w.traders), Transport: transport, FIXSessions: w.c.FIXSessions, FIXOrders: w.fixSent.Load(),
+		Accounts: w.c.Accounts, Rate: w.c.OrderRate,
 		SentPerSecond: float64(w.sent1-w.sent0) / el, AcceptedPerSecond: float64(w.acks1-w.acks0) / el,
 		ExecsPerSecond: float64(w.execs1-w.execs0) / el, FillsPerSecond: float64(w.fills1-w.fills0) / el,
 		MaxSendLag: time.Duration(s.maxLag.Load()), SendErrors: s.sendErrs.Load(), CancelsSent: s.cancelsSent.Load(),

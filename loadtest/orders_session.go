@@ -18,17 +18,10 @@ import (
 // into its tracker. The scenario's sender (trader) is the same for every
 // transport. Methods other than read may be called from any goroutine.
 //
-// The WebSocket session (wsOrderSession) is the one there is.
-//
-// TODO(fix/broker): add fixOrderSession, a FIX 4.4 initiator logged on
-// to the gateway's broker acceptor (package fix/broker, being written),
-// selected by a -fix-sessions flag beside -sessions. It sends
-// NewOrderSingle and OrderCancelRequest with the trackedOrder's ids and
-// feeds the tracker the same way: the gateway's acknowledgement
-// (ExecutionReport ExecType=PendingNew, or whatever fix/broker documents
-// as its "accepted") → accepted, other ExecutionReports → exec (ExecType
-// and OrdStatus mapped to the names of docs/PROTOCOL.md), BusinessMessage
-// and session rejects → reject, OrderCancelReject → cancelRejected.
+// The WebSocket session (wsOrderSession) and the FIX session
+// (fixOrderSession, orders_fix.go: a FIX 4.4 initiator logged on to the
+// gateway's broker acceptor, -fix-sessions of the -sessions) feed their
+// trackers the same way.
 type orderSession interface {
 	// sendNew sends the new order o.
 	sendNew(ctx context.Context, o *trackedOrder) error

@@ -312,3 +312,69 @@ func TestOrdersBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestOrdersRunFIX runs a short orders scenario with one of its two
+// sessions trading over the gateway's FIX broker acceptor, and checks
+// that FIX orders went out and every order had one outcome.
+func TestOrdersRunFIX(t *testing.T) {
+	c := Config{Scenario: ScenarioOrders, Duration: 2 * time.Second, Warmup: 500 * time.Millisecond, Out: t.TempDir(),
+		Sessions: 2, FIXSessions: 1, OrderRate: 40, Rate: 300}
+	sum, err := Run(context.Background(), c, io.Discard, nil)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, summaryText(sum))
+	}
+	if !sum.Pass {
+		t.Fatalf("summary:\n%s", sum.Text())
+	}
+	checkOrders(t, sum)
+	o := sum.Orders
+	if o.Transport != "websocket+fix" || o.FIXSessions != 1 || o.FIXOrders < 20 || o.FIXOrders >= o.Total {
+		t.Errorf("transport %s, %d FIX sessions, %d FIX orders of %d: want about half over FIX", o.Transport, o.FIXSessions, o.FIXOrders, o.Total)
+	}
+	if !strings.Contains(sum.Text(), "orders sent over FIX") {
+		t.Errorf("summary does not report the FIX orders:\n%s", sum.Text())
+	}
+}
+
+// TestFIXLogonRefused checks that a FIX session the gateway refuses
+// fails the run at once with the gateway's reason.
+func TestFIXLogonRefused(t *testing.T) {
+	c := Config{Scenario: ScenarioOrders, Duration: 2 * time.Second, Out: t.TempDir(),
+		Sessions: 1, FIXSessions: 1, FIXPassword: "nope", OrderRate: 40, Rate: 300}
+	t0 := time.Now()
+	_, err := Run(context.Background(), c, io.Discard, nil)
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "bad password") || time.Since(t0) > 10*time.Second {
+		t.Errorf("run with a wrong FIX password: %v after %v; want a config error naming the refusal, at once", err, time.Since(t0))
+	}
+}
+
+// TestFIXSessionsConfig checks the -fix-sessions flags' validation and
+// CompIDs.
+func TestFIXSessionsConfig(t *testing.T) {
+	base := Config{Scenario: ScenarioOrders, Duration: time.Second, Out: "x", Sessions: 2}
+	for _, tc := range []struct {
+		n      int
+		target string
+		broker string
+		ok     bool
+	}{{0, "", "", true}, {2, "", "", true}, {3, "", "", false}, {-1, "", "", false},
+		{1, "http://127.0.0.1:8080", "", false}, {1, "http://127.0.0.1:8080", "127.0.0.1:9878", true}} {
+		c := base
+		c.FIXSessions, c.Target, c.FIXBroker = tc.n, tc.target, tc.broker
+		got, err := c.withDefaults()
+		if (err == nil) != tc.ok {
+			t.Errorf("%+v: err %v", tc, err)
+		}
+		if err == nil && (got.FIXSender != "BROKER1" || got.FIXPassword != "demo") {
+			t.Errorf("defaults %q %q", got.FIXSender, got.FIXPassword)
+		}
+	}
+	for k, want := range []string{"BROKER1", "BROKER2", "BROKER3"} {
+		if got := fixCompID("BROKER1", k); got != want {
+			t.Errorf("fixCompID(BROKER1, %d) = %s, want %s", k, got, want)
+		}
+	}
+	if got := fixCompID("ACME", 1); got != "ACME2" {
+		t.Errorf("fixCompID(ACME, 1) = %s", got)
+	}
+}

@@ -159,6 +159,9 @@ func (s *Summary) Text() string {
 	if o := s.Orders; o != nil {
 		fmt.Fprintf(&b, "orders: %d %s sessions (accounts %s) at %d/s over %d symbols; in: %.1f orders/s sent; out: %.1f accepted/s, %.1f execution reports/s (%.1f fills/s); max send lag %v\n",
 			o.Sessions, o.Transport, strings.Join(o.Accounts, ","), o.Rate, len(o.Symbols), o.SentPerSecond, o.AcceptedPerSecond, o.ExecsPerSecond, o.FillsPerSecond, o.MaxSendLag.Round(time.Microsecond))
+		if o.FIXSessions > 0 {
+			fmt.Fprintf(&b, "  fix: %d of the sessions trade over the FIX broker acceptor; %d orders sent over FIX (latencies count both transports)\n", o.FIXSessions, o.FIXOrders)
+		}
 	}
 	fmt.Fprintf(&b, "%-16s %10s %9s %9s %9s %9s %9s %9s\n", "latency (ms)", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max")
 	for _, m := range s.Latency {

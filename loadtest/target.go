@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"sgw/configs"
+	"sgw/fix/broker"
 	"sgw/refdata"
 	"sgw/risk"
 	"sgw/system"
@@ -32,9 +33,12 @@ import (
 type target struct {
 	base  string // http://host:port
 	token string
-	pid   int // 0 when unknown
-	own   bool
-	stop  func() error
+	// fixBroker is the address of the gateway's FIX acceptor for
+	// brokers; empty when unknown.
+	fixBroker string
+	pid       int // 0 when unknown
+	own       bool
+	stop      func() error
 	// demo is the simulator and gateway when they run in this process
 	// (the soak scenario injects its faults through it); nil otherwise.
 	demo *system.Demo
@@ -92,6 +96,9 @@ func gatewayConfig(c Config, file string) (*configs.File, error) {
 		if err := fundOrders(c, cfg); err != nil {
 			return nil, err
 		}
+		if err := fixBrokers(c, cfg); err != nil {
+			return nil, err
+		}
 	}
 	return cfg, nil
 }
@@ -129,10 +136,38 @@ func fundOrders(c Config, cfg *configs.File) error {
 	return nil
 }
 
+// fixBrokers gives a started gateway the broker sessions of the FIX
+// trading sessions (c.FIXSessions): the CompIDs fixCompID names, with
+// c.FIXPassword, trading the run's accounts.
+func fixBrokers(c Config, cfg *configs.File) error {
+	if c.FIXSessions == 0 {
+		return nil
+	}
+	if cfg.Brokers == nil {
+		return fmt.Errorf("%w: -fix-sessions: the gateway config has no brokers section", ErrConfig)
+	}
+	for k := range c.FIXSessions {
+		id := fixCompID(c.FIXSender, k)
+		i := slices.IndexFunc(cfg.Brokers.Sessions, func(s broker.SessionConfig) bool { return s.TargetCompID == id })
+		if i < 0 {
+			cfg.Brokers.Sessions = append(cfg.Brokers.Sessions, broker.SessionConfig{SenderCompID: "SGW", TargetCompID: id,
+				BeginString: "FIX.4.4", Password: c.FIXPassword})
+			i = len(cfg.Brokers.Sessions) - 1
+		}
+		s := &cfg.Brokers.Sessions[i]
+		for _, a := range c.Accounts {
+			if !slices.Contains(s.Accounts, a) {
+				s.Accounts = append(s.Accounts, a)
+			}
+		}
+	}
+	return nil
+}
+
 // startTarget starts or finds the gateway under test.
 func startTarget(ctx context.Context, c Config, log *slog.Logger) (*target, error) {
 	if c.Target != "" {
-		return &target{base: strings.TrimRight(c.Target, "/"), token: c.Token, pid: c.PID, stop: func() error { return nil }}, nil
+		return &target{base: strings.TrimRight(c.Target, "/"), token: c.Token, fixBroker: c.FIXBroker, pid: c.PID, stop: func() error { return nil }}, nil
 	}
 	cfg, err := gatewayConfig(c, "")
 	if err != nil {
@@ -148,7 +183,11 @@ func startTarget(ctx context.Context, c Config, log *slog.Logger) (*target, erro
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
-	return &target{base: d.BaseURL, token: d.Token, pid: os.Getpid(), own: true, demo: d, stop: func() error {
+	var fixBroker string
+	if b := d.Gateway.Brokers(); b != nil {
+		fixBroker = b.Addr()
+	}
+	return &target{base: d.BaseURL, token: d.Token, fixBroker: fixBroker, pid: os.Getpid(), own: true, demo: d, stop: func() error {
 		cancel()
 		return <-done
 	}}, nil
@@ -157,6 +196,7 @@ func startTarget(ctx context.Context, c Config, log *slog.Logger) (*target, erro
 var (
 	baseRE  = regexp.MustCompile(`web page:\s+(http://\S+?)/\s*$`)
 	tokenRE = regexp.MustCompile(`token:\s+(\S+)\s*$`)
+	fixRE   = regexp.MustCompile(`^\s*fix broker:\s+(\S+)`)
 )
 
 // spawnTarget runs `gateway demo` with cfg as a child process.
@@ -204,6 +244,9 @@ func spawnTarget(ctx context.Context, c Config, cfg *configs.File) (*target, err
 			line := sc.Text()
 			if m := baseRE.FindStringSubmatch(line); m != nil {
 				t.base = m[1]
+			}
+			if m := fixRE.FindStringSubmatch(line); m != nil {
+				t.fixBroker = m[1]
 			}
 			if m := tokenRE.FindStringSubmatch(line); m != nil && !strings.HasPrefix(strings.TrimSpace(line), "page") {
 				t.token = m[1]
