@@ -60,7 +60,7 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (quickfix.MessageStore, er
 	if err != nil {
 		return nil, fmt.Errorf("fix: open store %s: %w", f.dir, err)
 	}
-	rs.MessageStore = inner
+	rs.MessageStore = NewLockedStore(inner) // quickfix reads sequence numbers without a lock
 	if dirty && !f.syncEach && reserved > inner.NextSenderMsgSeqNum() {
 		f.log.Warn("fix: store was not closed cleanly; skipping to the reserved sender sequence number",
 			"store", f.dir, "next", inner.NextSenderMsgSeqNum(), "reserved", reserved)

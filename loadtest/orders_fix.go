@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/quickfixgo/quickfix"
+
 	"github.com/quickfixgo/quickfix/config"
 	"github.com/quickfixgo/tag"
+	"sgw/fix"
 )
 
 // fixOrderSession is a trading session over the gateway's FIX acceptor for
@@ -444,8 +446,7 @@ func (t *orderTracker) isAcked(id string) bool {
 }
 
 // lockedStores makes quickfix memory stores wrapped in a lock: quickfix
-// (v0.9.11) reads sequence numbers on the session goroutine without one
-// while SendToTarget advances them (see fix/broker).
+// reads sequence numbers without one (see fix.LockedStore).
 type lockedStores struct{}
 
 func (lockedStores) Create(sid quickfix.SessionID) (quickfix.MessageStore, error) {
@@ -453,108 +454,5 @@ func (lockedStores) Create(sid quickfix.SessionID) (quickfix.MessageStore, error
 	if err != nil {
 		return nil, err
 	}
-	return &lockedStore{st: st}, nil
-}
-
-// lockedStore serialises a quickfix MessageStore.
-type lockedStore struct {
-	mu sync.Mutex
-	st quickfix.MessageStore
-}
-
-func (l *lockedStore) NextSenderMsgSeqNum() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.NextSenderMsgSeqNum()
-}
-
-func (l *lockedStore) NextTargetMsgSeqNum() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.NextTargetMsgSeqNum()
-}
-
-func (l *lockedStore) IncrNextSenderMsgSeqNum() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.IncrNextSenderMsgSeqNum()
-}
-
-func (l *lockedStore) IncrNextTargetMsgSeqNum() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.IncrNextTargetMsgSeqNum()
-}
-
-func (l *lockedStore) SetNextSenderMsgSeqNum(next int) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.SetNextSenderMsgSeqNum(next)
-}
-
-func (l *lockedStore) SetNextTargetMsgSeqNum(next int) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.SetNextTargetMsgSeqNum(next)
-}
-
-func (l *lockedStore) CreationTime() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.CreationTime()
-}
-
-func (l *lockedStore) SetCreationTime(t time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.st.SetCreationTime(t)
-}
-
-func (l *lockedStore) SaveMessage(seq int, msg []byte) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.SaveMessage(seq, msg)
-}
-
-func (l *lockedStore) SaveMessageAndIncrNextSenderMsgSeqNum(seq int, msg []byte) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, msg)
-}
-
-func (l *lockedStore) GetMessages(begin, end int) ([][]byte, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.GetMessages(begin, end)
-}
-
-func (l *lockedStore) IterateMessages(begin, end int, cb func([]byte) error) error {
-	msgs, err := l.GetMessages(begin, end) // cb runs without the lock
-	if err != nil {
-		return err
-	}
-	for _, m := range msgs {
-		if err := cb(m); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (l *lockedStore) Refresh() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.Refresh()
-}
-
-func (l *lockedStore) Reset() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.Reset()
-}
-
-func (l *lockedStore) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.Close()
+	return fix.NewLockedStore(st), nil
 }
