@@ -84,7 +84,7 @@ func newTestAcceptor(tb testing.TB, gatewayID, upstreamID string, o acceptorOpts
 	if _, err := s.AddSession(ss); err != nil {
 		tb.Fatal(err)
 	}
-	a.acc, err = quickfix.NewAcceptor(a, quickfix.NewMemoryStoreFactory(), s, quickfix.NewNullLogFactory())
+	a.acc, err = quickfix.NewAcceptor(a, LockedStoreFactory(quickfix.NewMemoryStoreFactory()), s, quickfix.NewNullLogFactory())
 	if err != nil {
 		tb.Fatal(err)
 	}

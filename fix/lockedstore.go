@@ -121,3 +121,19 @@ func (l *LockedStore) Close() error {
 	defer l.mu.Unlock()
 	return l.st.Close()
 }
+
+// LockedStoreFactory returns a factory whose stores are f's, each wrapped
+// in a LockedStore.
+func LockedStoreFactory(f quickfix.MessageStoreFactory) quickfix.MessageStoreFactory {
+	return lockedFactory{f}
+}
+
+type lockedFactory struct{ f quickfix.MessageStoreFactory }
+
+func (l lockedFactory) Create(sid quickfix.SessionID) (quickfix.MessageStore, error) {
+	st, err := l.f.Create(sid)
+	if err != nil {
+		return nil, err
+	}
+	return NewLockedStore(st), nil
+}

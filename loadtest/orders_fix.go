@@ -111,7 +111,7 @@ func dialFIXOrderSession(ctx context.Context, addr, sender, pw, prefix string, w
 		relay.close()
 		return nil, fmt.Errorf("loadtest: FIX session %s: %w", sender, err)
 	}
-	if s.ini, err = quickfix.NewInitiator(s, lockedStores{}, st, fixLogs{s}); err != nil {
+	if s.ini, err = quickfix.NewInitiator(s, fix.LockedStoreFactory(quickfix.NewMemoryStoreFactory()), st, fixLogs{s}); err != nil {
 		relay.close()
 		return nil, fmt.Errorf("loadtest: FIX session %s: %w", sender, err)
 	}
@@ -443,16 +443,4 @@ func (t *orderTracker) isAcked(id string) bool {
 	defer t.mu.Unlock()
 	o := t.orders[id]
 	return o != nil && o.acked
-}
-
-// lockedStores makes quickfix memory stores wrapped in a lock: quickfix
-// reads sequence numbers without one (see fix.LockedStore).
-type lockedStores struct{}
-
-func (lockedStores) Create(sid quickfix.SessionID) (quickfix.MessageStore, error) {
-	st, err := quickfix.NewMemoryStoreFactory().Create(sid)
-	if err != nil {
-		return nil, err
-	}
-	return fix.NewLockedStore(st), nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"sgw/fix"
 	"strconv"
 	"strings"
 	"sync"
@@ -315,7 +316,7 @@ func dialBroker(t *testing.T, addr, begin, compID, pw string) *brokerClient {
 	if os.Getenv("BROKER_TEST_LOG") != "" {
 		lf = screen.NewLogFactory()
 	}
-	if c.ini, err = quickfix.NewInitiator(c, quickfix.NewMemoryStoreFactory(), st, lf); err != nil {
+	if c.ini, err = quickfix.NewInitiator(c, fix.LockedStoreFactory(quickfix.NewMemoryStoreFactory()), st, lf); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.ini.Start(); err != nil {
