@@ -54,31 +54,43 @@ func (c *Checker) RestoreNew(o Order) (*Reservation, *Reject) {
 	return c.newOrder(&o, time.Time{}, false)
 }
 
-// newOrder implements CheckNew (live) and RestoreNew. c.mu must be held.
-func (c *Checker) newOrder(o *Order, now time.Time, live bool) (*Reservation, *Reject) {
+// admit runs the checks a new order and a replace share, in order: phase
+// and session throttle (live), account, kill switch and account throttle
+// (live), shape, unused client order id, known instrument. c.mu must be
+// held.
+func (c *Checker) admit(o *Order, now time.Time, live bool) (Phase, *account, int32, *Reject) {
 	var ph Phase
 	if live {
 		ph = c.advance(now)
 		if rej := c.throttleSession(o.Session, now); rej != nil {
-			return nil, rej
+			return ph, nil, 0, rej
 		}
 	}
 	a, rej := c.account(o.Account, o.Credit, live)
 	if rej != nil {
-		return nil, rej
+		return ph, nil, 0, rej
 	}
 	if live {
 		if rej := c.gate(a, now); rej != nil {
-			return nil, rej
+			return ph, nil, 0, rej
 		}
 	}
 	if rej := shape(o); rej != nil {
-		return nil, rej
+		return ph, nil, 0, rej
 	}
 	if a.orders[o.ClOrdID] != nil {
-		return nil, duplicate(o.ClOrdID)
+		return ph, nil, 0, duplicate(o.ClOrdID)
 	}
 	idx, rej := c.instrument(o.Symbol, live)
+	if rej != nil {
+		return ph, nil, 0, rej
+	}
+	return ph, a, idx, nil
+}
+
+// newOrder implements CheckNew (live) and RestoreNew. c.mu must be held.
+func (c *Checker) newOrder(o *Order, now time.Time, live bool) (*Reservation, *Reject) {
+	ph, a, idx, rej := c.admit(o, now, live)
 	if rej != nil {
 		return nil, rej
 	}
@@ -233,29 +245,7 @@ func (c *Checker) RestoreReplace(origClOrdID string, o Order) (*Reservation, *Re
 
 // replace implements CheckReplace and RestoreReplace. c.mu must be held.
 func (c *Checker) replace(orig string, o *Order, now time.Time, live bool) (*Reservation, *Reject) {
-	var ph Phase
-	if live {
-		ph = c.advance(now)
-		if rej := c.throttleSession(o.Session, now); rej != nil {
-			return nil, rej
-		}
-	}
-	a, rej := c.account(o.Account, o.Credit, live)
-	if rej != nil {
-		return nil, rej
-	}
-	if live {
-		if rej := c.gate(a, now); rej != nil {
-			return nil, rej
-		}
-	}
-	if rej := shape(o); rej != nil {
-		return nil, rej
-	}
-	if a.orders[o.ClOrdID] != nil {
-		return nil, duplicate(o.ClOrdID)
-	}
-	idx, rej := c.instrument(o.Symbol, live)
+	ph, a, idx, rej := c.admit(o, now, live)
 	if rej != nil {
 		return nil, rej
 	}
