@@ -245,9 +245,9 @@ type newRec struct {
 	UID      string        `json:"i"`
 }
 
-// New checks and accepts a new order: on acceptance the order is sent
-// upstream at once, journaled, and the client gets an EventAccepted when
-// the journal record is durable. A rejection is returned as a *risk.Reject
+// New checks and accepts a new order: on acceptance it is journaled, and
+// once the record is durable it is sent upstream and the client gets an
+// EventAccepted. A rejection is returned as a *risk.Reject
 // or *Reject; nothing is journaled for it.
 func (m *Manager) New(req NewRequest) (_ Order, err error) {
 	m.mu.Lock()
@@ -364,20 +364,30 @@ type cancelRec struct {
 	UID     string        `json:"i"`
 }
 
+// target returns the order a cancel or replace names, or why it cannot be
+// acted on now. mu held.
+func (m *Manager) target(account, orig string) (*Order, error) {
+	if m.failed != nil {
+		return nil, m.failed
+	}
+	o := m.orders[key(account, orig)]
+	if o == nil {
+		return nil, &Reject{Code: "orders.unknown_order", Text: "no order " + orig + " of account " + account, FIXReason: 1}
+	}
+	if o.unknown {
+		return nil, &Reject{Code: "orders.reconciling", Text: "order " + o.ClOrdID + " is being reconciled with the upstream; retry shortly", FIXReason: 99}
+	}
+	return o, nil
+}
+
 // Cancel checks a cancel request and sends it upstream.
 func (m *Manager) Cancel(req CancelRequest) (_ Order, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer func() { m.count(req.Source, false, err) }()
-	if m.failed != nil {
-		return Order{}, m.failed
-	}
-	o := m.orders[key(req.Account, req.OrigClOrdID)]
-	if o == nil {
-		return Order{}, &Reject{Code: "orders.unknown_order", Text: "no order " + req.OrigClOrdID + " of account " + req.Account, FIXReason: 1}
-	}
-	if o.unknown {
-		return Order{}, &Reject{Code: "orders.reconciling", Text: "order " + o.ClOrdID + " is being reconciled with the upstream; retry shortly", FIXReason: 99}
+	o, err := m.target(req.Account, req.OrigClOrdID)
+	if err != nil {
+		return Order{}, err
 	}
 	if req.ClOrdID == "" {
 		req.ClOrdID = "X-" + o.ClOrdID + "-" + strconv.Itoa(len(m.list))
@@ -428,15 +438,9 @@ func (m *Manager) Replace(req ReplaceRequest) (_ Order, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer func() { m.count(req.Source, false, err) }()
-	if m.failed != nil {
-		return Order{}, m.failed
-	}
-	o := m.orders[key(req.Account, req.OrigClOrdID)]
-	if o == nil {
-		return Order{}, &Reject{Code: "orders.unknown_order", Text: "no order " + req.OrigClOrdID + " of account " + req.Account, FIXReason: 1}
-	}
-	if o.unknown {
-		return Order{}, &Reject{Code: "orders.reconciling", Text: "order " + o.ClOrdID + " is being reconciled with the upstream; retry shortly", FIXReason: 99}
+	o, err := m.target(req.Account, req.OrigClOrdID)
+	if err != nil {
+		return Order{}, err
 	}
 	rec := cancelRec{Account: req.Account, ClOrdID: req.ClOrdID, Orig: o.ClOrdID, Price: req.Price, Qty: req.Qty, Source: req.Source, UID: m.newUID()}
 	if err := m.applyReplace(rec, true); err != nil {
