@@ -168,9 +168,9 @@ func TestParsePx(t *testing.T) {
 		want int64
 		ok   bool
 	}{{"100", 100, true}, {"100.00", 100, true}, {"100.5", 0, false}, {"", 0, false}, {".0", 0, false}, {"-1", 0, false}} {
-		got, ok := parseQty([]byte(c.in))
+		got, ok := ParseQty([]byte(c.in))
 		if ok != c.ok || got != c.want {
-			t.Errorf("parseQty(%q) = %v, %v; want %v, %v", c.in, got, ok, c.want, c.ok)
+			t.Errorf("ParseQty(%q) = %v, %v; want %v, %v", c.in, got, ok, c.want, c.ok)
 		}
 	}
 }

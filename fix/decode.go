@@ -125,7 +125,7 @@ func (d *decoder) qty(t quickfix.Tag) int64 {
 	if v == nil {
 		return 0
 	}
-	q, ok := parseQty(v)
+	q, ok := ParseQty(v)
 	if !ok {
 		d.bad(t)
 	}
@@ -137,7 +137,7 @@ func (d *decoder) int(t quickfix.Tag) int {
 	if v == nil {
 		return 0
 	}
-	n, ok := parseQty(v)
+	n, ok := ParseQty(v)
 	if !ok || n > 1<<31 {
 		d.bad(t)
 	}
@@ -209,9 +209,10 @@ func parsePx(b []byte) (refdata.Price, bool) {
 // maxPxWhole keeps whole*PriceScale from overflowing.
 const maxPxWhole = (1<<63-1)/refdata.PriceScale/10 - 1
 
-// parseQty parses a non-negative integer quantity, accepting a fraction of
-// zeros ("100.00").
-func parseQty(b []byte) (int64, bool) {
+// ParseQty parses a FIX Qty that must be a whole, non-negative number of
+// shares, accepting a fraction of zeros ("100.00"). Every FIX engine of the
+// gateway reads quantities with it.
+func ParseQty(b []byte) (int64, bool) {
 	if len(b) == 0 {
 		return 0, false
 	}

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"sgw/fix"
 	"strings"
 
 	"github.com/quickfixgo/quickfix"
@@ -260,7 +261,7 @@ func (d *fieldReader) qty(t quickfix.Tag, required bool) int64 {
 	if v == nil {
 		return 0
 	}
-	q, ok := parseQty(v)
+	q, ok := fix.ParseQty(v)
 	if !ok {
 		d.fail(quickfix.IncorrectDataFormatForValue(t))
 	}
@@ -281,28 +282,4 @@ func parsePrice(b []byte) (refdata.Price, bool) {
 	}
 	p, err := refdata.ParsePrice(s)
 	return p, err == nil
-}
-
-// parseQty parses a FIX Qty that must be a whole number of shares: digits,
-// optionally followed by a decimal point and zeros ("100", "100.00").
-func parseQty(b []byte) (int64, bool) {
-	s := string(b)
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		if strings.Trim(s[i+1:], "0") != "" {
-			return 0, false
-		}
-		s = s[:i]
-	}
-	if s == "" || len(s) > 18 {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }
