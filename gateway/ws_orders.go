@@ -17,7 +17,7 @@ type OrderEntry interface {
 	Cancel(orders.CancelRequest) (orders.Order, error)
 	Replace(orders.ReplaceRequest) (orders.Order, error)
 	Get(account, clOrdID string) (orders.Order, bool)
-	List(account string) []orders.Order
+	List(account, cursor string, limit int) (orders.ListPage, error)
 	Register(src orders.Source, sink orders.Sink)
 	Watch(account string, sink orders.Sink)
 	Unwatch(account string, sink orders.Sink)
@@ -137,9 +137,12 @@ func (c *client) handleOrder(req request) {
 		v.Ref = req.ClOrdID
 		c.enqueue(encodeReply(v))
 	case opOrdersList:
-		list := c.srv.orders.List(req.Account)
-		views := make([]orderJSON, len(list))
-		for i, o := range list {
+		var page orders.ListPage
+		if page, err = c.srv.orders.List(req.Account, "", 0); err != nil {
+			break
+		}
+		views := make([]orderJSON, len(page.Orders))
+		for i, o := range page.Orders {
 			views[i] = orderView("order", o)
 		}
 		c.enqueue(encodeReply(struct {

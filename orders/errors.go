@@ -7,15 +7,42 @@ var (
 	ErrConfig       = errors.New("orders: invalid config")
 	ErrUnknownOrder = errors.New("orders: unknown order")
 	ErrNoUpstream   = errors.New("orders: no upstream for the account")
-	// ErrReconciling rejects an operation on an account and symbol whose
-	// open orders are being reconciled with the upstream after a restart or
-	// a failover; the client may retry in a moment.
-	ErrReconciling = errors.New("orders: state unknown, reconciling with the upstream")
 	// ErrJournal reports that the journal failed: the gateway accepts no
 	// more orders.
 	ErrJournal    = errors.New("orders: journal failed")
 	ErrBadRequest = errors.New("orders: bad request")
 )
+
+// Reject codes of the order manager (risk's are risk.*). They are stable:
+// clients and operators match on them.
+const (
+	// CodeBadID: an identifier (client order id, account, symbol) is
+	// empty, too long or has a character outside the identifier alphabet
+	// (see ValidID).
+	CodeBadID = "orders.bad_id"
+	// CodeUnknownOrder: a cancel, replace or status request names no order
+	// of the account.
+	CodeUnknownOrder = "orders.unknown_order"
+	// CodeNoUpstream: no upstream serves the account.
+	CodeNoUpstream = "orders.no_upstream"
+	// CodeUpstreamDown: the account's upstream session has been down for
+	// longer than the hold time, or its hold queue is full.
+	CodeUpstreamDown = "orders.upstream_unavailable"
+	// CodeUpstreamReject: the upstream refused the message itself
+	// (BusinessMessageReject or session-level Reject), for instance a
+	// message type it does not support.
+	CodeUpstreamReject = "orders.upstream_reject"
+	// CodeJournal: the order journal failed; the gateway accepts no more
+	// orders until it is restarted.
+	CodeJournal = "orders.journal_failed"
+	// CodeStopping: the gateway is shutting down.
+	CodeStopping = "orders.stopping"
+	// CodeBadCursor: an orders.list cursor this gateway did not hand out.
+	CodeBadCursor = "orders.bad_cursor"
+)
+
+// fixOther is FIX 4.4's OrdRejReason 99, "Other".
+const fixOther = 99
 
 // Reject is a rejection of a client request with a stable code and a text
 // for people, as it reaches the client (WebSocket error, FIX

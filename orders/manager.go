@@ -55,18 +55,19 @@ type Manager struct {
 	credit    map[string]bool
 	log       *slog.Logger
 
-	mu       sync.Mutex
-	orders   map[string]*Order // by account + "\x00" + any client order id it had
-	byUID    map[string]*Order // by any upstream id it had
-	epoch    string            // IDPrefix and this process's start, base 36
-	nextUID  uint64
-	list     []*Order        // in entry order
-	execs    map[string]bool // execution ids applied
-	unknown  map[string]int  // open orders of unknown state by account+symbol
-	sinks    map[Source]Sink
-	watchers map[string]map[Sink]bool // account → sinks watching its orders
-	failed   error                    // sticky journal failure
-	stats    Stats
+	mu        sync.Mutex
+	orders    map[string]*Order // by account + "\x00" + any client order id it had
+	byUID     map[string]*Order // by any upstream id it had
+	epoch     string            // IDPrefix and this process's start, base 36
+	nextUID   uint64
+	list      []*Order            // in entry order
+	byAccount map[string][]*Order // each account's, in entry order
+	execs     map[string]bool     // execution ids applied
+	unknown   map[string]int      // open orders of unknown state by account+symbol
+	sinks     map[Source]Sink
+	watchers  map[string]map[Sink]bool // account → sinks watching its orders
+	failed    error                    // sticky journal failure
+	stats     Stats
 }
 
 // Stats counts the manager's requests. Copies are returned by Stats.
@@ -145,7 +146,7 @@ func New(cfg Config, rc *risk.Checker, j *journal.Journal, upstreams map[string]
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{cfg: cfg, risk: rc, jrnl: j, upstreams: upstreams, credit: map[string]bool{}, log: log,
-		orders: map[string]*Order{}, byUID: map[string]*Order{}, execs: map[string]bool{}, unknown: map[string]int{},
+		orders: map[string]*Order{}, byUID: map[string]*Order{}, byAccount: map[string][]*Order{}, execs: map[string]bool{}, unknown: map[string]int{},
 		sinks: map[Source]Sink{}, watchers: map[string]map[Sink]bool{}}
 	for _, a := range cfg.CreditAccounts {
 		m.credit[a] = true
@@ -306,6 +307,7 @@ func (m *Manager) applyNew(rec newRec, live bool) (*Order, error) {
 	m.orders[key(rec.Account, rec.ClOrdID)] = o
 	m.byUID[rec.UID] = o
 	m.list = append(m.list, o)
+	m.byAccount[o.Account] = append(m.byAccount[o.Account], o)
 	return o, nil
 }
 
@@ -659,17 +661,57 @@ func (m *Manager) Get(account, clOrdID string) (Order, bool) {
 	return Order{}, false
 }
 
-// List returns the orders of an account, in entry order.
-func (m *Manager) List(account string) []Order {
+// List limits: a page holds DefaultListLimit orders unless the caller asks
+// for another number, and never more than MaxListLimit.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 500
+)
+
+// ListPage is one page of an account's orders, in entry order.
+type ListPage struct {
+	Orders []Order
+	// Next is the cursor of the next page, or "" when this page is the
+	// last.
+	Next string
+	// Total is how many orders the account has; Remaining how many come
+	// after this page.
+	Total, Remaining int
+}
+
+// List returns a page of the orders of an account, in entry order,
+// starting at cursor ("" for the first page, else a ListPage.Next) and
+// holding at most limit orders (zero or less means DefaultListLimit; more
+// than MaxListLimit means MaxListLimit). A cursor List did not hand out
+// is a *Reject with CodeBadCursor.
+func (m *Manager) List(account, cursor string, limit int) (ListPage, error) {
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+	start := 0
+	if cursor != "" {
+		n, err := strconv.Atoi(cursor)
+		if err != nil || n < 0 {
+			return ListPage{}, &Reject{Code: CodeBadCursor, Text: "cursor is not one this gateway handed out", FIXReason: fixOther}
+		}
+		start = n
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []Order
-	for _, o := range m.list {
-		if o.Account == account {
-			out = append(out, *o)
-		}
+	all := m.byAccount[account]
+	if start > len(all) {
+		return ListPage{}, &Reject{Code: CodeBadCursor, Text: "cursor is past the end of the account's orders", FIXReason: fixOther}
 	}
-	return out
+	end := min(start+limit, len(all))
+	page := ListPage{Orders: make([]Order, 0, end-start), Total: len(all), Remaining: len(all) - end}
+	for _, o := range all[start:end] {
+		page.Orders = append(page.Orders, *o)
+	}
+	if end < len(all) {
+		page.Next = strconv.Itoa(end)
+	}
+	return page, nil
 }
 
 // Recover rebuilds the orders and the risk state from the journal. Orders
