@@ -158,6 +158,9 @@ func encodeNewOrder(o *NewOrder, now time.Time) (*quickfix.Message, error) {
 	} else {
 		b.transactTime(o.TransactTime)
 	}
+	if o.PossResend {
+		b.m.Header.SetField(tag.PossResend, quickfix.FIXBoolean(true))
+	}
 	return b.done()
 }
 
