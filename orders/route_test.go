@@ -143,7 +143,7 @@ func TestAckTimeoutAsksStatus(t *testing.T) {
 	e.m.tick(e.advance(2 * time.Second)) // asks the status
 	e.core.wait(t, 4)
 	e.m.tick(e.advance(2 * time.Second)) // gives up on the cancel
-	evs := e.ev.wait(t, 4) // accepted, status, cancel accepted, cancel refused
+	evs := e.ev.wait(t, 4)               // accepted, status, cancel accepted, cancel refused
 	if last := evs[len(evs)-1]; last.Kind != EventCancelReject || last.Ref != "x1" || last.Code != CodeUpstreamReject {
 		t.Fatalf("the unanswered cancel ended with %+v", last)
 	}
