@@ -43,6 +43,8 @@ type storeFactory struct {
 	// onScan, when set, receives what Create found in the store, before
 	// quickfix uses it.
 	onScan func(storeScan)
+	// boot returns the machine's boot id; nil means bootID (tests set it).
+	boot func() string
 
 	mu     sync.Mutex
 	stores []*reservedStore
@@ -78,10 +80,14 @@ var _ quickfix.MessageStoreFactory = (*storeFactory)(nil)
 func (f *storeFactory) Create(sid quickfix.SessionID) (quickfix.MessageStore, error) {
 	prefix := filepath.Join(f.dir, storePrefix(sid))
 	rs := &reservedStore{path: prefix + ".reserve"}
-	reserved, clean, found, err := readReservation(rs.path)
+	reserved, clean, boot, found, err := readReservation(rs.path)
 	if err != nil {
 		return nil, err
 	}
+	if f.boot == nil {
+		f.boot = bootID
+	}
+	rs.boot = f.boot()
 	if err := removeStaleTemps(rs.path); err != nil {
 		return nil, err
 	}
@@ -100,9 +106,17 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (quickfix.MessageStore, er
 	if err != nil {
 		return nil, fmt.Errorf("fix: store %s: %w", f.dir, err)
 	}
-	if dirty && !f.syncEach && reserved > inner.NextSenderMsgSeqNum() {
+	// A process that died (kill -9, a panic) leaves what it wrote in the
+	// page cache: the store is whole. Only a crash of the machine (power,
+	// kernel) can lose its tail, and the machine then boots again with a
+	// new boot id.
+	sameBoot := boot != "" && boot == rs.boot
+	if dirty && sameBoot {
+		f.log.Warn("fix: store was not closed cleanly; the machine did not restart, so it is whole", "store", f.dir)
+	}
+	if dirty && !sameBoot && !f.syncEach && reserved > inner.NextSenderMsgSeqNum() {
 		scan.lost = true
-		f.log.Warn("fix: store was not closed cleanly; skipping to the reserved sender sequence number",
+		f.log.Warn("fix: store was not closed cleanly and the machine restarted; skipping to the reserved sender sequence number",
 			"store", f.dir, "next", inner.NextSenderMsgSeqNum(), "reserved", reserved)
 		if err := inner.SetNextSenderMsgSeqNum(reserved); err != nil {
 			return nil, fmt.Errorf("fix: store %s: %w", f.dir, err)
@@ -148,6 +162,8 @@ type reservedStore struct {
 	quickfix.MessageStore
 	path string
 
+	boot string // the machine's boot id, written with each reservation
+
 	mu       sync.Mutex
 	reserved int
 	closed   bool
@@ -179,7 +195,7 @@ func (s *reservedStore) reserveLocked(n int, clean bool) error {
 	if clean {
 		mark = 1
 	}
-	if err := writeFileAtomic(s.path, fmt.Appendf(nil, "%019d %d\n", n, mark)); err != nil {
+	if err := writeFileAtomic(s.path, fmt.Appendf(nil, "%019d %d %s\n", n, mark, orDash(s.boot))); err != nil {
 		return fmt.Errorf("fix: reservation: %w", err)
 	}
 	s.reserved = n
@@ -276,23 +292,47 @@ func (s *reservedStore) Close() error {
 // written whole (writeFileAtomic), so content that does not parse is
 // damage: it is refused, since a reservation read as "nothing reserved"
 // could let the session reuse sequence numbers the upstream has seen.
-func readReservation(path string) (reserved int, clean, found bool, err error) {
+func readReservation(path string) (reserved int, clean bool, boot string, found bool, err error) {
 	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
-		return 0, false, false, nil
+		return 0, false, "", false, nil
 	}
 	if err != nil {
-		return 0, false, false, fmt.Errorf("fix: reservation: %w", err)
+		return 0, false, "", false, fmt.Errorf("fix: reservation: %w", err)
 	}
 	f := strings.Fields(string(b))
-	if len(f) == 2 && (f[1] == "0" || f[1] == "1") {
+	if (len(f) == 2 || len(f) == 3) && (f[1] == "0" || f[1] == "1") {
 		if n, err := strconv.Atoi(f[0]); err == nil && n > 0 {
-			return n, f[1] == "1", true, nil
+			if len(f) == 3 && f[2] != "-" {
+				boot = f[2]
+			}
+			return n, f[1] == "1", boot, true, nil
 		}
 	}
-	return 0, false, true, fmt.Errorf("%w: %s holds %q, not \"<next sender seq> <clean 0|1>\"; "+
+	return 0, false, "", true, fmt.Errorf("%w: %s holds %q, not \"<next sender seq> <clean 0|1> <boot id>\"; "+
 		"the store's sequence numbers cannot be trusted: check the upstream's expected MsgSeqNum, then set it in the store or delete the file",
 		ErrReservation, path, truncate(b, 64))
+}
+
+// bootID returns the kernel's id of the current boot (Linux), or "" when
+// it cannot be read.
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	id := strings.TrimSpace(string(b))
+	if id == "" || strings.ContainsAny(id, " \t\n") {
+		return ""
+	}
+	return id
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func truncate(b []byte, n int) []byte {

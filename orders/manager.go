@@ -123,6 +123,7 @@ type Manager struct {
 	watchers  map[string]map[Sink]bool // account → sinks watching its orders
 	failed    error                    // sticky journal failure
 	stopping  bool                     // Drain was called: no new requests
+	inJournal int                      // records appended whose callback has not run
 	changed   chan struct{}            // closed and replaced when an answer arrives (Drain)
 	stats     Stats
 	outbox    []delivery // events to deliver once mu is released
@@ -371,6 +372,8 @@ func (m *Manager) journal(typ byte, rec any, o *Order, ev Event, then func(), fa
 	targets := m.targets(o)
 	err = m.jrnl.AppendAsync(typ, body, func(_ uint64, err error) {
 		m.mu.Lock()
+		m.inJournal--
+		m.signal()
 		if err != nil {
 			m.fail(err)
 			if failed != nil {
@@ -392,8 +395,10 @@ func (m *Manager) journal(typ byte, rec any, o *Order, ev Event, then func(), fa
 		if failed != nil {
 			failed(err)
 		}
+		return err
 	}
-	return err
+	m.inJournal++
+	return nil
 }
 
 // fail makes a journal failure sticky: no more requests are accepted, and

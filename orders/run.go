@@ -76,21 +76,19 @@ func (m *Manager) tick(now time.Time) {
 // Drain prepares a stop: new orders and replaces are refused from now on
 // (orders.stopping; cancels still pass), and Drain waits until every
 // request accepted so far has been handed to its session and answered, or
-// ctx ends. Requests held for a session that is down stay in the journal
-// and go out after the next start (see Recover). It returns ctx's error
-// when it gave up, naming what was still outstanding.
+// ctx ends. Requests still held for a session that stayed down stay in
+// the journal and go out after the next start (see Recover). It returns
+// ctx's error when it gave up, naming what was still outstanding.
 func (m *Manager) Drain(ctx context.Context) error {
 	m.mu.Lock()
 	m.stopping = true
 	m.mu.Unlock()
 	for {
 		m.mu.Lock()
-		held, awaiting := 0, 0
+		held, awaiting := m.inJournal, 0
 		for _, rt := range m.routes {
-			if rt.loggedOn {
-				held += len(rt.held)
-				awaiting += len(rt.awaiting)
-			}
+			held += len(rt.held) // a session that is down may come back within ctx's time
+			awaiting += len(rt.awaiting)
 		}
 		changed := m.changed
 		m.mu.Unlock()
