@@ -275,9 +275,13 @@ type InboundEvent struct {
 
 // InboundConn is a connection of an acceptor whose reads return only
 // verified frames (CheckFrame): what quickfix reads from it is whole
-// frames whose BodyLength and CheckSum are right, so quickfix (which
-// checks neither, and buffers whatever BodyLength announces) never sees a
-// garbled message. A garbled frame is discarded without a trace on the
+// frames whose BodyLength and CheckSum are right, so quickfix never sees a
+// garbled message. (quickfix v0.9.11 never checks CheckSum; it finds a
+// frame's end by searching for "\x0110=" past roughly BodyLength bytes,
+// buffering whatever BodyLength announces, and compares BodyLength with
+// the fields only after parsing them.) CheckFrame also refuses a CheckSum
+// field inside the body and a one-digit BodyLength, the two things that
+// would make quickfix's search frame a verified stream differently. A garbled frame is discarded without a trace on the
 // session: it consumes no sequence number, so the counterparty's next
 // message shows a gap and the session's ResendRequest recovers it, as
 // FIX's session layer prescribes. Before its Logon a connection is held
