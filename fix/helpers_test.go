@@ -146,7 +146,7 @@ func (a *testAcceptor) logonSeqs() []int {
 func (a *testAcceptor) FromApp(m *quickfix.Message, sid quickfix.SessionID) quickfix.MessageRejectError {
 	t, _ := m.Header.GetString(tag.MsgType)
 	id, _ := m.Body.GetString(tag.ClOrdID)
-	dup, _ := possDup(m)
+	dup, _ := PossDup(m)
 	switch t {
 	case "D":
 		a.mu.Lock()
