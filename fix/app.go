@@ -71,7 +71,7 @@ func (a app) FromApp(m *quickfix.Message, _ quickfix.SessionID) quickfix.Message
 			return rej
 		}
 		r.SeqNum = seqNum(m)
-		r.PossDup, _ = possDup(m)
+		r.PossDup, _ = PossDup(m)
 		a.u.handler.OnCancelReject(a.u.cfg.Name, r)
 	case "j":
 		r, ok := decodeReject(m, false, &a.u.sent)

@@ -134,7 +134,7 @@
 // One implementation of each FIX concept, used by every engine:
 //   - reading received fields (field.go): FieldReader keeps the first
 //     missing or malformed field as the session-level Reject to send and
-//     the first identifier that breaks orders.ValidID; EchoID is the
+//     the first identifier that breaks refdata.ValidID; EchoID is the
 //     placeholder a report carries instead of an invalid identifier;
 //     PossDup reads the resend flags;
 //   - numbers (number.go): ParsePrice under two policies, PriceExact (a

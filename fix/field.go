@@ -7,7 +7,6 @@ import (
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
 
-	"sgw/orders"
 	"sgw/refdata"
 )
 
@@ -31,7 +30,7 @@ const (
 // first problem, so that a decoder reads every field it needs and checks
 // once: Err is the session-level Reject for quickfix to send back (a
 // missing or malformed field), BadID the first identifier that breaks the
-// order path's rules (orders.ValidID). Every FIX engine of the gateway
+// order path's rules (refdata.ValidID). Every FIX engine of the gateway
 // decodes with it.
 //
 // A FieldReader is used by one goroutine, the one handling the message.
@@ -52,7 +51,7 @@ func NewFieldReader(m *quickfix.Message, empty EmptyValues) *FieldReader {
 func (d *FieldReader) Err() quickfix.MessageRejectError { return d.err }
 
 // BadID returns the first identifier read with ID that is not valid, as an
-// *orders.Reject with code orders.bad_id naming the field (never echoing
+// *refdata.IDError naming the field (never echoing
 // the value), or nil.
 func (d *FieldReader) BadID() error { return d.badID }
 
@@ -158,14 +157,14 @@ func (d *FieldReader) Time(t quickfix.Tag, required bool) time.Time {
 
 // ID returns an identifier field (ClOrdID, OrigClOrdID, Account, Symbol,
 // ...) named name in texts. A value that is not 1 to max characters of
-// the identifier alphabet (orders.ValidID) is returned as it is, and the
+// the identifier alphabet (refdata.ValidID) is returned as it is, and the
 // first such is kept as BadID: the caller refuses the request and must not
 // echo the value (see EchoID). An absent or empty field is treated as by
 // Bytes.
 func (d *FieldReader) ID(t quickfix.Tag, name string, max int, required bool) string {
 	v := d.Str(t, required)
 	if v != "" && d.badID == nil {
-		d.badID = orders.CheckID(name, v, max)
+		d.badID = refdata.CheckID(name, v, max)
 	}
 	return v
 }
@@ -173,7 +172,7 @@ func (d *FieldReader) ID(t quickfix.Tag, name string, max int, required bool) st
 // echoPrefix is how many bytes of an invalid identifier EchoID keeps.
 const echoPrefix = 16
 
-// EchoID returns id when it is valid (orders.ValidID with max), else a
+// EchoID returns id when it is valid (refdata.ValidID with max), else a
 // placeholder safe to echo in a report: '?', the first 16 bytes of id with
 // every byte outside the identifier alphabet replaced by '_', and, when id
 // is longer, '~' and its length in bytes ("?AAAAAAAAAAAAAAAA~70000").
@@ -181,14 +180,14 @@ const echoPrefix = 16
 // identifier the gateway accepted: a broker cannot mistake the report for
 // one about another order. It is at most 25 bytes for ids up to 1 MB.
 func EchoID(id string, max int) string {
-	if orders.ValidID(id, max) {
+	if refdata.ValidID(id, max) {
 		return id
 	}
 	b := make([]byte, 0, 1+echoPrefix+8)
 	b = append(b, '?')
 	for i := 0; i < len(id) && i < echoPrefix; i++ {
 		c := id[i]
-		if !orders.ValidID(id[i:i+1], 1) {
+		if !refdata.ValidID(id[i:i+1], 1) {
 			c = '_'
 		}
 		b = append(b, c)

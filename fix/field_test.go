@@ -8,7 +8,6 @@ import (
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
 
-	"sgw/orders"
 	"sgw/refdata"
 )
 
@@ -161,18 +160,18 @@ func TestFieldReader(t *testing.T) {
 		{name: "reason code too large", fields: []string{"103=9999999999"}, read: func(d *FieldReader) { d.Int(tag.OrdRejReason, false) }, reason: 6, refTag: tag.OrdRejReason},
 		{name: "bad time", fields: []string{"60=yesterday"}, read: func(d *FieldReader) { d.Time(tag.TransactTime, false) }, reason: 6, refTag: tag.TransactTime},
 		{name: "valid ids", fields: []string{"11=a-1_b.c:d/e#f@g", "1=A1"}, reason: -1, read: func(d *FieldReader) {
-			d.ID(tag.ClOrdID, "ClOrdID", orders.MaxClOrdIDLen, true)
-			d.ID(tag.Account, "Account", orders.MaxAccountLen, true)
+			d.ID(tag.ClOrdID, "ClOrdID", refdata.MaxClOrdIDLen, true)
+			d.ID(tag.Account, "Account", refdata.MaxAccountLen, true)
 		}},
 		{name: "long ClOrdID", fields: []string{"11=" + strings.Repeat("9", 70000)}, reason: -1, badID: "ClOrdID is 70000 bytes long", read: func(d *FieldReader) {
-			d.ID(tag.ClOrdID, "ClOrdID", orders.MaxClOrdIDLen, true)
+			d.ID(tag.ClOrdID, "ClOrdID", refdata.MaxClOrdIDLen, true)
 		}},
 		{name: "first bad id kept", fields: []string{"11=a|b", "1=x y"}, reason: -1, badID: "ClOrdID has a character 0x7c", read: func(d *FieldReader) {
-			d.ID(tag.ClOrdID, "ClOrdID", orders.MaxClOrdIDLen, true)
-			d.ID(tag.Account, "Account", orders.MaxAccountLen, true)
+			d.ID(tag.ClOrdID, "ClOrdID", refdata.MaxClOrdIDLen, true)
+			d.ID(tag.Account, "Account", refdata.MaxAccountLen, true)
 		}},
 		{name: "bad id and a malformed field", fields: []string{"1=a\nb", "38=x"}, reason: 6, refTag: tag.OrderQty, badID: "Account has a character 0x0a", read: func(d *FieldReader) {
-			d.ID(tag.Account, "Account", orders.MaxAccountLen, true)
+			d.ID(tag.Account, "Account", refdata.MaxAccountLen, true)
 			d.Qty(tag.OrderQty, true)
 		}},
 	} {
@@ -187,14 +186,14 @@ func TestFieldReader(t *testing.T) {
 				t.Fatalf("reject %v; want reason %d tag %d", rej, tc.reason, tc.refTag)
 			}
 			err := d.BadID()
-			var or *orders.Reject
+			var ie *refdata.IDError
 			switch {
 			case tc.badID == "" && err != nil:
 				t.Fatalf("BadID %v", err)
-			case tc.badID != "" && (!errors.As(err, &or) || or.Code != orders.CodeBadID || !strings.Contains(or.Text, tc.badID)):
+			case tc.badID != "" && (!errors.As(err, &ie) || !strings.Contains(ie.Text(), tc.badID)):
 				t.Fatalf("BadID %v; want %q", err, tc.badID)
-			case or != nil && len(or.Text) > 100:
-				t.Fatalf("BadID text of %d bytes", len(or.Text))
+			case ie != nil && len(ie.Text()) > 100:
+				t.Fatalf("BadID text of %d bytes", len(ie.Text()))
 			}
 		})
 	}
@@ -208,7 +207,7 @@ func TestEchoID(t *testing.T) {
 		{in: strings.Repeat("A", 70000), want: "?AAAAAAAAAAAAAAAA~70000"},
 		{in: strings.Repeat("B", 33), want: "?BBBBBBBBBBBBBBBB~33"},
 	} {
-		if got := EchoID(tc.in, orders.MaxClOrdIDLen); got != tc.want {
+		if got := EchoID(tc.in, refdata.MaxClOrdIDLen); got != tc.want {
 			t.Errorf("EchoID(%.20q) = %q; want %q", tc.in, got, tc.want)
 		}
 	}
@@ -226,7 +225,7 @@ func TestRenderMessage(t *testing.T) {
 
 // FuzzFieldReader reads arbitrary values as identifiers, prices,
 // quantities and characters. Whatever they are, the reader must not panic,
-// must flag an identifier exactly when orders.ValidID refuses it, must
+// must flag an identifier exactly when refdata.ValidID refuses it, must
 // never let an invalid identifier through EchoID, and the two price
 // policies must agree wherever both parse.
 func FuzzFieldReader(f *testing.F) {
@@ -267,19 +266,19 @@ func FuzzFieldReader(f *testing.F) {
 			}
 		}
 		d := NewFieldReader(m, EmptyRejected)
-		gotID := d.ID(tag.ClOrdID, "ClOrdID", orders.MaxClOrdIDLen, false)
-		gotAcct := d.ID(tag.Account, "Account", orders.MaxAccountLen, false)
+		gotID := d.ID(tag.ClOrdID, "ClOrdID", refdata.MaxClOrdIDLen, false)
+		gotAcct := d.ID(tag.Account, "Account", refdata.MaxAccountLen, false)
 		d.Price(tag.Price, false, PriceExact)
 		d.Qty(tag.OrderQty, false)
 		d.Char(tag.Side, false)
 		d.Int(tag.OrderQty, false)
-		valid := (id == "" || orders.ValidID(id, orders.MaxClOrdIDLen)) && (acct == "" || orders.ValidID(acct, orders.MaxAccountLen))
+		valid := (id == "" || refdata.ValidID(id, refdata.MaxClOrdIDLen)) && (acct == "" || refdata.ValidID(acct, refdata.MaxAccountLen))
 		if (d.BadID() == nil) != valid || gotID != id || gotAcct != acct {
 			t.Fatalf("ids %q %q: BadID %v", id, acct, d.BadID())
 		}
 		for _, v := range []string{id, acct} {
-			e := EchoID(v, orders.MaxClOrdIDLen)
-			if !orders.ValidID(e, orders.MaxClOrdIDLen) && (e[0] != '?' || len(e) > 25 || strings.ContainsAny(e, "\x01\n|=")) {
+			e := EchoID(v, refdata.MaxClOrdIDLen)
+			if !refdata.ValidID(e, refdata.MaxClOrdIDLen) && (e[0] != '?' || len(e) > 25 || strings.ContainsAny(e, "\x01\n|=")) {
 				t.Fatalf("EchoID(%q) = %q", v, e)
 			}
 		}

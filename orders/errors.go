@@ -18,7 +18,7 @@ var (
 const (
 	// CodeBadID: an identifier (client order id, account, symbol) is
 	// empty, too long or has a character outside the identifier alphabet
-	// (see ValidID).
+	// (see refdata.ValidID).
 	CodeBadID = "orders.bad_id"
 	// CodeUnknownOrder: a cancel, replace or status request names no order
 	// of the account.

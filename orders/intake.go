@@ -36,25 +36,25 @@ type ReplaceRequest struct {
 }
 
 // checkIDs validates the identifiers of a request: the same rules for
-// every entry path (see ValidID). clOrdID may be empty only for a cancel
+// every entry path (see refdata.ValidID). clOrdID may be empty only for a cancel
 // (the gateway names it); symbol is checked when set.
 func checkIDs(clOrdID, account, symbol string, clOrdIDOptional bool) error {
 	if clOrdID != "" || !clOrdIDOptional {
-		if err := CheckID("clOrdId", clOrdID, MaxClOrdIDLen); err != nil {
+		if err := CheckID("clOrdId", clOrdID, refdata.MaxClOrdIDLen); err != nil {
 			return err
 		}
 	}
-	if err := CheckID("account", account, MaxAccountLen); err != nil {
+	if err := CheckID("account", account, refdata.MaxAccountLen); err != nil {
 		return err
 	}
 	if symbol != "" {
-		return CheckID("symbol", symbol, MaxSymbolLen)
+		return CheckID("symbol", symbol, refdata.MaxSymbolLen)
 	}
 	return nil
 }
 
 // checkOrig validates the client order id a cancel or replace names.
-func checkOrig(orig string) error { return CheckID("origClOrdId", orig, MaxClOrdIDLen) }
+func checkOrig(orig string) error { return CheckID("origClOrdId", orig, refdata.MaxClOrdIDLen) }
 
 // admit refuses a request the manager cannot take now: the journal
 // failed, or the gateway is stopping. mu held.
@@ -179,7 +179,7 @@ func (m *Manager) Cancel(req CancelRequest) (_ Order, err error) {
 	}
 	uid := m.newUID()
 	if req.ClOrdID == "" {
-		req.ClOrdID = "X-" + uid // unique, and within MaxClOrdIDLen
+		req.ClOrdID = "X-" + uid // unique, and within refdata.MaxClOrdIDLen
 	}
 	rec := changeRec{Account: req.Account, ClOrdID: req.ClOrdID, Orig: o.ClOrdID, Source: req.Source, UID: uid}
 	if err := m.applyChange(recCancel, rec, true); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"sgw/fix"
 	"sgw/journal"
+	"sgw/refdata"
 	"sgw/risk"
 )
 
@@ -176,7 +177,7 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 		return nil, fmt.Errorf("%w: risk and journal are required", ErrConfig)
 	case cfg.HoldQueue < 0 || cfg.HoldTimeout < 0 || cfg.AckTimeout < 0 || cfg.StatusTimeout < 0:
 		return nil, fmt.Errorf("%w: negative hold queue or timeout", ErrConfig)
-	case !ValidID(cfg.IDPrefix, 8):
+	case !refdata.ValidID(cfg.IDPrefix, 8):
 		return nil, fmt.Errorf("%w: id prefix %q: 1 to 8 characters of A-Z a-z 0-9 - _ . : / # @", ErrConfig, cfg.IDPrefix)
 	}
 	if log == nil {

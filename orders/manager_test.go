@@ -98,7 +98,7 @@ func TestHostileIdentifiers(t *testing.T) {
 				t.Errorf("the error echoes the bad value: %q", err.Error())
 			}
 			_, err = e.m.Cancel(CancelRequest{ClOrdID: "x", OrigClOrdID: tc.id, Account: tc.account, Source: src})
-			if !ValidID(tc.id, MaxClOrdIDLen) && !errorsCode(err, CodeBadID) {
+			if !refdata.ValidID(tc.id, refdata.MaxClOrdIDLen) && !errorsCode(err, CodeBadID) {
 				t.Fatalf("Cancel = %v, want %s", err, CodeBadID)
 			}
 		})
@@ -107,8 +107,8 @@ func TestHostileIdentifiers(t *testing.T) {
 		t.Fatalf("%d records journaled for refused requests", e.j.LastSeq())
 	}
 	// Order entry still works, and so does everything that takes the lock.
-	if _, err := e.m.New(buy(strings.Repeat("a", MaxClOrdIDLen), 100)); err != nil {
-		t.Fatalf("a %d-byte ClOrdID: %v", MaxClOrdIDLen, err)
+	if _, err := e.m.New(buy(strings.Repeat("a", refdata.MaxClOrdIDLen), 100)); err != nil {
+		t.Fatalf("a %d-byte ClOrdID: %v", refdata.MaxClOrdIDLen, err)
 	}
 	e.core.wait(t, 1)
 	_ = e.m.Stats()

@@ -83,7 +83,7 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 	if k := execKey(upstream, er); k != "" {
 		m.execs[k] = true
 	}
-	text := CleanText(er.Text)
+	text := refdata.CleanText(er.Text)
 	ev := Event{Kind: EventExec, ExecType: er.ExecType, ExecID: er.ExecID, Ref: o.ClOrdID, Text: text}
 	c := o.pending
 	if c != nil && er.ClOrdID == c.uid {
@@ -270,7 +270,7 @@ func (m *Manager) applyCancelReject(o *Order, r fix.CancelReject) {
 		m.riskErr("replace_rejected", o, m.risk.OnReplaceRejected(o.Account, c.clOrdID))
 	}
 	o.pending = nil
-	o.Text = CleanText(r.Text)
+	o.Text = refdata.CleanText(r.Text)
 	o.Updated = m.cfg.Clock()
 	m.signal()
 }
@@ -295,7 +295,7 @@ func (m *Manager) OnReject(upstream string, r fix.Reject) {
 	if r.Session {
 		kind = "Reject"
 	}
-	text := CleanText(fmt.Sprintf("upstream %s refused the %s: %s (%s, reason %d)", upstream, msgName(r.MsgType), r.Text, kind, r.Reason))
+	text := refdata.CleanText(fmt.Sprintf("upstream %s refused the %s: %s (%s, reason %d)", upstream, msgName(r.MsgType), r.Text, kind, r.Reason))
 	switch r.MsgType {
 	case "H":
 		if !rt.noStatus {

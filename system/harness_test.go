@@ -458,7 +458,14 @@ func checkExactlyOnce(t *testing.T, v *venue, ids []string, allowed []string, tr
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d journaled orders never reached the venue", missing)
+			var detail []string
+			for _, id := range ids {
+				if uid, ok := uids[id]; ok && r[uid] == 0 && len(detail) < 10 {
+					fresh, dup := v.fix.Seen(uid)
+					detail = append(detail, fmt.Sprintf("%s (%s): fresh %d, PossDup %d, heard accepted %v", id, uid, fresh, dup, heard[id]))
+				}
+			}
+			t.Fatalf("%d journaled orders never reached the venue; for instance:\n%s", missing, strings.Join(detail, "\n"))
 		}
 		time.Sleep(20 * time.Millisecond) // the venue has no change notification; this polls its book
 	}

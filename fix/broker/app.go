@@ -5,7 +5,7 @@ import (
 	"github.com/quickfixgo/tag"
 
 	"sgw/fix"
-	"sgw/orders"
+	"sgw/refdata"
 )
 
 // app is the acceptor's quickfix.Application. quickfix calls it on each
@@ -72,9 +72,9 @@ func (x app) FromAdmin(m *quickfix.Message, sid quickfix.SessionID) quickfix.Mes
 	case 'A':
 		return s.checkLogon(m)
 	case '5', '3':
-		// The broker's Text is logged cut and cleaned (orders.CleanText).
+		// The broker's Text is logged cut and cleaned (refdata.CleanText).
 		d := fix.NewFieldReader(m, fix.EmptyAllowed)
-		text := orders.CleanText(d.Str(tag.Text, false))
+		text := refdata.CleanText(d.Str(tag.Text, false))
 		if mt[0] == '5' {
 			x.a.log.Info("broker: logout received", "broker", s.id.TargetCompID, "text", text)
 			break

@@ -13,7 +13,7 @@ import (
 	"github.com/quickfixgo/tag"
 
 	"sgw/fix"
-	"sgw/orders"
+	"sgw/refdata"
 )
 
 // A broker is authenticated before quickfix sees a byte of its
@@ -153,8 +153,8 @@ func (g *logonGate) check(frame []byte) error {
 		// Unknown CompIDs or BeginString, or Sub/Location IDs, which no
 		// configured session has. CompIDs that could not be any session's
 		// are not echoed: the connection just closes.
-		sender := fix.EchoID(sid.SenderCompID, orders.MaxCompIDLen)
-		target := fix.EchoID(sid.TargetCompID, orders.MaxCompIDLen)
+		sender := fix.EchoID(sid.SenderCompID, refdata.MaxCompIDLen)
+		target := fix.EchoID(sid.TargetCompID, refdata.MaxCompIDLen)
 		g.a.refused(reasonSession, remote, target, "unknown session "+sid.BeginString+":"+sender+"->"+target)
 		if sender == sid.SenderCompID && target == sid.TargetCompID {
 			writeLogout(g.raw, sid, textUnknownSession)

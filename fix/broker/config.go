@@ -16,6 +16,7 @@ import (
 
 	"sgw/fix"
 	"sgw/orders"
+	"sgw/refdata"
 )
 
 // Defaults applied by New to zero Config and SessionConfig fields, and
@@ -171,10 +172,10 @@ func (sc SessionConfig) spec(key string) (*sessionSpec, error) {
 	if sc.SenderCompID == "" {
 		sc.SenderCompID = DefaultSenderCompID
 	}
-	if err := checkID(key+"sender_comp_id", sc.SenderCompID, orders.MaxCompIDLen); err != nil {
+	if err := checkID(key+"sender_comp_id", sc.SenderCompID, refdata.MaxCompIDLen); err != nil {
 		return nil, err
 	}
-	if err := checkID(key+"target_comp_id", sc.TargetCompID, orders.MaxCompIDLen); err != nil {
+	if err := checkID(key+"target_comp_id", sc.TargetCompID, refdata.MaxCompIDLen); err != nil {
 		return nil, err
 	}
 	if sc.TargetCompID == sc.SenderCompID {
@@ -224,7 +225,7 @@ func (sc SessionConfig) spec(key string) (*sessionSpec, error) {
 	}
 	for i, a := range sc.Accounts {
 		k := fmt.Sprintf("%saccounts[%d]", key, i)
-		if err := checkID(k, a, orders.MaxAccountLen); err != nil {
+		if err := checkID(k, a, refdata.MaxAccountLen); err != nil {
 			return nil, err
 		}
 		if s.accounts[a] {
@@ -239,7 +240,7 @@ func (sc SessionConfig) spec(key string) (*sessionSpec, error) {
 }
 
 // checkID checks an identifier of the configuration with the order path's
-// rules (orders.ValidID); the error names key.
+// rules (refdata.ValidID); the error names key.
 func checkID(key, v string, max int) error {
 	err := orders.CheckID(key, v, max)
 	var r *orders.Reject

@@ -79,10 +79,10 @@ type statusReq struct {
 func decodeNew(m *quickfix.Message) (newOrder, *refusal, quickfix.MessageRejectError) {
 	var o newOrder
 	d := fix.NewFieldReader(m, fix.EmptyRejected)
-	o.clOrdID = d.ID(tag.ClOrdID, "ClOrdID", orders.MaxClOrdIDLen, true)
-	o.account = d.ID(tag.Account, "Account", orders.MaxAccountLen, false)
-	o.echoSymbol = d.ID(tag.Symbol, "Symbol", orders.MaxSymbolLen, true)
-	o.echoExchange = d.ID(tag.SecurityExchange, "SecurityExchange", orders.MaxSymbolLen, false)
+	o.clOrdID = d.ID(tag.ClOrdID, "ClOrdID", refdata.MaxClOrdIDLen, true)
+	o.account = d.ID(tag.Account, "Account", refdata.MaxAccountLen, false)
+	o.echoSymbol = d.ID(tag.Symbol, "Symbol", refdata.MaxSymbolLen, true)
+	o.echoExchange = d.ID(tag.SecurityExchange, "SecurityExchange", refdata.MaxSymbolLen, false)
 	o.echoSide = d.Char(tag.Side, true)
 	o.echoOrdType = d.Char(tag.OrdType, true)
 	o.qty = d.Qty(tag.OrderQty, true)
@@ -127,9 +127,9 @@ func decodeNew(m *quickfix.Message) (newOrder, *refusal, quickfix.MessageRejectE
 func decodeCancel(m *quickfix.Message) (cancelReq, quickfix.MessageRejectError) {
 	d := fix.NewFieldReader(m, fix.EmptyRejected)
 	c := cancelReq{
-		clOrdID:     d.ID(tag.ClOrdID, "ClOrdID", orders.MaxClOrdIDLen, true),
-		origClOrdID: d.ID(tag.OrigClOrdID, "OrigClOrdID", orders.MaxClOrdIDLen, true),
-		account:     d.ID(tag.Account, "Account", orders.MaxAccountLen, false),
+		clOrdID:     d.ID(tag.ClOrdID, "ClOrdID", refdata.MaxClOrdIDLen, true),
+		origClOrdID: d.ID(tag.OrigClOrdID, "OrigClOrdID", refdata.MaxClOrdIDLen, true),
+		account:     d.ID(tag.Account, "Account", refdata.MaxAccountLen, false),
 	}
 	c.badID = d.BadID()
 	return c, d.Err()
@@ -140,9 +140,9 @@ func decodeCancel(m *quickfix.Message) (cancelReq, quickfix.MessageRejectError) 
 func decodeReplace(m *quickfix.Message) (replaceReq, quickfix.MessageRejectError) {
 	d := fix.NewFieldReader(m, fix.EmptyRejected)
 	r := replaceReq{
-		clOrdID:     d.ID(tag.ClOrdID, "ClOrdID", orders.MaxClOrdIDLen, true),
-		origClOrdID: d.ID(tag.OrigClOrdID, "OrigClOrdID", orders.MaxClOrdIDLen, true),
-		account:     d.ID(tag.Account, "Account", orders.MaxAccountLen, false),
+		clOrdID:     d.ID(tag.ClOrdID, "ClOrdID", refdata.MaxClOrdIDLen, true),
+		origClOrdID: d.ID(tag.OrigClOrdID, "OrigClOrdID", refdata.MaxClOrdIDLen, true),
+		account:     d.ID(tag.Account, "Account", refdata.MaxAccountLen, false),
 		ordType:     d.Char(tag.OrdType, false),
 		qty:         d.Qty(tag.OrderQty, true),
 		price:       d.Price(tag.Price, true, fix.PriceExact),
@@ -155,9 +155,9 @@ func decodeReplace(m *quickfix.Message) (replaceReq, quickfix.MessageRejectError
 func decodeStatus(m *quickfix.Message) (statusReq, quickfix.MessageRejectError) {
 	d := fix.NewFieldReader(m, fix.EmptyRejected)
 	s := statusReq{
-		clOrdID: d.ID(tag.ClOrdID, "ClOrdID", orders.MaxClOrdIDLen, true),
-		account: d.ID(tag.Account, "Account", orders.MaxAccountLen, false),
-		reqID:   d.ID(tag.OrdStatusReqID, "OrdStatusReqID", orders.MaxClOrdIDLen, false),
+		clOrdID: d.ID(tag.ClOrdID, "ClOrdID", refdata.MaxClOrdIDLen, true),
+		account: d.ID(tag.Account, "Account", refdata.MaxAccountLen, false),
+		reqID:   d.ID(tag.OrdStatusReqID, "OrdStatusReqID", refdata.MaxClOrdIDLen, false),
 		side:    d.Char(tag.Side, false),
 	}
 	s.badID = d.BadID()
@@ -165,12 +165,12 @@ func decodeStatus(m *quickfix.Message) (statusReq, quickfix.MessageRejectError) 
 }
 
 // badID is the refusal of a request carrying an invalid identifier; err
-// is a fix.FieldReader's BadID (an *orders.Reject naming the field).
+// is a fix.FieldReader's BadID (a *refdata.IDError naming the field).
 func badID(err error) *refusal {
 	ref := &refusal{code: codeBadID, reason: risk.FIXOther, text: err.Error()}
-	var or *orders.Reject
-	if errors.As(err, &or) {
-		ref.text = or.Text
+	var ie *refdata.IDError
+	if errors.As(err, &ie) {
+		ref.text = ie.Text()
 	}
 	return ref
 }
@@ -192,7 +192,7 @@ func gatewaySymbol(sym, mic string) (string, *refusal) {
 		return sym, &refusal{code: codeExchange, reason: risk.FIXUnknownSymbol,
 			text: fmt.Sprintf("SecurityExchange %q is not XSHG (Shanghai) or XSHE (Shenzhen)", mic)}
 	}
-	if err := orders.CheckID("Symbol", g, orders.MaxSymbolLen); err != nil {
+	if err := refdata.CheckID("Symbol", g, refdata.MaxSymbolLen); err != nil {
 		return sym, badID(err)
 	}
 	return g, nil

@@ -42,7 +42,7 @@
 // absent or 0, day). OrigClOrdID (41) names the order in F, G and H
 // requests.
 //
-// Identifiers follow the order path's rules (orders.ValidID): ClOrdID,
+// Identifiers follow the order path's rules (refdata.ValidID): ClOrdID,
 // OrigClOrdID and OrdStatusReqID (790) 1 to 32 characters, Account 1 to
 // 20, Symbol (and the gateway symbol it makes with 207) and
 // SecurityExchange 1 to 16, all from A-Z a-z 0-9 - _ . : / # @. An invalid

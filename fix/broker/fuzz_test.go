@@ -9,7 +9,7 @@ import (
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
 
-	"sgw/orders"
+	"sgw/refdata"
 	"sgw/risk"
 )
 
@@ -59,11 +59,11 @@ func FuzzHandle(f *testing.F) {
 			for _, id := range []struct {
 				t   quickfix.Tag
 				max int
-			}{{tag.ClOrdID, orders.MaxClOrdIDLen}, {tag.OrigClOrdID, orders.MaxClOrdIDLen}, {tag.Account, orders.MaxAccountLen},
-				{tag.Symbol, orders.MaxSymbolLen}, {tag.SecurityExchange, orders.MaxSymbolLen}, {tag.OrdStatusReqID, orders.MaxClOrdIDLen}} {
+			}{{tag.ClOrdID, refdata.MaxClOrdIDLen}, {tag.OrigClOrdID, refdata.MaxClOrdIDLen}, {tag.Account, refdata.MaxAccountLen},
+				{tag.Symbol, refdata.MaxSymbolLen}, {tag.SecurityExchange, refdata.MaxSymbolLen}, {tag.OrdStatusReqID, refdata.MaxClOrdIDLen}} {
 				// An identifier is echoed only when valid, else as
 				// fix.EchoID's placeholder.
-				if v := field(o.m, id.t); v != "" && !orders.ValidID(v, id.max) && (v[0] != '?' || len(v) > 25) {
+				if v := field(o.m, id.t); v != "" && !refdata.ValidID(v, id.max) && (v[0] != '?' || len(v) > 25) {
 					t.Fatalf("tag %d echoed as %q", id.t, v)
 				}
 			}
@@ -83,17 +83,17 @@ func FuzzHandle(f *testing.F) {
 		h.entry.mu.Lock()
 		defer h.entry.mu.Unlock()
 		for _, r := range h.entry.cancels {
-			if !orders.ValidID(r.ClOrdID, orders.MaxClOrdIDLen) || !orders.ValidID(r.OrigClOrdID, orders.MaxClOrdIDLen) {
+			if !refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) || !refdata.ValidID(r.OrigClOrdID, refdata.MaxClOrdIDLen) {
 				t.Fatalf("bad cancel passed on: %+v", r)
 			}
 		}
 		for _, r := range h.entry.replaces {
-			if !orders.ValidID(r.ClOrdID, orders.MaxClOrdIDLen) || !orders.ValidID(r.OrigClOrdID, orders.MaxClOrdIDLen) {
+			if !refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) || !refdata.ValidID(r.OrigClOrdID, refdata.MaxClOrdIDLen) {
 				t.Fatalf("bad replace passed on: %+v", r)
 			}
 		}
 		for _, r := range h.entry.news {
-			if !orders.ValidID(r.ClOrdID, orders.MaxClOrdIDLen) || !orders.ValidID(r.Symbol, orders.MaxSymbolLen) ||
+			if !refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) || !refdata.ValidID(r.Symbol, refdata.MaxSymbolLen) ||
 				!s.spec.accounts[r.Account] || r.Qty < 0 || r.Price < 0 ||
 				(r.Side != risk.Buy && r.Side != risk.Sell) || (r.Type != risk.Limit && r.Type != risk.Market) ||
 				r.Source.Kind != "fix" || r.Source.Session != broker {

@@ -9,6 +9,7 @@ import (
 
 	"sgw/fix"
 	"sgw/orders"
+	"sgw/refdata"
 	"sgw/risk"
 )
 
@@ -79,11 +80,11 @@ func (s *session) newOrder(m *quickfix.Message) quickfix.MessageRejectError {
 	// The identifiers are echoed through echo: one may be invalid (the
 	// refusal may be for it), and is then replaced by fix.EchoID's
 	// placeholder.
-	clOrdID := echo(o.clOrdID, orders.MaxClOrdIDLen)
+	clOrdID := echo(o.clOrdID, refdata.MaxClOrdIDLen)
 	s.a.log.Info("broker: order rejected", "broker", s.id.TargetCompID, "clOrdID", clOrdID, "code", ref.code, "text", ref.text)
 	r := execReport{clOrdID: clOrdID, execID: s.a.nextExecID(), execType: '8', ordStatus: '8', rejReason: ref.reason,
-		account: echo(o.account, orders.MaxAccountLen), symbol: echo(o.echoSymbol, orders.MaxSymbolLen),
-		exchange: echo(o.echoExchange, orders.MaxSymbolLen), side: o.echoSide, ordType: o.echoOrdType,
+		account: echo(o.account, refdata.MaxAccountLen), symbol: echo(o.echoSymbol, refdata.MaxSymbolLen),
+		exchange: echo(o.echoExchange, refdata.MaxSymbolLen), side: o.echoSide, ordType: o.echoOrdType,
 		qty: o.qty, price: o.price, text: ref.text}
 	s.sendReport(&r)
 	return nil
@@ -98,7 +99,7 @@ func (s *session) cancel(m *quickfix.Message) quickfix.MessageRejectError {
 		return rej
 	}
 	if c.badID != nil {
-		s.cancelReject("", echo(c.clOrdID, orders.MaxClOrdIDLen), echo(c.origClOrdID, orders.MaxClOrdIDLen), false, badID(c.badID))
+		s.cancelReject("", echo(c.clOrdID, refdata.MaxClOrdIDLen), echo(c.origClOrdID, refdata.MaxClOrdIDLen), false, badID(c.badID))
 		return nil
 	}
 	acct, ok := s.account(c.account, c.origClOrdID)
@@ -123,7 +124,7 @@ func (s *session) replace(m *quickfix.Message) quickfix.MessageRejectError {
 		return rej
 	}
 	if r.badID != nil {
-		s.cancelReject("", echo(r.clOrdID, orders.MaxClOrdIDLen), echo(r.origClOrdID, orders.MaxClOrdIDLen), true, badID(r.badID))
+		s.cancelReject("", echo(r.clOrdID, refdata.MaxClOrdIDLen), echo(r.origClOrdID, refdata.MaxClOrdIDLen), true, badID(r.badID))
 		return nil
 	}
 	acct, ok := s.account(r.account, r.origClOrdID)
@@ -169,9 +170,9 @@ func (s *session) status(m *quickfix.Message) quickfix.MessageRejectError {
 			return nil
 		}
 	}
-	r := execReport{clOrdID: echo(q.clOrdID, orders.MaxClOrdIDLen), execID: s.a.nextExecID(), execType: 'I', ordStatus: '8',
-		rejReason: risk.FIXUnknownOrder, account: echo(q.account, orders.MaxAccountLen), side: q.side,
-		statusReqID: echo(q.reqID, orders.MaxClOrdIDLen), text: text}
+	r := execReport{clOrdID: echo(q.clOrdID, refdata.MaxClOrdIDLen), execID: s.a.nextExecID(), execType: 'I', ordStatus: '8',
+		rejReason: risk.FIXUnknownOrder, account: echo(q.account, refdata.MaxAccountLen), side: q.side,
+		statusReqID: echo(q.reqID, refdata.MaxClOrdIDLen), text: text}
 	s.sendReport(&r)
 	return nil
 }
