@@ -39,11 +39,12 @@ func compIDs() (gateway, venue string) {
 
 // upstreamEvent is one call of a fix.Handler.
 type upstreamEvent struct {
-	kind string // "up", "down", "exec" or "cancelReject"
+	kind string // "up", "down", "exec", "cancelReject" or "reject"
 	line string
 	err  error
 	er   fix.ExecReport
 	cr   fix.CancelReject
+	rej  fix.Reject
 }
 
 // recorder is a fix.Handler that keeps every call, for tests to wait on.
@@ -62,8 +63,21 @@ func (r *recorder) OnCancelReject(_ string, cr fix.CancelReject) {
 func (r *recorder) OnSessionUp(_ string, line string) {
 	r.events.add(upstreamEvent{kind: "up", line: line})
 }
-func (r *recorder) OnSessionDown(_ string, line string, err error) {
+func (r *recorder) OnSessionDown(_ string, line string, err error, _ []any) {
 	r.events.add(upstreamEvent{kind: "down", line: line, err: err})
+}
+func (r *recorder) OnReject(_ string, rej fix.Reject) {
+	r.events.add(upstreamEvent{kind: "reject", rej: rej})
+}
+
+// awaitReject waits for the upstream's Reject of the request clOrdID.
+func (r *recorder) awaitReject(t *testing.T, ctx context.Context, clOrdID string) fix.Reject {
+	t.Helper()
+	e, err := r.events.await(ctx, 0, nil, func(e upstreamEvent) bool { return e.kind == "reject" && e.rej.ClOrdID == clOrdID })
+	if err != nil {
+		t.Fatalf("waiting for the reject of %s: %v", clOrdID, err)
+	}
+	return e.rej
 }
 
 // awaitExec waits for the first execution report for clOrdID that match

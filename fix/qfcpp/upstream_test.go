@@ -27,15 +27,16 @@ func limitOrder(id string, side fix.Side, qty int64, px refdata.Price) fix.NewOr
 }
 
 // TestUpstreamAgainstExecutor sends orders through fix.Upstream to the
-// executor and reads its fills through the Handler. The executor answers
-// cancel, replace and status requests with BusinessMessageReject, which
-// fix.Upstream only logs: the Handler hears nothing of them.
+// executor and reads its fills through the Handler, normalised to FIX 4.4
+// values. The executor answers cancel, replace and status requests with a
+// BusinessMessageReject naming only RefSeqNum; fix.Upstream matches it to
+// the request and tells the Handler (OnReject).
 func TestUpstreamAgainstExecutor(t *testing.T) {
 	for _, tc := range []struct {
 		begin    string
 		fillType byte // ExecType of a fill
 	}{
-		{begin: FIX42, fillType: '2'},
+		{begin: FIX42, fillType: 'F'}, // sent as ExecType 2, ExecTransType 0
 		{begin: FIX44, fillType: 'F'},
 	} {
 		t.Run(tc.begin, func(t *testing.T) {
@@ -61,6 +62,10 @@ func TestUpstreamAgainstExecutor(t *testing.T) {
 					// symbol comes back without its .SH.
 					Symbol: "600519", Side: fix.Buy, LastPx: px, AvgPx: px,
 					OrderQty: qty, LastQty: qty, CumQty: qty, LeavesQty: 0,
+					SeqNum: er.SeqNum,
+				}
+				if tc.begin == FIX42 {
+					want.ExecTransType = '0'
 				}
 				if er != want || er.OrderID == "" || er.ExecID == "" {
 					t.Errorf("fill of %s:\n got %+v\nwant %+v", id, er, want)
@@ -84,17 +89,19 @@ func TestUpstreamAgainstExecutor(t *testing.T) {
 				in := awaitEntry(t, ctx, ex, "the "+req.msgType, isMsg(Incoming, req.msgType, nil))
 				j := awaitEntry(t, ctx, ex, "the reject of "+req.msgType, isMsg(Outgoing, "j", map[int]string{372: req.msgType}))
 				checkFields(t, "reject of "+req.msgType, j.Msg, map[int]string{45: in.Msg.Get(34), 380: "3", 58: "Unsupported Message Type", 379: ""})
-				// fix.Upstream logs it, and cannot say which order it was
-				// about: it reads only BusinessRejectRefID (379).
-				rec := up.logs.await(t, ctx, "fix: upstream business reject", func(r logRecord) bool {
-					return r.attrs["ref_id"] == "" && r.attrs["text"] == "Unsupported Message Type"
-				})
-				t.Logf("%s answered by %s; fix.Upstream logged %v", req.msgType, j.Text, rec)
+				// fix.Upstream names the request from RefSeqNum (the
+				// venue sends no BusinessRejectRefID) and tells the Handler.
+				id, _ := reqClOrdID(req.req)
+				rej := up.rec.awaitReject(t, ctx, id)
+				if rej.MsgType != req.msgType || rej.Reason != 3 || rej.Session || rej.Text != "Unsupported Message Type" {
+					t.Errorf("reject of %s: %+v", req.msgType, rej)
+				}
+				t.Logf("%s answered by %s; the Handler got %+v", req.msgType, j.Text, rej)
 			}
 			// The rejects came after everything else, on the session
 			// goroutine that calls the Handler: nothing else will come.
 			seen := 0
-			up.logs.await(t, ctx, "fix: upstream business reject", func(logRecord) bool { seen++; return seen == 3 })
+			up.logs.await(t, ctx, "fix: upstream business reject", func(r logRecord) bool { seen++; return seen == 3 })
 			for _, id := range []string{"x1", "r1"} {
 				if ers := up.rec.execsFor(id); len(ers) != 0 {
 					t.Errorf("reports for %s: %+v", id, ers)
@@ -146,8 +153,9 @@ func TestUpstreamAgainstOrderMatch(t *testing.T) {
 		{id: "b1", execType: '2', lastQty: 40, cumQty: 100, lastPx: 170_000, avgPx: 169_400, leavesQty: 0, ordQty: 100, ordStatus: '2', side: fix.Buy},
 		{id: "s2", execType: '2', lastQty: 40, cumQty: 40, lastPx: 170_000, avgPx: 170_000, leavesQty: 0, ordQty: 40, ordStatus: '2', side: fix.Sell},
 	} {
-		er := up.rec.awaitExec(t, ctx, c.id, isType(c.execType))
-		if er.OrdStatus != c.ordStatus || er.LastQty != c.lastQty || er.CumQty != c.cumQty || er.LastPx != c.lastPx ||
+		// FIX 4.2 fills (ExecType 1 and 2) arrive normalised to trades (F).
+		er := up.rec.awaitExec(t, ctx, c.id, func(er fix.ExecReport) bool { return er.ExecType == 'F' && er.CumQty == c.cumQty })
+		if er.ExecTransType != '0' || er.OrdStatus != c.ordStatus || er.LastQty != c.lastQty || er.CumQty != c.cumQty || er.LastPx != c.lastPx ||
 			er.AvgPx != c.avgPx || er.LeavesQty != c.leavesQty || er.OrderQty != c.ordQty || er.Side != c.side || er.Symbol != "600519" {
 			t.Errorf("fill %c of %s: %+v", c.execType, c.id, er)
 		}
@@ -231,4 +239,19 @@ func TestUpstreamExecutorRestarts(t *testing.T) {
 	if ers := second.rec.execsFor("o2"); len(ers) != 1 {
 		t.Errorf("o2 filled %d times: %+v", len(ers), ers)
 	}
+}
+
+// reqClOrdID returns a request's ClOrdID.
+func reqClOrdID(req any) (string, bool) {
+	switch r := req.(type) {
+	case fix.CancelRequest:
+		return r.ClOrdID, true
+	case fix.ReplaceRequest:
+		return r.ClOrdID, true
+	case fix.StatusRequest:
+		return r.ClOrdID, true
+	case fix.NewOrder:
+		return r.ClOrdID, true
+	}
+	return "", false
 }
