@@ -72,9 +72,12 @@ type runningGateway struct {
 	done   chan error
 }
 
-func startGateway(t *testing.T, v *venue) *runningGateway {
+func startGateway(t *testing.T, v *venue) *runningGateway { return startGatewayOn(t, v.cfg) }
+
+// startGatewayOn runs a gateway in-process from cfg.
+func startGatewayOn(t *testing.T, cfg *configs.File) *runningGateway {
 	t.Helper()
-	g, err := New(v.cfg, testLog())
+	g, err := New(cfg, testLog())
 	if err != nil {
 		t.Fatal(err)
 	}

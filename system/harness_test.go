@@ -22,7 +22,9 @@ import (
 	"sgw/auth"
 	"sgw/configs"
 	"sgw/gateway/mdclient"
+	"sgw/fix"
 	"sgw/journal"
+	"sgw/orders"
 	"sgw/risk"
 )
 
@@ -35,6 +37,7 @@ type childSpec struct {
 	Journal   string              `json:"journal"`
 	StoreDirs map[string]string   `json:"store_dirs"` // upstream → dir
 	Lines     map[string][]string `json:"lines"`      // upstream → line addresses
+	Begin     map[string]string   `json:"begin"`      // upstream → BeginString
 	Log       bool                `json:"log"`
 }
 
@@ -63,6 +66,7 @@ func TestGatewayChildProcess(t *testing.T) {
 	for i := range cfg.Orders.Upstreams {
 		u := &cfg.Orders.Upstreams[i]
 		u.StoreDir = spec.StoreDirs[u.Name]
+		u.BeginString = spec.Begin[u.Name]
 		for j := range u.Lines {
 			u.Lines[j].Addr = spec.Lines[u.Name][j]
 		}
@@ -125,12 +129,17 @@ func (l *lockedBuffer) String() string {
 
 // startChild starts a gateway process on the venue and waits until it
 // listens.
-func startChild(t *testing.T, v *venue) *child {
+func startChild(t *testing.T, v *venue) *child { return startChildOn(t, v.cfg) }
+
+// startChildOn starts a gateway process whose order journal, stores and
+// upstream lines are cfg's, and waits until it listens.
+func startChildOn(t *testing.T, cfg *configs.File) *child {
 	t.Helper()
-	spec := childSpec{Journal: v.cfg.Orders.Journal, StoreDirs: map[string]string{}, Lines: map[string][]string{},
-		Log: os.Getenv("SGW_TEST_LOG") != ""}
-	for _, u := range v.cfg.Orders.Upstreams {
+	spec := childSpec{Journal: cfg.Orders.Journal, StoreDirs: map[string]string{}, Lines: map[string][]string{},
+		Begin: map[string]string{}, Log: os.Getenv("SGW_TEST_LOG") != ""}
+	for _, u := range cfg.Orders.Upstreams {
 		spec.StoreDirs[u.Name] = u.StoreDir
+		spec.Begin[u.Name] = u.BeginString
 		for _, l := range u.Lines {
 			spec.Lines[u.Name] = append(spec.Lines[u.Name], l.Addr)
 		}
@@ -203,13 +212,16 @@ func (c *child) term(t *testing.T) error {
 }
 
 // token issues a token for account A1 with the config's secret.
-func token(t *testing.T, cfg *configs.File) string {
+func token(t *testing.T, cfg *configs.File) string { return tokenFor(t, cfg, "A1") }
+
+// tokenFor issues a token for the accounts with the config's secret.
+func tokenFor(t *testing.T, cfg *configs.File, accounts ...string) string {
 	t.Helper()
 	v, err := auth.New(*cfg.Auth)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := v.IssueFor("t", []string{"A1"}, time.Hour, time.Now())
+	tok, err := v.IssueFor("t", accounts, time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,13 +240,19 @@ type trader struct {
 	accepted map[string]int
 	news     map[string]int    // exec new
 	final    map[string]string // last status heard
+	status   map[string]string // answers to order.status
+	rejected map[string]string // cancel_reject events, by the request's id
 	errors   map[string]string
 	notify   chan struct{}
 	closeErr error
 }
 
 // newTrader connects to the gateway at base and subscribes to A1's orders.
-func newTrader(t *testing.T, base, tok string) *trader {
+func newTrader(t *testing.T, base, tok string) *trader { return newTraderFor(t, base, tok, "A1") }
+
+// newTraderFor connects to the gateway at base and subscribes to the
+// accounts' orders.
+func newTraderFor(t *testing.T, base, tok string, accounts ...string) *trader {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -253,10 +271,10 @@ func newTrader(t *testing.T, base, tok string) *trader {
 		time.Sleep(20 * time.Millisecond)
 	}
 	tr := &trader{t: t, c: c, ctx: ctx, done: make(chan struct{}), accepted: map[string]int{}, news: map[string]int{},
-		final: map[string]string{}, errors: map[string]string{}, notify: make(chan struct{})}
+		final: map[string]string{}, status: map[string]string{}, rejected: map[string]string{}, errors: map[string]string{}, notify: make(chan struct{})}
 	subscribed := make(chan struct{})
 	go tr.read(subscribed)
-	if err := c.Send(ctx, map[string]any{"op": "subscribe", "channel": "orders", "accounts": []string{"A1"}}); err != nil {
+	if err := c.Send(ctx, map[string]any{"op": "subscribe", "channel": "orders", "accounts": accounts}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -294,6 +312,10 @@ func (tr *trader) read(subscribed chan struct{}) {
 					tr.news[m.ClOrdID]++
 				}
 				tr.final[m.ClOrdID] = m.Status
+			case m.Type == "status" && m.Ref != "":
+				tr.status[m.Ref] = m.Status
+			case m.Type == "cancel_reject":
+				tr.rejected[m.Ref] = m.Code + ": " + m.Msg + m.Text
 			}
 		}
 		close(tr.notify)
@@ -303,23 +325,39 @@ func (tr *trader) read(subscribed chan struct{}) {
 }
 
 // send enters a resting buy far below the market.
-func (tr *trader) send(id string) {
-	if err := tr.c.Send(tr.ctx, map[string]any{"op": "order.new", "clOrdId": id, "account": "A1", "symbol": "601318.SH",
-		"side": "buy", "type": "limit", "price": "41.10", "qty": 100}); err != nil {
+func (tr *trader) send(id string) { tr.sendAt(id, "41.10") }
+
+// sendAt enters a buy of 100 601318.SH for A1 at price.
+func (tr *trader) sendAt(id, price string) { tr.sendFor("A1", id, price) }
+
+// sendFor enters a buy of 100 601318.SH for account at price.
+func (tr *trader) sendFor(account, id, price string) {
+	if err := tr.c.Send(tr.ctx, map[string]any{"op": "order.new", "clOrdId": id, "account": account, "symbol": "601318.SH",
+		"side": "buy", "type": "limit", "price": price, "qty": 100}); err != nil {
 		tr.t.Fatal(err)
 	}
 }
 
-// stream enters n orders at about rate per second, calling midway before
-// order n/2, and returns their ids. A connection that ends (the gateway
-// was killed) stops the stream.
+// stream enters n resting orders at about rate per second, calling midway
+// before order n/2, and returns their ids.
 func (tr *trader) stream(prefix string, n, rate int, midway func()) []string {
+	var at map[int]func()
+	if midway != nil {
+		at = map[int]func(){n / 2: midway}
+	}
+	return tr.streamAt(prefix, n, rate, "41.10", at)
+}
+
+// streamAt enters n buys at price at about rate per second, calling at[i]
+// before order i, and returns their ids. A connection that ends (the
+// gateway was killed) stops the stream.
+func (tr *trader) streamAt(prefix string, n, rate int, price string, at map[int]func()) []string {
 	var ids []string
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
 	for i := range n {
-		if i == n/2 && midway != nil {
-			midway()
+		if f := at[i]; f != nil {
+			f()
 		}
 		select {
 		case <-tr.done:
@@ -328,13 +366,31 @@ func (tr *trader) stream(prefix string, n, rate int, midway func()) []string {
 		}
 		id := fmt.Sprintf("%s-%d", prefix, i)
 		if err := tr.c.Send(tr.ctx, map[string]any{"op": "order.new", "clOrdId": id, "account": "A1", "symbol": "601318.SH",
-			"side": "buy", "type": "limit", "price": "41.10", "qty": 100}); err != nil {
+			"side": "buy", "type": "limit", "price": price, "qty": 100}); err != nil {
 			return ids
 		}
 		ids = append(ids, id)
 		<-tick.C
 	}
 	return ids
+}
+
+// statusOf asks the gateway for the status of order id and waits for the
+// answer.
+func (tr *trader) statusOf(id string) string {
+	tr.t.Helper()
+	if err := tr.c.Send(tr.ctx, map[string]any{"op": "order.status", "account": "A1", "clOrdId": id}); err != nil {
+		tr.t.Fatal(err)
+	}
+	var st string
+	tr.waitFor("the status of "+id, func() bool {
+		st = tr.status[id]
+		if e := tr.errors[id]; e != "" {
+			st = "error: " + e
+		}
+		return st != ""
+	})
+	return st
 }
 
 // waitFor waits until cond (called with tr.mu held) holds.
@@ -492,4 +548,36 @@ func checkExactlyOnce(t *testing.T, v *venue, ids []string, allowed []string, tr
 	}
 	t.Logf("%d orders sent, %d acknowledged to the client, %d journaled, %d refused (%v): each journaled order reached the venue exactly once (%d first as a PossDup resend)",
 		len(ids), len(heard), inJournal, len(refused), allowed, asResend)
+}
+
+// metricValue scrapes the gateway's /metrics and returns the value of one
+// series, given as it is printed (`name{label="v"}`), or -1.
+func metricValue(t *testing.T, rg *runningGateway, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(rg.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return -1
+}
+
+// statusReqOf is the OrderStatusRequest of an order.
+func statusReqOf(o orders.Order) fix.StatusRequest {
+	side := fix.Buy
+	if o.Side == risk.Sell {
+		side = fix.Sell
+	}
+	return fix.StatusRequest{ClOrdID: o.UpstreamID, Symbol: o.Symbol, Side: side}
 }

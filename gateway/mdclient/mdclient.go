@@ -62,6 +62,7 @@ type Message struct {
 	LeavesQty int64         `json:"leavesQty"`
 	LastPx    refdata.Price `json:"lastPx"`
 	LastQty   int64         `json:"lastQty"`
+	Text      string        `json:"text"`
 	Orders    []Message     `json:"orders"`
 }
 

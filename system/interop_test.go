@@ -1,0 +1,410 @@
+package system
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sgw/configs"
+	"sgw/fix/qfcpp"
+	"sgw/sim/faultproxy"
+)
+
+// These tests put the gateway between clients and venues it did not
+// write: QuickFIX C++ 1.15's own example venues (package qfcpp). The
+// executor fills every order at once and answers cancel, replace and
+// status requests with BusinessMessageReject (35=j); ordermatch rests
+// orders, cancels them, and refuses replace and status requests with 35=j.
+
+// qfVenue is a QuickFIX C++ venue per upstream, each reached over two
+// lines (fault proxies standing in for the carriers), and the gateway
+// configuration pointing at them.
+type qfVenue struct {
+	kit   *qfcpp.Kit
+	cfg   *configs.File
+	procs map[string]*qfcpp.Proc          // upstream → venue
+	lines map[string][2]*faultproxy.Proxy // upstream → carrier lines
+	ctx   context.Context
+}
+
+// qfOpts says which venues to start.
+type qfOpts struct {
+	begin      string // FIX.4.2 or FIX.4.4 for both upstreams
+	orderMatch bool   // ordermatch (FIX 4.2) instead of the executor
+	// shared serves both upstreams from one venue process; otherwise each
+	// has its own, whose ExecIDs and OrderIDs both start at 1.
+	shared bool
+}
+
+func startQFVenue(t *testing.T, o qfOpts) *qfVenue {
+	t.Helper()
+	kit := qfcpp.Build(t)
+	cfg, err := configs.LoadDemo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Gateway.HTTP = "127.0.0.1:0"
+	cfg.Feeds, cfg.Sim, cfg.FIXSim = nil, nil, nil
+	tuneForLoad(cfg)
+	dir := t.TempDir()
+	cfg.Orders.Journal = filepath.Join(dir, "orders.jrnl")
+	cfg.Brokers.StoreDir = filepath.Join(dir, "fix-brokers")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	v := &qfVenue{kit: kit, cfg: cfg, procs: map[string]*qfcpp.Proc{}, lines: map[string][2]*faultproxy.Proxy{}, ctx: ctx}
+	start := func(sessions []qfcpp.Session) *qfcpp.Proc {
+		venue := qfcpp.Venue{BeginString: sessions[0].BeginString, SenderCompID: sessions[0].SenderCompID,
+			TargetCompID: sessions[0].TargetCompID, More: sessions[1:]}
+		if o.orderMatch {
+			return kit.StartOrderMatch(t, venue)
+		}
+		return kit.StartExecutor(t, venue)
+	}
+	var all []qfcpp.Session
+	for i := range cfg.Orders.Upstreams {
+		u := &cfg.Orders.Upstreams[i]
+		u.BeginString = o.begin
+		u.StoreDir = filepath.Join(dir, "fix-"+u.Name)
+		all = append(all, qfcpp.Session{BeginString: o.begin, SenderCompID: u.TargetCompID, TargetCompID: u.SenderCompID})
+	}
+	if o.shared {
+		p := start(all)
+		for _, u := range cfg.Orders.Upstreams {
+			v.procs[u.Name] = p
+		}
+	} else {
+		for i, u := range cfg.Orders.Upstreams {
+			v.procs[u.Name] = start(all[i : i+1])
+		}
+	}
+	for i := range cfg.Orders.Upstreams {
+		u := &cfg.Orders.Upstreams[i]
+		var pair [2]*faultproxy.Proxy
+		for j := range u.Lines {
+			p, err := faultproxy.New(v.procs[u.Name].Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
+			pair[j] = p
+			u.Lines[j].Addr = p.Addr()
+		}
+		v.lines[u.Name] = pair
+	}
+	return v
+}
+
+// seen counts the NewOrderSingles with ClOrdID uid the upstream's venue
+// received: fresh ones, and PossDup resends (43=Y) apart.
+func (v *qfVenue) seen(upstream, uid string) (fresh, dup int) {
+	for _, e := range v.procs[upstream].Entries() {
+		if e.Kind != qfcpp.Incoming || e.Msg.Type() != "D" || e.Msg.Get(11) != uid {
+			continue
+		}
+		if e.Msg.Get(43) == "Y" {
+			dup++
+		} else {
+			fresh++
+		}
+	}
+	return fresh, dup
+}
+
+// fills counts the fills of order uid the upstream's venue sent, resends
+// (43=Y) apart.
+func (v *qfVenue) fills(upstream, uid string) (fresh, dup int) {
+	for _, e := range v.procs[upstream].Entries() {
+		if e.Kind != qfcpp.Outgoing || e.Msg.Type() != "8" || e.Msg.Get(11) != uid || e.Msg.Get(39) != "2" {
+			continue
+		}
+		if e.Msg.Get(43) == "Y" {
+			dup++
+		} else {
+			fresh++
+		}
+	}
+	return fresh, dup
+}
+
+// awaitSeen waits until the upstream's venue received the order uid.
+func (v *qfVenue) awaitSeen(t *testing.T, upstream, uid string) {
+	t.Helper()
+	if _, err := v.procs[upstream].Await(v.ctx, func(e qfcpp.Entry) bool {
+		return e.Kind == qfcpp.Incoming && e.Msg.Type() == "D" && e.Msg.Get(11) == uid
+	}); err != nil {
+		t.Fatalf("the venue never received %s: %v", uid, err)
+	}
+}
+
+// awaitLogon waits until the upstream's session logged on to its venue
+// n times in all.
+func (v *qfVenue) awaitLogon(t *testing.T, upstream string, n int) {
+	t.Helper()
+	sender := ""
+	for _, u := range v.cfg.Orders.Upstreams {
+		if u.Name == upstream {
+			sender = u.SenderCompID
+		}
+	}
+	seen := 0
+	if _, err := v.procs[upstream].Await(v.ctx, func(e qfcpp.Entry) bool {
+		if e.Kind == qfcpp.Incoming && e.Msg.Type() == "A" && e.Msg.Get(49) == sender {
+			seen++
+		}
+		return seen == n
+	}); err != nil {
+		t.Fatalf("waiting for logon %d of %s: %v", n, upstream, err)
+	}
+}
+
+// checkFilledOnce checks that every journaled order among ids reached the
+// upstream's venue at most once fresh (PossDup resends apart) and at
+// least once, was filled there once, and that the gateway holds it
+// filled.
+func checkFilledOnce(t *testing.T, v *qfVenue, upstream string, ids []string, statusOf func(id string) string) {
+	t.Helper()
+	uids, count := journaled(t, v.cfg.Orders.Journal)
+	n, resent := 0, 0
+	for _, id := range ids {
+		uid, ok := uids[id]
+		if !ok {
+			continue
+		}
+		n++
+		v.awaitSeen(t, upstream, uid)
+		fresh, dup := v.seen(upstream, uid)
+		if fresh == 0 {
+			resent++
+		}
+		filled, refilled := v.fills(upstream, uid)
+		if count[id] != 1 || fresh > 1 || filled != 1 {
+			t.Errorf("%s (%s): journaled %d, reached the venue fresh %d (+%d PossDup resends), filled there %d times (+%d resends)",
+				id, uid, count[id], fresh, dup, filled, refilled)
+		}
+		if st := statusOf(id); st != "filled" {
+			t.Errorf("%s (%s): status %q at the gateway, want filled", id, uid, st)
+		}
+	}
+	t.Logf("%d of %d orders journaled; each reached the venue once (%d first as a PossDup resend) and is filled", n, len(ids), resent)
+}
+
+// TestInteropExecutorStream streams orders through the gateway to the
+// QuickFIX C++ executor over FIX 4.2 and 4.4, cutting the carrier line in
+// use and then stalling the other mid-stream: every order is accepted
+// (none refused for the failover), reaches the venue exactly once and
+// ends filled; the venue's answers to a cancel and a status request
+// (35=j) end those requests with the venue's reason.
+func TestInteropExecutorStream(t *testing.T) {
+	for _, begin := range []string{qfcpp.FIX42, qfcpp.FIX44} {
+		t.Run(begin, func(t *testing.T) {
+			v := startQFVenue(t, qfOpts{begin: begin, shared: true})
+			rg := startGatewayOn(t, v.cfg)
+			v.awaitLogon(t, "core", 1)
+			tr := newTrader(t, rg.base, token(t, v.cfg))
+			lines := v.lines["core"]
+			ids := tr.streamAt("x", 200, 200, "45.60", map[int]func(){
+				60:  func() { lines[0].Cut() },   // carrier A breaks: the session moves to B
+				140: func() { lines[1].Stall() }, // then B goes silent: back to A (restored)
+				100: func() { lines[0].Restore() },
+			})
+			tr.waitFor("every order filled or refused", func() bool {
+				for _, id := range ids {
+					if tr.final[id] != "filled" && tr.errors[id] == "" {
+						return false
+					}
+				}
+				return true
+			})
+			lines[1].Unstall()
+			tr.mu.Lock()
+			for id, e := range tr.errors {
+				t.Errorf("%s refused: %s", id, e)
+			}
+			tr.mu.Unlock()
+			checkFilledOnce(t, v, "core", ids, func(id string) string { o, _ := rg.g.Orders().Get("A1", id); return string(o.Status) })
+
+			// The executor answers a status request with 35=j: the gateway
+			// stops asking it, and nothing stays pending.
+			o, _ := rg.g.Orders().Get("A1", ids[0])
+			if err := rg.g.upstreams[0].Send(statusReqOf(o)); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, "the gateway to stop asking the executor for status", 30*time.Second, func() bool {
+				return metricValue(t, rg, `gateway_orders_status_unsupported{upstream="core"}`) == 1
+			})
+		})
+	}
+}
+
+// TestInteropTwoUpstreamsSameExecIDs: the core and margin systems are two
+// executor processes, each numbering its executions from 1. Every order
+// of both is filled once: executions are told apart by upstream.
+func TestInteropTwoUpstreamsSameExecIDs(t *testing.T) {
+	v := startQFVenue(t, qfOpts{begin: qfcpp.FIX44})
+	rg := startGatewayOn(t, v.cfg)
+	v.awaitLogon(t, "core", 1)
+	v.awaitLogon(t, "margin", 1)
+	tr := newTraderFor(t, rg.base, tokenFor(t, v.cfg, "A1", "M1"), "A1", "M1")
+	var cash, credit []string
+	for i := range 20 {
+		for _, acct := range []string{"A1", "M1"} {
+			id := fmt.Sprintf("%s-%d", strings.ToLower(acct), i)
+			tr.sendFor(acct, id, "45.60")
+			if acct == "A1" {
+				cash = append(cash, id)
+			} else {
+				credit = append(credit, id)
+			}
+		}
+	}
+	tr.waitFor("every order filled", func() bool {
+		for _, id := range append(append([]string(nil), cash...), credit...) {
+			if tr.final[id] != "filled" {
+				return false
+			}
+		}
+		return true
+	})
+	for up, acct := range map[string]string{"core": "A1", "margin": "M1"} {
+		ids := cash
+		if up == "margin" {
+			ids = credit
+		}
+		checkFilledOnce(t, v, up, ids, func(id string) string { o, _ := rg.g.Orders().Get(acct, id); return string(o.Status) })
+	}
+	// Both venues did use ExecIDs 1..20.
+	for _, up := range []string{"core", "margin"} {
+		if _, err := v.procs[up].Await(v.ctx, func(e qfcpp.Entry) bool {
+			return e.Kind == qfcpp.Outgoing && e.Msg.Type() == "8" && e.Msg.Get(17) == "20"
+		}); err != nil {
+			t.Fatalf("%s never sent ExecID 20: %v", up, err)
+		}
+	}
+}
+
+// TestInteropOrderMatchRejectsReplaceAndStatus: ordermatch (FIX 4.2) rests
+// orders and answers OrderCancelReplaceRequest and OrderStatusRequest with
+// 35=j. A replace ends refused with the venue's reason and leaves nothing
+// blocked; after a gateway restart the status request recovery sends is
+// refused too, and the resting order can still be cancelled.
+func TestInteropOrderMatchRejectsReplaceAndStatus(t *testing.T) {
+	v := startQFVenue(t, qfOpts{begin: qfcpp.FIX42, orderMatch: true, shared: true})
+	rg := startGatewayOn(t, v.cfg)
+	v.awaitLogon(t, "core", 1)
+	tok := token(t, v.cfg)
+	tr := newTrader(t, rg.base, tok)
+	tr.sendAt("b1", "41.10")
+	tr.waitFor("b1 working", func() bool { return tr.final["b1"] == "new" })
+	for i, px := range []string{"41.20", "41.30"} {
+		id := fmt.Sprintf("r%d", i+1)
+		if err := tr.c.Send(tr.ctx, map[string]any{"op": "order.replace", "clOrdId": id, "origClOrdId": "b1", "account": "A1",
+			"price": px, "qty": 100}); err != nil {
+			t.Fatal(err)
+		}
+		tr.waitFor("the replace "+id+" refused", func() bool { return tr.rejected[id] != "" })
+		if r := tr.rejected[id]; !strings.Contains(r, "Unsupported Message Type") {
+			t.Errorf("replace %s refused with %q, want the venue's reason", id, r)
+		}
+	}
+	// Restart: recovery asks the venue for b1's status; 35=j; the order
+	// stays as journaled and a cancel goes through.
+	rg.stop()
+	rg2 := startGatewayOn(t, v.cfg)
+	v.awaitLogon(t, "core", 2)
+	waitUntil(t, "the status request refused", 30*time.Second, func() bool {
+		return metricValue(t, rg2, `gateway_orders_status_unsupported{upstream="core"}`) == 1
+	})
+	tr2 := newTrader(t, rg2.base, tok)
+	if err := tr2.c.Send(tr2.ctx, map[string]any{"op": "order.cancel", "clOrdId": "c1", "origClOrdId": "b1", "account": "A1"}); err != nil {
+		t.Fatal(err)
+	}
+	tr2.waitFor("b1 canceled", func() bool { return tr2.final["b1"] == "canceled" || tr2.final["c1"] == "canceled" })
+	if o, _ := rg2.g.Orders().Get("A1", "b1"); o.Status != "canceled" {
+		t.Fatalf("b1 after the cancel: %+v", o)
+	}
+}
+
+// TestInteropKill9AndSIGTERM runs the gateway as a process in front of the
+// executor, kills it with SIGKILL mid-stream, restarts it, stops it with
+// SIGTERM mid-stream, restarts it: every journaled order reached the venue
+// exactly once and is filled.
+func TestInteropKill9AndSIGTERM(t *testing.T) {
+	v := startQFVenue(t, qfOpts{begin: qfcpp.FIX44, shared: true})
+	tok := token(t, v.cfg)
+	gw := startChildOn(t, v.cfg)
+	v.awaitLogon(t, "core", 1)
+	tr := newTrader(t, gw.base, tok)
+	ids := tr.streamAt("k", 300, 500, "45.60", map[int]func(){150: func() { gw.kill(t) }})
+	<-tr.done
+
+	gw2 := startChildOn(t, v.cfg)
+	v.awaitLogon(t, "core", 2)
+	tr2 := newTrader(t, gw2.base, tok)
+	var exit error
+	more := tr2.streamAt("s", 300, 500, "45.60", map[int]func(){150: func() { exit = gw2.term(t) }})
+	if exit != nil {
+		t.Fatalf("SIGTERM: the gateway exited with %v", exit)
+	}
+	<-tr2.done
+
+	gw3 := startChildOn(t, v.cfg)
+	tr3 := newTrader(t, gw3.base, tok)
+	checkFilledOnce(t, v, "core", append(ids, more...), tr3.statusOf)
+}
+
+// TestInteropBrokerThroughGateway: a broker on QuickFIX C++ (our initiator)
+// trades through the gateway's acceptor to the executor, over FIX 4.2 and
+// 4.4: new orders are acknowledged and filled; a status request is
+// answered; an identifier with SOH-free but forbidden characters is
+// refused with a reject report that does not echo it.
+func TestInteropBrokerThroughGateway(t *testing.T) {
+	for _, begin := range []string{qfcpp.FIX42, qfcpp.FIX44} {
+		t.Run(begin, func(t *testing.T) {
+			v := startQFVenue(t, qfOpts{begin: qfcpp.FIX44, shared: true})
+			v.cfg.Brokers.Sessions[0].BeginString = begin
+			rg := startGatewayOn(t, v.cfg)
+			v.awaitLogon(t, "core", 1)
+			b := v.kit.StartInitiator(t, qfcpp.Broker{Addr: rg.g.Brokers().Addr(), BeginString: begin,
+				SenderCompID: "BROKER1", TargetCompID: "SGW", Password: "demo"})
+			if err := b.AwaitLogon(v.ctx); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 10 {
+				id := fmt.Sprintf("b%d", i)
+				if _, err := b.Send(v.ctx, qfcpp.Request{MsgType: "D", ClOrdID: id, Account: "A1", Symbol: "601318",
+					SecurityExchange: "XSHG", Side: '1', OrderQty: 100, Price: "45.60"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 10 {
+				id := fmt.Sprintf("b%d", i)
+				if _, err := b.AwaitApp(v.ctx, func(m qfcpp.Message) bool {
+					return m.Type() == "8" && m.Get(11) == id && m.Get(39) == "2"
+				}); err != nil {
+					t.Fatalf("%s never filled: %v", id, err)
+				}
+			}
+			if _, err := b.Send(v.ctx, qfcpp.Request{MsgType: "H", ClOrdID: "b3", Account: "A1", Side: '1'}); err != nil {
+				t.Fatal(err)
+			}
+			st, err := b.AwaitApp(v.ctx, func(m qfcpp.Message) bool {
+				return m.Type() == "8" && m.Get(11) == "b3" && (m.Get(150) == "I" || m.Get(20) == "3")
+			})
+			if err != nil || st.Get(39) != "2" || st.Get(14) != "100" {
+				t.Fatalf("status of b3: %v %v", st, err)
+			}
+			bad := "x|58=FILLED"
+			if _, err := b.Send(v.ctx, qfcpp.Request{MsgType: "D", ClOrdID: bad, Account: "A1", Symbol: "601318",
+				SecurityExchange: "XSHG", Side: '1', OrderQty: 100, Price: "45.60"}); err != nil {
+				t.Fatal(err)
+			}
+			rej, err := b.AwaitApp(v.ctx, func(m qfcpp.Message) bool { return m.Type() == "8" && m.Get(39) == "8" })
+			if err != nil || strings.Contains(rej.String(), "58=FILLED|") && rej.Get(11) == bad || !strings.Contains(rej.Get(58), "ClOrdID") {
+				t.Fatalf("the bad ClOrdID was answered with %v (%v)", rej, err)
+			}
+		})
+	}
+}
