@@ -21,8 +21,8 @@ import (
 
 	"sgw/auth"
 	"sgw/configs"
-	"sgw/gateway/mdclient"
 	"sgw/fix"
+	"sgw/gateway/mdclient"
 	"sgw/journal"
 	"sgw/orders"
 	"sgw/risk"
