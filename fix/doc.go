@@ -41,7 +41,7 @@
 // # Delivery: exactly once toward the upstream
 //
 // Send encodes the request and queues it; it fails fast with
-// ErrNotLoggedOn while the session is down (nothing is sent). A queued
+// ErrNotLoggedOn while the session is down (nothing is queued). A queued
 // request leaves the queue only while logged on: the pacer hands it to
 // quickfix, which gives it the next MsgSeqNum and stores it in the file
 // store before it is written. From then on FIX does the rest: a message
@@ -49,29 +49,43 @@
 // next logon (ResendRequest, since it sees a sequence gap) and resent from
 // the store with PossDupFlag=Y; the upstream processes messages strictly
 // in sequence and ignores a ClOrdID it already has when PossDup is set.
-// Nothing is ever re-submitted by this package, so the upstream sees a
-// ClOrdID more than once only as a PossDup resend. Execution reports lost
-// the other way are likewise resent by the upstream (ExecReport.PossDup);
-// the order manager deduplicates them by ExecID.
+// Nothing handed to quickfix is ever re-submitted by this package, so the
+// upstream sees such a ClOrdID more than once only as a PossDup resend.
+// Execution reports lost the other way are likewise resent by the
+// upstream (ExecReport.PossDup); the order manager deduplicates them by
+// upstream and ExecID.
 //
-// A request is lost only if the process stops after Send returned and
-// before the pacer stored it (the queue is in memory). The order manager
-// covers that, and every other uncertainty, as follows:
+// When the session drops, the requests still queued (not yet handed to
+// quickfix) are taken back and returned to the Handler with
+// OnSessionDown (reclaimed): the order manager holds them, with its own
+// time bound, and sends them after the next logon. A request is thus
+// either handed to the session (and FIX resend delivers it) or back with
+// its sender, never both.
 //
-//  1. Journal the order event (durably), then Send. Never Send a ClOrdID
-//     the journal does not hold.
-//  2. An order is "unknown" when it was sent but neither acknowledged nor
-//     rejected: after a restart (rebuild from the journal) and after
-//     OnSessionDown for the orders in flight at that moment.
-//  3. After OnSessionUp, Send a StatusRequest for each unknown order and
-//     accept nothing new for that order (cancel, replace, client retry)
-//     until its answer arrives. Because the upstream processes messages in
-//     sequence, the answer reflects every message sent before it,
-//     including resent ones.
-//  4. An answer saying the upstream does not know the order (OrdStatus 8,
-//     OrdRejReason 5 "unknown order") means it never arrived: the order
-//     manager may send it again with the same ClOrdID, or reject it to the
-//     client. Any other answer gives the order's state.
+// After a restart, Handed tells the order manager which requests the
+// session had before the process stopped: the store held them under a
+// sender sequence number below its next one (quickfix stores before it
+// writes, and numbers only what it stored). A request the store does not
+// hold never left, and is sent for the first time; one it holds is
+// delivered by resend recovery. Only if the machine itself crashed (a new
+// boot id, see Store) may the store have lost its tail: Handed then says
+// HandedUnknown for what it does not hold, and the order manager asks the
+// upstream (OrderStatusRequest) before sending such an order again,
+// flagged PossResend. The recovery rule is in package orders.
+//
+// The upstream's refusal of a message as a message — a
+// BusinessMessageReject (j), such as "Unsupported Message Type" for an
+// OrderStatusRequest or an OrderCancelReplaceRequest a venue does not
+// implement, or a session-level Reject (3) — reaches the Handler as a
+// Reject naming the refused request: BusinessRejectRefID when sent, else
+// the ClOrdID of the message the session sent under RefSeqNum (the Upstream
+// remembers the last 65,536, and those in the store at start). The order
+// manager ends that request with the upstream's reason.
+//
+// Reports are normalised to FIX 4.4 values when decoded (see ExecReport):
+// a FIX 4.2 upstream's fills (ExecType 1, 2) are trades (F), its status
+// answers (ExecTransType 3) order status reports (I), and its corrections
+// (ExecTransType 1, 2) restatements (D).
 //
 // # The in-process spin hazard, and the pacer
 //
@@ -110,11 +124,17 @@
 // across restarts. By default it does not fsync each message (that caps a
 // session near 1,000 messages/s; the journal is the durable record of
 // orders). Instead an fsynced reservation bounds the sender sequence
-// number; after an unclean stop the store's torn tail is repaired and the
-// next sender sequence number moves up to the reservation, so a power
-// loss can never make the gateway reuse a sequence number the upstream
-// already saw (it would refuse the logon). The skipped numbers are gap
-// filled; orders whose messages were lost are unknown orders (above).
+// number. The reservation file is replaced atomically (written aside,
+// fsynced, renamed), so it is always whole: one that does not parse is
+// damage, and the session refuses to start (ErrReservation) rather than
+// read it as "nothing reserved". It also records the machine's boot id.
+// After an unclean stop the store's torn tail is repaired. If the machine
+// kept running (the same boot id: the process was killed, or crashed),
+// the page cache kept every write and the store is whole. If it restarted
+// (power, kernel), the next sender sequence number moves up to the
+// reservation, so the gateway never reuses a sequence number the upstream
+// already saw (it would refuse the logon); the skipped numbers are gap
+// filled, and Handed answers HandedUnknown for what the store lost.
 // StoreSync makes every write synchronous instead.
 //
 // # Metrics
