@@ -1,6 +1,9 @@
 package refdata
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // Identifier limits. Every identifier that enters the gateway — from a
 // WebSocket client, a FIX broker, the configuration — obeys the same rule:
@@ -89,8 +92,8 @@ func CheckID(field, id string, max int) error {
 }
 
 // CleanText makes a free text from outside safe to pass on: control
-// characters become spaces, and it is cut to MaxTextLen bytes on a
-// character boundary.
+// characters and invalid UTF-8 become spaces, and it is cut to MaxTextLen
+// bytes on a character boundary.
 func CleanText(s string) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
@@ -99,7 +102,7 @@ func CleanText(s string) string {
 			break
 		}
 	}
-	if clean && len(s) <= MaxTextLen {
+	if clean && len(s) <= MaxTextLen && utf8.ValidString(s) {
 		return s
 	}
 	out := make([]rune, 0, len(s))
