@@ -73,6 +73,30 @@ type StatusRequest struct {
 	Side    Side
 }
 
+// RequestID returns the ClOrdID of a request Send takes and its MsgType
+// ('D', 'F', 'G' or 'H'; values or pointers), or ("", 0) for anything else.
+func RequestID(req any) (clOrdID string, msgType byte) {
+	switch r := req.(type) {
+	case NewOrder:
+		return r.ClOrdID, 'D'
+	case *NewOrder:
+		return r.ClOrdID, 'D'
+	case CancelRequest:
+		return r.ClOrdID, 'F'
+	case *CancelRequest:
+		return r.ClOrdID, 'F'
+	case ReplaceRequest:
+		return r.ClOrdID, 'G'
+	case *ReplaceRequest:
+		return r.ClOrdID, 'G'
+	case StatusRequest:
+		return r.ClOrdID, 'H'
+	case *StatusRequest:
+		return r.ClOrdID, 'H'
+	}
+	return "", 0
+}
+
 // ExecReport is an ExecutionReport (8) received from the upstream. The
 // order manager applies it and journals it as it is.
 type ExecReport struct {

@@ -80,19 +80,19 @@ func (rt *route) admit(now time.Time, maxHeld int, holdTimeout time.Duration) er
 	return nil
 }
 
-// reqID returns a request's upstream id (its ClOrdID) and kind.
+// reqID returns a request's upstream id (its ClOrdID) and kind: recNew,
+// recCancel, recReplace, or 'H' for a status request.
 func reqID(req any) (uid string, kind byte) {
-	switch r := req.(type) {
-	case fix.NewOrder:
-		return r.ClOrdID, recNew
-	case fix.CancelRequest:
-		return r.ClOrdID, recCancel
-	case fix.ReplaceRequest:
-		return r.ClOrdID, recReplace
-	case fix.StatusRequest:
-		return r.ClOrdID, 'H'
+	uid, mt := fix.RequestID(req)
+	switch mt {
+	case 'D':
+		return uid, recNew
+	case 'F':
+		return uid, recCancel
+	case 'G':
+		return uid, recReplace
 	}
-	return "", 0
+	return uid, mt
 }
 
 // newOrderReq is the NewOrderSingle of an order.

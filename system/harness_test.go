@@ -554,15 +554,7 @@ func checkExactlyOnce(t *testing.T, v *venue, ids []string, allowed []string, tr
 // series, given as it is printed (`name{label="v"}`), or -1.
 func metricValue(t *testing.T, rg *runningGateway, series string) float64 {
 	t.Helper()
-	resp, err := http.Get(rg.base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, b := brokerGet(t, rg.base+"/metrics")
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			var f float64

@@ -19,18 +19,26 @@ func TestKill9MidStream(t *testing.T) {
 	ids := tr.stream("k", 400, 500, func() { gw.kill(t) })
 	<-tr.done
 
-	gw2 := startChild(t, v)
-	tr2 := newTrader(t, gw2.base, tok)
-	more := tr2.stream("k2", 20, 50, nil)
-	tr2.waitFor("the new orders working", func() bool {
-		for _, id := range more {
-			if tr2.final[id] != "new" {
+	tr2, more := tradeAgain(t, v, tok, "k2", 20)
+	checkExactlyOnce(t, v, append(ids, more...), nil, tr, tr2)
+}
+
+// tradeAgain starts a new gateway process on the venue's journal and
+// stores, sends n more orders through it and waits until they work.
+func tradeAgain(t *testing.T, v *venue, tok, prefix string, n int) (*trader, []string) {
+	t.Helper()
+	gw := startChild(t, v)
+	tr := newTrader(t, gw.base, tok)
+	ids := tr.stream(prefix, n, 50, nil)
+	tr.waitFor("the new orders working", func() bool {
+		for _, id := range ids {
+			if tr.final[id] != "new" {
 				return false
 			}
 		}
 		return true
 	})
-	checkExactlyOnce(t, v, append(ids, more...), nil, tr, tr2)
+	return tr, ids
 }
 
 // TestKill9AfterTwoLineOutage: both carrier lines are cut, orders keep
@@ -99,16 +107,6 @@ func TestSIGTERMMidStream(t *testing.T) {
 			}
 		}
 	}
-	gw2 := startChild(t, v)
-	tr2 := newTrader(t, gw2.base, tok)
-	more := tr2.stream("s2", 10, 50, nil)
-	tr2.waitFor("the new orders working", func() bool {
-		for _, id := range more {
-			if tr2.final[id] != "new" {
-				return false
-			}
-		}
-		return true
-	})
+	tr2, more := tradeAgain(t, v, tok, "s2", 10)
 	checkExactlyOnce(t, v, append(ids, more...), []string{"orders.stopping"}, tr, tr2)
 }

@@ -91,7 +91,7 @@ func TestUpstreamAgainstExecutor(t *testing.T) {
 				checkFields(t, "reject of "+req.msgType, j.Msg, map[int]string{45: in.Msg.Get(34), 380: "3", 58: "Unsupported Message Type", 379: ""})
 				// fix.Upstream names the request from RefSeqNum (the
 				// venue sends no BusinessRejectRefID) and tells the Handler.
-				id, _ := reqClOrdID(req.req)
+				id, _ := fix.RequestID(req.req)
 				rej := up.rec.awaitReject(t, ctx, id)
 				if rej.MsgType != req.msgType || rej.Reason != 3 || rej.Session || rej.Text != "Unsupported Message Type" {
 					t.Errorf("reject of %s: %+v", req.msgType, rej)
@@ -239,19 +239,4 @@ func TestUpstreamExecutorRestarts(t *testing.T) {
 	if ers := second.rec.execsFor("o2"); len(ers) != 1 {
 		t.Errorf("o2 filled %d times: %+v", len(ers), ers)
 	}
-}
-
-// reqClOrdID returns a request's ClOrdID.
-func reqClOrdID(req any) (string, bool) {
-	switch r := req.(type) {
-	case fix.CancelRequest:
-		return r.ClOrdID, true
-	case fix.ReplaceRequest:
-		return r.ClOrdID, true
-	case fix.StatusRequest:
-		return r.ClOrdID, true
-	case fix.NewOrder:
-		return r.ClOrdID, true
-	}
-	return "", false
 }
