@@ -45,6 +45,12 @@ type storeFactory struct {
 	onScan func(storeScan)
 	// boot returns the machine's boot id; nil means bootID (tests set it).
 	boot func() string
+	// resumeAfter, when positive, is the MsgSeqNum of the last message
+	// from the upstream that the order journal holds: Create moves the
+	// next target sequence number back to the one after it, so that the
+	// upstream resends what the store counted as received but the journal
+	// lacks (a crash between the two).
+	resumeAfter int
 
 	mu     sync.Mutex
 	stores []*reservedStore
@@ -105,6 +111,13 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (quickfix.MessageStore, er
 	scan, err := scanStore(inner)
 	if err != nil {
 		return nil, fmt.Errorf("fix: store %s: %w", f.dir, err)
+	}
+	if next := inner.NextTargetMsgSeqNum(); f.resumeAfter > 0 && f.resumeAfter+1 < next {
+		f.log.Warn("fix: the store counted messages from the upstream that the order journal lacks; asking for them again",
+			"store", f.dir, "from", f.resumeAfter+1, "to", next-1)
+		if err := inner.SetNextTargetMsgSeqNum(f.resumeAfter + 1); err != nil {
+			return nil, fmt.Errorf("fix: store %s: %w", f.dir, err)
+		}
 	}
 	// A process that died (kill -9, a panic) leaves what it wrote in the
 	// page cache: the store is whole. Only a crash of the machine (power,

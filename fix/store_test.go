@@ -160,3 +160,30 @@ func TestStoreDamagedReservationRefused(t *testing.T) {
 		t.Fatalf("Create with a damaged reservation: %v, want ErrReservation", err)
 	}
 }
+
+// TestStoreResumeInbound: a store that counted messages from the upstream
+// the journal lacks expects them again; one that did not is left alone.
+func TestStoreResumeInbound(t *testing.T) {
+	for _, tc := range []struct{ after, want int }{{5, 6}, {9, 10}, {20, 10}, {0, 10}} {
+		dir := t.TempDir()
+		f, sid := newTestStoreFactory(t, dir)
+		st, err := f.Create(sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetNextTargetMsgSeqNum(10); err != nil {
+			t.Fatal(err)
+		}
+		f.close()
+		f2, _ := newTestStoreFactory(t, dir)
+		f2.resumeAfter = tc.after
+		st2, err := f2.Create(sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st2.NextTargetMsgSeqNum(); got != tc.want {
+			t.Errorf("resume after %d: next target %d, want %d", tc.after, got, tc.want)
+		}
+		f2.close()
+	}
+}

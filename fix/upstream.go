@@ -37,6 +37,8 @@ type Upstream struct {
 
 	// scan is what the store held when Run opened it; nil before.
 	scan atomic.Pointer[storeScan]
+	// resumeAfter is set by ResumeInboundAfter before Run.
+	resumeAfter atomic.Int64
 
 	mu sync.Mutex
 	// Line choice (see pickLine).
@@ -136,6 +138,16 @@ func (u *Upstream) Handed(id string) Handed {
 	return HandedNo
 }
 
+// ResumeInboundAfter tells the Upstream the MsgSeqNum of the last message
+// from the upstream that the caller has made durable (the order journal).
+// When Run opens the store and finds it counted later messages as
+// received, it moves the expected sequence number back, so that the
+// upstream resends them (PossDupFlag=Y) after the logon: a report the
+// process received but had not journaled when it stopped is not lost. The
+// caller must treat the resent messages idempotently. Call it before Run;
+// zero (or a number the store has not passed) changes nothing.
+func (u *Upstream) ResumeInboundAfter(seq int) { u.resumeAfter.Store(int64(seq)) }
+
 // LoggedOn reports whether the session is logged on.
 func (u *Upstream) LoggedOn() bool { return u.loggedOn.Load() }
 
@@ -159,6 +171,7 @@ func (u *Upstream) Run(ctx context.Context) (err error) {
 		return err
 	}
 	stores := &storeFactory{settings: settings, dir: u.cfg.StoreDir, syncEach: u.cfg.StoreSync, log: u.log,
+		resumeAfter: int(u.resumeAfter.Load()),
 		onScan: func(sc storeScan) {
 			for _, m := range sc.sent {
 				u.sent.add(m)

@@ -52,6 +52,9 @@ func (u *ackingUpstream) Send(req any) error {
 // Handed implements orders.Upstream.
 func (u *ackingUpstream) Handed(string) fix.Handed { return fix.HandedNo }
 
+// ResumeInboundAfter implements orders.Upstream.
+func (u *ackingUpstream) ResumeInboundAfter(int) {}
+
 func newOrderEnv(t *testing.T) (*wsEnv, string) {
 	t.Helper()
 	books := newTestBooks(t, testSymbols...)

@@ -25,6 +25,8 @@ type fakeUpstream struct {
 	sent   []any
 	handed map[string]fix.Handed
 	notify chan struct{} // closed and replaced on each Send
+	// resumeAfter is what ResumeInboundAfter was told.
+	resumeAfter int
 }
 
 func newFakeUpstream() *fakeUpstream {
@@ -50,6 +52,12 @@ func (f *fakeUpstream) Handed(id string) fix.Handed {
 		return h
 	}
 	return fix.HandedNo
+}
+
+func (f *fakeUpstream) ResumeInboundAfter(seq int) {
+	f.mu.Lock()
+	f.resumeAfter = seq
+	f.mu.Unlock()
 }
 
 func (f *fakeUpstream) setDown(down bool) {

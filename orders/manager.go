@@ -88,6 +88,9 @@ type Upstream interface {
 	// Handed tells whether a request was handed to the session before
 	// the process started.
 	Handed(clOrdID string) fix.Handed
+	// ResumeInboundAfter names the last message from the upstream the
+	// journal holds, so that the session asks for any later one again.
+	ResumeInboundAfter(seq int)
 }
 
 var _ Upstream = (*fix.Upstream)(nil)

@@ -32,10 +32,13 @@ import (
 //     PossResend; a cancel or replace is sent again (a duplicate is
 //     refused by the venue as such, harmlessly).
 //
-// Then the status of every order the venue has is asked for
-// (OrderStatusRequest, unless the upstream refuses them), so that fills
-// whose reports were received but not yet journaled when the process
-// stopped are applied. Nothing is refused or blocked meanwhile: the
+// Reports the session received but the journal lacks when the process
+// stopped are asked for again: Recover tells each Upstream the last
+// message from it the journal holds (ResumeInboundAfter), and the session
+// asks the upstream to resend the rest (applied once: executions by
+// upstream and ExecID, the rest by state). Then the status of every order
+// the venue has is asked for (OrderStatusRequest, unless the upstream
+// refuses them), as a second check. Nothing is refused or blocked meanwhile: the
 // session processes messages in order, so every answer reflects every
 // request sent before it.
 func (m *Manager) Recover() (int, error) {
@@ -64,6 +67,7 @@ func (m *Manager) Recover() (int, error) {
 		rt.recovery = append(rt.recovery, o)
 	}
 	for _, rt := range m.routes {
+		rt.up.ResumeInboundAfter(rt.lastIn)
 		if len(rt.recovery) > 0 {
 			m.log.Info("orders: open orders to resolve at the upstream's first logon", "upstream", rt.name, "orders", len(rt.recovery))
 		}
@@ -101,6 +105,7 @@ func (m *Manager) replay(r journal.Record) error {
 				up = o.Upstream
 			}
 			m.applyExec(o, up, rec.ER)
+			m.sawInbound(up, rec.ER.SeqNum)
 		}
 		return nil
 	case recCancelReject:
@@ -108,8 +113,12 @@ func (m *Manager) replay(r journal.Record) error {
 		if err := json.Unmarshal(r.Body, &rec); err != nil {
 			return err
 		}
-		if o := m.find(rec.R.ClOrdID, rec.R.OrigClOrdID); o != nil && o.pending != nil && o.pending.uid == rec.R.ClOrdID {
+		o := m.find(rec.R.ClOrdID, rec.R.OrigClOrdID)
+		if o != nil && o.pending != nil && o.pending.uid == rec.R.ClOrdID {
 			m.applyCancelReject(o, rec.R)
+		}
+		if o != nil {
+			m.sawInbound(o.Upstream, rec.R.SeqNum)
 		}
 		return nil
 	case recRefused:
@@ -128,6 +137,15 @@ func (m *Manager) replay(r journal.Record) error {
 		return nil
 	}
 	return fmt.Errorf("unknown record type %q", r.Type)
+}
+
+// sawInbound records the MsgSeqNum of a message from the upstream that
+// the journal holds. The last one in journal order is the high-water mark
+// (a sequence reset starts the numbers again). mu held.
+func (m *Manager) sawInbound(upstream string, seq int) {
+	if rt := m.routes[upstream]; rt != nil && seq > 0 {
+		rt.lastIn = seq
+	}
 }
 
 // recoverRoute resolves the orders Recover left open on rt, at the

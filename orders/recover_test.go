@@ -101,3 +101,36 @@ func TestRecoveryProbe(t *testing.T) {
 		t.Fatalf("p2 %+v", o)
 	}
 }
+
+// TestRecoveryResumesInbound: after a restart the session is told the
+// last message from the upstream the journal holds, so that reports
+// received but not journaled are sent again; their repeats change
+// nothing.
+func TestRecoveryResumesInbound(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	e.m.New(buy("a", 200))
+	e.core.wait(t, 1)
+	ack := e.er("a", '0', '0', 0, 0, 200, "e1")
+	ack.SeqNum = 6
+	fill := e.er("a", 'F', '1', 100, 100, 100, "e2")
+	fill.SeqNum = 7
+	e.m.OnExecReport("core", ack)
+	e.m.OnExecReport("core", fill)
+	e.ev.wait(t, 3)
+	e.j.Close()
+
+	r := newEnv(t, dir)
+	if r.core.resumeAfter != 7 || r.mgn.resumeAfter != 0 {
+		t.Fatalf("resume after core %d, margin %d; want 7 and 0", r.core.resumeAfter, r.mgn.resumeAfter)
+	}
+	// The upstream resends 7 (applied before) and 8 (lost in the crash).
+	fill.PossDup = true
+	r.m.OnExecReport("core", fill)
+	lost := r.er("a", 'F', '2', 100, 200, 0, "e3")
+	lost.SeqNum, lost.PossDup = 8, true
+	r.m.OnExecReport("core", lost)
+	if o, _ := r.m.Get("A1", "a"); o.CumQty != 200 || o.Status != StatusFilled {
+		t.Fatalf("after the resends: %+v", o)
+	}
+}

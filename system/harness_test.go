@@ -379,6 +379,9 @@ func (tr *trader) streamAt(prefix string, n, rate int, price string, at map[int]
 // answer.
 func (tr *trader) statusOf(id string) string {
 	tr.t.Helper()
+	tr.mu.Lock()
+	delete(tr.status, id)
+	tr.mu.Unlock()
 	if err := tr.c.Send(tr.ctx, map[string]any{"op": "order.status", "account": "A1", "clOrdId": id}); err != nil {
 		tr.t.Fatal(err)
 	}

@@ -184,7 +184,18 @@ func checkFilledOnce(t *testing.T, v *qfVenue, upstream string, ids []string, st
 			t.Errorf("%s (%s): journaled %d, reached the venue fresh %d (+%d PossDup resends), filled there %d times (+%d resends)",
 				id, uid, count[id], fresh, dup, filled, refilled)
 		}
-		if st := statusOf(id); st != "filled" {
+		// The venue filled it; the gateway hears of it a moment later.
+		if _, err := v.procs[upstream].Await(v.ctx, func(e qfcpp.Entry) bool {
+			return e.Kind == qfcpp.Outgoing && e.Msg.Type() == "8" && e.Msg.Get(11) == uid && e.Msg.Get(39) == "2"
+		}); err != nil {
+			t.Fatalf("%s: the venue never filled it: %v", id, err)
+		}
+		st := statusOf(id)
+		for try := 0; st != "filled" && try < 250; try++ {
+			time.Sleep(20 * time.Millisecond) // the gateway's state has no change notification here; poll it
+			st = statusOf(id)
+		}
+		if st != "filled" {
 			t.Errorf("%s (%s): status %q at the gateway, want filled", id, uid, st)
 		}
 	}
@@ -407,4 +418,34 @@ func TestInteropBrokerThroughGateway(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInteropKill9AfterTwoLineOutage: both carrier lines to the executor
+// are cut, orders keep coming and are accepted (held), the gateway
+// process is killed, the lines come back and a new gateway sends each of
+// them once.
+func TestInteropKill9AfterTwoLineOutage(t *testing.T) {
+	v := startQFVenue(t, qfOpts{begin: qfcpp.FIX42, shared: true})
+	tok := token(t, v.cfg)
+	gw := startChildOn(t, v.cfg)
+	v.awaitLogon(t, "core", 1)
+	tr := newTrader(t, gw.base, tok)
+	lines := v.lines["core"]
+	lines[0].Cut()
+	lines[1].Cut()
+	ids := tr.streamAt("o", 50, 200, "45.60", nil)
+	tr.waitFor("the orders sent during the outage accepted", func() bool {
+		for _, id := range ids {
+			if tr.accepted[id] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	gw.kill(t)
+	lines[0].Restore()
+	lines[1].Restore()
+	gw2 := startChildOn(t, v.cfg)
+	tr2 := newTrader(t, gw2.base, tok)
+	checkFilledOnce(t, v, "core", ids, tr2.statusOf)
 }
