@@ -45,6 +45,7 @@ type wsMetrics struct {
 	resumes     prometheus.Counter
 	resnapshots prometheus.Counter
 	lapped      prometheus.Counter
+	pongs       prometheus.Counter
 }
 
 func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
@@ -58,8 +59,9 @@ func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
 		resumes:     prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_resumes_total", Help: "Book subscriptions resumed from history instead of a snapshot."}),
 		resnapshots: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_hub_resnapshots_total", Help: "Times a fan-out hub reloaded a book from the published view."}),
 		lapped:      prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_hub_lapped_total", Help: "Times a fan-out hub fell a whole update ring behind."}),
+		pongs:       prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_pongs_total", Help: "Pongs received in answer to the server's pings."}),
 	}
-	reg.MustRegister(m.clients, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resnapshots, m.lapped)
+	reg.MustRegister(m.clients, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resnapshots, m.lapped, m.pongs)
 	return m
 }
 
@@ -299,6 +301,7 @@ func (w *wsServer) inspect(ctx context.Context, c *client, now time.Time) {
 			defer cancel()
 			if c.conn.Ping(pctx) == nil {
 				c.lastRecv.Store(time.Now().UnixNano())
+				w.metrics.pongs.Inc()
 			}
 		}()
 	}

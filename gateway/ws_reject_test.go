@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -190,9 +189,10 @@ func TestWSLimits(t *testing.T) {
 		c.Close()
 	})
 	t.Run("idle client is closed", func(t *testing.T) {
-		e := newWSEnv(t, WSConfig{AnonymousMarketData: true, PingInterval: 100 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
+		const ping, idle = 100 * time.Millisecond, time.Second
+		e := newWSEnv(t, WSConfig{AnonymousMarketData: true, PingInterval: ping, IdleTimeout: idle})
 		// A raw connection that never reads cannot answer pings.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		conn, _, err := websocket.Dial(ctx, e.url, nil)
 		if err != nil {
@@ -200,7 +200,12 @@ func TestWSLimits(t *testing.T) {
 		}
 		defer conn.CloseNow()
 		waitUntil(t, func() bool { return metricValue(t, e.reg, "gateway_ws_rejected_total", `reason="idle"`) == 1 })
-		// A client that reads answers pings and stays.
+		// A client that reads answers pings and stays. The janitor checks
+		// a client for idleness before it pings it, and pings are at least
+		// PingInterval apart; the only client that answers pings is the
+		// live one, so once it has answered more than idle/ping pings, the
+		// janitor has found it alive after it had sent nothing for longer
+		// than IdleTimeout.
 		live := e.dial("")
 		go func() {
 			for {
@@ -209,10 +214,9 @@ func TestWSLimits(t *testing.T) {
 				}
 			}
 		}()
-		time.Sleep(time.Second)
+		waitUntil(t, func() bool { return metricValue(t, e.reg, "gateway_ws_pongs_total", "") > float64(idle/ping)+1 })
 		if n := metricValue(t, e.reg, "gateway_ws_rejected_total", `reason="idle"`); n != 1 {
 			t.Fatalf("a client answering pings was closed as idle (%v)", n)
 		}
-		_ = errors.New
 	})
 }

@@ -78,6 +78,9 @@ func TestPage(t *testing.T) {
 
 	// Faults, by step: the page must count one checksum failure and get a
 	// fresh snapshot, resume after the gap, and resume after reconnecting.
+	// After each fault and the step that reveals it (a gap shows only at
+	// the next update), the test waits until the page has recovered to
+	// the fake's seq, so that faults never overlap however slow the page.
 	const steps = 120
 	for i := 1; i <= steps; i++ {
 		switch i {
@@ -89,7 +92,10 @@ func TestPage(t *testing.T) {
 			g.Disconnect()
 		}
 		g.Step(sym)
-		time.Sleep(10 * time.Millisecond)
+		switch i {
+		case 15 + 1, 45 + 1, 80 + 1:
+			b.WaitFor(t, fmt.Sprintf("gw.state === 'live' && gw.seq === %d", g.Seq(sym)), 15*time.Second)
+		}
 	}
 	final := g.Seq(sym)
 	b.WaitFor(t, fmt.Sprintf("gw.state === 'live' && gw.seq === %d", final), 15*time.Second)
