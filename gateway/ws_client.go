@@ -11,6 +11,7 @@ import (
 
 	"sgw/auth"
 	"sgw/orderbook"
+	"sgw/orders"
 )
 
 // subKey names one subscription of a client.
@@ -324,10 +325,11 @@ func (c *client) readLoop(ctx context.Context) error {
 	}
 }
 
-// reject answers a request with an error message.
+// reject answers a request with an error message, carrying e.ref (a
+// valid client order id, or none).
 func (c *client) reject(id []byte, e *protoError) {
 	c.srv.metrics.rejected.WithLabelValues(e.code).Inc()
-	c.enqueue(encodeReply(errorReply{Type: "error", Code: e.code, Msg: e.msg, ID: id}))
+	c.enqueue(encodeReply(errorReply{Type: "error", Code: e.code, Msg: e.msg, Ref: e.ref, ID: id}))
 }
 
 // handle carries out one decoded request. Reader goroutine.
@@ -419,10 +421,14 @@ func (c *client) lookup(req request) ([]orderbook.SymbolID, []string, bool) {
 	ids := make([]orderbook.SymbolID, 0, len(req.Symbols))
 	syms := make([]string, 0, len(req.Symbols))
 	seen := map[orderbook.SymbolID]bool{}
-	for _, s := range req.Symbols {
+	for i, s := range req.Symbols {
 		id, ok := c.srv.market.Lookup(s)
 		if !ok {
-			c.reject(req.ID, perr(codeUnknownSymbol, "unknown symbol %q", s))
+			if orders.ValidID(s, orders.MaxSymbolLen) {
+				c.reject(req.ID, perr(codeUnknownSymbol, "unknown symbol %q", s))
+			} else {
+				c.reject(req.ID, perr(codeUnknownSymbol, "symbols[%d] is not a symbol", i))
+			}
 			continue
 		}
 		if !seen[id] {

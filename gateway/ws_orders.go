@@ -167,13 +167,14 @@ func (c *client) handleOrder(req request) {
 }
 
 // rejectRef answers an order request with an error naming its client
-// order id.
+// order id, if it has a valid one (decodeRequest checked it; orders.list
+// has none).
 func (c *client) rejectRef(req request, code, msg string) {
-	c.srv.metrics.rejected.WithLabelValues(code).Inc()
-	c.enqueue(encodeReply(struct {
-		errorReply
-		Ref string `json:"ref"`
-	}{errorReply{Type: "error", Code: code, Msg: msg, ID: req.ID}, req.ClOrdID}))
+	e := &protoError{code: code, msg: msg}
+	if orders.ValidID(req.ClOrdID, orders.MaxClOrdIDLen) {
+		e.ref = req.ClOrdID
+	}
+	c.reject(req.ID, e)
 }
 
 // watchOrders subscribes the client to the orders channel of accounts.
