@@ -36,7 +36,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	codes := map[string]bool{codeBadJSON: true, codeUnknownOp: true, codeUnknownChannel: true, codeBadDepth: true, codeBadToken: true, codeBadOrder: true, codeBadID: true}
+	codes := map[string]bool{codeBadJSON: true, codeUnknownOp: true, codeUnknownChannel: true, codeBadDepth: true, codeBadToken: true, codeBadOrder: true, codeBadID: true, codeBadCursor: true}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := decodeRequest(b)
 		if err != nil {
@@ -66,7 +66,11 @@ func FuzzDecodeRequest(f *testing.F) {
 			if r.Token == "" {
 				t.Fatal("accepted auth without a token")
 			}
-		case opPing, opOrdersList:
+		case opOrdersList:
+			if r.Limit < 0 || len(r.Cursor) > maxCursorLen {
+				t.Fatalf("accepted limit %d, cursor of %d bytes", r.Limit, len(r.Cursor))
+			}
+		case opPing:
 		case opOrderNew, opOrderReplace:
 			if r.price <= 0 || r.Qty <= 0 || r.Account == "" || r.ClOrdID == "" {
 				t.Fatalf("accepted order %+v", r)

@@ -137,20 +137,7 @@ func (c *client) handleOrder(req request) {
 		v.Ref = req.ClOrdID
 		c.enqueue(encodeReply(v))
 	case opOrdersList:
-		var page orders.ListPage
-		if page, err = c.srv.orders.List(req.Account, "", 0); err != nil {
-			break
-		}
-		views := make([]orderJSON, len(page.Orders))
-		for i, o := range page.Orders {
-			views[i] = orderView("order", o)
-		}
-		c.enqueue(encodeReply(struct {
-			Type    string          `json:"type"`
-			Account string          `json:"account"`
-			Orders  []orderJSON     `json:"orders"`
-			ID      json.RawMessage `json:"id,omitempty"`
-		}{"orders", req.Account, views, req.ID}))
+		err = c.listOrders(req)
 	}
 	if err != nil {
 		var rr *risk.Reject

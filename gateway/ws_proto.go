@@ -50,6 +50,8 @@ const (
 	// account, symbol) or an account of an orders subscription breaks the
 	// identifier rule of orders.ValidID.
 	codeBadID = orders.CodeBadID
+	// codeBadCursor: an orders.list cursor the server did not hand out.
+	codeBadCursor = orders.CodeBadCursor
 )
 
 // request is one client message.
@@ -73,6 +75,11 @@ type request struct {
 	Price       string   `json:"price,omitempty"`
 	Qty         int64    `json:"qty,omitempty"`
 	price       refdata.Price
+
+	// orders.list paging: the cursor of the page (a "next" the server
+	// handed out; empty for the first page) and the most orders wanted.
+	Cursor string `json:"cursor,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
 }
 
 // protoError is a rejected request: a stable code and a text for people,
@@ -208,7 +215,7 @@ func checkOrder(r *request) *protoError {
 		return e
 	}
 	if r.Op == opOrdersList {
-		return nil
+		return checkListPage(r)
 	}
 	if r.Op == opOrderNew {
 		if r.Side != "buy" && r.Side != "sell" {
@@ -227,6 +234,22 @@ func checkOrder(r *request) *protoError {
 		if r.Qty <= 0 {
 			return perr(codeBadOrder, "qty %d: must be positive", r.Qty)
 		}
+	}
+	return nil
+}
+
+// maxCursorLen bounds an orders.list cursor: the server hands out short
+// ones, so a longer one is not one of them.
+const maxCursorLen = 64
+
+// checkListPage checks the paging fields of orders.list. A limit above
+// orders.MaxListLimit is lowered to it by the order manager.
+func checkListPage(r *request) *protoError {
+	if len(r.Cursor) > maxCursorLen {
+		return perr(codeBadCursor, "cursor is not one this gateway handed out")
+	}
+	if r.Limit < 0 {
+		return perr(codeBadOrder, "limit %d: want 1 to %d, or none for %d", r.Limit, orders.MaxListLimit, orders.DefaultListLimit)
 	}
 	return nil
 }

@@ -294,3 +294,52 @@ func TestOrderTicketSignedOut(t *testing.T) {
 		})
 	}
 }
+
+// TestOrdersListPages signs in for two accounts, one with more orders than
+// two orders.list pages hold: the page follows each answer's next cursor,
+// once, until the last page, and shows every order exactly once.
+func TestOrdersListPages(t *testing.T) {
+	g := newFakeGateway(t)
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	t.Cleanup(g.Close)
+	const n = 2*listLimit + 37
+	g.SeedOrders("A1", n)
+	g.SeedOrders("A2", 3)
+	b := browsertest.New(t)
+
+	b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/?token="+url.QueryEscape(g.Token(t, "u1", "A1", "A2"))))
+	b.WaitFor(t, fmt.Sprintf("gw.orders.signedIn && gw.orders.list.length === %d && document.querySelectorAll('#orders-table tbody tr').length === %d",
+		n+3, n+3), 15*time.Second)
+	var ids []string
+	b.Eval(t, "gw.orders.list.map((o) => o.account + ' ' + o.clOrdId)", &ids)
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Errorf("order %s listed twice", id)
+		}
+		seen[id] = true
+	}
+	for _, acc := range []struct {
+		name string
+		n    int
+	}{{"A1", n}, {"A2", 3}} {
+		for i := range acc.n {
+			if id := fmt.Sprintf("%s o%s-%d", acc.name, acc.name, i); !seen[id] {
+				t.Fatalf("order %s missing", id)
+			}
+		}
+	}
+	ops := g.Ops()
+	want := []string{"orders.list A1", fmt.Sprintf("orders.list A1 cursor=%d", listLimit),
+		fmt.Sprintf("orders.list A1 cursor=%d", 2*listLimit), "orders.list A2"}
+	for _, w := range want {
+		if count(ops, w) != 1 {
+			t.Errorf("%q sent %d times, want once; ops:\n%s", w, count(ops, w), strings.Join(ops, "\n"))
+		}
+	}
+	if got := countPrefix(ops, "orders.list "); got != len(want) {
+		t.Errorf("%d orders.list requests, want %d; ops:\n%s", got, len(want), strings.Join(ops, "\n"))
+	}
+	b.Logs(t)
+}
