@@ -394,10 +394,8 @@ func (c *client) subscribe(req request) {
 	for _, id := range ids {
 		c.subs[subKey{req.Channel, id}] = struct{}{}
 	}
-	c.enqueue(encodeReply(subReply{Type: "subscribed", Channel: req.Channel, Symbols: syms, Depth: req.Depth, ID: req.ID}))
-	for shard, part := range c.byShard(ids) {
-		c.srv.hubs[shard].subscribe(c, req.Channel, req.Depth, part, req.Resume)
-	}
+	reply := encodeReply(subReply{Type: "subscribed", Channel: req.Channel, Symbols: syms, Depth: req.Depth, ID: req.ID})
+	subscribe(c.srv.hubs, c.byShard(ids), c, req.Channel, req.Depth, req.Resume, reply)
 }
 
 // unsubscribe carries out an unsubscribe request. Reader goroutine.
