@@ -66,7 +66,8 @@ func (f *fakeEntry) New(req orders.NewRequest) (orders.Order, error) {
 		<-hold
 	}
 	o := orders.Order{ClOrdID: req.ClOrdID, OrigClOrdID: req.ClOrdID, Account: req.Account, Symbol: req.Symbol,
-		Side: req.Side, Price: req.Price, Qty: req.Qty, LeavesQty: req.Qty, Status: orders.StatusPendingNew, Source: req.Source}
+		Side: req.Side, Price: req.Price, Qty: req.Qty, LeavesQty: req.Qty, Status: orders.StatusPendingNew, Source: req.Source,
+		Updated: time.Now()}
 	if sink != nil {
 		sink.OrderEvent(orders.Event{Kind: orders.EventAccepted, Order: o, Ref: req.ClOrdID})
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,19 +21,23 @@ type subKey struct {
 	id orderbook.SymbolID
 }
 
-// client is one WebSocket connection. Its reader goroutine (the HTTP
-// handler's) decodes requests and owns the fields marked "reader". Hubs
-// queue messages from their own goroutines through enqueue; the queue, the
-// resync generation and the writer state are guarded by mu. Writing is done
-// by a flush goroutine started when something is queued and ending when the
-// queue is empty, so an idle connection costs one goroutine, not two.
+// client is one WebSocket connection. Its reader goroutine (wsServer.serve)
+// decodes requests and owns the fields marked "reader". Hubs and order
+// sinks queue messages from their own goroutines through enqueue; the
+// queue, the resync generation, the writer state and the close state are
+// guarded by mu. Writing is done by a flush goroutine started when
+// something is queued and ending when the queue is empty, so an idle
+// connection costs one goroutine, not two. Closes go through close
+// (ws_close.go).
 type client struct {
 	srv  *wsServer
 	conn *websocket.Conn
+	raw  net.Conn // the hijacked TCP connection under conn, closed when a close overruns its bound
 	ip   string
 
 	lastRecv atomic.Int64 // unix ns of the last message or pong
 	expires  atomic.Int64 // token expiry, unix s; 0 = anonymous
+	ended    atomic.Bool  // the connection is released; kill has nothing to do
 
 	mu         sync.Mutex
 	queue      [][]byte
@@ -42,10 +47,11 @@ type client struct {
 	needResync bool      // the writer must ask the hubs for snapshots
 	lagSince   time.Time // when the backlog was first dropped; zero when caught up
 	closed     bool
-	closing    *closeReq // close after writing what is queued
-	writing    bool      // a flush goroutine is running
-	private    bool      // receives order events, which may never be dropped
-	frame      []byte    // the flush goroutine's frame buffer
+	closing    *closeReq   // close after writing what is queued
+	kill       *time.Timer // closes raw if the close in progress overruns its bound
+	writing    bool        // a flush goroutine is running
+	private    bool        // receives order events, which may never be dropped
+	frame      []byte      // the flush goroutine's frame buffer
 	flushes    sync.WaitGroup
 	nextPing   atomic.Int64 // unix ns; the janitor's
 
@@ -107,9 +113,10 @@ func (c *client) enqueueSnapshot(msg []byte) uint64 {
 }
 
 // push queues msg, or drops the whole backlog on overflow; it reports
-// whether msg was queued. mu held.
+// whether msg was queued. Nothing is queued once a close was asked for.
+// mu held.
 func (c *client) push(msg []byte) bool {
-	if c.closed {
+	if c.closed || c.closing != nil {
 		return false
 	}
 	queued := true
@@ -117,10 +124,8 @@ func (c *client) push(msg []byte) bool {
 		// Order events cannot be replaced by a snapshot: rather than lose
 		// one, close the connection; the client reconnects and lists its
 		// orders.
-		clear(c.queue)
-		c.queue, c.queued, c.closed = nil, 0, true
 		c.srv.metrics.disconnects.Inc()
-		go c.conn.Close(closeSlowConsumer, "slow consumer: order events could not be queued; reconnect and list orders")
+		c.closeLocked(closeSlowConsumer, "slow consumer: order events could not be queued; reconnect and list orders", false, c.srv.cfg.CloseTimeout)
 		return false
 	}
 	if c.queued+len(msg) > c.srv.cfg.QueueBytes {
@@ -152,36 +157,11 @@ func (c *client) kick() {
 	go c.flush()
 }
 
-// closeReq is a close the writer sends once the queue is written.
-type closeReq struct {
-	code   websocket.StatusCode
-	reason string
-}
-
-// closeAfterFlush asks the writer to write what is queued, then close the
-// connection with code and reason, so the client sees the errors that led
-// to the close. Safe from any goroutine.
-func (c *client) closeAfterFlush(code websocket.StatusCode, reason string) {
-	c.mu.Lock()
-	if c.closing == nil {
-		c.closing = &closeReq{code: code, reason: reason}
-	}
-	c.kick()
-	c.mu.Unlock()
-}
-
 // markPrivate records that the client receives order events.
 func (c *client) markPrivate() {
 	c.mu.Lock()
 	c.private = true
 	c.mu.Unlock()
-}
-
-// flushed reports whether nothing is queued or being written.
-func (c *client) flushed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return !c.writing && len(c.queue) == 0
 }
 
 // isClosed reports whether the client is shut or closing.
@@ -215,7 +195,7 @@ func (c *client) flush() {
 	defer c.flushes.Done()
 	for {
 		c.mu.Lock()
-		if c.needResync {
+		if c.needResync && c.closing == nil {
 			c.needResync = false
 			c.mu.Unlock()
 			for _, h := range c.srv.hubs {
@@ -291,8 +271,11 @@ func (c *client) allow(now time.Time) bool {
 // errFlood ends a connection that kept sending past its rate limit.
 var errFlood = errors.New("gateway: client flooding")
 
-// readLoop handles client messages until the connection ends. It runs on
-// the HTTP handler's goroutine.
+// readLoop handles client messages until the connection ends; it runs on
+// the client's serve goroutine. ctx bounds every read: when it ends,
+// coder/websocket drops the connection without a close frame, so the
+// server passes a context that never ends and ends connections by closing
+// them (client.close).
 func (c *client) readLoop(ctx context.Context) error {
 	for {
 		typ, msg, err := c.conn.Read(ctx)
@@ -309,7 +292,8 @@ func (c *client) readLoop(ctx context.Context) error {
 			c.floods++
 			c.srv.metrics.rejected.WithLabelValues(codeRateLimited).Inc()
 			if c.floods > 2*c.srv.cfg.MaxMessagesPerSecond {
-				c.closeAfterFlush(websocket.StatusPolicyViolation, "flooding: too many messages")
+				// The client sees the errors that led to the close.
+				c.close(websocket.StatusPolicyViolation, "flooding: too many messages", true, c.srv.cfg.WriteTimeout)
 				return errFlood
 			}
 			c.reject(nil, perr(codeRateLimited, "more than %d messages per second", c.srv.cfg.MaxMessagesPerSecond))

@@ -112,6 +112,14 @@ func (c *client) handleOrder(req request) {
 	if !c.mayTrade(req, req.Account) {
 		return
 	}
+	switch req.Op {
+	case opOrderNew, opOrderCancel, opOrderReplace:
+		if !c.srv.gate.enter() {
+			c.rejectRef(req, codeStopping, "the gateway is shutting down and takes no more order requests")
+			return
+		}
+		defer c.srv.gate.leave()
+	}
 	src := c.source()
 	var err error
 	switch req.Op {

@@ -52,6 +52,9 @@ const (
 	codeBadID = orders.CodeBadID
 	// codeBadCursor: an orders.list cursor the server did not hand out.
 	codeBadCursor = orders.CodeBadCursor
+	// codeStopping: the server takes no more order requests
+	// (Server.StopOrders).
+	codeStopping = orders.CodeStopping
 )
 
 // request is one client message.
