@@ -185,7 +185,7 @@ func (m rawMessage) str(key string) string {
 // returns true for a message, and returns that message and its line.
 func nextRaw(t *testing.T, c *mdclient.Client, pick func(rawMessage) bool) (rawMessage, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	for {
 		_, frame, err := c.Conn().Read(ctx)

@@ -16,7 +16,7 @@ import (
 // expectError sends raw and reads until an error message arrives.
 func expectError(t *testing.T, c *mdclient.Client, raw, code string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	if err := c.SendRaw(ctx, []byte(raw)); err != nil {
 		t.Fatal(err)
@@ -110,13 +110,15 @@ func TestWSAuth(t *testing.T) {
 }
 
 func TestWSTokenExpiryCloses(t *testing.T) {
-	e := newWSEnv(t, WSConfig{SlowTimeout: 200 * time.Millisecond, PingInterval: 200 * time.Millisecond, IdleTimeout: time.Second})
+	// A short ping interval makes the janitor look often; the long idle
+	// timeout keeps a slow reader from being closed as idle first.
+	e := newWSEnv(t, WSConfig{SlowTimeout: 200 * time.Millisecond, PingInterval: 200 * time.Millisecond, IdleTimeout: time.Minute})
 	token, err := e.auth.IssueFor("u1", nil, 2*time.Second, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := e.dial(token)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	for {
 		if _, err := c.Next(ctx); err != nil {
@@ -132,7 +134,7 @@ func TestWSLimits(t *testing.T) {
 	t.Run("oversized message closes with 1009", func(t *testing.T) {
 		e := newWSEnv(t, WSConfig{AnonymousMarketData: true, MaxMessageBytes: 256})
 		c := e.dial("")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testBound)
 		defer cancel()
 		_ = c.SendRaw(ctx, []byte(`{"op":"ping","id":"`+strings.Repeat("x", 300)+`"}`))
 		_, err := c.Next(ctx)
@@ -143,7 +145,7 @@ func TestWSLimits(t *testing.T) {
 	t.Run("flood is limited then closed", func(t *testing.T) {
 		e := newWSEnv(t, WSConfig{AnonymousMarketData: true, MaxMessagesPerSecond: 5})
 		c := e.dial("")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testBound)
 		defer cancel()
 		go func() {
 			for range 100 {
@@ -189,10 +191,10 @@ func TestWSLimits(t *testing.T) {
 		c.Close()
 	})
 	t.Run("idle client is closed", func(t *testing.T) {
-		const ping, idle = 100 * time.Millisecond, time.Second
+		const ping, idle = 100 * time.Millisecond, 3 * time.Second
 		e := newWSEnv(t, WSConfig{AnonymousMarketData: true, PingInterval: ping, IdleTimeout: idle})
 		// A raw connection that never reads cannot answer pings.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testBound)
 		defer cancel()
 		conn, _, err := websocket.Dial(ctx, e.url, nil)
 		if err != nil {

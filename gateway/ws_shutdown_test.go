@@ -67,7 +67,7 @@ func TestServeShutdown(t *testing.T) {
 	}
 	readerDone := make(chan error, 1)
 	go func() {
-		rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second) // bounds a broken test only
+		rctx, rcancel := context.WithTimeout(context.Background(), testBound)
 		defer rcancel()
 		for {
 			if _, err := reader.Next(rctx); err != nil {
@@ -78,7 +78,7 @@ func TestServeShutdown(t *testing.T) {
 	}()
 	// A client that never reads, with nothing queued: the close frame
 	// reaches its socket, but it never answers.
-	dctx, dcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	dctx, dcancel := context.WithTimeout(context.Background(), testBound)
 	defer dcancel()
 	deaf, _, err := websocket.Dial(dctx, e.url, nil)
 	if err != nil {
@@ -120,7 +120,7 @@ func TestServeShutdown(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Serve: %v", err)
 		}
-	case <-time.After(60 * time.Second): // bounds a broken test only
+	case <-time.After(testBound):
 		t.Fatal("Serve did not return")
 	}
 
@@ -239,7 +239,7 @@ func TestWSRefusedWhileStopping(t *testing.T) {
 	c := e.dial("")
 	done := make(chan struct{})
 	go func() { defer close(done); e.srv.ws.shutdown() }()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // bounds a broken test only
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	if _, err := c.Next(ctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Fatalf("open connection: %v, want close 1001", err)

@@ -27,7 +27,7 @@ func (e *wsEnv) dialStalled() *mdclient.Client {
 		}
 		return c, err
 	}}}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	c, _, err := mdclient.Dial(ctx, e.url, mdclient.Options{HTTPClient: hc})
 	if err != nil {
@@ -76,7 +76,7 @@ func TestWSStalledClient(t *testing.T) {
 	}
 	// Bursts of flow; the reading clients drain after each, the stalled
 	// one never reads.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(testBound)
 	for metricValue(t, e.reg, "gateway_ws_slow_client_disconnects_total", "") == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("stalled client never disconnected; resyncs %v", metricValue(t, e.reg, "gateway_ws_slow_client_resyncs_total", ""))

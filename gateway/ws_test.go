@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -89,7 +88,7 @@ func (e *wsEnv) flow(n int) {
 
 func (e *wsEnv) dial(token string) *mdclient.Client {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	c, _, err := mdclient.Dial(ctx, e.url, mdclient.Options{Token: token})
 	if err != nil {
@@ -102,7 +101,7 @@ func (e *wsEnv) dial(token string) *mdclient.Client {
 // drain reads from c until cond holds for its state.
 func drain(t *testing.T, c *mdclient.Client, cond func() bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	for !cond() {
 		if _, err := c.Next(ctx); err != nil {
@@ -117,7 +116,7 @@ func drain(t *testing.T, c *mdclient.Client, cond func() bool) {
 // a broken test from hanging: reaching it is a failure, reported as the
 // read error.
 func readUntil(c *mdclient.Client, stop <-chan struct{}, cond func() bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	for {
 		select {
@@ -256,7 +255,7 @@ func TestWSQuotesAndTrades(t *testing.T) {
 // collect reads messages until done returns true for one.
 func collect(t *testing.T, c *mdclient.Client, done func(m mdclient.Message) bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	for {
 		msgs, err := c.Next(ctx)
