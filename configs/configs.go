@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -82,6 +83,21 @@ type Orders struct {
 	// fix1 ...) names a line of the demo's simulator; an empty store_dir
 	// in the demo means a fresh temporary directory.
 	Upstreams []fix.UpstreamConfig `yaml:"upstreams"`
+	// HoldQueue bounds the requests held per upstream while its session
+	// is down (a carrier failover). Zero means 10000.
+	HoldQueue int `yaml:"hold_queue"`
+	// HoldTimeout is how long a request is held for a session that is
+	// down before it is ended (rejected, never sent). Zero means 15s.
+	HoldTimeout time.Duration `yaml:"hold_timeout"`
+	// AckTimeout is how long a request may wait for the upstream's answer
+	// before the gateway asks for the order's status. Zero means 10s.
+	AckTimeout time.Duration `yaml:"ack_timeout"`
+	// StatusTimeout bounds the wait for a status answer during recovery.
+	// Zero means 10s.
+	StatusTimeout time.Duration `yaml:"status_timeout"`
+	// DrainTimeout bounds, at shutdown, the wait for the requests already
+	// accepted to be sent and answered. Zero means 5s.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
 // Log configures the process logger.

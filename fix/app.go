@@ -39,9 +39,12 @@ func (a app) FromAdmin(m *quickfix.Message, _ quickfix.SessionID) quickfix.Messa
 		text, _ := m.Body.GetString(tag.Text)
 		a.u.onUpstreamLogout(text)
 	case '3': // session-level Reject of something we sent
-		ref, _ := m.Body.GetInt(tag.RefSeqNum)
-		text, _ := m.Body.GetString(tag.Text)
-		a.u.log.Warn("fix: upstream rejected a message", "ref_seq_num", ref, "text", text)
+		r, ok := decodeReject(m, true, &a.u.sent)
+		a.u.log.Warn("fix: upstream rejected a message", "ref_seq_num", r.RefSeqNum, "ref_msg_type", r.MsgType,
+			"clOrdID", r.ClOrdID, "reason", r.Reason, "text", r.Text)
+		if ok {
+			a.u.handler.OnReject(a.u.cfg.Name, r)
+		}
 	}
 	return nil
 }
@@ -58,6 +61,8 @@ func (a app) FromApp(m *quickfix.Message, _ quickfix.SessionID) quickfix.Message
 			a.u.log.Error("fix: bad execution report", "err", rej, "msg", m.String())
 			return rej
 		}
+		normalize(&er, m)
+		er.SeqNum = seqNum(m)
 		a.u.handler.OnExecReport(a.u.cfg.Name, er)
 	case "9":
 		r, rej := decodeCancelReject(m)
@@ -65,11 +70,16 @@ func (a app) FromApp(m *quickfix.Message, _ quickfix.SessionID) quickfix.Message
 			a.u.log.Error("fix: bad cancel reject", "err", rej, "msg", m.String())
 			return rej
 		}
+		r.SeqNum = seqNum(m)
+		r.PossDup, _ = PossDup(m)
 		a.u.handler.OnCancelReject(a.u.cfg.Name, r)
 	case "j":
-		ref, _ := m.Body.GetString(tag.BusinessRejectRefID)
-		text, _ := m.Body.GetString(tag.Text)
-		a.u.log.Warn("fix: upstream business reject", "ref_id", ref, "text", text)
+		r, ok := decodeReject(m, false, &a.u.sent)
+		a.u.log.Warn("fix: upstream business reject", "ref_seq_num", r.RefSeqNum, "ref_msg_type", r.MsgType,
+			"clOrdID", r.ClOrdID, "reason", r.Reason, "text", r.Text)
+		if ok {
+			a.u.handler.OnReject(a.u.cfg.Name, r)
+		}
 	default:
 		return quickfix.UnsupportedMessageType()
 	}

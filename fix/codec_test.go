@@ -158,9 +158,9 @@ func TestParsePx(t *testing.T) {
 		{"1e5", 0, false},
 		{"99999999999999999999", 0, false},
 	} {
-		got, ok := parsePx([]byte(c.in))
+		got, ok := ParsePrice([]byte(c.in), PriceRound)
 		if ok != c.ok || (ok && got != c.want) {
-			t.Errorf("parsePx(%q) = %v, %v; want %v, %v", c.in, got, ok, c.want, c.ok)
+			t.Errorf("ParsePrice(%q, PriceRound) = %v, %v; want %v, %v", c.in, got, ok, c.want, c.ok)
 		}
 	}
 	for _, c := range []struct {

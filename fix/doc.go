@@ -1,8 +1,10 @@
-// Package fix is the gateway's FIX side. Today it holds the upstream
-// relay: orders that passed risk and the journal leave here for the firm's
-// core trading system (cash) and margin-trading system (credit), and
-// their execution reports come back. The acceptor for broker sessions will
-// join it.
+// Package fix is the gateway's FIX side. It holds the upstream relay:
+// orders that passed risk and the journal leave here for the firm's core
+// trading system (cash) and margin-trading system (credit), and their
+// execution reports come back. It also holds the FIX toolkit every FIX
+// engine of the gateway shares (the relay, the broker acceptor in
+// fix/broker, the simulator's acceptor in sim/fixsim, the load tester);
+// see Toolkit below.
 //
 //	order manager --Send--> Upstream --pacer--> quickfix session --> relay --> line A | line B
 //	order manager <--Handler-- ExecReport / CancelReject <------------------------'
@@ -126,6 +128,32 @@
 // Upstream sends a TestRequest whose TestReqID carries its send time
 // ("rtt:<unix ns>"); the Heartbeat answering it gives the round trip over
 // the line, including the upstream's own queueing.
+//
+// # Toolkit
+//
+// One implementation of each FIX concept, used by every engine:
+//   - reading received fields (field.go): FieldReader keeps the first
+//     missing or malformed field as the session-level Reject to send and
+//     the first identifier that breaks refdata.ValidID; EchoID is the
+//     placeholder a report carries instead of an invalid identifier;
+//     PossDup reads the resend flags;
+//   - numbers (number.go): ParsePrice under two policies, PriceExact (a
+//     limit price: a fifth significant decimal is refused) and PriceRound
+//     (the upstream's AvgPx: rounded half away from zero); ParseQty;
+//     ParseSide;
+//   - exchange codes (exchange.go): SplitSymbol and JoinSymbol map a
+//     gateway symbol to Symbol (55) and SecurityExchange (207) and back
+//     (.SH is XSHG, .SZ is XSHE);
+//   - inbound frames (inbound.go): CheckFrame verifies BeginString,
+//     BodyLength and CheckSum; InboundConn lets an acceptor's quickfix read
+//     only verified frames, bounds their size and holds a connection to a
+//     Logon first, with a hook to check it before quickfix sees it;
+//   - pacing (AcceptorPacer, the upstream's pacer; FrameCounter for a
+//     load generator's own initiator);
+//   - store locking (LockedStore, LockedStoreFactory; the simulator's idle
+//     yield as YieldOnSpin);
+//   - logging (LogFactory: quickfix's logs to slog, message contents only
+//     below Info, passwords masked).
 //
 // # Concurrency
 //

@@ -12,34 +12,6 @@ import (
 	"sgw/refdata"
 )
 
-// Exchange suffixes of gateway symbols and their ISO 10383 MICs, sent as
-// SecurityExchange (207).
-var suffixMIC = [...]struct{ suffix, mic string }{
-	{".SH", "XSHG"},
-	{".SZ", "XSHE"},
-}
-
-// splitSymbol maps 600519.SH to ("600519", "XSHG").
-func splitSymbol(sym string) (code, mic string, err error) {
-	for _, s := range suffixMIC {
-		if c, ok := strings.CutSuffix(sym, s.suffix); ok && c != "" {
-			return c, s.mic, nil
-		}
-	}
-	return "", "", fmt.Errorf("%w: symbol %q has no .SH or .SZ suffix", ErrBadRequest, sym)
-}
-
-// joinSymbol maps ("600519", "XSHG") back to 600519.SH; an unknown or
-// missing exchange leaves the code as it is.
-func joinSymbol(code, mic []byte) string {
-	for _, s := range suffixMIC {
-		if string(mic) == s.mic {
-			return string(code) + s.suffix
-		}
-	}
-	return string(code)
-}
-
 // encode turns a request into a quickfix message without header; it runs
 // on the caller's goroutine.
 func encode(req any, now time.Time) (*quickfix.Message, error) {
@@ -95,11 +67,9 @@ func (b *msgBuilder) str(t quickfix.Tag, name, v string, required bool) {
 }
 
 func (b *msgBuilder) symbol(sym string) {
-	code, mic, err := splitSymbol(sym)
-	if err != nil {
-		if b.err == nil {
-			b.err = err
-		}
+	code, mic, ok := SplitSymbol(sym)
+	if !ok {
+		b.fail("symbol %q has no .SH or .SZ suffix", sym)
 		return
 	}
 	b.m.Body.SetField(tag.Symbol, quickfix.FIXString(code))
@@ -157,6 +127,9 @@ func encodeNewOrder(o *NewOrder, now time.Time) (*quickfix.Message, error) {
 		b.transactTime(now)
 	} else {
 		b.transactTime(o.TransactTime)
+	}
+	if o.PossResend {
+		b.m.Header.SetField(tag.PossResend, quickfix.FIXBoolean(true))
 	}
 	return b.done()
 }

@@ -20,6 +20,10 @@ var (
 	// ErrBadRequest reports a request with a missing or invalid field; the
 	// message names it.
 	ErrBadRequest = errors.New("fix: bad request")
+	// ErrReservation reports a sender sequence number reservation file
+	// (see the package documentation, Store) that is damaged: the
+	// session refuses to start rather than risk reusing sequence numbers.
+	ErrReservation = errors.New("fix: damaged sequence number reservation")
 	// ErrRunning reports a second Run of an Upstream.
 	ErrRunning = errors.New("fix: already running")
 

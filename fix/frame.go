@@ -163,3 +163,20 @@ func (s *frameScanner) restart(c byte) {
 		s.k = 1
 	}
 }
+
+// FrameCounter counts the FIX frames of a byte stream seen in arbitrary
+// pieces, with the frame scanner the pacers use: a load generator that
+// paces its own initiator counts with it what has left. A FrameCounter is
+// used by one goroutine at a time.
+type FrameCounter struct{ sc *frameScanner }
+
+// NewFrameCounter returns a counter at the start of a stream.
+func NewFrameCounter() *FrameCounter { return &FrameCounter{sc: newFrameScanner()} }
+
+// Count consumes the next piece of the stream and returns how many frames
+// it completed.
+func (c *FrameCounter) Count(p []byte) int {
+	n := 0
+	c.sc.Scan(p, func(frame) { n++ })
+	return n
+}

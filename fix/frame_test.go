@@ -139,3 +139,21 @@ func FuzzFrameScanner(f *testing.F) {
 		}
 	})
 }
+
+// TestFrameCounter counts the frames of a recorded session fed in pieces
+// of every size.
+func TestFrameCounter(t *testing.T) {
+	frames := readFrames(t, "session_out.fix")
+	all := bytes.Join(frames, nil)
+	for size := 1; size <= len(all); size += 37 {
+		c, n := NewFrameCounter(), 0
+		for p := all; len(p) > 0; {
+			k := min(size, len(p))
+			n += c.Count(p[:k])
+			p = p[k:]
+		}
+		if n != len(frames) {
+			t.Fatalf("pieces of %d: counted %d frames; want %d", size, n, len(frames))
+		}
+	}
+}

@@ -146,7 +146,7 @@ func (a *testAcceptor) logonSeqs() []int {
 func (a *testAcceptor) FromApp(m *quickfix.Message, sid quickfix.SessionID) quickfix.MessageRejectError {
 	t, _ := m.Header.GetString(tag.MsgType)
 	id, _ := m.Body.GetString(tag.ClOrdID)
-	dup, _ := possDup(m)
+	dup, _ := PossDup(m)
 	switch t {
 	case "D":
 		a.mu.Lock()
@@ -261,6 +261,11 @@ type recorder struct {
 	onExec func(ExecReport)
 	upCh   chan string
 	downCh chan error
+	// reclaimed holds the requests OnSessionDown gave back; OnSessionUp
+	// sends them again through resend, as the order manager does.
+	reclaimed []any
+	resend    func(req any) error
+	rejects   []Reject
 }
 
 var (
@@ -282,15 +287,28 @@ func (r *recorder) OnExecReport(_ string, er ExecReport) {
 	}
 }
 func (r *recorder) OnCancelReject(string, CancelReject) {}
+func (r *recorder) OnReject(_ string, rej Reject) {
+	r.mu.Lock()
+	r.rejects = append(r.rejects, rej)
+	r.mu.Unlock()
+}
 func (r *recorder) OnSessionUp(_ string, line string) {
 	r.mu.Lock()
 	r.ups = append(r.ups, line)
+	held, resend := r.reclaimed, r.resend
+	r.reclaimed = nil
 	r.mu.Unlock()
+	for _, req := range held {
+		if err := resend(req); err != nil {
+			panic(fmt.Sprintf("resending a reclaimed request: %v", err))
+		}
+	}
 	r.upCh <- line
 }
-func (r *recorder) OnSessionDown(_ string, _ string, err error) {
+func (r *recorder) OnSessionDown(_ string, _ string, err error, reclaimed []any) {
 	r.mu.Lock()
 	r.downs = append(r.downs, err)
+	r.reclaimed = append(r.reclaimed, reclaimed...)
 	r.mu.Unlock()
 	r.downCh <- err
 }

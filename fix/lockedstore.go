@@ -1,24 +1,65 @@
 package fix
 
 import (
+	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quickfixgo/quickfix"
 )
 
+// StoreOption configures a LockedStore.
+type StoreOption func(*LockedStore)
+
+// CountSpins makes the store add to n every idle turn of its session's
+// event loop (see YieldOnSpin): a measure of quickfix's busy-waiting that
+// benchmarks report. n may be shared by several stores.
+func CountSpins(n *atomic.Uint64) StoreOption {
+	return func(l *LockedStore) { l.spins = n }
+}
+
+// YieldOnSpin makes the store yield the processor (runtime.Gosched) on
+// every idle turn of its session's event loop. quickfix asks for the
+// store's CreationTime on every turn of a session's loop
+// (CheckSessionTime), and that loop busy-waits while its connection
+// writer is not ready for the next queued message: SendAppMessages fails
+// a non-blocking channel send and re-notifies itself. The writer it waits
+// for is typically queued on the same P behind it and runs only when the
+// scheduler preempts the loop (10 ms), or an idle P steals it; with few
+// cores every queued message can cost milliseconds. A CreationTime call
+// that follows another one with no other store call in between is such a
+// turn: it neither received nor queued anything. Yielding there lets the
+// writer run. The simulator uses it; the gateway's own engines pace their
+// sessions instead (AcceptorPacer and the upstream pacer) and never spin.
+func YieldOnSpin(yield bool) StoreOption {
+	return func(l *LockedStore) { l.yield = yield }
+}
+
 // NewLockedStore wraps st so that every call is serialised.
-func NewLockedStore(st quickfix.MessageStore) *LockedStore { return &LockedStore{st: st} }
+func NewLockedStore(st quickfix.MessageStore, opts ...StoreOption) *LockedStore {
+	l := &LockedStore{st: st}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
+}
 
 // LockedStore serialises a quickfix MessageStore. Every FIX engine of the
-// gateway wraps its stores in one. quickfix (v0.9.11) reads
-// and advances a session's sequence numbers on the session goroutine
-// without a lock, while SendToTarget, called by the pacer goroutine, saves
-// messages and advances the sender sequence number under the session's
-// send mutex only; the file store's in-memory cache is a plain struct.
+// gateway wraps its stores in one. quickfix (v0.9.11) reads and advances a
+// session's sequence numbers on the session goroutine without a lock,
+// while SendToTarget, called from other goroutines (a pacer, the
+// simulator's venue, a test), saves messages and advances the sender
+// sequence number under the session's send mutex only; quickfix's file
+// and memory stores are plain structs. All methods are safe for
+// concurrent use; IterateMessages calls its callback without the lock.
 type LockedStore struct {
-	mu sync.Mutex
-	st quickfix.MessageStore
+	mu    sync.Mutex
+	st    quickfix.MessageStore
+	idle  int            // CreationTime calls since any other call; guarded by mu
+	spins *atomic.Uint64 // CountSpins; nil: not counted
+	yield bool           // YieldOnSpin
 }
 
 var _ quickfix.MessageStore = (*LockedStore)(nil)
@@ -26,66 +67,89 @@ var _ quickfix.MessageStore = (*LockedStore)(nil)
 func (l *LockedStore) NextSenderMsgSeqNum() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.idle = 0
 	return l.st.NextSenderMsgSeqNum()
 }
 
 func (l *LockedStore) NextTargetMsgSeqNum() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.idle = 0
 	return l.st.NextTargetMsgSeqNum()
 }
 
 func (l *LockedStore) IncrNextSenderMsgSeqNum() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.idle = 0
 	return l.st.IncrNextSenderMsgSeqNum()
 }
 
 func (l *LockedStore) IncrNextTargetMsgSeqNum() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.idle = 0
 	return l.st.IncrNextTargetMsgSeqNum()
 }
 
 func (l *LockedStore) SetNextSenderMsgSeqNum(next int) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.idle = 0
 	return l.st.SetNextSenderMsgSeqNum(next)
 }
 
 func (l *LockedStore) SetNextTargetMsgSeqNum(next int) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.idle = 0
 	return l.st.SetNextTargetMsgSeqNum(next)
 }
 
+// CreationTime implements quickfix.MessageStore; it also notices the idle
+// turns of the session's event loop (see YieldOnSpin).
 func (l *LockedStore) CreationTime() time.Time {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.CreationTime()
+	t := l.st.CreationTime()
+	l.idle++
+	spin := l.idle > 1
+	l.mu.Unlock()
+	if spin {
+		if l.spins != nil {
+			l.spins.Add(1)
+		}
+		if l.yield {
+			runtime.Gosched()
+		}
+	}
+	return t
 }
 
 func (l *LockedStore) SetCreationTime(t time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.idle = 0
 	l.st.SetCreationTime(t)
 }
 
 func (l *LockedStore) SaveMessage(seqNum int, msg []byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.idle = 0
 	return l.st.SaveMessage(seqNum, msg)
 }
 
 func (l *LockedStore) SaveMessageAndIncrNextSenderMsgSeqNum(seqNum int, msg []byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.idle = 0
 	return l.st.SaveMessageAndIncrNextSenderMsgSeqNum(seqNum, msg)
 }
 
 func (l *LockedStore) GetMessages(begin, end int) ([][]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.idle = 0
 	return l.st.GetMessages(begin, end)
 }
 
@@ -107,33 +171,39 @@ func (l *LockedStore) IterateMessages(begin, end int, cb func([]byte) error) err
 func (l *LockedStore) Refresh() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.idle = 0
 	return l.st.Refresh()
 }
 
 func (l *LockedStore) Reset() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.idle = 0
 	return l.st.Reset()
 }
 
 func (l *LockedStore) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.idle = 0
 	return l.st.Close()
 }
 
 // LockedStoreFactory returns a factory whose stores are f's, each wrapped
-// in a LockedStore.
-func LockedStoreFactory(f quickfix.MessageStoreFactory) quickfix.MessageStoreFactory {
-	return lockedFactory{f}
+// in a LockedStore with opts.
+func LockedStoreFactory(f quickfix.MessageStoreFactory, opts ...StoreOption) quickfix.MessageStoreFactory {
+	return lockedFactory{f: f, opts: opts}
 }
 
-type lockedFactory struct{ f quickfix.MessageStoreFactory }
+type lockedFactory struct {
+	f    quickfix.MessageStoreFactory
+	opts []StoreOption
+}
 
 func (l lockedFactory) Create(sid quickfix.SessionID) (quickfix.MessageStore, error) {
 	st, err := l.f.Create(sid)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fix: open store of %s: %w", sid, err)
 	}
-	return NewLockedStore(st), nil
+	return NewLockedStore(st, l.opts...), nil
 }

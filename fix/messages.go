@@ -1,6 +1,7 @@
 package fix
 
 import (
+	"strings"
 	"time"
 
 	"sgw/refdata"
@@ -31,6 +32,11 @@ type NewOrder struct {
 	Qty   int64
 	// TransactTime is when the order was accepted. Zero means now.
 	TransactTime time.Time
+	// PossResend sends the order with PossResend (97) = Y: it may have
+	// reached the upstream before under another MsgSeqNum, and the
+	// upstream must check its ClOrdID for a duplicate (a gateway restart
+	// that cannot tell whether the order left, see package orders).
+	PossResend bool
 }
 
 // CancelRequest asks the upstream to cancel an order
@@ -67,13 +73,23 @@ type StatusRequest struct {
 	Side    Side
 }
 
-// ExecReport is an ExecutionReport (8) received from the upstream.
+// ExecReport is an ExecutionReport (8) received from the upstream. The
+// order manager applies it and journals it as it is.
 type ExecReport struct {
 	ClOrdID, OrigClOrdID, OrderID, ExecID string
-	// ExecType (150) and OrdStatus (39) are the raw FIX values: '0' new,
-	// '4' canceled, '5' replaced, '8' rejected, 'F' trade (FIX 4.4; FIX 4.2
-	// uses '1'/'2'), 'I' order status, ...
+	// ExecType (150) and OrdStatus (39) are FIX 4.4 values whatever the
+	// session's version: '0' new, '4' canceled, '5' replaced, '8'
+	// rejected, 'C' expired, 'F' trade, 'I' order status, 'A' pending new,
+	// '6' pending cancel, 'E' pending replace, '3' done for day, 'D'
+	// restated. A FIX 4.2 report is normalised when decoded: ExecType '1'
+	// and '2' (partial fill, fill) become 'F'; ExecTransType (20) '3'
+	// (status) makes it 'I', and '1' or '2' (a cancel or correction of an
+	// earlier execution) makes it 'D' (restated: the report's totals are
+	// the order's state).
 	ExecType, OrdStatus byte
+	// ExecTransType is the FIX 4.2 ExecTransType (20) as received, 0 when
+	// absent (FIX 4.4).
+	ExecTransType byte
 	// Symbol is in gateway form (600519.SH) when SecurityExchange was sent.
 	Symbol               string
 	Side                 Side
@@ -84,6 +100,19 @@ type ExecReport struct {
 	OrdRejReason         int
 	PossDup, PossResend  bool
 	TransactTime         time.Time
+	// SeqNum is the report's MsgSeqNum (34).
+	SeqNum int
+}
+
+// UnknownOrder reports whether the report says the upstream does not know
+// the order it names: a rejected status (OrdStatus 8) with OrdRejReason 5
+// (unknown order), or with the text "unknown order" that some venues send
+// instead of the reason.
+func (er *ExecReport) UnknownOrder() bool {
+	if er.OrdStatus != '8' {
+		return false
+	}
+	return er.OrdRejReason == 5 || strings.EqualFold(strings.TrimSpace(er.Text), "unknown order")
 }
 
 // CancelReject is an OrderCancelReject (9) received from the upstream.
@@ -92,7 +121,46 @@ type CancelReject struct {
 	Reason                        int // CxlRejReason (102)
 	Text                          string
 	ResponseTo                    byte // '1' cancel, '2' replace (434)
+	PossDup                       bool
+	SeqNum                        int // MsgSeqNum (34)
 }
+
+// Reject is the upstream's refusal of one of the gateway's messages as a
+// message: a BusinessMessageReject (j), such as "Unsupported Message Type"
+// for an OrderStatusRequest a venue does not implement, or a session-level
+// Reject (3). ClOrdID names the refused request: BusinessRejectRefID (379)
+// when the upstream sent it, else the ClOrdID of the message the gateway
+// sent with RefSeqNum (45); empty when neither is known.
+type Reject struct {
+	ClOrdID string
+	// MsgType is RefMsgType (372), or the refused message's own type when
+	// the upstream left it out: "D", "F", "G", "H", ...
+	MsgType string
+	// RefSeqNum is the refused message's MsgSeqNum (45).
+	RefSeqNum int
+	// Session is true for a session-level Reject (3).
+	Session bool
+	// Reason is BusinessRejectReason (380) or SessionRejectReason (373).
+	Reason int
+	Text   string
+}
+
+// Handed says whether a request was handed to the FIX session before the
+// process started (see Upstream.Handed).
+type Handed int
+
+// The answers of Upstream.Handed.
+const (
+	// HandedUnknown: the store lost messages in an unclean stop (the
+	// sender sequence number was moved up to its reservation), so a
+	// request absent from it may still have left.
+	HandedUnknown Handed = iota
+	// HandedNo: the session never had the request; it never left.
+	HandedNo
+	// HandedYes: the session had the request; it left or FIX resend
+	// recovery delivers it (PossDupFlag=Y) after the next logon.
+	HandedYes
+)
 
 // Handler receives an Upstream's events. Its methods are called from the
 // upstream's session goroutine, one at a time per Upstream and in the
@@ -105,13 +173,17 @@ type Handler interface {
 	OnExecReport(upstream string, er ExecReport)
 	// OnCancelReject delivers a cancel or replace reject.
 	OnCancelReject(upstream string, r CancelReject)
+	// OnReject delivers the upstream's refusal of a message the gateway
+	// sent (BusinessMessageReject or session-level Reject).
+	OnReject(upstream string, r Reject)
 	// OnSessionUp reports a logon over the named line. Send is accepted
 	// from now on.
 	OnSessionUp(upstream string, line string)
 	// OnSessionDown reports the end of the session over the named line;
 	// err wraps ErrLineBroken, ErrLineSilent, ErrLoggedOut or ErrStopped.
-	// Orders sent before it whose outcome has not arrived are in flight:
-	// the resend after the next logon delivers them (as PossDup), and the
-	// order manager confirms them with StatusRequest.
-	OnSessionDown(upstream string, line string, err error)
+	// Requests that had not yet been handed to the session are returned
+	// to their senders in reclaimed, in the order they were sent (see
+	// Upstream.Send); those handed before are delivered by FIX resend
+	// recovery after the next logon.
+	OnSessionDown(upstream string, line string, err error, reclaimed []any)
 }

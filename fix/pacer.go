@@ -44,10 +44,10 @@ const rttProbePrefix = "rtt:"
 //
 // The pacer only submits while the session is logged on (setUp). Messages
 // queued while it is down wait in the queue and go out, fresh, after the
-// next logon.
+// next logon, unless their sender takes them back (reclaim).
 type pacer struct {
 	sid   quickfix.SessionID
-	queue chan *quickfix.Message
+	queue chan outMsg
 	log   *slog.Logger
 
 	written atomic.Int64  // highest MsgSeqNum seen leaving since the last logon
@@ -60,12 +60,22 @@ type pacer struct {
 	// sentHook, if set before run, is called on the pacer goroutine after
 	// each submission with the message and its MsgSeqNum (benchmarks).
 	sentHook func(seq int, m *quickfix.Message)
+	// onSubmit, if set before run, is called on the pacer goroutine after
+	// each submission with the MsgSeqNum quickfix gave the message and
+	// the request it was made from (nil for probes and acceptor reports).
+	onSubmit func(seq int, m *quickfix.Message, req any)
+}
+
+// outMsg is a queued message and the request it encodes, if any.
+type outMsg struct {
+	m   *quickfix.Message
+	req any
 }
 
 func newPacer(sid quickfix.SessionID, queueSize int, log *slog.Logger) *pacer {
 	p := &pacer{
 		sid:   sid,
-		queue: make(chan *quickfix.Message, queueSize),
+		queue: make(chan outMsg, queueSize),
 		log:   log,
 		wake:  make(chan struct{}, 1),
 		up:    make(chan struct{}),
@@ -76,12 +86,35 @@ func newPacer(sid quickfix.SessionID, queueSize int, log *slog.Logger) *pacer {
 }
 
 // enqueue queues m for the session; it never blocks. Any goroutine.
-func (p *pacer) enqueue(m *quickfix.Message) error {
+func (p *pacer) enqueue(m *quickfix.Message) error { return p.enqueueReq(m, nil) }
+
+// enqueueReq queues m, the encoding of req, for the session; it never
+// blocks. Any goroutine.
+func (p *pacer) enqueueReq(m *quickfix.Message, req any) error {
 	select {
-	case p.queue <- m:
+	case p.queue <- outMsg{m: m, req: req}:
 		return nil
 	default:
 		return ErrQueueFull
+	}
+}
+
+// reclaim empties the queue and returns the requests of the messages in
+// it, in order (messages without a request are dropped). A message the
+// pacer goroutine took just before is submitted to quickfix, not
+// returned: each message is either reclaimed or submitted, never both.
+// Any goroutine.
+func (p *pacer) reclaim() []any {
+	var out []any
+	for {
+		select {
+		case om := <-p.queue:
+			if om.req != nil {
+				out = append(out, om.req)
+			}
+		default:
+			return out
+		}
 	}
 }
 
@@ -132,6 +165,7 @@ func (p *pacer) wrote(seq int) {
 // run submits queued messages until ctx ends. One goroutine.
 func (p *pacer) run(ctx context.Context) {
 	var pending *quickfix.Message
+	var req any
 	stuck := time.NewTimer(pacerStuck)
 	defer stuck.Stop()
 	for {
@@ -143,7 +177,8 @@ func (p *pacer) run(ctx context.Context) {
 		}
 		if pending == nil {
 			select {
-			case pending = <-p.queue:
+			case om := <-p.queue:
+				pending, req = om.m, om.req
 			case <-down:
 				continue
 			case <-ctx.Done():
@@ -154,14 +189,17 @@ func (p *pacer) run(ctx context.Context) {
 		if err := quickfix.SendToTarget(pending, p.sid); err != nil {
 			// The session is not registered: the initiator is stopping.
 			p.log.Warn("fix: submit failed", "err", err)
-			pending = nil
+			pending, req = nil, nil
 			continue
 		}
 		seq, err := pending.Header.GetInt(tag.MsgSeqNum)
 		if p.sentHook != nil && err == nil {
 			p.sentHook(seq, pending)
 		}
-		pending = nil
+		if p.onSubmit != nil && err == nil {
+			p.onSubmit(seq, pending, req)
+		}
+		pending, req = nil, nil
 		if err != nil {
 			continue
 		}

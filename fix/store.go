@@ -30,14 +30,48 @@ const reserveBlock = 4096
 // sender sequence number up to the reservation: the upstream then asks for
 // the skipped numbers and gets a gap fill, and the orders whose messages
 // were lost are among those the order manager resolves with StatusRequest.
+//
+// Create also reads what the store already holds (see storeScan): the
+// requests handed to the session before this process started, for the
+// order manager's recovery, and the MsgSeqNums of recent requests, to name
+// the request an upstream's Reject refers to.
 type storeFactory struct {
 	settings *quickfix.Settings
 	dir      string
 	syncEach bool
 	log      *slog.Logger
+	// onScan, when set, receives what Create found in the store, before
+	// quickfix uses it.
+	onScan func(storeScan)
+	// boot returns the machine's boot id; nil means bootID (tests set it).
+	boot func() string
 
 	mu     sync.Mutex
 	stores []*reservedStore
+}
+
+// storeScan is what a store held when it was opened.
+type storeScan struct {
+	// handed holds the ClOrdIDs of the application messages (D, F, G, H)
+	// stored under a sender sequence number below next: quickfix stores
+	// a message before it writes it, and gives its number only then, so
+	// these were handed to the session; FIX resend recovery delivers any
+	// the upstream missed.
+	handed map[string]bool
+	// sent maps the sequence numbers of those messages to their type and
+	// ClOrdID.
+	sent []sentMsg
+	// lost is set when the store was not closed cleanly and its next
+	// sender sequence number was moved up to the reservation: messages may
+	// have been sent that the store no longer holds.
+	lost bool
+}
+
+// sentMsg is one application message the session sent.
+type sentMsg struct {
+	seq     int
+	msgType byte
+	clOrdID string
 }
 
 var _ quickfix.MessageStoreFactory = (*storeFactory)(nil)
@@ -46,8 +80,15 @@ var _ quickfix.MessageStoreFactory = (*storeFactory)(nil)
 func (f *storeFactory) Create(sid quickfix.SessionID) (quickfix.MessageStore, error) {
 	prefix := filepath.Join(f.dir, storePrefix(sid))
 	rs := &reservedStore{path: prefix + ".reserve"}
-	reserved, clean, found, err := readReservation(rs.path)
+	reserved, clean, boot, found, err := readReservation(rs.path)
 	if err != nil {
+		return nil, err
+	}
+	if f.boot == nil {
+		f.boot = bootID
+	}
+	rs.boot = f.boot()
+	if err := removeStaleTemps(rs.path); err != nil {
 		return nil, err
 	}
 	dirty := found && !clean
@@ -61,18 +102,31 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (quickfix.MessageStore, er
 		return nil, fmt.Errorf("fix: open store %s: %w", f.dir, err)
 	}
 	rs.MessageStore = NewLockedStore(inner) // quickfix reads sequence numbers without a lock
-	if dirty && !f.syncEach && reserved > inner.NextSenderMsgSeqNum() {
-		f.log.Warn("fix: store was not closed cleanly; skipping to the reserved sender sequence number",
+	scan, err := scanStore(inner)
+	if err != nil {
+		return nil, fmt.Errorf("fix: store %s: %w", f.dir, err)
+	}
+	// A process that died (kill -9, a panic) leaves what it wrote in the
+	// page cache: the store is whole. Only a crash of the machine (power,
+	// kernel) can lose its tail, and the machine then boots again with a
+	// new boot id.
+	sameBoot := boot != "" && boot == rs.boot
+	if dirty && sameBoot {
+		f.log.Warn("fix: store was not closed cleanly; the machine did not restart, so it is whole", "store", f.dir)
+	}
+	if dirty && !sameBoot && !f.syncEach && reserved > inner.NextSenderMsgSeqNum() {
+		scan.lost = true
+		f.log.Warn("fix: store was not closed cleanly and the machine restarted; skipping to the reserved sender sequence number",
 			"store", f.dir, "next", inner.NextSenderMsgSeqNum(), "reserved", reserved)
 		if err := inner.SetNextSenderMsgSeqNum(reserved); err != nil {
 			return nil, fmt.Errorf("fix: store %s: %w", f.dir, err)
 		}
 	}
-	if rs.file, err = os.OpenFile(rs.path, os.O_RDWR|os.O_CREATE, 0o660); err != nil {
-		return nil, fmt.Errorf("fix: reservation: %w", err)
-	}
 	if err := rs.reserve(inner.NextSenderMsgSeqNum()+reserveBlock, false); err != nil {
 		return nil, err
+	}
+	if f.onScan != nil {
+		f.onScan(scan)
 	}
 	f.mu.Lock()
 	f.stores = append(f.stores, rs)
@@ -108,8 +162,9 @@ type reservedStore struct {
 	quickfix.MessageStore
 	path string
 
+	boot string // the machine's boot id, written with each reservation
+
 	mu       sync.Mutex
-	file     *os.File
 	reserved int
 	closed   bool
 }
@@ -131,18 +186,61 @@ func (s *reservedStore) reserve(n int, clean bool) error {
 	return s.reserveLocked(n, clean)
 }
 
+// reserveLocked records n as the reservation, and whether the store is
+// closed cleanly, atomically: the new content goes to a temporary file
+// that is fsynced and renamed over the old one, and the directory is
+// fsynced, so the file is always whole. s.mu held.
 func (s *reservedStore) reserveLocked(n int, clean bool) error {
 	mark := 0
 	if clean {
 		mark = 1
 	}
-	if _, err := s.file.WriteAt(fmt.Appendf(nil, "%019d %d\n", n, mark), 0); err != nil {
-		return fmt.Errorf("fix: reservation: %w", err)
-	}
-	if err := s.file.Sync(); err != nil {
+	if err := writeFileAtomic(s.path, fmt.Appendf(nil, "%019d %d %s\n", n, mark, orDash(s.boot))); err != nil {
 		return fmt.Errorf("fix: reservation: %w", err)
 	}
 	s.reserved = n
+	return nil
+}
+
+// writeFileAtomic replaces path with b: written to a temporary file in the
+// same directory, fsynced, renamed into place, and the directory fsynced.
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// removeStaleTemps removes a temporary reservation file left by a crash
+// during writeFileAtomic; the reservation itself is whole.
+func removeStaleTemps(path string) error {
+	if err := os.Remove(path + ".tmp"); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("fix: reservation: %w", err)
+	}
 	return nil
 }
 
@@ -187,31 +285,108 @@ func (s *reservedStore) Close() error {
 	if err == nil {
 		err = s.reserveLocked(s.reserved, true)
 	}
-	if cerr := s.file.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("fix: reservation: %w", cerr)
-	}
 	return err
 }
 
-// readReservation reads the reservation file, if any.
-func readReservation(path string) (reserved int, clean, found bool, err error) {
+// readReservation reads the reservation file, if any. The file is always
+// written whole (writeFileAtomic), so content that does not parse is
+// damage: it is refused, since a reservation read as "nothing reserved"
+// could let the session reuse sequence numbers the upstream has seen.
+func readReservation(path string) (reserved int, clean bool, boot string, found bool, err error) {
 	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
-		return 0, false, false, nil
+		return 0, false, "", false, nil
 	}
 	if err != nil {
-		return 0, false, false, fmt.Errorf("fix: reservation: %w", err)
+		return 0, false, "", false, fmt.Errorf("fix: reservation: %w", err)
 	}
 	f := strings.Fields(string(b))
-	if len(f) != 2 {
-		// A torn write: treat as unclean with nothing reserved.
-		return 0, false, true, nil
+	if (len(f) == 2 || len(f) == 3) && (f[1] == "0" || f[1] == "1") {
+		if n, err := strconv.Atoi(f[0]); err == nil && n > 0 {
+			if len(f) == 3 && f[2] != "-" {
+				boot = f[2]
+			}
+			return n, f[1] == "1", boot, true, nil
+		}
 	}
-	n, err := strconv.Atoi(f[0])
+	return 0, false, "", true, fmt.Errorf("%w: %s holds %q, not \"<next sender seq> <clean 0|1> <boot id>\"; "+
+		"the store's sequence numbers cannot be trusted: check the upstream's expected MsgSeqNum, then set it in the store or delete the file",
+		ErrReservation, path, truncate(b, 64))
+}
+
+// bootID returns the kernel's id of the current boot (Linux), or "" when
+// it cannot be read.
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	if err != nil {
-		return 0, false, true, nil
+		return ""
 	}
-	return n, f[1] == "1", true, nil
+	id := strings.TrimSpace(string(b))
+	if id == "" || strings.ContainsAny(id, " \t\n") {
+		return ""
+	}
+	return id
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+// scanStore reads the application messages the store holds under sender
+// sequence numbers below its next one.
+func scanStore(st quickfix.MessageStore) (storeScan, error) {
+	scan := storeScan{handed: map[string]bool{}}
+	next := st.NextSenderMsgSeqNum()
+	if next <= 1 {
+		return scan, nil
+	}
+	err := st.IterateMessages(1, next-1, func(msg []byte) error {
+		seq, _ := strconv.Atoi(string(fieldValue(msg, "34")))
+		mt := fieldValue(msg, "35")
+		if len(mt) != 1 || seq <= 0 || seq >= next {
+			return nil
+		}
+		switch mt[0] {
+		case 'D', 'F', 'G', 'H':
+		default:
+			return nil
+		}
+		id := string(fieldValue(msg, "11"))
+		if id == "" {
+			return nil
+		}
+		scan.handed[id] = true
+		scan.sent = append(scan.sent, sentMsg{seq: seq, msgType: mt[0], clOrdID: id})
+		return nil
+	})
+	return scan, err
+}
+
+// fieldValue returns the value of the first field with tag t in a FIX
+// message, or nil.
+func fieldValue(msg []byte, t string) []byte {
+	for i := 0; i < len(msg); {
+		end := bytes.IndexByte(msg[i:], 0x01)
+		if end < 0 {
+			end = len(msg) - i
+		}
+		f := msg[i : i+end]
+		if eq := bytes.IndexByte(f, '='); eq > 0 && string(f[:eq]) == t {
+			return f[eq+1:]
+		}
+		i += end + 1
+	}
+	return nil
 }
 
 // repairStore cuts the file store's message index (.header, lines of

@@ -2,6 +2,8 @@ package fix
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -83,11 +85,17 @@ func TestStoreUncleanRestartSkipsToReservation(t *testing.T) {
 	fh.Close()
 
 	f2, _ := newTestStoreFactory(t, dir)
+	f2.boot = func() string { return "another-boot" } // the machine restarted
+	var scan storeScan
+	f2.onScan = func(sc storeScan) { scan = sc }
 	st2, err := f2.Create(sid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f2.close()
+	if !scan.lost {
+		t.Error("the scan of a store that may have lost its tail does not say so")
+	}
 	if got := st2.NextSenderMsgSeqNum(); got != reserved {
 		t.Errorf("next sender after an unclean stop = %d, want the reservation %d", got, reserved)
 	}
@@ -101,5 +109,54 @@ func TestStoreUncleanRestartSkipsToReservation(t *testing.T) {
 	}
 	if n != reserveBlock+5 {
 		t.Errorf("repaired store holds %d messages, want %d", n, reserveBlock+5)
+	}
+}
+
+// TestStoreProcessCrashKeepsSequence: a process killed (no Close) on a
+// machine that kept running leaves a whole store: no skip, and what it
+// held counts as handed.
+func TestStoreProcessCrashKeepsSequence(t *testing.T) {
+	dir := t.TempDir()
+	f, sid := newTestStoreFactory(t, dir)
+	f.boot = func() string { return "boot-1" }
+	st, err := f.Create(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		msg := fmt.Sprintf("8=FIX.4.4\x019=5\x0135=D\x0134=%d\x0111=ord%d\x0110=000\x01", i, i)
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Killed: no Close. The same machine starts the process again.
+	f2, _ := newTestStoreFactory(t, dir)
+	f2.boot = func() string { return "boot-1" }
+	var scan storeScan
+	f2.onScan = func(sc storeScan) { scan = sc }
+	st2, err := f2.Create(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f2.close()
+	if got := st2.NextSenderMsgSeqNum(); got != 4 {
+		t.Errorf("next sender = %d, want 4 (no skip after a process crash)", got)
+	}
+	if scan.lost || !scan.handed["ord1"] || !scan.handed["ord3"] || scan.handed["ord4"] {
+		t.Errorf("scan lost=%v handed=%v", scan.lost, scan.handed)
+	}
+}
+
+// TestStoreDamagedReservationRefused: a reservation that does not parse
+// stops the session from starting rather than being read as "nothing
+// reserved".
+func TestStoreDamagedReservationRefused(t *testing.T) {
+	dir := t.TempDir()
+	f, sid := newTestStoreFactory(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, storePrefix(sid)+".reserve"), []byte("00000000000000"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Create(sid); !errors.Is(err, ErrReservation) {
+		t.Fatalf("Create with a damaged reservation: %v, want ErrReservation", err)
 	}
 }

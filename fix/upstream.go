@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/tag"
 )
 
 // Upstream is the FIX initiator session to one upstream over its lines.
@@ -29,6 +30,13 @@ type Upstream struct {
 
 	running  atomic.Bool
 	loggedOn atomic.Bool
+
+	// sent names the requests behind recent MsgSeqNums, to resolve the
+	// request an upstream's Reject refers to.
+	sent sentIndex
+
+	// scan is what the store held when Run opened it; nil before.
+	scan atomic.Pointer[storeScan]
 
 	mu sync.Mutex
 	// Line choice (see pickLine).
@@ -76,6 +84,8 @@ func NewUpstream(cfg UpstreamConfig, handler Handler, reg *prometheus.Registry, 
 		u.lines = append(u.lines, l)
 	}
 	u.pacer = newPacer(u.sid, cfg.QueueSize, log)
+	u.pacer.onSubmit = u.submitted
+	u.sent.init(sentIndexSize)
 	return u, nil
 }
 
@@ -89,13 +99,14 @@ func (u *Upstream) Name() string { return u.cfg.Name }
 // It returns ErrNotLoggedOn while the session is down, ErrQueueFull when
 // the queue is full and an ErrBadRequest or ErrUnsupported error for an
 // invalid request; in each case nothing will be sent. A nil return means
-// the request will be sent exactly once: if the session drops before it
-// left the queue it waits and goes out after the next logon; once it has
-// been given a MsgSeqNum and stored, a copy the upstream missed is resent
-// by FIX resend recovery with PossDupFlag=Y. It is lost only if the
-// process stops before it was stored, which the order manager covers by
-// journaling first and resolving unknown orders with StatusRequest after a
-// restart (see the package documentation).
+// the request is queued for the session. If the session drops before the
+// request was handed to quickfix, it is returned to the caller by
+// Handler.OnSessionDown (reclaimed) and never sent by this package. Once
+// handed (given a MsgSeqNum and stored), it is sent exactly once: a copy
+// the upstream missed is resent by FIX resend recovery with
+// PossDupFlag=Y. A request queued when the process stops is lost, which
+// the order manager covers by journaling first and, after a restart,
+// asking Handed (see the package documentation).
 func (u *Upstream) Send(req any) error {
 	m, err := encode(req, time.Now())
 	if err != nil {
@@ -104,7 +115,25 @@ func (u *Upstream) Send(req any) error {
 	if !u.loggedOn.Load() {
 		return ErrNotLoggedOn
 	}
-	return u.pacer.enqueue(m)
+	return u.pacer.enqueueReq(m, req)
+}
+
+// Handed tells whether a request with ClOrdID id was handed to the session
+// before this process started: its store held it then. It answers
+// HandedUnknown before Run has opened the store (call it from
+// Handler.OnSessionUp on) and, for requests the store does not hold, after
+// an unclean stop that may have lost messages. Any goroutine.
+func (u *Upstream) Handed(id string) Handed {
+	sc := u.scan.Load()
+	switch {
+	case sc == nil:
+		return HandedUnknown
+	case sc.handed[id]:
+		return HandedYes
+	case sc.lost:
+		return HandedUnknown
+	}
+	return HandedNo
 }
 
 // LoggedOn reports whether the session is logged on.
@@ -129,7 +158,14 @@ func (u *Upstream) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	stores := &storeFactory{settings: settings, dir: u.cfg.StoreDir, syncEach: u.cfg.StoreSync, log: u.log}
+	stores := &storeFactory{settings: settings, dir: u.cfg.StoreDir, syncEach: u.cfg.StoreSync, log: u.log,
+		onScan: func(sc storeScan) {
+			for _, m := range sc.sent {
+				u.sent.add(m)
+			}
+			sc.sent = nil
+			u.scan.Store(&sc)
+		}}
 	defer func() {
 		if cerr := stores.close(); cerr != nil && err == nil {
 			err = cerr
@@ -289,8 +325,22 @@ func (u *Upstream) onLogout() {
 		u.log.Info("fix: connection attempt failed", "line", u.lineName(i), "err", reason)
 		return
 	}
-	u.log.Warn("fix: session down", "line", u.lineName(i), "err", reason)
-	u.handler.OnSessionDown(u.cfg.Name, u.lineName(i), reason)
+	reclaimed := u.pacer.reclaim()
+	u.log.Warn("fix: session down", "line", u.lineName(i), "err", reason, "reclaimed", len(reclaimed))
+	u.handler.OnSessionDown(u.cfg.Name, u.lineName(i), reason, reclaimed)
+}
+
+// submitted records the MsgSeqNum quickfix gave a request. Pacer
+// goroutine.
+func (u *Upstream) submitted(seq int, m *quickfix.Message, req any) {
+	if req == nil {
+		return
+	}
+	mt, err := m.Header.GetBytes(tag.MsgType)
+	id, _ := m.Body.GetBytes(tag.ClOrdID)
+	if err == nil && len(mt) == 1 && len(id) > 0 {
+		u.sent.add(sentMsg{seq: seq, msgType: mt[0], clOrdID: string(id)})
+	}
 }
 
 // onUpstreamLogout records a Logout received from the upstream.

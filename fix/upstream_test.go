@@ -29,6 +29,7 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	gw, up := newCompIDs()
 	r := &rig{acc: newTestAcceptor(t, gw, up, acceptorOpts{paced: true})}
+	storeDir := t.TempDir() // before the cleanup below, which runs first and still writes the store
 	var err error
 	if r.a, err = faultproxy.New(r.acc.addr()); err != nil {
 		t.Fatal(err)
@@ -44,7 +45,7 @@ func newRig(t *testing.T) *rig {
 	r.cfg = UpstreamConfig{
 		Name: "core", SenderCompID: gw, TargetCompID: up,
 		Lines:    []LineConfig{{Name: "carrierA", Addr: r.a.Addr()}, {Name: "carrierB", Addr: r.b.Addr()}},
-		StoreDir: t.TempDir(),
+		StoreDir: storeDir,
 	}
 	r.start(t)
 	return r
@@ -59,6 +60,7 @@ func (r *rig) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rec.resend = u.Send
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
@@ -340,7 +342,19 @@ func TestUpstreamRestartKeepsSequenceNumbers(t *testing.T) {
 	// them in sequence). An order the upstream does not know (OrdStatus 8,
 	// OrdRejReason 5) never reached it: send it again, same ClOrdID.
 	resent := 0
+	inBurst := map[string]bool{}
+	for _, id := range burst {
+		inBurst[id] = true
+	}
 	for _, id := range unknown {
+		// Handed, from the store, tells the same without asking the
+		// upstream: a request the first session never had never left.
+		// (The stream may have sent its last orders over the second.)
+		st := second.lastStatus(id)
+		notThere := st.UnknownOrder()
+		if h := r.upstream().Handed(id); inBurst[id] && ((h == HandedNo) != notThere || h == HandedUnknown) {
+			t.Errorf("%s: Handed = %d, but the upstream knows the order: %v", id, h, !notThere)
+		}
 		if st := second.lastStatus(id); st.OrdStatus == '8' && st.OrdRejReason == 5 {
 			if err := r.upstream().Send(orderN(atoiID(t, id))); err != nil {
 				t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"sgw/auth"
 	"sgw/gateway/mdclient"
 	"sgw/orders"
+	"sgw/refdata"
 	"sgw/risk"
 )
 
@@ -46,10 +47,10 @@ func (f *fakeEntry) seed(account string, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := range n {
-		id := fmt.Sprintf("%s-%0*d", account, orders.MaxClOrdIDLen-len(account)-1, i)
+		id := fmt.Sprintf("%s-%0*d", account, refdata.MaxClOrdIDLen-len(account)-1, i)
 		f.accounts[account] = append(f.accounts[account], orders.Order{ClOrdID: id, OrigClOrdID: id, Account: account,
 			Symbol: "600519.SH", Side: risk.Buy, Price: 17000000, Qty: 100, LeavesQty: 100, Status: orders.StatusNew,
-			OrderID: strings.Repeat("X", 40), Text: strings.Repeat("<&>", orders.MaxTextLen/3), Updated: time.Unix(0, int64(i+1))})
+			OrderID: strings.Repeat("X", 40), Text: strings.Repeat("<&>", refdata.MaxTextLen/3), Updated: time.Unix(0, int64(i+1))})
 	}
 }
 

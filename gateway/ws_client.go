@@ -12,7 +12,7 @@ import (
 
 	"sgw/auth"
 	"sgw/orderbook"
-	"sgw/orders"
+	"sgw/refdata"
 )
 
 // subKey names one subscription of a client.
@@ -406,7 +406,7 @@ func (c *client) lookup(req request) ([]orderbook.SymbolID, []string, bool) {
 	for i, s := range req.Symbols {
 		id, ok := c.srv.market.Lookup(s)
 		if !ok {
-			if orders.ValidID(s, orders.MaxSymbolLen) {
+			if refdata.ValidID(s, refdata.MaxSymbolLen) {
 				c.reject(req.ID, perr(codeUnknownSymbol, "unknown symbol %q", s))
 			} else {
 				c.reject(req.ID, perr(codeUnknownSymbol, "symbols[%d] is not a symbol", i))

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"sgw/orders"
+	"sgw/refdata"
 )
 
 // FuzzDecodeRequest feeds arbitrary client messages (market data and order
@@ -95,7 +95,7 @@ func FuzzDecodeRequest(f *testing.F) {
 // identifier rule, and describes the first that breaks it.
 func acceptedIDs(r request) string {
 	check := func(field, v string, max int) string {
-		if !orders.ValidID(v, max) {
+		if !refdata.ValidID(v, max) {
 			return fmt.Sprintf("accepted %s %s %q", r.Op, field, v)
 		}
 		return ""
@@ -103,20 +103,20 @@ func acceptedIDs(r request) string {
 	var e []string
 	switch r.Op {
 	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList:
-		e = append(e, check("account", r.Account, orders.MaxAccountLen))
+		e = append(e, check("account", r.Account, refdata.MaxAccountLen))
 		if r.Op != opOrdersList {
-			e = append(e, check("clOrdId", r.ClOrdID, orders.MaxClOrdIDLen))
+			e = append(e, check("clOrdId", r.ClOrdID, refdata.MaxClOrdIDLen))
 		}
 		if r.Op == opOrderCancel || r.Op == opOrderReplace {
-			e = append(e, check("origClOrdId", r.OrigClOrdID, orders.MaxClOrdIDLen))
+			e = append(e, check("origClOrdId", r.OrigClOrdID, refdata.MaxClOrdIDLen))
 		}
 		if r.Op == opOrderNew {
-			e = append(e, check("symbol", r.Symbol, orders.MaxSymbolLen))
+			e = append(e, check("symbol", r.Symbol, refdata.MaxSymbolLen))
 		}
 	case opSubscribe, opUnsubscribe:
 		if r.Channel == chOrders {
 			for _, a := range r.Accounts {
-				e = append(e, check("account", a, orders.MaxAccountLen))
+				e = append(e, check("account", a, refdata.MaxAccountLen))
 			}
 		}
 	}

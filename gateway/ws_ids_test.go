@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"sgw/orders"
+	"sgw/refdata"
 )
 
 // TestWSHostileIdentifiers sends order requests whose identifiers hold
@@ -19,7 +20,7 @@ func TestWSHostileIdentifiers(t *testing.T) {
 	f := newFakeEntry()
 	e, tok := newFakeEntryEnv(t, WSConfig{}, f)
 	c := e.dial(tok)
-	long := strings.Repeat("c", orders.MaxClOrdIDLen+1)
+	long := strings.Repeat("c", refdata.MaxClOrdIDLen+1)
 	tests := []struct {
 		name, raw string
 		field     string // named in the error text
@@ -42,8 +43,8 @@ func TestWSHostileIdentifiers(t *testing.T) {
 			field: "origClOrdId", bad: `c1"`, ref: "r1"},
 		{name: "equals in account", raw: `{"op":"order.new","clOrdId":"c3","account":"A1=B2","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`,
 			field: "account", bad: "A1=B2", ref: "c3"},
-		{name: "account too long", raw: `{"op":"order.new","clOrdId":"c4","account":"` + strings.Repeat("A", orders.MaxAccountLen+1) + `","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`,
-			field: "account", bad: strings.Repeat("A", orders.MaxAccountLen+1), ref: "c4"},
+		{name: "account too long", raw: `{"op":"order.new","clOrdId":"c4","account":"` + strings.Repeat("A", refdata.MaxAccountLen+1) + `","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`,
+			field: "account", bad: strings.Repeat("A", refdata.MaxAccountLen+1), ref: "c4"},
 		{name: "line break in symbol", raw: `{"op":"order.new","clOrdId":"c5","account":"A1","symbol":"600519.SH\r\n","side":"buy","price":"1700.00","qty":100}`,
 			field: "symbol", bad: "\r\n", ref: "c5"},
 		{name: "pipe in the account of orders.list", raw: `{"op":"orders.list","account":"A1|1=B2"}`,
@@ -86,7 +87,7 @@ func TestWSHostileIdentifiers(t *testing.T) {
 
 	// Every character of the alphabet, at the limits, passes.
 	const okID = "aZ09-_.:/#@xxxxxxxxxxxxxxxxxxxxx"
-	if len(okID) != orders.MaxClOrdIDLen {
+	if len(okID) != refdata.MaxClOrdIDLen {
 		t.Fatalf("okID is %d long", len(okID))
 	}
 	if err := c.SendRaw(context.Background(), []byte(`{"op":"order.new","clOrdId":"`+okID+`","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`)); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"sgw/gateway/mdclient"
 	"sgw/orders"
+	"sgw/refdata"
 )
 
 // TestWSOrdersListPages lists an account of 2,000 orders, each as large as
@@ -80,7 +81,7 @@ func TestWSOrdersListPages(t *testing.T) {
 				cursor = page.Next
 			}
 			for i, id := range got {
-				if want := fmt.Sprintf("A1-%0*d", orders.MaxClOrdIDLen-3, i); id != want {
+				if want := fmt.Sprintf("A1-%0*d", refdata.MaxClOrdIDLen-3, i); id != want {
 					t.Fatalf("order %d is %s, want %s", i, id, want)
 				}
 			}

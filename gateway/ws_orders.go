@@ -166,7 +166,7 @@ func (c *client) handleOrder(req request) {
 // has none).
 func (c *client) rejectRef(req request, code, msg string) {
 	e := &protoError{code: code, msg: msg}
-	if orders.ValidID(req.ClOrdID, orders.MaxClOrdIDLen) {
+	if refdata.ValidID(req.ClOrdID, refdata.MaxClOrdIDLen) {
 		e.ref = req.ClOrdID
 	}
 	c.reject(req.ID, e)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sgw/auth"
+	"sgw/fix"
 	"sgw/gateway/mdclient"
 	"sgw/journal"
 	"sgw/orders"
@@ -28,24 +29,28 @@ type ackingUpstream struct {
 	n  int
 }
 
-func (u *ackingUpstream) answer(er orders.ExecReport) {
+func (u *ackingUpstream) answer(er fix.ExecReport) {
 	u.mu.Lock()
 	u.n++
 	er.ExecID = fmt.Sprintf("e%d", u.n)
 	m := u.m
 	u.mu.Unlock()
-	go m.OnExecReport(er)
+	go m.OnExecReport("core", er)
 }
-func (u *ackingUpstream) NewOrder(o orders.Order) error {
-	u.answer(orders.ExecReport{ClOrdID: o.UpstreamID, OrderID: "X" + o.UpstreamID, ExecType: '0', OrdStatus: '0', LeavesQty: o.Qty})
+
+// Send implements orders.Upstream.
+func (u *ackingUpstream) Send(req any) error {
+	switch r := req.(type) {
+	case fix.NewOrder:
+		u.answer(fix.ExecReport{ClOrdID: r.ClOrdID, OrderID: "X" + r.ClOrdID, ExecType: '0', OrdStatus: '0', LeavesQty: r.Qty})
+	case fix.CancelRequest:
+		u.answer(fix.ExecReport{ClOrdID: r.ClOrdID, OrigClOrdID: r.OrigClOrdID, ExecType: '4', OrdStatus: '4'})
+	}
 	return nil
 }
-func (u *ackingUpstream) Cancel(o orders.Order, uid string) error {
-	u.answer(orders.ExecReport{ClOrdID: uid, OrigClOrdID: o.UpstreamID, ExecType: '4', OrdStatus: '4', CumQty: o.CumQty})
-	return nil
-}
-func (u *ackingUpstream) Replace(orders.Order, string, refdata.Price, int64) error { return nil }
-func (u *ackingUpstream) Status(orders.Order) error                                { return nil }
+
+// Handed implements orders.Upstream.
+func (u *ackingUpstream) Handed(string) fix.Handed { return fix.HandedNo }
 
 func newOrderEnv(t *testing.T) (*wsEnv, string) {
 	t.Helper()
@@ -64,11 +69,16 @@ func newOrderEnv(t *testing.T) (*wsEnv, string) {
 	}
 	t.Cleanup(func() { j.Close() })
 	up := &ackingUpstream{}
-	m, err := orders.New(orders.Config{}, rc, j, map[string]orders.Upstream{"core": up}, nil)
+	m, err := orders.New(orders.Config{}, rc, j, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	up.m = m
+	m.AddUpstream("core", up)
+	if _, err := m.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	m.OnSessionUp("core", "test")
 	v, _ := auth.New(auth.Config{Secret: strings.Repeat("k", 32)})
 	reg := prometheus.NewRegistry()
 	srv, err := New(Config{Admins: []string{"ops"}}, Deps{Market: books, PublishedDepth: 20, Registry: reg, Tokens: v, Orders: m, Admin: m})

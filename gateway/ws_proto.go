@@ -48,7 +48,7 @@ const (
 	codeUnavailable    = "orders_unavailable"
 	// codeBadID: an identifier of an order request (clOrdId, origClOrdId,
 	// account, symbol) or an account of an orders subscription breaks the
-	// identifier rule of orders.ValidID.
+	// identifier rule of refdata.ValidID.
 	codeBadID = orders.CodeBadID
 	// codeBadCursor: an orders.list cursor the server did not hand out.
 	codeBadCursor = orders.CodeBadCursor
@@ -182,7 +182,7 @@ func checkID(f idField) *protoError {
 }
 
 // badID returns an orders.bad_id error if f breaks the identifier rule
-// (orders.ValidID), else nil. The text names the field and what is wrong,
+// (refdata.ValidID), else nil. The text names the field and what is wrong,
 // never the value, which may hold SOH, '|', '=' or line breaks meant for
 // a FIX rendering or a log.
 func badID(f idField) *protoError {
@@ -201,18 +201,18 @@ func badID(f idField) *protoError {
 // checked here, when the request is decoded, so that no malformed id
 // reaches the order manager (which checks again) or an answer.
 func checkOrder(r *request) *protoError {
-	ids := []idField{{"account", r.Account, orders.MaxAccountLen}}
+	ids := []idField{{"account", r.Account, refdata.MaxAccountLen}}
 	if r.Op != opOrdersList {
-		ids = append(ids, idField{"clOrdId", r.ClOrdID, orders.MaxClOrdIDLen})
+		ids = append(ids, idField{"clOrdId", r.ClOrdID, refdata.MaxClOrdIDLen})
 	}
 	if r.Op == opOrderCancel || r.Op == opOrderReplace {
-		ids = append(ids, idField{"origClOrdId", r.OrigClOrdID, orders.MaxClOrdIDLen})
+		ids = append(ids, idField{"origClOrdId", r.OrigClOrdID, refdata.MaxClOrdIDLen})
 	}
 	if r.Op == opOrderNew {
-		ids = append(ids, idField{"symbol", r.Symbol, orders.MaxSymbolLen})
+		ids = append(ids, idField{"symbol", r.Symbol, refdata.MaxSymbolLen})
 	}
 	if e := checkIDs(ids); e != nil {
-		if r.Op != opOrdersList && orders.ValidID(r.ClOrdID, orders.MaxClOrdIDLen) {
+		if r.Op != opOrdersList && refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) {
 			e.ref = r.ClOrdID
 		}
 		return e
@@ -271,7 +271,7 @@ func checkIDs(ids []idField) *protoError {
 // one is orders.bad_id.
 func checkAccounts(accounts []string) *protoError {
 	for i, a := range accounts {
-		if e := badID(idField{fmt.Sprintf("accounts[%d]", i), a, orders.MaxAccountLen}); e != nil {
+		if e := badID(idField{fmt.Sprintf("accounts[%d]", i), a, refdata.MaxAccountLen}); e != nil {
 			return e
 		}
 	}

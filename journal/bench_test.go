@@ -76,7 +76,9 @@ func BenchmarkAppendAsync(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				slots <- struct{}{}
-				j.AppendAsync(1, benchBody, done)
+				if err := j.AppendAsync(1, benchBody, done); err != nil {
+					b.Fatal(err)
+				}
 			}
 			for range window {
 				slots <- struct{}{}
@@ -117,13 +119,15 @@ func BenchmarkAppendLatency(b *testing.B) {
 				due := min(b.N, int(time.Since(start)*time.Duration(rate)/time.Second))
 				for ; i < due; i++ {
 					k, t0 := i, time.Now()
-					j.AppendAsync(1, benchBody, func(_ uint64, err error) {
+					if err := j.AppendAsync(1, benchBody, func(_ uint64, err error) {
 						if err != nil {
 							b.Error(err)
 						}
 						lat[k] = time.Since(t0)
 						wg.Done()
-					})
+					}); err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
 			wg.Wait()

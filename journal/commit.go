@@ -59,29 +59,30 @@ func (j *Journal) Append(typ byte, body []byte) (uint64, error) {
 }
 
 // AppendAsync adds a record like Append but does not wait: done is called
-// exactly once, with the record's sequence number and nil once the record
-// is durable, or with an error. It is for event loops that must not block.
-// The journal copies body before AppendAsync returns.
+// exactly once, on the journal's writer goroutine, with the record's
+// sequence number and nil once the record is durable, or with the commit's
+// error. It is for event loops that must not block. The journal copies
+// body before AppendAsync returns.
 //
-// A record refused at once (ErrTooLarge, ErrClosed, a sticky error) gets
-// done(0, err) on the caller's goroutine before AppendAsync returns.
-// Otherwise done runs on the journal's writer goroutine, in sequence order:
-// it must be quick and must not call Append or Close (which wait for that
-// goroutine); it may call AppendAsync.
-func (j *Journal) AppendAsync(typ byte, body []byte, done func(seq uint64, err error)) {
+// A record refused at once (ErrTooLarge, ErrClosed, a sticky ErrFailed) is
+// returned as AppendAsync's error, and done is never called: AppendAsync
+// never calls done on the caller's goroutine, so a caller may hold its own
+// locks across the call, and done may take them. done runs in sequence
+// order; it must be quick (the next batch waits for it) and must not call
+// Append or Close (which wait for the writer goroutine); it may call
+// AppendAsync.
+func (j *Journal) AppendAsync(typ byte, body []byte, done func(seq uint64, err error)) error {
 	if len(body) > j.cfg.MaxRecord {
-		done(0, j.tooLarge(len(body)))
-		return
+		return j.tooLarge(len(body))
 	}
 	j.mu.Lock()
+	defer j.mu.Unlock()
 	b, seq, err := j.enqueue(typ, body)
-	if err == nil {
-		b.cbs = append(b.cbs, callback{seq: seq, done: done})
-	}
-	j.mu.Unlock()
 	if err != nil {
-		done(0, err)
+		return err
 	}
+	b.cbs = append(b.cbs, callback{seq: seq, done: done})
+	return nil
 }
 
 func (j *Journal) tooLarge(n int) error {
@@ -174,19 +175,23 @@ func (j *Journal) run() {
 	}
 }
 
-// commit writes the batch with one write and fsyncs it. Writer goroutine
+// commit writes the batch with one write and fsyncs it. A failed write
+// or fsync is rolled back: the file is cut back to the end of the records
+// already durable and that cut is fsynced, so the failed batch's records
+// cannot reappear after a restart (the gateway has told their clients they
+// failed). If even the rollback fails the error says so. Writer goroutine
 // only.
 func (j *Journal) commit(b *batch) error {
 	start := time.Now()
 	if _, err := j.w.Write(b.buf); err != nil {
-		return fmt.Errorf("%w: write: %w", ErrFailed, err)
+		return j.rollback(fmt.Errorf("%w: write: %w", ErrFailed, err))
 	}
 	if !j.cfg.NoSync {
 		// Never retried: after a failed fsync the kernel may have dropped
 		// the dirty pages, and a retry could report success for data that
 		// is gone.
 		if err := j.w.Sync(); err != nil {
-			return fmt.Errorf("%w: fsync: %w", ErrFailed, err)
+			return j.rollback(fmt.Errorf("%w: fsync: %w", ErrFailed, err))
 		}
 	}
 	took := time.Since(start)
@@ -196,6 +201,20 @@ func (j *Journal) commit(b *batch) error {
 		j.cfg.OnSync(b.n, len(b.buf), took)
 	}
 	return nil
+}
+
+// rollback cuts the file back to the durable records after a failed
+// commit and returns err, wrapping ErrRollback too when the cut itself
+// failed. Writer goroutine only.
+func (j *Journal) rollback(err error) error {
+	terr := j.w.Truncate(j.end)
+	if terr == nil && !j.cfg.NoSync {
+		terr = j.w.Sync()
+	}
+	if terr != nil {
+		return fmt.Errorf("%w (%w: %w)", err, ErrRollback, terr)
+	}
+	return err
 }
 
 // finish records a failure as the sticky error, releases the batch's

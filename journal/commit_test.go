@@ -2,6 +2,7 @@ package journal
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -12,11 +13,12 @@ import (
 // faultyFile wraps the journal file: a Sync can be made to block until
 // released and to fail.
 type faultyFile struct {
-	f        *os.File
-	writes   atomic.Int64
-	failSync atomic.Bool
-	hold     chan struct{} // when non-nil, Sync waits for it to close
-	entered  chan struct{} // Sync sends here when it is held
+	f            *os.File
+	writes       atomic.Int64
+	failSync     atomic.Bool
+	failTruncate atomic.Bool
+	hold         chan struct{} // when non-nil, Sync waits for it to close
+	entered      chan struct{} // Sync sends here when it is held
 }
 
 var _ syncWriter = (*faultyFile)(nil)
@@ -28,9 +30,21 @@ func (w *faultyFile) Write(p []byte) (int, error) {
 	return w.f.Write(p)
 }
 
+func (w *faultyFile) Truncate(n int64) error {
+	if w.failTruncate.Load() {
+		return errInjected
+	}
+	// The rollback works: so does the fsync after it.
+	w.failSync.Store(false)
+	return w.f.Truncate(n)
+}
+
 func (w *faultyFile) Sync() error {
 	if w.hold != nil {
-		w.entered <- struct{}{}
+		select {
+		case w.entered <- struct{}{}:
+		case <-w.hold: // released: the rollback's fsync passes by
+		}
 		<-w.hold
 	}
 	if w.failSync.Load() {
@@ -70,7 +84,9 @@ func TestStickyError(t *testing.T) {
 		wg.Go(func() { _, err := j.Append(1, []byte("batch 2")); errs <- err })
 	}
 	var asyncErr atomic.Value
-	j.AppendAsync(1, []byte("batch 2 async"), func(_ uint64, err error) { asyncErr.Store(err) })
+	if err := j.AppendAsync(1, []byte("batch 2 async"), func(_ uint64, err error) { asyncErr.Store(err) }); err != nil {
+		t.Fatal(err)
+	}
 	for j.LastSeq() < 1+1+5+1 {
 		time.Sleep(time.Millisecond)
 	}
@@ -93,10 +109,10 @@ func TestStickyError(t *testing.T) {
 	if _, err := j.Append(1, []byte("later")); !errors.Is(err, ErrFailed) {
 		t.Errorf("later Append err = %v, want ErrFailed", err)
 	}
-	var laterErr error
-	j.AppendAsync(1, []byte("later"), func(_ uint64, err error) { laterErr = err })
-	if !errors.Is(laterErr, ErrFailed) {
-		t.Errorf("later AppendAsync err = %v, want ErrFailed (synchronously)", laterErr)
+	called := false
+	laterErr := j.AppendAsync(1, []byte("later"), func(uint64, error) { called = true })
+	if !errors.Is(laterErr, ErrFailed) || called {
+		t.Errorf("later AppendAsync err = %v (callback made: %v), want ErrFailed returned and no callback", laterErr, called)
 	}
 	if j.LastSeq() != last {
 		t.Errorf("refused appends moved LastSeq from %d to %d", last, j.LastSeq())
@@ -121,5 +137,40 @@ func TestFileClosedUnderneath(t *testing.T) {
 	}
 	if err := j.Close(); !errors.Is(err, ErrFailed) {
 		t.Errorf("Close err = %v, want ErrFailed", err)
+	}
+}
+
+// TestFailedCommitRolledBack checks that the records of a batch whose
+// fsync failed are cut from the file, so a restart cannot find records
+// whose appenders were told they failed; and that a rollback that fails
+// too is reported as such.
+func TestFailedCommitRolledBack(t *testing.T) {
+	for _, truncateFails := range []bool{false, true} {
+		t.Run(fmt.Sprintf("truncate fails %v", truncateFails), func(t *testing.T) {
+			path := tempPath(t)
+			w := &faultyFile{}
+			j := openFaulty(t, path, w)
+			if _, err := j.Append(1, []byte("durable")); err != nil {
+				t.Fatal(err)
+			}
+			w.failSync.Store(true)
+			w.failTruncate.Store(truncateFails)
+			_, err := j.Append(1, []byte("failed"))
+			if !errors.Is(err, ErrFailed) || errors.Is(err, ErrRollback) != truncateFails {
+				t.Fatalf("Append err = %v; want ErrFailed, and ErrRollback only when the truncate fails", err)
+			}
+			j.Close()
+			var bodies []string
+			if err := ReadFile(path, func(r Record) error { bodies = append(bodies, string(r.Body)); return nil }); err != nil && !errors.Is(err, ErrTornTail) {
+				t.Fatal(err)
+			}
+			want := []string{"durable"}
+			if truncateFails {
+				want = append(want, "failed") // the page cache still has it: the double fault the error names
+			}
+			if fmt.Sprint(bodies) != fmt.Sprint(want) {
+				t.Errorf("file holds %q, want %q", bodies, want)
+			}
+		})
 	}
 }

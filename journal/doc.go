@@ -36,9 +36,12 @@
 // A failed write or fsync is sticky: the failed batch, every batch behind
 // it and every later append get an error wrapping ErrFailed. A failed
 // fsync is never retried: the kernel may have dropped the data, and a retry
-// could report success falsely. The gateway must then stop
-// accepting orders. A record whose append failed may or may not be in the
-// file after a restart; the gateway treats it as never acknowledged.
+// could report success falsely. The gateway must then stop accepting
+// orders. The failed batch is rolled back: the file is cut back to the
+// last durable record and the cut fsynced, so a record whose append failed
+// is not in the file after a restart, and the gateway may tell its client
+// it failed. If the rollback fails too, the error also wraps ErrRollback:
+// the failed records may reappear, and the operator must check them.
 //
 // Open checks every record. A crash during a write leaves a torn tail: a
 // partial or damaged last write with nothing valid after it. Open truncates
@@ -57,9 +60,11 @@
 // Open starts the writer goroutine; Close stops it after committing every
 // append it accepted. Append, AppendAsync, LastSeq and Recovered may be
 // called from any goroutine. Append blocks its caller until its batch is
-// durable. AppendAsync never blocks: its callback runs on the writer
-// goroutine once the record is durable, in sequence order, and must be
-// quick (the next batch waits for it) and must not call Append or Close.
+// durable. AppendAsync never blocks and never calls back on its caller's
+// goroutine (a record refused at once is its returned error): its callback
+// runs on the writer goroutine once the record is durable or its commit
+// failed, in sequence order, and must be quick (the next batch waits for
+// it) and must not call Append or Close.
 // Config.OnSync also runs on the writer goroutine. Replay reads only
 // records already durable, so it may run alongside appends, but it must
 // not run concurrently with Close. The file is locked (flock) while open,

@@ -21,6 +21,10 @@ var (
 	// make them durable, and records of the failed batch may or may not
 	// survive a restart.
 	ErrFailed = errors.New("journal: write failed, journal stopped")
+	// ErrRollback reports, together with ErrFailed, that a failed commit
+	// could not be cut from the file either: the failed batch's records
+	// may reappear after a restart.
+	ErrRollback = errors.New("journal: rollback of the failed batch failed")
 	// ErrCorrupt reports damage that recovery must not repair silently: a
 	// record whose checksum or length is bad but which is followed by valid
 	// records, or a valid record out of sequence. Errors wrapping it are

@@ -44,10 +44,12 @@ type Journal struct {
 }
 
 // syncWriter is the part of the file the writer goroutine uses; tests wrap
-// the file to inject write and fsync failures.
+// the file to inject write and fsync failures. Truncate rolls a failed
+// commit back.
 type syncWriter interface {
 	Write(p []byte) (int, error)
 	Sync() error
+	Truncate(size int64) error
 }
 
 // Recovered reports what Open found in an existing file.

@@ -181,7 +181,7 @@ func TestAppendAsync(t *testing.T) {
 	body := make([]byte, 8)
 	for i := range n {
 		copy(body, testBody(uint64(i+1))) // reused: AppendAsync must copy
-		j.AppendAsync(1, body, func(seq uint64, err error) {
+		if err := j.AppendAsync(1, body, func(seq uint64, err error) {
 			defer wg.Done()
 			if err != nil {
 				t.Errorf("done(%d, %v)", seq, err)
@@ -192,7 +192,9 @@ func TestAppendAsync(t *testing.T) {
 			mu.Lock()
 			got = append(got, seq)
 			mu.Unlock()
-		})
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	wg.Wait()
 	for i, s := range got {
@@ -220,10 +222,8 @@ func TestTooLarge(t *testing.T) {
 	if _, err := j.Append(1, make([]byte, 101)); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("Append(101 bytes) err = %v, want ErrTooLarge", err)
 	}
-	var asyncErr error
-	j.AppendAsync(1, make([]byte, 101), func(_ uint64, err error) { asyncErr = err })
-	if !errors.Is(asyncErr, ErrTooLarge) {
-		t.Errorf("AppendAsync(101 bytes) done err = %v, want ErrTooLarge", asyncErr)
+	if err := j.AppendAsync(1, make([]byte, 101), func(uint64, error) { t.Error("callback for a refused record") }); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("AppendAsync(101 bytes) err = %v, want ErrTooLarge", err)
 	}
 	// Refused records use no sequence number.
 	if seq, err := j.Append(1, make([]byte, 100)); err != nil || seq != 1 {
@@ -290,10 +290,8 @@ func TestClose(t *testing.T) {
 	if _, err := j.Append(1, []byte("b")); !errors.Is(err, ErrClosed) {
 		t.Errorf("Append after Close err = %v, want ErrClosed", err)
 	}
-	var asyncErr error
-	j.AppendAsync(1, []byte("c"), func(_ uint64, err error) { asyncErr = err })
-	if !errors.Is(asyncErr, ErrClosed) {
-		t.Errorf("AppendAsync after Close: done err = %v, want ErrClosed", asyncErr)
+	if err := j.AppendAsync(1, []byte("c"), func(uint64, error) { t.Error("callback after Close") }); !errors.Is(err, ErrClosed) {
+		t.Errorf("AppendAsync after Close err = %v, want ErrClosed", err)
 	}
 	if err := j.Replay(func(Record) error { return nil }); !errors.Is(err, ErrClosed) {
 		t.Errorf("Replay after Close err = %v, want ErrClosed", err)
@@ -322,12 +320,14 @@ func TestCloseCommitsPending(t *testing.T) {
 	}
 	var done atomic.Int64
 	for range async {
-		j.AppendAsync(2, []byte("async"), func(_ uint64, err error) {
+		if err := j.AppendAsync(2, []byte("async"), func(_ uint64, err error) {
 			if err != nil {
 				t.Errorf("AppendAsync done: %v", err)
 			}
 			done.Add(1)
-		})
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for j.LastSeq() < blocking+async { // wait until the blocking appends are queued
 		time.Sleep(time.Millisecond)
@@ -357,7 +357,9 @@ func TestCommitIntervalFlushesFullBatch(t *testing.T) {
 	n := flushBytes/len(body) + 1
 	done := make(chan error, n)
 	for range n {
-		j.AppendAsync(1, body, func(_ uint64, err error) { done <- err })
+		if err := j.AppendAsync(1, body, func(_ uint64, err error) { done <- err }); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for range n {
 		select {

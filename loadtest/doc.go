@@ -26,8 +26,10 @@
 //     order_first_exec (to the first execution report). Every order must
 //     end with exactly one final outcome; duplicates, reports out of
 //     order and orders never answered are integrity violations; rejects
-//     are counted by code. FIX trading sessions are to come (see
-//     orderSession).
+//     are counted by code. With -fix-sessions, some sessions are FIX 4.4
+//     brokers on the gateway's broker acceptor instead (a QuickFIX/Go
+//     initiator each, paced and logged with package fix's toolkit,
+//     sending Symbol with SecurityExchange as a broker does).
 //   - mixed: marketdata and orders at once, both measure sets in one
 //     report.
 //   - soak: mixed, with faults injected into the in-process simulator:

@@ -1,11 +1,11 @@
 package loadtest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/quickfixgo/quickfix"
-
 	"github.com/quickfixgo/quickfix/config"
 	"github.com/quickfixgo/tag"
+
 	"sgw/fix"
 )
 
@@ -111,7 +111,8 @@ func dialFIXOrderSession(ctx context.Context, addr, sender, pw, prefix string, w
 		relay.close()
 		return nil, fmt.Errorf("loadtest: FIX session %s: %w", sender, err)
 	}
-	if s.ini, err = quickfix.NewInitiator(s, fix.LockedStoreFactory(quickfix.NewMemoryStoreFactory()), st, fixLogs{s}); err != nil {
+	logs := refusalTap{LogFactory: fix.LogFactory(slog.New(slog.DiscardHandler), "loadtest"), s: s}
+	if s.ini, err = quickfix.NewInitiator(s, fix.LockedStoreFactory(quickfix.NewMemoryStoreFactory()), st, logs); err != nil {
 		relay.close()
 		return nil, fmt.Errorf("loadtest: FIX session %s: %w", sender, err)
 	}
@@ -149,19 +150,26 @@ func (s *fixOrderSession) sendCancel(_ context.Context, o *trackedOrder, id stri
 	return s.send(m)
 }
 
-// message starts a NewOrderSingle or OrderCancelRequest for o.
+// message starts a NewOrderSingle or OrderCancelRequest for o. The
+// instrument goes as a broker sends it: Symbol (55) and SecurityExchange
+// (207), or the gateway symbol in 55 alone when it has no known suffix.
 func (s *fixOrderSession) message(msgType string, o *trackedOrder, clOrdID string) *quickfix.Message {
 	m := quickfix.NewMessage()
 	m.Header.SetString(tag.MsgType, msgType)
 	b := &m.Body
 	b.SetString(tag.ClOrdID, clOrdID)
 	b.SetString(tag.Account, o.account)
-	b.SetString(tag.Symbol, o.symbol)
-	side := "1"
-	if o.sell {
-		side = "2"
+	if code, mic, ok := fix.SplitSymbol(o.symbol); ok {
+		b.SetString(tag.Symbol, code)
+		b.SetString(tag.SecurityExchange, mic)
+	} else {
+		b.SetString(tag.Symbol, o.symbol)
 	}
-	b.SetString(tag.Side, side)
+	side := fix.Buy
+	if o.sell {
+		side = fix.Sell
+	}
+	b.SetString(tag.Side, string(rune(side)))
 	b.SetString(tag.OrderQty, strconv.FormatInt(o.qty, 10))
 	b.SetField(tag.TransactTime, quickfix.FIXUTCTimestamp{Time: time.Now().UTC(), Precision: quickfix.Millis})
 	return m
@@ -236,25 +244,42 @@ func (s *fixOrderSession) FromAdmin(m *quickfix.Message, _ quickfix.SessionID) q
 	return nil
 }
 
-// fixLogs is the initiator's quickfix log: silent, except that a Logout
-// answering the logon (which quickfix passes to no callback) is the
-// gateway's refusal.
-type fixLogs struct{ s *fixOrderSession }
+// refusalTap is the initiator's quickfix log: the toolkit's adapter
+// (fix.LogFactory), tapped for the Logout that answers the logon, which
+// quickfix passes to no callback: it is the gateway's refusal.
+type refusalTap struct {
+	quickfix.LogFactory
+	s *fixOrderSession
+}
 
-func (l fixLogs) Create() (quickfix.Log, error)                             { return l, nil }
-func (l fixLogs) CreateSessionLog(quickfix.SessionID) (quickfix.Log, error) { return l, nil }
-func (fixLogs) OnOutgoing([]byte)                                           {}
-func (fixLogs) OnEvent(string)                                              {}
-func (fixLogs) OnEventf(string, ...any)                                     {}
+func (t refusalTap) Create() (quickfix.Log, error) {
+	l, err := t.LogFactory.Create()
+	return tapLog{Log: l, s: t.s}, err
+}
 
-func (l fixLogs) OnIncoming(b []byte) {
-	if l.s.up.Load() || !bytes.Contains(b, []byte("\x0135=5\x01")) {
+func (t refusalTap) CreateSessionLog(sid quickfix.SessionID) (quickfix.Log, error) {
+	l, err := t.LogFactory.CreateSessionLog(sid)
+	return tapLog{Log: l, s: t.s}, err
+}
+
+type tapLog struct {
+	quickfix.Log
+	s *fixOrderSession
+}
+
+func (l tapLog) OnIncoming(b []byte) {
+	l.Log.OnIncoming(b)
+	if l.s.up.Load() || string(fix.FrameMsgType(b)) != "5" {
 		return
 	}
 	text := ""
-	if _, after, ok := bytes.Cut(b, []byte("\x0158=")); ok {
-		text, _, _ = strings.Cut(string(after), "\x01")
-	}
+	fix.ScanFields(b, func(t int, v []byte) bool {
+		if t == int(tag.Text) {
+			text = string(v)
+			return false
+		}
+		return true
+	})
 	select {
 	case l.s.refused <- text:
 	default:
@@ -263,7 +288,8 @@ func (l fixLogs) OnIncoming(b []byte) {
 
 func (s *fixOrderSession) FromApp(m *quickfix.Message, _ quickfix.SessionID) quickfix.MessageRejectError {
 	now := time.Now()
-	str := func(t quickfix.Tag) string { v, _ := m.Body.GetString(t); return v }
+	d := fix.NewFieldReader(m, fix.EmptyAllowed)
+	str := func(t quickfix.Tag) string { return d.Str(t, false) }
 	id, orig := str(tag.ClOrdID), str(tag.OrigClOrdID)
 	switch {
 	case m.IsMsgTypeOf("j"):
@@ -298,11 +324,7 @@ func (s *fixOrderSession) FromApp(m *quickfix.Message, _ quickfix.SessionID) qui
 			}
 			fallthrough
 		default:
-			cum, err := strconv.ParseInt(str(tag.CumQty), 10, 64)
-			if err != nil {
-				f, _ := strconv.ParseFloat(str(tag.CumQty), 64)
-				cum = int64(f)
-			}
+			cum := d.Qty(tag.CumQty, false) // 0 when absent or not a whole number
 			s.track.exec(order, fixExecTypes[execType], fixOrdStatuses[str(tag.OrdStatus)], cum, now)
 		}
 	}
@@ -323,7 +345,7 @@ var (
 type fixRelay struct {
 	ln     net.Listener
 	target string
-	frames atomic.Int64  // frames seen leaving (by their CheckSum field)
+	frames atomic.Int64  // frames seen leaving (fix.FrameCounter)
 	wake   chan struct{} // a frame left
 
 	mu     sync.Mutex
@@ -383,26 +405,21 @@ func (r *fixRelay) pipe(local net.Conn) {
 		_, _ = io.Copy(local, remote)
 		local.Close()
 	}()
-	const trailer = "\x0110="
+	frames := fix.NewFrameCounter()
 	buf := make([]byte, 64<<10)
-	var carry []byte
 	for {
 		n, err := local.Read(buf)
 		if n > 0 {
 			if _, werr := remote.Write(buf[:n]); werr != nil {
 				return
 			}
-			// Count the frames' CheckSum fields, across read boundaries.
-			scan := append(carry, buf[:n]...)
-			if k := bytes.Count(scan, []byte(trailer)); k > 0 {
+			if k := frames.Count(buf[:n]); k > 0 {
 				r.frames.Add(int64(k))
 				select {
 				case r.wake <- struct{}{}:
 				default:
 				}
 			}
-			keep := min(len(scan), len(trailer)-1)
-			carry = append(carry[:0:0], scan[len(scan)-keep:]...)
 		}
 		if err != nil {
 			return

@@ -18,11 +18,14 @@ var (
 const (
 	// CodeBadID: an identifier (client order id, account, symbol) is
 	// empty, too long or has a character outside the identifier alphabet
-	// (see ValidID).
+	// (see refdata.ValidID).
 	CodeBadID = "orders.bad_id"
 	// CodeUnknownOrder: a cancel, replace or status request names no order
 	// of the account.
 	CodeUnknownOrder = "orders.unknown_order"
+	// CodeRequestPending: a cancel or replace of an order whose previous
+	// cancel or replace is still unanswered.
+	CodeRequestPending = "orders.request_pending"
 	// CodeNoUpstream: no upstream serves the account.
 	CodeNoUpstream = "orders.no_upstream"
 	// CodeUpstreamDown: the account's upstream session has been down for

@@ -9,18 +9,20 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sgw/fix"
 	"sgw/journal"
 	"sgw/refdata"
 	"sgw/risk"
 )
 
-// Journal record types.
+// Defaults of the Config fields.
 const (
-	recNew          byte = 'N'
-	recCancel       byte = 'C'
-	recReplace      byte = 'R'
-	recExec         byte = 'E'
-	recCancelReject byte = 'J'
+	DefaultHoldQueue     = 10000
+	DefaultHoldTimeout   = 15 * time.Second
+	DefaultAckTimeout    = 10 * time.Second
+	DefaultStatusTimeout = 10 * time.Second
 )
 
 // Config configures a Manager.
@@ -36,38 +38,102 @@ type Config struct {
 	// orders and requests; each gateway instance sharing an upstream
 	// session needs its own. Zero means "GW".
 	IDPrefix string
+	// HoldQueue bounds, per upstream, the requests held while its session
+	// is down; a new order beyond it is refused (orders.upstream_unavailable).
+	// Zero means 10000.
+	HoldQueue int
+	// HoldTimeout is how long a request is held for a session that is
+	// down. A request held longer is ended by the gateway: a new order is
+	// rejected and a cancel or replace refused (orders.upstream_unavailable;
+	// nothing was sent). While the session has been down that long, new
+	// orders are refused at once. Zero means 15s.
+	HoldTimeout time.Duration
+	// AckTimeout is how long a request handed to the upstream may wait
+	// for its answer before the gateway asks for the order's status
+	// (OrderStatusRequest). Zero means 10s.
+	AckTimeout time.Duration
+	// StatusTimeout is how long recovery waits for a status answer before
+	// it decides without it (see Recover). Zero means 10s.
+	StatusTimeout time.Duration
 	// Clock stamps orders; nil means the wall clock.
 	Clock func() time.Time
 	// OnSent, when set, is told how long each new order took from New to
 	// being handed to its upstream session (risk, journal fsync, routing):
 	// the gateway-internal latency. Called on the journal's goroutine.
 	OnSent func(time.Duration)
+	// Registry, when set, receives the manager's metrics (see metrics.go).
+	Registry *prometheus.Registry
 }
 
-// Manager keeps every order of the day and carries requests and execution
-// reports between clients, risk, the journal and the upstreams. Safe for
-// concurrent use; see the package comment.
+// Journal is what the manager needs of the order journal.
+// *journal.Journal implements it.
+type Journal interface {
+	// AppendAsync appends a record and calls done on the journal's
+	// goroutine once it is durable or failed; a record refused at once is
+	// the returned error and done is never called. See journal.Journal.
+	AppendAsync(typ byte, body []byte, done func(seq uint64, err error)) error
+	// Replay calls fn for every durable record in order.
+	Replay(fn func(journal.Record) error) error
+}
+
+var _ Journal = (*journal.Journal)(nil)
+
+// Upstream is what the manager needs of one upstream FIX session.
+// *fix.Upstream implements it.
+type Upstream interface {
+	// Send queues a fix.NewOrder, CancelRequest, ReplaceRequest or
+	// StatusRequest; it never blocks and never calls back. It fails with
+	// fix.ErrNotLoggedOn or fix.ErrQueueFull when nothing was queued.
+	Send(req any) error
+	// Handed tells whether a request was handed to the session before
+	// the process started.
+	Handed(clOrdID string) fix.Handed
+}
+
+var _ Upstream = (*fix.Upstream)(nil)
+
+// Manager keeps every order of the day and carries requests and
+// execution reports between clients, risk, the journal and the upstreams.
+//
+// Concurrency: every method is safe for concurrent use. One mutex, mu,
+// guards all state; it is held for in-memory work and for handing
+// requests to an Upstream (Send never blocks or calls back), never across
+// I/O. Nothing is called back under it: risk is called with it held (risk
+// takes only its own mutex, and never calls out), the journal's callbacks
+// run on the journal's goroutine and take mu themselves, and sinks are
+// called only after mu is released (see unlock). The fix.Handler methods
+// run on the upstream sessions' goroutines.
 type Manager struct {
-	cfg       Config
-	risk      *risk.Checker
-	jrnl      *journal.Journal
-	upstreams map[string]Upstream
-	credit    map[string]bool
-	log       *slog.Logger
+	cfg    Config
+	risk   *risk.Checker
+	jrnl   Journal
+	credit map[string]bool
+	log    *slog.Logger
+	met    *metrics
 
 	mu        sync.Mutex
+	routes    map[string]*route
 	orders    map[string]*Order // by account + "\x00" + any client order id it had
 	byUID     map[string]*Order // by any upstream id it had
-	epoch     string            // IDPrefix and this process's start, base 36
+	list      []*Order          // in entry order
+	byAccount map[string][]*Order
+	epoch     string // IDPrefix and this process's start, base 36
 	nextUID   uint64
-	list      []*Order            // in entry order
-	byAccount map[string][]*Order // each account's, in entry order
-	execs     map[string]bool     // execution ids applied
-	unknown   map[string]int      // open orders of unknown state by account+symbol
+	execs     map[string]bool // upstream + "\x00" + ExecID of the executions applied
 	sinks     map[Source]Sink
 	watchers  map[string]map[Sink]bool // account → sinks watching its orders
 	failed    error                    // sticky journal failure
+	stopping  bool                     // Drain was called: no new requests
+	inJournal int                      // records appended whose callback has not run
+	changed   chan struct{}            // closed and replaced when an answer arrives (Drain)
 	stats     Stats
+	outbox    []delivery // events to deliver once mu is released
+}
+
+// delivery is an event for some sinks.
+type delivery struct {
+	ev      Event
+	targets []Sink
 }
 
 // Stats counts the manager's requests. Copies are returned by Stats.
@@ -77,6 +143,98 @@ type Stats struct {
 	Orders map[[2]string]uint64
 	// RiskRejects counts rejections by code (risk.* and orders.*).
 	RiskRejects map[string]uint64
+}
+
+// New returns a manager. Add the upstreams (AddUpstream), then call
+// Recover before accepting requests and Run to drive its timers.
+func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, error) {
+	if cfg.CashUpstream == "" {
+		cfg.CashUpstream = "core"
+	}
+	if cfg.CreditUpstream == "" {
+		cfg.CreditUpstream = "margin"
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.IDPrefix == "" {
+		cfg.IDPrefix = "GW"
+	}
+	if cfg.HoldQueue == 0 {
+		cfg.HoldQueue = DefaultHoldQueue
+	}
+	if cfg.HoldTimeout == 0 {
+		cfg.HoldTimeout = DefaultHoldTimeout
+	}
+	if cfg.AckTimeout == 0 {
+		cfg.AckTimeout = DefaultAckTimeout
+	}
+	if cfg.StatusTimeout == 0 {
+		cfg.StatusTimeout = DefaultStatusTimeout
+	}
+	switch {
+	case rc == nil || j == nil:
+		return nil, fmt.Errorf("%w: risk and journal are required", ErrConfig)
+	case cfg.HoldQueue < 0 || cfg.HoldTimeout < 0 || cfg.AckTimeout < 0 || cfg.StatusTimeout < 0:
+		return nil, fmt.Errorf("%w: negative hold queue or timeout", ErrConfig)
+	case !refdata.ValidID(cfg.IDPrefix, 8):
+		return nil, fmt.Errorf("%w: id prefix %q: 1 to 8 characters of A-Z a-z 0-9 - _ . : / # @", ErrConfig, cfg.IDPrefix)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	met, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{cfg: cfg, risk: rc, jrnl: j, credit: map[string]bool{}, log: log, met: met,
+		routes: map[string]*route{}, orders: map[string]*Order{}, byUID: map[string]*Order{},
+		byAccount: map[string][]*Order{}, execs: map[string]bool{}, sinks: map[Source]Sink{},
+		watchers: map[string]map[Sink]bool{}, changed: make(chan struct{}),
+		stats: Stats{Orders: map[[2]string]uint64{}, RiskRejects: map[string]uint64{}}}
+	for _, a := range cfg.CreditAccounts {
+		m.credit[a] = true
+	}
+	m.epoch = cfg.IDPrefix + strconv.FormatInt(time.Now().UnixMilli(), 36) + "."
+	return m, nil
+}
+
+// AddUpstream makes up the session of the upstream called name. Call it
+// for every upstream before Recover.
+func (m *Manager) AddUpstream(name string, up Upstream) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.routes[name] = newRoute(name, up, m.cfg.Clock())
+	m.met.held.WithLabelValues(name).Set(0)
+	m.met.noStatus.WithLabelValues(name).Set(0)
+	for _, c := range []*prometheus.CounterVec{m.met.expired, m.met.unknownReports, m.met.duplicates, m.met.unanswered} {
+		c.WithLabelValues(name)
+	}
+}
+
+// unlock releases mu and then delivers the events queued meanwhile. Every
+// exported method that changes state ends with it instead of
+// mu.Unlock, so that no sink is ever called under mu.
+func (m *Manager) unlock() {
+	deliver(m.release())
+}
+
+// release releases mu and returns the events queued meanwhile, for the
+// caller to deliver.
+func (m *Manager) release() []delivery {
+	out := m.outbox
+	m.outbox = nil
+	m.mu.Unlock()
+	return out
+}
+
+// deliver hands events to their sinks. mu must not be held.
+func deliver(out []delivery) {
+	for _, d := range out {
+		for _, s := range d.targets {
+			s.OrderEvent(d.ev)
+		}
+	}
 }
 
 // Stats returns a copy of the counters.
@@ -104,9 +262,6 @@ func (m *Manager) CountRejected(src Source, code string) {
 
 // count records the result of a request. mu held.
 func (m *Manager) count(src Source, isNew bool, err error) {
-	if m.stats.Orders == nil {
-		m.stats.Orders, m.stats.RiskRejects = map[[2]string]uint64{}, map[string]uint64{}
-	}
 	var rr *risk.Reject
 	var or *Reject
 	switch {
@@ -123,36 +278,6 @@ func (m *Manager) count(src Source, isNew bool, err error) {
 		result = "rejected"
 	}
 	m.stats.Orders[[2]string{src.Kind, result}]++
-}
-
-// New returns a manager. Call Recover before accepting requests.
-func New(cfg Config, rc *risk.Checker, j *journal.Journal, upstreams map[string]Upstream, log *slog.Logger) (*Manager, error) {
-	if cfg.CashUpstream == "" {
-		cfg.CashUpstream = "core"
-	}
-	if cfg.CreditUpstream == "" {
-		cfg.CreditUpstream = "margin"
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
-	}
-	if cfg.IDPrefix == "" {
-		cfg.IDPrefix = "GW"
-	}
-	if rc == nil || j == nil {
-		return nil, fmt.Errorf("%w: risk and journal are required", ErrConfig)
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	m := &Manager{cfg: cfg, risk: rc, jrnl: j, upstreams: upstreams, credit: map[string]bool{}, log: log,
-		orders: map[string]*Order{}, byUID: map[string]*Order{}, byAccount: map[string][]*Order{}, execs: map[string]bool{}, unknown: map[string]int{},
-		sinks: map[Source]Sink{}, watchers: map[string]map[Sink]bool{}}
-	for _, a := range cfg.CreditAccounts {
-		m.credit[a] = true
-	}
-	m.epoch = cfg.IDPrefix + strconv.FormatInt(time.Now().UnixNano()/int64(time.Millisecond), 36) + "."
-	return m, nil
 }
 
 func key(account, clOrdID string) string { return account + "\x00" + clOrdID }
@@ -221,434 +346,89 @@ func (m *Manager) targets(o *Order) []Sink {
 	return out
 }
 
-// NewRequest is a new order from a client.
-type NewRequest struct {
-	ClOrdID, Account, Symbol string
-	Side                     risk.Side
-	Type                     risk.OrdType
-	Price                    refdata.Price
-	Qty                      int64
-	Source                   Source
+// emit queues ev for o's sinks, delivered when mu is released. mu held.
+func (m *Manager) emit(o *Order, ev Event) {
+	if t := m.targets(o); len(t) > 0 {
+		m.outbox = append(m.outbox, delivery{ev: ev, targets: t})
+	}
 }
 
-// newRec is the journal body of an accepted new order.
-type newRec struct {
-	Account  string        `json:"a"`
-	ClOrdID  string        `json:"c"`
-	Symbol   string        `json:"s"`
-	Side     risk.Side     `json:"d"`
-	Type     risk.OrdType  `json:"y"`
-	Price    refdata.Price `json:"p"`
-	Qty      int64         `json:"q"`
-	Upstream string        `json:"u"`
-	Source   Source        `json:"o"`
-	Time     time.Time     `json:"t"`
-	UID      string        `json:"i"`
-}
-
-// New checks and accepts a new order: on acceptance it is journaled, and
-// once the record is durable it is sent upstream and the client gets an
-// EventAccepted. A rejection is returned as a *risk.Reject
-// or *Reject; nothing is journaled for it.
-func (m *Manager) New(req NewRequest) (_ Order, err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	defer func() { m.count(req.Source, true, err) }()
-	if m.failed != nil {
-		return Order{}, m.failed
-	}
-	up, ok := m.upstreams[m.upstreamOf(req.Account)]
-	if !ok {
-		return Order{}, &Reject{Code: "orders.no_upstream", Text: "no upstream serves account " + req.Account, FIXReason: 0}
-	}
-	if m.unknown[req.Account+"\x00"+req.Symbol] > 0 {
-		return Order{}, &Reject{Code: "orders.reconciling", Text: "open orders of " + req.Account + " in " + req.Symbol + " are being reconciled with the upstream; retry shortly", FIXReason: 99}
-	}
-	rec := newRec{Account: req.Account, ClOrdID: req.ClOrdID, Symbol: req.Symbol, Side: req.Side, Type: req.Type,
-		Price: req.Price, Qty: req.Qty, Upstream: m.upstreamOf(req.Account), Source: req.Source, Time: m.cfg.Clock()}
-	uid := m.newUID()
-	rec.UID = uid
-	o, err := m.applyNew(rec, true)
-	if err != nil {
-		return Order{}, err
-	}
-	sent, start, onSent := *o, time.Now(), m.cfg.OnSent
-	m.journal(recNew, rec, Event{Kind: EventAccepted, Order: *o, Ref: o.ClOrdID}, o, func() {
-		err := up.NewOrder(sent)
-		if onSent != nil {
-			onSent(time.Since(start))
-		}
-		if err != nil {
-			// The adapter holds requests while a line is down; an error
-			// here is a programming or configuration fault. The order
-			// stays open until reconciliation settles it.
-			m.log.Error("orders: upstream refused a new order", "clOrdID", sent.ClOrdID, "err", err)
-		}
-	})
-	return *o, nil
-}
-
-// applyNew runs risk and creates the order. mu held.
-func (m *Manager) applyNew(rec newRec, live bool) (*Order, error) {
-	ro := risk.Order{Account: rec.Account, Session: rec.Source.Kind + ":" + rec.Source.Session, ClOrdID: rec.ClOrdID,
-		Symbol: rec.Symbol, Side: rec.Side, Type: rec.Type, Price: rec.Price, Qty: rec.Qty, Credit: m.credit[rec.Account]}
-	var rej *risk.Reject
-	if live {
-		_, rej = m.risk.CheckNew(ro)
-	} else {
-		_, rej = m.risk.RestoreNew(ro)
-	}
-	if rej != nil {
-		return nil, rej
-	}
-	o := &Order{ClOrdID: rec.ClOrdID, OrigClOrdID: rec.ClOrdID, Account: rec.Account, Symbol: rec.Symbol, Side: rec.Side,
-		Price: rec.Price, Qty: rec.Qty, LeavesQty: rec.Qty, Status: StatusPendingNew, Upstream: rec.Upstream,
-		UpstreamID: rec.UID, Source: rec.Source, Created: rec.Time, Updated: rec.Time}
-	m.orders[key(rec.Account, rec.ClOrdID)] = o
-	m.byUID[rec.UID] = o
-	m.list = append(m.list, o)
-	m.byAccount[o.Account] = append(m.byAccount[o.Account], o)
-	return o, nil
-}
-
-// journal appends a record for a state change made under mu and, once it
-// is durable, runs send (a request leaving for the upstream; may be nil)
-// and delivers ev to the order's clients. Records become durable, and
-// their callbacks run, in the order they were appended, so requests leave
-// in the order they were accepted and never before they are journaled.
-// mu held.
-func (m *Manager) journal(typ byte, rec any, ev Event, o *Order, send func()) {
+// journal appends a record for a state change made under mu. Once the
+// record is durable, then (on the journal's goroutine, taking mu) runs,
+// when not nil, and ev goes to the order's sinks. Records become durable,
+// and their callbacks run, in the order they were appended, so requests
+// leave in the order they were accepted and never before they are
+// journaled. If the commit fails, the failure is made sticky and failed
+// runs instead of then (when not nil); the event it returns, if any, is
+// delivered in ev's place.
+//
+// A record the journal refuses at once (it failed before, or is closed)
+// is returned as an error: failed has run (with mu held) and no event is
+// delivered; the caller tells its client. mu held.
+func (m *Manager) journal(typ byte, rec any, o *Order, ev Event, then func(), failed func(err error) (Event, bool)) error {
 	body, err := json.Marshal(rec)
 	if err != nil {
 		panic(fmt.Sprintf("orders: encoding a journal record: %v", err)) // plain structs only
 	}
 	targets := m.targets(o)
-	m.jrnl.AppendAsync(typ, body, func(_ uint64, err error) {
+	err = m.jrnl.AppendAsync(typ, body, func(_ uint64, err error) {
+		m.mu.Lock()
+		m.inJournal--
+		m.signal()
 		if err != nil {
 			m.fail(err)
-			return
+			if failed != nil {
+				if fev, ok := failed(err); ok {
+					ev, targets = fev, m.targets(o)
+				}
+			}
+		} else if then != nil {
+			then()
 		}
-		if send != nil {
-			send()
-		}
+		later := m.release()
 		for _, s := range targets {
 			s.OrderEvent(ev)
 		}
+		deliver(later)
 	})
+	if err != nil {
+		m.fail(err)
+		if failed != nil {
+			failed(err)
+		}
+		return err
+	}
+	m.inJournal++
+	return nil
 }
 
-// fail makes a journal failure sticky: no more requests are accepted.
+// fail makes a journal failure sticky: no more requests are accepted, and
+// the gateway_orders_journal_failed alert is raised. mu held.
 func (m *Manager) fail(err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.failed == nil {
-		m.failed = fmt.Errorf("%w: %w", ErrJournal, err)
-		m.log.Error("orders: journal failed; accepting no more orders", "err", err)
-	}
-}
-
-// CancelRequest asks to cancel an order.
-type CancelRequest struct {
-	// ClOrdID is the cancel's own client order id; empty means one is made
-	// up ("X-" + the order's).
-	ClOrdID, OrigClOrdID, Account string
-	Source                        Source
-}
-
-// cancelRec is the journal body of an accepted cancel or replace.
-type cancelRec struct {
-	Account string        `json:"a"`
-	ClOrdID string        `json:"c"`
-	Orig    string        `json:"g"`
-	Price   refdata.Price `json:"p,omitempty"`
-	Qty     int64         `json:"q,omitempty"`
-	Source  Source        `json:"o"`
-	UID     string        `json:"i"`
-}
-
-// target returns the order a cancel or replace names, or why it cannot be
-// acted on now. mu held.
-func (m *Manager) target(account, orig string) (*Order, error) {
 	if m.failed != nil {
-		return nil, m.failed
-	}
-	o := m.orders[key(account, orig)]
-	if o == nil {
-		return nil, &Reject{Code: "orders.unknown_order", Text: "no order " + orig + " of account " + account, FIXReason: 1}
-	}
-	if o.unknown {
-		return nil, &Reject{Code: "orders.reconciling", Text: "order " + o.ClOrdID + " is being reconciled with the upstream; retry shortly", FIXReason: 99}
-	}
-	return o, nil
-}
-
-// Cancel checks a cancel request and sends it upstream.
-func (m *Manager) Cancel(req CancelRequest) (_ Order, err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	defer func() { m.count(req.Source, false, err) }()
-	o, err := m.target(req.Account, req.OrigClOrdID)
-	if err != nil {
-		return Order{}, err
-	}
-	if req.ClOrdID == "" {
-		req.ClOrdID = "X-" + o.ClOrdID + "-" + strconv.Itoa(len(m.list))
-	}
-	rec := cancelRec{Account: req.Account, ClOrdID: req.ClOrdID, Orig: o.ClOrdID, Source: req.Source, UID: m.newUID()}
-	if err := m.applyCancel(rec, true); err != nil {
-		return Order{}, err
-	}
-	up, sent := m.upstreams[o.Upstream], *o
-	m.journal(recCancel, rec, Event{Kind: EventAccepted, Order: *o, Ref: req.ClOrdID}, o, func() {
-		if err := up.Cancel(sent, rec.UID); err != nil {
-			m.log.Error("orders: upstream refused a cancel", "clOrdID", rec.ClOrdID, "err", err)
-		}
-	})
-	return *o, nil
-}
-
-// applyCancel runs risk for a cancel and records it on the order. mu held.
-func (m *Manager) applyCancel(rec cancelRec, live bool) error {
-	o := m.orders[key(rec.Account, rec.Orig)]
-	x := risk.Cancel{Account: rec.Account, Session: rec.Source.Kind + ":" + rec.Source.Session, ClOrdID: rec.ClOrdID, OrigClOrdID: rec.Orig, Symbol: o.Symbol}
-	var rej *risk.Reject
-	if live {
-		rej = m.risk.CheckCancel(x)
-	} else {
-		rej = m.risk.RestoreCancel(x)
-	}
-	if rej != nil {
-		return rej
-	}
-	o.pending, o.pendingUID = rec.ClOrdID, rec.UID
-	m.orders[key(rec.Account, rec.ClOrdID)] = o
-	m.byUID[rec.UID] = o
-	return nil
-}
-
-// ReplaceRequest asks to change an order's price and quantity.
-type ReplaceRequest struct {
-	ClOrdID, OrigClOrdID, Account string
-	Price                         refdata.Price
-	// Qty is the new total quantity, filled shares included.
-	Qty    int64
-	Source Source
-}
-
-// Replace checks a replace request and sends it upstream.
-func (m *Manager) Replace(req ReplaceRequest) (_ Order, err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	defer func() { m.count(req.Source, false, err) }()
-	o, err := m.target(req.Account, req.OrigClOrdID)
-	if err != nil {
-		return Order{}, err
-	}
-	rec := cancelRec{Account: req.Account, ClOrdID: req.ClOrdID, Orig: o.ClOrdID, Price: req.Price, Qty: req.Qty, Source: req.Source, UID: m.newUID()}
-	if err := m.applyReplace(rec, true); err != nil {
-		return Order{}, err
-	}
-	up, sent := m.upstreams[o.Upstream], *o
-	m.journal(recReplace, rec, Event{Kind: EventAccepted, Order: *o, Ref: req.ClOrdID}, o, func() {
-		if err := up.Replace(sent, rec.UID, rec.Price, rec.Qty); err != nil {
-			m.log.Error("orders: upstream refused a replace", "clOrdID", rec.ClOrdID, "err", err)
-		}
-	})
-	return *o, nil
-}
-
-// applyReplace runs risk for a replace and records it on the order. mu held.
-func (m *Manager) applyReplace(rec cancelRec, live bool) error {
-	o := m.orders[key(rec.Account, rec.Orig)]
-	ro := risk.Order{Account: rec.Account, Session: rec.Source.Kind + ":" + rec.Source.Session, ClOrdID: rec.ClOrdID,
-		Symbol: o.Symbol, Side: o.Side, Type: risk.Limit, Price: rec.Price, Qty: rec.Qty, Credit: m.credit[rec.Account]}
-	var rej *risk.Reject
-	if live {
-		_, rej = m.risk.CheckReplace(rec.Orig, ro)
-	} else {
-		_, rej = m.risk.RestoreReplace(rec.Orig, ro)
-	}
-	if rej != nil {
-		return rej
-	}
-	o.pending, o.pendingUID, o.pendingPrice, o.pendingQty = rec.ClOrdID, rec.UID, rec.Price, rec.Qty
-	m.orders[key(rec.Account, rec.ClOrdID)] = o
-	m.byUID[rec.UID] = o
-	return nil
-}
-
-// execRec is the journal body of an execution report.
-type execRec struct {
-	Account string     `json:"a"`
-	ER      ExecReport `json:"e"`
-}
-
-// OnExecReport applies an upstream execution report and passes it on to
-// the order's clients once journaled. Reports whose execution id was seen
-// before (resends after a failover) are ignored; reports for unknown
-// orders are logged and dropped.
-func (m *Manager) OnExecReport(er ExecReport) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o := m.find(er.ClOrdID, er.OrigClOrdID)
-	if o == nil {
-		m.log.Warn("orders: execution report for an unknown order", "clOrdID", er.ClOrdID, "execID", er.ExecID)
 		return
 	}
-	if er.ExecID != "" && m.execs[er.ExecID] {
+	m.failed = &Reject{Code: CodeJournal, Text: "the order journal failed; this gateway accepts no orders until it is restarted", FIXReason: fixOther}
+	m.met.journalFailed.Set(1)
+	m.log.Error("orders: journal failed; accepting no more orders", "err", err)
+}
+
+// signal wakes Drain: an answer arrived or a request ended. mu held.
+func (m *Manager) signal() {
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// riskErr logs and counts an error of the risk ledger: the upstream's
+// word is applied to the order all the same, but the account's cash or
+// position may be off until an operator looks. mu held.
+func (m *Manager) riskErr(op string, o *Order, err error) {
+	if err == nil {
 		return
 	}
-	ev, ok := m.applyExec(o, er)
-	if !ok {
-		return
-	}
-	m.journal(recExec, execRec{Account: o.Account, ER: er}, ev, o, nil)
-}
-
-// find returns the order an upstream id names. mu held.
-func (m *Manager) find(uids ...string) *Order {
-	for _, id := range uids {
-		if o := m.byUID[id]; id != "" && o != nil {
-			return o
-		}
-	}
-	return nil
-}
-
-// applyExec applies a report to the order and to risk. mu held. It reports
-// false for a report that changes nothing.
-func (m *Manager) applyExec(o *Order, er ExecReport) (Event, bool) {
-	if er.ExecID != "" {
-		m.execs[er.ExecID] = true
-	}
-	ev := Event{Kind: EventExec, ExecType: er.ExecType, ExecID: er.ExecID, Ref: o.ClOrdID, Text: er.Text}
-	if er.ClOrdID == o.pendingUID && o.pendingUID != "" {
-		ev.Ref = o.pending
-	}
-	if o.OrderID == "" {
-		o.OrderID = er.OrderID
-	}
-	wasUnknown := o.unknown
-	switch er.ExecType {
-	case '0': // new
-		if o.Status == StatusPendingNew {
-			o.Status = StatusNew
-		}
-	case 'F', '1', '2': // trade
-		if er.LastQty <= 0 {
-			return ev, false
-		}
-		if err := m.risk.OnFill(o.Account, o.ClOrdID, er.LastPx, er.LastQty); err != nil {
-			m.log.Warn("orders: risk refused a fill", "clOrdID", o.ClOrdID, "err", err)
-		}
-		o.CumQty += er.LastQty
-		o.turnover += int64(er.LastPx) * er.LastQty
-		o.AvgPx = refdata.Price(o.turnover / o.CumQty)
-		ev.LastPx, ev.LastQty = er.LastPx, er.LastQty
-	case '4', 'C': // canceled, expired
-		_ = m.risk.OnDone(o.Account, o.ClOrdID, er.LeavesQty)
-	case '8': // rejected
-		_ = m.risk.OnDone(o.Account, o.ClOrdID, o.Qty-o.CumQty)
-	case '5': // replaced
-		if er.ClOrdID == o.pendingUID && o.pendingUID != "" {
-			if err := m.risk.OnReplaced(o.Account, o.pending); err != nil {
-				m.log.Warn("orders: risk refused a replace", "clOrdID", o.pending, "err", err)
-			}
-			o.ClOrdID, o.UpstreamID, o.Price, o.Qty = o.pending, o.pendingUID, o.pendingPrice, o.pendingQty
-			o.pending, o.pendingUID = "", ""
-		}
-	case 'I': // status
-		m.reconcile(o, er)
-	}
-	if er.ExecType != 'I' {
-		o.LeavesQty = er.LeavesQty
-		o.Status = statusOf(er.OrdStatus, o.Status)
-	}
-	if o.Status.Terminal() {
-		o.pending, o.pendingUID = "", ""
-	}
-	if wasUnknown {
-		o.unknown = false
-		m.unknown[o.Account+"\x00"+o.Symbol]--
-	}
-	o.Text = er.Text
-	o.Updated = m.cfg.Clock()
-	ev.Order = *o
-	return ev, true
-}
-
-// reconcile takes the upstream's word on an order after a restart or a
-// failover: missed fills are applied to risk at the reported average price,
-// and a terminal order is closed. mu held.
-func (m *Manager) reconcile(o *Order, er ExecReport) {
-	if er.OrdStatus == '8' && er.CumQty == 0 && o.unknown {
-		// The upstream never saw the order (it left before the crash but
-		// the session's store did not send it): it is not working.
-		_ = m.risk.OnDone(o.Account, o.ClOrdID, o.Qty-o.CumQty)
-		o.Status, o.LeavesQty = StatusRejected, 0
-		return
-	}
-	if missed := er.CumQty - o.CumQty; missed > 0 {
-		// The average price of the missed fills, from the totals.
-		px := refdata.Price((int64(er.AvgPx)*er.CumQty - o.turnover) / missed)
-		_ = m.risk.OnFill(o.Account, o.ClOrdID, px, missed)
-		o.CumQty, o.turnover = er.CumQty, int64(er.AvgPx)*er.CumQty
-		o.AvgPx = er.AvgPx
-	}
-	o.LeavesQty = er.LeavesQty
-	o.Status = statusOf(er.OrdStatus, o.Status)
-	if o.Status.Terminal() {
-		_ = m.risk.OnDone(o.Account, o.ClOrdID, er.LeavesQty)
-	}
-}
-
-// statusOf maps a FIX OrdStatus.
-func statusOf(s byte, cur Status) Status {
-	switch s {
-	case '0':
-		return StatusNew
-	case '1':
-		return StatusPartiallyFilled
-	case '2':
-		return StatusFilled
-	case '4':
-		return StatusCanceled
-	case '8':
-		return StatusRejected
-	case 'C':
-		return StatusExpired
-	case 'A':
-		return StatusPendingNew
-	}
-	return cur
-}
-
-// OnCancelReject applies an upstream's refusal of a cancel or replace.
-func (m *Manager) OnCancelReject(r CancelReject) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o := m.find(r.ClOrdID, r.OrigClOrdID)
-	if o == nil || o.pendingUID != r.ClOrdID {
-		return
-	}
-	ref := o.pending
-	m.applyCancelReject(o, r)
-	m.journal(recCancelReject, cancelRejectRec{Account: o.Account, R: r}, Event{Kind: EventCancelReject, Order: *o, Ref: ref, Text: r.Text}, o, nil)
-}
-
-// cancelRejectRec is the journal body of a cancel reject.
-type cancelRejectRec struct {
-	Account string       `json:"a"`
-	R       CancelReject `json:"r"`
-}
-
-// applyCancelReject drops the pending request. mu held.
-func (m *Manager) applyCancelReject(o *Order, r CancelReject) {
-	if o.pendingQty != 0 {
-		_ = m.risk.OnReplaceRejected(o.Account, o.pending)
-	}
-	o.pending, o.pendingUID, o.pendingPrice, o.pendingQty = "", "", 0, 0
-	o.Text = r.Text
+	m.met.riskErrors.WithLabelValues(op).Inc()
+	m.log.Error("orders: the risk ledger refused an update", "op", op, "account", o.Account, "clOrdID", o.ClOrdID,
+		"upstreamID", o.UpstreamID, "err", err)
 }
 
 // Get returns an order by any of its client order ids.
@@ -712,150 +492,4 @@ func (m *Manager) List(account, cursor string, limit int) (ListPage, error) {
 		page.Next = strconv.Itoa(end)
 	}
 	return page, nil
-}
-
-// Recover rebuilds the orders and the risk state from the journal. Orders
-// still open afterwards are of unknown state until the upstream reports
-// them (see Reconcile). Call it once, before any request.
-func (m *Manager) Recover() (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
-	err := m.jrnl.Replay(func(r journal.Record) error {
-		n++
-		if err := m.replay(r); err != nil {
-			return fmt.Errorf("orders: journal record %d: %w", r.Seq, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return n, err
-	}
-	for _, o := range m.list {
-		if !o.Status.Terminal() {
-			o.unknown = true
-			m.unknown[o.Account+"\x00"+o.Symbol]++
-		}
-	}
-	return n, nil
-}
-
-// replay applies one journal record. mu held.
-func (m *Manager) replay(r journal.Record) error {
-	switch r.Type {
-	case recNew:
-		var rec newRec
-		if err := json.Unmarshal(r.Body, &rec); err != nil {
-			return err
-		}
-		_, err := m.applyNew(rec, false)
-		return err
-	case recCancel, recReplace:
-		var rec cancelRec
-		if err := json.Unmarshal(r.Body, &rec); err != nil {
-			return err
-		}
-		if m.orders[key(rec.Account, rec.Orig)] == nil {
-			return fmt.Errorf("%w: %s", ErrUnknownOrder, rec.Orig)
-		}
-		if r.Type == recCancel {
-			return m.applyCancel(rec, false)
-		}
-		return m.applyReplace(rec, false)
-	case recExec:
-		var rec execRec
-		if err := json.Unmarshal(r.Body, &rec); err != nil {
-			return err
-		}
-		if o := m.find(rec.ER.ClOrdID, rec.ER.OrigClOrdID); o != nil {
-			m.applyExec(o, rec.ER)
-		}
-		return nil
-	case recCancelReject:
-		var rec cancelRejectRec
-		if err := json.Unmarshal(r.Body, &rec); err != nil {
-			return err
-		}
-		if o := m.find(rec.R.ClOrdID, rec.R.OrigClOrdID); o != nil && o.pendingUID == rec.R.ClOrdID {
-			m.applyCancelReject(o, rec.R)
-		}
-		return nil
-	}
-	return fmt.Errorf("unknown record type %q", r.Type)
-}
-
-// Reconcile asks the upstream for the state of every order whose state is
-// unknown (after Recover, or after a failover of upstream up). Call it when
-// the upstream session is logged on.
-func (m *Manager) Reconcile(upstream string) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	up := m.upstreams[upstream]
-	n := 0
-	for _, o := range m.list {
-		if o.unknown && o.Upstream == upstream && up != nil {
-			if err := up.Status(*o); err != nil {
-				m.log.Warn("orders: status request failed", "clOrdID", o.ClOrdID, "err", err)
-				continue
-			}
-			n++
-		}
-	}
-	return n
-}
-
-// SessionDown marks the orders of upstream whose outcome was still awaited
-// (not yet acknowledged, or with a cancel or replace pending) as of
-// unknown state: new orders of the same account and symbol wait until the
-// upstream has told their state (Reconcile after the next logon). It
-// returns how many orders it marked.
-func (m *Manager) SessionDown(upstream string) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
-	for _, o := range m.list {
-		if o.Upstream != upstream || o.unknown || o.Status.Terminal() {
-			continue
-		}
-		if o.Status == StatusPendingNew || o.pending != "" {
-			o.unknown = true
-			m.unknown[o.Account+"\x00"+o.Symbol]++
-			n++
-		}
-	}
-	return n
-}
-
-// Kill turns an account's kill switch (or the global one, account "") on
-// or off, and when the risk configuration says so cancels the orders
-// concerned. It returns the cancels sent.
-func (m *Manager) Kill(account string, on bool) (int, error) {
-	open, err := m.risk.SetKill(account, on)
-	if err != nil {
-		return 0, err
-	}
-	return m.cancelAll(open, Source{Kind: "admin", Session: "kill"}), nil
-}
-
-// Disconnected handles the end of a client session: with
-// cancel-on-disconnect configured, its working orders are cancelled.
-func (m *Manager) Disconnected(src Source) int {
-	m.Unregister(src)
-	return m.cancelAll(m.risk.Disconnect(src.Kind+":"+src.Session), src)
-}
-
-// cancelAll cancels open orders, reporting how many cancels went out.
-func (m *Manager) cancelAll(open []risk.OpenOrder, src Source) int {
-	n := 0
-	for _, oo := range open {
-		if _, err := m.Cancel(CancelRequest{OrigClOrdID: oo.ClOrdID, Account: oo.Account, Source: src}); err != nil {
-			var rej *risk.Reject
-			if !errors.As(err, &rej) {
-				m.log.Warn("orders: cancel failed", "clOrdID", oo.ClOrdID, "err", err)
-			}
-			continue
-		}
-		n++
-	}
-	return n
 }

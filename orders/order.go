@@ -10,7 +10,7 @@ import (
 // Source is where a request came from: a WebSocket connection or a FIX
 // broker session. Execution reports of an order go back to its source.
 type Source struct {
-	Kind    string // "ws" or "fix"
+	Kind    string // "ws", "fix" or "admin"
 	Session string // the connection or session id
 }
 
@@ -26,9 +26,6 @@ const (
 	StatusCanceled        Status = "canceled"
 	StatusRejected        Status = "rejected"
 	StatusExpired         Status = "expired"
-	// StatusUnknown is an order whose state is being resolved with the
-	// upstream after a restart or a failover.
-	StatusUnknown Status = "unknown"
 )
 
 // Terminal reports whether no more executions will come.
@@ -64,16 +61,28 @@ type Order struct {
 	Created    time.Time `json:"created"`
 	Updated    time.Time `json:"updated"`
 
-	// pending is the client order id of a cancel or replace in flight,
-	// pendingUID its upstream id.
-	pending      string
-	pendingUID   string
-	pendingPrice refdata.Price
-	pendingQty   int64
+	// acked is set once the upstream has answered the order (any report
+	// naming it): until then its NewOrderSingle is outstanding.
+	acked bool
+	// pending is the cancel or replace in flight, if any.
+	pending *change
 	// turnover is the sum of fill price × qty, for AvgPx.
 	turnover int64
-	// unknown is set after a restart until the upstream reports the order.
-	unknown bool
+	// seq is the order's index in its account's list (List cursors).
+	seq int
+	// probe is set while recovery asks the venue whether it has the
+	// order (see Manager.recoverRoute).
+	probe bool
+}
+
+// change is a cancel or replace the gateway accepted and the upstream has
+// not answered yet.
+type change struct {
+	kind    byte   // recCancel or recReplace
+	clOrdID string // the client's id of the request
+	uid     string // its upstream id
+	price   refdata.Price
+	qty     int64
 }
 
 // EventKind classifies what happened to an order.
@@ -83,9 +92,12 @@ type EventKind string
 const (
 	// EventAccepted: the gateway accepted (and journaled) a request.
 	EventAccepted EventKind = "accepted"
-	// EventExec: an execution report from the upstream.
+	// EventExec: an execution report from the upstream, or the gateway's
+	// rejection of an order it had accepted but could not deliver
+	// (ExecType '8' with a Code).
 	EventExec EventKind = "exec"
-	// EventCancelReject: the upstream refused a cancel or replace.
+	// EventCancelReject: the upstream (or the gateway, with a Code)
+	// refused a cancel or replace.
 	EventCancelReject EventKind = "cancel_reject"
 )
 
@@ -93,48 +105,28 @@ const (
 type Event struct {
 	Kind  EventKind
 	Order Order
-	// ExecType is the FIX ExecType of an EventExec ('0' new, 'F' trade,
-	// '4' canceled, '5' replaced, '8' rejected, 'I' status, 'C' expired).
+	// ExecType is the FIX 4.4 ExecType of an EventExec ('0' new, 'F'
+	// trade, '4' canceled, '5' replaced, '8' rejected, 'I' status, 'C'
+	// expired, 'D' restated).
 	ExecType byte
-	ExecID   string
-	LastPx   refdata.Price
-	LastQty  int64
+	// ExecID is the upstream's execution id; empty for the gateway's own
+	// events.
+	ExecID  string
+	LastPx  refdata.Price
+	LastQty int64
 	// Ref is the client order id of the request the event answers.
 	Ref  string
 	Text string
+	// Code is set when the gateway itself ended the request: one of the
+	// Code constants (orders.upstream_unavailable, orders.upstream_reject,
+	// orders.journal_failed).
+	Code string
 }
 
 // Sink receives order events. OrderEvent is called from the journal's
-// writer goroutine in journal order and must not block.
+// writer goroutine (or, when the journal has failed, from the goroutine
+// whose call produced the event), never under the Manager's lock, in the
+// order the events happened for each order; it must not block.
 type Sink interface {
 	OrderEvent(ev Event)
-}
-
-// ExecReport is an execution report from an upstream, as the FIX layer
-// decoded it. ClOrdID and OrigClOrdID are upstream ids (Order.UpstreamID).
-type ExecReport struct {
-	ClOrdID, OrigClOrdID, OrderID, ExecID string
-	ExecType, OrdStatus                   byte
-	LastPx, AvgPx                         refdata.Price
-	LastQty, CumQty, LeavesQty            int64
-	Text                                  string
-	PossDup                               bool
-}
-
-// CancelReject is an upstream's refusal of a cancel or replace.
-type CancelReject struct {
-	ClOrdID, OrigClOrdID string
-	Text                 string
-}
-
-// Upstream sends order messages to one upstream session. The FIX relay
-// implements it (through an adapter in the wiring); calls must not block on
-// the network. Orders are named by their upstream ids: NewOrder and Status
-// use o.UpstreamID; Cancel and Replace pass the request's own id, with
-// o.UpstreamID as the order's.
-type Upstream interface {
-	NewOrder(o Order) error
-	Cancel(o Order, uid string) error
-	Replace(o Order, uid string, price refdata.Price, qty int64) error
-	Status(o Order) error
 }

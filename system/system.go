@@ -11,12 +11,14 @@ package system
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +50,10 @@ type Gateway struct {
 	journal   *journal.Journal
 	upstreams []*fix.Upstream
 	brokers   *broker.Acceptor // nil without a brokers section
+	log       *slog.Logger
+	// drainTimeout bounds the wait, at shutdown, for accepted requests to
+	// be sent and answered.
+	drainTimeout time.Duration
 }
 
 // New constructs the gateway described by cfg.
@@ -59,7 +65,7 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	g := &Gateway{books: books}
+	g := &Gateway{books: books, log: log}
 	var gfeeds []gateway.Feed
 	for _, fc := range cfg.Feeds {
 		f, err := feed.New(fc, books.NewInput(fc.Name), log)
@@ -120,18 +126,6 @@ func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *
 	if err != nil {
 		return err
 	}
-	events := &fixEvents{ups: map[string]*fixUpstream{}, log: log}
-	ups := map[string]orders.Upstream{}
-	for _, uc := range oc.Upstreams {
-		u, err := fix.NewUpstream(uc, events, reg, log)
-		if err != nil {
-			g.close()
-			return err
-		}
-		g.upstreams = append(g.upstreams, u)
-		a := &fixUpstream{u: u, log: log}
-		events.ups[uc.Name], ups[uc.Name] = a, a
-	}
 	var credit []string
 	for _, a := range rcfg.Accounts {
 		if a.Credit {
@@ -143,12 +137,28 @@ func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *
 		Buckets: prometheus.ExponentialBuckets(25e-6, 2, 16)})
 	reg.MustRegister(internal)
 	g.orders, err = orders.New(orders.Config{CreditAccounts: credit, IDPrefix: oc.IDPrefix,
-		OnSent: func(d time.Duration) { internal.Observe(d.Seconds()) }}, rc, g.journal, ups, log.With("component", "orders"))
+		HoldQueue: oc.HoldQueue, HoldTimeout: oc.HoldTimeout, AckTimeout: oc.AckTimeout, StatusTimeout: oc.StatusTimeout,
+		OnSent: func(d time.Duration) { internal.Observe(d.Seconds()) }, Registry: reg},
+		rc, g.journal, log.With("component", "orders"))
 	if err != nil {
 		g.close()
 		return err
 	}
-	events.m = g.orders
+	for _, uc := range oc.Upstreams {
+		// The order manager is the sessions' handler: reports, rejects and
+		// session changes go straight to it.
+		u, err := fix.NewUpstream(uc, g.orders, reg, log.With("component", "fix"))
+		if err != nil {
+			g.close()
+			return err
+		}
+		g.upstreams = append(g.upstreams, u)
+		g.orders.AddUpstream(uc.Name, u)
+	}
+	g.drainTimeout = oc.DrainTimeout
+	if g.drainTimeout == 0 {
+		g.drainTimeout = 5 * time.Second
+	}
 	n, err := g.orders.Recover()
 	if err != nil {
 		g.close()
@@ -180,33 +190,113 @@ func (g *Gateway) Tokens() *auth.Verifier { return g.tokens }
 // Books returns the order books.
 func (g *Gateway) Books() *orderbook.Engine { return g.books }
 
-// Run runs every component until ctx ends or one fails. ln, when not nil,
-// is the HTTP listener to serve on; otherwise the configured address.
+// Run runs every component until ctx ends or one fails, then stops them
+// in an order that keeps every promise made to clients:
+//
+//  1. order entry stops taking new orders (orders.stopping) and waits, up
+//     to orders.drain_timeout, for what it accepted to be sent upstream
+//     and answered (requests held for a session that is down stay in the
+//     journal and are sent after the next start);
+//  2. the broker acceptor logs its sessions out and the HTTP/WebSocket
+//     server closes its clients (1001, going away), so clients hear every
+//     answer that arrived;
+//  3. the upstream FIX sessions log out;
+//  4. the order manager's timers, the feeds and the books stop;
+//  5. the journal is closed.
+//
+// It logs the start and the stop with the reason. ln, when not nil, is the
+// HTTP listener to serve on; otherwise the configured address.
 func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
-	eg, ctx := errgroup.WithContext(ctx)
-	eg.Go(func() error { return g.books.Run(ctx) })
-	for _, f := range g.feeds {
-		eg.Go(func() error { return f.Run(ctx) })
-	}
-	for _, u := range g.upstreams {
-		eg.Go(func() error { return u.Run(ctx) })
-	}
-	if g.brokers != nil {
-		eg.Go(func() error { return g.brokers.Run(ctx) })
-	}
-	eg.Go(func() error {
-		if ln != nil {
-			return g.server.Serve(ctx, ln)
+	g.log.Info("gateway starting", "orders", g.orders != nil, "upstreams", len(g.upstreams), "brokers", g.brokers != nil)
+	failed := make(chan error, 1)
+	fail := func(err error) {
+		if err != nil {
+			select {
+			case failed <- err:
+			default:
+			}
 		}
-		return g.server.Run(ctx)
-	})
-	err := eg.Wait()
+	}
+	var stages [3]stage // in stopping order: client-facing, upstream sessions, the rest
+	for i := range stages {
+		stages[i].ctx, stages[i].cancel = context.WithCancel(context.Background())
+	}
+	server, upstreams, core := &stages[0], &stages[1], &stages[2]
+	if g.brokers != nil {
+		server.start(func() error { return g.brokers.Run(server.ctx) }, fail)
+	}
+	server.start(func() error {
+		if ln != nil {
+			return g.server.Serve(server.ctx, ln)
+		}
+		return g.server.Run(server.ctx)
+	}, fail)
+	for _, u := range g.upstreams {
+		upstreams.start(func() error { return u.Run(upstreams.ctx) }, fail)
+	}
+	core.start(func() error { return g.books.Run(core.ctx) }, fail)
+	for _, f := range g.feeds {
+		core.start(func() error { return f.Run(core.ctx) }, fail)
+	}
+	if g.orders != nil {
+		core.start(func() error { return g.orders.Run(core.ctx) }, fail)
+	}
+
+	var err error
+	reason := "stop requested"
+	select {
+	case <-ctx.Done():
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			reason = cause.Error()
+		}
+	case err = <-failed:
+		reason = "a component failed: " + err.Error()
+	}
+	g.log.Info("gateway stopping", "reason", reason)
+	if g.orders != nil {
+		dctx, cancel := context.WithTimeout(context.Background(), g.drainTimeout)
+		if derr := g.orders.Drain(dctx); derr != nil {
+			g.log.Warn("gateway: order entry did not drain in time", "err", derr)
+		} else {
+			g.log.Info("gateway: order entry drained")
+		}
+		cancel()
+	}
+	for i := range stages {
+		stages[i].stop()
+	}
 	if g.journal != nil {
 		if cerr := g.journal.Close(); err == nil {
 			err = cerr
 		}
 	}
+	select {
+	case ferr := <-failed:
+		if err == nil {
+			err = ferr
+		}
+	default:
+	}
+	g.log.Info("gateway stopped", "reason", reason, "err", err)
 	return err
+}
+
+// stage is a group of components stopped together.
+type stage struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// start runs fn on its own goroutine; an error it returns goes to fail.
+func (s *stage) start(fn func() error, fail func(error)) {
+	s.wg.Go(func() { fail(fn()) })
+}
+
+// stop cancels the stage's context and waits for its components.
+func (s *stage) stop() {
+	s.cancel()
+	s.wg.Wait()
 }
 
 // Demo is the simulator and the gateway in one process, the gateway's feeds

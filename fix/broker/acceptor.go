@@ -67,6 +67,9 @@ type Acceptor struct {
 	// sendHook, if set before use, receives what would be queued on a
 	// session's pacer (tests).
 	sendHook func(s *session, m *quickfix.Message)
+	// connHook, if set before Run, receives every connection accepted
+	// (tests), on quickfix's accept goroutine.
+	connHook func(*fix.InboundConn)
 
 	life    sync.Mutex
 	running bool

@@ -3,6 +3,9 @@ package broker
 import (
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
+
+	"sgw/fix"
+	"sgw/refdata"
 )
 
 // app is the acceptor's quickfix.Application. quickfix calls it on each
@@ -68,13 +71,16 @@ func (x app) FromAdmin(m *quickfix.Message, sid quickfix.SessionID) quickfix.Mes
 	switch mt[0] {
 	case 'A':
 		return s.checkLogon(m)
-	case '5':
-		text, _ := m.Body.GetString(tag.Text)
-		x.a.log.Info("broker: logout received", "broker", s.id.TargetCompID, "text", text)
-	case '3':
-		ref, _ := m.Body.GetInt(tag.RefSeqNum)
-		text, _ := m.Body.GetString(tag.Text)
-		x.a.log.Warn("broker: the broker rejected a message", "broker", s.id.TargetCompID, "ref_seq_num", ref, "text", text)
+	case '5', '3':
+		// The broker's Text is logged cut and cleaned (refdata.CleanText).
+		d := fix.NewFieldReader(m, fix.EmptyAllowed)
+		text := refdata.CleanText(d.Str(tag.Text, false))
+		if mt[0] == '5' {
+			x.a.log.Info("broker: logout received", "broker", s.id.TargetCompID, "text", text)
+			break
+		}
+		x.a.log.Warn("broker: the broker rejected a message", "broker", s.id.TargetCompID,
+			"ref_seq_num", d.Int(tag.RefSeqNum, false), "text", text)
 	}
 	return nil
 }

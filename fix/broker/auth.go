@@ -1,30 +1,54 @@
 package broker
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"log/slog"
 	"net"
 	"time"
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
+
+	"sgw/fix"
+	"sgw/refdata"
 )
 
-// A broker is authenticated in three layers, each answering at the
-// earliest point that knows enough:
+// A broker is authenticated before quickfix sees a byte of its
+// connection, so that a refused logon leaves the session's sequence
+// numbers exactly as they were (quickfix's own refusal, RejectLogon,
+// stores a Logout and counts the refused Logon's MsgSeqNum as received:
+// the real broker would then be refused "MsgSeqNum too low"):
 //
 //  1. filterListener: a connection from an address no session allows is
-//     closed before quickfix reads a byte; the others must send their
-//     first message within firstMessageTimeout.
-//  2. validator (quickfix's ConnectionValidator, called with the session
-//     id of the connection's first message): CompIDs and BeginString that
-//     name no session get a Logout saying so; a session's connection from
-//     an address that session does not allow is closed without a word.
-//  3. checkLogon (FromAdmin of the Logon): a wrong or missing Password
-//     (554) is refused with a Logout "bad password" (quickfix's
-//     RejectLogon). The Password is checked before ResetSeqNumFlag is
-//     honoured, so a refused Logon cannot reset the session.
+//     closed before anything is read. The others are wrapped in a
+//     fix.InboundConn: every frame is verified (BodyLength, CheckSum) and
+//     bounded (MaxMessageBytes), and the first must be a Logon, within
+//     LogonTimeout.
+//  2. logonGate.check, given that first frame: CompIDs and BeginString
+//     that name no session get a Logout "unknown session"; a session's
+//     connection from an address the session does not allow is closed
+//     without a word; a wrong or missing Password (554) gets a Logout
+//     "bad password". Only a Logon that passes reaches quickfix.
+//  3. validator (quickfix's ConnectionValidator) and checkLogon (FromAdmin)
+//     check the session, address and password again: they refuse nothing
+//     the gate let through, and stay as a second line.
+//
+// The Logout of a refusal is written by the gate, outside the session:
+// MsgSeqNum 1, not stored, not counted. What the refused engine does with
+// it: QuickFIX/Go ignores any message but a Logon while it waits for the
+// answer to its own; QuickFIX/J (since QFJ-750) counts a Logout only when
+// its MsgSeqNum is the one it expects, which 1 is not once a session has
+// begun; QuickFIX C++ counts any Logout, so a broker on that engine that
+// itself sent the wrong password expects one more than the gateway sends
+// at its next logon, and must log on with ResetSeqNumFlag (or have its
+// number set) once its password is fixed. The alternative, a Logout
+// stored and counted on the session, would let any party that can reach
+// the port move the session's numbers; silence would tell a broker
+// nothing. MsgSeqNum 1 also tells an unauthenticated party nothing of the
+// session's traffic. A connection refused for its address gets no reply.
 //
 // Every refusal is logged and counted (gateway_broker_logon_rejects_total).
 
@@ -33,16 +57,11 @@ import (
 // any error, so the filter retries instead.
 const acceptRetry = 50 * time.Millisecond
 
-// logoutWriteTimeout bounds writing the Logout to an unknown session.
+// logoutWriteTimeout bounds writing the Logout of a refusal.
 const logoutWriteTimeout = time.Second
 
-// firstMessageTimeout bounds the wait for a connection's first FIX message
-// (quickfix reads it with no deadline: a connection sending nothing, or
-// bytes that never make a message, would hold its goroutine forever). The
-// validator lifts the deadline once the message names an allowed session.
-const firstMessageTimeout = 10 * time.Second
-
-// filterListener closes connections from addresses no session allows.
+// filterListener closes connections from addresses no session allows and
+// wraps the others in a verifying fix.InboundConn with a logon gate.
 // Accept is called by quickfix's accept goroutine only.
 type filterListener struct {
 	net.Listener
@@ -60,19 +79,134 @@ func (l filterListener) Accept() (net.Conn, error) {
 			time.Sleep(acceptRetry)
 			continue
 		}
-		if allowedAddr(c.RemoteAddr(), l.a.anyAllowed) {
-			_ = c.SetReadDeadline(time.Now().Add(firstMessageTimeout))
-			return c, nil
+		if !allowedAddr(c.RemoteAddr(), l.a.anyAllowed) {
+			l.a.refused(reasonAddress, c.RemoteAddr(), "", "no session allows the address")
+			c.Close()
+			continue
 		}
-		l.a.refused(reasonAddress, c.RemoteAddr(), "", "no session allows the address")
-		c.Close()
+		g := &logonGate{a: l.a, raw: c}
+		ic := fix.NewInboundConn(c, fix.InboundConfig{
+			MaxFrameBytes: l.a.cfg.MaxMessageBytes,
+			LogonTimeout:  l.a.cfg.LogonTimeout,
+			CheckLogon:    g.check,
+			OnEvent:       g.event,
+		})
+		if l.a.connHook != nil {
+			l.a.connHook(ic)
+		}
+		return ic, nil
+	}
+}
+
+// logonGate checks a connection's Logon and reports what its InboundConn
+// discards. Its methods run on the goroutine reading the connection
+// (quickfix's), one at a time; broker is set by check and read by event
+// on that goroutine only.
+type logonGate struct {
+	a      *Acceptor
+	raw    net.Conn // the accepted connection, for refusals' Logouts
+	broker string   // TargetCompID of the session, once logged on
+}
+
+// logonFields are the fields of a Logon the gate reads: the first
+// occurrence of each.
+type logonFields struct {
+	begin, sender, target, password []byte
+	hasPassword, subOrLocation      bool
+}
+
+func readLogon(frame []byte) logonFields {
+	var f logonFields
+	seen := map[int]bool{}
+	fix.ScanFields(frame, func(t int, v []byte) bool {
+		if seen[t] {
+			return true
+		}
+		seen[t] = true
+		switch t {
+		case 8:
+			f.begin = v
+		case 49:
+			f.sender = v
+		case 56:
+			f.target = v
+		case 554:
+			f.password, f.hasPassword = v, true
+		case 50, 57, 142, 143: // SenderSubID, TargetSubID, SenderLocationID, TargetLocationID
+			f.subOrLocation = true
+		}
+		return true
+	})
+	return f
+}
+
+// check is the InboundConn's CheckLogon: the connection's first frame, a
+// verified Logon. It refuses (writing a Logout where one is due) or lets
+// the Logon through to quickfix.
+func (g *logonGate) check(frame []byte) error {
+	f := readLogon(frame)
+	// The session as the acceptor names it: SenderCompID is ours.
+	sid := quickfix.SessionID{BeginString: string(f.begin), SenderCompID: string(f.target), TargetCompID: string(f.sender)}
+	remote := g.raw.RemoteAddr()
+	s := g.a.session(sid)
+	if s == nil || sid != s.id || f.subOrLocation {
+		// Unknown CompIDs or BeginString, or Sub/Location IDs, which no
+		// configured session has. CompIDs that could not be any session's
+		// are not echoed: the connection just closes.
+		sender := fix.EchoID(sid.SenderCompID, refdata.MaxCompIDLen)
+		target := fix.EchoID(sid.TargetCompID, refdata.MaxCompIDLen)
+		g.a.refused(reasonSession, remote, target, "unknown session "+sid.BeginString+":"+sender+"->"+target)
+		if sender == sid.SenderCompID && target == sid.TargetCompID {
+			writeLogout(g.raw, sid, textUnknownSession)
+		}
+		return errUnknownSession
+	}
+	if !allowedAddr(remote, s.spec.allowed) {
+		g.a.refused(reasonAddress, remote, s.id.TargetCompID, "address not allowed for the session")
+		return errAddress
+	}
+	if !s.passwordOK(f.password, f.hasPassword) {
+		g.a.refused(reasonPassword, remote, s.id.TargetCompID, textBadPassword)
+		writeLogout(g.raw, s.id, textBadPassword)
+		return errPassword
+	}
+	g.broker = s.id.TargetCompID
+	return nil
+}
+
+// event is the InboundConn's OnEvent: a frame discarded (garbled, counted
+// in gateway_broker_garbled_total) or a connection closed before its
+// Logon (counted as a logon reject). Message contents are logged only
+// below Info, with passwords masked.
+func (g *logonGate) event(ev fix.InboundEvent) {
+	a := g.a
+	switch ev.Reason {
+	case fix.ReasonNotLogon:
+		a.m.logonRejects.WithLabelValues(reasonNotLogon).Inc()
+	case fix.ReasonLogonTimeout:
+		a.m.logonRejects.WithLabelValues(reasonTimeout).Inc()
+	default:
+		a.m.garbled.WithLabelValues(ev.Reason).Inc()
+	}
+	args := []any{"reason", ev.Reason, "bytes", ev.Bytes, "closed", ev.Closed, "remote", g.raw.RemoteAddr().String()}
+	if g.broker != "" {
+		args = append(args, "broker", g.broker)
+	}
+	msg := "broker: garbled message discarded"
+	if ev.Closed {
+		msg = "broker: connection closed"
+	}
+	a.log.Warn(msg, args...)
+	if len(ev.Data) > 0 && a.log.Enabled(context.Background(), slog.LevelDebug) {
+		a.log.Debug(msg, append(args, "data", fix.RenderMessage(ev.Data))...)
 	}
 }
 
 // validator checks a connection's session and source address; quickfix
 // calls Validate on the connection's goroutine before the session sees the
 // Logon. sid is the session as the acceptor names it (SenderCompID is
-// ours).
+// ours). The logon gate has made the same checks on the same Logon: this
+// refuses nothing the gate let through.
 type validator struct{ a *Acceptor }
 
 var _ quickfix.ConnectionValidator = validator{}
@@ -90,19 +224,18 @@ func (v validator) Validate(c net.Conn, sid quickfix.SessionID) error {
 		v.a.refused(reasonAddress, c.RemoteAddr(), sid.TargetCompID, "address not allowed for the session")
 		return errAddress
 	}
-	_ = c.SetReadDeadline(time.Time{})
 	return nil
 }
 
 var (
 	errUnknownSession = errors.New("broker: unknown session")
 	errAddress        = errors.New("broker: source address not allowed")
+	errPassword       = errors.New("broker: bad password")
 )
 
-// writeLogout answers a connection whose first message names no session
-// with a Logout carrying the reason, as that session would have; quickfix
-// then closes the connection. The Logout is the connection's only message,
-// so its MsgSeqNum is 1.
+// writeLogout answers a refused Logon with a Logout carrying the reason,
+// outside the session: MsgSeqNum 1, not stored (see above). The caller
+// then closes the connection.
 func writeLogout(c net.Conn, sid quickfix.SessionID, text string) {
 	m := quickfix.NewMessage()
 	m.Header.SetString(tag.BeginString, sid.BeginString)
@@ -116,15 +249,23 @@ func writeLogout(c net.Conn, sid quickfix.SessionID, text string) {
 	_, _ = c.Write(m.Bytes())
 }
 
+// passwordOK compares a Logon's Password with the session's in constant
+// time. Safe from any goroutine.
+func (s *session) passwordOK(pw []byte, present bool) bool {
+	sum := sha256.Sum256(pw)
+	return present && subtle.ConstantTimeCompare(sum[:], s.spec.password[:]) == 1
+}
+
 // checkLogon verifies the Password of a Logon. It runs on the session
-// goroutine (FromAdmin).
+// goroutine (FromAdmin). The logon gate has verified the same Logon, so it
+// refuses nothing in practice; a refusal here would be quickfix's
+// RejectLogon, which moves the session's sequence numbers.
 func (s *session) checkLogon(m *quickfix.Message) quickfix.MessageRejectError {
 	var got []byte
 	if m.Body.Has(tag.Password) {
 		got, _ = m.Body.GetBytes(tag.Password)
 	}
-	sum := sha256.Sum256(got)
-	if got == nil || subtle.ConstantTimeCompare(sum[:], s.spec.password[:]) != 1 {
+	if !s.passwordOK(got, got != nil) {
 		s.a.refused(reasonPassword, nil, s.spec.id.TargetCompID, textBadPassword)
 		return quickfix.RejectLogon{Text: textBadPassword}
 	}

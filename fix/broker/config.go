@@ -2,6 +2,7 @@ package broker
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,14 +13,23 @@ import (
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/quickfix/config"
+
+	"sgw/fix"
+	"sgw/orders"
+	"sgw/refdata"
 )
 
-// Defaults applied by New to zero Config and SessionConfig fields.
+// Defaults applied by New to zero Config and SessionConfig fields, and
+// limits.
 const (
-	DefaultListen       = "127.0.0.1:0"
-	DefaultSenderCompID = "SGW"
-	DefaultBeginString  = quickfix.BeginStringFIX44
-	DefaultQueueSize    = 1 << 16
+	DefaultListen          = "127.0.0.1:0"
+	DefaultSenderCompID    = "SGW"
+	DefaultBeginString     = quickfix.BeginStringFIX44
+	DefaultQueueSize       = 1 << 16
+	DefaultMaxMessageBytes = 16 << 10
+	DefaultLogonTimeout    = 10 * time.Second
+	// MaxMessageBytesLimit is the largest MaxMessageBytes allowed.
+	MaxMessageBytesLimit = fix.MaxFrameLimit
 )
 
 // defaultAllowed are the source addresses of a session with no
@@ -51,6 +61,16 @@ type Config struct {
 	// queue while the session is logged out and go out after its next
 	// logon. Zero means 65536.
 	QueueSize int `yaml:"queue_size"`
+	// MaxMessageBytes bounds one FIX message a broker sends, from
+	// BeginString to CheckSum: a connection whose message declares more
+	// (BodyLength) is closed before the message is read. Zero means 16384
+	// (16 KiB); at most 1048576 (1 MiB). Order messages are a few hundred
+	// bytes.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// LogonTimeout bounds how long a new connection may take to send its
+	// first message, which must be a Logon; otherwise it is closed. Zero
+	// means 10s.
+	LogonTimeout time.Duration `yaml:"logon_timeout"`
 }
 
 // SessionConfig is one broker's FIX session.
@@ -113,19 +133,31 @@ func (cfg Config) withDefaults() (Config, []*sessionSpec, error) {
 	case cfg.QueueSize < 0:
 		return bad("queue_size %d is negative", cfg.QueueSize)
 	}
+	switch {
+	case cfg.MaxMessageBytes == 0:
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	case cfg.MaxMessageBytes < fix.MinFrameLimit || cfg.MaxMessageBytes > MaxMessageBytesLimit:
+		return bad("max_message_bytes %d: want %d to %d, zero for %d", cfg.MaxMessageBytes, fix.MinFrameLimit, MaxMessageBytesLimit, DefaultMaxMessageBytes)
+	}
+	switch {
+	case cfg.LogonTimeout == 0:
+		cfg.LogonTimeout = DefaultLogonTimeout
+	case cfg.LogonTimeout < 0:
+		return bad("logon_timeout %v is negative", cfg.LogonTimeout)
+	}
 	if len(cfg.Sessions) == 0 {
-		return bad("at least one session is required")
+		return bad("sessions: at least one session is required")
 	}
 	cfg.Sessions = append([]SessionConfig(nil), cfg.Sessions...)
 	var specs []*sessionSpec
 	targets := map[string]bool{}
 	for i := range cfg.Sessions {
-		s, err := cfg.Sessions[i].spec()
+		s, err := cfg.Sessions[i].spec(fmt.Sprintf("sessions[%d].", i))
 		if err != nil {
-			return bad("sessions[%d]: %v", i, err)
+			return cfg, nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 		if targets[s.cfg.TargetCompID] {
-			return bad("sessions[%d]: target_comp_id %q is repeated", i, s.cfg.TargetCompID)
+			return bad("sessions[%d].target_comp_id %q is repeated", i, s.cfg.TargetCompID)
 		}
 		targets[s.cfg.TargetCompID] = true
 		cfg.Sessions[i] = s.cfg
@@ -134,53 +166,54 @@ func (cfg Config) withDefaults() (Config, []*sessionSpec, error) {
 	return cfg, specs, nil
 }
 
-// spec validates one session.
-func (sc SessionConfig) spec() (*sessionSpec, error) {
+// spec validates one session; key prefixes the keys named in errors
+// ("sessions[0].").
+func (sc SessionConfig) spec(key string) (*sessionSpec, error) {
 	if sc.SenderCompID == "" {
 		sc.SenderCompID = DefaultSenderCompID
 	}
-	if !compID(sc.SenderCompID) {
-		return nil, fmt.Errorf("sender_comp_id %q: want 1 to 32 printable characters without spaces", sc.SenderCompID)
+	if err := checkID(key+"sender_comp_id", sc.SenderCompID, refdata.MaxCompIDLen); err != nil {
+		return nil, err
 	}
-	if !compID(sc.TargetCompID) {
-		return nil, fmt.Errorf("target_comp_id %q: want 1 to 32 printable characters without spaces", sc.TargetCompID)
+	if err := checkID(key+"target_comp_id", sc.TargetCompID, refdata.MaxCompIDLen); err != nil {
+		return nil, err
 	}
 	if sc.TargetCompID == sc.SenderCompID {
-		return nil, fmt.Errorf("target_comp_id %q equals sender_comp_id", sc.TargetCompID)
+		return nil, fmt.Errorf("%starget_comp_id %q equals sender_comp_id", key, sc.TargetCompID)
 	}
 	switch sc.BeginString {
 	case "":
 		sc.BeginString = DefaultBeginString
 	case quickfix.BeginStringFIX44, quickfix.BeginStringFIX42:
 	default:
-		return nil, fmt.Errorf("begin_string %q: want FIX.4.4 or FIX.4.2", sc.BeginString)
+		return nil, fmt.Errorf("%sbegin_string %q: want FIX.4.4 or FIX.4.2", key, sc.BeginString)
 	}
 	pw := sc.Password
 	switch {
 	case sc.Password != "" && sc.PasswordFile != "":
-		return nil, fmt.Errorf("session %s: password and password_file are exclusive", sc.TargetCompID)
+		return nil, fmt.Errorf("%spassword and %spassword_file are exclusive", key, key)
 	case sc.PasswordFile != "":
 		b, err := os.ReadFile(sc.PasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("session %s: password_file: %w", sc.TargetCompID, err)
+			return nil, fmt.Errorf("%spassword_file: %w", key, err)
 		}
 		pw = strings.TrimRight(string(b), "\r\n")
 	}
 	if pw == "" {
-		return nil, fmt.Errorf("session %s: a password (password or password_file) is required", sc.TargetCompID)
+		return nil, fmt.Errorf("%spassword: a password (password or password_file) is required", key)
 	}
 	if strings.ContainsRune(pw, 0x01) {
-		return nil, fmt.Errorf("session %s: the password contains SOH", sc.TargetCompID)
+		return nil, fmt.Errorf("%spassword: the password contains SOH", key)
 	}
 	s := &sessionSpec{
 		id:       quickfix.SessionID{BeginString: sc.BeginString, SenderCompID: sc.SenderCompID, TargetCompID: sc.TargetCompID},
 		password: sha256.Sum256([]byte(pw)),
 		accounts: map[string]bool{},
 	}
-	for _, a := range sc.AllowedAddrs {
+	for i, a := range sc.AllowedAddrs {
 		p, err := parseAllowed(a)
 		if err != nil {
-			return nil, fmt.Errorf("session %s: allowed_addrs: %w", sc.TargetCompID, err)
+			return nil, fmt.Errorf("%sallowed_addrs[%d]: %w", key, i, err)
 		}
 		s.allowed = append(s.allowed, p)
 	}
@@ -188,11 +221,15 @@ func (sc SessionConfig) spec() (*sessionSpec, error) {
 		s.allowed = defaultAllowed
 	}
 	if len(sc.Accounts) == 0 {
-		return nil, fmt.Errorf("session %s: at least one account is required", sc.TargetCompID)
+		return nil, fmt.Errorf("%saccounts: at least one account is required", key)
 	}
-	for _, a := range sc.Accounts {
-		if a == "" || s.accounts[a] {
-			return nil, fmt.Errorf("session %s: account %q is empty or repeated", sc.TargetCompID, a)
+	for i, a := range sc.Accounts {
+		k := fmt.Sprintf("%saccounts[%d]", key, i)
+		if err := checkID(k, a, refdata.MaxAccountLen); err != nil {
+			return nil, err
+		}
+		if s.accounts[a] {
+			return nil, fmt.Errorf("%s %q is repeated", k, a)
 		}
 		s.accounts[a] = true
 	}
@@ -200,6 +237,17 @@ func (sc SessionConfig) spec() (*sessionSpec, error) {
 	sc.Accounts = append([]string(nil), sc.Accounts...)
 	s.cfg = sc
 	return s, nil
+}
+
+// checkID checks an identifier of the configuration with the order path's
+// rules (refdata.ValidID); the error names key.
+func checkID(key, v string, max int) error {
+	err := orders.CheckID(key, v, max)
+	var r *orders.Reject
+	if errors.As(err, &r) {
+		return errors.New(r.Text)
+	}
+	return err
 }
 
 // parseAllowed parses an IP or a CIDR prefix; an IP is a single-host
@@ -237,19 +285,6 @@ func allowedAddr(addr net.Addr, prefixes []netip.Prefix) bool {
 		}
 	}
 	return false
-}
-
-// compID reports whether s is a usable CompID.
-func compID(s string) bool {
-	if s == "" || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return true
 }
 
 // settings builds the quickfix acceptor settings: every session on the

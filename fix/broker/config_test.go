@@ -26,7 +26,8 @@ func TestConfig(t *testing.T) {
 	}{
 		{name: "defaults", edit: func(*Config) {}, check: func(t *testing.T, c Config, specs []*sessionSpec) {
 			s := c.Sessions[0]
-			if c.Listen != DefaultListen || c.QueueSize != DefaultQueueSize || s.SenderCompID != "SGW" || s.BeginString != "FIX.4.4" {
+			if c.Listen != DefaultListen || c.QueueSize != DefaultQueueSize || s.SenderCompID != "SGW" || s.BeginString != "FIX.4.4" ||
+				c.MaxMessageBytes != DefaultMaxMessageBytes || c.LogonTimeout != DefaultLogonTimeout {
 				t.Errorf("defaults not filled: %+v", c)
 			}
 			if len(specs[0].allowed) != 2 || !specs[0].accounts["A1"] {
@@ -44,7 +45,7 @@ func TestConfig(t *testing.T) {
 		{name: "fractional heartbeat", edit: func(c *Config) { c.HeartBtInt = 1500 * time.Millisecond }, want: "heart_bt_int"},
 		{name: "negative queue", edit: func(c *Config) { c.QueueSize = -1 }, want: "queue_size"},
 		{name: "no sessions", edit: func(c *Config) { c.Sessions = nil }, want: "at least one session"},
-		{name: "no target", edit: func(c *Config) { c.Sessions[0].TargetCompID = "" }, want: "target_comp_id"},
+		{name: "no target", edit: func(c *Config) { c.Sessions[0].TargetCompID = "" }, want: "sessions[0].target_comp_id is empty"},
 		{name: "target with a space", edit: func(c *Config) { c.Sessions[0].TargetCompID = "B 1" }, want: "target_comp_id"},
 		{name: "target equals sender", edit: func(c *Config) { c.Sessions[0].TargetCompID = "SGW" }, want: "equals sender_comp_id"},
 		{name: "repeated target", edit: func(c *Config) { c.Sessions = append(c.Sessions, c.Sessions[0]) }, want: "repeated"},
@@ -55,7 +56,26 @@ func TestConfig(t *testing.T) {
 		{name: "bad address", edit: func(c *Config) { c.Sessions[0].AllowedAddrs = []string{"10.0.0.300"} }, want: "allowed_addrs"},
 		{name: "bad prefix", edit: func(c *Config) { c.Sessions[0].AllowedAddrs = []string{"10.0.0.0/33"} }, want: "allowed_addrs"},
 		{name: "no accounts", edit: func(c *Config) { c.Sessions[0].Accounts = nil }, want: "account"},
-		{name: "repeated account", edit: func(c *Config) { c.Sessions[0].Accounts = []string{"A1", "A1"} }, want: "repeated"},
+		{name: "repeated account", edit: func(c *Config) { c.Sessions[0].Accounts = []string{"A1", "A1"} }, want: "sessions[0].accounts[1] \"A1\" is repeated"},
+		{name: "account with a space", edit: func(c *Config) { c.Sessions[0].Accounts = []string{"A1", "A 2"} },
+			want: "sessions[0].accounts[1] has a character 0x20"},
+		{name: "account too long", edit: func(c *Config) { c.Sessions[0].Accounts = []string{strings.Repeat("A", 21)} },
+			want: "sessions[0].accounts[0] is 21 bytes long; the limit is 20"},
+		{name: "sender with a pipe", edit: func(c *Config) { c.Sessions[0].SenderCompID = "S|GW" }, want: "sessions[0].sender_comp_id has a character 0x7c"},
+		{name: "target too long", edit: func(c *Config) { c.Sessions[0].TargetCompID = strings.Repeat("B", 33) },
+			want: "sessions[0].target_comp_id is 33 bytes long; the limit is 32"},
+		{name: "second session's key named", edit: func(c *Config) {
+			c.Sessions = append(c.Sessions, SessionConfig{TargetCompID: "B2", Password: "p", Accounts: []string{"A1"}, AllowedAddrs: []string{"nowhere"}})
+		}, want: "sessions[1].allowed_addrs[0]"},
+		{name: "message limit too small", edit: func(c *Config) { c.MaxMessageBytes = 100 }, want: "max_message_bytes 100"},
+		{name: "message limit too large", edit: func(c *Config) { c.MaxMessageBytes = 2 << 20 }, want: "max_message_bytes 2097152"},
+		{name: "negative logon timeout", edit: func(c *Config) { c.LogonTimeout = -time.Second }, want: "logon_timeout"},
+		{name: "limits", edit: func(c *Config) { c.MaxMessageBytes, c.LogonTimeout = 64<<10, time.Second },
+			check: func(t *testing.T, c Config, _ []*sessionSpec) {
+				if c.MaxMessageBytes != 64<<10 || c.LogonTimeout != time.Second {
+					t.Errorf("limits %d %v", c.MaxMessageBytes, c.LogonTimeout)
+				}
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok()

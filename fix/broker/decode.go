@@ -1,13 +1,14 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
-	"sgw/fix"
-	"strings"
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
 
+	"sgw/fix"
+	"sgw/orders"
 	"sgw/refdata"
 	"sgw/risk"
 )
@@ -21,6 +22,7 @@ const (
 	codeOrdType     = "broker.unsupported_ord_type"
 	codeTimeInForce = "broker.unsupported_time_in_force"
 	codeUnavailable = "orders.unavailable"
+	codeBadID       = orders.CodeBadID
 )
 
 // refusal is a well-formed request refused by a business rule: it is
@@ -33,7 +35,8 @@ type refusal struct {
 }
 
 // newOrder is a NewOrderSingle (D) as decoded. The echo fields keep what
-// the broker sent, for the report that rejects it.
+// the broker sent, for the report that rejects it; an identifier among
+// them may be invalid (badID), so a report echoes them through fix.EchoID.
 type newOrder struct {
 	clOrdID, account string
 	symbol           string // gateway symbol: 600519.SH
@@ -49,6 +52,7 @@ type newOrder struct {
 // cancelReq is an OrderCancelRequest (F).
 type cancelReq struct {
 	clOrdID, origClOrdID, account string // account may be empty
+	badID                         error  // the first invalid identifier, as fix.FieldReader.BadID
 }
 
 // replaceReq is an OrderCancelReplaceRequest (G).
@@ -56,43 +60,48 @@ type replaceReq struct {
 	clOrdID, origClOrdID, account string // account may be empty
 	price                         refdata.Price
 	qty                           int64
-	ordType                       byte // 0 when absent
+	ordType                       byte  // 0 when absent
+	badID                         error // as in cancelReq
 }
 
 // statusReq is an OrderStatusRequest (H).
 type statusReq struct {
 	clOrdID, account, reqID string
-	side                    byte // echoed; 0 when absent
+	side                    byte  // echoed; 0 when absent
+	badID                   error // as in cancelReq
 }
 
 // decodeNew reads a NewOrderSingle. A missing or malformed field is
 // returned as the session-level Reject quickfix sends back; a well-formed
-// order the acceptor does not support (side, order type, time in force,
-// exchange) as a refusal. Account may come back empty: the caller fills in
-// a session's only account or rejects.
+// order the acceptor refuses (an invalid identifier, an unsupported side,
+// order type, time in force or exchange) as a refusal. Account may come
+// back empty: the caller fills in a session's only account or rejects.
 func decodeNew(m *quickfix.Message) (newOrder, *refusal, quickfix.MessageRejectError) {
 	var o newOrder
-	d := fieldReader{m: m}
-	o.clOrdID = d.str(tag.ClOrdID, true)
-	o.account = d.str(tag.Account, false)
-	o.echoSymbol = d.str(tag.Symbol, true)
-	o.echoExchange = d.str(tag.SecurityExchange, false)
-	o.echoSide = d.char(tag.Side, true)
-	o.echoOrdType = d.char(tag.OrdType, true)
-	o.qty = d.qty(tag.OrderQty, true)
+	d := fix.NewFieldReader(m, fix.EmptyRejected)
+	o.clOrdID = d.ID(tag.ClOrdID, "ClOrdID", refdata.MaxClOrdIDLen, true)
+	o.account = d.ID(tag.Account, "Account", refdata.MaxAccountLen, false)
+	o.echoSymbol = d.ID(tag.Symbol, "Symbol", refdata.MaxSymbolLen, true)
+	o.echoExchange = d.ID(tag.SecurityExchange, "SecurityExchange", refdata.MaxSymbolLen, false)
+	o.echoSide = d.Char(tag.Side, true)
+	o.echoOrdType = d.Char(tag.OrdType, true)
+	o.qty = d.Qty(tag.OrderQty, true)
 	if o.echoOrdType == '2' {
-		o.price = d.price(tag.Price, true)
+		o.price = d.Price(tag.Price, true, fix.PriceExact)
 	}
-	tif := d.char(tag.TimeInForce, false)
-	if d.err != nil {
-		return o, nil, d.err
+	tif := d.Char(tag.TimeInForce, false)
+	if err := d.Err(); err != nil {
+		return o, nil, err
+	}
+	if err := d.BadID(); err != nil {
+		return o, badID(err), nil
 	}
 	var ref *refusal
 	o.symbol, ref = gatewaySymbol(o.echoSymbol, o.echoExchange)
-	switch o.echoSide {
-	case '1':
+	switch side, _ := fix.ParseSide(o.echoSide); side {
+	case fix.Buy:
 		o.side = risk.Buy
-	case '2':
+	case fix.Sell:
 		o.side = risk.Sell
 	default:
 		ref = firstRefusal(ref, &refusal{code: codeSide, reason: risk.FIXOther,
@@ -116,40 +125,54 @@ func decodeNew(m *quickfix.Message) (newOrder, *refusal, quickfix.MessageRejectE
 
 // decodeCancel reads an OrderCancelRequest.
 func decodeCancel(m *quickfix.Message) (cancelReq, quickfix.MessageRejectError) {
-	d := fieldReader{m: m}
+	d := fix.NewFieldReader(m, fix.EmptyRejected)
 	c := cancelReq{
-		clOrdID:     d.str(tag.ClOrdID, true),
-		origClOrdID: d.str(tag.OrigClOrdID, true),
-		account:     d.str(tag.Account, false),
+		clOrdID:     d.ID(tag.ClOrdID, "ClOrdID", refdata.MaxClOrdIDLen, true),
+		origClOrdID: d.ID(tag.OrigClOrdID, "OrigClOrdID", refdata.MaxClOrdIDLen, true),
+		account:     d.ID(tag.Account, "Account", refdata.MaxAccountLen, false),
 	}
-	return c, d.err
+	c.badID = d.BadID()
+	return c, d.Err()
 }
 
 // decodeReplace reads an OrderCancelReplaceRequest: the new limit price
 // and the new total quantity.
 func decodeReplace(m *quickfix.Message) (replaceReq, quickfix.MessageRejectError) {
-	d := fieldReader{m: m}
+	d := fix.NewFieldReader(m, fix.EmptyRejected)
 	r := replaceReq{
-		clOrdID:     d.str(tag.ClOrdID, true),
-		origClOrdID: d.str(tag.OrigClOrdID, true),
-		account:     d.str(tag.Account, false),
-		ordType:     d.char(tag.OrdType, false),
-		qty:         d.qty(tag.OrderQty, true),
-		price:       d.price(tag.Price, true),
+		clOrdID:     d.ID(tag.ClOrdID, "ClOrdID", refdata.MaxClOrdIDLen, true),
+		origClOrdID: d.ID(tag.OrigClOrdID, "OrigClOrdID", refdata.MaxClOrdIDLen, true),
+		account:     d.ID(tag.Account, "Account", refdata.MaxAccountLen, false),
+		ordType:     d.Char(tag.OrdType, false),
+		qty:         d.Qty(tag.OrderQty, true),
+		price:       d.Price(tag.Price, true, fix.PriceExact),
 	}
-	return r, d.err
+	r.badID = d.BadID()
+	return r, d.Err()
 }
 
 // decodeStatus reads an OrderStatusRequest.
 func decodeStatus(m *quickfix.Message) (statusReq, quickfix.MessageRejectError) {
-	d := fieldReader{m: m}
+	d := fix.NewFieldReader(m, fix.EmptyRejected)
 	s := statusReq{
-		clOrdID: d.str(tag.ClOrdID, true),
-		account: d.str(tag.Account, false),
-		reqID:   d.str(tag.OrdStatusReqID, false),
-		side:    d.char(tag.Side, false),
+		clOrdID: d.ID(tag.ClOrdID, "ClOrdID", refdata.MaxClOrdIDLen, true),
+		account: d.ID(tag.Account, "Account", refdata.MaxAccountLen, false),
+		reqID:   d.ID(tag.OrdStatusReqID, "OrdStatusReqID", refdata.MaxClOrdIDLen, false),
+		side:    d.Char(tag.Side, false),
 	}
-	return s, d.err
+	s.badID = d.BadID()
+	return s, d.Err()
+}
+
+// badID is the refusal of a request carrying an invalid identifier; err
+// is a fix.FieldReader's BadID (a *refdata.IDError naming the field).
+func badID(err error) *refusal {
+	ref := &refusal{code: codeBadID, reason: risk.FIXOther, text: err.Error()}
+	var ie *refdata.IDError
+	if errors.As(err, &ie) {
+		ref.text = ie.Text()
+	}
+	return ref
 }
 
 func firstRefusal(cur, next *refusal) *refusal {
@@ -159,127 +182,18 @@ func firstRefusal(cur, next *refusal) *refusal {
 	return next
 }
 
-// Exchange suffixes of gateway symbols and their ISO 10383 MICs, as
-// SecurityExchange (207).
-var suffixMIC = [...]struct{ suffix, mic string }{
-	{".SH", "XSHG"},
-	{".SZ", "XSHE"},
-}
-
 // gatewaySymbol maps Symbol (55) and SecurityExchange (207) to a gateway
 // symbol: ("600519", "XSHG") is 600519.SH; without 207, Symbol is taken as
-// a gateway symbol ("600519.SH"). Risk refuses a symbol it does not know.
+// a gateway symbol ("600519.SH"). Risk refuses a symbol it does not know;
+// one longer than a gateway symbol can be is refused here.
 func gatewaySymbol(sym, mic string) (string, *refusal) {
-	if mic == "" {
-		return sym, nil
-	}
-	for _, s := range suffixMIC {
-		if mic == s.mic {
-			if strings.HasSuffix(sym, s.suffix) {
-				return sym, nil
-			}
-			return sym + s.suffix, nil
-		}
-	}
-	return sym, &refusal{code: codeExchange, reason: risk.FIXUnknownSymbol,
-		text: fmt.Sprintf("SecurityExchange %q is not XSHG (Shanghai) or XSHE (Shenzhen)", mic)}
-}
-
-// splitSymbol maps a gateway symbol to Symbol and SecurityExchange:
-// 600519.SH is ("600519", "XSHG"). A symbol without a known suffix is
-// returned whole with no exchange.
-func splitSymbol(sym string) (code, mic string) {
-	for _, s := range suffixMIC {
-		if c, ok := strings.CutSuffix(sym, s.suffix); ok && c != "" {
-			return c, s.mic
-		}
-	}
-	return sym, ""
-}
-
-// fieldReader reads body fields and keeps the first error, as the
-// session-level Reject to send.
-type fieldReader struct {
-	m   *quickfix.Message
-	err quickfix.MessageRejectError
-}
-
-func (d *fieldReader) fail(rej quickfix.MessageRejectError) {
-	if d.err == nil {
-		d.err = rej
-	}
-}
-
-func (d *fieldReader) bytes(t quickfix.Tag, required bool) []byte {
-	if !d.m.Body.Has(t) {
-		if required {
-			d.fail(quickfix.RequiredTagMissing(t))
-		}
-		return nil
-	}
-	v, err := d.m.Body.GetBytes(t)
-	if err != nil {
-		d.fail(err)
-		return nil
-	}
-	if len(v) == 0 {
-		d.fail(quickfix.TagSpecifiedWithoutAValue(t))
-	}
-	return v
-}
-
-func (d *fieldReader) str(t quickfix.Tag, required bool) string {
-	return string(d.bytes(t, required))
-}
-
-func (d *fieldReader) char(t quickfix.Tag, required bool) byte {
-	v := d.bytes(t, required)
-	switch len(v) {
-	case 0:
-		return 0
-	case 1:
-		return v[0]
-	}
-	d.fail(quickfix.IncorrectDataFormatForValue(t))
-	return 0
-}
-
-func (d *fieldReader) price(t quickfix.Tag, required bool) refdata.Price {
-	v := d.bytes(t, required)
-	if v == nil {
-		return 0
-	}
-	p, ok := parsePrice(v)
+	g, ok := fix.JoinSymbol(sym, mic, fix.MICsOnly)
 	if !ok {
-		d.fail(quickfix.IncorrectDataFormatForValue(t))
+		return sym, &refusal{code: codeExchange, reason: risk.FIXUnknownSymbol,
+			text: fmt.Sprintf("SecurityExchange %q is not XSHG (Shanghai) or XSHE (Shenzhen)", mic)}
 	}
-	return p
-}
-
-func (d *fieldReader) qty(t quickfix.Tag, required bool) int64 {
-	v := d.bytes(t, required)
-	if v == nil {
-		return 0
+	if err := refdata.CheckID("Symbol", g, refdata.MaxSymbolLen); err != nil {
+		return sym, badID(err)
 	}
-	q, ok := fix.ParseQty(v)
-	if !ok {
-		d.fail(quickfix.IncorrectDataFormatForValue(t))
-	}
-	return q
-}
-
-// parsePrice parses a FIX Price: a non-negative decimal with at most four
-// significant decimals (trailing zeros are dropped: "1700.000000" is
-// 1700.00).
-func parsePrice(b []byte) (refdata.Price, bool) {
-	s := string(b)
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		s = strings.TrimRight(s, "0")
-		s = strings.TrimSuffix(s, ".")
-		if s == "" {
-			return 0, false
-		}
-	}
-	p, err := refdata.ParsePrice(s)
-	return p, err == nil
+	return g, nil
 }

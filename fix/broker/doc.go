@@ -3,8 +3,31 @@
 // orders enter the order manager like the WebSocket's, and whose
 // execution reports go back to the session that entered the order.
 //
-//	broker ─> listener (address filter) ─> quickfix session (CompIDs, Password) ─> decode ─> orders.Manager ─> risk ─> journal ─> upstream
-//	broker <─ pacer <─ ExecutionReport / OrderCancelReject <─ session sink <─ orders.Manager events <──────────────────────┘
+//	broker ─> listener (address filter) ─> frame verifier + logon gate ─> quickfix session ─> decode ─> orders.Manager ─> risk ─> journal ─> upstream
+//	broker <─ pacer <─ ExecutionReport / OrderCancelReject <─ session sink <─ orders.Manager events <──────────────────────────────────────┘
+//
+// # Frames
+//
+// Every connection is read through a fix.InboundConn, before quickfix
+// (v0.9.11 never checks CheckSum, finds a frame's end by searching for the
+// CheckSum field rather than by BodyLength, and buffers whatever
+// BodyLength announces):
+//   - each frame's BodyLength and CheckSum are verified; a garbled frame
+//     (a CheckSum that does not match, BodyLength not ending at the
+//     CheckSum field, bytes that do not begin a frame) is discarded
+//     unprocessed: it consumes no sequence number, so the broker's next
+//     message shows a gap, the session sends a ResendRequest and the
+//     broker resends the message, as FIX's session layer prescribes.
+//     Discards are counted and logged (reason, size, broker; the contents
+//     only at Debug, password masked);
+//   - a frame declaring more than MaxMessageBytes (default 16 KiB, at most
+//     1 MiB) closes the connection before its body is read, logged on or
+//     not: a connection never buffers more than MaxMessageBytes plus one
+//     read. A broker must not send messages that large: resent after its
+//     next logon, such a message would close the connection again;
+//   - before its Logon a connection is held to more: its first bytes must
+//     be one verified frame, a Logon, within LogonTimeout (default 10s);
+//     anything else (junk, another message, silence) closes it.
 //
 // # Messages
 //
@@ -14,9 +37,20 @@
 // ClOrdID (11), Account (1: one of the session's accounts; may be omitted
 // by a session with a single account), Symbol (55) with SecurityExchange
 // (207: XSHG is .SH, XSHE is .SZ) or a gateway symbol in 55 alone, Side
-// (54: 1 or 2), OrdType (40: 2 limit), Price (44), OrderQty (38),
-// TimeInForce (59: absent or 0, day). OrigClOrdID (41) names the order in
-// F, G and H requests.
+// (54: 1 or 2), OrdType (40: 2 limit), Price (44: at most four
+// significant decimals), OrderQty (38: whole shares), TimeInForce (59:
+// absent or 0, day). OrigClOrdID (41) names the order in F, G and H
+// requests.
+//
+// Identifiers follow the order path's rules (refdata.ValidID): ClOrdID,
+// OrigClOrdID and OrdStatusReqID (790) 1 to 32 characters, Account 1 to
+// 20, Symbol (and the gateway symbol it makes with 207) and
+// SecurityExchange 1 to 16, all from A-Z a-z 0-9 - _ . : / # @. An invalid
+// one is refused by a business reject (below), never entered and never
+// echoed: a report carries fix.EchoID's placeholder instead, '?', the
+// first 16 bytes with every other character as '_', and '~' and the length
+// when longer ("?AAAAAAAAAAAAAAAA~70000"), which can never be the id of an
+// order.
 //
 // Answers, at the layer that fits:
 //   - a missing or malformed field: a session-level Reject (3) naming the
@@ -25,16 +59,18 @@
 //     reads dictionaries from files, and its FIX 4.2 dictionary has no
 //     Password in the Logon;
 //   - an unsupported MsgType: BusinessMessageReject (j), reason 3;
-//   - a new order refused (an account the session may not trade, an
-//     unsupported side, order type, time in force or exchange, a risk or
-//     order-manager reject): ExecutionReport ExecType 8, OrdStatus 8,
-//     OrdRejReason (103) from risk.Reject.FIXReason and Text (58) with the
-//     reason. Nothing is journaled for it;
+//   - a new order refused (an invalid identifier, an account the session
+//     may not trade, an unsupported side, order type, time in force or
+//     exchange, a risk or order-manager reject): ExecutionReport ExecType
+//     8, OrdStatus 8, OrdRejReason (103) from risk.Reject.FIXReason (99
+//     for an invalid identifier; FIX 4.2 has no 99 and gets 0) and Text
+//     (58) with the reason, naming the field. Nothing is journaled for it;
 //   - a cancel or replace refused: OrderCancelReject (9) with CxlRejReason
-//     (1 unknown order, 3 already pending, 2 otherwise) and Text;
+//     (1 unknown order, 3 already pending, 2 otherwise, an invalid
+//     identifier included) and Text;
 //   - a status request: ExecutionReport ExecType I (FIX 4.2: ExecTransType
 //     3 and ExecType = OrdStatus), or OrdStatus 8 with OrdRejReason 5 for
-//     an order the session does not know.
+//     an order the session does not know or an invalid identifier.
 //
 // The order manager's events become reports to the order's session: the
 // gateway's acceptance (journaled) is Pending New (A), Pending Cancel (6)
@@ -49,14 +85,19 @@
 // # Logon
 //
 // A session is known by BeginString, SenderCompID (the gateway's) and
-// TargetCompID (the broker's). Three checks, at the earliest point each
-// can be made (see auth.go): the source address against the session's
-// AllowedAddrs (a connection from elsewhere is closed without a word,
-// before quickfix reads it if no session allows the address); CompIDs and
-// BeginString naming no session get a Logout saying so; a wrong or missing
-// Password (554; FIX 4.2 brokers send the same tag) gets a Logout "bad
-// password". Each refusal is logged and counted; no other session is
-// affected.
+// TargetCompID (the broker's). A connection from an address no session
+// allows is closed before anything is read. The first frame, the Logon, is
+// then checked by the acceptor's logon gate before quickfix sees it (see
+// auth.go): CompIDs and BeginString naming no session get a Logout saying
+// so; a session's connection from an address outside its AllowedAddrs is
+// closed without a word; a wrong or missing Password (554; FIX 4.2 brokers
+// send the same tag) gets a Logout "bad password". Because quickfix never
+// sees a refused Logon, a refusal leaves the session's sequence numbers
+// untouched: an impostor or a misconfigured standby cannot make the real
+// broker's next logon "MsgSeqNum too low". The refusing Logout is written
+// outside the session, with MsgSeqNum 1, and is not stored or counted
+// (auth.go says what each FIX engine does with it). Each refusal is logged
+// and counted; no other session is affected.
 //
 // # Concurrency and pacing
 //
@@ -80,8 +121,12 @@
 // names. On the registry passed to New it registers
 // gateway_broker_rejects_total{code} (new orders it refused itself: an
 // account the session may not trade, an unsupported side, order type,
-// time in force or exchange, broker.malformed for a session-level Reject),
-// gateway_broker_logon_rejects_total{reason} (address, session, password)
+// time in force or exchange, orders.bad_id for an invalid identifier,
+// broker.malformed for a session-level Reject),
+// gateway_broker_logon_rejects_total{reason} (address, session, password;
+// not_logon: a first message that is not a Logon; timeout: none within
+// LogonTimeout), gateway_broker_garbled_total{reason} (frames discarded:
+// checksum, body_length, framing; too_large: the connection was closed)
 // and gateway_broker_session_up{session}. An OrderEntry that implements
 // RejectCounter is told of the acceptor's own refusals too, so that
 // gateway_orders_total covers them.

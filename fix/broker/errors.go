@@ -15,9 +15,11 @@ var (
 // Reasons a connection or a logon is refused (label reason of
 // gateway_broker_logon_rejects_total).
 const (
-	reasonAddress  = "address"  // the source address is not allowed
-	reasonSession  = "session"  // no session has these CompIDs and BeginString
-	reasonPassword = "password" // wrong or missing Password (554)
+	reasonAddress  = "address"   // the source address is not allowed
+	reasonSession  = "session"   // no session has these CompIDs and BeginString
+	reasonPassword = "password"  // wrong or missing Password (554)
+	reasonNotLogon = "not_logon" // the first message is not a Logon
+	reasonTimeout  = "timeout"   // no first message within LogonTimeout
 )
 
 // Texts of the Logout that answers a refused Logon.

@@ -9,6 +9,7 @@ import (
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
 
+	"sgw/refdata"
 	"sgw/risk"
 )
 
@@ -55,6 +56,17 @@ func FuzzHandle(f *testing.F) {
 			t.Fatalf("%d answers", len(out))
 		}
 		for _, o := range out {
+			for _, id := range []struct {
+				t   quickfix.Tag
+				max int
+			}{{tag.ClOrdID, refdata.MaxClOrdIDLen}, {tag.OrigClOrdID, refdata.MaxClOrdIDLen}, {tag.Account, refdata.MaxAccountLen},
+				{tag.Symbol, refdata.MaxSymbolLen}, {tag.SecurityExchange, refdata.MaxSymbolLen}, {tag.OrdStatusReqID, refdata.MaxClOrdIDLen}} {
+				// An identifier is echoed only when valid, else as
+				// fix.EchoID's placeholder.
+				if v := field(o.m, id.t); v != "" && !refdata.ValidID(v, id.max) && (v[0] != '?' || len(v) > 25) {
+					t.Fatalf("tag %d echoed as %q", id.t, v)
+				}
+			}
 			switch mt := field(o.m, tag.MsgType); mt {
 			case "8":
 				if field(o.m, tag.ExecID) == "" || len(field(o.m, tag.ExecType)) != 1 || len(field(o.m, tag.OrdStatus)) != 1 {
@@ -70,8 +82,19 @@ func FuzzHandle(f *testing.F) {
 		}
 		h.entry.mu.Lock()
 		defer h.entry.mu.Unlock()
+		for _, r := range h.entry.cancels {
+			if !refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) || !refdata.ValidID(r.OrigClOrdID, refdata.MaxClOrdIDLen) {
+				t.Fatalf("bad cancel passed on: %+v", r)
+			}
+		}
+		for _, r := range h.entry.replaces {
+			if !refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) || !refdata.ValidID(r.OrigClOrdID, refdata.MaxClOrdIDLen) {
+				t.Fatalf("bad replace passed on: %+v", r)
+			}
+		}
 		for _, r := range h.entry.news {
-			if r.ClOrdID == "" || r.Symbol == "" || !s.spec.accounts[r.Account] || r.Qty < 0 || r.Price < 0 ||
+			if !refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) || !refdata.ValidID(r.Symbol, refdata.MaxSymbolLen) ||
+				!s.spec.accounts[r.Account] || r.Qty < 0 || r.Price < 0 ||
 				(r.Side != risk.Buy && r.Side != risk.Sell) || (r.Type != risk.Limit && r.Type != risk.Market) ||
 				r.Source.Kind != "fix" || r.Source.Session != broker {
 				t.Fatalf("bad request passed on: %+v", r)

@@ -2,11 +2,14 @@ package broker
 
 import (
 	"errors"
+	"strconv"
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
 
+	"sgw/fix"
 	"sgw/orders"
+	"sgw/refdata"
 	"sgw/risk"
 )
 
@@ -74,9 +77,14 @@ func (s *session) newOrder(m *quickfix.Message) quickfix.MessageRejectError {
 	} else {
 		s.a.refusedNew(s, ref.code)
 	}
-	s.a.log.Info("broker: order rejected", "broker", s.id.TargetCompID, "clOrdID", o.clOrdID, "code", ref.code, "text", ref.text)
-	r := execReport{clOrdID: o.clOrdID, execID: s.a.nextExecID(), execType: '8', ordStatus: '8', rejReason: ref.reason,
-		account: o.account, symbol: o.echoSymbol, exchange: o.echoExchange, side: o.echoSide, ordType: o.echoOrdType,
+	// The identifiers are echoed through echo: one may be invalid (the
+	// refusal may be for it), and is then replaced by fix.EchoID's
+	// placeholder.
+	clOrdID := echo(o.clOrdID, refdata.MaxClOrdIDLen)
+	s.a.log.Info("broker: order rejected", "broker", s.id.TargetCompID, "clOrdID", clOrdID, "code", ref.code, "text", ref.text)
+	r := execReport{clOrdID: clOrdID, execID: s.a.nextExecID(), execType: '8', ordStatus: '8', rejReason: ref.reason,
+		account: echo(o.account, refdata.MaxAccountLen), symbol: echo(o.echoSymbol, refdata.MaxSymbolLen),
+		exchange: echo(o.echoExchange, refdata.MaxSymbolLen), side: o.echoSide, ordType: o.echoOrdType,
 		qty: o.qty, price: o.price, text: ref.text}
 	s.sendReport(&r)
 	return nil
@@ -89,6 +97,10 @@ func (s *session) cancel(m *quickfix.Message) quickfix.MessageRejectError {
 	c, rej := decodeCancel(m)
 	if rej != nil {
 		return rej
+	}
+	if c.badID != nil {
+		s.cancelReject("", echo(c.clOrdID, refdata.MaxClOrdIDLen), echo(c.origClOrdID, refdata.MaxClOrdIDLen), false, badID(c.badID))
+		return nil
 	}
 	acct, ok := s.account(c.account, c.origClOrdID)
 	if !ok {
@@ -111,6 +123,10 @@ func (s *session) replace(m *quickfix.Message) quickfix.MessageRejectError {
 	if rej != nil {
 		return rej
 	}
+	if r.badID != nil {
+		s.cancelReject("", echo(r.clOrdID, refdata.MaxClOrdIDLen), echo(r.origClOrdID, refdata.MaxClOrdIDLen), true, badID(r.badID))
+		return nil
+	}
 	acct, ok := s.account(r.account, r.origClOrdID)
 	switch {
 	case !ok:
@@ -118,7 +134,7 @@ func (s *session) replace(m *quickfix.Message) quickfix.MessageRejectError {
 		return nil
 	case r.ordType != 0 && r.ordType != '2':
 		s.cancelReject(acct, r.clOrdID, r.origClOrdID, true,
-			&refusal{code: codeOrdType, text: "OrdType " + string(r.ordType) + " is not supported: orders are limit orders (2)"})
+			&refusal{code: codeOrdType, text: "OrdType " + printable(r.ordType) + " is not supported: orders are limit orders (2)"})
 		return nil
 	}
 	s.a.record(acct, r.clOrdID, request{kind: 'G', orig: r.origClOrdID})
@@ -140,7 +156,10 @@ func (s *session) status(m *quickfix.Message) quickfix.MessageRejectError {
 	if rej != nil {
 		return rej
 	}
-	if acct, ok := s.account(q.account, q.clOrdID); ok {
+	text := "unknown order"
+	if q.badID != nil {
+		text = badID(q.badID).text
+	} else if acct, ok := s.account(q.account, q.clOrdID); ok {
 		if o, ok := s.a.entry.Get(acct, q.clOrdID); ok {
 			r := orderReport(&o, 'I')
 			r.execID, r.statusReqID = s.a.nextExecID(), q.reqID
@@ -151,8 +170,9 @@ func (s *session) status(m *quickfix.Message) quickfix.MessageRejectError {
 			return nil
 		}
 	}
-	r := execReport{clOrdID: q.clOrdID, execID: s.a.nextExecID(), execType: 'I', ordStatus: '8',
-		rejReason: risk.FIXUnknownOrder, account: q.account, side: q.side, statusReqID: q.reqID, text: "unknown order"}
+	r := execReport{clOrdID: echo(q.clOrdID, refdata.MaxClOrdIDLen), execID: s.a.nextExecID(), execType: 'I', ordStatus: '8',
+		rejReason: risk.FIXUnknownOrder, account: echo(q.account, refdata.MaxAccountLen), side: q.side,
+		statusReqID: echo(q.reqID, refdata.MaxClOrdIDLen), text: text}
 	s.sendReport(&r)
 	return nil
 }
@@ -219,7 +239,24 @@ func (r *refusal) Error() string { return r.code + ": " + r.text }
 // possResend reports whether m is flagged as a possible duplicate:
 // PossDupFlag (43) or PossResend (97).
 func possResend(m *quickfix.Message) bool {
-	d, _ := m.Header.GetBool(tag.PossDupFlag)
-	r, _ := m.Header.GetBool(tag.PossResend)
+	d, r := fix.PossDup(m)
 	return d || r
+}
+
+// echo returns an identifier to echo in a report: "" stays "" (omitted),
+// an invalid one becomes fix.EchoID's placeholder.
+func echo(id string, max int) string {
+	if id == "" {
+		return ""
+	}
+	return fix.EchoID(id, max)
+}
+
+// printable renders a one-character field for a Text: as it is when it is
+// a printable ASCII character, else quoted.
+func printable(c byte) string {
+	if c > ' ' && c <= '~' {
+		return string(c)
+	}
+	return strconv.QuoteRune(rune(c))
 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/quickfixgo/quickfix"
@@ -218,6 +219,52 @@ func TestHandle(t *testing.T) {
 		{
 			name: "unsupported message type", msgType: "R", body: "131=q1", rejectReason: 3, businessReject: true,
 		},
+		{
+			name: "ClOrdID of 70,000 bytes", msgType: "D", rejectReason: -1,
+			body: "11=" + strings.Repeat("7", 70000) + "|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100",
+			want: map[quickfix.Tag]string{tag.MsgType: "8", tag.ExecType: "8", tag.OrdStatus: "8", tag.OrdRejReason: "99",
+				tag.ClOrdID: "?7777777777777777~70000", tag.Account: "A1", tag.Symbol: "600519",
+				tag.Text: "ClOrdID is 70000 bytes long; the limit is 32"},
+		},
+		{
+			name: "ClOrdID with a space, FIX 4.2", broker: "BROKER2", begin: "FIX.4.2", msgType: "D", rejectReason: -1,
+			body: "11=c 1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100",
+			want: map[quickfix.Tag]string{tag.ExecType: "8", tag.OrdRejReason: "0", tag.ClOrdID: "?c_1",
+				tag.Text: "ClOrdID has a character 0x20 at offset 1 outside A-Z a-z 0-9 - _ . : / # @"},
+		},
+		{
+			name: "Account with '='", msgType: "D", rejectReason: -1,
+			body: "11=c20|1=A=1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100",
+			want: map[quickfix.Tag]string{tag.ExecType: "8", tag.ClOrdID: "c20", tag.Account: "?A_1",
+				tag.Text: "Account has a character 0x3d at offset 1 outside A-Z a-z 0-9 - _ . : / # @"},
+		},
+		{
+			name: "Symbol too long once joined", msgType: "D", rejectReason: -1,
+			body: "11=c21|1=A1|55=1234567890123456|207=XSHG|54=1|40=2|44=1700|38=100",
+			want: map[quickfix.Tag]string{tag.ExecType: "8", tag.ClOrdID: "c21", tag.Symbol: "1234567890123456",
+				tag.Text: "Symbol is 19 bytes long; the limit is 16"},
+		},
+		{
+			name: "SecurityExchange garbage", msgType: "D", rejectReason: -1,
+			body: "11=c22|1=A1|55=600519|207=" + strings.Repeat("X", 100) + "|54=1|40=2|44=1700|38=100",
+			want: map[quickfix.Tag]string{tag.ExecType: "8", tag.SecurityExchange: "?XXXXXXXXXXXXXXXX~100",
+				tag.Text: "SecurityExchange is 100 bytes long; the limit is 16"},
+		},
+		{
+			name: "cancel naming an invalid order id", msgType: "F", body: "11=x9|41=" + strings.Repeat("o", 40) + "|1=A1", rejectReason: -1,
+			want: map[quickfix.Tag]string{tag.MsgType: "9", tag.ClOrdID: "x9", tag.OrigClOrdID: "?oooooooooooooooo~40", tag.OrderID: "NONE",
+				tag.CxlRejResponseTo: "1", tag.CxlRejReason: "2", tag.Text: "OrigClOrdID is 40 bytes long; the limit is 32"},
+		},
+		{
+			name: "replace with an invalid ClOrdID", msgType: "G", body: "11=r\\1|41=o1|1=A1|40=2|44=1|38=400", rejectReason: -1,
+			want: map[quickfix.Tag]string{tag.MsgType: "9", tag.ClOrdID: "?r_1", tag.OrigClOrdID: "o1", tag.CxlRejResponseTo: "2",
+				tag.CxlRejReason: "2", tag.Text: "ClOrdID has a character 0x5c at offset 1 outside A-Z a-z 0-9 - _ . : / # @"},
+		},
+		{
+			name: "status of an invalid ClOrdID", msgType: "H", body: "11=" + strings.Repeat("s", 33) + "|790=q 1", rejectReason: -1,
+			want: map[quickfix.Tag]string{tag.MsgType: "8", tag.ExecType: "I", tag.OrdStatus: "8", tag.OrdRejReason: "5",
+				tag.ClOrdID: "?ssssssssssssssss~33", tag.OrdStatusReqID: "?q_1", tag.Text: "ClOrdID is 33 bytes long; the limit is 32"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
@@ -301,17 +348,18 @@ func TestRejectCounts(t *testing.T) {
 		nos,                               // accepted
 		nos,                               // duplicate: the manager's reject
 		"1=A1|55=600519|54=1|40=2|38=100", // no ClOrdID: session reject
-		"11=c9|1=M1|55=600519.SH|54=1|40=2|44=1|38=1",  // account
-		"11=c10|1=A1|55=600519.SH|54=5|40=2|44=1|38=1", // side
+		"11=c9|1=M1|55=600519.SH|54=1|40=2|44=1|38=1",   // account
+		"11=c10|1=A1|55=600519.SH|54=5|40=2|44=1|38=1",  // side
+		"11=c 11|1=A1|55=600519.SH|54=1|40=2|44=1|38=1", // identifier
 	} {
 		s.handle(inbound(t, "FIX.4.4", "D", body))
 	}
-	for code, want := range map[string]float64{codeMalformed: 1, codeAccount: 1, codeSide: 1, risk.CodeDuplicateClOrd: 0} {
+	for code, want := range map[string]float64{codeMalformed: 1, codeAccount: 1, codeSide: 1, orders.CodeBadID: 1, risk.CodeDuplicateClOrd: 0} {
 		if n := counter(t, h, "gateway_broker_rejects_total", code); n != want {
 			t.Errorf("gateway_broker_rejects_total{code=%s} = %v; want %v", code, n, want)
 		}
 	}
-	want := []string{codeMalformed, codeAccount, codeSide}
+	want := []string{codeMalformed, codeAccount, codeSide, orders.CodeBadID}
 	if !reflect.DeepEqual(h.entry.refused, want) {
 		t.Errorf("CountRejected %v; want %v", h.entry.refused, want)
 	}

@@ -134,6 +134,11 @@ func splitField(tb testing.TB, f string) (quickfix.Tag, string) {
 // newErr when it is set, and a ClOrdID used before with risk's duplicate
 // reject.
 type fakeEntry struct {
+	// notify, if set, receives every request New accepts, and New then
+	// reports the acceptance to the source's sink (on another goroutine,
+	// as the manager's journal goroutine would): a Pending New.
+	notify chan orders.NewRequest
+
 	mu       sync.Mutex
 	orders   map[string]orders.Order
 	newErr   error
@@ -173,6 +178,12 @@ func (f *fakeEntry) New(r orders.NewRequest) (orders.Order, error) {
 	o := orders.Order{ClOrdID: r.ClOrdID, OrigClOrdID: r.ClOrdID, Account: r.Account, Symbol: r.Symbol, Side: r.Side,
 		Price: r.Price, Qty: r.Qty, LeavesQty: r.Qty, Status: orders.StatusPendingNew, Upstream: "core", Source: r.Source}
 	f.orders[r.Account+"\x00"+r.ClOrdID] = o
+	if f.notify != nil {
+		f.notify <- r
+		if sink := f.sinks[r.Source]; sink != nil {
+			go sink.OrderEvent(orders.Event{Kind: orders.EventAccepted, Order: o, Ref: r.ClOrdID})
+		}
+	}
 	return o, nil
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sgw/fix"
 	"sgw/orders"
 )
 
@@ -30,6 +31,7 @@ type RejectCounter interface {
 type metrics struct {
 	rejects      *prometheus.CounterVec // gateway_broker_rejects_total{code}
 	logonRejects *prometheus.CounterVec // gateway_broker_logon_rejects_total{reason}
+	garbled      *prometheus.CounterVec // gateway_broker_garbled_total{reason}
 	sessionUp    *prometheus.GaugeVec   // gateway_broker_session_up{session}
 }
 
@@ -41,7 +43,11 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		}, []string{"code"}),
 		logonRejects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_broker_logon_rejects_total",
-			Help: "Broker FIX connections or logons refused, by reason (address, session, password).",
+			Help: "Broker FIX connections or logons refused, by reason (address, session, password, not_logon, timeout).",
+		}, []string{"reason"}),
+		garbled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_broker_garbled_total",
+			Help: "Broker FIX frames discarded unprocessed, by reason (checksum, body_length, framing, too_large: the connection is closed).",
 		}, []string{"reason"}),
 		sessionUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gateway_broker_session_up",
@@ -55,11 +61,17 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	if m.logonRejects, err = register(reg, m.logonRejects); err != nil {
 		return nil, err
 	}
+	if m.garbled, err = register(reg, m.garbled); err != nil {
+		return nil, err
+	}
 	if m.sessionUp, err = register(reg, m.sessionUp); err != nil {
 		return nil, err
 	}
-	for _, r := range []string{reasonAddress, reasonSession, reasonPassword} {
+	for _, r := range []string{reasonAddress, reasonSession, reasonPassword, reasonNotLogon, reasonTimeout} {
 		m.logonRejects.WithLabelValues(r)
+	}
+	for _, r := range []string{fix.GarbledChecksum, fix.GarbledBodyLength, fix.GarbledFraming, fix.ReasonTooLarge} {
+		m.garbled.WithLabelValues(r)
 	}
 	return m, nil
 }

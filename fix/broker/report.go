@@ -7,6 +7,7 @@ import (
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
 
+	"sgw/fix"
 	"sgw/orders"
 	"sgw/refdata"
 	"sgw/risk"
@@ -146,7 +147,10 @@ func (r *cancelReject) message() *quickfix.Message {
 // orderReport describes an order's current state as a report of the given
 // type; the caller sets the ids that depend on the event.
 func orderReport(o *orders.Order, execType byte) execReport {
-	code, mic := splitSymbol(o.Symbol)
+	code, mic, ok := fix.SplitSymbol(o.Symbol)
+	if !ok {
+		code = o.Symbol // sent whole, without SecurityExchange
+	}
 	return execReport{
 		orderID:   o.OrderID,
 		clOrdID:   o.ClOrdID,
@@ -193,12 +197,13 @@ func ordStatus(o *orders.Order) byte {
 	return '0'
 }
 
+// fixSide maps a side to Side (54); 0 omits it.
 func fixSide(s risk.Side) byte {
 	switch s {
 	case risk.Buy:
-		return '1'
+		return byte(fix.Buy)
 	case risk.Sell:
-		return '2'
+		return byte(fix.Sell)
 	}
 	return 0
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/quickfix/config"
 
+	"sgw/fix"
 	"sgw/sim"
 )
 
@@ -149,7 +150,7 @@ func (a *Acceptor) newGeneration() (*generation, error) {
 		}
 	}
 	g := newGeneration(a)
-	qfa, err := quickfix.NewAcceptor(app{a}, a.stores, a.settings, logs{a.log})
+	qfa, err := quickfix.NewAcceptor(app{a}, a.stores, a.settings, fix.LogFactory(a.log, "fixsim"))
 	if err != nil {
 		a.unregister() // NewAcceptor may have registered some sessions
 		a.stores.closeOpen()

@@ -63,15 +63,15 @@ func TestOrderFlow(t *testing.T) {
 	matches = append(matches, field(m, tag.TrdMatchID))
 
 	// Replace (OrderQty is the total), status, cancel, cancel too late.
-	c.send(core, fix("35=G", "11=b2r", "41=b2", "55=600519", "207=XSHG", "54=1", "38=600", "40=2", "44=1699.50"))
+	c.send(core, fixMsg("35=G", "11=b2r", "41=b2", "55=600519", "207=XSHG", "54=1", "38=600", "40=2", "44=1699.50"))
 	c.expect(core, "35=8", "11=b2r", "41=b2", "150=5", "39=1", "151=200", "14=400", "44=1699.50")
-	c.send(core, fix("35=H", "11=b2", "790=st1", "55=600519", "54=1"))
+	c.send(core, fixMsg("35=H", "11=b2", "790=st1", "55=600519", "54=1"))
 	c.expect(core, "35=8", "11=b2r", "150=I", "39=1", "151=200", "14=400", "790=st1")
-	c.send(core, fix("35=F", "11=b2c", "41=b2r", "55=600519", "54=1"))
+	c.send(core, fixMsg("35=F", "11=b2c", "41=b2r", "55=600519", "54=1"))
 	c.expect(core, "35=8", "11=b2c", "41=b2r", "150=4", "39=4", "151=0", "14=400")
-	c.send(core, fix("35=F", "11=b2c2", "41=b2c", "55=600519", "54=1"))
+	c.send(core, fixMsg("35=F", "11=b2c2", "41=b2c", "55=600519", "54=1"))
 	c.expect(core, "35=9", "11=b2c2", "434=1", "102=0", "39=4")
-	c.send(core, fix("35=F", "11=zz", "41=nope", "55=600519", "54=1"))
+	c.send(core, fixMsg("35=F", "11=zz", "41=nope", "55=600519", "54=1"))
 	c.expect(core, "35=9", "11=zz", "434=1", "102=1")
 
 	// A reject with its reason.
@@ -276,7 +276,7 @@ func TestRestart(t *testing.T) {
 			if seq := msgSeq(t, m); seq <= seq0 {
 				t.Errorf("fill has MsgSeqNum %d after %d: sequence reset", seq, seq0)
 			}
-			c.send(me, fix("35=H", "11=k1", "54=1", "55=600519"))
+			c.send(me, fixMsg("35=H", "11=k1", "54=1", "55=600519"))
 			c.expect(me, "11=k1", "150=I", "39=1", "14=100", "151=200")
 			if tc.files {
 				files, _ := filepath.Glob(filepath.Join(cfg.StoreDir, "*.senderseqnums"))

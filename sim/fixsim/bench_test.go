@@ -20,7 +20,7 @@ import (
 // Each side is either plain quickfix or mitigated against quickfix's
 // busy-waiting event loop: the acceptor as built (buffered connection
 // writes, see fixConn; a store that yields in the spin, see
-// lockedStore.CreationTime), and an initiator whose stores yield the same
+// fix.YieldOnSpin), and an initiator whose stores yield the same
 // way. acceptor=plain writes from quickfix's writer goroutine and never
 // yields.
 //
@@ -133,7 +133,7 @@ func benchRoundTrip(b *testing.B, window int, cross, acceptorMitigated, initiato
 // (New and 20 trades) on the session. The initiator is mitigated in both
 // cases, so the difference is the acceptor's: with acceptor=plain its
 // session's event loop busy-waits for its connection writer between
-// queued reports (see lockedStore.CreationTime).
+// queued reports (see fix.YieldOnSpin).
 func BenchmarkSweep(b *testing.B) {
 	for _, mitigated := range []bool{false, true} {
 		b.Run("acceptor="+mode(mitigated), func(b *testing.B) { benchSweep(b, mitigated) })

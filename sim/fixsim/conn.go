@@ -33,7 +33,7 @@ const (
 // takes, plus however long the writer waits to be scheduled. A Write that
 // only copies bytes takes well under a microsecond instead of a system
 // call (or, on a line that does not drain, instead of blocking until the
-// session times out); lockedStore.CreationTime deals with the scheduling.
+// session times out); fix.YieldOnSpin deals with the scheduling.
 type fixConn struct {
 	net.Conn
 	g      *generation

@@ -39,7 +39,7 @@
 // connection writer is busy; two things keep the acceptor's sessions from
 // spinning: connections write into a buffer drained by a goroutine per
 // connection (fixConn), and the store yields the processor on a turn of
-// the loop that did nothing (lockedStore.CreationTime). Each line runs an
+// the loop that did nothing (fix.YieldOnSpin). Each line runs an
 // accept goroutine and two copy goroutines per connection; a poller looks
 // at the feed every 2ms.
 //

@@ -28,6 +28,7 @@ var (
 // Order errors; each becomes the Text of a reject.
 var (
 	errBadQty    = errors.New("bad OrderQty")
+	errBadPrice  = errors.New("bad Price: a limit price is a non-negative decimal of at most four significant decimals")
 	errBadSide   = errors.New("unsupported Side (want 1 buy or 2 sell)")
 	errOrdType   = errors.New("unsupported OrdType (want 2 limit)")
 	errTIF       = errors.New("unsupported TimeInForce (want 0 day or 3 IOC)")

@@ -11,7 +11,7 @@ import (
 // frame builds a complete FIX 4.4 frame (BodyLength, CheckSum) from
 // "tag=value" fields, as the gateway's quickfix initiator would send it.
 func frame(seq int, fields ...string) []byte {
-	m := fix(fields...)
+	m := fixMsg(fields...)
 	m.Header.SetString(tag.BeginString, quickfix.BeginStringFIX44)
 	m.Header.SetString(tag.SenderCompID, "CORE")
 	m.Header.SetString(tag.TargetCompID, "SIMEX")

@@ -7,6 +7,7 @@ import (
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
 
+	"sgw/fix"
 	"sgw/sim"
 	"sgw/sim/match"
 )
@@ -30,18 +31,18 @@ const (
 	cxlOther     = "99"
 )
 
-// get returns a body field, or "" when it is absent.
-func get(m *quickfix.Message, t quickfix.Tag) string {
-	s, _ := m.Body.GetString(t)
-	return s
+// fields returns a reader of m's body fields: absent and empty fields
+// read as "", and values are checked by the venue, which answers a bad
+// one with a business reject.
+func fields(m *quickfix.Message) *fix.FieldReader {
+	return fix.NewFieldReader(m, fix.EmptyAllowed)
 }
 
 // possDup reports whether m is flagged as a possible duplicate: PossDupFlag
 // (43, a session-level resend) or PossResend (97, an application-level
 // resend under a new sequence number).
 func possDup(m *quickfix.Message) bool {
-	d, _ := m.Header.GetBool(tag.PossDupFlag)
-	r, _ := m.Header.GetBool(tag.PossResend)
+	d, r := fix.PossDup(m)
 	return d || r
 }
 
@@ -78,18 +79,19 @@ func (v *venue) handle(p *party, m *quickfix.Message) quickfix.MessageRejectErro
 
 // newOrder handles a NewOrderSingle. The caller holds mu.
 func (v *venue) newOrder(p *party, m *quickfix.Message) quickfix.MessageRejectError {
-	id := get(m, tag.ClOrdID)
-	if id == "" {
-		return quickfix.RequiredTagMissing(tag.ClOrdID)
+	d := fields(m)
+	id := d.Str(tag.ClOrdID, true)
+	if rej := d.Err(); rej != nil {
+		return rej
 	}
 	dup := possDup(m)
 	v.count(id, dup)
 	o := &order{
 		p:       p,
 		clOrdID: id,
-		account: get(m, tag.Account),
-		fixSym:  get(m, tag.Symbol),
-		exch:    get(m, tag.SecurityExchange),
+		account: d.Str(tag.Account, false),
+		fixSym:  d.Str(tag.Symbol, false),
+		exch:    d.Str(tag.SecurityExchange, false),
 	}
 	if prev := p.orders[id]; prev != nil {
 		if dup {
@@ -99,13 +101,13 @@ func (v *venue) newOrder(p *party, m *quickfix.Message) quickfix.MessageRejectEr
 			return nil
 		}
 		o.id, o.status = "NONE", statusRejected
-		o.side, _ = parseSide(get(m, tag.Side))
+		o.side, _ = parseSide(d.Str(tag.Side, false))
 		v.report(o, report{exec: '8', rejReason: rejDuplicate, text: "duplicate ClOrdID"})
 		return nil
 	}
 	o.id = v.nextOrderID()
 	p.orders[id] = o
-	if reason, err := v.parseNew(o, m); err != nil {
+	if reason, err := v.parseNew(o, d); err != nil {
 		o.status = statusRejected
 		v.report(o, report{exec: '8', rejReason: reason, text: err.Error()})
 		return nil
@@ -125,26 +127,26 @@ func (v *venue) newOrder(p *party, m *quickfix.Message) quickfix.MessageRejectEr
 	return nil
 }
 
-// parseNew fills o from a NewOrderSingle and returns the OrdRejReason of
-// the first problem.
-func (v *venue) parseNew(o *order, m *quickfix.Message) (string, error) {
+// parseNew fills o from a NewOrderSingle's fields and returns the
+// OrdRejReason of the first problem.
+func (v *venue) parseNew(o *order, d *fix.FieldReader) (string, error) {
 	var err error
-	if o.side, err = parseSide(get(m, tag.Side)); err != nil {
+	if o.side, err = parseSide(d.Str(tag.Side, false)); err != nil {
 		return rejUnsupported, err
 	}
 	if o.symbol, err = v.syms.resolve(o.fixSym, o.exch); err != nil {
 		return rejUnknownSymbol, err
 	}
-	if t := get(m, tag.OrdType); t != "" && t != "2" {
+	if t := d.Str(tag.OrdType, false); t != "" && t != "2" {
 		return rejUnsupported, fmt.Errorf("%w: %q", errOrdType, t)
 	}
-	if o.tif, err = parseTIF(get(m, tag.TimeInForce)); err != nil {
+	if o.tif, err = parseTIF(d.Str(tag.TimeInForce, false)); err != nil {
 		return rejUnsupported, err
 	}
-	if o.qty, err = parseQty(get(m, tag.OrderQty)); err != nil {
+	if o.qty, err = parseQty(d.Str(tag.OrderQty, false)); err != nil {
 		return rejBadQty, err
 	}
-	px := get(m, tag.Price)
+	px := d.Str(tag.Price, false)
 	if px == "" {
 		return rejOther, errNoPrice
 	}
@@ -219,12 +221,10 @@ func (v *venue) lookup(p *party, m *quickfix.Message, rq request) *order {
 
 // cancel handles an OrderCancelRequest. The caller holds mu.
 func (v *venue) cancel(p *party, m *quickfix.Message) quickfix.MessageRejectError {
-	rq := request{clOrdID: get(m, tag.ClOrdID), origClOrdID: get(m, tag.OrigClOrdID)}
-	if rq.clOrdID == "" {
-		return quickfix.RequiredTagMissing(tag.ClOrdID)
-	}
-	if rq.origClOrdID == "" {
-		return quickfix.RequiredTagMissing(tag.OrigClOrdID)
+	d := fields(m)
+	rq := request{clOrdID: d.Str(tag.ClOrdID, true), origClOrdID: d.Str(tag.OrigClOrdID, true)}
+	if rej := d.Err(); rej != nil {
+		return rej
 	}
 	o := v.lookup(p, m, rq)
 	if o == nil {
@@ -248,24 +248,22 @@ func (v *venue) cancel(p *party, m *quickfix.Message) quickfix.MessageRejectErro
 // quantity, so the engine gets OrderQty - CumQty as the new open quantity.
 // A missing Price keeps the order's price. The caller holds mu.
 func (v *venue) replace(p *party, m *quickfix.Message) quickfix.MessageRejectError {
-	rq := request{clOrdID: get(m, tag.ClOrdID), origClOrdID: get(m, tag.OrigClOrdID), replace: true}
-	if rq.clOrdID == "" {
-		return quickfix.RequiredTagMissing(tag.ClOrdID)
-	}
-	if rq.origClOrdID == "" {
-		return quickfix.RequiredTagMissing(tag.OrigClOrdID)
+	d := fields(m)
+	rq := request{clOrdID: d.Str(tag.ClOrdID, true), origClOrdID: d.Str(tag.OrigClOrdID, true), replace: true}
+	if rej := d.Err(); rej != nil {
+		return rej
 	}
 	o := v.lookup(p, m, rq)
 	if o == nil {
 		return nil
 	}
-	qty, err := parseQty(get(m, tag.OrderQty))
+	qty, err := parseQty(d.Str(tag.OrderQty, false))
 	if err != nil {
 		v.cancelReject(p, rq, o, cxlOther, err.Error())
 		return nil
 	}
 	price := o.price
-	if s := get(m, tag.Price); s != "" {
+	if s := d.Str(tag.Price, false); s != "" {
 		if price, err = parsePrice(s); err != nil {
 			v.cancelReject(p, rq, o, cxlOther, err.Error())
 			return nil
@@ -301,17 +299,18 @@ func (v *venue) replace(p *party, m *quickfix.Message) quickfix.MessageRejectErr
 // that ClOrdID (any ClOrdID the order had), or a report with OrdStatus
 // Rejected and Text "unknown order". The caller holds mu.
 func (v *venue) status(p *party, m *quickfix.Message) quickfix.MessageRejectError {
-	id := get(m, tag.ClOrdID)
-	if id == "" {
-		return quickfix.RequiredTagMissing(tag.ClOrdID)
+	d := fields(m)
+	id := d.Str(tag.ClOrdID, true)
+	if rej := d.Err(); rej != nil {
+		return rej
 	}
-	reqID := get(m, tag.OrdStatusReqID)
+	reqID := d.Str(tag.OrdStatusReqID, false)
 	if o := p.orders[id]; o != nil {
 		v.report(o, report{exec: 'I', statusReqID: reqID})
 		return nil
 	}
-	o := &order{p: p, id: "NONE", clOrdID: id, fixSym: get(m, tag.Symbol), exch: get(m, tag.SecurityExchange), status: statusRejected}
-	o.side, _ = parseSide(get(m, tag.Side))
+	o := &order{p: p, id: "NONE", clOrdID: id, fixSym: d.Str(tag.Symbol, false), exch: d.Str(tag.SecurityExchange, false), status: statusRejected}
+	o.side, _ = parseSide(d.Str(tag.Side, false))
 	v.report(o, report{exec: 'I', statusReqID: reqID, text: "unknown order"})
 	return nil
 }

@@ -102,7 +102,7 @@ type clientOpts struct {
 	beginString string
 	storeDir    string // file store; "" memory
 	lines       []int  // line order; nil means 0, 1
-	plain       bool   // stores without the spin mitigation (lockedStore.yield)
+	plain       bool   // stores without the spin mitigation (fix.YieldOnSpin)
 }
 
 func newClient(t testing.TB, a *Acceptor, targets []string, o clientOpts) *client {
@@ -241,9 +241,9 @@ func (c *client) expect(target string, want ...string) *quickfix.Message {
 	return m
 }
 
-// fix builds a message from "tag=value" fields; 35, 43, 97 and 122 go in
+// fixMsg builds a message from "tag=value" fields; 35, 43, 97 and 122 go in
 // the header.
-func fix(fields ...string) *quickfix.Message {
+func fixMsg(fields ...string) *quickfix.Message {
 	m := quickfix.NewMessage()
 	for _, f := range fields {
 		k, v, _ := strings.Cut(f, "=")
@@ -262,7 +262,7 @@ func fix(fields ...string) *quickfix.Message {
 // nos builds a limit NewOrderSingle for 600519 on XSHG.
 func nos(id, side string, qty int, px string, extra ...string) *quickfix.Message {
 	f := []string{"35=D", "11=" + id, "55=600519", "207=XSHG", "54=" + side, fmt.Sprintf("38=%d", qty), "40=2", "44=" + px, "1=ACC1"}
-	return fix(append(f, extra...)...)
+	return fixMsg(append(f, extra...)...)
 }
 
 // field returns a body or header field ("" when absent).

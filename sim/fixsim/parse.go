@@ -4,57 +4,20 @@ import (
 	"fmt"
 	"strings"
 
+	"sgw/fix"
 	"sgw/refdata"
 	"sgw/sim/match"
 )
 
-// parsePrice parses a FIX price into fixed point with refdata.ParsePrice,
-// first dropping trailing zero decimals ("1700.000000" is 1700.00), which
-// FIX engines print freely.
-func parsePrice(s string) (refdata.Price, error) {
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		j := len(s)
-		for j > i+1 && s[j-1] == '0' {
-			j--
-		}
-		if j == i+1 {
-			j = i
-		}
-		s = s[:j]
-	}
-	return refdata.ParsePrice(s)
-}
-
-// parseQty parses a FIX Qty that must be a whole number of shares: digits,
-// optionally followed by a decimal point and zeros ("100", "100.00").
-func parseQty(s string) (int64, error) {
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		if strings.Trim(s[i+1:], "0") != "" {
-			return 0, fmt.Errorf("%w %q: not a whole number of shares", errBadQty, s)
-		}
-		s = s[:i]
-	}
-	if s == "" || len(s) > 18 {
-		return 0, fmt.Errorf("%w %q", errBadQty, s)
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("%w %q", errBadQty, s)
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, nil
-}
-
 // parseSide maps FIX Side to the engine's side.
 func parseSide(s string) (match.Side, error) {
-	switch s {
-	case "1":
-		return match.Buy, nil
-	case "2":
-		return match.Sell, nil
+	if len(s) == 1 {
+		switch side, _ := fix.ParseSide(s[0]); side {
+		case fix.Buy:
+			return match.Buy, nil
+		case fix.Sell:
+			return match.Sell, nil
+		}
 	}
 	return 0, fmt.Errorf("%w: %q", errBadSide, s)
 }
@@ -62,9 +25,28 @@ func parseSide(s string) (match.Side, error) {
 // fixSide is the FIX Side of an engine side.
 func fixSide(s match.Side) string {
 	if s == match.Sell {
-		return "2"
+		return string(rune(fix.Sell))
 	}
-	return "1"
+	return string(rune(fix.Buy))
+}
+
+// parseQty parses OrderQty with the toolkit's parser.
+func parseQty(s string) (int64, error) {
+	q, ok := fix.ParseQty([]byte(s))
+	if !ok {
+		return 0, fmt.Errorf("%w %q: want a whole number of shares", errBadQty, s)
+	}
+	return q, nil
+}
+
+// parsePrice parses a limit price with the toolkit's parser, refusing a
+// fifth significant decimal (fix.PriceExact).
+func parsePrice(s string) (refdata.Price, error) {
+	p, ok := fix.ParsePrice([]byte(s), fix.PriceExact)
+	if !ok {
+		return 0, fmt.Errorf("%w %q", errBadPrice, s)
+	}
+	return p, nil
 }
 
 // parseTIF maps FIX TimeInForce (absent means day) to the engine's.
@@ -76,20 +58,6 @@ func parseTIF(s string) (match.TimeInForce, error) {
 		return match.IOC, nil
 	}
 	return 0, fmt.Errorf("%w: %q", errTIF, s)
-}
-
-// suffixOf maps a SecurityExchange (207) to the suffix of gateway symbols.
-// MICs are the standard form; the bare suffixes are accepted too.
-func suffixOf(exch string) (string, bool) {
-	switch strings.ToUpper(exch) {
-	case "XSHG", "SH", "SS", "SSE":
-		return "SH", true
-	case "XSHE", "SZ", "SZSE":
-		return "SZ", true
-	case "XBSE", "BJSE", "BJ":
-		return "BJ", true
-	}
-	return "", false
 }
 
 // symbols resolves FIX instrument identification to gateway symbols.
@@ -122,8 +90,11 @@ func (s *symbols) resolve(sym, exch string) (string, error) {
 		return sym, nil
 	}
 	if exch != "" {
-		if suf, ok := suffixOf(exch); ok {
-			return sym + "." + suf, nil
+		// MICs are the standard form; the informal names some engines
+		// send are accepted too. An unknown exchange makes a symbol the
+		// engine does not know.
+		if g, ok := fix.JoinSymbol(sym, exch, fix.InformalNames); ok {
+			return g, nil
 		}
 		return sym + "." + exch, nil
 	}

@@ -110,8 +110,8 @@ func runScript(t *testing.T, path string) {
 		switch w[0] {
 		case ">":
 			p := party(w[1])
-			if rej := v.handle(p, fix(w[2:]...)); rej != nil {
-				m := fix("35=3", "58="+rej.Error())
+			if rej := v.handle(p, fixMsg(w[2:]...)); rej != nil {
+				m := fixMsg("35=3", "58="+rej.Error())
 				if rt := rej.RefTagID(); rt != nil {
 					m.Body.SetInt(tag.RefTagID, int(*rt))
 				}

@@ -1,0 +1,321 @@
+package orders
+
+import (
+	"errors"
+	"time"
+
+	"sgw/refdata"
+	"sgw/risk"
+)
+
+// NewRequest is a new order from a client.
+type NewRequest struct {
+	ClOrdID, Account, Symbol string
+	Side                     risk.Side
+	Type                     risk.OrdType
+	Price                    refdata.Price
+	Qty                      int64
+	Source                   Source
+}
+
+// CancelRequest asks to cancel an order.
+type CancelRequest struct {
+	// ClOrdID is the cancel's own client order id; empty means the gateway
+	// gives it one.
+	ClOrdID, OrigClOrdID, Account string
+	Source                        Source
+}
+
+// ReplaceRequest asks to change an order's price and quantity.
+type ReplaceRequest struct {
+	ClOrdID, OrigClOrdID, Account string
+	Price                         refdata.Price
+	// Qty is the new total quantity, filled shares included.
+	Qty    int64
+	Source Source
+}
+
+// checkIDs validates the identifiers of a request: the same rules for
+// every entry path (see refdata.ValidID). clOrdID may be empty only for a cancel
+// (the gateway names it); symbol is checked when set.
+func checkIDs(clOrdID, account, symbol string, clOrdIDOptional bool) error {
+	if clOrdID != "" || !clOrdIDOptional {
+		if err := CheckID("clOrdId", clOrdID, refdata.MaxClOrdIDLen); err != nil {
+			return err
+		}
+	}
+	if err := CheckID("account", account, refdata.MaxAccountLen); err != nil {
+		return err
+	}
+	if symbol != "" {
+		return CheckID("symbol", symbol, refdata.MaxSymbolLen)
+	}
+	return nil
+}
+
+// checkOrig validates the client order id a cancel or replace names.
+func checkOrig(orig string) error { return CheckID("origClOrdId", orig, refdata.MaxClOrdIDLen) }
+
+// admit refuses a request the manager cannot take now: the journal
+// failed, or the gateway is stopping. mu held.
+func (m *Manager) admit() error {
+	if m.failed != nil {
+		return m.failed
+	}
+	if m.stopping {
+		return &Reject{Code: CodeStopping, Text: "the gateway is shutting down; send the request to another instance", FIXReason: fixOther}
+	}
+	return nil
+}
+
+// New checks and accepts a new order. On acceptance it is journaled; once
+// the record is durable the client gets an EventAccepted and the order
+// goes to its upstream, at once or, while the session is down, after the
+// next logon (held for at most HoldTimeout, then rejected). A rejection is
+// returned as a *risk.Reject or *Reject; nothing is journaled for it.
+func (m *Manager) New(req NewRequest) (_ Order, err error) {
+	m.mu.Lock()
+	defer m.unlock()
+	defer func() { m.count(req.Source, true, err) }()
+	if err := checkIDs(req.ClOrdID, req.Account, req.Symbol, false); err != nil {
+		return Order{}, err
+	}
+	if err := m.admit(); err != nil {
+		return Order{}, err
+	}
+	name := m.upstreamOf(req.Account)
+	rt := m.routes[name]
+	if rt == nil {
+		return Order{}, &Reject{Code: CodeNoUpstream, Text: "no upstream serves account " + req.Account, FIXReason: fixOther}
+	}
+	now := m.cfg.Clock()
+	if err := rt.admit(now, m.cfg.HoldQueue, m.cfg.HoldTimeout); err != nil {
+		return Order{}, err
+	}
+	rec := newRec{Account: req.Account, ClOrdID: req.ClOrdID, Symbol: req.Symbol, Side: req.Side, Type: req.Type,
+		Price: req.Price, Qty: req.Qty, Upstream: name, Source: req.Source, Time: now, UID: m.newUID()}
+	o, err := m.applyNew(rec, true)
+	if err != nil {
+		return Order{}, err
+	}
+	start := time.Now()
+	err = m.journal(recNew, rec, o, Event{Kind: EventAccepted, Order: *o, Ref: o.ClOrdID},
+		func() {
+			m.submit(rt, newOrderReq(o, false), m.cfg.Clock())
+			if m.cfg.OnSent != nil {
+				m.cfg.OnSent(time.Since(start))
+			}
+		},
+		func(err error) (Event, bool) {
+			return m.endNew(o, CodeJournal, "the order journal failed; the order was not accepted and not sent"), true
+		})
+	if err != nil {
+		return Order{}, m.failed
+	}
+	return *o, nil
+}
+
+// applyNew runs risk and creates the order. mu held. live is false for
+// journal replay.
+func (m *Manager) applyNew(rec newRec, live bool) (*Order, error) {
+	ro := risk.Order{Account: rec.Account, Session: rec.Source.Kind + ":" + rec.Source.Session, ClOrdID: rec.ClOrdID,
+		Symbol: rec.Symbol, Side: rec.Side, Type: rec.Type, Price: rec.Price, Qty: rec.Qty, Credit: m.credit[rec.Account]}
+	var rej *risk.Reject
+	if live {
+		_, rej = m.risk.CheckNew(ro)
+	} else {
+		_, rej = m.risk.RestoreNew(ro)
+	}
+	if rej != nil {
+		return nil, rej
+	}
+	o := &Order{ClOrdID: rec.ClOrdID, OrigClOrdID: rec.ClOrdID, Account: rec.Account, Symbol: rec.Symbol, Side: rec.Side,
+		Price: rec.Price, Qty: rec.Qty, LeavesQty: rec.Qty, Status: StatusPendingNew, Upstream: rec.Upstream,
+		UpstreamID: rec.UID, Source: rec.Source, Created: rec.Time, Updated: rec.Time, seq: len(m.byAccount[rec.Account])}
+	m.orders[key(rec.Account, rec.ClOrdID)] = o
+	m.byUID[rec.UID] = o
+	m.list = append(m.list, o)
+	m.byAccount[o.Account] = append(m.byAccount[o.Account], o)
+	return o, nil
+}
+
+// endNew ends a new order that never reached the venue: rejected, its
+// reservation released. It returns the event telling the client. mu held.
+func (m *Manager) endNew(o *Order, code, text string) Event {
+	m.riskErr("done", o, m.risk.OnDone(o.Account, o.ClOrdID, o.Qty-o.CumQty))
+	o.Status, o.LeavesQty, o.Text, o.Updated = StatusRejected, 0, text, m.cfg.Clock()
+	o.pending = nil
+	m.signal()
+	return Event{Kind: EventExec, ExecType: '8', Order: *o, Ref: o.ClOrdID, Text: text, Code: code}
+}
+
+// target returns the order a cancel or replace names, or why it cannot be
+// acted on. mu held.
+func (m *Manager) target(account, orig string) (*Order, error) {
+	o := m.orders[key(account, orig)]
+	if o == nil {
+		return nil, &Reject{Code: CodeUnknownOrder, Text: "no order " + orig + " of account " + account, FIXReason: risk.FIXUnknownOrder}
+	}
+	return o, nil
+}
+
+// Cancel checks a cancel request and, once journaled, sends it upstream.
+func (m *Manager) Cancel(req CancelRequest) (_ Order, err error) {
+	m.mu.Lock()
+	defer m.unlock()
+	defer func() { m.count(req.Source, false, err) }()
+	if err := checkIDs(req.ClOrdID, req.Account, "", true); err != nil {
+		return Order{}, err
+	}
+	if err := checkOrig(req.OrigClOrdID); err != nil {
+		return Order{}, err
+	}
+	if m.failed != nil {
+		return Order{}, m.failed
+	}
+	o, err := m.target(req.Account, req.OrigClOrdID)
+	if err != nil {
+		return Order{}, err
+	}
+	uid := m.newUID()
+	if req.ClOrdID == "" {
+		req.ClOrdID = "X-" + uid // unique, and within refdata.MaxClOrdIDLen
+	}
+	rec := changeRec{Account: req.Account, ClOrdID: req.ClOrdID, Orig: o.ClOrdID, Source: req.Source, UID: uid}
+	if err := m.applyChange(recCancel, rec, true); err != nil {
+		return Order{}, err
+	}
+	return m.journalChange(recCancel, o, rec)
+}
+
+// Replace checks a replace request and, once journaled, sends it upstream.
+func (m *Manager) Replace(req ReplaceRequest) (_ Order, err error) {
+	m.mu.Lock()
+	defer m.unlock()
+	defer func() { m.count(req.Source, false, err) }()
+	if err := checkIDs(req.ClOrdID, req.Account, "", false); err != nil {
+		return Order{}, err
+	}
+	if err := checkOrig(req.OrigClOrdID); err != nil {
+		return Order{}, err
+	}
+	if err := m.admit(); err != nil {
+		return Order{}, err
+	}
+	o, err := m.target(req.Account, req.OrigClOrdID)
+	if err != nil {
+		return Order{}, err
+	}
+	rec := changeRec{Account: req.Account, ClOrdID: req.ClOrdID, Orig: o.ClOrdID, Price: req.Price, Qty: req.Qty,
+		Source: req.Source, UID: m.newUID()}
+	if err := m.applyChange(recReplace, rec, true); err != nil {
+		return Order{}, err
+	}
+	return m.journalChange(recReplace, o, rec)
+}
+
+// journalChange journals an accepted cancel or replace; once durable it
+// goes upstream. mu held.
+func (m *Manager) journalChange(typ byte, o *Order, rec changeRec) (Order, error) {
+	rt := m.routes[o.Upstream]
+	c := o.pending
+	err := m.journal(typ, rec, o, Event{Kind: EventAccepted, Order: *o, Ref: rec.ClOrdID},
+		func() {
+			if o.pending == c && rt != nil { // not already answered or ended
+				m.submit(rt, changeReq(o, c), m.cfg.Clock())
+			}
+		},
+		func(error) (Event, bool) {
+			if o.pending != c {
+				return Event{}, false
+			}
+			return m.endChange(o, CodeJournal, "the order journal failed; the request was not sent"), true
+		})
+	if err != nil {
+		return Order{}, m.failed
+	}
+	return *o, nil
+}
+
+// applyChange runs risk for a cancel or replace and records it on the
+// order. mu held. live is false for journal replay.
+func (m *Manager) applyChange(typ byte, rec changeRec, live bool) error {
+	o := m.orders[key(rec.Account, rec.Orig)]
+	if o.pending != nil && live {
+		// Risk would allow a cancel while a replace is pending; the
+		// gateway keeps one request in flight per order.
+		return &Reject{Code: CodeRequestPending, Text: "order " + o.ClOrdID + " has a cancel or replace in flight; wait for its answer", FIXReason: fixOther}
+	}
+	session := rec.Source.Kind + ":" + rec.Source.Session
+	var rej *risk.Reject
+	if typ == recCancel {
+		x := risk.Cancel{Account: rec.Account, Session: session, ClOrdID: rec.ClOrdID, OrigClOrdID: rec.Orig, Symbol: o.Symbol}
+		if live {
+			rej = m.risk.CheckCancel(x)
+		} else {
+			rej = m.risk.RestoreCancel(x)
+		}
+	} else {
+		ro := risk.Order{Account: rec.Account, Session: session, ClOrdID: rec.ClOrdID, Symbol: o.Symbol, Side: o.Side,
+			Type: risk.Limit, Price: rec.Price, Qty: rec.Qty, Credit: m.credit[rec.Account]}
+		if live {
+			_, rej = m.risk.CheckReplace(rec.Orig, ro)
+		} else {
+			_, rej = m.risk.RestoreReplace(rec.Orig, ro)
+		}
+	}
+	if rej != nil {
+		return rej
+	}
+	o.pending = &change{kind: typ, clOrdID: rec.ClOrdID, uid: rec.UID, price: rec.Price, qty: rec.Qty}
+	m.orders[key(rec.Account, rec.ClOrdID)] = o
+	m.byUID[rec.UID] = o
+	return nil
+}
+
+// endChange ends a cancel or replace that never reached the venue: the
+// order keeps its terms. It returns the event telling the client. mu held.
+func (m *Manager) endChange(o *Order, code, text string) Event {
+	c := o.pending
+	if c.kind == recReplace {
+		m.riskErr("replace_rejected", o, m.risk.OnReplaceRejected(o.Account, c.clOrdID))
+	}
+	o.pending = nil
+	o.Text, o.Updated = text, m.cfg.Clock()
+	m.signal()
+	return Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Text: text, Code: code}
+}
+
+// Kill turns an account's kill switch (or the global one, account "") on
+// or off, and when the risk configuration says so cancels the orders
+// concerned. It returns the cancels sent.
+func (m *Manager) Kill(account string, on bool) (int, error) {
+	open, err := m.risk.SetKill(account, on)
+	if err != nil {
+		return 0, err
+	}
+	return m.cancelAll(open, Source{Kind: "admin", Session: "kill"}), nil
+}
+
+// Disconnected handles the end of a client session: with
+// cancel-on-disconnect configured, its working orders are cancelled.
+func (m *Manager) Disconnected(src Source) int {
+	m.Unregister(src)
+	return m.cancelAll(m.risk.Disconnect(src.Kind+":"+src.Session), src)
+}
+
+// cancelAll cancels open orders, reporting how many cancels went out.
+func (m *Manager) cancelAll(open []risk.OpenOrder, src Source) int {
+	n := 0
+	for _, oo := range open {
+		if _, err := m.Cancel(CancelRequest{OrigClOrdID: oo.ClOrdID, Account: oo.Account, Source: src}); err != nil {
+			var rej *risk.Reject
+			if !errors.As(err, &rej) {
+				m.log.Warn("orders: cancel failed", "clOrdID", oo.ClOrdID, "err", err)
+			}
+			continue
+		}
+		n++
+	}
+	return n
+}

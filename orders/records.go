@@ -1,0 +1,69 @@
+package orders
+
+import (
+	"time"
+
+	"sgw/fix"
+	"sgw/refdata"
+	"sgw/risk"
+)
+
+// Journal record types. Bodies are JSON.
+const (
+	recNew          byte = 'N' // newRec: a new order accepted
+	recCancel       byte = 'C' // changeRec: a cancel accepted
+	recReplace      byte = 'R' // changeRec: a replace accepted
+	recExec         byte = 'E' // execRec: an execution report applied
+	recCancelReject byte = 'J' // cancelRejectRec: the upstream refused a cancel or replace
+	recRefused      byte = 'X' // refusedRec: a request ended without reaching the venue
+)
+
+// newRec is the journal body of an accepted new order.
+type newRec struct {
+	Account  string        `json:"a"`
+	ClOrdID  string        `json:"c"`
+	Symbol   string        `json:"s"`
+	Side     risk.Side     `json:"d"`
+	Type     risk.OrdType  `json:"y"`
+	Price    refdata.Price `json:"p"`
+	Qty      int64         `json:"q"`
+	Upstream string        `json:"u"`
+	Source   Source        `json:"o"`
+	Time     time.Time     `json:"t"`
+	UID      string        `json:"i"`
+}
+
+// changeRec is the journal body of an accepted cancel or replace.
+type changeRec struct {
+	Account string        `json:"a"`
+	ClOrdID string        `json:"c"`
+	Orig    string        `json:"g"`
+	Price   refdata.Price `json:"p,omitempty"`
+	Qty     int64         `json:"q,omitempty"`
+	Source  Source        `json:"o"`
+	UID     string        `json:"i"`
+}
+
+// execRec is the journal body of an execution report.
+type execRec struct {
+	Account  string         `json:"a"`
+	Upstream string         `json:"u,omitempty"`
+	ER       fix.ExecReport `json:"e"`
+}
+
+// cancelRejectRec is the journal body of a cancel reject.
+type cancelRejectRec struct {
+	Account string           `json:"a"`
+	R       fix.CancelReject `json:"r"`
+}
+
+// refusedRec is the journal body of a request the gateway ended without
+// the venue having it: held beyond the hold time, or refused by the
+// upstream as a message (BusinessMessageReject, session Reject). UID names
+// the request: a new order's upstream id, or a cancel's or replace's.
+type refusedRec struct {
+	Account string `json:"a"`
+	UID     string `json:"i"`
+	Code    string `json:"k"`
+	Text    string `json:"x"`
+}

@@ -1,0 +1,190 @@
+package orders
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"sgw/fix"
+	"sgw/journal"
+)
+
+// Recover rebuilds the orders and the risk state from the journal. Call
+// it once, after AddUpstream and before any request. It returns the
+// number of records replayed.
+//
+// The recovery rule. The journal holds every request the gateway accepted
+// (journal first, then the wire), and quickfix stores every message
+// before it writes it. So at the first logon of each upstream session
+// after a restart (recoverRoute), each open order's outstanding request —
+// its NewOrderSingle if the upstream never answered it, its cancel or
+// replace in flight — is looked up in the session's store
+// (Upstream.Handed):
+//
+//   - handed: it left, or FIX resend recovery delivers it now (the
+//     upstream sees the sequence gap and asks); its answer is awaited
+//     like any other;
+//   - not handed: it never left (it was held, or queued in memory, when
+//     the process stopped): it is sent now, for the first time;
+//   - unknown (an unclean stop lost the store's tail): a new order's
+//     status is asked first (a probe); if the venue does not know it, or
+//     refuses or ignores the question, it is sent again flagged
+//     PossResend; a cancel or replace is sent again (a duplicate is
+//     refused by the venue as such, harmlessly).
+//
+// Then the status of every order the venue has is asked for
+// (OrderStatusRequest, unless the upstream refuses them), so that fills
+// whose reports were received but not yet journaled when the process
+// stopped are applied. Nothing is refused or blocked meanwhile: the
+// session processes messages in order, so every answer reflects every
+// request sent before it.
+func (m *Manager) Recover() (int, error) {
+	m.mu.Lock()
+	defer m.unlock()
+	n := 0
+	err := m.jrnl.Replay(func(r journal.Record) error {
+		n++
+		if err := m.replay(r); err != nil {
+			return fmt.Errorf("orders: journal record %d: %w", r.Seq, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	for _, o := range m.list {
+		if o.Status.Terminal() {
+			continue
+		}
+		rt := m.routes[o.Upstream]
+		if rt == nil {
+			return n, fmt.Errorf("%w: order %s of account %s is open on upstream %q, which is not configured",
+				ErrNoUpstream, o.ClOrdID, o.Account, o.Upstream)
+		}
+		rt.recovery = append(rt.recovery, o)
+	}
+	for _, rt := range m.routes {
+		if len(rt.recovery) > 0 {
+			m.log.Info("orders: open orders to resolve at the upstream's first logon", "upstream", rt.name, "orders", len(rt.recovery))
+		}
+	}
+	return n, nil
+}
+
+// replay applies one journal record. mu held.
+func (m *Manager) replay(r journal.Record) error {
+	switch r.Type {
+	case recNew:
+		var rec newRec
+		if err := json.Unmarshal(r.Body, &rec); err != nil {
+			return err
+		}
+		_, err := m.applyNew(rec, false)
+		return err
+	case recCancel, recReplace:
+		var rec changeRec
+		if err := json.Unmarshal(r.Body, &rec); err != nil {
+			return err
+		}
+		if m.orders[key(rec.Account, rec.Orig)] == nil {
+			return fmt.Errorf("%w: %s", ErrUnknownOrder, rec.Orig)
+		}
+		return m.applyChange(r.Type, rec, false)
+	case recExec:
+		var rec execRec
+		if err := json.Unmarshal(r.Body, &rec); err != nil {
+			return err
+		}
+		if o := m.find(rec.ER.ClOrdID, rec.ER.OrigClOrdID); o != nil {
+			up := rec.Upstream
+			if up == "" {
+				up = o.Upstream
+			}
+			m.applyExec(o, up, rec.ER)
+		}
+		return nil
+	case recCancelReject:
+		var rec cancelRejectRec
+		if err := json.Unmarshal(r.Body, &rec); err != nil {
+			return err
+		}
+		if o := m.find(rec.R.ClOrdID, rec.R.OrigClOrdID); o != nil && o.pending != nil && o.pending.uid == rec.R.ClOrdID {
+			m.applyCancelReject(o, rec.R)
+		}
+		return nil
+	case recRefused:
+		var rec refusedRec
+		if err := json.Unmarshal(r.Body, &rec); err != nil {
+			return err
+		}
+		o := m.byUID[rec.UID]
+		switch {
+		case o == nil:
+		case o.UpstreamID == rec.UID && !o.acked && !o.Status.Terminal():
+			m.endNew(o, rec.Code, rec.Text)
+		case o.pending != nil && o.pending.uid == rec.UID:
+			m.endChange(o, rec.Code, rec.Text)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown record type %q", r.Type)
+}
+
+// recoverRoute resolves the orders Recover left open on rt, at the
+// session's first logon (see Recover). The requests it sends go before
+// the ones held since the start, which the journal has after them. mu
+// held.
+func (m *Manager) recoverRoute(rt *route, now time.Time) {
+	rt.recovered = true
+	var first []held
+	add := func(req any) { first = append(first, held{req: req, since: now}) }
+	counts := map[string]int{}
+	for _, o := range rt.recovery {
+		if o.Status.Terminal() {
+			continue
+		}
+		venueHasIt := o.acked
+		if !o.acked {
+			switch rt.up.Handed(o.UpstreamID) {
+			case fix.HandedYes:
+				rt.awaiting[o.UpstreamID] = &await{o: o, kind: recNew, since: now}
+				counts["handed"]++
+				venueHasIt = true
+			case fix.HandedNo:
+				add(newOrderReq(o, false))
+				counts["sent"]++
+			case fix.HandedUnknown:
+				if rt.noStatus {
+					add(newOrderReq(o, true))
+					counts["possresend"]++
+				} else {
+					o.probe = true
+					add(statusReq(o))
+					counts["probed"]++
+				}
+			}
+		}
+		if c := o.pending; c != nil {
+			if rt.up.Handed(c.uid) == fix.HandedYes {
+				rt.awaiting[c.uid] = &await{o: o, kind: c.kind, since: now}
+				counts["handed"]++
+			} else {
+				add(changeReq(o, c))
+				counts["sent"]++
+			}
+		}
+		if venueHasIt && !rt.noStatus {
+			add(statusReq(o))
+			counts["status"]++
+		}
+	}
+	rt.recovery = nil
+	for action, n := range counts {
+		m.met.recovered.WithLabelValues(rt.name, action).Add(float64(n))
+	}
+	if len(counts) > 0 {
+		m.log.Info("orders: recovered open orders at the first logon", "upstream", rt.name, "handed_before", counts["handed"],
+			"sent_now", counts["sent"], "probed", counts["probed"], "status_requests", counts["status"])
+	}
+	rt.held = append(first, rt.held...)
+}

@@ -1,0 +1,103 @@
+package orders
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"sgw/fix"
+)
+
+func testGauge(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
+}
+
+// TestRecoveryRule: orders acknowledged to clients but not yet handed to
+// the session when the process stopped are sent at the first logon after
+// the restart, exactly once; the ones the session had are not sent again
+// (FIX resend covers them); the state of every order the venue has is
+// asked for; nothing is refused meanwhile.
+func TestRecoveryRule(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	e.m.New(buy("a", 100)) // sent and acknowledged
+	e.core.wait(t, 1)
+	e.m.OnExecReport("core", e.er("a", '0', '0', 0, 0, 100, "e1"))
+	e.m.New(buy("b", 100)) // handed to the session, no answer yet
+	e.core.wait(t, 2)
+	// Both lines down: the next orders are held.
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, nil)
+	for _, id := range []string{"c", "d"} {
+		if _, err := e.m.New(buy(id, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.ev.wait(t, 5)
+	uids := map[string]string{}
+	for _, id := range []string{"a", "b", "c", "d"} {
+		uids[id] = e.uid(id)
+	}
+	e.j.Close() // the process dies: what was held is gone from memory
+
+	r := newEnv(t, dir, func(r *env, _ *Config) {
+		r.core.handed[uids["a"]] = fix.HandedYes
+		r.core.handed[uids["b"]] = fix.HandedYes
+		r.core.setDown(true) // not logged on before Recover
+	})
+	r.core.setDown(false)
+	r.m.OnSessionUp("core", "carrierB")
+	got := describe(r.core.wait(t, 4))
+	want := fmt.Sprint([]string{"H:" + uids["a"], "H:" + uids["b"], "N:" + uids["c"], "N:" + uids["d"]})
+	if fmt.Sprint(got) != want {
+		t.Fatalf("at the first logon the upstream got %v, want %v", got, want)
+	}
+	if _, err := r.m.New(buy("e", 100)); err != nil {
+		t.Fatalf("New during recovery: %v", err)
+	}
+	for _, id := range []string{"b", "c", "d"} {
+		if o, _ := r.m.Get("A1", id); o.Status != StatusPendingNew {
+			t.Fatalf("%s after recovery: %+v", id, o)
+		}
+	}
+}
+
+// TestRecoveryProbe: after an unclean stop that may have lost the store's
+// tail, an order the store does not hold is probed with a status request
+// and sent again (PossResend) only if the venue does not know it.
+func TestRecoveryProbe(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, nil)
+	e.m.New(buy("p1", 100))
+	e.m.New(buy("p2", 100))
+	e.ev.wait(t, 2)
+	u1, u2 := e.uid("p1"), e.uid("p2")
+	e.j.Close()
+
+	r := newEnv(t, dir, func(r *env, _ *Config) {
+		r.core.handed[u1], r.core.handed[u2] = fix.HandedUnknown, fix.HandedUnknown
+	})
+	r.m.OnSessionUp("core", "carrierA") // the env logged on before; the first logon after Recover resolves
+	got := describe(r.core.wait(t, 2))
+	if fmt.Sprint(got) != fmt.Sprint([]string{"H:" + u1, "H:" + u2}) {
+		t.Fatalf("probes %v", got)
+	}
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: u1, ExecType: 'I', OrdStatus: '8', OrdRejReason: 5, Text: "unknown order"})
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: u2, ExecType: 'I', OrdStatus: '0', LeavesQty: 100})
+	got = describe(r.core.wait(t, 3))
+	if len(got) != 3 || got[2] != "N:"+u1+"(possresend)" {
+		t.Fatalf("after the answers %v: only p1 goes again, flagged PossResend", got)
+	}
+	if o, _ := r.m.Get("A1", "p2"); o.Status != StatusNew {
+		t.Fatalf("p2 %+v", o)
+	}
+}

@@ -1,0 +1,208 @@
+package orders
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"sgw/fix"
+)
+
+// TestFailoverHoldsOrders: while the session is down (a carrier
+// failover) orders are accepted and held, not refused; what the session
+// had queued but not handed over comes back first; after the logon
+// everything goes out once, in order.
+func TestFailoverHoldsOrders(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	e.m.New(buy("c0", 100))
+	first := e.core.wait(t, 1)[0]
+	// The line fails: the session gives back c0, which it had queued.
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, []any{first})
+	for i := 1; i <= 5; i++ {
+		if _, err := e.m.New(buy(fmt.Sprintf("c%d", i), 100)); err != nil {
+			t.Fatalf("c%d refused during the failover: %v", i, err)
+		}
+	}
+	e.ev.wait(t, 6) // six acceptances: journaled, held
+	e.core.setDown(false)
+	e.m.OnSessionUp("core", "carrierB")
+	sent := e.core.wait(t, 7)
+	var got []string
+	for _, r := range sent[1:] {
+		got = append(got, r.(fix.NewOrder).ClOrdID)
+	}
+	var want []string
+	for i := 0; i <= 5; i++ {
+		want = append(want, e.uid(fmt.Sprintf("c%d", i)))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the logon the upstream got %v, want %v in order", got, want)
+	}
+}
+
+// TestHoldIsBounded: the hold queue refuses beyond its size, and a request
+// held beyond the hold time ends rejected (journaled, so a restart does not
+// send it).
+func TestHoldIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir, func(_ *env, c *Config) { c.HoldQueue, c.HoldTimeout = 3, 5*time.Second })
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineSilent, nil)
+	for i := range 3 {
+		if _, err := e.m.New(buy(fmt.Sprintf("h%d", i), 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.ev.wait(t, 3)
+	if _, err := e.m.New(buy("h3", 100)); !errorsCode(err, CodeUpstreamDown) {
+		t.Fatalf("a 4th order with a hold queue of 3: %v", err)
+	}
+	e.m.tick(e.advance(6 * time.Second))
+	evs := e.ev.wait(t, 6)
+	for _, ev := range evs[3:] {
+		if ev.Kind != EventExec || ev.ExecType != '8' || ev.Code != CodeUpstreamDown || ev.Order.Status != StatusRejected {
+			t.Fatalf("expiry event %+v", ev)
+		}
+	}
+	if _, err := e.m.New(buy("h4", 100)); !errorsCode(err, CodeUpstreamDown) || !strings.Contains(err.Error(), "unavailable for") {
+		t.Fatalf("New while down beyond the hold time: %v", err)
+	}
+	// The session comes back: nothing expired goes out.
+	e.core.setDown(false)
+	e.m.OnSessionUp("core", "carrierB")
+	if got := e.core.list(); len(got) != 0 {
+		t.Fatalf("expired requests sent: %v", describe(got))
+	}
+	// Nor after a restart.
+	e.j.Close()
+	r := newEnv(t, dir)
+	if got := r.core.list(); len(got) != 0 {
+		t.Fatalf("expired requests sent after a restart: %v", describe(got))
+	}
+	if o, _ := r.m.Get("A1", "h0"); o.Status != StatusRejected {
+		t.Fatalf("h0 after restart: %+v", o)
+	}
+}
+
+// TestUpstreamRejectsEndRequests: a venue that answers a replace or a
+// status request with BusinessMessageReject (Unsupported Message Type)
+// leaves nothing pending: the replace is refused with the reason, risk
+// releases it (another replace is accepted), and status requests stop.
+func TestUpstreamRejectsEndRequests(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	e.m.New(buy("c1", 100))
+	e.core.wait(t, 1)
+	e.m.OnExecReport("core", e.er("c1", '0', '0', 0, 0, 100, "e1"))
+	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "c1", Account: "A1", Price: 16990000, Qty: 200, Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	g := e.core.wait(t, 2)[1].(fix.ReplaceRequest)
+	e.m.OnReject("core", fix.Reject{ClOrdID: g.ClOrdID, MsgType: "G", Reason: 3, Text: "Unsupported Message Type"})
+	evs := e.ev.wait(t, 4)
+	last := evs[3]
+	if last.Kind != EventCancelReject || last.Ref != "r1" || last.Code != CodeUpstreamReject || !strings.Contains(last.Text, "Unsupported Message Type") {
+		t.Fatalf("the client heard %+v", last)
+	}
+	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r2", OrigClOrdID: "c1", Account: "A1", Price: 16980000, Qty: 200, Source: src}); err != nil {
+		t.Fatalf("a second replace after the refused one: %v (risk.replace_pending must not stick)", err)
+	}
+	// A new order refused as a message is rejected.
+	e.m.New(buy("c2", 100))
+	d := e.core.wait(t, 4)[3].(fix.NewOrder)
+	e.m.OnReject("core", fix.Reject{ClOrdID: d.ClOrdID, MsgType: "D", Session: true, Reason: 5, Text: "Value is incorrect"})
+	if o, _ := e.m.Get("A1", "c2"); o.Status != StatusRejected {
+		t.Fatalf("c2 after a session Reject: %+v", o)
+	}
+	// A status request refused: no more are sent.
+	e.m.OnReject("core", fix.Reject{ClOrdID: e.uid("c1"), MsgType: "H", Reason: 3})
+	if !e.m.routes["core"].noStatus {
+		t.Fatal("the route still asks for status")
+	}
+}
+
+// TestAckTimeoutAsksStatus: a request without an answer gets a status
+// request; a cancel unanswered even then ends refused.
+func TestAckTimeoutAsksStatus(t *testing.T) {
+	e := newEnv(t, t.TempDir(), func(_ *env, c *Config) { c.AckTimeout = time.Second })
+	e.m.New(buy("c1", 100))
+	e.core.wait(t, 1)
+	e.m.tick(e.advance(2 * time.Second))
+	if h, ok := e.core.wait(t, 2)[1].(fix.StatusRequest); !ok || h.ClOrdID != e.uid("c1") {
+		t.Fatalf("after the ack timeout the upstream got %v", describe(e.core.list()))
+	}
+	// The status answer says the order works.
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("c1"), ExecType: 'I', OrdStatus: '0', LeavesQty: 100})
+	if o, _ := e.m.Get("A1", "c1"); o.Status != StatusNew {
+		t.Fatalf("after the status answer: %+v", o)
+	}
+	e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "c1", Account: "A1", Source: src})
+	e.core.wait(t, 3)
+	e.m.tick(e.advance(2 * time.Second)) // asks the status
+	e.core.wait(t, 4)
+	e.m.tick(e.advance(2 * time.Second)) // gives up on the cancel
+	evs := e.ev.wait(t, 4)               // accepted, status, cancel accepted, cancel refused
+	if last := evs[len(evs)-1]; last.Kind != EventCancelReject || last.Ref != "x1" || last.Code != CodeUpstreamReject {
+		t.Fatalf("the unanswered cancel ended with %+v", last)
+	}
+}
+
+// failingJournal wraps the journal: failCommit makes the next commits
+// fail (the callback gets the error), refuse makes appends fail at once.
+type failingJournal struct {
+	Journal
+	failCommit, refuse bool
+}
+
+var errDisk = errors.New("injected: disk full")
+
+func (f *failingJournal) AppendAsync(typ byte, body []byte, done func(uint64, error)) error {
+	if f.refuse {
+		return errDisk
+	}
+	if f.failCommit {
+		return f.Journal.AppendAsync(typ, body, func(seq uint64, err error) { done(seq, errDisk) })
+	}
+	return f.Journal.AppendAsync(typ, body, done)
+}
+
+// TestJournalFailureFailsClosed: a failed commit rejects the order it
+// carried (the client is told), refuses every later request with a clear
+// code, raises the alert, and nothing hangs: a fill arriving afterwards is
+// still applied and delivered (it used to deadlock order entry).
+func TestJournalFailureFailsClosed(t *testing.T) {
+	var fj *failingJournal
+	e := newEnv(t, t.TempDir(), func(e *env, _ *Config) { fj = &failingJournal{Journal: e.jrnl}; e.jrnl = fj })
+	e.m.New(buy("c1", 100))
+	e.core.wait(t, 1)
+	e.m.OnExecReport("core", e.er("c1", '0', '0', 0, 0, 100, "e1"))
+	e.ev.wait(t, 2)
+
+	fj.failCommit = true
+	if _, err := e.m.New(buy("c2", 100)); err != nil {
+		t.Fatalf("New before the failure is known: %v", err)
+	}
+	evs := e.ev.wait(t, 3)
+	if ev := evs[2]; ev.ExecType != '8' || ev.Code != CodeJournal || ev.Order.Status != StatusRejected {
+		t.Fatalf("the client of the failed order heard %+v", ev)
+	}
+	if len(e.core.list()) != 1 {
+		t.Fatalf("the failed order was sent: %v", describe(e.core.list()))
+	}
+	fj.refuse = true
+	if _, err := e.m.New(buy("c3", 100)); !errorsCode(err, CodeJournal) {
+		t.Fatalf("New after the failure: %v", err)
+	}
+	// A fill for c1 still reaches the client; Stats does not hang.
+	e.m.OnExecReport("core", e.er("c1", 'F', '2', 100, 100, 0, "e2"))
+	evs = e.ev.wait(t, 4)
+	if ev := evs[3]; ev.ExecType != 'F' || ev.Order.Status != StatusFilled {
+		t.Fatalf("the fill after the failure: %+v", ev)
+	}
+	_ = e.m.Stats()
+	if v := testGauge(t, e.m.met.journalFailed); v != 1 {
+		t.Fatalf("gateway_orders_journal_failed = %v", v)
+	}
+}

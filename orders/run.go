@@ -1,0 +1,104 @@
+package orders
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Run drives the manager's timers until ctx ends: held requests older
+// than Config.HoldTimeout are ended, requests whose answer is later than
+// Config.AckTimeout get a status request, and status requests unanswered
+// after Config.StatusTimeout are given up. It returns nil when ctx ends.
+// Call it once.
+func (m *Manager) Run(ctx context.Context) error {
+	tick := min(m.cfg.HoldTimeout, m.cfg.AckTimeout, m.cfg.StatusTimeout) / 4
+	tick = max(10*time.Millisecond, min(tick, 250*time.Millisecond))
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			m.tick(m.cfg.Clock())
+		}
+	}
+}
+
+// tick runs the timers once. Tests call it with a clock of their own.
+func (m *Manager) tick(now time.Time) {
+	m.mu.Lock()
+	defer m.unlock()
+	for _, rt := range m.routes {
+		m.expire(rt, now)
+		if rt.loggedOn && len(rt.held) > 0 {
+			m.releaseHeld(rt, now)
+		}
+		if !rt.loggedOn {
+			continue
+		}
+		for uid, a := range rt.awaiting {
+			if now.Sub(a.since) <= m.cfg.AckTimeout {
+				continue
+			}
+			switch {
+			case !a.asked && !rt.noStatus:
+				a.asked, a.since = true, now
+				m.log.Warn("orders: no answer from the upstream in time; asking for the order's status",
+					"upstream", rt.name, "account", a.o.Account, "clOrdID", a.o.ClOrdID, "upstreamID", uid)
+				m.submit(rt, statusReq(a.o), now)
+			case a.kind == recNew:
+				// The venue answers neither the order nor its status: it
+				// stays pending (it may be working there) and the
+				// operator is alerted.
+				delete(rt.awaiting, uid)
+				m.met.unanswered.WithLabelValues(rt.name).Inc()
+				m.log.Error("orders: the upstream never answered a new order; it stays pending_new",
+					"upstream", rt.name, "account", a.o.Account, "clOrdID", a.o.ClOrdID, "upstreamID", uid)
+			default:
+				// A cancel or replace with no answer ends refused: the
+				// order keeps the terms the venue last confirmed.
+				m.met.unanswered.WithLabelValues(rt.name).Inc()
+				m.endRequest(rt, changeReq(a.o, &change{kind: a.kind, uid: uid}), CodeUpstreamReject,
+					fmt.Sprintf("upstream %s did not answer the request within %s", rt.name, 2*m.cfg.AckTimeout))
+			}
+		}
+		for o, since := range rt.status {
+			if now.Sub(since) > m.cfg.StatusTimeout {
+				m.log.Warn("orders: status request unanswered", "upstream", rt.name, "clOrdID", o.ClOrdID)
+				m.statusDone(rt, o, false)
+			}
+		}
+	}
+}
+
+// Drain prepares a stop: new orders and replaces are refused from now on
+// (orders.stopping; cancels still pass), and Drain waits until every
+// request accepted so far has been handed to its session and answered, or
+// ctx ends. Requests still held for a session that stayed down stay in
+// the journal and go out after the next start (see Recover). It returns
+// ctx's error when it gave up, naming what was still outstanding.
+func (m *Manager) Drain(ctx context.Context) error {
+	m.mu.Lock()
+	m.stopping = true
+	m.mu.Unlock()
+	for {
+		m.mu.Lock()
+		held, awaiting := m.inJournal, 0
+		for _, rt := range m.routes {
+			held += len(rt.held) // a session that is down may come back within ctx's time
+			awaiting += len(rt.awaiting)
+		}
+		changed := m.changed
+		m.mu.Unlock()
+		if held == 0 && awaiting == 0 {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("orders: drain: %d requests not yet sent and %d unanswered: %w", held, awaiting, ctx.Err())
+		}
+	}
+}

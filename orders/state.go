@@ -1,0 +1,329 @@
+package orders
+
+import (
+	"fmt"
+
+	"sgw/fix"
+	"sgw/refdata"
+)
+
+var _ fix.Handler = (*Manager)(nil)
+
+// OnExecReport implements fix.Handler: it applies an upstream's execution
+// report and passes it on to the order's clients once journaled.
+//
+// Executions are applied once per upstream: an ExecID the upstream used
+// before is skipped when the report is flagged PossDupFlag or PossResend
+// (a resend after a line failover or a restart). ExecIDs are unique per
+// upstream session only, so the key is the upstream's name and the
+// ExecID; a report reusing an ExecID without the flags (a venue that
+// restarted its numbering) is applied and logged. Reports for orders the
+// gateway does not know are logged, counted and dropped.
+func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
+	m.mu.Lock()
+	defer m.unlock()
+	o := m.find(er.ClOrdID, er.OrigClOrdID)
+	if o == nil || o.Upstream != upstream {
+		m.met.unknownReports.WithLabelValues(upstream).Inc()
+		m.log.Warn("orders: execution report for an unknown order", "upstream", upstream, "clOrdID", er.ClOrdID,
+			"execID", er.ExecID, "execType", string(er.ExecType))
+		return
+	}
+	rt := m.routes[upstream]
+	if er.ExecType == 'I' && er.UnknownOrder() && m.unknownToVenue(rt, o, er) {
+		return
+	}
+	if k := execKey(upstream, er); k != "" && m.execs[k] {
+		if er.PossDup || er.PossResend {
+			m.met.duplicates.WithLabelValues(upstream).Inc()
+			return
+		}
+		m.log.Warn("orders: an ExecID came again without PossDupFlag; applied", "upstream", upstream, "execID", er.ExecID)
+	}
+	if rt != nil {
+		m.answered(rt, er.ClOrdID)
+		if er.ExecType == 'I' || er.ExecType == 'D' {
+			m.statusDone(rt, o, true)
+		}
+	}
+	ev, ok := m.applyExec(o, upstream, er)
+	if !ok {
+		return
+	}
+	m.signal()
+	if err := m.journal(recExec, execRec{Account: o.Account, Upstream: upstream, ER: er}, o, ev, nil, nil); err != nil {
+		m.emit(o, ev)
+	}
+}
+
+// execKey is the deduplication key of a report's execution, or "" for a
+// report that carries none (status answers).
+func execKey(upstream string, er fix.ExecReport) string {
+	if er.ExecID == "" || er.ExecType == 'I' {
+		return ""
+	}
+	return upstream + "\x00" + er.ExecID
+}
+
+// find returns the order an upstream id names. mu held.
+func (m *Manager) find(uids ...string) *Order {
+	for _, id := range uids {
+		if o := m.byUID[id]; id != "" && o != nil {
+			return o
+		}
+	}
+	return nil
+}
+
+// applyExec applies a report to the order and to risk, and returns the
+// event for the order's clients; false for a report that changes nothing
+// a client needs to hear. It is also journal replay's, so it reads only
+// the report and the order. mu held.
+func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event, bool) {
+	if k := execKey(upstream, er); k != "" {
+		m.execs[k] = true
+	}
+	text := refdata.CleanText(er.Text)
+	ev := Event{Kind: EventExec, ExecType: er.ExecType, ExecID: er.ExecID, Ref: o.ClOrdID, Text: text}
+	c := o.pending
+	if c != nil && er.ClOrdID == c.uid {
+		ev.Ref = c.clOrdID
+	}
+	if o.OrderID == "" && er.OrderID != "" && er.OrderID != "NONE" {
+		o.OrderID = er.OrderID
+	}
+	if er.ExecType == 'I' && er.UnknownOrder() {
+		// The venue does not know the order (see unknownToVenue): it is
+		// not working there.
+		status := StatusRejected
+		if o.CumQty > 0 {
+			status = StatusCanceled
+		}
+		m.riskErr("done", o, m.risk.OnDone(o.Account, o.ClOrdID, o.Qty-o.CumQty))
+		o.Status, o.LeavesQty, o.pending = status, 0, nil
+		o.Text, o.Updated = "the upstream does not know the order: "+text, m.cfg.Clock()
+		ev.Text, ev.Order = o.Text, *o
+		return ev, true
+	}
+	o.acked = true
+	switch er.ExecType {
+	case 'A', '6', 'E': // pending new, cancel, replace: acknowledgements only
+		if o.Status == StatusPendingNew && er.ExecType != 'A' {
+			o.Status = StatusNew
+		}
+		return ev, false
+	case '0': // new
+		if o.Status == StatusPendingNew {
+			o.Status = StatusNew
+		}
+	case 'F': // trade
+		if er.LastQty <= 0 {
+			return ev, false
+		}
+		m.riskErr("fill", o, m.risk.OnFill(o.Account, o.ClOrdID, er.LastPx, er.LastQty))
+		o.CumQty += er.LastQty
+		o.turnover += int64(er.LastPx) * er.LastQty
+		o.AvgPx = refdata.Price(o.turnover / o.CumQty)
+		ev.LastPx, ev.LastQty = er.LastPx, er.LastQty
+	case '4', 'C', '3': // canceled, expired, done for day
+		m.riskErr("done", o, m.risk.OnDone(o.Account, o.ClOrdID, er.LeavesQty))
+	case '8': // rejected
+		m.riskErr("done", o, m.risk.OnDone(o.Account, o.ClOrdID, o.Qty-o.CumQty))
+	case '5': // replaced
+		if c != nil && er.ClOrdID == c.uid {
+			m.replaced(o, c)
+		}
+	case 'I', 'D': // status, restated
+		m.reconcile(o, er)
+	default:
+		m.log.Warn("orders: execution report of a type the gateway does not use; state taken from it",
+			"clOrdID", o.ClOrdID, "execType", string(er.ExecType))
+		m.reconcile(o, er)
+	}
+	if er.ExecType != 'I' && er.ExecType != 'D' {
+		o.LeavesQty = er.LeavesQty
+		o.Status = statusOf(er.OrdStatus, o.Status)
+	}
+	if o.Status.Terminal() {
+		o.pending = nil
+	}
+	o.Text = text
+	o.Updated = m.cfg.Clock()
+	ev.Order = *o
+	return ev, true
+}
+
+// replaced makes an order's pending replace its terms. mu held.
+func (m *Manager) replaced(o *Order, c *change) {
+	m.riskErr("replaced", o, m.risk.OnReplaced(o.Account, c.clOrdID))
+	o.ClOrdID, o.UpstreamID, o.Price, o.Qty = c.clOrdID, c.uid, c.price, c.qty
+	o.pending = nil
+}
+
+// reconcile takes the upstream's word on an order (a status answer or a
+// restatement): fills the gateway missed are applied to risk at the
+// average price the totals imply, a replace the answer names takes
+// effect, and a terminal order is closed. mu held.
+func (m *Manager) reconcile(o *Order, er fix.ExecReport) {
+	if c := o.pending; c != nil && c.kind == recReplace && er.ClOrdID == c.uid {
+		m.replaced(o, c)
+	}
+	switch missed := er.CumQty - o.CumQty; {
+	case missed > 0:
+		px := refdata.Price((int64(er.AvgPx)*er.CumQty - o.turnover) / missed)
+		m.riskErr("fill", o, m.risk.OnFill(o.Account, o.ClOrdID, px, missed))
+		o.CumQty, o.turnover, o.AvgPx = er.CumQty, int64(er.AvgPx)*er.CumQty, er.AvgPx
+	case missed < 0:
+		m.riskErr("fill", o, fmt.Errorf("the upstream reports %d shares filled, the gateway counted %d (a bust or correction)", er.CumQty, o.CumQty))
+		o.CumQty, o.turnover, o.AvgPx = er.CumQty, int64(er.AvgPx)*er.CumQty, er.AvgPx
+	}
+	o.LeavesQty = er.LeavesQty
+	o.Status = statusOf(er.OrdStatus, o.Status)
+	if o.Status.Terminal() {
+		m.riskErr("done", o, m.risk.OnDone(o.Account, o.ClOrdID, er.LeavesQty))
+	}
+}
+
+// statusOf maps a FIX OrdStatus.
+func statusOf(s byte, cur Status) Status {
+	switch s {
+	case '0':
+		return StatusNew
+	case '1':
+		return StatusPartiallyFilled
+	case '2':
+		return StatusFilled
+	case '4':
+		return StatusCanceled
+	case '8':
+		return StatusRejected
+	case 'C', '3':
+		return StatusExpired
+	case 'A':
+		return StatusPendingNew
+	}
+	return cur
+}
+
+// unknownToVenue handles a status answer saying the venue does not know
+// the order. For a recovery probe it sends the order again, flagged
+// PossResend, and reports true (nothing else to apply). Otherwise the
+// answer ends the order (applyExec): the status request went out after
+// every earlier message of the session, so the venue would know the
+// order if it had ever received it. mu held.
+func (m *Manager) unknownToVenue(rt *route, o *Order, er fix.ExecReport) bool {
+	if rt == nil || !o.probe {
+		return false
+	}
+	delete(rt.status, o)
+	m.signal()
+	m.resendProbed(rt, o)
+	return true
+}
+
+// statusDone records the end of a status request for o: answered, or
+// refused or timed out (answered false). A recovery probe that got no
+// usable answer sends the order again flagged PossResend (the venue
+// checks its ClOrdID for a duplicate). mu held.
+func (m *Manager) statusDone(rt *route, o *Order, answered bool) {
+	delete(rt.status, o)
+	m.signal()
+	if o.probe && !answered && !o.acked && !o.Status.Terminal() {
+		m.resendProbed(rt, o)
+	}
+	o.probe = false
+}
+
+// resendProbed sends a recovered order again after a probe, flagged
+// PossResend. mu held.
+func (m *Manager) resendProbed(rt *route, o *Order) {
+	o.probe = false
+	m.met.recovered.WithLabelValues(rt.name, "possresend").Inc()
+	m.log.Warn("orders: recovery sends an order that may have reached the venue again, flagged PossResend",
+		"upstream", rt.name, "clOrdID", o.ClOrdID, "upstreamID", o.UpstreamID)
+	m.submit(rt, newOrderReq(o, true), m.cfg.Clock())
+}
+
+// OnCancelReject implements fix.Handler: the upstream refused a cancel or
+// replace; the order keeps its terms.
+func (m *Manager) OnCancelReject(upstream string, r fix.CancelReject) {
+	m.mu.Lock()
+	defer m.unlock()
+	o := m.find(r.ClOrdID, r.OrigClOrdID)
+	if o == nil || o.pending == nil || o.pending.uid != r.ClOrdID {
+		return // a resend of one already applied, or of no request of ours
+	}
+	if rt := m.routes[upstream]; rt != nil {
+		m.answered(rt, r.ClOrdID)
+	}
+	ref := o.pending.clOrdID
+	m.applyCancelReject(o, r)
+	ev := Event{Kind: EventCancelReject, Order: *o, Ref: ref, Text: o.Text}
+	if err := m.journal(recCancelReject, cancelRejectRec{Account: o.Account, R: r}, o, ev, nil, nil); err != nil {
+		m.emit(o, ev)
+	}
+}
+
+// applyCancelReject drops the pending request. mu held.
+func (m *Manager) applyCancelReject(o *Order, r fix.CancelReject) {
+	if c := o.pending; c.kind == recReplace {
+		m.riskErr("replace_rejected", o, m.risk.OnReplaceRejected(o.Account, c.clOrdID))
+	}
+	o.pending = nil
+	o.Text = refdata.CleanText(r.Text)
+	o.Updated = m.cfg.Clock()
+	m.signal()
+}
+
+// OnReject implements fix.Handler: the upstream refused one of the
+// gateway's messages as a message (BusinessMessageReject, such as
+// "Unsupported Message Type", or a session-level Reject). The request
+// ends with the upstream's reason: a new order is rejected, a cancel or
+// replace refused (the order keeps its terms). A refused
+// OrderStatusRequest makes the gateway stop asking this upstream for
+// status (logged once).
+func (m *Manager) OnReject(upstream string, r fix.Reject) {
+	m.mu.Lock()
+	defer m.unlock()
+	rt := m.routes[upstream]
+	o := m.byUID[r.ClOrdID]
+	if rt == nil || o == nil {
+		return
+	}
+	m.met.upstreamRejects.WithLabelValues(upstream, r.MsgType).Inc()
+	kind := "BusinessMessageReject"
+	if r.Session {
+		kind = "Reject"
+	}
+	text := refdata.CleanText(fmt.Sprintf("upstream %s refused the %s: %s (%s, reason %d)", upstream, msgName(r.MsgType), r.Text, kind, r.Reason))
+	switch r.MsgType {
+	case "H":
+		if !rt.noStatus {
+			rt.noStatus = true
+			m.met.noStatus.WithLabelValues(upstream).Set(1)
+			m.log.Warn("orders: the upstream refuses OrderStatusRequest; the gateway stops asking it for status", "upstream", upstream, "text", text)
+		}
+		m.statusDone(rt, o, false)
+	case "D":
+		m.endRequest(rt, fix.NewOrder{ClOrdID: r.ClOrdID}, CodeUpstreamReject, text)
+	case "F":
+		m.endRequest(rt, fix.CancelRequest{ClOrdID: r.ClOrdID}, CodeUpstreamReject, text)
+	case "G":
+		m.endRequest(rt, fix.ReplaceRequest{ClOrdID: r.ClOrdID}, CodeUpstreamReject, text)
+	}
+}
+
+// msgName names a FIX MsgType for texts.
+func msgName(t string) string {
+	switch t {
+	case "D":
+		return "NewOrderSingle"
+	case "F":
+		return "OrderCancelRequest"
+	case "G":
+		return "OrderCancelReplaceRequest"
+	case "H":
+		return "OrderStatusRequest"
+	}
+	return "message " + t
+}

@@ -1,0 +1,494 @@
+package system
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"sgw/auth"
+	"sgw/configs"
+	"sgw/gateway/mdclient"
+	"sgw/journal"
+	"sgw/risk"
+)
+
+// childEnv names the environment variable that turns the test binary into
+// a gateway process (TestGatewayChildProcess).
+const childEnv = "SGW_TEST_CHILD_SPEC"
+
+// childSpec is what a gateway child process needs of the venue's wiring.
+type childSpec struct {
+	Journal   string              `json:"journal"`
+	StoreDirs map[string]string   `json:"store_dirs"` // upstream → dir
+	Lines     map[string][]string `json:"lines"`      // upstream → line addresses
+	Log       bool                `json:"log"`
+}
+
+// TestGatewayChildProcess is not a test: the restart tests run the test
+// binary again with childEnv set, to get a gateway they can kill -9. It
+// runs the demo's gateway (no feeds, no broker acceptor) on the venue the
+// spec names until SIGTERM, printing "listening ADDR" first.
+func TestGatewayChildProcess(t *testing.T) {
+	raw := os.Getenv(childEnv)
+	if raw == "" {
+		t.Skip("a helper process for the restart tests")
+	}
+	var spec childSpec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		fmt.Fprintln(os.Stderr, "child: spec:", err)
+		os.Exit(2)
+	}
+	cfg, err := configs.LoadDemo()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(2)
+	}
+	cfg.Feeds, cfg.Brokers, cfg.Sim, cfg.FIXSim = nil, nil, nil, nil
+	tuneForLoad(cfg)
+	cfg.Orders.Journal = spec.Journal
+	for i := range cfg.Orders.Upstreams {
+		u := &cfg.Orders.Upstreams[i]
+		u.StoreDir = spec.StoreDirs[u.Name]
+		for j := range u.Lines {
+			u.Lines[j].Addr = spec.Lines[u.Name][j]
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	if spec.Log {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	g, err := New(cfg, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(2)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	fmt.Printf("listening %s\n", ln.Addr())
+	if err := g.Run(ctx, ln); err != nil {
+		fmt.Fprintln(os.Stderr, "child: run:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// tuneForLoad lifts the demo's per-connection and per-account rate
+// limits, so that one test client can stream hundreds of orders a second.
+func tuneForLoad(cfg *configs.File) {
+	cfg.Gateway.WS.MaxMessagesPerSecond = 100000
+	cfg.Orders.Risk.AccountRate, cfg.Orders.Risk.SessionRate = risk.MaxRate, risk.MaxRate
+}
+
+// child is a gateway process.
+type child struct {
+	cmd    *exec.Cmd
+	base   string
+	done   chan error
+	stderr *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startChild starts a gateway process on the venue and waits until it
+// listens.
+func startChild(t *testing.T, v *venue) *child {
+	t.Helper()
+	spec := childSpec{Journal: v.cfg.Orders.Journal, StoreDirs: map[string]string{}, Lines: map[string][]string{},
+		Log: os.Getenv("SGW_TEST_LOG") != ""}
+	for _, u := range v.cfg.Orders.Upstreams {
+		spec.StoreDirs[u.Name] = u.StoreDir
+		for _, l := range u.Lines {
+			spec.Lines[u.Name] = append(spec.Lines[u.Name], l.Addr)
+		}
+	}
+	raw, _ := json.Marshal(spec)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGatewayChildProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
+	c := &child{cmd: cmd, done: make(chan error, 1), stderr: &lockedBuffer{}}
+	cmd.Stderr = c.stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
+				addr <- a
+			}
+		}
+		io.Copy(io.Discard, out)
+		c.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-c.done
+		}
+		if t.Failed() {
+			t.Logf("gateway child stderr:\n%s", c.stderr.String())
+		}
+	})
+	select {
+	case a := <-addr:
+		c.base = "http://" + a
+	case err := <-c.done:
+		t.Fatalf("the gateway child exited before listening: %v\n%s", err, c.stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the gateway child did not listen within 30s\n%s", c.stderr.String())
+	}
+	return c
+}
+
+// kill ends the process with SIGKILL, as a crash.
+func (c *child) kill(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-c.done
+}
+
+// term asks the process to stop (SIGTERM) and returns its exit error.
+func (c *child) term(t *testing.T) error {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-c.done:
+		return err
+	case <-time.After(60 * time.Second):
+		t.Fatal("the gateway did not stop within 60s of SIGTERM")
+		return nil
+	}
+}
+
+// token issues a token for account A1 with the config's secret.
+func token(t *testing.T, cfg *configs.File) string {
+	t.Helper()
+	v, err := auth.New(*cfg.Auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := v.IssueFor("t", []string{"A1"}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// trader is a WebSocket client entering orders for account A1 and
+// recording what comes back for each client order id.
+type trader struct {
+	t    *testing.T
+	c    *mdclient.Client
+	ctx  context.Context
+	done chan struct{} // closed when the connection ends
+
+	mu       sync.Mutex
+	accepted map[string]int
+	news     map[string]int    // exec new
+	final    map[string]string // last status heard
+	errors   map[string]string
+	notify   chan struct{}
+	closeErr error
+}
+
+// newTrader connects to the gateway at base and subscribes to A1's orders.
+func newTrader(t *testing.T, base, tok string) *trader {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var c *mdclient.Client
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var resp *http.Response
+		var err error
+		c, resp, err = mdclient.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", mdclient.Options{Token: tok})
+		if err == nil {
+			break
+		}
+		// 503: the WebSocket endpoint is still starting; a client retries.
+		if resp == nil || resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tr := &trader{t: t, c: c, ctx: ctx, done: make(chan struct{}), accepted: map[string]int{}, news: map[string]int{},
+		final: map[string]string{}, errors: map[string]string{}, notify: make(chan struct{})}
+	subscribed := make(chan struct{})
+	go tr.read(subscribed)
+	if err := c.Send(ctx, map[string]any{"op": "subscribe", "channel": "orders", "accounts": []string{"A1"}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-subscribed:
+	case <-tr.done:
+		t.Fatalf("connection closed before the subscription was confirmed: %v", tr.closeErr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no subscription confirmation within 30s")
+	}
+	return tr
+}
+
+func (tr *trader) read(subscribed chan struct{}) {
+	defer close(tr.done)
+	for {
+		msgs, err := tr.c.Next(tr.ctx)
+		if err != nil {
+			tr.mu.Lock()
+			tr.closeErr = err
+			tr.mu.Unlock()
+			return
+		}
+		tr.mu.Lock()
+		for _, m := range msgs {
+			switch {
+			case m.Type == "subscribed" && m.Channel == "orders" && subscribed != nil:
+				close(subscribed)
+				subscribed = nil
+			case m.Type == "error":
+				tr.errors[m.Ref] = m.Code + ": " + m.Msg
+			case m.Type == "accepted" && m.Ref == m.ClOrdID:
+				tr.accepted[m.ClOrdID]++
+			case m.Type == "exec":
+				if m.ExecType == "new" {
+					tr.news[m.ClOrdID]++
+				}
+				tr.final[m.ClOrdID] = m.Status
+			}
+		}
+		close(tr.notify)
+		tr.notify = make(chan struct{})
+		tr.mu.Unlock()
+	}
+}
+
+// send enters a resting buy far below the market.
+func (tr *trader) send(id string) {
+	if err := tr.c.Send(tr.ctx, map[string]any{"op": "order.new", "clOrdId": id, "account": "A1", "symbol": "601318.SH",
+		"side": "buy", "type": "limit", "price": "41.10", "qty": 100}); err != nil {
+		tr.t.Fatal(err)
+	}
+}
+
+// stream enters n orders at about rate per second, calling midway before
+// order n/2, and returns their ids. A connection that ends (the gateway
+// was killed) stops the stream.
+func (tr *trader) stream(prefix string, n, rate int, midway func()) []string {
+	var ids []string
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	for i := range n {
+		if i == n/2 && midway != nil {
+			midway()
+		}
+		select {
+		case <-tr.done:
+			return ids
+		default:
+		}
+		id := fmt.Sprintf("%s-%d", prefix, i)
+		if err := tr.c.Send(tr.ctx, map[string]any{"op": "order.new", "clOrdId": id, "account": "A1", "symbol": "601318.SH",
+			"side": "buy", "type": "limit", "price": "41.10", "qty": 100}); err != nil {
+			return ids
+		}
+		ids = append(ids, id)
+		<-tick.C
+	}
+	return ids
+}
+
+// waitFor waits until cond (called with tr.mu held) holds.
+func (tr *trader) waitFor(what string, cond func() bool) {
+	tr.t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		tr.mu.Lock()
+		ok, ch := cond(), tr.notify
+		tr.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			tr.t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// acceptedIDs returns the ids the trader heard accepted.
+func (tr *trader) acceptedIDs() map[string]bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	out := map[string]bool{}
+	for id, n := range tr.accepted {
+		if n > 0 {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+// journaled maps the client order ids of the journal's new orders to
+// their upstream ids, counting repeats.
+func journaled(t *testing.T, path string) (uids map[string]string, count map[string]int) {
+	t.Helper()
+	uids, count = map[string]string{}, map[string]int{}
+	err := journal.ReadFile(path, func(r journal.Record) error {
+		if r.Type == 'N' {
+			var rec struct {
+				ClOrdID string `json:"c"`
+				UID     string `json:"i"`
+			}
+			if err := json.Unmarshal(r.Body, &rec); err != nil {
+				return err
+			}
+			uids[rec.ClOrdID] = rec.UID
+			count[rec.ClOrdID]++
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, journal.ErrTornTail) {
+		t.Fatal(err)
+	}
+	return uids, count
+}
+
+// checkExactlyOnce checks the promises for the orders ids: each order
+// the journal holds (every acknowledged one, and maybe some whose
+// acknowledgement never reached the client) is journaled once, rests at
+// the venue exactly once, reached it at most once as a fresh
+// NewOrderSingle (an order in flight on a line that failed first arrives
+// as a PossDup resend; those are counted apart) and was heard "new" at
+// most once; an order the client heard accepted is in the journal. A
+// refusal is an error unless its code is in allowed (and then the order
+// must not be in the journal). It waits until every journaled order rests
+// at the venue.
+func checkExactlyOnce(t *testing.T, v *venue, ids []string, allowed []string, traders ...*trader) {
+	t.Helper()
+	heard := map[string]bool{}
+	news := map[string]int{}
+	refused := map[string]string{}
+	for _, tr := range traders {
+		tr.mu.Lock()
+		for id, n := range tr.accepted {
+			if n > 0 {
+				heard[id] = true
+			}
+			if n > 1 {
+				t.Errorf("%s: accepted %d times", id, n)
+			}
+		}
+		for id, n := range tr.news {
+			news[id] += n
+		}
+		for id, e := range tr.errors {
+			refused[id] = e
+		}
+		tr.mu.Unlock()
+	}
+	uids, count := journaled(t, v.cfg.Orders.Journal)
+	for id, e := range refused {
+		ok := false
+		for _, code := range allowed {
+			ok = ok || strings.HasPrefix(e, code+":")
+		}
+		if !ok || uids[id] != "" || heard[id] {
+			t.Errorf("%s refused (%s); journaled %v, heard accepted %v", id, e, uids[id] != "", heard[id])
+		}
+	}
+	resting := func() map[string]int {
+		r := map[string]int{}
+		bids, _ := v.sim.Orders("601318.SH")
+		for _, o := range bids {
+			r[o.Tag]++
+		}
+		return r
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := resting()
+		missing := 0
+		for _, id := range ids {
+			if uid, ok := uids[id]; ok && r[uid] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			var detail []string
+			for _, id := range ids {
+				if uid, ok := uids[id]; ok && r[uid] == 0 && len(detail) < 10 {
+					fresh, dup := v.fix.Seen(uid)
+					detail = append(detail, fmt.Sprintf("%s (%s): fresh %d, PossDup %d, heard accepted %v", id, uid, fresh, dup, heard[id]))
+				}
+			}
+			t.Fatalf("%d journaled orders never reached the venue; for instance:\n%s", missing, strings.Join(detail, "\n"))
+		}
+		time.Sleep(20 * time.Millisecond) // the venue has no change notification; this polls its book
+	}
+	r := resting()
+	inJournal, asResend := 0, 0
+	for _, id := range ids {
+		uid, ok := uids[id]
+		if !ok {
+			if heard[id] {
+				t.Errorf("%s: heard accepted but not in the journal", id)
+			}
+			continue
+		}
+		inJournal++
+		fresh, dup := v.fix.Seen(uid)
+		if fresh == 0 {
+			asResend++
+		}
+		if count[id] != 1 || fresh > 1 || fresh+dup == 0 || r[uid] != 1 || news[id] > 1 {
+			t.Errorf("%s (%s): journaled %d, reached the venue fresh %d (+%d PossDup resends), resting %d, heard new %d",
+				id, uid, count[id], fresh, dup, r[uid], news[id])
+		}
+	}
+	t.Logf("%d orders sent, %d acknowledged to the client, %d journaled, %d refused (%v): each journaled order reached the venue exactly once (%d first as a PossDup resend)",
+		len(ids), len(heard), inJournal, len(refused), allowed, asResend)
+}
