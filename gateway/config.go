@@ -18,7 +18,9 @@ type Config struct {
 	MaxDepth int `yaml:"max_depth"`
 	// ReadHeaderTimeout bounds reading a request's headers. Zero means 5s.
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
-	// ShutdownTimeout bounds a graceful shutdown. Zero means 5s.
+	// ShutdownTimeout bounds how long HTTP requests in flight at shutdown
+	// may take to finish before their connections are cut; WebSocket
+	// connections are bounded by WS.CloseTimeout. Zero means 5s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// WS configures the WebSocket endpoint /ws.
 	WS WSConfig `yaml:"ws"`

@@ -3,7 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
-
+	"maps"
+	"slices"
 	"sync"
 
 	"sgw/orderbook"
@@ -276,13 +277,32 @@ func refill(side []orderbook.Level, l orderbook.Level) []orderbook.Level {
 	return side
 }
 
-// subscribe adds c to channel ch of the symbols in ids (all of this shard)
-// and queues what a new subscriber gets first: for a book, a snapshot or,
-// when resume names a sequence still held, exactly the updates after it;
-// for a quote, the current quote. Called from c's reader goroutine.
-func (h *hub) subscribe(c *client, ch string, depth int, ids []orderbook.SymbolID, resume map[string]uint64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// subscribe adds c to channel ch of the symbols in parts (by shard, the
+// hub's index in hubs) and queues the reply, then what a new subscriber
+// gets first: for a book, a snapshot or, when resume names a sequence
+// still held, exactly the updates after it; for a quote, the current
+// quote. It holds the locks of every hub concerned, taken in shard order
+// (no other code holds two hubs' locks), from before the reply is queued
+// until every subscription is in place, so that a client that has read
+// the reply misses no update, quote or trade that follows it. Called from
+// c's reader goroutine.
+func subscribe(hubs []*hub, parts map[int][]orderbook.SymbolID, c *client, ch string, depth int, resume map[string]uint64, reply []byte) {
+	shards := slices.Sorted(maps.Keys(parts))
+	for _, sh := range shards {
+		hubs[sh].mu.Lock()
+	}
+	c.enqueue(reply)
+	for _, sh := range shards {
+		hubs[sh].subscribeLocked(c, ch, depth, parts[sh], resume)
+	}
+	for _, sh := range shards {
+		hubs[sh].mu.Unlock()
+	}
+}
+
+// subscribeLocked adds c to channel ch of the symbols in ids, all of this
+// shard, and queues what a new subscriber gets first. mu held.
+func (h *hub) subscribeLocked(c *client, ch string, depth int, ids []orderbook.SymbolID, resume map[string]uint64) {
 	for _, id := range ids {
 		s := h.syms[id]
 		switch ch {

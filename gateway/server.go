@@ -143,7 +143,9 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve serves on ln until ctx ends, then shuts down gracefully.
+// Serve serves on ln until ctx ends, then shuts down within a bound (see
+// shutdown) and returns nil; it returns an error only if serving failed.
+// Call it once.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	wsCtx, stopWS := context.WithCancel(ctx)
 	wsDone := make(chan error, 1)
@@ -158,18 +160,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("http listening", "addr", ln.Addr().String())
+	var serveErr error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("gateway: serve: %w", err)
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("gateway: shutdown: %w", err)
+	s.shutdown(srv)
+	if serveErr == nil {
+		serveErr = <-errc
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("gateway: serve: %w", err)
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("gateway: serve: %w", serveErr)
 	}
 	return nil
 }

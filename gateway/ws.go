@@ -36,15 +36,17 @@ const (
 
 // wsMetrics are the fan-out's Prometheus metrics.
 type wsMetrics struct {
-	clients     prometheus.Gauge
-	messages    prometheus.Counter
-	bytes       prometheus.Counter
-	resyncs     prometheus.Counter
-	disconnects prometheus.Counter
-	rejected    *prometheus.CounterVec
-	resumes     prometheus.Counter
-	resnapshots prometheus.Counter
-	lapped      prometheus.Counter
+	clients      prometheus.Gauge
+	messages     prometheus.Counter
+	bytes        prometheus.Counter
+	resyncs      prometheus.Counter
+	disconnects  prometheus.Counter
+	rejected     *prometheus.CounterVec
+	resumes      prometheus.Counter
+	resnapshots  prometheus.Counter
+	lapped       prometheus.Counter
+	pongs        prometheus.Counter
+	forcedCloses prometheus.Counter
 }
 
 func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
@@ -58,31 +60,37 @@ func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
 		resumes:     prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_resumes_total", Help: "Book subscriptions resumed from history instead of a snapshot."}),
 		resnapshots: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_hub_resnapshots_total", Help: "Times a fan-out hub reloaded a book from the published view."}),
 		lapped:      prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_hub_lapped_total", Help: "Times a fan-out hub fell a whole update ring behind."}),
+		pongs:       prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_pongs_total", Help: "Pongs received in answer to the server's pings."}),
+		forcedCloses: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_forced_closes_total",
+			Help: "Connections whose TCP connection was closed because the client did not complete a close in time."}),
 	}
-	reg.MustRegister(m.clients, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resnapshots, m.lapped)
+	reg.MustRegister(m.clients, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resnapshots, m.lapped, m.pongs, m.forcedCloses)
 	return m
 }
 
 // wsServer is the /ws endpoint: it upgrades connections, enforces the
 // connection limits and runs one hub per book shard plus a janitor that
-// pings clients and closes idle, slow and expired ones. ServeHTTP runs on
-// net/http's goroutines; the rest is safe for concurrent use.
+// pings clients and closes idle, slow and expired ones. Each connection is
+// served by its own goroutine (serve), counted in live. ServeHTTP runs on
+// net/http's goroutines; shutdown on Server.Serve's; the rest is safe for
+// concurrent use.
 type wsServer struct {
 	cfg     WSConfig
 	market  Market
 	orders  OrderEntry // nil: no order entry
+	gate    orderGate  // order requests in flight; closed by Server.StopOrders
 	tokens  TokenVerifier
 	nextID  atomic.Uint64
 	log     *slog.Logger
 	metrics *wsMetrics
 	hubs    []*hub
+	started chan struct{} // closed by run
 
-	ctx context.Context // set by run; connections end with it
-
-	mu      sync.Mutex
-	clients map[*client]struct{}
-	perIP   map[string]int
-	started chan struct{}
+	mu       sync.Mutex
+	clients  map[*client]struct{}
+	perIP    map[string]int
+	stopping bool           // shutdown began: no new connections
+	live     sync.WaitGroup // serve goroutines; Add under mu while !stopping
 }
 
 func newWSServer(cfg WSConfig, market Market, entry OrderEntry, tokens TokenVerifier, reg prometheus.Registerer, log *slog.Logger) (*wsServer, error) {
@@ -98,9 +106,9 @@ func newWSServer(cfg WSConfig, market Market, entry OrderEntry, tokens TokenVeri
 	return w, nil
 }
 
-// run runs the hubs and the janitor until ctx ends.
+// run runs the hubs and the janitor until ctx ends. Connections are not
+// bound to ctx: shutdown closes them.
 func (w *wsServer) run(ctx context.Context) error {
-	w.ctx = ctx
 	close(w.started)
 	g, ctx := errgroup.WithContext(ctx)
 	for _, h := range w.hubs {
@@ -126,6 +134,10 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "starting", http.StatusServiceUnavailable)
 		return
 	}
+	if w.isStopping() {
+		http.Error(rw, reasonShutdown, http.StatusServiceUnavailable)
+		return
+	}
 	var claims *auth.Claims
 	if tok := bearer(r); tok != "" {
 		cl, err := w.verify(tok, time.Now())
@@ -149,7 +161,8 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if len(w.cfg.Origins) == 1 && w.cfg.Origins[0] == "*" {
 		opts.InsecureSkipVerify = true
 	}
-	conn, err := websocket.Accept(smallBuffers{rw}, r, opts)
+	sb := &smallBuffers{ResponseWriter: rw}
+	conn, err := websocket.Accept(sb, r, opts)
 	if err != nil {
 		w.release(ip)
 		w.metrics.rejected.WithLabelValues("upgrade").Inc()
@@ -157,7 +170,7 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(w.cfg.MaxMessageBytes)
 	now := time.Now()
-	c := &client{srv: w, conn: conn, ip: ip, subs: map[subKey]struct{}{}, watching: map[string]bool{}, id: w.nextID.Add(1),
+	c := &client{srv: w, conn: conn, raw: sb.raw, ip: ip, subs: map[subKey]struct{}{}, watching: map[string]bool{}, id: w.nextID.Add(1),
 		tokens: float64(2 * w.cfg.MaxMessagesPerSecond), refill: now}
 	c.lastRecv.Store(now.UnixNano())
 	// Pings are spread over the interval so that clients that connected
@@ -166,35 +179,43 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if claims != nil {
 		c.setClaims(claims)
 	}
-	w.add(c)
+	if !w.add(c) {
+		// Shutdown began after the check above: go away at once, within
+		// the close bound. net/http's goroutine does it; the connection
+		// is hijacked, so the HTTP server's shutdown does not wait for it.
+		kill := time.AfterFunc(w.cfg.CloseTimeout, func() { sb.raw.Close() })
+		conn.Close(websocket.StatusGoingAway, reasonShutdown)
+		kill.Stop()
+		w.release(ip)
+		return
+	}
 	// The connection is hijacked: serve it on a fresh goroutine, whose
 	// stack starts small, and let net/http's goroutine, whose stack grew
 	// while parsing the request, end.
 	go w.serve(c)
 }
 
-// serve reads c's requests until the connection ends, then releases it.
+// serve reads c's requests until the connection ends, then ends it and
+// releases c. It runs on its own goroutine, one per connection, counted
+// in w.live.
 func (w *wsServer) serve(c *client) {
+	defer w.live.Done()
 	defer w.release(c.ip)
-	conn := c.conn
-	err := c.readLoop(w.ctx)
-	if errors.Is(err, errFlood) {
-		// Let the flush goroutine send the queued errors and the close.
-		deadline := time.Now().Add(w.cfg.WriteTimeout)
-		for !c.flushed() && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	c.shut()
-	if errors.Is(err, context.Canceled) {
-		// Server shutdown: tell the client, briefly.
-		go conn.Close(websocket.StatusGoingAway, "server shutting down")
-		time.Sleep(10 * time.Millisecond)
-	} else if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+	err := c.readLoop(context.Background())
+	if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
 		w.metrics.rejected.WithLabelValues(codeTooLarge).Inc()
 	}
-	conn.CloseNow()
+	if !c.isClosed() {
+		// The client went away or the connection broke: nothing more
+		// can be sent.
+		c.shut()
+		c.conn.CloseNow()
+	}
+	// A close the server began (client.close) ends within its bound, and
+	// with it the flush goroutine that sends it.
 	c.flushes.Wait()
+	c.conn.CloseNow()
+	c.finish()
 	c.leaveOrders()
 	for _, h := range w.hubs {
 		h.drop(c)
@@ -233,11 +254,26 @@ func (w *wsServer) release(ip string) {
 	}
 }
 
-func (w *wsServer) add(c *client) {
+// add registers c, to be served on a goroutine counted in w.live, or
+// reports false once shutdown began.
+func (w *wsServer) add(c *client) bool {
 	w.mu.Lock()
+	if w.stopping {
+		w.mu.Unlock()
+		return false
+	}
 	w.clients[c] = struct{}{}
+	w.live.Add(1)
 	w.mu.Unlock()
 	w.metrics.clients.Inc()
+	return true
+}
+
+// isStopping reports whether shutdown began.
+func (w *wsServer) isStopping() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stopping
 }
 
 func (w *wsServer) remove(c *client) {
@@ -256,13 +292,7 @@ func (w *wsServer) janitor(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			w.mu.Lock()
-			clients := make([]*client, 0, len(w.clients))
-			for c := range w.clients {
-				clients = append(clients, c)
-			}
-			w.mu.Unlock()
-			for _, c := range clients {
+			for _, c := range w.snapshotClients() {
 				w.inspect(ctx, c, now)
 			}
 		}
@@ -277,19 +307,16 @@ func (w *wsServer) inspect(ctx context.Context, c *client, now time.Time) {
 	if lag := c.lagging(); !lag.IsZero() && now.Sub(lag) > w.cfg.SlowTimeout {
 		w.metrics.disconnects.Inc()
 		w.log.Info("closing slow websocket client", "ip", c.ip, "behind", now.Sub(lag).Round(time.Millisecond))
-		go c.conn.Close(closeSlowConsumer, "slow consumer: fell behind for longer than "+w.cfg.SlowTimeout.String())
-		c.shut()
+		c.close(closeSlowConsumer, "slow consumer: fell behind for longer than "+w.cfg.SlowTimeout.String(), false, w.cfg.CloseTimeout)
 		return
 	}
 	if exp := c.expires.Load(); exp != 0 && now.Unix() > exp {
-		go c.conn.Close(closeTokenExpired, "token expired")
-		c.shut()
+		c.close(closeTokenExpired, "token expired", false, w.cfg.CloseTimeout)
 		return
 	}
 	if now.Sub(time.Unix(0, c.lastRecv.Load())) > w.cfg.IdleTimeout {
 		w.metrics.rejected.WithLabelValues("idle").Inc()
-		go c.conn.Close(websocket.StatusPolicyViolation, "idle timeout")
-		c.shut()
+		c.close(websocket.StatusPolicyViolation, "idle timeout", false, w.cfg.CloseTimeout)
 		return
 	}
 	if next := c.nextPing.Load(); now.UnixNano() >= next {
@@ -299,6 +326,7 @@ func (w *wsServer) inspect(ctx context.Context, c *client, now time.Time) {
 			defer cancel()
 			if c.conn.Ping(pctx) == nil {
 				c.lastRecv.Store(time.Now().UnixNano())
+				w.metrics.pongs.Inc()
 			}
 		}()
 	}
@@ -314,12 +342,18 @@ const (
 )
 
 // smallBuffers is an http.ResponseWriter whose Hijack returns the
-// connection with smaller buffers (see wsReadBuffer).
-type smallBuffers struct{ http.ResponseWriter }
+// connection with smaller buffers (see wsReadBuffer) and keeps it in raw,
+// so that the server can close a connection whose close handshake
+// overruns its bound. Used by one request's goroutine.
+type smallBuffers struct {
+	http.ResponseWriter
+	raw net.Conn // set by Hijack
+}
 
 // Hijack implements http.Hijacker.
-func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	s.raw = conn
 	if err != nil || brw.Reader.Buffered() > 0 {
 		// Bytes already read past the request stay in net/http's reader.
 		return conn, brw, err
@@ -332,4 +366,4 @@ func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (s smallBuffers) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *smallBuffers) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"sgw/auth"
 	"sgw/orderbook"
+	"sgw/refdata"
 )
 
 // subKey names one subscription of a client.
@@ -19,19 +21,23 @@ type subKey struct {
 	id orderbook.SymbolID
 }
 
-// client is one WebSocket connection. Its reader goroutine (the HTTP
-// handler's) decodes requests and owns the fields marked "reader". Hubs
-// queue messages from their own goroutines through enqueue; the queue, the
-// resync generation and the writer state are guarded by mu. Writing is done
-// by a flush goroutine started when something is queued and ending when the
-// queue is empty, so an idle connection costs one goroutine, not two.
+// client is one WebSocket connection. Its reader goroutine (wsServer.serve)
+// decodes requests and owns the fields marked "reader". Hubs and order
+// sinks queue messages from their own goroutines through enqueue; the
+// queue, the resync generation, the writer state and the close state are
+// guarded by mu. Writing is done by a flush goroutine started when
+// something is queued and ending when the queue is empty, so an idle
+// connection costs one goroutine, not two. Closes go through close
+// (ws_close.go).
 type client struct {
 	srv  *wsServer
 	conn *websocket.Conn
+	raw  net.Conn // the hijacked TCP connection under conn, closed when a close overruns its bound
 	ip   string
 
 	lastRecv atomic.Int64 // unix ns of the last message or pong
 	expires  atomic.Int64 // token expiry, unix s; 0 = anonymous
+	ended    atomic.Bool  // the connection is released; kill has nothing to do
 
 	mu         sync.Mutex
 	queue      [][]byte
@@ -41,10 +47,11 @@ type client struct {
 	needResync bool      // the writer must ask the hubs for snapshots
 	lagSince   time.Time // when the backlog was first dropped; zero when caught up
 	closed     bool
-	closing    *closeReq // close after writing what is queued
-	writing    bool      // a flush goroutine is running
-	private    bool      // receives order events, which may never be dropped
-	frame      []byte    // the flush goroutine's frame buffer
+	closing    *closeReq   // close after writing what is queued
+	kill       *time.Timer // closes raw if the close in progress overruns its bound
+	writing    bool        // a flush goroutine is running
+	private    bool        // receives order events, which may never be dropped
+	frame      []byte      // the flush goroutine's frame buffer
 	flushes    sync.WaitGroup
 	nextPing   atomic.Int64 // unix ns; the janitor's
 
@@ -106,9 +113,10 @@ func (c *client) enqueueSnapshot(msg []byte) uint64 {
 }
 
 // push queues msg, or drops the whole backlog on overflow; it reports
-// whether msg was queued. mu held.
+// whether msg was queued. Nothing is queued once a close was asked for.
+// mu held.
 func (c *client) push(msg []byte) bool {
-	if c.closed {
+	if c.closed || c.closing != nil {
 		return false
 	}
 	queued := true
@@ -116,10 +124,8 @@ func (c *client) push(msg []byte) bool {
 		// Order events cannot be replaced by a snapshot: rather than lose
 		// one, close the connection; the client reconnects and lists its
 		// orders.
-		clear(c.queue)
-		c.queue, c.queued, c.closed = nil, 0, true
 		c.srv.metrics.disconnects.Inc()
-		go c.conn.Close(closeSlowConsumer, "slow consumer: order events could not be queued; reconnect and list orders")
+		c.closeLocked(closeSlowConsumer, "slow consumer: order events could not be queued; reconnect and list orders", false, c.srv.cfg.CloseTimeout)
 		return false
 	}
 	if c.queued+len(msg) > c.srv.cfg.QueueBytes {
@@ -151,36 +157,11 @@ func (c *client) kick() {
 	go c.flush()
 }
 
-// closeReq is a close the writer sends once the queue is written.
-type closeReq struct {
-	code   websocket.StatusCode
-	reason string
-}
-
-// closeAfterFlush asks the writer to write what is queued, then close the
-// connection with code and reason, so the client sees the errors that led
-// to the close. Safe from any goroutine.
-func (c *client) closeAfterFlush(code websocket.StatusCode, reason string) {
-	c.mu.Lock()
-	if c.closing == nil {
-		c.closing = &closeReq{code: code, reason: reason}
-	}
-	c.kick()
-	c.mu.Unlock()
-}
-
 // markPrivate records that the client receives order events.
 func (c *client) markPrivate() {
 	c.mu.Lock()
 	c.private = true
 	c.mu.Unlock()
-}
-
-// flushed reports whether nothing is queued or being written.
-func (c *client) flushed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return !c.writing && len(c.queue) == 0
 }
 
 // isClosed reports whether the client is shut or closing.
@@ -214,7 +195,7 @@ func (c *client) flush() {
 	defer c.flushes.Done()
 	for {
 		c.mu.Lock()
-		if c.needResync {
+		if c.needResync && c.closing == nil {
 			c.needResync = false
 			c.mu.Unlock()
 			for _, h := range c.srv.hubs {
@@ -290,8 +271,11 @@ func (c *client) allow(now time.Time) bool {
 // errFlood ends a connection that kept sending past its rate limit.
 var errFlood = errors.New("gateway: client flooding")
 
-// readLoop handles client messages until the connection ends. It runs on
-// the HTTP handler's goroutine.
+// readLoop handles client messages until the connection ends; it runs on
+// the client's serve goroutine. ctx bounds every read: when it ends,
+// coder/websocket drops the connection without a close frame, so the
+// server passes a context that never ends and ends connections by closing
+// them (client.close).
 func (c *client) readLoop(ctx context.Context) error {
 	for {
 		typ, msg, err := c.conn.Read(ctx)
@@ -308,7 +292,8 @@ func (c *client) readLoop(ctx context.Context) error {
 			c.floods++
 			c.srv.metrics.rejected.WithLabelValues(codeRateLimited).Inc()
 			if c.floods > 2*c.srv.cfg.MaxMessagesPerSecond {
-				c.closeAfterFlush(websocket.StatusPolicyViolation, "flooding: too many messages")
+				// The client sees the errors that led to the close.
+				c.close(websocket.StatusPolicyViolation, "flooding: too many messages", true, c.srv.cfg.WriteTimeout)
 				return errFlood
 			}
 			c.reject(nil, perr(codeRateLimited, "more than %d messages per second", c.srv.cfg.MaxMessagesPerSecond))
@@ -324,10 +309,11 @@ func (c *client) readLoop(ctx context.Context) error {
 	}
 }
 
-// reject answers a request with an error message.
+// reject answers a request with an error message, carrying e.ref (a
+// valid client order id, or none).
 func (c *client) reject(id []byte, e *protoError) {
 	c.srv.metrics.rejected.WithLabelValues(e.code).Inc()
-	c.enqueue(encodeReply(errorReply{Type: "error", Code: e.code, Msg: e.msg, ID: id}))
+	c.enqueue(encodeReply(errorReply{Type: "error", Code: e.code, Msg: e.msg, Ref: e.ref, ID: id}))
 }
 
 // handle carries out one decoded request. Reader goroutine.
@@ -392,10 +378,8 @@ func (c *client) subscribe(req request) {
 	for _, id := range ids {
 		c.subs[subKey{req.Channel, id}] = struct{}{}
 	}
-	c.enqueue(encodeReply(subReply{Type: "subscribed", Channel: req.Channel, Symbols: syms, Depth: req.Depth, ID: req.ID}))
-	for shard, part := range c.byShard(ids) {
-		c.srv.hubs[shard].subscribe(c, req.Channel, req.Depth, part, req.Resume)
-	}
+	reply := encodeReply(subReply{Type: "subscribed", Channel: req.Channel, Symbols: syms, Depth: req.Depth, ID: req.ID})
+	subscribe(c.srv.hubs, c.byShard(ids), c, req.Channel, req.Depth, req.Resume, reply)
 }
 
 // unsubscribe carries out an unsubscribe request. Reader goroutine.
@@ -419,10 +403,14 @@ func (c *client) lookup(req request) ([]orderbook.SymbolID, []string, bool) {
 	ids := make([]orderbook.SymbolID, 0, len(req.Symbols))
 	syms := make([]string, 0, len(req.Symbols))
 	seen := map[orderbook.SymbolID]bool{}
-	for _, s := range req.Symbols {
+	for i, s := range req.Symbols {
 		id, ok := c.srv.market.Lookup(s)
 		if !ok {
-			c.reject(req.ID, perr(codeUnknownSymbol, "unknown symbol %q", s))
+			if refdata.ValidID(s, refdata.MaxSymbolLen) {
+				c.reject(req.ID, perr(codeUnknownSymbol, "unknown symbol %q", s))
+			} else {
+				c.reject(req.ID, perr(codeUnknownSymbol, "symbols[%d] is not a symbol", i))
+			}
 			continue
 		}
 		if !seen[id] {

@@ -35,8 +35,15 @@ type WSConfig struct {
 	// SlowTimeout closes a client (4008) that has not caught up within
 	// this long of falling behind. Zero means 5s.
 	SlowTimeout time.Duration `yaml:"slow_timeout"`
-	// WriteTimeout bounds one write to a client. Zero means 10s.
+	// WriteTimeout bounds one write to a client, and how long a client
+	// closed for flooding gets to read the errors that preceded the close.
+	// Zero means 10s.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// CloseTimeout bounds closing a connection (slow consumer, token
+	// expiry, idle, server shutdown): a client that has not completed the
+	// close handshake this long after the server began it, one that does
+	// not read, has its TCP connection closed. Zero means 1s.
+	CloseTimeout time.Duration `yaml:"close_timeout"`
 	// PingInterval is how often the server pings a client. Zero means 15s.
 	PingInterval time.Duration `yaml:"ping_interval"`
 	// IdleTimeout closes a client from which nothing (message or pong)
@@ -74,6 +81,7 @@ func (cfg WSConfig) withDefaults() (WSConfig, error) {
 	def(&cfg.MaxFrameBytes, 64<<10)
 	defD(&cfg.SlowTimeout, 5*time.Second)
 	defD(&cfg.WriteTimeout, 10*time.Second)
+	defD(&cfg.CloseTimeout, time.Second)
 	defD(&cfg.PingInterval, 15*time.Second)
 	defD(&cfg.IdleTimeout, 45*time.Second)
 	switch {
@@ -83,6 +91,8 @@ func (cfg WSConfig) withDefaults() (WSConfig, error) {
 		return cfg, fmt.Errorf("%w: ws.queue_bytes %d: at least 65536", ErrConfig, cfg.QueueBytes)
 	case cfg.MaxSubscriptions < 0 || cfg.MaxMessagesPerSecond < 0 || cfg.MaxConnectionsPerIP < 0 || cfg.MaxConnections < 0 || cfg.History < 0:
 		return cfg, fmt.Errorf("%w: ws limits must be positive", ErrConfig)
+	case cfg.SlowTimeout < 0 || cfg.WriteTimeout < 0 || cfg.CloseTimeout < 0 || cfg.PingInterval < 0:
+		return cfg, fmt.Errorf("%w: ws timeouts must be positive", ErrConfig)
 	case cfg.IdleTimeout <= cfg.PingInterval:
 		return cfg, fmt.Errorf("%w: ws.idle_timeout %v must exceed ws.ping_interval %v", ErrConfig, cfg.IdleTimeout, cfg.PingInterval)
 	case cfg.MaxFrameBytes < 4096:

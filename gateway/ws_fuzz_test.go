@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
+
+	"sgw/refdata"
 )
 
 // FuzzDecodeRequest feeds arbitrary client messages (market data and order
@@ -25,11 +28,15 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"op":"order.replace","clOrdId":"r1","origClOrdId":"c1","account":"A1","price":"1699.00","qty":200}`,
 		`{"op":"order.status","clOrdId":"c1","account":"A1"}`,
 		`{"op":"orders.list","account":"A1"}`,
+		`{"op":"order.new","clOrdId":"c1\u000135=8","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`,
+		`{"op":"order.cancel","clOrdId":"x1|58=filled","origClOrdId":"c1","account":"A1"}`,
+		`{"op":"subscribe","channel":"orders","accounts":["A1","B\n2"]}`,
+		`{"op":"orders.list","account":"A1","cursor":"100","limit":50}`,
 		`[1]`, `{`, `null`, ``,
 	} {
 		f.Add([]byte(s))
 	}
-	codes := map[string]bool{codeBadJSON: true, codeUnknownOp: true, codeUnknownChannel: true, codeBadDepth: true, codeBadToken: true, codeBadOrder: true}
+	codes := map[string]bool{codeBadJSON: true, codeUnknownOp: true, codeUnknownChannel: true, codeBadDepth: true, codeBadToken: true, codeBadOrder: true, codeBadID: true, codeBadCursor: true}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := decodeRequest(b)
 		if err != nil {
@@ -37,6 +44,9 @@ func FuzzDecodeRequest(f *testing.F) {
 				t.Fatalf("rejection without a protocol code: %+v", err)
 			}
 			return
+		}
+		if e := acceptedIDs(r); e != "" {
+			t.Fatal(e)
 		}
 		switch r.Op {
 		case opSubscribe, opUnsubscribe:
@@ -56,7 +66,11 @@ func FuzzDecodeRequest(f *testing.F) {
 			if r.Token == "" {
 				t.Fatal("accepted auth without a token")
 			}
-		case opPing, opOrdersList:
+		case opOrdersList:
+			if r.Limit < 0 || len(r.Cursor) > maxCursorLen {
+				t.Fatalf("accepted limit %d, cursor of %d bytes", r.Limit, len(r.Cursor))
+			}
+		case opPing:
 		case opOrderNew, opOrderReplace:
 			if r.price <= 0 || r.Qty <= 0 || r.Account == "" || r.ClOrdID == "" {
 				t.Fatalf("accepted order %+v", r)
@@ -75,4 +89,41 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("accepted id %q", r.ID)
 		}
 	})
+}
+
+// acceptedIDs checks the identifiers of an accepted request against the
+// identifier rule, and describes the first that breaks it.
+func acceptedIDs(r request) string {
+	check := func(field, v string, max int) string {
+		if !refdata.ValidID(v, max) {
+			return fmt.Sprintf("accepted %s %s %q", r.Op, field, v)
+		}
+		return ""
+	}
+	var e []string
+	switch r.Op {
+	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList:
+		e = append(e, check("account", r.Account, refdata.MaxAccountLen))
+		if r.Op != opOrdersList {
+			e = append(e, check("clOrdId", r.ClOrdID, refdata.MaxClOrdIDLen))
+		}
+		if r.Op == opOrderCancel || r.Op == opOrderReplace {
+			e = append(e, check("origClOrdId", r.OrigClOrdID, refdata.MaxClOrdIDLen))
+		}
+		if r.Op == opOrderNew {
+			e = append(e, check("symbol", r.Symbol, refdata.MaxSymbolLen))
+		}
+	case opSubscribe, opUnsubscribe:
+		if r.Channel == chOrders {
+			for _, a := range r.Accounts {
+				e = append(e, check("account", a, refdata.MaxAccountLen))
+			}
+		}
+	}
+	for _, s := range e {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }

@@ -112,6 +112,14 @@ func (c *client) handleOrder(req request) {
 	if !c.mayTrade(req, req.Account) {
 		return
 	}
+	switch req.Op {
+	case opOrderNew, opOrderCancel, opOrderReplace:
+		if !c.srv.gate.enter() {
+			c.rejectRef(req, codeStopping, "the gateway is shutting down and takes no more order requests")
+			return
+		}
+		defer c.srv.gate.leave()
+	}
 	src := c.source()
 	var err error
 	switch req.Op {
@@ -137,20 +145,7 @@ func (c *client) handleOrder(req request) {
 		v.Ref = req.ClOrdID
 		c.enqueue(encodeReply(v))
 	case opOrdersList:
-		var page orders.ListPage
-		if page, err = c.srv.orders.List(req.Account, "", 0); err != nil {
-			break
-		}
-		views := make([]orderJSON, len(page.Orders))
-		for i, o := range page.Orders {
-			views[i] = orderView("order", o)
-		}
-		c.enqueue(encodeReply(struct {
-			Type    string          `json:"type"`
-			Account string          `json:"account"`
-			Orders  []orderJSON     `json:"orders"`
-			ID      json.RawMessage `json:"id,omitempty"`
-		}{"orders", req.Account, views, req.ID}))
+		err = c.listOrders(req)
 	}
 	if err != nil {
 		var rr *risk.Reject
@@ -167,13 +162,14 @@ func (c *client) handleOrder(req request) {
 }
 
 // rejectRef answers an order request with an error naming its client
-// order id.
+// order id, if it has a valid one (decodeRequest checked it; orders.list
+// has none).
 func (c *client) rejectRef(req request, code, msg string) {
-	c.srv.metrics.rejected.WithLabelValues(code).Inc()
-	c.enqueue(encodeReply(struct {
-		errorReply
-		Ref string `json:"ref"`
-	}{errorReply{Type: "error", Code: code, Msg: msg, ID: req.ID}, req.ClOrdID}))
+	e := &protoError{code: code, msg: msg}
+	if refdata.ValidID(req.ClOrdID, refdata.MaxClOrdIDLen) {
+		e.ref = req.ClOrdID
+	}
+	c.reject(req.ID, e)
 }
 
 // watchOrders subscribes the client to the orders channel of accounts.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"sgw/orderbook"
+	"sgw/orders"
 	"sgw/refdata"
 )
 
@@ -45,6 +46,15 @@ const (
 	codeBadOrder       = "bad_order"
 	codeForbidden      = "forbidden_account"
 	codeUnavailable    = "orders_unavailable"
+	// codeBadID: an identifier of an order request (clOrdId, origClOrdId,
+	// account, symbol) or an account of an orders subscription breaks the
+	// identifier rule of refdata.ValidID.
+	codeBadID = orders.CodeBadID
+	// codeBadCursor: an orders.list cursor the server did not hand out.
+	codeBadCursor = orders.CodeBadCursor
+	// codeStopping: the server takes no more order requests
+	// (Server.StopOrders).
+	codeStopping = orders.CodeStopping
 )
 
 // request is one client message.
@@ -68,12 +78,20 @@ type request struct {
 	Price       string   `json:"price,omitempty"`
 	Qty         int64    `json:"qty,omitempty"`
 	price       refdata.Price
+
+	// orders.list paging: the cursor of the page (a "next" the server
+	// handed out; empty for the first page) and the most orders wanted.
+	Cursor string `json:"cursor,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
 }
 
-// protoError is a rejected request: a stable code and a text for people.
+// protoError is a rejected request: a stable code and a text for people,
+// and for an order request the client order id it answers (ref), set only
+// when that id is itself valid.
 type protoError struct {
 	code string
 	msg  string
+	ref  string
 }
 
 func (e *protoError) Error() string { return e.code + ": " + e.msg }
@@ -128,7 +146,7 @@ func decodeRequest(b []byte) (request, *protoError) {
 			if len(r.Accounts) == 0 || len(r.Accounts) > 64 {
 				return r, perr(codeBadJSON, "accounts: give 1 to 64")
 			}
-			return r, nil
+			return r, checkAccounts(r.Accounts)
 		case "":
 			return r, perr(codeUnknownChannel, "channel is required")
 		default:
@@ -148,36 +166,61 @@ func decodeRequest(b []byte) (request, *protoError) {
 	return r, nil
 }
 
-// checkOrder checks the fields of an order request.
-func checkOrder(r *request) *protoError {
-	missing := func(name, v string) *protoError {
-		if v == "" {
-			return perr(codeBadOrder, "%s is required", name)
-		}
-		if len(v) > 64 {
-			return perr(codeBadOrder, "%s longer than 64 characters", name)
-		}
+// idField is an identifier of a request, its wire name and its limit.
+type idField struct {
+	name, value string
+	max         int
+}
+
+// checkID checks one identifier of an order request: a missing one is
+// bad_order, one that breaks the identifier rule is orders.bad_id.
+func checkID(f idField) *protoError {
+	if f.value == "" {
+		return perr(codeBadOrder, "%s is required", f.name)
+	}
+	return badID(f)
+}
+
+// badID returns an orders.bad_id error if f breaks the identifier rule
+// (refdata.ValidID), else nil. The text names the field and what is wrong,
+// never the value, which may hold SOH, '|', '=' or line breaks meant for
+// a FIX rendering or a log.
+func badID(f idField) *protoError {
+	err := orders.CheckID(f.name, f.value, f.max)
+	if err == nil {
 		return nil
 	}
-	if e := missing("account", r.Account); e != nil {
+	var rej *orders.Reject
+	if errors.As(err, &rej) {
+		return &protoError{code: codeBadID, msg: rej.Text}
+	}
+	return perr(codeBadID, "%s is not a valid identifier", f.name)
+}
+
+// checkOrder checks the fields of an order request. Every identifier is
+// checked here, when the request is decoded, so that no malformed id
+// reaches the order manager (which checks again) or an answer.
+func checkOrder(r *request) *protoError {
+	ids := []idField{{"account", r.Account, refdata.MaxAccountLen}}
+	if r.Op != opOrdersList {
+		ids = append(ids, idField{"clOrdId", r.ClOrdID, refdata.MaxClOrdIDLen})
+	}
+	if r.Op == opOrderCancel || r.Op == opOrderReplace {
+		ids = append(ids, idField{"origClOrdId", r.OrigClOrdID, refdata.MaxClOrdIDLen})
+	}
+	if r.Op == opOrderNew {
+		ids = append(ids, idField{"symbol", r.Symbol, refdata.MaxSymbolLen})
+	}
+	if e := checkIDs(ids); e != nil {
+		if r.Op != opOrdersList && refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) {
+			e.ref = r.ClOrdID
+		}
 		return e
 	}
 	if r.Op == opOrdersList {
-		return nil
-	}
-	if e := missing("clOrdId", r.ClOrdID); e != nil {
-		return e
-	}
-	switch r.Op {
-	case opOrderCancel, opOrderReplace:
-		if e := missing("origClOrdId", r.OrigClOrdID); e != nil {
-			return e
-		}
+		return checkListPage(r)
 	}
 	if r.Op == opOrderNew {
-		if e := missing("symbol", r.Symbol); e != nil {
-			return e
-		}
 		if r.Side != "buy" && r.Side != "sell" {
 			return perr(codeBadOrder, "side %q: want buy or sell", r.Side)
 		}
@@ -193,6 +236,43 @@ func checkOrder(r *request) *protoError {
 		r.price = p
 		if r.Qty <= 0 {
 			return perr(codeBadOrder, "qty %d: must be positive", r.Qty)
+		}
+	}
+	return nil
+}
+
+// maxCursorLen bounds an orders.list cursor: the server hands out short
+// ones, so a longer one is not one of them.
+const maxCursorLen = 64
+
+// checkListPage checks the paging fields of orders.list. A limit above
+// orders.MaxListLimit is lowered to it by the order manager.
+func checkListPage(r *request) *protoError {
+	if len(r.Cursor) > maxCursorLen {
+		return perr(codeBadCursor, "cursor is not one this gateway handed out")
+	}
+	if r.Limit < 0 {
+		return perr(codeBadOrder, "limit %d: want 1 to %d, or none for %d", r.Limit, orders.MaxListLimit, orders.DefaultListLimit)
+	}
+	return nil
+}
+
+// checkIDs checks identifiers in order and returns the first error.
+func checkIDs(ids []idField) *protoError {
+	for _, f := range ids {
+		if e := checkID(f); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// checkAccounts checks the accounts of an orders subscription; an empty
+// one is orders.bad_id.
+func checkAccounts(accounts []string) *protoError {
+	for i, a := range accounts {
+		if e := badID(idField{fmt.Sprintf("accounts[%d]", i), a, refdata.MaxAccountLen}); e != nil {
+			return e
 		}
 	}
 	return nil
@@ -367,11 +447,13 @@ func encodeReply(v any) []byte {
 	return b
 }
 
-// errorReply is the body of an error message.
+// errorReply is the body of an error message. Ref, the client order id of
+// the order request answered, is set only to a valid identifier.
 type errorReply struct {
 	Type string          `json:"type"`
 	Code string          `json:"code"`
 	Msg  string          `json:"msg"`
+	Ref  string          `json:"ref,omitempty"`
 	ID   json.RawMessage `json:"id,omitempty"`
 }
 

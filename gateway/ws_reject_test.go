@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,7 +16,7 @@ import (
 // expectError sends raw and reads until an error message arrives.
 func expectError(t *testing.T, c *mdclient.Client, raw, code string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	if err := c.SendRaw(ctx, []byte(raw)); err != nil {
 		t.Fatal(err)
@@ -111,13 +110,15 @@ func TestWSAuth(t *testing.T) {
 }
 
 func TestWSTokenExpiryCloses(t *testing.T) {
-	e := newWSEnv(t, WSConfig{SlowTimeout: 200 * time.Millisecond, PingInterval: 200 * time.Millisecond, IdleTimeout: time.Second})
+	// A short ping interval makes the janitor look often; the long idle
+	// timeout keeps a slow reader from being closed as idle first.
+	e := newWSEnv(t, WSConfig{SlowTimeout: 200 * time.Millisecond, PingInterval: 200 * time.Millisecond, IdleTimeout: time.Minute})
 	token, err := e.auth.IssueFor("u1", nil, 2*time.Second, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := e.dial(token)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	for {
 		if _, err := c.Next(ctx); err != nil {
@@ -133,7 +134,7 @@ func TestWSLimits(t *testing.T) {
 	t.Run("oversized message closes with 1009", func(t *testing.T) {
 		e := newWSEnv(t, WSConfig{AnonymousMarketData: true, MaxMessageBytes: 256})
 		c := e.dial("")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testBound)
 		defer cancel()
 		_ = c.SendRaw(ctx, []byte(`{"op":"ping","id":"`+strings.Repeat("x", 300)+`"}`))
 		_, err := c.Next(ctx)
@@ -144,7 +145,7 @@ func TestWSLimits(t *testing.T) {
 	t.Run("flood is limited then closed", func(t *testing.T) {
 		e := newWSEnv(t, WSConfig{AnonymousMarketData: true, MaxMessagesPerSecond: 5})
 		c := e.dial("")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testBound)
 		defer cancel()
 		go func() {
 			for range 100 {
@@ -190,9 +191,10 @@ func TestWSLimits(t *testing.T) {
 		c.Close()
 	})
 	t.Run("idle client is closed", func(t *testing.T) {
-		e := newWSEnv(t, WSConfig{AnonymousMarketData: true, PingInterval: 100 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
+		const ping, idle = 100 * time.Millisecond, 3 * time.Second
+		e := newWSEnv(t, WSConfig{AnonymousMarketData: true, PingInterval: ping, IdleTimeout: idle})
 		// A raw connection that never reads cannot answer pings.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testBound)
 		defer cancel()
 		conn, _, err := websocket.Dial(ctx, e.url, nil)
 		if err != nil {
@@ -200,7 +202,12 @@ func TestWSLimits(t *testing.T) {
 		}
 		defer conn.CloseNow()
 		waitUntil(t, func() bool { return metricValue(t, e.reg, "gateway_ws_rejected_total", `reason="idle"`) == 1 })
-		// A client that reads answers pings and stays.
+		// A client that reads answers pings and stays. The janitor checks
+		// a client for idleness before it pings it, and pings are at least
+		// PingInterval apart; the only client that answers pings is the
+		// live one, so once it has answered more than idle/ping pings, the
+		// janitor has found it alive after it had sent nothing for longer
+		// than IdleTimeout.
 		live := e.dial("")
 		go func() {
 			for {
@@ -209,10 +216,9 @@ func TestWSLimits(t *testing.T) {
 				}
 			}
 		}()
-		time.Sleep(time.Second)
+		waitUntil(t, func() bool { return metricValue(t, e.reg, "gateway_ws_pongs_total", "") > float64(idle/ping)+1 })
 		if n := metricValue(t, e.reg, "gateway_ws_rejected_total", `reason="idle"`); n != 1 {
 			t.Fatalf("a client answering pings was closed as idle (%v)", n)
 		}
-		_ = errors.New
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,9 +12,13 @@ import (
 )
 
 // dialStalled connects a client that will never read, with a tiny socket
-// receive buffer so the server's writes back up quickly.
+// receive buffer, and makes the server's send buffer for it as small, so
+// the server's writes back up quickly (the kernel would otherwise let
+// megabytes wait in the server's socket). No other client may connect
+// meanwhile.
 func (e *wsEnv) dialStalled() *mdclient.Client {
 	e.t.Helper()
+	known := e.srv.ws.snapshotClients()
 	d := &net.Dialer{}
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := d.DialContext(ctx, network, addr)
@@ -22,13 +27,26 @@ func (e *wsEnv) dialStalled() *mdclient.Client {
 		}
 		return c, err
 	}}}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	c, _, err := mdclient.Dial(ctx, e.url, mdclient.Options{HTTPClient: hc})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { c.Conn().CloseNow() })
+	var server *client
+	waitUntil(e.t, func() bool {
+		for _, sc := range e.srv.ws.snapshotClients() {
+			if !slices.Contains(known, sc) {
+				server = sc
+				return true
+			}
+		}
+		return false
+	})
+	if err := server.raw.(*net.TCPConn).SetWriteBuffer(4096); err != nil {
+		e.t.Fatal(err)
+	}
 	return c
 }
 
@@ -58,7 +76,7 @@ func TestWSStalledClient(t *testing.T) {
 	}
 	// Bursts of flow; the reading clients drain after each, the stalled
 	// one never reads.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(testBound)
 	for metricValue(t, e.reg, "gateway_ws_slow_client_disconnects_total", "") == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("stalled client never disconnected; resyncs %v", metricValue(t, e.reg, "gateway_ws_slow_client_resyncs_total", ""))

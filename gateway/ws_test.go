@@ -7,9 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -90,7 +88,7 @@ func (e *wsEnv) flow(n int) {
 
 func (e *wsEnv) dial(token string) *mdclient.Client {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	c, _, err := mdclient.Dial(ctx, e.url, mdclient.Options{Token: token})
 	if err != nil {
@@ -103,11 +101,33 @@ func (e *wsEnv) dial(token string) *mdclient.Client {
 // drain reads from c until cond holds for its state.
 func drain(t *testing.T, c *mdclient.Client, cond func() bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	for !cond() {
 		if _, err := c.Next(ctx); err != nil {
 			t.Fatalf("read: %v (stats %+v)", err, c.Stats)
+		}
+	}
+}
+
+// readUntil reads from c until stop is closed and cond holds for c's
+// state; it checks cond after every frame once stop is closed. It may run
+// on any goroutine, and is then the only one using c. Its bound only keeps
+// a broken test from hanging: reaching it is a failure, reported as the
+// read error.
+func readUntil(c *mdclient.Client, stop <-chan struct{}, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	for {
+		select {
+		case <-stop:
+			if cond() {
+				return nil
+			}
+		default:
+		}
+		if _, err := c.Next(ctx); err != nil {
+			return fmt.Errorf("read: %w (stats %+v)", err, c.Stats)
 		}
 	}
 }
@@ -163,28 +183,28 @@ func TestWSManyClientsSeeEveryUpdate(t *testing.T) {
 		}
 		subs = append(subs, sub{c, depth, syms})
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); e.flow(3000) }()
-	// Clients read while the flow runs.
-	var rwg sync.WaitGroup
+	// Clients read while the flow runs, each on its own goroutine, until
+	// the flow is over and the client has caught up with the books. A
+	// reader that caught up and waits for a frame is woken by the pong to
+	// a ping sent once the flow is over.
+	flowDone := make(chan struct{})
+	errs := make(chan error, len(subs))
 	for _, s := range subs {
-		rwg.Add(1)
-		go func() {
-			defer rwg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			for {
-				if _, err := s.c.Next(ctx); err != nil {
-					return
-				}
-			}
-		}()
+		go func() { errs <- readUntil(s.c, flowDone, e.caughtUp(s.c, s.syms...)) }()
 	}
-	wg.Wait()
-	rwg.Wait()
+	e.flow(3000)
+	close(flowDone)
 	for _, s := range subs {
-		drain(t, s.c, e.caughtUp(s.c, s.syms...))
+		if err := s.c.Send(context.Background(), map[string]string{"op": "ping"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range subs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range subs {
 		if v := s.c.Stats.Violations(); v != 0 || s.c.Stats.Resyncs != 0 {
 			t.Fatalf("depth %d client: %d violations, %d resyncs: %+v", s.depth, v, s.c.Stats.Resyncs, s.c.Stats)
 		}
@@ -235,7 +255,7 @@ func TestWSQuotesAndTrades(t *testing.T) {
 // collect reads messages until done returns true for one.
 func collect(t *testing.T, c *mdclient.Client, done func(m mdclient.Message) bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	for {
 		msgs, err := c.Next(ctx)

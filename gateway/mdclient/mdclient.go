@@ -64,6 +64,11 @@ type Message struct {
 	LastQty   int64         `json:"lastQty"`
 	Text      string        `json:"text"`
 	Orders    []Message     `json:"orders"`
+	// orders.list answers: the cursor of the next page ("" on the last),
+	// the account's orders and how many follow this page.
+	Next      string `json:"next"`
+	Total     int    `json:"total"`
+	Remaining int    `json:"remaining"`
 }
 
 // Level is a [price, qty] pair on the wire.

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -302,6 +303,9 @@ type clientMsg struct {
 	Type        string   `json:"type"`
 	Price       string   `json:"price"`
 	Qty         int64    `json:"qty"`
+	// orders.list paging
+	Cursor string `json:"cursor"`
+	Limit  int    `json:"limit"`
 }
 
 func mustJSON(v any) string {
@@ -769,6 +773,8 @@ func orderOpString(req clientMsg) (string, bool) {
 		return "auth", true
 	case (req.Op == "subscribe" || req.Op == "unsubscribe") && req.Channel == "orders":
 		return req.Op + " orders " + strings.Join(req.Accounts, ","), true
+	case req.Op == "orders.list" && req.Cursor != "":
+		return "orders.list " + req.Account + " cursor=" + req.Cursor, true
 	case req.Op == "orders.list":
 		return "orders.list " + req.Account, true
 	case req.Op == "order.new":
@@ -843,20 +849,7 @@ func (g *fakeGateway) handleOrders(c *fakeConn, req clientMsg) bool {
 		if !mayTrade(req.Account) {
 			return true
 		}
-		list := []orderJSON{}
-		for _, o := range g.orderList {
-			if o.Account == req.Account {
-				v := o.view("order")
-				v.Ch = ""
-				list = append(list, v)
-			}
-		}
-		g.send(c, struct {
-			Type    string      `json:"type"`
-			Account string      `json:"account"`
-			Orders  []orderJSON `json:"orders"`
-			ID      *int64      `json:"id,omitempty"`
-		}{"orders", req.Account, list, req.ID})
+		g.listOrders(c, req, fail)
 	case req.Op == "order.new":
 		price, err := refdata.ParsePrice(req.Price)
 		switch {
@@ -886,6 +879,72 @@ func (g *fakeGateway) handleOrders(c *fakeConn, req clientMsg) bool {
 		return false
 	}
 	return true
+}
+
+// List paging, as the gateway's: a page holds listLimit orders unless the
+// request asks for another number, never more than maxListLimit; the
+// cursor is the offset of the page in the account's orders.
+const (
+	listLimit    = 100
+	maxListLimit = 500
+)
+
+// listOrders answers orders.list with one page. g.mu must be held.
+func (g *fakeGateway) listOrders(c *fakeConn, req clientMsg, fail func(code, msg string)) {
+	var all []*fakeOrder
+	for _, o := range g.orderList {
+		if o.Account == req.Account {
+			all = append(all, o)
+		}
+	}
+	start := 0
+	if req.Cursor != "" {
+		n, err := strconv.Atoi(req.Cursor)
+		if err != nil || n < 0 || n > len(all) {
+			fail("orders.bad_cursor", "cursor is not one this gateway handed out")
+			return
+		}
+		start = n
+	}
+	limit := req.Limit
+	if limit <= 0 {
+		limit = listLimit
+	}
+	end := min(start+min(limit, maxListLimit), len(all))
+	list := []orderJSON{}
+	for _, o := range all[start:end] {
+		v := o.view("order")
+		list = append(list, v)
+	}
+	next := ""
+	if end < len(all) {
+		next = strconv.Itoa(end)
+	}
+	g.send(c, struct {
+		Type      string      `json:"type"`
+		Account   string      `json:"account"`
+		Orders    []orderJSON `json:"orders"`
+		Next      string      `json:"next,omitempty"`
+		Total     int         `json:"total"`
+		Remaining int         `json:"remaining"`
+		ID        *int64      `json:"id,omitempty"`
+	}{"orders", req.Account, list, next, len(all), len(all) - end, req.ID})
+}
+
+// SeedOrders enters n filled orders of account, as if entered before the
+// page connected: o<account>-<i>, a buy of 100 of the first instrument.
+func (g *fakeGateway) SeedOrders(account string, n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	inst := g.instruments[0]
+	for i := range n {
+		id := fmt.Sprintf("o%s-%d", account, i)
+		o := &fakeOrder{ClOrdID: id, OrigClOrdID: id, Account: account, Symbol: inst.Symbol, Side: "buy",
+			Price: inst.PrevClose, Qty: 100, CumQty: 100, turnover: int64(inst.PrevClose) * 100,
+			Status: "filled", OrderID: fmt.Sprintf("SEED-%d", i), Updated: time.Now()}
+		g.orders[orderKey(account, id)] = o
+		g.orderList = append(g.orderList, o)
+	}
 }
 
 // newOrder runs the fake's risk checks on an order.new and enters it.

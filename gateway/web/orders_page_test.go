@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -76,7 +75,7 @@ func placeOrder(t *testing.T, b *browsertest.Browser, account, side string, pric
 		chromedp.SetValue("#ticket-qty", fmt.Sprint(qty), chromedp.ByQuery),
 		chromedp.Click("#ticket-submit", chromedp.ByQuery),
 	)
-	b.WaitFor(t, "gw.orders.lastClOrdId !== "+mustJSON(before), 5*time.Second)
+	b.WaitFor(t, "gw.orders.lastClOrdId !== "+mustJSON(before), pageBound)
 	var id string
 	b.Eval(t, "gw.orders.lastClOrdId", &id)
 	return id
@@ -88,7 +87,7 @@ func waitStatus(t *testing.T, b *browsertest.Browser, clOrdID, status string) {
 	t.Helper()
 	b.WaitFor(t, fmt.Sprintf(`((id, st) => gw.orders.list.some((o) => o.clOrdId === id && o.status === st) &&
 		[...document.querySelectorAll('#orders-table tbody tr')].some((r) => r.dataset.clordid === id && r.dataset.status === st))(%s, %s)`,
-		mustJSON(clOrdID), mustJSON(status)), 5*time.Second)
+		mustJSON(clOrdID), mustJSON(status)), pageBound)
 }
 
 func hasPrefix(list []string, prefix string) bool {
@@ -116,7 +115,7 @@ func TestOrderTicket(t *testing.T) {
 	page := srv.URL + "/?token=" + url.QueryEscape(token)
 	b.Run(t, "open the page", chromedp.Navigate(page))
 	b.WaitFor(t, "gw.state === 'live' && gw.orders.signedIn && document.getElementById('ticket-fields').disabled === false && "+
-		"document.getElementById('ticket-price').value !== ''", 10*time.Second)
+		"document.getElementById('ticket-price').value !== ''", pageBound)
 
 	// Signed in: the accounts of the auth reply, the symbol's band, and a
 	// buy prefilled at the ask.
@@ -171,10 +170,10 @@ func TestOrderTicket(t *testing.T) {
 	b.Eval(t, "document.getElementById('ticket-price').value = ''", new(string))
 	b.Run(t, "type a price outside the band", chromedp.SendKeys("#ticket-price", outside.String(), chromedp.ByQuery))
 	b.WaitFor(t, "!document.getElementById('ticket-warn').hidden && "+
-		"document.getElementById('ticket-warn').textContent.includes('band')", 5*time.Second)
+		"document.getElementById('ticket-warn').textContent.includes('band')", pageBound)
 	refused := placeOrder(t, b, "A1", "buy", outside, 100)
 	b.WaitFor(t, "gw.orders.lastError !== null && gw.orders.lastError.code === 'risk.price_band' && "+
-		"!document.getElementById('ticket-error').hidden", 5*time.Second)
+		"!document.getElementById('ticket-error').hidden", pageBound)
 	var shownError string
 	b.Eval(t, "document.getElementById('ticket-error').textContent", &shownError)
 	wantMsg := fmt.Sprintf("price %s outside limit band %s-%s", outside, inst.LimitDown, inst.LimitUp)
@@ -235,7 +234,7 @@ func TestOrderTicket(t *testing.T) {
 
 	// A fresh page load gets the same rows from orders.list.
 	b.Run(t, "reload the page", chromedp.Navigate(page))
-	b.WaitFor(t, "gw.orders.signedIn && gw.orders.list.length === 3 && document.querySelectorAll('#orders-table tbody tr').length === 3", 10*time.Second)
+	b.WaitFor(t, "gw.orders.signedIn && gw.orders.list.length === 3 && document.querySelectorAll('#orders-table tbody tr').length === 3", pageBound)
 	var reloaded pageOrders
 	b.Eval(t, "gw.orders", &reloaded)
 	got := map[string]string{}
@@ -270,7 +269,7 @@ func TestOrderTicketSignedOut(t *testing.T) {
 
 			b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/"+tc.query))
 			b.WaitFor(t, "gw.state === 'live' && gw.verified > 0 && document.getElementById('ticket-note').textContent.startsWith("+
-				mustJSON(tc.note)+")", 10*time.Second)
+				mustJSON(tc.note)+")", pageBound)
 			var st struct {
 				Disabled bool   `json:"disabled"`
 				Note     string `json:"note"`
@@ -293,4 +292,53 @@ func TestOrderTicketSignedOut(t *testing.T) {
 			b.Logs(t)
 		})
 	}
+}
+
+// TestOrdersListPages signs in for two accounts, one with more orders than
+// two orders.list pages hold: the page follows each answer's next cursor,
+// once, until the last page, and shows every order exactly once.
+func TestOrdersListPages(t *testing.T) {
+	g := newFakeGateway(t)
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	t.Cleanup(g.Close)
+	const n = 2*listLimit + 37
+	g.SeedOrders("A1", n)
+	g.SeedOrders("A2", 3)
+	b := browsertest.New(t)
+
+	b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/?token="+url.QueryEscape(g.Token(t, "u1", "A1", "A2"))))
+	b.WaitFor(t, fmt.Sprintf("gw.orders.signedIn && gw.orders.list.length === %d && document.querySelectorAll('#orders-table tbody tr').length === %d",
+		n+3, n+3), pageBound)
+	var ids []string
+	b.Eval(t, "gw.orders.list.map((o) => o.account + ' ' + o.clOrdId)", &ids)
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Errorf("order %s listed twice", id)
+		}
+		seen[id] = true
+	}
+	for _, acc := range []struct {
+		name string
+		n    int
+	}{{"A1", n}, {"A2", 3}} {
+		for i := range acc.n {
+			if id := fmt.Sprintf("%s o%s-%d", acc.name, acc.name, i); !seen[id] {
+				t.Fatalf("order %s missing", id)
+			}
+		}
+	}
+	ops := g.Ops()
+	want := []string{"orders.list A1", fmt.Sprintf("orders.list A1 cursor=%d", listLimit),
+		fmt.Sprintf("orders.list A1 cursor=%d", 2*listLimit), "orders.list A2"}
+	for _, w := range want {
+		if count(ops, w) != 1 {
+			t.Errorf("%q sent %d times, want once; ops:\n%s", w, count(ops, w), strings.Join(ops, "\n"))
+		}
+	}
+	if got := countPrefix(ops, "orders.list "); got != len(want) {
+		t.Errorf("%d orders.list requests, want %d; ops:\n%s", got, len(want), strings.Join(ops, "\n"))
+	}
+	b.Logs(t)
 }

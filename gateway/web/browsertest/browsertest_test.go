@@ -34,7 +34,7 @@ func TestBrowser(t *testing.T) {
 	b := browsertest.New(t)
 
 	b.Run(t, "open the page", chromedp.Navigate(srv.URL))
-	b.WaitFor(t, "gw.state === 'live'", 5*time.Second)
+	b.WaitFor(t, "gw.state === 'live'", time.Minute)
 	if s := b.GW(t); s.Seq != 7 || s.Verified != 3 || s.Symbol != "600519.SH" {
 		t.Errorf("GW = %+v, want seq 7, verified 3, symbol 600519.SH", s)
 	}

@@ -678,7 +678,7 @@ function onAuth(msg) {
   if (first && session.accounts.length > 0) {
     track(send({ op: 'subscribe', channel: 'orders', accounts: session.accounts }), 'subscribe', '', '');
     for (const account of session.accounts) {
-      track(send({ op: 'orders.list', account: account }), 'orders.list', '', '');
+      listOrders(account, '');
     }
   }
   ordersChanged();
@@ -777,10 +777,28 @@ function onOrderEvent(msg) {
   }
 }
 
+// onOrdersList takes one page of an orders.list answer and asks for the
+// next page, if there is one, once this one has arrived: the gateway pages
+// the list (a page is bounded by count and by bytes) and hands out the
+// cursor of the next page as `next`.
 function onOrdersList(msg) {
+  orderReqs.delete(msg.id);
   for (const o of Array.isArray(msg.orders) ? msg.orders : []) {
     upsertOrder(o);
   }
+  if (typeof msg.next === 'string' && msg.next !== '' && session.accounts.includes(msg.account)) {
+    listOrders(msg.account, msg.next);
+  }
+}
+
+// listOrders asks for a page of an account's orders: the first when
+// cursor is '', else the page the cursor names.
+function listOrders(account, cursor) {
+  const req = { op: 'orders.list', account: account };
+  if (cursor) {
+    req.cursor = cursor;
+  }
+  track(send(req), 'orders.list', '', '');
 }
 
 // onError shows an error that answers the sign-in or an order request next
