@@ -3,6 +3,8 @@ package system
 import (
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // TestKill9MidStream kills the gateway process (SIGKILL: no shutdown at
@@ -98,6 +100,9 @@ func TestSIGTERMMidStream(t *testing.T) {
 		t.Fatalf("the gateway exited with %v after SIGTERM\n%s", exit, gw.stderr.String())
 	}
 	<-tr.done
+	if st := websocket.CloseStatus(tr.closeErr); st != websocket.StatusGoingAway {
+		t.Errorf("the client's connection ended with %v (status %d), want 1001 going away", tr.closeErr, st)
+	}
 	// Everything accepted was sent before the gateway stopped.
 	uids, _ := journaled(t, v.cfg.Orders.Journal)
 	for _, id := range ids {

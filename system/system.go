@@ -193,10 +193,12 @@ func (g *Gateway) Books() *orderbook.Engine { return g.books }
 // Run runs every component until ctx ends or one fails, then stops them
 // in an order that keeps every promise made to clients:
 //
-//  1. order entry stops taking new orders (orders.stopping) and waits, up
-//     to orders.drain_timeout, for what it accepted to be sent upstream
-//     and answered (requests held for a session that is down stay in the
-//     journal and are sent after the next start);
+//  1. order entry stops taking new orders (orders.stopping: the WebSocket
+//     server first, letting requests in flight finish, then the order
+//     manager for every path) and waits, up to orders.drain_timeout, for
+//     what it accepted to be sent upstream and answered (requests held for
+//     a session that is down stay in the journal and are sent after the
+//     next start);
 //  2. the broker acceptor logs its sessions out and the HTTP/WebSocket
 //     server closes its clients (1001, going away), so clients hear every
 //     answer that arrived;
@@ -255,6 +257,12 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	g.log.Info("gateway stopping", "reason", reason)
 	if g.orders != nil {
 		dctx, cancel := context.WithTimeout(context.Background(), g.drainTimeout)
+		// WebSocket clients get orders.stopping from the server itself
+		// (their requests in flight finish first); brokers, and anything
+		// else, from the order manager.
+		if serr := g.server.StopOrders(dctx); serr != nil {
+			g.log.Warn("gateway: WebSocket order requests did not finish in time", "err", serr)
+		}
 		if derr := g.orders.Drain(dctx); derr != nil {
 			g.log.Warn("gateway: order entry did not drain in time", "err", derr)
 		} else {
