@@ -56,6 +56,7 @@ type orderJSON struct {
 	LastPx      refdata.Price `json:"lastPx,omitempty"`
 	LastQty     int64         `json:"lastQty,omitempty"`
 	Text        string        `json:"text,omitempty"`
+	Code        string        `json:"code,omitempty"`
 	Time        int64         `json:"time"`
 }
 
@@ -72,7 +73,7 @@ func orderView(typ string, o orders.Order) orderJSON {
 // encodeOrderEvent encodes an order event for the orders channel.
 func encodeOrderEvent(ev orders.Event) []byte {
 	v := orderView(string(ev.Kind), ev.Order)
-	v.Ref, v.Text = ev.Ref, ev.Text
+	v.Ref, v.Text, v.Code = ev.Ref, ev.Text, ev.Code
 	if ev.Kind == orders.EventExec {
 		v.ExecType = execTypes[ev.ExecType]
 		v.LastPx, v.LastQty = ev.LastPx, ev.LastQty
