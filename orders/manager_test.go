@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"sgw/fix"
 	"sgw/refdata"
 	"sgw/risk"
@@ -229,5 +231,26 @@ func TestListPages(t *testing.T) {
 		if _, err := e.m.List("A1", bad, 10); !errorsCode(err, CodeBadCursor) {
 			t.Errorf("cursor %q: %v", bad, err)
 		}
+	}
+}
+
+// TestRiskErrorsCounted: the risk ledger's refusal of an update (here a
+// fill beyond the order's quantity: the venue's word) is logged and
+// counted, and the order follows the venue all the same.
+func TestRiskErrorsCounted(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	e.m.New(buy("c1", 100))
+	e.core.wait(t, 1)
+	e.m.OnExecReport("core", e.er("c1", 'F', '2', 100, 100, 0, "e1"))
+	e.m.OnExecReport("core", e.er("c1", 'F', '2', 100, 200, 0, "e2")) // an overfill
+	var m dto.Metric
+	if err := e.m.met.riskErrors.WithLabelValues("fill").Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.GetCounter().GetValue() != 1 {
+		t.Fatalf("gateway_orders_risk_errors_total{op=fill} = %v, want 1", m.GetCounter().GetValue())
+	}
+	if o, _ := e.m.Get("A1", "c1"); o.CumQty != 200 {
+		t.Fatalf("the order does not follow the venue: %+v", o)
 	}
 }

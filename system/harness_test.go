@@ -242,6 +242,7 @@ type trader struct {
 	final    map[string]string // last status heard
 	status   map[string]string // answers to order.status
 	rejected map[string]string // cancel_reject events, by the request's id
+	lists    chan mdclient.Message // answers to orders.list
 	errors   map[string]string
 	notify   chan struct{}
 	closeErr error
@@ -271,7 +272,7 @@ func newTraderFor(t *testing.T, base, tok string, accounts ...string) *trader {
 		time.Sleep(20 * time.Millisecond)
 	}
 	tr := &trader{t: t, c: c, ctx: ctx, done: make(chan struct{}), accepted: map[string]int{}, news: map[string]int{},
-		final: map[string]string{}, status: map[string]string{}, rejected: map[string]string{}, errors: map[string]string{}, notify: make(chan struct{})}
+		final: map[string]string{}, status: map[string]string{}, rejected: map[string]string{}, lists: make(chan mdclient.Message, 16), errors: map[string]string{}, notify: make(chan struct{})}
 	subscribed := make(chan struct{})
 	go tr.read(subscribed)
 	if err := c.Send(ctx, map[string]any{"op": "subscribe", "channel": "orders", "accounts": accounts}); err != nil {
@@ -314,6 +315,8 @@ func (tr *trader) read(subscribed chan struct{}) {
 				tr.final[m.ClOrdID] = m.Status
 			case m.Type == "status" && m.Ref != "":
 				tr.status[m.Ref] = m.Status
+			case m.Type == "orders":
+				tr.lists <- m
 			case m.Type == "cancel_reject":
 				tr.rejected[m.Ref] = m.Code + ": " + m.Msg + m.Text
 			}
@@ -373,6 +376,23 @@ func (tr *trader) streamAt(prefix string, n, rate int, price string, at map[int]
 		<-tick.C
 	}
 	return ids
+}
+
+// list sends an orders.list request and returns the answer.
+func (tr *trader) list(req map[string]any) mdclient.Message {
+	tr.t.Helper()
+	if err := tr.c.Send(tr.ctx, req); err != nil {
+		tr.t.Fatal(err)
+	}
+	select {
+	case m := <-tr.lists:
+		return m
+	case <-tr.done:
+		tr.t.Fatalf("the connection ended waiting for orders.list: %v", tr.closeErr)
+	case <-time.After(60 * time.Second):
+		tr.t.Fatal("no answer to orders.list within 60s")
+	}
+	return mdclient.Message{}
 }
 
 // statusOf asks the gateway for the status of order id and waits for the

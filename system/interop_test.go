@@ -443,3 +443,52 @@ func TestInteropKill9AfterTwoLineOutage(t *testing.T) {
 	tr2 := newTrader(t, gw2.base, tok)
 	checkFilledOnce(t, v, "core", ids, tr2.statusOf)
 }
+
+// TestInteropListTwoThousandOrders: an account with 2,000 orders (filled
+// by the executor) lists them all over the WebSocket, page by page, with
+// no order missing or repeated and the connection kept.
+func TestInteropListTwoThousandOrders(t *testing.T) {
+	v := startQFVenue(t, qfOpts{begin: qfcpp.FIX44, shared: true})
+	rg := startGatewayOn(t, v.cfg)
+	v.awaitLogon(t, "core", 1)
+	tr := newTrader(t, rg.base, token(t, v.cfg))
+	const n = 2000
+	ids := tr.streamAt("l", n, 1000, "45.60", nil)
+	tr.waitFor("every order filled", func() bool {
+		for _, id := range ids {
+			if tr.final[id] != "filled" {
+				return false
+			}
+		}
+		return true
+	})
+	seen := map[string]bool{}
+	cursor, pages := "", 0
+	for {
+		req := map[string]any{"op": "orders.list", "account": "A1", "limit": 500, "id": pages}
+		if cursor != "" {
+			req["cursor"] = cursor
+		}
+		page := tr.list(req)
+		pages++
+		for _, o := range page.Orders {
+			if seen[o.ClOrdID] {
+				t.Fatalf("%s listed twice", o.ClOrdID)
+			}
+			seen[o.ClOrdID] = true
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	if len(seen) != n {
+		t.Fatalf("listed %d orders, want %d", len(seen), n)
+	}
+	select {
+	case <-tr.done:
+		t.Fatalf("the connection ended: %v", tr.closeErr)
+	default:
+	}
+	t.Logf("%d orders listed in %d pages", n, pages)
+}
