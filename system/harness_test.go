@@ -238,10 +238,10 @@ type trader struct {
 
 	mu       sync.Mutex
 	accepted map[string]int
-	news     map[string]int    // exec new
-	final    map[string]string // last status heard
-	status   map[string]string // answers to order.status
-	rejected map[string]string // cancel_reject events, by the request's id
+	news     map[string]int        // exec new
+	final    map[string]string     // last status heard
+	status   map[string]string     // answers to order.status
+	rejected map[string]string     // cancel_reject events, by the request's id
 	lists    chan mdclient.Message // answers to orders.list
 	errors   map[string]string
 	notify   chan struct{}
