@@ -126,13 +126,14 @@ func BenchmarkCheckFillDone(b *testing.B) {
 			b.StartTimer()
 		}
 		o.ClOrdID = benchIDs[j]
-		if _, rej := c.CheckNew(o); rej != nil {
+		r, rej := c.CheckNew(o)
+		if rej != nil {
 			b.Fatal(rej)
 		}
-		if err := c.OnFill("A1", o.ClOrdID, 99_000, 100); err != nil {
+		if err := c.OnFill(r, 99_000, 100); err != nil {
 			b.Fatal(err)
 		}
-		if err := c.OnDone("A1", o.ClOrdID, 100); err != nil {
+		if err := c.OnDone(r, 100); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -89,6 +89,7 @@ func New(cfg Config, clock Clock) (*Checker, error) {
 	}
 	for _, ac := range cfg.Accounts {
 		a := &account{
+			owner:  c,
 			id:     ac.ID,
 			credit: ac.Credit,
 			avail:  ac.Cash,
@@ -123,7 +124,10 @@ func (c *Checker) Day() string {
 // Rollover starts a new trading day if t's local date is after the current
 // one, and reports whether it did. Every order still working expires (its
 // reservation is released), client order ids may be used again, and the
-// shares bought on earlier days become sellable (T+1). The Check methods
+// shares bought on earlier days become sellable (T+1). An earlier day's
+// Reservation still names its own, expired, order, never one of today's
+// with the same client order id: OnFill refuses it with ErrOrderClosed,
+// OnDone ignores it, OnReplaced and OnReplaceRejected report ErrNotPending. The Check methods
 // call it with the clock's time; journal replay calls it with the time of
 // the first event of each day.
 func (c *Checker) Rollover(t time.Time) bool {
@@ -144,8 +148,8 @@ func (c *Checker) rollover(date int32) bool {
 			o.acct.close(o)
 		}
 	})
-	// Callers may still hold Reservations inside the old slab: start a
-	// new one rather than reuse it.
+	// Callers may still hold Reservations inside the old slab, or linking
+	// to its records: start a new one rather than reuse it.
 	c.orders = slab{}
 	for _, a := range c.accounts {
 		clear(a.orders)
