@@ -48,19 +48,18 @@ type order struct {
 	session string
 	clOrdID string // current: the original or the last replace accepted upstream
 	sym     int32
-	side    Side
-	price   refdata.Price // limit price of the current terms
-	qty     int64         // total quantity of the current terms
-	cum     int64         // filled
-	held    int64         // cash (buy, Price units) or shares (sell) held now
-	done    bool
-
 	// replaces counts the replaces accepted; the pending one, if any, is
 	// the last, and its Reservation carries this number.
 	replaces uint32
+	side     Side
+	done     bool
+	pending  bool          // a replace the upstream has not answered yet (pClOrdID, pPrice, pQty)
+	price    refdata.Price // limit price of the current terms
+	qty      int64         // total quantity of the current terms
+	cum      int64         // filled
+	held     int64         // cash (buy, Price units) or shares (sell) held now
 
-	// A replace the upstream has not answered yet.
-	pending  bool
+	// The pending replace's terms.
 	pClOrdID string
 	pPrice   refdata.Price
 	pQty     int64

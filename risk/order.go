@@ -111,6 +111,10 @@ type Reservation struct {
 	ClOrdID string
 	Symbol  string
 	Side    Side
+	// replace is, in a replace's Reservation, which of the order's
+	// accepted replaces it is (1 for the first); 0 in the order's own. It
+	// sits in Side's padding.
+	replace uint32
 	Price   refdata.Price
 	// Qty is the order quantity (for a replace, the new total quantity).
 	Qty int64
@@ -125,9 +129,6 @@ type Reservation struct {
 	// ord is the checker's record of the order; nil in a Reservation the
 	// checker did not make.
 	ord *order
-	// replace is, in a replace's Reservation, which of the order's
-	// accepted replaces it is (1 for the first); 0 in the order's own.
-	replace uint32
 }
 
 // OpenOrder describes an order that is still working, as returned to the
