@@ -253,8 +253,7 @@ func (c *Checker) OnDone(r *Reservation, leavesQty int64) error {
 // pendingReplace returns the order whose pending replace r is the
 // Reservation of (the one CheckReplace or RestoreReplace returned), or
 // ErrNotPending if that replace is not pending (answered already, or its
-// order done) or r is an order's own Reservation. c.mu
-// must be held.
+// order done) or r is an order's own Reservation. c.mu must be held.
 func (c *Checker) pendingReplace(r *Reservation) (*order, error) {
 	o, err := c.record(r)
 	if err != nil {

@@ -124,12 +124,14 @@ func (c *Checker) Day() string {
 // Rollover starts a new trading day if t's local date is after the current
 // one, and reports whether it did. Every order still working expires (its
 // reservation is released), client order ids may be used again, and the
-// shares bought on earlier days become sellable (T+1). An earlier day's
-// Reservation still names its own, expired, order, never one of today's
-// with the same client order id: OnFill refuses it with ErrOrderClosed,
-// OnDone ignores it, OnReplaced and OnReplaceRejected report ErrNotPending. The Check methods
+// shares bought on earlier days become sellable (T+1). The Check methods
 // call it with the clock's time; journal replay calls it with the time of
 // the first event of each day.
+//
+// An earlier day's Reservation still names its own, expired, order, never
+// one of today's with the same client order id: OnFill refuses it with
+// ErrOrderClosed, OnDone ignores it, OnReplaced and OnReplaceRejected
+// report ErrNotPending.
 func (c *Checker) Rollover(t time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -3,9 +3,9 @@ package risk
 import "errors"
 
 // Errors of the configuration, of the order-path callbacks (OnFill,
-// OnDone, OnReplaced, OnReplaceRejected) and of admin calls. They are wrapped
-// with a detail; test with errors.Is. Rejects of client requests are not
-// errors of this kind: they are *Reject values with a stable code.
+// OnDone, OnReplaced, OnReplaceRejected) and of admin calls. They are
+// wrapped with a detail; test with errors.Is. Rejects of client requests
+// are not errors of this kind: they are *Reject values with a stable code.
 var (
 	// ErrConfig reports an invalid Config; New wraps it with the reason.
 	ErrConfig = errors.New("risk: invalid config")
