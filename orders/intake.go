@@ -120,18 +120,20 @@ func (m *Manager) New(req NewRequest) (_ Order, err error) {
 func (m *Manager) applyNew(rec newRec, live bool) (*Order, error) {
 	ro := risk.Order{Account: rec.Account, Session: rec.Source.Kind + ":" + rec.Source.Session, ClOrdID: rec.ClOrdID,
 		Symbol: rec.Symbol, Side: rec.Side, Type: rec.Type, Price: rec.Price, Qty: rec.Qty, Credit: m.credit[rec.Account]}
+	var resv *risk.Reservation
 	var rej *risk.Reject
 	if live {
-		_, rej = m.risk.CheckNew(ro)
+		resv, rej = m.risk.CheckNew(ro)
 	} else {
-		_, rej = m.risk.RestoreNew(ro)
+		resv, rej = m.risk.RestoreNew(ro)
 	}
 	if rej != nil {
 		return nil, rej
 	}
 	o := &Order{ClOrdID: rec.ClOrdID, OrigClOrdID: rec.ClOrdID, Account: rec.Account, Symbol: rec.Symbol, Side: rec.Side,
 		Price: rec.Price, Qty: rec.Qty, LeavesQty: rec.Qty, Status: StatusPendingNew, Upstream: rec.Upstream,
-		UpstreamID: rec.UID, Source: rec.Source, Created: rec.Time, Updated: rec.Time, seq: len(m.byAccount[rec.Account])}
+		UpstreamID: rec.UID, Source: rec.Source, Created: rec.Time, Updated: rec.Time, seq: len(m.byAccount[rec.Account]),
+		resv: resv}
 	m.orders[key(rec.Account, rec.ClOrdID)] = o
 	m.byUID[rec.UID] = o
 	m.list = append(m.list, o)
@@ -142,7 +144,7 @@ func (m *Manager) applyNew(rec newRec, live bool) (*Order, error) {
 // endNew ends a new order that never reached the venue: rejected, its
 // reservation released. It returns the event telling the client. mu held.
 func (m *Manager) endNew(o *Order, code, text string) Event {
-	m.riskErr("done", o, m.risk.OnDone(o.Account, o.ClOrdID, o.Qty-o.CumQty))
+	m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-o.CumQty))
 	o.Status, o.LeavesQty, o.Text, o.Updated = StatusRejected, 0, text, m.cfg.Clock()
 	o.pending = nil
 	m.signal()
@@ -247,6 +249,7 @@ func (m *Manager) applyChange(typ byte, rec changeRec, live bool) error {
 		return &Reject{Code: CodeRequestPending, Text: "order " + o.ClOrdID + " has a cancel or replace in flight; wait for its answer", FIXReason: fixOther}
 	}
 	session := rec.Source.Kind + ":" + rec.Source.Session
+	var resv *risk.Reservation
 	var rej *risk.Reject
 	if typ == recCancel {
 		x := risk.Cancel{Account: rec.Account, Session: session, ClOrdID: rec.ClOrdID, OrigClOrdID: rec.Orig, Symbol: o.Symbol}
@@ -259,15 +262,15 @@ func (m *Manager) applyChange(typ byte, rec changeRec, live bool) error {
 		ro := risk.Order{Account: rec.Account, Session: session, ClOrdID: rec.ClOrdID, Symbol: o.Symbol, Side: o.Side,
 			Type: risk.Limit, Price: rec.Price, Qty: rec.Qty, Credit: m.credit[rec.Account]}
 		if live {
-			_, rej = m.risk.CheckReplace(rec.Orig, ro)
+			resv, rej = m.risk.CheckReplace(rec.Orig, ro)
 		} else {
-			_, rej = m.risk.RestoreReplace(rec.Orig, ro)
+			resv, rej = m.risk.RestoreReplace(rec.Orig, ro)
 		}
 	}
 	if rej != nil {
 		return rej
 	}
-	o.pending = &change{kind: typ, clOrdID: rec.ClOrdID, uid: rec.UID, price: rec.Price, qty: rec.Qty}
+	o.pending = &change{kind: typ, clOrdID: rec.ClOrdID, uid: rec.UID, price: rec.Price, qty: rec.Qty, resv: resv}
 	m.orders[key(rec.Account, rec.ClOrdID)] = o
 	m.byUID[rec.UID] = o
 	return nil
@@ -278,7 +281,7 @@ func (m *Manager) applyChange(typ byte, rec changeRec, live bool) error {
 func (m *Manager) endChange(o *Order, code, text string) Event {
 	c := o.pending
 	if c.kind == recReplace {
-		m.riskErr("replace_rejected", o, m.risk.OnReplaceRejected(o.Account, c.clOrdID))
+		m.riskErr("replace_rejected", o, m.risk.OnReplaceRejected(c.resv))
 	}
 	o.pending = nil
 	o.Text, o.Updated = text, m.cfg.Clock()

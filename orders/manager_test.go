@@ -130,28 +130,57 @@ func TestCreditAccountsGoToMargin(t *testing.T) {
 }
 
 func TestReplace(t *testing.T) {
-	e := newEnv(t, t.TempDir())
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	// reserved checks the cash risk holds for A1's working buys, in yuan.
+	reserved := func(rc *risk.Checker, want int64) {
+		t.Helper()
+		if st, _ := rc.Snapshot("A1"); st.Reserved != refdata.Price(want*refdata.PriceScale) {
+			t.Fatalf("risk holds %s, want %d", st.Reserved, want)
+		}
+	}
 	e.m.New(buy("c1", 300))
 	e.core.wait(t, 1)
 	e.m.OnExecReport("core", e.er("c1", '0', '0', 0, 0, 300, "e1"))
+	reserved(e.rc, 300*1700)
 	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "c1", Account: "A1", Price: 16990000, Qty: 500, Source: src}); err != nil {
 		t.Fatal(err)
 	}
+	reserved(e.rc, 500*1700) // pending: the larger price times the larger quantity
 	g := e.core.wait(t, 2)[1].(fix.ReplaceRequest)
 	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: g.ClOrdID, OrigClOrdID: g.OrigClOrdID, ExecID: "e2", ExecType: '5', OrdStatus: '0', LeavesQty: 500})
 	o, _ := e.m.Get("A1", "c1")
 	if o.ClOrdID != "r1" || o.Price != 16990000 || o.Qty != 500 || o.LeavesQty != 500 {
 		t.Fatalf("after replace %+v", o)
 	}
+	reserved(e.rc, 500*1699)
 	// A refused replace leaves the order as it was.
 	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r2", OrigClOrdID: "r1", Account: "A1", Price: 17000000, Qty: 600, Source: src}); err != nil {
 		t.Fatal(err)
 	}
+	reserved(e.rc, 600*1700)
 	g2 := e.core.wait(t, 3)[2].(fix.ReplaceRequest)
 	e.m.OnCancelReject("core", fix.CancelReject{ClOrdID: g2.ClOrdID, OrigClOrdID: g2.OrigClOrdID, Text: "too late"})
 	if o, _ := e.m.Get("A1", "r1"); o.Price != 16990000 || o.Qty != 500 {
 		t.Fatalf("after a refused replace %+v", o)
 	}
+	reserved(e.rc, 500*1699)
+	// A replace pending at the stop: the replay holds what the live
+	// checker held, and the answer after the restart releases it.
+	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r3", OrigClOrdID: "r1", Account: "A1", Price: 17000000, Qty: 400, Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	g3 := e.core.wait(t, 4)[3].(fix.ReplaceRequest)
+	reserved(e.rc, 500*1700)
+	e.j.Close()
+
+	r := newEnv(t, dir)
+	reserved(r.rc, 500*1700)
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: g3.ClOrdID, OrigClOrdID: g3.OrigClOrdID, ExecID: "e3", ExecType: '5', OrdStatus: '0', LeavesQty: 400})
+	if o, _ := r.m.Get("A1", "r3"); o.Price != 17000000 || o.Qty != 400 {
+		t.Fatalf("after the restart and replace %+v", o)
+	}
+	reserved(r.rc, 400*1700)
 }
 
 // TestExecIDsPerUpstream: two upstreams number their executions alike;

@@ -73,6 +73,9 @@ type Order struct {
 	// probe is set while recovery asks the venue whether it has the
 	// order (see Manager.recoverRoute).
 	probe bool
+	// resv is the order's risk Reservation (CheckNew or RestoreNew): the
+	// handle its fills and its end go to risk with.
+	resv *risk.Reservation
 }
 
 // change is a cancel or replace the gateway accepted and the upstream has
@@ -83,6 +86,10 @@ type change struct {
 	uid     string // its upstream id
 	price   refdata.Price
 	qty     int64
+	// resv is a replace's risk Reservation (CheckReplace or
+	// RestoreReplace), which its answer goes to risk with; nil for a
+	// cancel.
+	resv *risk.Reservation
 }
 
 // EventKind classifies what happened to an order.

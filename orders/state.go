@@ -99,7 +99,7 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 		if o.CumQty > 0 {
 			status = StatusCanceled
 		}
-		m.riskErr("done", o, m.risk.OnDone(o.Account, o.ClOrdID, o.Qty-o.CumQty))
+		m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-o.CumQty))
 		o.Status, o.LeavesQty, o.pending = status, 0, nil
 		o.Text, o.Updated = "the upstream does not know the order: "+text, m.cfg.Clock()
 		ev.Text, ev.Order = o.Text, *o
@@ -120,15 +120,15 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 		if er.LastQty <= 0 {
 			return ev, false
 		}
-		m.riskErr("fill", o, m.risk.OnFill(o.Account, o.ClOrdID, er.LastPx, er.LastQty))
+		m.riskErr("fill", o, m.risk.OnFill(o.resv, er.LastPx, er.LastQty))
 		o.CumQty += er.LastQty
 		o.turnover += int64(er.LastPx) * er.LastQty
 		o.AvgPx = refdata.Price(o.turnover / o.CumQty)
 		ev.LastPx, ev.LastQty = er.LastPx, er.LastQty
 	case '4', 'C', '3': // canceled, expired, done for day
-		m.riskErr("done", o, m.risk.OnDone(o.Account, o.ClOrdID, er.LeavesQty))
+		m.riskErr("done", o, m.risk.OnDone(o.resv, er.LeavesQty))
 	case '8': // rejected
-		m.riskErr("done", o, m.risk.OnDone(o.Account, o.ClOrdID, o.Qty-o.CumQty))
+		m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-o.CumQty))
 	case '5': // replaced
 		if c != nil && er.ClOrdID == c.uid {
 			m.replaced(o, c)
@@ -155,7 +155,7 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 
 // replaced makes an order's pending replace its terms. mu held.
 func (m *Manager) replaced(o *Order, c *change) {
-	m.riskErr("replaced", o, m.risk.OnReplaced(o.Account, c.clOrdID))
+	m.riskErr("replaced", o, m.risk.OnReplaced(c.resv))
 	o.ClOrdID, o.UpstreamID, o.Price, o.Qty = c.clOrdID, c.uid, c.price, c.qty
 	o.pending = nil
 }
@@ -171,7 +171,7 @@ func (m *Manager) reconcile(o *Order, er fix.ExecReport) {
 	switch missed := er.CumQty - o.CumQty; {
 	case missed > 0:
 		px := refdata.Price((int64(er.AvgPx)*er.CumQty - o.turnover) / missed)
-		m.riskErr("fill", o, m.risk.OnFill(o.Account, o.ClOrdID, px, missed))
+		m.riskErr("fill", o, m.risk.OnFill(o.resv, px, missed))
 		o.CumQty, o.turnover, o.AvgPx = er.CumQty, int64(er.AvgPx)*er.CumQty, er.AvgPx
 	case missed < 0:
 		m.riskErr("fill", o, fmt.Errorf("the upstream reports %d shares filled, the gateway counted %d (a bust or correction)", er.CumQty, o.CumQty))
@@ -180,7 +180,7 @@ func (m *Manager) reconcile(o *Order, er fix.ExecReport) {
 	o.LeavesQty = er.LeavesQty
 	o.Status = statusOf(er.OrdStatus, o.Status)
 	if o.Status.Terminal() {
-		m.riskErr("done", o, m.risk.OnDone(o.Account, o.ClOrdID, er.LeavesQty))
+		m.riskErr("done", o, m.risk.OnDone(o.resv, er.LeavesQty))
 	}
 }
 
@@ -267,7 +267,7 @@ func (m *Manager) OnCancelReject(upstream string, r fix.CancelReject) {
 // applyCancelReject drops the pending request. mu held.
 func (m *Manager) applyCancelReject(o *Order, r fix.CancelReject) {
 	if c := o.pending; c.kind == recReplace {
-		m.riskErr("replace_rejected", o, m.risk.OnReplaceRejected(o.Account, c.clOrdID))
+		m.riskErr("replace_rejected", o, m.risk.OnReplaceRejected(c.resv))
 	}
 	o.pending = nil
 	o.Text = refdata.CleanText(r.Text)

@@ -14,13 +14,14 @@ import (
 // since an earlier day (reserved of it by working sells), today is bought
 // today and not sellable before the next trading day.
 type account struct {
+	owner    *Checker // the Checker of the account; set by New, never changed
 	id       string
 	credit   bool
 	killed   bool
 	avail    refdata.Price
 	reserved refdata.Price
 	pos      map[int32]*position
-	orders   map[string]*order // every client order id used today
+	orders   map[string]*order // every client order id used today, for duplicates and cancel or replace requests
 	open     int               // working orders
 	bucket   bucket
 }
@@ -32,10 +33,14 @@ type position struct {
 	today    int64 // bought today (T+1)
 }
 
-// order is the checker's record of an accepted order. Several client order
-// ids may point at one record (a replace's, a cancel's).
+// order is the checker's record of an accepted order, which every
+// Reservation handed out for it links to. Several client order ids may
+// point at one record in its account's index (a replace's, a cancel's).
+// Records never move; acct is set when the record is made and never
+// changed, so a Reservation's owner can be checked from it.
 type order struct {
-	// resv is the Reservation returned by CheckNew; never written after.
+	// resv is the Reservation returned by CheckNew (linking back to this
+	// record); never written after.
 	resv Reservation
 
 	acct    *account
@@ -43,15 +48,18 @@ type order struct {
 	session string
 	clOrdID string // current: the original or the last replace accepted upstream
 	sym     int32
-	side    Side
-	price   refdata.Price // limit price of the current terms
-	qty     int64         // total quantity of the current terms
-	cum     int64         // filled
-	held    int64         // cash (buy, Price units) or shares (sell) held now
-	done    bool
+	// replaces counts the replaces accepted; the pending one, if any, is
+	// the last, and its Reservation carries this number.
+	replaces uint32
+	side     Side
+	done     bool
+	pending  bool          // a replace the upstream has not answered yet (pClOrdID, pPrice, pQty)
+	price    refdata.Price // limit price of the current terms
+	qty      int64         // total quantity of the current terms
+	cum      int64         // filled
+	held     int64         // cash (buy, Price units) or shares (sell) held now
 
-	// A replace the upstream has not answered yet.
-	pending  bool
+	// The pending replace's terms.
 	pClOrdID string
 	pPrice   refdata.Price
 	pQty     int64
@@ -137,50 +145,55 @@ func (s *slab) each(fn func(*order)) {
 	}
 }
 
-// lookup finds an account and one of its orders. c.mu must be held.
-func (c *Checker) lookup(account, clOrdID string) (*account, *order, error) {
-	a := c.accounts[account]
-	if a == nil {
-		return nil, nil, fmt.Errorf("%w: %s", ErrUnknownAccount, account)
+// record returns the order r links to: ErrUnknownReservation if r is nil,
+// was not made by a Checker or was made by another one. It reads only what
+// is fixed when a record is made. c.mu must be held to use the record.
+func (c *Checker) record(r *Reservation) (*order, error) {
+	switch {
+	case r == nil:
+		return nil, fmt.Errorf("%w: nil", ErrUnknownReservation)
+	case r.ord == nil:
+		return nil, fmt.Errorf("%w: account %s clOrdId %s was not made by a Checker", ErrUnknownReservation, r.Account, r.ClOrdID)
+	case r.ord.acct.owner != c:
+		return nil, fmt.Errorf("%w: account %s clOrdId %s is another Checker's", ErrUnknownReservation, r.Account, r.ClOrdID)
 	}
-	o := a.orders[clOrdID]
-	if o == nil {
-		return nil, nil, fmt.Errorf("%w: account %s clOrdId %s", ErrUnknownOrder, account, clOrdID)
-	}
-	return a, o, nil
+	return r.ord, nil
 }
 
-// OnFill applies an execution of qty shares at price to the order named
-// by any of its client order ids. A buy releases the part of its hold the
-// fill no longer needs (it held the limit price; it paid price) and adds
-// the shares to the position as bought today: they are not sellable before
-// the next trading day (T+1). A sell takes the shares out of the position
-// and credits the proceeds to available cash at once, as A-share rules
-// allow for buying. An order whose fills reach its quantity is done.
+// OnFill applies an execution of qty shares at price to the order whose
+// Reservation r is (the one CheckNew or RestoreNew returned; a replace's
+// Reservation names the same order). A buy releases the part of its hold
+// the fill no longer needs (it held the limit price; it paid price) and
+// adds the shares to the position as bought today: they are not sellable
+// before the next trading day (T+1). A sell takes the shares out of the
+// position and credits the proceeds to available cash at once, as A-share
+// rules allow for buying. An order whose fills reach its quantity is done.
 //
 // OnFill refuses, changing nothing, a fill that is not positive, exceeds
 // the order's leaves, is above limit-up or (a buy) above its limit:
-// ErrBadFill; or is for
-// an order already done: ErrOrderClosed. It does not read the clock, so
-// replaying the same calls reproduces the same state.
-func (c *Checker) OnFill(account, clOrdID string, price refdata.Price, qty int64) error {
+// ErrBadFill; for an order already done (or expired at a rollover):
+// ErrOrderClosed; and a nil, hand-made or other Checker's r:
+// ErrUnknownReservation. It does not read the clock, so replaying the
+// same calls reproduces the same state.
+func (c *Checker) OnFill(r *Reservation, price refdata.Price, qty int64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	a, o, err := c.lookup(account, clOrdID)
+	o, err := c.record(r)
 	if err != nil {
 		return err
 	}
+	a := o.acct
 	if o.done {
-		return fmt.Errorf("%w: account %s clOrdId %s", ErrOrderClosed, account, clOrdID)
+		return fmt.Errorf("%w: account %s clOrdId %s", ErrOrderClosed, a.id, o.clOrdID)
 	}
 	maxQty, maxPrice := o.bounds()
 	switch {
 	case qty <= 0 || price <= 0:
 		return fmt.Errorf("%w: %d at %s", ErrBadFill, qty, price)
 	case qty > maxQty-o.cum:
-		return fmt.Errorf("%w: %d exceeds the %d left of %s", ErrBadFill, qty, maxQty-o.cum, clOrdID)
+		return fmt.Errorf("%w: %d exceeds the %d left of %s", ErrBadFill, qty, maxQty-o.cum, o.clOrdID)
 	case o.side == Buy && price > maxPrice:
-		return fmt.Errorf("%w: buy at %s above the limit %s of %s", ErrBadFill, price, maxPrice, clOrdID)
+		return fmt.Errorf("%w: buy at %s above the limit %s of %s", ErrBadFill, price, maxPrice, o.clOrdID)
 	case price > c.instr[o.sym].hi:
 		return fmt.Errorf("%w: %s above limit-up %s", ErrBadFill, price, c.instr[o.sym].hi)
 	}
@@ -210,16 +223,18 @@ func addCash(cash, v refdata.Price) refdata.Price {
 	return cash + v
 }
 
-// OnDone closes an order that will not fill further (cancelled, rejected
-// upstream, expired) and releases everything it still holds. leavesQty is
-// the upstream's unfilled quantity; if it differs from the checker's count
-// the order is closed all the same and ErrLeavesMismatch reports the
-// difference (a fill was not reported to OnFill). Closing an order that is
-// already done is a no-op. OnDone does not read the clock.
-func (c *Checker) OnDone(account, clOrdID string, leavesQty int64) error {
+// OnDone closes the order whose Reservation r is (as for OnFill), when it
+// will not fill further (cancelled, rejected upstream, expired), and
+// releases everything it still holds. leavesQty is the upstream's
+// unfilled quantity; if it differs from the checker's count the order is
+// closed all the same and ErrLeavesMismatch reports the difference (a fill
+// was not reported to OnFill). Closing an order that is already done (or
+// expired at a rollover) is a no-op. A nil, hand-made or other Checker's r
+// is refused with ErrUnknownReservation. OnDone does not read the clock.
+func (c *Checker) OnDone(r *Reservation, leavesQty int64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	a, o, err := c.lookup(account, clOrdID)
+	o, err := c.record(r)
 	if err != nil {
 		return err
 	}
@@ -228,56 +243,69 @@ func (c *Checker) OnDone(account, clOrdID string, leavesQty int64) error {
 	}
 	leaves, pLeaves := o.qty-o.cum, o.pQty-o.cum
 	pending := o.pending
-	a.close(o)
+	o.acct.close(o)
 	if leavesQty != leaves && !(pending && leavesQty == pLeaves) {
-		return fmt.Errorf("%w: %s: upstream leaves %d, checker leaves %d", ErrLeavesMismatch, clOrdID, leavesQty, leaves)
+		return fmt.Errorf("%w: %s: upstream leaves %d, checker leaves %d", ErrLeavesMismatch, o.clOrdID, leavesQty, leaves)
 	}
 	return nil
 }
 
-// OnReplaced makes the pending replace with client order id clOrdID the
-// order's terms, after the upstream accepted it, and releases what the old
-// terms held beyond the new ones. If the order's fills already reach the
-// new quantity it is done.
-func (c *Checker) OnReplaced(account, clOrdID string) error {
+// pendingReplace returns the order whose pending replace r is the
+// Reservation of (the one CheckReplace or RestoreReplace returned), or
+// ErrNotPending if that replace is not pending (answered already, or its
+// order done) or r is an order's own Reservation. c.mu must be held.
+func (c *Checker) pendingReplace(r *Reservation) (*order, error) {
+	o, err := c.record(r)
+	if err != nil {
+		return nil, err
+	}
+	// A pending replace is the order's last: replaces >= 1, so an
+	// order's own Reservation (replace 0) never matches.
+	if o.done || !o.pending || r.replace != o.replaces {
+		return nil, fmt.Errorf("%w: account %s clOrdId %s", ErrNotPending, o.acct.id, r.ClOrdID)
+	}
+	return o, nil
+}
+
+// OnReplaced makes the pending replace whose Reservation r is the order's
+// terms, after the upstream accepted it, and releases what the old terms
+// held beyond the new ones. If the order's fills already reach the new
+// quantity it is done. It refuses a replace that is not pending with
+// ErrNotPending, and a nil, hand-made or other Checker's r with
+// ErrUnknownReservation.
+func (c *Checker) OnReplaced(r *Reservation) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	a, o, err := c.lookup(account, clOrdID)
+	o, err := c.pendingReplace(r)
 	if err != nil {
 		return err
 	}
-	if o.done || !o.pending || o.pClOrdID != clOrdID {
-		return fmt.Errorf("%w: account %s clOrdId %s", ErrNotPending, account, clOrdID)
-	}
 	o.pending = false
-	o.clOrdID, o.price, o.qty = clOrdID, o.pPrice, o.pQty
+	o.clOrdID, o.price, o.qty = o.pClOrdID, o.pPrice, o.pQty
 	if o.cum >= o.qty {
-		a.close(o)
+		o.acct.close(o)
 		return nil
 	}
-	a.rehold(o)
+	o.acct.rehold(o)
 	return nil
 }
 
-// OnReplaceRejected drops the pending replace with client order id
-// clOrdID, after the upstream refused it: the order keeps its old terms
-// and releases the extra the replace held. The replace's client order id
-// stays used for the day.
-func (c *Checker) OnReplaceRejected(account, clOrdID string) error {
+// OnReplaceRejected drops the pending replace whose Reservation r is,
+// after the upstream refused it: the order keeps its old terms and
+// releases the extra the replace held. The replace's client order id stays
+// used for the day. Errors are those of OnReplaced.
+func (c *Checker) OnReplaceRejected(r *Reservation) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	a, o, err := c.lookup(account, clOrdID)
+	o, err := c.pendingReplace(r)
 	if err != nil {
 		return err
 	}
-	if o.done || !o.pending || o.pClOrdID != clOrdID {
-		return fmt.Errorf("%w: account %s clOrdId %s", ErrNotPending, account, clOrdID)
-	}
 	o.pending = false
 	if o.cum >= o.qty {
-		a.close(o)
+		o.acct.close(o)
 		return nil
 	}
-	a.rehold(o)
+	o.acct.rehold(o)
 	return nil
 }

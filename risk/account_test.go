@@ -13,7 +13,7 @@ func TestBuyFillReleasesPriceDifference(t *testing.T) {
 		t.Fatalf("reservation %+v", r)
 	}
 	// 400 at 10.00: the 400*0.50 it held beyond the fill comes back.
-	wantErr(t, c.OnFill("A1", "b1", px("10.00"), 400), nil)
+	wantErr(t, c.OnFill(r, px("10.00"), 400), nil)
 	st := snap(t, c, "A1")
 	if st.Reserved != cny(6300) || st.Cash != start-cny(6300)-cny(4000) {
 		t.Fatalf("after fill: %+v (start %s)", st, start)
@@ -22,7 +22,7 @@ func TestBuyFillReleasesPriceDifference(t *testing.T) {
 		t.Fatalf("position %+v", p)
 	}
 	// Done with 600 left: the rest comes back.
-	wantErr(t, c.OnDone("A1", "b1", 600), nil)
+	wantErr(t, c.OnDone(r, 600), nil)
 	st = snap(t, c, "A1")
 	if st.Reserved != 0 || st.Cash != start-cny(4000) || st.OpenOrders != 0 {
 		t.Fatalf("after done: %+v", st)
@@ -32,8 +32,8 @@ func TestBuyFillReleasesPriceDifference(t *testing.T) {
 
 func TestTPlusOne(t *testing.T) {
 	c, clk := newChecker(t, nil)
-	mustNew(t, c, buy("A1", "b1", "000001.SZ", "10", 400))
-	wantErr(t, c.OnFill("A1", "b1", px("10"), 400), nil)
+	b1 := mustNew(t, c, buy("A1", "b1", "000001.SZ", "10", 400))
+	wantErr(t, c.OnFill(b1, px("10"), 400), nil)
 	// Bought today: not sellable. A1 had 1000 from earlier days.
 	_, rej := c.CheckNew(sell("A1", "s1", "000001.SZ", "10", 1400))
 	wantCode(t, rej, CodePosition)
@@ -42,11 +42,11 @@ func TestTPlusOne(t *testing.T) {
 	}
 	_, rej = c.CheckNew(sell("A1", "s1", "000001.SZ", "10", 1100))
 	wantCode(t, rej, CodePosition)
-	mustNew(t, c, sell("A1", "s2", "000001.SZ", "10", 1000))
+	s2 := mustNew(t, c, sell("A1", "s2", "000001.SZ", "10", 1000))
 
 	// A buy of a symbol not held before: nothing sellable today.
-	mustNew(t, c, buy("C1", "b1", "000001.SZ", "10", 500))
-	wantErr(t, c.OnFill("C1", "b1", px("10"), 500), nil)
+	cb1 := mustNew(t, c, buy("C1", "b1", "000001.SZ", "10", 500))
+	wantErr(t, c.OnFill(cb1, px("10"), 500), nil)
 	_, rej = c.CheckNew(sell("C1", "s1", "000001.SZ", "10", 100))
 	wantCode(t, rej, CodePosition)
 
@@ -60,15 +60,28 @@ func TestTPlusOne(t *testing.T) {
 		t.Fatalf("next day: %+v", st)
 	}
 	checkInvariants(t, c)
+
+	// Yesterday's Reservations name yesterday's orders, expired, never
+	// today's with the same client order id.
+	wantErr(t, c.OnFill(s2, px("10"), 100), ErrOrderClosed)
+	wantErr(t, c.OnDone(s2, 1000), nil)
+	today := mustNew(t, c, buy("A1", "b1", "000001.SZ", "10", 400))
+	wantErr(t, c.OnFill(b1, px("10"), 100), ErrOrderClosed)
+	wantErr(t, c.OnDone(b1, 0), nil)
+	if st := snap(t, c, "A1"); st.OpenOrders != 2 || st.Reserved != cny(4000) {
+		t.Fatalf("yesterday's Reservation reached today's order: %+v", st)
+	}
+	wantErr(t, c.OnDone(today, 400), nil)
+	checkInvariants(t, c)
 }
 
 func TestSellFillCreditsCashAtOnce(t *testing.T) {
 	c, _ := newChecker(t, nil)
 	// S1 has no cash and 150 STAR shares.
-	mustNew(t, c, sell("S1", "s1", "688981.SH", "50.00", 150))
+	s1 := mustNew(t, c, sell("S1", "s1", "688981.SH", "50.00", 150))
 	_, rej := c.CheckNew(buy("S1", "b1", "000001.SZ", "10.00", 700))
 	wantCode(t, rej, CodeCash)
-	wantErr(t, c.OnFill("S1", "s1", px("50.00"), 150), nil)
+	wantErr(t, c.OnFill(s1, px("50.00"), 150), nil)
 	st := snap(t, c, "S1")
 	if st.Cash != cny(7500) || st.OpenOrders != 0 || len(st.Positions) != 0 {
 		t.Fatalf("after sell: %+v", st)
@@ -86,12 +99,12 @@ func TestPartialSellFill(t *testing.T) {
 		t.Fatalf("reservation %+v", r)
 	}
 	// Sells fill at or above the limit.
-	wantErr(t, c.OnFill("A1", "s1", px("1810"), 100), nil)
+	wantErr(t, c.OnFill(r, px("1810"), 100), nil)
 	st := snap(t, c, "A1")
 	if p := pos(st, "600519.SH"); p.Sellable != 50 || p.Reserved != 100 || st.Cash != start+cny(181_000) {
 		t.Fatalf("after fill: %+v", st)
 	}
-	wantErr(t, c.OnDone("A1", "s1", 100), nil)
+	wantErr(t, c.OnDone(r, 100), nil)
 	if p := pos(snap(t, c, "A1"), "600519.SH"); p.Sellable != 150 || p.Reserved != 0 {
 		t.Fatalf("after done: %+v", p)
 	}
@@ -100,16 +113,16 @@ func TestPartialSellFill(t *testing.T) {
 
 func TestFullFillClosesOrder(t *testing.T) {
 	c, _ := newChecker(t, nil)
-	mustNew(t, c, buy("C1", "b1", "000001.SZ", "10", 1000))
-	wantErr(t, c.OnFill("C1", "b1", px("9.90"), 600), nil)
-	wantErr(t, c.OnFill("C1", "b1", px("9.80"), 400), nil)
+	r := mustNew(t, c, buy("C1", "b1", "000001.SZ", "10", 1000))
+	wantErr(t, c.OnFill(r, px("9.90"), 600), nil)
+	wantErr(t, c.OnFill(r, px("9.80"), 400), nil)
 	st := snap(t, c, "C1")
 	if st.OpenOrders != 0 || st.Reserved != 0 || st.Cash != cny(10_000)-cny(5940)-cny(3920) {
 		t.Fatalf("state %+v", st)
 	}
 	// Done after the last fill is a no-op; a further fill is refused.
-	wantErr(t, c.OnDone("C1", "b1", 0), nil)
-	wantErr(t, c.OnFill("C1", "b1", px("9.80"), 1), ErrOrderClosed)
+	wantErr(t, c.OnDone(r, 0), nil)
+	wantErr(t, c.OnFill(r, px("9.80"), 1), ErrOrderClosed)
 	// A cancel of a done order is refused.
 	wantCode(t, c.CheckCancel(Cancel{Account: "C1", OrigClOrdID: "b1"}), CodeUnknownOrder)
 	checkInvariants(t, c)
@@ -117,38 +130,53 @@ func TestFullFillClosesOrder(t *testing.T) {
 
 func TestBadCallbacksChangeNothing(t *testing.T) {
 	c, _ := newChecker(t, nil)
-	mustNew(t, c, buy("C1", "b1", "000001.SZ", "10", 500))
-	mustNew(t, c, sell("A1", "s1", "000001.SZ", "10", 500))
-	before := snap(t, c, "C1")
+	b1 := mustNew(t, c, buy("C1", "b1", "000001.SZ", "10", 500))
+	s1 := mustNew(t, c, sell("A1", "s1", "000001.SZ", "10", 500))
+	// other is a Checker of the same Config with the same order: its
+	// Reservation looks like b1's but is not this Checker's.
+	other, _ := newChecker(t, nil)
+	ob1 := mustNew(t, other, buy("C1", "b1", "000001.SZ", "10", 500))
+	made := *b1 // a copy is the same handle
+	made.ord = nil
+	before, otherBefore := snap(t, c, "C1"), snap(t, other, "C1")
 	for _, tc := range []struct {
-		name  string
-		err   error
-		want  error
-		exact bool
+		name string
+		err  error
+		want error
 	}{
-		{"over leaves", c.OnFill("C1", "b1", px("10"), 501), ErrBadFill, false},
-		{"above limit", c.OnFill("C1", "b1", px("10.01"), 100), ErrBadFill, false},
-		{"zero qty", c.OnFill("C1", "b1", px("10"), 0), ErrBadFill, false},
-		{"zero price", c.OnFill("C1", "b1", 0, 100), ErrBadFill, false},
-		{"sell above limit-up", c.OnFill("A1", "s1", px("11.01"), 100), ErrBadFill, false},
-		{"unknown order", c.OnFill("C1", "zz", px("10"), 100), ErrUnknownOrder, false},
-		{"unknown account", c.OnFill("ZZ", "b1", px("10"), 100), ErrUnknownAccount, false},
-		{"done unknown", c.OnDone("C1", "zz", 0), ErrUnknownOrder, false},
-		{"replaced not pending", c.OnReplaced("C1", "b1"), ErrNotPending, false},
-		{"replace rejected not pending", c.OnReplaceRejected("C1", "b1"), ErrNotPending, false},
+		{"over leaves", c.OnFill(b1, px("10"), 501), ErrBadFill},
+		{"above limit", c.OnFill(b1, px("10.01"), 100), ErrBadFill},
+		{"zero qty", c.OnFill(b1, px("10"), 0), ErrBadFill},
+		{"zero price", c.OnFill(b1, 0, 100), ErrBadFill},
+		{"sell above limit-up", c.OnFill(s1, px("11.01"), 100), ErrBadFill},
+		{"nil reservation", c.OnFill(nil, px("10"), 100), ErrUnknownReservation},
+		{"hand-made reservation", c.OnFill(&Reservation{Account: "C1", ClOrdID: "b1"}, px("10"), 100), ErrUnknownReservation},
+		{"copy without its link", c.OnFill(&made, px("10"), 100), ErrUnknownReservation},
+		{"other checker's reservation", c.OnFill(ob1, px("10"), 100), ErrUnknownReservation},
+		{"done nil", c.OnDone(nil, 0), ErrUnknownReservation},
+		{"done other checker's", c.OnDone(ob1, 500), ErrUnknownReservation},
+		{"replaced nil", c.OnReplaced(nil), ErrUnknownReservation},
+		{"replaced other checker's", c.OnReplaced(ob1), ErrUnknownReservation},
+		{"replace rejected nil", c.OnReplaceRejected(nil), ErrUnknownReservation},
+		{"replaced not pending", c.OnReplaced(b1), ErrNotPending},
+		{"replace rejected not pending", c.OnReplaceRejected(b1), ErrNotPending},
 	} {
-		wantErr(t, tc.err, tc.want)
+		t.Run(tc.name, func(t *testing.T) { wantErr(t, tc.err, tc.want) })
 	}
 	if after := snap(t, c, "C1"); after.Cash != before.Cash || after.Reserved != before.Reserved || after.OpenOrders != 1 {
 		t.Fatalf("state changed: %+v -> %+v", before, after)
 	}
+	if after := snap(t, other, "C1"); after.Cash != otherBefore.Cash || after.Reserved != otherBefore.Reserved || after.OpenOrders != 1 {
+		t.Fatalf("other checker's state changed: %+v -> %+v", otherBefore, after)
+	}
 	checkInvariants(t, c)
+	checkInvariants(t, other)
 }
 
 func TestOnDoneLeavesMismatch(t *testing.T) {
 	c, _ := newChecker(t, nil)
-	mustNew(t, c, buy("C1", "b1", "000001.SZ", "10", 500))
-	wantErr(t, c.OnDone("C1", "b1", 300), ErrLeavesMismatch)
+	r := mustNew(t, c, buy("C1", "b1", "000001.SZ", "10", 500))
+	wantErr(t, c.OnDone(r, 300), ErrLeavesMismatch)
 	st := snap(t, c, "C1")
 	if st.Reserved != 0 || st.Cash != cny(10_000) || st.OpenOrders != 0 {
 		t.Fatalf("not released: %+v", st)
@@ -158,7 +186,7 @@ func TestOnDoneLeavesMismatch(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	c, _ := newChecker(t, nil)
-	mustNew(t, c, buy("A1", "b1", "000001.SZ", "10", 100))
+	r := mustNew(t, c, buy("A1", "b1", "000001.SZ", "10", 100))
 	for _, tc := range []struct {
 		name   string
 		cancel Cancel
@@ -183,7 +211,8 @@ func TestCancel(t *testing.T) {
 	// The cancel's id is used for the day and names the order.
 	_, rej = c.CheckNew(buy("A1", "x1", "000001.SZ", "10", 100))
 	wantCode(t, rej, CodeDuplicateClOrd)
-	wantErr(t, c.OnDone("A1", "x2", 100), nil)
+	// The order is done through its Reservation, whichever ids named it.
+	wantErr(t, c.OnDone(r, 100), nil)
 	if st := snap(t, c, "A1"); st.OpenOrders != 0 || st.Reserved != 0 {
 		t.Fatalf("state %+v", st)
 	}
@@ -201,14 +230,14 @@ func TestReplaceBuy(t *testing.T) {
 			t.Fatalf("reserved %s, want %d (cash %s)", st.Reserved, want, st.Cash)
 		}
 	}
-	mustNew(t, c, buy("A1", "b1", "000001.SZ", "10.00", 1000))
+	b1 := mustNew(t, c, buy("A1", "b1", "000001.SZ", "10.00", 1000))
 	held(10_000)
 
 	// Price up: holds the new terms at once.
-	r, rej := c.CheckReplace("b1", buy("A1", "b2", "000001.SZ", "10.50", 1000))
+	b2, rej := c.CheckReplace("b1", buy("A1", "b2", "000001.SZ", "10.50", 1000))
 	wantCode(t, rej, "")
-	if r.Cash != cny(500) || r.Qty != 1000 || r.ClOrdID != "b2" {
-		t.Fatalf("reservation %+v", r)
+	if b2.Cash != cny(500) || b2.Qty != 1000 || b2.ClOrdID != "b2" {
+		t.Fatalf("reservation %+v", b2)
 	}
 	held(10_500)
 	_, rej = c.CheckReplace("b1", buy("A1", "b3", "000001.SZ", "10.60", 1000))
@@ -216,34 +245,39 @@ func TestReplaceBuy(t *testing.T) {
 	if rej.CxlRejReason() != 3 {
 		t.Fatal(rej.CxlRejReason())
 	}
-	wantErr(t, c.OnReplaced("A1", "b2"), nil)
+	wantErr(t, c.OnReplaced(b2), nil)
 	held(10_500)
 
 	// Price down, quantity up: while pending it holds the larger price
 	// times the larger quantity.
-	r, rej = c.CheckReplace("b2", buy("A1", "b4", "000001.SZ", "9.50", 1200))
+	b4, rej := c.CheckReplace("b2", buy("A1", "b4", "000001.SZ", "9.50", 1200))
 	wantCode(t, rej, "")
-	if r.Cash != cny(12_600-10_500) {
-		t.Fatalf("reservation %+v", r)
+	if b4.Cash != cny(12_600-10_500) {
+		t.Fatalf("reservation %+v", b4)
 	}
 	held(12_600)
-	// A fill at the old terms while pending, through the first id.
-	wantErr(t, c.OnFill("A1", "b1", px("10.50"), 200), nil)
+	// An earlier replace's Reservation does not answer this one.
+	wantErr(t, c.OnReplaced(b2), ErrNotPending)
+	wantErr(t, c.OnReplaceRejected(b2), ErrNotPending)
+	held(12_600)
+	// A fill at the old terms while pending, through the order's
+	// Reservation.
+	wantErr(t, c.OnFill(b1, px("10.50"), 200), nil)
 	spent += cny(2100)
 	held(10_500)
-	wantErr(t, c.OnReplaced("A1", "b4"), nil)
+	wantErr(t, c.OnReplaced(b4), nil)
 	held(9_500) // 1000 left at 9.50
 	if oo := c.OpenOrders("A1"); len(oo) != 1 || oo[0].ClOrdID != "b4" || oo[0].LeavesQty != 1000 || oo[0].Price != px("9.50") {
 		t.Fatalf("open orders %+v", oo)
 	}
 
 	// Rejected upstream: back to the old terms.
-	_, rej = c.CheckReplace("b4", buy("A1", "b5", "000001.SZ", "10.00", 1200))
+	b5, rej := c.CheckReplace("b4", buy("A1", "b5", "000001.SZ", "10.00", 1200))
 	wantCode(t, rej, "")
 	held(10_000)
-	wantErr(t, c.OnReplaceRejected("A1", "b5"), nil)
+	wantErr(t, c.OnReplaceRejected(b5), nil)
 	held(9_500)
-	wantErr(t, c.OnReplaced("A1", "b5"), ErrNotPending)
+	wantErr(t, c.OnReplaced(b5), ErrNotPending)
 
 	// Quantity not above the filled 200.
 	_, rej = c.CheckReplace("b4", buy("A1", "b6", "000001.SZ", "9.50", 200))
@@ -261,8 +295,9 @@ func TestReplaceBuy(t *testing.T) {
 	_, rej = c.CheckReplace("b4", buy("A1", "b6", "000001.SZ", "9.50", 1250))
 	wantCode(t, rej, CodeLot)
 
-	// Filled to the new quantity: done.
-	wantErr(t, c.OnFill("A1", "b4", px("9.50"), 1000), nil)
+	// Filled to the new quantity: done. A replace's Reservation names its
+	// order too.
+	wantErr(t, c.OnFill(b4, px("9.50"), 1000), nil)
 	spent += cny(9500)
 	held(0)
 	_, rej = c.CheckReplace("b4", buy("A1", "b7", "000001.SZ", "9.50", 1300))
@@ -281,7 +316,7 @@ func TestReplaceCash(t *testing.T) {
 	if r.Cash != 0 {
 		t.Fatalf("reservation %+v", r)
 	}
-	wantErr(t, c.OnReplaced("C1", "b2"), nil)
+	wantErr(t, c.OnReplaced(r), nil)
 	if st := snap(t, c, "C1"); st.Cash != cny(10) || st.Reserved != cny(9990) {
 		t.Fatalf("state %+v", st)
 	}
@@ -291,7 +326,7 @@ func TestReplaceCash(t *testing.T) {
 func TestReplaceSell(t *testing.T) {
 	c, _ := newChecker(t, nil)
 	// 250 held: sell 100, then replace it by the whole 250.
-	mustNew(t, c, sell("A1", "s1", "600519.SH", "1800", 100))
+	s1 := mustNew(t, c, sell("A1", "s1", "600519.SH", "1800", 100))
 	_, rej := c.CheckReplace("s1", sell("A1", "s2", "600519.SH", "1800", 260))
 	wantCode(t, rej, CodePosition)
 	_, rej = c.CheckReplace("s1", sell("A1", "s2", "600519.SH", "1800", 130))
@@ -304,7 +339,7 @@ func TestReplaceSell(t *testing.T) {
 	if p := pos(snap(t, c, "A1"), "600519.SH"); p.Sellable != 0 || p.Reserved != 250 {
 		t.Fatalf("position %+v", p)
 	}
-	wantErr(t, c.OnReplaceRejected("A1", "s2"), nil)
+	wantErr(t, c.OnReplaceRejected(r), nil)
 	if p := pos(snap(t, c, "A1"), "600519.SH"); p.Sellable != 150 || p.Reserved != 100 {
 		t.Fatalf("position %+v", p)
 	}
@@ -312,10 +347,10 @@ func TestReplaceSell(t *testing.T) {
 	// replace is refused: the order is done.
 	_, rej = c.CheckReplace("s1", sell("A1", "s3", "600519.SH", "1800", 30))
 	wantCode(t, rej, CodeOddLot) // not the whole odd 50 of the 150 free + 100 held
-	_, rej = c.CheckReplace("s1", sell("A1", "s3", "600519.SH", "1800", 200))
+	s3, rej := c.CheckReplace("s1", sell("A1", "s3", "600519.SH", "1800", 200))
 	wantCode(t, rej, "")
-	wantErr(t, c.OnFill("A1", "s1", px("1800"), 100), nil)
-	wantErr(t, c.OnReplaceRejected("A1", "s3"), nil)
+	wantErr(t, c.OnFill(s1, px("1800"), 100), nil)
+	wantErr(t, c.OnReplaceRejected(s3), nil)
 	st := snap(t, c, "A1")
 	if p := pos(st, "600519.SH"); p.Sellable != 150 || p.Reserved != 0 || st.OpenOrders != 0 {
 		t.Fatalf("state %+v", st)

@@ -111,8 +111,8 @@ func BenchmarkCheckNewReject(b *testing.B) {
 	}
 }
 
-// BenchmarkFillDone measures the order path's callbacks: a partial fill
-// and the done report of an accepted buy (CheckNew included).
+// BenchmarkCheckFillDone measures an accepted buy and the order path's
+// callbacks on it: CheckNew, a partial fill and the done report.
 func BenchmarkCheckFillDone(b *testing.B) {
 	c := benchChecker(b)
 	o := buy("A1", "", "000001.SZ", "10.00", 200)
@@ -126,13 +126,49 @@ func BenchmarkCheckFillDone(b *testing.B) {
 			b.StartTimer()
 		}
 		o.ClOrdID = benchIDs[j]
-		if _, rej := c.CheckNew(o); rej != nil {
+		r, rej := c.CheckNew(o)
+		if rej != nil {
 			b.Fatal(rej)
 		}
-		if err := c.OnFill("A1", o.ClOrdID, 99_000, 100); err != nil {
+		if err := c.OnFill(r, 99_000, 100); err != nil {
 			b.Fatal(err)
 		}
-		if err := c.OnDone("A1", o.ClOrdID, 100); err != nil {
+		if err := c.OnDone(r, 100); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFillDone measures the order path's callbacks alone: a partial
+// fill and the done report of a buy accepted before the timer ran, through
+// its Reservation. The orders are spread over 1024 accounts; a fresh
+// Checker takes a new batch every 2^16 orders.
+func BenchmarkFillDone(b *testing.B) {
+	const batch = 1 << 16
+	var c *Checker
+	resv := make([]*Reservation, batch)
+	o := buy("", "", "000001.SZ", "10.00", 200)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i & (batch - 1)
+		if j == 0 {
+			b.StopTimer()
+			c = benchChecker(b)
+			for k := range resv {
+				o.ClOrdID, o.Account = benchIDs[k], benchAccounts[k%len(benchAccounts)]
+				r, rej := c.CheckNew(o)
+				if rej != nil {
+					b.Fatal(rej)
+				}
+				resv[k] = r
+			}
+			b.StartTimer()
+		}
+		if err := c.OnFill(resv[j], 99_000, 100); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.OnDone(resv[j], 100); err != nil {
 			b.Fatal(err)
 		}
 	}

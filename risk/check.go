@@ -9,8 +9,9 @@ import (
 
 // CheckNew runs the pre-trade checks on a new order and, if it passes,
 // holds its cash (buy: Price*Qty) or sellable shares (sell) and records
-// its client order id for the day. It returns the Reservation, or the
-// first failing check's Reject (and changes nothing but the throttles).
+// its client order id for the day. It returns the order's Reservation, the
+// handle the order path passes to OnFill and OnDone, or the first failing
+// check's Reject (and changes nothing but the throttles).
 // The checks run in this order:
 //
 //  1. session throttle (risk.throttle_session)
@@ -142,6 +143,7 @@ func (c *Checker) newOrder(o *Order, now time.Time, live bool) (*Reservation, *R
 	a.open++
 	a.rehold(r)
 	res := &r.resv
+	res.ord = r
 	res.Account, res.ClOrdID, res.Symbol = a.id, o.ClOrdID, in.Symbol
 	res.Side, res.Price, res.Qty = o.Side, o.Price, o.Qty
 	if o.Side == Buy {
@@ -227,7 +229,8 @@ func (c *Checker) cancel(x *Cancel, now time.Time, live bool) *Reject {
 // its old and new terms (the larger price times the larger quantity, less
 // the fills), since it may fill under either; OnReplaced or
 // OnReplaceRejected then releases the excess. The Reservation reports the
-// extra cash or shares held by this call.
+// extra cash or shares held by this call, and is the replace's handle for
+// OnReplaced or OnReplaceRejected.
 func (c *Checker) CheckReplace(origClOrdID string, o Order) (*Reservation, *Reject) {
 	now := c.clock.Now()
 	c.mu.Lock()
@@ -306,6 +309,7 @@ func (c *Checker) replace(orig string, o *Order, now time.Time, live bool) (*Res
 			return nil, positionReject(leaves, free+r.held, r.pos)
 		}
 	}
+	r.replaces++
 	r.pClOrdID = o.ClOrdID
 	if o.Session != "" {
 		r.session = o.Session
@@ -315,6 +319,7 @@ func (c *Checker) replace(orig string, o *Order, now time.Time, live bool) (*Res
 	res := &Reservation{
 		Account: a.id, ClOrdID: o.ClOrdID, Symbol: in.Symbol,
 		Side: o.Side, Price: o.Price, Qty: o.Qty,
+		ord: r, replace: r.replaces,
 	}
 	if need = max(need, 0); o.Side == Buy {
 		res.Cash = refdata.Price(need)

@@ -192,7 +192,7 @@ func TestCashIsReservedByWorkingBuys(t *testing.T) {
 	if st.Cash != 0 || st.Reserved != cny(10_000) || st.OpenOrders != 2 {
 		t.Fatalf("state %+v", st)
 	}
-	if err := c.OnDone("C1", "b1", 500); err != nil {
+	if err := c.OnDone(r, 500); err != nil {
 		t.Fatal(err)
 	}
 	mustNew(t, c, buy("C1", "b3", "000001.SZ", "10.00", 500))
@@ -262,7 +262,7 @@ func TestRestrictedAndHaltedAtRuntime(t *testing.T) {
 
 func TestDuplicateClOrdID(t *testing.T) {
 	c, clk := newChecker(t, nil)
-	mustNew(t, c, buy("A1", "d1", "000001.SZ", "10", 100))
+	d1 := mustNew(t, c, buy("A1", "d1", "000001.SZ", "10", 100))
 	_, rej := c.CheckNew(buy("A1", "d1", "000001.SZ", "10", 100))
 	wantCode(t, rej, CodeDuplicateClOrd)
 	if rej.FIXReason != FIXDuplicateOrder || rej.Text != "clOrdId d1 was already used today" {
@@ -271,7 +271,7 @@ func TestDuplicateClOrdID(t *testing.T) {
 	// Per account: another account may use it.
 	mustNew(t, c, buy("C1", "d1", "000001.SZ", "10", 100))
 	// Still a duplicate once the order is done.
-	wantErr(t, c.OnDone("A1", "d1", 100), nil)
+	wantErr(t, c.OnDone(d1, 100), nil)
 	_, rej = c.CheckNew(buy("A1", "d1", "000001.SZ", "10", 100))
 	wantCode(t, rej, CodeDuplicateClOrd)
 	// A rejected order does not use up its id.

@@ -89,6 +89,7 @@ func New(cfg Config, clock Clock) (*Checker, error) {
 	}
 	for _, ac := range cfg.Accounts {
 		a := &account{
+			owner:  c,
 			id:     ac.ID,
 			credit: ac.Credit,
 			avail:  ac.Cash,
@@ -126,6 +127,11 @@ func (c *Checker) Day() string {
 // shares bought on earlier days become sellable (T+1). The Check methods
 // call it with the clock's time; journal replay calls it with the time of
 // the first event of each day.
+//
+// An earlier day's Reservation still names its own, expired, order, never
+// one of today's with the same client order id: OnFill refuses it with
+// ErrOrderClosed, OnDone ignores it, OnReplaced and OnReplaceRejected
+// report ErrNotPending.
 func (c *Checker) Rollover(t time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -144,8 +150,8 @@ func (c *Checker) rollover(date int32) bool {
 			o.acct.close(o)
 		}
 	})
-	// Callers may still hold Reservations inside the old slab: start a
-	// new one rather than reuse it.
+	// Callers may still hold Reservations inside the old slab, or linking
+	// to its records: start a new one rather than reuse it.
 	c.orders = slab{}
 	for _, a := range c.accounts {
 		clear(a.orders)

@@ -148,8 +148,8 @@ func TestKillCancelsResting(t *testing.T) {
 	mustNew(t, c, buy("A1", "a1", "000001.SZ", "10", 100))
 	mustNew(t, c, sell("A1", "a2", "600519.SH", "1800", 100))
 	mustNew(t, c, buy("C1", "c1", "000001.SZ", "10", 100))
-	mustNew(t, c, buy("A1", "a3", "000001.SZ", "10", 100))
-	wantErr(t, c.OnDone("A1", "a3", 100), nil)
+	a3 := mustNew(t, c, buy("A1", "a3", "000001.SZ", "10", 100))
+	wantErr(t, c.OnDone(a3, 100), nil)
 
 	oo, err := c.SetKill("A1", true)
 	if err != nil {
@@ -209,15 +209,16 @@ func TestConcurrentUse(t *testing.T) {
 			for i := range 300 {
 				id := fmt.Sprintf("g%d-%d", g, i)
 				acct := []string{"A1", "C1"}[i%2]
-				if _, rej := c.CheckNew(buy(acct, id, "000001.SZ", "10", 100)); rej != nil {
+				r, rej := c.CheckNew(buy(acct, id, "000001.SZ", "10", 100))
+				if rej != nil {
 					continue
 				}
 				switch i % 3 {
 				case 0:
-					_ = c.OnFill(acct, id, px("9.99"), 100)
+					_ = c.OnFill(r, px("9.99"), 100)
 				case 1:
 					_ = c.CheckCancel(Cancel{Account: acct, OrigClOrdID: id})
-					_ = c.OnDone(acct, id, 100)
+					_ = c.OnDone(r, 100)
 				}
 				if i%50 == 0 {
 					_, _ = c.SetKill("", g%2 == 0)

@@ -3,18 +3,28 @@
 // those checks need.
 //
 //	WebSocket / FIX ─> decode ─> Checker.CheckNew / CheckCancel / CheckReplace
-//	                                 │ accept: Reservation      │ reject: *Reject
+//	                                 │ accept: *Reservation     │ reject: *Reject
 //	                                 v                          v
-//	                    journal ─> router ─> upstream     client (WS error, FIX 35=8/9)
-//	execution reports ─> Checker.OnFill / OnDone / OnReplaced / OnReplaceRejected
+//	                 order, keeping its Reservations      client (WS error, FIX 35=8/9)
+//	                                 │
+//	                                 v
+//	                    journal ─> router ─> upstream
+//	execution reports ─> order ─> Checker.OnFill(r) / OnDone(r)        r: the order's Reservation
+//	                              Checker.OnReplaced(r) / OnReplaceRejected(r)
+//	                                                                   r: its replace's Reservation
 //
 // A Checker holds, per account, the available and reserved cash, the
 // positions (sellable since an earlier day, reserved by working sells,
-// bought today and sellable from the next trading day: T+1), the working
-// orders' reservations and the client order ids used today; per session and
-// per account a token-bucket throttle; and the halts, restricted list and
-// kill switches. Its inputs are the Config (reference data, accounts,
-// calendar, limits) and a Clock that tests set (ManualClock).
+// bought today and sellable from the next trading day: T+1), a record of
+// each order accepted today (what it holds, its fills, its pending
+// replace) and an index of the client order ids used today, which refuses
+// duplicates and finds the order a cancel or replace names; per session
+// and per account a token-bucket throttle; and the halts, restricted list
+// and kill switches. The Reservation a Check method returns links to the
+// order's record: the order path hands it back to the callbacks, which
+// never look an order up by client order id. Its inputs are the Config
+// (reference data, accounts, calendar, limits) and a Clock that tests set
+// (ManualClock).
 //
 // # Reject codes
 //
@@ -72,14 +82,20 @@
 // restricted-list change applies to the very next check. The Clock is read
 // before the mutex is taken. The mutex is held for a few hundred
 // nanoseconds and nothing blocks under it. Reservations, Rejects,
-// OpenOrders and AccountStates returned are the caller's and never change.
+// OpenOrders and AccountStates returned are the caller's and never change;
+// a Reservation's link to its order's record is opaque and only the
+// Checker that made it follows it, under its mutex.
 //
 // # Replay
 //
-// The order path calls OnFill, OnDone, OnReplaced and OnReplaceRejected as
-// execution reports arrive. None of them, nor RestoreNew, RestoreCancel,
-// RestoreReplace and Rollover, reads the clock: replaying a day's journal
-// (accepted requests through the Restore methods, then the callbacks, in
-// journal order) on a Checker built from the same Config reproduces the
-// account state. Throttles and kill switches are not restored.
+// The order path keeps the Reservation CheckNew returned with its order,
+// and the one CheckReplace returned with the order's pending replace, and
+// passes them back as execution reports arrive: the order's to OnFill and
+// OnDone, the replace's to OnReplaced or OnReplaceRejected. None of these,
+// nor RestoreNew, RestoreCancel, RestoreReplace and Rollover, reads the
+// clock: replaying a day's journal on a Checker built from the same Config
+// reproduces the account state. The replay runs the accepted requests
+// through the Restore methods, which return the Reservations as the Check
+// methods did, and the callbacks with those Reservations, in journal
+// order. Throttles and kill switches are not restored.
 package risk

@@ -2,22 +2,23 @@ package risk
 
 import "errors"
 
-// Errors of the configuration and of the order-path callbacks (OnFill,
-// OnDone, OnReplaced, OnReplaceRejected) and admin calls. They are wrapped
-// with a detail; test with errors.Is. Rejects of client requests are not
-// errors of this kind: they are *Reject values with a stable code.
+// Errors of the configuration, of the order-path callbacks (OnFill,
+// OnDone, OnReplaced, OnReplaceRejected) and of admin calls. They are
+// wrapped with a detail; test with errors.Is. Rejects of client requests
+// are not errors of this kind: they are *Reject values with a stable code.
 var (
 	// ErrConfig reports an invalid Config; New wraps it with the reason.
 	ErrConfig = errors.New("risk: invalid config")
-	// ErrUnknownAccount reports a callback or admin call for an account
+	// ErrUnknownAccount reports an admin call or Snapshot for an account
 	// that is not configured.
 	ErrUnknownAccount = errors.New("risk: unknown account")
 	// ErrUnknownSymbol reports an admin call for a symbol that is not
 	// configured.
 	ErrUnknownSymbol = errors.New("risk: unknown symbol")
-	// ErrUnknownOrder reports a callback for a client order id the checker
-	// did not accept today.
-	ErrUnknownOrder = errors.New("risk: unknown order")
+	// ErrUnknownReservation reports a callback given a nil Reservation,
+	// one the caller made itself rather than a Check or Restore method, or
+	// one another Checker returned. Nothing is applied.
+	ErrUnknownReservation = errors.New("risk: unknown reservation")
 	// ErrOrderClosed reports a fill for an order that is already done.
 	// The fill is not applied.
 	ErrOrderClosed = errors.New("risk: order already done")
@@ -29,8 +30,10 @@ var (
 	// from the checker's own count (a fill was not reported). The order is
 	// closed and its whole remaining reservation released all the same.
 	ErrLeavesMismatch = errors.New("risk: leaves quantity mismatch")
-	// ErrNotPending reports OnReplaced or OnReplaceRejected for an order
-	// with no pending replace under that client order id.
+	// ErrNotPending reports OnReplaced or OnReplaceRejected with a
+	// Reservation that is not of the order's pending replace: the replace
+	// was answered already or its order is done, or it is the order's own
+	// Reservation rather than a replace's.
 	ErrNotPending = errors.New("risk: no pending replace")
 )
 

@@ -103,23 +103,37 @@ func FuzzCheckNew(f *testing.F) {
 			}
 		}
 
+		// The Reservations the checker returned, by account and client
+		// order id, as the order path keeps them: an order's from
+		// CheckNew, a replace's from CheckReplace. An id reused on a later
+		// day replaces the entry; an id never accepted gives nil.
+		resvs := map[[2]string]*Reservation{}
+		resv := func(r *fuzzReader) (string, *Reservation) {
+			acct := pick(r, fuzzAccounts)
+			return acct, resvs[[2]string{acct, pick(r, fuzzIDs)}]
+		}
+
 		r := &fuzzReader{b: data}
 		for n := 0; r.more() && n < 300; n++ {
 			switch op := r.byte() % 10; op {
 			case 0, 1, 2, 3:
-				res, rej := c.CheckNew(r.order(c))
+				o := r.order(c)
+				res, rej := c.CheckNew(o)
 				if (res == nil) == (rej == nil) {
 					t.Fatalf("CheckNew: %v, %v", res, rej)
 				}
+				if res != nil {
+					resvs[[2]string{o.Account, o.ClOrdID}] = res
+				}
 			case 4:
-				acct, id := pick(r, fuzzAccounts), pick(r, fuzzIDs)
+				acct, res := resv(r)
 				c.mu.Lock()
 				var price refdata.Price
 				var qty int64
 				var side Side
 				var sym int32
-				if a := c.accounts[acct]; a != nil && a.orders[id] != nil {
-					o := a.orders[id]
+				if res != nil {
+					o := res.ord
 					q, p := o.bounds()
 					price = p - refdata.Price(int64(int8(r.byte())))*c.instr[o.sym].Tick
 					qty = int64(r.byte()%4) * (q - o.cum) / 3
@@ -128,7 +142,7 @@ func FuzzCheckNew(f *testing.F) {
 					price, qty = refdata.Price(r.int64()), r.int64()
 				}
 				c.mu.Unlock()
-				if err := c.OnFill(acct, id, price, qty); err == nil {
+				if err := c.OnFill(res, price, qty); err == nil {
 					if side == Buy {
 						cash[acct] -= price * refdata.Price(qty)
 						shares[key{acct, sym}] += qty
@@ -138,7 +152,8 @@ func FuzzCheckNew(f *testing.F) {
 					}
 				}
 			case 5:
-				_ = c.OnDone(pick(r, fuzzAccounts), pick(r, fuzzIDs), int64(r.byte()))
+				_, res := resv(r)
+				_ = c.OnDone(res, int64(r.byte()))
 			case 6:
 				_ = c.CheckCancel(Cancel{
 					Account: pick(r, fuzzAccounts), Session: pick(r, fuzzSessions),
@@ -146,16 +161,20 @@ func FuzzCheckNew(f *testing.F) {
 				})
 			case 7:
 				orig := pick(r, fuzzIDs)
-				res, rej := c.CheckReplace(orig, r.order(c))
+				o := r.order(c)
+				res, rej := c.CheckReplace(orig, o)
 				if (res == nil) == (rej == nil) {
 					t.Fatalf("CheckReplace: %v, %v", res, rej)
 				}
+				if res != nil {
+					resvs[[2]string{o.Account, o.ClOrdID}] = res
+				}
 			case 8:
-				acct, id := pick(r, fuzzAccounts), pick(r, fuzzIDs)
+				_, res := resv(r)
 				if r.byte()%2 == 0 {
-					_ = c.OnReplaced(acct, id)
+					_ = c.OnReplaced(res)
 				} else {
-					_ = c.OnReplaceRejected(acct, id)
+					_ = c.OnReplaceRejected(res)
 				}
 			case 9:
 				switch b := r.byte(); b % 4 {

@@ -97,11 +97,24 @@ type Cancel struct {
 // shares for a sell. It is the caller's copy for journaling and display:
 // the checker never changes it after returning it, and it does not change
 // as the order fills (Snapshot shows the live state).
+//
+// A Reservation is also the caller's handle on the order for the order
+// path: OnFill and OnDone take the order's Reservation (from CheckNew or
+// RestoreNew), OnReplaced and OnReplaceRejected the one of the replace
+// they answer (from CheckReplace or RestoreReplace). The handle is an
+// unexported link to the checker's record of the order, opaque to the
+// caller: only the Checker that made it follows it, under its mutex. A
+// copy of a Reservation is the same handle; a Reservation the caller
+// builds itself is none.
 type Reservation struct {
 	Account string
 	ClOrdID string
 	Symbol  string
 	Side    Side
+	// replace is, in a replace's Reservation, which of the order's
+	// accepted replaces it is (1 for the first); 0 in the order's own. It
+	// sits in Side's padding.
+	replace uint32
 	Price   refdata.Price
 	// Qty is the order quantity (for a replace, the new total quantity).
 	Qty int64
@@ -112,6 +125,10 @@ type Reservation struct {
 	// Shares is the sellable shares held by this call for a sell (for a
 	// replace, the extra shares). Zero for a buy.
 	Shares int64
+
+	// ord is the checker's record of the order; nil in a Reservation the
+	// checker did not make.
+	ord *order
 }
 
 // OpenOrder describes an order that is still working, as returned to the

@@ -10,7 +10,9 @@ import (
 )
 
 // journalEntry is one accepted request or callback, as the journal would
-// record it.
+// record it. A callback's order names the Reservation it was given: the
+// order's (its account and client order id) or a replace's (the
+// replace's id).
 type journalEntry struct {
 	kind   string // new, cancel, replace, fill, done, replaced, replace_rejected
 	order  Order
@@ -23,12 +25,16 @@ type journalEntry struct {
 // TestReplayReproducesState runs a day through the Check methods and the
 // callbacks, journals what was accepted, replays the journal through the
 // Restore methods on a fresh Checker whose clock is somewhere else
-// entirely (a Sunday night), and compares the states.
+// entirely (a Sunday night), and compares the states. Each side keeps the
+// Reservations its checker returned, as the order path does, and passes
+// them to the callbacks.
 func TestReplayReproducesState(t *testing.T) {
 	live, clk := newChecker(t, nil)
 	var journal []journalEntry
+	liveResv := map[[2]string]*Reservation{}
 	newOrder := func(o Order) {
-		if _, rej := live.CheckNew(o); rej == nil {
+		if r, rej := live.CheckNew(o); rej == nil {
+			liveResv[[2]string{o.Account, o.ClOrdID}] = r
 			journal = append(journal, journalEntry{kind: "new", order: o})
 		}
 	}
@@ -38,21 +44,23 @@ func TestReplayReproducesState(t *testing.T) {
 		}
 	}
 	replace := func(orig string, o Order) {
-		if _, rej := live.CheckReplace(orig, o); rej == nil {
+		if r, rej := live.CheckReplace(orig, o); rej == nil {
+			liveResv[[2]string{o.Account, o.ClOrdID}] = r
 			journal = append(journal, journalEntry{kind: "replace", orig: orig, order: o})
 		}
 	}
 	callback := func(kind, acct, id string, price refdata.Price, qty int64) {
 		var err error
+		r := liveResv[[2]string{acct, id}]
 		switch kind {
 		case "fill":
-			err = live.OnFill(acct, id, price, qty)
+			err = live.OnFill(r, price, qty)
 		case "done":
-			err = live.OnDone(acct, id, qty)
+			err = live.OnDone(r, qty)
 		case "replaced":
-			err = live.OnReplaced(acct, id)
+			err = live.OnReplaced(r)
 		case "replace_rejected":
-			err = live.OnReplaceRejected(acct, id)
+			err = live.OnReplaceRejected(r)
 		}
 		if err != nil {
 			t.Fatalf("%s %s: %v", kind, id, err)
@@ -71,7 +79,7 @@ func TestReplayReproducesState(t *testing.T) {
 	callback("replaced", "A1", "b3", 0, 0)
 	callback("fill", "A1", "s1", px("1801"), 150)
 	cancel(Cancel{Account: "A1", OrigClOrdID: "s1", ClOrdID: "x1"})
-	callback("done", "A1", "x1", 0, 100)
+	callback("done", "A1", "s1", 0, 100)
 	callback("fill", "C1", "c1", px("49.99"), 200)
 	newOrder(sell("S1", "s9", "688981.SH", "50", 150))
 	replace("s9", sell("S1", "s10", "688981.SH", "51", 150))
@@ -87,29 +95,35 @@ func TestReplayReproducesState(t *testing.T) {
 	}
 	// The journal starts on Monday.
 	replayed.Rollover(at(monday + " 09:00"))
+	replayedResv := map[[2]string]*Reservation{}
 	for _, e := range journal {
 		var err error
+		k := [2]string{e.order.Account, e.order.ClOrdID}
 		switch e.kind {
 		case "new":
-			if _, rej := replayed.RestoreNew(e.order); rej != nil {
+			r, rej := replayed.RestoreNew(e.order)
+			if rej != nil {
 				err = rej
 			}
+			replayedResv[k] = r
 		case "cancel":
 			if rej := replayed.RestoreCancel(e.cancel); rej != nil {
 				err = rej
 			}
 		case "replace":
-			if _, rej := replayed.RestoreReplace(e.orig, e.order); rej != nil {
+			r, rej := replayed.RestoreReplace(e.orig, e.order)
+			if rej != nil {
 				err = rej
 			}
+			replayedResv[k] = r
 		case "fill":
-			err = replayed.OnFill(e.order.Account, e.order.ClOrdID, e.price, e.qty)
+			err = replayed.OnFill(replayedResv[k], e.price, e.qty)
 		case "done":
-			err = replayed.OnDone(e.order.Account, e.order.ClOrdID, e.qty)
+			err = replayed.OnDone(replayedResv[k], e.qty)
 		case "replaced":
-			err = replayed.OnReplaced(e.order.Account, e.order.ClOrdID)
+			err = replayed.OnReplaced(replayedResv[k])
 		case "replace_rejected":
-			err = replayed.OnReplaceRejected(e.order.Account, e.order.ClOrdID)
+			err = replayed.OnReplaceRejected(replayedResv[k])
 		}
 		if err != nil {
 			t.Fatalf("replay %s %s: %v", e.kind, e.order.ClOrdID, err)
