@@ -416,8 +416,12 @@ func (m *Manager) fail(err error) {
 	m.log.Error("orders: journal failed; accepting no more orders", "err", err)
 }
 
-// signal wakes Drain: an answer arrived or a request ended. mu held.
+// signal wakes Drain: an answer arrived or a request ended. Before
+// Drain, nobody waits and it costs nothing. mu held.
 func (m *Manager) signal() {
+	if !m.stopping {
+		return
+	}
 	close(m.changed)
 	m.changed = make(chan struct{})
 }

@@ -165,7 +165,7 @@ func (m *Manager) recoverRoute(rt *route, now time.Time) {
 		if !o.acked {
 			switch rt.up.Handed(o.UpstreamID) {
 			case fix.HandedYes:
-				rt.awaiting[o.UpstreamID] = &await{o: o, kind: recNew, since: now}
+				rt.awaiting.add(&await{o: o, kind: recNew, uid: o.UpstreamID, since: now})
 				counts["handed"]++
 				venueHasIt = true
 			case fix.HandedNo:
@@ -184,7 +184,7 @@ func (m *Manager) recoverRoute(rt *route, now time.Time) {
 		}
 		if c := o.pending; c != nil {
 			if rt.up.Handed(c.uid) == fix.HandedYes {
-				rt.awaiting[c.uid] = &await{o: o, kind: c.kind, since: now}
+				rt.awaiting.add(&await{o: o, kind: c.kind, uid: c.uid, since: now})
 				counts["handed"]++
 			} else {
 				add(changeReq(o, c))

@@ -29,12 +29,13 @@ type route struct {
 	downSince time.Time // when the session went down; zero while logged on
 	held      []held
 	// awaiting holds the requests handed to the session whose answer has
-	// not come, by upstream id. Run asks for the order's status after
-	// Config.AckTimeout without one.
-	awaiting map[string]*await
-	// status holds the orders whose status was requested and not yet
-	// answered, with when the request was handed over.
-	status map[*Order]time.Time
+	// not come. Run asks for the order's status after Config.AckTimeout
+	// without one, and gives up a status request after
+	// Config.StatusTimeout.
+	awaiting awaits
+	// upSince is when the session last logged on: answers could not come
+	// while it was down.
+	upSince time.Time
 	// noStatus is set once the upstream refused an OrderStatusRequest:
 	// no more are sent to it.
 	noStatus bool
@@ -53,17 +54,8 @@ type held struct {
 	since time.Time
 }
 
-// await is a request handed to the session, waiting for its answer.
-type await struct {
-	o     *Order
-	kind  byte // recNew, recCancel or recReplace
-	since time.Time
-	// asked is set once the order's status was requested for it.
-	asked bool
-}
-
 func newRoute(name string, up Upstream, now time.Time) *route {
-	return &route{name: name, up: up, downSince: now, awaiting: map[string]*await{}, status: map[*Order]time.Time{}}
+	return &route{name: name, up: up, downSince: now, awaiting: newAwaits()}
 }
 
 // admit refuses a new order for a session that has been down longer than
@@ -144,11 +136,7 @@ func (m *Manager) send(rt *route, req any, now time.Time) bool {
 	case err == nil:
 		uid, kind := reqID(req)
 		if o := m.byUID[uid]; o != nil {
-			if kind == 'H' {
-				rt.status[o] = now
-			} else {
-				rt.awaiting[uid] = &await{o: o, kind: kind, since: now}
-			}
+			rt.awaiting.add(&await{o: o, kind: kind, uid: uid, since: now})
 		}
 		return true
 	case errors.Is(err, fix.ErrNotLoggedOn), errors.Is(err, fix.ErrQueueFull):
@@ -204,10 +192,10 @@ func (m *Manager) endRequest(rt *route, req any, code, text string) {
 		m.statusDone(rt, o, false)
 		return
 	case kind == recNew && o.UpstreamID == uid && !o.acked && !o.Status.Terminal():
-		delete(rt.awaiting, uid)
+		rt.awaiting.answered(uid)
 		ev = m.endNew(o, code, text)
 	case (kind == recCancel || kind == recReplace) && o.pending != nil && o.pending.uid == uid:
-		delete(rt.awaiting, uid)
+		rt.awaiting.answered(uid)
 		ev = m.endChange(o, code, text)
 	default:
 		return
@@ -222,8 +210,7 @@ func (m *Manager) endRequest(rt *route, req any, code, text string) {
 // answered records that the upstream answered the request uid names. mu
 // held.
 func (m *Manager) answered(rt *route, uid string) {
-	if _, ok := rt.awaiting[uid]; ok {
-		delete(rt.awaiting, uid)
+	if rt.awaiting.answered(uid) {
 		m.signal()
 	}
 }
@@ -243,12 +230,7 @@ func (m *Manager) OnSessionUp(upstream, line string) {
 	if !rt.recovered {
 		m.recoverRoute(rt, now)
 	}
-	for _, a := range rt.awaiting {
-		a.since = now // the answers could not come while the session was down
-	}
-	for o := range rt.status {
-		rt.status[o] = now
-	}
+	rt.upSince = now // the answers could not come while the session was down
 	n := len(rt.held)
 	m.releaseHeld(rt, now)
 	m.signal()
@@ -271,9 +253,11 @@ func (m *Manager) OnSessionDown(upstream, line string, err error, reclaimed []an
 		for _, req := range reclaimed {
 			uid, kind := reqID(req)
 			if kind == 'H' {
-				delete(rt.status, m.byUID[uid])
+				if o := m.byUID[uid]; o != nil {
+					rt.awaiting.statusAnswered(o)
+				}
 			} else {
-				delete(rt.awaiting, uid)
+				rt.awaiting.answered(uid)
 			}
 			back = append(back, held{req: req, since: now})
 		}
@@ -282,5 +266,5 @@ func (m *Manager) OnSessionDown(upstream, line string, err error, reclaimed []an
 	}
 	m.signal()
 	m.log.Warn("orders: upstream session down", "upstream", upstream, "line", line, "err", err,
-		"held", len(rt.held), "awaiting", len(rt.awaiting))
+		"held", len(rt.held), "awaiting", rt.awaiting.len())
 }

@@ -38,37 +38,40 @@ func (m *Manager) tick(now time.Time) {
 		if !rt.loggedOn {
 			continue
 		}
-		for uid, a := range rt.awaiting {
-			if now.Sub(a.since) <= m.cfg.AckTimeout {
-				continue
-			}
+		asked, gaveUp := 0, 0
+		for a := rt.awaiting.expired(now, rt.upSince, m.cfg.AckTimeout, m.cfg.StatusTimeout); a != nil; a = rt.awaiting.expired(now, rt.upSince, m.cfg.AckTimeout, m.cfg.StatusTimeout) {
 			switch {
+			case a.kind == 'H':
+				// A status request unanswered: given up (a recovery probe
+				// then sends its order again, flagged PossResend).
+				gaveUp++
+				m.statusDone(rt, a.o, false)
 			case !a.asked && !rt.noStatus:
-				a.asked, a.since = true, now
-				m.log.Warn("orders: no answer from the upstream in time; asking for the order's status",
-					"upstream", rt.name, "account", a.o.Account, "clOrdID", a.o.ClOrdID, "upstreamID", uid)
+				a.asked = true
+				rt.awaiting.again(a, now)
+				asked++
 				m.submit(rt, statusReq(a.o), now)
 			case a.kind == recNew:
 				// The venue answers neither the order nor its status: it
 				// stays pending (it may be working there) and the
 				// operator is alerted.
-				delete(rt.awaiting, uid)
+				rt.awaiting.answered(a.uid)
+				gaveUp++
 				m.met.unanswered.WithLabelValues(rt.name).Inc()
 				m.log.Error("orders: the upstream never answered a new order; it stays pending_new",
-					"upstream", rt.name, "account", a.o.Account, "clOrdID", a.o.ClOrdID, "upstreamID", uid)
+					"upstream", rt.name, "account", a.o.Account, "clOrdID", a.o.ClOrdID, "upstreamID", a.uid)
 			default:
 				// A cancel or replace with no answer ends refused: the
 				// order keeps the terms the venue last confirmed.
+				gaveUp++
 				m.met.unanswered.WithLabelValues(rt.name).Inc()
-				m.endRequest(rt, changeReq(a.o, &change{kind: a.kind, uid: uid}), CodeUpstreamReject,
+				m.endRequest(rt, changeReq(a.o, &change{kind: a.kind, uid: a.uid}), CodeUpstreamReject,
 					fmt.Sprintf("upstream %s did not answer the request within %s", rt.name, 2*m.cfg.AckTimeout))
 			}
 		}
-		for o, since := range rt.status {
-			if now.Sub(since) > m.cfg.StatusTimeout {
-				m.log.Warn("orders: status request unanswered", "upstream", rt.name, "clOrdID", o.ClOrdID)
-				m.statusDone(rt, o, false)
-			}
+		if asked > 0 || gaveUp > 0 {
+			m.log.Warn("orders: answers overdue from the upstream", "upstream", rt.name,
+				"status_requests_sent", asked, "given_up", gaveUp, "awaiting", rt.awaiting.len())
 		}
 	}
 }
@@ -88,7 +91,7 @@ func (m *Manager) Drain(ctx context.Context) error {
 		held, awaiting := m.inJournal, 0
 		for _, rt := range m.routes {
 			held += len(rt.held) // a session that is down may come back within ctx's time
-			awaiting += len(rt.awaiting)
+			awaiting += rt.awaiting.len()
 		}
 		changed := m.changed
 		m.mu.Unlock()

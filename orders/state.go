@@ -126,7 +126,10 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 		o.AvgPx = refdata.Price(o.turnover / o.CumQty)
 		ev.LastPx, ev.LastQty = er.LastPx, er.LastQty
 	case '4', 'C', '3': // canceled, expired, done for day
-		m.riskErr("done", o, m.risk.OnDone(o.resv, er.LeavesQty))
+		// FIX LeavesQty is 0 once an order is done; what is left unfilled
+		// is its quantity less the venue's CumQty, which risk compares
+		// with its own count of fills.
+		m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-er.CumQty))
 	case '8': // rejected
 		m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-o.CumQty))
 	case '5': // replaced
@@ -180,7 +183,7 @@ func (m *Manager) reconcile(o *Order, er fix.ExecReport) {
 	o.LeavesQty = er.LeavesQty
 	o.Status = statusOf(er.OrdStatus, o.Status)
 	if o.Status.Terminal() {
-		m.riskErr("done", o, m.risk.OnDone(o.resv, er.LeavesQty))
+		m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-o.CumQty))
 	}
 }
 
@@ -215,7 +218,7 @@ func (m *Manager) unknownToVenue(rt *route, o *Order, er fix.ExecReport) bool {
 	if rt == nil || !o.probe {
 		return false
 	}
-	delete(rt.status, o)
+	rt.awaiting.statusAnswered(o)
 	m.signal()
 	m.resendProbed(rt, o)
 	return true
@@ -226,8 +229,9 @@ func (m *Manager) unknownToVenue(rt *route, o *Order, er fix.ExecReport) bool {
 // usable answer sends the order again flagged PossResend (the venue
 // checks its ClOrdID for a duplicate). mu held.
 func (m *Manager) statusDone(rt *route, o *Order, answered bool) {
-	delete(rt.status, o)
-	m.signal()
+	if rt.awaiting.statusAnswered(o) {
+		m.signal()
+	}
 	if o.probe && !answered && !o.acked && !o.Status.Terminal() {
 		m.resendProbed(rt, o)
 	}

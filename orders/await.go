@@ -1,0 +1,113 @@
+package orders
+
+import "time"
+
+// await is a request handed to the session, waiting for its answer: a new
+// order, cancel or replace (kind recNew, recCancel, recReplace; keyed by
+// its upstream id), or a status request (kind 'H'; keyed by its order).
+type await struct {
+	o     *Order
+	kind  byte
+	uid   string
+	since time.Time
+	// asked is set once the order's status was requested for it.
+	asked bool
+	// done is set when it was answered or ended: the queue drops it when
+	// it reaches the front.
+	done bool
+}
+
+// awaits is a route's requests awaiting answers: by upstream id, by order
+// for status requests, and in one queue in the order they were handed
+// over (or last asked about), so that the timer looks only at the oldest.
+// The Manager's mu guards it.
+type awaits struct {
+	byUID    map[string]*await
+	byStatus map[*Order]*await
+	queue    []*await // oldest first; entries marked done are skipped
+}
+
+func newAwaits() awaits {
+	return awaits{byUID: map[string]*await{}, byStatus: map[*Order]*await{}}
+}
+
+// add records a request handed over at since.
+func (w *awaits) add(a *await) {
+	if a.kind == 'H' {
+		if old := w.byStatus[a.o]; old != nil {
+			old.done = true
+		}
+		w.byStatus[a.o] = a
+	} else {
+		if old := w.byUID[a.uid]; old != nil {
+			old.done = true
+		}
+		w.byUID[a.uid] = a
+	}
+	w.queue = append(w.queue, a)
+}
+
+// again puts a back at the end of the queue, waiting from now.
+func (w *awaits) again(a *await, now time.Time) {
+	a.since = now
+	w.queue = append(w.queue, a)
+}
+
+// answered ends the request with upstream id uid, reporting whether it
+// was awaited.
+func (w *awaits) answered(uid string) bool {
+	a := w.byUID[uid]
+	if a == nil {
+		return false
+	}
+	a.done = true
+	delete(w.byUID, uid)
+	return true
+}
+
+// statusAnswered ends the status request for o, reporting whether one was
+// awaited.
+func (w *awaits) statusAnswered(o *Order) bool {
+	a := w.byStatus[o]
+	if a == nil {
+		return false
+	}
+	a.done = true
+	delete(w.byStatus, o)
+	return true
+}
+
+// len returns how many requests await an answer.
+func (w *awaits) len() int { return len(w.byUID) + len(w.byStatus) }
+
+// expired pops and returns the oldest request that is not done and has
+// waited longer than its limit (ack for requests, status for status
+// requests) since max(its since, upSince); nil when the oldest has not.
+func (w *awaits) expired(now, upSince time.Time, ack, status time.Duration) *await {
+	for len(w.queue) > 0 {
+		a := w.queue[0]
+		if a.done {
+			w.queue[0] = nil
+			w.queue = w.queue[1:]
+			continue
+		}
+		limit := ack
+		if a.kind == 'H' {
+			limit = status
+		}
+		if now.Sub(maxTime(a.since, upSince)) <= limit {
+			return nil
+		}
+		w.queue[0] = nil
+		w.queue = w.queue[1:]
+		return a
+	}
+	return nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
