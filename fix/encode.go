@@ -12,6 +12,33 @@ import (
 	"sgw/refdata"
 )
 
+// Prepared is a request already encoded by Prepare, for a caller that
+// must hand requests to Send in order under a lock of its own and wants
+// the encoding done before it takes the lock. Send takes it like the
+// request itself; it can be sent once (a Prepared sent again, or
+// reclaimed, is encoded afresh from its request).
+type Prepared struct {
+	req any
+	msg *quickfix.Message
+}
+
+// Prepare encodes req (a NewOrder, CancelRequest, ReplaceRequest or
+// StatusRequest) for Send. It fails as Send would on an invalid request.
+// Any goroutine.
+func Prepare(req any) (Prepared, error) {
+	if p, ok := req.(Prepared); ok {
+		req = p.req
+	}
+	m, err := encode(req, time.Now())
+	if err != nil {
+		return Prepared{}, err
+	}
+	return Prepared{req: req, msg: m}, nil
+}
+
+// Request returns the request p encodes.
+func (p Prepared) Request() any { return p.req }
+
 // encode turns a request into a quickfix message without header; it runs
 // on the caller's goroutine.
 func encode(req any, now time.Time) (*quickfix.Message, error) {

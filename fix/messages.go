@@ -74,8 +74,12 @@ type StatusRequest struct {
 }
 
 // RequestID returns the ClOrdID of a request Send takes and its MsgType
-// ('D', 'F', 'G' or 'H'; values or pointers), or ("", 0) for anything else.
+// ('D', 'F', 'G' or 'H'; values, pointers or Prepared), or ("", 0) for
+// anything else.
 func RequestID(req any) (clOrdID string, msgType byte) {
+	if p, ok := req.(Prepared); ok {
+		req = p.req
+	}
 	switch r := req.(type) {
 	case NewOrder:
 		return r.ClOrdID, 'D'
@@ -100,7 +104,10 @@ func RequestID(req any) (clOrdID string, msgType byte) {
 // ExecReport is an ExecutionReport (8) received from the upstream. The
 // order manager applies it and journals it as it is.
 type ExecReport struct {
-	ClOrdID, OrigClOrdID, OrderID, ExecID string
+	ClOrdID     string `json:",omitempty"`
+	OrigClOrdID string `json:",omitempty"`
+	OrderID     string `json:",omitempty"`
+	ExecID      string `json:",omitempty"`
 	// ExecType (150) and OrdStatus (39) are FIX 4.4 values whatever the
 	// session's version: '0' new, '4' canceled, '5' replaced, '8'
 	// rejected, 'C' expired, 'F' trade, 'I' order status, 'A' pending new,
@@ -113,19 +120,25 @@ type ExecReport struct {
 	ExecType, OrdStatus byte
 	// ExecTransType is the FIX 4.2 ExecTransType (20) as received, 0 when
 	// absent (FIX 4.4).
-	ExecTransType byte
+	ExecTransType byte `json:",omitempty"`
 	// Symbol is in gateway form (600519.SH) when SecurityExchange was sent.
-	Symbol               string
-	Side                 Side
-	Price, LastPx, AvgPx refdata.Price // AvgPx is rounded to 4 decimals
-	OrderQty, LastQty    int64
-	CumQty, LeavesQty    int64
-	Text                 string
-	OrdRejReason         int
-	PossDup, PossResend  bool
-	TransactTime         time.Time
+	Symbol    string        `json:",omitempty"`
+	Side      Side          `json:",omitempty"`
+	Price     refdata.Price `json:",omitempty"`
+	LastPx    refdata.Price `json:",omitempty"`
+	AvgPx     refdata.Price `json:",omitempty"` // rounded to 4 decimals
+	OrderQty  int64         `json:",omitempty"`
+	LastQty   int64         `json:",omitempty"`
+	CumQty    int64         `json:",omitempty"`
+	LeavesQty int64         `json:",omitempty"`
+	Text      string        `json:",omitempty"`
+	// OrdRejReason is tag 103, when sent.
+	OrdRejReason int       `json:",omitempty"`
+	PossDup      bool      `json:",omitempty"`
+	PossResend   bool      `json:",omitempty"`
+	TransactTime time.Time `json:",omitzero"`
 	// SeqNum is the report's MsgSeqNum (34).
-	SeqNum int
+	SeqNum int `json:",omitempty"`
 }
 
 // UnknownOrder reports whether the report says the upstream does not know

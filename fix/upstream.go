@@ -109,10 +109,22 @@ func (u *Upstream) Name() string { return u.cfg.Name }
 // PossDupFlag=Y. A request queued when the process stops is lost, which
 // the order manager covers by journaling first and, after a restart,
 // asking Handed (see the package documentation).
+//
+// req may be a Prepared (see Prepare): its message was encoded beforehand
+// and is sent as it is, once.
 func (u *Upstream) Send(req any) error {
-	m, err := encode(req, time.Now())
-	if err != nil {
-		return err
+	var m *quickfix.Message
+	if p, ok := req.(Prepared); ok {
+		req, m = p.req, p.msg
+		if m != nil && m.Header.Has(tag.MsgSeqNum) {
+			m = nil // sent before: quickfix stamped it
+		}
+	}
+	if m == nil {
+		var err error
+		if m, err = encode(req, time.Now()); err != nil {
+			return err
+		}
 	}
 	if !u.loggedOn.Load() {
 		return ErrNotLoggedOn
@@ -345,14 +357,9 @@ func (u *Upstream) onLogout() {
 
 // submitted records the MsgSeqNum quickfix gave a request. Pacer
 // goroutine.
-func (u *Upstream) submitted(seq int, m *quickfix.Message, req any) {
-	if req == nil {
-		return
-	}
-	mt, err := m.Header.GetBytes(tag.MsgType)
-	id, _ := m.Body.GetBytes(tag.ClOrdID)
-	if err == nil && len(mt) == 1 && len(id) > 0 {
-		u.sent.add(sentMsg{seq: seq, msgType: mt[0], clOrdID: string(id)})
+func (u *Upstream) submitted(seq int, _ *quickfix.Message, req any) {
+	if id, mt := RequestID(req); mt != 0 && id != "" {
+		u.sent.add(sentMsg{seq: seq, msgType: mt, clOrdID: id})
 	}
 }
 

@@ -40,6 +40,9 @@ func (u *ackingUpstream) answer(er fix.ExecReport) {
 
 // Send implements orders.Upstream.
 func (u *ackingUpstream) Send(req any) error {
+	if p, ok := req.(fix.Prepared); ok {
+		req = p.Request()
+	}
 	switch r := req.(type) {
 	case fix.NewOrder:
 		u.answer(fix.ExecReport{ClOrdID: r.ClOrdID, OrderID: "X" + r.ClOrdID, ExecType: '0', OrdStatus: '0', LeavesQty: r.Qty})

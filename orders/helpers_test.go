@@ -39,6 +39,9 @@ func (f *fakeUpstream) Send(req any) error {
 	if f.down {
 		return fix.ErrNotLoggedOn
 	}
+	if p, ok := req.(fix.Prepared); ok {
+		req = p.Request() // as the venue will see it
+	}
 	f.sent = append(f.sent, req)
 	close(f.notify)
 	f.notify = make(chan struct{})

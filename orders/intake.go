@@ -99,9 +99,13 @@ func (m *Manager) New(req NewRequest) (_ Order, err error) {
 		return Order{}, err
 	}
 	start := time.Now()
-	err = m.journal(recNew, rec, o, Event{Kind: EventAccepted, Order: *o, Ref: o.ClOrdID},
-		func() {
-			m.submit(rt, newOrderReq(o, false), m.cfg.Clock())
+	err = m.journalSend(recNew, rec, o, Event{Kind: EventAccepted, Order: *o, Ref: o.ClOrdID}, newOrderReq(o, false),
+		func(prepared any, err error) {
+			if err != nil {
+				m.endRequest(rt, newOrderReq(o, false), CodeUpstreamReject, "the order could not be encoded for upstream "+rt.name+": "+err.Error())
+				return
+			}
+			m.submit(rt, prepared, m.cfg.Clock())
 			if m.cfg.OnSent != nil {
 				m.cfg.OnSent(time.Since(start))
 			}
@@ -221,10 +225,14 @@ func (m *Manager) Replace(req ReplaceRequest) (_ Order, err error) {
 func (m *Manager) journalChange(typ byte, o *Order, rec changeRec) (Order, error) {
 	rt := m.routes[o.Upstream]
 	c := o.pending
-	err := m.journal(typ, rec, o, Event{Kind: EventAccepted, Order: *o, Ref: rec.ClOrdID},
-		func() {
-			if o.pending == c && rt != nil { // not already answered or ended
-				m.submit(rt, changeReq(o, c), m.cfg.Clock())
+	err := m.journalSend(typ, rec, o, Event{Kind: EventAccepted, Order: *o, Ref: rec.ClOrdID}, changeReq(o, c),
+		func(prepared any, err error) {
+			switch {
+			case o.pending != c || rt == nil: // already answered or ended
+			case err != nil:
+				m.endRequest(rt, changeReq(o, c), CodeUpstreamReject, "the request could not be encoded for upstream "+rt.name+": "+err.Error())
+			default:
+				m.submit(rt, prepared, m.cfg.Clock())
 			}
 		},
 		func(error) (Event, bool) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -114,6 +115,13 @@ type Manager struct {
 	log    *slog.Logger
 	met    *metrics
 
+	// inJournal counts the records appended whose callback has not run;
+	// draining is set by Drain. Both are read without mu, so that a
+	// record with nothing to do once durable (most) costs its callback no
+	// lock.
+	inJournal atomic.Int64
+	draining  atomic.Bool
+
 	mu        sync.Mutex
 	routes    map[string]*route
 	orders    map[string]*Order // by account + "\x00" + any client order id it had
@@ -127,7 +135,6 @@ type Manager struct {
 	watchers  map[string]map[Sink]bool // account → sinks watching its orders
 	failed    error                    // sticky journal failure
 	stopping  bool                     // Drain was called: no new requests
-	inJournal int                      // records appended whose callback has not run
 	changed   chan struct{}            // closed and replaced when an answer arrives (Drain)
 	stats     Stats
 	outbox    []delivery // events to deliver once mu is released
@@ -356,27 +363,53 @@ func (m *Manager) emit(o *Order, ev Event) {
 	}
 }
 
-// journal appends a record for a state change made under mu. Once the
-// record is durable, then (on the journal's goroutine, taking mu) runs,
-// when not nil, and ev goes to the order's sinks. Records become durable,
-// and their callbacks run, in the order they were appended, so requests
-// leave in the order they were accepted and never before they are
-// journaled. If the commit fails, the failure is made sticky and failed
-// runs instead of then (when not nil); the event it returns, if any, is
-// delivered in ev's place.
+// journal appends a record for a state change made under mu, with no
+// request to send once durable; see journalSend.
+func (m *Manager) journal(typ byte, rec any, o *Order, ev Event, failed func(err error) (Event, bool)) error {
+	return m.journalSend(typ, rec, o, ev, nil, nil, failed)
+}
+
+// journalSend appends a record for a state change made under mu. Once
+// the record is durable, on the journal's goroutine: req (when not nil)
+// is encoded for the upstream (fix.Prepare, before mu is taken, to keep
+// the lock short), then, under mu, then runs with the prepared request
+// (or the encoding error), and ev goes to the order's sinks. Records
+// become durable, and their callbacks run, in the order they were
+// appended, so requests leave in the order they were accepted and never
+// before they are journaled. If the commit fails, the failure is made
+// sticky and failed runs instead of then (when not nil); the event it
+// returns, if any, is delivered in ev's place.
 //
 // A record the journal refuses at once (it failed before, or is closed)
 // is returned as an error: failed has run (with mu held) and no event is
 // delivered; the caller tells its client. mu held.
-func (m *Manager) journal(typ byte, rec any, o *Order, ev Event, then func(), failed func(err error) (Event, bool)) error {
+func (m *Manager) journalSend(typ byte, rec any, o *Order, ev Event, req any, then func(prepared any, err error),
+	failed func(err error) (Event, bool)) error {
 	body, err := json.Marshal(rec)
 	if err != nil {
 		panic(fmt.Sprintf("orders: encoding a journal record: %v", err)) // plain structs only
 	}
 	targets := m.targets(o)
 	err = m.jrnl.AppendAsync(typ, body, func(_ uint64, err error) {
+		m.inJournal.Add(-1)
+		if err == nil && then == nil {
+			// Nothing to change: deliver without the lock.
+			if m.draining.Load() {
+				m.mu.Lock()
+				m.signal()
+				m.mu.Unlock()
+			}
+			for _, s := range targets {
+				s.OrderEvent(ev)
+			}
+			return
+		}
+		var prepared any
+		var perr error
+		if err == nil && req != nil {
+			prepared, perr = fix.Prepare(req)
+		}
 		m.mu.Lock()
-		m.inJournal--
 		m.signal()
 		if err != nil {
 			m.fail(err)
@@ -386,7 +419,7 @@ func (m *Manager) journal(typ byte, rec any, o *Order, ev Event, then func(), fa
 				}
 			}
 		} else if then != nil {
-			then()
+			then(prepared, perr)
 		}
 		later := m.release()
 		for _, s := range targets {
@@ -401,7 +434,7 @@ func (m *Manager) journal(typ byte, rec any, o *Order, ev Event, then func(), fa
 		}
 		return err
 	}
-	m.inJournal++
+	m.inJournal.Add(1)
 	return nil
 }
 

@@ -85,10 +85,11 @@ func (m *Manager) tick(now time.Time) {
 func (m *Manager) Drain(ctx context.Context) error {
 	m.mu.Lock()
 	m.stopping = true
+	m.draining.Store(true)
 	m.mu.Unlock()
 	for {
 		m.mu.Lock()
-		held, awaiting := m.inJournal, 0
+		held, awaiting := int(m.inJournal.Load()), 0
 		for _, rt := range m.routes {
 			held += len(rt.held) // a session that is down may come back within ctx's time
 			awaiting += rt.awaiting.len()

@@ -51,7 +51,7 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 		return
 	}
 	m.signal()
-	if err := m.journal(recExec, execRec{Account: o.Account, Upstream: upstream, ER: er}, o, ev, nil, nil); err != nil {
+	if err := m.journal(recExec, execRec{Account: o.Account, Upstream: upstream, ER: er}, o, ev, nil); err != nil {
 		m.emit(o, ev)
 	}
 }
@@ -263,7 +263,7 @@ func (m *Manager) OnCancelReject(upstream string, r fix.CancelReject) {
 	ref := o.pending.clOrdID
 	m.applyCancelReject(o, r)
 	ev := Event{Kind: EventCancelReject, Order: *o, Ref: ref, Text: o.Text}
-	if err := m.journal(recCancelReject, cancelRejectRec{Account: o.Account, R: r}, o, ev, nil, nil); err != nil {
+	if err := m.journal(recCancelReject, cancelRejectRec{Account: o.Account, R: r}, o, ev, nil); err != nil {
 		m.emit(o, ev)
 	}
 }
