@@ -27,7 +27,7 @@ type OrderEntry interface {
 var _ OrderEntry = (*orders.Manager)(nil)
 
 // orderSink delivers a client's order events: it is the client as an
-// orders.Sink. OrderEvent runs on the journal's goroutine and only queues.
+// orders.Sink. OrderEvent runs on the order manager's dispatcher goroutine and only queues.
 type orderSink struct{ c *client }
 
 // OrderEvent implements orders.Sink.

@@ -73,12 +73,12 @@ func newOrderEnv(t *testing.T) (*wsEnv, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { j.Close() })
 	up := &ackingUpstream{}
 	m, err := orders.New(orders.Config{}, rc, j, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { j.Close(); m.Close() })
 	up.m = m
 	m.AddUpstream("core", up)
 	if _, err := m.Recover(); err != nil {

@@ -55,9 +55,11 @@
 // Manager is safe for concurrent use. Its state is guarded by one mutex,
 // held only for in-memory work and non-blocking hand-overs (never across
 // I/O or an fsync). Nothing outside the package is called back under it:
-// sinks are called after it is released, from the journal's writer
+// sinks are called after it is released, from the manager's dispatcher
 // goroutine in journal order (or from the calling goroutine when the
-// journal has failed). Lock order: Manager.mu, then risk's mutex, then the
+// journal has failed). The journal's writer only hands each durable
+// record's completion to the dispatcher, so the manager's lock never
+// holds up a group commit. Lock order: Manager.mu, then risk's mutex, then the
 // journal's; the journal calls its callbacks holding none. The fix.Handler
 // methods run on the upstream sessions' goroutines; Run drives the timers
 // on its own.

@@ -194,6 +194,7 @@ func newEnv(t *testing.T, dir string, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(e.m.Close) // after the journal's Close below
 	e.m.AddUpstream("core", e.core)
 	e.m.AddUpstream("margin", e.mgn)
 	if _, err := e.m.Recover(); err != nil {

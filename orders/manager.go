@@ -60,7 +60,7 @@ type Config struct {
 	Clock func() time.Time
 	// OnSent, when set, is told how long each new order took from New to
 	// being handed to its upstream session (risk, journal fsync, routing):
-	// the gateway-internal latency. Called on the journal's goroutine.
+	// the gateway-internal latency. Called on the dispatcher goroutine.
 	OnSent func(time.Duration)
 	// Registry, when set, receives the manager's metrics (see metrics.go).
 	Registry *prometheus.Registry
@@ -104,7 +104,8 @@ var _ Upstream = (*fix.Upstream)(nil)
 // requests to an Upstream (Send never blocks or calls back), never across
 // I/O. Nothing is called back under it: risk is called with it held (risk
 // takes only its own mutex, and never calls out), the journal's callbacks
-// run on the journal's goroutine and take mu themselves, and sinks are
+// run on the manager's dispatcher goroutine (handed over by the journal's
+// writer) and take mu themselves, and sinks are
 // called only after mu is released (see unlock). The fix.Handler methods
 // run on the upstream sessions' goroutines.
 type Manager struct {
@@ -121,6 +122,10 @@ type Manager struct {
 	// lock.
 	inJournal atomic.Int64
 	draining  atomic.Bool
+
+	durable    chan durable  // journal completions, to the dispatcher
+	dispatched chan struct{} // closed when the dispatcher returns
+	closeOnce  sync.Once
 
 	mu        sync.Mutex
 	routes    map[string]*route
@@ -205,6 +210,8 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 	for _, a := range cfg.CreditAccounts {
 		m.credit[a] = true
 	}
+	m.durable, m.dispatched = make(chan durable, durableQueue), make(chan struct{})
+	go m.dispatch()
 	m.epoch = cfg.IDPrefix + strconv.FormatInt(time.Now().UnixMilli(), 36) + "."
 	return m, nil
 }
@@ -363,6 +370,36 @@ func (m *Manager) emit(o *Order, ev Event) {
 	}
 }
 
+// durableQueue bounds the journal records made durable whose completion
+// the dispatcher has not run yet; beyond it the journal's writer waits.
+const durableQueue = 1 << 16
+
+// durable is a journal record's completion: handed from the journal's
+// writer goroutine to the dispatcher, which runs it.
+type durable struct {
+	fn  func(err error)
+	err error
+}
+
+// dispatch runs the completions of journal records, in journal order,
+// until Close. The journal's writer goroutine only hands them over, so
+// that the manager's lock, the encoding of requests and the sinks never
+// hold up the next group commit. Dispatcher goroutine.
+func (m *Manager) dispatch() {
+	defer close(m.dispatched)
+	for d := range m.durable {
+		d.fn(d.err)
+	}
+}
+
+// Close stops the dispatcher once the completions already handed over
+// have run. Call it after the journal is closed (no more completions can
+// come). Idempotent.
+func (m *Manager) Close() {
+	m.closeOnce.Do(func() { close(m.durable) })
+	<-m.dispatched
+}
+
 // journal appends a record for a state change made under mu, with no
 // request to send once durable; see journalSend.
 func (m *Manager) journal(typ byte, rec any, o *Order, ev Event, failed func(err error) (Event, bool)) error {
@@ -370,7 +407,7 @@ func (m *Manager) journal(typ byte, rec any, o *Order, ev Event, failed func(err
 }
 
 // journalSend appends a record for a state change made under mu. Once
-// the record is durable, on the journal's goroutine: req (when not nil)
+// the record is durable, on the dispatcher goroutine: req (when not nil)
 // is encoded for the upstream (fix.Prepare, before mu is taken, to keep
 // the lock short), then, under mu, then runs with the prepared request
 // (or the encoding error), and ev goes to the order's sinks. Records
@@ -391,41 +428,43 @@ func (m *Manager) journalSend(typ byte, rec any, o *Order, ev Event, req any, th
 	}
 	targets := m.targets(o)
 	err = m.jrnl.AppendAsync(typ, body, func(_ uint64, err error) {
-		m.inJournal.Add(-1)
-		if err == nil && then == nil {
-			// Nothing to change: deliver without the lock.
-			if m.draining.Load() {
-				m.mu.Lock()
-				m.signal()
-				m.mu.Unlock()
+		m.durable <- durable{err: err, fn: func(err error) {
+			m.inJournal.Add(-1)
+			if err == nil && then == nil {
+				// Nothing to change: deliver without the lock.
+				if m.draining.Load() {
+					m.mu.Lock()
+					m.signal()
+					m.mu.Unlock()
+				}
+				for _, s := range targets {
+					s.OrderEvent(ev)
+				}
+				return
 			}
+			var prepared any
+			var perr error
+			if err == nil && req != nil {
+				prepared, perr = fix.Prepare(req)
+			}
+			m.mu.Lock()
+			m.signal()
+			if err != nil {
+				m.fail(err)
+				if failed != nil {
+					if fev, ok := failed(err); ok {
+						ev, targets = fev, m.targets(o)
+					}
+				}
+			} else if then != nil {
+				then(prepared, perr)
+			}
+			later := m.release()
 			for _, s := range targets {
 				s.OrderEvent(ev)
 			}
-			return
-		}
-		var prepared any
-		var perr error
-		if err == nil && req != nil {
-			prepared, perr = fix.Prepare(req)
-		}
-		m.mu.Lock()
-		m.signal()
-		if err != nil {
-			m.fail(err)
-			if failed != nil {
-				if fev, ok := failed(err); ok {
-					ev, targets = fev, m.targets(o)
-				}
-			}
-		} else if then != nil {
-			then(prepared, perr)
-		}
-		later := m.release()
-		for _, s := range targets {
-			s.OrderEvent(ev)
-		}
-		deliver(later)
+			deliver(later)
+		}}
 	})
 	if err != nil {
 		m.fail(err)

@@ -130,10 +130,11 @@ type Event struct {
 	Code string
 }
 
-// Sink receives order events. OrderEvent is called from the journal's
-// writer goroutine (or, when the journal has failed, from the goroutine
-// whose call produced the event), never under the Manager's lock, in the
-// order the events happened for each order; it must not block.
+// Sink receives order events. OrderEvent is called from the Manager's
+// dispatcher goroutine, which runs the journal's completions in journal
+// order (or, when the journal has failed, from the goroutine whose call
+// produced the event), never under the Manager's lock, in the order the
+// events happened for each order; it must not block.
 type Sink interface {
 	OrderEvent(ev Event)
 }

@@ -173,6 +173,9 @@ func (g *Gateway) close() {
 	if g.journal != nil {
 		g.journal.Close()
 	}
+	if g.orders != nil {
+		g.orders.Close()
+	}
 	if g.brokers != nil {
 		g.brokers.Close()
 	}
@@ -277,6 +280,9 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 		if cerr := g.journal.Close(); err == nil {
 			err = cerr
 		}
+	}
+	if g.orders != nil {
+		g.orders.Close()
 	}
 	select {
 	case ferr := <-failed:

@@ -102,7 +102,7 @@
 // # Concurrency and pacing
 //
 // quickfix runs one goroutine per session and calls the Application on it;
-// the order manager calls the sinks on its journal goroutine. Every
+// the order manager calls the sinks on its dispatcher goroutine. Every
 // message to a broker goes through fix.AcceptorPacer (one goroutine per
 // session, one message inside quickfix at a time), which keeps quickfix's
 // session loop from spinning in a process that also runs the upstream

@@ -71,7 +71,7 @@ func (s *session) account(named, clOrdID string) (string, bool) {
 }
 
 // sink delivers the order events of a session's orders to the broker.
-// OrderEvent runs on the journal's goroutine and only queues.
+// OrderEvent runs on the order manager's dispatcher goroutine and only queues.
 type sink struct{ s *session }
 
 var _ orders.Sink = sink{}
