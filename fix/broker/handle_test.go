@@ -149,7 +149,7 @@ func TestHandle(t *testing.T) {
 		{
 			name: "manager's other-reason reject in FIX 4.2", broker: "BROKER2", begin: "FIX.4.2", msgType: "D", rejectReason: -1,
 			body:   "11=c15|1=B1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100",
-			newErr: &orders.Reject{Code: "orders.reconciling", Text: "retry shortly", FIXReason: 99},
+			newErr: &orders.Reject{Code: "orders.upstream_unavailable", Text: "retry shortly", FIXReason: 99},
 			want:   map[quickfix.Tag]string{tag.ExecType: "8", tag.OrdRejReason: "0", tag.Text: "retry shortly"},
 		},
 		{

@@ -609,9 +609,8 @@ function onTrade(msg) {
 // order's clOrdId, never its origClOrdId.
 
 // WORKING are the statuses of an order that may still trade; such a row
-// has a Cancel button. 'unknown' is an order being reconciled after a
-// gateway restart: a cancel is answered orders.reconciling meanwhile.
-const WORKING = new Set(['pending_new', 'new', 'partially_filled', 'unknown']);
+// has a Cancel button.
+const WORKING = new Set(['pending_new', 'new', 'partially_filled']);
 const TERMINAL = new Set(['filled', 'canceled', 'rejected', 'expired']);
 const MAX_ERRORS = 50;
 const CST_OFFSET_MS = 8 * 3600 * 1000; // exchange time is China Standard Time
