@@ -100,24 +100,22 @@ func startQFVenue(t *testing.T, o qfOpts) *qfVenue {
 // seen counts the NewOrderSingles with ClOrdID uid the upstream's venue
 // received: fresh ones, and PossDup resends (43=Y) apart.
 func (v *qfVenue) seen(upstream, uid string) (fresh, dup int) {
-	for _, e := range v.procs[upstream].Entries() {
-		if e.Kind != qfcpp.Incoming || e.Msg.Type() != "D" || e.Msg.Get(11) != uid {
-			continue
-		}
-		if e.Msg.Get(43) == "Y" {
-			dup++
-		} else {
-			fresh++
-		}
-	}
-	return fresh, dup
+	return v.count(upstream, qfcpp.Incoming, func(m qfcpp.Message) bool { return m.Type() == "D" && m.Get(11) == uid })
 }
 
 // fills counts the fills of order uid the upstream's venue sent, resends
 // (43=Y) apart.
 func (v *qfVenue) fills(upstream, uid string) (fresh, dup int) {
+	return v.count(upstream, qfcpp.Outgoing, func(m qfcpp.Message) bool {
+		return m.Type() == "8" && m.Get(11) == uid && m.Get(39) == "2"
+	})
+}
+
+// count counts the messages of the upstream's venue in direction kind that
+// match, PossDup resends (43=Y) apart.
+func (v *qfVenue) count(upstream, kind string, match func(qfcpp.Message) bool) (fresh, dup int) {
 	for _, e := range v.procs[upstream].Entries() {
-		if e.Kind != qfcpp.Outgoing || e.Msg.Type() != "8" || e.Msg.Get(11) != uid || e.Msg.Get(39) != "2" {
+		if e.Kind != kind || !match(e.Msg) {
 			continue
 		}
 		if e.Msg.Get(43) == "Y" {
