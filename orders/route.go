@@ -149,29 +149,32 @@ func (m *Manager) send(rt *route, req any, now time.Time) bool {
 	return true
 }
 
-// releaseHeld sends the held requests, in order, until the session refuses
-// one. mu held.
+// releaseHeld sends the held requests, in order, until the session
+// refuses one. mu held.
 func (m *Manager) releaseHeld(rt *route, now time.Time) {
-	i := 0
-	for ; i < len(rt.held) && rt.loggedOn; i++ {
-		if !m.send(rt, rt.held[i].req, now) {
+	for len(rt.held) > 0 && rt.loggedOn {
+		h := rt.held[0]
+		rt.held = rt.held[1:] // taken before send, which may end requests (and so change held)
+		if !m.send(rt, h.req, now) {
+			rt.held = append([]held{h}, rt.held...)
 			break
 		}
 	}
-	rt.held = append(rt.held[:0], rt.held[i:]...)
 	m.met.held.WithLabelValues(rt.name).Set(float64(len(rt.held)))
 }
 
 // expire ends the held requests older than the hold time. mu held.
 func (m *Manager) expire(rt *route, now time.Time) {
-	i := 0
-	for ; i < len(rt.held) && now.Sub(rt.held[i].since) > m.cfg.HoldTimeout; i++ {
+	n := 0
+	for len(rt.held) > 0 && now.Sub(rt.held[0].since) > m.cfg.HoldTimeout {
+		h := rt.held[0]
+		rt.held = rt.held[1:] // taken before endRequest, which may drop others
+		n++
 		m.met.expired.WithLabelValues(rt.name).Inc()
-		m.endRequest(rt, rt.held[i].req, CodeUpstreamDown,
+		m.endRequest(rt, h.req, CodeUpstreamDown,
 			fmt.Sprintf("upstream %s was unavailable for %s; the request was not sent", rt.name, m.cfg.HoldTimeout))
 	}
-	if i > 0 {
-		rt.held = append(rt.held[:0], rt.held[i:]...)
+	if n > 0 {
 		m.met.held.WithLabelValues(rt.name).Set(float64(len(rt.held)))
 	}
 }
@@ -193,6 +196,13 @@ func (m *Manager) endRequest(rt *route, req any, code, text string) {
 		return
 	case kind == recNew && o.UpstreamID == uid && !o.acked && !o.Status.Terminal():
 		rt.awaiting.answered(uid)
+		if c := o.pending; c != nil {
+			// A cancel or replace of it never leaves either: it ends with
+			// the order.
+			m.dropHeld(rt, c.uid)
+			m.emit(o, Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Code: code,
+				Text: "the order it names never reached the venue: " + text})
+		}
 		ev = m.endNew(o, code, text)
 	case (kind == recCancel || kind == recReplace) && o.pending != nil && o.pending.uid == uid:
 		rt.awaiting.answered(uid)
@@ -204,6 +214,18 @@ func (m *Manager) endRequest(rt *route, req any, code, text string) {
 		"ref", ev.Ref, "code", code, "text", text)
 	if err := m.journal(recRefused, refusedRec{Account: o.Account, UID: uid, Code: code, Text: text}, o, ev, nil); err != nil {
 		m.emit(o, ev)
+	}
+}
+
+// dropHeld removes the held request with upstream id uid, if any. mu
+// held.
+func (m *Manager) dropHeld(rt *route, uid string) {
+	for i, h := range rt.held {
+		if id, _ := reqID(h.req); id == uid {
+			rt.held = append(rt.held[:i], rt.held[i+1:]...)
+			m.met.held.WithLabelValues(rt.name).Set(float64(len(rt.held)))
+			return
+		}
 	}
 }
 

@@ -206,3 +206,37 @@ func TestJournalFailureFailsClosed(t *testing.T) {
 		t.Fatalf("gateway_orders_journal_failed = %v", v)
 	}
 }
+
+// TestHeldCancelEndsWithItsOrder: an order and its cancel both held when
+// the hold time runs out: the order is rejected and the cancel refused,
+// each once, and neither goes out when the session returns.
+func TestHeldCancelEndsWithItsOrder(t *testing.T) {
+	e := newEnv(t, t.TempDir(), func(_ *env, c *Config) { c.HoldTimeout = 5 * time.Second })
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, nil)
+	e.m.New(buy("h1", 100))
+	e.ev.wait(t, 1)
+	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "h1", Account: "A1", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	e.ev.wait(t, 2)
+	e.m.tick(e.advance(6 * time.Second))
+	evs := e.ev.wait(t, 4)
+	var rejected, refused int
+	for _, ev := range evs[2:] {
+		switch {
+		case ev.Kind == EventExec && ev.ExecType == '8' && ev.Ref == "h1":
+			rejected++
+		case ev.Kind == EventCancelReject && ev.Ref == "x1":
+			refused++
+		}
+	}
+	if rejected != 1 || refused != 1 {
+		t.Fatalf("events after the hold time: %+v", evs[2:])
+	}
+	e.core.setDown(false)
+	e.m.OnSessionUp("core", "carrierB")
+	if got := e.core.list(); len(got) != 0 {
+		t.Fatalf("sent after the logon: %v", describe(got))
+	}
+}
