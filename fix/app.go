@@ -20,8 +20,12 @@ func (a app) OnLogout(quickfix.SessionID)                   { a.u.onLogout() }
 func (a app) ToAdmin(*quickfix.Message, quickfix.SessionID) {}
 
 // ToApp lets every application message go, including resends (which
-// quickfix marks PossDupFlag=Y): the upstream deduplicates on ClOrdID.
-func (a app) ToApp(*quickfix.Message, quickfix.SessionID) error { return nil }
+// quickfix marks PossDupFlag=Y): the upstream deduplicates on ClOrdID. It
+// records the MsgSeqNum of a request being submitted (see recordSent).
+func (a app) ToApp(m *quickfix.Message, _ quickfix.SessionID) error {
+	a.u.recordSent(m)
+	return nil
+}
 
 func (a app) FromAdmin(m *quickfix.Message, _ quickfix.SessionID) quickfix.MessageRejectError {
 	t, err := m.Header.GetBytes(tag.MsgType)

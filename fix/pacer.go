@@ -60,10 +60,10 @@ type pacer struct {
 	// sentHook, if set before run, is called on the pacer goroutine after
 	// each submission with the message and its MsgSeqNum (benchmarks).
 	sentHook func(seq int, m *quickfix.Message)
-	// onSubmit, if set before run, is called on the pacer goroutine after
-	// each submission with the MsgSeqNum quickfix gave the message and
-	// the request it was made from (nil for probes and acceptor reports).
-	onSubmit func(seq int, m *quickfix.Message, req any)
+	// beforeSubmit, if set before run, is called on the pacer goroutine
+	// just before each submission with the message and the request it
+	// was made from (nil for probes and acceptor reports).
+	beforeSubmit func(m *quickfix.Message, req any)
 }
 
 // outMsg is a queued message and the request it encodes, if any.
@@ -186,6 +186,9 @@ func (p *pacer) run(ctx context.Context) {
 			}
 		}
 		stampProbe(pending)
+		if p.beforeSubmit != nil {
+			p.beforeSubmit(pending, req)
+		}
 		if err := quickfix.SendToTarget(pending, p.sid); err != nil {
 			// The session is not registered: the initiator is stopping.
 			p.log.Warn("fix: submit failed", "err", err)
@@ -195,9 +198,6 @@ func (p *pacer) run(ctx context.Context) {
 		seq, err := pending.Header.GetInt(tag.MsgSeqNum)
 		if p.sentHook != nil && err == nil {
 			p.sentHook(seq, pending)
-		}
-		if p.onSubmit != nil && err == nil {
-			p.onSubmit(seq, pending, req)
 		}
 		pending, req = nil, nil
 		if err != nil {

@@ -39,6 +39,8 @@ type Upstream struct {
 	scan atomic.Pointer[storeScan]
 	// resumeAfter is set by ResumeInboundAfter before Run.
 	resumeAfter atomic.Int64
+	// inSubmit is the request the pacer is handing to quickfix.
+	inSubmit atomic.Pointer[submission]
 
 	mu sync.Mutex
 	// Line choice (see pickLine).
@@ -86,7 +88,7 @@ func NewUpstream(cfg UpstreamConfig, handler Handler, reg *prometheus.Registry, 
 		u.lines = append(u.lines, l)
 	}
 	u.pacer = newPacer(u.sid, cfg.QueueSize, log)
-	u.pacer.onSubmit = u.submitted
+	u.pacer.beforeSubmit = u.submitting
 	u.sent.init(sentIndexSize)
 	return u, nil
 }
@@ -355,10 +357,36 @@ func (u *Upstream) onLogout() {
 	u.handler.OnSessionDown(u.cfg.Name, u.lineName(i), reason, reclaimed)
 }
 
-// submitted records the MsgSeqNum quickfix gave a request. Pacer
+// submitting tells the Upstream which request the pacer is about to hand
+// to quickfix; ToApp, which quickfix calls with the message's MsgSeqNum
+// set and before the message can be written, records it (sent). Pacer
 // goroutine.
-func (u *Upstream) submitted(seq int, _ *quickfix.Message, req any) {
-	if id, mt := RequestID(req); mt != 0 && id != "" {
+func (u *Upstream) submitting(m *quickfix.Message, req any) {
+	if req == nil {
+		u.inSubmit.Store(nil)
+		return
+	}
+	u.inSubmit.Store(&submission{m: m, req: req})
+}
+
+// submission is the request the pacer is handing to quickfix.
+type submission struct {
+	m   *quickfix.Message
+	req any
+}
+
+// recordSent records the MsgSeqNum quickfix gave the message being
+// submitted, before it can be written, so that an upstream's Reject naming
+// it (RefSeqNum) always finds it. quickfix calls it through ToApp: on the
+// pacer goroutine for a submission, on the session goroutine for a resend
+// (whose mapping exists already).
+func (u *Upstream) recordSent(m *quickfix.Message) {
+	s := u.inSubmit.Load()
+	if s == nil || s.m != m {
+		return
+	}
+	seq, err := m.Header.GetInt(tag.MsgSeqNum)
+	if id, mt := RequestID(s.req); err == nil && mt != 0 && id != "" {
 		u.sent.add(sentMsg{seq: seq, msgType: mt, clOrdID: id})
 	}
 }
