@@ -8,6 +8,8 @@ import (
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/quickfix/config"
+
+	"sgw/refdata"
 )
 
 // Defaults applied by NewUpstream to zero UpstreamConfig fields.
@@ -86,8 +88,8 @@ func (cfg UpstreamConfig) withDefaults() (UpstreamConfig, error) {
 	switch {
 	case cfg.Name == "":
 		return bad("name is required")
-	case cfg.SenderCompID == "" || cfg.TargetCompID == "":
-		return bad("sender_comp_id and target_comp_id are required")
+	case !refdata.ValidID(cfg.SenderCompID, refdata.MaxCompIDLen) || !refdata.ValidID(cfg.TargetCompID, refdata.MaxCompIDLen):
+		return bad("sender_comp_id and target_comp_id are required: 1 to %d characters of A-Z a-z 0-9 - _ . : / # @", refdata.MaxCompIDLen)
 	case cfg.StoreDir == "":
 		return bad("store_dir is required")
 	case len(cfg.Lines) == 0:

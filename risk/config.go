@@ -147,8 +147,8 @@ func (cfg Config) withDefaults() (Config, error) {
 
 	ids := make(map[string]bool, len(cfg.Accounts))
 	for i, a := range cfg.Accounts {
-		if a.ID == "" {
-			return cfg, fmt.Errorf("%w: accounts[%d]: id is required", ErrConfig, i)
+		if err := refdata.CheckID("id", a.ID, refdata.MaxAccountLen); err != nil {
+			return cfg, fmt.Errorf("%w: accounts[%d]: %w", ErrConfig, i, err)
 		}
 		if ids[a.ID] {
 			return cfg, fmt.Errorf("%w: accounts: duplicate id %s", ErrConfig, a.ID)
