@@ -3,6 +3,7 @@ package feed
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"time"
 )
 
@@ -36,6 +37,14 @@ type Config struct {
 	ReconnectMax time.Duration `yaml:"reconnect_max"`
 	// DialTimeout bounds a TCP connect plus TLS handshake. Zero means 2s.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// TrackingProfile says the feed's ITCH Tracking Number (bytes 3-4 of
+	// each message) carries the low 16 bits of the SoupBinTCP sequence
+	// number, as the project's simulator sends it: the source then checks
+	// it, so a relay that skipped messages or went backwards is caught.
+	// Standard ITCH gives the field no such meaning, so zero (false) leaves
+	// it alone: sequence numbers come from SoupBinTCP only (Login Accepted
+	// and counting).
+	TrackingProfile bool `yaml:"tracking_profile"`
 	// CheckInterval is how often the supervisor checks timeouts and gaps.
 	// Zero means 50ms.
 	CheckInterval time.Duration `yaml:"check_interval"`
@@ -135,9 +144,12 @@ func (s SourceConfig) validate() error {
 	if s.Addr == "" {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(s.Addr)
+	host, port, err := net.SplitHostPort(s.Addr)
 	if err != nil {
 		return fmt.Errorf("addr %q: %v", s.Addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || host == "" && port == "" {
+		return fmt.Errorf("addr %q: the port must be a number from 0 to 65535", s.Addr)
 	}
 	if len(s.Username) > 6 || len(s.Password) > 10 || len(s.Session) > 10 {
 		return fmt.Errorf("username, password and session are at most 6, 10 and 10 characters")

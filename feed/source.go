@@ -319,9 +319,10 @@ func (s *source) sequenced(msg []byte, recv int64) *sourceError {
 	} else if want == 0 {
 		s.errs.add("unknown_type") // consumed: it holds a sequence number
 	}
-	// The tracking number carries the low 16 bits of the sequence number.
+	// With the tracking profile, the tracking number carries the low 16
+	// bits of the sequence number; standard ITCH gives it no meaning.
 	tracking := uint16(msg[3])<<8 | uint16(msg[4])
-	if d := tracking - uint16(s.pos); d != 0 {
+	if d := tracking - uint16(s.pos); s.f.cfg.TrackingProfile && d != 0 {
 		if d >= 0x8000 {
 			return protoErr("backwards", "sequence went backwards: tracking %d at expected sequence %d", tracking, s.pos)
 		}
