@@ -67,8 +67,16 @@ type Arbiter struct {
 	stats arbiterStats
 
 	maxAttempts int
-	gapAt       uint64 // the next value when the current recovery started
+	gapAt       uint64    // the next value when the current recovery started
+	gapSince    time.Time // when it started
 	attempts    int
+	// recovery is how long a gap is worked on before its messages are
+	// declared lost: a source that is logging in or lagging may still
+	// bring them.
+	recovery time.Duration
+	// lost is the last range declared lost, for the supervisor to report
+	// (lostTo == 0: none pending).
+	lostFrom, lostTo uint64
 
 	// A re-request in flight: the source asked to log in again, and when
 	// the arbiter stops waiting for it.
@@ -79,8 +87,9 @@ type Arbiter struct {
 
 // newArbiter returns an arbiter that delivers to sink starting at sequence 1,
 // holding up to window messages out of order (rounded up to a power of two).
-// It waits up to patience for a re-requested source to log in again.
-func newArbiter(sink Sink, window, maxAttempts int, patience time.Duration) *Arbiter {
+// It waits up to patience for a re-requested source to log in again, and
+// declares a gap lost only after maxAttempts re-requests and recovery.
+func newArbiter(sink Sink, window, maxAttempts int, patience, recovery time.Duration) *Arbiter {
 	n := 1
 	for n < window {
 		n <<= 1
@@ -93,6 +102,7 @@ func newArbiter(sink Sink, window, maxAttempts int, patience time.Duration) *Arb
 		maxAttempts: maxAttempts,
 		pending:     -1,
 		patience:    patience,
+		recovery:    recovery,
 	}
 }
 
@@ -198,13 +208,16 @@ func (a *Arbiter) drain() {
 	}
 }
 
-// Check looks for a gap that no live source will fill from its stream: every
-// live source has passed the next sequence to deliver. It returns the source
-// that should log in again from Next (the primary when it is live), or -1.
-// After maxAttempts re-requests for the same gap it declares the missing
-// messages lost, delivers what it holds, and returns -1. Check is called
-// periodically by the feed's supervisor. While a re-requested source has not
-// logged in again, and for at most the arbiter's patience, it waits.
+// Check looks for a gap that no live source will fill from its stream:
+// every live source has passed the next sequence to deliver. It returns
+// the source that should log in again from Next (the primary when it is
+// live), or -1. Re-requests alternate between the sources, up to
+// maxAttempts; the missing messages are declared lost (and what is held
+// is delivered) only once the gap has also been open for the recovery
+// time, so a source that is still logging in, or lagging, has that long to
+// bring them. Check is called periodically by the feed's supervisor.
+// While a re-requested source has not logged in again, and for at most
+// the arbiter's patience, it waits.
 func (a *Arbiter) Check(now time.Time) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -231,7 +244,7 @@ func (a *Arbiter) Check(now time.Time) int {
 		return -1 // nothing live: a reconnecting source asks for Next itself
 	}
 	if a.attempts == 0 || a.gapAt != a.next {
-		a.gapAt, a.attempts = a.next, 0
+		a.gapAt, a.attempts, a.gapSince = a.next, 0, now
 	}
 	if a.attempts < a.maxAttempts {
 		a.attempts++
@@ -251,8 +264,24 @@ func (a *Arbiter) Check(now time.Time) int {
 		a.pending, a.pendingTill = pick, now.Add(a.patience)
 		return pick
 	}
+	if now.Sub(a.gapSince) < a.recovery {
+		return -1 // a source logging in or lagging may still bring it
+	}
 	a.skipLost()
 	return -1
+}
+
+// TakeLost returns the last range of sequence numbers declared lost since
+// the previous call, or ok false.
+func (a *Arbiter) TakeLost() (from, to uint64, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.lostTo == 0 {
+		return 0, 0, false
+	}
+	from, to = a.lostFrom, a.lostTo
+	a.lostFrom, a.lostTo = 0, 0
+	return from, to, true
 }
 
 // skipLost gives up on the messages from next up to the first message that
@@ -278,6 +307,7 @@ func (a *Arbiter) skipLost() {
 		return
 	}
 	a.stats.Lost += to - a.next
+	a.lostFrom, a.lostTo = a.next, to-1
 	a.next = to
 	a.attempts = 0
 	a.drain()

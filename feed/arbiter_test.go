@@ -108,7 +108,7 @@ func TestArbiter(t *testing.T) {
 			if w == 0 {
 				w = 64
 			}
-			a := newArbiter(sink, w, 3, time.Second)
+			a := newArbiter(sink, w, 3, time.Second, 0)
 			for i, st := range tc.steps {
 				switch {
 				case st.do:
@@ -148,7 +148,7 @@ func TestArbiter(t *testing.T) {
 }
 
 func BenchmarkArbiterOffer(b *testing.B) {
-	a := newArbiter(discardSink{}, 1024, 3, time.Second)
+	a := newArbiter(discardSink{}, 1024, 3, time.Second, 0)
 	a.SourceLive(0, 1)
 	a.SourceLive(1, 1)
 	msg := make([]byte, 36)
@@ -162,3 +162,47 @@ func BenchmarkArbiterOffer(b *testing.B) {
 type discardSink struct{}
 
 func (discardSink) Apply([]byte, int64) error { return nil }
+
+// TestArbiterWaitsForTheRecoveryTime: a gap that the live source cannot
+// fill is not declared lost while the recovery time runs, however quickly
+// the re-requests are spent: the other source, logging in slowly, brings
+// it. Past the recovery time it is lost, and the range is reported.
+func TestArbiterWaitsForTheRecoveryTime(t *testing.T) {
+	for _, slowComes := range []bool{true, false} {
+		sink := &recordSink{}
+		a := newArbiter(sink, 64, 3, 10*time.Millisecond, 5*time.Second)
+		t0 := time.Unix(100, 0)
+		a.SourceLive(0, 1)
+		for _, s := range []uint64{1, 2, 6, 7} { // 3..5 missing on the primary
+			a.Offer(0, s, msgOf(s), 0)
+		}
+		now := t0
+		for i := 0; i < 20; i++ { // re-requests spent in a fraction of a second
+			now = now.Add(20 * time.Millisecond)
+			if src := a.Check(now); src == 0 {
+				a.SourceLive(0, 3)
+				for _, s := range []uint64{6, 7} {
+					a.Offer(0, s, msgOf(s), 0)
+				}
+			}
+		}
+		if st := a.Stats(); st.Lost != 0 || a.Next() != 3 {
+			t.Fatalf("lost %d before the recovery time (next %d)", st.Lost, a.Next())
+		}
+		if slowComes {
+			a.SourceLive(1, 3) // the backup logged in at last
+			for _, s := range []uint64{3, 4, 5, 6, 7} {
+				a.Offer(1, s, msgOf(s), 0)
+			}
+			if st := a.Stats(); st.Lost != 0 || a.Next() != 8 {
+				t.Fatalf("with the backup's copies: lost %d, next %d", st.Lost, a.Next())
+			}
+			continue
+		}
+		a.Check(t0.Add(6 * time.Second))
+		from, to, ok := a.TakeLost()
+		if st := a.Stats(); st.Lost != 3 || !ok || from != 3 || to != 5 || a.Next() != 8 {
+			t.Fatalf("past the recovery time: lost %d (%d-%d %v), next %d", st.Lost, from, to, ok, a.Next())
+		}
+	}
+}

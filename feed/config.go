@@ -25,9 +25,14 @@ type Config struct {
 	// Window is how many messages the arbiter holds out of order. Zero
 	// means 65536. Rounded up to a power of two.
 	Window int `yaml:"window"`
-	// MaxRecoveryAttempts is how many times a gap missing on every source is
-	// re-requested before it is declared lost. Zero means 3.
+	// MaxRecoveryAttempts is how many times a gap missing on every live
+	// source is re-requested (alternating sources) before it may be
+	// declared lost. Zero means 3.
 	MaxRecoveryAttempts int `yaml:"max_recovery_attempts"`
+	// RecoveryTimeout is how long a gap is worked on before its messages
+	// are declared lost, whatever the attempts: a source still logging in
+	// or lagging has that long to bring them. Zero means 5s.
+	RecoveryTimeout time.Duration `yaml:"recovery_timeout"`
 	// CatchUpLag is how far behind the arbiter a logged-in source may be
 	// and still count as up. Zero means 1024 messages.
 	CatchUpLag int `yaml:"catch_up_lag"`
@@ -116,6 +121,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.ReconnectMax, 5*time.Second)
 	def(&cfg.DialTimeout, 2*time.Second)
 	def(&cfg.CheckInterval, 50*time.Millisecond)
+	def(&cfg.RecoveryTimeout, 5*time.Second)
 	if cfg.Window == 0 {
 		cfg.Window = 65536
 	}
@@ -126,7 +132,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.CatchUpLag = 1024
 	}
 	switch {
-	case cfg.HeartbeatTimeout < 0 || cfg.HeartbeatInterval < 0 || cfg.ReconnectMin < 0 ||
+	case cfg.HeartbeatTimeout < 0 || cfg.HeartbeatInterval < 0 || cfg.ReconnectMin < 0 || cfg.RecoveryTimeout < 0 ||
 		cfg.ReconnectMax < cfg.ReconnectMin || cfg.DialTimeout < 0 || cfg.CheckInterval < 0:
 		return cfg, fmt.Errorf("%w: feed %s: durations must be positive and reconnect_max >= reconnect_min", ErrConfig, cfg.Name)
 	case cfg.HeartbeatInterval >= cfg.HeartbeatTimeout:

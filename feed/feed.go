@@ -41,7 +41,7 @@ func New(cfg Config, sink Sink, log *slog.Logger) (*Feed, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("feed", cfg.Name)
-	f := &Feed{cfg: cfg, log: log, arb: newArbiter(sink, cfg.Window, cfg.MaxRecoveryAttempts, 2*cfg.HeartbeatTimeout)}
+	f := &Feed{cfg: cfg, log: log, arb: newArbiter(sink, cfg.Window, cfg.MaxRecoveryAttempts, 2*cfg.HeartbeatTimeout, cfg.RecoveryTimeout)}
 	for i, sc := range []SourceConfig{cfg.Primary, cfg.Backup} {
 		if sc.Addr == "" {
 			continue
@@ -99,6 +99,10 @@ func (f *Feed) Run(ctx context.Context) error {
 					s.resync(f.arb.Next())
 				}
 			}
+		}
+		if from, to, ok := f.arb.TakeLost(); ok {
+			f.log.Error("feed: messages lost on every source", "feed", f.cfg.Name, "from", from, "to", to,
+				"count", to-from+1, "recovery_timeout", f.cfg.RecoveryTimeout)
 		}
 		select {
 		case <-ctx.Done():
