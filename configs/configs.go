@@ -201,6 +201,10 @@ func (f *File) validate() error {
 	if len(f.Instruments) == 0 {
 		return errors.New("instruments: at least one is required")
 	}
+	if d := f.Books.MaxDepth; d != 0 && d < gateway.BookDepth {
+		return fmt.Errorf("books.max_depth: %d is below %d, the deepest book the WebSocket fan-out serves (depth 5, 10 or 20, each checked by a checksum); use %d or more",
+			d, gateway.BookDepth, gateway.BookDepth)
+	}
 	seen := map[string]bool{}
 	for i := range f.Instruments {
 		in := &f.Instruments[i]

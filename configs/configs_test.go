@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"strings"
@@ -69,5 +70,19 @@ instruments:
 				t.Fatalf("Parse = %v; want ErrConfig naming test.yaml and containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestBooksDepthBelowFanOut: a books depth the WebSocket fan-out cannot
+// serve (it used to produce checksum failures on depth 10 and 20 books) is
+// refused, naming the key.
+func TestBooksDepthBelowFanOut(t *testing.T) {
+	demo, err := os.ReadFile("demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bytes.Replace(demo, []byte("  max_depth: 20\n"), []byte("  max_depth: 10\n"), 1)
+	if _, err := Parse("depth.yaml", b); err == nil || !strings.Contains(err.Error(), "books.max_depth: 10") {
+		t.Fatalf("max_depth 10: %v", err)
 	}
 }

@@ -25,9 +25,13 @@ var _ Market = (*orderbook.Engine)(nil)
 // bookDepths are the depths a book subscriber may ask for.
 var bookDepths = [3]int{5, 10, 20}
 
-// hubDepth is the depth of the hub's own copy of each book: the largest a
-// subscriber may ask for.
-const hubDepth = 20
+// BookDepth is the deepest book the WebSocket fan-out serves: the depth of
+// the hub's own copy of each book, the largest a subscriber may ask for.
+// The books must publish at least this many levels (Deps.PublishedDepth).
+const BookDepth = 20
+
+// hubDepth is BookDepth, for the hub's arithmetic.
+const hubDepth = BookDepth
 
 // sub is one client's subscription to one symbol on one channel. gen is the
 // client's resync generation the subscription last caught up with: when the

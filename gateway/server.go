@@ -82,6 +82,10 @@ type Deps struct {
 
 // New returns a server for deps.
 func New(cfg Config, deps Deps) (*Server, error) {
+	if deps.PublishedDepth < BookDepth {
+		return nil, fmt.Errorf("%w: the books publish %d levels; the WebSocket fan-out needs %d (depth 20 books, with their checksums)",
+			ErrConfig, deps.PublishedDepth, BookDepth)
+	}
 	cfg, err := cfg.withDefaults(deps.PublishedDepth)
 	if err != nil {
 		return nil, err
