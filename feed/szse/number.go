@@ -41,7 +41,7 @@ func (p Price6) Price() (price refdata.Price, exact bool) {
 }
 
 // PriceToPrice6 returns p on the N18(6) scale of MDEntryPx. Every
-// refdata.Price within ±92,233,720,368,547 CNY converts exactly; beyond
+// refdata.Price within ±9,223,372,036,854 CNY converts exactly; beyond
 // that the result overflows.
 func PriceToPrice6(p refdata.Price) Price6 { return Price6(p * 100) }
 
