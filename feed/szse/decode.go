@@ -34,9 +34,9 @@ import "encoding/binary"
 // Decode accepts re-encodes with Append to the same bytes. Judging values
 // is the job of the code that normalises messages into book events.
 //
-// Decode keeps no reference to b and does not allocate, except to grow
-// the storage of a Snapshot's repeating groups beyond the largest it has
-// decoded into m so far.
+// Decode keeps no reference to b. It does not allocate on success, on
+// ErrTruncated or on ErrUnknownType, except to grow the storage of a
+// Snapshot's repeating groups past the largest it has decoded into m.
 func Decode(b []byte, m *Message) (n int, err error) {
 	if len(b) < HeaderLen {
 		return 0, ErrTruncated

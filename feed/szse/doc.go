@@ -105,8 +105,9 @@
 // # Inferred
 //
 //   - OrdType: szse_v5_parser declares it a 2-byte string; the packed
-//     C++ structs and vendor structures make it one char after
-//     TransactTime. This package uses one byte (Order body 51 bytes).
+//     C++ wire struct makes it one char after TransactTime, two vendor
+//     headers hold it in one char, and its values (1, 2, U) are single
+//     characters. This package uses one byte (Order body 51 bytes).
 //   - ReTransmit: from szse_v5_parser alone; ResendType and ResendStatus
 //     are one byte each.
 //   - Char padding: spaces (szse_v5_parser's String type, the MDGW client,

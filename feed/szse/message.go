@@ -228,9 +228,9 @@ type ChannelHeartbeat struct {
 }
 
 // ReTransmit (MsgType 390094) asks the gateway to send a range of a
-// channel's records (ResendType 1) or announcements (ResendType 2) again;
-// the gateway answers with the same message, ResendStatus and RejectText
-// filled in, before the records.
+// channel's records (ResendType 1) or announcements (ResendType 2) again.
+// The gateway answers with the same message, ResendStatus and RejectText
+// filled in.
 type ReTransmit struct {
 	ResendType    uint8 // ResendTypeTick or ResendTypeNews
 	ChannelNo     uint16
@@ -241,16 +241,17 @@ type ReTransmit struct {
 	RejectText    [16]byte // in the answer: why the request was refused
 }
 
-// Order (MsgType 300192, 逐笔委托) is a new order of the continuous
-// auction stream, MDStreamID "011" for shares, funds and bonds. Orders and
-// trades of a channel share one ApplSeqNum sequence, starting at 1.
+// Order (MsgType 300192, 逐笔委托) is a new order of a centralized auction
+// (集中竞价) stream: MDStreamID "011" for shares, funds and bonds, "021"
+// pledged repo, "041" options. Orders and trades of a channel share one
+// ApplSeqNum sequence, starting at 1.
 type Order struct {
 	ChannelNo        uint16
 	ApplSeqNum       int64
 	MDStreamID       [3]byte
 	SecurityID       [8]byte
 	SecurityIDSource [4]byte // "102 " for Shenzhen
-	Price            Price4  // N13(4); a limit price only for OrdTypeLimit
+	Price            Price4  // N13(4); the limit price of an OrdTypeLimit order
 	OrderQty         Qty2    // N15(2)
 	Side             byte    // SideBuy or SideSell (SideBorrow, SideLend on lending streams)
 	TransactTime     Timestamp
@@ -306,5 +307,5 @@ type MDEntry struct {
 	MDEntrySize    Qty2    // N15(2)
 	MDPriceLevel   uint16  // book level, from 1, for EntryBid and EntryOffer
 	NumberOfOrders int64   // orders at the level; 0 when not published
-	Orders         []Qty2  // the NoOrders group: quantities of the first orders at the level, in time priority
+	Orders         []Qty2  // the NoOrders group: quantities of the orders published at the level
 }

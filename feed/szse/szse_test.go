@@ -409,3 +409,49 @@ func TestMsgTypeString(t *testing.T) {
 		})
 	}
 }
+
+// TestNoAllocations checks the steady state of a reader and a writer
+// allocates nothing: decoding every kind of frame (a snapshot after the
+// first), truncated input, unknown types, and appending into a buffer
+// with room.
+func TestNoAllocations(t *testing.T) {
+	var stream []byte
+	for _, s := range samples() {
+		var err error
+		if stream, err = szse.Append(stream, &s.m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stream = append(stream, readFrame(t, "snapshot.hex")...)
+	stream = append(stream, readFrame(t, "unknown_security_status.hex")...)
+	var m szse.Message
+	decodeAll := func() {
+		for b := stream; len(b) > 0; {
+			n, err := szse.Decode(b, &m)
+			if err != nil && err != szse.ErrUnknownType {
+				t.Fatal(err)
+			}
+			if _, err := szse.Decode(b[:n-1], &m); err != szse.ErrTruncated {
+				t.Fatal(err)
+			}
+			b = b[n:]
+		}
+	}
+	decodeAll() // grows the snapshot storage once
+	if a := testing.AllocsPerRun(100, decodeAll); a != 0 {
+		t.Errorf("Decode: %v allocations per stream, want 0", a)
+	}
+	buf := make([]byte, 0, 4096)
+	msgs := samples()
+	if a := testing.AllocsPerRun(100, func() {
+		buf = buf[:0]
+		for i := range msgs {
+			var err error
+			if buf, err = szse.Append(buf, &msgs[i].m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}); a != 0 {
+		t.Errorf("Append: %v allocations per stream, want 0", a)
+	}
+}
