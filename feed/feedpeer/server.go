@@ -16,8 +16,7 @@ type ServerConfig struct {
 	// Addr is the TCP address to listen on. Empty means 127.0.0.1:0.
 	Addr string
 	// HeartbeatInterval is how long a server may go without sending before
-	// it sends a heartbeat (and, for SZSE, the period of channel
-	// heartbeats). Zero means 1 s.
+	// it sends a heartbeat. Zero means 1 s.
 	HeartbeatInterval time.Duration
 	// ClientTimeout is how long a client may stay silent before the server
 	// closes its connection. Zero means 15 s.

@@ -29,6 +29,9 @@ type SZSEServerConfig struct {
 	// ReTransmit. False (the zero value) sends each session the whole day
 	// from the first message.
 	LiveStart bool
+	// ChannelHeartbeatInterval is the period of ChannelHeartbeat messages.
+	// Zero means 3 s.
+	ChannelHeartbeatInterval time.Duration
 	// MaxRetransmit is the most messages one ReTransmit resends; a longer
 	// range is cut and answered as partial (ResendStatus 2). Zero means no
 	// limit.
@@ -39,8 +42,9 @@ type SZSEServerConfig struct {
 // one TCP listener. A client sends Logon (within LoginTimeout) and gets,
 // after the login delay, a Logon back, or a Logout (SessionStatus 5) for
 // wrong credentials. The server then streams orders, trades and snapshots
-// of every channel, a Heartbeat after HeartbeatInterval without sending, and
-// every HeartbeatInterval one ChannelHeartbeat per channel with the
+// of every channel, a Heartbeat after HeartbeatInterval without sending data
+// or a heartbeat, and
+// every ChannelHeartbeatInterval one ChannelHeartbeat per channel with the
 // channel's last ApplSeqNum (EndOfChannel once the feed has ended and the
 // client has it all). It answers each ReTransmit with a ReTransmit carrying
 // ResendStatus, followed by the requested messages; answers a Logout with a
@@ -65,8 +69,11 @@ func NewSZSEServer(cfg SZSEServerConfig, feed *SZSEFeed) (*SZSEServer, error) {
 	if feed == nil {
 		return nil, fmt.Errorf("%w: no feed", ErrConfig)
 	}
-	if cfg.MaxRetransmit < 0 {
-		return nil, fmt.Errorf("%w: negative MaxRetransmit", ErrConfig)
+	if cfg.MaxRetransmit < 0 || cfg.ChannelHeartbeatInterval < 0 {
+		return nil, fmt.Errorf("%w: negative MaxRetransmit or ChannelHeartbeatInterval", ErrConfig)
+	}
+	if cfg.ChannelHeartbeatInterval == 0 {
+		cfg.ChannelHeartbeatInterval = 3 * time.Second
 	}
 	base, err := newServer(cfg.ServerConfig)
 	if err != nil {
@@ -269,7 +276,7 @@ func (s *SZSEServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 			continue
 		default:
 		}
-		if time.Since(lastChannelHB) >= s.cfg.HeartbeatInterval {
+		if time.Since(lastChannelHB) >= s.cfg.ChannelHeartbeatInterval {
 			all := ended && limit == n
 			for _, ch := range channels {
 				w.Write(appendSZSE(nil, szseChannelHB, channelHeartbeatBody(ch, lastSeen[ch], all)))
@@ -277,7 +284,7 @@ func (s *SZSEServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 			if flush() != nil {
 				return
 			}
-			lastSend, lastChannelHB = time.Now(), time.Now()
+			lastChannelHB = time.Now()
 		}
 		if time.Since(lastSend) >= s.cfg.HeartbeatInterval {
 			w.Write(appendSZSE(nil, szseHeartbeat, nil))
@@ -286,7 +293,10 @@ func (s *SZSEServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 			}
 			lastSend = time.Now()
 		}
-		wake := lastChannelHB.Add(s.cfg.HeartbeatInterval)
+		wake := lastChannelHB.Add(s.cfg.ChannelHeartbeatInterval)
+		if hb := lastSend.Add(s.cfg.HeartbeatInterval); hb.Before(wake) {
+			wake = hb
+		}
 		if !until.IsZero() && until.Before(wake) {
 			wake = until
 		}
