@@ -2,6 +2,7 @@ package feedpeer
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net"
 	"reflect"
@@ -383,5 +384,21 @@ func TestITCHDelay(t *testing.T) {
 	c.data(3)
 	if el := time.Since(start); el < d {
 		t.Errorf("messages arrived after %v, before the %v delay", el, d)
+	}
+}
+
+func TestITCHStream(t *testing.T) {
+	feed, srv := newITCH(t, ITCHConfig{}, ITCHServerConfig{})
+	start := feed.Last()
+	c := dialSoup(t, srv.Addr())
+	c.login("", "", "", start+1)
+	c.accepted()
+	ctx, cancel := context.WithCancel(testCtx(t))
+	done := make(chan error, 1)
+	go func() { done <- feed.Stream(ctx, 2000) }()
+	c.data(50)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Stream = %v", err)
 	}
 }

@@ -43,9 +43,8 @@ type SZSEServerConfig struct {
 // after the login delay, a Logon back, or a Logout (SessionStatus 5) for
 // wrong credentials. The server then streams orders, trades and snapshots
 // of every channel, a Heartbeat after HeartbeatInterval without sending data
-// or a heartbeat, and
-// every ChannelHeartbeatInterval one ChannelHeartbeat per channel with the
-// channel's last ApplSeqNum (EndOfChannel once the feed has ended and the
+// or a heartbeat, and every ChannelHeartbeatInterval one ChannelHeartbeat
+// per channel with the channel's last ApplSeqNum (EndOfChannel once the feed has ended and the
 // client has it all). It answers each ReTransmit with a ReTransmit carrying
 // ResendStatus, followed by the requested messages; answers a Logout with a
 // Logout (SessionStatus 4) and closes; closes a client silent for
