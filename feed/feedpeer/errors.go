@@ -16,8 +16,6 @@ var (
 	ErrBadEvent = errors.New("feedpeer: bad event")
 	// ErrEnded reports a publish after the feed's end of day.
 	ErrEnded = errors.New("feedpeer: feed ended")
-	// ErrNotRunning reports a call that needs Run to be under way.
-	ErrNotRunning = errors.New("feedpeer: server not running")
 	// ErrProtocol reports a malformed or unexpected packet from a client.
 	ErrProtocol = errors.New("feedpeer: protocol error")
 )

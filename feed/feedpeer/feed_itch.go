@@ -26,7 +26,8 @@ const (
 type ITCHConfig struct {
 	// Tracking chooses the Tracking Numbers. Zero is TrackingRandom.
 	Tracking TrackingMode
-	// TrackingValue is the tracking number of TrackingConstant.
+	// TrackingValue is the tracking number of TrackingConstant (zero is
+	// tracking number 0).
 	TrackingValue uint16
 	// Seed seeds TrackingRandom. Zero means 1.
 	Seed uint64

@@ -94,8 +94,8 @@ type dropRange struct {
 
 // server is the listener, connection tracking, fault settings and
 // statistics shared by both protocols' servers. Its exported methods are
-// safe for concurrent use; mu guards every field below it. Lock order:
-// server.mu may be held while taking tape.mu, never the reverse.
+// safe for concurrent use; mu guards every field below it. server.mu and a
+// feed's tape.mu are never held together.
 type server struct {
 	cfg    ServerConfig
 	handle func(ctx context.Context, c net.Conn, closed <-chan struct{})

@@ -36,7 +36,6 @@ const (
 const (
 	szseStatusLogoutDone = 4   // 会话退登完成
 	szseStatusBadLogon   = 5   // 不合法的用户名或口令
-	szseStatusOther      = 101 // 其他
 	szseStatusBadMessage = 102 // 无效消息
 )
 
