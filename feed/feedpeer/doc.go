@@ -68,7 +68,12 @@
 //     names the cancelled order's ApplSeqNum on its side, 0 on the other.
 //     MDStreamID is "011" for orders and trades, "010" for snapshots;
 //     SecurityIDSource "102"; TradingPhaseCode "T0". LocalTimeStamp is
-//     YYYYMMDDHHMMSSsss of SZSEConfig.Date and the event time.
+//     YYYYMMDDHHMMSSsss of SZSEConfig.Date and the event time. A 300111
+//     lists "0" bid and "1" ask entries by level (MDPriceLevel 1 = best,
+//     NumberOfOrders the level's order count, the best level's order
+//     quantities up to 50 in NoOrders/OrderQty), then, once the symbol has
+//     traded, "2" last, "4" open, "7" high and "8" low with size and level
+//     0; PrevClosePx is the flow's start price.
 //   - SZSE sessions: the server's Logon answer swaps the CompIDs and echoes
 //     HeartBtInt and DefaultApplVerID. ChannelHeartbeat carries the last
 //     ApplSeqNum the server has on the channel (so a client sees a gap the

@@ -304,8 +304,8 @@ func TestITCHDropRange(t *testing.T) {
 			t.Fatalf("re-login message %d differs", i)
 		}
 	}
-	if st := srv.Stats(); st.Skipped != 3 {
-		t.Errorf("skipped %d", st.Skipped)
+	if err := srv.Wait(testCtx(t), func(s ServerStats) bool { return s.Skipped == 3 }); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -219,10 +219,14 @@ func (s *SZSEServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 		}
 	}()
 	defer func() {
-		if errors.Is(rerr, io.EOF) {
-			logout(szseStatusLogoutDone, "")
-		} else if errors.Is(rerr, ErrProtocol) {
-			logout(szseStatusBadMessage, rerr.Error())
+		select {
+		case <-rdone: // the reader ended the session: answer what it read
+			if errors.Is(rerr, io.EOF) {
+				logout(szseStatusLogoutDone, "")
+			} else if errors.Is(rerr, ErrProtocol) {
+				logout(szseStatusBadMessage, rerr.Error())
+			}
+		default:
 		}
 		c.Close()
 		<-rdone

@@ -205,8 +205,8 @@ func TestSZSEDropRange(t *testing.T) {
 			t.Fatalf("recovered seq %d", d.seq)
 		}
 	}
-	if st := srv.Stats(); st.Skipped != 3 || st.Retransmits != 1 {
-		t.Errorf("stats %+v", st)
+	if err := srv.Wait(testCtx(t), func(s ServerStats) bool { return s.Skipped == 3 && s.Retransmits == 1 }); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -296,7 +296,8 @@ func TestSZSEPrimaryBackupKillDelay(t *testing.T) {
 	b.logon("B", "", "")
 	a.loggedOn()
 	b.loggedOn()
-	if !reflect.DeepEqual(a.data(n), b.data(n)) {
+	day := a.data(n)
+	if !reflect.DeepEqual(day, b.data(n)) {
 		t.Fatal("primary and backup differ")
 	}
 
@@ -320,7 +321,9 @@ func TestSZSEPrimaryBackupKillDelay(t *testing.T) {
 	if el := time.Since(start); el < d {
 		t.Errorf("Logon answered after %v, before the %v delay", el, d)
 	}
-	a.data(n)
+	if !reflect.DeepEqual(a.data(n), day) {
+		t.Fatal("the restarted source sends another day")
+	}
 }
 
 func TestSZSEPadNUL(t *testing.T) {
