@@ -1,0 +1,259 @@
+package feedpeer
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+// ITCHServerConfig configures an ITCHServer. Every zero value means the
+// documented default.
+type ITCHServerConfig struct {
+	ServerConfig
+	// Username and Password are the credentials a Login Request must carry
+	// (the username compared without case, as SoupBinTCP specifies). Empty
+	// accepts any.
+	Username, Password string
+	// Session is the SoupBinTCP session name; a login requesting another
+	// (not blank) session is rejected with 'S'. Empty means "SGWPEER".
+	Session string
+}
+
+// ITCHServer serves an ITCHFeed over SoupBinTCP 3.0 on one TCP listener: a
+// Login Request (within LoginTimeout) gets Login Rejected ('A' for wrong
+// credentials, 'S' for another session) or, after the login delay, Login
+// Accepted naming the next sequence number, followed by Sequenced Data from
+// the requested sequence number (0, or one past the end, starts with the
+// next message published). The server sends a Server Heartbeat after
+// HeartbeatInterval without sending, reads Client Heartbeats, closes a
+// client silent for ClientTimeout or sending a Logout Request, and sends End
+// of Session once the feed has ended and the client has every message.
+//
+// Two servers of one feed are a primary and a backup source. Faults:
+// Kill/Restart, DropRange, SetLoginDelay, SetLag, SetDelay.
+//
+// Every method is safe for concurrent use. Each connection runs on two
+// goroutines of its own (a reader and the writer), ended by Kill or by the
+// end of Run.
+type ITCHServer struct {
+	*server
+	cfg  ITCHServerConfig
+	feed *ITCHFeed
+}
+
+// NewITCHServer returns a server of feed, listening at once.
+func NewITCHServer(cfg ITCHServerConfig, feed *ITCHFeed) (*ITCHServer, error) {
+	if feed == nil {
+		return nil, fmt.Errorf("%w: no feed", ErrConfig)
+	}
+	if cfg.Session == "" {
+		cfg.Session = "SGWPEER"
+	}
+	if len(cfg.Session) > 10 || len(cfg.Username) > 6 || len(cfg.Password) > 10 {
+		return nil, fmt.Errorf("%w: session, username or password too long for SoupBinTCP", ErrConfig)
+	}
+	base, err := newServer(cfg.ServerConfig)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ServerConfig = base.cfg
+	s := &ITCHServer{server: base, cfg: cfg, feed: feed}
+	base.handle = s.serve
+	return s, nil
+}
+
+// Feed returns the feed the server serves.
+func (s *ITCHServer) Feed() *ITCHFeed { return s.feed }
+
+// DropRange makes the server leave sequence numbers from through to out of
+// the stream of every session that logged in before from: the client
+// receives the message after to in their place, numbered (implicitly, as
+// SoupBinTCP numbers) as if it were from. A session that logs in at from or
+// later is sent them.
+func (s *ITCHServer) DropRange(from, to uint64) {
+	s.addDrop(dropRange{from: from, to: to})
+}
+
+// readSoup reads one SoupBinTCP packet.
+func readSoup(r *bufio.Reader) (byte, []byte, error) {
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, nil, err
+	}
+	n := int(binary.BigEndian.Uint16(h[:]))
+	if n == 0 {
+		return 0, nil, fmt.Errorf("%w: packet of length 0", ErrProtocol)
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(r, p); err != nil {
+		return 0, nil, err
+	}
+	return p[0], p[1:], nil
+}
+
+func (s *ITCHServer) serve(ctx context.Context, c net.Conn, closed <-chan struct{}) {
+	r := bufio.NewReader(c)
+	w := bufio.NewWriterSize(c, 64<<10)
+	flush := func() error {
+		c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+		return w.Flush()
+	}
+	fail := func() { s.count(func(st *ServerStats) { st.Errors++ }) }
+
+	c.SetReadDeadline(time.Now().Add(s.cfg.LoginTimeout))
+	typ, p, err := readSoup(r)
+	if err != nil || typ != soupLoginRequest {
+		if err == nil {
+			w.Write(appendSoup(nil, soupDebug, []byte(fmt.Sprintf("expected a login request, got packet type %q", typ))))
+			flush()
+		}
+		fail()
+		return
+	}
+	req, err := parseLoginRequest(p)
+	if err != nil {
+		w.Write(appendSoup(nil, soupDebug, []byte(err.Error())))
+		flush()
+		fail()
+		return
+	}
+	reject := byte(0)
+	switch {
+	case s.cfg.Username != "" && !strings.EqualFold(req.username, s.cfg.Username),
+		s.cfg.Password != "" && req.password != s.cfg.Password:
+		reject = RejectNotAuthorized
+	case req.session != "" && req.session != s.cfg.Session:
+		reject = RejectSessionUnavailable
+	}
+	if reject != 0 {
+		w.Write(appendSoup(nil, soupLoginRejected, []byte{reject}))
+		flush()
+		s.count(func(st *ServerStats) { st.Rejects++ })
+		return
+	}
+	if !sleep(closed, s.settings().loginDelay) {
+		return
+	}
+
+	set := s.settings()
+	n, _, _ := s.feed.view()
+	limit, _ := set.visible(s.feed.tape, 0, n)
+	next := req.sequence
+	if next == 0 || next > uint64(limit)+1 {
+		next = uint64(limit) + 1
+	}
+	start := next
+	w.Write(appendLoginAccepted(nil, s.cfg.Session, next))
+	if flush() != nil {
+		return
+	}
+	s.count(func(st *ServerStats) { st.Logins++; st.Active++; st.LastLogin = start })
+	defer s.count(func(st *ServerStats) { st.Active-- })
+
+	// The reader: client heartbeats, logout, and the silence timeout.
+	rdone := make(chan struct{})
+	var rerr error
+	go func() {
+		defer close(rdone)
+		for {
+			c.SetReadDeadline(time.Now().Add(s.cfg.ClientTimeout))
+			typ, _, err := readSoup(r)
+			if err != nil {
+				rerr = err
+				return
+			}
+			switch typ {
+			case soupClientHB:
+				s.count(func(st *ServerStats) { st.ClientHeartbeats++ })
+			case soupLogout:
+				s.count(func(st *ServerStats) { st.Logouts++ })
+				rerr = io.EOF
+				return
+			case soupUnsequenced, soupDebug:
+			default:
+				rerr = fmt.Errorf("%w: packet type %q from a logged-in client", ErrProtocol, typ)
+				return
+			}
+		}
+	}()
+	defer func() {
+		c.Close()
+		<-rdone
+		var ne net.Error
+		if rerr != nil && !errors.Is(rerr, io.EOF) && !errors.Is(rerr, net.ErrClosed) && (errors.As(rerr, &ne) && ne.Timeout() || errors.Is(rerr, ErrProtocol)) {
+			fail()
+		}
+	}()
+
+	lastSend := time.Now()
+	for {
+		set := s.settings()
+		n, ended, changed := s.feed.view()
+		limit, until := set.visible(s.feed.tape, int(next-1), n)
+		if uint64(limit) >= next {
+			var sent, skipped int64
+			for _, e := range s.feed.slice(int(next-1), limit) {
+				if dropped(set.drops, 0, e.rec.Seq, start) {
+					skipped++
+					continue
+				}
+				w.Write(e.packet)
+				sent++
+			}
+			next = uint64(limit) + 1
+			if flush() != nil {
+				return
+			}
+			lastSend = time.Now()
+			s.count(func(st *ServerStats) { st.Sent += sent; st.Skipped += skipped })
+		}
+		if ended && limit == n && next > uint64(n) {
+			w.Write(appendSoup(nil, soupEndOfSession, nil))
+			if flush() == nil {
+				s.count(func(st *ServerStats) { st.EndOfSessions++ })
+			}
+			select { // let the client read it and leave
+			case <-rdone:
+			case <-closed:
+			case <-time.After(s.cfg.ClientTimeout):
+			}
+			return
+		}
+		hb := lastSend.Add(s.cfg.HeartbeatInterval)
+		if !until.IsZero() && until.Before(hb) {
+			hb = until
+		}
+		if !wait(closed, hb, changed, set.changed, rdone) {
+			return
+		}
+		select {
+		case <-rdone:
+			return
+		default:
+		}
+		if time.Since(lastSend) >= s.cfg.HeartbeatInterval {
+			w.Write(appendSoup(nil, soupServerHB, nil))
+			if flush() != nil {
+				return
+			}
+			lastSend = time.Now()
+		}
+	}
+}
+
+// dropped reports whether a session whose stream started at start leaves
+// seq of channel out.
+func dropped(drops []dropRange, channel uint16, seq, start uint64) bool {
+	for _, d := range drops {
+		if d.channel == channel && seq >= d.from && seq <= d.to && start < d.from {
+			return true
+		}
+	}
+	return false
+}
