@@ -83,8 +83,10 @@ func TestStickyError(t *testing.T) {
 	for range 5 {
 		wg.Go(func() { _, err := j.Append(1, []byte("batch 2")); errs <- err })
 	}
-	var asyncErr atomic.Value
-	if err := j.AppendAsync(1, []byte("batch 2 async"), func(_ uint64, err error) { asyncErr.Store(err) }); err != nil {
+	// The writer releases Append's waiters before it makes AppendAsync's
+	// callbacks: the test waits for the callback itself.
+	asyncErr := make(chan error, 1)
+	if err := j.AppendAsync(1, []byte("batch 2 async"), func(_ uint64, err error) { asyncErr <- err }); err != nil {
 		t.Fatal(err)
 	}
 	for j.LastSeq() < 1+1+5+1 {
@@ -97,7 +99,7 @@ func TestStickyError(t *testing.T) {
 			t.Errorf("pending Append err = %v, want ErrFailed wrapping the injected error", err)
 		}
 	}
-	if err, _ := asyncErr.Load().(error); !errors.Is(err, ErrFailed) {
+	if err := <-asyncErr; !errors.Is(err, ErrFailed) {
 		t.Errorf("pending AppendAsync err = %v, want ErrFailed", err)
 	}
 	if got := w.writes.Load() - writesBefore; got != 1 {
