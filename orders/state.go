@@ -30,7 +30,7 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 		return
 	}
 	rt := m.routes[upstream]
-	if er.ExecType == 'I' && er.UnknownOrder() && m.unknownToVenue(rt, o, er) {
+	if er.ExecType == 'I' && er.UnknownOrder() && m.unknownToVenue(rt, o) {
 		return
 	}
 	if k := execKey(upstream, er); k != "" && m.execs[k] {
@@ -214,7 +214,7 @@ func statusOf(s byte, cur Status) Status {
 // answer ends the order (applyExec): the status request went out after
 // every earlier message of the session, so the venue would know the
 // order if it had ever received it. mu held.
-func (m *Manager) unknownToVenue(rt *route, o *Order, er fix.ExecReport) bool {
+func (m *Manager) unknownToVenue(rt *route, o *Order) bool {
 	if rt == nil || !o.probe {
 		return false
 	}
