@@ -8,10 +8,14 @@ import (
 )
 
 // Config configures one feed: a primary and a backup source carrying the
-// same SoupBinTCP session, merged by an Arbiter.
+// same session (SoupBinTCP/ITCH, or SZSE Binary), merged by an arbiter.
 type Config struct {
 	// Name labels the feed in logs and metrics ("sse", "szse"). Required.
 	Name string `yaml:"name"`
+	// Protocol is the sources' wire protocol: "itch" (SoupBinTCP 3.0
+	// carrying ITCH 5.0; New builds the feed) or "szse" (SZSE Binary market
+	// data; NewSZSE builds it). Empty means "itch".
+	Protocol string `yaml:"protocol"`
 	// Primary is the vendor's feed. Required.
 	Primary SourceConfig `yaml:"primary"`
 	// Backup is the relayed feed. Optional: an empty Addr means no backup.
@@ -22,8 +26,8 @@ type Config struct {
 	// HeartbeatInterval is how often the gateway sends a client heartbeat
 	// when it has sent nothing else. Zero means 1s.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
-	// Window is how many messages the arbiter holds out of order. Zero
-	// means 65536. Rounded up to a power of two.
+	// Window is how many messages the arbiter holds out of order (SZSE:
+	// per channel). Zero means 65536. Rounded up to a power of two.
 	Window int `yaml:"window"`
 	// MaxRecoveryAttempts is how many times a gap missing on every live
 	// source is re-requested (alternating sources) before it may be
@@ -33,6 +37,10 @@ type Config struct {
 	// are declared lost, whatever the attempts: a source still logging in
 	// or lagging has that long to bring them. Zero means 5s.
 	RecoveryTimeout time.Duration `yaml:"recovery_timeout"`
+	// GapWait (SZSE only) is how long a gap in a channel is left to a live
+	// source that has not yet passed it before the gateway asks for the
+	// range with a ReTransmit. Zero means 100ms.
+	GapWait time.Duration `yaml:"gap_wait"`
 	// CatchUpLag is how far behind the arbiter a logged-in source may be
 	// and still count as up. Zero means 1024 messages.
 	CatchUpLag int `yaml:"catch_up_lag"`
@@ -55,17 +63,26 @@ type Config struct {
 	CheckInterval time.Duration `yaml:"check_interval"`
 }
 
-// SourceConfig configures one SoupBinTCP source.
+// SourceConfig configures one source: a SoupBinTCP server (ITCH) or an
+// SZSE market-data gateway (MDGW).
 type SourceConfig struct {
-	// Addr is host:port of the SoupBinTCP server. Empty disables the source
-	// (allowed for the backup only).
+	// Addr is host:port of the server. Empty disables the source (allowed
+	// for the backup only).
 	Addr string `yaml:"addr"`
-	// Username and Password are sent in the Login Request (at most 6 and 10
-	// characters). Empty means blank fields.
+	// Username (ITCH only) and Password are sent in the Login Request (at
+	// most 6 and 10 characters) or, for SZSE, Password in the Logon (at most
+	// 16). Empty means blank fields.
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
-	// Session is the requested session; empty means the current session.
+	// Session (ITCH only) is the requested session; empty means the
+	// current session.
 	Session string `yaml:"session"`
+	// SenderCompID and TargetCompID (SZSE only) are the Logon's: the
+	// gateway's id and the MDGW's, at most 20 characters each. Empty means
+	// blank fields; the MDGW answers with the two swapped, and a non-empty
+	// TargetCompID is checked in the answer.
+	SenderCompID string `yaml:"sender_comp_id"`
+	TargetCompID string `yaml:"target_comp_id"`
 	// TLS, when set, wraps the connection in TLS. Required for a source
 	// that is not on a loopback address unless Tunnel names the tunnel that
 	// encrypts it.
@@ -99,6 +116,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Name == "" {
 		return cfg, fmt.Errorf("%w: name is required", ErrConfig)
 	}
+	switch cfg.Protocol {
+	case "":
+		cfg.Protocol = ProtocolITCH
+	case ProtocolITCH, ProtocolSZSE:
+	default:
+		return cfg, fmt.Errorf("%w: feed %s: protocol %q: want %q or %q", ErrConfig, cfg.Name, cfg.Protocol, ProtocolITCH, ProtocolSZSE)
+	}
 	if cfg.Primary.Addr == "" {
 		return cfg, fmt.Errorf("%w: feed %s: primary.addr is required", ErrConfig, cfg.Name)
 	}
@@ -106,8 +130,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		name string
 		src  SourceConfig
 	}{{"primary", cfg.Primary}, {"backup", cfg.Backup}} {
-		if err := s.src.validate(); err != nil {
-			return cfg, fmt.Errorf("%w: feed %s: %s: %v", ErrConfig, cfg.Name, s.name, err)
+		if err := s.src.validate(cfg.Protocol); err != nil {
+			return cfg, fmt.Errorf("%w: feed %s: %s.%v", ErrConfig, cfg.Name, s.name, err)
 		}
 	}
 	def := func(d *time.Duration, v time.Duration) {
@@ -122,6 +146,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.DialTimeout, 2*time.Second)
 	def(&cfg.CheckInterval, 50*time.Millisecond)
 	def(&cfg.RecoveryTimeout, 5*time.Second)
+	def(&cfg.GapWait, 100*time.Millisecond)
 	if cfg.Window == 0 {
 		cfg.Window = 65536
 	}
@@ -132,7 +157,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.CatchUpLag = 1024
 	}
 	switch {
-	case cfg.HeartbeatTimeout < 0 || cfg.HeartbeatInterval < 0 || cfg.ReconnectMin < 0 || cfg.RecoveryTimeout < 0 ||
+	case cfg.HeartbeatTimeout < 0 || cfg.HeartbeatInterval < 0 || cfg.ReconnectMin < 0 || cfg.RecoveryTimeout < 0 || cfg.GapWait < 0 ||
 		cfg.ReconnectMax < cfg.ReconnectMin || cfg.DialTimeout < 0 || cfg.CheckInterval < 0:
 		return cfg, fmt.Errorf("%w: feed %s: durations must be positive and reconnect_max >= reconnect_min", ErrConfig, cfg.Name)
 	case cfg.HeartbeatInterval >= cfg.HeartbeatTimeout:
@@ -145,8 +170,15 @@ func (cfg Config) withDefaults() (Config, error) {
 	return cfg, nil
 }
 
-// validate checks one source's settings.
-func (s SourceConfig) validate() error {
+// Protocols of Config.Protocol.
+const (
+	ProtocolITCH = "itch" // SoupBinTCP 3.0 carrying ITCH 5.0
+	ProtocolSZSE = "szse" // SZSE Binary market data
+)
+
+// validate checks one source's settings for protocol. Its errors start
+// with the key, for the caller to prefix with the source's name.
+func (s SourceConfig) validate(protocol string) error {
 	if s.Addr == "" {
 		return nil
 	}
@@ -157,8 +189,13 @@ func (s SourceConfig) validate() error {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || host == "" && port == "" {
 		return fmt.Errorf("addr %q: the port must be a number from 0 to 65535", s.Addr)
 	}
-	if len(s.Username) > 6 || len(s.Password) > 10 || len(s.Session) > 10 {
-		return fmt.Errorf("username, password and session are at most 6, 10 and 10 characters")
+	for _, f := range s.fieldLimits(protocol) {
+		switch {
+		case f.max < 0 && f.value != "":
+			return fmt.Errorf("%s: not used by protocol %s", f.key, protocol)
+		case len(f.value) > f.max && f.max >= 0:
+			return fmt.Errorf("%s: %d characters, at most %d for protocol %s", f.key, len(f.value), f.max, protocol)
+		}
 	}
 	if s.TLS == nil && s.Tunnel == "" && !isLoopback(host) {
 		return fmt.Errorf("addr %s is not loopback: a plain-text feed may not cross a network; set tls or name the tunnel that encrypts it", s.Addr)
@@ -167,6 +204,26 @@ func (s SourceConfig) validate() error {
 		return fmt.Errorf("tls: cert_file and key_file go together")
 	}
 	return nil
+}
+
+// fieldLimit is the longest value a login field may have; max -1 means
+// the protocol has no such field and it must be empty.
+type fieldLimit struct {
+	key   string
+	value string
+	max   int
+}
+
+// fieldLimits returns the login fields of s with their limits under
+// protocol: SoupBinTCP's Login Request (username 6, password 10, session
+// 10) or SZSE's Logon (SenderCompID 20, TargetCompID 20, Password 16).
+func (s SourceConfig) fieldLimits(protocol string) []fieldLimit {
+	if protocol == ProtocolSZSE {
+		return []fieldLimit{{"username", s.Username, -1}, {"session", s.Session, -1},
+			{"sender_comp_id", s.SenderCompID, 20}, {"target_comp_id", s.TargetCompID, 20}, {"password", s.Password, 16}}
+	}
+	return []fieldLimit{{"username", s.Username, 6}, {"password", s.Password, 10}, {"session", s.Session, 10},
+		{"sender_comp_id", s.SenderCompID, -1}, {"target_comp_id", s.TargetCompID, -1}}
 }
 
 // isLoopback reports whether host names the loopback interface.

@@ -37,6 +37,9 @@ func New(cfg Config, sink Sink, log *slog.Logger) (*Feed, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Protocol != ProtocolITCH {
+		return nil, fmt.Errorf("%w: feed %s: protocol %s: build it with NewSZSE", ErrConfig, cfg.Name, cfg.Protocol)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
