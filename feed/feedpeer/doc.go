@@ -30,7 +30,9 @@
 //
 // Faults, per server: Kill and Restart (the source disappears and comes
 // back on the same address), DropRange (the source leaves messages out of
-// its live stream but still has them for a later login or retransmission),
+// its live stream but still has them for a later login or retransmission;
+// an SZSEServer's RefuseRetransmit makes it answer a ReTransmit of them
+// "unavailable"),
 // SetLoginDelay (the login is answered late), SetLag and SetDelay (the
 // source runs behind the other).
 //

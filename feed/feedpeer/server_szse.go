@@ -52,15 +52,17 @@ type SZSEServerConfig struct {
 // (SessionStatus 102) and closes.
 //
 // Two servers of one feed are a primary and a backup source. Faults:
-// Kill/Restart, DropRange, SetLoginDelay, SetLag, SetDelay.
+// Kill/Restart, DropRange, RefuseRetransmit, SetLoginDelay, SetLag,
+// SetDelay.
 //
 // Every method is safe for concurrent use. Each connection runs on two
 // goroutines of its own (a reader and the writer), ended by Kill or by the
 // end of Run.
 type SZSEServer struct {
 	*server
-	cfg  SZSEServerConfig
-	feed *SZSEFeed
+	cfg      SZSEServerConfig
+	feed     *SZSEFeed
+	refusals []dropRange // guarded by server.mu
 }
 
 // NewSZSEServer returns a server of feed, listening at once.
@@ -91,6 +93,38 @@ func (s *SZSEServer) Feed() *SZSEFeed { return s.feed }
 // out of every session's live stream; a ReTransmit still resends them.
 func (s *SZSEServer) DropRange(channel uint16, from, to uint64) {
 	s.addDrop(dropRange{channel: channel, from: from, to: to})
+}
+
+// RefuseRetransmit makes the server answer every ReTransmit that would
+// resend any of ApplSeqNum from through to of channel with ResendStatus 4
+// (data unavailable) and no messages, as a gateway that no longer has
+// them would. ClearRefusals ends it.
+func (s *SZSEServer) RefuseRetransmit(channel uint16, from, to uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusals = append(s.refusals, dropRange{channel: channel, from: from, to: to})
+	s.notifyLocked()
+}
+
+// ClearRefusals forgets every RefuseRetransmit.
+func (s *SZSEServer) ClearRefusals() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusals = nil
+	s.notifyLocked()
+}
+
+// refused reports whether a refusal covers any of from through to of
+// channel.
+func (s *SZSEServer) refused(channel uint16, from, to uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.refusals {
+		if r.channel == channel && from <= r.to && to >= r.from {
+			return true
+		}
+	}
+	return false
 }
 
 // maxClientBody bounds the body of a message a client may send.
@@ -378,6 +412,9 @@ func (s *SZSEServer) retransmit(w *bufio.Writer, req reTransmit, limit int) erro
 			end, resp.resendStatus = req.beg+uint64(s.cfg.MaxRetransmit)-1, resendPartial
 		}
 		resp.end = end
+		if s.refused(req.channel, req.beg, end) {
+			resp.end, resp.resendStatus, resp.rejectText = req.end, resendUnavailable, "unavailable"
+		}
 	}
 	w.Write(appendSZSE(nil, szseReTransmit, resp.body(pad)))
 	var sent int64

@@ -171,6 +171,41 @@ func TestSZSERetransmit(t *testing.T) {
 	}
 }
 
+// TestSZSERefuseRetransmit: a refused range makes every ReTransmit that
+// touches it unavailable, until ClearRefusals.
+func TestSZSERefuseRetransmit(t *testing.T) {
+	feed, srv := newSZSE(t, SZSEConfig{SnapshotEvery: -1}, SZSEServerConfig{})
+	feed.Publish(30)
+	c := dialSZSE(t, srv.Addr())
+	c.logon("C", "", "")
+	c.loggedOn()
+	c.data(30)
+	srv.RefuseRetransmit(2011, 10, 12)
+	ask := func(beg, end uint64, status uint8) {
+		t.Helper()
+		c.retransmit(2011, beg, end)
+		r, err := parseReTransmit(c.data(1)[0].body)
+		if err != nil || r.resendStatus != status {
+			t.Fatalf("ReTransmit %d-%d answered %+v (%v), want status %d", beg, end, r, err, status)
+		}
+		if status == resendDone {
+			for i, m := range c.data(int(end - beg + 1)) {
+				if d := decodeSZSE(t, m); d.seq != beg+uint64(i) {
+					t.Fatalf("resent seq %d, want %d", d.seq, beg+uint64(i))
+				}
+			}
+		} else if r.rejectText == "" {
+			t.Error("no RejectText")
+		}
+	}
+	ask(5, 9, resendDone)
+	ask(8, 15, resendUnavailable)
+	ask(12, 0, resendUnavailable)
+	ask(13, 14, resendDone)
+	srv.ClearRefusals()
+	ask(8, 15, resendDone)
+}
+
 // TestSZSEDropRange: a source leaves a range out; its channel heartbeat
 // shows the last ApplSeqNum, and a ReTransmit recovers the gap.
 func TestSZSEDropRange(t *testing.T) {
