@@ -13,4 +13,7 @@ var (
 	ErrLoginRejected = errors.New("feed: login rejected")
 	// ErrTimeout reports a source silent past its heartbeat timeout.
 	ErrTimeout = errors.New("feed: heartbeat timeout")
+	// ErrLogout reports an SZSE Logout from a source, with its
+	// SessionStatus and Text; the source is reset.
+	ErrLogout = errors.New("feed: logged out by the source")
 )

@@ -156,6 +156,8 @@ type Status struct {
 	Rerequests uint64         `json:"rerequests"`
 	SinkErrors uint64         `json:"sinkErrors"`
 	Sources    []SourceStatus `json:"sources"`
+	// Channels is the per-channel state of an SZSE feed, by channel number.
+	Channels []ChannelStatus `json:"channels,omitempty"`
 }
 
 // SourceStatus is one source's state.

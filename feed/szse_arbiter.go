@@ -1,0 +1,391 @@
+package feed
+
+import (
+	"cmp"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sgw/feed/szse"
+)
+
+// szseMaxChannels bounds the channels an SZSE feed tracks: the exchange
+// publishes a few dozen. Records of further channels are dropped (counted
+// as overflow, logged once), so a source cannot make the arbiter allocate
+// without limit.
+const szseMaxChannels = 256
+
+// szseArbiter merges the primary and backup streams of an SZSE feed into
+// one stream per channel in which every ApplSeqNum appears exactly once
+// and in order, taken from whichever source has it first. Channels are
+// independent. Records ahead of a missing one wait in the channel's
+// bounded window; the supervisor's Check recovers what is missing with
+// ReTransmit and, when that fails, declares it lost and rebuilds the
+// channel from ApplSeqNum 1 (szse_recovery.go).
+//
+// Locks: mu serializes everything that arbitrates, and the sink is called
+// with mu held, so the sink sees one caller at a time. The readers
+// (status, Stale, Ready) never take mu: they read atomics and the
+// copy-on-write channel list, so a sink may call them. No method that
+// takes mu is reachable from the sink. Sources call Offer, Snapshot,
+// Heartbeat, Answer, SourceLive and SourceDown from their reader
+// goroutines without holding a lock of their own.
+type szseArbiter struct {
+	log         *slog.Logger
+	sink        SZSESink
+	maxWin      int           // window limit per channel, a power of two
+	maxAttempts int           // ReTransmits of a gap before it may be declared lost
+	gapWait     time.Duration // a gap left to a live source that may still bring it
+	recovery    time.Duration // a gap worked on for this long may be declared lost
+	reqTimeout  time.Duration // a ReTransmit without progress for this long has failed
+	kick        chan struct{} // wakes the supervisor; capacity 1
+
+	mu    sync.Mutex
+	chans map[uint16]*szseChannel
+	live  [2]bool
+	m     szse.Message // decodes held records for the sink
+	full  bool         // the channel limit was hit (logged once)
+
+	list       atomic.Pointer[[]*szseChannel] // by channel number; replaced when one is added
+	first      [2]atomic.Uint64               // records each source delivered first
+	overLimit  atomic.Uint64                  // records of channels beyond szseMaxChannels
+	sinkErrors atomic.Uint64
+}
+
+func newSZSEArbiter(cfg Config, sink SZSESink, log *slog.Logger) *szseArbiter {
+	n := 1
+	for n < cfg.Window {
+		n <<= 1
+	}
+	a := &szseArbiter{
+		log: log, sink: sink, maxWin: n, maxAttempts: cfg.MaxRecoveryAttempts,
+		gapWait: cfg.GapWait, recovery: cfg.RecoveryTimeout, reqTimeout: cfg.HeartbeatTimeout,
+		kick: make(chan struct{}, 1), chans: make(map[uint16]*szseChannel),
+	}
+	a.list.Store(&[]*szseChannel{})
+	return a
+}
+
+// channels returns every channel, by number. Safe without the lock; the
+// slice must not be modified.
+func (a *szseArbiter) channels() []*szseChannel { return *a.list.Load() }
+
+// channel returns channel no, creating it, or nil beyond the channel
+// limit. Lock held.
+func (a *szseArbiter) channel(no uint16) *szseChannel {
+	if ch := a.chans[no]; ch != nil {
+		return ch
+	}
+	if len(a.chans) >= szseMaxChannels {
+		a.overLimit.Add(1)
+		if !a.full {
+			a.full = true
+			a.log.Warn("feed: SZSE channel limit reached; records of further channels are dropped", "limit", szseMaxChannels, "channel", no)
+		}
+		return nil
+	}
+	ch := newSZSEChannel(no, min(szseFirstWindow, a.maxWin))
+	a.chans[no] = ch
+	list := append(slices.Clone(a.channels()), ch)
+	slices.SortFunc(list, func(x, y *szseChannel) int { return cmp.Compare(x.no, y.no) })
+	a.list.Store(&list)
+	return ch
+}
+
+// wake asks the supervisor to run Check soon. It never blocks.
+func (a *szseArbiter) wake() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// recordKey returns the channel and ApplSeqNum of an order or trade.
+func recordKey(m *szse.Message) (uint16, int64) {
+	if m.Type == szse.TypeOrder {
+		return m.Order.ChannelNo, m.Order.ApplSeqNum
+	}
+	return m.Trade.ChannelNo, m.Trade.ApplSeqNum
+}
+
+// Offer takes an order or trade record that source src decoded into m
+// from frame (copied if it must be held). It delivers the record if it is
+// its channel's next, holds it if it is ahead, and drops it as a
+// duplicate if it is behind. A record is part of the retransmission src
+// announced if it is the next one of it; otherwise it is live, and a live
+// record below the last one src sent on the channel is an error: the
+// source is to be reset.
+func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) *sourceError {
+	no, seq := recordKey(m)
+	if seq <= 0 {
+		return protoErr("malformed", "%s of channel %d with ApplSeqNum %d", m.Type, no, seq)
+	}
+	s := uint64(seq)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ch := a.channel(no)
+	if ch == nil {
+		return nil
+	}
+	st := &ch.src[src]
+	resent := st.rtxEnd != 0 && s == st.rtxNext
+	if resent {
+		st.rtxNext++
+		if ch.req.src == src {
+			ch.req.progress = recv
+		}
+	} else {
+		if st.livePos != 0 && s < st.livePos {
+			return protoErr("backwards", "channel %d went backwards: ApplSeqNum %d after %d", no, s, st.livePos-1)
+		}
+		st.livePos = s + 1
+	}
+	if s >= st.pos.Load() {
+		st.pos.Store(s + 1)
+	}
+	next, last := ch.next.Load(), ch.last.Load()
+	if s > last {
+		ch.last.Store(s)
+	}
+	switch {
+	case s < next:
+		ch.duplicates.Add(1)
+	case s == next:
+		a.first[src].Add(1)
+		a.deliver(ch, m, recv)
+		a.drain(ch)
+	default:
+		a.hold(ch, src, s, frame, recv)
+		if next > last { // the channel had no gap: one opens
+			a.gapOpened(ch, next, recv)
+		}
+	}
+	if resent && st.rtxNext > st.rtxEnd {
+		st.rtxEnd = 0
+		a.retransmitted(ch, src)
+	}
+	if ch.req.src >= 0 && ch.next.Load() > ch.req.to {
+		a.requestDone(ch) // filled, whoever brought it
+	}
+	return nil
+}
+
+// hold keeps record s, ahead of the channel's next, in the window, or
+// drops it when it is beyond the window (it is asked for again once the
+// window reaches it). Lock held.
+func (a *szseArbiter) hold(ch *szseChannel, src int, s uint64, frame []byte, recv int64) {
+	if !ch.grow(s-ch.next.Load()+1, a.maxWin) {
+		ch.overflow.Add(1)
+		return
+	}
+	sl := ch.slot(s)
+	if sl.seq == s {
+		ch.duplicates.Add(1)
+		return
+	}
+	a.first[src].Add(1)
+	sl.seq, sl.recv, sl.n = s, recv, uint8(copy(sl.data[:], frame))
+	ch.held++
+}
+
+// gapOpened notes that the channel's next record is missing. Lock held.
+func (a *szseArbiter) gapOpened(ch *szseChannel, next uint64, now int64) {
+	ch.gapAt, ch.gapSince, ch.attempts = next, now, 0
+	a.wake()
+}
+
+// deliver hands one record to the sink and advances next. Lock held.
+func (a *szseArbiter) deliver(ch *szseChannel, m *szse.Message, recv int64) {
+	if err := a.sink.ApplySZSE(m, recv); err != nil {
+		a.sinkErrors.Add(1)
+	}
+	ch.next.Add(1)
+	ch.delivered.Add(1)
+	ch.sinceReset++
+}
+
+// drain delivers the held records that are now in order, then tells the
+// sink when a rebuilding channel has caught up. Lock held.
+func (a *szseArbiter) drain(ch *szseChannel) {
+	for ch.held > 0 {
+		next := ch.next.Load()
+		sl := ch.slot(next)
+		if sl.seq != next {
+			break
+		}
+		sl.seq = 0
+		ch.held--
+		// The frame decoded when it arrived; it cannot fail now.
+		if _, err := szse.Decode(sl.data[:sl.n], &a.m); err != nil {
+			a.log.Error("feed: a held SZSE record does not decode", "channel", ch.no, "seq", next, "err", err)
+			continue
+		}
+		a.deliver(ch, &a.m, sl.recv)
+	}
+	if ch.stale.Load() && ch.next.Load() > ch.last.Load() {
+		a.caughtUp(ch)
+	}
+}
+
+// Snapshot takes a 300111 snapshot from src and delivers it if it is
+// aligned with what was delivered: on every channel with records, src's
+// stream is exactly where delivery is, so every record src sent before
+// the snapshot has been delivered and none after it. A snapshot's channel
+// (1xxx) is not the channel of its security's records (2xxx), so every
+// channel is checked. Otherwise the snapshot is dropped and counted.
+func (a *szseArbiter) Snapshot(src int, m *szse.Message, recv int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	own := a.channel(m.Snapshot.ChannelNo)
+	if own == nil {
+		return
+	}
+	for _, ch := range a.channels() {
+		next := ch.next.Load()
+		if next == 1 && ch.last.Load() == 0 {
+			continue // no records: nothing to be aligned with
+		}
+		if ch.src[src].pos.Load() != next {
+			own.dropped.Add(1)
+			return
+		}
+	}
+	own.snapshots.Add(1)
+	if err := a.sink.ApplySZSE(m, recv); err != nil {
+		a.sinkErrors.Add(1)
+	}
+}
+
+// Heartbeat takes a ChannelHeartbeat from src: the channel's last
+// ApplSeqNum, which src's stream has reached. A gap opens if it is beyond
+// what was delivered.
+func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *sourceError {
+	if h.ApplLastSeqNum < 0 {
+		return protoErr("malformed", "channel heartbeat of channel %d with ApplLastSeqNum %d", h.ChannelNo, h.ApplLastSeqNum)
+	}
+	s := uint64(h.ApplLastSeqNum)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ch := a.channel(h.ChannelNo)
+	if ch == nil {
+		return nil
+	}
+	if st := &ch.src[src]; s+1 > st.pos.Load() {
+		st.pos.Store(s + 1)
+	}
+	next, last := ch.next.Load(), ch.last.Load()
+	if s > last {
+		ch.last.Store(s)
+		if next > last && next <= s {
+			a.gapOpened(ch, next, recv)
+		}
+	}
+	return nil
+}
+
+// Answer takes src's answer to a ReTransmit. Done (1) or partial (2)
+// announces the records that follow: ApplBegSeqNum through ApplEndSeqNum
+// (0: through everything below src's live position). Any other status
+// refuses the request, which then counts as a failed attempt.
+func (a *szseArbiter) Answer(src int, r *szse.ReTransmit, recv int64) *sourceError {
+	if r.ResendType != szse.ResendTypeTick {
+		return nil // announcements are not asked for
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ch := a.chans[r.ChannelNo]
+	if ch == nil {
+		return nil // never asked for
+	}
+	st := &ch.src[src]
+	switch r.ResendStatus {
+	case szse.ResendStatusDone, szse.ResendStatusPartial:
+		beg, end := r.ApplBegSeqNum, r.ApplEndSeqNum
+		if beg <= 0 || end < 0 {
+			return protoErr("malformed", "ReTransmit answer for channel %d with range %d-%d", r.ChannelNo, beg, end)
+		}
+		if end == 0 {
+			end = int64(ch.last.Load())
+			if st.livePos != 0 {
+				end = int64(st.livePos) - 1
+			}
+		}
+		if st.rtxEnd != 0 {
+			a.log.Warn("feed: SZSE source answered a ReTransmit before resending all of the previous one", "channel", ch.no,
+				"unsent_from", st.rtxNext, "unsent_to", st.rtxEnd)
+		}
+		st.rtxNext, st.rtxEnd = uint64(beg), uint64(end)
+		if end < beg {
+			st.rtxEnd = 0
+		}
+		if ch.req.src == src {
+			ch.req.progress = recv
+		}
+		if st.rtxEnd == 0 {
+			a.retransmitted(ch, src)
+		}
+	default:
+		a.log.Warn("feed: SZSE ReTransmit refused", "channel", ch.no, "from", r.ApplBegSeqNum, "to", r.ApplEndSeqNum,
+			"status", r.ResendStatus, "text", string(szse.TrimString(r.RejectText[:])))
+		if ch.req.src == src {
+			ch.req.src = -1
+			a.wake()
+		}
+	}
+	return nil
+}
+
+// SourceLive records that src logged in: its streams start afresh.
+func (a *szseArbiter) SourceLive(src int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.live[src] = true
+	a.forget(src)
+}
+
+// SourceDown records that src's session ended.
+func (a *szseArbiter) SourceDown(src int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.live[src] = false
+	a.forget(src)
+}
+
+// forget clears what is known of src's streams and fails the requests it
+// was asked. Lock held.
+func (a *szseArbiter) forget(src int) {
+	for _, ch := range a.channels() {
+		ch.src[src].reset()
+		if ch.req.src == src {
+			ch.req.src = -1
+			a.wake()
+		}
+	}
+}
+
+// lag returns how far src's streams are behind delivery, at most over
+// the channels: zero when src is at or ahead of it everywhere. Safe
+// without the lock.
+func (a *szseArbiter) lag(src int) uint64 {
+	var lag uint64
+	for _, ch := range a.channels() {
+		if p, next := ch.src[src].pos.Load(), ch.next.Load(); p != 0 && p < next {
+			lag = max(lag, next-p)
+		}
+	}
+	return lag
+}
+
+// behind returns how many records known to exist are not yet delivered,
+// at most over the channels. Safe without the lock.
+func (a *szseArbiter) behind() uint64 {
+	var n uint64
+	for _, ch := range a.channels() {
+		if next, last := ch.next.Load(), ch.last.Load(); last >= next {
+			n = max(n, last-next+1)
+		}
+	}
+	return n
+}

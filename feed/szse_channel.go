@@ -1,0 +1,204 @@
+package feed
+
+import (
+	"sync/atomic"
+
+	"sgw/feed/szse"
+)
+
+// szseMaxRecord is the longest frame the arbiter holds out of order: a
+// trade (300191) of 66 body bytes between its header and checksum; an
+// order (300192) is shorter.
+const szseMaxRecord = szse.HeaderLen + 66 + szse.TrailerLen
+
+// szseFirstWindow is the window a channel starts with; it grows, by
+// doubling, up to Config.Window when records arrive further ahead.
+const szseFirstWindow = 1024
+
+// szseSlot holds one record that arrived ahead of its channel's next
+// ApplSeqNum: the frame as received, to be decoded again when delivered.
+type szseSlot struct {
+	seq  uint64 // 0 = empty
+	recv int64
+	n    uint8
+	data [szseMaxRecord]byte
+}
+
+// szseStream is what the arbiter knows of one source's stream on one
+// channel during the source's current session.
+type szseStream struct {
+	// livePos is the ApplSeqNum after the last record the source sent live
+	// (not as a retransmission); 0 before the first. A live record below it
+	// is the stream going backwards.
+	livePos uint64
+	// pos is the source's position in the channel's stream: the ApplSeqNum
+	// after the last one its records or its ChannelHeartbeats reached,
+	// whether or not it sent every record before (a source that skipped a
+	// range has still passed it); 0 while unknown. Read without the lock
+	// by status.
+	pos atomic.Uint64
+	// A retransmission the source announced (ReTransmit answer, status 1
+	// or 2): the next ApplSeqNum it will resend and the last; rtxEnd 0
+	// when none is under way.
+	rtxNext, rtxEnd uint64
+}
+
+// reset forgets the stream: a new session, or none.
+func (s *szseStream) reset() {
+	s.livePos, s.rtxNext, s.rtxEnd = 0, 0, 0
+	s.pos.Store(0)
+}
+
+// szseRequest is the ReTransmit a channel is waiting for.
+type szseRequest struct {
+	src      int    // the source asked; -1 when no request is under way
+	from, to uint64 // the range asked for
+	progress int64  // Unix ns of the request, its answer or its last record
+}
+
+// szseChannel is the arbiter's state of one SZSE channel. The fields
+// before the atomics are guarded by the arbiter's mu; the atomics are
+// written under mu and read by status without it.
+type szseChannel struct {
+	no uint16
+
+	win  []szseSlot // ring indexed by ApplSeqNum; len a power of two
+	held int
+	src  [2]szseStream
+
+	// The gap being worked on: the next ApplSeqNum when it was seen, when,
+	// and how many ReTransmits it has had. gapAt 0: none.
+	gapAt    uint64
+	gapSince int64
+	attempts int
+	req      szseRequest
+	// sinceReset counts records delivered since the last ResetChannel.
+	sinceReset uint64
+
+	next       atomic.Uint64 // the next ApplSeqNum to deliver
+	last       atomic.Uint64 // the highest ApplSeqNum known to exist
+	stale      atomic.Bool   // lost and not yet rebuilt
+	delivered  atomic.Uint64
+	duplicates atomic.Uint64
+	overflow   atomic.Uint64
+	gaps       atomic.Uint64
+	lost       atomic.Uint64
+	rerequests atomic.Uint64
+	rebuilds   atomic.Uint64
+	snapshots  atomic.Uint64
+	dropped    atomic.Uint64 // snapshots not aligned with the delivered records
+}
+
+// newSZSEChannel returns a channel with a window of win slots (a power of
+// two) that expects ApplSeqNum 1.
+func newSZSEChannel(no uint16, win int) *szseChannel {
+	ch := &szseChannel{no: no, win: make([]szseSlot, win)}
+	ch.req.src = -1
+	ch.next.Store(1)
+	return ch
+}
+
+// slot returns the window slot of seq.
+func (ch *szseChannel) slot(seq uint64) *szseSlot {
+	return &ch.win[seq&uint64(len(ch.win)-1)]
+}
+
+// grow doubles the window until it holds span records from next, up to
+// limit slots, keeping what is held. It reports whether span fits.
+func (ch *szseChannel) grow(span uint64, limit int) bool {
+	if span <= uint64(len(ch.win)) {
+		return true
+	}
+	if span > uint64(limit) {
+		return false
+	}
+	n := len(ch.win)
+	for uint64(n) < span {
+		n <<= 1
+	}
+	old := ch.win
+	ch.win = make([]szseSlot, n)
+	for i := range old {
+		if s := &old[i]; s.seq != 0 {
+			*ch.slot(s.seq) = *s
+		}
+	}
+	return true
+}
+
+// clear empties the window.
+func (ch *szseChannel) clear() {
+	if ch.held == 0 {
+		return
+	}
+	for i := range ch.win {
+		ch.win[i].seq = 0
+	}
+	ch.held = 0
+}
+
+// missingTo returns the end of the missing range that starts at next: the
+// ApplSeqNum before the first record held, or last when none is held.
+func (ch *szseChannel) missingTo(next, last uint64) uint64 {
+	if ch.held > 0 {
+		end := min(last, next+uint64(len(ch.win))-1)
+		for seq := next + 1; seq <= end; seq++ {
+			if ch.slot(seq).seq == seq {
+				return seq - 1
+			}
+		}
+	}
+	return last
+}
+
+// status returns the channel's counters.
+func (ch *szseChannel) status() ChannelStatus {
+	return ChannelStatus{
+		Channel:          ch.no,
+		Next:             ch.next.Load(),
+		Last:             ch.last.Load(),
+		Delivered:        ch.delivered.Load(),
+		Duplicates:       ch.duplicates.Load(),
+		Overflow:         ch.overflow.Load(),
+		Gaps:             ch.gaps.Load(),
+		Lost:             ch.lost.Load(),
+		Rerequests:       ch.rerequests.Load(),
+		Rebuilds:         ch.rebuilds.Load(),
+		Snapshots:        ch.snapshots.Load(),
+		SnapshotsDropped: ch.dropped.Load(),
+		Stale:            ch.stale.Load(),
+	}
+}
+
+// ChannelStatus is one SZSE channel's state, for operators and metrics.
+type ChannelStatus struct {
+	Channel uint16 `json:"channel"`
+	// Next is the next ApplSeqNum the feed will deliver; Last the highest
+	// known to exist (from records and ChannelHeartbeats).
+	Next uint64 `json:"next"`
+	Last uint64 `json:"last"`
+	// Delivered counts records handed to the sink, rebuilds included.
+	Delivered uint64 `json:"delivered"`
+	// Duplicates counts copies dropped: a second source's, or a
+	// retransmission of what was delivered.
+	Duplicates uint64 `json:"duplicates"`
+	// Overflow counts records dropped because they were beyond the window
+	// (they are asked for again).
+	Overflow uint64 `json:"overflow"`
+	// Gaps counts ReTransmit answers that filled missing records, the
+	// start of a live session included.
+	Gaps uint64 `json:"gapsRecovered"`
+	// Lost counts records declared lost (each declaration starts a
+	// rebuild); Rebuilds the declarations.
+	Lost     uint64 `json:"lost"`
+	Rebuilds uint64 `json:"rebuilds"`
+	// Rerequests counts ReTransmit requests sent.
+	Rerequests uint64 `json:"rerequests"`
+	// Snapshots and SnapshotsDropped count the channel's 300111 snapshots
+	// delivered and dropped as not aligned with the delivered records.
+	Snapshots        uint64 `json:"snapshots"`
+	SnapshotsDropped uint64 `json:"snapshotsDropped"`
+	// Stale says the channel's books may be wrong: records were lost and
+	// the rebuild from ApplSeqNum 1 has not caught up yet.
+	Stale bool `json:"stale"`
+}

@@ -1,0 +1,192 @@
+package feed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sgw/feed/szse"
+)
+
+// SZSESink receives an SZSE feed's data. Calls come from one goroutine at a time.
+type SZSESink interface {
+	// ApplySZSE takes an order (300192) or a trade/cancel (300191) record, exactly once and in
+	// ApplSeqNum order within its channel, or a snapshot (300111) aligned with them: every record of
+	// the snapshot's channel that its source sent before it has been delivered, and none after it.
+	// m is only valid during the call; recv is the receive time, Unix ns.
+	ApplySZSE(m *szse.Message, recv int64) error
+	// ResetChannel says the channel's records will be delivered again from ApplSeqNum 1 (a rebuild
+	// after loss): every book built from them is to be cleared and marked stale.
+	ResetChannel(channel uint16) error
+	// ChannelLive says a rebuilding channel has caught up with the live stream: its books are valid again.
+	ChannelLive(channel uint16) error
+}
+
+// SZSEFeed is one SZSE Binary market-data feed: a primary and a backup
+// source (MDGW sessions), and the arbiter that merges their channels into
+// the sink, channel by channel, exactly once and in ApplSeqNum order.
+// NewSZSE builds it; Run connects and supervises until its context ends.
+//
+// Goroutines: one per source runs its connections (dial, Logon, reads,
+// backoff), with a writer goroutine per logged-in connection (heartbeats
+// and ReTransmits); Run is the supervisor, which works on gaps and sends
+// ReTransmits. Unlike the ITCH feed's sources these do not share a gnet
+// event loop: a ReTransmit makes an SZSE session stateful per channel
+// (what was asked, what was announced, what is still to come), which
+// reads plainly as one goroutine per source; a feed has two sources, so
+// the goroutines cost nothing worth an event loop, and TLS needs a
+// goroutine anyway.
+//
+// The sink is called from a source's reader goroutine or from Run, with
+// the arbiter's lock held, one call at a time. Name, Ready, Stale and
+// Status never take that lock, so the sink may call them; nothing else
+// of the feed is reachable from it.
+type SZSEFeed struct {
+	cfg     Config
+	log     *slog.Logger
+	arb     *szseArbiter
+	srcs    [2]*szseSource // by index; nil when not configured
+	running atomic.Bool
+}
+
+// NewSZSE returns an SZSE feed delivering to sink. It validates cfg (an
+// empty Protocol means "szse" here) and fills its defaults; it does not
+// connect.
+func NewSZSE(cfg Config, sink SZSESink, log *slog.Logger) (*SZSEFeed, error) {
+	if cfg.Protocol == "" {
+		cfg.Protocol = ProtocolSZSE
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Protocol != ProtocolSZSE {
+		return nil, fmt.Errorf("%w: feed %s: protocol %s: build it with New", ErrConfig, cfg.Name, cfg.Protocol)
+	}
+	if sink == nil {
+		return nil, fmt.Errorf("%w: feed %s: no sink", ErrConfig, cfg.Name)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("feed", cfg.Name)
+	f := &SZSEFeed{cfg: cfg, log: log, arb: newSZSEArbiter(cfg, sink, log)}
+	for i, sc := range []SourceConfig{cfg.Primary, cfg.Backup} {
+		if sc.Addr == "" {
+			continue
+		}
+		tc, err := tlsClientConfig(sc)
+		if err != nil {
+			return nil, fmt.Errorf("feed %s: %w", cfg.Name, err)
+		}
+		name := szseSourceName(i)
+		f.srcs[i] = &szseSource{f: f, idx: i, name: name, cfg: sc, tls: tc, log: log.With("source", name)}
+	}
+	return f, nil
+}
+
+// Name returns the feed's name.
+func (f *SZSEFeed) Name() string { return f.cfg.Name }
+
+// Run connects the sources and keeps them connected, and recovers gaps,
+// until ctx ends; then it logs out, closes the sources and returns nil
+// once their goroutines have ended. It may be called once.
+func (f *SZSEFeed) Run(ctx context.Context) error {
+	if !f.running.CompareAndSwap(false, true) {
+		return errors.New("feed: SZSEFeed.Run called twice")
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, s := range f.srcs {
+		if s != nil {
+			wg.Go(func() { s.run(ctx) })
+		}
+	}
+	t := time.NewTicker(f.cfg.CheckInterval)
+	defer t.Stop()
+	var asks []szseAsk
+	for {
+		asks = f.arb.Check(time.Now(), asks[:0])
+		for _, a := range asks {
+			f.ask(a)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-f.arb.kick:
+		}
+	}
+}
+
+// ask sends one ReTransmit; if its source cannot take it, the request has
+// failed.
+func (f *SZSEFeed) ask(a szseAsk) {
+	r := szse.ReTransmit{ResendType: szse.ResendTypeTick, ChannelNo: a.channel,
+		ApplBegSeqNum: int64(a.from), ApplEndSeqNum: int64(a.to)}
+	_ = szse.PutString(r.NewsID[:], "")
+	_ = szse.PutString(r.RejectText[:], "")
+	if s := f.srcs[a.src]; s == nil || !s.send(szse.AppendReTransmit(nil, &r)) {
+		f.arb.Unsent(a.src, a.channel)
+	}
+}
+
+// Ready reports whether a source is logged in and every channel is
+// caught up: at most CatchUpLag records known to exist are undelivered (a
+// channel rebuilding after a loss is not caught up until its ChannelLive).
+func (f *SZSEFeed) Ready() bool {
+	if f.arb.behind() > uint64(f.cfg.CatchUpLag) || len(f.Stale()) > 0 {
+		return false
+	}
+	for _, s := range f.srcs {
+		if s == nil {
+			continue
+		}
+		s.mu.Lock()
+		live := s.state == stateLive
+		s.mu.Unlock()
+		if live {
+			return true
+		}
+	}
+	return false
+}
+
+// Stale returns the channels whose books may be wrong: records were lost
+// and the rebuild from ApplSeqNum 1 has not caught up yet. Nil when none.
+func (f *SZSEFeed) Stale() []uint16 {
+	var out []uint16
+	for _, ch := range f.arb.channels() {
+		if ch.stale.Load() {
+			out = append(out, ch.no)
+		}
+	}
+	return out
+}
+
+// Status returns the feed's counters (summed over the channels), its
+// sources' states and its channels'. Next is not used by an SZSE feed:
+// each channel has its own.
+func (f *SZSEFeed) Status() Status {
+	out := Status{Name: f.cfg.Name, SinkErrors: f.arb.sinkErrors.Load(), Overflow: f.arb.overLimit.Load()}
+	for _, ch := range f.arb.channels() {
+		c := ch.status()
+		out.Delivered += c.Delivered
+		out.Duplicates += c.Duplicates
+		out.Gaps += c.Gaps
+		out.Lost += c.Lost
+		out.Overflow += c.Overflow
+		out.Rerequests += c.Rerequests
+		out.Channels = append(out.Channels, c)
+	}
+	for _, s := range f.srcs {
+		if s != nil {
+			out.Sources = append(out.Sources, s.snapshot())
+		}
+	}
+	return out
+}

@@ -1,0 +1,182 @@
+package feed
+
+import "time"
+
+// szseAsk is a ReTransmit for the supervisor to send: ApplSeqNum from
+// through to of a channel, to source src.
+type szseAsk struct {
+	src      int
+	channel  uint16
+	from, to uint64
+}
+
+// Check works on every channel's gap and returns out with the ReTransmits
+// to send. The supervisor calls it periodically and when woken.
+//
+// A channel has a gap when a record it knows exists (from a record ahead
+// or a ChannelHeartbeat) is not delivered. The gap is first left for
+// GapWait to a live source that has not yet passed it; then its missing
+// range (up to the first record held, or the last known) is asked for
+// with a ReTransmit, from the primary and the backup alternately. A
+// refused or unanswered request (no progress for the heartbeat timeout)
+// counts as a failed attempt; a partial answer is progress, and what is
+// still missing is asked for next. A gap that has had MaxRecoveryAttempts
+// ReTransmits and no progress for RecoveryTimeout is declared lost: the
+// channel is marked stale, the sink's ResetChannel is called (with the
+// lock held, as every sink call is) and the channel starts again from
+// ApplSeqNum 1, which is itself a gap recovered the same way, in as many
+// ReTransmits as the sources' answers take. When delivery has caught up
+// with everything known of the channel, the sink's ChannelLive is called.
+func (a *szseArbiter) Check(now time.Time, out []szseAsk) []szseAsk {
+	t := now.UnixNano()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, ch := range a.channels() {
+		if ask, ok := a.check(ch, t); ok {
+			out = append(out, ask)
+		}
+	}
+	return out
+}
+
+// check is Check for one channel. Lock held.
+func (a *szseArbiter) check(ch *szseChannel, now int64) (szseAsk, bool) {
+	if ch.req.src >= 0 {
+		if now-ch.req.progress < int64(a.reqTimeout) {
+			return szseAsk{}, false
+		}
+		a.log.Warn("feed: SZSE ReTransmit unanswered", "channel", ch.no, "from", ch.req.from, "to", ch.req.to,
+			"source", szseSourceName(ch.req.src), "timeout", a.reqTimeout)
+		ch.req.src = -1
+	}
+	next, last := ch.next.Load(), ch.last.Load()
+	if next > last {
+		ch.gapAt = 0
+		return szseAsk{}, false
+	}
+	if ch.gapAt != next {
+		ch.gapAt, ch.gapSince, ch.attempts = next, now, 0
+	}
+	to := ch.missingTo(next, last)
+	if now-ch.gapSince < int64(a.gapWait) && a.mayBring(ch, next) {
+		return szseAsk{}, false
+	}
+	if ch.attempts < a.maxAttempts {
+		src := a.pick(ch.attempts)
+		if src < 0 {
+			return szseAsk{}, false // nothing live: a source logging in will show where it is
+		}
+		ch.attempts++
+		ch.rerequests.Add(1)
+		ch.req = szseRequest{src: src, from: next, to: to, progress: now}
+		a.log.Info("feed: SZSE ReTransmit", "channel", ch.no, "from", next, "to", to,
+			"source", szseSourceName(src), "attempt", ch.attempts)
+		return szseAsk{src: src, channel: ch.no, from: next, to: to}, true
+	}
+	if now-ch.gapSince >= int64(a.recovery) {
+		a.declareLost(ch, next, to)
+	}
+	return szseAsk{}, false
+}
+
+// mayBring reports whether a live source has not yet passed next on the
+// channel (or has not shown where it is), so may still bring it live.
+// Lock held.
+func (a *szseArbiter) mayBring(ch *szseChannel, next uint64) bool {
+	for i, live := range a.live {
+		if live && ch.src[i].pos.Load() <= next {
+			return true
+		}
+	}
+	return false
+}
+
+// pick returns the source to ask on attempt k (from 0): the primary and
+// the backup alternately when both are live, else the live one, or -1.
+// Lock held.
+func (a *szseArbiter) pick(k int) int {
+	switch {
+	case a.live[Primary] && a.live[Backup]:
+		return k % 2
+	case a.live[Primary]:
+		return Primary
+	case a.live[Backup]:
+		return Backup
+	}
+	return -1
+}
+
+// retransmitted notes that src has resent everything it announced for
+// the channel; if that answered the channel's request, the request is
+// done. Lock held.
+func (a *szseArbiter) retransmitted(ch *szseChannel, src int) {
+	if ch.req.src == src {
+		a.requestDone(ch)
+	}
+}
+
+// requestDone ends the channel's request: answered in full or in part,
+// or its range delivered anyway. Check asks for whatever is still
+// missing. Lock held.
+func (a *szseArbiter) requestDone(ch *szseChannel) {
+	if ch.next.Load() > ch.req.from {
+		ch.gaps.Add(1)
+	}
+	ch.req.src = -1
+	a.wake()
+}
+
+// Unsent tells the arbiter that the ReTransmit for channel could not be
+// handed to source src (not connected): the request has failed.
+func (a *szseArbiter) Unsent(src int, channel uint16) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ch := a.chans[channel]; ch != nil && ch.req.src == src {
+		ch.req.src = -1
+		a.wake()
+	}
+}
+
+// declareLost gives up on ApplSeqNum from through to of the channel: the
+// channel is stale, the sink is told to clear its books (unless nothing
+// was delivered since it was last told) and delivery starts again from
+// ApplSeqNum 1. Lock held.
+func (a *szseArbiter) declareLost(ch *szseChannel, from, to uint64) {
+	n := to - from + 1
+	a.log.Error("feed: SZSE records lost on every source; rebuilding the channel from ApplSeqNum 1",
+		"channel", ch.no, "from", from, "to", to, "count", n, "attempts", ch.attempts, "recovery_timeout", a.recovery)
+	ch.lost.Add(n)
+	ch.rebuilds.Add(1)
+	wasStale := ch.stale.Swap(true)
+	ch.clear()
+	ch.next.Store(1)
+	ch.gapAt, ch.attempts = 0, 0
+	ch.req.src = -1
+	if !wasStale || ch.sinceReset > 0 {
+		ch.sinceReset = 0
+		if err := a.sink.ResetChannel(ch.no); err != nil {
+			a.sinkErrors.Add(1)
+			a.log.Error("feed: the sink refused ResetChannel", "channel", ch.no, "err", err)
+		}
+	}
+	a.wake()
+}
+
+// caughtUp ends a rebuild: delivery has reached everything known of the
+// channel. Lock held.
+func (a *szseArbiter) caughtUp(ch *szseChannel) {
+	ch.stale.Store(false)
+	a.log.Info("feed: SZSE channel rebuilt; live again", "channel", ch.no, "next", ch.next.Load())
+	if err := a.sink.ChannelLive(ch.no); err != nil {
+		a.sinkErrors.Add(1)
+		a.log.Error("feed: the sink refused ChannelLive", "channel", ch.no, "err", err)
+	}
+}
+
+// szseSourceName names source index i in logs.
+func szseSourceName(i int) string {
+	if i == Backup {
+		return "backup"
+	}
+	return "primary"
+}
