@@ -1,0 +1,154 @@
+package feed_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"sgw/feed"
+	"sgw/feed/feedpeer"
+)
+
+// TestSZSEIndependentPeer runs the SZSE feed against the independent peer
+// (package feedpeer) in failure scenarios. Each ends with every record
+// delivered once and in order per channel, every delivered snapshot equal
+// to the sink's own book at that moment, every book equal to the peer's
+// reference, and nothing lost.
+func TestSZSEIndependentPeer(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		opts  szseRigOpts
+		fault func(r *szseRig)
+		check func(r *szseRig)
+	}{
+		{name: "both live, the backup over TLS", opts: szseRigOpts{backupTLS: true}, check: func(r *szseRig) {
+			st := r.feed.Status()
+			if st.Duplicates == 0 || st.Rerequests != 0 || !r.feed.Ready() {
+				t.Errorf("status %+v, ready %v", st, r.feed.Ready())
+			}
+			for _, s := range st.Sources {
+				if len(s.Errors) != 0 || !s.Up {
+					t.Errorf("source %+v", s)
+				}
+			}
+			if _, _, _, _, snapshots, _ := r.sink.state(); snapshots == 0 {
+				t.Error("no snapshot delivered")
+			}
+		}},
+		{name: "primary killed mid-stream", fault: func(r *szseRig) { r.primary.Kill() }},
+		{name: "range dropped on the primary", fault: func(r *szseRig) {
+			l := r.pf.Last(2011)
+			r.dropRange(r.primary, 2011, l+10, l+200)
+		}},
+		{name: "ranges dropped on both", fault: func(r *szseRig) {
+			l, l2 := r.pf.Last(2011), r.pf.Last(2012)
+			r.dropRange(r.primary, 2011, l+10, l+200)
+			r.dropRange(r.backup, 2011, l+50, l+300)
+			r.dropRange(r.primary, 2012, l2+20, l2+40)
+			r.dropRange(r.backup, 2012, l2+20, l2+40)
+		}, check: func(r *szseRig) {
+			for _, ch := range []uint16{2011, 2012} {
+				if c := r.channel(ch); c.Rerequests == 0 || c.Gaps == 0 || c.Lost != 0 {
+					t.Errorf("channel %+v: the range missing on both was not recovered by ReTransmit", c)
+				}
+			}
+		}},
+		{name: "backup slow to log in, then the primary killed", fault: func(r *szseRig) {
+			r.backup.SetLoginDelay(500 * time.Millisecond)
+			r.backup.Kill()
+			if err := r.backup.Restart(); err != nil {
+				t.Fatal(err)
+			}
+			r.primary.Kill()
+		}},
+		{name: "live start, partial ReTransmits", opts: szseRigOpts{prePublish: 800,
+			server: feedpeer.SZSEServerConfig{LiveStart: true, MaxRetransmit: 100}}, check: func(r *szseRig) {
+			if c := r.channel(2011); c.Gaps == 0 || c.Rerequests < 3 || c.Lost != 0 || c.Rebuilds != 0 {
+				t.Errorf("channel %+v: the day before the login was not recovered from 1 in parts", c)
+			}
+		}},
+		{name: "live start, backup slow, primary drops a range", opts: szseRigOpts{prePublish: 300,
+			server: feedpeer.SZSEServerConfig{LiveStart: true}}, fault: func(r *szseRig) {
+			r.backup.SetLoginDelay(500 * time.Millisecond)
+			r.backup.Kill()
+			if err := r.backup.Restart(); err != nil {
+				t.Fatal(err)
+			}
+			l := r.pf.Last(2012)
+			r.dropRange(r.primary, 2012, l+5, l+60)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newSZSERig(t, tc.opts)
+			r.publish(500)
+			r.caughtUp()
+			if tc.fault != nil {
+				tc.fault(r)
+			}
+			r.publish(1500)
+			r.caughtUp()
+			r.publish(300)
+			r.caughtUp()
+			if st := r.feed.Status(); st.Lost != 0 || st.SinkErrors != 0 {
+				t.Errorf("status %+v", st)
+			}
+			_, _, resets, _, _, _ := r.sink.state()
+			if len(resets) != 0 {
+				t.Errorf("channels reset: %v", resets)
+			}
+			if tc.check != nil {
+				tc.check(r)
+			}
+		})
+	}
+}
+
+// TestSZSELostRangeRebuilt: a range missing on both sources that neither
+// will resend is declared lost after the recovery attempts and time: the
+// channel is reset and stale, the feed not ready; once the sources can
+// resend it, the channel is rebuilt from ApplSeqNum 1 in partial answers,
+// goes live again, and every book equals the reference. The other
+// channel is not touched.
+func TestSZSELostRangeRebuilt(t *testing.T) {
+	r := newSZSERig(t, szseRigOpts{server: feedpeer.SZSEServerConfig{MaxRetransmit: 300}, tune: func(c *feed.Config) {
+		c.RecoveryTimeout = 300 * time.Millisecond
+		c.MaxRecoveryAttempts = 2
+	}})
+	r.publish(500)
+	r.caughtUp()
+	l := r.pf.Last(2011)
+	for _, s := range []*feedpeer.SZSEServer{r.primary, r.backup} {
+		r.dropRange(s, 2011, l+20, l+40)
+		s.RefuseRetransmit(2011, l+20, l+40)
+	}
+	r.publish(1000)
+	r.waitFor("channel 2011 reset and stale", func() bool {
+		_, _, resets, _, _, _ := r.sink.state()
+		return resets[2011] > 0 && slices.Equal(r.feed.Stale(), []uint16{2011})
+	})
+	if r.feed.Ready() {
+		t.Error("ready with a stale channel")
+	}
+	if !r.logs.has("ERROR", "lost", "channel=2011", "from=", "to=") {
+		t.Error("no error log naming the lost range")
+	}
+	for _, s := range []*feedpeer.SZSEServer{r.primary, r.backup} {
+		s.ClearRefusals()
+	}
+	r.waitFor("channel 2011 live again", func() bool {
+		_, _, _, lives, _, _ := r.sink.state()
+		return lives[2011] > 0 && len(r.feed.Stale()) == 0
+	})
+	r.publish(500)
+	r.caughtUp()
+	if c := r.channel(2011); c.Lost == 0 || c.Rebuilds == 0 || c.Stale {
+		t.Errorf("channel %+v", c)
+	}
+	if c := r.channel(2012); c.Lost != 0 || c.Rebuilds != 0 {
+		t.Errorf("channel %+v was touched", c)
+	}
+	if _, _, resets, _, _, _ := r.sink.state(); resets[2012] != 0 {
+		t.Errorf("channel 2012 reset: %v", resets)
+	}
+	r.waitFor("ready", r.feed.Ready)
+}
