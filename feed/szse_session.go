@@ -26,7 +26,13 @@ type szseSession struct {
 	// soon as the arbiter knows the source is live).
 	loggedOn bool
 	onLogon  func()
+	// skipped holds the unknown types seen, each logged once, at most
+	// szseMaxSkippedTypes of them.
+	skipped map[szse.MsgType]bool
 }
+
+// szseMaxSkippedTypes bounds the unknown message types a session notes.
+const szseMaxSkippedTypes = 64
 
 // consume decodes the whole frames at the front of b, received at now,
 // and returns how many bytes they took. It stops at an unfinished frame;
@@ -55,6 +61,7 @@ func (ss *szseSession) consume(b []byte, now time.Time) (int, *sourceError) {
 			return used, nil
 		case n > 0 && errors.Is(err, szse.ErrUnknownType):
 			ss.s.errs.add("unknown_type")
+			ss.skip(ss.m.Type)
 			used += n
 			continue
 		case errors.Is(err, szse.ErrChecksum):
@@ -104,6 +111,18 @@ func (ss *szseSession) handle(frame []byte, recv int64) *sourceError {
 		return ss.logout()
 	}
 	return protoErr("protocol", "%s after the Logon answer", m.Type)
+}
+
+// skip logs the first frame of each unknown type the session skips.
+func (ss *szseSession) skip(t szse.MsgType) {
+	if ss.skipped[t] || len(ss.skipped) >= szseMaxSkippedTypes {
+		return
+	}
+	if ss.skipped == nil {
+		ss.skipped = make(map[szse.MsgType]bool)
+	}
+	ss.skipped[t] = true
+	ss.s.log.Info("feed source sends a message type the gateway skips", "type", uint32(t))
 }
 
 // logon checks the MDGW's Logon answer, which swaps the CompIDs, and
