@@ -43,7 +43,7 @@ type szseArbiter struct {
 	kick        chan struct{} // wakes the supervisor; capacity 1
 
 	mu    sync.Mutex
-	chans map[uint16]*szseChannel
+	chans szseChannelTable
 	live  [2]bool
 	m     szse.Message // decodes held records for the sink
 	full  bool         // the channel limit was hit (logged once)
@@ -62,7 +62,7 @@ func newSZSEArbiter(cfg Config, sink SZSESink, log *slog.Logger) *szseArbiter {
 	a := &szseArbiter{
 		log: log, sink: sink, maxWin: n, maxAttempts: cfg.MaxRecoveryAttempts,
 		gapWait: cfg.GapWait, recovery: cfg.RecoveryTimeout, reqTimeout: cfg.HeartbeatTimeout,
-		kick: make(chan struct{}, 1), chans: make(map[uint16]*szseChannel),
+		kick: make(chan struct{}, 1),
 	}
 	a.list.Store(&[]*szseChannel{})
 	return a
@@ -75,10 +75,10 @@ func (a *szseArbiter) channels() []*szseChannel { return *a.list.Load() }
 // channel returns channel no, creating it, or nil beyond the channel
 // limit. Lock held.
 func (a *szseArbiter) channel(no uint16) *szseChannel {
-	if ch := a.chans[no]; ch != nil {
+	if ch := a.chans.get(no); ch != nil {
 		return ch
 	}
-	if len(a.chans) >= szseMaxChannels {
+	if len(a.channels()) >= szseMaxChannels {
 		a.overLimit.Add(1)
 		if !a.full {
 			a.full = true
@@ -87,11 +87,34 @@ func (a *szseArbiter) channel(no uint16) *szseChannel {
 		return nil
 	}
 	ch := newSZSEChannel(no, min(szseFirstWindow, a.maxWin))
-	a.chans[no] = ch
+	a.chans.put(ch)
 	list := append(slices.Clone(a.channels()), ch)
 	slices.SortFunc(list, func(x, y *szseChannel) int { return cmp.Compare(x.no, y.no) })
 	a.list.Store(&list)
 	return ch
+}
+
+// szseChannelTable finds a channel by number in two loads, without
+// hashing: pages of 256 channels, allocated when a channel of the page is
+// first seen.
+type szseChannelTable [256]*[256]*szseChannel
+
+// get returns channel no, or nil.
+func (t *szseChannelTable) get(no uint16) *szseChannel {
+	if p := t[no>>8]; p != nil {
+		return p[no&0xff]
+	}
+	return nil
+}
+
+// put adds ch.
+func (t *szseChannelTable) put(ch *szseChannel) {
+	p := t[ch.no>>8]
+	if p == nil {
+		p = new([256]*szseChannel)
+		t[ch.no>>8] = p
+	}
+	p[ch.no&0xff] = ch
 }
 
 // wake asks the supervisor to run Check soon. It never blocks.
@@ -295,7 +318,7 @@ func (a *szseArbiter) Answer(src int, r *szse.ReTransmit, recv int64) *sourceErr
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	ch := a.chans[r.ChannelNo]
+	ch := a.chans.get(r.ChannelNo)
 	if ch == nil {
 		return nil // never asked for
 	}

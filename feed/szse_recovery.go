@@ -131,7 +131,7 @@ func (a *szseArbiter) requestDone(ch *szseChannel) {
 func (a *szseArbiter) Unsent(src int, channel uint16) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if ch := a.chans[channel]; ch != nil && ch.req.src == src {
+	if ch := a.chans.get(channel); ch != nil && ch.req.src == src {
 		ch.req.src = -1
 		a.wake()
 	}
