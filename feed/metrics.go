@@ -1,14 +1,20 @@
 package feed
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Collector exports the feeds' counters to Prometheus. It reads Status on
 // each scrape, so the hot path carries no metric updates beyond atomic
 // counters. Register it with the gateway's own registry.
 type Collector struct {
-	feeds []*Feed
+	feeds []interface{ Status() Status }
 
 	messages, up, gaps, lost, dups, errors, rerequests *prometheus.Desc
+	// Per SZSE channel.
+	chanStale, chanBehind, chanLost *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -16,8 +22,8 @@ var _ prometheus.Collector = (*Collector)(nil)
 // NewCollector returns a collector for feeds.
 func NewCollector(feeds ...*Feed) *Collector {
 	fs := []string{"feed", "source"}
-	return &Collector{
-		feeds:      feeds,
+	fc := []string{"feed", "channel"}
+	c := &Collector{
 		messages:   prometheus.NewDesc("gateway_feed_messages_total", "Sequenced messages received from a feed source.", fs, nil),
 		up:         prometheus.NewDesc("gateway_feed_source_up", "1 when a feed source is logged in and caught up.", fs, nil),
 		gaps:       prometheus.NewDesc("gateway_feed_gaps_total", "Gaps missing on every source and recovered by re-request.", []string{"feed"}, nil),
@@ -25,12 +31,28 @@ func NewCollector(feeds ...*Feed) *Collector {
 		dups:       prometheus.NewDesc("gateway_feed_duplicates_dropped_total", "Message copies dropped by the arbiter.", []string{"feed"}, nil),
 		rerequests: prometheus.NewDesc("gateway_feed_rerequests_total", "Re-requests of a gap from a source.", []string{"feed"}, nil),
 		errors:     prometheus.NewDesc("gateway_feed_source_errors_total", "Feed source errors and resets by reason.", []string{"feed", "source", "reason"}, nil),
+		chanStale:  prometheus.NewDesc("gateway_feed_channel_stale", "1 while an SZSE channel's books may be wrong: records lost, rebuild not caught up.", fc, nil),
+		chanBehind: prometheus.NewDesc("gateway_feed_channel_behind", "Records of an SZSE channel known to exist and not yet delivered.", fc, nil),
+		chanLost:   prometheus.NewDesc("gateway_feed_channel_lost_total", "Records of an SZSE channel declared lost (each declaration rebuilds the channel).", fc, nil),
 	}
+	for _, f := range feeds {
+		c.feeds = append(c.feeds, f)
+	}
+	return c
+}
+
+// WithSZSE adds SZSE feeds to the collector and returns it; call it before
+// registering.
+func (c *Collector) WithSZSE(feeds ...*SZSEFeed) *Collector {
+	for _, f := range feeds {
+		c.feeds = append(c.feeds, f)
+	}
+	return c
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.messages, c.up, c.gaps, c.lost, c.dups, c.rerequests, c.errors} {
+	for _, d := range []*prometheus.Desc{c.messages, c.up, c.gaps, c.lost, c.dups, c.rerequests, c.errors, c.chanStale, c.chanBehind, c.chanLost} {
 		ch <- d
 	}
 }
@@ -53,6 +75,19 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			for reason, n := range s.Errors {
 				ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(n), st.Name, s.Name, reason)
 			}
+		}
+		for _, cs := range st.Channels {
+			no := strconv.Itoa(int(cs.Channel))
+			stale, behind := 0.0, 0.0
+			if cs.Stale {
+				stale = 1
+			}
+			if cs.Last >= cs.Next {
+				behind = float64(cs.Last - cs.Next + 1)
+			}
+			ch <- prometheus.MustNewConstMetric(c.chanStale, prometheus.GaugeValue, stale, st.Name, no)
+			ch <- prometheus.MustNewConstMetric(c.chanBehind, prometheus.GaugeValue, behind, st.Name, no)
+			ch <- prometheus.MustNewConstMetric(c.chanLost, prometheus.CounterValue, float64(cs.Lost), st.Name, no)
 		}
 	}
 }

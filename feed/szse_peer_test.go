@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"sgw/feed"
 	"sgw/feed/feedpeer"
 )
@@ -129,6 +131,14 @@ func TestSZSELostRangeRebuilt(t *testing.T) {
 	if r.feed.Ready() {
 		t.Error("ready with a stale channel")
 	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(feed.NewCollector().WithSZSE(r.feed))
+	if v := metricValue(t, reg, "gateway_feed_channel_stale", "2011"); v != 1 {
+		t.Errorf("gateway_feed_channel_stale{channel=2011} = %v while stale", v)
+	}
+	if v := metricValue(t, reg, "gateway_feed_channel_lost_total", "2011"); v < 21 {
+		t.Errorf("gateway_feed_channel_lost_total{channel=2011} = %v, want the 21 records at least", v)
+	}
 	if !r.logs.has("ERROR", "lost", "channel=2011", "from=", "to=") {
 		t.Error("no error log naming the lost range")
 	}
@@ -151,4 +161,34 @@ func TestSZSELostRangeRebuilt(t *testing.T) {
 		t.Errorf("channel 2012 reset: %v", resets)
 	}
 	r.waitFor("ready", r.feed.Ready)
+	if v := metricValue(t, reg, "gateway_feed_channel_stale", "2011"); v != 0 {
+		t.Errorf("gateway_feed_channel_stale{channel=2011} = %v once rebuilt", v)
+	}
+}
+
+// metricValue returns the value of the SZSE channel metric name for
+// channel, gathered from reg.
+func metricValue(t *testing.T, reg *prometheus.Registry, name, channel string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "channel" && l.GetValue() == channel {
+					if g := m.GetGauge(); g != nil {
+						return g.GetValue()
+					}
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{channel=%s}", name, channel)
+	return 0
 }
