@@ -16,4 +16,10 @@
 // one supervisor goroutine per Feed runs timers, reconnects and gap checks;
 // dials run on short-lived goroutines. A source's state is guarded by its
 // own mutex, taken before the arbiter's, never after.
+//
+// SZSEFeed reads SZSE Binary market data (feed/szse) the same way, channel
+// by channel: a gap is recovered by ReTransmit rather than a new login,
+// and a range lost on both sources makes the channel stale and rebuilds it
+// from ApplSeqNum 1 (docs/PROTOCOL.md). Its sources run on one reader
+// goroutine each, and its arbiter delivers to an SZSESink.
 package feed
