@@ -152,6 +152,7 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 	if ch == nil {
 		return nil
 	}
+	ch.records = true
 	st := &ch.src[src]
 	resent := st.rtxEnd != 0 && s == st.rtxNext
 	if resent {
@@ -265,6 +266,9 @@ func (a *szseArbiter) Snapshot(src int, m *szse.Message, recv int64) {
 	if own == nil {
 		return
 	}
+	if !own.records && own.last.Load() != 0 {
+		a.snapshotChannel(own)
+	}
 	for _, ch := range a.channels() {
 		next := ch.next.Load()
 		if next == 1 && ch.last.Load() == 0 {
@@ -278,6 +282,21 @@ func (a *szseArbiter) Snapshot(src int, m *szse.Message, recv int64) {
 	own.snapshots.Add(1)
 	if err := a.sink.ApplySZSE(m, recv); err != nil {
 		a.sinkErrors.Add(1)
+	}
+}
+
+// snapshotChannel drops what ChannelHeartbeats made the arbiter expect of
+// a channel that turns out to carry snapshots and no records: nothing of
+// it can be asked for by ApplSeqNum. If it was declared lost meanwhile,
+// it is live again. Lock held.
+func (a *szseArbiter) snapshotChannel(ch *szseChannel) {
+	a.log.Info("feed: SZSE channel carries snapshots, not records; its ChannelHeartbeat sequence is ignored",
+		"channel", ch.no, "last", ch.last.Load())
+	ch.last.Store(0)
+	ch.gapAt, ch.attempts = 0, 0
+	ch.req.src = -1
+	if ch.stale.Load() {
+		a.caughtUp(ch)
 	}
 }
 
@@ -297,6 +316,9 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 	}
 	if st := &ch.src[src]; s+1 > st.pos.Load() {
 		st.pos.Store(s + 1)
+	}
+	if !ch.records && ch.snapshots.Load()+ch.dropped.Load() > 0 {
+		return nil // a snapshot channel
 	}
 	next, last := ch.next.Load(), ch.last.Load()
 	if s > last {

@@ -358,3 +358,29 @@ func TestSZSEArbiterSourceDownFailsItsRequest(t *testing.T) {
 	}
 	r.expect("reset 2011")
 }
+
+// TestSZSEArbiterSnapshotChannel: a ChannelHeartbeat of a channel that
+// carries only snapshots opens no gap once a snapshot has shown what the
+// channel is.
+func TestSZSEArbiterSnapshotChannel(t *testing.T) {
+	r := newArbRig(t, nil)
+	snap := func(src int) {
+		var m szse.Message
+		m.Type = szse.TypeSnapshot
+		m.Snapshot.ChannelNo = 1011
+		r.a.Snapshot(src, &m, r.now.UnixNano())
+	}
+	r.heartbeat(Primary, 1011, 12) // before any snapshot: taken for records
+	if asks := r.check(200 * time.Millisecond); len(asks) != 1 || asks[0].channel != 1011 {
+		t.Fatalf("asks %v", asks)
+	}
+	snap(Primary)
+	r.heartbeat(Backup, 1011, 30)
+	if asks := r.check(5 * time.Second); len(asks) != 0 {
+		t.Fatalf("asks %v for a snapshot channel", asks)
+	}
+	r.expect("snapshot 1011")
+	if c := r.channel(1011); c.Last != 0 || c.Stale || c.Lost != 0 {
+		t.Fatalf("status %+v", c)
+	}
+}

@@ -74,6 +74,11 @@ type szseChannel struct {
 	req      szseRequest
 	// sinceReset counts records delivered since the last ResetChannel.
 	sinceReset uint64
+	// records says an order or trade of the channel has been seen: a
+	// channel without any that carries snapshots is a snapshot channel,
+	// whose ChannelHeartbeats cannot open a gap (there is nothing to ask
+	// for by ApplSeqNum).
+	records bool
 
 	next       atomic.Uint64 // the next ApplSeqNum to deliver
 	last       atomic.Uint64 // the highest ApplSeqNum known to exist
