@@ -411,12 +411,17 @@ func (a *szseArbiter) forget(src int) {
 }
 
 // lag returns how far src's streams are behind delivery, at most over
-// the channels: zero when src is at or ahead of it everywhere. Safe
-// without the lock.
+// the channels with records: zero when src is at or ahead of it
+// everywhere. A stream src has not shown its place in since it logged in
+// counts as at the start. Safe without the lock.
 func (a *szseArbiter) lag(src int) uint64 {
 	var lag uint64
 	for _, ch := range a.channels() {
-		if p, next := ch.src[src].pos.Load(), ch.next.Load(); p != 0 && p < next {
+		p, next := ch.src[src].pos.Load(), ch.next.Load()
+		if p == 0 {
+			p = 1
+		}
+		if p < next {
 			lag = max(lag, next-p)
 		}
 	}

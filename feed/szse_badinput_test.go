@@ -14,21 +14,23 @@ import (
 
 // szseFake is an SZSE server that misbehaves as a script says. On each
 // connection it reads the Logon, writes what the script returns, then
-// sends a Heartbeat every 50 ms until the connection closes.
+// sends a Heartbeat every 50 ms (unless silent) until the connection
+// closes.
 type szseFake struct {
 	ln     net.Listener
 	script func() []byte
+	silent bool
 	done   chan struct{}
 	wg     sync.WaitGroup
 }
 
-func newSZSEFake(t *testing.T, script func() []byte) *szseFake {
+func newSZSEFake(t *testing.T, silent bool, script func() []byte) *szseFake {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &szseFake{ln: ln, script: script, done: make(chan struct{})}
+	f := &szseFake{ln: ln, script: script, silent: silent, done: make(chan struct{})}
 	f.wg.Go(f.serve)
 	t.Cleanup(func() { close(f.done); ln.Close(); f.wg.Wait() })
 	return f
@@ -63,6 +65,9 @@ func (f *szseFake) serve() {
 				case <-closed:
 					return
 				case <-t.C:
+					if f.silent {
+						continue
+					}
 					if _, err := c.Write(szse.AppendHeartbeat(nil)); err != nil {
 						return
 					}
@@ -84,9 +89,10 @@ func logonAnswer() []byte {
 
 // TestSZSEBadInputFromOneSource: a primary that sends bytes that cannot
 // be framed, a record going backwards, data before its Logon answer or a
-// Logout is reset (counted by reason); the backup carries on and the books
-// end equal to the reference. A well-formed message of an unknown type is
-// counted and skipped, without a reset.
+// Logout, or that stays silent (no Logon answer, no heartbeats) is reset
+// (counted by reason); the backup carries on and the books end equal to
+// the reference. A well-formed message of an unknown type is counted and
+// skipped, without a reset.
 func TestSZSEBadInputFromOneSource(t *testing.T) {
 	var r *szseRig // set before the fake is first connected to
 	var ready sync.WaitGroup
@@ -107,6 +113,7 @@ func TestSZSEBadInputFromOneSource(t *testing.T) {
 	tests := []struct {
 		name   string
 		reason string // the primary's error reason
+		silent bool   // no heartbeats after the script
 		script func() []byte
 	}{
 		{name: "bad checksum", reason: "checksum", script: func() []byte {
@@ -131,6 +138,8 @@ func TestSZSEBadInputFromOneSource(t *testing.T) {
 			_ = szse.PutString(l.Text[:], "invalid password")
 			return szse.AppendLogout(nil, &l)
 		}},
+		{name: "no Logon answer", reason: "login_timeout", silent: true, script: func() []byte { return nil }},
+		{name: "silent after the Logon answer", reason: "heartbeat_timeout", silent: true, script: logonAnswer},
 		{name: "unknown type skipped", reason: "unknown_type", script: func() []byte {
 			unknown := header(309011, 20)
 			unknown = append(unknown, make([]byte, 20)...)
@@ -141,7 +150,7 @@ func TestSZSEBadInputFromOneSource(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ready.Add(1)
-			fake := newSZSEFake(t, func() []byte { ready.Wait(); return tc.script() })
+			fake := newSZSEFake(t, tc.silent, func() []byte { ready.Wait(); return tc.script() })
 			r = newSZSERig(t, szseRigOpts{prePublish: 300, primaryAddr: fake.ln.Addr().String(), tune: func(c *feed.Config) {
 				c.CatchUpLag = 10
 			}})
