@@ -23,9 +23,8 @@ var (
 	ErrRunning = errors.New("orderbook: engine already running")
 	// ErrClosed reports use of an Engine whose Run has returned.
 	ErrClosed = errors.New("orderbook: engine closed")
-	// ErrMessageSize reports a raw ITCH message too short to route or too
-	// long for a queue slot.
-	ErrMessageSize = errors.New("orderbook: bad message size")
+	// ErrSymbol reports an event naming no instrument of the Engine.
+	ErrSymbol = errors.New("orderbook: no such symbol")
 
 	// ErrLapped reports that the writer overwrote ring entries a Reader
 	// had not read yet. The Reader is repositioned at the head; its
