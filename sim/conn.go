@@ -29,7 +29,7 @@ type conn struct {
 	remote string
 	done   chan struct{} // closed by close
 	once   sync.Once
-	fail   chan string // protocol error for the writer to report; buffered 1
+	fail   chan string      // protocol error for the writer to report; buffered 1
 	bad    chan GarbageKind // garbage for the writer to write; buffered 1
 }
 

@@ -42,10 +42,10 @@ type szseConn struct {
 	remote string
 	done   chan struct{} // closed by close
 	once   sync.Once
-	bye    chan szse.Logout      // Logout for the writer to send before closing; buffered 1
-	reqs   chan szse.ReTransmit  // ReTransmit requests; buffered maxPendingRetransmits
-	bad    chan GarbageKind      // garbage for the writer to write; buffered 1
-	resend [][]byte              // writer's scratch for ReTransmit answers
+	bye    chan szse.Logout     // Logout for the writer to send before closing; buffered 1
+	reqs   chan szse.ReTransmit // ReTransmit requests; buffered maxPendingRetransmits
+	bad    chan GarbageKind     // garbage for the writer to write; buffered 1
+	resend [][]byte             // writer's scratch for ReTransmit answers
 }
 
 var _ session = (*szseConn)(nil)

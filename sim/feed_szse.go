@@ -32,7 +32,7 @@ const (
 type szseView struct {
 	cfg  SZSEConfig
 	rec  *channelRecord
-	ins  []*szseInstrument        // by locate-1; nil for an instrument on ITCH
+	ins  []*szseInstrument // by locate-1; nil for an instrument on ITCH
 	sym  map[string]*szseInstrument
 	live map[uint64]liveOrder // engine order ref -> its 300192; bounded by the resting orders
 	date int64                // YYYYMMDD of every LocalTimeStamp

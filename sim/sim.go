@@ -36,8 +36,8 @@ type Sim struct {
 	// events.
 	mu     sync.Mutex
 	eng    *match.Engine
-	pub    engine     // eng as the flow uses it: order entry through the Sim
-	sz     *szseView  // nil outside SZSE mode
+	pub    engine    // eng as the flow uses it: order entry through the Sim
+	sz     *szseView // nil outside SZSE mode
 	flow   *flow
 	stocks [][8]byte // ITCH Stock field by locate-1
 	paused bool
