@@ -261,6 +261,109 @@ func (c *szseConn) logout(status int32, text string) {
 	}
 }
 
+// szseWriter is the state of a session's writer: where it is in the
+// channel's stream and its buffers. Only the serve goroutine uses it.
+type szseWriter struct {
+	c       *szseConn
+	hb      *time.Timer // Heartbeat after HeartbeatInterval without a write
+	pos     int         // position of the next frame of the stream
+	last    int64       // ApplSeqNum of the last record passed (sent or dropped)
+	endSent bool        // the channel ended and the session passed all of it
+	items   []szseItem
+	out     []byte
+}
+
+// write writes b and restarts the heartbeat timer.
+func (w *szseWriter) write(b []byte) error {
+	cfg := &w.c.s.cfg
+	w.c.nc.SetWriteDeadline(time.Now().Add(cfg.ClientTimeout))
+	_, err := w.c.nc.Write(b)
+	w.hb.Reset(cfg.HeartbeatInterval)
+	return err
+}
+
+// heartbeat sends a Heartbeat.
+func (w *szseWriter) heartbeat() error {
+	w.c.src.heartbeats.Add(1)
+	return w.write(szse.AppendHeartbeat(w.out[:0]))
+}
+
+// channelHeartbeat sends the channel's last ApplSeqNum as far as this
+// session has passed it, with EndOfChannel once it has passed the end.
+func (w *szseWriter) channelHeartbeat() error {
+	h := szse.ChannelHeartbeat{ChannelNo: w.c.s.sz.cfg.Channel, ApplLastSeqNum: w.last}
+	if w.endSent {
+		h.EndOfChannel = 1
+	}
+	w.c.src.channelHBs.Add(1)
+	return w.write(szse.AppendChannelHeartbeat(w.out[:0], &h))
+}
+
+// logout sends the Logout that ends the session; the error says why,
+// nil for the answer to the client's Logout.
+func (w *szseWriter) logout(l szse.Logout) error {
+	w.write(szse.AppendLogout(w.out[:0], &l))
+	if l.SessionStatus == szseStatusLogoutDone {
+		return nil
+	}
+	return fmt.Errorf("logout %d: %s", l.SessionStatus, szse.TrimString(l.Text[:]))
+}
+
+// resend answers a ReTransmit.
+func (w *szseWriter) resend(req szse.ReTransmit) error {
+	w.out = w.c.retransmit(w.out[:0], req, w.last)
+	err := w.write(w.out)
+	if cap(w.out) > 1<<20 {
+		w.out = nil // a long answer's buffer is not kept
+	}
+	return err
+}
+
+// garbage writes garbage of kind k.
+func (w *szseWriter) garbage(k GarbageKind) error {
+	w.c.src.garbage.Add(1)
+	return w.write(appendGarbage(w.out[:0], k, w.c.s.sz.cfg.Channel, w.last))
+}
+
+// batch sends w.items, the next frames of the stream, after the source's
+// delay and without the records of its drop ranges.
+func (w *szseWriter) batch() error {
+	src := w.c.src
+	if d := time.Duration(src.delay.Load()); d > 0 {
+		if err := w.c.sleep(d); err != nil {
+			return err
+		}
+	}
+	var ranges []dropRange
+	if p := src.drops.Load(); p != nil {
+		ranges = *p
+	}
+	w.out = w.out[:0]
+	var sent, dropped, snaps uint64
+	for _, it := range w.items {
+		switch {
+		case it.seq == 0:
+			snaps++
+		case dropping(ranges, uint64(it.seq)):
+			w.last = it.seq
+			dropped++
+			continue
+		default:
+			w.last = it.seq
+			sent++
+		}
+		w.out = append(w.out, it.frame...)
+	}
+	w.pos += len(w.items)
+	src.dropped.Add(dropped)
+	if len(w.out) == 0 {
+		return nil
+	}
+	src.sequenced.Add(sent)
+	src.snapshots.Add(snaps)
+	return w.write(w.out)
+}
+
 // stream sends the channel's stream from position pos on (last is the
 // ApplSeqNum of the record before it): records and snapshots in batches as
 // they are recorded, a Heartbeat after HeartbeatInterval without a frame,
@@ -269,62 +372,25 @@ func (c *szseConn) logout(status int32, text string) {
 // everything was sent, a ChannelHeartbeat with EndOfChannel 1 at once. It
 // returns when the connection ends.
 func (c *szseConn) stream(pos int, last int64) error {
-	src, cfg, zc, rec := c.src, &c.s.cfg, &c.s.sz.cfg, c.s.sz.rec
-	hb := time.NewTimer(cfg.HeartbeatInterval)
-	defer hb.Stop()
-	chb := time.NewTicker(zc.ChannelHeartbeatInterval)
+	w := &szseWriter{c: c, hb: time.NewTimer(c.s.cfg.HeartbeatInterval), pos: pos, last: last}
+	defer w.hb.Stop()
+	chb := time.NewTicker(c.s.sz.cfg.ChannelHeartbeatInterval)
 	defer chb.Stop()
-	var (
-		items   []szseItem
-		out     []byte
-		endSent bool // the channel ended and this session sent all of it
-	)
-	write := func(b []byte) error {
-		c.nc.SetWriteDeadline(time.Now().Add(cfg.ClientTimeout))
-		_, err := c.nc.Write(b)
-		hb.Reset(cfg.HeartbeatInterval)
-		return err
-	}
-	channelHeartbeat := func() error {
-		h := szse.ChannelHeartbeat{ChannelNo: zc.Channel, ApplLastSeqNum: last}
-		if endSent {
-			h.EndOfChannel = 1
-		}
-		src.channelHBs.Add(1)
-		return write(szse.AppendChannelHeartbeat(out[:0], &h))
-	}
-	bye := func(l szse.Logout) error {
-		write(szse.AppendLogout(out[:0], &l))
-		if l.SessionStatus == szseStatusLogoutDone {
-			return nil
-		}
-		return fmt.Errorf("logout %d: %s", l.SessionStatus, szse.TrimString(l.Text[:]))
-	}
-	resend := func(req szse.ReTransmit) error {
-		out = c.retransmit(out[:0], req, last)
-		err := write(out)
-		if cap(out) > 1<<20 {
-			out = nil // a long answer's buffer is not kept
-		}
-		return err
-	}
-	garbage := func(k GarbageKind) error {
-		src.garbage.Add(1)
-		return write(appendGarbage(out[:0], k, zc.Channel, last))
-	}
+	rec := c.s.sz.rec
 	for {
+		// Requests first, so that a busy stream does not starve them.
 		var err error
 		select {
 		case l := <-c.bye:
-			return bye(l)
+			return w.logout(l)
 		case <-c.done:
 			return nil
 		case k := <-c.bad:
-			err = garbage(k)
+			err = w.garbage(k)
 		case req := <-c.reqs:
-			err = resend(req)
+			err = w.resend(req)
 		case <-chb.C:
-			err = channelHeartbeat()
+			err = w.channelHeartbeat()
 		default:
 		}
 		if err != nil {
@@ -334,67 +400,30 @@ func (c *szseConn) stream(pos int, last int64) error {
 			wake  <-chan struct{}
 			ended bool
 		)
-		items, wake, ended = rec.read(items[:0], pos, maxBatch)
-		if len(items) > 0 {
-			if d := time.Duration(src.delay.Load()); d > 0 {
-				if err := c.sleep(d); err != nil {
-					return err
-				}
+		w.items, wake, ended = rec.read(w.items[:0], w.pos, maxBatch)
+		switch {
+		case len(w.items) > 0:
+			err = w.batch()
+		case ended && !w.endSent:
+			w.endSent = true
+			c.src.ended.Add(1)
+			err = w.channelHeartbeat()
+		default:
+			select {
+			case <-wake:
+			case <-w.hb.C:
+				err = w.heartbeat()
+			case <-chb.C:
+				err = w.channelHeartbeat()
+			case l := <-c.bye:
+				return w.logout(l)
+			case <-c.done:
+				return nil
+			case k := <-c.bad:
+				err = w.garbage(k)
+			case req := <-c.reqs:
+				err = w.resend(req)
 			}
-			var ranges []dropRange
-			if p := src.drops.Load(); p != nil {
-				ranges = *p
-			}
-			out = out[:0]
-			var sent, dropped, snaps uint64
-			for _, it := range items {
-				switch {
-				case it.seq == 0:
-					snaps++
-				case dropping(ranges, uint64(it.seq)):
-					last = it.seq
-					dropped++
-					continue
-				default:
-					last = it.seq
-					sent++
-				}
-				out = append(out, it.frame...)
-			}
-			pos += len(items)
-			src.dropped.Add(dropped)
-			if len(out) > 0 {
-				src.sequenced.Add(sent)
-				src.snapshots.Add(snaps)
-				if err := write(out); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		if ended && !endSent {
-			endSent = true
-			src.ended.Add(1)
-			if err := channelHeartbeat(); err != nil {
-				return err
-			}
-			continue
-		}
-		select {
-		case <-wake:
-		case <-hb.C:
-			src.heartbeats.Add(1)
-			err = write(szse.AppendHeartbeat(out[:0]))
-		case <-chb.C:
-			err = channelHeartbeat()
-		case l := <-c.bye:
-			return bye(l)
-		case <-c.done:
-			return nil
-		case k := <-c.bad:
-			err = garbage(k)
-		case req := <-c.reqs:
-			err = resend(req)
 		}
 		if err != nil {
 			return err

@@ -21,6 +21,9 @@ var (
 const (
 	snapshotDepth = 10
 	snapshotQueue = 50
+	// maxSnapshotFrame bounds a snapshot's frame: the fixed part, 2×10
+	// levels and 4 prices, 2×50 order quantities.
+	maxSnapshotFrame = 12 + 69 + (2*snapshotDepth+4)*32 + 2*snapshotQueue*8
 )
 
 // szseView is the SZSE Binary view of the matching engine: it turns each

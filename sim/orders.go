@@ -109,9 +109,10 @@ func (s *Sim) Order(ref uint64) (match.OrderInfo, bool) {
 }
 
 // Snapshot calls fn with the engine and the sequence number of the last
-// recorded message, holding the simulator's mutex so that the books seen
-// by fn are exactly those the record 1..last describes. fn must only read
-// the engine and must not call other Sim methods.
+// recorded ITCH message, holding the simulator's mutex so that the books
+// seen by fn are exactly those the record 1..last describes (in SZSE mode,
+// the ".SZ" books are those the SZSE channel up to SZSELast describes).
+// fn must only read the engine and must not call other Sim methods.
 func (s *Sim) Snapshot(fn func(eng *match.Engine, last uint64)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

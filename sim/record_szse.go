@@ -53,7 +53,7 @@ func (r *channelRecord) add(sequenced bool, enc func(b []byte, seq int64) ([]byt
 	if sequenced {
 		seq = int64(len(r.bySeq)) + 1
 	}
-	if cap(r.arena)-len(r.arena) < 1024 {
+	if cap(r.arena)-len(r.arena) < maxSnapshotFrame {
 		r.arena = make([]byte, 0, arenaChunk)
 	}
 	start := len(r.arena)
@@ -121,16 +121,4 @@ func (r *channelRecord) records(dst [][]byte, from, to int64) [][]byte {
 		dst = append(dst, r.items[r.bySeq[seq-1]].frame)
 	}
 	return dst
-}
-
-// copyItems returns copies of every frame in stream order, with their
-// ApplSeqNums.
-func (r *channelRecord) copyItems() []szseItem {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	out := make([]szseItem, len(r.items))
-	for i, it := range r.items {
-		out[i] = szseItem{frame: append([]byte(nil), it.frame...), seq: it.seq}
-	}
-	return out
 }
