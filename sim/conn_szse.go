@@ -90,6 +90,12 @@ func logoutOf(status int32, text string) szse.Logout {
 	return l
 }
 
+// appendLogout appends a Logout frame with status and text.
+func appendLogout(b []byte, status int32, text string) []byte {
+	l := logoutOf(status, text)
+	return szse.AppendLogout(b, &l)
+}
+
 // frameReader cuts SZSE frames out of a connection into one reused
 // Message.
 type frameReader struct {
@@ -164,13 +170,13 @@ func (c *szseConn) logon(fr *frameReader) (pos int, last int64, err error) {
 	m, err := fr.next()
 	if err != nil {
 		if pe, ok := errors.AsType[*protoError](err); ok {
-			c.writeNow(szse.AppendLogout(nil, ptr(logoutOf(szseStatusBadMessage, pe.reason))))
+			c.writeNow(appendLogout(nil, szseStatusBadMessage, pe.reason))
 		}
 		return 0, 0, err
 	}
 	if m.Type != szse.TypeLogon {
 		reason := fmt.Sprintf("expected a logon, got %s", m.Type)
-		c.writeNow(szse.AppendLogout(nil, ptr(logoutOf(szseStatusBadMessage, reason))))
+		c.writeNow(appendLogout(nil, szseStatusBadMessage, reason))
 		return 0, 0, errors.New(reason)
 	}
 	in := m.Logon
@@ -180,7 +186,7 @@ func (c *szseConn) logon(fr *frameReader) (pos int, last int64, err error) {
 	if (zc.SenderCompID != "" && sender != zc.SenderCompID) ||
 		(zc.TargetCompID != "" && target != zc.TargetCompID) ||
 		(zc.Password != "" && password != zc.Password) {
-		c.writeNow(szse.AppendLogout(nil, ptr(logoutOf(szseStatusBadLogon, "invalid SenderCompID, TargetCompID or Password"))))
+		c.writeNow(appendLogout(nil, szseStatusBadLogon, "invalid SenderCompID, TargetCompID or Password"))
 		return 0, 0, fmt.Errorf("not authorized: SenderCompID %q, TargetCompID %q", sender, target)
 	}
 	out := szse.Logon{HeartBtInt: in.HeartBtInt}
@@ -207,8 +213,6 @@ func (c *szseConn) logon(fr *frameReader) (pos int, last int64, err error) {
 	c.nc.SetDeadline(time.Time{})
 	return pos, last, nil
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // writeNow writes b with a deadline; only before streaming starts.
 func (c *szseConn) writeNow(b []byte) error {
@@ -275,10 +279,16 @@ type szseWriter struct {
 
 // write writes b and restarts the heartbeat timer.
 func (w *szseWriter) write(b []byte) error {
-	cfg := &w.c.s.cfg
-	w.c.nc.SetWriteDeadline(time.Now().Add(cfg.ClientTimeout))
+	err := w.put(b)
+	w.hb.Reset(w.c.s.cfg.HeartbeatInterval)
+	return err
+}
+
+// put writes b without touching the heartbeat timer: a ChannelHeartbeat
+// does not stand in for a Heartbeat.
+func (w *szseWriter) put(b []byte) error {
+	w.c.nc.SetWriteDeadline(time.Now().Add(w.c.s.cfg.ClientTimeout))
 	_, err := w.c.nc.Write(b)
-	w.hb.Reset(cfg.HeartbeatInterval)
 	return err
 }
 
@@ -296,7 +306,7 @@ func (w *szseWriter) channelHeartbeat() error {
 		h.EndOfChannel = 1
 	}
 	w.c.src.channelHBs.Add(1)
-	return w.write(szse.AppendChannelHeartbeat(w.out[:0], &h))
+	return w.put(szse.AppendChannelHeartbeat(w.out[:0], &h))
 }
 
 // logout sends the Logout that ends the session; the error says why,

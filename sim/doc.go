@@ -73,7 +73,8 @@
 // the latest), answered by the request echoed with ResendStatus 1 (done),
 // 2 (cut at MaxRetransmit or at what the session has reached) or 4
 // (unavailable, RejectText saying why), then the records. The server sends
-// a Heartbeat after HeartbeatInterval without a frame, a ChannelHeartbeat
+// a Heartbeat after HeartbeatInterval without another frame (a
+// ChannelHeartbeat does not count), a ChannelHeartbeat
 // every ChannelHeartbeatInterval with the last ApplSeqNum the session's
 // stream has passed (EndOfChannel 1 once the channel has ended and the
 // session passed all of it), answers Logout with Logout 4 and closes a
