@@ -32,6 +32,13 @@ const (
 // and their trade statistics, and builds snapshots. Every method runs with
 // the Sim's mutex held; the record it appends to is read by the sessions
 // under the record's own lock.
+//
+// The view is built from what each engine call returns, not from the
+// engine's events: those are ITCH-shaped (an aggressor appears only when a
+// remainder rests, after its executions, and an IOC remainder not at
+// all), while the Result of Submit or Replace names the order, every fill
+// and what rested or expired, which is what SZSE's order-first sequence
+// needs.
 type szseView struct {
 	cfg  SZSEConfig
 	rec  *channelRecord
