@@ -84,10 +84,9 @@
 // only: a ReTransmit still delivers them), Delay and Garbage take the SZSE
 // sources like the ITCH ones.
 //
-// Known gap: package sgw/sim/fixsim learns of trades against its parties'
-// resting orders caused by other flow (synthetic or another session) from
-// the ITCH record, so in SZSE mode it does not report those of ".SZ"
-// orders; trades of its own incoming orders are reported as before.
+// Executions and deletes of resting orders are also logged apart from
+// either feed (Sim.Changes), so package sgw/sim/fixsim reports the trades
+// that other flow makes against its parties' resting orders on both.
 //
 // Lifecycle: New binds the listeners (Addr works at once); Run serves them
 // and generates the synthetic flow (and the SZSE snapshots) until its

@@ -55,10 +55,16 @@ func (s *Sim) emit(m *itch.Message) error {
 	return nil
 }
 
-// onEvent is the engine's sink: it publishes one book change of an
-// instrument on ITCH. The caller holds s.mu (every engine call is made
-// with it).
+// onEvent is the engine's sink: it logs executions and deletes of resting
+// orders (Changes) and publishes one book change of an instrument on ITCH.
+// The caller holds s.mu (every engine call is made with it).
 func (s *Sim) onEvent(ev *match.Event) {
+	switch ev.Kind {
+	case match.EventExecute:
+		s.changes = append(s.changes, RestingChange{Ref: ev.Ref, Executed: true, Qty: ev.Qty, Match: ev.Match})
+	case match.EventDelete:
+		s.changes = append(s.changes, RestingChange{Ref: ev.Ref})
+	}
 	if s.onSZSE(ev.Locate) {
 		return // published by the SZSE view once the engine call returns
 	}

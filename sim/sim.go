@@ -43,9 +43,13 @@ type Sim struct {
 	paused bool
 	ended  bool
 	encErr error // first error of the engine's sink
-	start  time.Time
-	base   uint64 // ns since midnight at start
-	lastTS uint64
+	// changes logs every execution and delete of a resting order, in
+	// engine order, whichever feed publishes the instrument; the FIX
+	// acceptor reads it (Changes) to report fills the flow caused.
+	changes []RestingChange
+	start   time.Time
+	base    uint64 // ns since midnight at start
+	lastTS  uint64
 
 	// life guards the run/close lifecycle and wg.Add after Close.
 	life    sync.Mutex
@@ -265,6 +269,38 @@ func (s *Sim) Instruments() []refdata.Instrument {
 // Next returns the sequence number the next feed message will get; the
 // record holds messages 1 to Next()-1.
 func (s *Sim) Next() uint64 { return s.rec.next() }
+
+// RestingChange is an execution (Executed, Qty shares, match number
+// Match) or a delete of a resting order of the matching engine, by its
+// engine reference. It is a plain value.
+type RestingChange struct {
+	Ref      uint64
+	Executed bool
+	Qty      int64
+	Match    uint64
+}
+
+// Changes returns copies of the resting-order changes from index from on
+// (the first change is index 0) and the index after the last: every
+// execution and delete of a resting order, whichever feed (ITCH or SZSE
+// Binary) publishes its instrument. Safe for concurrent use.
+func (s *Sim) Changes(from uint64) ([]RestingChange, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := uint64(len(s.changes))
+	if from >= n {
+		return nil, n
+	}
+	return append([]RestingChange(nil), s.changes[from:]...), n
+}
+
+// ChangesNext returns the index the next resting-order change will have.
+// Safe for concurrent use.
+func (s *Sim) ChangesNext() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return uint64(len(s.changes))
+}
 
 // Messages returns copies of the recorded ITCH messages with sequence
 // numbers from to to inclusive, clipped to the record.
