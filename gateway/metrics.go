@@ -53,10 +53,11 @@ func (c *BooksCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.lapped, st.Lapped)
 	counter(c.backpressure, st.Backpressure)
 	for reason, v := range map[string]uint64{
-		"unknown_order":  st.UnknownOrder,
-		"duplicate":      st.DuplicateOrder,
-		"over_execution": st.OverExecution,
-		"bad_message":    st.BadMessage,
+		"unknown_order":     st.UnknownOrder,
+		"duplicate":         st.DuplicateOrder,
+		"over_execution":    st.OverExecution,
+		"bad_message":       st.BadMessage,
+		"snapshot_mismatch": st.Mismatch,
 	} {
 		counter(c.rejected, v, reason)
 	}

@@ -31,6 +31,7 @@ type ApplyErrors struct {
 	DuplicateOrder uint64 // ErrDuplicateOrder: message ignored
 	OverExecution  uint64 // ErrOverExecution: the order was removed
 	BadMessage     uint64 // ErrBadMessage: message ignored
+	Mismatch       uint64 // ErrSnapshotMismatch: the book was marked stale
 }
 
 // order is one resting order, kept in the Book's slab. While free, next
@@ -42,6 +43,15 @@ type order struct {
 	prev  int32
 	next  int32
 	side  Side
+}
+
+// heldOrder is an announced order waiting off the book for its trades.
+type heldOrder struct {
+	ref    uint64
+	price  refdata.Price
+	qty    int64
+	side   Side
+	active bool
 }
 
 // span is a range of ranks [lo, hi) of one side changed by the last event.
@@ -95,6 +105,11 @@ type Book struct {
 
 	errs    ApplyErrors
 	lastErr error
+
+	// held is an order that crossed the book on arrival (an Add flagged
+	// FlagAnnounced): its trades follow, and it rests only once they
+	// leave it not crossing, or at a Rest event.
+	held heldOrder
 
 	// The Engine's view publisher state: publications so far, the spans
 	// of the previous one and the last one with a trade.
@@ -212,6 +227,10 @@ func (b *Book) Apply(ev *event.Event, u *Update) bool {
 	switch ev.Kind {
 	case event.Add:
 		ok = b.add(ev, u)
+	case event.Rest:
+		ok = b.rest(u)
+	case event.Check:
+		ok = b.check(ev, u)
 	case event.Execute:
 		ok = b.execute(ev, u)
 	case event.Reduce:
@@ -293,6 +312,7 @@ func (b *Book) clear(u *Update) {
 	b.lastQty, b.volume, b.turnover = 0, 0, 0
 	b.state = StateUnknown
 	b.stale = true
+	b.held = heldOrder{}
 	b.traded = true // republish the (zero) trade statistics
 	u.Kind = KindReset
 }
@@ -306,6 +326,8 @@ func (b *Book) fail(err error) bool {
 		b.errs.DuplicateOrder++
 	case ErrOverExecution:
 		b.errs.OverExecution++
+	case ErrSnapshotMismatch:
+		b.errs.Mismatch++
 	default:
 		b.errs.BadMessage++
 	}
@@ -326,22 +348,107 @@ func (b *Book) add(ev *event.Event, u *Update) bool {
 	if side != Bid && side != Ask || ev.Qty <= 0 || ev.Qty > maxShares || ev.Price <= 0 {
 		return b.fail(ErrBadMessage)
 	}
-	if _, dup := b.orders.get(ev.Ref); dup {
+	if _, dup := b.orders.get(ev.Ref); dup || b.held.active && b.held.ref == ev.Ref {
 		return b.fail(ErrDuplicateOrder)
+	}
+	if ev.Flags&event.FlagAnnounced != 0 && b.crosses(side, ev.Price) {
+		ok := b.rest(u) // a previous aggressor whose trades are over
+		b.held = heldOrder{ref: ev.Ref, price: ev.Price, qty: ev.Qty, side: side, active: true}
+		return ok
 	}
 	u.Kind = KindBook
 	b.insert(ev.Ref, side, ev.Price, ev.Qty, u)
 	return true
 }
 
+// crosses reports whether an order of side at price would trade with the
+// best order of the other side.
+func (b *Book) crosses(side Side, price refdata.Price) bool {
+	other := &b.sides[Ask]
+	if side == Ask {
+		other = &b.sides[Bid]
+	}
+	if len(other.levels) == 0 {
+		return false
+	}
+	best := refdata.Price(other.sign * other.levels[len(other.levels)-1].key)
+	if side == Bid {
+		return price >= best
+	}
+	return price <= best
+}
+
+// rest puts the held aggressor, if any, on the book.
+func (b *Book) rest(u *Update) bool {
+	h := &b.held
+	if !h.active {
+		return false
+	}
+	h.active = false
+	u.Kind = KindBook
+	b.insert(h.ref, h.side, h.price, h.qty, u)
+	return true
+}
+
+// reduceHeld takes q shares off the held aggressor (its trades, or the
+// cancel of what is left) and rests what is left once it no longer
+// crosses. It reports whether the book changed.
+func (b *Book) reduceHeld(q int64, u *Update) bool {
+	h := &b.held
+	if q >= h.qty {
+		if q > h.qty {
+			b.fail(ErrOverExecution)
+		}
+		h.active = false
+		return false
+	}
+	h.qty -= q
+	if b.crosses(h.side, h.price) {
+		return false
+	}
+	return b.rest(u)
+}
+
+// check compares one snapshot level with the book: a mismatch is counted
+// and marks the book stale.
+func (b *Book) check(ev *event.Event, u *Update) bool {
+	side := Side(ev.Side)
+	if side != Bid && side != Ask {
+		return b.fail(ErrBadMessage)
+	}
+	s := &b.sides[side]
+	var got Level
+	if r := int(ev.Code); r < len(s.levels) {
+		got = s.at(r)
+	}
+	if got.Price == ev.Price && got.Qty == ev.Qty || b.stale {
+		return false
+	}
+	b.fail(ErrSnapshotMismatch)
+	b.stale = true
+	u.Kind = KindStatus
+	return true
+}
+
 // execute handles Execute: at the order's price when ev.Price is 0.
 func (b *Book) execute(ev *event.Event, u *Update) bool {
-	idx, ok := b.orders.get(ev.Ref)
-	if !ok {
-		return b.unknown(ev)
-	}
 	if ev.Qty <= 0 {
 		return b.fail(ErrBadMessage)
+	}
+	prints := ev.Flags&event.FlagPrint != 0 && ev.Price > 0
+	idx, ok := b.orders.get(ev.Ref)
+	if !ok {
+		changed := false
+		switch {
+		case b.held.active && b.held.ref == ev.Ref:
+			changed = b.reduceHeld(ev.Qty, u)
+		case ev.Flags&event.FlagMayBeAbsent == 0:
+			return b.fail(ErrUnknownOrder)
+		}
+		if prints {
+			b.trade(ev.Price, ev.Qty, u)
+		}
+		return changed || prints
 	}
 	o := &b.slab[idx]
 	q := o.qty
@@ -365,6 +472,13 @@ func (b *Book) execute(ev *event.Event, u *Update) bool {
 // cancel handles Reduce and (all = true) Delete.
 func (b *Book) cancel(ev *event.Event, u *Update, all bool) bool {
 	idx, ok := b.orders.get(ev.Ref)
+	if !ok && b.held.active && b.held.ref == ev.Ref {
+		q := b.held.qty
+		if !all {
+			q = ev.Qty
+		}
+		return b.reduceHeld(q, u)
+	}
 	if !ok {
 		return b.unknown(ev)
 	}

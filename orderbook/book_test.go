@@ -494,3 +494,58 @@ func TestBookClearStaleValid(t *testing.T) {
 		}
 	}
 }
+
+// TestBookAnnouncedAggressor: an order announced before its trades
+// (SZSE) that crosses waits off the book while its trades reduce it and
+// the orders it trades with, and rests once it no longer crosses: the
+// published book is never crossed. Check events compare snapshot levels.
+func TestBookAnnouncedAggressor(t *testing.T) {
+	b := newTestBook()
+	var u Update
+	const ann, absent, printed = event.FlagAnnounced, event.FlagMayBeAbsent, event.FlagPrint
+	for _, ev := range []event.Event{
+		{Kind: event.Add, Ref: 1, Side: event.Sell, Price: 101, Qty: 100, Flags: ann},
+		{Kind: event.Add, Ref: 2, Side: event.Sell, Price: 102, Qty: 100, Flags: ann},
+		{Kind: event.Add, Ref: 3, Side: event.Buy, Price: 99, Qty: 100, Flags: ann},
+	} {
+		if !b.Apply(&ev, &u) {
+			t.Fatalf("setup %+v not applied", ev)
+		}
+	}
+	steps := []struct {
+		ev       event.Event
+		ok       bool
+		bid, ask Level // best levels after
+	}{
+		{event.Event{Kind: event.Add, Ref: 10, Side: event.Buy, Price: 102, Qty: 250, Flags: ann}, false, lv(99, 100, 1), lv(101, 100, 1)},
+		{event.Event{Kind: event.Execute, Ref: 10, Price: 101, Qty: 100, Flags: absent | printed}, true, lv(99, 100, 1), lv(101, 100, 1)},
+		{event.Event{Kind: event.Execute, Ref: 1, Price: 101, Qty: 100, Flags: absent}, true, lv(99, 100, 1), lv(102, 100, 1)},
+		{event.Event{Kind: event.Execute, Ref: 2, Price: 102, Qty: 100, Flags: absent | printed}, true, lv(99, 100, 1), Level{}},
+		{event.Event{Kind: event.Execute, Ref: 10, Price: 102, Qty: 100, Flags: absent}, true, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.Add, Ref: 11, Side: event.Sell, Price: 100, Qty: 10, Flags: ann}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.Reduce, Ref: 11, Qty: 10}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.Rest}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.Check, Side: event.Buy, Code: 0, Price: 102, Qty: 50}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.Check, Side: event.Sell, Code: 0}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.Check, Side: event.Buy, Code: 1, Price: 98, Qty: 100}, true, lv(102, 50, 1), Level{}},
+	}
+	for i, s := range steps {
+		ok := b.Apply(&s.ev, &u)
+		var bid, ask Level
+		if d := b.Depth(Bid, 1, nil); len(d) > 0 {
+			bid = d[0]
+		}
+		if d := b.Depth(Ask, 1, nil); len(d) > 0 {
+			ask = d[0]
+		}
+		if ok != s.ok || bid != s.bid || ask != s.ask {
+			t.Fatalf("step %d (%v): ok %v, best %v / %v; want %v, %v / %v", i, s.ev.Kind, ok, bid, ask, s.ok, s.bid, s.ask)
+		}
+	}
+	if last, _ := b.Last(); last != 102 || b.Volume() != 200 {
+		t.Fatalf("last %v volume %d, want 102 and 200: each trade printed once", last, b.Volume())
+	}
+	if !b.Stale() || b.Errors().Mismatch != 1 || u.State != StateStale {
+		t.Fatalf("after a mismatching check: stale %v, errors %+v, state %v", b.Stale(), b.Errors(), u.State)
+	}
+}

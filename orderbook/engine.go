@@ -239,6 +239,7 @@ type Stats struct {
 	DuplicateOrder uint64 // see ErrDuplicateOrder
 	OverExecution  uint64 // see ErrOverExecution
 	BadMessage     uint64 // see ErrBadMessage
+	Mismatch       uint64 // see ErrSnapshotMismatch
 	Backpressure   uint64 // times an Input found a shard queue full and waited
 	Lapped         uint64 // times a Reader was lapped
 }
@@ -256,6 +257,7 @@ func (e *Engine) Stats() Stats {
 		st.DuplicateOrder += p.duplicateOrder.Load()
 		st.OverExecution += p.overExecution.Load()
 		st.BadMessage += p.badMessage.Load()
+		st.Mismatch += p.mismatch.Load()
 		st.Lapped += s.ring.lapped.Load()
 	}
 	for _, in := range *e.inputs.Load() {

@@ -16,6 +16,9 @@ var (
 	// ErrBadMessage reports a message with a field the book cannot use,
 	// such as zero shares, a zero price or a side other than B or S.
 	ErrBadMessage = errors.New("orderbook: bad message")
+	// ErrSnapshotMismatch reports a snapshot level (a Check event) the
+	// book does not hold; the book is marked stale.
+	ErrSnapshotMismatch = errors.New("orderbook: book differs from the feed's snapshot")
 
 	// ErrConfig reports an invalid Config; New wraps it with the reason.
 	ErrConfig = errors.New("orderbook: invalid config")

@@ -50,11 +50,21 @@ const (
 	Stale
 	// Valid clears the stale mark: the book has been rebuilt.
 	Valid
+	// Rest rests the order an Add flagged FlagAnnounced left waiting for
+	// its trades, if it is still waiting: the trades that followed it are
+	// over.
+	Rest
+	// Check compares the book with one level of a snapshot of it taken at
+	// this point of the stream: Side, rank Code (0 = best), Price and Qty
+	// (Price 0: the snapshot has no level at that rank). A mismatch is
+	// counted and marks the book stale.
+	Check
 )
 
 var kindNames = [...]string{
 	Add: "add", Execute: "execute", Reduce: "reduce", Delete: "delete", Replace: "replace",
 	Trade: "trade", State: "state", System: "system", Clear: "clear", Stale: "stale", Valid: "valid",
+	Rest: "rest", Check: "check",
 }
 
 // String returns the kind's name.
@@ -83,8 +93,14 @@ const (
 	FlagPrint Flags = 1 << iota
 	// FlagMayBeAbsent marks an Execute, Reduce or Delete whose order may
 	// never have rested on the book (an SZSE market order, executed on
-	// arrival): an unknown Ref is then not an error.
+	// arrival): an unknown Ref is then not an error, and a printed
+	// Execute still prints.
 	FlagMayBeAbsent
+	// FlagAnnounced marks an Add that the venue publishes before the
+	// trades it makes on arrival (SZSE Binary): if it crosses the book it
+	// is the aggressor, and waits off the book while Executes naming it
+	// reduce it; it rests once it no longer crosses, or at the next Rest.
+	FlagAnnounced
 )
 
 // Event is one normalized order-by-order market event of one instrument.
@@ -99,5 +115,5 @@ type Event struct {
 	Kind   Kind
 	Side   Side  // Add
 	Flags  Flags //
-	Code   byte  // State, System
+	Code   byte  // State, System; Check: the rank
 }
