@@ -1,8 +1,11 @@
 package feed
 
 import (
+	"bytes"
 	"sync"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // MaxMessage is the largest ITCH message the feed accepts in one SoupBinTCP
@@ -18,11 +21,30 @@ type Sink interface {
 	Apply(msg []byte, recv int64) error
 }
 
+// Rebuilder is implemented by a Sink that builds state from the stream
+// (the books, through the feed's decoder). When messages are lost on every
+// source, or the sources are found to disagree, the arbiter rebuilds: it
+// calls Restart and delivers the stream again from sequence 1 (a source
+// logs in again from 1), then calls Rebuilt once it has delivered
+// everything it had seen before the restart. A Sink that is no Rebuilder
+// has lost messages skipped instead. The methods are called like Apply:
+// one at a time, with the arbiter's lock held.
+type Rebuilder interface {
+	// Restart says that what the sink built may be wrong and that the
+	// stream will be delivered again from sequence 1: the sink discards
+	// it and marks it stale.
+	Restart() error
+	// Rebuilt says the stream delivered again has caught up: what the
+	// sink built is valid again.
+	Rebuilt() error
+}
+
 // slot holds one out-of-order message in the arbiter's window.
 type slot struct {
 	seq  uint64 // 0 = empty
 	recv int64
 	n    uint8
+	src  uint8 // the source it came from
 	data [MaxMessage]byte
 }
 
@@ -40,6 +62,8 @@ type arbiterStats struct {
 	Overflow    uint64 // messages dropped because they were beyond the window
 	Gaps        uint64 // gaps recovered by re-requesting from a source
 	Lost        uint64 // messages declared lost after recovery failed
+	Divergences uint64 // copies of a sequence number that differed between the sources
+	Rebuilds    uint64 // restarts from sequence 1 after a loss or a divergence
 	SinkErrors  uint64 // messages the sink refused
 	Rerequests  uint64 // re-requests issued
 	FirstSource [2]uint64
@@ -59,12 +83,37 @@ type arbiterStats struct {
 type Arbiter struct {
 	mu    sync.Mutex
 	sink  Sink
-	next  uint64 // next sequence number to deliver
+	rb    Rebuilder // sink, when it is one
+	next  uint64    // next sequence number to deliver
 	win   []slot
 	mask  uint64
 	held  int
 	srcs  [2]sourcePos
 	stats arbiterStats
+
+	// sums[seq&mask] is the xxhash of the message delivered as seq (0:
+	// unknown) and from[seq&mask] the source that brought it, to compare
+	// the other source's copy with: a standard ITCH feed numbers messages
+	// only by counting, so a source that skipped or repeated messages
+	// shows only as a copy that differs.
+	sums []uint64
+	from []uint8
+	// A rebuild in progress delivers the stream again from 1 up to
+	// rebuildTo. After a divergence the source that brought the differing
+	// copy first is the suspect: the rebuild takes nothing from it
+	// (exclude), and once it is done the suspect logs in again from the
+	// current position. resync is the set of sources (bit i: source i)
+	// the supervisor is to make log in again from Next.
+	rebuilding bool
+	rebuildTo  uint64
+	exclude    int // the source a rebuild takes nothing from, -1 = none
+	resync     uint8
+	// A divergence seen and not yet acted on: since when (Unix ns, 0 =
+	// none), the source whose copy came first at the first one, and the
+	// source found to have skipped messages (-1 until found).
+	divergedAt int64
+	firstCopy  int
+	skipper    int
 
 	maxAttempts int
 	gapAt       uint64    // the next value when the current recovery started
@@ -94,10 +143,16 @@ func newArbiter(sink Sink, window, maxAttempts int, patience, recovery time.Dura
 	for n < window {
 		n <<= 1
 	}
+	rb, _ := sink.(Rebuilder)
 	return &Arbiter{
 		sink:        sink,
+		rb:          rb,
 		next:        1,
 		win:         make([]slot, n),
+		sums:        make([]uint64, n),
+		from:        make([]uint8, n),
+		exclude:     -1,
+		skipper:     -1,
 		mask:        uint64(n - 1),
 		maxAttempts: maxAttempts,
 		pending:     -1,
@@ -155,16 +210,29 @@ func (a *Arbiter) Lag(src int) uint64 {
 func (a *Arbiter) Offer(src int, seq uint64, msg []byte, recv int64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if src == a.exclude || !a.srcs[src].live {
+		// Excluded from a rebuild, or from a session the arbiter has
+		// already given up on (asked to log in again): its messages may
+		// be what the rebuild is to replace.
+		return false
+	}
 	if seq >= a.srcs[src].pos {
 		a.srcs[src].pos = seq + 1
 	}
 	switch {
 	case seq < a.next:
 		a.stats.Duplicates++
+		if a.next-seq <= a.mask {
+			if sum := a.sums[seq&a.mask]; sum != 0 {
+				if h := xxhash.Sum64(msg) | 1; sum != h {
+					a.diverge(src, seq, h, int(a.from[seq&a.mask]), recv)
+				}
+			}
+		}
 		return false
 	case seq == a.next:
 		a.stats.FirstSource[src]++
-		a.deliver(msg, recv)
+		a.deliver(src, msg, recv)
 		a.drain()
 		return true
 	case seq-a.next > a.mask:
@@ -174,21 +242,72 @@ func (a *Arbiter) Offer(src int, seq uint64, msg []byte, recv int64) bool {
 	s := &a.win[seq&a.mask]
 	if s.seq == seq {
 		a.stats.Duplicates++
+		if !bytes.Equal(s.data[:s.n], msg) {
+			a.diverge(src, seq, xxhash.Sum64(msg)|1, int(s.src), recv)
+		}
 		return false
 	}
 	a.stats.FirstSource[src]++
-	s.seq, s.recv, s.n = seq, recv, uint8(copy(s.data[:], msg))
+	s.seq, s.recv, s.n, s.src = seq, recv, uint8(copy(s.data[:], msg)), uint8(src)
 	a.held++
 	return true
 }
 
-// deliver hands one message to the sink and advances next. Lock held.
-func (a *Arbiter) deliver(msg []byte, recv int64) {
+// skipScan is how far from a differing copy diverge looks for the same
+// message under another sequence number.
+const skipScan = 4096
+
+// diverge records that src's copy of seq (hash h) differs from the one
+// first brought by source first: one source skipped or repeated
+// messages, and what was delivered may be wrong. It looks for which: if
+// the copy equals a message delivered k sequence numbers earlier, the
+// source that delivered that one numbers the stream k lower (it skipped);
+// if it equals one delivered k later, src did. (A source that repeated
+// messages looks like the other one skipping; a relay losing messages is
+// by far the likelier.) The supervisor's next Check rebuilds from the
+// source that did not skip, or, if none is found within the recovery
+// time, from the one whose copy came second. Lock held.
+func (a *Arbiter) diverge(src int, seq, h uint64, first int, recv int64) {
+	a.stats.Divergences++
+	if a.divergedAt == 0 {
+		a.divergedAt, a.firstCopy = max(recv, 1), first
+	}
+	if a.skipper >= 0 {
+		return
+	}
+	for k := uint64(1); k <= skipScan; k++ {
+		if e := seq - k; e >= 1 && a.next-e <= a.mask && a.sums[e&a.mask] == h {
+			a.skipper = int(a.from[e&a.mask])
+			return
+		}
+		if l := seq + k; l < a.next && a.sums[l&a.mask] == h {
+			a.skipper = src
+			return
+		}
+	}
+}
+
+// deliver hands one message from src to the sink and advances next. Lock
+// held.
+func (a *Arbiter) deliver(src int, msg []byte, recv int64) {
 	if err := a.sink.Apply(msg, recv); err != nil {
 		a.stats.SinkErrors++
 	}
+	a.sums[a.next&a.mask] = xxhash.Sum64(msg) | 1
+	a.from[a.next&a.mask] = uint8(src)
 	a.stats.Delivered++
 	a.next++
+	if a.rebuilding && a.next > a.rebuildTo {
+		a.rebuilding = false
+		if a.exclude >= 0 {
+			a.resync |= 1 << a.exclude
+			a.srcs[a.exclude].live = false
+			a.exclude = -1
+		}
+		if err := a.rb.Rebuilt(); err != nil {
+			a.stats.SinkErrors++
+		}
+	}
 	if a.attempts > 0 && a.next > a.gapAt {
 		a.stats.Gaps++
 		a.attempts = 0
@@ -204,7 +323,7 @@ func (a *Arbiter) drain() {
 		}
 		s.seq = 0
 		a.held--
-		a.deliver(s.data[:s.n], s.recv)
+		a.deliver(int(s.src), s.data[:s.n], s.recv)
 	}
 }
 
@@ -221,6 +340,27 @@ func (a *Arbiter) drain() {
 func (a *Arbiter) Check(now time.Time) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.divergedAt != 0 && (a.rb == nil || a.exclude >= 0) {
+		a.divergedAt, a.skipper = 0, -1 // nothing to rebuild, or rebuilding already
+	}
+	if a.divergedAt != 0 {
+		suspect := a.skipper
+		if suspect < 0 && now.Sub(time.Unix(0, a.divergedAt)) >= a.recovery {
+			suspect = a.firstCopy
+		}
+		if suspect >= 0 {
+			// Rebuild from the other source alone; the suspect rejoins
+			// from the current position once the rebuild is done.
+			other := 1 - suspect
+			a.divergedAt, a.skipper = 0, -1
+			a.restart()
+			a.exclude = suspect
+			a.srcs[suspect].live = false
+			a.srcs[other].live = false
+			a.pending, a.pendingTill = other, now.Add(a.patience)
+			return other
+		}
+	}
 	if a.pending >= 0 {
 		if now.Before(a.pendingTill) {
 			return -1
@@ -230,7 +370,7 @@ func (a *Arbiter) Check(now time.Time) int {
 	pick := -1
 	for i := range a.srcs {
 		s := a.srcs[i]
-		if !s.live {
+		if !s.live || i == a.exclude {
 			continue
 		}
 		if s.pos <= a.next {
@@ -267,8 +407,60 @@ func (a *Arbiter) Check(now time.Time) int {
 	if now.Sub(a.gapSince) < a.recovery {
 		return -1 // a source logging in or lagging may still bring it
 	}
-	a.skipLost()
-	return -1
+	if !a.skipLost() || a.rb == nil {
+		return -1
+	}
+	// Rebuild: the primary (or the live source) logs in again from 1.
+	a.restart()
+	a.srcs[pick].live = false
+	a.pending, a.pendingTill = pick, now.Add(a.patience)
+	return pick
+}
+
+// restart begins a rebuild: the sink is told to discard what it built,
+// and the stream is delivered again from sequence 1 up to the furthest
+// sequence any source or the window has reached. Lock held.
+func (a *Arbiter) restart() {
+	to := a.next - 1
+	for _, s := range a.srcs {
+		if s.pos > 0 {
+			to = max(to, s.pos-1)
+		}
+	}
+	for i := range a.win {
+		if a.win[i].seq != 0 {
+			to = max(to, a.win[i].seq)
+			a.win[i].seq = 0
+		}
+	}
+	clear(a.sums)
+	a.held = 0
+	a.next = 1
+	a.attempts = 0
+	a.rebuilding = true
+	a.rebuildTo = max(a.rebuildTo, to)
+	a.stats.Rebuilds++
+	if err := a.rb.Restart(); err != nil {
+		a.stats.SinkErrors++
+	}
+}
+
+// Rebuilding reports whether what the sink built may be wrong: the
+// sources diverged, or a rebuild is in progress and has not caught up.
+func (a *Arbiter) Rebuilding() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.rebuilding || a.divergedAt != 0 && a.rb != nil
+}
+
+// takeResync returns, once, the set of sources (bit i: source i) that are
+// to log in again from Next: a suspect source rejoining after a rebuild.
+func (a *Arbiter) takeResync() uint8 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.resync
+	a.resync = 0
+	return r
 }
 
 // TakeLost returns the last range of sequence numbers declared lost since
@@ -285,8 +477,9 @@ func (a *Arbiter) TakeLost() (from, to uint64, ok bool) {
 }
 
 // skipLost gives up on the messages from next up to the first message that
-// some source will still bring or the window holds. Lock held.
-func (a *Arbiter) skipLost() {
+// some source will still bring or the window holds, and reports whether
+// it declared any lost. Lock held.
+func (a *Arbiter) skipLost() bool {
 	to := uint64(0)
 	for _, s := range a.srcs {
 		if s.live && (to == 0 || s.pos < to) {
@@ -304,11 +497,15 @@ func (a *Arbiter) skipLost() {
 		}
 	}
 	if to <= a.next {
-		return
+		return false
 	}
 	a.stats.Lost += to - a.next
 	a.lostFrom, a.lostTo = a.next, to-1
-	a.next = to
 	a.attempts = 0
+	if a.rb != nil {
+		return true // the caller rebuilds from 1
+	}
+	a.next = to
 	a.drain()
+	return true
 }

@@ -96,16 +96,20 @@ func (f *Feed) Run(ctx context.Context) error {
 		for _, s := range f.srcs {
 			s.tick(ctx, now)
 		}
-		if i := f.arb.Check(now); i >= 0 {
-			for _, s := range f.srcs {
-				if s.idx == i {
-					s.resync(f.arb.Next())
-				}
-			}
-		}
+		rebuilds := f.arb.Stats().Rebuilds
+		i := f.arb.Check(now)
+		again := f.arb.takeResync()
 		if from, to, ok := f.arb.TakeLost(); ok {
 			f.log.Error("feed: messages lost on every source", "feed", f.cfg.Name, "from", from, "to", to,
-				"count", to-from+1, "recovery_timeout", f.cfg.RecoveryTimeout)
+				"count", to-from+1, "recovery_timeout", f.cfg.RecoveryTimeout, "rebuild", f.arb.rb != nil)
+		} else if f.arb.Stats().Rebuilds != rebuilds {
+			f.log.Error("feed: the sources sent different messages under one sequence number; rebuilding from sequence 1 from one source",
+				"feed", f.cfg.Name, "source", i)
+		}
+		for _, s := range f.srcs {
+			if again&(1<<s.idx) != 0 || s.idx == i {
+				s.resync(f.arb.Next())
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -131,6 +135,11 @@ func (f *Feed) enroll(c net.Conn, s *source, gen uint64) error {
 // Next returns the next sequence number the feed will deliver.
 func (f *Feed) Next() uint64 { return f.arb.Next() }
 
+// Stale reports whether the feed's books may be wrong: messages were lost
+// or the sources diverged, and the rebuild from sequence 1 has not caught
+// up yet.
+func (f *Feed) Stale() bool { return f.arb.Rebuilding() }
+
 // Ready reports whether at least one source is up.
 func (f *Feed) Ready() bool {
 	for _, s := range f.srcs {
@@ -152,6 +161,10 @@ type Status struct {
 	Duplicates uint64         `json:"duplicates"`
 	Gaps       uint64         `json:"gapsRecovered"`
 	Lost       uint64         `json:"lost"`
+	Diverged   uint64         `json:"divergences"`
+	Rebuilds   uint64         `json:"rebuilds"`
+	Stale      bool           `json:"stale"`
+	Decode     *DecodeStats   `json:"decode,omitempty"`
 	Overflow   uint64         `json:"overflow"`
 	Rerequests uint64         `json:"rerequests"`
 	SinkErrors uint64         `json:"sinkErrors"`
@@ -179,6 +192,11 @@ func (f *Feed) Status() Status {
 	out := Status{
 		Name: f.cfg.Name, Next: f.arb.Next(), Delivered: st.Delivered, Duplicates: st.Duplicates,
 		Gaps: st.Gaps, Lost: st.Lost, Overflow: st.Overflow, Rerequests: st.Rerequests, SinkErrors: st.SinkErrors,
+		Diverged: st.Divergences, Rebuilds: st.Rebuilds, Stale: f.arb.Rebuilding(),
+	}
+	if d, ok := f.arb.sink.(interface{ DecodeStats() DecodeStats }); ok {
+		ds := d.DecodeStats()
+		out.Decode = &ds
 	}
 	for _, s := range f.srcs {
 		ss := s.snapshot()

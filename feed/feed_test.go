@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"sgw/feed"
+	"sgw/feed/event"
 	"sgw/feed/itch"
 	"sgw/orderbook"
 	"sgw/refdata"
@@ -107,7 +108,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if o.tune != nil {
 		o.tune(&fcfg)
 	}
-	sink := &checkSink{next: 1, byTracking: fcfg.TrackingProfile, inner: books.NewInput("test")}
+	sink := &checkSink{next: 1, byTracking: fcfg.TrackingProfile, inner: feed.NewITCHDecoder(books, books.NewInput("test"))}
 	f, err := feed.New(fcfg, sink, testLogger(t).With("c", "feed"))
 	if err != nil {
 		t.Fatal(err)
@@ -212,6 +213,7 @@ func referenceBooks(t *testing.T, msgs [][]byte) map[string]*orderbook.Book {
 	books := map[string]*orderbook.Book{}
 	locate := map[uint16]*orderbook.Book{}
 	var m itch.Message
+	var ev event.Event
 	var u orderbook.Update
 	for i, b := range msgs {
 		if err := itch.Decode(b, &m); err != nil {
@@ -222,8 +224,8 @@ func referenceBooks(t *testing.T, msgs [][]byte) map[string]*orderbook.Book {
 			bk := orderbook.NewBook(in)
 			books[in.Symbol], locate[m.StockLocate] = bk, bk
 		}
-		if bk := locate[m.StockLocate]; bk != nil {
-			bk.Apply(&m, &u)
+		if bk := locate[m.StockLocate]; bk != nil && itch.Normalize(&m, &ev) {
+			bk.Apply(&ev, &u)
 		}
 	}
 	return books

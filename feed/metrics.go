@@ -13,6 +13,7 @@ type Collector struct {
 	feeds []interface{ Status() Status }
 
 	messages, up, gaps, lost, dups, errors, rerequests *prometheus.Desc
+	divergences, rebuilds, stale, dropped              *prometheus.Desc
 	// Per SZSE channel.
 	chanStale, chanBehind, chanLost *prometheus.Desc
 }
@@ -31,6 +32,14 @@ func NewCollector(feeds ...*Feed) *Collector {
 		dups:       prometheus.NewDesc("gateway_feed_duplicates_dropped_total", "Message copies dropped by the arbiter.", []string{"feed"}, nil),
 		rerequests: prometheus.NewDesc("gateway_feed_rerequests_total", "Re-requests of a gap from a source.", []string{"feed"}, nil),
 		errors:     prometheus.NewDesc("gateway_feed_source_errors_total", "Feed source errors and resets by reason.", []string{"feed", "source", "reason"}, nil),
+		divergences: prometheus.NewDesc("gateway_feed_divergences_total",
+			"Copies of one sequence number that differed between the sources.", []string{"feed"}, nil),
+		rebuilds: prometheus.NewDesc("gateway_feed_rebuilds_total",
+			"Rebuilds of the feed's books from sequence 1 after a loss or a divergence.", []string{"feed"}, nil),
+		stale: prometheus.NewDesc("gateway_feed_stale",
+			"1 while the feed's books may be wrong (lost messages or diverged sources, rebuild not caught up).", []string{"feed"}, nil),
+		dropped: prometheus.NewDesc("gateway_feed_decode_dropped_total",
+			"Feed messages the decoder did not turn into book events, by reason.", []string{"feed", "reason"}, nil),
 		chanStale:  prometheus.NewDesc("gateway_feed_channel_stale", "1 while an SZSE channel's books may be wrong: records lost, rebuild not caught up.", fc, nil),
 		chanBehind: prometheus.NewDesc("gateway_feed_channel_behind", "Records of an SZSE channel known to exist and not yet delivered.", fc, nil),
 		chanLost:   prometheus.NewDesc("gateway_feed_channel_lost_total", "Records of an SZSE channel declared lost (each declaration rebuilds the channel).", fc, nil),
@@ -52,7 +61,8 @@ func (c *Collector) WithSZSE(feeds ...*SZSEFeed) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.messages, c.up, c.gaps, c.lost, c.dups, c.rerequests, c.errors, c.chanStale, c.chanBehind, c.chanLost} {
+	for _, d := range []*prometheus.Desc{c.messages, c.up, c.gaps, c.lost, c.dups, c.rerequests, c.errors,
+		c.divergences, c.rebuilds, c.stale, c.dropped, c.chanStale, c.chanBehind, c.chanLost} {
 		ch <- d
 	}
 }
@@ -65,6 +75,19 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.lost, prometheus.CounterValue, float64(st.Lost), st.Name)
 		ch <- prometheus.MustNewConstMetric(c.dups, prometheus.CounterValue, float64(st.Duplicates), st.Name)
 		ch <- prometheus.MustNewConstMetric(c.rerequests, prometheus.CounterValue, float64(st.Rerequests), st.Name)
+		ch <- prometheus.MustNewConstMetric(c.divergences, prometheus.CounterValue, float64(st.Diverged), st.Name)
+		ch <- prometheus.MustNewConstMetric(c.rebuilds, prometheus.CounterValue, float64(st.Rebuilds), st.Name)
+		stale := 0.0
+		if st.Stale {
+			stale = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.stale, prometheus.GaugeValue, stale, st.Name)
+		if d := st.Decode; d != nil {
+			for reason, n := range map[string]uint64{"decode_error": d.DecodeErrors, "unknown_symbol": d.UnknownSymbol,
+				"unknown_stock": d.UnknownStock, "ignored": d.Ignored} {
+				ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(n), st.Name, reason)
+			}
+		}
 		for _, s := range st.Sources {
 			up := 0.0
 			if s.Up {

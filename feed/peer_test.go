@@ -2,6 +2,7 @@ package feed_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,9 @@ type peerRig struct {
 	backup  *feedpeer.ITCHServer
 	books   *orderbook.Engine
 	feed    *feed.Feed
+	// lossy: the scenario loses messages on purpose; check then allows a
+	// loss, once the books have been rebuilt.
+	lossy bool
 }
 
 func newPeerRig(t *testing.T, tracking feedpeer.TrackingMode) *peerRig {
@@ -31,6 +35,13 @@ func newPeerRig(t *testing.T, tracking feedpeer.TrackingMode) *peerRig {
 // newPeerRigProfile is newPeerRig with the feed's tracking profile set:
 // with feedpeer.TrackingSequence the peer follows it.
 func newPeerRigProfile(t *testing.T, tracking feedpeer.TrackingMode, profile bool) *peerRig {
+	t.Helper()
+	return newPeerRigTuned(t, tracking, profile, nil)
+}
+
+// newPeerRigTuned is newPeerRigProfile with the feed's config adjusted by
+// tune.
+func newPeerRigTuned(t *testing.T, tracking feedpeer.TrackingMode, profile bool, tune func(*feed.Config)) *peerRig {
 	t.Helper()
 	var syms []string
 	for _, in := range testInstruments {
@@ -53,7 +64,7 @@ func newPeerRigProfile(t *testing.T, tracking feedpeer.TrackingMode, profile boo
 	if r.books, err = orderbook.New(orderbook.Config{Instruments: testInstruments, Shards: 2}); err != nil {
 		t.Fatal(err)
 	}
-	r.feed, err = feed.New(feed.Config{
+	fc := feed.Config{
 		Name:              "peer",
 		Primary:           feed.SourceConfig{Addr: r.primary.Addr(), Username: "gw", Password: "pw"},
 		Backup:            feed.SourceConfig{Addr: r.backup.Addr(), Username: "gw", Password: "pw"},
@@ -63,7 +74,11 @@ func newPeerRigProfile(t *testing.T, tracking feedpeer.TrackingMode, profile boo
 		ReconnectMax:      200 * time.Millisecond,
 		CheckInterval:     10 * time.Millisecond,
 		TrackingProfile:   profile,
-	}, r.books.NewInput("peer"), testLogger(t))
+	}
+	if tune != nil {
+		tune(&fc)
+	}
+	r.feed, err = feed.New(fc, feed.NewITCHDecoder(r.books, r.books.NewInput("peer")), testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,13 +118,13 @@ func (r *peerRig) publish(n int) uint64 {
 func (r *peerRig) check(last uint64) {
 	r.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for r.feed.Next() <= last {
+	for r.feed.Next() <= last || r.feed.Stale() {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("delivered up to %d of %d; status %+v", r.feed.Next()-1, last, r.feed.Status())
 		}
 		time.Sleep(5 * time.Millisecond) // the feed has no delivery notification; poll its position
 	}
-	if st := r.feed.Status(); st.Lost != 0 {
+	if st := r.feed.Status(); st.Lost != 0 && !r.lossy {
 		r.t.Fatalf("lost %d messages; status %+v", st.Lost, st)
 	}
 	ref := r.pf.Reference(last)
@@ -127,9 +142,9 @@ func (r *peerRig) check(last uint64) {
 		var v orderbook.View
 		for ok := false; !ok; {
 			r.books.View(id, 20, &v)
-			ok = equalLevels(v.Bids, wb) && equalLevels(v.Asks, wa)
+			ok = equalLevels(v.Bids, wb) && equalLevels(v.Asks, wa) && v.State != orderbook.StateStale
 			if !ok && time.Now().After(deadline) {
-				r.t.Fatalf("%s: book differs from the peer's reference:\n bids %v\n want %v\n asks %v\n want %v", in.Symbol, v.Bids, wb, v.Asks, wa)
+				r.t.Fatalf("status %+v\n%s (%v): book differs from the peer's reference:\n bids %v\n want %v\n asks %v\n want %v", r.feed.Status(), in.Symbol, v.State, v.Bids, wb, v.Asks, wa)
 			}
 			if !ok {
 				time.Sleep(5 * time.Millisecond) // the shard applies asynchronously
@@ -178,6 +193,10 @@ func TestIndependentITCHPeer(t *testing.T) {
 			}
 			r.primary.Kill()
 		}},
+		{"standard: range skipped by the primary (caught by comparing the sources)", false, func(r *peerRig, at uint64) {
+			r.primary.DropRange(at+10, at+200)
+		}},
+		{"standard: range skipped by the backup", false, func(r *peerRig, at uint64) { r.backup.DropRange(at+10, at+200) }},
 		{"profile: range dropped on the primary", true, func(r *peerRig, at uint64) { r.primary.DropRange(at+10, at+200) }},
 		{"profile: range dropped on both", true, func(r *peerRig, at uint64) {
 			r.primary.DropRange(at+10, at+200)
@@ -205,6 +224,58 @@ func TestIndependentITCHPeer(t *testing.T) {
 			}
 			r.check(r.publish(2000))
 			r.check(r.publish(300))
+			st := r.feed.Status()
+			t.Logf("divergences %d, rebuilds %d, lost %d", st.Diverged, st.Rebuilds, st.Lost)
+			if !tc.profile && tc.name != "standard: both live" && strings.Contains(tc.name, "skipped") && st.Rebuilds == 0 {
+				t.Errorf("a skipping source went unnoticed: status %+v", st)
+			}
 		})
 	}
+}
+
+// TestIndependentITCHPeerLoss loses a range on both sources for every
+// session that does not replay the day from its start: the feed declares
+// it lost, marks the books stale (the feed's status, the books' published
+// state), rebuilds them from sequence 1, and ends with every book equal
+// to the peer's reference and valid again.
+func TestIndependentITCHPeerLoss(t *testing.T) {
+	r := newPeerRigTuned(t, feedpeer.TrackingSequence, true, func(c *feed.Config) { c.RecoveryTimeout = 300 * time.Millisecond })
+	r.lossy = true
+	at := r.publish(500)
+	r.check(at)
+	r.primary.LoseRange(at+10, at+200)
+	r.backup.LoseRange(at+10, at+200)
+	// Logins take a while, so the rebuild's stale window is long enough
+	// to be seen by polling. Both sources restart, so the feed's sessions
+	// start mid-stream, where the range is lost.
+	for _, s := range []*feedpeer.ITCHServer{r.primary, r.backup} {
+		s.SetLoginDelay(time.Second)
+		s.Kill()
+		if err := s.Restart(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := r.publish(2000)
+
+	deadline := time.Now().Add(20 * time.Second)
+	id, _ := r.books.Lookup(testInstruments[0].Symbol)
+	var v orderbook.View
+	for {
+		r.books.View(id, 20, &v)
+		if r.feed.Stale() && v.State == orderbook.StateStale {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("books never marked stale; status %+v", r.feed.Status())
+		}
+		time.Sleep(2 * time.Millisecond) // the feed has no state notification; poll it
+	}
+	r.primary.SetLoginDelay(0)
+	r.backup.SetLoginDelay(0)
+	r.check(last)
+	st := r.feed.Status()
+	if st.Lost == 0 || st.Rebuilds == 0 || st.Stale {
+		t.Fatalf("lost %d, rebuilds %d, stale %v: want a loss, a rebuild, not stale", st.Lost, st.Rebuilds, st.Stale)
+	}
+	r.check(r.publish(300))
 }

@@ -168,9 +168,11 @@ func (f *SZSEFeed) Stale() []uint16 {
 	return out
 }
 
-// Status returns the feed's counters (summed over the channels), its
-// sources' states and its channels'. Next is not used by an SZSE feed:
-// each channel has its own.
+// Status returns the feed's counters (summed over the channels; Stale
+// when any channel is), its sources' states and its channels', and the
+// sink's DecodeStats when it has them. Next and Diverged are not used by
+// an SZSE feed: each channel has its own next, and the records carry
+// their ApplSeqNum, so the sources cannot number them differently.
 func (f *SZSEFeed) Status() Status {
 	out := Status{Name: f.cfg.Name, SinkErrors: f.arb.sinkErrors.Load(), Overflow: f.arb.overLimit.Load()}
 	for _, ch := range f.arb.channels() {
@@ -181,12 +183,18 @@ func (f *SZSEFeed) Status() Status {
 		out.Lost += c.Lost
 		out.Overflow += c.Overflow
 		out.Rerequests += c.Rerequests
+		out.Rebuilds += c.Rebuilds
+		out.Stale = out.Stale || c.Stale
 		out.Channels = append(out.Channels, c)
 	}
 	for _, s := range f.srcs {
 		if s != nil {
 			out.Sources = append(out.Sources, s.snapshot())
 		}
+	}
+	if d, ok := f.arb.sink.(interface{ DecodeStats() DecodeStats }); ok {
+		ds := d.DecodeStats()
+		out.Decode = &ds
 	}
 	return out
 }

@@ -173,6 +173,10 @@ func (h *hub) apply(u *orderbook.Update) {
 		h.reload(s)
 		return
 	}
+	if u.Kind == orderbook.KindReset {
+		h.reset(s, u)
+		return
+	}
 	for _, c := range u.Changes[:u.N] {
 		if c.Side == orderbook.Bid {
 			s.bids = applyChange(s.bids, c)
@@ -223,6 +227,25 @@ func (h *hub) apply(u *orderbook.Update) {
 		for c := range s.trades {
 			c.enqueue(msg)
 		}
+	}
+}
+
+// reset empties s for a rebuild of its feed (a KindReset update): every
+// book subscriber gets a snapshot of the empty, stale book in place of the
+// update, quote subscribers the stale quote. A client resuming later
+// cannot resume across it: the history is cleared. mu held.
+func (h *hub) reset(s *symState, u *orderbook.Update) {
+	s.seq, s.ck10, s.ck5 = u.Seq, u.Checksum, u.Checksum5
+	s.bids, s.asks = s.bids[:0], s.asks[:0]
+	s.q = quote{state: u.State}
+	s.histLen, s.histNext = 0, 0
+	for d, subs := range s.book {
+		for c, sb := range subs {
+			sb.gen = c.enqueueSnapshot(h.snapshot(s, bookDepths[d], true))
+		}
+	}
+	for c := range s.quotes {
+		c.enqueue(encodeQuote(s.sym, s.seq, s.q, s.inst))
 	}
 }
 

@@ -29,7 +29,7 @@ func NewBooksCollector(books BookStats) *BooksCollector {
 		books:        books,
 		updates:      prometheus.NewDesc("gateway_book_updates_total", "Book updates published by the order books.", nil, nil),
 		messages:     prometheus.NewDesc("gateway_book_messages_total", "Feed messages processed by the book writers.", nil, nil),
-		rejected:     prometheus.NewDesc("gateway_book_rejected_messages_total", "Feed messages the books could not apply, by reason.", []string{"reason"}, nil),
+		rejected:     prometheus.NewDesc("gateway_book_rejected_messages_total", "Feed events the books could not apply, by reason.", []string{"reason"}, nil),
 		lapped:       prometheus.NewDesc("gateway_book_readers_lapped_total", "Times a delta reader fell a whole ring behind.", nil, nil),
 		backpressure: prometheus.NewDesc("gateway_book_backpressure_total", "Times a feed waited for a full book queue.", nil, nil),
 	}
@@ -53,13 +53,11 @@ func (c *BooksCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.lapped, st.Lapped)
 	counter(c.backpressure, st.Backpressure)
 	for reason, v := range map[string]uint64{
-		"decode_error":   st.DecodeErrors,
-		"unknown_symbol": st.UnknownSymbol,
-		"unknown_stock":  st.UnknownStock,
-		"unknown_order":  st.UnknownOrder,
-		"duplicate":      st.DuplicateOrder,
-		"over_execution": st.OverExecution,
-		"bad_message":    st.BadMessage,
+		"unknown_order":     st.UnknownOrder,
+		"duplicate":         st.DuplicateOrder,
+		"over_execution":    st.OverExecution,
+		"bad_message":       st.BadMessage,
+		"snapshot_mismatch": st.Mismatch,
 	} {
 		counter(c.rejected, v, reason)
 	}

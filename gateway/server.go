@@ -260,15 +260,19 @@ func (s *Server) handleFeeds(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// handleReady answers 200 when every feed has a source up and has delivered
-// to the books, else 503 naming what is not ready.
+// handleReady answers 200 when every feed has a source up, has delivered
+// to the books and its books are not stale, else 503 naming what is not
+// ready.
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	var why []string
 	for _, f := range s.feeds {
+		st := f.Status()
 		switch {
 		case !f.Ready():
 			why = append(why, "feed "+f.Name()+": no source up")
-		case f.Status().Delivered == 0:
+		case st.Stale:
+			why = append(why, "feed "+f.Name()+": books stale (messages lost or sources diverged), rebuilding")
+		case st.Delivered == 0:
 			why = append(why, "feed "+f.Name()+": no message delivered to the books yet")
 		}
 	}

@@ -17,11 +17,14 @@ import (
 type fakeFeed struct {
 	ready     bool
 	delivered uint64
+	stale     bool
 }
 
-func (f *fakeFeed) Name() string        { return "cn" }
-func (f *fakeFeed) Ready() bool         { return f.ready }
-func (f *fakeFeed) Status() feed.Status { return feed.Status{Name: "cn", Delivered: f.delivered} }
+func (f *fakeFeed) Name() string { return "cn" }
+func (f *fakeFeed) Ready() bool  { return f.ready }
+func (f *fakeFeed) Status() feed.Status {
+	return feed.Status{Name: "cn", Delivered: f.delivered, Stale: f.stale}
+}
 
 func TestHandlers(t *testing.T) {
 	books := newTestBooks(t, "600519.SH")
@@ -57,7 +60,8 @@ func TestHandlers(t *testing.T) {
 		{name: "instruments", path: "/api/v1/instruments", code: 200, want: `"limitDown":"1530.00"`},
 		{name: "not ready: no source", path: "/readyz", code: 503, want: `feed cn: no source up`},
 		{name: "not ready: nothing delivered", path: "/readyz", setup: func() { ff.ready = true }, code: 503, want: `no message delivered`},
-		{name: "ready", path: "/readyz", setup: func() { ff.delivered = 1 }, code: 200, want: `"ready"`},
+		{name: "not ready: stale", path: "/readyz", setup: func() { ff.delivered, ff.stale = 1, true }, code: 503, want: `feed cn: books stale`},
+		{name: "ready", path: "/readyz", setup: func() { ff.stale = false }, code: 200, want: `"ready"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

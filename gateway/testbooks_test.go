@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"sgw/feed"
 	"sgw/feed/itch"
 	"sgw/orderbook"
 	"sgw/refdata"
@@ -12,7 +13,7 @@ import (
 // testBooks is a running order-book engine fed by hand with ITCH messages.
 type testBooks struct {
 	*orderbook.Engine
-	in   *orderbook.Input
+	in   feed.Sink // the feed's ITCH decoder
 	ins  []refdata.Instrument
 	ref  uint64
 	ts   uint64
@@ -37,7 +38,7 @@ func newTestBooks(t *testing.T, symbols ...string) *testBooks {
 	done := make(chan struct{})
 	go func() { defer close(done); e.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	tb := &testBooks{Engine: e, in: e.NewInput("test"), ins: ins}
+	tb := &testBooks{Engine: e, in: feed.NewITCHDecoder(e, e.NewInput("test")), ins: ins}
 	for i, in := range ins {
 		m := itch.Message{Type: itch.TypeStockDirectory, StockLocate: uint16(i + 1), RoundLotSize: 100}
 		m.Stock, _ = itch.StockOf(in.FeedSymbol)
@@ -57,7 +58,9 @@ func (tb *testBooks) send(t *testing.T, m *itch.Message) {
 	if err := tb.in.Apply(b, 0); err != nil {
 		t.Fatal(err)
 	}
-	tb.sent++
+	if m.Type != itch.TypeStockDirectory { // the decoder keeps those
+		tb.sent++
+	}
 }
 
 // settle waits until the books have applied every message sent.

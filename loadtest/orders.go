@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -90,10 +91,24 @@ type ExportedHistogram struct {
 	Count  int64   `json:"count"`
 	MeanUs float64 `json:"meanUs"`
 	// P50Us, P99Us and P999Us are upper bounds of the histogram bucket
-	// holding the quantile (the gateway's buckets double in width).
+	// holding the quantile (the gateway's buckets double in width); a
+	// quantile beyond the largest finite bucket is reported as that
+	// bucket's bound with Above set (JSON has no infinity).
 	P50Us  float64 `json:"p50UsBucket,omitempty"`
 	P99Us  float64 `json:"p99UsBucket,omitempty"`
 	P999Us float64 `json:"p999UsBucket,omitempty"`
+	// Above lists the quantiles ("p50", "p99", "p99.9") that lie beyond
+	// the largest finite bucket.
+	Above []string `json:"aboveLargestBucket,omitempty"`
+}
+
+// bound formats a quantile's bucket bound: "≤X" or, beyond the largest
+// finite bucket, ">X".
+func (h *ExportedHistogram) bound(q string, us float64) string {
+	if slices.Contains(h.Above, q) {
+		return fmt.Sprintf(">%.0f", us)
+	}
+	return fmt.Sprintf("≤%.0f", us)
 }
 
 // promHist is a Prometheus histogram read from /metrics: count, sum and
@@ -138,15 +153,25 @@ func window(name string, a, b promHist) *ExportedHistogram {
 		les = append(les, le)
 	}
 	sort.Float64s(les)
-	q := func(f float64) float64 {
+	finite := 0.0
+	for _, le := range les {
+		if !math.IsInf(le, 1) {
+			finite = le
+		}
+	}
+	q := func(name string, f float64) float64 {
 		for _, le := range les {
 			if b.buckets[le]-a.buckets[le] >= f*n {
+				if math.IsInf(le, 1) {
+					break
+				}
 				return le * 1e6
 			}
 		}
-		return math.Inf(1)
+		out.Above = append(out.Above, name)
+		return finite * 1e6
 	}
-	out.P50Us, out.P99Us, out.P999Us = q(0.5), q(0.99), q(0.999)
+	out.P50Us, out.P99Us, out.P999Us = q("p50", 0.5), q("p99", 0.99), q("p99.9", 0.999)
 	return out
 }
 

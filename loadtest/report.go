@@ -218,10 +218,12 @@ func (s *Summary) ordersText(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "  %-24s %d (%s); status restatements %d; send errors %d\n", "integrity violations", o.Violations, counts(o.ViolationsBy), o.Restatements, o.SendErrors)
 	if f := o.JournalFsync; f != nil {
-		fmt.Fprintf(b, "  %-24s %d commits, mean %.0fµs, p50 ≤%.0fµs p99 ≤%.0fµs (%s, exported by the gateway)\n", "journal fsync", f.Count, f.MeanUs, f.P50Us, f.P99Us, f.Name)
+		fmt.Fprintf(b, "  %-24s %d commits, mean %.0fµs, p50 %sµs p99 %sµs (%s, exported by the gateway)\n", "journal fsync", f.Count, f.MeanUs,
+			f.bound("p50", f.P50Us), f.bound("p99", f.P99Us), f.Name)
 	}
 	if f := o.GatewayInternal; f != nil {
-		fmt.Fprintf(b, "  %-24s %d orders, mean %.0fµs, p50 ≤%.0fµs p99 ≤%.0fµs p99.9 ≤%.0fµs (arrival to FIX hand-over: %s)\n", "gateway internal", f.Count, f.MeanUs, f.P50Us, f.P99Us, f.P999Us, f.Name)
+		fmt.Fprintf(b, "  %-24s %d orders, mean %.0fµs, p50 %sµs p99 %sµs p99.9 %sµs (arrival to FIX hand-over: %s)\n", "gateway internal", f.Count, f.MeanUs,
+			f.bound("p50", f.P50Us), f.bound("p99", f.P99Us), f.bound("p99.9", f.P999Us), f.Name)
 	}
 	for _, n := range o.Notes {
 		fmt.Fprintf(b, "  note: %s\n", n)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"sgw/feed/event"
 	"sgw/feed/itch"
 	"sgw/refdata"
 )
@@ -20,6 +21,7 @@ var benchData struct {
 	once sync.Once
 	ins  []refdata.Instrument
 	enc  [][]byte
+	evs  []event.Event // enc normalized, Stock Locate n as SymbolID n-1
 }
 
 // benchStream returns a pre-encoded realistic stream of about 1M messages
@@ -30,12 +32,26 @@ func benchStream(b *testing.B) ([]refdata.Instrument, [][]byte) {
 		benchData.ins = testInstruments(benchSyms)
 		msgs := genStream(b, rand.New(rand.NewPCG(11, 12)), benchData.ins, 1<<20, 1)
 		benchData.enc = encodeStream(b, msgs)
+		for i := range msgs {
+			var ev event.Event
+			if itch.Normalize(&msgs[i], &ev) {
+				ev.Symbol = uint32(msgs[i].StockLocate) - 1
+				benchData.evs = append(benchData.evs, ev)
+			}
+		}
 	})
 	return benchData.ins, benchData.enc
 }
 
-// BenchmarkBookApply measures decode + Book.Apply (checksums included) of
-// a mixed stream on one goroutine.
+// benchEvents returns benchStream's stream as the feed's decoder delivers
+// it.
+func benchEvents(b *testing.B) ([]refdata.Instrument, []event.Event) {
+	ins, _ := benchStream(b)
+	return ins, benchData.evs
+}
+
+// BenchmarkBookApply measures ITCH decode + normalize + Book.Apply
+// (checksums included) of a mixed stream on one goroutine.
 func BenchmarkBookApply(b *testing.B) {
 	ins, enc := benchStream(b)
 	books := make([]*Book, len(ins))
@@ -49,7 +65,7 @@ func BenchmarkBookApply(b *testing.B) {
 			b.Fatal(err)
 		}
 		if m.StockLocate != 0 {
-			books[m.StockLocate-1].Apply(&m, &u)
+			applyITCH(books[m.StockLocate-1], &m, &u)
 		}
 	}
 	for _, msg := range enc { // reach the working size
@@ -63,11 +79,11 @@ func BenchmarkBookApply(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
 
-// BenchmarkEngineApply measures the whole path: Input.Apply on the
-// benchmark goroutine, the shard writer decoding, applying and publishing
-// on another, with a single shard.
+// BenchmarkEngineApply measures the books' whole path: Input.Apply of
+// decoded events on the benchmark goroutine, the shard writer applying
+// and publishing on another, with a single shard.
 func BenchmarkEngineApply(b *testing.B) {
-	ins, enc := benchStream(b)
+	ins, evs := benchEvents(b)
 	e, err := New(Config{Instruments: ins, Shards: 1})
 	if err != nil {
 		b.Fatal(err)
@@ -75,19 +91,19 @@ func BenchmarkEngineApply(b *testing.B) {
 	stop := runBench(e)
 	defer stop()
 	in := e.NewInput("bench")
-	for i, msg := range enc {
-		if err := in.Apply(msg, int64(i)); err != nil {
+	for i := range evs {
+		if err := in.Apply(&evs[i]); err != nil {
 			b.Fatal(err)
 		}
 	}
-	sent := uint64(len(enc))
+	sent := uint64(len(evs))
 	for e.Stats().Messages != sent {
 		time.Sleep(time.Millisecond)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := in.Apply(enc[i%len(enc)], int64(i)); err != nil {
+		if err := in.Apply(&evs[i%len(evs)]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -131,7 +147,7 @@ func BenchmarkPublish(b *testing.B) {
 			}
 			m := mAdd(ref, side, p, 100)
 			ref++
-			bk.Apply(&m, &u)
+			applyITCH(bk, &m, &u)
 		}
 	}
 	s := e.shards[0]
@@ -165,7 +181,7 @@ func BenchmarkPublish(b *testing.B) {
 // it returns after the first pass, once the books reached their working
 // size. The Engine's Run is not running: this goroutine is the only
 // writer.
-func backgroundWriter(e *Engine, enc [][]byte) (stop func() uint64) {
+func backgroundWriter(e *Engine, evs []event.Event) (stop func() uint64) {
 	var quit atomic.Bool
 	var count uint64
 	warm := make(chan struct{})
@@ -173,15 +189,10 @@ func backgroundWriter(e *Engine, enc [][]byte) (stop func() uint64) {
 	s := e.shards[0]
 	go func() {
 		defer close(done)
-		var m itch.Message
 		var u Update
 		for pass := 0; !quit.Load(); pass++ {
-			for _, msg := range enc {
-				sym := allSymbols
-				if loc := uint32(msg[1])<<8 | uint32(msg[2]); loc != 0 {
-					sym = loc - 1
-				}
-				s.process(msg, sym, 0, &m, &u)
+			for i := range evs {
+				s.process(&evs[i], &u)
 				count++
 				if count%1024 == 0 && quit.Load() {
 					return
@@ -206,12 +217,12 @@ func backgroundWriter(e *Engine, enc [][]byte) (stop func() uint64) {
 // individually timed reads. Those include reading the clock, whose own
 // median cost is reported as timer-ns.
 func readBench(b *testing.B, read func(e *Engine, id SymbolID)) {
-	ins, enc := benchStream(b)
+	ins, evs := benchEvents(b)
 	e, err := New(Config{Instruments: ins, Shards: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
-	stop := backgroundWriter(e, enc)
+	stop := backgroundWriter(e, evs)
 	began := time.Now()
 	b.ReportAllocs()
 	b.ResetTimer()

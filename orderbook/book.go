@@ -3,7 +3,7 @@ package orderbook
 import (
 	"math"
 
-	"sgw/feed/itch"
+	"sgw/feed/event"
 	"sgw/refdata"
 )
 
@@ -31,6 +31,7 @@ type ApplyErrors struct {
 	DuplicateOrder uint64 // ErrDuplicateOrder: message ignored
 	OverExecution  uint64 // ErrOverExecution: the order was removed
 	BadMessage     uint64 // ErrBadMessage: message ignored
+	Mismatch       uint64 // ErrSnapshotMismatch: the book was marked stale
 }
 
 // order is one resting order, kept in the Book's slab. While free, next
@@ -42,6 +43,15 @@ type order struct {
 	prev  int32
 	next  int32
 	side  Side
+}
+
+// heldOrder is an announced order waiting off the book for its trades.
+type heldOrder struct {
+	ref    uint64
+	price  refdata.Price
+	qty    int64
+	side   Side
+	active bool
 }
 
 // span is a range of ranks [lo, hi) of one side changed by the last event.
@@ -82,6 +92,7 @@ type Book struct {
 	lastQty               int64
 	volume, turnover      int64
 	state                 TradingState
+	stale                 bool
 	event                 byte
 
 	ck checksummer
@@ -94,6 +105,11 @@ type Book struct {
 
 	errs    ApplyErrors
 	lastErr error
+
+	// held is an order that crossed the book on arrival (an Add flagged
+	// FlagAnnounced): its trades follow, and it rests only once they
+	// leave it not crossing, or at a Rest event.
+	held heldOrder
 
 	// The Engine's view publisher state: publications so far, the spans
 	// of the previous one and the last one with a trade.
@@ -165,8 +181,13 @@ func (b *Book) OHLC() (open, high, low, last refdata.Price) {
 	return b.open, b.high, b.low, b.last
 }
 
-// State returns the trading state from the last Trading Action.
+// State returns the trading state from the last State event.
 func (b *Book) State() TradingState { return b.state }
+
+// Stale reports whether the book may be wrong: its feed lost messages
+// (a Stale event) or it is being rebuilt (a Clear event), until a Valid
+// event.
+func (b *Book) Stale() bool { return b.stale }
 
 // SystemEvent returns the event code of the last System Event message
 // applied to this book, or 0.
@@ -183,17 +204,18 @@ func (b *Book) Errors() ApplyErrors { return b.errs }
 // nil.
 func (b *Book) LastError() error { return b.lastErr }
 
-// Apply applies one decoded ITCH message to the book. When the message
-// changed the book visibly it fills u with the resulting Update (the next
-// per-symbol Seq) and returns true; otherwise it returns false and u's
-// contents are unspecified. A message the book cannot apply is counted in
-// Errors and reported by LastError, never a panic; an over-execution still
-// removes the order and returns true.
+// Apply applies one event to the book. When the event changed the book
+// visibly it fills u with the resulting Update (the next per-symbol Seq)
+// and returns true; otherwise it returns false and u's contents are
+// unspecified. An event the book cannot apply is counted in Errors and
+// reported by LastError, never a panic; an over-execution still removes
+// the order and returns true. ev.Symbol is not read: the caller routes
+// events to their books.
 //
 // The Recv field of u is left zero for the caller to fill. Apply does not
 // allocate once the book's order and level capacity covers its working
 // size.
-func (b *Book) Apply(m *itch.Message, u *Update) bool {
+func (b *Book) Apply(ev *event.Event, u *Update) bool {
 	b.lastErr = nil
 	b.dirty[Bid] = span{lo: spanEnd}
 	b.dirty[Ask] = span{lo: spanEnd}
@@ -202,38 +224,47 @@ func (b *Book) Apply(m *itch.Message, u *Update) bool {
 	*u = Update{}
 
 	var ok bool
-	switch m.Type {
-	case itch.TypeAddOrder, itch.TypeAddOrderMPID:
-		ok = b.add(m, u)
-	case itch.TypeOrderExecuted:
-		ok = b.execute(m, u, 0, true)
-	case itch.TypeOrderExecutedPrice:
-		ok = b.execute(m, u, refdata.Price(m.Price), m.Printable == 'Y')
-	case itch.TypeOrderCancel:
-		ok = b.cancel(m, u, false)
-	case itch.TypeOrderDelete:
-		ok = b.cancel(m, u, true)
-	case itch.TypeOrderReplace:
-		ok = b.replace(m, u)
-	case itch.TypeTrade:
-		ok = b.print(m, u, false)
-	case itch.TypeCrossTrade:
-		ok = b.print(m, u, true)
-	case itch.TypeTradingAction:
-		if st := TradingState(m.TradingState); st != b.state {
+	switch ev.Kind {
+	case event.Add:
+		ok = b.add(ev, u)
+	case event.Rest:
+		ok = b.rest(u)
+	case event.Check:
+		ok = b.check(ev, u)
+	case event.Execute:
+		ok = b.execute(ev, u)
+	case event.Reduce:
+		ok = b.cancel(ev, u, false)
+	case event.Delete:
+		ok = b.cancel(ev, u, true)
+	case event.Replace:
+		ok = b.replace(ev, u)
+	case event.Trade:
+		ok = b.print(ev, u)
+	case event.State:
+		if st := TradingState(ev.Code); st != b.state {
 			b.state = st
 			u.Kind = KindStatus
 			ok = true
 		}
-	case itch.TypeSystemEvent:
-		b.event = m.EventCode
+	case event.System:
+		b.event = ev.Code
+	case event.Clear:
+		b.clear(u)
+		ok = true
+	case event.Stale, event.Valid:
+		if stale := ev.Kind == event.Stale; stale != b.stale {
+			b.stale = stale
+			u.Kind = KindStatus
+			ok = true
+		}
 	}
 	if !ok {
 		return false
 	}
 
 	b.seq++
-	b.time = m.Timestamp
+	b.time = ev.Time
 	b.sumChecksums()
 	if b.removedSide != 0 && b.removedRank < 20 && b.removedRank < b.maxDepth {
 		s := &b.sides[b.removedSide]
@@ -246,14 +277,44 @@ func (b *Book) Apply(m *itch.Message, u *Update) bool {
 	}
 	u.Symbol = b.id
 	u.Seq = b.seq
-	u.Time = m.Timestamp
+	u.Time = ev.Time
 	u.Last = b.last
 	u.Volume = b.volume
 	u.Turnover = b.turnover
 	u.Checksum = b.ck.ck10
 	u.Checksum5 = b.ck.ck5
-	u.State = b.state
+	u.State = b.published()
 	return true
+}
+
+// published is the state the book publishes: its trading state, or
+// StateStale while it may be wrong.
+func (b *Book) published() TradingState {
+	if b.stale {
+		return StateStale
+	}
+	return b.state
+}
+
+// clear empties the book and its statistics for a rebuild and marks it
+// stale; the Update is a KindReset. Clearing allocates a new order table
+// (a rebuild is rare; the old one may be large).
+func (b *Book) clear(u *Update) {
+	for _, side := range [2]Side{Bid, Ask} {
+		b.sides[side].levels = b.sides[side].levels[:0]
+		b.dirty[side] = span{lo: 0, hi: spanEnd}
+	}
+	b.orders = newOrderTable(initialOrders)
+	clear(b.slab)
+	b.slab = b.slab[:0]
+	b.free = -1
+	b.last, b.open, b.high, b.low = 0, 0, 0, 0
+	b.lastQty, b.volume, b.turnover = 0, 0, 0
+	b.state = StateUnknown
+	b.stale = true
+	b.held = heldOrder{}
+	b.traded = true // republish the (zero) trade statistics
+	u.Kind = KindReset
 }
 
 func (b *Book) fail(err error) bool {
@@ -265,75 +326,169 @@ func (b *Book) fail(err error) bool {
 		b.errs.DuplicateOrder++
 	case ErrOverExecution:
 		b.errs.OverExecution++
+	case ErrSnapshotMismatch:
+		b.errs.Mismatch++
 	default:
 		b.errs.BadMessage++
 	}
 	return false
 }
 
-func sideOf(c byte) Side {
-	switch c {
-	case itch.SideBuy:
-		return Bid
-	case itch.SideSell:
-		return Ask
+// unknown fails an event naming an order the book does not hold, unless
+// the event says its order may never have rested.
+func (b *Book) unknown(ev *event.Event) bool {
+	if ev.Flags&event.FlagMayBeAbsent != 0 {
+		return false
 	}
-	return 0
+	return b.fail(ErrUnknownOrder)
 }
 
-func (b *Book) add(m *itch.Message, u *Update) bool {
-	side := sideOf(m.Side)
-	if side == 0 || m.Shares == 0 || m.Shares > maxShares || m.Price == 0 {
+func (b *Book) add(ev *event.Event, u *Update) bool {
+	side := Side(ev.Side)
+	if side != Bid && side != Ask || ev.Qty <= 0 || ev.Qty > maxShares || ev.Price <= 0 {
 		return b.fail(ErrBadMessage)
 	}
-	if _, dup := b.orders.get(m.OrderRef); dup {
+	if _, dup := b.orders.get(ev.Ref); dup || b.held.active && b.held.ref == ev.Ref {
 		return b.fail(ErrDuplicateOrder)
 	}
+	if ev.Flags&event.FlagAnnounced != 0 && b.crosses(side, ev.Price) {
+		ok := b.rest(u) // a previous aggressor whose trades are over
+		b.held = heldOrder{ref: ev.Ref, price: ev.Price, qty: ev.Qty, side: side, active: true}
+		return ok
+	}
 	u.Kind = KindBook
-	b.insert(m.OrderRef, side, refdata.Price(m.Price), int64(m.Shares), u)
+	b.insert(ev.Ref, side, ev.Price, ev.Qty, u)
 	return true
 }
 
-// execute handles E (price 0: the order's price, always printable) and C.
-func (b *Book) execute(m *itch.Message, u *Update, price refdata.Price, printable bool) bool {
-	idx, ok := b.orders.get(m.OrderRef)
-	if !ok {
-		return b.fail(ErrUnknownOrder)
+// crosses reports whether an order of side at price would trade with the
+// best order of the other side.
+func (b *Book) crosses(side Side, price refdata.Price) bool {
+	other := &b.sides[Ask]
+	if side == Ask {
+		other = &b.sides[Bid]
 	}
-	if m.Shares == 0 {
+	if len(other.levels) == 0 {
+		return false
+	}
+	best := refdata.Price(other.sign * other.levels[len(other.levels)-1].key)
+	if side == Bid {
+		return price >= best
+	}
+	return price <= best
+}
+
+// rest puts the held aggressor, if any, on the book.
+func (b *Book) rest(u *Update) bool {
+	h := &b.held
+	if !h.active {
+		return false
+	}
+	h.active = false
+	u.Kind = KindBook
+	b.insert(h.ref, h.side, h.price, h.qty, u)
+	return true
+}
+
+// reduceHeld takes q shares off the held aggressor (its trades, or the
+// cancel of what is left) and rests what is left once it no longer
+// crosses. It reports whether the book changed.
+func (b *Book) reduceHeld(q int64, u *Update) bool {
+	h := &b.held
+	if q >= h.qty {
+		if q > h.qty {
+			b.fail(ErrOverExecution)
+		}
+		h.active = false
+		return false
+	}
+	h.qty -= q
+	if b.crosses(h.side, h.price) {
+		return false
+	}
+	return b.rest(u)
+}
+
+// check compares one snapshot level with the book: a mismatch is counted
+// and marks the book stale.
+func (b *Book) check(ev *event.Event, u *Update) bool {
+	side := Side(ev.Side)
+	if side != Bid && side != Ask {
 		return b.fail(ErrBadMessage)
+	}
+	s := &b.sides[side]
+	var got Level
+	if r := int(ev.Code); r < len(s.levels) {
+		got = s.at(r)
+	}
+	if got.Price == ev.Price && got.Qty == ev.Qty || b.stale {
+		return false
+	}
+	b.fail(ErrSnapshotMismatch)
+	b.stale = true
+	u.Kind = KindStatus
+	return true
+}
+
+// execute handles Execute: at the order's price when ev.Price is 0.
+func (b *Book) execute(ev *event.Event, u *Update) bool {
+	if ev.Qty <= 0 {
+		return b.fail(ErrBadMessage)
+	}
+	prints := ev.Flags&event.FlagPrint != 0 && ev.Price > 0
+	idx, ok := b.orders.get(ev.Ref)
+	if !ok {
+		changed := false
+		switch {
+		case b.held.active && b.held.ref == ev.Ref:
+			changed = b.reduceHeld(ev.Qty, u)
+		case ev.Flags&event.FlagMayBeAbsent == 0:
+			return b.fail(ErrUnknownOrder)
+		}
+		if prints {
+			b.trade(ev.Price, ev.Qty, u)
+		}
+		return changed || prints
 	}
 	o := &b.slab[idx]
 	q := o.qty
-	if m.Shares <= uint64(q) {
-		q = int64(m.Shares)
+	if ev.Qty <= q {
+		q = ev.Qty
 	} else {
 		b.fail(ErrOverExecution)
 	}
-	if price == 0 {
+	price := ev.Price
+	if price <= 0 {
 		price = o.price
 	}
 	u.Kind = KindBook
 	b.reduce(idx, q, u)
-	if printable {
+	if ev.Flags&event.FlagPrint != 0 {
 		b.trade(price, q, u)
 	}
 	return true
 }
 
-// cancel handles X and (all = true) D.
-func (b *Book) cancel(m *itch.Message, u *Update, all bool) bool {
-	idx, ok := b.orders.get(m.OrderRef)
+// cancel handles Reduce and (all = true) Delete.
+func (b *Book) cancel(ev *event.Event, u *Update, all bool) bool {
+	idx, ok := b.orders.get(ev.Ref)
+	if !ok && b.held.active && b.held.ref == ev.Ref {
+		q := b.held.qty
+		if !all {
+			q = ev.Qty
+		}
+		return b.reduceHeld(q, u)
+	}
 	if !ok {
-		return b.fail(ErrUnknownOrder)
+		return b.unknown(ev)
 	}
 	q := b.slab[idx].qty
 	if !all {
 		switch {
-		case m.Shares == 0:
+		case ev.Qty <= 0:
 			return b.fail(ErrBadMessage)
-		case m.Shares <= uint64(q):
-			q = int64(m.Shares)
+		case ev.Qty <= q:
+			q = ev.Qty
 		default:
 			b.fail(ErrOverExecution)
 		}
@@ -343,42 +498,38 @@ func (b *Book) cancel(m *itch.Message, u *Update, all bool) bool {
 	return true
 }
 
-// replace handles U: the old order leaves the book and the new one joins
-// the back of the queue at its price, on the same side.
-func (b *Book) replace(m *itch.Message, u *Update) bool {
-	idx, ok := b.orders.get(m.OrderRef)
+// replace handles Replace: the old order leaves the book and the new one
+// joins the back of the queue at its price, on the same side.
+func (b *Book) replace(ev *event.Event, u *Update) bool {
+	idx, ok := b.orders.get(ev.Ref)
 	if !ok {
 		return b.fail(ErrUnknownOrder)
 	}
-	if m.Shares == 0 || m.Shares > maxShares || m.Price == 0 {
+	if ev.Qty <= 0 || ev.Qty > maxShares || ev.Price <= 0 {
 		return b.fail(ErrBadMessage)
 	}
-	if m.NewOrderRef != m.OrderRef {
-		if _, dup := b.orders.get(m.NewOrderRef); dup {
+	if ev.NewRef != ev.Ref {
+		if _, dup := b.orders.get(ev.NewRef); dup {
 			return b.fail(ErrDuplicateOrder)
 		}
 	}
 	o := b.slab[idx]
-	price, qty := refdata.Price(m.Price), int64(m.Shares)
 	u.Kind = KindBook
-	if price == o.price {
-		b.requeue(idx, m.NewOrderRef, qty, u)
+	if ev.Price == o.price {
+		b.requeue(idx, ev.NewRef, ev.Qty, u)
 		return true
 	}
 	b.reduce(idx, o.qty, u)
-	b.insert(m.NewOrderRef, o.side, price, qty, u)
+	b.insert(ev.NewRef, o.side, ev.Price, ev.Qty, u)
 	return true
 }
 
-// print handles P (non-displayed trade) and Q (cross): statistics only.
-func (b *Book) print(m *itch.Message, u *Update, cross bool) bool {
-	if m.Shares == 0 && cross {
-		return false // no cross took place
-	}
-	if m.Shares == 0 || m.Shares > maxShares || m.Price == 0 {
+// print handles Trade: statistics only.
+func (b *Book) print(ev *event.Event, u *Update) bool {
+	if ev.Qty <= 0 || ev.Qty > maxShares || ev.Price <= 0 {
 		return b.fail(ErrBadMessage)
 	}
-	b.trade(refdata.Price(m.Price), int64(m.Shares), u)
+	b.trade(ev.Price, ev.Qty, u)
 	return true
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"sgw/feed/event"
 	"sgw/feed/itch"
 	"sgw/refdata"
 )
@@ -187,10 +188,10 @@ func TestBookApply(t *testing.T) {
 			wantBids:    []Level{lv(100050, 300, 1), lv(100000, 300, 2)},
 			check: func(t *testing.T, b *Book, u *Update) {
 				var u2 Update
-				if b.Apply(ptr(mDelete(3)), &u2) || b.LastError() != ErrUnknownOrder {
+				if applyITCH(b, ptr(mDelete(3)), &u2) || b.LastError() != ErrUnknownOrder {
 					t.Errorf("old ref still live")
 				}
-				if !b.Apply(ptr(mDelete(10)), &u2) {
+				if !applyITCH(b, ptr(mDelete(10)), &u2) {
 					t.Errorf("new ref not live")
 				}
 			},
@@ -261,13 +262,13 @@ func TestBookApply(t *testing.T) {
 			b := newTestBook()
 			var u Update
 			for i := range tc.setup {
-				if !b.Apply(&tc.setup[i], &u) {
+				if !applyITCH(b, &tc.setup[i], &u) {
 					t.Fatalf("setup %d: %v", i, b.LastError())
 				}
 			}
 			seq := b.Seq()
 			msg := tc.msg
-			ok := b.Apply(&msg, &u)
+			ok := applyITCH(b, &msg, &u)
 			if ok != tc.wantOK {
 				t.Fatalf("Apply = %v (%v), want %v", ok, b.LastError(), tc.wantOK)
 			}
@@ -315,7 +316,7 @@ func TestBookErrorsCounted(t *testing.T) {
 	var u Update
 	msgs := []itch.Message{mDelete(1), mExec(2, 1), mAdd(3, 'B', 100, 100), mAdd(3, 'B', 100, 100), mCancel(3, 500), mAdd(4, 'Z', 1, 1)}
 	for i := range msgs {
-		b.Apply(&msgs[i], &u)
+		applyITCH(b, &msgs[i], &u)
 	}
 	want := ApplyErrors{UnknownOrder: 2, DuplicateOrder: 1, OverExecution: 1, BadMessage: 1}
 	if got := b.Errors(); got != want {
@@ -375,7 +376,7 @@ func TestBookRandom(t *testing.T) {
 		}
 		k := int(dec.StockLocate) - 1
 		b := books[k]
-		ok := b.Apply(&dec, &u)
+		ok := applyITCH(b, &dec, &u)
 		if err := b.LastError(); err != nil {
 			t.Fatalf("message %d %c: %v", i, dec.Type, err)
 		}
@@ -433,7 +434,7 @@ func TestBookReplay(t *testing.T) {
 	run := func() {
 		for i := range msgs {
 			if msgs[i].StockLocate == 1 {
-				b.Apply(&msgs[i], &u)
+				applyITCH(b, &msgs[i], &u)
 			}
 		}
 	}
@@ -444,5 +445,107 @@ func TestBookReplay(t *testing.T) {
 	}
 	if b.Errors() != (ApplyErrors{}) {
 		t.Fatalf("errors %+v", b.Errors())
+	}
+}
+
+// TestBookClearStaleValid: Stale and Valid mark the book without changing
+// it; Clear empties it for a rebuild, publishes a reset with the empty
+// book's checksums, and keeps it stale until Valid.
+func TestBookClearStaleValid(t *testing.T) {
+	b := newTestBook()
+	var u Update
+	applyITCH(b, ptr(mAdd(1, 'B', 100, 100)), &u)
+	applyITCH(b, ptr(itch.Message{Type: itch.TypeTradingAction, TradingState: 'T'}), &u)
+	empty := NewBook(b.inst)
+	wantCk10, wantCk5 := empty.Checksums()
+
+	steps := []struct {
+		ev        event.Event
+		ok        bool
+		kind      UpdateKind
+		state     TradingState
+		bidLevels int
+	}{
+		{event.Event{Kind: event.Stale}, true, KindStatus, StateStale, 1},
+		{event.Event{Kind: event.Stale}, false, 0, StateStale, 1},
+		{event.Event{Kind: event.Valid}, true, KindStatus, StateTrading, 1},
+		{event.Event{Kind: event.Clear}, true, KindReset, StateStale, 0},
+		{event.Event{Kind: event.Add, Ref: 2, Side: event.Sell, Price: 101, Qty: 100}, true, KindBook, StateStale, 0},
+		{event.Event{Kind: event.Valid}, true, KindStatus, StateUnknown, 0},
+	}
+	for i, s := range steps {
+		ok := b.Apply(&s.ev, &u)
+		if ok != s.ok || ok && (u.Kind != s.kind || u.State != s.state) {
+			t.Fatalf("step %d (%v): ok %v kind %v state %v, want %v %v %v", i, s.ev.Kind, ok, u.Kind, u.State, s.ok, s.kind, s.state)
+		}
+		if n := len(b.Depth(Bid, 20, nil)); n != s.bidLevels {
+			t.Fatalf("step %d: %d bid levels, want %d", i, n, s.bidLevels)
+		}
+		if s.ev.Kind == event.Clear {
+			if u.Checksum != wantCk10 || u.Checksum5 != wantCk5 || u.N != 0 || !b.Stale() {
+				t.Fatalf("clear: update %+v, stale %v", u, b.Stale())
+			}
+			if last, _ := b.Last(); last != 0 || b.Volume() != 0 {
+				t.Fatalf("clear kept statistics: last %v volume %d", last, b.Volume())
+			}
+			if applyITCH(b, ptr(mDelete(1)), &u) || b.LastError() != ErrUnknownOrder {
+				t.Fatalf("clear kept order 1")
+			}
+		}
+	}
+}
+
+// TestBookAnnouncedAggressor: an order announced before its trades
+// (SZSE) that crosses waits off the book while its trades reduce it and
+// the orders it trades with, and rests once it no longer crosses: the
+// published book is never crossed. Check events compare snapshot levels.
+func TestBookAnnouncedAggressor(t *testing.T) {
+	b := newTestBook()
+	var u Update
+	const ann, absent, printed = event.FlagAnnounced, event.FlagMayBeAbsent, event.FlagPrint
+	for _, ev := range []event.Event{
+		{Kind: event.Add, Ref: 1, Side: event.Sell, Price: 101, Qty: 100, Flags: ann},
+		{Kind: event.Add, Ref: 2, Side: event.Sell, Price: 102, Qty: 100, Flags: ann},
+		{Kind: event.Add, Ref: 3, Side: event.Buy, Price: 99, Qty: 100, Flags: ann},
+	} {
+		if !b.Apply(&ev, &u) {
+			t.Fatalf("setup %+v not applied", ev)
+		}
+	}
+	steps := []struct {
+		ev       event.Event
+		ok       bool
+		bid, ask Level // best levels after
+	}{
+		{event.Event{Kind: event.Add, Ref: 10, Side: event.Buy, Price: 102, Qty: 250, Flags: ann}, false, lv(99, 100, 1), lv(101, 100, 1)},
+		{event.Event{Kind: event.Execute, Ref: 10, Price: 101, Qty: 100, Flags: absent | printed}, true, lv(99, 100, 1), lv(101, 100, 1)},
+		{event.Event{Kind: event.Execute, Ref: 1, Price: 101, Qty: 100, Flags: absent}, true, lv(99, 100, 1), lv(102, 100, 1)},
+		{event.Event{Kind: event.Execute, Ref: 2, Price: 102, Qty: 100, Flags: absent | printed}, true, lv(99, 100, 1), Level{}},
+		{event.Event{Kind: event.Execute, Ref: 10, Price: 102, Qty: 100, Flags: absent}, true, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.Add, Ref: 11, Side: event.Sell, Price: 100, Qty: 10, Flags: ann}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.Reduce, Ref: 11, Qty: 10}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.Rest}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.Check, Side: event.Buy, Code: 0, Price: 102, Qty: 50}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.Check, Side: event.Sell, Code: 0}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.Check, Side: event.Buy, Code: 1, Price: 98, Qty: 100}, true, lv(102, 50, 1), Level{}},
+	}
+	for i, s := range steps {
+		ok := b.Apply(&s.ev, &u)
+		var bid, ask Level
+		if d := b.Depth(Bid, 1, nil); len(d) > 0 {
+			bid = d[0]
+		}
+		if d := b.Depth(Ask, 1, nil); len(d) > 0 {
+			ask = d[0]
+		}
+		if ok != s.ok || bid != s.bid || ask != s.ask {
+			t.Fatalf("step %d (%v): ok %v, best %v / %v; want %v, %v / %v", i, s.ev.Kind, ok, bid, ask, s.ok, s.bid, s.ask)
+		}
+	}
+	if last, _ := b.Last(); last != 102 || b.Volume() != 200 {
+		t.Fatalf("last %v volume %d, want 102 and 200: each trade printed once", last, b.Volume())
+	}
+	if !b.Stale() || b.Errors().Mismatch != 1 || u.State != StateStale {
+		t.Fatalf("after a mismatching check: stale %v, errors %+v, state %v", b.Stale(), b.Errors(), u.State)
 	}
 }

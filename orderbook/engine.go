@@ -187,6 +187,15 @@ func (e *Engine) Lookup(symbol string) (SymbolID, bool) {
 	return id, ok
 }
 
+// LookupFeed returns the SymbolID of an instrument by its symbol on the
+// feed (refdata.Instrument.FeedSymbol, such as "600519"), padding already
+// trimmed. It does not allocate; feed decoders call it on every message
+// that names its instrument.
+func (e *Engine) LookupFeed(feedSymbol []byte) (SymbolID, bool) {
+	id, ok := e.byFeed[string(feedSymbol)]
+	return id, ok
+}
+
 // Instrument returns the validated reference data of id, or nil for an
 // unknown id. The Instrument is shared and must not be modified.
 func (e *Engine) Instrument(id SymbolID) *refdata.Instrument {
@@ -224,16 +233,13 @@ func (e *Engine) SystemEvent() byte { return byte(e.systemEvent.Load()) }
 // Stats are the Engine's counters since New, as returned by Engine.Stats:
 // a copy the caller owns.
 type Stats struct {
-	Messages       uint64 // messages the shard writers processed (a System Event once per shard)
+	Messages       uint64 // events the shard writers processed (a System event once per shard)
 	Updates        uint64 // Updates published
-	DecodeErrors   uint64 // messages itch.Decode rejected
-	UnknownSymbol  uint64 // messages for a Stock Locate mapped to no instrument
-	UnknownStock   uint64 // Stock Directory messages naming no configured instrument
-	Ignored        uint64 // message types the books do not use
 	UnknownOrder   uint64 // see ErrUnknownOrder
 	DuplicateOrder uint64 // see ErrDuplicateOrder
 	OverExecution  uint64 // see ErrOverExecution
 	BadMessage     uint64 // see ErrBadMessage
+	Mismatch       uint64 // see ErrSnapshotMismatch
 	Backpressure   uint64 // times an Input found a shard queue full and waited
 	Lapped         uint64 // times a Reader was lapped
 }
@@ -247,17 +253,14 @@ func (e *Engine) Stats() Stats {
 		p := &s.pub
 		st.Messages += p.messages.Load()
 		st.Updates += p.updates.Load()
-		st.DecodeErrors += p.decodeErrors.Load()
 		st.UnknownOrder += p.unknownOrder.Load()
 		st.DuplicateOrder += p.duplicateOrder.Load()
 		st.OverExecution += p.overExecution.Load()
 		st.BadMessage += p.badMessage.Load()
+		st.Mismatch += p.mismatch.Load()
 		st.Lapped += s.ring.lapped.Load()
 	}
 	for _, in := range *e.inputs.Load() {
-		st.UnknownSymbol += in.unknownSymbol.Load()
-		st.UnknownStock += in.unknownStock.Load()
-		st.Ignored += in.ignored.Load()
 		st.Backpressure += in.backpressure.Load()
 	}
 	return st

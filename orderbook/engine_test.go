@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"sgw/feed/event"
 	"sgw/feed/itch"
 	"sgw/refdata"
 )
@@ -66,15 +67,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func feed(t testing.TB, in *Input, enc [][]byte) {
-	for i, b := range enc {
-		if err := in.Apply(b, int64(i)); err != nil {
-			t.Errorf("Apply %d: %v", i, err)
-			return
-		}
-	}
-}
-
 func TestInputRouting(t *testing.T) {
 	ins := testInstruments(2)
 	e, err := New(Config{Instruments: ins, Shards: 2})
@@ -83,30 +75,22 @@ func TestInputRouting(t *testing.T) {
 	}
 	startEngine(t, e)
 	in := e.NewInput("primary")
-	msgs := []itch.Message{
-		{Type: itch.TypeSystemEvent, EventCode: 'O'},
-		{Type: itch.TypeStockDirectory, StockLocate: 7, Stock: stockOf(t, "600001")},
-		{Type: itch.TypeStockDirectory, StockLocate: 8, Stock: stockOf(t, "999999")},
-		{Type: itch.TypeAddOrder, StockLocate: 7, OrderRef: 1, Side: 'B', Shares: 100, Price: 99000, Stock: stockOf(t, "600001")},
-		{Type: itch.TypeAddOrder, StockLocate: 8, OrderRef: 2, Side: 'B', Shares: 100, Price: 99000, Stock: stockOf(t, "999999")},
-		{Type: itch.TypeAddOrder, StockLocate: 9, OrderRef: 3, Side: 'B', Shares: 100, Price: 99000, Stock: stockOf(t, "600000")},
-		{Type: itch.TypeOrderDelete, StockLocate: 7, OrderRef: 5},
-	}
-	feed(t, in, encodeStream(t, msgs))
-	if err := in.Apply([]byte{'Y', 0, 7, 0, 0}, 0); err != nil { // Reg SHO: not for books
-		t.Fatal(err)
-	}
-	if err := in.Apply([]byte{'A'}, 0); !errors.Is(err, ErrMessageSize) {
-		t.Fatalf("short message: %v", err)
-	}
-	waitFor(t, "messages", func() bool { return e.Stats().Messages == 1+1+1+1+1 }) // S to 2 shards, R, A, D
 	id, _ := e.Lookup("600001.SH")
+	feed(t, in, []event.Event{
+		{Kind: event.System, Code: 'O'},
+		{Kind: event.Add, Symbol: uint32(id), Ref: 1, Side: event.Buy, Qty: 100, Price: 99000},
+		{Kind: event.Delete, Symbol: uint32(id), Ref: 5},
+	})
+	if err := in.Apply(&event.Event{Kind: event.Add, Symbol: 2, Ref: 2, Side: event.Buy, Qty: 100, Price: 99000}); !errors.Is(err, ErrSymbol) {
+		t.Fatalf("unknown symbol: %v", err)
+	}
+	waitFor(t, "messages", func() bool { return e.Stats().Messages == 2+1+1 }) // S to 2 shards, A, D
 	bid, _, seq := e.Top(id)
 	if bid != lv(99000, 100, 1) || seq != 1 {
 		t.Fatalf("Top = %+v seq %d", bid, seq)
 	}
 	st := e.Stats()
-	want := Stats{Messages: 5, Updates: 1, UnknownSymbol: 2, UnknownStock: 1, Ignored: 1, UnknownOrder: 1}
+	want := Stats{Messages: 4, Updates: 1, UnknownOrder: 1}
 	if st != want {
 		t.Fatalf("Stats() = %+v\nwant %+v", st, want)
 	}
@@ -157,7 +141,7 @@ func TestEngineConcurrent(t *testing.T) {
 	for k, s := range streams {
 		for i := range s {
 			if loc := int(s[i].StockLocate); loc != 0 {
-				want[loc-1-10*k+4*k].Apply(&s[i], &u)
+				applyITCH(want[loc-1-10*k+4*k], &s[i], &u)
 			}
 		}
 	}
@@ -189,17 +173,18 @@ func TestEngineConcurrent(t *testing.T) {
 	}
 	startEngine(t, e)
 	var feeders sync.WaitGroup
+	total := uint64(2) // each stream's System event goes to both shards
 	for k := range streams {
 		in := e.NewInput([]string{"a", "b"}[k])
-		enc := encodeStream(t, streams[k])
+		evs := itchEvents(t, e, streams[k])
+		total += uint64(len(evs))
 		feeders.Add(1)
 		go func() {
 			defer feeders.Done()
-			feed(t, in, enc)
+			feed(t, in, evs)
 		}()
 	}
 	feeders.Wait()
-	total := uint64(len(streams[0]) + len(streams[1]) + 2) // the System Events go to both shards
 	waitFor(t, "all messages", func() bool { return e.Stats().Messages == total })
 	stopReads()
 	wg.Wait()
@@ -219,7 +204,7 @@ func TestEngineConcurrent(t *testing.T) {
 		}
 	}
 	st := e.Stats()
-	if st.UnknownOrder+st.DuplicateOrder+st.OverExecution+st.BadMessage+st.DecodeErrors+st.UnknownSymbol != 0 {
+	if st.UnknownOrder+st.DuplicateOrder+st.OverExecution+st.BadMessage != 0 {
 		t.Errorf("errors in stats %+v", st)
 	}
 }
@@ -349,7 +334,7 @@ func TestReaderLapped(t *testing.T) {
 		msgs = append(msgs, itch.Message{Type: itch.TypeAddOrder, StockLocate: 1, OrderRef: uint64(i + 1), Side: 'B',
 			Shares: 100, Price: uint32(90000 + 100*i), Stock: stockOf(t, "600000")})
 	}
-	feed(t, in, encodeStream(t, msgs))
+	feed(t, in, itchEvents(t, e, msgs))
 	waitFor(t, "updates", func() bool { return e.Stats().Updates == 40 })
 	buf := make([]Update, 8)
 	if n, err := rd.Next(buf); !errors.Is(err, ErrLapped) || n != 0 {
@@ -363,7 +348,7 @@ func TestReaderLapped(t *testing.T) {
 	if v.Seq != 40 || len(v.Bids) != 20 || v.Bids[0].Price != 90000+3900 {
 		t.Fatalf("resnapshot seq %d, %d bids", v.Seq, len(v.Bids))
 	}
-	feed(t, in, encodeStream(t, []itch.Message{{Type: itch.TypeOrderDelete, StockLocate: 1, OrderRef: 40}}))
+	feed(t, in, []event.Event{{Kind: event.Delete, Symbol: 0, Ref: 40}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := rd.Wait(ctx); err != nil {
@@ -421,7 +406,7 @@ func TestRunStops(t *testing.T) {
 		t.Fatalf("second Run = %v", err)
 	}
 	in := e.NewInput("late")
-	if err := in.Apply([]byte{'D', 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 0); !errors.Is(err, ErrClosed) {
+	if err := in.Apply(&event.Event{Kind: event.Delete, Ref: 1}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Apply after stop = %v", err)
 	}
 }

@@ -16,6 +16,9 @@ var (
 	// ErrBadMessage reports a message with a field the book cannot use,
 	// such as zero shares, a zero price or a side other than B or S.
 	ErrBadMessage = errors.New("orderbook: bad message")
+	// ErrSnapshotMismatch reports a snapshot level (a Check event) the
+	// book does not hold; the book is marked stale.
+	ErrSnapshotMismatch = errors.New("orderbook: book differs from the feed's snapshot")
 
 	// ErrConfig reports an invalid Config; New wraps it with the reason.
 	ErrConfig = errors.New("orderbook: invalid config")
@@ -23,9 +26,8 @@ var (
 	ErrRunning = errors.New("orderbook: engine already running")
 	// ErrClosed reports use of an Engine whose Run has returned.
 	ErrClosed = errors.New("orderbook: engine closed")
-	// ErrMessageSize reports a raw ITCH message too short to route or too
-	// long for a queue slot.
-	ErrMessageSize = errors.New("orderbook: bad message size")
+	// ErrSymbol reports an event naming no instrument of the Engine.
+	ErrSymbol = errors.New("orderbook: no such symbol")
 
 	// ErrLapped reports that the writer overwrote ring entries a Reader
 	// had not read yet. The Reader is repositioned at the head; its

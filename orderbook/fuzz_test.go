@@ -82,7 +82,7 @@ func FuzzBookApply(f *testing.F) {
 				m.Side = "BS"[op[3]%2]
 			}
 			seq := b.Seq()
-			ok := b.Apply(&m, &u)
+			ok := applyITCH(b, &m, &u)
 			if ok != (b.Seq() == seq+1) || (ok && u.Seq != b.Seq()) {
 				t.Fatalf("seq %d -> %d, ok %v", seq, b.Seq(), ok)
 			}

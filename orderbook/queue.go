@@ -1,25 +1,19 @@
 package orderbook
 
-import "sync/atomic"
+import (
+	"sync/atomic"
 
-// maxMsgLen is the longest raw message a queue slot holds. ITCH 5.0
-// messages are at most 50 bytes; the slot is one 64-byte cache line.
-const maxMsgLen = 64 - 8 - 4 - 1
+	"sgw/feed/event"
+)
 
-// allSymbols marks a queued message meant for the shard as a whole (a
-// System Event) rather than one book.
-const allSymbols = ^uint32(0)
-
-// qslot is one queued raw message with its routing and receive time.
+// qslot is one queued event, padded to a 64-byte cache line.
 type qslot struct {
-	recv int64
-	sym  uint32 // SymbolID, or allSymbols
-	n    uint8
-	data [maxMsgLen]byte
+	ev event.Event
+	_  [64 - 56]byte
 }
 
-// queue is the single-producer single-consumer queue from one Input to one
-// shard. The producer (the Input's goroutine) writes a slot and then
+// queue is the single-producer single-consumer queue of events from one
+// Input to one shard. The producer (the Input's goroutine) writes a slot and then
 // publishes it by storing tail; the consumer (the shard's writer) reads
 // slots below tail in place and then releases them by storing head, so
 // slot contents are ordered by those atomics and need no other
@@ -59,9 +53,9 @@ func newQueue(size int) *queue {
 	}
 }
 
-// push appends a message and reports false if the queue is full. Producer
+// push appends an event and reports false if the queue is full. Producer
 // only.
-func (q *queue) push(sym uint32, msg []byte, recv int64) bool {
+func (q *queue) push(ev *event.Event) bool {
 	t := q.ptail
 	if t-q.headCache >= q.size {
 		q.headCache = q.head.Load()
@@ -69,10 +63,7 @@ func (q *queue) push(sym uint32, msg []byte, recv int64) bool {
 			return false
 		}
 	}
-	s := &q.slots[t&q.mask]
-	s.recv = recv
-	s.sym = sym
-	s.n = uint8(copy(s.data[:], msg))
+	q.slots[t&q.mask].ev = *ev
 	q.ptail = t + 1
 	q.tail.Store(t + 1)
 	return true

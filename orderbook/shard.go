@@ -4,7 +4,7 @@ import (
 	"runtime"
 	"sync/atomic"
 
-	"sgw/feed/itch"
+	"sgw/feed/event"
 )
 
 // batch is the most messages a writer takes from one queue before it moves
@@ -36,14 +36,16 @@ type shard struct {
 
 // shardCounts are a shard writer's counters.
 type shardCounts struct {
-	messages, updates, decodeErrors                         uint64
+	messages, updates                                       uint64
 	unknownOrder, duplicateOrder, overExecution, badMessage uint64
+	mismatch                                                uint64
 }
 
 // shardStats mirrors shardCounts for other goroutines.
 type shardStats struct {
-	messages, updates, decodeErrors                         atomic.Uint64
+	messages, updates                                       atomic.Uint64
 	unknownOrder, duplicateOrder, overExecution, badMessage atomic.Uint64
+	mismatch                                                atomic.Uint64
 	_                                                       [cacheLine]byte
 }
 
@@ -65,11 +67,10 @@ func (s *shard) wakeup() {
 
 // run is the writer loop: drain the queues, park when they are empty.
 func (s *shard) run(stop *atomic.Bool) {
-	var m itch.Message
 	var u Update
 	idle := 0
 	for !stop.Load() {
-		if s.drain(&m, &u) > 0 {
+		if s.drain(&u) > 0 {
 			idle = 0
 			continue
 		}
@@ -103,7 +104,7 @@ func (s *shard) pending() bool {
 
 // drain processes up to one batch from each queue and returns the number
 // of messages processed.
-func (s *shard) drain(m *itch.Message, u *Update) int {
+func (s *shard) drain(u *Update) int {
 	total := 0
 	for _, q := range *s.queues.Load() {
 		h := q.chead
@@ -113,8 +114,7 @@ func (s *shard) drain(m *itch.Message, u *Update) int {
 		}
 		t = min(t, h+batch)
 		for ; h < t; h++ {
-			sl := &q.slots[h&q.mask]
-			s.process(sl.data[:sl.n], sl.sym, sl.recv, m, u)
+			s.process(&q.slots[h&q.mask].ev, u)
 		}
 		total += int(t - q.chead)
 		q.release(t)
@@ -126,26 +126,20 @@ func (s *shard) drain(m *itch.Message, u *Update) int {
 	return total
 }
 
-// process decodes and applies one message and publishes the result.
-func (s *shard) process(msg []byte, sym uint32, recv int64, m *itch.Message, u *Update) {
+// process applies one event and publishes the result.
+func (s *shard) process(ev *event.Event, u *Update) {
 	s.cnt.messages++
-	if err := itch.Decode(msg, m); err != nil {
-		s.cnt.decodeErrors++
+	if ev.Kind == event.System {
+		s.e.systemEvent.Store(uint32(ev.Code))
 		return
 	}
-	if sym == allSymbols {
-		if m.Type == itch.TypeSystemEvent {
-			s.e.systemEvent.Store(uint32(m.EventCode))
-		}
-		return
-	}
-	b := s.e.books[sym]
-	ok := b.Apply(m, u)
+	b := s.e.books[ev.Symbol]
+	ok := b.Apply(ev, u)
 	if b.lastErr != nil {
 		s.count(b.lastErr)
 	}
 	if ok {
-		u.Recv = recv
+		u.Recv = ev.Recv
 		s.publish(b, u)
 	}
 }
@@ -167,6 +161,8 @@ func (s *shard) count(err error) {
 		s.cnt.duplicateOrder++
 	case ErrOverExecution:
 		s.cnt.overExecution++
+	case ErrSnapshotMismatch:
+		s.cnt.mismatch++
 	default:
 		s.cnt.badMessage++
 	}
@@ -181,13 +177,13 @@ func (s *shard) flush() {
 	if c.updates != f.updates {
 		p.updates.Store(c.updates)
 	}
-	if c.decodeErrors != f.decodeErrors || c.unknownOrder != f.unknownOrder || c.duplicateOrder != f.duplicateOrder ||
-		c.overExecution != f.overExecution || c.badMessage != f.badMessage {
-		p.decodeErrors.Store(c.decodeErrors)
+	if c.unknownOrder != f.unknownOrder || c.duplicateOrder != f.duplicateOrder ||
+		c.overExecution != f.overExecution || c.badMessage != f.badMessage || c.mismatch != f.mismatch {
 		p.unknownOrder.Store(c.unknownOrder)
 		p.duplicateOrder.Store(c.duplicateOrder)
 		p.overExecution.Store(c.overExecution)
 		p.badMessage.Store(c.badMessage)
+		p.mismatch.Store(c.mismatch)
 	}
 	*f = *c
 }

@@ -278,7 +278,7 @@ func (r *refModel) apply(m *itch.Message) {
 func (r *refModel) levels(side Side) []Level {
 	agg := map[uint32]*Level{}
 	for _, o := range r.orders {
-		if sideOf(o.side) != side {
+		if (o.side == itch.SideBuy) != (side == Bid) {
 			continue
 		}
 		l := agg[o.price]

@@ -67,11 +67,16 @@ const (
 	// KindTrade is a trade print (TradePrice, TradeQty); it may also carry
 	// level changes when a displayed order was executed.
 	KindTrade
-	// KindStatus is a change of the trading state.
+	// KindStatus is a change of the trading state (State), stale mark
+	// included.
 	KindStatus
+	// KindReset empties the book (a rebuild of the feed starts): a client
+	// discards its levels and statistics. It carries no Changes, State is
+	// StateStale and the checksums are those of an empty book.
+	KindReset
 )
 
-// String returns "book", "trade", "status" or "kind(n)".
+// String returns "book", "trade", "status", "reset" or "kind(n)".
 func (k UpdateKind) String() string {
 	switch k {
 	case KindBook:
@@ -80,13 +85,16 @@ func (k UpdateKind) String() string {
 		return "trade"
 	case KindStatus:
 		return "status"
+	case KindReset:
+		return "reset"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
-// TradingState is the trading state of an instrument as announced by ITCH
-// Stock Trading Action ('H') messages; the values are the ITCH codes. It
-// is a plain value, safe to share.
+// TradingState is the trading state of an instrument as announced by its
+// feed (event.State; the values are the ITCH Stock Trading Action codes),
+// or, as published, StateStale while the book may be wrong. It is a plain
+// value, safe to share.
 type TradingState uint8
 
 // Trading states. The zero value means no Trading Action was seen yet.
@@ -96,6 +104,9 @@ const (
 	StatePaused    TradingState = 'P'
 	StateQuotation TradingState = 'Q'
 	StateTrading   TradingState = 'T'
+	// StateStale is published instead of the trading state while the
+	// book may be wrong: its feed lost messages, or it is being rebuilt.
+	StateStale TradingState = 's'
 )
 
 // String returns the state's name.
@@ -111,6 +122,8 @@ func (s TradingState) String() string {
 		return "quotation"
 	case StateTrading:
 		return "trading"
+	case StateStale:
+		return "stale"
 	}
 	return "state(" + strconv.Itoa(int(s)) + ")"
 }
@@ -131,7 +144,7 @@ func (s TradingState) String() string {
 type Update struct {
 	Symbol SymbolID
 	Seq    uint64 // per symbol, +1 per Update, first Update is 1
-	Time   uint64 // ITCH timestamp of the event: ns since midnight
+	Time   uint64 // exchange time of the event: ns since midnight
 	Recv   int64  // gateway receive time of the message, unix ns
 
 	Kind    UpdateKind

@@ -198,7 +198,7 @@ func (e *Engine) publishView(b *Book) {
 		seq: b.seq, time: b.time,
 		nb: int32(min(len(bids.levels), depth)), na: int32(min(len(asks.levels), depth)),
 		ck10: b.ck.ck10, ck5: b.ck.ck5,
-		state: b.state,
+		state: b.published(),
 	}
 	// The buffer being written last held publication p-2, so it takes
 	// the levels changed by publications p-1 and p, and the trade

@@ -1,10 +1,12 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
+	"slices"
 	"time"
 
 	"sgw/feed/soupbin"
@@ -27,7 +29,8 @@ const (
 type Config struct {
 	// Instruments are the instruments traded and published. They get Stock
 	// Locate codes 1..n in this order; each is validated (and its defaults
-	// filled) by New on a copy. At least one is required.
+	// filled) by New on a copy. At least one is required. In SZSE mode the
+	// ".SZ" instruments keep their codes but are absent from ITCH.
 	Instruments []refdata.Instrument `yaml:"instruments"`
 	// Primary is the primary feed listener. Its zero value listens on
 	// 127.0.0.1:0 (a free port) without TLS.
@@ -63,6 +66,11 @@ type Config struct {
 	// this long after connecting (or completed its TLS handshake). Zero
 	// means 5s.
 	LoginTimeout time.Duration `yaml:"login_timeout"`
+	// SZSE configures the SZSE Binary mode, which publishes the
+	// instruments whose symbol ends in ".SZ" on SZSE listeners of their own
+	// instead of on ITCH. Zero (Enabled false) leaves it off: every
+	// instrument is on ITCH.
+	SZSE SZSEConfig `yaml:"szse"`
 
 	// Clock returns the time used for ITCH timestamps (nanoseconds since
 	// midnight China Standard Time). Nil means the wall clock at New
@@ -97,9 +105,20 @@ type TLSConfig struct {
 // Enabled reports whether the listener serves TLS.
 func (c TLSConfig) Enabled() bool { return c.SelfSigned || c.CertFile != "" || c.KeyFile != "" }
 
+// check reports a contradictory TLS configuration.
+func (c TLSConfig) check() error {
+	if c.SelfSigned && (c.CertFile != "" || c.KeyFile != "") {
+		return errors.New("tls: self_signed excludes cert_file and key_file")
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return errors.New("tls: cert_file and key_file go together")
+	}
+	return nil
+}
+
 // withDefaults returns a copy of c with defaults filled and every field
 // checked; instruments are validated copies.
-func (c Config) withDefaults() (Config, error) {
+func (c Config) withDefaults() (_ Config, err error) {
 	bad := func(format string, args ...any) (Config, error) {
 		return Config{}, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
 	}
@@ -145,12 +164,8 @@ func (c Config) withDefaults() (Config, error) {
 		if _, _, err := net.SplitHostPort(l.Addr); err != nil {
 			return bad("addr %q: %w", l.Addr, err)
 		}
-		t := l.TLS
-		if t.SelfSigned && (t.CertFile != "" || t.KeyFile != "") {
-			return bad("tls: self_signed excludes cert_file and key_file")
-		}
-		if (t.CertFile == "") != (t.KeyFile == "") {
-			return bad("tls: cert_file and key_file go together")
+		if err := l.TLS.check(); err != nil {
+			return bad("%w", err)
 		}
 	}
 	if c.Rate == 0 {
@@ -176,6 +191,14 @@ func (c Config) withDefaults() (Config, error) {
 		}
 		if *d.v == 0 {
 			*d.v = d.def
+		}
+	}
+	if c.SZSE.Enabled {
+		if !slices.ContainsFunc(c.Instruments, func(in refdata.Instrument) bool { return isSZSE(in.Symbol) }) {
+			return bad("szse: enabled, but no instrument's symbol ends in %q", szseSuffix)
+		}
+		if c.SZSE, err = c.SZSE.withDefaults(); err != nil {
+			return Config{}, err
 		}
 	}
 	if c.Logger == nil {

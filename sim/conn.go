@@ -29,11 +29,17 @@ type conn struct {
 	remote string
 	done   chan struct{} // closed by close
 	once   sync.Once
-	fail   chan string // protocol error for the writer to report; buffered 1
+	fail   chan string      // protocol error for the writer to report; buffered 1
+	bad    chan GarbageKind // garbage for the writer to write; buffered 1
 }
 
+var _ session = (*conn)(nil)
+
 func newConn(s *Sim, src *source, nc net.Conn) *conn {
-	c := &conn{s: s, src: src, nc: nc, remote: nc.RemoteAddr().String(), done: make(chan struct{}), fail: make(chan string, 1)}
+	c := &conn{
+		s: s, src: src, nc: nc, remote: nc.RemoteAddr().String(),
+		done: make(chan struct{}), fail: make(chan string, 1), bad: make(chan GarbageKind, 1),
+	}
 	if src.tls != nil {
 		c.nc = tls.Server(nc, src.tls)
 	}
@@ -47,6 +53,20 @@ func (c *conn) close() {
 		c.nc.Close()
 	})
 }
+
+// inject queues garbage for the writer; see session.
+func (c *conn) inject(k GarbageKind) bool {
+	select {
+	case c.bad <- k:
+		return true
+	default:
+		return false
+	}
+}
+
+// garbageLength is a Sequenced Data packet header announcing 65535 bytes
+// that are not there.
+var garbageLength = []byte{0xff, 0xff, soupbin.TypeSequenced}
 
 // protoError is a client packet the session cannot accept; the session
 // sends its text in a Debug packet before closing.
@@ -232,6 +252,12 @@ func (c *conn) stream(start, loginNext uint64) error {
 			return errors.New(reason)
 		case <-c.done:
 			return nil
+		case <-c.bad:
+			src.garbage.Add(1)
+			if err := write(garbageLength); err != nil {
+				return err
+			}
+			continue
 		default:
 		}
 		var (
@@ -284,6 +310,11 @@ func (c *conn) stream(start, loginNext uint64) error {
 			return errors.New(reason)
 		case <-c.done:
 			return nil
+		case <-c.bad:
+			src.garbage.Add(1)
+			if err := write(garbageLength); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -11,7 +11,7 @@
 // primary and the backup source, serve that one record over SoupBinTCP
 // 3.0, optionally over TLS, so both sources carry the same messages under
 // the same sequence numbers. Faults are injected per source: StopSource,
-// DropRange and Delay.
+// DropRange, Delay and Garbage.
 //
 // The feed opens with System Event 'O' (start of messages) and 'S' (start
 // of system hours), one Stock Directory per instrument (Stock Locate 1..n
@@ -33,14 +33,71 @@
 // malformed or unexpected packet with a Debug packet naming the problem
 // before closing.
 //
-// Lifecycle: New binds both listeners (Addr works at once); Run serves them
-// and generates the synthetic flow until its context is cancelled; Close
-// (also done by Run on return) closes listeners and connections.
+// # SZSE Binary mode
+//
+// With Config.SZSE.Enabled, the instruments whose symbol ends in ".SZ" are
+// published as SZSE Binary market data (package sgw/feed/szse) on two more
+// listeners, the sources SZSEPrimary and SZSEBackup, and are absent from
+// ITCH (Stock Directory and Trading Action included; the other instruments
+// keep their Stock Locates). Both views come from the one matching engine,
+// so orders entered over FIX for a ".SZ" symbol appear on the SZSE feed.
+// With Enabled false nothing of this exists and every instrument is on
+// ITCH.
+//
+// Data: every ".SZ" instrument is on one order-by-order channel
+// (SZSEConfig.Channel, 2011), whose records, orders (300192) and trades
+// (300191), share one ApplSeqNum sequence from 1. An order accepted by the
+// engine is an Order (limit, MDStreamID "011", SecurityID = FeedSymbol,
+// SecurityIDSource "102") published before its trades; each trade is a
+// Trade with ExecType 'F' naming both orders' ApplSeqNums, LastPx the
+// resting order's price. A cancel, full or partial, and the IOC remainder
+// that does not rest are a Trade with ExecType '4', LastPx 0, LastQty the
+// quantity cancelled, naming the order on its side and 0 on the other. A
+// replace that only reduces the size at the same price is a partial
+// cancel; any other replace is the cancel of the old order and a new
+// Order. Every SnapshotInterval while Run runs, and once more at
+// EndSession, the Sim records one snapshot (300111) per ".SZ" instrument
+// in the channel's stream, built from the engine's books at that point
+// (so it agrees with the records before it): 10 levels a side, the best
+// level's first 50 order quantities, the day's trade statistics and, once
+// traded, last, open, high and low. Snapshots are not sequenced and not
+// retransmitted.
+//
+// Sessions: the client sends a Logon within LoginTimeout; wrong CompIDs or
+// password get Logout SessionStatus 5, a malformed, unknown or unexpected
+// message (or one announcing more than 4 KiB) Logout 102, and either
+// closes the connection. The Logon answer swaps the CompIDs and echoes
+// HeartBtInt and DefaultApplVerID. A session starts at the live end of the
+// stream (SZSEConfig.StreamFromStart: at the first record) and recovers
+// what came before with ReTransmit (ResendType 1; ApplEndSeqNum 0 means
+// the latest), answered by the request echoed with ResendStatus 1 (done),
+// 2 (cut at MaxRetransmit or at what the session has reached) or 4
+// (unavailable, RejectText saying why), then the records. The server sends
+// a Heartbeat after HeartbeatInterval without another frame (a
+// ChannelHeartbeat does not count), a ChannelHeartbeat
+// every ChannelHeartbeatInterval with the last ApplSeqNum the session's
+// stream has passed (EndOfChannel 1 once the channel has ended and the
+// session passed all of it), answers Logout with Logout 4 and closes a
+// client silent for ClientTimeout.
+//
+// Faults: StopSource, StartSource, DropRange (ApplSeqNums, live stream
+// only: a ReTransmit still delivers them), Delay and Garbage take the SZSE
+// sources like the ITCH ones.
+//
+// Executions and deletes of resting orders are also logged apart from
+// either feed (Sim.Changes), so package sgw/sim/fixsim reports the trades
+// that other flow makes against its parties' resting orders on both.
+//
+// Lifecycle: New binds the listeners (Addr works at once); Run serves them
+// and generates the synthetic flow (and the SZSE snapshots) until its
+// context is cancelled; Close (also done by Run on return) closes listeners
+// and connections.
 //
 // Concurrency: every exported method of Sim is safe to call from any
-// goroutine. Book-changing calls and the synthetic flow are serialised by
-// the Sim's mutex and append to the record while holding it, so the
-// record's order is the engine's order. Each connection has a goroutine
-// that writes (it sleeps on the record's wake-up channel when caught up,
-// never spinning) and one that reads the client's packets.
+// goroutine. Book-changing calls, the synthetic flow and the SZSE
+// snapshots are serialised by the Sim's mutex and append to the records
+// while holding it, so each record's order is the engine's order. Each
+// connection has a goroutine that writes (it sleeps on its record's
+// wake-up channel when caught up, never spinning) and one that reads the
+// client's frames; a slow client holds up only its own writer.
 package sim

@@ -15,7 +15,7 @@ var (
 	ErrSessionEnded = errors.New("sim: session ended")
 	// ErrBadSource reports a Source other than Primary or Backup.
 	ErrBadSource = errors.New("sim: bad source")
-	// ErrEncode reports a feed message the ITCH codec refused; it is a bug
-	// in the simulator, never a consequence of client input.
+	// ErrEncode reports a feed message the ITCH or SZSE codec refused; it
+	// is a bug in the simulator, never a consequence of client input.
 	ErrEncode = errors.New("sim: cannot encode feed message")
 )

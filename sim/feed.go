@@ -55,9 +55,19 @@ func (s *Sim) emit(m *itch.Message) error {
 	return nil
 }
 
-// onEvent is the engine's sink: it publishes one book change. The caller
-// holds s.mu (every engine call is made with it).
+// onEvent is the engine's sink: it logs executions and deletes of resting
+// orders (Changes) and publishes one book change of an instrument on ITCH.
+// The caller holds s.mu (every engine call is made with it).
 func (s *Sim) onEvent(ev *match.Event) {
+	switch ev.Kind {
+	case match.EventExecute:
+		s.changes = append(s.changes, RestingChange{Ref: ev.Ref, Executed: true, Qty: ev.Qty, Match: ev.Match})
+	case match.EventDelete:
+		s.changes = append(s.changes, RestingChange{Ref: ev.Ref})
+	}
+	if s.onSZSE(ev.Locate) {
+		return // published by the SZSE view once the engine call returns
+	}
 	m := itch.Message{StockLocate: ev.Locate, OrderRef: ev.Ref, Shares: uint64(ev.Qty)}
 	switch ev.Kind {
 	case match.EventAdd:
@@ -112,8 +122,9 @@ func (s *Sim) tradingAction(locate uint16, state byte) error {
 }
 
 // startOfDay records the opening messages: start of messages, start of
-// system hours, one Stock Directory per instrument (locates 1..n), one
-// Trading Action "trading" per instrument, start of market hours.
+// system hours, one Stock Directory per instrument on ITCH (locates 1..n,
+// skipping those on SZSE Binary), one Trading Action "trading" per
+// instrument on ITCH, start of market hours.
 func (s *Sim) startOfDay() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -124,6 +135,9 @@ func (s *Sim) startOfDay() error {
 		return err
 	}
 	for i, in := range s.cfg.Instruments {
+		if s.onSZSE(uint16(i + 1)) {
+			continue
+		}
 		m := itch.Message{
 			Type:                itch.TypeStockDirectory,
 			StockLocate:         uint16(i + 1),
@@ -146,6 +160,9 @@ func (s *Sim) startOfDay() error {
 		}
 	}
 	for i := range s.cfg.Instruments {
+		if s.onSZSE(uint16(i + 1)) {
+			continue
+		}
 		if err := s.tradingAction(uint16(i+1), stateTrading); err != nil {
 			return err
 		}
@@ -157,8 +174,10 @@ func (s *Sim) startOfDay() error {
 // of system hours and end of messages system events, after which the books
 // accept no orders and the synthetic flow stops. Every connection is sent
 // the rest of the record and then End of Session, and is closed; a later
-// login is served the record and End of Session too. EndSession is
-// idempotent.
+// login is served the record and End of Session too. In SZSE mode it also
+// records a last round of snapshots (TradingPhaseCode "E0") and ends the
+// channel: its sessions stay open and their ChannelHeartbeats carry
+// EndOfChannel 1 once they have sent everything. EndSession is idempotent.
 func (s *Sim) EndSession() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -173,5 +192,11 @@ func (s *Sim) EndSession() error {
 	}
 	s.rec.end()
 	s.log.Info("sim: end of session", "last_seq", s.rec.next()-1)
+	if s.sz != nil {
+		err := s.szseSnapshots()
+		s.sz.rec.end()
+		s.log.Info("sim: szse end of channel", "channel", s.sz.cfg.Channel, "last_seq", s.sz.rec.last())
+		return err
+	}
 	return nil
 }

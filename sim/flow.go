@@ -16,6 +16,40 @@ const flowOwner = "SIM"
 // minSideOrders is the depth below which the flow refills a side first.
 const minSideOrders = 5
 
+// engine is what the synthetic flow needs of the matching engine: its
+// reads, and order entry that publishes every view (the Sim's
+// publishingEngine).
+type engine interface {
+	Submit(o match.Order) (match.Result, error)
+	Cancel(ref uint64, qty int64) (match.CancelResult, error)
+	Replace(ref uint64, price refdata.Price, qty int64) (match.Result, error)
+	Best(symbol string) (bid, ask refdata.Price)
+	Count(symbol string) (bids, asks int)
+	Resting(symbol string) int
+	Halted(symbol string) bool
+	Order(ref uint64) (match.OrderInfo, bool)
+}
+
+// publishingEngine is the engine as the flow sees it: order entry goes
+// through the Sim so that the SZSE view sees every order whole. It is used
+// only with the Sim's mutex held.
+type publishingEngine struct {
+	*match.Engine
+	s *Sim
+}
+
+var _ engine = publishingEngine{}
+
+func (p publishingEngine) Submit(o match.Order) (match.Result, error) { return p.s.submitLocked(o) }
+
+func (p publishingEngine) Cancel(ref uint64, qty int64) (match.CancelResult, error) {
+	return p.s.cancelLocked(ref, qty)
+}
+
+func (p publishingEngine) Replace(ref uint64, price refdata.Price, qty int64) (match.Result, error) {
+	return p.s.replaceLocked(ref, price, qty)
+}
+
 // flow is the synthetic order flow: a seeded random walk of a fair value per
 // instrument around its previous close, with passive orders a few ticks from
 // it, cancels and replaces of the flow's own orders and marketable orders
@@ -48,7 +82,7 @@ func newFlow(seed uint64, ins []refdata.Instrument, maxResting int) *flow {
 // step performs one synthetic action on a randomly chosen instrument that
 // is not halted. Every action publishes at least one message unless every
 // instrument is halted.
-func (f *flow) step(e *match.Engine) error {
+func (f *flow) step(e engine) error {
 	start := f.rng.IntN(len(f.syms))
 	var sf *symFlow
 	for i := range f.syms {
@@ -69,7 +103,7 @@ func (f *flow) step(e *match.Engine) error {
 }
 
 // act chooses and performs the action.
-func (f *flow) act(e *match.Engine, sf *symFlow) error {
+func (f *flow) act(e engine, sf *symFlow) error {
 	nb, na := e.Count(sf.in.Symbol)
 	if nb < minSideOrders || na < minSideOrders {
 		side := match.Buy
@@ -127,7 +161,7 @@ func (sf *symFlow) clamp(p refdata.Price) refdata.Price {
 func (f *flow) lots(sf *symFlow, n int) int64 { return int64(1+f.rng.IntN(n)) * sf.in.Lot }
 
 // submit enters a synthetic order and remembers it if it rests.
-func (f *flow) submit(e *match.Engine, sf *symFlow, side match.Side, p refdata.Price, qty int64, tif match.TimeInForce) error {
+func (f *flow) submit(e engine, sf *symFlow, side match.Side, p refdata.Price, qty int64, tif match.TimeInForce) error {
 	r, err := e.Submit(match.Order{Symbol: sf.in.Symbol, Side: side, Price: p, Qty: qty, TIF: tif, Owner: flowOwner})
 	if err != nil {
 		return err
@@ -140,7 +174,7 @@ func (f *flow) submit(e *match.Engine, sf *symFlow, side match.Side, p refdata.P
 
 // passive adds an order 1 to 5 ticks behind the fair value, never crossing
 // the other side unless the band leaves no room.
-func (f *flow) passive(e *match.Engine, sf *symFlow, side match.Side) error {
+func (f *flow) passive(e engine, sf *symFlow, side match.Side) error {
 	bid, ask := e.Best(sf.in.Symbol)
 	k := refdata.Price(1+f.rng.IntN(5)) * sf.tick
 	var p refdata.Price
@@ -160,7 +194,7 @@ func (f *flow) passive(e *match.Engine, sf *symFlow, side match.Side) error {
 
 // aggressive sends an order priced 0 to 2 ticks through the other side's
 // touch, so it trades; half are IOC, the rest may rest a remainder.
-func (f *flow) aggressive(e *match.Engine, sf *symFlow, side match.Side) error {
+func (f *flow) aggressive(e engine, sf *symFlow, side match.Side) error {
 	bid, ask := e.Best(sf.in.Symbol)
 	through := refdata.Price(f.rng.IntN(3)) * sf.tick
 	var p refdata.Price
@@ -180,7 +214,7 @@ func (f *flow) aggressive(e *match.Engine, sf *symFlow, side match.Side) error {
 }
 
 // pick returns a random live order of the flow's in sf's book.
-func (f *flow) pick(e *match.Engine, sf *symFlow) (match.OrderInfo, bool) {
+func (f *flow) pick(e engine, sf *symFlow) (match.OrderInfo, bool) {
 	for tries := 0; tries < 8 && len(sf.own) > 0; tries++ {
 		i := f.rng.IntN(len(sf.own))
 		if o, ok := e.Order(sf.own[i]); ok {
@@ -192,7 +226,7 @@ func (f *flow) pick(e *match.Engine, sf *symFlow) (match.OrderInfo, bool) {
 }
 
 // cancel cancels one of the flow's orders, entirely or in part.
-func (f *flow) cancel(e *match.Engine, sf *symFlow) (bool, error) {
+func (f *flow) cancel(e engine, sf *symFlow) (bool, error) {
 	o, ok := f.pick(e, sf)
 	if !ok {
 		return false, nil
@@ -207,7 +241,7 @@ func (f *flow) cancel(e *match.Engine, sf *symFlow) (bool, error) {
 }
 
 // replace moves one of the flow's orders up to two ticks and resizes it.
-func (f *flow) replace(e *match.Engine, sf *symFlow) (bool, error) {
+func (f *flow) replace(e engine, sf *symFlow) (bool, error) {
 	o, ok := f.pick(e, sf)
 	if !ok {
 		return false, nil
@@ -225,7 +259,7 @@ func (f *flow) replace(e *match.Engine, sf *symFlow) (bool, error) {
 
 // trim cancels the flow's oldest orders while the book holds more than the
 // configured maximum, and drops references to orders that left the book.
-func (f *flow) trim(e *match.Engine, sf *symFlow) error {
+func (f *flow) trim(e engine, sf *symFlow) error {
 	for e.Resting(sf.in.Symbol) > f.max && len(sf.own) > 0 {
 		ref := sf.own[0]
 		sf.own = sf.own[1:]
@@ -261,7 +295,7 @@ func (s *Sim) stepLocked(n int) error {
 		if s.ended {
 			return ErrSessionEnded
 		}
-		err := s.flow.step(s.eng)
+		err := s.flow.step(s.pub)
 		if encErr := s.takeEncErr(); encErr != nil {
 			err = errors.Join(err, encErr)
 		}

@@ -16,7 +16,7 @@ func (s *Sim) Submit(o match.Order) (match.Result, error) {
 	if s.ended {
 		return match.Result{}, ErrSessionEnded
 	}
-	r, err := s.eng.Submit(o)
+	r, err := s.submitLocked(o)
 	if err != nil {
 		return r, err
 	}
@@ -31,7 +31,7 @@ func (s *Sim) Cancel(ref uint64, qty int64) (match.CancelResult, error) {
 	if s.ended {
 		return match.CancelResult{}, ErrSessionEnded
 	}
-	r, err := s.eng.Cancel(ref, qty)
+	r, err := s.cancelLocked(ref, qty)
 	if err != nil {
 		return r, err
 	}
@@ -46,7 +46,7 @@ func (s *Sim) Replace(ref uint64, price refdata.Price, qty int64) (match.Result,
 	if s.ended {
 		return match.Result{}, ErrSessionEnded
 	}
-	r, err := s.eng.Replace(ref, price, qty)
+	r, err := s.replaceLocked(ref, price, qty)
 	if err != nil {
 		return r, err
 	}
@@ -54,7 +54,9 @@ func (s *Sim) Replace(ref uint64, price refdata.Price, qty int64) (match.Result,
 }
 
 // Halt halts (halted true) or resumes trading in symbol and publishes a
-// Stock Trading Action message ('H' halted, 'T' trading). A halted book
+// Stock Trading Action message ('H' halted, 'T' trading); an instrument on
+// SZSE Binary publishes nothing at once, its next snapshot shows the
+// TradingPhaseCode "H0" or "T0". A halted book
 // keeps its orders, accepts cancels and rejects new orders and replaces
 // with match.ErrHalted; the synthetic flow leaves it alone. Setting the
 // state it already has publishes nothing.
@@ -73,6 +75,9 @@ func (s *Sim) Halt(symbol string, halted bool) error {
 	}
 	if err := s.eng.SetHalted(symbol, halted); err != nil {
 		return err
+	}
+	if s.onSZSE(locate) {
+		return nil // SZSE snapshots show it in their TradingPhaseCode
 	}
 	state := byte(stateTrading)
 	if halted {
@@ -104,9 +109,10 @@ func (s *Sim) Order(ref uint64) (match.OrderInfo, bool) {
 }
 
 // Snapshot calls fn with the engine and the sequence number of the last
-// recorded message, holding the simulator's mutex so that the books seen
-// by fn are exactly those the record 1..last describes. fn must only read
-// the engine and must not call other Sim methods.
+// recorded ITCH message, holding the simulator's mutex so that the books
+// seen by fn are exactly those the record 1..last describes (in SZSE mode,
+// the ".SZ" books are those the SZSE channel up to SZSELast describes).
+// fn must only read the engine and must not call other Sim methods.
 func (s *Sim) Snapshot(fn func(eng *match.Engine, last uint64)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

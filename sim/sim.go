@@ -16,32 +16,40 @@ import (
 
 // Sim is an exchange simulator: a matching engine, synthetic order flow,
 // the record of its ITCH feed and the two SoupBinTCP listeners that serve
-// that record.
+// that record; in SZSE mode also the record of its SZSE channel and the
+// two SZSE Binary listeners that serve it.
 //
 // Every exported method is safe to call from any goroutine. Calls that
 // change the books (Submit, Cancel, Replace, Halt, Step, EndSession and
-// the synthetic flow) are serialised by one mutex, so the feed's order is
-// the order in which those calls took it.
+// the synthetic flow) and the SZSE snapshots are serialised by one mutex,
+// so each feed's order is the order in which those calls took it.
 type Sim struct {
 	cfg Config
 	log *slog.Logger
 	rec *record
-	srv [2]*source
-	ca  []byte // PEM of the self-signed CA, if any
+	srv [numSources]*source // the SZSE ones nil outside SZSE mode
+	ca  []byte              // PEM of the self-signed CA, if any
 
-	// mu guards the engine, the flow and everything down to lastTS. Every
-	// append to rec happens with mu held, so sequence numbers follow the
-	// order of the engine's events.
+	// mu guards the engine, the flow, the SZSE view and everything down to
+	// lastTS. Every append to rec and to the SZSE channel's record happens
+	// with mu held, so sequence numbers follow the order of the engine's
+	// events.
 	mu     sync.Mutex
 	eng    *match.Engine
+	pub    engine    // eng as the flow uses it: order entry through the Sim
+	sz     *szseView // nil outside SZSE mode
 	flow   *flow
 	stocks [][8]byte // ITCH Stock field by locate-1
 	paused bool
 	ended  bool
 	encErr error // first error of the engine's sink
-	start  time.Time
-	base   uint64 // ns since midnight at start
-	lastTS uint64
+	// changes logs every execution and delete of a resting order, in
+	// engine order, whichever feed publishes the instrument; the FIX
+	// acceptor reads it (Changes) to report fills the flow caused.
+	changes []RestingChange
+	start   time.Time
+	base    uint64 // ns since midnight at start
+	lastTS  uint64
 
 	// life guards the run/close lifecycle and wg.Add after Close.
 	life    sync.Mutex
@@ -85,27 +93,61 @@ func New(cfg Config) (*Sim, error) {
 		}
 		s.stocks = append(s.stocks, st)
 	}
+	s.pub = publishingEngine{Engine: s.eng, s: s}
+	if cfg.SZSE.Enabled {
+		if s.sz, err = newSZSEView(cfg.SZSE, cfg.Instruments, s.clockNow()); err != nil {
+			return nil, err
+		}
+	}
 	s.flow = newFlow(cfg.Seed, cfg.Instruments, cfg.MaxRestingPerSymbol)
 	if err := s.startOfDay(); err != nil {
 		return nil, err
 	}
+	itchConn := func(src *source, nc net.Conn) session { return newConn(s, src, nc) }
+	szseConn := func(src *source, nc net.Conn) session { return newSZSEConn(s, src, nc) }
+	listeners := []struct {
+		id   Source
+		cfg  ListenerConfig
+		open func(*source, net.Conn) session
+	}{
+		{Primary, cfg.Primary, itchConn},
+		{Backup, cfg.Backup, itchConn},
+	}
+	if s.sz != nil {
+		listeners = append(listeners, []struct {
+			id   Source
+			cfg  ListenerConfig
+			open func(*source, net.Conn) session
+		}{
+			{SZSEPrimary, cfg.SZSE.Primary, szseConn},
+			{SZSEBackup, cfg.SZSE.Backup, szseConn},
+		}...)
+	}
 	var selfSigned *tls.Certificate
-	for i, lc := range []ListenerConfig{cfg.Primary, cfg.Backup} {
+	for _, l := range listeners {
 		var tc *tls.Config
-		if lc.TLS.Enabled() {
-			if tc, selfSigned, err = s.tlsConfig(lc.TLS, selfSigned); err != nil {
+		if l.cfg.TLS.Enabled() {
+			if tc, selfSigned, err = s.tlsConfig(l.cfg.TLS, selfSigned); err != nil {
 				s.closeListeners()
 				return nil, err
 			}
 		}
-		src, err := listen(Source(i), lc.Addr, tc)
+		src, err := listen(l.id, l.cfg.Addr, tc, l.open)
 		if err != nil {
 			s.closeListeners()
 			return nil, err
 		}
-		s.srv[i] = src
+		s.srv[l.id] = src
 	}
 	return s, nil
+}
+
+// clockNow returns the configured clock's time, or the wall clock's.
+func (s *Sim) clockNow() time.Time {
+	if s.cfg.Clock != nil {
+		return s.cfg.Clock()
+	}
+	return s.start
 }
 
 func (s *Sim) closeListeners() {
@@ -134,6 +176,9 @@ func (s *Sim) Run(ctx context.Context) error {
 	s.running = true
 	errc := make(chan error, len(s.srv))
 	for _, src := range s.srv {
+		if src == nil {
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -147,6 +192,13 @@ func (s *Sim) Run(ctx context.Context) error {
 		go func() {
 			defer s.wg.Done()
 			s.generate()
+		}()
+	}
+	if s.sz != nil && s.sz.cfg.SnapshotInterval > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.snapshotLoop()
 		}()
 	}
 	s.life.Unlock()
@@ -176,22 +228,28 @@ func (s *Sim) Close() error {
 	s.life.Unlock()
 	s.closeListeners()
 	for _, src := range s.srv {
-		src.closeAll()
+		if src != nil {
+			src.closeAll()
+		}
 	}
 	s.wg.Wait()
 	return nil
 }
 
-// Addr returns the address src listens on, or nil for a bad source.
+// Addr returns the address src listens on, or nil for a bad source (an
+// SZSE source outside SZSE mode included).
 func (s *Sim) Addr(src Source) net.Addr {
-	if src != Primary && src != Backup {
+	so, err := s.source(src)
+	if err != nil {
 		return nil
 	}
-	return s.srv[src].ln.Addr()
+	return so.ln.Addr()
 }
 
 // CACertPEM returns the PEM certificate of the in-memory CA that issued the
-// self-signed listener certificate, or nil when no listener is self-signed.
+// self-signed listener certificate, or nil when no listener is
+// self-signed. Every self-signed listener, ITCH or SZSE, serves the same
+// certificate.
 func (s *Sim) CACertPEM() []byte {
 	if s.ca == nil {
 		return nil
@@ -212,9 +270,74 @@ func (s *Sim) Instruments() []refdata.Instrument {
 // record holds messages 1 to Next()-1.
 func (s *Sim) Next() uint64 { return s.rec.next() }
 
+// RestingChange is an execution (Executed, Qty shares, match number
+// Match) or a delete of a resting order of the matching engine, by its
+// engine reference. It is a plain value.
+type RestingChange struct {
+	Ref      uint64
+	Executed bool
+	Qty      int64
+	Match    uint64
+}
+
+// Changes returns copies of the resting-order changes from index from on
+// (the first change is index 0) and the index after the last: every
+// execution and delete of a resting order, whichever feed (ITCH or SZSE
+// Binary) publishes its instrument. Safe for concurrent use.
+func (s *Sim) Changes(from uint64) ([]RestingChange, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := uint64(len(s.changes))
+	if from >= n {
+		return nil, n
+	}
+	return append([]RestingChange(nil), s.changes[from:]...), n
+}
+
+// ChangesNext returns the index the next resting-order change will have.
+// Safe for concurrent use.
+func (s *Sim) ChangesNext() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return uint64(len(s.changes))
+}
+
 // Messages returns copies of the recorded ITCH messages with sequence
 // numbers from to to inclusive, clipped to the record.
 func (s *Sim) Messages(from, to uint64) [][]byte { return s.rec.copyRange(from, to) }
+
+// SZSEChannel returns the ChannelNo of the SZSE orders and trades, or 0
+// outside SZSE mode.
+func (s *Sim) SZSEChannel() uint16 {
+	if s.sz == nil {
+		return 0
+	}
+	return s.sz.cfg.Channel
+}
+
+// SZSELast returns the ApplSeqNum of the last SZSE record of the channel
+// (0 before any, and outside SZSE mode); the channel holds records 1 to
+// SZSELast().
+func (s *Sim) SZSELast() int64 {
+	if s.sz == nil {
+		return 0
+	}
+	return s.sz.rec.last()
+}
+
+// SZSERecords returns copies of the SZSE records (whole frames: header,
+// body, checksum) with ApplSeqNums from to to inclusive, clipped to the
+// channel; nil outside SZSE mode.
+func (s *Sim) SZSERecords(from, to int64) [][]byte {
+	if s.sz == nil {
+		return nil
+	}
+	frames := s.sz.rec.records(nil, from, to)
+	for i, f := range frames {
+		frames[i] = append([]byte(nil), f...)
+	}
+	return frames
+}
 
 // sinceMidnight returns the nanoseconds since midnight CST of t.
 func sinceMidnight(t time.Time) uint64 {

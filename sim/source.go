@@ -11,40 +11,101 @@ import (
 	"time"
 )
 
-// Source names one of the simulator's two feed listeners.
+// Source names one of the simulator's feed listeners.
 type Source int
 
-// The two sources. They serve the same record under the same sequence
-// numbers.
+// The sources. Primary and Backup serve the ITCH record under the same
+// sequence numbers; SZSEPrimary and SZSEBackup, which exist only in SZSE
+// mode (Config.SZSE), serve the SZSE channel under the same ApplSeqNums.
 const (
 	Primary Source = iota
 	Backup
+	SZSEPrimary
+	SZSEBackup
 )
 
-// String returns "primary" or "backup".
+// numSources is the number of Source values.
+const numSources = 4
+
+// String returns "primary", "backup", "szse-primary" or "szse-backup".
 func (s Source) String() string {
 	switch s {
 	case Primary:
 		return "primary"
 	case Backup:
 		return "backup"
+	case SZSEPrimary:
+		return "szse-primary"
+	case SZSEBackup:
+		return "szse-backup"
 	}
 	return fmt.Sprintf("source(%d)", int(s))
 }
 
+// isSZSE reports whether s is an SZSE Binary source.
+func (s Source) isSZSE() bool { return s == SZSEPrimary || s == SZSEBackup }
+
+// GarbageKind is the kind of corrupt data the Garbage fault writes.
+type GarbageKind int
+
+// The kinds of garbage.
+const (
+	// GarbageChecksum is an intact SZSE frame (a ChannelHeartbeat) whose
+	// Checksum is wrong. SZSE sources only: SoupBinTCP has no checksum.
+	GarbageChecksum GarbageKind = iota + 1
+	// GarbageLength is a frame header whose length lies. On SZSE it is an
+	// Order (300192) announcing a 40-byte body (the type's is 51), with 40
+	// bytes and a checksum after it; on SoupBinTCP it is a Sequenced Data
+	// packet announcing 65535 bytes that are not there, so the packets
+	// that follow are swallowed into it.
+	GarbageLength
+)
+
+// String names the kind.
+func (k GarbageKind) String() string {
+	switch k {
+	case GarbageChecksum:
+		return "checksum"
+	case GarbageLength:
+		return "length"
+	}
+	return fmt.Sprintf("garbage(%d)", int(k))
+}
+
+// session is one client connection of a source: an ITCH (conn) or an SZSE
+// (szseConn) session.
+type session interface {
+	// serve runs the session until it ends, on a goroutine of its own.
+	serve()
+	// close ends the session; safe from any goroutine, idempotent.
+	close()
+	// inject asks the session's writer to write garbage of kind k at the
+	// current point of its stream. It never blocks; it returns false when
+	// a garbage request is already pending.
+	inject(k GarbageKind) bool
+}
+
 // SourceStats counts what one source did since New. Packets are counted
 // just before they are written, so a client has never received more than
-// the counters say.
+// the counters say. Where the protocols differ, a field's comment names the
+// ITCH meaning first and the SZSE one second.
 type SourceStats struct {
 	Accepted   uint64 // TCP connections accepted
 	Refused    uint64 // connections closed at once because the source was stopped
 	Logins     uint64 // logins accepted
-	Rejected   uint64 // logins rejected (Login Rejected, Debug or timeout)
+	Rejected   uint64 // logins refused (Login Rejected, Debug; Logout 5 or 102) or timed out
 	Active     int    // connections open now
-	Sequenced  uint64 // Sequenced Data packets sent
-	Dropped    uint64 // sequenced messages skipped because of DropRange
-	Heartbeats uint64 // Server Heartbeats sent
-	Ends       uint64 // End of Session packets sent
+	Sequenced  uint64 // Sequenced Data packets; records (300192, 300191) sent live
+	Dropped    uint64 // sequenced messages; records skipped because of DropRange
+	Heartbeats uint64 // Server Heartbeats; Heartbeats (3) sent
+	Ends       uint64 // End of Session packets; sessions sent EndOfChannel 1
+	Garbage    uint64 // corrupt frames written by the Garbage fault
+
+	// SZSE only.
+	ChannelHeartbeats uint64 // ChannelHeartbeats (390095) sent
+	Snapshots         uint64 // snapshots (300111) sent
+	Retransmits       uint64 // ReTransmit requests answered
+	Resent            uint64 // records sent in ReTransmit answers
 }
 
 // dropRange is an inclusive range of sequence numbers a source skips.
@@ -52,33 +113,36 @@ type dropRange struct{ from, to uint64 }
 
 // source is one listener with its connections and injected faults.
 type source struct {
-	id  Source
-	ln  net.Listener
-	tls *tls.Config
+	id   Source
+	ln   net.Listener
+	tls  *tls.Config
+	open func(src *source, nc net.Conn) session // makes the session of an accepted connection
 
 	stopped atomic.Bool
 	delay   atomic.Int64                // time.Duration before each write batch
 	drops   atomic.Pointer[[]dropRange] // copy on write under mu
 
 	mu     sync.Mutex // guards conns and closed; serialises DropRange
-	conns  map[*conn]struct{}
+	conns  map[session]struct{}
 	closed bool
 
 	accepted, refused, logins, rejected   atomic.Uint64
 	sequenced, dropped, heartbeats, ended atomic.Uint64
+	garbage, channelHBs, snapshots        atomic.Uint64
+	retransmits, resent                   atomic.Uint64
 }
 
-func listen(id Source, addr string, tc *tls.Config) (*source, error) {
+func listen(id Source, addr string, tc *tls.Config, open func(*source, net.Conn) session) (*source, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("sim: %s listener: %w", id, err)
 	}
-	return &source{id: id, ln: ln, tls: tc, conns: make(map[*conn]struct{})}, nil
+	return &source{id: id, ln: ln, tls: tc, open: open, conns: make(map[session]struct{})}, nil
 }
 
 // add registers a connection; it refuses when the source is stopped or
 // closed.
-func (src *source) add(c *conn) bool {
+func (src *source) add(c session) bool {
 	src.mu.Lock()
 	defer src.mu.Unlock()
 	if src.closed || src.stopped.Load() {
@@ -88,7 +152,7 @@ func (src *source) add(c *conn) bool {
 	return true
 }
 
-func (src *source) remove(c *conn) {
+func (src *source) remove(c session) {
 	src.mu.Lock()
 	delete(src.conns, c)
 	src.mu.Unlock()
@@ -101,7 +165,7 @@ func (src *source) closeConns(final bool) {
 	if final {
 		src.closed = true
 	}
-	conns := make([]*conn, 0, len(src.conns))
+	conns := make([]session, 0, len(src.conns))
 	for c := range src.conns {
 		conns = append(conns, c)
 	}
@@ -150,7 +214,7 @@ func (s *Sim) serve(src *source) error {
 		}
 		backoff = 0
 		src.accepted.Add(1)
-		c := newConn(s, src, nc)
+		c := src.open(src, nc)
 		if !src.add(c) {
 			src.refused.Add(1)
 			nc.Close()
@@ -164,9 +228,14 @@ func (s *Sim) serve(src *source) error {
 	}
 }
 
+// source returns the listener of src: an error wrapping ErrBadSource for
+// a value that names none, or an SZSE source outside SZSE mode.
 func (s *Sim) source(src Source) (*source, error) {
-	if src != Primary && src != Backup {
+	if src < 0 || src >= numSources {
 		return nil, fmt.Errorf("%w: %d", ErrBadSource, int(src))
+	}
+	if s.srv[src] == nil {
+		return nil, fmt.Errorf("%w: %s: SZSE mode is off", ErrBadSource, src)
 	}
 	return s.srv[src], nil
 }
@@ -199,11 +268,14 @@ func (s *Sim) StartSource(src Source) error {
 }
 
 // DropRange makes src skip the sequence numbers from to to (inclusive) in
-// live streaming: a connection of src does not send a message of the range
-// if the message was recorded after the connection logged in. Messages of
-// the range already in the record when a client logs in are sent to it
-// normally, so a client that noticed the gap recovers it by logging in
-// again and requesting it. Ranges accumulate; they cannot be removed.
+// live streaming. On an ITCH source a connection does not send a message
+// of the range if the message was recorded after the connection logged
+// in; messages of the range already in the record when a client logs in
+// are sent to it normally, so a client that noticed the gap recovers it by
+// logging in again and requesting it. On an SZSE source the numbers are
+// ApplSeqNums of the channel, left out of every session's live stream; a
+// ReTransmit still delivers them. Ranges accumulate; they cannot be
+// removed.
 func (s *Sim) DropRange(src Source, from, to uint64) error {
 	so, err := s.source(src)
 	if err != nil {
@@ -225,7 +297,8 @@ func (s *Sim) DropRange(src Source, from, to uint64) error {
 }
 
 // Delay makes every connection of src wait d before writing each batch of
-// sequenced messages, so the source lags by about d (heartbeats are not
+// sequenced messages (on SZSE: of the live stream, snapshots included), so
+// the source lags by about d (heartbeats and ReTransmit answers are not
 // delayed). Zero removes the delay.
 func (s *Sim) Delay(src Source, d time.Duration) error {
 	so, err := s.source(src)
@@ -236,6 +309,36 @@ func (s *Sim) Delay(src Source, d time.Duration) error {
 		return fmt.Errorf("%w: negative delay %s", ErrConfig, d)
 	}
 	so.delay.Store(int64(d))
+	return nil
+}
+
+// Garbage makes every connection of src that is open now write one piece
+// of corrupt data of kind k at its current point of the stream, then carry
+// on as if nothing happened: it is the client that must notice and drop
+// the connection. A connection that has a garbage request pending
+// ignores another. It returns an error wrapping ErrBadSource for a bad
+// source, and ErrConfig for a kind the source's protocol cannot carry
+// (GarbageChecksum on ITCH).
+func (s *Sim) Garbage(src Source, k GarbageKind) error {
+	so, err := s.source(src)
+	if err != nil {
+		return err
+	}
+	switch {
+	case k != GarbageChecksum && k != GarbageLength:
+		return fmt.Errorf("%w: %s", ErrConfig, k)
+	case k == GarbageChecksum && !src.isSZSE():
+		return fmt.Errorf("%w: %s garbage on %s: SoupBinTCP has no checksum", ErrConfig, k, src)
+	}
+	so.mu.Lock()
+	n := 0
+	for c := range so.conns {
+		if c.inject(k) {
+			n++
+		}
+	}
+	so.mu.Unlock()
+	s.log.Info("sim: garbage", "source", src, "kind", k, "connections", n)
 	return nil
 }
 
@@ -258,5 +361,11 @@ func (s *Sim) Stats(src Source) SourceStats {
 		Dropped:    so.dropped.Load(),
 		Heartbeats: so.heartbeats.Load(),
 		Ends:       so.ended.Load(),
+		Garbage:    so.garbage.Load(),
+
+		ChannelHeartbeats: so.channelHBs.Load(),
+		Snapshots:         so.snapshots.Load(),
+		Retransmits:       so.retransmits.Load(),
+		Resent:            so.resent.Load(),
 	}
 }

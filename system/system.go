@@ -68,7 +68,7 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{books: books, log: log}
 	var gfeeds []gateway.Feed
 	for _, fc := range cfg.Feeds {
-		f, err := feed.New(fc, books.NewInput(fc.Name), log)
+		f, err := feed.New(fc, feed.NewITCHDecoder(books, books.NewInput(fc.Name)), log)
 		if err != nil {
 			return nil, err
 		}

@@ -90,6 +90,7 @@ type ServerStats struct {
 type dropRange struct {
 	channel  uint16
 	from, to uint64
+	lost     bool // left out of every session that did not start at 1 (LoseRange)
 }
 
 // server is the listener, connection tracking, fault settings and

@@ -80,6 +80,16 @@ func (s *ITCHServer) DropRange(from, to uint64) {
 	s.addDrop(dropRange{from: from, to: to})
 }
 
+// LoseRange makes the server leave sequence numbers from through to out of
+// every session that did not start at sequence 1, renumbered as DropRange
+// does: a relay that lost them and can rejoin a client mid-stream only
+// without them, but still replays the whole day from its start. Two
+// servers losing one range have lost it for every client that does not
+// rebuild from the beginning.
+func (s *ITCHServer) LoseRange(from, to uint64) {
+	s.addDrop(dropRange{from: from, to: to, lost: true})
+}
+
 // readSoup reads one SoupBinTCP packet.
 func readSoup(r *bufio.Reader) (byte, []byte, error) {
 	var h [2]byte
@@ -251,7 +261,10 @@ func (s *ITCHServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 // seq of channel out.
 func dropped(drops []dropRange, channel uint16, seq, start uint64) bool {
 	for _, d := range drops {
-		if d.channel == channel && seq >= d.from && seq <= d.to && start < d.from {
+		if d.channel != channel || seq < d.from || seq > d.to {
+			continue
+		}
+		if d.lost && start > 1 || !d.lost && start < d.from {
 			return true
 		}
 	}

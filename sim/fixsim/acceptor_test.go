@@ -15,6 +15,7 @@ import (
 	"github.com/quickfixgo/tag"
 
 	"sgw/feed/itch"
+	"sgw/sim"
 	"sgw/sim/match"
 )
 
@@ -435,4 +436,35 @@ func liveGoroutines() []string {
 		live = append(live, g)
 	}
 	return live
+}
+
+// TestSZSEModeFills: with the Sim publishing ".SZ" instruments as SZSE
+// Binary (none of it on ITCH), a resting FIX order on one is still
+// reported when flow outside the acceptor trades with it or the exchange
+// deletes it.
+func TestSZSEModeFills(t *testing.T) {
+	t.Parallel()
+	s, err := sim.New(sim.Config{Instruments: testInstruments(), Rate: -1, Seed: 1, SZSE: sim.SZSEConfig{Enabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	const core = "SGW-CORE"
+	a := startAcceptor(t, testConfig(core), s)
+	c := newClient(t, a, []string{core}, clientOpts{})
+	c.waitLogon(core)
+	eventually(t, "acceptor logon", func() bool { return a.LoggedOn(core) })
+
+	c.send(core, fixMsg("35=D", "11=z1", "1=ACC1", "55=300750", "207=XSHE", "54=1", "38=300", "40=2", "44=200.00"))
+	c.expect(core, "35=8", "11=z1", "150=0", "39=0", "151=300")
+	if _, err := s.Submit(match.Order{Symbol: "300750.SZ", Side: match.Sell, Price: 2000000, Qty: 100, Owner: "SIM"}); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(core, "35=8", "11=z1", "150=F", "39=1", "31=200.00", "32=100", "14=100", "151=200")
+	if n := len(s.Messages(1, s.Next()-1)); n == 0 {
+		t.Fatal("no ITCH record")
+	}
+	if s.SZSELast() < 2 {
+		t.Fatalf("SZSE records %d: the order and the trade should be on SZSE Binary", s.SZSELast())
+	}
 }

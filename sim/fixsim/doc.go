@@ -13,7 +13,7 @@
 // Restart) deliver what was in flight.
 //
 //	initiator ─> line 0 ─┐
-//	          ─> line 1 ─┴─> internal address ─> quickfix session ─> venue ─> sim.Sim (engine + ITCH record)
+//	          ─> line 1 ─┴─> internal address ─> quickfix session ─> venue ─> sim.Sim (engine, change log)
 //	                                                           <─ execution reports <─┘
 //
 // The venue maps NewOrderSingle, OrderCancelRequest,
@@ -22,8 +22,9 @@
 // Trade, Canceled, Replaced, Rejected, Order Status) and
 // OrderCancelRejects. Executions of a resting FIX order by another FIX
 // order are reported at once; those caused outside the acceptor
-// (synthetic flow, direct Sim calls) are found on the Sim's feed record
-// within a few milliseconds. A NewOrderSingle flagged PossDupFlag or
+// (synthetic flow, direct Sim calls) are found in the Sim's log of
+// resting-order changes (Sim.Changes, whichever feed publishes the
+// instrument) within a few milliseconds. A NewOrderSingle flagged PossDupFlag or
 // PossResend whose ClOrdID the session already used is answered with the
 // order's status and never entered twice: with resend recovery, that makes
 // the gateway's failover exactly-once. Faults: CutLine, StallLine (and

@@ -9,7 +9,6 @@ import (
 
 	"github.com/quickfixgo/quickfix"
 
-	"sgw/feed/itch"
 	"sgw/refdata"
 	"sgw/sim"
 	"sgw/sim/match"
@@ -43,9 +42,9 @@ type venue struct {
 	// parties by TargetCompID; the map is immutable after newVenue.
 	parties map[string]*party
 
-	// tailNext is the sequence number of the next feed message the venue
-	// has not examined. It is written with mu held and read without it by
-	// the poller, to skip taking mu when the feed has not moved.
+	// tailNext is the index of the next resting-order change (Sim.Changes)
+	// the venue has not examined. It is written with mu held and read
+	// without it by the poller, to skip taking mu when nothing changed.
 	tailNext atomic.Uint64
 
 	mu      sync.Mutex
@@ -56,7 +55,6 @@ type venue struct {
 	prefix  string // makes OrderIDs and ExecIDs unique across simulator runs
 	lastOrd uint64
 	lastExe uint64
-	itch    itch.Message // scratch for feed decoding
 }
 
 // party is one counterparty (one FIX session). Its orders map holds every
@@ -127,7 +125,7 @@ func newVenue(s *sim.Sim, cfg Config, log *slog.Logger) *venue {
 			orders: map[string]*order{},
 		}
 	}
-	v.tailNext.Store(s.Next())
+	v.tailNext.Store(s.ChangesNext())
 	return v
 }
 
@@ -206,10 +204,11 @@ func (v *venue) nextExecID() string {
 }
 
 // poll reports the executions and deletes of the parties' resting orders
-// that the feed recorded since the last look: those caused by synthetic
-// flow or by direct Sim calls. It is cheap when the feed has not moved.
+// that the Sim logged since the last look: those caused by synthetic flow
+// or by direct Sim calls, on either feed. It is cheap when nothing
+// changed.
 func (v *venue) poll() {
-	if v.sim.Next() == v.tailNext.Load() {
+	if v.sim.ChangesNext() == v.tailNext.Load() {
 		return
 	}
 	v.mu.Lock()
@@ -217,32 +216,22 @@ func (v *venue) poll() {
 	v.mu.Unlock()
 }
 
-// drain examines the feed messages recorded since the last look and
+// drain examines the resting-order changes logged since the last look and
 // reports what happened to the parties' resting orders. Book changes made
 // by the venue's own calls are skipped because the venue has already
 // updated byRef when it drains: a cancelled or replaced reference is gone
-// from it. Only executions (E) and deletes (D) are reported; a partial
-// cancel or a replace made directly through the Sim is not. The caller
-// holds mu.
+// from it. Only executions and deletes are logged; a partial cancel or a
+// replace made directly through the Sim is not reported. The caller holds
+// mu.
 func (v *venue) drain() {
-	from, next := v.tailNext.Load(), v.sim.Next()
-	if from >= next {
-		return
-	}
-	for _, b := range v.sim.Messages(from, next-1) {
-		if len(b) == 0 || (b[0] != itch.TypeOrderExecuted && b[0] != itch.TypeOrderDelete) {
-			continue
-		}
-		if err := itch.Decode(b, &v.itch); err != nil {
-			v.log.Error("fixsim: undecodable feed message", "err", err)
-			continue
-		}
-		o := v.byRef[v.itch.OrderRef]
+	changes, next := v.sim.Changes(v.tailNext.Load())
+	for _, c := range changes {
+		o := v.byRef[c.Ref]
 		if o == nil {
 			continue
 		}
-		if v.itch.Type == itch.TypeOrderExecuted {
-			v.fill(o, o.price, int64(v.itch.Shares), v.itch.MatchNumber)
+		if c.Executed {
+			v.fill(o, o.price, c.Qty, c.Match)
 			if o.leaves == 0 {
 				delete(v.byRef, o.ref)
 				o.ref = 0
