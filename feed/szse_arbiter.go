@@ -45,8 +45,11 @@ type szseArbiter struct {
 	mu    sync.Mutex
 	chans szseChannelTable
 	live  [2]bool
-	m     szse.Message // decodes held records for the sink
-	full  bool         // the channel limit was hit (logged once)
+	// hb says a source has sent a ChannelHeartbeat in its session: only
+	// then does the arbiter know every channel the source carries.
+	hb   [2]bool
+	m    szse.Message // decodes held records for the sink
+	full bool         // the channel limit was hit (logged once)
 
 	list       atomic.Pointer[[]*szseChannel] // by channel number; replaced when one is added
 	first      [2]atomic.Uint64               // records each source delivered first
@@ -258,7 +261,10 @@ func (a *szseArbiter) drain(ch *szseChannel) {
 // stream is exactly where delivery is, so every record src sent before
 // the snapshot has been delivered and none after it. A snapshot's channel
 // (1xxx) is not the channel of its security's records (2xxx), so every
-// channel is checked. Otherwise the snapshot is dropped and counted.
+// channel is checked, and only once src has sent a ChannelHeartbeat in
+// its session: before that, a session that started live may carry
+// channels the arbiter has not heard of. Otherwise the snapshot is
+// dropped and counted.
 func (a *szseArbiter) Snapshot(src int, m *szse.Message, recv int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -268,6 +274,10 @@ func (a *szseArbiter) Snapshot(src int, m *szse.Message, recv int64) {
 	}
 	if !own.records && own.last.Load() != 0 {
 		a.snapshotChannel(own)
+	}
+	if !a.hb[src] {
+		own.dropped.Add(1)
+		return
 	}
 	for _, ch := range a.channels() {
 		next := ch.next.Load()
@@ -310,6 +320,10 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 	s := uint64(h.ApplLastSeqNum)
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if !a.hb[src] {
+		a.hb[src] = true
+		a.log.Debug("feed: the SZSE source's first ChannelHeartbeat of its session", "source", szseSourceName(src))
+	}
 	ch := a.channel(h.ChannelNo)
 	if ch == nil {
 		return nil
@@ -401,6 +415,7 @@ func (a *szseArbiter) SourceDown(src int) {
 // forget clears what is known of src's streams and fails the requests it
 // was asked. Lock held.
 func (a *szseArbiter) forget(src int) {
+	a.hb[src] = false
 	for _, ch := range a.channels() {
 		ch.src[src].reset()
 		if ch.req.src == src {

@@ -82,6 +82,7 @@ func TestSZSEIndependentPeer(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newSZSERig(t, tc.opts)
+			r.heartbeats()
 			r.publish(500)
 			r.caughtUp()
 			if tc.fault != nil {
@@ -116,6 +117,7 @@ func TestSZSELostRangeRebuilt(t *testing.T) {
 		c.RecoveryTimeout = 300 * time.Millisecond
 		c.MaxRecoveryAttempts = 2
 	}})
+	r.heartbeats()
 	r.publish(500)
 	r.caughtUp()
 	l := r.pf.Last(2011)

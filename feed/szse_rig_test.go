@@ -194,12 +194,15 @@ func (b *bookSink) ApplySZSE(m *szse.Message, _ int64) error {
 			}
 			k := orderKey{tr.ChannelNo, seq}
 			o := b.orders[k]
+			// A trade reduces both orders; a cancel, the one it names,
+			// by LastQty (the whole rest, or part of it).
 			switch {
 			case o == nil:
 				b.problem("channel %d record %d names order %d, not on the book", tr.ChannelNo, tr.ApplSeqNum, seq)
-			case tr.ExecType == szse.ExecTypeCancel:
+			case o.qty < qty:
+				b.problem("channel %d record %d takes %d of order %d, which has %d", tr.ChannelNo, tr.ApplSeqNum, qty, seq, o.qty)
 				delete(b.orders, k)
-			case o.qty <= qty:
+			case o.qty == qty:
 				delete(b.orders, k)
 			default:
 				o.qty -= qty
@@ -458,6 +461,16 @@ func newSZSERig(t *testing.T, o szseRigOpts) *szseRig {
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return r
+}
+
+// heartbeats waits until both sources have sent a ChannelHeartbeat in
+// their sessions: from then on the feed knows their channels and delivers
+// their aligned snapshots.
+func (r *szseRig) heartbeats() {
+	r.t.Helper()
+	r.waitFor("a ChannelHeartbeat from each source", func() bool {
+		return r.logs.has("first ChannelHeartbeat", "source=primary") && r.logs.has("first ChannelHeartbeat", "source=backup")
+	})
 }
 
 func (r *szseRig) publish(n int) {
