@@ -99,7 +99,7 @@ func (a *szseArbiter) channel(no uint16) *szseChannel {
 
 // szseChannelTable finds a channel by number in two loads, without
 // hashing: pages of 256 channels, allocated when a channel of the page is
-// first seen.
+// first seen. Guarded by the arbiter's mu.
 type szseChannelTable [256]*[256]*szseChannel
 
 // get returns channel no, or nil.

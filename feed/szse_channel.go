@@ -17,6 +17,7 @@ const szseFirstWindow = 1024
 
 // szseSlot holds one record that arrived ahead of its channel's next
 // ApplSeqNum: the frame as received, to be decoded again when delivered.
+// Slots belong to their channel, guarded by the arbiter's mu.
 type szseSlot struct {
 	seq  uint64 // 0 = empty
 	recv int64
@@ -25,7 +26,8 @@ type szseSlot struct {
 }
 
 // szseStream is what the arbiter knows of one source's stream on one
-// channel during the source's current session.
+// channel during the source's current session. Guarded by the arbiter's
+// mu, except pos, which status reads without it.
 type szseStream struct {
 	// livePos is the ApplSeqNum after the last record the source sent live
 	// (not as a retransmission); 0 before the first. A live record below it
@@ -49,7 +51,8 @@ func (s *szseStream) reset() {
 	s.pos.Store(0)
 }
 
-// szseRequest is the ReTransmit a channel is waiting for.
+// szseRequest is the ReTransmit a channel is waiting for. Guarded by the
+// arbiter's mu.
 type szseRequest struct {
 	src      int    // the source asked; -1 when no request is under way
 	from, to uint64 // the range asked for
@@ -175,7 +178,8 @@ func (ch *szseChannel) status() ChannelStatus {
 	}
 }
 
-// ChannelStatus is one SZSE channel's state, for operators and metrics.
+// ChannelStatus is one SZSE channel's state, for operators and metrics: a
+// plain value, a copy of counters read at one moment.
 type ChannelStatus struct {
 	Channel uint16 `json:"channel"`
 	// Next is the next ApplSeqNum the feed will deliver; Last the highest

@@ -3,7 +3,7 @@ package feed
 import "time"
 
 // szseAsk is a ReTransmit for the supervisor to send: ApplSeqNum from
-// through to of a channel, to source src.
+// through to of a channel, to source src. A plain value.
 type szseAsk struct {
 	src      int
 	channel  uint16
