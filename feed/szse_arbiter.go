@@ -51,9 +51,9 @@ type szseArbiter struct {
 	m    szse.Message // decodes held records for the sink
 	full bool         // the channel limit was hit (logged once)
 
-	list       atomic.Pointer[[]*szseChannel] // by channel number; replaced when one is added
-	first      [2]atomic.Uint64               // records each source delivered first
-	overLimit  atomic.Uint64                  // records of channels beyond szseMaxChannels
+	list       atomic.Pointer[[]*szseArbChannel] // by channel number; replaced when one is added
+	first      [2]atomic.Uint64                  // records each source delivered first
+	overLimit  atomic.Uint64                     // records of channels beyond szseMaxChannels
 	sinkErrors atomic.Uint64
 }
 
@@ -67,17 +67,17 @@ func newSZSEArbiter(cfg Config, sink SZSESink, log *slog.Logger) *szseArbiter {
 		gapWait: cfg.GapWait, recovery: cfg.RecoveryTimeout, reqTimeout: cfg.HeartbeatTimeout,
 		kick: make(chan struct{}, 1),
 	}
-	a.list.Store(&[]*szseChannel{})
+	a.list.Store(&[]*szseArbChannel{})
 	return a
 }
 
 // channels returns every channel, by number. Safe without the lock; the
 // slice must not be modified.
-func (a *szseArbiter) channels() []*szseChannel { return *a.list.Load() }
+func (a *szseArbiter) channels() []*szseArbChannel { return *a.list.Load() }
 
 // channel returns channel no, creating it, or nil beyond the channel
 // limit. Lock held.
-func (a *szseArbiter) channel(no uint16) *szseChannel {
+func (a *szseArbiter) channel(no uint16) *szseArbChannel {
 	if ch := a.chans.get(no); ch != nil {
 		return ch
 	}
@@ -89,10 +89,10 @@ func (a *szseArbiter) channel(no uint16) *szseChannel {
 		}
 		return nil
 	}
-	ch := newSZSEChannel(no, min(szseFirstWindow, a.maxWin))
+	ch := newSZSEArbChannel(no, min(szseFirstWindow, a.maxWin))
 	a.chans.put(ch)
 	list := append(slices.Clone(a.channels()), ch)
-	slices.SortFunc(list, func(x, y *szseChannel) int { return cmp.Compare(x.no, y.no) })
+	slices.SortFunc(list, func(x, y *szseArbChannel) int { return cmp.Compare(x.no, y.no) })
 	a.list.Store(&list)
 	return ch
 }
@@ -100,10 +100,10 @@ func (a *szseArbiter) channel(no uint16) *szseChannel {
 // szseChannelTable finds a channel by number in two loads, without
 // hashing: pages of 256 channels, allocated when a channel of the page is
 // first seen. Guarded by the arbiter's mu.
-type szseChannelTable [256]*[256]*szseChannel
+type szseChannelTable [256]*[256]*szseArbChannel
 
 // get returns channel no, or nil.
-func (t *szseChannelTable) get(no uint16) *szseChannel {
+func (t *szseChannelTable) get(no uint16) *szseArbChannel {
 	if p := t[no>>8]; p != nil {
 		return p[no&0xff]
 	}
@@ -111,10 +111,10 @@ func (t *szseChannelTable) get(no uint16) *szseChannel {
 }
 
 // put adds ch.
-func (t *szseChannelTable) put(ch *szseChannel) {
+func (t *szseChannelTable) put(ch *szseArbChannel) {
 	p := t[ch.no>>8]
 	if p == nil {
-		p = new([256]*szseChannel)
+		p = new([256]*szseArbChannel)
 		t[ch.no>>8] = p
 	}
 	p[ch.no&0xff] = ch
@@ -202,7 +202,7 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 // hold keeps record s, ahead of the channel's next, in the window, or
 // drops it when it is beyond the window (it is asked for again once the
 // window reaches it). Lock held.
-func (a *szseArbiter) hold(ch *szseChannel, src int, s uint64, frame []byte, recv int64) {
+func (a *szseArbiter) hold(ch *szseArbChannel, src int, s uint64, frame []byte, recv int64) {
 	if !ch.grow(s-ch.next.Load()+1, a.maxWin) {
 		ch.overflow.Add(1)
 		return
@@ -218,13 +218,13 @@ func (a *szseArbiter) hold(ch *szseChannel, src int, s uint64, frame []byte, rec
 }
 
 // gapOpened notes that the channel's next record is missing. Lock held.
-func (a *szseArbiter) gapOpened(ch *szseChannel, next uint64, now int64) {
+func (a *szseArbiter) gapOpened(ch *szseArbChannel, next uint64, now int64) {
 	ch.gapAt, ch.gapSince, ch.attempts = next, now, 0
 	a.wake()
 }
 
 // deliver hands one record to the sink and advances next. Lock held.
-func (a *szseArbiter) deliver(ch *szseChannel, m *szse.Message, recv int64) {
+func (a *szseArbiter) deliver(ch *szseArbChannel, m *szse.Message, recv int64) {
 	if err := a.sink.ApplySZSE(m, recv); err != nil {
 		a.sinkErrors.Add(1)
 	}
@@ -235,7 +235,7 @@ func (a *szseArbiter) deliver(ch *szseChannel, m *szse.Message, recv int64) {
 
 // drain delivers the held records that are now in order, then tells the
 // sink when a rebuilding channel has caught up. Lock held.
-func (a *szseArbiter) drain(ch *szseChannel) {
+func (a *szseArbiter) drain(ch *szseArbChannel) {
 	for ch.held > 0 {
 		next := ch.next.Load()
 		sl := ch.slot(next)
@@ -299,7 +299,7 @@ func (a *szseArbiter) Snapshot(src int, m *szse.Message, recv int64) {
 // a channel that turns out to carry snapshots and no records: nothing of
 // it can be asked for by ApplSeqNum. If it was declared lost meanwhile,
 // it is live again. Lock held.
-func (a *szseArbiter) snapshotChannel(ch *szseChannel) {
+func (a *szseArbiter) snapshotChannel(ch *szseArbChannel) {
 	a.log.Info("feed: SZSE channel carries snapshots, not records; its ChannelHeartbeat sequence is ignored",
 		"channel", ch.no, "last", ch.last.Load())
 	ch.last.Store(0)

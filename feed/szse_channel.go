@@ -59,10 +59,10 @@ type szseRequest struct {
 	progress int64  // Unix ns of the request, its answer or its last record
 }
 
-// szseChannel is the arbiter's state of one SZSE channel. The fields
+// szseArbChannel is the arbiter's state of one SZSE channel. The fields
 // before the atomics are guarded by the arbiter's mu; the atomics are
 // written under mu and read by status without it.
-type szseChannel struct {
+type szseArbChannel struct {
 	no uint16
 
 	win  []szseSlot // ring indexed by ApplSeqNum; len a power of two
@@ -97,23 +97,23 @@ type szseChannel struct {
 	dropped    atomic.Uint64 // snapshots not aligned with the delivered records
 }
 
-// newSZSEChannel returns a channel with a window of win slots (a power of
+// newSZSEArbChannel returns a channel with a window of win slots (a power of
 // two) that expects ApplSeqNum 1.
-func newSZSEChannel(no uint16, win int) *szseChannel {
-	ch := &szseChannel{no: no, win: make([]szseSlot, win)}
+func newSZSEArbChannel(no uint16, win int) *szseArbChannel {
+	ch := &szseArbChannel{no: no, win: make([]szseSlot, win)}
 	ch.req.src = -1
 	ch.next.Store(1)
 	return ch
 }
 
 // slot returns the window slot of seq.
-func (ch *szseChannel) slot(seq uint64) *szseSlot {
+func (ch *szseArbChannel) slot(seq uint64) *szseSlot {
 	return &ch.win[seq&uint64(len(ch.win)-1)]
 }
 
 // grow doubles the window until it holds span records from next, up to
 // limit slots, keeping what is held. It reports whether span fits.
-func (ch *szseChannel) grow(span uint64, limit int) bool {
+func (ch *szseArbChannel) grow(span uint64, limit int) bool {
 	if span <= uint64(len(ch.win)) {
 		return true
 	}
@@ -135,7 +135,7 @@ func (ch *szseChannel) grow(span uint64, limit int) bool {
 }
 
 // clear empties the window.
-func (ch *szseChannel) clear() {
+func (ch *szseArbChannel) clear() {
 	if ch.held == 0 {
 		return
 	}
@@ -147,7 +147,7 @@ func (ch *szseChannel) clear() {
 
 // missingTo returns the end of the missing range that starts at next: the
 // ApplSeqNum before the first record held, or last when none is held.
-func (ch *szseChannel) missingTo(next, last uint64) uint64 {
+func (ch *szseArbChannel) missingTo(next, last uint64) uint64 {
 	if ch.held > 0 {
 		end := min(last, next+uint64(len(ch.win))-1)
 		for seq := next + 1; seq <= end; seq++ {
@@ -160,7 +160,7 @@ func (ch *szseChannel) missingTo(next, last uint64) uint64 {
 }
 
 // status returns the channel's counters.
-func (ch *szseChannel) status() ChannelStatus {
+func (ch *szseArbChannel) status() ChannelStatus {
 	return ChannelStatus{
 		Channel:          ch.no,
 		Next:             ch.next.Load(),

@@ -40,7 +40,7 @@ func (a *szseArbiter) Check(now time.Time, out []szseAsk) []szseAsk {
 }
 
 // check is Check for one channel. Lock held.
-func (a *szseArbiter) check(ch *szseChannel, now int64) (szseAsk, bool) {
+func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 	if ch.req.src >= 0 {
 		if now-ch.req.progress < int64(a.reqTimeout) {
 			return szseAsk{}, false
@@ -82,7 +82,7 @@ func (a *szseArbiter) check(ch *szseChannel, now int64) (szseAsk, bool) {
 // mayBring reports whether a live source has not yet passed next on the
 // channel (or has not shown where it is), so may still bring it live.
 // Lock held.
-func (a *szseArbiter) mayBring(ch *szseChannel, next uint64) bool {
+func (a *szseArbiter) mayBring(ch *szseArbChannel, next uint64) bool {
 	for i, live := range a.live {
 		if live && ch.src[i].pos.Load() <= next {
 			return true
@@ -109,7 +109,7 @@ func (a *szseArbiter) pick(k int) int {
 // retransmitted notes that src has resent everything it announced for
 // the channel; if that answered the channel's request, the request is
 // done. Lock held.
-func (a *szseArbiter) retransmitted(ch *szseChannel, src int) {
+func (a *szseArbiter) retransmitted(ch *szseArbChannel, src int) {
 	if ch.req.src == src {
 		a.requestDone(ch)
 	}
@@ -118,7 +118,7 @@ func (a *szseArbiter) retransmitted(ch *szseChannel, src int) {
 // requestDone ends the channel's request: answered in full or in part,
 // or its range delivered anyway. Check asks for whatever is still
 // missing. Lock held.
-func (a *szseArbiter) requestDone(ch *szseChannel) {
+func (a *szseArbiter) requestDone(ch *szseArbChannel) {
 	if ch.next.Load() > ch.req.from {
 		ch.gaps.Add(1)
 	}
@@ -141,7 +141,7 @@ func (a *szseArbiter) Unsent(src int, channel uint16) {
 // channel is stale, the sink is told to clear its books (unless nothing
 // was delivered since it was last told) and delivery starts again from
 // ApplSeqNum 1. Lock held.
-func (a *szseArbiter) declareLost(ch *szseChannel, from, to uint64) {
+func (a *szseArbiter) declareLost(ch *szseArbChannel, from, to uint64) {
 	n := to - from + 1
 	a.log.Error("feed: SZSE records lost on every source; rebuilding the channel from ApplSeqNum 1",
 		"channel", ch.no, "from", from, "to", to, "count", n, "attempts", ch.attempts, "recovery_timeout", a.recovery)
@@ -164,7 +164,7 @@ func (a *szseArbiter) declareLost(ch *szseChannel, from, to uint64) {
 
 // caughtUp ends a rebuild: delivery has reached everything known of the
 // channel. Lock held.
-func (a *szseArbiter) caughtUp(ch *szseChannel) {
+func (a *szseArbiter) caughtUp(ch *szseArbChannel) {
 	ch.stale.Store(false)
 	a.log.Info("feed: SZSE channel rebuilt; live again", "channel", ch.no, "next", ch.next.Load())
 	if err := a.sink.ChannelLive(ch.no); err != nil {
