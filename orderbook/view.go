@@ -170,6 +170,15 @@ func backoff(spins int) {
 	}
 }
 
+// Stale reports whether symbol id's published book is marked stale (its
+// feed lost messages, a rebuild is under way, or a snapshot disagreed
+// with it). It never blocks the writer; any goroutine may call it.
+func (e *Engine) Stale(id SymbolID) bool {
+	var v View
+	e.View(id, 1, &v)
+	return v.State == StateStale
+}
+
 // publishView publishes b's state after the Update it just produced: the
 // top-of-book slot when rank 0 of a side changed, then the header and the
 // changed levels of the view. Only the shard's writer calls it.

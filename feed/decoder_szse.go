@@ -1,0 +1,276 @@
+package feed
+
+import (
+	"fmt"
+
+	"sgw/feed/event"
+	"sgw/feed/szse"
+)
+
+// snapshotCheckDepth is how many levels per side a snapshot is compared
+// with the book on: SZSE's 300111 publishes ten.
+const snapshotCheckDepth = 10
+
+// SZSEDecoder is the SZSE Binary side of the decoder seam: the sink of an
+// SZSEFeed, turning order-by-order records into book events.
+//
+//   - A limit order (300192, OrdType '2') is an Add, flagged
+//     FlagAnnounced: SZSE publishes an order before the trades it makes on
+//     arrival, so a crossing order waits off the book for them. A market
+//     or own-best order is not rested (its trades still print and reduce
+//     the resting orders; a real venue rests the remainder of an own-best
+//     order at its side's best price, which the books do not model).
+//   - A trade (300191, ExecType 'F') is two Executes of LastQty at LastPx,
+//     of the buy and the sell order, printed once; either may be an order
+//     that never rested (FlagMayBeAbsent).
+//   - A cancel (300191, ExecType '4') is a Delete of the order it names.
+//   - A record that does not trade the last announced order of its
+//     channel is preceded by a Rest: that order's trades are over.
+//   - A snapshot (300111) is a Check per published level, bid and offer
+//     (and an empty rank after the last when fewer than ten): a book that
+//     differs is counted and marked stale by the books, and at the
+//     symbol's next snapshot the decoder asks for its channel to be
+//     rebuilt (RebuildRequests).
+//   - ResetChannel clears every book the channel carried (stale),
+//     ChannelLive marks them valid again.
+//
+// Records of instruments no book is kept for are counted and dropped. The
+// feed calls ApplySZSE, ResetChannel and ChannelLive one at a time; the
+// other methods are safe from any goroutine.
+type SZSEDecoder struct {
+	syms     Symbols
+	out      EventSink
+	stale    func(id uint32) bool // the book's published stale mark
+	channels map[uint16]*szseChannel
+	bySym    map[uint32]uint16 // record channel of each instrument seen
+	ev       event.Event
+	cnt      decodeCounters
+	requests rebuildRequests
+}
+
+// szseChannel is what the decoder keeps per channel of records.
+type szseChannel struct {
+	syms       map[uint32]bool // instruments whose records the channel carried
+	rebuilding bool            // between ResetChannel and ChannelLive
+	// The last announced order, until a record that does not trade it.
+	agg    bool
+	aggSym uint32
+	aggRef uint64
+}
+
+// NewSZSEDecoder returns a decoder resolving instruments with syms and
+// delivering to out. stale reports whether the books marked a symbol's
+// book stale (*orderbook.Engine's Stale); nil never asks for rebuilds.
+func NewSZSEDecoder(syms Symbols, out EventSink, stale func(id uint32) bool) *SZSEDecoder {
+	return &SZSEDecoder{syms: syms, out: out, stale: stale, channels: map[uint16]*szseChannel{}, bySym: map[uint32]uint16{}}
+}
+
+func (d *SZSEDecoder) channel(no uint16) *szseChannel {
+	c := d.channels[no]
+	if c == nil {
+		c = &szseChannel{syms: map[uint32]bool{}}
+		d.channels[no] = c
+	}
+	return c
+}
+
+// lookup resolves a SecurityID, counting the unknown.
+func (d *SZSEDecoder) lookup(id *[8]byte) (uint32, bool) {
+	sym, ok := d.syms.LookupFeed(szse.TrimString(id[:]))
+	if !ok {
+		d.cnt.unknownSymbol.Add(1)
+	}
+	return uint32(sym), ok
+}
+
+// ApplySZSE takes one record or snapshot (see the type's doc).
+func (d *SZSEDecoder) ApplySZSE(m *szse.Message, recv int64) error {
+	switch m.Type {
+	case szse.TypeOrder:
+		return d.order(&m.Order, recv)
+	case szse.TypeTrade:
+		return d.trade(&m.Trade, recv)
+	case szse.TypeSnapshot:
+		return d.snapshot(&m.Snapshot, recv)
+	}
+	d.cnt.ignored.Add(1)
+	return nil
+}
+
+func (d *SZSEDecoder) order(o *szse.Order, recv int64) error {
+	c := d.channel(o.ChannelNo)
+	sym, ok := d.lookup(&o.SecurityID)
+	if err := d.rest(c, o.ApplSeqNum, 0); err != nil || !ok {
+		return err
+	}
+	c.syms[sym] = true
+	d.bySym[sym] = o.ChannelNo
+	c.agg, c.aggSym, c.aggRef = true, sym, uint64(o.ApplSeqNum)
+	var side event.Side
+	switch o.Side {
+	case szse.SideBuy:
+		side = event.Buy
+	case szse.SideSell:
+		side = event.Sell
+	}
+	if o.OrdType != szse.OrdTypeLimit || side == 0 {
+		d.cnt.ignored.Add(1) // not rested: see the type's doc
+		return nil
+	}
+	qty, _ := o.OrderQty.Shares()
+	d.ev = event.Event{Kind: event.Add, Symbol: sym, Recv: recv, Time: szseTime(o.TransactTime),
+		Ref: uint64(o.ApplSeqNum), Side: side, Price: o.Price.Price(), Qty: qty, Flags: event.FlagAnnounced}
+	return d.apply()
+}
+
+func (d *SZSEDecoder) trade(t *szse.Trade, recv int64) error {
+	c := d.channel(t.ChannelNo)
+	sym, ok := d.lookup(&t.SecurityID)
+	if err := d.rest(c, t.BidApplSeqNum, t.OfferApplSeqNum); err != nil || !ok {
+		return err
+	}
+	c.syms[sym] = true
+	d.bySym[sym] = t.ChannelNo
+	qty, _ := t.LastQty.Shares()
+	d.ev = event.Event{Symbol: sym, Recv: recv, Time: szseTime(t.TransactTime), Qty: qty}
+	switch t.ExecType {
+	case szse.ExecTypeCancel:
+		d.ev.Kind, d.ev.Flags = event.Delete, event.FlagMayBeAbsent
+		d.ev.Ref = uint64(max(t.BidApplSeqNum, t.OfferApplSeqNum))
+		return d.apply()
+	case szse.ExecTypeTrade:
+	default:
+		d.cnt.decodeErrors.Add(1)
+		return fmt.Errorf("feed: szse: trade %d of channel %d: ExecType %q", t.ApplSeqNum, t.ChannelNo, t.ExecType)
+	}
+	d.ev.Kind, d.ev.Price = event.Execute, t.LastPx.Price()
+	flags := event.FlagMayBeAbsent | event.FlagPrint
+	for _, ref := range [2]int64{t.BidApplSeqNum, t.OfferApplSeqNum} {
+		if ref == 0 {
+			continue
+		}
+		d.ev.Ref, d.ev.Flags = uint64(ref), flags
+		if err := d.apply(); err != nil {
+			return err
+		}
+		flags = event.FlagMayBeAbsent
+	}
+	return nil
+}
+
+// rest sends a Rest for the channel's last announced order unless the
+// record trades it (names a or b).
+func (d *SZSEDecoder) rest(c *szseChannel, a, b int64) error {
+	if !c.agg || c.aggRef == uint64(a) || c.aggRef == uint64(b) {
+		return nil
+	}
+	c.agg = false
+	d.ev = event.Event{Kind: event.Rest, Symbol: c.aggSym}
+	return d.apply()
+}
+
+func (d *SZSEDecoder) snapshot(s *szse.Snapshot, recv int64) error {
+	sym, ok := d.lookup(&s.SecurityID)
+	if !ok {
+		return nil
+	}
+	no, seen := d.bySym[sym]
+	if !seen {
+		return nil // nothing built for it yet
+	}
+	c := d.channel(no)
+	if c.agg && c.aggSym == sym {
+		if err := d.rest(c, 0, 0); err != nil {
+			return err
+		}
+	}
+	var levels [2]int // levels of each side in the snapshot
+	for i := range s.Entries {
+		e := &s.Entries[i]
+		side := event.Buy
+		switch string(e.MDEntryType[:]) {
+		case szse.EntryBid:
+		case szse.EntryOffer:
+			side = event.Sell
+		default:
+			continue
+		}
+		if e.MDPriceLevel < 1 || e.MDPriceLevel > snapshotCheckDepth {
+			continue
+		}
+		price, _ := e.MDEntryPx.Price()
+		qty, _ := e.MDEntrySize.Shares()
+		levels[side-1]++
+		d.ev = event.Event{Kind: event.Check, Symbol: sym, Recv: recv, Side: side, Code: byte(e.MDPriceLevel - 1), Price: price, Qty: qty}
+		if err := d.apply(); err != nil {
+			return err
+		}
+	}
+	for i, n := range levels {
+		if n < snapshotCheckDepth {
+			d.ev = event.Event{Kind: event.Check, Symbol: sym, Recv: recv, Side: event.Side(i + 1), Code: byte(n)}
+			if err := d.apply(); err != nil {
+				return err
+			}
+		}
+	}
+	// The books apply the checks after this call: a mismatch shows as a
+	// stale book at the symbol's next snapshot.
+	if d.stale != nil && !c.rebuilding && d.stale(sym) {
+		d.requests.add(no)
+	}
+	return nil
+}
+
+func (d *SZSEDecoder) apply() error {
+	if err := d.out.Apply(&d.ev); err != nil {
+		return fmt.Errorf("feed: szse: %s of symbol %d: %w", d.ev.Kind, d.ev.Symbol, err)
+	}
+	return nil
+}
+
+// ResetChannel clears every book the channel carried and marks it stale:
+// its records are delivered again from ApplSeqNum 1.
+func (d *SZSEDecoder) ResetChannel(no uint16) error {
+	c := d.channel(no)
+	c.agg, c.rebuilding = false, true
+	return d.each(c, event.Clear)
+}
+
+// ChannelLive marks every book the channel carried valid again.
+func (d *SZSEDecoder) ChannelLive(no uint16) error {
+	c := d.channel(no)
+	c.rebuilding = false
+	return d.each(c, event.Valid)
+}
+
+func (d *SZSEDecoder) each(c *szseChannel, k event.Kind) error {
+	for sym := range c.syms {
+		d.ev = event.Event{Kind: k, Symbol: sym}
+		if err := d.apply(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RebuildRequests returns, once, the channels whose books a snapshot
+// found stale: the feed rebuilds them. Safe from any goroutine.
+func (d *SZSEDecoder) RebuildRequests() []uint16 { return d.requests.take() }
+
+// DecodeStats returns the decoder's counters.
+func (d *SZSEDecoder) DecodeStats() DecodeStats { return d.cnt.stats() }
+
+// szseTime turns a LocalTimeStamp YYYYMMDDHHMMSSsss into nanoseconds since
+// midnight (0 for a malformed one).
+func szseTime(t szse.Timestamp) uint64 {
+	v := int64(t) % 1_000_000_000 // HHMMSSsss
+	if v < 0 {
+		return 0
+	}
+	h, m, s, ms := v/10_000_000, v/100_000%100, v/1000%100, v%1000
+	if h > 23 || m > 59 || s > 60 {
+		return 0
+	}
+	return uint64(((h*60+m)*60+s)*1000+ms) * 1_000_000
+}
