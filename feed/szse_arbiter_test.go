@@ -388,3 +388,27 @@ func TestSZSEArbiterSnapshotChannel(t *testing.T) {
 		t.Fatalf("status %+v", c)
 	}
 }
+
+// TestSZSEArbiterRebuildOnRequest: the sink's rebuild request resets the
+// channel and delivers it again from 1; an unknown or rebuilding channel
+// is left alone.
+func TestSZSEArbiterRebuildOnRequest(t *testing.T) {
+	r := newArbRig(t, nil)
+	r.mustOffer(Primary, 2011, 1, 4)
+	r.mustOffer(Backup, 2011, 1, 4)
+	r.expect(seqs(2011, 1, 4)...)
+	r.a.Rebuild(2099)
+	r.a.Rebuild(2011)
+	r.a.Rebuild(2011)
+	r.expect("reset 2011")
+	asks := r.check(0)
+	if !slices.Equal(asks, []szseAsk{{src: Primary, channel: 2011, from: 1, to: 4}}) {
+		t.Fatalf("asks %v", asks)
+	}
+	r.answer(Primary, 2011, 1, 4, szse.ResendStatusDone)
+	r.mustOffer(Primary, 2011, 1, 4)
+	r.expect(append(seqs(2011, 1, 4), "live 2011")...)
+	if c := r.channel(2011); c.Rebuilds != 1 || c.Lost != 0 || c.Stale {
+		t.Fatalf("status %+v", c)
+	}
+}

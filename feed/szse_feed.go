@@ -26,6 +26,15 @@ type SZSESink interface {
 	ChannelLive(channel uint16) error
 }
 
+var _ SZSESink = (*SZSEDecoder)(nil)
+
+// szseRebuilder is a sink that finds books wrong and asks for their
+// channels to be rebuilt (SZSEDecoder). RebuildRequests returns each
+// channel once and is safe from any goroutine.
+type szseRebuilder interface {
+	RebuildRequests() []uint16
+}
+
 // SZSEFeed is one SZSE Binary market-data feed: a primary and a backup
 // source (MDGW sessions), and the arbiter that merges their channels into
 // the sink, channel by channel, exactly once and in ApplSeqNum order.
@@ -94,7 +103,10 @@ func (f *SZSEFeed) Name() string { return f.cfg.Name }
 
 // Run connects the sources and keeps them connected, and recovers gaps,
 // until ctx ends; then it logs out, closes the sources and returns nil
-// once their goroutines have ended. It may be called once.
+// once their goroutines have ended. When the sink asks for channels to be
+// rebuilt (RebuildRequests, as SZSEDecoder does when a snapshot finds a
+// book wrong), Run rebuilds them from ApplSeqNum 1 as after a loss. It may
+// be called once.
 func (f *SZSEFeed) Run(ctx context.Context) error {
 	if !f.running.CompareAndSwap(false, true) {
 		return errors.New("feed: SZSEFeed.Run called twice")
@@ -108,8 +120,14 @@ func (f *SZSEFeed) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(f.cfg.CheckInterval)
 	defer t.Stop()
+	rebuilder, _ := f.arb.sink.(szseRebuilder)
 	var asks []szseAsk
 	for {
+		if rebuilder != nil {
+			for _, no := range rebuilder.RebuildRequests() {
+				f.arb.Rebuild(no)
+			}
+		}
 		asks = f.arb.Check(time.Now(), asks[:0])
 		for _, a := range asks {
 			f.ask(a)

@@ -168,6 +168,31 @@ func TestSZSELostRangeRebuilt(t *testing.T) {
 	}
 }
 
+// TestSZSERebuildRequested: a sink that finds a channel's books wrong
+// asks for a rebuild (as SZSEDecoder does when a snapshot differs): the
+// channel is reset, delivered again from ApplSeqNum 1 in partial
+// ReTransmits while the stream goes on, and goes live again; nothing is
+// lost and the other channel is not touched.
+func TestSZSERebuildRequested(t *testing.T) {
+	r := newSZSERig(t, szseRigOpts{server: feedpeer.SZSEServerConfig{MaxRetransmit: 200}})
+	r.publish(800)
+	r.caughtUp()
+	r.sink.requestRebuild(2012)
+	r.publish(500)
+	r.waitFor("channel 2012 rebuilt", func() bool {
+		_, _, resets, lives, _, _ := r.sink.state()
+		return resets[2012] == 1 && lives[2012] == 1
+	})
+	r.publish(300)
+	r.caughtUp()
+	if c := r.channel(2012); c.Rebuilds != 1 || c.Lost != 0 || c.Rerequests < 2 {
+		t.Errorf("channel %+v", c)
+	}
+	if _, _, resets, _, _, _ := r.sink.state(); resets[2011] != 0 {
+		t.Errorf("channel 2011 reset: %v", resets)
+	}
+}
+
 // metricValue returns the value of the SZSE channel metric name for
 // channel, gathered from reg.
 func metricValue(t *testing.T, reg *prometheus.Registry, name, channel string) float64 {

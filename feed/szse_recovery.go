@@ -137,15 +137,37 @@ func (a *szseArbiter) Unsent(src int, channel uint16) {
 	}
 }
 
-// declareLost gives up on ApplSeqNum from through to of the channel: the
-// channel is stale, the sink is told to clear its books (unless nothing
-// was delivered since it was last told) and delivery starts again from
-// ApplSeqNum 1. Lock held.
+// declareLost gives up on ApplSeqNum from through to of the channel and
+// rebuilds it. Lock held.
 func (a *szseArbiter) declareLost(ch *szseArbChannel, from, to uint64) {
 	n := to - from + 1
 	a.log.Error("feed: SZSE records lost on every source; rebuilding the channel from ApplSeqNum 1",
 		"channel", ch.no, "from", from, "to", to, "count", n, "attempts", ch.attempts, "recovery_timeout", a.recovery)
 	ch.lost.Add(n)
+	a.restart(ch)
+}
+
+// Rebuild rebuilds channel no, as after a loss, because the sink found
+// its books wrong (SZSEDecoder's RebuildRequests: a snapshot differed). A
+// channel unknown or already rebuilding is left alone.
+func (a *szseArbiter) Rebuild(no uint16) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ch := a.chans.get(no)
+	if ch == nil || ch.stale.Load() {
+		return
+	}
+	a.log.Warn("feed: the sink found an SZSE channel's books wrong; rebuilding the channel from ApplSeqNum 1",
+		"channel", no, "next", ch.next.Load())
+	a.restart(ch)
+}
+
+// restart makes the channel stale, tells the sink to clear its books
+// (unless nothing was delivered since it was last told) and starts
+// delivery again from ApplSeqNum 1: a gap that Check recovers like any
+// other, until the channel has caught up and the sink is told it is live.
+// Lock held.
+func (a *szseArbiter) restart(ch *szseArbChannel) {
 	ch.rebuilds.Add(1)
 	wasStale := ch.stale.Swap(true)
 	ch.clear()
@@ -158,6 +180,9 @@ func (a *szseArbiter) declareLost(ch *szseArbChannel, from, to uint64) {
 			a.sinkErrors.Add(1)
 			a.log.Error("feed: the sink refused ResetChannel", "channel", ch.no, "err", err)
 		}
+	}
+	if ch.next.Load() > ch.last.Load() {
+		a.caughtUp(ch) // nothing to deliver again
 	}
 	a.wake()
 }

@@ -131,6 +131,10 @@ type bookSink struct {
 	lives     map[uint16]int
 	snapshots int
 	problems  []string
+	// requested are the channels the test asks the feed to rebuild
+	// (RebuildRequests), as SZSEDecoder does for a book a snapshot found
+	// wrong.
+	requested []uint16
 	// mismatches are the snapshots that differed from the book, for
 	// caughtUp to judge: a source that silently left out the records just
 	// before a snapshot sends a snapshot showing them, and no receiver can
@@ -248,6 +252,22 @@ func (b *bookSink) checkSnapshot(s *szse.Snapshot) {
 		b.mismatches = append(b.mismatches, snapshotMismatch{symbol: sym, ms: ms,
 			detail: fmt.Sprintf("snapshot of %s: bids %v asks %v; the book has bids %v asks %v", sym, bids, asks, gotBids, gotAsks)})
 	}
+}
+
+// RebuildRequests returns, once, the channels the test asked to rebuild.
+func (b *bookSink) RebuildRequests() []uint16 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.requested
+	b.requested = nil
+	return out
+}
+
+// requestRebuild makes the sink ask the feed to rebuild channel ch.
+func (b *bookSink) requestRebuild(ch uint16) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.requested = append(b.requested, ch)
 }
 
 func (b *bookSink) ResetChannel(ch uint16) error {
