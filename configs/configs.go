@@ -223,6 +223,11 @@ func (f *File) validate() error {
 		}
 		names[fc.Name] = true
 	}
+	for i, in := range f.Instruments {
+		if in.Feed != "" && !names[in.Feed] {
+			return fmt.Errorf("instruments[%d]: %s: feed %q names no feed of the feeds section", i, in.Symbol, in.Feed)
+		}
+	}
 	if _, err := f.Log.Logger(io.Discard); err != nil {
 		return err
 	}

@@ -14,11 +14,11 @@ func TestShippedConfigsLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(demo.Feeds) != 1 || demo.Sim == nil || len(demo.Instruments) < 3 {
-		t.Fatalf("demo config incomplete: %+v", demo)
+	if len(demo.Feeds) != 2 || demo.Sim == nil || len(demo.Instruments) < 3 || !demo.Sim.SZSE.Enabled {
+		t.Fatalf("demo config incomplete (want an ITCH feed, an SZSE feed and the simulator in SZSE mode): %+v", demo)
 	}
-	if demo.Feeds[0].Backup.TLS == nil {
-		t.Fatal("demo backup is not TLS")
+	if demo.Feeds[0].Backup.TLS == nil || demo.Feeds[1].Backup.TLS == nil || demo.Feeds[1].Protocol != "szse" {
+		t.Fatal("demo backups are not TLS, or the second feed is not SZSE Binary")
 	}
 	if demo.Instruments[0].Tick != 100 || demo.Instruments[0].Lot != 100 || demo.Instruments[0].FeedSymbol != "600519" {
 		t.Fatalf("instrument defaults not filled: %+v", demo.Instruments[0])
@@ -84,5 +84,14 @@ func TestBooksDepthBelowFanOut(t *testing.T) {
 	b := bytes.Replace(demo, []byte("  max_depth: 20\n"), []byte("  max_depth: 10\n"), 1)
 	if _, err := Parse("depth.yaml", b); err == nil || !strings.Contains(err.Error(), "books.max_depth: 10") {
 		t.Fatalf("max_depth 10: %v", err)
+	}
+}
+
+// TestInstrumentFeedNamed: an instrument's feed must be one of the feeds.
+func TestInstrumentFeedNamed(t *testing.T) {
+	doc := strings.Replace(string(demo_), "feed: szse}", "feed: nasdaq}", 1)
+	_, err := Parse("demo.yaml", []byte(doc))
+	if err == nil || !strings.Contains(err.Error(), `feed "nasdaq" names no feed`) {
+		t.Fatalf("err = %v", err)
 	}
 }

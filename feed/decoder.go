@@ -10,6 +10,7 @@ import (
 	"sgw/feed/event"
 	"sgw/feed/itch"
 	"sgw/orderbook"
+	"sgw/refdata"
 )
 
 // EventSink receives a feed's normalized events: the decoder seam's far
@@ -22,6 +23,34 @@ type EventSink interface {
 // *orderbook.Engine implements it.
 type Symbols interface {
 	LookupFeed(feedSymbol []byte) (orderbook.SymbolID, bool)
+}
+
+// Books is what Carried needs of the books. *orderbook.Engine implements
+// it.
+type Books interface {
+	Symbols
+	Instrument(id orderbook.SymbolID) *refdata.Instrument
+}
+
+// Carried returns the instruments of books that feed carries: those whose
+// Instrument.Feed names it or is empty. A decoder given it never writes a
+// book another feed owns.
+func Carried(books Books, feed string) Symbols { return carried{books, feed} }
+
+type carried struct {
+	books Books
+	feed  string
+}
+
+func (c carried) LookupFeed(feedSymbol []byte) (orderbook.SymbolID, bool) {
+	id, ok := c.books.LookupFeed(feedSymbol)
+	if !ok {
+		return 0, false
+	}
+	if f := c.books.Instrument(id).Feed; f != "" && f != c.feed {
+		return 0, false
+	}
+	return id, true
 }
 
 // DecodeStats counts what a decoder could not turn into book events.

@@ -23,7 +23,9 @@ const snapshotCheckDepth = 10
 //   - A trade (300191, ExecType 'F') is two Executes of LastQty at LastPx,
 //     of the buy and the sell order, printed once; either may be an order
 //     that never rested (FlagMayBeAbsent).
-//   - A cancel (300191, ExecType '4') is a Delete of the order it names.
+//   - A cancel (300191, ExecType '4') is a Reduce of LastQty of the order
+//     it names: SZSE cancels what is left (LastQty), so the order leaves;
+//     a partial cancel (as the simulator's) keeps the rest.
 //   - A record that does not trade the last announced order of its
 //     channel is preceded by a Rest: that order's trades are over.
 //   - A snapshot (300111) is a Check per published level, bid and offer
@@ -135,7 +137,7 @@ func (d *SZSEDecoder) trade(t *szse.Trade, recv int64) error {
 	d.ev = event.Event{Symbol: sym, Recv: recv, Time: szseTime(t.TransactTime), Qty: qty}
 	switch t.ExecType {
 	case szse.ExecTypeCancel:
-		d.ev.Kind, d.ev.Flags = event.Delete, event.FlagMayBeAbsent
+		d.ev.Kind, d.ev.Flags = event.Reduce, event.FlagMayBeAbsent
 		d.ev.Ref = uint64(max(t.BidApplSeqNum, t.OfferApplSeqNum))
 		return d.apply()
 	case szse.ExecTypeTrade:

@@ -64,7 +64,7 @@ func TestSZSEDecoder(t *testing.T) {
 		{szOrder(5, "300750", '1', '1', 0, 100), nil}, // market: not rested
 		{szTrade(6, 0, 2, "000001", '4', 0, 200), []event.Event{
 			{Kind: event.Rest, Symbol: 1},
-			{Kind: event.Delete, Symbol: 0, Ref: 2, Qty: 200, Flags: event.FlagMayBeAbsent}}},
+			{Kind: event.Reduce, Symbol: 0, Ref: 2, Qty: 200, Flags: event.FlagMayBeAbsent}}},
 	}
 	for i, s := range steps {
 		out.evs = nil

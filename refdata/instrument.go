@@ -80,10 +80,14 @@ var (
 type Instrument struct {
 	// Symbol is the gateway symbol clients use, such as "600519.SH".
 	Symbol string `yaml:"symbol" json:"symbol"`
-	// FeedSymbol is the symbol on the ITCH feed: up to 8 characters,
-	// left-justified and space padded on the wire. Empty means the code part
-	// of Symbol ("600519").
+	// FeedSymbol is the symbol on the market-data feed (ITCH Stock, SZSE
+	// SecurityID): up to 8 characters, left-justified and space padded on
+	// the wire. Empty means the code part of Symbol ("600519").
 	FeedSymbol string `yaml:"feed_symbol" json:"feedSymbol"`
+	// Feed names the feed that carries the instrument's market data (a
+	// feeds[].name of the configuration): only that feed's decoder may
+	// write its book. Empty means any feed that names it.
+	Feed string `yaml:"feed" json:"feed,omitempty"`
 	// Name is a display name; optional.
 	Name string `yaml:"name" json:"name,omitempty"`
 	// Board sets the daily price band: main, chinext, star or st.

@@ -43,7 +43,7 @@ import (
 // Gateway is the gateway's components, constructed and ready to run.
 type Gateway struct {
 	books     *orderbook.Engine
-	feeds     []*feed.Feed
+	feeds     []runFeed
 	tokens    *auth.Verifier // nil when the config has no auth section
 	server    *gateway.Server
 	orders    *orders.Manager // nil without an orders section
@@ -54,6 +54,13 @@ type Gateway struct {
 	// drainTimeout bounds the wait, at shutdown, for accepted requests to
 	// be sent and answered.
 	drainTimeout time.Duration
+}
+
+// runFeed is a feed of either protocol as the gateway runs and reports
+// it.
+type runFeed interface {
+	gateway.Feed
+	Run(ctx context.Context) error
 }
 
 // New constructs the gateway described by cfg.
@@ -67,15 +74,32 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g := &Gateway{books: books, log: log}
 	var gfeeds []gateway.Feed
+	var itchFeeds []*feed.Feed
+	var szseFeeds []*feed.SZSEFeed
 	for _, fc := range cfg.Feeds {
-		f, err := feed.New(fc, feed.NewITCHDecoder(books, books.NewInput(fc.Name)), log)
-		if err != nil {
-			return nil, err
+		syms := feed.Carried(books, fc.Name)
+		var f runFeed
+		switch fc.Protocol {
+		case feed.ProtocolSZSE:
+			stale := func(id uint32) bool { return books.Stale(orderbook.SymbolID(id)) }
+			sf, err := feed.NewSZSE(fc, feed.NewSZSEDecoder(syms, books.NewInput(fc.Name), stale), log)
+			if err != nil {
+				return nil, err
+			}
+			szseFeeds = append(szseFeeds, sf)
+			f = sf
+		default:
+			itf, err := feed.New(fc, feed.NewITCHDecoder(syms, books.NewInput(fc.Name)), log)
+			if err != nil {
+				return nil, err
+			}
+			itchFeeds = append(itchFeeds, itf)
+			f = itf
 		}
 		g.feeds = append(g.feeds, f)
 		gfeeds = append(gfeeds, f)
 	}
-	reg.MustRegister(feed.NewCollector(g.feeds...), gateway.NewBooksCollector(books))
+	reg.MustRegister(feed.NewCollector(itchFeeds...).WithSZSE(szseFeeds...), gateway.NewBooksCollector(books))
 	deps := gateway.Deps{Market: books, PublishedDepth: books.MaxDepth(), Feeds: gfeeds, Registry: reg, Log: log, Web: web.Handler()}
 	if cfg.Auth != nil {
 		if g.tokens, err = auth.New(*cfg.Auth); err != nil {
@@ -437,10 +461,12 @@ func wireSimFIX(cfg *configs.File, fa *fixsim.Acceptor) error {
 
 // simAddr maps the addresses that name the in-process simulator's listeners
 // in a demo configuration to its sources.
-var simAddr = map[string]sim.Source{"sim:primary": sim.Primary, "sim:backup": sim.Backup}
+var simAddr = map[string]sim.Source{"sim:primary": sim.Primary, "sim:backup": sim.Backup,
+	"sim:szse-primary": sim.SZSEPrimary, "sim:szse-backup": sim.SZSEBackup}
 
 // WireSimFeeds points the feed sources whose address names the in-process
-// simulator (sim:primary, sim:backup) at its listeners, and makes TLS
+// simulator (sim:primary, sim:backup, sim:szse-primary, sim:szse-backup)
+// at its listeners, and makes TLS
 // sources among them trust the simulator's self-signed CA.
 func WireSimFeeds(cfg *configs.File, s *sim.Sim) {
 	for i := range cfg.Feeds {
@@ -449,7 +475,11 @@ func WireSimFeeds(cfg *configs.File, s *sim.Sim) {
 			if !ok {
 				continue
 			}
-			src.Addr = s.Addr(which).String()
+			addr := s.Addr(which)
+			if addr == nil {
+				continue // SZSE mode is off: the feed's address stays invalid and says so
+			}
+			src.Addr = addr.String()
 			if src.TLS != nil && src.TLS.CAPEM == "" && src.TLS.CAFile == "" {
 				src.TLS.CAPEM = string(s.CACertPEM())
 			}
