@@ -3,8 +3,6 @@ package feed
 import (
 	"bytes"
 	"fmt"
-	"slices"
-	"sync"
 	"sync/atomic"
 
 	"sgw/feed/event"
@@ -165,26 +163,3 @@ func (d *ITCHDecoder) each(k event.Kind) error {
 
 // DecodeStats returns the decoder's counters.
 func (d *ITCHDecoder) DecodeStats() DecodeStats { return d.cnt.stats() }
-
-// rebuildRequests is a set of channels to rebuild, added to by a decoder
-// and taken by its feed's supervisor.
-type rebuildRequests struct {
-	mu  sync.Mutex
-	chs []uint16
-}
-
-func (r *rebuildRequests) add(ch uint16) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !slices.Contains(r.chs, ch) {
-		r.chs = append(r.chs, ch)
-	}
-}
-
-func (r *rebuildRequests) take() []uint16 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.chs
-	r.chs = nil
-	return out
-}

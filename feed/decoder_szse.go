@@ -2,9 +2,12 @@ package feed
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 
 	"sgw/feed/event"
 	"sgw/feed/szse"
+	"sgw/orderbook"
 )
 
 // snapshotCheckDepth is how many levels per side a snapshot is compared
@@ -29,10 +32,11 @@ const snapshotCheckDepth = 10
 //   - A record that does not trade the last announced order of its
 //     channel is preceded by a Rest: that order's trades are over.
 //   - A snapshot (300111) is a Check per published level, bid and offer
-//     (and an empty rank after the last when fewer than ten): a book that
-//     differs is counted and marked stale by the books, and at the
-//     symbol's next snapshot the decoder asks for its channel to be
-//     rebuilt (RebuildRequests).
+//     (and an empty rank after the last when fewer than ten), then a
+//     CheckDone: the books count a snapshot that differs and mark the book
+//     stale when two in a row do (a snapshot can run just ahead of records
+//     not yet recovered); the feed's supervisor then finds the channel of
+//     the stale book in RebuildRequests and rebuilds it.
 //   - ResetChannel clears every book the channel carried (stale),
 //     ChannelLive marks them valid again.
 //
@@ -42,18 +46,49 @@ const snapshotCheckDepth = 10
 type SZSEDecoder struct {
 	syms     Symbols
 	out      EventSink
-	stale    func(id uint32) bool // the book's published stale mark
+	health   BookHealth // nil: no rebuild requests
 	channels map[uint16]*szseChannel
 	bySym    map[uint32]uint16 // record channel of each instrument seen
+	// lastSnap is the identity of the last snapshot checked per
+	// instrument: both sources deliver each snapshot, and a copy is not a
+	// second opinion.
+	lastSnap map[uint32]snapID
 	ev       event.Event
 	cnt      decodeCounters
-	requests rebuildRequests
+
+	// mu guards what RebuildRequests (the feed's supervisor) reads: the
+	// instruments seen with their channels, the channels being rebuilt,
+	// and the books' mismatch count at the last look.
+	mu         sync.Mutex
+	watch      []symChannel
+	rebuilding map[uint16]bool
+	mismatches uint64
+}
+
+// BookHealth is what the SZSE decoder reads of the books to ask for
+// rebuilds: whether a book is stale, and the count of snapshots that
+// differed. *orderbook.Engine implements it.
+type BookHealth interface {
+	Stale(id orderbook.SymbolID) bool
+	Stats() orderbook.Stats
+}
+
+// symChannel is an instrument and the channel of its records.
+type symChannel struct {
+	sym uint32
+	ch  uint16
+}
+
+// snapID tells snapshots of one instrument apart.
+type snapID struct {
+	orig   szse.Timestamp
+	trades int64
+	volume szse.Qty2
 }
 
 // szseChannel is what the decoder keeps per channel of records.
 type szseChannel struct {
-	syms       map[uint32]bool // instruments whose records the channel carried
-	rebuilding bool            // between ResetChannel and ChannelLive
+	syms map[uint32]bool // instruments whose records the channel carried
 	// The last announced order, until a record that does not trade it.
 	agg    bool
 	aggSym uint32
@@ -61,10 +96,23 @@ type szseChannel struct {
 }
 
 // NewSZSEDecoder returns a decoder resolving instruments with syms and
-// delivering to out. stale reports whether the books marked a symbol's
-// book stale (*orderbook.Engine's Stale); nil never asks for rebuilds.
-func NewSZSEDecoder(syms Symbols, out EventSink, stale func(id uint32) bool) *SZSEDecoder {
-	return &SZSEDecoder{syms: syms, out: out, stale: stale, channels: map[uint16]*szseChannel{}, bySym: map[uint32]uint16{}}
+// delivering to out. health (the books) tells RebuildRequests which
+// books a snapshot found wrong; nil never asks for rebuilds.
+func NewSZSEDecoder(syms Symbols, out EventSink, health BookHealth) *SZSEDecoder {
+	return &SZSEDecoder{syms: syms, out: out, health: health, channels: map[uint16]*szseChannel{}, bySym: map[uint32]uint16{},
+		lastSnap: map[uint32]snapID{}, rebuilding: map[uint16]bool{}}
+}
+
+// carry records that channel no carries sym's records.
+func (d *SZSEDecoder) carry(c *szseChannel, no uint16, sym uint32) {
+	if c.syms[sym] {
+		return
+	}
+	c.syms[sym] = true
+	d.bySym[sym] = no
+	d.mu.Lock()
+	d.watch = append(d.watch, symChannel{sym, no})
+	d.mu.Unlock()
 }
 
 func (d *SZSEDecoder) channel(no uint16) *szseChannel {
@@ -105,8 +153,7 @@ func (d *SZSEDecoder) order(o *szse.Order, recv int64) error {
 	if err := d.rest(c, o.ApplSeqNum, 0); err != nil || !ok {
 		return err
 	}
-	c.syms[sym] = true
-	d.bySym[sym] = o.ChannelNo
+	d.carry(c, o.ChannelNo, sym)
 	c.agg, c.aggSym, c.aggRef = true, sym, uint64(o.ApplSeqNum)
 	var side event.Side
 	switch o.Side {
@@ -131,8 +178,7 @@ func (d *SZSEDecoder) trade(t *szse.Trade, recv int64) error {
 	if err := d.rest(c, t.BidApplSeqNum, t.OfferApplSeqNum); err != nil || !ok {
 		return err
 	}
-	c.syms[sym] = true
-	d.bySym[sym] = t.ChannelNo
+	d.carry(c, t.ChannelNo, sym)
 	qty, _ := t.LastQty.Shares()
 	d.ev = event.Event{Symbol: sym, Recv: recv, Time: szseTime(t.TransactTime), Qty: qty}
 	switch t.ExecType {
@@ -180,6 +226,11 @@ func (d *SZSEDecoder) snapshot(s *szse.Snapshot, recv int64) error {
 	if !seen {
 		return nil // nothing built for it yet
 	}
+	id := snapID{orig: s.OrigTime, trades: s.NumTrades, volume: s.TotalVolumeTrade}
+	if last, ok := d.lastSnap[sym]; ok && last == id {
+		return nil // the other source's copy
+	}
+	d.lastSnap[sym] = id
 	c := d.channel(no)
 	if c.agg && c.aggSym == sym {
 		if err := d.rest(c, 0, 0); err != nil {
@@ -216,12 +267,8 @@ func (d *SZSEDecoder) snapshot(s *szse.Snapshot, recv int64) error {
 			}
 		}
 	}
-	// The books apply the checks after this call: a mismatch shows as a
-	// stale book at the symbol's next snapshot.
-	if d.stale != nil && !c.rebuilding && d.stale(sym) {
-		d.requests.add(no)
-	}
-	return nil
+	d.ev = event.Event{Kind: event.CheckDone, Symbol: sym, Recv: recv}
+	return d.apply()
 }
 
 func (d *SZSEDecoder) apply() error {
@@ -235,14 +282,19 @@ func (d *SZSEDecoder) apply() error {
 // its records are delivered again from ApplSeqNum 1.
 func (d *SZSEDecoder) ResetChannel(no uint16) error {
 	c := d.channel(no)
-	c.agg, c.rebuilding = false, true
+	c.agg = false
+	d.mu.Lock()
+	d.rebuilding[no] = true
+	d.mu.Unlock()
 	return d.each(c, event.Clear)
 }
 
 // ChannelLive marks every book the channel carried valid again.
 func (d *SZSEDecoder) ChannelLive(no uint16) error {
 	c := d.channel(no)
-	c.rebuilding = false
+	d.mu.Lock()
+	delete(d.rebuilding, no)
+	d.mu.Unlock()
 	return d.each(c, event.Valid)
 }
 
@@ -256,9 +308,31 @@ func (d *SZSEDecoder) each(c *szseChannel, k event.Kind) error {
 	return nil
 }
 
-// RebuildRequests returns, once, the channels whose books a snapshot
-// found stale: the feed rebuilds them. Safe from any goroutine.
-func (d *SZSEDecoder) RebuildRequests() []uint16 { return d.requests.take() }
+// RebuildRequests returns the channels with a book that snapshots found
+// wrong (stale, outside a rebuild): the feed rebuilds them. It looks at
+// the books only when their count of differing snapshots has moved since
+// the last look (a book is marked stale by its second differing snapshot
+// in a row, which counts). Safe
+// from any goroutine; the feed's supervisor calls it.
+func (d *SZSEDecoder) RebuildRequests() []uint16 {
+	if d.health == nil {
+		return nil
+	}
+	m := d.health.Stats().Mismatch
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if m == d.mismatches {
+		return nil
+	}
+	d.mismatches = m
+	var out []uint16
+	for _, w := range d.watch {
+		if !d.rebuilding[w.ch] && !slices.Contains(out, w.ch) && d.health.Stale(orderbook.SymbolID(w.sym)) {
+			out = append(out, w.ch)
+		}
+	}
+	return out
+}
 
 // DecodeStats returns the decoder's counters.
 func (d *SZSEDecoder) DecodeStats() DecodeStats { return d.cnt.stats() }

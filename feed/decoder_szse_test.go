@@ -38,6 +38,15 @@ func szTrade(seq, bid, offer int64, sec string, exec byte, px szse.Price4, share
 	return m
 }
 
+// fakeHealth reports every book stale or none, and a mismatch count.
+type fakeHealth struct {
+	stale      bool
+	mismatches uint64
+}
+
+func (h *fakeHealth) Stale(orderbook.SymbolID) bool { return h.stale }
+func (h *fakeHealth) Stats() orderbook.Stats        { return orderbook.Stats{Mismatch: h.mismatches} }
+
 // TestSZSEDecoder: records become the events the books apply — announced
 // limit orders, trades as two executions printed once, cancels as deletes,
 // a Rest before a record that does not trade the last announced order —
@@ -45,8 +54,8 @@ func szTrade(seq, bid, offer int64, sec string, exec byte, px szse.Price4, share
 // validate the books the channel carried.
 func TestSZSEDecoder(t *testing.T) {
 	out := &recordEvents{}
-	stale := false
-	d := NewSZSEDecoder(fakeSymbols{"000001": 0, "300750": 1}, out, func(uint32) bool { return stale })
+	health := &fakeHealth{}
+	d := NewSZSEDecoder(fakeSymbols{"000001": 0, "300750": 1}, out, health)
 	const t0 = (9*3600+30*60)*1e9 + 123e6
 	steps := []struct {
 		m    *szse.Message
@@ -85,7 +94,8 @@ func TestSZSEDecoder(t *testing.T) {
 	}
 
 	// A snapshot: each bid and offer level checked, an empty rank after
-	// the last; a stale book asks for its channel's rebuild.
+	// the last. A book the books marked stale after snapshots differed
+	// asks for its channel's rebuild, once per new difference.
 	snap := &szse.Message{Type: szse.TypeSnapshot}
 	copy(snap.Snapshot.SecurityID[:], "000001  ")
 	snap.Snapshot.Entries = []szse.MDEntry{
@@ -93,7 +103,6 @@ func TestSZSEDecoder(t *testing.T) {
 		{MDEntryType: [2]byte{'2', ' '}, MDEntryPx: szse.PriceToPrice6(115000), MDEntrySize: szse.SharesToQty2(300)},
 	}
 	out.evs = nil
-	stale = true
 	if err := d.ApplySZSE(snap, 7); err != nil {
 		t.Fatal(err)
 	}
@@ -101,21 +110,27 @@ func TestSZSEDecoder(t *testing.T) {
 		{Kind: event.Check, Symbol: 0, Recv: 7, Side: event.Buy, Code: 0, Price: 115100, Qty: 200},
 		{Kind: event.Check, Symbol: 0, Recv: 7, Side: event.Buy, Code: 1},
 		{Kind: event.Check, Symbol: 0, Recv: 7, Side: event.Sell, Code: 0},
+		{Kind: event.CheckDone, Symbol: 0, Recv: 7},
 	}
 	if !slices.Equal(out.evs, want) {
 		t.Fatalf("snapshot events\n %+v\nwant\n %+v", out.evs, want)
 	}
+	if got := d.RebuildRequests(); got != nil {
+		t.Fatalf("rebuild requested with no book stale: %v", got)
+	}
+	health.stale, health.mismatches = true, 2
 	if got := d.RebuildRequests(); !slices.Equal(got, []uint16{2011}) {
 		t.Fatalf("rebuild requests %v", got)
+	}
+	if got := d.RebuildRequests(); got != nil {
+		t.Fatalf("rebuild requested again with no new difference: %v", got)
 	}
 
 	out.evs = nil
 	if err := d.ResetChannel(2011); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.ApplySZSE(snap, 7); err != nil { // rebuilding: no request
-		t.Fatal(err)
-	}
+	health.mismatches = 3
 	if got := d.RebuildRequests(); got != nil {
 		t.Fatalf("rebuild requested while rebuilding: %v", got)
 	}
@@ -124,7 +139,7 @@ func TestSZSEDecoder(t *testing.T) {
 	}
 	var kinds []event.Kind
 	for _, ev := range out.evs {
-		if ev.Kind != event.Check {
+		if ev.Kind != event.Check && ev.Kind != event.CheckDone {
 			kinds = append(kinds, ev.Kind)
 		}
 	}

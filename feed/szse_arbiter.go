@@ -168,6 +168,7 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 			return protoErr("backwards", "channel %d went backwards: ApplSeqNum %d after %d", no, s, st.livePos-1)
 		}
 		st.livePos = s + 1
+		st.shown = true
 	}
 	if s >= st.pos.Load() {
 		st.pos.Store(s + 1)
@@ -258,8 +259,8 @@ func (a *szseArbiter) drain(ch *szseArbChannel) {
 
 // Snapshot takes a 300111 snapshot from src and delivers it if it is
 // aligned with what was delivered: on every channel with records, src's
-// stream is exactly where delivery is, so every record src sent before
-// the snapshot has been delivered and none after it. A snapshot's channel
+// stream is exactly where delivery is and no gap is open, so every record
+// src sent before the snapshot has been delivered and none after it. A snapshot's channel
 // (1xxx) is not the channel of its security's records (2xxx), so every
 // channel is checked, and only once src has sent a ChannelHeartbeat in
 // its session: before that, a session that started live may carry
@@ -284,7 +285,10 @@ func (a *szseArbiter) Snapshot(src int, m *szse.Message, recv int64) {
 		if next == 1 && ch.last.Load() == 0 {
 			continue // no records: nothing to be aligned with
 		}
-		if ch.src[src].pos.Load() != next {
+		if st := &ch.src[src]; !st.shown || st.pos.Load() != next || ch.last.Load() >= next {
+			// src has not shown its live position on the channel, is
+			// elsewhere, or a gap is open: records are known beyond
+			// what was delivered, which the snapshot may show.
 			own.dropped.Add(1)
 			return
 		}
@@ -328,7 +332,9 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 	if ch == nil {
 		return nil
 	}
-	if st := &ch.src[src]; s+1 > st.pos.Load() {
+	st := &ch.src[src]
+	st.shown = true
+	if s+1 > st.pos.Load() {
 		st.pos.Store(s + 1)
 	}
 	if !ch.records && ch.snapshots.Load()+ch.dropped.Load() > 0 {

@@ -43,11 +43,15 @@ type szseStream struct {
 	// or 2): the next ApplSeqNum it will resend and the last; rtxEnd 0
 	// when none is under way.
 	rtxNext, rtxEnd uint64
+	// shown is set once the source has shown where its live stream is on
+	// the channel in this session (a live record or a ChannelHeartbeat):
+	// until then its snapshots cannot be placed against the channel.
+	shown bool
 }
 
 // reset forgets the stream: a new session, or none.
 func (s *szseStream) reset() {
-	s.livePos, s.rtxNext, s.rtxEnd = 0, 0, 0
+	s.livePos, s.rtxNext, s.rtxEnd, s.shown = 0, 0, 0, false
 	s.pos.Store(0)
 }
 

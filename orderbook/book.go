@@ -110,6 +110,10 @@ type Book struct {
 	// FlagAnnounced): its trades follow, and it rests only once they
 	// leave it not crossing, or at a Rest event.
 	held heldOrder
+	// Snapshot checks: a level of the current snapshot differed; the
+	// previous snapshot differed, at book sequence suspectSeq.
+	checkFailed, suspect bool
+	suspectSeq           uint64
 
 	// The Engine's view publisher state: publications so far, the spans
 	// of the previous one and the last one with a trade.
@@ -230,13 +234,18 @@ func (b *Book) Apply(ev *event.Event, u *Update) bool {
 	case event.Rest:
 		ok = b.rest(u)
 	case event.Check:
-		ok = b.check(ev, u)
+		ok = b.check(ev)
+	case event.CheckDone:
+		ok = b.checkDone(u)
 	case event.Execute:
 		ok = b.execute(ev, u)
+		ok = b.uncrossed(u) || ok
 	case event.Reduce:
 		ok = b.cancel(ev, u, false)
+		ok = b.uncrossed(u) || ok
 	case event.Delete:
 		ok = b.cancel(ev, u, true)
+		ok = b.uncrossed(u) || ok
 	case event.Replace:
 		ok = b.replace(ev, u)
 	case event.Trade:
@@ -313,6 +322,7 @@ func (b *Book) clear(u *Update) {
 	b.state = StateUnknown
 	b.stale = true
 	b.held = heldOrder{}
+	b.checkFailed, b.suspect = false, false
 	b.traded = true // republish the (zero) trade statistics
 	u.Kind = KindReset
 }
@@ -385,9 +395,21 @@ func (b *Book) rest(u *Update) bool {
 		return false
 	}
 	h.active = false
-	u.Kind = KindBook
+	if u.Kind == 0 {
+		u.Kind = KindBook
+	}
 	b.insert(h.ref, h.side, h.price, h.qty, u)
 	return true
+}
+
+// uncrossed rests the held aggressor once the event just applied (an
+// execution or a cancel of the order it was crossing) leaves it no longer
+// crossing, and reports whether it did.
+func (b *Book) uncrossed(u *Update) bool {
+	if !b.held.active || b.crosses(b.held.side, b.held.price) {
+		return false
+	}
+	return b.rest(u)
 }
 
 // reduceHeld takes q shares off the held aggressor (its trades, or the
@@ -409,9 +431,9 @@ func (b *Book) reduceHeld(q int64, u *Update) bool {
 	return b.rest(u)
 }
 
-// check compares one snapshot level with the book: a mismatch is counted
-// and marks the book stale.
-func (b *Book) check(ev *event.Event, u *Update) bool {
+// check compares one snapshot level with the book, noting a difference
+// for CheckDone.
+func (b *Book) check(ev *event.Event) bool {
 	side := Side(ev.Side)
 	if side != Bid && side != Ask {
 		return b.fail(ErrBadMessage)
@@ -421,10 +443,34 @@ func (b *Book) check(ev *event.Event, u *Update) bool {
 	if r := int(ev.Code); r < len(s.levels) {
 		got = s.at(r)
 	}
-	if got.Price == ev.Price && got.Qty == ev.Qty || b.stale {
+	if got.Price != ev.Price || got.Qty != ev.Qty {
+		b.checkFailed = true
+	}
+	return false
+}
+
+// checkDone ends a snapshot's checks. A snapshot that differed is counted
+// (ErrSnapshotMismatch) and makes the book suspect; a second one in a row,
+// taken after the book changed, marks it stale. A feed may deliver a
+// snapshot taken just after records a source silently dropped, before the
+// gap shows: until the records come back the book does not move, so
+// differing snapshots at one book state are no proof. A snapshot that
+// matched clears the suspicion.
+func (b *Book) checkDone(u *Update) bool {
+	failed := b.checkFailed
+	b.checkFailed = false
+	if !failed {
+		b.suspect = false
 		return false
 	}
 	b.fail(ErrSnapshotMismatch)
+	if !b.suspect || b.suspectSeq == b.seq {
+		b.suspect, b.suspectSeq = true, b.seq
+		return false
+	}
+	if b.stale {
+		return false
+	}
 	b.stale = true
 	u.Kind = KindStatus
 	return true

@@ -520,14 +520,29 @@ func TestBookAnnouncedAggressor(t *testing.T) {
 		{event.Event{Kind: event.Add, Ref: 10, Side: event.Buy, Price: 102, Qty: 250, Flags: ann}, false, lv(99, 100, 1), lv(101, 100, 1)},
 		{event.Event{Kind: event.Execute, Ref: 10, Price: 101, Qty: 100, Flags: absent | printed}, true, lv(99, 100, 1), lv(101, 100, 1)},
 		{event.Event{Kind: event.Execute, Ref: 1, Price: 101, Qty: 100, Flags: absent}, true, lv(99, 100, 1), lv(102, 100, 1)},
-		{event.Event{Kind: event.Execute, Ref: 2, Price: 102, Qty: 100, Flags: absent | printed}, true, lv(99, 100, 1), Level{}},
+		// The ask side empties: the aggressor no longer crosses and rests.
+		{event.Event{Kind: event.Execute, Ref: 2, Price: 102, Qty: 100, Flags: absent | printed}, true, lv(102, 150, 1), Level{}},
 		{event.Event{Kind: event.Execute, Ref: 10, Price: 102, Qty: 100, Flags: absent}, true, lv(102, 50, 1), Level{}},
 		{event.Event{Kind: event.Add, Ref: 11, Side: event.Sell, Price: 100, Qty: 10, Flags: ann}, false, lv(102, 50, 1), Level{}},
 		{event.Event{Kind: event.Reduce, Ref: 11, Qty: 10}, false, lv(102, 50, 1), Level{}},
 		{event.Event{Kind: event.Rest}, false, lv(102, 50, 1), Level{}},
 		{event.Event{Kind: event.Check, Side: event.Buy, Code: 0, Price: 102, Qty: 50}, false, lv(102, 50, 1), Level{}},
 		{event.Event{Kind: event.Check, Side: event.Sell, Code: 0}, false, lv(102, 50, 1), Level{}},
-		{event.Event{Kind: event.Check, Side: event.Buy, Code: 1, Price: 98, Qty: 100}, true, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.CheckDone}, false, lv(102, 50, 1), Level{}},
+		// A snapshot that differs makes the book suspect; a second stale.
+		{event.Event{Kind: event.Check, Side: event.Buy, Code: 1, Price: 98, Qty: 100}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.CheckDone}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.Check, Side: event.Buy, Code: 0, Price: 102, Qty: 50}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.CheckDone}, false, lv(102, 50, 1), Level{}}, // matched: no longer suspect
+		{event.Event{Kind: event.Check, Side: event.Buy, Code: 1, Price: 98, Qty: 100}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.CheckDone}, false, lv(102, 50, 1), Level{}},
+		// Differing again at the same book state: not yet proof.
+		{event.Event{Kind: event.Check, Side: event.Sell, Code: 0, Price: 98, Qty: 100}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.CheckDone}, false, lv(102, 50, 1), Level{}},
+		// The book moves and still differs: stale.
+		{event.Event{Kind: event.Add, Ref: 12, Side: event.Buy, Price: 90, Qty: 100}, true, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.Check, Side: event.Sell, Code: 0, Price: 98, Qty: 100}, false, lv(102, 50, 1), Level{}},
+		{event.Event{Kind: event.CheckDone}, true, lv(102, 50, 1), Level{}},
 	}
 	for i, s := range steps {
 		ok := b.Apply(&s.ev, &u)
@@ -545,7 +560,7 @@ func TestBookAnnouncedAggressor(t *testing.T) {
 	if last, _ := b.Last(); last != 102 || b.Volume() != 200 {
 		t.Fatalf("last %v volume %d, want 102 and 200: each trade printed once", last, b.Volume())
 	}
-	if !b.Stale() || b.Errors().Mismatch != 1 || u.State != StateStale {
+	if !b.Stale() || b.Errors().Mismatch != 4 || u.State != StateStale {
 		t.Fatalf("after a mismatching check: stale %v, errors %+v, state %v", b.Stale(), b.Errors(), u.State)
 	}
 }

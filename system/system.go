@@ -81,8 +81,7 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 		var f runFeed
 		switch fc.Protocol {
 		case feed.ProtocolSZSE:
-			stale := func(id uint32) bool { return books.Stale(orderbook.SymbolID(id)) }
-			sf, err := feed.NewSZSE(fc, feed.NewSZSEDecoder(syms, books.NewInput(fc.Name), stale), log)
+			sf, err := feed.NewSZSE(fc, feed.NewSZSEDecoder(syms, books.NewInput(fc.Name), books), log)
 			if err != nil {
 				return nil, err
 			}

@@ -56,15 +56,17 @@ const (
 	Rest
 	// Check compares the book with one level of a snapshot of it taken at
 	// this point of the stream: Side, rank Code (0 = best), Price and Qty
-	// (Price 0: the snapshot has no level at that rank). A mismatch is
-	// counted and marks the book stale.
+	// (Price 0: the snapshot has no level at that rank).
 	Check
+	// CheckDone ends a snapshot's Checks: a snapshot that differed is
+	// counted; two in a row mark the book stale.
+	CheckDone
 )
 
 var kindNames = [...]string{
 	Add: "add", Execute: "execute", Reduce: "reduce", Delete: "delete", Replace: "replace",
 	Trade: "trade", State: "state", System: "system", Clear: "clear", Stale: "stale", Valid: "valid",
-	Rest: "rest", Check: "check",
+	Rest: "rest", Check: "check", CheckDone: "check_done",
 }
 
 // String returns the kind's name.
