@@ -25,7 +25,7 @@ func (a *bookApplier) Apply(ev *event.Event) error {
 // symbols: passive orders on both sides, aggressive orders announced
 // before the trades they make, partial fills and cancels, ending with
 // every book empty.
-func szseDay(b *testing.B, syms []string, rounds int) []byte {
+func szseDay(tb testing.TB, syms []string, rounds int) []byte {
 	var out []byte
 	seq := int64(0)
 	var m szse.Message
@@ -39,7 +39,7 @@ func szseDay(b *testing.B, syms []string, rounds int) []byte {
 		_ = szse.PutString(m.Order.SecurityIDSource[:], szse.SecurityIDSourceSZSE)
 		var err error
 		if out, err = szse.Append(out, &m); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		return seq
 	}
@@ -53,7 +53,7 @@ func szseDay(b *testing.B, syms []string, rounds int) []byte {
 		_ = szse.PutString(m.Trade.SecurityIDSource[:], szse.SecurityIDSourceSZSE)
 		var err error
 		if out, err = szse.Append(out, &m); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	const mid, tick = 115000, 100
