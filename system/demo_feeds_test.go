@@ -9,13 +9,15 @@ import (
 
 	"sgw/configs"
 	"sgw/orderbook"
+	"sgw/sim"
 )
 
 // TestDemoBooksFromBothFeeds runs the demo as shipped: the Shanghai books
 // come from the ITCH feed and the Shenzhen ones from SZSE Binary, both
 // from the one matching engine of the simulator. With the flow paused,
 // every book ends equal to the engine's own depth and valid (not stale),
-// and the operator surface shows both feeds.
+// again after a range dropped on both SZSE sources and both primaries
+// stopped, and the operator surface shows both feeds.
 func TestDemoBooksFromBothFeeds(t *testing.T) {
 	cfg, err := configs.LoadDemo()
 	if err != nil {
@@ -68,12 +70,35 @@ func TestDemoBooksFromBothFeeds(t *testing.T) {
 		}
 		return true
 	}
-	for deadline := time.Now().Add(30 * time.Second); !equal(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("a book differs from the matching engine's: %s", mismatch)
+	settle := func(phase string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !equal(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: a book differs from the matching engine's: %s", phase, mismatch)
+			}
+			time.Sleep(20 * time.Millisecond) // the books have no change notification here; poll them
 		}
-		time.Sleep(20 * time.Millisecond) // the books have no change notification here; poll them
 	}
+	settle("clean")
+
+	// Faults on both feeds while the flow runs: a range dropped on both
+	// SZSE sources (recovered by ReTransmit), the SZSE primary and the
+	// ITCH primary stopped (the backups carry on over TLS).
+	last := d.Sim.SZSELast()
+	for _, src := range []sim.Source{sim.SZSEPrimary, sim.SZSEBackup} {
+		if err := d.Sim.DropRange(src, uint64(last)+5, uint64(last)+80); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, src := range []sim.Source{sim.SZSEPrimary, sim.Primary} {
+		if err := d.Sim.StopSource(src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Sim.Resume()
+	brokerWaitUntil(t, "the flow to pass the dropped range", func() bool { return d.Sim.SZSELast() > last+300 })
+	d.Sim.Pause()
+	settle("after the faults")
 	for _, want := range []string{`gateway_feed_source_up{feed="szse",source="backup"} 1`, `gateway_feed_stale{feed="szse"} 0`,
 		`gateway_feed_stale{feed="cn"} 0`, `gateway_book_rejected_messages_total{reason="snapshot_mismatch"} 0`} {
 		_, body := brokerGet(t, d.BaseURL+"/metrics")
