@@ -176,6 +176,13 @@ func (a *Arbiter) Stats() arbiterStats {
 	return a.stats
 }
 
+// Held returns how many messages wait in the window for a missing one.
+func (a *Arbiter) Held() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.held
+}
+
 // SourceLive records that src logged in and its stream starts at pos.
 func (a *Arbiter) SourceLive(src int, pos uint64) {
 	a.mu.Lock()

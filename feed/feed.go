@@ -158,6 +158,7 @@ type Status struct {
 	Name       string         `json:"name"`
 	Next       uint64         `json:"next"`
 	Delivered  uint64         `json:"delivered"`
+	Held       int            `json:"held"` // waiting in the window for a missing message
 	Duplicates uint64         `json:"duplicates"`
 	Gaps       uint64         `json:"gapsRecovered"`
 	Lost       uint64         `json:"lost"`
@@ -192,7 +193,7 @@ func (f *Feed) Status() Status {
 	out := Status{
 		Name: f.cfg.Name, Next: f.arb.Next(), Delivered: st.Delivered, Duplicates: st.Duplicates,
 		Gaps: st.Gaps, Lost: st.Lost, Overflow: st.Overflow, Rerequests: st.Rerequests, SinkErrors: st.SinkErrors,
-		Diverged: st.Divergences, Rebuilds: st.Rebuilds, Stale: f.arb.Rebuilding(),
+		Diverged: st.Divergences, Rebuilds: st.Rebuilds, Stale: f.arb.Rebuilding(), Held: f.arb.Held(),
 	}
 	if d, ok := f.arb.sink.(interface{ DecodeStats() DecodeStats }); ok {
 		ds := d.DecodeStats()
