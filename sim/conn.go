@@ -264,7 +264,7 @@ func (c *conn) stream(start, loginNext uint64) error {
 			wake  <-chan struct{}
 			ended bool
 		)
-		batch, wake, ended = c.s.rec.read(batch[:0], next, maxBatch)
+		batch, wake, ended = c.s.rec.readSeq(batch[:0], next, maxBatch)
 		if len(batch) > 0 {
 			if d := time.Duration(src.delay.Load()); d > 0 {
 				if err := c.sleep(d); err != nil {

@@ -1,7 +1,5 @@
 package sim
 
-import "sync"
-
 // szseItem is one frame of an SZSE channel's stream: a record (an order or
 // a trade, with its ApplSeqNum) or a snapshot (seq 0).
 type szseItem struct {
@@ -15,18 +13,11 @@ type szseItem struct {
 // appended. Appends are serialised by the Sim's mutex; reads may come from
 // any goroutine and take only the record's lock.
 type channelRecord struct {
-	mu    sync.RWMutex
-	items []szseItem    // stream order; a live session reads by position
-	bySeq []int         // bySeq[i] is the position of ApplSeqNum i+1
-	arena []byte        // tail of the current storage block
-	wake  chan struct{} // closed on the next append (or end) when armed
-	armed bool          // a reader is waiting on wake
-	ended bool          // EndSession: no more frames
+	tape[szseItem]
+	bySeq []int // bySeq[i] is the position of ApplSeqNum i+1
 }
 
-func newChannelRecord() *channelRecord {
-	return &channelRecord{wake: make(chan struct{})}
-}
+func newChannelRecord() *channelRecord { return &channelRecord{tape: newTape[szseItem]()} }
 
 // last returns the ApplSeqNum of the last record (0 before any).
 func (r *channelRecord) last() int64 {
@@ -53,61 +44,16 @@ func (r *channelRecord) add(sequenced bool, enc func(b []byte, seq int64) ([]byt
 	if sequenced {
 		seq = int64(len(r.bySeq)) + 1
 	}
-	if cap(r.arena)-len(r.arena) < maxSnapshotFrame {
-		r.arena = make([]byte, 0, arenaChunk)
-	}
-	start := len(r.arena)
-	b, err := enc(r.arena, seq)
+	pos := len(r.items)
+	err := r.appendLocked(maxSnapshotFrame, func(b []byte) ([]byte, error) { return enc(b, seq) },
+		func(f []byte) szseItem { return szseItem{frame: f, seq: seq} })
 	if err != nil {
 		return 0, err
 	}
-	r.arena = b
 	if sequenced {
-		r.bySeq = append(r.bySeq, len(r.items))
+		r.bySeq = append(r.bySeq, pos)
 	}
-	r.items = append(r.items, szseItem{frame: b[start:len(b):len(b)], seq: seq})
-	r.wakeLocked()
 	return seq, nil
-}
-
-func (r *channelRecord) wakeLocked() {
-	if r.armed {
-		close(r.wake)
-		r.wake = make(chan struct{})
-		r.armed = false
-	}
-}
-
-// end marks the record complete and wakes waiting readers.
-func (r *channelRecord) end() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ended = true
-	r.wakeLocked()
-}
-
-// read appends to dst the items from position pos on, at most max of them.
-// The frames share the record's immutable storage and must not be
-// modified. When it returns none, wake is closed by the next append or
-// end, or ended tells that no more will come.
-func (r *channelRecord) read(dst []szseItem, pos, max int) (items []szseItem, wake <-chan struct{}, ended bool) {
-	r.mu.RLock()
-	if pos < len(r.items) {
-		dst = append(dst, r.items[pos:min(len(r.items), pos+max)]...)
-		r.mu.RUnlock()
-		return dst, nil, false
-	}
-	r.mu.RUnlock()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch {
-	case pos < len(r.items):
-		return append(dst, r.items[pos:min(len(r.items), pos+max)]...), nil, false
-	case r.ended:
-		return dst, nil, true
-	}
-	r.armed = true
-	return dst, r.wake, false
 }
 
 // records appends to dst the frames of ApplSeqNums from to to inclusive,
