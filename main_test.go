@@ -7,10 +7,15 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"sgw/auth"
+	"sgw/configs"
+	"sgw/system"
 )
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
@@ -73,7 +78,21 @@ func getAuth(t *testing.T, url, token string) (int, []byte) {
 // free port) and checks what the README promises: books move, the
 // operator surface answers, bad requests get JSON errors.
 func TestDemo(t *testing.T) {
-	base, _, ops := startDemoOps(t)
+	base, token, ops := startDemoOps(t)
+
+	// The printed token is a JWT of the demo's key, for the demo accounts.
+	cfg, err := configs.LoadDemo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.New(*cfg.Auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := v.Verify(token, time.Now()); err != nil || c.Subject != "demo" || c.KeyID != auth.DefaultKeyID ||
+		!slices.Equal(c.Accounts, system.DemoAccounts) || c.MayView("600519.SH", auth.ChannelBook, 20) != nil {
+		t.Fatalf("demo token: %+v, %v", c, err)
+	}
 
 	type book struct {
 		Symbol   string   `json:"symbol"`
