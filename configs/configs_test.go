@@ -3,9 +3,9 @@ package configs
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"strings"
-	"maps"
 	"testing"
 	"time"
 

@@ -69,12 +69,16 @@ func (s *Server) caller(w http.ResponseWriter, r *http.Request, required bool) (
 	return &claims, true
 }
 
-// marketData wraps a market-data handler with the anonymous rule.
-func (s *Server) marketData(h http.HandlerFunc) http.HandlerFunc {
+// marketData wraps a market-data handler with the anonymous rule; the
+// handler gets the viewer whose entitlements it checks (the token's
+// claims, or the anonymous viewer's).
+func (s *Server) marketData(h func(w http.ResponseWriter, r *http.Request, viewer *auth.Claims)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := s.caller(w, r, !s.cfg.WS.AnonymousMarketData); ok {
-			h(w, r)
+		claims, ok := s.caller(w, r, !s.cfg.WS.AnonymousMarketData)
+		if !ok {
+			return
 		}
+		h(w, r, s.ws.viewer(claims))
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"sgw/auth"
 	"sgw/feed"
 	"sgw/orderbook"
 	"sgw/refdata"
@@ -113,7 +114,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.mux.Handle("/", deps.Web)
 	}
 	s.mux.HandleFunc("GET /api/v1/book/{symbol}", s.marketData(s.handleBook))
-	s.mux.HandleFunc("GET /api/v1/instruments", s.marketData(s.handleInstruments))
+	s.mux.HandleFunc("GET /api/v1/instruments", s.marketData(func(w http.ResponseWriter, r *http.Request, _ *auth.Claims) {
+		s.handleInstruments(w, r)
+	}))
 	s.mux.HandleFunc("GET /api/v1/feeds", s.operator(http.HandlerFunc(s.handleFeeds)))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -208,7 +211,7 @@ func levels(ls []orderbook.Level) []level {
 	return out
 }
 
-func (s *Server) handleBook(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleBook(w http.ResponseWriter, r *http.Request, viewer *auth.Claims) {
 	sym := r.PathValue("symbol")
 	id, ok := s.books.Lookup(sym)
 	if !ok {
@@ -223,6 +226,10 @@ func (s *Server) handleBook(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		depth = n
+	}
+	if err := viewer.MayView(sym, auth.ChannelBook, depth); err != nil {
+		writeError(w, http.StatusForbidden, "forbidden", err.Error())
+		return
 	}
 	var v orderbook.View
 	s.books.View(id, depth, &v)

@@ -79,6 +79,7 @@ type wsServer struct {
 	orders  OrderEntry // nil: no order entry
 	gate    orderGate  // order requests in flight; closed by Server.StopOrders
 	tokens  TokenVerifier
+	anon    auth.Claims // what a client without a token may view (when anonymous market data is on)
 	nextID  atomic.Uint64
 	log     *slog.Logger
 	metrics *wsMetrics
@@ -98,7 +99,14 @@ func newWSServer(cfg WSConfig, market Market, entry OrderEntry, tokens TokenVeri
 		return nil, err
 	}
 	w := &wsServer{cfg: cfg, market: market, orders: entry, tokens: tokens, log: log, metrics: newWSMetrics(reg),
-		clients: map[*client]struct{}{}, perIP: map[string]int{}, started: make(chan struct{})}
+		clients: map[*client]struct{}{}, perIP: map[string]int{}, started: make(chan struct{}),
+		anon: auth.Claims{Entitlements: auth.FullEntitlements()}}
+	// With tokens, the verifier's configuration says what the anonymous
+	// viewer may see (auth.Config.Anonymous, level 1 by default); a
+	// gateway with no tokens has no entitlements to enforce.
+	if a, ok := tokens.(interface{ Anonymous() auth.Claims }); ok && tokens != nil {
+		w.anon = a.Anonymous()
+	}
 	for shard := range market.Shards() {
 		w.hubs = append(w.hubs, newHub(shard, market, cfg.History, w.metrics))
 	}
@@ -115,6 +123,18 @@ func (w *wsServer) run(ctx context.Context) error {
 	}
 	g.Go(func() error { w.janitor(ctx); return nil })
 	return g.Wait()
+}
+
+// viewer returns whom market data is served to: the verified claims, or
+// the anonymous viewer's (nil when anonymous market data is off).
+func (w *wsServer) viewer(claims *auth.Claims) *auth.Claims {
+	if claims != nil {
+		return claims
+	}
+	if !w.cfg.AnonymousMarketData {
+		return nil
+	}
+	return &w.anon
 }
 
 // verify checks a token, or reports that tokens are not configured.

@@ -377,17 +377,57 @@ func (c *client) setClaims(cl *auth.Claims, token string) {
 			Reason   string   `json:"reason"`
 		}{"unsubscribed", chOrders, dropped, "the new token does not grant these accounts"}))
 	}
+	c.recheckViews(cl)
+}
+
+// recheckViews ends the market-data subscriptions the claims' entitlements
+// do not cover, telling the client which and why, one message per
+// channel. Reader goroutine.
+func (c *client) recheckViews(cl *auth.Claims) {
+	byChannel := map[string][]orderbook.SymbolID{}
+	reasons := map[string]string{}
+	for k := range c.subs {
+		sym := c.srv.market.Instrument(k.id).Symbol
+		if err := cl.MayView(sym, k.ch, 1); err != nil {
+			byChannel[k.ch] = append(byChannel[k.ch], k.id)
+			reasons[k.ch] = err.Error()
+		}
+	}
+	for ch, ids := range byChannel {
+		syms := make([]string, 0, len(ids))
+		for _, id := range ids {
+			delete(c.subs, subKey{ch, id})
+			syms = append(syms, c.srv.market.Instrument(id).Symbol)
+		}
+		for shard, part := range c.byShard(ids) {
+			c.srv.hubs[shard].unsubscribe(c, ch, part)
+		}
+		slices.Sort(syms)
+		c.enqueue(encodeReply(struct {
+			Type    string   `json:"type"`
+			Channel string   `json:"channel"`
+			Symbols []string `json:"symbols"`
+			Reason  string   `json:"reason"`
+		}{"unsubscribed", ch, syms, reasons[ch]}))
+	}
 }
 
 // subscribe validates and carries out a subscribe request. Reader goroutine.
 func (c *client) subscribe(req request) {
-	if c.claims == nil && !c.srv.cfg.AnonymousMarketData {
+	viewer := c.srv.viewer(c.claims)
+	if viewer == nil {
 		c.reject(req.ID, perr(codeAuthRequired, "market data needs a token: send auth first"))
 		return
 	}
 	ids, syms, ok := c.lookup(req)
 	if !ok {
 		return
+	}
+	for _, s := range syms {
+		if err := viewer.MayView(s, req.Channel, req.Depth); err != nil {
+			c.reject(req.ID, perr(codeNotEntitled, "%v", err))
+			return
+		}
 	}
 	added := 0
 	for _, id := range ids {

@@ -85,7 +85,7 @@ func newOrderEnv(t *testing.T) (*wsEnv, string) {
 		t.Fatal(err)
 	}
 	m.OnSessionUp("core", "test")
-	v, _ := auth.New(auth.Config{Secret: strings.Repeat("k", 32)})
+	v, _ := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
 	reg := prometheus.NewRegistry()
 	srv, err := New(Config{Admins: []string{"ops"}}, Deps{Market: books, PublishedDepth: 20, Registry: reg, Tokens: v, Orders: m, Admin: m})
 	if err != nil {
