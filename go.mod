@@ -8,13 +8,14 @@ require (
 	github.com/chromedp/cdproto v0.0.0-20250724212937-08a3db8b4327
 	github.com/chromedp/chromedp v0.14.2
 	github.com/coder/websocket v1.8.15
+	github.com/emmansun/gmsm v0.44.0
 	github.com/panjf2000/gnet/v2 v2.10.0
 	github.com/prometheus/client_golang v1.23.2
 	github.com/prometheus/client_model v0.6.2
 	github.com/quickfixgo/quickfix v0.9.11
 	github.com/quickfixgo/tag v0.1.0
 	golang.org/x/sync v0.13.0
-	golang.org/x/sys v0.35.0
+	golang.org/x/sys v0.46.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 
