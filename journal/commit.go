@@ -108,7 +108,11 @@ func (j *Journal) enqueue(typ byte, body []byte) (*batch, uint64, error) {
 		}
 	}
 	j.seq++
-	b.buf = appendFrame(b.buf, typ, j.seq, now.UnixNano(), body)
+	if j.lay.sealer != nil {
+		b.buf = appendOpenFrame(b.buf, typ, j.seq, now.UnixNano(), j.epoch, body)
+	} else {
+		b.buf = appendFrame(b.buf, typ, j.seq, now.UnixNano(), body)
+	}
 	b.n++
 	if !b.full && len(b.buf) >= flushBytes {
 		b.full = true
@@ -183,6 +187,9 @@ func (j *Journal) run() {
 // only.
 func (j *Journal) commit(b *batch) error {
 	start := time.Now()
+	if j.lay.sealer != nil {
+		sealFrames(b.buf, j.lay.sealer)
+	}
 	if _, err := j.w.Write(b.buf); err != nil {
 		return j.rollback(fmt.Errorf("%w: write: %w", ErrFailed, err))
 	}
