@@ -44,28 +44,32 @@ type Sealer struct {
 // KeyID returns the id of the master key the file key derives from.
 func (s *Sealer) KeyID() string { return s.keyID }
 
-// nonce builds the 12-byte nonce of (epoch, counter).
-func nonce(n *[NonceSize]byte, epoch uint32, counter uint64) []byte {
+// Nonce is a GCM nonce: a 32-bit epoch and a 64-bit counter, big endian.
+// Seal and Open take it by pointer so that a caller sealing many records
+// reuses one (a field of its own) and allocates nothing.
+type Nonce [NonceSize]byte
+
+// MakeNonce returns the nonce of (epoch, counter).
+func MakeNonce(epoch uint32, counter uint64) Nonce {
+	var n Nonce
 	binary.BigEndian.PutUint32(n[:4], epoch)
 	binary.BigEndian.PutUint64(n[4:], counter)
-	return n[:]
+	return n
 }
 
 // Seal appends to dst the sealed plaintext (ciphertext and tag, Overhead
-// bytes more) under nonce (epoch, counter), authenticating aad too. To
-// seal in place use plaintext[:0] as dst. The caller must never use one
-// (epoch, counter) pair twice in a file; (0, 0) is the header's.
-func (s *Sealer) Seal(dst []byte, epoch uint32, counter uint64, plaintext, aad []byte) []byte {
-	var n [NonceSize]byte
-	return s.aead.Seal(dst, nonce(&n, epoch, counter), plaintext, aad)
+// bytes more) under nonce, authenticating aad too. To seal in place use
+// plaintext[:0] as dst. The caller must never use one nonce twice in a
+// file; (0, 0) is the header's.
+func (s *Sealer) Seal(dst []byte, nonce *Nonce, plaintext, aad []byte) []byte {
+	return s.aead.Seal(dst, nonce[:], plaintext, aad)
 }
 
 // Open appends to dst the plaintext of sealed (ciphertext and tag) under
-// nonce (epoch, counter) and aad. To open in place use sealed[:0] as dst.
-// A tag that does not verify returns ErrTampered.
-func (s *Sealer) Open(dst []byte, epoch uint32, counter uint64, sealed, aad []byte) ([]byte, error) {
-	var n [NonceSize]byte
-	p, err := s.aead.Open(dst, nonce(&n, epoch, counter), sealed, aad)
+// nonce and aad. To open in place use sealed[:0] as dst. A tag that does
+// not verify returns ErrTampered.
+func (s *Sealer) Open(dst []byte, nonce *Nonce, sealed, aad []byte) ([]byte, error) {
+	p, err := s.aead.Open(dst, nonce[:], sealed, aad)
 	if err != nil {
 		return nil, ErrTampered
 	}
@@ -122,7 +126,8 @@ func (r *KeyRing) NewHeader(context []byte) ([]byte, *Sealer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h = s.Seal(h, 0, 0, nil, headerAAD(context, h))
+	n := MakeNonce(0, 0)
+	h = s.Seal(h, &n, nil, headerAAD(context, h))
 	return h, s, nil
 }
 
@@ -178,7 +183,8 @@ func (r *KeyRing) OpenHeader(h, context []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, tagErr := s.Open(nil, 0, 0, h[tagOffset:HeaderSize], headerAAD(context, h))
+	n := MakeNonce(0, 0)
+	_, tagErr := s.Open(nil, &n, h[tagOffset:HeaderSize], headerAAD(context, h))
 	kcvOK := subtle.ConstantTimeCompare(kcv, keyCheck(&master)) == 1
 	switch {
 	case tagErr == nil:
@@ -211,7 +217,8 @@ func (r *KeyRing) SealBlob(context, plaintext []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Seal(h, 0, 1, plaintext, h), nil
+	n := MakeNonce(0, 1)
+	return s.Seal(h, &n, plaintext, h), nil
 }
 
 // OpenBlob opens what SealBlob returned, with the same context. Errors
@@ -224,7 +231,8 @@ func (r *KeyRing) OpenBlob(context, blob []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.Open(nil, 0, 1, blob[HeaderSize:], blob[:HeaderSize])
+	n := MakeNonce(0, 1)
+	p, err := s.Open(nil, &n, blob[HeaderSize:], blob[:HeaderSize])
 	if err != nil {
 		return nil, fmt.Errorf("%w: body", err)
 	}

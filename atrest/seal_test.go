@@ -37,12 +37,13 @@ func TestHeaderRoundTrip(t *testing.T) {
 	if id, err := HeaderKeyID(h); err != nil || id != "k2" {
 		t.Fatalf("HeaderKeyID = %q, %v", id, err)
 	}
-	sealed := s.Seal(nil, 7, 1, []byte("order"), []byte("aad"))
+	n71 := MakeNonce(7, 1)
+	sealed := s.Seal(nil, &n71, []byte("order"), []byte("aad"))
 	s2, err := r.OpenHeader(h, ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err := s2.Open(nil, 7, 1, sealed, []byte("aad")); err != nil || string(p) != "order" {
+	if p, err := s2.Open(nil, &n71, sealed, []byte("aad")); err != nil || string(p) != "order" {
 		t.Fatalf("Open = %q, %v", p, err)
 	}
 	for _, tc := range []struct {
@@ -63,14 +64,15 @@ func TestHeaderRoundTrip(t *testing.T) {
 			if tc.flip >= 0 {
 				c[tc.flip] ^= 0x20
 			}
-			if _, err := s2.Open(nil, tc.epoch, tc.counter, c, []byte(tc.aad)); !errors.Is(err, ErrTampered) {
+			n := MakeNonce(tc.epoch, tc.counter)
+			if _, err := s2.Open(nil, &n, c, []byte(tc.aad)); !errors.Is(err, ErrTampered) {
 				t.Fatalf("Open err = %v, want ErrTampered", err)
 			}
 		})
 	}
 	// Two headers never share a file key.
 	h2, s3, _ := r.NewHeader(ctx)
-	if bytes.Equal(h, h2) || bytes.Equal(s3.Seal(nil, 7, 1, []byte("order"), nil), s.Seal(nil, 7, 1, []byte("order"), nil)) {
+	if bytes.Equal(h, h2) || bytes.Equal(s3.Seal(nil, &n71, []byte("order"), nil), s.Seal(nil, &n71, []byte("order"), nil)) {
 		t.Fatal("two files got the same salt or key")
 	}
 }

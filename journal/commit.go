@@ -188,7 +188,7 @@ func (j *Journal) run() {
 func (j *Journal) commit(b *batch) error {
 	start := time.Now()
 	if j.lay.sealer != nil {
-		sealFrames(b.buf, j.lay.sealer)
+		sealFrames(b.buf, j.lay.sealer, &j.nonce)
 	}
 	if _, err := j.w.Write(b.buf); err != nil {
 		return j.rollback(fmt.Errorf("%w: write: %w", ErrFailed, err))

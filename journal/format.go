@@ -152,8 +152,8 @@ func appendOpenFrame(dst []byte, typ byte, seq uint64, ts int64, epoch uint32, b
 // sealFrames seals in place every frame appendOpenFrame put in buf: the
 // body becomes ciphertext and tag under nonce (epoch, seq), with the
 // payload header (type, seq, time, epoch) as additional authenticated
-// data, and the frame gets its checksum.
-func sealFrames(buf []byte, s *atrest.Sealer) {
+// data, and the frame gets its checksum. nonce is scratch.
+func sealFrames(buf []byte, s *atrest.Sealer, nonce *atrest.Nonce) {
 	for off := 0; off < len(buf); {
 		n := int(binary.BigEndian.Uint32(buf[off:]))
 		p := buf[off+frameHeaderSize : off+frameHeaderSize+n]
@@ -161,7 +161,8 @@ func sealFrames(buf []byte, s *atrest.Sealer) {
 		seq := binary.BigEndian.Uint64(p[1:])
 		epoch := binary.BigEndian.Uint32(p[17:])
 		body := p[sealedPayloadHeaderSize : n-atrest.Overhead]
-		s.Seal(body[:0], epoch, seq, body, aad)
+		*nonce = atrest.MakeNonce(epoch, seq)
+		s.Seal(body[:0], nonce, body, aad)
 		binary.BigEndian.PutUint32(buf[off+4:], crc32.Checksum(p, castagnoli))
 		off += frameHeaderSize + n
 	}
@@ -179,13 +180,14 @@ func decodePayload(p []byte) Record {
 }
 
 // openPayload decodes and opens, in place, a sealed payload whose length
-// and checksum were checked. Body aliases p. A tag that does not verify
-// returns atrest.ErrTampered.
-func openPayload(p []byte, s *atrest.Sealer) (Record, error) {
+// and checksum were checked, using nonce as scratch. Body aliases p. A tag
+// that does not verify returns atrest.ErrTampered.
+func openPayload(p []byte, s *atrest.Sealer, nonce *atrest.Nonce) (Record, error) {
 	r := decodePayload(p)
 	epoch := binary.BigEndian.Uint32(p[17:])
 	sealed := p[sealedPayloadHeaderSize:]
-	body, err := s.Open(sealed[:0], epoch, r.Seq, sealed, p[:sealedPayloadHeaderSize])
+	*nonce = atrest.MakeNonce(epoch, r.Seq)
+	body, err := s.Open(sealed[:0], nonce, sealed, p[:sealedPayloadHeaderSize])
 	if err != nil {
 		return Record{}, err
 	}

@@ -42,9 +42,10 @@ type Journal struct {
 	fileClosed bool         // guarded by fileMu
 
 	// Owned by the writer goroutine.
-	end      int64      // end offset of the records written
-	spareBuf []byte     // buffer for the next batch
-	spareCbs []callback // callback slice for the next batch
+	end      int64        // end offset of the records written
+	spareBuf []byte       // buffer for the next batch
+	spareCbs []callback   // callback slice for the next batch
+	nonce    atrest.Nonce // sealing scratch (sealed files)
 }
 
 // syncWriter is the part of the file the writer goroutine uses; tests wrap

@@ -27,13 +27,14 @@ func (b *badFrame) Error() string {
 // offset. Record bodies it returns alias its buffer and are valid until the
 // next call of next.
 type scanner struct {
-	lay layout
-	r   *bufio.Reader
-	off int64  // offset of the next frame
-	end int64  // offset where the scan stops
-	seq uint64 // sequence number of the last good record
-	hdr [frameHeaderSize]byte
-	buf []byte
+	lay   layout
+	r     *bufio.Reader
+	off   int64  // offset of the next frame
+	end   int64  // offset where the scan stops
+	seq   uint64 // sequence number of the last good record
+	hdr   [frameHeaderSize]byte
+	buf   []byte
+	nonce atrest.Nonce // scratch for sealed files
 }
 
 func newScanner(r io.ReaderAt, end int64, lay layout) *scanner {
@@ -90,7 +91,7 @@ func (s *scanner) next() (Record, error) {
 	}
 	if s.lay.sealer != nil {
 		var err error
-		if rec, err = openPayload(p, s.lay.sealer); err != nil {
+		if rec, err = openPayload(p, s.lay.sealer, &s.nonce); err != nil {
 			return Record{}, &TamperedError{Offset: s.off, Seq: s.seq + 1, Reason: "its tag does not verify"}
 		}
 	}

@@ -474,7 +474,7 @@ func TestSealedGolden(t *testing.T) {
 		for _, r := range goldenRecords {
 			b = appendOpenFrame(b, r.Type, r.Seq, r.Time, 0x5EA1ED, r.Body)
 		}
-		sealFrames(b[start:], lay.sealer)
+		sealFrames(b[start:], lay.sealer, new(atrest.Nonce))
 		writeAll(t, path, b)
 	}
 	recs, err := readSealed(t, path, keys)
