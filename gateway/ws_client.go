@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,9 +36,10 @@ type client struct {
 	raw  net.Conn // the hijacked TCP connection under conn, closed when a close overruns its bound
 	ip   string
 
-	lastRecv atomic.Int64 // unix ns of the last message or pong
-	expires  atomic.Int64 // token expiry, unix s; 0 = anonymous
-	ended    atomic.Bool  // the connection is released; kill has nothing to do
+	lastRecv atomic.Int64           // unix ns of the last message or pong
+	expires  atomic.Int64           // token expiry, unix s; 0 = anonymous
+	token    atomic.Pointer[string] // the token itself, verified again once expires has passed
+	ended    atomic.Bool            // the connection is released; kill has nothing to do
 
 	mu         sync.Mutex
 	queue      [][]byte
@@ -330,7 +332,7 @@ func (c *client) handle(req request, now time.Time) {
 			c.reject(req.ID, perr(codeBadToken, "%v", err))
 			return
 		}
-		c.setClaims(&claims)
+		c.setClaims(&claims, req.Token)
 		c.enqueue(encodeReply(authReply{Type: "auth", OK: true, Subject: claims.Subject, Accounts: claims.Accounts, Expires: claims.Expires, ID: req.ID}))
 	case opSubscribe:
 		if req.Channel == chOrders {
@@ -349,10 +351,32 @@ func (c *client) handle(req request, now time.Time) {
 	}
 }
 
-// setClaims records the token the client authenticated with.
-func (c *client) setClaims(cl *auth.Claims) {
+// setClaims records the token the client authenticated with. A client
+// that authenticates again is held to the new token at once: every
+// account's order events it watches and the new token does not grant
+// stop, with a notice naming them (the subscriptions it still may keep
+// go on). Reader goroutine (or the upgrade, before the reader starts).
+func (c *client) setClaims(cl *auth.Claims, token string) {
 	c.claims = cl
+	c.token.Store(&token)
 	c.expires.Store(cl.Expires)
+	var dropped []string
+	for a := range c.watching {
+		if !cl.CanTrade(a) {
+			c.srv.orders.Unwatch(a, orderSink{c})
+			delete(c.watching, a)
+			dropped = append(dropped, a)
+		}
+	}
+	if len(dropped) > 0 {
+		slices.Sort(dropped)
+		c.enqueue(encodeReply(struct {
+			Type     string   `json:"type"`
+			Channel  string   `json:"channel"`
+			Accounts []string `json:"accounts"`
+			Reason   string   `json:"reason"`
+		}{"unsubscribed", chOrders, dropped, "the new token does not grant these accounts"}))
+	}
 }
 
 // subscribe validates and carries out a subscribe request. Reader goroutine.
