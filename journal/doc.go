@@ -44,6 +44,11 @@
 // back) is sealed under a new nonce. The header's tag covers the header,
 // creation time included.
 //
+// Appenders frame records in plaintext under the journal's lock. While the
+// writer waits for an fsync, a presealer goroutine seals the records that
+// wait for the next batch (seal.go); the writer seals what is left before
+// the write. The cipher never runs under the journal's lock.
+//
 // The checksum still tells a torn write from a whole one: a bad checksum in
 // the last record is a torn tail (truncated), one followed by valid
 // records is a *CorruptError, exactly as in a plain file. A record whose

@@ -31,10 +31,13 @@ type Journal struct {
 	closed bool       // Close was called
 	err    error      // sticky commit error, wraps ErrFailed
 
-	kick    chan struct{} // cap 1: the current batch got its first record
-	full    chan struct{} // cap 1: the current batch passed flushBytes
-	closing chan struct{} // closed by Close
-	stopped chan struct{} // closed when the writer goroutine returns
+	kick chan struct{} // cap 1: the current batch got its first record
+	// sealKick (cap 1; sealed journals) wakes the presealer: a record
+	// was appended.
+	sealKick chan struct{}
+	full     chan struct{} // cap 1: the current batch passed flushBytes
+	closing  chan struct{} // closed by Close
+	stopped  chan struct{} // closed when the writer goroutine returns
 
 	durable atomic.Int64 // end offset of the records made durable
 
@@ -46,6 +49,14 @@ type Journal struct {
 	spareBuf []byte       // buffer for the next batch
 	spareCbs []callback   // callback slice for the next batch
 	nonce    atrest.Nonce // sealing scratch (sealed files)
+
+	// The presealer (seal.go; sealed journals): unbuffered channels from
+	// and to the writer, and its own buffers.
+	preStart chan struct{}
+	preStop  chan struct{}
+	preDone  chan struct{}
+	preBuf   []byte
+	preNonce atrest.Nonce
 }
 
 // syncWriter is the part of the file the writer goroutine uses; tests wrap
@@ -128,6 +139,7 @@ func open(cfg Config, wrap func(*os.File) syncWriter) (*Journal, error) {
 		epoch:     epoch,
 		seq:       uint64(rec.Records),
 		kick:      make(chan struct{}, 1),
+		sealKick:  make(chan struct{}, 1),
 		full:      make(chan struct{}, 1),
 		closing:   make(chan struct{}),
 		stopped:   make(chan struct{}),
@@ -138,6 +150,10 @@ func open(cfg Config, wrap func(*os.File) syncWriter) (*Journal, error) {
 	}
 	j.cur = j.newBatch()
 	j.durable.Store(end)
+	if lay.sealer != nil {
+		j.preStart, j.preStop, j.preDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
+		go j.presealer()
+	}
 	go j.run()
 	return j, nil
 }

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 
 	"sgw/atrest"
@@ -493,4 +494,56 @@ func TestSealedGolden(t *testing.T) {
 	if created := int64(binary.BigEndian.Uint64(readAll(t, path)[8:]) & (1<<48 - 1)); created != goldenCreated.UnixMilli() {
 		t.Errorf("created %d, want %d", created, goldenCreated.UnixMilli())
 	}
+}
+
+// TestSealedConcurrentFsync appends from many goroutines with fsync on, so
+// that records are sealed both by the presealer (during an fsync) and by
+// the writer: every record must replay, in order, with its own body.
+func TestSealedConcurrentFsync(t *testing.T) {
+	keys := keyRing(t, "k1")
+	path := tempPath(t)
+	j := mustOpen(t, Config{Path: path, Keys: keys})
+	const writers, each = 8, 150
+	bodies := make(chan [2]uint64, writers*each)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				body := fmt.Appendf(nil, "w%d-%d", w, i)
+				seq, err := j.Append(byte(w), body)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				bodies <- [2]uint64{seq, uint64(w*each + i)}
+			}
+		}()
+	}
+	wg.Wait()
+	close(bodies)
+	want := map[uint64]string{}
+	for b := range bodies {
+		want[b[0]] = fmt.Sprintf("w%d-%d", b[1]/each, b[1]%each)
+	}
+	check := func(recs []Record, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != writers*each {
+			t.Fatalf("%d records, want %d", len(recs), writers*each)
+		}
+		for i, r := range recs {
+			if r.Seq != uint64(i+1) || string(r.Body) != want[r.Seq] {
+				t.Fatalf("record %d = seq %d %q, want %q", i, r.Seq, r.Body, want[r.Seq])
+			}
+		}
+	}
+	check(collect(t, j.Replay))
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(readSealed(t, path, keys))
 }
