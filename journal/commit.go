@@ -114,9 +114,11 @@ func (j *Journal) enqueue(typ byte, body []byte) (*batch, uint64, error) {
 	j.seq++
 	if j.lay.sealer != nil {
 		b.buf = appendOpenFrame(b.buf, typ, j.seq, now.UnixNano(), j.epoch, body)
-		select {
-		case j.sealKick <- struct{}{}:
-		default:
+		if len(b.buf)-b.sealed >= presealMin {
+			select {
+			case j.sealKick <- struct{}{}:
+			default:
+			}
 		}
 	} else {
 		b.buf = appendFrame(b.buf, typ, j.seq, now.UnixNano(), body)

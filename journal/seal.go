@@ -21,9 +21,15 @@ import (
 // goroutine for the journal's life, driven by unbuffered channels, so
 // presealing allocates nothing.
 
-// presealChunk bounds what the presealer copies out at once, and so how
-// long it holds Journal.mu for the copies.
-const presealChunk = 64 << 10
+const (
+	// presealChunk bounds what the presealer copies out at once, and so
+	// how long it holds Journal.mu for the copies.
+	presealChunk = 64 << 10
+	// presealMin is how many unsealed bytes wake the presealer: waking it
+	// for every record would cost more than the sealing it saves the
+	// writer.
+	presealMin = 2 << 10
+)
 
 // presealer is the presealer goroutine of a sealed journal, started by
 // open. Before each fsync the writer sends on preStart; the presealer then
@@ -37,8 +43,8 @@ func (j *Journal) presealer() {
 	}
 }
 
-// presealUntilStop seals the current batch's unsealed records as they
-// come, until preStop. It checks preStop between records, so the writer
+// presealUntilStop seals the current batch's unsealed records, then more
+// each time presealMin bytes of them have come, until preStop. It checks preStop between records, so the writer
 // waits for at most one record's sealing.
 func (j *Journal) presealUntilStop() {
 	for {
