@@ -399,7 +399,10 @@ func TestSealedTornTail(t *testing.T) {
 		for _, g := range garbage {
 			data := append(bytes.Clone(full[:cut]), g.bytes...)
 			wantRecords, wantEnd := n-1, lastStart
-			if cut == len(full) {
+			// The garbage may restore the cut bytes by chance (the tag's
+			// last byte is random: 0x00 one time in 256, and then the
+			// zeros complete the record): the last record is then whole.
+			if len(data) >= len(full) && bytes.Equal(data[:len(full)], full) {
 				wantRecords, wantEnd = n, len(full)
 			}
 			writeAll(t, p, data)
