@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"sgw/atrest"
 	"sgw/auth"
 	"sgw/feed"
 	"sgw/fix"
@@ -65,6 +66,34 @@ type File struct {
 	// entry); it needs an orders section. Nil means no FIX acceptor. An
 	// empty store_dir in the demo means a fresh temporary directory.
 	Brokers *broker.Config `yaml:"brokers"`
+	// Storage configures how the gateway keeps its own files (the order
+	// journal and the FIX stores). Nil means plain files.
+	Storage *Storage `yaml:"storage"`
+}
+
+// Storage configures the gateway's own files.
+type Storage struct {
+	// Encryption, when set, seals the order journal and every FIX store
+	// (upstreams and brokers) with SM4-GCM under the keys of its key file
+	// (docs/SECURITY.md). Nil means plain files. A deployment cannot
+	// switch an existing journal or store between plain and sealed by
+	// changing this: the gateway refuses to start, naming the file.
+	Encryption *atrest.Config `yaml:"encryption"`
+}
+
+// StorageKeys loads the key ring of storage.encryption, or returns nil
+// when the file configures none. A missing, malformed or loosely
+// permitted key file is an error (atrest.ErrKeyFile), as is a current_key
+// the file lacks (atrest.ErrKey).
+func (f *File) StorageKeys() (*atrest.KeyRing, error) {
+	if f.Storage == nil || f.Storage.Encryption == nil {
+		return nil, nil
+	}
+	keys, err := atrest.Load(*f.Storage.Encryption)
+	if err != nil {
+		return nil, fmt.Errorf("storage.encryption: %w", err)
+	}
+	return keys, nil
 }
 
 // Orders configures order entry: risk, the journal and the upstream FIX
@@ -239,6 +268,9 @@ func (f *File) validate() error {
 	}
 	if f.Brokers != nil && f.Orders == nil {
 		return errors.New("brokers: the FIX acceptor needs an orders section")
+	}
+	if f.Storage != nil && f.Storage.Encryption != nil && f.Storage.Encryption.KeyFile == "" {
+		return errors.New("storage.encryption.key_file: required (the key file: one \"ID HEX-KEY\" a line, mode 0600)")
 	}
 	return nil
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"maps"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"sgw/atrest"
 	"sgw/auth"
 )
 
@@ -36,6 +38,12 @@ func TestShippedConfigsLoad(t *testing.T) {
 	}
 	if prod.Feeds[0].HeartbeatTimeout != 3*time.Second || prod.Feeds[0].Backup.TLS.CAFile == "" {
 		t.Fatalf("example config: %+v", prod.Feeds[0])
+	}
+	if prod.Storage == nil || prod.Storage.Encryption == nil || prod.Storage.Encryption.KeyFile != "/etc/gateway/storage.keys" {
+		t.Fatalf("example config: storage %+v", prod.Storage)
+	}
+	if demo.Storage != nil {
+		t.Fatal("the demo config encrypts its storage; it keeps plain files")
 	}
 	if demo.Auth == nil || demo.Auth.Secret == "" || demo.Auth.Anonymous.String() != "*:L2" {
 		t.Fatalf("demo auth: %+v", demo.Auth)
@@ -114,6 +122,8 @@ instruments:
 		{name: "bad log level", yaml: base + "log: {level: loud}\n", want: "log.level"},
 		{name: "two documents", yaml: base + "---\n" + base, want: "more than one YAML document"},
 		{name: "empty", yaml: "", want: "empty file"},
+		{name: "unknown encryption key", yaml: base + "storage: {encryption: {key_file: /k, cipher: aes}}\n", want: "field cipher not found"},
+		{name: "encryption without key file", yaml: base + "storage: {encryption: {current_key: k1}}\n", want: "storage.encryption.key_file: required"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,5 +155,55 @@ func TestInstrumentFeedNamed(t *testing.T) {
 	_, err := Parse("demo.yaml", []byte(doc))
 	if err == nil || !strings.Contains(err.Error(), `feed "nasdaq" names no feed`) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestStorageKeys loads storage.encryption's key file: plain without the
+// section; a missing file, loose permissions or an unknown current key
+// refused.
+func TestStorageKeys(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "storage.keys")
+	if err := os.WriteFile(keyFile, []byte("k1 00112233445566778899aabbccddeeff\nk2 0f0e0d0c0b0a09080706050403020100\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loose := filepath.Join(dir, "loose.keys")
+	if err := os.WriteFile(loose, []byte("k1 00112233445566778899aabbccddeeff\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(loose, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const base = "instruments:\n  - {symbol: 600519.SH, board: main, prev_close: \"1700.00\"}\n"
+	for _, tc := range []struct {
+		name    string
+		storage string
+		current string // want; "" with wantErr nil means no key ring
+		wantErr error
+	}{
+		{name: "no storage section"},
+		{name: "last key is current", storage: "storage: {encryption: {key_file: " + keyFile + "}}\n", current: "k2"},
+		{name: "configured current", storage: "storage: {encryption: {key_file: " + keyFile + ", current_key: k1}}\n", current: "k1"},
+		{name: "unknown current", storage: "storage: {encryption: {key_file: " + keyFile + ", current_key: k9}}\n", wantErr: atrest.ErrKey},
+		{name: "missing key file", storage: "storage: {encryption: {key_file: " + dir + "/absent.keys}}\n", wantErr: atrest.ErrKeyFile},
+		{name: "loose permissions", storage: "storage: {encryption: {key_file: " + loose + "}}\n", wantErr: atrest.ErrKeyFile},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Parse("test.yaml", []byte(base+tc.storage))
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, err := f.StorageKeys()
+			switch {
+			case tc.wantErr != nil:
+				if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), "storage.encryption") {
+					t.Fatalf("StorageKeys err = %v, want %v", err, tc.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case tc.current == "" && keys != nil, tc.current != "" && (keys == nil || keys.Current() != tc.current):
+				t.Fatalf("StorageKeys = %v, want current %q", keys, tc.current)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/quickfix/config"
 
+	"sgw/atrest"
 	"sgw/refdata"
 )
 
@@ -68,6 +69,11 @@ type UpstreamConfig struct {
 	// QueueSize bounds the requests accepted by Send and not yet handed to
 	// the session. Zero means 65536.
 	QueueSize int `yaml:"queue_size"`
+	// Keys, when set, seals the store with SM4-GCM (OpenSealedStore): the
+	// messages, both sequence numbers and the reservation file. The
+	// composition root sets it from the configuration's
+	// storage.encryption. Nil means quickfix's plain file store.
+	Keys *atrest.KeyRing `yaml:"-"`
 }
 
 // LineConfig is one carrier's line to the upstream.

@@ -137,6 +137,19 @@
 // filled, and Handed answers HandedUnknown for what the store lost.
 // StoreSync makes every write synchronous instead.
 //
+// With a key ring (UpstreamConfig.Keys, broker.Config.Keys: the
+// configuration's storage.encryption) the store is sealed instead
+// (store_sealed.go, OpenSealedStore): one journal file per session,
+// <prefix>.sealed, whose SM4-GCM records hold the creation time, every
+// change of the two sequence numbers and every message saved, and the
+// reservation file is sealed too. A changed record or reservation stops
+// the session from starting (ErrTampered, naming the file and record), a
+// missing or wrong key too (ErrKey, naming the key id), and the journal's
+// recovery cuts a torn tail. A plain store where encryption is configured
+// is refused (ErrPlain), and a sealed one where it is not (ErrKey): the
+// switch is an operator's step. Reset starts a new file under the current
+// key. See docs/SECURITY.md.
+//
 // # Metrics
 //
 // Registered on the *prometheus.Registry passed to NewUpstream:

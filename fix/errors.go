@@ -1,6 +1,10 @@
 package fix
 
-import "errors"
+import (
+	"errors"
+
+	"sgw/atrest"
+)
 
 // Errors returned by the relay. The reasons passed to
 // Handler.OnSessionDown wrap ErrLineBroken, ErrLineSilent, ErrLoggedOut or
@@ -24,6 +28,21 @@ var (
 	// (see the package documentation, Store) that is damaged: the
 	// session refuses to start rather than risk reusing sequence numbers.
 	ErrReservation = errors.New("fix: damaged sequence number reservation")
+	// ErrTampered reports a sealed store (or reservation file) that fails
+	// authentication: changed on disk after it was written. The error
+	// names the file (and, for a record, a *journal.TamperedError its
+	// record number); the session does not start. It is
+	// atrest.ErrTampered.
+	ErrTampered = atrest.ErrTampered
+	// ErrKey reports a sealed store whose key is not in the key ring (or
+	// a different key is under its id), or a sealed store found where no
+	// encryption is configured; the error names the key id. It is
+	// atrest.ErrKey.
+	ErrKey = atrest.ErrKey
+	// ErrPlain reports quickfix's plain store where encryption is
+	// configured: switching is an explicit operator step. It is
+	// atrest.ErrPlain.
+	ErrPlain = atrest.ErrPlain
 	// ErrRunning reports a second Run of an Upstream.
 	ErrRunning = errors.New("fix: already running")
 

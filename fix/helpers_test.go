@@ -64,6 +64,23 @@ type testAcceptor struct {
 type acceptorOpts struct {
 	paced   bool
 	onOrder func(string)
+	// onStore, if set, receives the acceptor's session store when
+	// quickfix creates it.
+	onStore func(quickfix.MessageStore)
+}
+
+// capturingFactory hands each store it creates to got.
+type capturingFactory struct {
+	f   quickfix.MessageStoreFactory
+	got func(quickfix.MessageStore)
+}
+
+func (c capturingFactory) Create(sid quickfix.SessionID) (quickfix.MessageStore, error) {
+	st, err := c.f.Create(sid)
+	if err == nil {
+		c.got(st)
+	}
+	return st, err
 }
 
 func newTestAcceptor(tb testing.TB, gatewayID, upstreamID string, o acceptorOpts) *testAcceptor {
@@ -84,7 +101,11 @@ func newTestAcceptor(tb testing.TB, gatewayID, upstreamID string, o acceptorOpts
 	if _, err := s.AddSession(ss); err != nil {
 		tb.Fatal(err)
 	}
-	a.acc, err = quickfix.NewAcceptor(a, LockedStoreFactory(quickfix.NewMemoryStoreFactory()), s, quickfix.NewNullLogFactory())
+	stores := LockedStoreFactory(quickfix.NewMemoryStoreFactory())
+	if o.onStore != nil {
+		stores = capturingFactory{f: stores, got: o.onStore}
+	}
+	a.acc, err = quickfix.NewAcceptor(a, stores, s, quickfix.NewNullLogFactory())
 	if err != nil {
 		tb.Fatal(err)
 	}

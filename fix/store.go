@@ -13,6 +13,8 @@ import (
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/quickfix/store/file"
+
+	"sgw/atrest"
 )
 
 // reserveBlock is how many sender sequence numbers one fsynced
@@ -39,7 +41,10 @@ type storeFactory struct {
 	settings *quickfix.Settings
 	dir      string
 	syncEach bool
-	log      *slog.Logger
+	// keys, when set, seals the store (sealedStore) and the reservation
+	// file with SM4-GCM; nil keeps quickfix's plain file store.
+	keys *atrest.KeyRing
+	log  *slog.Logger
 	// onScan, when set, receives what Create found in the store, before
 	// quickfix uses it.
 	onScan func(storeScan)
@@ -83,10 +88,25 @@ type sentMsg struct {
 var _ quickfix.MessageStoreFactory = (*storeFactory)(nil)
 
 // Create opens the session's store. quickfix calls it once per session.
-func (f *storeFactory) Create(sid quickfix.SessionID) (quickfix.MessageStore, error) {
+func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, err error) {
 	prefix := filepath.Join(f.dir, storePrefix(sid))
-	rs := &reservedStore{path: prefix + ".reserve"}
-	reserved, clean, boot, found, err := readReservation(rs.path)
+	rs := &reservedStore{path: prefix + ".reserve", keys: f.keys, context: []byte(reservationContext + storePrefix(sid))}
+	var sealed *sealedStore
+	if f.keys != nil {
+		// Opened first: it refuses a plain store (ErrPlain) before the
+		// reservation is read. Its journal cuts its own torn tail.
+		if sealed, err = openSealedStore(f.dir, sid, f.keys, f.syncEach); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				sealed.Close()
+			}
+		}()
+	} else if err := CheckPlainStore(f.dir, sid); err != nil {
+		return nil, err
+	}
+	reserved, clean, boot, found, err := readReservation(rs.path, f.keys, rs.context)
 	if err != nil {
 		return nil, err
 	}
@@ -98,14 +118,16 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (quickfix.MessageStore, er
 		return nil, err
 	}
 	dirty := found && !clean
-	if dirty {
-		if err := repairStore(prefix); err != nil {
-			return nil, err
+	var inner quickfix.MessageStore = sealed
+	if sealed == nil {
+		if dirty {
+			if err := repairStore(prefix); err != nil {
+				return nil, err
+			}
 		}
-	}
-	inner, err := file.NewStoreFactory(f.settings).Create(sid)
-	if err != nil {
-		return nil, fmt.Errorf("fix: open store %s: %w", f.dir, err)
+		if inner, err = file.NewStoreFactory(f.settings).Create(sid); err != nil {
+			return nil, fmt.Errorf("fix: open store %s: %w", f.dir, err)
+		}
 	}
 	rs.MessageStore = NewLockedStore(inner) // quickfix reads sequence numbers without a lock
 	scan, err := scanStore(inner)
@@ -161,11 +183,31 @@ func (f *storeFactory) close() error {
 	return first
 }
 
-// storePrefix is the file store's name for the session's files
-// (BeginString-Sender-Target; the relay uses no sub or location ids).
+// storePrefix is quickfix's file store's name for the session's files:
+// BeginString-Sender-Target[-Qualifier], where Sender and Target are the
+// CompID with the sub and location ids, if any, joined by "_".
 func storePrefix(sid quickfix.SessionID) string {
-	return sid.BeginString + "-" + sid.SenderCompID + "-" + sid.TargetCompID
+	join := func(ids ...string) string {
+		out := ids[0]
+		for _, id := range ids[1:] {
+			if id != "" {
+				out += "_" + id
+			}
+		}
+		return out
+	}
+	p := sid.BeginString + "-" + join(sid.SenderCompID, sid.SenderSubID, sid.SenderLocationID) +
+		"-" + join(sid.TargetCompID, sid.TargetSubID, sid.TargetLocationID)
+	if sid.Qualifier != "" {
+		p += "-" + sid.Qualifier
+	}
+	return p
 }
+
+// reservationContext starts the context a sealed reservation file's tag
+// covers, followed by the session's store prefix, so one session's
+// reservation cannot stand in for another's.
+const reservationContext = "sgw fix reservation v1 "
 
 // reservedStore is a quickfix.MessageStore whose next sender sequence
 // number never passes its fsynced reservation. quickfix calls it from the
@@ -175,7 +217,9 @@ type reservedStore struct {
 	quickfix.MessageStore
 	path string
 
-	boot string // the machine's boot id, written with each reservation
+	boot    string          // the machine's boot id, written with each reservation
+	keys    *atrest.KeyRing // seals the reservation file; nil: plain text
+	context []byte          // what a sealed reservation's tag covers besides it
 
 	mu       sync.Mutex
 	reserved int
@@ -208,7 +252,14 @@ func (s *reservedStore) reserveLocked(n int, clean bool) error {
 	if clean {
 		mark = 1
 	}
-	if err := writeFileAtomic(s.path, fmt.Appendf(nil, "%019d %d %s\n", n, mark, orDash(s.boot))); err != nil {
+	b := fmt.Appendf(nil, "%019d %d %s\n", n, mark, orDash(s.boot))
+	if s.keys != nil {
+		var err error
+		if b, err = s.keys.SealBlob(s.context, b); err != nil {
+			return fmt.Errorf("fix: reservation: %w", err)
+		}
+	}
+	if err := writeFileAtomic(s.path, b); err != nil {
 		return fmt.Errorf("fix: reservation: %w", err)
 	}
 	s.reserved = n
@@ -301,11 +352,13 @@ func (s *reservedStore) Close() error {
 	return err
 }
 
-// readReservation reads the reservation file, if any. The file is always
+// readReservation reads the reservation file, if any, opening it with keys
+// when they are set (a sealed file that does not authenticate is refused
+// with ErrTampered, a plain one with ErrPlain). The file is always
 // written whole (writeFileAtomic), so content that does not parse is
 // damage: it is refused, since a reservation read as "nothing reserved"
 // could let the session reuse sequence numbers the upstream has seen.
-func readReservation(path string) (reserved int, clean bool, boot string, found bool, err error) {
+func readReservation(path string, keys *atrest.KeyRing, context []byte) (reserved int, clean bool, boot string, found bool, err error) {
 	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return 0, false, "", false, nil
@@ -313,18 +366,34 @@ func readReservation(path string) (reserved int, clean bool, boot string, found 
 	if err != nil {
 		return 0, false, "", false, fmt.Errorf("fix: reservation: %w", err)
 	}
+	if keys != nil {
+		if _, _, _, ok := parseReservation(b); ok {
+			return 0, false, "", true, fmt.Errorf("fix: reservation: %s: %w", path, atrest.ErrPlain)
+		}
+		if b, err = keys.OpenBlob(context, b); err != nil {
+			return 0, false, "", true, fmt.Errorf("fix: reservation: %s: %w", path, err)
+		}
+	}
+	if reserved, clean, boot, ok := parseReservation(b); ok {
+		return reserved, clean, boot, true, nil
+	}
+	return 0, false, "", true, fmt.Errorf("%w: %s holds %q, not \"<next sender seq> <clean 0|1> <boot id>\"; "+
+		"the store's sequence numbers cannot be trusted: check the upstream's expected MsgSeqNum, then set it in the store or delete the file",
+		ErrReservation, path, truncate(b, 64))
+}
+
+// parseReservation parses a plain reservation: "<next> <clean 0|1> <boot id>".
+func parseReservation(b []byte) (reserved int, clean bool, boot string, ok bool) {
 	f := strings.Fields(string(b))
 	if (len(f) == 2 || len(f) == 3) && (f[1] == "0" || f[1] == "1") {
 		if n, err := strconv.Atoi(f[0]); err == nil && n > 0 {
 			if len(f) == 3 && f[2] != "-" {
 				boot = f[2]
 			}
-			return n, f[1] == "1", boot, true, nil
+			return n, f[1] == "1", boot, true
 		}
 	}
-	return 0, false, "", true, fmt.Errorf("%w: %s holds %q, not \"<next sender seq> <clean 0|1> <boot id>\"; "+
-		"the store's sequence numbers cannot be trusted: check the upstream's expected MsgSeqNum, then set it in the store or delete the file",
-		ErrReservation, path, truncate(b, 64))
+	return 0, false, "", false
 }
 
 // bootID returns the kernel's id of the current boot (Linux), or "" when

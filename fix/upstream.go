@@ -184,7 +184,7 @@ func (u *Upstream) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	stores := &storeFactory{settings: settings, dir: u.cfg.StoreDir, syncEach: u.cfg.StoreSync, log: u.log,
+	stores := &storeFactory{settings: settings, dir: u.cfg.StoreDir, syncEach: u.cfg.StoreSync, keys: u.cfg.Keys, log: u.log,
 		resumeAfter: int(u.resumeAfter.Load()),
 		onScan: func(sc storeScan) {
 			for _, m := range sc.sent {

@@ -27,8 +27,15 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	return newRigWith(t, acceptorOpts{paced: true}, nil)
+}
+
+// newRigWith is newRig with the acceptor's options and a change to the
+// Upstream's config before it starts.
+func newRigWith(t *testing.T, o acceptorOpts, edit func(*UpstreamConfig)) *rig {
+	t.Helper()
 	gw, up := newCompIDs()
-	r := &rig{acc: newTestAcceptor(t, gw, up, acceptorOpts{paced: true})}
+	r := &rig{acc: newTestAcceptor(t, gw, up, o)}
 	storeDir := t.TempDir() // before the cleanup below, which runs first and still writes the store
 	var err error
 	if r.a, err = faultproxy.New(r.acc.addr()); err != nil {
@@ -46,6 +53,9 @@ func newRig(t *testing.T) *rig {
 		Name: "core", SenderCompID: gw, TargetCompID: up,
 		Lines:    []LineConfig{{Name: "carrierA", Addr: r.a.Addr()}, {Name: "carrierB", Addr: r.b.Addr()}},
 		StoreDir: storeDir,
+	}
+	if edit != nil {
+		edit(&r.cfg)
 	}
 	r.start(t)
 	return r

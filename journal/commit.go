@@ -24,6 +24,10 @@ type batch struct {
 	first time.Time     // when the first record joined
 	full  bool          // buf passed flushBytes
 	cbs   []callback    // AppendAsync callers, in sequence order
+	// sealed is how many bytes at the front of buf are sealed (sealed
+	// journals; seal.go): guarded by Journal.mu while the batch is
+	// Journal.cur, then the writer's.
+	sealed int
 }
 
 // callback is one AppendAsync caller waiting for its record.
@@ -108,7 +112,17 @@ func (j *Journal) enqueue(typ byte, body []byte) (*batch, uint64, error) {
 		}
 	}
 	j.seq++
-	b.buf = appendFrame(b.buf, typ, j.seq, now.UnixNano(), body)
+	if j.lay.sealer != nil {
+		b.buf = appendOpenFrame(b.buf, typ, j.seq, now.UnixNano(), j.epoch, body)
+		if len(b.buf)-b.sealed >= presealMin {
+			select {
+			case j.sealKick <- struct{}{}:
+			default:
+			}
+		}
+	} else {
+		b.buf = appendFrame(b.buf, typ, j.seq, now.UnixNano(), body)
+	}
 	b.n++
 	if !b.full && len(b.buf) >= flushBytes {
 		b.full = true
@@ -132,6 +146,9 @@ func (j *Journal) newBatch() *batch {
 // releases its appenders, until Close is called and nothing is pending.
 func (j *Journal) run() {
 	defer close(j.stopped)
+	if j.lay.sealer != nil {
+		defer close(j.preStart)
+	}
 	var timer *time.Timer
 	if j.cfg.CommitInterval > 0 {
 		timer = time.NewTimer(j.cfg.CommitInterval)
@@ -183,6 +200,9 @@ func (j *Journal) run() {
 // only.
 func (j *Journal) commit(b *batch) error {
 	start := time.Now()
+	if j.lay.sealer != nil {
+		sealFrames(b.buf[b.sealed:], j.lay.sealer, &j.nonce)
+	}
 	if _, err := j.w.Write(b.buf); err != nil {
 		return j.rollback(fmt.Errorf("%w: write: %w", ErrFailed, err))
 	}
@@ -190,7 +210,15 @@ func (j *Journal) commit(b *batch) error {
 		// Never retried: after a failed fsync the kernel may have dropped
 		// the dirty pages, and a retry could report success for data that
 		// is gone.
-		if err := j.w.Sync(); err != nil {
+		if j.lay.sealer != nil {
+			j.preStart <- struct{}{} // seal the next batch meanwhile
+		}
+		err := j.w.Sync()
+		if j.lay.sealer != nil {
+			j.preStop <- struct{}{}
+			<-j.preDone
+		}
+		if err != nil {
 			return j.rollback(fmt.Errorf("%w: fsync: %w", ErrFailed, err))
 		}
 	}

@@ -3,6 +3,8 @@ package journal
 import (
 	"fmt"
 	"time"
+
+	"sgw/atrest"
 )
 
 // DefaultMaxRecord is the body size limit when Config.MaxRecord is zero.
@@ -40,6 +42,12 @@ type Config struct {
 	// they wait for). Nil means no callback. Use it to observe
 	// gateway_journal_fsync_seconds and batch sizes.
 	OnSync func(records int, bytes int, took time.Duration)
+	// Keys, when set, seals the journal with SM4-GCM (see doc.go): a new
+	// file is sealed under Keys.Current(); an existing sealed file is
+	// opened with the key its header names, which Keys must hold (else
+	// ErrKey); a plain file is refused (ErrPlain). Nil means a plain
+	// journal, which refuses a sealed file (ErrKey).
+	Keys *atrest.KeyRing
 }
 
 // withDefaults returns cfg with zero values replaced by their defaults, or

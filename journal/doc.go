@@ -23,6 +23,45 @@
 // (64 KiB by default, MaxRecordLimit = 16 MiB at most), so a payload
 // length outside 17 .. 17+MaxRecordLimit is damage.
 //
+// # Encryption at rest (SM4-GCM)
+//
+// With Config.Keys (an atrest.KeyRing) the journal is sealed: format
+// version 2. The header continues after its 16 bytes with atrest's sealed
+// header (74 bytes: cipher, key id, random salt, key check value, tag), so
+// a sealed file's frames start at offset 90:
+//
+//	header:  "SGWJRNL1" | u16 version (2) | u48 created | sealed header (74)
+//	frame:   u32 length of payload | u32 CRC-32C of payload | payload
+//	payload: u8 record type | u64 sequence | i64 time | u32 epoch | SM4-GCM(body) | tag (16)
+//
+// The file's SM4 key derives from the master key the header names and the
+// header's salt (HKDF-SM3), so no two files share a key. Each record is
+// sealed under the nonce (epoch, sequence), with its type, sequence, time
+// and epoch as additional authenticated data: none can be changed, and a
+// record cannot be moved, copied or spliced in from another file. The
+// epoch is drawn at random each time Open opens the file, so a sequence
+// number written again after a torn tail was cut (or a failed batch rolled
+// back) is sealed under a new nonce. The header's tag covers the header,
+// creation time included.
+//
+// Appenders frame records in plaintext under the journal's lock. While the
+// writer waits for an fsync, a presealer goroutine seals the records that
+// wait for the next batch (seal.go); the writer seals what is left before
+// the write. The cipher never runs under the journal's lock.
+//
+// The checksum still tells a torn write from a whole one: a bad checksum in
+// the last record is a torn tail (truncated), one followed by valid
+// records is a *CorruptError, exactly as in a plain file. A record whose
+// checksum verifies but whose tag does not, or that is out of sequence,
+// was changed on purpose: Open and Replay return a *TamperedError
+// (ErrTampered) naming the file and sequence number, wherever the record
+// is, and never truncate it. A header naming a key the ring lacks or holds
+// a different key for returns ErrKey naming the key id. A file keeps the
+// key it was created under: rotation seals new files under the current
+// key, and old files open as long as their key stays in the ring. Open
+// refuses a plain file when Keys is set (ErrPlain) and a sealed one when
+// it is not (ErrKey); see docs/SECURITY.md.
+//
 // # Durability
 //
 // Append returns only after its record has been written and fsynced.

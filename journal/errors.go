@@ -3,6 +3,8 @@ package journal
 import (
 	"errors"
 	"fmt"
+
+	"sgw/atrest"
 )
 
 // Errors of the journal.
@@ -45,7 +47,45 @@ var (
 	// ErrLocked reports that another process (or another Journal in this
 	// process) has the file open.
 	ErrLocked = errors.New("journal: file locked by another journal")
+
+	// ErrTampered reports a sealed file whose header or a record fails
+	// authentication: its bytes were changed after they were written (a
+	// careful edit that kept the record's checksum valid, so not a torn
+	// write). It is atrest.ErrTampered, which the FIX stores report too.
+	// A record's errors are *TamperedError values naming the file and the
+	// sequence number. Open refuses the file and never repairs it.
+	ErrTampered = atrest.ErrTampered
+	// ErrKey reports a sealed file whose key is not available: the key
+	// ring lacks the key id its header names, holds a different key under
+	// that id, or no key ring is configured. The error names the key id
+	// (an *atrest.KeyError). It is atrest.ErrKey.
+	ErrKey = atrest.ErrKey
+	// ErrPlain reports a plain file opened with encryption configured.
+	// Open refuses it rather than mix plain and sealed records or convert
+	// the file behind the operator's back. It is atrest.ErrPlain.
+	ErrPlain = atrest.ErrPlain
 )
+
+// TamperedError describes a record of a sealed journal file that fails
+// authentication. It wraps ErrTampered.
+type TamperedError struct {
+	// Path is the file, when known.
+	Path string
+	// Offset is the byte offset of the record's frame.
+	Offset int64
+	// Seq is the sequence number the record holds at that place.
+	Seq uint64
+	// Reason says what failed.
+	Reason string
+}
+
+// Error returns the message, naming the file, sequence number and offset.
+func (e *TamperedError) Error() string {
+	return fmt.Sprintf("journal: %s: record %d at offset %d fails authentication (tampered): %s", e.Path, e.Seq, e.Offset, e.Reason)
+}
+
+// Unwrap returns ErrTampered.
+func (e *TamperedError) Unwrap() error { return ErrTampered }
 
 // CorruptError describes damage found at a byte offset of a journal file.
 // It wraps ErrCorrupt.

@@ -102,3 +102,94 @@ func FuzzOpen(f *testing.F) {
 		j.Close()
 	})
 }
+
+// FuzzOpenSealed opens arbitrary file contents with a key ring, seeded
+// with a real sealed file (testdata/golden-sealed.jrnl, test key k1) and
+// its torn, tampered and damaged variants. Open must not panic; it either
+// refuses the file with one of its documented errors, leaving it alone, or
+// recovers a prefix of it whose records all authenticate, keeps appending
+// after it and reopens cleanly.
+func FuzzOpenSealed(f *testing.F) {
+	golden, err := os.ReadFile("testdata/golden-sealed.jrnl")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(golden)
+	f.Add(golden[:len(golden)-3])                           // torn tail
+	f.Add(append(bytes.Clone(golden), 0, 0, 0, 0x7e, 1, 2)) // garbage tail
+	f.Add(golden[:sealedHeaderSize])                        // header only
+	f.Add(golden[:sealedHeaderSize-1])                      // header cut
+	tampered := bytes.Clone(golden)
+	first := sealedHeaderSize
+	tampered[first+frameHeaderSize+sealedPayloadHeaderSize] ^= 1 // body of record 1, checksum fixed
+	recrc(tampered, first)
+	f.Add(tampered)
+	hdr := bytes.Clone(golden)
+	hdr[headerSize+40] ^= 1 // the salt
+	f.Add(hdr)
+	plain, err := os.ReadFile("testdata/golden.jrnl")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(plain)
+
+	keys := keyRing(f, "k1")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "fuzz.jrnl")
+		writeAll(t, path, data)
+		j, err := Open(Config{Path: path, NoSync: true, Keys: keys})
+		if err != nil {
+			if !errors.Is(err, ErrBadHeader) && !errors.Is(err, ErrVersion) && !errors.Is(err, ErrCorrupt) &&
+				!errors.Is(err, ErrTampered) && !errors.Is(err, ErrKey) && !errors.Is(err, ErrPlain) {
+				t.Fatalf("Open: unexpected error %v", err)
+			}
+			if got := readAll(t, path); !bytes.Equal(got, data) {
+				t.Fatalf("Open changed a file it refused")
+			}
+			return
+		}
+		rec := j.Recovered()
+		var n int64
+		if err := j.Replay(func(r Record) error {
+			n++
+			if r.Seq != uint64(n) {
+				t.Fatalf("Replay: record %d has Seq %d", n, r.Seq)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("Replay: %v", err)
+		}
+		if n != rec.Records {
+			t.Fatalf("Replay delivered %d records, Recovered says %d", n, rec.Records)
+		}
+		if seq, err := j.Append(9, []byte("after")); err != nil || seq != uint64(n+1) {
+			t.Fatalf("Append = %d, %v; want %d", seq, err, n+1)
+		}
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got := readAll(t, path)
+		kept := int64(len(data)) - rec.TruncatedBytes
+		if len(data) > 0 && (kept < sealedHeaderSize || !bytes.Equal(got[:kept], data[:kept])) {
+			t.Fatalf("recovery kept %d bytes that are not a prefix of the input", kept)
+		}
+		var m int64
+		if err := ReadFileKeys(path, keys, func(r Record) error {
+			m++
+			if r.Seq != uint64(m) {
+				t.Fatalf("ReadFileKeys: record %d has Seq %d", m, r.Seq)
+			}
+			return nil
+		}); err != nil || m != n+1 {
+			t.Fatalf("ReadFileKeys read %d records, %v; want %d, nil", m, err, n+1)
+		}
+		j, err = Open(Config{Path: path, NoSync: true, Keys: keys})
+		if err != nil {
+			t.Fatalf("reopen: %v", err)
+		}
+		if r := j.Recovered(); r != (Recovered{Records: n + 1}) {
+			t.Fatalf("reopen Recovered = %+v, want %d records, nothing truncated", r, n+1)
+		}
+		j.Close()
+	})
+}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"sgw/atrest"
 )
 
 // Journal is an open journal file. Its methods are safe for concurrent use
@@ -20,6 +22,8 @@ type Journal struct {
 	f         *os.File
 	w         syncWriter // f, or a test's wrapper of it
 	recovered Recovered
+	lay       layout // the file's layout; lay.sealer is nil for a plain file
+	epoch     uint32 // nonce epoch of this open's records (sealed files)
 
 	mu     sync.Mutex // guards the fields below
 	cur    *batch     // the batch appends join; never nil
@@ -27,10 +31,13 @@ type Journal struct {
 	closed bool       // Close was called
 	err    error      // sticky commit error, wraps ErrFailed
 
-	kick    chan struct{} // cap 1: the current batch got its first record
-	full    chan struct{} // cap 1: the current batch passed flushBytes
-	closing chan struct{} // closed by Close
-	stopped chan struct{} // closed when the writer goroutine returns
+	kick chan struct{} // cap 1: the current batch got its first record
+	// sealKick (cap 1; sealed journals) wakes the presealer: a record
+	// was appended.
+	sealKick chan struct{}
+	full     chan struct{} // cap 1: the current batch passed flushBytes
+	closing  chan struct{} // closed by Close
+	stopped  chan struct{} // closed when the writer goroutine returns
 
 	durable atomic.Int64 // end offset of the records made durable
 
@@ -38,9 +45,18 @@ type Journal struct {
 	fileClosed bool         // guarded by fileMu
 
 	// Owned by the writer goroutine.
-	end      int64      // end offset of the records written
-	spareBuf []byte     // buffer for the next batch
-	spareCbs []callback // callback slice for the next batch
+	end      int64        // end offset of the records written
+	spareBuf []byte       // buffer for the next batch
+	spareCbs []callback   // callback slice for the next batch
+	nonce    atrest.Nonce // sealing scratch (sealed files)
+
+	// The presealer (seal.go; sealed journals): unbuffered channels from
+	// and to the writer, and its own buffers.
+	preStart chan struct{}
+	preStop  chan struct{}
+	preDone  chan struct{}
+	preBuf   []byte
+	preNonce atrest.Nonce
 }
 
 // syncWriter is the part of the file the writer goroutine uses; tests wrap
@@ -74,6 +90,13 @@ type Recovered struct {
 // and the operator decides. A file that is not a journal gets ErrBadHeader
 // or ErrVersion, and one another Journal holds open gets ErrLocked.
 //
+// With Config.Keys a new file is sealed under the current key. An existing
+// sealed file is opened with the key its header names; a key the ring
+// lacks (or holds a different key for) returns ErrKey naming the id, a
+// header or record that fails authentication a *TamperedError
+// (ErrTampered), and a plain file ErrPlain. Without Config.Keys a sealed
+// file returns ErrKey.
+//
 // A new file is written to a temporary name with its header, fsynced and
 // then linked into place, so a crash never leaves a half-made header. Files
 // are created with mode 0600: they hold client orders.
@@ -91,10 +114,17 @@ func open(cfg Config, wrap func(*os.File) syncWriter) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec, end, err := recoverFile(f, cfg)
+	rec, end, lay, err := recoverFile(f, cfg)
 	if err != nil {
 		f.Close()
 		return nil, err
+	}
+	var epoch uint32
+	if lay.sealer != nil {
+		if epoch, err = atrest.NewEpoch(); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	if _, err := f.Seek(end, io.SeekStart); err != nil {
 		f.Close()
@@ -105,8 +135,11 @@ func open(cfg Config, wrap func(*os.File) syncWriter) (*Journal, error) {
 		f:         f,
 		w:         f,
 		recovered: rec,
+		lay:       lay,
+		epoch:     epoch,
 		seq:       uint64(rec.Records),
 		kick:      make(chan struct{}, 1),
+		sealKick:  make(chan struct{}, 1),
 		full:      make(chan struct{}, 1),
 		closing:   make(chan struct{}),
 		stopped:   make(chan struct{}),
@@ -117,6 +150,10 @@ func open(cfg Config, wrap func(*os.File) syncWriter) (*Journal, error) {
 	}
 	j.cur = j.newBatch()
 	j.durable.Store(end)
+	if lay.sealer != nil {
+		j.preStart, j.preStop, j.preDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
+		go j.presealer()
+	}
 	go j.run()
 	return j, nil
 }
@@ -125,7 +162,7 @@ func open(cfg Config, wrap func(*os.File) syncWriter) (*Journal, error) {
 func openFile(cfg Config) (*os.File, error) {
 	f, err := os.OpenFile(cfg.Path, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := create(cfg.Path, !cfg.NoSync); err != nil {
+		if err := create(cfg.Path, !cfg.NoSync, cfg.Keys); err != nil {
 			return nil, err
 		}
 		f, err = os.OpenFile(cfg.Path, os.O_RDWR, 0)
@@ -141,15 +178,19 @@ func openFile(cfg Config) (*os.File, error) {
 }
 
 // create makes a journal file holding only its header at path, unless one
-// appears there first.
-func create(path string, sync bool) (err error) {
+// appears there first. The header is sealed when keys is set.
+func create(path string, sync bool, keys *atrest.KeyRing) (err error) {
+	hdr, err := newHeader(time.Now(), keys)
+	if err != nil {
+		return err
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(appendHeader(nil, time.Now()))
+	_, err = tmp.Write(hdr)
 	if err == nil && sync {
 		err = tmp.Sync()
 	}
@@ -184,44 +225,53 @@ func syncDir(dir string) error {
 }
 
 // recoverFile checks the open file f, truncates a torn tail and returns
-// what it found and the end offset of the good records.
-func recoverFile(f *os.File, cfg Config) (Recovered, int64, error) {
+// what it found, the end offset of the good records and the file's layout.
+func recoverFile(f *os.File, cfg Config) (Recovered, int64, layout, error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return Recovered{}, 0, err
+		return Recovered{}, 0, layout{}, err
 	}
 	size := fi.Size()
 	if size == 0 {
 		// An empty file (made by hand, say) gets its header.
-		if _, err := f.WriteAt(appendHeader(nil, time.Now()), 0); err != nil {
-			return Recovered{}, 0, err
+		hdr, err := newHeader(time.Now(), cfg.Keys)
+		if err != nil {
+			return Recovered{}, 0, layout{}, err
+		}
+		if _, err := f.WriteAt(hdr, 0); err != nil {
+			return Recovered{}, 0, layout{}, err
 		}
 		if !cfg.NoSync {
 			if err := f.Sync(); err != nil {
-				return Recovered{}, 0, err
+				return Recovered{}, 0, layout{}, err
 			}
 		}
-		return Recovered{}, headerSize, nil
+		size = int64(len(hdr))
 	}
-	if err := readHeader(f, size); err != nil {
-		return Recovered{}, 0, fmt.Errorf("%w: %s", err, cfg.Path)
-	}
-	res, err := scanFile(f, size, cfg.Path, nil)
+	lay, err := readHeader(f, size, cfg.Keys, cfg.Path)
 	if err != nil {
-		return Recovered{}, 0, err
+		return Recovered{}, 0, layout{}, err
+	}
+	if cfg.Keys != nil && lay.sealer == nil {
+		return Recovered{}, 0, layout{}, fmt.Errorf("journal: %s: %w: it was written without encryption; "+
+			"keep it plain (no storage.encryption) or archive it and start a new, sealed journal", cfg.Path, ErrPlain)
+	}
+	res, err := scanFile(f, size, lay, cfg.Path, nil)
+	if err != nil {
+		return Recovered{}, 0, layout{}, err
 	}
 	rec := Recovered{Records: int64(res.records), TruncatedBytes: size - res.good}
 	if res.torn != nil {
 		if err := f.Truncate(res.good); err != nil {
-			return Recovered{}, 0, fmt.Errorf("journal: truncating torn tail of %s: %w", cfg.Path, err)
+			return Recovered{}, 0, layout{}, fmt.Errorf("journal: truncating torn tail of %s: %w", cfg.Path, err)
 		}
 		if !cfg.NoSync {
 			if err := f.Sync(); err != nil {
-				return Recovered{}, 0, err
+				return Recovered{}, 0, layout{}, err
 			}
 		}
 	}
-	return rec, res.good, nil
+	return rec, res.good, lay, nil
 }
 
 // Recovered reports what Open found in the file: the records it holds and
@@ -241,7 +291,8 @@ func (j *Journal) LastSeq() uint64 {
 // returns: copy it (or decode it) to keep it. An error from fn stops the
 // replay and is returned as is. Damage found in the file (it was checked
 // by Open, so this means the disk changed under the journal) is a
-// *CorruptError.
+// *CorruptError, or a *TamperedError for a sealed record that no longer
+// authenticates.
 //
 // Restart order is Open, then Replay to rebuild state, then Append. Replay
 // may also run later, concurrently with appends (it reads with positioned
@@ -252,7 +303,7 @@ func (j *Journal) Replay(fn func(r Record) error) error {
 	if j.fileClosed {
 		return ErrClosed
 	}
-	s := newScanner(j.f, j.durable.Load())
+	s := newScanner(j.f, j.durable.Load(), j.lay)
 	for {
 		rec, err := s.next()
 		if err == io.EOF {
@@ -260,14 +311,10 @@ func (j *Journal) Replay(fn func(r Record) error) error {
 		}
 		if err != nil {
 			var bad *badFrame
-			var ce *CorruptError
-			switch {
-			case errors.As(err, &bad):
+			if errors.As(err, &bad) {
 				return &CorruptError{Path: j.cfg.Path, Offset: bad.off, Reason: bad.reason}
-			case errors.As(err, &ce):
-				ce.Path = j.cfg.Path
 			}
-			return err
+			return withPath(err, j.cfg.Path)
 		}
 		if err := fn(rec); err != nil {
 			return err

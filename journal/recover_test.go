@@ -155,8 +155,10 @@ func TestSequenceErrors(t *testing.T) {
 
 func TestHeader(t *testing.T) {
 	good := appendHeader(nil, time.Now())
-	v2 := bytes.Clone(good)
-	v2[9] = 2
+	v3 := bytes.Clone(good)
+	v3[9] = 3
+	sealedShort := bytes.Clone(good)
+	sealedShort[9] = formatSealed // a sealed header cut short
 	tests := []struct {
 		name    string
 		data    []byte
@@ -166,7 +168,8 @@ func TestHeader(t *testing.T) {
 		{name: "header only", data: good},
 		{name: "not a journal", data: []byte("order_id,account,symbol,qty\n1,A1,600519.SH,100\n"), wantErr: ErrBadHeader},
 		{name: "short", data: good[:10], wantErr: ErrBadHeader},
-		{name: "future version", data: v2, wantErr: ErrVersion},
+		{name: "future version", data: v3, wantErr: ErrVersion},
+		{name: "sealed header cut short", data: sealedShort, wantErr: ErrBadHeader},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+
+	"sgw/atrest"
 )
 
 // badFrame is a frame that failed its length or checksum check. Whether it
@@ -25,25 +27,30 @@ func (b *badFrame) Error() string {
 // offset. Record bodies it returns alias its buffer and are valid until the
 // next call of next.
 type scanner struct {
-	r   *bufio.Reader
-	off int64  // offset of the next frame
-	end int64  // offset where the scan stops
-	seq uint64 // sequence number of the last good record
-	hdr [frameHeaderSize]byte
-	buf []byte
+	lay   layout
+	r     *bufio.Reader
+	off   int64  // offset of the next frame
+	end   int64  // offset where the scan stops
+	seq   uint64 // sequence number of the last good record
+	hdr   [frameHeaderSize]byte
+	buf   []byte
+	nonce atrest.Nonce // scratch for sealed files
 }
 
-func newScanner(r io.ReaderAt, end int64) *scanner {
+func newScanner(r io.ReaderAt, end int64, lay layout) *scanner {
 	return &scanner{
-		r:   bufio.NewReaderSize(io.NewSectionReader(r, headerSize, end-headerSize), 256<<10),
-		off: headerSize,
+		lay: lay,
+		r:   bufio.NewReaderSize(io.NewSectionReader(r, lay.hdr, end-lay.hdr), 256<<10),
+		off: lay.hdr,
 		end: end,
 	}
 }
 
 // next returns the next record; io.EOF at a clean end; a *badFrame for a
 // frame that is short or fails its length or checksum check; a
-// *CorruptError for a valid frame out of sequence; or an I/O error.
+// *CorruptError for a valid frame out of sequence; a *TamperedError for a
+// sealed frame whose checksum verifies and whose tag does not; or an I/O
+// error.
 func (s *scanner) next() (Record, error) {
 	rem := s.end - s.off
 	if rem == 0 {
@@ -57,7 +64,7 @@ func (s *scanner) next() (Record, error) {
 	}
 	n := int64(binary.BigEndian.Uint32(s.hdr[:4]))
 	switch {
-	case n < payloadHeaderSize || n > maxPayloadSize:
+	case n < s.lay.minPayload || n > s.lay.maxPayload:
 		return Record{}, &badFrame{s.off, fmt.Sprintf("payload length %d out of range", n)}
 	case n > rem-frameHeaderSize:
 		return Record{}, &badFrame{s.off, fmt.Sprintf("payload length %d runs past the end (%d bytes left)", n, rem-frameHeaderSize)}
@@ -74,7 +81,19 @@ func (s *scanner) next() (Record, error) {
 	}
 	rec := decodePayload(p)
 	if rec.Seq != s.seq+1 {
-		return Record{}, &CorruptError{Offset: s.off, Reason: fmt.Sprintf("sequence %d where %d was expected", rec.Seq, s.seq+1)}
+		reason := fmt.Sprintf("sequence %d where %d was expected", rec.Seq, s.seq+1)
+		if s.lay.sealer != nil {
+			// A sealed frame whose checksum verifies was written whole:
+			// out of place, it was moved or copied there.
+			return Record{}, &TamperedError{Offset: s.off, Seq: s.seq + 1, Reason: reason}
+		}
+		return Record{}, &CorruptError{Offset: s.off, Reason: reason}
+	}
+	if s.lay.sealer != nil {
+		var err error
+		if rec, err = openPayload(p, s.lay.sealer, &s.nonce); err != nil {
+			return Record{}, &TamperedError{Offset: s.off, Seq: s.seq + 1, Reason: "its tag does not verify"}
+		}
 	}
 	s.seq = rec.Seq
 	s.off += frameHeaderSize + n
@@ -101,8 +120,8 @@ type scanResult struct {
 // has been checked, passing each to fn (when fn is not nil). A bad frame
 // with no valid record after it is a torn tail, reported in the result; one
 // with a valid record after it is a *CorruptError.
-func scanFile(r io.ReaderAt, size int64, path string, fn func(Record) error) (scanResult, error) {
-	s := newScanner(r, size)
+func scanFile(r io.ReaderAt, size int64, lay layout, path string, fn func(Record) error) (scanResult, error) {
+	s := newScanner(r, size, lay)
 	for {
 		rec, err := s.next()
 		if err == nil {
@@ -119,7 +138,7 @@ func scanFile(r io.ReaderAt, size int64, path string, fn func(Record) error) (sc
 		}
 		var bad *badFrame
 		if errors.As(err, &bad) {
-			at, found, err := findRecord(r, bad.off+1, size, s.seq)
+			at, found, err := findRecord(r, bad.off+1, size, s.seq, lay)
 			if err != nil {
 				return scanResult{}, err
 			}
@@ -130,12 +149,21 @@ func scanFile(r io.ReaderAt, size int64, path string, fn func(Record) error) (sc
 			res.torn = bad
 			return res, nil
 		}
-		var ce *CorruptError
-		if errors.As(err, &ce) {
-			ce.Path = path
-		}
-		return scanResult{}, err
+		return scanResult{}, withPath(err, path)
 	}
+}
+
+// withPath fills in the file name of a *CorruptError or *TamperedError.
+func withPath(err error, path string) error {
+	var ce *CorruptError
+	var te *TamperedError
+	switch {
+	case errors.As(err, &ce):
+		ce.Path = path
+	case errors.As(err, &te):
+		te.Path = path
+	}
+	return err
 }
 
 // findRecord reports the offset of the first valid frame in [from, end)
@@ -145,12 +173,13 @@ func scanFile(r io.ReaderAt, size int64, path string, fn func(Record) error) (sc
 // and sequence range) run on every byte offset; the checksum only on the
 // rare candidate that passes them, so a megabyte of garbage costs about a
 // megabyte of reading.
-func findRecord(r io.ReaderAt, from, end int64, after uint64) (int64, bool, error) {
+func findRecord(r io.ReaderAt, from, end int64, after uint64, lay layout) (int64, bool, error) {
 	const step = 1 << 20
-	maxSeq := after + uint64((end-from)/minFrameSize) + 1
+	minFrame := lay.minFrame()
+	maxSeq := after + uint64((end-from)/minFrame) + 1
 	var win, frame []byte
-	for base := from; end-base >= minFrameSize; base += step {
-		n := min(end-base, step+minFrameSize-1)
+	for base := from; end-base >= minFrame; base += step {
+		n := min(end-base, step+minFrame-1)
 		if int64(cap(win)) < n {
 			win = make([]byte, n)
 		}
@@ -158,9 +187,9 @@ func findRecord(r io.ReaderAt, from, end int64, after uint64) (int64, bool, erro
 		if got, err := r.ReadAt(w, base); int64(got) < n {
 			return 0, false, readError(err)
 		}
-		for i := int64(0); i < step && i+minFrameSize <= n; i++ {
+		for i := int64(0); i < step && i+minFrame <= n; i++ {
 			l := int64(binary.BigEndian.Uint32(w[i:]))
-			if l < payloadHeaderSize || l > maxPayloadSize || base+i+frameHeaderSize+l > end {
+			if l < lay.minPayload || l > lay.maxPayload || base+i+frameHeaderSize+l > end {
 				continue
 			}
 			if seq := binary.BigEndian.Uint64(w[i+9:]); seq <= after || seq > maxSeq {
@@ -186,11 +215,12 @@ func findRecord(r io.ReaderAt, from, end int64, after uint64) (int64, bool, erro
 	return 0, false, nil
 }
 
-// ReadFile reads the journal file at path from the start and calls fn for
-// each record in sequence order, without modifying the file; it is for
-// tools and tests (a running gateway uses Journal.Replay). Record.Body is
-// valid only until fn returns. An error from fn stops the read and is
-// returned as is.
+// ReadFile reads the plain journal file at path from the start and calls
+// fn for each record in sequence order, without modifying the file; it is
+// for tools and tests (a running gateway uses Journal.Replay). Record.Body
+// is valid only until fn returns. An error from fn stops the read and is
+// returned as is. A sealed file needs ReadFileKeys (ReadFile returns
+// ErrKey for it).
 //
 // An empty file holds no records. A file that ends in a torn record (a
 // crash during a write; Open would truncate it) delivers every good record
@@ -199,6 +229,14 @@ func findRecord(r io.ReaderAt, from, end int64, after uint64) (int64, bool, erro
 // before it. ReadFile takes no lock, so it may read a file a Journal is
 // appending to; the last batch may then appear torn.
 func ReadFile(path string, fn func(r Record) error) error {
+	return ReadFileKeys(path, nil, fn)
+}
+
+// ReadFileKeys is ReadFile for a file that may be sealed: keys must hold
+// the key its header names (else ErrKey). A plain file is read too, even
+// with keys. A sealed record whose tag does not verify stops the read with
+// a *TamperedError (ErrTampered) after the records before it.
+func ReadFileKeys(path string, keys *atrest.KeyRing, fn func(r Record) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -212,10 +250,11 @@ func ReadFile(path string, fn func(r Record) error) error {
 	if size == 0 {
 		return nil
 	}
-	if err := readHeader(f, size); err != nil {
-		return fmt.Errorf("%w: %s", err, path)
+	lay, err := readHeader(f, size, keys, path)
+	if err != nil {
+		return err
 	}
-	res, err := scanFile(f, size, path, fn)
+	res, err := scanFile(f, size, lay, path, fn)
 	if err != nil {
 		return err
 	}
@@ -225,14 +264,40 @@ func ReadFile(path string, fn func(r Record) error) error {
 	return nil
 }
 
-// readHeader reads and checks the header of a file of size bytes (> 0).
-func readHeader(r io.ReaderAt, size int64) error {
+// readHeader reads and checks the header of the file path of size bytes
+// (> 0) and returns the file's layout. A sealed header is opened with keys:
+// nil keys or a key the ring lacks or holds a different key for return
+// ErrKey naming the key id; a header whose tag fails returns ErrTampered.
+// A plain file is returned as such, even with keys: Open refuses it.
+func readHeader(r io.ReaderAt, size int64, keys *atrest.KeyRing, path string) (layout, error) {
 	if size < headerSize {
-		return ErrBadHeader
+		return layout{}, fmt.Errorf("%w: %s", ErrBadHeader, path)
 	}
-	var h [headerSize]byte
-	if _, err := r.ReadAt(h[:], 0); err != nil {
-		return readError(err)
+	h := make([]byte, sealedHeaderSize)
+	if _, err := r.ReadAt(h[:min(size, sealedHeaderSize)], 0); err != nil && !errors.Is(err, io.EOF) {
+		return layout{}, readError(err)
 	}
-	return checkHeader(h[:])
+	v, err := headerVersion(h)
+	if err != nil {
+		return layout{}, fmt.Errorf("%w: %s", err, path)
+	}
+	if v == formatVersion {
+		return plainLayout, nil
+	}
+	if size < sealedHeaderSize {
+		return layout{}, fmt.Errorf("%w: %s: sealed header of %d bytes, want %d", ErrBadHeader, path, size, sealedHeaderSize)
+	}
+	if keys == nil {
+		id, err := atrest.HeaderKeyID(h[headerSize:])
+		if err != nil {
+			return layout{}, fmt.Errorf("journal: %s: %w: header: %v", path, ErrTampered, err)
+		}
+		return layout{}, fmt.Errorf("journal: %s: %w", path,
+			&atrest.KeyError{ID: id, Reason: "the file is sealed under it and no key ring is configured (storage.encryption)"})
+	}
+	s, err := keys.OpenHeader(h[headerSize:], h[:headerSize])
+	if err != nil {
+		return layout{}, fmt.Errorf("journal: %s: %w", path, err)
+	}
+	return sealedLayout(s), nil
 }

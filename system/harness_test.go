@@ -462,12 +462,17 @@ func (tr *trader) acceptedIDs() map[string]bool {
 	return out
 }
 
-// journaled maps the client order ids of the journal's new orders to
-// their upstream ids, counting repeats.
-func journaled(t *testing.T, path string) (uids map[string]string, count map[string]int) {
+// journaled maps the client order ids of cfg's journal's new orders to
+// their upstream ids, counting repeats. A sealed journal is read with the
+// keys of cfg's storage.encryption.
+func journaled(t *testing.T, cfg *configs.File) (uids map[string]string, count map[string]int) {
 	t.Helper()
+	keys, err := cfg.StorageKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
 	uids, count = map[string]string{}, map[string]int{}
-	err := journal.ReadFile(path, func(r journal.Record) error {
+	err = journal.ReadFileKeys(cfg.Orders.Journal, keys, func(r journal.Record) error {
 		if r.Type == 'N' {
 			var rec struct {
 				ClOrdID string `json:"c"`
@@ -521,7 +526,7 @@ func checkExactlyOnce(t *testing.T, v *venue, ids []string, allowed []string, tr
 		}
 		tr.mu.Unlock()
 	}
-	uids, count := journaled(t, v.cfg.Orders.Journal)
+	uids, count := journaled(t, v.cfg)
 	for id, e := range refused {
 		ok := false
 		for _, code := range allowed {

@@ -154,7 +154,7 @@ func (v *qfVenue) awaitLogon(t *testing.T, upstream string, n int) {
 // filled.
 func checkFilledOnce(t *testing.T, v *qfVenue, upstream string, ids []string, statusOf func(id string) string) {
 	t.Helper()
-	uids, count := journaled(t, v.cfg.Orders.Journal)
+	uids, count := journaled(t, v.cfg)
 	var journaledIDs []string
 	for _, id := range ids {
 		uid, ok := uids[id]

@@ -104,7 +104,7 @@ func TestSIGTERMMidStream(t *testing.T) {
 		t.Errorf("the client's connection ended with %v (status %d), want 1001 going away", tr.closeErr, st)
 	}
 	// Everything accepted was sent before the gateway stopped.
-	uids, _ := journaled(t, v.cfg.Orders.Journal)
+	uids, _ := journaled(t, v.cfg)
 	for _, id := range ids {
 		if uid, ok := uids[id]; ok {
 			if fresh, _ := v.fix.Seen(uid); fresh != 1 {

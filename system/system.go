@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"sgw/atrest"
 	"sgw/auth"
 	"sgw/configs"
 	"sgw/feed"
@@ -48,6 +49,7 @@ type Gateway struct {
 	server    *gateway.Server
 	orders    *orders.Manager // nil without an orders section
 	journal   *journal.Journal
+	keys      *atrest.KeyRing // storage.encryption; nil: plain files
 	upstreams []*fix.Upstream
 	brokers   *broker.Acceptor // nil without a brokers section
 	log       *slog.Logger
@@ -114,7 +116,9 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 		reg.MustRegister(gateway.NewOrdersCollector(g.orders))
 	}
 	if cfg.Brokers != nil && g.orders != nil {
-		if g.brokers, err = broker.New(*cfg.Brokers, g.orders, reg, log.With("component", "broker")); err != nil {
+		bc := *cfg.Brokers
+		bc.Keys = g.keys
+		if g.brokers, err = broker.New(bc, g.orders, reg, log.With("component", "broker")); err != nil {
 			g.close()
 			return nil, err
 		}
@@ -141,10 +145,15 @@ func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *
 	if oc.Journal == "" {
 		return fmt.Errorf("%w: orders.journal is required", configs.ErrConfig)
 	}
+	// storage.encryption seals the journal and every FIX store; nil keys
+	// keep them plain.
+	if g.keys, err = cfg.StorageKeys(); err != nil {
+		return err
+	}
 	fsync := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gateway_journal_fsync_seconds",
 		Help: "Time of one journal write and fsync (one group commit).", Buckets: prometheus.ExponentialBuckets(50e-6, 2, 14)})
 	reg.MustRegister(fsync)
-	g.journal, err = journal.Open(journal.Config{Path: oc.Journal,
+	g.journal, err = journal.Open(journal.Config{Path: oc.Journal, Keys: g.keys,
 		OnSync: func(_, _ int, took time.Duration) { fsync.Observe(took.Seconds()) }})
 	if err != nil {
 		return err
@@ -168,6 +177,7 @@ func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *
 		return err
 	}
 	for _, uc := range oc.Upstreams {
+		uc.Keys = g.keys
 		// The order manager is the sessions' handler: reports, rejects and
 		// session changes go straight to it.
 		u, err := fix.NewUpstream(uc, g.orders, reg, log.With("component", "fix"))

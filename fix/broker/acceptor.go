@@ -161,7 +161,7 @@ func (a *Acceptor) Run(ctx context.Context) (err error) {
 			a.entry.Unregister(s.src)
 		}
 	}()
-	st := newStores(a.settings)
+	st := newStores(a.settings, a.cfg)
 	defer func() {
 		if cerr := st.close(); cerr != nil && err == nil {
 			err = cerr

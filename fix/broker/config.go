@@ -14,6 +14,7 @@ import (
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/quickfix/config"
 
+	"sgw/atrest"
 	"sgw/fix"
 	"sgw/orders"
 	"sgw/refdata"
@@ -54,6 +55,11 @@ type Config struct {
 	// without fsync: the store survives a crash of the process but not one
 	// of the machine (the order journal is the durable record of orders).
 	StoreSync bool `yaml:"store_sync"`
+	// Keys, when set, seals the sessions' stores with SM4-GCM
+	// (fix.OpenSealedStore): messages and sequence numbers. The
+	// composition root sets it from the configuration's
+	// storage.encryption. Nil means quickfix's plain file store.
+	Keys *atrest.KeyRing `yaml:"-"`
 	// HeartBtInt, when positive, overrides the heartbeat interval a broker
 	// asks for in its Logon (108); whole seconds. Zero means the broker's.
 	HeartBtInt time.Duration `yaml:"heart_bt_int"`

@@ -7,13 +7,18 @@ import (
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/quickfix/store/file"
 
+	"sgw/atrest"
 	"sgw/fix"
 )
 
 // stores is the acceptor's quickfix MessageStoreFactory: quickfix's file
-// stores, each wrapped in a lock. Safe for concurrent use.
+// stores, or with a key ring the sealed stores of package fix, each
+// wrapped in a lock. Safe for concurrent use.
 type stores struct {
 	file quickfix.MessageStoreFactory
+	dir  string
+	keys *atrest.KeyRing // nil: plain
+	sync bool
 
 	mu   sync.Mutex
 	open []*fix.LockedStore
@@ -21,14 +26,22 @@ type stores struct {
 
 var _ quickfix.MessageStoreFactory = (*stores)(nil)
 
-func newStores(settings *quickfix.Settings) *stores {
-	return &stores{file: file.NewStoreFactory(settings)}
+func newStores(settings *quickfix.Settings, cfg Config) *stores {
+	return &stores{file: file.NewStoreFactory(settings), dir: cfg.StoreDir, keys: cfg.Keys, sync: cfg.StoreSync}
 }
 
 // Create implements quickfix.MessageStoreFactory; quickfix calls it once
-// per session when the acceptor is created.
+// per session when the acceptor is created. A sealed store where the
+// acceptor has no key ring is refused (ErrKey), and a plain one where it
+// has (ErrPlain).
 func (s *stores) Create(sid quickfix.SessionID) (quickfix.MessageStore, error) {
-	st, err := s.file.Create(sid)
+	var st quickfix.MessageStore
+	var err error
+	if s.keys != nil {
+		st, err = fix.OpenSealedStore(s.dir, sid, s.keys, s.sync)
+	} else if err = fix.CheckPlainStore(s.dir, sid); err == nil {
+		st, err = s.file.Create(sid)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("broker: open store of %s: %w", sid, err)
 	}
