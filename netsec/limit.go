@@ -36,8 +36,8 @@ type LimitListener struct {
 // NewLimitListener wraps ln with the caps max (all connections) and
 // maxPerIP (connections from one client address); zero means no cap.
 // onRefuse, if not nil, is told of each refused connection with
-// ReasonMaxConns or ReasonMaxConnsPerIP, on Accept's goroutine; it must
-// not block.
+// ReasonMaxConns or ReasonMaxConnsPerIP, before it is closed, on Accept's
+// goroutine; it must not block.
 func NewLimitListener(ln net.Listener, max, maxPerIP int, onRefuse func(net.Addr, string)) *LimitListener {
 	if onRefuse == nil {
 		onRefuse = func(net.Addr, string) {}
@@ -54,8 +54,8 @@ func (l *LimitListener) Accept() (net.Conn, error) {
 		}
 		key := clientKey(c.RemoteAddr())
 		if reason := l.admit(key); reason != "" {
-			c.Close()
 			l.onRefuse(c.RemoteAddr(), reason)
+			c.Close()
 			continue
 		}
 		return &limitConn{Conn: c, l: l, key: key}, nil
@@ -113,6 +113,9 @@ type limitConn struct {
 	key  netip.Addr
 	once sync.Once
 }
+
+// NetConn returns the wrapped connection.
+func (c *limitConn) NetConn() net.Conn { return c.Conn }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()

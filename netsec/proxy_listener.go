@@ -54,8 +54,9 @@ func (cfg ProxyConfig) prefixes(key string) ([]netip.Prefix, error) {
 }
 
 // ProxyListener is a listener behind load balancers that speak the PROXY
-// protocol v2. Its connections report the client's address as RemoteAddr
-// (and the address the client connected to as LocalAddr).
+// protocol v2. Its connections report the client's address as RemoteAddr;
+// LocalAddr stays the listener's own (servers such as quickfix's acceptor
+// check it against the port they listen on).
 //
 // A connection from a trusted peer has its header read on a goroutine of
 // its own, within HeaderTimeout, before Accept returns it, so that a slow
@@ -91,9 +92,9 @@ type acceptResult struct {
 // NewProxyListener wraps ln, whose connections come from cfg's trusted
 // load balancers and from anyone else. key names the configuration
 // section in errors. onRefuse, if not nil, is told of every connection
-// refused (err wraps ErrProxyHeader or ErrProxyUntrusted); it is called
-// from the listener's goroutines and from a refused connection's reader,
-// and must not block. The listener starts accepting at once.
+// refused (err wraps ErrProxyHeader or ErrProxyUntrusted), before the
+// connection is closed; it is called from the listener's goroutines and
+// from a refused connection's reader, and must not block. The listener starts accepting at once.
 func NewProxyListener(ln net.Listener, cfg ProxyConfig, key string, onRefuse func(net.Addr, error)) (*ProxyListener, error) {
 	trusted, err := cfg.prefixes(key)
 	if err != nil {
@@ -174,8 +175,8 @@ func (l *ProxyListener) acceptLoop() {
 			l.untrack(c)
 			<-l.slots
 			if err != nil {
-				c.Close()
 				l.onRefuse(c.RemoteAddr(), err)
+				c.Close()
 				return
 			}
 			l.deliver(acceptResult{c: pc})
@@ -264,7 +265,6 @@ func (l *ProxyListener) readHeader(c net.Conn) (net.Conn, error) {
 	pc := &proxyConn{Conn: c}
 	if h.Source.IsValid() {
 		pc.remote = net.TCPAddrFromAddrPort(h.Source)
-		pc.local = net.TCPAddrFromAddrPort(h.Destination)
 	}
 	return pc, nil
 }
@@ -273,8 +273,8 @@ func (l *ProxyListener) readHeader(c net.Conn) (net.Conn, error) {
 // one goroutine; the other methods are safe from any.
 type proxyConn struct {
 	net.Conn
-	remote, local net.Addr // from the header; nil: the connection's own
-	pre           []byte   // bytes read before the first Read, returned first
+	remote net.Addr // the client's, from the header; nil: the peer's
+	pre    []byte   // bytes read before the first Read, returned first
 
 	// sniff: the peer is not trusted, and the connection is refused if its
 	// first bytes are a PROXY header (checked by the first Read).
@@ -285,20 +285,15 @@ type proxyConn struct {
 
 var _ net.Conn = (*proxyConn)(nil)
 
+// NetConn returns the wrapped connection.
+func (c *proxyConn) NetConn() net.Conn { return c.Conn }
+
 // RemoteAddr returns the client's address.
 func (c *proxyConn) RemoteAddr() net.Addr {
 	if c.remote != nil {
 		return c.remote
 	}
 	return c.Conn.RemoteAddr()
-}
-
-// LocalAddr returns the address the client connected to.
-func (c *proxyConn) LocalAddr() net.Addr {
-	if c.local != nil {
-		return c.local
-	}
-	return c.Conn.LocalAddr()
 }
 
 func (c *proxyConn) Read(p []byte) (int, error) {
@@ -330,8 +325,8 @@ func (c *proxyConn) sniffHeader() error {
 	case proxyV1, proxyV2:
 		c.err = fmt.Errorf("%w: %s is not a trusted load balancer", ErrProxyUntrusted, c.Conn.RemoteAddr())
 		c.pre = nil
-		c.Conn.Close()
 		c.onRefuse(c.Conn.RemoteAddr(), c.err)
+		c.Conn.Close()
 		return c.err
 	}
 	if c.pre == nil {

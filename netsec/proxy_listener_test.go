@@ -148,8 +148,8 @@ func TestProxyListener(t *testing.T) {
 		tlv := netsectest.TLV{Type: 0x05, Value: []byte("id-1")}
 		c := s.dial(t, "127.0.0.1", cat(netsectest.ProxyV2(t, client, front, tlv), []byte("hello")))
 		a := s.next(t)
-		if a.remote != client.String() || a.local != front.String() || a.data != "hello" {
-			t.Fatalf("accepted %+v; want from %s to %s, data hello", a, client, front)
+		if a.remote != client.String() || a.local != s.ln.Addr().String() || a.data != "hello" {
+			t.Fatalf("accepted %+v; want from %s to the listener %s, data hello", a, client, s.ln.Addr())
 		}
 		_ = c.SetReadDeadline(time.Now().Add(await))
 		if b, _ := io.ReadAll(c); string(b) != "ok" {
