@@ -105,6 +105,15 @@ func NewServerTLS(cfg ServerTLSConfig, key string, log *slog.Logger) (*ServerTLS
 	return s, nil
 }
 
+// ServerConfigFor returns the configuration ServerTLS would serve cert
+// with, TLS 1.3, without reloading or client certificates: for the
+// simulator's in-memory certificate and for tests.
+func ServerConfigFor(cert tls.Certificate) *tls.Config {
+	c := baseConfig(tls.VersionTLS13)
+	c.Certificates = []tls.Certificate{cert}
+	return c
+}
+
 // Config returns the crypto/tls configuration to serve with. It is shared:
 // Clone it to change anything.
 func (s *ServerTLS) Config() *tls.Config { return s.config }
