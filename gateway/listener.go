@@ -4,8 +4,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,7 +18,8 @@ import (
 
 // listenerMetrics are the listener's Prometheus metrics.
 type listenerMetrics struct {
-	refused *prometheus.CounterVec
+	refused    *prometheus.CounterVec
+	handshakes prometheus.Counter // TLS handshakes failed
 }
 
 // newListenerMetrics registers the listener's metrics: refused
@@ -37,6 +41,10 @@ func newListenerMetrics(reg prometheus.Registerer, open *atomic.Pointer[netsec.L
 	})
 	reg.MustRegister(m.refused, gauge)
 	if cert != nil {
+		m.handshakes = prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_tls_handshake_failures_total",
+			Help:        "TLS handshakes that failed on the listener (old versions, no or a wrong client certificate, scanners, health checks that only connect).",
+			ConstLabels: prometheus.Labels{"listener": "http"}})
+		reg.MustRegister(m.handshakes)
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gateway_tls_certificate_expiry_timestamp_seconds",
 			Help:        "When the certificate the listener serves expires (Unix time); it is reloaded when its files change.",
 			ConstLabels: prometheus.Labels{"listener": "http"}}, func() float64 {
@@ -105,6 +113,7 @@ func (s *Server) tlsConfig() *tls.Config {
 func (s *Server) httpServer() *http.Server {
 	return &http.Server{
 		Handler:           s.handler,
+		ErrorLog:          log.New(errorLog{log: s.log, handshakes: s.listenerMetrics.handshakes}, "", 0),
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.ReadTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
@@ -113,6 +122,25 @@ func (s *Server) httpServer() *http.Server {
 		// offered it.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
+}
+
+// errorLog is net/http's error log: a failed TLS handshake (an old
+// client, a scanner, a health check that only connects) is counted and
+// logged at Debug, anything else at Warn. Safe for concurrent use.
+type errorLog struct {
+	log        *slog.Logger
+	handshakes prometheus.Counter // nil without TLS
+}
+
+func (e errorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	if e.handshakes != nil && strings.HasPrefix(msg, "http: TLS handshake error") {
+		e.handshakes.Inc()
+		e.log.Debug(msg)
+		return len(p), nil
+	}
+	e.log.Warn(msg)
+	return len(p), nil
 }
 
 // limitBody caps request bodies at MaxBodyBytes: a request declaring more

@@ -357,6 +357,11 @@ func TestTLSListener(t *testing.T) {
 			}
 		})
 	}
+	t.Run("refusals counted", func(t *testing.T) {
+		waitUntil(t, func() bool {
+			return metricValue(t, s.reg, "gateway_tls_handshake_failures_total", `listener="http"`) >= 2
+		})
+	})
 	t.Run("wss", func(t *testing.T) {
 		ctx := context.Background()
 		ws, _, err := mdclient.Dial(ctx, "wss://"+s.addr+"/ws", mdclient.Options{HTTPClient: httpsClient(pki, 0, 0)})

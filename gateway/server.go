@@ -195,7 +195,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer func() { stopWS(); <-watchDone }()
 	}
 	srv := s.httpServer()
-	srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
 	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
