@@ -15,7 +15,7 @@ import (
 // passes risk, is journaled, leaves over FIX to the simulator's matching
 // engine and comes back filled; a resting order is cancelled.
 func TestDemoOrders(t *testing.T) {
-	base, token := startDemo(t)
+	base, token, ops := startDemoOps(t)
 	var bk struct {
 		Asks [][2]any `json:"asks"`
 		Bids [][2]any `json:"bids"`
@@ -76,7 +76,7 @@ func TestDemoOrders(t *testing.T) {
 	send(map[string]any{"op": "order.cancel", "clOrdId": "t-x", "origClOrdId": "t-rest", "account": "A1"})
 	wait("canceled", func(m mdclient.Message) bool { return m.Type == "exec" && m.Status == "canceled" && m.Ref == "t-x" })
 
-	code, body := get(t, base+"/metrics")
+	code, body := getAuth(t, base+"/metrics", ops)
 	for _, want := range []string{
 		`gateway_fix_line_up\{line="carrierA",session="core"\} 1`,
 		`gateway_orders_total\{result="accepted",source="ws"\} 2`,

@@ -31,6 +31,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&c.ConnectRate, "connect-rate", 0, "clients connecting per second (default 2000)")
 	fs.StringVar(&c.Verify, "verify", "", "all: every client verifies checksums; sample: one in 20 does, all check sequences (default all)")
 	fs.StringVar(&c.Token, "token", "", "bearer token for a -target: required for the orders scenarios, naming the -accounts")
+	fs.StringVar(&c.OperatorToken, "operator-token", "", "an operator's bearer token for a -target, to read its /metrics (gateway-side figures)")
 	fs.IntVar(&c.Sessions, "sessions", 0, "trading sessions of the orders scenario (default 4)")
 	fs.IntVar(&c.OrderRate, "order-rate", 0, "new orders per second over all trading sessions, open loop (default 200)")
 	fs.Func("accounts", "comma-separated accounts the trading sessions use in turn (default A1)", func(v string) error {

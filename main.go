@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"sgw/configs"
 )
@@ -29,6 +30,8 @@ commands:
   sim -config FILE                   run the exchange simulator
   loadtest -scenario NAME -duration D -out DIR [flags]
                                      run a load test (see 'gateway loadtest -h')
+  token -sub SUB (-config FILE | -key FILE -alg ALG -kid KID) [flags]
+                                     mint a bearer token (see 'gateway token -h')
   version                            print the version
 `
 
@@ -50,8 +53,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("no command")
 	}
 	cmd, args := args[0], args[1:]
-	if cmd == "loadtest" {
+	switch cmd {
+	case "loadtest":
 		return runLoadtest(ctx, args, stdout, stderr)
+	case "token":
+		return runToken(args, stdout, stderr, time.Now())
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -7,10 +7,15 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"sgw/auth"
+	"sgw/configs"
+	"sgw/system"
 )
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
@@ -44,7 +49,20 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func get(t *testing.T, url string) (int, []byte) {
 	t.Helper()
-	resp, err := http.Get(url)
+	return getAuth(t, url, "")
+}
+
+// getAuth is get with a bearer token ("" for none).
+func getAuth(t *testing.T, url, token string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
@@ -60,7 +78,21 @@ func get(t *testing.T, url string) (int, []byte) {
 // free port) and checks what the README promises: books move, the
 // operator surface answers, bad requests get JSON errors.
 func TestDemo(t *testing.T) {
-	base, _ := startDemo(t)
+	base, token, ops := startDemoOps(t)
+
+	// The printed token is a JWT of the demo's key, for the demo accounts.
+	cfg, err := configs.LoadDemo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.New(*cfg.Auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := v.Verify(token, time.Now()); err != nil || c.Subject != "demo" || c.KeyID != auth.DefaultKeyID ||
+		!slices.Equal(c.Accounts, system.DemoAccounts) || c.MayView("600519.SH", auth.ChannelBook, 20) != nil {
+		t.Fatalf("demo token: %+v, %v", c, err)
+	}
 
 	type book struct {
 		Symbol   string   `json:"symbol"`
@@ -87,9 +119,10 @@ func TestDemo(t *testing.T) {
 	})
 
 	for _, tc := range []struct {
-		path string
-		code int
-		want string
+		path  string
+		code  int
+		want  string
+		token string
 	}{
 		{path: "/api/v1/book/999999.SH", code: 404, want: `"code":"unknown_symbol"`},
 		{path: "/api/v1/book/600519.SH?depth=0", code: 400, want: `"code":"bad_depth"`},
@@ -97,13 +130,16 @@ func TestDemo(t *testing.T) {
 		{path: "/api/v1/book/600519.SH?depth=21", code: 400, want: `"code":"bad_depth"`},
 		{path: "/api/v1/nope", code: 404, want: `"code":"not_found"`},
 		{path: "/api/v1/instruments", code: 200, want: `"limitUp":"1870.00"`},
-		{path: "/api/v1/feeds", code: 200, want: `"name":"backup"`},
+		{path: "/api/v1/feeds", code: 401, want: `"code":"auth_required"`},
+		{path: "/api/v1/feeds", code: 200, want: `"name":"backup"`, token: ops},
 		{path: "/healthz", code: 200, want: `"ok"`},
-		{path: "/metrics", code: 200, want: `gateway_feed_source_up{feed="cn",source="backup"} 1`},
-		{path: "/metrics", code: 200, want: `gateway_book_updates_total`},
-		{path: "/metrics", code: 200, want: `gateway_feed_lost_total{feed="cn"} 0`},
+		{path: "/metrics", code: 401, want: `"code":"auth_required"`},
+		{path: "/metrics", code: 200, want: `gateway_feed_source_up{feed="cn",source="backup"} 1`, token: ops},
+		{path: "/metrics", code: 200, want: `gateway_book_updates_total`, token: ops},
+		{path: "/metrics", code: 200, want: `gateway_feed_lost_total{feed="cn"} 0`, token: ops},
+		{path: "/metrics", code: 200, want: `gateway_feed_source_up{feed="szse",source="backup"} 1`, token: ops},
 	} {
-		code, body := get(t, base+tc.path)
+		code, body := getAuth(t, base+tc.path, tc.token)
 		if code != tc.code || !strings.Contains(string(body), tc.want) {
 			t.Errorf("GET %s = %d %.300s; want %d containing %s", tc.path, code, body, tc.code, tc.want)
 		}
@@ -144,6 +180,14 @@ func TestCommandLine(t *testing.T) {
 // returns the printed base URL and token once /readyz answers 200.
 func startDemo(t *testing.T) (base, token string) {
 	t.Helper()
+	base, token, _ = startDemoOps(t)
+	return base, token
+}
+
+// startDemoOps is startDemo that also returns the operator token the demo
+// prints.
+func startDemoOps(t *testing.T) (base, token, ops string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
@@ -156,17 +200,21 @@ func startDemo(t *testing.T) (base, token string) {
 	})
 	addr := regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
 	tokenLine := regexp.MustCompile(`(?m)^  token:\s+(\S+)$`)
-	waitFor(t, "the demo to print its address and token", func() bool {
+	opsLine := regexp.MustCompile(`(?m)^  operator token \(Authorization: Bearer \.\.\.\):\s+(\S+)$`)
+	waitFor(t, "the demo to print its address and tokens", func() bool {
 		out := stdout.String()
 		base = addr.FindString(out)
 		if m := tokenLine.FindStringSubmatch(out); m != nil {
 			token = m[1]
 		}
-		return base != "" && token != ""
+		if m := opsLine.FindStringSubmatch(out); m != nil {
+			ops = m[1]
+		}
+		return base != "" && token != "" && ops != ""
 	})
 	waitFor(t, "/readyz", func() bool {
 		code, _ := get(t, base+"/readyz")
 		return code == http.StatusOK
 	})
-	return base, token
+	return base, token, ops
 }

@@ -50,14 +50,17 @@ func runDemo(ctx context.Context, cfg *configs.File, log *slog.Logger, stdout io
 	fmt.Fprintf(stdout, "  web page:    %s/\n", base)
 	fmt.Fprintf(stdout, "  books:       %s/api/v1/book/%s?depth=5\n", base, cfg.Instruments[0].Symbol)
 	fmt.Fprintf(stdout, "  instruments: %s/api/v1/instruments\n", base)
-	fmt.Fprintf(stdout, "  feeds:       %s/api/v1/feeds\n", base)
-	fmt.Fprintf(stdout, "  metrics:     %s/metrics\n", base)
+	fmt.Fprintf(stdout, "  feeds:       %s/api/v1/feeds   (operator token)\n", base)
+	fmt.Fprintf(stdout, "  metrics:     %s/metrics   (operator token)\n", base)
 	if b := d.Gateway.Brokers(); b != nil {
 		fmt.Fprintf(stdout, "  fix broker:  %s SenderCompID=BROKER1 TargetCompID=SGW FIX.4.4 password=demo (accounts A1, A2)\n", b.Addr())
 	}
 	if d.Token != "" {
 		fmt.Fprintf(stdout, "  token:       %s\n", d.Token)
 		fmt.Fprintf(stdout, "  page with token: %s/?token=%s\n", base, d.Token)
+	}
+	if d.OperatorToken != "" {
+		fmt.Fprintf(stdout, "  operator token (Authorization: Bearer ...): %s\n", d.OperatorToken)
 	}
 	return d.Run(ctx)
 }

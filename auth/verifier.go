@@ -1,109 +1,141 @@
 package auth
 
 import (
-	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
+	"maps"
+	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
-// MaxTokenBytes is the longest token Verify accepts. Any Claims that Issue
-// accepts make a shorter one.
+// MaxTokenBytes is the longest token Verify accepts. Sign refuses to make a
+// longer one.
 const MaxTokenBytes = 4096
 
-// sigChars is the length of an unpadded base64url HMAC-SHA256.
-var sigChars = b64.EncodedLen(sha256.Size)
-
-// b64 is the token encoding. Strict rejects non-zero trailing bits, so each
-// MAC has exactly one spelling; checkAlphabet rejects the CR and LF that the
-// decoder would otherwise skip.
-var b64 = base64.RawURLEncoding.Strict()
-
-// Verifier issues and verifies tokens signed with one secret. It is
-// immutable after New and safe for concurrent use.
+// Verifier verifies tokens signed with any of its configured keys, and
+// issues tokens with its signing key if it has one. It is immutable after
+// New and safe for concurrent use.
 type Verifier struct {
-	// macs holds keyed HMAC-SHA256 states; the key lives only inside them,
-	// so printing a Verifier does not print the secret.
-	macs   sync.Pool
-	maxTTL time.Duration
-	leeway time.Duration
+	keys      map[string]*key // by kid; never printed: see Format
+	parser    *jwt.Parser
+	keyfunc   jwt.Keyfunc
+	leeway    time.Duration
+	issuer    string
+	audience  string
+	anonymous Entitlements
+	noEnt     Entitlements
+	signer    *Signer // nil: no key can sign
 }
 
-// New returns a Verifier for cfg, or an error wrapping ErrConfig.
+// New loads every key of cfg and returns a Verifier, or an error wrapping
+// ErrConfig.
 func New(cfg Config) (*Verifier, error) {
-	cfg, key, err := cfg.withDefaults()
+	registerSM2()
+	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	v := &Verifier{maxTTL: cfg.MaxTTL, leeway: cfg.Leeway}
-	v.macs.New = func() any { return hmac.New(sha256.New, key) }
+	v := &Verifier{keys: map[string]*key{}, leeway: cfg.Leeway, issuer: cfg.Issuer, audience: cfg.Audience,
+		anonymous: cfg.Anonymous, noEnt: cfg.DefaultEntitlements}
+	for _, kc := range cfg.keyConfigs() {
+		k, err := kc.load()
+		if err != nil {
+			return nil, err
+		}
+		v.keys[k.id] = k
+		if k.id == cfg.SigningKey {
+			v.signer = &Signer{kid: k.id, method: k.method, key: k.sign, issuer: cfg.Issuer, audience: cfg.Audience, maxTTL: cfg.MaxTTL}
+		}
+	}
+	// Strict base64 gives each token one spelling; claims are checked by
+	// Verify against the time it is given, not by the parser's clock; the
+	// alg is checked against the kid's key in keyFor.
+	v.parser = jwt.NewParser(jwt.WithStrictDecoding(), jwt.WithoutClaimsValidation())
+	v.keyfunc = v.keyFor
 	return v, nil
 }
 
-// sign appends the MAC of msg to dst.
-func (v *Verifier) sign(dst, msg []byte) []byte {
-	m := v.macs.Get().(hash.Hash)
-	m.Reset()
-	m.Write(msg)
-	dst = m.Sum(dst)
-	v.macs.Put(m)
-	return dst
+// Format prints the Verifier's key ids and algorithms, never a key.
+func (v *Verifier) Format(f fmt.State, _ rune) {
+	ids := slices.Sorted(maps.Keys(v.keys))
+	fmt.Fprint(f, "auth.Verifier{keys:")
+	for _, id := range ids {
+		fmt.Fprintf(f, " %s(%s)", id, v.keys[id].method.Alg())
+	}
+	fmt.Fprint(f, "}")
 }
 
-// Issue signs c, checking it against the wall clock: see IssueFor.
+// Signer returns the Verifier's signing key (Config.SigningKey), or nil
+// when no key can sign.
+func (v *Verifier) Signer() *Signer { return v.signer }
+
+// Anonymous returns the claims of a viewer without a token: no subject, no
+// accounts, Config.Anonymous as entitlements. Each call returns a fresh
+// copy.
+func (v *Verifier) Anonymous() Claims {
+	return Claims{Entitlements: maps.Clone(v.anonymous)}
+}
+
+// Issue signs c with the signing key, checking it against the wall clock:
+// see Signer.Sign. It fails with ErrNoSigner when no key can sign.
 func (v *Verifier) Issue(c Claims) (string, error) {
-	return v.issue(c, time.Now())
+	if v.signer == nil {
+		return "", ErrNoSigner
+	}
+	return v.signer.Sign(c, time.Now())
 }
 
-// IssueFor signs a token for subject and accounts that expires ttl after
-// now (rounded down to the second). It fails, wrapping ErrClaims, when the
-// claims break the limits on Claims, or when exp is not after now or is
-// more than MaxTTL after it.
+// IssueFor signs a token for subject and accounts, with no ent claim (so
+// Config.DefaultEntitlements), issued at now and expiring ttl after it
+// (rounded down to the second). It fails as Issue does.
 func (v *Verifier) IssueFor(subject string, accounts []string, ttl time.Duration, now time.Time) (string, error) {
-	return v.issue(Claims{Subject: subject, Accounts: accounts, Expires: now.Add(ttl).Unix()}, now)
+	if v.signer == nil {
+		return "", ErrNoSigner
+	}
+	return v.signer.Sign(Claims{Subject: subject, Accounts: accounts, Expires: now.Add(ttl).Unix()}, now)
 }
 
-func (v *Verifier) issue(c Claims, now time.Time) (string, error) {
-	if err := c.validate(); err != nil {
-		return "", fmt.Errorf("%w: %w", ErrClaims, err)
+// keyFor is the parser's Keyfunc: the key the token's kid names, provided
+// the token's alg is that key's.
+func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		return nil, keyError{fmt.Errorf("%w: header has crit: no extension is understood", ErrMalformed)}
 	}
-	// exp is whole seconds, so exp > floor(now) means exp is after now.
-	// Once it is, exp-floor(now) lies in (0, 2^64) and uint64 holds it
-	// exactly, whatever the two values.
-	nowSec := now.Unix()
-	if c.Expires <= nowSec {
-		return "", fmt.Errorf("%w: exp %d is not after now (%d)", ErrClaims, c.Expires, nowSec)
+	kid, ok := t.Header["kid"].(string)
+	if !ok {
+		return nil, keyError{fmt.Errorf("%w: no kid in the header", ErrUnknownKey)}
 	}
-	if uint64(c.Expires)-uint64(nowSec) > uint64(v.maxTTL/time.Second) {
-		return "", fmt.Errorf("%w: exp %d is more than max_ttl %v after now (%d)", ErrClaims, c.Expires, v.maxTTL, nowSec)
+	k, ok := v.keys[kid]
+	if !ok {
+		return nil, keyError{fmt.Errorf("%w: kid %q", ErrUnknownKey, clip(kid))}
 	}
-	if c.Accounts == nil {
-		c.Accounts = []string{} // "acc":[] rather than null
+	if alg := t.Method.Alg(); alg != k.method.Alg() {
+		return nil, keyError{fmt.Errorf("%w: alg %q on key %s, which is %s", ErrAlgorithm, clip(alg), kid, k.method.Alg())}
 	}
-	payload, err := json.Marshal(c)
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrClaims, err)
-	}
-	tok := make([]byte, 0, b64.EncodedLen(len(payload))+1+sigChars)
-	tok = b64.AppendEncode(tok, payload)
-	var sum [sha256.Size]byte
-	tok = append(tok, '.')
-	tok = b64.AppendEncode(tok, v.sign(sum[:0], tok[:len(tok)-1]))
-	return string(tok), nil
+	return k.verify, nil
 }
 
-// Verify checks token and returns its claims. It reports ErrMalformed,
-// ErrSignature or ErrExpired, wrapped with a detail. The MAC is checked, in
-// constant time, before the payload is parsed. A token is expired when now
-// is at or past exp plus the leeway. Verify does not read the clock.
+// clip shortens an attacker's string for an error.
+func clip(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "..."
+	}
+	return s
+}
+
+// Verify checks token and returns its claims. It reports, wrapped with a
+// detail: ErrMalformed, ErrUnknownKey, ErrAlgorithm, ErrSignature, then
+// (for an authentic token) ErrExpired, ErrNotYetValid, ErrIssuer,
+// ErrAudience, or ErrMalformed for claims that break the limits.
+//
+// The token must be at most MaxTokenBytes of the base64url alphabet in
+// three parts; its header must name a configured kid and that key's alg.
+// With leeway L (Config.Leeway) a token is valid while now < exp+L, from
+// nbf-L, and when iat <= now+L; Claims.ValidUntil is exp+L. Verify does
+// not read the clock.
 func (v *Verifier) Verify(token string, now time.Time) (Claims, error) {
 	if token == "" {
 		return Claims{}, fmt.Errorf("%w: empty", ErrMalformed)
@@ -111,63 +143,96 @@ func (v *Verifier) Verify(token string, now time.Time) (Claims, error) {
 	if len(token) > MaxTokenBytes {
 		return Claims{}, fmt.Errorf("%w: %d bytes, over %d", ErrMalformed, len(token), MaxTokenBytes)
 	}
-	body, sig, ok := strings.Cut(token, ".")
-	if !ok {
-		return Claims{}, fmt.Errorf("%w: no '.'", ErrMalformed)
+	if err := checkShape(token); err != nil {
+		return Claims{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if strings.Contains(sig, ".") {
-		return Claims{}, fmt.Errorf("%w: more than one '.'", ErrMalformed)
-	}
-	if body == "" {
-		return Claims{}, fmt.Errorf("%w: empty payload", ErrMalformed)
-	}
-	if err := checkAlphabet(body); err != nil {
-		return Claims{}, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
-	}
-	if err := checkAlphabet(sig); err != nil {
-		return Claims{}, fmt.Errorf("%w: signature: %w", ErrMalformed, err)
-	}
-	if len(sig) != sigChars {
-		return Claims{}, fmt.Errorf("%w: signature is %d characters, want %d", ErrMalformed, len(sig), sigChars)
-	}
-	var got [sha256.Size]byte
-	if n, err := b64.Decode(got[:], []byte(sig)); err != nil || n != len(got) {
-		return Claims{}, fmt.Errorf("%w: signature is not base64url", ErrMalformed)
-	}
-	payload, err := b64.DecodeString(body)
+	var w wireClaims
+	t, err := v.parser.ParseWithClaims(token, &w, v.keyfunc)
 	if err != nil {
-		return Claims{}, fmt.Errorf("%w: payload is not base64url", ErrMalformed)
+		return Claims{}, mapError(err)
 	}
-	var want [sha256.Size]byte
-	if !hmac.Equal(got[:], v.sign(want[:0], []byte(body))) {
-		return Claims{}, ErrSignature
-	}
-
-	// Authentic from here on: what fails is the issuer's fault.
-	var c Claims
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return Claims{}, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Claims{}, fmt.Errorf("%w: payload: data after the JSON object", ErrMalformed)
+	c := w.claims()
+	c.KeyID, _ = t.Header["kid"].(string)
+	// Authentic from here on: what fails is the issuer's fault, or the
+	// clock's.
+	if !w.hasExp || !w.hasIat {
+		return Claims{}, fmt.Errorf("%w: claims: exp and iat are required", ErrMalformed)
 	}
 	if err := c.validate(); err != nil {
 		return Claims{}, fmt.Errorf("%w: claims: %w", ErrMalformed, err)
 	}
-	if now.Add(-v.leeway).Unix() >= c.Expires {
+	c.ValidUntil = time.Unix(c.Expires, 0).Add(v.leeway)
+	if !now.Before(c.ValidUntil) {
 		return Claims{}, fmt.Errorf("%w: exp %d, now %d, leeway %v", ErrExpired, c.Expires, now.Unix(), v.leeway)
+	}
+	if c.NotBefore != 0 && now.Before(time.Unix(c.NotBefore, 0).Add(-v.leeway)) {
+		return Claims{}, fmt.Errorf("%w: nbf %d, now %d, leeway %v", ErrNotYetValid, c.NotBefore, now.Unix(), v.leeway)
+	}
+	if now.Before(time.Unix(c.IssuedAt, 0).Add(-v.leeway)) {
+		return Claims{}, fmt.Errorf("%w: iat %d is in the future: now %d, leeway %v", ErrNotYetValid, c.IssuedAt, now.Unix(), v.leeway)
+	}
+	if v.issuer != "" && c.Issuer != v.issuer {
+		return Claims{}, fmt.Errorf("%w: iss %q, want %q", ErrIssuer, c.Issuer, v.issuer)
+	}
+	if v.audience != "" && !slices.Contains(c.Audience, v.audience) {
+		return Claims{}, fmt.Errorf("%w: aud %q does not name %q", ErrAudience, c.Audience, v.audience)
+	}
+	if c.Entitlements == nil {
+		c.Entitlements = maps.Clone(v.noEnt)
 	}
 	return c, nil
 }
 
-// checkAlphabet reports a byte outside the base64url alphabet.
-func checkAlphabet(s string) error {
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; !isURLByte(b) {
+// checkShape checks that token is three non-empty parts of the base64url
+// alphabet: the decoder would skip CR and LF, and the parser would try to
+// decode a token of the wrong shape.
+func checkShape(token string) error {
+	dots := 0
+	start := 0
+	for i := 0; i < len(token); i++ {
+		b := token[i]
+		if b == '.' {
+			if i == start {
+				return fmt.Errorf("part %d is empty", dots+1)
+			}
+			dots++
+			start = i + 1
+			continue
+		}
+		if !isURLByte(b) {
 			return fmt.Errorf("byte %#04x at %d is not base64url", b, i)
 		}
 	}
+	if dots != 2 {
+		return fmt.Errorf("%d parts, want 3", dots+1)
+	}
+	if start == len(token) {
+		return errors.New("part 3 is empty")
+	}
 	return nil
+}
+
+// keyError carries an error of keyFor through the parser's wrapping.
+type keyError struct{ err error }
+
+func (e keyError) Error() string { return e.err.Error() }
+func (e keyError) Unwrap() error { return e.err }
+
+// mapError turns a parser error into the package's errors: keyFor's own,
+// or what the parser found itself: a malformed part, an alg it does not
+// know, or a bad signature.
+func mapError(err error) error {
+	if ke, ok := errors.AsType[keyError](err); ok {
+		return ke.err
+	}
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return fmt.Errorf("%w: %s", ErrMalformed, strings.TrimPrefix(err.Error(), jwt.ErrTokenMalformed.Error()+": "))
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return ErrSignature
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		// The alg names no registered method, or is missing.
+		return fmt.Errorf("%w: %s", ErrAlgorithm, strings.TrimPrefix(err.Error(), jwt.ErrTokenUnverifiable.Error()+": "))
+	}
+	return fmt.Errorf("%w: %w", ErrMalformed, err)
 }

@@ -44,8 +44,9 @@ type File struct {
 	Log Log `yaml:"log"`
 	// Gateway configures the HTTP listener and the WebSocket endpoint.
 	Gateway gateway.Config `yaml:"gateway"`
-	// Auth configures bearer-token verification. Nil means no tokens are
-	// accepted (anonymous market data only, if the gateway allows it).
+	// Auth configures bearer tokens (JWT) and market-data entitlements. Nil
+	// means no tokens are accepted (anonymous market data only, if the
+	// gateway allows it). Its key files are read when the gateway starts.
 	Auth *auth.Config `yaml:"auth"`
 	// Instruments is the reference data: every tradable instrument.
 	Instruments []refdata.Instrument `yaml:"instruments"`
@@ -230,6 +231,11 @@ func (f *File) validate() error {
 	}
 	if _, err := f.Log.Logger(io.Discard); err != nil {
 		return err
+	}
+	if f.Auth != nil {
+		if err := f.Auth.Validate(); err != nil {
+			return err // "auth: invalid config: keys[0]: ..."
+		}
 	}
 	if f.Brokers != nil && f.Orders == nil {
 		return errors.New("brokers: the FIX acceptor needs an orders section")

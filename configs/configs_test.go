@@ -3,10 +3,13 @@ package configs
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"sgw/auth"
 )
 
 func TestShippedConfigsLoad(t *testing.T) {
@@ -33,6 +36,55 @@ func TestShippedConfigsLoad(t *testing.T) {
 	}
 	if prod.Feeds[0].HeartbeatTimeout != 3*time.Second || prod.Feeds[0].Backup.TLS.CAFile == "" {
 		t.Fatalf("example config: %+v", prod.Feeds[0])
+	}
+	if demo.Auth == nil || demo.Auth.Secret == "" || demo.Auth.Anonymous.String() != "*:L2" {
+		t.Fatalf("demo auth: %+v", demo.Auth)
+	}
+	a := prod.Auth
+	if a == nil || len(a.Keys) != 2 || a.Keys[0].Alg != auth.AlgSM2SM3 || a.Keys[0].PublicKeyFile == "" ||
+		a.Keys[1].Alg != auth.AlgES256 || a.Issuer == "" || a.Audience == "" ||
+		a.Anonymous.String() != "*:L1" || a.DefaultEntitlements.String() != "*:L2" {
+		t.Fatalf("example auth: %+v", a)
+	}
+}
+
+// TestAuthSection: the auth section decodes strictly, entitlements in
+// either form, and is validated without reading its key files.
+func TestAuthSection(t *testing.T) {
+	const base = `
+instruments:
+  - {symbol: 600519.SH, board: main, prev_close: "1700.00"}
+auth:
+  keys:
+    - {id: k1, alg: EdDSA, public_key_file: /nonexistent/k1.pub}
+`
+	f, err := Parse("auth.yaml", []byte(base+"  anonymous: {\"*\": L1, SH: L2}\n  default_entitlements: none\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(f.Auth.Anonymous, auth.Entitlements{"*": auth.L1, "SH": auth.L2}) ||
+		f.Auth.DefaultEntitlements == nil || len(f.Auth.DefaultEntitlements) != 0 {
+		t.Fatalf("entitlements: %v %v", f.Auth.Anonymous, f.Auth.DefaultEntitlements)
+	}
+	f, err = Parse("auth.yaml", []byte(base+"  anonymous: \"SZ:L1,*:none\"\n"))
+	if err != nil || !maps.Equal(f.Auth.Anonymous, auth.Entitlements{"*": auth.LevelNone, "SZ": auth.L1}) {
+		t.Fatalf("text form: %v, %v", f, err)
+	}
+	for _, tc := range []struct{ name, yaml, want string }{
+		{name: "bad level", yaml: base + "  anonymous: {SH: L3}\n", want: `level "L3"`},
+		{name: "bad level text", yaml: base + "  anonymous: \"SH:L3\"\n", want: `level "L3"`},
+		{name: "bad market", yaml: base + "  anonymous: {sh: L1}\n", want: `anonymous: ent: market "sh"`},
+		{name: "unknown key field", yaml: strings.Replace(base, "alg: EdDSA", "alg: EdDSA, colour: red", 1), want: "field colour not found"},
+		{name: "unknown alg", yaml: strings.Replace(base, "EdDSA", "RS256", 1), want: `alg "RS256"`},
+		{name: "no key", yaml: strings.Split(base, "  keys:")[0] + "  leeway: 5s\n", want: "no key"},
+		{name: "short secret", yaml: base + "  secret: short\n", want: "secret is 5 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("auth.yaml", []byte(tc.yaml))
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "auth.yaml") {
+				t.Fatalf("Parse = %v; want ErrConfig naming auth.yaml and containing %q", err, tc.want)
+			}
+		})
 	}
 }
 

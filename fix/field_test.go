@@ -218,6 +218,9 @@ func TestRenderMessage(t *testing.T) {
 	if want := "8=FIX.4.4|9=30|35=A|554=***|925=***|553=u|10=000|"; got != want {
 		t.Errorf("RenderMessage = %q; want %q", got, want)
 	}
+	if got := RenderMessage([]byte("8=F\x0195=6\x0196=s3cret\x011402=x\x0158=ok")); got != "8=F|95=6|96=***|1402=***|58=ok" {
+		t.Fatalf("RenderMessage = %q", got)
+	}
 	if got := RenderMessage([]byte("8=F\x01554=abc")); got != "8=F|554=***" {
 		t.Errorf("RenderMessage of a cut frame = %q", got)
 	}

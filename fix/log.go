@@ -88,12 +88,13 @@ func (l slogLog) wire(dir string, b []byte) {
 	}
 }
 
-// secretTags are the fields RenderMessage masks: Password (554) and
-// NewPassword (925).
-var secretTags = [...]string{"\x01554=", "\x01925="}
+// secretTags are the fields RenderMessage masks: Password (554),
+// NewPassword (925), RawData (96, which carries credentials in some
+// Logons) and EncryptedPasswordMethod's EncryptedPassword (1402).
+var secretTags = [...]string{"\x01554=", "\x01925=", "\x0196=", "\x011402="}
 
 // RenderMessage renders a FIX frame for logs: SOH shown as '|', the values
-// of Password (554) and NewPassword (925) replaced by "***".
+// of the secretTags replaced by "***".
 func RenderMessage(b []byte) string {
 	out := make([]byte, 0, len(b))
 	for i := 0; i < len(b); i++ {

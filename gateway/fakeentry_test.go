@@ -156,7 +156,7 @@ func (f *fakeEntry) Calls() []string {
 func newFakeEntryEnv(t *testing.T, cfg WSConfig, f *fakeEntry) (*wsEnv, string) {
 	t.Helper()
 	books := newTestBooks(t, testSymbols...)
-	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32)})
+	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
 	if err != nil {
 		t.Fatal(err)
 	}

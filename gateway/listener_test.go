@@ -33,24 +33,21 @@ type liveServer struct {
 	admin string // an administrator's token
 }
 
-// fakeAdmin accepts every kill switch.
-type fakeAdmin struct{}
-
-func (fakeAdmin) Kill(string, bool) (int, error) { return 0, nil }
-
 // serveLive serves cfg; the test route /test/remote answers the client
 // address the server sees.
 func serveLive(t *testing.T, cfg Config) *liveServer {
 	t.Helper()
 	books := newTestBooks(t, "600519.SH")
-	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32)})
+	// Anonymous viewers may see everything: the tests here are about the
+	// transport, not entitlements.
+	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Admins = []string{"ops"}
 	cfg.WS.AnonymousMarketData = true
 	reg := prometheus.NewRegistry()
-	srv, err := New(cfg, Deps{Market: books, PublishedDepth: 20, Registry: reg, Tokens: v, Admin: fakeAdmin{}})
+	srv, err := New(cfg, Deps{Market: books, PublishedDepth: 20, Registry: reg, Tokens: v, Admin: &fakeAdmin{}})
 	if err != nil {
 		t.Fatal(err)
 	}

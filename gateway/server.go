@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"sgw/auth"
 	"sgw/feed"
 	"sgw/netsec"
 	"sgw/orderbook"
@@ -118,23 +119,25 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.mux.HandleFunc("POST /api/v1/admin/kill", s.handleKill)
 	s.mux.Handle("GET /ws", ws)
 	if cfg.Pprof {
-		s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-		s.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-		s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-		s.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-		s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		s.mux.HandleFunc("GET /debug/pprof/", s.operator(http.HandlerFunc(pprof.Index)))
+		s.mux.HandleFunc("GET /debug/pprof/cmdline", s.operator(http.HandlerFunc(pprof.Cmdline)))
+		s.mux.HandleFunc("GET /debug/pprof/profile", s.operator(http.HandlerFunc(pprof.Profile)))
+		s.mux.HandleFunc("GET /debug/pprof/symbol", s.operator(http.HandlerFunc(pprof.Symbol)))
+		s.mux.HandleFunc("GET /debug/pprof/trace", s.operator(http.HandlerFunc(pprof.Trace)))
 	}
 	if deps.Web != nil {
 		s.mux.Handle("/", deps.Web)
 	}
-	s.mux.HandleFunc("GET /api/v1/book/{symbol}", s.handleBook)
-	s.mux.HandleFunc("GET /api/v1/instruments", s.handleInstruments)
-	s.mux.HandleFunc("GET /api/v1/feeds", s.handleFeeds)
+	s.mux.HandleFunc("GET /api/v1/book/{symbol}", s.marketData(s.handleBook))
+	s.mux.HandleFunc("GET /api/v1/instruments", s.marketData(func(w http.ResponseWriter, r *http.Request, _ *auth.Claims) {
+		s.handleInstruments(w, r)
+	}))
+	s.mux.HandleFunc("GET /api/v1/feeds", s.operator(http.HandlerFunc(s.handleFeeds)))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	s.mux.HandleFunc("GET /metrics", s.operator(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 	for _, path := range []string{"/api/v1/book/{symbol}", "/api/v1/instruments", "/api/v1/feeds"} {
 		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -243,7 +246,7 @@ func levels(ls []orderbook.Level) []level {
 	return out
 }
 
-func (s *Server) handleBook(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleBook(w http.ResponseWriter, r *http.Request, viewer *auth.Claims) {
 	sym := r.PathValue("symbol")
 	id, ok := s.books.Lookup(sym)
 	if !ok {
@@ -258,6 +261,10 @@ func (s *Server) handleBook(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		depth = n
+	}
+	if err := viewer.MayView(sym, auth.ChannelBook, depth); err != nil {
+		writeError(w, http.StatusForbidden, "forbidden", err.Error())
+		return
 	}
 	var v orderbook.View
 	s.books.View(id, depth, &v)

@@ -32,7 +32,7 @@ func TestHandlers(t *testing.T) {
 	books.add(t, 0, 'B', 16999900, 100)
 	waitUntil(t, func() bool { return books.seq(0) == 2 })
 	ff := &fakeFeed{}
-	s, err := New(Config{}, Deps{Market: books, PublishedDepth: 20, Feeds: []Feed{ff}, Registry: prometheus.NewRegistry()})
+	s, err := New(Config{WS: WSConfig{AnonymousMarketData: true}}, Deps{Market: books, PublishedDepth: 20, Feeds: []Feed{ff}, Registry: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}

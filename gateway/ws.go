@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +79,7 @@ type wsServer struct {
 	orders  OrderEntry // nil: no order entry
 	gate    orderGate  // order requests in flight; closed by Server.StopOrders
 	tokens  TokenVerifier
+	anon    auth.Claims // what a client without a token may view (when anonymous market data is on)
 	nextID  atomic.Uint64
 	log     *slog.Logger
 	metrics *wsMetrics
@@ -99,7 +99,14 @@ func newWSServer(cfg WSConfig, market Market, entry OrderEntry, tokens TokenVeri
 		return nil, err
 	}
 	w := &wsServer{cfg: cfg, market: market, orders: entry, tokens: tokens, log: log, metrics: newWSMetrics(reg),
-		clients: map[*client]struct{}{}, perIP: map[string]int{}, started: make(chan struct{})}
+		clients: map[*client]struct{}{}, perIP: map[string]int{}, started: make(chan struct{}),
+		anon: auth.Claims{Entitlements: auth.FullEntitlements()}}
+	// With tokens, the verifier's configuration says what the anonymous
+	// viewer may see (auth.Config.Anonymous, level 1 by default); a
+	// gateway with no tokens has no entitlements to enforce.
+	if a, ok := tokens.(interface{ Anonymous() auth.Claims }); ok && tokens != nil {
+		w.anon = a.Anonymous()
+	}
 	for shard := range market.Shards() {
 		w.hubs = append(w.hubs, newHub(shard, market, cfg.History, w.metrics))
 	}
@@ -116,6 +123,18 @@ func (w *wsServer) run(ctx context.Context) error {
 	}
 	g.Go(func() error { w.janitor(ctx); return nil })
 	return g.Wait()
+}
+
+// viewer returns whom market data is served to: the verified claims, or
+// the anonymous viewer's (nil when anonymous market data is off).
+func (w *wsServer) viewer(claims *auth.Claims) *auth.Claims {
+	if claims != nil {
+		return claims
+	}
+	if !w.cfg.AnonymousMarketData {
+		return nil
+	}
+	return &w.anon
 }
 
 // verify checks a token, or reports that tokens are not configured.
@@ -139,7 +158,8 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var claims *auth.Claims
-	if tok := bearer(r); tok != "" {
+	tok := upgradeToken(r)
+	if tok != "" {
 		cl, err := w.verify(tok, time.Now())
 		if err != nil {
 			w.metrics.rejected.WithLabelValues(codeBadToken).Inc()
@@ -177,7 +197,7 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	// together are not all pinged together.
 	c.nextPing.Store(now.Add(w.cfg.PingInterval + time.Duration(rand.Int64N(int64(w.cfg.PingInterval)))).UnixNano())
 	if claims != nil {
-		c.setClaims(claims)
+		c.setClaims(claims, tok)
 	}
 	if !w.add(c) {
 		// Shutdown began after the check above: go away at once, within
@@ -221,15 +241,6 @@ func (w *wsServer) serve(c *client) {
 		h.drop(c)
 	}
 	w.remove(c)
-}
-
-// bearer returns the token of the Authorization header or token query
-// parameter, or "".
-func bearer(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		return strings.TrimPrefix(h, "Bearer ")
-	}
-	return r.URL.Query().Get("token")
 }
 
 // admit counts a new connection from ip, or returns why it is refused.
@@ -299,6 +310,18 @@ func (w *wsServer) janitor(ctx context.Context) {
 	}
 }
 
+// stillValid verifies the client's token again once its exp has passed:
+// the verifier's own leeway (clock skew) decides, the same that accepted
+// it, so a token accepted within the leeway is not closed at once.
+func (w *wsServer) stillValid(c *client, now time.Time) bool {
+	tok := c.token.Load()
+	if tok == nil || w.tokens == nil {
+		return false
+	}
+	_, err := w.tokens.Verify(*tok, now)
+	return err == nil
+}
+
 // inspect applies the janitor's rules to one client.
 func (w *wsServer) inspect(ctx context.Context, c *client, now time.Time) {
 	if c.isClosed() {
@@ -310,7 +333,7 @@ func (w *wsServer) inspect(ctx context.Context, c *client, now time.Time) {
 		c.close(closeSlowConsumer, "slow consumer: fell behind for longer than "+w.cfg.SlowTimeout.String(), false, w.cfg.CloseTimeout)
 		return
 	}
-	if exp := c.expires.Load(); exp != 0 && now.Unix() > exp {
+	if exp := c.expires.Load(); exp != 0 && now.Unix() > exp && !w.stillValid(c, now) {
 		c.close(closeTokenExpired, "token expired", false, w.cfg.CloseTimeout)
 		return
 	}

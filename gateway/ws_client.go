@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,9 +36,10 @@ type client struct {
 	raw  net.Conn // the hijacked TCP connection under conn, closed when a close overruns its bound
 	ip   string
 
-	lastRecv atomic.Int64 // unix ns of the last message or pong
-	expires  atomic.Int64 // token expiry, unix s; 0 = anonymous
-	ended    atomic.Bool  // the connection is released; kill has nothing to do
+	lastRecv atomic.Int64           // unix ns of the last message or pong
+	expires  atomic.Int64           // token expiry, unix s; 0 = anonymous
+	token    atomic.Pointer[string] // the token itself, verified again once expires has passed
+	ended    atomic.Bool            // the connection is released; kill has nothing to do
 
 	mu         sync.Mutex
 	queue      [][]byte
@@ -330,7 +332,7 @@ func (c *client) handle(req request, now time.Time) {
 			c.reject(req.ID, perr(codeBadToken, "%v", err))
 			return
 		}
-		c.setClaims(&claims)
+		c.setClaims(&claims, req.Token)
 		c.enqueue(encodeReply(authReply{Type: "auth", OK: true, Subject: claims.Subject, Accounts: claims.Accounts, Expires: claims.Expires, ID: req.ID}))
 	case opSubscribe:
 		if req.Channel == chOrders {
@@ -349,21 +351,83 @@ func (c *client) handle(req request, now time.Time) {
 	}
 }
 
-// setClaims records the token the client authenticated with.
-func (c *client) setClaims(cl *auth.Claims) {
+// setClaims records the token the client authenticated with. A client
+// that authenticates again is held to the new token at once: every
+// account's order events it watches and the new token does not grant
+// stop, with a notice naming them (the subscriptions it still may keep
+// go on). Reader goroutine (or the upgrade, before the reader starts).
+func (c *client) setClaims(cl *auth.Claims, token string) {
 	c.claims = cl
+	c.token.Store(&token)
 	c.expires.Store(cl.Expires)
+	var dropped []string
+	for a := range c.watching {
+		if !cl.CanTrade(a) {
+			c.srv.orders.Unwatch(a, orderSink{c})
+			delete(c.watching, a)
+			dropped = append(dropped, a)
+		}
+	}
+	if len(dropped) > 0 {
+		slices.Sort(dropped)
+		c.enqueue(encodeReply(struct {
+			Type     string   `json:"type"`
+			Channel  string   `json:"channel"`
+			Accounts []string `json:"accounts"`
+			Reason   string   `json:"reason"`
+		}{"unsubscribed", chOrders, dropped, "the new token does not grant these accounts"}))
+	}
+	c.recheckViews(cl)
+}
+
+// recheckViews ends the market-data subscriptions the claims' entitlements
+// do not cover, telling the client which and why, one message per
+// channel. Reader goroutine.
+func (c *client) recheckViews(cl *auth.Claims) {
+	byChannel := map[string][]orderbook.SymbolID{}
+	reasons := map[string]string{}
+	for k := range c.subs {
+		sym := c.srv.market.Instrument(k.id).Symbol
+		if err := cl.MayView(sym, k.ch, 1); err != nil {
+			byChannel[k.ch] = append(byChannel[k.ch], k.id)
+			reasons[k.ch] = err.Error()
+		}
+	}
+	for ch, ids := range byChannel {
+		syms := make([]string, 0, len(ids))
+		for _, id := range ids {
+			delete(c.subs, subKey{ch, id})
+			syms = append(syms, c.srv.market.Instrument(id).Symbol)
+		}
+		for shard, part := range c.byShard(ids) {
+			c.srv.hubs[shard].unsubscribe(c, ch, part)
+		}
+		slices.Sort(syms)
+		c.enqueue(encodeReply(struct {
+			Type    string   `json:"type"`
+			Channel string   `json:"channel"`
+			Symbols []string `json:"symbols"`
+			Reason  string   `json:"reason"`
+		}{"unsubscribed", ch, syms, reasons[ch]}))
+	}
 }
 
 // subscribe validates and carries out a subscribe request. Reader goroutine.
 func (c *client) subscribe(req request) {
-	if c.claims == nil && !c.srv.cfg.AnonymousMarketData {
+	viewer := c.srv.viewer(c.claims)
+	if viewer == nil {
 		c.reject(req.ID, perr(codeAuthRequired, "market data needs a token: send auth first"))
 		return
 	}
 	ids, syms, ok := c.lookup(req)
 	if !ok {
 		return
+	}
+	for _, s := range syms {
+		if err := viewer.MayView(s, req.Channel, req.Depth); err != nil {
+			c.reject(req.ID, perr(codeNotEntitled, "%v", err))
+			return
+		}
 	}
 	added := 0
 	for _, id := range ids {

@@ -173,10 +173,15 @@ func (c *client) rejectRef(req request, code, msg string) {
 	c.reject(req.ID, e)
 }
 
-// watchOrders subscribes the client to the orders channel of accounts.
+// watchOrders subscribes the client to the orders channel of accounts,
+// which its token must grant, or unsubscribes it, which it always may.
 func (c *client) watchOrders(req request, on bool) {
+	if !on && c.srv.orders == nil {
+		c.reject(req.ID, perr(codeUnavailable, "this gateway takes no orders"))
+		return
+	}
 	for _, a := range req.Accounts {
-		if !c.mayTrade(req, a) {
+		if on && !c.mayTrade(req, a) {
 			return
 		}
 	}

@@ -85,7 +85,7 @@ func newOrderEnv(t *testing.T) (*wsEnv, string) {
 		t.Fatal(err)
 	}
 	m.OnSessionUp("core", "test")
-	v, _ := auth.New(auth.Config{Secret: strings.Repeat("k", 32)})
+	v, _ := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
 	reg := prometheus.NewRegistry()
 	srv, err := New(Config{Admins: []string{"ops"}}, Deps{Market: books, PublishedDepth: 20, Registry: reg, Tokens: v, Orders: m, Admin: m})
 	if err != nil {
@@ -182,4 +182,84 @@ func TestAdminKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	collect(t, c, func(m mdclient.Message) bool { return m.Type == "accepted" && m.ClOrdID == "k2" })
+}
+
+// TestWSReauthNarrows: a client that authenticates again with a token
+// granting fewer accounts stops receiving the others' order events at
+// once, is told which, and may still unsubscribe (before, it kept
+// receiving them and could not unsubscribe).
+func TestWSReauthNarrows(t *testing.T) {
+	e, _ := newOrderEnv(t)
+	wide, _ := e.auth.IssueFor("u1", []string{"A1", "B9"}, time.Hour, time.Now())
+	narrow, _ := e.auth.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
+	ctx := context.Background()
+	c := e.dial(wide)
+	other := e.dial(wide)
+	send := func(c *mdclient.Client, v any) {
+		t.Helper()
+		if err := c.Send(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(c, map[string]any{"op": "subscribe", "channel": "orders", "accounts": []string{"A1", "B9"}})
+	collect(t, c, func(m mdclient.Message) bool { return m.Type == "subscribed" })
+
+	send(c, map[string]any{"op": "auth", "token": narrow})
+	var notice bool
+	collect(t, c, func(m mdclient.Message) bool {
+		notice = notice || m.Type == "unsubscribed" && len(m.Accounts) == 1 && m.Accounts[0] == "B9"
+		return notice
+	})
+
+	// B9's order, then A1's: the narrowed client sees only A1's.
+	send(other, map[string]any{"op": "order.new", "clOrdId": "b1", "account": "B9", "symbol": "600519.SH", "side": "buy", "type": "limit", "price": "1700.00", "qty": 100})
+	collect(t, other, func(m mdclient.Message) bool { return m.ClOrdID == "b1" || m.Ref == "b1" })
+	send(other, map[string]any{"op": "order.new", "clOrdId": "a1", "account": "A1", "symbol": "600519.SH", "side": "buy", "type": "limit", "price": "1700.00", "qty": 100})
+	collect(t, c, func(m mdclient.Message) bool {
+		if m.ClOrdID == "b1" || m.Account == "B9" {
+			t.Fatalf("order event of B9 after the narrowed auth: %+v", m)
+		}
+		return m.ClOrdID == "a1" && m.Type == "exec"
+	})
+
+	// Unsubscribing is always allowed, even from an account the token no
+	// longer grants.
+	send(c, map[string]any{"op": "unsubscribe", "channel": "orders", "accounts": []string{"B9", "A1"}})
+	collect(t, c, func(m mdclient.Message) bool { return m.Type == "unsubscribed" && len(m.Accounts) == 2 })
+}
+
+// TestWSTokenWithinLeeway: a token past its exp but within the verifier's
+// leeway is accepted and the janitor does not close the connection at
+// once (before, it was accepted and then closed at the next inspection);
+// once the leeway has passed too, the janitor closes it.
+func TestWSTokenWithinLeeway(t *testing.T) {
+	e, _ := newOrderEnv(t)
+	now := time.Now()
+	tok, err := e.auth.IssueFor("u1", []string{"A1"}, time.Second, now.Add(-3*time.Second)) // expired 2 s ago; leeway 5 s
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial(tok)
+	if err := c.Send(context.Background(), map[string]any{"op": "ping", "id": 1}); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, c, func(m mdclient.Message) bool { return m.Type == "pong" })
+	w := e.srv.ws
+	w.mu.Lock()
+	var cl *client
+	for x := range w.clients {
+		cl = x
+	}
+	w.mu.Unlock()
+	if cl == nil {
+		t.Fatal("no client")
+	}
+	w.inspect(context.Background(), cl, now)
+	if cl.isClosed() {
+		t.Fatal("a token within the leeway was closed at once")
+	}
+	w.inspect(context.Background(), cl, now.Add(10*time.Second))
+	if !cl.isClosed() {
+		t.Fatal("a token past exp and leeway was not closed")
+	}
 }

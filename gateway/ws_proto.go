@@ -45,6 +45,7 @@ const (
 	codeBadToken       = "bad_token"
 	codeBadOrder       = "bad_order"
 	codeForbidden      = "forbidden_account"
+	codeNotEntitled    = "forbidden" // the token's market-data entitlements do not cover the subscription
 	codeUnavailable    = "orders_unavailable"
 	// codeBadID: an identifier of an order request (clOrdId, origClOrdId,
 	// account, symbol) or an account of an orders subscription breaks the

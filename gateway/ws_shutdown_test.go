@@ -30,7 +30,7 @@ import (
 func TestServeShutdown(t *testing.T) {
 	books := newTestBooks(t, testSymbols...)
 	reg := prometheus.NewRegistry()
-	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32)})
+	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func newWSEnv(t *testing.T, cfg WSConfig) *wsEnv {
 	t.Helper()
 	books := newTestBooks(t, testSymbols...)
 	reg := prometheus.NewRegistry()
-	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32)})
+	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,10 @@ type Config struct {
 	Verify string
 	// Token is a bearer token for a Target that requires one.
 	Token string
+	// OperatorToken is an operator's bearer token, for reading the
+	// Target's /metrics (gateway-side figures in the report); empty
+	// leaves them out. A spawned gateway supplies its own.
+	OperatorToken string
 	// ReadyTimeout is how long the gateway may take to become ready. Zero
 	// means 20s.
 	ReadyTimeout time.Duration

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -17,11 +18,20 @@ type promSample struct {
 	value        float64
 }
 
-// scrapeMetrics reads the gateway's /metrics.
-func scrapeMetrics(ctx context.Context, base string) ([]promSample, error) {
+// errNoOperatorToken reports that the gateway's metrics cannot be read
+// without an operator token (Config.OperatorToken).
+var errNoOperatorToken = errors.New("loadtest: metrics: no operator token")
+
+// scrapeMetrics reads the gateway's /metrics, an operator endpoint: it
+// needs the target's operator token.
+func scrapeMetrics(ctx context.Context, t *target) ([]promSample, error) {
+	if t.ops == "" {
+		return nil, errNoOperatorToken
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+t.ops)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: metrics: %w", err)
@@ -100,10 +110,13 @@ func fixSessionsDown(samples []promSample) []string {
 
 // waitFIXUp waits until every upstream FIX session the gateway exports is
 // logged on over some line, so that orders do not wait for a logon.
-func waitFIXUp(ctx context.Context, base string, within time.Duration) error {
+func waitFIXUp(ctx context.Context, t *target, within time.Duration) error {
+	if t.ops == "" {
+		return nil // the gateway's metrics are not readable: orders wait for the logon instead
+	}
 	deadline := time.Now().Add(within)
 	for {
-		samples, err := scrapeMetrics(ctx, base)
+		samples, err := scrapeMetrics(ctx, t)
 		if err != nil {
 			return err
 		}

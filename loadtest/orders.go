@@ -119,8 +119,8 @@ type promHist struct {
 }
 
 // scrapeHist reads histogram name from the gateway.
-func scrapeHist(base, name string) (promHist, bool) {
-	samples, err := scrapeMetrics(context.Background(), base)
+func scrapeHist(t *target, name string) (promHist, bool) {
+	samples, err := scrapeMetrics(context.Background(), t)
 	if err != nil {
 		return promHist{}, false
 	}
@@ -351,7 +351,7 @@ func (w *ordersWorkload) start(ctx context.Context, sum *Summary) error {
 	if sum.Symbols == 0 {
 		sum.Symbols = len(all)
 	}
-	if err := waitFIXUp(ctx, w.t.base, c.ReadyTimeout); err != nil {
+	if err := waitFIXUp(ctx, w.t, c.ReadyTimeout); err != nil {
 		return err
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -511,16 +511,16 @@ func (w *ordersWorkload) setRecording(on bool) {
 		w.began, w.lastT = now, now
 		w.sent0, w.acks0, w.execs0, w.fills0 = s.sent.Load(), s.acks.Load(), s.execs.Load(), s.fills.Load()
 		w.lastSent = w.sent0
-		w.fsync0, _ = scrapeHist(w.t.base, "gateway_journal_fsync_seconds")
-		w.internal0, _ = scrapeHist(w.t.base, "gateway_order_internal_latency_seconds")
+		w.fsync0, _ = scrapeHist(w.t, "gateway_journal_fsync_seconds")
+		w.internal0, _ = scrapeHist(w.t, "gateway_order_internal_latency_seconds")
 		w.recording.Store(true)
 		return
 	}
 	w.recording.Store(false)
 	w.end = now
 	w.sent1, w.acks1, w.execs1, w.fills1 = s.sent.Load(), s.acks.Load(), s.execs.Load(), s.fills.Load()
-	w.fsync1, _ = scrapeHist(w.t.base, "gateway_journal_fsync_seconds")
-	w.internal1, _ = scrapeHist(w.t.base, "gateway_order_internal_latency_seconds")
+	w.fsync1, _ = scrapeHist(w.t, "gateway_journal_fsync_seconds")
+	w.internal1, _ = scrapeHist(w.t, "gateway_order_internal_latency_seconds")
 }
 
 func (w *ordersWorkload) progress(now time.Time) string {

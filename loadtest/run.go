@@ -85,7 +85,7 @@ type workload interface {
 // faults), stops them and judges the result.
 func runScenario(ctx context.Context, c Config, t *target, progress io.Writer) (*Summary, error) {
 	sum := &Summary{Scenario: c.Scenario, Config: c, Start: time.Now(), GatewayPID: t.pid}
-	sum.Config.Token = ""
+	sum.Config.Token, sum.Config.OperatorToken = "", ""
 	if c.Scenario == ScenarioSoak && t.demo == nil {
 		return nil, fmt.Errorf("%w: -scenario soak needs the simulator in this process to inject faults", ErrConfig)
 	}

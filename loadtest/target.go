@@ -33,6 +33,7 @@ import (
 type target struct {
 	base  string // http://host:port
 	token string
+	ops   string // an operator's token, for /metrics; "" when none
 	// fixBroker is the address of the gateway's FIX acceptor for
 	// brokers; empty when unknown.
 	fixBroker string
@@ -167,7 +168,7 @@ func fixBrokers(c Config, cfg *configs.File) error {
 // startTarget starts or finds the gateway under test.
 func startTarget(ctx context.Context, c Config, log *slog.Logger) (*target, error) {
 	if c.Target != "" {
-		return &target{base: strings.TrimRight(c.Target, "/"), token: c.Token, fixBroker: c.FIXBroker, pid: c.PID, stop: func() error { return nil }}, nil
+		return &target{base: strings.TrimRight(c.Target, "/"), token: c.Token, ops: c.OperatorToken, fixBroker: c.FIXBroker, pid: c.PID, stop: func() error { return nil }}, nil
 	}
 	cfg, err := gatewayConfig(c, "")
 	if err != nil {
@@ -187,7 +188,7 @@ func startTarget(ctx context.Context, c Config, log *slog.Logger) (*target, erro
 	if b := d.Gateway.Brokers(); b != nil {
 		fixBroker = b.Addr()
 	}
-	return &target{base: d.BaseURL, token: d.Token, fixBroker: fixBroker, pid: os.Getpid(), own: true, demo: d, stop: func() error {
+	return &target{base: d.BaseURL, token: d.Token, ops: d.OperatorToken, fixBroker: fixBroker, pid: os.Getpid(), own: true, demo: d, stop: func() error {
 		cancel()
 		return <-done
 	}}, nil

@@ -242,7 +242,7 @@ func TestBrokerFIX(t *testing.T) {
 	n := wsMsgs.Load()
 	brokerWaitUntil(t, "the WebSocket book to move on", func() bool { return wsMsgs.Load() > n })
 
-	code, body := brokerGet(t, d.BaseURL+"/metrics")
+	code, body := authGet(t, d.BaseURL+"/metrics", d.OperatorToken)
 	for _, want := range []string{
 		`gateway_orders_total{result="accepted",source="fix"} 4`,
 		// 1 risk reject + 2 accounts not allowed + 2 malformed, counted
@@ -268,7 +268,7 @@ func TestBrokerFIX(t *testing.T) {
 
 	b1.stop()
 	brokerWaitUntil(t, "BROKER1 logged out", func() bool {
-		_, body := brokerGet(t, d.BaseURL+"/metrics")
+		_, body := authGet(t, d.BaseURL+"/metrics", d.OperatorToken)
 		return bytes.Contains(body, []byte(`gateway_broker_session_up{session="BROKER1"} 0`))
 	})
 }
@@ -487,7 +487,20 @@ func brokerLog() *slog.Logger {
 
 func brokerGet(t *testing.T, url string) (int, []byte) {
 	t.Helper()
-	resp, err := http.Get(url)
+	return authGet(t, url, "")
+}
+
+// authGet is brokerGet with a bearer token ("" for none).
+func authGet(t *testing.T, url, token string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func TestDemoBooksFromBothFeeds(t *testing.T) {
 	settle("after the faults")
 	for _, want := range []string{`gateway_feed_source_up{feed="szse",source="backup"} 1`, `gateway_feed_stale{feed="szse"} 0`,
 		`gateway_feed_stale{feed="cn"} 0`, `gateway_book_rejected_messages_total{reason="snapshot_mismatch"} 0`} {
-		_, body := brokerGet(t, d.BaseURL+"/metrics")
+		_, body := authGet(t, d.BaseURL+"/metrics", d.OperatorToken)
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -68,6 +68,7 @@ func startVenue(t *testing.T) *venue {
 type runningGateway struct {
 	g      *Gateway
 	base   string
+	ops    string // an operator's token, for /metrics
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -87,6 +88,9 @@ func startGatewayOn(t *testing.T, cfg *configs.File) *runningGateway {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	rg := &runningGateway{g: g, base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	if cfg.Auth != nil && len(cfg.Gateway.Admins) > 0 {
+		rg.ops = operatorToken(t, cfg)
+	}
 	go func() { rg.done <- g.Run(ctx, ln) }()
 	t.Cleanup(rg.stop)
 	return rg

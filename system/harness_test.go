@@ -228,6 +228,20 @@ func tokenFor(t *testing.T, cfg *configs.File, accounts ...string) string {
 	return tok
 }
 
+// operatorToken issues a token of the config's first administrator.
+func operatorToken(t *testing.T, cfg *configs.File) string {
+	t.Helper()
+	v, err := auth.New(*cfg.Auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := v.IssueFor(cfg.Gateway.Admins[0], nil, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 // trader is a WebSocket client entering orders for account A1 and
 // recording what comes back for each client order id.
 type trader struct {
@@ -577,7 +591,7 @@ func checkExactlyOnce(t *testing.T, v *venue, ids []string, allowed []string, tr
 // series, given as it is printed (`name{label="v"}`), or -1.
 func metricValue(t *testing.T, rg *runningGateway, series string) float64 {
 	t.Helper()
-	_, b := brokerGet(t, rg.base+"/metrics")
+	_, b := authGet(t, rg.base+"/metrics", rg.ops)
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			var f float64

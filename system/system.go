@@ -347,6 +347,10 @@ type Demo struct {
 	BaseURL string
 	// Token is a bearer token for DemoAccounts, or "" without auth.
 	Token string
+	// OperatorToken is a bearer token of the first configured
+	// administrator (gateway.admins), for the operator endpoints
+	// (/metrics, /api/v1/feeds), or "" without auth or administrators.
+	OperatorToken string
 
 	ln net.Listener
 }
@@ -397,6 +401,12 @@ func NewDemo(cfg *configs.File, log *slog.Logger) (*Demo, error) {
 		if d.Token, err = g.tokens.IssueFor("demo", DemoAccounts, 12*time.Hour, time.Now()); err != nil {
 			d.Close()
 			return nil, err
+		}
+		if len(cfg.Gateway.Admins) > 0 {
+			if d.OperatorToken, err = g.tokens.IssueFor(cfg.Gateway.Admins[0], nil, 12*time.Hour, time.Now()); err != nil {
+				d.Close()
+				return nil, err
+			}
 		}
 	}
 	return d, nil

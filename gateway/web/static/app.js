@@ -1272,7 +1272,10 @@ function showNotice(text) {
 
 async function loadInstruments(delay) {
   try {
-    const res = await fetch('/api/v1/instruments', { cache: 'no-store' });
+    // REST takes the token in the Authorization header (never the URL):
+    // without anonymous market data, instruments need it.
+    const headers = session.token ? { Authorization: 'Bearer ' + session.token } : {};
+    const res = await fetch('/api/v1/instruments', { cache: 'no-store', headers });
     if (!res.ok) {
       throw new Error('HTTP ' + res.status);
     }
