@@ -207,3 +207,47 @@ func TestStorageKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestExampleTransportKeys checks that the example's transport security
+// keys decode strictly, the commented orders and brokers sections
+// included (uncommented here): TLS, PROXY protocol and HTTP limits of the
+// listener, the brokers' TLS with each session's certificate, the lines'
+// TLS and tunnels.
+func TestExampleTransportKeys(t *testing.T) {
+	b, err := os.ReadFile("gateway.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case line == "# orders:" || line == "# brokers:":
+			in = true
+		case in && !strings.HasPrefix(line, "#  "):
+			in = false
+		}
+		if in {
+			line = strings.TrimPrefix(line, "# ")
+		}
+		out = append(out, line)
+	}
+	f, err := Parse("gateway.example.yaml (uncommented)", []byte(strings.Join(out, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := f.Gateway
+	if g.TLS == nil || g.TLS.CertFile == "" || g.TLS.MinVersion != "1.3" || g.ProxyProtocol == nil || len(g.ProxyProtocol.Trusted) != 2 ||
+		g.ReadTimeout != 10*time.Second || g.IdleTimeout != time.Minute || g.MaxConnectionsPerIP != 200 || g.MaxBodyBytes != 65536 {
+		t.Fatalf("gateway section: %+v", g)
+	}
+	if f.Brokers == nil || f.Brokers.TLS == nil || f.Brokers.TLS.ClientCAFile == "" || f.Brokers.ProxyProtocol == nil ||
+		f.Brokers.Sessions[0].ClientCertCN == "" || f.Brokers.Sessions[1].ClientCertSPKI == "" {
+		t.Fatalf("brokers section: %+v", f.Brokers)
+	}
+	lines := f.Orders.Upstreams[0].Lines
+	if len(lines) != 2 || lines[0].TLS == nil || lines[0].TLS.CertFile == "" || lines[1].TLS.ServerName != "fix.core.example" ||
+		f.Orders.Upstreams[1].Lines[1].Tunnel == "" {
+		t.Fatalf("upstream lines: %+v %+v", lines, f.Orders.Upstreams[1].Lines)
+	}
+}

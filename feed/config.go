@@ -1,10 +1,14 @@
 package feed
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
+
+	"sgw/netsec"
 )
 
 // Config configures one feed: a primary and a backup source carrying the
@@ -93,22 +97,10 @@ type SourceConfig struct {
 	Tunnel string `yaml:"tunnel"`
 }
 
-// TLSConfig configures TLS to a source.
-type TLSConfig struct {
-	// CAFile is a PEM bundle of the CAs that sign the server's certificate.
-	// Empty means the system roots.
-	CAFile string `yaml:"ca_file"`
-	// CAPEM is the same as CAFile, inline; used by the demo, whose simulator
-	// makes a self-signed certificate at start.
-	CAPEM string `yaml:"ca_pem"`
-	// ServerName overrides the name checked in the server's certificate.
-	// Empty means the host part of Addr.
-	ServerName string `yaml:"server_name"`
-	// CertFile and KeyFile hold a client certificate when the server asks
-	// for one. Both or neither.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-}
+// TLSConfig configures TLS to a source: netsec's client configuration
+// (ca_file, ca_pem, server_name, cert_file and key_file, min_version: TLS
+// 1.3 unless "1.2"), shared with the upstream FIX lines.
+type TLSConfig = netsec.ClientTLSConfig
 
 // withDefaults returns cfg with the documented defaults filled in, or an
 // error naming the first invalid field.
@@ -197,11 +189,14 @@ func (s SourceConfig) validate(protocol string) error {
 			return fmt.Errorf("%s: %d characters, at most %d for protocol %s", f.key, len(f.value), f.max, protocol)
 		}
 	}
-	if s.TLS == nil && s.Tunnel == "" && !isLoopback(host) {
+	if s.TLS == nil && s.Tunnel == "" && !netsec.IsLoopback(host) {
 		return fmt.Errorf("addr %s is not loopback: a plain-text feed may not cross a network; set tls or name the tunnel that encrypts it", s.Addr)
 	}
-	if s.TLS != nil && (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
-		return fmt.Errorf("tls: cert_file and key_file go together")
+	if s.TLS != nil {
+		if err := s.TLS.Validate("tls"); err != nil {
+			// The caller names the source and wraps ErrConfig.
+			return errors.New(strings.TrimPrefix(err.Error(), netsec.ErrConfig.Error()+": "))
+		}
 	}
 	return nil
 }
@@ -224,13 +219,4 @@ func (s SourceConfig) fieldLimits(protocol string) []fieldLimit {
 	}
 	return []fieldLimit{{"username", s.Username, 6}, {"password", s.Password, 10}, {"session", s.Session, 10},
 		{"sender_comp_id", s.SenderCompID, -1}, {"target_comp_id", s.TargetCompID, -1}}
-}
-
-// isLoopback reports whether host names the loopback interface.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -2,16 +2,15 @@ package feed
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"runtime"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"sgw/netsec"
 )
 
 // connCtx is the gnet connection context: the source and the connection
@@ -152,39 +151,17 @@ func runTLSLink(s *source, gen uint64, c *tls.Conn) {
 	}
 }
 
-// tlsClientConfig builds the crypto/tls configuration of a source.
+// tlsClientConfig builds the crypto/tls configuration of a source (nil
+// for plain text).
 func tlsClientConfig(src SourceConfig) (*tls.Config, error) {
 	if src.TLS == nil {
 		return nil, nil
 	}
-	host, _, _ := net.SplitHostPort(src.Addr)
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
-	if src.TLS.ServerName != "" {
-		cfg.ServerName = src.TLS.ServerName
+	c, err := netsec.ClientTLS(*src.TLS, src.Addr, "tls")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	pem := []byte(src.TLS.CAPEM)
-	if src.TLS.CAFile != "" {
-		b, err := os.ReadFile(src.TLS.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%w: tls ca_file: %w", ErrConfig, err)
-		}
-		pem = append(pem, b...)
-	}
-	if len(pem) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%w: tls: no certificate in the CA PEM", ErrConfig)
-		}
-		cfg.RootCAs = pool
-	}
-	if src.TLS.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(src.TLS.CertFile, src.TLS.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("%w: tls client certificate: %w", ErrConfig, err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
+	return c, nil
 }
 
 // gnetLogger routes gnet's log lines to slog.

@@ -10,6 +10,7 @@ import (
 	"github.com/quickfixgo/quickfix/config"
 
 	"sgw/atrest"
+	"sgw/netsec"
 	"sgw/refdata"
 )
 
@@ -48,7 +49,8 @@ type UpstreamConfig struct {
 	// ReconnectInterval is the pause before reconnecting after a
 	// disconnect. Zero means 500ms.
 	ReconnectInterval time.Duration `yaml:"reconnect_interval"`
-	// DialTimeout bounds a TCP connect over one line. Zero means 1s.
+	// DialTimeout bounds a TCP connect over one line, plus its TLS
+	// handshake. Zero means 1s.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// LogonTimeout bounds the wait for the upstream's Logon response. Zero
 	// means 3 HeartBtInt.
@@ -84,6 +86,18 @@ type LineConfig struct {
 	// Addr is the upstream's host:port as reached over this line.
 	// Required.
 	Addr string `yaml:"addr"`
+	// TLS, when set, runs the session over TLS on this line: the CAs
+	// that sign the upstream's certificate, the name to check in it, and
+	// a client certificate if the upstream asks for one (TLS 1.3 by
+	// default; see netsec.ClientTLSConfig). A line whose certificate does
+	// not verify fails like one that cannot be dialled. Required for a
+	// line whose address is not loopback, unless Tunnel is set.
+	TLS *netsec.ClientTLSConfig `yaml:"tls"`
+	// Tunnel names what encrypts a plain-text line that leaves the host
+	// (an IPsec or WireGuard tunnel, the carrier's encrypted circuit), for
+	// the record: it is logged; the gateway does not set it up. Zero means
+	// none: a plain-text line must then be on loopback.
+	Tunnel string `yaml:"tunnel"`
 }
 
 // withDefaults validates cfg and returns it with defaults filled.
@@ -116,6 +130,14 @@ func (cfg UpstreamConfig) withDefaults() (UpstreamConfig, error) {
 		seen[l.Name] = true
 		if _, _, err := net.SplitHostPort(l.Addr); err != nil {
 			return bad("line %q: addr %q: %v", l.Name, l.Addr, err)
+		}
+		key := fmt.Sprintf("lines[%d]", i)
+		if l.TLS != nil {
+			if err := l.TLS.Validate(key + ".tls"); err != nil {
+				return bad("line %q: %v", l.Name, err)
+			}
+		} else if err := netsec.CheckPlain("line "+l.Name, l.Addr, l.Tunnel, key+".tunnel (or set "+key+".tls)"); err != nil {
+			return bad("%v", err)
 		}
 	}
 	if cfg.HeartBtInt == 0 {

@@ -8,11 +8,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
+
+	"sgw/netsec"
 )
 
 func validConfig() UpstreamConfig {
 	return UpstreamConfig{Name: "core", SenderCompID: "GW", TargetCompID: "CORE", StoreDir: "/tmp/x",
-		Lines: []LineConfig{{Name: "carrierA", Addr: "10.0.0.1:9000"}, {Name: "carrierB", Addr: "10.0.1.1:9000"}}}
+		Lines: []LineConfig{{Name: "carrierA", Addr: "10.0.0.1:9000", Tunnel: "ipsec carrierA"},
+			{Name: "carrierB", Addr: "10.0.1.1:9000", TLS: &netsec.ClientTLSConfig{}}}}
 }
 
 func TestConfigDefaults(t *testing.T) {
@@ -41,6 +44,9 @@ func TestConfigInvalid(t *testing.T) {
 		{"fractional heartbeat", func(c *UpstreamConfig) { c.HeartBtInt = 1500 * time.Millisecond }, "heart_bt_int"},
 		{"begin string", func(c *UpstreamConfig) { c.BeginString = "FIXT.1.1" }, "begin_string"},
 		{"negative queue", func(c *UpstreamConfig) { c.QueueSize = -1 }, "queue_size"},
+		{"plain text off loopback", func(c *UpstreamConfig) { c.Lines[0].Tunnel = "" }, "line carrierA 10.0.0.1:9000 would carry plain text across a network"},
+		{"TLS 1.1", func(c *UpstreamConfig) { c.Lines[1].TLS.MinVersion = "1.1" }, "lines[1].tls.min_version"},
+		{"client key without certificate", func(c *UpstreamConfig) { c.Lines[1].TLS.KeyFile = "/k" }, "cert_file and key_file go together"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := validConfig()
@@ -60,8 +66,10 @@ sender_comp_id: GW
 target_comp_id: MARGIN
 begin_string: FIX.4.2
 lines:
-  - {name: carrierA, addr: "10.0.0.1:9001"}
-  - {name: carrierB, addr: "10.0.1.1:9001"}
+  - {name: carrierA, addr: "10.0.0.1:9001", tunnel: ipsec carrierA}
+  - name: carrierB
+    addr: "10.0.1.1:9001"
+    tls: {ca_file: /etc/sgw/margin-ca.pem, server_name: margin.example, min_version: "1.2"}
 heart_bt_int: 2s
 reconnect_interval: 250ms
 store_dir: /var/lib/sgw/fix/margin
@@ -74,6 +82,7 @@ reset_on_logon: false
 		t.Fatal(err)
 	}
 	if cfg.Name != "margin" || cfg.BeginString != "FIX.4.2" || len(cfg.Lines) != 2 || cfg.Lines[1].Name != "carrierB" ||
+		cfg.Lines[0].Tunnel != "ipsec carrierA" || cfg.Lines[1].TLS == nil || cfg.Lines[1].TLS.ServerName != "margin.example" ||
 		cfg.HeartBtInt != 2*time.Second || cfg.ReconnectInterval != 250*time.Millisecond || cfg.StoreDir == "" {
 		t.Errorf("decoded %+v", cfg)
 	}

@@ -26,6 +26,15 @@
 //   - the session reconnects over the other line after ReconnectInterval
 //     (500 ms) and logs on again with its persisted sequence numbers.
 //
+// A line with LineConfig.TLS carries the session in TLS (1.3 by default,
+// package netsec): the relay completes the handshake within DialTimeout
+// and checks the upstream's certificate, offering the gateway's client
+// certificate if asked; a line whose handshake fails counts as one that
+// cannot be dialled, and the session moves on to the other. quickfix
+// itself still speaks plain text, to the relay on loopback. A plain-text
+// line must be on loopback unless LineConfig.Tunnel names what encrypts
+// it.
+//
 // The relay listens on 127.0.0.1 only. It gives a local process no reach
 // it lacks (the lines are routed from this host anyway), but a local
 // process connecting to it would be relayed like quickfix and disturb the

@@ -2,6 +2,7 @@ package fix
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +48,7 @@ type line struct {
 	cfg   LineConfig
 	index int
 	m     *lineMetrics
+	tls   *tls.Config // nil: plain text
 }
 
 // relayOwner chooses lines and hears how each connection went.
@@ -145,8 +147,7 @@ func (r *relay) relay(local net.Conn) {
 		case <-ctx.Done():
 		}
 	}()
-	var d net.Dialer
-	remote, err := d.DialContext(ctx, "tcp", l.cfg.Addr)
+	remote, err := r.dial(ctx, l)
 	cancel()
 	if err != nil {
 		r.log.Warn("fix: line dial failed", "line", l.cfg.Name, "addr", l.cfg.Addr, "err", err)
@@ -157,9 +158,6 @@ func (r *relay) relay(local net.Conn) {
 		return
 	}
 	defer r.untrack(remote)
-	if tc, ok := remote.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
 
 	// The first side to end decides the reason: the carrier failing is
 	// reported as such, quickfix closing (logout, timeout, stop) as nil.
@@ -185,6 +183,27 @@ func (r *relay) relay(local net.Conn) {
 	}()
 	end(r.copyIn(l, local, remote))
 	<-done
+}
+
+// dial connects over line l within ctx: TCP, then TLS if the line has it.
+func (r *relay) dial(ctx context.Context, l *line) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", l.cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	if l.tls == nil {
+		return c, nil
+	}
+	tc := tls.Client(c, l.tls)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return tc, nil
 }
 
 // copyOut copies quickfix's output to the carrier, telling the pacer

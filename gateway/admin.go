@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 )
 
@@ -38,7 +39,12 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 	var req killRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || req.On == nil {
+	err := dec.Decode(&req)
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		writeError(w, http.StatusRequestEntityTooLarge, codeBodyTooLarge, "the body must be at most 4096 bytes")
+		return
+	}
+	if err != nil || req.On == nil {
 		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"account":"A1" (or "" for all),"on":true|false}`)
 		return
 	}

@@ -11,12 +11,14 @@ import (
 	"net/http/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"sgw/auth"
 	"sgw/feed"
+	"sgw/netsec"
 	"sgw/orderbook"
 	"sgw/refdata"
 )
@@ -55,6 +57,11 @@ type Server struct {
 	mux   *http.ServeMux
 	ws    *wsServer
 	admin Admin
+
+	handler         http.Handler                         // mux behind the body limit
+	tls             *netsec.ServerTLS                    // nil: plain text
+	limited         atomic.Pointer[netsec.LimitListener] // the one Serve serves through
+	listenerMetrics *listenerMetrics
 }
 
 // Deps are what the server reads and reports on.
@@ -95,12 +102,20 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var st *netsec.ServerTLS
+	if cfg.TLS != nil {
+		if st, err = netsec.NewServerTLS(*cfg.TLS, "gateway.tls", log.With("component", "http")); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
 	ws, err := newWSServer(cfg.WS, deps.Market, deps.Orders, deps.Tokens, deps.Registry, log.With("component", "ws"))
 	if err != nil {
 		return nil, err
 	}
 	reg := deps.Registry
-	s := &Server{cfg: cfg, books: deps.Market, feeds: deps.Feeds, reg: reg, log: log, mux: http.NewServeMux(), ws: ws, admin: deps.Admin}
+	s := &Server{cfg: cfg, books: deps.Market, feeds: deps.Feeds, reg: reg, log: log, mux: http.NewServeMux(), ws: ws, admin: deps.Admin, tls: st}
+	s.listenerMetrics = newListenerMetrics(reg, &s.limited, st)
+	s.handler = s.limitBody(s.mux)
 	s.mux.HandleFunc("POST /api/v1/admin/kill", s.handleKill)
 	s.mux.Handle("GET /ws", ws)
 	if cfg.Pprof {
@@ -135,8 +150,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the server's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the server's HTTP handler, with the body limit; the
+// listener's limits are Serve's.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Scheme returns "https" when the listener serves TLS, else "http".
+func (s *Server) Scheme() string {
+	if s.tls != nil {
+		return "https"
+	}
+	return "http"
+}
 
 // Addr returns the configured listen address.
 func (s *Server) Addr() string { return s.cfg.HTTP }
@@ -150,23 +174,34 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve serves on ln until ctx ends, then shuts down within a bound (see
-// shutdown) and returns nil; it returns an error only if serving failed.
-// Call it once.
+// Serve serves on ln, a bound TCP listener, until ctx ends, then shuts
+// down within a bound (see shutdown) and returns nil; it returns an error
+// only if serving failed. It stacks the configured gates on ln (PROXY
+// protocol, connection caps, TLS; see Config), refusing plain text on an
+// address that is not loopback unless TLS is terminated in front, and
+// watches the certificate files. ln is closed when Serve returns. Call it
+// once.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	wrapped, err := s.listener(ln)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ln = wrapped
 	wsCtx, stopWS := context.WithCancel(ctx)
 	wsDone := make(chan error, 1)
 	go func() { wsDone <- s.ws.run(wsCtx) }()
 	defer func() { stopWS(); <-wsDone }()
-	srv := &http.Server{
-		Handler:           s.mux,
-		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+	if s.tls != nil {
+		watchDone := make(chan struct{})
+		go func() { defer close(watchDone); s.tls.Watch(wsCtx) }()
+		defer func() { stopWS(); <-watchDone }()
 	}
+	srv := s.httpServer()
+	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("http listening", "addr", ln.Addr().String())
+	s.log.Info("http listening", "addr", ln.Addr().String(), "scheme", s.Scheme())
 	var serveErr error
 	select {
 	case serveErr = <-errc:

@@ -20,7 +20,7 @@ type testBooks struct {
 	sent uint64
 }
 
-func newTestBooks(t *testing.T, symbols ...string) *testBooks {
+func newTestBooks(t testing.TB, symbols ...string) *testBooks {
 	t.Helper()
 	var ins []refdata.Instrument
 	for _, s := range symbols {
@@ -47,7 +47,7 @@ func newTestBooks(t *testing.T, symbols ...string) *testBooks {
 	return tb
 }
 
-func (tb *testBooks) send(t *testing.T, m *itch.Message) {
+func (tb *testBooks) send(t testing.TB, m *itch.Message) {
 	t.Helper()
 	tb.ts++
 	m.Timestamp = 34200000000000 + tb.ts

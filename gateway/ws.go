@@ -365,7 +365,8 @@ const (
 )
 
 // smallBuffers is an http.ResponseWriter whose Hijack returns the
-// connection with smaller buffers (see wsReadBuffer) and keeps it in raw,
+// connection with no deadline and smaller buffers (see wsReadBuffer) and
+// keeps it in raw,
 // so that the server can close a connection whose close handshake
 // overruns its bound. Used by one request's goroutine.
 type smallBuffers struct {
@@ -377,6 +378,16 @@ type smallBuffers struct {
 func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
 	s.raw = conn
+	if err == nil {
+		// The request's deadlines (ReadTimeout) must not outlive the
+		// upgrade: the WebSocket has its own (janitor, write timeout).
+		// net/http clears them on hijack, but http.Hijacker does not
+		// promise it, so clear them here too.
+		if err := conn.SetDeadline(time.Time{}); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+	}
 	if err != nil || brw.Reader.Buffered() > 0 {
 		// Bytes already read past the request stay in net/http's reader.
 		return conn, brw, err

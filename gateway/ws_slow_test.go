@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -44,7 +45,7 @@ func (e *wsEnv) dialStalled() *mdclient.Client {
 		}
 		return false
 	})
-	if err := server.raw.(*net.TCPConn).SetWriteBuffer(4096); err != nil {
+	if err := tcpConn(server.raw).SetWriteBuffer(4096); err != nil {
 		e.t.Fatal(err)
 	}
 	return c
@@ -144,4 +145,19 @@ func TestWSResume(t *testing.T) {
 		t.Fatalf("resume from a seq no longer held: %+v, want a snapshot", late.Stats)
 	}
 	e.sameAsEngine(late, sym)
+}
+
+// tcpConn unwraps the listener's connection types (see netsec) to the TCP
+// connection.
+func tcpConn(c net.Conn) *net.TCPConn {
+	for {
+		switch x := c.(type) {
+		case *net.TCPConn:
+			return x
+		case interface{ NetConn() net.Conn }:
+			c = x.NetConn()
+		default:
+			panic(fmt.Sprintf("%T is not a TCP connection", c))
+		}
+	}
 }

@@ -3,14 +3,12 @@ package sim
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"sgw/feed/soupbin"
+	"sgw/netsec/netsectest"
 )
 
 // TestLoginAndStream logs in from 1, reads the backlog, then live messages.
@@ -269,26 +267,9 @@ func TestTLS(t *testing.T) {
 }
 
 func TestTLSFromFiles(t *testing.T) {
-	leaf, caPEM, err := selfSignedCert()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(leaf.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	var chain []byte
-	for _, der := range leaf.Certificate {
-		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
-	}
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, chain, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pki := netsectest.NewPKI(t, "test CA")
+	pair := pki.Server("server")
+	certFile, keyFile, caPEM := pair.CertFile, pair.KeyFile, pki.CA.CertPEM()
 	cfg := testConfig()
 	cfg.Backup.TLS = TLSConfig{CertFile: certFile, KeyFile: keyFile}
 	s := startSim(t, cfg)

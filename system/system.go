@@ -352,7 +352,8 @@ type Demo struct {
 	Sim     *sim.Sim
 	FIX     *fixsim.Acceptor // nil without a fix_sim section
 	Gateway *Gateway
-	// BaseURL is the HTTP address, http://host:port.
+	// BaseURL is the HTTP address: http://host:port, or https:// when
+	// gateway.tls is set.
 	BaseURL string
 	// Token is a bearer token for DemoAccounts, or "" without auth.
 	Token string
@@ -405,7 +406,7 @@ func NewDemo(cfg *configs.File, log *slog.Logger) (*Demo, error) {
 		s.Close()
 		return nil, fmt.Errorf("system: http listen: %w", err)
 	}
-	d := &Demo{Sim: s, FIX: fa, Gateway: g, BaseURL: "http://" + ln.Addr().String(), ln: ln}
+	d := &Demo{Sim: s, FIX: fa, Gateway: g, BaseURL: g.server.Scheme() + "://" + ln.Addr().String(), ln: ln}
 	if g.tokens != nil {
 		if d.Token, err = g.tokens.IssueFor("demo", DemoAccounts, 12*time.Hour, time.Now()); err != nil {
 			d.Close()

@@ -15,6 +15,7 @@ import (
 	"github.com/quickfixgo/quickfix"
 
 	"sgw/fix"
+	"sgw/netsec"
 	"sgw/orders"
 )
 
@@ -48,6 +49,7 @@ type Acceptor struct {
 	ln       net.Listener
 	settings *quickfix.Settings
 	pacer    *fix.AcceptorPacer
+	tls      *netsec.ServerTLS // nil: plain text
 
 	// sessions is immutable after New; keyed by sessionKey.
 	sessions map[quickfix.SessionID]*session
@@ -109,6 +111,11 @@ func New(cfg Config, entry OrderEntry, reg *prometheus.Registry, log *slog.Logge
 		epoch:    "B" + strconv.FormatInt(time.Now().UnixMilli(), 36) + ".",
 		requests: map[string]request{},
 		pacer:    fix.NewAcceptorPacer(cfg.QueueSize, log),
+	}
+	if cfg.TLS != nil {
+		if a.tls, err = netsec.NewServerTLS(*cfg.TLS, "brokers.tls", log); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
 	}
 	for _, sp := range specs {
 		s := newSession(a, sp)
@@ -174,13 +181,31 @@ func (a *Acceptor) Run(ctx context.Context) (err error) {
 		}
 		return fmt.Errorf("broker: sessions: %w", err)
 	}
-	qfa.SetNewListenerCallback(a.pacer.Listener(filterListener{Listener: a.ln, a: a}))
+	var ln net.Listener = a.ln
+	if pc := a.cfg.ProxyProtocol; pc != nil {
+		pl, err := netsec.NewProxyListener(a.ln, *pc, "brokers.proxy_protocol", func(remote net.Addr, err error) {
+			a.refused(reasonProxy, remote, "", err.Error())
+		})
+		if err != nil {
+			return err
+		}
+		defer pl.Close()
+		ln = pl
+	}
+	qfa.SetNewListenerCallback(a.pacer.Listener(filterListener{Listener: ln, a: a}))
 	qfa.SetConnectionValidator(validator{a})
 	if err := qfa.Start(); err != nil {
 		qfa.Stop()
 		return fmt.Errorf("broker: start: %w", err)
 	}
-	a.log.Info("broker: acceptor listening", "addr", a.Addr(), "sessions", len(a.sessions))
+	if a.tls != nil {
+		wctx, stop := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() { defer close(watched); a.tls.Watch(wctx) }()
+		defer func() { stop(); <-watched }()
+	}
+	a.log.Info("broker: acceptor listening", "addr", a.Addr(), "sessions", len(a.sessions),
+		"tls", a.tls != nil, "mutual_tls", a.tls != nil && a.tls.MutualTLS(), "proxy_protocol", a.cfg.ProxyProtocol != nil)
 	<-ctx.Done()
 	// The pacers stop first: quickfix unregisters the sessions in Stop,
 	// after which they could no longer submit. Reports still queued are

@@ -147,6 +147,12 @@ type testBroker struct {
 
 func dialTestBroker(t *testing.T, r *running, addr, pw string) *testBroker {
 	t.Helper()
+	return dialTestBrokerWith(t, r, addr, pw, nil)
+}
+
+// dialTestBrokerWith is dialTestBroker with more session settings (TLS).
+func dialTestBrokerWith(t *testing.T, r *running, addr, pw string, settings map[string]string) *testBroker {
+	t.Helper()
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +170,9 @@ func dialTestBroker(t *testing.T, r *running, addr, pw string) *testBroker {
 	ss.Set(config.HeartBtInt, "30")
 	ss.Set(config.ReconnectInterval, "50ms")
 	ss.Set(config.ResetOnLogon, "N")
+	for k, v := range settings {
+		ss.Set(k, v)
+	}
 	if _, err := st.AddSession(ss); err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/quickfixgo/quickfix"
@@ -23,15 +26,23 @@ import (
 // the real broker would then be refused "MsgSeqNum too low"):
 //
 //  1. filterListener: a connection from an address no session allows is
-//     closed before anything is read. The others are wrapped in a
-//     fix.InboundConn: every frame is verified (BodyLength, CheckSum) and
-//     bounded (MaxMessageBytes), and the first must be a Logon, within
-//     LogonTimeout.
+//     closed before anything is read (behind load balancers, the address
+//     is the broker's, from the PROXY protocol header; see
+//     netsec.ProxyListener). The others are wrapped in TLS, when
+//     configured, then in a fix.InboundConn: every frame is verified
+//     (BodyLength, CheckSum) and bounded (MaxMessageBytes), and the first
+//     must be a Logon, within LogonTimeout of the accept (the TLS
+//     handshake included). A failed handshake (an old version; no client
+//     certificate, or one no configured CA signs, under mutual TLS)
+//     closes the connection.
 //  2. logonGate.check, given that first frame: CompIDs and BeginString
 //     that name no session get a Logout "unknown session"; a session's
 //     connection from an address the session does not allow is closed
-//     without a word; a wrong or missing Password (554) gets a Logout
-//     "bad password". Only a Logon that passes reaches quickfix.
+//     without a word; under mutual TLS, a client certificate that is not
+//     the session's (client_cert_cn, client_cert_spki_sha256: another
+//     broker's) gets a Logout "client certificate is not this session's";
+//     a wrong or missing Password (554) gets a Logout "bad password". Only
+//     a Logon that passes reaches quickfix.
 //  3. validator (quickfix's ConnectionValidator) and checkLogon (FromAdmin)
 //     check the session, address and password again: they refuse nothing
 //     the gate let through, and stay as a second line.
@@ -85,7 +96,11 @@ func (l filterListener) Accept() (net.Conn, error) {
 			continue
 		}
 		g := &logonGate{a: l.a, raw: c}
-		ic := fix.NewInboundConn(c, fix.InboundConfig{
+		if l.a.tls != nil {
+			g.tls = tls.Server(c, l.a.tls.Config())
+			g.raw = &handshakeConn{Conn: g.tls, a: l.a}
+		}
+		ic := fix.NewInboundConn(g.raw, fix.InboundConfig{
 			MaxFrameBytes: l.a.cfg.MaxMessageBytes,
 			LogonTimeout:  l.a.cfg.LogonTimeout,
 			CheckLogon:    g.check,
@@ -104,8 +119,33 @@ func (l filterListener) Accept() (net.Conn, error) {
 // on that goroutine only.
 type logonGate struct {
 	a      *Acceptor
-	raw    net.Conn // the accepted connection, for refusals' Logouts
-	broker string   // TargetCompID of the session, once logged on
+	raw    net.Conn  // the accepted connection (TLS over it), for refusals' Logouts
+	tls    *tls.Conn // the TLS connection, or nil
+	broker string    // TargetCompID of the session, once logged on
+}
+
+// handshakeConn is a broker's TLS connection: its first Read completes
+// the handshake and reports a failure. Read is called by the reading
+// goroutine only.
+type handshakeConn struct {
+	*tls.Conn
+	a    *Acceptor
+	done bool
+}
+
+func (c *handshakeConn) Read(p []byte) (int, error) {
+	if !c.done {
+		c.done = true
+		if err := c.Conn.Handshake(); err != nil {
+			// A handshake cut by the logon timeout is counted as such by
+			// the InboundConn.
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				c.a.refused(reasonTLS, c.RemoteAddr(), "", "TLS handshake: "+err.Error())
+			}
+			return 0, err
+		}
+	}
+	return c.Conn.Read(p)
 }
 
 // logonFields are the fields of a Logon the gate reads: the first
@@ -164,6 +204,21 @@ func (g *logonGate) check(frame []byte) error {
 	if !allowedAddr(remote, s.spec.allowed) {
 		g.a.refused(reasonAddress, remote, s.id.TargetCompID, "address not allowed for the session")
 		return errAddress
+	}
+	if g.tls != nil && g.a.tls.MutualTLS() {
+		var cert *x509.Certificate
+		if pc := g.tls.ConnectionState().PeerCertificates; len(pc) > 0 {
+			cert = pc[0]
+		}
+		if !s.spec.certOK(cert) {
+			detail := "no client certificate"
+			if cert != nil {
+				detail = "client certificate " + cert.Subject.String() + " is not the session's"
+			}
+			g.a.refused(reasonCertificate, remote, s.id.TargetCompID, detail)
+			writeLogout(g.raw, s.id, textCertificate)
+			return errCertificate
+		}
 	}
 	if !s.passwordOK(f.password, f.hasPassword) {
 		g.a.refused(reasonPassword, remote, s.id.TargetCompID, textBadPassword)
@@ -231,6 +286,7 @@ var (
 	errUnknownSession = errors.New("broker: unknown session")
 	errAddress        = errors.New("broker: source address not allowed")
 	errPassword       = errors.New("broker: bad password")
+	errCertificate    = errors.New("broker: client certificate not the session's")
 )
 
 // writeLogout answers a refused Logon with a Logout carrying the reason,

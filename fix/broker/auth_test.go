@@ -33,7 +33,7 @@ func TestAllowedAddr(t *testing.T) {
 		{allowed: []string{"2001:db8::/32"}, remote: "127.0.0.1:1", want: false},
 	} {
 		sc := SessionConfig{TargetCompID: "B", Password: "p", Accounts: []string{"A"}, AllowedAddrs: tc.allowed}
-		sp, err := sc.spec("")
+		sp, err := sc.spec("", false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ import (
 
 	"sgw/atrest"
 	"sgw/fix"
+	"sgw/netsec"
 	"sgw/orders"
 	"sgw/refdata"
 )
@@ -73,10 +75,28 @@ type Config struct {
 	// (16 KiB); at most 1048576 (1 MiB). Order messages are a few hundred
 	// bytes.
 	MaxMessageBytes int `yaml:"max_message_bytes"`
-	// LogonTimeout bounds how long a new connection may take to send its
-	// first message, which must be a Logon; otherwise it is closed. Zero
-	// means 10s.
+	// LogonTimeout bounds how long a new connection may take to complete
+	// its TLS handshake and send its first message, which must be a
+	// Logon; otherwise it is closed. Zero means 10s.
 	LogonTimeout time.Duration `yaml:"logon_timeout"`
+	// TLS serves the sessions over TLS (1.3 by default; see
+	// netsec.ServerTLSConfig), the certificate reloaded when its files
+	// change. With client_ca_file, brokers must present a client
+	// certificate, and each session names the one it accepts
+	// (client_cert_cn, client_cert_spki_sha256): a broker presenting
+	// another's is refused before its Logon reaches the session. Nil means
+	// plain text, refused on an address that is not loopback unless
+	// TLSTerminatedBy is set.
+	TLS *netsec.ServerTLSConfig `yaml:"tls"`
+	// TLSTerminatedBy names what terminates TLS in front of a plain-text
+	// listener on a non-loopback address (a load balancer, stunnel). Zero
+	// means none. Not with TLS.
+	TLSTerminatedBy string `yaml:"tls_terminated_by"`
+	// ProxyProtocol accepts the PROXY protocol v2 header from the named
+	// load balancers: the sessions' AllowedAddrs are then checked against
+	// the broker's address from the header. Nil means no header is
+	// accepted from anyone.
+	ProxyProtocol *netsec.ProxyConfig `yaml:"proxy_protocol"`
 }
 
 // SessionConfig is one broker's FIX session.
@@ -104,6 +124,15 @@ type SessionConfig struct {
 	// Accounts are the trading accounts the broker may trade. At least one
 	// is required; orders for any other account are rejected.
 	Accounts []string `yaml:"accounts"`
+	// ClientCertCN is the subject common name of the broker's client
+	// certificate. With mutual TLS (tls.client_ca_file) at least one of
+	// ClientCertCN and ClientCertSPKI is required, and every one given
+	// must match; without it, neither is allowed.
+	ClientCertCN string `yaml:"client_cert_cn"`
+	// ClientCertSPKI is the SHA-256 fingerprint of the public key
+	// (SubjectPublicKeyInfo) of the broker's client certificate, in hex
+	// (colons allowed) or base64; it survives renewals with the same key.
+	ClientCertSPKI string `yaml:"client_cert_spki_sha256"`
 }
 
 // sessionSpec is a validated SessionConfig.
@@ -113,6 +142,8 @@ type sessionSpec struct {
 	password [sha256.Size]byte // SHA-256 of the password, compared in constant time
 	allowed  []netip.Prefix
 	accounts map[string]bool
+	certCN   string    // "": not checked
+	certSPKI *[32]byte // nil: not checked
 }
 
 // withDefaults validates cfg and returns it with defaults filled, and the
@@ -151,6 +182,9 @@ func (cfg Config) withDefaults() (Config, []*sessionSpec, error) {
 	case cfg.LogonTimeout < 0:
 		return bad("logon_timeout %v is negative", cfg.LogonTimeout)
 	}
+	if err := cfg.checkTransport(); err != nil {
+		return cfg, nil, err
+	}
 	if len(cfg.Sessions) == 0 {
 		return bad("sessions: at least one session is required")
 	}
@@ -158,7 +192,7 @@ func (cfg Config) withDefaults() (Config, []*sessionSpec, error) {
 	var specs []*sessionSpec
 	targets := map[string]bool{}
 	for i := range cfg.Sessions {
-		s, err := cfg.Sessions[i].spec(fmt.Sprintf("sessions[%d].", i))
+		s, err := cfg.Sessions[i].spec(fmt.Sprintf("sessions[%d].", i), cfg.mutualTLS())
 		if err != nil {
 			return cfg, nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
@@ -172,9 +206,35 @@ func (cfg Config) withDefaults() (Config, []*sessionSpec, error) {
 	return cfg, specs, nil
 }
 
+// checkTransport checks TLS, the PROXY protocol and that a plain-text
+// listener is on loopback or behind what terminates TLS.
+func (cfg *Config) checkTransport() error {
+	if cfg.ProxyProtocol != nil {
+		if err := cfg.ProxyProtocol.Validate("brokers.proxy_protocol"); err != nil {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
+	if cfg.TLS == nil {
+		if err := netsec.CheckPlain("brokers.listen", cfg.Listen, cfg.TLSTerminatedBy, "brokers.tls_terminated_by"); err != nil {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		return nil
+	}
+	if cfg.TLSTerminatedBy != "" {
+		return fmt.Errorf("%w: tls and tls_terminated_by are exclusive: TLS ends either here or in front", ErrConfig)
+	}
+	if err := cfg.TLS.Validate("brokers.tls"); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}
+
+// mutualTLS reports whether brokers must present client certificates.
+func (cfg *Config) mutualTLS() bool { return cfg.TLS != nil && cfg.TLS.ClientCAFile != "" }
+
 // spec validates one session; key prefixes the keys named in errors
-// ("sessions[0].").
-func (sc SessionConfig) spec(key string) (*sessionSpec, error) {
+// ("sessions[0]."). mutual tells whether brokers present certificates.
+func (sc SessionConfig) spec(key string, mutual bool) (*sessionSpec, error) {
 	if sc.SenderCompID == "" {
 		sc.SenderCompID = DefaultSenderCompID
 	}
@@ -217,7 +277,7 @@ func (sc SessionConfig) spec(key string) (*sessionSpec, error) {
 		accounts: map[string]bool{},
 	}
 	for i, a := range sc.AllowedAddrs {
-		p, err := parseAllowed(a)
+		p, err := netsec.ParsePrefix(a)
 		if err != nil {
 			return nil, fmt.Errorf("%sallowed_addrs[%d]: %w", key, i, err)
 		}
@@ -239,10 +299,38 @@ func (sc SessionConfig) spec(key string) (*sessionSpec, error) {
 		}
 		s.accounts[a] = true
 	}
+	switch {
+	case !mutual && (sc.ClientCertCN != "" || sc.ClientCertSPKI != ""):
+		return nil, fmt.Errorf("%sclient_cert_cn and %sclient_cert_spki_sha256 need mutual TLS (brokers.tls.client_ca_file)", key, key)
+	case mutual && sc.ClientCertCN == "" && sc.ClientCertSPKI == "":
+		return nil, fmt.Errorf("%sclient_cert_cn or %sclient_cert_spki_sha256: with mutual TLS each session names its broker's certificate", key, key)
+	}
+	s.certCN = sc.ClientCertCN
+	if sc.ClientCertSPKI != "" {
+		fp, err := netsec.ParseFingerprint(sc.ClientCertSPKI)
+		if err != nil {
+			return nil, fmt.Errorf("%sclient_cert_spki_sha256: %w", key, err)
+		}
+		s.certSPKI = &fp
+	}
 	sc.AllowedAddrs = append([]string(nil), sc.AllowedAddrs...)
 	sc.Accounts = append([]string(nil), sc.Accounts...)
 	s.cfg = sc
 	return s, nil
+}
+
+// certOK reports whether a verified client certificate is the session's.
+func (s *sessionSpec) certOK(cert *x509.Certificate) bool {
+	if cert == nil {
+		return false
+	}
+	if s.certCN != "" && cert.Subject.CommonName != s.certCN {
+		return false
+	}
+	if s.certSPKI != nil && netsec.SPKIFingerprint(cert) != *s.certSPKI {
+		return false
+	}
+	return true
 }
 
 // checkID checks an identifier of the configuration with the order path's
@@ -256,41 +344,10 @@ func checkID(key, v string, max int) error {
 	return err
 }
 
-// parseAllowed parses an IP or a CIDR prefix; an IP is a single-host
-// prefix. IPv4-mapped IPv6 addresses are unmapped.
-func parseAllowed(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		if p.Addr().Is4In6() {
-			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
 // allowedAddr reports whether addr (a connection's remote address) lies in
 // one of prefixes.
 func allowedAddr(addr net.Addr, prefixes []netip.Prefix) bool {
-	ap, err := netip.ParseAddrPort(addr.String())
-	if err != nil {
-		return false
-	}
-	ip := ap.Addr().Unmap()
-	for _, p := range prefixes {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return netsec.Contains(prefixes, addr)
 }
 
 // settings builds the quickfix acceptor settings: every session on the

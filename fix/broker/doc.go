@@ -3,8 +3,8 @@
 // orders enter the order manager like the WebSocket's, and whose
 // execution reports go back to the session that entered the order.
 //
-//	broker ─> listener (address filter) ─> frame verifier + logon gate ─> quickfix session ─> decode ─> orders.Manager ─> risk ─> journal ─> upstream
-//	broker <─ pacer <─ ExecutionReport / OrderCancelReject <─ session sink <─ orders.Manager events <──────────────────────────────────────┘
+//	broker ─> listener (PROXY v2, address filter, TLS) ─> frame verifier + logon gate ─> quickfix session ─> decode ─> orders.Manager ─> risk ─> journal ─> upstream
+//	broker <─ pacer <─ ExecutionReport / OrderCancelReject <─ session sink <─ orders.Manager events <─────────────────────────────────────────────────────┘
 //
 // # Frames
 //
@@ -99,6 +99,24 @@
 // (auth.go says what each FIX engine does with it). Each refusal is logged
 // and counted; no other session is affected.
 //
+// # Transport
+//
+// With Config.TLS the acceptor serves TLS, 1.3 by default (netsec), the
+// certificate reloaded when its files change. With tls.client_ca_file
+// every broker must present a client certificate that CA signs (mutual
+// TLS), and each session names the one it accepts, by subject common name
+// (client_cert_cn) or public-key fingerprint (client_cert_spki_sha256): the
+// logon gate refuses a Logon whose connection presented another
+// session's certificate, with a Logout saying so, before quickfix sees it,
+// so sequence numbers stay. Handshake failures are counted as
+// gateway_broker_logon_rejects_total{reason="tls"}, certificate mismatches
+// as reason "certificate". A plain-text listener must be on loopback,
+// unless Config.TLSTerminatedBy names what terminates TLS in front of it.
+// Behind layer-4 load balancers, Config.ProxyProtocol takes the broker's
+// address from their PROXY v2 header, so AllowedAddrs apply to brokers,
+// not to the balancers; a header from any other peer is refused (reason
+// "proxy").
+//
 // # Concurrency and pacing
 //
 // quickfix runs one goroutine per session and calls the Application on it;
@@ -125,7 +143,7 @@
 // broker.malformed for a session-level Reject),
 // gateway_broker_logon_rejects_total{reason} (address, session, password;
 // not_logon: a first message that is not a Logon; timeout: none within
-// LogonTimeout), gateway_broker_garbled_total{reason} (frames discarded:
+// LogonTimeout; tls, certificate, proxy: see Transport), gateway_broker_garbled_total{reason} (frames discarded:
 // checksum, body_length, framing; too_large: the connection was closed)
 // and gateway_broker_session_up{session}. An OrderEntry that implements
 // RejectCounter is told of the acceptor's own refusals too, so that

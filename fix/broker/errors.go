@@ -20,10 +20,20 @@ const (
 	reasonPassword = "password"  // wrong or missing Password (554)
 	reasonNotLogon = "not_logon" // the first message is not a Logon
 	reasonTimeout  = "timeout"   // no first message within LogonTimeout
+	// reasonTLS: the TLS handshake failed (an old version, no client
+	// certificate, one no configured CA signs).
+	reasonTLS = "tls"
+	// reasonCertificate: the client certificate is valid but is not the
+	// session's (client_cert_cn, client_cert_spki_sha256).
+	reasonCertificate = "certificate"
+	// reasonProxy: a PROXY protocol header missing or malformed from a
+	// load balancer, or sent by a peer that is not one.
+	reasonProxy = "proxy"
 )
 
 // Texts of the Logout that answers a refused Logon.
 const (
 	textBadPassword    = "bad password"
 	textUnknownSession = "unknown session: no broker session has these SenderCompID, TargetCompID and BeginString"
+	textCertificate    = "client certificate is not this session's"
 )

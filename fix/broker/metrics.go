@@ -43,7 +43,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		}, []string{"code"}),
 		logonRejects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_broker_logon_rejects_total",
-			Help: "Broker FIX connections or logons refused, by reason (address, session, password, not_logon, timeout).",
+			Help: "Broker FIX connections or logons refused, by reason (address, session, password, not_logon, timeout, tls, certificate, proxy).",
 		}, []string{"reason"}),
 		garbled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_broker_garbled_total",
@@ -67,7 +67,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	if m.sessionUp, err = register(reg, m.sessionUp); err != nil {
 		return nil, err
 	}
-	for _, r := range []string{reasonAddress, reasonSession, reasonPassword, reasonNotLogon, reasonTimeout} {
+	for _, r := range []string{reasonAddress, reasonSession, reasonPassword, reasonNotLogon, reasonTimeout, reasonTLS, reasonCertificate, reasonProxy} {
 		m.logonRejects.WithLabelValues(r)
 	}
 	for _, r := range []string{fix.GarbledChecksum, fix.GarbledBodyLength, fix.GarbledFraming, fix.ReasonTooLarge} {

@@ -1,0 +1,198 @@
+package netsec
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultReloadInterval is how often a zero ServerTLSConfig.ReloadInterval
+// checks the certificate files for a change.
+const DefaultReloadInterval = 10 * time.Second
+
+// ServerTLSConfig configures TLS on a listener.
+type ServerTLSConfig struct {
+	// CertFile is a PEM file of the server's certificate, then any
+	// intermediates. Required.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the PEM private key of the certificate. Required.
+	KeyFile string `yaml:"key_file"`
+	// MinVersion is the oldest TLS version accepted: "1.3" or "1.2". Zero
+	// means "1.3". TLS 1.0 and 1.1 are refused as configuration errors;
+	// with "1.2", only ECDHE key exchange with AEAD ciphers is offered.
+	MinVersion string `yaml:"min_version"`
+	// ClientCAFile is a PEM bundle of the CAs that sign client
+	// certificates. Set, every client must present a certificate they
+	// sign (mutual TLS); zero means no client certificate is asked for.
+	// The bundle is read at start.
+	ClientCAFile string `yaml:"client_ca_file"`
+	// ReloadInterval is how often the certificate and key files are
+	// checked (modification time and size); a changed pair is loaded for
+	// new handshakes, open connections keep theirs. Zero means 10s.
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+}
+
+// Validate checks cfg without reading its files.
+func (cfg ServerTLSConfig) Validate(key string) error {
+	if cfg.CertFile == "" || cfg.KeyFile == "" {
+		return fmt.Errorf("%w: %s: cert_file and key_file are required", ErrConfig, key)
+	}
+	if cfg.ReloadInterval < 0 {
+		return fmt.Errorf("%w: %s.reload_interval %v is negative", ErrConfig, key, cfg.ReloadInterval)
+	}
+	_, err := parseMinVersion(key+".min_version", cfg.MinVersion)
+	return err
+}
+
+// ServerTLS is a listener's TLS: a crypto/tls configuration whose
+// certificate is read, at every handshake, from an atomically swapped
+// pointer that Reload and Watch replace. Connections keep the certificate
+// they were handshaken with. Safe for concurrent use.
+type ServerTLS struct {
+	cfg    ServerTLSConfig
+	log    *slog.Logger
+	config *tls.Config
+	cert   atomic.Pointer[tls.Certificate] // with Leaf set
+
+	mu    sync.Mutex // serialises loads; guards stamp
+	stamp [2]fileStamp
+}
+
+// fileStamp is what Watch compares to tell that a file changed.
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+// NewServerTLS loads cfg's certificate, key and client CAs. key names the
+// configuration section in errors ("gateway.tls"); log may be nil.
+func NewServerTLS(cfg ServerTLSConfig, key string, log *slog.Logger) (*ServerTLS, error) {
+	if err := cfg.Validate(key); err != nil {
+		return nil, err
+	}
+	min, _ := parseMinVersion(key+".min_version", cfg.MinVersion)
+	if cfg.ReloadInterval == 0 {
+		cfg.ReloadInterval = DefaultReloadInterval
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &ServerTLS{cfg: cfg, log: log.With("tls", key)}
+	if err := s.Reload(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, key, err)
+	}
+	c := baseConfig(min)
+	c.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil }
+	if cfg.ClientCAFile != "" {
+		pem, err := os.ReadFile(cfg.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s.client_ca_file: %w", ErrConfig, key, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: %s.client_ca_file %s: no PEM certificate in it", ErrConfig, key, cfg.ClientCAFile)
+		}
+		c.ClientCAs = pool
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	s.config = c
+	return s, nil
+}
+
+// ServerConfigFor returns the configuration ServerTLS would serve cert
+// with, TLS 1.3, without reloading or client certificates: for the
+// simulator's in-memory certificate and for tests.
+func ServerConfigFor(cert tls.Certificate) *tls.Config {
+	c := baseConfig(tls.VersionTLS13)
+	c.Certificates = []tls.Certificate{cert}
+	return c
+}
+
+// Config returns the crypto/tls configuration to serve with. It is shared:
+// Clone it to change anything.
+func (s *ServerTLS) Config() *tls.Config { return s.config }
+
+// MutualTLS reports whether clients must present a certificate.
+func (s *ServerTLS) MutualTLS() bool { return s.config.ClientAuth == tls.RequireAndVerifyClientCert }
+
+// Certificate returns the certificate new handshakes present, with Leaf
+// set.
+func (s *ServerTLS) Certificate() *tls.Certificate { return s.cert.Load() }
+
+// Reload reads the certificate and key files now and, if they hold a
+// valid pair, serves them to new handshakes. On an error the certificate
+// in service stays.
+func (s *ServerTLS) Reload() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stamp = s.stamps()
+	return s.load()
+}
+
+// load reads the key pair. s.mu must be held.
+func (s *ServerTLS) load() error {
+	cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
+	if err != nil {
+		return err
+	}
+	// LoadX509KeyPair has parsed the leaf into cert.Leaf.
+	if now := time.Now(); now.After(cert.Leaf.NotAfter) {
+		return fmt.Errorf("certificate %s expired at %s", s.cfg.CertFile, cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	s.cert.Store(&cert)
+	s.log.Info("tls: certificate loaded", "subject", cert.Leaf.Subject.String(), "not_after", cert.Leaf.NotAfter.UTC())
+	return nil
+}
+
+// stamps stats the certificate and key files; a file that cannot be
+// read has a zero stamp.
+func (s *ServerTLS) stamps() [2]fileStamp {
+	var st [2]fileStamp
+	for i, f := range []string{s.cfg.CertFile, s.cfg.KeyFile} {
+		if fi, err := os.Stat(f); err == nil {
+			st[i] = fileStamp{mod: fi.ModTime(), size: fi.Size()}
+		}
+	}
+	return st
+}
+
+// Watch checks the certificate and key files every ReloadInterval until
+// ctx ends, and reloads them when either changed. A failed load is logged
+// and retried when a file changes again, the certificate in service
+// staying. Run it on its own goroutine.
+func (s *ServerTLS) Watch(ctx context.Context) {
+	t := time.NewTicker(s.cfg.ReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.poll()
+		}
+	}
+}
+
+// poll reloads the files if they changed since the last load, and
+// reports whether it tried.
+func (s *ServerTLS) poll() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stamps()
+	if st == s.stamp {
+		return false
+	}
+	s.stamp = st
+	if err := s.load(); err != nil {
+		// Often the two files are replaced one after the other: the next
+		// change completes the pair.
+		s.log.Warn("tls: certificate files changed but do not load; serving the previous certificate", "err", err)
+	}
+	return true
+}
