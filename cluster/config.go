@@ -1,0 +1,163 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Default timings. On loopback (or a LAN) they detect a lost leader and
+// elect a new one in about 0.8 to 1.6 s: a follower notices the silence after
+// HeartbeatTimeout, randomized in [400 ms, 800 ms), then stands for election
+// after ElectionTimeout, randomized in [400 ms, 800 ms); a split vote costs
+// one more round. A leader cut off from its quorum steps down after
+// LeaderLeaseTimeout (200 ms), which bounds how long Apply and StillLeader
+// can keep believing in a stale leadership.
+const (
+	DefaultHeartbeatTimeout   = 400 * time.Millisecond
+	DefaultElectionTimeout    = 400 * time.Millisecond
+	DefaultLeaderLeaseTimeout = 200 * time.Millisecond
+	DefaultCommitTimeout      = 20 * time.Millisecond
+	DefaultApplyTimeout       = 2 * time.Second
+	DefaultSnapshotInterval   = 30 * time.Second
+	DefaultSnapshotThreshold  = 8192
+	DefaultTrailingLogs       = 10240
+	DefaultSnapshotRetain     = 2
+	DefaultMaxPool            = 3
+	DefaultTransportTimeout   = 2 * time.Second
+	DefaultBindAddr           = "127.0.0.1:0"
+)
+
+// Config configures one node of the cluster. New copies it and fills the
+// defaults; the zero value of each field is documented.
+type Config struct {
+	// NodeID is this node's stable Raft server ID. Required.
+	NodeID string
+
+	// BindAddr is the TCP address the Raft transport listens on and
+	// advertises. It must be a specific IP (not 0.0.0.0). Zero value means
+	// "127.0.0.1:0": an ephemeral port, reported by Node.Addr. A node that
+	// restarts must come back on the address its peers know it by.
+	BindAddr string
+
+	// DataDir holds raft.db (log and stable store, bbolt) and snapshots/.
+	// Required; created if missing.
+	DataDir string
+
+	// Peers maps every member's NodeID to its Raft address, this node
+	// included, for bootstrapping a fixed cluster (normally 3 nodes). It is
+	// used only when DataDir holds no Raft state yet; every member must be
+	// given the same map. Zero value means no bootstrap: the node waits to
+	// be contacted by an existing cluster. If this node's own ID is missing
+	// it is added with its bound address.
+	Peers map[string]string
+
+	// HeartbeatTimeout is how long a follower waits without contact from
+	// the leader before it stands for election. Zero means 400 ms.
+	HeartbeatTimeout time.Duration
+	// ElectionTimeout is how long a candidate waits for votes before
+	// starting a new round. Zero means 400 ms. Must be >= HeartbeatTimeout.
+	ElectionTimeout time.Duration
+	// LeaderLeaseTimeout is how long a leader keeps leading without contact
+	// from a quorum. Zero means 200 ms. Must be <= HeartbeatTimeout.
+	LeaderLeaseTimeout time.Duration
+	// CommitTimeout bounds how long a follower may lag behind on the commit
+	// index when there is no new entry. Zero means 20 ms.
+	CommitTimeout time.Duration
+	// ApplyTimeout is the timeout Apply uses when its caller passes 0.
+	// Zero means 2 s.
+	ApplyTimeout time.Duration
+
+	// SnapshotInterval is how often Raft checks whether to snapshot. Zero
+	// means 30 s.
+	SnapshotInterval time.Duration
+	// SnapshotThreshold is how many new log entries trigger a snapshot.
+	// Zero means 8192.
+	SnapshotThreshold uint64
+	// TrailingLogs is how many entries are kept after a snapshot so a slow
+	// follower can catch up without installing a snapshot. Zero means 10240.
+	TrailingLogs uint64
+	// SnapshotRetain is how many snapshots are kept on disk. Zero means 2.
+	SnapshotRetain int
+
+	// MaxPool is the number of pooled TCP connections per peer. Zero means 3.
+	MaxPool int
+	// TransportTimeout bounds one transport I/O. Zero means 2 s.
+	TransportTimeout time.Duration
+
+	// LogOutput receives Raft's log lines. Nil means they are discarded.
+	LogOutput io.Writer
+	// LogLevel is Raft's log level ("DEBUG", "INFO", "WARN", "ERROR").
+	// Empty means "WARN".
+	LogLevel string
+}
+
+// withDefaults returns a copy of c with zero fields set to their defaults,
+// or an error naming the invalid field.
+func (c Config) withDefaults() (Config, error) {
+	if c.NodeID == "" {
+		return c, errors.New("cluster: Config.NodeID is required")
+	}
+	if c.DataDir == "" {
+		return c, errors.New("cluster: Config.DataDir is required")
+	}
+	if c.BindAddr == "" {
+		c.BindAddr = DefaultBindAddr
+	}
+	setDur := func(d *time.Duration, def time.Duration) {
+		if *d == 0 {
+			*d = def
+		}
+	}
+	setDur(&c.HeartbeatTimeout, DefaultHeartbeatTimeout)
+	setDur(&c.ElectionTimeout, DefaultElectionTimeout)
+	setDur(&c.LeaderLeaseTimeout, DefaultLeaderLeaseTimeout)
+	setDur(&c.CommitTimeout, DefaultCommitTimeout)
+	setDur(&c.ApplyTimeout, DefaultApplyTimeout)
+	setDur(&c.SnapshotInterval, DefaultSnapshotInterval)
+	setDur(&c.TransportTimeout, DefaultTransportTimeout)
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = DefaultSnapshotThreshold
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = DefaultTrailingLogs
+	}
+	if c.SnapshotRetain == 0 {
+		c.SnapshotRetain = DefaultSnapshotRetain
+	}
+	if c.MaxPool == 0 {
+		c.MaxPool = DefaultMaxPool
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "WARN"
+	}
+	if c.LogOutput == nil {
+		c.LogOutput = io.Discard
+	}
+	for name, d := range map[string]time.Duration{
+		"HeartbeatTimeout": c.HeartbeatTimeout, "ElectionTimeout": c.ElectionTimeout,
+		"LeaderLeaseTimeout": c.LeaderLeaseTimeout, "CommitTimeout": c.CommitTimeout,
+		"ApplyTimeout": c.ApplyTimeout, "SnapshotInterval": c.SnapshotInterval,
+		"TransportTimeout": c.TransportTimeout,
+	} {
+		if d < 0 {
+			return c, fmt.Errorf("cluster: Config.%s is negative (%v)", name, d)
+		}
+	}
+	if c.LeaderLeaseTimeout > c.HeartbeatTimeout {
+		return c, fmt.Errorf("cluster: Config.LeaderLeaseTimeout (%v) exceeds HeartbeatTimeout (%v)", c.LeaderLeaseTimeout, c.HeartbeatTimeout)
+	}
+	if c.ElectionTimeout < c.HeartbeatTimeout {
+		return c, fmt.Errorf("cluster: Config.ElectionTimeout (%v) is below HeartbeatTimeout (%v)", c.ElectionTimeout, c.HeartbeatTimeout)
+	}
+	if c.SnapshotRetain < 0 || c.MaxPool < 0 {
+		return c, errors.New("cluster: Config.SnapshotRetain and MaxPool must not be negative")
+	}
+	for id, addr := range c.Peers {
+		if id == "" || addr == "" {
+			return c, fmt.Errorf("cluster: Config.Peers has an empty ID or address (%q: %q)", id, addr)
+		}
+	}
+	return c, nil
+}

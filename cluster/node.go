@@ -1,0 +1,359 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+)
+
+// Node is one member of the Raft cluster: a *raft.Raft with a TCP transport,
+// a bbolt log and stable store and a file snapshot store in Config.DataDir,
+// driving a StateMachine.
+//
+// All methods may be called from any goroutine. Start and Close must not be
+// called concurrently with each other.
+type Node struct {
+	cfg   Config
+	fsm   *fsm
+	trans raft.Transport
+	store *raftboltdb.BoltStore
+	snaps raft.SnapshotStore
+
+	raft *raft.Raft // set by Start; read-only afterwards
+
+	// epoch is the Raft term in which this node became leader and has
+	// applied every entry committed before it; 0 while not leader.
+	epoch atomic.Uint64
+
+	leaderCh chan Leadership // capacity 1, latest value wins
+	done     chan struct{}   // closed by Close
+	watchers sync.WaitGroup
+	closed   atomic.Bool
+}
+
+// Leadership is a leadership change of this node, delivered on LeaderCh.
+type Leadership struct {
+	// IsLeader reports whether this node is now the leader.
+	IsLeader bool
+	// Epoch is the term in which this node became leader (see Epoch); 0
+	// when IsLeader is false.
+	Epoch uint64
+}
+
+// New validates cfg, fills its defaults, opens the stores in cfg.DataDir and
+// binds the TCP transport (so Addr is known before Start). It does not start
+// Raft. On error nothing is left open.
+func New(cfg Config, sm StateMachine) (*Node, error) {
+	return newNode(cfg, sm, nil)
+}
+
+// newNode is New with an optional transport in place of TCP (tests use
+// raft's in-memory transport to cut links).
+func newNode(cfg Config, sm StateMachine, trans raft.Transport) (*Node, error) {
+	if sm == nil {
+		return nil, errors.New("cluster: nil StateMachine")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("cluster: data dir: %w", err)
+	}
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(cfg.DataDir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: time.Second},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: open log store: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStore(cfg.DataDir, cfg.SnapshotRetain, cfg.LogOutput)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("cluster: open snapshot store: %w", err)
+	}
+	if trans == nil {
+		tcp, err := raft.NewTCPTransport(cfg.BindAddr, nil, cfg.MaxPool, cfg.TransportTimeout, cfg.LogOutput)
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("cluster: listen on %s: %w", cfg.BindAddr, err)
+		}
+		trans = tcp
+	}
+	return &Node{
+		cfg:      cfg,
+		fsm:      &fsm{sm: sm},
+		trans:    trans,
+		store:    store,
+		snaps:    snaps,
+		leaderCh: make(chan Leadership, 1),
+		done:     make(chan struct{}),
+	}, nil
+}
+
+// Addr returns the address the transport is bound to and advertises, with
+// the real port when Config.BindAddr asked for port 0.
+func (n *Node) Addr() string { return string(n.trans.LocalAddr()) }
+
+// ID returns the node's ID.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// Start starts Raft. peers, when non-nil, replaces Config.Peers (tests and
+// deployments that learn addresses only after New bound them). The cluster
+// is bootstrapped with the peers only if DataDir holds no Raft state; a
+// restarted node restores its latest snapshot, then replays its log as the
+// leader tells it the commit index. Start returns without waiting for an
+// election; watch LeaderCh.
+func (n *Node) Start(peers map[string]string) error {
+	if n.raft != nil {
+		return errors.New("cluster: node already started")
+	}
+	if n.closed.Load() {
+		return ErrClosed
+	}
+	if peers == nil {
+		peers = n.cfg.Peers
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(n.cfg.NodeID)
+	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = n.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = n.cfg.CommitTimeout
+	rc.SnapshotInterval = n.cfg.SnapshotInterval
+	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
+	rc.TrailingLogs = n.cfg.TrailingLogs
+	rc.LogOutput = n.cfg.LogOutput
+	rc.LogLevel = n.cfg.LogLevel
+	if err := raft.ValidateConfig(rc); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	logs, err := raft.NewLogCache(512, n.store)
+	if err != nil {
+		return fmt.Errorf("cluster: log cache: %w", err)
+	}
+	hasState, err := raft.HasExistingState(logs, n.store, n.snaps)
+	if err != nil {
+		return fmt.Errorf("cluster: read raft state: %w", err)
+	}
+	r, err := raft.NewRaft(rc, n.fsm, logs, n.store, n.snaps, n.trans)
+	if err != nil {
+		return fmt.Errorf("cluster: start raft: %w", err)
+	}
+	n.raft = r
+	if !hasState && len(peers) > 0 {
+		if err := r.BootstrapCluster(n.bootstrapConfig(peers)).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			return fmt.Errorf("cluster: bootstrap: %w", err)
+		}
+	}
+	n.watchers.Add(1)
+	go n.watchLeadership(r.LeaderCh())
+	return nil
+}
+
+// bootstrapConfig builds the initial configuration from peers, adding this
+// node with its bound address if missing. Servers are sorted by ID so that
+// every member bootstraps the identical configuration.
+func (n *Node) bootstrapConfig(peers map[string]string) raft.Configuration {
+	ids := make([]string, 0, len(peers)+1)
+	for id := range peers {
+		ids = append(ids, id)
+	}
+	if _, ok := peers[n.cfg.NodeID]; !ok {
+		ids = append(ids, n.cfg.NodeID)
+	}
+	sort.Strings(ids)
+	var c raft.Configuration
+	for _, id := range ids {
+		addr, ok := peers[id]
+		if !ok {
+			addr = n.Addr()
+		}
+		c.Servers = append(c.Servers, raft.Server{
+			Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(addr),
+		})
+	}
+	return c
+}
+
+// Close shuts the node down without handing leadership over: Raft stops,
+// pending Applies fail with ErrClosed, the transport and stores close. The
+// other members elect a new leader after their heartbeat timeout. Close is
+// idempotent.
+func (n *Node) Close() error {
+	if !n.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(n.done)
+	var errs []error
+	if n.raft != nil {
+		if err := n.raft.Shutdown().Error(); err != nil {
+			errs = append(errs, fmt.Errorf("cluster: raft shutdown: %w", err))
+		}
+	}
+	n.watchers.Wait()
+	n.epoch.Store(0)
+	if c, ok := n.trans.(raft.WithClose); ok {
+		if err := c.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("cluster: close transport: %w", err))
+		}
+	}
+	if err := n.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("cluster: close log store: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// IsLeader reports whether Raft currently considers this node the leader.
+// It is a local view; use StillLeader to fence an external action.
+func (n *Node) IsLeader() bool {
+	return n.raft != nil && n.raft.State() == raft.Leader
+}
+
+// Leader returns the ID and address of the leader as this node knows it, or
+// empty strings when no leader is known.
+func (n *Node) Leader() (id, addr string) {
+	if n.raft == nil {
+		return "", ""
+	}
+	a, i := n.raft.LeaderWithID()
+	return string(i), string(a)
+}
+
+// LeaderCh returns the channel on which this node's leadership changes are
+// delivered. It has one slot and the latest value replaces an unread one, so
+// a slow reader never blocks Raft and always ends up with the current state.
+// It is meant for one consumer (the component that starts and stops the
+// upstream sessions). Values are sent from the Node's own goroutine, which
+// holds no lock of this package; the consumer may call any Node method.
+//
+// {IsLeader: true} is sent only after the new leader has applied every entry
+// committed before its term (a Raft barrier), so the StateMachine is complete
+// when the consumer acts on it.
+func (n *Node) LeaderCh() <-chan Leadership { return n.leaderCh }
+
+// watchLeadership turns Raft's leadership signal into Leadership values and
+// the epoch. It runs on its own goroutine until Close.
+func (n *Node) watchLeadership(raftCh <-chan bool) {
+	defer n.watchers.Done()
+	for {
+		select {
+		case <-n.done:
+			return
+		case leader := <-raftCh:
+			ev := Leadership{}
+			if leader {
+				term := n.raft.CurrentTerm()
+				// The barrier commits this term's first entry and waits
+				// for the FSM to apply everything before it.
+				if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil || n.raft.CurrentTerm() != term {
+					n.epoch.Store(0)
+					continue // a false signal follows if leadership was lost
+				}
+				n.epoch.Store(term)
+				ev = Leadership{IsLeader: true, Epoch: term}
+			} else {
+				n.epoch.Store(0)
+			}
+			n.publish(ev)
+		}
+	}
+}
+
+// publish replaces any unread value in leaderCh with ev. Only the watcher
+// goroutine sends, so the drain-then-send cannot block.
+func (n *Node) publish(ev Leadership) {
+	select {
+	case <-n.leaderCh:
+	default:
+	}
+	n.leaderCh <- ev
+}
+
+// Apply appends record to the replicated log and returns its index once it
+// is committed on a quorum and applied to the local StateMachine. Only the
+// leader may apply; timeout 0 means Config.ApplyTimeout.
+//
+// Errors: *NotLeaderError (errors.Is ErrNotLeader) when this node is not the
+// leader, nothing appended; ErrNoQuorum when leadership was lost with the
+// record in flight (a leader that cannot reach a quorum steps down after
+// LeaderLeaseTimeout); ErrTimeout when the timeout passed first; ErrClosed;
+// ErrRejected wrapping the StateMachine's error, with the index. After
+// ErrNoQuorum or ErrTimeout the record may or may not be committed: the
+// caller resolves it by reading the state the new leader rebuilt. Apply
+// never blocks longer than the timeout.
+func (n *Node) Apply(record []byte, timeout time.Duration) (uint64, error) {
+	if n.raft == nil {
+		return 0, ErrNotStarted
+	}
+	if timeout <= 0 {
+		timeout = n.cfg.ApplyTimeout
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	f := n.raft.Apply(record, timeout)
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }() // ends when Raft answers; Raft answers every future, at the latest on step-down or shutdown
+	select {
+	case err := <-done:
+		if err != nil {
+			return 0, n.applyError(err)
+		}
+	case <-timer.C:
+		return 0, ErrTimeout
+	}
+	if err, ok := f.Response().(error); ok && err != nil {
+		return f.Index(), fmt.Errorf("%w at index %d: %w", ErrRejected, f.Index(), err)
+	}
+	return f.Index(), nil
+}
+
+// applyError maps Raft's future errors to this package's errors.
+func (n *Node) applyError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		id, addr := n.Leader()
+		if id == n.cfg.NodeID {
+			id, addr = "", ""
+		}
+		return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
+	case errors.Is(err, raft.ErrLeadershipLost):
+		return ErrNoQuorum
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return ErrTimeout
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrClosed
+	default:
+		return fmt.Errorf("cluster: apply: %w", err)
+	}
+}
+
+// Snapshot asks Raft to snapshot the StateMachine now and compact the log,
+// and waits for it. ErrNothingNewToSnapshot from Raft is not an error.
+func (n *Node) Snapshot() error {
+	if n.raft == nil {
+		return ErrNotStarted
+	}
+	if err := n.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		return fmt.Errorf("cluster: snapshot: %w", err)
+	}
+	return nil
+}
+
+// AppliedIndex returns the index of the last entry applied to the local
+// StateMachine.
+func (n *Node) AppliedIndex() uint64 {
+	if n.raft == nil {
+		return 0
+	}
+	return n.raft.AppliedIndex()
+}
