@@ -19,8 +19,9 @@ import (
 // a bbolt log and stable store and a file snapshot store in Config.DataDir,
 // driving a StateMachine.
 //
-// All methods may be called from any goroutine. Start and Close must not be
-// called concurrently with each other.
+// Start must return before other methods are called; after that all methods
+// may be called from any goroutine. The Node holds no lock of its own while
+// calling the StateMachine or publishing on LeaderCh (see LeaderCh).
 type Node struct {
 	cfg   Config
 	fsm   *fsm
@@ -38,15 +39,6 @@ type Node struct {
 	done     chan struct{}   // closed by Close
 	watchers sync.WaitGroup
 	closed   atomic.Bool
-}
-
-// Leadership is a leadership change of this node, delivered on LeaderCh.
-type Leadership struct {
-	// IsLeader reports whether this node is now the leader.
-	IsLeader bool
-	// Epoch is the term in which this node became leader (see Epoch); 0
-	// when IsLeader is false.
-	Epoch uint64
 }
 
 // New validates cfg, fills its defaults, opens the stores in cfg.DataDir and
@@ -227,56 +219,6 @@ func (n *Node) Leader() (id, addr string) {
 	}
 	a, i := n.raft.LeaderWithID()
 	return string(i), string(a)
-}
-
-// LeaderCh returns the channel on which this node's leadership changes are
-// delivered. It has one slot and the latest value replaces an unread one, so
-// a slow reader never blocks Raft and always ends up with the current state.
-// It is meant for one consumer (the component that starts and stops the
-// upstream sessions). Values are sent from the Node's own goroutine, which
-// holds no lock of this package; the consumer may call any Node method.
-//
-// {IsLeader: true} is sent only after the new leader has applied every entry
-// committed before its term (a Raft barrier), so the StateMachine is complete
-// when the consumer acts on it.
-func (n *Node) LeaderCh() <-chan Leadership { return n.leaderCh }
-
-// watchLeadership turns Raft's leadership signal into Leadership values and
-// the epoch. It runs on its own goroutine until Close.
-func (n *Node) watchLeadership(raftCh <-chan bool) {
-	defer n.watchers.Done()
-	for {
-		select {
-		case <-n.done:
-			return
-		case leader := <-raftCh:
-			ev := Leadership{}
-			if leader {
-				term := n.raft.CurrentTerm()
-				// The barrier commits this term's first entry and waits
-				// for the FSM to apply everything before it.
-				if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil || n.raft.CurrentTerm() != term {
-					n.epoch.Store(0)
-					continue // a false signal follows if leadership was lost
-				}
-				n.epoch.Store(term)
-				ev = Leadership{IsLeader: true, Epoch: term}
-			} else {
-				n.epoch.Store(0)
-			}
-			n.publish(ev)
-		}
-	}
-}
-
-// publish replaces any unread value in leaderCh with ev. Only the watcher
-// goroutine sends, so the drain-then-send cannot block.
-func (n *Node) publish(ev Leadership) {
-	select {
-	case <-n.leaderCh:
-	default:
-	}
-	n.leaderCh <- ev
 }
 
 // Apply appends record to the replicated log and returns its index once it

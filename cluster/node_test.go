@@ -112,6 +112,19 @@ func (c *testCluster) kill(tn *testNode) {
 	}
 }
 
+// restart reopens a killed TCP node from its DataDir on its old address,
+// with an empty FSM, without bootstrap peers.
+func (c *testCluster) restart(tn *testNode) {
+	c.t.Helper()
+	tn.fsm = newMemFSM()
+	n, err := New(Config{NodeID: tn.id, DataDir: tn.dir, BindAddr: tn.addr}, tn.fsm)
+	if err != nil {
+		c.t.Fatalf("reopen %s: %v", tn.id, err)
+	}
+	tn.node = n
+	c.start(tn, nil)
+}
+
 func (tn *testNode) alive() bool {
 	select {
 	case <-tn.stop:
@@ -279,19 +292,42 @@ func TestRestartRestoresState(t *testing.T) {
 	c.kill(f)
 	want = append(want, applyN(t, leader.node, "c", 5)...) // committed by 2 of 3 while f is down
 
-	f.fsm = newMemFSM()
-	n, err := New(Config{NodeID: f.id, DataDir: f.dir, BindAddr: f.addr}, f.fsm)
-	if err != nil {
-		t.Fatalf("reopen %s: %v", f.id, err)
-	}
-	f.node = n
-	c.start(f, nil)
+	c.restart(f)
 	got := f.fsm.waitLen(t, len(want))
 	if !slices.Equal(got, want) {
 		t.Fatalf("restarted fsm = %v, want %v", got, want)
 	}
 	if _, restores := f.fsm.state(); restores != 1 {
 		t.Errorf("restarted fsm restored %d snapshots, want 1 (from DataDir)", restores)
+	}
+}
+
+func TestWholeClusterRestart(t *testing.T) {
+	c := newTestCluster(t, false)
+	leader := c.waitLeader("")
+	want := applyN(t, leader.node, "a", 20)
+	if err := leader.node.Snapshot(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	want = append(want, applyN(t, leader.node, "b", 5)...)
+	for _, tn := range c.nodes {
+		tn.fsm.waitLen(t, len(want))
+	}
+	for _, tn := range c.nodes {
+		c.kill(tn)
+	}
+	for _, tn := range c.nodes {
+		c.restart(tn)
+	}
+	leader = c.waitLeader("")
+	if got, _ := leader.fsm.state(); !slices.Equal(got, want) {
+		t.Fatalf("leader %s after full restart: fsm = %v, want %v", leader.id, got, want)
+	}
+	want = append(want, applyN(t, leader.node, "c", 5)...)
+	for _, tn := range c.nodes {
+		if got := tn.fsm.waitLen(t, len(want)); !slices.Equal(got, want) {
+			t.Errorf("%s fsm = %v, want %v", tn.id, got, want)
+		}
 	}
 }
 
