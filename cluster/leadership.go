@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/hashicorp/raft"
 )
@@ -84,4 +85,23 @@ func (n *Node) publish(ev Leadership) {
 	default:
 	}
 	n.leaderCh <- ev
+}
+
+// TransferLeadership hands leadership to the most up-to-date follower and
+// waits until the transfer finished or failed; use it before a planned Close
+// so that the cluster does not wait a heartbeat timeout. On success this
+// node publishes {IsLeader: false} and the new leader publishes its epoch.
+// It returns an error wrapping ErrNotLeader on a follower.
+func (n *Node) TransferLeadership() error {
+	if n.raft == nil {
+		return ErrNotStarted
+	}
+	if err := n.raft.LeadershipTransfer().Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			id, addr := n.Leader()
+			return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
+		}
+		return fmt.Errorf("cluster: leadership transfer: %w", err)
+	}
+	return nil
 }

@@ -331,6 +331,27 @@ func TestWholeClusterRestart(t *testing.T) {
 	}
 }
 
+func TestTransferLeadership(t *testing.T) {
+	c := newTestCluster(t, false)
+	old := c.waitLeader("")
+	want := applyN(t, old.node, "a", 5)
+	start := time.Now()
+	if err := old.node.TransferLeadership(); err != nil {
+		t.Fatalf("transfer: %v", err)
+	}
+	leader := c.waitLeader(old.id)
+	t.Logf("planned handover %s -> %s in %v", old.id, leader.id, time.Since(start))
+	if got, _ := leader.fsm.state(); !slices.Equal(got, want) {
+		t.Fatalf("new leader fsm = %v, want %v", got, want)
+	}
+	if _, err := old.node.Apply([]byte("late"), 0); !errors.Is(err, ErrNotLeader) {
+		t.Errorf("apply on old leader = %v, want ErrNotLeader", err)
+	}
+	if err := old.node.TransferLeadership(); !errors.Is(err, ErrNotLeader) {
+		t.Errorf("transfer on follower = %v, want ErrNotLeader", err)
+	}
+}
+
 func TestConfigDefaults(t *testing.T) {
 	tests := []struct {
 		name    string
