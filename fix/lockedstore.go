@@ -156,7 +156,14 @@ func (l *LockedStore) GetMessages(begin, end int) ([][]byte, error) {
 // IterateMessages copies the messages under the lock and calls cb without
 // it: quickfix's callback writes each message to the connection.
 func (l *LockedStore) IterateMessages(begin, end int, cb func([]byte) error) error {
-	msgs, err := l.GetMessages(begin, end)
+	return eachMessage(l.GetMessages, begin, end, cb)
+}
+
+// eachMessage implements a store's IterateMessages on its GetMessages:
+// the messages are read first, then cb is called for each, with no lock
+// of the store held.
+func eachMessage(get func(begin, end int) ([][]byte, error), begin, end int, cb func([]byte) error) error {
+	msgs, err := get(begin, end)
 	if err != nil {
 		return err
 	}

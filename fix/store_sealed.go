@@ -249,16 +249,7 @@ func (s *sealedStore) GetMessages(begin, end int) ([][]byte, error) {
 }
 
 func (s *sealedStore) IterateMessages(begin, end int, cb func([]byte) error) error {
-	msgs, err := s.GetMessages(begin, end)
-	if err != nil {
-		return err
-	}
-	for _, m := range msgs {
-		if err := cb(m); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachMessage(s.GetMessages, begin, end, cb)
 }
 
 // Refresh does nothing: the store's state is always the file's.
