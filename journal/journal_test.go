@@ -354,7 +354,10 @@ func TestCommitIntervalFlushesFullBatch(t *testing.T) {
 	j := mustOpen(t, Config{Path: tempPath(t), CommitInterval: time.Hour, NoSync: true})
 	defer j.Close()
 	body := make([]byte, DefaultMaxRecord)
-	n := flushBytes/len(body) + 1
+	// Exactly as many records as make the batch pass flushBytes: a record
+	// after that one would open the next batch, which waits out the hour.
+	frame := minFrameSize + len(body)
+	n := (flushBytes + frame - 1) / frame
 	done := make(chan error, n)
 	for range n {
 		if err := j.AppendAsync(1, body, func(_ uint64, err error) { done <- err }); err != nil {
