@@ -76,6 +76,13 @@ type UpstreamConfig struct {
 	// composition root sets it from the configuration's
 	// storage.encryption. Nil means quickfix's plain file store.
 	Keys *atrest.KeyRing `yaml:"-"`
+	// Fence, when set, is asked before every dial of a line and before
+	// every write to one; an error ends the connection at once, without a
+	// Logout, and nothing more is written (in a cluster: the node no
+	// longer leads, see cluster.Fencer). It is called from the relay's
+	// goroutines, never under a lock of this package, and should answer
+	// quickly (a lease). Nil means no fence.
+	Fence func() error `yaml:"-"`
 }
 
 // LineConfig is one carrier's line to the upstream.

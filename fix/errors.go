@@ -53,6 +53,10 @@ var (
 	// within the heartbeat interval and the TestRequest went unanswered (or
 	// the Logon response never came).
 	ErrLineSilent = errors.New("fix: line silent")
+	// ErrFenced reports that the session's fence (UpstreamConfig.Fence)
+	// refused a write: this node no longer leads the cluster, so nothing
+	// more goes to the upstream from it.
+	ErrFenced = errors.New("fix: fenced, this node no longer leads the cluster")
 	// ErrLoggedOut reports that the upstream sent Logout.
 	ErrLoggedOut = errors.New("fix: logged out by upstream")
 	// ErrStopped reports that the session ended because Run's context ended.

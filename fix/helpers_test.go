@@ -49,6 +49,7 @@ type testAcceptor struct {
 	onOrder func(clOrdID string)
 
 	logons    atomic.Int64
+	logouts   atomic.Int64 // sessions ended (Logout or disconnect)
 	execID    atomic.Int64
 	resetSeen atomic.Bool // a Logon carried ResetSeqNumFlag=Y
 
@@ -139,6 +140,7 @@ func (a *testAcceptor) OnLogon(sid quickfix.SessionID) {
 	}
 }
 func (a *testAcceptor) OnLogout(sid quickfix.SessionID) {
+	a.logouts.Add(1)
 	if a.pacer != nil {
 		a.pacer.OnLogout(sid)
 	}

@@ -38,6 +38,10 @@ type relay struct {
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 
+	// fence, if set before serve, is asked before each dial and each
+	// write to a carrier (UpstreamConfig.Fence).
+	fence func() error
+
 	// wireHook, if set before serve, is called with the MsgSeqNum of each
 	// frame written to a carrier, just before the write (benchmarks).
 	wireHook func(seq int)
@@ -138,6 +142,11 @@ func (r *relay) relay(local net.Conn) {
 	defer r.untrack(local)
 	l := r.lines[r.owner.pickLine()]
 	r.owner.connStarted(l.index)
+	if err := r.fenced(); err != nil {
+		r.log.Warn("fix: not dialing the upstream", "line", l.cfg.Name, "err", err)
+		r.owner.connEnded(l.index, err, true)
+		return
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), r.dialTO)
 	go func() {
@@ -217,6 +226,10 @@ func (r *relay) copyOut(l *line, remote, local net.Conn) error {
 	for {
 		n, err := local.Read(buf)
 		if n > 0 {
+			if ferr := r.fenced(); ferr != nil {
+				r.log.Warn("fix: connection to the upstream cut, nothing more sent", "line", l.cfg.Name, "err", ferr)
+				return ferr
+			}
 			frames, last := 0, 0
 			sc.Scan(buf[:n], func(f frame) {
 				frames++
@@ -239,6 +252,17 @@ func (r *relay) copyOut(l *line, remote, local net.Conn) error {
 			return nil
 		}
 	}
+}
+
+// fenced asks the fence, if any; its error wraps ErrFenced.
+func (r *relay) fenced() error {
+	if r.fence == nil {
+		return nil
+	}
+	if err := r.fence(); err != nil {
+		return fmt.Errorf("%w: %w", ErrFenced, err)
+	}
+	return nil
 }
 
 // copyIn copies the carrier's output to quickfix. It returns nil when

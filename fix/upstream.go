@@ -190,6 +190,7 @@ func (u *Upstream) Run(ctx context.Context) (err error) {
 	}
 	defer rl.close()
 	rl.wireHook = u.wireHook
+	rl.fence = u.cfg.Fence
 	settings, err := u.cfg.settings(rl.addr())
 	if err != nil {
 		return err
