@@ -69,6 +69,9 @@ type File struct {
 	// Storage configures how the gateway keeps its own files (the order
 	// journal and the FIX stores). Nil means plain files.
 	Storage *Storage `yaml:"storage"`
+	// Cluster makes the gateway one node of a Raft cluster. Nil means a
+	// single gateway.
+	Cluster *Cluster `yaml:"cluster"`
 }
 
 // Storage configures the gateway's own files.
@@ -271,6 +274,17 @@ func (f *File) validate() error {
 	}
 	if f.Storage != nil && f.Storage.Encryption != nil && f.Storage.Encryption.KeyFile == "" {
 		return errors.New("storage.encryption.key_file: required (the key file: one \"ID HEX-KEY\" a line, mode 0600)")
+	}
+	if f.Cluster != nil {
+		if err := f.Cluster.validate(); err != nil {
+			return err
+		}
+		if f.Orders == nil {
+			return errors.New("cluster: a cluster replicates order entry and needs an orders section")
+		}
+		if f.Storage != nil && f.Storage.Encryption != nil {
+			return errors.New("cluster: storage.encryption does not apply to the replicated journal and stores yet; remove one of the two")
+		}
 	}
 	return nil
 }

@@ -251,3 +251,33 @@ func TestExampleTransportKeys(t *testing.T) {
 		t.Fatalf("upstream lines: %+v %+v", lines, f.Orders.Upstreams[1].Lines)
 	}
 }
+
+func TestClusterSection(t *testing.T) {
+	base := "instruments: [{symbol: 600519.SH, name: Moutai, board: main, tick: 100, lot: 100, prev_close: 17000000}]\norders: {journal: j}\n"
+	for _, c := range []struct{ name, yaml, want string }{
+		{"ok", "cluster: {node_id: n1, data_dir: d, nodes: [{id: n1, raft: '127.0.0.1:7001'}, {id: n2, raft: '127.0.0.1:7002'}]}", ""},
+		{"self missing", "cluster: {node_id: n3, nodes: [{id: n1, raft: '127.0.0.1:7001'}]}", "cluster.node_id \"n3\" is not one of cluster.nodes"},
+		{"bad id", "cluster: {node_id: 'n 1', nodes: [{id: n1, raft: '127.0.0.1:7001'}]}", "cluster.node_id"},
+		{"twice", "cluster: {node_id: n1, nodes: [{id: n1, raft: '127.0.0.1:7001'}, {id: n1, raft: '127.0.0.1:7002'}]}", "listed twice"},
+		{"wildcard", "cluster: {node_id: n1, nodes: [{id: n1, raft: '0.0.0.0:7001'}]}", "cluster.nodes[0].raft"},
+		{"no port", "cluster: {node_id: n1, nodes: [{id: n1, raft: '127.0.0.1'}]}", "cluster.nodes[0].raft"},
+		{"no members", "cluster: {node_id: n1}", "cluster.nodes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f, err := Parse("test.yaml", []byte(base+c.yaml))
+			if c.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := f.Cluster.Node()
+				if n.BindAddr != "127.0.0.1:7001" || len(n.Peers) != 2 || n.DataDir != "d" {
+					t.Fatalf("node config %+v", n)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v; want %q", err, c.want)
+			}
+		})
+	}
+}

@@ -52,6 +52,7 @@ type Server struct {
 	cfg   Config
 	books Books
 	feeds []Feed
+	clu   Cluster // nil: a single gateway
 	reg   *prometheus.Registry
 	log   *slog.Logger
 	mux   *http.ServeMux
@@ -86,6 +87,17 @@ type Deps struct {
 	Web http.Handler
 	// Log receives the server's logs; nil discards.
 	Log *slog.Logger
+	// Cluster reports this node's role when the gateway is a cluster
+	// node, for /readyz; nil for a single gateway.
+	Cluster Cluster
+}
+
+// Cluster is what /readyz reports of a cluster node.
+type Cluster interface {
+	// Role returns this node's role ("leader", "follower", "candidate",
+	// "stopped"), the leader's ID ("" while none is known) and whether
+	// the node sees a working quorum.
+	Role() (role, leader string, quorum bool)
 }
 
 // New returns a server for deps.
@@ -113,7 +125,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	reg := deps.Registry
-	s := &Server{cfg: cfg, books: deps.Market, feeds: deps.Feeds, reg: reg, log: log, mux: http.NewServeMux(), ws: ws, admin: deps.Admin, tls: st}
+	s := &Server{cfg: cfg, books: deps.Market, feeds: deps.Feeds, reg: reg, log: log, mux: http.NewServeMux(), ws: ws, admin: deps.Admin, tls: st, clu: deps.Cluster}
 	s.listenerMetrics = newListenerMetrics(reg, &s.limited, st)
 	s.handler = s.limitBody(s.mux)
 	s.mux.HandleFunc("POST /api/v1/admin/kill", s.handleKill)
@@ -318,11 +330,19 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 			why = append(why, "feed "+f.Name()+": no message delivered to the books yet")
 		}
 	}
+	body := map[string]string{"status": "ready"}
+	if s.clu != nil {
+		role, leader, quorum := s.clu.Role()
+		body["role"], body["leader"] = role, leader
+		if !quorum {
+			why = append(why, "cluster: node "+role+" sees no quorum (no leader heard from); orders are refused")
+		}
+	}
 	if len(why) > 0 {
 		writeError(w, http.StatusServiceUnavailable, "not_ready", strings.Join(why, "; "))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, body)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -26,13 +26,21 @@ func (f *fakeFeed) Status() feed.Status {
 	return feed.Status{Name: "cn", Delivered: f.delivered, Stale: f.stale}
 }
 
+type fakeCluster struct {
+	role, leader string
+	quorum       bool
+}
+
+func (c *fakeCluster) Role() (string, string, bool) { return c.role, c.leader, c.quorum }
+
 func TestHandlers(t *testing.T) {
 	books := newTestBooks(t, "600519.SH")
 	books.add(t, 0, 'B', 17000000, 300)
 	books.add(t, 0, 'B', 16999900, 100)
 	waitUntil(t, func() bool { return books.seq(0) == 2 })
 	ff := &fakeFeed{}
-	s, err := New(Config{WS: WSConfig{AnonymousMarketData: true}}, Deps{Market: books, PublishedDepth: 20, Feeds: []Feed{ff}, Registry: prometheus.NewRegistry()})
+	fc := &fakeCluster{role: "follower", leader: "n1", quorum: true}
+	s, err := New(Config{WS: WSConfig{AnonymousMarketData: true}}, Deps{Market: books, PublishedDepth: 20, Feeds: []Feed{ff}, Registry: prometheus.NewRegistry(), Cluster: fc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +70,8 @@ func TestHandlers(t *testing.T) {
 		{name: "not ready: nothing delivered", path: "/readyz", setup: func() { ff.ready = true }, code: 503, want: `no message delivered`},
 		{name: "not ready: stale", path: "/readyz", setup: func() { ff.delivered, ff.stale = 1, true }, code: 503, want: `feed cn: books stale`},
 		{name: "ready", path: "/readyz", setup: func() { ff.stale = false }, code: 200, want: `"ready"`},
+		{name: "ready follower", path: "/readyz", code: 200, want: `"leader":"n1","role":"follower","status":"ready"`},
+		{name: "no quorum", path: "/readyz", setup: func() { fc.role, fc.leader, fc.quorum = "candidate", "", false }, code: 503, want: `cluster: node candidate sees no quorum`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

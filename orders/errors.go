@@ -40,6 +40,10 @@ const (
 	CodeJournal = "orders.journal_failed"
 	// CodeStopping: the gateway is shutting down.
 	CodeStopping = "orders.stopping"
+	// CodeNotLeader: this gateway is a cluster node that does not lead
+	// the cluster (or no leader is elected yet); the text names the
+	// leader. Nothing was recorded: the client sends again.
+	CodeNotLeader = "orders.not_leader"
 	// CodeBadCursor: an orders.list cursor this gateway did not hand out.
 	CodeBadCursor = "orders.bad_cursor"
 )

@@ -1,0 +1,80 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"sgw/cluster"
+	"sgw/refdata"
+)
+
+// Cluster makes the gateway one node of a Raft cluster (normally three):
+// order state (the journal's records and the upstream FIX sessions'
+// stores) is replicated, an order is acknowledged only once a quorum
+// holds it, and only the leader runs the upstream sessions
+// (docs/ARCHITECTURE.md, "Cluster"). Nil means a single gateway with a
+// local journal.
+type Cluster struct {
+	// NodeID is this node's stable name, one of Nodes. Required.
+	NodeID string `yaml:"node_id"`
+	// DataDir holds the Raft log, its stable store and snapshots. It
+	// replaces orders.journal and the upstreams' store_dir. Required
+	// (the demo: empty means a fresh temporary directory).
+	DataDir string `yaml:"data_dir"`
+	// Nodes are every member, this one included, the same list on each.
+	// The Raft address must be a specific IP and port the other members
+	// reach; a node restarts on its address.
+	Nodes []ClusterNode `yaml:"nodes"`
+}
+
+// ClusterNode is one member of the cluster.
+type ClusterNode struct {
+	// ID is the member's node_id.
+	ID string `yaml:"id"`
+	// Raft is the member's Raft address (host:port).
+	Raft string `yaml:"raft"`
+}
+
+// validate checks the section; it is called only when the section is set.
+func (c *Cluster) validate() error {
+	if !refdata.ValidID(c.NodeID, 32) {
+		return fmt.Errorf("cluster.node_id %q: want 1 to 32 letters, digits, '.', '-' or '_'", c.NodeID)
+	}
+	if len(c.Nodes) == 0 {
+		return errors.New("cluster.nodes: at least one member is required (three for a cluster that survives the loss of one)")
+	}
+	seen := map[string]bool{}
+	self := false
+	for i, n := range c.Nodes {
+		if !refdata.ValidID(n.ID, 32) {
+			return fmt.Errorf("cluster.nodes[%d].id %q: want 1 to 32 letters, digits, '.', '-' or '_'", i, n.ID)
+		}
+		if seen[n.ID] {
+			return fmt.Errorf("cluster.nodes[%d].id %q: listed twice", i, n.ID)
+		}
+		seen[n.ID] = true
+		host, port, err := net.SplitHostPort(n.Raft)
+		if err != nil || port == "" || port == "0" || net.ParseIP(host) == nil || net.ParseIP(host).IsUnspecified() {
+			return fmt.Errorf("cluster.nodes[%d].raft %q: want a specific IP and port, such as 10.0.0.1:7001", i, n.Raft)
+		}
+		self = self || n.ID == c.NodeID
+	}
+	if !self {
+		return fmt.Errorf("cluster.node_id %q is not one of cluster.nodes", c.NodeID)
+	}
+	return nil
+}
+
+// Node returns the cluster.Config of this node: its Raft address and the
+// bootstrap peers from Nodes.
+func (c *Cluster) Node() cluster.Config {
+	cfg := cluster.Config{NodeID: c.NodeID, DataDir: c.DataDir, Peers: map[string]string{}}
+	for _, n := range c.Nodes {
+		cfg.Peers[n.ID] = n.Raft
+		if n.ID == c.NodeID {
+			cfg.BindAddr = n.Raft
+		}
+	}
+	return cfg
+}
