@@ -17,8 +17,8 @@ const waitDeadline = 20 * time.Second
 type testNode struct {
 	id, dir, addr string
 	node          *Node
-	fsm           *memFSM // nil when state is used
-	state         *State  // set in a cluster of States (newStateCluster)
+	fsm           *memFSM       // nil when state is used
+	state         *State        // set in a cluster of States (newStateCluster)
 	stop          chan struct{} // closed when the node is killed
 	inmem         *raft.InmemTransport
 }
@@ -33,8 +33,8 @@ type leaderEvent struct {
 type testCluster struct {
 	t        *testing.T
 	useState bool // nodes drive a *State instead of a memFSM
-	nodes  []*testNode
-	events chan leaderEvent
+	nodes    []*testNode
+	events   chan leaderEvent
 }
 
 // newTestCluster starts three nodes on 127.0.0.1:0 (TCP) or on connected
