@@ -302,11 +302,7 @@ func (n *Node) Barrier(timeout time.Duration) error {
 func (n *Node) applyError(err error) error {
 	switch {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		id, addr := n.Leader()
-		if id == n.cfg.NodeID {
-			id, addr = "", ""
-		}
-		return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
+		return n.notLeader()
 	case errors.Is(err, raft.ErrLeadershipLost) && n.closed.Load():
 		return ErrClosed // Close stepped the leader down
 	case errors.Is(err, raft.ErrLeadershipLost):
@@ -318,6 +314,16 @@ func (n *Node) applyError(err error) error {
 	default:
 		return fmt.Errorf("cluster: apply: %w", err)
 	}
+}
+
+// notLeader returns the *NotLeaderError naming the leader as this node
+// knows it.
+func (n *Node) notLeader() error {
+	id, addr := n.Leader()
+	if id == n.cfg.NodeID {
+		id, addr = "", ""
+	}
+	return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
 }
 
 // Snapshot asks Raft to snapshot the StateMachine now and compact the log,

@@ -104,7 +104,7 @@ func (n *Node) ApplyAsync(record []byte, done func(index uint64, err error)) err
 		return ErrClosed
 	}
 	if n.raft.State() != raft.Leader {
-		return n.applyError(raft.ErrNotLeader)
+		return n.notLeader()
 	}
 	p := &n.pipe
 	select {
