@@ -203,8 +203,12 @@ func decodeSnapshot(b []byte) (*State, error) {
 		if r.err != nil {
 			break
 		}
-		if idx == 0 || idx > st.applied || (i > 0 && idx <= st.indexes[i-1]) {
-			r.fail("record %d at index %d after index %d, applied %d", i+1, idx, st.indexes[max(i-1, 0)], st.applied)
+		var prev uint64
+		if i > 0 {
+			prev = st.indexes[i-1]
+		}
+		if idx <= prev || idx > st.applied {
+			r.fail("record %d at index %d after index %d, applied %d", i+1, idx, prev, st.applied)
 			break
 		}
 		st.records = append(st.records, journal.Record{Seq: uint64(i) + 1, Type: typ, Time: t, Body: slices.Clone(data)})
