@@ -27,6 +27,8 @@ const (
 	DefaultMaxPool            = 3
 	DefaultTransportTimeout   = 2 * time.Second
 	DefaultBindAddr           = "127.0.0.1:0"
+	DefaultMaxAppendEntries   = 1024
+	DefaultMaxInFlight        = 4096
 )
 
 // Config configures one node of the cluster. New copies it and fills the
@@ -68,6 +70,16 @@ type Config struct {
 	// ApplyTimeout is the timeout Apply uses when its caller passes 0.
 	// Zero means 2 s.
 	ApplyTimeout time.Duration
+
+	// MaxAppendEntries is how many log entries the leader sends to a
+	// follower in one AppendEntries RPC, and how many Applies may wait in
+	// Raft's queue to be appended as one batch (one fsync of the log).
+	// Zero means 1024, Raft's maximum.
+	MaxAppendEntries int
+	// MaxInFlight bounds the ApplyAsync records whose completion has not
+	// been delivered yet; ApplyAsync waits for a slot (at most ApplyTimeout)
+	// when all are taken. Zero means 4096.
+	MaxInFlight int
 
 	// SnapshotInterval is how often Raft checks whether to snapshot. Zero
 	// means 30 s.
@@ -123,6 +135,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.TrailingLogs == 0 {
 		c.TrailingLogs = DefaultTrailingLogs
 	}
+	if c.MaxAppendEntries == 0 {
+		c.MaxAppendEntries = DefaultMaxAppendEntries
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
 	if c.SnapshotRetain == 0 {
 		c.SnapshotRetain = DefaultSnapshotRetain
 	}
@@ -150,6 +168,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ElectionTimeout < c.HeartbeatTimeout {
 		return c, fmt.Errorf("cluster: Config.ElectionTimeout (%v) is below HeartbeatTimeout (%v)", c.ElectionTimeout, c.HeartbeatTimeout)
+	}
+	if c.MaxAppendEntries < 0 || c.MaxAppendEntries > DefaultMaxAppendEntries {
+		return c, fmt.Errorf("cluster: Config.MaxAppendEntries %d is outside 1..%d", c.MaxAppendEntries, DefaultMaxAppendEntries)
+	}
+	if c.MaxInFlight < 0 {
+		return c, fmt.Errorf("cluster: Config.MaxInFlight %d is negative", c.MaxInFlight)
 	}
 	if c.SnapshotRetain < 0 || c.MaxPool < 0 {
 		return c, errors.New("cluster: Config.SnapshotRetain and MaxPool must not be negative")

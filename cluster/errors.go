@@ -30,6 +30,18 @@ var (
 	// ErrNotStarted is returned by methods that need Raft before Start.
 	ErrNotStarted = errors.New("cluster: node not started")
 
+	// ErrBusy is returned by ApplyAsync when Config.MaxInFlight records
+	// stayed in flight for all of ApplyTimeout: nothing was appended.
+	ErrBusy = errors.New("cluster: too many records in flight")
+
+	// ErrBadRecord is the error State.Apply rejects a record with that does
+	// not decode; the message says what is wrong.
+	ErrBadRecord = errors.New("cluster: malformed state record")
+
+	// ErrBadSnapshot is returned by State.Restore for an encoding it
+	// cannot read: an unknown version, a bad checksum or a truncation.
+	ErrBadSnapshot = errors.New("cluster: malformed state snapshot")
+
 	// ErrRejected wraps an error returned by StateMachine.Apply: the record
 	// is committed in the log but the state machine rejected it.
 	ErrRejected = errors.New("cluster: record rejected by the state machine")

@@ -35,6 +35,8 @@ type Node struct {
 	// applied every entry committed before it; 0 while not leader.
 	epoch atomic.Uint64
 
+	pipe pipeline // ApplyAsync's queue; see pipeline.go
+
 	leaderCh chan Leadership // capacity 1, latest value wins
 	done     chan struct{}   // closed by Close
 	watchers sync.WaitGroup
@@ -124,6 +126,8 @@ func (n *Node) Start(peers map[string]string) error {
 	rc.SnapshotInterval = n.cfg.SnapshotInterval
 	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
 	rc.TrailingLogs = n.cfg.TrailingLogs
+	rc.MaxAppendEntries = n.cfg.MaxAppendEntries
+	rc.BatchApplyCh = true
 	rc.LogOutput = n.cfg.LogOutput
 	rc.LogLevel = n.cfg.LogLevel
 	if err := raft.ValidateConfig(rc); err != nil {
@@ -142,6 +146,7 @@ func (n *Node) Start(peers map[string]string) error {
 		return fmt.Errorf("cluster: start raft: %w", err)
 	}
 	n.raft = r
+	n.startPipeline()
 	if !hasState && len(peers) > 0 {
 		if err := r.BootstrapCluster(n.bootstrapConfig(peers)).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 			return fmt.Errorf("cluster: bootstrap: %w", err)
@@ -192,6 +197,7 @@ func (n *Node) Close() error {
 			errs = append(errs, fmt.Errorf("cluster: raft shutdown: %w", err))
 		}
 	}
+	n.stopPipeline()
 	n.watchers.Wait()
 	n.epoch.Store(0)
 	if c, ok := n.trans.(raft.WithClose); ok {
@@ -253,21 +259,52 @@ func (n *Node) Apply(record []byte, timeout time.Duration) (uint64, error) {
 	case <-timer.C:
 		return 0, ErrTimeout
 	}
+	return f.Index(), rejected(f)
+}
+
+// rejected returns the StateMachine's error for the applied future f,
+// wrapped in ErrRejected with the index, or nil.
+func rejected(f raft.ApplyFuture) error {
 	if err, ok := f.Response().(error); ok && err != nil {
-		return f.Index(), fmt.Errorf("%w at index %d: %w", ErrRejected, f.Index(), err)
+		return fmt.Errorf("%w at index %d: %w", ErrRejected, f.Index(), err)
 	}
-	return f.Index(), nil
+	return nil
+}
+
+// Barrier waits until every entry appended before it is committed and
+// applied to the local StateMachine, at most timeout (0 means
+// Config.ApplyTimeout). Only the leader may call it; errors are mapped as
+// Apply's.
+func (n *Node) Barrier(timeout time.Duration) error {
+	if n.raft == nil {
+		return ErrNotStarted
+	}
+	if timeout <= 0 {
+		timeout = n.cfg.ApplyTimeout
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	f := n.raft.Barrier(timeout)
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return n.applyError(err)
+		}
+		return nil
+	case <-timer.C:
+		return ErrTimeout
+	}
 }
 
 // applyError maps Raft's future errors to this package's errors.
 func (n *Node) applyError(err error) error {
 	switch {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		id, addr := n.Leader()
-		if id == n.cfg.NodeID {
-			id, addr = "", ""
-		}
-		return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
+		return n.notLeader()
+	case errors.Is(err, raft.ErrLeadershipLost) && n.closed.Load():
+		return ErrClosed // Close stepped the leader down
 	case errors.Is(err, raft.ErrLeadershipLost):
 		return ErrNoQuorum
 	case errors.Is(err, raft.ErrEnqueueTimeout):
@@ -277,6 +314,16 @@ func (n *Node) applyError(err error) error {
 	default:
 		return fmt.Errorf("cluster: apply: %w", err)
 	}
+}
+
+// notLeader returns the *NotLeaderError naming the leader as this node
+// knows it.
+func (n *Node) notLeader() error {
+	id, addr := n.Leader()
+	if id == n.cfg.NodeID {
+		id, addr = "", ""
+	}
+	return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
 }
 
 // Snapshot asks Raft to snapshot the StateMachine now and compact the log,

@@ -17,7 +17,8 @@ const waitDeadline = 20 * time.Second
 type testNode struct {
 	id, dir, addr string
 	node          *Node
-	fsm           *memFSM
+	fsm           *memFSM       // nil when state is used
+	state         *State        // set in a cluster of States (newStateCluster)
 	stop          chan struct{} // closed when the node is killed
 	inmem         *raft.InmemTransport
 }
@@ -30,25 +31,47 @@ type leaderEvent struct {
 // testCluster is a 3-node cluster whose leadership events are fanned into
 // one channel.
 type testCluster struct {
-	t      *testing.T
-	nodes  []*testNode
-	events chan leaderEvent
+	t        *testing.T
+	useState bool // nodes drive a *State instead of a memFSM
+	nodes    []*testNode
+	events   chan leaderEvent
 }
 
 // newTestCluster starts three nodes on 127.0.0.1:0 (TCP) or on connected
 // in-memory transports.
 func newTestCluster(t *testing.T, inmem bool) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, events: make(chan leaderEvent, 64)}
+	return startCluster(&testCluster{t: t, events: make(chan leaderEvent, 64)}, inmem)
+}
+
+// newStateCluster is newTestCluster with nodes that drive a *State.
+func newStateCluster(t *testing.T, inmem bool) *testCluster {
+	t.Helper()
+	return startCluster(&testCluster{t: t, events: make(chan leaderEvent, 64), useState: true}, inmem)
+}
+
+// sm returns a new StateMachine for tn, of the cluster's kind.
+func (c *testCluster) sm(tn *testNode) StateMachine {
+	if c.useState {
+		tn.state = NewState()
+		return tn.state
+	}
+	tn.fsm = newMemFSM()
+	return tn.fsm
+}
+
+func startCluster(c *testCluster, inmem bool) *testCluster {
+	t := c.t
+	t.Helper()
 	peers := map[string]string{}
 	for i := range 3 {
-		tn := &testNode{id: fmt.Sprintf("n%d", i+1), dir: t.TempDir(), fsm: newMemFSM()}
+		tn := &testNode{id: fmt.Sprintf("n%d", i+1), dir: t.TempDir()}
 		var trans raft.Transport
 		if inmem {
 			_, tn.inmem = raft.NewInmemTransport("")
 			trans = tn.inmem
 		}
-		n, err := newNode(Config{NodeID: tn.id, DataDir: tn.dir}, tn.fsm, trans)
+		n, err := newNode(Config{NodeID: tn.id, DataDir: tn.dir}, c.sm(tn), trans)
 		if err != nil {
 			t.Fatalf("new %s: %v", tn.id, err)
 		}
@@ -116,8 +139,7 @@ func (c *testCluster) kill(tn *testNode) {
 // with an empty FSM, without bootstrap peers.
 func (c *testCluster) restart(tn *testNode) {
 	c.t.Helper()
-	tn.fsm = newMemFSM()
-	n, err := New(Config{NodeID: tn.id, DataDir: tn.dir, BindAddr: tn.addr}, tn.fsm)
+	n, err := New(Config{NodeID: tn.id, DataDir: tn.dir, BindAddr: tn.addr}, c.sm(tn))
 	if err != nil {
 		c.t.Fatalf("reopen %s: %v", tn.id, err)
 	}

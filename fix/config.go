@@ -83,6 +83,12 @@ type UpstreamConfig struct {
 	// goroutines, never under a lock of this package, and should answer
 	// quickly (a lease). Nil means no fence.
 	Fence func() error `yaml:"-"`
+	// Sessions, when set, keeps the session's store and its reservation
+	// there instead of in files in StoreDir (see SessionStores): the
+	// composition root sets it to the cluster's replicated store on a
+	// clustered gateway. StoreDir, StoreSync and Keys are then unused, and
+	// Keys must be nil. Nil means the file store.
+	Sessions SessionStores `yaml:"-"`
 }
 
 // LineConfig is one carrier's line to the upstream.
@@ -117,8 +123,10 @@ func (cfg UpstreamConfig) withDefaults() (UpstreamConfig, error) {
 		return bad("name is required")
 	case !refdata.ValidID(cfg.SenderCompID, refdata.MaxCompIDLen) || !refdata.ValidID(cfg.TargetCompID, refdata.MaxCompIDLen):
 		return bad("sender_comp_id and target_comp_id are required: 1 to %d characters of A-Z a-z 0-9 - _ . : / # @", refdata.MaxCompIDLen)
-	case cfg.StoreDir == "":
+	case cfg.StoreDir == "" && cfg.Sessions == nil:
 		return bad("store_dir is required")
+	case cfg.Sessions != nil && cfg.Keys != nil:
+		return bad("storage encryption does not apply to a replicated session store; leave keys unset")
 	case len(cfg.Lines) == 0:
 		return bad("at least one line is required")
 	}

@@ -50,6 +50,10 @@ type storeFactory struct {
 	onScan func(storeScan)
 	// boot returns the machine's boot id; nil means bootID (tests set it).
 	boot func() string
+	// sessions, when set, keeps the stores and reservations instead of
+	// files in dir (UpstreamConfig.Sessions); dir, keys and syncEach are
+	// then unused.
+	sessions SessionStores
 	// resumeAfter, when positive, is the MsgSeqNum of the last message
 	// from the upstream that the order journal holds: Create moves the
 	// next target sequence number back to the one after it, so that the
@@ -88,73 +92,75 @@ type sentMsg struct {
 var _ quickfix.MessageStoreFactory = (*storeFactory)(nil)
 
 // Create opens the session's store. quickfix calls it once per session.
+// The store lives in files in dir unless sessions is set.
 func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, err error) {
-	prefix := filepath.Join(f.dir, storePrefix(sid))
-	rs := &reservedStore{path: prefix + ".reserve", keys: f.keys, context: []byte(reservationContext + storePrefix(sid))}
-	var sealed *sealedStore
-	if f.keys != nil {
-		// Opened first: it refuses a plain store (ErrPlain) before the
-		// reservation is read. Its journal cuts its own torn tail.
-		if sealed, err = openSealedStore(f.dir, sid, f.keys, f.syncEach); err != nil {
-			return nil, err
-		}
-		defer func() {
-			if err != nil {
-				sealed.Close()
-			}
-		}()
-	} else if err := CheckPlainStore(f.dir, sid); err != nil {
-		return nil, err
-	}
-	reserved, clean, boot, found, err := readReservation(rs.path, f.keys, rs.context)
-	if err != nil {
-		return nil, err
-	}
 	if f.boot == nil {
 		f.boot = bootID
 	}
-	rs.boot = f.boot()
-	if err := removeStaleTemps(rs.path); err != nil {
-		return nil, err
+	var (
+		inner    quickfix.MessageStore
+		rs       *reservedStore
+		reserved int
+		clean    bool
+		boot     string
+		found    bool
+		where    string // names the store in logs and errors
+		syncEach = f.syncEach
+	)
+	if f.sessions != nil {
+		// The store's writes are replicated asynchronously, so only the
+		// reservation bounds what a lost owner may have sent.
+		syncEach = false
+		where = sid.String()
+		if reserved, clean, boot, found, err = f.sessions.ReadReservation(sid); err != nil {
+			return nil, fmt.Errorf("fix: reservation of %s: %w", sid, err)
+		}
+		if inner, err = f.sessions.OpenMessages(sid); err != nil {
+			return nil, fmt.Errorf("fix: open store of %s: %w", sid, err)
+		}
+		rs = &reservedStore{boot: f.sessions.Owner(), write: func(n int, clean bool, owner string) error {
+			return f.sessions.WriteReservation(sid, n, clean, owner)
+		}}
+	} else {
+		where = f.dir
+		if inner, rs, reserved, clean, boot, found, err = f.openFiles(sid); err != nil {
+			return nil, err
+		}
 	}
+	defer func() {
+		if err != nil {
+			inner.Close()
+		}
+	}()
 	dirty := found && !clean
-	var inner quickfix.MessageStore = sealed
-	if sealed == nil {
-		if dirty {
-			if err := repairStore(prefix); err != nil {
-				return nil, err
-			}
-		}
-		if inner, err = file.NewStoreFactory(f.settings).Create(sid); err != nil {
-			return nil, fmt.Errorf("fix: open store %s: %w", f.dir, err)
-		}
-	}
 	rs.MessageStore = NewLockedStore(inner) // quickfix reads sequence numbers without a lock
 	scan, err := scanStore(inner)
 	if err != nil {
-		return nil, fmt.Errorf("fix: store %s: %w", f.dir, err)
+		return nil, fmt.Errorf("fix: store %s: %w", where, err)
 	}
 	if next := inner.NextTargetMsgSeqNum(); f.resumeAfter > 0 && f.resumeAfter+1 < next {
 		f.log.Warn("fix: the store counted messages from the upstream that the order journal lacks; asking for them again",
-			"store", f.dir, "from", f.resumeAfter+1, "to", next-1)
+			"store", where, "from", f.resumeAfter+1, "to", next-1)
 		if err := inner.SetNextTargetMsgSeqNum(f.resumeAfter + 1); err != nil {
-			return nil, fmt.Errorf("fix: store %s: %w", f.dir, err)
+			return nil, fmt.Errorf("fix: store %s: %w", where, err)
 		}
 	}
 	// A process that died (kill -9, a panic) leaves what it wrote in the
 	// page cache: the store is whole. Only a crash of the machine (power,
 	// kernel) can lose its tail, and the machine then boots again with a
-	// new boot id.
+	// new boot id. A replicated store's owner is the node and its
+	// leadership epoch: another leader may have lost what the store's
+	// previous owner had not replicated yet.
 	sameBoot := boot != "" && boot == rs.boot
 	if dirty && sameBoot {
-		f.log.Warn("fix: store was not closed cleanly; the machine did not restart, so it is whole", "store", f.dir)
+		f.log.Warn("fix: store was not closed cleanly; the machine did not restart, so it is whole", "store", where)
 	}
-	if dirty && !sameBoot && !f.syncEach && reserved > inner.NextSenderMsgSeqNum() {
+	if dirty && !sameBoot && !syncEach && reserved > inner.NextSenderMsgSeqNum() {
 		scan.lost = true
 		f.log.Warn("fix: store was not closed cleanly and the machine restarted; skipping to the reserved sender sequence number",
-			"store", f.dir, "next", inner.NextSenderMsgSeqNum(), "reserved", reserved)
+			"store", where, "next", inner.NextSenderMsgSeqNum(), "reserved", reserved)
 		if err := inner.SetNextSenderMsgSeqNum(reserved); err != nil {
-			return nil, fmt.Errorf("fix: store %s: %w", f.dir, err)
+			return nil, fmt.Errorf("fix: store %s: %w", where, err)
 		}
 	}
 	if err := rs.reserve(inner.NextSenderMsgSeqNum()+reserveBlock, false); err != nil {
@@ -167,6 +173,52 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 	f.stores = append(f.stores, rs)
 	f.mu.Unlock()
 	return rs, nil
+}
+
+// openFiles opens the session's store in files in f.dir: quickfix's file
+// store (or the sealed store with f.keys) and the reservation file,
+// repairing a torn tail after an unclean stop. rs is returned without its
+// MessageStore.
+func (f *storeFactory) openFiles(sid quickfix.SessionID) (inner quickfix.MessageStore, rs *reservedStore, reserved int, clean bool, boot string, found bool, err error) {
+	prefix := filepath.Join(f.dir, storePrefix(sid))
+	path, context := prefix+".reserve", []byte(reservationContext+storePrefix(sid))
+	keys := f.keys
+	rs = &reservedStore{boot: f.boot(), write: func(n int, clean bool, owner string) error {
+		return writeReservation(path, keys, context, n, clean, owner)
+	}}
+	var sealed *sealedStore
+	if f.keys != nil {
+		// Opened first: it refuses a plain store (ErrPlain) before the
+		// reservation is read. Its journal cuts its own torn tail.
+		if sealed, err = openSealedStore(f.dir, sid, f.keys, f.syncEach); err != nil {
+			return nil, nil, 0, false, "", false, err
+		}
+		defer func() {
+			if err != nil {
+				sealed.Close()
+			}
+		}()
+	} else if err := CheckPlainStore(f.dir, sid); err != nil {
+		return nil, nil, 0, false, "", false, err
+	}
+	if reserved, clean, boot, found, err = readReservation(path, f.keys, context); err != nil {
+		return nil, nil, 0, false, "", false, err
+	}
+	if err := removeStaleTemps(path); err != nil {
+		return nil, nil, 0, false, "", false, err
+	}
+	if sealed != nil {
+		return sealed, rs, reserved, clean, boot, found, nil
+	}
+	if found && !clean {
+		if err := repairStore(prefix); err != nil {
+			return nil, nil, 0, false, "", false, err
+		}
+	}
+	if inner, err = file.NewStoreFactory(f.settings).Create(sid); err != nil {
+		return nil, nil, 0, false, "", false, fmt.Errorf("fix: open store %s: %w", f.dir, err)
+	}
+	return inner, rs, reserved, clean, boot, found, nil
 }
 
 // close closes every store created, marking them clean.
@@ -215,11 +267,11 @@ const reservationContext = "sgw fix reservation v1 "
 // pacer), under its own send lock.
 type reservedStore struct {
 	quickfix.MessageStore
-	path string
 
-	boot    string          // the machine's boot id, written with each reservation
-	keys    *atrest.KeyRing // seals the reservation file; nil: plain text
-	context []byte          // what a sealed reservation's tag covers besides it
+	boot string // the machine's boot id (or SessionStores.Owner), written with each reservation
+	// write records a reservation durably (writeReservation, or
+	// SessionStores.WriteReservation).
+	write func(reserved int, clean bool, owner string) error
 
 	mu       sync.Mutex
 	reserved int
@@ -244,26 +296,32 @@ func (s *reservedStore) reserve(n int, clean bool) error {
 }
 
 // reserveLocked records n as the reservation, and whether the store is
-// closed cleanly, atomically: the new content goes to a temporary file
-// that is fsynced and renamed over the old one, and the directory is
-// fsynced, so the file is always whole. s.mu held.
+// closed cleanly, durably. s.mu held.
 func (s *reservedStore) reserveLocked(n int, clean bool) error {
-	mark := 0
-	if clean {
-		mark = 1
-	}
-	b := fmt.Appendf(nil, "%019d %d %s\n", n, mark, orDash(s.boot))
-	if s.keys != nil {
-		var err error
-		if b, err = s.keys.SealBlob(s.context, b); err != nil {
-			return fmt.Errorf("fix: reservation: %w", err)
-		}
-	}
-	if err := writeFileAtomic(s.path, b); err != nil {
+	if err := s.write(n, clean, s.boot); err != nil {
 		return fmt.Errorf("fix: reservation: %w", err)
 	}
 	s.reserved = n
 	return nil
+}
+
+// writeReservation writes a reservation file atomically: the new content
+// goes to a temporary file that is fsynced and renamed over the old one,
+// and the directory is fsynced, so the file is always whole. With keys
+// the content is sealed, its tag also covering context.
+func writeReservation(path string, keys *atrest.KeyRing, context []byte, n int, clean bool, boot string) error {
+	mark := 0
+	if clean {
+		mark = 1
+	}
+	b := fmt.Appendf(nil, "%019d %d %s\n", n, mark, orDash(boot))
+	if keys != nil {
+		var err error
+		if b, err = keys.SealBlob(context, b); err != nil {
+			return err
+		}
+	}
+	return writeFileAtomic(path, b)
 }
 
 // writeFileAtomic replaces path with b: written to a temporary file in the

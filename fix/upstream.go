@@ -196,7 +196,7 @@ func (u *Upstream) Run(ctx context.Context) (err error) {
 		return err
 	}
 	stores := &storeFactory{settings: settings, dir: u.cfg.StoreDir, syncEach: u.cfg.StoreSync, keys: u.cfg.Keys, log: u.log,
-		resumeAfter: int(u.resumeAfter.Load()),
+		sessions: u.cfg.Sessions, resumeAfter: int(u.resumeAfter.Load()),
 		onScan: func(sc storeScan) {
 			for _, m := range sc.sent {
 				u.sent.add(m)

@@ -1,0 +1,172 @@
+package cluster
+
+import (
+	"slices"
+	"sort"
+	"sync"
+
+	"sgw/journal"
+)
+
+// State is the gateway's replicated state: the order journal's records
+// and the upstream FIX sessions' stores (sequence numbers, messages sent,
+// reservation), built by applying the records of record.go in log order.
+// Every replica holds the same State at the same applied index.
+//
+// Lock contract: Apply, Snapshot and Restore are called by Raft's FSM
+// goroutine, one at a time. Readers (Replay, the session stores' open, the
+// Journal's sequence lookup) run on other goroutines. Every access to the
+// fields below holds mu; mu is never held while calling out (Replay calls
+// its fn without it), so a reader may do anything in its callback.
+// Journal records are append-only and never changed once applied, which is
+// what lets Replay iterate them without the lock.
+type State struct {
+	mu       sync.Mutex
+	records  []journal.Record // dense seqs from 1
+	indexes  []uint64         // the Raft index of records[i]
+	sessions map[string]*sessionState
+	applied  uint64 // Raft index of the last record applied
+}
+
+// sessionState is one upstream session's store as replicated.
+type sessionState struct {
+	nextSender uint64
+	nextTarget uint64
+	created    int64 // Unix ns
+	messages   map[uint64][]byte
+
+	hasReservation bool
+	reserved       uint64
+	clean          bool
+	owner          string
+}
+
+func newSessionState() *sessionState {
+	return &sessionState{nextSender: 1, nextTarget: 1, messages: map[uint64][]byte{}}
+}
+
+var _ StateMachine = (*State)(nil)
+
+// NewState returns an empty State.
+func NewState() *State {
+	return &State{sessions: map[string]*sessionState{}}
+}
+
+// Apply implements StateMachine. A record that does not decode is
+// rejected with ErrBadRecord and changes nothing; every other record is
+// applied.
+func (s *State) Apply(index uint64, b []byte) error {
+	r, err := decodeRecord(b)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.applied = index
+	if r.kind == kindJournal {
+		s.records = append(s.records, journal.Record{
+			Seq: uint64(len(s.records)) + 1, Type: r.typ, Time: r.time, Body: slices.Clone(r.body),
+		})
+		s.indexes = append(s.indexes, index)
+		return nil
+	}
+	ss := s.sessions[r.session]
+	if ss == nil {
+		ss = newSessionState()
+		s.sessions[r.session] = ss
+	}
+	switch r.op {
+	case opSender:
+		ss.nextSender = r.n
+	case opTarget:
+		ss.nextTarget = r.n
+	case opCreated:
+		ss.created = r.stamp
+	case opMessage:
+		ss.messages[r.n] = slices.Clone(r.msg)
+	case opSent:
+		ss.messages[r.n] = slices.Clone(r.msg)
+		ss.nextSender++
+	case opReset:
+		ss.nextSender, ss.nextTarget, ss.created = 1, 1, r.stamp
+		ss.messages = map[uint64][]byte{}
+	case opReserve:
+		ss.hasReservation, ss.reserved, ss.clean, ss.owner = true, r.n, r.clean, r.owner
+	}
+	return nil
+}
+
+// Replay calls fn for every journal record applied, in order, with dense
+// seqs from 1, and stops at fn's first error, which it returns. It holds
+// no lock while calling fn; records applied during the call may or may not
+// be included. fn must not modify the record's body. Any goroutine.
+func (s *State) Replay(fn func(journal.Record) error) error {
+	s.mu.Lock()
+	recs := s.records[:len(s.records):len(s.records)]
+	s.mu.Unlock()
+	for _, r := range recs {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// JournalLen returns how many journal records are applied.
+func (s *State) JournalLen() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.records)
+}
+
+// AppliedIndex returns the Raft index of the last record applied (or
+// restored).
+func (s *State) AppliedIndex() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applied
+}
+
+// journalSeq returns the journal seq of the record applied at Raft index
+// index, if it was a journal record still held.
+func (s *State) journalSeq(index uint64) (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := sort.Search(len(s.indexes), func(i int) bool { return s.indexes[i] >= index })
+	if i < len(s.indexes) && s.indexes[i] == index {
+		return s.records[i].Seq, true
+	}
+	return 0, false
+}
+
+// sessionView is a copy of one session's store, for the store's open.
+type sessionView struct {
+	nextSender, nextTarget int
+	created                int64
+	messages               map[int][]byte // shares the bodies, which are never changed
+
+	hasReservation bool
+	reserved       int
+	clean          bool
+	owner          string
+}
+
+// session returns a copy of session id's store; a session never written
+// has both sequence numbers at 1 and no reservation.
+func (s *State) session(id string) sessionView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.sessions[id]
+	if ss == nil {
+		ss = newSessionState()
+	}
+	v := sessionView{
+		nextSender: int(ss.nextSender), nextTarget: int(ss.nextTarget), created: ss.created,
+		messages:       make(map[int][]byte, len(ss.messages)),
+		hasReservation: ss.hasReservation, reserved: int(ss.reserved), clean: ss.clean, owner: ss.owner,
+	}
+	for seq, m := range ss.messages {
+		v.messages[int(seq)] = m
+	}
+	return v
+}

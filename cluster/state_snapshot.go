@@ -1,0 +1,264 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"slices"
+
+	"sgw/journal"
+)
+
+// Snapshot encoding of a State, version 1. Integers are big-endian.
+//
+//	"SGWSTATE" | u16 version (1) | u64 applied index
+//	u64 journal record count, then per record:
+//	    u64 Raft index | u8 type | i64 time | u32 len | body
+//	u32 session count, then per session, in id order:
+//	    u16 len | id | u64 next sender | u64 next target | i64 created |
+//	    u8 flags (1: has reservation, 2: clean) | u64 reserved |
+//	    u16 len | owner | u32 message count, then per message, in seq order:
+//	        u64 MsgSeqNum | u32 len | message
+//	u32 CRC-32C of everything before it
+//
+// Journal seqs are not stored: they are dense from 1.
+const (
+	snapshotMagic   = "SGWSTATE"
+	snapshotVersion = 1
+
+	flagReservation = 1
+	flagClean       = 2
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Snapshot implements StateMachine: a self-contained copy of the State.
+func (s *State) Snapshot() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	size := len(snapshotMagic) + 2 + 8 + 8 + 4 + 4
+	for _, r := range s.records {
+		size += 8 + 1 + 8 + 4 + len(r.Body)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, snapshotMagic...)
+	b = binary.BigEndian.AppendUint16(b, snapshotVersion)
+	b = binary.BigEndian.AppendUint64(b, s.applied)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(s.records)))
+	for i, r := range s.records {
+		b = binary.BigEndian.AppendUint64(b, s.indexes[i])
+		b = append(b, r.Type)
+		b = binary.BigEndian.AppendUint64(b, uint64(r.Time))
+		b = binary.BigEndian.AppendUint32(b, uint32(len(r.Body)))
+		b = append(b, r.Body...)
+	}
+	ids := make([]string, 0, len(s.sessions))
+	for id := range s.sessions {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ids)))
+	for _, id := range ids {
+		ss := s.sessions[id]
+		b = binary.BigEndian.AppendUint16(b, uint16(len(id)))
+		b = append(b, id...)
+		b = binary.BigEndian.AppendUint64(b, ss.nextSender)
+		b = binary.BigEndian.AppendUint64(b, ss.nextTarget)
+		b = binary.BigEndian.AppendUint64(b, uint64(ss.created))
+		var flags byte
+		if ss.hasReservation {
+			flags |= flagReservation
+		}
+		if ss.clean {
+			flags |= flagClean
+		}
+		b = append(b, flags)
+		b = binary.BigEndian.AppendUint64(b, ss.reserved)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(ss.owner)))
+		b = append(b, ss.owner...)
+		seqs := make([]uint64, 0, len(ss.messages))
+		for seq := range ss.messages {
+			seqs = append(seqs, seq)
+		}
+		slices.Sort(seqs)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(seqs)))
+		for _, seq := range seqs {
+			m := ss.messages[seq]
+			b = binary.BigEndian.AppendUint64(b, seq)
+			b = binary.BigEndian.AppendUint32(b, uint32(len(m)))
+			b = append(b, m...)
+		}
+	}
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
+}
+
+// Restore implements StateMachine: it replaces the whole State with the
+// one encoded in r. On error the State is unchanged.
+func (s *State) Restore(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("cluster: read state snapshot: %w", err)
+	}
+	st, err := decodeSnapshot(b)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.records, s.indexes, s.sessions, s.applied = st.records, st.indexes, st.sessions, st.applied
+	return nil
+}
+
+// snapReader reads a snapshot encoding; the first failure sticks.
+type snapReader struct {
+	b   []byte
+	err error
+}
+
+func (r *snapReader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: "+format, append([]any{ErrBadSnapshot}, args...)...)
+	}
+}
+
+func (r *snapReader) bytes(n int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.b) {
+		r.fail("%s: %d bytes wanted, %d left", what, n, len(r.b))
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *snapReader) u8(what string) byte {
+	if b := r.bytes(1, what); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (r *snapReader) u16(what string) int {
+	if b := r.bytes(2, what); b != nil {
+		return int(binary.BigEndian.Uint16(b))
+	}
+	return 0
+}
+
+func (r *snapReader) u32(what string) int {
+	if b := r.bytes(4, what); b != nil {
+		return int(binary.BigEndian.Uint32(b))
+	}
+	return 0
+}
+
+func (r *snapReader) u64(what string) uint64 {
+	if b := r.bytes(8, what); b != nil {
+		return binary.BigEndian.Uint64(b)
+	}
+	return 0
+}
+
+// count reads a count of items of at least min bytes each, refusing one
+// the remaining bytes cannot hold (so a forged count allocates nothing).
+func (r *snapReader) count(n uint64, min int, what string) int {
+	if r.err == nil && n > uint64(len(r.b)/min) {
+		r.fail("%s: count %d exceeds what %d bytes hold", what, n, len(r.b))
+	}
+	if r.err != nil {
+		return 0
+	}
+	return int(n)
+}
+
+// decodeSnapshot decodes and validates a snapshot encoding into a new
+// State. The bodies are copied out of b.
+func decodeSnapshot(b []byte) (*State, error) {
+	const trailer = 4
+	if len(b) < len(snapshotMagic)+2+trailer || string(b[:len(snapshotMagic)]) != snapshotMagic {
+		return nil, fmt.Errorf("%w: no %s header", ErrBadSnapshot, snapshotMagic)
+	}
+	if v := binary.BigEndian.Uint16(b[len(snapshotMagic):]); v != snapshotVersion {
+		return nil, fmt.Errorf("%w: version %d, this build reads %d", ErrBadSnapshot, v, snapshotVersion)
+	}
+	body := b[:len(b)-trailer]
+	if got, want := crc32.Checksum(body, castagnoli), binary.BigEndian.Uint32(b[len(b)-trailer:]); got != want {
+		return nil, fmt.Errorf("%w: checksum %08x, want %08x", ErrBadSnapshot, got, want)
+	}
+	r := &snapReader{b: body[len(snapshotMagic)+2:]}
+	st := NewState()
+	st.applied = r.u64("applied index")
+	n := r.count(r.u64("record count"), 8+1+8+4, "journal records")
+	st.records = make([]journal.Record, 0, n)
+	st.indexes = make([]uint64, 0, n)
+	for i := range n {
+		idx := r.u64("record index")
+		typ := r.u8("record type")
+		t := int64(r.u64("record time"))
+		data := r.bytes(r.u32("record length"), "record body")
+		if r.err != nil {
+			break
+		}
+		var prev uint64
+		if i > 0 {
+			prev = st.indexes[i-1]
+		}
+		if idx <= prev || idx > st.applied {
+			r.fail("record %d at index %d after index %d, applied %d", i+1, idx, prev, st.applied)
+			break
+		}
+		st.records = append(st.records, journal.Record{Seq: uint64(i) + 1, Type: typ, Time: t, Body: slices.Clone(data)})
+		st.indexes = append(st.indexes, idx)
+	}
+	ns := r.count(uint64(r.u32("session count")), 2+8+8+8+1+8+2+4, "sessions")
+	prev := ""
+	for i := range ns {
+		id := string(r.bytes(r.u16("session id length"), "session id"))
+		if r.err == nil && (id == "" || len(id) > maxSessionID || (i > 0 && id <= prev)) {
+			r.fail("session %d id %q after %q", i, id, prev)
+		}
+		prev = id
+		ss := newSessionState()
+		ss.nextSender = r.u64("next sender")
+		ss.nextTarget = r.u64("next target")
+		ss.created = int64(r.u64("created"))
+		flags := r.u8("flags")
+		ss.reserved = r.u64("reserved")
+		ss.owner = string(r.bytes(r.u16("owner length"), "owner"))
+		if r.err == nil && (flags&^(flagReservation|flagClean) != 0 ||
+			ss.nextSender == 0 || ss.nextTarget == 0 || ss.nextTarget > maxSeqNum ||
+			ss.reserved > maxSeqNum || (flags&flagReservation != 0) != (ss.reserved != 0)) {
+			r.fail("session %q: flags %x, next %d/%d, reserved %d", id, flags, ss.nextSender, ss.nextTarget, ss.reserved)
+		}
+		ss.hasReservation, ss.clean = flags&flagReservation != 0, flags&flagClean != 0
+		nm := r.count(uint64(r.u32("message count")), 8+4, "messages")
+		var last uint64
+		for range nm {
+			seq := r.u64("message seq")
+			m := r.bytes(r.u32("message length"), "message")
+			if r.err == nil && (seq == 0 || seq > maxSeqNum || seq <= last) {
+				r.fail("session %q: message %d after %d", id, seq, last)
+			}
+			if r.err != nil {
+				break
+			}
+			last = seq
+			ss.messages[seq] = slices.Clone(m)
+		}
+		if r.err != nil {
+			break
+		}
+		st.sessions[id] = ss
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d trailing bytes", len(r.b))
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return st, nil
+}

@@ -1,0 +1,159 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"sgw/journal"
+)
+
+// stateRecords is a sequence of records touching every kind and op.
+func stateRecords() [][]byte {
+	return [][]byte{
+		appendJournalRecord(nil, 'O', 1_700_000_000_000_000_000, []byte(`{"id":"o1"}`)),
+		sessionRecord(opCreated, "FIX.4.4:GW->CORE", 1_700_000_000_000_000_001, nil),
+		reserveRecord("FIX.4.4:GW->CORE", 4097, false, "n1/3"),
+		sessionRecord(opSent, "FIX.4.4:GW->CORE", 1, []byte("8=FIX.4.4\x0135=D\x0134=1\x0111=o1\x01")),
+		appendJournalRecord(nil, 'A', 1_700_000_000_000_000_002, nil),
+		sessionRecord(opMessage, "FIX.4.4:GW->CORE", 2, []byte("8=FIX.4.4\x0135=0\x0134=2\x01")),
+		sessionRecord(opSender, "FIX.4.4:GW->CORE", 3, nil),
+		sessionRecord(opTarget, "FIX.4.4:GW->CORE", 7, nil),
+		sessionRecord(opReset, "FIX.4.2:GW->MARGIN", 5, nil),
+		reserveRecord("FIX.4.2:GW->MARGIN", 9, true, ""),
+		appendJournalRecord(nil, 'F', 1_700_000_000_000_000_003, []byte("fill")),
+	}
+}
+
+func applyAll(t testing.TB, s *State, recs [][]byte) {
+	t.Helper()
+	for i, r := range recs {
+		if err := s.Apply(uint64(10+2*i), r); err != nil {
+			t.Fatalf("apply record %d: %v", i, err)
+		}
+	}
+}
+
+func TestStateApply(t *testing.T) {
+	s := NewState()
+	applyAll(t, s, stateRecords())
+	var recs []journal.Record
+	if err := s.Replay(func(r journal.Record) error { recs = append(recs, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || recs[0].Seq != 1 || recs[2].Seq != 3 || recs[1].Type != 'A' || string(recs[2].Body) != "fill" {
+		t.Fatalf("journal records = %+v", recs)
+	}
+	if seq, ok := s.journalSeq(10 + 2*4); !ok || seq != 2 {
+		t.Errorf("journalSeq of the 'A' record = %d, %v; want 2", seq, ok)
+	}
+	if _, ok := s.journalSeq(12); ok {
+		t.Error("journalSeq found a session record")
+	}
+	core := s.session("FIX.4.4:GW->CORE")
+	if core.nextSender != 3 || core.nextTarget != 7 || len(core.messages) != 2 || core.reserved != 4097 || core.clean || core.owner != "n1/3" {
+		t.Errorf("core session = %+v", core)
+	}
+	margin := s.session("FIX.4.2:GW->MARGIN")
+	if margin.nextSender != 1 || margin.created != 5 || !margin.clean || margin.reserved != 9 {
+		t.Errorf("margin session = %+v", margin)
+	}
+	if none := s.session("nobody"); none.hasReservation || none.nextSender != 1 {
+		t.Errorf("unknown session = %+v", none)
+	}
+}
+
+func TestStateRejectsBadRecords(t *testing.T) {
+	tests := []struct {
+		name string
+		rec  []byte
+	}{
+		{name: "empty", rec: nil},
+		{name: "unknown kind", rec: []byte{'X', 1, 2}},
+		{name: "short journal", rec: []byte{kindJournal, 'O', 0}},
+		{name: "no session id", rec: sessionRecord(opSender, "", 1, nil)},
+		{name: "zero next", rec: sessionRecord(opSender, "s", 0, nil)},
+		{name: "next too large", rec: sessionRecord(opTarget, "s", maxSeqNum+1, nil)},
+		{name: "trailing bytes", rec: sessionRecord(opSender, "s", 1, []byte("x"))},
+		{name: "zero MsgSeqNum", rec: sessionRecord(opSent, "s", 0, []byte("m"))},
+		{name: "unknown op", rec: sessionRecord('?', "s", 1, nil)},
+		{name: "reservation without mark", rec: sessionRecord(opReserve, "s", 1, nil)},
+		{name: "reservation mark 2", rec: sessionRecord(opReserve, "s", 1, []byte{2})},
+		{name: "zero reservation", rec: reserveRecord("s", 0, false, "o")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewState()
+			if err := s.Apply(1, tt.rec); !errors.Is(err, ErrBadRecord) {
+				t.Fatalf("Apply = %v, want ErrBadRecord", err)
+			}
+			if s.JournalLen() != 0 || len(s.sessions) != 0 {
+				t.Error("a rejected record changed the state")
+			}
+		})
+	}
+}
+
+func TestStateSnapshotRoundTrip(t *testing.T) {
+	s := NewState()
+	applyAll(t, s, stateRecords())
+	b, err := s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewState()
+	if err := r.Restore(bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := r.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, b2) {
+		t.Fatal("snapshot of the restored state differs")
+	}
+	// Both go on identically.
+	more := appendJournalRecord(nil, 'O', 9, []byte("next"))
+	for _, st := range []*State{s, r} {
+		if err := st.Apply(100, more); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if seq, ok := r.journalSeq(100); !ok || seq != 4 {
+		t.Errorf("restored state gave the next record seq %d, want 4", seq)
+	}
+	tests := []struct {
+		name   string
+		mangle func([]byte) []byte
+	}{
+		{name: "empty", mangle: func([]byte) []byte { return nil }},
+		{name: "bad magic", mangle: func(b []byte) []byte { b[0] = 'X'; return b }},
+		{name: "future version", mangle: func(b []byte) []byte { b[9] = 2; return b }},
+		{name: "flipped bit", mangle: func(b []byte) []byte { b[40] ^= 1; return b }},
+		{name: "truncated", mangle: func(b []byte) []byte { return b[:len(b)-5] }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bad := tt.mangle(bytes.Clone(b))
+			st := NewState()
+			applyAll(t, st, stateRecords()[:1])
+			if err := st.Restore(bytes.NewReader(bad)); !errors.Is(err, ErrBadSnapshot) {
+				t.Fatalf("Restore = %v, want ErrBadSnapshot", err)
+			}
+			if st.JournalLen() != 1 {
+				t.Error("a failed Restore changed the state")
+			}
+		})
+	}
+}
+
+func BenchmarkStateApplyJournal(b *testing.B) {
+	s := NewState()
+	rec := appendJournalRecord(nil, 'O', 1, bytes.Repeat([]byte("x"), 200))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := s.Apply(uint64(i+1), rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

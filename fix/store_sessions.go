@@ -1,0 +1,38 @@
+package fix
+
+import (
+	"github.com/quickfixgo/quickfix"
+)
+
+// SessionStores keeps the upstream sessions' stores somewhere other than
+// files in UpstreamConfig.StoreDir: in the cluster's replicated state
+// (cluster.SessionStores), so that the node that takes over as leader
+// resumes the sessions where the old leader left them. The Upstream wraps
+// what it opens exactly as it wraps its file store: the reservation bounds
+// every sender MsgSeqNum used, a store not marked clean by another owner
+// is treated like a store after a machine restart (the next sender
+// MsgSeqNum moves up to the reservation, and Handed answers HandedUnknown
+// for requests the store does not hold), and ResumeInboundAfter applies.
+//
+// Its types are quickfix's and Go's only, so an implementation need not
+// import this package. The Upstream calls it from its Run goroutine (open
+// and reservation at start and close) and, for reservations, from the
+// goroutines that call the store (quickfix's session goroutine and the
+// pacer), one call at a time per session.
+type SessionStores interface {
+	// OpenMessages opens sid's message store (sequence numbers, creation
+	// time, messages saved) as last written. Writes to it need not be
+	// durable when they return: the reservation covers them.
+	OpenMessages(sid quickfix.SessionID) (quickfix.MessageStore, error)
+	// ReadReservation returns sid's last reservation: every sender
+	// MsgSeqNum used is below reserved; clean marks a clean close; owner is
+	// the Owner that wrote it. found is false when none was written.
+	ReadReservation(sid quickfix.SessionID) (reserved int, clean bool, owner string, found bool, err error)
+	// WriteReservation records sid's reservation durably before it
+	// returns, after every write to sid's message store made before it.
+	WriteReservation(sid quickfix.SessionID, reserved int, clean bool, owner string) error
+	// Owner names the incarnation of the writer, as a machine's boot id
+	// does for the file store: a store left unclean by another owner may
+	// have lost its tail. It must not be empty.
+	Owner() string
+}

@@ -1,0 +1,281 @@
+package fix
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/quickfixgo/quickfix"
+
+	"sgw/cluster"
+)
+
+// fakeSessions is a SessionStores in memory: quickfix's memory store and
+// a reservation per session, kept across "restarts" of the factory.
+type fakeSessions struct {
+	owner  string
+	stores map[string]quickfix.MessageStore
+	res    map[string]fakeReservation
+	writes int
+}
+
+type fakeReservation struct {
+	reserved int
+	clean    bool
+	owner    string
+}
+
+var _ SessionStores = (*fakeSessions)(nil)
+
+func newFakeSessions(owner string) *fakeSessions {
+	return &fakeSessions{owner: owner, stores: map[string]quickfix.MessageStore{}, res: map[string]fakeReservation{}}
+}
+
+// memStore wraps quickfix's memory store so that Close keeps it for the
+// next open.
+type memStore struct{ quickfix.MessageStore }
+
+func (memStore) Close() error { return nil }
+
+func (f *fakeSessions) OpenMessages(sid quickfix.SessionID) (quickfix.MessageStore, error) {
+	st, ok := f.stores[sid.String()]
+	if !ok {
+		inner, err := quickfix.NewMemoryStoreFactory().Create(sid)
+		if err != nil {
+			return nil, err
+		}
+		st = memStore{inner}
+		f.stores[sid.String()] = st
+	}
+	return st, nil
+}
+
+func (f *fakeSessions) ReadReservation(sid quickfix.SessionID) (int, bool, string, bool, error) {
+	r, ok := f.res[sid.String()]
+	return r.reserved, r.clean, r.owner, ok, nil
+}
+
+func (f *fakeSessions) WriteReservation(sid quickfix.SessionID, reserved int, clean bool, owner string) error {
+	f.writes++
+	f.res[sid.String()] = fakeReservation{reserved: reserved, clean: clean, owner: owner}
+	return nil
+}
+
+func (f *fakeSessions) Owner() string { return f.owner }
+
+// TestSessionStoresReservation runs storeFactory's reservation logic on a
+// SessionStores: a clean close or the same owner keeps the sequence; an
+// unclean close by another owner skips to the reservation and marks the
+// scan lost.
+func TestSessionStoresReservation(t *testing.T) {
+	tests := []struct {
+		name      string
+		clean     bool
+		nextOwner string
+		wantNext  int
+		wantLost  bool
+	}{
+		{name: "clean close, other owner", clean: true, nextOwner: "n2/7", wantNext: 4},
+		{name: "unclean, same owner", nextOwner: "n1/5", wantNext: 4},
+		{name: "unclean, other owner", nextOwner: "n2/7", wantNext: 1 + reserveBlock, wantLost: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := newFakeSessions("n1/5")
+			f, sid := newTestStoreFactory(t, t.TempDir())
+			f.sessions = fs
+			st, err := f.Create(sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 1; i <= 3; i++ {
+				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, orderMsg(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.clean {
+				if err := f.close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fs.owner = tt.nextOwner
+			f2, _ := newTestStoreFactory(t, t.TempDir())
+			f2.sessions = fs
+			var scan storeScan
+			f2.onScan = func(sc storeScan) { scan = sc }
+			st2, err := f2.Create(sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f2.close()
+			if got := st2.NextSenderMsgSeqNum(); got != tt.wantNext {
+				t.Errorf("next sender = %d, want %d", got, tt.wantNext)
+			}
+			if scan.lost != tt.wantLost || !scan.handed["ord1"] || !scan.handed["ord3"] {
+				t.Errorf("scan lost=%v handed=%v, want lost=%v and ord1..ord3", scan.lost, scan.handed, tt.wantLost)
+			}
+			if r := fs.res[sid.String()]; r.owner != tt.nextOwner || r.clean || r.reserved != tt.wantNext+reserveBlock {
+				t.Errorf("reservation after open = %+v, want %d by %s, not clean", r, tt.wantNext+reserveBlock, tt.nextOwner)
+			}
+		})
+	}
+}
+
+// raftCluster is a 3-node cluster on loopback TCP, each node driving a
+// cluster.State.
+type raftCluster struct {
+	nodes  []*cluster.Node
+	states []*cluster.State
+}
+
+func newRaftCluster(t *testing.T) *raftCluster {
+	t.Helper()
+	c := &raftCluster{}
+	peers := map[string]string{}
+	for i := range 3 {
+		st := cluster.NewState()
+		n, err := cluster.New(cluster.Config{NodeID: fmt.Sprintf("n%d", i+1), DataDir: t.TempDir()}, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		c.nodes, c.states = append(c.nodes, n), append(c.states, st)
+		peers[n.ID()] = n.Addr()
+	}
+	for _, n := range c.nodes {
+		if err := n.Start(peers); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// waitLeader waits for a leadership event of a node other than exclude
+// that announces an epoch, and returns its index.
+func (c *raftCluster) waitLeader(t *testing.T, exclude int) int {
+	t.Helper()
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	for {
+		for i, n := range c.nodes {
+			if i != exclude && n.Epoch() != 0 {
+				return i
+			}
+		}
+		// Each node's LeaderCh holds its latest leadership; wait on all.
+		events := make(chan struct{}, len(c.nodes))
+		stop := make(chan struct{})
+		for i, n := range c.nodes {
+			if i == exclude {
+				continue
+			}
+			go func() {
+				select {
+				case <-n.LeaderCh():
+					events <- struct{}{}
+				case <-stop:
+				}
+			}()
+		}
+		select {
+		case <-events:
+		case <-deadline.C:
+			close(stop)
+			t.Fatal("no leader in 20s")
+		}
+		close(stop)
+	}
+}
+
+func clusterStoreFactory(t *testing.T, n *cluster.Node, st *cluster.State) *storeFactory {
+	t.Helper()
+	ss, err := cluster.NewSessionStores(cluster.SessionStoresConfig{Node: n, State: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := newTestStoreFactory(t, t.TempDir())
+	f.sessions = ss
+	f.log = slog.New(slog.DiscardHandler)
+	return f
+}
+
+// TestClusterStoreTakeover writes a session store on the leader of a
+// 3-node cluster and opens it on the next leader: after a planned handover
+// (store closed cleanly) the sequence continues; after the leader is
+// killed it resumes at the reservation with the scan marked lost. Both
+// find the messages saved.
+func TestClusterStoreTakeover(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		t.Run(fmt.Sprintf("kill=%v", kill), func(t *testing.T) {
+			c := newRaftCluster(t)
+			a := c.waitLeader(t, -1)
+			f := clusterStoreFactory(t, c.nodes[a], c.states[a])
+			_, sid := newTestStoreFactory(t, t.TempDir())
+			st, err := f.Create(sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 1; i <= 5; i++ {
+				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, orderMsg(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := st.SetNextTargetMsgSeqNum(9); err != nil {
+				t.Fatal(err)
+			}
+			if kill {
+				// The saves are committed (not only sent) before the
+				// leader dies, so the next leader must hold them.
+				if err := c.nodes[a].Barrier(0); err != nil {
+					t.Fatal(err)
+				}
+				c.nodes[a].Close()
+			} else {
+				if err := f.close(); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.nodes[a].TransferLeadership(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b := c.waitLeader(t, a)
+			f2 := clusterStoreFactory(t, c.nodes[b], c.states[b])
+			var scan storeScan
+			f2.onScan = func(sc storeScan) { scan = sc }
+			st2, err := f2.Create(sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f2.close()
+			wantNext := 6
+			if kill {
+				wantNext = 1 + reserveBlock
+			}
+			if got := st2.NextSenderMsgSeqNum(); got != wantNext {
+				t.Errorf("next sender on n%d = %d, want %d", b+1, got, wantNext)
+			}
+			if got := st2.NextTargetMsgSeqNum(); got != 9 {
+				t.Errorf("next target on n%d = %d, want 9", b+1, got)
+			}
+			if scan.lost != kill || !scan.handed["ord1"] || !scan.handed["ord5"] {
+				t.Errorf("scan lost=%v handed=%v, want lost=%v and ord1..ord5", scan.lost, scan.handed, kill)
+			}
+			msgs, err := st2.GetMessages(1, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) != 5 || !bytes.Equal(msgs[0], orderMsg(1)) || !bytes.Equal(msgs[4], orderMsg(5)) {
+				t.Errorf("messages on n%d = %q, want the 5 saved", b+1, msgs)
+			}
+			// The old leader's store refuses to write further.
+			if !kill {
+				if _, err := clusterStoreFactory(t, c.nodes[a], c.states[a]).Create(sid); !errors.Is(err, cluster.ErrNotLeader) {
+					t.Errorf("open on the old leader = %v, want ErrNotLeader", err)
+				}
+			}
+		})
+	}
+}
