@@ -39,6 +39,9 @@ type childSpec struct {
 	Lines     map[string][]string `json:"lines"`      // upstream → line addresses
 	Begin     map[string]string   `json:"begin"`      // upstream → BeginString
 	Log       bool                `json:"log"`
+	// Cluster, when set, makes the child a cluster node (its journal and
+	// stores in the cluster's DataDir).
+	Cluster *configs.Cluster `json:"cluster,omitempty"`
 }
 
 // TestGatewayChildProcess is not a test: the restart tests run the test
@@ -63,6 +66,7 @@ func TestGatewayChildProcess(t *testing.T) {
 	cfg.Feeds, cfg.Brokers, cfg.Sim, cfg.FIXSim = nil, nil, nil, nil
 	tuneForLoad(cfg)
 	cfg.Orders.Journal = spec.Journal
+	cfg.Cluster = spec.Cluster
 	for i := range cfg.Orders.Upstreams {
 		u := &cfg.Orders.Upstreams[i]
 		u.StoreDir = spec.StoreDirs[u.Name]
@@ -136,7 +140,7 @@ func startChild(t *testing.T, v *venue) *child { return startChildOn(t, v.cfg) }
 func startChildOn(t *testing.T, cfg *configs.File) *child {
 	t.Helper()
 	spec := childSpec{Journal: cfg.Orders.Journal, StoreDirs: map[string]string{}, Lines: map[string][]string{},
-		Begin: map[string]string{}, Log: os.Getenv("SGW_TEST_LOG") != ""}
+		Begin: map[string]string{}, Log: os.Getenv("SGW_TEST_LOG") != "", Cluster: cfg.Cluster}
 	for _, u := range cfg.Orders.Upstreams {
 		spec.StoreDirs[u.Name] = u.StoreDir
 		spec.Begin[u.Name] = u.BeginString
@@ -471,8 +475,17 @@ func journaled(t *testing.T, cfg *configs.File) (uids map[string]string, count m
 	if err != nil {
 		t.Fatal(err)
 	}
+	return journaledIn(t, func(fn func(journal.Record) error) error { return journal.ReadFileKeys(cfg.Orders.Journal, keys, fn) })
+}
+
+// readJournal reads a journal's records in order.
+type readJournal func(fn func(journal.Record) error) error
+
+// journaledIn is journaled of the journal read reads.
+func journaledIn(t *testing.T, read readJournal) (uids map[string]string, count map[string]int) {
+	t.Helper()
 	uids, count = map[string]string{}, map[string]int{}
-	err = journal.ReadFileKeys(cfg.Orders.Journal, keys, func(r journal.Record) error {
+	err := read(func(r journal.Record) error {
 		if r.Type == 'N' {
 			var rec struct {
 				ClOrdID string `json:"c"`
@@ -505,6 +518,14 @@ func journaled(t *testing.T, cfg *configs.File) (uids map[string]string, count m
 // journal). It waits until every journaled order reached the venue.
 func checkExactlyOnce(t *testing.T, v *venue, ids []string, allowed []string, traders ...*trader) {
 	t.Helper()
+	uids, count := journaled(t, v.cfg)
+	checkExactlyOnceIn(t, v, uids, count, ids, allowed, traders...)
+}
+
+// checkExactlyOnceIn is checkExactlyOnce with the journal's new orders
+// given (journaledIn).
+func checkExactlyOnceIn(t *testing.T, v *venue, uids map[string]string, count map[string]int, ids []string, allowed []string, traders ...*trader) {
+	t.Helper()
 	heard := map[string]bool{}
 	news := map[string]int{}
 	refused := map[string]string{}
@@ -526,7 +547,6 @@ func checkExactlyOnce(t *testing.T, v *venue, ids []string, allowed []string, tr
 		}
 		tr.mu.Unlock()
 	}
-	uids, count := journaled(t, v.cfg)
 	for id, e := range refused {
 		ok := false
 		for _, code := range allowed {

@@ -27,6 +27,7 @@ import (
 
 	"sgw/atrest"
 	"sgw/auth"
+	"sgw/cluster"
 	"sgw/configs"
 	"sgw/feed"
 	"sgw/fix"
@@ -51,6 +52,7 @@ type Gateway struct {
 	journal   *journal.Journal
 	keys      *atrest.KeyRing // storage.encryption; nil: plain files
 	upstreams []*fix.Upstream
+	clu       *clustered       // a cluster node's order entry; nil for a single gateway
 	brokers   *broker.Acceptor // nil without a brokers section
 	log       *slog.Logger
 	// drainTimeout bounds the wait, at shutdown, for accepted requests to
@@ -108,17 +110,30 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 		}
 		deps.Tokens = g.tokens
 	}
-	if cfg.Orders != nil {
+	var entry broker.OrderEntry
+	switch {
+	case cfg.Orders != nil && cfg.Cluster != nil:
+		tc, err := orderTerms(cfg, reg, log)
+		if err != nil {
+			return nil, err
+		}
+		if g.clu, err = newClustered(cfg.Cluster, tc, log.With("component", "cluster")); err != nil {
+			return nil, err
+		}
+		g.drainTimeout = tc.drain
+		deps.Orders, deps.Admin, deps.Cluster, entry = g.clu.entry, g.clu.entry, g.clu, g.clu.entry
+		reg.MustRegister(gateway.NewOrdersCollector(g.clu.entry), cluster.NewCollector(g.clu.node))
+	case cfg.Orders != nil:
 		if err := g.buildOrders(cfg, reg, log); err != nil {
 			return nil, err
 		}
-		deps.Orders, deps.Admin = g.orders, g.orders
+		deps.Orders, deps.Admin, entry = g.orders, g.orders, g.orders
 		reg.MustRegister(gateway.NewOrdersCollector(g.orders))
 	}
-	if cfg.Brokers != nil && g.orders != nil {
+	if cfg.Brokers != nil && entry != nil {
 		bc := *cfg.Brokers
 		bc.Keys = g.keys
-		if g.brokers, err = broker.New(bc, g.orders, reg, log.With("component", "broker")); err != nil {
+		if g.brokers, err = broker.New(bc, entry, reg, log.With("component", "broker")); err != nil {
 			g.close()
 			return nil, err
 		}
@@ -130,18 +145,49 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 	return g, nil
 }
 
-// buildOrders builds order entry: risk, the journal (replayed), the order
-// manager and the upstream FIX sessions.
-func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *slog.Logger) error {
+// orderTerms is what order entry is built from: the manager's and the
+// risk checks' configuration, the upstream sessions', and the metrics
+// every order manager shares.
+func orderTerms(cfg *configs.File, reg *prometheus.Registry, log *slog.Logger) (termConfig, error) {
 	oc := cfg.Orders
 	rcfg := oc.Risk
 	if len(rcfg.Instruments) == 0 {
 		rcfg.Instruments = cfg.Instruments
 	}
-	rc, err := risk.New(rcfg, nil)
+	if _, err := risk.New(rcfg, nil); err != nil {
+		return termConfig{}, err
+	}
+	var credit []string
+	for _, a := range rcfg.Accounts {
+		if a.Credit {
+			credit = append(credit, a.ID)
+		}
+	}
+	internal := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gateway_order_internal_latency_seconds",
+		Help:    "Time from a new order's arrival to its hand-over to the upstream FIX session (risk, journal fsync, routing).",
+		Buckets: prometheus.ExponentialBuckets(25e-6, 2, 16)})
+	reg.MustRegister(internal)
+	tc := termConfig{
+		orders: orders.Config{CreditAccounts: credit, IDPrefix: oc.IDPrefix,
+			HoldQueue: oc.HoldQueue, HoldTimeout: oc.HoldTimeout, AckTimeout: oc.AckTimeout, StatusTimeout: oc.StatusTimeout,
+			OnSent: func(d time.Duration) { internal.Observe(d.Seconds()) }, Registry: reg},
+		risk: rcfg, ups: oc.Upstreams, reg: reg, drain: oc.DrainTimeout,
+		onReplay: func(n int) { log.Info("order journal replayed", "records", n) },
+	}
+	if tc.drain == 0 {
+		tc.drain = 5 * time.Second
+	}
+	return tc, nil
+}
+
+// buildOrders builds a single gateway's order entry: risk, the journal
+// (replayed), the order manager and the upstream FIX sessions.
+func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *slog.Logger) error {
+	tc, err := orderTerms(cfg, reg, log)
 	if err != nil {
 		return err
 	}
+	oc := cfg.Orders
 	if oc.Journal == "" {
 		return fmt.Errorf("%w: orders.journal is required", configs.ErrConfig)
 	}
@@ -158,25 +204,17 @@ func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *
 	if err != nil {
 		return err
 	}
-	var credit []string
-	for _, a := range rcfg.Accounts {
-		if a.Credit {
-			credit = append(credit, a.ID)
-		}
-	}
-	internal := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gateway_order_internal_latency_seconds",
-		Help:    "Time from a new order's arrival to its hand-over to the upstream FIX session (risk, journal fsync, routing).",
-		Buckets: prometheus.ExponentialBuckets(25e-6, 2, 16)})
-	reg.MustRegister(internal)
-	g.orders, err = orders.New(orders.Config{CreditAccounts: credit, IDPrefix: oc.IDPrefix,
-		HoldQueue: oc.HoldQueue, HoldTimeout: oc.HoldTimeout, AckTimeout: oc.AckTimeout, StatusTimeout: oc.StatusTimeout,
-		OnSent: func(d time.Duration) { internal.Observe(d.Seconds()) }, Registry: reg},
-		rc, g.journal, log.With("component", "orders"))
+	rc, err := risk.New(tc.risk, nil)
 	if err != nil {
 		g.close()
 		return err
 	}
-	for _, uc := range oc.Upstreams {
+	g.orders, err = orders.New(tc.orders, rc, g.journal, log.With("component", "orders"))
+	if err != nil {
+		g.close()
+		return err
+	}
+	for _, uc := range tc.ups {
 		uc.Keys = g.keys
 		// The order manager is the sessions' handler: reports, rejects and
 		// session changes go straight to it.
@@ -188,16 +226,13 @@ func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *
 		g.upstreams = append(g.upstreams, u)
 		g.orders.AddUpstream(uc.Name, u)
 	}
-	g.drainTimeout = oc.DrainTimeout
-	if g.drainTimeout == 0 {
-		g.drainTimeout = 5 * time.Second
-	}
+	g.drainTimeout = tc.drain
 	n, err := g.orders.Recover()
 	if err != nil {
 		g.close()
 		return err
 	}
-	log.Info("order journal replayed", "records", n)
+	tc.onReplay(n)
 	return nil
 }
 
@@ -272,6 +307,11 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	for _, u := range g.upstreams {
 		upstreams.start(func() error { return u.Run(upstreams.ctx) }, fail)
 	}
+	if g.clu != nil {
+		// The node and its leadership terms stop with the upstream
+		// sessions, after the clients.
+		upstreams.start(func() error { return g.clu.run(upstreams.ctx) }, fail)
+	}
 	core.start(func() error { return g.books.Run(core.ctx) }, fail)
 	for _, f := range g.feeds {
 		core.start(func() error { return f.Run(core.ctx) }, fail)
@@ -291,7 +331,7 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 		reason = "a component failed: " + err.Error()
 	}
 	g.log.Info("gateway stopping", "reason", reason)
-	if g.orders != nil {
+	if g.orders != nil || g.clu != nil {
 		dctx, cancel := context.WithTimeout(context.Background(), g.drainTimeout)
 		// WebSocket clients get orders.stopping from the server itself
 		// (their requests in flight finish first); brokers, and anything
@@ -299,7 +339,11 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 		if serr := g.server.StopOrders(dctx); serr != nil {
 			g.log.Warn("gateway: WebSocket order requests did not finish in time", "err", serr)
 		}
-		if derr := g.orders.Drain(dctx); derr != nil {
+		drain := g.clu.drain
+		if g.orders != nil {
+			drain = g.orders.Drain
+		}
+		if derr := drain(dctx); derr != nil {
 			g.log.Warn("gateway: order entry did not drain in time", "err", derr)
 		} else {
 			g.log.Info("gateway: order entry drained")

@@ -1,0 +1,227 @@
+package system
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sgw/cluster"
+	"sgw/configs"
+	"sgw/fix"
+	"sgw/orders"
+	"sgw/risk"
+)
+
+// clustered is a gateway's part in a Raft cluster (configs.Cluster): the
+// node, the replicated state (the order journal's records and the upstream
+// sessions' stores), and order entry by leadership term. While this node
+// leads, a term runs: an order manager over the replicated journal
+// (replayed first, as after a restart) and the upstream FIX sessions over
+// the replicated stores, fenced by the term's epoch. When leadership ends
+// the term ends at once (nothing more reaches the venue from this node)
+// and order entry refuses with orders.not_leader until the next term.
+//
+// run is called once, by one goroutine, which is the only one to start and
+// end terms. The entry (leaderEntry) is safe from any goroutine.
+type clustered struct {
+	node   *cluster.Node
+	state  *cluster.State
+	stores *cluster.SessionStores
+	entry  *leaderEntry
+	peers  map[string]string
+	terms  termConfig
+	log    *slog.Logger
+}
+
+// termConfig is what each term builds its manager and sessions from.
+type termConfig struct {
+	orders   orders.Config
+	risk     risk.Config
+	ups      []fix.UpstreamConfig
+	reg      *prometheus.Registry
+	drain    time.Duration
+	onReplay func(records int)
+}
+
+// term is one leadership term's order entry.
+type term struct {
+	epoch  uint64
+	m      *orders.Manager
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	failed chan error // the first component error, buffered
+}
+
+// newClustered opens the node (binding its Raft address) and the
+// replicated state. cc.DataDir "" is refused here; the demo fills it.
+func newClustered(cc *configs.Cluster, terms termConfig, log *slog.Logger) (*clustered, error) {
+	ncfg := cc.Node()
+	if ncfg.DataDir == "" {
+		return nil, fmt.Errorf("%w: cluster.data_dir is required", configs.ErrConfig)
+	}
+	if err := os.MkdirAll(ncfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("system: cluster data dir: %w", err)
+	}
+	state := cluster.NewState()
+	node, err := cluster.New(ncfg, state)
+	if err != nil {
+		return nil, err
+	}
+	stores, err := cluster.NewSessionStores(cluster.SessionStoresConfig{Node: node, State: state})
+	if err != nil {
+		node.Close()
+		return nil, err
+	}
+	c := &clustered{node: node, state: state, stores: stores, peers: ncfg.Peers, terms: terms, log: log.With("node", ncfg.NodeID)}
+	c.entry = newLeaderEntry(func() string {
+		id, _ := node.Leader()
+		return id
+	})
+	return c, nil
+}
+
+// Role implements gateway.Cluster.
+func (c *clustered) Role() (role, leader string, quorum bool) {
+	st := c.node.Status()
+	return st.Role, st.LeaderID, st.Quorum(c.node.HeartbeatTimeout())
+}
+
+// run starts the node and follows its leadership until ctx ends; then the
+// running term ends (after Drain, see drain) and the node hands its
+// leadership over and closes.
+func (c *clustered) run(ctx context.Context) error {
+	if err := c.node.Start(c.peers); err != nil {
+		c.node.Close()
+		return err
+	}
+	c.log.Info("cluster node started", "raft", c.node.Addr())
+	var t *term
+	var failed <-chan error
+	defer func() {
+		if t != nil {
+			c.endTerm(t, "stopping")
+			// A planned stop hands over at once instead of waiting for
+			// the election timeout.
+			if err := c.node.TransferLeadership(); err != nil {
+				c.log.Warn("cluster: leadership not handed over", "err", err)
+			}
+		}
+		if err := c.node.Close(); err != nil {
+			c.log.Warn("cluster: close", "err", err)
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-failed:
+			// A component of the term failed (a session could not be set
+			// up): end it and let another node lead.
+			c.log.Error("cluster: the leadership term failed; handing over", "epoch", t.epoch, "err", err)
+			c.endTerm(t, "failed")
+			t, failed = nil, nil
+			if err := c.node.TransferLeadership(); err != nil {
+				c.log.Warn("cluster: leadership not handed over", "err", err)
+			}
+		case l := <-c.node.LeaderCh():
+			if t != nil && (!l.IsLeader || l.Epoch != t.epoch) {
+				c.endTerm(t, "leadership lost")
+				t, failed = nil, nil
+			}
+			if l.IsLeader && t == nil {
+				nt, err := c.startTerm(l.Epoch)
+				if err != nil {
+					c.log.Error("cluster: cannot take the lead; handing over", "epoch", l.Epoch, "err", err)
+					if err := c.node.TransferLeadership(); err != nil {
+						c.log.Warn("cluster: leadership not handed over", "err", err)
+					}
+					continue
+				}
+				t, failed = nt, nt.failed
+			}
+		}
+	}
+}
+
+// startTerm builds and starts order entry for a leadership won in epoch:
+// the manager replays the replicated journal, the sessions open the
+// replicated stores (a takeover reads as a restart: the recovery rule
+// resolves every open order), then clients are served.
+func (c *clustered) startTerm(epoch uint64) (*term, error) {
+	start := time.Now()
+	j, err := cluster.NewJournal(cluster.JournalConfig{Node: c.node, State: c.state})
+	if err != nil {
+		return nil, err
+	}
+	rc, err := risk.New(c.terms.risk, nil)
+	if err != nil {
+		return nil, err
+	}
+	m, err := orders.New(c.terms.orders, rc, j, c.log.With("component", "orders"))
+	if err != nil {
+		return nil, err
+	}
+	fence := c.node.Fencer(epoch)
+	var ups []*fix.Upstream
+	for _, uc := range c.terms.ups {
+		uc.Sessions, uc.Fence, uc.Keys = c.stores, fence.Check, nil
+		u, err := fix.NewUpstream(uc, m, c.terms.reg, c.log.With("component", "fix"))
+		if err != nil {
+			m.Close()
+			return nil, err
+		}
+		ups = append(ups, u)
+		m.AddUpstream(uc.Name, u)
+	}
+	n, err := m.Recover()
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	if c.terms.onReplay != nil {
+		c.terms.onReplay(n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &term{epoch: epoch, m: m, cancel: cancel, failed: make(chan error, 1)}
+	fail := func(err error) {
+		if err != nil && ctx.Err() == nil {
+			select {
+			case t.failed <- err:
+			default:
+			}
+		}
+	}
+	for _, u := range ups {
+		t.wg.Go(func() { fail(u.Run(ctx)) })
+	}
+	t.wg.Go(func() { fail(m.Run(ctx)) })
+	c.entry.set(m)
+	c.log.Info("cluster: leading; order entry open", "epoch", epoch, "records_replayed", n, "took", time.Since(start))
+	return t, nil
+}
+
+// endTerm stops a term's order entry: clients are refused from now on,
+// the sessions end (a deposed leader's fence keeps even their Logout off
+// the wire) and the manager closes.
+func (c *clustered) endTerm(t *term, why string) {
+	c.entry.set(nil)
+	t.cancel()
+	t.wg.Wait()
+	t.m.Close()
+	c.log.Info("cluster: leadership term ended; order entry refused here", "epoch", t.epoch, "reason", why)
+}
+
+// drain, at shutdown, stops new orders on the running term and waits (up
+// to ctx) for what it accepted to be sent and answered.
+func (c *clustered) drain(ctx context.Context) error {
+	m := c.entry.current()
+	if m == nil {
+		return nil
+	}
+	return m.Drain(ctx)
+}

@@ -1,0 +1,164 @@
+package system
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"sgw/cluster"
+	"sgw/configs"
+	"sgw/journal"
+)
+
+// clusterNode is one gateway process of a test cluster.
+type clusterNode struct {
+	cfg   *configs.File // its own copy: the cluster section names it
+	child *child        // nil while killed
+}
+
+// freeAddrs reserves n loopback TCP addresses for the nodes' Raft
+// transports: every member must know every address before the first
+// start (bootstrap), so they cannot be port 0. Each is bound and released;
+// a node restarts on its address.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ln.Addr().String())
+		ln.Close()
+	}
+	return out
+}
+
+// startCluster starts three gateway processes as one cluster on the
+// venue.
+func startCluster(t *testing.T, v *venue) []*clusterNode {
+	t.Helper()
+	addrs := freeAddrs(t, 3)
+	var members []configs.ClusterNode
+	for i, a := range addrs {
+		members = append(members, configs.ClusterNode{ID: fmt.Sprintf("n%d", i+1), Raft: a})
+	}
+	var nodes []*clusterNode
+	for i := range addrs {
+		cfg := *v.cfg
+		cfg.Cluster = &configs.Cluster{NodeID: members[i].ID, DataDir: t.TempDir(), Nodes: members}
+		n := &clusterNode{cfg: &cfg}
+		nodes = append(nodes, n)
+	}
+	for _, n := range nodes {
+		n.child = startChildOn(t, n.cfg)
+	}
+	return nodes
+}
+
+// role asks a node's /readyz for its role.
+func role(base string) string {
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Role string `json:"role"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&body) != nil {
+		return ""
+	}
+	return body.Role
+}
+
+// waitClusterLeader waits until a live node reports itself leader and
+// the venue has the core session logged on (the leader's term is open),
+// and returns it.
+func waitClusterLeader(t *testing.T, v *venue, nodes []*clusterNode) *clusterNode {
+	t.Helper()
+	var leader *clusterNode
+	waitUntil(t, "a cluster leader with its upstream session", 60*time.Second, func() bool {
+		leader = nil
+		for _, n := range nodes {
+			if n.child != nil && role(n.child.base) == "leader" {
+				leader = n
+			}
+		}
+		return leader != nil && v.fix.LoggedOn("SGW-CORE")
+	})
+	return leader
+}
+
+// TestClusterKill9Leader kills the leader with SIGKILL mid-stream of
+// orders again and again (a different moment each time), restarting the
+// killed node as a follower: after every takeover the new leader resumes
+// the upstream session from the replicated store and journal. At the end
+// every order a client heard accepted is in the replicated journal, and
+// every journaled order reached the venue exactly once.
+func TestClusterKill9Leader(t *testing.T) {
+	kills := 20
+	if testing.Short() {
+		kills = 3
+	}
+	v := startVenue(t)
+	nodes := startCluster(t, v)
+	tok := token(t, v.cfg)
+	var traders []*trader
+	var ids []string
+	var takeovers []time.Duration
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
+	for k := range kills {
+		leader := waitClusterLeader(t, v, nodes)
+		tr := newTrader(t, leader.child.base, tok)
+		traders = append(traders, tr)
+		n := 40 + rng.IntN(120) // the kill comes after n/2 orders, at 400/s
+		var killed time.Time
+		ids = append(ids, tr.stream(fmt.Sprintf("k%d", k), n, 400, func() {
+			killed = time.Now()
+			leader.child.kill(t)
+			leader.child = nil
+		})...)
+		<-tr.done
+		next := waitClusterLeader(t, v, nodes)
+		takeovers = append(takeovers, time.Since(killed))
+		if next == leader {
+			t.Fatal("the killed node leads")
+		}
+		leader.child = startChildOn(t, leader.cfg)
+	}
+	// A last stream on the last leader, left to finish: its orders work.
+	leader := waitClusterLeader(t, v, nodes)
+	tr := newTrader(t, leader.child.base, tok)
+	traders = append(traders, tr)
+	more := tr.stream("last", 20, 100, nil)
+	tr.waitFor("the last orders working", func() bool {
+		for _, id := range more {
+			if tr.final[id] != "new" {
+				return false
+			}
+		}
+		return true
+	})
+	ids = append(ids, more...)
+	// Stop every node cleanly, the leader last, and read the journal the
+	// last leader holds.
+	for _, n := range nodes {
+		if n != leader && n.child != nil {
+			n.child.term(t)
+		}
+	}
+	leader.child.term(t)
+	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
+		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, fn)
+	}))
+	checkExactlyOnceIn(t, v, uids, count, ids, nil, traders...)
+	slices.Sort(takeovers)
+	t.Logf("%d kills of the leader; takeover (kill to a new leader with its upstream session logged on): min %v, median %v, max %v",
+		kills, takeovers[0], takeovers[len(takeovers)/2], takeovers[len(takeovers)-1])
+}
