@@ -60,3 +60,60 @@ func TestFencerLease(t *testing.T) {
 		t.Fatalf("the old leader with the new epoch = %v; want ErrFenced", err)
 	}
 }
+
+// TestFencedLeadersNeverOverlap partitions the leader while a sender on it
+// checks its Fencer before every "send", as the upstream relay does, and
+// a sender on each follower does the same with the epoch it wins: the
+// deposed leader's last permitted send comes before the new leader's
+// first, so the venue never hears two leaders at once.
+func TestFencedLeadersNeverOverlap(t *testing.T) {
+	c := newTestCluster(t, true)
+	old := c.waitLeader("")
+	var lastOld atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	sending := make(chan struct{})
+	go func() {
+		defer close(done)
+		f := old.node.Fencer(old.node.Epoch())
+		for first := true; ; first = false {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if f.Check() != nil {
+				return // fenced for good
+			}
+			lastOld.Store(time.Now().UnixNano())
+			if first {
+				close(sending)
+			}
+		}
+	}()
+	select {
+	case <-sending:
+	case <-done:
+		t.Fatal("the leader's fencer refused before the partition")
+	}
+	old.inmem.DisconnectAll()
+	for _, fl := range c.followers(old) {
+		fl.inmem.Disconnect(raft.ServerAddress(old.addr))
+	}
+	next := c.waitLeader(old.id)
+	if err := next.node.Fencer(next.node.Epoch()).Check(); err != nil {
+		t.Fatalf("the new leader's first check: %v", err)
+	}
+	firstNew := time.Now().UnixNano()
+	select {
+	case <-done:
+	case <-time.After(waitDeadline):
+		t.Fatal("the partitioned leader's fencer never failed")
+	}
+	close(stop)
+	if last := lastOld.Load(); last >= firstNew {
+		t.Fatalf("the old leader was allowed to send %v after the new leader's first send", time.Duration(last-firstNew))
+	} else {
+		t.Logf("the old leader's last permitted send came %v before the new leader's first", time.Duration(firstNew-last))
+	}
+}
