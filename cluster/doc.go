@@ -20,6 +20,17 @@
 //     the leader (Node.Leader names it); a follower never applies a record on
 //     its own.
 //
+// What is built (issue 11, part 1): Node.ApplyAsync pipelines records
+// (many in flight, completions in log order on one goroutine); State is
+// the StateMachine holding the order journal's records and the upstream
+// FIX sessions' stores, one byte of kind tagging each record (record.go),
+// with a versioned snapshot (state_snapshot.go); Journal implements the
+// order manager's Journal on it (seq = position among journal records,
+// dense from 1); SessionStores implements fix.SessionStores on it, so the
+// upstream sessions' sequence numbers, messages and reservation follow
+// leadership. The order manager itself is not yet the StateMachine: it
+// replays the State's journal records when it starts on the leader.
+//
 // Concurrency: Node's methods may be called from any goroutine. The
 // StateMachine's Apply, Snapshot and Restore are called one at a time from
 // Raft's FSM goroutine and must not call back into the Node. Leadership

@@ -31,7 +31,7 @@ type leaderEvent struct {
 // testCluster is a 3-node cluster whose leadership events are fanned into
 // one channel.
 type testCluster struct {
-	t        *testing.T
+	t        testing.TB
 	useState bool // nodes drive a *State instead of a memFSM
 	nodes    []*testNode
 	events   chan leaderEvent
@@ -39,13 +39,13 @@ type testCluster struct {
 
 // newTestCluster starts three nodes on 127.0.0.1:0 (TCP) or on connected
 // in-memory transports.
-func newTestCluster(t *testing.T, inmem bool) *testCluster {
+func newTestCluster(t testing.TB, inmem bool) *testCluster {
 	t.Helper()
 	return startCluster(&testCluster{t: t, events: make(chan leaderEvent, 64)}, inmem)
 }
 
 // newStateCluster is newTestCluster with nodes that drive a *State.
-func newStateCluster(t *testing.T, inmem bool) *testCluster {
+func newStateCluster(t testing.TB, inmem bool) *testCluster {
 	t.Helper()
 	return startCluster(&testCluster{t: t, events: make(chan leaderEvent, 64), useState: true}, inmem)
 }

@@ -159,6 +159,15 @@
 // switch is an operator's step. Reset starts a new file under the current
 // key. See docs/SECURITY.md.
 //
+// With UpstreamConfig.Sessions (a SessionStores, store_sessions.go; the
+// cluster's replicated state) the store and its reservation live there
+// instead of in files, under the same logic: the reservation is written
+// durably (committed on a quorum) before a sequence number past it is
+// used, the writes in between need not be, and the "boot id" is the
+// store's owner (node and leadership epoch), so a takeover by another
+// leader after an unclean stop moves the next sender sequence number up to
+// the reservation and Handed answers HandedUnknown for what it lost.
+//
 // # Metrics
 //
 // Registered on the *prometheus.Registry passed to NewUpstream:
