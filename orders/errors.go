@@ -40,6 +40,11 @@ const (
 	CodeJournal = "orders.journal_failed"
 	// CodeStopping: the gateway is shutting down.
 	CodeStopping = "orders.stopping"
+	// CodeInDoubt: the request was in flight when this gateway lost the
+	// cluster's leadership: the next leader's journal decides whether it
+	// was accepted (and then sends it). The client asks the order's
+	// status again, on the leader.
+	CodeInDoubt = "orders.in_doubt"
 	// CodeNotLeader: this gateway is a cluster node that does not lead
 	// the cluster (or no leader is elected yet); the text names the
 	// leader. Nothing was recorded: the client sends again.
@@ -47,6 +52,22 @@ const (
 	// CodeBadCursor: an orders.list cursor this gateway did not hand out.
 	CodeBadCursor = "orders.bad_cursor"
 )
+
+// ErrInDoubt is wrapped by a Journal's error when a record's outcome is
+// unknown: a replicated journal lost its quorum or its leadership with the
+// record in flight, and it may still be committed. The manager then
+// answers CodeInDoubt instead of CodeJournal and, as for any journal
+// failure, accepts nothing more.
+var ErrInDoubt = errors.New("orders: journal outcome unknown")
+
+// journalEnd is the code and text a request gets when its journal record
+// failed with err.
+func journalEnd(err error, what string) (code, text string) {
+	if errors.Is(err, ErrInDoubt) {
+		return CodeInDoubt, "this gateway lost the cluster's leadership with the " + what + " in flight; the next leader decides whether it was accepted: ask its status again"
+	}
+	return CodeJournal, "the order journal failed; the " + what + " was not sent"
+}
 
 // fixOther is FIX 4.4's OrdRejReason 99, "Other".
 const fixOther = 99

@@ -111,7 +111,8 @@ func (m *Manager) New(req NewRequest) (_ Order, err error) {
 			}
 		},
 		func(err error) (Event, bool) {
-			return m.endNew(o, CodeJournal, "the order journal failed; the order was not accepted and not sent"), true
+			code, text := journalEnd(err, "order")
+			return m.endNew(o, code, text), true
 		})
 	if err != nil {
 		return Order{}, m.failed
@@ -235,11 +236,12 @@ func (m *Manager) journalChange(typ byte, o *Order, rec changeRec) (Order, error
 				m.submit(rt, prepared, m.cfg.Clock())
 			}
 		},
-		func(error) (Event, bool) {
+		func(err error) (Event, bool) {
 			if o.pending != c {
 				return Event{}, false
 			}
-			return m.endChange(o, CodeJournal, "the order journal failed; the request was not sent"), true
+			code, text := journalEnd(err, "request")
+			return m.endChange(o, code, text), true
 		})
 	if err != nil {
 		return Order{}, m.failed

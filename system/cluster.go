@@ -2,6 +2,7 @@ package system
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -162,7 +163,7 @@ func (c *clustered) startTerm(epoch uint64) (*term, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := orders.New(c.terms.orders, rc, j, c.log.With("component", "orders"))
+	m, err := orders.New(c.terms.orders, rc, inDoubtJournal{j}, c.log.With("component", "orders"))
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +204,22 @@ func (c *clustered) startTerm(epoch uint64) (*term, error) {
 	c.entry.set(m)
 	c.log.Info("cluster: leading; order entry open", "epoch", epoch, "records_replayed", n, "took", time.Since(start))
 	return t, nil
+}
+
+// inDoubtJournal is the replicated journal as the order manager sees it:
+// a record whose outcome is unknown (leadership or quorum lost with it in
+// flight, a timeout, the node closing) is reported in doubt
+// (orders.ErrInDoubt), not as failed: the next leader's log decides.
+type inDoubtJournal struct{ *cluster.Journal }
+
+// AppendAsync implements orders.Journal.
+func (j inDoubtJournal) AppendAsync(typ byte, body []byte, done func(seq uint64, err error)) error {
+	return j.Journal.AppendAsync(typ, body, func(seq uint64, err error) {
+		if err != nil && (errors.Is(err, cluster.ErrNoQuorum) || errors.Is(err, cluster.ErrTimeout) || errors.Is(err, cluster.ErrClosed)) {
+			err = fmt.Errorf("%w: %w", orders.ErrInDoubt, err)
+		}
+		done(seq, err)
+	})
 }
 
 // endTerm stops a term's order entry: clients are refused from now on,

@@ -1,0 +1,21 @@
+package orders
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestJournalEndCodes(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{errors.New("disk full"), CodeJournal},
+		{fmt.Errorf("%w: cluster: no quorum", ErrInDoubt), CodeInDoubt},
+	} {
+		if code, text := journalEnd(c.err, "order"); code != c.want || text == "" {
+			t.Errorf("journalEnd(%v) = %s %q; want %s", c.err, code, text, c.want)
+		}
+	}
+}
