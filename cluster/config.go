@@ -7,17 +7,20 @@ import (
 	"time"
 )
 
-// Default timings. On loopback (or a LAN) they detect a lost leader and
-// elect a new one in about 0.8 to 1.6 s: a follower notices the silence after
-// HeartbeatTimeout, randomized in [400 ms, 800 ms), then stands for election
-// after ElectionTimeout, randomized in [400 ms, 800 ms); a split vote costs
-// one more round. A leader cut off from its quorum steps down after
-// LeaderLeaseTimeout (200 ms), which bounds how long Apply and StillLeader
-// can keep believing in a stale leadership.
+// Default timings (hashicorp/raft's own). On loopback (or a LAN) they
+// detect a lost leader and elect a new one in about 1 to 2 s: a follower
+// notices the silence after HeartbeatTimeout, randomized in [1 s, 2 s),
+// then stands for election; a split vote costs one more ElectionTimeout
+// round. A leader cut off from its quorum steps down after
+// LeaderLeaseTimeout (500 ms), which bounds how long Apply and StillLeader
+// can keep believing in a stale leadership. Shorter timeouts (400/400/200
+// ms were tried) take over faster but depose a healthy leader on a loaded
+// 2-core machine (a GC pause or a slow fsync outlasts the lease), and each
+// such step-down leaves its in-flight orders in doubt.
 const (
-	DefaultHeartbeatTimeout   = 400 * time.Millisecond
-	DefaultElectionTimeout    = 400 * time.Millisecond
-	DefaultLeaderLeaseTimeout = 200 * time.Millisecond
+	DefaultHeartbeatTimeout   = 1000 * time.Millisecond
+	DefaultElectionTimeout    = 1000 * time.Millisecond
+	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
 	DefaultCommitTimeout      = 20 * time.Millisecond
 	DefaultApplyTimeout       = 2 * time.Second
 	DefaultSnapshotInterval   = 30 * time.Second
@@ -56,13 +59,13 @@ type Config struct {
 	Peers map[string]string
 
 	// HeartbeatTimeout is how long a follower waits without contact from
-	// the leader before it stands for election. Zero means 400 ms.
+	// the leader before it stands for election. Zero means 1 s.
 	HeartbeatTimeout time.Duration
 	// ElectionTimeout is how long a candidate waits for votes before
-	// starting a new round. Zero means 400 ms. Must be >= HeartbeatTimeout.
+	// starting a new round. Zero means 1 s. Must be >= HeartbeatTimeout.
 	ElectionTimeout time.Duration
 	// LeaderLeaseTimeout is how long a leader keeps leading without contact
-	// from a quorum. Zero means 200 ms. Must be <= HeartbeatTimeout.
+	// from a quorum. Zero means 500 ms. Must be <= HeartbeatTimeout.
 	LeaderLeaseTimeout time.Duration
 	// CommitTimeout bounds how long a follower may lag behind on the commit
 	// index when there is no new entry. Zero means 20 ms.

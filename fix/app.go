@@ -20,9 +20,17 @@ func (a app) OnLogout(quickfix.SessionID)                   { a.u.onLogout() }
 func (a app) ToAdmin(*quickfix.Message, quickfix.SessionID) {}
 
 // ToApp lets every application message go, including resends (which
-// quickfix marks PossDupFlag=Y): the upstream deduplicates on ClOrdID. It
-// records the MsgSeqNum of a request being submitted (see recordSent).
+// quickfix marks PossDupFlag=Y; the upstream deduplicates on ClOrdID),
+// except the resend of an OrderStatusRequest (35=H), which quickfix then
+// gap-fills: a status request is a question of its moment, and its late
+// copy's answer ("unknown order", given before a later PossResend of the
+// order arrives) would end an order that is still on its way. Whoever
+// needs a status asks again. It records the MsgSeqNum of a request being
+// submitted (see recordSent).
 func (a app) ToApp(m *quickfix.Message, _ quickfix.SessionID) error {
+	if dup, _ := PossDup(m); dup && m.IsMsgTypeOf("H") {
+		return quickfix.ErrDoNotSend
+	}
 	a.u.recordSent(m)
 	return nil
 }

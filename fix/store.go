@@ -67,7 +67,8 @@ type storeFactory struct {
 
 // storeScan is what a store held when it was opened.
 type storeScan struct {
-	// handed holds the ClOrdIDs of the application messages (D, F, G, H)
+	// handed holds the ClOrdIDs of the order messages (D, F, G; not the
+	// status requests, H, which carry their order's ClOrdID)
 	// stored under a sender sequence number below next: quickfix stores
 	// a message before it writes it, and gives its number only then, so
 	// these were handed to the session; FIX resend recovery delivers any
@@ -505,7 +506,13 @@ func scanStore(st quickfix.MessageStore) (storeScan, error) {
 		if id == "" {
 			return nil
 		}
-		scan.handed[id] = true
+		// An OrderStatusRequest carries the ClOrdID of the order it asks
+		// about: it names the request a Reject refers to, but it does not
+		// hand the order over (a recovery probe stored before a crash
+		// must not make its order look sent).
+		if mt[0] != 'H' {
+			scan.handed[id] = true
+		}
 		scan.sent = append(scan.sent, sentMsg{seq: seq, msgType: mt[0], clOrdID: id})
 		return nil
 	})

@@ -129,6 +129,11 @@ func TestStoreProcessCrashKeepsSequence(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A status request (a recovery probe) of ord4, which never left: it
+	// does not hand ord4 over.
+	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(4, []byte("8=FIX.4.4\x019=5\x0135=H\x0134=4\x0111=ord4\x0110=000\x01")); err != nil {
+		t.Fatal(err)
+	}
 	// Killed: no Close. The same machine starts the process again.
 	f2, _ := newTestStoreFactory(t, dir)
 	f2.boot = func() string { return "boot-1" }
@@ -139,10 +144,10 @@ func TestStoreProcessCrashKeepsSequence(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f2.close()
-	if got := st2.NextSenderMsgSeqNum(); got != 4 {
-		t.Errorf("next sender = %d, want 4 (no skip after a process crash)", got)
+	if got := st2.NextSenderMsgSeqNum(); got != 5 {
+		t.Errorf("next sender = %d, want 5 (no skip after a process crash)", got)
 	}
-	if scan.lost || !scan.handed["ord1"] || !scan.handed["ord3"] || scan.handed["ord4"] {
+	if scan.lost || !scan.handed["ord1"] || !scan.handed["ord3"] || scan.handed["ord4"] || len(scan.sent) != 4 {
 		t.Errorf("scan lost=%v handed=%v", scan.lost, scan.handed)
 	}
 }

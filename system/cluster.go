@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,10 @@ type clustered struct {
 	peers  map[string]string
 	terms  termConfig
 	log    *slog.Logger
+	// started is set once the node's Start returned: the Node's methods
+	// may be called only then (Role is called by HTTP handlers from the
+	// moment the server listens).
+	started atomic.Bool
 }
 
 // termConfig is what each term builds its manager and sessions from.
@@ -80,14 +85,39 @@ func newClustered(cc *configs.Cluster, terms termConfig, log *slog.Logger) (*clu
 	}
 	c := &clustered{node: node, state: state, stores: stores, peers: ncfg.Peers, terms: terms, log: log.With("node", ncfg.NodeID)}
 	c.entry = newLeaderEntry(func() string {
+		if !c.started.Load() {
+			return ""
+		}
 		id, _ := node.Leader()
 		return id
 	})
 	return c, nil
 }
 
+// collector is the node's metrics (cluster.Collector), collected once the
+// node started.
+func (c *clustered) collector() prometheus.Collector {
+	return startedCollector{inner: cluster.NewCollector(c.node), started: &c.started}
+}
+
+type startedCollector struct {
+	inner   prometheus.Collector
+	started *atomic.Bool
+}
+
+func (s startedCollector) Describe(ch chan<- *prometheus.Desc) { s.inner.Describe(ch) }
+
+func (s startedCollector) Collect(ch chan<- prometheus.Metric) {
+	if s.started.Load() {
+		s.inner.Collect(ch)
+	}
+}
+
 // Role implements gateway.Cluster.
 func (c *clustered) Role() (role, leader string, quorum bool) {
+	if !c.started.Load() {
+		return "starting", "", false
+	}
 	st := c.node.Status()
 	return st.Role, st.LeaderID, st.Quorum(c.node.HeartbeatTimeout())
 }
@@ -100,6 +130,7 @@ func (c *clustered) run(ctx context.Context) error {
 		c.node.Close()
 		return err
 	}
+	c.started.Store(true)
 	c.log.Info("cluster node started", "raft", c.node.Addr())
 	var t *term
 	var failed <-chan error

@@ -27,7 +27,6 @@ import (
 
 	"sgw/atrest"
 	"sgw/auth"
-	"sgw/cluster"
 	"sgw/configs"
 	"sgw/feed"
 	"sgw/fix"
@@ -122,7 +121,7 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 		}
 		g.drainTimeout = tc.drain
 		deps.Orders, deps.Admin, deps.Cluster, entry = g.clu.entry, g.clu.entry, g.clu, g.clu.entry
-		reg.MustRegister(gateway.NewOrdersCollector(g.clu.entry), cluster.NewCollector(g.clu.node))
+		reg.MustRegister(gateway.NewOrdersCollector(g.clu.entry), g.clu.collector())
 	case cfg.Orders != nil:
 		if err := g.buildOrders(cfg, reg, log); err != nil {
 			return nil, err
