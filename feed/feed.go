@@ -28,6 +28,10 @@ type Feed struct {
 
 	mu     sync.Mutex // guards client
 	client *gnet.Client
+	// enrolling counts the enrolls in flight. gnet's EnrollContext waits
+	// for the event loop to open the connection and never returns if the
+	// loop stops first, so Run stops the client only after they are done.
+	enrolling sync.WaitGroup
 }
 
 // New returns a feed delivering to sink. It validates cfg and fills its
@@ -87,6 +91,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		f.mu.Lock()
 		f.client = nil
 		f.mu.Unlock()
+		f.enrolling.Wait() // no new enroll starts: client is nil
 		_ = client.Stop()
 	}()
 	t := time.NewTicker(f.cfg.CheckInterval)
@@ -123,11 +128,15 @@ func (f *Feed) Run(ctx context.Context) error {
 func (f *Feed) enroll(c net.Conn, s *source, gen uint64) error {
 	f.mu.Lock()
 	client := f.client
+	if client != nil {
+		f.enrolling.Add(1)
+	}
 	f.mu.Unlock()
 	if client == nil {
 		c.Close()
 		return errNoClient
 	}
+	defer f.enrolling.Done()
 	_, err := client.EnrollContext(c, &connCtx{s: s, gen: gen})
 	return err
 }
