@@ -191,9 +191,6 @@ func (e *Edge) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("mdbus: subscribe to updates: %w", err)
 	}
-	if err := sub.SetPendingLimits(e.cfg.Buffer, -1); err != nil {
-		return fmt.Errorf("mdbus: pending limits: %w", err)
-	}
 	defer sub.Unsubscribe()
 
 	var wg sync.WaitGroup
@@ -438,7 +435,7 @@ func (e *Edge) reply(r snapReply) bool {
 	}
 	if err != nil {
 		e.failed.Add(1)
-		e.cfg.Log.Debug("mdbus: snapshot failed; will retry", "symbol", e.mirror.Engine().Instrument(r.id).Symbol, "err", err)
+		e.cfg.Log.Info("mdbus: snapshot failed; will retry", "symbol", e.mirror.Engine().Instrument(r.id).Symbol, "err", err)
 		e.retryQ = append(e.retryQ, r.id)
 		return true
 	}
