@@ -89,7 +89,7 @@ func TestEdgeKillClientsResume(t *testing.T) {
 	var (
 		ready, cut, done sync.WaitGroup
 		reconnect        = make(chan struct{})
-		target           atomic.Pointer[[]uint64] // the Seq to reach on B
+		target           atomic.Pointer[[]uint64]  // the Seq to reach on B
 		dials            = make(chan struct{}, 50) // bounds concurrent dials
 		failures         atomic.Int64
 		firstFailure     atomic.Pointer[string]
@@ -219,4 +219,3 @@ func caughtUp(c *mdclient.Client, syms []string, want []uint64) bool {
 	}
 	return true
 }
-
