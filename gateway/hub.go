@@ -165,8 +165,17 @@ func (h *hub) reload(s *symState) {
 // apply takes one update into the symbol's state and fans it out. mu held.
 func (h *hub) apply(u *orderbook.Update) {
 	s := h.syms[u.Symbol]
-	if s == nil || u.Seq <= s.seq {
-		return // not this shard's, or already in the snapshot
+	if s == nil {
+		return // not this shard's
+	}
+	if u.Kind == orderbook.KindReload {
+		// A mirror replaced or re-marked the book (orderbook.Mirror):
+		// start over from the view, whatever the Seq.
+		h.reload(s)
+		return
+	}
+	if u.Seq <= s.seq {
+		return // already in the snapshot
 	}
 	if u.Seq != s.seq+1 {
 		h.metrics.resnapshots.Inc()
@@ -177,20 +186,7 @@ func (h *hub) apply(u *orderbook.Update) {
 		h.reset(s, u)
 		return
 	}
-	for _, c := range u.Changes[:u.N] {
-		if c.Side == orderbook.Bid {
-			s.bids = applyChange(s.bids, c)
-		} else {
-			s.asks = applyChange(s.asks, c)
-		}
-	}
-	if u.EnterSide != 0 {
-		if u.EnterSide == orderbook.Bid {
-			s.bids = refill(s.bids, u.Enter[2])
-		} else {
-			s.asks = refill(s.asks, u.Enter[2])
-		}
-	}
+	s.bids, s.asks = orderbook.ApplyUpdate(s.bids, s.asks, u, hubDepth)
 	s.seq, s.ck10, s.ck5 = u.Seq, u.Checksum, u.Checksum5
 	if orderbook.Checksum(s.bids, s.asks, 10) != u.Checksum {
 		// The hub's copy diverged from the books: a bug, but one that
@@ -209,7 +205,7 @@ func (h *hub) apply(u *orderbook.Update) {
 		}
 		msg := encodeUpdate(s.sym, u, bookDepths[d])
 		for c, sb := range subs {
-			h.deliver(c, sb, s, d, msg)
+			h.deliver(c, sb, s, d, msg, u.Recv)
 		}
 	}
 	q := quote{bid: top(s.bids), ask: top(s.asks), last: u.Last, volume: u.Volume, turnover: u.Turnover, state: u.State}
@@ -251,9 +247,10 @@ func (h *hub) reset(s *symState, u *orderbook.Update) {
 
 // deliver queues a book update to one subscriber, or a snapshot in its
 // place when the subscriber's backlog was dropped since it last caught up.
-// mu held.
-func (h *hub) deliver(c *client, sb *sub, s *symState, d int, msg []byte) {
-	if !c.enqueueAt(msg, sb.gen) {
+// recv is the update's ingest time (Update.Recv), for the latency
+// histogram. mu held.
+func (h *hub) deliver(c *client, sb *sub, s *symState, d int, msg []byte, recv int64) {
+	if !c.enqueueAt(msg, sb.gen, recv) {
 		sb.gen = c.enqueueSnapshot(h.snapshot(s, bookDepths[d], true))
 	}
 }
@@ -265,43 +262,6 @@ func (h *hub) snapshot(s *symState, depth int, resync bool) []byte {
 		ck = s.ck5
 	}
 	return encodeSnapshot(s.sym, s.seq, depth, s.bids[:min(depth, len(s.bids))], s.asks[:min(depth, len(s.asks))], ck, resync)
-}
-
-// applyChange applies one level change to a depth-20 side, as the Update
-// contract describes.
-func applyChange(side []orderbook.Level, c orderbook.LevelChange) []orderbook.Level {
-	r := int(c.Rank)
-	if r < 0 || r >= hubDepth {
-		return side
-	}
-	switch {
-	case c.Level.Qty == 0:
-		if r < len(side) {
-			side = append(side[:r], side[r+1:]...)
-		}
-	case r < len(side) && side[r].Price == c.Level.Price:
-		side[r] = c.Level
-	default:
-		if r > len(side) {
-			r = len(side)
-		}
-		side = append(side, orderbook.Level{})
-		copy(side[r+1:], side[r:])
-		side[r] = c.Level
-	}
-	if len(side) > hubDepth {
-		side = side[:hubDepth]
-	}
-	return side
-}
-
-// refill appends the level entering the bottom of a depth-20 side after a
-// removal.
-func refill(side []orderbook.Level, l orderbook.Level) []orderbook.Level {
-	if len(side) == hubDepth-1 && l.Qty != 0 {
-		side = append(side, l)
-	}
-	return side
 }
 
 // subscribe adds c to channel ch of the symbols in parts (by shard, the
@@ -360,7 +320,7 @@ func (h *hub) replay(c *client, sb *sub, s *symState, depth int, from uint64) bo
 	sb.gen = c.generation()
 	for i := s.histLen - int(s.seq-from); i < s.histLen; i++ {
 		u := &s.hist[(s.histNext-s.histLen+i+len(s.hist))%len(s.hist)]
-		if !c.enqueueAt(encodeUpdate(s.sym, u, depth), sb.gen) {
+		if !c.enqueueAt(encodeUpdate(s.sym, u, depth), sb.gen, 0) {
 			sb.gen = c.enqueueSnapshot(h.snapshot(s, depth, true))
 			break
 		}

@@ -46,6 +46,12 @@ type wsMetrics struct {
 	lapped       prometheus.Counter
 	pongs        prometheus.Counter
 	forcedCloses prometheus.Counter
+	// ingestToWrite is the time from the ingest node's receipt of a feed
+	// message (Update.Recv) to the write of the WebSocket frame carrying
+	// its update, observed once per batch a client's writer takes (its
+	// oldest update). On an edge fed over the bus (mdbus) Recv is the
+	// ingest node's clock: the figure includes the bus and clock skew.
+	ingestToWrite prometheus.Histogram
 }
 
 func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
@@ -62,8 +68,12 @@ func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
 		pongs:       prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_pongs_total", Help: "Pongs received in answer to the server's pings."}),
 		forcedCloses: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_forced_closes_total",
 			Help: "Connections whose TCP connection was closed because the client did not complete a close in time."}),
+		ingestToWrite: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gateway_ws_ingest_to_write_seconds",
+			Help: "Time from the ingest node receiving a feed message to the WebSocket write of its book update (oldest update of each batch written to a client).",
+			// 10 us to about 5 s.
+			Buckets: prometheus.ExponentialBuckets(10e-6, 2, 20)}),
 	}
-	reg.MustRegister(m.clients, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resnapshots, m.lapped, m.pongs, m.forcedCloses)
+	reg.MustRegister(m.clients, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resnapshots, m.lapped, m.pongs, m.forcedCloses, m.ingestToWrite)
 	return m
 }
 

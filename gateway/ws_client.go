@@ -45,6 +45,7 @@ type client struct {
 	queue      [][]byte
 	spare      [][]byte
 	queued     int
+	oldestRecv int64     // ingest time (Update.Recv, unix ns) of the oldest update queued; 0 = none
 	gen        uint64    // bumped each time the backlog is dropped
 	needResync bool      // the writer must ask the hubs for snapshots
 	lagSince   time.Time // when the backlog was first dropped; zero when caught up
@@ -85,19 +86,21 @@ func (c *client) generation() uint64 {
 func (c *client) enqueue(msg []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.push(msg)
+	c.push(msg, 0)
 }
 
 // enqueueAt queues a book update only if no backlog was dropped since
 // generation gen, that is if the update follows what the client has. It
-// reports whether it queued msg. Safe from any goroutine.
-func (c *client) enqueueAt(msg []byte, gen uint64) bool {
+// reports whether it queued msg. recv is the update's ingest time
+// (Update.Recv, unix ns) for the ingest-to-write histogram, 0 for none.
+// Safe from any goroutine.
+func (c *client) enqueueAt(msg []byte, gen uint64, recv int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
 		return false
 	}
-	return c.push(msg)
+	return c.push(msg, recv)
 }
 
 // enqueueSnapshot queues a snapshot and returns the generation it belongs
@@ -108,7 +111,7 @@ func (c *client) enqueueSnapshot(msg []byte) uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	gen := c.gen
-	if !c.push(msg) {
+	if !c.push(msg, 0) {
 		return gen
 	}
 	return c.gen
@@ -116,8 +119,8 @@ func (c *client) enqueueSnapshot(msg []byte) uint64 {
 
 // push queues msg, or drops the whole backlog on overflow; it reports
 // whether msg was queued. Nothing is queued once a close was asked for.
-// mu held.
-func (c *client) push(msg []byte) bool {
+// recv is msg's ingest time, 0 for none. mu held.
+func (c *client) push(msg []byte, recv int64) bool {
 	if c.closed || c.closing != nil {
 		return false
 	}
@@ -133,6 +136,7 @@ func (c *client) push(msg []byte) bool {
 	if c.queued+len(msg) > c.srv.cfg.QueueBytes {
 		clear(c.queue)
 		c.queue, c.queued = c.queue[:0], 0
+		c.oldestRecv = 0
 		c.gen++
 		c.needResync = true
 		if c.lagSince.IsZero() {
@@ -143,6 +147,9 @@ func (c *client) push(msg []byte) bool {
 	} else {
 		c.queue = append(c.queue, msg)
 		c.queued += len(msg)
+		if c.oldestRecv == 0 {
+			c.oldestRecv = recv
+		}
 	}
 	c.kick()
 	return queued
@@ -221,6 +228,8 @@ func (c *client) flush() {
 		}
 		c.queue, c.spare = c.spare[:0], batch
 		c.queued = 0
+		recv := c.oldestRecv
+		c.oldestRecv = 0
 		frame := c.frame
 		c.mu.Unlock()
 		for len(batch) > 0 {
@@ -243,6 +252,12 @@ func (c *client) flush() {
 				c.closed, c.writing = true, false
 				c.mu.Unlock()
 				return
+			}
+			if recv != 0 {
+				// The batch's oldest update is in its first frame: one
+				// observation per batch, the batch's longest wait.
+				c.srv.metrics.ingestToWrite.Observe(float64(max(time.Now().UnixNano()-recv, 0)) / 1e9)
+				recv = 0
 			}
 			c.srv.metrics.messages.Add(float64(n))
 			c.srv.metrics.bytes.Add(float64(len(frame)))

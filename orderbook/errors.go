@@ -33,4 +33,12 @@ var (
 	// had not read yet. The Reader is repositioned at the head; its
 	// owner must take fresh snapshots (Engine.View) of its symbols.
 	ErrLapped = errors.New("orderbook: reader lapped")
+
+	// ErrGap reports an Update given to a Mirror that does not follow its
+	// book's Seq (or is of a kind a mirror cannot apply): the book is now
+	// stale and needs a snapshot (Mirror.Load).
+	ErrGap = errors.New("orderbook: mirror update out of sequence")
+	// ErrStale reports an Update given to a Mirror whose book is stale:
+	// it was not applied; keep it for after the snapshot.
+	ErrStale = errors.New("orderbook: mirror book is stale")
 )

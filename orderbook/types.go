@@ -74,9 +74,16 @@ const (
 	// discards its levels and statistics. It carries no Changes, State is
 	// StateStale and the checksums are those of an empty book.
 	KindReset
+	// KindReload says the symbol's book was replaced or re-marked outside
+	// the update stream (only a Mirror publishes it: a snapshot loaded, or
+	// the book marked stale after a gap or an outage). It carries no
+	// Changes; Seq is the book's Seq after it, which may repeat an earlier
+	// Update's or go back (a new ingest epoch). A consumer keeping a copy
+	// reloads it from Engine.View.
+	KindReload
 )
 
-// String returns "book", "trade", "status", "reset" or "kind(n)".
+// String returns "book", "trade", "status", "reset", "reload" or "kind(n)".
 func (k UpdateKind) String() string {
 	switch k {
 	case KindBook:
@@ -87,6 +94,8 @@ func (k UpdateKind) String() string {
 		return "status"
 	case KindReset:
 		return "reset"
+	case KindReload:
+		return "reload"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }

@@ -1,0 +1,102 @@
+package mdbus
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"sgw/orderbook"
+)
+
+// BenchmarkEncodeDecodeUpdate is the wire cost of one update: the
+// publisher's encoding and an edge's decoding.
+func BenchmarkEncodeDecodeUpdate(b *testing.B) {
+	u := sampleUpdates()["removal with enter"]
+	buf := make([]byte, 0, 256)
+	var m Message
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendUpdate(buf[:0], 1700000000000000000, "600519.SH", &u)
+		if err := Decode(buf, &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(buf)), "bytes/update")
+}
+
+// BenchmarkEdgeApply is an edge's whole cost per update after the bus:
+// decoding, the mirror (views, ring) and its bookkeeping.
+func BenchmarkEdgeApply(b *testing.B) {
+	ins := testInstruments(1)
+	m, err := orderbook.NewMirror(orderbook.Config{Instruments: ins, Shards: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	empty := orderbook.View{Checksum: orderbook.Checksum(nil, nil, 10), Checksum5: orderbook.Checksum(nil, nil, 5)}
+	if err := m.Load(&empty); err != nil {
+		b.Fatal(err)
+	}
+	// Alternate an insert and its removal at the top of the bid side.
+	l := lvl(17000000, 100, 1)
+	add := orderbook.Update{Kind: orderbook.KindBook, N: 1, Changes: [2]orderbook.LevelChange{{Side: orderbook.Bid, Level: l}}}
+	add.Checksum, add.Checksum5 = orderbook.Checksum([]orderbook.Level{l}, nil, 10), orderbook.Checksum([]orderbook.Level{l}, nil, 5)
+	del := orderbook.Update{Kind: orderbook.KindBook, N: 1, Changes: [2]orderbook.LevelChange{{Side: orderbook.Bid, Level: lvl(17000000, 0, 0)}},
+		EnterSide: orderbook.Bid, Checksum: empty.Checksum, Checksum5: empty.Checksum5}
+	bufs := [2][]byte{}
+	var msg Message
+	b.ReportAllocs()
+	seq := uint64(0)
+	for b.Loop() {
+		seq++
+		u := &add
+		if seq%2 == 0 {
+			u = &del
+		}
+		u.Seq = seq
+		bufs[seq%2] = AppendUpdate(bufs[seq%2][:0], 1, "600000.SH", u)
+		if err := Decode(bufs[seq%2], &msg); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Apply(&msg.Update); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFanout publishes a stream through an embedded NATS server to 1
+// and 2 edges on this machine and reports the updates delivered per
+// second, all edges together, until every edge holds the ingest's books.
+func BenchmarkFanout(b *testing.B) {
+	for _, edges := range []int{1, 2} {
+		b.Run(fmt.Sprintf("edges=%d", edges), func(b *testing.B) {
+			n := startNATS(b)
+			g := newIngest(b, 16)
+			p := startPublisher(b, n, g, "")
+			var es []*runningEdge
+			for range edges {
+				e := startEdge(b, n, g, "")
+				es = append(es, e)
+			}
+			for _, e := range es {
+				synced(b, g, e.Edge)
+			}
+			base := p.Stats().Published
+			start := time.Now()
+			b.ResetTimer()
+			g.flow(b, b.N)
+			g.settle(b)
+			for _, e := range es {
+				synced(b, g, e.Edge) // every symbol at the ingest's Seq, deltas or snapshots
+			}
+			el := time.Since(start)
+			b.StopTimer()
+			delivered := float64(edges) * float64(p.Stats().Published-base)
+			b.ReportMetric(delivered/el.Seconds(), "delivered/s")
+			for _, e := range es {
+				if st := e.Stats(); st.Gaps != 0 {
+					b.Logf("edge fell behind (NATS slow consumer), repaired by snapshots: %+v", st)
+				}
+			}
+		})
+	}
+}

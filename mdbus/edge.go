@@ -1,0 +1,497 @@
+package mdbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sgw/orderbook"
+)
+
+// EdgeConfig configures an Edge.
+type EdgeConfig struct {
+	// Conn is the NATS connection to subscribe on. Required; the caller
+	// owns it (closes it after Run returns). The Edge installs its
+	// disconnect and reconnect handlers.
+	Conn *nats.Conn
+	// Books is the edge's order-book configuration: Instruments (the same
+	// symbols as the ingest node's; updates of others are counted and
+	// dropped), Shards and RingSize, as for orderbook.NewMirror.
+	Books orderbook.Config
+	// Subject is the subject prefix, as the Publisher's. Zero means
+	// DefaultSubject.
+	Subject string
+	// Buffer is how many bus messages may wait for the edge's loop; NATS
+	// drops the excess (a slow consumer), which the edge sees as gaps and
+	// repairs with snapshots. Zero means 65536.
+	Buffer int
+	// Pending bounds the updates a stale symbol keeps while its snapshot
+	// is awaited; past it they are discarded and the symbol asks again.
+	// Zero means 4096.
+	Pending int
+	// Requesters is the number of snapshot requests in flight at once.
+	// Zero means 4.
+	Requesters int
+	// RequestTimeout bounds one snapshot request. Zero means 2s.
+	RequestTimeout time.Duration
+	// RetryInterval is the wait before asking again after a snapshot
+	// request failed (no publisher, timeout). Zero means 200ms.
+	RetryInterval time.Duration
+	// Registry receives the edge's metrics. Zero (nil) means none.
+	Registry prometheus.Registerer
+	// Log receives the edge's logs. Zero (nil) discards them.
+	Log *slog.Logger
+}
+
+// Edge keeps an orderbook.Mirror of the ingest books from the bus. Its
+// Engine is what the edge's gateway serves. Run runs it; Engine, Stats and
+// Stale may be called from any goroutine.
+//
+// Every piece of per-symbol state (the Mirror, pending updates, snapshot
+// bookkeeping) belongs to Run's loop. NATS callbacks (messages, the
+// connection's disconnect and reconnect) and the snapshot requesters only
+// hand events to the loop over channels; none runs under a lock.
+type Edge struct {
+	cfg          EdgeConfig
+	mirror       *orderbook.Mirror
+	snapSubjects []string // by SymbolID
+
+	msgs    chan *nats.Msg
+	conn    chan bool // true: reconnected, false: disconnected
+	work    chan snapRequest
+	replies chan snapReply
+	done    chan struct{} // closed when Run returns
+
+	// Loop state.
+	syms      []edgeSym
+	wantQ     []orderbook.SymbolID // symbols to request, each at most once (edgeSym.queued)
+	retryQ    []orderbook.SymbolID // failed requests, asked again when retry fires
+	free      int                  // idle requesters
+	connected bool
+	gen       uint64 // bumped by every disconnection and epoch change: older replies are discarded
+	epoch     uint64
+	msg       Message
+
+	stale                                       atomic.Int64
+	updates, gaps, loaded, failed, bad, unknown atomic.Uint64
+	disconnects                                 atomic.Uint64
+}
+
+// edgeSym is the loop's state of one symbol.
+type edgeSym struct {
+	queued, inflight bool
+	pending          []orderbook.Update // updates received while stale, in order
+}
+
+type snapRequest struct {
+	id  orderbook.SymbolID
+	gen uint64
+}
+
+type snapReply struct {
+	snapRequest
+	data []byte
+	err  error
+}
+
+// EdgeStats are an Edge's counters since NewEdge.
+type EdgeStats struct {
+	Updates     uint64 // updates applied to the mirror
+	Gaps        uint64 // gaps and checksum mismatches (the symbol went stale)
+	Snapshots   uint64 // snapshots loaded
+	Failed      uint64 // snapshot requests that failed (retried)
+	Malformed   uint64 // bus messages that did not decode
+	Unknown     uint64 // messages about symbols the edge does not carry
+	Disconnects uint64 // NATS disconnections (every symbol went stale)
+	Stale       int64  // symbols stale now
+}
+
+// NewEdge validates cfg, fills its defaults and returns an Edge whose
+// books are all stale until Run has loaded their snapshots. Errors wrap
+// ErrConfig or orderbook's.
+func NewEdge(cfg EdgeConfig) (*Edge, error) {
+	if cfg.Conn == nil {
+		return nil, fmt.Errorf("%w: edge needs a NATS connection", ErrConfig)
+	}
+	if cfg.Subject == "" {
+		cfg.Subject = DefaultSubject
+	}
+	if err := checkSubject(cfg.Subject); err != nil {
+		return nil, err
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&cfg.Buffer, 65536)
+	def(&cfg.Pending, 4096)
+	def(&cfg.Requesters, 4)
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 2 * time.Second
+	}
+	if cfg.RetryInterval == 0 {
+		cfg.RetryInterval = 200 * time.Millisecond
+	}
+	if cfg.Buffer < 0 || cfg.Pending < 0 || cfg.Requesters < 0 || cfg.RequestTimeout < 0 || cfg.RetryInterval < 0 {
+		return nil, fmt.Errorf("%w: edge sizes and durations must be positive", ErrConfig)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	m, err := orderbook.NewMirror(cfg.Books)
+	if err != nil {
+		return nil, fmt.Errorf("mdbus: edge books: %w", err)
+	}
+	e := &Edge{cfg: cfg, mirror: m,
+		msgs: make(chan *nats.Msg, cfg.Buffer), conn: make(chan bool, 16),
+		work: make(chan snapRequest, cfg.Requesters), replies: make(chan snapReply, cfg.Requesters),
+		done: make(chan struct{}), free: cfg.Requesters}
+	eng := m.Engine()
+	e.syms = make([]edgeSym, len(eng.Symbols()))
+	for _, id := range eng.Symbols() {
+		e.snapSubjects = append(e.snapSubjects, cfg.Subject+".snap."+eng.Instrument(id).Symbol)
+	}
+	e.stale.Store(int64(len(e.syms)))
+	if cfg.Registry != nil {
+		cfg.Registry.MustRegister(newEdgeCollector(e))
+	}
+	return e, nil
+}
+
+// Engine returns the mirrored books, to serve (gateway.Deps.Market).
+func (e *Edge) Engine() *orderbook.Engine { return e.mirror.Engine() }
+
+// Stale returns how many symbols are stale now. Safe from any goroutine.
+func (e *Edge) Stale() int { return int(e.stale.Load()) }
+
+// Stats returns the counters. Safe from any goroutine.
+func (e *Edge) Stats() EdgeStats {
+	return EdgeStats{Updates: e.updates.Load(), Gaps: e.gaps.Load(), Snapshots: e.loaded.Load(), Failed: e.failed.Load(),
+		Malformed: e.bad.Load(), Unknown: e.unknown.Load(), Disconnects: e.disconnects.Load(), Stale: e.stale.Load()}
+}
+
+// Run mirrors the bus until ctx ends, then closes the mirror (its readers'
+// Wait returns orderbook.ErrClosed) and returns nil. It returns an error
+// only if it cannot subscribe. Call it once.
+func (e *Edge) Run(ctx context.Context) error {
+	defer close(e.done)
+	defer e.mirror.Close()
+	nc := e.cfg.Conn
+	nc.SetDisconnectErrHandler(func(*nats.Conn, error) { e.connEvent(false) })
+	nc.SetReconnectHandler(func(*nats.Conn) { e.connEvent(true) })
+	sub, err := nc.ChanSubscribe(e.cfg.Subject+".d.>", e.msgs)
+	if err != nil {
+		return fmt.Errorf("mdbus: subscribe to updates: %w", err)
+	}
+	defer sub.Unsubscribe()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	rctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	for range e.cfg.Requesters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.requester(rctx)
+		}()
+	}
+
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	e.connected = nc.IsConnected()
+	for id := range e.syms {
+		e.want(orderbook.SymbolID(id))
+	}
+	for {
+		e.dispatch()
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-e.msgs:
+			e.handle(m.Data)
+		case r := <-e.replies:
+			e.free++
+			if e.reply(r) && len(e.retryQ) == 1 {
+				retry.Reset(e.cfg.RetryInterval)
+			}
+		case up := <-e.conn:
+			e.connChange(up)
+		case <-retry.C:
+			for _, id := range e.retryQ {
+				e.want(id)
+			}
+			e.retryQ = e.retryQ[:0]
+		}
+	}
+}
+
+// connEvent hands a connection change to the loop. NATS callback.
+func (e *Edge) connEvent(up bool) {
+	select {
+	case e.conn <- up:
+	case <-e.done:
+	}
+}
+
+// connChange: a disconnection marks every symbol stale (deltas are being
+// lost); a reconnection asks for their snapshots. Loop only.
+func (e *Edge) connChange(up bool) {
+	if up == e.connected {
+		return
+	}
+	e.connected = up
+	if up {
+		e.cfg.Log.Info("mdbus: bus reconnected; rebuilding from snapshots", "stale", e.stale.Load())
+		return // dispatch sends the queued requests
+	}
+	e.disconnects.Add(1)
+	e.cfg.Log.Warn("mdbus: bus disconnected; every symbol is stale")
+	e.allStale()
+}
+
+// allStale marks every symbol stale and queues its snapshot, discarding
+// replies to requests made before. Loop only.
+func (e *Edge) allStale() {
+	e.gen++
+	for id := range e.syms {
+		e.markStale(orderbook.SymbolID(id))
+		e.syms[id].pending = e.syms[id].pending[:0]
+		e.want(orderbook.SymbolID(id))
+	}
+}
+
+// markStale marks one symbol stale in the mirror and the count. Loop only.
+func (e *Edge) markStale(id orderbook.SymbolID) {
+	if _, stale := e.mirror.Book(id); !stale {
+		e.mirror.MarkStale(id)
+		e.stale.Add(1)
+	}
+}
+
+// want queues a snapshot request for id unless one is queued or in
+// flight. Loop only.
+func (e *Edge) want(id orderbook.SymbolID) {
+	s := &e.syms[id]
+	if s.queued || s.inflight {
+		return
+	}
+	s.queued = true
+	e.wantQ = append(e.wantQ, id)
+}
+
+// dispatch hands queued requests to idle requesters while connected; the
+// work channel has a slot per requester, so it never blocks. Loop only.
+func (e *Edge) dispatch() {
+	for e.connected && e.free > 0 && len(e.wantQ) > 0 {
+		id := e.wantQ[0]
+		e.wantQ = e.wantQ[1:]
+		s := &e.syms[id]
+		s.queued = false
+		if _, stale := e.mirror.Book(id); !stale {
+			continue
+		}
+		s.inflight = true
+		e.free--
+		e.work <- snapRequest{id: id, gen: e.gen}
+	}
+	if len(e.wantQ) == 0 {
+		e.wantQ = nil // let a long queue's array go
+	}
+}
+
+// requester performs snapshot requests until ctx ends.
+func (e *Edge) requester(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case rq := <-e.work:
+			r := snapReply{snapRequest: rq}
+			qctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
+			m, err := e.cfg.Conn.RequestWithContext(qctx, e.snapSubjects[rq.id], nil)
+			cancel()
+			if err != nil {
+				r.err = err
+			} else {
+				r.data = m.Data
+			}
+			select {
+			case e.replies <- r:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// handle applies one bus message. Loop only.
+func (e *Edge) handle(data []byte) {
+	m := &e.msg
+	if err := Decode(data, m); err != nil || m.Type != TypeUpdate {
+		e.bad.Add(1)
+		return
+	}
+	if !e.sameEpoch(m.Epoch) {
+		return
+	}
+	id, ok := e.mirror.Engine().Lookup(string(m.Symbol))
+	if !ok {
+		e.unknown.Add(1)
+		return
+	}
+	u := &m.Update
+	u.Symbol = id
+	e.apply(id, u)
+}
+
+// sameEpoch reports whether a message belongs to the current epoch,
+// switching to a newer one (a new ingest process: every symbol stale).
+// Loop only.
+func (e *Edge) sameEpoch(epoch uint64) bool {
+	switch {
+	case epoch == e.epoch:
+		return true
+	case epoch < e.epoch:
+		return false
+	}
+	if e.epoch != 0 {
+		e.cfg.Log.Warn("mdbus: new ingest epoch; every symbol is stale", "epoch", epoch)
+		e.allStale()
+	}
+	e.epoch = epoch
+	return true
+}
+
+// apply applies one update, or keeps it while the symbol is stale. Loop
+// only.
+func (e *Edge) apply(id orderbook.SymbolID, u *orderbook.Update) {
+	s := &e.syms[id]
+	err := e.mirror.Apply(u)
+	switch {
+	case err == nil:
+		e.updates.Add(1)
+		return
+	case errors.Is(err, orderbook.ErrStale):
+	default: // a gap or a mismatch: the mirror marked the symbol stale
+		e.gaps.Add(1)
+		e.stale.Add(1)
+		s.pending = s.pending[:0]
+		e.cfg.Log.Info("mdbus: symbol stale; requesting a snapshot", "err", err)
+		if errors.Is(err, orderbook.ErrSnapshotMismatch) {
+			e.want(id)
+			return // u is already in the mirror's (now stale) book
+		}
+	}
+	if len(s.pending) >= e.cfg.Pending {
+		s.pending = s.pending[:0]
+	}
+	s.pending = append(s.pending, *u)
+	e.want(id)
+}
+
+// reply takes a snapshot reply, and reports whether the symbol was put on
+// the retry queue. Loop only.
+func (e *Edge) reply(r snapReply) bool {
+	s := &e.syms[r.id]
+	s.inflight = false
+	if _, stale := e.mirror.Book(r.id); !stale {
+		return false
+	}
+	if r.gen != e.gen || !e.connected {
+		e.want(r.id) // asked before a disconnection: ask again
+		return false
+	}
+	m := &e.msg
+	err := r.err
+	if err == nil {
+		err = Decode(r.data, m)
+	}
+	if err == nil && m.Type == TypeError {
+		err = fmt.Errorf("%w: %s", ErrRefused, m.Text)
+	}
+	if err == nil && m.Type != TypeSnapshot {
+		err = fmt.Errorf("%w: reply of type %q", ErrMalformed, m.Type)
+	}
+	if err == nil && !e.sameEpoch(m.Epoch) {
+		err = fmt.Errorf("mdbus: snapshot of an older epoch")
+	}
+	if err == nil && r.gen != e.gen { // sameEpoch switched epochs
+		e.want(r.id)
+		return false
+	}
+	if err == nil {
+		m.View.Symbol = r.id
+		err = e.mirror.Load(&m.View)
+	}
+	if err != nil {
+		e.failed.Add(1)
+		e.cfg.Log.Info("mdbus: snapshot failed; will retry", "symbol", e.mirror.Engine().Instrument(r.id).Symbol, "err", err)
+		e.retryQ = append(e.retryQ, r.id)
+		return true
+	}
+	e.loaded.Add(1)
+	e.stale.Add(-1)
+	pending := s.pending
+	s.pending = nil
+	for i := range pending {
+		e.apply(r.id, &pending[i])
+		if _, stale := e.mirror.Book(r.id); stale {
+			// A gap after the snapshot: keep the rest for the next one.
+			s.pending = append(s.pending, pending[i+1:]...)
+			break
+		}
+	}
+	return false
+}
+
+// edgeCollector exports an Edge's counters on scrape.
+type edgeCollector struct {
+	e                                                    *Edge
+	updates, gaps, snapshots, malformed, unknown, discon *prometheus.Desc
+	stale                                                *prometheus.Desc
+}
+
+func newEdgeCollector(e *Edge) *edgeCollector {
+	return &edgeCollector{e: e,
+		updates:   prometheus.NewDesc("gateway_mdbus_updates_applied_total", "Bus updates applied to the edge's books.", nil, nil),
+		gaps:      prometheus.NewDesc("gateway_mdbus_gaps_total", "Sequence gaps and checksum mismatches on the edge (the symbol went stale).", nil, nil),
+		snapshots: prometheus.NewDesc("gateway_mdbus_snapshots_total", "Snapshot requests by result (loaded, failed).", []string{"result"}, nil),
+		malformed: prometheus.NewDesc("gateway_mdbus_malformed_total", "Bus messages that did not decode.", nil, nil),
+		unknown:   prometheus.NewDesc("gateway_mdbus_unknown_symbol_total", "Bus messages about symbols the edge does not carry.", nil, nil),
+		discon:    prometheus.NewDesc("gateway_mdbus_disconnects_total", "Disconnections from the bus (every symbol went stale).", nil, nil),
+		stale:     prometheus.NewDesc("gateway_mdbus_stale_symbols", "Symbols stale on the edge, awaiting a snapshot.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *edgeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.updates, c.gaps, c.snapshots, c.malformed, c.unknown, c.discon, c.stale} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *edgeCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.e.Stats()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(c.updates, st.Updates)
+	counter(c.gaps, st.Gaps)
+	counter(c.snapshots, st.Snapshots, "loaded")
+	counter(c.snapshots, st.Failed, "failed")
+	counter(c.malformed, st.Malformed)
+	counter(c.unknown, st.Unknown)
+	counter(c.discon, st.Disconnects)
+	ch <- prometheus.MustNewConstMetric(c.stale, prometheus.GaugeValue, float64(st.Stale))
+}

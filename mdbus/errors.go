@@ -1,0 +1,18 @@
+package mdbus
+
+import "errors"
+
+// Errors of the package.
+var (
+	// ErrConfig reports an invalid PublisherConfig or EdgeConfig.
+	ErrConfig = errors.New("mdbus: invalid config")
+	// ErrVersion reports a message of a wire version this package does
+	// not know.
+	ErrVersion = errors.New("mdbus: unknown wire version")
+	// ErrMalformed reports a message that is truncated, too long, of an
+	// unknown type or with a field out of range.
+	ErrMalformed = errors.New("mdbus: malformed message")
+	// ErrRefused reports a snapshot request the publisher answered with an
+	// error (an unknown symbol).
+	ErrRefused = errors.New("mdbus: snapshot refused")
+)

@@ -1,0 +1,252 @@
+package mdbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sgw/orderbook"
+	"sgw/refdata"
+)
+
+// Books is what a Publisher reads from the ingest node's books.
+// *orderbook.Engine implements it; every method is safe from any
+// goroutine.
+type Books interface {
+	Symbols() []orderbook.SymbolID
+	Instrument(id orderbook.SymbolID) *refdata.Instrument
+	Lookup(symbol string) (orderbook.SymbolID, bool)
+	View(id orderbook.SymbolID, depth int, v *orderbook.View)
+	MaxDepth() int
+	Shards() int
+	NewReader(shard int) *orderbook.Reader
+}
+
+var _ Books = (*orderbook.Engine)(nil)
+
+// DefaultSubject is the subject prefix when a Config leaves it empty.
+const DefaultSubject = "sgw.md"
+
+// PublisherConfig configures a Publisher.
+type PublisherConfig struct {
+	// Conn is the NATS connection to publish on. Required; the caller
+	// owns it (closes it after Run returns).
+	Conn *nats.Conn
+	// Books are the ingest node's books. Required; they must publish at
+	// least 20 levels.
+	Books Books
+	// Subject is the subject prefix: updates go to <Subject>.d.<symbol>,
+	// snapshot requests come to <Subject>.snap.<symbol>. Zero means
+	// DefaultSubject.
+	Subject string
+	// Epoch identifies this ingest process's Seq numbering; it must grow
+	// from one process to the next. Zero means the start time in unix ns.
+	Epoch uint64
+	// Registry receives the publisher's metrics. Zero (nil) means none.
+	Registry prometheus.Registerer
+	// Log receives the publisher's logs. Zero (nil) discards them.
+	Log *slog.Logger
+}
+
+// Publisher publishes the ingest books' Updates on NATS and answers
+// snapshot requests. Run runs it; Stats may be called from any goroutine.
+type Publisher struct {
+	cfg      PublisherConfig
+	subjects []string // by SymbolID: <Subject>.d.<symbol>
+	snapPfx  string   // <Subject>.snap.
+
+	published, dropped, lapped, snapshots atomic.Uint64
+}
+
+// PublisherStats are a Publisher's counters since New.
+type PublisherStats struct {
+	Published uint64 // updates handed to NATS
+	Dropped   uint64 // updates NATS refused (its reconnect buffer full, connection closed)
+	Lapped    uint64 // times a shard reader fell a ring behind (edges see gaps)
+	Snapshots uint64 // snapshot requests answered
+}
+
+// NewPublisher validates cfg, fills its defaults and returns a Publisher.
+// Errors wrap ErrConfig.
+func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
+	switch {
+	case cfg.Conn == nil:
+		return nil, fmt.Errorf("%w: publisher needs a NATS connection", ErrConfig)
+	case cfg.Books == nil:
+		return nil, fmt.Errorf("%w: publisher needs the books", ErrConfig)
+	case cfg.Books.MaxDepth() < maxLevels:
+		return nil, fmt.Errorf("%w: the books publish %d levels, snapshots need %d", ErrConfig, cfg.Books.MaxDepth(), maxLevels)
+	}
+	if cfg.Subject == "" {
+		cfg.Subject = DefaultSubject
+	}
+	if err := checkSubject(cfg.Subject); err != nil {
+		return nil, err
+	}
+	if cfg.Epoch == 0 {
+		cfg.Epoch = uint64(time.Now().UnixNano())
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	p := &Publisher{cfg: cfg, snapPfx: cfg.Subject + ".snap."}
+	for _, id := range cfg.Books.Symbols() {
+		sym := cfg.Books.Instrument(id).Symbol
+		if err := checkSubject(sym); err != nil || len(sym) > refdata.MaxSymbolLen {
+			return nil, fmt.Errorf("%w: symbol %q cannot be a subject", ErrConfig, sym)
+		}
+		p.subjects = append(p.subjects, cfg.Subject+".d."+sym)
+	}
+	if cfg.Registry != nil {
+		cfg.Registry.MustRegister(newPublisherCollector(p))
+	}
+	return p, nil
+}
+
+// checkSubject refuses a subject prefix or symbol NATS would not take as
+// literal tokens.
+func checkSubject(s string) error {
+	if s == "" || strings.ContainsAny(s, " \t\r\n*>") || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") || strings.Contains(s, "..") {
+		return fmt.Errorf("%w: %q is not a NATS subject", ErrConfig, s)
+	}
+	return nil
+}
+
+// Epoch returns the publisher's epoch.
+func (p *Publisher) Epoch() uint64 { return p.cfg.Epoch }
+
+// Stats returns the counters. Safe from any goroutine.
+func (p *Publisher) Stats() PublisherStats {
+	return PublisherStats{Published: p.published.Load(), Dropped: p.dropped.Load(), Lapped: p.lapped.Load(), Snapshots: p.snapshots.Load()}
+}
+
+// Run answers snapshot requests and publishes every Update of every shard
+// until ctx ends, then returns nil; it returns an error only if it cannot
+// subscribe to snapshot requests. Call it once.
+func (p *Publisher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	readers := make([]*orderbook.Reader, p.cfg.Books.Shards())
+	for i := range readers {
+		readers[i] = p.cfg.Books.NewReader(i)
+	}
+	// Snapshot requests are handled on the subscription's goroutine, one
+	// at a time, so the handler's buffers are reused.
+	var v orderbook.View
+	var buf []byte
+	sub, err := p.cfg.Conn.Subscribe(p.snapPfx+">", func(m *nats.Msg) {
+		buf = p.answer(m, &v, buf[:0])
+	})
+	if err != nil {
+		for _, rd := range readers {
+			rd.Close()
+		}
+		return fmt.Errorf("mdbus: subscribe to snapshot requests: %w", err)
+	}
+	for _, rd := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer rd.Close()
+			p.pump(ctx, rd)
+		}()
+	}
+	<-ctx.Done()
+	wg.Wait()
+	if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		p.cfg.Log.Warn("mdbus: unsubscribe snapshot requests", "err", err)
+	}
+	return nil
+}
+
+// answer replies to one snapshot request and returns buf for reuse.
+func (p *Publisher) answer(m *nats.Msg, v *orderbook.View, buf []byte) []byte {
+	sym := strings.TrimPrefix(m.Subject, p.snapPfx)
+	if id, ok := p.cfg.Books.Lookup(sym); ok {
+		p.cfg.Books.View(id, maxLevels, v)
+		buf = AppendSnapshot(buf, p.cfg.Epoch, sym, v)
+	} else {
+		if len(sym) > refdata.MaxSymbolLen || sym == "" {
+			sym = "?"
+		}
+		buf = AppendError(buf, p.cfg.Epoch, sym, "unknown symbol")
+	}
+	if err := m.Respond(buf); err != nil {
+		p.cfg.Log.Debug("mdbus: snapshot reply", "symbol", sym, "err", err)
+		return buf
+	}
+	p.snapshots.Add(1)
+	return buf
+}
+
+// pump publishes one shard's Updates until ctx ends or the books stop.
+func (p *Publisher) pump(ctx context.Context, rd *orderbook.Reader) {
+	us := make([]orderbook.Update, 256)
+	buf := make([]byte, 0, 256)
+	for {
+		if err := rd.Wait(ctx); err != nil {
+			return
+		}
+		for {
+			n, err := rd.Next(us)
+			if errors.Is(err, orderbook.ErrLapped) {
+				// The updates lost are gaps on every edge, which rebuild
+				// those symbols from snapshots.
+				p.lapped.Add(1)
+				p.cfg.Log.Warn("mdbus: publisher lapped by the books; edges will resnapshot")
+				continue
+			}
+			if n == 0 {
+				break
+			}
+			for i := range us[:n] {
+				u := &us[i]
+				buf = AppendUpdate(buf[:0], p.cfg.Epoch, p.cfg.Books.Instrument(u.Symbol).Symbol, u)
+				if err := p.cfg.Conn.Publish(p.subjects[u.Symbol], buf); err != nil {
+					p.dropped.Add(1)
+					continue
+				}
+				p.published.Add(1)
+			}
+		}
+	}
+}
+
+// publisherCollector exports a Publisher's counters on scrape.
+type publisherCollector struct {
+	p                                     *Publisher
+	published, dropped, lapped, snapshots *prometheus.Desc
+}
+
+func newPublisherCollector(p *Publisher) *publisherCollector {
+	return &publisherCollector{p: p,
+		published: prometheus.NewDesc("gateway_mdbus_published_total", "Book updates published on the market-data bus.", nil, nil),
+		dropped:   prometheus.NewDesc("gateway_mdbus_publish_dropped_total", "Book updates the bus connection refused (edges resnapshot).", nil, nil),
+		lapped:    prometheus.NewDesc("gateway_mdbus_publisher_lapped_total", "Times the bus publisher fell a whole update ring behind.", nil, nil),
+		snapshots: prometheus.NewDesc("gateway_mdbus_snapshots_served_total", "Snapshot requests answered.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *publisherCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.published
+	ch <- c.dropped
+	ch <- c.lapped
+	ch <- c.snapshots
+}
+
+// Collect implements prometheus.Collector.
+func (c *publisherCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.p.Stats()
+	ch <- prometheus.MustNewConstMetric(c.published, prometheus.CounterValue, float64(st.Published))
+	ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(st.Dropped))
+	ch <- prometheus.MustNewConstMetric(c.lapped, prometheus.CounterValue, float64(st.Lapped))
+	ch <- prometheus.MustNewConstMetric(c.snapshots, prometheus.CounterValue, float64(st.Snapshots))
+}
