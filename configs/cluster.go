@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 
 	"sgw/cluster"
 	"sgw/refdata"
@@ -34,6 +35,11 @@ type ClusterNode struct {
 	ID string `yaml:"id"`
 	// Raft is the member's Raft address (host:port).
 	Raft string `yaml:"raft"`
+	// HTTP is the member's HTTP listener as the other members reach it
+	// (http://host:port or https://host:port): a follower forwards
+	// order-entry WebSocket connections to the leader's. Empty: this
+	// member's followers refuse order entry (orders.not_leader) instead.
+	HTTP string `yaml:"http"`
 }
 
 // validate checks the section; it is called only when the section is set.
@@ -57,6 +63,11 @@ func (c *Cluster) validate() error {
 		host, port, err := net.SplitHostPort(n.Raft)
 		if err != nil || port == "" || port == "0" || net.ParseIP(host) == nil || net.ParseIP(host).IsUnspecified() {
 			return fmt.Errorf("cluster.nodes[%d].raft %q: want a specific IP and port, such as 10.0.0.1:7001", i, n.Raft)
+		}
+		if n.HTTP != "" {
+			if u, err := url.Parse(n.HTTP); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+				return fmt.Errorf("cluster.nodes[%d].http %q: want http://host:port or https://host:port", i, n.HTTP)
+			}
 		}
 		self = self || n.ID == c.NodeID
 	}
