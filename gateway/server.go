@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -90,6 +91,10 @@ type Deps struct {
 	// Cluster reports this node's role when the gateway is a cluster
 	// node, for /readyz; nil for a single gateway.
 	Cluster Cluster
+	// Forward, on a cluster node, names the node serving order entry
+	// while this one does not: trading clients' WebSocket connections are
+	// relayed there. Nil serves every client here.
+	Forward Forwarder
 }
 
 // Cluster is what /readyz reports of a cluster node.
@@ -121,6 +126,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}
 	}
 	ws, err := newWSServer(cfg.WS, deps.Market, deps.Orders, deps.Tokens, deps.Registry, log.With("component", "ws"))
+	if err == nil && deps.Forward != nil {
+		ws.fwd = newForwarder(deps.Forward, 5*time.Second)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,7 @@ const (
 // wsMetrics are the fan-out's Prometheus metrics.
 type wsMetrics struct {
 	clients      prometheus.Gauge
+	forwarded    prometheus.Counter
 	messages     prometheus.Counter
 	bytes        prometheus.Counter
 	resyncs      prometheus.Counter
@@ -57,6 +58,7 @@ type wsMetrics struct {
 func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
 	m := &wsMetrics{
 		clients:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_ws_clients", Help: "Open WebSocket connections."}),
+		forwarded:   prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_forwarded_total", Help: "Trading clients' connections relayed to the cluster's leader (this node is a follower)."}),
 		messages:    prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_messages_sent_total", Help: "Messages written to WebSocket clients."}),
 		bytes:       prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_bytes_sent_total", Help: "Frame bytes written to WebSocket clients."}),
 		resyncs:     prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_slow_client_resyncs_total", Help: "Backlogs of slow clients replaced by fresh snapshots."}),
@@ -73,7 +75,7 @@ func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
 			// 10 us to about 5 s.
 			Buckets: prometheus.ExponentialBuckets(10e-6, 2, 20)}),
 	}
-	reg.MustRegister(m.clients, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resnapshots, m.lapped, m.pongs, m.forcedCloses, m.ingestToWrite)
+	reg.MustRegister(m.clients, m.forwarded, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resnapshots, m.lapped, m.pongs, m.forcedCloses, m.ingestToWrite)
 	return m
 }
 
@@ -95,6 +97,7 @@ type wsServer struct {
 	metrics *wsMetrics
 	hubs    []*hub
 	started chan struct{} // closed by run
+	fwd     *forwarder    // nil: order entry is served here
 
 	mu       sync.Mutex
 	clients  map[*client]struct{}
@@ -186,6 +189,26 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.metrics.rejected.WithLabelValues(reason).Inc()
 		writeError(rw, http.StatusTooManyRequests, reason, "too many connections")
 		return
+	}
+	if claims != nil && len(claims.Accounts) > 0 {
+		// A trading client on a cluster follower: its connection is
+		// relayed to the leader, which serves order entry (and market
+		// data) for it. The follower's caps still count it.
+		switch base, local := w.fwd.target(r); {
+		case base != nil:
+			w.metrics.forwarded.Inc()
+			if err := w.fwd.serve(rw, r, base); err != nil {
+				writeError(rw, http.StatusBadGateway, "leader_unreachable", err.Error())
+			}
+			w.release(ip)
+			return
+		case !local:
+			w.release(ip)
+			w.metrics.rejected.WithLabelValues(codeNoLeader).Inc()
+			rw.Header().Set("Retry-After", "1")
+			writeError(rw, http.StatusServiceUnavailable, codeNoLeader, "no gateway serves order entry now (the cluster is electing a leader); connect again")
+			return
+		}
 	}
 	opts := &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled, OriginPatterns: w.cfg.Origins}
 	if len(w.cfg.Origins) == 1 && w.cfg.Origins[0] == "*" {

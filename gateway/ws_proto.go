@@ -43,6 +43,7 @@ const (
 	codeRateLimited    = "rate_limited"
 	codeAuthRequired   = "auth_required"
 	codeBadToken       = "bad_token"
+	codeNoLeader       = "no_leader" // a cluster node knows no leader to serve order entry: connect again
 	codeBadOrder       = "bad_order"
 	codeForbidden      = "forbidden_account"
 	codeNotEntitled    = "forbidden" // the token's market-data entitlements do not cover the subscription

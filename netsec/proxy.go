@@ -218,3 +218,32 @@ func sniffProxy(b []byte) proxyKind {
 	}
 	return proxyNone
 }
+
+// AppendProxyHeader appends a v2 header with command PROXY over TCP from
+// src to dst (both IPv4, or both IPv6; an IPv4-mapped IPv6 address counts
+// as IPv4) to b: what a node that relays a client's connection to another
+// gateway sends first, so that the other's caps and logs see the client.
+// It fails when the families differ or an address is invalid.
+func AppendProxyHeader(b []byte, src, dst netip.AddrPort) ([]byte, error) {
+	s, d := src.Addr().Unmap(), dst.Addr().Unmap()
+	if !s.IsValid() || !d.IsValid() || s.Is4() != d.Is4() {
+		return b, fmt.Errorf("%w: source %v and destination %v are not both IPv4 or both IPv6", ErrProxyHeader, src, dst)
+	}
+	b = append(b, proxySignature...)
+	b = append(b, 0x21) // version 2, PROXY
+	if s.Is4() {
+		b = append(b, 0x11) // INET, STREAM
+		b = binary.BigEndian.AppendUint16(b, proxyAddrLen4)
+		s4, d4 := s.As4(), d.As4()
+		b = append(b, s4[:]...)
+		b = append(b, d4[:]...)
+	} else {
+		b = append(b, 0x21) // INET6, STREAM
+		b = binary.BigEndian.AppendUint16(b, proxyAddrLen6)
+		s16, d16 := s.As16(), d.As16()
+		b = append(b, s16[:]...)
+		b = append(b, d16[:]...)
+	}
+	b = binary.BigEndian.AppendUint16(b, src.Port())
+	return binary.BigEndian.AppendUint16(b, dst.Port()), nil
+}

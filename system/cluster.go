@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 	"sgw/cluster"
 	"sgw/configs"
 	"sgw/fix"
+	"sgw/netsec"
 	"sgw/orders"
 	"sgw/risk"
 )
@@ -36,12 +39,17 @@ type clustered struct {
 	stores *cluster.SessionStores
 	entry  *leaderEntry
 	peers  map[string]string
+	http   map[string]*url.URL // members' HTTP listeners, for forwarding; missing: not forwarded to
 	terms  termConfig
 	log    *slog.Logger
 	// started is set once the node's Start returned: the Node's methods
 	// may be called only then (Role is called by HTTP handlers from the
 	// moment the server listens).
 	started atomic.Bool
+	// onTermEnd, when set (before run), is called after a term ended:
+	// the server closes its trading clients, which connect again and are
+	// forwarded to the new leader.
+	onTermEnd func()
 }
 
 // termConfig is what each term builds its manager and sessions from.
@@ -83,7 +91,17 @@ func newClustered(cc *configs.Cluster, terms termConfig, log *slog.Logger) (*clu
 		node.Close()
 		return nil, err
 	}
-	c := &clustered{node: node, state: state, stores: stores, peers: ncfg.Peers, terms: terms, log: log.With("node", ncfg.NodeID)}
+	c := &clustered{node: node, state: state, stores: stores, peers: ncfg.Peers, http: map[string]*url.URL{}, terms: terms, log: log.With("node", ncfg.NodeID)}
+	for _, m := range cc.Nodes {
+		if m.HTTP != "" {
+			u, err := url.Parse(m.HTTP) // validated by configs
+			if err != nil {
+				node.Close()
+				return nil, fmt.Errorf("%w: cluster.nodes %s http: %w", configs.ErrConfig, m.ID, err)
+			}
+			c.http[m.ID] = u
+		}
+	}
 	c.entry = newLeaderEntry(func() string {
 		if !c.started.Load() {
 			return ""
@@ -111,6 +129,28 @@ func (s startedCollector) Collect(ch chan<- prometheus.Metric) {
 	if s.started.Load() {
 		s.inner.Collect(ch)
 	}
+}
+
+// OrderEntryAt implements gateway.Forwarder: here while this node leads
+// (a term runs), the leader's HTTP listener while this node follows a
+// known leader whose address is configured (without one: here, where
+// orders are refused naming the leader), else nowhere (an election is
+// running: trading clients are asked to connect again).
+func (c *clustered) OrderEntryAt() (*url.URL, bool) {
+	if !c.started.Load() {
+		return nil, false
+	}
+	if c.entry.current() != nil {
+		return nil, true
+	}
+	id, _ := c.node.Leader()
+	if id == "" || id == c.node.ID() {
+		return nil, false
+	}
+	if u := c.http[id]; u != nil {
+		return u, false
+	}
+	return nil, true // the leader's address is not configured: refuse here, naming it (orders.not_leader)
 }
 
 // Role implements gateway.Cluster.
@@ -261,6 +301,9 @@ func (c *clustered) endTerm(t *term, why string) {
 	t.cancel()
 	t.wg.Wait()
 	t.m.Close()
+	if c.onTermEnd != nil {
+		c.onTermEnd()
+	}
 	c.log.Info("cluster: leadership term ended; order entry refused here", "epoch", t.epoch, "reason", why)
 }
 
@@ -272,4 +315,31 @@ func (c *clustered) drain(ctx context.Context) error {
 		return nil
 	}
 	return m.Drain(ctx)
+}
+
+// trustMembers adds the cluster's members (the hosts of their HTTP
+// addresses) to the HTTP listener's PROXY protocol peers: a follower
+// relays a trading client's connection with a PROXY v2 header naming the
+// client (gateway.Forwarder). Without a proxy_protocol section the members
+// may send one and need not (Optional); with one, the operator's choice
+// stands and the members are added to its load balancers.
+func trustMembers(pc *netsec.ProxyConfig, cc *configs.Cluster) *netsec.ProxyConfig {
+	var hosts []string
+	for _, m := range cc.Nodes {
+		if u, err := url.Parse(m.HTTP); err == nil && m.HTTP != "" {
+			if ip := net.ParseIP(u.Hostname()); ip != nil {
+				hosts = append(hosts, ip.String())
+			}
+		}
+	}
+	if len(hosts) == 0 {
+		return pc
+	}
+	out := netsec.ProxyConfig{Optional: true}
+	if pc != nil {
+		out = *pc
+		out.Trusted = append([]string(nil), pc.Trusted...)
+	}
+	out.Trusted = append(out.Trusted, hosts...)
+	return &out
 }

@@ -19,8 +19,12 @@ import (
 // clusterNode is one gateway process of a test cluster.
 type clusterNode struct {
 	cfg   *configs.File // its own copy: the cluster section names it
+	http  string        // its HTTP address
 	child *child        // nil while killed
 }
+
+// start starts (or restarts) the node's process.
+func (n *clusterNode) start(t *testing.T) { n.child = startChildAt(t, n.cfg, n.http) }
 
 // freeAddrs reserves n loopback TCP addresses for the nodes' Raft
 // transports: every member must know every address before the first
@@ -44,20 +48,19 @@ func freeAddrs(t *testing.T, n int) []string {
 // venue.
 func startCluster(t *testing.T, v *venue) []*clusterNode {
 	t.Helper()
-	addrs := freeAddrs(t, 3)
+	addrs := freeAddrs(t, 6) // Raft, then HTTP
 	var members []configs.ClusterNode
-	for i, a := range addrs {
-		members = append(members, configs.ClusterNode{ID: fmt.Sprintf("n%d", i+1), Raft: a})
+	for i := range 3 {
+		members = append(members, configs.ClusterNode{ID: fmt.Sprintf("n%d", i+1), Raft: addrs[i], HTTP: "http://" + addrs[3+i]})
 	}
 	var nodes []*clusterNode
-	for i := range addrs {
+	for i := range 3 {
 		cfg := *v.cfg
 		cfg.Cluster = &configs.Cluster{NodeID: members[i].ID, DataDir: t.TempDir(), Nodes: members}
-		n := &clusterNode{cfg: &cfg}
-		nodes = append(nodes, n)
+		nodes = append(nodes, &clusterNode{cfg: &cfg, http: addrs[3+i]})
 	}
 	for _, n := range nodes {
-		n.child = startChildOn(t, n.cfg)
+		n.start(t)
 	}
 	return nodes
 }
@@ -116,7 +119,17 @@ func TestClusterKill9Leader(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	for k := range kills {
 		leader := waitClusterLeader(t, v, nodes)
-		tr := newTrader(t, leader.child.base, tok)
+		// Every other round the client connects to a follower, which
+		// relays its connection to the leader.
+		entry := leader
+		if k%2 == 1 {
+			for _, n := range nodes {
+				if n != leader && n.child != nil {
+					entry = n
+				}
+			}
+		}
+		tr := newTrader(t, entry.child.base, tok)
 		traders = append(traders, tr)
 		n := 40 + rng.IntN(120) // the kill comes after n/2 orders, at 400/s
 		var killed time.Time
@@ -131,7 +144,7 @@ func TestClusterKill9Leader(t *testing.T) {
 		if next == leader {
 			t.Fatal("the killed node leads")
 		}
-		leader.child = startChildOn(t, leader.cfg)
+		leader.start(t)
 	}
 	// A last stream on the last leader, left to finish: its orders work.
 	leader := waitClusterLeader(t, v, nodes)
@@ -185,8 +198,48 @@ func TestClusterKill9Leader(t *testing.T) {
 			}
 		}
 	}
-	checkExactlyOnceIn(t, v, uids, count, ids, nil, traders...)
+	// A follower that has not yet heard of a new leader serves the client
+	// itself and refuses its orders (orders.not_leader), journaling
+	// nothing.
+	checkExactlyOnceIn(t, v, uids, count, ids, []string{"orders.not_leader"}, traders...)
 	slices.Sort(takeovers)
 	t.Logf("%d kills of the leader; takeover (kill to a new leader with its upstream session logged on): min %v, median %v, max %v",
 		kills, takeovers[0], takeovers[len(takeovers)/2], takeovers[len(takeovers)-1])
+}
+
+// TestClusterFollowerForwards: a trading client that connects to a
+// follower is relayed to the leader, whose orders it enters; when the
+// leader dies the relayed connection ends, and the client, connecting to
+// the same node again, is served by the new leader.
+func TestClusterFollowerForwards(t *testing.T) {
+	v := startVenue(t)
+	nodes := startCluster(t, v)
+	tok := token(t, v.cfg)
+	leader := waitClusterLeader(t, v, nodes)
+	var follower *clusterNode
+	for _, n := range nodes {
+		if n != leader {
+			follower = n
+		}
+	}
+	tr := newTrader(t, follower.child.base, tok)
+	tr.send("f1")
+	tr.waitFor("f1 working", func() bool { return tr.final["f1"] == "new" || tr.errors["f1"] != "" })
+	if e := tr.errors["f1"]; e != "" {
+		t.Fatalf("f1 refused through the follower: %s", e)
+	}
+	leader.child.kill(t)
+	leader.child = nil
+	select {
+	case <-tr.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relayed connection outlived the leader by 30s")
+	}
+	next := waitClusterLeader(t, v, nodes)
+	tr2 := newTrader(t, follower.child.base, tok)
+	tr2.send("f2")
+	tr2.waitFor("f2 working", func() bool { return tr2.final["f2"] == "new" || tr2.errors["f2"] != "" })
+	if e := tr2.errors["f2"]; e != "" {
+		t.Fatalf("f2 refused (new leader %s, entered at %s): %s", next.cfg.Cluster.NodeID, follower.cfg.Cluster.NodeID, e)
+	}
 }

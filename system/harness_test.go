@@ -42,6 +42,8 @@ type childSpec struct {
 	// Cluster, when set, makes the child a cluster node (its journal and
 	// stores in the cluster's DataDir).
 	Cluster *configs.Cluster `json:"cluster,omitempty"`
+	// Listen is the HTTP address to listen on; empty means 127.0.0.1:0.
+	Listen string `json:"listen,omitempty"`
 }
 
 // TestGatewayChildProcess is not a test: the restart tests run the test
@@ -84,7 +86,11 @@ func TestGatewayChildProcess(t *testing.T) {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := spec.Listen
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)
@@ -137,9 +143,12 @@ func startChild(t *testing.T, v *venue) *child { return startChildOn(t, v.cfg) }
 
 // startChildOn starts a gateway process whose order journal, stores and
 // upstream lines are cfg's, and waits until it listens.
-func startChildOn(t *testing.T, cfg *configs.File) *child {
+func startChildOn(t *testing.T, cfg *configs.File) *child { return startChildAt(t, cfg, "") }
+
+// startChildAt is startChildOn listening on listen ("": a free port).
+func startChildAt(t *testing.T, cfg *configs.File, listen string) *child {
 	t.Helper()
-	spec := childSpec{Journal: cfg.Orders.Journal, StoreDirs: map[string]string{}, Lines: map[string][]string{},
+	spec := childSpec{Listen: listen, Journal: cfg.Orders.Journal, StoreDirs: map[string]string{}, Lines: map[string][]string{},
 		Begin: map[string]string{}, Log: os.Getenv("SGW_TEST_LOG") != "", Cluster: cfg.Cluster}
 	for _, u := range cfg.Orders.Upstreams {
 		spec.StoreDirs[u.Name] = u.StoreDir

@@ -120,7 +120,7 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 			return nil, err
 		}
 		g.drainTimeout = tc.drain
-		deps.Orders, deps.Admin, deps.Cluster, entry = g.clu.entry, g.clu.entry, g.clu, g.clu.entry
+		deps.Orders, deps.Admin, deps.Cluster, deps.Forward, entry = g.clu.entry, g.clu.entry, g.clu, g.clu, g.clu.entry
 		reg.MustRegister(gateway.NewOrdersCollector(g.clu.entry), g.clu.collector())
 	case cfg.Orders != nil:
 		if err := g.buildOrders(cfg, reg, log); err != nil {
@@ -137,9 +137,16 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 			return nil, err
 		}
 	}
-	if g.server, err = gateway.New(cfg.Gateway, deps); err != nil {
+	gcfg := cfg.Gateway
+	if cfg.Cluster != nil {
+		gcfg.ProxyProtocol = trustMembers(gcfg.ProxyProtocol, cfg.Cluster)
+	}
+	if g.server, err = gateway.New(gcfg, deps); err != nil {
 		g.close()
 		return nil, err
+	}
+	if g.clu != nil {
+		g.clu.onTermEnd = func() { g.server.CloseTraders() }
 	}
 	return g, nil
 }
