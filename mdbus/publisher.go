@@ -88,7 +88,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	if cfg.Subject == "" {
 		cfg.Subject = DefaultSubject
 	}
-	if err := checkSubject(cfg.Subject); err != nil {
+	if err := CheckSubject(cfg.Subject); err != nil {
 		return nil, err
 	}
 	if cfg.Epoch == 0 {
@@ -100,7 +100,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	p := &Publisher{cfg: cfg, snapPfx: cfg.Subject + ".snap."}
 	for _, id := range cfg.Books.Symbols() {
 		sym := cfg.Books.Instrument(id).Symbol
-		if err := checkSubject(sym); err != nil || len(sym) > refdata.MaxSymbolLen {
+		if err := CheckSubject(sym); err != nil || len(sym) > refdata.MaxSymbolLen {
 			return nil, fmt.Errorf("%w: symbol %q cannot be a subject", ErrConfig, sym)
 		}
 		p.subjects = append(p.subjects, cfg.Subject+".d."+sym)
@@ -111,9 +111,10 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	return p, nil
 }
 
-// checkSubject refuses a subject prefix or symbol NATS would not take as
-// literal tokens.
-func checkSubject(s string) error {
+// CheckSubject refuses a subject prefix or symbol NATS would not take as
+// literal tokens (configs checks market_bus.subject_prefix with it).
+// Errors wrap ErrConfig.
+func CheckSubject(s string) error {
 	if s == "" || strings.ContainsAny(s, " \t\r\n*>") || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") || strings.Contains(s, "..") {
 		return fmt.Errorf("%w: %q is not a NATS subject", ErrConfig, s)
 	}
