@@ -26,6 +26,7 @@ const usage = `usage: gateway <command> [flags]
 
 commands:
   demo [-config FILE] [-http ADDR]   run simulator and gateway on loopback (default: embedded configs/demo.yaml)
+  demo -cluster N [-config FILE]     the same with N clustered gateways, NATS market data and an edge
   run -config FILE                   run the gateway
   sim -config FILE                   run the exchange simulator
   loadtest -scenario NAME -duration D -out DIR [flags]
@@ -63,8 +64,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (YAML)")
 	var httpAddr *string
+	var clusterN *int
 	if cmd == "demo" {
 		httpAddr = fs.String("http", "", "HTTP listen address (default from the config: 127.0.0.1:8080)")
+		clusterN = fs.Int("cluster", 0, "run N gateway nodes as a Raft cluster, publishing market data over an embedded NATS server to an edge gateway (0: one gateway)")
 	}
 	switch cmd {
 	case "version":
@@ -84,16 +87,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected arguments %q", cmd, fs.Args())
 	}
-	var cfg *configs.File
-	var err error
-	switch {
-	case *configPath != "":
-		cfg, err = configs.Load(*configPath)
-	case cmd == "demo":
-		cfg, err = configs.LoadDemo()
-	default:
-		return fmt.Errorf("%s: -config FILE is required", cmd)
+	load := func() (*configs.File, error) {
+		switch {
+		case *configPath != "":
+			return configs.Load(*configPath)
+		case cmd == "demo":
+			return configs.LoadDemo()
+		}
+		return nil, fmt.Errorf("%s: -config FILE is required", cmd)
 	}
+	cfg, err := load()
 	if err != nil {
 		return err
 	}
@@ -104,10 +107,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	switch cmd {
-	case "demo":
+	switch {
+	case cmd == "demo" && clusterN != nil && *clusterN != 0:
+		if *httpAddr != "" {
+			return errors.New("demo: -http and -cluster: the cluster's gateways listen on free loopback ports")
+		}
+		return runDemoCluster(ctx, load, *clusterN, log, stdout)
+	case cmd == "demo":
 		return runDemo(ctx, cfg, log, stdout)
-	case "sim":
+	case cmd == "sim":
 		return runSim(ctx, cfg, log)
 	default:
 		return runGateway(ctx, cfg, log)

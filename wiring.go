@@ -64,3 +64,38 @@ func runDemo(ctx context.Context, cfg *configs.File, log *slog.Logger, stdout io
 	}
 	return d.Run(ctx)
 }
+
+// runDemoCluster runs the simulator, NATS, n clustered gateways and an
+// edge in one process and prints where to look.
+func runDemoCluster(ctx context.Context, load func() (*configs.File, error), n int, log *slog.Logger, stdout io.Writer) error {
+	dc, err := system.NewDemoCluster(load, n, log)
+	if err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		dc.Close()
+		return err
+	}
+	fmt.Fprintf(stdout, "demo cluster running: simulator feed on %s (primary) and %s (backup, TLS), market data bus %s\n",
+		dc.Sim.Addr(sim.Primary), dc.Sim.Addr(sim.Backup), dc.NATS.ClientURL())
+	for _, nd := range dc.Nodes {
+		hint := "cluster node, ingest: runs the feeds; the Raft leader publishes the books and takes orders, followers forward order entry to it"
+		if nd.Role == configs.RoleEdge {
+			hint = "edge: market data only, its books mirrored from the bus"
+		}
+		fmt.Fprintf(stdout, "  %-5s %s/   %s\n", nd.ID, nd.BaseURL, hint)
+	}
+	first := dc.Nodes[0].BaseURL
+	fmt.Fprintf(stdout, "  roles:       %s/readyz (each node: role, leader)\n", first)
+	fmt.Fprintf(stdout, "  books:       %s/api/v1/book/%s?depth=5 (any node, the edge too)\n", dc.Nodes[len(dc.Nodes)-1].BaseURL, cfg.Instruments[0].Symbol)
+	fmt.Fprintf(stdout, "  raft data:   %s\n", dc.Dir)
+	if dc.Token != "" {
+		fmt.Fprintf(stdout, "  token:       %s\n", dc.Token)
+		fmt.Fprintf(stdout, "  page with token: %s/?token=%s\n", first, dc.Token)
+	}
+	if dc.OperatorToken != "" {
+		fmt.Fprintf(stdout, "  operator token (Authorization: Bearer ...): %s\n", dc.OperatorToken)
+	}
+	return dc.Run(ctx)
+}

@@ -72,6 +72,11 @@ type File struct {
 	// Cluster makes the gateway one node of a Raft cluster. Nil means a
 	// single gateway.
 	Cluster *Cluster `yaml:"cluster"`
+	// MarketBus carries market data between gateways over NATS: this
+	// gateway publishes its books (role ingest) or serves books mirrored
+	// from the bus (role edge). Nil means a gateway serving its own feeds'
+	// books, publishing nothing.
+	MarketBus *MarketBus `yaml:"market_bus"`
 }
 
 // Storage configures the gateway's own files.
@@ -256,8 +261,9 @@ func (f *File) validate() error {
 		}
 		names[fc.Name] = true
 	}
+	edge := f.MarketBus != nil && f.MarketBus.Role == RoleEdge
 	for i, in := range f.Instruments {
-		if in.Feed != "" && !names[in.Feed] {
+		if in.Feed != "" && !names[in.Feed] && !edge { // an edge's instruments come from the bus
 			return fmt.Errorf("instruments[%d]: %s: feed %q names no feed of the feeds section", i, in.Symbol, in.Feed)
 		}
 	}
@@ -274,6 +280,11 @@ func (f *File) validate() error {
 	}
 	if f.Storage != nil && f.Storage.Encryption != nil && f.Storage.Encryption.KeyFile == "" {
 		return errors.New("storage.encryption.key_file: required (the key file: one \"ID HEX-KEY\" a line, mode 0600)")
+	}
+	if f.MarketBus != nil {
+		if err := f.MarketBus.validate(f); err != nil {
+			return err
+		}
 	}
 	if f.Cluster != nil {
 		if err := f.Cluster.validate(); err != nil {

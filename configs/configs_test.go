@@ -210,7 +210,7 @@ func TestStorageKeys(t *testing.T) {
 
 // TestExampleTransportKeys checks that the example's transport security
 // keys decode strictly, the commented orders and brokers sections
-// included (uncommented here): TLS, PROXY protocol and HTTP limits of the
+// included (uncommented here, as is market_bus): TLS, PROXY protocol and HTTP limits of the
 // listener, the brokers' TLS with each session's certificate, the lines'
 // TLS and tunnels.
 func TestExampleTransportKeys(t *testing.T) {
@@ -222,7 +222,7 @@ func TestExampleTransportKeys(t *testing.T) {
 	in := false
 	for _, line := range strings.Split(string(b), "\n") {
 		switch {
-		case line == "# orders:" || line == "# brokers:":
+		case line == "# orders:" || line == "# brokers:" || line == "# market_bus:":
 			in = true
 		case in && !strings.HasPrefix(line, "#  "):
 			in = false
@@ -244,6 +244,9 @@ func TestExampleTransportKeys(t *testing.T) {
 	if f.Brokers == nil || f.Brokers.TLS == nil || f.Brokers.TLS.ClientCAFile == "" || f.Brokers.ProxyProtocol == nil ||
 		f.Brokers.Sessions[0].ClientCertCN == "" || f.Brokers.Sessions[1].ClientCertSPKI == "" {
 		t.Fatalf("brokers section: %+v", f.Brokers)
+	}
+	if mb := f.MarketBus; mb == nil || mb.Role != RoleIngest || mb.Embedded != nil || mb.SubjectPrefix != "sgw.md" {
+		t.Fatalf("market_bus section: %+v", mb)
 	}
 	lines := f.Orders.Upstreams[0].Lines
 	if len(lines) != 2 || lines[0].TLS == nil || lines[0].TLS.CertFile == "" || lines[1].TLS.ServerName != "fix.core.example" ||
@@ -272,6 +275,44 @@ func TestClusterSection(t *testing.T) {
 				n := f.Cluster.Node()
 				if n.BindAddr != "127.0.0.1:7001" || len(n.Peers) != 2 || n.DataDir != "d" {
 					t.Fatalf("node config %+v", n)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v; want %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestMarketBusSection(t *testing.T) {
+	const ins = "instruments: [{symbol: 600519.SH, name: Moutai, board: main, tick: 100, lot: 100, prev_close: 17000000, feed: cn}]\n"
+	const feeds = "feeds: [{name: cn, primary: {addr: '127.0.0.1:1'}, backup: {addr: '127.0.0.1:2'}}]\n"
+	for _, c := range []struct{ name, yaml, want string }{
+		{name: "ingest", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: ingest}"},
+		{name: "ingest cluster urls", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222,nats://10.0.0.6:4222', role: ingest, subject_prefix: md.cn}"},
+		{name: "embedded", yaml: feeds + "market_bus: {embedded: {listen: '127.0.0.1:4222'}, role: ingest}"},
+		{name: "edge", yaml: "market_bus: {url: 'tls://nats.example:4222', role: edge}"},
+		{name: "no role", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222'}", want: "market_bus.role: required"},
+		{name: "bad role", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: leader}", want: `market_bus.role "leader": want ingest or edge`},
+		{name: "no url", yaml: feeds + "market_bus: {role: ingest}", want: "market_bus.url: required"},
+		{name: "bad url scheme", yaml: feeds + "market_bus: {url: 'http://10.0.0.5:4222', role: ingest}", want: `market_bus.url "http://10.0.0.5:4222"`},
+		{name: "url without port", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5', role: ingest}", want: "market_bus.url"},
+		{name: "embedded off loopback", yaml: feeds + "market_bus: {embedded: {listen: '0.0.0.0:4222'}, role: ingest}", want: "market_bus.embedded.listen \"0.0.0.0:4222\": the embedded NATS server"},
+		{name: "embedded no port", yaml: feeds + "market_bus: {embedded: {listen: '127.0.0.1'}, role: ingest}", want: "market_bus.embedded.listen"},
+		{name: "bad prefix", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: ingest, subject_prefix: 'md.>'}", want: "market_bus.subject_prefix"},
+		{name: "edge with feeds", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: edge}", want: "an edge runs no feeds"},
+		{name: "edge depth", yaml: "books: {max_depth: 30}\nmarket_bus: {url: 'nats://10.0.0.5:4222', role: edge}", want: "books.max_depth 30"},
+		{name: "unknown key", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: ingest, subjects: x}", want: "field subjects not found"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f, err := Parse("test.yaml", []byte(ins+c.yaml))
+			if c.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f.MarketBus == nil || f.MarketBus.Role == "" {
+					t.Fatalf("market_bus %+v", f.MarketBus)
 				}
 				return
 			}

@@ -123,7 +123,7 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	if cfg.Subject == "" {
 		cfg.Subject = DefaultSubject
 	}
-	if err := checkSubject(cfg.Subject); err != nil {
+	if err := CheckSubject(cfg.Subject); err != nil {
 		return nil, err
 	}
 	def := func(v *int, d int) {

@@ -57,7 +57,8 @@ type PublisherConfig struct {
 }
 
 // Publisher publishes the ingest books' Updates on NATS and answers
-// snapshot requests. Run runs it; Stats may be called from any goroutine.
+// snapshot requests. Run (or RunEpoch) runs it, one call at a time; Stats
+// and Epoch may be called from any goroutine.
 type Publisher struct {
 	cfg      PublisherConfig
 	subjects []string // by SymbolID: <Subject>.d.<symbol>
@@ -88,7 +89,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	if cfg.Subject == "" {
 		cfg.Subject = DefaultSubject
 	}
-	if err := checkSubject(cfg.Subject); err != nil {
+	if err := CheckSubject(cfg.Subject); err != nil {
 		return nil, err
 	}
 	if cfg.Epoch == 0 {
@@ -100,7 +101,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	p := &Publisher{cfg: cfg, snapPfx: cfg.Subject + ".snap."}
 	for _, id := range cfg.Books.Symbols() {
 		sym := cfg.Books.Instrument(id).Symbol
-		if err := checkSubject(sym); err != nil || len(sym) > refdata.MaxSymbolLen {
+		if err := CheckSubject(sym); err != nil || len(sym) > refdata.MaxSymbolLen {
 			return nil, fmt.Errorf("%w: symbol %q cannot be a subject", ErrConfig, sym)
 		}
 		p.subjects = append(p.subjects, cfg.Subject+".d."+sym)
@@ -111,16 +112,17 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	return p, nil
 }
 
-// checkSubject refuses a subject prefix or symbol NATS would not take as
-// literal tokens.
-func checkSubject(s string) error {
+// CheckSubject refuses a subject prefix or symbol NATS would not take as
+// literal tokens (configs checks market_bus.subject_prefix with it).
+// Errors wrap ErrConfig.
+func CheckSubject(s string) error {
 	if s == "" || strings.ContainsAny(s, " \t\r\n*>") || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") || strings.Contains(s, "..") {
 		return fmt.Errorf("%w: %q is not a NATS subject", ErrConfig, s)
 	}
 	return nil
 }
 
-// Epoch returns the publisher's epoch.
+// Epoch returns the publisher's configured epoch (Run's).
 func (p *Publisher) Epoch() uint64 { return p.cfg.Epoch }
 
 // Stats returns the counters. Safe from any goroutine.
@@ -130,8 +132,19 @@ func (p *Publisher) Stats() PublisherStats {
 
 // Run answers snapshot requests and publishes every Update of every shard
 // until ctx ends, then returns nil; it returns an error only if it cannot
-// subscribe to snapshot requests. Call it once.
-func (p *Publisher) Run(ctx context.Context) error {
+// subscribe to snapshot requests. Call it once, or use RunEpoch.
+func (p *Publisher) Run(ctx context.Context) error { return p.RunEpoch(ctx, p.cfg.Epoch) }
+
+// RunEpoch is Run under the given epoch instead of the configured one: a
+// cluster's ingest nodes publish only while they lead, each leadership
+// under its own epoch (larger than every earlier one, such as the Raft
+// leadership epoch), so edges follow the new leader's books. It may be
+// called again after it returned, never twice at once; the counters add
+// up across calls. epoch 0 is refused.
+func (p *Publisher) RunEpoch(ctx context.Context, epoch uint64) error {
+	if epoch == 0 {
+		return fmt.Errorf("%w: epoch 0", ErrConfig)
+	}
 	var wg sync.WaitGroup
 	readers := make([]*orderbook.Reader, p.cfg.Books.Shards())
 	for i := range readers {
@@ -142,7 +155,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 	var v orderbook.View
 	var buf []byte
 	sub, err := p.cfg.Conn.Subscribe(p.snapPfx+">", func(m *nats.Msg) {
-		buf = p.answer(m, &v, buf[:0])
+		buf = p.answer(m, epoch, &v, buf[:0])
 	})
 	if err != nil {
 		for _, rd := range readers {
@@ -155,7 +168,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer rd.Close()
-			p.pump(ctx, rd)
+			p.pump(ctx, epoch, rd)
 		}()
 	}
 	<-ctx.Done()
@@ -167,16 +180,16 @@ func (p *Publisher) Run(ctx context.Context) error {
 }
 
 // answer replies to one snapshot request and returns buf for reuse.
-func (p *Publisher) answer(m *nats.Msg, v *orderbook.View, buf []byte) []byte {
+func (p *Publisher) answer(m *nats.Msg, epoch uint64, v *orderbook.View, buf []byte) []byte {
 	sym := strings.TrimPrefix(m.Subject, p.snapPfx)
 	if id, ok := p.cfg.Books.Lookup(sym); ok {
 		p.cfg.Books.View(id, maxLevels, v)
-		buf = AppendSnapshot(buf, p.cfg.Epoch, sym, v)
+		buf = AppendSnapshot(buf, epoch, sym, v)
 	} else {
 		if len(sym) > refdata.MaxSymbolLen || sym == "" {
 			sym = "?"
 		}
-		buf = AppendError(buf, p.cfg.Epoch, sym, "unknown symbol")
+		buf = AppendError(buf, epoch, sym, "unknown symbol")
 	}
 	if err := m.Respond(buf); err != nil {
 		p.cfg.Log.Debug("mdbus: snapshot reply", "symbol", sym, "err", err)
@@ -187,7 +200,7 @@ func (p *Publisher) answer(m *nats.Msg, v *orderbook.View, buf []byte) []byte {
 }
 
 // pump publishes one shard's Updates until ctx ends or the books stop.
-func (p *Publisher) pump(ctx context.Context, rd *orderbook.Reader) {
+func (p *Publisher) pump(ctx context.Context, epoch uint64, rd *orderbook.Reader) {
 	us := make([]orderbook.Update, 256)
 	buf := make([]byte, 0, 256)
 	for {
@@ -208,7 +221,7 @@ func (p *Publisher) pump(ctx context.Context, rd *orderbook.Reader) {
 			}
 			for i := range us[:n] {
 				u := &us[i]
-				buf = AppendUpdate(buf[:0], p.cfg.Epoch, p.cfg.Books.Instrument(u.Symbol).Symbol, u)
+				buf = AppendUpdate(buf[:0], epoch, p.cfg.Books.Instrument(u.Symbol).Symbol, u)
 				if err := p.cfg.Conn.Publish(p.subjects[u.Symbol], buf); err != nil {
 					p.dropped.Add(1)
 					continue

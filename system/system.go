@@ -53,6 +53,7 @@ type Gateway struct {
 	upstreams []*fix.Upstream
 	clu       *clustered       // a cluster node's order entry; nil for a single gateway
 	brokers   *broker.Acceptor // nil without a brokers section
+	bus       *marketBus       // nil without a market_bus section
 	log       *slog.Logger
 	// drainTimeout bounds the wait, at shutdown, for accepted requests to
 	// be sent and answered.
@@ -68,14 +69,13 @@ type runFeed interface {
 
 // New constructs the gateway described by cfg.
 func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
-	engCfg := cfg.Engine()
-	books, err := orderbook.New(engCfg)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	books, bus, err := buildBooks(cfg, reg, log)
 	if err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	g := &Gateway{books: books, log: log}
+	g := &Gateway{books: books, bus: bus, log: log}
 	var gfeeds []gateway.Feed
 	var itchFeeds []*feed.Feed
 	var szseFeeds []*feed.SZSEFeed
@@ -86,6 +86,7 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 		case feed.ProtocolSZSE:
 			sf, err := feed.NewSZSE(fc, feed.NewSZSEDecoder(syms, books.NewInput(fc.Name), books), log)
 			if err != nil {
+				g.close()
 				return nil, err
 			}
 			szseFeeds = append(szseFeeds, sf)
@@ -93,6 +94,7 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 		default:
 			itf, err := feed.New(fc, feed.NewITCHDecoder(syms, books.NewInput(fc.Name)), log)
 			if err != nil {
+				g.close()
 				return nil, err
 			}
 			itchFeeds = append(itchFeeds, itf)
@@ -101,10 +103,12 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 		g.feeds = append(g.feeds, f)
 		gfeeds = append(gfeeds, f)
 	}
+	gfeeds = append(gfeeds, bus.feeds()...)
 	reg.MustRegister(feed.NewCollector(itchFeeds...).WithSZSE(szseFeeds...), gateway.NewBooksCollector(books))
 	deps := gateway.Deps{Market: books, PublishedDepth: books.MaxDepth(), Feeds: gfeeds, Registry: reg, Log: log, Web: web.Handler()}
 	if cfg.Auth != nil {
 		if g.tokens, err = auth.New(*cfg.Auth); err != nil {
+			g.close()
 			return nil, err
 		}
 		deps.Tokens = g.tokens
@@ -114,16 +118,22 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 	case cfg.Orders != nil && cfg.Cluster != nil:
 		tc, err := orderTerms(cfg, reg, log)
 		if err != nil {
+			g.close()
 			return nil, err
 		}
 		if g.clu, err = newClustered(cfg.Cluster, tc, log.With("component", "cluster")); err != nil {
+			g.close()
 			return nil, err
+		}
+		if bus != nil && bus.pub != nil {
+			bus.leaderEpoch = clusterEpoch(g.clu) // only the leader publishes
 		}
 		g.drainTimeout = tc.drain
 		deps.Orders, deps.Admin, deps.Cluster, deps.Forward, entry = g.clu.entry, g.clu.entry, g.clu, g.clu, g.clu.entry
 		reg.MustRegister(gateway.NewOrdersCollector(g.clu.entry), g.clu.collector())
 	case cfg.Orders != nil:
 		if err := g.buildOrders(cfg, reg, log); err != nil {
+			g.close()
 			return nil, err
 		}
 		deps.Orders, deps.Admin, entry = g.orders, g.orders, g.orders
@@ -253,6 +263,7 @@ func (g *Gateway) close() {
 	if g.brokers != nil {
 		g.brokers.Close()
 	}
+	g.bus.close()
 }
 
 // Orders returns the order manager, or nil without order entry.
@@ -280,8 +291,10 @@ func (g *Gateway) Books() *orderbook.Engine { return g.books }
 //     server closes its clients (1001, going away), so clients hear every
 //     answer that arrived;
 //  3. the upstream FIX sessions log out;
-//  4. the order manager's timers, the feeds and the books stop;
-//  5. the journal is closed.
+//  4. the order manager's timers, the feeds, the books and the market-data
+//     bus (publisher or edge) stop;
+//  5. the journal is closed, the bus connection too, then the embedded
+//     NATS server if any.
 //
 // It logs the start and the stop with the reason. ln, when not nil, is the
 // HTTP listener to serve on; otherwise the configured address.
@@ -318,7 +331,13 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 		// sessions, after the clients.
 		upstreams.start(func() error { return g.clu.run(upstreams.ctx) }, fail)
 	}
-	core.start(func() error { return g.books.Run(core.ctx) }, fail)
+	if !g.bus.ownsBooks() {
+		core.start(func() error { return g.books.Run(core.ctx) }, fail)
+	}
+	if g.bus != nil {
+		// The bus stops with the books: an edge's mirror is its books.
+		core.start(func() error { return g.bus.run(core.ctx) }, fail)
+	}
 	for _, f := range g.feeds {
 		core.start(func() error { return f.Run(core.ctx) }, fail)
 	}
@@ -367,6 +386,7 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	if g.orders != nil {
 		g.orders.Close()
 	}
+	g.bus.close()
 	select {
 	case ferr := <-failed:
 		if err == nil {

@@ -1,0 +1,272 @@
+package system
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sgw/configs"
+	"sgw/feed"
+	"sgw/gateway"
+	"sgw/mdbus"
+	"sgw/orderbook"
+)
+
+// leaderPoll is how often a cluster node's ingest checks whether it leads:
+// it publishes only then, and stops within this long after it lost the
+// lead (edges ignore its messages from the new leader's first on anyway,
+// the new leader's epoch being larger).
+const leaderPoll = 100 * time.Millisecond
+
+// marketBus is a gateway's part on the market-data bus (configs.MarketBus):
+// the NATS connection, the embedded NATS server when configured, and
+// either the Publisher of the ingest's books (role ingest) or the Edge
+// whose mirrored books the gateway serves (role edge).
+//
+// It is built by buildBooks, run once by one goroutine (run) and closed
+// after run returned (or instead of running). Its feed adapter and metrics
+// are safe from any goroutine.
+type marketBus struct {
+	srv  *server.Server // the embedded server; nil: an external one
+	conn *nats.Conn
+	pub  *mdbus.Publisher // role ingest
+	edge *mdbus.Edge      // role edge
+	// leaderEpoch, for a cluster node's ingest, returns this node's
+	// leadership epoch, 0 while it does not lead. Nil: publish always,
+	// under the publisher's own epoch. Set by New before run.
+	leaderEpoch func() uint64
+	log         *slog.Logger
+}
+
+// buildBooks returns the books the gateway serves: its own, fed by its
+// feeds (no market_bus section, or role ingest, which also gets the bus's
+// Publisher), or an edge's mirror of the ingest's books. The metrics of
+// the bus go to reg.
+func buildBooks(cfg *configs.File, reg prometheus.Registerer, log *slog.Logger) (*orderbook.Engine, *marketBus, error) {
+	mb := cfg.MarketBus
+	if mb == nil {
+		books, err := orderbook.New(cfg.Engine())
+		return books, nil, err
+	}
+	b := &marketBus{log: log.With("component", "mdbus", "role", mb.Role)}
+	url := mb.URL
+	if mb.Embedded != nil {
+		srv, err := StartNATS(mb.Embedded.Listen)
+		if err != nil {
+			return nil, nil, err
+		}
+		b.srv = srv
+		if url == "" {
+			url = srv.ClientURL()
+		}
+	}
+	var err error
+	b.conn, err = nats.Connect(url, nats.Name("sgw-"+mb.Role), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond), nats.ReconnectJitter(100*time.Millisecond, time.Second))
+	if err != nil {
+		b.close()
+		return nil, nil, fmt.Errorf("system: market_bus: connect to %s: %w", url, err)
+	}
+	var books *orderbook.Engine
+	switch mb.Role {
+	case configs.RoleEdge:
+		b.edge, err = mdbus.NewEdge(mdbus.EdgeConfig{Conn: b.conn, Subject: mb.SubjectPrefix, Registry: reg, Log: b.log,
+			Books: orderbook.Config{Instruments: cfg.Instruments, Shards: cfg.Books.Shards, RingSize: cfg.Books.RingSize}})
+		if err == nil {
+			books = b.edge.Engine()
+		}
+	default:
+		if books, err = orderbook.New(cfg.Engine()); err == nil {
+			b.pub, err = mdbus.NewPublisher(mdbus.PublisherConfig{Conn: b.conn, Books: books, Subject: mb.SubjectPrefix, Registry: reg, Log: b.log})
+		}
+	}
+	if err != nil {
+		b.close()
+		return nil, nil, err
+	}
+	reg.MustRegister(connCollector{conn: b.conn,
+		connected:  prometheus.NewDesc("gateway_mdbus_connected", "1 while the market-data bus (NATS) connection is up, else 0.", nil, nil),
+		reconnects: prometheus.NewDesc("gateway_mdbus_reconnects_total", "Reconnections to the market-data bus.", nil, nil)})
+	return books, b, nil
+}
+
+// StartNATS starts a NATS server (no TLS, no authentication, no logs) on
+// listen, a loopback host:port (port 0: a free port), and returns it once
+// it takes connections. The caller shuts it down.
+func StartNATS(listen string) (*server.Server, error) {
+	host, p, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("system: embedded nats %q: %w", listen, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return nil, fmt.Errorf("system: embedded nats %q: %w", listen, err)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	srv, err := server.NewServer(&server.Options{Host: host, Port: port, NoLog: true, NoSigs: true})
+	if err != nil {
+		return nil, fmt.Errorf("system: embedded nats: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("system: embedded nats on %s: not ready after 10s", listen)
+	}
+	return srv, nil
+}
+
+// feeds returns what /readyz and /api/v1/feeds report of the bus: an
+// edge's books (busFeed); nothing for an ingest, whose feeds report.
+func (b *marketBus) feeds() []gateway.Feed {
+	if b == nil || b.edge == nil {
+		return nil
+	}
+	return []gateway.Feed{busFeed{conn: b.conn, edge: b.edge}}
+}
+
+// ownsBooks reports whether the bus keeps the gateway's books (an edge's
+// mirror, which has no writer goroutines to run).
+func (b *marketBus) ownsBooks() bool { return b != nil && b.edge != nil }
+
+// run runs the edge, or the publisher, until ctx ends.
+func (b *marketBus) run(ctx context.Context) error {
+	switch {
+	case b.edge != nil:
+		return b.edge.Run(ctx)
+	case b.leaderEpoch == nil:
+		return b.pub.Run(ctx)
+	}
+	return b.publishWhileLeading(ctx)
+}
+
+// publishWhileLeading runs the publisher during each of this cluster
+// node's leaderships, under the leadership's epoch, until ctx ends.
+func (b *marketBus) publishWhileLeading(ctx context.Context) error {
+	tick := time.NewTicker(leaderPoll)
+	defer tick.Stop()
+	var (
+		epoch  uint64
+		cancel context.CancelFunc = func() {}
+		wg     sync.WaitGroup
+		failed = make(chan error, 1)
+	)
+	stop := func() {
+		cancel()
+		wg.Wait()
+		if epoch != 0 {
+			b.log.Info("mdbus: stopped publishing", "epoch", epoch)
+		}
+		epoch = 0
+	}
+	defer stop()
+	for {
+		if e := b.leaderEpoch(); e != epoch {
+			stop()
+			if e != 0 {
+				epoch = e
+				pctx, pcancel := context.WithCancel(ctx)
+				cancel = pcancel
+				b.log.Info("mdbus: leading; publishing the books", "epoch", e)
+				wg.Go(func() {
+					if err := b.pub.RunEpoch(pctx, e); err != nil {
+						select {
+						case failed <- err:
+						default:
+						}
+					}
+				})
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-failed:
+			return err
+		case <-tick.C:
+		}
+	}
+}
+
+// close closes the connection and shuts the embedded server down. Call it
+// after run returned, or instead of run.
+func (b *marketBus) close() {
+	if b == nil {
+		return
+	}
+	if b.conn != nil {
+		b.conn.Close()
+	}
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+	}
+}
+
+// clusterEpoch returns c's leadership epoch, 0 while it does not lead (or
+// has not started).
+func clusterEpoch(c *clustered) func() uint64 {
+	return func() uint64 {
+		if !c.started.Load() {
+			return 0
+		}
+		return c.node.Epoch()
+	}
+}
+
+// busFeed is an edge's books as /readyz and /api/v1/feeds see a feed:
+// ready while the bus is connected, stale while any symbol is (awaiting
+// its snapshot), delivered counting the updates and snapshots applied.
+// Safe from any goroutine.
+type busFeed struct {
+	conn *nats.Conn
+	edge *mdbus.Edge
+}
+
+var _ gateway.Feed = busFeed{}
+
+// Name implements gateway.Feed.
+func (f busFeed) Name() string { return "market_bus" }
+
+// Ready implements gateway.Feed.
+func (f busFeed) Ready() bool { return f.conn.IsConnected() }
+
+// Status implements gateway.Feed.
+func (f busFeed) Status() feed.Status {
+	st := f.edge.Stats()
+	up := f.conn.IsConnected()
+	return feed.Status{Name: f.Name(), Delivered: st.Updates + st.Snapshots, Gaps: st.Gaps, Rebuilds: st.Snapshots,
+		Stale: st.Stale > 0, Lost: st.Malformed,
+		Sources: []feed.SourceStatus{{Name: "nats", Addr: f.conn.ConnectedUrlRedacted(), State: f.conn.Status().String(), Up: up, Messages: st.Updates}}}
+}
+
+// connCollector exports the bus connection's state on scrape.
+type connCollector struct {
+	conn                  *nats.Conn
+	connected, reconnects *prometheus.Desc
+}
+
+// Describe implements prometheus.Collector.
+func (c connCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.connected
+	ch <- c.reconnects
+}
+
+// Collect implements prometheus.Collector.
+func (c connCollector) Collect(ch chan<- prometheus.Metric) {
+	up := 0.0
+	if c.conn.IsConnected() {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(c.reconnects, prometheus.CounterValue, float64(c.conn.Stats().Reconnects))
+}
