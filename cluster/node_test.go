@@ -383,7 +383,7 @@ func TestConfigDefaults(t *testing.T) {
 		{name: "defaults", cfg: Config{NodeID: "n1", DataDir: "/tmp/x"}},
 		{name: "no id", cfg: Config{DataDir: "/tmp/x"}, wantErr: true},
 		{name: "no dir", cfg: Config{NodeID: "n1"}, wantErr: true},
-		{name: "lease above heartbeat", cfg: Config{NodeID: "n1", DataDir: "/tmp/x", LeaderLeaseTimeout: time.Second}, wantErr: true},
+		{name: "lease above heartbeat", cfg: Config{NodeID: "n1", DataDir: "/tmp/x", LeaderLeaseTimeout: 2 * time.Second}, wantErr: true},
 		{name: "election below heartbeat", cfg: Config{NodeID: "n1", DataDir: "/tmp/x", HeartbeatTimeout: time.Second, ElectionTimeout: 500 * time.Millisecond}, wantErr: true},
 		{name: "empty peer address", cfg: Config{NodeID: "n1", DataDir: "/tmp/x", Peers: map[string]string{"n2": ""}}, wantErr: true},
 	}
