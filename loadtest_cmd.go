@@ -22,6 +22,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&c.Out, "out", "", "directory for the report files (required)")
 	fs.StringVar(&c.Target, "target", "", "base URL of a running gateway (default: start the simulator and a gateway)")
 	fs.BoolVar(&c.Spawn, "spawn", false, "start the gateway as a child process (its memory per connection is reported)")
+	fs.IntVar(&c.Cluster, "cluster", 0, "start a cluster of this many gateway nodes (and an edge) in this process and send orders to its leader (default 0: one gateway)")
 	fs.IntVar(&c.PID, "pid", 0, "process id of the -target gateway, to report its memory")
 	fs.IntVar(&c.Clients, "clients", 0, "WebSocket clients (default 100)")
 	fs.IntVar(&c.SymbolsPerClient, "symbols-per-client", 0, "symbols each client subscribes to (default 1)")

@@ -54,6 +54,12 @@ type Config struct {
 	// this process: separate file-descriptor limits, and the gateway's
 	// memory per connection can be read. Ignored with Target.
 	Spawn bool
+	// Cluster, when above zero, starts the gateway as a cluster of that
+	// many nodes in this process (system.NewDemoCluster: the simulator,
+	// an embedded NATS server, the nodes and an edge) and sends the
+	// orders to the Raft leader: orders are acknowledged once a quorum
+	// holds them. Zero means one gateway. Not with Target or Spawn.
+	Cluster int
 	// Executable is the gateway binary Spawn runs. Zero means this
 	// program (os.Executable), which must be the gateway.
 	Executable string
@@ -210,6 +216,10 @@ func (c Config) withDefaults() (Config, error) {
 		return bad("-fix-sessions with -target needs -fix-broker ADDR, the gateway's FIX acceptor for brokers")
 	case c.hasOrders() && c.OrderRate < c.Sessions:
 		return bad("-order-rate %d is below one order per second per session (-sessions %d)", c.OrderRate, c.Sessions)
+	case c.Cluster < 0 || c.Cluster > 9:
+		return bad("-cluster %d out of range 0..9", c.Cluster)
+	case c.Cluster > 0 && (c.Target != "" || c.Spawn || c.Scenario == ScenarioSoak || c.FIXSessions > 0):
+		return bad("-cluster starts a cluster in this process: not with -target, -spawn, -fix-sessions or -scenario soak")
 	case c.Scenario == ScenarioSoak && (c.Target != "" || c.Spawn):
 		return bad("-scenario soak injects faults into the simulator, which it must start in this process: not with -target or -spawn")
 	case c.Scenario == ScenarioSoak && c.Duration < 3*time.Second:

@@ -293,6 +293,8 @@ func TestOrdersBadConfig(t *testing.T) {
 		{"soak spawned", func(c *Config) { c.Scenario, c.Spawn, c.Duration = ScenarioSoak, true, time.Minute }, "not with -target or -spawn"},
 		{"soak too short", func(c *Config) { c.Scenario = ScenarioSoak }, "at least 3s"},
 		{"order rate", func(c *Config) { c.OrderRate = 1e6 }, "-order-rate"},
+		{"cluster too big", func(c *Config) { c.Cluster = 10 }, "-cluster 10 out of range"},
+		{"cluster and a target", func(c *Config) { c.Cluster, c.Target = 3, "http://127.0.0.1:8080" }, "not with -target"},
 		{"fewer orders than sessions", func(c *Config) { c.OrderRate, c.Sessions = 3, 4 }, "below one order per second per session"},
 		{"sessions", func(c *Config) { c.Sessions = -1 }, "-sessions"},
 		{"empty account", func(c *Config) { c.Accounts = []string{"A1", ""} }, "-accounts"},

@@ -177,6 +177,9 @@ func startTarget(ctx context.Context, c Config, log *slog.Logger) (*target, erro
 	if c.Spawn {
 		return spawnTarget(ctx, c, cfg)
 	}
+	if c.Cluster > 0 {
+		return clusterTarget(ctx, c, log)
+	}
 	d, err := system.NewDemo(cfg, log)
 	if err != nil {
 		return nil, err
@@ -370,4 +373,36 @@ func cpuTime(pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// clusterTarget starts a demo cluster of c.Cluster nodes in this process,
+// each node's configuration opened to the load as a single gateway's is,
+// and targets its Raft leader once it serves orders.
+func clusterTarget(ctx context.Context, c Config, log *slog.Logger) (*target, error) {
+	dc, err := system.NewDemoCluster(func() (*configs.File, error) { return gatewayConfig(c, "") }, c.Cluster, log)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- dc.Run(runCtx) }()
+	stop := func() error {
+		cancel()
+		return <-done
+	}
+	// The leader is the node whose order entry is open: wait for it (an
+	// election takes about a second), bounded.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, n := range dc.Nodes {
+			if n.Gateway != nil && n.Gateway.Leading() {
+				return &target{base: n.BaseURL, token: dc.Token, ops: dc.OperatorToken, pid: os.Getpid(), own: true, stop: stop}, nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			stop()
+			return nil, fmt.Errorf("loadtest: -cluster: no leader serving orders within 30s")
+		}
+		time.Sleep(50 * time.Millisecond) // no leadership notification crosses the Gateway's API; poll it
+	}
 }

@@ -343,3 +343,8 @@ func trustMembers(pc *netsec.ProxyConfig, cc *configs.Cluster) *netsec.ProxyConf
 	out.Trusted = append(out.Trusted, hosts...)
 	return &out
 }
+
+// Leading reports whether this gateway is a cluster node whose order
+// entry is open: it leads, and its term has started. False for a single
+// gateway. Safe from any goroutine.
+func (g *Gateway) Leading() bool { return g.clu != nil && g.clu.entry.current() != nil }
