@@ -296,7 +296,7 @@ func (h *hub) subscribeLocked(c *client, ch string, depth int, ids []orderbook.S
 		case chBook:
 			s.remove(c, chBook)
 			sb := &sub{}
-			s.book[depthIndex(depth)][c] = sb
+			s.book[orderbook.EnterIndex(depth)][c] = sb
 			if from, ok := resume[s.sym]; ok && h.replay(c, sb, s, depth, from) {
 				continue
 			}

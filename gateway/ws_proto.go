@@ -343,16 +343,6 @@ func encodeSnapshot(sym string, seq uint64, depth int, bids, asks []orderbook.Le
 	return append(b, '}')
 }
 
-// depthIndex maps a book depth to its index in Update.Enter.
-func depthIndex(depth int) int {
-	switch depth {
-	case 5:
-		return 0
-	case 10:
-		return 1
-	}
-	return 2
-}
 
 // encodeUpdate encodes the book update u as a depth-limited subscriber
 // applies it: the changes within the top depth levels, keyed by price, and
@@ -379,7 +369,7 @@ func encodeUpdate(sym string, u *orderbook.Update, depth int) []byte {
 			removed = removed || c.Level.Qty == 0
 		}
 		if removed && u.EnterSide == side {
-			if l := u.Enter[depthIndex(depth)]; l.Qty != 0 {
+			if l := u.Enter[orderbook.EnterIndex(depth)]; l.Qty != 0 {
 				if n > 0 {
 					b = append(b, ',')
 				}

@@ -22,7 +22,7 @@ func ApplyUpdate(bids, asks []Level, u *Update, depth int) ([]Level, []Level) {
 		}
 	}
 	if u.EnterSide != 0 {
-		l := u.Enter[enterIndex(depth)]
+		l := u.Enter[EnterIndex(depth)]
 		if u.EnterSide == Bid {
 			bids = refill(bids, l, depth)
 		} else {
@@ -32,8 +32,10 @@ func ApplyUpdate(bids, asks []Level, u *Update, depth int) ([]Level, []Level) {
 	return bids, asks
 }
 
-// enterIndex maps a depth to its entry in Update.Enter.
-func enterIndex(depth int) int {
+// EnterIndex maps a client depth (5, 10 or 20) to its entry in
+// Update.Enter: the level that refills a side of that depth after a
+// removal. Depth-indexed tables of the fan-out use the same order.
+func EnterIndex(depth int) int {
 	switch depth {
 	case 5:
 		return 0
