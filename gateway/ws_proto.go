@@ -343,7 +343,6 @@ func encodeSnapshot(sym string, seq uint64, depth int, bids, asks []orderbook.Le
 	return append(b, '}')
 }
 
-
 // encodeUpdate encodes the book update u as a depth-limited subscriber
 // applies it: the changes within the top depth levels, keyed by price, and
 // after a removal within them the level that now fills the bottom.

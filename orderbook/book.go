@@ -579,10 +579,8 @@ func (b *Book) print(ev *event.Event, u *Update) bool {
 	return true
 }
 
-func (b *Book) trade(p refdata.Price, q int64, u *Update) {
-	b.last, b.lastQty = p, q
-	b.volume += q
-	b.turnover += int64(p) * q
+// ohlc records a trade at p in the day's open, high and low.
+func (b *Book) ohlc(p refdata.Price) {
 	switch {
 	case b.open == 0:
 		b.open, b.high, b.low = p, p, p
@@ -592,6 +590,13 @@ func (b *Book) trade(p refdata.Price, q int64, u *Update) {
 		b.low = p
 	}
 	b.traded = true
+}
+
+func (b *Book) trade(p refdata.Price, q int64, u *Update) {
+	b.last, b.lastQty = p, q
+	b.volume += q
+	b.turnover += int64(p) * q
+	b.ohlc(p)
 	u.Kind = KindTrade
 	u.TradePrice = p
 	u.TradeQty = q

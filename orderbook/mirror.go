@@ -231,13 +231,5 @@ func (b *Book) setTop(side Side, top []Level) {
 // open, high, low) from a mirrored trade.
 func (b *Book) mirrorTrade(p refdata.Price, q int64) {
 	b.lastQty = q
-	b.traded = true
-	switch {
-	case b.open == 0:
-		b.open, b.high, b.low = p, p, p
-	case p > b.high:
-		b.high = p
-	case p < b.low:
-		b.low = p
-	}
+	b.ohlc(p)
 }
