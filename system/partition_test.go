@@ -170,7 +170,7 @@ func TestClusterPartitionedLeaderStopsSending(t *testing.T) {
 		}
 		return !stepped.IsZero() && time.Since(stepped) >= 3*hb
 	})
-	t.Logf("%s reported %q %v after the cut; its lines carried nothing from %s's logon to %v after that",
+	t.Logf("%s no longer leads (%q; first asked %v after the cut, once %s was logged on); its lines carried nothing from then to %v after",
 		oldID, role(old.child.base), stepped.Sub(cut), next.cfg.Cluster.NodeID, 3*hb)
 	if pc.bytesUp(next) == nextBefore {
 		t.Errorf("%s's lines carried nothing for %v: the byte count does not see a live session", next.cfg.Cluster.NodeID, 3*hb)
