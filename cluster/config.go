@@ -58,6 +58,15 @@ type Config struct {
 	// it is added with its bound address.
 	Peers map[string]string
 
+	// DialAddrs maps a member's NodeID to the address this node dials to
+	// reach it, for NAT or a relay between the members. A member missing
+	// here is dialled at its Raft address (its address in Peers, else in
+	// the Raft configuration). Identity is unchanged: every member still
+	// knows this node, and names the leader, by its Raft address; this
+	// node's own ID is ignored. Zero value means every member is dialled
+	// at its Raft address.
+	DialAddrs map[string]string
+
 	// HeartbeatTimeout is how long a follower waits without contact from
 	// the leader before it stands for election. Zero means 1 s.
 	HeartbeatTimeout time.Duration
@@ -184,6 +193,11 @@ func (c Config) withDefaults() (Config, error) {
 	for id, addr := range c.Peers {
 		if id == "" || addr == "" {
 			return c, fmt.Errorf("cluster: Config.Peers has an empty ID or address (%q: %q)", id, addr)
+		}
+	}
+	for id, addr := range c.DialAddrs {
+		if id == "" || addr == "" {
+			return c, fmt.Errorf("cluster: Config.DialAddrs has an empty ID or address (%q: %q)", id, addr)
 		}
 	}
 	return c, nil

@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,6 +27,7 @@ type Node struct {
 	cfg   Config
 	fsm   *fsm
 	trans raft.Transport
+	dial  *dialer // the TCP transport's address provider; unused with another transport
 	store *raftboltdb.BoltStore
 	snaps raft.SnapshotStore
 
@@ -75,16 +77,18 @@ func newNode(cfg Config, sm StateMachine, trans raft.Transport) (*Node, error) {
 		store.Close()
 		return nil, fmt.Errorf("cluster: open snapshot store: %w", err)
 	}
+	dial := &dialer{}
 	if trans == nil {
-		tcp, err := raft.NewTCPTransport(cfg.BindAddr, nil, cfg.MaxPool, cfg.TransportTimeout, cfg.LogOutput)
+		tcp, err := newTCPTransport(cfg, dial)
 		if err != nil {
 			store.Close()
-			return nil, fmt.Errorf("cluster: listen on %s: %w", cfg.BindAddr, err)
+			return nil, err
 		}
 		trans = tcp
 	}
 	return &Node{
 		cfg:      cfg,
+		dial:     dial,
 		fsm:      &fsm{sm: sm},
 		trans:    trans,
 		store:    store,
@@ -116,6 +120,8 @@ func (n *Node) Start(peers map[string]string) error {
 	}
 	if peers == nil {
 		peers = n.cfg.Peers
+	} else {
+		n.dial.peers = maps.Clone(peers) // before Raft starts: the transport dials only for Raft
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(n.cfg.NodeID)

@@ -386,6 +386,8 @@ func TestConfigDefaults(t *testing.T) {
 		{name: "lease above heartbeat", cfg: Config{NodeID: "n1", DataDir: "/tmp/x", LeaderLeaseTimeout: 2 * time.Second}, wantErr: true},
 		{name: "election below heartbeat", cfg: Config{NodeID: "n1", DataDir: "/tmp/x", HeartbeatTimeout: time.Second, ElectionTimeout: 500 * time.Millisecond}, wantErr: true},
 		{name: "empty peer address", cfg: Config{NodeID: "n1", DataDir: "/tmp/x", Peers: map[string]string{"n2": ""}}, wantErr: true},
+		{name: "dial address", cfg: Config{NodeID: "n1", DataDir: "/tmp/x", DialAddrs: map[string]string{"n2": "127.0.0.1:7002"}}},
+		{name: "empty dial address", cfg: Config{NodeID: "n1", DataDir: "/tmp/x", DialAddrs: map[string]string{"n2": ""}}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

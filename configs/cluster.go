@@ -3,6 +3,7 @@ package configs
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 
@@ -27,6 +28,14 @@ type Cluster struct {
 	// The Raft address must be a specific IP and port the other members
 	// reach; a node restarts on its address.
 	Nodes []ClusterNode `yaml:"nodes"`
+	// Dial maps a member's id to the address this node dials to reach
+	// its Raft transport, for NAT or a relay between the members, such as
+	// {n2: "10.1.0.2:7001"}: a specific IP and port, like a raft address.
+	// The member is still known by its raft address (in the Raft
+	// configuration, and as the leader it names). A member not listed
+	// (this node included) is dialled at its raft address. Empty means
+	// every member is dialled at its raft address.
+	Dial map[string]string `yaml:"dial"`
 }
 
 // ClusterNode is one member of the cluster.
@@ -60,8 +69,7 @@ func (c *Cluster) validate() error {
 			return fmt.Errorf("cluster.nodes[%d].id %q: listed twice", i, n.ID)
 		}
 		seen[n.ID] = true
-		host, port, err := net.SplitHostPort(n.Raft)
-		if err != nil || port == "" || port == "0" || net.ParseIP(host) == nil || net.ParseIP(host).IsUnspecified() {
+		if !specificAddr(n.Raft) {
 			return fmt.Errorf("cluster.nodes[%d].raft %q: want a specific IP and port, such as 10.0.0.1:7001", i, n.Raft)
 		}
 		if n.HTTP != "" {
@@ -74,13 +82,29 @@ func (c *Cluster) validate() error {
 	if !self {
 		return fmt.Errorf("cluster.node_id %q is not one of cluster.nodes", c.NodeID)
 	}
+	for id, addr := range c.Dial {
+		if !seen[id] {
+			return fmt.Errorf("cluster.dial.%s: not one of cluster.nodes", id)
+		}
+		if !specificAddr(addr) {
+			return fmt.Errorf("cluster.dial.%s %q: want a specific IP and port, such as 10.0.0.1:7001", id, addr)
+		}
+	}
 	return nil
 }
 
-// Node returns the cluster.Config of this node: its Raft address and the
-// bootstrap peers from Nodes.
+// specificAddr reports whether addr is a specific IP (not 0.0.0.0 or ::)
+// and a port other than 0.
+func specificAddr(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	return err == nil && port != "" && port != "0" && ip != nil && !ip.IsUnspecified()
+}
+
+// Node returns the cluster.Config of this node: its Raft address, the
+// bootstrap peers from Nodes and the dial addresses from Dial.
 func (c *Cluster) Node() cluster.Config {
-	cfg := cluster.Config{NodeID: c.NodeID, DataDir: c.DataDir, Peers: map[string]string{}}
+	cfg := cluster.Config{NodeID: c.NodeID, DataDir: c.DataDir, Peers: map[string]string{}, DialAddrs: maps.Clone(c.Dial)}
 	for _, n := range c.Nodes {
 		cfg.Peers[n.ID] = n.Raft
 		if n.ID == c.NodeID {

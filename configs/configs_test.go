@@ -265,6 +265,10 @@ func TestClusterSection(t *testing.T) {
 		{"wildcard", "cluster: {node_id: n1, nodes: [{id: n1, raft: '0.0.0.0:7001'}]}", "cluster.nodes[0].raft"},
 		{"no port", "cluster: {node_id: n1, nodes: [{id: n1, raft: '127.0.0.1'}]}", "cluster.nodes[0].raft"},
 		{"no members", "cluster: {node_id: n1}", "cluster.nodes"},
+		{"dial", "cluster: {node_id: n1, data_dir: d, dial: {n2: '10.1.0.2:7001'}, nodes: [{id: n1, raft: '127.0.0.1:7001'}, {id: n2, raft: '127.0.0.1:7002'}]}", ""},
+		{"dial unknown member", "cluster: {node_id: n1, dial: {n3: '10.1.0.3:7001'}, nodes: [{id: n1, raft: '127.0.0.1:7001'}, {id: n2, raft: '127.0.0.1:7002'}]}", "cluster.dial.n3: not one of cluster.nodes"},
+		{"dial wildcard", "cluster: {node_id: n1, dial: {n2: '0.0.0.0:7001'}, nodes: [{id: n1, raft: '127.0.0.1:7001'}, {id: n2, raft: '127.0.0.1:7002'}]}", "cluster.dial.n2"},
+		{"dial host name", "cluster: {node_id: n1, dial: {n2: 'relay:7001'}, nodes: [{id: n1, raft: '127.0.0.1:7001'}, {id: n2, raft: '127.0.0.1:7002'}]}", "cluster.dial.n2"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f, err := Parse("test.yaml", []byte(base+c.yaml))
@@ -273,7 +277,7 @@ func TestClusterSection(t *testing.T) {
 					t.Fatal(err)
 				}
 				n := f.Cluster.Node()
-				if n.BindAddr != "127.0.0.1:7001" || len(n.Peers) != 2 || n.DataDir != "d" {
+				if n.BindAddr != "127.0.0.1:7001" || len(n.Peers) != 2 || n.DataDir != "d" || !maps.Equal(n.DialAddrs, f.Cluster.Dial) {
 					t.Fatalf("node config %+v", n)
 				}
 				return

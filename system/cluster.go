@@ -66,6 +66,7 @@ type termConfig struct {
 type term struct {
 	epoch  uint64
 	m      *orders.Manager
+	j      *termJournal // m's journal
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	failed chan error // the first component error, buffered
@@ -234,7 +235,8 @@ func (c *clustered) startTerm(epoch uint64) (*term, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := orders.New(c.terms.orders, rc, inDoubtJournal{j}, c.log.With("component", "orders"))
+	tj := &termJournal{Journal: j}
+	m, err := orders.New(c.terms.orders, rc, tj, c.log.With("component", "orders"))
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +261,7 @@ func (c *clustered) startTerm(epoch uint64) (*term, error) {
 		c.terms.onReplay(n)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t := &term{epoch: epoch, m: m, cancel: cancel, failed: make(chan error, 1)}
+	t := &term{epoch: epoch, m: m, j: tj, cancel: cancel, failed: make(chan error, 1)}
 	fail := func(err error) {
 		if err != nil && ctx.Err() == nil {
 			select {
@@ -277,20 +279,55 @@ func (c *clustered) startTerm(epoch uint64) (*term, error) {
 	return t, nil
 }
 
-// inDoubtJournal is the replicated journal as the order manager sees it:
-// a record whose outcome is unknown (leadership or quorum lost with it in
-// flight, a timeout, the node closing) is reported in doubt
-// (orders.ErrInDoubt), not as failed: the next leader's log decides.
-type inDoubtJournal struct{ *cluster.Journal }
+// termJournal is the replicated journal as one term's order manager sees
+// it. A record whose outcome is unknown (leadership or quorum lost with it
+// in flight, a timeout, the node closing) is reported in doubt
+// (orders.ErrInDoubt), not as failed: the next leader's log decides. It
+// counts the records in flight, so that endTerm closes the manager only
+// once every completion was delivered: Manager.Close requires that none
+// comes after it (a deposed leader's records complete, failed, after its
+// term was told to end).
+//
+// AppendAsync and Replay may be called from any goroutine; close is
+// called once, by endTerm. Every record in flight completes within the
+// node's ApplyTimeout (or when the node closes), which bounds close.
+type termJournal struct {
+	*cluster.Journal
+	mu       sync.Mutex // orders inflight.Add with closed
+	closed   bool
+	inflight sync.WaitGroup
+}
 
-// AppendAsync implements orders.Journal.
-func (j inDoubtJournal) AppendAsync(typ byte, body []byte, done func(seq uint64, err error)) error {
-	return j.Journal.AppendAsync(typ, body, func(seq uint64, err error) {
+// AppendAsync implements orders.Journal. After close it refuses every
+// record at once.
+func (j *termJournal) AppendAsync(typ byte, body []byte, done func(seq uint64, err error)) error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return fmt.Errorf("system: the leadership term ended: %w", cluster.ErrNotLeader)
+	}
+	j.inflight.Add(1)
+	j.mu.Unlock()
+	err := j.Journal.AppendAsync(typ, body, func(seq uint64, err error) {
+		defer j.inflight.Done()
 		if err != nil && (errors.Is(err, cluster.ErrNoQuorum) || errors.Is(err, cluster.ErrTimeout) || errors.Is(err, cluster.ErrClosed)) {
 			err = fmt.Errorf("%w: %w", orders.ErrInDoubt, err)
 		}
 		done(seq, err)
 	})
+	if err != nil {
+		j.inflight.Done() // refused at once: done is never called
+	}
+	return err
+}
+
+// close refuses further records and waits until every record in flight
+// has completed (its done returned).
+func (j *termJournal) close() {
+	j.mu.Lock()
+	j.closed = true
+	j.mu.Unlock()
+	j.inflight.Wait()
 }
 
 // endTerm stops a term's order entry: clients are refused from now on,
@@ -300,6 +337,7 @@ func (c *clustered) endTerm(t *term, why string) {
 	c.entry.set(nil)
 	t.cancel()
 	t.wg.Wait()
+	t.j.close() // the manager's dispatcher runs until Close: the completions reach it
 	t.m.Close()
 	if c.onTermEnd != nil {
 		c.onTermEnd()

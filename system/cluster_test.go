@@ -48,6 +48,18 @@ func freeAddrs(t *testing.T, n int) []string {
 // venue.
 func startCluster(t *testing.T, v *venue) []*clusterNode {
 	t.Helper()
+	nodes := clusterNodes(t, v)
+	for _, n := range nodes {
+		n.start(t)
+	}
+	return nodes
+}
+
+// clusterNodes configures three gateway processes as one cluster on the
+// venue, without starting them. Each node's configuration is its own copy
+// down to its upstream lines, so a test may change one node's.
+func clusterNodes(t *testing.T, v *venue) []*clusterNode {
+	t.Helper()
 	addrs := freeAddrs(t, 6) // Raft, then HTTP
 	var members []configs.ClusterNode
 	for i := range 3 {
@@ -56,29 +68,50 @@ func startCluster(t *testing.T, v *venue) []*clusterNode {
 	var nodes []*clusterNode
 	for i := range 3 {
 		cfg := *v.cfg
+		ord := *v.cfg.Orders
+		ord.Upstreams = slices.Clone(ord.Upstreams)
+		for j := range ord.Upstreams {
+			ord.Upstreams[j].Lines = slices.Clone(ord.Upstreams[j].Lines)
+		}
+		cfg.Orders = &ord
 		cfg.Cluster = &configs.Cluster{NodeID: members[i].ID, DataDir: t.TempDir(), Nodes: members}
 		nodes = append(nodes, &clusterNode{cfg: &cfg, http: addrs[3+i]})
-	}
-	for _, n := range nodes {
-		n.start(t)
 	}
 	return nodes
 }
 
 // role asks a node's /readyz for its role.
 func role(base string) string {
+	r, _ := readyRole(base)
+	return r
+}
+
+// readyRole asks a node's /readyz for its role and the leader it names
+// ("" when it does not answer). A node without quorum answers 503, whose
+// error message names its role ("cluster: node candidate sees no
+// quorum"); the leader is then "".
+func readyRole(base string) (role, leader string) {
 	resp, err := http.Get(base + "/readyz")
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	defer resp.Body.Close()
 	var body struct {
-		Role string `json:"role"`
+		Role   string `json:"role"`
+		Leader string `json:"leader"`
+		Error  struct {
+			Message string `json:"message"`
+		} `json:"error"`
 	}
 	if json.NewDecoder(resp.Body).Decode(&body) != nil {
-		return ""
+		return "", ""
 	}
-	return body.Role
+	if body.Role == "" {
+		if _, rest, ok := strings.Cut(body.Error.Message, "cluster: node "); ok {
+			body.Role, _, _ = strings.Cut(rest, " ")
+		}
+	}
+	return body.Role, body.Leader
 }
 
 // waitClusterLeader waits until a live node reports itself leader and
@@ -163,17 +196,7 @@ func TestClusterKill9Leader(t *testing.T) {
 	// Orders the killed leaders left unanswered are resolved by the last
 	// leader's recovery (status request, then PossResend): wait until none
 	// is pending on it before stopping the cluster.
-	probe := newTrader(t, leader.child.base, tok) // its status answers are not the orders' outcomes
-	deadline := time.Now().Add(2 * time.Minute)
-	status := map[string]string{}
-	for _, id := range ids {
-		for status[id] = probe.statusOf(id); status[id] == "pending_new"; status[id] = probe.statusOf(id) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s still pending_new on the last leader", id)
-			}
-			time.Sleep(50 * time.Millisecond) // the gateway has no "resolved" notification for another client's order; poll its status
-		}
-	}
+	status := waitResolved(t, leader, tok, ids)
 	// Stop every node cleanly, the leader last, and read the journal the
 	// last leader holds.
 	for _, n := range nodes {
@@ -205,6 +228,26 @@ func TestClusterKill9Leader(t *testing.T) {
 	slices.Sort(takeovers)
 	t.Logf("%d kills of the leader; takeover (kill to a new leader with its upstream session logged on): min %v, median %v, max %v",
 		kills, takeovers[0], takeovers[len(takeovers)/2], takeovers[len(takeovers)-1])
+}
+
+// waitResolved waits until no order of ids is pending_new on the leader
+// (orders a deposed leader left unanswered are resolved by the next
+// leader's recovery: status request, then PossResend) and returns their
+// statuses there.
+func waitResolved(t *testing.T, leader *clusterNode, tok string, ids []string) map[string]string {
+	t.Helper()
+	probe := newTrader(t, leader.child.base, tok) // its status answers are not the orders' outcomes
+	deadline := time.Now().Add(2 * time.Minute)
+	status := map[string]string{}
+	for _, id := range ids {
+		for status[id] = probe.statusOf(id); status[id] == "pending_new"; status[id] = probe.statusOf(id) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still pending_new on the last leader", id)
+			}
+			time.Sleep(50 * time.Millisecond) // the gateway has no "resolved" notification for another client's order; poll its status
+		}
+	}
+	return status
 }
 
 // TestClusterFollowerForwards: a trading client that connects to a

@@ -3,7 +3,8 @@
 // line to a FIX upstream. It forwards bytes both ways until told to stall
 // (hold the connection open and forward nothing, as a line that silently
 // drops traffic), to cut (close every connection and refuse new ones, as a
-// line that is down) or to restore.
+// line that is down) or to restore. It counts the bytes it delivered to the
+// target (BytesUp), so a test can tell whether a client still sends.
 //
 // A Proxy's methods are safe from any goroutine. It listens on loopback
 // only.
@@ -12,7 +13,6 @@ package faultproxy
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -26,13 +26,14 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 
-	cut      atomic.Bool
+	cut      atomic.Bool // written with mu held, so that track sees every Cut
 	mu       sync.Mutex
 	stalled  bool
 	unstall  chan struct{} // closed when a stall ends
 	conns    map[net.Conn]struct{}
 	closed   bool
 	accepted atomic.Uint64
+	up       atomic.Uint64 // bytes written to the target
 	wg       sync.WaitGroup
 }
 
@@ -55,6 +56,11 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 // Accepted returns how many connections the proxy has accepted.
 func (p *Proxy) Accepted() uint64 { return p.accepted.Load() }
 
+// BytesUp returns how many bytes the proxy has delivered from its clients
+// to the target, over all connections. A write the proxy started before a
+// Cut returned may still be counted after it; none started after is.
+func (p *Proxy) BytesUp() uint64 { return p.up.Load() }
+
 // Stall stops forwarding in both directions while keeping every connection
 // open: the peers see silence. Unstall resumes forwarding what was held.
 func (p *Proxy) Stall() {
@@ -76,10 +82,12 @@ func (p *Proxy) Unstall() {
 	}
 }
 
-// Cut closes every connection and refuses new ones until Restore.
+// Cut closes every connection and refuses new ones until Restore: a
+// connection being set up when Cut is called is closed too, and once Cut
+// returns no write to either side is started.
 func (p *Proxy) Cut() {
-	p.cut.Store(true)
 	p.mu.Lock()
+	p.cut.Store(true)
 	for c := range p.conns {
 		c.Close()
 	}
@@ -87,7 +95,11 @@ func (p *Proxy) Cut() {
 }
 
 // Restore accepts and forwards connections again after Cut.
-func (p *Proxy) Restore() { p.cut.Store(false) }
+func (p *Proxy) Restore() {
+	p.mu.Lock()
+	p.cut.Store(false)
+	p.mu.Unlock()
+}
 
 // Close stops the proxy and closes its connections.
 func (p *Proxy) Close() error {
@@ -128,19 +140,20 @@ func (p *Proxy) accept() {
 			continue
 		}
 		if !p.track(c, up) {
-			return
+			continue // cut (or closed: the next Accept fails)
 		}
 		p.wg.Add(2)
-		go p.pipe(up, c)
-		go p.pipe(c, up)
+		go p.pipe(up, c, &p.up)
+		go p.pipe(c, up, nil)
 	}
 }
 
-// track registers a connection pair; false if the proxy closed meanwhile.
+// track registers a connection pair, or closes it and returns false if
+// the proxy was cut or closed while the pair was being set up.
 func (p *Proxy) track(a, b net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed || p.cut.Load() {
 		a.Close()
 		b.Close()
 		return false
@@ -149,9 +162,10 @@ func (p *Proxy) track(a, b net.Conn) bool {
 	return true
 }
 
-// pipe copies src to dst, holding data while stalled, and closes both when
-// either side ends.
-func (p *Proxy) pipe(dst, src net.Conn) {
+// pipe copies src to dst, holding data while stalled, adding the bytes
+// written to count (if not nil), and closes both when either side ends.
+// Cut closes both, so a write started after it fails.
+func (p *Proxy) pipe(dst, src net.Conn, count *atomic.Uint64) {
 	defer p.wg.Done()
 	defer func() {
 		p.mu.Lock()
@@ -172,14 +186,15 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 			if p.cut.Load() {
 				return
 			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			w, werr := dst.Write(buf[:n])
+			if count != nil {
+				count.Add(uint64(w))
+			}
+			if werr != nil {
 				return
 			}
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				return
-			}
 			return
 		}
 	}

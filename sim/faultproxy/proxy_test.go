@@ -61,23 +61,26 @@ func TestProxy(t *testing.T) {
 	if got, err := roundTrip(c, r, 5*time.Second); err != nil || got != "ping\n" {
 		t.Fatalf("forwarding: %q, %v", got, err)
 	}
+	waitBytesUp(t, p, 5)
 
 	p.Stall()
 	if got, err := roundTrip(c, r, 200*time.Millisecond); err == nil {
 		t.Fatalf("stalled proxy forwarded %q", got)
 	}
 	p.Unstall()
-	// The held ping arrives, then the new one.
+	// The held ping arrives.
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if got, err := r.ReadString('\n'); err != nil || got != "ping\n" {
 		t.Fatalf("after unstall: %q, %v", got, err)
 	}
 
+	waitBytesUp(t, p, 10) // two pings
 	p.Cut()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := r.ReadString('\n'); err == nil {
 		t.Fatal("cut connection still open")
 	}
+	c.Write([]byte("lost\n")) // to a closed connection: never relayed
 	c2, err := net.Dial("tcp", p.Addr())
 	if err == nil {
 		c2.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -85,6 +88,9 @@ func TestProxy(t *testing.T) {
 			t.Fatal("cut proxy accepted a working connection")
 		}
 		c2.Close()
+	}
+	if n := p.BytesUp(); n != 10 {
+		t.Fatalf("BytesUp after the cut = %d, want 10", n)
 	}
 	p.Restore()
 	c3, err := net.Dial("tcp", p.Addr())
@@ -94,5 +100,24 @@ func TestProxy(t *testing.T) {
 	defer c3.Close()
 	if got, err := roundTrip(c3, bufio.NewReader(c3), 5*time.Second); err != nil || got != "ping\n" {
 		t.Fatalf("after restore: %q, %v", got, err)
+	}
+	waitBytesUp(t, p, 15)
+}
+
+// waitBytesUp waits until p's BytesUp is want, failing if it exceeds it.
+// The echo's answer may overtake the proxy's count of the bytes it
+// echoes, and nothing notifies a count: this polls it, bounded.
+func waitBytesUp(t *testing.T, p *Proxy, want uint64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := p.BytesUp()
+		if n == want {
+			return
+		}
+		if n > want || time.Now().After(deadline) {
+			t.Fatalf("BytesUp = %d, want %d", n, want)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

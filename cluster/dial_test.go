@@ -1,0 +1,132 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"sgw/sim/faultproxy"
+)
+
+// proxiedCluster is a 3-node TCP cluster in which every ordered pair's
+// link X→Y goes through its own fault proxy, named in X's DialAddrs.
+type proxiedCluster struct {
+	*testCluster
+	proxies map[[2]string]*faultproxy.Proxy // {from, to}
+}
+
+// newProxiedCluster starts it. The Raft addresses are reserved first (bound
+// and released) because each proxy, and so each node's DialAddrs, needs
+// its target before the nodes bind.
+func newProxiedCluster(t *testing.T) *proxiedCluster {
+	t.Helper()
+	c := &proxiedCluster{testCluster: &testCluster{t: t, events: make(chan leaderEvent, 64)}, proxies: map[[2]string]*faultproxy.Proxy{}}
+	peers := map[string]string{}
+	for i := range 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers[fmt.Sprintf("n%d", i+1)] = ln.Addr().String()
+		ln.Close()
+	}
+	for from := range peers {
+		for to, addr := range peers {
+			if from == to {
+				continue
+			}
+			p, err := faultproxy.New(addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
+			c.proxies[[2]string{from, to}] = p
+		}
+	}
+	for i := range 3 {
+		tn := &testNode{id: fmt.Sprintf("n%d", i+1), dir: t.TempDir()}
+		dial := map[string]string{}
+		for to := range peers {
+			if to != tn.id {
+				dial[to] = c.proxies[[2]string{tn.id, to}].Addr()
+			}
+		}
+		n, err := New(Config{NodeID: tn.id, DataDir: tn.dir, BindAddr: peers[tn.id], Peers: peers, DialAddrs: dial}, c.sm(tn))
+		if err != nil {
+			t.Fatalf("new %s: %v", tn.id, err)
+		}
+		tn.node, tn.addr = n, n.Addr()
+		c.nodes = append(c.nodes, tn)
+	}
+	for _, tn := range c.nodes {
+		c.start(tn, nil)
+	}
+	t.Cleanup(func() {
+		for _, tn := range c.nodes {
+			c.kill(tn)
+		}
+	})
+	return c
+}
+
+// isolate cuts (or, with heal, restores) every proxy to and from tn.
+func (c *proxiedCluster) isolate(tn *testNode, heal bool) {
+	for k, p := range c.proxies {
+		if k[0] == tn.id || k[1] == tn.id {
+			if heal {
+				p.Restore()
+			} else {
+				p.Cut()
+			}
+		}
+	}
+}
+
+// TestDialAddrsThroughProxies: with Config.DialAddrs every member reaches
+// every other through a proxy of its own, while the members still know
+// each other (and the leader) by their Raft addresses; cutting one node's
+// proxies isolates it: as leader it stops committing and the other two
+// elect a new leader; healed, it catches up as a follower.
+func TestDialAddrsThroughProxies(t *testing.T) {
+	c := newProxiedCluster(t)
+	leader := c.waitLeader("")
+	epoch := leader.node.Epoch()
+	acked := applyN(t, leader.node, "before", 10)
+	for _, f := range c.followers(leader) {
+		f.fsm.waitLen(t, len(acked))
+		if p := c.proxies[[2]string{leader.id, f.id}]; p.Accepted() == 0 || p.BytesUp() == 0 {
+			t.Errorf("%s reached %s without its proxy (accepted %d, bytes %d)", leader.id, f.id, p.Accepted(), p.BytesUp())
+		}
+		if id, addr := f.node.Leader(); id != leader.id || addr != leader.addr {
+			t.Errorf("%s names the leader %s at %s, want %s at its Raft address %s", f.id, id, addr, leader.id, leader.addr)
+		}
+	}
+
+	c.isolate(leader, false)
+	start := time.Now()
+	_, err := leader.node.Apply([]byte("lost"), 10*time.Second)
+	if !errors.Is(err, ErrNoQuorum) && !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("Apply on the isolated leader: err = %v, want ErrNoQuorum or ErrNotLeader", err)
+	}
+	if err := leader.node.StillLeader(epoch); !errors.Is(err, ErrFenced) {
+		t.Errorf("StillLeader on the isolated leader = %v, want ErrFenced", err)
+	}
+	next := c.waitLeader(leader.id)
+	t.Logf("%s isolated by its proxies; %s leads after %v", leader.id, next.id, time.Since(start))
+	want := append(acked, applyN(t, next.node, "after", 5)...)
+
+	c.isolate(leader, true)
+	for _, tn := range c.nodes {
+		// The isolated node's uncommitted "lost" is overwritten by the
+		// new leader's log once it hears from it.
+		if got := tn.fsm.waitLen(t, len(want)); !slices.Equal(got, want) {
+			t.Errorf("%s fsm = %v, want %v", tn.id, got, want)
+		}
+	}
+	if leader.node.IsLeader() {
+		t.Errorf("%s leads again after healing", leader.id)
+	}
+}
