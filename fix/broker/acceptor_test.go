@@ -141,6 +141,10 @@ type testBroker struct {
 
 	logons  chan struct{}
 	logouts chan string // Text of each Logout received before a logon
+	// trace is every message the engine sent and received, with times,
+	// logged if the test fails.
+	traceMu sync.Mutex
+	trace   []string
 	app     chan *quickfix.Message
 	stopped sync.Once
 }
@@ -183,10 +187,24 @@ func dialTestBrokerWith(t *testing.T, r *running, addr, pw string, settings map[
 		t.Fatal(err)
 	}
 	t.Cleanup(b.stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			b.traceMu.Lock()
+			t.Logf("%s's FIX messages:\n%s", b.sid.SenderCompID, strings.Join(b.trace, "\n"))
+			b.traceMu.Unlock()
+		}
+	})
 	return b
 }
 
 func (b *testBroker) stop() { b.stopped.Do(b.ini.Stop) }
+
+// record adds a message to the trace.
+func (b *testBroker) record(dir string, msg []byte) {
+	b.traceMu.Lock()
+	defer b.traceMu.Unlock()
+	b.trace = append(b.trace, time.Now().Format("15:04:05.000000")+" "+dir+" "+strings.ReplaceAll(string(msg), "\x01", "|"))
+}
 
 func (b *testBroker) OnCreate(quickfix.SessionID)                       {}
 func (b *testBroker) OnLogon(quickfix.SessionID)                        { b.logons <- struct{}{} }
@@ -214,10 +232,11 @@ type logTap struct{ b *testBroker }
 
 func (l logTap) Create() (quickfix.Log, error)                             { return l, nil }
 func (l logTap) CreateSessionLog(quickfix.SessionID) (quickfix.Log, error) { return l, nil }
-func (logTap) OnOutgoing([]byte)                                           {}
+func (l logTap) OnOutgoing(b []byte)                                       { l.b.record("out", b) }
 func (logTap) OnEvent(string)                                              {}
 func (logTap) OnEventf(string, ...any)                                     {}
 func (l logTap) OnIncoming(b []byte) {
+	l.b.record("in ", b)
 	if !bytes.Contains(b, []byte("\x0135=5\x01")) {
 		return
 	}
