@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -96,7 +95,7 @@ func newForwarder(at Forwarder, dialTimeout time.Duration) *forwarder {
 		Transport: tr,
 		ErrorHandler: func(rw http.ResponseWriter, _ *http.Request, err error) {
 			writeError(rw, http.StatusBadGateway, "leader_unreachable",
-				"this gateway forwards order entry to the cluster's leader, which did not answer: "+errors.Unwrap(err).Error())
+				"this gateway forwards order entry to the cluster's leader, which did not answer: "+err.Error())
 		},
 	}
 	return f

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,10 @@ type clustered struct {
 	// may be called only then (Role is called by HTTP handlers from the
 	// moment the server listens).
 	started atomic.Bool
+	// publish, when set (before run), runs during each term, under its
+	// epoch, until the term's context ends: the ingest's market-data
+	// publisher (mdbus.Publisher.RunEpoch). Only the leader publishes.
+	publish func(ctx context.Context, epoch uint64) error
 	// onTermEnd, when set (before run), is called after a term ended:
 	// the server closes its trading clients, which connect again and are
 	// forwarded to the new leader.
@@ -274,6 +279,9 @@ func (c *clustered) startTerm(epoch uint64) (*term, error) {
 		t.wg.Go(func() { fail(u.Run(ctx)) })
 	}
 	t.wg.Go(func() { fail(m.Run(ctx)) })
+	if c.publish != nil {
+		t.wg.Go(func() { fail(c.publish(ctx, epoch)) })
+	}
 	c.entry.set(m)
 	c.log.Info("cluster: leading; order entry open", "epoch", epoch, "records_replayed", n, "took", time.Since(start))
 	return t, nil
@@ -361,15 +369,14 @@ func (c *clustered) drain(ctx context.Context) error {
 // client (gateway.Forwarder). Without a proxy_protocol section the members
 // may send one and need not (Optional); with one, the operator's choice
 // stands and the members are added to its load balancers.
-func trustMembers(pc *netsec.ProxyConfig, cc *configs.Cluster) *netsec.ProxyConfig {
+func trustMembers(pc *netsec.ProxyConfig, members map[string]*url.URL) *netsec.ProxyConfig {
 	var hosts []string
-	for _, m := range cc.Nodes {
-		if u, err := url.Parse(m.HTTP); err == nil && m.HTTP != "" {
-			if ip := net.ParseIP(u.Hostname()); ip != nil {
-				hosts = append(hosts, ip.String())
-			}
+	for _, u := range members {
+		if ip := net.ParseIP(u.Hostname()); ip != nil {
+			hosts = append(hosts, ip.String())
 		}
 	}
+	slices.Sort(hosts) // a stable configuration, whatever the map's order
 	if len(hosts) == 0 {
 		return pc
 	}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -19,12 +18,6 @@ import (
 	"sgw/mdbus"
 	"sgw/orderbook"
 )
-
-// leaderPoll is how often a cluster node's ingest checks whether it leads:
-// it publishes only then, and stops within this long after it lost the
-// lead (edges ignore its messages from the new leader's first on anyway,
-// the new leader's epoch being larger).
-const leaderPoll = 100 * time.Millisecond
 
 // marketBus is a gateway's part on the market-data bus (configs.MarketBus):
 // the NATS connection, the embedded NATS server when configured, and
@@ -39,11 +32,11 @@ type marketBus struct {
 	conn *nats.Conn
 	pub  *mdbus.Publisher // role ingest
 	edge *mdbus.Edge      // role edge
-	// leaderEpoch, for a cluster node's ingest, returns this node's
-	// leadership epoch, 0 while it does not lead. Nil: publish always,
-	// under the publisher's own epoch. Set by New before run.
-	leaderEpoch func() uint64
-	log         *slog.Logger
+	// byTerm, for a cluster node's ingest, leaves the publisher to the
+	// leadership terms (clustered.publish): only the leader publishes,
+	// under its leadership epoch. Set by New before run.
+	byTerm bool
+	log    *slog.Logger
 }
 
 // buildBooks returns the books the gateway serves: its own, fed by its
@@ -138,63 +131,17 @@ func (b *marketBus) feeds() []gateway.Feed {
 // mirror, which has no writer goroutines to run).
 func (b *marketBus) ownsBooks() bool { return b != nil && b.edge != nil }
 
-// run runs the edge, or the publisher, until ctx ends.
+// run runs the edge, or the publisher, until ctx ends. A cluster node's
+// publisher runs within its leadership terms instead (byTerm).
 func (b *marketBus) run(ctx context.Context) error {
 	switch {
 	case b.edge != nil:
 		return b.edge.Run(ctx)
-	case b.leaderEpoch == nil:
-		return b.pub.Run(ctx)
+	case b.byTerm:
+		<-ctx.Done()
+		return nil
 	}
-	return b.publishWhileLeading(ctx)
-}
-
-// publishWhileLeading runs the publisher during each of this cluster
-// node's leaderships, under the leadership's epoch, until ctx ends.
-func (b *marketBus) publishWhileLeading(ctx context.Context) error {
-	tick := time.NewTicker(leaderPoll)
-	defer tick.Stop()
-	var (
-		epoch  uint64
-		cancel context.CancelFunc = func() {}
-		wg     sync.WaitGroup
-		failed = make(chan error, 1)
-	)
-	stop := func() {
-		cancel()
-		wg.Wait()
-		if epoch != 0 {
-			b.log.Info("mdbus: stopped publishing", "epoch", epoch)
-		}
-		epoch = 0
-	}
-	defer stop()
-	for {
-		if e := b.leaderEpoch(); e != epoch {
-			stop()
-			if e != 0 {
-				epoch = e
-				pctx, pcancel := context.WithCancel(ctx)
-				cancel = pcancel
-				b.log.Info("mdbus: leading; publishing the books", "epoch", e)
-				wg.Go(func() {
-					if err := b.pub.RunEpoch(pctx, e); err != nil {
-						select {
-						case failed <- err:
-						default:
-						}
-					}
-				})
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-failed:
-			return err
-		case <-tick.C:
-		}
-	}
+	return b.pub.Run(ctx)
 }
 
 // close closes the connection and shuts the embedded server down. Call it
@@ -209,17 +156,6 @@ func (b *marketBus) close() {
 	if b.srv != nil {
 		b.srv.Shutdown()
 		b.srv.WaitForShutdown()
-	}
-}
-
-// clusterEpoch returns c's leadership epoch, 0 while it does not lead (or
-// has not started).
-func clusterEpoch(c *clustered) func() uint64 {
-	return func() uint64 {
-		if !c.started.Load() {
-			return 0
-		}
-		return c.node.Epoch()
 	}
 }
 

@@ -126,7 +126,8 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 			return nil, err
 		}
 		if bus != nil && bus.pub != nil {
-			bus.leaderEpoch = clusterEpoch(g.clu) // only the leader publishes
+			// Only the leader publishes, during its terms, under its epoch.
+			bus.byTerm, g.clu.publish = true, bus.pub.RunEpoch
 		}
 		g.drainTimeout = tc.drain
 		deps.Orders, deps.Admin, deps.Cluster, deps.Forward, entry = g.clu.entry, g.clu.entry, g.clu, g.clu, g.clu.entry
@@ -148,8 +149,8 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 		}
 	}
 	gcfg := cfg.Gateway
-	if cfg.Cluster != nil {
-		gcfg.ProxyProtocol = trustMembers(gcfg.ProxyProtocol, cfg.Cluster)
+	if g.clu != nil {
+		gcfg.ProxyProtocol = trustMembers(gcfg.ProxyProtocol, g.clu.http)
 	}
 	if g.server, err = gateway.New(gcfg, deps); err != nil {
 		g.close()
