@@ -19,6 +19,7 @@ type testNode struct {
 	node          *Node
 	fsm           *memFSM       // nil when state is used
 	state         *State        // set in a cluster of States (newStateCluster)
+	watch         *watchedState // state, as the node drives it
 	stop          chan struct{} // closed when the node is killed
 	inmem         *raft.InmemTransport
 }
@@ -54,7 +55,8 @@ func newStateCluster(t testing.TB, inmem bool) *testCluster {
 func (c *testCluster) sm(tn *testNode) StateMachine {
 	if c.useState {
 		tn.state = NewState()
-		return tn.state
+		tn.watch = &watchedState{State: tn.state, changed: make(chan struct{})}
+		return tn.watch
 	}
 	tn.fsm = newMemFSM()
 	return tn.fsm

@@ -11,6 +11,12 @@ import (
 //
 //	'J' journal record:  u8 type | i64 time (Unix ns) | body
 //	'S' session store:   u8 op | u16 len | session id | op body
+//	'B' batch:           u16 count | count × (u32 len | 'S' record)
+//
+// A batch carries one session store's mutations of a few milliseconds in
+// one entry (SessionStores coalesces them); its records are applied in
+// order, all or none: a batch with one record that does not decode is
+// refused whole.
 //
 // Session store ops and their bodies:
 //
@@ -24,6 +30,7 @@ import (
 const (
 	kindJournal = 'J'
 	kindSession = 'S'
+	kindBatch   = 'B'
 
 	opSender  = 's'
 	opTarget  = 't'
@@ -43,6 +50,8 @@ const (
 	maxSessionID = 1024
 	// journalHeader is the size of a journal record before its body.
 	journalHeader = 1 + 1 + 8
+	// maxBatch bounds the records of a batch.
+	maxBatch = 1<<16 - 1
 )
 
 // record is a decoded State record. Byte slices alias the encoding.
@@ -62,6 +71,9 @@ type record struct {
 	msg     []byte
 	clean   bool
 	owner   string
+
+	// kindBatch: session records, in order
+	batch []record
 }
 
 // appendJournalRecord appends the encoding of a journal record.
@@ -100,6 +112,63 @@ func reserveRecord(session string, reserved uint64, clean bool, owner string) []
 	return append(b, owner...)
 }
 
+// batchHeader is the size of a batch before its records.
+const batchHeader = 1 + 2
+
+// appendBatchRecord appends rec, a session record, to the batch being
+// built in dst (started with batchHeader bytes by the caller) and counts it
+// in the header.
+func appendBatchRecord(dst, rec []byte) []byte {
+	binary.BigEndian.PutUint16(dst[1:], binary.BigEndian.Uint16(dst[1:])+1)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(rec)))
+	return append(dst, rec...)
+}
+
+// newBatch returns an empty batch with room for size bytes.
+func newBatch(size int) []byte {
+	return append(make([]byte, 0, batchHeader+size), kindBatch, 0, 0)
+}
+
+// decodeBatch decodes a batch's records; each must be a session record.
+func decodeBatch(b []byte) (record, error) {
+	r := record{kind: kindBatch}
+	if len(b) < batchHeader {
+		return r, fmt.Errorf("%w: batch of %d bytes", ErrBadRecord, len(b))
+	}
+	n := int(binary.BigEndian.Uint16(b[1:]))
+	if n == 0 {
+		return r, fmt.Errorf("%w: empty batch", ErrBadRecord)
+	}
+	rest := b[batchHeader:]
+	if len(rest) < n*(4+4) { // every record has a length and at least 4 bytes
+		return r, fmt.Errorf("%w: batch of %d records in %d bytes", ErrBadRecord, n, len(rest))
+	}
+	r.batch = make([]record, 0, n)
+	for i := range n {
+		if len(rest) < 4 {
+			return r, fmt.Errorf("%w: batch record %d: no length", ErrBadRecord, i)
+		}
+		l := binary.BigEndian.Uint32(rest)
+		rest = rest[4:]
+		if uint64(l) > uint64(len(rest)) {
+			return r, fmt.Errorf("%w: batch record %d of %d bytes in %d", ErrBadRecord, i, l, len(rest))
+		}
+		if l == 0 || rest[0] != kindSession {
+			return r, fmt.Errorf("%w: batch record %d is not a session record", ErrBadRecord, i)
+		}
+		sub, err := decodeRecord(rest[:l])
+		if err != nil {
+			return r, fmt.Errorf("batch record %d: %w", i, err)
+		}
+		r.batch = append(r.batch, sub)
+		rest = rest[l:]
+	}
+	if len(rest) != 0 {
+		return r, fmt.Errorf("%w: %d bytes after a batch's records", ErrBadRecord, len(rest))
+	}
+	return r, nil
+}
+
 // decodeRecord decodes and validates one record. Every replica decodes
 // the same bytes to the same result, so a record refused here is refused
 // everywhere.
@@ -118,6 +187,8 @@ func decodeRecord(b []byte) (record, error) {
 		r.time = int64(binary.BigEndian.Uint64(b[2:]))
 		r.body = b[journalHeader:]
 		return r, nil
+	case kindBatch:
+		return decodeBatch(b)
 	case kindSession:
 	default:
 		return r, fmt.Errorf("%w: unknown kind 0x%02x", ErrBadRecord, r.kind)

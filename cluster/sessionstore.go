@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -23,17 +24,23 @@ type SessionStoresConfig struct {
 // SessionStores keeps the upstream FIX sessions' stores in the replicated
 // State; it implements fix.SessionStores (structurally: this package does
 // not import fix). Only the leader opens stores. Each store keeps its own
-// in-memory copy for the session's reads (resends) and replicates every
-// mutation with ApplyAsync, in order, without waiting; the reservation is
-// written with Apply, which waits for the quorum, so a reservation always
-// bounds what a leader that crashed may have sent. The owner is the node
-// ID and its leadership epoch, so a takeover by another node, or a new
-// term on this one, reads as a machine restart to the fix package: it
-// skips to the reservation and reports the scan as lost.
+// in-memory copy for the session's reads (resends) and replicates its
+// mutations in order without waiting: they are coalesced into one batch
+// record per few milliseconds (while earlier batches are in flight), so a
+// session costs the log a few entries per commit, not one per message.
+// A reservation rides in that stream and is waited for until the quorum
+// holds it, so it always follows the store's earlier mutations and bounds
+// what a leader that crashed may have sent. The owner is the node ID and
+// its leadership epoch, so a takeover by another node, or a new term on
+// this one, reads as a machine restart to the fix package: it skips to
+// the reservation and reports the scan as lost.
 //
 // All methods may be called from any goroutine.
 type SessionStores struct {
 	cfg SessionStoresConfig
+
+	mu   sync.Mutex
+	open map[string]*messageStore // the stores open, by session id
 }
 
 // NewSessionStores validates cfg and fills its defaults.
@@ -44,7 +51,7 @@ func NewSessionStores(cfg SessionStoresConfig) (*SessionStores, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &SessionStores{cfg: cfg}, nil
+	return &SessionStores{cfg: cfg, open: map[string]*messageStore{}}, nil
 }
 
 // Owner returns "<node id>/<epoch>"; the epoch is 0 while this node is not
@@ -77,13 +84,26 @@ func (s *SessionStores) ReadReservation(sid quickfix.SessionID) (reserved int, c
 }
 
 // WriteReservation replicates a reservation and waits until it is
-// committed on a quorum (Node.Apply): it follows every mutation the
-// session's store replicated before it in the log.
+// committed on a quorum. While the session's store is open the
+// reservation follows every mutation the store took before it, in the
+// same stream; after the store's Close (which waited for them all) it is
+// written on its own.
 func (s *SessionStores) WriteReservation(sid quickfix.SessionID, reserved int, clean bool, owner string) error {
 	if reserved <= 0 || reserved > maxSeqNum {
 		return fmt.Errorf("cluster: session store %s: reservation %d out of range", sid, reserved)
 	}
-	if _, err := s.cfg.Node.Apply(reserveRecord(sid.String(), uint64(reserved), clean, owner), 0); err != nil {
+	id := sid.String()
+	rec := reserveRecord(id, uint64(reserved), clean, owner)
+	s.mu.Lock()
+	st := s.open[id]
+	s.mu.Unlock()
+	var err error
+	if st != nil {
+		err = st.commit(rec)
+	} else {
+		_, err = s.cfg.Node.Apply(rec, 0)
+	}
+	if err != nil {
 		return fmt.Errorf("cluster: session store %s: reservation: %w", sid, err)
 	}
 	return nil
@@ -99,82 +119,197 @@ func (s *SessionStores) OpenMessages(sid quickfix.SessionID) (quickfix.MessageSt
 	st := &messageStore{
 		id: sid.String(), node: s.cfg.Node, clock: s.cfg.Clock,
 		nextSender: v.nextSender, nextTarget: v.nextTarget, messages: v.messages,
-		created: time.Unix(0, v.created),
+		created:  time.Unix(0, v.created),
+		targetAt: -1, senderAt: -1,
+		flushed: make(chan struct{}),
 	}
-	st.drained = sync.NewCond(&st.mu)
+	st.changed = sync.NewCond(&st.mu)
+	st.closed = func() {
+		s.mu.Lock()
+		if s.open[st.id] == st {
+			delete(s.open, st.id)
+		}
+		s.mu.Unlock()
+	}
 	if v.created == 0 {
 		now := s.cfg.Clock()
-		if err := st.replicate(sessionRecord(opCreated, st.id, uint64(now.UnixNano()), nil)); err != nil {
-			return nil, err
-		}
+		st.queue(opCreated, uint64(now.UnixNano()), nil)
 		st.created = now
 	}
+	s.mu.Lock()
+	s.open[st.id] = st
+	s.mu.Unlock()
+	go st.flush()
 	return st, nil
 }
 
+// Batching of a store's replication.
+const (
+	// batchesInFlight bounds a store's batches handed to the Node and
+	// not yet completed; the next batch gathers mutations meanwhile.
+	batchesInFlight = 2
+	// batchBytes is the size past which a batch being built is closed
+	// and a new one started (a batch also closes at maxBatch records).
+	batchBytes = 1 << 20
+)
+
 // messageStore is one session's quickfix.MessageStore on the leader: an
-// in-memory copy whose every mutation is replicated asynchronously, in
-// call order. A mutation whose replication is refused at once changes
-// nothing and returns the error; one that fails later makes every later
-// call (and Close) fail with that error, since the State no longer follows
-// the copy.
+// in-memory copy whose mutations are replicated asynchronously, in call
+// order, in batches (flush). A mutation is refused only once an earlier
+// replication failed (the State no longer follows the copy; the error is
+// sticky) or after Close.
 //
 // Its quickfix methods are not safe for concurrent use (the fix package
-// wraps the store in a LockedStore). mu guards the fields below it, which
-// the Node's completer goroutine also touches through replicate's
-// callback; it is never held while calling the Node.
+// wraps the store in a LockedStore); the fields above mu are theirs. mu
+// guards the fields below it, which the flusher goroutine and the Node's
+// completer goroutine (through the batches' done callback) also touch; it
+// is never held while calling the Node.
 type messageStore struct {
-	id    string
-	node  *Node
-	clock func() time.Time
+	id     string
+	node   *Node
+	clock  func() time.Time
+	closed func() // removes the store from SessionStores.open
 
 	nextSender, nextTarget int
 	created                time.Time
 	messages               map[int][]byte // bodies are never changed once stored
 
-	mu       sync.Mutex
-	drained  *sync.Cond // signalled when inflight drops to 0
-	inflight int        // replications not yet completed
-	err      error      // first replication failure; sticky
-	closed   bool
+	mu        sync.Mutex
+	changed   *sync.Cond // a mutation queued, a batch completed, Close
+	batches   [][]byte   // closed batches and, last, the one being built
+	targetAt  int        // offset in the last batch of its last 't' record's value, or -1
+	senderAt  int        // offset of the last batch's last record's value if it is 's', or -1
+	taken     uint64     // batches handed to the Node
+	completed uint64     // batches completed (or refused)
+	err       error      // first replication failure; sticky
+	closing   bool
+	flushed   chan struct{} // closed when the flusher returns
 }
 
-// replicate hands rec to the Node; the caller applies the mutation to the
-// copy only on nil.
-func (s *messageStore) replicate(rec []byte) error {
+// queue adds a session record (op, v, msg) to the batch being built.
+// Consecutive next-sender records, and next-target records since the last
+// reset, collapse into one: only their last value matters to the State.
+func (s *messageStore) queue(op byte, v uint64, msg []byte) error {
 	s.mu.Lock()
-	if err := s.err; err != nil || s.closed {
-		s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.err != nil || s.closing {
+		err := s.err
 		if err == nil {
 			err = ErrClosed
 		}
 		return fmt.Errorf("cluster: session store %s: %w", s.id, err)
 	}
-	s.inflight++
-	s.mu.Unlock()
-	err := s.node.ApplyAsync(rec, func(_ uint64, err error) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if err != nil && s.err == nil {
-			s.err = err
-		}
-		s.inflight--
-		if s.inflight == 0 {
-			s.drained.Broadcast()
-		}
-	})
-	if err != nil {
-		s.mu.Lock()
-		s.inflight--
-		if s.inflight == 0 {
-			s.drained.Broadcast()
-		}
-		s.mu.Unlock()
-		return fmt.Errorf("cluster: session store %s: %w", s.id, err)
-	}
+	s.add(op, v, msg)
 	return nil
 }
 
+// add queues the record; s.mu held.
+func (s *messageStore) add(op byte, v uint64, msg []byte) {
+	if len(s.batches) > 0 {
+		last := s.batches[len(s.batches)-1]
+		switch {
+		case op == opTarget && s.targetAt >= 0:
+			binary.BigEndian.PutUint64(last[s.targetAt:], v)
+			return
+		case op == opSender && s.senderAt >= 0:
+			binary.BigEndian.PutUint64(last[s.senderAt:], v)
+			return
+		}
+	}
+	s.append(sessionRecord(op, s.id, v, msg))
+}
+
+// append adds an encoded session record to the batch being built, or to
+// a new one when that is full, and notes where a record that may be
+// coalesced keeps its value. s.mu held.
+func (s *messageStore) append(rec []byte) {
+	n := len(s.batches)
+	if n == 0 || len(s.batches[n-1]) >= batchBytes || binary.BigEndian.Uint16(s.batches[n-1][1:]) == maxBatch {
+		s.batches = append(s.batches, newBatch(4096))
+		s.targetAt, s.senderAt = -1, -1
+		n++
+		s.changed.Broadcast() // a new batch for the flusher
+	}
+	b := appendBatchRecord(s.batches[n-1], rec)
+	s.batches[n-1] = b
+	at := len(b) - len(rec) + 2 + 2 + len(s.id) // the record's u64
+	s.senderAt = -1
+	switch rec[1] {
+	case opTarget:
+		s.targetAt = at
+	case opSender:
+		s.senderAt = at
+	case opReset:
+		s.targetAt = -1
+	}
+}
+
+// commit queues rec (a reservation) behind the store's mutations and
+// waits until the batch carrying it is committed on a quorum and applied.
+func (s *messageStore) commit(rec []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil || s.closing {
+		err := s.err
+		if err == nil {
+			err = ErrClosed
+		}
+		return err
+	}
+	s.append(rec)
+	want := s.taken + uint64(len(s.batches))
+	for s.completed < want && s.err == nil {
+		s.changed.Wait()
+	}
+	return s.err
+}
+
+// flush is the store's flusher goroutine: it hands the batches to the
+// Node in order, at most batchesInFlight uncompleted, until Close and no
+// batch is left (or a replication failed: the rest is dropped).
+func (s *messageStore) flush() {
+	defer close(s.flushed)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.err != nil || len(s.batches) == 0 {
+			if s.closing {
+				s.batches = nil
+				return
+			}
+			s.changed.Wait()
+			continue
+		}
+		if s.taken-s.completed >= batchesInFlight {
+			s.changed.Wait()
+			continue
+		}
+		b := s.batches[0]
+		s.batches = s.batches[1:]
+		if len(s.batches) == 0 {
+			s.batches = nil // the last batch is no longer being built
+			s.targetAt, s.senderAt = -1, -1
+		}
+		s.taken++
+		s.mu.Unlock()
+		if err := s.node.ApplyAsync(b, s.done); err != nil {
+			s.done(0, err)
+		}
+		s.mu.Lock()
+	}
+}
+
+// done completes a batch; the Node's completer calls it (or flush, for a
+// batch refused at once, without s.mu held).
+func (s *messageStore) done(_ uint64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	s.completed++
+	s.changed.Broadcast()
+}
 func (s *messageStore) NextSenderMsgSeqNum() int { return s.nextSender }
 func (s *messageStore) NextTargetMsgSeqNum() int { return s.nextTarget }
 
@@ -190,7 +325,7 @@ func (s *messageStore) SetNextSenderMsgSeqNum(next int) error {
 	if next <= 0 || next > maxSeqNum {
 		return fmt.Errorf("cluster: session store %s: next sender %d out of range", s.id, next)
 	}
-	if err := s.replicate(sessionRecord(opSender, s.id, uint64(next), nil)); err != nil {
+	if err := s.queue(opSender, uint64(next), nil); err != nil {
 		return err
 	}
 	s.nextSender = next
@@ -201,7 +336,7 @@ func (s *messageStore) SetNextTargetMsgSeqNum(next int) error {
 	if next <= 0 || next > maxSeqNum {
 		return fmt.Errorf("cluster: session store %s: next target %d out of range", s.id, next)
 	}
-	if err := s.replicate(sessionRecord(opTarget, s.id, uint64(next), nil)); err != nil {
+	if err := s.queue(opTarget, uint64(next), nil); err != nil {
 		return err
 	}
 	s.nextTarget = next
@@ -219,7 +354,7 @@ func (s *messageStore) SaveMessage(seq int, msg []byte) error {
 	if seq <= 0 || seq > maxSeqNum {
 		return fmt.Errorf("cluster: session store %s: MsgSeqNum %d out of range", s.id, seq)
 	}
-	if err := s.replicate(sessionRecord(opMessage, s.id, uint64(seq), msg)); err != nil {
+	if err := s.queue(opMessage, uint64(seq), msg); err != nil {
 		return err
 	}
 	s.messages[seq] = slices.Clone(msg)
@@ -232,7 +367,7 @@ func (s *messageStore) SaveMessageAndIncrNextSenderMsgSeqNum(seq int, msg []byte
 	if seq <= 0 || seq > maxSeqNum {
 		return fmt.Errorf("cluster: session store %s: MsgSeqNum %d out of range", s.id, seq)
 	}
-	if err := s.replicate(sessionRecord(opSent, s.id, uint64(seq), msg)); err != nil {
+	if err := s.queue(opSent, uint64(seq), msg); err != nil {
 		return err
 	}
 	s.messages[seq] = slices.Clone(msg)
@@ -277,26 +412,32 @@ func (s *messageStore) Refresh() error { return nil }
 // Reset discards every message and sets both sequence numbers to 1.
 func (s *messageStore) Reset() error {
 	now := s.clock()
-	if err := s.replicate(sessionRecord(opReset, s.id, uint64(now.UnixNano()), nil)); err != nil {
+	if err := s.queue(opReset, uint64(now.UnixNano()), nil); err != nil {
 		return err
 	}
 	s.nextSender, s.nextTarget, s.created, s.messages = 1, 1, now, map[int][]byte{}
 	return nil
 }
 
-// Close waits until every mutation replicated is completed (each within
-// the Node's ApplyTimeout) and returns the first replication failure: the
-// fix package marks the store clean only on nil. A second Close returns
-// nil.
+// Close hands the last batch over and waits until every batch is
+// completed (each within the Node's ApplyTimeout of its hand-over), then
+// returns the first replication failure: the fix package marks the store
+// clean only on nil. A second Close returns nil.
 func (s *messageStore) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	if s.closing {
+		s.mu.Unlock()
 		return nil
 	}
-	s.closed = true
-	for s.inflight > 0 {
-		s.drained.Wait()
+	s.closing = true
+	s.changed.Broadcast()
+	s.mu.Unlock()
+	<-s.flushed
+	s.closed()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.completed < s.taken {
+		s.changed.Wait()
 	}
 	if s.err != nil {
 		return fmt.Errorf("cluster: session store %s: %w", s.id, s.err)

@@ -70,6 +70,18 @@ func (s *State) Apply(index uint64, b []byte) error {
 		s.indexes = append(s.indexes, index)
 		return nil
 	}
+	if r.kind == kindBatch {
+		for _, sub := range r.batch {
+			s.applySession(sub)
+		}
+		return nil
+	}
+	s.applySession(r)
+	return nil
+}
+
+// applySession applies a session record. s.mu held.
+func (s *State) applySession(r record) {
 	ss := s.sessions[r.session]
 	if ss == nil {
 		ss = newSessionState()
@@ -93,7 +105,6 @@ func (s *State) Apply(index uint64, b []byte) error {
 	case opReserve:
 		ss.hasReservation, ss.reserved, ss.clean, ss.owner = true, r.n, r.clean, r.owner
 	}
-	return nil
 }
 
 // Replay calls fn for every journal record applied, in order, with dense

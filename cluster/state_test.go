@@ -22,7 +22,24 @@ func stateRecords() [][]byte {
 		sessionRecord(opReset, "FIX.4.2:GW->MARGIN", 5, nil),
 		reserveRecord("FIX.4.2:GW->MARGIN", 9, true, ""),
 		appendJournalRecord(nil, 'F', 1_700_000_000_000_000_003, []byte("fill")),
+		batchOf(
+			sessionRecord(opSent, "FIX.4.4:GW->BATCH", 1, []byte("8=FIX.4.4\x0135=D\x0134=1\x01")),
+			sessionRecord(opTarget, "FIX.4.4:GW->BATCH", 4, nil),
+			sessionRecord(opReset, "FIX.4.4:GW->BATCH", 6, nil),
+			sessionRecord(opSent, "FIX.4.4:GW->BATCH", 1, []byte("8=FIX.4.4\x0135=A\x0134=1\x01")),
+			reserveRecord("FIX.4.4:GW->BATCH", 4097, false, "n2/1"),
+			sessionRecord(opTarget, "FIX.4.4:GW->BATCH", 2, nil),
+		),
 	}
+}
+
+// batchOf encodes a batch of session records.
+func batchOf(recs ...[]byte) []byte {
+	b := newBatch(0)
+	for _, r := range recs {
+		b = appendBatchRecord(b, r)
+	}
+	return b
 }
 
 func applyAll(t testing.TB, s *State, recs [][]byte) {
@@ -58,6 +75,11 @@ func TestStateApply(t *testing.T) {
 	if margin.nextSender != 1 || margin.created != 5 || !margin.clean || margin.reserved != 9 {
 		t.Errorf("margin session = %+v", margin)
 	}
+	batch := s.session("FIX.4.4:GW->BATCH")
+	if batch.nextSender != 2 || batch.nextTarget != 2 || batch.created != 6 || len(batch.messages) != 1 ||
+		!bytes.Contains(batch.messages[1], []byte("35=A")) || batch.reserved != 4097 || batch.owner != "n2/1" {
+		t.Errorf("batched session = %+v", batch)
+	}
 	if none := s.session("nobody"); none.hasReservation || none.nextSender != 1 {
 		t.Errorf("unknown session = %+v", none)
 	}
@@ -80,6 +102,22 @@ func TestStateRejectsBadRecords(t *testing.T) {
 		{name: "reservation without mark", rec: sessionRecord(opReserve, "s", 1, nil)},
 		{name: "reservation mark 2", rec: sessionRecord(opReserve, "s", 1, []byte{2})},
 		{name: "zero reservation", rec: reserveRecord("s", 0, false, "o")},
+		{name: "empty batch", rec: batchOf()},
+		{name: "short batch", rec: []byte{kindBatch, 0}},
+		{name: "journal record in a batch", rec: batchOf(appendJournalRecord(nil, 'O', 1, nil))},
+		{name: "batch in a batch", rec: batchOf(batchOf(sessionRecord(opSender, "s", 1, nil)))},
+		{name: "bad record in a batch", rec: batchOf(sessionRecord(opSender, "s", 2, nil), sessionRecord(opSender, "s", 0, nil))},
+		{name: "batch count above its records", rec: func() []byte {
+			b := batchOf(sessionRecord(opSender, "s", 2, nil), sessionRecord(opTarget, "s", 2, nil))
+			b[2]++
+			return b
+		}()},
+		{name: "batch record longer than the batch", rec: func() []byte {
+			b := batchOf(sessionRecord(opSender, "s", 2, nil))
+			b[batchHeader+3]++
+			return b
+		}()},
+		{name: "bytes after a batch", rec: append(batchOf(sessionRecord(opSender, "s", 2, nil)), 0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
