@@ -175,7 +175,9 @@ func (f *File) SimConfig() (sim.Config, error) {
 	return c, nil
 }
 
-// Logger builds the process logger described by Log, writing to w.
+// Logger builds the process logger described by Log, writing to w. Each
+// key appears once in a line: a logger derived with With replaces its
+// parent's attribute of the same key (uniqueKeys).
 func (l Log) Logger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(orDefault(l.Level, "info"))); err != nil {
@@ -184,9 +186,9 @@ func (l Log) Logger(w io.Writer) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch orDefault(l.Format, "text") {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(newUniqueKeys(slog.NewTextHandler(w, opts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(newUniqueKeys(slog.NewJSONHandler(w, opts))), nil
 	default:
 		return nil, fmt.Errorf("%w: log.format %q: want text or json", ErrConfig, l.Format)
 	}
