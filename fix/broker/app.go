@@ -50,8 +50,13 @@ func (x app) OnLogout(sid quickfix.SessionID) {
 	x.a.log.Info("broker: logged out", "broker", s.id.TargetCompID, "cancels_on_disconnect", n)
 }
 
-// ToAdmin implements quickfix.Application.
-func (app) ToAdmin(*quickfix.Message, quickfix.SessionID) {}
+// ToAdmin implements quickfix.Application: a ResendRequest is followed by
+// a TestRequest (see resend.go).
+func (x app) ToAdmin(m *quickfix.Message, sid quickfix.SessionID) {
+	if s := x.a.session(sid); s != nil {
+		s.afterAdmin(m)
+	}
+}
 
 // ToApp implements quickfix.Application. Returning nil also lets quickfix
 // resend stored reports (PossDupFlag=Y) on a ResendRequest.

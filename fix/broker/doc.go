@@ -99,6 +99,13 @@
 // (auth.go says what each FIX engine does with it). Each refusal is logged
 // and counted; no other session is affected.
 //
+// A Logon whose MsgSeqNum is above the one the session expects is answered,
+// then the session sends a ResendRequest. Every ResendRequest is followed
+// by a TestRequest (TestReqID "resend"): quickfix drops a message that
+// arrives ahead of the gap fill of a resend begun at logon, and the
+// Heartbeat answering the TestRequest shows that gap at once, so the
+// message is resent within a round trip (see resend.go).
+//
 // # Transport
 //
 // With Config.TLS the acceptor serves TLS, 1.3 by default (netsec), the
