@@ -35,3 +35,23 @@ func TestToAppDropsResentStatusRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestToAdminProbesAfterResendRequest: a ResendRequest the session sends
+// is followed by a probe on the pacer's queue; other admin messages are
+// not.
+func TestToAdminProbesAfterResendRequest(t *testing.T) {
+	u := newTestUpstream(t, UpstreamConfig{Name: "core", SenderCompID: "G", TargetCompID: "V",
+		Lines: []LineConfig{{Name: "a", Addr: "127.0.0.1:1"}}, StoreDir: t.TempDir()}, newRecorder())
+	for _, mt := range []string{"0", "A", "4", "2", "5"} {
+		m := quickfix.NewMessage()
+		m.Header.SetString(tag.MsgType, mt)
+		(app{u}).ToAdmin(m, quickfix.SessionID{})
+	}
+	if n := len(u.pacer.queue); n != 1 {
+		t.Fatalf("%d messages queued; want the one probe after the ResendRequest", n)
+	}
+	om := <-u.pacer.queue
+	if id, err := om.m.Body.GetString(tag.TestReqID); !om.m.IsMsgTypeOf("1") || err != nil || id != rttProbePrefix {
+		t.Errorf("queued %v; want a TestRequest probe", om.m)
+	}
+}
