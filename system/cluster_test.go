@@ -46,19 +46,24 @@ func freeAddrs(t *testing.T, n int) []string {
 
 // startCluster starts three gateway processes as one cluster on the
 // venue.
-func startCluster(t *testing.T, v *venue) []*clusterNode {
+func startCluster(t *testing.T, v *venue) []*clusterNode { return startClusterOn(t, v.cfg) }
+
+// startClusterOn starts three gateway processes as one cluster whose
+// upstream lines, and the rest of each node's configuration, are cfg's.
+func startClusterOn(t *testing.T, cfg *configs.File) []*clusterNode {
 	t.Helper()
-	nodes := clusterNodes(t, v)
+	nodes := clusterNodes(t, cfg)
 	for _, n := range nodes {
 		n.start(t)
 	}
 	return nodes
 }
 
-// clusterNodes configures three gateway processes as one cluster on the
-// venue, without starting them. Each node's configuration is its own copy
-// down to its upstream lines, so a test may change one node's.
-func clusterNodes(t *testing.T, v *venue) []*clusterNode {
+// clusterNodes configures three gateway processes as one cluster from cfg
+// (a venue's configuration), without starting them. Each node's
+// configuration is its own copy down to its upstream lines, so a test may
+// change one node's.
+func clusterNodes(t *testing.T, base *configs.File) []*clusterNode {
 	t.Helper()
 	addrs := freeAddrs(t, 6) // Raft, then HTTP
 	var members []configs.ClusterNode
@@ -67,8 +72,8 @@ func clusterNodes(t *testing.T, v *venue) []*clusterNode {
 	}
 	var nodes []*clusterNode
 	for i := range 3 {
-		cfg := *v.cfg
-		ord := *v.cfg.Orders
+		cfg := *base
+		ord := *base.Orders
 		ord.Upstreams = slices.Clone(ord.Upstreams)
 		for j := range ord.Upstreams {
 			ord.Upstreams[j].Lines = slices.Clone(ord.Upstreams[j].Lines)
@@ -119,6 +124,14 @@ func readyRole(base string) (role, leader string) {
 // and returns it.
 func waitClusterLeader(t *testing.T, v *venue, nodes []*clusterNode) *clusterNode {
 	t.Helper()
+	return waitLeaderLoggedOn(t, nodes, func() bool { return v.fix.LoggedOn("SGW-CORE") })
+}
+
+// waitLeaderLoggedOn waits until a live node reports itself leader and
+// loggedOn (the venue's view of the leader's core session) holds, and
+// returns it.
+func waitLeaderLoggedOn(t *testing.T, nodes []*clusterNode, loggedOn func() bool) *clusterNode {
+	t.Helper()
 	var leader *clusterNode
 	waitUntil(t, "a cluster leader with its upstream session", 60*time.Second, func() bool {
 		leader = nil
@@ -127,7 +140,7 @@ func waitClusterLeader(t *testing.T, v *venue, nodes []*clusterNode) *clusterNod
 				leader = n
 			}
 		}
-		return leader != nil && v.fix.LoggedOn("SGW-CORE")
+		return leader != nil && loggedOn()
 	})
 	return leader
 }
