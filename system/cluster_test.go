@@ -1,6 +1,7 @@
 package system
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 
 	"sgw/cluster"
 	"sgw/configs"
+	"sgw/gateway/mdclient"
 	"sgw/journal"
 )
 
@@ -264,9 +266,10 @@ func waitResolved(t *testing.T, leader *clusterNode, tok string, ids []string) m
 }
 
 // TestClusterFollowerForwards: a trading client that connects to a
-// follower is relayed to the leader, whose orders it enters; when the
-// leader dies the relayed connection ends, and the client, connecting to
-// the same node again, is served by the new leader.
+// follower is relayed to the leader, whose orders it enters (a browser's
+// upgrade, with its page's Origin, too); when the leader dies the relayed
+// connection ends, and the client, connecting to the same node again, is
+// served by the new leader.
 func TestClusterFollowerForwards(t *testing.T) {
 	v := startVenue(t)
 	nodes := startCluster(t, v)
@@ -277,6 +280,23 @@ func TestClusterFollowerForwards(t *testing.T) {
 		if n != leader {
 			follower = n
 		}
+	}
+	// A browser's upgrade carries the Origin of the page, which the
+	// follower served: relayed, it passes the leader's same-origin check;
+	// a foreign page's does not.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dialFrom := func(origin string) (*mdclient.Client, *http.Response, error) {
+		return mdclient.Dial(ctx, "ws"+strings.TrimPrefix(follower.child.base, "http")+"/ws",
+			mdclient.Options{Token: tok, Header: http.Header{"Origin": {origin}}})
+	}
+	page, _, err := dialFrom(follower.child.base)
+	if err != nil {
+		t.Fatalf("a browser's upgrade through the follower: %v", err)
+	}
+	page.Close()
+	if _, resp, err := dialFrom("http://foreign.example"); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a foreign page's upgrade through the follower: %v, want 403", err)
 	}
 	tr := newTrader(t, follower.child.base, tok)
 	tr.send("f1")
