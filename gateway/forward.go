@@ -89,6 +89,10 @@ func newForwarder(at Forwarder, dialTimeout time.Duration) *forwarder {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			ft, _ := pr.In.Context().Value(forwardKey{}).(forwardTarget)
 			pr.SetURL(ft.base)
+			// The Host the client addressed, not the leader's: the
+			// serving node checks a browser's Origin (the page this node
+			// served) against it, as this node would.
+			pr.Out.Host = pr.In.Host
 			pr.SetXForwarded()
 			pr.Out.Header.Set(forwardedHeader, "1")
 		},

@@ -1,6 +1,7 @@
 package system
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 
 	"sgw/cluster"
 	"sgw/configs"
+	"sgw/gateway/mdclient"
 	"sgw/journal"
 )
 
@@ -46,19 +48,24 @@ func freeAddrs(t *testing.T, n int) []string {
 
 // startCluster starts three gateway processes as one cluster on the
 // venue.
-func startCluster(t *testing.T, v *venue) []*clusterNode {
+func startCluster(t *testing.T, v *venue) []*clusterNode { return startClusterOn(t, v.cfg) }
+
+// startClusterOn starts three gateway processes as one cluster whose
+// upstream lines, and the rest of each node's configuration, are cfg's.
+func startClusterOn(t *testing.T, cfg *configs.File) []*clusterNode {
 	t.Helper()
-	nodes := clusterNodes(t, v)
+	nodes := clusterNodes(t, cfg)
 	for _, n := range nodes {
 		n.start(t)
 	}
 	return nodes
 }
 
-// clusterNodes configures three gateway processes as one cluster on the
-// venue, without starting them. Each node's configuration is its own copy
-// down to its upstream lines, so a test may change one node's.
-func clusterNodes(t *testing.T, v *venue) []*clusterNode {
+// clusterNodes configures three gateway processes as one cluster from cfg
+// (a venue's configuration), without starting them. Each node's
+// configuration is its own copy down to its upstream lines, so a test may
+// change one node's.
+func clusterNodes(t *testing.T, base *configs.File) []*clusterNode {
 	t.Helper()
 	addrs := freeAddrs(t, 6) // Raft, then HTTP
 	var members []configs.ClusterNode
@@ -67,8 +74,8 @@ func clusterNodes(t *testing.T, v *venue) []*clusterNode {
 	}
 	var nodes []*clusterNode
 	for i := range 3 {
-		cfg := *v.cfg
-		ord := *v.cfg.Orders
+		cfg := *base
+		ord := *base.Orders
 		ord.Upstreams = slices.Clone(ord.Upstreams)
 		for j := range ord.Upstreams {
 			ord.Upstreams[j].Lines = slices.Clone(ord.Upstreams[j].Lines)
@@ -119,6 +126,14 @@ func readyRole(base string) (role, leader string) {
 // and returns it.
 func waitClusterLeader(t *testing.T, v *venue, nodes []*clusterNode) *clusterNode {
 	t.Helper()
+	return waitLeaderLoggedOn(t, nodes, func() bool { return v.fix.LoggedOn("SGW-CORE") })
+}
+
+// waitLeaderLoggedOn waits until a live node reports itself leader and
+// loggedOn (the venue's view of the leader's core session) holds, and
+// returns it.
+func waitLeaderLoggedOn(t *testing.T, nodes []*clusterNode, loggedOn func() bool) *clusterNode {
+	t.Helper()
 	var leader *clusterNode
 	waitUntil(t, "a cluster leader with its upstream session", 60*time.Second, func() bool {
 		leader = nil
@@ -127,7 +142,7 @@ func waitClusterLeader(t *testing.T, v *venue, nodes []*clusterNode) *clusterNod
 				leader = n
 			}
 		}
-		return leader != nil && v.fix.LoggedOn("SGW-CORE")
+		return leader != nil && loggedOn()
 	})
 	return leader
 }
@@ -251,9 +266,10 @@ func waitResolved(t *testing.T, leader *clusterNode, tok string, ids []string) m
 }
 
 // TestClusterFollowerForwards: a trading client that connects to a
-// follower is relayed to the leader, whose orders it enters; when the
-// leader dies the relayed connection ends, and the client, connecting to
-// the same node again, is served by the new leader.
+// follower is relayed to the leader, whose orders it enters (a browser's
+// upgrade, with its page's Origin, too); when the leader dies the relayed
+// connection ends, and the client, connecting to the same node again, is
+// served by the new leader.
 func TestClusterFollowerForwards(t *testing.T) {
 	v := startVenue(t)
 	nodes := startCluster(t, v)
@@ -264,6 +280,23 @@ func TestClusterFollowerForwards(t *testing.T) {
 		if n != leader {
 			follower = n
 		}
+	}
+	// A browser's upgrade carries the Origin of the page, which the
+	// follower served: relayed, it passes the leader's same-origin check;
+	// a foreign page's does not.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dialFrom := func(origin string) (*mdclient.Client, *http.Response, error) {
+		return mdclient.Dial(ctx, "ws"+strings.TrimPrefix(follower.child.base, "http")+"/ws",
+			mdclient.Options{Token: tok, Header: http.Header{"Origin": {origin}}})
+	}
+	page, _, err := dialFrom(follower.child.base)
+	if err != nil {
+		t.Fatalf("a browser's upgrade through the follower: %v", err)
+	}
+	page.Close()
+	if _, resp, err := dialFrom("http://foreign.example"); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a foreign page's upgrade through the follower: %v, want 403", err)
 	}
 	tr := newTrader(t, follower.child.base, tok)
 	tr.send("f1")

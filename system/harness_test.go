@@ -547,8 +547,69 @@ func checkExactlyOnceIn(t *testing.T, v *venue, uids map[string]string, count ma
 // the journal, once at the venue); it must not have been heard accepted.
 func checkExactlyOnceDoubt(t *testing.T, v *venue, uids map[string]string, count map[string]int, ids []string, allowed, inDoubt []string, traders ...*trader) {
 	t.Helper()
-	heard := map[string]bool{}
-	news := map[string]int{}
+	heard, news, refused := checkHeard(t, uids, ids, allowed, inDoubt, traders...)
+	resting := func() map[string]int {
+		r := map[string]int{}
+		bids, _ := v.sim.Orders("601318.SH")
+		for _, o := range bids {
+			r[o.Tag]++
+		}
+		return r
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		missing := 0
+		for _, id := range ids {
+			if uid, ok := uids[id]; ok {
+				if fresh, dup := v.fix.Seen(uid); fresh+dup == 0 {
+					missing++
+				}
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d journaled orders never reached the venue", missing)
+		}
+		time.Sleep(20 * time.Millisecond) // the venue has no change notification; this polls its count
+	}
+	r := resting()
+	inJournal, asResend, traded := 0, 0, 0
+	for _, id := range ids {
+		uid, ok := uids[id]
+		if !ok {
+			continue
+		}
+		inJournal++
+		fresh, dup := v.fix.Seen(uid)
+		if fresh == 0 {
+			asResend++
+		}
+		if r[uid] == 0 {
+			traded++ // the simulator's flow may sell down to the orders' price
+		}
+		if count[id] != 1 || fresh > 1 || fresh+dup == 0 || r[uid] > 1 || news[id] > 1 {
+			t.Errorf("%s (%s): journaled %d, reached the venue fresh %d (+%d PossDup resends), resting %d, heard new %d",
+				id, uid, count[id], fresh, dup, r[uid], news[id])
+		}
+	}
+	if traded > 0 {
+		t.Logf("%d orders traded at the venue meanwhile", traded)
+	}
+	t.Logf("%d orders sent, %d acknowledged to the client, %d journaled, %d refused (%v): each journaled order reached the venue exactly once (%d first as a PossDup resend)",
+		len(ids), len(heard), inJournal, refused, append(slices.Clone(allowed), inDoubt...), asResend)
+}
+
+// checkHeard checks what the traders heard against the journal's new
+// orders (uids, by client order id) and returns the orders heard accepted,
+// how many times each was heard "new", and how many were refused. No order
+// is accepted twice; every order of ids heard accepted is in the journal;
+// a refusal's code is in allowed (and its order is neither journaled nor
+// heard accepted) or in inDoubt (see checkExactlyOnceDoubt).
+func checkHeard(t *testing.T, uids map[string]string, ids []string, allowed, inDoubt []string, traders ...*trader) (heard map[string]bool, news map[string]int, refusals int) {
+	t.Helper()
+	heard, news = map[string]bool{}, map[string]int{}
 	refused := map[string]string{}
 	for _, tr := range traders {
 		tr.mu.Lock()
@@ -590,60 +651,12 @@ func checkExactlyOnceDoubt(t *testing.T, v *venue, uids map[string]string, count
 	if doubted > 0 {
 		t.Logf("%d orders refused in doubt (%v) were journaled by the next leader", doubted, inDoubt)
 	}
-	resting := func() map[string]int {
-		r := map[string]int{}
-		bids, _ := v.sim.Orders("601318.SH")
-		for _, o := range bids {
-			r[o.Tag]++
-		}
-		return r
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		missing := 0
-		for _, id := range ids {
-			if uid, ok := uids[id]; ok {
-				if fresh, dup := v.fix.Seen(uid); fresh+dup == 0 {
-					missing++
-				}
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d journaled orders never reached the venue", missing)
-		}
-		time.Sleep(20 * time.Millisecond) // the venue has no change notification; this polls its count
-	}
-	r := resting()
-	inJournal, asResend, traded := 0, 0, 0
 	for _, id := range ids {
-		uid, ok := uids[id]
-		if !ok {
-			if heard[id] {
-				t.Errorf("%s: heard accepted but not in the journal", id)
-			}
-			continue
-		}
-		inJournal++
-		fresh, dup := v.fix.Seen(uid)
-		if fresh == 0 {
-			asResend++
-		}
-		if r[uid] == 0 {
-			traded++ // the simulator's flow may sell down to the orders' price
-		}
-		if count[id] != 1 || fresh > 1 || fresh+dup == 0 || r[uid] > 1 || news[id] > 1 {
-			t.Errorf("%s (%s): journaled %d, reached the venue fresh %d (+%d PossDup resends), resting %d, heard new %d",
-				id, uid, count[id], fresh, dup, r[uid], news[id])
+		if _, ok := uids[id]; !ok && heard[id] {
+			t.Errorf("%s: heard accepted but not in the journal", id)
 		}
 	}
-	if traded > 0 {
-		t.Logf("%d orders traded at the venue meanwhile", traded)
-	}
-	t.Logf("%d orders sent, %d acknowledged to the client, %d journaled, %d refused (%v): each journaled order reached the venue exactly once (%d first as a PossDup resend)",
-		len(ids), len(heard), inJournal, len(refused), append(slices.Clone(allowed), inDoubt...), asResend)
+	return heard, news, len(refused)
 }
 
 // metricValue scrapes the gateway's /metrics and returns the value of one

@@ -127,6 +127,19 @@ func (v *qfVenue) count(upstream, kind string, match func(qfcpp.Message) bool) (
 	return fresh, dup
 }
 
+// logons counts the Logons the upstream's venue sent to its session: one
+// per session the venue accepted.
+func (v *qfVenue) logons(upstream string) int {
+	target := ""
+	for _, u := range v.cfg.Orders.Upstreams {
+		if u.Name == upstream {
+			target = u.SenderCompID
+		}
+	}
+	n, _ := v.count(upstream, qfcpp.Outgoing, func(m qfcpp.Message) bool { return m.Type() == "A" && m.Get(56) == target })
+	return n
+}
+
 // awaitLogon waits until the upstream's session logged on to its venue
 // n times in all.
 func (v *qfVenue) awaitLogon(t *testing.T, upstream string, n int) {
@@ -151,10 +164,17 @@ func (v *qfVenue) awaitLogon(t *testing.T, upstream string, n int) {
 // checkFilledOnce checks that every journaled order among ids reached the
 // upstream's venue at most once fresh (PossDup resends apart) and at
 // least once, was filled there once, and that the gateway holds it
-// filled.
+// filled; and that the venue got no order the journal lacks.
 func checkFilledOnce(t *testing.T, v *qfVenue, upstream string, ids []string, statusOf func(id string) string) {
 	t.Helper()
 	uids, count := journaled(t, v.cfg)
+	checkFilledOnceIn(t, v, upstream, uids, count, ids, statusOf)
+}
+
+// checkFilledOnceIn is checkFilledOnce with the journal's new orders
+// given (journaledIn).
+func checkFilledOnceIn(t *testing.T, v *qfVenue, upstream string, uids map[string]string, count map[string]int, ids []string, statusOf func(id string) string) {
+	t.Helper()
 	var journaledIDs []string
 	for _, id := range ids {
 		uid, ok := uids[id]
@@ -177,7 +197,18 @@ func checkFilledOnce(t *testing.T, v *qfVenue, upstream string, ids []string, st
 			t.Errorf("%s (%s): status %q at the gateway, want filled", id, uid, st)
 		}
 	}
-	// Everything settled: count what the venue got and did.
+	// Everything settled: count what the venue got and did. Journal
+	// first, then the wire: every NewOrderSingle the venue got is of an
+	// order the journal holds.
+	known := map[string]bool{}
+	for _, uid := range uids {
+		known[uid] = true
+	}
+	for _, e := range v.procs[upstream].Entries() {
+		if e.Kind == qfcpp.Incoming && e.Msg.Type() == "D" && !known[e.Msg.Get(11)] {
+			t.Errorf("the venue got an order the journal lacks: %s", e.Text)
+		}
+	}
 	resent := 0
 	for _, id := range journaledIDs {
 		uid := uids[id]

@@ -25,7 +25,7 @@ type partitionedCluster struct {
 // startPartitionedCluster configures the proxies and starts the nodes.
 func startPartitionedCluster(t *testing.T, v *venue) *partitionedCluster {
 	t.Helper()
-	pc := &partitionedCluster{nodes: clusterNodes(t, v), raft: map[[2]string]*faultproxy.Proxy{}, lines: map[string][]*faultproxy.Proxy{}}
+	pc := &partitionedCluster{nodes: clusterNodes(t, v.cfg), raft: map[[2]string]*faultproxy.Proxy{}, lines: map[string][]*faultproxy.Proxy{}}
 	// The nodes' Raft and HTTP addresses were reserved and released
 	// (freeAddrs): a proxy listening on port 0 must not take one.
 	reserved := map[string]bool{}

@@ -1,0 +1,120 @@
+package system
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"sgw/cluster"
+	"sgw/fix/qfcpp"
+	"sgw/journal"
+)
+
+// TestInteropClusterKill9Leader runs a 3-node cluster in front of QuickFIX
+// C++'s executor (FIX 4.4), which fills every order at once and knows
+// nothing of PossDup or PossResend beyond what its session layer does: an
+// order it gets twice as an application message it fills twice. A trader
+// streams orders, through the leader or (every other round) through a
+// follower that relays it; the leader is killed with SIGKILL mid-stream,
+// a few times, and restarted as a follower. Each takeover reads as a
+// machine restart to the new leader's session (the sequence number skips
+// to the replicated reservation, the venue's resend request is gap
+// filled, orders the replicated store lacks are probed, refused with 35=j
+// by the executor, and sent again flagged PossResend unless the venue's
+// own resent report showed them). At the end every order a client heard
+// accepted is in the replicated journal, every journaled order reached the
+// executor once and was filled there once, the last leader holds each one
+// filled, and the executor got no order the journal lacks.
+func TestInteropClusterKill9Leader(t *testing.T) {
+	const kills = 4
+	v := startQFVenue(t, qfOpts{begin: qfcpp.FIX44, shared: true})
+	nodes := startClusterOn(t, v.cfg)
+	tok := token(t, v.cfg)
+	logons := 0 // the venue's Logons to the core session before the last kill
+	loggedOn := func() bool { return v.logons("core") > logons }
+	var traders []*trader
+	var ids []string
+	var takeovers []time.Duration
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
+	for k := range kills {
+		leader := waitLeaderLoggedOn(t, nodes, loggedOn)
+		logons = v.logons("core")
+		entry := leader
+		if k%2 == 1 {
+			for _, n := range nodes {
+				if n != leader && n.child != nil {
+					entry = n
+				}
+			}
+		}
+		tr := newTrader(t, entry.child.base, tok)
+		traders = append(traders, tr)
+		n := 40 + rng.IntN(80) // the kill comes after n/2 orders, at 300/s
+		var killed time.Time
+		ids = append(ids, tr.streamAt(fmt.Sprintf("k%d", k), n, 300, "45.60", map[int]func(){n / 2: func() {
+			killed = time.Now()
+			leader.child.kill(t)
+			leader.child = nil
+		}})...)
+		<-tr.done
+		next := waitLeaderLoggedOn(t, nodes, loggedOn)
+		takeovers = append(takeovers, time.Since(killed))
+		if next == leader {
+			t.Fatal("the killed node leads")
+		}
+		leader.start(t)
+	}
+	// A last stream on the last leader, left to finish: its orders fill.
+	leader := waitLeaderLoggedOn(t, nodes, loggedOn)
+	tr := newTrader(t, leader.child.base, tok)
+	traders = append(traders, tr)
+	more := tr.streamAt("last", 20, 100, "45.60", nil)
+	tr.waitFor("the last orders filled", func() bool {
+		for _, id := range more {
+			if tr.final[id] != "filled" {
+				return false
+			}
+		}
+		return true
+	})
+	ids = append(ids, more...)
+	// Orders the killed leaders left unanswered are resolved by the last
+	// leader's recovery; their statuses there are their outcomes.
+	status := waitResolved(t, leader, tok, ids)
+	for _, n := range nodes {
+		if n != leader && n.child != nil {
+			n.child.term(t)
+		}
+	}
+	leader.child.term(t)
+	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
+		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, fn)
+	}))
+	// A follower that has not yet heard of a new leader serves the client
+	// itself and refuses its orders (orders.not_leader), journaling
+	// nothing.
+	heard, _, refused := checkHeard(t, uids, ids, []string{"orders.not_leader"}, nil, traders...)
+	checkFilledOnceIn(t, v, "core", uids, count, ids, func(id string) string { return status[id] })
+	// Orders whose one fresh NewOrderSingle (PossDup resends apart) was a
+	// new leader's PossResend: the replicated store lacked them, and the
+	// venue did too.
+	possResent, _ := v.count("core", qfcpp.Incoming, func(m qfcpp.Message) bool { return m.Type() == "D" && m.Get(97) == "Y" })
+	// Each new leader's sequence numbers skipped to the replicated
+	// reservation: the venue asked for the numbers it never saw and the
+	// new leader filled the gap.
+	resendReqs, _ := v.count("core", qfcpp.Outgoing, func(m qfcpp.Message) bool { return m.Type() == "2" && m.Get(56) == "SGW-CORE" })
+	fills, possDupFills := v.count("core", qfcpp.Incoming, func(m qfcpp.Message) bool {
+		return m.Type() == "4" && m.Get(123) == "Y" && m.Get(49) == "SGW-CORE"
+	})
+	gapFills := fills + possDupFills
+	if resendReqs < kills || gapFills < kills {
+		t.Errorf("after %d takeovers the venue sent %d resend requests and got %d gap fills, want at least %d each", kills, resendReqs, gapFills, kills)
+	}
+	slices.Sort(takeovers)
+	t.Logf("%d orders sent, %d acknowledged to the client, %d journaled, %d refused; %d reached the venue first as a new leader's PossResend",
+		len(ids), len(heard), len(uids), refused, possResent)
+	t.Logf("%d kills of the leader; takeover (kill to the venue's Logon of the new leader's session): min %v, median %v, max %v",
+		kills, takeovers[0], takeovers[len(takeovers)/2], takeovers[len(takeovers)-1])
+}
