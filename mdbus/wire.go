@@ -163,7 +163,7 @@ func (r *reader) byte(what string) byte {
 
 func (r *reader) uvarint(what string) uint64 {
 	x, n := binary.Uvarint(r.b)
-	if n <= 0 {
+	if n <= 0 || overlong(r.b[:n]) {
 		r.fail(what)
 		return 0
 	}
@@ -173,13 +173,18 @@ func (r *reader) uvarint(what string) uint64 {
 
 func (r *reader) varint(what string) int64 {
 	x, n := binary.Varint(r.b)
-	if n <= 0 {
+	if n <= 0 || overlong(r.b[:n]) {
 		r.fail(what)
 		return 0
 	}
 	r.b = r.b[n:]
 	return x
 }
+
+// overlong reports whether v, a whole uvarint, is longer than the
+// shortest encoding of its value (it ends in a zero group): one value has
+// one encoding.
+func overlong(v []byte) bool { return len(v) > 1 && v[len(v)-1] == 0 }
 
 func (r *reader) uint32(what string) uint32 {
 	if len(r.b) < 4 {
