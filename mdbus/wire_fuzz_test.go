@@ -3,10 +3,13 @@ package mdbus
 import (
 	"bytes"
 	"testing"
+
+	"sgw/mdbus/internal/wireref"
 )
 
 // FuzzDecode feeds the decoder arbitrary bytes, seeded with real
-// encodings of every message type: it must never panic, and whatever it
+// encodings of every message type and with the reference's frames at the
+// limits of the format and at random: it must never panic, and whatever it
 // accepts must encode back to the same bytes (the format has one encoding
 // per message: no overlong varint, no field beyond the ones its message
 // has).
@@ -17,6 +20,13 @@ func FuzzDecode(f *testing.F) {
 	v := sampleView()
 	f.Add(AppendSnapshot(nil, 3, "000001.SZ", &v))
 	f.Add(AppendError(nil, 3, "X", "unknown symbol"))
+	for _, fr := range wireref.EdgeCases() {
+		f.Add(wireref.Encode(fr))
+	}
+	g := wireref.NewGenerator(1)
+	for range 20 {
+		f.Add(wireref.Encode(g.Frame()))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var m Message
 		if Decode(b, &m) != nil {
