@@ -8,32 +8,9 @@ import (
 	"sgw/refdata"
 )
 
-// Wire format, version 1. Every message starts with
-//
-//	version  byte   (1)
-//	type     byte   ('U' update, 'S' snapshot, 'E' error)
-//	epoch    uvarint (the publisher's start, unix ns: a new ingest process numbers Seq anew)
-//	symbol   byte length, then the gateway symbol (at most refdata.MaxSymbolLen bytes)
-//
-// An update ('U') follows with
-//
-//	seq uvarint, time uvarint, recv varint, kind byte, state byte,
-//	n byte (<= 2), n × change (side byte, rank int8, level),
-//	enterSide byte, if not 0: 3 × level (ranks 4, 9, 19),
-//	if kind is trade: tradePrice varint, tradeQty varint,
-//	last varint, volume varint, turnover varint,
-//	checksum uint32 LE, checksum5 uint32 LE
-//
-// with a level as price varint, qty varint, orders uvarint. A snapshot
-// ('S') follows with
-//
-//	seq uvarint, time uvarint, state byte,
-//	last, lastQty, volume, turnover, open, high, low varint,
-//	checksum uint32 LE, checksum5 uint32 LE,
-//	bids byte count (<= 20), levels, asks byte count (<= 20), levels
-//
-// and an error ('E') with its text (the rest of the message). Nothing may
-// follow the last field.
+// The wire format, version 1, is specified in the package documentation
+// (doc.go): that text is the contract, which internal/wireref implements
+// independently of this file.
 const (
 	wireVersion = 1
 
@@ -163,7 +140,7 @@ func (r *reader) byte(what string) byte {
 
 func (r *reader) uvarint(what string) uint64 {
 	x, n := binary.Uvarint(r.b)
-	if n <= 0 {
+	if n <= 0 || overlong(r.b[:n]) {
 		r.fail(what)
 		return 0
 	}
@@ -173,13 +150,18 @@ func (r *reader) uvarint(what string) uint64 {
 
 func (r *reader) varint(what string) int64 {
 	x, n := binary.Varint(r.b)
-	if n <= 0 {
+	if n <= 0 || overlong(r.b[:n]) {
 		r.fail(what)
 		return 0
 	}
 	r.b = r.b[n:]
 	return x
 }
+
+// overlong reports whether v, a whole uvarint, is longer than the
+// shortest encoding of its value (it ends in a zero group): one value has
+// one encoding.
+func overlong(v []byte) bool { return len(v) > 1 && v[len(v)-1] == 0 }
 
 func (r *reader) uint32(what string) uint32 {
 	if len(r.b) < 4 {

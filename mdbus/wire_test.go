@@ -96,6 +96,9 @@ func TestDecodeRefuses(t *testing.T) {
 		{name: "trailing", b: append(append([]byte(nil), good...), 0), want: ErrMalformed},
 		{name: "symbol too long", b: AppendUpdate(nil, 1, "ABCDEFGHIJKLMNOPQRSTU", &u), want: ErrMalformed},
 		{name: "snapshot too deep", b: appendSnapshotDeep(nil, &deep), want: ErrMalformed},
+		// An overlong epoch: 1 as 0x81 0x00 (its shortest encoding is 0x01).
+		{name: "overlong varint", b: append([]byte{wireVersion, TypeError, 0x81, 0x00}, good[3:3+1+9]...), want: ErrMalformed},
+		{name: "varint past 64 bits", b: append([]byte{wireVersion, TypeError, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02}, good[3:3+1+9]...), want: ErrMalformed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
