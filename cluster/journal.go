@@ -72,8 +72,11 @@ func (j *Journal) AppendAsync(typ byte, body []byte, done func(seq uint64, err e
 	if len(body) > j.cfg.MaxRecord {
 		return fmt.Errorf("cluster: journal: %w: body of %d bytes, limit %d", journal.ErrTooLarge, len(body), j.cfg.MaxRecord)
 	}
-	rec := appendJournalRecord(make([]byte, 0, journalHeader+len(body)), typ, j.cfg.Clock().UnixNano(), body)
-	err := j.cfg.Node.ApplyAsync(rec, func(index uint64, err error) {
+	rec, err := j.cfg.State.seal(appendJournalRecord(make([]byte, 0, journalHeader+len(body)), typ, j.cfg.Clock().UnixNano(), body))
+	if err != nil {
+		return fmt.Errorf("cluster: journal: %w", err)
+	}
+	err = j.cfg.Node.ApplyAsync(rec, func(index uint64, err error) {
 		if err != nil {
 			done(0, fmt.Errorf("cluster: journal: %w", err))
 			return

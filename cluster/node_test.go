@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"sgw/atrest"
 )
 
 // waitDeadline is generous: the tests wait for events, and the deadline
@@ -33,7 +35,8 @@ type leaderEvent struct {
 // one channel.
 type testCluster struct {
 	t        testing.TB
-	useState bool // nodes drive a *State instead of a memFSM
+	useState bool            // nodes drive a *State instead of a memFSM
+	keys     *atrest.KeyRing // the States' key ring (nil: plain)
 	nodes    []*testNode
 	events   chan leaderEvent
 }
@@ -54,7 +57,7 @@ func newStateCluster(t testing.TB, inmem bool) *testCluster {
 // sm returns a new StateMachine for tn, of the cluster's kind.
 func (c *testCluster) sm(tn *testNode) StateMachine {
 	if c.useState {
-		tn.state = NewState()
+		tn.state = NewSealedState(c.keys)
 		tn.watch = &watchedState{State: tn.state, changed: make(chan struct{})}
 		return tn.watch
 	}

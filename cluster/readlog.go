@@ -10,15 +10,17 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 
+	"sgw/atrest"
 	"sgw/journal"
 )
 
 // ReadJournal reads, offline, the order journal a stopped node's DataDir
 // holds: its latest snapshot, then every command of its Raft log after it.
+// keys opens a sealed cluster's records (nil: plain).
 // Tests and operators use it after a cluster stopped cleanly, when the
 // last leader's log holds only committed entries; the log of a node that
 // crashed may end with entries that were never committed.
-func ReadJournal(dataDir string, fn func(journal.Record) error) error {
+func ReadJournal(dataDir string, keys *atrest.KeyRing, fn func(journal.Record) error) error {
 	path := filepath.Join(dataDir, "raft.db")
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("cluster: read journal: %w", err)
@@ -32,7 +34,7 @@ func ReadJournal(dataDir string, fn func(journal.Record) error) error {
 	if err != nil {
 		return fmt.Errorf("cluster: read journal: snapshots: %w", err)
 	}
-	st := NewState()
+	st := NewSealedState(keys)
 	var from uint64 = 1
 	metas, err := snaps.List()
 	if err != nil {

@@ -100,7 +100,7 @@ func (s *SessionStores) WriteReservation(sid quickfix.SessionID, reserved int, c
 	var err error
 	if st != nil {
 		err = st.commit(rec)
-	} else {
+	} else if rec, err = s.cfg.State.seal(rec); err == nil {
 		_, err = s.cfg.Node.Apply(rec, 0)
 	}
 	if err != nil {
@@ -117,7 +117,7 @@ func (s *SessionStores) OpenMessages(sid quickfix.SessionID) (quickfix.MessageSt
 	}
 	v := s.cfg.State.session(sid.String())
 	st := &messageStore{
-		id: sid.String(), node: s.cfg.Node, clock: s.cfg.Clock,
+		id: sid.String(), node: s.cfg.Node, seal: s.cfg.State.seal, clock: s.cfg.Clock,
 		nextSender: v.nextSender, nextTarget: v.nextTarget, messages: v.messages,
 		created:  time.Unix(0, v.created),
 		targetAt: -1, senderAt: -1,
@@ -167,6 +167,7 @@ const (
 type messageStore struct {
 	id     string
 	node   *Node
+	seal   func([]byte) ([]byte, error) // State.seal
 	clock  func() time.Time
 	closed func() // removes the store from SessionStores.open
 
@@ -292,7 +293,11 @@ func (s *messageStore) flush() {
 		}
 		s.taken++
 		s.mu.Unlock()
-		if err := s.node.ApplyAsync(b, s.done); err != nil {
+		b, err := s.seal(b)
+		if err == nil {
+			err = s.node.ApplyAsync(b, s.done)
+		}
+		if err != nil {
 			s.done(0, err)
 		}
 		s.mu.Lock()

@@ -1,10 +1,12 @@
 package cluster
 
 import (
+	"errors"
 	"slices"
 	"sort"
 	"sync"
 
+	"sgw/atrest"
 	"sgw/journal"
 )
 
@@ -26,6 +28,15 @@ type State struct {
 	indexes  []uint64         // the Raft index of records[i]
 	sessions map[string]*sessionState
 	applied  uint64 // Raft index of the last record applied
+
+	// Sealing (seal.go); keys is set at construction and never changes.
+	keys     *atrest.KeyRing
+	in       *atrest.Sealer // the last record key applied; nil before one
+	inHeader []byte         // its header
+	mine     []byte         // the record key this process appended last (BeginTerm)
+	own      bool           // in is mine: this process may seal under it
+	counter  uint64         // the last nonce counter sealed under in (own only)
+	err      error          // sticky: a record this replica could not open
 }
 
 // sessionState is one upstream session's store as replicated.
@@ -56,28 +67,63 @@ func NewState() *State {
 // rejected with ErrBadRecord and changes nothing; every other record is
 // applied.
 func (s *State) Apply(index uint64, b []byte) error {
-	r, err := decodeRecord(b)
-	if err != nil {
-		return err
+	var (
+		r   record
+		err error
+	)
+	sealed := len(b) > 0 && (b[0] == kindKey || b[0] == kindSealed)
+	if !sealed {
+		if r, err = decodeRecord(b); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if sealed {
+		if b[0] == kindKey {
+			if err := s.applyKey(b[1:]); err != nil {
+				return s.stop(err)
+			}
+			s.applied = index
+			return nil
+		}
+		rec, err := s.openSealed(b)
+		if err != nil {
+			return s.stop(err)
+		}
+		if r, err = decodeRecord(rec); err != nil {
+			return err
+		}
+	}
 	s.applied = index
-	if r.kind == kindJournal {
+	switch r.kind {
+	case kindJournal:
 		s.records = append(s.records, journal.Record{
 			Seq: uint64(len(s.records)) + 1, Type: r.typ, Time: r.time, Body: slices.Clone(r.body),
 		})
 		s.indexes = append(s.indexes, index)
-		return nil
-	}
-	if r.kind == kindBatch {
+	case kindBatch:
 		for _, sub := range r.batch {
 			s.applySession(sub)
 		}
-		return nil
+	default:
+		s.applySession(r)
 	}
-	s.applySession(r)
 	return nil
+}
+
+// stop makes err, a record this replica cannot open, sticky: the State
+// applies nothing more rather than diverge from the others. A malformed
+// record (ErrBadRecord) is refused the same way everywhere and does not
+// stop it. s.mu held.
+func (s *State) stop(err error) error {
+	if !errors.Is(err, ErrBadRecord) {
+		s.err = err
+	}
+	return err
 }
 
 // applySession applies a session record. s.mu held.

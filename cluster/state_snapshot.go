@@ -1,18 +1,21 @@
 package cluster
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"slices"
 
+	"sgw/atrest"
 	"sgw/journal"
 )
 
-// Snapshot encoding of a State, version 1. Integers are big-endian.
+// Snapshot encoding of a State, version 1 or 2. Integers are big-endian.
 //
-//	"SGWSTATE" | u16 version (1) | u64 applied index
+//	"SGWSTATE" | u16 version (1, or 2 with a record key) | u64 applied index
+//	version 2 only: u16 len | the current record key's header (seal.go)
 //	u64 journal record count, then per record:
 //	    u64 Raft index | u8 type | i64 time | u32 len | body
 //	u32 session count, then per session, in id order:
@@ -22,10 +25,14 @@ import (
 //	        u64 MsgSeqNum | u32 len | message
 //	u32 CRC-32C of everything before it
 //
-// Journal seqs are not stored: they are dense from 1.
+// Journal seqs are not stored: they are dense from 1. With a key ring the
+// whole encoding is sealed: "SGWSEALD" | atrest.SealBlob(context
+// "SGWSEALD", encoding).
 const (
 	snapshotMagic   = "SGWSTATE"
 	snapshotVersion = 1
+	// snapshotKeyed is the version that carries a record key.
+	snapshotKeyed = 2
 
 	flagReservation = 1
 	flagClean       = 2
@@ -41,10 +48,17 @@ func (s *State) Snapshot() ([]byte, error) {
 	for _, r := range s.records {
 		size += 8 + 1 + 8 + 4 + len(r.Body)
 	}
-	b := make([]byte, 0, size)
+	b := make([]byte, 0, size+2+len(s.inHeader))
 	b = append(b, snapshotMagic...)
-	b = binary.BigEndian.AppendUint16(b, snapshotVersion)
-	b = binary.BigEndian.AppendUint64(b, s.applied)
+	if s.inHeader == nil {
+		b = binary.BigEndian.AppendUint16(b, snapshotVersion)
+		b = binary.BigEndian.AppendUint64(b, s.applied)
+	} else {
+		b = binary.BigEndian.AppendUint16(b, snapshotKeyed)
+		b = binary.BigEndian.AppendUint64(b, s.applied)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(s.inHeader)))
+		b = append(b, s.inHeader...)
+	}
 	b = binary.BigEndian.AppendUint64(b, uint64(len(s.records)))
 	for i, r := range s.records {
 		b = binary.BigEndian.AppendUint64(b, s.indexes[i])
@@ -90,7 +104,15 @@ func (s *State) Snapshot() ([]byte, error) {
 			b = append(b, m...)
 		}
 	}
-	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	if s.keys == nil {
+		return b, nil
+	}
+	sealed, err := s.keys.SealBlob([]byte(sealedSnapshotMagic), b)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: seal state snapshot: %w", err)
+	}
+	return append([]byte(sealedSnapshotMagic), sealed...), nil
 }
 
 // Restore implements StateMachine: it replaces the whole State with the
@@ -100,13 +122,31 @@ func (s *State) Restore(r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("cluster: read state snapshot: %w", err)
 	}
+	if bytes.HasPrefix(b, []byte(sealedSnapshotMagic)) {
+		if s.keys == nil {
+			return fmt.Errorf("cluster: a sealed state snapshot and no storage.encryption: %w", atrest.ErrKey)
+		}
+		if b, err = s.keys.OpenBlob([]byte(sealedSnapshotMagic), b[len(sealedSnapshotMagic):]); err != nil {
+			return fmt.Errorf("cluster: open state snapshot: %w", err)
+		}
+	}
 	st, err := decodeSnapshot(b)
 	if err != nil {
 		return err
 	}
+	var in *atrest.Sealer
+	if st.inHeader != nil {
+		if s.keys == nil {
+			return fmt.Errorf("cluster: a state snapshot with a record key and no storage.encryption: %w", atrest.ErrKey)
+		}
+		if in, err = s.keys.OpenHeader(st.inHeader, []byte(sealContext)); err != nil {
+			return fmt.Errorf("cluster: state snapshot: record key: %w", err)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.records, s.indexes, s.sessions, s.applied = st.records, st.indexes, st.sessions, st.applied
+	s.in, s.inHeader, s.own, s.counter = in, st.inHeader, false, 0
 	return nil
 }
 
@@ -182,8 +222,9 @@ func decodeSnapshot(b []byte) (*State, error) {
 	if len(b) < len(snapshotMagic)+2+trailer || string(b[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, fmt.Errorf("%w: no %s header", ErrBadSnapshot, snapshotMagic)
 	}
-	if v := binary.BigEndian.Uint16(b[len(snapshotMagic):]); v != snapshotVersion {
-		return nil, fmt.Errorf("%w: version %d, this build reads %d", ErrBadSnapshot, v, snapshotVersion)
+	v := binary.BigEndian.Uint16(b[len(snapshotMagic):])
+	if v != snapshotVersion && v != snapshotKeyed {
+		return nil, fmt.Errorf("%w: version %d, this build reads %d and %d", ErrBadSnapshot, v, snapshotVersion, snapshotKeyed)
 	}
 	body := b[:len(b)-trailer]
 	if got, want := crc32.Checksum(body, castagnoli), binary.BigEndian.Uint32(b[len(b)-trailer:]); got != want {
@@ -192,6 +233,13 @@ func decodeSnapshot(b []byte) (*State, error) {
 	r := &snapReader{b: body[len(snapshotMagic)+2:]}
 	st := NewState()
 	st.applied = r.u64("applied index")
+	if v == snapshotKeyed {
+		if n := r.u16("record key length"); r.err == nil && n != atrest.HeaderSize {
+			r.fail("record key of %d bytes", n)
+		} else {
+			st.inHeader = slices.Clone(r.bytes(n, "record key"))
+		}
+	}
 	n := r.count(r.u64("record count"), 8+1+8+4, "journal records")
 	st.records = make([]journal.Record, 0, n)
 	st.indexes = make([]uint64, 0, n)

@@ -295,9 +295,6 @@ func (f *File) validate() error {
 		if f.Orders == nil {
 			return errors.New("cluster: a cluster replicates order entry and needs an orders section")
 		}
-		if f.Storage != nil && f.Storage.Encryption != nil {
-			return errors.New("cluster: storage.encryption does not apply to the replicated journal and stores yet; remove one of the two")
-		}
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sgw/atrest"
 	"sgw/cluster"
 	"sgw/configs"
 	"sgw/fix"
@@ -78,8 +79,9 @@ type term struct {
 }
 
 // newClustered opens the node (binding its Raft address) and the
-// replicated state. cc.DataDir "" is refused here; the demo fills it.
-func newClustered(cc *configs.Cluster, terms termConfig, log *slog.Logger) (*clustered, error) {
+// replicated state, sealed with keys when they are set. cc.DataDir "" is
+// refused here; the demo fills it.
+func newClustered(cc *configs.Cluster, terms termConfig, keys *atrest.KeyRing, log *slog.Logger) (*clustered, error) {
 	ncfg := cc.Node()
 	if ncfg.DataDir == "" {
 		return nil, fmt.Errorf("%w: cluster.data_dir is required", configs.ErrConfig)
@@ -87,7 +89,7 @@ func newClustered(cc *configs.Cluster, terms termConfig, log *slog.Logger) (*clu
 	if err := os.MkdirAll(ncfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("system: cluster data dir: %w", err)
 	}
-	state := cluster.NewState()
+	state := cluster.NewSealedState(keys)
 	node, err := cluster.New(ncfg, state)
 	if err != nil {
 		return nil, err
@@ -232,6 +234,9 @@ func (c *clustered) run(ctx context.Context) error {
 // resolves every open order), then clients are served.
 func (c *clustered) startTerm(epoch uint64) (*term, error) {
 	start := time.Now()
+	if err := c.state.BeginTerm(c.node); err != nil {
+		return nil, err
+	}
 	j, err := cluster.NewJournal(cluster.JournalConfig{Node: c.node, State: c.state})
 	if err != nil {
 		return nil, err

@@ -118,7 +118,7 @@ func TestClusterPageThroughFollower(t *testing.T) {
 	}
 	next.child.term(t)
 	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
-		return cluster.ReadJournal(next.cfg.Cluster.DataDir, fn)
+		return cluster.ReadJournal(next.cfg.Cluster.DataDir, nil, fn)
 	}))
 	checkExactlyOnceIn(t, v, uids, count, []string{first, second}, nil)
 	t.Logf("the page entered through %s; leader %s killed, %s took over; window.gw: %+v",

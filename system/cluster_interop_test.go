@@ -90,7 +90,7 @@ func TestInteropClusterKill9Leader(t *testing.T) {
 	}
 	leader.child.term(t)
 	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
-		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, fn)
+		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, nil, fn)
 	}))
 	// A follower that has not yet heard of a new leader serves the client
 	// itself and refuses its orders (orders.not_leader), journaling

@@ -221,13 +221,13 @@ func TestClusterKill9Leader(t *testing.T) {
 	}
 	leader.child.term(t)
 	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
-		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, fn)
+		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, nil, fn)
 	}))
 	for _, id := range ids {
 		if uid, ok := uids[id]; ok {
 			if fresh, dup := v.fix.Seen(uid); fresh+dup == 0 {
 				t.Logf("%s (%s): journaled, status on the last leader %q, not at the venue", id, uid, status[id])
-				cluster.ReadJournal(leader.cfg.Cluster.DataDir, func(r journal.Record) error {
+				cluster.ReadJournal(leader.cfg.Cluster.DataDir, nil, func(r journal.Record) error {
 					if strings.Contains(string(r.Body), uid) {
 						t.Logf("  journal %d %c %s", r.Seq, r.Type, r.Body)
 					}

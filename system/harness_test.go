@@ -45,6 +45,8 @@ type childSpec struct {
 	Cluster *configs.Cluster `json:"cluster,omitempty"`
 	// Listen is the HTTP address to listen on; empty means 127.0.0.1:0.
 	Listen string `json:"listen,omitempty"`
+	// Storage, when set, is the child's storage section (encryption).
+	Storage *configs.Storage `json:"storage,omitempty"`
 }
 
 // TestGatewayChildProcess is not a test: the restart tests run the test
@@ -70,6 +72,7 @@ func TestGatewayChildProcess(t *testing.T) {
 	tuneForLoad(cfg)
 	cfg.Orders.Journal = spec.Journal
 	cfg.Cluster = spec.Cluster
+	cfg.Storage = spec.Storage
 	for i := range cfg.Orders.Upstreams {
 		u := &cfg.Orders.Upstreams[i]
 		u.StoreDir = spec.StoreDirs[u.Name]
@@ -150,7 +153,7 @@ func startChildOn(t *testing.T, cfg *configs.File) *child { return startChildAt(
 func startChildAt(t *testing.T, cfg *configs.File, listen string) *child {
 	t.Helper()
 	spec := childSpec{Listen: listen, Journal: cfg.Orders.Journal, StoreDirs: map[string]string{}, Lines: map[string][]string{},
-		Begin: map[string]string{}, Log: os.Getenv("SGW_TEST_LOG") != "", Cluster: cfg.Cluster}
+		Begin: map[string]string{}, Log: os.Getenv("SGW_TEST_LOG") != "", Cluster: cfg.Cluster, Storage: cfg.Storage}
 	for _, u := range cfg.Orders.Upstreams {
 		spec.StoreDirs[u.Name] = u.StoreDir
 		spec.Begin[u.Name] = u.BeginString

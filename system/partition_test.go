@@ -219,7 +219,7 @@ func TestClusterPartitionedLeaderStopsSending(t *testing.T) {
 	}
 	leader.child.term(t)
 	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
-		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, fn)
+		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, nil, fn)
 	}))
 	// Orders in flight on L when it lost its quorum are refused in doubt
 	// (the next leader's log decides: journaled or not); those sent after

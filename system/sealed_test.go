@@ -1,6 +1,7 @@
 package system
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"sgw/atrest"
+	"sgw/cluster"
 	"sgw/configs"
 	"sgw/journal"
 )
@@ -72,5 +74,74 @@ func TestGatewaySealedStorage(t *testing.T) {
 	v.cfg.Storage = nil
 	if _, err := New(v.cfg, testLog()); !errors.Is(err, atrest.ErrKey) {
 		t.Fatalf("a gateway without the keys: %v, want ErrKey", err)
+	}
+}
+
+// TestClusterSealedStorage runs a 3-node cluster with storage.encryption:
+// orders flow through a SIGKILL of the leader, every journaled order
+// reached the venue once, the journal reads back only with the keys, and
+// no member's data directory holds an order id in the clear.
+func TestClusterSealedStorage(t *testing.T) {
+	v := startVenue(t)
+	keyFile := filepath.Join(t.TempDir(), "storage.keys")
+	if err := os.WriteFile(keyFile, []byte("gw2026 00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v.cfg.Storage = &configs.Storage{Encryption: &atrest.Config{KeyFile: keyFile}}
+	nodes := startCluster(t, v)
+	tok := token(t, v.cfg)
+	leader := waitClusterLeader(t, v, nodes)
+	tr := newTrader(t, leader.child.base, tok)
+	ids := tr.stream("sealedclu", 60, 300, func() {
+		leader.child.kill(t)
+		leader.child = nil
+	})
+	<-tr.done
+	next := waitClusterLeader(t, v, nodes)
+	leader.start(t)
+	tr2 := newTrader(t, next.child.base, tok)
+	more := tr2.stream("sealedmore", 10, 100, nil)
+	tr2.waitFor("the last orders working", func() bool {
+		for _, id := range more {
+			if tr2.final[id] != "new" {
+				return false
+			}
+		}
+		return true
+	})
+	ids = append(ids, more...)
+	waitResolved(t, next, tok, ids)
+	for _, n := range nodes {
+		if n != next && n.child != nil {
+			n.child.term(t)
+		}
+	}
+	next.child.term(t)
+
+	keys, err := v.cfg.StorageKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
+		return cluster.ReadJournal(next.cfg.Cluster.DataDir, keys, fn)
+	}))
+	checkExactlyOnceIn(t, v, uids, count, ids, []string{"orders.not_leader"}, tr, tr2)
+	if err := cluster.ReadJournal(next.cfg.Cluster.DataDir, nil, func(journal.Record) error { return nil }); !errors.Is(err, atrest.ErrKey) {
+		t.Errorf("the journal read without the keys: %v, want ErrKey", err)
+	}
+	for _, n := range nodes {
+		filepath.Walk(n.cfg.Cluster.DataDir, func(path string, info os.FileInfo, err error) error {
+			if err != nil || info.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if bytes.Contains(b, []byte("sealedclu")) || bytes.Contains(b, []byte("sealedmore")) {
+				t.Errorf("%s holds an order id in the clear", path)
+			}
+			return nil
+		})
 	}
 }

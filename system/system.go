@@ -121,7 +121,13 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 			g.close()
 			return nil, err
 		}
-		if g.clu, err = newClustered(cfg.Cluster, tc, log.With("component", "cluster")); err != nil {
+		// storage.encryption seals the replicated log and snapshots (and
+		// the broker acceptor's stores); nil keys keep them plain.
+		if g.keys, err = cfg.StorageKeys(); err != nil {
+			g.close()
+			return nil, err
+		}
+		if g.clu, err = newClustered(cfg.Cluster, tc, g.keys, log.With("component", "cluster")); err != nil {
 			g.close()
 			return nil, err
 		}
