@@ -42,19 +42,22 @@ func TestDemoCluster(t *testing.T) {
 	})
 
 	var leader string
-	waitFor(t, "a node to report role leader on /readyz", func() bool {
-		for _, id := range []string{"n1", "n2", "n3"} {
-			code, body := get(t, nodes[id]+"/readyz")
-			var r struct {
-				Role string `json:"role"`
+	findLeader := func() {
+		waitFor(t, "a node to report role leader on /readyz", func() bool {
+			for _, id := range []string{"n1", "n2", "n3"} {
+				code, body := get(t, nodes[id]+"/readyz")
+				var r struct {
+					Role string `json:"role"`
+				}
+				if code == http.StatusOK && json.Unmarshal(body, &r) == nil && r.Role == "leader" {
+					leader = nodes[id]
+					return true
+				}
 			}
-			if code == http.StatusOK && json.Unmarshal(body, &r) == nil && r.Role == "leader" {
-				leader = nodes[id]
-				return true
-			}
-		}
-		return false
-	})
+			return false
+		})
+	}
+	findLeader()
 	var bk struct {
 		Seq  uint64   `json:"seq"`
 		Asks [][2]any `json:"asks"`
@@ -70,10 +73,24 @@ func TestDemoCluster(t *testing.T) {
 
 	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer rcancel()
-	c, _, err := mdclient.Dial(rctx, "ws"+leader[4:]+"/ws", mdclient.Options{Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A loaded machine may see the leadership move (a heartbeat missed)
+	// between the readiness check and the dial: the node then answers 503
+	// (no_leader, Retry-After), and a client asks again, as this one does
+	// (polling the readiness as the rest of the test does).
+	var c *mdclient.Client
+	waitFor(t, "a trading WebSocket on the leader", func() bool {
+		var resp *http.Response
+		var err error
+		c, resp, err = mdclient.Dial(rctx, "ws"+leader[4:]+"/ws", mdclient.Options{Token: token})
+		if err == nil {
+			return true
+		}
+		if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatal(err)
+		}
+		findLeader()
+		return false
+	})
 	defer c.Close()
 	send := func(v any) {
 		if err := c.Send(rctx, v); err != nil {

@@ -377,3 +377,26 @@ func TestFIXSessionsConfig(t *testing.T) {
 		t.Errorf("fixCompID(ACME, 1) = %s", got)
 	}
 }
+
+// TestTrackerRefusedCancelBacksOff: a cancel the gateway refuses (a
+// request of the order still pending) is sent again only after
+// cancelRetry, not on the next sweep: a slow gateway is not flooded.
+func TestTrackerRefusedCancelBacksOff(t *testing.T) {
+	tr := newOrderTracker(0, newOrderStats(), NewRecorder("a"), NewRecorder("e"))
+	sent := time.Now().Add(-time.Minute)
+	o := &trackedOrder{id: "o", qty: 100, intended: sent, sent: sent, measured: true}
+	tr.add(o)
+	tr.accepted("o", "o", sent)
+	if due := tr.due(time.Now(), 0); len(due) != 1 {
+		t.Fatalf("due before any cancel: %d orders", len(due))
+	}
+	tr.cancelling(o, "x1", time.Now())
+	tr.reject("x1", "orders.request_pending")
+	now := time.Now()
+	if due := tr.due(now, 0); len(due) != 0 {
+		t.Fatalf("a refused cancel is due again at once")
+	}
+	if due := tr.due(now.Add(cancelRetry+time.Millisecond), 0); len(due) != 1 {
+		t.Fatalf("a refused cancel is not due again after cancelRetry")
+	}
+}

@@ -318,7 +318,10 @@ func (t *orderTracker) reject(key, code string) {
 		case !o.acked && o.outcome == "" && (code == "orders.unknown_order" || code == "risk.unknown_order"):
 			o.lost = true
 		case o.cancelID == key:
-			o.cancelAt = time.Time{} // the sweep may try again
+			// Refused (a request of the order still pending, say): the
+			// sweep tries again once cancelRetry has passed, not at once,
+			// so a slow gateway is not flooded with cancels it must refuse.
+			o.cancelAt, o.cancelOK = time.Now(), false
 		}
 		return
 	}
