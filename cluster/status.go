@@ -78,7 +78,7 @@ func (n *Node) HeartbeatTimeout() time.Duration { return n.cfg.HeartbeatTimeout 
 //	gateway_cluster_last_log_index    the last log index written
 //	gateway_cluster_commit_index      the last index known committed
 //	gateway_cluster_applied_index     the last index applied to the state
-//	gateway_cluster_apply_lag         commit_index - applied_index (entries)
+//	gateway_cluster_apply_lag_entries commit_index - applied_index
 //	gateway_cluster_last_contact_seconds  since a follower last heard from the leader (-1: never)
 //
 // Replication lag of a follower is the leader's commit index minus the
@@ -98,7 +98,7 @@ func NewCollector(n *Node) *Collector {
 		"last_log_index":       "The last Raft log index written on this node.",
 		"commit_index":         "The last Raft log index this node knows is committed.",
 		"applied_index":        "The last Raft log index applied to this node's order state.",
-		"apply_lag":            "Committed entries not yet applied on this node.",
+		"apply_lag_entries":    "Committed entries not yet applied on this node.",
 		"last_contact_seconds": "Seconds since this follower last heard from the leader (0 on the leader, -1 never).",
 	} {
 		c.descs[name] = prometheus.NewDesc("gateway_cluster_"+name, help, nil, prometheus.Labels{"node": n.cfg.NodeID})
@@ -133,7 +133,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		"last_log_index":       float64(st.LastLogIndex),
 		"commit_index":         float64(st.CommitIndex),
 		"applied_index":        float64(st.AppliedIndex),
-		"apply_lag":            float64(st.CommitIndex) - float64(min(st.AppliedIndex, st.CommitIndex)),
+		"apply_lag_entries":    float64(st.CommitIndex) - float64(min(st.AppliedIndex, st.CommitIndex)),
 		"last_contact_seconds": contact,
 	} {
 		ch <- prometheus.MustNewConstMetric(c.descs[name], prometheus.GaugeValue, v)

@@ -6,6 +6,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// sourceErrorReasons are the reasons of gateway_feed_source_errors_total
+// exported at zero before their first occurrence.
+var sourceErrorReasons = [...]string{"dial", "disconnect", "login", "login_rejected", "login_timeout", "logout",
+	"heartbeat_timeout", "framing", "length", "checksum", "malformed", "protocol", "backwards", "unknown_type", "skipped"}
+
 // Collector exports the feeds' counters to Prometheus. It reads Status on
 // each scrape, so the hot path carries no metric updates beyond atomic
 // counters. Register it with the gateway's own registry.
@@ -41,7 +46,7 @@ func NewCollector(feeds ...*Feed) *Collector {
 		dropped: prometheus.NewDesc("gateway_feed_decode_dropped_total",
 			"Feed messages the decoder did not turn into book events, by reason.", []string{"feed", "reason"}, nil),
 		chanStale:  prometheus.NewDesc("gateway_feed_channel_stale", "1 while an SZSE channel's books may be wrong: records lost, rebuild not caught up.", fc, nil),
-		chanBehind: prometheus.NewDesc("gateway_feed_channel_behind", "Records of an SZSE channel known to exist and not yet delivered.", fc, nil),
+		chanBehind: prometheus.NewDesc("gateway_feed_channel_behind_records", "Records of an SZSE channel known to exist and not yet delivered.", fc, nil),
 		chanLost:   prometheus.NewDesc("gateway_feed_channel_lost_total", "Records of an SZSE channel declared lost (each declaration rebuilds the channel).", fc, nil),
 	}
 	for _, f := range feeds {
@@ -95,6 +100,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(c.messages, prometheus.CounterValue, float64(s.Messages), st.Name, s.Name)
 			ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, st.Name, s.Name)
+			for _, reason := range sourceErrorReasons {
+				if _, ok := s.Errors[reason]; !ok {
+					ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, 0, st.Name, s.Name, reason)
+				}
+			}
 			for reason, n := range s.Errors {
 				ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(n), st.Name, s.Name, reason)
 			}

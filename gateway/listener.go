@@ -40,6 +40,9 @@ func newListenerMetrics(reg prometheus.Registerer, open *atomic.Pointer[netsec.L
 		return 0
 	})
 	reg.MustRegister(m.refused, gauge)
+	for _, r := range []string{"max_connections", "max_connections_per_ip", "proxy_header", "proxy_untrusted"} {
+		m.refused.WithLabelValues(r)
+	}
 	if cert != nil {
 		m.handshakes = prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_tls_handshake_failures_total",
 			Help:        "TLS handshakes that failed on the listener (old versions, no or a wrong client certificate, scanners, health checks that only connect).",

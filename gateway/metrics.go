@@ -69,10 +69,11 @@ type OrderStats interface {
 	Stats() orders.Stats
 }
 
-// OrdersCollector exports the order manager's counters.
+// OrdersCollector exports the order manager's counters and the state of
+// the risk checks' kill switches.
 type OrdersCollector struct {
-	src           OrderStats
-	orders, risks *prometheus.Desc
+	src                 OrderStats
+	orders, risks, kill *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*OrdersCollector)(nil)
@@ -81,12 +82,20 @@ var _ prometheus.Collector = (*OrdersCollector)(nil)
 func NewOrdersCollector(src OrderStats) *OrdersCollector {
 	return &OrdersCollector{src: src,
 		orders: prometheus.NewDesc("gateway_orders_total", "New orders by source (ws, fix) and result (accepted, rejected).", []string{"source", "result"}, nil),
-		risks:  prometheus.NewDesc("gateway_risk_rejects_total", "Rejected order requests by reject code.", []string{"code"}, nil),
+		risks: prometheus.NewDesc("gateway_orders_rejects_total",
+			"Rejected order requests (new, cancel, replace) by reject code (risk.*, orders.*, broker.*).", []string{"code"}, nil),
+		kill: prometheus.NewDesc("gateway_risk_kill_switch",
+			"1 while a kill switch blocks new orders: account=\"*\" is the global switch, else the account's own (absent while this node runs no order entry).",
+			[]string{"account"}, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
-func (c *OrdersCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.orders; ch <- c.risks }
+func (c *OrdersCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.orders
+	ch <- c.risks
+	ch <- c.kill
+}
 
 // Collect implements prometheus.Collector.
 func (c *OrdersCollector) Collect(ch chan<- prometheus.Metric) {
@@ -96,5 +105,15 @@ func (c *OrdersCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for code, v := range st.RiskRejects {
 		ch <- prometheus.MustNewConstMetric(c.risks, prometheus.CounterValue, float64(v), code)
+	}
+	for account, on := range st.KillSwitches {
+		if account == "" {
+			account = "*"
+		}
+		v := 0.0
+		if on {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.kill, prometheus.GaugeValue, v, account)
 	}
 }

@@ -76,6 +76,12 @@ func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
 			Buckets: prometheus.ExponentialBuckets(10e-6, 2, 20)}),
 	}
 	reg.MustRegister(m.clients, m.forwarded, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resnapshots, m.lapped, m.pongs, m.forcedCloses, m.ingestToWrite)
+	// The connection-level reasons exist from the start; request errors
+	// appear with their first occurrence.
+	for _, r := range []string{codeBadToken, codeNoLeader, codeTooLarge, codeRateLimited, "upgrade", "idle",
+		"too_many_connections", "too_many_connections_per_ip"} {
+		m.rejected.WithLabelValues(r)
+	}
 	return m
 }
 

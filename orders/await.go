@@ -12,6 +12,9 @@ type await struct {
 	since time.Time
 	// asked is set once the order's status was requested for it.
 	asked bool
+	// sent is set for a request handed over in this run (not one found
+	// open by recovery): its answer times the upstream's acknowledgement.
+	sent bool
 	// done is set when it was answered or ended: the queue drops it when
 	// it reaches the front.
 	done bool
@@ -53,16 +56,16 @@ func (w *awaits) again(a *await, now time.Time) {
 	w.queue = append(w.queue, a)
 }
 
-// answered ends the request with upstream id uid, reporting whether it
-// was awaited.
-func (w *awaits) answered(uid string) bool {
+// answered ends the request with upstream id uid and returns it; nil when
+// it was not awaited.
+func (w *awaits) answered(uid string) *await {
 	a := w.byUID[uid]
 	if a == nil {
-		return false
+		return nil
 	}
 	a.done = true
 	delete(w.byUID, uid)
-	return true
+	return a
 }
 
 // statusAnswered ends the status request for o, reporting whether one was

@@ -156,8 +156,35 @@ type Stats struct {
 	// Orders counts new orders by source kind ("ws", "fix") and result
 	// ("accepted", "rejected").
 	Orders map[[2]string]uint64
-	// RiskRejects counts rejections by code (risk.* and orders.*).
+	// RiskRejects counts rejections by code (risk.* and orders.*); every
+	// code of RejectCodes is present from the start.
 	RiskRejects map[string]uint64
+	// KillSwitches is the state of the risk checks' kill switches: the
+	// global one under "", then every account's own.
+	KillSwitches map[string]bool
+}
+
+// NewStats returns counters at zero for every source kind ("ws", "fix")
+// and result, and for every code of RejectCodes, so that a counter exists
+// before its first event.
+func NewStats() Stats {
+	st := Stats{Orders: map[[2]string]uint64{}, RiskRejects: map[string]uint64{}}
+	for _, kind := range []string{"ws", "fix"} {
+		for _, result := range []string{"accepted", "rejected"} {
+			st.Orders[[2]string{kind, result}] = 0
+		}
+	}
+	for _, code := range RejectCodes() {
+		st.RiskRejects[code] = 0
+	}
+	return st
+}
+
+// RejectCodes returns every code a new order, cancel or replace may be
+// rejected with by the manager or its risk checks.
+func RejectCodes() []string {
+	return append([]string{CodeBadID, CodeUnknownOrder, CodeRequestPending, CodeNoUpstream, CodeUpstreamDown,
+		CodeUpstreamReject, CodeJournal, CodeStopping, CodeInDoubt, CodeNotLeader}, risk.Codes()...)
 }
 
 // New returns a manager. Add the upstreams (AddUpstream), then call
@@ -206,7 +233,7 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 		routes: map[string]*route{}, orders: map[string]*Order{}, byUID: map[string]*Order{},
 		byAccount: map[string][]*Order{}, execs: map[string]bool{}, sinks: map[Source]Sink{},
 		watchers: map[string]map[Sink]bool{}, changed: make(chan struct{}),
-		stats: Stats{Orders: map[[2]string]uint64{}, RiskRejects: map[string]uint64{}}}
+		stats: NewStats()}
 	for _, a := range cfg.CreditAccounts {
 		m.credit[a] = true
 	}
@@ -226,6 +253,10 @@ func (m *Manager) AddUpstream(name string, up Upstream) {
 	m.met.noStatus.WithLabelValues(name).Set(0)
 	for _, c := range []*prometheus.CounterVec{m.met.expired, m.met.unknownReports, m.met.duplicates, m.met.unanswered} {
 		c.WithLabelValues(name)
+	}
+	m.met.ackLatency.WithLabelValues(name)
+	for _, action := range []string{"handed", "sent", "probed", "possresend", "status"} {
+		m.met.recovered.WithLabelValues(name, action)
 	}
 }
 
@@ -258,7 +289,7 @@ func deliver(out []delivery) {
 func (m *Manager) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := Stats{Orders: map[[2]string]uint64{}, RiskRejects: map[string]uint64{}}
+	out := Stats{Orders: map[[2]string]uint64{}, RiskRejects: map[string]uint64{}, KillSwitches: m.risk.KillSwitches()}
 	for k, v := range m.stats.Orders {
 		out.Orders[k] = v
 	}

@@ -2,9 +2,12 @@ package orders
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"sgw/fix"
@@ -281,5 +284,49 @@ func TestRiskErrorsCounted(t *testing.T) {
 	}
 	if o, _ := e.m.Get("A1", "c1"); o.CumQty != 200 {
 		t.Fatalf("the order does not follow the venue: %+v", o)
+	}
+}
+
+// TestMetricsFromStart: the counters known up front exist at zero before
+// any order, and a new order's first answer is timed once.
+func TestMetricsFromStart(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	st := e.m.Stats()
+	for _, k := range [][2]string{{"ws", "accepted"}, {"ws", "rejected"}, {"fix", "accepted"}, {"fix", "rejected"}} {
+		if v, ok := st.Orders[k]; !ok || v != 0 {
+			t.Errorf("Orders[%v] = %d, %v; want 0 from the start", k, v, ok)
+		}
+	}
+	for _, code := range []string{risk.CodeKillSwitch, risk.CodePriceBand, CodeUpstreamDown, CodeNotLeader} {
+		if v, ok := st.RiskRejects[code]; !ok || v != 0 {
+			t.Errorf("RiskRejects[%s] = %d, %v; want 0 from the start", code, v, ok)
+		}
+	}
+	if want := map[string]bool{"": false, "A1": false, "M1": false}; !maps.Equal(st.KillSwitches, want) {
+		t.Errorf("KillSwitches = %v, want %v", st.KillSwitches, want)
+	}
+	if _, err := e.m.Kill("", true); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.m.Stats(); !st.KillSwitches[""] || st.KillSwitches["A1"] {
+		t.Errorf("global kill switch on: KillSwitches = %v", st.KillSwitches)
+	}
+	if _, err := e.m.Kill("", false); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := e.m.New(buy("c1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	e.core.wait(t, 1)
+	e.advance(3 * time.Millisecond)
+	e.m.OnExecReport("core", e.er("c1", '0', '0', 0, 0, 100, "e1"))
+	e.m.OnExecReport("core", e.er("c1", 'F', '2', 100, 100, 0, "e2"))
+	var m dto.Metric
+	if err := e.m.met.ackLatency.WithLabelValues("core").(prometheus.Histogram).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if h := m.GetHistogram(); h.GetSampleCount() != 1 || h.GetSampleSum() != 0.003 {
+		t.Errorf("ack latency: %d samples, sum %v; want the first answer only, 0.003 s", h.GetSampleCount(), h.GetSampleSum())
 	}
 }

@@ -19,6 +19,7 @@ type metrics struct {
 	duplicates      *prometheus.CounterVec
 	recovered       *prometheus.CounterVec
 	unanswered      *prometheus.CounterVec
+	ackLatency      *prometheus.HistogramVec
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -43,6 +44,9 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Help: "Open orders resolved at the first logon after a restart, by action (handed, sent, probed, possresend, status)."}, []string{"upstream", "action"}),
 		unanswered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_unanswered_total",
 			Help: "Requests the upstream answered neither directly nor with a status (alert)."}, []string{"upstream"}),
+		ackLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gateway_order_ack_latency_seconds",
+			Help:    "Time from a new order's hand-over to the upstream session to the venue's first answer (execution report or reject).",
+			Buckets: prometheus.ExponentialBuckets(100e-6, 2, 17)}, []string{"upstream"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -71,6 +75,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	m.duplicates = reuse(m.duplicates).(*prometheus.CounterVec)
 	m.recovered = reuse(m.recovered).(*prometheus.CounterVec)
 	m.unanswered = reuse(m.unanswered).(*prometheus.CounterVec)
+	m.ackLatency = reuse(m.ackLatency).(*prometheus.HistogramVec)
 	if err != nil {
 		return nil, err
 	}

@@ -136,7 +136,7 @@ func (m *Manager) send(rt *route, req any, now time.Time) bool {
 	case err == nil:
 		uid, kind := reqID(req)
 		if o := m.byUID[uid]; o != nil {
-			rt.awaiting.add(&await{o: o, kind: kind, uid: uid, since: now})
+			rt.awaiting.add(&await{o: o, kind: kind, uid: uid, since: now, sent: true})
 		}
 		return true
 	case errors.Is(err, fix.ErrNotLoggedOn), errors.Is(err, fix.ErrQueueFull):
@@ -232,9 +232,14 @@ func (m *Manager) dropHeld(rt *route, uid string) {
 // answered records that the upstream answered the request uid names. mu
 // held.
 func (m *Manager) answered(rt *route, uid string) {
-	if rt.awaiting.answered(uid) {
-		m.signal()
+	a := rt.awaiting.answered(uid)
+	if a == nil {
+		return
 	}
+	if a.sent && !a.asked && a.kind == recNew {
+		m.met.ackLatency.WithLabelValues(rt.name).Observe(m.cfg.Clock().Sub(a.since).Seconds())
+	}
+	m.signal()
 }
 
 // OnSessionUp implements fix.Handler: after a restart, the orders left

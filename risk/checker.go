@@ -200,6 +200,19 @@ func (c *Checker) Killed(account string) bool {
 	return a != nil && a.killed
 }
 
+// KillSwitches returns the state of the kill switches: the global one
+// under "", then every account's own.
+func (c *Checker) KillSwitches() map[string]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]bool, len(c.accounts)+1)
+	out[""] = c.killAll
+	for id, a := range c.accounts {
+		out[id] = a.killed
+	}
+	return out
+}
+
 // SetHalted halts or resumes trading in a symbol (from the feed's trading
 // state or an operator). Orders for a halted symbol are rejected with
 // risk.not_trading; cancels are still accepted.

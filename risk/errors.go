@@ -66,6 +66,15 @@ const (
 	CodeReplacePending  = "risk.replace_pending"
 )
 
+// Codes returns every reject code above, for counters by code that
+// start at zero.
+func Codes() []string {
+	return []string{CodeUnknownAccount, CodeUnknownSymbol, CodeNotTrading, CodeSessionClosed, CodeNoCancelPeriod,
+		CodePriceBand, CodeTick, CodeLot, CodeOddLot, CodeMaxQty, CodeMaxNotional, CodeCash, CodePosition,
+		CodeDuplicateClOrd, CodeRestricted, CodeThrottleAccount, CodeThrottleSession, CodeKillSwitch, CodeBadQty,
+		CodeBadPrice, CodeUnsupportedType, CodeBadClOrdID, CodeUnknownOrder, CodeReplacePending}
+}
+
 // FIX OrdRejReason (tag 103) values used by Reject.FIXReason.
 const (
 	FIXBrokerOption   = 0

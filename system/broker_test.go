@@ -248,7 +248,7 @@ func TestBrokerFIX(t *testing.T) {
 		// 1 risk reject + 2 accounts not allowed + 2 malformed, counted
 		// by the acceptor through the order manager's CountRejected.
 		`gateway_orders_total{result="rejected",source="fix"} 5`,
-		`gateway_risk_rejects_total{code="risk.price_band"} 1`,
+		`gateway_orders_rejects_total{code="risk.price_band"} 1`,
 		`gateway_broker_rejects_total{code="broker.account_not_allowed"} 2`,
 		`gateway_broker_rejects_total{code="broker.malformed"} 2`,
 		`gateway_broker_logon_rejects_total{reason="password"} 1`,

@@ -68,9 +68,10 @@ func NewDemoCluster(load func() (*configs.File, error), n int, log *slog.Logger)
 		return nil, fmt.Errorf("%w: a demo cluster needs an orders section: the cluster replicates order entry", configs.ErrConfig)
 	}
 	dc = &DemoCluster{}
+	built := dc // dc is nil once an error is returned
 	defer func() {
 		if err != nil {
-			dc.Close()
+			built.Close()
 		}
 	}()
 	sc, err := base.SimConfig()

@@ -34,7 +34,7 @@ type leaderEntry struct {
 func newLeaderEntry(leader func() string) *leaderEntry {
 	return &leaderEntry{leader: leader, regs: map[orders.Source]orders.Sink{},
 		watches: map[string]map[orders.Sink]struct{}{},
-		base:    orders.Stats{Orders: map[[2]string]uint64{}, RiskRejects: map[string]uint64{}}}
+		base:    orders.NewStats()}
 }
 
 // set makes m the current term's manager (nil: none, this node does not
@@ -215,6 +215,7 @@ func (e *leaderEntry) Stats() orders.Stats {
 		for k, v := range st.RiskRejects {
 			out.RiskRejects[k] += v
 		}
+		out.KillSwitches = st.KillSwitches
 	}
 	return out
 }

@@ -142,7 +142,7 @@
 //
 // The order manager counts the FIX orders that reach it
 // (gateway_orders_total{source="fix",result}) and risk rejects by code
-// (gateway_risk_rejects_total); the acceptor does not register those
+// (gateway_orders_rejects_total); the acceptor does not register those
 // names. On the registry passed to New it registers
 // gateway_broker_rejects_total{code} (new orders it refused itself: an
 // account the session may not trade, an unsupported side, order type,

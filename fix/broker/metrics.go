@@ -20,7 +20,7 @@ const codeMalformed = "broker.malformed"
 // gateway_orders_total{source="fix",result="rejected"} covers every
 // refused FIX order. The order manager counts, under source "fix", every
 // order that reaches it, and every risk reject by code
-// (gateway_orders_total, gateway_risk_rejects_total); the acceptor does
+// (gateway_orders_total, gateway_orders_rejects_total); the acceptor does
 // not register those names again. Optional: without it, the acceptor's own
 // refusals are in gateway_broker_rejects_total only.
 type RejectCounter interface {
@@ -69,6 +69,9 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	}
 	for _, r := range []string{reasonAddress, reasonSession, reasonPassword, reasonNotLogon, reasonTimeout, reasonTLS, reasonCertificate, reasonProxy} {
 		m.logonRejects.WithLabelValues(r)
+	}
+	for _, c := range []string{codeAccount, codeExchange, codeSide, codeOrdType, codeTimeInForce, codeMalformed} {
+		m.rejects.WithLabelValues(c)
 	}
 	for _, r := range []string{fix.GarbledChecksum, fix.GarbledBodyLength, fix.GarbledFraming, fix.ReasonTooLarge} {
 		m.garbled.WithLabelValues(r)
