@@ -16,30 +16,7 @@ import (
 // /readyz, the edge serves books from the bus, and an order sent over
 // WebSocket to the leader is accepted.
 func TestDemoCluster(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"demo", "-cluster", "3"}, &stdout, &stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo -cluster returned %v; log:\n%s", err, stderr.String())
-		}
-	})
-	nodeLine := regexp.MustCompile(`(?m)^  (n\d|edge)\s+(http://127\.0\.0\.1:\d+)/`)
-	tokenLine := regexp.MustCompile(`(?m)^  token:\s+(\S+)$`)
-	nodes := map[string]string{}
-	var token string
-	waitFor(t, "the demo to print its nodes and token", func() bool {
-		out := stdout.String()
-		for _, m := range nodeLine.FindAllStringSubmatch(out, -1) {
-			nodes[m[1]] = m[2]
-		}
-		if m := tokenLine.FindStringSubmatch(out); m != nil {
-			token = m[1]
-		}
-		return len(nodes) == 4 && token != ""
-	})
+	nodes, token, _ := startDemoCluster(t)
 
 	var leader string
 	findLeader := func() {
@@ -122,4 +99,39 @@ func TestDemoCluster(t *testing.T) {
 	send(map[string]any{"op": "order.new", "clOrdId": "c-rest", "account": "A1", "symbol": "601318.SH", "side": "buy",
 		"type": "limit", "price": addCents(t, bid, -300), "qty": 100})
 	wait("the order accepted by the leader", func(m mdclient.Message) bool { return m.Type == "accepted" && m.ClOrdID == "c-rest" })
+}
+
+// startDemoCluster runs `gateway demo -cluster 3` until the test ends and
+// returns the base URLs of its nodes and its edge, the trading token and
+// the operator token, once the demo printed them.
+func startDemoCluster(t *testing.T) (nodes map[string]string, token, ops string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"demo", "-cluster", "3"}, &stdout, &stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo -cluster returned %v; log:\n%s", err, stderr.String())
+		}
+	})
+	nodeLine := regexp.MustCompile(`(?m)^  (n\d|edge)\s+(http://127\.0\.0\.1:\d+)/`)
+	tokenLine := regexp.MustCompile(`(?m)^  token:\s+(\S+)$`)
+	opsLine := regexp.MustCompile(`(?m)^  operator token \(Authorization: Bearer \.\.\.\):\s+(\S+)$`)
+	nodes = map[string]string{}
+	waitFor(t, "the clustered demo to print its nodes and tokens", func() bool {
+		out := stdout.String()
+		for _, m := range nodeLine.FindAllStringSubmatch(out, -1) {
+			nodes[m[1]] = m[2]
+		}
+		if m := tokenLine.FindStringSubmatch(out); m != nil {
+			token = m[1]
+		}
+		if m := opsLine.FindStringSubmatch(out); m != nil {
+			ops = m[1]
+		}
+		return len(nodes) == 4 && token != "" && ops != ""
+	})
+	return nodes, token, ops
 }

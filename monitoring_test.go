@@ -386,29 +386,7 @@ func TestPromtoolRules(t *testing.T) {
 // token, once every node answers /readyz and one of them leads.
 func startDemoClusterOps(t *testing.T) (nodes map[string]string, ops string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"demo", "-cluster", "3"}, &stdout, &stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo -cluster returned %v; log:\n%s", err, stderr.String())
-		}
-	})
-	nodeLine := regexp.MustCompile(`(?m)^  (n\d|edge)\s+(http://127\.0\.0\.1:\d+)/`)
-	opsLine := regexp.MustCompile(`(?m)^  operator token \(Authorization: Bearer \.\.\.\):\s+(\S+)$`)
-	nodes = map[string]string{}
-	waitFor(t, "the clustered demo to print its nodes and operator token", func() bool {
-		out := stdout.String()
-		for _, m := range nodeLine.FindAllStringSubmatch(out, -1) {
-			nodes[m[1]] = m[2]
-		}
-		if m := opsLine.FindStringSubmatch(out); m != nil {
-			ops = m[1]
-		}
-		return len(nodes) == 4 && ops != ""
-	})
+	nodes, _, ops = startDemoCluster(t)
 	waitFor(t, "a leader and every node ready", func() bool {
 		leaders := 0
 		for _, u := range nodes {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/quickfixgo/quickfix"
-
 	"sgw/atrest"
 	"sgw/journal"
 )
@@ -70,15 +68,7 @@ func TestSealedCluster(t *testing.T) {
 		appendWait(t, j, body)
 		want = append(want, body)
 	}
-	ss, err := NewSessionStores(SessionStoresConfig{Node: leader.node, State: leader.state})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sid := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "GW", TargetCompID: "CORE"}
-	st, err := ss.OpenMessages(sid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ss, sid, st := openTestStore(t, leader)
 	for seq := 1; seq <= 20; seq++ {
 		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, fmt.Appendf(nil, "8=FIX.4.4\x0111=SECRET-FIX-%d\x01", seq)); err != nil {
 			t.Fatal(err)

@@ -193,14 +193,22 @@ type messageStore struct {
 func (s *messageStore) queue(op byte, v uint64, msg []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil || s.closing {
-		err := s.err
-		if err == nil {
-			err = ErrClosed
-		}
+	if err := s.refusal(); err != nil {
 		return fmt.Errorf("cluster: session store %s: %w", s.id, err)
 	}
 	s.add(op, v, msg)
+	return nil
+}
+
+// refusal returns why the store takes no more mutations (a replication
+// failed, or Close), or nil. s.mu held.
+func (s *messageStore) refusal() error {
+	switch {
+	case s.err != nil:
+		return s.err
+	case s.closing:
+		return ErrClosed
+	}
 	return nil
 }
 
@@ -250,11 +258,7 @@ func (s *messageStore) append(rec []byte) {
 func (s *messageStore) commit(rec []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil || s.closing {
-		err := s.err
-		if err == nil {
-			err = ErrClosed
-		}
+	if err := s.refusal(); err != nil {
 		return err
 	}
 	s.append(rec)

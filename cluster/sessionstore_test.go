@@ -18,15 +18,7 @@ import (
 func TestSessionStoreBatches(t *testing.T) {
 	c := newStateCluster(t, false)
 	leader := c.waitLeader("")
-	ss, err := NewSessionStores(SessionStoresConfig{Node: leader.node, State: leader.state})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sid := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "GW", TargetCompID: "CORE"}
-	st, err := ss.OpenMessages(sid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ss, sid, st := openTestStore(t, leader)
 	msg := func(seq int) []byte { return fmt.Appendf(nil, "8=FIX.4.4\x0135=D\x0134=%d\x01", seq) }
 	start := leader.state.AppliedIndex()
 	mutations := 0
@@ -134,4 +126,19 @@ func (w *watchedState) waitApplied(t *testing.T, i uint64) {
 			t.Fatalf("applied index %d after %v, want %d", w.AppliedIndex(), waitDeadline, i)
 		}
 	}
+}
+
+// openTestStore opens the session store of GW->CORE on tn, the leader.
+func openTestStore(t *testing.T, tn *testNode) (*SessionStores, quickfix.SessionID, quickfix.MessageStore) {
+	t.Helper()
+	ss, err := NewSessionStores(SessionStoresConfig{Node: tn.node, State: tn.state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "GW", TargetCompID: "CORE"}
+	st, err := ss.OpenMessages(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss, sid, st
 }
