@@ -1383,7 +1383,7 @@ function renderAccounts() {
       return div;
     }
     const dl = document.createElement('dl');
-    dl.className = 'cash';
+    dl.className = 'balances';
     const pairs = [['Cash', groupDigits(st.cash), 'cash'], ['Reserved', groupDigits(st.reserved), 'reserved'],
       ['Open orders', String(st.openOrders), 'open'], ['As of', orderTime(st.time), 'asof']];
     for (const [label, value, cls] of pairs) {
@@ -1432,6 +1432,9 @@ function renderAccounts() {
   $('accounts').replaceChildren(...blocks);
 }
 
+// ORDER_COLUMNS name the cells of an orders row, as the table's head does.
+const ORDER_COLUMNS = ['Time', 'ClOrdID', 'Account', 'Symbol', 'Side', 'Price', 'Qty', 'CumQty', 'LeavesQty', 'AvgPx', 'Status', 'Reason'];
+
 // renderOrders draws the orders table, newest first, when it changed.
 // Rows carry data-clordid (current), data-origclordid (the key) and
 // data-status.
@@ -1452,11 +1455,12 @@ function renderOrders() {
       groupDigits(o.cumQty), groupDigits(o.leavesQty), o.cumQty > 0 ? o.avgPx : '–', o.status.replace('_', ' '),
       reasonText(o),
     ];
-    for (const text of cells) {
+    cells.forEach((text, i) => {
       const td = document.createElement('td');
       td.textContent = text;
+      td.dataset.label = ORDER_COLUMNS[i]; // the column's name, shown on phones (style.css)
       tr.appendChild(td);
-    }
+    });
     const c = tr.children;
     if (o.clOrdId !== o.origClOrdId) {
       c[1].title = 'entered as ' + o.origClOrdId;
