@@ -14,9 +14,10 @@ type app struct{ u *Upstream }
 
 var _ quickfix.Application = app{}
 
-func (a app) OnCreate(quickfix.SessionID)                   {}
-func (a app) OnLogon(quickfix.SessionID)                    { a.u.onLogon() }
-func (a app) OnLogout(quickfix.SessionID)                   { a.u.onLogout() }
+func (a app) OnCreate(quickfix.SessionID) {}
+func (a app) OnLogon(quickfix.SessionID)  { a.u.onLogon() }
+func (a app) OnLogout(quickfix.SessionID) { a.u.onLogout() }
+
 // ToAdmin follows every ResendRequest the session sends with a probe
 // (TestRequest), as the broker acceptor does (fix/broker/resend.go):
 // quickfix v0.9.11 drops a message that arrives ahead of the gap fill when
