@@ -134,6 +134,11 @@ func (f *fakeEntry) Register(src orders.Source, sink orders.Sink) {
 	f.sinks[src] = sink
 }
 
+// Account knows no account: the fake holds no risk state.
+func (f *fakeEntry) Account(account string) (risk.AccountState, error) {
+	return risk.AccountState{}, fmt.Errorf("%w: %s", risk.ErrUnknownAccount, account)
+}
+
 func (f *fakeEntry) Watch(string, orders.Sink)   {}
 func (f *fakeEntry) Unwatch(string, orders.Sink) {}
 

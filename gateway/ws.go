@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,7 @@ var _ TokenVerifier = (*auth.Verifier)(nil)
 // Close codes of the protocol beyond RFC 6455's (docs/PROTOCOL.md).
 const (
 	closeTokenExpired websocket.StatusCode = 4001
+	closeBadToken     websocket.StatusCode = 4003 // a ?token= that does not verify, refused after the upgrade (see refuseToken)
 	closeSlowConsumer websocket.StatusCode = 4008
 )
 
@@ -177,15 +179,20 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var claims *auth.Claims
+	var tokenErr error // a ?token= that does not verify: refused after the upgrade
 	tok := upgradeToken(r)
 	if tok != "" {
 		cl, err := w.verify(tok, time.Now())
-		if err != nil {
+		switch {
+		case err != nil && headerToken(r) != "":
 			w.metrics.rejected.WithLabelValues(codeBadToken).Inc()
 			writeError(rw, http.StatusUnauthorized, codeBadToken, err.Error())
 			return
+		case err != nil:
+			tokenErr = err
+		default:
+			claims = &cl
 		}
-		claims = &cl
 	}
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -194,6 +201,11 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if reason := w.admit(ip); reason != "" {
 		w.metrics.rejected.WithLabelValues(reason).Inc()
 		writeError(rw, http.StatusTooManyRequests, reason, "too many connections")
+		return
+	}
+	if tokenErr != nil {
+		w.refuseToken(rw, r, tokenErr)
+		w.release(ip)
 		return
 	}
 	if claims != nil && len(claims.Accounts) > 0 {
@@ -216,12 +228,8 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	opts := &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled, OriginPatterns: w.cfg.Origins}
-	if len(w.cfg.Origins) == 1 && w.cfg.Origins[0] == "*" {
-		opts.InsecureSkipVerify = true
-	}
 	sb := &smallBuffers{ResponseWriter: rw}
-	conn, err := websocket.Accept(sb, r, opts)
+	conn, err := websocket.Accept(sb, r, w.acceptOptions())
 	if err != nil {
 		w.release(ip)
 		w.metrics.rejected.WithLabelValues("upgrade").Inc()
@@ -252,6 +260,57 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	// stack starts small, and let net/http's goroutine, whose stack grew
 	// while parsing the request, end.
 	go w.serve(c)
+}
+
+// acceptOptions are the options of every upgrade: no compression, the
+// configured origins ("*" alone: any).
+func (w *wsServer) acceptOptions() *websocket.AcceptOptions {
+	opts := &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled, OriginPatterns: w.cfg.Origins}
+	if len(w.cfg.Origins) == 1 && w.cfg.Origins[0] == "*" {
+		opts.InsecureSkipVerify = true
+	}
+	return opts
+}
+
+// refuseToken refuses an upgrade whose ?token= does not verify. A browser
+// cannot read the status of a refused upgrade (its WebSocket reports
+// close code 1006 whatever the server said), so the page could not tell a
+// bad token from a network fault. The upgrade is therefore completed and
+// the connection closed at once, before anything is read or served, with
+// 4001 "token expired: ..." for a genuine token past its exp, else 4003
+// "bad token: ..."; the client may connect again without a token (or with
+// a new one). A token in the Authorization header (not a browser) is
+// still refused with HTTP 401. Runs on net/http's goroutine; the close is
+// bounded by ws.close_timeout, as a shutdown's is.
+func (w *wsServer) refuseToken(rw http.ResponseWriter, r *http.Request, tokenErr error) {
+	w.metrics.rejected.WithLabelValues(codeBadToken).Inc()
+	code, reason := closeBadToken, "bad token: "+tokenErr.Error()
+	if errors.Is(tokenErr, auth.ErrExpired) {
+		code, reason = closeTokenExpired, "token expired: "+tokenErr.Error()
+	}
+	sb := &smallBuffers{ResponseWriter: rw}
+	conn, err := websocket.Accept(sb, r, w.acceptOptions())
+	if err != nil {
+		w.metrics.rejected.WithLabelValues("upgrade").Inc()
+		return // Accept has answered (403 for a foreign origin, 426 ...)
+	}
+	kill := time.AfterFunc(w.cfg.CloseTimeout, func() { sb.raw.Close() })
+	defer kill.Stop()
+	conn.Close(code, closeReason(reason))
+}
+
+// closeReason cuts a close reason to the 123 bytes a close frame holds,
+// at a UTF-8 boundary.
+func closeReason(s string) string {
+	const maxReason = 123
+	if len(s) <= maxReason {
+		return s
+	}
+	s = s[:maxReason]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // serve reads c's requests until the connection ends, then ends it and

@@ -361,6 +361,8 @@ func (c *client) handle(req request, now time.Time) {
 			return
 		}
 		c.unsubscribe(req)
+	case opAccount:
+		c.handleAccount(req)
 	default:
 		c.handleOrder(req)
 	}

@@ -32,6 +32,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"op":"order.cancel","clOrdId":"x1|58=filled","origClOrdId":"c1","account":"A1"}`,
 		`{"op":"subscribe","channel":"orders","accounts":["A1","B\n2"]}`,
 		`{"op":"orders.list","account":"A1","cursor":"100","limit":50}`,
+		`{"op":"account","account":"A1","id":3}`,
 		`[1]`, `{`, `null`, ``,
 	} {
 		f.Add([]byte(s))
@@ -82,6 +83,10 @@ func FuzzDecodeRequest(f *testing.F) {
 			if r.Account == "" || r.ClOrdID == "" {
 				t.Fatalf("accepted %+v", r)
 			}
+		case opAccount:
+			if r.Account == "" {
+				t.Fatalf("accepted %+v", r)
+			}
 		default:
 			t.Fatalf("accepted op %q", r.Op)
 		}
@@ -102,6 +107,8 @@ func acceptedIDs(r request) string {
 	}
 	var e []string
 	switch r.Op {
+	case opAccount:
+		e = append(e, check("account", r.Account, refdata.MaxAccountLen))
 	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList:
 		e = append(e, check("account", r.Account, refdata.MaxAccountLen))
 		if r.Op != opOrdersList {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"sgw/orders"
@@ -22,6 +23,9 @@ type OrderEntry interface {
 	Watch(account string, sink orders.Sink)
 	Unwatch(account string, sink orders.Sink)
 	Disconnected(src orders.Source) int
+	// Account returns the account's cash and positions as risk holds
+	// them (risk.ErrUnknownAccount for an account risk does not know).
+	Account(account string) (risk.AccountState, error)
 }
 
 var _ OrderEntry = (*orders.Manager)(nil)
@@ -89,15 +93,15 @@ func (c *client) source() orders.Source {
 // mayTrade reports whether the client's token names account, or rejects.
 func (c *client) mayTrade(req request, account string) bool {
 	if c.srv.orders == nil {
-		c.reject(req.ID, perr(codeUnavailable, "this gateway takes no orders"))
+		c.rejectRef(req, codeUnavailable, "this gateway takes no orders")
 		return false
 	}
 	if c.claims == nil {
-		c.reject(req.ID, perr(codeAuthRequired, "orders need a token: send auth first"))
+		c.rejectRef(req, codeAuthRequired, "orders need a token: send auth first")
 		return false
 	}
 	if !c.claims.CanTrade(account) {
-		c.reject(req.ID, perr(codeForbidden, "the token may not trade account %q", account))
+		c.rejectRef(req, codeForbidden, fmt.Sprintf("the token may not trade account %q", account))
 		return false
 	}
 	if !c.registered {
@@ -139,7 +143,7 @@ func (c *client) handleOrder(req request) {
 	case opOrderStatus:
 		o, ok := c.srv.orders.Get(req.Account, req.ClOrdID)
 		if !ok {
-			c.rejectRef(req, "orders.unknown_order", "no order "+req.ClOrdID+" of account "+req.Account)
+			c.rejectRef(req, orders.CodeUnknownOrder, "no order "+req.ClOrdID+" of account "+req.Account)
 			return
 		}
 		v := orderView("status", o)
@@ -157,7 +161,7 @@ func (c *client) handleOrder(req request) {
 		case errors.As(err, &or):
 			c.rejectRef(req, or.Code, or.Text)
 		default:
-			c.rejectRef(req, "orders.unavailable", err.Error())
+			c.rejectRef(req, codeUnavailable, err.Error())
 		}
 	}
 }

@@ -139,9 +139,30 @@ func TestWSOrders(t *testing.T) {
 		return m.Type == "orders" && len(m.Orders) == 1 && m.Orders[0].ClOrdID == "c1" && m.Orders[0].Status == "canceled"
 	})
 
+	// One code for an unknown order, whether the gateway never had it, it
+	// is done (risk's refusal), or a status request names none; and every
+	// refusal of an order request names it in ref.
+	rc := dialRaw(t, e.url, tok)
+	for _, tc := range []struct{ name, raw, code, ref string }{
+		{"cancel of a canceled order", `{"op":"order.cancel","clOrdId":"x2","origClOrdId":"c1","account":"A1"}`, orders.CodeUnknownOrder, "x2"},
+		{"cancel of no order", `{"op":"order.cancel","clOrdId":"x3","origClOrdId":"nope","account":"A1"}`, orders.CodeUnknownOrder, "x3"},
+		{"status of no order", `{"op":"order.status","clOrdId":"nope","account":"A1"}`, orders.CodeUnknownOrder, "nope"},
+		{"account not in token", `{"op":"order.new","clOrdId":"c7","account":"B9","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`, codeForbidden, "c7"},
+		{"price band", `{"op":"order.new","clOrdId":"c8","account":"A1","symbol":"600519.SH","side":"buy","price":"1900.00","qty":100}`, "risk.price_band", "c8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := rc.ask(tc.raw, "error")
+			if got["code"] != tc.code || got["ref"] != tc.ref {
+				t.Fatalf("%s: %v, want code %s and ref %s", tc.raw, got, tc.code, tc.ref)
+			}
+		})
+	}
+
 	// Without a token, no orders.
-	anon := e.dial("")
-	expectError(t, anon, `{"op":"order.new","clOrdId":"c5","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`, codeAuthRequired)
+	anon := dialRaw(t, e.url, "")
+	if got := anon.ask(`{"op":"order.new","clOrdId":"c5","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`, "error"); got["code"] != codeAuthRequired || got["ref"] != "c5" {
+		t.Fatalf("order without a token: %v, want %s with ref c5", got, codeAuthRequired)
+	}
 }
 
 func TestAdminKill(t *testing.T) {

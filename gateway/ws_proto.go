@@ -23,6 +23,7 @@ const (
 	opOrderReplace = "order.replace"
 	opOrderStatus  = "order.status"
 	opOrdersList   = "orders.list"
+	opAccount      = "account"
 
 	chBook   = "book"
 	chQuote  = "quote"
@@ -160,6 +161,8 @@ func decodeRequest(b []byte) (request, *protoError) {
 	case opPing:
 	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList:
 		return r, checkOrder(&r)
+	case opAccount:
+		return r, checkID(idField{"account", r.Account, refdata.MaxAccountLen})
 	case "":
 		return r, perr(codeUnknownOp, "op is required")
 	default:

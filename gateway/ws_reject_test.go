@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -221,4 +223,79 @@ func TestWSLimits(t *testing.T) {
 			t.Fatalf("a client answering pings was closed as idle (%v)", n)
 		}
 	})
+}
+
+// TestWSQueryTokenRefusedAfterUpgrade: a browser cannot read the status of
+// a refused upgrade, so a ?token= that does not verify is answered with an
+// upgrade and an immediate close whose code says why: 4001 for an expired
+// token, 4003 for any other. The client may then connect without a token.
+func TestWSQueryTokenRefusedAfterUpgrade(t *testing.T) {
+	e := newWSEnv(t, WSConfig{AnonymousMarketData: true})
+	expired, err := e.auth.IssueFor("u1", []string{"A1"}, time.Minute, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := e.auth.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		token  string
+		code   websocket.StatusCode
+		reason string
+	}{
+		{name: "expired", token: expired, code: closeTokenExpired, reason: "token expired: "},
+		{name: "bad signature", token: good + "x", code: closeBadToken, reason: "bad token: "},
+		{name: "garbage", token: "abc.def", code: closeBadToken, reason: "bad token: "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), testBound)
+			defer cancel()
+			conn, _, err := websocket.Dial(ctx, e.url+"?token="+tc.token, nil)
+			if err != nil {
+				t.Fatalf("upgrade refused: %v, want an upgrade and a close", err)
+			}
+			defer conn.CloseNow()
+			_, _, err = conn.Read(ctx)
+			var ce websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != tc.code || !strings.HasPrefix(ce.Reason, tc.reason) {
+				t.Fatalf("read: %v, want close %d %q...", err, tc.code, tc.reason)
+			}
+		})
+	}
+	if got := metricValue(t, e.reg, "gateway_ws_rejected_total", `reason="bad_token"`); got < 3 {
+		t.Errorf("gateway_ws_rejected_total{reason=bad_token} = %v, want 3", got)
+	}
+	// The same token in the Authorization header is still refused with
+	// 401, and an anonymous connection still gets prices.
+	ctx := context.Background()
+	if _, resp, err := mdclient.Dial(ctx, e.url, mdclient.Options{Token: expired}); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("expired header token at upgrade: %v %v", resp, err)
+	}
+	anon := e.dial("")
+	if err := anon.Subscribe(ctx, "quote", 0, nil, "600519.SH"); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, anon, func(m mdclient.Message) bool { return m.Ch == "quote" })
+}
+
+func TestCloseReason(t *testing.T) {
+	long := strings.Repeat("é", 100) // 200 bytes
+	tests := []struct {
+		name, in string
+		want     int
+	}{
+		{name: "short", in: "bad token: x", want: 12},
+		{name: "cut at a rune", in: long, want: 122},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := closeReason(tc.in)
+			if len(got) != tc.want || !utf8.ValidString(got) {
+				t.Errorf("closeReason: %d bytes (valid %v), want %d", len(got), utf8.ValidString(got), tc.want)
+			}
+		})
+	}
 }

@@ -21,7 +21,8 @@ const (
 	// (see refdata.ValidID).
 	CodeBadID = "orders.bad_id"
 	// CodeUnknownOrder: a cancel, replace or status request names no order
-	// of the account.
+	// of the account, or one already done (risk's risk.unknown_order is
+	// reported under this code), on every path: WebSocket and FIX.
 	CodeUnknownOrder = "orders.unknown_order"
 	// CodeRequestPending: a cancel or replace of an order whose previous
 	// cancel or replace is still unanswered.

@@ -277,6 +277,12 @@ func (m *Manager) applyChange(typ byte, rec changeRec, live bool) error {
 			resv, rej = m.risk.RestoreReplace(rec.Orig, ro)
 		}
 	}
+	if rej != nil && rej.Code == risk.CodeUnknownOrder {
+		// One code for "unknown order" on every path: risk's (an order
+		// already done, or of another symbol) is reported as the
+		// manager's own, with the same FIX reason.
+		return &Reject{Code: CodeUnknownOrder, Text: rej.Text, FIXReason: risk.FIXUnknownOrder}
+	}
 	if rej != nil {
 		return rej
 	}

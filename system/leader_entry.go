@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"sgw/orders"
+	"sgw/risk"
 )
 
 // leaderEntry is order entry on a cluster node: the order manager of the
@@ -111,6 +112,14 @@ func (e *leaderEntry) Get(account, clOrdID string) (orders.Order, bool) {
 		return m.Get(account, clOrdID)
 	}
 	return orders.Order{}, false
+}
+
+// Account implements gateway.OrderEntry.
+func (e *leaderEntry) Account(account string) (risk.AccountState, error) {
+	if m := e.current(); m != nil {
+		return m.Account(account)
+	}
+	return risk.AccountState{}, e.notLeader()
 }
 
 // List implements gateway.OrderEntry.

@@ -5,7 +5,17 @@
 // snapshot and per-seq updates, verifies every book checksum, and recovers
 // from a seq gap (resubscribe with resume) or a checksum mismatch (fresh
 // snapshot) by itself. With a token (?token=...) it signs in and offers an
-// order ticket and a "my orders" table fed by the private orders channel.
+// order ticket, a "my orders" table fed by the private orders channel (an
+// order the gateway refuses stays in it, rejected, with the reason) and a
+// cash and positions panel from the account request. A token the gateway
+// refuses (WebSocket close 4001 or 4003, or a REST 401) is dropped: a
+// banner says why ("token expired — showing prices only") and the page
+// carries on anonymously. The layout folds to one column at phone width
+// (orders become cards); every time is exchange time, HH:MM:SS.mmm.
+//
+// The browser tests (package browsertest) run the page at a desktop and a
+// phone size (browsertest.Sizes) and keep screenshots in
+// $SGW_WEB_SCREENSHOT_DIR when it is set.
 //
 // The package only serves files; the gateway mounts Handler and owns the
 // REST and WebSocket endpoints the page talks to. The page has no framework

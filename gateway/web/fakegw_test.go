@@ -3,7 +3,9 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -48,6 +50,50 @@ type fakeGateway struct {
 
 	orders    map[string]*fakeOrder // account + "\x00" + every clOrdId of the order
 	orderList []*fakeOrder          // in the order they were entered
+	accounts  map[string]*fakeAccount
+}
+
+// fakeAccount is an account's cash and positions, as the account request
+// shows them: every account starts with fakeCash and no shares; a fill of
+// a buy pays for it and adds shares bought today, a fill of a sell is
+// paid. The fake holds no cash for working orders (reserved is 0).
+type fakeAccount struct {
+	cash   refdata.Price
+	bought map[string]int64 // symbol -> shares bought today
+}
+
+// fakeCash is each account's cash before it trades: 1,000,000.00.
+const fakeCash = refdata.Price(1_000_000 * refdata.PriceScale)
+
+// account returns the account's state, made on first use. g.mu must be held.
+func (g *fakeGateway) account(id string) *fakeAccount {
+	a := g.accounts[id]
+	if a == nil {
+		a = &fakeAccount{cash: fakeCash, bought: map[string]int64{}}
+		g.accounts[id] = a
+	}
+	return a
+}
+
+// accountMsg is the answer to the account request (PROTOCOL.md,
+// "Account: cash and positions").
+type accountMsg struct {
+	Type       string            `json:"type"`
+	Account    string            `json:"account"`
+	Cash       refdata.Price     `json:"cash"`
+	Reserved   refdata.Price     `json:"reserved"`
+	OpenOrders int               `json:"openOrders"`
+	Credit     bool              `json:"credit"`
+	Killed     bool              `json:"killed"`
+	Positions  []accountPosition `json:"positions"`
+	ID         *int64            `json:"id,omitempty"`
+}
+
+type accountPosition struct {
+	Symbol      string `json:"symbol"`
+	Sellable    int64  `json:"sellable"`
+	Reserved    int64  `json:"reserved"`
+	BoughtToday int64  `json:"boughtToday"`
 }
 
 // instrumentJSON is one entry of GET /api/v1/instruments, as package
@@ -97,7 +143,7 @@ func newFakeGateway(t *testing.T) *fakeGateway {
 		t.Fatal(err)
 	}
 	g := &fakeGateway{verifier: verifier, ctx: ctx, cancel: cancel, books: map[string]*fakeBook{},
-		conns: map[*fakeConn]struct{}{}, orders: map[string]*fakeOrder{}}
+		conns: map[*fakeConn]struct{}{}, orders: map[string]*fakeOrder{}, accounts: map[string]*fakeAccount{}}
 	for i, in := range []refdata.Instrument{
 		{Symbol: "600519.SH", Name: "Kweichow Moutai", Board: refdata.BoardMain, PrevClose: 17000000},
 		{Symbol: "000001.SZ", Name: "Ping An Bank", Board: refdata.BoardMain, PrevClose: 115000},
@@ -487,6 +533,21 @@ func (g *fakeGateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept answered the client
 	}
+	// A ?token= that does not verify is refused after the upgrade, as the
+	// gateway does: 4001 for an expired token, 4003 for any other.
+	if token != "" {
+		if _, err := g.verifier.Verify(token, time.Now()); err != nil {
+			g.mu.Lock()
+			g.tokens = append(g.tokens, token)
+			g.mu.Unlock()
+			code, reason := websocket.StatusCode(4003), "bad token: "+err.Error()
+			if errors.Is(err, auth.ErrExpired) {
+				code, reason = 4001, "token expired: "+err.Error()
+			}
+			ws.Close(code, reason)
+			return
+		}
+	}
 	ctx, cancel := context.WithCancel(g.ctx)
 	defer cancel()
 	c := &fakeConn{out: make(chan string, 4096), cancel: cancel,
@@ -773,6 +834,8 @@ func orderOpString(req clientMsg) (string, bool) {
 		return "auth", true
 	case (req.Op == "subscribe" || req.Op == "unsubscribe") && req.Channel == "orders":
 		return req.Op + " orders " + strings.Join(req.Accounts, ","), true
+	case req.Op == "account":
+		return "account " + req.Account, true
 	case req.Op == "orders.list" && req.Cursor != "":
 		return "orders.list " + req.Account + " cursor=" + req.Cursor, true
 	case req.Op == "orders.list":
@@ -841,6 +904,25 @@ func (g *fakeGateway) handleOrders(c *fakeConn, req clientMsg) bool {
 			Accounts []string `json:"accounts"`
 			ID       *int64   `json:"id,omitempty"`
 		}{req.Op + "d", "orders", req.Accounts, req.ID})
+	case req.Op == "account":
+		if req.Account == "" {
+			fail("bad_order", "account is required")
+			return true
+		}
+		if !mayTrade(req.Account) {
+			return true
+		}
+		a := g.account(req.Account)
+		msg := accountMsg{Type: "account", Account: req.Account, Cash: a.cash, Positions: []accountPosition{}, ID: req.ID}
+		for _, o := range g.orderList {
+			if o.Account == req.Account && o.working() {
+				msg.OpenOrders++
+			}
+		}
+		for _, sym := range slices.Sorted(maps.Keys(a.bought)) {
+			msg.Positions = append(msg.Positions, accountPosition{Symbol: sym, BoughtToday: a.bought[sym]})
+		}
+		g.send(c, msg)
 	case req.Op == "orders.list":
 		if req.Account == "" {
 			fail("bad_order", "account is required")
@@ -995,7 +1077,7 @@ func (g *fakeGateway) cancelOrder(c *fakeConn, req clientMsg, reject func(code, 
 		reject("orders.unknown_order", "no order "+req.OrigClOrdID+" of account "+req.Account)
 		return
 	case !o.working():
-		reject("risk.unknown_order", "order "+o.ClOrdID+" is "+o.Status)
+		reject("orders.unknown_order", "order "+o.ClOrdID+" is "+o.Status)
 		return
 	case g.orders[orderKey(req.Account, req.ClOrdID)] != nil:
 		reject("risk.duplicate_clordid", "clOrdId "+req.ClOrdID+" was used before")
@@ -1035,6 +1117,13 @@ func (g *fakeGateway) match(o *fakeOrder) {
 	qty := o.LeavesQty
 	o.CumQty += qty
 	o.turnover += int64(px) * qty
+	a := g.account(o.Account)
+	if o.Side == "buy" {
+		a.cash -= px * refdata.Price(qty)
+		a.bought[o.Symbol] += qty
+	} else {
+		a.cash += px * refdata.Price(qty)
+	}
 	o.LeavesQty, o.Status, o.Updated = 0, "filled", time.Now()
 	ev := o.view("exec")
 	ev.ExecType, ev.Ref, ev.LastPx, ev.LastQty = "trade", o.ClOrdID, px, qty

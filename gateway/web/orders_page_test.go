@@ -181,7 +181,8 @@ func TestOrderTicket(t *testing.T) {
 		t.Errorf("#ticket-error = %q, want the code risk.price_band, %q and the clOrdId %s", shownError, wantMsg, refused)
 	}
 
-	// window.gw.orders: three rows, one error.
+	// window.gw.orders: four rows (the refused order stays, rejected), one
+	// error.
 	var o pageOrders
 	b.Eval(t, "gw.orders", &o)
 	if !o.SignedIn || o.Sub != "u1" || !slices.Equal(o.Accounts, []string{"A1", "A2"}) {
@@ -194,6 +195,8 @@ func TestOrderTicket(t *testing.T) {
 			CumQty: 0, LeavesQty: 0, AvgPx: "0.00", Status: "canceled"},
 		{ClOrdID: working, OrigClOrdID: working, Account: "A1", Symbol: sym, Side: "buy", Price: (bid - 3*tick).String(), Qty: 100,
 			CumQty: 0, LeavesQty: 100, AvgPx: "0.00", Status: "new"},
+		{ClOrdID: refused, OrigClOrdID: refused, Account: "A1", Symbol: sym, Side: "buy", Price: outside.String(), Qty: 100,
+			Status: "rejected"},
 	}
 	if !slices.Equal(o.List, wantList) {
 		t.Errorf("gw.orders.list =\n%+v\nwant\n%+v", o.List, wantList)
@@ -204,13 +207,14 @@ func TestOrderTicket(t *testing.T) {
 	}
 
 	// The table, newest first, coloured by status; only the working row
-	// has a Cancel button.
+	// has a Cancel button; the rejected row shows its reason.
 	var rows []shownRow
 	b.Eval(t, shownRowsJS, &rows)
 	want := []struct {
 		id, status, class string
 		cancel            bool
 	}{
+		{refused, "rejected", "st-rejected", false},
 		{working, "new", "st-working", true},
 		{canceled, "canceled", "st-canceled", false},
 		{filled, "filled", "st-filled", false},
@@ -224,7 +228,10 @@ func TestOrderTicket(t *testing.T) {
 			t.Errorf("row %d = %+v, want clOrdId %s, status %s, class %s, cancel button %v", i, r, w.id, w.status, w.class, w.cancel)
 		}
 	}
-	if r := rows[2]; len(r.Cells) < 11 || r.Cells[1] != filled || r.Cells[2] != "A2" || r.Cells[7] != "300" || r.Cells[9] != ask.String() {
+	if r := rows[0]; len(r.Cells) < 12 || r.Cells[11] != "risk.price_band: "+wantMsg {
+		t.Errorf("rejected row cells %q, want the reason %q", r.Cells, "risk.price_band: "+wantMsg)
+	}
+	if r := rows[3]; len(r.Cells) < 11 || r.Cells[1] != filled || r.Cells[2] != "A2" || r.Cells[7] != "300" || r.Cells[9] != ask.String() {
 		t.Errorf("filled row cells %q, want clOrdId %s, account A2, cumQty 300, avgPx %s", r.Cells, filled, ask)
 	}
 
@@ -232,7 +239,8 @@ func TestOrderTicket(t *testing.T) {
 	b.Screenshot(t, path)
 	t.Logf("screenshot: %s", path)
 
-	// A fresh page load gets the same rows from orders.list.
+	// A fresh page load gets the gateway's rows from orders.list (a
+	// refused order is not among them: the gateway keeps no record of it).
 	b.Run(t, "reload the page", chromedp.Navigate(page))
 	b.WaitFor(t, "gw.orders.signedIn && gw.orders.list.length === 3 && document.querySelectorAll('#orders-table tbody tr').length === 3", pageBound)
 	var reloaded pageOrders
@@ -257,7 +265,7 @@ func TestOrderTicketSignedOut(t *testing.T) {
 		auth  bool // the page sends an auth request
 	}{
 		{name: "no token", query: "", note: "sign in to trade"},
-		{name: "bad token", query: "?token=not.valid", note: "sign-in failed: bad_token", auth: true},
+		{name: "bad token", query: "?token=not.valid", note: "token refused, prices only: bad token: "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -69,9 +69,9 @@ func TestPage(t *testing.T) {
 	const (
 		sym   = "600519.SH"
 		other = "000001.SZ"
-		token = "test.token"
 	)
 	g := newFakeGateway(t)
+	token := g.Token(t, "viewer") // valid, no accounts: the page passes it on at every connect
 	srv := httptest.NewServer(g.Handler())
 	t.Cleanup(srv.Close)
 	t.Cleanup(g.Close) // runs before srv.Close: ends the WebSocket handlers

@@ -221,6 +221,42 @@ func (b *Browser) WaitFor(t testing.TB, cond string, timeout time.Duration) {
 	}
 }
 
+// Size is a viewport the page is tested at.
+type Size struct {
+	Name          string // for test and screenshot names: "desktop", "phone"
+	Width, Height int64  // CSS pixels
+	Mobile        bool   // emulate a phone: mobile metrics and touch
+}
+
+// Sizes returns the viewports every layout test covers: a desktop window
+// and a phone held upright (390×844, an iPhone 12 to 15).
+func Sizes() []Size {
+	return []Size{
+		{Name: "desktop", Width: 1280, Height: 800},
+		{Name: "phone", Width: 390, Height: 844, Mobile: true},
+	}
+}
+
+// Resize sets the tab's viewport to s; the page lays itself out again.
+func (b *Browser) Resize(t testing.TB, s Size) {
+	t.Helper()
+	opts := []chromedp.EmulateViewportOption{chromedp.EmulateScale(1)}
+	if s.Mobile {
+		opts = append(opts, chromedp.EmulateMobile)
+	}
+	b.Run(t, fmt.Sprintf("resize to %s (%d×%d)", s.Name, s.Width, s.Height), chromedp.EmulateViewport(s.Width, s.Height, opts...))
+}
+
+// Overflow reports how many CSS pixels the page is wider than its
+// viewport (document.documentElement.scrollWidth - innerWidth); 0 or less
+// means no horizontal scrolling.
+func (b *Browser) Overflow(t testing.TB) int {
+	t.Helper()
+	var n int
+	b.Eval(t, "document.documentElement.scrollWidth - window.innerWidth", &n)
+	return n
+}
+
 // Screenshot saves a PNG of the whole page, not only the window, to path.
 func (b *Browser) Screenshot(t testing.TB, path string) {
 	t.Helper()

@@ -5,7 +5,9 @@
 // verifies the book checksum after every message, and recovers by itself
 // from seq gaps and checksum mismatches. With a ?token= it signs in, shows
 // an order ticket for the selected symbol and the token's accounts' orders
-// from the private orders channel.
+// from the private orders channel, and their cash and positions (the
+// account request). A token the gateway refuses (expired or bad) is
+// dropped: the page says why in a banner and shows prices anonymously.
 //
 // For tests the page exposes window.gw (counters and state, plain data;
 // window.gw.orders for order entry) and window.gwChecksumSelfTest() (Go/JS
@@ -213,10 +215,18 @@ const gw = {
     lastError: null,  // the last of errors
     lastClOrdId: '',  // clOrdId of the last order.new sent
   },
+  session: {
+    state: 'none',    // none | pending | ok | failed | refused (the token was dropped)
+    refused: '',      // why the gateway refused the token (close reason or REST error)
+    banner: '',       // the banner text shown, '' if none
+  },
+  accounts: {},       // account -> the last account reply: {cash, reserved, openOrders, positions, updates}
 };
 window.gw = gw;
 
 const RECONNECT_MIN_MS = 250;
+const CLOSE_TOKEN_EXPIRED = 4001; // PROTOCOL.md, "Errors and closes"
+const CLOSE_BAD_TOKEN = 4003;
 const RECONNECT_MAX_MS = 10000;
 const RESYNC_BASE_MS = 250;  // delay of a resubscribe that follows a failed one,
 const RESYNC_MAX_MS = 8000;  // doubling up to this
@@ -258,7 +268,7 @@ function updateState() {
 // (which cannot set an Authorization header on a WebSocket).
 function wsURL() {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const token = new URLSearchParams(location.search).get('token');
+  const token = session.token;
   let url = proto + '//' + location.host + '/ws';
   if (token) {
     url += '?token=' + encodeURIComponent(token);
@@ -295,6 +305,16 @@ function connect() {
     }
     ws = null;
     socketPhase = 'closed';
+    if ((ev.code === CLOSE_TOKEN_EXPIRED || ev.code === CLOSE_BAD_TOKEN) && session.token) {
+      // The gateway refused the token (at the upgrade, or it expired
+      // while connected): drop it and carry on with prices only.
+      tokenRefused(ev.code === CLOSE_TOKEN_EXPIRED, ev.reason || 'close ' + ev.code);
+      signedOut();
+      updateState();
+      reconnectDelay = RECONNECT_MIN_MS;
+      setTimeout(connect, 0);
+      return;
+    }
     signedOut();
     updateState();
     scheduleReconnect(ev);
@@ -308,9 +328,6 @@ function scheduleReconnect(ev) {
   let why = 'connection closed';
   if (ev && ev.code) {
     why += ' (' + ev.code + (ev.reason ? ': ' + ev.reason : '') + ')';
-  }
-  if (ev && ev.code === 4001) {
-    why = 'token expired: reload the page with a new ?token=';
   }
   showNotice(why + '; reconnecting in ' + (delay / 1000).toFixed(1) + ' s');
   setTimeout(connect, delay);
@@ -489,6 +506,9 @@ function handle(msg) {
     case 'orders':
       onOrdersList(msg);
       return;
+    case 'account':
+      onAccount(msg);
+      return;
     case 'error':
       onError(msg);
       return;
@@ -616,8 +636,8 @@ const MAX_ERRORS = 50;
 const CST_OFFSET_MS = 8 * 3600 * 1000; // exchange time is China Standard Time
 
 const session = {
-  token: new URLSearchParams(location.search).get('token') || '',
-  state: 'none',  // none (no token) | pending (auth under way) | ok | failed
+  token: new URLSearchParams(location.search).get('token') || '', // '' once refused
+  state: 'none',  // none (no token) | pending (auth under way) | ok | failed | refused (token dropped)
   sub: '',
   accounts: [],
   authId: 0,      // id of the auth request in flight
@@ -627,6 +647,7 @@ const orders = new Map();    // account + '\n' + origClOrdId -> row, in arrival 
 const orderReqs = new Map(); // id of an order request in flight -> {op, ref, key}
 let clOrdSeq = 0;
 let ordersDirty = true;      // the table needs drawing
+let accountsDirty = true;    // the account panel needs drawing
 let ticketError = null;      // the error shown next to the ticket
 const ticket = {
   prefilled: '',  // the symbol whose touch price the ticket took
@@ -635,6 +656,27 @@ const ticket = {
 
 if (session.token) {
   session.state = 'pending';
+}
+
+// tokenRefused drops the page's token after the gateway refused it (close
+// 4001 or 4003, or a REST 401 bad_token): the page goes on anonymously,
+// with prices only, and says why in the banner until it is reloaded.
+function tokenRefused(expired, reason) {
+  if (!session.token) {
+    return;
+  }
+  session.token = '';
+  session.state = 'refused';
+  session.failure = reason;
+  session.accounts = [];
+  gw.session.refused = reason;
+  gw.session.banner = (expired ? 'token expired' : 'token refused') + ' \u2014 showing prices only';
+  const el = $('token-banner');
+  el.textContent = gw.session.banner;
+  el.title = reason;
+  el.hidden = false;
+  hideNotice();
+  ordersChanged();
 }
 
 // authenticate sends the page's token on a freshly opened socket.
@@ -654,6 +696,7 @@ function signedOut() {
   if (session.token) {
     session.state = 'pending';
   }
+  accountReqs.clear();
   session.authId = 0;
   orderReqs.clear();
   for (const row of orders.values()) {
@@ -678,6 +721,7 @@ function onAuth(msg) {
     track(send({ op: 'subscribe', channel: 'orders', accounts: session.accounts }), 'subscribe', '', '');
     for (const account of session.accounts) {
       listOrders(account, '');
+      askAccount(account);
     }
   }
   ordersChanged();
@@ -693,9 +737,9 @@ function signInFailed(code, text) {
 // track remembers an order request by its id, so that an error answering
 // it is shown next to the ticket (errors of malformed requests carry the
 // id but no ref).
-function track(id, op, ref, key) {
+function track(id, op, ref, key, order) {
   if (id) {
-    orderReqs.set(id, { op: op, ref: ref, key: key });
+    orderReqs.set(id, { op: op, ref: ref, key: key, order: order || null });
   }
 }
 
@@ -754,6 +798,7 @@ function upsertOrder(o) {
     status: String(o.status || 'unknown'),
     orderId: String(o.orderId || (row ? row.orderId : '')),
     text: String(o.text || ''),
+    code: String(o.code || (row ? row.code : '')),
     canceling: row && WORKING.has(o.status) ? row.canceling : '', // clOrdId of our cancel in flight
   };
   orders.set(key, next);
@@ -766,6 +811,9 @@ function upsertOrder(o) {
 function onOrderEvent(msg) {
   settle(msg.ref);
   const row = upsertOrder(msg);
+  if (typeof msg.account === 'string' && session.accounts.includes(msg.account)) {
+    askAccount(msg.account); // the event may have moved its cash or shares
+  }
   if (msg.type === 'cancel_reject') {
     if (row) {
       row.canceling = '';
@@ -808,6 +856,9 @@ function onError(msg) {
     signInFailed(msg.code, msg.msg);
     return;
   }
+  if (onAccountError(msg)) {
+    return;
+  }
   const req = orderReqs.get(msg.id);
   if (!req && typeof msg.ref !== 'string') {
     showNotice('server: ' + msg.code + (msg.msg ? ': ' + msg.msg : ''));
@@ -820,7 +871,91 @@ function onError(msg) {
     row.canceling = '';
     ordersChanged();
   }
+  if (req && req.op === 'order.new' && req.order) {
+    rejectedRow(req.order, String(msg.code), String(msg.msg || ''));
+  }
   orderError({ code: String(msg.code), msg: String(msg.msg || ''), ref: ref });
+}
+
+// rejectedRow shows a new order the gateway refused (risk, identifiers,
+// access) in "my orders" as rejected, with the reason: the gateway keeps
+// no record of a refused request, so the row lives in this page only.
+function rejectedRow(order, code, text) {
+  const key = orderKey(order.account, order.clOrdId);
+  if (orders.has(key)) {
+    return;
+  }
+  orders.set(key, {
+    key: key, time: Date.now() * 1e6, clOrdId: order.clOrdId, origClOrdId: order.clOrdId,
+    account: order.account, symbol: order.symbol, side: order.side, price: order.price,
+    qty: order.qty, cumQty: 0, leavesQty: 0, avgPx: '', status: 'rejected', orderId: '',
+    text: text, code: code, canceling: '', local: true,
+  });
+  ordersChanged();
+}
+
+// ---------------------------------------------------------------------------
+// Cash and positions (PROTOCOL.md, "Account: cash and positions"): asked
+// for each of the token's accounts at sign-in and again after every order
+// event of the account. One request per account is in flight; an event
+// that arrives meanwhile asks again once the answer is in.
+
+const accountReqs = new Map(); // account -> {id, again}
+const accountErrors = new Map(); // account -> the last error text
+
+function askAccount(account) {
+  const cur = accountReqs.get(account);
+  if (cur) {
+    cur.again = true;
+    return;
+  }
+  const id = send({ op: 'account', account: account });
+  if (id) {
+    accountReqs.set(account, { id: id, again: false });
+  }
+}
+
+// onAccount takes an account reply.
+function onAccount(msg) {
+  const account = String(msg.account || '');
+  const cur = accountReqs.get(account);
+  if (cur && cur.id === msg.id) {
+    accountReqs.delete(account);
+  }
+  if (!session.accounts.includes(account)) {
+    return;
+  }
+  const prev = gw.accounts[account];
+  gw.accounts[account] = {
+    cash: String(msg.cash || ''),
+    reserved: String(msg.reserved || ''),
+    openOrders: msg.openOrders || 0,
+    killed: Boolean(msg.killed),
+    positions: Array.isArray(msg.positions) ? msg.positions : [],
+    updates: prev ? prev.updates + 1 : 1,
+    time: Date.now() * 1e6,
+  };
+  accountErrors.delete(account);
+  accountsDirty = true;
+  scheduleRender();
+  if (cur && cur.again) {
+    askAccount(account);
+  }
+}
+
+// onAccountError shows an error answering an account request in the
+// account panel, and reports whether msg was one.
+function onAccountError(msg) {
+  for (const [account, req] of accountReqs) {
+    if (req.id === msg.id) {
+      accountReqs.delete(account);
+      accountErrors.set(account, msg.code + (msg.msg ? ': ' + msg.msg : ''));
+      accountsDirty = true;
+      scheduleRender();
+      return true;
+    }
+  }
+  return false;
 }
 
 // orderError records an order error and shows it next to the ticket.
@@ -843,7 +978,9 @@ function ordersChanged() {
   o.sub = session.sub;
   o.accounts = session.accounts.slice();
   o.list = Array.from(orders.values(), (row) => Object.assign({}, row));
+  gw.session.state = session.state;
   ordersDirty = true;
+  accountsDirty = true;
   scheduleRender();
 }
 
@@ -884,7 +1021,10 @@ function submitOrder(ev) {
   if (!id) {
     return;
   }
-  track(id, 'order.new', clOrdId, '');
+  track(id, 'order.new', clOrdId, '', {
+    clOrdId: clOrdId, account: $('ticket-account').value, symbol: book.symbol,
+    side: $('ticket-side').value, price: formatUnits(units), qty: qty,
+  });
   gw.orders.lastClOrdId = clOrdId;
   ticketError = null;
   scheduleRender();
@@ -966,6 +1106,7 @@ function render() {
   renderTrades();
   renderTicket();
   renderOrders();
+  renderAccounts();
 }
 
 // levelRow renders one ladder row; empty rows pad the ladder to its depth
@@ -1122,6 +1263,8 @@ function renderTicket() {
     note = socketPhase === 'open' ? 'signing in…' : 'reconnecting…';
   } else if (session.state === 'failed') {
     note = 'sign-in failed: ' + session.failure;
+  } else if (session.state === 'refused') {
+    note = 'token refused, prices only: ' + session.failure;
   } else if (session.accounts.length === 0) {
     note = 'the token names no account to trade';
   }
@@ -1195,6 +1338,103 @@ function orderTime(ns) {
   return formatTime(ms * 1e6);
 }
 
+// reasonText is why an order ended or was refused: its code and text, for
+// a rejected, canceled or expired order; '' for the others.
+function reasonText(o) {
+  if (WORKING.has(o.status) || o.status === 'filled') {
+    return '';
+  }
+  if (o.code && o.text) {
+    return o.code + ': ' + o.text;
+  }
+  return o.code || o.text;
+}
+
+// renderAccounts draws the cash and positions of the token's accounts.
+function renderAccounts() {
+  if (!accountsDirty) {
+    return;
+  }
+  accountsDirty = false;
+  let note = '';
+  if (session.state !== 'ok') {
+    note = session.state === 'refused' ? 'token refused: no account data' : 'sign in to see your accounts';
+  } else if (session.accounts.length === 0) {
+    note = 'the token names no account';
+  }
+  $('account-note').textContent = note;
+  $('account-note').hidden = note === '';
+  const blocks = session.state !== 'ok' ? [] : session.accounts.map((account) => {
+    const div = document.createElement('div');
+    div.className = 'account';
+    div.dataset.account = account;
+    const h = document.createElement('h3');
+    h.textContent = account;
+    div.appendChild(h);
+    const st = gw.accounts[account];
+    const err = accountErrors.get(account);
+    if (err) {
+      const p = document.createElement('p');
+      p.className = 'ticket-error';
+      p.textContent = err;
+      div.appendChild(p);
+    }
+    if (!st) {
+      return div;
+    }
+    const dl = document.createElement('dl');
+    dl.className = 'balances';
+    const pairs = [['Cash', groupDigits(st.cash), 'cash'], ['Reserved', groupDigits(st.reserved), 'reserved'],
+      ['Open orders', String(st.openOrders), 'open'], ['As of', orderTime(st.time), 'asof']];
+    for (const [label, value, cls] of pairs) {
+      const dt = document.createElement('dt');
+      dt.textContent = label;
+      const dd = document.createElement('dd');
+      dd.textContent = value;
+      dd.className = cls;
+      dl.append(dt, dd);
+    }
+    div.appendChild(dl);
+    const table = document.createElement('table');
+    table.className = 'positions';
+    const head = document.createElement('tr');
+    for (const text of ['Symbol', 'Sellable', 'Reserved', 'Bought today']) {
+      const th = document.createElement('th');
+      th.textContent = text;
+      head.appendChild(th);
+    }
+    const thead = document.createElement('thead');
+    thead.appendChild(head);
+    const tbody = document.createElement('tbody');
+    for (const p of st.positions) {
+      const tr = document.createElement('tr');
+      tr.dataset.symbol = String(p.symbol);
+      for (const text of [String(p.symbol), groupDigits(p.sellable || 0), groupDigits(p.reserved || 0), groupDigits(p.boughtToday || 0)]) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      tbody.appendChild(tr);
+    }
+    if (st.positions.length === 0) {
+      const tr = document.createElement('tr');
+      const td = document.createElement('td');
+      td.colSpan = 4;
+      td.className = 'muted';
+      td.textContent = 'no positions';
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+    }
+    table.append(thead, tbody);
+    div.appendChild(table);
+    return div;
+  });
+  $('accounts').replaceChildren(...blocks);
+}
+
+// ORDER_COLUMNS name the cells of an orders row, as the table's head does.
+const ORDER_COLUMNS = ['Time', 'ClOrdID', 'Account', 'Symbol', 'Side', 'Price', 'Qty', 'CumQty', 'LeavesQty', 'AvgPx', 'Status', 'Reason'];
+
 // renderOrders draws the orders table, newest first, when it changed.
 // Rows carry data-clordid (current), data-origclordid (the key) and
 // data-status.
@@ -1213,20 +1453,24 @@ function renderOrders() {
     const cells = [
       orderTime(o.time), o.clOrdId, o.account, o.symbol, o.side, o.price, groupDigits(o.qty),
       groupDigits(o.cumQty), groupDigits(o.leavesQty), o.cumQty > 0 ? o.avgPx : '–', o.status.replace('_', ' '),
+      reasonText(o),
     ];
-    for (const text of cells) {
+    cells.forEach((text, i) => {
       const td = document.createElement('td');
       td.textContent = text;
+      td.dataset.label = ORDER_COLUMNS[i]; // the column's name, shown on phones (style.css)
       tr.appendChild(td);
-    }
+    });
     const c = tr.children;
     if (o.clOrdId !== o.origClOrdId) {
       c[1].title = 'entered as ' + o.origClOrdId;
     }
     c[4].className = 'side-' + o.side;
     c[10].className = 'status';
+    c[11].className = 'reason';
     if (o.text) {
       c[10].title = o.text;
+      c[11].title = c[11].textContent;
     }
     const action = document.createElement('td');
     if (WORKING.has(o.status)) {
@@ -1276,6 +1520,20 @@ async function loadInstruments(delay) {
     // without anonymous market data, instruments need it.
     const headers = session.token ? { Authorization: 'Bearer ' + session.token } : {};
     const res = await fetch('/api/v1/instruments', { cache: 'no-store', headers });
+    if (res.status === 401 && headers.Authorization) {
+      // The token does not verify: drop it, as the WebSocket does, and
+      // ask again without it (anonymous market data, where allowed).
+      let reason = 'HTTP 401';
+      try {
+        const body = await res.json();
+        reason = body.error.code + ': ' + body.error.message;
+      } catch (e) {
+        // keep the status
+      }
+      tokenRefused(/expired/.test(reason), reason); // the WebSocket is refused too (4001, 4003)
+      loadInstruments(delay);
+      return;
+    }
     if (!res.ok) {
       throw new Error('HTTP ' + res.status);
     }
