@@ -228,18 +228,15 @@ func (r *Recorder) run() {
 		case b := <-r.full:
 			r.writeBatch(b)
 		case now := <-t.C:
-			if b := r.takeCurrent(); b != nil {
-				r.writeBatch(b)
-			}
+			r.queueCurrent()
+			r.drain()
 			r.flush(now)
 		case <-r.stop:
 			r.mu.Lock()
 			r.stopped = true
 			r.mu.Unlock()
+			r.queueCurrent()
 			r.drain()
-			if b := r.takeCurrent(); b != nil {
-				r.writeBatch(b)
-			}
 			r.finish()
 			return
 		}
@@ -258,16 +255,16 @@ func (r *Recorder) drain() {
 	}
 }
 
-// takeCurrent takes the batch being filled, if it holds anything.
-func (r *Recorder) takeCurrent() []byte {
+// queueCurrent hands the batch being filled, if it holds anything, to the
+// writer. Batches reach the writer only through r.full, queued under r.mu,
+// so it writes them in the order they were filled.
+func (r *Recorder) queueCurrent() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.cur) == 0 {
-		return nil
+	if len(r.cur) > 0 {
+		r.full <- r.cur // never blocks: full has room for every batch
+		r.cur = nil
 	}
-	b := r.cur
-	r.cur = nil
-	return b
 }
 
 // writeBatch writes the records of batch b to their streams' files and
