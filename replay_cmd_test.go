@@ -57,9 +57,9 @@ func TestReplayCommand(t *testing.T) {
 			}
 			c.SetReadDeadline(time.Now().Add(15 * time.Second)) // a bound for a broken test, not a wait
 			var (
-				buf  []byte
-				got  [][]byte
-				tmp  = make([]byte, 4096)
+				buf   []byte
+				got   [][]byte
+				tmp   = make([]byte, 4096)
 				ended bool
 			)
 			for !ended {
