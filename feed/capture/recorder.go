@@ -268,25 +268,55 @@ func (r *Recorder) queueCurrent() {
 }
 
 // writeBatch writes the records of batch b to their streams' files and
-// returns b to the free list. Writer goroutine.
+// returns b to the free list. Consecutive records of one stream are
+// written in one piece, up to where the file must rotate. Writer
+// goroutine.
 func (r *Recorder) writeBatch(b []byte) {
 	if r.hold != nil {
 		<-r.hold
 	}
-	for p := b; len(p) > 0; {
-		s := int(p[0])
-		n := 4 + int(binary.BigEndian.Uint32(p[1:]))
-		r.write(s, p[1:1+n], time.Now())
-		p = p[1+n:]
+	now := time.Now()
+	// Records are moved down over their stream bytes, so that a run of
+	// one stream's records, b[start:w], is contiguous. Reading stays ahead
+	// of writing by at least one byte per record.
+	s, n, room := -1, 0, int64(0)
+	start, w := 0, 0
+	for i := 0; i < len(b); {
+		rs := int(b[i])
+		size := 4 + int(binary.BigEndian.Uint32(b[i+1:]))
+		if rs != s || int64(w-start+size) > room && w > start {
+			if w > start {
+				r.write(s, b[start:w], n, now)
+			}
+			s, n, start = rs, 0, w
+			room = r.room(s, now)
+		}
+		copy(b[w:], b[i+1:i+1+size])
+		w += size
+		n++
+		i += 1 + size
+	}
+	if w > start {
+		r.write(s, b[start:w], n, now)
 	}
 	r.free <- b[:0]
 }
 
-// write appends one encoded record to stream s's file, rotating first if
-// the file is full or old. Writer goroutine.
-func (r *Recorder) write(s int, rec []byte, now time.Time) {
+// room returns how many bytes stream s's file takes before it must rotate
+// (at least one record is always written to a file). Writer goroutine.
+func (r *Recorder) room(s int, now time.Time) int64 {
 	f := r.files[s]
-	if f != nil && (f.size+int64(len(rec)) > r.cfg.MaxFileBytes && f.size > 0 || now.Sub(f.opened) >= r.cfg.MaxFileAge) {
+	if f == nil || now.Sub(f.opened) >= r.cfg.MaxFileAge {
+		return r.cfg.MaxFileBytes - int64(23+len(r.feed)+len(StreamName(r.source(s)))+len(r.protocol)) // less the header
+	}
+	return r.cfg.MaxFileBytes - f.size
+}
+
+// write appends n encoded records of stream s to its file, rotating first
+// if they do not fit or the file is old. Writer goroutine.
+func (r *Recorder) write(s int, recs []byte, n int, now time.Time) {
+	f := r.files[s]
+	if f != nil && (f.size+int64(len(recs)) > r.cfg.MaxFileBytes && f.size > 0 || now.Sub(f.opened) >= r.cfg.MaxFileAge) {
 		r.closeFile(s)
 		f = nil
 	}
@@ -295,21 +325,21 @@ func (r *Recorder) write(s int, rec []byte, now time.Time) {
 		if f, err = r.openFile(s, now); err != nil {
 			r.writeErrs.Add(1)
 			r.log.Error("capture: cannot open a file; records dropped", "stream", StreamName(r.source(s)), "err", err)
-			r.dropped[s].Add(1)
+			r.dropped[s].Add(uint64(n))
 			return
 		}
 		r.files[s] = f
 	}
-	if _, err := f.w.Write(rec); err != nil {
+	if _, err := f.w.Write(recs); err != nil {
 		r.writeErrs.Add(1)
 		r.log.Error("capture: write failed; starting a new file", "stream", StreamName(r.source(s)), "err", err)
 		r.closeFile(s)
-		r.dropped[s].Add(1)
+		r.dropped[s].Add(uint64(n))
 		return
 	}
-	f.size += int64(len(rec))
-	r.records.Add(1)
-	r.bytes.Add(uint64(len(rec)))
+	f.size += int64(len(recs))
+	r.records.Add(uint64(n))
+	r.bytes.Add(uint64(len(recs)))
 }
 
 // source returns the header source id of stream s.
@@ -422,7 +452,7 @@ func (r *Recorder) finish() {
 	now := time.Now()
 	for s, n := range pending {
 		if n > 0 {
-			r.write(s, AppendRecord(nil, TypeGap, r.source(s), now.UnixNano(), n, nil), now)
+			r.write(s, AppendRecord(nil, TypeGap, r.source(s), now.UnixNano(), n, nil), 1, now)
 		}
 	}
 	for s := range r.files {
