@@ -139,13 +139,26 @@ func AppendHeader(b []byte, h Header) ([]byte, error) {
 // AppendRecord appends one record to b. Data longer than MaxPayload is
 // the caller's error; the Recorder splits it.
 func AppendRecord(b []byte, t RecordType, src uint8, recv int64, seq uint64, data []byte) []byte {
-	start := len(b)
+	b = appendUnsealed(b, t, src, recv, seq, data)
+	seal(b[len(b)-recordSize(len(data)):])
+	return b
+}
+
+// appendUnsealed appends a record whose CRC is left zero, for seal to
+// fill: the Recorder's writer seals, so the feed's goroutines do not.
+func appendUnsealed(b []byte, t RecordType, src uint8, recv int64, seq uint64, data []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(recordHead+len(data)+recordTail))
 	b = append(b, byte(t), src)
 	b = binary.BigEndian.AppendUint64(b, uint64(recv))
 	b = binary.BigEndian.AppendUint64(b, seq)
 	b = append(b, data...)
-	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b[start+4:], castagnoli))
+	return append(b, 0, 0, 0, 0)
+}
+
+// seal writes the CRC of the one whole record rec.
+func seal(rec []byte) {
+	n := len(rec) - recordTail
+	binary.BigEndian.PutUint32(rec[n:], crc32.Checksum(rec[4:n], castagnoli))
 }
 
 // recordSize is the encoded size of a record with n bytes of payload.

@@ -168,11 +168,11 @@ func (r *Recorder) put(s int, t RecordType, src uint8, recv int64, seq uint64, d
 	}
 	if n := r.pending[s]; n > 0 {
 		r.cur = append(r.cur, byte(s))
-		r.cur = AppendRecord(r.cur, TypeGap, src, recv, n, nil)
+		r.cur = appendUnsealed(r.cur, TypeGap, src, recv, n, nil)
 		r.pending[s] = 0
 	}
 	r.cur = append(r.cur, byte(s))
-	r.cur = AppendRecord(r.cur, t, src, recv, seq, data)
+	r.cur = appendUnsealed(r.cur, t, src, recv, seq, data)
 }
 
 // nextBatch hands the current batch to the writer and takes an empty one,
@@ -277,7 +277,8 @@ func (r *Recorder) writeBatch(b []byte) {
 	}
 	now := time.Now()
 	// Records are moved down over their stream bytes, so that a run of
-	// one stream's records, b[start:w], is contiguous. Reading stays ahead
+	// one stream's records, b[start:w], is contiguous, and sealed (their
+	// CRC computed here, off the feed's goroutines). Reading stays ahead
 	// of writing by at least one byte per record.
 	s, n, room := -1, 0, int64(0)
 	start, w := 0, 0
@@ -292,6 +293,7 @@ func (r *Recorder) writeBatch(b []byte) {
 			room = r.room(s, now)
 		}
 		copy(b[w:], b[i+1:i+1+size])
+		seal(b[w : w+size])
 		w += size
 		n++
 		i += 1 + size
