@@ -4,10 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"sgw/feed"
 	"sgw/feed/capture"
@@ -249,4 +253,106 @@ func booksCaughtUp(t *testing.T, g *gateway) bool {
 		}
 	}
 	return true
+}
+
+// TestCaptureOverflowDoesNotBlockIngest holds the capture's writer while a
+// simulated session streams through a gateway whose capture queue is one
+// batch: the feed delivers everything and the books are complete while
+// the writer is held, the overflow is counted (Status and
+// gateway_capture_dropped_total), and the arbitrated files, once written,
+// account for every sequence number: each either a record or inside a gap
+// record's count.
+func TestCaptureOverflowDoesNotBlockIngest(t *testing.T) {
+	dir := t.TempDir()
+	s, err := sim.New(sim.Config{Instruments: testInstruments, Rate: -1, Seed: 5, HeartbeatInterval: 100 * time.Millisecond,
+		Logger: testLogger(t).With("c", "sim")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithCancel(context.Background())
+	simDone := make(chan error, 1)
+	go func() { simDone <- s.Run(sctx) }()
+	t.Cleanup(func() { scancel(); <-simDone })
+
+	hold := make(chan struct{})
+	var release sync.Once
+	g := startGateway(t, s.Addr(sim.Primary).String(), s.Addr(sim.Backup).String(), func(c *feed.Config) {
+		c.Capture = capture.Config{Dir: dir, QueueBytes: 1, Hold: hold}
+	})
+	t.Cleanup(func() { release.Do(func() { close(hold) }) }) // runs before g.stop
+	if err := s.Step(3000); err != nil {
+		t.Fatal(err)
+	}
+	want := s.Next()
+	waitUntil(t, "the feed to deliver everything while the capture writer is held", func() bool { return g.feed.Next() >= want })
+	waitUntil(t, "the books to apply everything", func() bool { return booksCaughtUp(t, g) })
+	st := g.feed.Status().Capture
+	if st == nil || st.Dropped["arbitrated"] == 0 || st.Dropped["primary"]+st.Dropped["backup"] == 0 {
+		t.Fatalf("capture stats %+v: want records of every stream dropped", st)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(feed.NewCollector(g.feed))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var metric float64
+	for _, mf := range mfs {
+		if mf.GetName() != "gateway_capture_dropped_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "stream" && l.GetValue() == "arbitrated" {
+					metric = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if metric < float64(st.Dropped["arbitrated"]) || metric == 0 {
+		t.Errorf("gateway_capture_dropped_total{stream=arbitrated} = %v, status says %d", metric, st.Dropped["arbitrated"])
+	}
+
+	release.Do(func() { close(hold) })
+	g.stop() // the writer writes what it holds, marks the rest, closes the files
+	final := g.feed.Status().Capture
+	files, err := capture.Files(dir, "", "arbitrated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, gaps, data := uint64(1), uint64(0), uint64(0)
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := capture.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			rec, err := r.Next()
+			if err != nil {
+				if err != io.EOF {
+					t.Fatal(err)
+				}
+				break
+			}
+			switch rec.Type {
+			case capture.TypeGap:
+				gaps += rec.Seq
+				next += rec.Seq
+			case capture.TypeData:
+				if rec.Seq != next {
+					t.Fatalf("record of sequence %d where %d was due: a gap is unmarked", rec.Seq, next)
+				}
+				data++
+				next++
+			}
+		}
+		f.Close()
+	}
+	if next != want || gaps != final.Dropped["arbitrated"] || data+gaps != want-1 {
+		t.Errorf("files cover up to %d (want %d): %d records + %d in gap records; %d dropped", next-1, want-1, data, gaps, final.Dropped["arbitrated"])
+	}
 }

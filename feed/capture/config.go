@@ -38,6 +38,11 @@ type Config struct {
 	// flushed; a crash of the machine loses what was not fsynced, and the
 	// reader reports the torn last record as ErrTruncated.
 	Fsync string `yaml:"fsync"`
+
+	// Hold, for tests, makes the writer receive from it before writing
+	// each batch, so a test can keep the writer busy and fill the queue.
+	// Nil (always, outside tests) means the writer never waits.
+	Hold <-chan struct{} `yaml:"-"`
 }
 
 // Enabled reports whether cfg records anything.

@@ -58,9 +58,8 @@ type Recorder struct {
 	done    chan struct{}
 	once    sync.Once // closes stop
 	started sync.Once // starts run
-	// hold, when set (tests), is received from by the writer before each
-	// batch it writes, so a test can keep the writer busy.
-	hold chan struct{}
+	// hold is Config.Hold.
+	hold <-chan struct{}
 
 	files   [numStreams]*file
 	created [numStreams]int64 // time of the last file opened, to keep names unique
@@ -94,7 +93,7 @@ func New(cfg Config, feed, protocol string, log *slog.Logger) (*Recorder, error)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Recorder{cfg: cfg, feed: feed, protocol: protocol, log: log,
+	r := &Recorder{cfg: cfg, feed: feed, protocol: protocol, log: log, hold: cfg.Hold,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	for _, w := range cfg.Record {
 		switch w {

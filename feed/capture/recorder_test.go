@@ -94,8 +94,8 @@ func TestRecorderStreams(t *testing.T) {
 // the records that do not fit are counted, and the file marks them with
 // one gap record where they are missing.
 func TestRecorderOverflow(t *testing.T) {
-	r := newTestRecorder(t, Config{QueueBytes: 1, Record: []string{RecordArbitrated}})
-	r.hold = make(chan struct{})
+	hold := make(chan struct{})
+	r := newTestRecorder(t, Config{QueueBytes: 1, Record: []string{RecordArbitrated}, Hold: hold})
 	r.Start()
 	msg := make([]byte, 40)
 	seq := uint64(0)
@@ -105,7 +105,7 @@ func TestRecorderOverflow(t *testing.T) {
 		seq++
 		r.Message(Primary, seq, int64(seq), msg)
 	}
-	close(r.hold) // the writer may go on
+	close(hold) // the writer may go on
 	for range 10 {
 		seq++
 		r.Message(Primary, seq, int64(seq), msg) // dropped or kept, as the writer catches up
