@@ -14,7 +14,7 @@ var (
 	// ErrTruncated reports a file that ends inside a record (a writer
 	// that stopped mid-write, typically a crash).
 	ErrTruncated = errors.New("capture: truncated record")
-	// ErrClosed reports a Recorder that closed after failing to write
+	// ErrWrite reports a Recorder that closed after failing to write
 	// some records.
-	ErrClosed = errors.New("capture: recorder closed with errors")
+	ErrWrite = errors.New("capture: records could not be written")
 )

@@ -202,7 +202,7 @@ func (r *Recorder) Start() {
 // marks what was dropped since a stream's last record, and the files are
 // flushed, fsynced and closed. Records offered after Close are dropped and
 // counted. It waits for the writer (starting it if Start was not called)
-// and is idempotent. It returns ErrClosed if the writer failed to write
+// and is idempotent. It returns ErrWrite if the writer failed to write
 // something: Stats and the log tell what.
 func (r *Recorder) Close() error {
 	if r == nil {
@@ -212,7 +212,7 @@ func (r *Recorder) Close() error {
 	r.Start()
 	<-r.done
 	if n := r.writeErrs.Load(); n > 0 {
-		return fmt.Errorf("%w: %d write errors", ErrClosed, n)
+		return fmt.Errorf("%w: %d write errors", ErrWrite, n)
 	}
 	return nil
 }
