@@ -31,6 +31,8 @@ commands:
   sim -config FILE                   run the exchange simulator
   loadtest -scenario NAME -duration D -out DIR [flags]
                                      run a load test (see 'gateway loadtest -h')
+  replay -capture FILE_OR_DIR [-speed 1|N|max] [-listen ADDR] [flags]
+                                     serve a feed capture as a SoupBinTCP source (see 'gateway replay -h')
   token -sub SUB (-config FILE | -key FILE -alg ALG -kid KID) [flags]
                                      mint a bearer token (see 'gateway token -h')
   version                            print the version
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLoadtest(ctx, args, stdout, stderr)
 	case "token":
 		return runToken(args, stdout, stderr, time.Now())
+	case "replay":
+		return runReplay(ctx, args, stdout, stderr)
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+
+	"sgw/feed/capture"
 )
 
 // MaxMessage is the largest ITCH message the feed accepts in one SoupBinTCP
@@ -92,6 +94,7 @@ type Arbiter struct {
 	held  int
 	srcs  [2]sourcePos
 	stats arbiterStats
+	rec   *capture.Recorder // records what is delivered; nil records nothing
 
 	// sums[seq&mask] is the fingerprint of the message delivered as seq,
 	// with bit 1 the source that brought it and bit 0 set (0: unknown), to compare
@@ -317,6 +320,7 @@ func (a *Arbiter) diverge(src int, seq, h uint64, first int, recv int64) {
 // deliver hands one message from src to the sink and advances next. Lock
 // held.
 func (a *Arbiter) deliver(src int, msg []byte, recv int64) {
+	a.rec.Message(uint8(src), a.next, recv, msg)
 	if err := a.sink.Apply(msg, recv); err != nil {
 		a.stats.SinkErrors++
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"sgw/feed/capture"
 	"sgw/feed/itch"
 	"sgw/feed/soupbin"
 )
@@ -29,13 +30,25 @@ func soupStream(b *testing.B, n int) []byte {
 // buffer and the books: SoupBinTCP framing, the tracking-number check and
 // arbitration, with both sources delivering every message (so half the
 // messages are duplicates). The sink discards.
-func BenchmarkIngest(b *testing.B) {
+func BenchmarkIngest(b *testing.B) { benchIngest(b, capture.Config{}) }
+
+// BenchmarkIngestCapture is BenchmarkIngest with capture on (both
+// sources' raw bytes and the arbitrated stream, written to a temporary
+// directory by the recorder's writer goroutine): the difference is the
+// capture's cost on the ingest goroutine. It reports the share of records
+// dropped because the writer fell behind (0: everything was written).
+func BenchmarkIngestCapture(b *testing.B) {
+	benchIngest(b, capture.Config{Dir: b.TempDir(), MaxFileBytes: 64 << 20, MaxFiles: 2})
+}
+
+func benchIngest(b *testing.B, cc capture.Config) {
 	const batch = 4096
 	stream := soupStream(b, batch)
-	fd, err := New(Config{Name: "bench", Primary: SourceConfig{Addr: "127.0.0.1:1"}, Backup: SourceConfig{Addr: "127.0.0.1:2"}}, discardSink{}, nil)
+	fd, err := New(Config{Name: "bench", Primary: SourceConfig{Addr: "127.0.0.1:1"}, Backup: SourceConfig{Addr: "127.0.0.1:2"}, Capture: cc}, discardSink{}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
+	fd.rec.Start()
 	login := func(s *source) uint64 {
 		s.state = stateDialing
 		s.onOpen(s.gen, &nopLink{})
@@ -62,6 +75,18 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	b.ReportMetric(float64(msgs)/b.Elapsed().Seconds(), "msgs/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(msgs), "ns/msg")
+	b.StopTimer()
+	if fd.rec != nil {
+		if err := fd.rec.Close(); err != nil {
+			b.Fatal(err)
+		}
+		st := fd.rec.Stats()
+		var dropped uint64
+		for _, n := range st.Dropped {
+			dropped += n
+		}
+		b.ReportMetric(float64(dropped)/float64(dropped+st.Records), "dropped/record")
+	}
 }
 
 // rebase rewrites the tracking numbers of a packet stream to start at seq.

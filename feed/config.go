@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"sgw/feed/capture"
 	"sgw/netsec"
 )
 
@@ -65,6 +66,10 @@ type Config struct {
 	// CheckInterval is how often the supervisor checks timeouts and gaps.
 	// Zero means 50ms.
 	CheckInterval time.Duration `yaml:"check_interval"`
+	// Capture records what the sources sent and the arbitrated stream to
+	// rotating files (docs/CAPTURE.md), for gw replay. Zero (no dir)
+	// records nothing. ITCH feeds only for now.
+	Capture capture.Config `yaml:"capture"`
 }
 
 // SourceConfig configures one source: a SoupBinTCP server (ITCH) or an
@@ -125,6 +130,16 @@ func (cfg Config) withDefaults() (Config, error) {
 		if err := s.src.validate(cfg.Protocol); err != nil {
 			return cfg, fmt.Errorf("%w: feed %s: %s.%v", ErrConfig, cfg.Name, s.name, err)
 		}
+	}
+	if cfg.Capture.Enabled() {
+		if cfg.Protocol != ProtocolITCH {
+			return cfg, fmt.Errorf("%w: feed %s: capture: not supported for protocol %s yet", ErrConfig, cfg.Name, cfg.Protocol)
+		}
+		c, err := cfg.Capture.WithDefaults()
+		if err != nil {
+			return cfg, fmt.Errorf("%w: feed %s: %w", ErrConfig, cfg.Name, err)
+		}
+		cfg.Capture = c
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {

@@ -17,6 +17,11 @@
 // dials run on short-lived goroutines. A source's state is guarded by its
 // own mutex, taken before the arbiter's, never after.
 //
+// With Config.Capture set, a feed records each source's raw bytes and the
+// arbitrated stream through a capture.Recorder (package sgw/feed/capture):
+// the transport and the arbiter only copy into its bounded queue, taking
+// its leaf mutex after their own locks; a full queue drops and counts.
+//
 // SZSEFeed reads SZSE Binary market data (feed/szse) the same way, channel
 // by channel: a gap is recovered by ReTransmit rather than a new login,
 // and a range lost on both sources makes the channel stale and rebuilds it

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"sgw/feed/capture"
 )
 
 // Source indexes.
@@ -24,7 +26,8 @@ type Feed struct {
 	cfg  Config
 	log  *slog.Logger
 	arb  *Arbiter
-	srcs []*source // primary, then backup when configured
+	srcs []*source         // primary, then backup when configured
+	rec  *capture.Recorder // nil when capture is off
 
 	mu     sync.Mutex // guards client
 	client *gnet.Client
@@ -48,7 +51,12 @@ func New(cfg Config, sink Sink, log *slog.Logger) (*Feed, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("feed", cfg.Name)
-	f := &Feed{cfg: cfg, log: log, arb: newArbiter(sink, cfg.Window, cfg.MaxRecoveryAttempts, 2*cfg.HeartbeatTimeout, cfg.RecoveryTimeout)}
+	rec, err := capture.New(cfg.Capture, cfg.Name, cfg.Protocol, log)
+	if err != nil {
+		return nil, fmt.Errorf("feed %s: %w", cfg.Name, err)
+	}
+	f := &Feed{cfg: cfg, log: log, rec: rec, arb: newArbiter(sink, cfg.Window, cfg.MaxRecoveryAttempts, 2*cfg.HeartbeatTimeout, cfg.RecoveryTimeout)}
+	f.arb.rec = rec
 	for i, sc := range []SourceConfig{cfg.Primary, cfg.Backup} {
 		if sc.Addr == "" {
 			continue
@@ -67,8 +75,14 @@ func New(cfg Config, sink Sink, log *slog.Logger) (*Feed, error) {
 func (f *Feed) Name() string { return f.cfg.Name }
 
 // Run connects the sources and keeps them connected until ctx ends, then
-// closes them. It returns nil on a clean stop.
+// closes them (and the capture files). It returns nil on a clean stop.
 func (f *Feed) Run(ctx context.Context) error {
+	f.rec.Start()
+	defer func() {
+		if err := f.rec.Close(); err != nil {
+			f.log.Error("feed: capture", "err", err)
+		}
+	}()
 	client, err := gnet.NewClient(&gnetHandler{},
 		gnet.WithMulticore(false),
 		gnet.WithNumEventLoop(1),
@@ -181,6 +195,8 @@ type Status struct {
 	Sources    []SourceStatus `json:"sources"`
 	// Channels is the per-channel state of an SZSE feed, by channel number.
 	Channels []ChannelStatus `json:"channels,omitempty"`
+	// Capture counts what the feed's capture recorded (nil when off).
+	Capture *capture.Stats `json:"capture,omitempty"`
 }
 
 // SourceStatus is one source's state.
@@ -207,6 +223,10 @@ func (f *Feed) Status() Status {
 	if d, ok := f.arb.sink.(interface{ DecodeStats() DecodeStats }); ok {
 		ds := d.DecodeStats()
 		out.Decode = &ds
+	}
+	if f.rec != nil {
+		cs := f.rec.Stats()
+		out.Capture = &cs
 	}
 	for _, s := range f.srcs {
 		ss := s.snapshot()

@@ -19,6 +19,8 @@ type Collector struct {
 
 	messages, up, gaps, lost, dups, errors, rerequests *prometheus.Desc
 	divergences, rebuilds, stale, dropped              *prometheus.Desc
+	// Capture.
+	capDropped, capRecords, capErrors *prometheus.Desc
 	// Per SZSE channel.
 	chanStale, chanBehind, chanLost *prometheus.Desc
 }
@@ -45,6 +47,10 @@ func NewCollector(feeds ...*Feed) *Collector {
 			"1 while the feed's books may be wrong (lost messages or diverged sources, rebuild not caught up).", []string{"feed"}, nil),
 		dropped: prometheus.NewDesc("gateway_feed_decode_dropped_total",
 			"Feed messages the decoder did not turn into book events, by reason.", []string{"feed", "reason"}, nil),
+		capDropped: prometheus.NewDesc("gateway_capture_dropped_total",
+			"Capture records dropped because the capture queue was full or a write failed, by stream (primary, backup, arbitrated).", []string{"feed", "stream"}, nil),
+		capRecords: prometheus.NewDesc("gateway_capture_records_total", "Capture records written to files.", []string{"feed"}, nil),
+		capErrors:  prometheus.NewDesc("gateway_capture_write_errors_total", "Capture file opens, writes, flushes and closes that failed.", []string{"feed"}, nil),
 		chanStale:  prometheus.NewDesc("gateway_feed_channel_stale", "1 while an SZSE channel's books may be wrong: records lost, rebuild not caught up.", fc, nil),
 		chanBehind: prometheus.NewDesc("gateway_feed_channel_behind_records", "Records of an SZSE channel known to exist and not yet delivered.", fc, nil),
 		chanLost:   prometheus.NewDesc("gateway_feed_channel_lost_total", "Records of an SZSE channel declared lost (each declaration rebuilds the channel).", fc, nil),
@@ -67,7 +73,7 @@ func (c *Collector) WithSZSE(feeds ...*SZSEFeed) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.messages, c.up, c.gaps, c.lost, c.dups, c.rerequests, c.errors,
-		c.divergences, c.rebuilds, c.stale, c.dropped, c.chanStale, c.chanBehind, c.chanLost} {
+		c.divergences, c.rebuilds, c.stale, c.dropped, c.chanStale, c.chanBehind, c.chanLost, c.capDropped, c.capRecords, c.capErrors} {
 		ch <- d
 	}
 }
@@ -91,6 +97,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			for reason, n := range map[string]uint64{"decode_error": d.DecodeErrors, "unknown_symbol": d.UnknownSymbol,
 				"unknown_stock": d.UnknownStock, "ignored": d.Ignored} {
 				ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(n), st.Name, reason)
+			}
+		}
+		if cs := st.Capture; cs != nil {
+			ch <- prometheus.MustNewConstMetric(c.capRecords, prometheus.CounterValue, float64(cs.Records), st.Name)
+			ch <- prometheus.MustNewConstMetric(c.capErrors, prometheus.CounterValue, float64(cs.WriteErrors), st.Name)
+			for stream, n := range cs.Dropped {
+				ch <- prometheus.MustNewConstMetric(c.capDropped, prometheus.CounterValue, float64(n), st.Name, stream)
 			}
 		}
 		for _, s := range st.Sources {

@@ -74,6 +74,10 @@ type source struct {
 	retryAt  time.Time
 	backoff  time.Duration
 	pending  []byte // TLS transport: bytes of an unfinished packet
+	// carry is how many bytes at the start of the transport's next onData
+	// were already seen (an unfinished packet handed back), so that only
+	// new bytes are counted and captured.
+	carry int
 }
 
 // errorCounts counts a source's errors by reason for metrics.
@@ -197,10 +201,12 @@ func (s *source) onOpen(gen uint64, l link) []byte {
 	s.link = l
 	s.state = stateLogin
 	s.pending = s.pending[:0]
+	s.carry = 0
 	s.lastRecv, s.lastSend = now, now
 	s.deadline = now.Add(s.f.cfg.HeartbeatTimeout)
 	req := soupbin.LoginRequest{Username: s.cfg.Username, Password: s.cfg.Password, Session: s.cfg.Session, Sequence: s.f.arb.Next()}
 	s.asked = req.Sequence
+	s.f.rec.Open(uint8(s.idx), now.UnixNano(), req.Sequence)
 	b, err := soupbin.AppendLoginRequest(nil, req)
 	if err != nil { // config validation makes this unreachable
 		s.fail(now, &sourceError{reason: "login", err: err})
@@ -231,9 +237,12 @@ func (s *source) onData(gen uint64, b []byte, now time.Time) (int, bool) {
 	if gen != s.gen || (s.state != stateLogin && s.state != stateLive) {
 		return len(b), true
 	}
-	s.bytes.Add(uint64(len(b)))
-	s.lastRecv = now
 	recv := now.UnixNano()
+	if fresh := b[min(s.carry, len(b)):]; len(fresh) > 0 {
+		s.bytes.Add(uint64(len(fresh)))
+		s.f.rec.Raw(uint8(s.idx), recv, fresh)
+	}
+	s.lastRecv = now
 	used := 0
 	for used < len(b) {
 		p, n, err := soupbin.Parse(b[used:], maxPacket)
@@ -253,6 +262,7 @@ func (s *source) onData(gen uint64, b []byte, now time.Time) (int, bool) {
 			return len(b), true
 		}
 	}
+	s.carry = len(b) - used
 	return used, false
 }
 

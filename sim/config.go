@@ -145,6 +145,36 @@ func (c Config) withDefaults() (_ Config, err error) {
 		ins[i] = in
 	}
 	c.Instruments = ins
+	if err := c.sessionDefaults(); err != nil {
+		return Config{}, err
+	}
+	if c.Rate == 0 {
+		c.Rate = DefaultRate
+	}
+	if c.MaxRestingPerSymbol == 0 {
+		c.MaxRestingPerSymbol = DefaultMaxResting
+	}
+	if c.MaxRestingPerSymbol < 0 {
+		return bad("max_resting_per_symbol: %d is negative", c.MaxRestingPerSymbol)
+	}
+	if c.SZSE.Enabled {
+		if !slices.ContainsFunc(c.Instruments, func(in refdata.Instrument) bool { return isSZSE(in.Symbol) }) {
+			return bad("szse: enabled, but no instrument's symbol ends in %q", szseSuffix)
+		}
+		if c.SZSE, err = c.SZSE.withDefaults(); err != nil {
+			return Config{}, err
+		}
+	}
+	return c, nil
+}
+
+// sessionDefaults fills and checks what a SoupBinTCP server needs, for a
+// Sim and a Player alike: the session name, the credentials, the
+// listeners, the session timers and the logger.
+func (c *Config) sessionDefaults() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	}
 	if c.Session == "" {
 		c.Session = DefaultSession
 	}
@@ -168,15 +198,6 @@ func (c Config) withDefaults() (_ Config, err error) {
 			return bad("%w", err)
 		}
 	}
-	if c.Rate == 0 {
-		c.Rate = DefaultRate
-	}
-	if c.MaxRestingPerSymbol == 0 {
-		c.MaxRestingPerSymbol = DefaultMaxResting
-	}
-	if c.MaxRestingPerSymbol < 0 {
-		return bad("max_resting_per_symbol: %d is negative", c.MaxRestingPerSymbol)
-	}
 	for _, d := range []struct {
 		name string
 		v    *time.Duration
@@ -193,18 +214,10 @@ func (c Config) withDefaults() (_ Config, err error) {
 			*d.v = d.def
 		}
 	}
-	if c.SZSE.Enabled {
-		if !slices.ContainsFunc(c.Instruments, func(in refdata.Instrument) bool { return isSZSE(in.Symbol) }) {
-			return bad("szse: enabled, but no instrument's symbol ends in %q", szseSuffix)
-		}
-		if c.SZSE, err = c.SZSE.withDefaults(); err != nil {
-			return Config{}, err
-		}
-	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return c, nil
+	return nil
 }
 
 func printable(s string) bool {

@@ -23,7 +23,7 @@ const maxBatch = 1024
 // then owns all writes; a reader goroutine handles the client's packets
 // and asks the writer, through fail, to report a protocol error.
 type conn struct {
-	s      *Sim
+	s      *feedServer
 	src    *source
 	nc     net.Conn
 	remote string
@@ -35,7 +35,7 @@ type conn struct {
 
 var _ session = (*conn)(nil)
 
-func newConn(s *Sim, src *source, nc net.Conn) *conn {
+func newConn(s *feedServer, src *source, nc net.Conn) *conn {
 	c := &conn{
 		s: s, src: src, nc: nc, remote: nc.RemoteAddr().String(),
 		done: make(chan struct{}), fail: make(chan string, 1), bad: make(chan GarbageKind, 1),
@@ -278,8 +278,8 @@ func (c *conn) stream(start, loginNext uint64) error {
 			out = out[:0]
 			sent := 0
 			for i, m := range batch {
-				if seq := next + uint64(i); seq >= loginNext && dropping(ranges, seq) {
-					continue
+				if seq := next + uint64(i); len(m) == 0 || seq >= loginNext && dropping(ranges, seq) {
+					continue // a hole of a replayed record (Player), or a fault
 				}
 				out = soupbin.AppendSequenced(out, m)
 				sent++

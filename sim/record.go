@@ -1,7 +1,9 @@
 package sim
 
 // record is the day's ITCH feed: every message in sequence order, message
-// i having SoupBinTCP sequence number i+1 (a tape of frames).
+// i having SoupBinTCP sequence number i+1 (a tape of frames). A Player's
+// record may have holes, sequence numbers with an empty message, which
+// sessions do not send.
 type record struct {
 	tape[[]byte]
 }
@@ -27,6 +29,16 @@ func (r *record) add(enc func(b []byte, seq uint64) ([]byte, error)) (uint64, er
 		return 0, err
 	}
 	return seq, nil
+}
+
+// addHoles appends n sequence numbers without a message (Player).
+func (r *record) addHoles(n uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for range n {
+		r.items = append(r.items, nil)
+	}
+	r.wakeLocked()
 }
 
 // readSeq appends to dst the messages from sequence number from on, at

@@ -30,7 +30,7 @@ func FuzzSession(f *testing.F) {
 	f.Cleanup(func() { s.Close() })
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cli, srv := net.Pipe()
-		c := newConn(s, s.srv[Primary], srv)
+		c := newConn(&s.feedServer, s.srv[Primary], srv)
 		done := make(chan struct{})
 		go func() {
 			defer close(done)

@@ -24,11 +24,8 @@ import (
 // the synthetic flow) and the SZSE snapshots are serialised by one mutex,
 // so each feed's order is the order in which those calls took it.
 type Sim struct {
-	cfg Config
-	log *slog.Logger
-	rec *record
+	feedServer
 	srv [numSources]*source // the SZSE ones nil outside SZSE mode
-	ca  []byte              // PEM of the self-signed CA, if any
 
 	// mu guards the engine, the flow, the SZSE view and everything down to
 	// lastTS. Every append to rec and to the SZSE channel's record happens
@@ -55,8 +52,19 @@ type Sim struct {
 	life    sync.Mutex
 	closed  bool
 	running bool
-	done    chan struct{} // closed by Close
-	wg      sync.WaitGroup
+}
+
+// feedServer is what the SoupBinTCP sessions (conn) and the accept loop
+// (Sim.serve) need: the session settings, the record they stream and the
+// lifecycle of their goroutines. Sim and Player embed it, so both serve a
+// record with the same code.
+type feedServer struct {
+	cfg  Config
+	log  *slog.Logger
+	rec  *record
+	ca   []byte        // PEM of the self-signed CA, if any
+	done chan struct{} // closed by Close
+	wg   sync.WaitGroup
 }
 
 // cst is China Standard Time, the zone of the feed's timestamps.
@@ -75,11 +83,8 @@ func New(cfg Config) (*Sim, error) {
 		return nil, err
 	}
 	s := &Sim{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		rec:   newRecord(),
-		done:  make(chan struct{}),
-		start: time.Now(),
+		feedServer: feedServer{cfg: cfg, log: cfg.Logger, rec: newRecord(), done: make(chan struct{})},
+		start:      time.Now(),
 	}
 	s.base = sinceMidnight(s.start)
 	s.eng, err = match.New(cfg.Instruments, s.onEvent)
@@ -103,7 +108,7 @@ func New(cfg Config) (*Sim, error) {
 	if err := s.startOfDay(); err != nil {
 		return nil, err
 	}
-	itchConn := func(src *source, nc net.Conn) session { return newConn(s, src, nc) }
+	itchConn := func(src *source, nc net.Conn) session { return newConn(&s.feedServer, src, nc) }
 	szseConn := func(src *source, nc net.Conn) session { return newSZSEConn(s, src, nc) }
 	listeners := []struct {
 		id   Source

@@ -189,7 +189,7 @@ func dropping(ranges []dropRange, seq uint64) bool {
 
 // serve accepts connections until the Sim is closed. It returns an error
 // only if the listener fails for another reason.
-func (s *Sim) serve(src *source) error {
+func (s *feedServer) serve(src *source) error {
 	var backoff time.Duration
 	for {
 		nc, err := src.ln.Accept()
@@ -348,6 +348,11 @@ func (s *Sim) Stats(src Source) SourceStats {
 	if err != nil {
 		return SourceStats{}
 	}
+	return so.stats()
+}
+
+// stats returns the source's counters.
+func (so *source) stats() SourceStats {
 	so.mu.Lock()
 	active := len(so.conns)
 	so.mu.Unlock()

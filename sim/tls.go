@@ -9,10 +9,10 @@ import (
 
 // tlsConfig builds the server TLS configuration of a listener, with the
 // gateway's TLS defaults (netsec: TLS 1.3). A self-signed certificate, for
-// 127.0.0.1, ::1 and localhost, is issued once per Sim by an in-memory CA
+// 127.0.0.1, ::1 and localhost, is issued once per Sim (or Player) by an in-memory CA
 // and shared by every self-signed listener: selfSigned carries it between
 // calls, and s.ca keeps the CA's certificate for CACertPEM.
-func (s *Sim) tlsConfig(c TLSConfig, selfSigned *tls.Certificate) (*tls.Config, *tls.Certificate, error) {
+func (s *feedServer) tlsConfig(c TLSConfig, selfSigned *tls.Certificate) (*tls.Config, *tls.Certificate, error) {
 	if !c.SelfSigned {
 		st, err := netsec.NewServerTLS(netsec.ServerTLSConfig{CertFile: c.CertFile, KeyFile: c.KeyFile}, "tls", nil)
 		if err != nil {

@@ -1,0 +1,229 @@
+package capture
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// readAll returns the header and records of one file, the data copied.
+func readAll(t *testing.T, name string) (Header, []Record) {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []Record
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return r.Header(), recs
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		rec.Data = slices.Clone(rec.Data)
+		recs = append(recs, rec)
+	}
+}
+
+func newTestRecorder(t *testing.T, cfg Config) *Recorder {
+	t.Helper()
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	r, err := New(cfg, "sse", "itch", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRecorderStreams(t *testing.T) {
+	r := newTestRecorder(t, Config{})
+	r.Start()
+	r.Open(Primary, 10, 1)
+	r.Raw(Primary, 11, []byte("abc"))
+	r.Raw(Backup, 12, make([]byte, MaxPayload+5)) // split in two records
+	r.Message(Backup, 1, 12, []byte("msg1"))
+	r.Message(Primary, 2, 13, []byte("msg2"))
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		stream string
+		want   []Record
+	}{
+		{"primary", []Record{{Type: TypeOpen, Source: Primary, Recv: 10, Seq: 1, Data: []byte{}}, {Type: TypeData, Source: Primary, Recv: 11, Data: []byte("abc")}}},
+		{"backup", []Record{{Type: TypeData, Source: Backup, Recv: 12, Data: make([]byte, MaxPayload)}, {Type: TypeData, Source: Backup, Recv: 12, Data: make([]byte, 5)}}},
+		{"arbitrated", []Record{{Type: TypeData, Source: Backup, Recv: 12, Seq: 1, Data: []byte("msg1")}, {Type: TypeData, Source: Primary, Recv: 13, Seq: 2, Data: []byte("msg2")}}},
+	} {
+		t.Run(tc.stream, func(t *testing.T) {
+			files, err := filepath.Glob(filepath.Join(r.cfg.Dir, "sse-"+tc.stream+"-*.cap"))
+			if err != nil || len(files) != 1 {
+				t.Fatalf("files %v, %v", files, err)
+			}
+			h, recs := readAll(t, files[0])
+			if h.Feed != "sse" || h.Stream != tc.stream || h.Protocol != "itch" || h.Version != Version {
+				t.Errorf("header %+v", h)
+			}
+			if len(recs) != len(tc.want) {
+				t.Fatalf("%d records, want %d", len(recs), len(tc.want))
+			}
+			for i, w := range tc.want {
+				g := recs[i]
+				if g.Type != w.Type || g.Source != w.Source || g.Recv != w.Recv || g.Seq != w.Seq || string(g.Data) != string(w.Data) {
+					t.Errorf("record %d: %v %d %d %d %d bytes, want %v %d %d %d %d bytes", i, g.Type, g.Source, g.Recv, g.Seq, len(g.Data),
+						w.Type, w.Source, w.Recv, w.Seq, len(w.Data))
+				}
+			}
+		})
+	}
+}
+
+// TestRecorderOverflow keeps the writer busy while the feed goes on
+// recording: every call returns at once (the test would hang otherwise),
+// the records that do not fit are counted, and the file marks them with
+// one gap record where they are missing.
+func TestRecorderOverflow(t *testing.T) {
+	hold := make(chan struct{})
+	r := newTestRecorder(t, Config{QueueBytes: 1, Record: []string{RecordArbitrated}, Hold: hold})
+	r.Start()
+	msg := make([]byte, 40)
+	seq := uint64(0)
+	// Fill the only batch; the next record hands it to the writer, which
+	// holds it, and from then on every record is dropped.
+	for r.Stats().Dropped["arbitrated"] < 100 {
+		seq++
+		r.Message(Primary, seq, int64(seq), msg)
+	}
+	close(hold) // the writer may go on
+	for range 10 {
+		seq++
+		r.Message(Primary, seq, int64(seq), msg) // dropped or kept, as the writer catches up
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dropped := r.Stats().Dropped["arbitrated"]
+	files, _ := filepath.Glob(filepath.Join(r.cfg.Dir, "*.cap"))
+	_, recs := readAll(t, files[0])
+	var gaps, data uint64
+	want := uint64(1)
+	for _, rec := range recs {
+		switch rec.Type {
+		case TypeGap:
+			gaps += rec.Seq
+			want += rec.Seq
+		case TypeData:
+			data++
+			if rec.Seq != want {
+				t.Fatalf("record seq %d, want %d (gap misplaced)", rec.Seq, want)
+			}
+			want++
+		}
+	}
+	if gaps != dropped || data+dropped != seq || dropped < 100 {
+		t.Errorf("gaps mark %d records, %d data records + %d dropped, want %d dropped (>= 100) and %d", gaps, data, dropped, dropped, seq)
+	}
+}
+
+func TestRecorderRotation(t *testing.T) {
+	r := newTestRecorder(t, Config{MaxFileBytes: 1000, MaxFiles: 3, Record: []string{RecordArbitrated}})
+	r.Start()
+	for seq := uint64(1); seq <= 200; seq++ {
+		r.Message(Primary, seq, int64(seq), make([]byte, 40))
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(r.cfg.Dir, "*.cap"))
+	if len(files) != 3 {
+		t.Fatalf("%d files kept, want 3", len(files))
+	}
+	if st := r.Stats(); st.Files < 10 {
+		t.Errorf("%d files opened, want many", st.Files)
+	}
+	// The files kept are the newest: the last one ends at 200, and they
+	// follow each other.
+	next := uint64(0)
+	for _, f := range files {
+		fi, _ := os.Stat(f)
+		if fi.Size() > 1000 {
+			t.Errorf("%s: %d bytes > max_file_bytes", f, fi.Size())
+		}
+		_, recs := readAll(t, f)
+		for _, rec := range recs {
+			if next != 0 && rec.Seq != next {
+				t.Fatalf("seq %d after %d", rec.Seq, next-1)
+			}
+			next = rec.Seq + 1
+		}
+	}
+	if next != 201 {
+		t.Errorf("last seq %d, want 200", next-1)
+	}
+}
+
+func TestReaderErrors(t *testing.T) {
+	hdr, _ := AppendHeader(nil, Header{Feed: "f", Stream: "arbitrated", Protocol: "itch", Kind: KindArbitrated, Source: Arbitrated})
+	rec := AppendRecord(nil, TypeData, Primary, 1, 1, []byte("hello"))
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want error
+	}{
+		{"bad magic", append([]byte("XXXCAP"), hdr[6:]...), ErrFormat},
+		{"bad version", append(append([]byte(Magic), 0, 9), hdr[8:]...), ErrFormat},
+		{"short header", hdr[:12], ErrFormat},
+		{"truncated", append(slices.Clone(hdr), rec[:len(rec)-1]...), ErrTruncated},
+		{"bad checksum", append(slices.Clone(hdr), append(slices.Clone(rec[:len(rec)-1]), rec[len(rec)-1]^1)...), ErrCorrupt},
+		{"bad length", append(slices.Clone(hdr), 0, 0, 0, 3), ErrCorrupt},
+		{"clean", append(slices.Clone(hdr), rec...), io.EOF},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := NewReader(bytesReader(tc.b))
+			for err == nil {
+				_, err = r.Next()
+			}
+			if !errors.Is(err, tc.want) {
+				t.Errorf("error %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"record", Config{Dir: "x", Record: []string{"books"}}},
+		{"fsync", Config{Dir: "x", Fsync: "always"}},
+		{"negative", Config{Dir: "x", MaxFiles: -1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := tc.cfg.WithDefaults(); !errors.Is(err, ErrConfig) {
+				t.Errorf("error %v, want ErrConfig", err)
+			}
+		})
+	}
+	if r, err := New(Config{}, "f", "itch", nil); r != nil || err != nil {
+		t.Errorf("zero config: %v, %v; want nil, nil", r, err)
+	}
+	var r *Recorder // a nil recorder records nothing and does not panic
+	r.Start()
+	r.Raw(Primary, 1, []byte("x"))
+	r.Message(Primary, 1, 1, []byte("x"))
+	if err := r.Close(); err != nil {
+		t.Error(err)
+	}
+}

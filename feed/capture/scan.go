@@ -1,0 +1,206 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"sgw/feed/soupbin"
+)
+
+// Message is one sequenced message found in a capture. Data is only valid
+// during the callback that receives it.
+type Message struct {
+	Seq    uint64 // SoupBinTCP sequence number
+	Recv   int64  // receive time, Unix ns
+	Source uint8  // the source it came from (Primary or Backup)
+	Data   []byte // the ITCH message
+}
+
+// Files returns the capture files path names, in stream order: path itself
+// if it is a file, or, for a directory, the files of one feed's stream
+// ("arbitrated", "primary" or "backup"), oldest first. Empty feed means the
+// only feed in the directory; empty stream means "arbitrated" when
+// recorded, else "primary".
+func Files(path, feed, stream string) ([]string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	if !fi.IsDir() {
+		return []string{path}, nil
+	}
+	all, err := filepath.Glob(filepath.Join(path, "*.cap"))
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	byStream := map[string][]string{}
+	feeds := map[string]bool{}
+	for _, n := range all {
+		// <feed>-<stream>-<time>.cap; the feed name may hold dashes.
+		parts := strings.Split(strings.TrimSuffix(filepath.Base(n), ".cap"), "-")
+		if len(parts) < 3 {
+			continue
+		}
+		f, s := strings.Join(parts[:len(parts)-2], "-"), parts[len(parts)-2]
+		if feed != "" && f != feed {
+			continue
+		}
+		feeds[f] = true
+		byStream[s] = append(byStream[s], n)
+	}
+	switch {
+	case len(feeds) == 0:
+		return nil, fmt.Errorf("capture: %s: no capture files (of feed %q)", path, feed)
+	case len(feeds) > 1:
+		return nil, fmt.Errorf("capture: %s holds the files of several feeds %v: name one", path, slices.Sorted(maps.Keys(feeds)))
+	}
+	if stream == "" {
+		stream = StreamName(Arbitrated)
+		if len(byStream[stream]) == 0 {
+			stream = StreamName(Primary)
+		}
+	}
+	files := byStream[stream]
+	if len(files) == 0 {
+		return nil, fmt.Errorf("capture: %s: no files of stream %q", path, stream)
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+// Scan reads files (one stream, oldest first, as Files returns them) and
+// calls fn with each sequenced message in the order it was recorded,
+// except those whose sequence number was already passed (what a
+// reconnect or a rebuild delivered again). Sequence numbers may jump: the
+// messages between were never received, or their records were dropped
+// (a gap record). From a source stream it cuts the SoupBinTCP packets out
+// of the raw bytes connection by connection, numbering the Sequenced Data
+// packets from each Login Accepted; bytes after a gap record or a framing
+// error are skipped up to the next connection. It returns the first
+// file's header, and stops at fn's first error, returning it. A file that
+// ends inside a record (a crash) ends its part of the stream: the records
+// before it are used and the error is not returned.
+func Scan(files []string, fn func(Message) error) (Header, error) {
+	var (
+		first Header
+		next  uint64 = 1
+		raw   rawState
+	)
+	emit := func(m Message) error {
+		if m.Seq < next {
+			return nil
+		}
+		next = m.Seq + 1
+		return fn(m)
+	}
+	for i, name := range files {
+		h, err := scanFile(name, func(h Header, rec Record) error {
+			if h.Kind == KindArbitrated {
+				if rec.Type != TypeData {
+					return nil
+				}
+				return emit(Message{Seq: rec.Seq, Recv: rec.Recv, Source: rec.Source, Data: rec.Data})
+			}
+			return raw.record(rec, emit)
+		})
+		if i == 0 {
+			first = h
+		}
+		if err != nil {
+			return first, err
+		}
+		if i > 0 && (h.Feed != first.Feed || h.Source != first.Source) {
+			return first, fmt.Errorf("capture: %s is feed %s stream %s, not %s %s", name, h.Feed, h.Stream, first.Feed, first.Stream)
+		}
+	}
+	return first, nil
+}
+
+// scanFile calls fn with each record of one file.
+func scanFile(name string, fn func(Header, Record) error) (Header, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return Header{}, fmt.Errorf("capture: %w", err)
+	}
+	defer f.Close()
+	r, err := NewReader(f)
+	if err != nil {
+		return Header{}, fmt.Errorf("%w (%s)", err, name)
+	}
+	h := r.Header()
+	if h.Protocol != "itch" {
+		return h, fmt.Errorf("capture: %s: protocol %q: only itch captures can be scanned", name, h.Protocol)
+	}
+	for {
+		rec, err := r.Next()
+		switch {
+		case err == io.EOF || errors.Is(err, ErrTruncated):
+			return h, nil
+		case err != nil:
+			return h, fmt.Errorf("%w (%s)", err, name)
+		}
+		if err := fn(h, rec); err != nil {
+			return h, err
+		}
+	}
+}
+
+// rawState cuts one source's raw bytes into SoupBinTCP packets.
+type rawState struct {
+	buf  []byte
+	live bool   // Login Accepted seen on this connection
+	bad  bool   // framing lost until the next connection
+	pos  uint64 // sequence number of the next Sequenced Data packet
+}
+
+// maxPacket bounds the packets cut out of raw bytes, as the feed does.
+const maxPacket = 4096
+
+func (s *rawState) record(rec Record, emit func(Message) error) error {
+	switch rec.Type {
+	case TypeOpen:
+		*s = rawState{buf: s.buf[:0]}
+		return nil
+	case TypeGap:
+		s.bad = true
+		return nil
+	}
+	if s.bad {
+		return nil
+	}
+	s.buf = append(s.buf, rec.Data...)
+	used := 0
+	defer func() { s.buf = s.buf[:copy(s.buf, s.buf[used:])] }()
+	for {
+		p, n, err := soupbin.Parse(s.buf[used:], maxPacket)
+		if err != nil {
+			s.bad = true
+			return nil
+		}
+		if n == 0 {
+			return nil
+		}
+		used += n
+		switch p.Type {
+		case soupbin.TypeLoginAccepted:
+			if _, seq, err := soupbin.ParseLoginAccepted(p.Payload); err == nil {
+				s.live, s.pos = true, seq
+			}
+		case soupbin.TypeSequenced:
+			if !s.live {
+				continue
+			}
+			seq := s.pos
+			s.pos++
+			if err := emit(Message{Seq: seq, Recv: rec.Recv, Source: rec.Source, Data: p.Payload}); err != nil {
+				return err
+			}
+		}
+	}
+}

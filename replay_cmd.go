@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+
+	"sgw/feed/capture"
+	"sgw/sim"
+)
+
+// runReplay parses the replay command line and serves a capture as a
+// SoupBinTCP/ITCH source until ctx ends.
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("capture", "", "capture file, or directory of a feed's capture files (required)")
+	feedName := fs.String("feed", "", "the feed whose files to play, when the directory holds several")
+	stream := fs.String("stream", "", "stream to play: arbitrated, primary or backup (default: arbitrated when recorded, else primary)")
+	speed := fs.String("speed", "1", "1: as recorded; N: N times faster; max: as fast as possible")
+	var cfg sim.PlayerConfig
+	fs.StringVar(&cfg.Listen.Addr, "listen", "127.0.0.1:0", "address to serve the recording on (SoupBinTCP)")
+	fs.StringVar(&cfg.Session, "session", "", "SoupBinTCP session name (default SIM)")
+	fs.StringVar(&cfg.Username, "username", "", "username a login must present (default: any login)")
+	fs.StringVar(&cfg.Password, "password", "", "password a login must present")
+	verbose := fs.Bool("v", false, "log connections")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("replay: unexpected arguments %q", fs.Args())
+	case *path == "":
+		return errors.New("replay: -capture FILE_OR_DIR is required")
+	}
+	if *speed != "max" {
+		v, err := strconv.ParseFloat(*speed, 64)
+		if err != nil || !(v > 0) {
+			return fmt.Errorf("replay: -speed %q: want a positive number or max", *speed)
+		}
+		cfg.Speed = v
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	files, err := capture.Files(*path, *feedName, *stream)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	p, err := sim.NewPlayer(cfg)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	fmt.Fprintf(stdout, "replay: serving %d capture file(s) from %s on %s (speed %s)\n", len(files), *path, p.Addr(), *speed)
+	runErr := make(chan error, 1)
+	go func() { runErr <- p.Run(ctx) }()
+	st, err := p.Play(ctx, files)
+	if err != nil && ctx.Err() == nil {
+		p.Close()
+		<-runErr
+		return err
+	}
+	if err == nil {
+		fmt.Fprintf(stdout, "replay: published %d messages (last sequence number %d, %d missing from the capture); serving until interrupted\n",
+			st.Messages, st.Last, st.Holes)
+	}
+	return <-runErr
+}
