@@ -28,7 +28,8 @@ commands:
   demo [-config FILE] [-http ADDR]   run simulator and gateway on loopback (default: embedded configs/demo.yaml)
   demo -cluster N [-config FILE]     the same with N clustered gateways, NATS market data and an edge
   run -config FILE                   run the gateway
-  sim -config FILE                   run the exchange simulator
+  sim -config FILE                   run the exchange simulator (market feeds and FIX acceptor)
+  check-config FILE                  validate a configuration completely, starting nothing
   loadtest -scenario NAME -duration D -out DIR [flags]
                                      run a load test (see 'gateway loadtest -h')
   token -sub SUB (-config FILE | -key FILE -alg ALG -kid KID) [flags]
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLoadtest(ctx, args, stdout, stderr)
 	case "token":
 		return runToken(args, stdout, stderr, time.Now())
+	case "check-config":
+		return runCheckConfig(args, stdout, stderr)
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)

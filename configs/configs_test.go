@@ -124,6 +124,7 @@ instruments:
 		{name: "empty", yaml: "", want: "empty file"},
 		{name: "unknown encryption key", yaml: base + "storage: {encryption: {key_file: /k, cipher: aes}}\n", want: "field cipher not found"},
 		{name: "encryption without key file", yaml: base + "storage: {encryption: {current_key: k1}}\n", want: "storage.encryption.key_file: required"},
+		{name: "negative drain timeout", yaml: base + "orders: {journal: j, drain_timeout: -1s}\n", want: "orders.drain_timeout -1s is negative"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

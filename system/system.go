@@ -538,9 +538,8 @@ func wireSimFIX(cfg *configs.File, fa *fixsim.Acceptor) error {
 			u.StoreDir = filepath.Join(dir, "fix-"+u.Name)
 		}
 		for j := range u.Lines {
-			var n int
-			if _, err := fmt.Sscanf(u.Lines[j].Addr, "sim:fix%d", &n); err == nil {
-				if n < 0 || n >= fa.Lines() {
+			if n, ok := simFIXLine(u.Lines[j].Addr); ok {
+				if n >= fa.Lines() {
 					return fmt.Errorf("%w: upstream %s: %s: the FIX simulator has %d lines", configs.ErrConfig, u.Name, u.Lines[j].Addr, fa.Lines())
 				}
 				u.Lines[j].Addr = fa.LineAddr(n)
