@@ -213,6 +213,12 @@ func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *
 	if g.keys, err = cfg.StorageKeys(); err != nil {
 		return err
 	}
+	// The journal's directory is the gateway's own (under systemd's
+	// StateDirectory, or the container's volume); the journal itself
+	// wants it to exist.
+	if err := os.MkdirAll(filepath.Dir(oc.Journal), 0o700); err != nil {
+		return fmt.Errorf("system: orders.journal directory: %w", err)
+	}
 	fsync := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gateway_journal_fsync_seconds",
 		Help: "Time of one journal write and fsync (one group commit).", Buckets: prometheus.ExponentialBuckets(50e-6, 2, 14)})
 	reg.MustRegister(fsync)
