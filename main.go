@@ -119,7 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case cmd == "demo":
 		return runDemo(ctx, cfg, log, stdout)
 	case cmd == "sim":
-		return runSim(ctx, cfg, log)
+		return runSim(ctx, cfg, log, stdout)
 	default:
 		return runGateway(ctx, cfg, log)
 	}

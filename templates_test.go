@@ -32,6 +32,8 @@ func TestTemplatesPassCheckConfig(t *testing.T) {
 			out: "run, 5 instruments, 2 feeds (4 sources), orders: 2 upstreams over 4 lines, 3 accounts, 2 broker sessions, 2 token keys, 9 TLS configurations read, storage sealed"},
 		{file: "configs/cluster.example.yaml",
 			out: "run, 2 instruments, 2 feeds (4 sources), orders: 2 upstreams over 4 lines, 2 accounts, 1 token key, 9 TLS configurations read, cluster node gw1 of 3, market bus ingest"},
+		{file: "configs/local.yaml",
+			out: "run, 4 instruments, 2 feeds (4 sources), orders: 2 upstreams over 4 lines, 3 accounts, 1 broker session, 1 token key, 0 TLS configurations read, simulator"},
 		{file: "configs/demo.yaml",
 			out: "demo, 6 instruments, 2 feeds (4 sources), orders: 2 upstreams over 4 lines, 3 accounts, 1 broker session, 1 token key, 2 TLS configurations read, simulator"},
 	} {
