@@ -17,10 +17,8 @@ import (
 	"time"
 
 	"sgw/configs"
+	"sgw/system"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 const usage = `usage: gateway <command> [flags]
 
@@ -34,7 +32,7 @@ commands:
                                      run a load test (see 'gateway loadtest -h')
   token -sub SUB (-config FILE | -key FILE -alg ALG -kid KID) [flags]
                                      mint a bearer token (see 'gateway token -h')
-  version                            print the version
+  version                            print the version, VCS revision and Go version of the build
 `
 
 func main() {
@@ -74,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch cmd {
 	case "version":
-		fmt.Fprintln(stdout, "gateway", version)
+		fmt.Fprint(stdout, system.ReadBuild())
 		return nil
 	case "demo", "run", "sim":
 	case "-h", "-help", "--help", "help":

@@ -70,7 +70,7 @@ type runFeed interface {
 // New constructs the gateway described by cfg.
 func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), ReadBuild().Collector())
 	books, bus, err := buildBooks(cfg, reg, log)
 	if err != nil {
 		return nil, err
