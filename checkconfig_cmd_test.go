@@ -38,7 +38,7 @@ func TestCheckConfigCommand(t *testing.T) {
 		{name: "no file", args: nil, want: "check-config: want one configuration file"},
 		{name: "two files", args: []string{"a.yaml", "b.yaml"}, want: "check-config: want one configuration file"},
 		{name: "missing file", args: []string{filepath.Join(dir, "nope.yaml")}, want: "nope.yaml: no such file or directory"},
-		{name: "unknown key", args: []string{unknownKey}, want: "line 35 (books.shard): field shard not found in type configs.Books"},
+		{name: "unknown key", args: []string{unknownKey}, want: "(books.shard): field shard not found in type configs.Books"},
 		{name: "simulator wiring", args: []string{szseOff},
 			want: "szse-off.yaml: 2 problems:\n  feeds[1] (szse): primary.addr sim:szse-primary names the simulator's SZSE listener, but sim.szse.enabled is false\n  feeds[1] (szse): backup.addr sim:szse-backup"},
 	}

@@ -91,6 +91,7 @@ type CheckError struct {
 	Problems []error
 }
 
+// Error is the one problem, or their count and each on a line of its own.
 func (e *CheckError) Error() string {
 	if len(e.Problems) == 1 {
 		return e.Problems[0].Error()
