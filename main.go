@@ -17,10 +17,8 @@ import (
 	"time"
 
 	"sgw/configs"
+	"sgw/system"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 const usage = `usage: gateway <command> [flags]
 
@@ -28,14 +26,15 @@ commands:
   demo [-config FILE] [-http ADDR]   run simulator and gateway on loopback (default: embedded configs/demo.yaml)
   demo -cluster N [-config FILE]     the same with N clustered gateways, NATS market data and an edge
   run -config FILE                   run the gateway
-  sim -config FILE                   run the exchange simulator
+  sim -config FILE                   run the exchange simulator (market feeds and FIX acceptor)
+  check-config FILE                  validate a configuration completely, starting nothing
   loadtest -scenario NAME -duration D -out DIR [flags]
                                      run a load test (see 'gateway loadtest -h')
   replay -capture FILE_OR_DIR [-speed 1|N|max] [-listen ADDR] [flags]
                                      serve a feed capture as a SoupBinTCP source (see 'gateway replay -h')
   token -sub SUB (-config FILE | -key FILE -alg ALG -kid KID) [flags]
                                      mint a bearer token (see 'gateway token -h')
-  version                            print the version
+  version                            print the version, VCS revision and Go version of the build
 `
 
 func main() {
@@ -63,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runToken(args, stdout, stderr, time.Now())
 	case "replay":
 		return runReplay(ctx, args, stdout, stderr)
+	case "check-config":
+		return runCheckConfig(args, stdout, stderr)
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -75,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch cmd {
 	case "version":
-		fmt.Fprintln(stdout, "gateway", version)
+		fmt.Fprint(stdout, system.ReadBuild())
 		return nil
 	case "demo", "run", "sim":
 	case "-h", "-help", "--help", "help":
@@ -120,7 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case cmd == "demo":
 		return runDemo(ctx, cfg, log, stdout)
 	case cmd == "sim":
-		return runSim(ctx, cfg, log)
+		return runSim(ctx, cfg, log, stdout)
 	default:
 		return runGateway(ctx, cfg, log)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -138,6 +139,7 @@ func TestDemo(t *testing.T) {
 		{path: "/metrics", code: 200, want: `gateway_book_updates_total`, token: ops},
 		{path: "/metrics", code: 200, want: `gateway_feed_lost_total{feed="cn"} 0`, token: ops},
 		{path: "/metrics", code: 200, want: `gateway_feed_source_up{feed="szse",source="backup"} 1`, token: ops},
+		{path: "/metrics", code: 200, want: `gateway_build_info{goversion="` + runtime.Version() + `",revision="`, token: ops},
 	} {
 		code, body := getAuth(t, base+tc.path, tc.token)
 		if code != tc.code || !strings.Contains(string(body), tc.want) {
@@ -171,8 +173,13 @@ func TestCommandLine(t *testing.T) {
 			}
 		})
 	}
+	// go test records no VCS state by default: the version is then the
+	// go command's "(devel)", the revision unknown.
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"version"}, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "gateway ") {
+	b := system.ReadBuild()
+	if err := run(context.Background(), []string{"version"}, &out, io.Discard); err != nil ||
+		!regexp.MustCompile(`^gateway \S+\n  module:   sgw\n  revision: \S+\n  time:     \S+\n  modified: (true|false)\n  go:       `+regexp.QuoteMeta(runtime.Version())+`\n$`).MatchString(out.String()) ||
+		!strings.HasPrefix(out.String(), "gateway "+b.Version+"\n") {
 		t.Fatalf("version: %q, %v", out.String(), err)
 	}
 }

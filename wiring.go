@@ -23,19 +23,38 @@ func runGateway(ctx context.Context, cfg *configs.File, log *slog.Logger) error 
 	return g.Run(ctx, nil)
 }
 
-// runSim runs the exchange simulator described by cfg's sim section.
-func runSim(ctx context.Context, cfg *configs.File, log *slog.Logger) error {
-	sc, err := cfg.SimConfig()
+// runSim runs the exchange simulator described by cfg's sim section, and
+// its FIX acceptor with a fix_sim section, and prints where they listen.
+func runSim(ctx context.Context, cfg *configs.File, log *slog.Logger, stdout io.Writer) error {
+	v, err := system.NewVenue(cfg, log)
 	if err != nil {
 		return err
 	}
-	sc.Logger = log.With("component", "sim")
-	s, err := sim.New(sc)
-	if err != nil {
-		return err
+	fmt.Fprintln(stdout, "sim running: the exchange simulator")
+	for _, src := range []struct {
+		name string
+		id   sim.Source
+		tls  bool
+	}{
+		{"itch primary", sim.Primary, cfg.Sim.Primary.TLS.Enabled()},
+		{"itch backup", sim.Backup, cfg.Sim.Backup.TLS.Enabled()},
+		{"szse primary", sim.SZSEPrimary, cfg.Sim.SZSE.Primary.TLS.Enabled()},
+		{"szse backup", sim.SZSEBackup, cfg.Sim.SZSE.Backup.TLS.Enabled()},
+	} {
+		if a := v.Sim.Addr(src.id); a != nil {
+			tls := ""
+			if src.tls {
+				tls = " (TLS)"
+			}
+			fmt.Fprintf(stdout, "  %-13s %s%s\n", src.name+":", a, tls)
+		}
 	}
-	log.Info("simulator listening", "primary", s.Addr(sim.Primary).String(), "backup", s.Addr(sim.Backup).String())
-	return s.Run(ctx)
+	if v.FIX != nil {
+		for i := range v.FIX.Lines() {
+			fmt.Fprintf(stdout, "  %-13s %s\n", fmt.Sprintf("fix line %d:", i), v.FIX.LineAddr(i))
+		}
+	}
+	return v.Run(ctx)
 }
 
 // runDemo runs the simulator and the gateway in one process and prints

@@ -117,6 +117,13 @@ type Config struct {
 	LogLevel string
 }
 
+// Check validates c as New would, without listening or opening the data
+// directory: what `gateway check-config` asks of a cluster node.
+func (c Config) Check() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults returns a copy of c with zero fields set to their defaults,
 // or an error naming the invalid field.
 func (c Config) withDefaults() (Config, error) {

@@ -277,6 +277,9 @@ func (f *File) validate() error {
 			return err // "auth: invalid config: keys[0]: ..."
 		}
 	}
+	if f.Orders != nil && f.Orders.DrainTimeout < 0 {
+		return fmt.Errorf("orders.drain_timeout %v is negative", f.Orders.DrainTimeout)
+	}
 	if f.Brokers != nil && f.Orders == nil {
 		return errors.New("brokers: the FIX acceptor needs an orders section")
 	}

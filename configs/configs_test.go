@@ -124,6 +124,7 @@ instruments:
 		{name: "empty", yaml: "", want: "empty file"},
 		{name: "unknown encryption key", yaml: base + "storage: {encryption: {key_file: /k, cipher: aes}}\n", want: "field cipher not found"},
 		{name: "encryption without key file", yaml: base + "storage: {encryption: {current_key: k1}}\n", want: "storage.encryption.key_file: required"},
+		{name: "negative drain timeout", yaml: base + "orders: {journal: j, drain_timeout: -1s}\n", want: "orders.drain_timeout -1s is negative"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -208,31 +209,16 @@ func TestStorageKeys(t *testing.T) {
 	}
 }
 
-// TestExampleTransportKeys checks that the example's transport security
-// keys decode strictly, the commented orders and brokers sections
-// included (uncommented here, as is market_bus): TLS, PROXY protocol and HTTP limits of the
-// listener, the brokers' TLS with each session's certificate, the lines'
-// TLS and tunnels.
+// TestExampleTransportKeys checks the templates' transport security keys:
+// TLS, PROXY protocol and HTTP limits of the listener, the brokers' TLS
+// with each session's certificate, the lines' TLS and tunnels, and the
+// cluster template's market bus.
 func TestExampleTransportKeys(t *testing.T) {
-	b, err := os.ReadFile("gateway.example.yaml")
+	f, err := Load("gateway.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	in := false
-	for _, line := range strings.Split(string(b), "\n") {
-		switch {
-		case line == "# orders:" || line == "# brokers:" || line == "# market_bus:":
-			in = true
-		case in && !strings.HasPrefix(line, "#  "):
-			in = false
-		}
-		if in {
-			line = strings.TrimPrefix(line, "# ")
-		}
-		out = append(out, line)
-	}
-	f, err := Parse("gateway.example.yaml (uncommented)", []byte(strings.Join(out, "\n")))
+	node, err := Load("cluster.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +231,7 @@ func TestExampleTransportKeys(t *testing.T) {
 		f.Brokers.Sessions[0].ClientCertCN == "" || f.Brokers.Sessions[1].ClientCertSPKI == "" {
 		t.Fatalf("brokers section: %+v", f.Brokers)
 	}
-	if mb := f.MarketBus; mb == nil || mb.Role != RoleIngest || mb.Embedded != nil || mb.SubjectPrefix != "sgw.md" {
+	if mb := node.MarketBus; mb == nil || mb.Role != RoleIngest || mb.Embedded != nil || mb.SubjectPrefix != "sgw.md" {
 		t.Fatalf("market_bus section: %+v", mb)
 	}
 	lines := f.Orders.Upstreams[0].Lines

@@ -177,6 +177,25 @@ func (cfg Config) withDefaults() (Config, error) {
 	return cfg, nil
 }
 
+// Check validates cfg as New (or NewSZSE, for protocol szse) would, and
+// reads the files its sources' TLS names (CA bundles, client key pairs),
+// without connecting anywhere: what `gateway check-config` asks of a feed.
+func (cfg Config) Check() error {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	for i, sc := range []SourceConfig{cfg.Primary, cfg.Backup} {
+		if sc.Addr == "" {
+			continue
+		}
+		if _, err := tlsClientConfig(sc, szseSourceName(i)); err != nil {
+			return fmt.Errorf("%w: feed %s: %w", ErrConfig, cfg.Name, err)
+		}
+	}
+	return nil
+}
+
 // Protocols of Config.Protocol.
 const (
 	ProtocolITCH = "itch" // SoupBinTCP 3.0 carrying ITCH 5.0

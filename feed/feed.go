@@ -61,9 +61,9 @@ func New(cfg Config, sink Sink, log *slog.Logger) (*Feed, error) {
 		if sc.Addr == "" {
 			continue
 		}
-		tc, err := tlsClientConfig(sc)
+		tc, err := tlsClientConfig(sc, [...]string{"primary", "backup"}[i])
 		if err != nil {
-			return nil, fmt.Errorf("feed %s: %w", cfg.Name, err)
+			return nil, fmt.Errorf("%w: feed %s: %w", ErrConfig, cfg.Name, err)
 		}
 		name := [...]string{"primary", "backup"}[i]
 		f.srcs = append(f.srcs, &source{f: f, idx: i, name: name, cfg: sc, tls: tc, log: log.With("source", name)})

@@ -88,9 +88,9 @@ func NewSZSE(cfg Config, sink SZSESink, log *slog.Logger) (*SZSEFeed, error) {
 		if sc.Addr == "" {
 			continue
 		}
-		tc, err := tlsClientConfig(sc)
+		tc, err := tlsClientConfig(sc, szseSourceName(i))
 		if err != nil {
-			return nil, fmt.Errorf("feed %s: %w", cfg.Name, err)
+			return nil, fmt.Errorf("%w: feed %s: %w", ErrConfig, cfg.Name, err)
 		}
 		name := szseSourceName(i)
 		f.srcs[i] = &szseSource{f: f, idx: i, name: name, cfg: sc, tls: tc, log: log.With("source", name)}

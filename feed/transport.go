@@ -152,16 +152,14 @@ func runTLSLink(s *source, gen uint64, c *tls.Conn) {
 }
 
 // tlsClientConfig builds the crypto/tls configuration of a source (nil
-// for plain text).
-func tlsClientConfig(src SourceConfig) (*tls.Config, error) {
+// for plain text), reading its CA bundle and checking its client key pair;
+// name ("primary", "backup") names the source in errors, which the caller
+// wraps with ErrConfig and the feed's name.
+func tlsClientConfig(src SourceConfig, name string) (*tls.Config, error) {
 	if src.TLS == nil {
 		return nil, nil
 	}
-	c, err := netsec.ClientTLS(*src.TLS, src.Addr, "tls")
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	return c, nil
+	return netsec.ClientTLS(*src.TLS, src.Addr, name+".tls")
 }
 
 // gnetLogger routes gnet's log lines to slog.

@@ -1,6 +1,7 @@
 package fix
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -111,6 +112,35 @@ type LineConfig struct {
 	// the record: it is logged; the gateway does not set it up. Zero means
 	// none: a plain-text line must then be on loopback.
 	Tunnel string `yaml:"tunnel"`
+}
+
+// Check validates cfg as NewUpstream would and reads the files its lines'
+// TLS names (CA bundles, client key pairs), without connecting anywhere or
+// opening the store: what `gateway check-config` asks of an upstream.
+func (cfg UpstreamConfig) Check() error {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	_, err = cfg.lineTLS()
+	return err
+}
+
+// lineTLS builds the crypto/tls configuration of each line, by index (nil
+// for a plain-text line). cfg has its defaults.
+func (cfg *UpstreamConfig) lineTLS() ([]*tls.Config, error) {
+	out := make([]*tls.Config, len(cfg.Lines))
+	for i, lc := range cfg.Lines {
+		if lc.TLS == nil {
+			continue
+		}
+		c, err := netsec.ClientTLS(*lc.TLS, lc.Addr, fmt.Sprintf("lines[%d].tls", i))
+		if err != nil {
+			return nil, fmt.Errorf("%w: upstream %q: line %q: %w", ErrConfig, cfg.Name, lc.Name, err)
+		}
+		out[i] = c
+	}
+	return out, nil
 }
 
 // withDefaults validates cfg and returns it with defaults filled.

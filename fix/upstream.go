@@ -11,8 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
-
-	"sgw/netsec"
 )
 
 // Upstream is the FIX initiator session to one upstream over its lines.
@@ -84,14 +82,13 @@ func NewUpstream(cfg UpstreamConfig, handler Handler, reg *prometheus.Registry, 
 		log:     log,
 		current: -1,
 	}
+	tlss, err := cfg.lineTLS()
+	if err != nil {
+		return nil, err
+	}
 	for i, lc := range cfg.Lines {
-		l := &line{cfg: lc, index: i, m: m.line(cfg.Name, lc.Name)}
-		switch {
-		case lc.TLS != nil:
-			if l.tls, err = netsec.ClientTLS(*lc.TLS, lc.Addr, fmt.Sprintf("upstream %s: lines[%d].tls", cfg.Name, i)); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-			}
-		case lc.Tunnel != "":
+		l := &line{cfg: lc, index: i, m: m.line(cfg.Name, lc.Name), tls: tlss[i]}
+		if lc.TLS == nil && lc.Tunnel != "" {
 			log.Info("fix: plain-text line in a tunnel", "line", lc.Name, "addr", lc.Addr, "tunnel", lc.Tunnel)
 		}
 		l.m.up.Set(0)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"time"
 
@@ -79,6 +80,35 @@ type Config struct {
 	// Pprof serves Go's profiles at /debug/pprof/ on the HTTP listener.
 	// Zero (false) means off; turn it on only behind an operator network.
 	Pprof bool `yaml:"pprof"`
+}
+
+// Check validates cfg as New would for books that publish publishedDepth
+// levels, and reads its TLS files (certificate, key, client CAs), without
+// listening: what `gateway check-config` asks of the HTTP listener.
+func (cfg Config) Check(publishedDepth int) error {
+	_, _, err := cfg.load(publishedDepth, nil)
+	return err
+}
+
+// load validates cfg, fills its defaults and loads its TLS certificate
+// (nil without TLS). log may be nil.
+func (cfg Config) load(publishedDepth int, log *slog.Logger) (Config, *netsec.ServerTLS, error) {
+	if publishedDepth < BookDepth {
+		return cfg, nil, fmt.Errorf("%w: the books publish %d levels; the WebSocket fan-out needs %d (depth 20 books, with their checksums)",
+			ErrConfig, publishedDepth, BookDepth)
+	}
+	cfg, err := cfg.withDefaults(publishedDepth)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if cfg.TLS == nil {
+		return cfg, nil, nil
+	}
+	st, err := netsec.NewServerTLS(*cfg.TLS, "gateway.tls", log)
+	if err != nil {
+		return cfg, nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return cfg, st, nil
 }
 
 // withDefaults fills the documented defaults and validates cfg, cfg.WS

@@ -107,23 +107,13 @@ type Cluster interface {
 
 // New returns a server for deps.
 func New(cfg Config, deps Deps) (*Server, error) {
-	if deps.PublishedDepth < BookDepth {
-		return nil, fmt.Errorf("%w: the books publish %d levels; the WebSocket fan-out needs %d (depth 20 books, with their checksums)",
-			ErrConfig, deps.PublishedDepth, BookDepth)
-	}
-	cfg, err := cfg.withDefaults(deps.PublishedDepth)
-	if err != nil {
-		return nil, err
-	}
 	log := deps.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var st *netsec.ServerTLS
-	if cfg.TLS != nil {
-		if st, err = netsec.NewServerTLS(*cfg.TLS, "gateway.tls", log.With("component", "http")); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-		}
+	cfg, st, err := cfg.load(deps.PublishedDepth, log.With("component", "http"))
+	if err != nil {
+		return nil, err
 	}
 	ws, err := newWSServer(cfg.WS, deps.Market, deps.Orders, deps.Tokens, deps.Registry, log.With("component", "ws"))
 	if err == nil && deps.Forward != nil {

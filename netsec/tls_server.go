@@ -137,11 +137,19 @@ func (s *ServerTLS) Reload() error {
 
 // load reads the key pair. s.mu must be held.
 func (s *ServerTLS) load() error {
-	cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
+	certPEM, err := os.ReadFile(s.cfg.CertFile)
 	if err != nil {
-		return err
+		return fmt.Errorf("cert_file: %w", err)
 	}
-	// LoadX509KeyPair has parsed the leaf into cert.Leaf.
+	keyPEM, err := os.ReadFile(s.cfg.KeyFile)
+	if err != nil {
+		return fmt.Errorf("key_file: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return fmt.Errorf("cert_file %s, key_file %s: %w", s.cfg.CertFile, s.cfg.KeyFile, err)
+	}
+	// X509KeyPair has parsed the leaf into cert.Leaf.
 	if now := time.Now(); now.After(cert.Leaf.NotAfter) {
 		return fmt.Errorf("certificate %s expired at %s", s.cfg.CertFile, cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
 	}

@@ -75,35 +75,69 @@ type Engine struct {
 	done    chan struct{} // closed when Run returns
 }
 
-// New validates cfg, fills its defaults and returns an Engine with empty
-// books. Errors wrap ErrConfig or refdata.ErrBadInstrument.
-func New(cfg Config) (*Engine, error) {
+// Check validates cfg as New would, without building the books: what
+// `gateway check-config` asks of the order books.
+func (cfg Config) Check() error {
+	_, err := cfg.withDefaults()
+	return err
+}
+
+// withDefaults validates cfg and returns it with its defaults filled and
+// its instruments validated copies (symbols and feed symbols unique).
+func (cfg Config) withDefaults() (Config, error) {
 	if len(cfg.Instruments) == 0 {
-		return nil, fmt.Errorf("%w: no instruments", ErrConfig)
+		return cfg, fmt.Errorf("%w: no instruments", ErrConfig)
 	}
 	if cfg.Shards == 0 {
 		cfg.Shards = runtime.GOMAXPROCS(0)
 	}
 	if cfg.Shards < 0 || cfg.Shards > maxShards {
-		return nil, fmt.Errorf("%w: shards %d not in 1..%d", ErrConfig, cfg.Shards, maxShards)
+		return cfg, fmt.Errorf("%w: shards %d not in 1..%d", ErrConfig, cfg.Shards, maxShards)
 	}
 	if cfg.MaxDepth == 0 {
 		cfg.MaxDepth = DefaultMaxDepth
 	}
 	if cfg.MaxDepth < 1 || cfg.MaxDepth > MaxDepthLimit {
-		return nil, fmt.Errorf("%w: max depth %d not in 1..%d", ErrConfig, cfg.MaxDepth, MaxDepthLimit)
+		return cfg, fmt.Errorf("%w: max depth %d not in 1..%d", ErrConfig, cfg.MaxDepth, MaxDepthLimit)
 	}
 	if cfg.RingSize == 0 {
 		cfg.RingSize = defaultRingSize
 	}
 	if cfg.RingSize < 2 || cfg.RingSize > 1<<30 || cfg.RingSize&(cfg.RingSize-1) != 0 {
-		return nil, fmt.Errorf("%w: ring size %d is not a power of two", ErrConfig, cfg.RingSize)
+		return cfg, fmt.Errorf("%w: ring size %d is not a power of two", ErrConfig, cfg.RingSize)
 	}
 	if cfg.InputSize == 0 {
 		cfg.InputSize = defaultInputSize
 	}
 	if cfg.InputSize < 2 || cfg.InputSize > 1<<30 || cfg.InputSize&(cfg.InputSize-1) != 0 {
-		return nil, fmt.Errorf("%w: input size %d is not a power of two", ErrConfig, cfg.InputSize)
+		return cfg, fmt.Errorf("%w: input size %d is not a power of two", ErrConfig, cfg.InputSize)
+	}
+	ins := make([]refdata.Instrument, len(cfg.Instruments))
+	copy(ins, cfg.Instruments)
+	syms, feeds := make(map[string]bool, len(ins)), make(map[string]bool, len(ins))
+	for i := range ins {
+		in := &ins[i]
+		if err := in.Validate(); err != nil {
+			return cfg, fmt.Errorf("orderbook: instrument %d: %w", i, err)
+		}
+		if syms[in.Symbol] {
+			return cfg, fmt.Errorf("%w: duplicate symbol %s", ErrConfig, in.Symbol)
+		}
+		if feeds[in.FeedSymbol] {
+			return cfg, fmt.Errorf("%w: duplicate feed symbol %s", ErrConfig, in.FeedSymbol)
+		}
+		syms[in.Symbol], feeds[in.FeedSymbol] = true, true
+	}
+	cfg.Instruments = ins
+	return cfg, nil
+}
+
+// New validates cfg, fills its defaults and returns an Engine with empty
+// books. Errors wrap ErrConfig or refdata.ErrBadInstrument.
+func New(cfg Config) (*Engine, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 
 	n := len(cfg.Instruments)
@@ -127,16 +161,7 @@ func New(cfg Config) (*Engine, error) {
 	copy(e.insts, cfg.Instruments)
 	for i := range e.insts {
 		in := &e.insts[i]
-		if err := in.Validate(); err != nil {
-			return nil, fmt.Errorf("orderbook: instrument %d: %w", i, err)
-		}
 		id := SymbolID(i)
-		if _, dup := e.bySymbol[in.Symbol]; dup {
-			return nil, fmt.Errorf("%w: duplicate symbol %s", ErrConfig, in.Symbol)
-		}
-		if _, dup := e.byFeed[in.FeedSymbol]; dup {
-			return nil, fmt.Errorf("%w: duplicate feed symbol %s", ErrConfig, in.FeedSymbol)
-		}
 		e.bySymbol[in.Symbol] = id
 		e.byFeed[in.FeedSymbol] = id
 		e.shardOf[i] = uint16(xxhash.Sum64String(in.Symbol) % uint64(cfg.Shards))

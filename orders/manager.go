@@ -187,9 +187,16 @@ func RejectCodes() []string {
 		CodeUpstreamReject, CodeJournal, CodeStopping, CodeInDoubt, CodeNotLeader}, risk.Codes()...)
 }
 
-// New returns a manager. Add the upstreams (AddUpstream), then call
-// Recover before accepting requests and Run to drive its timers.
-func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, error) {
+// Check validates cfg as New would: what `gateway check-config` asks of
+// order entry.
+func (cfg Config) Check() error {
+	_, err := cfg.withDefaults()
+	return err
+}
+
+// withDefaults validates cfg and returns it with the documented defaults
+// filled in.
+func (cfg Config) withDefaults() (Config, error) {
 	if cfg.CashUpstream == "" {
 		cfg.CashUpstream = "core"
 	}
@@ -215,12 +222,26 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 		cfg.StatusTimeout = DefaultStatusTimeout
 	}
 	switch {
-	case rc == nil || j == nil:
-		return nil, fmt.Errorf("%w: risk and journal are required", ErrConfig)
-	case cfg.HoldQueue < 0 || cfg.HoldTimeout < 0 || cfg.AckTimeout < 0 || cfg.StatusTimeout < 0:
-		return nil, fmt.Errorf("%w: negative hold queue or timeout", ErrConfig)
+	case cfg.HoldQueue < 0:
+		return cfg, fmt.Errorf("%w: hold_queue %d is negative", ErrConfig, cfg.HoldQueue)
+	case cfg.HoldTimeout < 0 || cfg.AckTimeout < 0 || cfg.StatusTimeout < 0:
+		return cfg, fmt.Errorf("%w: hold_timeout %v, ack_timeout %v, status_timeout %v: none may be negative",
+			ErrConfig, cfg.HoldTimeout, cfg.AckTimeout, cfg.StatusTimeout)
 	case !refdata.ValidID(cfg.IDPrefix, 8):
-		return nil, fmt.Errorf("%w: id prefix %q: 1 to 8 characters of A-Z a-z 0-9 - _ . : / # @", ErrConfig, cfg.IDPrefix)
+		return cfg, fmt.Errorf("%w: id_prefix %q: 1 to 8 characters of A-Z a-z 0-9 - _ . : / # @", ErrConfig, cfg.IDPrefix)
+	}
+	return cfg, nil
+}
+
+// New returns a manager. Add the upstreams (AddUpstream), then call
+// Recover before accepting requests and Run to drive its timers.
+func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if rc == nil || j == nil {
+		return nil, fmt.Errorf("%w: risk and journal are required", ErrConfig)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

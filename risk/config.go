@@ -102,6 +102,18 @@ type ScheduleConfig struct {
 	Holidays []string `yaml:"holidays"`
 }
 
+// Check validates cfg as New would (the reference data, accounts, limits
+// and the trading calendar): what `gateway check-config` asks of the risk
+// checks.
+func (cfg Config) Check() error {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	_, err = newSchedule(cfg.Schedule)
+	return err
+}
+
 // withDefaults validates cfg and returns a copy with the documented
 // defaults filled in; the caller's slices and maps are not modified.
 func (cfg Config) withDefaults() (Config, error) {

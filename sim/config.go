@@ -9,8 +9,11 @@ import (
 	"slices"
 	"time"
 
+	"sgw/feed/itch"
 	"sgw/feed/soupbin"
+	"sgw/netsec"
 	"sgw/refdata"
+	"sgw/sim/match"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -114,6 +117,52 @@ func (c TLSConfig) check() error {
 		return errors.New("tls: cert_file and key_file go together")
 	}
 	return nil
+}
+
+// Check validates c as New would, and reads the certificate and key files
+// of listeners that serve TLS from files, without listening: what `gateway
+// check-config` asks of the simulator.
+func (c Config) Check() error {
+	c, err := c.withDefaults()
+	if err != nil {
+		return err
+	}
+	if _, err := match.New(c.Instruments, nil); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if _, err := stocksOf(c.Instruments); err != nil {
+		return err
+	}
+	type named struct {
+		key string
+		l   ListenerConfig
+	}
+	listeners := []named{{"primary", c.Primary}, {"backup", c.Backup}}
+	if c.SZSE.Enabled {
+		listeners = append(listeners, named{"szse.primary", c.SZSE.Primary}, named{"szse.backup", c.SZSE.Backup})
+	}
+	for _, n := range listeners {
+		if n.l.TLS.Enabled() && !n.l.TLS.SelfSigned {
+			tc := netsec.ServerTLSConfig{CertFile: n.l.TLS.CertFile, KeyFile: n.l.TLS.KeyFile}
+			if _, err := netsec.NewServerTLS(tc, n.key+".tls", nil); err != nil {
+				return fmt.Errorf("%w: %w", ErrConfig, err)
+			}
+		}
+	}
+	return nil
+}
+
+// stocksOf returns the ITCH Stock field of each instrument.
+func stocksOf(ins []refdata.Instrument) ([][8]byte, error) {
+	out := make([][8]byte, 0, len(ins))
+	for _, in := range ins {
+		st, err := itch.StockOf(in.FeedSymbol)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: feed_symbol: %w", ErrConfig, in.Symbol, err)
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }
 
 // withDefaults returns a copy of c with defaults filled and every field

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"sgw/feed/itch"
 	"sgw/refdata"
 	"sgw/sim/match"
 )
@@ -91,12 +90,8 @@ func New(cfg Config) (*Sim, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	for _, in := range cfg.Instruments {
-		st, err := itch.StockOf(in.FeedSymbol)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: feed_symbol: %w", ErrConfig, in.Symbol, err)
-		}
-		s.stocks = append(s.stocks, st)
+	if s.stocks, err = stocksOf(cfg.Instruments); err != nil {
+		return nil, err
 	}
 	s.pub = publishingEngine{Engine: s.eng, s: s}
 	if cfg.SZSE.Enabled {

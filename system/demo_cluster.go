@@ -13,8 +13,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"sgw/configs"
-	"sgw/sim"
-	"sgw/sim/fixsim"
 )
 
 // DemoCluster is the demo as a cluster, in one process: the simulator
@@ -31,9 +29,8 @@ import (
 // NewDemoCluster constructs; Run runs once, by one goroutine; the fields
 // are read-only after NewDemoCluster.
 type DemoCluster struct {
-	Sim  *sim.Sim
-	FIX  *fixsim.Acceptor // nil without a fix_sim section
-	NATS *server.Server
+	*Venue // nil until NewDemoCluster built it
+	NATS   *server.Server
 	// Nodes are the cluster's nodes, n1 first, then the edge.
 	Nodes []*DemoNode
 	// Token and OperatorToken are as the Demo's.
@@ -74,18 +71,8 @@ func NewDemoCluster(load func() (*configs.File, error), n int, log *slog.Logger)
 			built.Close()
 		}
 	}()
-	sc, err := base.SimConfig()
-	if err != nil {
+	if dc.Venue, err = NewVenue(base, log); err != nil {
 		return nil, err
-	}
-	sc.Logger = log.With("component", "sim")
-	if dc.Sim, err = sim.New(sc); err != nil {
-		return nil, err
-	}
-	if base.FIXSim != nil {
-		if dc.FIX, err = fixsim.New(*base.FIXSim, dc.Sim, log.With("component", "fixsim")); err != nil {
-			return nil, err
-		}
 	}
 	if dc.NATS, err = StartNATS("127.0.0.1:0"); err != nil {
 		return nil, err
@@ -176,10 +163,7 @@ func freePort() (string, error) {
 // shuts the NATS server down.
 func (dc *DemoCluster) Run(ctx context.Context) error {
 	eg, ctx := errgroup.WithContext(ctx)
-	eg.Go(func() error { return dc.Sim.Run(ctx) })
-	if dc.FIX != nil {
-		eg.Go(func() error { return dc.FIX.Run(ctx) })
-	}
+	eg.Go(func() error { return dc.Venue.Run(ctx) })
 	for _, nd := range dc.Nodes {
 		eg.Go(func() error {
 			if err := nd.Gateway.Run(ctx, nd.ln); err != nil {
@@ -202,11 +186,8 @@ func (dc *DemoCluster) Close() {
 		}
 		nd.ln.Close() // never served: nothing to report
 	}
-	if dc.FIX != nil {
-		dc.FIX.Close()
-	}
-	if dc.Sim != nil {
-		dc.Sim.Close()
+	if dc.Venue != nil {
+		dc.Venue.Close()
 	}
 	if dc.NATS != nil {
 		dc.NATS.Shutdown()

@@ -70,7 +70,7 @@ type runFeed interface {
 // New constructs the gateway described by cfg.
 func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), ReadBuild().Collector())
 	books, bus, err := buildBooks(cfg, reg, log)
 	if err != nil {
 		return nil, err
@@ -218,6 +218,12 @@ func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *
 	// keep them plain.
 	if g.keys, err = cfg.StorageKeys(); err != nil {
 		return err
+	}
+	// The journal's directory is the gateway's own (under systemd's
+	// StateDirectory, or the container's volume); the journal itself
+	// wants it to exist.
+	if err := os.MkdirAll(filepath.Dir(oc.Journal), 0o700); err != nil {
+		return fmt.Errorf("system: orders.journal directory: %w", err)
 	}
 	fsync := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gateway_journal_fsync_seconds",
 		Help: "Time of one journal write and fsync (one group commit).", Buckets: prometheus.ExponentialBuckets(50e-6, 2, 14)})
@@ -424,10 +430,9 @@ func (s *stage) stop() {
 }
 
 // Demo is the simulator and the gateway in one process, the gateway's feeds
-// pointed at the simulator, its HTTP listener bound.
+// and upstream lines pointed at the simulator, its HTTP listener bound.
 type Demo struct {
-	Sim     *sim.Sim
-	FIX     *fixsim.Acceptor // nil without a fix_sim section
+	*Venue
 	Gateway *Gateway
 	// BaseURL is the HTTP address: http://host:port, or https:// when
 	// gateway.tls is set.
@@ -448,42 +453,29 @@ var DemoAccounts = []string{"A1", "A2", "M1"}
 // NewDemo builds the simulator and the gateway from cfg (which must have a
 // sim section) and binds the HTTP listener of cfg.Gateway.HTTP.
 func NewDemo(cfg *configs.File, log *slog.Logger) (*Demo, error) {
-	sc, err := cfg.SimConfig()
+	v, err := NewVenue(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	sc.Logger = log.With("component", "sim")
-	s, err := sim.New(sc)
-	if err != nil {
-		return nil, err
-	}
-	WireSimFeeds(cfg, s)
-	var fa *fixsim.Acceptor
-	if cfg.FIXSim != nil {
-		if fa, err = fixsim.New(*cfg.FIXSim, s, log.With("component", "fixsim")); err != nil {
-			s.Close()
-			return nil, err
-		}
-		if err := wireSimFIX(cfg, fa); err != nil {
-			s.Close()
-			fa.Close()
+	WireSimFeeds(cfg, v.Sim)
+	if v.FIX != nil {
+		if err := wireSimFIX(cfg, v.FIX); err != nil {
+			v.Close()
 			return nil, err
 		}
 	}
 	g, err := New(cfg, log.With("component", "gateway"))
 	if err != nil {
-		s.Close()
-		if fa != nil {
-			fa.Close()
-		}
+		v.Close()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Gateway.HTTP)
 	if err != nil {
-		s.Close()
+		v.Close()
+		g.close()
 		return nil, fmt.Errorf("system: http listen: %w", err)
 	}
-	d := &Demo{Sim: s, FIX: fa, Gateway: g, BaseURL: g.server.Scheme() + "://" + ln.Addr().String(), ln: ln}
+	d := &Demo{Venue: v, Gateway: g, BaseURL: g.server.Scheme() + "://" + ln.Addr().String(), ln: ln}
 	if g.tokens != nil {
 		if d.Token, err = g.tokens.IssueFor("demo", DemoAccounts, 12*time.Hour, time.Now()); err != nil {
 			d.Close()
@@ -502,20 +494,14 @@ func NewDemo(cfg *configs.File, log *slog.Logger) (*Demo, error) {
 // Run runs the simulator and the gateway until ctx ends or one fails.
 func (d *Demo) Run(ctx context.Context) error {
 	eg, ctx := errgroup.WithContext(ctx)
-	eg.Go(func() error { return d.Sim.Run(ctx) })
-	if d.FIX != nil {
-		eg.Go(func() error { return d.FIX.Run(ctx) })
-	}
+	eg.Go(func() error { return d.Venue.Run(ctx) })
 	eg.Go(func() error { return d.Gateway.Run(ctx, d.ln) })
 	return eg.Wait()
 }
 
 // Close releases a Demo that will not be run.
 func (d *Demo) Close() {
-	d.Sim.Close()
-	if d.FIX != nil {
-		d.FIX.Close()
-	}
+	d.Venue.Close()
 	d.Gateway.close()
 	d.ln.Close()
 }
@@ -544,9 +530,8 @@ func wireSimFIX(cfg *configs.File, fa *fixsim.Acceptor) error {
 			u.StoreDir = filepath.Join(dir, "fix-"+u.Name)
 		}
 		for j := range u.Lines {
-			var n int
-			if _, err := fmt.Sscanf(u.Lines[j].Addr, "sim:fix%d", &n); err == nil {
-				if n < 0 || n >= fa.Lines() {
+			if n, ok := simFIXLine(u.Lines[j].Addr); ok {
+				if n >= fa.Lines() {
 					return fmt.Errorf("%w: upstream %s: %s: the FIX simulator has %d lines", configs.ErrConfig, u.Name, u.Lines[j].Addr, fa.Lines())
 				}
 				u.Lines[j].Addr = fa.LineAddr(n)

@@ -112,10 +112,8 @@ func New(cfg Config, entry OrderEntry, reg *prometheus.Registry, log *slog.Logge
 		requests: map[string]request{},
 		pacer:    fix.NewAcceptorPacer(cfg.QueueSize, log),
 	}
-	if cfg.TLS != nil {
-		if a.tls, err = netsec.NewServerTLS(*cfg.TLS, "brokers.tls", log); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-		}
+	if a.tls, err = cfg.serverTLS(log); err != nil {
+		return nil, err
 	}
 	for _, sp := range specs {
 		s := newSession(a, sp)

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -144,6 +145,32 @@ type sessionSpec struct {
 	accounts map[string]bool
 	certCN   string    // "": not checked
 	certSPKI *[32]byte // nil: not checked
+}
+
+// Check validates cfg as New would and reads the files it names (the
+// sessions' password files, the TLS certificate, key and client CAs),
+// without listening or opening a store: what `gateway check-config` asks
+// of the broker acceptor.
+func (cfg Config) Check() error {
+	cfg, _, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	_, err = cfg.serverTLS(nil)
+	return err
+}
+
+// serverTLS loads the listener's TLS certificate, or returns nil without
+// TLS. log may be nil.
+func (cfg *Config) serverTLS(log *slog.Logger) (*netsec.ServerTLS, error) {
+	if cfg.TLS == nil {
+		return nil, nil
+	}
+	st, err := netsec.NewServerTLS(*cfg.TLS, "brokers.tls", log)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return st, nil
 }
 
 // withDefaults validates cfg and returns it with defaults filled, and the

@@ -60,6 +60,13 @@ type Config struct {
 	TakeOver bool `yaml:"take_over"`
 }
 
+// Check validates c as New would, without listening: what `gateway
+// check-config` asks of the simulator's FIX acceptor.
+func (c Config) Check() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults returns a copy of c with the defaults filled and every
 // field checked.
 func (c Config) withDefaults() (Config, error) {
