@@ -109,6 +109,25 @@ func (s *SessionStores) WriteReservation(sid quickfix.SessionID, reserved int, c
 	return nil
 }
 
+// Flush waits until every mutation the session's open store took so far
+// is committed on a quorum and applied (its batches handed over and
+// completed), and returns the store's replication failure, if any. A
+// session without an open store has nothing to flush. A planned step that
+// must not lose the last milliseconds of the store (a handover, a test)
+// calls it; order entry never needs to.
+func (s *SessionStores) Flush(sid quickfix.SessionID) error {
+	s.mu.Lock()
+	st := s.open[sid.String()]
+	s.mu.Unlock()
+	if st == nil {
+		return nil
+	}
+	if err := st.drain(); err != nil {
+		return fmt.Errorf("cluster: session store %s: flush: %w", sid, err)
+	}
+	return nil
+}
+
 // OpenMessages returns the session's store, starting from what the State
 // holds. A store never written is created with both sequence numbers at 1.
 func (s *SessionStores) OpenMessages(sid quickfix.SessionID) (quickfix.MessageStore, error) {
@@ -262,6 +281,17 @@ func (s *messageStore) commit(rec []byte) error {
 		return err
 	}
 	s.append(rec)
+	want := s.taken + uint64(len(s.batches))
+	for s.completed < want && s.err == nil {
+		s.changed.Wait()
+	}
+	return s.err
+}
+
+// drain waits until every batch queued so far is completed.
+func (s *messageStore) drain() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	want := s.taken + uint64(len(s.batches))
 	for s.completed < want && s.err == nil {
 		s.changed.Wait()

@@ -53,6 +53,12 @@ func TestSessionStoreBatches(t *testing.T) {
 			must(st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, msg(seq)))
 		}
 	}
+	if err := ss.Flush(sid); err != nil {
+		t.Fatal(err)
+	}
+	if v := leader.state.session(sid.String()); v.nextSender != st.NextSenderMsgSeqNum() || v.nextTarget != st.NextTargetMsgSeqNum() {
+		t.Errorf("after Flush the State holds next %d/%d; the store %d/%d", v.nextSender, v.nextTarget, st.NextSenderMsgSeqNum(), st.NextTargetMsgSeqNum())
+	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}

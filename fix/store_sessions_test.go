@@ -229,7 +229,7 @@ func TestClusterStoreTakeover(t *testing.T) {
 			if kill {
 				// The saves are committed (not only sent) before the
 				// leader dies, so the next leader must hold them.
-				if err := c.nodes[a].Barrier(0); err != nil {
+				if err := f.sessions.(*cluster.SessionStores).Flush(sid); err != nil {
 					t.Fatal(err)
 				}
 				c.nodes[a].Close()
