@@ -19,14 +19,9 @@ func (a app) OnLogon(quickfix.SessionID)  { a.u.onLogon() }
 func (a app) OnLogout(quickfix.SessionID) { a.u.onLogout() }
 
 // ToAdmin follows every ResendRequest the session sends with a probe
-// (TestRequest), as the broker acceptor does (fix/broker/resend.go):
-// quickfix v0.9.11 drops a message that arrives ahead of the gap fill when
-// the resend started at logon (after a takeover whose replicated target
-// sequence number lagged, say); the Heartbeat answering the probe comes
-// after the venue's whole answer and shows such a gap at once, instead of
-// at the next periodic probe (HeartBtInt later).
+// (ProbeAfter).
 func (a app) ToAdmin(m *quickfix.Message, _ quickfix.SessionID) {
-	if m.IsMsgTypeOf("2") {
+	if ProbeAfter(m) {
 		_ = a.u.pacer.enqueue(newProbe()) // a full queue skips it; the periodic probe follows
 	}
 }

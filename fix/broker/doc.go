@@ -104,7 +104,7 @@
 // by a TestRequest (TestReqID "resend"): quickfix drops a message that
 // arrives ahead of the gap fill of a resend begun at logon, and the
 // Heartbeat answering the TestRequest shows that gap at once, so the
-// message is resent within a round trip (see resend.go).
+// message is resent within a round trip (see resend.go and fix.ProbeAfter).
 //
 // # Transport
 //
