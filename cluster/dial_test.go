@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"errors"
-	"fmt"
-	"net"
 	"slices"
 	"testing"
 	"time"
@@ -18,27 +16,20 @@ type proxiedCluster struct {
 	proxies map[[2]string]*faultproxy.Proxy // {from, to}
 }
 
-// newProxiedCluster starts it. The Raft addresses are reserved first (bound
-// and released) because each proxy, and so each node's DialAddrs, needs
-// its target before the nodes bind.
+// newProxiedCluster starts it. The proxies listen first (their targets set
+// later), each node binds 127.0.0.1:0 with its DialAddrs naming its
+// proxies, then the proxies learn the nodes' addresses and the nodes start
+// with them as peers: no address is reserved and released.
 func newProxiedCluster(t *testing.T) *proxiedCluster {
 	t.Helper()
 	c := &proxiedCluster{testCluster: &testCluster{t: t, events: make(chan leaderEvent, 64)}, proxies: map[[2]string]*faultproxy.Proxy{}}
-	peers := map[string]string{}
-	for i := range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		peers[fmt.Sprintf("n%d", i+1)] = ln.Addr().String()
-		ln.Close()
-	}
-	for from := range peers {
-		for to, addr := range peers {
+	ids := []string{"n1", "n2", "n3"}
+	for _, from := range ids {
+		for _, to := range ids {
 			if from == to {
 				continue
 			}
-			p, err := faultproxy.New(addr)
+			p, err := faultproxy.New("")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,23 +37,28 @@ func newProxiedCluster(t *testing.T) *proxiedCluster {
 			c.proxies[[2]string{from, to}] = p
 		}
 	}
-	for i := range 3 {
-		tn := &testNode{id: fmt.Sprintf("n%d", i+1), dir: t.TempDir()}
+	peers := map[string]string{}
+	for _, id := range ids {
+		tn := &testNode{id: id, dir: t.TempDir()}
 		dial := map[string]string{}
-		for to := range peers {
-			if to != tn.id {
-				dial[to] = c.proxies[[2]string{tn.id, to}].Addr()
+		for _, to := range ids {
+			if to != id {
+				dial[to] = c.proxies[[2]string{id, to}].Addr()
 			}
 		}
-		n, err := New(Config{NodeID: tn.id, DataDir: tn.dir, BindAddr: peers[tn.id], Peers: peers, DialAddrs: dial}, c.sm(tn))
+		n, err := New(Config{NodeID: id, DataDir: tn.dir, BindAddr: "127.0.0.1:0", DialAddrs: dial}, c.sm(tn))
 		if err != nil {
-			t.Fatalf("new %s: %v", tn.id, err)
+			t.Fatalf("new %s: %v", id, err)
 		}
 		tn.node, tn.addr = n, n.Addr()
+		peers[id] = tn.addr
 		c.nodes = append(c.nodes, tn)
 	}
+	for k, p := range c.proxies {
+		p.SetTarget(peers[k[1]])
+	}
 	for _, tn := range c.nodes {
-		c.start(tn, nil)
+		c.start(tn, peers)
 	}
 	t.Cleanup(func() {
 		for _, tn := range c.nodes {

@@ -24,7 +24,7 @@ var ErrClosed = errors.New("faultproxy: closed")
 // Proxy forwards connections from its loopback listener to a target.
 type Proxy struct {
 	ln     net.Listener
-	target string
+	target atomic.Pointer[string] // where connections go (SetTarget)
 
 	cut      atomic.Bool // written with mu held, so that track sees every Cut
 	mu       sync.Mutex
@@ -43,12 +43,18 @@ func New(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("faultproxy: listen: %w", err)
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, unstall: make(chan struct{})}
+	p := &Proxy{ln: ln, conns: map[net.Conn]struct{}{}, unstall: make(chan struct{})}
+	p.target.Store(&target)
 	close(p.unstall)
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
 }
+
+// SetTarget sends the connections accepted from now on to target: for a
+// proxy whose target listens only once the proxy's own address is known
+// (both bound to port 0). Any goroutine.
+func (p *Proxy) SetTarget(target string) { p.target.Store(&target) }
 
 // Addr returns the proxy's listen address.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
@@ -134,7 +140,7 @@ func (p *Proxy) accept() {
 			c.Close()
 			continue
 		}
-		up, err := net.Dial("tcp", p.target)
+		up, err := net.Dial("tcp", *p.target.Load())
 		if err != nil {
 			c.Close()
 			continue
