@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"time"
 )
 
@@ -45,6 +46,13 @@ type Config struct {
 	// "127.0.0.1:0": an ephemeral port, reported by Node.Addr. A node that
 	// restarts must come back on the address its peers know it by.
 	BindAddr string
+
+	// Listener, when set, is the Raft transport's listener, already bound
+	// (by a process that must know every member's port before any node
+	// exists, such as the one-process demo cluster); BindAddr is then
+	// ignored and the listener's address is advertised. The Node owns it
+	// from New on and closes it. Zero value: the transport binds BindAddr.
+	Listener net.Listener
 
 	// DataDir holds raft.db (log and stable store, bbolt) and snapshots/.
 	// Required; created if missing.

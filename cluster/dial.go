@@ -3,6 +3,8 @@ package cluster
 import (
 	"fmt"
 	"maps"
+	"net"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -43,21 +45,44 @@ func (d *dialer) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
 	return "", fmt.Errorf("cluster: no address known for member %q", id)
 }
 
-// newTCPTransport binds the Raft TCP transport of cfg, dialling members
-// through d (filled with cfg's maps and the bound address).
+// newTCPTransport binds the Raft TCP transport of cfg (or takes
+// cfg.Listener), dialling members through d (filled with cfg's maps and the
+// bound address).
 func newTCPTransport(cfg Config, d *dialer) (*raft.NetworkTransport, error) {
 	d.self, d.dial, d.peers = cfg.NodeID, maps.Clone(cfg.DialAddrs), maps.Clone(cfg.Peers)
-	tcp, err := raft.NewTCPTransportWithConfig(cfg.BindAddr, nil, &raft.NetworkTransportConfig{
+	tcfg := &raft.NetworkTransportConfig{
 		ServerAddressProvider: d,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name: "raft-net", Output: cfg.LogOutput, Level: hclog.LevelFromString(cfg.LogLevel),
 		}),
 		MaxPool: cfg.MaxPool,
 		Timeout: cfg.TransportTimeout,
-	})
+	}
+	if cfg.Listener != nil {
+		addr, ok := cfg.Listener.Addr().(*net.TCPAddr)
+		if !ok || addr.IP.IsUnspecified() {
+			return nil, fmt.Errorf("cluster: listener %s: want a TCP listener on a specific IP", cfg.Listener.Addr())
+		}
+		tcfg.Stream = streamLayer{cfg.Listener}
+		tcp := raft.NewNetworkTransportWithConfig(tcfg)
+		d.local = string(tcp.LocalAddr())
+		return tcp, nil
+	}
+	tcp, err := raft.NewTCPTransportWithConfig(cfg.BindAddr, nil, tcfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: listen on %s: %w", cfg.BindAddr, err)
 	}
 	d.local = string(tcp.LocalAddr())
 	return tcp, nil
+}
+
+// streamLayer is the Raft transport's raft.StreamLayer over a listener
+// bound by someone else (Config.Listener): it accepts there and dials plain
+// TCP. Safe for concurrent use, as its listener is.
+type streamLayer struct{ net.Listener }
+
+// Dial connects to a member's Raft address within timeout.
+func (s streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	return d.Dial("tcp", string(addr))
 }

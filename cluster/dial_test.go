@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -124,5 +126,56 @@ func TestDialAddrsThroughProxies(t *testing.T) {
 	}
 	if leader.node.IsLeader() {
 		t.Errorf("%s leads again after healing", leader.id)
+	}
+}
+
+// TestGivenListener runs a cluster whose transports accept on listeners
+// bound before any node existed (Config.Listener), the peers known from
+// them, and checks that a listener New refuses is closed.
+func TestGivenListener(t *testing.T) {
+	c := &testCluster{t: t, events: make(chan leaderEvent, 64)}
+	peers := map[string]string{}
+	for i := range 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn := &testNode{id: fmt.Sprintf("n%d", i+1), dir: t.TempDir()}
+		n, err := New(Config{NodeID: tn.id, DataDir: tn.dir, BindAddr: "127.0.0.1:1", Listener: ln}, c.sm(tn))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Addr() != ln.Addr().String() {
+			t.Fatalf("%s advertises %s, want its listener's %s", tn.id, n.Addr(), ln.Addr())
+		}
+		tn.node, tn.addr = n, n.Addr()
+		peers[tn.id] = tn.addr
+		c.nodes = append(c.nodes, tn)
+	}
+	for _, tn := range c.nodes {
+		c.start(tn, peers)
+	}
+	t.Cleanup(func() {
+		for _, tn := range c.nodes {
+			c.kill(tn)
+		}
+	})
+	leader := c.waitLeader("")
+	acked := applyN(t, leader.node, "given", 5)
+	for _, f := range c.followers(leader) {
+		if got := f.fsm.waitLen(t, len(acked)); !slices.Equal(got, acked) {
+			t.Errorf("%s fsm = %v, want %v", f.id, got, acked)
+		}
+	}
+
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{NodeID: "x", DataDir: t.TempDir(), Listener: ln}, newMemFSM()); err == nil {
+		t.Fatal("New took a listener on an unspecified address: it cannot be advertised")
+	}
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("the refused listener was left open: Accept = %v", err)
 	}
 }

@@ -54,12 +54,18 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 
 // newNode is New with an optional transport in place of TCP (tests use
 // raft's in-memory transport to cut links).
-func newNode(cfg Config, sm StateMachine, trans raft.Transport) (*Node, error) {
+func newNode(cfg Config, sm StateMachine, trans raft.Transport) (_ *Node, err error) {
+	if ln := cfg.Listener; ln != nil {
+		defer func() {
+			if err != nil {
+				ln.Close()
+			}
+		}()
+	}
 	if sm == nil {
 		return nil, errors.New("cluster: nil StateMachine")
 	}
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	if cfg, err = cfg.withDefaults(); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {

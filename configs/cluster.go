@@ -49,6 +49,12 @@ type ClusterNode struct {
 	// order-entry WebSocket connections to the leader's. Empty: this
 	// member's followers refuse order entry (orders.not_leader) instead.
 	HTTP string `yaml:"http"`
+	// Brokers is the member's broker FIX listener as the other members
+	// reach it (a specific IP and port, like raft): a follower relays a
+	// broker's connection to the leader's, which alone serves the broker
+	// sessions. Empty: this member's followers close broker connections
+	// instead (a broker's engine then tries its next address).
+	Brokers string `yaml:"brokers"`
 }
 
 // validate checks the section; it is called only when the section is set.
@@ -76,6 +82,9 @@ func (c *Cluster) validate() error {
 			if u, err := url.Parse(n.HTTP); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
 				return fmt.Errorf("cluster.nodes[%d].http %q: want http://host:port or https://host:port", i, n.HTTP)
 			}
+		}
+		if n.Brokers != "" && !specificAddr(n.Brokers) {
+			return fmt.Errorf("cluster.nodes[%d].brokers %q: want a specific IP and port, such as 10.0.0.1:9878", i, n.Brokers)
 		}
 		self = self || n.ID == c.NodeID
 	}

@@ -1,6 +1,8 @@
 package fix
 
 import (
+	"log/slog"
+
 	"github.com/quickfixgo/quickfix"
 )
 
@@ -36,3 +38,36 @@ type SessionStores interface {
 	// have lost its tail. It must not be empty.
 	Owner() string
 }
+
+// ReplicatedStores is a quickfix.MessageStoreFactory keeping every
+// session's store in a SessionStores, under the rules the Upstream applies
+// to its own (see SessionStores): the reservation bounds every sender
+// MsgSeqNum used, and a store another owner left unclean resumes at its
+// reservation (the peer asks for the skipped numbers and gets a gap fill).
+// The broker acceptor of a clustered gateway uses it, so that the leader
+// that takes over resumes the brokers' sessions.
+//
+// quickfix calls Create once per session; Close is called once, after the
+// sessions stopped. Both may be called from any goroutine.
+type ReplicatedStores struct {
+	f storeFactory
+}
+
+var _ quickfix.MessageStoreFactory = (*ReplicatedStores)(nil)
+
+// NewReplicatedStores returns the factory of stores kept in sessions. log
+// may be nil.
+func NewReplicatedStores(sessions SessionStores, log *slog.Logger) *ReplicatedStores {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &ReplicatedStores{f: storeFactory{sessions: sessions, log: log}}
+}
+
+// Create implements quickfix.MessageStoreFactory.
+func (r *ReplicatedStores) Create(sid quickfix.SessionID) (quickfix.MessageStore, error) {
+	return r.f.Create(sid)
+}
+
+// Close closes every store created, marking each clean.
+func (r *ReplicatedStores) Close() error { return r.f.close() }

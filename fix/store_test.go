@@ -192,3 +192,38 @@ func TestStoreResumeInbound(t *testing.T) {
 		f2.close()
 	}
 }
+
+// TestLastReports checks that the last report of each ClOrdID wins and
+// that other messages, and messages at or above the next sender sequence
+// number, are ignored.
+func TestLastReports(t *testing.T) {
+	f, sid := newTestStoreFactory(t, t.TempDir())
+	st, err := f.Create(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	msgs := []string{
+		"8=FIX.4.4\x0135=8\x0134=1\x0111=a\x0139=A\x0114=0\x01",
+		"8=FIX.4.4\x0135=D\x0134=2\x0111=b\x01",
+		"8=FIX.4.4\x0135=8\x0134=3\x0111=a\x0139=1\x0114=100\x01",
+		"8=FIX.4.4\x0135=8\x0134=4\x0111=c\x0139=0\x01",
+	}
+	for i, m := range msgs {
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(st.NextSenderMsgSeqNum(), []byte(m)); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	// Saved but not counted as sent: ignored.
+	if err := st.SaveMessage(st.NextSenderMsgSeqNum(), []byte("8=FIX.4.4\x0135=8\x0134=5\x0111=a\x0139=2\x0114=200\x01")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LastReports(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]StoredReport{"a": {'1', 100}, "c": {'0', -1}}
+	if len(got) != len(want) || got["a"] != want["a"] || got["c"] != want["c"] {
+		t.Fatalf("LastReports = %v, want %v", got, want)
+	}
+}

@@ -572,6 +572,21 @@ func (m *Manager) Get(account, clOrdID string) (Order, bool) {
 	return Order{}, false
 }
 
+// OrdersFrom returns a copy of every order entered from src, in entry
+// order (a broker session's orders, restated by an acceptor that took the
+// session over).
+func (m *Manager) OrdersFrom(src Source) []Order {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Order
+	for _, o := range m.list {
+		if o.Source == src {
+			out = append(out, *o)
+		}
+	}
+	return out
+}
+
 // List limits: a page holds DefaultListLimit orders unless the caller asks
 // for another number, and never more than MaxListLimit.
 const (

@@ -19,6 +19,7 @@ import (
 	"sgw/cluster"
 	"sgw/configs"
 	"sgw/fix"
+	"sgw/fix/broker"
 	"sgw/netsec"
 	"sgw/orders"
 	"sgw/risk"
@@ -56,6 +57,73 @@ type clustered struct {
 	// the server closes its trading clients, which connect again and are
 	// forwarded to the new leader.
 	onTermEnd func()
+	// brokers, when set (before run, by serveBrokers), serves the broker
+	// FIX sessions during each term.
+	brokers *brokerTerms
+}
+
+// brokerTerms is what each term's broker acceptor is built from.
+type brokerTerms struct {
+	cfg   broker.Config
+	reg   *prometheus.Registry
+	log   *slog.Logger
+	front *brokerFront
+}
+
+// serveBrokers sets the node up to serve the broker sessions of bc while
+// it leads: it validates bc and binds the brokers' listener (the front),
+// which relays to the leader while this node follows. The sessions' stores
+// are replicated (sealed with the cluster's keys, when it has them).
+func (c *clustered) serveBrokers(bc broker.Config, cc *configs.Cluster, reg *prometheus.Registry, log *slog.Logger) error {
+	bc.Keys, bc.Stores = nil, c.stores
+	if err := bc.Check(); err != nil {
+		return err
+	}
+	members := map[string]string{}
+	var hosts []string
+	for _, m := range cc.Nodes {
+		if m.Brokers != "" {
+			members[m.ID] = m.Brokers
+			host, _, _ := net.SplitHostPort(m.Brokers) // validated by configs
+			hosts = append(hosts, host)
+		}
+	}
+	proxy := trustHosts(bc.ProxyProtocol, hosts)
+	listen := bc.Listen
+	if listen == "" {
+		listen = broker.DefaultListen
+	}
+	front, err := newBrokerFront(listen, proxy, members, cc.NodeID, func() string {
+		if !c.started.Load() {
+			return ""
+		}
+		id, _ := c.node.Leader()
+		return id
+	}, log)
+	if err != nil {
+		return err
+	}
+	// The front reads the PROXY headers; the acceptor sees the brokers'
+	// own addresses.
+	bc.ProxyProtocol = nil
+	c.brokers = &brokerTerms{cfg: bc, reg: reg, log: log, front: front}
+	return nil
+}
+
+// startBrokers starts the broker acceptor of term t, whose manager is
+// open; it ends with the term.
+func (c *clustered) startBrokers(ctx context.Context, t *term, fail func(error)) {
+	b := c.brokers
+	bc := b.cfg
+	ln := b.front.open()
+	bc.Listener, bc.Term, bc.Restate = ln, t.epoch, true
+	a, err := broker.New(bc, t.m, b.reg, b.log)
+	if err != nil {
+		ln.Close()
+		fail(fmt.Errorf("system: broker acceptor: %w", err))
+		return
+	}
+	t.wg.Go(func() { fail(a.Run(ctx)) })
 }
 
 // termConfig is what each term builds its manager and sessions from.
@@ -78,11 +146,12 @@ type term struct {
 	failed chan error // the first component error, buffered
 }
 
-// newClustered opens the node (binding its Raft address) and the
-// replicated state, sealed with keys when they are set. cc.DataDir "" is
-// refused here; the demo fills it.
-func newClustered(cc *configs.Cluster, terms termConfig, keys *atrest.KeyRing, log *slog.Logger) (*clustered, error) {
+// newClustered opens the node (binding its Raft address, or taking raftLn
+// when it is not nil) and the replicated state, sealed with keys when they
+// are set. cc.DataDir "" is refused here; the demo fills it.
+func newClustered(cc *configs.Cluster, raftLn net.Listener, terms termConfig, keys *atrest.KeyRing, log *slog.Logger) (*clustered, error) {
 	ncfg := cc.Node()
+	ncfg.Listener = raftLn
 	if ncfg.DataDir == "" {
 		return nil, fmt.Errorf("%w: cluster.data_dir is required", configs.ErrConfig)
 	}
@@ -288,6 +357,9 @@ func (c *clustered) startTerm(epoch uint64) (*term, error) {
 		t.wg.Go(func() { fail(c.publish(ctx, epoch)) })
 	}
 	c.entry.set(m)
+	if c.brokers != nil {
+		c.startBrokers(ctx, t, fail)
+	}
 	c.log.Info("cluster: leading; order entry open", "epoch", epoch, "records_replayed", n, "took", time.Since(start))
 	return t, nil
 }
@@ -377,11 +449,22 @@ func (c *clustered) drain(ctx context.Context) error {
 func trustMembers(pc *netsec.ProxyConfig, members map[string]*url.URL) *netsec.ProxyConfig {
 	var hosts []string
 	for _, u := range members {
-		if ip := net.ParseIP(u.Hostname()); ip != nil {
+		hosts = append(hosts, u.Hostname())
+	}
+	return trustHosts(pc, hosts)
+}
+
+// trustHosts adds hosts (the members' IPs; names are skipped) to pc's
+// trusted peers, as trustMembers does.
+func trustHosts(pc *netsec.ProxyConfig, names []string) *netsec.ProxyConfig {
+	var hosts []string
+	for _, h := range names {
+		if ip := net.ParseIP(h); ip != nil {
 			hosts = append(hosts, ip.String())
 		}
 	}
 	slices.Sort(hosts) // a stable configuration, whatever the map's order
+	hosts = slices.Compact(hosts)
 	if len(hosts) == 0 {
 		return pc
 	}

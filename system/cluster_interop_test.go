@@ -3,12 +3,15 @@ package system
 import (
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"sgw/cluster"
 	"sgw/fix/qfcpp"
+	"sgw/internal/freeport"
 	"sgw/journal"
 )
 
@@ -115,6 +118,135 @@ func TestInteropClusterKill9Leader(t *testing.T) {
 	slices.Sort(takeovers)
 	t.Logf("%d orders sent, %d acknowledged to the client, %d journaled, %d refused; %d reached the venue first as a new leader's PossResend",
 		len(ids), len(heard), len(uids), refused, possResent)
+	t.Logf("%d kills of the leader; takeover (kill to the venue's Logon of the new leader's session): min %v, median %v, max %v",
+		kills, takeovers[0], takeovers[len(takeovers)/2], takeovers[len(takeovers)-1])
+}
+
+// TestInteropClusterBrokerKill9 runs a broker on QuickFIX C++ (our
+// initiator, given every member's broker address as its alternates)
+// against a 3-node cluster in front of QuickFIX C++'s executor. Only the
+// leader serves the broker session (a follower the broker reaches relays
+// its connection there, with a PROXY v2 header), on the replicated session
+// store. The leader is killed with SIGKILL while the broker streams
+// orders, a few times: the broker's engine reconnects, the new leader
+// resumes the session where the replicated store left it (the sequence
+// numbers skip to its reservation; the broker's orders it lacks come back
+// by resend recovery, PossDup, and are entered once) and restates every
+// order whose last stored report is behind. At the end every order the
+// gateway journaled reached the executor once and was filled there once,
+// and the broker was told so without asking; every other order is unknown
+// to the gateway, and the broker's status request says so.
+func TestInteropClusterBrokerKill9(t *testing.T) {
+	const kills, perRound = 3, 30
+	v := startQFVenue(t, qfOpts{begin: qfcpp.FIX44, shared: true})
+	nodes := clusterNodes(t, v.cfg)
+	baddrs := freeport.Take(t, len(nodes))
+	members := nodes[0].cfg.Cluster.Nodes // one list, shared by the nodes' configurations
+	for i := range members {
+		members[i].Brokers = baddrs[i]
+	}
+	for _, n := range nodes {
+		n.start(t)
+	}
+	tok := token(t, v.cfg)
+	logons := 0 // the venue's Logons to the core session before the last kill
+	loggedOn := func() bool { return v.logons("core") > logons }
+	waitLeaderLoggedOn(t, nodes, loggedOn)
+	settings := map[string]string{}
+	for i, a := range baddrs[1:] {
+		host, port, _ := net.SplitHostPort(a)
+		settings[fmt.Sprintf("SocketConnectHost%d", i+1)] = host
+		settings[fmt.Sprintf("SocketConnectPort%d", i+1)] = port
+	}
+	b := v.kit.StartInitiator(t, qfcpp.Broker{Addr: baddrs[0], SenderCompID: "BROKER1", TargetCompID: "SGW", Password: "demo", Settings: settings})
+	if err := b.AwaitLogon(v.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	var takeovers []time.Duration
+	for k := range kills {
+		leader := waitLeaderLoggedOn(t, nodes, loggedOn)
+		logons = v.logons("core")
+		var killed time.Time
+		for i := range perRound {
+			if i == perRound/2 {
+				killed = time.Now()
+				leader.child.kill(t)
+				leader.child = nil
+			}
+			id := fmt.Sprintf("bk%d-%d", k, i)
+			ids = append(ids, id)
+			// A request sent while the session is down is stored by the
+			// engine and goes out by resend recovery after its next logon.
+			if _, err := b.Send(v.ctx, qfcpp.Request{MsgType: "D", ClOrdID: id, Account: "A1", Symbol: "601318",
+				SecurityExchange: "XSHG", Side: '1', OrderQty: 100, Price: "45.60"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		next := waitLeaderLoggedOn(t, nodes, loggedOn)
+		takeovers = append(takeovers, time.Since(killed))
+		if next == leader {
+			t.Fatal("the killed node leads")
+		}
+		leader.start(t)
+	}
+	leader := waitLeaderLoggedOn(t, nodes, loggedOn)
+	probe := newTrader(t, leader.child.base, tok)
+	status := map[string]string{}
+	for _, id := range ids {
+		for status[id] = probe.statusOf(id); status[id] == "pending_new" || status[id] == "new"; status[id] = probe.statusOf(id) {
+			time.Sleep(20 * time.Millisecond) // no change notification for another client's order; poll
+		}
+	}
+	// Every order the gateway has is filled, and the broker heard of it
+	// without asking (a report, its resend or a restatement).
+	told := 0
+	for _, id := range ids {
+		if status[id] != "filled" {
+			continue
+		}
+		if _, err := b.AwaitApp(v.ctx, func(m qfcpp.Message) bool {
+			return m.Type() == "8" && m.Get(11) == id && m.Get(39) == "2"
+		}); err != nil {
+			t.Errorf("%s is filled at the gateway; the broker was never told: %v", id, err)
+		}
+		told++
+	}
+	// The others the gateway does not know, and says so when asked.
+	for _, id := range ids {
+		if status[id] == "filled" {
+			continue
+		}
+		if !strings.HasPrefix(status[id], "error: ") {
+			t.Errorf("%s: status %q at the gateway; want filled or unknown", id, status[id])
+			continue
+		}
+		if _, err := b.Send(v.ctx, qfcpp.Request{MsgType: "H", ClOrdID: id, Account: "A1", Side: '1'}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.AwaitApp(v.ctx, func(m qfcpp.Message) bool {
+			return m.Type() == "8" && m.Get(11) == id && m.Get(39) == "8"
+		}); err != nil {
+			t.Errorf("%s: unknown to the gateway; the broker's status request got no reject: %v", id, err)
+		}
+	}
+	for _, n := range nodes {
+		if n != leader && n.child != nil {
+			n.child.term(t)
+		}
+	}
+	leader.child.term(t)
+	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
+		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, nil, fn)
+	}))
+	for _, id := range ids {
+		if _, ok := uids[id]; ok != (status[id] == "filled") {
+			t.Errorf("%s: journaled %v, status %q at the last leader", id, ok, status[id])
+		}
+	}
+	checkFilledOnceIn(t, v, "core", uids, count, ids, func(id string) string { return status[id] })
+	slices.Sort(takeovers)
+	t.Logf("%d broker orders sent, %d journaled and filled (the broker told of each), %d unknown to the gateway", len(ids), told, len(ids)-told)
 	t.Logf("%d kills of the leader; takeover (kill to the venue's Logon of the new leader's session): min %v, median %v, max %v",
 		kills, takeovers[0], takeovers[len(takeovers)/2], takeovers[len(takeovers)-1])
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"sgw/cluster"
 	"sgw/configs"
 	"sgw/gateway/mdclient"
+	"sgw/internal/freeport"
 	"sgw/journal"
 )
 
@@ -27,24 +27,6 @@ type clusterNode struct {
 
 // start starts (or restarts) the node's process.
 func (n *clusterNode) start(t *testing.T) { n.child = startChildAt(t, n.cfg, n.http) }
-
-// freeAddrs reserves n loopback TCP addresses for the nodes' Raft
-// transports: every member must know every address before the first
-// start (bootstrap), so they cannot be port 0. Each is bound and released;
-// a node restarts on its address.
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, ln.Addr().String())
-		ln.Close()
-	}
-	return out
-}
 
 // startCluster starts three gateway processes as one cluster on the
 // venue.
@@ -67,7 +49,7 @@ func startClusterOn(t *testing.T, cfg *configs.File) []*clusterNode {
 // change one node's.
 func clusterNodes(t *testing.T, base *configs.File) []*clusterNode {
 	t.Helper()
-	addrs := freeAddrs(t, 6) // Raft, then HTTP
+	addrs := freeport.Take(t, 6) // Raft, then HTTP: known to every member before the first start
 	var members []configs.ClusterNode
 	for i := range 3 {
 		members = append(members, configs.ClusterNode{ID: fmt.Sprintf("n%d", i+1), Raft: addrs[i], HTTP: "http://" + addrs[3+i]})

@@ -80,20 +80,27 @@ func NewDemoCluster(load func() (*configs.File, error), n int, log *slog.Logger)
 	if dc.Dir, err = os.MkdirTemp("", "sgw-demo-cluster-"); err != nil {
 		return nil, fmt.Errorf("system: demo cluster directory: %w", err)
 	}
-	// Every node's HTTP listener is bound first (its URL is in every
-	// node's cluster section); Raft ports are reserved by listening on
-	// port 0 and closing, the node binding them again.
+	// Every node's HTTP and Raft listeners are bound first (their
+	// addresses are in every node's cluster section); each node then takes
+	// its own.
 	members := make([]configs.ClusterNode, n)
+	raftLns := make([]net.Listener, n)
+	defer func() {
+		for _, ln := range raftLns {
+			if ln != nil { // not taken by a node
+				ln.Close()
+			}
+		}
+	}()
 	for i := range members {
-		raft, err := freePort()
-		if err != nil {
-			return nil, err
+		if raftLns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("system: demo node raft listen: %w", err)
 		}
 		nd, err := dc.listen(fmt.Sprintf("n%d", i+1), configs.RoleIngest, base)
 		if err != nil {
 			return nil, err
 		}
-		members[i] = configs.ClusterNode{ID: nd.ID, Raft: raft, HTTP: nd.BaseURL}
+		members[i] = configs.ClusterNode{ID: nd.ID, Raft: raftLns[i].Addr().String(), HTTP: nd.BaseURL}
 	}
 	if _, err := dc.listen("edge", configs.RoleEdge, base); err != nil {
 		return nil, err
@@ -116,7 +123,13 @@ func NewDemoCluster(load func() (*configs.File, error), n int, log *slog.Logger)
 			}
 			cfg.Cluster = &configs.Cluster{NodeID: nd.ID, DataDir: filepath.Join(dc.Dir, nd.ID), Nodes: members}
 		}
-		if nd.Gateway, err = New(cfg, log.With("node", nd.ID)); err != nil {
+		var raftLn net.Listener
+		for i, m := range members {
+			if m.ID == nd.ID {
+				raftLn, raftLns[i] = raftLns[i], nil
+			}
+		}
+		if nd.Gateway, err = newGateway(cfg, log.With("node", nd.ID), raftLn); err != nil {
 			return nil, fmt.Errorf("system: demo node %s: %w", nd.ID, err)
 		}
 	}
@@ -147,16 +160,6 @@ func (dc *DemoCluster) listen(id, role string, cfg *configs.File) (*DemoNode, er
 	nd := &DemoNode{ID: id, Role: role, BaseURL: scheme + "://" + ln.Addr().String(), ln: ln}
 	dc.Nodes = append(dc.Nodes, nd)
 	return nd, nil
-}
-
-// freePort returns a loopback address with a port free a moment ago.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("system: reserve a port: %w", err)
-	}
-	addr := ln.Addr().String()
-	return addr, ln.Close()
 }
 
 // Run runs the simulator and every node until ctx ends or one fails, then

@@ -23,6 +23,7 @@ import (
 	"sgw/auth"
 	"sgw/configs"
 	"sgw/fix"
+	"sgw/fix/broker"
 	"sgw/gateway/mdclient"
 	"sgw/journal"
 	"sgw/orders"
@@ -47,6 +48,10 @@ type childSpec struct {
 	Listen string `json:"listen,omitempty"`
 	// Storage, when set, is the child's storage section (encryption).
 	Storage *configs.Storage `json:"storage,omitempty"`
+	// Brokers, when set, is the child's brokers section: a cluster member
+	// whose cluster.nodes entry names a brokers address serves the broker
+	// sessions there (see startChildAt).
+	Brokers *broker.Config `json:"brokers,omitempty"`
 }
 
 // TestGatewayChildProcess is not a test: the restart tests run the test
@@ -73,6 +78,7 @@ func TestGatewayChildProcess(t *testing.T) {
 	cfg.Orders.Journal = spec.Journal
 	cfg.Cluster = spec.Cluster
 	cfg.Storage = spec.Storage
+	cfg.Brokers = spec.Brokers
 	for i := range cfg.Orders.Upstreams {
 		u := &cfg.Orders.Upstreams[i]
 		u.StoreDir = spec.StoreDirs[u.Name]
@@ -154,6 +160,15 @@ func startChildAt(t *testing.T, cfg *configs.File, listen string) *child {
 	t.Helper()
 	spec := childSpec{Listen: listen, Journal: cfg.Orders.Journal, StoreDirs: map[string]string{}, Lines: map[string][]string{},
 		Begin: map[string]string{}, Log: os.Getenv("SGW_TEST_LOG") != "", Cluster: cfg.Cluster, Storage: cfg.Storage}
+	if cc := cfg.Cluster; cc != nil && cfg.Brokers != nil {
+		for _, m := range cc.Nodes {
+			if m.ID == cc.NodeID && m.Brokers != "" {
+				bc := *cfg.Brokers
+				bc.Listen = m.Brokers
+				spec.Brokers = &bc
+			}
+		}
+	}
 	for _, u := range cfg.Orders.Upstreams {
 		spec.StoreDirs[u.Name] = u.StoreDir
 		spec.Begin[u.Name] = u.BeginString

@@ -26,28 +26,15 @@ type partitionedCluster struct {
 func startPartitionedCluster(t *testing.T, v *venue) *partitionedCluster {
 	t.Helper()
 	pc := &partitionedCluster{nodes: clusterNodes(t, v.cfg), raft: map[[2]string]*faultproxy.Proxy{}, lines: map[string][]*faultproxy.Proxy{}}
-	// The nodes' Raft and HTTP addresses were reserved and released
-	// (freeAddrs): a proxy listening on port 0 must not take one.
-	reserved := map[string]bool{}
-	for _, n := range pc.nodes {
-		reserved[n.http] = true
-		for _, m := range n.cfg.Cluster.Nodes {
-			reserved[m.Raft] = true
-		}
-	}
+	// The nodes' addresses are below the ephemeral range (freeport): a
+	// proxy listening on port 0 cannot take one.
 	proxy := func(target string) *faultproxy.Proxy {
-		for {
-			p, err := faultproxy.New(target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if reserved[p.Addr()] {
-				p.Close()
-				continue
-			}
-			t.Cleanup(func() { p.Close() })
-			return p
+		p, err := faultproxy.New(target)
+		if err != nil {
+			t.Fatal(err)
 		}
+		t.Cleanup(func() { p.Close() })
+		return p
 	}
 	for _, n := range pc.nodes {
 		cc := n.cfg.Cluster

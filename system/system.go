@@ -68,7 +68,19 @@ type runFeed interface {
 }
 
 // New constructs the gateway described by cfg.
-func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
+func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) { return newGateway(cfg, log, nil) }
+
+// newGateway is New with the cluster's Raft listener already bound
+// (cluster.Config.Listener; nil: the node binds its configured address).
+// The gateway owns raftLn from the call on, on error too.
+func newGateway(cfg *configs.File, log *slog.Logger, raftLn net.Listener) (_ *Gateway, err error) {
+	if raftLn != nil {
+		defer func() {
+			if err != nil {
+				raftLn.Close()
+			}
+		}()
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), ReadBuild().Collector())
 	books, bus, err := buildBooks(cfg, reg, log)
@@ -127,7 +139,7 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 			g.close()
 			return nil, err
 		}
-		if g.clu, err = newClustered(cfg.Cluster, tc, g.keys, log.With("component", "cluster")); err != nil {
+		if g.clu, err = newClustered(cfg.Cluster, raftLn, tc, g.keys, log.With("component", "cluster")); err != nil {
 			g.close()
 			return nil, err
 		}
@@ -136,7 +148,7 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 			bus.byTerm, g.clu.publish = true, bus.pub.RunEpoch
 		}
 		g.drainTimeout = tc.drain
-		deps.Orders, deps.Admin, deps.Cluster, deps.Forward, entry = g.clu.entry, g.clu.entry, g.clu, g.clu, g.clu.entry
+		deps.Orders, deps.Admin, deps.Cluster, deps.Forward = g.clu.entry, g.clu.entry, g.clu, g.clu
 		reg.MustRegister(gateway.NewOrdersCollector(g.clu.entry), g.clu.collector())
 	case cfg.Orders != nil:
 		if err := g.buildOrders(cfg, reg, log); err != nil {
@@ -146,7 +158,14 @@ func New(cfg *configs.File, log *slog.Logger) (*Gateway, error) {
 		deps.Orders, deps.Admin, entry = g.orders, g.orders, g.orders
 		reg.MustRegister(gateway.NewOrdersCollector(g.orders))
 	}
-	if cfg.Brokers != nil && entry != nil {
+	switch {
+	case cfg.Brokers != nil && g.clu != nil:
+		// Only the leader serves the broker sessions, a term at a time.
+		if err := g.clu.serveBrokers(*cfg.Brokers, cfg.Cluster, reg, log.With("component", "broker")); err != nil {
+			g.close()
+			return nil, err
+		}
+	case cfg.Brokers != nil && entry != nil:
 		bc := *cfg.Brokers
 		bc.Keys = g.keys
 		if g.brokers, err = broker.New(bc, entry, reg, log.With("component", "broker")); err != nil {
@@ -276,6 +295,9 @@ func (g *Gateway) close() {
 	if g.brokers != nil {
 		g.brokers.Close()
 	}
+	if g.clu != nil && g.clu.brokers != nil {
+		g.clu.brokers.front.close()
+	}
 	g.bus.close()
 }
 
@@ -312,7 +334,7 @@ func (g *Gateway) Books() *orderbook.Engine { return g.books }
 // It logs the start and the stop with the reason. ln, when not nil, is the
 // HTTP listener to serve on; otherwise the configured address.
 func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
-	g.log.Info("gateway starting", "orders", g.orders != nil, "upstreams", len(g.upstreams), "brokers", g.brokers != nil)
+	g.log.Info("gateway starting", "orders", g.orders != nil, "upstreams", len(g.upstreams), "brokers", g.brokers != nil || (g.clu != nil && g.clu.brokers != nil))
 	failed := make(chan error, 1)
 	fail := func(err error) {
 		if err != nil {
@@ -329,6 +351,9 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	server, upstreams, core := &stages[0], &stages[1], &stages[2]
 	if g.brokers != nil {
 		server.start(func() error { return g.brokers.Run(server.ctx) }, fail)
+	}
+	if g.clu != nil && g.clu.brokers != nil {
+		server.start(func() error { return g.clu.brokers.front.run(server.ctx) }, fail)
 	}
 	server.start(func() error {
 		if ln != nil {

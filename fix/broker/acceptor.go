@@ -27,6 +27,7 @@ type OrderEntry interface {
 	Cancel(orders.CancelRequest) (orders.Order, error)
 	Replace(orders.ReplaceRequest) (orders.Order, error)
 	Get(account, clOrdID string) (orders.Order, bool)
+	OrdersFrom(src orders.Source) []orders.Order
 	Register(src orders.Source, sink orders.Sink)
 	Unregister(src orders.Source)
 	Disconnected(src orders.Source) int
@@ -65,6 +66,10 @@ type Acceptor struct {
 	// request an order event answers.
 	reqMu    sync.Mutex
 	requests map[string]request
+
+	// kept holds the sessions' stores when Config.Restate is set; set by
+	// Run before the sessions start.
+	kept *keptStores
 
 	// sendHook, if set before use, receives what would be queued on a
 	// session's pacer (tests).
@@ -121,8 +126,13 @@ func New(cfg Config, entry OrderEntry, reg *prometheus.Registry, log *slog.Logge
 		a.anyAllowed = append(a.anyAllowed, sp.allowed...)
 		m.sessionUp.WithLabelValues(sp.id.TargetCompID).Set(0)
 	}
-	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("broker: listen %s: %w", cfg.Listen, err)
+	if cfg.Term != 0 {
+		a.epoch = "T" + strconv.FormatUint(cfg.Term, 36) + "."
+	}
+	if a.ln = cfg.Listener; a.ln == nil {
+		if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("broker: listen %s: %w", cfg.Listen, err)
+		}
 	}
 	if a.settings, err = cfg.settings(a.ln.Addr().(*net.TCPAddr).Port, specs); err != nil {
 		a.ln.Close()
@@ -166,9 +176,13 @@ func (a *Acceptor) Run(ctx context.Context) (err error) {
 			a.entry.Unregister(s.src)
 		}
 	}()
-	st := newStores(a.settings, a.cfg)
+	var st storeFactory = newStores(a.settings, a.cfg)
+	if a.cfg.Stores != nil {
+		st = fix.NewReplicatedStores(a.cfg.Stores, a.log)
+	}
+	st = a.keep(st)
 	defer func() {
-		if cerr := st.close(); cerr != nil && err == nil {
+		if cerr := st.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}()

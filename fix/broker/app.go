@@ -25,6 +25,7 @@ func (x app) OnLogon(sid quickfix.SessionID) {
 		return
 	}
 	s.loggedOn.Store(true)
+	s.restate() // queued behind what the pacer holds for the session
 	x.a.pacer.OnLogon(sid)
 	x.a.m.sessionUp.WithLabelValues(s.id.TargetCompID).Set(1)
 	x.a.log.Info("broker: logged on", "broker", s.id.TargetCompID, "begin_string", s.id.BeginString)

@@ -98,6 +98,28 @@ type Config struct {
 	// the broker's address from the header. Nil means no header is
 	// accepted from anyone.
 	ProxyProtocol *netsec.ProxyConfig `yaml:"proxy_protocol"`
+
+	// Listener, when set, is where the brokers' connections come from in
+	// place of a listener bound on Listen: a clustered gateway's front,
+	// which hands the leader's acceptor its connections and relays the
+	// others to the leader. The Acceptor owns it (Run and Close close it).
+	// Nil means New binds Listen.
+	Listener net.Listener `yaml:"-"`
+	// Stores, when set, keeps the sessions' stores and their reservations
+	// there (fix.ReplicatedStores) in place of files in StoreDir: a
+	// clustered gateway's replicated stores, so that the next leader's
+	// acceptor resumes the sessions. StoreDir, StoreSync and Keys are then
+	// unused, and Keys must be nil. Nil means the file stores.
+	Stores fix.SessionStores `yaml:"-"`
+	// Term, when not zero, starts the acceptor's own ExecIDs in place of
+	// the process's start time: a clustered gateway's leadership term,
+	// which no other acceptor of the cluster ever has.
+	Term uint64 `yaml:"-"`
+	// Restate, when set, has each session's first logon restate the
+	// orders it entered that its store's last report does not show as they
+	// are (restate.go): set on a clustered gateway's acceptor, whose term
+	// follows another node's, whose last reports may never have left.
+	Restate bool `yaml:"-"`
 }
 
 // SessionConfig is one broker's FIX session.
@@ -185,7 +207,10 @@ func (cfg Config) withDefaults() (Config, []*sessionSpec, error) {
 	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 		return bad("listen %q: %v", cfg.Listen, err)
 	}
-	if cfg.StoreDir == "" {
+	switch {
+	case cfg.Stores != nil && cfg.Keys != nil:
+		return bad("replicated stores are sealed by the cluster: keys must be nil")
+	case cfg.StoreDir == "" && cfg.Stores == nil:
 		return bad("store_dir is required")
 	}
 	if cfg.HeartBtInt < 0 || cfg.HeartBtInt%time.Second != 0 {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -214,6 +215,21 @@ func (f *fakeEntry) Get(account, clOrdID string) (orders.Order, bool) {
 	defer f.mu.Unlock()
 	o, ok := f.orders[account+"\x00"+clOrdID]
 	return o, ok
+}
+
+// OrdersFrom returns the orders put in f whose source is src, in
+// ClOrdID order.
+func (f *fakeEntry) OrdersFrom(src orders.Source) []orders.Order {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []orders.Order
+	for _, o := range f.orders {
+		if o.Source == src {
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b orders.Order) int { return strings.Compare(a.ClOrdID, b.ClOrdID) })
+	return out
 }
 
 func (f *fakeEntry) Register(src orders.Source, s orders.Sink) {

@@ -20,6 +20,9 @@ type session struct {
 	sink  sink
 
 	loggedOn atomic.Bool
+	// restated is set by the first logon's restatement (restate.go); only
+	// the session's goroutine reads or writes it.
+	restated bool
 }
 
 func newSession(a *Acceptor, sp *sessionSpec) *session {

@@ -52,9 +52,21 @@ func (s *stores) Create(sid quickfix.SessionID) (quickfix.MessageStore, error) {
 	return ls, nil
 }
 
-// close closes every store created. quickfix never closes its stores; the
-// acceptor calls this after its sessions stopped.
-func (s *stores) close() error {
+// storeFactory is the sessions' stores as Run uses them: quickfix creates
+// them, Run closes them after the sessions stopped (quickfix never closes
+// its stores).
+type storeFactory interface {
+	quickfix.MessageStoreFactory
+	Close() error
+}
+
+var (
+	_ storeFactory = (*stores)(nil)
+	_ storeFactory = (*fix.ReplicatedStores)(nil)
+)
+
+// Close closes every store created.
+func (s *stores) Close() error {
 	s.mu.Lock()
 	open := s.open
 	s.open = nil

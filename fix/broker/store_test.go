@@ -42,7 +42,7 @@ func TestStoresSealed(t *testing.T) {
 	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(1, []byte("8=FIX.4.4\x0135=8\x0134=1\x0111=ord1\x01")); err != nil {
 		t.Fatal(err)
 	}
-	if err := sealed.close(); err != nil {
+	if err := sealed.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "FIX.4.4-SGW-BROKER1.sealed")); err != nil {
@@ -59,7 +59,7 @@ func TestStoresSealed(t *testing.T) {
 	if st.NextSenderMsgSeqNum() != 2 {
 		t.Fatalf("next sender after restart %d, want 2", st.NextSenderMsgSeqNum())
 	}
-	again.close()
+	again.Close()
 	if _, err := newStores(settings, Config{StoreDir: dir}).Create(sid); !errors.Is(err, fix.ErrKey) {
 		t.Fatalf("plain acceptor on a sealed store: %v, want ErrKey", err)
 	}

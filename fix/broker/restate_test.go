@@ -1,0 +1,152 @@
+package broker
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/tag"
+
+	"sgw/fix"
+	"sgw/orders"
+)
+
+// memSessions is a fix.SessionStores in memory, as a cluster's replicated
+// stores look to the acceptor. Used by one goroutine at a time.
+type memSessions struct {
+	stores map[quickfix.SessionID]quickfix.MessageStore
+	res    map[quickfix.SessionID][2]int // reserved, clean (0 or 1)
+	owner  string
+	prev   string // the owner of every reservation written before
+}
+
+var _ fix.SessionStores = (*memSessions)(nil)
+
+type keepOpen struct{ quickfix.MessageStore }
+
+func (keepOpen) Close() error { return nil }
+
+func (m *memSessions) OpenMessages(sid quickfix.SessionID) (quickfix.MessageStore, error) {
+	if st, ok := m.stores[sid]; ok {
+		return st, nil
+	}
+	st, err := quickfix.NewMemoryStoreFactory().Create(sid)
+	if err != nil {
+		return nil, err
+	}
+	m.stores[sid] = keepOpen{st}
+	return m.stores[sid], nil
+}
+
+func (m *memSessions) ReadReservation(sid quickfix.SessionID) (int, bool, string, bool, error) {
+	r, ok := m.res[sid]
+	return r[0], r[1] == 1, m.prev, ok, nil
+}
+
+func (m *memSessions) WriteReservation(sid quickfix.SessionID, reserved int, clean bool, _ string) error {
+	c := 0
+	if clean {
+		c = 1
+	}
+	m.res[sid] = [2]int{reserved, c}
+	return nil
+}
+
+func (m *memSessions) Owner() string { return m.owner }
+
+// frame builds a FIX message from '|'-separated fields (header and body,
+// without BeginString, BodyLength and CheckSum).
+func frame(begin, fields string) []byte {
+	body := strings.ReplaceAll(fields, "|", "\x01") + "\x01"
+	msg := fmt.Sprintf("8=%s\x019=%d\x01%s", begin, len(body), body)
+	sum := 0
+	for i := range len(msg) {
+		sum += int(msg[i])
+	}
+	return fmt.Appendf(nil, "%s10=%03d\x01", msg, sum%256)
+}
+
+// TestRestateAfterTakeover runs an acceptor with Restate over a store a
+// previous owner left unclean, holding reports of two orders: at the
+// broker's logon the order whose state moved on since its last report and
+// an order with no report at all are restated (ExecType I, not PossDup),
+// the unchanged one is not; the reports the store holds come back by
+// resend recovery (PossDup); a second logon of the same run restates
+// nothing.
+func TestRestateAfterTakeover(t *testing.T) {
+	ss := &memSessions{stores: map[quickfix.SessionID]quickfix.MessageStore{}, res: map[quickfix.SessionID][2]int{},
+		owner: "n2/7", prev: "n1/6"}
+	r := runAcceptor(t, func(c *Config) {
+		sid := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: c.Sessions[0].SenderCompID, TargetCompID: c.Sessions[0].TargetCompID}
+		st, _ := ss.OpenMessages(sid)
+		for i, body := range []string{
+			"37=o1|11=a|17=x1|150=0|39=0|55=600519|54=1|38=100|151=100|14=0|6=0",
+			"37=o2|11=b|17=x2|150=F|39=2|55=600519|54=1|38=100|151=0|14=100|6=1700",
+		} {
+			head := fmt.Sprintf("35=8|34=%d|49=%s|56=%s|52=20261202-10:00:00.000|", i+1, sid.SenderCompID, sid.TargetCompID)
+			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i+1, frame("FIX.4.4", head+body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ss.res[sid] = [2]int{20, 0}
+		c.StoreDir, c.Stores, c.Restate, c.Term = "", ss, true, 7
+	})
+	src := orders.Source{Kind: "fix", Session: r.broker}
+	for _, o := range []orders.Order{
+		{ClOrdID: "a", Account: "A1", Symbol: "600519.SH", Qty: 100, CumQty: 100, Status: orders.StatusFilled, OrderID: "o1", Source: src},
+		{ClOrdID: "b", Account: "A1", Symbol: "600519.SH", Qty: 100, CumQty: 100, Status: orders.StatusFilled, OrderID: "o2", Source: src},
+		{ClOrdID: "c", Account: "A1", Symbol: "600519.SH", Qty: 100, Status: orders.StatusNew, OrderID: "o3", Source: src},
+		{ClOrdID: "w", Account: "A1", Symbol: "600519.SH", Qty: 100, Status: orders.StatusNew, Source: orders.Source{Kind: "ws", Session: "1"}},
+	} {
+		r.entry.put(o)
+	}
+	b := dialTestBroker(t, r, r.a.Addr(), "right")
+	b.waitLogon()
+	restated := map[string]string{}
+	resent := map[string]bool{}
+	for len(restated) < 2 || len(resent) < 2 {
+		m := b.report()
+		id := field(m, tag.ClOrdID)
+		dup, _ := fix.PossDup(m)
+		switch {
+		case field(m, tag.ExecType) == "I":
+			// A restatement that went out while the broker's engine waited
+			// for its resend comes again in the resend (PossDup).
+			if _, again := restated[id]; again && !dup {
+				t.Fatalf("%s restated twice", id)
+			}
+			restated[id] = field(m, tag.OrdStatus) + "/" + field(m, tag.CumQty)
+			if ex := field(m, tag.ExecID); !strings.HasPrefix(ex, "T7.") {
+				t.Errorf("restatement ExecID %q; want the term's prefix T7.", ex)
+			}
+		case dup:
+			resent[id] = true
+		default:
+			t.Fatalf("unexpected report %s", m)
+		}
+	}
+	if restated["a"] != "2/100" || restated["c"] != "0/0" || len(restated) != 2 {
+		t.Fatalf("restated %v; want a as filled 100 and c as new, nothing else", restated)
+	}
+	if !resent["a"] || !resent["b"] {
+		t.Fatalf("resent %v; want the store's reports of a and b", resent)
+	}
+	// A second logon of the same run (a new engine, resetting the
+	// sequence numbers): no restatement. Its status request's
+	// answer follows anything queued before it.
+	b.stop()
+	b2 := dialTestBrokerWith(t, r, r.a.Addr(), "right", map[string]string{"ResetOnLogon": "Y"}) // a new engine: sequence numbers from 1
+	b2.waitLogon()
+	m := quickfix.NewMessage()
+	m.Header.SetString(tag.MsgType, "H")
+	m.Body.SetString(tag.ClOrdID, "b")
+	m.Body.SetString(tag.Side, "1")
+	m.Body.SetString(tag.Symbol, "600519")
+	if err := quickfix.SendToTarget(m, b2.sid); err != nil {
+		t.Fatal(err)
+	}
+	if rep := b2.report(); field(rep, tag.ClOrdID) != "b" || field(rep, tag.ExecType) != "I" {
+		t.Fatalf("after the second logon: %s; want only the status of b", rep)
+	}
+}

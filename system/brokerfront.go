@@ -1,0 +1,262 @@
+package system
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"sgw/netsec"
+)
+
+// brokerWait bounds how long a broker's connection waits, on a node that
+// neither leads nor knows the leader, for a term to open here or a leader
+// to be named (an election: 1 to 2 s on the default timings); after it the
+// connection is closed and the broker's engine connects again.
+const brokerWait = 10 * time.Second
+
+// brokerDial bounds the dial of the leader's broker listener.
+const brokerDial = 3 * time.Second
+
+// brokerFront is a clustered gateway's broker FIX listener
+// (brokers.listen). Every member listens, because a broker may reach any
+// of them (one address behind a load balancer, or each member's), but only
+// the leader serves the sessions, whose stores are replicated state: while
+// a term runs here, the front hands each connection to the term's
+// acceptor (open); otherwise it relays the connection's bytes to the
+// leader's broker listener (cluster.nodes[].brokers), preceded by a PROXY
+// v2 header naming the broker, so that the leader checks the sessions'
+// allowed addresses against the broker's own. TLS, when configured, runs
+// end to end between the broker and the leader's acceptor.
+//
+// run accepts until its context ends; open and the connection goroutines
+// may run on any goroutine. No callback runs under mu.
+type brokerFront struct {
+	ln      net.Listener      // the public listener, PROXY headers read when trusted
+	members map[string]string // member id → its broker listener; missing: not relayed to
+	self    string
+	leader  func() string // the leader's id, "" when unknown
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	cur     *chanListener // the running term's acceptor's; nil or closed between terms
+	changed chan struct{} // closed and replaced when cur changes
+}
+
+// newBrokerFront listens on addr; proxy, when set, lists the peers whose
+// PROXY v2 header is read (the load balancers and the members).
+func newBrokerFront(addr string, proxy *netsec.ProxyConfig, members map[string]string, self string, leader func() string, log *slog.Logger) (*brokerFront, error) {
+	raw, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("system: brokers listen %s: %w", addr, err)
+	}
+	f := &brokerFront{ln: raw, members: members, self: self, leader: leader, log: log, changed: make(chan struct{})}
+	if proxy != nil {
+		pl, err := netsec.NewProxyListener(raw, *proxy, "brokers.proxy_protocol", func(remote net.Addr, err error) {
+			log.Warn("broker: connection refused", "remote", remote.String(), "reason", "proxy", "err", err)
+		})
+		if err != nil {
+			raw.Close()
+			return nil, err
+		}
+		f.ln = pl
+	}
+	return f, nil
+}
+
+// Addr returns the address brokers connect to.
+func (f *brokerFront) Addr() string { return f.ln.Addr().String() }
+
+// open returns the listener of a new term's acceptor: connections go to
+// it until it is closed (by the acceptor, when the term ends).
+func (f *brokerFront) open() *chanListener {
+	l := &chanListener{addr: f.ln.Addr(), conns: make(chan net.Conn, 64), done: make(chan struct{})}
+	f.mu.Lock()
+	f.cur = l
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+	return l
+}
+
+// run accepts connections until ctx ends, then closes the listener and
+// the connections it relays, and returns once their goroutines ended.
+func (f *brokerFront) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	go func() { <-ctx.Done(); f.ln.Close() }()
+	for {
+		c, err := f.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("system: brokers accept: %w", err)
+		}
+		wg.Go(func() { f.serve(ctx, c) })
+	}
+}
+
+// close releases the listener of a front that will not run.
+func (f *brokerFront) close() { f.ln.Close() }
+
+// serve routes one connection: to this node's term, or to the leader.
+func (f *brokerFront) serve(ctx context.Context, c net.Conn) {
+	deadline := time.NewTimer(brokerWait)
+	defer deadline.Stop()
+	for {
+		f.mu.Lock()
+		cur, changed := f.cur, f.changed
+		f.mu.Unlock()
+		if cur != nil && cur.deliver(c) {
+			return
+		}
+		if id := f.leader(); id != "" && id != f.self {
+			addr, ok := f.members[id]
+			if !ok {
+				f.log.Warn("broker: connection closed: the leader has no broker address (cluster.nodes[].brokers)", "leader", id, "remote", c.RemoteAddr().String())
+				c.Close()
+				return
+			}
+			f.relay(ctx, c, id, addr)
+			return
+		}
+		// No term here and no other leader named: an election, or this
+		// node won and its term is starting. Look again when the term
+		// opens, or shortly (the leader is learnt from Raft).
+		poll := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-changed:
+		case <-poll.C:
+		case <-deadline.C:
+			f.log.Warn("broker: connection closed: no leader", "remote", c.RemoteAddr().String(), "waited", brokerWait)
+			c.Close()
+			return
+		case <-ctx.Done():
+			c.Close()
+			return
+		}
+		poll.Stop()
+	}
+}
+
+// relay copies c's bytes to and from the leader's broker listener at addr,
+// after a PROXY v2 header naming c's peer, until either side closes or ctx
+// ends.
+func (f *brokerFront) relay(ctx context.Context, c net.Conn, leader, addr string) {
+	defer c.Close()
+	d := net.Dialer{Timeout: brokerDial}
+	up, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		f.log.Warn("broker: connection closed: the leader's broker listener cannot be reached", "leader", leader, "addr", addr, "err", err)
+		return
+	}
+	defer up.Close()
+	src, okSrc := addrPort(c.RemoteAddr())
+	dst, okDst := addrPort(c.LocalAddr())
+	if !okSrc || !okDst {
+		f.log.Warn("broker: connection closed: not TCP", "remote", c.RemoteAddr().String())
+		return
+	}
+	hdr, err := netsec.AppendProxyHeader(nil, src, dst)
+	if err != nil {
+		f.log.Warn("broker: connection closed", "remote", c.RemoteAddr().String(), "err", err)
+		return
+	}
+	if _, err := up.Write(hdr); err != nil {
+		return
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close(); up.Close() })
+	defer stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		io.Copy(up, c)
+		if tc, ok := up.(*net.TCPConn); ok {
+			tc.CloseWrite()
+		}
+	}()
+	io.Copy(c, up)
+	c.Close() // the leader ended the session: the broker's read ends
+	<-done
+}
+
+// addrPort returns a TCP address as a netip.AddrPort.
+func addrPort(a net.Addr) (netip.AddrPort, bool) {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	return ta.AddrPort(), true
+}
+
+// chanListener is a term's acceptor's listener: the front delivers the
+// connections, Accept returns them. Close (by the acceptor, at the end of
+// its term) closes the connections still queued. Safe from any goroutine.
+type chanListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	once  sync.Once
+	mu    sync.Mutex // orders deliver's send with Close's drain
+	done  chan struct{}
+}
+
+// deliver queues c for Accept; false when the listener is closed or its
+// queue is full (the acceptor is not accepting).
+func (l *chanListener) deliver(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.done:
+		return false
+	default:
+	}
+	select {
+	case l.conns <- c:
+		return true
+	default:
+		return false
+	}
+}
+
+// Accept returns the next connection delivered, or net.ErrClosed.
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close closes the listener and the connections not accepted.
+func (l *chanListener) Close() error {
+	l.once.Do(func() {
+		l.mu.Lock()
+		close(l.done)
+		l.mu.Unlock()
+		for {
+			select {
+			case c := <-l.conns:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	return nil
+}
+
+// Addr returns the front's address.
+func (l *chanListener) Addr() net.Addr { return l.addr }
