@@ -250,6 +250,7 @@ func TestClusterSection(t *testing.T) {
 		{"twice", "cluster: {node_id: n1, nodes: [{id: n1, raft: '127.0.0.1:7001'}, {id: n1, raft: '127.0.0.1:7002'}]}", "listed twice"},
 		{"wildcard", "cluster: {node_id: n1, nodes: [{id: n1, raft: '0.0.0.0:7001'}]}", "cluster.nodes[0].raft"},
 		{"no port", "cluster: {node_id: n1, nodes: [{id: n1, raft: '127.0.0.1'}]}", "cluster.nodes[0].raft"},
+		{"brokers wildcard", "cluster: {node_id: n1, nodes: [{id: n1, raft: '127.0.0.1:7001', brokers: '0.0.0.0:9878'}]}", "cluster.nodes[0].brokers"},
 		{"no members", "cluster: {node_id: n1}", "cluster.nodes"},
 		{"dial", "cluster: {node_id: n1, data_dir: d, dial: {n2: '10.1.0.2:7001'}, nodes: [{id: n1, raft: '127.0.0.1:7001'}, {id: n2, raft: '127.0.0.1:7002'}]}", ""},
 		{"dial unknown member", "cluster: {node_id: n1, dial: {n3: '10.1.0.3:7001'}, nodes: [{id: n1, raft: '127.0.0.1:7001'}, {id: n2, raft: '127.0.0.1:7002'}]}", "cluster.dial.n3: not one of cluster.nodes"},
