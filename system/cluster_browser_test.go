@@ -8,9 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"sgw/cluster"
 	"sgw/gateway/web/browsertest"
-	"sgw/journal"
 )
 
 // pageBound bounds every wait for the page to show something; only a
@@ -111,15 +109,8 @@ func TestClusterPageThroughFollower(t *testing.T) {
 	}
 	state := b.GW(t)
 	b.Logs(t)
-	for _, n := range nodes {
-		if n != next && n.child != nil {
-			n.child.term(t)
-		}
-	}
-	next.child.term(t)
-	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
-		return cluster.ReadJournal(next.cfg.Cluster.DataDir, nil, fn)
-	}))
+	stopCluster(t, nodes, next)
+	uids, count := journaledIn(t, clusterJournal(next, nil))
 	checkExactlyOnceIn(t, v, uids, count, []string{first, second}, nil)
 	t.Logf("the page entered through %s; leader %s killed, %s took over; window.gw: %+v",
 		entry.cfg.Cluster.NodeID, leader.cfg.Cluster.NodeID, next.cfg.Cluster.NodeID, state)

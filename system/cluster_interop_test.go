@@ -9,10 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"sgw/cluster"
 	"sgw/fix/qfcpp"
 	"sgw/internal/freeport"
-	"sgw/journal"
 )
 
 // TestInteropClusterKill9Leader runs a 3-node cluster in front of QuickFIX
@@ -86,15 +84,8 @@ func TestInteropClusterKill9Leader(t *testing.T) {
 	// Orders the killed leaders left unanswered are resolved by the last
 	// leader's recovery; their statuses there are their outcomes.
 	status := waitResolved(t, leader, tok, ids)
-	for _, n := range nodes {
-		if n != leader && n.child != nil {
-			n.child.term(t)
-		}
-	}
-	leader.child.term(t)
-	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
-		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, nil, fn)
-	}))
+	stopCluster(t, nodes, leader)
+	uids, count := journaledIn(t, clusterJournal(leader, nil))
 	// A follower that has not yet heard of a new leader serves the client
 	// itself and refuses its orders (orders.not_leader), journaling
 	// nothing.
@@ -230,15 +221,8 @@ func TestInteropClusterBrokerKill9(t *testing.T) {
 			t.Errorf("%s: unknown to the gateway; the broker's status request got no reject: %v", id, err)
 		}
 	}
-	for _, n := range nodes {
-		if n != leader && n.child != nil {
-			n.child.term(t)
-		}
-	}
-	leader.child.term(t)
-	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
-		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, nil, fn)
-	}))
+	stopCluster(t, nodes, leader)
+	uids, count := journaledIn(t, clusterJournal(leader, nil))
 	for _, id := range ids {
 		if _, ok := uids[id]; ok != (status[id] == "filled") {
 			t.Errorf("%s: journaled %v, status %q at the last leader", id, ok, status[id])

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"sgw/atrest"
 	"sgw/cluster"
 	"sgw/configs"
 	"sgw/gateway/mdclient"
@@ -27,6 +28,23 @@ type clusterNode struct {
 
 // start starts (or restarts) the node's process.
 func (n *clusterNode) start(t *testing.T) { n.child = startChildAt(t, n.cfg, n.http) }
+
+// stopCluster stops every live node with SIGTERM, the leader last.
+func stopCluster(t *testing.T, nodes []*clusterNode, leader *clusterNode) {
+	t.Helper()
+	for _, n := range nodes {
+		if n != leader && n.child != nil {
+			n.child.term(t)
+		}
+	}
+	leader.child.term(t)
+}
+
+// clusterJournal reads the replicated journal n holds (n stopped), opened
+// with keys when its storage is sealed.
+func clusterJournal(n *clusterNode, keys *atrest.KeyRing) readJournal {
+	return func(fn func(journal.Record) error) error { return cluster.ReadJournal(n.cfg.Cluster.DataDir, keys, fn) }
+}
 
 // startCluster starts three gateway processes as one cluster on the
 // venue.
@@ -196,15 +214,8 @@ func TestClusterKill9Leader(t *testing.T) {
 	status := waitResolved(t, leader, tok, ids)
 	// Stop every node cleanly, the leader last, and read the journal the
 	// last leader holds.
-	for _, n := range nodes {
-		if n != leader && n.child != nil {
-			n.child.term(t)
-		}
-	}
-	leader.child.term(t)
-	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
-		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, nil, fn)
-	}))
+	stopCluster(t, nodes, leader)
+	uids, count := journaledIn(t, clusterJournal(leader, nil))
 	for _, id := range ids {
 		if uid, ok := uids[id]; ok {
 			if fresh, dup := v.fix.Seen(uid); fresh+dup == 0 {

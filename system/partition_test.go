@@ -5,9 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"sgw/cluster"
 	"sgw/fix"
-	"sgw/journal"
 	"sgw/sim/faultproxy"
 )
 
@@ -199,15 +197,8 @@ func TestClusterPartitionedLeaderStopsSending(t *testing.T) {
 	ids = append(ids, more...)
 	waitResolved(t, leader, tok, ids)
 
-	for _, n := range pc.nodes {
-		if n != leader {
-			n.child.term(t)
-		}
-	}
-	leader.child.term(t)
-	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
-		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, nil, fn)
-	}))
+	stopCluster(t, pc.nodes, leader)
+	uids, count := journaledIn(t, clusterJournal(leader, nil))
 	// Orders in flight on L when it lost its quorum are refused in doubt
 	// (the next leader's log decides: journaled or not); those sent after
 	// its term ended are refused not_leader and never journaled.

@@ -111,20 +111,13 @@ func TestClusterSealedStorage(t *testing.T) {
 	})
 	ids = append(ids, more...)
 	waitResolved(t, next, tok, ids)
-	for _, n := range nodes {
-		if n != next && n.child != nil {
-			n.child.term(t)
-		}
-	}
-	next.child.term(t)
+	stopCluster(t, nodes, next)
 
 	keys, err := v.cfg.StorageKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
-	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
-		return cluster.ReadJournal(next.cfg.Cluster.DataDir, keys, fn)
-	}))
+	uids, count := journaledIn(t, clusterJournal(next, keys))
 	checkExactlyOnceIn(t, v, uids, count, ids, []string{"orders.not_leader"}, tr, tr2)
 	if err := cluster.ReadJournal(next.cfg.Cluster.DataDir, nil, func(journal.Record) error { return nil }); !errors.Is(err, atrest.ErrKey) {
 		t.Errorf("the journal read without the keys: %v, want ErrKey", err)
