@@ -61,9 +61,20 @@ const (
 // failure, accepts nothing more.
 var ErrInDoubt = errors.New("orders: journal outcome unknown")
 
+// ErrNotLeader is wrapped by a replicated Journal's error when a record
+// was not appended because this node no longer leads the cluster: nothing
+// was recorded. The request is refused with CodeNotLeader and, as for any
+// journal failure, the manager accepts nothing more (its leadership term is
+// ending; the next leader's manager takes over), but the journal is not
+// failed: no journal alert is raised.
+var ErrNotLeader = errors.New("orders: this node no longer leads the journal")
+
 // journalEnd is the code and text a request gets when its journal record
 // failed with err.
 func journalEnd(err error, what string) (code, text string) {
+	if errors.Is(err, ErrNotLeader) {
+		return CodeNotLeader, "this gateway no longer leads the cluster; the " + what + " was not recorded: send it again (the load balancer routes to the leader)"
+	}
 	if errors.Is(err, ErrInDoubt) {
 		return CodeInDoubt, "this gateway lost the cluster's leadership with the " + what + " in flight; the next leader decides whether it was accepted: ask its status again"
 	}

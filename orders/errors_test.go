@@ -13,6 +13,7 @@ func TestJournalEndCodes(t *testing.T) {
 	}{
 		{errors.New("disk full"), CodeJournal},
 		{fmt.Errorf("%w: cluster: no quorum", ErrInDoubt), CodeInDoubt},
+		{fmt.Errorf("%w: cluster: not the leader", ErrNotLeader), CodeNotLeader},
 	} {
 		if code, text := journalEnd(c.err, "order"); code != c.want || text == "" {
 			t.Errorf("journalEnd(%v) = %s %q; want %s", c.err, code, text, c.want)

@@ -530,9 +530,16 @@ func (m *Manager) journalSend(typ byte, rec any, o *Order, ev Event, req any, th
 }
 
 // fail makes a journal failure sticky: no more requests are accepted, and
-// the gateway_orders_journal_failed alert is raised. mu held.
+// the gateway_orders_journal_failed alert is raised, unless the journal
+// only lost its leadership (ErrNotLeader). mu held.
 func (m *Manager) fail(err error) {
 	if m.failed != nil {
+		return
+	}
+	if errors.Is(err, ErrNotLeader) {
+		code, text := journalEnd(err, "order")
+		m.failed = &Reject{Code: code, Text: text, FIXReason: fixOther}
+		m.log.Warn("orders: this node no longer leads the journal; accepting no more orders in this term", "err", err)
 		return
 	}
 	m.failed = &Reject{Code: CodeJournal, Text: "the order journal failed; this gateway accepts no orders until it is restarted", FIXReason: fixOther}

@@ -367,7 +367,9 @@ func (c *clustered) startTerm(epoch uint64) (*term, error) {
 // termJournal is the replicated journal as one term's order manager sees
 // it. A record whose outcome is unknown (leadership or quorum lost with it
 // in flight, a timeout, the node closing) is reported in doubt
-// (orders.ErrInDoubt), not as failed: the next leader's log decides. It
+// (orders.ErrInDoubt), not as failed: the next leader's log decides; one
+// refused because the node no longer leads is orders.ErrNotLeader (nothing
+// was appended: the client sends it again, and no journal alert). It
 // counts the records in flight, so that endTerm closes the manager only
 // once every completion was delivered: Manager.Close requires that none
 // comes after it (a deposed leader's records complete, failed, after its
@@ -389,19 +391,26 @@ func (j *termJournal) AppendAsync(typ byte, body []byte, done func(seq uint64, e
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
-		return fmt.Errorf("system: the leadership term ended: %w", cluster.ErrNotLeader)
+		return fmt.Errorf("system: the leadership term ended: %w: %w", orders.ErrNotLeader, cluster.ErrNotLeader)
 	}
 	j.inflight.Add(1)
 	j.mu.Unlock()
 	err := j.Journal.AppendAsync(typ, body, func(seq uint64, err error) {
 		defer j.inflight.Done()
-		if err != nil && (errors.Is(err, cluster.ErrNoQuorum) || errors.Is(err, cluster.ErrTimeout) || errors.Is(err, cluster.ErrClosed)) {
+		switch {
+		case err == nil:
+		case errors.Is(err, cluster.ErrNoQuorum) || errors.Is(err, cluster.ErrTimeout) || errors.Is(err, cluster.ErrClosed):
 			err = fmt.Errorf("%w: %w", orders.ErrInDoubt, err)
+		case errors.Is(err, cluster.ErrNotLeader):
+			err = fmt.Errorf("%w: %w", orders.ErrNotLeader, err) // nothing was appended
 		}
 		done(seq, err)
 	})
 	if err != nil {
 		j.inflight.Done() // refused at once: done is never called
+		if errors.Is(err, cluster.ErrNotLeader) {
+			err = fmt.Errorf("%w: %w", orders.ErrNotLeader, err)
+		}
 	}
 	return err
 }
