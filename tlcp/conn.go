@@ -446,7 +446,13 @@ func (c *Conn) readFromConn(n int) error {
 					err = fmt.Errorf("tlcp: connection closed within a record: %w", io.ErrUnexpectedEOF)
 				}
 			}
-			c.in.err = err
+			// A deadline is not fatal: what was read stays in rawInput
+			// and the next Read goes on (net/http aborts its background
+			// read so, when a handler hijacks the connection).
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				c.in.err = err
+			}
 			return err
 		}
 	}

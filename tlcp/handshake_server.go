@@ -305,15 +305,22 @@ func unexpectedOrMalformed(msg []byte, want uint8, name string) error {
 	return fail(AlertDecodeError, "malformed %s", name)
 }
 
-// verifyClientCertificates checks the client's signature and encryption
-// certificates against ClientCAs (6.4.5.7).
+// verifyClientCertificates checks the client's certificates against
+// ClientCAs (6.4.5.7): the signature certificate first, then, as ECDHE
+// needs it, the encryption certificate, then intermediates. For ECC
+// suites a client may send its signature certificate alone (gmtls
+// does); the certificates after it then only serve as intermediates.
 func (hs *serverHandshakeState) verifyClientCertificates(raw [][]byte) error {
 	cfg := hs.c.config
 	if len(raw) == 0 {
 		return fail(AlertHandshakeFailure, "client sent no certificate")
 	}
-	if len(raw) < 2 {
-		return fail(AlertBadCertificate, "client sent %d certificate, want signature and encryption certificates", len(raw))
+	leaves := 1
+	if hs.suite.ecdhe {
+		leaves = 2
+	}
+	if len(raw) < leaves {
+		return fail(AlertBadCertificate, "client sent %d certificate, ECDHE needs its signature and encryption certificates", len(raw))
 	}
 	certs, err := parseCertificates(raw)
 	if err != nil {
@@ -325,10 +332,10 @@ func (hs *serverHandshakeState) verifyClientCertificates(raw [][]byte) error {
 		CurrentTime:   cfg.now(),
 		KeyUsages:     []smx509.ExtKeyUsage{smx509.ExtKeyUsageClientAuth},
 	}
-	for _, ic := range certs[2:] {
+	for _, ic := range certs[1:] {
 		opts.Intermediates.AddCert(ic)
 	}
-	for i, name := range []string{"signature", "encryption"} {
+	for i, name := range []string{"signature", "encryption"}[:leaves] {
 		if _, err := certs[i].Verify(opts); err != nil {
 			return fail(AlertBadCertificate, "client %s certificate: %w", name, err)
 		}
