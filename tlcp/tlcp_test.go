@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"sgw/tlcp"
 	"sgw/tlcp/tlcptest"
@@ -19,11 +20,12 @@ import (
 type fixture struct {
 	ca             *tlcptest.CA
 	server, client tlcptest.Pair
+	created        time.Time
 }
 
 func newFixture(t testing.TB) *fixture {
 	ca := tlcptest.NewCA(t, "tlcp test CA")
-	return &fixture{ca: ca, server: ca.Issue(t, "127.0.0.1"), client: ca.Issue(t, "client.test")}
+	return &fixture{ca: ca, server: ca.Issue(t, "127.0.0.1"), client: ca.Issue(t, "client.test"), created: time.Now()}
 }
 
 func (f *fixture) serverConfig(clientAuth bool) *tlcp.Config {
