@@ -202,9 +202,15 @@ func (hs *clientHandshakeState) full() error {
 	if certRequested {
 		// The client's Certificate (6.4.5.7): empty when it has none,
 		// which a server requiring one refuses.
+		// ECC suites need only the signature certificate's chain
+		// (GmSSL reads the list as one chain then); ECDHE the
+		// encryption certificate second.
 		var cm certificateMsg
 		if haveCerts {
-			cm.certificates = [][]byte{sign.Certificate[0], enc.Certificate[0]}
+			cm.certificates = [][]byte{sign.Certificate[0]}
+			if hs.suite.ecdhe {
+				cm.certificates = append(cm.certificates, enc.Certificate[0])
+			}
 			cm.certificates = append(cm.certificates, sign.Certificate[1:]...)
 		}
 		out = append(out, cm.marshal())

@@ -268,8 +268,13 @@ func (hs *serverHandshakeState) full() error {
 		if !cv.unmarshal(msg) {
 			return unexpectedOrMalformed(msg, typeCertificateVerify, "CertificateVerify")
 		}
+		// GB/T 38636 signs SM3(handshake_messages) (gotlcp and gmtls
+		// do); GmSSL 3 signs handshake_messages themselves. Both are
+		// the client's signature over the same transcript: either is
+		// accepted.
 		sum := sm3.Sum(hs.transcript.Bytes())
-		if !verifySM2(hs.peerCerts[0].PublicKey, sum[:], cv.signature) {
+		if !verifySM2(hs.peerCerts[0].PublicKey, sum[:], cv.signature) &&
+			!verifySM2(hs.peerCerts[0].PublicKey, hs.transcript.Bytes(), cv.signature) {
 			return fail(AlertDecryptError, "CertificateVerify: the client's signature does not verify")
 		}
 		hs.transcript.Write(msg)

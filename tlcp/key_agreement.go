@@ -206,7 +206,8 @@ func sm2KeyExchange(responder bool, ownEnc *sm2.PrivateKey, ownEph *ecdh.Private
 }
 
 // ecdheClientKeyExchange is the client side: its ephemeral key, the
-// pre-master secret and the body, ClientECDHParams.
+// pre-master secret and the body, opaque ClientECDHParams<1..2^16-1>
+// (6.4.5.8; GmSSL reads only this form).
 func ecdheClientKeyExchange(rand io.Reader, ownEnc *sm2.PrivateKey, serverEnc any, serverEph *ecdh.PublicKey) (preMaster, body []byte, err error) {
 	eph, err := ecdh.P256().GenerateKey(rand)
 	if err != nil {
@@ -216,12 +217,14 @@ func ecdheClientKeyExchange(rand io.Reader, ownEnc *sm2.PrivateKey, serverEnc an
 	if err != nil {
 		return nil, nil, err
 	}
-	return pm, ecdheParams(eph.PublicKey().Bytes()), nil
+	var b cryptobyte.Builder
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ecdheParams(eph.PublicKey().Bytes())) })
+	return pm, b.BytesOrPanic(), nil
 }
 
-// ecdhePreMaster is the server side. The client's parameters come bare
-// (GB/T 38636 as written) or in a 2-byte vector (as some
-// implementations send them); both are accepted.
+// ecdhePreMaster is the server side. The client's parameters come in a
+// 2-byte vector (6.4.5.8, GmSSL) or bare (gotlcp's default); both are
+// accepted.
 func ecdhePreMaster(ownEnc *sm2.PrivateKey, ownEph *ecdh.PrivateKey, clientEnc any, body []byte) ([]byte, error) {
 	s := cryptobyte.String(body)
 	if len(body) >= 2 && int(body[0])<<8|int(body[1]) == len(body)-2 {

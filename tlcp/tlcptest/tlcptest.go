@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,8 +27,6 @@ type CA struct {
 	Cert *smx509.Certificate
 	Key  *sm2.PrivateKey
 
-	mu     sync.Mutex
-	serial int64
 }
 
 // NewCA creates a CA named name.
@@ -41,7 +38,7 @@ func NewCA(tb testing.TB, name string) *CA {
 	}
 	now := time.Now()
 	tmpl := &smx509.Certificate{
-		SerialNumber:          big.NewInt(1),
+		SerialNumber:          serial(tb),
 		Subject:               pkix.Name{CommonName: name, Country: []string{"CN"}},
 		NotBefore:             now.Add(-24 * time.Hour),
 		NotAfter:              now.Add(24 * time.Hour),
@@ -57,7 +54,19 @@ func NewCA(tb testing.TB, name string) *CA {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &CA{Cert: cert, Key: key, serial: 1}
+	return &CA{Cert: cert, Key: key}
+}
+
+// serial returns a random 128-bit serial number: strict verifiers
+// (GmSSL) refuse serials shorter than 4 bytes.
+func serial(tb testing.TB) *big.Int {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		tb.Fatal(err)
+	}
+	b[0] |= 0x40 // 16 bytes long, positive
+	b[0] &= 0x7f
+	return new(big.Int).SetBytes(b)
 }
 
 // Pool returns a pool holding the CA.
@@ -95,13 +104,9 @@ func (ca *CA) issue(tb testing.TB, name string, usage smx509.KeyUsage) *tlcp.Cer
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ca.mu.Lock()
-	ca.serial++
-	serial := ca.serial
-	ca.mu.Unlock()
 	now := time.Now()
 	tmpl := &smx509.Certificate{
-		SerialNumber: big.NewInt(serial),
+		SerialNumber: serial(tb),
 		Subject:      pkix.Name{CommonName: name, Country: []string{"CN"}},
 		NotBefore:    now.Add(-24 * time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
