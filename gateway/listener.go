@@ -29,7 +29,7 @@ type listenerMetrics struct {
 func newListenerMetrics(reg prometheus.Registerer, open *atomic.Pointer[netsec.LimitListener], cert *netsec.ServerTLS) *listenerMetrics {
 	m := &listenerMetrics{
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_http_connections_refused_total",
-			Help: "Connections the HTTP listener closed at once, by reason: max_connections, max_connections_per_ip, proxy_header (a load balancer's header missing or malformed), proxy_untrusted (a header from a peer that is not a load balancer)."},
+			Help: "Connections the HTTP listener closed at once, by reason: max_connections, max_connections_per_ip, proxy_header (a load balancer's header missing or malformed), proxy_untrusted (a header from a peer that is not a load balancer), protocol (first bytes neither TLS nor TLCP, with gateway.tls.tlcp set)."},
 			[]string{"reason"}),
 	}
 	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gateway_http_connections",
@@ -40,7 +40,7 @@ func newListenerMetrics(reg prometheus.Registerer, open *atomic.Pointer[netsec.L
 		return 0
 	})
 	reg.MustRegister(m.refused, gauge)
-	for _, r := range []string{"max_connections", "max_connections_per_ip", "proxy_header", "proxy_untrusted"} {
+	for _, r := range []string{"max_connections", "max_connections_per_ip", "proxy_header", "proxy_untrusted", "protocol"} {
 		m.refused.WithLabelValues(r)
 	}
 	if cert != nil {
@@ -59,7 +59,8 @@ func newListenerMetrics(reg prometheus.Registerer, open *atomic.Pointer[netsec.L
 
 // listener stacks the gateway's gates on ln, the bound TCP listener: the
 // PROXY protocol from the load balancers (client addresses), the
-// connection caps keyed by those addresses, then TLS. Closing the result
+// connection caps keyed by those addresses, then TLS, or TLS and TLCP
+// on the same port when gateway.tls.tlcp is set. Closing the result
 // closes ln.
 func (s *Server) listener(ln net.Listener) (net.Listener, error) {
 	if s.tls == nil {
@@ -93,7 +94,14 @@ func (s *Server) listener(ln net.Listener) (net.Listener, error) {
 	})
 	s.limited.Store(limited)
 	ln = limited
-	if s.tls != nil {
+	switch {
+	case s.tls != nil && s.tls.TLCPConfig() != nil:
+		// TLCP beside TLS: the first record header picks the stack.
+		ln = netsec.NewProtocolListener(ln, s.tlsConfig(), s.tls.TLCPConfig(), s.cfg.ReadHeaderTimeout, func(remote net.Addr, err error) {
+			s.listenerMetrics.refused.WithLabelValues("protocol").Inc()
+			s.log.Debug("http: connection refused", "reason", "protocol", "remote", remote.String(), "err", err)
+		})
+	case s.tls != nil:
 		ln = tls.NewListener(ln, s.tlsConfig())
 	}
 	return ln, nil
