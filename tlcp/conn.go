@@ -387,12 +387,10 @@ func (c *Conn) readRecord() (recordType, []byte, error) {
 			if len(data) > maxPlaintext {
 				return 0, nil, c.fatal(AlertRecordOverflow, "record of %d bytes opened", len(data))
 			}
-			// data aliases c.rawInput's array, which later reads append
-			// to: copy it out.
-			data = append([]byte(nil), data...)
-		} else {
-			data = append([]byte(nil), data...)
 		}
+		// data aliases c.rawBuf: it is valid until the next
+		// readFromConn, so callers consume or copy it before reading
+		// again (Read drains c.input first; readHandshake appends).
 		c.in.incSeq()
 		if typ != recordTypeAlert {
 			return typ, data, nil
