@@ -246,14 +246,15 @@ func (c *Conn) CloseWrite() error {
 }
 
 func (c *Conn) closeNotify() error {
+	// Bounded: a peer that does not read must not hold Close. Set before
+	// taking the lock, it also ends a Write blocked on such a peer.
+	c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	c.out.Lock()
 	defer c.out.Unlock()
 	if c.closeNotifySent {
 		return nil
 	}
 	c.closeNotifySent = true
-	// Bounded: a peer that does not read must not hold Close.
-	c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	return c.sendAlertLocked(AlertCloseNotify, alertLevelWarning)
 }
 
