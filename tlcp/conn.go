@@ -50,16 +50,17 @@ type halfConn struct {
 	next   recordCipher // the cipher the next ChangeCipherSpec switches to
 }
 
-func (h *halfConn) incSeq() {
+// incSeq counts a record. At the 2^64th the direction fails: the
+// sequence number must not wrap, and renegotiation is not supported.
+func (h *halfConn) incSeq() error {
 	for i := 7; i >= 0; i-- {
 		h.seq[i]++
 		if h.seq[i] != 0 {
-			return
+			return nil
 		}
 	}
-	// A 2^64 wrap: the spec forbids it, the connection must renegotiate,
-	// which TLCP implementations here do not.
-	panic("tlcp: sequence number wrapped")
+	h.err = errors.New("tlcp: record sequence number exhausted")
+	return h.err
 }
 
 // changeCipher switches to the pending cipher and restarts the sequence.
@@ -327,7 +328,9 @@ func (c *Conn) writeRecord(typ recordType, data []byte) error {
 			c.outBuf = out
 			binary.BigEndian.PutUint16(c.outBuf[start+3:], uint16(len(c.outBuf)-start-recordHeaderLen))
 		}
-		c.out.incSeq()
+		if err := c.out.incSeq(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -392,7 +395,9 @@ func (c *Conn) readRecord() (recordType, []byte, error) {
 		// data aliases c.rawBuf: it is valid until the next
 		// readFromConn, so callers consume or copy it before reading
 		// again (Read drains c.input first; readHandshake appends).
-		c.in.incSeq()
+		if err := c.in.incSeq(); err != nil {
+			return 0, nil, err
+		}
 		if typ != recordTypeAlert {
 			return typ, data, nil
 		}
