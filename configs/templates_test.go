@@ -39,6 +39,13 @@ var templateComments = map[string]string{
 	"netsec.ServerTLCPConfig.enc_cert_file":  "part of gateway.tls.tlcp",
 	"netsec.ServerTLCPConfig.enc_key_file":   "part of gateway.tls.tlcp",
 	"netsec.ServerTLCPConfig.client_ca_file": "part of gateway.tls.tlcp",
+	"fix.LineConfig.tlcp":                    "the alternative to a line's tls, for a national-crypto upstream",
+	"netsec.ClientTLCPConfig.ca_file":        "part of a line's tlcp",
+	"netsec.ClientTLCPConfig.server_name":    "part of a line's tlcp",
+	"netsec.ClientTLCPConfig.sign_cert_file": "part of a line's tlcp",
+	"netsec.ClientTLCPConfig.sign_key_file":  "part of a line's tlcp",
+	"netsec.ClientTLCPConfig.enc_cert_file":  "part of a line's tlcp",
+	"netsec.ClientTLCPConfig.enc_key_file":   "part of a line's tlcp",
 }
 
 // TestTemplatesDocumentEveryKey checks that the production templates set

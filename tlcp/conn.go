@@ -474,7 +474,7 @@ func (c *Conn) readHandshake() ([]byte, error) {
 				return nil, fail(AlertIllegalParameter, "handshake message of %d bytes", n)
 			}
 			if len(c.hand) >= 4+n {
-				msg := c.hand[:4+n:4+n]
+				msg := c.hand[: 4+n : 4+n]
 				c.hand = c.hand[4+n:]
 				return msg, nil
 			}

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
-	tjsm2 "github.com/tjfoc/gmsm/sm2"
 	"github.com/tjfoc/gmsm/gmtls"
+	tjsm2 "github.com/tjfoc/gmsm/sm2"
 	tjx509 "github.com/tjfoc/gmsm/x509"
 
 	"sgw/tlcp"

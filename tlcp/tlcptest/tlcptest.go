@@ -26,7 +26,6 @@ import (
 type CA struct {
 	Cert *smx509.Certificate
 	Key  *sm2.PrivateKey
-
 }
 
 // NewCA creates a CA named name.
