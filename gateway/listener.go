@@ -45,7 +45,7 @@ func newListenerMetrics(reg prometheus.Registerer, open *atomic.Pointer[netsec.L
 	}
 	if cert != nil {
 		m.handshakes = prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_tls_handshake_failures_total",
-			Help:        "TLS handshakes that failed on the listener (old versions, no or a wrong client certificate, scanners, health checks that only connect).",
+			Help:        "TLS (and TLCP) handshakes that failed on the listener (old versions, no or a wrong client certificate, scanners, health checks that only connect).",
 			ConstLabels: prometheus.Labels{"listener": "http"}})
 		reg.MustRegister(m.handshakes)
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gateway_tls_certificate_expiry_timestamp_seconds",
@@ -97,7 +97,13 @@ func (s *Server) listener(ln net.Listener) (net.Listener, error) {
 	switch {
 	case s.tls != nil && s.tls.TLCPConfig() != nil:
 		// TLCP beside TLS: the first record header picks the stack.
+		// A failed TLCP handshake counts with TLS's.
 		ln = netsec.NewProtocolListener(ln, s.tlsConfig(), s.tls.TLCPConfig(), s.cfg.ReadHeaderTimeout, func(remote net.Addr, err error) {
+			if errors.Is(err, netsec.ErrTLCPHandshake) {
+				s.listenerMetrics.handshakes.Inc()
+				s.log.Debug("http: TLCP handshake failed", "remote", remote.String(), "err", err)
+				return
+			}
 			s.listenerMetrics.refused.WithLabelValues("protocol").Inc()
 			s.log.Debug("http: connection refused", "reason", "protocol", "remote", remote.String(), "err", err)
 		})

@@ -50,4 +50,16 @@ func TestTLCPBesideTLS(t *testing.T) {
 			collect(t, ws, func(m mdclient.Message) bool { return m.Type == "subscribed" })
 		})
 	}
+	t.Run("failed TLCP handshake counted", func(t *testing.T) {
+		// ECDHE needs client certificates, which this listener does not
+		// ask for: handshake_failure.
+		d := &tlcp.Dialer{Config: &tlcp.Config{RootCAs: ca.Pool(), ServerName: "localhost", CipherSuites: []uint16{tlcp.ECDHE_SM4_GCM_SM3}}}
+		if c, err := d.DialContext(context.Background(), "tcp", s.addr); err == nil {
+			c.Close()
+			t.Fatal("ECDHE without client certificates succeeded")
+		}
+		waitUntil(t, func() bool {
+			return metricValue(t, s.reg, "gateway_tls_handshake_failures_total", `listener="http"`) >= 1
+		})
+	})
 }

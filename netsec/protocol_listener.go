@@ -16,9 +16,13 @@ import (
 // bytes of a connection on a ProtocolListener.
 const DefaultPeekTimeout = 10 * time.Second
 
-// ErrProtocol reports a connection whose first bytes are neither a TLS
-// nor a TLCP record.
-var ErrProtocol = errors.New("netsec: neither TLS nor TLCP")
+var (
+	// ErrProtocol reports a connection whose first bytes are neither a
+	// TLS nor a TLCP record.
+	ErrProtocol = errors.New("netsec: neither TLS nor TLCP")
+	// ErrTLCPHandshake reports a TLCP connection whose handshake failed.
+	ErrTLCPHandshake = errors.New("netsec: TLCP handshake failed")
+)
 
 // peekLen is what tells the protocols apart: a handshake record (22)
 // with major version 3 is TLS; with version 1.1 (0x0101) TLCP
@@ -30,8 +34,11 @@ const peekLen = 3
 // within the peek timeout, so that a silent client holds no other; the
 // connection is then handed to crypto/tls or to tlcp, and Accept returns
 // it as a *tls.Conn or a *tlcp.Conn (net/http treats the former as
-// HTTPS; both carry HTTP and WebSocket alike). Anything else is closed
-// and reported to the refused callback. Safe for concurrent use.
+// HTTPS and runs its handshake; both carry HTTP and WebSocket alike). A
+// TLCP connection's handshake runs on that goroutine too, within the
+// tlcp.Config's HandshakeTimeout, so that its failure is reported (net/http
+// would drop it silently). Anything else is closed and reported to the
+// refused callback. Safe for concurrent use.
 type ProtocolListener struct {
 	inner   net.Listener
 	tls     *tls.Config
@@ -47,7 +54,9 @@ type ProtocolListener struct {
 
 // NewProtocolListener starts accepting on inner. timeout bounds the wait
 // for a connection's first bytes (zero means DefaultPeekTimeout). refused
-// may be nil; it runs on the connection's goroutine and must not block.
+// hears of each connection closed here, with an error wrapping
+// ErrProtocol or ErrTLCPHandshake; it may be nil; it runs on the
+// connection's goroutine and must not block.
 // Close the listener to stop its goroutines.
 func NewProtocolListener(inner net.Listener, tlsConfig *tls.Config, tlcpConfig *tlcp.Config, timeout time.Duration, refused func(remote net.Addr, err error)) *ProtocolListener {
 	if timeout <= 0 {
@@ -101,7 +110,13 @@ func (l *ProtocolListener) classify(c net.Conn) {
 	case hdr[0] == 22 && hdr[1] == 3:
 		out = tls.Server(pc, l.tls)
 	case hdr[0] == 22 && hdr[1] == 1 && hdr[2] == 1 && l.tlcp != nil:
-		out = tlcp.Server(pc, l.tlcp)
+		tc := tlcp.Server(pc, l.tlcp)
+		if err := tc.Handshake(); err != nil {
+			l.refused(c.RemoteAddr(), fmt.Errorf("%w: %w", ErrTLCPHandshake, err))
+			tc.Close()
+			return
+		}
+		out = tc
 	default:
 		l.refused(c.RemoteAddr(), fmt.Errorf("%w: first bytes % x", ErrProtocol, hdr))
 		c.Close()

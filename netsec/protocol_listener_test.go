@@ -186,7 +186,7 @@ func TestTLCPConfigErrors(t *testing.T) {
 // certificates, and the ECDHE suites are offered.
 func TestTLCPClientAuth(t *testing.T) {
 	b := newBothProtocols(t, true)
-	addr, _ := b.serve(t, 0)
+	addr, refused := b.serve(t, 0)
 	pair := b.ca.Issue(t, "client")
 	for _, tc := range []struct {
 		name    string
@@ -210,6 +210,10 @@ func TestTLCPClientAuth(t *testing.T) {
 			}
 			if err == nil {
 				c.Close()
+				return
+			}
+			if rerr := <-refused; !errors.Is(rerr, netsec.ErrTLCPHandshake) {
+				t.Fatalf("refused: %v; want a failed TLCP handshake reported", rerr)
 			}
 		})
 	}
