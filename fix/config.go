@@ -13,6 +13,7 @@ import (
 	"sgw/atrest"
 	"sgw/netsec"
 	"sgw/refdata"
+	"sgw/tlcp"
 )
 
 // Defaults applied by NewUpstream to zero UpstreamConfig fields.
@@ -107,6 +108,11 @@ type LineConfig struct {
 	// not verify fails like one that cannot be dialled. Required for a
 	// line whose address is not loopback, unless Tunnel is set.
 	TLS *netsec.ClientTLSConfig `yaml:"tls"`
+	// TLCP, when set, runs the session over TLCP (GB/T 38636-2020,
+	// national crypto; see netsec.ClientTLCPConfig) in place of TLS: for
+	// a carrier or upstream that terminates only TLCP. Exclusive with TLS
+	// and Tunnel.
+	TLCP *netsec.ClientTLCPConfig `yaml:"tlcp"`
 	// Tunnel names what encrypts a plain-text line that leaves the host
 	// (an IPsec or WireGuard tunnel, the carrier's encrypted circuit), for
 	// the record: it is logged; the gateway does not set it up. Zero means
@@ -122,8 +128,28 @@ func (cfg UpstreamConfig) Check() error {
 	if err != nil {
 		return err
 	}
-	_, err = cfg.lineTLS()
+	if _, err = cfg.lineTLS(); err != nil {
+		return err
+	}
+	_, err = cfg.lineTLCP()
 	return err
+}
+
+// lineTLCP builds the tlcp configuration of each line, by index (nil for
+// a line without TLCP). cfg has its defaults.
+func (cfg *UpstreamConfig) lineTLCP() ([]*tlcp.Config, error) {
+	out := make([]*tlcp.Config, len(cfg.Lines))
+	for i, lc := range cfg.Lines {
+		if lc.TLCP == nil {
+			continue
+		}
+		c, err := netsec.ClientTLCP(*lc.TLCP, lc.Addr, fmt.Sprintf("lines[%d].tlcp", i))
+		if err != nil {
+			return nil, fmt.Errorf("%w: upstream %q: line %q: %w", ErrConfig, cfg.Name, lc.Name, err)
+		}
+		out[i] = c
+	}
+	return out, nil
 }
 
 // lineTLS builds the crypto/tls configuration of each line, by index (nil
@@ -177,7 +203,14 @@ func (cfg UpstreamConfig) withDefaults() (UpstreamConfig, error) {
 			return bad("line %q: addr %q: %v", l.Name, l.Addr, err)
 		}
 		key := fmt.Sprintf("lines[%d]", i)
-		if l.TLS != nil {
+		if l.TLCP != nil {
+			if l.TLS != nil || l.Tunnel != "" {
+				return bad("line %q: tlcp is exclusive with tls and tunnel", l.Name)
+			}
+			if err := l.TLCP.Validate(key + ".tlcp"); err != nil {
+				return bad("line %q: %v", l.Name, err)
+			}
+		} else if l.TLS != nil {
 			if err := l.TLS.Validate(key + ".tls"); err != nil {
 				return bad("line %q: %v", l.Name, err)
 			}

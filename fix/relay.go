@@ -10,6 +10,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"sgw/tlcp"
 )
 
 // relayBuf is the read size of each direction of the relay.
@@ -52,7 +54,8 @@ type line struct {
 	cfg   LineConfig
 	index int
 	m     *lineMetrics
-	tls   *tls.Config // nil: plain text
+	tls   *tls.Config  // nil: plain text or TLCP
+	tlcp  *tlcp.Config // nil: plain text or TLS
 }
 
 // relayOwner chooses lines and hears how each connection went.
@@ -194,7 +197,8 @@ func (r *relay) relay(local net.Conn) {
 	<-done
 }
 
-// dial connects over line l within ctx: TCP, then TLS if the line has it.
+// dial connects over line l within ctx: TCP, then TLS or TLCP if the
+// line has it.
 func (r *relay) dial(ctx context.Context, l *line) (net.Conn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", l.cfg.Addr)
@@ -203,6 +207,14 @@ func (r *relay) dial(ctx context.Context, l *line) (net.Conn, error) {
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+	}
+	if l.tlcp != nil {
+		tc := tlcp.Client(c, l.tlcp)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("tlcp: %w", err)
+		}
+		return tc, nil
 	}
 	if l.tls == nil {
 		return c, nil

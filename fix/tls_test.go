@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,6 +14,8 @@ import (
 
 	"sgw/netsec"
 	"sgw/netsec/netsectest"
+	"sgw/tlcp"
+	"sgw/tlcp/tlcptest"
 )
 
 // tlsFront is a venue's TLS terminator on 127.0.0.1:0 in front of target:
@@ -117,4 +121,83 @@ func TestUpstreamOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "the order acknowledged over TLS", func() bool { return rec.ackCount(o.ClOrdID) == 1 })
+}
+
+// TestUpstreamOverTLCP runs the session over a TLCP line, the venue's
+// terminator asking for the gateway's SM2 pair (so that an ECDHE suite
+// can be chosen): the session logs on and an order is acknowledged.
+func TestUpstreamOverTLCP(t *testing.T) {
+	gw, up := newCompIDs()
+	acc := newTestAcceptor(t, gw, up, acceptorOpts{paced: true})
+	ca := tlcptest.NewCA(t, "venue SM2 CA")
+	dir := t.TempDir()
+	venue := ca.Issue(t, "localhost")
+	clientFiles := ca.Issue(t, "gw.broker.example").WriteFiles(t, dir, "gw")
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, ca.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	suites := make(chan uint16, 16)
+	front := &tlcp.Config{SignCertificate: venue.Sign, EncCertificate: venue.Enc,
+		ClientAuth: tlcp.RequireAndVerifyClientCert, ClientCAs: ca.Pool()}
+	go func() {
+		for {
+			raw, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c := tlcp.Server(raw, front)
+				defer c.Close()
+				if err := c.Handshake(); err != nil {
+					return
+				}
+				select {
+				case suites <- c.ConnectionState().CipherSuite:
+				default:
+				}
+				back, err := net.Dial("tcp", acc.addr())
+				if err != nil {
+					return
+				}
+				defer back.Close()
+				go func() { _, _ = io.Copy(back, c); back.Close() }()
+				_, _ = io.Copy(c, back)
+			}()
+		}
+	}()
+	line := &netsec.ClientTLCPConfig{CAFile: caFile, ServerName: "localhost",
+		SignCertFile: clientFiles.SignCert, SignKeyFile: clientFiles.SignKey, EncCertFile: clientFiles.EncCert, EncKeyFile: clientFiles.EncKey}
+	cfg := UpstreamConfig{Name: "core", SenderCompID: gw, TargetCompID: up, StoreDir: t.TempDir(),
+		Lines: []LineConfig{{Name: "carrierA", Addr: ln.Addr().String(), TLCP: line}}}
+	rec := newRecorder()
+	u, err := NewUpstream(cfg, rec, prometheus.NewRegistry(), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	if line := rec.waitUp(t, 20*time.Second); line != "carrierA" {
+		t.Fatalf("logged on over %q", line)
+	}
+	if s := <-suites; s != tlcp.ECC_SM4_GCM_SM3 {
+		t.Fatalf("suite %s; want the default first, ECC_SM4_GCM_SM3", tlcp.CipherSuiteName(s))
+	}
+	o := orderN(1)
+	if err := u.Send(o); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the order acknowledged over TLCP", func() bool { return rec.ackCount(o.ClOrdID) == 1 })
 }

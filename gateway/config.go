@@ -23,7 +23,8 @@ type Config struct {
 	// TLS serves HTTPS and wss:// (HTTP/1.1) with a certificate reloaded
 	// from its files when they change, TLS 1.3 by default (see
 	// netsec.ServerTLSConfig; client_ca_file asks clients for
-	// certificates). Nil means plain text, which New refuses on an address
+	// certificates; tlcp serves TLCP, national crypto, on the same port).
+	// Nil means plain text, which New refuses on an address
 	// that is not loopback unless TLSTerminatedBy is set.
 	TLS *netsec.ServerTLSConfig `yaml:"tls"`
 	// TLSTerminatedBy names the load balancer that terminates TLS in front

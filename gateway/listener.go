@@ -29,7 +29,7 @@ type listenerMetrics struct {
 func newListenerMetrics(reg prometheus.Registerer, open *atomic.Pointer[netsec.LimitListener], cert *netsec.ServerTLS) *listenerMetrics {
 	m := &listenerMetrics{
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_http_connections_refused_total",
-			Help: "Connections the HTTP listener closed at once, by reason: max_connections, max_connections_per_ip, proxy_header (a load balancer's header missing or malformed), proxy_untrusted (a header from a peer that is not a load balancer)."},
+			Help: "Connections the HTTP listener closed at once, by reason: max_connections, max_connections_per_ip, proxy_header (a load balancer's header missing or malformed), proxy_untrusted (a header from a peer that is not a load balancer), protocol (first bytes neither TLS nor TLCP, with gateway.tls.tlcp set)."},
 			[]string{"reason"}),
 	}
 	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gateway_http_connections",
@@ -40,12 +40,12 @@ func newListenerMetrics(reg prometheus.Registerer, open *atomic.Pointer[netsec.L
 		return 0
 	})
 	reg.MustRegister(m.refused, gauge)
-	for _, r := range []string{"max_connections", "max_connections_per_ip", "proxy_header", "proxy_untrusted"} {
+	for _, r := range []string{"max_connections", "max_connections_per_ip", "proxy_header", "proxy_untrusted", "protocol"} {
 		m.refused.WithLabelValues(r)
 	}
 	if cert != nil {
 		m.handshakes = prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_tls_handshake_failures_total",
-			Help:        "TLS handshakes that failed on the listener (old versions, no or a wrong client certificate, scanners, health checks that only connect).",
+			Help:        "TLS (and TLCP) handshakes that failed on the listener (old versions, no or a wrong client certificate, scanners, health checks that only connect).",
 			ConstLabels: prometheus.Labels{"listener": "http"}})
 		reg.MustRegister(m.handshakes)
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gateway_tls_certificate_expiry_timestamp_seconds",
@@ -59,7 +59,8 @@ func newListenerMetrics(reg prometheus.Registerer, open *atomic.Pointer[netsec.L
 
 // listener stacks the gateway's gates on ln, the bound TCP listener: the
 // PROXY protocol from the load balancers (client addresses), the
-// connection caps keyed by those addresses, then TLS. Closing the result
+// connection caps keyed by those addresses, then TLS, or TLS and TLCP
+// on the same port when gateway.tls.tlcp is set. Closing the result
 // closes ln.
 func (s *Server) listener(ln net.Listener) (net.Listener, error) {
 	if s.tls == nil {
@@ -93,7 +94,20 @@ func (s *Server) listener(ln net.Listener) (net.Listener, error) {
 	})
 	s.limited.Store(limited)
 	ln = limited
-	if s.tls != nil {
+	switch {
+	case s.tls != nil && s.tls.TLCPConfig() != nil:
+		// TLCP beside TLS: the first record header picks the stack.
+		// A failed TLCP handshake counts with TLS's.
+		ln = netsec.NewProtocolListener(ln, s.tlsConfig(), s.tls.TLCPConfig(), s.cfg.ReadHeaderTimeout, func(remote net.Addr, err error) {
+			if errors.Is(err, netsec.ErrTLCPHandshake) {
+				s.listenerMetrics.handshakes.Inc()
+				s.log.Debug("http: TLCP handshake failed", "remote", remote.String(), "err", err)
+				return
+			}
+			s.listenerMetrics.refused.WithLabelValues("protocol").Inc()
+			s.log.Debug("http: connection refused", "reason", "protocol", "remote", remote.String(), "err", err)
+		})
+	case s.tls != nil:
 		ln = tls.NewListener(ln, s.tlsConfig())
 	}
 	return ln, nil

@@ -7,6 +7,11 @@
 //     from its files without dropping a connection (Reload, Watch);
 //   - ClientTLS: a line's or a feed source's TLS client configuration (CA,
 //     server name, optional client certificate);
+//   - TLCP (package tlcp, GB/T 38636-2020 national crypto): ServerTLS
+//     also loads and reloads a listener's SM2 signature and encryption
+//     pairs (ServerTLCPConfig), ProtocolListener serves TLCP and TLS on
+//     one port by the first record header, and ClientTLCP configures an
+//     upstream line that speaks TLCP;
 //   - ProxyListener: the PROXY protocol v2 header of a load balancer,
 //     accepted only from the configured load-balancer addresses, so that
 //     RemoteAddr is the client's;
@@ -21,7 +26,8 @@
 // acceptor for brokers (fix/broker), the upstream FIX lines (fix), the
 // market-data sources (feed) and the simulator (sim) use it. A listener is
 // stacked as raw TCP, then ProxyListener (client address), then
-// LimitListener (keyed by that address), then TLS.
+// LimitListener (keyed by that address), then TLS (or ProtocolListener,
+// TLS and TLCP).
 //
 // Every type is safe for concurrent use unless its documentation says
 // otherwise; nothing here keeps package-level state.

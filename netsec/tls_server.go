@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"sgw/tlcp"
 )
 
 // DefaultReloadInterval is how often a zero ServerTLSConfig.ReloadInterval
@@ -36,6 +39,10 @@ type ServerTLSConfig struct {
 	// checked (modification time and size); a changed pair is loaded for
 	// new handshakes, open connections keep theirs. Zero means 10s.
 	ReloadInterval time.Duration `yaml:"reload_interval"`
+	// TLCP, set, serves TLCP on the same listener beside TLS, the first
+	// bytes of each connection telling which (ProtocolListener); its
+	// files are reloaded with the TLS pair. Zero means TLS only.
+	TLCP *ServerTLCPConfig `yaml:"tlcp"`
 }
 
 // Validate checks cfg without reading its files.
@@ -46,22 +53,30 @@ func (cfg ServerTLSConfig) Validate(key string) error {
 	if cfg.ReloadInterval < 0 {
 		return fmt.Errorf("%w: %s.reload_interval %v is negative", ErrConfig, key, cfg.ReloadInterval)
 	}
+	if cfg.TLCP != nil {
+		if err := cfg.TLCP.validate(key + ".tlcp"); err != nil {
+			return err
+		}
+	}
 	_, err := parseMinVersion(key+".min_version", cfg.MinVersion)
 	return err
 }
 
 // ServerTLS is a listener's TLS: a crypto/tls configuration whose
 // certificate is read, at every handshake, from an atomically swapped
-// pointer that Reload and Watch replace. Connections keep the certificate
+// pointer that Reload and Watch replace, and, when configured, the same
+// for TLCP's pair of SM2 certificates. Connections keep the certificate
 // they were handshaken with. Safe for concurrent use.
 type ServerTLS struct {
-	cfg    ServerTLSConfig
-	log    *slog.Logger
-	config *tls.Config
-	cert   atomic.Pointer[tls.Certificate] // with Leaf set
+	cfg        ServerTLSConfig
+	log        *slog.Logger
+	config     *tls.Config
+	cert       atomic.Pointer[tls.Certificate] // with Leaf set
+	tlcpConfig *tlcp.Config                    // nil: TLS only
+	tlcp       atomic.Pointer[tlcpPair]        // nil: TLS only
 
 	mu    sync.Mutex // serialises loads; guards stamp
-	stamp [2]fileStamp
+	stamp []fileStamp
 }
 
 // fileStamp is what Watch compares to tell that a file changed.
@@ -102,6 +117,13 @@ func NewServerTLS(cfg ServerTLSConfig, key string, log *slog.Logger) (*ServerTLS
 		c.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	s.config = c
+	if cfg.TLCP != nil {
+		tc, err := s.newTLCPConfig(key)
+		if err != nil {
+			return nil, err
+		}
+		s.tlcpConfig = tc
+	}
 	return s, nil
 }
 
@@ -135,7 +157,8 @@ func (s *ServerTLS) Reload() error {
 	return s.load()
 }
 
-// load reads the key pair. s.mu must be held.
+// load reads the key pair and the TLCP pair, and serves them only if all
+// load. s.mu must be held.
 func (s *ServerTLS) load() error {
 	certPEM, err := os.ReadFile(s.cfg.CertFile)
 	if err != nil {
@@ -153,16 +176,31 @@ func (s *ServerTLS) load() error {
 	if now := time.Now(); now.After(cert.Leaf.NotAfter) {
 		return fmt.Errorf("certificate %s expired at %s", s.cfg.CertFile, cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
+	var pair *tlcpPair
+	if s.cfg.TLCP != nil {
+		if pair, err = loadTLCP(s.cfg.TLCP); err != nil {
+			return err
+		}
+	}
 	s.cert.Store(&cert)
 	s.log.Info("tls: certificate loaded", "subject", cert.Leaf.Subject.String(), "not_after", cert.Leaf.NotAfter.UTC())
+	if pair != nil {
+		s.tlcp.Store(pair)
+		s.log.Info("tlcp: certificates loaded", "sign_subject", pair.sign.Leaf.Subject.String(), "sign_not_after", pair.sign.Leaf.NotAfter.UTC(),
+			"enc_subject", pair.enc.Leaf.Subject.String(), "enc_not_after", pair.enc.Leaf.NotAfter.UTC())
+	}
 	return nil
 }
 
-// stamps stats the certificate and key files; a file that cannot be
-// read has a zero stamp.
-func (s *ServerTLS) stamps() [2]fileStamp {
-	var st [2]fileStamp
-	for i, f := range []string{s.cfg.CertFile, s.cfg.KeyFile} {
+// stamps stats the certificate and key files (TLS, then TLCP's); a file
+// that cannot be read has a zero stamp.
+func (s *ServerTLS) stamps() []fileStamp {
+	files := []string{s.cfg.CertFile, s.cfg.KeyFile}
+	if s.cfg.TLCP != nil {
+		files = append(files, s.cfg.TLCP.files()...)
+	}
+	st := make([]fileStamp, len(files))
+	for i, f := range files {
 		if fi, err := os.Stat(f); err == nil {
 			st[i] = fileStamp{mod: fi.ModTime(), size: fi.Size()}
 		}
@@ -193,7 +231,7 @@ func (s *ServerTLS) poll() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stamps()
-	if st == s.stamp {
+	if slices.Equal(st, s.stamp) {
 		return false
 	}
 	s.stamp = st
