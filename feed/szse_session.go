@@ -99,7 +99,7 @@ func (ss *szseSession) handle(frame []byte, recv int64) *sourceError {
 		return s.f.arb.Offer(s.idx, m, frame, recv)
 	case szse.TypeSnapshot:
 		s.messages.Add(1)
-		s.f.arb.Snapshot(s.idx, m, recv)
+		s.f.arb.Snapshot(s.idx, m, frame, recv)
 		return nil
 	case szse.TypeChannelHeartbeat:
 		return s.f.arb.Heartbeat(s.idx, &m.ChannelHeartbeat, recv)
