@@ -123,7 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case cmd == "sim":
 		return runSim(ctx, cfg, log, stdout)
 	default:
-		return runGateway(ctx, cfg, log)
+		return runGateway(ctx, cfg, *configPath, log)
 	}
 }
 

@@ -186,7 +186,7 @@ func (cfg Config) Check() error {
 		if sc.Addr == "" {
 			continue
 		}
-		if _, err := tlsClientConfig(sc, szseSourceName(i)); err != nil {
+		if _, err := tlsClientConfig(sc, sourceName(i)); err != nil {
 			return fmt.Errorf("%w: feed %s: %w", ErrConfig, cfg.Name, err)
 		}
 	}

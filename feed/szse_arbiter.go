@@ -334,7 +334,7 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 	defer a.mu.Unlock()
 	if !a.hb[src] {
 		a.hb[src] = true
-		a.log.Debug("feed: the SZSE source's first ChannelHeartbeat of its session", "source", szseSourceName(src))
+		a.log.Debug("feed: the SZSE source's first ChannelHeartbeat of its session", "source", sourceName(src))
 	}
 	ch := a.channel(h.ChannelNo)
 	if ch == nil {
@@ -401,7 +401,7 @@ func (a *szseArbiter) Answer(src int, r *szse.ReTransmit, recv int64) *sourceErr
 		}
 	default:
 		a.log.Warn("feed: SZSE ReTransmit refused", "channel", ch.no, "from", r.ApplBegSeqNum, "to", r.ApplEndSeqNum,
-			"status", r.ResendStatus, "text", string(szse.TrimString(r.RejectText[:])))
+			"status", szse.ResendStatusName(r.ResendStatus), "text", string(szse.TrimString(r.RejectText[:])))
 		if ch.req.src == src {
 			ch.req.src = -1
 			a.wake()

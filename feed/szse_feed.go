@@ -95,11 +95,11 @@ func NewSZSE(cfg Config, sink SZSESink, log *slog.Logger) (*SZSEFeed, error) {
 		if sc.Addr == "" {
 			continue
 		}
-		tc, err := tlsClientConfig(sc, szseSourceName(i))
+		tc, err := tlsClientConfig(sc, sourceName(i))
 		if err != nil {
 			return nil, fmt.Errorf("%w: feed %s: %w", ErrConfig, cfg.Name, err)
 		}
-		name := szseSourceName(i)
+		name := sourceName(i)
 		f.srcs[i] = &szseSource{f: f, idx: i, name: name, cfg: sc, tls: tc, log: log.With("source", name)}
 	}
 	return f, nil

@@ -122,7 +122,7 @@ func (ss *szseSession) skip(t szse.MsgType) {
 		ss.skipped = make(map[szse.MsgType]bool)
 	}
 	ss.skipped[t] = true
-	ss.s.log.Info("feed source sends a message type the gateway skips", "type", uint32(t))
+	ss.s.log.Info("feed source sends a message type the gateway skips", "type", t.String())
 }
 
 // logon checks the MDGW's Logon answer, which swaps the CompIDs, and
