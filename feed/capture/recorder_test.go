@@ -91,6 +91,27 @@ func TestRecorderStreams(t *testing.T) {
 	}
 }
 
+// TestRecorderOversizeMessage: an arbitrated message longer than a record
+// can hold is dropped, counted and marked by a gap record before the next
+// one, not cut.
+func TestRecorderOversizeMessage(t *testing.T) {
+	r := newTestRecorder(t, Config{Record: []string{RecordArbitrated}})
+	r.Start()
+	r.Message(Primary, 0, 1, make([]byte, MaxPayload+1))
+	r.Message(Primary, 2, 2, []byte("next"))
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.Stats().Dropped["arbitrated"]; d != 1 {
+		t.Errorf("%d dropped, want 1", d)
+	}
+	files, _ := filepath.Glob(filepath.Join(r.cfg.Dir, "*.cap"))
+	_, recs := readAll(t, files[0])
+	if len(recs) != 2 || recs[0].Type != TypeGap || recs[0].Seq != 1 || recs[1].Type != TypeData || string(recs[1].Data) != "next" {
+		t.Errorf("records %+v, want a gap of 1 and the next message", recs)
+	}
+}
+
 // TestRecorderOverflow keeps the writer busy while the feed goes on
 // recording: every call returns at once (the test would hang otherwise),
 // the records that do not fit are counted, and the file marks them with
