@@ -66,7 +66,10 @@ type PlayerConfig struct {
 // recorded channels, the first ones as soon as it is logged on. Sequence
 // numbers the capture does not hold are holes: never sent, as if a relay
 // had skipped them (an ITCH gateway with the tracking profile sees the
-// jump; an SZSE one asks for them with ReTransmit and is refused).
+// jump; an SZSE one asks for them with ReTransmit and is refused). An
+// SZSE record that comes later in the capture and fills a hole (records
+// a ReTransmit answer brought after later live ones) is not streamed but
+// answers ReTransmit.
 //
 // NewPlayer binds the listener; Run serves it until its context ends;
 // Play publishes the recording while Run runs (or before: clients that
@@ -286,7 +289,8 @@ func (p *Player) publishITCH(m capture.Message, st *PlayStats) error {
 }
 
 // publishSZSE appends SZSE frame m to the record: a snapshot as it is, a
-// record after the holes before it in its channel. Play's goroutine.
+// record after the holes before it in its channel, or, when it fills one
+// of those holes, where ReTransmit finds it. Play's goroutine.
 func (p *Player) publishSZSE(m capture.Message, st *PlayStats) error {
 	rec := p.sz.rec
 	frame := func(b []byte, _ int64) ([]byte, error) { return append(b, m.Data...), nil }
@@ -299,6 +303,13 @@ func (p *Player) publishSZSE(m capture.Message, st *PlayStats) error {
 		return nil
 	}
 	next := uint64(rec.last(m.Channel)) + 1
+	if m.Seq < next { // fills a hole: Scan passes each once
+		if rec.fill(m.Channel, int64(m.Seq), m.Data) {
+			st.Messages++
+			st.Holes--
+		}
+		return nil
+	}
 	if m.Seq > next {
 		if m.Seq-next > maxHole {
 			return fmt.Errorf("sim: replay: channel %d: ApplSeqNum jumps from %d to %d", m.Channel, next-1, m.Seq)

@@ -17,21 +17,30 @@ type chanPos struct {
 
 // seqIndex finds one channel's records by ApplSeqNum.
 type seqIndex struct {
-	no    uint16
-	bySeq []int // bySeq[i] is the position of ApplSeqNum i+1; -1 for a hole
+	no uint16
+	// bySeq[i] locates ApplSeqNum i+1: its position in the stream, -1 for
+	// a hole, or -2-k for the k-th frame of late (filled, not streamed).
+	bySeq []int
 }
+
+// hole marks an ApplSeqNum without a record in seqIndex.bySeq.
+const hole = -1
 
 // channelRecord is the day's SZSE stream: every frame in the order
 // sessions send them, the records of each channel numbered by ApplSeqNum
 // from 1 and the snapshots between them unnumbered. The Sim's has one
 // channel of records; a Player's has those of its capture, and may have
-// holes, ApplSeqNums without a record, which sessions never send. Frames
+// holes, ApplSeqNums without a record, which sessions never send, and
+// records that came late to fill a hole, which only ReTransmit sends. Frames
 // are immutable once appended. Appends are serialised by their owner (the
 // Sim's mutex, the Player's Play); reads may come from any goroutine and
 // take only the record's lock.
 type channelRecord struct {
 	tape[szseItem]
 	chans []*seqIndex // the channels of records, by number; guarded by mu
+	// late holds the frames that filled holes (fill): they are resent by
+	// ReTransmit, never streamed. Guarded by mu.
+	late [][]byte
 }
 
 // newChannelRecord returns a record of the channels of records given (more
@@ -144,8 +153,23 @@ func (r *channelRecord) addHoles(no uint16, n int64) {
 	defer r.mu.Unlock()
 	ix := r.indexLocked(no)
 	for range n {
-		ix.bySeq = append(ix.bySeq, -1)
+		ix.bySeq = append(ix.bySeq, hole)
 	}
+}
+
+// fill puts frame (copied), the record of ApplSeqNum seq of channel no,
+// in a hole (Player): it is not streamed, as the stream has passed it,
+// but ReTransmit resends it. It reports false when seq is not a hole.
+func (r *channelRecord) fill(no uint16, seq int64, frame []byte) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ix := r.findLocked(no)
+	if ix == nil || seq < 1 || seq > int64(len(ix.bySeq)) || ix.bySeq[seq-1] != hole {
+		return false
+	}
+	r.late = append(r.late, append([]byte(nil), frame...))
+	ix.bySeq[seq-1] = -1 - len(r.late)
+	return true
 }
 
 // records appends to dst the frames of channel no's ApplSeqNums from to to
@@ -161,11 +185,14 @@ func (r *channelRecord) records(dst [][]byte, no uint16, from, to int64) [][]byt
 	from = max(from, 1)
 	to = min(to, int64(len(ix.bySeq)))
 	for seq := from; seq <= to; seq++ {
-		p := ix.bySeq[seq-1]
-		if p < 0 {
-			break
+		switch p := ix.bySeq[seq-1]; {
+		case p == hole:
+			return dst
+		case p < hole:
+			dst = append(dst, r.late[-2-p])
+		default:
+			dst = append(dst, r.items[p].frame)
 		}
-		dst = append(dst, r.items[p].frame)
 	}
 	return dst
 }

@@ -297,3 +297,32 @@ func TestScanSZSE(t *testing.T) {
 		t.Errorf("no snapshots")
 	}
 }
+
+// TestScanFillsHoles: in an SZSE stream a message below what was passed
+// is passed on when it fills a hole, once; in an ITCH stream never.
+func TestScanFillsHoles(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fills bool
+		in    []uint64
+		want  []uint64
+	}{
+		{"szse resend after live", true, []uint64{5, 6, 1, 2, 3, 4, 2, 7}, []uint64{5, 6, 1, 2, 3, 4, 7}},
+		{"szse split hole", true, []uint64{1, 9, 5, 5, 4, 6, 2, 8, 3, 7, 1}, []uint64{1, 9, 5, 4, 6, 2, 8, 3, 7}},
+		{"szse rebuild", true, []uint64{1, 2, 4, 1, 2, 3, 4, 5}, []uint64{1, 2, 4, 3, 5}},
+		{"itch", false, []uint64{5, 6, 1, 2, 7}, []uint64{5, 6, 7}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &passed{next: 1}
+			var got []uint64
+			for _, seq := range tc.in {
+				if p.take(seq, tc.fills) {
+					got = append(got, seq)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("passed %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

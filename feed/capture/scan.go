@@ -95,8 +95,12 @@ func Files(path, feed, stream string) ([]string, error) {
 // reconnect or a rebuild delivered again); for SZSE sequence numbers are
 // per channel and snapshots, which have none, are all passed on. Sequence
 // numbers may jump: the messages between were never received, or their
-// records were dropped (a gap record). From a source stream it cuts the
-// messages out of the raw bytes connection by connection: ITCH, the
+// records were dropped (a gap record). In an SZSE stream a message may
+// come later and fill such a hole (a ReTransmit answer's records after
+// the live ones of a session that started at the live end, a rebuild's
+// redelivery after a gap record): it is passed on then, below the
+// sequence numbers already passed, once. From a source stream it cuts
+// the messages out of the raw bytes connection by connection: ITCH, the
 // Sequenced Data packets numbered from each Login Accepted; SZSE, the
 // orders, trades and snapshots (session frames and ChannelHeartbeats are
 // left out). Bytes after a gap record or a framing error are skipped up
@@ -107,23 +111,28 @@ func Files(path, feed, stream string) ([]string, error) {
 func Scan(files []string, fn func(Message) error) (Header, error) {
 	var (
 		first Header
-		next  = map[uint16]uint64{}
+		seqs  = map[uint16]*passed{}
 		cut   cutter
+		fills bool // SZSE: holes may be filled
 	)
 	emit := func(m Message) error {
 		if m.Seq == 0 {
 			return fn(m) // an SZSE snapshot
 		}
-		if m.Seq < max(next[m.Channel], 1) {
-			return nil
+		p := seqs[m.Channel]
+		if p == nil {
+			p = &passed{next: 1}
+			seqs[m.Channel] = p
 		}
-		next[m.Channel] = m.Seq + 1
-		return fn(m)
+		if p.take(m.Seq, fills) {
+			return fn(m)
+		}
+		return nil
 	}
 	for i, name := range files {
 		h, err := scanFile(name, func(h Header, rec Record) error {
 			if cut == nil {
-				cut = newCutter(h)
+				cut, fills = newCutter(h), h.Protocol == ProtocolSZSE
 			}
 			return cut.record(rec, emit)
 		})
@@ -139,6 +148,63 @@ func Scan(files []string, fn func(Message) error) (Header, error) {
 		}
 	}
 	return first, nil
+}
+
+// maxHoles bounds the holes a channel remembers for later messages to
+// fill; beyond it the oldest are forgotten (their messages are skipped).
+const maxHoles = 4096
+
+// passed is what Scan has passed of one channel: the sequence numbers
+// below next, except the holes that may still be filled.
+type passed struct {
+	next  uint64
+	holes []seqRange // ascending, disjoint
+}
+
+// seqRange is an inclusive range of sequence numbers.
+type seqRange struct{ from, to uint64 }
+
+// take reports whether message seq is to be passed on: it is beyond what
+// was passed (the numbers jumped over become holes when fills), or it
+// fills a hole.
+func (p *passed) take(seq uint64, fills bool) bool {
+	if seq >= p.next {
+		if fills && seq > p.next {
+			if len(p.holes) == maxHoles {
+				p.holes = p.holes[:copy(p.holes, p.holes[1:])]
+			}
+			p.holes = append(p.holes, seqRange{p.next, seq - 1})
+		}
+		p.next = seq + 1
+		return true
+	}
+	i, found := slices.BinarySearchFunc(p.holes, seq, func(r seqRange, s uint64) int {
+		switch {
+		case r.to < s:
+			return -1
+		case r.from > s:
+			return 1
+		}
+		return 0
+	})
+	if !found {
+		return false
+	}
+	switch r := p.holes[i]; {
+	case r.from == r.to:
+		p.holes = slices.Delete(p.holes, i, i+1)
+	case seq == r.from:
+		p.holes[i].from++
+	case seq == r.to:
+		p.holes[i].to--
+	default:
+		p.holes = slices.Insert(p.holes, i+1, seqRange{seq + 1, r.to})
+		p.holes[i].to = seq - 1
+		if len(p.holes) > maxHoles {
+			p.holes = p.holes[:copy(p.holes, p.holes[1:])]
+		}
+	}
+	return true
 }
 
 // ReadHeader returns the header of the capture file name.
