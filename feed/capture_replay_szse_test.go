@@ -203,8 +203,9 @@ func (g *szseGateway) bookState(withSeq bool) map[string]string {
 // TestSZSECaptureReplayRebuildsIdenticalBooks is
 // TestCaptureReplayRebuildsIdenticalBooks for an SZSE feed: it records a
 // simulated SZSE session through a gateway's SZSE feed (both sources and
-// the arbitrated stream, across several files; the backup taken down and
-// back mid-run, snapshots throughout), then replays the arbitrated stream
+// the arbitrated stream, across several files; the first records
+// recovered by ReTransmit, the backup taken down and back mid-run,
+// snapshots throughout), then replays the arbitrated stream
 // and the primary's raw bytes in turn through sim.Player into a fresh
 // gateway pointed at it: every book, in full, and the delivered sequence
 // come out identical (from the primary's bytes, the sequence of records:
@@ -224,8 +225,13 @@ func TestSZSECaptureReplayRebuildsIdenticalBooks(t *testing.T) {
 	t.Cleanup(func() { scancel(); <-simDone })
 	ch := s.SZSEChannel()
 
-	// The primary logs on first, before any record, so that its raw
-	// stream holds the whole session; the backup joins once it is live.
+	// The day starts before the gateway: the primary logs on first, at
+	// the live end, and recovers the first records by ReTransmit, so that
+	// its raw stream holds the whole session, those records inside the
+	// ReTransmit answer; the backup joins once it is live.
+	if err := s.Step(300); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.StopSource(sim.SZSEBackup); err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +246,10 @@ func TestSZSECaptureReplayRebuildsIdenticalBooks(t *testing.T) {
 		last := s.SZSELast()
 		waitUntil(t, fmt.Sprintf("the feed to deliver up to %d", last), func() bool { return orig.delivered(ch, last) })
 	}
-	waitUntil(t, "the primary to log on", func() bool { return s.Stats(sim.SZSEPrimary).Logins >= 1 && orig.feed.Ready() })
+	waitUntil(t, "the primary to recover the first records", func() bool { return orig.delivered(ch, s.SZSELast()) })
+	if st := s.Stats(sim.SZSEPrimary); st.Resent == 0 {
+		t.Fatalf("primary stats %+v: nothing resent", st)
+	}
 	if err := s.StartSource(sim.SZSEBackup); err != nil {
 		t.Fatal(err)
 	}
