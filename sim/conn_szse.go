@@ -568,7 +568,9 @@ func (c *szseConn) retransmit(out []byte, req szse.ReTransmit, have int64) []byt
 		case got < end-beg+1: // cut at a hole
 			end, resp.ResendStatus = beg+got-1, szse.ResendStatusPartial
 		}
-		resp.ApplEndSeqNum = end
+		if reject == "" {
+			resp.ApplEndSeqNum = end
+		}
 	}
 	if reject != "" {
 		resp.ResendStatus = szse.ResendStatusUnavailable

@@ -100,11 +100,7 @@ func (r *channelRecord) has(no uint16) bool {
 // channels appends to dst every channel of records with the ApplSeqNum of
 // its last record.
 func (r *channelRecord) channels(dst []chanPos) []chanPos {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for _, ix := range r.chans {
-		dst = append(dst, chanPos{no: ix.no, last: int64(len(ix.bySeq))})
-	}
+	_, dst = r.mark(dst)
 	return dst
 }
 
