@@ -195,8 +195,8 @@ func (cfg Config) Check() error {
 
 // Protocols of Config.Protocol.
 const (
-	ProtocolITCH = "itch" // SoupBinTCP 3.0 carrying ITCH 5.0
-	ProtocolSZSE = "szse" // SZSE Binary market data
+	ProtocolITCH = capture.ProtocolITCH // SoupBinTCP 3.0 carrying ITCH 5.0
+	ProtocolSZSE = capture.ProtocolSZSE // SZSE Binary market data
 )
 
 // validate checks one source's settings for protocol. Its errors start

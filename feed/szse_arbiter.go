@@ -264,15 +264,15 @@ func (a *szseArbiter) drain(ch *szseArbChannel) {
 }
 
 // Snapshot takes a 300111 snapshot, decoded into m from frame, from src
-// and delivers it if it is
-// aligned with what was delivered: on every channel with records, src's
-// stream is exactly where delivery is and no gap is open, so every record
-// src sent before the snapshot has been delivered and none after it. A snapshot's channel
-// (1xxx) is not the channel of its security's records (2xxx), so every
-// channel is checked, and only once src has sent a ChannelHeartbeat in
-// its session: before that, a session that started live may carry
-// channels the arbiter has not heard of. Otherwise the snapshot is
-// dropped and counted.
+// and delivers it (and records frame in the capture) if it is aligned
+// with what was delivered: on every channel with records, src's stream
+// is exactly where delivery is and no gap is open, so every record src
+// sent before the snapshot has been delivered and none after it. A
+// snapshot's channel (1xxx) is not the channel of its security's records
+// (2xxx), so every channel is checked, and only once src has sent a
+// ChannelHeartbeat in its session: before that, a session that started
+// live may carry channels the arbiter has not heard of. Otherwise the
+// snapshot is dropped and counted.
 func (a *szseArbiter) Snapshot(src int, m *szse.Message, frame []byte, recv int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
