@@ -326,3 +326,28 @@ func TestScanFillsHoles(t *testing.T) {
 		})
 	}
 }
+
+// TestScanRefusesMixedStreams: files of another protocol or stream than
+// the first are an error before any of their messages is passed on.
+func TestScanRefusesMixedStreams(t *testing.T) {
+	for _, files := range [][]string{
+		{"testdata/arbitrated.cap", "testdata/szse-arbitrated.cap"},
+		{"testdata/szse-primary.cap", "testdata/szse-arbitrated.cap"},
+	} {
+		t.Run(files[0]+"+"+files[1], func(t *testing.T) {
+			count := func(files []string) (int, error) {
+				n := 0
+				_, err := Scan(files, func(Message) error { n++; return nil })
+				return n, err
+			}
+			alone, err := count(files[:1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			mixed, err := count(files)
+			if err == nil || mixed != alone {
+				t.Fatalf("%d messages (the first file alone: %d), error %v", mixed, alone, err)
+			}
+		})
+	}
+}

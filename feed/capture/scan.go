@@ -129,10 +129,14 @@ func Scan(files []string, fn func(Message) error) (Header, error) {
 		}
 		return nil
 	}
+	var cutFor Header // the header cut was made for
 	for i, name := range files {
 		h, err := scanFile(name, func(h Header, rec Record) error {
-			if cut == nil {
-				cut, fills = newCutter(h), h.Protocol == ProtocolSZSE
+			switch {
+			case cut == nil:
+				cut, fills, cutFor = newCutter(h), h.Protocol == ProtocolSZSE, h
+			case h.Protocol != cutFor.Protocol || h.Kind != cutFor.Kind:
+				return fmt.Errorf("capture: %s is a %s %s stream, not %s %s", name, h.Protocol, h.Stream, cutFor.Protocol, cutFor.Stream)
 			}
 			return cut.record(rec, emit)
 		})
