@@ -202,9 +202,10 @@ func (p *Player) Close() error {
 // message's and divided by the speed, has come; then it ends the session
 // (ITCH: End of Session once a client has everything; SZSE: EndOfChannel
 // in the ChannelHeartbeats). A message whose sequence number was passed
-// is skipped; numbers jumped over become holes. The capture's protocol
-// must be the Player's. It returns when everything is published or ctx
-// ends.
+// is skipped; numbers jumped over become holes (an SZSE record that later
+// fills one is kept for ReTransmit; capture.Scan says which). The
+// capture's protocol must be the Player's. It returns when everything is
+// published or ctx ends.
 func (p *Player) Play(ctx context.Context, files []string) (PlayStats, error) {
 	var (
 		st    PlayStats
