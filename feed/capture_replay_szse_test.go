@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"sgw/feed"
 	"sgw/feed/capture"
 	"sgw/feed/feedpeer"
@@ -283,6 +285,21 @@ func TestSZSECaptureReplayRebuildsIdenticalBooks(t *testing.T) {
 		t.Fatalf("capture stats %+v, %d snapshots delivered", st.Capture, wantSnaps)
 	}
 	t.Logf("recorded: %d delivered, %d snapshots; capture %+v", len(wantAll), wantSnaps, *st.Capture)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(feed.NewCollector().WithSZSE(orig.feed))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records float64
+	for _, mf := range mfs {
+		if mf.GetName() == "gateway_capture_records_total" {
+			records = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if records != float64(st.Capture.Records) {
+		t.Errorf("gateway_capture_records_total = %v, status says %d", records, st.Capture.Records)
+	}
 	if _, _, _, _, _, problems := orig.sink.test.state(); len(problems) > 0 {
 		t.Fatalf("the recorded feed's reference book saw %v", problems)
 	}
