@@ -31,7 +31,7 @@ commands:
   loadtest -scenario NAME -duration D -out DIR [flags]
                                      run a load test (see 'gateway loadtest -h')
   replay -capture FILE_OR_DIR [-speed 1|N|max] [-listen ADDR] [flags]
-                                     serve a feed capture as a SoupBinTCP source (see 'gateway replay -h')
+                                     serve a feed capture as an ITCH or SZSE source (see 'gateway replay -h')
   token -sub SUB (-config FILE | -key FILE -alg ALG -kid KID) [flags]
                                      mint a bearer token (see 'gateway token -h')
   version                            print the version, VCS revision and Go version of the build
@@ -123,7 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case cmd == "sim":
 		return runSim(ctx, cfg, log, stdout)
 	default:
-		return runGateway(ctx, cfg, log)
+		return runGateway(ctx, cfg, *configPath, log)
 	}
 }
 

@@ -13,8 +13,8 @@ import (
 	"sgw/sim"
 )
 
-// runReplay parses the replay command line and serves a capture as a
-// SoupBinTCP/ITCH source until ctx ends.
+// runReplay parses the replay command line and serves a capture as a feed
+// source of its protocol (SoupBinTCP/ITCH or SZSE Binary) until ctx ends.
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -23,10 +23,12 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	stream := fs.String("stream", "", "stream to play: arbitrated, primary or backup (default: arbitrated when recorded, else primary)")
 	speed := fs.String("speed", "1", "1: as recorded; N: N times faster; max: as fast as possible")
 	var cfg sim.PlayerConfig
-	fs.StringVar(&cfg.Listen.Addr, "listen", "127.0.0.1:0", "address to serve the recording on (SoupBinTCP)")
+	fs.StringVar(&cfg.Listen.Addr, "listen", "127.0.0.1:0", "address to serve the recording on (SoupBinTCP, or SZSE Binary for an SZSE capture)")
 	fs.StringVar(&cfg.Session, "session", "", "SoupBinTCP session name (default SIM)")
 	fs.StringVar(&cfg.Username, "username", "", "username a login must present (default: any login)")
-	fs.StringVar(&cfg.Password, "password", "", "password a login must present")
+	fs.StringVar(&cfg.Password, "password", "", "password a login (SZSE: Logon) must present")
+	fs.StringVar(&cfg.SenderCompID, "sender-comp-id", "", "SZSE: SenderCompID a Logon must carry (default: any)")
+	fs.StringVar(&cfg.TargetCompID, "target-comp-id", "", "SZSE: TargetCompID a Logon must carry, the player's own (default: any)")
 	verbose := fs.Bool("v", false, "log connections")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -53,11 +55,16 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
+	h, err := capture.ReadHeader(files[0])
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	cfg.Protocol = h.Protocol
 	p, err := sim.NewPlayer(cfg)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
-	fmt.Fprintf(stdout, "replay: serving %d capture file(s) from %s on %s (speed %s)\n", len(files), *path, p.Addr(), *speed)
+	fmt.Fprintf(stdout, "replay: serving %d %s capture file(s) from %s on %s (speed %s)\n", len(files), h.Protocol, *path, p.Addr(), *speed)
 	runErr := make(chan error, 1)
 	go func() { runErr <- p.Run(ctx) }()
 	st, err := p.Play(ctx, files)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"regexp"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"sgw/feed/capture"
 	"sgw/feed/soupbin"
+	"sgw/feed/szse"
 )
 
 // TestReplayCommand runs `gateway replay` on a capture of the simulator's
@@ -98,6 +100,91 @@ func TestReplayCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReplayCommandSZSE runs `gateway replay` on a capture of an SZSE
+// feed (the fuzz seed, recorded by the feed from the simulator) and logs
+// on as an SZSE Binary client: it receives every recorded record and
+// snapshot, in order, then a ChannelHeartbeat with EndOfChannel.
+func TestReplayCommandSZSE(t *testing.T) {
+	const file = "feed/capture/testdata/szse-arbitrated.cap"
+	var want [][]byte
+	if _, err := capture.Scan([]string{file}, func(m capture.Message) error {
+		want = append(want, slices.Clone(m.Data))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"replay", "-capture", file, "-speed", "max", "-listen", "127.0.0.1:0",
+			"-sender-comp-id", "GW01", "-target-comp-id", "MDGW", "-password", "secret"}, stdout, stderr)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("replay: %v; stderr %s", err, stderr)
+		}
+	}()
+	addrRE := regexp.MustCompile(`szse capture file\(s\) from .* on (127\.0\.0\.1:\d+)`)
+	waitFor(t, "the listen address", func() bool { return addrRE.MatchString(stdout.String()) })
+	c, err := net.Dial("tcp", addrRE.FindStringSubmatch(stdout.String())[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var logon szse.Logon
+	_ = szse.PutString(logon.SenderCompID[:], "GW01")
+	_ = szse.PutString(logon.TargetCompID[:], "MDGW")
+	_ = szse.PutString(logon.Password[:], "secret")
+	_ = szse.PutString(logon.DefaultApplVerID[:], "1.02")
+	logon.HeartBtInt = 5
+	if _, err := c.Write(szse.AppendLogon(nil, &logon)); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(15 * time.Second)) // a bound for a broken test, not a wait
+	var (
+		buf   []byte
+		got   [][]byte
+		tmp   = make([]byte, 4096)
+		m     szse.Message
+		ended bool
+	)
+	for !ended {
+		n, err := c.Read(tmp)
+		if err != nil {
+			t.Fatalf("read after %d frames: %v", len(got), err)
+		}
+		buf = append(buf, tmp[:n]...)
+		for {
+			k, err := szse.Decode(buf, &m)
+			if errors.Is(err, szse.ErrTruncated) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch m.Type {
+			case szse.TypeLogout:
+				t.Fatalf("logout: %s", szse.TrimString(m.Logout.Text[:]))
+			case szse.TypeOrder, szse.TypeTrade, szse.TypeSnapshot:
+				got = append(got, slices.Clone(buf[:k]))
+			case szse.TypeChannelHeartbeat:
+				ended = ended || m.ChannelHeartbeat.EndOfChannel == 1
+			}
+			buf = buf[k:]
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d frames, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("frame %d differs", i+1)
+		}
 	}
 }
 

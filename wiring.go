@@ -5,14 +5,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"sgw/configs"
 	"sgw/sim"
 	"sgw/system"
 )
 
-// runGateway runs the gateway described by cfg.
-func runGateway(ctx context.Context, cfg *configs.File, log *slog.Logger) error {
+// runGateway runs the gateway described by cfg, read from the file
+// configPath.
+func runGateway(ctx context.Context, cfg *configs.File, configPath string, log *slog.Logger) error {
 	if err := system.CheckNoSimAddr(cfg); err != nil {
 		return err
 	}
@@ -20,6 +22,7 @@ func runGateway(ctx context.Context, cfg *configs.File, log *slog.Logger) error 
 	if err != nil {
 		return err
 	}
+	g.SetStartReason(fmt.Sprintf("gateway run -config %s (pid %d)", configPath, os.Getpid()))
 	return g.Run(ctx, nil)
 }
 

@@ -60,7 +60,7 @@ func startGateway(t *testing.T, primary, backup string, tune func(*feed.Config))
 		Name:              "sse",
 		Primary:           feed.SourceConfig{Addr: primary},
 		Backup:            feed.SourceConfig{Addr: backup},
-		HeartbeatTimeout:  time.Second,
+		HeartbeatTimeout:  5 * time.Second, // a loaded machine must not reset the sources: a primary reset mid-run leaves holes in its raw stream
 		HeartbeatInterval: 200 * time.Millisecond,
 		ReconnectMin:      20 * time.Millisecond,
 		ReconnectMax:      200 * time.Millisecond,

@@ -68,7 +68,7 @@ type Config struct {
 	CheckInterval time.Duration `yaml:"check_interval"`
 	// Capture records what the sources sent and the arbitrated stream to
 	// rotating files (docs/CAPTURE.md), for gw replay. Zero (no dir)
-	// records nothing. ITCH feeds only for now.
+	// records nothing. ITCH and SZSE feeds alike.
 	Capture capture.Config `yaml:"capture"`
 }
 
@@ -132,9 +132,6 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 	}
 	if cfg.Capture.Enabled() {
-		if cfg.Protocol != ProtocolITCH {
-			return cfg, fmt.Errorf("%w: feed %s: capture: not supported for protocol %s yet", ErrConfig, cfg.Name, cfg.Protocol)
-		}
 		c, err := cfg.Capture.WithDefaults()
 		if err != nil {
 			return cfg, fmt.Errorf("%w: feed %s: %w", ErrConfig, cfg.Name, err)
@@ -189,7 +186,7 @@ func (cfg Config) Check() error {
 		if sc.Addr == "" {
 			continue
 		}
-		if _, err := tlsClientConfig(sc, szseSourceName(i)); err != nil {
+		if _, err := tlsClientConfig(sc, sourceName(i)); err != nil {
 			return fmt.Errorf("%w: feed %s: %w", ErrConfig, cfg.Name, err)
 		}
 	}
@@ -198,8 +195,8 @@ func (cfg Config) Check() error {
 
 // Protocols of Config.Protocol.
 const (
-	ProtocolITCH = "itch" // SoupBinTCP 3.0 carrying ITCH 5.0
-	ProtocolSZSE = "szse" // SZSE Binary market data
+	ProtocolITCH = capture.ProtocolITCH // SoupBinTCP 3.0 carrying ITCH 5.0
+	ProtocolSZSE = capture.ProtocolSZSE // SZSE Binary market data
 )
 
 // validate checks one source's settings for protocol. Its errors start

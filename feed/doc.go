@@ -20,7 +20,9 @@
 // With Config.Capture set, a feed records each source's raw bytes and the
 // arbitrated stream through a capture.Recorder (package sgw/feed/capture):
 // the transport and the arbiter only copy into its bounded queue, taking
-// its leaf mutex after their own locks; a full queue drops and counts.
+// its leaf mutex after their own locks; a full queue drops and counts. An
+// SZSE feed records the same way: each source's reader goroutine its raw
+// bytes, its arbiter every frame it delivers.
 //
 // SZSEFeed reads SZSE Binary market data (feed/szse) the same way, channel
 // by channel: a gap is recovered by ReTransmit rather than a new login,

@@ -19,6 +19,15 @@ const (
 	Backup  = 1
 )
 
+// sourceName names source index i in logs and status: "primary" or
+// "backup".
+func sourceName(i int) string {
+	if i == Backup {
+		return "backup"
+	}
+	return "primary"
+}
+
 // Feed is one market-data feed: its sources, their arbiter and the sink the
 // arbiter delivers to. New builds it; Run connects and supervises until its
 // context ends. Status, Ready and Next are safe from any goroutine.
@@ -61,11 +70,11 @@ func New(cfg Config, sink Sink, log *slog.Logger) (*Feed, error) {
 		if sc.Addr == "" {
 			continue
 		}
-		tc, err := tlsClientConfig(sc, [...]string{"primary", "backup"}[i])
+		tc, err := tlsClientConfig(sc, sourceName(i))
 		if err != nil {
 			return nil, fmt.Errorf("%w: feed %s: %w", ErrConfig, cfg.Name, err)
 		}
-		name := [...]string{"primary", "backup"}[i]
+		name := sourceName(i)
 		f.srcs = append(f.srcs, &source{f: f, idx: i, name: name, cfg: sc, tls: tc, log: log.With("source", name)})
 	}
 	return f, nil
@@ -123,7 +132,7 @@ func (f *Feed) Run(ctx context.Context) error {
 				"count", to-from+1, "recovery_timeout", f.cfg.RecoveryTimeout, "rebuild", f.arb.rb != nil)
 		} else if f.arb.Stats().Rebuilds != rebuilds {
 			f.log.Error("feed: the sources sent different messages under one sequence number; rebuilding from sequence 1 from one source",
-				"feed", f.cfg.Name, "source", i)
+				"feed", f.cfg.Name, "source", sourceName(i))
 		}
 		for _, s := range f.srcs {
 			if again&(1<<s.idx) != 0 || s.idx == i {

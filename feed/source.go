@@ -28,7 +28,19 @@ const (
 
 var stateNames = [...]string{"down", "dialing", "login", "live", "ended"}
 
-func (s sourceState) String() string { return stateNames[s] }
+// String names the state: "down", "dialing", "login", "live" or "ended".
+func (s sourceState) String() string {
+	if s < 0 || int(s) >= len(stateNames) {
+		return fmt.Sprintf("state(%d)", int32(s))
+	}
+	return stateNames[s]
+}
+
+// LogValue logs the state by its name: slog's JSON handler would print
+// the number otherwise.
+func (s sourceState) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+var _ slog.LogValuer = sourceState(0)
 
 // maxPacket bounds the SoupBinTCP packets a source may send. The largest
 // packet of the feed profile is a Debug packet; 4 KiB is generous.

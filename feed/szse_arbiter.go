@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"sgw/feed/capture"
 	"sgw/feed/szse"
 )
 
@@ -41,6 +42,9 @@ type szseArbiter struct {
 	recovery    time.Duration // a gap worked on for this long may be declared lost
 	reqTimeout  time.Duration // a ReTransmit without progress for this long has failed
 	kick        chan struct{} // wakes the supervisor; capacity 1
+	// rec records every frame delivered to the sink (the arbitrated
+	// stream); nil records nothing. Its calls take only its leaf lock.
+	rec *capture.Recorder
 
 	mu    sync.Mutex
 	chans szseChannelTable
@@ -182,7 +186,7 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 		ch.duplicates.Add(1)
 	case s == next:
 		a.first[src].Add(1)
-		a.deliver(ch, m, recv)
+		a.deliver(ch, src, m, frame, recv)
 		a.drain(ch)
 	default:
 		a.hold(ch, src, s, frame, recv)
@@ -214,7 +218,7 @@ func (a *szseArbiter) hold(ch *szseArbChannel, src int, s uint64, frame []byte, 
 		return
 	}
 	a.first[src].Add(1)
-	sl.seq, sl.recv, sl.n = s, recv, uint8(copy(sl.data[:], frame))
+	sl.seq, sl.recv, sl.src, sl.n = s, recv, uint8(src), uint8(copy(sl.data[:], frame))
 	ch.held++
 }
 
@@ -224,8 +228,10 @@ func (a *szseArbiter) gapOpened(ch *szseArbChannel, next uint64, now int64) {
 	a.wake()
 }
 
-// deliver hands one record to the sink and advances next. Lock held.
-func (a *szseArbiter) deliver(ch *szseArbChannel, m *szse.Message, recv int64) {
+// deliver hands one record, decoded into m from frame, which came from
+// src, to the sink (and the capture) and advances next. Lock held.
+func (a *szseArbiter) deliver(ch *szseArbChannel, src int, m *szse.Message, frame []byte, recv int64) {
+	a.rec.Message(uint8(src), ch.next.Load(), recv, frame)
 	if err := a.sink.ApplySZSE(m, recv); err != nil {
 		a.sinkErrors.Add(1)
 	}
@@ -250,23 +256,24 @@ func (a *szseArbiter) drain(ch *szseArbChannel) {
 			a.log.Error("feed: a held SZSE record does not decode", "channel", ch.no, "seq", next, "err", err)
 			continue
 		}
-		a.deliver(ch, &a.m, sl.recv)
+		a.deliver(ch, int(sl.src), &a.m, sl.data[:sl.n], sl.recv)
 	}
 	if ch.stale.Load() && ch.next.Load() > ch.last.Load() {
 		a.caughtUp(ch)
 	}
 }
 
-// Snapshot takes a 300111 snapshot from src and delivers it if it is
-// aligned with what was delivered: on every channel with records, src's
-// stream is exactly where delivery is and no gap is open, so every record
-// src sent before the snapshot has been delivered and none after it. A snapshot's channel
-// (1xxx) is not the channel of its security's records (2xxx), so every
-// channel is checked, and only once src has sent a ChannelHeartbeat in
-// its session: before that, a session that started live may carry
-// channels the arbiter has not heard of. Otherwise the snapshot is
-// dropped and counted.
-func (a *szseArbiter) Snapshot(src int, m *szse.Message, recv int64) {
+// Snapshot takes a 300111 snapshot, decoded into m from frame, from src
+// and delivers it (and records frame in the capture) if it is aligned
+// with what was delivered: on every channel with records, src's stream
+// is exactly where delivery is and no gap is open, so every record src
+// sent before the snapshot has been delivered and none after it. A
+// snapshot's channel (1xxx) is not the channel of its security's records
+// (2xxx), so every channel is checked, and only once src has sent a
+// ChannelHeartbeat in its session: before that, a session that started
+// live may carry channels the arbiter has not heard of. Otherwise the
+// snapshot is dropped and counted.
+func (a *szseArbiter) Snapshot(src int, m *szse.Message, frame []byte, recv int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	own := a.channel(m.Snapshot.ChannelNo)
@@ -294,6 +301,7 @@ func (a *szseArbiter) Snapshot(src int, m *szse.Message, recv int64) {
 		}
 	}
 	own.snapshots.Add(1)
+	a.rec.Message(uint8(src), 0, recv, frame)
 	if err := a.sink.ApplySZSE(m, recv); err != nil {
 		a.sinkErrors.Add(1)
 	}
@@ -326,7 +334,7 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 	defer a.mu.Unlock()
 	if !a.hb[src] {
 		a.hb[src] = true
-		a.log.Debug("feed: the SZSE source's first ChannelHeartbeat of its session", "source", szseSourceName(src))
+		a.log.Debug("feed: the SZSE source's first ChannelHeartbeat of its session", "source", sourceName(src))
 	}
 	ch := a.channel(h.ChannelNo)
 	if ch == nil {
@@ -393,7 +401,7 @@ func (a *szseArbiter) Answer(src int, r *szse.ReTransmit, recv int64) *sourceErr
 		}
 	default:
 		a.log.Warn("feed: SZSE ReTransmit refused", "channel", ch.no, "from", r.ApplBegSeqNum, "to", r.ApplEndSeqNum,
-			"status", r.ResendStatus, "text", string(szse.TrimString(r.RejectText[:])))
+			"status", szse.ResendStatusName(r.ResendStatus), "text", string(szse.TrimString(r.RejectText[:])))
 		if ch.req.src == src {
 			ch.req.src = -1
 			a.wake()

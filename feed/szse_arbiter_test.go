@@ -317,7 +317,7 @@ func TestSZSEArbiterSnapshotAlignment(t *testing.T) {
 		var m szse.Message
 		m.Type = szse.TypeSnapshot
 		m.Snapshot.ChannelNo = 1011
-		r.a.Snapshot(src, &m, r.now.UnixNano())
+		r.a.Snapshot(src, &m, nil, r.now.UnixNano())
 	}
 	r.mustOffer(Primary, 2011, 1, 3)
 	r.mustOffer(Primary, 2012, 1, 1)
@@ -371,7 +371,7 @@ func TestSZSEArbiterSnapshotChannel(t *testing.T) {
 		var m szse.Message
 		m.Type = szse.TypeSnapshot
 		m.Snapshot.ChannelNo = 1011
-		r.a.Snapshot(src, &m, r.now.UnixNano())
+		r.a.Snapshot(src, &m, nil, r.now.UnixNano())
 	}
 	r.heartbeat(Primary, 1011, 12) // before any snapshot: taken for records
 	if asks := r.check(200 * time.Millisecond); len(asks) != 1 || asks[0].channel != 1011 {

@@ -22,6 +22,7 @@ type szseSlot struct {
 	seq  uint64 // 0 = empty
 	recv int64
 	n    uint8
+	src  uint8 // the source it came from
 	data [szseMaxRecord]byte
 }
 

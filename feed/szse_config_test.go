@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"sgw/feed"
+	"sgw/feed/capture"
 	"sgw/feed/szse"
 )
 
@@ -17,7 +18,7 @@ func (nopSZSESink) ResetChannel(uint16) error            { return nil }
 func (nopSZSESink) ChannelLive(uint16) error             { return nil }
 
 // TestProtocolConfig: the login fields are checked per protocol, and each
-// error names the key.
+// error names the key; capture is taken by feeds of both protocols.
 func TestProtocolConfig(t *testing.T) {
 	src := func(edit func(*feed.SourceConfig)) feed.SourceConfig {
 		s := feed.SourceConfig{Addr: "127.0.0.1:9000"}
@@ -28,6 +29,8 @@ func TestProtocolConfig(t *testing.T) {
 		name     string
 		protocol string
 		primary  feed.SourceConfig
+		capture  bool   // capture on, to a temporary directory
+		fsync    string // the capture's fsync policy
 		want     string // "" for valid
 	}{
 		{name: "itch defaults", protocol: "", primary: src(func(s *feed.SourceConfig) { s.Username, s.Password = "gw", "0123456789" })},
@@ -43,10 +46,16 @@ func TestProtocolConfig(t *testing.T) {
 		{name: "szse has no username", protocol: "szse", primary: src(func(s *feed.SourceConfig) { s.Username = "gw" }), want: "primary.username: not used by protocol szse"},
 		{name: "szse has no session", protocol: "szse", primary: src(func(s *feed.SourceConfig) { s.Session = "DAY" }), want: "primary.session: not used by protocol szse"},
 		{name: "unknown protocol", protocol: "fix", primary: src(func(*feed.SourceConfig) {}), want: `protocol "fix"`},
+		{name: "itch capture", protocol: "itch", primary: src(func(*feed.SourceConfig) {}), capture: true},
+		{name: "szse capture", protocol: "szse", primary: src(func(*feed.SourceConfig) {}), capture: true},
+		{name: "szse capture fsync", protocol: "szse", primary: src(func(*feed.SourceConfig) {}), capture: true, fsync: "always", want: `fsync: "always"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := feed.Config{Name: "x", Protocol: tc.protocol, Primary: tc.primary}
+			if tc.capture {
+				cfg.Capture = capture.Config{Dir: t.TempDir(), Fsync: tc.fsync}
+			}
 			var err error
 			if tc.protocol == "szse" {
 				_, err = feed.NewSZSE(cfg, nopSZSESink{}, nil)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"sgw/feed/capture"
 	"sgw/feed/szse"
 )
 
@@ -58,7 +59,8 @@ type SZSEFeed struct {
 	cfg     Config
 	log     *slog.Logger
 	arb     *szseArbiter
-	srcs    [2]*szseSource // by index; nil when not configured
+	srcs    [2]*szseSource    // by index; nil when not configured
+	rec     *capture.Recorder // nil when capture is off
 	running atomic.Bool
 }
 
@@ -83,16 +85,21 @@ func NewSZSE(cfg Config, sink SZSESink, log *slog.Logger) (*SZSEFeed, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("feed", cfg.Name)
-	f := &SZSEFeed{cfg: cfg, log: log, arb: newSZSEArbiter(cfg, sink, log)}
+	rec, err := capture.New(cfg.Capture, cfg.Name, cfg.Protocol, log)
+	if err != nil {
+		return nil, fmt.Errorf("feed %s: %w", cfg.Name, err)
+	}
+	f := &SZSEFeed{cfg: cfg, log: log, rec: rec, arb: newSZSEArbiter(cfg, sink, log)}
+	f.arb.rec = rec
 	for i, sc := range []SourceConfig{cfg.Primary, cfg.Backup} {
 		if sc.Addr == "" {
 			continue
 		}
-		tc, err := tlsClientConfig(sc, szseSourceName(i))
+		tc, err := tlsClientConfig(sc, sourceName(i))
 		if err != nil {
 			return nil, fmt.Errorf("%w: feed %s: %w", ErrConfig, cfg.Name, err)
 		}
-		name := szseSourceName(i)
+		name := sourceName(i)
 		f.srcs[i] = &szseSource{f: f, idx: i, name: name, cfg: sc, tls: tc, log: log.With("source", name)}
 	}
 	return f, nil
@@ -105,12 +112,19 @@ func (f *SZSEFeed) Name() string { return f.cfg.Name }
 // until ctx ends; then it logs out, closes the sources and returns nil
 // once their goroutines have ended. When the sink asks for channels to be
 // rebuilt (RebuildRequests, as SZSEDecoder does when a snapshot finds a
-// book wrong), Run rebuilds them from ApplSeqNum 1 as after a loss. It may
-// be called once.
+// book wrong), Run rebuilds them from ApplSeqNum 1 as after a loss. With
+// capture on, the capture files are closed once the sources have ended.
+// It may be called once.
 func (f *SZSEFeed) Run(ctx context.Context) error {
 	if !f.running.CompareAndSwap(false, true) {
 		return errors.New("feed: SZSEFeed.Run called twice")
 	}
+	f.rec.Start()
+	defer func() {
+		if err := f.rec.Close(); err != nil {
+			f.log.Error("feed: capture", "err", err)
+		}
+	}()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for _, s := range f.srcs {
@@ -213,6 +227,10 @@ func (f *SZSEFeed) Status() Status {
 	if d, ok := f.arb.sink.(interface{ DecodeStats() DecodeStats }); ok {
 		ds := d.DecodeStats()
 		out.Decode = &ds
+	}
+	if f.rec != nil {
+		cs := f.rec.Stats()
+		out.Capture = &cs
 	}
 	return out
 }

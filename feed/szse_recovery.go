@@ -46,7 +46,7 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 			return szseAsk{}, false
 		}
 		a.log.Warn("feed: SZSE ReTransmit unanswered", "channel", ch.no, "from", ch.req.from, "to", ch.req.to,
-			"source", szseSourceName(ch.req.src), "timeout", a.reqTimeout)
+			"source", sourceName(ch.req.src), "timeout", a.reqTimeout)
 		ch.req.src = -1
 	}
 	next, last := ch.next.Load(), ch.last.Load()
@@ -70,7 +70,7 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 		ch.rerequests.Add(1)
 		ch.req = szseRequest{src: src, from: next, to: to, progress: now}
 		a.log.Info("feed: SZSE ReTransmit", "channel", ch.no, "from", next, "to", to,
-			"source", szseSourceName(src), "attempt", ch.attempts)
+			"source", sourceName(src), "attempt", ch.attempts)
 		return szseAsk{src: src, channel: ch.no, from: next, to: to}, true
 	}
 	if now-ch.gapSince >= int64(a.recovery) {
@@ -196,12 +196,4 @@ func (a *szseArbiter) caughtUp(ch *szseArbChannel) {
 		a.sinkErrors.Add(1)
 		a.log.Error("feed: the sink refused ChannelLive", "channel", ch.no, "err", err)
 	}
-}
-
-// szseSourceName names source index i in logs.
-func szseSourceName(i int) string {
-	if i == Backup {
-		return "backup"
-	}
-	return "primary"
 }

@@ -99,7 +99,7 @@ func (ss *szseSession) handle(frame []byte, recv int64) *sourceError {
 		return s.f.arb.Offer(s.idx, m, frame, recv)
 	case szse.TypeSnapshot:
 		s.messages.Add(1)
-		s.f.arb.Snapshot(s.idx, m, recv)
+		s.f.arb.Snapshot(s.idx, m, frame, recv)
 		return nil
 	case szse.TypeChannelHeartbeat:
 		return s.f.arb.Heartbeat(s.idx, &m.ChannelHeartbeat, recv)
@@ -122,7 +122,7 @@ func (ss *szseSession) skip(t szse.MsgType) {
 		ss.skipped = make(map[szse.MsgType]bool)
 	}
 	ss.skipped[t] = true
-	ss.s.log.Info("feed source sends a message type the gateway skips", "type", uint32(t))
+	ss.s.log.Info("feed source sends a message type the gateway skips", "type", t.String())
 }
 
 // logon checks the MDGW's Logon answer, which swaps the CompIDs, and

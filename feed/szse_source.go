@@ -104,6 +104,10 @@ func (s *szseSource) session(ctx context.Context) (bool, *sourceError) {
 		return false, &sourceError{reason: "dial", err: err}
 	}
 	defer conn.Close()
+	// The capture's source stream starts afresh: what follows is this
+	// connection's bytes, from the Logon answer on (an SZSE Logon names
+	// no sequence number: 0).
+	s.f.rec.Open(uint8(s.idx), time.Now().UnixNano(), 0)
 	// A read returns at once when ctx ends: the loop sets each read's
 	// deadline, then checks ctx, so this cannot be overtaken.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
@@ -145,9 +149,11 @@ func (s *szseSource) session(ctx context.Context) (bool, *sourceError) {
 			n, rerr = conn.Read(buf[have:])
 		}
 		if n > 0 {
+			now := time.Now()
 			s.bytes.Add(uint64(n))
+			s.f.rec.Raw(uint8(s.idx), now.UnixNano(), buf[have:have+n])
 			have += n
-			used, serr := ss.consume(buf[:have], time.Now())
+			used, serr := ss.consume(buf[:have], now)
 			if serr != nil {
 				return ss.loggedOn, serr
 			}

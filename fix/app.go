@@ -60,7 +60,7 @@ func (a app) FromAdmin(m *quickfix.Message, _ quickfix.SessionID) quickfix.Messa
 	case '3': // session-level Reject of something we sent
 		r, ok := decodeReject(m, true, &a.u.sent)
 		a.u.log.Warn("fix: upstream rejected a message", "ref_seq_num", r.RefSeqNum, "ref_msg_type", r.MsgType,
-			"clOrdID", r.ClOrdID, "reason", r.Reason, "text", r.Text)
+			"clOrdID", r.ClOrdID, "reason", r.ReasonName(), "reason_code", r.Reason, "text", r.Text)
 		if ok {
 			a.u.handler.OnReject(a.u.cfg.Name, r)
 		}
@@ -95,7 +95,7 @@ func (a app) FromApp(m *quickfix.Message, _ quickfix.SessionID) quickfix.Message
 	case "j":
 		r, ok := decodeReject(m, false, &a.u.sent)
 		a.u.log.Warn("fix: upstream business reject", "ref_seq_num", r.RefSeqNum, "ref_msg_type", r.MsgType,
-			"clOrdID", r.ClOrdID, "reason", r.Reason, "text", r.Text)
+			"clOrdID", r.ClOrdID, "reason", r.ReasonName(), "reason_code", r.Reason, "text", r.Text)
 		if ok {
 			a.u.handler.OnReject(a.u.cfg.Name, r)
 		}

@@ -1,7 +1,11 @@
 package fix
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/quickfixgo/quickfix"
@@ -53,5 +57,65 @@ func TestToAdminProbesAfterResendRequest(t *testing.T) {
 	om := <-u.pacer.queue
 	if id, err := om.m.Body.GetString(tag.TestReqID); !om.m.IsMsgTypeOf("1") || err != nil || id != rttProbePrefix {
 		t.Errorf("queued %v; want a TestRequest probe", om.m)
+	}
+}
+
+// TestRejectReasonLoggedAsWords feeds a session-level Reject and a
+// BusinessMessageReject to the upstream's application with slog's JSON
+// handler: each reason is logged as FIX names it, its code beside it.
+func TestRejectReasonLoggedAsWords(t *testing.T) {
+	u := newTestUpstream(t, UpstreamConfig{Name: "core", SenderCompID: "G", TargetCompID: "V",
+		Lines: []LineConfig{{Name: "a", Addr: "127.0.0.1:1"}}, StoreDir: t.TempDir()}, newRecorder())
+	var buf bytes.Buffer // written by this goroutine only
+	u.log = slog.New(slog.NewJSONHandler(&buf, nil))
+	session := quickfix.NewMessage()
+	session.Header.SetString(tag.MsgType, "3")
+	session.Body.SetInt(tag.RefSeqNum, 7)
+	session.Body.SetInt(tag.SessionRejectReason, 5)
+	(app{u}).FromAdmin(session, quickfix.SessionID{})
+	business := quickfix.NewMessage()
+	business.Header.SetString(tag.MsgType, "j")
+	business.Body.SetInt(tag.RefSeqNum, 8)
+	business.Body.SetInt(tag.BusinessRejectReason, 3)
+	(app{u}).FromApp(business, quickfix.SessionID{})
+	want := map[string]string{
+		"fix: upstream rejected a message": "value is incorrect (out of range) for this tag",
+		"fix: upstream business reject":    "unsupported message type",
+	}
+	for line := range strings.Lines(buf.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		msg, _ := rec["msg"].(string)
+		if w, ok := want[msg]; ok {
+			if rec["reason"] != w || rec["reason_code"] == nil {
+				t.Errorf("%q: reason %v (%T), code %v; want %q", msg, rec["reason"], rec["reason"], rec["reason_code"], w)
+			}
+			delete(want, msg)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("not logged: %v", want)
+	}
+}
+
+func TestRejectReasonName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    Reject
+		want string
+	}{
+		{"session", Reject{Session: true, Reason: 1}, "required tag missing"},
+		{"session other", Reject{Session: true, Reason: 99}, "other"},
+		{"business", Reject{Reason: 18}, "invalid price increment"},
+		{"business gap", Reject{Reason: 9}, "reason(9)"},
+		{"negative", Reject{Reason: -1}, "reason(-1)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.r.ReasonName(); got != tc.want {
+				t.Errorf("%q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package fix
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -180,6 +181,44 @@ type Reject struct {
 	// Reason is BusinessRejectReason (380) or SessionRejectReason (373).
 	Reason int
 	Text   string
+}
+
+// sessionRejectReasons names the SessionRejectReason (373) values of FIX
+// 4.2 to 5.0 SP2, by value.
+var sessionRejectReasons = [...]string{
+	0: "invalid tag number", 1: "required tag missing", 2: "tag not defined for this message type",
+	3: "undefined tag", 4: "tag specified without a value", 5: "value is incorrect (out of range) for this tag",
+	6: "incorrect data format for value", 7: "decryption problem", 8: "signature problem", 9: "CompID problem",
+	10: "SendingTime accuracy problem", 11: "invalid MsgType", 12: "XML validation error",
+	13: "tag appears more than once", 14: "tag specified out of required order",
+	15: "repeating group fields out of order", 16: "incorrect NumInGroup count for repeating group",
+	17: "non-data value includes field delimiter", 18: "invalid or unsupported application version",
+}
+
+// businessRejectReasons names the BusinessRejectReason (380) values of FIX
+// 4.2 to 5.0 SP2, by value.
+var businessRejectReasons = [...]string{
+	0: "other", 1: "unknown ID", 2: "unknown security", 3: "unsupported message type",
+	4: "application not available", 5: "conditionally required field missing", 6: "not authorized",
+	7: "DeliverTo firm not available at this time", 18: "invalid price increment",
+}
+
+// ReasonName names r.Reason for logs: the FIX name of its
+// SessionRejectReason (373, r.Session) or BusinessRejectReason (380)
+// value, "other" for 99 (session), or "reason(N)" for a value FIX does
+// not define.
+func (r Reject) ReasonName() string {
+	names := businessRejectReasons[:]
+	if r.Session {
+		if r.Reason == 99 {
+			return "other"
+		}
+		names = sessionRejectReasons[:]
+	}
+	if r.Reason >= 0 && r.Reason < len(names) && names[r.Reason] != "" {
+		return names[r.Reason]
+	}
+	return "reason(" + strconv.Itoa(r.Reason) + ")"
 }
 
 // Handed says whether a request was handed to the FIX session before the

@@ -1,11 +1,14 @@
 package sim
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -31,12 +34,27 @@ const (
 // szseVersion is the DefaultApplVerID answered to a client that sent none.
 const szseVersion = "1.00"
 
+// szseServer is what the SZSE Binary sessions (szseConn) need: the
+// session settings and goroutine lifecycle of a feedServer, the SZSE
+// settings and the record they stream. A Sim in SZSE mode and a Player of
+// an SZSE capture each have one, so both serve with the same code.
+type szseServer struct {
+	fs  *feedServer
+	zc  *SZSEConfig
+	rec *channelRecord
+	// announce makes each session send a ChannelHeartbeat of every
+	// channel it knows as soon as it is logged on (a Player's do, so that
+	// a feed places the snapshots at the start of a recording as it did
+	// when it recorded them).
+	announce bool
+}
+
 // szseConn is one SZSE Binary session. Its serve goroutine does the logon
 // and then owns all writes; a reader goroutine handles the client's
 // frames and hands ReTransmit requests and the Logout to send (when the
 // client logs out or breaks the protocol) to the writer through channels.
 type szseConn struct {
-	s      *Sim
+	s      *szseServer
 	src    *source
 	nc     net.Conn
 	remote string
@@ -50,7 +68,7 @@ type szseConn struct {
 
 var _ session = (*szseConn)(nil)
 
-func newSZSEConn(s *Sim, src *source, nc net.Conn) *szseConn {
+func newSZSEConn(s *szseServer, src *source, nc net.Conn) *szseConn {
 	c := &szseConn{
 		s: s, src: src, nc: nc, remote: nc.RemoteAddr().String(), done: make(chan struct{}),
 		bye: make(chan szse.Logout, 1), reqs: make(chan szse.ReTransmit, maxPendingRetransmits),
@@ -142,42 +160,48 @@ func (fr *frameReader) next() (*szse.Message, error) {
 func (c *szseConn) serve() {
 	defer c.src.remove(c)
 	defer c.close()
-	log := c.s.log.With("source", c.src.id, "remote", c.remote)
+	log := c.s.fs.log.With("source", c.src.id, "remote", c.remote)
 	fr := &frameReader{nc: c.nc, buf: make([]byte, maxSZSEClientFrame)}
-	pos, last, err := c.logon(fr)
+	pos, lasts, err := c.logon(fr)
 	if err != nil {
 		c.src.rejected.Add(1)
 		log.Info("sim: szse logon failed", "err", err)
 		return
 	}
 	c.src.logins.Add(1)
-	log.Info("sim: szse logged on", "last_seq", last)
-	c.s.wg.Add(1)
+	if log.Enabled(context.Background(), slog.LevelInfo) {
+		at := make(map[string]int64, len(lasts))
+		for _, l := range lasts {
+			at[strconv.Itoa(int(l.no))] = l.last
+		}
+		log.Info("sim: szse logged on", "last_seq", at)
+	}
+	c.s.fs.wg.Add(1)
 	go func() {
-		defer c.s.wg.Done()
+		defer c.s.fs.wg.Done()
 		c.read(fr)
 	}()
-	err = c.stream(pos, last)
+	err = c.stream(pos, lasts)
 	log.Info("sim: szse connection closed", "err", err)
 }
 
 // logon reads and answers the Logon. It returns where the live stream
-// starts: the record's position and the ApplSeqNum of the last record
-// before it.
-func (c *szseConn) logon(fr *frameReader) (pos int, last int64, err error) {
-	cfg, zc := &c.s.cfg, &c.s.sz.cfg
+// starts: the record's position and each channel's ApplSeqNum of the last
+// record before it.
+func (c *szseConn) logon(fr *frameReader) (pos int, lasts []chanPos, err error) {
+	cfg, zc := &c.s.fs.cfg, c.s.zc
 	c.nc.SetDeadline(time.Now().Add(cfg.LoginTimeout))
 	m, err := fr.next()
 	if err != nil {
 		if pe, ok := errors.AsType[*protoError](err); ok {
 			c.writeNow(appendLogout(nil, szseStatusBadMessage, pe.reason))
 		}
-		return 0, 0, err
+		return 0, nil, err
 	}
 	if m.Type != szse.TypeLogon {
 		reason := fmt.Sprintf("expected a logon, got %s", m.Type)
 		c.writeNow(appendLogout(nil, szseStatusBadMessage, reason))
-		return 0, 0, errors.New(reason)
+		return 0, nil, errors.New(reason)
 	}
 	in := m.Logon
 	sender := string(szse.TrimString(in.SenderCompID[:]))
@@ -187,7 +211,7 @@ func (c *szseConn) logon(fr *frameReader) (pos int, last int64, err error) {
 		(zc.TargetCompID != "" && target != zc.TargetCompID) ||
 		(zc.Password != "" && password != zc.Password) {
 		c.writeNow(appendLogout(nil, szseStatusBadLogon, "invalid SenderCompID, TargetCompID or Password"))
-		return 0, 0, fmt.Errorf("not authorized: SenderCompID %q, TargetCompID %q", sender, target)
+		return 0, nil, fmt.Errorf("not authorized: SenderCompID %q, TargetCompID %q", sender, target)
 	}
 	out := szse.Logon{HeartBtInt: in.HeartBtInt}
 	if out.HeartBtInt <= 0 {
@@ -204,19 +228,24 @@ func (c *szseConn) logon(fr *frameReader) (pos int, last int64, err error) {
 	} else {
 		out.DefaultApplVerID = in.DefaultApplVerID
 	}
-	if !zc.StreamFromStart {
-		pos, last = c.s.sz.rec.mark()
+	if zc.StreamFromStart {
+		lasts = c.s.rec.channels(nil)
+		for i := range lasts {
+			lasts[i].last = 0
+		}
+	} else {
+		pos, lasts = c.s.rec.mark(nil)
 	}
 	if err := c.writeNow(szse.AppendLogon(nil, &out)); err != nil {
-		return 0, 0, err
+		return 0, nil, err
 	}
 	c.nc.SetDeadline(time.Time{})
-	return pos, last, nil
+	return pos, lasts, nil
 }
 
 // writeNow writes b with a deadline; only before streaming starts.
 func (c *szseConn) writeNow(b []byte) error {
-	c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.ClientTimeout))
+	c.nc.SetWriteDeadline(time.Now().Add(c.s.fs.cfg.ClientTimeout))
 	_, err := c.nc.Write(b)
 	return err
 }
@@ -227,7 +256,7 @@ func (c *szseConn) writeNow(b []byte) error {
 // with a Logout (SessionStatus 102); either Logout ends the session. A
 // client silent for ClientTimeout is closed.
 func (c *szseConn) read(fr *frameReader) {
-	timeout := c.s.cfg.ClientTimeout
+	timeout := c.s.fs.cfg.ClientTimeout
 	for {
 		c.nc.SetReadDeadline(time.Now().Add(timeout))
 		m, err := fr.next()
@@ -266,28 +295,60 @@ func (c *szseConn) logout(status int32, text string) {
 }
 
 // szseWriter is the state of a session's writer: where it is in the
-// channel's stream and its buffers. Only the serve goroutine uses it.
+// stream and its buffers. Only the serve goroutine uses it.
 type szseWriter struct {
-	c       *szseConn
-	hb      *time.Timer // Heartbeat after HeartbeatInterval without a write
-	pos     int         // position of the next frame of the stream
-	last    int64       // ApplSeqNum of the last record passed (sent or dropped)
-	endSent bool        // the channel ended and the session passed all of it
+	c   *szseConn
+	hb  *time.Timer // Heartbeat after HeartbeatInterval without a write
+	pos int         // position of the next frame of the stream
+	// lasts holds, by channel number, the ApplSeqNum of the last record of
+	// each channel passed (sent or dropped); cur indexes the last one set.
+	lasts   []chanPos
+	cur     int
+	endSent bool // the stream ended and the session passed all of it
 	items   []szseItem
 	out     []byte
+	known   []chanPos // scratch for channelHeartbeat
+}
+
+// setLast notes that the session passed ApplSeqNum seq of channel no.
+func (w *szseWriter) setLast(no uint16, seq int64) {
+	if w.cur < len(w.lasts) && w.lasts[w.cur].no == no {
+		w.lasts[w.cur].last = seq
+		return
+	}
+	for i := range w.lasts {
+		if w.lasts[i].no == no {
+			w.cur = i
+			w.lasts[i].last = seq
+			return
+		}
+	}
+	w.lasts = append(w.lasts, chanPos{no: no, last: seq})
+	w.cur = len(w.lasts) - 1
+}
+
+// lastOf returns the ApplSeqNum of the last record of channel no the
+// session passed (0 before any).
+func (w *szseWriter) lastOf(no uint16) int64 {
+	for _, l := range w.lasts {
+		if l.no == no {
+			return l.last
+		}
+	}
+	return 0
 }
 
 // write writes b and restarts the heartbeat timer.
 func (w *szseWriter) write(b []byte) error {
 	err := w.put(b)
-	w.hb.Reset(w.c.s.cfg.HeartbeatInterval)
+	w.hb.Reset(w.c.s.fs.cfg.HeartbeatInterval)
 	return err
 }
 
 // put writes b without touching the heartbeat timer: a ChannelHeartbeat
 // does not stand in for a Heartbeat.
 func (w *szseWriter) put(b []byte) error {
-	w.c.nc.SetWriteDeadline(time.Now().Add(w.c.s.cfg.ClientTimeout))
+	w.c.nc.SetWriteDeadline(time.Now().Add(w.c.s.fs.cfg.ClientTimeout))
 	_, err := w.c.nc.Write(b)
 	return err
 }
@@ -298,15 +359,24 @@ func (w *szseWriter) heartbeat() error {
 	return w.write(szse.AppendHeartbeat(w.out[:0]))
 }
 
-// channelHeartbeat sends the channel's last ApplSeqNum as far as this
-// session has passed it, with EndOfChannel once it has passed the end.
+// channelHeartbeat sends, for each channel of records, its last
+// ApplSeqNum as far as this session has passed it, with EndOfChannel once
+// it has passed the end of the stream.
 func (w *szseWriter) channelHeartbeat() error {
-	h := szse.ChannelHeartbeat{ChannelNo: w.c.s.sz.cfg.Channel, ApplLastSeqNum: w.last}
-	if w.endSent {
-		h.EndOfChannel = 1
+	w.known = w.c.s.rec.channels(w.known[:0])
+	w.out = w.out[:0]
+	for _, k := range w.known {
+		h := szse.ChannelHeartbeat{ChannelNo: k.no, ApplLastSeqNum: w.lastOf(k.no)}
+		if w.endSent {
+			h.EndOfChannel = 1
+		}
+		w.out = szse.AppendChannelHeartbeat(w.out, &h)
 	}
-	w.c.src.channelHBs.Add(1)
-	return w.put(szse.AppendChannelHeartbeat(w.out[:0], &h))
+	if len(w.out) == 0 {
+		return nil
+	}
+	w.c.src.channelHBs.Add(uint64(len(w.known)))
+	return w.put(w.out)
 }
 
 // logout sends the Logout that ends the session; the error says why,
@@ -321,7 +391,7 @@ func (w *szseWriter) logout(l szse.Logout) error {
 
 // resend answers a ReTransmit.
 func (w *szseWriter) resend(req szse.ReTransmit) error {
-	w.out = w.c.retransmit(w.out[:0], req, w.last)
+	w.out = w.c.retransmit(w.out[:0], req, w.lastOf(req.ChannelNo))
 	err := w.write(w.out)
 	if cap(w.out) > 1<<20 {
 		w.out = nil // a long answer's buffer is not kept
@@ -332,7 +402,8 @@ func (w *szseWriter) resend(req szse.ReTransmit) error {
 // garbage writes garbage of kind k.
 func (w *szseWriter) garbage(k GarbageKind) error {
 	w.c.src.garbage.Add(1)
-	return w.write(appendGarbage(w.out[:0], k, w.c.s.sz.cfg.Channel, w.last))
+	ch := w.c.s.zc.Channel
+	return w.write(appendGarbage(w.out[:0], k, ch, w.lastOf(ch)))
 }
 
 // batch sends w.items, the next frames of the stream, after the source's
@@ -355,11 +426,11 @@ func (w *szseWriter) batch() error {
 		case it.seq == 0:
 			snaps++
 		case dropping(ranges, uint64(it.seq)):
-			w.last = it.seq
+			w.setLast(it.channel, it.seq)
 			dropped++
 			continue
 		default:
-			w.last = it.seq
+			w.setLast(it.channel, it.seq)
 			sent++
 		}
 		w.out = append(w.out, it.frame...)
@@ -374,19 +445,25 @@ func (w *szseWriter) batch() error {
 	return w.write(w.out)
 }
 
-// stream sends the channel's stream from position pos on (last is the
-// ApplSeqNum of the record before it): records and snapshots in batches as
+// stream sends the stream from position pos on (lasts are the ApplSeqNums
+// of each channel's record before it): records and snapshots in batches as
 // they are recorded, a Heartbeat after HeartbeatInterval without a frame,
 // a ChannelHeartbeat every ChannelHeartbeatInterval, the answers to
 // ReTransmit requests between batches, and, once the channel has ended and
-// everything was sent, a ChannelHeartbeat with EndOfChannel 1 at once. It
+// everything was sent, a ChannelHeartbeat with EndOfChannel 1 at once
+// (with szseServer.announce, ChannelHeartbeats also open the stream). It
 // returns when the connection ends.
-func (c *szseConn) stream(pos int, last int64) error {
-	w := &szseWriter{c: c, hb: time.NewTimer(c.s.cfg.HeartbeatInterval), pos: pos, last: last}
+func (c *szseConn) stream(pos int, lasts []chanPos) error {
+	w := &szseWriter{c: c, hb: time.NewTimer(c.s.fs.cfg.HeartbeatInterval), pos: pos, lasts: lasts}
 	defer w.hb.Stop()
-	chb := time.NewTicker(c.s.sz.cfg.ChannelHeartbeatInterval)
+	chb := time.NewTicker(c.s.zc.ChannelHeartbeatInterval)
 	defer chb.Stop()
-	rec := c.s.sz.rec
+	rec := c.s.rec
+	if c.s.announce {
+		if err := w.channelHeartbeat(); err != nil {
+			return err
+		}
+	}
 	for {
 		// Requests first, so that a busy stream does not starve them.
 		var err error
@@ -455,11 +532,13 @@ func (c *szseConn) sleep(d time.Duration) error {
 
 // retransmit appends the answer to req to out: the request echoed with
 // ResendStatus (and, when records follow, the ApplEndSeqNum actually
-// sent), then the records. have is the last ApplSeqNum this session's
-// stream has reached, which bounds what it resends: the answer never runs
-// ahead of the live stream. The writer calls it.
+// sent), then the records. have is the last ApplSeqNum of the channel
+// this session's stream has reached, which bounds what it resends: the
+// answer never runs ahead of the live stream. A range that starts at a
+// hole (a Player's) is unavailable; one that runs into a hole is cut
+// there. The writer calls it.
 func (c *szseConn) retransmit(out []byte, req szse.ReTransmit, have int64) []byte {
-	zc := &c.s.sz.cfg
+	zc := c.s.zc
 	resp := req
 	resp.ResendStatus = szse.ResendStatusDone
 	reject := ""
@@ -467,10 +546,11 @@ func (c *szseConn) retransmit(out []byte, req szse.ReTransmit, have int64) []byt
 	if end == 0 {
 		end = have
 	}
+	c.resend = c.resend[:0]
 	switch {
 	case req.ResendType != szse.ResendTypeTick:
 		reject = "bad ResendType"
-	case req.ChannelNo != zc.Channel:
+	case !c.s.rec.has(req.ChannelNo):
 		reject = "unknown channel"
 	case beg < 1 || beg > end || beg > have:
 		reject = "no such range"
@@ -481,7 +561,16 @@ func (c *szseConn) retransmit(out []byte, req szse.ReTransmit, have int64) []byt
 		if end-beg+1 > int64(zc.MaxRetransmit) {
 			end, resp.ResendStatus = beg+int64(zc.MaxRetransmit)-1, szse.ResendStatusPartial
 		}
-		resp.ApplEndSeqNum = end
+		c.resend = c.s.rec.records(c.resend, req.ChannelNo, beg, end)
+		switch got := int64(len(c.resend)); {
+		case got == 0:
+			reject = "no such range"
+		case got < end-beg+1: // cut at a hole
+			end, resp.ResendStatus = beg+got-1, szse.ResendStatusPartial
+		}
+		if reject == "" {
+			resp.ApplEndSeqNum = end
+		}
 	}
 	if reject != "" {
 		resp.ResendStatus = szse.ResendStatusUnavailable
@@ -490,9 +579,9 @@ func (c *szseConn) retransmit(out []byte, req szse.ReTransmit, have int64) []byt
 	out = szse.AppendReTransmit(out, &resp)
 	c.src.retransmits.Add(1)
 	if reject != "" {
+		clear(c.resend)
 		return out
 	}
-	c.resend = c.s.sz.rec.records(c.resend[:0], beg, end)
 	for _, f := range c.resend {
 		out = append(out, f...)
 	}

@@ -89,10 +89,12 @@
 // that other flow makes against its parties' resting orders on both.
 //
 // Replay: a Player (NewPlayer) serves a feed capture (package
-// sgw/feed/capture) on one listener with the same SoupBinTCP session code
-// and accept loop as the Sim's sources (feedServer), its record filled by
-// Play at the recorded pace, N times faster or at once; sequence numbers
-// the capture lacks are holes, never sent. `gateway replay` runs it.
+// sgw/feed/capture) on one listener with the same session code and accept
+// loop as the Sim's sources: the SoupBinTCP session (feedServer) for an
+// ITCH capture, the SZSE Binary session (szseServer) for an SZSE one, its
+// record filled by Play at the recorded pace, N times faster or at once;
+// sequence numbers the capture lacks are holes, never sent. The SZSE
+// record holds as many channels as the capture. `gateway replay` runs it.
 //
 // Lifecycle: New binds the listeners (Addr works at once); Run serves them
 // and generates the synthetic flow (and the SZSE snapshots) until its

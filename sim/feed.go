@@ -195,7 +195,7 @@ func (s *Sim) EndSession() error {
 	if s.sz != nil {
 		err := s.szseSnapshots()
 		s.sz.rec.end()
-		s.log.Info("sim: szse end of channel", "channel", s.sz.cfg.Channel, "last_seq", s.sz.rec.last())
+		s.log.Info("sim: szse end of channel", "channel", s.sz.cfg.Channel, "last_seq", s.sz.rec.last(s.sz.cfg.Channel))
 		return err
 	}
 	return nil

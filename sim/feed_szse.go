@@ -78,7 +78,7 @@ type liveOrder struct {
 func newSZSEView(cfg SZSEConfig, ins []refdata.Instrument, start time.Time) (*szseView, error) {
 	v := &szseView{
 		cfg:  cfg,
-		rec:  newChannelRecord(),
+		rec:  newChannelRecord(cfg.Channel),
 		ins:  make([]*szseInstrument, len(ins)),
 		sym:  make(map[string]*szseInstrument),
 		live: make(map[uint64]liveOrder),
@@ -240,7 +240,7 @@ func (s *Sim) szseCancel(lo liveOrder, qty int64) {
 // szseAppend records one sequenced frame and returns its ApplSeqNum. An
 // encoding error (a bug) is kept for takeEncErr. The caller holds s.mu.
 func (s *Sim) szseAppend(enc func(b []byte, seq int64) ([]byte, error)) int64 {
-	seq, err := s.sz.rec.add(true, enc)
+	seq, err := s.sz.rec.add(s.sz.cfg.Channel, true, enc)
 	if err != nil && s.encErr == nil {
 		s.encErr = fmt.Errorf("%w: szse: %w", ErrEncode, err)
 	}
@@ -278,7 +278,7 @@ func (s *Sim) szseSnapshots() error {
 			continue
 		}
 		snap := s.snapshotOf(si)
-		if _, err := v.rec.add(false, func(b []byte, _ int64) ([]byte, error) {
+		if _, err := v.rec.add(v.cfg.SnapshotChannel, false, func(b []byte, _ int64) ([]byte, error) {
 			return szse.AppendSnapshot(b, &snap)
 		}); err != nil {
 			return fmt.Errorf("%w: szse: %s: %w", ErrEncode, si.in.Symbol, err)

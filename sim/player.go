@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -19,14 +20,28 @@ const maxHole = 1 << 24
 
 // PlayerConfig configures a Player. Every field's zero value is usable.
 type PlayerConfig struct {
+	// Protocol is the protocol of the captures played, which is what the
+	// listener speaks: "itch" (SoupBinTCP 3.0 carrying ITCH 5.0) or "szse"
+	// (SZSE Binary, as an MDGW). Empty means "itch".
+	Protocol string
 	// Listen is the listener the recording is served on, as a Sim's
 	// primary. Zero means 127.0.0.1:0 (a free port) without TLS.
 	Listen ListenerConfig
-	// Session, Username and Password are as in Config: zero means session
-	// "SIM" and any login accepted.
+	// Session, Username and Password are as in Config (ITCH): zero means
+	// session "SIM" and any login accepted. With protocol "szse",
+	// Password is the password a Logon must carry (at most 16 characters;
+	// empty accepts any) and Session and Username are not used.
 	Session  string
 	Username string
 	Password string
+	// SenderCompID and TargetCompID are as in SZSEConfig (protocol "szse"
+	// only): empty accepts any.
+	SenderCompID string
+	TargetCompID string
+	// ChannelHeartbeatInterval and MaxRetransmit are as in SZSEConfig
+	// (protocol "szse" only): zero means 1s and 10000.
+	ChannelHeartbeatInterval time.Duration
+	MaxRetransmit            int
 	// Speed is how fast the recording is played: 1 keeps the recorded
 	// receive times, N plays N times faster. Zero (or negative) means as
 	// fast as possible.
@@ -40,12 +55,21 @@ type PlayerConfig struct {
 	Logger *slog.Logger
 }
 
-// Player serves a capture (package sgw/feed/capture) again as a
-// SoupBinTCP/ITCH source, with the same session code as a Sim: a gateway
-// pointed at it logs in and receives the recorded messages under their
-// recorded sequence numbers, paced as recorded (or faster). Sequence
+// Player serves a capture (package sgw/feed/capture) again as a feed
+// source, with the same session code as a Sim: a gateway pointed at it
+// logs in and receives the recorded messages under their recorded
+// sequence numbers, paced as recorded (or faster). An ITCH capture is
+// served over SoupBinTCP; an SZSE capture as an MDGW serves SZSE Binary,
+// each session streaming the recording from its start (a gateway that
+// reconnects receives it again and drops what it has), answering
+// ReTransmit from what was played, and sending ChannelHeartbeats of the
+// recorded channels, the first ones as soon as it is logged on. Sequence
 // numbers the capture does not hold are holes: never sent, as if a relay
-// had skipped them (a gateway with the tracking profile sees the jump).
+// had skipped them (an ITCH gateway with the tracking profile sees the
+// jump; an SZSE one asks for them with ReTransmit and is refused). An
+// SZSE record that comes later in the capture and fills a hole (records
+// a ReTransmit answer brought after later live ones) is not streamed but
+// answers ReTransmit.
 //
 // NewPlayer binds the listener; Run serves it until its context ends;
 // Play publishes the recording while Run runs (or before: clients that
@@ -53,8 +77,10 @@ type PlayerConfig struct {
 // goroutine; Play may run once.
 type Player struct {
 	feedServer
-	src   *source
-	speed float64
+	protocol string
+	sz       *szseServer // protocol "szse"; nil for "itch"
+	src      *source
+	speed    float64
 
 	life    sync.Mutex
 	closed  bool
@@ -63,19 +89,42 @@ type Player struct {
 
 // PlayStats counts what Play published.
 type PlayStats struct {
-	Messages uint64 // messages published
-	Holes    uint64 // sequence numbers left without a message
-	Last     uint64 // the last sequence number
+	Messages  uint64 // messages published (SZSE: records and snapshots)
+	Snapshots uint64 // SZSE: snapshots published, which have no sequence number
+	Holes     uint64 // sequence numbers left without a message
+	Last      uint64 // the last sequence number (SZSE: of the last record published, in its channel)
 }
 
 // NewPlayer validates cfg and binds the listener.
 func NewPlayer(cfg PlayerConfig) (*Player, error) {
 	c := Config{Primary: cfg.Listen, Session: cfg.Session, Username: cfg.Username, Password: cfg.Password,
 		HeartbeatInterval: cfg.HeartbeatInterval, ClientTimeout: cfg.ClientTimeout, LoginTimeout: cfg.LoginTimeout, Logger: cfg.Logger}
+	var zc SZSEConfig
+	switch cfg.Protocol {
+	case "", capture.ProtocolITCH:
+		cfg.Protocol = capture.ProtocolITCH
+	case capture.ProtocolSZSE:
+		c.Username, c.Password = "", ""
+		var err error
+		zc, err = SZSEConfig{Enabled: true, Primary: cfg.Listen, SenderCompID: cfg.SenderCompID, TargetCompID: cfg.TargetCompID,
+			Password: cfg.Password, ChannelHeartbeatInterval: cfg.ChannelHeartbeatInterval, MaxRetransmit: cfg.MaxRetransmit,
+			StreamFromStart: true}.withDefaults()
+		if err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%w: protocol %q: want %q or %q", ErrConfig, cfg.Protocol, capture.ProtocolITCH, capture.ProtocolSZSE)
+	}
 	if err := c.sessionDefaults(); err != nil {
 		return nil, err
 	}
-	p := &Player{feedServer: feedServer{cfg: c, log: c.Logger, rec: newRecord(), done: make(chan struct{})}, speed: cfg.Speed}
+	p := &Player{feedServer: feedServer{cfg: c, log: c.Logger, rec: newRecord(), done: make(chan struct{})},
+		protocol: cfg.Protocol, speed: cfg.Speed}
+	open := func(src *source, nc net.Conn) session { return newConn(&p.feedServer, src, nc) }
+	if cfg.Protocol == capture.ProtocolSZSE {
+		p.sz = &szseServer{fs: &p.feedServer, zc: &zc, rec: newChannelRecord(), announce: true}
+		open = func(src *source, nc net.Conn) session { return newSZSEConn(p.sz, src, nc) }
+	}
 	var tc *tls.Config
 	if c.Primary.TLS.Enabled() {
 		var err error
@@ -83,7 +132,7 @@ func NewPlayer(cfg PlayerConfig) (*Player, error) {
 			return nil, err
 		}
 	}
-	src, err := listen(Primary, c.Primary.Addr, tc, func(src *source, nc net.Conn) session { return newConn(&p.feedServer, src, nc) })
+	src, err := listen(Primary, c.Primary.Addr, tc, open)
 	if err != nil {
 		return nil, err
 	}
@@ -151,23 +200,39 @@ func (p *Player) Close() error {
 // Play publishes the messages of a capture's files (capture.Files) in
 // recorded order, each when its receive time, relative to the first
 // message's and divided by the speed, has come; then it ends the session
-// (End of Session once a client has everything). A message whose
-// sequence number was passed is skipped; numbers jumped over become
-// holes. It returns when everything is published or ctx ends.
+// (ITCH: End of Session once a client has everything; SZSE: EndOfChannel
+// in the ChannelHeartbeats). A message whose sequence number was passed
+// is skipped; numbers jumped over become holes (an SZSE record that later
+// fills one is kept for ReTransmit; capture.Scan says which). The
+// capture's protocol must be the Player's. It returns when everything is
+// published or ctx ends.
 func (p *Player) Play(ctx context.Context, files []string) (PlayStats, error) {
 	var (
 		st    PlayStats
 		first int64
 		start time.Time
 		timer *time.Timer
-		next  uint64 = 1
 	)
 	defer func() {
 		if timer != nil {
 			timer.Stop()
 		}
 	}()
-	_, err := capture.Scan(files, func(m capture.Message) error {
+	if len(files) == 0 {
+		return st, errors.New("sim: replay: no capture files")
+	}
+	h, err := capture.ReadHeader(files[0])
+	if err != nil {
+		return st, fmt.Errorf("sim: replay: %w", err)
+	}
+	if h.Protocol != p.protocol {
+		return st, fmt.Errorf("sim: replay: %s is a capture of protocol %q; this player serves %q", files[0], h.Protocol, p.protocol)
+	}
+	publish := p.publishITCH
+	if p.sz != nil {
+		publish = p.publishSZSE
+	}
+	_, err = capture.Scan(files, func(m capture.Message) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -191,27 +256,74 @@ func (p *Player) Play(ctx context.Context, files []string) (PlayStats, error) {
 				}
 			}
 		}
-		if m.Seq > next {
-			if m.Seq-next > maxHole {
-				return fmt.Errorf("sim: replay: sequence number jumps from %d to %d", next-1, m.Seq)
-			}
-			p.rec.addHoles(m.Seq - next)
-			st.Holes += m.Seq - next
-		}
-		if _, err := p.rec.add(func(b []byte, _ uint64) ([]byte, error) { return append(b, m.Data...), nil }); err != nil {
-			return err
-		}
-		next = m.Seq + 1
-		st.Messages++
-		st.Last = m.Seq
-		return nil
+		return publish(m, &st)
 	})
 	if err != nil {
 		return st, fmt.Errorf("sim: replay: %w", err)
 	}
-	p.rec.end()
+	if p.sz != nil {
+		p.sz.rec.end()
+	} else {
+		p.rec.end()
+	}
 	p.log.Info("sim: replay published everything", "messages", st.Messages, "holes", st.Holes, "last_seq", st.Last)
 	return st, nil
+}
+
+// publishITCH appends ITCH message m to the record, after the holes
+// before it. Play's goroutine.
+func (p *Player) publishITCH(m capture.Message, st *PlayStats) error {
+	next := p.rec.next()
+	if m.Seq > next {
+		if m.Seq-next > maxHole {
+			return fmt.Errorf("sim: replay: sequence number jumps from %d to %d", next-1, m.Seq)
+		}
+		p.rec.addHoles(m.Seq - next)
+		st.Holes += m.Seq - next
+	}
+	if _, err := p.rec.add(func(b []byte, _ uint64) ([]byte, error) { return append(b, m.Data...), nil }); err != nil {
+		return err
+	}
+	st.Messages++
+	st.Last = m.Seq
+	return nil
+}
+
+// publishSZSE appends SZSE frame m to the record: a snapshot as it is, a
+// record after the holes before it in its channel, or, when it fills one
+// of those holes, where ReTransmit finds it. Play's goroutine.
+func (p *Player) publishSZSE(m capture.Message, st *PlayStats) error {
+	rec := p.sz.rec
+	frame := func(b []byte, _ int64) ([]byte, error) { return append(b, m.Data...), nil }
+	if m.Seq == 0 {
+		if _, err := rec.add(m.Channel, false, frame); err != nil {
+			return err
+		}
+		st.Messages++
+		st.Snapshots++
+		return nil
+	}
+	next := uint64(rec.last(m.Channel)) + 1
+	if m.Seq < next { // fills a hole: Scan passes each once
+		if rec.fill(m.Channel, int64(m.Seq), m.Data) {
+			st.Messages++
+			st.Holes--
+		}
+		return nil
+	}
+	if m.Seq > next {
+		if m.Seq-next > maxHole {
+			return fmt.Errorf("sim: replay: channel %d: ApplSeqNum jumps from %d to %d", m.Channel, next-1, m.Seq)
+		}
+		rec.addHoles(m.Channel, int64(m.Seq-next))
+		st.Holes += m.Seq - next
+	}
+	if _, err := rec.add(m.Channel, true, frame); err != nil {
+		return err
+	}
+	st.Messages++
+	st.Last = m.Seq
+	return nil
 }
 
 // Stats returns the counters of the Player's source (Dropped counts the

@@ -9,6 +9,7 @@ import (
 
 	"sgw/feed/capture"
 	"sgw/feed/soupbin"
+	"sgw/feed/szse"
 )
 
 // writeCapture writes an arbitrated capture file holding msgs under the
@@ -82,5 +83,113 @@ func TestPlayerHolesAndRepeats(t *testing.T) {
 				t.Errorf("received %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPlayerSZSESourceStream plays an SZSE source stream as a session
+// that starts at the live end records it: live records 5 and 6 (channel
+// 2011) and a snapshot, then the ReTransmit answer's records 1 to 4, then
+// 8 (7 is missing). A client logged on gets ChannelHeartbeats of channel
+// 2011 at once, the live stream (5, 6, the snapshot, 8), and by ReTransmit
+// 1 to 4 (filled late), not 7 (a hole: the range is cut before it, and
+// refused from it); then EndOfChannel.
+func TestPlayerSZSESourceStream(t *testing.T) {
+	order := func(seq int64) []byte {
+		return szse.AppendOrder(nil, &szse.Order{ChannelNo: 2011, ApplSeqNum: seq, Price: 100000, OrderQty: 10000,
+			Side: szse.SideBuy, OrdType: szse.OrdTypeLimit})
+	}
+	snap, err := szse.AppendSnapshot(nil, &szse.Snapshot{ChannelNo: 1011})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw []byte
+	for _, seq := range []int64{5, 6} {
+		raw = append(raw, order(seq)...)
+	}
+	raw = append(raw, snap...)
+	answer := szse.ReTransmit{ResendType: szse.ResendTypeTick, ChannelNo: 2011, ApplBegSeqNum: 1, ApplEndSeqNum: 4, ResendStatus: szse.ResendStatusDone}
+	raw = szse.AppendReTransmit(raw, &answer)
+	for _, seq := range []int64{1, 2, 3, 4, 8} {
+		raw = append(raw, order(seq)...)
+	}
+	b, err := capture.AppendHeader(nil, capture.Header{Kind: capture.KindSource, Source: capture.Primary,
+		Feed: "t", Stream: "primary", Protocol: capture.ProtocolSZSE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = capture.AppendRecord(b, capture.TypeOpen, capture.Primary, 1, 0, nil)
+	b = capture.AppendRecord(b, capture.TypeData, capture.Primary, 2, 0, raw[:100]) // a frame cut across reads
+	b = capture.AppendRecord(b, capture.TypeData, capture.Primary, 3, 0, raw[100:])
+	name := filepath.Join(t.TempDir(), "t-primary-1.cap")
+	if err := os.WriteFile(name, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := NewPlayer(PlayerConfig{Protocol: capture.ProtocolSZSE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	st, err := p.Play(ctx, []string{name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if (st != PlayStats{Messages: 8, Snapshots: 1, Holes: 1, Last: 8}) {
+		t.Fatalf("played %+v", st)
+	}
+	c := dialSZSE(t, p.Addr())
+	c.logon()
+	ended := false // EndOfChannel seen
+	must := func() *szse.Message {
+		_, m := c.must()
+		ended = ended || m.Type == szse.TypeChannelHeartbeat && m.ChannelHeartbeat.EndOfChannel == 1
+		return m
+	}
+	if m := must(); m.Type != szse.TypeChannelHeartbeat || m.ChannelHeartbeat.ChannelNo != 2011 {
+		t.Fatalf("first frame after the logon: %s, want a ChannelHeartbeat of 2011", m.Type)
+	}
+	var live []int64
+	snapshots := 0
+	for len(live) < 3 {
+		if m := must(); m.Type == szse.TypeOrder {
+			live = append(live, m.Order.ApplSeqNum)
+		} else if m.Type == szse.TypeSnapshot {
+			snapshots++
+		}
+	}
+	if !slices.Equal(live, []int64{5, 6, 8}) || snapshots != 1 {
+		t.Fatalf("live records %v and %d snapshots, want 5, 6, 8 and one", live, snapshots)
+	}
+	for _, tc := range []struct {
+		beg, end int64
+		status   uint8
+		want     []int64
+	}{
+		{1, 8, szse.ResendStatusPartial, []int64{1, 2, 3, 4, 5, 6}},
+		{7, 8, szse.ResendStatusUnavailable, nil},
+	} {
+		c.send(reTransmitFrame(szse.ResendTypeTick, 2011, tc.beg, tc.end))
+		var m *szse.Message
+		for {
+			if m = must(); m.Type == szse.TypeReTransmit {
+				break
+			}
+		}
+		if m.ReTransmit.ResendStatus != tc.status {
+			t.Fatalf("ReTransmit %d-%d answered %s, want %s", tc.beg, tc.end, szse.ResendStatusName(m.ReTransmit.ResendStatus), szse.ResendStatusName(tc.status))
+		}
+		var got []int64
+		for range tc.want {
+			got = append(got, must().Order.ApplSeqNum)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Fatalf("resent %v, want %v", got, tc.want)
+		}
+	}
+	for !ended {
+		must()
 	}
 }

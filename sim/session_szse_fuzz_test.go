@@ -44,7 +44,7 @@ func FuzzSZSESession(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cli, srv := net.Pipe()
-		c := newSZSEConn(s, s.srv[SZSEPrimary], srv)
+		c := newSZSEConn(s.szs, s.srv[SZSEPrimary], srv)
 		done := make(chan struct{})
 		go func() {
 			defer close(done)

@@ -32,8 +32,9 @@ type Sim struct {
 	// events.
 	mu     sync.Mutex
 	eng    *match.Engine
-	pub    engine    // eng as the flow uses it: order entry through the Sim
-	sz     *szseView // nil outside SZSE mode
+	pub    engine      // eng as the flow uses it: order entry through the Sim
+	sz     *szseView   // nil outside SZSE mode
+	szs    *szseServer // what the SZSE sessions serve; nil outside SZSE mode
 	flow   *flow
 	stocks [][8]byte // ITCH Stock field by locate-1
 	paused bool
@@ -104,7 +105,10 @@ func New(cfg Config) (*Sim, error) {
 		return nil, err
 	}
 	itchConn := func(src *source, nc net.Conn) session { return newConn(&s.feedServer, src, nc) }
-	szseConn := func(src *source, nc net.Conn) session { return newSZSEConn(s, src, nc) }
+	if s.sz != nil {
+		s.szs = &szseServer{fs: &s.feedServer, zc: &s.sz.cfg, rec: s.sz.rec}
+	}
+	szseConn := func(src *source, nc net.Conn) session { return newSZSEConn(s.szs, src, nc) }
 	listeners := []struct {
 		id   Source
 		cfg  ListenerConfig
@@ -322,7 +326,7 @@ func (s *Sim) SZSELast() int64 {
 	if s.sz == nil {
 		return 0
 	}
-	return s.sz.rec.last()
+	return s.sz.rec.last(s.sz.cfg.Channel)
 }
 
 // SZSERecords returns copies of the SZSE records (whole frames: header,
@@ -332,7 +336,7 @@ func (s *Sim) SZSERecords(from, to int64) [][]byte {
 	if s.sz == nil {
 		return nil
 	}
-	frames := s.sz.rec.records(nil, from, to)
+	frames := s.sz.rec.records(nil, s.sz.cfg.Channel, from, to)
 	for i, f := range frames {
 		frames[i] = append([]byte(nil), f...)
 	}

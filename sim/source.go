@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"sync"
@@ -42,6 +43,10 @@ func (s Source) String() string {
 	return fmt.Sprintf("source(%d)", int(s))
 }
 
+// LogValue logs the source by its name: slog's JSON handler would print
+// the number otherwise.
+func (s Source) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
 // isSZSE reports whether s is an SZSE Binary source.
 func (s Source) isSZSE() bool { return s == SZSEPrimary || s == SZSEBackup }
 
@@ -71,6 +76,15 @@ func (k GarbageKind) String() string {
 	}
 	return fmt.Sprintf("garbage(%d)", int(k))
 }
+
+// LogValue logs the kind by its name: slog's JSON handler would print the
+// number otherwise.
+func (k GarbageKind) LogValue() slog.Value { return slog.StringValue(k.String()) }
+
+var (
+	_ slog.LogValuer = Source(0)
+	_ slog.LogValuer = GarbageKind(0)
+)
 
 // session is one client connection of a source: an ITCH (conn) or an SZSE
 // (szseConn) session.

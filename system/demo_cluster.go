@@ -132,6 +132,7 @@ func NewDemoCluster(load func() (*configs.File, error), n int, log *slog.Logger)
 		if nd.Gateway, err = newGateway(cfg, log.With("node", nd.ID), raftLn); err != nil {
 			return nil, fmt.Errorf("system: demo node %s: %w", nd.ID, err)
 		}
+		nd.Gateway.SetStartReason(fmt.Sprintf("demo cluster: node %s of %d", nd.ID, n))
 	}
 	if tokens := dc.Nodes[0].Gateway.tokens; tokens != nil {
 		if dc.Token, err = tokens.IssueFor("demo", DemoAccounts, 12*time.Hour, time.Now()); err != nil {

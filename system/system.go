@@ -58,7 +58,16 @@ type Gateway struct {
 	// drainTimeout bounds the wait, at shutdown, for accepted requests to
 	// be sent and answered.
 	drainTimeout time.Duration
+	// startReason is why Run starts the gateway, which it logs
+	// (SetStartReason); "start requested" unless set.
+	startReason string
 }
+
+// SetStartReason records why the gateway is being started (the command
+// that starts it, a demo, a cluster node), which Run logs with the
+// build's version; the default is "start requested". Call it before Run,
+// from the goroutine that calls Run.
+func (g *Gateway) SetStartReason(reason string) { g.startReason = reason }
 
 // runFeed is a feed of either protocol as the gateway runs and reports
 // it.
@@ -334,7 +343,12 @@ func (g *Gateway) Books() *orderbook.Engine { return g.books }
 // It logs the start and the stop with the reason. ln, when not nil, is the
 // HTTP listener to serve on; otherwise the configured address.
 func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
-	g.log.Info("gateway starting", "orders", g.orders != nil, "upstreams", len(g.upstreams), "brokers", g.brokers != nil || (g.clu != nil && g.clu.brokers != nil))
+	reason := g.startReason
+	if reason == "" {
+		reason = "start requested"
+	}
+	g.log.Info("gateway starting", "reason", reason, "version", ReadBuild().Version,
+		"orders", g.orders != nil, "upstreams", len(g.upstreams), "brokers", g.brokers != nil || (g.clu != nil && g.clu.brokers != nil), "cluster", g.clu != nil)
 	failed := make(chan error, 1)
 	fail := func(err error) {
 		if err != nil {
@@ -384,7 +398,7 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	}
 
 	var err error
-	reason := "stop requested"
+	reason = "stop requested"
 	select {
 	case <-ctx.Done():
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
@@ -494,6 +508,7 @@ func NewDemo(cfg *configs.File, log *slog.Logger) (*Demo, error) {
 		v.Close()
 		return nil, err
 	}
+	g.SetStartReason("demo: the gateway and the simulator in one process")
 	ln, err := net.Listen("tcp", cfg.Gateway.HTTP)
 	if err != nil {
 		v.Close()

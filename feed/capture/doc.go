@@ -11,7 +11,10 @@
 // by a gap record before the next record of that stream, so a reader knows
 // where data is missing.
 //
-// Reader decodes one file (docs/CAPTURE.md is the format); Scan walks a
-// stream's files in order and yields the sequenced messages it holds, which
-// is what gw replay serves again (sgw/sim.Player).
+// The files of an ITCH feed (SoupBinTCP) and of an SZSE Binary feed share
+// the format; the header names the protocol, which says how payloads are
+// framed. Reader decodes one file (docs/CAPTURE.md is the format); Scan
+// walks a stream's files in order and yields the sequenced messages it
+// holds (ITCH messages; SZSE orders, trades and snapshots), which is what
+// gw replay serves again (sgw/sim.Player).
 package capture

@@ -7,14 +7,19 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"sgw/feed/szse"
 )
 
 // FuzzReader decodes arbitrary bytes as a capture file. Seeds are real
-// captures of the simulator's feed (testdata: the first records of a
-// primary, a backup and an arbitrated stream, recorded by the feed) and
-// variants of them. The reader must never panic; every record it accepts
-// must encode back to the bytes it was read from, and the SoupBinTCP
-// cutter Scan uses must take whatever a source stream holds.
+// captures of the simulator's feeds (testdata: the first records of a
+// primary, a backup and an arbitrated stream of an ITCH feed and of an
+// SZSE feed, recorded by the gateway's feed) and variants of them. The
+// reader must never panic; every record it accepts must encode back to
+// the bytes it was read from, and the cutter Scan uses for the file's
+// protocol and kind must take whatever the stream holds: an ITCH message
+// is at most one packet, an SZSE message exactly one whole frame of an
+// order, a trade or a snapshot.
 func FuzzReader(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.cap")
 	if len(files) == 0 {
@@ -28,8 +33,10 @@ func FuzzReader(f *testing.F) {
 		f.Add(b)
 		f.Add(b[:len(b)-3]) // torn last record
 	}
-	hdr, _ := AppendHeader(nil, Header{Kind: KindSource, Source: Primary, Feed: "x", Stream: "primary", Protocol: "itch"})
-	f.Add(AppendRecord(bytes.Clone(hdr), TypeGap, Primary, 1, 7, nil))
+	for _, p := range []string{ProtocolITCH, ProtocolSZSE} {
+		hdr, _ := AppendHeader(nil, Header{Kind: KindSource, Source: Primary, Feed: "x", Stream: "primary", Protocol: p})
+		f.Add(AppendRecord(bytes.Clone(hdr), TypeGap, Primary, 1, 7, nil))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := NewReader(bytes.NewReader(b))
 		if err != nil {
@@ -38,7 +45,27 @@ func FuzzReader(f *testing.F) {
 			}
 			return
 		}
-		var raw rawState
+		h := r.Header()
+		cut := newCutter(h)
+		var m szse.Message
+		check := func(msg Message) error {
+			if h.Protocol != ProtocolSZSE {
+				if h.Kind == KindSource && len(msg.Data) > maxPacket {
+					t.Fatalf("message of %d bytes", len(msg.Data))
+				}
+				return nil
+			}
+			n, err := szse.Decode(msg.Data, &m)
+			switch {
+			case err != nil || n != len(msg.Data):
+				t.Fatalf("message of %d bytes is not one SZSE frame: %d, %v", len(msg.Data), n, err)
+			case m.Type != szse.TypeOrder && m.Type != szse.TypeTrade && m.Type != szse.TypeSnapshot:
+				t.Fatalf("message of type %s", m.Type)
+			case (m.Type == szse.TypeSnapshot) != (msg.Seq == 0):
+				t.Fatalf("%s with sequence number %d", m.Type, msg.Seq)
+			}
+			return nil
+		}
 		off := int(r.off)
 		for {
 			rec, err := r.Next()
@@ -56,13 +83,8 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("record at %d does not encode back to its bytes", off)
 			}
 			off += len(enc)
-			if r.Header().Kind == KindSource {
-				_ = raw.record(rec, func(m Message) error {
-					if len(m.Data) > maxPacket {
-						t.Fatalf("message of %d bytes", len(m.Data))
-					}
-					return nil
-				})
+			if err := cut.record(rec, check); err != nil && !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("cutting record at %d: %v is not ErrCorrupt", off, err)
 			}
 		}
 	})

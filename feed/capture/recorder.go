@@ -139,16 +139,22 @@ func (r *Recorder) Raw(src uint8, recv int64, b []byte) {
 }
 
 // Message records that the arbiter delivered msg as sequence number seq,
-// received from source src at recv (Unix ns). msg is copied.
+// received from source src at recv (Unix ns). msg is copied. A message
+// longer than MaxPayload, which one record cannot hold, is dropped and
+// counted as a full queue's would be (an ITCH message is at most 64 KiB
+// only in theory, an SZSE snapshot's frame 64 KiB by the feed's limit;
+// real ones are far smaller).
 func (r *Recorder) Message(src uint8, seq uint64, recv int64, msg []byte) {
 	if r == nil || !r.on[streamArbitrated] {
 		return
 	}
-	if len(msg) > MaxPayload {
-		msg = msg[:MaxPayload] // unreachable for feed messages
-	}
 	r.mu.Lock()
-	r.put(streamArbitrated, TypeData, src, recv, seq, msg)
+	if len(msg) > MaxPayload {
+		r.pending[streamArbitrated]++
+		r.dropped[streamArbitrated].Add(1)
+	} else {
+		r.put(streamArbitrated, TypeData, src, recv, seq, msg)
+	}
 	r.mu.Unlock()
 }
 

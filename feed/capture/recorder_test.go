@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"sgw/feed/szse"
 )
 
 // readAll returns the header and records of one file, the data copied.
@@ -86,6 +88,27 @@ func TestRecorderStreams(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRecorderOversizeMessage: an arbitrated message longer than a record
+// can hold is dropped, counted and marked by a gap record before the next
+// one, not cut.
+func TestRecorderOversizeMessage(t *testing.T) {
+	r := newTestRecorder(t, Config{Record: []string{RecordArbitrated}})
+	r.Start()
+	r.Message(Primary, 0, 1, make([]byte, MaxPayload+1))
+	r.Message(Primary, 2, 2, []byte("next"))
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.Stats().Dropped["arbitrated"]; d != 1 {
+		t.Errorf("%d dropped, want 1", d)
+	}
+	files, _ := filepath.Glob(filepath.Join(r.cfg.Dir, "*.cap"))
+	_, recs := readAll(t, files[0])
+	if len(recs) != 2 || recs[0].Type != TypeGap || recs[0].Seq != 1 || recs[1].Type != TypeData || string(recs[1].Data) != "next" {
+		t.Errorf("records %+v, want a gap of 1 and the next message", recs)
 	}
 }
 
@@ -225,5 +248,106 @@ func TestConfigErrors(t *testing.T) {
 	r.Message(Primary, 1, 1, []byte("x"))
 	if err := r.Close(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestScanSZSE scans the SZSE seed captures (real frames recorded by an
+// SZSE feed from the simulator; the arbitrated seed holds the first
+// records and those around the first snapshot): each stream yields whole
+// frames of orders, trades and snapshots, the records' numbers rising in
+// their channel, the snapshots unnumbered.
+func TestScanSZSE(t *testing.T) {
+	var snapshots int
+	for _, stream := range []string{"primary", "backup", "arbitrated"} {
+		t.Run(stream, func(t *testing.T) {
+			var records int
+			next := map[uint16]uint64{}
+			var m szse.Message
+			h, err := Scan([]string{"testdata/szse-" + stream + ".cap"}, func(msg Message) error {
+				n, err := szse.Decode(msg.Data, &m)
+				if err != nil || n != len(msg.Data) {
+					t.Fatalf("message is not one frame: %d of %d bytes, %v", n, len(msg.Data), err)
+				}
+				if msg.Seq == 0 {
+					if m.Type != szse.TypeSnapshot || m.Snapshot.ChannelNo != msg.Channel {
+						t.Fatalf("unnumbered %s of channel %d", m.Type, msg.Channel)
+					}
+					snapshots++
+					return nil
+				}
+				if msg.Seq < next[msg.Channel] || m.Type == szse.TypeSnapshot {
+					t.Fatalf("channel %d: %s %d after %d", msg.Channel, m.Type, msg.Seq, next[msg.Channel]-1)
+				}
+				next[msg.Channel] = msg.Seq + 1
+				records++
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Protocol != ProtocolSZSE || h.Stream != stream {
+				t.Errorf("header %+v", h)
+			}
+			if records == 0 {
+				t.Errorf("no records")
+			}
+		})
+	}
+	if snapshots == 0 {
+		t.Errorf("no snapshots")
+	}
+}
+
+// TestScanFillsHoles: in an SZSE stream a message below what was passed
+// is passed on when it fills a hole, once; in an ITCH stream never.
+func TestScanFillsHoles(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fills bool
+		in    []uint64
+		want  []uint64
+	}{
+		{"szse resend after live", true, []uint64{5, 6, 1, 2, 3, 4, 2, 7}, []uint64{5, 6, 1, 2, 3, 4, 7}},
+		{"szse split hole", true, []uint64{1, 9, 5, 5, 4, 6, 2, 8, 3, 7, 1}, []uint64{1, 9, 5, 4, 6, 2, 8, 3, 7}},
+		{"szse rebuild", true, []uint64{1, 2, 4, 1, 2, 3, 4, 5}, []uint64{1, 2, 4, 3, 5}},
+		{"itch", false, []uint64{5, 6, 1, 2, 7}, []uint64{5, 6, 7}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &passed{next: 1}
+			var got []uint64
+			for _, seq := range tc.in {
+				if p.take(seq, tc.fills) {
+					got = append(got, seq)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("passed %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestScanRefusesMixedStreams: files of another protocol or stream than
+// the first are an error before any of their messages is passed on.
+func TestScanRefusesMixedStreams(t *testing.T) {
+	for _, files := range [][]string{
+		{"testdata/arbitrated.cap", "testdata/szse-arbitrated.cap"},
+		{"testdata/szse-primary.cap", "testdata/szse-arbitrated.cap"},
+	} {
+		t.Run(files[0]+"+"+files[1], func(t *testing.T) {
+			count := func(files []string) (int, error) {
+				n := 0
+				_, err := Scan(files, func(Message) error { n++; return nil })
+				return n, err
+			}
+			alone, err := count(files[:1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			mixed, err := count(files)
+			if err == nil || mixed != alone {
+				t.Fatalf("%d messages (the first file alone: %d), error %v", mixed, alone, err)
+			}
+		})
 	}
 }

@@ -13,13 +13,28 @@ import (
 	"sgw/feed/soupbin"
 )
 
+// Protocols of a capture (Header.Protocol): the feed's protocol, which
+// says how its records' bytes are framed.
+const (
+	// ProtocolITCH is ITCH 5.0 over SoupBinTCP 3.0.
+	ProtocolITCH = "itch"
+	// ProtocolSZSE is SZSE Binary market data.
+	ProtocolSZSE = "szse"
+)
+
 // Message is one sequenced message found in a capture. Data is only valid
 // during the callback that receives it.
 type Message struct {
-	Seq    uint64 // SoupBinTCP sequence number
-	Recv   int64  // receive time, Unix ns
-	Source uint8  // the source it came from (Primary or Backup)
-	Data   []byte // the ITCH message
+	// Seq is the message's sequence number: ITCH, the SoupBinTCP one;
+	// SZSE, the record's ApplSeqNum in its channel, 0 for a snapshot
+	// (300111), which is not sequenced.
+	Seq     uint64
+	Channel uint16 // SZSE: the frame's ChannelNo; ITCH: 0
+	Recv    int64  // receive time, Unix ns
+	Source  uint8  // the source it came from (Primary or Backup)
+	// Data is the ITCH message, or the whole SZSE frame (header, body
+	// and checksum).
+	Data []byte
 }
 
 // Files returns the capture files path names, in stream order: path itself
@@ -77,37 +92,53 @@ func Files(path, feed, stream string) ([]string, error) {
 // Scan reads files (one stream, oldest first, as Files returns them) and
 // calls fn with each sequenced message in the order it was recorded,
 // except those whose sequence number was already passed (what a
-// reconnect or a rebuild delivered again). Sequence numbers may jump: the
-// messages between were never received, or their records were dropped
-// (a gap record). From a source stream it cuts the SoupBinTCP packets out
-// of the raw bytes connection by connection, numbering the Sequenced Data
-// packets from each Login Accepted; bytes after a gap record or a framing
-// error are skipped up to the next connection. It returns the first
-// file's header, and stops at fn's first error, returning it. A file that
-// ends inside a record (a crash) ends its part of the stream: the records
-// before it are used and the error is not returned.
+// reconnect or a rebuild delivered again); for SZSE sequence numbers are
+// per channel and snapshots, which have none, are all passed on. Sequence
+// numbers may jump: the messages between were never received, or their
+// records were dropped (a gap record). In an SZSE stream a message may
+// come later and fill such a hole (a ReTransmit answer's records after
+// the live ones of a session that started at the live end, a rebuild's
+// redelivery after a gap record): it is passed on then, below the
+// sequence numbers already passed, once. From a source stream it cuts
+// the messages out of the raw bytes connection by connection: ITCH, the
+// Sequenced Data packets numbered from each Login Accepted; SZSE, the
+// orders, trades and snapshots (session frames and ChannelHeartbeats are
+// left out). Bytes after a gap record or a framing error are skipped up
+// to the next connection. It returns the first file's header, and stops
+// at fn's first error, returning it. A file that ends inside a record (a
+// crash) ends its part of the stream: the records before it are used and
+// the error is not returned.
 func Scan(files []string, fn func(Message) error) (Header, error) {
 	var (
 		first Header
-		next  uint64 = 1
-		raw   rawState
+		seqs  = map[uint16]*passed{}
+		cut   cutter
+		fills bool // SZSE: holes may be filled
 	)
 	emit := func(m Message) error {
-		if m.Seq < next {
-			return nil
+		if m.Seq == 0 {
+			return fn(m) // an SZSE snapshot
 		}
-		next = m.Seq + 1
-		return fn(m)
+		p := seqs[m.Channel]
+		if p == nil {
+			p = &passed{next: 1}
+			seqs[m.Channel] = p
+		}
+		if p.take(m.Seq, fills) {
+			return fn(m)
+		}
+		return nil
 	}
+	var cutFor Header // the header cut was made for
 	for i, name := range files {
 		h, err := scanFile(name, func(h Header, rec Record) error {
-			if h.Kind == KindArbitrated {
-				if rec.Type != TypeData {
-					return nil
-				}
-				return emit(Message{Seq: rec.Seq, Recv: rec.Recv, Source: rec.Source, Data: rec.Data})
+			switch {
+			case cut == nil:
+				cut, fills, cutFor = newCutter(h), h.Protocol == ProtocolSZSE, h
+			case h.Protocol != cutFor.Protocol || h.Kind != cutFor.Kind:
+				return fmt.Errorf("capture: %s is a %s %s stream, not %s %s", name, h.Protocol, h.Stream, cutFor.Protocol, cutFor.Stream)
 			}
-			return raw.record(rec, emit)
+			return cut.record(rec, emit)
 		})
 		if i == 0 {
 			first = h
@@ -115,11 +146,115 @@ func Scan(files []string, fn func(Message) error) (Header, error) {
 		if err != nil {
 			return first, err
 		}
-		if i > 0 && (h.Feed != first.Feed || h.Source != first.Source) {
-			return first, fmt.Errorf("capture: %s is feed %s stream %s, not %s %s", name, h.Feed, h.Stream, first.Feed, first.Stream)
+		if i > 0 && (h.Feed != first.Feed || h.Source != first.Source || h.Protocol != first.Protocol) {
+			return first, fmt.Errorf("capture: %s is feed %s stream %s (%s), not %s %s (%s)", name, h.Feed, h.Stream, h.Protocol,
+				first.Feed, first.Stream, first.Protocol)
 		}
 	}
 	return first, nil
+}
+
+// maxHoles bounds the holes a channel remembers for later messages to
+// fill; beyond it the oldest are forgotten (their messages are skipped).
+const maxHoles = 4096
+
+// passed is what Scan has passed of one channel: the sequence numbers
+// below next, except the holes that may still be filled.
+type passed struct {
+	next  uint64
+	holes []seqRange // ascending, disjoint
+}
+
+// seqRange is an inclusive range of sequence numbers.
+type seqRange struct{ from, to uint64 }
+
+// take reports whether message seq is to be passed on: it is beyond what
+// was passed (the numbers jumped over become holes when fills), or it
+// fills a hole.
+func (p *passed) take(seq uint64, fills bool) bool {
+	if seq >= p.next {
+		if fills && seq > p.next {
+			if len(p.holes) == maxHoles {
+				p.holes = p.holes[:copy(p.holes, p.holes[1:])]
+			}
+			p.holes = append(p.holes, seqRange{p.next, seq - 1})
+		}
+		p.next = seq + 1
+		return true
+	}
+	i, found := slices.BinarySearchFunc(p.holes, seq, func(r seqRange, s uint64) int {
+		switch {
+		case r.to < s:
+			return -1
+		case r.from > s:
+			return 1
+		}
+		return 0
+	})
+	if !found {
+		return false
+	}
+	switch r := p.holes[i]; {
+	case r.from == r.to:
+		p.holes = slices.Delete(p.holes, i, i+1)
+	case seq == r.from:
+		p.holes[i].from++
+	case seq == r.to:
+		p.holes[i].to--
+	default:
+		p.holes = slices.Insert(p.holes, i+1, seqRange{seq + 1, r.to})
+		p.holes[i].to = seq - 1
+		if len(p.holes) > maxHoles {
+			p.holes = p.holes[:copy(p.holes, p.holes[1:])]
+		}
+	}
+	return true
+}
+
+// ReadHeader returns the header of the capture file name.
+func ReadHeader(name string) (Header, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return Header{}, fmt.Errorf("capture: %w", err)
+	}
+	defer f.Close()
+	r, err := NewReader(f)
+	if err != nil {
+		return Header{}, fmt.Errorf("%w (%s)", err, name)
+	}
+	return r.Header(), nil
+}
+
+// cutter turns one stream's records into messages: one implementation
+// per protocol and kind of stream (newCutter).
+type cutter interface {
+	// record handles one record, calling emit with each message it
+	// completes; it returns emit's first error.
+	record(rec Record, emit func(Message) error) error
+}
+
+// newCutter returns the cutter of the stream whose header is h (its
+// protocol was checked by scanFile).
+func newCutter(h Header) cutter {
+	switch {
+	case h.Protocol == ProtocolSZSE && h.Kind == KindArbitrated:
+		return &szseArbitrated{}
+	case h.Protocol == ProtocolSZSE:
+		return &szseRaw{}
+	case h.Kind == KindArbitrated:
+		return itchArbitrated{}
+	}
+	return &rawState{}
+}
+
+// itchArbitrated passes on the messages of an ITCH arbitrated stream.
+type itchArbitrated struct{}
+
+func (itchArbitrated) record(rec Record, emit func(Message) error) error {
+	if rec.Type != TypeData {
+		return nil
+	}
+	return emit(Message{Seq: rec.Seq, Recv: rec.Recv, Source: rec.Source, Data: rec.Data})
 }
 
 // scanFile calls fn with each record of one file.
@@ -134,8 +269,8 @@ func scanFile(name string, fn func(Header, Record) error) (Header, error) {
 		return Header{}, fmt.Errorf("%w (%s)", err, name)
 	}
 	h := r.Header()
-	if h.Protocol != "itch" {
-		return h, fmt.Errorf("capture: %s: protocol %q: only itch captures can be scanned", name, h.Protocol)
+	if h.Protocol != ProtocolITCH && h.Protocol != ProtocolSZSE {
+		return h, fmt.Errorf("%w: %s: protocol %q: want %q or %q", ErrFormat, name, h.Protocol, ProtocolITCH, ProtocolSZSE)
 	}
 	for {
 		rec, err := r.Next()
@@ -151,7 +286,7 @@ func scanFile(name string, fn func(Header, Record) error) (Header, error) {
 	}
 }
 
-// rawState cuts one source's raw bytes into SoupBinTCP packets.
+// rawState cuts one ITCH source's raw bytes into SoupBinTCP packets.
 type rawState struct {
 	buf  []byte
 	live bool   // Login Accepted seen on this connection

@@ -180,6 +180,22 @@ const (
 	ResendStatusUnavailable uint8 = 4 // data unavailable
 )
 
+// ResendStatusName names a ResendStatus value for logs: "done",
+// "partial", "denied", "unavailable", or "status(N)" for another.
+func ResendStatusName(v uint8) string {
+	switch v {
+	case ResendStatusDone:
+		return "done"
+	case ResendStatusPartial:
+		return "partial"
+	case ResendStatusDenied:
+		return "denied"
+	case ResendStatusUnavailable:
+		return "unavailable"
+	}
+	return "status(" + strconv.FormatUint(uint64(v), 10) + ")"
+}
+
 // Message is one decoded message, meant to be reused across Decode calls.
 // Decode sets Type and the field named for the type (Order for TypeOrder,
 // and so on; a Heartbeat has no body); the other fields keep what they

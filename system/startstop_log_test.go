@@ -1,0 +1,81 @@
+package system
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"sgw/configs"
+)
+
+// lockedLog is a log written from the gateway's goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestStartStopLogReason runs a gateway (books and HTTP only) with slog's
+// JSON handler and stops it with a cause, as a signal does: the start
+// says why it started (SetStartReason) and which version runs, the stop
+// why it stops, both as words.
+func TestStartStopLogReason(t *testing.T) {
+	cfg, err := configs.LoadDemo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Feeds, cfg.Brokers, cfg.Sim, cfg.FIXSim, cfg.Orders = nil, nil, nil, nil, nil
+	var logs lockedLog
+	g, err := New(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.SetStartReason("test start")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("signal terminated")) // stops at once: Run logs both ends
+	if err := g.Run(ctx, ln); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"gateway starting": "test start", "gateway stopping": "signal terminated", "gateway stopped": "signal terminated"}
+	for line := range strings.Lines(logs.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		msg, _ := rec["msg"].(string)
+		w, ok := want[msg]
+		if !ok {
+			continue
+		}
+		if rec["reason"] != w {
+			t.Errorf("%q: reason %v, want %q", msg, rec["reason"], w)
+		}
+		if v, _ := rec["version"].(string); msg == "gateway starting" && v == "" {
+			t.Errorf("%q: no version", msg)
+		}
+		delete(want, msg)
+	}
+	if len(want) > 0 {
+		t.Errorf("not logged: %v", want)
+	}
+}
