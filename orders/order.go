@@ -73,10 +73,6 @@ type Order struct {
 	// probe is set while recovery asks the venue whether it has the
 	// order (see Manager.recoverRoute).
 	probe bool
-	// possResent is set once the order's NewOrderSingle was sent again
-	// flagged PossResend because the venue did not know it (see
-	// Manager.unknownToVenue): a second "unknown" ends the order.
-	possResent bool
 	// resv is the order's risk Reservation (CheckNew or RestoreNew): the
 	// handle its fills and its end go to risk with.
 	resv *risk.Reservation

@@ -40,10 +40,7 @@ import (
 // the venue has is asked for (OrderStatusRequest, unless the upstream
 // refuses them), as a second check. Nothing is refused or blocked meanwhile: the
 // session processes messages in order, so every answer reflects every
-// request sent before it. A venue that says it does not know an order it
-// never answered gets the order again, flagged PossResend, once
-// (unknownToVenue): its sequence may have gone past the NewOrderSingle
-// without processing it.
+// request sent before it.
 func (m *Manager) Recover() (int, error) {
 	m.mu.Lock()
 	defer m.unlock()

@@ -3,7 +3,6 @@ package orders
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -133,74 +132,5 @@ func TestRecoveryResumesInbound(t *testing.T) {
 	r.m.OnExecReport("core", lost)
 	if o, _ := r.m.Get("A1", "a"); o.CumQty != 200 || o.Status != StatusFilled {
 		t.Fatalf("after the resends: %+v", o)
-	}
-}
-
-// TestUnknownToVenueSendsAgainOnce: a NewOrderSingle handed to a session
-// (in this run, or by the previous one and found in the store) that the
-// venue never answered, and whose status the venue then says it does not
-// know, is sent again flagged PossResend, once, instead of being ended:
-// the venue's sequence may have gone past it without processing it (a gap
-// fill covered it). A second "unknown" ends it.
-func TestUnknownToVenueSendsAgainOnce(t *testing.T) {
-	unknown := func(uid string) fix.ExecReport {
-		return fix.ExecReport{ClOrdID: uid, OrderID: "NONE", ExecType: 'I', OrdStatus: '8', Text: "unknown order"}
-	}
-	for _, tc := range []struct {
-		name string
-		// start returns the env whose core session has the order handed
-		// and unanswered, the order's upstream id, and how many requests
-		// the core session got so far (the last being the status request).
-		start func(t *testing.T) (*env, string, int)
-	}{
-		{name: "sent in this run, status asked when the answer was overdue", start: func(t *testing.T) (*env, string, int) {
-			e := newEnv(t, t.TempDir())
-			e.m.New(buy("u", 100))
-			e.core.wait(t, 1)
-			e.m.tick(e.advance(DefaultAckTimeout + time.Second))
-			e.core.wait(t, 2)
-			return e, e.uid("u"), 2
-		}},
-		{name: "handed before a restart, asked as the second check", start: func(t *testing.T) (*env, string, int) {
-			dir := t.TempDir()
-			e := newEnv(t, dir)
-			e.m.New(buy("u", 100))
-			e.core.wait(t, 1)
-			uid := e.uid("u")
-			e.j.Close()
-			r := newEnv(t, dir, func(r *env, _ *Config) { r.core.handed[uid] = fix.HandedYes })
-			r.m.OnSessionUp("core", "carrierB")
-			r.core.wait(t, 1)
-			return r, uid, 1
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e, uid, n := tc.start(t)
-			if got := describe(e.core.list()); got[n-1] != "H:"+uid {
-				t.Fatalf("requests %v: the last is not the status request", got)
-			}
-			e.m.OnExecReport("core", unknown(uid))
-			got := describe(e.core.wait(t, n+1))
-			if got[n] != "N:"+uid+"(possresend)" {
-				t.Fatalf("after the venue said it does not know the order: %v, want it sent again flagged PossResend", got)
-			}
-			if o, _ := e.m.Get("A1", "u"); o.Status != StatusPendingNew {
-				t.Fatalf("after the first unknown: %+v", o)
-			}
-			// Still no answer: the status is asked again, and a second
-			// "unknown" ends the order.
-			e.m.tick(e.advance(DefaultAckTimeout + time.Second))
-			got = describe(e.core.wait(t, n+2))
-			if got[n+1] != "H:"+uid {
-				t.Fatalf("requests %v: no status request after the resend", got)
-			}
-			e.m.OnExecReport("core", unknown(uid))
-			if o, _ := e.m.Get("A1", "u"); o.Status != StatusRejected {
-				t.Fatalf("after the second unknown: %+v", o)
-			}
-			if got := describe(e.core.list()); len(got) != n+2 {
-				t.Fatalf("requests %v: the order was sent a third time", got)
-			}
-		})
 	}
 }

@@ -209,32 +209,14 @@ func statusOf(s byte, cur Status) Status {
 }
 
 // unknownToVenue handles a status answer saying the venue does not know
-// the order, and reports true when nothing else is to be applied. An
-// order the venue never answered (a recovery probe, or a NewOrderSingle
-// handed to a session, here or by an earlier term, whose answer is
-// overdue) is sent again, once, flagged PossResend. Otherwise the answer
-// ends the order (applyExec).
-//
-// Why not end an unanswered order at once: the status request went out
-// after every earlier message of the session, so a venue that processes
-// messages in order and says it does not know the order will never
-// process the earlier NewOrderSingle either: the copy sent now is the
-// only one it can take, and a venue that does not deduplicate cannot fill
-// it twice. But "earlier" is only as good as the session's sequence: a
-// venue whose sequence number went past the order's without processing it
-// (a gap fill covering it, a message it skipped) answers "unknown" for an
-// order the gateway journaled and acknowledged, which must still reach it
-// (TestClusterKill9Leader lost 30 orders that way). mu held.
+// the order. For a recovery probe it sends the order again, flagged
+// PossResend, and reports true (nothing else to apply). Otherwise the
+// answer ends the order (applyExec): the status request went out after
+// every earlier message of the session, so the venue would know the
+// order if it had ever received it. mu held.
 func (m *Manager) unknownToVenue(rt *route, o *Order) bool {
-	if rt == nil || o.Status.Terminal() {
+	if rt == nil || !o.probe {
 		return false
-	}
-	if !o.probe && (o.acked || o.possResent) {
-		return false
-	}
-	if !o.probe {
-		m.log.Warn("orders: the venue does not know an order handed to it and never answered; sending it again, flagged PossResend",
-			"upstream", rt.name, "clOrdID", o.ClOrdID, "upstreamID", o.UpstreamID)
 	}
 	rt.awaiting.statusAnswered(o)
 	m.signal()
@@ -259,7 +241,7 @@ func (m *Manager) statusDone(rt *route, o *Order, answered bool) {
 // resendProbed sends a recovered order again after a probe, flagged
 // PossResend. mu held.
 func (m *Manager) resendProbed(rt *route, o *Order) {
-	o.probe, o.possResent = false, true
+	o.probe = false
 	m.met.recovered.WithLabelValues(rt.name, "possresend").Inc()
 	m.log.Warn("orders: recovery sends an order that may have reached the venue again, flagged PossResend",
 		"upstream", rt.name, "clOrdID", o.ClOrdID, "upstreamID", o.UpstreamID)
