@@ -204,3 +204,81 @@ func TestClusterPartitionedLeaderStopsSending(t *testing.T) {
 	// its term ended are refused not_leader and never journaled.
 	checkExactlyOnceDoubt(t, v, uids, count, ids, []string{"orders.not_leader"}, []string{"orders.in_doubt"}, tr, tr2)
 }
+
+// TestClusterKill9LeaderLineStalled kills the leader L while its lines to
+// the venue hold every byte it wrote after a point (stalled, then cut with
+// L): the orders L accepted meanwhile are journaled, handed to its session
+// (stored, and replicated or not) and never reached the venue. The next
+// leader must deliver each exactly once, by FIX resend (a replicated
+// store holds them) or by the recovery rule's probe (it does not).
+func TestClusterKill9LeaderLineStalled(t *testing.T) {
+	v := startVenue(t)
+	pc := startPartitionedCluster(t, v)
+	tok := token(t, v.cfg)
+	var ids []string
+	var traders []*trader
+	for round := range 3 {
+		old := waitClusterLeader(t, v, pc.nodes)
+		tr := newTrader(t, old.child.base, tok)
+		traders = append(traders, tr)
+		warm := tr.stream(fmt.Sprintf("w%d", round), 3, 100, nil)
+		tr.waitFor("the first orders working", func() bool {
+			for _, id := range warm {
+				if tr.final[id] != "new" {
+					return false
+				}
+			}
+			return true
+		})
+		ids = append(ids, warm...)
+		for _, p := range pc.lines[old.cfg.Cluster.NodeID] {
+			p.Stall()
+		}
+		held := tr.stream(fmt.Sprintf("s%d", round), 30, 400, nil)
+		ids = append(ids, held...)
+		tr.waitFor("the held orders answered", func() bool {
+			if tr.closeErr != nil {
+				return true // the term ended under the stream (an election)
+			}
+			for _, id := range held {
+				if tr.accepted[id] == 0 && tr.errors[id] == "" {
+					return false
+				}
+			}
+			return true
+		})
+		if old.child != nil {
+			old.child.kill(t)
+			old.child = nil
+		}
+		for _, p := range pc.lines[old.cfg.Cluster.NodeID] {
+			p.Cut() // what L wrote and the proxy held never reaches the venue
+			p.Unstall()
+		}
+		<-tr.done
+		waitClusterLeader(t, v, pc.nodes)
+		for _, p := range pc.lines[old.cfg.Cluster.NodeID] {
+			p.Restore()
+		}
+		old.start(t)
+	}
+	leader := waitClusterLeader(t, v, pc.nodes)
+	waitResolved(t, leader, tok, ids)
+	for _, n := range pc.nodes {
+		if n != leader && n.child != nil {
+			n.child.term(t)
+		}
+	}
+	leader.child.term(t)
+	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
+		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, nil, fn)
+	}))
+	for _, id := range ids {
+		if uid, ok := uids[id]; ok {
+			if fresh, dup := v.fix.Seen(uid); fresh+dup == 0 {
+				t.Errorf("%s (%s): journaled, never reached the venue", id, uid)
+			}
+		}
+	}
+	checkExactlyOnceIn(t, v, uids, count, ids, []string{"orders.not_leader"}, traders...)
+}
