@@ -264,15 +264,8 @@ func TestClusterKill9LeaderLineStalled(t *testing.T) {
 	}
 	leader := waitClusterLeader(t, v, pc.nodes)
 	waitResolved(t, leader, tok, ids)
-	for _, n := range pc.nodes {
-		if n != leader && n.child != nil {
-			n.child.term(t)
-		}
-	}
-	leader.child.term(t)
-	uids, count := journaledIn(t, readJournal(func(fn func(journal.Record) error) error {
-		return cluster.ReadJournal(leader.cfg.Cluster.DataDir, nil, fn)
-	}))
+	stopCluster(t, pc.nodes, leader)
+	uids, count := journaledIn(t, clusterJournal(leader, nil))
 	for _, id := range ids {
 		if uid, ok := uids[id]; ok {
 			if fresh, dup := v.fix.Seen(uid); fresh+dup == 0 {
