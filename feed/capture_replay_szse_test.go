@@ -253,20 +253,7 @@ func TestSZSECaptureReplayRebuildsIdenticalBooks(t *testing.T) {
 	if st := s.Stats(sim.SZSEPrimary); st.Resent == 0 {
 		t.Fatalf("primary stats %+v: nothing resent", st)
 	}
-	if err := s.StartSource(sim.SZSEBackup); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "the backup to log on", func() bool { return s.Stats(sim.SZSEBackup).Logins >= 1 })
-	step(1500)
-	if err := s.StopSource(sim.SZSEBackup); err != nil {
-		t.Fatal(err)
-	}
-	step(1500)
-	if err := s.StartSource(sim.SZSEBackup); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "the backup to log on again", func() bool { return s.Stats(sim.SZSEBackup).Logins >= 2 })
-	step(1500)
+	bounceBackup(t, s, sim.SZSEBackup, step)
 	// The last snapshots are of the closed market: wait until one of each
 	// instrument was delivered.
 	if err := s.EndSession(); err != nil {

@@ -173,20 +173,7 @@ func TestCaptureReplayRebuildsIdenticalBooks(t *testing.T) {
 		waitUntil(t, fmt.Sprintf("the feed to deliver up to %d", want-1), func() bool { return orig.feed.Next() >= want })
 	}
 	waitUntil(t, "the primary to deliver the start of day", func() bool { return orig.feed.Next() == s.Next() })
-	if err := s.StartSource(sim.Backup); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "the backup to log in", func() bool { return s.Stats(sim.Backup).Logins >= 1 })
-	step(1500)
-	if err := s.StopSource(sim.Backup); err != nil {
-		t.Fatal(err)
-	}
-	step(1500)
-	if err := s.StartSource(sim.Backup); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "the backup to log in again", func() bool { return s.Stats(sim.Backup).Logins >= 2 })
-	step(1500)
+	bounceBackup(t, s, sim.Backup, step)
 	if err := s.EndSession(); err != nil {
 		t.Fatal(err)
 	}
@@ -355,4 +342,25 @@ func TestCaptureOverflowDoesNotBlockIngest(t *testing.T) {
 	if next != want || gaps != final.Dropped["arbitrated"] || data+gaps != want-1 {
 		t.Errorf("files cover up to %d (want %d): %d records + %d in gap records; %d dropped", next-1, want-1, data, gaps, final.Dropped["arbitrated"])
 	}
+}
+
+// bounceBackup starts the backup source, lets step run 1,500 updates,
+// stops it for 1,500 more, starts it again and lets 1,500 more run: a
+// capture then holds both sources' streams and the backup's absence.
+func bounceBackup(t *testing.T, s *sim.Sim, backup sim.Source, step func(n int)) {
+	t.Helper()
+	if err := s.StartSource(backup); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the backup to log in", func() bool { return s.Stats(backup).Logins >= 1 })
+	step(1500)
+	if err := s.StopSource(backup); err != nil {
+		t.Fatal(err)
+	}
+	step(1500)
+	if err := s.StartSource(backup); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the backup to log in again", func() bool { return s.Stats(backup).Logins >= 2 })
+	step(1500)
 }
