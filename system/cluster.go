@@ -349,6 +349,10 @@ func (c *clustered) startTerm(epoch uint64) (*term, error) {
 			}
 		}
 	}
+	// A record whose outcome is unknown (an apply timeout under load) leaves
+	// the manager refusing every order while this node may go on leading:
+	// the term ends and leadership is handed over instead.
+	tj.onFail = fail
 	for _, u := range ups {
 		t.wg.Go(func() { fail(u.Run(ctx)) })
 	}
@@ -379,7 +383,14 @@ func (c *clustered) startTerm(epoch uint64) (*term, error) {
 // called once, by endTerm. Every record in flight completes within the
 // node's ApplyTimeout (or when the node closes), which bounds close.
 type termJournal struct {
-	*cluster.Journal
+	orders.Journal // the replicated journal (*cluster.Journal)
+	// onFail, when set before the term serves, hears of every record that
+	// failed other than for leadership lost (ErrNotLeader: the term is
+	// ending anyway): the manager then accepts nothing more, so the term
+	// must end and another leader's, whose recovery resolves the record,
+	// take over. It is called from the completion goroutine and must not
+	// block.
+	onFail   func(error)
 	mu       sync.Mutex // orders inflight.Add with closed
 	closed   bool
 	inflight sync.WaitGroup
@@ -403,6 +414,9 @@ func (j *termJournal) AppendAsync(typ byte, body []byte, done func(seq uint64, e
 			err = fmt.Errorf("%w: %w", orders.ErrInDoubt, err)
 		case errors.Is(err, cluster.ErrNotLeader):
 			err = fmt.Errorf("%w: %w", orders.ErrNotLeader, err) // nothing was appended
+		}
+		if err != nil && !errors.Is(err, orders.ErrNotLeader) && j.onFail != nil {
+			j.onFail(fmt.Errorf("system: a journal record failed; order entry cannot go on in this term: %w", err))
 		}
 		done(seq, err)
 	})
