@@ -122,20 +122,7 @@ func startSZSEGateway(t *testing.T, primary, backup string, tune func(*feed.Conf
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{books.Run, f.Run} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(ctx); err != nil {
-				t.Errorf("component stopped: %v", err)
-			}
-		}()
-	}
-	var once sync.Once
-	g := &szseGateway{books: books, feed: f, sink: sink, stop: func() { once.Do(func() { cancel(); wg.Wait() }) }}
-	t.Cleanup(g.stop)
+	g := &szseGateway{books: books, feed: f, sink: sink, stop: runComponents(t, books.Run, f.Run)}
 	return g
 }
 

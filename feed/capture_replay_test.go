@@ -75,20 +75,7 @@ func startGateway(t *testing.T, primary, backup string, tune func(*feed.Config))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{books.Run, f.Run} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(ctx); err != nil {
-				t.Errorf("component stopped: %v", err)
-			}
-		}()
-	}
-	var once sync.Once
-	g := &gateway{books: books, feed: f, sink: sink, stop: func() { once.Do(func() { cancel(); wg.Wait() }) }}
-	t.Cleanup(g.stop)
+	g := &gateway{books: books, feed: f, sink: sink, stop: runComponents(t, books.Run, f.Run)}
 	return g
 }
 
@@ -363,4 +350,23 @@ func bounceBackup(t *testing.T, s *sim.Sim, backup sim.Source, step func(n int))
 	}
 	waitUntil(t, "the backup to log in again", func() bool { return s.Stats(backup).Logins >= 2 })
 	step(1500)
+}
+
+// runComponents runs each of runs until the returned stop, which may be
+// called more than once (it is also a cleanup of t); a component that
+// stops with an error fails t.
+func runComponents(t *testing.T, runs ...func(context.Context) error) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, run := range runs {
+		wg.Go(func() {
+			if err := run(ctx); err != nil {
+				t.Errorf("component stopped: %v", err)
+			}
+		})
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
 }
