@@ -2,6 +2,7 @@ package system
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -21,11 +22,26 @@ type venue struct {
 	fix *fixsim.Acceptor
 }
 
-func testLog() *slog.Logger {
-	if os.Getenv("SGW_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+// testLog is the log of the components a test runs in its own process:
+// discarded unless SGW_TEST_LOG is set (see newTestLog).
+func testLog() *slog.Logger { return newTestLog(os.Getenv("SGW_TEST_LOG"), os.Stderr) }
+
+// newTestLog returns a text log on w for a test's SGW_TEST_LOG value: ""
+// discards, "wire" logs every FIX message in and out as well (the fix
+// package's wire level), "debug" logs from Debug, anything else from Info.
+func newTestLog(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	switch level {
+	case "":
+		return slog.New(slog.DiscardHandler)
+	case "wire":
+		l = slog.LevelDebug - 4
+	case "debug":
+		l = slog.LevelDebug
+	default:
+		l = slog.LevelInfo
 	}
-	return slog.New(slog.DiscardHandler)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
 // startVenue runs the demo's simulator and FIX acceptor and returns the demo

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -40,7 +39,8 @@ type childSpec struct {
 	StoreDirs map[string]string   `json:"store_dirs"` // upstream → dir
 	Lines     map[string][]string `json:"lines"`      // upstream → line addresses
 	Begin     map[string]string   `json:"begin"`      // upstream → BeginString
-	Log       bool                `json:"log"`
+	// Log is the test log's level name ("" discards; see testLogLevel).
+	Log string `json:"log,omitempty"`
 	// Cluster, when set, makes the child a cluster node (its journal and
 	// stores in the cluster's DataDir).
 	Cluster *configs.Cluster `json:"cluster,omitempty"`
@@ -87,11 +87,7 @@ func TestGatewayChildProcess(t *testing.T) {
 			u.Lines[j].Addr = spec.Lines[u.Name][j]
 		}
 	}
-	log := slog.New(slog.DiscardHandler)
-	if spec.Log {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	g, err := New(cfg, log)
+	g, err := New(cfg, newTestLog(spec.Log, os.Stderr))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)
@@ -159,7 +155,7 @@ func startChildOn(t *testing.T, cfg *configs.File) *child { return startChildAt(
 func startChildAt(t *testing.T, cfg *configs.File, listen string) *child {
 	t.Helper()
 	spec := childSpec{Listen: listen, Journal: cfg.Orders.Journal, StoreDirs: map[string]string{}, Lines: map[string][]string{},
-		Begin: map[string]string{}, Log: os.Getenv("SGW_TEST_LOG") != "", Cluster: cfg.Cluster, Storage: cfg.Storage}
+		Begin: map[string]string{}, Log: os.Getenv("SGW_TEST_LOG"), Cluster: cfg.Cluster, Storage: cfg.Storage}
 	if cc := cfg.Cluster; cc != nil && cfg.Brokers != nil {
 		for _, m := range cc.Nodes {
 			if m.ID == cc.NodeID && m.Brokers != "" {
@@ -181,6 +177,15 @@ func startChildAt(t *testing.T, cfg *configs.File, listen string) *child {
 	cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
 	c := &child{cmd: cmd, done: make(chan error, 1), stderr: &lockedBuffer{}}
 	cmd.Stderr = c.stderr
+	if dir := os.Getenv("SGW_TEST_LOGDIR"); dir != "" {
+		// Keep every child's log whole, whatever the test's outcome.
+		f, err := os.CreateTemp(dir, "child-*.log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		cmd.Stderr = io.MultiWriter(c.stderr, f)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
