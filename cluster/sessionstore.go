@@ -19,6 +19,15 @@ type SessionStoresConfig struct {
 	State *State
 	// Clock stamps a new store's creation time. Nil means time.Now.
 	Clock func() time.Time
+	// OnFail, when set, hears of the first replication failure of each
+	// open store (session is its session id). From then on the store
+	// refuses every mutation, so its session can send nothing more, not
+	// even a heartbeat: the caller ends the leadership term (a failure
+	// because this node no longer leads, ErrNotLeader, means the term is
+	// ending anyway). It is called on the Node's completer goroutine (or
+	// the store's flusher), with no lock of this package held, and must
+	// not block.
+	OnFail func(session string, err error)
 }
 
 // SessionStores keeps the upstream FIX sessions' stores in the replicated
@@ -136,7 +145,7 @@ func (s *SessionStores) OpenMessages(sid quickfix.SessionID) (quickfix.MessageSt
 	}
 	v := s.cfg.State.session(sid.String())
 	st := &messageStore{
-		id: sid.String(), node: s.cfg.Node, seal: s.cfg.State.seal, clock: s.cfg.Clock,
+		id: sid.String(), node: s.cfg.Node, seal: s.cfg.State.seal, clock: s.cfg.Clock, onFail: s.cfg.OnFail,
 		nextSender: v.nextSender, nextTarget: v.nextTarget, messages: v.messages,
 		created:  time.Unix(0, v.created),
 		targetAt: -1, senderAt: -1,
@@ -189,6 +198,7 @@ type messageStore struct {
 	seal   func([]byte) ([]byte, error) // State.seal
 	clock  func() time.Time
 	closed func() // removes the store from SessionStores.open
+	onFail func(session string, err error) // SessionStoresConfig.OnFail; may be nil
 
 	nextSender, nextTarget int
 	created                time.Time
@@ -342,12 +352,16 @@ func (s *messageStore) flush() {
 // batch refused at once, without s.mu held).
 func (s *messageStore) done(_ uint64, err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err != nil && s.err == nil {
+	first := err != nil && s.err == nil
+	if first {
 		s.err = err
 	}
 	s.completed++
 	s.changed.Broadcast()
+	s.mu.Unlock()
+	if first && s.onFail != nil {
+		s.onFail(s.id, err)
+	}
 }
 func (s *messageStore) NextSenderMsgSeqNum() int { return s.nextSender }
 func (s *messageStore) NextTargetMsgSeqNum() int { return s.nextTarget }

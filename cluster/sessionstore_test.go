@@ -3,10 +3,12 @@ package cluster
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/quickfixgo/quickfix"
 )
 
@@ -147,4 +149,57 @@ func openTestStore(t *testing.T, tn *testNode) (*SessionStores, quickfix.Session
 		t.Fatal(err)
 	}
 	return ss, sid, st
+}
+
+// TestSessionStoreReportsFailure cuts the leader holding an open store off
+// its peers: the batch in flight fails, OnFail hears of it once, and the
+// store refuses every later mutation (its session could send nothing).
+func TestSessionStoreReportsFailure(t *testing.T) {
+	c := newStateCluster(t, true)
+	leader := c.waitLeader("")
+	failures := make(chan error, 4)
+	ss, err := NewSessionStores(SessionStoresConfig{Node: leader.node, State: leader.state,
+		OnFail: func(session string, err error) { failures <- fmt.Errorf("%s: %w", session, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "GW", TargetCompID: "CORE"}
+	st, err := ss.OpenMessages(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(1, []byte("8=FIX.4.4\x0135=D\x0134=1\x01")); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.Flush(sid); err != nil {
+		t.Fatal(err)
+	}
+	leader.inmem.DisconnectAll()
+	for _, f := range c.followers(leader) {
+		f.inmem.Disconnect(raft.ServerAddress(leader.addr))
+	}
+	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(2, []byte("8=FIX.4.4\x0135=D\x0134=2\x01")); err != nil {
+		t.Fatal(err) // queued: replication is asynchronous
+	}
+	if err := ss.Flush(sid); err == nil {
+		t.Fatal("the isolated leader's store flushed")
+	}
+	select {
+	case err := <-failures:
+		t.Logf("OnFail: %v", err)
+		if !strings.HasPrefix(err.Error(), sid.String()+": ") {
+			t.Errorf("OnFail named another session: %v", err)
+		}
+	case <-time.After(waitDeadline):
+		t.Fatal("OnFail was not called")
+	}
+	if err := st.IncrNextSenderMsgSeqNum(); err == nil {
+		t.Error("the failed store took a mutation")
+	}
+	st.Close()
+	select {
+	case err := <-failures:
+		t.Errorf("OnFail called again: %v", err)
+	default:
+	}
 }

@@ -19,6 +19,7 @@ type metrics struct {
 	duplicates      *prometheus.CounterVec
 	recovered       *prometheus.CounterVec
 	unanswered      *prometheus.CounterVec
+	staleUnknown    *prometheus.CounterVec
 	ackLatency      *prometheus.HistogramVec
 }
 
@@ -44,6 +45,8 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Help: "Open orders resolved at the first logon after a restart, by action (handed, sent, probed, possresend, status)."}, []string{"upstream", "action"}),
 		unanswered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_unanswered_total",
 			Help: "Requests the upstream answered neither directly nor with a status (alert)."}, []string{"upstream"}),
+		staleUnknown: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_stale_unknown_answers_total",
+			Help: "Status answers saying the venue does not know an order that were not taken as final: resent, or answering a request older than the order's last NewOrderSingle."}, []string{"upstream"}),
 		ackLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gateway_order_ack_latency_seconds",
 			Help:    "Time from a new order's hand-over to the upstream session to the venue's first answer (execution report or reject).",
 			Buckets: prometheus.ExponentialBuckets(100e-6, 2, 17)}, []string{"upstream"}),
@@ -75,6 +78,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	m.duplicates = reuse(m.duplicates).(*prometheus.CounterVec)
 	m.recovered = reuse(m.recovered).(*prometheus.CounterVec)
 	m.unanswered = reuse(m.unanswered).(*prometheus.CounterVec)
+	m.staleUnknown = reuse(m.staleUnknown).(*prometheus.CounterVec)
 	m.ackLatency = reuse(m.ackLatency).(*prometheus.HistogramVec)
 	if err != nil {
 		return nil, err

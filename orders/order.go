@@ -73,9 +73,54 @@ type Order struct {
 	// probe is set while recovery asks the venue whether it has the
 	// order (see Manager.recoverRoute).
 	probe bool
+	// newSent counts the order's NewOrderSingles (the first, or a
+	// PossResend) handed to its session in this run; statusAfter holds,
+	// for each of its status requests handed over and not yet answered,
+	// oldest first, the newSent it followed. The session delivers in
+	// order and the venue answers in order, so an answer taken against
+	// the oldest (statusAnswer) tells whether the question went after the
+	// order's last NewOrderSingle: only then can "unknown order" be final.
+	newSent     int
+	statusAfter []int
 	// resv is the order's risk Reservation (CheckNew or RestoreNew): the
 	// handle its fills and its end go to risk with.
 	resv *risk.Reservation
+}
+
+// handedOver records a request for o (kind and upstream id as reqID
+// gives them) handed to its session. mu held.
+func (o *Order) handedOver(kind byte, uid string) {
+	switch {
+	case kind == 'H':
+		o.statusAfter = append(o.statusAfter, o.newSent)
+	case kind == recNew && uid == o.UpstreamID:
+		o.newSent++
+	}
+}
+
+// reclaimedStatus forgets o's latest status request: the session gave it
+// back unsent (the requests it gives back are its latest). mu held.
+func (o *Order) reclaimedStatus() {
+	if n := len(o.statusAfter); n > 0 {
+		o.statusAfter = o.statusAfter[:n-1]
+	}
+}
+
+// statusAnswer takes a status answer for o against its oldest status
+// request awaiting one and reports whether that request went after the
+// order's last NewOrderSingle of this run (fresh). A resent answer
+// (PossDup or PossResend) takes none and is never fresh: it answers a
+// question asked before, perhaps by another process on the same session,
+// perhaps before the order was sent again. An answer to a request that
+// was never answered (gap filled) is taken against an older request, so
+// a mismatch only ever makes an answer look older than it is. mu held.
+func (o *Order) statusAnswer(resent bool) (fresh bool) {
+	if resent || len(o.statusAfter) == 0 {
+		return false
+	}
+	after := o.statusAfter[0]
+	o.statusAfter = o.statusAfter[1:]
+	return after == o.newSent
 }
 
 // change is a cancel or replace the gateway accepted and the upstream has

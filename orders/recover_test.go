@@ -3,6 +3,7 @@ package orders
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -132,5 +133,68 @@ func TestRecoveryResumesInbound(t *testing.T) {
 	r.m.OnExecReport("core", lost)
 	if o, _ := r.m.Get("A1", "a"); o.CumQty != 200 || o.Status != StatusFilled {
 		t.Fatalf("after the resends: %+v", o)
+	}
+}
+
+// TestRecoveryProbeStaleAnswers: "unknown order" ends an order only when
+// it answers a status request that went after the order's last
+// NewOrderSingle. Two sequences seen when leaders were killed one after
+// the other:
+//   - a resent (PossDup) answer to the previous process's probe arrives
+//     while this process's probe is still queued: it is not this probe's
+//     answer, and the probe's own "unknown" then sends the order again;
+//   - a probe times out, the order goes again (PossResend), then the
+//     probe's late "unknown" arrives: the order is on its way, and stays
+//     pending until the venue answers it.
+func TestRecoveryProbeStaleAnswers(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, nil)
+	e.m.New(buy("p1", 100))
+	e.m.New(buy("p2", 100))
+	e.ev.wait(t, 2)
+	u1, u2 := e.uid("p1"), e.uid("p2")
+	e.j.Close()
+
+	r := newEnv(t, dir, func(r *env, cfg *Config) {
+		r.core.handed[u1], r.core.handed[u2] = fix.HandedUnknown, fix.HandedUnknown
+		cfg.StatusTimeout = time.Second
+	})
+	r.m.OnSessionUp("core", "carrierA")
+	if got := describe(r.core.wait(t, 2)); fmt.Sprint(got) != fmt.Sprint([]string{"H:" + u1, "H:" + u2}) {
+		t.Fatalf("probes %v", got)
+	}
+	unknown := func(uid string, dup bool) fix.ExecReport {
+		return fix.ExecReport{ClOrdID: uid, ExecType: 'I', OrdStatus: '8', OrdRejReason: 5, Text: "unknown order", PossDup: dup}
+	}
+	// p1: the previous process's probe answer, resent; then this one's.
+	r.m.OnExecReport("core", unknown(u1, true))
+	if got := r.core.list(); len(got) != 2 {
+		t.Fatalf("a resent answer sent %v", describe(got[2:]))
+	}
+	r.m.OnExecReport("core", unknown(u1, false))
+	got := describe(r.core.wait(t, 3))
+	if got[2] != "N:"+u1+"(possresend)" {
+		t.Fatalf("after the probe's answer the upstream got %v; want p1 again, flagged PossResend", got)
+	}
+	// p2: its probe times out, the order goes again; the probe's answer
+	// comes late.
+	r.m.tick(r.advance(2 * time.Second))
+	got = describe(r.core.wait(t, 4))
+	if got[3] != "N:"+u2+"(possresend)" {
+		t.Fatalf("after the probe's timeout the upstream got %v; want p2 again, flagged PossResend", got)
+	}
+	r.m.OnExecReport("core", unknown(u2, false))
+	for _, id := range []string{"p1", "p2"} {
+		if o, _ := r.m.Get("A1", id); o.Status != StatusPendingNew {
+			t.Fatalf("%s ended by an answer older than its PossResend: %+v", id, o)
+		}
+	}
+	// The venue answers the resent orders; a status request that went
+	// after one, answered "unknown", would end it (not the case here).
+	r.m.OnExecReport("core", r.er("p2", '0', '0', 0, 0, 100, "x2"))
+	if o, _ := r.m.Get("A1", "p2"); o.Status != StatusNew {
+		t.Fatalf("p2 after the venue's answer: %+v", o)
 	}
 }

@@ -137,6 +137,7 @@ func (m *Manager) send(rt *route, req any, now time.Time) bool {
 		uid, kind := reqID(req)
 		if o := m.byUID[uid]; o != nil {
 			rt.awaiting.add(&await{o: o, kind: kind, uid: uid, since: now, sent: true})
+			o.handedOver(kind, uid)
 		}
 		return true
 	case errors.Is(err, fix.ErrNotLoggedOn), errors.Is(err, fix.ErrQueueFull):
@@ -282,6 +283,7 @@ func (m *Manager) OnSessionDown(upstream, line string, err error, reclaimed []an
 			if kind == 'H' {
 				if o := m.byUID[uid]; o != nil {
 					rt.awaiting.statusAnswered(o)
+					o.reclaimedStatus()
 				}
 			} else {
 				rt.awaiting.answered(uid)

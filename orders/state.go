@@ -30,8 +30,23 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 		return
 	}
 	rt := m.routes[upstream]
-	if er.ExecType == 'I' && er.UnknownOrder() && m.unknownToVenue(rt, o) {
-		return
+	if er.ExecType == 'I' {
+		fresh := o.statusAnswer(er.PossDup || er.PossResend)
+		if er.UnknownOrder() {
+			if !fresh {
+				// An answer to an earlier question: the order may be on
+				// its way since (a PossResend after a probe, or another
+				// leader's request resent). Nothing is concluded; the
+				// order's own timers ask again.
+				m.met.staleUnknown.WithLabelValues(upstream).Inc()
+				m.log.Warn("orders: a status answer says the venue does not know the order, but it answers an earlier question; not taken as final",
+					"upstream", upstream, "clOrdID", o.ClOrdID, "upstreamID", er.ClOrdID, "possDup", er.PossDup)
+				return
+			}
+			if m.unknownToVenue(rt, o) {
+				return
+			}
+		}
 	}
 	if k := execKey(upstream, er); k != "" && m.execs[k] {
 		if er.PossDup || er.PossResend {
@@ -208,12 +223,13 @@ func statusOf(s byte, cur Status) Status {
 	return cur
 }
 
-// unknownToVenue handles a status answer saying the venue does not know
-// the order. For a recovery probe it sends the order again, flagged
-// PossResend, and reports true (nothing else to apply). Otherwise the
-// answer ends the order (applyExec): the status request went out after
-// every earlier message of the session, so the venue would know the
-// order if it had ever received it. mu held.
+// unknownToVenue handles a fresh status answer (Order.statusAnswer)
+// saying the venue does not know the order. For a recovery probe it sends
+// the order again, flagged PossResend, and reports true (nothing else to
+// apply). Otherwise the answer ends the order (applyExec): the status
+// request went out after every earlier message of the session, the
+// order's last NewOrderSingle included, so the venue would know the order
+// if it had ever received it. mu held.
 func (m *Manager) unknownToVenue(rt *route, o *Order) bool {
 	if rt == nil || !o.probe {
 		return false

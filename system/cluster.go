@@ -60,6 +60,9 @@ type clustered struct {
 	// brokers, when set (before run, by serveBrokers), serves the broker
 	// FIX sessions during each term.
 	brokers *brokerTerms
+	// termFail is the running term's failure report (term.fail), nil
+	// between terms; the session stores' failures go there (storeFailed).
+	termFail atomic.Pointer[func(error)]
 }
 
 // brokerTerms is what each term's broker acceptor is built from.
@@ -163,12 +166,14 @@ func newClustered(cc *configs.Cluster, raftLn net.Listener, terms termConfig, ke
 	if err != nil {
 		return nil, err
 	}
-	stores, err := cluster.NewSessionStores(cluster.SessionStoresConfig{Node: node, State: state})
+	var c *clustered
+	stores, err := cluster.NewSessionStores(cluster.SessionStoresConfig{Node: node, State: state,
+		OnFail: func(session string, err error) { c.storeFailed(session, err) }})
 	if err != nil {
 		node.Close()
 		return nil, err
 	}
-	c := &clustered{node: node, state: state, stores: stores, peers: ncfg.Peers, http: map[string]*url.URL{}, terms: terms, log: log.With("node", ncfg.NodeID)}
+	c = &clustered{node: node, state: state, stores: stores, peers: ncfg.Peers, http: map[string]*url.URL{}, terms: terms, log: log.With("node", ncfg.NodeID)}
 	for _, m := range cc.Nodes {
 		if m.HTTP != "" {
 			u, err := url.Parse(m.HTTP) // validated by configs
@@ -351,8 +356,10 @@ func (c *clustered) startTerm(epoch uint64) (*term, error) {
 	}
 	// A record whose outcome is unknown (an apply timeout under load) leaves
 	// the manager refusing every order while this node may go on leading:
-	// the term ends and leadership is handed over instead.
+	// the term ends and leadership is handed over instead. So does a
+	// session store that can no longer replicate (storeFailed).
 	tj.onFail = fail
+	c.termFail.Store(&fail)
 	for _, u := range ups {
 		t.wg.Go(func() { fail(u.Run(ctx)) })
 	}
@@ -442,6 +449,7 @@ func (j *termJournal) close() {
 // the sessions end (a deposed leader's fence keeps even their Logout off
 // the wire) and the manager closes.
 func (c *clustered) endTerm(t *term, why string) {
+	c.termFail.Store(nil)
 	c.entry.set(nil)
 	t.cancel()
 	t.wg.Wait()
@@ -451,6 +459,25 @@ func (c *clustered) endTerm(t *term, why string) {
 		c.onTermEnd()
 	}
 	c.log.Info("cluster: leadership term ended; order entry refused here", "epoch", t.epoch, "reason", why)
+}
+
+// storeFailed hears that a session store of the running term can no
+// longer replicate (cluster.SessionStoresConfig.OnFail). The store then
+// refuses every mutation, so its FIX session can send nothing, not even a
+// heartbeat, and the orders routed to it would wait for ever: the term
+// ends and leadership is handed over, and the next leader's recovery
+// resolves what the store lost (its reservation bounds what was sent).
+// A store refused because this node no longer leads is ignored: the term
+// is ending anyway. Called on the Node's completer goroutine; it does not
+// block.
+func (c *clustered) storeFailed(session string, err error) {
+	if errors.Is(err, cluster.ErrNotLeader) {
+		return
+	}
+	c.log.Error("cluster: a FIX session's replicated store failed", "fix_session", session, "err", err)
+	if f := c.termFail.Load(); f != nil {
+		(*f)(fmt.Errorf("system: the replicated store of FIX session %s failed; it can send nothing more in this term: %w", session, err))
+	}
 }
 
 // drain, at shutdown, stops new orders on the running term and waits (up

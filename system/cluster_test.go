@@ -187,6 +187,13 @@ func TestClusterKill9Leader(t *testing.T) {
 			leader.child = nil
 		})...)
 		<-tr.done
+		if killed.IsZero() {
+			// The client's connection ended before the kill: leadership
+			// moved on its own (an overloaded leader missed its lease).
+			// Its orders are checked like the others; nothing to time.
+			t.Logf("round %d: the connection ended after %d orders, before the kill (leadership moved on its own)", k, len(ids))
+			continue
+		}
 		next := waitClusterLeader(t, v, nodes)
 		takeovers = append(takeovers, time.Since(killed))
 		if next == leader {
@@ -233,9 +240,12 @@ func TestClusterKill9Leader(t *testing.T) {
 	// itself and refuses its orders (orders.not_leader), journaling
 	// nothing.
 	checkExactlyOnceIn(t, v, uids, count, ids, []string{"orders.not_leader"}, traders...)
+	if len(takeovers) == 0 {
+		t.Fatal("leadership moved on its own before every kill: no takeover after a kill was tested")
+	}
 	slices.Sort(takeovers)
 	t.Logf("%d kills of the leader; takeover (kill to a new leader with its upstream session logged on): min %v, median %v, max %v",
-		kills, takeovers[0], takeovers[len(takeovers)/2], takeovers[len(takeovers)-1])
+		len(takeovers), takeovers[0], takeovers[len(takeovers)/2], takeovers[len(takeovers)-1])
 }
 
 // waitResolved waits until no order of ids is pending_new on the leader
