@@ -197,7 +197,7 @@ type messageStore struct {
 	node   *Node
 	seal   func([]byte) ([]byte, error) // State.seal
 	clock  func() time.Time
-	closed func() // removes the store from SessionStores.open
+	closed func()                          // removes the store from SessionStores.open
 	onFail func(session string, err error) // SessionStoresConfig.OnFail; may be nil
 
 	nextSender, nextTarget int
