@@ -256,6 +256,17 @@ func (c *clustered) run(ctx context.Context) error {
 	c.log.Info("cluster node started", "raft", c.node.Addr())
 	var t *term
 	var failed <-chan error
+	// retry is armed when a handover failed while this node still leads
+	// with no term: order entry would stay refused here until leadership
+	// moved on its own, so the handover is tried again.
+	var retry <-chan time.Time
+	handOver := func(why string) {
+		retry = nil
+		if err := c.node.TransferLeadership(); err != nil {
+			c.log.Warn("cluster: leadership not handed over; trying again", "reason", why, "err", err, "in", handoverRetry)
+			retry = time.After(handoverRetry)
+		}
+	}
 	defer func() {
 		if t != nil {
 			c.endTerm(t, "stopping")
@@ -279,8 +290,11 @@ func (c *clustered) run(ctx context.Context) error {
 			c.log.Error("cluster: the leadership term failed; handing over", "epoch", t.epoch, "err", err)
 			c.endTerm(t, "failed")
 			t, failed = nil, nil
-			if err := c.node.TransferLeadership(); err != nil {
-				c.log.Warn("cluster: leadership not handed over", "err", err)
+			handOver("term failed")
+		case <-retry:
+			retry = nil
+			if t == nil && c.node.IsLeader() {
+				handOver("retry")
 			}
 		case l := <-c.node.LeaderCh():
 			if t != nil && (!l.IsLeader || l.Epoch != t.epoch) {
@@ -291,16 +305,22 @@ func (c *clustered) run(ctx context.Context) error {
 				nt, err := c.startTerm(l.Epoch)
 				if err != nil {
 					c.log.Error("cluster: cannot take the lead; handing over", "epoch", l.Epoch, "err", err)
-					if err := c.node.TransferLeadership(); err != nil {
-						c.log.Warn("cluster: leadership not handed over", "err", err)
-					}
+					handOver("term could not start")
 					continue
 				}
-				t, failed = nt, nt.failed
+				t, failed, retry = nt, nt.failed, nil
 			}
 		}
 	}
 }
+
+// handoverRetry is how long a node that leads with no term (its term
+// failed or could not start, and the handover failed) waits before
+// handing over again. A term is never restarted in the same epoch: its
+// session stores would read as the same owner's, and the new term would
+// trust sequence numbers the failed one may have used without replicating
+// them.
+const handoverRetry = 2 * time.Second
 
 // startTerm builds and starts order entry for a leadership won in epoch:
 // the manager replays the replicated journal, the sessions open the
