@@ -136,10 +136,15 @@ func (w *watchedState) waitApplied(t *testing.T, i uint64) {
 	}
 }
 
-// openTestStore opens the session store of GW->CORE on tn, the leader.
-func openTestStore(t *testing.T, tn *testNode) (*SessionStores, quickfix.SessionID, quickfix.MessageStore) {
+// openTestStore opens the session store of GW->CORE on tn, the leader; onFail,
+// if given, is the stores' OnFail.
+func openTestStore(t *testing.T, tn *testNode, onFail ...func(string, error)) (*SessionStores, quickfix.SessionID, quickfix.MessageStore) {
 	t.Helper()
-	ss, err := NewSessionStores(SessionStoresConfig{Node: tn.node, State: tn.state})
+	cfg := SessionStoresConfig{Node: tn.node, State: tn.state}
+	if len(onFail) > 0 {
+		cfg.OnFail = onFail[0]
+	}
+	ss, err := NewSessionStores(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,16 +163,7 @@ func TestSessionStoreReportsFailure(t *testing.T) {
 	c := newStateCluster(t, true)
 	leader := c.waitLeader("")
 	failures := make(chan error, 4)
-	ss, err := NewSessionStores(SessionStoresConfig{Node: leader.node, State: leader.state,
-		OnFail: func(session string, err error) { failures <- fmt.Errorf("%s: %w", session, err) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sid := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "GW", TargetCompID: "CORE"}
-	st, err := ss.OpenMessages(sid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ss, sid, st := openTestStore(t, leader, func(session string, err error) { failures <- fmt.Errorf("%s: %w", session, err) })
 	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(1, []byte("8=FIX.4.4\x0135=D\x0134=1\x01")); err != nil {
 		t.Fatal(err)
 	}
