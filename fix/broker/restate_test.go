@@ -152,16 +152,16 @@ func TestRestateAfterTakeover(t *testing.T) {
 }
 
 // sliceEntry is a fakeEntry whose OrdersFrom copies a fixed list out, as
-// the order manager copies the source's orders out of its day's list.
+// the order manager copies a source's orders out of its index.
 type sliceEntry struct {
 	*fakeEntry
-	list []orders.Order
+	list []*orders.Order
 }
 
 func (e *sliceEntry) OrdersFrom(orders.Source) []orders.Order {
-	var out []orders.Order
-	for i := range e.list {
-		out = append(out, e.list[i])
+	out := make([]orders.Order, len(e.list))
+	for i, o := range e.list {
+		out[i] = *o
 	}
 	return out
 }
@@ -199,7 +199,7 @@ func BenchmarkRestate(b *testing.B) {
 				if i%100 != 0 {
 					save(fmt.Sprintf("37=O%07d|11=%s|17=E%07db|150=F|39=2|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100|151=0|14=100|6=1700|31=1700|32=100|60=20261202-10:00:01.000", i, id, i))
 				}
-				entry.list = append(entry.list, orders.Order{ClOrdID: id, OrigClOrdID: id, Account: "A1", Symbol: "600519.SH", Qty: 100, CumQty: 100,
+				entry.list = append(entry.list, &orders.Order{ClOrdID: id, OrigClOrdID: id, Account: "A1", Symbol: "600519.SH", Qty: 100, CumQty: 100,
 					Status: orders.StatusFilled, OrderID: fmt.Sprintf("O%07d", i), Source: s.src})
 			}
 			b.ReportAllocs()
