@@ -159,6 +159,16 @@ func (f *brokerFront) serve(ctx context.Context, c net.Conn) {
 		return
 	}
 	var deadline <-chan time.Time // set when the connection starts waiting
+	// The connection holds a waiting slot from its first wait until it
+	// is relayed, handed over or closed.
+	waiting := false
+	stopWaiting := func() {
+		if waiting {
+			waiting = false
+			<-f.waiting
+		}
+	}
+	defer stopWaiting()
 	for {
 		f.mu.Lock()
 		cur, changed := f.cur, f.changed
@@ -167,6 +177,7 @@ func (f *brokerFront) serve(ctx context.Context, c net.Conn) {
 			return
 		}
 		if id := f.leader(); id != "" && id != f.self {
+			stopWaiting()
 			addr, ok := f.members[id]
 			if !ok {
 				f.log.Warn("broker: connection closed: the leader has no broker address (cluster.nodes[].brokers)", "leader", id, "remote", c.RemoteAddr().String())
@@ -185,7 +196,7 @@ func (f *brokerFront) serve(ctx context.Context, c net.Conn) {
 				c.Close()
 				return
 			}
-			defer func() { <-f.waiting }()
+			waiting = true
 			t := time.NewTimer(brokerWait)
 			defer t.Stop()
 			deadline = t.C

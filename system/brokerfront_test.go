@@ -323,7 +323,7 @@ func TestBrokerFrontMaxConnections(t *testing.T) {
 // TestBrokerFrontMaxWaiting checks that during an election (no leader
 // known, no term here) at most max_waiting_connections wait: one more is
 // closed at once and counted, and the waiting ones are relayed once a
-// leader is known.
+// leader is known, which frees their places for the next election.
 func TestBrokerFrontMaxWaiting(t *testing.T) {
 	const waiting = 2
 	ft := startFront(t, [][]string{nil}, func(c *brokerFrontConfig) { c.maxWaiting = waiting })
@@ -335,7 +335,11 @@ func TestBrokerFrontMaxWaiting(t *testing.T) {
 		ft.dial(t, netip.AddrPort{})
 	}
 	for range waiting {
-		<-started
+		select {
+		case <-started:
+		case <-time.After(30 * time.Second): // a bound on a failure, not a synchronisation
+			t.Fatal("a connection did not wait for a leader")
+		}
 	}
 	closed(t, ft.dial(t, netip.AddrPort{}))
 	if n := ft.refused(t, broker.ReasonMaxWaiting); n != 1 {
@@ -343,6 +347,21 @@ func TestBrokerFrontMaxWaiting(t *testing.T) {
 	}
 	ft.leader.Store("n2")
 	for range waiting {
-		ft.relayed(t)
+		ft.relayed(t) // held open: relayed connections take no waiting place
+	}
+	// The next election: as many wait again.
+	ft.leader.Store("")
+	for range waiting {
+		ft.dial(t, netip.AddrPort{})
+	}
+	for range waiting {
+		select {
+		case <-started:
+		case <-time.After(30 * time.Second): // a bound on a failure, not a synchronisation
+			t.Fatal("a connection did not wait for a leader")
+		}
+	}
+	if n := ft.refused(t, broker.ReasonMaxWaiting); n != 1 {
+		t.Fatalf("max_waiting refusals %v; want still 1", n)
 	}
 }
