@@ -65,7 +65,9 @@ type brokerFront struct {
 	changed chan struct{} // closed and replaced when cur changes
 }
 
-// brokerFrontConfig is what a brokerFront is built from.
+// brokerFrontConfig is what a brokerFront is built from; newBrokerFront
+// reads it once, and leader is then called from the connections'
+// goroutines.
 type brokerFrontConfig struct {
 	addr    string              // where brokers connect (brokers.listen)
 	proxy   *netsec.ProxyConfig // the peers whose PROXY v2 header is read (load balancers, members); nil: none

@@ -152,7 +152,8 @@ func TestRestateAfterTakeover(t *testing.T) {
 }
 
 // sliceEntry is a fakeEntry whose OrdersFrom copies a fixed list out, as
-// the order manager copies a source's orders out of its index.
+// the order manager copies a source's orders out of its index. Used by
+// one goroutine.
 type sliceEntry struct {
 	*fakeEntry
 	list []*orders.Order
