@@ -1,6 +1,7 @@
 package fix
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/quickfixgo/quickfix"
@@ -26,19 +27,64 @@ func LastReports(st quickfix.MessageStore) (map[string]StoredReport, error) {
 		return out, nil
 	}
 	err := st.IterateMessages(1, next-1, func(msg []byte) error {
-		if mt := fieldValue(msg, "35"); len(mt) != 1 || mt[0] != '8' {
+		id, status, cum, ok := reportFields(msg)
+		if !ok {
 			return nil
 		}
-		id, status := fieldValue(msg, "11"), fieldValue(msg, "39")
-		if len(id) == 0 || len(status) != 1 {
-			return nil
+		r := StoredReport{OrdStatus: status, CumQty: -1}
+		if n, err := strconv.ParseInt(string(cum), 10, 64); err == nil {
+			r.CumQty = n
 		}
-		cum, err := strconv.ParseInt(string(fieldValue(msg, "14")), 10, 64)
-		if err != nil {
-			cum = -1
-		}
-		out[string(id)] = StoredReport{OrdStatus: status[0], CumQty: cum}
+		out[string(id)] = r
 		return nil
 	})
 	return out, err
+}
+
+// reportFields reads, in one pass over msg, the ClOrdID (11), OrdStatus
+// (39) and CumQty (14) of an ExecutionReport (35=8), each its first
+// occurrence; ok is false for another message, or a report without
+// ClOrdID or with an OrdStatus that is not one character.
+func reportFields(msg []byte) (id []byte, status byte, cum []byte, ok bool) {
+	var st []byte
+	var seen bool // 35 was read
+	for i := 0; i < len(msg); {
+		end := bytes.IndexByte(msg[i:], 0x01)
+		if end < 0 {
+			end = len(msg) - i
+		}
+		f := msg[i : i+end]
+		i += end + 1
+		eq := bytes.IndexByte(f, '=')
+		if eq <= 0 {
+			continue
+		}
+		v := f[eq+1:]
+		switch string(f[:eq]) {
+		case "35":
+			if seen {
+				continue
+			}
+			if len(v) != 1 || v[0] != '8' {
+				return nil, 0, nil, false // not a report: the rest unread
+			}
+			seen = true
+		case "11":
+			if id == nil {
+				id = v
+			}
+		case "39":
+			if st == nil {
+				st = v
+			}
+		case "14":
+			if cum == nil {
+				cum = v
+			}
+		}
+	}
+	if !seen || len(id) == 0 || len(st) != 1 {
+		return nil, 0, nil, false
+	}
+	return id, st[0], cum, true
 }

@@ -143,6 +143,7 @@ func (m *Manager) applyNew(rec newRec, live bool) (*Order, error) {
 	m.byUID[rec.UID] = o
 	m.list = append(m.list, o)
 	m.byAccount[o.Account] = append(m.byAccount[o.Account], o)
+	m.bySource[o.Source] = append(m.bySource[o.Source], o)
 	return o, nil
 }
 

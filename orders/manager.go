@@ -133,7 +133,8 @@ type Manager struct {
 	byUID     map[string]*Order // by any upstream id it had
 	list      []*Order          // in entry order
 	byAccount map[string][]*Order
-	epoch     string // IDPrefix and this process's start, base 36
+	bySource  map[Source][]*Order // in entry order: OrdersFrom, without a scan of the day's list
+	epoch     string              // IDPrefix and this process's start, base 36
 	nextUID   uint64
 	execs     map[string]bool // upstream + "\x00" + ExecID of the executions applied
 	sinks     map[Source]Sink
@@ -252,7 +253,7 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 	}
 	m := &Manager{cfg: cfg, risk: rc, jrnl: j, credit: map[string]bool{}, log: log, met: met,
 		routes: map[string]*route{}, orders: map[string]*Order{}, byUID: map[string]*Order{},
-		byAccount: map[string][]*Order{}, execs: map[string]bool{}, sinks: map[Source]Sink{},
+		byAccount: map[string][]*Order{}, bySource: map[Source][]*Order{}, execs: map[string]bool{}, sinks: map[Source]Sink{},
 		watchers: map[string]map[Sink]bool{}, changed: make(chan struct{}),
 		stats: NewStats()}
 	for _, a := range cfg.CreditAccounts {
@@ -585,11 +586,13 @@ func (m *Manager) Get(account, clOrdID string) (Order, bool) {
 func (m *Manager) OrdersFrom(src Source) []Order {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []Order
-	for _, o := range m.list {
-		if o.Source == src {
-			out = append(out, *o)
-		}
+	list := m.bySource[src]
+	if len(list) == 0 {
+		return nil
+	}
+	out := make([]Order, len(list))
+	for i, o := range list {
+		out[i] = *o
 	}
 	return out
 }

@@ -330,3 +330,45 @@ func TestMetricsFromStart(t *testing.T) {
 		t.Errorf("ack latency: %d samples, sum %v; want the first answer only, 0.003 s", h.GetSampleCount(), h.GetSampleSum())
 	}
 }
+
+// TestOrdersFrom checks that OrdersFrom returns the orders of one source
+// (its index), in entry order, and the same after a replay of the journal.
+func TestOrdersFrom(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	brk := Source{Kind: "fix", Session: "BROKER1"}
+	for i, id := range []string{"w1", "f1", "w2", "f2", "f3"} {
+		r := buy(id, 100)
+		if id[0] == 'f' {
+			r.Source = brk
+		}
+		if _, err := e.m.New(r); err != nil {
+			t.Fatalf("order %d: %v", i, err)
+		}
+	}
+	if _, err := e.m.New(buy("big", 1_000_000_000)); err == nil { // refused by risk: not an order of the source
+		t.Fatal("risk accepted an order beyond the cash")
+	}
+	ids := func(m *Manager, s Source) string {
+		var out []string
+		for _, o := range m.OrdersFrom(s) {
+			out = append(out, o.ClOrdID)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := ids(e.m, brk); got != "f1,f2,f3" {
+		t.Errorf("broker's orders %q; want f1,f2,f3", got)
+	}
+	if got := ids(e.m, src); got != "w1,w2" {
+		t.Errorf("client's orders %q; want w1,w2", got)
+	}
+	if got := e.m.OrdersFrom(Source{Kind: "fix", Session: "NOBODY"}); got != nil {
+		t.Errorf("a source without orders: %v; want nil", got)
+	}
+	e.core.wait(t, 5)
+	e.j.Close()
+	r := newEnv(t, dir)
+	if got := ids(r.m, brk); got != "f1,f2,f3" {
+		t.Errorf("after a replay, the broker's orders %q; want f1,f2,f3", got)
+	}
+}

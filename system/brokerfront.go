@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"sgw/fix/broker"
 	"sgw/netsec"
 )
 
@@ -34,38 +35,79 @@ const brokerDial = 3 * time.Second
 // allowed addresses against the broker's own. TLS, when configured, runs
 // end to end between the broker and the leader's acceptor.
 //
+// The front bounds what a connection may cost a node: at most
+// brokers.max_connections are open at once (relayed, waiting, or handed
+// to the acceptor, until whoever holds them closes them), at most
+// brokers.max_waiting_connections wait for a leader, and a connection
+// from an address no session allows is closed before it is relayed or
+// waits (broker.AllowedAddrs: the check the leader's acceptor makes). A
+// connection over a bound is closed at once, logged and counted
+// (gateway_broker_logon_rejects_total, by reason).
+//
 // run accepts until its context ends; open and the connection goroutines
 // may run on any goroutine. No callback runs under mu.
 type brokerFront struct {
-	ln      net.Listener      // the public listener, PROXY headers read when trusted
-	members map[string]string // member id → its broker listener; missing: not relayed to
-	self    string
-	leader  func() string // the leader's id, "" when unknown
-	log     *slog.Logger
+	ln       net.Listener      // the public listener: PROXY headers read when trusted, connections capped
+	members  map[string]string // member id → its broker listener; missing: not relayed to
+	self     string
+	leader   func() string // the leader's id, "" when unknown
+	allowed  broker.AllowedAddrs
+	refusals *broker.Refusals
+	log      *slog.Logger
+	waiting  chan struct{} // a slot per connection waiting for a leader; its capacity is the bound
+
+	// onWait, when set before run, is called when a connection starts
+	// waiting for a leader (tests), on the connection's goroutine.
+	onWait func()
 
 	mu      sync.Mutex
 	cur     *chanListener // the running term's acceptor's; nil or closed between terms
 	changed chan struct{} // closed and replaced when cur changes
 }
 
-// newBrokerFront listens on addr; proxy, when set, lists the peers whose
-// PROXY v2 header is read (the load balancers and the members).
-func newBrokerFront(addr string, proxy *netsec.ProxyConfig, members map[string]string, self string, leader func() string, log *slog.Logger) (*brokerFront, error) {
-	raw, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("system: brokers listen %s: %w", addr, err)
+// brokerFrontConfig is what a brokerFront is built from; newBrokerFront
+// reads it once, and leader is then called from the connections'
+// goroutines.
+type brokerFrontConfig struct {
+	addr    string              // where brokers connect (brokers.listen)
+	proxy   *netsec.ProxyConfig // the peers whose PROXY v2 header is read (load balancers, members); nil: none
+	members map[string]string   // member id → its broker listener
+	self    string              // this node's id
+	leader  func() string       // the leader's id, "" when unknown; safe from any goroutine
+	// allowed are the addresses some session allows
+	// (broker.Config.AllowedAddrs).
+	allowed broker.AllowedAddrs
+	// maxConns and maxWaiting are brokers.max_connections and
+	// brokers.max_waiting_connections, defaults filled; both positive.
+	maxConns, maxWaiting int
+	refusals             *broker.Refusals
+	log                  *slog.Logger
+}
+
+// newBrokerFront listens on cfg.addr.
+func newBrokerFront(cfg brokerFrontConfig) (*brokerFront, error) {
+	if cfg.maxConns <= 0 || cfg.maxWaiting <= 0 {
+		return nil, fmt.Errorf("system: broker front: limits %d and %d must be positive", cfg.maxConns, cfg.maxWaiting)
 	}
-	f := &brokerFront{ln: raw, members: members, self: self, leader: leader, log: log, changed: make(chan struct{})}
-	if proxy != nil {
-		pl, err := netsec.NewProxyListener(raw, *proxy, "brokers.proxy_protocol", func(remote net.Addr, err error) {
-			log.Warn("broker: connection refused", "remote", remote.String(), "reason", "proxy", "err", err)
+	raw, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return nil, fmt.Errorf("system: brokers listen %s: %w", cfg.addr, err)
+	}
+	f := &brokerFront{ln: raw, members: cfg.members, self: cfg.self, leader: cfg.leader, allowed: cfg.allowed,
+		refusals: cfg.refusals, log: cfg.log, waiting: make(chan struct{}, cfg.maxWaiting), changed: make(chan struct{})}
+	if cfg.proxy != nil {
+		pl, err := netsec.NewProxyListener(raw, *cfg.proxy, "brokers.proxy_protocol", func(remote net.Addr, err error) {
+			f.refusals.Refuse(broker.ReasonProxy, remote, "", err.Error())
 		})
 		if err != nil {
 			raw.Close()
-			return nil, err
+			return nil, fmt.Errorf("system: broker front: %w", err)
 		}
 		f.ln = pl
 	}
+	f.ln = netsec.NewLimitListener(f.ln, cfg.maxConns, 0, func(remote net.Addr, reason string) {
+		f.refusals.Refuse(reason, remote, "", fmt.Sprintf("%d connections open (brokers.max_connections)", cfg.maxConns))
+	})
 	return f, nil
 }
 
@@ -113,8 +155,22 @@ func (f *brokerFront) close() { f.ln.Close() }
 
 // serve routes one connection: to this node's term, or to the leader.
 func (f *brokerFront) serve(ctx context.Context, c net.Conn) {
-	deadline := time.NewTimer(brokerWait)
-	defer deadline.Stop()
+	if !f.allowed.Allows(c.RemoteAddr()) {
+		f.refusals.Refuse(broker.ReasonAddress, c.RemoteAddr(), "", "no session allows the address")
+		c.Close()
+		return
+	}
+	var deadline <-chan time.Time // set when the connection starts waiting
+	// The connection holds a waiting slot from its first wait until it
+	// is relayed, handed over or closed.
+	waiting := false
+	stopWaiting := func() {
+		if waiting {
+			waiting = false
+			<-f.waiting
+		}
+	}
+	defer stopWaiting()
 	for {
 		f.mu.Lock()
 		cur, changed := f.cur, f.changed
@@ -123,6 +179,7 @@ func (f *brokerFront) serve(ctx context.Context, c net.Conn) {
 			return
 		}
 		if id := f.leader(); id != "" && id != f.self {
+			stopWaiting()
 			addr, ok := f.members[id]
 			if !ok {
 				f.log.Warn("broker: connection closed: the leader has no broker address (cluster.nodes[].brokers)", "leader", id, "remote", c.RemoteAddr().String())
@@ -135,11 +192,25 @@ func (f *brokerFront) serve(ctx context.Context, c net.Conn) {
 		// No term here and no other leader named: an election, or this
 		// node won and its term is starting. Look again when the term
 		// opens, or shortly (the leader is learnt from Raft).
+		if deadline == nil {
+			if !f.startWaiting() {
+				f.refusals.Refuse(broker.ReasonMaxWaiting, c.RemoteAddr(), "", fmt.Sprintf("%d connections wait for a leader (brokers.max_waiting_connections)", cap(f.waiting)))
+				c.Close()
+				return
+			}
+			waiting = true
+			t := time.NewTimer(brokerWait)
+			defer t.Stop()
+			deadline = t.C
+			if f.onWait != nil {
+				f.onWait()
+			}
+		}
 		poll := time.NewTimer(50 * time.Millisecond)
 		select {
 		case <-changed:
 		case <-poll.C:
-		case <-deadline.C:
+		case <-deadline:
 			f.log.Warn("broker: connection closed: no leader", "remote", c.RemoteAddr().String(), "waited", brokerWait)
 			c.Close()
 			return
@@ -148,6 +219,16 @@ func (f *brokerFront) serve(ctx context.Context, c net.Conn) {
 			return
 		}
 		poll.Stop()
+	}
+}
+
+// startWaiting takes a waiting slot, or reports that none is free.
+func (f *brokerFront) startWaiting() bool {
+	select {
+	case f.waiting <- struct{}{}:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -168,6 +249,15 @@ func (f *brokerFront) relay(ctx context.Context, c net.Conn, leader, addr string
 	if !okSrc || !okDst {
 		f.log.Warn("broker: connection closed: not TCP", "remote", c.RemoteAddr().String())
 		return
+	}
+	if src.Addr().Unmap().Is4() != dst.Addr().Unmap().Is4() {
+		// An IPv6 broker behind a balancer that reaches this node over
+		// IPv4 (or the reverse): the header's addresses share a family,
+		// and the leader needs only the broker's.
+		dst = netip.AddrPortFrom(netip.IPv6Unspecified(), dst.Port())
+		if src.Addr().Unmap().Is4() {
+			dst = netip.AddrPortFrom(netip.IPv4Unspecified(), dst.Port())
+		}
 	}
 	hdr, err := netsec.AppendProxyHeader(nil, src, dst)
 	if err != nil {

@@ -92,17 +92,33 @@ func (c *clustered) serveBrokers(bc broker.Config, cc *configs.Cluster, reg *pro
 		}
 	}
 	proxy := trustHosts(bc.ProxyProtocol, hosts)
-	listen := bc.Listen
-	if listen == "" {
-		listen = broker.DefaultListen
+	full, err := bc.WithDefaults()
+	if err != nil {
+		return err
 	}
-	front, err := newBrokerFront(listen, proxy, members, cc.NodeID, func() string {
-		if !c.started.Load() {
-			return ""
-		}
-		id, _ := c.node.Leader()
-		return id
-	}, log)
+	allowed, err := bc.AllowedAddrs()
+	if err != nil {
+		return err
+	}
+	refusals, err := broker.NewRefusals(reg, log)
+	if err != nil {
+		return err
+	}
+	front, err := newBrokerFront(brokerFrontConfig{
+		addr: full.Listen, proxy: proxy, members: members, self: cc.NodeID,
+		leader: func() string {
+			if !c.started.Load() {
+				return ""
+			}
+			id, _ := c.node.Leader()
+			return id
+		},
+		allowed:    allowed,
+		maxConns:   full.MaxConnections,
+		maxWaiting: full.MaxWaitingConnections,
+		refusals:   refusals,
+		log:        log,
+	})
 	if err != nil {
 		return err
 	}

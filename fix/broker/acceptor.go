@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -47,6 +46,7 @@ type Acceptor struct {
 	entry    OrderEntry
 	log      *slog.Logger
 	m        *metrics
+	refusals *Refusals
 	ln       net.Listener
 	settings *quickfix.Settings
 	pacer    *fix.AcceptorPacer
@@ -56,7 +56,7 @@ type Acceptor struct {
 	sessions map[quickfix.SessionID]*session
 	// anyAllowed is the union of the sessions' allowed source addresses:
 	// connections from elsewhere are closed before quickfix reads a byte.
-	anyAllowed []netip.Prefix
+	anyAllowed AllowedAddrs
 
 	epoch   string // starts the acceptor's own ExecIDs: unique per process start
 	execSeq atomic.Uint64
@@ -110,8 +110,12 @@ func New(cfg Config, entry OrderEntry, reg *prometheus.Registry, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	refusals, err := NewRefusals(reg, log)
+	if err != nil {
+		return nil, err
+	}
 	a := &Acceptor{
-		cfg: cfg, entry: entry, log: log, m: m,
+		cfg: cfg, entry: entry, log: log, m: m, refusals: refusals,
 		sessions: map[quickfix.SessionID]*session{},
 		epoch:    "B" + strconv.FormatInt(time.Now().UnixMilli(), 36) + ".",
 		requests: map[string]request{},
@@ -123,9 +127,9 @@ func New(cfg Config, entry OrderEntry, reg *prometheus.Registry, log *slog.Logge
 	for _, sp := range specs {
 		s := newSession(a, sp)
 		a.sessions[sessionKey(sp.id)] = s
-		a.anyAllowed = append(a.anyAllowed, sp.allowed...)
 		m.sessionUp.WithLabelValues(sp.id.TargetCompID).Set(0)
 	}
+	a.anyAllowed = allowedBy(specs)
 	if cfg.Term != 0 {
 		a.epoch = "T" + strconv.FormatUint(cfg.Term, 36) + "."
 	}
@@ -196,13 +200,20 @@ func (a *Acceptor) Run(ctx context.Context) (err error) {
 	var ln net.Listener = a.ln
 	if pc := a.cfg.ProxyProtocol; pc != nil {
 		pl, err := netsec.NewProxyListener(a.ln, *pc, "brokers.proxy_protocol", func(remote net.Addr, err error) {
-			a.refused(reasonProxy, remote, "", err.Error())
+			a.refused(ReasonProxy, remote, "", err.Error())
 		})
 		if err != nil {
 			return err
 		}
 		defer pl.Close()
 		ln = pl
+	}
+	if a.cfg.Listener == nil {
+		// A listener of our own: its connections are capped here (a
+		// clustered gateway's front caps those it hands over).
+		ln = netsec.NewLimitListener(ln, a.cfg.MaxConnections, 0, func(remote net.Addr, reason string) {
+			a.refused(reason, remote, "", "too many connections")
+		})
 	}
 	qfa.SetNewListenerCallback(a.pacer.Listener(filterListener{Listener: ln, a: a}))
 	qfa.SetConnectionValidator(validator{a})

@@ -568,3 +568,28 @@ func testLog() *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug - 4}))
 }
+
+// TestAcceptorMaxConnections checks that an acceptor on its own listener
+// closes a connection over max_connections at once, before reading it, and
+// counts it.
+func TestAcceptorMaxConnections(t *testing.T) {
+	r := runAcceptor(t, func(c *Config) { c.MaxConnections = 2 })
+	// Dials complete in order, and the accept loop takes them in order:
+	// the third is over the cap.
+	var conns []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", r.a.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	_ = conns[2].SetReadDeadline(time.Now().Add(await))
+	if n, err := conns[2].Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("read %d, %v; want EOF", n, err)
+	}
+	if n := r.metric(t, "gateway_broker_logon_rejects_total", ReasonMaxConnections); n != 1 {
+		t.Fatalf("max_connections refusals %v; want 1", n)
+	}
+}

@@ -90,8 +90,8 @@ func (l filterListener) Accept() (net.Conn, error) {
 			time.Sleep(acceptRetry)
 			continue
 		}
-		if !allowedAddr(c.RemoteAddr(), l.a.anyAllowed) {
-			l.a.refused(reasonAddress, c.RemoteAddr(), "", "no session allows the address")
+		if !l.a.anyAllowed.Allows(c.RemoteAddr()) {
+			l.a.refused(ReasonAddress, c.RemoteAddr(), "", "no session allows the address")
 			c.Close()
 			continue
 		}
@@ -202,7 +202,7 @@ func (g *logonGate) check(frame []byte) error {
 		return errUnknownSession
 	}
 	if !allowedAddr(remote, s.spec.allowed) {
-		g.a.refused(reasonAddress, remote, s.id.TargetCompID, "address not allowed for the session")
+		g.a.refused(ReasonAddress, remote, s.id.TargetCompID, "address not allowed for the session")
 		return errAddress
 	}
 	if g.tls != nil && g.a.tls.MutualTLS() {
@@ -276,7 +276,7 @@ func (v validator) Validate(c net.Conn, sid quickfix.SessionID) error {
 		return errUnknownSession
 	}
 	if !allowedAddr(c.RemoteAddr(), s.spec.allowed) {
-		v.a.refused(reasonAddress, c.RemoteAddr(), sid.TargetCompID, "address not allowed for the session")
+		v.a.refused(ReasonAddress, c.RemoteAddr(), sid.TargetCompID, "address not allowed for the session")
 		return errAddress
 	}
 	return nil
@@ -330,13 +330,5 @@ func (s *session) checkLogon(m *quickfix.Message) quickfix.MessageRejectError {
 
 // refused logs and counts a refused connection or logon. addr may be nil.
 func (a *Acceptor) refused(reason string, addr net.Addr, broker, detail string) {
-	a.m.logonRejects.WithLabelValues(reason).Inc()
-	args := []any{"reason", reason, "detail", detail}
-	if addr != nil {
-		args = append(args, "remote", addr.String())
-	}
-	if broker != "" {
-		args = append(args, "broker", broker)
-	}
-	a.log.Warn("broker: connection refused", args...)
+	a.refusals.Refuse(reason, addr, broker, detail)
 }

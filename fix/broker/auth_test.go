@@ -100,7 +100,7 @@ func TestValidator(t *testing.T) {
 	if n := counter(t, h, "gateway_broker_logon_rejects_total", reasonSession); n != 4 {
 		t.Errorf("session rejects %v", n)
 	}
-	if n := counter(t, h, "gateway_broker_logon_rejects_total", reasonAddress); n != 1 {
+	if n := counter(t, h, "gateway_broker_logon_rejects_total", ReasonAddress); n != 1 {
 		t.Errorf("address rejects %v", n)
 	}
 }
@@ -152,7 +152,7 @@ func TestCheckLogon(t *testing.T) {
 // before anything is read, and keeps accepting.
 func TestFilterListener(t *testing.T) {
 	h := newHarness(t)
-	h.a.anyAllowed = nil // nobody: the test connects from loopback
+	h.a.anyAllowed = AllowedAddrs{} // nobody: the test connects from loopback
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func TestFilterListener(t *testing.T) {
 	if _, err := bufio.NewReader(c).ReadByte(); err != io.EOF {
 		t.Fatalf("read %v; want EOF", err)
 	}
-	if n := counter(t, h, "gateway_broker_logon_rejects_total", reasonAddress); n != 1 {
+	if n := counter(t, h, "gateway_broker_logon_rejects_total", ReasonAddress); n != 1 {
 		t.Errorf("address rejects %v", n)
 	}
 	ln.Close()

@@ -32,6 +32,8 @@ const (
 	DefaultQueueSize       = 1 << 16
 	DefaultMaxMessageBytes = 16 << 10
 	DefaultLogonTimeout    = 10 * time.Second
+	DefaultMaxConnections  = 256
+	DefaultMaxWaiting      = 64
 	// MaxMessageBytesLimit is the largest MaxMessageBytes allowed.
 	MaxMessageBytesLimit = fix.MaxFrameLimit
 )
@@ -80,6 +82,20 @@ type Config struct {
 	// its TLS handshake and send its first message, which must be a
 	// Logon; otherwise it is closed. Zero means 10s.
 	LogonTimeout time.Duration `yaml:"logon_timeout"`
+	// MaxConnections caps the broker connections open at once on this
+	// node's listener, whatever their state (before the Logon, logged on,
+	// and in a cluster relayed to the leader or waiting for one); one more
+	// is closed as soon as it is accepted, before a byte is read, and
+	// counted (gateway_broker_logon_rejects_total{reason="max_connections"}).
+	// Each broker needs one connection, two while its engine reconnects.
+	// Zero means 256.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxWaitingConnections caps, on a clustered gateway, the connections
+	// that wait (up to 10 s each) for a leader during an election; one more
+	// is closed at once and counted (reason "max_waiting"), and its
+	// broker's engine connects again. Unused by a single gateway. Zero
+	// means 64; at most MaxConnections.
+	MaxWaitingConnections int `yaml:"max_waiting_connections"`
 	// TLS serves the sessions over TLS (1.3 by default; see
 	// netsec.ServerTLSConfig), the certificate reloaded when its files
 	// change. With client_ca_file, brokers must present a client
@@ -182,6 +198,15 @@ func (cfg Config) Check() error {
 	return err
 }
 
+// WithDefaults validates cfg as New would and returns it with the
+// defaults filled in (the listener, the limits, the sessions' CompIDs and
+// BeginString): what a clustered gateway's front needs of the acceptors
+// it stands in front of.
+func (cfg Config) WithDefaults() (Config, error) {
+	cfg, _, err := cfg.withDefaults()
+	return cfg, err
+}
+
 // serverTLS loads the listener's TLS certificate, or returns nil without
 // TLS. log may be nil.
 func (cfg *Config) serverTLS(log *slog.Logger) (*netsec.ServerTLS, error) {
@@ -233,6 +258,18 @@ func (cfg Config) withDefaults() (Config, []*sessionSpec, error) {
 		cfg.LogonTimeout = DefaultLogonTimeout
 	case cfg.LogonTimeout < 0:
 		return bad("logon_timeout %v is negative", cfg.LogonTimeout)
+	}
+	switch {
+	case cfg.MaxConnections == 0:
+		cfg.MaxConnections = DefaultMaxConnections
+	case cfg.MaxConnections < 0:
+		return bad("max_connections %d is negative", cfg.MaxConnections)
+	}
+	switch {
+	case cfg.MaxWaitingConnections == 0:
+		cfg.MaxWaitingConnections = min(DefaultMaxWaiting, cfg.MaxConnections)
+	case cfg.MaxWaitingConnections < 0 || cfg.MaxWaitingConnections > cfg.MaxConnections:
+		return bad("max_waiting_connections %d: want 1 to max_connections (%d), zero for %d", cfg.MaxWaitingConnections, cfg.MaxConnections, DefaultMaxWaiting)
 	}
 	if err := cfg.checkTransport(); err != nil {
 		return cfg, nil, err
@@ -397,9 +434,44 @@ func checkID(key, v string, max int) error {
 }
 
 // allowedAddr reports whether addr (a connection's remote address) lies in
-// one of prefixes.
+// one of prefixes: the one check of a broker's source address, for a
+// session and for the union of them (AllowedAddrs).
 func allowedAddr(addr net.Addr, prefixes []netip.Prefix) bool {
 	return netsec.Contains(prefixes, addr)
+}
+
+// AllowedAddrs is the union of the sessions' allowed source addresses
+// (SessionConfig.AllowedAddrs, loopback for a session that lists none): a
+// connection from elsewhere cannot log on to any session. It is immutable
+// and safe to share between goroutines.
+type AllowedAddrs struct {
+	prefixes []netip.Prefix
+}
+
+// Allows reports whether some session allows addr, a connection's remote
+// address (the broker's own, behind a PROXY protocol header).
+func (a AllowedAddrs) Allows(addr net.Addr) bool { return allowedAddr(addr, a.prefixes) }
+
+// allowedBy returns the union of the specs' allowed addresses.
+func allowedBy(specs []*sessionSpec) AllowedAddrs {
+	var a AllowedAddrs
+	for _, s := range specs {
+		a.prefixes = append(a.prefixes, s.allowed...)
+	}
+	return a
+}
+
+// AllowedAddrs validates cfg as New would and returns the union of its
+// sessions' allowed addresses: what a clustered gateway's follower checks
+// a broker's address against before it relays the connection to the
+// leader, whose acceptor checks the same at accept and the session's own
+// at logon.
+func (cfg Config) AllowedAddrs() (AllowedAddrs, error) {
+	_, specs, err := cfg.withDefaults()
+	if err != nil {
+		return AllowedAddrs{}, err
+	}
+	return allowedBy(specs), nil
 }
 
 // settings builds the quickfix acceptor settings: every session on the

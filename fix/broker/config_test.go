@@ -27,7 +27,8 @@ func TestConfig(t *testing.T) {
 		{name: "defaults", edit: func(*Config) {}, check: func(t *testing.T, c Config, specs []*sessionSpec) {
 			s := c.Sessions[0]
 			if c.Listen != DefaultListen || c.QueueSize != DefaultQueueSize || s.SenderCompID != "SGW" || s.BeginString != "FIX.4.4" ||
-				c.MaxMessageBytes != DefaultMaxMessageBytes || c.LogonTimeout != DefaultLogonTimeout {
+				c.MaxMessageBytes != DefaultMaxMessageBytes || c.LogonTimeout != DefaultLogonTimeout ||
+				c.MaxConnections != DefaultMaxConnections || c.MaxWaitingConnections != DefaultMaxWaiting {
 				t.Errorf("defaults not filled: %+v", c)
 			}
 			if len(specs[0].allowed) != 2 || !specs[0].accounts["A1"] {
@@ -70,6 +71,22 @@ func TestConfig(t *testing.T) {
 		{name: "message limit too small", edit: func(c *Config) { c.MaxMessageBytes = 100 }, want: "max_message_bytes 100"},
 		{name: "message limit too large", edit: func(c *Config) { c.MaxMessageBytes = 2 << 20 }, want: "max_message_bytes 2097152"},
 		{name: "negative logon timeout", edit: func(c *Config) { c.LogonTimeout = -time.Second }, want: "logon_timeout"},
+		{name: "negative max_connections", edit: func(c *Config) { c.MaxConnections = -1 }, want: "max_connections -1 is negative"},
+		{name: "negative max_waiting_connections", edit: func(c *Config) { c.MaxWaitingConnections = -1 }, want: "max_waiting_connections -1"},
+		{name: "more waiting than connections", edit: func(c *Config) { c.MaxConnections, c.MaxWaitingConnections = 10, 11 },
+			want: "max_waiting_connections 11: want 1 to max_connections (10)"},
+		{name: "waiting default within a small max_connections", edit: func(c *Config) { c.MaxConnections = 10 },
+			check: func(t *testing.T, c Config, _ []*sessionSpec) {
+				if c.MaxConnections != 10 || c.MaxWaitingConnections != 10 {
+					t.Errorf("max_connections %d, max_waiting_connections %d; want 10, 10", c.MaxConnections, c.MaxWaitingConnections)
+				}
+			}},
+		{name: "connection limits", edit: func(c *Config) { c.MaxConnections, c.MaxWaitingConnections = 20, 5 },
+			check: func(t *testing.T, c Config, _ []*sessionSpec) {
+				if c.MaxConnections != 20 || c.MaxWaitingConnections != 5 {
+					t.Errorf("max_connections %d, max_waiting_connections %d; want 20, 5", c.MaxConnections, c.MaxWaitingConnections)
+				}
+			}},
 		{name: "limits", edit: func(c *Config) { c.MaxMessageBytes, c.LogonTimeout = 64<<10, time.Second },
 			check: func(t *testing.T, c Config, _ []*sessionSpec) {
 				if c.MaxMessageBytes != 64<<10 || c.LogonTimeout != time.Second {
@@ -94,3 +111,45 @@ func TestConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestAllowedAddrs checks the union of the sessions' allowed addresses
+// that a clustered gateway's follower checks before relaying.
+func TestAllowedAddrs(t *testing.T) {
+	session := func(target string, addrs ...string) SessionConfig {
+		return SessionConfig{TargetCompID: target, Password: "p", Accounts: []string{"A1"}, AllowedAddrs: addrs}
+	}
+	for _, tc := range []struct {
+		name     string
+		sessions []SessionConfig
+		addr     string
+		want     bool
+	}{
+		{name: "a session's address", sessions: []SessionConfig{session("B1", "203.0.113.7")}, addr: "203.0.113.7:1", want: true},
+		{name: "another address", sessions: []SessionConfig{session("B1", "203.0.113.7")}, addr: "203.0.113.8:1"},
+		{name: "a second session's prefix", sessions: []SessionConfig{session("B1", "203.0.113.7"), session("B2", "198.51.100.0/24")}, addr: "198.51.100.200:1", want: true},
+		{name: "any address", sessions: []SessionConfig{session("B1", "203.0.113.7"), session("B2", "0.0.0.0/0", "::/0")}, addr: "[2001:db8::1]:1", want: true},
+		{name: "IPv4-mapped", sessions: []SessionConfig{session("B1", "203.0.113.7")}, addr: "[::ffff:203.0.113.7]:1", want: true},
+		{name: "default loopback", sessions: []SessionConfig{session("B1")}, addr: "127.0.0.1:1", want: true},
+		{name: "default loopback only", sessions: []SessionConfig{session("B1")}, addr: "203.0.113.7:1"},
+		{name: "not an IP address", sessions: []SessionConfig{session("B1", "0.0.0.0/0")}, addr: "pipe"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := Config{StoreDir: "/tmp/x", Sessions: tc.sessions}.AllowedAddrs()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := a.Allows(testAddr(tc.addr)); got != tc.want {
+				t.Errorf("Allows(%s) = %v; want %v", tc.addr, got, tc.want)
+			}
+		})
+	}
+	if _, err := (Config{StoreDir: "/tmp/x"}).AllowedAddrs(); !errors.Is(err, ErrConfig) {
+		t.Errorf("no sessions: %v; want ErrConfig", err)
+	}
+}
+
+// testAddr is a net.Addr with a given String.
+type testAddr string
+
+func (a testAddr) Network() string { return "tcp" }
+func (a testAddr) String() string  { return string(a) }

@@ -85,8 +85,10 @@
 // # Logon
 //
 // A session is known by BeginString, SenderCompID (the gateway's) and
-// TargetCompID (the broker's). A connection from an address no session
-// allows is closed before anything is read. The first frame, the Logon, is
+// TargetCompID (the broker's). A connection over Config.MaxConnections
+// open at once, or from an address no session allows (AllowedAddrs, which
+// a clustered gateway's followers check too before relaying a connection
+// to the leader), is closed before anything is read. The first frame, the Logon, is
 // then checked by the acceptor's logon gate before quickfix sees it (see
 // auth.go): CompIDs and BeginString naming no session get a Logout saying
 // so; a session's connection from an address outside its AllowedAddrs is
@@ -150,7 +152,9 @@
 // broker.malformed for a session-level Reject),
 // gateway_broker_logon_rejects_total{reason} (address, session, password;
 // not_logon: a first message that is not a Logon; timeout: none within
-// LogonTimeout; tls, certificate, proxy: see Transport), gateway_broker_garbled_total{reason} (frames discarded:
+// LogonTimeout; tls, certificate, proxy: see Transport; max_connections;
+// max_waiting, counted by a clustered gateway's front through Refusals),
+// gateway_broker_garbled_total{reason} (frames discarded:
 // checksum, body_length, framing; too_large: the connection was closed)
 // and gateway_broker_session_up{session}. An OrderEntry that implements
 // RejectCounter is told of the acceptor's own refusals too, so that

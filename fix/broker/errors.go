@@ -1,6 +1,10 @@
 package broker
 
-import "errors"
+import (
+	"errors"
+
+	"sgw/netsec"
+)
 
 // Errors of the acceptor's lifecycle and configuration.
 var (
@@ -12,10 +16,26 @@ var (
 	ErrClosed = errors.New("broker: closed")
 )
 
-// Reasons a connection or a logon is refused (label reason of
-// gateway_broker_logon_rejects_total).
+// Reasons a connection is refused that a clustered gateway's front
+// reports too (Refusals.Refuse): label reason of
+// gateway_broker_logon_rejects_total.
 const (
-	reasonAddress  = "address"   // the source address is not allowed
+	// ReasonAddress: no session allows the source address, or (at logon)
+	// the session does not.
+	ReasonAddress = "address"
+	// ReasonProxy: a PROXY protocol header missing or malformed from a
+	// load balancer, or sent by a peer that is not one.
+	ReasonProxy = "proxy"
+	// ReasonMaxConnections: Config.MaxConnections connections were open.
+	ReasonMaxConnections = netsec.ReasonMaxConns
+	// ReasonMaxWaiting: Config.MaxWaitingConnections connections were
+	// waiting for a leader.
+	ReasonMaxWaiting = "max_waiting"
+)
+
+// Reasons only the acceptor refuses a connection or a logon for (label
+// reason of gateway_broker_logon_rejects_total).
+const (
 	reasonSession  = "session"   // no session has these CompIDs and BeginString
 	reasonPassword = "password"  // wrong or missing Password (554)
 	reasonNotLogon = "not_logon" // the first message is not a Logon
@@ -26,9 +46,6 @@ const (
 	// reasonCertificate: the client certificate is valid but is not the
 	// session's (client_cert_cn, client_cert_spki_sha256).
 	reasonCertificate = "certificate"
-	// reasonProxy: a PROXY protocol header missing or malformed from a
-	// load balancer, or sent by a peer that is not one.
-	reasonProxy = "proxy"
 )
 
 // Texts of the Logout that answers a refused Logon.

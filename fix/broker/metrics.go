@@ -3,6 +3,8 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -41,10 +43,6 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "gateway_broker_rejects_total",
 			Help: "New FIX orders refused by the broker acceptor before the order manager, by code.",
 		}, []string{"code"}),
-		logonRejects: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gateway_broker_logon_rejects_total",
-			Help: "Broker FIX connections or logons refused, by reason (address, session, password, not_logon, timeout, tls, certificate, proxy).",
-		}, []string{"reason"}),
 		garbled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_broker_garbled_total",
 			Help: "Broker FIX frames discarded unprocessed, by reason (checksum, body_length, framing, too_large: the connection is closed).",
@@ -58,7 +56,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	if m.rejects, err = register(reg, m.rejects); err != nil {
 		return nil, err
 	}
-	if m.logonRejects, err = register(reg, m.logonRejects); err != nil {
+	if m.logonRejects, err = logonRejects(reg); err != nil {
 		return nil, err
 	}
 	if m.garbled, err = register(reg, m.garbled); err != nil {
@@ -67,9 +65,6 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	if m.sessionUp, err = register(reg, m.sessionUp); err != nil {
 		return nil, err
 	}
-	for _, r := range []string{reasonAddress, reasonSession, reasonPassword, reasonNotLogon, reasonTimeout, reasonTLS, reasonCertificate, reasonProxy} {
-		m.logonRejects.WithLabelValues(r)
-	}
 	for _, c := range []string{codeAccount, codeExchange, codeSide, codeOrdType, codeTimeInForce, codeMalformed} {
 		m.rejects.WithLabelValues(c)
 	}
@@ -77,6 +72,60 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		m.garbled.WithLabelValues(r)
 	}
 	return m, nil
+}
+
+// logonRejects registers gateway_broker_logon_rejects_total on reg, or
+// returns the one registered there, with every reason's series.
+func logonRejects(reg *prometheus.Registry) (*prometheus.CounterVec, error) {
+	c, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gateway_broker_logon_rejects_total",
+		Help: "Broker FIX connections or logons refused, by reason (address, session, password, not_logon, timeout, tls, certificate, proxy, max_connections, max_waiting).",
+	}, []string{"reason"}))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range []string{ReasonAddress, reasonSession, reasonPassword, reasonNotLogon, reasonTimeout, reasonTLS, reasonCertificate, ReasonProxy, ReasonMaxConnections, ReasonMaxWaiting} {
+		c.WithLabelValues(r)
+	}
+	return c, nil
+}
+
+// Refusals counts (gateway_broker_logon_rejects_total) and logs (Warn)
+// the broker connections refused: the acceptor's, and those a clustered
+// gateway's front refuses before they reach an acceptor, so that every
+// refusal is in one series. Safe for concurrent use.
+type Refusals struct {
+	rejects *prometheus.CounterVec
+	log     *slog.Logger
+}
+
+// NewRefusals returns the refusals counted on reg (the acceptors' series,
+// registered there or found) and logged on log, which may be nil.
+func NewRefusals(reg *prometheus.Registry, log *slog.Logger) (*Refusals, error) {
+	c, err := logonRejects(reg)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Refusals{rejects: c, log: log}, nil
+}
+
+// Refuse counts and logs a refused connection: reason is the series'
+// label (a Reason constant), remote the broker's address (nil when not
+// known), broker the session's TargetCompID ("" when not known), detail
+// what the log line adds. The caller closes the connection.
+func (r *Refusals) Refuse(reason string, remote net.Addr, broker, detail string) {
+	r.rejects.WithLabelValues(reason).Inc()
+	args := []any{"reason", reason, "detail", detail}
+	if remote != nil {
+		args = append(args, "remote", remote.String())
+	}
+	if broker != "" {
+		args = append(args, "broker", broker)
+	}
+	r.log.Warn("broker: connection refused", args...)
 }
 
 // register registers c on reg, or returns the equal collector already

@@ -150,3 +150,68 @@ func TestRestateAfterTakeover(t *testing.T) {
 		t.Fatalf("after the second logon: %s; want only the status of b", rep)
 	}
 }
+
+// sliceEntry is a fakeEntry whose OrdersFrom copies a fixed list out, as
+// the order manager copies a source's orders out of its index. Used by
+// one goroutine.
+type sliceEntry struct {
+	*fakeEntry
+	list []*orders.Order
+}
+
+func (e *sliceEntry) OrdersFrom(orders.Source) []orders.Order {
+	out := make([]orders.Order, len(e.list))
+	for i, o := range e.list {
+		out[i] = *o
+	}
+	return out
+}
+
+// BenchmarkRestate measures a session's first-logon restatement after a
+// takeover: every order the session entered against the last report its
+// store holds. The store holds two reports per order (New, then Filled),
+// but one order in a hundred has only its New (the old leader's Filled
+// never replicated) and is restated.
+//
+//	go test -run '^$' -bench BenchmarkRestate -benchmem ./fix/broker/
+func BenchmarkRestate(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("orders=%dk", n/1000), func(b *testing.B) {
+			h := newHarness(b)
+			s := h.session(b, "BROKER1")
+			st, err := quickfix.NewMemoryStoreFactory().Create(s.id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h.a.kept = &keptStores{bySID: map[quickfix.SessionID]quickfix.MessageStore{sessionKey(s.id): st}}
+			entry := &sliceEntry{fakeEntry: h.entry}
+			h.a.entry = entry
+			seq := 1
+			save := func(body string) {
+				head := fmt.Sprintf("35=8|34=%d|49=SGW|56=BROKER1|52=20261202-10:00:00.000|", seq)
+				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, frame("FIX.4.4", head+body)); err != nil {
+					b.Fatal(err)
+				}
+				seq++
+			}
+			for i := range n {
+				id := fmt.Sprintf("C%07d", i)
+				save(fmt.Sprintf("37=O%07d|11=%s|17=E%07da|150=0|39=0|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100|151=100|14=0|6=0|60=20261202-10:00:00.000", i, id, i))
+				if i%100 != 0 {
+					save(fmt.Sprintf("37=O%07d|11=%s|17=E%07db|150=F|39=2|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100|151=0|14=100|6=1700|31=1700|32=100|60=20261202-10:00:01.000", i, id, i))
+				}
+				entry.list = append(entry.list, &orders.Order{ClOrdID: id, OrigClOrdID: id, Account: "A1", Symbol: "600519.SH", Qty: 100, CumQty: 100,
+					Status: orders.StatusFilled, OrderID: fmt.Sprintf("O%07d", i), Source: s.src})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				s.restated = false
+				if got := s.restate(); got != n/100 {
+					b.Fatalf("restated %d; want %d", got, n/100)
+				}
+				h.take()
+			}
+		})
+	}
+}

@@ -125,7 +125,7 @@ func TestProxyProtocolBrokers(t *testing.T) {
 	})
 	t.Run("another address behind the balancer", func(t *testing.T) {
 		b := dialTestBroker(t, r, loadBalancer(t, r.a.Addr(), "203.0.113.99:40000"), "right")
-		r.waitMetric(t, "gateway_broker_logon_rejects_total", reasonAddress, 1)
+		r.waitMetric(t, "gateway_broker_logon_rejects_total", ReasonAddress, 1)
 		b.stop()
 	})
 	t.Run("a header from a peer that is not a balancer", func(t *testing.T) {
@@ -139,7 +139,7 @@ func TestProxyProtocolBrokers(t *testing.T) {
 		if _, err := c.Write(h); err != nil {
 			t.Fatal(err)
 		}
-		r.waitMetric(t, "gateway_broker_logon_rejects_total", reasonProxy, 1)
+		r.waitMetric(t, "gateway_broker_logon_rejects_total", ReasonProxy, 1)
 		if _, err := io.ReadAll(c); err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
 			t.Fatalf("connection not closed: %v", err)
 		}
