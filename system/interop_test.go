@@ -52,7 +52,11 @@ func startQFVenue(t *testing.T, o qfOpts) *qfVenue {
 	dir := t.TempDir()
 	cfg.Orders.Journal = filepath.Join(dir, "orders.jrnl")
 	cfg.Brokers.StoreDir = filepath.Join(dir, "fix-brokers")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// A bound on the whole test's exchanges with the QuickFIX C++ peers,
+	// for a peer that never answers: generous, since a cluster test with
+	// kills runs about three minutes on a machine at load average 30
+	// under -race.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel)
 	v := &qfVenue{kit: kit, cfg: cfg, procs: map[string]*qfcpp.Proc{}, lines: map[string][2]*faultproxy.Proxy{}, ctx: ctx}
 	start := func(sessions []qfcpp.Session) *qfcpp.Proc {
