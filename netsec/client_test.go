@@ -63,6 +63,8 @@ func TestClientSecurity(t *testing.T) {
 			{name: "tls", tls: &netsec.ClientTLSConfig{}, protocol: "tls"},
 			{name: "tlcp", tlcp: &netsec.ClientTLCPConfig{CAPEM: string(ca.CertPEM())}, protocol: "tlcp"},
 			{name: "both", tls: &netsec.ClientTLSConfig{}, tlcp: &netsec.ClientTLCPConfig{CAPEM: string(ca.CertPEM())}, want: "src: tls and tlcp are exclusive"},
+			{name: "tlcp raw CertificateVerify", tlcp: &netsec.ClientTLCPConfig{CAPEM: string(ca.CertPEM()), CertificateVerify: "raw"}, protocol: "tlcp"},
+			{name: "tlcp unknown CertificateVerify", tlcp: &netsec.ClientTLCPConfig{CAPEM: string(ca.CertPEM()), CertificateVerify: "sm3"}, want: `src.tlcp.certificate_verify "sm3"`},
 			{name: "tlcp without a CA", tlcp: &netsec.ClientTLCPConfig{}, want: "src.tlcp.ca_file (or ca_pem) is required"},
 			{name: "tlcp CA not PEM", tlcp: &netsec.ClientTLCPConfig{CAPEM: "nothing"}, want: "src.tlcp: no PEM certificate"},
 		} {

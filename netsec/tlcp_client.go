@@ -31,6 +31,19 @@ type ClientTLCPConfig struct {
 	SignKeyFile  string `yaml:"sign_key_file"`
 	EncCertFile  string `yaml:"enc_cert_file"`
 	EncKeyFile   string `yaml:"enc_key_file"`
+	// CertificateVerify is the form of the client's CertificateVerify
+	// signature when it sends its pairs (GB/T 38636-2020 6.4.5.9):
+	// "hash", SM3 of the handshake messages, the standard's (tjfoc's
+	// gmtls, gotlcp); or "raw", the messages themselves, for a GmSSL 3
+	// server, which refuses the other. Zero means "hash".
+	CertificateVerify string `yaml:"certificate_verify"`
+}
+
+// certificateVerifyForms maps certificate_verify to tlcp's forms.
+var certificateVerifyForms = map[string]tlcp.CertificateVerifyForm{
+	"":     tlcp.CertificateVerifyHash,
+	"hash": tlcp.CertificateVerifyHash,
+	"raw":  tlcp.CertificateVerifyRaw,
 }
 
 // Validate checks cfg without reading its files; key names the section in
@@ -47,6 +60,9 @@ func (cfg ClientTLCPConfig) Validate(key string) error {
 	}
 	if n != 0 && n != 4 {
 		return fmt.Errorf("%w: %s: sign_cert_file, sign_key_file, enc_cert_file and enc_key_file go together", ErrConfig, key)
+	}
+	if _, ok := certificateVerifyForms[cfg.CertificateVerify]; !ok {
+		return fmt.Errorf("%w: %s.certificate_verify %q: want \"hash\" (default) or \"raw\"", ErrConfig, key, cfg.CertificateVerify)
 	}
 	return nil
 }
@@ -70,7 +86,8 @@ func ClientTLCP(cfg ClientTLCPConfig, addr, key string) (*tlcp.Config, error) {
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("%w: %s: no PEM certificate in the CA bundle", ErrConfig, key)
 	}
-	c := &tlcp.Config{RootCAs: pool, ServerName: cfg.ServerName, SessionCache: tlcp.NewSessionCache(1, 0)}
+	c := &tlcp.Config{RootCAs: pool, ServerName: cfg.ServerName, SessionCache: tlcp.NewSessionCache(1, 0),
+		CertificateVerify: certificateVerifyForms[cfg.CertificateVerify]}
 	if c.ServerName == "" {
 		c.ServerName, _, _ = net.SplitHostPort(addr)
 	}
