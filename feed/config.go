@@ -231,7 +231,7 @@ func (s SourceConfig) validate(protocol string) error {
 		}
 	}
 	if s.TLS == nil && s.TLCP == nil && s.Tunnel == "" && !netsec.IsLoopback(host) {
-		return fmt.Errorf("addr %s is not loopback: a plain-text feed may not cross a network; set tls (or tlcp) or name the tunnel that encrypts it", s.Addr)
+		return fmt.Errorf("addr %s is not loopback: a plain-text feed may not cross a network; set tls or name the tunnel that encrypts it (or set tlcp)", s.Addr)
 	}
 	// The caller names the source and wraps ErrConfig.
 	unwrap := func(err error) error {

@@ -41,7 +41,7 @@ func TestSourceSecurityConfig(t *testing.T) {
 		{name: "tlcp with half a client pair", backup: feed.SourceConfig{Addr: remote, TLCP: &feed.TLCPConfig{CAFile: caFile, SignCertFile: "s.pem"}}, want: "backup.tlcp: sign_cert_file, sign_key_file, enc_cert_file and enc_key_file go together"},
 		{name: "tlcp CA file missing", backup: feed.SourceConfig{Addr: remote, TLCP: &feed.TLCPConfig{CAFile: filepath.Join(dir, "absent.pem")}}, want: "backup.tlcp.ca_file"},
 		{name: "tlcp CA file without a certificate", backup: feed.SourceConfig{Addr: remote, TLCP: &feed.TLCPConfig{CAFile: notPEM}}, want: "backup.tlcp: no PEM certificate"},
-		{name: "plain text off loopback", backup: feed.SourceConfig{Addr: remote}, want: "set tls (or tlcp)"},
+		{name: "plain text off loopback", backup: feed.SourceConfig{Addr: remote}, want: "set tls or name the tunnel that encrypts it (or set tlcp)"},
 	}
 	for _, protocol := range []string{feed.ProtocolITCH, feed.ProtocolSZSE} {
 		for _, tc := range tests {
