@@ -93,8 +93,8 @@ type SourceConfig struct {
 	SenderCompID string `yaml:"sender_comp_id"`
 	TargetCompID string `yaml:"target_comp_id"`
 	// TLS, when set, wraps the connection in TLS. Required for a source
-	// that is not on a loopback address unless Tunnel names the tunnel that
-	// encrypts it.
+	// that is not on a loopback address unless TLCP is set or Tunnel
+	// names the tunnel that encrypts it.
 	TLS *TLSConfig `yaml:"tls"`
 	// TLCP, when set, wraps the connection in TLCP (GB/T 38636-2020,
 	// national crypto; see netsec.ClientTLCPConfig) in place of TLS: for

@@ -81,8 +81,9 @@ func (l gnetLink) close()        { _ = l.c.Close() }
 
 // secureConn is what the link code needs of a secured source
 // connection: a net.Conn and its handshake, which the dialling goroutine
-// runs within the dial timeout. netsec.ClientSecurity makes them, over
-// crypto/tls or package tlcp.
+// runs within the dial timeout; then that goroutine reads and the link's
+// writer goroutine writes, as net.Conn allows. netsec.ClientSecurity
+// makes them, over crypto/tls or package tlcp.
 type secureConn interface {
 	net.Conn
 	HandshakeContext(ctx context.Context) error

@@ -79,7 +79,8 @@ func (ca *SM2CA) Pool() *smx509.CertPool {
 }
 
 // IssuedTLCP is an issued TLCP pair: the signature and the encryption
-// certificates with their keys, parsed and in PEM.
+// certificates with their keys, parsed and in PEM. Read-only once
+// issued: share it freely.
 type IssuedTLCP struct {
 	Sign, Enc *tlcp.Certificate
 	// SignCertPEM, SignKeyPEM, EncCertPEM and EncKeyPEM are the pair as

@@ -110,7 +110,7 @@ func (l ListenerConfig) check() error {
 
 // TLCPConfig selects the listener's SM2 signature and encryption
 // certificates. At most one of the four files and SelfSigned may be
-// given; all zero means no TLCP.
+// given; all zero means no TLCP. A value, read by New on its goroutine.
 type TLCPConfig struct {
 	// SignCertFile, SignKeyFile, EncCertFile and EncKeyFile are PEM files
 	// of the signature and encryption certificates and their SM2 keys.

@@ -11,7 +11,7 @@ import (
 
 // DemoTLSFiles are the files DemoTLS writes: the CAs a client of the
 // demo trusts (CA for TLS, SM2CA for TLCP) and the pairs the public port
-// serves.
+// serves. A value, read-only once returned.
 type DemoTLSFiles struct {
 	// Dir is the fresh temporary directory that holds them.
 	Dir string
