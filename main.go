@@ -24,6 +24,7 @@ const usage = `usage: gateway <command> [flags]
 
 commands:
   demo [-config FILE] [-http ADDR]   run simulator and gateway on loopback (default: embedded configs/demo.yaml)
+  demo -tls [-config FILE]           the same, the public port serving TLS and TLCP (GB/T 38636) side by side
   demo -cluster N [-config FILE]     the same with N clustered gateways, NATS market data and an edge
   run -config FILE                   run the gateway
   sim -config FILE                   run the exchange simulator (market feeds and FIX acceptor)
@@ -70,7 +71,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	configPath := fs.String("config", "", "configuration file (YAML)")
 	var httpAddr *string
 	var clusterN *int
+	var demoTLS *bool
 	if cmd == "demo" {
+		demoTLS = fs.Bool("tls", false, "serve TLS and TLCP (national crypto) side by side on the public port, with certificates made at start (their CAs are printed)")
 		httpAddr = fs.String("http", "", "HTTP listen address (default from the config: 127.0.0.1:8080)")
 		clusterN = fs.Int("cluster", 0, "run N gateway nodes as a Raft cluster, publishing market data over an embedded NATS server to an edge gateway (0: one gateway)")
 	}
@@ -117,9 +120,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if *httpAddr != "" {
 			return errors.New("demo: -http and -cluster: the cluster's gateways listen on free loopback ports")
 		}
+		if *demoTLS {
+			return errors.New("demo: -tls and -cluster: the cluster demo has no -tls")
+		}
 		return runDemoCluster(ctx, load, *clusterN, log, stdout)
 	case cmd == "demo":
-		return runDemo(ctx, cfg, log, stdout)
+		return runDemo(ctx, cfg, *demoTLS, log, stdout)
 	case cmd == "sim":
 		return runSim(ctx, cfg, log, stdout)
 	default:

@@ -161,6 +161,7 @@ func TestCommandLine(t *testing.T) {
 		{name: "demo config outside demo", args: []string{"run", "-config", "configs/demo.yaml"}, want: "names the in-process simulator"},
 		{name: "stray argument", args: []string{"demo", "extra"}, want: "unexpected arguments"},
 		{name: "cluster with -http", args: []string{"demo", "-cluster", "3", "-http", "127.0.0.1:0"}, want: "-http and -cluster"},
+		{name: "cluster with -tls", args: []string{"demo", "-cluster", "3", "-tls"}, want: "-tls and -cluster"},
 		{name: "cluster too large", args: []string{"demo", "-cluster", "10"}, want: "1 to 9 nodes"},
 		{name: "plain text off loopback", args: []string{"demo", "-http", "0.0.0.0:0"}, want: "gateway.http 0.0.0.0:0 would carry plain text across a network"},
 	}

@@ -61,8 +61,16 @@ func runSim(ctx context.Context, cfg *configs.File, log *slog.Logger, stdout io.
 }
 
 // runDemo runs the simulator and the gateway in one process and prints
-// where to look.
-func runDemo(ctx context.Context, cfg *configs.File, log *slog.Logger, stdout io.Writer) error {
+// where to look. With withTLS the public port serves TLS and TLCP with
+// certificates made at start (system.DemoTLS).
+func runDemo(ctx context.Context, cfg *configs.File, withTLS bool, log *slog.Logger, stdout io.Writer) error {
+	var files system.DemoTLSFiles
+	if withTLS {
+		var err error
+		if files, err = system.DemoTLS(cfg); err != nil {
+			return err
+		}
+	}
 	d, err := system.NewDemo(cfg, log)
 	if err != nil {
 		return err
@@ -70,6 +78,10 @@ func runDemo(ctx context.Context, cfg *configs.File, log *slog.Logger, stdout io
 	base := d.BaseURL
 	fmt.Fprintf(stdout, "demo running: simulator feed on %s (primary) and %s (backup, TLS)\n", d.Sim.Addr(sim.Primary), d.Sim.Addr(sim.Backup))
 	fmt.Fprintf(stdout, "  web page:    %s/\n", base)
+	if withTLS {
+		fmt.Fprintf(stdout, "  TLS CA:      %s   (curl --cacert)\n", files.CA)
+		fmt.Fprintf(stdout, "  TLCP CA:     %s   (SM2; TLCP on the same port)\n", files.SM2CA)
+	}
 	fmt.Fprintf(stdout, "  books:       %s/api/v1/book/%s?depth=5\n", base, cfg.Instruments[0].Symbol)
 	fmt.Fprintf(stdout, "  instruments: %s/api/v1/instruments\n", base)
 	fmt.Fprintf(stdout, "  feeds:       %s/api/v1/feeds   (operator token)\n", base)

@@ -93,9 +93,14 @@ type SourceConfig struct {
 	SenderCompID string `yaml:"sender_comp_id"`
 	TargetCompID string `yaml:"target_comp_id"`
 	// TLS, when set, wraps the connection in TLS. Required for a source
-	// that is not on a loopback address unless Tunnel names the tunnel that
-	// encrypts it.
+	// that is not on a loopback address unless TLCP is set or Tunnel
+	// names the tunnel that encrypts it.
 	TLS *TLSConfig `yaml:"tls"`
+	// TLCP, when set, wraps the connection in TLCP (GB/T 38636-2020,
+	// national crypto; see netsec.ClientTLCPConfig) in place of TLS: for
+	// a source, or a relay of it, that terminates only TLCP. Exclusive
+	// with TLS and Tunnel; zero means none.
+	TLCP *TLCPConfig `yaml:"tlcp"`
 	// Tunnel names the encrypted tunnel (for example "wireguard wg-branch")
 	// that carries a plain-text source across the Internet. It is recorded
 	// in logs; the gateway does not set the tunnel up.
@@ -106,6 +111,11 @@ type SourceConfig struct {
 // (ca_file, ca_pem, server_name, cert_file and key_file, min_version: TLS
 // 1.3 unless "1.2"), shared with the upstream FIX lines.
 type TLSConfig = netsec.ClientTLSConfig
+
+// TLCPConfig configures TLCP to a source: netsec's client configuration
+// (ca_file, ca_pem, server_name, and the gateway's SM2 pairs if the
+// server asks for them), shared with the upstream FIX lines.
+type TLCPConfig = netsec.ClientTLCPConfig
 
 // withDefaults returns cfg with the documented defaults filled in, or an
 // error naming the first invalid field.
@@ -175,7 +185,7 @@ func (cfg Config) withDefaults() (Config, error) {
 }
 
 // Check validates cfg as New (or NewSZSE, for protocol szse) would, and
-// reads the files its sources' TLS names (CA bundles, client key pairs),
+// reads the files its sources' TLS or TLCP names (CA bundles, client key pairs),
 // without connecting anywhere: what `gateway check-config` asks of a feed.
 func (cfg Config) Check() error {
 	cfg, err := cfg.withDefaults()
@@ -186,7 +196,7 @@ func (cfg Config) Check() error {
 		if sc.Addr == "" {
 			continue
 		}
-		if _, err := tlsClientConfig(sc, sourceName(i)); err != nil {
+		if _, err := clientSecurity(sc, sourceName(i)); err != nil {
 			return fmt.Errorf("%w: feed %s: %w", ErrConfig, cfg.Name, err)
 		}
 	}
@@ -220,13 +230,23 @@ func (s SourceConfig) validate(protocol string) error {
 			return fmt.Errorf("%s: %d characters, at most %d for protocol %s", f.key, len(f.value), f.max, protocol)
 		}
 	}
-	if s.TLS == nil && s.Tunnel == "" && !netsec.IsLoopback(host) {
-		return fmt.Errorf("addr %s is not loopback: a plain-text feed may not cross a network; set tls or name the tunnel that encrypts it", s.Addr)
+	if s.TLS == nil && s.TLCP == nil && s.Tunnel == "" && !netsec.IsLoopback(host) {
+		return fmt.Errorf("addr %s is not loopback: a plain-text feed may not cross a network; set tls or name the tunnel that encrypts it (or set tlcp)", s.Addr)
 	}
-	if s.TLS != nil {
+	// The caller names the source and wraps ErrConfig.
+	unwrap := func(err error) error {
+		return errors.New(strings.TrimPrefix(err.Error(), netsec.ErrConfig.Error()+": "))
+	}
+	switch {
+	case s.TLCP != nil && (s.TLS != nil || s.Tunnel != ""):
+		return errors.New("tlcp is exclusive with tls and tunnel")
+	case s.TLCP != nil:
+		if err := s.TLCP.Validate("tlcp"); err != nil {
+			return unwrap(err)
+		}
+	case s.TLS != nil:
 		if err := s.TLS.Validate("tls"); err != nil {
-			// The caller names the source and wraps ErrConfig.
-			return errors.New(strings.TrimPrefix(err.Error(), netsec.ErrConfig.Error()+": "))
+			return unwrap(err)
 		}
 	}
 	return nil

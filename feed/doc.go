@@ -1,7 +1,7 @@
 // Package feed ingests market data. Each feed has a primary and a backup
 // source, each a SoupBinTCP 3.0 session carrying Nasdaq ITCH 5.0 (framed by
 // feed/soupbin, decoded by feed/itch). Plain-text sources run on a gnet event
-// loop; TLS sources, which gnet cannot carry, run on a reader goroutine each.
+// loop; TLS and TLCP sources, which gnet cannot carry, run on a reader goroutine each.
 // Both sources feed one Arbiter, which hands every sequence number to the
 // Sink (the order books) exactly once and in order, from whichever source
 // has it first.
@@ -12,7 +12,7 @@
 // carries on. A gap missing on every live source is recovered by asking one
 // source to log in again from the next expected sequence number.
 //
-// Goroutines: the event loop (or a TLS reader) delivers a source's bytes;
+// Goroutines: the event loop (or a TLS or TLCP reader) delivers a source's bytes;
 // one supervisor goroutine per Feed runs timers, reconnects and gap checks;
 // dials run on short-lived goroutines. A source's state is guarded by its
 // own mutex, taken before the arbiter's, never after.

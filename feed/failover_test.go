@@ -54,24 +54,37 @@ func TestPrimaryKilledMidStream(t *testing.T) {
 	h.caughtUp()
 }
 
-func TestBackupKilledOverTLS(t *testing.T) {
-	h := newHarness(t, harnessOpts{backupTLS: true})
-	h.waitFor("backup up", func() bool { return sourceStatus(h.feed, "backup").Up })
-	if err := h.sim.StopSource(sim.Backup); err != nil {
-		t.Fatal(err)
+// TestBackupKilledOverSecureLink: a backup over TLS, or over TLCP (the
+// simulator's backup then serves only TLCP), killed and restarted, then
+// carrying the feed alone.
+func TestBackupKilledOverSecureLink(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts harnessOpts
+	}{
+		{name: "tls", opts: harnessOpts{backupTLS: true}},
+		{name: "tlcp", opts: harnessOpts{backupTLCP: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.opts)
+			h.waitFor("backup up", func() bool { return sourceStatus(h.feed, "backup").Up })
+			if err := h.sim.StopSource(sim.Backup); err != nil {
+				t.Fatal(err)
+			}
+			h.step(800)
+			h.caughtUp()
+			if err := h.sim.StartSource(sim.Backup); err != nil {
+				t.Fatal(err)
+			}
+			h.waitFor("backup up again", func() bool { return sourceStatus(h.feed, "backup").Up })
+			// Now only the backup (TLS or TLCP) carries the feed.
+			if err := h.sim.StopSource(sim.Primary); err != nil {
+				t.Fatal(err)
+			}
+			h.step(800)
+			h.caughtUp()
+		})
 	}
-	h.step(800)
-	h.caughtUp()
-	if err := h.sim.StartSource(sim.Backup); err != nil {
-		t.Fatal(err)
-	}
-	h.waitFor("backup up again", func() bool { return sourceStatus(h.feed, "backup").Up })
-	// Now only the backup (TLS) carries the feed.
-	if err := h.sim.StopSource(sim.Primary); err != nil {
-		t.Fatal(err)
-	}
-	h.step(800)
-	h.caughtUp()
 }
 
 func TestRangeDroppedOnOneSource(t *testing.T) {

@@ -58,6 +58,9 @@ type harness struct {
 
 type harnessOpts struct {
 	backupTLS bool
+	// backupTLCP serves the backup over TLCP (self-signed SM2 pair) and
+	// has the feed dial it so.
+	backupTLCP bool
 	// primaryAddr / backupAddr override where the feed's sources connect
 	// (a proxy or a fake server); given the simulator's addresses.
 	primaryAddr, backupAddr func(primary, backup string) string
@@ -76,6 +79,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	scfg := sim.Config{Instruments: testInstruments, Rate: -1, Seed: 7, Username: "gw", Password: "pw",
 		HeartbeatInterval: 100 * time.Millisecond, Logger: testLogger(t).With("c", "sim")}
 	scfg.Backup.TLS.SelfSigned = o.backupTLS
+	scfg.Backup.TLCP.SelfSigned = o.backupTLCP
 	s, err := sim.New(scfg)
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +108,9 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	if o.backupTLS {
 		fcfg.Backup.TLS = &feed.TLSConfig{CAPEM: string(s.CACertPEM())}
+	}
+	if o.backupTLCP {
+		fcfg.Backup.TLCP = &feed.TLCPConfig{CAPEM: string(s.TLCPCACertPEM())}
 	}
 	if o.tune != nil {
 		o.tune(&fcfg)

@@ -2,7 +2,6 @@ package feed
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 
 	"sgw/feed/itch"
 	"sgw/feed/soupbin"
+	"sgw/netsec"
 )
 
 // sourceState is where a source is in its connection life cycle.
@@ -20,7 +20,7 @@ type sourceState int32
 
 const (
 	stateDown    sourceState = iota // not connected; reconnects at retryAt
-	stateDialing                    // TCP connect or TLS handshake under way
+	stateDialing                    // TCP connect or TLS (TLCP) handshake under way
 	stateLogin                      // Login Request sent, awaiting the answer
 	stateLive                       // Login Accepted; streaming
 	stateEnded                      // End of Session received; no reconnect
@@ -67,7 +67,7 @@ type source struct {
 	idx  int
 	name string
 	cfg  SourceConfig
-	tls  *tls.Config
+	sec  *netsec.ClientSecurity // TLS or TLCP; nil: plain text on gnet
 	log  *slog.Logger
 
 	messages atomic.Uint64 // sequenced messages received
@@ -85,7 +85,7 @@ type source struct {
 	deadline time.Time // login deadline
 	retryAt  time.Time
 	backoff  time.Duration
-	pending  []byte // TLS transport: bytes of an unfinished packet
+	pending  []byte // TLS or TLCP transport: bytes of an unfinished packet
 	// carry is how many bytes at the start of the transport's next onData
 	// were already seen (an unfinished packet handed back), so that only
 	// new bytes are counted and captured.
@@ -171,13 +171,9 @@ func (s *source) dial(ctx context.Context) {
 		defer cancel()
 		var d net.Dialer
 		conn, err := d.DialContext(dctx, "tcp", s.cfg.Addr)
-		if err == nil && s.tls != nil {
-			tc := tls.Client(conn, s.tls)
-			if err = tc.HandshakeContext(dctx); err != nil {
-				conn.Close()
-			} else {
-				conn = tc
-			}
+		var sc secureConn
+		if err == nil && s.sec != nil {
+			sc, err = s.sec.Handshake(dctx, conn)
 		}
 		if err != nil {
 			s.mu.Lock()
@@ -187,8 +183,8 @@ func (s *source) dial(ctx context.Context) {
 			s.mu.Unlock()
 			return
 		}
-		if s.tls != nil {
-			runTLSLink(s, gen, conn.(*tls.Conn))
+		if sc != nil {
+			runSecureLink(s, gen, sc)
 			return
 		}
 		if err := s.f.enroll(conn, s, gen); err != nil {

@@ -95,12 +95,12 @@ func NewSZSE(cfg Config, sink SZSESink, log *slog.Logger) (*SZSEFeed, error) {
 		if sc.Addr == "" {
 			continue
 		}
-		tc, err := tlsClientConfig(sc, sourceName(i))
+		sec, err := clientSecurity(sc, sourceName(i))
 		if err != nil {
 			return nil, fmt.Errorf("%w: feed %s: %w", ErrConfig, cfg.Name, err)
 		}
 		name := sourceName(i)
-		f.srcs[i] = &szseSource{f: f, idx: i, name: name, cfg: sc, tls: tc, log: log.With("source", name)}
+		f.srcs[i] = &szseSource{f: f, idx: i, name: name, cfg: sc, sec: sec, log: log.With("source", name)}
 	}
 	return f, nil
 }

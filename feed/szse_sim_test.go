@@ -30,8 +30,9 @@ var szseSimInstruments = []refdata.Instrument{
 // book ends equal to the matching engine's depth.
 func TestSZSEAgainstSimulator(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		fault func(t *testing.T, s *sim.Sim)
+		name       string
+		fault      func(t *testing.T, s *sim.Sim)
+		backupTLCP bool // the backup served and dialled over TLCP
 	}{
 		{name: "both live"},
 		{name: "range dropped on both", fault: func(t *testing.T, s *sim.Sim) {
@@ -47,13 +48,20 @@ func TestSZSEAgainstSimulator(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{name: "primary stopped, the backup over TLCP", backupTLCP: true, fault: func(t *testing.T, s *sim.Sim) {
+			if err := s.StopSource(sim.SZSEPrimary); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sig := newSignal()
-			s, err := sim.New(sim.Config{Instruments: szseSimInstruments, Rate: -1, Seed: 9,
+			scfg := sim.Config{Instruments: szseSimInstruments, Rate: -1, Seed: 9,
 				HeartbeatInterval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
 				SZSE: sim.SZSEConfig{Enabled: true, SenderCompID: "GW01", TargetCompID: "MDGW", Password: "secret",
-					SnapshotInterval: 20 * time.Millisecond, ChannelHeartbeatInterval: 100 * time.Millisecond, MaxRetransmit: 150}})
+					SnapshotInterval: 20 * time.Millisecond, ChannelHeartbeatInterval: 100 * time.Millisecond, MaxRetransmit: 150}}
+			scfg.SZSE.Backup.TLCP.SelfSigned = tc.backupTLCP
+			s, err := sim.New(scfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,7 +72,11 @@ func TestSZSEAgainstSimulator(t *testing.T) {
 			src := func(addr string) feed.SourceConfig {
 				return feed.SourceConfig{Addr: addr, SenderCompID: "GW01", TargetCompID: "MDGW", Password: "secret"}
 			}
-			f, err := feed.NewSZSE(feed.Config{Name: "szse", Primary: src(s.Addr(sim.SZSEPrimary).String()), Backup: src(s.Addr(sim.SZSEBackup).String()),
+			backup := src(s.Addr(sim.SZSEBackup).String())
+			if tc.backupTLCP {
+				backup.TLCP = &feed.TLCPConfig{CAPEM: string(s.TLCPCACertPEM())}
+			}
+			f, err := feed.NewSZSE(feed.Config{Name: "szse", Primary: src(s.Addr(sim.SZSEPrimary).String()), Backup: backup,
 				HeartbeatTimeout: time.Second, HeartbeatInterval: 200 * time.Millisecond, ReconnectMin: 20 * time.Millisecond,
 				ReconnectMax: 200 * time.Millisecond, CheckInterval: 10 * time.Millisecond}, sink, slog.New(newLogRecorder(sig)))
 			if err != nil {

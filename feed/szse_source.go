@@ -2,7 +2,6 @@ package feed
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"sgw/feed/szse"
+	"sgw/netsec"
 )
 
 // szseApplVerID is the protocol version the gateway's Logon names.
@@ -23,7 +23,7 @@ const szseApplVerID = "1.02"
 const szseReadBuf = 2 * (szse.HeaderLen + szseMaxBody + szse.TrailerLen)
 
 // szseSource is one SZSE Binary source of a feed. Its run goroutine owns
-// the connection life cycle: dial (TCP, or TLS), Logon, read until the
+// the connection life cycle: dial (TCP, then TLS or TLCP), Logon, read until the
 // session fails, back off, again. While logged in, a writer goroutine of
 // the connection sends heartbeats and the ReTransmits the supervisor hands
 // it (send). mu guards state and the writer; it is never held while
@@ -33,7 +33,7 @@ type szseSource struct {
 	idx  int
 	name string
 	cfg  SourceConfig
-	tls  *tls.Config
+	sec  *netsec.ClientSecurity // TLS or TLCP; nil: plain text
 	log  *slog.Logger
 
 	messages atomic.Uint64 // orders, trades and snapshots received
@@ -178,8 +178,8 @@ func (s *szseSource) session(ctx context.Context) (bool, *sourceError) {
 	}
 }
 
-// dial connects to the source, with TLS when configured, within the dial
-// timeout.
+// dial connects to the source, with TLS or TLCP when configured, within
+// the dial timeout.
 func (s *szseSource) dial(ctx context.Context) (net.Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, s.f.cfg.DialTimeout)
 	defer cancel()
@@ -188,15 +188,14 @@ func (s *szseSource) dial(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("feed: dial %s: %w", s.cfg.Addr, err)
 	}
-	if s.tls == nil {
+	if s.sec == nil {
 		return conn, nil
 	}
-	tc := tls.Client(conn, s.tls)
-	if err := tc.HandshakeContext(dctx); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("feed: dial %s: tls: %w", s.cfg.Addr, err)
+	sc, err := s.sec.Handshake(dctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("feed: dial %s: %w", s.cfg.Addr, err)
 	}
-	return tc, nil
+	return sc, nil
 }
 
 // logout says goodbye when the feed stops; the answer is not awaited.

@@ -1,10 +1,11 @@
 package feed
 
 import (
-	"crypto/tls"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
 	"time"
 
@@ -78,15 +79,31 @@ type gnetLink struct{ c gnet.Conn }
 func (l gnetLink) send(b []byte) { _ = l.c.AsyncWrite(b, nil) }
 func (l gnetLink) close()        { _ = l.c.Close() }
 
-// tlsLink is a link over a TLS connection, which gnet cannot carry: a reader
-// goroutine feeds the source and a writer goroutine drains the send queue.
-type tlsLink struct {
-	c    *tls.Conn
+// secureConn is what the link code needs of a secured source
+// connection: a net.Conn and its handshake, which the dialling goroutine
+// runs within the dial timeout; then that goroutine reads and the link's
+// writer goroutine writes, as net.Conn allows. netsec.ClientSecurity
+// makes them, over crypto/tls or package tlcp.
+type secureConn interface {
+	net.Conn
+	HandshakeContext(ctx context.Context) error
+}
+
+var _ secureConn = netsec.SecureConn(nil)
+
+// secureLink is a link over a TLS or TLCP connection, which gnet cannot
+// carry: a reader goroutine (the one that dialled) feeds the source and a
+// writer goroutine drains the send queue. send and close are safe from
+// any goroutine.
+type secureLink struct {
+	c    net.Conn
 	out  chan []byte
 	done chan struct{}
 }
 
-func (l *tlsLink) send(b []byte) {
+var _ link = (*secureLink)(nil)
+
+func (l *secureLink) send(b []byte) {
 	select {
 	case l.out <- b:
 	case <-l.done:
@@ -94,7 +111,7 @@ func (l *tlsLink) send(b []byte) {
 	}
 }
 
-func (l *tlsLink) close() {
+func (l *secureLink) close() {
 	select {
 	case <-l.done:
 	default:
@@ -103,9 +120,10 @@ func (l *tlsLink) close() {
 	_ = l.c.Close()
 }
 
-// runTLSLink runs connection gen of s over c until it closes.
-func runTLSLink(s *source, gen uint64, c *tls.Conn) {
-	l := &tlsLink{c: c, out: make(chan []byte, 16), done: make(chan struct{})}
+// runSecureLink runs connection gen of s over c, whose handshake has
+// completed, until it closes. It runs on the goroutine that dialled.
+func runSecureLink(s *source, gen uint64, c secureConn) {
+	l := &secureLink{c: c, out: make(chan []byte, 16), done: make(chan struct{})}
 	login := s.onOpen(gen, l)
 	if login == nil {
 		l.close()
@@ -151,15 +169,12 @@ func runTLSLink(s *source, gen uint64, c *tls.Conn) {
 	}
 }
 
-// tlsClientConfig builds the crypto/tls configuration of a source (nil
-// for plain text), reading its CA bundle and checking its client key pair;
-// name ("primary", "backup") names the source in errors, which the caller
-// wraps with ErrConfig and the feed's name.
-func tlsClientConfig(src SourceConfig, name string) (*tls.Config, error) {
-	if src.TLS == nil {
-		return nil, nil
-	}
-	return netsec.ClientTLS(*src.TLS, src.Addr, name+".tls")
+// clientSecurity builds the transport security of a source (TLS, TLCP,
+// or nil for plain text), reading its CA bundle and checking its client
+// key pairs; name ("primary", "backup") names the source in errors, which
+// the caller wraps with ErrConfig and the feed's name.
+func clientSecurity(src SourceConfig, name string) (*netsec.ClientSecurity, error) {
+	return netsec.NewClientSecurity(src.TLS, src.TLCP, src.Addr, name)
 }
 
 // gnetLogger routes gnet's log lines to slog.

@@ -1,7 +1,6 @@
 package fix
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -13,7 +12,6 @@ import (
 	"sgw/atrest"
 	"sgw/netsec"
 	"sgw/refdata"
-	"sgw/tlcp"
 )
 
 // Defaults applied by NewUpstream to zero UpstreamConfig fields.
@@ -128,39 +126,16 @@ func (cfg UpstreamConfig) Check() error {
 	if err != nil {
 		return err
 	}
-	if _, err = cfg.lineTLS(); err != nil {
-		return err
-	}
-	_, err = cfg.lineTLCP()
+	_, err = cfg.lineSecurity()
 	return err
 }
 
-// lineTLCP builds the tlcp configuration of each line, by index (nil for
-// a line without TLCP). cfg has its defaults.
-func (cfg *UpstreamConfig) lineTLCP() ([]*tlcp.Config, error) {
-	out := make([]*tlcp.Config, len(cfg.Lines))
+// lineSecurity builds the transport security of each line, by index
+// (TLS, TLCP, or nil for a plain-text line). cfg has its defaults.
+func (cfg *UpstreamConfig) lineSecurity() ([]*netsec.ClientSecurity, error) {
+	out := make([]*netsec.ClientSecurity, len(cfg.Lines))
 	for i, lc := range cfg.Lines {
-		if lc.TLCP == nil {
-			continue
-		}
-		c, err := netsec.ClientTLCP(*lc.TLCP, lc.Addr, fmt.Sprintf("lines[%d].tlcp", i))
-		if err != nil {
-			return nil, fmt.Errorf("%w: upstream %q: line %q: %w", ErrConfig, cfg.Name, lc.Name, err)
-		}
-		out[i] = c
-	}
-	return out, nil
-}
-
-// lineTLS builds the crypto/tls configuration of each line, by index (nil
-// for a plain-text line). cfg has its defaults.
-func (cfg *UpstreamConfig) lineTLS() ([]*tls.Config, error) {
-	out := make([]*tls.Config, len(cfg.Lines))
-	for i, lc := range cfg.Lines {
-		if lc.TLS == nil {
-			continue
-		}
-		c, err := netsec.ClientTLS(*lc.TLS, lc.Addr, fmt.Sprintf("lines[%d].tls", i))
+		c, err := netsec.NewClientSecurity(lc.TLS, lc.TLCP, lc.Addr, fmt.Sprintf("lines[%d]", i))
 		if err != nil {
 			return nil, fmt.Errorf("%w: upstream %q: line %q: %w", ErrConfig, cfg.Name, lc.Name, err)
 		}

@@ -2,7 +2,6 @@ package fix
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"sgw/tlcp"
+	"sgw/netsec"
 )
 
 // relayBuf is the read size of each direction of the relay.
@@ -54,8 +53,7 @@ type line struct {
 	cfg   LineConfig
 	index int
 	m     *lineMetrics
-	tls   *tls.Config  // nil: plain text or TLCP
-	tlcp  *tlcp.Config // nil: plain text or TLS
+	sec   *netsec.ClientSecurity // TLS or TLCP; nil: plain text
 }
 
 // relayOwner chooses lines and hears how each connection went.
@@ -208,23 +206,10 @@ func (r *relay) dial(ctx context.Context, l *line) (net.Conn, error) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	if l.tlcp != nil {
-		tc := tlcp.Client(c, l.tlcp)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("tlcp: %w", err)
-		}
-		return tc, nil
-	}
-	if l.tls == nil {
+	if l.sec == nil {
 		return c, nil
 	}
-	tc := tls.Client(c, l.tls)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	return tc, nil
+	return l.sec.Handshake(ctx, c)
 }
 
 // copyOut copies quickfix's output to the carrier, telling the pacer

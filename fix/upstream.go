@@ -82,16 +82,12 @@ func NewUpstream(cfg UpstreamConfig, handler Handler, reg *prometheus.Registry, 
 		log:     log,
 		current: -1,
 	}
-	tlss, err := cfg.lineTLS()
-	if err != nil {
-		return nil, err
-	}
-	tlcps, err := cfg.lineTLCP()
+	secs, err := cfg.lineSecurity()
 	if err != nil {
 		return nil, err
 	}
 	for i, lc := range cfg.Lines {
-		l := &line{cfg: lc, index: i, m: m.line(cfg.Name, lc.Name), tls: tlss[i], tlcp: tlcps[i]}
+		l := &line{cfg: lc, index: i, m: m.line(cfg.Name, lc.Name), sec: secs[i]}
 		if lc.TLS == nil && lc.Tunnel != "" {
 			log.Info("fix: plain-text line in a tunnel", "line", lc.Name, "addr", lc.Addr, "tunnel", lc.Tunnel)
 		}

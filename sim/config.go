@@ -14,6 +14,7 @@ import (
 	"sgw/netsec"
 	"sgw/refdata"
 	"sgw/sim/match"
+	"sgw/tlcp"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -90,6 +91,66 @@ type ListenerConfig struct {
 	Addr string `yaml:"addr"`
 	// TLS, when enabled, serves the feed over TLS. Zero means plain TCP.
 	TLS TLSConfig `yaml:"tls"`
+	// TLCP, when enabled, serves the feed over TLCP (GB/T 38636-2020,
+	// national crypto) in place of TLS. Zero means none; exclusive with
+	// TLS.
+	TLCP TLCPConfig `yaml:"tlcp"`
+}
+
+// check reports a contradictory TLS or TLCP configuration.
+func (l ListenerConfig) check() error {
+	if l.TLS.Enabled() && l.TLCP.Enabled() {
+		return errors.New("tls and tlcp are exclusive")
+	}
+	if err := l.TLS.check(); err != nil {
+		return err
+	}
+	return l.TLCP.check()
+}
+
+// TLCPConfig selects the listener's SM2 signature and encryption
+// certificates. At most one of the four files and SelfSigned may be
+// given; all zero means no TLCP. A value, read by New on its goroutine.
+type TLCPConfig struct {
+	// SignCertFile, SignKeyFile, EncCertFile and EncKeyFile are PEM files
+	// of the signature and encryption certificates and their SM2 keys.
+	// All four or none.
+	SignCertFile string `yaml:"sign_cert_file"`
+	SignKeyFile  string `yaml:"sign_key_file"`
+	EncCertFile  string `yaml:"enc_cert_file"`
+	EncKeyFile   string `yaml:"enc_key_file"`
+	// SelfSigned serves a pair for 127.0.0.1, ::1 and localhost, issued
+	// at New by an in-memory SM2 CA whose certificate Sim.TLCPCACertPEM
+	// returns, so that tests and demos can trust it.
+	SelfSigned bool `yaml:"self_signed"`
+}
+
+// Enabled reports whether the listener serves TLCP.
+func (c TLCPConfig) Enabled() bool {
+	return c.SelfSigned || c.SignCertFile != "" || c.SignKeyFile != "" || c.EncCertFile != "" || c.EncKeyFile != ""
+}
+
+// check reports a contradictory TLCP configuration.
+func (c TLCPConfig) check() error {
+	files := c.SignCertFile != "" || c.SignKeyFile != "" || c.EncCertFile != "" || c.EncKeyFile != ""
+	if c.SelfSigned && files {
+		return errors.New("tlcp: self_signed excludes the certificate files")
+	}
+	if files && (c.SignCertFile == "" || c.SignKeyFile == "" || c.EncCertFile == "" || c.EncKeyFile == "") {
+		return errors.New("tlcp: sign_cert_file, sign_key_file, enc_cert_file and enc_key_file go together")
+	}
+	return nil
+}
+
+// load reads the pair of a TLCPConfig that names files.
+func (c TLCPConfig) load() (sign, enc *tlcp.Certificate, err error) {
+	if sign, err = tlcp.LoadKeyPair(c.SignCertFile, c.SignKeyFile); err != nil {
+		return nil, nil, fmt.Errorf("%w: tlcp signature pair: %w", ErrConfig, err)
+	}
+	if enc, err = tlcp.LoadKeyPair(c.EncCertFile, c.EncKeyFile); err != nil {
+		return nil, nil, fmt.Errorf("%w: tlcp encryption pair: %w", ErrConfig, err)
+	}
+	return sign, enc, nil
 }
 
 // TLSConfig selects the listener's certificate. At most one of the key pair
@@ -120,7 +181,7 @@ func (c TLSConfig) check() error {
 }
 
 // Check validates c as New would, and reads the certificate and key files
-// of listeners that serve TLS from files, without listening: what `gateway
+// of listeners that serve TLS or TLCP from files, without listening: what `gateway
 // check-config` asks of the simulator.
 func (c Config) Check() error {
 	c, err := c.withDefaults()
@@ -146,6 +207,11 @@ func (c Config) Check() error {
 			tc := netsec.ServerTLSConfig{CertFile: n.l.TLS.CertFile, KeyFile: n.l.TLS.KeyFile}
 			if _, err := netsec.NewServerTLS(tc, n.key+".tls", nil); err != nil {
 				return fmt.Errorf("%w: %w", ErrConfig, err)
+			}
+		}
+		if n.l.TLCP.Enabled() && !n.l.TLCP.SelfSigned {
+			if _, _, err := n.l.TLCP.load(); err != nil {
+				return fmt.Errorf("%s: %w", n.key, err)
 			}
 		}
 	}
@@ -243,7 +309,7 @@ func (c *Config) sessionDefaults() error {
 		if _, _, err := net.SplitHostPort(l.Addr); err != nil {
 			return bad("addr %q: %w", l.Addr, err)
 		}
-		if err := l.TLS.check(); err != nil {
+		if err := l.check(); err != nil {
 			return bad("%w", err)
 		}
 	}

@@ -96,7 +96,7 @@ func (c SZSEConfig) withDefaults() (SZSEConfig, error) {
 		if _, _, err := net.SplitHostPort(l.Addr); err != nil {
 			return bad("addr %q: %w", l.Addr, err)
 		}
-		if err := l.TLS.check(); err != nil {
+		if err := l.check(); err != nil {
 			return bad("%w", err)
 		}
 	}

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -40,8 +39,8 @@ func newConn(s *feedServer, src *source, nc net.Conn) *conn {
 		s: s, src: src, nc: nc, remote: nc.RemoteAddr().String(),
 		done: make(chan struct{}), fail: make(chan string, 1), bad: make(chan GarbageKind, 1),
 	}
-	if src.tls != nil {
-		c.nc = tls.Server(nc, src.tls)
+	if src.secure != nil {
+		c.nc = src.secure(nc)
 	}
 	return c
 }

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -74,8 +73,8 @@ func newSZSEConn(s *szseServer, src *source, nc net.Conn) *szseConn {
 		bye: make(chan szse.Logout, 1), reqs: make(chan szse.ReTransmit, maxPendingRetransmits),
 		bad: make(chan GarbageKind, 1),
 	}
-	if src.tls != nil {
-		c.nc = tls.Server(nc, src.tls)
+	if src.secure != nil {
+		c.nc = src.secure(nc)
 	}
 	return c
 }

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -125,20 +124,21 @@ func NewPlayer(cfg PlayerConfig) (*Player, error) {
 		p.sz = &szseServer{fs: &p.feedServer, zc: &zc, rec: newChannelRecord(), announce: true}
 		open = func(src *source, nc net.Conn) session { return newSZSEConn(p.sz, src, nc) }
 	}
-	var tc *tls.Config
-	if c.Primary.TLS.Enabled() {
-		var err error
-		if tc, _, err = p.tlsConfig(c.Primary.TLS, nil); err != nil {
-			return nil, err
-		}
+	secure, err := p.secure(c.Primary, &selfSigned{})
+	if err != nil {
+		return nil, err
 	}
-	src, err := listen(Primary, c.Primary.Addr, tc, open)
+	src, err := listen(Primary, c.Primary.Addr, secure, open)
 	if err != nil {
 		return nil, err
 	}
 	p.src = src
 	return p, nil
 }
+
+// TLCPCACertPEM returns the PEM certificate of the SM2 CA of a
+// self-signed TLCP listener, or nil.
+func (p *Player) TLCPCACertPEM() []byte { return append([]byte(nil), p.tlcpCA...) }
 
 // Addr returns the address the Player listens on.
 func (p *Player) Addr() net.Addr { return p.src.ln.Addr() }

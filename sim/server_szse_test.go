@@ -25,6 +25,7 @@ func TestSZSEConfig(t *testing.T) {
 		{name: "long password", mod: func(c *Config) { c.SZSE.Password = strings.Repeat("p", 17) }, want: "password"},
 		{name: "bad addr", mod: func(c *Config) { c.SZSE.Backup.Addr = "nope" }, want: "szse: addr"},
 		{name: "tls half", mod: func(c *Config) { c.SZSE.Backup.TLS = TLSConfig{KeyFile: "k"} }, want: "cert_file"},
+		{name: "tlcp half", mod: func(c *Config) { c.SZSE.Backup.TLCP = TLCPConfig{EncKeyFile: "k"} }, want: "enc_key_file go together"},
 		{name: "negative channel heartbeat", mod: func(c *Config) { c.SZSE.ChannelHeartbeatInterval = -1 }, want: "channel_heartbeat_interval"},
 		{name: "negative max retransmit", mod: func(c *Config) { c.SZSE.MaxRetransmit = -1 }, want: "max_retransmit"},
 		{name: "huge max retransmit", mod: func(c *Config) { c.SZSE.MaxRetransmit = 2_000_000 }, want: "max_retransmit"},

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -59,12 +58,13 @@ type Sim struct {
 // lifecycle of their goroutines. Sim and Player embed it, so both serve a
 // record with the same code.
 type feedServer struct {
-	cfg  Config
-	log  *slog.Logger
-	rec  *record
-	ca   []byte        // PEM of the self-signed CA, if any
-	done chan struct{} // closed by Close
-	wg   sync.WaitGroup
+	cfg    Config
+	log    *slog.Logger
+	rec    *record
+	ca     []byte        // PEM of the self-signed CA, if any
+	tlcpCA []byte        // PEM of the self-signed SM2 CA, if any
+	done   chan struct{} // closed by Close
+	wg     sync.WaitGroup
 }
 
 // cst is China Standard Time, the zone of the feed's timestamps.
@@ -127,16 +127,14 @@ func New(cfg Config) (*Sim, error) {
 			{SZSEBackup, cfg.SZSE.Backup, szseConn},
 		}...)
 	}
-	var selfSigned *tls.Certificate
+	var ss selfSigned
 	for _, l := range listeners {
-		var tc *tls.Config
-		if l.cfg.TLS.Enabled() {
-			if tc, selfSigned, err = s.tlsConfig(l.cfg.TLS, selfSigned); err != nil {
-				s.closeListeners()
-				return nil, err
-			}
+		secure, err := s.secure(l.cfg, &ss)
+		if err != nil {
+			s.closeListeners()
+			return nil, err
 		}
-		src, err := listen(l.id, l.cfg.Addr, tc, l.open)
+		src, err := listen(l.id, l.cfg.Addr, secure, l.open)
 		if err != nil {
 			s.closeListeners()
 			return nil, err
@@ -259,6 +257,16 @@ func (s *Sim) CACertPEM() []byte {
 		return nil
 	}
 	return append([]byte(nil), s.ca...)
+}
+
+// TLCPCACertPEM returns the PEM certificate of the in-memory SM2 CA that
+// issued the self-signed TLCP pair, or nil when no listener serves a
+// self-signed TLCP pair. Every such listener serves the same pair.
+func (s *Sim) TLCPCACertPEM() []byte {
+	if s.tlcpCA == nil {
+		return nil
+	}
+	return append([]byte(nil), s.tlcpCA...)
 }
 
 // Session returns the SoupBinTCP session name.

@@ -223,6 +223,12 @@ func TestConfigErrors(t *testing.T) {
 		{name: "tls both", mod: func(c *Config) { c.Backup.TLS = TLSConfig{SelfSigned: true, CertFile: "a", KeyFile: "b"} }, want: "self_signed"},
 		{name: "tls half", mod: func(c *Config) { c.Backup.TLS = TLSConfig{CertFile: "a"} }, want: "key_file"},
 		{name: "tls missing files", mod: func(c *Config) { c.Backup.TLS = TLSConfig{CertFile: "/nonexistent", KeyFile: "/nonexistent"} }, want: "tls"},
+		{name: "tls and tlcp", mod: func(c *Config) { c.Backup.TLS.SelfSigned, c.Backup.TLCP.SelfSigned = true, true }, want: "tls and tlcp are exclusive"},
+		{name: "tlcp both", mod: func(c *Config) { c.Backup.TLCP = TLCPConfig{SelfSigned: true, SignCertFile: "a"} }, want: "tlcp: self_signed excludes"},
+		{name: "tlcp half", mod: func(c *Config) { c.Backup.TLCP = TLCPConfig{SignCertFile: "a", SignKeyFile: "b"} }, want: "go together"},
+		{name: "tlcp missing files", mod: func(c *Config) {
+			c.Backup.TLCP = TLCPConfig{SignCertFile: "/nonexistent", SignKeyFile: "/nonexistent", EncCertFile: "/nonexistent", EncKeyFile: "/nonexistent"}
+		}, want: "tlcp signature pair"},
 		{name: "negative resting", mod: func(c *Config) { c.MaxRestingPerSymbol = -1 }, want: "max_resting_per_symbol"},
 		{name: "negative heartbeat", mod: func(c *Config) { c.HeartbeatInterval = -time.Second }, want: "heartbeat_interval"},
 	}

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -127,10 +126,12 @@ type dropRange struct{ from, to uint64 }
 
 // source is one listener with its connections and injected faults.
 type source struct {
-	id   Source
-	ln   net.Listener
-	tls  *tls.Config
-	open func(src *source, nc net.Conn) session // makes the session of an accepted connection
+	id Source
+	ln net.Listener
+	// secure wraps an accepted connection in TLS or TLCP (the
+	// handshake runs on the session's first read); nil: plain TCP.
+	secure func(net.Conn) net.Conn
+	open   func(src *source, nc net.Conn) session // makes the session of an accepted connection
 
 	stopped atomic.Bool
 	delay   atomic.Int64                // time.Duration before each write batch
@@ -146,12 +147,12 @@ type source struct {
 	retransmits, resent                   atomic.Uint64
 }
 
-func listen(id Source, addr string, tc *tls.Config, open func(*source, net.Conn) session) (*source, error) {
+func listen(id Source, addr string, secure func(net.Conn) net.Conn, open func(*source, net.Conn) session) (*source, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("sim: %s listener: %w", id, err)
 	}
-	return &source{id: id, ln: ln, tls: tc, open: open, conns: make(map[session]struct{})}, nil
+	return &source{id: id, ln: ln, secure: secure, open: open, conns: make(map[session]struct{})}, nil
 }
 
 // add registers a connection; it refuses when the source is stopped or

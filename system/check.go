@@ -214,7 +214,7 @@ func (c *checker) feeds(f *configs.File) {
 				continue
 			}
 			c.rep.Sources++
-			if src.TLS != nil {
+			if src.TLS != nil || src.TLCP != nil {
 				c.rep.TLS++
 			}
 		}
@@ -258,7 +258,7 @@ func (c *checker) orders(f *configs.File) {
 		c.rep.Upstreams++
 		c.rep.Lines += len(uc.Lines)
 		for _, l := range uc.Lines {
-			if l.TLS != nil {
+			if l.TLS != nil || l.TLCP != nil {
 				c.rep.TLS++
 			}
 		}

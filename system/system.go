@@ -588,8 +588,8 @@ var simAddr = map[string]sim.Source{"sim:primary": sim.Primary, "sim:backup": si
 
 // WireSimFeeds points the feed sources whose address names the in-process
 // simulator (sim:primary, sim:backup, sim:szse-primary, sim:szse-backup)
-// at its listeners, and makes TLS
-// sources among them trust the simulator's self-signed CA.
+// at its listeners, and makes TLS and TLCP sources among them trust the
+// simulator's self-signed CAs (ECDSA and SM2).
 func WireSimFeeds(cfg *configs.File, s *sim.Sim) {
 	for i := range cfg.Feeds {
 		for _, src := range []*feed.SourceConfig{&cfg.Feeds[i].Primary, &cfg.Feeds[i].Backup} {
@@ -604,6 +604,9 @@ func WireSimFeeds(cfg *configs.File, s *sim.Sim) {
 			src.Addr = addr.String()
 			if src.TLS != nil && src.TLS.CAPEM == "" && src.TLS.CAFile == "" {
 				src.TLS.CAPEM = string(s.CACertPEM())
+			}
+			if src.TLCP != nil && src.TLCP.CAPEM == "" && src.TLCP.CAFile == "" {
+				src.TLCP.CAPEM = string(s.TLCPCACertPEM())
 			}
 		}
 	}

@@ -113,6 +113,13 @@ type Config struct {
 	ClientAuth ClientAuth
 	ClientCAs  *smx509.CertPool
 
+	// CertificateVerify is the form of a client's CertificateVerify
+	// signature (6.4.5.9), for a server that asks for certificates.
+	// Zero means CertificateVerifyHash, the standard's (tjfoc's gmtls,
+	// gotlcp); CertificateVerifyRaw is for a GmSSL 3 server, which
+	// refuses the other. Servers accept either, whatever this says.
+	CertificateVerify CertificateVerifyForm
+
 	// SessionCache, set, lets a server resume sessions by ID or a client
 	// offer the ID of its last session with a server. Zero means every
 	// handshake is a full one.
@@ -253,4 +260,8 @@ type ConnectionState struct {
 	// certificate and any intermediates, as sent; empty for a client
 	// that sent none.
 	PeerCertificates []*smx509.Certificate
+	// CertificateVerify is, on a server, the form of the client's
+	// CertificateVerify that verified (6.4.5.9); zero when the client
+	// sent none (no certificates, or a resumed session) and on a client.
+	CertificateVerify CertificateVerifyForm
 }

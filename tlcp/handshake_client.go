@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/emmansun/gmsm/ecdh"
-	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
 )
 
@@ -232,9 +231,8 @@ func (hs *clientHandshakeState) full() error {
 	}
 
 	if certRequested && haveCerts {
-		// CertificateVerify (6.4.5.9).
-		sum := sm3.Sum(hs.transcript.Bytes())
-		sig, err := signSM2(cfg.rand(), sign.PrivateKey, sum[:])
+		// CertificateVerify (6.4.5.9), in the configured form.
+		sig, err := signCertificateVerify(cfg.rand(), sign.PrivateKey, cfg.CertificateVerify, hs.transcript.Bytes())
 		if err != nil {
 			return err
 		}

@@ -34,6 +34,58 @@ func readMessage(data []byte, typ uint8) (cryptobyte.String, bool) {
 	return body, true
 }
 
+// The hellos end alike (6.4.5.2.1, 6.4.5.2.2): an optional extension
+// block; and the certificate lists alike (6.4.5.3, 6.4.5.5): non-empty
+// opaque items, each behind a length, in a list behind a length. These
+// helpers are the one encoding and decoding of each shape.
+
+// addExtensions writes the extension block of a hello: nothing when ext
+// is nil, else ext behind a 2-byte length.
+func addExtensions(b *cryptobyte.Builder, ext []byte) {
+	if ext != nil {
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ext) })
+	}
+}
+
+// readExtensions reads the rest of a hello, s, as its extension block:
+// nil when s is empty, else one well-formed block (wellFormedExtensions)
+// ending s.
+func readExtensions(s *cryptobyte.String) ([]byte, bool) {
+	if s.Empty() {
+		return nil, true
+	}
+	var ext cryptobyte.String
+	if !s.ReadUint16LengthPrefixed(&ext) || !s.Empty() || !wellFormedExtensions(ext) {
+		return nil, false
+	}
+	return ext, true
+}
+
+// addItems writes items, each behind a length written by prefixed
+// ((*cryptobyte.Builder).AddUint24LengthPrefixed or its 16-bit
+// sibling).
+func addItems(b *cryptobyte.Builder, items [][]byte, prefixed func(*cryptobyte.Builder, cryptobyte.BuilderContinuation)) {
+	for _, it := range items {
+		prefixed(b, func(b *cryptobyte.Builder) { b.AddBytes(it) })
+	}
+}
+
+// readItems reads all of list as non-empty items, each behind a length
+// read by prefixed ((*cryptobyte.String).ReadUint24LengthPrefixed or its
+// 16-bit sibling). It returns the items read so far and false at the
+// first that is malformed or empty; nil for an empty list.
+func readItems(list cryptobyte.String, prefixed func(*cryptobyte.String, *cryptobyte.String) bool) ([][]byte, bool) {
+	var items [][]byte
+	for !list.Empty() {
+		var it cryptobyte.String
+		if !prefixed(&list, &it) || len(it) == 0 {
+			return items, false
+		}
+		items = append(items, it)
+	}
+	return items, true
+}
+
 // clientHelloMsg is ClientHello (6.4.5.2.1). Extensions are kept raw: no
 // extension changes what this implementation does.
 type clientHelloMsg struct {
@@ -56,9 +108,7 @@ func (m *clientHelloMsg) marshal() []byte {
 			}
 		})
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.compression) })
-		if m.extensions != nil {
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.extensions) })
-		}
+		addExtensions(b, m.extensions)
 	})
 }
 
@@ -82,16 +132,8 @@ func (m *clientHelloMsg) unmarshal(data []byte) bool {
 		m.cipherSuites = append(m.cipherSuites, id)
 	}
 	m.compression = comp
-	m.extensions = nil
-	if s.Empty() {
-		return true
-	}
-	var ext cryptobyte.String
-	if !s.ReadUint16LengthPrefixed(&ext) || !s.Empty() || !wellFormedExtensions(ext) {
-		return false
-	}
-	m.extensions = ext
-	return true
+	m.extensions, ok = readExtensions(&s)
+	return ok
 }
 
 // wellFormedExtensions checks that ext is a list of (type, opaque<0..2^16-1>).
@@ -123,9 +165,7 @@ func (m *serverHelloMsg) marshal() []byte {
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.sessionID) })
 		b.AddUint16(m.cipherSuite)
 		b.AddUint8(m.compression)
-		if m.extensions != nil {
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.extensions) })
-		}
+		addExtensions(b, m.extensions)
 	})
 }
 
@@ -141,16 +181,8 @@ func (m *serverHelloMsg) unmarshal(data []byte) bool {
 		return false
 	}
 	m.sessionID = sid
-	m.extensions = nil
-	if s.Empty() {
-		return true
-	}
-	var ext cryptobyte.String
-	if !s.ReadUint16LengthPrefixed(&ext) || !s.Empty() || !wellFormedExtensions(ext) {
-		return false
-	}
-	m.extensions = ext
-	return true
+	m.extensions, ok = readExtensions(&s)
+	return ok
 }
 
 // certificateMsg is Certificate (6.4.5.3): a server's signature
@@ -163,9 +195,7 @@ type certificateMsg struct {
 func (m *certificateMsg) marshal() []byte {
 	return addMessage(typeCertificate, func(b *cryptobyte.Builder) {
 		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
-			for _, c := range m.certificates {
-				b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(c) })
-			}
+			addItems(b, m.certificates, (*cryptobyte.Builder).AddUint24LengthPrefixed)
 		})
 	})
 }
@@ -176,15 +206,8 @@ func (m *certificateMsg) unmarshal(data []byte) bool {
 	if !ok || !s.ReadUint24LengthPrefixed(&list) || !s.Empty() {
 		return false
 	}
-	m.certificates = nil
-	for !list.Empty() {
-		var c cryptobyte.String
-		if !list.ReadUint24LengthPrefixed(&c) || len(c) == 0 {
-			return false
-		}
-		m.certificates = append(m.certificates, c)
-	}
-	return true
+	m.certificates, ok = readItems(list, (*cryptobyte.String).ReadUint24LengthPrefixed)
+	return ok
 }
 
 // serverKeyExchangeMsg is ServerKeyExchange (6.4.5.4), kept raw: its
@@ -215,9 +238,7 @@ func (m *certificateRequestMsg) marshal() []byte {
 	return addMessage(typeCertificateRequest, func(b *cryptobyte.Builder) {
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.certificateTypes) })
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			for _, ca := range m.certificateAuthorities {
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ca) })
-			}
+			addItems(b, m.certificateAuthorities, (*cryptobyte.Builder).AddUint16LengthPrefixed)
 		})
 	})
 }
@@ -230,15 +251,8 @@ func (m *certificateRequestMsg) unmarshal(data []byte) bool {
 		return false
 	}
 	m.certificateTypes = types
-	m.certificateAuthorities = nil
-	for !cas.Empty() {
-		var dn cryptobyte.String
-		if !cas.ReadUint16LengthPrefixed(&dn) || len(dn) == 0 {
-			return false
-		}
-		m.certificateAuthorities = append(m.certificateAuthorities, dn)
-	}
-	return true
+	m.certificateAuthorities, ok = readItems(cas, (*cryptobyte.String).ReadUint16LengthPrefixed)
+	return ok
 }
 
 // serverHelloDoneMsg is ServerHelloDone (6.4.5.6), empty.
@@ -270,7 +284,8 @@ func (m *clientKeyExchangeMsg) unmarshal(data []byte) bool {
 }
 
 // certificateVerifyMsg is CertificateVerify (6.4.5.9): an SM2 signature
-// (ASN.1, GM/T 0009) over SM3(handshake_messages).
+// (ASN.1, GM/T 0009) over the handshake messages, in one of the forms of
+// CertificateVerifyForm.
 type certificateVerifyMsg struct {
 	signature []byte
 }

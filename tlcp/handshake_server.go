@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/emmansun/gmsm/ecdh"
-	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
 )
 
@@ -24,6 +23,7 @@ type serverHandshakeState struct {
 	session     *session // resumed
 	peerCerts   []*smx509.Certificate
 	ephemeral   *ecdh.PrivateKey
+	certVerify  CertificateVerifyForm // the form of the client's CertificateVerify; zero: none
 }
 
 // serverHandshake runs the server handshake. c.in is held.
@@ -268,13 +268,10 @@ func (hs *serverHandshakeState) full() error {
 		if !cv.unmarshal(msg) {
 			return unexpectedOrMalformed(msg, typeCertificateVerify, "CertificateVerify")
 		}
-		// GB/T 38636 signs SM3(handshake_messages) (gotlcp and gmtls
-		// do); GmSSL 3 signs handshake_messages themselves. Both are
-		// the client's signature over the same transcript: either is
-		// accepted.
-		sum := sm3.Sum(hs.transcript.Bytes())
-		if !verifySM2(hs.peerCerts[0].PublicKey, sum[:], cv.signature) &&
-			!verifySM2(hs.peerCerts[0].PublicKey, hs.transcript.Bytes(), cv.signature) {
+		// Either form (GB/T 38636's SM3 hash, or GmSSL's raw
+		// messages): see CertificateVerifyForm.
+		hs.certVerify = verifyCertificateVerify(hs.peerCerts[0].PublicKey, hs.transcript.Bytes(), cv.signature)
+		if hs.certVerify == 0 {
 			return fail(AlertDecryptError, "CertificateVerify: the client's signature does not verify")
 		}
 		hs.transcript.Write(msg)
@@ -436,9 +433,10 @@ func sendFinished(c *Conn, master []byte, label string, transcript *bytes.Buffer
 // done records the agreed state.
 func (hs *serverHandshakeState) done(resumed bool) {
 	hs.c.state = ConnectionState{
-		Version:          VersionTLCP,
-		DidResume:        resumed,
-		CipherSuite:      hs.suite.id,
-		PeerCertificates: hs.peerCerts,
+		Version:           VersionTLCP,
+		DidResume:         resumed,
+		CipherSuite:       hs.suite.id,
+		PeerCertificates:  hs.peerCerts,
+		CertificateVerify: hs.certVerify,
 	}
 }

@@ -5,80 +5,40 @@
 package tlcptest
 
 import (
-	"crypto/rand"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 
+	"sgw/netsec"
 	"sgw/tlcp"
 )
 
-// CA is an SM2 certificate authority valid a day either side of now.
-// Safe for concurrent use.
+// CA is an SM2 certificate authority valid a day before now and two
+// after, netsec.SM2CA's (the demo's and the simulator's) with test
+// helpers. Safe for concurrent use.
 type CA struct {
-	Cert *smx509.Certificate
-	Key  *sm2.PrivateKey
+	ca *netsec.SM2CA
 }
 
 // NewCA creates a CA named name.
 func NewCA(tb testing.TB, name string) *CA {
 	tb.Helper()
-	key, err := sm2.GenerateKey(rand.Reader)
+	ca, err := netsec.NewSM2CA(name)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	now := time.Now()
-	tmpl := &smx509.Certificate{
-		SerialNumber:          serial(tb),
-		Subject:               pkix.Name{CommonName: name, Country: []string{"CN"}},
-		NotBefore:             now.Add(-24 * time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              smx509.KeyUsageCertSign | smx509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := smx509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := smx509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &CA{Cert: cert, Key: key}
-}
-
-// serial returns a random 128-bit serial number: strict verifiers
-// (GmSSL) refuse serials shorter than 4 bytes.
-func serial(tb testing.TB) *big.Int {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		tb.Fatal(err)
-	}
-	b[0] |= 0x40 // 16 bytes long, positive
-	b[0] &= 0x7f
-	return new(big.Int).SetBytes(b)
+	return &CA{ca: ca}
 }
 
 // Pool returns a pool holding the CA.
-func (ca *CA) Pool() *smx509.CertPool {
-	p := smx509.NewCertPool()
-	p.AddCert(ca.Cert)
-	return p
-}
+func (ca *CA) Pool() *smx509.CertPool { return ca.ca.Pool() }
 
 // CertPEM returns the CA certificate in PEM.
-func (ca *CA) CertPEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
-}
+func (ca *CA) CertPEM() []byte { return ca.ca.CertPEM() }
 
 // Pair is a signature and an encryption certificate with their keys.
 type Pair struct {
@@ -91,41 +51,17 @@ type Pair struct {
 // and key agreement, both for server and client authentication.
 func (ca *CA) Issue(tb testing.TB, name string) Pair {
 	tb.Helper()
-	return Pair{
-		Sign: ca.issue(tb, name, smx509.KeyUsageDigitalSignature),
-		Enc:  ca.issue(tb, name, smx509.KeyUsageKeyEncipherment|smx509.KeyUsageDataEncipherment|smx509.KeyUsageKeyAgreement),
-	}
-}
-
-func (ca *CA) issue(tb testing.TB, name string, usage smx509.KeyUsage) *tlcp.Certificate {
-	tb.Helper()
-	key, err := sm2.GenerateKey(rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	now := time.Now()
-	tmpl := &smx509.Certificate{
-		SerialNumber: serial(tb),
-		Subject:      pkix.Name{CommonName: name, Country: []string{"CN"}},
-		NotBefore:    now.Add(-24 * time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-		KeyUsage:     usage,
-		ExtKeyUsage:  []smx509.ExtKeyUsage{smx509.ExtKeyUsageServerAuth, smx509.ExtKeyUsageClientAuth},
-	}
+	leaf := netsec.Leaf{CommonName: name}
 	if ip := net.ParseIP(name); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
+		leaf.IPs = []net.IP{ip}
 	} else {
-		tmpl.DNSNames = []string{name}
+		leaf.DNSNames = []string{name}
 	}
-	der, err := smx509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	p, err := ca.ca.IssueTLCP(leaf)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	leaf, err := smx509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &tlcp.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	return Pair{Sign: p.Sign, Enc: p.Enc}
 }
 
 // CertPEM returns c's chain in PEM.
