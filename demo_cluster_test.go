@@ -48,7 +48,10 @@ func TestDemoCluster(t *testing.T) {
 		return json.Unmarshal(body, &bk) == nil && bk.Seq > 0 && len(bk.Asks) > 0 && len(bk.Bids) > 0
 	})
 
-	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// A bound for a gateway that never answers; three nodes, the simulator
+	// and NATS share the test's process, so it is generous for a loaded
+	// machine under -race.
+	rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer rcancel()
 	// A loaded machine may see the leadership move (a heartbeat missed)
 	// between the readiness check and the dial: the node then answers 503
