@@ -70,10 +70,13 @@ func TestRecoveryRule(t *testing.T) {
 	}
 }
 
-// TestRecoveryProbe: after an unclean stop that may have lost the store's
-// tail, an order the store does not hold is probed with a status request
-// and sent again (PossResend) only if the venue does not know it.
-func TestRecoveryProbe(t *testing.T) {
+// probedAfterRestart enters orders p1 and p2 while the session is down,
+// stops the process, and starts it again (with tune applied to its
+// Config, if set) on a store that may have lost its tail: the first logon
+// probes both with a status request. It returns the new env and the two
+// orders' upstream ids.
+func probedAfterRestart(t *testing.T, tune func(*Config)) (r *env, u1, u2 string) {
+	t.Helper()
 	dir := t.TempDir()
 	e := newEnv(t, dir)
 	e.core.setDown(true)
@@ -81,20 +84,30 @@ func TestRecoveryProbe(t *testing.T) {
 	e.m.New(buy("p1", 100))
 	e.m.New(buy("p2", 100))
 	e.ev.wait(t, 2)
-	u1, u2 := e.uid("p1"), e.uid("p2")
+	u1, u2 = e.uid("p1"), e.uid("p2")
 	e.j.Close()
 
-	r := newEnv(t, dir, func(r *env, _ *Config) {
+	r = newEnv(t, dir, func(r *env, cfg *Config) {
 		r.core.handed[u1], r.core.handed[u2] = fix.HandedUnknown, fix.HandedUnknown
+		if tune != nil {
+			tune(cfg)
+		}
 	})
 	r.m.OnSessionUp("core", "carrierA") // the env logged on before; the first logon after Recover resolves
-	got := describe(r.core.wait(t, 2))
-	if fmt.Sprint(got) != fmt.Sprint([]string{"H:" + u1, "H:" + u2}) {
+	if got := describe(r.core.wait(t, 2)); fmt.Sprint(got) != fmt.Sprint([]string{"H:" + u1, "H:" + u2}) {
 		t.Fatalf("probes %v", got)
 	}
+	return r, u1, u2
+}
+
+// TestRecoveryProbe: after an unclean stop that may have lost the store's
+// tail, an order the store does not hold is probed with a status request
+// and sent again (PossResend) only if the venue does not know it.
+func TestRecoveryProbe(t *testing.T) {
+	r, u1, u2 := probedAfterRestart(t, nil)
 	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: u1, ExecType: 'I', OrdStatus: '8', OrdRejReason: 5, Text: "unknown order"})
 	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: u2, ExecType: 'I', OrdStatus: '0', LeavesQty: 100})
-	got = describe(r.core.wait(t, 3))
+	got := describe(r.core.wait(t, 3))
 	if len(got) != 3 || got[2] != "N:"+u1+"(possresend)" {
 		t.Fatalf("after the answers %v: only p1 goes again, flagged PossResend", got)
 	}
@@ -147,24 +160,7 @@ func TestRecoveryResumesInbound(t *testing.T) {
 //     probe's late "unknown" arrives: the order is on its way, and stays
 //     pending until the venue answers it.
 func TestRecoveryProbeStaleAnswers(t *testing.T) {
-	dir := t.TempDir()
-	e := newEnv(t, dir)
-	e.core.setDown(true)
-	e.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, nil)
-	e.m.New(buy("p1", 100))
-	e.m.New(buy("p2", 100))
-	e.ev.wait(t, 2)
-	u1, u2 := e.uid("p1"), e.uid("p2")
-	e.j.Close()
-
-	r := newEnv(t, dir, func(r *env, cfg *Config) {
-		r.core.handed[u1], r.core.handed[u2] = fix.HandedUnknown, fix.HandedUnknown
-		cfg.StatusTimeout = time.Second
-	})
-	r.m.OnSessionUp("core", "carrierA")
-	if got := describe(r.core.wait(t, 2)); fmt.Sprint(got) != fmt.Sprint([]string{"H:" + u1, "H:" + u2}) {
-		t.Fatalf("probes %v", got)
-	}
+	r, u1, u2 := probedAfterRestart(t, func(cfg *Config) { cfg.StatusTimeout = time.Second })
 	unknown := func(uid string, dup bool) fix.ExecReport {
 		return fix.ExecReport{ClOrdID: uid, ExecType: 'I', OrdStatus: '8', OrdRejReason: 5, Text: "unknown order", PossDup: dup}
 	}
