@@ -29,15 +29,7 @@ func TestDemoBooksFromBothFeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo: %v", err)
-		}
-	}()
+	runDemo(t, d)
 	brokerWaitUntil(t, "/readyz", func() bool { code, _ := brokerGet(t, d.BaseURL+"/readyz"); return code == 200 })
 	books := d.Gateway.Books()
 	sz, _ := books.Lookup("000001.SZ")
@@ -106,4 +98,20 @@ func TestDemoBooksFromBothFeeds(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+// runDemo runs d until the test ends (then stops it and checks that it
+// stopped cleanly) and returns a context that ends with it.
+func runDemo(t *testing.T, d *Demo) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo: %v", err)
+		}
+	})
+	return ctx
 }

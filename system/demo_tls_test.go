@@ -1,7 +1,6 @@
 package system
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -42,15 +41,7 @@ func TestDemoTLSAndTLCP(t *testing.T) {
 	if !strings.HasPrefix(d.BaseURL, "https://") {
 		t.Fatalf("base URL %s", d.BaseURL)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo: %v", err)
-		}
-	}()
+	ctx := runDemo(t, d)
 
 	caPEM, err := os.ReadFile(files.CA)
 	if err != nil {
