@@ -331,16 +331,22 @@ func TestBrokerFrontMaxWaiting(t *testing.T) {
 	started := make(chan struct{}, waiting+1)
 	ft.f.onWait = func() { started <- struct{}{} }
 	ft.run(t)
-	for range waiting {
-		ft.dial(t, netip.AddrPort{})
-	}
-	for range waiting {
-		select {
-		case <-started:
-		case <-time.After(30 * time.Second): // a bound on a failure, not a synchronisation
-			t.Fatal("a connection did not wait for a leader")
+	// dialWaiting opens as many connections as may wait, and waits until
+	// each waits for a leader.
+	dialWaiting := func() {
+		t.Helper()
+		for range waiting {
+			ft.dial(t, netip.AddrPort{})
+		}
+		for range waiting {
+			select {
+			case <-started:
+			case <-time.After(30 * time.Second): // a bound on a failure, not a synchronisation
+				t.Fatal("a connection did not wait for a leader")
+			}
 		}
 	}
+	dialWaiting()
 	closed(t, ft.dial(t, netip.AddrPort{}))
 	if n := ft.refused(t, broker.ReasonMaxWaiting); n != 1 {
 		t.Fatalf("max_waiting refusals %v; want 1", n)
@@ -351,16 +357,7 @@ func TestBrokerFrontMaxWaiting(t *testing.T) {
 	}
 	// The next election: as many wait again.
 	ft.leader.Store("")
-	for range waiting {
-		ft.dial(t, netip.AddrPort{})
-	}
-	for range waiting {
-		select {
-		case <-started:
-		case <-time.After(30 * time.Second): // a bound on a failure, not a synchronisation
-			t.Fatal("a connection did not wait for a leader")
-		}
-	}
+	dialWaiting()
 	if n := ft.refused(t, broker.ReasonMaxWaiting); n != 1 {
 		t.Fatalf("max_waiting refusals %v; want still 1", n)
 	}
