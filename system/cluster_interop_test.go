@@ -183,9 +183,27 @@ func TestInteropClusterBrokerKill9(t *testing.T) {
 	}
 	leader := waitLeaderLoggedOn(t, nodes, loggedOn)
 	probe := newTrader(t, leader.child.base, tok)
+	// The broker's engine resends what the last leader never recorded
+	// after its logon there, which may follow the venue's logon. A last
+	// order sent now comes after all of it in the broker's session, which
+	// the gateway processes in order: once the gateway knows it, it knows
+	// every order it will ever know, and "unknown" is final.
+	const last = "bk-last"
+	ids = append(ids, last)
+	if _, err := b.Send(v.ctx, qfcpp.Request{MsgType: "D", ClOrdID: last, Account: "A1", Symbol: "601318",
+		SecurityExchange: "XSHG", Side: '1', OrderQty: 100, Price: "45.60"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the broker's last order known to the gateway", 60*time.Second, func() bool {
+		return !strings.HasPrefix(probe.statusOf(last), "error: ")
+	})
 	status := map[string]string{}
+	deadline := time.Now().Add(2 * time.Minute) // a bound on a failure
 	for _, id := range ids {
 		for status[id] = probe.statusOf(id); status[id] == "pending_new" || status[id] == "new"; status[id] = probe.statusOf(id) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still %s on the last leader", id, status[id])
+			}
 			time.Sleep(20 * time.Millisecond) // no change notification for another client's order; poll
 		}
 	}
