@@ -447,11 +447,13 @@ func (tr *trader) list(req map[string]any) mdclient.Message {
 }
 
 // statusOf asks the gateway for the status of order id and waits for the
-// answer.
+// answer, forgetting what the trader heard of id before (ask from a
+// trader of its own, whose errors are not orders' outcomes).
 func (tr *trader) statusOf(id string) string {
 	tr.t.Helper()
 	tr.mu.Lock()
 	delete(tr.status, id)
+	delete(tr.errors, id) // an earlier question's answer
 	tr.mu.Unlock()
 	if err := tr.c.Send(tr.ctx, map[string]any{"op": "order.status", "account": "A1", "clOrdId": id}); err != nil {
 		tr.t.Fatal(err)
