@@ -85,21 +85,7 @@ func TestUpstreamOverTLS(t *testing.T) {
 	lineTLS := &netsec.ClientTLSConfig{CAFile: venue.CAFile, ServerName: "localhost", CertFile: client.CertFile, KeyFile: client.KeyFile}
 	cfg := UpstreamConfig{Name: "core", SenderCompID: gw, TargetCompID: up, StoreDir: t.TempDir(),
 		Lines: []LineConfig{{Name: "carrierA", Addr: rogueFront.addr, TLS: lineTLS}, {Name: "carrierB", Addr: goodFront.addr, TLS: lineTLS}}}
-	rec := newRecorder()
-	reg := prometheus.NewRegistry()
-	u, err := NewUpstream(cfg, rec, reg, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- u.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	u, rec := runUpstream(t, cfg)
 	if line := rec.waitUp(t, 20*time.Second); line != "carrierB" {
 		t.Fatalf("logged on over %q; want carrierB (carrierA's certificate is not trusted)", line)
 	}
@@ -175,6 +161,24 @@ func TestUpstreamOverTLCP(t *testing.T) {
 		SignCertFile: clientFiles.SignCert, SignKeyFile: clientFiles.SignKey, EncCertFile: clientFiles.EncCert, EncKeyFile: clientFiles.EncKey}
 	cfg := UpstreamConfig{Name: "core", SenderCompID: gw, TargetCompID: up, StoreDir: t.TempDir(),
 		Lines: []LineConfig{{Name: "carrierA", Addr: ln.Addr().String(), TLCP: line}}}
+	u, rec := runUpstream(t, cfg)
+	if line := rec.waitUp(t, 20*time.Second); line != "carrierA" {
+		t.Fatalf("logged on over %q", line)
+	}
+	if s := <-suites; s != tlcp.ECC_SM4_GCM_SM3 {
+		t.Fatalf("suite %s; want the default first, ECC_SM4_GCM_SM3", tlcp.CipherSuiteName(s))
+	}
+	o := orderN(1)
+	if err := u.Send(o); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the order acknowledged over TLCP", func() bool { return rec.ackCount(o.ClOrdID) == 1 })
+}
+
+// runUpstream runs an Upstream on cfg, with a recorder, until the test
+// ends (then checks that Run returned cleanly).
+func runUpstream(t *testing.T, cfg UpstreamConfig) (*Upstream, *recorder) {
+	t.Helper()
 	rec := newRecorder()
 	u, err := NewUpstream(cfg, rec, prometheus.NewRegistry(), testLogger(t))
 	if err != nil {
@@ -189,15 +193,5 @@ func TestUpstreamOverTLCP(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	if line := rec.waitUp(t, 20*time.Second); line != "carrierA" {
-		t.Fatalf("logged on over %q", line)
-	}
-	if s := <-suites; s != tlcp.ECC_SM4_GCM_SM3 {
-		t.Fatalf("suite %s; want the default first, ECC_SM4_GCM_SM3", tlcp.CipherSuiteName(s))
-	}
-	o := orderN(1)
-	if err := u.Send(o); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 10*time.Second, "the order acknowledged over TLCP", func() bool { return rec.ackCount(o.ClOrdID) == 1 })
+	return u, rec
 }
