@@ -141,6 +141,61 @@ func BenchmarkJournalAppend(b *testing.B) {
 	}
 }
 
+// BenchmarkJournalAppendRate is BenchmarkJournalAppend in an open loop:
+// records are offered at a fixed rate, whatever the commits, as orders
+// arrive, and each record's latency runs from the moment it was due (not
+// from when it was sent, so a stall counts against every record it
+// delayed). It reports the achieved rate and the p50, p99 and max commit
+// latency at that rate, which the closed loop above cannot show (its
+// latency is its queue: appenders / throughput).
+func BenchmarkJournalAppendRate(b *testing.B) {
+	for _, rate := range []int{6000, 12000} {
+		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) { benchmarkJournalAppendRate(b, rate) })
+	}
+}
+
+func benchmarkJournalAppendRate(b *testing.B, rate int) {
+	c := newStateCluster(b, false)
+	leader := c.waitLeader("")
+	j, err := NewJournal(JournalConfig{Node: leader.node, State: leader.state})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := make([]byte, 200)
+	lat := make([]time.Duration, b.N) // written by the completer, read after all are done
+	var failed sync.Once
+	var wg sync.WaitGroup
+	wg.Add(b.N)
+	interval := time.Second / time.Duration(rate)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		due := start.Add(time.Duration(i) * interval)
+		if d := time.Until(due); d > 200*time.Microsecond {
+			time.Sleep(d) // pacing the offered load, not synchronisation
+		}
+		err := j.AppendAsync('O', body, func(_ uint64, err error) {
+			if err != nil {
+				failed.Do(func() { b.Error(err) })
+			}
+			lat[i] = time.Since(due)
+			wg.Done()
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	sort.Slice(lat, func(i, k int) bool { return lat[i] < lat[k] })
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "records/s")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
+}
+
 func benchmarkJournalAppend(b *testing.B, appenders int) {
 	c := newStateCluster(b, false)
 	leader := c.waitLeader("")
