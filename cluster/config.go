@@ -54,7 +54,10 @@ type Config struct {
 	// from New on and closes it. Zero value: the transport binds BindAddr.
 	Listener net.Listener
 
-	// DataDir holds raft.db (log and stable store, bbolt) and snapshots/.
+	// DataDir holds wal/ (the Raft log and stable store, raft-wal), LOCK
+	// (held while a process has it open) and snapshots/; an older
+	// version's raft.db (raft-boltdb) is migrated into wal/ at the first
+	// start.
 	// Required; created if missing.
 	DataDir string
 

@@ -5,20 +5,18 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 )
 
 // Node is one member of the Raft cluster: a *raft.Raft with a TCP transport,
-// a bbolt log and stable store and a file snapshot store in Config.DataDir,
-// driving a StateMachine.
+// a raft-wal log and stable store (logStore) and a file snapshot store in
+// Config.DataDir, driving a StateMachine.
 //
 // Start must return before other methods are called; after that all methods
 // may be called from any goroutine. The Node holds no lock of its own while
@@ -28,7 +26,7 @@ type Node struct {
 	fsm   *fsm
 	trans raft.Transport
 	dial  *dialer // the TCP transport's address provider; unused with another transport
-	store *raftboltdb.BoltStore
+	store *logStore
 	snaps raft.SnapshotStore
 
 	raft *raft.Raft // set by Start; read-only afterwards
@@ -71,12 +69,11 @@ func newNode(cfg Config, sm StateMachine, trans raft.Transport) (_ *Node, err er
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: data dir: %w", err)
 	}
-	store, err := raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(cfg.DataDir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: time.Second},
-	})
+	store, err := openLogStore(cfg.DataDir, hclog.New(&hclog.LoggerOptions{
+		Name: "raft-wal", Output: cfg.LogOutput, Level: hclog.LevelFromString(cfg.LogLevel),
+	}))
 	if err != nil {
-		return nil, fmt.Errorf("cluster: open log store: %w", err)
+		return nil, err
 	}
 	snaps, err := raft.NewFileSnapshotStore(cfg.DataDir, cfg.SnapshotRetain, cfg.LogOutput)
 	if err != nil {

@@ -6,9 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 
 	"sgw/atrest"
 	"sgw/journal"
@@ -19,15 +18,18 @@ import (
 // keys opens a sealed cluster's records (nil: plain).
 // Tests and operators use it after a cluster stopped cleanly, when the
 // last leader's log holds only committed entries; the log of a node that
-// crashed may end with entries that were never committed.
+// crashed may end with entries that were never committed. It locks
+// dataDir while it reads (an error if a node has it open) and, like a
+// node's start, first migrates an older version's raft.db.
 func ReadJournal(dataDir string, keys *atrest.KeyRing, fn func(journal.Record) error) error {
-	path := filepath.Join(dataDir, "raft.db")
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("cluster: read journal: %w", err)
+	_, werr := os.Stat(filepath.Join(dataDir, walDir))
+	_, berr := os.Stat(filepath.Join(dataDir, legacyBolt))
+	if werr != nil && berr != nil {
+		return fmt.Errorf("cluster: read journal: %s holds no Raft log: %w", dataDir, werr)
 	}
-	store, err := raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: &bbolt.Options{ReadOnly: true}})
+	store, err := openLogStore(dataDir, hclog.NewNullLogger())
 	if err != nil {
-		return fmt.Errorf("cluster: read journal: open %s: %w", path, err)
+		return fmt.Errorf("cluster: read journal: %w", err)
 	}
 	defer store.Close()
 	snaps, err := raft.NewFileSnapshotStore(dataDir, 1, nil)

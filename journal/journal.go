@@ -170,7 +170,7 @@ func openFile(cfg Config) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := lockFile(f); err != nil {
+	if err := LockFile(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%w: %s", err, cfg.Path)
 	}

@@ -8,9 +8,10 @@ import (
 	"syscall"
 )
 
-// lockFile takes an exclusive advisory lock (flock) on f, so two journals
-// never append to one file. Closing f releases it.
-func lockFile(f *os.File) error {
+// LockFile takes an exclusive advisory lock (flock) on f without waiting,
+// so two processes never write one file (a journal, a cluster node's data
+// directory): ErrLocked when another holds it. Closing f releases it.
+func LockFile(f *os.File) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err

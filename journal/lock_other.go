@@ -4,6 +4,6 @@ package journal
 
 import "os"
 
-// lockFile does nothing on systems without flock: there, nothing stops two
-// journals from opening one file.
-func lockFile(*os.File) error { return nil }
+// LockFile does nothing on systems without flock: there, nothing stops two
+// processes from opening one file.
+func LockFile(*os.File) error { return nil }

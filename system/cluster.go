@@ -63,6 +63,10 @@ type clustered struct {
 	// termFail is the running term's failure report (term.fail), nil
 	// between terms; the session stores' failures go there (storeFailed).
 	termFail atomic.Pointer[func(error)]
+	// transfer, when set (before run), hands leadership over in place of
+	// the node's TransferLeadership after a term failed or could not
+	// start: tests make a handover fail with it.
+	transfer func() error
 }
 
 // brokerTerms is what each term's broker acceptor is built from.
@@ -276,9 +280,13 @@ func (c *clustered) run(ctx context.Context) error {
 	// with no term: order entry would stay refused here until leadership
 	// moved on its own, so the handover is tried again.
 	var retry <-chan time.Time
+	transfer := c.node.TransferLeadership
+	if c.transfer != nil {
+		transfer = c.transfer
+	}
 	handOver := func(why string) {
 		retry = nil
-		if err := c.node.TransferLeadership(); err != nil {
+		if err := transfer(); err != nil {
 			c.log.Warn("cluster: leadership not handed over; trying again", "reason", why, "err", err, "in", handoverRetry)
 			retry = time.After(handoverRetry)
 		}

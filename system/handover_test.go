@@ -1,0 +1,95 @@
+package system
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"sgw/cluster"
+	"sgw/configs"
+)
+
+// TestClusterStoreFailureHandsOver: on a leader that goes on leading, a FIX
+// session store that can no longer replicate (the report
+// cluster.SessionStoresConfig.OnFail delivers, with the error a batch that
+// timed out carries) ends the term and hands leadership over; the first
+// handover fails here (as when the chosen follower cannot be reached), so
+// the node, leading with no term, tries again (handoverRetry) instead of
+// refusing order entry until leadership moves on its own: another node
+// then leads with order entry open, and the failed node refuses order
+// entry. A store refused because its node no longer leads changes nothing
+// (the term is ending anyway). Three nodes in this process
+// (NewDemoCluster).
+func TestClusterStoreFailureHandsOver(t *testing.T) {
+	dc, err := NewDemoCluster(func() (*configs.File, error) {
+		cfg, err := configs.LoadDemo()
+		if err == nil {
+			cfg.Sim.Rate = 100 // market data is not what this test is about
+		}
+		return cfg, err
+	}, 3, testLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	transfers := map[string]*atomic.Int32{}
+	for _, nd := range dc.Nodes {
+		c := nd.Gateway.clu
+		if c == nil {
+			continue // the edge
+		}
+		n := new(atomic.Int32)
+		transfers[nd.ID] = n
+		c.transfer = func() error {
+			if n.Add(1) == 1 {
+				return errors.New("test: the first handover of each node fails")
+			}
+			return c.node.TransferLeadership()
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- dc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo cluster: %v", err)
+		}
+	})
+
+	first := waitTermLeader(t, dc, "")
+	c := first.Gateway.clu
+	c.storeFailed("CORE", fmt.Errorf("cluster: session store CORE: %w", cluster.ErrNotLeader))
+	if c.entry.current() == nil {
+		t.Fatal("a store refused for leadership lost ended the term")
+	}
+	c.storeFailed("CORE", fmt.Errorf("cluster: session store CORE: %w", cluster.ErrTimeout))
+	next := waitTermLeader(t, dc, first.ID)
+	t.Logf("%s's store failed; %s leads with order entry open", first.ID, next.ID)
+	waitUntil(t, first.ID+" to refuse order entry", time.Minute, func() bool { return c.entry.current() == nil })
+	if n := transfers[first.ID].Load(); n < 2 {
+		t.Errorf("%s handed over %d times, want the failed handover and its retry", first.ID, n)
+	}
+}
+
+// waitTermLeader waits until a cluster node other than not leads with its
+// order entry open (its term started) and returns it.
+func waitTermLeader(t *testing.T, dc *DemoCluster, not string) *DemoNode {
+	t.Helper()
+	var found *DemoNode
+	waitUntil(t, "a leader with order entry open (not "+not+")", 2*time.Minute, func() bool {
+		for _, nd := range dc.Nodes {
+			if nd.ID == not || nd.Gateway == nil || nd.Gateway.clu == nil || !nd.Gateway.clu.started.Load() {
+				continue
+			}
+			if role, _, _ := nd.Gateway.clu.Role(); role == "leader" && nd.Gateway.clu.entry.current() != nil {
+				found = nd
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
