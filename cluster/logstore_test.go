@@ -91,10 +91,7 @@ func TestMigrateBoltStore(t *testing.T) {
 // raft.db aside on the next start; the WAL is not copied over again.
 func TestMigrateBoltAfterCrash(t *testing.T) {
 	dir := t.TempDir()
-	s, err := openLogStore(dir, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustOpenLogStore(t, dir)
 	storeEntries(t, s, 1, 3)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -108,10 +105,7 @@ func TestMigrateBoltAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err = openLogStore(dir, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = mustOpenLogStore(t, dir)
 	defer s.Close()
 	if last, err := s.LastIndex(); err != nil || last != 3 {
 		t.Errorf("LastIndex = %d, %v; want the WAL's 3", last, err)
@@ -126,10 +120,7 @@ func TestMigrateBoltAfterCrash(t *testing.T) {
 // directory opens again with its entries.
 func TestLogStoreLocked(t *testing.T) {
 	dir := t.TempDir()
-	s, err := openLogStore(dir, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustOpenLogStore(t, dir)
 	storeEntries(t, s, 1, 2)
 	if _, err := New(Config{NodeID: "n1", DataDir: dir}, newMemFSM()); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("New on a data dir in use: %v, want an 'in use' error", err)
@@ -137,10 +128,7 @@ func TestLogStoreLocked(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = openLogStore(dir, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = mustOpenLogStore(t, dir)
 	defer s.Close()
 	if last, err := s.LastIndex(); err != nil || last != 2 {
 		t.Errorf("LastIndex after reopening = %d, %v; want 2", last, err)
@@ -167,10 +155,7 @@ func storeEntries(t *testing.T, s raft.LogStore, from, to uint64) {
 // the kill -9 tests hit at once.
 func TestLogStoreTailTruncationSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	s, err := openLogStore(dir, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustOpenLogStore(t, dir)
 	storeEntries(t, s, 1, 10)
 	if err := s.DeleteRange(8, 10); err != nil {
 		t.Fatal(err)
@@ -178,10 +163,7 @@ func TestLogStoreTailTruncationSurvivesRestart(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = openLogStore(dir, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = mustOpenLogStore(t, dir)
 	defer s.Close()
 	if last, err := s.LastIndex(); err != nil || last != 7 {
 		t.Fatalf("LastIndex after truncation and restart = %d, %v; want 7", last, err)
@@ -194,4 +176,14 @@ func TestLogStoreTailTruncationSurvivesRestart(t *testing.T) {
 	if last, err := s.LastIndex(); err != nil || last != 9 {
 		t.Fatalf("LastIndex after appending = %d, %v; want 9", last, err)
 	}
+}
+
+// mustOpenLogStore opens the log store in dir or fails the test.
+func mustOpenLogStore(t *testing.T, dir string) *logStore {
+	t.Helper()
+	s, err := openLogStore(dir, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

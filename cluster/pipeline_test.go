@@ -155,13 +155,7 @@ func BenchmarkJournalAppendRate(b *testing.B) {
 }
 
 func benchmarkJournalAppendRate(b *testing.B, rate int) {
-	c := newStateCluster(b, false)
-	leader := c.waitLeader("")
-	j, err := NewJournal(JournalConfig{Node: leader.node, State: leader.state})
-	if err != nil {
-		b.Fatal(err)
-	}
-	body := make([]byte, 200)
+	j, body := benchJournal(b)
 	lat := make([]time.Duration, b.N) // written by the completer, read after all are done
 	var failed sync.Once
 	var wg sync.WaitGroup
@@ -196,14 +190,20 @@ func benchmarkJournalAppendRate(b *testing.B, rate int) {
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
 }
 
-func benchmarkJournalAppend(b *testing.B, appenders int) {
+// benchJournal starts a 3-node cluster on loopback TCP and returns the
+// leader's Journal and a 200-byte record body.
+func benchJournal(b *testing.B) (*Journal, []byte) {
 	c := newStateCluster(b, false)
 	leader := c.waitLeader("")
 	j, err := NewJournal(JournalConfig{Node: leader.node, State: leader.state})
 	if err != nil {
 		b.Fatal(err)
 	}
-	body := make([]byte, 200)
+	return j, make([]byte, 200)
+}
+
+func benchmarkJournalAppend(b *testing.B, appenders int) {
+	j, body := benchJournal(b)
 	lat := make([][]time.Duration, appenders)
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -15,6 +15,7 @@ import (
 	"github.com/quickfixgo/quickfix/store/file"
 
 	"sgw/atrest"
+	"sgw/journal"
 )
 
 // reserveBlock is how many sender sequence numbers one fsynced
@@ -347,15 +348,7 @@ func writeFileAtomic(path string, b []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return journal.SyncDir(filepath.Dir(path))
 }
 
 // removeStaleTemps removes a temporary reservation file left by a crash

@@ -206,13 +206,14 @@ func create(path string, sync bool, keys *atrest.KeyRing) (err error) {
 		return err
 	}
 	if sync {
-		return syncDir(dir)
+		return SyncDir(dir)
 	}
 	return nil
 }
 
-// syncDir fsyncs a directory so a new entry in it is durable.
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory so a new entry in it (a file created or
+// renamed) is durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -102,7 +102,7 @@ func TestDemoBooksFromBothFeeds(t *testing.T) {
 
 // runDemo runs d until the test ends (then stops it and checks that it
 // stopped cleanly) and returns a context that ends with it.
-func runDemo(t *testing.T, d *Demo) context.Context {
+func runDemo(t *testing.T, d interface{ Run(context.Context) error }) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -1,7 +1,6 @@
 package system
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -49,15 +48,7 @@ func TestClusterStoreFailureHandsOver(t *testing.T) {
 			return c.node.TransferLeadership()
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- dc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo cluster: %v", err)
-		}
-	})
+	runDemo(t, dc)
 
 	first := waitTermLeader(t, dc, "")
 	c := first.Gateway.clu
