@@ -123,7 +123,7 @@ func runDemoCluster(ctx context.Context, load func() (*configs.File, error), n i
 	first := dc.Nodes[0].BaseURL
 	fmt.Fprintf(stdout, "  roles:       %s/readyz (each node: role, leader)\n", first)
 	fmt.Fprintf(stdout, "  books:       %s/api/v1/book/%s?depth=5 (any node, the edge too)\n", dc.Nodes[len(dc.Nodes)-1].BaseURL, cfg.Instruments[0].Symbol)
-	fmt.Fprintf(stdout, "  raft data:   %s\n", dc.Dir)
+	fmt.Fprintf(stdout, "  raft data:   %s (removed at exit)\n", dc.Dir)
 	if dc.Token != "" {
 		fmt.Fprintf(stdout, "  token:       %s\n", dc.Token)
 		fmt.Fprintf(stdout, "  page with token: %s/?token=%s\n", first, dc.Token)

@@ -35,7 +35,8 @@ type DemoCluster struct {
 	Nodes []*DemoNode
 	// Token and OperatorToken are as the Demo's.
 	Token, OperatorToken string
-	// Dir holds the nodes' Raft data.
+	// Dir holds the nodes' Raft data (a temporary directory, removed
+	// when Run returns or by Close).
 	Dir string
 }
 
@@ -179,6 +180,9 @@ func (dc *DemoCluster) Run(ctx context.Context) error {
 	err := eg.Wait()
 	dc.NATS.Shutdown()
 	dc.NATS.WaitForShutdown()
+	if rerr := os.RemoveAll(dc.Dir); rerr != nil && err == nil {
+		err = fmt.Errorf("system: demo cluster directory: %w", rerr)
+	}
 	return err
 }
 
@@ -195,5 +199,8 @@ func (dc *DemoCluster) Close() {
 	}
 	if dc.NATS != nil {
 		dc.NATS.Shutdown()
+	}
+	if dc.Dir != "" {
+		os.RemoveAll(dc.Dir)
 	}
 }
