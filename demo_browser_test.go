@@ -33,6 +33,11 @@ func TestDemoPageInBrowser(t *testing.T) {
 		t.Errorf("failures %d, want 0: the page and the gateway disagree on a checksum", s.Failures)
 	}
 
+	// The page renders once per animation frame, after window.gw moved:
+	// wait for the ladder and the state to be drawn.
+	b.WaitFor(t, "document.querySelectorAll('#bids tr[data-price]').length > 0 && "+
+		"document.querySelectorAll('#asks tr[data-price]').length > 0 && "+
+		"document.getElementById('conn-state').textContent.includes('live')", 20*time.Second)
 	var bids, asks int
 	b.Eval(t, "document.querySelectorAll('#bids tr[data-price]').length", &bids)
 	b.Eval(t, "document.querySelectorAll('#asks tr[data-price]').length", &asks)

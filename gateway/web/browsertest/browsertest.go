@@ -70,6 +70,12 @@ func New(t testing.TB) *Browser {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-dev-shm-usage", true), // containers often have a tiny /dev/shm
+		// A loaded machine must not make Chromium treat the page as in the
+		// background and hold its timers and animation frames back: the
+		// page renders once per animation frame.
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 900),
 	}
