@@ -55,7 +55,19 @@ func (n *Node) watchLeadership(raftCh <-chan bool) {
 func (n *Node) becomeLeader() {
 	term := n.raft.CurrentTerm()
 	for {
-		err := n.raft.Barrier(n.cfg.ApplyTimeout).Error()
+		// Raft may never answer a barrier queued as it shuts down, so
+		// Close would wait for ever on this watcher: the answer is
+		// awaited beside Close's signal (the waiting goroutine ends when
+		// Raft answers, or is dropped with the node).
+		f := n.raft.Barrier(n.cfg.ApplyTimeout)
+		res := make(chan error, 1)
+		go func() { res <- f.Error() }()
+		var err error
+		select {
+		case err = <-res:
+		case <-n.done:
+			return
+		}
 		stillLeader := n.raft.State() == raft.Leader && n.raft.CurrentTerm() == term
 		switch {
 		case err == nil && stillLeader:
