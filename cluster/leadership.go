@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -57,15 +58,9 @@ func (n *Node) becomeLeader() {
 	for {
 		// Raft may never answer a barrier queued as it shuts down, so
 		// Close would wait for ever on this watcher: the answer is
-		// awaited beside Close's signal (the waiting goroutine ends when
-		// Raft answers, or is dropped with the node).
-		f := n.raft.Barrier(n.cfg.ApplyTimeout)
-		res := make(chan error, 1)
-		go func() { res <- f.Error() }()
-		var err error
-		select {
-		case err = <-res:
-		case <-n.done:
+		// awaited beside Close's signal.
+		err := awaitFuture(n.raft.Barrier(n.cfg.ApplyTimeout), time.Time{}, n.done)
+		if errors.Is(err, ErrClosed) {
 			return
 		}
 		stillLeader := n.raft.State() == raft.Leader && n.raft.CurrentTerm() == term

@@ -255,20 +255,37 @@ func (n *Node) Apply(record []byte, timeout time.Duration) (uint64, error) {
 	if timeout <= 0 {
 		timeout = n.cfg.ApplyTimeout
 	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
+	deadline := time.Now().Add(timeout) // the enqueue counts against it too
 	f := n.raft.Apply(record, timeout)
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }() // ends when Raft answers; Raft answers every future, at the latest on step-down or shutdown
-	select {
-	case err := <-done:
-		if err != nil {
-			return 0, n.applyError(err)
-		}
-	case <-timer.C:
-		return 0, ErrTimeout
+	if err := awaitFuture(f, deadline, nil); err != nil {
+		return 0, n.applyError(err)
 	}
 	return f.Index(), rejected(f)
+}
+
+// awaitFuture waits for Raft's answer to f and returns its error, or
+// ErrTimeout once deadline has passed (zero: no limit), or ErrClosed
+// once stop is closed (nil: never). Raft answers every future, at the
+// latest on step-down or shutdown, except one queued as it shuts down: the
+// goroutine that waits for the answer ends when Raft answers, or is dropped
+// with the Node.
+func awaitFuture(f raft.Future, deadline time.Time, stop <-chan struct{}) error {
+	res := make(chan error, 1)
+	go func() { res <- f.Error() }()
+	var expired <-chan time.Time
+	if !deadline.IsZero() {
+		timer := time.NewTimer(time.Until(deadline))
+		defer timer.Stop()
+		expired = timer.C
+	}
+	select {
+	case err := <-res:
+		return err
+	case <-expired:
+		return ErrTimeout
+	case <-stop:
+		return ErrClosed
+	}
 }
 
 // rejected returns the StateMachine's error for the applied future f,
@@ -291,25 +308,18 @@ func (n *Node) Barrier(timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = n.cfg.ApplyTimeout
 	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	f := n.raft.Barrier(timeout)
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return n.applyError(err)
-		}
-		return nil
-	case <-timer.C:
-		return ErrTimeout
+	deadline := time.Now().Add(timeout)
+	if err := awaitFuture(n.raft.Barrier(timeout), deadline, nil); err != nil {
+		return n.applyError(err)
 	}
+	return nil
 }
 
 // applyError maps Raft's future errors to this package's errors.
 func (n *Node) applyError(err error) error {
 	switch {
+	case errors.Is(err, ErrTimeout), errors.Is(err, ErrClosed):
+		return err // awaitFuture's own
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 		return n.notLeader()
 	case errors.Is(err, raft.ErrLeadershipLost) && n.closed.Load():

@@ -406,3 +406,45 @@ func TestConfigDefaults(t *testing.T) {
 		})
 	}
 }
+
+// chanFuture is a raft.Future answered when its channel is sent to.
+type chanFuture chan error
+
+func (f chanFuture) Error() error { return <-f }
+
+func TestAwaitFuture(t *testing.T) {
+	errRaft := errors.New("raft's answer")
+	past := time.Now().Add(-time.Second)
+	tests := []struct {
+		name     string
+		answer   error // sent before the call unless never
+		never    bool  // the future is never answered
+		deadline time.Time
+		stopped  bool
+		want     error
+	}{
+		{name: "answered", answer: nil, want: nil},
+		{name: "answered with an error", answer: errRaft, want: errRaft},
+		{name: "answered, no deadline", answer: errRaft, deadline: time.Time{}, want: errRaft},
+		{name: "deadline passed", never: true, deadline: past, want: ErrTimeout},
+		{name: "stopped", never: true, stopped: true, want: ErrClosed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := make(chanFuture, 1)
+			if !tt.never {
+				f <- tt.answer
+			} else {
+				t.Cleanup(func() { f <- nil }) // ends awaitFuture's waiter
+			}
+			var stop chan struct{}
+			if tt.stopped {
+				stop = make(chan struct{})
+				close(stop)
+			}
+			if got := awaitFuture(f, tt.deadline, stop); !errors.Is(got, tt.want) || (tt.want == nil && got != nil) {
+				t.Errorf("awaitFuture = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
