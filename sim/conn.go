@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"sgw/feed/soupbin"
@@ -22,45 +21,17 @@ const maxBatch = 1024
 // then owns all writes; a reader goroutine handles the client's packets
 // and asks the writer, through fail, to report a protocol error.
 type conn struct {
-	s      *feedServer
-	src    *source
-	nc     net.Conn
-	remote string
-	done   chan struct{} // closed by close
-	once   sync.Once
-	fail   chan string      // protocol error for the writer to report; buffered 1
-	bad    chan GarbageKind // garbage for the writer to write; buffered 1
+	sessionConn
+	s    *feedServer
+	fail chan string // protocol error for the writer to report; buffered 1
 }
 
 var _ session = (*conn)(nil)
 
 func newConn(s *feedServer, src *source, nc net.Conn) *conn {
-	c := &conn{
-		s: s, src: src, nc: nc, remote: nc.RemoteAddr().String(),
-		done: make(chan struct{}), fail: make(chan string, 1), bad: make(chan GarbageKind, 1),
-	}
-	if src.secure != nil {
-		c.nc = src.secure(nc)
-	}
+	c := &conn{s: s, fail: make(chan string, 1)}
+	c.init(src, nc)
 	return c
-}
-
-// close closes the connection; safe from any goroutine, idempotent.
-func (c *conn) close() {
-	c.once.Do(func() {
-		close(c.done)
-		c.nc.Close()
-	})
-}
-
-// inject queues garbage for the writer; see session.
-func (c *conn) inject(k GarbageKind) bool {
-	select {
-	case c.bad <- k:
-		return true
-	default:
-		return false
-	}
 }
 
 // garbageLength is a Sequenced Data packet header announcing 65535 bytes

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 
 	"sgw/feed/szse"
@@ -53,48 +52,19 @@ type szseServer struct {
 // frames and hands ReTransmit requests and the Logout to send (when the
 // client logs out or breaks the protocol) to the writer through channels.
 type szseConn struct {
+	sessionConn
 	s      *szseServer
-	src    *source
-	nc     net.Conn
-	remote string
-	done   chan struct{} // closed by close
-	once   sync.Once
 	bye    chan szse.Logout     // Logout for the writer to send before closing; buffered 1
 	reqs   chan szse.ReTransmit // ReTransmit requests; buffered maxPendingRetransmits
-	bad    chan GarbageKind     // garbage for the writer to write; buffered 1
 	resend [][]byte             // writer's scratch for ReTransmit answers
 }
 
 var _ session = (*szseConn)(nil)
 
 func newSZSEConn(s *szseServer, src *source, nc net.Conn) *szseConn {
-	c := &szseConn{
-		s: s, src: src, nc: nc, remote: nc.RemoteAddr().String(), done: make(chan struct{}),
-		bye: make(chan szse.Logout, 1), reqs: make(chan szse.ReTransmit, maxPendingRetransmits),
-		bad: make(chan GarbageKind, 1),
-	}
-	if src.secure != nil {
-		c.nc = src.secure(nc)
-	}
+	c := &szseConn{s: s, bye: make(chan szse.Logout, 1), reqs: make(chan szse.ReTransmit, maxPendingRetransmits)}
+	c.init(src, nc)
 	return c
-}
-
-// close closes the connection; safe from any goroutine, idempotent.
-func (c *szseConn) close() {
-	c.once.Do(func() {
-		close(c.done)
-		c.nc.Close()
-	})
-}
-
-// inject queues garbage for the writer; see session.
-func (c *szseConn) inject(k GarbageKind) bool {
-	select {
-	case c.bad <- k:
-		return true
-	default:
-		return false
-	}
 }
 
 // logoutOf returns a Logout with status and text (cut to its 200 bytes).

@@ -98,6 +98,46 @@ type session interface {
 	inject(k GarbageKind) bool
 }
 
+// sessionConn is the part of a session both protocols share: its source,
+// its connection (wrapped by the source's TLS, if any), its close and the
+// garbage queue behind inject. conn and szseConn embed it.
+type sessionConn struct {
+	src    *source
+	nc     net.Conn
+	remote string
+	done   chan struct{} // closed by close
+	once   sync.Once
+	bad    chan GarbageKind // garbage for the writer to write; buffered 1
+}
+
+// init sets c up on nc, accepted by src. Called once, before the session
+// is served.
+func (c *sessionConn) init(src *source, nc net.Conn) {
+	c.src, c.nc, c.remote = src, nc, nc.RemoteAddr().String()
+	c.done, c.bad = make(chan struct{}), make(chan GarbageKind, 1)
+	if src.secure != nil {
+		c.nc = src.secure(nc)
+	}
+}
+
+// close closes the connection; safe from any goroutine, idempotent.
+func (c *sessionConn) close() {
+	c.once.Do(func() {
+		close(c.done)
+		c.nc.Close()
+	})
+}
+
+// inject queues garbage for the writer; see session.
+func (c *sessionConn) inject(k GarbageKind) bool {
+	select {
+	case c.bad <- k:
+		return true
+	default:
+		return false
+	}
+}
+
 // SourceStats counts what one source did since New. Packets are counted
 // just before they are written, so a client has never received more than
 // the counters say. Where the protocols differ, a field's comment names the
