@@ -18,11 +18,14 @@ type StateMachine interface {
 	// Apply caller on the leader, wrapped in ErrRejected.
 	Apply(index uint64, record []byte) error
 
-	// Snapshot returns a self-contained encoding of the current state. No
-	// Apply runs while it executes; the returned bytes must not alias state
-	// that later Applies mutate, since they are written to disk
-	// concurrently with further Applies.
-	Snapshot() ([]byte, error)
+	// Snapshot returns a point-in-time copy of the current state, whose
+	// WriteTo writes its self-contained encoding. No Apply runs while
+	// Snapshot executes, and none is applied until it returns (no record
+	// is acknowledged meanwhile), so it should take a time that does not
+	// grow with the state. WriteTo runs later on another goroutine,
+	// concurrently with further Applies: the copy must not share anything
+	// they change.
+	Snapshot() (io.WriterTo, error)
 
 	// Restore replaces the whole state with the one encoded in r, as
 	// written from a Snapshot. It is called at start-up from the latest
@@ -51,11 +54,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 
 // Snapshot implements raft.FSM.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	b, err := f.sm.Snapshot()
+	w, err := f.sm.Snapshot()
 	if err != nil {
 		return nil, fmt.Errorf("cluster: state machine snapshot: %w", err)
 	}
-	return snapshotBytes(b), nil
+	return fsmSnapshot{w}, nil
 }
 
 // Restore implements raft.FSM.
@@ -67,12 +70,14 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-// snapshotBytes is a point-in-time encoding of the state.
-type snapshotBytes []byte
+// fsmSnapshot is a point-in-time copy of the state, encoded by Persist.
+type fsmSnapshot struct {
+	w io.WriterTo
+}
 
 // Persist writes the snapshot; Raft calls it off the FSM goroutine.
-func (s snapshotBytes) Persist(sink raft.SnapshotSink) error {
-	if _, err := sink.Write(s); err != nil {
+func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := s.w.WriteTo(sink); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("cluster: write snapshot: %w", err)
 	}
@@ -80,4 +85,4 @@ func (s snapshotBytes) Persist(sink raft.SnapshotSink) error {
 }
 
 // Release implements raft.FSMSnapshot.
-func (s snapshotBytes) Release() {}
+func (s fsmSnapshot) Release() {}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"slices"
@@ -42,10 +43,11 @@ type memSnapshot struct {
 	Last    uint64
 }
 
-func (m *memFSM) Snapshot() ([]byte, error) {
+func (m *memFSM) Snapshot() (io.WriterTo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return json.Marshal(memSnapshot{Records: m.records, Last: m.last})
+	b, err := json.Marshal(memSnapshot{Records: m.records, Last: m.last})
+	return bytes.NewReader(b), err
 }
 
 func (m *memFSM) Restore(r io.Reader) error {

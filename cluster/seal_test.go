@@ -14,7 +14,7 @@ import (
 	"sgw/journal"
 )
 
-func testKeys(t *testing.T) *atrest.KeyRing {
+func testKeys(t testing.TB) *atrest.KeyRing {
 	t.Helper()
 	k := make([]byte, atrest.KeySize)
 	rand.Read(k)
@@ -190,7 +190,7 @@ func TestSealedStateRecords(t *testing.T) {
 		t.Errorf("a tampered record applied (%v)", err)
 	}
 
-	snap, err := leader.Snapshot()
+	snap, err := encodeState(leader)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,9 @@ import (
 // fields below holds mu; mu is never held while calling out (Replay calls
 // its fn without it), so a reader may do anything in its callback.
 // Journal records are append-only and never changed once applied, which is
-// what lets Replay iterate them without the lock.
+// what lets Replay iterate them without the lock, and a snapshot share them
+// (state_snapshot.go); a session's stored messages are shared the same way
+// (msgLog).
 type State struct {
 	mu       sync.Mutex
 	records  []journal.Record // dense seqs from 1
@@ -44,7 +46,7 @@ type sessionState struct {
 	nextSender uint64
 	nextTarget uint64
 	created    int64 // Unix ns
-	messages   map[uint64][]byte
+	messages   msgLog
 
 	hasReservation bool
 	reserved       uint64
@@ -53,8 +55,49 @@ type sessionState struct {
 }
 
 func newSessionState() *sessionState {
-	return &sessionState{nextSender: 1, nextTarget: 1, messages: map[uint64][]byte{}}
+	return &sessionState{nextSender: 1, nextTarget: 1}
 }
+
+// msgLog is a session's stored messages in MsgSeqNum order. A snapshot
+// shares its slices (view) while later Applies go on: appending, the usual
+// case (each message sent has the next MsgSeqNum), writes past what a view
+// holds, and set copies the slices before it changes or inserts an element
+// a view may hold. Owned by the State; s.mu held.
+type msgLog struct {
+	seqs   []uint64 // ascending
+	msgs   [][]byte // msgs[i] is message seqs[i]; never changed in place once stored
+	shared bool     // a view may hold seqs and msgs
+}
+
+// set stores m as message seq, replacing any held.
+func (l *msgLog) set(seq uint64, m []byte) {
+	n := len(l.seqs)
+	if n == 0 || seq > l.seqs[n-1] {
+		l.seqs = append(l.seqs, seq)
+		l.msgs = append(l.msgs, m)
+		return
+	}
+	if l.shared {
+		l.seqs, l.msgs, l.shared = slices.Clone(l.seqs), slices.Clone(l.msgs), false
+	}
+	i, found := slices.BinarySearch(l.seqs, seq)
+	if found {
+		l.msgs[i] = m
+		return
+	}
+	l.seqs = slices.Insert(l.seqs, i, seq)
+	l.msgs = slices.Insert(l.msgs, i, m)
+}
+
+// view returns the messages held now, as slices later sets do not change.
+func (l *msgLog) view() (seqs []uint64, msgs [][]byte) {
+	l.shared = true
+	n := len(l.seqs)
+	return l.seqs[:n:n], l.msgs[:n:n]
+}
+
+// len returns how many messages are held.
+func (l *msgLog) len() int { return len(l.seqs) }
 
 var _ StateMachine = (*State)(nil)
 
@@ -141,13 +184,13 @@ func (s *State) applySession(r record) {
 	case opCreated:
 		ss.created = r.stamp
 	case opMessage:
-		ss.messages[r.n] = slices.Clone(r.msg)
+		ss.messages.set(r.n, slices.Clone(r.msg))
 	case opSent:
-		ss.messages[r.n] = slices.Clone(r.msg)
+		ss.messages.set(r.n, slices.Clone(r.msg))
 		ss.nextSender++
 	case opReset:
 		ss.nextSender, ss.nextTarget, ss.created = 1, 1, r.stamp
-		ss.messages = map[uint64][]byte{}
+		ss.messages = msgLog{}
 	case opReserve:
 		ss.hasReservation, ss.reserved, ss.clean, ss.owner = true, r.n, r.clean, r.owner
 	}
@@ -219,11 +262,11 @@ func (s *State) session(id string) sessionView {
 	}
 	v := sessionView{
 		nextSender: int(ss.nextSender), nextTarget: int(ss.nextTarget), created: ss.created,
-		messages:       make(map[int][]byte, len(ss.messages)),
+		messages:       make(map[int][]byte, ss.messages.len()),
 		hasReservation: ss.hasReservation, reserved: int(ss.reserved), clean: ss.clean, owner: ss.owner,
 	}
-	for seq, m := range ss.messages {
-		v.messages[int(seq)] = m
+	for i, seq := range ss.messages.seqs {
+		v.messages[int(seq)] = ss.messages.msgs[i]
 	}
 	return v
 }

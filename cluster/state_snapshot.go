@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"slices"
+	"strings"
 
 	"sgw/atrest"
 	"sgw/journal"
@@ -40,43 +41,95 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Snapshot implements StateMachine: a self-contained copy of the State.
-func (s *State) Snapshot() ([]byte, error) {
+// Snapshot implements StateMachine: a point-in-time copy of the State,
+// taken in a time that grows with the number of sessions only. It shares
+// the journal records and the sessions' stored messages, which later
+// Applies never change in place (State, msgLog); its WriteTo encodes them.
+func (s *State) Snapshot() (io.WriterTo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	size := len(snapshotMagic) + 2 + 8 + 8 + 4 + 4
-	for _, r := range s.records {
+	n := len(s.records)
+	p := &stateSnapshot{
+		keys: s.keys, applied: s.applied, inHeader: s.inHeader,
+		records: s.records[:n:n], indexes: s.indexes[:n:n],
+		sessions: make([]sessionSnapshot, 0, len(s.sessions)),
+	}
+	for id, ss := range s.sessions {
+		c := sessionSnapshot{id: id, state: *ss}
+		c.seqs, c.msgs = ss.messages.view()
+		c.state.messages = msgLog{}
+		p.sessions = append(p.sessions, c)
+	}
+	slices.SortFunc(p.sessions, func(a, b sessionSnapshot) int { return strings.Compare(a.id, b.id) })
+	return p, nil
+}
+
+// stateSnapshot is a State as Snapshot took it. Its slices are shared with
+// the State and only read. WriteTo may run on any goroutine.
+type stateSnapshot struct {
+	keys     *atrest.KeyRing // nil: written plain
+	applied  uint64
+	inHeader []byte
+	records  []journal.Record
+	indexes  []uint64
+	sessions []sessionSnapshot // in id order
+}
+
+// sessionSnapshot is one session of a stateSnapshot.
+type sessionSnapshot struct {
+	id    string
+	state sessionState // its scalars; messages is empty
+	seqs  []uint64     // the messages held, ascending
+	msgs  [][]byte
+}
+
+// WriteTo implements io.WriterTo: it writes the snapshot's encoding,
+// sealed whole when the State has a key ring.
+func (p *stateSnapshot) WriteTo(w io.Writer) (int64, error) {
+	b, err := p.encode()
+	if err != nil {
+		return 0, err
+	}
+	n, err := w.Write(b)
+	return int64(n), err
+}
+
+// encode returns the snapshot's encoding (see the format above).
+func (p *stateSnapshot) encode() ([]byte, error) {
+	size := len(snapshotMagic) + 2 + 8 + 2 + len(p.inHeader) + 8 + 4 + 4
+	for _, r := range p.records {
 		size += 8 + 1 + 8 + 4 + len(r.Body)
 	}
-	b := make([]byte, 0, size+2+len(s.inHeader))
+	for _, ss := range p.sessions {
+		size += 2 + len(ss.id) + 8 + 8 + 8 + 1 + 8 + 2 + len(ss.state.owner) + 4
+		for _, m := range ss.msgs {
+			size += 8 + 4 + len(m)
+		}
+	}
+	b := make([]byte, 0, size)
 	b = append(b, snapshotMagic...)
-	if s.inHeader == nil {
+	if p.inHeader == nil {
 		b = binary.BigEndian.AppendUint16(b, snapshotVersion)
-		b = binary.BigEndian.AppendUint64(b, s.applied)
+		b = binary.BigEndian.AppendUint64(b, p.applied)
 	} else {
 		b = binary.BigEndian.AppendUint16(b, snapshotKeyed)
-		b = binary.BigEndian.AppendUint64(b, s.applied)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(s.inHeader)))
-		b = append(b, s.inHeader...)
+		b = binary.BigEndian.AppendUint64(b, p.applied)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(p.inHeader)))
+		b = append(b, p.inHeader...)
 	}
-	b = binary.BigEndian.AppendUint64(b, uint64(len(s.records)))
-	for i, r := range s.records {
-		b = binary.BigEndian.AppendUint64(b, s.indexes[i])
+	b = binary.BigEndian.AppendUint64(b, uint64(len(p.records)))
+	for i, r := range p.records {
+		b = binary.BigEndian.AppendUint64(b, p.indexes[i])
 		b = append(b, r.Type)
 		b = binary.BigEndian.AppendUint64(b, uint64(r.Time))
 		b = binary.BigEndian.AppendUint32(b, uint32(len(r.Body)))
 		b = append(b, r.Body...)
 	}
-	ids := make([]string, 0, len(s.sessions))
-	for id := range s.sessions {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(ids)))
-	for _, id := range ids {
-		ss := s.sessions[id]
-		b = binary.BigEndian.AppendUint16(b, uint16(len(id)))
-		b = append(b, id...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(p.sessions)))
+	for _, c := range p.sessions {
+		ss := &c.state
+		b = binary.BigEndian.AppendUint16(b, uint16(len(c.id)))
+		b = append(b, c.id...)
 		b = binary.BigEndian.AppendUint64(b, ss.nextSender)
 		b = binary.BigEndian.AppendUint64(b, ss.nextTarget)
 		b = binary.BigEndian.AppendUint64(b, uint64(ss.created))
@@ -91,24 +144,19 @@ func (s *State) Snapshot() ([]byte, error) {
 		b = binary.BigEndian.AppendUint64(b, ss.reserved)
 		b = binary.BigEndian.AppendUint16(b, uint16(len(ss.owner)))
 		b = append(b, ss.owner...)
-		seqs := make([]uint64, 0, len(ss.messages))
-		for seq := range ss.messages {
-			seqs = append(seqs, seq)
-		}
-		slices.Sort(seqs)
-		b = binary.BigEndian.AppendUint32(b, uint32(len(seqs)))
-		for _, seq := range seqs {
-			m := ss.messages[seq]
+		b = binary.BigEndian.AppendUint32(b, uint32(len(c.seqs)))
+		for i, seq := range c.seqs {
+			m := c.msgs[i]
 			b = binary.BigEndian.AppendUint64(b, seq)
 			b = binary.BigEndian.AppendUint32(b, uint32(len(m)))
 			b = append(b, m...)
 		}
 	}
 	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
-	if s.keys == nil {
+	if p.keys == nil {
 		return b, nil
 	}
-	sealed, err := s.keys.SealBlob([]byte(sealedSnapshotMagic), b)
+	sealed, err := p.keys.SealBlob([]byte(sealedSnapshotMagic), b)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: seal state snapshot: %w", err)
 	}
@@ -295,7 +343,7 @@ func decodeSnapshot(b []byte) (*State, error) {
 				break
 			}
 			last = seq
-			ss.messages[seq] = slices.Clone(m)
+			ss.messages.set(seq, slices.Clone(m))
 		}
 		if r.err != nil {
 			break
