@@ -44,14 +44,7 @@ import (
 func (m *Manager) Recover() (int, error) {
 	m.mu.Lock()
 	defer m.unlock()
-	n := 0
-	err := m.jrnl.Replay(func(r journal.Record) error {
-		n++
-		if err := m.replay(r); err != nil {
-			return fmt.Errorf("orders: journal record %d: %w", r.Seq, err)
-		}
-		return nil
-	})
+	n, err := m.replayJournal()
 	if err != nil {
 		return n, err
 	}
@@ -75,30 +68,45 @@ func (m *Manager) Recover() (int, error) {
 	return n, nil
 }
 
-// replay applies one journal record. mu held.
-func (m *Manager) replay(r journal.Record) error {
+// decodeRecord decodes the body of journal record r into the record it
+// holds (newRec, changeRec, execRec, cancelRejectRec or refusedRec). It
+// reads nothing of the Manager: replayJournal runs it on several
+// goroutines at once.
+func decodeRecord(r journal.Record) (any, error) {
+	var v any
 	switch r.Type {
 	case recNew:
-		var rec newRec
-		if err := json.Unmarshal(r.Body, &rec); err != nil {
-			return err
-		}
-		_, err := m.applyNew(rec, false)
-		return err
+		v = new(newRec)
 	case recCancel, recReplace:
-		var rec changeRec
-		if err := json.Unmarshal(r.Body, &rec); err != nil {
-			return err
-		}
+		v = new(changeRec)
+	case recExec:
+		v = new(execRec)
+	case recCancelReject:
+		v = new(cancelRejectRec)
+	case recRefused:
+		v = new(refusedRec)
+	default:
+		return nil, fmt.Errorf("unknown record type %q", r.Type)
+	}
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// replay applies one journal record of type typ, decoded by decodeRecord.
+// mu held.
+func (m *Manager) replay(typ byte, v any) error {
+	switch rec := v.(type) {
+	case *newRec:
+		_, err := m.applyNew(*rec, false)
+		return err
+	case *changeRec:
 		if m.orders[key(rec.Account, rec.Orig)] == nil {
 			return fmt.Errorf("%w: %s", ErrUnknownOrder, rec.Orig)
 		}
-		return m.applyChange(r.Type, rec, false)
-	case recExec:
-		var rec execRec
-		if err := json.Unmarshal(r.Body, &rec); err != nil {
-			return err
-		}
+		return m.applyChange(typ, *rec, false)
+	case *execRec:
 		if o := m.find(rec.ER.ClOrdID, rec.ER.OrigClOrdID); o != nil {
 			up := rec.Upstream
 			if up == "" {
@@ -108,11 +116,7 @@ func (m *Manager) replay(r journal.Record) error {
 			m.sawInbound(up, rec.ER.SeqNum)
 		}
 		return nil
-	case recCancelReject:
-		var rec cancelRejectRec
-		if err := json.Unmarshal(r.Body, &rec); err != nil {
-			return err
-		}
+	case *cancelRejectRec:
 		o := m.find(rec.R.ClOrdID, rec.R.OrigClOrdID)
 		if o != nil && o.pending != nil && o.pending.uid == rec.R.ClOrdID {
 			m.applyCancelReject(o, rec.R)
@@ -121,11 +125,7 @@ func (m *Manager) replay(r journal.Record) error {
 			m.sawInbound(o.Upstream, rec.R.SeqNum)
 		}
 		return nil
-	case recRefused:
-		var rec refusedRec
-		if err := json.Unmarshal(r.Body, &rec); err != nil {
-			return err
-		}
+	case *refusedRec:
 		o := m.byUID[rec.UID]
 		switch {
 		case o == nil:
@@ -136,7 +136,7 @@ func (m *Manager) replay(r journal.Record) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown record type %q", r.Type)
+	return fmt.Errorf("orders: replay: a record of type %T", v)
 }
 
 // sawInbound records the MsgSeqNum of a message from the upstream that

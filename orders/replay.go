@@ -1,0 +1,147 @@
+package orders
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"sgw/journal"
+)
+
+// replayBatch is how many journal records a replay worker decodes at a
+// time.
+const replayBatch = 512
+
+// maxReplayWorkers bounds the goroutines that decode journal records.
+const maxReplayWorkers = 8
+
+// replayJournal replays the whole journal into the Manager and returns how
+// many records it read (after an error, possibly more than it applied: the
+// workers read ahead). Decoding the records' JSON bodies is most of the
+// cost of a replay (which a new leader pays before order entry opens: its
+// takeover time grows with the day's journal), and it reads nothing of the
+// Manager, so workers decode batches of records in parallel while this
+// goroutine applies the decoded records in journal order. A record that
+// does not decode, or that the Manager refuses, stops the replay with its
+// journal seq; the first such record in journal order is the one reported,
+// as a one-at-a-time replay would. mu held.
+func (m *Manager) replayJournal() (int, error) {
+	workers := min(runtime.GOMAXPROCS(0), maxReplayWorkers)
+	if workers < 2 {
+		n := 0
+		err := m.jrnl.Replay(func(r journal.Record) error {
+			n++
+			v, err := decodeRecord(r)
+			if err == nil {
+				err = m.replay(r.Type, v)
+			}
+			if err != nil {
+				return fmt.Errorf("orders: journal record %d: %w", r.Seq, err)
+			}
+			return nil
+		})
+		return n, err
+	}
+
+	jobs := make(chan *replayChunk)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for c := range jobs {
+				c.decode()
+			}
+		})
+	}
+	defer func() {
+		close(jobs)
+		wg.Wait()
+	}()
+
+	// pending holds the chunks handed to the workers, in journal order;
+	// at most 2×workers are in flight, so memory stays bounded.
+	var pending []*replayChunk
+	apply := func() error {
+		c := pending[0]
+		pending = pending[1:]
+		<-c.done
+		for i := range c.recs {
+			if err := c.errs[i]; err != nil {
+				return fmt.Errorf("orders: journal record %d: %w", c.recs[i].Seq, err)
+			}
+			if err := m.replay(c.recs[i].Type, c.vals[i]); err != nil {
+				return fmt.Errorf("orders: journal record %d: %w", c.recs[i].Seq, err)
+			}
+		}
+		return nil
+	}
+	submit := func(c *replayChunk) error {
+		jobs <- c
+		pending = append(pending, c)
+		for len(pending) > 2*workers {
+			if err := apply(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	n := 0
+	cur := newReplayChunk()
+	err := m.jrnl.Replay(func(r journal.Record) error {
+		n++
+		cur.add(r)
+		if len(cur.recs) < replayBatch {
+			return nil
+		}
+		c := cur
+		cur = newReplayChunk()
+		return submit(c)
+	})
+	if err == nil && len(cur.recs) > 0 {
+		err = submit(cur)
+	}
+	for err == nil && len(pending) > 0 {
+		err = apply()
+	}
+	return n, err
+}
+
+// replayChunk is a batch of journal records, their bodies copied (the
+// journal's are valid only during its callback), and once done is closed,
+// what decodeRecord made of each.
+type replayChunk struct {
+	recs  []journal.Record // without their bodies
+	ends  []int            // the end of each body in arena
+	arena []byte           // the bodies, back to back
+	vals  []any            // set by decode
+	errs  []error          // set by decode
+	done  chan struct{}
+}
+
+func newReplayChunk() *replayChunk {
+	return &replayChunk{
+		recs: make([]journal.Record, 0, replayBatch), ends: make([]int, 0, replayBatch),
+		arena: make([]byte, 0, replayBatch*256),
+		done:  make(chan struct{}),
+	}
+}
+
+// add appends r, with a copy of its body.
+func (c *replayChunk) add(r journal.Record) {
+	c.arena = append(c.arena, r.Body...)
+	c.ends = append(c.ends, len(c.arena))
+	r.Body = nil
+	c.recs = append(c.recs, r)
+}
+
+// decode decodes every record and closes done. A worker goroutine.
+func (c *replayChunk) decode() {
+	c.vals, c.errs = make([]any, len(c.recs)), make([]error, len(c.recs))
+	start := 0
+	for i, r := range c.recs {
+		end := c.ends[i]
+		r.Body = c.arena[start:end:end]
+		c.vals[i], c.errs[i] = decodeRecord(r)
+		start = end
+	}
+	close(c.done)
+}

@@ -1,0 +1,100 @@
+package orders
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+
+	"sgw/refdata"
+	"sgw/risk"
+)
+
+// recoverDay builds a Manager on j (core upstream only) and recovers it.
+func recoverDay(t *testing.T, j memJournal, orders int) (*Manager, int, error) {
+	t.Helper()
+	cfg := riskConfig()
+	cfg.Accounts[0].Cash = refdata.Price(orders) * 100 * 17000000 * 2
+	rc, err := risk.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Config{}, rc, j, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	m.AddUpstream("core", newFakeUpstream())
+	n, err := m.Recover()
+	return m, n, err
+}
+
+// TestReplayJournalInOrder replays a journal of many batches (the
+// decoding runs on several goroutines) and checks every order ends as the
+// journal says, in journal order: each fill is applied after its order's
+// acceptance and acknowledgement.
+func TestReplayJournalInOrder(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Log("GOMAXPROCS 1: the replay decodes on this goroutine")
+	}
+	const orders = 3 * maxReplayWorkers * replayBatch
+	j := dayJournal(t, orders)
+	m, n, err := recoverDay(t, j, orders)
+	if err != nil || n != len(j) {
+		t.Fatalf("Recover = %d, %v; want %d records", n, err, len(j))
+	}
+	got := m.OrdersFrom(src)
+	if len(got) != orders {
+		t.Fatalf("%d orders recovered, want %d", len(got), orders)
+	}
+	for i, o := range got {
+		if want := fmt.Sprintf("c%07d", i); o.ClOrdID != want || o.Status != StatusFilled || o.CumQty != 100 {
+			t.Fatalf("order %d = %s %s cum %d, want %s filled 100", i, o.ClOrdID, o.Status, o.CumQty, want)
+		}
+	}
+}
+
+// TestReplayJournalFirstError damages records in several batches: the
+// error reported is the first damaged record's in journal order, whichever
+// worker decoded it, and names its seq.
+func TestReplayJournalFirstError(t *testing.T) {
+	const orders = 4 * replayBatch
+	tests := []struct {
+		name    string
+		damage  map[int]func(*memJournal, int) // by record index
+		wantSeq int
+		want    error
+	}{
+		{name: "bad JSON, later batches bad too", wantSeq: 3*replayBatch + 8, damage: map[int]func(*memJournal, int){
+			3*replayBatch + 7: badJSON, 3*replayBatch + 9: badJSON, 10*replayBatch + 1: badJSON,
+		}},
+		{name: "unknown type before bad JSON", wantSeq: replayBatch + 2, damage: map[int]func(*memJournal, int){
+			replayBatch + 1: func(j *memJournal, i int) { (*j)[i].Type = '?' }, 2 * replayBatch: badJSON,
+		}},
+		{name: "refused by the manager before bad JSON", wantSeq: 6, want: ErrUnknownOrder, damage: map[int]func(*memJournal, int){
+			5: func(j *memJournal, i int) { (*j)[i].Type, (*j)[i].Body = recCancel, []byte(`{"a":"A1","c":"x","g":"nope"}`) },
+			9: badJSON,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := dayJournal(t, orders)
+			for i, f := range tt.damage {
+				f(&j, i)
+			}
+			_, n, err := recoverDay(t, j, orders)
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("journal record %d:", tt.wantSeq)) {
+				t.Fatalf("Recover = %v, want an error at journal record %d", err, tt.wantSeq)
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Recover = %v, want %v", err, tt.want)
+			}
+			if n < tt.wantSeq {
+				t.Errorf("Recover read %d records, stopping before the damaged one (%d)", n, tt.wantSeq)
+			}
+		})
+	}
+}
+
+func badJSON(j *memJournal, i int) { (*j)[i].Body = []byte(`{"a":`) }
