@@ -57,6 +57,25 @@ func dayJournal(b testing.TB, n int) memJournal {
 	return j
 }
 
+// dayManager returns a new Manager on j, the journal dayJournal made for
+// orders, with a fake core upstream and account A1 able to pay for every
+// order; the caller recovers it and closes it.
+func dayManager(tb testing.TB, j memJournal, orders int) *Manager {
+	tb.Helper()
+	cfg := riskConfig()
+	cfg.Accounts[0].Cash = refdata.Price(orders) * 100 * 17000000 * 2
+	rc, err := risk.New(cfg, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := New(Config{}, rc, j, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m.AddUpstream("core", newFakeUpstream())
+	return m
+}
+
 // BenchmarkRecover measures what a new leader (or a restarted gateway)
 // spends replaying the day's journal before order entry opens: a Manager
 // and its risk Checker built anew, then Recover over orders×3 records.
@@ -64,20 +83,10 @@ func BenchmarkRecover(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("orders=%d", n), func(b *testing.B) {
 			j := dayJournal(b, n)
-			cfg := riskConfig()
-			cfg.Accounts[0].Cash = refdata.Price(n) * 100 * 17000000 * 2 // funds every buy
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				rc, err := risk.New(cfg, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				m, err := New(Config{}, rc, j, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				m.AddUpstream("core", newFakeUpstream())
+				m := dayManager(b, j, n)
 				got, err := m.Recover()
 				if err != nil || got != len(j) {
 					b.Fatalf("Recover = %d, %v; want %d records", got, err, len(j))

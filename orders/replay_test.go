@@ -6,26 +6,13 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-
-	"sgw/refdata"
-	"sgw/risk"
 )
 
-// recoverDay builds a Manager on j (core upstream only) and recovers it.
+// recoverDay builds a Manager on j (dayManager) and recovers it.
 func recoverDay(t *testing.T, j memJournal, orders int) (*Manager, int, error) {
 	t.Helper()
-	cfg := riskConfig()
-	cfg.Accounts[0].Cash = refdata.Price(orders) * 100 * 17000000 * 2
-	rc, err := risk.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(Config{}, rc, j, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := dayManager(t, j, orders)
 	t.Cleanup(m.Close)
-	m.AddUpstream("core", newFakeUpstream())
 	n, err := m.Recover()
 	return m, n, err
 }
@@ -73,7 +60,9 @@ func TestReplayJournalFirstError(t *testing.T) {
 			replayBatch + 1: func(j *memJournal, i int) { (*j)[i].Type = '?' }, 2 * replayBatch: badJSON,
 		}},
 		{name: "refused by the manager before bad JSON", wantSeq: 6, want: ErrUnknownOrder, damage: map[int]func(*memJournal, int){
-			5: func(j *memJournal, i int) { (*j)[i].Type, (*j)[i].Body = recCancel, []byte(`{"a":"A1","c":"x","g":"nope"}`) },
+			5: func(j *memJournal, i int) {
+				(*j)[i].Type, (*j)[i].Body = recCancel, []byte(`{"a":"A1","c":"x","g":"nope"}`)
+			},
 			9: badJSON,
 		}},
 	}
