@@ -219,6 +219,18 @@ func (s *State) JournalLen() int {
 	return len(s.records)
 }
 
+// Size returns how many journal records and stored FIX messages (all
+// sessions) the State holds: what it keeps in memory and writes in each
+// snapshot. It grows all day (nothing is trimmed). Any goroutine.
+func (s *State) Size() (records, messages int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ss := range s.sessions {
+		messages += ss.messages.len()
+	}
+	return len(s.records), messages
+}
+
 // AppliedIndex returns the Raft index of the last record applied (or
 // restored).
 func (s *State) AppliedIndex() uint64 {

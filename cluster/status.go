@@ -81,11 +81,30 @@ func (n *Node) HeartbeatTimeout() time.Duration { return n.cfg.HeartbeatTimeout 
 //	gateway_cluster_apply_lag_entries commit_index - applied_index
 //	gateway_cluster_last_contact_seconds  since a follower last heard from the leader (-1: never)
 //
+// and, WithState, the size of the replicated state:
+//
+//	gateway_cluster_state_journal_records  journal records held
+//	gateway_cluster_state_stored_messages  FIX messages held in the session stores
+//
 // Replication lag of a follower is the leader's commit index minus the
 // follower's applied index, across the nodes' series.
 type Collector struct {
 	n     *Node
+	state *State // nil: no state series
 	descs map[string]*prometheus.Desc
+}
+
+// WithState adds the size of s, the node's replicated state, to the
+// collector's series and returns c. Call it before registering c.
+func (c *Collector) WithState(s *State) *Collector {
+	c.state = s
+	for name, help := range map[string]string{
+		"state_journal_records": "Journal records held in this node's replicated state (in memory and in each snapshot).",
+		"state_stored_messages": "FIX messages held in this node's replicated session stores (in memory and in each snapshot).",
+	} {
+		c.descs[name] = prometheus.NewDesc("gateway_cluster_"+name, help, nil, prometheus.Labels{"node": c.n.cfg.NodeID})
+	}
+	return c
 }
 
 // NewCollector returns the collector of n's metrics.
@@ -137,5 +156,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		"last_contact_seconds": contact,
 	} {
 		ch <- prometheus.MustNewConstMetric(c.descs[name], prometheus.GaugeValue, v)
+	}
+	if c.state != nil {
+		records, messages := c.state.Size()
+		ch <- prometheus.MustNewConstMetric(c.descs["state_journal_records"], prometheus.GaugeValue, float64(records))
+		ch <- prometheus.MustNewConstMetric(c.descs["state_stored_messages"], prometheus.GaugeValue, float64(messages))
 	}
 }

@@ -38,3 +38,28 @@ func TestStatusAndCollector(t *testing.T) {
 		t.Fatalf("closed node status %+v", st)
 	}
 }
+
+// TestCollectorStateSize: WithState adds the replicated state's size.
+func TestCollectorStateSize(t *testing.T) {
+	s := NewState()
+	applyAll(t, s, stateRecords())
+	records, messages := s.Size()
+	if records != 3 || messages != 3 {
+		t.Fatalf("Size = %d records, %d messages; want 3 and 3 (core 2, batch 1, margin none)", records, messages)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(&Node{}).WithState(s))
+	want := `# HELP gateway_cluster_state_journal_records Journal records held in this node's replicated state (in memory and in each snapshot).
+# TYPE gateway_cluster_state_journal_records gauge
+gateway_cluster_state_journal_records{node=""} 3
+# HELP gateway_cluster_state_stored_messages FIX messages held in this node's replicated session stores (in memory and in each snapshot).
+# TYPE gateway_cluster_state_stored_messages gauge
+gateway_cluster_state_stored_messages{node=""} 3
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gateway_cluster_state_journal_records", "gateway_cluster_state_stored_messages"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 10 {
+		t.Fatalf("%d series (%v); want 10", n, err)
+	}
+}

@@ -217,7 +217,7 @@ func newClustered(cc *configs.Cluster, raftLn net.Listener, terms termConfig, ke
 // collector is the node's metrics (cluster.Collector), collected once the
 // node started.
 func (c *clustered) collector() prometheus.Collector {
-	return startedCollector{inner: cluster.NewCollector(c.node), started: &c.started}
+	return startedCollector{inner: cluster.NewCollector(c.node).WithState(c.state), started: &c.started}
 }
 
 type startedCollector struct {
