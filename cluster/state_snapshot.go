@@ -264,7 +264,8 @@ func (r *snapReader) count(n uint64, min int, what string) int {
 }
 
 // decodeSnapshot decodes and validates a snapshot encoding into a new
-// State. The bodies are copied out of b.
+// State. The records' bodies and the messages are slices of b, which the
+// caller hands over: b must never change after.
 func decodeSnapshot(b []byte) (*State, error) {
 	const trailer = 4
 	if len(b) < len(snapshotMagic)+2+trailer || string(b[:len(snapshotMagic)]) != snapshotMagic {
@@ -307,7 +308,7 @@ func decodeSnapshot(b []byte) (*State, error) {
 			r.fail("record %d at index %d after index %d, applied %d", i+1, idx, prev, st.applied)
 			break
 		}
-		st.records = append(st.records, journal.Record{Seq: uint64(i) + 1, Type: typ, Time: t, Body: slices.Clone(data)})
+		st.records = append(st.records, journal.Record{Seq: uint64(i) + 1, Type: typ, Time: t, Body: data})
 		st.indexes = append(st.indexes, idx)
 	}
 	ns := r.count(uint64(r.u32("session count")), 2+8+8+8+1+8+2+4, "sessions")
@@ -343,7 +344,7 @@ func decodeSnapshot(b []byte) (*State, error) {
 				break
 			}
 			last = seq
-			ss.messages.set(seq, slices.Clone(m))
+			ss.messages.set(seq, m)
 		}
 		if r.err != nil {
 			break

@@ -314,3 +314,30 @@ func encodeState(s *State) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// BenchmarkStateRestore measures Restore of the snapshot of a day's state
+// (BenchmarkStateSnapshot's): a node's start, or a follower installing a
+// snapshot from the leader.
+func BenchmarkStateRestore(b *testing.B) {
+	const orders = 100_000
+	s := NewState()
+	body, msg := bytes.Repeat([]byte("x"), 200), bytes.Repeat([]byte("m"), 300)
+	for i := range orders {
+		if err := s.Apply(uint64(2*i+1), appendJournalRecord(nil, 'O', int64(i), body)); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Apply(uint64(2*i+2), sessionRecord(opSent, "FIX.4.2:GW->CORE", uint64(i+1), msg)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	snap, err := encodeState(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := NewState().Restore(bytes.NewReader(snap)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
