@@ -105,11 +105,8 @@ func TestMigrateBoltAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s = mustOpenLogStore(t, dir)
+	s = reopenLogStore(t, dir, 3) // the WAL's, not copied over again
 	defer s.Close()
-	if last, err := s.LastIndex(); err != nil || last != 3 {
-		t.Errorf("LastIndex = %d, %v; want the WAL's 3", last, err)
-	}
 	if _, err := os.Stat(filepath.Join(dir, legacyBolt+".migrated")); err != nil {
 		t.Errorf("raft.db.migrated: %v", err)
 	}
@@ -128,11 +125,8 @@ func TestLogStoreLocked(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = mustOpenLogStore(t, dir)
+	s = reopenLogStore(t, dir, 2)
 	defer s.Close()
-	if last, err := s.LastIndex(); err != nil || last != 2 {
-		t.Errorf("LastIndex after reopening = %d, %v; want 2", last, err)
-	}
 }
 
 // storeEntries stores command entries from..to (term 1) in s.
@@ -163,11 +157,8 @@ func TestLogStoreTailTruncationSurvivesRestart(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = mustOpenLogStore(t, dir)
+	s = reopenLogStore(t, dir, 7)
 	defer s.Close()
-	if last, err := s.LastIndex(); err != nil || last != 7 {
-		t.Fatalf("LastIndex after truncation and restart = %d, %v; want 7", last, err)
-	}
 	var l raft.Log
 	if err := s.GetLog(1, &l); err != nil || string(l.Data) != "e1" {
 		t.Fatalf("GetLog(1) = %q, %v", l.Data, err)
@@ -184,6 +175,18 @@ func mustOpenLogStore(t *testing.T, dir string) *logStore {
 	s, err := openLogStore(dir, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
+	}
+	return s
+}
+
+// reopenLogStore opens the log store in dir again and fails the test
+// unless its last index is wantLast.
+func reopenLogStore(t *testing.T, dir string, wantLast uint64) *logStore {
+	t.Helper()
+	s := mustOpenLogStore(t, dir)
+	if last, err := s.LastIndex(); err != nil || last != wantLast {
+		s.Close()
+		t.Fatalf("LastIndex after reopening = %d, %v; want %d", last, err, wantLast)
 	}
 	return s
 }

@@ -27,22 +27,6 @@ const maxReplayWorkers = 8
 // as a one-at-a-time replay would. mu held.
 func (m *Manager) replayJournal() (int, error) {
 	workers := min(runtime.GOMAXPROCS(0), maxReplayWorkers)
-	if workers < 2 {
-		n := 0
-		err := m.jrnl.Replay(func(r journal.Record) error {
-			n++
-			v, err := decodeRecord(r)
-			if err == nil {
-				err = m.replay(r.Type, v)
-			}
-			if err != nil {
-				return fmt.Errorf("orders: journal record %d: %w", r.Seq, err)
-			}
-			return nil
-		})
-		return n, err
-	}
-
 	jobs := make(chan *replayChunk)
 	var wg sync.WaitGroup
 	for range workers {

@@ -3,7 +3,6 @@ package orders
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -22,9 +21,6 @@ func recoverDay(t *testing.T, j memJournal, orders int) (*Manager, int, error) {
 // journal says, in journal order: each fill is applied after its order's
 // acceptance and acknowledgement.
 func TestReplayJournalInOrder(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		t.Log("GOMAXPROCS 1: the replay decodes on this goroutine")
-	}
 	const orders = 3 * maxReplayWorkers * replayBatch
 	j := dayJournal(t, orders)
 	m, n, err := recoverDay(t, j, orders)
