@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,4 +218,60 @@ func groupDigits(p refdata.Price) string {
 		out = append(out, whole[i])
 	}
 	return string(out) + "." + frac
+}
+
+// submitBoxJS is the ticket's submit button's box in page coordinates.
+const submitBoxJS = `((r) => [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height])(document.getElementById('ticket-submit').getBoundingClientRect())`
+
+// TestTicketStaysPut checks, at desktop and phone sizes, that the ticket's
+// submit button does not move while the page fills in: not when the
+// sign-in note goes away, not while the trades list grows to its 30 rows.
+// A button that moves between a trader's aim and click sends nothing, or
+// clicks something else (a ladder row that sets the price).
+func TestTicketStaysPut(t *testing.T) {
+	const sym = "600519.SH"
+	for _, size := range browsertest.Sizes() {
+		t.Run(size.Name, func(t *testing.T) {
+			g := newFakeGateway(t)
+			srv := httptest.NewServer(g.Handler())
+			t.Cleanup(srv.Close)
+			t.Cleanup(g.Close)
+			b := browsertest.New(t)
+			b.Resize(t, size)
+
+			// Signed out: the note says so, no trade yet.
+			b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/?symbol="+sym))
+			b.WaitFor(t, "gw.state === 'live' && !document.getElementById('ticket-note').hidden && "+
+				"document.querySelectorAll('#bids tr[data-price]').length > 0", pageBound)
+			var signedOut []float64
+			b.Eval(t, submitBoxJS, &signedOut)
+
+			// Signed in: the note is gone.
+			b.Run(t, "open the page signed in", chromedp.Navigate(srv.URL+"/?symbol="+sym+"&token="+url.QueryEscape(g.Token(t, "u1", "A1"))))
+			b.WaitFor(t, "gw.state === 'live' && gw.orders.signedIn && !document.getElementById('ticket-fields').disabled && "+
+				"document.getElementById('ticket-note').hidden && document.querySelectorAll('#trades tr').length === 0", pageBound)
+			var signedIn []float64
+			b.Eval(t, submitBoxJS, &signedIn)
+
+			// Trades arrive until the list is full.
+			rows := 0
+			for round := 0; rows < 30 && round < 20; round++ {
+				for range 100 {
+					g.Step(sym)
+				}
+				b.WaitFor(t, fmt.Sprintf("gw.seq === %d && gw.trades === document.querySelectorAll('#trades tr').length", g.Seq(sym)), pageBound)
+				b.Eval(t, "document.querySelectorAll('#trades tr').length", &rows)
+			}
+			if rows != 30 {
+				t.Fatalf("the trades list shows %d rows after 2,000 steps, want 30", rows)
+			}
+			var full []float64
+			b.Eval(t, submitBoxJS, &full)
+			if !slices.Equal(signedOut, signedIn) || !slices.Equal(signedIn, full) {
+				t.Errorf("the submit button [left top width height] moved: %v signed out, %v signed in, %v with 30 trades", signedOut, signedIn, full)
+			}
+			screenshot(t, b, "ticket-full-trades", size)
+			b.Logs(t)
+		})
+	}
 }

@@ -30,6 +30,15 @@ type State struct {
 	Resyncs   int    `json:"resyncs"`   // resubscribes to recover from a mismatch or a gap
 	Gaps      int    `json:"gaps"`      // seq gaps seen
 	Connects  int    `json:"connects"`  // WebSocket connections opened
+	Trades    int    `json:"trades"`    // trades in the page's "last trades" list
+	Orders    struct {
+		SignedIn    bool   `json:"signedIn"`    // the token was accepted on this connection
+		LastClOrdID string `json:"lastClOrdId"` // of the last order.new the page sent
+		LastError   struct {
+			Code string `json:"code"`
+			Msg  string `json:"msg"`
+		} `json:"lastError"` // the last order error shown, zero if none
+	} `json:"orders"`
 }
 
 // Browser is one headless Chromium tab and what its page logged. Its

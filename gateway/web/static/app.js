@@ -206,6 +206,7 @@ const gw = {
   resyncs: 0,     // resubscribes to recover: checksum mismatch or seq gap
   gaps: 0,        // seq gaps seen (each one resumed)
   connects: 0,    // WebSocket connections opened
+  trades: 0,      // trades in the "last trades" list (at most MAX_TRADES)
   orders: {
     signedIn: false,  // the auth reply arrived on the open connection
     sub: '',          // the token's user
@@ -408,6 +409,7 @@ function selectSymbol(symbol) {
   book = newBook(symbol, gw.depth);
   quote = null;
   trades = [];
+  gw.trades = 0;
   ticket.prefilled = '';
   ticket.edited = false;
   subscribeAll(false);
@@ -616,6 +618,7 @@ function onTrade(msg) {
   if (trades.length > MAX_TRADES) {
     trades.length = MAX_TRADES;
   }
+  gw.trades = trades.length;
   scheduleRender();
 }
 
