@@ -151,7 +151,14 @@ func TestOrderTicket(t *testing.T) {
 	tick := inst.Tick
 	canceled := placeOrder(t, b, "A1", "sell", ask+5*tick, 200)
 	waitStatus(t, b, canceled, "new")
-	b.Run(t, "cancel "+canceled, chromedp.Click(`#orders-table tr[data-clordid="`+canceled+`"] button`, chromedp.ByQuery))
+	// The row's button is clicked through the DOM, not at its coordinates:
+	// "my orders" sits below the account panel, which redraws (and may
+	// grow) on its own after every order event.
+	var clicked bool
+	b.Eval(t, `((btn) => { if (!btn || btn.disabled) return false; btn.click(); return true; })(document.querySelector('#orders-table tr[data-clordid="`+canceled+`"] button'))`, &clicked)
+	if !clicked {
+		t.Fatalf("no enabled Cancel button in the row of %s", canceled)
+	}
 	waitStatus(t, b, canceled, "canceled")
 	if !hasPrefix(g.Ops(), "order.cancel ") || !slices.ContainsFunc(g.Ops(), func(op string) bool {
 		f := strings.Fields(op)
