@@ -12,6 +12,10 @@
 // banner says why ("token expired — showing prices only") and the page
 // carries on anonymously. The layout folds to one column at phone width
 // (orders become cards); every time is exchange time, HH:MM:SS.mmm.
+// Nothing above the ticket changes height as data arrives (the trades list
+// has its full height from the start, the ticket's notes sit below its
+// fields), so the Buy button stays where the trader aimed
+// (TestTicketStaysPut).
 //
 // The browser tests (package browsertest) run the page at a desktop and a
 // phone size (browsertest.Sizes) and keep screenshots in
