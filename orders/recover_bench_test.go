@@ -60,7 +60,7 @@ func dayJournal(b testing.TB, n int) memJournal {
 // dayManager returns a new Manager on j, the journal dayJournal made for
 // orders, with a fake core upstream and account A1 able to pay for every
 // order; the caller recovers it and closes it.
-func dayManager(tb testing.TB, j memJournal, orders int) *Manager {
+func dayManager(tb testing.TB, j Journal, orders int) *Manager {
 	tb.Helper()
 	cfg := riskConfig()
 	cfg.Accounts[0].Cash = refdata.Price(orders) * 100 * 17000000 * 2

@@ -24,7 +24,8 @@ const maxReplayWorkers = 8
 // goroutine applies the decoded records in journal order. A record that
 // does not decode, or that the Manager refuses, stops the replay with its
 // journal seq; the first such record in journal order is the one reported,
-// as a one-at-a-time replay would. mu held.
+// as a one-at-a-time replay would, even when the journal then fails to
+// read (the records read before the failure are applied first). mu held.
 func (m *Manager) replayJournal() (int, error) {
 	workers := min(runtime.GOMAXPROCS(0), maxReplayWorkers)
 	jobs := make(chan *replayChunk)
@@ -58,19 +59,20 @@ func (m *Manager) replayJournal() (int, error) {
 		}
 		return nil
 	}
+	// applyErr is the first record refused, in journal order; once set,
+	// nothing more is applied.
+	var applyErr error
 	submit := func(c *replayChunk) error {
 		jobs <- c
 		pending = append(pending, c)
-		for len(pending) > 2*workers {
-			if err := apply(); err != nil {
-				return err
-			}
+		for applyErr == nil && len(pending) > 2*workers {
+			applyErr = apply()
 		}
-		return nil
+		return applyErr
 	}
 	n := 0
 	cur := newReplayChunk()
-	err := m.jrnl.Replay(func(r journal.Record) error {
+	readErr := m.jrnl.Replay(func(r journal.Record) error {
 		n++
 		cur.add(r)
 		if len(cur.recs) < replayBatch {
@@ -80,13 +82,19 @@ func (m *Manager) replayJournal() (int, error) {
 		cur = newReplayChunk()
 		return submit(c)
 	})
-	if err == nil && len(cur.recs) > 0 {
-		err = submit(cur)
+	// The records read before the journal ended, or failed to read, are
+	// applied first: a bad one among them is the first error in journal
+	// order, and the one reported.
+	if applyErr == nil && len(cur.recs) > 0 {
+		submit(cur)
 	}
-	for err == nil && len(pending) > 0 {
-		err = apply()
+	for applyErr == nil && len(pending) > 0 {
+		applyErr = apply()
 	}
-	return n, err
+	if applyErr != nil {
+		return n, applyErr
+	}
+	return n, readErr
 }
 
 // replayChunk is a batch of journal records, their bodies copied (the

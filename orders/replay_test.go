@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"sgw/journal"
 )
 
 // recoverDay builds a Manager on j (dayManager) and recovers it.
-func recoverDay(t *testing.T, j memJournal, orders int) (*Manager, int, error) {
+func recoverDay(t *testing.T, j Journal, orders int) (*Manager, int, error) {
 	t.Helper()
 	m := dayManager(t, j, orders)
 	t.Cleanup(m.Close)
@@ -83,3 +85,60 @@ func TestReplayJournalFirstError(t *testing.T) {
 }
 
 func badJSON(j *memJournal, i int) { (*j)[i].Body = []byte(`{"a":`) }
+
+// readFailJournal delivers the first at records of its memJournal, then
+// fails as a journal whose file cannot be read further.
+type readFailJournal struct {
+	memJournal
+	at int
+}
+
+var errRead = errors.New("disk read failed")
+
+func (j readFailJournal) Replay(fn func(journal.Record) error) error {
+	for _, r := range j.memJournal[:j.at] {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return errRead
+}
+
+// TestReplayJournalReadError fails the journal's read after some batches
+// were handed to the workers: a damaged record read before the failure is
+// still the error reported (it is first in journal order), and with none,
+// the read error is.
+func TestReplayJournalReadError(t *testing.T) {
+	const orders = 4 * replayBatch
+	tests := []struct {
+		name    string
+		bad     int // index of a record with bad JSON, -1 for none
+		at      int // records read before the failure
+		wantSeq int
+	}{
+		{name: "bad record in a batch the workers hold", bad: 5, at: replayBatch + 10, wantSeq: 6},
+		{name: "bad record in the batch being filled", bad: replayBatch + 3, at: replayBatch + 10, wantSeq: replayBatch + 4},
+		{name: "no bad record", bad: -1, at: 2*replayBatch + 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := dayJournal(t, orders)
+			if tt.bad >= 0 {
+				badJSON(&j, tt.bad)
+			}
+			_, n, err := recoverDay(t, readFailJournal{j, tt.at}, orders)
+			if n != tt.at {
+				t.Errorf("Recover read %d records, want %d", n, tt.at)
+			}
+			if tt.bad < 0 {
+				if !errors.Is(err, errRead) {
+					t.Fatalf("Recover = %v, want the read error", err)
+				}
+				return
+			}
+			if err == nil || errors.Is(err, errRead) || !strings.Contains(err.Error(), fmt.Sprintf("journal record %d:", tt.wantSeq)) {
+				t.Fatalf("Recover = %v, want the error of journal record %d", err, tt.wantSeq)
+			}
+		})
+	}
+}
