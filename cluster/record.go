@@ -48,6 +48,9 @@ const (
 	maxSeqNum = 1<<31 - 1
 	// maxSessionID bounds a session id (a quickfix SessionID string).
 	maxSessionID = 1024
+	// maxOwner bounds a reservation's owner (a node ID and its term);
+	// the snapshot encodes its length in 16 bits.
+	maxOwner = 1024
 	// journalHeader is the size of a journal record before its body.
 	journalHeader = 1 + 1 + 8
 	// maxBatch bounds the records of a batch.
@@ -225,7 +228,7 @@ func decodeRecord(b []byte) (record, error) {
 		}
 		r.n, r.msg = v, rest
 	case opReserve:
-		if len(rest) < 1 || rest[0] > 1 || v == 0 || v > maxSeqNum {
+		if len(rest) < 1 || rest[0] > 1 || len(rest)-1 > maxOwner || v == 0 || v > maxSeqNum {
 			return r, fmt.Errorf("%w: reservation %d with %d more bytes", ErrBadRecord, v, len(rest))
 		}
 		r.n, r.clean, r.owner = v, rest[0] == 1, string(rest[1:])

@@ -189,6 +189,11 @@ func TestSealedStateRecords(t *testing.T) {
 	if err := tampered.Apply(2, bad); err == nil || tampered.Err() == nil {
 		t.Errorf("a tampered record applied (%v)", err)
 	}
+	// Stopped, it takes no snapshot: Raft would label it with entries it
+	// never applied and drop them from the log.
+	if _, err := tampered.Snapshot(); err == nil || !errors.Is(err, tampered.Err()) {
+		t.Errorf("a stopped replica's Snapshot = %v; want its error", err)
+	}
 
 	snap, err := encodeState(leader)
 	if err != nil {
@@ -208,6 +213,13 @@ func TestSealedStateRecords(t *testing.T) {
 	rec2, _ := leader.seal(appendJournalRecord(nil, 'O', 2, []byte("NEXT")))
 	if err := restored.Apply(3, rec2); err != nil {
 		t.Fatalf("record after a restore: %v", err)
+	}
+	// A leader's snapshot restarts a stopped replica.
+	if err := tampered.Restore(bytes.NewReader(snap)); err != nil || tampered.Err() != nil {
+		t.Fatalf("restore of a stopped replica = %v (Err %v)", err, tampered.Err())
+	}
+	if err := tampered.Apply(3, rec2); err != nil {
+		t.Errorf("record after restoring a stopped replica: %v", err)
 	}
 	if err := NewState().Restore(bytes.NewReader(snap)); !errors.Is(err, atrest.ErrKey) {
 		t.Errorf("restore without keys = %v; want ErrKey", err)

@@ -101,6 +101,9 @@ func (s *SessionStores) WriteReservation(sid quickfix.SessionID, reserved int, c
 	if reserved <= 0 || reserved > maxSeqNum {
 		return fmt.Errorf("cluster: session store %s: reservation %d out of range", sid, reserved)
 	}
+	if len(owner) > maxOwner {
+		return fmt.Errorf("cluster: session store %s: reservation owner of %d bytes, at most %d", sid, len(owner), maxOwner)
+	}
 	id := sid.String()
 	rec := reserveRecord(id, uint64(reserved), clean, owner)
 	s.mu.Lock()

@@ -45,9 +45,15 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // taken in a time that grows with the number of sessions only. It shares
 // the journal records and the sessions' stored messages, which later
 // Applies never change in place (State, msgLog); its WriteTo encodes them.
+// A stopped replica (Err) takes none: Raft counts the entries after the
+// record it could not open as applied, and a snapshot labelled with their
+// index would let Raft drop the log this replica never applied.
 func (s *State) Snapshot() (io.WriterTo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, fmt.Errorf("cluster: no snapshot of a replica that stopped applying: %w", s.err)
+	}
 	n := len(s.records)
 	p := &stateSnapshot{
 		keys: s.keys, applied: s.applied, inHeader: s.inHeader,
@@ -195,6 +201,7 @@ func (s *State) Restore(r io.Reader) error {
 	defer s.mu.Unlock()
 	s.records, s.indexes, s.sessions, s.applied = st.records, st.indexes, st.sessions, st.applied
 	s.in, s.inHeader, s.own, s.counter = in, st.inHeader, false, 0
+	s.err = nil // the snapshot replaces everything, the record that stopped this replica too
 	return nil
 }
 

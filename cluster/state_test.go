@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,6 +163,7 @@ func TestStateRejectsBadRecords(t *testing.T) {
 		{name: "reservation without mark", rec: sessionRecord(opReserve, "s", 1, nil)},
 		{name: "reservation mark 2", rec: sessionRecord(opReserve, "s", 1, []byte{2})},
 		{name: "zero reservation", rec: reserveRecord("s", 0, false, "o")},
+		{name: "reservation owner too long", rec: reserveRecord("s", 1, false, strings.Repeat("o", maxOwner+1))},
 		{name: "empty batch", rec: batchOf()},
 		{name: "short batch", rec: []byte{kindBatch, 0}},
 		{name: "journal record in a batch", rec: batchOf(appendJournalRecord(nil, 'O', 1, nil))},
