@@ -102,3 +102,10 @@ func (j *Journal) AppendAsync(typ byte, body []byte, done func(seq uint64, err e
 func (j *Journal) Replay(fn func(journal.Record) error) error {
 	return j.cfg.State.Replay(fn)
 }
+
+// ReplayAfter calls fn for every record applied here after seq, in order
+// (State.ReplayAfter). A follower's standby order manager reads what
+// committed since it last looked.
+func (j *Journal) ReplayAfter(seq uint64, fn func(journal.Record) error) error {
+	return j.cfg.State.ReplayAfter(seq, fn)
+}

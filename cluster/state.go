@@ -201,8 +201,15 @@ func (s *State) applySession(r record) {
 // no lock while calling fn; records applied during the call may or may not
 // be included. fn must not modify the record's body. Any goroutine.
 func (s *State) Replay(fn func(journal.Record) error) error {
+	return s.ReplayAfter(0, fn)
+}
+
+// ReplayAfter is Replay from the record after seq on: the records are
+// dense from seq 1, so it reads nothing before them.
+func (s *State) ReplayAfter(seq uint64, fn func(journal.Record) error) error {
 	s.mu.Lock()
-	recs := s.records[:len(s.records):len(s.records)]
+	n := len(s.records)
+	recs := s.records[min(seq, uint64(n)):n:n]
 	s.mu.Unlock()
 	for _, r := range recs {
 		if err := fn(r); err != nil {

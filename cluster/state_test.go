@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,12 @@ func TestStateApply(t *testing.T) {
 	}
 	if len(recs) != 3 || recs[0].Seq != 1 || recs[2].Seq != 3 || recs[1].Type != 'A' || string(recs[2].Body) != "fill" {
 		t.Fatalf("journal records = %+v", recs)
+	}
+	for after, want := range map[uint64][]uint64{0: {1, 2, 3}, 1: {2, 3}, 3: nil, 9: nil} {
+		var seqs []uint64
+		if err := s.ReplayAfter(after, func(r journal.Record) error { seqs = append(seqs, r.Seq); return nil }); err != nil || !slices.Equal(seqs, want) {
+			t.Errorf("ReplayAfter(%d) read %v (%v), want %v", after, seqs, err, want)
+		}
 	}
 	if seq, ok := s.journalSeq(10 + 2*4); !ok || seq != 2 {
 		t.Errorf("journalSeq of the 'A' record = %d, %v; want 2", seq, ok)

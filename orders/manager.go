@@ -134,7 +134,9 @@ type Manager struct {
 	list      []*Order          // in entry order
 	byAccount map[string][]*Order
 	bySource  map[Source][]*Order // in entry order: OrdersFrom, without a scan of the day's list
-	epoch     string              // IDPrefix and this process's start, base 36
+	epoch     string              // IDPrefix and when Recover ran (or New), base 36
+	replayed  uint64              // the journal seq of the last record replayed (CatchUp, Recover)
+	lastIn    map[string]int      // upstream → MsgSeqNum of its last message the journal holds
 	nextUID   uint64
 	execs     map[string]bool // upstream + "\x00" + ExecID of the executions applied
 	sinks     map[Source]Sink
@@ -254,6 +256,7 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 	m := &Manager{cfg: cfg, risk: rc, jrnl: j, credit: map[string]bool{}, log: log, met: met,
 		routes: map[string]*route{}, orders: map[string]*Order{}, byUID: map[string]*Order{},
 		byAccount: map[string][]*Order{}, bySource: map[Source][]*Order{}, execs: map[string]bool{}, sinks: map[Source]Sink{},
+		lastIn: map[string]int{},
 		watchers: map[string]map[Sink]bool{}, changed: make(chan struct{}),
 		stats: NewStats()}
 	for _, a := range cfg.CreditAccounts {
@@ -261,8 +264,15 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 	}
 	m.durable, m.dispatched = make(chan durable, durableQueue), make(chan struct{})
 	go m.dispatch()
-	m.epoch = cfg.IDPrefix + strconv.FormatInt(time.Now().UnixMilli(), 36) + "."
+	m.newEpoch()
 	return m, nil
+}
+
+// newEpoch starts the upstream ids afresh from now (newUID). mu held, or
+// m not yet shared.
+func (m *Manager) newEpoch() {
+	m.epoch = m.cfg.IDPrefix + strconv.FormatInt(time.Now().UnixMilli(), 36) + "."
+	m.nextUID = 0
 }
 
 // AddUpstream makes up the session of the upstream called name. Call it
@@ -352,9 +362,9 @@ func (m *Manager) count(src Source, isNew bool, err error) {
 
 func key(account, clOrdID string) string { return account + "\x00" + clOrdID }
 
-// newUID returns the next upstream id: the prefix, this process's start
-// (so that an id sent upstream just before a crash, whose journal record
-// was lost, is never given again) and a counter. mu held.
+// newUID returns the next upstream id: the prefix, when this manager
+// recovered (so that an id sent upstream just before a crash, whose
+// journal record was lost, is never given again) and a counter. mu held.
 func (m *Manager) newUID() string {
 	m.nextUID++
 	return m.epoch + strconv.FormatUint(m.nextUID, 36)

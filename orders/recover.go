@@ -41,6 +41,9 @@ import (
 // refuses them), as a second check. Nothing is refused or blocked meanwhile: the
 // session processes messages in order, so every answer reflects every
 // request sent before it.
+//
+// A manager CatchUp kept warm replays only the records after those it
+// applied. It returns the number of records it replayed.
 func (m *Manager) Recover() (int, error) {
 	m.mu.Lock()
 	defer m.unlock()
@@ -48,6 +51,9 @@ func (m *Manager) Recover() (int, error) {
 	if err != nil {
 		return n, err
 	}
+	// The upstream ids start from now: a warm manager was made long
+	// before its term, possibly in the same millisecond as another node's.
+	m.newEpoch()
 	for _, o := range m.list {
 		if o.Status.Terminal() {
 			continue
@@ -60,7 +66,7 @@ func (m *Manager) Recover() (int, error) {
 		rt.recovery = append(rt.recovery, o)
 	}
 	for _, rt := range m.routes {
-		rt.up.ResumeInboundAfter(rt.lastIn)
+		rt.up.ResumeInboundAfter(m.lastIn[rt.name])
 		if len(rt.recovery) > 0 {
 			m.log.Info("orders: open orders to resolve at the upstream's first logon", "upstream", rt.name, "orders", len(rt.recovery))
 		}
@@ -143,9 +149,31 @@ func (m *Manager) replay(typ byte, v any) error {
 // the journal holds. The last one in journal order is the high-water mark
 // (a sequence reset starts the numbers again). mu held.
 func (m *Manager) sawInbound(upstream string, seq int) {
-	if rt := m.routes[upstream]; rt != nil && seq > 0 {
-		rt.lastIn = seq
+	if seq > 0 {
+		m.lastIn[upstream] = seq
 	}
+}
+
+// CatchUp applies the journal's records that this manager has not
+// applied yet, and resolves nothing: it keeps a standby manager warm. A
+// cluster follower calls it as records commit, so that when its node
+// leads, Recover replays only the tail and the takeover does not grow
+// with the day's journal. The manager must serve nothing meanwhile (no
+// request, no Run, no upstream session). Call it before Recover only; it
+// returns the number of records it applied. After an error the manager
+// is unusable: build another.
+func (m *Manager) CatchUp() (int, error) {
+	m.mu.Lock()
+	defer m.unlock()
+	return m.replayJournal()
+}
+
+// Replayed returns the journal seq of the last record the manager applied
+// by CatchUp or Recover.
+func (m *Manager) Replayed() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.replayed
 }
 
 // recoverRoute resolves the orders Recover left open on rt, at the

@@ -62,6 +62,15 @@ func dayJournal(b testing.TB, n int) memJournal {
 // order; the caller recovers it and closes it.
 func dayManager(tb testing.TB, j Journal, orders int) *Manager {
 	tb.Helper()
+	m := dayManagerNoUpstream(tb, j, orders)
+	m.AddUpstream("core", newFakeUpstream())
+	return m
+}
+
+// dayManagerNoUpstream is dayManager before its upstream is added: a
+// standby manager (CatchUp) as a cluster follower keeps one.
+func dayManagerNoUpstream(tb testing.TB, j Journal, orders int) *Manager {
+	tb.Helper()
 	cfg := riskConfig()
 	cfg.Accounts[0].Cash = refdata.Price(orders) * 100 * 17000000 * 2
 	rc, err := risk.New(cfg, nil)
@@ -72,7 +81,6 @@ func dayManager(tb testing.TB, j Journal, orders int) *Manager {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m.AddUpstream("core", newFakeUpstream())
 	return m
 }
 

@@ -15,9 +15,16 @@ const replayBatch = 512
 // maxReplayWorkers bounds the goroutines that decode journal records.
 const maxReplayWorkers = 8
 
-// replayJournal replays the whole journal into the Manager and returns how
-// many records it read (after an error, possibly more than it applied: the
-// workers read ahead). Decoding the records' JSON bodies is most of the
+// journalAfter is a Journal that can replay the records after a seq
+// without reading those before (cluster.Journal): CatchUp then costs what
+// was appended since the last one.
+type journalAfter interface {
+	ReplayAfter(seq uint64, fn func(journal.Record) error) error
+}
+
+// replayJournal replays the journal's records after m.replayed into the
+// Manager and returns how many it read (after an error, possibly more
+// than it applied: the workers read ahead). Decoding the records' JSON bodies is most of the
 // cost of a replay (which a new leader pays before order entry opens: its
 // takeover time grows with the day's journal), and it reads nothing of the
 // Manager, so workers decode batches of records in parallel while this
@@ -56,6 +63,7 @@ func (m *Manager) replayJournal() (int, error) {
 			if err := m.replay(c.recs[i].Type, c.vals[i]); err != nil {
 				return fmt.Errorf("orders: journal record %d: %w", c.recs[i].Seq, err)
 			}
+			m.replayed = c.recs[i].Seq
 		}
 		return nil
 	}
@@ -72,7 +80,11 @@ func (m *Manager) replayJournal() (int, error) {
 	}
 	n := 0
 	cur := newReplayChunk()
-	readErr := m.jrnl.Replay(func(r journal.Record) error {
+	after := m.replayed
+	each := func(r journal.Record) error {
+		if r.Seq <= after {
+			return nil // applied by an earlier CatchUp
+		}
 		n++
 		cur.add(r)
 		if len(cur.recs) < replayBatch {
@@ -81,7 +93,13 @@ func (m *Manager) replayJournal() (int, error) {
 		c := cur
 		cur = newReplayChunk()
 		return submit(c)
-	})
+	}
+	var readErr error
+	if ja, ok := m.jrnl.(journalAfter); ok {
+		readErr = ja.ReplayAfter(after, each)
+	} else {
+		readErr = m.jrnl.Replay(each)
+	}
 	// The records read before the journal ended, or failed to read, are
 	// applied first: a bad one among them is the first error in journal
 	// order, and the one reported.

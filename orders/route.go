@@ -43,9 +43,6 @@ type route struct {
 	// session's first logon (recoverRoute).
 	recovery  []*Order
 	recovered bool
-	// lastIn is the MsgSeqNum of the last message from the upstream the
-	// journal holds (replay).
-	lastIn int
 }
 
 // held is a request waiting for the session.

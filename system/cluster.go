@@ -20,6 +20,7 @@ import (
 	"sgw/configs"
 	"sgw/fix"
 	"sgw/fix/broker"
+	"sgw/journal"
 	"sgw/netsec"
 	"sgw/orders"
 	"sgw/risk"
@@ -67,6 +68,8 @@ type clustered struct {
 	// the node's TransferLeadership after a term failed or could not
 	// start: tests make a handover fail with it.
 	transfer func() error
+	// standby is the run loop's standby while it has one (metrics, tests).
+	standby atomic.Pointer[standby]
 }
 
 // brokerTerms is what each term's broker acceptor is built from.
@@ -156,7 +159,10 @@ type termConfig struct {
 	ups      []fix.UpstreamConfig
 	reg      *prometheus.Registry
 	drain    time.Duration
-	onReplay func(records int)
+	// onReplay, when set, hears how many journal records a term's (or the
+	// gateway's) Recover replayed, and whether a standby had applied the
+	// others (warm).
+	onReplay func(records int, warm bool)
 }
 
 // term is one leadership term's order entry.
@@ -217,20 +223,34 @@ func newClustered(cc *configs.Cluster, raftLn net.Listener, terms termConfig, ke
 // collector is the node's metrics (cluster.Collector), collected once the
 // node started.
 func (c *clustered) collector() prometheus.Collector {
-	return startedCollector{inner: cluster.NewCollector(c.node).WithState(c.state), started: &c.started}
+	return startedCollector{inner: cluster.NewCollector(c.node).WithState(c.state), started: &c.started, c: c}
 }
+
+var standbyLagDesc = prometheus.NewDesc("gateway_cluster_standby_lag_records",
+	"Journal records applied on this node that its standby order manager has not applied yet: about what a takeover here would replay "+
+		"(-1 while this node leads, or its standby failed: a takeover replays the whole journal).", nil, nil)
 
 type startedCollector struct {
 	inner   prometheus.Collector
 	started *atomic.Bool
+	c       *clustered
 }
 
-func (s startedCollector) Describe(ch chan<- *prometheus.Desc) { s.inner.Describe(ch) }
+func (s startedCollector) Describe(ch chan<- *prometheus.Desc) {
+	s.inner.Describe(ch)
+	ch <- standbyLagDesc
+}
 
 func (s startedCollector) Collect(ch chan<- prometheus.Metric) {
-	if s.started.Load() {
-		s.inner.Collect(ch)
+	if !s.started.Load() {
+		return
 	}
+	s.inner.Collect(ch)
+	lag := -1.0
+	if sb := s.c.standby.Load(); sb != nil && !sb.failed.Load() {
+		lag = float64(uint64(s.c.state.JournalLen()) - min(sb.applied.Load(), uint64(s.c.state.JournalLen())))
+	}
+	ch <- prometheus.MustNewConstMetric(standbyLagDesc, prometheus.GaugeValue, lag)
 }
 
 // OrderEntryAt implements gateway.Forwarder: here while this node leads
@@ -275,6 +295,9 @@ func (c *clustered) run(ctx context.Context) error {
 	c.started.Store(true)
 	c.log.Info("cluster node started", "raft", c.node.Addr())
 	var t *term
+	// sb is the warm order manager kept while no term runs here; a term
+	// starting takes it over.
+	var sb *standby
 	var failed <-chan error
 	// retry is armed when a handover failed while this node still leads
 	// with no term: order entry would stay refused here until leadership
@@ -292,6 +315,10 @@ func (c *clustered) run(ctx context.Context) error {
 		}
 	}
 	defer func() {
+		if sb != nil {
+			c.standby.Store(nil)
+			sb.close()
+		}
 		if t != nil {
 			c.endTerm(t, "stopping")
 			// A planned stop hands over at once instead of waiting for
@@ -305,6 +332,10 @@ func (c *clustered) run(ctx context.Context) error {
 		}
 	}()
 	for {
+		if t == nil && sb == nil {
+			sb = c.startStandby()
+			c.standby.Store(sb)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -326,7 +357,9 @@ func (c *clustered) run(ctx context.Context) error {
 				t, failed = nil, nil
 			}
 			if l.IsLeader && t == nil {
-				nt, err := c.startTerm(l.Epoch)
+				c.standby.Store(nil)
+				nt, err := c.startTerm(l.Epoch, sb)
+				sb = nil
 				if err != nil {
 					c.log.Error("cluster: cannot take the lead; handing over", "epoch", l.Epoch, "err", err)
 					handOver("term could not start")
@@ -350,23 +383,29 @@ const handoverRetry = 2 * time.Second
 // the manager replays the replicated journal, the sessions open the
 // replicated stores (a takeover reads as a restart: the recovery rule
 // resolves every open order), then clients are served.
-func (c *clustered) startTerm(epoch uint64) (*term, error) {
+//
+// sb, the node's standby (nil if none), is the term's to use or close:
+// its manager, already caught up with most of the journal, becomes the
+// term's.
+func (c *clustered) startTerm(epoch uint64, sb *standby) (*term, error) {
 	start := time.Now()
+	var m *orders.Manager
+	var tj *termJournal
+	if sb != nil {
+		m, tj = sb.take(c)
+	}
+	warm := m != nil
 	if err := c.state.BeginTerm(c.node); err != nil {
+		if m != nil {
+			m.Close()
+		}
 		return nil, err
 	}
-	j, err := cluster.NewJournal(cluster.JournalConfig{Node: c.node, State: c.state})
-	if err != nil {
-		return nil, err
-	}
-	rc, err := risk.New(c.terms.risk, nil)
-	if err != nil {
-		return nil, err
-	}
-	tj := &termJournal{Journal: j}
-	m, err := orders.New(c.terms.orders, rc, tj, c.log.With("component", "orders"))
-	if err != nil {
-		return nil, err
+	if m == nil {
+		var err error
+		if m, tj, err = c.newManager(); err != nil {
+			return nil, err
+		}
 	}
 	fence := c.node.Fencer(epoch)
 	var ups []*fix.Upstream
@@ -386,7 +425,7 @@ func (c *clustered) startTerm(epoch uint64) (*term, error) {
 		return nil, err
 	}
 	if c.terms.onReplay != nil {
-		c.terms.onReplay(n)
+		c.terms.onReplay(n, warm)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &term{epoch: epoch, m: m, j: tj, cancel: cancel, failed: make(chan error, 1)}
@@ -415,7 +454,7 @@ func (c *clustered) startTerm(epoch uint64) (*term, error) {
 	if c.brokers != nil {
 		c.startBrokers(ctx, t, fail)
 	}
-	c.log.Info("cluster: leading; order entry open", "epoch", epoch, "records_replayed", n, "took", time.Since(start))
+	c.log.Info("cluster: leading; order entry open", "epoch", epoch, "records_replayed", n, "warm", warm, "took", time.Since(start))
 	return t, nil
 }
 
@@ -478,6 +517,22 @@ func (j *termJournal) AppendAsync(typ byte, body []byte, done func(seq uint64, e
 		}
 	}
 	return err
+}
+
+// ReplayAfter calls fn for the records after seq (orders reads only
+// those when it can: a standby's catch-up, a warm term's Recover).
+func (j *termJournal) ReplayAfter(seq uint64, fn func(journal.Record) error) error {
+	if ja, ok := j.Journal.(interface {
+		ReplayAfter(uint64, func(journal.Record) error) error
+	}); ok {
+		return ja.ReplayAfter(seq, fn)
+	}
+	return j.Journal.Replay(func(r journal.Record) error {
+		if r.Seq <= seq {
+			return nil
+		}
+		return fn(r)
+	})
 }
 
 // close refuses further records and waits until every record in flight

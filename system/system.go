@@ -223,7 +223,7 @@ func orderTerms(cfg *configs.File, reg *prometheus.Registry, log *slog.Logger) (
 			HoldQueue: oc.HoldQueue, HoldTimeout: oc.HoldTimeout, AckTimeout: oc.AckTimeout, StatusTimeout: oc.StatusTimeout,
 			OnSent: func(d time.Duration) { internal.Observe(d.Seconds()) }, Registry: reg},
 		risk: rcfg, ups: oc.Upstreams, reg: reg, drain: oc.DrainTimeout,
-		onReplay: func(n int) { log.Info("order journal replayed", "records", n) },
+		onReplay: func(n int, warm bool) { log.Info("order journal replayed", "records", n, "warm", warm) },
 	}
 	if tc.drain == 0 {
 		tc.drain = 5 * time.Second
@@ -289,7 +289,7 @@ func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *
 		g.close()
 		return err
 	}
-	tc.onReplay(n)
+	tc.onReplay(n, false)
 	return nil
 }
 
