@@ -223,22 +223,22 @@ func newClustered(cc *configs.Cluster, raftLn net.Listener, terms termConfig, ke
 // collector is the node's metrics (cluster.Collector), collected once the
 // node started.
 func (c *clustered) collector() prometheus.Collector {
-	return startedCollector{inner: cluster.NewCollector(c.node).WithState(c.state), started: &c.started, c: c}
+	lag := prometheus.NewDesc("gateway_cluster_standby_lag_records",
+		"Journal records applied on this node that its standby order manager has not applied yet: about what a takeover here would replay "+
+			"(-1 while this node leads, or its standby failed: a takeover replays the whole journal).", nil, prometheus.Labels{"node": c.node.ID()})
+	return startedCollector{inner: cluster.NewCollector(c.node).WithState(c.state), started: &c.started, c: c, lag: lag}
 }
-
-var standbyLagDesc = prometheus.NewDesc("gateway_cluster_standby_lag_records",
-	"Journal records applied on this node that its standby order manager has not applied yet: about what a takeover here would replay "+
-		"(-1 while this node leads, or its standby failed: a takeover replays the whole journal).", nil, nil)
 
 type startedCollector struct {
 	inner   prometheus.Collector
 	started *atomic.Bool
 	c       *clustered
+	lag     *prometheus.Desc // gateway_cluster_standby_lag_records
 }
 
 func (s startedCollector) Describe(ch chan<- *prometheus.Desc) {
 	s.inner.Describe(ch)
-	ch <- standbyLagDesc
+	ch <- s.lag
 }
 
 func (s startedCollector) Collect(ch chan<- prometheus.Metric) {
@@ -250,7 +250,7 @@ func (s startedCollector) Collect(ch chan<- prometheus.Metric) {
 	if sb := s.c.standby.Load(); sb != nil && !sb.failed.Load() {
 		lag = float64(uint64(s.c.state.JournalLen()) - min(sb.applied.Load(), uint64(s.c.state.JournalLen())))
 	}
-	ch <- prometheus.MustNewConstMetric(standbyLagDesc, prometheus.GaugeValue, lag)
+	ch <- prometheus.MustNewConstMetric(s.lag, prometheus.GaugeValue, lag)
 }
 
 // OrderEntryAt implements gateway.Forwarder: here while this node leads
