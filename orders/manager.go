@@ -256,7 +256,7 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 	m := &Manager{cfg: cfg, risk: rc, jrnl: j, credit: map[string]bool{}, log: log, met: met,
 		routes: map[string]*route{}, orders: map[string]*Order{}, byUID: map[string]*Order{},
 		byAccount: map[string][]*Order{}, bySource: map[Source][]*Order{}, execs: map[string]bool{}, sinks: map[Source]Sink{},
-		lastIn: map[string]int{},
+		lastIn:   map[string]int{},
 		watchers: map[string]map[Sink]bool{}, changed: make(chan struct{}),
 		stats: NewStats()}
 	for _, a := range cfg.CreditAccounts {

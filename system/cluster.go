@@ -154,11 +154,11 @@ func (c *clustered) startBrokers(ctx context.Context, t *term, fail func(error))
 
 // termConfig is what each term builds its manager and sessions from.
 type termConfig struct {
-	orders   orders.Config
-	risk     risk.Config
-	ups      []fix.UpstreamConfig
-	reg      *prometheus.Registry
-	drain    time.Duration
+	orders orders.Config
+	risk   risk.Config
+	ups    []fix.UpstreamConfig
+	reg    *prometheus.Registry
+	drain  time.Duration
 	// onReplay, when set, hears how many journal records a term's (or the
 	// gateway's) Recover replayed, and whether a standby had applied the
 	// others (warm).
