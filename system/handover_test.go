@@ -23,16 +23,7 @@ import (
 // (the term is ending anyway). Three nodes in this process
 // (NewDemoCluster).
 func TestClusterStoreFailureHandsOver(t *testing.T) {
-	dc, err := NewDemoCluster(func() (*configs.File, error) {
-		cfg, err := configs.LoadDemo()
-		if err == nil {
-			cfg.Sim.Rate = 100 // market data is not what this test is about
-		}
-		return cfg, err
-	}, 3, testLog())
-	if err != nil {
-		t.Fatal(err)
-	}
+	dc := newOrdersCluster(t)
 	transfers := map[string]*atomic.Int32{}
 	for _, nd := range dc.Nodes {
 		c := nd.Gateway.clu
@@ -63,6 +54,23 @@ func TestClusterStoreFailureHandsOver(t *testing.T) {
 	if n := transfers[first.ID].Load(); n < 2 {
 		t.Errorf("%s handed over %d times, want the failed handover and its retry", first.ID, n)
 	}
+}
+
+// newOrdersCluster builds a DemoCluster of three nodes for a test of order
+// entry: the demo with market data slowed to 100 updates/s.
+func newOrdersCluster(t *testing.T) *DemoCluster {
+	t.Helper()
+	dc, err := NewDemoCluster(func() (*configs.File, error) {
+		cfg, err := configs.LoadDemo()
+		if err == nil {
+			cfg.Sim.Rate = 100 // market data is not what these tests are about
+		}
+		return cfg, err
+	}, 3, testLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dc
 }
 
 // waitTermLeader waits until a cluster node other than not leads with its

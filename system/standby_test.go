@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"sgw/configs"
 	"sgw/orders"
 	"sgw/refdata"
 	"sgw/risk"
@@ -24,16 +23,7 @@ import (
 // order (a reused clOrdID is refused as a duplicate, an order is canceled
 // at the venue through it). Three nodes in this process (NewDemoCluster).
 func TestClusterWarmTakeover(t *testing.T) {
-	dc, err := NewDemoCluster(func() (*configs.File, error) {
-		cfg, err := configs.LoadDemo()
-		if err == nil {
-			cfg.Sim.Rate = 100 // market data is not what this test is about
-		}
-		return cfg, err
-	}, 3, testLog())
-	if err != nil {
-		t.Fatal(err)
-	}
+	dc := newOrdersCluster(t)
 	type replay struct {
 		records int
 		warm    bool

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,6 +135,18 @@ type fakeConn struct {
 }
 
 const fakeMaxDepth = 20
+
+// serveFake starts a fake gateway on an httptest server, both closed when
+// the test ends (the fake first: that ends its WebSocket handlers, which
+// the server's Close waits for).
+func serveFake(t *testing.T) (*fakeGateway, *httptest.Server) {
+	t.Helper()
+	g := newFakeGateway(t)
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	t.Cleanup(g.Close)
+	return g, srv
+}
 
 func newFakeGateway(t *testing.T) *fakeGateway {
 	t.Helper()

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -59,10 +58,7 @@ func screenshot(t *testing.T, b *browsertest.Browser, name string, s browsertest
 func TestPageExpiredToken(t *testing.T) {
 	for _, size := range browsertest.Sizes() {
 		t.Run(size.Name, func(t *testing.T) {
-			g := newFakeGateway(t)
-			srv := httptest.NewServer(g.Handler())
-			t.Cleanup(srv.Close)
-			t.Cleanup(g.Close)
+			g, srv := serveFake(t)
 			expired := g.ExpiredToken(t, "u1", "A1")
 			b := browsertest.New(t)
 			b.Resize(t, size)
@@ -134,10 +130,7 @@ func TestPageTrading(t *testing.T) {
 	const sym = "600519.SH"
 	for _, size := range browsertest.Sizes() {
 		t.Run(size.Name, func(t *testing.T) {
-			g := newFakeGateway(t)
-			srv := httptest.NewServer(g.Handler())
-			t.Cleanup(srv.Close)
-			t.Cleanup(g.Close)
+			g, srv := serveFake(t)
 			inst := g.instruments[0]
 			_, asks := g.Top(sym, 1)
 			ask := asks[0].Price
@@ -232,10 +225,7 @@ func TestTicketStaysPut(t *testing.T) {
 	const sym = "600519.SH"
 	for _, size := range browsertest.Sizes() {
 		t.Run(size.Name, func(t *testing.T) {
-			g := newFakeGateway(t)
-			srv := httptest.NewServer(g.Handler())
-			t.Cleanup(srv.Close)
-			t.Cleanup(g.Close)
+			g, srv := serveFake(t)
 			b := browsertest.New(t)
 			b.Resize(t, size)
 

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -102,10 +101,7 @@ func hasPrefix(list []string, prefix string) bool {
 // the ticket. A reload rebuilds the table from orders.list.
 func TestOrderTicket(t *testing.T) {
 	const sym = "600519.SH"
-	g := newFakeGateway(t)
-	srv := httptest.NewServer(g.Handler())
-	t.Cleanup(srv.Close)
-	t.Cleanup(g.Close) // runs before srv.Close: ends the WebSocket handlers
+	g, srv := serveFake(t)
 	token := g.Token(t, "u1", "A1", "A2")
 	inst := g.instruments[0]
 	bids, asks := g.Top(sym, 1)
@@ -276,10 +272,7 @@ func TestOrderTicketSignedOut(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			g := newFakeGateway(t)
-			srv := httptest.NewServer(g.Handler())
-			t.Cleanup(srv.Close)
-			t.Cleanup(g.Close)
+			g, srv := serveFake(t)
 			b := browsertest.New(t)
 
 			b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/"+tc.query))
@@ -313,10 +306,7 @@ func TestOrderTicketSignedOut(t *testing.T) {
 // two orders.list pages hold: the page follows each answer's next cursor,
 // once, until the last page, and shows every order exactly once.
 func TestOrdersListPages(t *testing.T) {
-	g := newFakeGateway(t)
-	srv := httptest.NewServer(g.Handler())
-	t.Cleanup(srv.Close)
-	t.Cleanup(g.Close)
+	g, srv := serveFake(t)
 	const n = 2*listLimit + 37
 	g.SeedOrders("A1", n)
 	g.SeedOrders("A2", 3)
