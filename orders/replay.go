@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"sgw/journal"
 )
@@ -59,6 +60,15 @@ func (m *Manager) replayJournal() (int, error) {
 		for i := range c.recs {
 			if err := c.errs[i]; err != nil {
 				return fmt.Errorf("orders: journal record %d: %w", c.recs[i].Seq, err)
+			}
+			// Risk runs through the journal's trading days as they
+			// happened: an order of an earlier day is not today's (its
+			// client order id may be used again, its shares bought are
+			// sellable now).
+			if t := time.Unix(0, c.recs[i].Time); m.replayed == 0 {
+				m.risk.ReplayFrom(t)
+			} else {
+				m.risk.Rollover(t)
 			}
 			if err := m.replay(c.recs[i].Type, c.vals[i]); err != nil {
 				return fmt.Errorf("orders: journal record %d: %w", c.recs[i].Seq, err)

@@ -1,12 +1,16 @@
 package orders
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"sgw/fix"
 	"sgw/journal"
+	"sgw/risk"
 )
 
 // recoverDay builds a Manager on j (dayManager) and recovers it.
@@ -141,4 +145,80 @@ func TestReplayJournalReadError(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReplaySpansDays replays a journal of two trading days into a
+// manager built on a third: risk runs through the journal's days as they
+// happened, so a client order id used on both days is no duplicate, the
+// shares bought on the first day are sellable on the second (T+1), and
+// the first day's working order no longer holds cash. A standby that
+// applied the first day before the second began (CatchUp) ends the same.
+func TestReplaySpansDays(t *testing.T) {
+	day1 := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC) // 10:00 in Shanghai
+	day2 := day1.Add(24 * time.Hour)
+	var j memJournal
+	add := func(at time.Time, typ byte, v any) {
+		body, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j = append(j, journal.Record{Seq: uint64(len(j)) + 1, Type: typ, Time: at.UnixNano(), Body: body})
+	}
+	const px = 17000000
+	order := func(at time.Time, id, uid string, filled bool) {
+		add(at, recNew, newRec{Account: "A1", ClOrdID: id, Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit,
+			Price: px, Qty: 100, Upstream: "core", Source: src, Time: at, UID: uid})
+		er := fix.ExecReport{ClOrdID: uid, OrderID: "v" + uid, ExecID: "n" + uid, ExecType: '0', OrdStatus: '0',
+			Symbol: "600519.SH", Side: fix.Side(risk.Buy), Price: px, OrderQty: 100, LeavesQty: 100, SeqNum: len(j) + 1}
+		add(at, recExec, execRec{Account: "A1", Upstream: "core", ER: er})
+		if filled {
+			er.ExecID, er.ExecType, er.OrdStatus = "f"+uid, 'F', '2'
+			er.LastPx, er.LastQty, er.CumQty, er.LeavesQty, er.AvgPx, er.SeqNum = px, 100, 100, 0, px, len(j)+1
+			add(at, recExec, execRec{Account: "A1", Upstream: "core", ER: er})
+		}
+	}
+	order(day1, "c1", "u1", true)                   // bought 100 on day 1
+	order(day1.Add(time.Minute), "c2", "u2", false) // working at day 1's close
+	firstDay := len(j)
+	order(day2, "c1", "u3", false) // c1 again on day 2: working
+
+	check := func(name string, m *Manager) {
+		t.Helper()
+		a, err := m.Account("A1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pos risk.PositionState
+		for _, p := range a.Positions {
+			if p.Symbol == "600519.SH" {
+				pos = p
+			}
+		}
+		// 1,000 held from the start and the 100 bought on day 1 are
+		// sellable; only day 2's order holds cash.
+		if pos.Sellable != 1100 || pos.BoughtToday != 0 || a.OpenOrders != 1 || a.Reserved != 100*px {
+			t.Errorf("%s: A1 %+v, position %+v; want 1,100 sellable, none bought today, one working order holding %d", name, a, pos, 100*px)
+		}
+		if o, ok := m.Get("A1", "c1"); !ok || o.UpstreamID != "u3" || o.Status != StatusNew {
+			t.Errorf("%s: c1 = %+v (found %v), want day 2's order, new", name, o, ok)
+		}
+	}
+	cold, _, err := recoverDay(t, j, 3)
+	if err != nil {
+		t.Fatalf("Recover of two days: %v", err)
+	}
+	check("full replay", cold)
+
+	g := &growingJournal{recs: j, n: firstDay}
+	warm := dayManagerNoUpstream(t, g, 3)
+	t.Cleanup(warm.Close)
+	if _, err := warm.CatchUp(); err != nil {
+		t.Fatal(err)
+	}
+	g.commit(len(j))
+	warm.AddUpstream("core", newFakeUpstream())
+	if _, err := warm.Recover(); err != nil {
+		t.Fatalf("Recover of the standby: %v", err)
+	}
+	check("standby", warm)
 }

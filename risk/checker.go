@@ -139,6 +139,22 @@ func (c *Checker) Rollover(t time.Time) bool {
 	return c.rollover(date)
 }
 
+// ReplayFrom sets the trading day to t's, which may be earlier than the
+// clock's: a journal replay whose first record is t's calls it before
+// that record, then Rollover before each later one, so that the Restore
+// methods run through the journal's days as they happened (see Replay),
+// however long after them the Checker was built. Call it on a Checker
+// that has checked and restored nothing yet.
+func (c *Checker) ReplayFrom(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, date := c.sched.at(t); date < c.day {
+		c.day = date
+	} else {
+		c.rollover(date)
+	}
+}
+
 // rollover implements Rollover. c.mu must be held.
 func (c *Checker) rollover(date int32) bool {
 	if date <= c.day {

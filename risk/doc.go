@@ -93,8 +93,9 @@
 // passes them back as execution reports arrive: the order's to OnFill and
 // OnDone, the replace's to OnReplaced or OnReplaceRejected. None of these,
 // nor RestoreNew, RestoreCancel, RestoreReplace and Rollover, reads the
-// clock: replaying a day's journal on a Checker built from the same Config
-// reproduces the account state. The replay runs the accepted requests
+// clock: replaying a journal on a Checker built from the same Config, with
+// ReplayFrom before its first record and Rollover before each later one,
+// reproduces the account state, across days too. The replay runs the accepted requests
 // through the Restore methods, which return the Reservations as the Check
 // methods did, and the callbacks with those Reservations, in journal
 // order. Throttles and kill switches are not restored.

@@ -154,3 +154,22 @@ func TestDayAndRollover(t *testing.T) {
 		t.Fatal(c.Day())
 	}
 }
+
+// TestReplayFrom: a replay may start on a day before the clock's (the
+// Checker goes back to it, then rolls forward with the journal), or
+// after it (a rollover).
+func TestReplayFrom(t *testing.T) {
+	c, _ := newChecker(t, nil) // the clock is on 2025-06-09
+	c.ReplayFrom(at("2025-06-06 10:00"))
+	if c.Day() != "2025-06-06" {
+		t.Fatalf("after ReplayFrom an earlier day: %s", c.Day())
+	}
+	if !c.Rollover(at("2025-06-09 09:30")) || c.Day() != "2025-06-09" {
+		t.Fatalf("the journal's next day: %s", c.Day())
+	}
+	c2, _ := newChecker(t, nil)
+	c2.ReplayFrom(at("2025-06-10 10:00"))
+	if c2.Day() != "2025-06-10" {
+		t.Fatalf("after ReplayFrom a later day: %s", c2.Day())
+	}
+}
