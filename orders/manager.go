@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,6 +136,7 @@ type Manager struct {
 	byAccount map[string][]*Order
 	bySource  map[Source][]*Order // in entry order: OrdersFrom, without a scan of the day's list
 	epoch     string              // IDPrefix and when Recover ran (or New), base 36
+	lastEpoch int64               // the latest epoch (Unix ms) of the upstream ids replayed
 	replayed  uint64              // the journal seq of the last record replayed (CatchUp, Recover)
 	lastIn    map[string]int      // upstream → MsgSeqNum of its last message the journal holds
 	nextUID   uint64
@@ -268,11 +270,28 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 	return m, nil
 }
 
-// newEpoch starts the upstream ids afresh from now (newUID). mu held, or
-// m not yet shared.
+// newEpoch starts the upstream ids afresh (newUID) from now, or from
+// just after the latest epoch of the ids the journal holds if that is
+// later: a node whose clock is behind the previous leader's never gives
+// an id that leader gave. mu held, or m not yet shared.
 func (m *Manager) newEpoch() {
-	m.epoch = m.cfg.IDPrefix + strconv.FormatInt(time.Now().UnixMilli(), 36) + "."
+	ms := max(time.Now().UnixMilli(), m.lastEpoch+1)
+	m.epoch = m.cfg.IDPrefix + strconv.FormatInt(ms, 36) + "."
 	m.nextUID = 0
+}
+
+// sawUID notes an upstream id the journal holds (replay), for newEpoch.
+// mu held.
+func (m *Manager) sawUID(uid string) {
+	rest, ok := strings.CutPrefix(uid, m.cfg.IDPrefix)
+	if !ok {
+		return
+	}
+	if ep, _, ok := strings.Cut(rest, "."); ok {
+		if v, err := strconv.ParseInt(ep, 36, 64); err == nil && v > m.lastEpoch {
+			m.lastEpoch = v
+		}
+	}
 }
 
 // AddUpstream makes up the session of the upstream called name. Call it

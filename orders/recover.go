@@ -105,9 +105,11 @@ func decodeRecord(r journal.Record) (any, error) {
 func (m *Manager) replay(typ byte, v any) error {
 	switch rec := v.(type) {
 	case *newRec:
+		m.sawUID(rec.UID)
 		_, err := m.applyNew(*rec, false)
 		return err
 	case *changeRec:
+		m.sawUID(rec.UID)
 		if m.orders[key(rec.Account, rec.Orig)] == nil {
 			return fmt.Errorf("%w: %s", ErrUnknownOrder, rec.Orig)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -221,4 +222,30 @@ func TestReplaySpansDays(t *testing.T) {
 		t.Fatalf("Recover of the standby: %v", err)
 	}
 	check("standby", warm)
+}
+
+// TestRecoverIDsAfterJournalEpoch: the journal holds an upstream id of a
+// leader whose clock was an hour ahead of this node's; the ids this
+// manager gives after Recover start after that one's epoch, never in it.
+func TestRecoverIDsAfterJournalEpoch(t *testing.T) {
+	ahead := time.Now().Add(time.Hour)
+	uid := "GW" + strconv.FormatInt(ahead.UnixMilli(), 36) + ".7"
+	body, err := json.Marshal(newRec{Account: "A1", ClOrdID: "c1", Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit,
+		Price: 17000000, Qty: 100, Upstream: "core", Source: src, Time: ahead, UID: uid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := memJournal{{Seq: 1, Type: recNew, Time: ahead.UnixNano(), Body: body}}
+	m, _, err := recoverDay(t, j, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	next := m.newUID() // the id New would give the next order
+	m.mu.Unlock()
+	ep, _, _ := strings.Cut(strings.TrimPrefix(next, "GW"), ".")
+	got, err := strconv.ParseInt(ep, 36, 64)
+	if err != nil || got <= ahead.UnixMilli() {
+		t.Errorf("next upstream id %s (epoch %d, %v); want an epoch after the journal's %d", next, got, err, ahead.UnixMilli())
+	}
 }

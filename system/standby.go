@@ -22,9 +22,10 @@ const standbyEvery = 100 * time.Millisecond
 // and a takeover does not grow with the day's journal. The manager serves
 // nothing meanwhile: no upstream, no client, no Run.
 //
-// Its goroutine (run) owns the manager until take or close stops it;
-// take and close are called once, by the node's run loop. applied may be
-// read from any goroutine.
+// Its goroutine (run) owns the manager until take or close stops it (a
+// catch-up under way finishes first: the first one replays the whole
+// journal); take and close are called once, by the node's run loop.
+// applied and failed may be read from any goroutine.
 type standby struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when run returns
@@ -61,7 +62,7 @@ func (s *standby) run(ctx context.Context, c *clustered) {
 	start := time.Now()
 	n, err := m.CatchUp()
 	if err != nil {
-		s.err = err
+		s.fail(c, err)
 		return
 	}
 	s.applied.Store(m.Replayed())
@@ -75,11 +76,20 @@ func (s *standby) run(ctx context.Context, c *clustered) {
 		case <-tick.C:
 		}
 		if _, err := m.CatchUp(); err != nil {
-			s.err = err
+			s.fail(c, err)
 			return
 		}
 		s.applied.Store(m.Replayed())
 	}
+}
+
+// fail keeps err and closes the manager, which is unusable now: a term
+// builds its own. run's goroutine.
+func (s *standby) fail(c *clustered, err error) {
+	c.log.Error("cluster: the standby order manager failed; a takeover here would replay the whole journal", "err", err)
+	s.err = err
+	s.m.Close()
+	s.m, s.j = nil, nil
 }
 
 // take stops the standby and hands its manager and journal over to a
@@ -91,9 +101,6 @@ func (s *standby) take(c *clustered) (*orders.Manager, *termJournal) {
 	<-s.done
 	if s.err != nil {
 		c.log.Warn("cluster: the standby order manager failed; the term replays the whole journal", "err", s.err)
-		if s.m != nil {
-			s.m.Close()
-		}
 		return nil, nil
 	}
 	return s.m, s.j
