@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -205,11 +206,17 @@ func (s *State) Replay(fn func(journal.Record) error) error {
 }
 
 // ReplayAfter is Replay from the record after seq on: the records are
-// dense from seq 1, so it reads nothing before them.
+// dense from seq 1, so it reads nothing before them. A seq beyond the
+// last record is an error: the journal never shrinks, so the caller read
+// records this State does not have.
 func (s *State) ReplayAfter(seq uint64, fn func(journal.Record) error) error {
 	s.mu.Lock()
 	n := len(s.records)
-	recs := s.records[min(seq, uint64(n)):n:n]
+	if seq > uint64(n) {
+		s.mu.Unlock()
+		return fmt.Errorf("cluster: replay after journal record %d: only %d are applied here", seq, n)
+	}
+	recs := s.records[seq:n:n]
 	s.mu.Unlock()
 	for _, r := range recs {
 		if err := fn(r); err != nil {

@@ -66,7 +66,10 @@ func TestStateApply(t *testing.T) {
 	if len(recs) != 3 || recs[0].Seq != 1 || recs[2].Seq != 3 || recs[1].Type != 'A' || string(recs[2].Body) != "fill" {
 		t.Fatalf("journal records = %+v", recs)
 	}
-	for after, want := range map[uint64][]uint64{0: {1, 2, 3}, 1: {2, 3}, 3: nil, 9: nil} {
+	if err := s.ReplayAfter(4, func(journal.Record) error { return nil }); err == nil {
+		t.Error("ReplayAfter beyond the journal's end: no error")
+	}
+	for after, want := range map[uint64][]uint64{0: {1, 2, 3}, 1: {2, 3}, 3: nil} {
 		var seqs []uint64
 		if err := s.ReplayAfter(after, func(r journal.Record) error { seqs = append(seqs, r.Seq); return nil }); err != nil || !slices.Equal(seqs, want) {
 			t.Errorf("ReplayAfter(%d) read %v (%v), want %v", after, seqs, err, want)
