@@ -51,8 +51,9 @@ func (m *Manager) Recover() (int, error) {
 	if err != nil {
 		return n, err
 	}
-	// The upstream ids start from now: a warm manager was made long
-	// before its term, possibly in the same millisecond as another node's.
+	// The upstream ids start afresh here, not when New ran: a warm
+	// manager was made long before its term (newEpoch also starts after
+	// every id the journal holds).
 	m.newEpoch()
 	for _, o := range m.list {
 		if o.Status.Terminal() {

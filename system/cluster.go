@@ -248,7 +248,8 @@ func (s startedCollector) Collect(ch chan<- prometheus.Metric) {
 	s.inner.Collect(ch)
 	lag := -1.0
 	if sb := s.c.standby.Load(); sb != nil && !sb.failed.Load() {
-		lag = float64(uint64(s.c.state.JournalLen()) - min(sb.applied.Load(), uint64(s.c.state.JournalLen())))
+		n := uint64(s.c.state.JournalLen())
+		lag = float64(n - min(sb.applied.Load(), n))
 	}
 	ch <- prometheus.MustNewConstMetric(s.lag, prometheus.GaugeValue, lag)
 }
