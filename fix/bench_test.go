@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -39,10 +40,50 @@ func BenchmarkRoundTrip(b *testing.B) {
 	for _, design := range []string{"naive", "paced"} {
 		for _, rate := range []int{1000, 5000, 12000, 30000} {
 			b.Run(fmt.Sprintf("%s/rate=%d", design, rate), func(b *testing.B) {
-				runRoundTrip(b, design == "paced", rate)
+				runRoundTrip(b, design == "paced", rate, 0)
+			})
+			b.Run(fmt.Sprintf("%s/rate=%d/busy=%d", design, rate, busyWorkers), func(b *testing.B) {
+				runRoundTrip(b, design == "paced", rate, busyWorkers)
 			})
 		}
 	}
+}
+
+// busyWorkers is how many goroutines the busy variants of
+// BenchmarkRoundTrip keep working beside the FIX session, each computing
+// for busySlice then sleeping for as long: about one core of other work in
+// the same process, as a gateway's Raft, feeds and books give it, so that
+// every hand-over between the session's goroutines waits for a processor.
+const (
+	busyWorkers = 2
+	busySlice   = 500 * time.Microsecond
+)
+
+// startBusy starts n busy workers; the function it returns stops them
+// and returns when they have.
+func startBusy(n int) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			x := uint64(1)
+			for {
+				select {
+				case <-done:
+					runtime.KeepAlive(x)
+					return
+				default:
+				}
+				for t := time.Now(); time.Since(t) < busySlice; {
+					for range 1000 {
+						x = x*6364136223846793005 + 1442695040888963407
+					}
+				}
+				time.Sleep(busySlice)
+			}
+		})
+	}
+	return func() { close(done); wg.Wait() }
 }
 
 // roundTrips records the timeline of each order of a run.
@@ -84,7 +125,7 @@ func (r *roundTrips) onAck(clOrdID string) {
 	}
 }
 
-func runRoundTrip(b *testing.B, paced bool, rate int) {
+func runRoundTrip(b *testing.B, paced bool, rate, busy int) {
 	gw, up := newCompIDs()
 	rt := newRoundTrips(b.N)
 	acc := newTestAcceptor(b, gw, up, acceptorOpts{paced: paced, onOrder: rt.onWire})
@@ -125,6 +166,8 @@ func runRoundTrip(b *testing.B, paced bool, rate int) {
 			return quickfix.SendToTarget(m, ni)
 		}
 	}
+
+	defer startBusy(busy)()
 
 	period := time.Second / time.Duration(rate)
 	b.ReportAllocs()

@@ -21,6 +21,9 @@ const (
 	DefaultReconnectInterval = 500 * time.Millisecond
 	DefaultDialTimeout       = time.Second
 	DefaultQueueSize         = 1 << 16
+	DefaultSendWindow        = 64
+	// MaxSendWindow bounds UpstreamConfig.SendWindow.
+	MaxSendWindow = 1024
 )
 
 // UpstreamConfig configures one upstream FIX session (the core trading
@@ -71,6 +74,12 @@ type UpstreamConfig struct {
 	// QueueSize bounds the requests accepted by Send and not yet handed to
 	// the session. Zero means 65536.
 	QueueSize int `yaml:"queue_size"`
+	// SendWindow bounds the messages the pacer has handed to quickfix and
+	// not yet seen leave on the line (see "The in-process spin hazard,
+	// and the pacer" in doc.go). One hands over a message at a time, at
+	// the cost of a four-goroutine hand-over chain per message; more
+	// lets the chain carry several at once. Zero means 64; at most 1024.
+	SendWindow int `yaml:"send_window"`
 	// Keys, when set, seals the store with SM4-GCM (OpenSealedStore): the
 	// messages, both sequence numbers and the reservation file. The
 	// composition root sets it from the configuration's
@@ -211,6 +220,9 @@ func (cfg UpstreamConfig) withDefaults() (UpstreamConfig, error) {
 	if cfg.QueueSize == 0 {
 		cfg.QueueSize = DefaultQueueSize
 	}
+	if cfg.SendWindow == 0 {
+		cfg.SendWindow = DefaultSendWindow
+	}
 	switch {
 	case cfg.ReconnectInterval < 0:
 		return bad("reconnect_interval %v is negative", cfg.ReconnectInterval)
@@ -220,6 +232,8 @@ func (cfg UpstreamConfig) withDefaults() (UpstreamConfig, error) {
 		return bad("logon_timeout %v is negative", cfg.LogonTimeout)
 	case cfg.QueueSize < 0:
 		return bad("queue_size %d is negative", cfg.QueueSize)
+	case cfg.SendWindow < 0 || cfg.SendWindow > MaxSendWindow:
+		return bad("send_window %d is outside 1..%d", cfg.SendWindow, MaxSendWindow)
 	}
 	return cfg, nil
 }

@@ -24,7 +24,8 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.BeginString != "FIX.4.4" || cfg.HeartBtInt != time.Second || cfg.ReconnectInterval != 500*time.Millisecond ||
-		cfg.DialTimeout != time.Second || cfg.LogonTimeout != 3*time.Second || cfg.QueueSize != 1<<16 {
+		cfg.DialTimeout != time.Second || cfg.LogonTimeout != 3*time.Second || cfg.QueueSize != 1<<16 ||
+		cfg.SendWindow != 64 {
 		t.Errorf("defaults: %+v", cfg)
 	}
 }
@@ -44,6 +45,8 @@ func TestConfigInvalid(t *testing.T) {
 		{"fractional heartbeat", func(c *UpstreamConfig) { c.HeartBtInt = 1500 * time.Millisecond }, "heart_bt_int"},
 		{"begin string", func(c *UpstreamConfig) { c.BeginString = "FIXT.1.1" }, "begin_string"},
 		{"negative queue", func(c *UpstreamConfig) { c.QueueSize = -1 }, "queue_size"},
+		{"negative window", func(c *UpstreamConfig) { c.SendWindow = -1 }, "send_window -1 is outside 1..1024"},
+		{"window too wide", func(c *UpstreamConfig) { c.SendWindow = 1025 }, "send_window 1025"},
 		{"plain text off loopback", func(c *UpstreamConfig) { c.Lines[0].Tunnel = "" }, "line carrierA 10.0.0.1:9000 would carry plain text across a network"},
 		{"TLS 1.1", func(c *UpstreamConfig) { c.Lines[1].TLS.MinVersion = "1.1" }, "lines[1].tls.min_version"},
 		{"client key without certificate", func(c *UpstreamConfig) { c.Lines[1].TLS.KeyFile = "/k" }, "cert_file and key_file go together"},

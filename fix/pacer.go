@@ -22,7 +22,7 @@ const pacerStuck = 5 * time.Second
 // rttProbePrefix starts the TestReqID of the heartbeat round-trip probes.
 const rttProbePrefix = "rtt:"
 
-// pacer feeds one quickfix session's outgoing messages one at a time.
+// pacer feeds one quickfix session's outgoing messages a few at a time.
 //
 // Why: quickfix hands each outgoing message from the session goroutine to
 // the connection's writer goroutine over an unbuffered channel, with a
@@ -34,21 +34,31 @@ const rttProbePrefix = "rtt:"
 // goroutine's run queue. With two such sessions on two cores the writers
 // wait for the scheduler's 10 ms preemption and throughput collapses.
 //
-// The pacer never leaves more than one message in quickfix's queue: it
-// submits a message (quickfix.SendToTarget, which assigns the MsgSeqNum
-// and persists it), then waits until the connection has seen that
-// MsgSeqNum go by (wrote, called by the line relay or the paced conn after
-// the writer's Write returned) before it submits the next. The session
-// goroutine therefore finds the writer parked and hands each message over
-// on the first try: no spin.
+// The pacer bounds what quickfix's queue holds: it submits a message
+// (quickfix.SendToTarget, which assigns the MsgSeqNum and persists it) and
+// goes on submitting while fewer than window of its messages have not yet
+// been seen leaving (wrote, called by the line relay or the paced conn
+// after the writer's Write returned); then it waits. With a window of one
+// the session goroutine always finds the writer parked and hands each
+// message over on the first try, but the session carries one message per
+// hand-over chain (pacer, session, writer, relay: four goroutine
+// wake-ups), which on a busy machine is a few hundred microseconds. A
+// wider window lets the session drain several messages per chain; the
+// turns of its loop that find the writer busy then yield the processor to
+// it (YieldOnSpin, which every store the Upstream opens does) instead of
+// spinning.
 //
 // The pacer only submits while the session is logged on (setUp). Messages
 // queued while it is down wait in the queue and go out, fresh, after the
-// next logon, unless their sender takes them back (reclaim).
+// next logon, unless their sender takes them back (reclaim). Messages
+// submitted and not yet written when the session drops are in quickfix's
+// store with their MsgSeqNums: the upstream asks for them again after the
+// next logon and gets them as PossDup resends.
 type pacer struct {
-	sid   quickfix.SessionID
-	queue chan outMsg
-	log   *slog.Logger
+	sid    quickfix.SessionID
+	queue  chan outMsg
+	log    *slog.Logger
+	window int // most messages handed to quickfix and not yet seen written
 
 	written atomic.Int64  // highest MsgSeqNum seen leaving since the last logon
 	wake    chan struct{} // signalled when written advances
@@ -57,6 +67,9 @@ type pacer struct {
 	up   chan struct{} // closed while logged on
 	down chan struct{} // closed while not logged on
 
+	// submit hands a message to quickfix, which gives it its MsgSeqNum:
+	// quickfix.SendToTarget to sid (tests replace it before run).
+	submit func(*quickfix.Message) error
 	// sentHook, if set before run, is called on the pacer goroutine after
 	// each submission with the message and its MsgSeqNum (benchmarks).
 	sentHook func(seq int, m *quickfix.Message)
@@ -72,15 +85,20 @@ type outMsg struct {
 	req any
 }
 
-func newPacer(sid quickfix.SessionID, queueSize int, log *slog.Logger) *pacer {
+// newPacer returns a pacer with a queue of queueSize and the window
+// (at least 1) of messages it may have handed to quickfix and not yet seen
+// written.
+func newPacer(sid quickfix.SessionID, queueSize, window int, log *slog.Logger) *pacer {
 	p := &pacer{
-		sid:   sid,
-		queue: make(chan outMsg, queueSize),
-		log:   log,
-		wake:  make(chan struct{}, 1),
-		up:    make(chan struct{}),
-		down:  make(chan struct{}),
+		sid:    sid,
+		queue:  make(chan outMsg, queueSize),
+		log:    log,
+		window: max(window, 1),
+		wake:   make(chan struct{}, 1),
+		up:     make(chan struct{}),
+		down:   make(chan struct{}),
 	}
+	p.submit = func(m *quickfix.Message) error { return quickfix.SendToTarget(m, sid) }
 	close(p.down)
 	return p
 }
@@ -189,7 +207,7 @@ func (p *pacer) run(ctx context.Context) {
 		if p.beforeSubmit != nil {
 			p.beforeSubmit(pending, req)
 		}
-		if err := quickfix.SendToTarget(pending, p.sid); err != nil {
+		if err := p.submit(pending); err != nil {
 			// The session is not registered: the initiator is stopping.
 			p.log.Warn("fix: submit failed", "err", err)
 			pending, req = nil, nil
@@ -205,7 +223,7 @@ func (p *pacer) run(ctx context.Context) {
 		}
 		stuck.Reset(pacerStuck)
 	wait:
-		for p.written.Load() < int64(seq) {
+		for int64(seq)-p.written.Load() >= int64(p.window) {
 			select {
 			case <-p.wake:
 			case <-down:

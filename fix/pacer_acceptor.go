@@ -110,7 +110,7 @@ func (a *AcceptorPacer) pacerFor(sid quickfix.SessionID) *pacer {
 	if a.closed {
 		return nil
 	}
-	p := newPacer(sid, a.queueSize, a.log.With("fix_session", sid.String()))
+	p := newPacer(sid, a.queueSize, 1, a.log.With("fix_session", sid.String()))
 	a.pacers[key] = p
 	a.wg.Add(1)
 	go func() {

@@ -135,7 +135,7 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 		}
 	}()
 	dirty := found && !clean
-	rs.MessageStore = NewLockedStore(inner) // quickfix reads sequence numbers without a lock
+	rs.MessageStore = NewLockedStore(inner, YieldOnSpin(true)) // quickfix reads sequence numbers without a lock
 	scan, err := scanStore(inner)
 	if err != nil {
 		return nil, fmt.Errorf("fix: store %s: %w", where, err)

@@ -94,7 +94,7 @@ func NewUpstream(cfg UpstreamConfig, handler Handler, reg *prometheus.Registry, 
 		l.m.up.Set(0)
 		u.lines = append(u.lines, l)
 	}
-	u.pacer = newPacer(u.sid, cfg.QueueSize, log)
+	u.pacer = newPacer(u.sid, cfg.QueueSize, cfg.SendWindow, log)
 	u.pacer.beforeSubmit = u.submitting
 	u.sent.init(sentIndexSize)
 	return u, nil
