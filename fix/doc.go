@@ -111,21 +111,32 @@
 // collapses: offered 1,000 orders/s, BenchmarkRoundTrip/naive completed
 // 46 to 850 orders/s with median round trips of 1 to 38 s across runs.
 //
-// The fix, without touching quickfix: never let its queue hold more than
-// one message. The pacer (one goroutine per session) submits a message,
-// then waits until that MsgSeqNum has been seen leaving on the connection
-// (the relay scans the bytes quickfix writes) before it submits the next.
-// The session goroutine then always finds the writer parked, the
-// hand-over succeeds on the first try, and nothing spins. The relay also
-// keeps quickfix's writer off the carrier socket (it writes to loopback).
-// Measured in one process on two cores, initiator and acceptor both paced
-// (BenchmarkRoundTrip/paced): 12,000 orders/s sustained with a median of
-// 0.22 ms from Send to the line (p90 0.62 ms), about 25,000/s at
-// saturation.
+// The fix, without touching quickfix: bound what its queue holds. The
+// pacer (one goroutine per session) submits a message and goes on while
+// fewer than UpstreamConfig.SendWindow of its messages have not yet been
+// seen leaving on the connection (the relay scans the bytes quickfix
+// writes); then it waits. With a window of one the session goroutine
+// always finds the writer parked and nothing spins, but the session
+// carries one message per hand-over chain (pacer, session, writer, relay:
+// four goroutine wake-ups). Measured in one process on two cores,
+// initiator and acceptor both paced (BenchmarkRoundTrip/paced): 12,000
+// orders/s sustained with a median of 0.22 ms from Send to the line;
+// about 10,000/s at saturation on a quiet machine, and 8,000/s with about
+// a core of other work in the process (busy=2): a gateway node that
+// shares two cores with two other nodes, the simulator and the tester
+// fell behind below 2,000 orders/s. The upstream's window is therefore
+// wider (64 by default), and each turn of the session loop that finds
+// the writer busy yields the processor to it (YieldOnSpin: the Upstream's
+// stores detect such turns) instead of spinning: 12,000 orders/s
+// sustained with or without the other work, 12,000-15,000/s at
+// saturation. The relay also keeps quickfix's writer off the carrier
+// socket (it writes to loopback).
 //
-// AcceptorPacer applies the same pacing to a quickfix Acceptor in the
-// process (the broker acceptor, the simulator's exchange acceptor, test
-// acceptors): a listener wrapper observes what each connection writes.
+// AcceptorPacer applies the same pacing, one message at a time, to a
+// quickfix Acceptor in the process (the broker acceptor, test acceptors):
+// a listener wrapper observes what each connection writes. The
+// simulator's acceptor does without a pacer: its connections write into
+// a buffer and its stores yield on spin turns (package fixsim).
 //
 // # Store
 //

@@ -31,8 +31,10 @@ func CountSpins(n *atomic.Uint64) StoreOption {
 // cores every queued message can cost milliseconds. A CreationTime call
 // that follows another one with no other store call in between is such a
 // turn: it neither received nor queued anything. Yielding there lets the
-// writer run. The simulator uses it; the gateway's own engines pace their
-// sessions instead (AcceptorPacer and the upstream pacer) and never spin.
+// writer run. The simulator's stores and the Upstream's use it (the
+// Upstream's pacer keeps several messages in quickfix's queue, see
+// UpstreamConfig.SendWindow); the broker acceptor's sessions are paced one
+// message at a time and never spin.
 func YieldOnSpin(yield bool) StoreOption {
 	return func(l *LockedStore) { l.yield = yield }
 }

@@ -190,8 +190,15 @@ func (p *pacer) run(ctx context.Context) {
 		up, down := p.state()
 		select {
 		case <-up:
-		case <-ctx.Done():
-			return
+		default:
+			// Wait for the logon, then read the state again: down, read
+			// before it, is the closed channel of the time logged out.
+			select {
+			case <-up:
+			case <-ctx.Done():
+				return
+			}
+			continue
 		}
 		if pending == nil {
 			select {

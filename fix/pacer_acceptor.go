@@ -10,10 +10,10 @@ import (
 	"github.com/quickfixgo/quickfix"
 )
 
-// AcceptorPacer applies the upstream relay's pacing to the sessions of a
-// quickfix Acceptor in the same process: the gateway's broker acceptor,
-// the simulator's exchange acceptor in the demo, test acceptors. Without
-// it, a quickfix acceptor that answers from FromApp with SendToTarget
+// AcceptorPacer applies the upstream relay's pacing, one message at a
+// time, to the sessions of a quickfix Acceptor in the same process: the
+// gateway's broker acceptor, test acceptors. Without it, a quickfix
+// acceptor that answers from FromApp with SendToTarget
 // spins its session goroutine while the connection writer is busy, and
 // starves the writers of every other session on a small machine (see the
 // package documentation).
