@@ -31,7 +31,11 @@ import (
 //     SendToTarget, and an acceptor answering with SendToTarget from
 //     FromApp: the hazard.
 //   - paced: this package's Upstream (relay, pacer, file store without
-//     per-message fsync) and an acceptor answering through AcceptorPacer.
+//     per-message fsync) and an acceptor answering through AcceptorPacer;
+//     window=1 sets the Upstream's SendWindow to one message.
+//
+// The busy variants keep about a core of other work in the process
+// (startBusy).
 //
 // Run with a fixed count, e.g.
 //
@@ -39,14 +43,34 @@ import (
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, design := range []string{"naive", "paced"} {
 		for _, rate := range []int{1000, 5000, 12000, 30000} {
-			b.Run(fmt.Sprintf("%s/rate=%d", design, rate), func(b *testing.B) {
-				runRoundTrip(b, design == "paced", rate, 0)
-			})
-			b.Run(fmt.Sprintf("%s/rate=%d/busy=%d", design, rate, busyWorkers), func(b *testing.B) {
-				runRoundTrip(b, design == "paced", rate, busyWorkers)
-			})
+			for _, busy := range []int{0, busyWorkers} {
+				windows := []int{0}
+				if design == "paced" {
+					windows = append(windows, 1)
+				}
+				for _, window := range windows {
+					name := fmt.Sprintf("%s/rate=%d", design, rate)
+					if busy > 0 {
+						name += fmt.Sprintf("/busy=%d", busy)
+					}
+					if window > 0 {
+						name += fmt.Sprintf("/window=%d", window)
+					}
+					b.Run(name, func(b *testing.B) {
+						runRoundTrip(b, roundTripRun{paced: design == "paced", rate: rate, busy: busy, window: window})
+					})
+				}
+			}
 		}
 	}
+}
+
+// roundTripRun is one variant of BenchmarkRoundTrip.
+type roundTripRun struct {
+	paced  bool
+	rate   int // orders offered per second
+	busy   int // busy workers beside the sessions
+	window int // the upstream's SendWindow; 0: its default
 }
 
 // busyWorkers is how many goroutines the busy variants of
@@ -125,7 +149,8 @@ func (r *roundTrips) onAck(clOrdID string) {
 	}
 }
 
-func runRoundTrip(b *testing.B, paced bool, rate, busy int) {
+func runRoundTrip(b *testing.B, run roundTripRun) {
+	paced, rate := run.paced, run.rate
 	gw, up := newCompIDs()
 	rt := newRoundTrips(b.N)
 	acc := newTestAcceptor(b, gw, up, acceptorOpts{paced: paced, onOrder: rt.onWire})
@@ -137,7 +162,7 @@ func runRoundTrip(b *testing.B, paced bool, rate, busy int) {
 		h.onExec = func(er ExecReport) { rt.onAck(er.ClOrdID) }
 		u := newTestUpstream(b, UpstreamConfig{Name: "core", SenderCompID: gw, TargetCompID: up,
 			Lines:    []LineConfig{{Name: "carrierA", Addr: acc.addr()}},
-			StoreDir: b.TempDir(), HeartBtInt: 5 * time.Second}, h)
+			StoreDir: b.TempDir(), HeartBtInt: 5 * time.Second, SendWindow: run.window}, h)
 		u.pacer.sentHook = func(seq int, m *quickfix.Message) {
 			if id, err := m.Body.GetString(tag.ClOrdID); err == nil {
 				if i := rt.index(id); i >= 0 {
@@ -167,7 +192,7 @@ func runRoundTrip(b *testing.B, paced bool, rate, busy int) {
 		}
 	}
 
-	defer startBusy(busy)()
+	defer startBusy(run.busy)()
 
 	period := time.Second / time.Duration(rate)
 	b.ReportAllocs()
