@@ -119,17 +119,17 @@
 // always finds the writer parked and nothing spins, but the session
 // carries one message per hand-over chain (pacer, session, writer, relay:
 // four goroutine wake-ups). Measured in one process on two cores,
-// initiator and acceptor both paced (BenchmarkRoundTrip/paced): 12,000
-// orders/s sustained with a median of 0.22 ms from Send to the line;
-// about 10,000/s at saturation on a quiet machine, and 8,000/s with about
-// a core of other work in the process (busy=2): a gateway node that
-// shares two cores with two other nodes, the simulator and the tester
-// fell behind below 2,000 orders/s. The upstream's window is therefore
-// wider (64 by default), and each turn of the session loop that finds
-// the writer busy yields the processor to it (YieldOnSpin: the Upstream's
-// stores detect such turns) instead of spinning: 12,000 orders/s
-// sustained with or without the other work, 12,000-15,000/s at
-// saturation. The relay also keeps quickfix's writer off the carrier
+// initiator and acceptor both paced (BenchmarkRoundTrip/paced, window=1):
+// 11,500/s of 12,000 offered on a quiet machine, 11,000/s at saturation,
+// and 8,000/s with about a core of other work in the process (busy=2); a
+// gateway node sharing two cores with two other nodes, the simulator and
+// the tester fell behind below 2,000 orders/s. The upstream's window is
+// therefore wider (64 by default), and each turn of the session loop that
+// finds the writer busy yields the processor to the writer (YieldOnSpin:
+// the Upstream's stores detect such turns) instead of spinning: 12,000
+// orders/s sustained with or without the other work, 17,000-19,000/s at
+// saturation on a quiet machine, 12,500/s beside the other work
+// (docs/PERFORMANCE.md). The relay also keeps quickfix's writer off the carrier
 // socket (it writes to loopback).
 //
 // AcceptorPacer applies the same pacing, one message at a time, to a
