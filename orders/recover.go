@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -47,7 +48,7 @@ import (
 func (m *Manager) Recover() (int, error) {
 	m.mu.Lock()
 	defer m.unlock()
-	n, err := m.replayJournal()
+	n, err := m.replayJournal(context.Background())
 	if err != nil {
 		return n, err
 	}
@@ -163,12 +164,16 @@ func (m *Manager) sawInbound(upstream string, seq int) {
 // leads, Recover replays only the tail and the takeover does not grow
 // with the day's journal. The manager must serve nothing meanwhile (no
 // request, no Run, no upstream session). Call it before Recover only; it
-// returns the number of records it applied. After an error the manager
-// is unusable: build another.
-func (m *Manager) CatchUp() (int, error) {
+// returns the number of records it read.
+//
+// When ctx ends, CatchUp stops at the next batch of records (replayBatch)
+// and returns ctx's error: what it read is applied, and a later CatchUp
+// or Recover goes on from there. After any other error the manager is
+// unusable: build another.
+func (m *Manager) CatchUp(ctx context.Context) (int, error) {
 	m.mu.Lock()
 	defer m.unlock()
-	return m.replayJournal()
+	return m.replayJournal(ctx)
 }
 
 // Replayed returns the journal seq of the last record the manager applied

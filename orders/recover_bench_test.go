@@ -115,7 +115,7 @@ func BenchmarkRecover(b *testing.B) {
 				b.StopTimer()
 				g := &growingJournal{recs: day, n: len(day) - tail}
 				m := dayManagerNoUpstream(b, g, n)
-				if got, err := m.CatchUp(); err != nil || got != len(day)-tail {
+				if got, err := m.CatchUp(b.Context()); err != nil || got != len(day)-tail {
 					b.Fatalf("CatchUp = %d, %v", got, err)
 				}
 				g.commit(len(day))

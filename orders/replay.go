@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync"
@@ -33,8 +34,11 @@ type journalAfter interface {
 // does not decode, or that the Manager refuses, stops the replay with its
 // journal seq; the first such record in journal order is the one reported,
 // as a one-at-a-time replay would, even when the journal then fails to
-// read (the records read before the failure are applied first). mu held.
-func (m *Manager) replayJournal() (int, error) {
+// read (the records read before the failure are applied first). When ctx
+// ends it stops reading at the next batch: what it read is applied and
+// it returns ctx's error, the Manager consistent up to m.replayed. mu
+// held.
+func (m *Manager) replayJournal(ctx context.Context) (int, error) {
 	workers := min(runtime.GOMAXPROCS(0), maxReplayWorkers)
 	jobs := make(chan *replayChunk)
 	var wg sync.WaitGroup
@@ -94,6 +98,11 @@ func (m *Manager) replayJournal() (int, error) {
 	each := func(r journal.Record) error {
 		if r.Seq <= after {
 			return nil // applied by an earlier CatchUp
+		}
+		if len(cur.recs) == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 		}
 		n++
 		cur.add(r)

@@ -213,7 +213,7 @@ func TestReplaySpansDays(t *testing.T) {
 	g := &growingJournal{recs: j, n: firstDay}
 	warm := dayManagerNoUpstream(t, g, 3)
 	t.Cleanup(warm.Close)
-	if _, err := warm.CatchUp(); err != nil {
+	if _, err := warm.CatchUp(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	g.commit(len(j))

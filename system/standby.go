@@ -2,6 +2,7 @@ package system
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -23,8 +24,10 @@ const standbyEvery = 100 * time.Millisecond
 // nothing meanwhile: no upstream, no client, no Run.
 //
 // Its goroutine (run) owns the manager until take or close stops it (a
-// catch-up under way finishes first: the first one replays the whole
-// journal); take and close are called once, by the node's run loop.
+// catch-up under way stops at its next batch of records; a manager taken
+// then is consistent up to what it applied, and the term's Recover
+// replays the rest); take and close are called once, by the node's run
+// loop.
 // applied and failed may be read from any goroutine.
 type standby struct {
 	cancel context.CancelFunc
@@ -60,12 +63,18 @@ func (s *standby) run(ctx context.Context, c *clustered) {
 	}
 	s.m, s.j = m, tj
 	start := time.Now()
-	n, err := m.CatchUp()
-	if err != nil {
+	n, err := m.CatchUp(ctx)
+	s.applied.Store(m.Replayed())
+	switch {
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		// Stopped part way through: the manager is consistent up to
+		// what it applied, and a term that takes it replays the rest.
+		c.log.Info("cluster: standby order manager stopped while catching up", "records", n, "took", time.Since(start))
+		return
+	case err != nil:
 		s.fail(c, err)
 		return
 	}
-	s.applied.Store(m.Replayed())
 	c.log.Info("cluster: standby order manager caught up with the replicated journal", "records", n, "took", time.Since(start))
 	tick := time.NewTicker(standbyEvery)
 	defer tick.Stop()
@@ -75,11 +84,12 @@ func (s *standby) run(ctx context.Context, c *clustered) {
 			return
 		case <-tick.C:
 		}
-		if _, err := m.CatchUp(); err != nil {
+		_, err := m.CatchUp(ctx)
+		s.applied.Store(m.Replayed())
+		if err != nil && !(ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 			s.fail(c, err)
 			return
 		}
-		s.applied.Store(m.Replayed())
 	}
 }
 
