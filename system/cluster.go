@@ -64,6 +64,10 @@ type clustered struct {
 	// termFail is the running term's failure report (term.fail), nil
 	// between terms; the session stores' failures go there (storeFailed).
 	termFail atomic.Pointer[func(error)]
+	// stopping is set when the gateway starts to stop (drain): the other
+	// members may be stopping too, and a store that loses its quorum then
+	// is expected (storeFailed).
+	stopping atomic.Bool
 	// transfer, when set (before run), hands leadership over in place of
 	// the node's TransferLeadership after a term failed or could not
 	// start: tests make a handover fail with it.
@@ -568,13 +572,18 @@ func (c *clustered) endTerm(t *term, why string) {
 // ends and leadership is handed over, and the next leader's recovery
 // resolves what the store lost (its reservation bounds what was sent).
 // A store refused because this node no longer leads is ignored: the term
-// is ending anyway. Called on the Node's completer goroutine; it does not
+// is ending anyway; one that fails while the gateway stops (the other
+// members may be stopping too) is a warning, not an error. Called on the Node's completer goroutine; it does not
 // block.
 func (c *clustered) storeFailed(session string, err error) {
 	if errors.Is(err, cluster.ErrNotLeader) {
 		return
 	}
-	c.log.Error("cluster: a FIX session's replicated store failed", "fix_session", session, "err", err)
+	if c.stopping.Load() {
+		c.log.Warn("cluster: a FIX session's replicated store failed while this node stops", "fix_session", session, "err", err)
+	} else {
+		c.log.Error("cluster: a FIX session's replicated store failed", "fix_session", session, "err", err)
+	}
 	if f := c.termFail.Load(); f != nil {
 		(*f)(fmt.Errorf("system: the replicated store of FIX session %s failed; it can send nothing more in this term: %w", session, err))
 	}
@@ -583,6 +592,7 @@ func (c *clustered) storeFailed(session string, err error) {
 // drain, at shutdown, stops new orders on the running term and waits (up
 // to ctx) for what it accepted to be sent and answered.
 func (c *clustered) drain(ctx context.Context) error {
+	c.stopping.Store(true)
 	m := c.entry.current()
 	if m == nil {
 		return nil

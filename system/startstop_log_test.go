@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"sgw/cluster"
 	"sgw/configs"
 )
 
@@ -77,5 +78,38 @@ func TestStartStopLogReason(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("not logged: %v", want)
+	}
+}
+
+// TestStoreFailedWhileStopping: a session store that loses its quorum
+// while the gateway stops (the other members stopping too) is logged as a
+// warning; otherwise as an error, and the running term hears of it either
+// way.
+func TestStoreFailedWhileStopping(t *testing.T) {
+	for _, tt := range []struct {
+		stopping bool
+		want     string
+	}{{false, "ERROR"}, {true, "WARN"}} {
+		var logs lockedLog
+		c := &clustered{log: slog.New(slog.NewJSONHandler(&logs, nil)), entry: newLeaderEntry(func() string { return "" })}
+		var heard error
+		fail := func(err error) { heard = err }
+		c.termFail.Store(&fail)
+		if tt.stopping {
+			if err := c.drain(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.storeFailed("FIX.4.4:GW->CORE", cluster.ErrNoQuorum)
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(logs.String()), &rec); err != nil {
+			t.Fatalf("log %q: %v", logs.String(), err)
+		}
+		if rec["level"] != tt.want {
+			t.Errorf("stopping %v: logged at %v, want %s", tt.stopping, rec["level"], tt.want)
+		}
+		if !errors.Is(heard, cluster.ErrNoQuorum) {
+			t.Errorf("stopping %v: the term heard %v", tt.stopping, heard)
+		}
 	}
 }
