@@ -31,10 +31,11 @@ func CountSpins(n *atomic.Uint64) StoreOption {
 // cores every queued message can cost milliseconds. A CreationTime call
 // that follows another one with no other store call in between is such a
 // turn: it neither received nor queued anything. Yielding there lets the
-// writer run. The simulator's stores and the Upstream's use it (the
-// Upstream's pacer keeps several messages in quickfix's queue, see
-// UpstreamConfig.SendWindow); the broker acceptor's sessions are paced one
-// message at a time and never spin.
+// writer run. The simulator's stores use it, and so do the stores this
+// package opens for a session (the Upstream's, whose pacer keeps several
+// messages in quickfix's queue, see UpstreamConfig.SendWindow, and
+// ReplicatedStores'); the broker acceptor's sessions are paced one message
+// at a time and seldom spin.
 func YieldOnSpin(yield bool) StoreOption {
 	return func(l *LockedStore) { l.yield = yield }
 }

@@ -55,7 +55,6 @@ const rttProbePrefix = "rtt:"
 // store with their MsgSeqNums: the upstream asks for them again after the
 // next logon and gets them as PossDup resends.
 type pacer struct {
-	sid    quickfix.SessionID
 	queue  chan outMsg
 	log    *slog.Logger
 	window int // most messages handed to quickfix and not yet seen written
@@ -90,7 +89,6 @@ type outMsg struct {
 // written.
 func newPacer(sid quickfix.SessionID, queueSize, window int, log *slog.Logger) *pacer {
 	p := &pacer{
-		sid:    sid,
 		queue:  make(chan outMsg, queueSize),
 		log:    log,
 		window: max(window, 1),

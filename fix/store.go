@@ -135,7 +135,10 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 		}
 	}()
 	dirty := found && !clean
-	rs.MessageStore = NewLockedStore(inner, YieldOnSpin(true)) // quickfix reads sequence numbers without a lock
+	// Locked: quickfix reads sequence numbers without a lock. Yielding on
+	// idle turns: the Upstream's pacer keeps several messages in the
+	// session's queue (see YieldOnSpin).
+	rs.MessageStore = NewLockedStore(inner, YieldOnSpin(true))
 	scan, err := scanStore(inner)
 	if err != nil {
 		return nil, fmt.Errorf("fix: store %s: %w", where, err)
