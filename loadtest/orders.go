@@ -27,11 +27,6 @@ const (
 	// it: resting orders are cancelled then, and so is what is left of a
 	// marketable order the book could not fill.
 	restFor = 500 * time.Millisecond
-	// cancelScan is how often a session looks for orders to cancel: its
-	// scan walks every order it has working, so once per order sent would
-	// cost the tester time quadratic in the orders working and take the
-	// processor from the gateway it measures.
-	cancelScan = 10 * time.Millisecond
 	// drainTimeout bounds the wait for the outcomes of the orders still
 	// working when the load stops.
 	drainTimeout = 10 * time.Second
@@ -464,10 +459,7 @@ func (tr *trader) sendLoop(ctx context.Context, sched *schedule) {
 			}
 		}
 		now := time.Now()
-		if now.Sub(tr.scanned) >= cancelScan {
-			tr.scanned = now
-			tr.cancelDue(ctx, now, restFor)
-		}
+		tr.cancelDue(ctx, now, restFor)
 		tr.sendNew(ctx, intended, now)
 	}
 }

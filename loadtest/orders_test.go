@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -398,5 +399,56 @@ func TestTrackerRefusedCancelBacksOff(t *testing.T) {
 	}
 	if due := tr.due(now.Add(cancelRetry+time.Millisecond), 0); len(due) != 1 {
 		t.Fatalf("a refused cancel is not due again after cancelRetry")
+	}
+}
+
+// TestTrackerDue follows orders through the sweeps that cancel them: an
+// order is due once it is age old, then not while its cancel is pending,
+// again after cancelRetry if the cancel goes unanswered, never once the
+// cancel is accepted, at once if the upstream refuses the cancel, and
+// never after its outcome; no sweep returns an order twice.
+func TestTrackerDue(t *testing.T) {
+	tr := newOrderTracker(0, newOrderStats(), NewRecorder("a"), NewRecorder("e"))
+	t0 := time.Now().Add(-time.Hour)
+	const age = 500 * time.Millisecond
+	orders := make([]*trackedOrder, 5)
+	for i := range orders {
+		sent := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		orders[i] = &trackedOrder{id: fmt.Sprintf("o%d", i), qty: 100, intended: sent, sent: sent, measured: true}
+		tr.add(orders[i])
+		tr.accepted(orders[i].id, orders[i].id, sent)
+	}
+	ids := func(due []*trackedOrder) string {
+		var s []string
+		for _, o := range due {
+			s = append(s, o.id)
+		}
+		return strings.Join(s, ",")
+	}
+	sweep := func(at time.Duration, want string) {
+		t.Helper()
+		due := tr.due(t0.Add(at), age)
+		if got := ids(due); got != want {
+			t.Fatalf("sweep at %v: due %q, want %q", at, got, want)
+		}
+		for i, o := range due {
+			tr.cancelling(o, fmt.Sprintf("%s-x%d", o.id, int(at/time.Millisecond)+i), t0.Add(at))
+		}
+	}
+	sweep(400*time.Millisecond, "")
+	sweep(600*time.Millisecond, "o0,o1")
+	sweep(650*time.Millisecond, "")
+	tr.accepted(orders[0].cancelID, orders[0].id, t0) // o0's cancel accepted
+	sweep(800*time.Millisecond, "o2,o3")
+	tr.cancelRejected(orders[2].cancelID) // the upstream refused o2's cancel
+	sweep(850*time.Millisecond, "o2")
+	orders[3].outcome = outcomeFilled // o3 filled, its cancel never answered
+	sweep(900*time.Millisecond, "o4")
+	// o1's and o4's cancels were never answered: sent again after cancelRetry;
+	// o0's was accepted, o3 has its outcome, o2's second cancel is pending.
+	sweep(600*time.Millisecond+cancelRetry, "o1")
+	sweep(900*time.Millisecond+cancelRetry, "o2,o4")
+	if n := tr.working(); n != 4 {
+		t.Errorf("working %d, want 4", n)
 	}
 }

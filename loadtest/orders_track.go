@@ -121,8 +121,13 @@ type orderTracker struct {
 	mu      sync.Mutex
 	orders  map[string]*trackedOrder // by ClOrdID
 	cancels map[string]*trackedOrder // by the ClOrdID of a cancel
-	open    []*trackedOrder          // without an outcome (some may have one since), in send order
-	noSell  map[string]bool          // symbols whose sells risk refused for want of shares
+	// The orders that may become due for a cancel (due), each list in
+	// the order its entries become due; an entry whose order has since
+	// settled, or moved to another list, is dropped when due reaches it.
+	fresh  []*trackedOrder // sent, no cancel yet: in send order
+	retry  []cancelEntry   // a cancel sent (at): in the order sent
+	again  []*trackedOrder // the upstream refused the latest cancel: due now
+	noSell map[string]bool // symbols whose sells risk refused for want of shares
 }
 
 func newOrderTracker(shard int, stats *orderStats, ack, firstExec *Recorder) *orderTracker {
@@ -142,7 +147,7 @@ func (t *orderTracker) sellBlocked(symbol string) bool {
 func (t *orderTracker) add(o *trackedOrder) {
 	t.mu.Lock()
 	t.orders[o.id] = o
-	t.open = append(t.open, o)
+	t.fresh = append(t.fresh, o)
 	t.mu.Unlock()
 }
 
@@ -161,6 +166,7 @@ func (t *orderTracker) cancelling(o *trackedOrder, id string, now time.Time) {
 	o.cancelID, o.cancelAt, o.cancelOK = id, now, false
 	o.cancels++
 	t.cancels[id] = o
+	t.retry = append(t.retry, cancelEntry{o: o, at: now})
 	t.mu.Unlock()
 	t.stats.cancelsSent.Add(1)
 }
@@ -169,25 +175,61 @@ func (t *orderTracker) cancelling(o *trackedOrder, id string, now time.Time) {
 // nor refused: a rate-limited request) before it is sent again.
 const cancelRetry = time.Second
 
+// cancelEntry is a cancel of o sent at at; it is current while o's
+// cancelAt is still at.
+type cancelEntry struct {
+	o  *trackedOrder
+	at time.Time
+}
+
+// settled reports whether o needs no more cancels: it has an outcome, or
+// the gateway never heard of it. t.mu held.
+func (o *trackedOrder) settled() bool { return o.outcome != "" || o.lost }
+
 // due returns the working orders sent at least age ago with no cancel
-// pending, and drops orders with an outcome from the open list.
+// pending (a cancel is pending until answered, and one left unanswered
+// is sent again after cancelRetry). It reads each list only as far as
+// its entries are due, so a sweep costs what it returns plus what settled
+// since the last one, not every order working.
 func (t *orderTracker) due(now time.Time, age time.Duration) []*trackedOrder {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []*trackedOrder
-	keep := t.open[:0]
-	for _, o := range t.open {
-		if o.outcome != "" || o.lost {
-			continue
-		}
-		keep = append(keep, o)
-		unanswered := !o.cancelAt.IsZero() && !o.cancelOK && now.Sub(o.cancelAt) >= cancelRetry
-		if (o.cancelAt.IsZero() || unanswered) && now.Sub(o.sent) >= age {
+	for len(t.fresh) > 0 {
+		o := t.fresh[0]
+		if !o.settled() && o.cancelAt.IsZero() {
+			if now.Sub(o.sent) < age {
+				break
+			}
 			out = append(out, o)
 		}
+		t.fresh[0] = nil
+		t.fresh = t.fresh[1:]
 	}
-	clear(t.open[len(keep):])
-	t.open = keep
+	keep := t.again[:0]
+	for _, o := range t.again {
+		switch {
+		case o.settled() || !o.cancelAt.IsZero():
+		case now.Sub(o.sent) >= age:
+			out = append(out, o)
+		default:
+			keep = append(keep, o)
+		}
+	}
+	clear(t.again[len(keep):])
+	t.again = keep
+	for len(t.retry) > 0 {
+		e := t.retry[0]
+		o := e.o
+		if !o.settled() && !o.cancelOK && o.cancelAt.Equal(e.at) {
+			if now.Sub(e.at) < cancelRetry {
+				break
+			}
+			out = append(out, o)
+		}
+		t.retry[0] = cancelEntry{}
+		t.retry = t.retry[1:]
+	}
 	return out
 }
 
@@ -196,8 +238,8 @@ func (t *orderTracker) working() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := 0
-	for _, o := range t.open {
-		if o.outcome == "" && !o.lost {
+	for _, o := range t.orders {
+		if !o.settled() {
 			n++
 		}
 	}
@@ -322,6 +364,7 @@ func (t *orderTracker) reject(key, code string) {
 			// sweep tries again once cancelRetry has passed, not at once,
 			// so a slow gateway is not flooded with cancels it must refuse.
 			o.cancelAt, o.cancelOK = time.Now(), false
+			t.retry = append(t.retry, cancelEntry{o: o, at: o.cancelAt})
 		}
 		return
 	}
@@ -340,6 +383,7 @@ func (t *orderTracker) cancelRejected(ref string) {
 	t.stats.count(t.stats.cancelRejects, "cancel_reject")
 	if o.cancelID == ref {
 		o.cancelAt = time.Time{}
+		t.again = append(t.again, o)
 	}
 }
 
