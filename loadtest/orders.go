@@ -333,7 +333,6 @@ type trader struct {
 	track   *orderTracker
 	n       int64 // orders sent
 	cancels int64
-	scanned time.Time // last cancelDue
 }
 
 // start fetches the instruments, subscribes to their quotes, waits for
