@@ -478,7 +478,7 @@ func (c *clustered) startTerm(epoch uint64, sb *standby) (*term, error) {
 // called once, by endTerm. Every record in flight completes within the
 // node's ApplyTimeout (or when the node closes), which bounds close.
 type termJournal struct {
-	orders.Journal // the replicated journal (*cluster.Journal)
+	replicatedJournal
 	// onFail, when set before the term serves, hears of every record that
 	// failed other than for leadership lost (ErrNotLeader: the term is
 	// ending anyway): the manager then accepts nothing more, so the term
@@ -501,7 +501,7 @@ func (j *termJournal) AppendAsync(typ byte, body []byte, done func(seq uint64, e
 	}
 	j.inflight.Add(1)
 	j.mu.Unlock()
-	err := j.Journal.AppendAsync(typ, body, func(seq uint64, err error) {
+	err := j.replicatedJournal.AppendAsync(typ, body, func(seq uint64, err error) {
 		defer j.inflight.Done()
 		switch {
 		case err == nil:
@@ -524,20 +524,12 @@ func (j *termJournal) AppendAsync(typ byte, body []byte, done func(seq uint64, e
 	return err
 }
 
-// ReplayAfter calls fn for the records after seq (orders reads only
-// those when it can: a standby's catch-up, a warm term's Recover).
-func (j *termJournal) ReplayAfter(seq uint64, fn func(journal.Record) error) error {
-	if ja, ok := j.Journal.(interface {
-		ReplayAfter(uint64, func(journal.Record) error) error
-	}); ok {
-		return ja.ReplayAfter(seq, fn)
-	}
-	return j.Journal.Replay(func(r journal.Record) error {
-		if r.Seq <= seq {
-			return nil
-		}
-		return fn(r)
-	})
+// replicatedJournal is what a term's journal wraps (*cluster.Journal):
+// an orders.Journal that also replays from a seq on, which orders uses
+// for a standby's catch-up and a warm term's Recover.
+type replicatedJournal interface {
+	orders.Journal
+	ReplayAfter(seq uint64, fn func(journal.Record) error) error
 }
 
 // close refuses further records and waits until every record in flight

@@ -20,6 +20,8 @@ func (j doneJournal) AppendAsync(_ byte, _ []byte, done func(uint64, error)) err
 
 func (doneJournal) Replay(func(journal.Record) error) error { return nil }
 
+func (doneJournal) ReplayAfter(uint64, func(journal.Record) error) error { return nil }
+
 // TestTermJournalOutcomes checks how a term's journal reports a record's
 // end to the manager and whether the term must end: in doubt (quorum or
 // leadership lost in flight, an apply timeout) ends the term, so that the
@@ -40,7 +42,7 @@ func TestTermJournalOutcomes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			failed := make(chan error, 1)
-			tj := &termJournal{Journal: doneJournal{tc.err}, onFail: func(err error) { failed <- err }}
+			tj := &termJournal{replicatedJournal: doneJournal{tc.err}, onFail: func(err error) { failed <- err }}
 			got := make(chan error, 1)
 			if err := tj.AppendAsync('N', nil, func(_ uint64, err error) { got <- err }); err != nil {
 				t.Fatal(err)
