@@ -63,32 +63,28 @@ func (s *standby) run(ctx context.Context, c *clustered) {
 	}
 	s.m, s.j = m, tj
 	start := time.Now()
-	n, err := m.CatchUp(ctx)
-	s.applied.Store(m.Replayed())
-	switch {
-	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-		// Stopped part way through: the manager is consistent up to
-		// what it applied, and a term that takes it replays the rest.
-		c.log.Info("cluster: standby order manager stopped while catching up", "records", n, "took", time.Since(start))
-		return
-	case err != nil:
-		s.fail(c, err)
-		return
-	}
-	c.log.Info("cluster: standby order manager caught up with the replicated journal", "records", n, "took", time.Since(start))
 	tick := time.NewTicker(standbyEvery)
 	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		_, err := m.CatchUp(ctx)
+	for first := true; ; first = false {
+		n, err := m.CatchUp(ctx)
 		s.applied.Store(m.Replayed())
 		if err != nil && !(ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 			s.fail(c, err)
 			return
+		}
+		if ctx.Err() != nil {
+			// Stopped, perhaps part way through a catch-up: the manager
+			// is consistent up to what it applied, and a term that takes
+			// it replays the rest.
+			return
+		}
+		if first {
+			c.log.Info("cluster: standby order manager caught up with the replicated journal", "records", n, "took", time.Since(start))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }
@@ -136,7 +132,7 @@ func (c *clustered) newManager() (*orders.Manager, *termJournal, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	tj := &termJournal{Journal: j}
+	tj := &termJournal{replicatedJournal: j}
 	m, err := orders.New(c.terms.orders, rc, tj, c.log.With("component", "orders"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("system: order manager: %w", err)
