@@ -66,6 +66,13 @@ type pacer struct {
 	up   chan struct{} // closed while logged on
 	down chan struct{} // closed while not logged on
 
+	// qmu makes a message's place in queue and the count queued one
+	// step, so that queued read after an enqueue is at least that
+	// message's place (see Queued).
+	qmu    sync.Mutex
+	queued atomic.Uint64 // messages put in queue, ever
+	left   atomic.Uint64 // messages taken out of queue (submitted or reclaimed), ever
+
 	// submit hands a message to quickfix, which gives it its MsgSeqNum:
 	// quickfix.SendToTarget to sid (tests replace it before run).
 	submit func(*quickfix.Message) error
@@ -107,8 +114,11 @@ func (p *pacer) enqueue(m *quickfix.Message) error { return p.enqueueReq(m, nil)
 // enqueueReq queues m, the encoding of req, for the session; it never
 // blocks. Any goroutine.
 func (p *pacer) enqueueReq(m *quickfix.Message, req any) error {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
 	select {
 	case p.queue <- outMsg{m: m, req: req}:
+		p.queued.Add(1)
 		return nil
 	default:
 		return ErrQueueFull
@@ -125,6 +135,7 @@ func (p *pacer) reclaim() []any {
 	for {
 		select {
 		case om := <-p.queue:
+			p.left.Add(1)
 			if om.req != nil {
 				out = append(out, om.req)
 			}
@@ -202,6 +213,7 @@ func (p *pacer) run(ctx context.Context) {
 			select {
 			case om := <-p.queue:
 				pending, req = om.m, om.req
+				p.left.Add(1) // counted before the submission: quickfix has it from here on
 			case <-down:
 				continue
 			case <-ctx.Done():

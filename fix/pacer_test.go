@@ -78,3 +78,56 @@ func TestPacerWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestPacerCounts: Queued counts what enters the queue, Left what leaves
+// it, submitted or reclaimed, and a message still in the queue is never
+// counted as left.
+func TestPacerCounts(t *testing.T) {
+	p := newPacer(quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "A", TargetCompID: "B"}, 16, 1, testLogger(t))
+	submitted := make(chan int, 16)
+	next := 0
+	p.submit = func(m *quickfix.Message) error {
+		next++
+		m.Header.SetInt(tag.MsgSeqNum, next)
+		submitted <- next
+		return nil
+	}
+	for i := range 5 {
+		if err := p.enqueueReq(newProbe(), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string, queued, left uint64) {
+		t.Helper()
+		if q, l := p.queued.Load(), p.left.Load(); q != queued || l != left {
+			t.Fatalf("%s: queued %d, left %d; want %d, %d", when, q, l, queued, left)
+		}
+	}
+	check("before the logon", 5, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.run(ctx) }()
+	defer func() { cancel(); <-done }()
+	p.setUp(true)
+	wait := func(seq int) {
+		t.Helper()
+		select {
+		case got := <-submitted:
+			if got != seq {
+				t.Fatalf("submitted %d; want %d", got, seq)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("message %d never submitted", seq)
+		}
+	}
+	wait(1) // the window of one is full: the other four stay queued
+	check("one submitted", 5, 1)
+	p.wrote(1)
+	wait(2)
+	check("two submitted", 5, 2)
+	p.setUp(false)
+	if got := p.reclaim(); fmt.Sprint(got) != "[2 3 4]" {
+		t.Fatalf("reclaimed %v; want [2 3 4]", got)
+	}
+	check("the rest reclaimed", 5, 5)
+}

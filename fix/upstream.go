@@ -141,6 +141,20 @@ func (u *Upstream) Send(req any) error {
 	return u.pacer.enqueueReq(m, req)
 }
 
+// Queued counts the messages that have entered the session's own queue
+// since the Upstream was made; Left counts those that have left it, handed
+// to quickfix or given back by OnSessionDown. The queue is first in, first
+// out, so a request Send queued has left once Left reaches the Queued read
+// after that Send returned. While it has not, the upstream cannot have
+// seen it: the order manager does not time its answer (the queue may hold
+// seconds of requests when the line is slower than the flow of orders,
+// and a status request would only queue behind it). Any goroutine.
+func (u *Upstream) Queued() uint64 { return u.pacer.queued.Load() }
+
+// Left counts the messages that have left the session's queue; see
+// Queued. Any goroutine.
+func (u *Upstream) Left() uint64 { return u.pacer.left.Load() }
+
 // Handed tells whether a request with ClOrdID id was handed to the session
 // before this process started: its store held it then. It answers
 // HandedUnknown before Run has opened the store (call it from

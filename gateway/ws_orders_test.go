@@ -58,6 +58,12 @@ func (u *ackingUpstream) Handed(string) fix.Handed { return fix.HandedNo }
 // ResumeInboundAfter implements orders.Upstream.
 func (u *ackingUpstream) ResumeInboundAfter(int) {}
 
+// Queued implements orders.Upstream: nothing waits in a queue.
+func (u *ackingUpstream) Queued() uint64 { return 0 }
+
+// Left implements orders.Upstream.
+func (u *ackingUpstream) Left() uint64 { return 0 }
+
 func newOrderEnv(t *testing.T) (*wsEnv, string) {
 	t.Helper()
 	books := newTestBooks(t, testSymbols...)

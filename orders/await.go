@@ -15,6 +15,12 @@ type await struct {
 	// sent is set for a request handed over in this run (not one found
 	// open by recovery): its answer times the upstream's acknowledgement.
 	sent bool
+	// ticket is the session's Upstream.Queued count read just after the
+	// request was handed over (for a request already asked about, after
+	// its status request was): it has left the session's own queue once
+	// Upstream.Left reaches ticket. Zero for an order found open by
+	// recovery.
+	ticket uint64
 	// done is set when it was answered or ended: the queue drops it when
 	// it reaches the front.
 	done bool
@@ -23,11 +29,26 @@ type await struct {
 // awaits is a route's requests awaiting answers: by upstream id, by order
 // for status requests, and in one queue in the order they were handed
 // over (or last asked about), so that the timer looks only at the oldest.
-// The Manager's mu guards it.
+//
+// A request is overdue only once the venue has had it to answer. When the
+// venue is slower than the flow of orders, requests wait in the session's
+// own queue, then in the sockets and in the venue's input, for seconds; a
+// status request about one of them would only queue behind it, adding to
+// the backlog that delayed it (under load this fed on itself: thousands
+// of status requests a second). So a request whose time has run out is
+// asked about only once it has left the session's queue (its ticket) and
+// the venue has either answered a request handed over after it (so it
+// read past it: reached) or answered nothing for the time limit (it is
+// stalled, not busy). Tickets grow along the queue, so when the oldest
+// request is not overdue, none is. The Manager's mu guards it.
 type awaits struct {
 	byUID    map[string]*await
 	byStatus map[*Order]*await
 	queue    []*await // oldest first; entries marked done are skipped
+	// reached is the highest ticket among the requests the venue
+	// answered, heard when it last answered one (heard).
+	reached uint64
+	heard   time.Time
 }
 
 func newAwaits() awaits {
@@ -56,6 +77,13 @@ func (w *awaits) again(a *await, now time.Time) {
 	w.queue = append(w.queue, a)
 }
 
+// heardFrom records the venue's answer, at now, to a (answered or
+// statusAnswered returned it).
+func (w *awaits) heardFrom(a *await, now time.Time) {
+	w.reached = max(w.reached, a.ticket)
+	w.heard = now
+}
+
 // answered ends the request with upstream id uid and returns it; nil when
 // it was not awaited.
 func (w *awaits) answered(uid string) *await {
@@ -68,25 +96,27 @@ func (w *awaits) answered(uid string) *await {
 	return a
 }
 
-// statusAnswered ends the status request for o, reporting whether one was
-// awaited.
-func (w *awaits) statusAnswered(o *Order) bool {
+// statusAnswered ends the status request for o and returns it; nil when
+// none was awaited.
+func (w *awaits) statusAnswered(o *Order) *await {
 	a := w.byStatus[o]
 	if a == nil {
-		return false
+		return nil
 	}
 	a.done = true
 	delete(w.byStatus, o)
-	return true
+	return a
 }
 
 // len returns how many requests await an answer.
 func (w *awaits) len() int { return len(w.byUID) + len(w.byStatus) }
 
-// expired pops and returns the oldest request that is not done and has
-// waited longer than its limit (ack for requests, status for status
-// requests) since max(its since, upSince); nil when the oldest has not.
-func (w *awaits) expired(now, upSince time.Time, ack, status time.Duration) *await {
+// expired pops and returns the oldest request that is not done and is
+// overdue: it has waited longer than its limit (ack for requests, status
+// for status requests) since max(its since, upSince), and the venue has
+// had it to answer (see awaits; left is the session's Upstream.Left). It
+// returns nil when the oldest is not overdue.
+func (w *awaits) expired(now, upSince time.Time, ack, status time.Duration, left uint64) *await {
 	for len(w.queue) > 0 {
 		a := w.queue[0]
 		if a.done {
@@ -100,6 +130,12 @@ func (w *awaits) expired(now, upSince time.Time, ack, status time.Duration) *awa
 		}
 		if now.Sub(maxTime(a.since, upSince)) <= limit {
 			return nil
+		}
+		if a.ticket > left {
+			return nil // still in the session's queue
+		}
+		if a.ticket > w.reached && now.Sub(maxTime(w.heard, upSince)) <= limit {
+			return nil // the venue is answering what was sent before it
 		}
 		w.queue[0] = nil
 		w.queue = w.queue[1:]

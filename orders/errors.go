@@ -52,6 +52,10 @@ const (
 	CodeNotLeader = "orders.not_leader"
 	// CodeBadCursor: an orders.list cursor this gateway did not hand out.
 	CodeBadCursor = "orders.bad_cursor"
+	// CodeTooLate: a cancel or replace whose order ended (filled, expired,
+	// or ended by the venue) before the venue answered it; it can no
+	// longer take effect.
+	CodeTooLate = "orders.too_late"
 )
 
 // ErrInDoubt is wrapped by a Journal's error when a record's outcome is

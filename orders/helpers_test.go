@@ -27,6 +27,10 @@ type fakeUpstream struct {
 	notify chan struct{} // closed and replaced on each Send
 	// resumeAfter is what ResumeInboundAfter was told.
 	resumeAfter int
+	// hold keeps the requests sent from now on in the session's queue;
+	// left counts those that have left it.
+	hold bool
+	left int
 }
 
 func newFakeUpstream() *fakeUpstream {
@@ -43,6 +47,9 @@ func (f *fakeUpstream) Send(req any) error {
 		req = p.Request() // as the venue will see it
 	}
 	f.sent = append(f.sent, req)
+	if !f.hold {
+		f.left = len(f.sent)
+	}
 	close(f.notify)
 	f.notify = make(chan struct{})
 	return nil
@@ -60,6 +67,32 @@ func (f *fakeUpstream) Handed(id string) fix.Handed {
 func (f *fakeUpstream) ResumeInboundAfter(seq int) {
 	f.mu.Lock()
 	f.resumeAfter = seq
+	f.mu.Unlock()
+}
+
+// Queued implements Upstream: every request sent.
+func (f *fakeUpstream) Queued() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return uint64(len(f.sent))
+}
+
+// Left implements Upstream: the requests sent before setHold(true) and
+// since setHold(false).
+func (f *fakeUpstream) Left() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return uint64(f.left)
+}
+
+// setHold(true) keeps the requests sent from now on in the session's
+// queue; setHold(false) lets every request sent leave it.
+func (f *fakeUpstream) setHold(hold bool) {
+	f.mu.Lock()
+	f.hold = hold
+	if !hold {
+		f.left = len(f.sent)
+	}
 	f.mu.Unlock()
 }
 

@@ -52,7 +52,9 @@ type Config struct {
 	HoldTimeout time.Duration
 	// AckTimeout is how long a request handed to the upstream may wait
 	// for its answer before the gateway asks for the order's status
-	// (OrderStatusRequest). Zero means 10s.
+	// (OrderStatusRequest). Time a request spends in the session's own
+	// queue, before the venue can have seen it, does not count towards
+	// it or towards StatusTimeout (see awaits). Zero means 10s.
 	AckTimeout time.Duration
 	// StatusTimeout is how long recovery waits for a status answer before
 	// it decides without it (see Recover). Zero means 10s.
@@ -93,6 +95,13 @@ type Upstream interface {
 	// ResumeInboundAfter names the last message from the upstream the
 	// journal holds, so that the session asks for any later one again.
 	ResumeInboundAfter(seq int)
+	// Queued counts the messages that have entered the session's own
+	// queue, Left those that have left it (handed to the FIX engine, or
+	// given back at a logout). A request Send queued has left once Left
+	// reaches the Queued read after that Send; until then the venue
+	// cannot have seen it, and its answer is not timed (see awaits).
+	Queued() uint64
+	Left() uint64
 }
 
 var _ Upstream = (*fix.Upstream)(nil)
@@ -189,7 +198,7 @@ func NewStats() Stats {
 // rejected with by the manager or its risk checks.
 func RejectCodes() []string {
 	return append([]string{CodeBadID, CodeUnknownOrder, CodeRequestPending, CodeNoUpstream, CodeUpstreamDown,
-		CodeUpstreamReject, CodeJournal, CodeStopping, CodeInDoubt, CodeNotLeader}, risk.Codes()...)
+		CodeUpstreamReject, CodeJournal, CodeStopping, CodeInDoubt, CodeNotLeader, CodeTooLate}, risk.Codes()...)
 }
 
 // Check validates cfg as New would: what `gateway check-config` asks of

@@ -20,6 +20,15 @@ func testGauge(t *testing.T, g prometheus.Gauge) float64 {
 	return m.GetGauge().GetValue()
 }
 
+func testCounter(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
 // TestRecoveryRule: orders acknowledged to clients but not yet handed to
 // the session when the process stopped are sent at the first logon after
 // the restart, exactly once; the ones the session had are not sent again

@@ -31,7 +31,8 @@ type route struct {
 	// awaiting holds the requests handed to the session whose answer has
 	// not come. Run asks for the order's status after Config.AckTimeout
 	// without one, and gives up a status request after
-	// Config.StatusTimeout.
+	// Config.StatusTimeout, once the venue has had the request to answer
+	// (see awaits).
 	awaiting awaits
 	// upSince is when the session last logged on: answers could not come
 	// while it was down.
@@ -133,7 +134,7 @@ func (m *Manager) send(rt *route, req any, now time.Time) bool {
 	case err == nil:
 		uid, kind := reqID(req)
 		if o := m.byUID[uid]; o != nil {
-			rt.awaiting.add(&await{o: o, kind: kind, uid: uid, since: now, sent: true})
+			rt.awaiting.add(&await{o: o, kind: kind, uid: uid, since: now, sent: true, ticket: rt.up.Queued()})
 			o.handedOver(kind, uid)
 		}
 		return true
@@ -234,8 +235,10 @@ func (m *Manager) answered(rt *route, uid string) {
 	if a == nil {
 		return
 	}
+	now := m.cfg.Clock()
+	rt.awaiting.heardFrom(a, now)
 	if a.sent && !a.asked && a.kind == recNew {
-		m.met.ackLatency.WithLabelValues(rt.name).Observe(m.cfg.Clock().Sub(a.since).Seconds())
+		m.met.ackLatency.WithLabelValues(rt.name).Observe(now.Sub(a.since).Seconds())
 	}
 	m.signal()
 }

@@ -240,3 +240,142 @@ func TestHeldCancelEndsWithItsOrder(t *testing.T) {
 		t.Fatalf("sent after the logon: %v", describe(got))
 	}
 }
+
+// TestOverdueOnceTheVenueHadIt: a request without an answer is asked
+// about only once the venue has had it to answer, however long it waited
+// before: not while it is still in the session's own queue, nor while the
+// venue is busy answering what was sent before it; at once when the
+// venue answers something sent after it, or has answered nothing for the
+// ack timeout. A status request is given up by the same rule. Asking
+// sooner would only queue a status request behind the request and add to
+// the backlog that delayed it.
+func TestOverdueOnceTheVenueHadIt(t *testing.T) {
+	e := newEnv(t, t.TempDir(), func(_ *env, c *Config) { c.AckTimeout, c.StatusTimeout = time.Second, time.Second })
+	rt := e.m.routes["core"]
+	sent := func(want int) {
+		t.Helper()
+		if got := e.core.list(); len(got) != want {
+			t.Fatalf("sent %v; want %d requests", describe(got), want)
+		}
+	}
+
+	// Still in the session's queue: never asked.
+	e.core.setHold(true)
+	e.m.New(buy("q1", 100))
+	e.core.wait(t, 1)
+	e.m.tick(e.advance(2 * time.Second))
+	e.m.tick(e.advance(10 * time.Second))
+	sent(1)
+	e.core.setHold(false)
+	e.m.OnExecReport("core", e.er("q1", '0', '0', 0, 0, 100, "eq1"))
+
+	// The venue is busy with earlier requests: c1 is not asked about
+	// until the venue answers c2, sent after it.
+	e.m.New(buy("c0", 100))
+	e.m.New(buy("c1", 100))
+	e.m.New(buy("c2", 100))
+	e.core.wait(t, 4)
+	e.m.tick(e.advance(800 * time.Millisecond))
+	e.m.OnExecReport("core", e.er("c0", '0', '0', 0, 0, 100, "e0"))
+	e.m.tick(e.advance(700 * time.Millisecond)) // c1, c2 waited 1.5 s; the venue answered 0.7 s ago
+	sent(4)
+	e.m.OnExecReport("core", e.er("c2", '0', '0', 0, 0, 100, "e2"))
+	e.m.tick(e.advance(10 * time.Millisecond))
+	if h, ok := e.core.wait(t, 5)[4].(fix.StatusRequest); !ok || h.ClOrdID != e.uid("c1") {
+		t.Fatalf("after the venue answered a later request the upstream got %v", describe(e.core.list()))
+	}
+	sent(5)
+
+	// The status request waits in the session's queue: neither it nor
+	// c1 is given up; once it has left and the venue stays silent, both
+	// are.
+	e.m.OnExecReport("core", e.er("c1", '0', '0', 0, 0, 100, "e1")) // c1's own answer ends its wait, not the status request's
+	e.m.New(buy("c3", 100))
+	e.core.wait(t, 6)
+	e.core.setHold(true)
+	e.m.tick(e.advance(1100 * time.Millisecond))
+	if h, ok := e.core.wait(t, 7)[6].(fix.StatusRequest); !ok || h.ClOrdID != e.uid("c3") {
+		t.Fatalf("c3 unanswered while the venue was silent: the upstream got %v", describe(e.core.list()))
+	}
+	uid := e.uid("c3")
+	e.m.tick(e.advance(5 * time.Second))
+	e.m.mu.Lock()
+	statusAwaited, orderAwaited := rt.awaiting.byStatus[e.m.byUID[uid]] != nil, rt.awaiting.byUID[uid] != nil
+	e.m.mu.Unlock()
+	if !statusAwaited || !orderAwaited || testCounter(t, e.m.met.unanswered.WithLabelValues("core")) != 0 {
+		t.Fatalf("gave up while the status request was still in the queue: status awaited %v, order awaited %v",
+			statusAwaited, orderAwaited)
+	}
+	e.core.setHold(false)
+	e.m.tick(e.advance(10 * time.Millisecond))
+	if n := testCounter(t, e.m.met.unanswered.WithLabelValues("core")); n != 1 {
+		t.Fatalf("after the status request left the queue to a silent venue: %v orders given up as unanswered; want 1", n)
+	}
+	sent(7)
+}
+
+// TestChangeOvertaken: a cancel or replace whose order is filled (or
+// otherwise ended) before the venue answers it ends at once: the client
+// hears a cancel reject (orders.too_late) after the fill, nothing is
+// awaited any more (no status request after the ack timeout, nothing for
+// Drain to wait for), the venue's own late reject changes nothing, and a
+// replay ends the same.
+func TestChangeOvertaken(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir, func(_ *env, c *Config) { c.AckTimeout = time.Second })
+	rt := e.m.routes["core"]
+	e.m.New(buy("c1", 100))
+	e.m.New(buy("c2", 100))
+	e.core.wait(t, 2)
+	e.m.OnExecReport("core", e.er("c1", '0', '0', 0, 0, 100, "e1"))
+	e.m.OnExecReport("core", e.er("c2", '0', '0', 0, 0, 100, "e2"))
+	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "c1", Account: "A1", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r2", OrigClOrdID: "c2", Account: "A1", Price: 16990000, Qty: 100, Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	reqs := e.core.wait(t, 4)
+	x1, r2 := reqs[2].(fix.CancelRequest), reqs[3].(fix.ReplaceRequest)
+	e.ev.wait(t, 6) // accepted ×2, new ×2, cancel and replace accepted
+
+	e.m.OnExecReport("core", e.er("c1", 'F', '2', 100, 100, 0, "e3"))
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("c2"), OrderID: "Xc2", ExecID: "e4", ExecType: 'C', OrdStatus: 'C'})
+	evs := e.ev.wait(t, 10)[6:]
+	want := []struct {
+		kind EventKind
+		ref  string
+	}{{EventExec, "c1"}, {EventCancelReject, "x1"}, {EventExec, "c2"}, {EventCancelReject, "r2"}}
+	for i, w := range want {
+		if ev := evs[i]; ev.Kind != w.kind || ev.Ref != w.ref || (w.kind == EventCancelReject && ev.Code != CodeTooLate) {
+			t.Fatalf("event %d after the fill and the expiry: %+v; want %s for %s", i, ev, w.kind, w.ref)
+		}
+	}
+	e.m.mu.Lock()
+	awaited := rt.awaiting.len()
+	e.m.mu.Unlock()
+	if awaited != 0 {
+		t.Fatalf("%d requests still awaited after their orders ended", awaited)
+	}
+	e.m.tick(e.advance(2 * time.Second))
+	if got := e.core.list(); len(got) != 4 {
+		t.Fatalf("sent after the ack timeout: %v", describe(got[4:]))
+	}
+	// The venue's own rejects come late: nothing changes, nobody hears.
+	e.m.OnCancelReject("core", fix.CancelReject{ClOrdID: x1.ClOrdID, OrigClOrdID: x1.OrigClOrdID, Text: "too late"})
+	e.m.OnCancelReject("core", fix.CancelReject{ClOrdID: r2.ClOrdID, OrigClOrdID: r2.OrigClOrdID, Text: "too late", ResponseTo: '2'})
+	e.m.New(buy("c3", 100)) // events come in journal order: c3's accepted follows anything they caused
+	if ev := e.ev.wait(t, 11)[10]; ev.Kind != EventAccepted || ev.Ref != "c3" {
+		t.Fatalf("after the venue's late rejects the client heard %+v", ev)
+	}
+	c1, _ := e.m.Get("A1", "c1")
+	c2, _ := e.m.Get("A1", "c2")
+	e.j.Close()
+	r := newEnv(t, dir)
+	for _, want := range []Order{c1, c2} {
+		got, _ := r.m.Get("A1", want.ClOrdID)
+		if got.Status != want.Status || got.CumQty != want.CumQty || got.Price != want.Price || got.Text != want.Text {
+			t.Fatalf("after replay %s is %+v; want %+v", want.ClOrdID, got, want)
+		}
+	}
+}

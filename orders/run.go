@@ -39,7 +39,8 @@ func (m *Manager) tick(now time.Time) {
 			continue
 		}
 		asked, gaveUp := 0, 0
-		for a := rt.awaiting.expired(now, rt.upSince, m.cfg.AckTimeout, m.cfg.StatusTimeout); a != nil; a = rt.awaiting.expired(now, rt.upSince, m.cfg.AckTimeout, m.cfg.StatusTimeout) {
+		left := rt.up.Left()
+		for a := rt.awaiting.expired(now, rt.upSince, m.cfg.AckTimeout, m.cfg.StatusTimeout, left); a != nil; a = rt.awaiting.expired(now, rt.upSince, m.cfg.AckTimeout, m.cfg.StatusTimeout, left) {
 			switch {
 			case a.kind == 'H':
 				// A status request unanswered: given up (a recovery probe
@@ -51,6 +52,8 @@ func (m *Manager) tick(now time.Time) {
 				rt.awaiting.again(a, now)
 				asked++
 				m.submit(rt, statusReq(a.o), now)
+				// From now on it is overdue with its status request.
+				a.ticket = rt.up.Queued()
 			case a.kind == recNew:
 				// The venue answers neither the order nor its status: it
 				// stays pending (it may be working there) and the

@@ -61,12 +61,42 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 			m.statusDone(rt, o, true)
 		}
 	}
+	c := o.pending
 	ev, ok := m.applyExec(o, upstream, er)
 	if !ok {
 		return
 	}
 	m.signal()
 	if err := m.journal(recExec, execRec{Account: o.Account, Upstream: upstream, ER: er}, o, ev, nil); err != nil {
+		m.emit(o, ev)
+	}
+	if c != nil && o.pending == nil && er.ClOrdID != c.uid {
+		m.overtaken(rt, o, c)
+	}
+}
+
+// overtaken ends a cancel or replace whose order ended before the venue
+// answered it (filled, expired, or ended by the venue): it can no longer
+// take effect. The client hears a cancel reject (CodeTooLate) after the
+// report that ended the order (a recRefused record, journaled after that
+// report's, which replay finds nothing left to apply to), and the request
+// is no longer awaited, nor sent if it was still held. The venue's own
+// reject, when it comes, finds nothing pending (OnCancelReject). Before,
+// the request stayed awaited: the client never heard of it, Run asked the
+// venue for the order's status after the ack timeout, and Drain waited
+// for it. mu held.
+func (m *Manager) overtaken(rt *route, o *Order, c *change) {
+	if rt != nil {
+		rt.awaiting.answered(c.uid)
+		m.dropHeld(rt, c.uid)
+	}
+	what := "cancel"
+	if c.kind == recReplace {
+		what = "replace"
+	}
+	text := fmt.Sprintf("too late to %s: the order is %s", what, o.Status)
+	ev := Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Text: text, Code: CodeTooLate}
+	if err := m.journal(recRefused, refusedRec{Account: o.Account, UID: c.uid, Code: CodeTooLate, Text: text}, o, ev, nil); err != nil {
 		m.emit(o, ev)
 	}
 }
@@ -234,7 +264,9 @@ func (m *Manager) unknownToVenue(rt *route, o *Order) bool {
 	if rt == nil || !o.probe {
 		return false
 	}
-	rt.awaiting.statusAnswered(o)
+	if a := rt.awaiting.statusAnswered(o); a != nil {
+		rt.awaiting.heardFrom(a, m.cfg.Clock())
+	}
 	m.signal()
 	m.resendProbed(rt, o)
 	return true
@@ -245,7 +277,10 @@ func (m *Manager) unknownToVenue(rt *route, o *Order) bool {
 // usable answer sends the order again flagged PossResend (the venue
 // checks its ClOrdID for a duplicate). mu held.
 func (m *Manager) statusDone(rt *route, o *Order, answered bool) {
-	if rt.awaiting.statusAnswered(o) {
+	if a := rt.awaiting.statusAnswered(o); a != nil {
+		if answered {
+			rt.awaiting.heardFrom(a, m.cfg.Clock())
+		}
 		m.signal()
 	}
 	if o.probe && !answered && !o.acked && !o.Status.Terminal() {
