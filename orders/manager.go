@@ -569,16 +569,23 @@ func (m *Manager) journalSend(typ byte, rec any, o *Order, ev Event, req any, th
 }
 
 // fail makes a journal failure sticky: no more requests are accepted, and
-// the gateway_orders_journal_failed alert is raised, unless the journal
-// only lost its leadership (ErrNotLeader). mu held.
+// the gateway_orders_journal_failed alert is raised, unless the journal is
+// a replicated one whose leadership term is ending (ErrNotLeader, or
+// ErrInDoubt: leadership or quorum lost, or a timeout, with records in
+// flight). A term's end is not the node's failure: the next term, on this
+// node or another, accepts orders again (the cluster's own alerts report a
+// cluster that cannot commit), and the gauge, shared by every term's
+// manager on the node, would otherwise stay raised for the life of the
+// process. Later requests are refused as not recorded (CodeNotLeader).
+// mu held.
 func (m *Manager) fail(err error) {
 	if m.failed != nil {
 		return
 	}
-	if errors.Is(err, ErrNotLeader) {
-		code, text := journalEnd(err, "order")
-		m.failed = &Reject{Code: code, Text: text, FIXReason: fixOther}
-		m.log.Warn("orders: this node no longer leads the journal; accepting no more orders in this term", "err", err)
+	if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrInDoubt) {
+		_, text := journalEnd(ErrNotLeader, "order")
+		m.failed = &Reject{Code: CodeNotLeader, Text: text, FIXReason: fixOther}
+		m.log.Warn("orders: this node's leadership term is ending; accepting no more orders in this term", "err", err)
 		return
 	}
 	m.failed = &Reject{Code: CodeJournal, Text: "the order journal failed; this gateway accepts no orders until it is restarted", FIXReason: fixOther}

@@ -151,9 +151,12 @@ func TestAckTimeoutAsksStatus(t *testing.T) {
 
 // failingJournal wraps the journal: failCommit makes the next commits
 // fail (the callback gets the error), refuse makes appends fail at once.
+// commitErr, when set, is the error of the failed commits (errDisk if
+// not).
 type failingJournal struct {
 	Journal
 	failCommit, refuse bool
+	commitErr          error
 }
 
 var errDisk = errors.New("injected: disk full")
@@ -163,7 +166,11 @@ func (f *failingJournal) AppendAsync(typ byte, body []byte, done func(uint64, er
 		return errDisk
 	}
 	if f.failCommit {
-		return f.Journal.AppendAsync(typ, body, func(seq uint64, err error) { done(seq, errDisk) })
+		cerr := f.commitErr
+		if cerr == nil {
+			cerr = errDisk
+		}
+		return f.Journal.AppendAsync(typ, body, func(seq uint64, err error) { done(seq, cerr) })
 	}
 	return f.Journal.AppendAsync(typ, body, done)
 }
@@ -204,6 +211,30 @@ func TestJournalFailureFailsClosed(t *testing.T) {
 	_ = e.m.Stats()
 	if v := testGauge(t, e.m.met.journalFailed); v != 1 {
 		t.Fatalf("gateway_orders_journal_failed = %v", v)
+	}
+}
+
+// TestInDoubtEndsTheTermNotTheNode: a replicated journal whose term ends
+// with a record in flight (leadership or quorum lost: ErrInDoubt) rejects
+// that record's order orders.in_doubt and refuses later requests
+// orders.not_leader (not recorded: send again), but raises no journal
+// alert: the gauge is shared by every term's manager on the node, and the
+// next term accepts orders again.
+func TestInDoubtEndsTheTermNotTheNode(t *testing.T) {
+	var fj *failingJournal
+	e := newEnv(t, t.TempDir(), func(e *env, _ *Config) { fj = &failingJournal{Journal: e.jrnl}; e.jrnl = fj })
+	fj.failCommit, fj.commitErr = true, fmt.Errorf("cluster: leadership lost while committing: %w", ErrInDoubt)
+	if _, err := e.m.New(buy("c1", 100)); err != nil {
+		t.Fatalf("New before the outcome is known: %v", err)
+	}
+	if ev := e.ev.wait(t, 1)[0]; ev.ExecType != '8' || ev.Code != CodeInDoubt {
+		t.Fatalf("the client of the order in flight heard %+v", ev)
+	}
+	if _, err := e.m.New(buy("c2", 100)); !errorsCode(err, CodeNotLeader) {
+		t.Fatalf("New after the term's end: %v", err)
+	}
+	if v := testGauge(t, e.m.met.journalFailed); v != 0 {
+		t.Fatalf("gateway_orders_journal_failed = %v after a term's end", v)
 	}
 }
 
