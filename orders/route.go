@@ -127,8 +127,15 @@ func (m *Manager) submit(rt *route, req any, now time.Time) {
 }
 
 // send hands req to the session and reports whether it was taken; a
-// request the session refuses as invalid is ended. mu held.
+// request the session refuses as invalid is ended, and a cancel or
+// replace whose order no longer has it pending (overtaken while it was
+// held) is dropped. mu held.
 func (m *Manager) send(rt *route, req any, now time.Time) bool {
+	if uid, kind := reqID(req); kind == recCancel || kind == recReplace {
+		if o := m.byUID[uid]; o == nil || o.pending == nil || o.pending.uid != uid {
+			return true
+		}
+	}
 	err := rt.up.Send(req)
 	switch {
 	case err == nil:

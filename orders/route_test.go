@@ -410,3 +410,35 @@ func TestChangeOvertaken(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldChangeOvertaken: a cancel held while the session is down, whose
+// order is filled meanwhile, is refused orders.too_late at once and never
+// sent when the session returns.
+func TestHeldChangeOvertaken(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	e.m.New(buy("c1", 100))
+	e.core.wait(t, 1)
+	e.m.OnExecReport("core", e.er("c1", '0', '0', 0, 0, 100, "e1"))
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, nil)
+	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "c1", Account: "A1", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	e.ev.wait(t, 3) // accepted, new, cancel accepted
+	e.m.OnExecReport("core", e.er("c1", 'F', '2', 100, 100, 0, "e2"))
+	if evs := e.ev.wait(t, 5); evs[4].Kind != EventCancelReject || evs[4].Ref != "x1" || evs[4].Code != CodeTooLate {
+		t.Fatalf("after the fill the client heard %+v", evs[3:])
+	}
+	e.core.setDown(false)
+	e.m.OnSessionUp("core", "carrierB")
+	e.m.New(buy("c2", 100)) // sent after whatever the logon released
+	if got := e.core.wait(t, 2); len(got) != 2 || describe(got)[1] != "N:"+e.uid("c2") {
+		t.Fatalf("sent after the logon: %v", describe(got))
+	}
+	e.m.mu.Lock()
+	awaited, held := e.m.routes["core"].awaiting.len(), len(e.m.routes["core"].held)
+	e.m.mu.Unlock()
+	if awaited != 1 || held != 0 {
+		t.Fatalf("awaiting %d requests (want 1, c2), %d held", awaited, held)
+	}
+}

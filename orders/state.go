@@ -80,15 +80,15 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 // take effect. The client hears a cancel reject (CodeTooLate) after the
 // report that ended the order (a recRefused record, journaled after that
 // report's, which replay finds nothing left to apply to), and the request
-// is no longer awaited, nor sent if it was still held. The venue's own
-// reject, when it comes, finds nothing pending (OnCancelReject). Before,
-// the request stayed awaited: the client never heard of it, Run asked the
-// venue for the order's status after the ack timeout, and Drain waited
-// for it. mu held.
+// is no longer awaited; if it is still held, send drops it when its turn
+// comes (searching the held requests here, under mu, would scan up to
+// HoldQueue of them for each). The venue's own reject, when it comes,
+// finds nothing pending (OnCancelReject). Before, the request stayed
+// awaited: the client never heard of it, Run asked the venue for the
+// order's status after the ack timeout, and Drain waited for it. mu held.
 func (m *Manager) overtaken(rt *route, o *Order, c *change) {
 	if rt != nil {
 		rt.awaiting.answered(c.uid)
-		m.dropHeld(rt, c.uid)
 	}
 	what := "cancel"
 	if c.kind == recReplace {
