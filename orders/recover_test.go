@@ -11,20 +11,19 @@ import (
 	"sgw/fix"
 )
 
-func testGauge(t *testing.T, g prometheus.Gauge) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := g.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetGauge().GetValue()
-}
+func testGauge(t *testing.T, g prometheus.Gauge) float64 { t.Helper(); return testValue(t, g) }
 
-func testCounter(t *testing.T, c prometheus.Counter) float64 {
+func testCounter(t *testing.T, c prometheus.Counter) float64 { t.Helper(); return testValue(t, c) }
+
+// testValue returns the value of a gauge or a counter.
+func testValue(t *testing.T, c prometheus.Metric) float64 {
 	t.Helper()
 	var m dto.Metric
 	if err := c.Write(&m); err != nil {
 		t.Fatal(err)
+	}
+	if g := m.GetGauge(); g != nil {
+		return g.GetValue()
 	}
 	return m.GetCounter().GetValue()
 }
