@@ -583,8 +583,8 @@ func (m *Manager) fail(err error) {
 		return
 	}
 	if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrInDoubt) {
-		_, text := journalEnd(ErrNotLeader, "order")
-		m.failed = &Reject{Code: CodeNotLeader, Text: text, FIXReason: fixOther}
+		code, text := journalEnd(ErrNotLeader, "order") // later requests were never in flight
+		m.failed = &Reject{Code: code, Text: text, FIXReason: fixOther}
 		m.log.Warn("orders: this node's leadership term is ending; accepting no more orders in this term", "err", err)
 		return
 	}

@@ -131,16 +131,15 @@ func (m *Manager) submit(rt *route, req any, now time.Time) {
 // replace whose order no longer has it pending (overtaken while it was
 // held) is dropped. mu held.
 func (m *Manager) send(rt *route, req any, now time.Time) bool {
-	if uid, kind := reqID(req); kind == recCancel || kind == recReplace {
-		if o := m.byUID[uid]; o == nil || o.pending == nil || o.pending.uid != uid {
-			return true
-		}
+	uid, kind := reqID(req)
+	o := m.byUID[uid]
+	if (kind == recCancel || kind == recReplace) && (o == nil || o.pending == nil || o.pending.uid != uid) {
+		return true
 	}
 	err := rt.up.Send(req)
 	switch {
 	case err == nil:
-		uid, kind := reqID(req)
-		if o := m.byUID[uid]; o != nil {
+		if o != nil {
 			rt.awaiting.add(&await{o: o, kind: kind, uid: uid, since: now, sent: true, ticket: rt.up.Queued()})
 			o.handedOver(kind, uid)
 		}

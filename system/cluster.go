@@ -565,8 +565,8 @@ func (c *clustered) endTerm(t *term, why string) {
 // resolves what the store lost (its reservation bounds what was sent).
 // A store refused because this node no longer leads is ignored: the term
 // is ending anyway; one that fails while the gateway stops (the other
-// members may be stopping too) is a warning, not an error. Called on the Node's completer goroutine; it does not
-// block.
+// members may be stopping too) is a warning, not an error. Called on the
+// Node's completer goroutine; it does not block.
 func (c *clustered) storeFailed(session string, err error) {
 	if errors.Is(err, cluster.ErrNotLeader) {
 		return
