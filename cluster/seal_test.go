@@ -105,8 +105,8 @@ func TestSealedCluster(t *testing.T) {
 		if got := replayBodies(t, tn.state); strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("%s replays %q; want %q", tn.id, got, want)
 		}
-		if v := tn.state.session(sid.String()); len(v.messages) != 20 || v.nextSender != 21 || v.reserved != 4097 {
-			t.Errorf("%s session: %d messages, next %d, reserved %d", tn.id, len(v.messages), v.nextSender, v.reserved)
+		if v := tn.state.session(sid.String()); v.messages.len() != 20 || v.nextSender != 21 || v.reserved != 4097 {
+			t.Errorf("%s session: %d messages, next %d, reserved %d", tn.id, v.messages.len(), v.nextSender, v.reserved)
 		}
 	}
 	if got := replayBodies(t, next.state); strings.Join(got, ",") != strings.Join(want, ",") {

@@ -147,8 +147,24 @@ func (s *SessionStores) OpenMessages(sid quickfix.SessionID) (quickfix.MessageSt
 		return nil, err
 	}
 	v := s.cfg.State.session(sid.String())
+	st := s.newStore(sid.String(), v)
+	if v.created == 0 {
+		now := s.cfg.Clock()
+		st.queue(opCreated, uint64(now.UnixNano()), nil)
+		st.created = now
+	}
+	s.mu.Lock()
+	s.open[st.id] = st
+	s.mu.Unlock()
+	go st.flush()
+	return st, nil
+}
+
+// newStore returns session id's store holding v, not yet open: its
+// flusher is not started.
+func (s *SessionStores) newStore(id string, v sessionView) *messageStore {
 	st := &messageStore{
-		id: sid.String(), node: s.cfg.Node, seal: s.cfg.State.seal, clock: s.cfg.Clock, onFail: s.cfg.OnFail,
+		id: id, node: s.cfg.Node, seal: s.cfg.State.seal, clock: s.cfg.Clock, onFail: s.cfg.OnFail,
 		nextSender: v.nextSender, nextTarget: v.nextTarget, messages: v.messages,
 		created:  time.Unix(0, v.created),
 		targetAt: -1, senderAt: -1,
@@ -162,16 +178,7 @@ func (s *SessionStores) OpenMessages(sid quickfix.SessionID) (quickfix.MessageSt
 		}
 		s.mu.Unlock()
 	}
-	if v.created == 0 {
-		now := s.cfg.Clock()
-		st.queue(opCreated, uint64(now.UnixNano()), nil)
-		st.created = now
-	}
-	s.mu.Lock()
-	s.open[st.id] = st
-	s.mu.Unlock()
-	go st.flush()
-	return st, nil
+	return st
 }
 
 // Batching of a store's replication.
@@ -205,7 +212,7 @@ type messageStore struct {
 
 	nextSender, nextTarget int
 	created                time.Time
-	messages               map[int][]byte // bodies are never changed once stored
+	messages               msgLog // from the State's view; bodies are never changed once stored
 
 	mu        sync.Mutex
 	changed   *sync.Cond // a mutation queued, a batch completed, Close
@@ -413,7 +420,7 @@ func (s *messageStore) SaveMessage(seq int, msg []byte) error {
 	if err := s.queue(opMessage, uint64(seq), msg); err != nil {
 		return err
 	}
-	s.messages[seq] = slices.Clone(msg)
+	s.messages.set(uint64(seq), slices.Clone(msg))
 	return nil
 }
 
@@ -426,7 +433,7 @@ func (s *messageStore) SaveMessageAndIncrNextSenderMsgSeqNum(seq int, msg []byte
 	if err := s.queue(opSent, uint64(seq), msg); err != nil {
 		return err
 	}
-	s.messages[seq] = slices.Clone(msg)
+	s.messages.set(uint64(seq), slices.Clone(msg))
 	s.nextSender++
 	return nil
 }
@@ -434,16 +441,10 @@ func (s *messageStore) SaveMessageAndIncrNextSenderMsgSeqNum(seq int, msg []byte
 // GetMessages returns copies of the messages saved under sequence numbers
 // begin to end, in sequence order.
 func (s *messageStore) GetMessages(begin, end int) ([][]byte, error) {
-	var seqs []int
-	for seq := range s.messages {
-		if seq >= begin && seq <= end {
-			seqs = append(seqs, seq)
-		}
-	}
-	slices.Sort(seqs)
-	msgs := make([][]byte, len(seqs))
-	for i, seq := range seqs {
-		msgs[i] = slices.Clone(s.messages[seq])
+	held := s.messages.between(begin, end)
+	msgs := make([][]byte, len(held))
+	for i, m := range held {
+		msgs[i] = slices.Clone(m)
 	}
 	return msgs, nil
 }
@@ -471,7 +472,7 @@ func (s *messageStore) Reset() error {
 	if err := s.queue(opReset, uint64(now.UnixNano()), nil); err != nil {
 		return err
 	}
-	s.nextSender, s.nextTarget, s.created, s.messages = 1, 1, now, map[int][]byte{}
+	s.nextSender, s.nextTarget, s.created, s.messages = 1, 1, now, msgLog{}
 	return nil
 }
 

@@ -36,9 +36,9 @@ func TestSessionStoreBatches(t *testing.T) {
 		case i == 1000:
 			must(ss.WriteReservation(sid, 5000, false, "n/1"))
 			v := leader.state.session(sid.String())
-			if v.nextSender != st.NextSenderMsgSeqNum() || v.nextTarget != st.NextTargetMsgSeqNum() || len(v.messages) != st.NextSenderMsgSeqNum()-1 || v.reserved != 5000 {
+			if v.nextSender != st.NextSenderMsgSeqNum() || v.nextTarget != st.NextTargetMsgSeqNum() || v.messages.len() != st.NextSenderMsgSeqNum()-1 || v.reserved != 5000 {
 				t.Fatalf("after the reservation the State holds next %d/%d, %d messages, reserved %d; the store next %d/%d",
-					v.nextSender, v.nextTarget, len(v.messages), v.reserved, st.NextSenderMsgSeqNum(), st.NextTargetMsgSeqNum())
+					v.nextSender, v.nextTarget, v.messages.len(), v.reserved, st.NextSenderMsgSeqNum(), st.NextTargetMsgSeqNum())
 			}
 		case i == 2000:
 			must(st.SetNextTargetMsgSeqNum(7000)) // coalesced, then wiped by the reset
@@ -86,12 +86,12 @@ func TestSessionStoreBatches(t *testing.T) {
 				v.nextSender, v.nextTarget, v.clean, v.reserved, v.created,
 				st.NextSenderMsgSeqNum(), st.NextTargetMsgSeqNum(), st.CreationTime().UnixNano())
 		}
-		if len(v.messages) != len(want) {
-			t.Fatalf("%s: %d messages, store %d", tn.id, len(v.messages), len(want))
+		if v.messages.len() != len(want) {
+			t.Fatalf("%s: %d messages, store %d", tn.id, v.messages.len(), len(want))
 		}
 		for i, m := range want {
-			if !bytes.Equal(v.messages[i+1], m) {
-				t.Fatalf("%s: message %d = %q, store %q", tn.id, i+1, v.messages[i+1], m)
+			if !bytes.Equal(v.messages.get(i+1), m) {
+				t.Fatalf("%s: message %d = %q, store %q", tn.id, i+1, v.messages.get(i+1), m)
 			}
 		}
 	}
@@ -197,5 +197,129 @@ func TestSessionStoreReportsFailure(t *testing.T) {
 	case err := <-failures:
 		t.Errorf("OnFail called again: %v", err)
 	default:
+	}
+}
+
+// BenchmarkSessionOpen measures what a new leader's session store costs
+// a session that sent n messages today (about 250 bytes each, as
+// execution reports): the State's view of it and the store built on it
+// (open, under the State's lock for the view), then a resend request's
+// read of the last 100 messages, then a read of them all (the broker
+// acceptor's restatement scans the whole store at its first logon).
+//
+//	go test -run '^$' -bench BenchmarkSessionOpen -benchmem ./cluster/
+func BenchmarkSessionOpen(b *testing.B) {
+	const n = 200_000
+	s := NewState()
+	const id = "FIX.4.4:GW->BROKER1"
+	for seq := 1; seq <= n; seq++ {
+		msg := fmt.Appendf(nil, "8=FIX.4.4\x019=200\x0135=8\x0134=%d\x0149=GW\x0156=BROKER1\x0152=20261203-10:00:00.000\x01"+
+			"37=O%07d\x0111=C%07d\x0117=E%07d\x01150=0\x0139=0\x011=A1\x0155=600519\x01207=XSHG\x0154=1\x0140=2\x0144=1700\x0138=100\x01151=100\x0114=0\x016=0\x0110=000\x01",
+			seq, seq, seq, seq)
+		if err := s.Apply(uint64(seq), sessionRecord(opSent, id, uint64(seq), msg)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ss := &SessionStores{cfg: SessionStoresConfig{State: s, Clock: time.Now}, open: map[string]*messageStore{}}
+	for _, bc := range []struct {
+		name       string
+		begin, end int
+	}{{"open", 0, -1}, {"open+resend100", n - 99, n}, {"open+readAll", 1, n}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				st := ss.newStore(id, s.session(id))
+				if bc.end < 0 {
+					continue
+				}
+				msgs, err := st.GetMessages(bc.begin, bc.end)
+				if err != nil || len(msgs) != bc.end-bc.begin+1 {
+					b.Fatalf("%d messages, %v; want %d", len(msgs), err, bc.end-bc.begin+1)
+				}
+			}
+		})
+	}
+}
+
+// TestSessionViewIsPointInTime opens a store on the State's session (the
+// two share the messages' slices), then changes each in the ways a
+// session changes: neither sees the other's change, and the store reads
+// ranges of what it holds in sequence order.
+func TestSessionViewIsPointInTime(t *testing.T) {
+	const id = "FIX.4.4:GW->BROKER1"
+	msg := func(seq int) []byte { return fmt.Appendf(nil, "8=FIX.4.4\x0135=8\x0134=%d\x01", seq) }
+	var before [][]byte
+	var seqs []int
+	for seq := 1; seq <= 40; seq += 3 { // with gaps, so a message can be inserted
+		before = append(before, sessionRecord(opSent, id, uint64(seq), msg(seq)))
+		seqs = append(seqs, seq)
+	}
+	read := func(get func(begin, end int) ([][]byte, error), begin, end int) string {
+		t.Helper()
+		msgs, err := get(begin, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(bytes.Join(msgs, []byte("|")))
+	}
+	want := func(begin, end int) string {
+		var msgs [][]byte
+		for _, seq := range seqs {
+			if seq >= begin && seq <= end {
+				msgs = append(msgs, msg(seq))
+			}
+		}
+		return string(bytes.Join(msgs, []byte("|")))
+	}
+	changes := []struct {
+		name  string
+		state [][]byte                             // applied to the State after the open
+		store func(st quickfix.MessageStore) error // done on the store after the open
+	}{
+		{name: "appended", state: [][]byte{sessionRecord(opSent, id, 41, msg(41))},
+			store: func(st quickfix.MessageStore) error {
+				return st.SaveMessageAndIncrNextSenderMsgSeqNum(41, []byte("mine"))
+			}},
+		{name: "replaced", state: [][]byte{sessionRecord(opMessage, id, 4, []byte("changed"))},
+			store: func(st quickfix.MessageStore) error { return st.SaveMessage(4, []byte("the store's")) }},
+		{name: "inserted", state: [][]byte{sessionRecord(opMessage, id, 2, msg(2))},
+			store: func(st quickfix.MessageStore) error { return st.SaveMessage(2, []byte("inserted")) }},
+		{name: "reset", state: [][]byte{sessionRecord(opReset, id, 7, nil), sessionRecord(opSent, id, 1, []byte("new day"))},
+			store: func(st quickfix.MessageStore) error { return st.Reset() }},
+	}
+	for _, tt := range changes {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewState()
+			applyAll(t, s, before)
+			ss := &SessionStores{cfg: SessionStoresConfig{State: s, Clock: time.Now}, open: map[string]*messageStore{}}
+			st := ss.newStore(id, s.session(id))
+			for i, r := range tt.state {
+				if err := s.Apply(uint64(1000+i), r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ranges := [][2]int{{1, 40}, {0, 0}, {-3, 1}, {2, 3}, {2, 10}, {4, 4}, {38, 100}, {41, 50}, {5, 4}}
+			for _, r := range ranges {
+				if got, w := read(st.GetMessages, r[0], r[1]), want(r[0], r[1]); got != w {
+					t.Fatalf("after the State changed, the store's messages %d to %d are %q; want %q", r[0], r[1], got, w)
+				}
+			}
+
+			// The other way: the State's own view, then the store changes.
+			view := s.session(id)
+			held := func() string { return string(bytes.Join(view.messages.between(1, 100), []byte("|"))) }
+			was := held()
+			st = ss.newStore(id, view)
+			if err := tt.store(st); err != nil {
+				t.Fatal(err)
+			}
+			now := s.session(id)
+			if now := string(bytes.Join(now.messages.between(1, 100), []byte("|"))); now != was {
+				t.Fatalf("the store's change reached the State: %q, was %q", now, was)
+			}
+			if got := read(st.GetMessages, 1, 100); got == was {
+				t.Fatal("the store's change changed nothing: the test proves nothing")
+			}
+		})
 	}
 }

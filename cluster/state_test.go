@@ -82,7 +82,7 @@ func TestStateApply(t *testing.T) {
 		t.Error("journalSeq found a session record")
 	}
 	core := s.session("FIX.4.4:GW->CORE")
-	if core.nextSender != 3 || core.nextTarget != 7 || len(core.messages) != 2 || core.reserved != 4097 || core.clean || core.owner != "n1/3" {
+	if core.nextSender != 3 || core.nextTarget != 7 || core.messages.len() != 2 || core.reserved != 4097 || core.clean || core.owner != "n1/3" {
 		t.Errorf("core session = %+v", core)
 	}
 	margin := s.session("FIX.4.2:GW->MARGIN")
@@ -90,8 +90,8 @@ func TestStateApply(t *testing.T) {
 		t.Errorf("margin session = %+v", margin)
 	}
 	batch := s.session("FIX.4.4:GW->BATCH")
-	if batch.nextSender != 2 || batch.nextTarget != 2 || batch.created != 6 || len(batch.messages) != 1 ||
-		!bytes.Contains(batch.messages[1], []byte("35=A")) || batch.reserved != 4097 || batch.owner != "n2/1" {
+	if batch.nextSender != 2 || batch.nextTarget != 2 || batch.created != 6 || batch.messages.len() != 1 ||
+		!bytes.Contains(batch.messages.get(1), []byte("35=A")) || batch.reserved != 4097 || batch.owner != "n2/1" {
 		t.Errorf("batched session = %+v", batch)
 	}
 	if none := s.session("nobody"); none.hasReservation || none.nextSender != 1 {
@@ -351,4 +351,12 @@ func fillDay(b *testing.B, s *State, orders int) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// get returns message seq, or nil.
+func (l *msgLog) get(seq int) []byte {
+	if m := l.between(seq, seq); len(m) == 1 {
+		return m[0]
+	}
+	return nil
 }
