@@ -449,13 +449,13 @@ func (s *messageStore) GetMessages(begin, end int) ([][]byte, error) {
 	return msgs, nil
 }
 
-// IterateMessages calls cb for each message GetMessages returns.
+// IterateMessages calls cb for each message GetMessages returns, in
+// order, without copying it: cb must neither change nor keep it. quickfix
+// reads the store through fix's LockedStore, whose IterateMessages copies
+// the messages under its lock; the fix package's scans of a store being
+// opened call this one.
 func (s *messageStore) IterateMessages(begin, end int, cb func([]byte) error) error {
-	msgs, err := s.GetMessages(begin, end)
-	if err != nil {
-		return err
-	}
-	for _, m := range msgs {
+	for _, m := range s.messages.between(begin, end) {
 		if err := cb(m); err != nil {
 			return err
 		}

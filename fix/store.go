@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,8 +76,9 @@ type storeScan struct {
 	// these were handed to the session; FIX resend recovery delivers any
 	// the upstream missed.
 	handed map[string]bool
-	// sent maps the sequence numbers of those messages to their type and
-	// ClOrdID.
+	// sent maps the sequence numbers of those messages and of the status
+	// requests to their type and ClOrdID: the last sentIndexSize of them,
+	// in sequence order.
 	sent []sentMsg
 	// lost is set when the store was not closed cleanly and its next
 	// sender sequence number was moved up to the reservation: messages may
@@ -480,56 +482,42 @@ func truncate(b []byte, n int) []byte {
 }
 
 // scanStore reads the application messages the store holds under sender
-// sequence numbers below its next one.
+// sequence numbers below its next one. Only the last sentIndexSize
+// requests are kept in sent: the Reject index holds no more.
 func scanStore(st quickfix.MessageStore) (storeScan, error) {
-	scan := storeScan{handed: map[string]bool{}}
+	var scan storeScan
 	next := st.NextSenderMsgSeqNum()
-	if next <= 1 {
-		return scan, nil
+	if next > 1 {
+		err := st.IterateMessages(1, next-1, func(msg []byte) error {
+			s, mt, id := requestFields(msg)
+			seq, _ := strconv.Atoi(string(s))
+			if len(mt) != 1 || seq <= 0 || seq >= next || len(id) == 0 {
+				return nil
+			}
+			switch mt[0] {
+			case 'D', 'F', 'G', 'H':
+				scan.sent = append(scan.sent, sentMsg{seq: seq, msgType: mt[0], clOrdID: string(id)})
+			}
+			return nil
+		})
+		if err != nil {
+			return storeScan{}, err
+		}
 	}
-	err := st.IterateMessages(1, next-1, func(msg []byte) error {
-		seq, _ := strconv.Atoi(string(fieldValue(msg, "34")))
-		mt := fieldValue(msg, "35")
-		if len(mt) != 1 || seq <= 0 || seq >= next {
-			return nil
-		}
-		switch mt[0] {
-		case 'D', 'F', 'G', 'H':
-		default:
-			return nil
-		}
-		id := string(fieldValue(msg, "11"))
-		if id == "" {
-			return nil
-		}
+	scan.handed = make(map[string]bool, len(scan.sent))
+	for _, m := range scan.sent {
 		// An OrderStatusRequest carries the ClOrdID of the order it asks
 		// about: it names the request a Reject refers to, but it does not
 		// hand the order over (a recovery probe stored before a crash
 		// must not make its order look sent).
-		if mt[0] != 'H' {
-			scan.handed[id] = true
+		if m.msgType != 'H' {
+			scan.handed[m.clOrdID] = true
 		}
-		scan.sent = append(scan.sent, sentMsg{seq: seq, msgType: mt[0], clOrdID: id})
-		return nil
-	})
-	return scan, err
-}
-
-// fieldValue returns the value of the first field with tag t in a FIX
-// message, or nil.
-func fieldValue(msg []byte, t string) []byte {
-	for i := 0; i < len(msg); {
-		end := bytes.IndexByte(msg[i:], 0x01)
-		if end < 0 {
-			end = len(msg) - i
-		}
-		f := msg[i : i+end]
-		if eq := bytes.IndexByte(f, '='); eq > 0 && string(f[:eq]) == t {
-			return f[eq+1:]
-		}
-		i += end + 1
 	}
-	return nil
+	if n := len(scan.sent); n > sentIndexSize {
+		scan.sent = slices.Clone(scan.sent[n-sentIndexSize:])
+	}
+	return scan, nil
 }
 
 // repairStore cuts the file store's message index (.header, lines of

@@ -47,26 +47,16 @@ func LastReports(st quickfix.MessageStore) (map[string]StoredReport, error) {
 // ClOrdID or with an OrdStatus that is not one character.
 func reportFields(msg []byte) (id []byte, status byte, cum []byte, ok bool) {
 	var st []byte
-	var seen bool // 35 was read
-	for i := 0; i < len(msg); {
-		end := bytes.IndexByte(msg[i:], 0x01)
-		if end < 0 {
-			end = len(msg) - i
-		}
-		f := msg[i : i+end]
-		i += end + 1
-		eq := bytes.IndexByte(f, '=')
-		if eq <= 0 {
-			continue
-		}
-		v := f[eq+1:]
-		switch string(f[:eq]) {
+	var seen, other bool // 35 was read; it was not 8
+	eachField(msg, func(tag, v []byte) bool {
+		switch string(tag) {
 		case "35":
 			if seen {
-				continue
+				return true
 			}
 			if len(v) != 1 || v[0] != '8' {
-				return nil, 0, nil, false // not a report: the rest unread
+				other = true
+				return false // not a report: the rest unread
 			}
 			seen = true
 		case "11":
@@ -82,9 +72,56 @@ func reportFields(msg []byte) (id []byte, status byte, cum []byte, ok bool) {
 				cum = v
 			}
 		}
-	}
-	if !seen || len(id) == 0 || len(st) != 1 {
+		return true
+	})
+	if other || !seen || len(id) == 0 || len(st) != 1 {
 		return nil, 0, nil, false
 	}
 	return id, st[0], cum, true
+}
+
+// requestFields reads, in one pass over msg that stops once it has them,
+// the first MsgSeqNum (34), MsgType (35) and ClOrdID (11) of msg; each is
+// nil when msg has none.
+func requestFields(msg []byte) (seq, msgType, id []byte) {
+	eachField(msg, func(tag, v []byte) bool {
+		switch string(tag) {
+		case "34":
+			if seq == nil {
+				seq = v
+			}
+		case "35":
+			if msgType == nil {
+				msgType = v
+			}
+		case "11":
+			if id == nil {
+				id = v
+			}
+		}
+		return seq == nil || msgType == nil || id == nil
+	})
+	return seq, msgType, id
+}
+
+// eachField calls fn with the tag and value of each field of msg, a FIX
+// message (fields end with SOH; the last one's may be missing), in order,
+// until fn returns false. Both share msg. A field without a tag or '=' is
+// skipped.
+func eachField(msg []byte, fn func(tag, v []byte) bool) {
+	for i := 0; i < len(msg); {
+		end := bytes.IndexByte(msg[i:], 0x01)
+		if end < 0 {
+			end = len(msg) - i
+		}
+		f := msg[i : i+end]
+		i += end + 1
+		eq := bytes.IndexByte(f, '=')
+		if eq <= 0 {
+			continue
+		}
+		if !fn(f[:eq], f[eq+1:]) {
+			return
+		}
+	}
 }

@@ -279,3 +279,72 @@ func TestClusterStoreTakeover(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkStoreScan measures what opening an upstream session's store
+// in a cluster reads before quickfix may use it, at every takeover: the
+// requests the replicated store holds (scanStore), then the recent ones
+// entered in the Reject index, as the Upstream does. The store holds n
+// orders, each a NewOrderSingle and a cancel of about 230 bytes: the
+// session of a day with n orders. The cluster is one node.
+//
+//	go test -run '^$' -bench BenchmarkStoreScan -benchmem ./fix/
+func BenchmarkStoreScan(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("orders=%dk", n/1000), func(b *testing.B) {
+			state := cluster.NewState()
+			node, err := cluster.New(cluster.Config{NodeID: "n1", DataDir: b.TempDir()}, state)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer node.Close()
+			if err := node.Start(map[string]string{node.ID(): node.Addr()}); err != nil {
+				b.Fatal(err)
+			}
+			<-node.LeaderCh()
+			for node.Epoch() == 0 {
+				<-node.LeaderCh()
+			}
+			ss, err := cluster.NewSessionStores(cluster.SessionStoresConfig{Node: node, State: state})
+			if err != nil {
+				b.Fatal(err)
+			}
+			sid := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "GW", TargetCompID: "CORE"}
+			st, err := ss.OpenMessages(sid)
+			if err != nil {
+				b.Fatal(err)
+			}
+			const head = "8=FIX.4.4\x019=200\x0135=%c\x0134=%d\x0149=GW\x0152=20261203-10:00:00.000\x0156=CORE\x01"
+			for i := range n {
+				seq := st.NextSenderMsgSeqNum()
+				m := fmt.Appendf(nil, head+"11=GWx1a2b3c%07d\x011=A1\x0155=600519\x01207=XSHG\x0154=1\x0160=20261203-10:00:00.000\x0138=100\x0140=2\x0144=17.00\x0159=0\x0110=000\x01", 'D', seq, i)
+				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, m); err != nil {
+					b.Fatal(err)
+				}
+				seq++
+				m = fmt.Appendf(nil, head+"11=GWx1a2b3c%07dc\x0141=GWx1a2b3c%07d\x0137=O%07d\x011=A1\x0155=600519\x01207=XSHG\x0154=1\x0160=20261203-10:00:00.000\x0138=100\x0110=000\x01", 'F', seq, i, i, i)
+				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, m); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := st.Close(); err != nil {
+				b.Fatal(err)
+			}
+			if st, err = ss.OpenMessages(sid); err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				sc, err := scanStore(st)
+				if err != nil || len(sc.handed) != 2*n {
+					b.Fatalf("%d handed, %v; want %d", len(sc.handed), err, 2*n)
+				}
+				var x sentIndex
+				x.init(sentIndexSize)
+				for _, m := range sc.sent {
+					x.add(m)
+				}
+			}
+		})
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/quickfixgo/quickfix"
@@ -225,5 +227,60 @@ func TestLastReports(t *testing.T) {
 	want := map[string]StoredReport{"a": {'1', 100}, "c": {'0', -1}}
 	if len(got) != len(want) || got["a"] != want["a"] || got["c"] != want["c"] {
 		t.Fatalf("LastReports = %v, want %v", got, want)
+	}
+}
+
+// TestScanStore checks what opening a store reads of it: the orders,
+// cancels and replaces sent are handed (a status request is not: it
+// carries its order's ClOrdID), other messages and those at or above the
+// next sender sequence number are not, each field's first occurrence
+// counts, and the Reject index gets the last sentIndexSize requests.
+func TestScanStore(t *testing.T) {
+	st, err := quickfix.NewMemoryStoreFactory().Create(quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "GW", TargetCompID: "CORE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(m string) {
+		t.Helper()
+		seq := st.NextSenderMsgSeqNum()
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, fmt.Appendf(nil, m, seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("8=FIX.4.4\x0111=new\x0111=second\x0135=D\x0134=%d\x01")
+	send("8=FIX.4.4\x0135=8\x0134=%d\x0111=report\x01")
+	send("8=FIX.4.4\x0135=F\x0134=%d\x0111=cancel\x0141=new\x01")
+	send("8=FIX.4.4\x0135=H\x0134=%d\x0111=asked\x01")
+	send("8=FIX.4.4\x0135=G\x0134=%d\x0111=replace\x0141=new\x01")
+	send("8=FIX.4.4\x0135=D\x0134=%d\x01")                     // no ClOrdID
+	send("8=FIX.4.4\x0134=%d\x0135=D\x0111=tags out of order") // the last field without SOH
+	// Saved but not counted as sent: not handed.
+	if err := st.SaveMessage(st.NextSenderMsgSeqNum(), []byte("8=FIX.4.4\x0135=D\x0134=8\x0111=unsent\x01")); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scanStore(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handed := map[string]bool{"new": true, "cancel": true, "replace": true, "tags out of order": true}
+	if !maps.Equal(sc.handed, handed) {
+		t.Errorf("handed %v; want %v", sc.handed, handed)
+	}
+	sent := []sentMsg{{1, 'D', "new"}, {3, 'F', "cancel"}, {4, 'H', "asked"}, {5, 'G', "replace"}, {7, 'D', "tags out of order"}}
+	if !slices.Equal(sc.sent, sent) {
+		t.Errorf("sent %v; want %v", sc.sent, sent)
+	}
+
+	for range sentIndexSize {
+		send("8=FIX.4.4\x0135=D\x0134=%[1]d\x0111=o%[1]d\x01")
+	}
+	if sc, err = scanStore(st); err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.handed) != len(handed)+sentIndexSize || !sc.handed["new"] {
+		t.Errorf("%d handed, new=%v; want %d, new among them", len(sc.handed), sc.handed["new"], len(handed)+sentIndexSize)
+	}
+	if n := len(sc.sent); n != sentIndexSize || sc.sent[0].seq != 8 || sc.sent[n-1].seq != 7+sentIndexSize {
+		t.Errorf("sent holds %d, %v to %v; want the last %d (seqs 8 to %d)", n, sc.sent[0], sc.sent[n-1], sentIndexSize, 7+sentIndexSize)
 	}
 }
