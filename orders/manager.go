@@ -25,6 +25,8 @@ const (
 	DefaultHoldTimeout   = 15 * time.Second
 	DefaultAckTimeout    = 10 * time.Second
 	DefaultStatusTimeout = 10 * time.Second
+	// DefaultStatusCheckWindow is Config.StatusCheckWindow's default.
+	DefaultStatusCheckWindow = 64
 )
 
 // Config configures a Manager.
@@ -59,6 +61,11 @@ type Config struct {
 	// StatusTimeout is how long recovery waits for a status answer before
 	// it decides without it (see Recover). Zero means 10s.
 	StatusTimeout time.Duration
+	// StatusCheckWindow bounds the recovery's status checks of the open
+	// orders the venue has (see Recover) waiting in a session's queue: the
+	// next is sent only while fewer messages wait there, so a new order
+	// waits behind at most about that many. Zero means 64.
+	StatusCheckWindow int
 	// Clock stamps orders; nil means the wall clock.
 	Clock func() time.Time
 	// OnSent, when set, is told how long each new order took from New to
@@ -235,6 +242,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.StatusTimeout == 0 {
 		cfg.StatusTimeout = DefaultStatusTimeout
 	}
+	if cfg.StatusCheckWindow <= 0 {
+		cfg.StatusCheckWindow = DefaultStatusCheckWindow
+	}
 	switch {
 	case cfg.HoldQueue < 0:
 		return cfg, fmt.Errorf("%w: hold_queue %d is negative", ErrConfig, cfg.HoldQueue)
@@ -310,6 +320,7 @@ func (m *Manager) AddUpstream(name string, up Upstream) {
 	defer m.mu.Unlock()
 	m.routes[name] = newRoute(name, up, m.cfg.Clock())
 	m.met.held.WithLabelValues(name).Set(0)
+	m.met.checks.WithLabelValues(name).Set(0)
 	m.met.noStatus.WithLabelValues(name).Set(0)
 	for _, c := range []*prometheus.CounterVec{m.met.expired, m.met.unknownReports, m.met.duplicates, m.met.unanswered} {
 		c.WithLabelValues(name)

@@ -12,6 +12,7 @@ type metrics struct {
 	journalFailed   prometheus.Gauge
 	riskErrors      *prometheus.CounterVec
 	held            *prometheus.GaugeVec
+	checks          *prometheus.GaugeVec
 	expired         *prometheus.CounterVec
 	upstreamRejects *prometheus.CounterVec
 	noStatus        *prometheus.GaugeVec
@@ -31,6 +32,8 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Help: "Updates the risk ledger refused (op: fill, done, replaced, replace_rejected): cash or positions may be off (alert)."}, []string{"op"}),
 		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gateway_orders_held",
 			Help: "Requests held while the upstream session is down."}, []string{"upstream"}),
+		checks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gateway_orders_status_checks_queued",
+			Help: "Open orders whose status the recovery after a restart or takeover has yet to ask the venue, behind the live requests."}, []string{"upstream"}),
 		expired: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_hold_expired_total",
 			Help: "Requests ended because the upstream session stayed down beyond the hold time."}, []string{"upstream"}),
 		upstreamRejects: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_upstream_rejects_total",
@@ -71,6 +74,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	m.journalFailed = reuse(m.journalFailed).(prometheus.Gauge)
 	m.riskErrors = reuse(m.riskErrors).(*prometheus.CounterVec)
 	m.held = reuse(m.held).(*prometheus.GaugeVec)
+	m.checks = reuse(m.checks).(*prometheus.GaugeVec)
 	m.expired = reuse(m.expired).(*prometheus.CounterVec)
 	m.upstreamRejects = reuse(m.upstreamRejects).(*prometheus.CounterVec)
 	m.noStatus = reuse(m.noStatus).(*prometheus.GaugeVec)

@@ -41,7 +41,10 @@ import (
 // the venue has is asked for (OrderStatusRequest, unless the upstream
 // refuses them), as a second check. Nothing is refused or blocked meanwhile: the
 // session processes messages in order, so every answer reflects every
-// request sent before it.
+// request sent before it. Those checks go behind the live requests, a
+// few at a time as the venue answers them (sendChecks): after a large
+// day there are as many as the orders working, and a new order must not
+// wait for them all.
 //
 // A manager CatchUp kept warm replays only the records after those it
 // applied. It returns the number of records it replayed.
@@ -228,11 +231,12 @@ func (m *Manager) recoverRoute(rt *route, now time.Time) {
 			}
 		}
 		if venueHasIt && !rt.noStatus {
-			add(statusReq(o))
+			rt.checks = append(rt.checks, o) // behind the live requests: sendChecks
 			counts["status"]++
 		}
 	}
 	rt.recovery = nil
+	m.met.checks.WithLabelValues(rt.name).Set(float64(len(rt.checks)))
 	for action, n := range counts {
 		m.met.recovered.WithLabelValues(rt.name, action).Add(float64(n))
 	}

@@ -32,7 +32,7 @@ func testValue(t *testing.T, c prometheus.Metric) float64 {
 // the session when the process stopped are sent at the first logon after
 // the restart, exactly once; the ones the session had are not sent again
 // (FIX resend covers them); the state of every order the venue has is
-// asked for; nothing is refused meanwhile.
+// asked for, behind them; nothing is refused meanwhile.
 func TestRecoveryRule(t *testing.T) {
 	dir := t.TempDir()
 	e := newEnv(t, dir)
@@ -64,7 +64,8 @@ func TestRecoveryRule(t *testing.T) {
 	r.core.setDown(false)
 	r.m.OnSessionUp("core", "carrierB")
 	got := describe(r.core.wait(t, 4))
-	want := fmt.Sprint([]string{"H:" + uids["a"], "H:" + uids["b"], "N:" + uids["c"], "N:" + uids["d"]})
+	// The status checks go behind the requests never sent (sendChecks).
+	want := fmt.Sprint([]string{"N:" + uids["c"], "N:" + uids["d"], "H:" + uids["a"], "H:" + uids["b"]})
 	if fmt.Sprint(got) != want {
 		t.Fatalf("at the first logon the upstream got %v, want %v", got, want)
 	}
@@ -200,5 +201,72 @@ func TestRecoveryProbeStaleAnswers(t *testing.T) {
 	r.m.OnExecReport("core", r.er("p2", '0', '0', 0, 0, 100, "x2"))
 	if o, _ := r.m.Get("A1", "p2"); o.Status != StatusNew {
 		t.Fatalf("p2 after the venue's answer: %+v", o)
+	}
+}
+
+// TestRecoveryChecksBehindLiveRequests: after a restart the status checks
+// of the orders the venue has go out a window at a time, as the venue
+// answers them, and a new order entered meanwhile is sent behind at most
+// a window of them, not behind all.
+func TestRecoveryChecksBehindLiveRequests(t *testing.T) {
+	const window, n = 4, 20
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	var ids []string
+	for i := range n {
+		id := fmt.Sprintf("o%d", i)
+		if _, err := e.m.New(buy(id, 100)); err != nil {
+			t.Fatal(err)
+		}
+		e.core.wait(t, i+1)
+		e.m.OnExecReport("core", e.er(id, '0', '0', 0, 0, 100, "e"+id))
+		ids = append(ids, id)
+	}
+	e.ev.wait(t, 2*n)
+	uids := map[string]string{}
+	for _, id := range ids {
+		uids[id] = e.uid(id)
+	}
+	e.j.Close()
+
+	r := newEnv(t, dir, func(r *env, cfg *Config) {
+		cfg.StatusCheckWindow = window
+		r.core.setDown(true) // the first logon fails to send
+		r.core.setHold(true) // nothing leaves the session's queue
+	})
+	checks := r.m.met.checks.WithLabelValues("core")
+	if got := testGauge(t, checks); got != n || len(r.core.list()) != 0 {
+		t.Fatalf("with the session refusing, %v checks queued and %v sent; want %d and none", got, describe(r.core.list()), n)
+	}
+	r.core.setDown(false)
+	r.m.OnSessionUp("core", "carrierB")
+	if got := describe(r.core.list()); len(got) != window {
+		t.Fatalf("at the first logon the upstream got %v; want %d status checks, a window", got, window)
+	}
+	if got := testGauge(t, checks); got != n-window {
+		t.Fatalf("checks queued = %v; want %d", got, n-window)
+	}
+	if _, err := r.m.New(buy("live", 100)); err != nil {
+		t.Fatal(err)
+	}
+	got := describe(r.core.wait(t, window+1))
+	if got[window] != "N:"+r.uid("live") {
+		t.Fatalf("the upstream got %v; want the new order right after the first %d checks", got, window)
+	}
+
+	// The queue drains and the venue answers a check: the rest follow.
+	r.core.setHold(false)
+	r.m.OnExecReport("core", r.er("o0", 'I', '0', 0, 0, 100, ""))
+	sent := map[string]int{}
+	for _, s := range describe(r.core.list()) {
+		sent[s]++
+	}
+	for _, id := range ids {
+		if c := sent["H:"+uids[id]]; c != 1 {
+			t.Errorf("%s: %d status checks sent; want 1", id, c)
+		}
+	}
+	if len(sent) != n+1 || testGauge(t, checks) != 0 {
+		t.Fatalf("the upstream got %v, %v checks still queued; want one check per order and the new order", sent, testGauge(t, checks))
 	}
 }

@@ -44,6 +44,12 @@ type route struct {
 	// session's first logon (recoverRoute).
 	recovery  []*Order
 	recovered bool
+	// checks lists the open orders the venue has whose status the
+	// recovery asks for as a second check, not yet asked: they go behind
+	// the live requests (sendChecks). checking is set while sendChecks
+	// runs.
+	checks   []*Order
+	checking bool
 }
 
 // held is a request waiting for the session.
@@ -168,6 +174,49 @@ func (m *Manager) releaseHeld(rt *route, now time.Time) {
 	m.met.held.WithLabelValues(rt.name).Set(float64(len(rt.held)))
 }
 
+// sendChecks sends the recovery's status checks (route.checks) while the
+// session is logged on, no request is held and fewer than
+// Config.StatusCheckWindow messages wait in the session's queue (not yet
+// handed to quickfix). The checks of a large day thus
+// flow at the venue's pace, each batch as the last is answered (statusDone
+// calls it, and so does Run's tick), and a new order never waits behind
+// all of them. mu held; a call from within one does nothing.
+func (m *Manager) sendChecks(rt *route, now time.Time) {
+	if rt.checking || len(rt.checks) == 0 {
+		return
+	}
+	rt.checking = true
+	defer func() { rt.checking = false }()
+	before := len(rt.checks)
+	for len(rt.checks) > 0 && rt.loggedOn && !rt.noStatus && len(rt.held) == 0 {
+		if q, l := rt.up.Queued(), rt.up.Left(); q > l && q-l >= uint64(m.cfg.StatusCheckWindow) {
+			break
+		}
+		o := rt.checks[0]
+		rt.checks[0] = nil
+		rt.checks = rt.checks[1:] // taken before send, which may end requests
+		if o.Status.Terminal() {
+			continue
+		}
+		if !m.send(rt, statusReq(o), now) {
+			rt.checks = append([]*Order{o}, rt.checks...)
+			break
+		}
+	}
+	switch {
+	case rt.noStatus && len(rt.checks) > 0:
+		m.log.Warn("orders: the upstream refuses status requests; the recovery's other status checks are dropped",
+			"upstream", rt.name, "dropped", len(rt.checks))
+		rt.checks = nil
+	case len(rt.checks) == 0 && before > 0:
+		rt.checks = nil
+		m.log.Info("orders: the recovery's status checks are all sent", "upstream", rt.name)
+	}
+	if len(rt.checks) != before {
+		m.met.checks.WithLabelValues(rt.name).Set(float64(len(rt.checks)))
+	}
+}
+
 // expire ends the held requests older than the hold time. mu held.
 func (m *Manager) expire(rt *route, now time.Time) {
 	n := 0
@@ -267,6 +316,7 @@ func (m *Manager) OnSessionUp(upstream, line string) {
 	rt.upSince = now // the answers could not come while the session was down
 	n := len(rt.held)
 	m.releaseHeld(rt, now)
+	m.sendChecks(rt, now)
 	m.signal()
 	m.log.Info("orders: upstream logged on", "upstream", upstream, "line", line, "released", n-len(rt.held))
 }

@@ -38,6 +38,7 @@ func (m *Manager) tick(now time.Time) {
 		if !rt.loggedOn {
 			continue
 		}
+		m.sendChecks(rt, now)
 		asked, gaveUp := 0, 0
 		left := rt.up.Left()
 		for a := rt.awaiting.expired(now, rt.upSince, m.cfg.AckTimeout, m.cfg.StatusTimeout, left); a != nil; a = rt.awaiting.expired(now, rt.upSince, m.cfg.AckTimeout, m.cfg.StatusTimeout, left) {

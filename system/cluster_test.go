@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"sgw/gateway/mdclient"
 	"sgw/internal/freeport"
 	"sgw/journal"
+	"sgw/refdata"
 )
 
 // clusterNode is one gateway process of a test cluster.
@@ -321,4 +325,80 @@ func TestClusterFollowerForwards(t *testing.T) {
 	if e := tr2.errors["f2"]; e != "" {
 		t.Fatalf("f2 refused (new leader %s, entered at %s): %s", next.cfg.Cluster.NodeID, follower.cfg.Cluster.NodeID, e)
 	}
+}
+
+// TestClusterTakeoverAtVolume measures a takeover late in a large day: it
+// enters SGW_VOLUME_ORDERS resting buys through the leader at 1,000/s,
+// waits until each is working at the venue, then kills the leader with
+// SIGKILL and times the takeover as TestClusterKill9Leader does (kill to a
+// new leader with its upstream session logged on). The new leader's
+// journal, session stores and the venue's resting orders then hold the
+// day's volume. Then a new order is timed from its entry to the venue's
+// acknowledgement, and the recovery's status checks of the day's orders
+// until all are sent. It takes minutes, so it runs only when the variable is
+// set:
+//
+//	SGW_VOLUME_ORDERS=100000 go test -count=1 -v -run TestClusterTakeoverAtVolume -timeout 30m ./system/
+func TestClusterTakeoverAtVolume(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("SGW_VOLUME_ORDERS"))
+	if n <= 0 {
+		t.Skip("set SGW_VOLUME_ORDERS (e.g. 100000) to measure a takeover at the day's volume")
+	}
+	v := startVenue(t)
+	for i := range v.cfg.Orders.Risk.Accounts {
+		if v.cfg.Orders.Risk.Accounts[i].ID == "A1" {
+			v.cfg.Orders.Risk.Accounts[i].Cash = refdata.Price(1e9 * refdata.PriceScale) // 1e9 CNY: every order of the day rests
+		}
+	}
+	nodes := startCluster(t, v)
+	tok := token(t, v.cfg)
+	leader := waitClusterLeader(t, v, nodes)
+	tr := newTrader(t, leader.child.base, tok)
+	start := time.Now()
+	ids := tr.stream("v", n, 1000, nil)
+	if len(ids) != n {
+		t.Fatalf("the stream ended after %d orders: %v", len(ids), tr.closeErr)
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		tr.mu.Lock()
+		working, refused, ch := len(tr.final), maps.Clone(tr.errors), tr.notify
+		tr.mu.Unlock()
+		if working == n {
+			break
+		}
+		for id, e := range refused {
+			t.Fatalf("%d orders refused, %s among them: %s", len(refused), id, e)
+		}
+		select {
+		case <-ch:
+		case <-time.After(time.Until(deadline)):
+			t.Fatalf("%d of %d orders working at the venue after 10 minutes", working, n)
+		}
+	}
+	t.Logf("%d orders working at the venue after %v", n, time.Since(start).Round(time.Millisecond))
+
+	killed := time.Now()
+	leader.child.kill(t)
+	leader.child = nil
+	next := waitClusterLeader(t, v, nodes)
+	took := time.Since(killed)
+	if next == leader {
+		t.Fatal("the killed node leads")
+	}
+	t.Logf("takeover after %d orders (kill to a new leader with its upstream session logged on): %v", n, took)
+
+	// The new leader's recovery checks the day's open orders at the venue;
+	// a client's new order must not wait behind those checks.
+	after := newTrader(t, next.child.base, tok)
+	sent := time.Now()
+	after.send("after")
+	after.waitFor("the order after the takeover working at the venue", func() bool { return after.final["after"] == "new" })
+	t.Logf("an order entered after the takeover: working at the venue %v after it was sent", time.Since(sent).Round(time.Millisecond))
+	rg := &runningGateway{base: next.child.base, ops: operatorToken(t, v.cfg)}
+	waitUntil(t, "the recovery's status checks all sent", 10*time.Minute, func() bool {
+		return metricValue(t, rg, `gateway_orders_status_checks_queued{upstream="core"}`) == 0
+	})
+	t.Logf("the recovery's status checks of the %d orders all sent %v after the kill", n, time.Since(killed).Round(time.Millisecond))
+	stopCluster(t, nodes, next)
 }

@@ -52,6 +52,9 @@ type childSpec struct {
 	// whose cluster.nodes entry names a brokers address serves the broker
 	// sessions there (see startChildAt).
 	Brokers *broker.Config `json:"brokers,omitempty"`
+	// Accounts, when set, are the child's trading accounts (the demo's
+	// otherwise).
+	Accounts []risk.AccountConfig `json:"accounts,omitempty"`
 }
 
 // TestGatewayChildProcess is not a test: the restart tests run the test
@@ -79,6 +82,9 @@ func TestGatewayChildProcess(t *testing.T) {
 	cfg.Cluster = spec.Cluster
 	cfg.Storage = spec.Storage
 	cfg.Brokers = spec.Brokers
+	if spec.Accounts != nil {
+		cfg.Orders.Risk.Accounts = spec.Accounts
+	}
 	for i := range cfg.Orders.Upstreams {
 		u := &cfg.Orders.Upstreams[i]
 		u.StoreDir = spec.StoreDirs[u.Name]
@@ -155,7 +161,8 @@ func startChildOn(t *testing.T, cfg *configs.File) *child { return startChildAt(
 func startChildAt(t *testing.T, cfg *configs.File, listen string) *child {
 	t.Helper()
 	spec := childSpec{Listen: listen, Journal: cfg.Orders.Journal, StoreDirs: map[string]string{}, Lines: map[string][]string{},
-		Begin: map[string]string{}, Log: os.Getenv("SGW_TEST_LOG"), Cluster: cfg.Cluster, Storage: cfg.Storage}
+		Begin: map[string]string{}, Log: os.Getenv("SGW_TEST_LOG"), Cluster: cfg.Cluster, Storage: cfg.Storage,
+		Accounts: cfg.Orders.Risk.Accounts}
 	if cc := cfg.Cluster; cc != nil && cfg.Brokers != nil {
 		for _, m := range cc.Nodes {
 			if m.ID == cc.NodeID && m.Brokers != "" {
