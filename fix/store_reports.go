@@ -60,17 +60,11 @@ func reportFields(msg []byte) (id []byte, status byte, cum []byte, ok bool) {
 			}
 			seen = true
 		case "11":
-			if id == nil {
-				id = v
-			}
+			keepFirst(&id, v)
 		case "39":
-			if st == nil {
-				st = v
-			}
+			keepFirst(&st, v)
 		case "14":
-			if cum == nil {
-				cum = v
-			}
+			keepFirst(&cum, v)
 		}
 		return true
 	})
@@ -87,21 +81,23 @@ func requestFields(msg []byte) (seq, msgType, id []byte) {
 	eachField(msg, func(tag, v []byte) bool {
 		switch string(tag) {
 		case "34":
-			if seq == nil {
-				seq = v
-			}
+			keepFirst(&seq, v)
 		case "35":
-			if msgType == nil {
-				msgType = v
-			}
+			keepFirst(&msgType, v)
 		case "11":
-			if id == nil {
-				id = v
-			}
+			keepFirst(&id, v)
 		}
 		return seq == nil || msgType == nil || id == nil
 	})
 	return seq, msgType, id
+}
+
+// keepFirst sets *dst to v unless it holds a field's value already: a
+// tag's first occurrence counts.
+func keepFirst(dst *[]byte, v []byte) {
+	if *dst == nil {
+		*dst = v
+	}
 }
 
 // eachField calls fn with the tag and value of each field of msg, a FIX
