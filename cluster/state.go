@@ -59,11 +59,14 @@ func newSessionState() *sessionState {
 	return &sessionState{nextSender: 1, nextTarget: 1}
 }
 
-// msgLog is a session's stored messages in MsgSeqNum order. A snapshot
-// shares its slices (view) while later Applies go on: appending, the usual
-// case (each message sent has the next MsgSeqNum), writes past what a view
-// holds, and set copies the slices before it changes or inserts an element
-// a view may hold. Owned by the State; s.mu held.
+// msgLog is a session's stored messages in MsgSeqNum order. A snapshot,
+// or a leader's store being opened (State.session), shares its slices
+// (view) while later Applies go on: appending, the usual case (each
+// message sent has the next MsgSeqNum), writes past what a view holds,
+// and set copies the slices before it changes or inserts an element a
+// view may hold. The store's own copy, starting as such a view, follows
+// the same rule. Owned by the State (s.mu held) or by one messageStore
+// (its quickfix methods).
 type msgLog struct {
 	seqs   []uint64 // ascending
 	msgs   [][]byte // msgs[i] is message seqs[i]; never changed in place once stored
