@@ -192,16 +192,12 @@ func (m *Manager) sendChecks(rt *route, now time.Time) {
 		if q, l := rt.up.Queued(), rt.up.Left(); q > l && q-l >= uint64(m.cfg.StatusCheckWindow) {
 			break
 		}
-		o := rt.checks[0]
-		rt.checks[0] = nil
-		rt.checks = rt.checks[1:] // taken before send, which may end requests
-		if o.Status.Terminal() {
-			continue
-		}
-		if !m.send(rt, statusReq(o), now) {
-			rt.checks = append([]*Order{o}, rt.checks...)
+		o := rt.checks[0] // send cannot change checks: a call from within it does nothing
+		if !o.Status.Terminal() && !m.send(rt, statusReq(o), now) {
 			break
 		}
+		rt.checks[0] = nil
+		rt.checks = rt.checks[1:]
 	}
 	switch {
 	case rt.noStatus && len(rt.checks) > 0:

@@ -287,7 +287,9 @@ func (m *Manager) statusDone(rt *route, o *Order, answered bool) {
 		m.resendProbed(rt, o)
 	}
 	o.probe = false
-	m.sendChecks(rt, m.cfg.Clock()) // room for the next check
+	if len(rt.checks) > 0 {
+		m.sendChecks(rt, m.cfg.Clock()) // room for the next check
+	}
 }
 
 // resendProbed sends a recovered order again after a probe, flagged
