@@ -64,7 +64,8 @@ type Config struct {
 	// StatusCheckWindow bounds the recovery's status checks of the open
 	// orders the venue has (see Recover) waiting in a session's queue: the
 	// next is sent only while fewer messages wait there, so a new order
-	// waits behind at most about that many. Zero means 64.
+	// waits behind at most about that many. Zero means 64; negative is
+	// an error.
 	StatusCheckWindow int
 	// Clock stamps orders; nil means the wall clock.
 	Clock func() time.Time
@@ -242,12 +243,14 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.StatusTimeout == 0 {
 		cfg.StatusTimeout = DefaultStatusTimeout
 	}
-	if cfg.StatusCheckWindow <= 0 {
+	if cfg.StatusCheckWindow == 0 {
 		cfg.StatusCheckWindow = DefaultStatusCheckWindow
 	}
 	switch {
 	case cfg.HoldQueue < 0:
 		return cfg, fmt.Errorf("%w: hold_queue %d is negative", ErrConfig, cfg.HoldQueue)
+	case cfg.StatusCheckWindow < 0:
+		return cfg, fmt.Errorf("%w: status check window %d is negative", ErrConfig, cfg.StatusCheckWindow)
 	case cfg.HoldTimeout < 0 || cfg.AckTimeout < 0 || cfg.StatusTimeout < 0:
 		return cfg, fmt.Errorf("%w: hold_timeout %v, ack_timeout %v, status_timeout %v: none may be negative",
 			ErrConfig, cfg.HoldTimeout, cfg.AckTimeout, cfg.StatusTimeout)

@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -370,5 +371,29 @@ func TestOrdersFrom(t *testing.T) {
 	r := newEnv(t, dir)
 	if got := ids(r.m, brk); got != "f1,f2,f3" {
 		t.Errorf("after a replay, the broker's orders %q; want f1,f2,f3", got)
+	}
+}
+
+// TestConfigRefusesNegative: Config.Check names the negative field.
+func TestConfigRefusesNegative(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"hold queue", Config{HoldQueue: -1}, "hold_queue -1"},
+		{"ack timeout", Config{AckTimeout: -time.Second}, "ack_timeout -1s"},
+		{"status check window", Config{StatusCheckWindow: -1}, "status check window -1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Check()
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Check = %v; want ErrConfig naming %q", err, tt.want)
+			}
+		})
+	}
+	if err := (Config{}).Check(); err != nil {
+		t.Fatalf("the zero Config: %v", err)
 	}
 }
