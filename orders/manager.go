@@ -1,7 +1,6 @@
 package orders
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -527,12 +526,9 @@ func (m *Manager) journal(typ byte, rec any, o *Order, ev Event, failed func(err
 // delivered; the caller tells its client. mu held.
 func (m *Manager) journalSend(typ byte, rec any, o *Order, ev Event, req any, then func(prepared any, err error),
 	failed func(err error) (Event, bool)) error {
-	body, err := json.Marshal(rec)
-	if err != nil {
-		panic(fmt.Sprintf("orders: encoding a journal record: %v", err)) // plain structs only
-	}
+	body := encodeRecord(rec)
 	targets := m.targets(o)
-	err = m.jrnl.AppendAsync(typ, body, func(_ uint64, err error) {
+	err := m.jrnl.AppendAsync(typ, body, func(_ uint64, err error) {
 		m.durable <- durable{err: err, fn: func(err error) {
 			m.inJournal.Add(-1)
 			if err == nil && then == nil {

@@ -8,7 +8,8 @@ import (
 	"sgw/risk"
 )
 
-// Journal record types. Bodies are JSON.
+// Journal record types. Bodies are in the binary form of codec.go (JSON
+// in journals written before it, still read).
 const (
 	recNew          byte = 'N' // newRec: a new order accepted
 	recCancel       byte = 'C' // changeRec: a cancel accepted

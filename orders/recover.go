@@ -2,7 +2,6 @@ package orders
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -99,7 +98,7 @@ func decodeRecord(r journal.Record) (any, error) {
 	default:
 		return nil, fmt.Errorf("unknown record type %q", r.Type)
 	}
-	if err := json.Unmarshal(r.Body, v); err != nil {
+	if err := decodeBody(r.Body, v); err != nil {
 		return nil, err
 	}
 	return v, nil

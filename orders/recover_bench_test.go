@@ -1,7 +1,6 @@
 package orders
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"testing"
@@ -36,10 +35,7 @@ func dayJournal(b testing.TB, n int) memJournal {
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	j := make(memJournal, 0, 3*n)
 	add := func(typ byte, v any) {
-		body, err := json.Marshal(v)
-		if err != nil {
-			b.Fatal(err)
-		}
+		body := encodeRecord(v)
 		j = append(j, journal.Record{Seq: uint64(len(j)) + 1, Type: typ, Time: t0.UnixNano(), Body: body})
 	}
 	const px = 17000000

@@ -159,10 +159,7 @@ func TestReplaySpansDays(t *testing.T) {
 	day2 := day1.Add(24 * time.Hour)
 	var j memJournal
 	add := func(at time.Time, typ byte, v any) {
-		body, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
+		body := encodeRecord(v)
 		j = append(j, journal.Record{Seq: uint64(len(j)) + 1, Type: typ, Time: at.UnixNano(), Body: body})
 	}
 	const px = 17000000

@@ -3,6 +3,7 @@ package system
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -529,15 +530,12 @@ func journaledIn(t *testing.T, read readJournal) (uids map[string]string, count 
 	uids, count = map[string]string{}, map[string]int{}
 	err := read(func(r journal.Record) error {
 		if r.Type == 'N' {
-			var rec struct {
-				ClOrdID string `json:"c"`
-				UID     string `json:"i"`
+			id, uid, err := newOrderIDs(r.Body)
+			if err != nil {
+				return fmt.Errorf("journal record %d: %w", r.Seq, err)
 			}
-			if err := json.Unmarshal(r.Body, &rec); err != nil {
-				return err
-			}
-			uids[rec.ClOrdID] = rec.UID
-			count[rec.ClOrdID]++
+			uids[id] = uid
+			count[id]++
 		}
 		return nil
 	})
@@ -545,6 +543,64 @@ func journaledIn(t *testing.T, read readJournal) (uids map[string]string, count 
 		t.Fatal(err)
 	}
 	return uids, count
+}
+
+// newOrderIDs reads the client order id and the upstream id of a new
+// order's journal record body, written from the format the orders
+// package documents (orders/codec.go), not with its decoder: a binary
+// body is a version byte (1), then Account, ClOrdID, Symbol, Side, Type,
+// Price, Qty, Upstream, Source (kind, session), Time (seconds,
+// nanoseconds) and UID; a body of an older journal is JSON.
+func newOrderIDs(body []byte) (clOrdID, uid string, err error) {
+	if len(body) > 0 && body[0] == '{' {
+		var rec struct {
+			ClOrdID string `json:"c"`
+			UID     string `json:"i"`
+		}
+		err := json.Unmarshal(body, &rec)
+		return rec.ClOrdID, rec.UID, err
+	}
+	if len(body) == 0 || body[0] != 1 {
+		return "", "", fmt.Errorf("new order body: unknown form %q", body)
+	}
+	b := body[1:]
+	str := func() string {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			err = fmt.Errorf("new order body: bad string in %q", body)
+			b = nil
+			return ""
+		}
+		s := string(b[k : k+int(n)])
+		b = b[k+int(n):]
+		return s
+	}
+	skipVarint := func() {
+		if _, k := binary.Uvarint(b); k > 0 {
+			b = b[k:]
+		} else {
+			err, b = fmt.Errorf("new order body: bad number in %q", body), nil
+		}
+	}
+	str() // Account
+	clOrdID = str()
+	str() // Symbol
+	if len(b) < 2 {
+		return "", "", fmt.Errorf("new order body: truncated %q", body)
+	}
+	b = b[2:]    // Side, Type
+	skipVarint() // Price
+	skipVarint() // Qty
+	str()        // Upstream
+	str()        // Source kind
+	str()        // Source session
+	skipVarint() // Time: seconds
+	skipVarint() // Time: nanoseconds
+	uid = str()
+	if err == nil && len(b) != 0 {
+		err = fmt.Errorf("new order body: %d bytes after it in %q", len(b), body)
+	}
+	return clOrdID, uid, err
 }
 
 // checkExactlyOnce checks the promises for the orders ids. Each order the
