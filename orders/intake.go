@@ -99,7 +99,7 @@ func (m *Manager) New(req NewRequest) (_ Order, err error) {
 		return Order{}, err
 	}
 	start := time.Now()
-	err = m.journalSend(recNew, rec, o, Event{Kind: EventAccepted, Order: *o, Ref: o.ClOrdID}, newOrderReq(o, false),
+	err = m.journalSend(recNew, &rec, o, Event{Kind: EventAccepted, Order: *o, Ref: o.ClOrdID}, newOrderReq(o, false),
 		func(prepared any, err error) {
 			if err != nil {
 				m.endRequest(rt, newOrderReq(o, false), CodeUpstreamReject, "the order could not be encoded for upstream "+rt.name+": "+err.Error())
@@ -227,7 +227,7 @@ func (m *Manager) Replace(req ReplaceRequest) (_ Order, err error) {
 func (m *Manager) journalChange(typ byte, o *Order, rec changeRec) (Order, error) {
 	rt := m.routes[o.Upstream]
 	c := o.pending
-	err := m.journalSend(typ, rec, o, Event{Kind: EventAccepted, Order: *o, Ref: rec.ClOrdID}, changeReq(o, c),
+	err := m.journalSend(typ, &rec, o, Event{Kind: EventAccepted, Order: *o, Ref: rec.ClOrdID}, changeReq(o, c),
 		func(prepared any, err error) {
 			switch {
 			case o.pending != c || rt == nil: // already answered or ended

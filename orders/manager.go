@@ -506,7 +506,7 @@ func (m *Manager) Close() {
 
 // journal appends a record for a state change made under mu, with no
 // request to send once durable; see journalSend.
-func (m *Manager) journal(typ byte, rec any, o *Order, ev Event, failed func(err error) (Event, bool)) error {
+func (m *Manager) journal(typ byte, rec bodyRecord, o *Order, ev Event, failed func(err error) (Event, bool)) error {
 	return m.journalSend(typ, rec, o, ev, nil, nil, failed)
 }
 
@@ -524,7 +524,7 @@ func (m *Manager) journal(typ byte, rec any, o *Order, ev Event, failed func(err
 // A record the journal refuses at once (it failed before, or is closed)
 // is returned as an error: failed has run (with mu held) and no event is
 // delivered; the caller tells its client. mu held.
-func (m *Manager) journalSend(typ byte, rec any, o *Order, ev Event, req any, then func(prepared any, err error),
+func (m *Manager) journalSend(typ byte, rec bodyRecord, o *Order, ev Event, req any, then func(prepared any, err error),
 	failed func(err error) (Event, bool)) error {
 	body := encodeRecord(rec)
 	targets := m.targets(o)

@@ -83,7 +83,7 @@ func (m *Manager) Recover() (int, error) {
 // reads nothing of the Manager: replayJournal runs it on several
 // goroutines at once.
 func decodeRecord(r journal.Record) (any, error) {
-	var v any
+	var v bodyRecord
 	switch r.Type {
 	case recNew:
 		v = new(newRec)

@@ -34,7 +34,7 @@ func dayJournal(b testing.TB, n int) memJournal {
 	b.Helper()
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	j := make(memJournal, 0, 3*n)
-	add := func(typ byte, v any) {
+	add := func(typ byte, v bodyRecord) {
 		body := encodeRecord(v)
 		j = append(j, journal.Record{Seq: uint64(len(j)) + 1, Type: typ, Time: t0.UnixNano(), Body: body})
 	}
@@ -42,14 +42,14 @@ func dayJournal(b testing.TB, n int) memJournal {
 	for i := range n {
 		id := fmt.Sprintf("c%07d", i)
 		uid := fmt.Sprintf("g%07d", i)
-		add(recNew, newRec{Account: "A1", ClOrdID: id, Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit,
+		add(recNew, &newRec{Account: "A1", ClOrdID: id, Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit,
 			Price: px, Qty: 100, Upstream: "core", Source: src, Time: t0, UID: uid})
 		er := fix.ExecReport{ClOrdID: uid, OrderID: "v" + uid, ExecID: "n" + uid, ExecType: '0', OrdStatus: '0',
 			Symbol: "600519.SH", Side: fix.Side(risk.Buy), Price: px, OrderQty: 100, LeavesQty: 100, SeqNum: 2*i + 2}
-		add(recExec, execRec{Account: "A1", Upstream: "core", ER: er})
+		add(recExec, &execRec{Account: "A1", Upstream: "core", ER: er})
 		er.ExecID, er.ExecType, er.OrdStatus = "f"+uid, 'F', '2'
 		er.LastPx, er.LastQty, er.CumQty, er.LeavesQty, er.AvgPx, er.SeqNum = px, 100, 100, 0, px, 2*i+3
-		add(recExec, execRec{Account: "A1", Upstream: "core", ER: er})
+		add(recExec, &execRec{Account: "A1", Upstream: "core", ER: er})
 	}
 	return j
 }

@@ -158,21 +158,21 @@ func TestReplaySpansDays(t *testing.T) {
 	day1 := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC) // 10:00 in Shanghai
 	day2 := day1.Add(24 * time.Hour)
 	var j memJournal
-	add := func(at time.Time, typ byte, v any) {
+	add := func(at time.Time, typ byte, v bodyRecord) {
 		body := encodeRecord(v)
 		j = append(j, journal.Record{Seq: uint64(len(j)) + 1, Type: typ, Time: at.UnixNano(), Body: body})
 	}
 	const px = 17000000
 	order := func(at time.Time, id, uid string, filled bool) {
-		add(at, recNew, newRec{Account: "A1", ClOrdID: id, Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit,
+		add(at, recNew, &newRec{Account: "A1", ClOrdID: id, Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit,
 			Price: px, Qty: 100, Upstream: "core", Source: src, Time: at, UID: uid})
 		er := fix.ExecReport{ClOrdID: uid, OrderID: "v" + uid, ExecID: "n" + uid, ExecType: '0', OrdStatus: '0',
 			Symbol: "600519.SH", Side: fix.Side(risk.Buy), Price: px, OrderQty: 100, LeavesQty: 100, SeqNum: len(j) + 1}
-		add(at, recExec, execRec{Account: "A1", Upstream: "core", ER: er})
+		add(at, recExec, &execRec{Account: "A1", Upstream: "core", ER: er})
 		if filled {
 			er.ExecID, er.ExecType, er.OrdStatus = "f"+uid, 'F', '2'
 			er.LastPx, er.LastQty, er.CumQty, er.LeavesQty, er.AvgPx, er.SeqNum = px, 100, 100, 0, px, len(j)+1
-			add(at, recExec, execRec{Account: "A1", Upstream: "core", ER: er})
+			add(at, recExec, &execRec{Account: "A1", Upstream: "core", ER: er})
 		}
 	}
 	order(day1, "c1", "u1", true)                   // bought 100 on day 1

@@ -262,7 +262,7 @@ func (m *Manager) endRequest(rt *route, req any, code, text string) {
 	}
 	m.log.Warn("orders: request ended without reaching the venue", "upstream", rt.name, "account", o.Account,
 		"ref", ev.Ref, "code", code, "text", text)
-	if err := m.journal(recRefused, refusedRec{Account: o.Account, UID: uid, Code: code, Text: text}, o, ev, nil); err != nil {
+	if err := m.journal(recRefused, &refusedRec{Account: o.Account, UID: uid, Code: code, Text: text}, o, ev, nil); err != nil {
 		m.emit(o, ev)
 	}
 }

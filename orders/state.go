@@ -67,7 +67,7 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 		return
 	}
 	m.signal()
-	if err := m.journal(recExec, execRec{Account: o.Account, Upstream: upstream, ER: er}, o, ev, nil); err != nil {
+	if err := m.journal(recExec, &execRec{Account: o.Account, Upstream: upstream, ER: er}, o, ev, nil); err != nil {
 		m.emit(o, ev)
 	}
 	if c != nil && o.pending == nil && er.ClOrdID != c.uid {
@@ -96,7 +96,7 @@ func (m *Manager) overtaken(rt *route, o *Order, c *change) {
 	}
 	text := fmt.Sprintf("too late to %s: the order is %s", what, o.Status)
 	ev := Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Text: text, Code: CodeTooLate}
-	if err := m.journal(recRefused, refusedRec{Account: o.Account, UID: c.uid, Code: CodeTooLate, Text: text}, o, ev, nil); err != nil {
+	if err := m.journal(recRefused, &refusedRec{Account: o.Account, UID: c.uid, Code: CodeTooLate, Text: text}, o, ev, nil); err != nil {
 		m.emit(o, ev)
 	}
 }
@@ -317,7 +317,7 @@ func (m *Manager) OnCancelReject(upstream string, r fix.CancelReject) {
 	ref := o.pending.clOrdID
 	m.applyCancelReject(o, r)
 	ev := Event{Kind: EventCancelReject, Order: *o, Ref: ref, Text: o.Text}
-	if err := m.journal(recCancelReject, cancelRejectRec{Account: o.Account, R: r}, o, ev, nil); err != nil {
+	if err := m.journal(recCancelReject, &cancelRejectRec{Account: o.Account, R: r}, o, ev, nil); err != nil {
 		m.emit(o, ev)
 	}
 }
