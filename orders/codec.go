@@ -182,19 +182,20 @@ func (w *bodyWriter) time(t *time.Time) {
 	w.b = binary.AppendUvarint(w.b, uint64(t.Nanosecond()))
 }
 
-// bodyReader reads the fields of a binary record body. Strings are
-// slices of one copy of the body (one allocation a record, not one a
-// field). The first error sticks: later fields are left zero, and err
-// says what and where.
+// bodyReader reads the fields of a binary record body. Each string is a
+// copy of its own: an order keeps some of its records' strings for the
+// day (its ids, the venue's OrderID), and a slice of one copy of the
+// whole body would keep the whole body (measured: 16 MB more per 100,000
+// orders than JSON's strings). The first error sticks: later fields are
+// left zero, and err says what and where.
 type bodyReader struct {
 	b   []byte // the body
-	s   string // the same bytes, read by str
 	pos int
 	err error
 	n   int // fields read, for the error
 }
 
-func newBodyReader(b []byte) bodyReader { return bodyReader{b: b, s: string(b)} }
+func newBodyReader(b []byte) bodyReader { return bodyReader{b: b} }
 
 func (r *bodyReader) fail(what string) {
 	if r.err == nil {
@@ -249,7 +250,7 @@ func (r *bodyReader) str(s *string) {
 	}
 	start := r.pos + k
 	r.pos = start + int(l)
-	*s = r.s[start:r.pos]
+	*s = string(r.b[start:r.pos])
 }
 
 func (r *bodyReader) bool(v *bool) {
