@@ -18,8 +18,8 @@
 //
 // The sequence number is 1 for the first record and increases by one per
 // record, continuing across reopens. The record type and body belong to
-// the caller (the gateway encodes its events, JSON for instance); the
-// journal stores the bytes. A body may be at most Config.MaxRecord bytes
+// the caller (the order manager's records, orders/codec.go); the journal
+// stores the bytes. A body may be at most Config.MaxRecord bytes
 // (64 KiB by default, MaxRecordLimit = 16 MiB at most), so a payload
 // length outside 17 .. 17+MaxRecordLimit is damage.
 //

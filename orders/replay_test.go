@@ -62,6 +62,10 @@ func TestReplayJournalFirstError(t *testing.T) {
 		{name: "unknown type before bad JSON", wantSeq: replayBatch + 2, damage: map[int]func(*memJournal, int){
 			replayBatch + 1: func(j *memJournal, i int) { (*j)[i].Type = '?' }, 2 * replayBatch: badJSON,
 		}},
+		{name: "binary body cut short, a bad JSON one later", wantSeq: 2*replayBatch + 3, want: errBody, damage: map[int]func(*memJournal, int){
+			2*replayBatch + 2: func(j *memJournal, i int) { (*j)[i].Body = (*j)[i].Body[:len((*j)[i].Body)-3] },
+			5 * replayBatch:   badJSON,
+		}},
 		{name: "refused by the manager before bad JSON", wantSeq: 6, want: ErrUnknownOrder, damage: map[int]func(*memJournal, int){
 			5: func(j *memJournal, i int) {
 				(*j)[i].Type, (*j)[i].Body = recCancel, []byte(`{"a":"A1","c":"x","g":"nope"}`)

@@ -233,7 +233,7 @@ func TestClusterKill9Leader(t *testing.T) {
 				t.Logf("%s (%s): journaled, status on the last leader %q, not at the venue", id, uid, status[id])
 				cluster.ReadJournal(leader.cfg.Cluster.DataDir, nil, func(r journal.Record) error {
 					if strings.Contains(string(r.Body), uid) {
-						t.Logf("  journal %d %c %s", r.Seq, r.Type, r.Body)
+						t.Logf("  journal %d %c %q", r.Seq, r.Type, r.Body)
 					}
 					return nil
 				})
