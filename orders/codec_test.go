@@ -230,36 +230,8 @@ func TestRecordCodecRefuses(t *testing.T) {
 			w.byte(7)
 			w.int(9)
 		})},
-		{"nanoseconds of a second or more", recNew, body(func(w *rawBody) {
-			for range 3 {
-				w.str("x")
-			}
-			w.byte(1)
-			w.byte(2)
-			w.int(17000000)
-			w.int(100)
-			for range 3 {
-				w.str("x")
-			}
-			w.int(1764754200)
-			*w = binary.AppendUvarint(*w, uint64(time.Second))
-			w.str("g1")
-		})},
-		{"time after the year 9999", recNew, body(func(w *rawBody) {
-			for range 3 {
-				w.str("x")
-			}
-			w.byte(1)
-			w.byte(2)
-			w.int(17000000)
-			w.int(100)
-			for range 3 {
-				w.str("x")
-			}
-			w.int(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
-			w.int(0)
-			w.str("g1")
-		})},
+		{"nanoseconds of a second or more", recNew, newRecAt(1764754200, uint64(time.Second))},
+		{"time after the year 9999", recNew, newRecAt(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), 0)},
 	}
 	for _, tc := range cases {
 		if _, err := decodeRecord(journal.Record{Type: tc.typ, Body: tc.body}); !errors.Is(err, errBody) {
@@ -275,6 +247,26 @@ type rawBody []byte
 func (w *rawBody) str(s string) { *w = append(binary.AppendUvarint(*w, uint64(len(s))), s...) }
 func (w *rawBody) int(n int64)  { *w = binary.AppendVarint(*w, n) }
 func (w *rawBody) byte(c byte)  { *w = append(*w, c) }
+
+// newRecAt is a new order's body, written by hand, whose time is sec
+// seconds and ns nanoseconds.
+func newRecAt(sec int64, ns uint64) []byte {
+	w := rawBody{bodyBinaryV1}
+	for range 3 {
+		w.str("x") // Account, ClOrdID, Symbol
+	}
+	w.byte(1) // Side
+	w.byte(2) // Type
+	w.int(17000000)
+	w.int(100)
+	for range 3 {
+		w.str("x") // Upstream, Source
+	}
+	w.int(sec)
+	w = binary.AppendUvarint(w, ns)
+	w.str("g1")
+	return w
+}
 
 // FuzzRecordBody: no body makes decodeRecord panic; a body it accepts
 // encodes again (in the binary form) into one that decodes to the same
