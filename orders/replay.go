@@ -27,10 +27,10 @@ type journalAfter interface {
 // replayJournal replays the journal's records after m.replayed into the
 // Manager and returns how many it read (after an error, possibly more
 // than it applied: the workers read ahead). Decoding the records' bodies
-// is a share of the cost of a replay (most of it while they were JSON; a
-// sixth in the binary form), which a new leader pays before order entry
-// opens, and it reads nothing of the Manager, so workers decode batches of records in parallel while this
-// goroutine applies the decoded records in journal order. A record that
+// is a share of a replay's cost (most of it while they were JSON, a sixth
+// in the binary form), which a new leader pays before order entry opens,
+// and reads nothing of the Manager, so workers decode batches of records
+// in parallel while this goroutine applies them in journal order. A record that
 // does not decode, or that the Manager refuses, stops the replay with its
 // journal seq; the first such record in journal order is the one reported,
 // as a one-at-a-time replay would, even when the journal then fails to
