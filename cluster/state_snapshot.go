@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"sgw/atrest"
+	"sgw/internal/binread"
 	"sgw/journal"
 )
 
@@ -205,71 +206,6 @@ func (s *State) Restore(r io.Reader) error {
 	return nil
 }
 
-// snapReader reads a snapshot encoding; the first failure sticks.
-type snapReader struct {
-	b   []byte
-	err error
-}
-
-func (r *snapReader) fail(format string, args ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: "+format, append([]any{ErrBadSnapshot}, args...)...)
-	}
-}
-
-func (r *snapReader) bytes(n int, what string) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n < 0 || n > len(r.b) {
-		r.fail("%s: %d bytes wanted, %d left", what, n, len(r.b))
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *snapReader) u8(what string) byte {
-	if b := r.bytes(1, what); b != nil {
-		return b[0]
-	}
-	return 0
-}
-
-func (r *snapReader) u16(what string) int {
-	if b := r.bytes(2, what); b != nil {
-		return int(binary.BigEndian.Uint16(b))
-	}
-	return 0
-}
-
-func (r *snapReader) u32(what string) int {
-	if b := r.bytes(4, what); b != nil {
-		return int(binary.BigEndian.Uint32(b))
-	}
-	return 0
-}
-
-func (r *snapReader) u64(what string) uint64 {
-	if b := r.bytes(8, what); b != nil {
-		return binary.BigEndian.Uint64(b)
-	}
-	return 0
-}
-
-// count reads a count of items of at least min bytes each, refusing one
-// the remaining bytes cannot hold (so a forged count allocates nothing).
-func (r *snapReader) count(n uint64, min int, what string) int {
-	if r.err == nil && n > uint64(len(r.b)/min) {
-		r.fail("%s: count %d exceeds what %d bytes hold", what, n, len(r.b))
-	}
-	if r.err != nil {
-		return 0
-	}
-	return int(n)
-}
-
 // decodeSnapshot decodes and validates a snapshot encoding into a new
 // State. The records' bodies and the messages are slices of b, which the
 // caller hands over: b must never change after.
@@ -286,25 +222,25 @@ func decodeSnapshot(b []byte) (*State, error) {
 	if got, want := crc32.Checksum(body, castagnoli), binary.BigEndian.Uint32(b[len(b)-trailer:]); got != want {
 		return nil, fmt.Errorf("%w: checksum %08x, want %08x", ErrBadSnapshot, got, want)
 	}
-	r := &snapReader{b: body[len(snapshotMagic)+2:]}
+	r := binread.New(body[len(snapshotMagic)+2:])
 	st := NewState()
-	st.applied = r.u64("applied index")
+	st.applied = r.Uint64BE("applied index")
 	if v == snapshotKeyed {
-		if n := r.u16("record key length"); r.err == nil && n != atrest.HeaderSize {
-			r.fail("record key of %d bytes", n)
+		if n := int(r.Uint16BE("record key length")); r.Err() == nil && n != atrest.HeaderSize {
+			r.Fail(fmt.Sprintf("record key of %d bytes", n))
 		} else {
-			st.inHeader = slices.Clone(r.bytes(n, "record key"))
+			st.inHeader = slices.Clone(r.Bytes(n, "record key"))
 		}
 	}
-	n := r.count(r.u64("record count"), 8+1+8+4, "journal records")
+	n := r.Count(r.Uint64BE("record count"), 8+1+8+4, "journal records")
 	st.records = make([]journal.Record, 0, n)
 	st.indexes = make([]uint64, 0, n)
 	for i := range n {
-		idx := r.u64("record index")
-		typ := r.u8("record type")
-		t := int64(r.u64("record time"))
-		data := r.bytes(r.u32("record length"), "record body")
-		if r.err != nil {
+		idx := r.Uint64BE("record index")
+		typ := r.Byte("record type")
+		t := int64(r.Uint64BE("record time"))
+		data := r.Bytes(int(r.Uint32BE("record length")), "record body")
+		if r.Err() != nil {
 			break
 		}
 		var prev uint64
@@ -312,57 +248,57 @@ func decodeSnapshot(b []byte) (*State, error) {
 			prev = st.indexes[i-1]
 		}
 		if idx <= prev || idx > st.applied {
-			r.fail("record %d at index %d after index %d, applied %d", i+1, idx, prev, st.applied)
+			r.Fail(fmt.Sprintf("record %d at index %d after index %d, applied %d", i+1, idx, prev, st.applied))
 			break
 		}
 		st.records = append(st.records, journal.Record{Seq: uint64(i) + 1, Type: typ, Time: t, Body: data})
 		st.indexes = append(st.indexes, idx)
 	}
-	ns := r.count(uint64(r.u32("session count")), 2+8+8+8+1+8+2+4, "sessions")
+	ns := r.Count(uint64(r.Uint32BE("session count")), 2+8+8+8+1+8+2+4, "sessions")
 	prev := ""
 	for i := range ns {
-		id := string(r.bytes(r.u16("session id length"), "session id"))
-		if r.err == nil && (id == "" || len(id) > maxSessionID || (i > 0 && id <= prev)) {
-			r.fail("session %d id %q after %q", i, id, prev)
+		id := string(r.Bytes(int(r.Uint16BE("session id length")), "session id"))
+		if r.Err() == nil && (id == "" || len(id) > maxSessionID || (i > 0 && id <= prev)) {
+			r.Fail(fmt.Sprintf("session %d id %q after %q", i, id, prev))
 		}
 		prev = id
 		ss := newSessionState()
-		ss.nextSender = r.u64("next sender")
-		ss.nextTarget = r.u64("next target")
-		ss.created = int64(r.u64("created"))
-		flags := r.u8("flags")
-		ss.reserved = r.u64("reserved")
-		ss.owner = string(r.bytes(r.u16("owner length"), "owner"))
-		if r.err == nil && (flags&^(flagReservation|flagClean) != 0 ||
+		ss.nextSender = r.Uint64BE("next sender")
+		ss.nextTarget = r.Uint64BE("next target")
+		ss.created = int64(r.Uint64BE("created"))
+		flags := r.Byte("flags")
+		ss.reserved = r.Uint64BE("reserved")
+		ss.owner = string(r.Bytes(int(r.Uint16BE("owner length")), "owner"))
+		if r.Err() == nil && (flags&^(flagReservation|flagClean) != 0 ||
 			ss.nextSender == 0 || ss.nextTarget == 0 || ss.nextTarget > maxSeqNum ||
 			ss.reserved > maxSeqNum || (flags&flagReservation != 0) != (ss.reserved != 0)) {
-			r.fail("session %q: flags %x, next %d/%d, reserved %d", id, flags, ss.nextSender, ss.nextTarget, ss.reserved)
+			r.Fail(fmt.Sprintf("session %q: flags %x, next %d/%d, reserved %d", id, flags, ss.nextSender, ss.nextTarget, ss.reserved))
 		}
 		ss.hasReservation, ss.clean = flags&flagReservation != 0, flags&flagClean != 0
-		nm := r.count(uint64(r.u32("message count")), 8+4, "messages")
+		nm := r.Count(uint64(r.Uint32BE("message count")), 8+4, "messages")
 		var last uint64
 		for range nm {
-			seq := r.u64("message seq")
-			m := r.bytes(r.u32("message length"), "message")
-			if r.err == nil && (seq == 0 || seq > maxSeqNum || seq <= last) {
-				r.fail("session %q: message %d after %d", id, seq, last)
+			seq := r.Uint64BE("message seq")
+			m := r.Bytes(int(r.Uint32BE("message length")), "message")
+			if r.Err() == nil && (seq == 0 || seq > maxSeqNum || seq <= last) {
+				r.Fail(fmt.Sprintf("session %q: message %d after %d", id, seq, last))
 			}
-			if r.err != nil {
+			if r.Err() != nil {
 				break
 			}
 			last = seq
 			ss.messages.set(seq, m)
 		}
-		if r.err != nil {
+		if r.Err() != nil {
 			break
 		}
 		st.sessions[id] = ss
 	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("%d trailing bytes", len(r.b))
+	if r.Err() == nil && r.Len() != 0 {
+		r.Fail(fmt.Sprintf("%d trailing bytes", r.Len()))
 	}
-	if r.err != nil {
-		return nil, r.err
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadSnapshot, err)
 	}
 	return st, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"sgw/internal/binread"
 	"sgw/orderbook"
 	"sgw/refdata"
 )
@@ -116,69 +117,12 @@ func AppendError(b []byte, epoch uint64, sym, text string) []byte {
 	return append(b, text[:min(len(text), maxErrorText)]...)
 }
 
-// reader consumes a message, remembering the first error.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: %s", ErrMalformed, what)
-	}
-}
-
-func (r *reader) byte(what string) byte {
-	if len(r.b) == 0 {
-		r.fail(what)
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *reader) uvarint(what string) uint64 {
-	x, n := binary.Uvarint(r.b)
-	if n <= 0 || overlong(r.b[:n]) {
-		r.fail(what)
-		return 0
-	}
-	r.b = r.b[n:]
-	return x
-}
-
-func (r *reader) varint(what string) int64 {
-	x, n := binary.Varint(r.b)
-	if n <= 0 || overlong(r.b[:n]) {
-		r.fail(what)
-		return 0
-	}
-	r.b = r.b[n:]
-	return x
-}
-
-// overlong reports whether v, a whole uvarint, is longer than the
-// shortest encoding of its value (it ends in a zero group): one value has
-// one encoding.
-func overlong(v []byte) bool { return len(v) > 1 && v[len(v)-1] == 0 }
-
-func (r *reader) uint32(what string) uint32 {
-	if len(r.b) < 4 {
-		r.fail(what)
-		return 0
-	}
-	x := binary.LittleEndian.Uint32(r.b)
-	r.b = r.b[4:]
-	return x
-}
-
-func (r *reader) level(what string) orderbook.Level {
-	p := r.varint(what)
-	q := r.varint(what)
-	o := r.uvarint(what)
+func readLevel(r *binread.Reader, what string) orderbook.Level {
+	p := r.Varint(what)
+	q := r.Varint(what)
+	o := r.Uvarint(what)
 	if o > 1<<31-1 {
-		r.fail(what + " orders")
+		r.Fail(what + " orders out of range")
 	}
 	return orderbook.Level{Price: refdata.Price(p), Qty: q, Orders: int32(o)}
 }
@@ -193,107 +137,114 @@ func Decode(b []byte, m *Message) error {
 	if b[0] != wireVersion {
 		return fmt.Errorf("%w: %d", ErrVersion, b[0])
 	}
-	r := reader{b: b[2:]}
+	r := binread.New(b)
+	r.Bytes(2, "header")
 	m.Type = b[1]
-	m.Epoch = r.uvarint("epoch")
-	n := int(r.byte("symbol length"))
-	if r.err == nil && (n == 0 || n > refdata.MaxSymbolLen || n > len(r.b)) {
-		r.fail("symbol length")
+	m.Epoch = r.Uvarint("epoch")
+	n := int(r.Byte("symbol length"))
+	if r.Err() == nil && (n == 0 || n > refdata.MaxSymbolLen) {
+		r.Fail(fmt.Sprintf("symbol length %d", n))
 	}
-	if r.err != nil {
-		return r.err
+	m.Symbol = r.Bytes(n, "symbol")
+	if r.Err() != nil {
+		return malformed(&r)
 	}
-	m.Symbol, r.b = r.b[:n:n], r.b[n:]
 	switch m.Type {
 	case TypeUpdate:
 		decodeUpdate(&r, &m.Update)
 	case TypeSnapshot:
 		decodeSnapshot(&r, &m.View)
 	case TypeError:
-		if len(r.b) > maxErrorText {
-			r.fail("error text")
+		if r.Len() > maxErrorText {
+			r.Fail(fmt.Sprintf("error text of %d bytes", r.Len()))
 		}
-		m.Text, r.b = r.b, nil
+		m.Text = r.Bytes(r.Len(), "error text")
 	default:
-		r.fail(fmt.Sprintf("type %q", m.Type))
+		r.Fail(fmt.Sprintf("type %q", m.Type))
 	}
-	if r.err == nil && len(r.b) > 0 {
-		r.fail(fmt.Sprintf("%d bytes after the message", len(r.b)))
+	if r.Err() == nil && r.Len() > 0 {
+		r.Fail(fmt.Sprintf("%d bytes after the message", r.Len()))
 	}
-	return r.err
+	if r.Err() != nil {
+		return malformed(&r)
+	}
+	return nil
 }
 
-func decodeUpdate(r *reader, u *orderbook.Update) {
+// malformed wraps r's failure in ErrMalformed.
+func malformed(r *binread.Reader) error { return fmt.Errorf("%w: %w", ErrMalformed, r.Err()) }
+
+func decodeUpdate(r *binread.Reader, u *orderbook.Update) {
 	*u = orderbook.Update{}
-	u.Seq = r.uvarint("seq")
-	u.Time = r.uvarint("time")
-	u.Recv = r.varint("recv")
-	u.Kind = orderbook.UpdateKind(r.byte("kind"))
-	u.State = orderbook.TradingState(r.byte("state"))
-	u.N = r.byte("changes")
+	u.Seq = r.Uvarint("seq")
+	u.Time = r.Uvarint("time")
+	u.Recv = r.Varint("recv")
+	u.Kind = orderbook.UpdateKind(r.Byte("kind"))
+	u.State = orderbook.TradingState(r.Byte("state"))
+	u.N = r.Byte("changes")
 	if u.Kind < orderbook.KindBook || u.Kind > orderbook.KindReset {
-		r.fail("kind")
+		r.Fail(fmt.Sprintf("kind %d", u.Kind))
 	}
 	if int(u.N) > len(u.Changes) {
-		r.fail("changes")
+		r.Fail(fmt.Sprintf("%d changes", u.N))
 		return
 	}
 	for i := range u.Changes[:u.N] {
 		c := &u.Changes[i]
-		c.Side = orderbook.Side(r.byte("side"))
-		c.Rank = int8(r.byte("rank"))
-		c.Level = r.level("change")
+		c.Side = orderbook.Side(r.Byte("side"))
+		c.Rank = int8(r.Byte("rank"))
+		c.Level = readLevel(r, "change")
 		if c.Side != orderbook.Bid && c.Side != orderbook.Ask {
-			r.fail("side")
+			r.Fail(fmt.Sprintf("change side %d", c.Side))
 		}
 	}
-	u.EnterSide = orderbook.Side(r.byte("enter side"))
+	u.EnterSide = orderbook.Side(r.Byte("enter side"))
 	switch u.EnterSide {
 	case 0:
 	case orderbook.Bid, orderbook.Ask:
 		for i := range u.Enter {
-			u.Enter[i] = r.level("enter")
+			u.Enter[i] = readLevel(r, "enter")
 		}
 	default:
-		r.fail("enter side")
+		r.Fail(fmt.Sprintf("enter side %d", u.EnterSide))
 	}
 	if u.Kind == orderbook.KindTrade {
-		u.TradePrice = refdata.Price(r.varint("trade price"))
-		u.TradeQty = r.varint("trade qty")
+		u.TradePrice = refdata.Price(r.Varint("trade price"))
+		u.TradeQty = r.Varint("trade qty")
 	}
-	u.Last = refdata.Price(r.varint("last"))
-	u.Volume = r.varint("volume")
-	u.Turnover = r.varint("turnover")
-	u.Checksum = r.uint32("checksum")
-	u.Checksum5 = r.uint32("checksum5")
+	u.Last = refdata.Price(r.Varint("last"))
+	u.Volume = r.Varint("volume")
+	u.Turnover = r.Varint("turnover")
+	u.Checksum = r.Uint32LE("checksum")
+	u.Checksum5 = r.Uint32LE("checksum5")
 }
 
-func decodeSnapshot(r *reader, v *orderbook.View) {
+func decodeSnapshot(r *binread.Reader, v *orderbook.View) {
 	bids, asks := v.Bids[:0], v.Asks[:0]
 	*v = orderbook.View{}
-	v.Seq = r.uvarint("seq")
-	v.Time = r.uvarint("time")
-	v.State = orderbook.TradingState(r.byte("state"))
-	v.Last = refdata.Price(r.varint("last"))
-	v.LastQty = r.varint("last qty")
-	v.Volume = r.varint("volume")
-	v.Turnover = r.varint("turnover")
-	v.Open = refdata.Price(r.varint("open"))
-	v.High = refdata.Price(r.varint("high"))
-	v.Low = refdata.Price(r.varint("low"))
-	v.Checksum = r.uint32("checksum")
-	v.Checksum5 = r.uint32("checksum5")
+	v.Seq = r.Uvarint("seq")
+	v.Time = r.Uvarint("time")
+	v.State = orderbook.TradingState(r.Byte("state"))
+	v.Last = refdata.Price(r.Varint("last"))
+	v.LastQty = r.Varint("last qty")
+	v.Volume = r.Varint("volume")
+	v.Turnover = r.Varint("turnover")
+	v.Open = refdata.Price(r.Varint("open"))
+	v.High = refdata.Price(r.Varint("high"))
+	v.Low = refdata.Price(r.Varint("low"))
+	v.Checksum = r.Uint32LE("checksum")
+	v.Checksum5 = r.Uint32LE("checksum5")
 	for _, side := range []*[]orderbook.Level{&bids, &asks} {
-		n := int(r.byte("levels"))
+		n := int(r.Byte("levels"))
 		if n > maxLevels {
-			r.fail("levels")
+			r.Fail(fmt.Sprintf("%d levels", n))
 			break
 		}
 		for range n {
-			if r.err != nil {
+			if r.Err() != nil {
 				break
 			}
-			*side = append(*side, r.level("level"))
+			*side = append(*side, readLevel(r, "level"))
 		}
 	}
 	v.Bids, v.Asks = bids, asks

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"sgw/internal/binread"
 )
 
 // The body of a journal record. Records are written in the binary form
@@ -29,9 +31,10 @@ import (
 // the old versions as they were. JSON bodies cost most of a replay's time
 // (orders/replay.go) and most of a cluster follower's warm standby; this
 // form is several times cheaper to write and read (BenchmarkRecordCodec).
-// A binary body cut short, with bytes after its last field, or with a
-// length, integer, bool or time out of range is an error wrapping
-// errBody, never a panic (FuzzRecordBody). Codes (Side, ExecType, ...)
+// A binary body cut short, with bytes after its last field, with a
+// length, integer, bool or time out of range, or with a varint longer
+// than its value's shortest encoding is an error wrapping errBody naming
+// the field, never a panic (FuzzRecordBody). Codes (Side, ExecType, ...)
 // are not checked here, as JSON did not check them: the manager applies
 // records as they were journaled.
 const (
@@ -160,10 +163,13 @@ func decodeBody(body []byte, rec bodyRecord) error {
 	}
 	r := newBodyReader(body[1:])
 	rec.fields(&r)
-	if r.err == nil && r.pos < len(r.b) {
-		r.err = fmt.Errorf("%w: %d bytes after the record", errBody, len(r.b)-r.pos)
+	if err := r.err(); err != nil {
+		return err
 	}
-	return r.err
+	if r.r.Len() > 0 {
+		return fmt.Errorf("%w: %d bytes after the record", errBody, r.r.Len())
+	}
+	return nil
 }
 
 // bodyWriter appends the fields of a binary record body to b.
@@ -191,101 +197,78 @@ func (w *bodyWriter) time(t *time.Time) {
 // copy of its own: an order keeps some of its records' strings for the
 // day (its ids, the venue's OrderID), and a slice of one copy of the
 // whole body would keep the whole body (measured: 16 MB more per 100,000
-// orders than JSON's strings). The first error sticks: later fields are
-// left zero, and err says what and where.
+// orders than JSON's strings). The first error sticks (binread): later
+// fields are left zero, and n is the field that failed.
 type bodyReader struct {
-	b   []byte // the body
-	pos int
-	err error
-	n   int // fields read, for the error
+	r binread.Reader
+	n int // fields read, up to the one that failed
 }
 
-func newBodyReader(b []byte) bodyReader { return bodyReader{b: b} }
+func newBodyReader(b []byte) bodyReader { return bodyReader{r: binread.New(b)} }
 
-func (r *bodyReader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: field %d: %s", errBody, r.n, what)
+// field counts the next field, while none has failed.
+func (r *bodyReader) field() {
+	if r.r.Err() == nil {
+		r.n++
 	}
-	r.pos = len(r.b)
+}
+
+// err returns the first failure, naming the field, or nil.
+func (r *bodyReader) err() error {
+	if err := r.r.Err(); err != nil {
+		return fmt.Errorf("%w: field %d: %w", errBody, r.n, err)
+	}
+	return nil
 }
 
 func (r *bodyReader) byte(c *byte) {
-	r.n++
-	if r.pos >= len(r.b) {
-		r.fail("truncated")
-		return
-	}
-	*c = r.b[r.pos]
-	r.pos++
-}
-
-func (r *bodyReader) varint() (int64, bool) {
-	v, k := binary.Varint(r.b[r.pos:])
-	if k <= 0 {
-		r.fail("bad integer")
-		return 0, false
-	}
-	r.pos += k
-	return v, true
+	r.field()
+	*c = r.r.Byte("byte")
 }
 
 func (r *bodyReader) int(n *int64) {
-	r.n++
-	if v, ok := r.varint(); ok {
-		*n = v
-	}
+	r.field()
+	*n = r.r.Varint("integer")
 }
 
 func (r *bodyReader) num(n *int) {
-	r.n++
-	v, ok := r.varint()
-	if ok && int64(int(v)) != v {
-		r.fail("integer out of range")
+	r.field()
+	v := r.r.Varint("integer")
+	if int64(int(v)) != v {
+		r.r.Fail(fmt.Sprintf("integer %d out of range", v))
 		return
 	}
 	*n = int(v)
 }
 
 func (r *bodyReader) str(s *string) {
-	r.n++
-	l, k := binary.Uvarint(r.b[r.pos:])
-	if k <= 0 || l > uint64(len(r.b)-r.pos-k) {
-		r.fail("bad string length")
-		return
-	}
-	start := r.pos + k
-	r.pos = start + int(l)
-	*s = string(r.b[start:r.pos])
+	r.field()
+	*s = string(r.r.Prefixed("string"))
 }
 
 func (r *bodyReader) bool(v *bool) {
-	var c byte
-	r.byte(&c)
-	switch c {
+	r.field()
+	switch c := r.r.Byte("bool"); c {
 	case 0, 1:
 		*v = c == 1
 	default:
-		r.fail("bad bool")
+		r.r.Fail(fmt.Sprintf("bool %d", c))
 	}
 }
 
 func (r *bodyReader) time(t *time.Time) {
-	r.n++
-	sec, ok := r.varint()
-	if !ok {
-		return
+	r.field()
+	sec := r.r.Varint("time")
+	ns := r.r.Uvarint("time's nanoseconds")
+	switch {
+	case r.r.Err() != nil:
+	case ns >= uint64(time.Second):
+		r.r.Fail(fmt.Sprintf("%d nanoseconds", ns))
+	case sec < minTimeSec || sec > maxTimeSec:
+		r.r.Fail("time outside the years 0 to 9999")
+	default:
+		*t = time.Unix(sec, int64(ns)).UTC()
 	}
-	ns, k := binary.Uvarint(r.b[r.pos:])
-	if k <= 0 || ns >= uint64(time.Second) {
-		r.fail("bad nanoseconds")
-		return
-	}
-	r.pos += k
-	if sec < minTimeSec || sec > maxTimeSec {
-		r.fail("time outside the years 0 to 9999")
-		return
-	}
-	*t = time.Unix(sec, int64(ns)).UTC()
 }
 
 // The range of a time in a body: the years 0 to 9999, which JSON's times

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,6 +202,7 @@ func TestRecordCodecRefuses(t *testing.T) {
 		name string
 		typ  byte
 		body []byte
+		want string // in the error
 	}{
 		{"bytes after the record", recRefused, body(func(w *rawBody) {
 			w.str("A1")
@@ -208,18 +210,24 @@ func TestRecordCodecRefuses(t *testing.T) {
 			w.str("k")
 			w.str("x")
 			w.byte(0)
-		})},
-		{"unknown form", recRefused, []byte{2, 0, 0, 0, 0}},
+		}), ": 1 bytes after the record"},
+		{"unknown form", recRefused, []byte{2, 0, 0, 0, 0}, "unknown form 0x02"},
 		{"string longer than the body", recRefused, body(func(w *rawBody) {
 			*w = binary.AppendUvarint(*w, 100)
 			*w = append(*w, "A1"...)
-		})},
+		}), "field 1: string: length 100, 2 bytes left at byte 1"},
 		{"integer overflowing 64 bits", recCancel, body(func(w *rawBody) {
 			w.str("A1")
 			w.str("c2")
 			w.str("c1")
 			*w = append(*w, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)
-		})},
+		}), "field 4: integer: varint overflows 64 bits at byte 9"},
+		{"integer in an overlong encoding", recCancel, body(func(w *rawBody) {
+			w.str("A1")
+			w.str("c2")
+			w.str("c1")
+			*w = append(*w, 0x80, 0x00) // 0 in two bytes
+		}), "field 4: integer: overlong varint at byte 9"},
 		{"bool neither 0 nor 1", recCancelReject, body(func(w *rawBody) {
 			for range 4 {
 				w.str("x")
@@ -229,13 +237,14 @@ func TestRecordCodecRefuses(t *testing.T) {
 			w.byte('1')
 			w.byte(7)
 			w.int(9)
-		})},
-		{"nanoseconds of a second or more", recNew, newRecAt(1764754200, uint64(time.Second))},
-		{"time after the year 9999", recNew, newRecAt(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), 0)},
+		}), "field 8: bool 7"},
+		{"nanoseconds of a second or more", recNew, newRecAt(1764754200, uint64(time.Second)), "field 11: 1000000000 nanoseconds"},
+		{"time after the year 9999", recNew, newRecAt(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), 0), "field 11: time outside the years 0 to 9999"},
 	}
 	for _, tc := range cases {
-		if _, err := decodeRecord(journal.Record{Type: tc.typ, Body: tc.body}); !errors.Is(err, errBody) {
-			t.Errorf("%s: %v; want errBody", tc.name, err)
+		_, err := decodeRecord(journal.Record{Type: tc.typ, Body: tc.body})
+		if !errors.Is(err, errBody) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want errBody and %q", tc.name, err, tc.want)
 		}
 	}
 }
