@@ -22,11 +22,21 @@ type StoredReport struct {
 // have reached the peer.
 func LastReports(st quickfix.MessageStore) (map[string]StoredReport, error) {
 	out := map[string]StoredReport{}
-	next := st.NextSenderMsgSeqNum()
-	if next <= 1 {
-		return out, nil
+	_, err := AddLastReports(st, 1, out)
+	return out, err
+}
+
+// AddLastReports reads what LastReports reads, from sender sequence number
+// from on, into last: a report replaces the one last holds for its
+// ClOrdID. It returns the store's next sender sequence number as it read
+// it: the messages below it are read, and a later call from there reads
+// the rest (a store is only appended to, until a Reset).
+func AddLastReports(st quickfix.MessageStore, from int, last map[string]StoredReport) (next int, err error) {
+	next = st.NextSenderMsgSeqNum()
+	if next <= from {
+		return next, nil
 	}
-	err := st.IterateMessages(1, next-1, func(msg []byte) error {
+	err = st.IterateMessages(max(from, 1), next-1, func(msg []byte) error {
 		id, status, cum, ok := reportFields(msg)
 		if !ok {
 			return nil
@@ -35,10 +45,10 @@ func LastReports(st quickfix.MessageStore) (map[string]StoredReport, error) {
 		if n, err := strconv.ParseInt(string(cum), 10, 64); err == nil {
 			r.CumQty = n
 		}
-		out[string(id)] = r
+		last[string(id)] = r
 		return nil
 	})
-	return out, err
+	return next, err
 }
 
 // reportFields reads, in one pass over msg, the ClOrdID (11), OrdStatus

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/quickfixgo/quickfix"
 
@@ -24,11 +25,36 @@ import (
 // individual executions are not replayed.
 
 // keptStores is a storeFactory that remembers the store of each session,
-// for the restatement. Safe for concurrent use.
+// for the restatement, and starts reading each store's reports as it is
+// created (when the acceptor starts, at a term's start): by the session's
+// first logon, which waits for it if need be, only the messages stored
+// since remain to be read (BenchmarkRestate). Safe for concurrent use.
 type keptStores struct {
 	storeFactory
 	mu    sync.Mutex
-	bySID map[quickfix.SessionID]quickfix.MessageStore // by sessionKey
+	bySID map[quickfix.SessionID]*keptStore // by sessionKey
+	scans sync.WaitGroup                    // the scans Create started
+}
+
+// keptStore is a session's store as quickfix holds it, with the scan of
+// its reports started when it was created.
+type keptStore struct {
+	quickfix.MessageStore
+	// resets counts Reset calls: a scan taken before a reset read
+	// messages the store no longer holds.
+	resets atomic.Uint64
+
+	scanned chan struct{} // closed when the fields below are set
+	last    map[string]fix.StoredReport
+	upTo    int    // the scan read the messages below this sender sequence number
+	before  uint64 // resets before the scan began
+	err     error
+}
+
+// Reset implements quickfix.MessageStore.
+func (k *keptStore) Reset() error {
+	k.resets.Add(1)
+	return k.MessageStore.Reset()
 }
 
 // keep wraps st so that the sessions' stores can be found (Restate only).
@@ -36,28 +62,60 @@ func (a *Acceptor) keep(st storeFactory) storeFactory {
 	if !a.cfg.Restate {
 		return st
 	}
-	k := &keptStores{storeFactory: st, bySID: map[quickfix.SessionID]quickfix.MessageStore{}}
+	k := &keptStores{storeFactory: st, bySID: map[quickfix.SessionID]*keptStore{}}
 	a.kept = k
 	return k
 }
 
-// Create implements quickfix.MessageStoreFactory.
+// Create implements quickfix.MessageStoreFactory; it starts the scan of
+// the store's reports on a goroutine of its own.
 func (k *keptStores) Create(sid quickfix.SessionID) (quickfix.MessageStore, error) {
 	st, err := k.storeFactory.Create(sid)
 	if err != nil {
 		return nil, err
 	}
+	ks := &keptStore{MessageStore: st, scanned: make(chan struct{})}
 	k.mu.Lock()
-	k.bySID[sessionKey(sid)] = st
+	k.bySID[sessionKey(sid)] = ks
 	k.mu.Unlock()
-	return st, nil
+	k.scans.Add(1)
+	go func() {
+		defer k.scans.Done()
+		defer close(ks.scanned)
+		ks.before = ks.resets.Load()
+		ks.last = map[string]fix.StoredReport{}
+		ks.upTo, ks.err = fix.AddLastReports(st, 1, ks.last)
+	}()
+	return ks, nil
+}
+
+// Close waits for the scans Create started, then closes the stores.
+func (k *keptStores) Close() error {
+	k.scans.Wait()
+	return k.storeFactory.Close()
 }
 
 // store returns sid's store, or nil.
-func (k *keptStores) store(sid quickfix.SessionID) quickfix.MessageStore {
+func (k *keptStores) store(sid quickfix.SessionID) *keptStore {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.bySID[sessionKey(sid)]
+}
+
+// lastReports returns the last report the store holds of each ClOrdID:
+// the scan Create started (waited for), completed with the messages
+// stored since; or, if the store was reset meanwhile or the scan failed,
+// a scan of the whole store. It runs once per store, on the session's
+// goroutine (the map is handed over).
+func (ks *keptStore) lastReports() (map[string]fix.StoredReport, error) {
+	<-ks.scanned
+	last := ks.last
+	ks.last = nil
+	if ks.err != nil || ks.resets.Load() != ks.before {
+		return fix.LastReports(ks)
+	}
+	_, err := fix.AddLastReports(ks, ks.upTo, last)
+	return last, err
 }
 
 // restate queues the status of every order of s whose last stored report
@@ -74,7 +132,7 @@ func (s *session) restate() int {
 	if st == nil {
 		return 0
 	}
-	last, err := fix.LastReports(st)
+	last, err := st.lastReports()
 	if err != nil {
 		// Without the store's reports every order is restated.
 		s.a.log.Warn("broker: restatement: the store's reports cannot be read; restating every order", "broker", s.id.TargetCompID, "err", err)

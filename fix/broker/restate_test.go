@@ -1,8 +1,11 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/quickfixgo/quickfix"
@@ -183,7 +186,6 @@ func BenchmarkRestate(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			h.a.kept = &keptStores{bySID: map[quickfix.SessionID]quickfix.MessageStore{sessionKey(s.id): st}}
 			entry := &sliceEntry{fakeEntry: h.entry}
 			h.a.entry = entry
 			seq := 1
@@ -203,15 +205,129 @@ func BenchmarkRestate(b *testing.B) {
 				entry.list = append(entry.list, &orders.Order{ClOrdID: id, OrigClOrdID: id, Account: "A1", Symbol: "600519.SH", Qty: 100, CumQty: 100,
 					Status: orders.StatusFilled, OrderID: fmt.Sprintf("O%07d", i), Source: s.src})
 			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				s.restated = false
-				if got := s.restate(); got != n/100 {
-					b.Fatalf("restated %d; want %d", got, n/100)
-				}
-				h.take()
+			// The term's start: the acceptor creates the store, which
+			// starts reading its reports; the broker logs on later. Each
+			// iteration is a takeover; "logon" is the cost of the logon
+			// once the scan is done, "cold" that of a logon with the scan
+			// still to be made (before this scan existed, every logon's).
+			for _, mode := range []string{"logon", "cold"} {
+				b.Run(mode, func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						b.StopTimer()
+						h.a.kept = &keptStores{storeFactory: fixedStore{st}, bySID: map[quickfix.SessionID]*keptStore{}}
+						if _, err := h.a.kept.Create(s.id); err != nil {
+							b.Fatal(err)
+						}
+						ks := h.a.kept.store(s.id)
+						if mode == "logon" {
+							<-ks.scanned
+						}
+						s.restated = false
+						b.StartTimer()
+						if got := s.restate(); got != n/100 {
+							b.Fatalf("restated %d; want %d", got, n/100)
+						}
+						b.StopTimer()
+						h.take()
+						h.a.kept.Close()
+						b.StartTimer()
+					}
+				})
 			}
 		})
 	}
+}
+
+// fixedStore is a storeFactory whose Create returns one store; Close
+// closes nothing.
+type fixedStore struct{ st quickfix.MessageStore }
+
+func (f fixedStore) Create(quickfix.SessionID) (quickfix.MessageStore, error) { return f.st, nil }
+func (fixedStore) Close() error                                               { return nil }
+
+// TestKeptStoreReports checks the reports a session's first logon compares
+// its orders with: those the scan begun at the store's creation read,
+// completed with what was stored after it; after a reset of the store, or
+// when that scan failed, only what a whole read of the store finds.
+func TestKeptStoreReports(t *testing.T) {
+	sid := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "SGW", TargetCompID: "BROKER1"}
+	report := func(st quickfix.MessageStore, id, status, cum string) {
+		t.Helper()
+		seq := st.NextSenderMsgSeqNum()
+		msg := frame("FIX.4.4", fmt.Sprintf("35=8|34=%d|49=SGW|56=BROKER1|52=20261202-10:00:00.000|37=o|11=%s|17=e%d|150=0|39=%s|14=%s", seq, id, seq, status, cum))
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name  string
+		fail  bool                        // the scan at creation fails
+		after func(ks *keptStore)         // between the scan and the logon
+		want  map[string]fix.StoredReport // what the logon compares with
+	}{
+		{"scan, then the tail", false, func(ks *keptStore) {
+			report(ks, "a", "2", "100") // a filled since the scan
+			report(ks, "c", "0", "0")
+		}, map[string]fix.StoredReport{"a": {OrdStatus: '2', CumQty: 100}, "b": {OrdStatus: '0', CumQty: 0}, "c": {OrdStatus: '0', CumQty: 0}}},
+		{"nothing stored since", false, func(*keptStore) {},
+			map[string]fix.StoredReport{"a": {OrdStatus: '0', CumQty: 0}, "b": {OrdStatus: '0', CumQty: 0}}},
+		{"reset since the scan", false, func(ks *keptStore) {
+			if err := ks.Reset(); err != nil {
+				t.Fatal(err)
+			}
+			report(ks, "c", "0", "0")
+			report(ks, "d", "0", "0")
+			report(ks, "e", "1", "50") // past the scan's end: a tail read would find it alone
+		}, map[string]fix.StoredReport{"c": {OrdStatus: '0', CumQty: 0}, "d": {OrdStatus: '0', CumQty: 0}, "e": {OrdStatus: '1', CumQty: 50}}},
+		{"the scan failed", true, func(ks *keptStore) {
+			report(ks, "c", "0", "0")
+		}, map[string]fix.StoredReport{"a": {OrdStatus: '0', CumQty: 0}, "b": {OrdStatus: '0', CumQty: 0}, "c": {OrdStatus: '0', CumQty: 0}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mem, err := quickfix.NewMemoryStoreFactory().Create(sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := &failingStore{LockedStore: fix.NewLockedStore(mem)}
+			st.fail.Store(tt.fail)
+			report(st, "a", "0", "0")
+			report(st, "b", "0", "0")
+			k := &keptStores{storeFactory: fixedStore{st}, bySID: map[quickfix.SessionID]*keptStore{}}
+			if _, err := k.Create(sid); err != nil {
+				t.Fatal(err)
+			}
+			ks := k.store(sid)
+			<-ks.scanned
+			if tt.fail && ks.err == nil {
+				t.Fatal("the scan did not fail")
+			}
+			st.fail.Store(false)
+			tt.after(ks)
+			got, err := ks.lastReports()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Fatalf("reports %v; want %v", got, tt.want)
+			}
+			if err := k.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// failingStore is a store whose IterateMessages fails while fail is set.
+type failingStore struct {
+	*fix.LockedStore
+	fail atomic.Bool
+}
+
+func (f *failingStore) IterateMessages(begin, end int, cb func([]byte) error) error {
+	if f.fail.Load() {
+		return errors.New("broken")
+	}
+	return f.LockedStore.IterateMessages(begin, end, cb)
 }
