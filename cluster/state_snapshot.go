@@ -222,7 +222,8 @@ func decodeSnapshot(b []byte) (*State, error) {
 	if got, want := crc32.Checksum(body, castagnoli), binary.BigEndian.Uint32(b[len(b)-trailer:]); got != want {
 		return nil, fmt.Errorf("%w: checksum %08x, want %08x", ErrBadSnapshot, got, want)
 	}
-	r := binread.New(body[len(snapshotMagic)+2:])
+	r := binread.New(body)
+	r.Bytes(len(snapshotMagic)+2, "header") // read above
 	st := NewState()
 	st.applied = r.Uint64BE("applied index")
 	if v == snapshotKeyed {

@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"slices"
 	"strings"
@@ -232,23 +234,44 @@ func TestStateSnapshotRoundTrip(t *testing.T) {
 	if seq, ok := r.journalSeq(100); !ok || seq != 4 {
 		t.Errorf("restored state gave the next record seq %d, want 4", seq)
 	}
+	// reseal gives a mangled encoding a valid checksum again, so that what
+	// is behind the checksum is checked.
+	reseal := func(b []byte) []byte {
+		body := b[:len(b)-4]
+		return binary.BigEndian.AppendUint32(body, crc32.Checksum(body, castagnoli))
+	}
+	const counts = len(snapshotMagic) + 2 + 8 // the record count, in version 1
 	tests := []struct {
 		name   string
 		mangle func([]byte) []byte
+		want   string // in the error, when set
 	}{
 		{name: "empty", mangle: func([]byte) []byte { return nil }},
 		{name: "bad magic", mangle: func(b []byte) []byte { b[0] = 'X'; return b }},
 		{name: "future version", mangle: func(b []byte) []byte { b[9] = 2; return b }},
 		{name: "flipped bit", mangle: func(b []byte) []byte { b[40] ^= 1; return b }},
 		{name: "truncated", mangle: func(b []byte) []byte { return b[:len(b)-5] }},
+		{name: "forged record count", mangle: func(b []byte) []byte {
+			binary.BigEndian.PutUint64(b[counts:], 1<<40)
+			return reseal(b)
+		}, want: fmt.Sprintf("journal records: count 1099511627776 exceeds what %d bytes hold at byte %d", len(b)-4-counts-8, counts+8)},
+		{name: "trailing bytes", mangle: func(b []byte) []byte {
+			return reseal(append(b[:len(b)-4:len(b)-4], 1, 2, 3, 0, 0, 0, 0))
+		}, want: "3 trailing bytes"},
+		{name: "cut inside a record", mangle: func(b []byte) []byte {
+			binary.BigEndian.PutUint64(b[counts:], 1)          // one record
+			binary.BigEndian.PutUint32(b[counts+8+17:], 1<<20) // of a megabyte
+			return reseal(b)
+		}, want: "record body: 1048576 bytes wanted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bad := tt.mangle(bytes.Clone(b))
 			st := NewState()
 			applyAll(t, st, stateRecords()[:1])
-			if err := st.Restore(bytes.NewReader(bad)); !errors.Is(err, ErrBadSnapshot) {
-				t.Fatalf("Restore = %v, want ErrBadSnapshot", err)
+			err := st.Restore(bytes.NewReader(bad))
+			if !errors.Is(err, ErrBadSnapshot) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Restore = %v, want ErrBadSnapshot and %q", err, tt.want)
 			}
 			if st.JournalLen() != 1 {
 				t.Error("a failed Restore changed the state")

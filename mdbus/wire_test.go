@@ -134,3 +134,35 @@ func encodeSides(b []byte, asks []orderbook.Level) []byte {
 	}
 	return b
 }
+
+// TestDecodeAllocates checks that decoding allocates nothing once a
+// Message's snapshot levels have grown (an edge decodes every update
+// into one Message), and that Symbol and Text alias the message with
+// their capacity capped, so an append to them cannot write into it.
+func TestDecodeAllocates(t *testing.T) {
+	u := sampleUpdates()["removal with enter"]
+	v := sampleView()
+	msgs := map[string][]byte{
+		"update":   AppendUpdate(nil, 1, "600519.SH", &u),
+		"snapshot": AppendSnapshot(nil, 1, "600519.SH", &v),
+		"error":    AppendError(nil, 1, "600519.SH", "unknown symbol"),
+	}
+	for name, b := range msgs {
+		t.Run(name, func(t *testing.T) {
+			var m Message
+			if err := Decode(b, &m); err != nil { // grows the levels
+				t.Fatal(err)
+			}
+			if a := testing.AllocsPerRun(100, func() {
+				if err := Decode(b, &m); err != nil {
+					t.Fatal(err)
+				}
+			}); a != 0 {
+				t.Errorf("Decode allocates %.1f times", a)
+			}
+			if cap(m.Symbol) != len(m.Symbol) || cap(m.Text) != len(m.Text) {
+				t.Errorf("Symbol %d/%d, Text %d/%d bytes (len/cap): capacity not capped", len(m.Symbol), cap(m.Symbol), len(m.Text), cap(m.Text))
+			}
+		})
+	}
+}

@@ -161,7 +161,8 @@ func decodeBody(body []byte, rec bodyRecord) error {
 	default:
 		return fmt.Errorf("%w: unknown form %#02x", errBody, body[0])
 	}
-	r := newBodyReader(body[1:])
+	r := newBodyReader(body)
+	r.r.Byte("version") // read above
 	rec.fields(&r)
 	if err := r.err(); err != nil {
 		return err

@@ -215,19 +215,19 @@ func TestRecordCodecRefuses(t *testing.T) {
 		{"string longer than the body", recRefused, body(func(w *rawBody) {
 			*w = binary.AppendUvarint(*w, 100)
 			*w = append(*w, "A1"...)
-		}), "field 1: string: length 100, 2 bytes left at byte 1"},
+		}), "field 1: string: length 100, 2 bytes left at byte 2"},
 		{"integer overflowing 64 bits", recCancel, body(func(w *rawBody) {
 			w.str("A1")
 			w.str("c2")
 			w.str("c1")
 			*w = append(*w, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)
-		}), "field 4: integer: varint overflows 64 bits at byte 9"},
+		}), "field 4: integer: varint overflows 64 bits at byte 10"},
 		{"integer in an overlong encoding", recCancel, body(func(w *rawBody) {
 			w.str("A1")
 			w.str("c2")
 			w.str("c1")
 			*w = append(*w, 0x80, 0x00) // 0 in two bytes
-		}), "field 4: integer: overlong varint at byte 9"},
+		}), "field 4: integer: overlong varint at byte 10"},
 		{"bool neither 0 nor 1", recCancelReject, body(func(w *rawBody) {
 			for range 4 {
 				w.str("x")

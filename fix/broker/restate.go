@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -28,33 +29,50 @@ import (
 // for the restatement, and starts reading each store's reports as it is
 // created (when the acceptor starts, at a term's start): by the session's
 // first logon, which waits for it if need be, only the messages stored
-// since remain to be read (BenchmarkRestate). Safe for concurrent use.
+// since remain to be read (BenchmarkRestate). At most GOMAXPROCS stores
+// are read at once: a read is CPU-bound and holds a copy of its store's
+// messages (LockedStore.IterateMessages), so more at once would only add
+// memory. Safe for concurrent use.
 type keptStores struct {
 	storeFactory
 	mu    sync.Mutex
 	bySID map[quickfix.SessionID]*keptStore // by sessionKey
 	scans sync.WaitGroup                    // the scans Create started
+	slots chan struct{}                     // one per scan running
 }
 
+var _ storeFactory = (*keptStores)(nil)
+
 // keptStore is a session's store as quickfix holds it, with the scan of
-// its reports started when it was created.
+// its reports that Create started. quickfix calls its methods on the
+// session's goroutine and, for sending, on the pacer's: the store it
+// wraps is safe for concurrent use (a fix.LockedStore), and the scan
+// goroutine reads it alongside. The scan goroutine sets last, upTo,
+// before and err, then closes scanned; lastReports, on the session's
+// goroutine, reads them only after scanned is closed.
 type keptStore struct {
 	quickfix.MessageStore
-	// resets counts Reset calls: a scan taken before a reset read
-	// messages the store no longer holds.
+	// resets counts the Reset calls that have returned. A scan that loaded
+	// it before a reset's end may have read messages the reset dropped,
+	// and sees the count moved; one that loaded it after read the reset
+	// store.
 	resets atomic.Uint64
 
 	scanned chan struct{} // closed when the fields below are set
 	last    map[string]fix.StoredReport
 	upTo    int    // the scan read the messages below this sender sequence number
-	before  uint64 // resets before the scan began
+	before  uint64 // resets when the scan began
 	err     error
 }
 
-// Reset implements quickfix.MessageStore.
+var _ quickfix.MessageStore = (*keptStore)(nil)
+
+// Reset implements quickfix.MessageStore. The reset is counted once it is
+// done (see resets).
 func (k *keptStore) Reset() error {
+	err := k.MessageStore.Reset()
 	k.resets.Add(1)
-	return k.MessageStore.Reset()
+	return err
 }
 
 // keep wraps st so that the sessions' stores can be found (Restate only).
@@ -62,9 +80,14 @@ func (a *Acceptor) keep(st storeFactory) storeFactory {
 	if !a.cfg.Restate {
 		return st
 	}
-	k := &keptStores{storeFactory: st, bySID: map[quickfix.SessionID]*keptStore{}}
+	k := newKeptStores(st)
 	a.kept = k
 	return k
+}
+
+func newKeptStores(st storeFactory) *keptStores {
+	return &keptStores{storeFactory: st, bySID: map[quickfix.SessionID]*keptStore{},
+		slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 }
 
 // Create implements quickfix.MessageStoreFactory; it starts the scan of
@@ -82,6 +105,8 @@ func (k *keptStores) Create(sid quickfix.SessionID) (quickfix.MessageStore, erro
 	go func() {
 		defer k.scans.Done()
 		defer close(ks.scanned)
+		k.slots <- struct{}{}
+		defer func() { <-k.slots }()
 		ks.before = ks.resets.Load()
 		ks.last = map[string]fix.StoredReport{}
 		ks.upTo, ks.err = fix.AddLastReports(st, 1, ks.last)
@@ -89,7 +114,8 @@ func (k *keptStores) Create(sid quickfix.SessionID) (quickfix.MessageStore, erro
 	return ks, nil
 }
 
-// Close waits for the scans Create started, then closes the stores.
+// Close waits for the scans Create started (each a read of one store),
+// then closes the stores.
 func (k *keptStores) Close() error {
 	k.scans.Wait()
 	return k.storeFactory.Close()
@@ -104,14 +130,15 @@ func (k *keptStores) store(sid quickfix.SessionID) *keptStore {
 
 // lastReports returns the last report the store holds of each ClOrdID:
 // the scan Create started (waited for), completed with the messages
-// stored since; or, if the store was reset meanwhile or the scan failed,
-// a scan of the whole store. It runs once per store, on the session's
-// goroutine (the map is handed over).
+// stored since; or, if the store was reset since the scan began, or the
+// scan failed, or its result was already taken, a scan of the whole
+// store. It runs on the session's goroutine (the scan's map is handed
+// over to the caller).
 func (ks *keptStore) lastReports() (map[string]fix.StoredReport, error) {
 	<-ks.scanned
 	last := ks.last
 	ks.last = nil
-	if ks.err != nil || ks.resets.Load() != ks.before {
+	if last == nil || ks.err != nil || ks.resets.Load() != ks.before {
 		return fix.LastReports(ks)
 	}
 	_, err := fix.AddLastReports(ks, ks.upTo, last)

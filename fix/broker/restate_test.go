@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -215,7 +217,7 @@ func BenchmarkRestate(b *testing.B) {
 					b.ReportAllocs()
 					for b.Loop() {
 						b.StopTimer()
-						h.a.kept = &keptStores{storeFactory: fixedStore{st}, bySID: map[quickfix.SessionID]*keptStore{}}
+						h.a.kept = newKeptStores(fixedStore{st})
 						if _, err := h.a.kept.Create(s.id); err != nil {
 							b.Fatal(err)
 						}
@@ -294,7 +296,7 @@ func TestKeptStoreReports(t *testing.T) {
 			st.fail.Store(tt.fail)
 			report(st, "a", "0", "0")
 			report(st, "b", "0", "0")
-			k := &keptStores{storeFactory: fixedStore{st}, bySID: map[quickfix.SessionID]*keptStore{}}
+			k := newKeptStores(fixedStore{st})
 			if _, err := k.Create(sid); err != nil {
 				t.Fatal(err)
 			}
@@ -312,6 +314,11 @@ func TestKeptStoreReports(t *testing.T) {
 			if !maps.Equal(got, tt.want) {
 				t.Fatalf("reports %v; want %v", got, tt.want)
 			}
+			// The scan's map was handed over: a second call reads the
+			// whole store.
+			if again, err := ks.lastReports(); err != nil || !maps.Equal(again, tt.want) {
+				t.Fatalf("a second call: %v, %v; want %v", again, err, tt.want)
+			}
 			if err := k.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -319,10 +326,65 @@ func TestKeptStoreReports(t *testing.T) {
 	}
 }
 
-// failingStore is a store whose IterateMessages fails while fail is set.
+// TestKeptStoreResetDuringScan: a Reset that began before the scan of
+// the store's reports and ends after it (quickfix resets a store of an
+// earlier session day at Start, right after Create) makes the first logon
+// read the whole store again, not the scan of what the reset dropped.
+// With one processor the scan runs exactly while the reset waits.
+func TestKeptStoreResetDuringScan(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	sid := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "SGW", TargetCompID: "BROKER1"}
+	mem, err := quickfix.NewMemoryStoreFactory().Create(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &failingStore{LockedStore: fix.NewLockedStore(mem)}
+	save := func(id string) {
+		seq := st.NextSenderMsgSeqNum()
+		msg := frame("FIX.4.4", fmt.Sprintf("35=8|34=%d|49=SGW|56=BROKER1|52=20261202-10:00:00.000|37=o|11=%s|17=e%d|150=0|39=0|14=0", seq, id, seq))
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("old1")
+	save("old2")
+	k := newKeptStores(fixedStore{st})
+	if _, err := k.Create(sid); err != nil {
+		t.Fatal(err)
+	}
+	ks := k.store(sid)
+	st.resetAfter = ks.scanned // the reset ends after the scan
+	if err := ks.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"new1", "new2", "new3"} {
+		save(id)
+	}
+	got, err := ks.lastReports()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"new1", "new2", "new3"}; !slices.Equal(slices.Sorted(maps.Keys(got)), want) {
+		t.Fatalf("the logon compares with the reports of %v; want %v", slices.Sorted(maps.Keys(got)), want)
+	}
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// failingStore is a store whose IterateMessages fails while fail is set,
+// and whose Reset waits for resetAfter, when set, before resetting.
 type failingStore struct {
 	*fix.LockedStore
-	fail atomic.Bool
+	fail       atomic.Bool
+	resetAfter <-chan struct{}
+}
+
+func (f *failingStore) Reset() error {
+	if f.resetAfter != nil {
+		<-f.resetAfter
+	}
+	return f.LockedStore.Reset()
 }
 
 func (f *failingStore) IterateMessages(begin, end int, cb func([]byte) error) error {

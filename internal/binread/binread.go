@@ -23,10 +23,12 @@ import (
 
 // Reader reads one encoding. The zero Reader has nothing to read; New
 // makes one over b. After the first failure every read returns the zero
-// value and consumes nothing, and Err reports that first failure: what
-// was being read, why it failed, and at which byte of b. A Reader is
-// owned by one goroutine; it only reads b, and Bytes returns slices of
-// it.
+// value (nil for Bytes and Prefixed) and consumes nothing, and Err
+// reports that first failure: what was being read, why it failed, and at
+// which byte of b (a decoder gives New the whole encoding, so that the
+// offset is the encoding's). Its errors carry no package prefix: each
+// decoder wraps them in its own. A Reader is owned by one goroutine; it
+// only reads b, and Bytes and Prefixed return slices of it.
 type Reader struct {
 	b   []byte
 	pos int
@@ -79,6 +81,9 @@ func (r *Reader) Byte(what string) byte {
 // capacity ends with it (an append to it copies). A negative n, or one
 // past the end, fails.
 func (r *Reader) Bytes(n int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
 	if n < 0 || n > r.Len() {
 		r.short(what, n)
 		return nil
@@ -105,10 +110,14 @@ func (r *Reader) Prefixed(what string) []byte {
 }
 
 // Count checks n, a count of items read before them, against what is
-// left: each item takes at least size bytes (size >= 1), so a count the
-// remaining bytes cannot hold fails, and a forged count never sizes an
-// allocation. It returns n as an int, or 0 on failure.
+// left: each item takes at least size bytes, so a count the remaining
+// bytes cannot hold fails, and a forged count never sizes an allocation.
+// It returns n as an int, or 0 on failure. A size below 1 is the
+// caller's bug and panics.
 func (r *Reader) Count(n uint64, size int, what string) int {
+	if size < 1 {
+		panic(fmt.Sprintf("binread: Count of %s with item size %d", what, size))
+	}
 	if r.err == nil && n > uint64(r.Len()/size) {
 		r.Fail(fmt.Sprintf("%s: count %d exceeds what %d bytes hold", what, n, r.Len()))
 	}

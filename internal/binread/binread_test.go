@@ -107,7 +107,7 @@ func TestReaderFails(t *testing.T) {
 			// Every read after the failure is zero and keeps the error.
 			if r.Byte("b") != 0 || r.Bytes(1, "s") != nil || r.Uvarint("u") != 0 || r.Varint("v") != 0 ||
 				r.Uint16BE("16") != 0 || r.Uint32BE("32") != 0 || r.Uint64BE("64") != 0 || r.Uint32LE("le") != 0 ||
-				r.Count(0, 1, "c") != 0 || r.Prefixed("p") != nil {
+				r.Count(0, 1, "c") != 0 || r.Prefixed("p") != nil || r.Bytes(0, "empty") != nil {
 				t.Error("a read after the failure returned a value")
 			}
 			if r.Err().Error() != tt.want {
@@ -196,4 +196,20 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCountSizeBelowOne: an item size below 1 is the caller's bug, and
+// panics rather than disabling the check.
+func TestCountSizeBelowOne(t *testing.T) {
+	for _, size := range []int{0, -1} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Count with size %d did not panic", size)
+				}
+			}()
+			r := New([]byte{1})
+			r.Count(1<<62, size, "items")
+		}()
+	}
 }
