@@ -129,18 +129,29 @@ func (r *Reader) Count(n uint64, size int, what string) int {
 
 // Uvarint reads an unsigned varint.
 func (r *Reader) Uvarint(what string) uint64 {
-	x, n := binary.Uvarint(r.b[r.pos:])
-	if n <= 0 || overlong(r.b[r.pos:r.pos+n]) {
-		r.badVarint(what, n)
-		return 0
+	if r.pos < len(r.b) && r.b[r.pos] < 0x80 { // one byte, the common case
+		r.pos++
+		return uint64(r.b[r.pos-1])
 	}
-	r.pos += n
-	return x
+	return r.uvarintLong(what)
 }
 
-// Varint reads a signed (zig-zag) varint.
+// Varint reads a signed (zig-zag) varint: a uvarint whose lowest bit is
+// the sign, as encoding/binary writes it.
 func (r *Reader) Varint(what string) int64 {
-	x, n := binary.Varint(r.b[r.pos:])
+	var ux uint64
+	if r.pos < len(r.b) && r.b[r.pos] < 0x80 {
+		ux = uint64(r.b[r.pos])
+		r.pos++
+	} else {
+		ux = r.uvarintLong(what)
+	}
+	return int64(ux>>1) ^ -int64(ux&1)
+}
+
+// uvarintLong reads a uvarint of more than one byte, or fails.
+func (r *Reader) uvarintLong(what string) uint64 {
+	x, n := binary.Uvarint(r.b[r.pos:])
 	if n <= 0 || overlong(r.b[r.pos:r.pos+n]) {
 		r.badVarint(what, n)
 		return 0
