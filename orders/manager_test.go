@@ -332,6 +332,41 @@ func TestMetricsFromStart(t *testing.T) {
 	}
 }
 
+// TestOrdersFromChunks checks OrdersFrom across its chunks while orders
+// are entered alongside (under the manager's lock, as intake enters
+// them): every order entered before the call comes back, in entry order,
+// as it was, and the race detector sees the locking.
+func TestOrdersFromChunks(t *testing.T) {
+	brk := Source{Kind: "fix", Session: "BROKER1"}
+	m := &Manager{bySource: map[Source][]*Order{}}
+	add := func(i int) {
+		m.mu.Lock()
+		m.bySource[brk] = append(m.bySource[brk], &Order{ClOrdID: fmt.Sprintf("c%d", i), Source: brk, Qty: int64(i)})
+		m.mu.Unlock()
+	}
+	const before = 3*ordersFromChunk + 7
+	for i := range before {
+		add(i)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := before; i < before+2*ordersFromChunk; i++ {
+			add(i)
+		}
+	}()
+	got := m.OrdersFrom(brk)
+	<-done
+	if len(got) < before {
+		t.Fatalf("%d orders; want at least the %d entered before the call", len(got), before)
+	}
+	for i, o := range got {
+		if o.ClOrdID != fmt.Sprintf("c%d", i) || o.Qty != int64(i) {
+			t.Fatalf("order %d is %s (qty %d)", i, o.ClOrdID, o.Qty)
+		}
+	}
+}
+
 // TestOrdersFrom checks that OrdersFrom returns the orders of one source
 // (its index), in entry order, and the same after a replay of the journal.
 func TestOrdersFrom(t *testing.T) {
