@@ -92,15 +92,15 @@ func (f *fakeEntry) Replace(req orders.ReplaceRequest) (orders.Order, error) {
 	return orders.Order{}, nil
 }
 
-func (f *fakeEntry) Get(account, clOrdID string) (orders.Order, bool) {
+func (f *fakeEntry) Status(account, clOrdID string) (orders.Order, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, o := range f.accounts[account] {
 		if o.ClOrdID == clOrdID {
-			return o, true
+			return o, nil
 		}
 	}
-	return orders.Order{}, false
+	return orders.Order{}, &orders.Reject{Code: orders.CodeUnknownOrder, Text: "no order " + clOrdID + " of account " + account}
 }
 
 // List pages like orders.Manager.List.

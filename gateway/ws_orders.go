@@ -17,7 +17,9 @@ type OrderEntry interface {
 	New(orders.NewRequest) (orders.Order, error)
 	Cancel(orders.CancelRequest) (orders.Order, error)
 	Replace(orders.ReplaceRequest) (orders.Order, error)
-	Get(account, clOrdID string) (orders.Order, bool)
+	// Status returns an order by any of its client order ids; an order it
+	// does not know is an *orders.Reject with orders.CodeUnknownOrder.
+	Status(account, clOrdID string) (orders.Order, error)
 	List(account, cursor string, limit int) (orders.ListPage, error)
 	Register(src orders.Source, sink orders.Sink)
 	Watch(account string, sink orders.Sink)
@@ -141,14 +143,12 @@ func (c *client) handleOrder(req request) {
 		_, err = c.srv.orders.Replace(orders.ReplaceRequest{ClOrdID: req.ClOrdID, OrigClOrdID: req.OrigClOrdID,
 			Account: req.Account, Price: req.price, Qty: req.Qty, Source: src})
 	case opOrderStatus:
-		o, ok := c.srv.orders.Get(req.Account, req.ClOrdID)
-		if !ok {
-			c.rejectRef(req, orders.CodeUnknownOrder, "no order "+req.ClOrdID+" of account "+req.Account)
-			return
+		var o orders.Order
+		if o, err = c.srv.orders.Status(req.Account, req.ClOrdID); err == nil {
+			v := orderView("status", o)
+			v.Ref = req.ClOrdID
+			c.enqueue(encodeReply(v))
 		}
-		v := orderView("status", o)
-		v.Ref = req.ClOrdID
-		c.enqueue(encodeReply(v))
 	case opOrdersList:
 		err = c.listOrders(req)
 	}

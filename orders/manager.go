@@ -625,6 +625,15 @@ func (m *Manager) riskErr(op string, o *Order, err error) {
 		"upstreamID", o.UpstreamID, "err", err)
 }
 
+// Status returns an order by any of its client order ids, or a *Reject
+// with CodeUnknownOrder: a client's order.status.
+func (m *Manager) Status(account, clOrdID string) (Order, error) {
+	if o, ok := m.Get(account, clOrdID); ok {
+		return o, nil
+	}
+	return Order{}, &Reject{Code: CodeUnknownOrder, Text: "no order " + clOrdID + " of account " + account, FIXReason: risk.FIXUnknownOrder}
+}
+
 // Get returns an order by any of its client order ids.
 func (m *Manager) Get(account, clOrdID string) (Order, bool) {
 	m.mu.Lock()

@@ -401,6 +401,14 @@ func TestOrdersFrom(t *testing.T) {
 	if got := e.m.OrdersFrom(Source{Kind: "fix", Session: "NOBODY"}); got != nil {
 		t.Errorf("a source without orders: %v; want nil", got)
 	}
+	// A client's order.status.
+	if o, err := e.m.Status("A1", "f2"); err != nil || o.ClOrdID != "f2" {
+		t.Errorf("Status of f2: %+v, %v", o, err)
+	}
+	var rej *Reject
+	if _, err := e.m.Status("A1", "big"); !errors.As(err, &rej) || rej.Code != CodeUnknownOrder {
+		t.Errorf("Status of an order risk refused: %v; want %s", err, CodeUnknownOrder)
+	}
 	e.core.wait(t, 5)
 	e.j.Close()
 	r := newEnv(t, dir)

@@ -106,12 +106,24 @@ func (e *leaderEntry) Replace(req orders.ReplaceRequest) (orders.Order, error) {
 	return orders.Order{}, e.notLeader()
 }
 
-// Get implements the order entry interfaces; a follower knows no order.
+// Get implements broker.OrderEntry (a broker acceptor runs only in a
+// term); without a term it knows no order.
 func (e *leaderEntry) Get(account, clOrdID string) (orders.Order, bool) {
 	if m := e.current(); m != nil {
 		return m.Get(account, clOrdID)
 	}
 	return orders.Order{}, false
+}
+
+// Status implements gateway.OrderEntry. Without a term it is refused
+// orders.not_leader, as every other request: "no such order" would be a
+// definite answer this node cannot give (a client told its order is
+// unknown may enter it again).
+func (e *leaderEntry) Status(account, clOrdID string) (orders.Order, error) {
+	if m := e.current(); m != nil {
+		return m.Status(account, clOrdID)
+	}
+	return orders.Order{}, e.notLeader()
 }
 
 // Account implements gateway.OrderEntry.
