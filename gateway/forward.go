@@ -42,12 +42,22 @@ const CloseReasonMoved = "order entry moved to another gateway: connect again"
 // per client (no pooling) and starts it with a PROXY v2 header naming the
 // client, so that the serving node's caps and logs see the client, not
 // this node (the serving node trusts the cluster's members as proxies).
+// A relayed connection is closed once order entry is no longer served
+// where it goes (watch): a leader that lost the lead behind a partition,
+// or lost power, closes nothing itself.
 // Its proxy is safe for concurrent use; each relayed connection runs on
-// the client's own handler goroutine.
+// the client's own handler goroutine, with a watch goroutine beside it.
 type forwarder struct {
 	at    Forwarder
 	proxy *httputil.ReverseProxy
+	// every is how often a relay checks where order entry is served.
+	every time.Duration
 }
+
+// relayCheck is how often a relayed connection checks that order entry is
+// still served where it goes: a fraction of the time an election takes
+// (about 1-2 s), for one cheap call (OrderEntryAt) per connection.
+const relayCheck = 250 * time.Millisecond
 
 type forwardKey struct{}
 
@@ -83,8 +93,11 @@ func newForwarder(at Forwarder, dialTimeout time.Duration) *forwarder {
 			return c, nil
 		},
 		TLSHandshakeTimeout: dialTimeout,
+		// A node that accepts the connection and never answers the
+		// upgrade (hung) does not hold the client.
+		ResponseHeaderTimeout: 2 * dialTimeout,
 	}
-	f := &forwarder{at: at}
+	f := &forwarder{at: at, every: relayCheck}
 	f.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			ft, _ := pr.In.Context().Value(forwardKey{}).(forwardTarget)
@@ -120,15 +133,41 @@ func (f *forwarder) target(r *http.Request) (*url.URL, bool) {
 	return at, false
 }
 
-// serve relays r (a WebSocket upgrade) to base until the connection ends.
+// serve relays r (a WebSocket upgrade) to base until the connection ends,
+// or until order entry is no longer served at base: then the relay is
+// cut (the proxy closes both connections when its request's context
+// ends), and the client connects again, to be served where order entry
+// is now. Its orders in flight are in doubt, as on any cut connection:
+// it asks their status there.
 func (f *forwarder) serve(rw http.ResponseWriter, r *http.Request, base *url.URL) error {
 	client, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return fmt.Errorf("gateway: forward: client address %q: %w", r.RemoteAddr, err)
 	}
-	ctx := context.WithValue(r.Context(), forwardKey{}, forwardTarget{base: base, client: client})
+	ctx, cancel := context.WithCancel(context.WithValue(r.Context(), forwardKey{}, forwardTarget{base: base, client: client}))
+	defer cancel()
+	go f.watch(ctx, cancel, base)
 	f.proxy.ServeHTTP(rw, r.WithContext(ctx))
 	return nil
+}
+
+// watch calls cut once order entry is no longer served at base (another
+// node, this one, or none while an election runs), checking every
+// f.every until ctx ends.
+func (f *forwarder) watch(ctx context.Context, cut context.CancelFunc, base *url.URL) {
+	t := time.NewTicker(f.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if at, local := f.at.OrderEntryAt(); local || at == nil || at.String() != base.String() {
+				cut()
+				return
+			}
+		}
+	}
 }
 
 // closeTraders closes, with code 1012 (service restart), every client

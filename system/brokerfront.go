@@ -24,6 +24,16 @@ const brokerWait = 10 * time.Second
 // brokerDial bounds the dial of the leader's broker listener.
 const brokerDial = 3 * time.Second
 
+// brokerRelayCheck is how often a relayed connection checks that the
+// node it goes to still leads; one that no longer does is cut, and the
+// broker's engine connects again, to the leader now (a node that lost
+// the lead behind a partition, or lost power, closes nothing itself).
+const brokerRelayCheck = 250 * time.Millisecond
+
+// brokerRelayDrain bounds how long a relay whose broker closed its side
+// waits for the leader's side to close after it.
+const brokerRelayDrain = 5 * time.Second
+
 // brokerFront is a clustered gateway's broker FIX listener
 // (brokers.listen). Every member listens, because a broker may reach any
 // of them (one address behind a load balancer, or each member's), but only
@@ -59,6 +69,13 @@ type brokerFront struct {
 	// onWait, when set before run, is called when a connection starts
 	// waiting for a leader (tests), on the connection's goroutine.
 	onWait func()
+	// onRelayEnd, when set before run, is called when a relayed
+	// connection has ended and its place is free (tests), on the
+	// connection's goroutine.
+	onRelayEnd func()
+	// drain is how long a relay whose broker closed waits for the
+	// leader's side: brokerRelayDrain (tests shorten it).
+	drain time.Duration
 
 	mu      sync.Mutex
 	cur     *chanListener // the running term's acceptor's; nil or closed between terms
@@ -94,7 +111,8 @@ func newBrokerFront(cfg brokerFrontConfig) (*brokerFront, error) {
 		return nil, fmt.Errorf("system: brokers listen %s: %w", cfg.addr, err)
 	}
 	f := &brokerFront{ln: raw, members: cfg.members, self: cfg.self, leader: cfg.leader, allowed: cfg.allowed,
-		refusals: cfg.refusals, log: cfg.log, waiting: make(chan struct{}, cfg.maxWaiting), changed: make(chan struct{})}
+		refusals: cfg.refusals, log: cfg.log, waiting: make(chan struct{}, cfg.maxWaiting), changed: make(chan struct{}),
+		drain: brokerRelayDrain}
 	if cfg.proxy != nil {
 		pl, err := netsec.NewProxyListener(raw, *cfg.proxy, "brokers.proxy_protocol", func(remote net.Addr, err error) {
 			f.refusals.Refuse(broker.ReasonProxy, remote, "", err.Error())
@@ -187,6 +205,9 @@ func (f *brokerFront) serve(ctx context.Context, c net.Conn) {
 				return
 			}
 			f.relay(ctx, c, id, addr)
+			if f.onRelayEnd != nil {
+				f.onRelayEnd()
+			}
 			return
 		}
 		// No term here and no other leader named: an election, or this
@@ -233,8 +254,10 @@ func (f *brokerFront) startWaiting() bool {
 }
 
 // relay copies c's bytes to and from the leader's broker listener at addr,
-// after a PROXY v2 header naming c's peer, until either side closes or ctx
-// ends.
+// after a PROXY v2 header naming c's peer, until the leader's side closes
+// (or, once the broker closed its side, f.drain has passed),
+// leader no longer leads, or ctx ends. A relay holds its connection's
+// slot (brokers.max_connections) until it returns.
 func (f *brokerFront) relay(ctx context.Context, c net.Conn, leader, addr string) {
 	defer c.Close()
 	d := net.Dialer{Timeout: brokerDial}
@@ -267,8 +290,26 @@ func (f *brokerFront) relay(ctx context.Context, c net.Conn, leader, addr string
 	if _, err := up.Write(hdr); err != nil {
 		return
 	}
-	stop := context.AfterFunc(ctx, func() { c.Close(); up.Close() })
+	rctx, cut := context.WithCancel(ctx)
+	defer cut()
+	stop := context.AfterFunc(rctx, func() { c.Close(); up.Close() })
 	defer stop()
+	go func() {
+		t := time.NewTicker(brokerRelayCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-t.C:
+				if f.leader() != leader {
+					f.log.Info("broker: relayed connection cut: the node it goes to no longer leads", "to", leader, "remote", c.RemoteAddr().String())
+					cut()
+					return
+				}
+			}
+		}
+	}()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -276,6 +317,10 @@ func (f *brokerFront) relay(ctx context.Context, c net.Conn, leader, addr string
 		if tc, ok := up.(*net.TCPConn); ok {
 			tc.CloseWrite()
 		}
+		// The broker closed: what the leader still sends has nowhere to
+		// go, and a leader that neither answers nor closes must not hold
+		// the connection's slot.
+		_ = up.SetReadDeadline(time.Now().Add(f.drain))
 	}()
 	io.Copy(c, up)
 	c.Close() // the leader ended the session: the broker's read ends

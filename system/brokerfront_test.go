@@ -362,3 +362,102 @@ func TestBrokerFrontMaxWaiting(t *testing.T) {
 		t.Fatalf("max_waiting refusals %v; want still 1", n)
 	}
 }
+
+// dialUntilRelayed dials the front as a broker until a connection reaches
+// got: a place the front frees right after closing a connection may be
+// taken by a dial racing the release, which is refused, and the next one
+// tried.
+func (ft *frontTest) dialUntilRelayed(t *testing.T, got <-chan net.Conn) net.Conn {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		c := ft.dial(t, netip.AddrPort{})
+		if _, err := c.Write([]byte("logon\n")); err != nil {
+			t.Fatal(err)
+		}
+		eof := make(chan struct{})
+		go func() {
+			c.Read(make([]byte, 1))
+			close(eof)
+		}()
+		select {
+		case up := <-got:
+			t.Cleanup(func() { up.Close() })
+			return up
+		case <-eof:
+			if attempt > 100 {
+				t.Fatal("no place freed for a broker's new connection")
+			}
+		}
+	}
+}
+
+// TestBrokerFrontCutsRelayWhenLeaderChanges: a broker's connection relayed
+// to leader n2 is cut once the front learns that n3 leads, although n2
+// (partitioned, or without power) neither answers nor closes; the broker's
+// engine connects again and is relayed to n3, in the place the cut one
+// held (max_connections 1).
+func TestBrokerFrontCutsRelayWhenLeaderChanges(t *testing.T) {
+	n3, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n3.Close() })
+	n3got := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := n3.Accept()
+			if err != nil {
+				return
+			}
+			n3got <- c
+		}
+	}()
+	ft := startFront(t, [][]string{nil}, func(c *brokerFrontConfig) {
+		c.maxConns, c.maxWaiting = 1, 1
+		c.members["n3"] = n3.Addr().String()
+	})
+	ft.run(t)
+	b := ft.dial(t, netip.AddrPort{})
+	if _, err := b.Write([]byte("logon\n")); err != nil {
+		t.Fatal(err)
+	}
+	up, _, _ := ft.relayed(t) // n2 holds it: it never answers or closes
+	defer up.Close()
+	ft.leader.Store("n3")
+	closed(t, b)
+	ft.dialUntilRelayed(t, n3got)
+}
+
+// TestBrokerFrontReleasesAfterBrokerCloses: a broker closes its relayed
+// connection while the leader neither answers nor closes (hung, or behind
+// a partition the front has not learnt of): the front passes the broker's
+// end on, and frees the connection's place once brokerRelayDrain has
+// passed, so the broker's engine can connect again.
+func TestBrokerFrontReleasesAfterBrokerCloses(t *testing.T) {
+	ft := startFront(t, [][]string{nil}, func(c *brokerFrontConfig) { c.maxConns, c.maxWaiting = 1, 1 })
+	ft.f.drain = 50 * time.Millisecond
+	ended := make(chan struct{}, 1)
+	ft.f.onRelayEnd = func() { ended <- struct{}{} }
+	ft.run(t)
+	b := ft.dial(t, netip.AddrPort{})
+	if _, err := b.Write([]byte("logon\n")); err != nil {
+		t.Fatal(err)
+	}
+	up, r, _ := ft.relayed(t)
+	defer up.Close()
+	if line, err := r.ReadString('\n'); err != nil || line != "logon\n" {
+		t.Fatalf("the leader read %q, %v", line, err)
+	}
+	b.Close()
+	// The leader reads the broker's end (a half-close) and never closes.
+	_ = up.SetReadDeadline(time.Now().Add(30 * time.Second)) // a bound on a failure
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("the leader's read after the broker closed: %v; want EOF", err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(30 * time.Second): // a bound on a failure, not a synchronisation
+		t.Fatal("the relay still holds its place after the broker closed")
+	}
+	ft.dialUntilRelayed(t, ft.accepted)
+}

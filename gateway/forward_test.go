@@ -1,0 +1,114 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sgw/auth"
+	"sgw/netsec"
+)
+
+// movingForwarder is a Forwarder whose answer a test changes: the base
+// URL order entry is served at, nil while none, and whether it is here.
+type movingForwarder struct {
+	at    atomic.Pointer[url.URL]
+	local atomic.Bool
+}
+
+func (f *movingForwarder) OrderEntryAt() (*url.URL, bool) { return f.at.Load(), f.local.Load() }
+
+// TestForwardCutWhenEntryMoves: a trading client relayed by a follower to
+// the leader is cut once the follower learns that order entry is no
+// longer served there (another node leads, this one does, or none while
+// an election runs), so it connects again where order entry is now. The
+// old leader stays up and closes nothing here, as one behind a partition
+// or without power would not.
+func TestForwardCutWhenEntryMoves(t *testing.T) {
+	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := v.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
+
+	// The leader: a gateway taking orders, reading the follower's PROXY headers.
+	leaderEntry := newFakeEntry()
+	lbooks := newTestBooks(t, testSymbols...)
+	lsrv, err := New(Config{}, Deps{Market: lbooks, PublishedDepth: 20, Registry: prometheus.NewRegistry(), Tokens: v, Orders: leaderEntry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lctx, lcancel := context.WithCancel(context.Background())
+	ldone := make(chan struct{})
+	go func() { defer close(ldone); lsrv.ws.run(lctx) }()
+	<-lsrv.ws.started
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := netsec.NewProxyListener(raw, netsec.ProxyConfig{Trusted: []string{"127.0.0.1"}, Optional: true}, "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lhs := httptest.NewUnstartedServer(lsrv.Handler())
+	lhs.Listener = pl
+	lhs.Start()
+	t.Cleanup(func() { lhs.CloseClientConnections(); lcancel(); <-ldone; lhs.Close() })
+	leader, err := url.Parse(lhs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := url.Parse("http://127.0.0.1:1")
+
+	fw := &movingForwarder{}
+	fbooks := newTestBooks(t, testSymbols...)
+	freg := prometheus.NewRegistry()
+	fsrv, err := New(Config{}, Deps{Market: fbooks, PublishedDepth: 20, Registry: freg, Tokens: v, Orders: newFakeEntry(), Forward: fw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := startEnv(t, fsrv, fbooks, freg, v)
+
+	for i, move := range []struct {
+		name  string
+		apply func()
+	}{
+		{"another node leads", func() { fw.at.Store(other) }},
+		{"this node leads", func() { fw.at.Store(nil); fw.local.Store(true) }},
+		{"an election runs", func() { fw.at.Store(nil) }},
+	} {
+		t.Run(move.name, func(t *testing.T) {
+			fw.at.Store(leader)
+			fw.local.Store(false)
+			c := dialRaw(t, fe.url, tok)
+			id := "c" + string(rune('1'+i))
+			got := c.ask(`{"op":"order.new","clOrdId":"`+id+`","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100}`, "accepted", "error")
+			if got["type"] != "accepted" {
+				t.Fatalf("through the relay: %v", got)
+			}
+			move.apply()
+			// The relay is cut: the connection ends (the bound only
+			// stops a failing test).
+			ctx, cancel := context.WithTimeout(context.Background(), testBound)
+			defer cancel()
+			for {
+				if _, _, err := c.conn.Read(ctx); err != nil {
+					if ctx.Err() != nil {
+						t.Fatalf("the relayed connection was not cut within %v after order entry moved", testBound)
+					}
+					break
+				}
+			}
+		})
+	}
+	if calls := leaderEntry.Calls(); len(calls) != 3 {
+		t.Errorf("the leader's entry saw %v; want the 3 orders", calls)
+	}
+}
