@@ -29,8 +29,11 @@ type EdgeConfig struct {
 	// DefaultSubject.
 	Subject string
 	// Buffer is how many bus messages may wait for the edge's loop; NATS
-	// drops the excess (a slow consumer), which the edge sees as gaps and
-	// repairs with snapshots. Zero means 65536.
+	// drops the excess (a slow consumer). The edge checks the
+	// subscription's drop count every dropCheck: a message dropped may
+	// have been a symbol's last update, which no later gap would reveal,
+	// so every symbol goes stale and is rebuilt from a snapshot, as after
+	// a disconnection. Zero means 65536.
 	Buffer int
 	// Pending bounds the updates a stale symbol keeps while its snapshot
 	// is awaited; past it they are discarded and the symbol asks again.
@@ -81,7 +84,7 @@ type Edge struct {
 
 	stale                                       atomic.Int64
 	updates, gaps, loaded, failed, bad, unknown atomic.Uint64
-	disconnects                                 atomic.Uint64
+	disconnects, drops                          atomic.Uint64
 }
 
 // edgeSym is the loop's state of one symbol.
@@ -110,6 +113,7 @@ type EdgeStats struct {
 	Malformed   uint64 // bus messages that did not decode
 	Unknown     uint64 // messages about symbols the edge does not carry
 	Disconnects uint64 // NATS disconnections (every symbol went stale)
+	Dropped     uint64 // updates NATS dropped for the edge, a slow consumer (every symbol went stale)
 	Stale       int64  // symbols stale now
 }
 
@@ -175,7 +179,8 @@ func (e *Edge) Stale() int { return int(e.stale.Load()) }
 // Stats returns the counters. Safe from any goroutine.
 func (e *Edge) Stats() EdgeStats {
 	return EdgeStats{Updates: e.updates.Load(), Gaps: e.gaps.Load(), Snapshots: e.loaded.Load(), Failed: e.failed.Load(),
-		Malformed: e.bad.Load(), Unknown: e.unknown.Load(), Disconnects: e.disconnects.Load(), Stale: e.stale.Load()}
+		Malformed: e.bad.Load(), Unknown: e.unknown.Load(), Disconnects: e.disconnects.Load(), Dropped: e.drops.Load(),
+		Stale: e.stale.Load()}
 }
 
 // Run mirrors the bus until ctx ends, then closes the mirror (its readers'
@@ -208,6 +213,9 @@ func (e *Edge) Run(ctx context.Context) error {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
+	drops := time.NewTicker(dropCheck)
+	defer drops.Stop()
+	dropped, _ := sub.Dropped()
 	e.connected = nc.IsConnected()
 	for id := range e.syms {
 		e.want(orderbook.SymbolID(id))
@@ -231,9 +239,19 @@ func (e *Edge) Run(ctx context.Context) error {
 				e.want(id)
 			}
 			e.retryQ = e.retryQ[:0]
+		case <-drops.C:
+			if n, err := sub.Dropped(); err == nil && n != dropped {
+				e.drops.Add(uint64(n - dropped))
+				dropped = n
+				e.cfg.Log.Warn("mdbus: the bus dropped updates for this edge (slow consumer); every symbol is stale", "dropped", n)
+				e.allStale()
+			}
 		}
 	}
 }
+
+// dropCheck is how often the edge reads its subscription's drop count.
+const dropCheck = 100 * time.Millisecond
 
 // connEvent hands a connection change to the loop. NATS callback.
 func (e *Edge) connEvent(up bool) {
@@ -422,6 +440,9 @@ func (e *Edge) reply(r snapReply) bool {
 	if err == nil && m.Type != TypeSnapshot {
 		err = fmt.Errorf("%w: reply of type %q", ErrMalformed, m.Type)
 	}
+	if want := e.mirror.Engine().Instrument(r.id).Symbol; err == nil && string(m.Symbol) != want {
+		err = fmt.Errorf("%w: snapshot of %q, asked for %s", ErrMalformed, m.Symbol, want)
+	}
 	if err == nil && !e.sameEpoch(m.Epoch) {
 		err = fmt.Errorf("mdbus: snapshot of an older epoch")
 	}
@@ -441,8 +462,22 @@ func (e *Edge) reply(r snapReply) bool {
 	}
 	e.loaded.Add(1)
 	e.stale.Add(-1)
+	// What the snapshot holds is dropped. If the rest does not follow it
+	// (an update was lost before them, or one came far ahead of the
+	// stream), it is dropped too: the snapshot, taken after they were
+	// published, holds them already; one far ahead, which no snapshot
+	// will reach, would otherwise send the symbol back to stale after
+	// every snapshot.
 	pending := s.pending
 	s.pending = nil
+	for len(pending) > 0 && pending[0].Seq <= m.View.Seq {
+		pending = pending[1:]
+	}
+	if len(pending) > 0 && pending[0].Seq != m.View.Seq+1 {
+		e.cfg.Log.Info("mdbus: updates kept while stale do not follow the snapshot; dropped",
+			"symbol", e.mirror.Engine().Instrument(r.id).Symbol, "snapshot", m.View.Seq, "first", pending[0].Seq, "dropped", len(pending))
+		pending = nil
+	}
 	for i := range pending {
 		e.apply(r.id, &pending[i])
 		if _, stale := e.mirror.Book(r.id); stale {
@@ -458,7 +493,7 @@ func (e *Edge) reply(r snapReply) bool {
 type edgeCollector struct {
 	e                                                    *Edge
 	updates, gaps, snapshots, malformed, unknown, discon *prometheus.Desc
-	stale                                                *prometheus.Desc
+	dropped, stale                                       *prometheus.Desc
 }
 
 func newEdgeCollector(e *Edge) *edgeCollector {
@@ -469,13 +504,14 @@ func newEdgeCollector(e *Edge) *edgeCollector {
 		malformed: prometheus.NewDesc("gateway_mdbus_malformed_total", "Bus messages that did not decode.", nil, nil),
 		unknown:   prometheus.NewDesc("gateway_mdbus_unknown_symbol_total", "Bus messages about symbols the edge does not carry.", nil, nil),
 		discon:    prometheus.NewDesc("gateway_mdbus_disconnects_total", "Disconnections from the bus (every symbol went stale).", nil, nil),
+		dropped:   prometheus.NewDesc("gateway_mdbus_dropped_total", "Bus updates NATS dropped for the edge, a slow consumer (every symbol went stale).", nil, nil),
 		stale:     prometheus.NewDesc("gateway_mdbus_stale_symbols", "Symbols stale on the edge, awaiting a snapshot.", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *edgeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.updates, c.gaps, c.snapshots, c.malformed, c.unknown, c.discon, c.stale} {
+	for _, d := range []*prometheus.Desc{c.updates, c.gaps, c.snapshots, c.malformed, c.unknown, c.discon, c.dropped, c.stale} {
 		ch <- d
 	}
 }
@@ -493,5 +529,6 @@ func (c *edgeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.malformed, st.Malformed)
 	counter(c.unknown, st.Unknown)
 	counter(c.discon, st.Disconnects)
+	counter(c.dropped, st.Dropped)
 	ch <- prometheus.MustNewConstMetric(c.stale, prometheus.GaugeValue, float64(st.Stale))
 }
