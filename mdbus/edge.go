@@ -81,10 +81,16 @@ type Edge struct {
 	gen       uint64 // bumped by every disconnection and epoch change: older replies are discarded
 	epoch     uint64
 	msg       Message
+	// Epoch liveness (epochCheck): messages of the current epoch and of
+	// older ones since the last check, the latest older epoch seen, and
+	// how many checks in a row saw only older ones.
+	curSeen, oldSeen uint64
+	oldEpoch         uint64
+	onlyOld          int
 
 	stale                                       atomic.Int64
 	updates, gaps, loaded, failed, bad, unknown atomic.Uint64
-	disconnects, drops                          atomic.Uint64
+	disconnects, drops, olds                    atomic.Uint64
 }
 
 // edgeSym is the loop's state of one symbol.
@@ -114,6 +120,7 @@ type EdgeStats struct {
 	Unknown     uint64 // messages about symbols the edge does not carry
 	Disconnects uint64 // NATS disconnections (every symbol went stale)
 	Dropped     uint64 // updates NATS dropped for the edge, a slow consumer (every symbol went stale)
+	OldEpoch    uint64 // messages of an epoch older than the current one, ignored
 	Stale       int64  // symbols stale now
 }
 
@@ -180,7 +187,7 @@ func (e *Edge) Stale() int { return int(e.stale.Load()) }
 func (e *Edge) Stats() EdgeStats {
 	return EdgeStats{Updates: e.updates.Load(), Gaps: e.gaps.Load(), Snapshots: e.loaded.Load(), Failed: e.failed.Load(),
 		Malformed: e.bad.Load(), Unknown: e.unknown.Load(), Disconnects: e.disconnects.Load(), Dropped: e.drops.Load(),
-		Stale: e.stale.Load()}
+		OldEpoch: e.olds.Load(), Stale: e.stale.Load()}
 }
 
 // Run mirrors the bus until ctx ends, then closes the mirror (its readers'
@@ -246,12 +253,43 @@ func (e *Edge) Run(ctx context.Context) error {
 				e.cfg.Log.Warn("mdbus: the bus dropped updates for this edge (slow consumer); every symbol is stale", "dropped", n)
 				e.allStale()
 			}
+			e.checkEpoch()
 		}
 	}
 }
 
-// dropCheck is how often the edge reads its subscription's drop count.
+// dropCheck is how often the edge reads its subscription's drop count
+// and checks its epoch's liveness.
 const dropCheck = 100 * time.Millisecond
+
+// epochTakeover is how long the bus must carry only messages of an epoch
+// older than the edge's for the edge to follow that epoch: the ingest
+// started again under a lower one (its state wiped, a clock stepped back,
+// a standalone ingest replaced by a cluster's), or the current epoch was
+// one stray message's. Without it the edge would ignore every message and
+// serve frozen books as valid.
+const epochTakeover = 2 * time.Second
+
+// checkEpoch follows an older epoch once the bus has carried its
+// messages, and none of the current epoch, for epochTakeover. Loop only,
+// every dropCheck.
+func (e *Edge) checkEpoch() {
+	switch {
+	case e.curSeen > 0:
+		e.onlyOld = 0
+	case e.oldSeen > 0 || e.onlyOld > 0: // silence after older messages counts too
+		e.onlyOld++
+	}
+	e.curSeen, e.oldSeen = 0, 0
+	if time.Duration(e.onlyOld)*dropCheck < epochTakeover {
+		return
+	}
+	e.cfg.Log.Warn("mdbus: the bus carries only an older ingest epoch; following it, every symbol is stale",
+		"epoch", e.oldEpoch, "was", e.epoch, "for", epochTakeover)
+	e.onlyOld = 0
+	e.epoch = e.oldEpoch
+	e.allStale()
+}
 
 // connEvent hands a connection change to the loop. NATS callback.
 func (e *Edge) connEvent(up bool) {
@@ -378,8 +416,12 @@ func (e *Edge) handle(data []byte) {
 func (e *Edge) sameEpoch(epoch uint64) bool {
 	switch {
 	case epoch == e.epoch:
+		e.curSeen++
 		return true
 	case epoch < e.epoch:
+		e.oldSeen++
+		e.oldEpoch = epoch
+		e.olds.Add(1)
 		return false
 	}
 	if e.epoch != 0 {
@@ -493,7 +535,7 @@ func (e *Edge) reply(r snapReply) bool {
 type edgeCollector struct {
 	e                                                    *Edge
 	updates, gaps, snapshots, malformed, unknown, discon *prometheus.Desc
-	dropped, stale                                       *prometheus.Desc
+	dropped, oldEpoch, stale                             *prometheus.Desc
 }
 
 func newEdgeCollector(e *Edge) *edgeCollector {
@@ -505,13 +547,14 @@ func newEdgeCollector(e *Edge) *edgeCollector {
 		unknown:   prometheus.NewDesc("gateway_mdbus_unknown_symbol_total", "Bus messages about symbols the edge does not carry.", nil, nil),
 		discon:    prometheus.NewDesc("gateway_mdbus_disconnects_total", "Disconnections from the bus (every symbol went stale).", nil, nil),
 		dropped:   prometheus.NewDesc("gateway_mdbus_dropped_total", "Bus updates NATS dropped for the edge, a slow consumer (every symbol went stale).", nil, nil),
+		oldEpoch:  prometheus.NewDesc("gateway_mdbus_old_epoch_total", "Bus messages of an ingest epoch older than the edge's, ignored (after 2 s of nothing else the edge follows that epoch).", nil, nil),
 		stale:     prometheus.NewDesc("gateway_mdbus_stale_symbols", "Symbols stale on the edge, awaiting a snapshot.", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *edgeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.updates, c.gaps, c.snapshots, c.malformed, c.unknown, c.discon, c.dropped, c.stale} {
+	for _, d := range []*prometheus.Desc{c.updates, c.gaps, c.snapshots, c.malformed, c.unknown, c.discon, c.dropped, c.oldEpoch, c.stale} {
 		ch <- d
 	}
 }
@@ -530,5 +573,6 @@ func (c *edgeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.unknown, st.Unknown)
 	counter(c.discon, st.Disconnects)
 	counter(c.dropped, st.Dropped)
+	counter(c.oldEpoch, st.OldEpoch)
 	ch <- prometheus.MustNewConstMetric(c.stale, prometheus.GaugeValue, float64(st.Stale))
 }

@@ -201,3 +201,29 @@ func TestEdgeSnapshotOfAnotherSymbol(t *testing.T) {
 	wrong.Store(false)
 	waitFor(t, "the right snapshot", func() bool { v, stale := view(e, 0); return !stale && v.Seq == 42 })
 }
+
+// TestEdgeEpochGoesBack: the ingest starts again under a lower epoch (its
+// state wiped, or a clock stepped back). The edge does not ignore it for
+// ever, serving frozen books as valid: once the bus has carried only the
+// older epoch for epochTakeover, it follows it and rebuilds every symbol.
+func TestEdgeEpochGoesBack(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(1)
+	sym := ins[0].Symbol
+	p := newHandPub(t, n, 7)
+	p.send(sym, 5, orderbook.StateTrading)
+	e := runEdge(t, EdgeConfig{Conn: n.connect(t), Books: orderbook.Config{Instruments: ins, Shards: 1}, Subject: "t"})
+	waitFor(t, "the first snapshot", func() bool { return e.Stale() == 0 })
+	p.nc.Close() // the ingest stops; another starts, under epoch 3
+	p2 := newHandPub(t, n, 3)
+	seq := uint64(0)
+	waitFor(t, "the edge to follow epoch 3", func() bool {
+		seq++
+		p2.send(sym, seq, orderbook.StateHalted)
+		v, stale := view(e, 0)
+		return !stale && v.State == orderbook.StateHalted
+	})
+	if st := e.Stats(); st.OldEpoch == 0 {
+		t.Errorf("stats %+v: no message of an older epoch counted", st)
+	}
+}
