@@ -86,15 +86,20 @@ func (p *handPub) send(sym string, seq uint64, state orderbook.TradingState) {
 // runEdge runs an edge of cfg until the test ends.
 func runEdge(t testing.TB, cfg EdgeConfig) *Edge {
 	t.Helper()
-	e, err := NewEdge(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); e.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return e
+	return startEdgeWith(t, cfg).Edge
+}
+
+// oneSymbol runs a hand publisher of epoch 7 of one symbol at seq 5,
+// trading, and an edge that has loaded its snapshot.
+func oneSymbol(t testing.TB) (*natsServer, string, *handPub, *Edge) {
+	t.Helper()
+	n := startNATS(t)
+	ins := testInstruments(1)
+	p := newHandPub(t, n, 7)
+	p.send(ins[0].Symbol, 5, orderbook.StateTrading)
+	e := runEdge(t, EdgeConfig{Conn: n.connect(t), Books: orderbook.Config{Instruments: ins, Shards: 1}, Subject: "t"})
+	waitFor(t, "the first snapshot", func() bool { return e.Stale() == 0 })
+	return n, ins[0].Symbol, p, e
 }
 
 // view returns the edge's view of symbol id, and whether any symbol is
@@ -150,13 +155,7 @@ func TestEdgeSlowConsumerDropsTail(t *testing.T) {
 // one after every snapshot: the updates kept while stale that do not
 // follow the snapshot loaded are dropped.
 func TestEdgeFarAheadUpdate(t *testing.T) {
-	n := startNATS(t)
-	ins := testInstruments(1)
-	sym := ins[0].Symbol
-	p := newHandPub(t, n, 7)
-	p.send(sym, 5, orderbook.StateTrading)
-	e := runEdge(t, EdgeConfig{Conn: n.connect(t), Books: orderbook.Config{Instruments: ins, Shards: 1}, Subject: "t"})
-	waitFor(t, "the first snapshot", func() bool { return e.Stale() == 0 })
+	_, sym, p, e := oneSymbol(t)
 	before := e.Stats()
 	// Published by hand, so the publisher's snapshots stay at seq 5.
 	stray := orderbook.Update{Seq: 1_000_000, Kind: orderbook.KindStatus, State: orderbook.StateTrading, Checksum: emptyCk10, Checksum5: emptyCk5}
@@ -207,13 +206,7 @@ func TestEdgeSnapshotOfAnotherSymbol(t *testing.T) {
 // ever, serving frozen books as valid: once the bus has carried only the
 // older epoch for epochTakeover, it follows it and rebuilds every symbol.
 func TestEdgeEpochGoesBack(t *testing.T) {
-	n := startNATS(t)
-	ins := testInstruments(1)
-	sym := ins[0].Symbol
-	p := newHandPub(t, n, 7)
-	p.send(sym, 5, orderbook.StateTrading)
-	e := runEdge(t, EdgeConfig{Conn: n.connect(t), Books: orderbook.Config{Instruments: ins, Shards: 1}, Subject: "t"})
-	waitFor(t, "the first snapshot", func() bool { return e.Stale() == 0 })
+	n, sym, p, e := oneSymbol(t)
 	p.nc.Close() // the ingest stops; another starts, under epoch 3
 	p2 := newHandPub(t, n, 3)
 	seq := uint64(0)

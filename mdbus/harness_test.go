@@ -223,8 +223,14 @@ type runningEdge struct {
 
 func startEdge(t testing.TB, n *natsServer, g *ingest, subject string) *runningEdge {
 	t.Helper()
-	e, err := NewEdge(EdgeConfig{Conn: n.connect(t), Books: orderbook.Config{Instruments: g.ins, Shards: 2}, Subject: subject,
+	return startEdgeWith(t, EdgeConfig{Conn: n.connect(t), Books: orderbook.Config{Instruments: g.ins, Shards: 2}, Subject: subject,
 		RetryInterval: 20 * time.Millisecond})
+}
+
+// startEdgeWith runs an Edge of cfg until stop or the test's end.
+func startEdgeWith(t testing.TB, cfg EdgeConfig) *runningEdge {
+	t.Helper()
+	e, err := NewEdge(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
