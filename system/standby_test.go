@@ -106,11 +106,23 @@ func TestClusterWarmTakeover(t *testing.T) {
 	if !errors.As(err, &rej) || rej.Code != risk.CodeDuplicateClOrd {
 		t.Errorf("a reused clOrdID on the new leader: %v, want %s", err, risk.CodeDuplicateClOrd)
 	}
-	if _, err := entry.Cancel(orders.CancelRequest{OrigClOrdID: "warm007", Account: "A1", Source: src}); err != nil {
-		t.Fatalf("cancel through the new leader: %v", err)
-	}
+	// On a loaded machine the leadership may move again (a lease lost):
+	// the cancel and its outcome are asked of whichever node leads then.
+	// The cancel carries no ClOrdID of its own, so it is sent again only
+	// when refused (not_leader), never after an in-doubt answer.
+	waitUntil(t, "the cancel of warm007 accepted by a leader", time.Minute, func() bool {
+		_, err := waitTermLeader(t, dc, "").Gateway.clu.entry.Cancel(orders.CancelRequest{OrigClOrdID: "warm007", Account: "A1", Source: src})
+		var rej *orders.Reject
+		if errors.As(err, &rej) && rej.Code == orders.CodeNotLeader {
+			return false
+		}
+		if err != nil && !errors.Is(err, orders.ErrInDoubt) {
+			t.Fatalf("cancel through the new leader: %v", err)
+		}
+		return true
+	})
 	waitUntil(t, "warm007 canceled at the venue", time.Minute, func() bool {
-		o, ok := entry.Get("A1", "warm007")
+		o, ok := waitTermLeader(t, dc, "").Gateway.clu.entry.Get("A1", "warm007")
 		return ok && o.Status == orders.StatusCanceled
 	})
 }
