@@ -50,8 +50,6 @@ const CloseReasonMoved = "order entry moved to another gateway: connect again"
 type forwarder struct {
 	at    Forwarder
 	proxy *httputil.ReverseProxy
-	// every is how often a relay checks where order entry is served.
-	every time.Duration
 }
 
 // relayCheck is how often a relayed connection checks that order entry is
@@ -97,7 +95,7 @@ func newForwarder(at Forwarder, dialTimeout time.Duration) *forwarder {
 		// upgrade (hung) does not hold the client.
 		ResponseHeaderTimeout: 2 * dialTimeout,
 	}
-	f := &forwarder{at: at, every: relayCheck}
+	f := &forwarder{at: at}
 	f.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			ft, _ := pr.In.Context().Value(forwardKey{}).(forwardTarget)
@@ -153,9 +151,9 @@ func (f *forwarder) serve(rw http.ResponseWriter, r *http.Request, base *url.URL
 
 // watch calls cut once order entry is no longer served at base (another
 // node, this one, or none while an election runs), checking every
-// f.every until ctx ends.
+// relayCheck until ctx ends.
 func (f *forwarder) watch(ctx context.Context, cut context.CancelFunc, base *url.URL) {
-	t := time.NewTicker(f.every)
+	t := time.NewTicker(relayCheck)
 	defer t.Stop()
 	for {
 		select {

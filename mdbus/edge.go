@@ -81,7 +81,7 @@ type Edge struct {
 	gen       uint64 // bumped by every disconnection and epoch change: older replies are discarded
 	epoch     uint64
 	msg       Message
-	// Epoch liveness (epochCheck): messages of the current epoch and of
+	// Epoch liveness (checkEpoch): messages of the current epoch and of
 	// older ones since the last check, the latest older epoch seen, and
 	// how many checks in a row saw only older ones.
 	curSeen, oldSeen uint64
