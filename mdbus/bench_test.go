@@ -100,3 +100,36 @@ func BenchmarkFanout(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHeartbeat is one heartbeat of MaxBeats symbols: the
+// publisher's encoding and an edge's whole handling (decoding, a lookup
+// and a comparison per symbol, none behind). Once a second per 4096
+// symbols, on each side.
+func BenchmarkHeartbeat(b *testing.B) {
+	ins := testInstruments(MaxBeats)
+	n := startNATS(b)
+	e, err := NewEdge(EdgeConfig{Conn: n.connect(b), Books: orderbook.Config{Instruments: ins, Shards: 2}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	empty := orderbook.View{Checksum: orderbook.Checksum(nil, nil, 10), Checksum5: orderbook.Checksum(nil, nil, 5)}
+	for i := range ins {
+		empty.Symbol = orderbook.SymbolID(i)
+		if err := e.mirror.Load(&empty); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendHeartbeat(buf[:0], 1, len(ins))
+		for i := range ins {
+			buf = AppendBeat(buf, ins[i].Symbol, 0)
+		}
+		e.handle(buf) // the edge's loop is not running: this goroutine owns it
+	}
+	if st := e.Stats(); st.Malformed != 0 || st.Lost != 0 {
+		b.Fatalf("stats %+v", st)
+	}
+	b.ReportMetric(float64(len(buf)), "bytes/heartbeat")
+}

@@ -10,19 +10,22 @@
 // binary carrying the ingest Seq, the ingest receive time Recv and the
 // checksums), on the symbol's subject <prefix>.d.<symbol>. It answers
 // snapshot requests on <prefix>.snap.<symbol> with the symbol's depth-20
-// View.
+// View. Every second it publishes on <prefix>.hb a heartbeat: each
+// symbol's last Seq it published or lost.
 //
-// An Edge subscribes to <prefix>.d.> and keeps an orderbook.Mirror, whose
+// An Edge subscribes to <prefix>.d.> and <prefix>.hb and keeps an orderbook.Mirror, whose
 // Engine the unchanged gateway fan-out serves from: the Seq a client sees
 // is the ingest's, the same on every edge, so a client that reconnects to
 // another edge resumes where it was. A symbol is stale (published as such,
 // never served as valid) from the edge's start, after a gap in its Seq, a
-// checksum mismatch, a NATS disconnection or a new ingest epoch, until a
+// checksum mismatch, a heartbeat ahead of its Seq (its last updates were
+// lost), a NATS disconnection or updates NATS dropped, a new ingest epoch,
+// or the publisher's silence (no heartbeat for EdgeConfig.Silence), until a
 // snapshot reply rebuilds it; the deltas that arrived meanwhile are
 // applied after the snapshot.
 //
-// Goroutines: a Publisher runs one goroutine per shard (Run) plus the
-// NATS subscription's for snapshot requests; an Edge runs one loop that
+// Goroutines: a Publisher runs one goroutine per shard (Run), one for
+// heartbeats, plus the NATS subscription's for snapshot requests; an Edge runs one loop that
 // owns the Mirror and every per-symbol state (Run), and a fixed number of
 // snapshot requesters. NATS callbacks only hand events to the loop.
 //
@@ -35,8 +38,8 @@
 //
 // A NATS message's payload is exactly one frame: nothing precedes it and
 // nothing may follow its last field. A frame is an update (published on
-// <prefix>.d.<symbol>), a snapshot or an error (both replies to a
-// snapshot request).
+// <prefix>.d.<symbol>), a heartbeat (published on <prefix>.hb), a
+// snapshot or an error (both replies to a snapshot request).
 //
 // Fields are encoded in one of four ways:
 //
@@ -63,13 +66,15 @@
 //
 //	offset  encoding  field
 //	0       u8        version: 1
-//	1       u8        type: 'U' (0x55) update, 'S' (0x53) snapshot, 'E' (0x45) error
+//	1       u8        type: 'U' (0x55) update, 'H' (0x48) heartbeat,
+//	                  'S' (0x53) snapshot, 'E' (0x45) error
 //	2       uvarint   epoch: the publisher's run, above every earlier run's
 //	                  (the Raft leadership epoch in a cluster), never 0 from a
 //	                  Publisher; an Edge drops frames of an older epoch and
 //	                  marks every symbol stale on a newer one
 //	e       u8        L: symbol length, 1 to 16 (refdata.MaxSymbolLen)
-//	e+1     L bytes   symbol: the gateway symbol, such as "600519.SH"
+//	e+1     L bytes   symbol: the gateway symbol, such as "600519.SH";
+//	                  "*" in a heartbeat
 //
 // and its body follows at offset e+1+L. The body of an update ('U'), one
 // orderbook.Update, is, in order:
@@ -121,7 +126,24 @@
 //	nAsks       u8       0 to 20
 //	nAsks × level        View.Asks, best first
 //
-// and the body of an error ('E'), the reply to a snapshot request for a
+// The body of a heartbeat ('H') is
+//
+//	count       uvarint  number of entries, 1 to 4096
+//	count × entry:
+//	  L         u8       symbol length, 1 to 16
+//	  symbol    L bytes  a gateway symbol
+//	  seq       uvarint  the Seq of the symbol's last update the publisher
+//	                     has published or lost (failed to publish, or
+//	                     skipped when it fell behind), 0 before any
+//
+// A Publisher sends, every second, heartbeats covering every symbol it
+// publishes (several in a row when it has more than 4096), each after the
+// updates it accounts for. An edge that has applied less than a
+// heartbeat's seq of a symbol has lost updates the stream will not bring
+// again; one that hears no heartbeat of its epoch for a while has lost
+// its publisher. Both mark the symbols concerned stale.
+//
+// The body of an error ('E'), the reply to a snapshot request for a
 // symbol the publisher does not know, is its text: every remaining byte,
 // 0 to 256 of them ("unknown symbol"). Its header carries the symbol
 // requested, or "?" when that is not 1 to 16 bytes.
@@ -131,7 +153,7 @@
 // a frame
 //
 //   - of fewer than 2 bytes (whatever its first byte);
-//   - of a type other than 'U', 'S' and 'E';
+//   - of a type other than 'U', 'H', 'S' and 'E';
 //   - that ends inside a field, or with bytes after its last field;
 //   - with a uvarint or varint that is not the shortest encoding of its
 //     value, or exceeds 64 bits;
@@ -141,9 +163,12 @@
 //     enterSide not 0, 1 or 2;
 //   - with a level whose orders exceed 2^31-1;
 //   - of a snapshot with nBids or nAsks above 20;
+//   - of a heartbeat whose header symbol is not "*", whose count is 0 or
+//     above 4096, or with an entry's symbol length of 0 or above 16;
 //   - of an error whose text exceeds 256 bytes.
 //
-// It does not check the symbol's bytes, the epoch, seq, time, state or
+// It does not check the symbol's bytes (an entry's included, nor whether
+// a heartbeat names a symbol twice), the epoch, seq, time, state or
 // rank values, the signs of prices and quantities, the order of levels,
 // nor the checksums against the levels (an Edge's Mirror does). A decoded
 // Update has Symbol 0 (the receiver maps the symbol to its own SymbolID),
@@ -151,10 +176,11 @@
 // unless it is a trade.
 //
 // The encoders write n = min(Update.N, 2) changes, the first 20 levels of
-// a side and the first 256 bytes of an error text. They do not check the
+// a side and the first 256 bytes of an error text; a heartbeat is written
+// as its header and count, then each entry, as given. They do not check the
 // symbol (one of 0 or more than 16 bytes makes a frame Decode refuses) nor
 // the values Decode refuses (an Orders below 0, a kind or side out of
-// range). Each message has one encoding: a frame Decode accepts encodes
+// range, a heartbeat's count out of range or unlike its entries). Each message has one encoding: a frame Decode accepts encodes
 // back to the same bytes.
 //
 // For example, the trade update of "600519.SH" in epoch 300 with seq 7,
@@ -169,6 +195,14 @@
 //	c0 c2 cf 01 c8 01                            tradePrice tradeQty
 //	c0 c2 cf 01 c8 01 80 fa 8f a2 01             last volume turnover
 //	44 33 22 11 dd cc bb aa                      checksum checksum5
+//
+// the heartbeat in epoch 300 of "600519.SH" at seq 7 and "000001.SZ"
+// before any update is
+//
+//	01 48 ac 02 01 2a                            header
+//	02                                           count
+//	09 36 30 30 35 31 39 2e 53 48 07             L symbol seq
+//	09 30 30 30 30 30 31 2e 53 5a 00             L symbol seq
 //
 // and the error reply "unknown symbol" about "?" in epoch 1 is
 //

@@ -47,6 +47,12 @@ type EdgeConfig struct {
 	// RetryInterval is the wait before asking again after a snapshot
 	// request failed (no publisher, timeout). Zero means 200ms.
 	RetryInterval time.Duration
+	// Silence is how long the edge waits for a heartbeat of its epoch
+	// before it takes the publisher for lost: every symbol goes stale, and
+	// no snapshot is loaded until a heartbeat comes again. It must be well
+	// above the publisher's interval (PublisherConfig.Heartbeat). Zero
+	// means 3s.
+	Silence time.Duration
 	// Registry receives the edge's metrics. Zero (nil) means none.
 	Registry prometheus.Registerer
 	// Log receives the edge's logs. Zero (nil) discards them.
@@ -81,6 +87,11 @@ type Edge struct {
 	gen       uint64 // bumped by every disconnection and epoch change: older replies are discarded
 	epoch     uint64
 	msg       Message
+	// Publisher liveness (checkSilence): when the last heartbeat of the
+	// epoch came (or the wait for one began), and whether the silence
+	// since has made every symbol stale.
+	lastBeat time.Time
+	silent   bool
 	// Epoch liveness (checkEpoch): messages of the current epoch and of
 	// older ones since the last check, the latest older epoch seen, and
 	// how many checks in a row saw only older ones.
@@ -90,7 +101,7 @@ type Edge struct {
 
 	stale                                       atomic.Int64
 	updates, gaps, loaded, failed, bad, unknown atomic.Uint64
-	disconnects, drops, olds                    atomic.Uint64
+	disconnects, drops, olds, lost, silences    atomic.Uint64
 }
 
 // edgeSym is the loop's state of one symbol.
@@ -121,6 +132,8 @@ type EdgeStats struct {
 	Disconnects uint64 // NATS disconnections (every symbol went stale)
 	Dropped     uint64 // updates NATS dropped for the edge, a slow consumer (every symbol went stale)
 	OldEpoch    uint64 // messages of an epoch older than the current one, ignored
+	Lost        uint64 // symbols a heartbeat showed behind (their last updates lost; they went stale)
+	Silences    uint64 // times the publisher fell silent, no heartbeat for Silence (every symbol went stale)
 	Stale       int64  // symbols stale now
 }
 
@@ -151,7 +164,10 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	if cfg.RetryInterval == 0 {
 		cfg.RetryInterval = 200 * time.Millisecond
 	}
-	if cfg.Buffer < 0 || cfg.Pending < 0 || cfg.Requesters < 0 || cfg.RequestTimeout < 0 || cfg.RetryInterval < 0 {
+	if cfg.Silence == 0 {
+		cfg.Silence = 3 * time.Second
+	}
+	if cfg.Buffer < 0 || cfg.Pending < 0 || cfg.Requesters < 0 || cfg.RequestTimeout < 0 || cfg.RetryInterval < 0 || cfg.Silence < 0 {
 		return nil, fmt.Errorf("%w: edge sizes and durations must be positive", ErrConfig)
 	}
 	if cfg.Log == nil {
@@ -187,7 +203,7 @@ func (e *Edge) Stale() int { return int(e.stale.Load()) }
 func (e *Edge) Stats() EdgeStats {
 	return EdgeStats{Updates: e.updates.Load(), Gaps: e.gaps.Load(), Snapshots: e.loaded.Load(), Failed: e.failed.Load(),
 		Malformed: e.bad.Load(), Unknown: e.unknown.Load(), Disconnects: e.disconnects.Load(), Dropped: e.drops.Load(),
-		OldEpoch: e.olds.Load(), Stale: e.stale.Load()}
+		OldEpoch: e.olds.Load(), Lost: e.lost.Load(), Silences: e.silences.Load(), Stale: e.stale.Load()}
 }
 
 // Run mirrors the bus until ctx ends, then closes the mirror (its readers'
@@ -199,11 +215,20 @@ func (e *Edge) Run(ctx context.Context) error {
 	nc := e.cfg.Conn
 	nc.SetDisconnectErrHandler(func(*nats.Conn, error) { e.connEvent(false) })
 	nc.SetReconnectHandler(func(*nats.Conn) { e.connEvent(true) })
+	// One channel for both subscriptions: NATS's reader hands it their
+	// messages in the order they arrived, so a heartbeat follows the
+	// updates it accounts for.
 	sub, err := nc.ChanSubscribe(e.cfg.Subject+".d.>", e.msgs)
 	if err != nil {
 		return fmt.Errorf("mdbus: subscribe to updates: %w", err)
 	}
 	defer sub.Unsubscribe()
+	hb, err := nc.ChanSubscribe(e.cfg.Subject+".hb", e.msgs)
+	if err != nil {
+		return fmt.Errorf("mdbus: subscribe to heartbeats: %w", err)
+	}
+	defer hb.Unsubscribe()
+	subs := []*nats.Subscription{sub, hb}
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -222,8 +247,9 @@ func (e *Edge) Run(ctx context.Context) error {
 	defer retry.Stop()
 	drops := time.NewTicker(dropCheck)
 	defer drops.Stop()
-	dropped, _ := sub.Dropped()
+	dropped := droppedBy(subs)
 	e.connected = nc.IsConnected()
+	e.lastBeat = time.Now()
 	for id := range e.syms {
 		e.want(orderbook.SymbolID(id))
 	}
@@ -246,21 +272,56 @@ func (e *Edge) Run(ctx context.Context) error {
 				e.want(id)
 			}
 			e.retryQ = e.retryQ[:0]
-		case <-drops.C:
-			if n, err := sub.Dropped(); err == nil && n != dropped {
+		case now := <-drops.C:
+			if n := droppedBy(subs); n != dropped {
 				e.drops.Add(uint64(n - dropped))
 				dropped = n
 				e.cfg.Log.Warn("mdbus: the bus dropped updates for this edge (slow consumer); every symbol is stale", "dropped", n)
 				e.allStale()
 			}
 			e.checkEpoch()
+			e.checkSilence(now)
 		}
 	}
 }
 
-// dropCheck is how often the edge reads its subscription's drop count
-// and checks its epoch's liveness.
+// droppedBy returns the messages NATS dropped for subs, slow consumers.
+func droppedBy(subs []*nats.Subscription) int {
+	total := 0
+	for _, s := range subs {
+		if n, err := s.Dropped(); err == nil {
+			total += n
+		}
+	}
+	return total
+}
+
+// dropCheck is how often the edge reads its subscriptions' drop counts
+// and checks its epoch's and its publisher's liveness.
 const dropCheck = 100 * time.Millisecond
+
+// checkSilence takes the publisher for lost once no heartbeat of the
+// epoch has come for Silence while connected: its books may have moved
+// on without a word reaching the edge (the ingest node died, its link to
+// NATS is cut, its stream stalled). Every symbol goes stale, and stays
+// so until a heartbeat comes again. Loop only, every dropCheck.
+func (e *Edge) checkSilence(now time.Time) {
+	if !e.connected || e.silent || now.Sub(e.lastBeat) < e.cfg.Silence {
+		return
+	}
+	e.silent = true
+	e.silences.Add(1)
+	e.cfg.Log.Warn("mdbus: no heartbeat from the publisher; every symbol is stale", "for", e.cfg.Silence, "epoch", e.epoch)
+	e.allStale()
+}
+
+// heard records a sign of the publisher's life: a heartbeat of the
+// epoch, or the start of a wait for one (a new epoch, a reconnection).
+// Loop only.
+func (e *Edge) heard() {
+	e.lastBeat = time.Now()
+	e.silent = false
+}
 
 // epochTakeover is how long the bus must carry only messages of an epoch
 // older than the edge's for the edge to follow that epoch: the ingest
@@ -288,6 +349,7 @@ func (e *Edge) checkEpoch() {
 		"epoch", e.oldEpoch, "was", e.epoch, "for", epochTakeover)
 	e.onlyOld = 0
 	e.epoch = e.oldEpoch
+	e.heard()
 	e.allStale()
 }
 
@@ -308,7 +370,8 @@ func (e *Edge) connChange(up bool) {
 	e.connected = up
 	if up {
 		e.cfg.Log.Info("mdbus: bus reconnected; rebuilding from snapshots", "stale", e.stale.Load())
-		return // dispatch sends the queued requests
+		e.heard() // the heartbeats' wait starts again
+		return    // dispatch sends the queued requests
 	}
 	e.disconnects.Add(1)
 	e.cfg.Log.Warn("mdbus: bus disconnected; every symbol is stale")
@@ -393,11 +456,15 @@ func (e *Edge) requester(ctx context.Context) {
 // handle applies one bus message. Loop only.
 func (e *Edge) handle(data []byte) {
 	m := &e.msg
-	if err := Decode(data, m); err != nil || m.Type != TypeUpdate {
+	if err := Decode(data, m); err != nil || (m.Type != TypeUpdate && m.Type != TypeHeartbeat) {
 		e.bad.Add(1)
 		return
 	}
 	if !e.sameEpoch(m.Epoch) {
+		return
+	}
+	if m.Type == TypeHeartbeat {
+		e.heartbeat(m.Beats)
 		return
 	}
 	id, ok := e.mirror.Engine().Lookup(string(m.Symbol))
@@ -408,6 +475,31 @@ func (e *Edge) handle(data []byte) {
 	u := &m.Update
 	u.Symbol = id
 	e.apply(id, u)
+}
+
+// heartbeat takes a heartbeat of the epoch: a symbol served as valid
+// whose Seq is below the heartbeat's has lost its last updates (NATS
+// never delivered them, the publisher failed to publish or skipped them),
+// which no later gap would reveal while the symbol is quiet: it goes
+// stale and is rebuilt. Symbols the edge does not carry are ignored.
+// Loop only.
+func (e *Edge) heartbeat(beats []Beat) {
+	e.heard()
+	eng := e.mirror.Engine()
+	for _, b := range beats {
+		id, ok := eng.Lookup(string(b.Symbol))
+		if !ok {
+			continue
+		}
+		if seq, stale := e.mirror.Book(id); stale || seq >= b.Seq {
+			continue
+		}
+		e.lost.Add(1)
+		e.cfg.Log.Info("mdbus: a heartbeat shows updates lost; requesting a snapshot", "symbol", eng.Instrument(id).Symbol, "seq", b.Seq)
+		e.markStale(id)
+		e.syms[id].pending = e.syms[id].pending[:0]
+		e.want(id)
+	}
 }
 
 // sameEpoch reports whether a message belongs to the current epoch,
@@ -429,6 +521,7 @@ func (e *Edge) sameEpoch(epoch uint64) bool {
 		e.allStale()
 	}
 	e.epoch = epoch
+	e.heard() // its first heartbeat may follow this message
 	return true
 }
 
@@ -470,6 +563,13 @@ func (e *Edge) reply(r snapReply) bool {
 	if r.gen != e.gen || !e.connected {
 		e.want(r.id) // asked before a disconnection: ask again
 		return false
+	}
+	if e.silent {
+		// The publisher may answer, but without heartbeats nothing shows
+		// its stream reaches this edge: not loaded, asked again.
+		e.failed.Add(1)
+		e.retryQ = append(e.retryQ, r.id)
+		return true
 	}
 	m := &e.msg
 	err := r.err
@@ -535,7 +635,7 @@ func (e *Edge) reply(r snapReply) bool {
 type edgeCollector struct {
 	e                                                    *Edge
 	updates, gaps, snapshots, malformed, unknown, discon *prometheus.Desc
-	dropped, oldEpoch, stale                             *prometheus.Desc
+	dropped, oldEpoch, lost, silences, stale             *prometheus.Desc
 }
 
 func newEdgeCollector(e *Edge) *edgeCollector {
@@ -548,13 +648,15 @@ func newEdgeCollector(e *Edge) *edgeCollector {
 		discon:    prometheus.NewDesc("gateway_mdbus_disconnects_total", "Disconnections from the bus (every symbol went stale).", nil, nil),
 		dropped:   prometheus.NewDesc("gateway_mdbus_dropped_total", "Bus updates NATS dropped for the edge, a slow consumer (every symbol went stale).", nil, nil),
 		oldEpoch:  prometheus.NewDesc("gateway_mdbus_old_epoch_total", "Bus messages of an ingest epoch older than the edge's, ignored (after 2 s of nothing else the edge follows that epoch).", nil, nil),
+		lost:      prometheus.NewDesc("gateway_mdbus_heartbeat_lost_total", "Symbols a heartbeat showed behind the publisher, their last updates lost (the symbol went stale).", nil, nil),
+		silences:  prometheus.NewDesc("gateway_mdbus_publisher_silences_total", "Times the edge heard no heartbeat for its silence limit (every symbol went stale).", nil, nil),
 		stale:     prometheus.NewDesc("gateway_mdbus_stale_symbols", "Symbols stale on the edge, awaiting a snapshot.", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *edgeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.updates, c.gaps, c.snapshots, c.malformed, c.unknown, c.discon, c.dropped, c.oldEpoch, c.stale} {
+	for _, d := range []*prometheus.Desc{c.updates, c.gaps, c.snapshots, c.malformed, c.unknown, c.discon, c.dropped, c.oldEpoch, c.lost, c.silences, c.stale} {
 		ch <- d
 	}
 }
@@ -574,5 +676,7 @@ func (c *edgeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.discon, st.Disconnects)
 	counter(c.dropped, st.Dropped)
 	counter(c.oldEpoch, st.OldEpoch)
+	counter(c.lost, st.Lost)
+	counter(c.silences, st.Silences)
 	ch <- prometheus.MustNewConstMetric(c.stale, prometheus.GaugeValue, float64(st.Stale))
 }

@@ -7,10 +7,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"sgw/orderbook"
+	"sgw/refdata"
 )
 
 // stallHandler is a slog handler that, once armed, holds the goroutine
@@ -72,15 +74,42 @@ func newHandPub(t testing.TB, n *natsServer, epoch uint64) *handPub {
 // send publishes a status update of sym; a seq at or below the last one
 // sent is published without changing what snapshots show.
 func (p *handPub) send(sym string, seq uint64, state orderbook.TradingState) {
+	u := p.lose(sym, seq, state)
+	if err := p.nc.Publish("t.d."+sym, AppendUpdate(nil, p.epoch, sym, &u)); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// lose makes a status update of sym that snapshots and heartbeats show,
+// but does not publish it, and returns it.
+func (p *handPub) lose(sym string, seq uint64, state orderbook.TradingState) orderbook.Update {
 	u := orderbook.Update{Seq: seq, Kind: orderbook.KindStatus, State: state, Checksum: emptyCk10, Checksum5: emptyCk5}
 	p.mu.Lock()
 	if seq > p.last[sym].Seq {
 		p.last[sym] = u
 	}
 	p.mu.Unlock()
-	if err := p.nc.Publish("t.d."+sym, AppendUpdate(nil, p.epoch, sym, &u)); err != nil {
+	return u
+}
+
+// beat publishes a heartbeat of every symbol sent or lost.
+func (p *handPub) beat() {
+	p.mu.Lock()
+	b := AppendHeartbeat(nil, p.epoch, len(p.last))
+	for sym, u := range p.last {
+		b = AppendBeat(b, sym, u.Seq)
+	}
+	p.mu.Unlock()
+	if err := p.nc.Publish("t.hb", b); err != nil {
 		p.t.Fatal(err)
 	}
+}
+
+// handEdge is the config of an edge of ins on prefix "t" that hears a
+// hand publisher, which beats only when told: the publisher's silence
+// goes unnoticed unless a test sets Silence.
+func handEdge(conn *nats.Conn, ins []refdata.Instrument) EdgeConfig {
+	return EdgeConfig{Conn: conn, Books: orderbook.Config{Instruments: ins, Shards: 1}, Subject: "t", Silence: time.Hour}
 }
 
 // runEdge runs an edge of cfg until the test ends.
@@ -97,7 +126,7 @@ func oneSymbol(t testing.TB) (*natsServer, string, *handPub, *Edge) {
 	ins := testInstruments(1)
 	p := newHandPub(t, n, 7)
 	p.send(ins[0].Symbol, 5, orderbook.StateTrading)
-	e := runEdge(t, EdgeConfig{Conn: n.connect(t), Books: orderbook.Config{Instruments: ins, Shards: 1}, Subject: "t"})
+	e := runEdge(t, handEdge(n.connect(t), ins))
 	waitFor(t, "the first snapshot", func() bool { return e.Stale() == 0 })
 	return n, ins[0].Symbol, p, e
 }
@@ -124,8 +153,9 @@ func TestEdgeSlowConsumerDropsTail(t *testing.T) {
 	p.send(symB, 1, orderbook.StateTrading)
 	econn := n.connect(t)
 	h := &stallHandler{msg: "mdbus: symbol stale; requesting a snapshot", blocked: make(chan struct{}), release: make(chan struct{})}
-	e := runEdge(t, EdgeConfig{Conn: econn, Books: orderbook.Config{Instruments: ins, Shards: 1}, Subject: "t", Buffer: 2,
-		Log: slog.New(h)})
+	cfg := handEdge(econn, ins)
+	cfg.Buffer, cfg.Log = 2, slog.New(h)
+	e := runEdge(t, cfg)
 	waitFor(t, "the first snapshots", func() bool { return e.Stale() == 0 })
 
 	h.armed.Store(true)
@@ -192,7 +222,7 @@ func TestEdgeSnapshotOfAnotherSymbol(t *testing.T) {
 		}
 		return AppendSnapshot(nil, 7, sym, &v)
 	}
-	e := runEdge(t, EdgeConfig{Conn: n.connect(t), Books: orderbook.Config{Instruments: ins, Shards: 1}, Subject: "t"})
+	e := runEdge(t, handEdge(n.connect(t), ins))
 	waitFor(t, "a refused reply", func() bool { return e.Stats().Failed > 0 })
 	if st := e.Stats(); st.Snapshots != 0 || st.Stale != 1 {
 		t.Fatalf("stats %+v: a snapshot of another symbol was loaded", st)
@@ -219,4 +249,62 @@ func TestEdgeEpochGoesBack(t *testing.T) {
 	if st := e.Stats(); st.OldEpoch == 0 {
 		t.Errorf("stats %+v: no message of an older epoch counted", st)
 	}
+}
+
+// TestEdgeHeartbeatRevealsLostTail: a symbol's last update never reaches
+// the edge (the publisher failed to publish it, or skipped it), and the
+// symbol goes quiet, so no gap reveals the loss. The next heartbeat names
+// a later Seq than the edge holds: the symbol goes stale and is rebuilt.
+func TestEdgeHeartbeatRevealsLostTail(t *testing.T) {
+	_, sym, p, e := oneSymbol(t)
+	p.lose(sym, 6, orderbook.StateHalted)
+	p.beat()
+	waitFor(t, "the edge to serve seq 6, halted", func() bool {
+		v, stale := view(e, 0)
+		return !stale && v.Seq == 6 && v.State == orderbook.StateHalted
+	})
+	if st := e.Stats(); st.Lost != 1 || st.Gaps != 0 {
+		t.Errorf("stats %+v: want the loss counted once, by the heartbeat", st)
+	}
+}
+
+// TestEdgeHeartbeatOfSymbolsNotCarried: a heartbeat naming symbols the
+// edge does not carry, and its own at the Seq it holds, changes nothing.
+func TestEdgeHeartbeatOfSymbolsNotCarried(t *testing.T) {
+	_, sym, p, e := oneSymbol(t)
+	before := e.Stats()
+	b := AppendHeartbeat(nil, 7, 2)
+	b = AppendBeat(b, "999999.SZ", 1_000_000)
+	b = AppendBeat(b, sym, 5)
+	if err := p.nc.Publish("t.hb", b); err != nil {
+		t.Fatal(err)
+	}
+	p.send(sym, 6, orderbook.StateHalted) // follows the heartbeat on the bus
+	waitFor(t, "seq 6", func() bool { v, _ := view(e, 0); return v.Seq == 6 })
+	if st := e.Stats(); st.Lost != 0 || st.Snapshots != before.Snapshots || st.Stale != 0 {
+		t.Errorf("stats %+v: the heartbeat changed something", st)
+	}
+}
+
+// TestEdgeSilentPublisher: the publisher stops beating (its node died, or
+// its link to NATS is cut) while the edge stays connected. The edge does
+// not serve its books as valid for ever: after Silence every symbol is
+// stale, and snapshots, which the publisher may still answer, are not
+// loaded until a heartbeat shows its stream reaches the edge again.
+func TestEdgeSilentPublisher(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(1)
+	p := newHandPub(t, n, 7)
+	p.send(ins[0].Symbol, 5, orderbook.StateTrading)
+	cfg := handEdge(n.connect(t), ins)
+	cfg.Silence, cfg.RetryInterval = 300*time.Millisecond, 10*time.Millisecond
+	e := runEdge(t, cfg)
+	waitFor(t, "the publisher's silence", func() bool { st := e.Stats(); return st.Silences == 1 && st.Stale == 1 })
+	waitFor(t, "a snapshot refused while silent", func() bool { return e.Stats().Failed > 0 })
+	if _, stale := view(e, 0); !stale {
+		t.Fatal("a snapshot was loaded while the publisher was silent")
+	}
+	before := e.Stats().Snapshots
+	p.beat()
+	waitFor(t, "the snapshot after a heartbeat", func() bool { return e.Stats().Snapshots > before })
 }

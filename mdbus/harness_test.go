@@ -113,8 +113,15 @@ func testInstruments(n int) []refdata.Instrument {
 
 func newIngest(t testing.TB, nsym int) *ingest {
 	t.Helper()
+	return newIngestRing(t, nsym, 0)
+}
+
+// newIngestRing is newIngest with rings of the given size (0: the
+// default).
+func newIngestRing(t testing.TB, nsym, ring int) *ingest {
+	t.Helper()
 	ins := testInstruments(nsym)
-	e, err := orderbook.New(orderbook.Config{Instruments: ins, Shards: 2})
+	e, err := orderbook.New(orderbook.Config{Instruments: ins, Shards: 2, RingSize: ring})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,14 +290,22 @@ func sameBooks(t testing.TB, want, got *orderbook.Engine) {
 }
 
 // relay carries the bus from subject prefix from to prefix to, snapshot
-// requests included, dropping the updates drop names: a lossy network
-// between the ingest node and an edge.
+// requests and heartbeats included, dropping the updates drop names: a
+// lossy network between the ingest node and an edge. Updates and
+// heartbeats share one subscription, so they keep their order.
 func relay(t testing.TB, n *natsServer, from, to string, drop func(sym string, n int) bool) {
 	t.Helper()
 	nc := n.connect(t)
 	counts := map[string]int{} // the subscription's goroutine only
-	if _, err := nc.Subscribe(from+".d.>", func(m *nats.Msg) {
-		sym := strings.TrimPrefix(m.Subject, from+".d.")
+	if _, err := nc.Subscribe(from+".>", func(m *nats.Msg) {
+		if m.Subject == from+".hb" {
+			nc.Publish(to+".hb", m.Data)
+			return
+		}
+		sym, ok := strings.CutPrefix(m.Subject, from+".d.")
+		if !ok {
+			return // a snapshot request
+		}
 		k := counts[sym]
 		counts[sym]++
 		if drop(sym, k) {

@@ -27,6 +27,7 @@ type Books interface {
 	View(id orderbook.SymbolID, depth int, v *orderbook.View)
 	MaxDepth() int
 	Shards() int
+	Shard(id orderbook.SymbolID) int
 	NewReader(shard int) *orderbook.Reader
 }
 
@@ -50,6 +51,10 @@ type PublisherConfig struct {
 	// Epoch identifies this ingest process's Seq numbering; it must grow
 	// from one process to the next. Zero means the start time in unix ns.
 	Epoch uint64
+	// Heartbeat is the interval between heartbeats, which tell edges each
+	// symbol's last Seq published (or lost) and that the publisher lives;
+	// an edge's EdgeConfig.Silence must be well above it. Zero means 1s.
+	Heartbeat time.Duration
 	// Registry receives the publisher's metrics. Zero (nil) means none.
 	Registry prometheus.Registerer
 	// Log receives the publisher's logs. Zero (nil) discards them.
@@ -60,11 +65,20 @@ type PublisherConfig struct {
 // snapshot requests. Run (or RunEpoch) runs it, one call at a time; Stats
 // and Epoch may be called from any goroutine.
 type Publisher struct {
-	cfg      PublisherConfig
-	subjects []string // by SymbolID: <Subject>.d.<symbol>
-	snapPfx  string   // <Subject>.snap.
+	cfg       PublisherConfig
+	subjects  []string               // by SymbolID: <Subject>.d.<symbol>
+	snapPfx   string                 // <Subject>.snap.
+	beatSubj  string                 // <Subject>.hb
+	shardSyms [][]orderbook.SymbolID // by shard: its symbols
 
-	published, dropped, lapped, snapshots atomic.Uint64
+	// last holds, by SymbolID, the Seq of the symbol's last update handed
+	// to Conn.Publish (published or refused) or skipped by a lapped
+	// reader. Its shard's pump stores it after the Publish call, the
+	// heartbeat goroutine loads it before its own: the connection writes
+	// in call order, so a heartbeat follows every update it accounts for.
+	last []atomic.Uint64
+
+	published, dropped, lapped, snapshots, beats atomic.Uint64
 }
 
 // PublisherStats are a Publisher's counters since New.
@@ -73,6 +87,7 @@ type PublisherStats struct {
 	Dropped   uint64 // updates NATS refused (its reconnect buffer full, connection closed)
 	Lapped    uint64 // times a shard reader fell a ring behind (edges see gaps)
 	Snapshots uint64 // snapshot requests answered
+	Beats     uint64 // heartbeat messages published
 }
 
 // NewPublisher validates cfg, fills its defaults and returns a Publisher.
@@ -95,17 +110,27 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	if cfg.Epoch == 0 {
 		cfg.Epoch = uint64(time.Now().UnixNano())
 	}
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = time.Second
+	}
+	if cfg.Heartbeat < 0 {
+		return nil, fmt.Errorf("%w: heartbeat interval %v", ErrConfig, cfg.Heartbeat)
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	p := &Publisher{cfg: cfg, snapPfx: cfg.Subject + ".snap."}
+	p := &Publisher{cfg: cfg, snapPfx: cfg.Subject + ".snap.", beatSubj: cfg.Subject + ".hb",
+		shardSyms: make([][]orderbook.SymbolID, cfg.Books.Shards())}
 	for _, id := range cfg.Books.Symbols() {
 		sym := cfg.Books.Instrument(id).Symbol
 		if err := CheckSubject(sym); err != nil || len(sym) > refdata.MaxSymbolLen {
 			return nil, fmt.Errorf("%w: symbol %q cannot be a subject", ErrConfig, sym)
 		}
 		p.subjects = append(p.subjects, cfg.Subject+".d."+sym)
+		sh := cfg.Books.Shard(id)
+		p.shardSyms[sh] = append(p.shardSyms[sh], id)
 	}
+	p.last = make([]atomic.Uint64, len(p.subjects))
 	if cfg.Registry != nil {
 		cfg.Registry.MustRegister(newPublisherCollector(p))
 	}
@@ -127,7 +152,8 @@ func (p *Publisher) Epoch() uint64 { return p.cfg.Epoch }
 
 // Stats returns the counters. Safe from any goroutine.
 func (p *Publisher) Stats() PublisherStats {
-	return PublisherStats{Published: p.published.Load(), Dropped: p.dropped.Load(), Lapped: p.lapped.Load(), Snapshots: p.snapshots.Load()}
+	return PublisherStats{Published: p.published.Load(), Dropped: p.dropped.Load(), Lapped: p.lapped.Load(),
+		Snapshots: p.snapshots.Load(), Beats: p.beats.Load()}
 }
 
 // Run answers snapshot requests and publishes every Update of every shard
@@ -163,14 +189,19 @@ func (p *Publisher) RunEpoch(ctx context.Context, epoch uint64) error {
 		}
 		return fmt.Errorf("mdbus: subscribe to snapshot requests: %w", err)
 	}
-	for _, rd := range readers {
+	for i, rd := range readers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer rd.Close()
-			p.pump(ctx, epoch, rd)
+			p.pump(ctx, epoch, i, rd)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.heartbeats(ctx, epoch)
+	}()
 	<-ctx.Done()
 	wg.Wait()
 	if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
@@ -200,9 +231,10 @@ func (p *Publisher) answer(m *nats.Msg, epoch uint64, v *orderbook.View, buf []b
 }
 
 // pump publishes one shard's Updates until ctx ends or the books stop.
-func (p *Publisher) pump(ctx context.Context, epoch uint64, rd *orderbook.Reader) {
+func (p *Publisher) pump(ctx context.Context, epoch uint64, shard int, rd *orderbook.Reader) {
 	us := make([]orderbook.Update, 256)
 	buf := make([]byte, 0, 256)
+	var v orderbook.View
 	for {
 		if err := rd.Wait(ctx); err != nil {
 			return
@@ -210,10 +242,12 @@ func (p *Publisher) pump(ctx context.Context, epoch uint64, rd *orderbook.Reader
 		for {
 			n, err := rd.Next(us)
 			if errors.Is(err, orderbook.ErrLapped) {
-				// The updates lost are gaps on every edge, which rebuild
-				// those symbols from snapshots.
+				// The updates lost are gaps on the edges, which rebuild
+				// those symbols from snapshots; the next heartbeat
+				// reveals a symbol whose lost updates were its last.
 				p.lapped.Add(1)
 				p.cfg.Log.Warn("mdbus: publisher lapped by the books; edges will resnapshot")
+				p.skipped(shard, &v)
 				continue
 			}
 			if n == 0 {
@@ -222,7 +256,9 @@ func (p *Publisher) pump(ctx context.Context, epoch uint64, rd *orderbook.Reader
 			for i := range us[:n] {
 				u := &us[i]
 				buf = AppendUpdate(buf[:0], epoch, p.cfg.Books.Instrument(u.Symbol).Symbol, u)
-				if err := p.cfg.Conn.Publish(p.subjects[u.Symbol], buf); err != nil {
+				err := p.cfg.Conn.Publish(p.subjects[u.Symbol], buf)
+				p.last[u.Symbol].Store(u.Seq) // lost or not: a heartbeat reveals a loss
+				if err != nil {
 					p.dropped.Add(1)
 					continue
 				}
@@ -232,10 +268,58 @@ func (p *Publisher) pump(ctx context.Context, epoch uint64, rd *orderbook.Reader
 	}
 }
 
+// skipped records, after shard's reader was lapped, each of its symbols'
+// books Seq as its last: every update the reader skipped is at or below
+// it. (An update written after the lap may be counted too, and published
+// after a heartbeat that named it: the edge resnapshots that symbol
+// needlessly, never wrongly.) Pump only.
+func (p *Publisher) skipped(shard int, v *orderbook.View) {
+	for _, id := range p.shardSyms[shard] {
+		p.cfg.Books.View(id, 1, v)
+		if v.Seq > p.last[id].Load() {
+			p.last[id].Store(v.Seq)
+		}
+	}
+}
+
+// heartbeats publishes, every Heartbeat until ctx ends, each symbol's
+// last Seq (Publisher.last), MaxBeats symbols per message.
+func (p *Publisher) heartbeats(ctx context.Context, epoch uint64) {
+	t := time.NewTicker(p.cfg.Heartbeat)
+	defer t.Stop()
+	var buf []byte
+	for {
+		buf = p.beat(epoch, buf)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// beat publishes one round of heartbeats and returns buf for reuse.
+func (p *Publisher) beat(epoch uint64, buf []byte) []byte {
+	for lo := 0; lo < len(p.last); lo += MaxBeats {
+		hi := min(lo+MaxBeats, len(p.last))
+		buf = AppendHeartbeat(buf[:0], epoch, hi-lo)
+		for id := lo; id < hi; id++ {
+			sym := p.cfg.Books.Instrument(orderbook.SymbolID(id)).Symbol
+			buf = AppendBeat(buf, sym, p.last[id].Load())
+		}
+		if err := p.cfg.Conn.Publish(p.beatSubj, buf); err != nil {
+			p.cfg.Log.Debug("mdbus: heartbeat", "err", err)
+			continue
+		}
+		p.beats.Add(1)
+	}
+	return buf
+}
+
 // publisherCollector exports a Publisher's counters on scrape.
 type publisherCollector struct {
-	p                                     *Publisher
-	published, dropped, lapped, snapshots *prometheus.Desc
+	p                                            *Publisher
+	published, dropped, lapped, snapshots, beats *prometheus.Desc
 }
 
 func newPublisherCollector(p *Publisher) *publisherCollector {
@@ -244,6 +328,7 @@ func newPublisherCollector(p *Publisher) *publisherCollector {
 		dropped:   prometheus.NewDesc("gateway_mdbus_publish_dropped_total", "Book updates the bus connection refused (edges resnapshot).", nil, nil),
 		lapped:    prometheus.NewDesc("gateway_mdbus_publisher_lapped_total", "Times the bus publisher fell a whole update ring behind.", nil, nil),
 		snapshots: prometheus.NewDesc("gateway_mdbus_snapshots_served_total", "Snapshot requests answered.", nil, nil),
+		beats:     prometheus.NewDesc("gateway_mdbus_heartbeats_total", "Heartbeat messages published on the market-data bus.", nil, nil),
 	}
 }
 
@@ -253,6 +338,7 @@ func (c *publisherCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.dropped
 	ch <- c.lapped
 	ch <- c.snapshots
+	ch <- c.beats
 }
 
 // Collect implements prometheus.Collector.
@@ -262,4 +348,5 @@ func (c *publisherCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(st.Dropped))
 	ch <- prometheus.MustNewConstMetric(c.lapped, prometheus.CounterValue, float64(st.Lapped))
 	ch <- prometheus.MustNewConstMetric(c.snapshots, prometheus.CounterValue, float64(st.Snapshots))
+	ch <- prometheus.MustNewConstMetric(c.beats, prometheus.CounterValue, float64(st.Beats))
 }

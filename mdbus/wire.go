@@ -16,14 +16,20 @@ const (
 	wireVersion = 1
 
 	// TypeUpdate, TypeSnapshot and TypeError are Message.Type values.
-	TypeUpdate   = 'U'
-	TypeSnapshot = 'S'
-	TypeError    = 'E'
+	TypeUpdate    = 'U'
+	TypeHeartbeat = 'H'
+	TypeSnapshot  = 'S'
+	TypeError     = 'E'
 
 	// maxLevels is the depth of a snapshot: the gateway's book depth.
 	maxLevels = orderbook.DefaultMaxDepth
 	// maxErrorText bounds an error reply's text.
 	maxErrorText = 256
+	// MaxBeats bounds a heartbeat's entries; a publisher of more symbols
+	// sends several heartbeats.
+	MaxBeats = 4096
+	// beatSymbol is a heartbeat's header symbol.
+	beatSymbol = "*"
 )
 
 // Message is one decoded bus message. Decode fills it; a Message reused
@@ -41,6 +47,16 @@ type Message struct {
 	View orderbook.View
 	// Text is a TypeError's reason.
 	Text []byte
+	// Beats are a TypeHeartbeat's entries, reused (left as they were by
+	// a message of another type).
+	Beats []Beat
+}
+
+// Beat is one entry of a heartbeat: the Seq of the symbol's last update
+// the publisher published or lost. Symbol aliases the decoded bytes.
+type Beat struct {
+	Symbol []byte
+	Seq    uint64
 }
 
 // appendHeader appends the common header.
@@ -117,6 +133,23 @@ func AppendError(b []byte, epoch uint64, sym, text string) []byte {
 	return append(b, text[:min(len(text), maxErrorText)]...)
 }
 
+// AppendHeartbeat appends the header and entry count of a heartbeat of
+// count entries; append each with AppendBeat. A count outside 1 to
+// MaxBeats, or unlike the entries appended, makes a frame Decode refuses.
+// It does not allocate when b has room.
+func AppendHeartbeat(b []byte, epoch uint64, count int) []byte {
+	b = appendHeader(b, TypeHeartbeat, epoch, beatSymbol)
+	return binary.AppendUvarint(b, uint64(count))
+}
+
+// AppendBeat appends one heartbeat entry: symbol sym (a valid gateway
+// symbol) at seq.
+func AppendBeat(b []byte, sym string, seq uint64) []byte {
+	b = append(b, byte(len(sym)))
+	b = append(b, sym...)
+	return binary.AppendUvarint(b, seq)
+}
+
 func readLevel(r *binread.Reader, what string) orderbook.Level {
 	p := r.Varint(what)
 	q := r.Varint(what)
@@ -154,6 +187,8 @@ func Decode(b []byte, m *Message) error {
 		decodeUpdate(&r, &m.Update)
 	case TypeSnapshot:
 		decodeSnapshot(&r, &m.View)
+	case TypeHeartbeat:
+		m.Beats = decodeBeats(&r, m.Symbol, m.Beats[:0])
 	case TypeError:
 		if r.Len() > maxErrorText {
 			r.Fail(fmt.Sprintf("error text of %d bytes", r.Len()))
@@ -173,6 +208,27 @@ func Decode(b []byte, m *Message) error {
 
 // malformed wraps r's failure in ErrMalformed.
 func malformed(r *binread.Reader) error { return fmt.Errorf("%w: %w", ErrMalformed, r.Err()) }
+
+// decodeBeats decodes a heartbeat's body into beats and returns it.
+func decodeBeats(r *binread.Reader, header []byte, beats []Beat) []Beat {
+	if string(header) != beatSymbol {
+		r.Fail(fmt.Sprintf("heartbeat symbol %q", header))
+		return beats
+	}
+	n := r.Uvarint("heartbeat count")
+	if r.Err() == nil && (n == 0 || n > MaxBeats) {
+		r.Fail(fmt.Sprintf("heartbeat count %d", n))
+	}
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		l := int(r.Byte("beat symbol length"))
+		if r.Err() == nil && (l == 0 || l > refdata.MaxSymbolLen) {
+			r.Fail(fmt.Sprintf("beat symbol length %d", l))
+		}
+		sym := r.Bytes(l, "beat symbol")
+		beats = append(beats, Beat{Symbol: sym, Seq: r.Uvarint("beat seq")})
+	}
+	return beats
+}
 
 func decodeUpdate(r *binread.Reader, u *orderbook.Update) {
 	*u = orderbook.Update{}

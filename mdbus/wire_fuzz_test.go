@@ -20,6 +20,7 @@ func FuzzDecode(f *testing.F) {
 	v := sampleView()
 	f.Add(AppendSnapshot(nil, 3, "000001.SZ", &v))
 	f.Add(AppendError(nil, 3, "X", "unknown symbol"))
+	f.Add(AppendBeat(AppendBeat(AppendHeartbeat(nil, 3, 2), "600519.SH", 7), "000001.SZ", 0))
 	for _, fr := range wireref.EdgeCases() {
 		f.Add(wireref.Encode(fr))
 	}
@@ -46,6 +47,12 @@ func appendAny(m *Message) []byte {
 		return AppendUpdate(nil, m.Epoch, string(m.Symbol), &m.Update)
 	case TypeSnapshot:
 		return AppendSnapshot(nil, m.Epoch, string(m.Symbol), &m.View)
+	case TypeHeartbeat:
+		b := AppendHeartbeat(nil, m.Epoch, len(m.Beats))
+		for _, e := range m.Beats {
+			b = AppendBeat(b, string(e.Symbol), e.Seq)
+		}
+		return b
 	}
 	return AppendError(nil, m.Epoch, string(m.Symbol), string(m.Text))
 }

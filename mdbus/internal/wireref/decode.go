@@ -39,6 +39,11 @@ func Decode(b []byte) (*Frame, error) {
 		f.Update, err = decodeUpdate(r)
 	case TypeSnapshot:
 		f.Snapshot, err = decodeSnapshot(r)
+	case TypeHeartbeat:
+		if f.Symbol != HeartbeatSymbol {
+			return nil, fmt.Errorf("%w: heartbeat about %q", ErrRefused, f.Symbol)
+		}
+		f.Beats, err = decodeBeats(r)
 	case TypeError:
 		f.Text, err = getText(r)
 	default:
@@ -174,6 +179,28 @@ func decodeSnapshot(r *bytes.Reader) (*Snapshot, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// decodeBeats reads a heartbeat's count, refusing 0 and above MaxBeats
+// before reading any entry, then the entries.
+func decodeBeats(r *bytes.Reader) ([]Beat, error) {
+	count, err := getUvarint(r, "count")
+	if err != nil {
+		return nil, err
+	}
+	if count == 0 || count > MaxBeats {
+		return nil, fmt.Errorf("%w: heartbeat of %d entries", ErrRefused, count)
+	}
+	beats := make([]Beat, count)
+	for i := range beats {
+		if beats[i].Symbol, err = getSymbol(r); err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+		if beats[i].Seq, err = getUvarint(r, "entry seq"); err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+	}
+	return beats, nil
 }
 
 func getLevels(r *bytes.Reader, what string) ([]Level, error) {

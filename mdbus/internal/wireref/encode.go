@@ -7,23 +7,52 @@ import (
 
 // Encode writes f as the specification lays it out, field by field, in
 // version 1. It checks nothing: a Frame with values out of range gives
-// the frame a decoder must refuse.
+// the frame a decoder must refuse. A heartbeat's count is the number of
+// its Beats (see EncodeHeartbeat for any other).
 func Encode(f *Frame) []byte {
 	var w bytes.Buffer
-	w.WriteByte(Version)
-	w.WriteByte(f.Type)
-	putUvarint(&w, f.Epoch)
-	w.WriteByte(byte(len(f.Symbol)))
-	w.WriteString(f.Symbol)
+	putHeader(&w, f.Type, f.Epoch, f.Symbol)
 	switch {
 	case f.Type == TypeUpdate && f.Update != nil:
 		encodeUpdate(&w, f.Update)
 	case f.Type == TypeSnapshot && f.Snapshot != nil:
 		encodeSnapshot(&w, f.Snapshot)
+	case f.Type == TypeHeartbeat:
+		encodeBeats(&w, uint64(len(f.Beats)), f.Beats)
 	case f.Type == TypeError:
 		w.WriteString(f.Text)
 	}
 	return w.Bytes()
+}
+
+// EncodeHeartbeat writes a heartbeat with the given header symbol and
+// count, then the given entries, as the specification says the encoders
+// do: whatever the count, the symbols and the number of entries.
+func EncodeHeartbeat(epoch uint64, symbol string, count uint64, beats []Beat) []byte {
+	var w bytes.Buffer
+	putHeader(&w, TypeHeartbeat, epoch, symbol)
+	encodeBeats(&w, count, beats)
+	return w.Bytes()
+}
+
+// putHeader writes the version, type, epoch, symbol length and symbol.
+func putHeader(w *bytes.Buffer, typ byte, epoch uint64, symbol string) {
+	w.WriteByte(Version)
+	w.WriteByte(typ)
+	putUvarint(w, epoch)
+	w.WriteByte(byte(len(symbol)))
+	w.WriteString(symbol)
+}
+
+// encodeBeats writes a heartbeat's body: count, then each entry's
+// symbol length, symbol and seq.
+func encodeBeats(w *bytes.Buffer, count uint64, beats []Beat) {
+	putUvarint(w, count)
+	for _, b := range beats {
+		w.WriteByte(byte(len(b.Symbol)))
+		w.WriteString(b.Symbol)
+		putUvarint(w, b.Seq)
+	}
 }
 
 func encodeUpdate(w *bytes.Buffer, u *Update) {

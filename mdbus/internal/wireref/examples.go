@@ -43,6 +43,17 @@ func Examples() []Example {
 			}},
 		},
 		{
+			Name: "heartbeat",
+			Hex: `01 48 ac 02 01 2a
+				02
+				09 36 30 30 35 31 39 2e 53 48 07
+				09 30 30 30 30 30 31 2e 53 5a 00`,
+			Frame: &Frame{Type: TypeHeartbeat, Epoch: 300, Symbol: HeartbeatSymbol, Beats: []Beat{
+				{Symbol: "600519.SH", Seq: 7},
+				{Symbol: "000001.SZ", Seq: 0},
+			}},
+		},
+		{
 			Name:  "error",
 			Hex:   `01 45 01 01 3f 75 6e 6b 6e 6f 77 6e 20 73 79 6d 62 6f 6c`,
 			Frame: &Frame{Type: TypeError, Epoch: 1, Symbol: "?", Text: "unknown symbol"},

@@ -4,9 +4,13 @@ package wireref
 const (
 	Version = 1
 
-	TypeUpdate   = 'U'
-	TypeSnapshot = 'S'
-	TypeError    = 'E'
+	TypeUpdate    = 'U'
+	TypeHeartbeat = 'H'
+	TypeSnapshot  = 'S'
+	TypeError     = 'E'
+
+	// HeartbeatSymbol is the header symbol of every heartbeat.
+	HeartbeatSymbol = "*"
 
 	KindBook   = 1
 	KindTrade  = 2
@@ -22,10 +26,12 @@ const (
 	MaxOrders    = 1<<31 - 1
 	MaxErrorText = 256
 	EnterLevels  = 3
+	MaxBeats     = 4096
 )
 
 // Frame is one frame of any type: Update is set for TypeUpdate,
-// Snapshot for TypeSnapshot, and Text is meaningful for TypeError.
+// Snapshot for TypeSnapshot, Beats for TypeHeartbeat (nil for every
+// other type), and Text is meaningful for TypeError.
 type Frame struct {
 	Type     byte
 	Epoch    uint64
@@ -33,6 +39,14 @@ type Frame struct {
 	Update   *Update
 	Snapshot *Snapshot
 	Text     string
+	Beats    []Beat
+}
+
+// Beat is one entry of a heartbeat: a symbol and the Seq of its last
+// update published or lost.
+type Beat struct {
+	Symbol string
+	Seq    uint64
 }
 
 // Level is one price level. Orders is a uvarint on the wire, wider than

@@ -2,6 +2,7 @@ package wireref
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -13,7 +14,7 @@ import (
 // Generator makes frames the specification calls valid, from a seed, so
 // a failing case can be replayed. Its values favour the edges of every
 // encoding: each uvarint length, zero, negative and extreme prices, full
-// and empty sides, the longest symbol and text.
+// and empty sides, the longest symbol and text, the fullest heartbeat.
 type Generator struct {
 	rng *rand.Rand
 }
@@ -26,11 +27,13 @@ func NewGenerator(seed uint64) *Generator {
 // Frame returns a random valid frame of any type.
 func (g *Generator) Frame() *Frame {
 	f := &Frame{Epoch: g.u64(), Symbol: g.symbol()}
-	switch g.rng.IntN(5) {
+	switch g.rng.IntN(6) {
 	case 0, 1:
 		f.Type, f.Update = TypeUpdate, g.update()
 	case 2, 3:
 		f.Type, f.Snapshot = TypeSnapshot, g.snapshot()
+	case 4:
+		f.Type, f.Symbol, f.Beats = TypeHeartbeat, HeartbeatSymbol, g.beats()
 	default:
 		f.Type, f.Text = TypeError, string(g.bytes(g.rng.IntN(MaxErrorText+1)))
 	}
@@ -76,6 +79,28 @@ func (g *Generator) snapshot() *Snapshot {
 	}
 	s.Bids, s.Asks = g.levels(), g.levels()
 	return s
+}
+
+// beats returns 1 to 4096 heartbeat entries: one often, a few or some
+// hundreds usually, 4096 rarely. Their symbols are any 1 to 16 bytes,
+// the same one twice at times, and their seqs of every uvarint length.
+func (g *Generator) beats() []Beat {
+	var n int
+	switch r := g.rng.IntN(64); {
+	case r == 0:
+		n = MaxBeats
+	case r < 16:
+		n = 1
+	case r < 40:
+		n = 1 + g.rng.IntN(16)
+	default:
+		n = 1 + g.rng.IntN(400)
+	}
+	beats := make([]Beat, n)
+	for i := range beats {
+		beats[i] = Beat{Symbol: g.symbol(), Seq: g.u64()}
+	}
+	return beats
 }
 
 // levels returns 0 to 20 levels, empty and full sides often.
@@ -190,6 +215,12 @@ func EdgeCases() map[string]*Frame {
 		full[i] = Level{Price: 17_000_000 - 100*int64(i), Qty: int64(100 * (i + 1)), Orders: uint64(i + 1)}
 	}
 	extreme := Level{Price: math.MinInt64, Qty: math.MaxInt64, Orders: MaxOrders}
+	// fullest: 4096 entries of the longest symbols, all different, whose
+	// seqs take every bit length.
+	fullest := make([]Beat, MaxBeats)
+	for i := range fullest {
+		fullest[i] = Beat{Symbol: fmt.Sprintf("%0*d", MaxSymbol, i), Seq: math.MaxUint64 >> (i % 65)}
+	}
 	return map[string]*Frame{
 		"update without changes": {Type: TypeUpdate, Epoch: 1, Symbol: "600519.SH",
 			Update: &Update{Seq: 1, Kind: KindStatus, State: 'H'}},
@@ -222,6 +253,17 @@ func EdgeCases() map[string]*Frame {
 			Open: math.MinInt64, High: math.MaxInt64, Low: -1,
 			Bids: []Level{{Price: -1, Qty: -1}, extreme}, Asks: []Level{{Price: math.MaxInt64, Qty: math.MinInt64, Orders: MaxOrders}},
 		}},
+		"heartbeat of one entry": {Type: TypeHeartbeat, Epoch: 1, Symbol: HeartbeatSymbol,
+			Beats: []Beat{{Symbol: "600519.SH", Seq: 7}}},
+		"heartbeat of 4096 entries": {Type: TypeHeartbeat, Epoch: 300, Symbol: HeartbeatSymbol, Beats: fullest},
+		"heartbeat at extreme values": {Type: TypeHeartbeat, Epoch: math.MaxUint64, Symbol: HeartbeatSymbol, Beats: []Beat{
+			{Symbol: "\x00", Seq: 0}, {Symbol: strings.Repeat("\xff", MaxSymbol), Seq: math.MaxUint64},
+			{Symbol: "*", Seq: 1 << 63}, {Symbol: strings.Repeat("\x80", MaxSymbol), Seq: 0x7f},
+		}},
+		"heartbeat in epoch 0": {Type: TypeHeartbeat, Epoch: 0, Symbol: HeartbeatSymbol,
+			Beats: []Beat{{Symbol: "X", Seq: 0}, {Symbol: "000001.SZ", Seq: 0x80}}},
+		"heartbeat naming a symbol twice": {Type: TypeHeartbeat, Epoch: 2, Symbol: HeartbeatSymbol,
+			Beats: []Beat{{Symbol: "600519.SH", Seq: 8}, {Symbol: "000001.SZ", Seq: 1}, {Symbol: "600519.SH", Seq: 7}}},
 		"error without text":      {Type: TypeError, Epoch: 1, Symbol: "?"},
 		"error of longest text":   {Type: TypeError, Epoch: 1, Symbol: strings.Repeat("A", MaxSymbol), Text: strings.Repeat("x", MaxErrorText)},
 		"error of unknown symbol": {Type: TypeError, Epoch: 1, Symbol: "?", Text: "unknown symbol"},
@@ -252,6 +294,22 @@ func Refused() []Case {
 		b := append([]byte{Version, TypeError}, epoch...)
 		return append(b, 1, 'X')
 	}
+	// heartbeat is a heartbeat in epoch 1 with the given header symbol,
+	// count and entries, whether or not they agree.
+	heartbeat := func(sym string, count uint64, beats ...Beat) []byte {
+		return EncodeHeartbeat(1, sym, count, beats)
+	}
+	// withCount is a heartbeat of one entry whose count is written as
+	// the given bytes.
+	withCount := func(count ...byte) []byte {
+		b := heartbeat(HeartbeatSymbol, 1, Beat{Symbol: "X", Seq: 5})
+		i := len(b) - 4 // the count, then the entry 01 'X' 05
+		return slices.Concat(b[:i], count, b[i+1:])
+	}
+	beat := Beat{Symbol: "600519.SH", Seq: 7}
+	// seqPast64 is a heartbeat whose last seq has a 10th byte of 2.
+	seqPast64 := heartbeat(HeartbeatSymbol, 1, Beat{Symbol: "X", Seq: math.MaxUint64})
+	seqPast64[len(seqPast64)-1] = 0x02
 	good := upd(func(*Update) {})
 	cases := []Case{
 		{Name: "empty", Bytes: nil},
@@ -295,8 +353,38 @@ func Refused() []Case {
 		{Name: "epoch of 11 bytes", Bytes: withEpoch(0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01)},
 		{Name: "epoch cut short", Bytes: []byte{Version, TypeError, 0x80}},
 		{Name: "trailing orders padded", Bytes: padLast(snap(func(s *Snapshot) { s.Bids = nil; s.Asks = []Level{{Orders: 5}} }))},
+		{Name: "heartbeat about X", Bytes: heartbeat("X", 1, beat)},
+		{Name: "heartbeat about **", Bytes: heartbeat("**", 1, beat)},
+		{Name: "heartbeat about 600519.SH", Bytes: heartbeat("600519.SH", 1, beat)},
+		{Name: "heartbeat of symbol length 0", Bytes: heartbeat("", 1, beat)},
+		{Name: "heartbeat of count 0", Bytes: heartbeat(HeartbeatSymbol, 0)},
+		{Name: "heartbeat of count 0 and an entry", Bytes: heartbeat(HeartbeatSymbol, 0, beat)},
+		{Name: "heartbeat of count 4097", Bytes: Encode(&Frame{Type: TypeHeartbeat, Epoch: 1, Symbol: HeartbeatSymbol,
+			Beats: slices.Repeat([]Beat{beat}, MaxBeats+1)})},
+		{Name: "heartbeat of count 2^32+1", Bytes: heartbeat(HeartbeatSymbol, 1<<32+1, beat)},
+		{Name: "heartbeat of count 2^63", Bytes: heartbeat(HeartbeatSymbol, 1<<63, beat)},
+		{Name: "heartbeat of count 2^64-1", Bytes: heartbeat(HeartbeatSymbol, math.MaxUint64, beat)},
+		{Name: "heartbeat of count 3 and 2 entries", Bytes: heartbeat(HeartbeatSymbol, 3, beat, beat)},
+		{Name: "heartbeat of count 1 and 2 entries", Bytes: heartbeat(HeartbeatSymbol, 1, beat, beat)},
+		{Name: "heartbeat entry symbol length 0", Bytes: heartbeat(HeartbeatSymbol, 2, beat, Beat{Seq: 1})},
+		{Name: "heartbeat entry symbol length 17", Bytes: heartbeat(HeartbeatSymbol, 2, beat,
+			Beat{Symbol: strings.Repeat("A", MaxSymbol+1), Seq: 1})},
+		{Name: "heartbeat entry symbol length 255", Bytes: heartbeat(HeartbeatSymbol, 1,
+			Beat{Symbol: strings.Repeat("A", 255), Seq: 1})},
+		{Name: "heartbeat count 1 in two bytes", Bytes: withCount(0x81, 0x00)},
+		{Name: "heartbeat count 1 in ten bytes", Bytes: withCount(0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00)},
+		{Name: "heartbeat seq padded", Bytes: padLast(heartbeat(HeartbeatSymbol, 2, beat, Beat{Symbol: "X", Seq: 5}))},
+		{Name: "heartbeat seq 0 padded", Bytes: padLast(heartbeat(HeartbeatSymbol, 1, Beat{Symbol: "X"}))},
+		{Name: "heartbeat seq with a 10th byte of 2", Bytes: seqPast64},
+		{Name: "heartbeat and a byte more", Bytes: append(heartbeat(HeartbeatSymbol, 1, beat), 0)},
+		{Name: "heartbeat and an entry length more", Bytes: append(heartbeat(HeartbeatSymbol, 1, beat), 1)},
+		{Name: "update body on a heartbeat", Bytes: append([]byte{Version, TypeHeartbeat}, good[2:]...)},
 	}
-	// Every strict prefix of an update or a snapshot ends inside a field.
+	// Every strict prefix of an update, a snapshot or a heartbeat ends
+	// inside a field. Of a frame longer than 2*maxCuts bytes (4096
+	// heartbeat entries), only the first and the last maxCuts prefixes are
+	// taken, so that the cases stay linear in the frame's size.
+	const maxCuts = 512
 	edge := EdgeCases()
 	for _, name := range slices.Sorted(maps.Keys(edge)) {
 		f := edge[name]
@@ -305,6 +393,9 @@ func Refused() []Case {
 		}
 		b := Encode(f)
 		for n := range len(b) {
+			if n >= maxCuts && n < len(b)-maxCuts {
+				continue
+			}
 			cases = append(cases, Case{Name: name + " cut to " + strconv.Itoa(n) + " bytes", Bytes: b[:n:n]})
 		}
 	}

@@ -1,0 +1,71 @@
+package mdbus
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"sgw/orderbook"
+)
+
+// lappedBooks are an ingest Engine whose next NewReader returns a
+// Reader the test made earlier, behind the ring by now: a publisher
+// that fell behind its books while it ran.
+type lappedBooks struct {
+	*orderbook.Engine
+	next []*orderbook.Reader // by shard
+}
+
+func (b *lappedBooks) NewReader(shard int) *orderbook.Reader {
+	if rd := b.next[shard]; rd != nil {
+		b.next[shard] = nil
+		return rd
+	}
+	return b.Engine.NewReader(shard)
+}
+
+// TestPublisherLappedRevealsLostTail: the publisher falls a whole ring
+// behind its books, so it never publishes the updates it skipped; the
+// symbols then go quiet, so no gap reveals the loss to an edge. Its
+// heartbeat names each skipped symbol's Seq: the edge goes stale and
+// rebuilds it from a snapshot instead of serving the old book as valid.
+func TestPublisherLappedRevealsLostTail(t *testing.T) {
+	n := startNATS(t)
+	g := newIngestRing(t, 4, 16)
+	g.flow(t, 50)
+	books := &lappedBooks{Engine: g.e, next: make([]*orderbook.Reader, g.e.Shards())}
+	p, err := NewPublisher(PublisherConfig{Conn: n.connect(t), Books: books, Subject: "md", Epoch: 5, Heartbeat: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := p.RunEpoch(ctx, 5); err != nil {
+				t.Errorf("publisher: %v", err)
+			}
+		}()
+		return func() { cancel(); <-done }
+	}
+	stop := run()
+	t.Cleanup(func() { stop() })
+	e := startEdgeWith(t, EdgeConfig{Conn: n.connect(t), Books: orderbook.Config{Instruments: g.ins, Shards: 2}, Subject: "md",
+		RetryInterval: 20 * time.Millisecond, Silence: time.Hour}).Edge
+	synced(t, g, e)
+
+	// The publisher stops reading while the books move on by more than a
+	// ring, then reads again from where it was.
+	stop()
+	for sh := range books.next {
+		books.next[sh] = g.e.NewReader(sh)
+	}
+	g.flow(t, 200)
+	g.settle(t)
+	stop = run()
+	synced(t, g, e)
+	if st, ps := e.Stats(), p.Stats(); st.Lost == 0 || ps.Lapped == 0 {
+		t.Errorf("edge %+v, publisher %+v: want a lap, and losses the heartbeat revealed", st, ps)
+	}
+}
