@@ -55,6 +55,9 @@ type symState struct {
 	hist     []orderbook.Update // ring of the last len(hist) updates
 	histLen  int
 	histNext int
+	// baseCk10 and baseCk5 are the checksums at seq-histLen, the state
+	// the history starts from: what a resume from there must match.
+	baseCk10, baseCk5 uint32
 
 	book   [3]map[*client]*sub // by depth index: 5, 10, 20
 	quotes map[*client]*sub
@@ -107,7 +110,41 @@ func (h *hub) load(s *symState) {
 	s.ck10, s.ck5 = v.Checksum, v.Checksum5
 	s.q = quote{last: v.Last, volume: v.Volume, turnover: v.Turnover, state: v.State}
 	s.q.bid, s.q.ask = top(s.bids), top(s.asks)
+	s.clearHistory()
+}
+
+// clearHistory empties s's history: it starts from s's current state.
+func (s *symState) clearHistory() {
 	s.histLen, s.histNext = 0, 0
+	s.baseCk10, s.baseCk5 = s.ck10, s.ck5
+}
+
+// remember appends u, the update s is now at, to the history.
+func (s *symState) remember(u *orderbook.Update) {
+	if s.histLen == len(s.hist) { // the oldest goes: the history starts after it
+		old := &s.hist[s.histNext]
+		s.baseCk10, s.baseCk5 = old.Checksum, old.Checksum5
+	}
+	s.hist[s.histNext] = *u
+	s.histNext = (s.histNext + 1) % len(s.hist)
+	s.histLen = min(s.histLen+1, len(s.hist))
+}
+
+// checksumAt returns the checksum subscribers of depth had at seq, one
+// the history covers (s.seq-histLen to s.seq).
+func (s *symState) checksumAt(seq uint64, depth int) uint32 {
+	ck10, ck5 := s.ck10, s.ck5
+	switch back := int(s.seq - seq); {
+	case back == s.histLen:
+		ck10, ck5 = s.baseCk10, s.baseCk5
+	case back > 0:
+		u := &s.hist[(s.histNext-1-back+2*len(s.hist))%len(s.hist)]
+		ck10, ck5 = u.Checksum, u.Checksum5
+	}
+	if depth == 5 {
+		return ck5
+	}
+	return ck10
 }
 
 func top(ls []orderbook.Level) orderbook.Level {
@@ -195,9 +232,7 @@ func (h *hub) apply(u *orderbook.Update) {
 		h.reload(s)
 		return
 	}
-	s.hist[s.histNext] = *u
-	s.histNext = (s.histNext + 1) % len(s.hist)
-	s.histLen = min(s.histLen+1, len(s.hist))
+	s.remember(u)
 
 	for d, subs := range s.book {
 		if len(subs) == 0 {
@@ -234,7 +269,7 @@ func (h *hub) reset(s *symState, u *orderbook.Update) {
 	s.seq, s.ck10, s.ck5 = u.Seq, u.Checksum, u.Checksum5
 	s.bids, s.asks = s.bids[:0], s.asks[:0]
 	s.q = quote{state: u.State}
-	s.histLen, s.histNext = 0, 0
+	s.clearHistory()
 	for d, subs := range s.book {
 		for c, sb := range subs {
 			sb.gen = c.enqueueSnapshot(h.snapshot(s, bookDepths[d], true))
@@ -261,7 +296,7 @@ func (h *hub) snapshot(s *symState, depth int, resync bool) []byte {
 	if depth == 5 {
 		ck = s.ck5
 	}
-	return encodeSnapshot(s.sym, s.seq, depth, s.bids[:min(depth, len(s.bids))], s.asks[:min(depth, len(s.asks))], ck, resync)
+	return encodeSnapshot(s.sym, s.seq, depth, s.bids[:min(depth, len(s.bids))], s.asks[:min(depth, len(s.asks))], ck, resync, s.q.state == orderbook.StateStale)
 }
 
 // subscribe adds c to channel ch of the symbols in parts (by shard, the
@@ -273,7 +308,7 @@ func (h *hub) snapshot(s *symState, depth int, resync bool) []byte {
 // until every subscription is in place, so that a client that has read
 // the reply misses no update, quote or trade that follows it. Called from
 // c's reader goroutine.
-func subscribe(hubs []*hub, parts map[int][]orderbook.SymbolID, c *client, ch string, depth int, resume map[string]uint64, reply []byte) {
+func subscribe(hubs []*hub, parts map[int][]orderbook.SymbolID, c *client, ch string, depth int, resume resumePoints, reply []byte) {
 	shards := slices.Sorted(maps.Keys(parts))
 	for _, sh := range shards {
 		hubs[sh].mu.Lock()
@@ -289,7 +324,7 @@ func subscribe(hubs []*hub, parts map[int][]orderbook.SymbolID, c *client, ch st
 
 // subscribeLocked adds c to channel ch of the symbols in ids, all of this
 // shard, and queues what a new subscriber gets first. mu held.
-func (h *hub) subscribeLocked(c *client, ch string, depth int, ids []orderbook.SymbolID, resume map[string]uint64) {
+func (h *hub) subscribeLocked(c *client, ch string, depth int, ids []orderbook.SymbolID, resume resumePoints) {
 	for _, id := range ids {
 		s := h.syms[id]
 		switch ch {
@@ -297,7 +332,7 @@ func (h *hub) subscribeLocked(c *client, ch string, depth int, ids []orderbook.S
 			s.remove(c, chBook)
 			sb := &sub{}
 			s.book[orderbook.EnterIndex(depth)][c] = sb
-			if from, ok := resume[s.sym]; ok && h.replay(c, sb, s, depth, from) {
+			if from, ok := resume.seqs[s.sym]; ok && h.replay(c, sb, s, depth, from, resume.checksums) {
 				continue
 			}
 			sb.gen = c.enqueueSnapshot(h.snapshot(s, depth, false))
@@ -309,11 +344,26 @@ func (h *hub) subscribeLocked(c *client, ch string, depth int, ids []orderbook.S
 	}
 }
 
+// resumePoints are a book subscribe's resume: the seq each symbol's copy
+// is at and, for those the client gave, its checksum there.
+type resumePoints struct {
+	seqs      map[string]uint64
+	checksums map[string]uint32
+}
+
 // replay queues the updates after sequence from, if the history still
-// holds them all, and reports whether it did. If the client's backlog is
-// dropped meanwhile, it queues a snapshot instead. mu held.
-func (h *hub) replay(c *client, sb *sub, s *symState, depth int, from uint64) bool {
-	if from > s.seq || s.seq-from > uint64(s.histLen) {
+// holds them all, the book is not stale and, when the client gave its
+// copy's checksum at from (checksums), it is the book's at from; it
+// reports whether it did. A copy of another book at the same seq (this
+// server restarted, or its books changed ingest epoch, since the client
+// took it) fails the checksum. If the client's backlog is dropped
+// meanwhile, it queues a snapshot instead. mu held.
+func (h *hub) replay(c *client, sb *sub, s *symState, depth int, from uint64, checksums map[string]uint32) bool {
+	if from > s.seq || s.seq-from > uint64(s.histLen) || s.q.state == orderbook.StateStale {
+		return false
+	}
+	if ck, ok := checksums[s.sym]; ok && ck != s.checksumAt(from, depth) {
+		h.metrics.resumesRefused.Inc()
 		return false
 	}
 	h.metrics.resumes.Inc()

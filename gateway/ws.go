@@ -37,18 +37,19 @@ const (
 
 // wsMetrics are the fan-out's Prometheus metrics.
 type wsMetrics struct {
-	clients      prometheus.Gauge
-	forwarded    prometheus.Counter
-	messages     prometheus.Counter
-	bytes        prometheus.Counter
-	resyncs      prometheus.Counter
-	disconnects  prometheus.Counter
-	rejected     *prometheus.CounterVec
-	resumes      prometheus.Counter
-	resnapshots  prometheus.Counter
-	lapped       prometheus.Counter
-	pongs        prometheus.Counter
-	forcedCloses prometheus.Counter
+	clients        prometheus.Gauge
+	forwarded      prometheus.Counter
+	messages       prometheus.Counter
+	bytes          prometheus.Counter
+	resyncs        prometheus.Counter
+	disconnects    prometheus.Counter
+	rejected       *prometheus.CounterVec
+	resumes        prometheus.Counter
+	resumesRefused prometheus.Counter
+	resnapshots    prometheus.Counter
+	lapped         prometheus.Counter
+	pongs          prometheus.Counter
+	forcedCloses   prometheus.Counter
 	// ingestToWrite is the time from the ingest node's receipt of a feed
 	// message (Update.Recv) to the write of the WebSocket frame carrying
 	// its update, observed once per batch a client's writer takes (its
@@ -59,17 +60,18 @@ type wsMetrics struct {
 
 func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
 	m := &wsMetrics{
-		clients:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_ws_clients", Help: "Open WebSocket connections."}),
-		forwarded:   prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_forwarded_total", Help: "Trading clients' connections relayed to the cluster's leader (this node is a follower)."}),
-		messages:    prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_messages_sent_total", Help: "Messages written to WebSocket clients."}),
-		bytes:       prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_bytes_sent_total", Help: "Frame bytes written to WebSocket clients."}),
-		resyncs:     prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_slow_client_resyncs_total", Help: "Backlogs of slow clients replaced by fresh snapshots."}),
-		disconnects: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_slow_client_disconnects_total", Help: "Clients closed for staying behind past the slow timeout."}),
-		rejected:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_ws_rejected_total", Help: "Rejected WebSocket requests and connections by reason."}, []string{"reason"}),
-		resumes:     prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_resumes_total", Help: "Book subscriptions resumed from history instead of a snapshot."}),
-		resnapshots: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_hub_resnapshots_total", Help: "Times a fan-out hub reloaded a book from the published view."}),
-		lapped:      prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_hub_lapped_total", Help: "Times a fan-out hub fell a whole update ring behind."}),
-		pongs:       prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_pongs_total", Help: "Pongs received in answer to the server's pings."}),
+		clients:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_ws_clients", Help: "Open WebSocket connections."}),
+		forwarded:      prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_forwarded_total", Help: "Trading clients' connections relayed to the cluster's leader (this node is a follower)."}),
+		messages:       prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_messages_sent_total", Help: "Messages written to WebSocket clients."}),
+		bytes:          prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_bytes_sent_total", Help: "Frame bytes written to WebSocket clients."}),
+		resyncs:        prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_slow_client_resyncs_total", Help: "Backlogs of slow clients replaced by fresh snapshots."}),
+		disconnects:    prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_slow_client_disconnects_total", Help: "Clients closed for staying behind past the slow timeout."}),
+		rejected:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_ws_rejected_total", Help: "Rejected WebSocket requests and connections by reason."}, []string{"reason"}),
+		resumes:        prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_resumes_total", Help: "Book subscriptions resumed from history instead of a snapshot."}),
+		resumesRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_resumes_refused_total", Help: "Book resumes answered with a snapshot because the client's checksum at its seq was not the book's (a copy of another book: a restart or a new ingest epoch)."}),
+		resnapshots:    prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_hub_resnapshots_total", Help: "Times a fan-out hub reloaded a book from the published view."}),
+		lapped:         prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_hub_lapped_total", Help: "Times a fan-out hub fell a whole update ring behind."}),
+		pongs:          prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_pongs_total", Help: "Pongs received in answer to the server's pings."}),
 		forcedCloses: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_forced_closes_total",
 			Help: "Connections whose TCP connection was closed because the client did not complete a close in time."}),
 		ingestToWrite: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gateway_ws_ingest_to_write_seconds",
@@ -77,7 +79,7 @@ func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
 			// 10 us to about 5 s.
 			Buckets: prometheus.ExponentialBuckets(10e-6, 2, 20)}),
 	}
-	reg.MustRegister(m.clients, m.forwarded, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resnapshots, m.lapped, m.pongs, m.forcedCloses, m.ingestToWrite)
+	reg.MustRegister(m.clients, m.forwarded, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resumesRefused, m.resnapshots, m.lapped, m.pongs, m.forcedCloses, m.ingestToWrite)
 	// The connection-level reasons exist from the start; request errors
 	// appear with their first occurrence.
 	for _, r := range []string{codeBadToken, codeNoLeader, codeTooLarge, codeRateLimited, "upgrade", "idle",

@@ -460,7 +460,7 @@ func (c *client) subscribe(req request) {
 		c.subs[subKey{req.Channel, id}] = struct{}{}
 	}
 	reply := encodeReply(subReply{Type: "subscribed", Channel: req.Channel, Symbols: syms, Depth: req.Depth, ID: req.ID})
-	subscribe(c.srv.hubs, c.byShard(ids), c, req.Channel, req.Depth, req.Resume, reply)
+	subscribe(c.srv.hubs, c.byShard(ids), c, req.Channel, req.Depth, resumePoints{seqs: req.Resume, checksums: req.Checksums}, reply)
 }
 
 // unsubscribe carries out an unsubscribe request. Reader goroutine.

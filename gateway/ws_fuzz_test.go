@@ -17,6 +17,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"op":"auth","token":"eyJzdWIiOiJ1MSJ9.c2ln"}`,
 		`{"op":"subscribe","channel":"book","symbols":["600519.SH"],"depth":10,"id":7}`,
 		`{"op":"subscribe","channel":"book","symbols":["600519.SH"],"depth":5,"resume":{"600519.SH":812}}`,
+		`{"op":"subscribe","channel":"book","symbols":["600519.SH"],"resume":{"600519.SH":812},"checksums":{"600519.SH":3310521915}}`,
 		`{"op":"subscribe","channel":"quote","symbols":["600519.SH","000001.SZ"]}`,
 		`{"op":"unsubscribe","channel":"trades","symbols":["600519.SH"],"id":"a"}`,
 		`{"op":"ping","id":1}`,

@@ -69,6 +69,9 @@ type request struct {
 	Symbols []string          `json:"symbols,omitempty"`
 	Depth   int               `json:"depth,omitempty"`
 	Resume  map[string]uint64 `json:"resume,omitempty"`
+	// Checksums are, for symbols of Resume, the checksum of the client's
+	// copy at its resume seq.
+	Checksums map[string]uint32 `json:"checksums,omitempty"`
 
 	// Order entry (docs/PROTOCOL.md, "Orders").
 	Accounts    []string `json:"accounts,omitempty"`
@@ -142,8 +145,8 @@ func decodeRequest(b []byte) (request, *protoError) {
 				return r, perr(codeBadDepth, "depth %d: want 5, 10 or 20", r.Depth)
 			}
 		case chQuote, chTrades:
-			if r.Depth != 0 || len(r.Resume) != 0 {
-				return r, perr(codeBadJSON, "depth and resume apply to the book channel only")
+			if r.Depth != 0 || len(r.Resume) != 0 || len(r.Checksums) != 0 {
+				return r, perr(codeBadJSON, "depth, resume and checksums apply to the book channel only")
 			}
 		case chOrders:
 			if len(r.Accounts) == 0 || len(r.Accounts) > 64 {
@@ -157,6 +160,9 @@ func decodeRequest(b []byte) (request, *protoError) {
 		}
 		if len(r.Symbols) == 0 || len(r.Symbols) > maxSymbolsPerRequest {
 			return r, perr(codeBadJSON, "symbols: give 1 to %d", maxSymbolsPerRequest)
+		}
+		if len(r.Resume) > maxSymbolsPerRequest || len(r.Checksums) > maxSymbolsPerRequest {
+			return r, perr(codeBadJSON, "resume and checksums: at most %d symbols", maxSymbolsPerRequest)
 		}
 	case opPing:
 	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList:
@@ -328,8 +334,9 @@ func appendHeader(b []byte, ch, sym, typ string, seq uint64) []byte {
 	return strconv.AppendUint(b, seq, 10)
 }
 
-// encodeSnapshot encodes a book snapshot of depth levels.
-func encodeSnapshot(sym string, seq uint64, depth int, bids, asks []orderbook.Level, checksum uint32, resync bool) []byte {
+// encodeSnapshot encodes a book snapshot of depth levels; stale marks a
+// book that may be wrong.
+func encodeSnapshot(sym string, seq uint64, depth int, bids, asks []orderbook.Level, checksum uint32, resync, stale bool) []byte {
 	b := make([]byte, 0, 96+30*(len(bids)+len(asks)))
 	b = appendHeader(b, chBook, sym, "snapshot", seq)
 	b = append(b, `,"depth":`...)
@@ -343,12 +350,16 @@ func encodeSnapshot(sym string, seq uint64, depth int, bids, asks []orderbook.Le
 	if resync {
 		b = append(b, `,"resync":true`...)
 	}
+	if stale {
+		b = append(b, `,"stale":true`...)
+	}
 	return append(b, '}')
 }
 
 // encodeUpdate encodes the book update u as a depth-limited subscriber
 // applies it: the changes within the top depth levels, keyed by price, and
-// after a removal within them the level that now fills the bottom.
+// after a removal within them the level that now fills the bottom. An
+// update of a stale book (published State StateStale) is marked so.
 func encodeUpdate(sym string, u *orderbook.Update, depth int) []byte {
 	b := make([]byte, 0, 160)
 	b = appendHeader(b, chBook, sym, "update", u.Seq)
@@ -388,6 +399,9 @@ func encodeUpdate(sym string, u *orderbook.Update, depth int) []byte {
 	b = strconv.AppendUint(b, uint64(ck), 10)
 	b = append(b, `,"time":`...)
 	b = strconv.AppendUint(b, u.Time, 10)
+	if u.State == orderbook.StateStale {
+		b = append(b, `,"stale":true`...)
+	}
 	return append(b, '}')
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,15 @@ func expectError(t *testing.T, c *mdclient.Client, raw, code string) {
 	}
 }
 
+// manyKeys returns n JSON object members "S0":1, "S1":1, ...
+func manyKeys(n int) string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = `"S` + strconv.Itoa(i) + `":1`
+	}
+	return strings.Join(keys, ",")
+}
+
 func TestWSRejectsBadRequests(t *testing.T) {
 	e := newWSEnv(t, WSConfig{AnonymousMarketData: true, MaxSubscriptions: 3})
 	c := e.dial("")
@@ -54,6 +64,10 @@ func TestWSRejectsBadRequests(t *testing.T) {
 		{"unknown symbol", `{"op":"subscribe","channel":"book","symbols":["999999.SH"]}`, codeUnknownSymbol},
 		{"bad depth", `{"op":"subscribe","channel":"book","depth":7,"symbols":["600519.SH"]}`, codeBadDepth},
 		{"no symbols", `{"op":"subscribe","channel":"quote","symbols":[]}`, codeBadJSON},
+		{"checksums on quotes", `{"op":"subscribe","channel":"quote","symbols":["600519.SH"],"checksums":{"600519.SH":1}}`, codeBadJSON},
+		{"checksum not a uint32", `{"op":"subscribe","channel":"book","symbols":["600519.SH"],"resume":{"600519.SH":1},"checksums":{"600519.SH":4294967296}}`, codeBadJSON},
+		{"resume of 101 symbols", `{"op":"subscribe","channel":"book","symbols":["600519.SH"],"resume":{` + manyKeys(101) + `}}`, codeBadJSON},
+		{"checksums of 101 symbols", `{"op":"subscribe","channel":"book","symbols":["600519.SH"],"checksums":{` + manyKeys(101) + `}}`, codeBadJSON},
 		{"too many subscriptions", `{"op":"subscribe","channel":"quote","symbols":["600519.SH","601318.SH","000001.SZ","300750.SZ"]}`, codeTooManySubs},
 		{"bad token", `{"op":"auth","token":"abc.def"}`, codeBadToken},
 		{"empty token", `{"op":"auth"}`, codeBadToken},

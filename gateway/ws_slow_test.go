@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"sgw/feed/event"
 	"sgw/gateway/mdclient"
 )
 
@@ -159,5 +160,78 @@ func tcpConn(c net.Conn) *net.TCPConn {
 		default:
 			panic(fmt.Sprintf("%T is not a TCP connection", c))
 		}
+	}
+}
+
+// TestWSResumeOfAnotherBook: a client resumes with a copy at a seq the
+// history holds, but of another book (the server restarted, or its books
+// changed ingest epoch, since the client took it): its checksum there is
+// not the book's, so it gets a snapshot, not updates applied to the wrong
+// book. The true copy resumes with exactly the missed updates; a stale
+// book is never resumed: its snapshot, marked stale, comes instead.
+func TestWSResumeOfAnotherBook(t *testing.T) {
+	e := newWSEnv(t, WSConfig{AnonymousMarketData: true, History: 64})
+	ctx := context.Background()
+	sym := testSymbols[0]
+	e.flow(100)
+	first := e.dial("")
+	if err := first.Subscribe(ctx, "book", 10, nil, sym); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, first, e.caughtUp(first, sym))
+	first.Close()
+	from := first.Books[sym].Seq
+	for e.books.seq(0) < from+30 {
+		e.flow(10)
+	}
+	copyOf := func(b *mdclient.Book) *mdclient.Book {
+		c := *b
+		c.Bids, c.Asks = slices.Clone(b.Bids), slices.Clone(b.Asks)
+		return &c
+	}
+
+	other := e.dial("")
+	forged := copyOf(first.Books[sym])
+	forged.Bids[0].Qty++ // the same seq, another book
+	other.Books[sym] = forged
+	if err := other.SubscribeResume(ctx, 10, sym); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, other, e.caughtUp(other, sym))
+	if other.Stats.Snapshots != 1 || other.Stats.Violations() != 0 {
+		t.Fatalf("resume of another book at seq %d: %+v, want a snapshot", from, other.Stats)
+	}
+	e.sameAsEngine(other, sym)
+	if n := metricValue(t, e.reg, "gateway_ws_resumes_refused_total", ""); n != 1 {
+		t.Fatalf("gateway_ws_resumes_refused_total %v, want 1", n)
+	}
+
+	same := e.dial("")
+	same.Books[sym] = copyOf(first.Books[sym])
+	if err := same.SubscribeResume(ctx, 10, sym); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, same, e.caughtUp(same, sym))
+	if missed := e.books.seq(0) - from; same.Stats.Snapshots != 0 || same.Stats.Updates != missed || same.Stats.Violations() != 0 {
+		t.Fatalf("resume of the true copy from %d: %+v, want exactly %d updates", from, same.Stats, missed)
+	}
+	e.sameAsEngine(same, sym)
+
+	// The book goes stale (its feed lost a range): the live subscriber
+	// sees the mark on the update; a resume gets a snapshot marked stale.
+	id, _ := e.books.Lookup(sym)
+	if err := e.books.NewInput("stale").Apply(&event.Event{Kind: event.Stale, Symbol: uint32(id)}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, same, func() bool { b := same.Books[sym]; return b.Stale && b.Seq == e.books.seq(0) })
+	late := e.dial("")
+	late.Books[sym] = copyOf(same.Books[sym])
+	late.Books[sym].Stale = false // a client that would resume regardless
+	if err := late.SubscribeResume(ctx, 10, sym); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, late, func() bool { return late.Stats.Snapshots == 1 })
+	if b := late.Books[sym]; !b.Stale || late.Stats.Updates != 0 {
+		t.Fatalf("resume onto a stale book: %+v, stale %v; want its snapshot, marked stale", late.Stats, b.Stale)
 	}
 }

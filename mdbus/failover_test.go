@@ -140,10 +140,6 @@ func TestEdgeKillClientsResume(t *testing.T) {
 				}
 			}
 			cut.Done()
-			resume := map[string]uint64{}
-			for s, bk := range c.Books {
-				resume[s] = bk.Seq
-			}
 			snaps := c.Stats.Snapshots
 			<-reconnect
 			nc := dial(ctx, b.url)
@@ -152,7 +148,7 @@ func TestEdgeKillClientsResume(t *testing.T) {
 			}
 			defer nc.Conn().CloseNow()
 			nc.Books, nc.Stats = c.Books, c.Stats
-			if err := nc.Subscribe(ctx, "book", 20, resume, syms...); err != nil {
+			if err := nc.SubscribeResume(ctx, 20, syms...); err != nil { // each copy's seq and checksum
 				fail("subscribe B", err)
 				return
 			}

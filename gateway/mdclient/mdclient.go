@@ -37,6 +37,7 @@ type Message struct {
 	Asks     []Level         `json:"asks"`
 	Checksum uint32          `json:"checksum"`
 	Resync   bool            `json:"resync"`
+	Stale    bool            `json:"stale"`
 	Time     uint64          `json:"time"`
 	Code     string          `json:"code"`
 	Msg      string          `json:"msg"`
@@ -101,6 +102,8 @@ type Book struct {
 	Depth      int
 	Seq        uint64
 	Bids, Asks []orderbook.Level // best first; Orders is not sent and stays 0
+	// Stale is the last book message's mark: the book may be wrong.
+	Stale bool
 }
 
 // Checksum computes the protocol checksum of the copy: top 10 levels, or
@@ -218,6 +221,22 @@ func (c *Client) Subscribe(ctx context.Context, channel string, depth int, resum
 	return c.Send(ctx, map[string]any{"op": "subscribe", "channel": channel, "depth": depth, "symbols": symbols, "resume": resume})
 }
 
+// SubscribeResume subscribes the book channel of symbols at depth,
+// resuming each symbol the client holds a copy of at that depth, not
+// stale, from its seq, with the copy's checksum (docs/PROTOCOL.md,
+// "Resume"): the server sends the missed updates, or a snapshot if it no
+// longer holds them or its book at that seq is another one.
+func (c *Client) SubscribeResume(ctx context.Context, depth int, symbols ...string) error {
+	resume, checksums := map[string]uint64{}, map[string]uint32{}
+	for _, s := range symbols {
+		if b := c.Books[s]; b != nil && b.Depth == depth && !b.Stale {
+			resume[s], checksums[s] = b.Seq, b.Checksum()
+		}
+	}
+	return c.Send(ctx, map[string]any{"op": "subscribe", "channel": "book", "depth": depth, "symbols": symbols,
+		"resume": resume, "checksums": checksums})
+}
+
 // ErrClosed reports a connection the server closed.
 var ErrClosed = errors.New("mdclient: connection closed")
 
@@ -261,7 +280,7 @@ func (c *Client) handle(m *Message) {
 		if m.Resync {
 			c.Stats.Resyncs++
 		}
-		b := &Book{Symbol: m.Sym, Depth: m.Depth, Seq: m.Seq}
+		b := &Book{Symbol: m.Sym, Depth: m.Depth, Seq: m.Seq, Stale: m.Stale}
 		for _, l := range m.Bids {
 			b.Bids = append(b.Bids, orderbook.Level{Price: l.Price, Qty: l.Qty})
 		}
@@ -284,7 +303,7 @@ func (c *Client) handle(m *Message) {
 			c.Stats.SeqGaps++
 			c.violation("%s: update seq %d after %d", m.Sym, m.Seq, b.Seq)
 		}
-		b.Seq = m.Seq
+		b.Seq, b.Stale = m.Seq, m.Stale
 		for _, l := range m.Bids {
 			b.Bids = apply(b.Bids, l, true)
 		}

@@ -349,6 +349,8 @@ type clientMsg struct {
 	Depth   int               `json:"depth"`
 	ID      *int64            `json:"id"`
 	Resume  map[string]uint64 `json:"resume"`
+	// Checksums are the client's copies' checksums at their resume seqs.
+	Checksums map[string]uint32 `json:"checksums"`
 
 	// auth
 	Token string `json:"token"`
@@ -643,8 +645,9 @@ func (g *fakeGateway) send(c *fakeConn, v any) {
 	}
 }
 
-// opString records a request as "subscribe book 600519.SH depth=10 resume=57";
-// see orderOpString for auth and order requests.
+// opString records a request as "subscribe book 600519.SH depth=10
+// resume=57" (handle adds how its checksum compared); see orderOpString
+// for auth and order requests.
 func opString(req clientMsg) string {
 	if s, ok := orderOpString(req); ok {
 		return s
@@ -663,7 +666,7 @@ func opString(req clientMsg) string {
 
 // handle answers one request. g.mu must be held.
 func (g *fakeGateway) handle(c *fakeConn, req clientMsg) {
-	g.ops = append(g.ops, opString(req))
+	g.ops = append(g.ops, opString(req)+g.resumeCheck(req))
 	fail := func(code, msg string) {
 		g.send(c, answerMsg{Type: "error", Code: code, Msg: msg, ID: req.ID})
 	}
@@ -717,7 +720,7 @@ func (g *fakeGateway) handle(c *fakeConn, req clientMsg) {
 		switch req.Channel {
 		case "book":
 			c.book[sym] = depth
-			g.sendBookStart(c, b, depth, req.Resume)
+			g.sendBookStart(c, b, depth, req)
 		case "quote":
 			c.quote[sym] = true
 			q := b.quote()
@@ -728,11 +731,44 @@ func (g *fakeGateway) handle(c *fakeConn, req clientMsg) {
 	}
 }
 
+// resumeCheck describes how a book subscribe's resume checksums compare
+// with the fake's book at their seqs: " checksum=ok", " checksum=bad", or
+// " checksum=none" for a resume without one. g.mu must be held.
+func (g *fakeGateway) resumeCheck(req clientMsg) string {
+	if req.Op != "subscribe" || req.Channel != "book" || len(req.Resume) == 0 {
+		return ""
+	}
+	s := ""
+	for sym, from := range req.Resume {
+		ck, given := req.Checksums[sym]
+		b := g.books[sym]
+		switch {
+		case !given:
+			s += " checksum=none"
+		case b != nil && from >= b.firstSeq && from <= b.seq && ck == checksumAt(b, from, req.Depth):
+			s += " checksum=ok"
+		default:
+			s += " checksum=bad"
+		}
+	}
+	return s
+}
+
+// checksumAt is the checksum of b after seq for a subscriber of depth.
+func checksumAt(b *fakeBook, seq uint64, depth int) uint32 {
+	if depth == 0 {
+		depth = 10
+	}
+	v := b.viewAt(seq)
+	return orderbook.Checksum(v.bids, v.asks, checksumRows(depth))
+}
+
 // sendBookStart sends the updates after the resume seq if they are still
-// held, else a snapshot.
-func (g *fakeGateway) sendBookStart(c *fakeConn, b *fakeBook, depth int, resume map[string]uint64) {
+// held and the client's checksum there is right, else a snapshot.
+func (g *fakeGateway) sendBookStart(c *fakeConn, b *fakeBook, depth int, req clientMsg) {
 	sym := b.inst.Symbol
-	if from, ok := resume[sym]; ok && from >= b.firstSeq && from <= b.seq {
+	ck, given := req.Checksums[sym]
+	if from, ok := req.Resume[sym]; ok && from >= b.firstSeq && from <= b.seq && (!given || ck == checksumAt(b, from, depth)) {
 		for s := from + 1; s <= b.seq; s++ {
 			g.send(c, updateMsg(sym, s, b.viewAt(s-1), b.viewAt(s), depth))
 		}

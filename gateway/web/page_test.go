@@ -141,11 +141,16 @@ func TestPage(t *testing.T) {
 	}
 	// The gap is resumed on the open connection: unsubscribe, then
 	// subscribe with resume from the seq before the gap.
-	if i := slices.Index(ops, fmt.Sprintf("%s resume=%d", fresh, dropped-1)); i < 1 || ops[i-1] != "unsubscribe book "+sym {
+	if i := slices.Index(ops, fmt.Sprintf("%s resume=%d checksum=ok", fresh, dropped-1)); i < 1 || ops[i-1] != "unsubscribe book "+sym {
 		t.Errorf("the gap at seq %d was not resumed with unsubscribe, subscribe resume=%d; ops:\n%s", dropped, dropped-1, strings.Join(ops, "\n"))
 	}
 	if n := countPrefix(ops, fresh+" resume="); n < 2 {
 		t.Errorf("%d resume subscribes, want one after the gap and one after reconnecting; ops:\n%s", n, strings.Join(ops, "\n"))
+	}
+	for _, op := range ops {
+		if strings.HasPrefix(op, fresh+" resume=") && !strings.HasSuffix(op, " checksum=ok") {
+			t.Errorf("a resume without its book's checksum at its seq: %q", op)
+		}
 	}
 	for i, tok := range tokens {
 		if tok != token {

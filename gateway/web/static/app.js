@@ -135,6 +135,7 @@ function newBook(symbol, depth) {
     asks: [],          // best (lowest) first
     subId: 0,          // id of the last book subscribe sent
     recovering: false, // a resubscribe for a gap or a mismatch is under way
+    stale: false,      // the last book message was marked stale: it may be wrong
     streak: 0,         // resubscribes since the last verified checksum
   };
 }
@@ -250,6 +251,8 @@ function updateState() {
   let s;
   if (socketPhase !== 'open') {
     s = socketPhase;
+  } else if (book && book.valid && !book.recovering && book.stale) {
+    s = 'stale'; // the server says its book may be wrong
   } else if (book && book.valid && !book.recovering) {
     s = 'live';
   } else if (book && book.recovering) {
@@ -379,12 +382,15 @@ function subscribeAll(resume) {
 }
 
 // subscribeBook subscribes the book channel at the book's depth, with
-// "resume" from the local seq when asked (the server then sends the missed
-// updates, or a snapshot if it no longer holds them).
+// "resume" from the local seq and the local book's checksum when asked
+// (the server then sends the missed updates, or a snapshot if it no longer
+// holds them or its book at that seq is another one). A stale book is
+// never resumed.
 function subscribeBook(resume) {
   const msg = { op: 'subscribe', channel: 'book', symbols: [book.symbol], depth: book.depth };
-  if (resume) {
+  if (resume && !book.stale) {
     msg.resume = { [book.symbol]: book.seq };
+    msg.checksums = { [book.symbol]: bookChecksum(book.bids, book.asks, checksumRows(book.depth)) };
     book.recovering = true;
   }
   book.subId = send(msg);
@@ -553,6 +559,7 @@ function onSnapshot(msg) {
   book.bids = parseLevels(msg.bids).slice(0, book.depth);
   book.asks = parseLevels(msg.asks).slice(0, book.depth);
   book.seq = msg.seq;
+  book.stale = !!msg.stale;
   book.valid = true;
   book.recovering = false;
   gw.snapshots++;
@@ -581,6 +588,7 @@ function onUpdate(msg) {
   book.bids.length = Math.min(book.bids.length, book.depth);
   book.asks.length = Math.min(book.asks.length, book.depth);
   book.seq = msg.seq;
+  book.stale = !!msg.stale;
   book.recovering = false;
   gw.applied++;
   verify(msg);
