@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sgw/auth"
@@ -110,5 +113,38 @@ func TestForwardCutWhenEntryMoves(t *testing.T) {
 	}
 	if calls := leaderEntry.Calls(); len(calls) != 3 {
 		t.Errorf("the leader's entry saw %v; want the 3 orders", calls)
+	}
+}
+
+// TestForwardedToFollower: an upgrade marked as relayed that reaches a
+// node not serving order entry, while another does, is refused and says
+// so (it was relayed there as leadership moved, or the client sent the
+// mark itself), rather than blaming an election.
+func TestForwardedToFollower(t *testing.T) {
+	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := v.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
+	fw := &movingForwarder{}
+	other, _ := url.Parse("http://127.0.0.1:1")
+	fw.at.Store(other)
+	books := newTestBooks(t, testSymbols...)
+	reg := prometheus.NewRegistry()
+	srv, err := New(Config{}, Deps{Market: books, PublishedDepth: 20, Registry: reg, Tokens: v, Orders: newFakeEntry(), Forward: fw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startEnv(t, srv, books, reg, v)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	h := http.Header{"Authorization": {"Bearer " + tok}, forwardedHeader: {"1"}}
+	_, resp, err := websocket.Dial(ctx, e.url, &websocket.DialOptions{HTTPHeader: h})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("dial: %v, response %v; want 503", err, resp)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), "not relayed again") {
+		t.Fatalf("body %s: want the relay's reason", body)
 	}
 }

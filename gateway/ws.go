@@ -226,7 +226,14 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			w.release(ip)
 			w.metrics.rejected.WithLabelValues(codeNoLeader).Inc()
 			rw.Header().Set("Retry-After", "1")
-			writeError(rw, http.StatusServiceUnavailable, codeNoLeader, "no gateway serves order entry now (the cluster is electing a leader); connect again")
+			msg := "no gateway serves order entry now (the cluster is electing a leader); connect again"
+			if r.Header.Get(forwardedHeader) != "" {
+				// Relayed by a node that took this one for the leader
+				// (leadership moved meanwhile), or a client sent the
+				// relay's mark itself: either way not served here.
+				msg = "this gateway does not serve order entry, and a relayed connection is not relayed again; connect again"
+			}
+			writeError(rw, http.StatusServiceUnavailable, codeNoLeader, msg)
 			return
 		}
 	}
