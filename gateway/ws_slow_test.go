@@ -104,21 +104,31 @@ func TestWSStalledClient(t *testing.T) {
 	waitUntil(t, func() bool { return metricValue(t, e.reg, "gateway_ws_clients", "") == 4 })
 }
 
-func TestWSResume(t *testing.T) {
-	e := newWSEnv(t, WSConfig{AnonymousMarketData: true, History: 64})
-	ctx := context.Background()
-	sym := testSymbols[0]
+// leftBehind starts a server holding 64 updates of history per symbol
+// and returns it, with a client that took a depth-10 copy of its first
+// symbol at seq from and left, after which the book moved on by at least
+// 30 updates.
+func leftBehind(t *testing.T) (e *wsEnv, sym string, first *mdclient.Client, from uint64) {
+	t.Helper()
+	e = newWSEnv(t, WSConfig{AnonymousMarketData: true, History: 64})
+	sym = testSymbols[0]
 	e.flow(100)
-	first := e.dial("")
-	if err := first.Subscribe(ctx, "book", 10, nil, sym); err != nil {
+	first = e.dial("")
+	if err := first.Subscribe(context.Background(), "book", 10, nil, sym); err != nil {
 		t.Fatal(err)
 	}
 	drain(t, first, e.caughtUp(first, sym))
 	first.Close()
-	from := first.Books[sym].Seq
+	from = first.Books[sym].Seq
 	for e.books.seq(0) < from+30 {
 		e.flow(10)
 	}
+	return e, sym, first, from
+}
+
+func TestWSResume(t *testing.T) {
+	e, sym, first, from := leftBehind(t)
+	ctx := context.Background()
 
 	// Within the history: exactly the missed updates, no snapshot.
 	again := e.dial("")
@@ -170,20 +180,8 @@ func tcpConn(c net.Conn) *net.TCPConn {
 // book. The true copy resumes with exactly the missed updates; a stale
 // book is never resumed: its snapshot, marked stale, comes instead.
 func TestWSResumeOfAnotherBook(t *testing.T) {
-	e := newWSEnv(t, WSConfig{AnonymousMarketData: true, History: 64})
+	e, sym, first, from := leftBehind(t)
 	ctx := context.Background()
-	sym := testSymbols[0]
-	e.flow(100)
-	first := e.dial("")
-	if err := first.Subscribe(ctx, "book", 10, nil, sym); err != nil {
-		t.Fatal(err)
-	}
-	drain(t, first, e.caughtUp(first, sym))
-	first.Close()
-	from := first.Books[sym].Seq
-	for e.books.seq(0) < from+30 {
-		e.flow(10)
-	}
 	copyOf := func(b *mdclient.Book) *mdclient.Book {
 		c := *b
 		c.Bids, c.Asks = slices.Clone(b.Bids), slices.Clone(b.Asks)
