@@ -138,7 +138,9 @@
 //
 // A Publisher sends, every second, heartbeats covering every symbol it
 // publishes (several in a row when it has more than 4096), each after the
-// updates it accounts for. An edge that has applied less than a
+// updates it accounts for (after it fell a ring behind its books, a seq
+// may also name updates it publishes next: an edge then asks for a
+// snapshot it did not need). An edge that has applied less than a
 // heartbeat's seq of a symbol has lost updates the stream will not bring
 // again; one that hears no heartbeat of its epoch for a while has lost
 // its publisher. Both mark the symbols concerned stale.

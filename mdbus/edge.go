@@ -88,8 +88,8 @@ type Edge struct {
 	epoch     uint64
 	msg       Message
 	// Publisher liveness (checkSilence): when the last heartbeat of the
-	// epoch came (or the wait for one began), and whether the silence
-	// since has made every symbol stale.
+	// epoch came (or the wait for one began), and whether a silence has
+	// made every symbol stale (only a heartbeat ends it).
 	lastBeat time.Time
 	silent   bool
 	// Epoch liveness (checkEpoch): messages of the current epoch and of
@@ -102,12 +102,17 @@ type Edge struct {
 	stale                                       atomic.Int64
 	updates, gaps, loaded, failed, bad, unknown atomic.Uint64
 	disconnects, drops, olds, lost, silences    atomic.Uint64
+	beats                                       atomic.Uint64
 }
 
 // edgeSym is the loop's state of one symbol.
 type edgeSym struct {
 	queued, inflight bool
 	pending          []orderbook.Update // updates received while stale, in order
+	// beat is the highest seq a heartbeat of the epoch named: a snapshot
+	// and the pending updates must reach it (the updates up to it came
+	// before that heartbeat), or some were lost.
+	beat uint64
 }
 
 type snapRequest struct {
@@ -130,8 +135,9 @@ type EdgeStats struct {
 	Malformed   uint64 // bus messages that did not decode
 	Unknown     uint64 // messages about symbols the edge does not carry
 	Disconnects uint64 // NATS disconnections (every symbol went stale)
-	Dropped     uint64 // updates NATS dropped for the edge, a slow consumer (every symbol went stale)
+	Dropped     uint64 // messages (updates, heartbeats) NATS dropped for the edge, a slow consumer (every symbol went stale)
 	OldEpoch    uint64 // messages of an epoch older than the current one, ignored
+	Heartbeats  uint64 // heartbeats of the epoch received
 	Lost        uint64 // symbols a heartbeat showed behind (their last updates lost; they went stale)
 	Silences    uint64 // times the publisher fell silent, no heartbeat for Silence (every symbol went stale)
 	Stale       int64  // symbols stale now
@@ -203,7 +209,7 @@ func (e *Edge) Stale() int { return int(e.stale.Load()) }
 func (e *Edge) Stats() EdgeStats {
 	return EdgeStats{Updates: e.updates.Load(), Gaps: e.gaps.Load(), Snapshots: e.loaded.Load(), Failed: e.failed.Load(),
 		Malformed: e.bad.Load(), Unknown: e.unknown.Load(), Disconnects: e.disconnects.Load(), Dropped: e.drops.Load(),
-		OldEpoch: e.olds.Load(), Lost: e.lost.Load(), Silences: e.silences.Load(), Stale: e.stale.Load()}
+		OldEpoch: e.olds.Load(), Heartbeats: e.beats.Load(), Lost: e.lost.Load(), Silences: e.silences.Load(), Stale: e.stale.Load()}
 }
 
 // Run mirrors the bus until ctx ends, then closes the mirror (its readers'
@@ -272,7 +278,7 @@ func (e *Edge) Run(ctx context.Context) error {
 				e.want(id)
 			}
 			e.retryQ = e.retryQ[:0]
-		case now := <-drops.C:
+		case <-drops.C:
 			if n := droppedBy(subs); n != dropped {
 				e.drops.Add(uint64(n - dropped))
 				dropped = n
@@ -280,7 +286,7 @@ func (e *Edge) Run(ctx context.Context) error {
 				e.allStale()
 			}
 			e.checkEpoch()
-			e.checkSilence(now)
+			e.checkSilence(time.Now()) // not the tick's time: it may have waited
 		}
 	}
 }
@@ -304,9 +310,11 @@ const dropCheck = 100 * time.Millisecond
 // epoch has come for Silence while connected: its books may have moved
 // on without a word reaching the edge (the ingest node died, its link to
 // NATS is cut, its stream stalled). Every symbol goes stale, and stays
-// so until a heartbeat comes again. Loop only, every dropCheck.
+// so until a heartbeat comes again. An edge with messages waiting has
+// not heard everything yet (a heartbeat may wait behind a backlog): it
+// decides once it has caught up. Loop only, every dropCheck.
 func (e *Edge) checkSilence(now time.Time) {
-	if !e.connected || e.silent || now.Sub(e.lastBeat) < e.cfg.Silence {
+	if !e.connected || e.silent || len(e.msgs) > 0 || now.Sub(e.lastBeat) < e.cfg.Silence {
 		return
 	}
 	e.silent = true
@@ -315,13 +323,10 @@ func (e *Edge) checkSilence(now time.Time) {
 	e.allStale()
 }
 
-// heard records a sign of the publisher's life: a heartbeat of the
-// epoch, or the start of a wait for one (a new epoch, a reconnection).
-// Loop only.
-func (e *Edge) heard() {
-	e.lastBeat = time.Now()
-	e.silent = false
-}
+// waitBeat starts the wait for a heartbeat again (the edge's start, a
+// new epoch, a reconnection): silence is declared Silence from now. It
+// does not end a silence; only a heartbeat does. Loop only.
+func (e *Edge) waitBeat() { e.lastBeat = time.Now() }
 
 // epochTakeover is how long the bus must carry only messages of an epoch
 // older than the edge's for the edge to follow that epoch: the ingest
@@ -348,8 +353,7 @@ func (e *Edge) checkEpoch() {
 	e.cfg.Log.Warn("mdbus: the bus carries only an older ingest epoch; following it, every symbol is stale",
 		"epoch", e.oldEpoch, "was", e.epoch, "for", epochTakeover)
 	e.onlyOld = 0
-	e.epoch = e.oldEpoch
-	e.heard()
+	e.setEpoch(e.oldEpoch)
 	e.allStale()
 }
 
@@ -370,8 +374,8 @@ func (e *Edge) connChange(up bool) {
 	e.connected = up
 	if up {
 		e.cfg.Log.Info("mdbus: bus reconnected; rebuilding from snapshots", "stale", e.stale.Load())
-		e.heard() // the heartbeats' wait starts again
-		return    // dispatch sends the queued requests
+		e.waitBeat()
+		return // dispatch sends the queued requests
 	}
 	e.disconnects.Add(1)
 	e.cfg.Log.Warn("mdbus: bus disconnected; every symbol is stale")
@@ -484,13 +488,16 @@ func (e *Edge) handle(data []byte) {
 // stale and is rebuilt. Symbols the edge does not carry are ignored.
 // Loop only.
 func (e *Edge) heartbeat(beats []Beat) {
-	e.heard()
+	e.lastBeat, e.silent = time.Now(), false
+	e.beats.Add(1)
 	eng := e.mirror.Engine()
 	for _, b := range beats {
 		id, ok := eng.Lookup(string(b.Symbol))
 		if !ok {
 			continue
 		}
+		s := &e.syms[id]
+		s.beat = max(s.beat, b.Seq)
 		if seq, stale := e.mirror.Book(id); stale || seq >= b.Seq {
 			continue
 		}
@@ -520,9 +527,18 @@ func (e *Edge) sameEpoch(epoch uint64) bool {
 		e.cfg.Log.Warn("mdbus: new ingest epoch; every symbol is stale", "epoch", epoch)
 		e.allStale()
 	}
-	e.epoch = epoch
-	e.heard() // its first heartbeat may follow this message
+	e.setEpoch(epoch)
 	return true
+}
+
+// setEpoch follows epoch: the heartbeats of the last one say nothing of
+// its numbering, and the wait for its first starts. Loop only.
+func (e *Edge) setEpoch(epoch uint64) {
+	e.epoch = epoch
+	for id := range e.syms {
+		e.syms[id].beat = 0
+	}
+	e.waitBeat()
 }
 
 // apply applies one update, or keeps it while the symbol is stale. Loop
@@ -628,6 +644,15 @@ func (e *Edge) reply(r snapReply) bool {
 			break
 		}
 	}
+	if seq, stale := e.mirror.Book(r.id); !stale && seq < s.beat {
+		// A heartbeat heard while stale named an update that neither
+		// the snapshot nor the updates kept hold: it was lost.
+		e.lost.Add(1)
+		e.cfg.Log.Info("mdbus: a snapshot and the updates kept fall short of a heartbeat; requesting another",
+			"symbol", e.mirror.Engine().Instrument(r.id).Symbol, "seq", seq, "heartbeat", s.beat)
+		e.markStale(r.id)
+		e.want(r.id)
+	}
 	return false
 }
 
@@ -635,7 +660,7 @@ func (e *Edge) reply(r snapReply) bool {
 type edgeCollector struct {
 	e                                                    *Edge
 	updates, gaps, snapshots, malformed, unknown, discon *prometheus.Desc
-	dropped, oldEpoch, lost, silences, stale             *prometheus.Desc
+	dropped, oldEpoch, beats, lost, silences, stale      *prometheus.Desc
 }
 
 func newEdgeCollector(e *Edge) *edgeCollector {
@@ -648,6 +673,7 @@ func newEdgeCollector(e *Edge) *edgeCollector {
 		discon:    prometheus.NewDesc("gateway_mdbus_disconnects_total", "Disconnections from the bus (every symbol went stale).", nil, nil),
 		dropped:   prometheus.NewDesc("gateway_mdbus_dropped_total", "Bus updates NATS dropped for the edge, a slow consumer (every symbol went stale).", nil, nil),
 		oldEpoch:  prometheus.NewDesc("gateway_mdbus_old_epoch_total", "Bus messages of an ingest epoch older than the edge's, ignored (after 2 s of nothing else the edge follows that epoch).", nil, nil),
+		beats:     prometheus.NewDesc("gateway_mdbus_heartbeats_received_total", "Heartbeats of the current ingest epoch received by the edge.", nil, nil),
 		lost:      prometheus.NewDesc("gateway_mdbus_heartbeat_lost_total", "Symbols a heartbeat showed behind the publisher, their last updates lost (the symbol went stale).", nil, nil),
 		silences:  prometheus.NewDesc("gateway_mdbus_publisher_silences_total", "Times the edge heard no heartbeat for its silence limit (every symbol went stale).", nil, nil),
 		stale:     prometheus.NewDesc("gateway_mdbus_stale_symbols", "Symbols stale on the edge, awaiting a snapshot.", nil, nil),
@@ -656,7 +682,7 @@ func newEdgeCollector(e *Edge) *edgeCollector {
 
 // Describe implements prometheus.Collector.
 func (c *edgeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.updates, c.gaps, c.snapshots, c.malformed, c.unknown, c.discon, c.dropped, c.oldEpoch, c.lost, c.silences, c.stale} {
+	for _, d := range []*prometheus.Desc{c.updates, c.gaps, c.snapshots, c.malformed, c.unknown, c.discon, c.dropped, c.oldEpoch, c.beats, c.lost, c.silences, c.stale} {
 		ch <- d
 	}
 }
@@ -676,6 +702,7 @@ func (c *edgeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.discon, st.Disconnects)
 	counter(c.dropped, st.Dropped)
 	counter(c.oldEpoch, st.OldEpoch)
+	counter(c.beats, st.Heartbeats)
 	counter(c.lost, st.Lost)
 	counter(c.silences, st.Silences)
 	ch <- prometheus.MustNewConstMetric(c.stale, prometheus.GaugeValue, float64(st.Stale))

@@ -45,6 +45,9 @@ type handPub struct {
 	mu    sync.Mutex
 	last  map[string]orderbook.Update
 	reply func(sym string) []byte
+	gate  chan struct{} // for reply's use
+	asked atomic.Int64  // snapshot requests received
+	hold  sync.Mutex    // held by beat: a test holds it to keep heartbeats out of a burst
 }
 
 var emptyCk10, emptyCk5 = orderbook.Checksum(nil, nil, 10), orderbook.Checksum(nil, nil, 5)
@@ -53,6 +56,7 @@ func newHandPub(t testing.TB, n *natsServer, epoch uint64) *handPub {
 	p := &handPub{t: t, nc: n.connect(t), epoch: epoch, last: map[string]orderbook.Update{}}
 	if _, err := p.nc.Subscribe("t.snap.>", func(m *nats.Msg) {
 		sym := strings.TrimPrefix(m.Subject, "t.snap.")
+		p.asked.Add(1)
 		p.mu.Lock()
 		u, f := p.last[sym], p.reply
 		p.mu.Unlock()
@@ -94,6 +98,8 @@ func (p *handPub) lose(sym string, seq uint64, state orderbook.TradingState) ord
 
 // beat publishes a heartbeat of every symbol sent or lost.
 func (p *handPub) beat() {
+	p.hold.Lock()
+	defer p.hold.Unlock()
 	p.mu.Lock()
 	b := AppendHeartbeat(nil, p.epoch, len(p.last))
 	for sym, u := range p.last {
@@ -305,6 +311,168 @@ func TestEdgeSilentPublisher(t *testing.T) {
 		t.Fatal("a snapshot was loaded while the publisher was silent")
 	}
 	before := e.Stats().Snapshots
-	p.beat()
+	beating(t, p, 20*time.Millisecond)
 	waitFor(t, "the snapshot after a heartbeat", func() bool { return e.Stats().Snapshots > before })
+}
+
+// beating makes p beat every interval until the test ends, and returns
+// the longest time between two beats, in ns, so far.
+func beating(t *testing.T, p *handPub, interval time.Duration) *atomic.Int64 {
+	stop, done := make(chan struct{}), make(chan struct{})
+	var maxGap atomic.Int64
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(interval)
+		defer tk.Stop()
+		last := time.Now()
+		for {
+			p.beat()
+			if g := int64(time.Since(last)); g > maxGap.Load() {
+				maxGap.Store(g)
+			}
+			last = time.Now()
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return &maxGap
+}
+
+// TestEdgeReconnectEndsNoSilence: a reconnection to NATS is no sign of the
+// publisher's life: an edge that took it for silent still loads no
+// snapshot until a heartbeat comes.
+func TestEdgeReconnectEndsNoSilence(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(1)
+	p := newHandPub(t, n, 7)
+	p.send(ins[0].Symbol, 5, orderbook.StateTrading)
+	econn := n.connect(t)
+	cfg := handEdge(econn, ins)
+	cfg.Silence, cfg.RetryInterval = 300*time.Millisecond, 10*time.Millisecond
+	e := runEdge(t, cfg)
+	waitFor(t, "the publisher's silence", func() bool { st := e.Stats(); return st.Silences == 1 && st.Stale == 1 })
+	silent := e.Stats()
+	n.restart(func() { waitFor(t, "the disconnection", func() bool { return e.Stats().Disconnects == 1 }) })
+	waitFor(t, "the reconnections", func() bool { return econn.Stats().Reconnects >= 1 && p.nc.Stats().Reconnects >= 1 })
+	if err := p.nc.Flush(); err != nil { // the publisher answers again
+		t.Fatal(err)
+	}
+	failed := e.Stats().Failed
+	waitFor(t, "snapshots asked for and answered after the reconnection", func() bool {
+		st := e.Stats()
+		return st.Failed >= failed+10 || st.Snapshots > silent.Snapshots
+	})
+	if st := e.Stats(); st.Snapshots != silent.Snapshots || st.Stale != 1 || st.Silences != 1 {
+		t.Fatalf("stats %+v: a snapshot loaded after a reconnection, no heartbeat heard", st)
+	}
+}
+
+// TestEdgeBacklogIsNoSilence: heartbeats waiting in the edge's queue
+// behind a backlog that takes its loop longer than Silence to work
+// through are not the publisher's silence: the edge decides once it has
+// caught up.
+func TestEdgeBacklogIsNoSilence(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(150)
+	p := newHandPub(t, n, 7)
+	for _, in := range ins {
+		p.send(in.Symbol, 1, orderbook.StateTrading)
+	}
+	slow := &slowHandler{msg: "mdbus: symbol stale; requesting a snapshot", d: 10 * time.Millisecond}
+	cfg := handEdge(n.connect(t), ins)
+	cfg.Silence, cfg.Log = time.Second, slog.New(slow)
+	e := runEdge(t, cfg)
+	maxGap := beating(t, p, 20*time.Millisecond)
+	waitFor(t, "the first snapshots", func() bool { return e.Stale() == 0 })
+
+	// A gap on every symbol, sent at once: the loop takes 150 × 10 ms to
+	// log them, the heartbeats queued behind.
+	slow.on.Store(true)
+	p.hold.Lock()
+	for _, in := range ins {
+		p.send(in.Symbol, 3, orderbook.StateTrading)
+	}
+	p.hold.Unlock()
+	waitFor(t, "every symbol at seq 3", func() bool {
+		if e.Stale() != 0 {
+			return false
+		}
+		for i := range ins {
+			if v, _ := view(e, orderbook.SymbolID(i)); v.Seq != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	if st := e.Stats(); st.Silences != 0 {
+		if g := time.Duration(maxGap.Load()); g >= cfg.Silence {
+			t.Skipf("the test's publisher itself paused %v (a loaded machine)", g)
+		}
+		t.Fatalf("stats %+v: heartbeats in the edge's backlog taken for silence", st)
+	}
+}
+
+// slowHandler is a slog handler that, once on, takes d over each record
+// with message msg: an edge's loop with work to do.
+type slowHandler struct {
+	msg string
+	d   time.Duration
+	on  atomic.Bool
+}
+
+func (h *slowHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *slowHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg && h.on.Load() {
+		time.Sleep(h.d) // work, not synchronization
+	}
+	return nil
+}
+func (h *slowHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *slowHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestEdgeHeartbeatWhileStale: a heartbeat heard while a symbol is stale
+// names an update that is lost, and the snapshot loaded next was taken
+// before it: the edge does not serve the snapshot's book as valid but
+// asks again.
+func TestEdgeHeartbeatWhileStale(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(1)
+	sym := ins[0].Symbol
+	p := newHandPub(t, n, 7)
+	p.send(sym, 5, orderbook.StateTrading)
+	// The first reply is the book at seq 5, whatever the publisher has
+	// reached since; then the current one.
+	var first atomic.Bool
+	first.Store(true)
+	p.reply = func(string) []byte {
+		p.mu.Lock()
+		u := p.last[sym]
+		p.mu.Unlock()
+		if first.Swap(false) {
+			<-p.gate
+			u = orderbook.Update{Seq: 5, State: orderbook.StateTrading}
+		}
+		v := orderbook.View{Seq: u.Seq, State: u.State, Checksum: emptyCk10, Checksum5: emptyCk5}
+		return AppendSnapshot(nil, 7, sym, &v)
+	}
+	p.gate = make(chan struct{})
+	e := runEdge(t, handEdge(n.connect(t), ins))
+	// While the edge waits for that reply, seq 6 is lost and a heartbeat
+	// names it.
+	waitFor(t, "the edge's first request", func() bool { return p.asked.Load() > 0 })
+	p.lose(sym, 6, orderbook.StateHalted)
+	p.beat()
+	waitFor(t, "the edge to take the heartbeat", func() bool { return e.Stats().Heartbeats == 1 })
+	close(p.gate)
+	waitFor(t, "the edge to serve seq 6, halted", func() bool {
+		v, stale := view(e, 0)
+		return !stale && v.Seq == 6 && v.State == orderbook.StateHalted
+	})
+	if st := e.Stats(); st.Snapshots != 2 || st.Lost != 1 {
+		t.Errorf("stats %+v: want the first snapshot found short of the heartbeat, and a second", st)
+	}
 }

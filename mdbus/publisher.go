@@ -71,12 +71,15 @@ type Publisher struct {
 	beatSubj  string                 // <Subject>.hb
 	shardSyms [][]orderbook.SymbolID // by shard: its symbols
 
-	// last holds, by SymbolID, the Seq of the symbol's last update handed
-	// to Conn.Publish (published or refused) or skipped by a lapped
-	// reader. Its shard's pump stores it after the Publish call, the
-	// heartbeat goroutine loads it before its own: the connection writes
-	// in call order, so a heartbeat follows every update it accounts for.
-	last []atomic.Uint64
+	// last holds, by shard then by the symbol's index in shardSyms
+	// (slot), the Seq of the symbol's last update handed to Conn.Publish
+	// (published or refused) or skipped by a lapped reader. Its shard's
+	// pump stores it after the Publish call, the heartbeat goroutine
+	// loads it before its own: the connection writes in call order, so a
+	// heartbeat follows every update it accounts for. One slice per shard
+	// keeps each pump's stores off the others' cache lines.
+	last [][]atomic.Uint64
+	slot []int32 // by SymbolID: its index in its shard's slices
 
 	published, dropped, lapped, snapshots, beats atomic.Uint64
 }
@@ -130,7 +133,14 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		sh := cfg.Books.Shard(id)
 		p.shardSyms[sh] = append(p.shardSyms[sh], id)
 	}
-	p.last = make([]atomic.Uint64, len(p.subjects))
+	p.slot = make([]int32, len(p.subjects))
+	p.last = make([][]atomic.Uint64, len(p.shardSyms))
+	for sh, ids := range p.shardSyms {
+		p.last[sh] = make([]atomic.Uint64, len(ids))
+		for i, id := range ids {
+			p.slot[id] = int32(i)
+		}
+	}
 	if cfg.Registry != nil {
 		cfg.Registry.MustRegister(newPublisherCollector(p))
 	}
@@ -235,6 +245,7 @@ func (p *Publisher) pump(ctx context.Context, epoch uint64, shard int, rd *order
 	us := make([]orderbook.Update, 256)
 	buf := make([]byte, 0, 256)
 	var v orderbook.View
+	last := p.last[shard]
 	for {
 		if err := rd.Wait(ctx); err != nil {
 			return
@@ -257,7 +268,7 @@ func (p *Publisher) pump(ctx context.Context, epoch uint64, shard int, rd *order
 				u := &us[i]
 				buf = AppendUpdate(buf[:0], epoch, p.cfg.Books.Instrument(u.Symbol).Symbol, u)
 				err := p.cfg.Conn.Publish(p.subjects[u.Symbol], buf)
-				p.last[u.Symbol].Store(u.Seq) // lost or not: a heartbeat reveals a loss
+				last[p.slot[u.Symbol]].Store(u.Seq) // lost or not: a heartbeat reveals a loss
 				if err != nil {
 					p.dropped.Add(1)
 					continue
@@ -274,10 +285,10 @@ func (p *Publisher) pump(ctx context.Context, epoch uint64, shard int, rd *order
 // after a heartbeat that named it: the edge resnapshots that symbol
 // needlessly, never wrongly.) Pump only.
 func (p *Publisher) skipped(shard int, v *orderbook.View) {
-	for _, id := range p.shardSyms[shard] {
+	for i, id := range p.shardSyms[shard] {
 		p.cfg.Books.View(id, 1, v)
-		if v.Seq > p.last[id].Load() {
-			p.last[id].Store(v.Seq)
+		if v.Seq > p.last[shard][i].Load() {
+			p.last[shard][i].Store(v.Seq)
 		}
 	}
 }
@@ -300,15 +311,16 @@ func (p *Publisher) heartbeats(ctx context.Context, epoch uint64) {
 
 // beat publishes one round of heartbeats and returns buf for reuse.
 func (p *Publisher) beat(epoch uint64, buf []byte) []byte {
-	for lo := 0; lo < len(p.last); lo += MaxBeats {
-		hi := min(lo+MaxBeats, len(p.last))
+	for lo := 0; lo < len(p.slot); lo += MaxBeats {
+		hi := min(lo+MaxBeats, len(p.slot))
 		buf = AppendHeartbeat(buf[:0], epoch, hi-lo)
-		for id := lo; id < hi; id++ {
-			sym := p.cfg.Books.Instrument(orderbook.SymbolID(id)).Symbol
-			buf = AppendBeat(buf, sym, p.last[id].Load())
+		for id := orderbook.SymbolID(lo); int(id) < hi; id++ {
+			seq := p.last[p.cfg.Books.Shard(id)][p.slot[id]].Load()
+			buf = AppendBeat(buf, p.cfg.Books.Instrument(id).Symbol, seq)
 		}
 		if err := p.cfg.Conn.Publish(p.beatSubj, buf); err != nil {
-			p.cfg.Log.Debug("mdbus: heartbeat", "err", err)
+			// Edges hear silence after EdgeConfig.Silence: say why.
+			p.cfg.Log.Warn("mdbus: heartbeat not published", "err", err)
 			continue
 		}
 		p.beats.Add(1)

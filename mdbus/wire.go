@@ -161,8 +161,9 @@ func readLevel(r *binread.Reader, what string) orderbook.Level {
 }
 
 // Decode decodes one message into m. On error m holds a partial decoding.
-// Errors wrap ErrVersion or ErrMalformed. Decode only reads b (m.Symbol
-// and m.Text alias it) and allocates only to grow m.View's levels.
+// Errors wrap ErrVersion or ErrMalformed. Decode only reads b (m.Symbol,
+// m.Text and the Symbols of m.Beats alias it) and allocates only to grow
+// m.View's levels and m.Beats.
 func Decode(b []byte, m *Message) error {
 	if len(b) < 2 {
 		return fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
