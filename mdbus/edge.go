@@ -102,7 +102,7 @@ type Edge struct {
 	stale                                       atomic.Int64
 	updates, gaps, loaded, failed, bad, unknown atomic.Uint64
 	disconnects, drops, olds, lost, silences    atomic.Uint64
-	beats                                       atomic.Uint64
+	beats, dups                                 atomic.Uint64
 }
 
 // edgeSym is the loop's state of one symbol.
@@ -129,6 +129,7 @@ type snapReply struct {
 // EdgeStats are an Edge's counters since NewEdge.
 type EdgeStats struct {
 	Updates     uint64 // updates applied to the mirror
+	Duplicates  uint64 // updates at or below the mirror's seq, ignored
 	Gaps        uint64 // gaps and checksum mismatches (the symbol went stale)
 	Snapshots   uint64 // snapshots loaded
 	Failed      uint64 // snapshot requests that failed (retried)
@@ -207,7 +208,7 @@ func (e *Edge) Stale() int { return int(e.stale.Load()) }
 
 // Stats returns the counters. Safe from any goroutine.
 func (e *Edge) Stats() EdgeStats {
-	return EdgeStats{Updates: e.updates.Load(), Gaps: e.gaps.Load(), Snapshots: e.loaded.Load(), Failed: e.failed.Load(),
+	return EdgeStats{Updates: e.updates.Load(), Duplicates: e.dups.Load(), Gaps: e.gaps.Load(), Snapshots: e.loaded.Load(), Failed: e.failed.Load(),
 		Malformed: e.bad.Load(), Unknown: e.unknown.Load(), Disconnects: e.disconnects.Load(), Dropped: e.drops.Load(),
 		OldEpoch: e.olds.Load(), Heartbeats: e.beats.Load(), Lost: e.lost.Load(), Silences: e.silences.Load(), Stale: e.stale.Load()}
 }
@@ -545,6 +546,10 @@ func (e *Edge) setEpoch(epoch uint64) {
 // only.
 func (e *Edge) apply(id orderbook.SymbolID, u *orderbook.Update) {
 	s := &e.syms[id]
+	if seq, stale := e.mirror.Book(id); !stale && u.Seq <= seq {
+		e.dups.Add(1) // the mirror would ignore it
+		return
+	}
 	err := e.mirror.Apply(u)
 	switch {
 	case err == nil:
@@ -658,9 +663,9 @@ func (e *Edge) reply(r snapReply) bool {
 
 // edgeCollector exports an Edge's counters on scrape.
 type edgeCollector struct {
-	e                                                    *Edge
-	updates, gaps, snapshots, malformed, unknown, discon *prometheus.Desc
-	dropped, oldEpoch, beats, lost, silences, stale      *prometheus.Desc
+	e                                                     *Edge
+	updates, gaps, snapshots, malformed, unknown, discon  *prometheus.Desc
+	dropped, oldEpoch, beats, lost, silences, stale, dups *prometheus.Desc
 }
 
 func newEdgeCollector(e *Edge) *edgeCollector {
@@ -673,6 +678,7 @@ func newEdgeCollector(e *Edge) *edgeCollector {
 		discon:    prometheus.NewDesc("gateway_mdbus_disconnects_total", "Disconnections from the bus (every symbol went stale).", nil, nil),
 		dropped:   prometheus.NewDesc("gateway_mdbus_dropped_total", "Bus updates NATS dropped for the edge, a slow consumer (every symbol went stale).", nil, nil),
 		oldEpoch:  prometheus.NewDesc("gateway_mdbus_old_epoch_total", "Bus messages of an ingest epoch older than the edge's, ignored (after 2 s of nothing else the edge follows that epoch).", nil, nil),
+		dups:      prometheus.NewDesc("gateway_mdbus_duplicates_total", "Bus updates at or below the edge's seq of their symbol, ignored.", nil, nil),
 		beats:     prometheus.NewDesc("gateway_mdbus_heartbeats_received_total", "Heartbeats of the current ingest epoch received by the edge.", nil, nil),
 		lost:      prometheus.NewDesc("gateway_mdbus_heartbeat_lost_total", "Symbols a heartbeat showed behind the publisher, their last updates lost (the symbol went stale).", nil, nil),
 		silences:  prometheus.NewDesc("gateway_mdbus_publisher_silences_total", "Times the edge heard no heartbeat for its silence limit (every symbol went stale).", nil, nil),
@@ -682,7 +688,7 @@ func newEdgeCollector(e *Edge) *edgeCollector {
 
 // Describe implements prometheus.Collector.
 func (c *edgeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.updates, c.gaps, c.snapshots, c.malformed, c.unknown, c.discon, c.dropped, c.oldEpoch, c.beats, c.lost, c.silences, c.stale} {
+	for _, d := range []*prometheus.Desc{c.updates, c.gaps, c.snapshots, c.malformed, c.unknown, c.discon, c.dropped, c.oldEpoch, c.beats, c.lost, c.silences, c.stale, c.dups} {
 		ch <- d
 	}
 }
@@ -703,6 +709,7 @@ func (c *edgeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.dropped, st.Dropped)
 	counter(c.oldEpoch, st.OldEpoch)
 	counter(c.beats, st.Heartbeats)
+	counter(c.dups, st.Duplicates)
 	counter(c.lost, st.Lost)
 	counter(c.silences, st.Silences)
 	ch <- prometheus.MustNewConstMetric(c.stale, prometheus.GaugeValue, float64(st.Stale))

@@ -476,3 +476,21 @@ func TestEdgeHeartbeatWhileStale(t *testing.T) {
 		t.Errorf("stats %+v: want the first snapshot found short of the heartbeat, and a second", st)
 	}
 }
+
+// TestEdgeDuplicateNotApplied: an update the edge already holds (a
+// duplicate delivery) is counted as such, not as applied, and changes
+// nothing.
+func TestEdgeDuplicateNotApplied(t *testing.T) {
+	_, sym, p, e := oneSymbol(t)
+	before := e.Stats()
+	p.send(sym, 5, orderbook.StateHalted) // seq 5 again
+	p.send(sym, 6, orderbook.StateTrading)
+	waitFor(t, "seq 6", func() bool { v, _ := view(e, 0); return v.Seq == 6 })
+	st := e.Stats()
+	if st.Duplicates != before.Duplicates+1 || st.Updates != before.Updates+1 {
+		t.Fatalf("stats %+v (before %+v): want one duplicate and one update applied", st, before)
+	}
+	if v, stale := view(e, 0); stale || v.State != orderbook.StateTrading {
+		t.Fatalf("view %+v stale %v", v, stale)
+	}
+}
