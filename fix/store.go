@@ -141,9 +141,14 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 	// idle turns: the Upstream's pacer keeps several messages in the
 	// session's queue (see YieldOnSpin).
 	rs.MessageStore = NewLockedStore(inner, YieldOnSpin(true))
-	scan, err := scanStore(inner)
-	if err != nil {
-		return nil, fmt.Errorf("fix: store %s: %w", where, err)
+	// The requests the store holds matter to an Upstream (onScan) only:
+	// the broker acceptor's stores (ReplicatedStores) hold its reports,
+	// which it reads itself, once.
+	var scan storeScan
+	if f.onScan != nil {
+		if scan, err = scanStore(inner); err != nil {
+			return nil, fmt.Errorf("fix: store %s: %w", where, err)
+		}
 	}
 	if next := inner.NextTargetMsgSeqNum(); f.resumeAfter > 0 && f.resumeAfter+1 < next {
 		f.log.Warn("fix: the store counted messages from the upstream that the order journal lacks; asking for them again",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"testing"
 	"time"
 
@@ -346,5 +347,44 @@ func BenchmarkStoreScan(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// countingStore counts the reads of a whole range of a store.
+type countingStore struct {
+	quickfix.MessageStore
+	iterations *int
+}
+
+func (c countingStore) IterateMessages(begin, end int, cb func([]byte) error) error {
+	*c.iterations++
+	return c.MessageStore.IterateMessages(begin, end, cb)
+}
+
+// TestReplicatedStoresDoNotScan: opening a broker session's store (the
+// acceptor's ReplicatedStores) at a takeover does not read its messages:
+// only an Upstream needs the requests a store holds, and the acceptor
+// reads the reports itself (fix/broker's restatement), once.
+func TestReplicatedStoresDoNotScan(t *testing.T) {
+	f := newFakeSessions("n1/7")
+	sid := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "GW", TargetCompID: "BRK"}
+	st, err := f.OpenMessages(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := 1; seq <= 3; seq++ {
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, []byte("8=FIX.4.4\x0135=8\x0134="+strconv.Itoa(seq)+"\x0111=c1\x0139=0\x01")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iterations := 0
+	f.stores[sid.String()] = countingStore{MessageStore: st, iterations: &iterations}
+	rs := NewReplicatedStores(f, nil)
+	if _, err := rs.Create(sid); err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	if iterations != 0 {
+		t.Fatalf("opening the store read its messages %d times; want none", iterations)
 	}
 }
