@@ -1,10 +1,12 @@
 package orders
 
 import (
+	"errors"
 	"fmt"
 
 	"sgw/fix"
 	"sgw/refdata"
+	"sgw/risk"
 )
 
 var _ fix.Handler = (*Manager)(nil)
@@ -193,7 +195,7 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 		o.Status = statusOf(er.OrdStatus, o.Status)
 	}
 	if o.Status.Terminal() {
-		o.pending = nil
+		m.ended(o, er)
 	}
 	o.Text = text
 	o.Updated = m.cfg.Clock()
@@ -201,9 +203,39 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 	return ev, true
 }
 
+// ended closes an order a report ended, in risk too, whatever the report's
+// type: a trade that fills it (risk closes an order when its fills reach
+// its quantity, which under a pending replace is the larger of the two,
+// and which a fill risk refused never reaches) leaves risk's order open
+// otherwise, with its reservation held for the day. A replace still
+// pending ends with it: taken if the report is under the replace's id
+// (the venue applied it), refused otherwise. Risk calls on an order it
+// closed already, by this report, change nothing. mu held.
+func (m *Manager) ended(o *Order, er fix.ExecReport) {
+	if c := o.pending; c != nil && c.kind == recReplace {
+		var err error
+		if er.ClOrdID == c.uid {
+			err = m.risk.OnReplaced(c.resv)
+			takeTerms(o, c)
+		} else {
+			err = m.risk.OnReplaceRejected(c.resv)
+		}
+		if !errors.Is(err, risk.ErrNotPending) {
+			m.riskErr("replace_ended", o, err)
+		}
+	}
+	o.pending = nil
+	m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-o.CumQty))
+}
+
 // replaced makes an order's pending replace its terms. mu held.
 func (m *Manager) replaced(o *Order, c *change) {
 	m.riskErr("replaced", o, m.risk.OnReplaced(c.resv))
+	takeTerms(o, c)
+}
+
+// takeTerms makes the replace c the order's terms. mu held.
+func takeTerms(o *Order, c *change) {
 	o.ClOrdID, o.UpstreamID, o.Price, o.Qty = c.clOrdID, c.uid, c.price, c.qty
 	o.pending = nil
 }
@@ -219,7 +251,18 @@ func (m *Manager) reconcile(o *Order, er fix.ExecReport) {
 	switch missed := er.CumQty - o.CumQty; {
 	case missed > 0:
 		px := refdata.Price((int64(er.AvgPx)*er.CumQty - o.turnover) / missed)
-		m.riskErr("fill", o, m.risk.OnFill(o.resv, px, missed))
+		err := m.risk.OnFill(o.resv, px, missed)
+		if errors.Is(err, risk.ErrBadFill) && px != o.Price {
+			// The price the totals imply carries the venue's rounding
+			// of AvgPx, magnified by CumQty/missed: it may lie beyond
+			// the order's limit, or limit-up. The fills happened; take
+			// them at the limit, which risk accepts, rather than not at
+			// all (cash and shares would be wrong for the day).
+			m.log.Warn("orders: risk refused the fills the gateway missed at the price the upstream's totals imply; trying the order's limit",
+				"clOrdID", o.ClOrdID, "qty", missed, "price", px, "limit", o.Price, "err", err)
+			err = m.risk.OnFill(o.resv, o.Price, missed)
+		}
+		m.riskErr("fill", o, err)
 		o.CumQty, o.turnover, o.AvgPx = er.CumQty, int64(er.AvgPx)*er.CumQty, er.AvgPx
 	case missed < 0:
 		m.riskErr("fill", o, fmt.Errorf("the upstream reports %d shares filled, the gateway counted %d (a bust or correction)", er.CumQty, o.CumQty))
