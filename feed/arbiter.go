@@ -56,6 +56,13 @@ type slot struct {
 type sourcePos struct {
 	live bool   // logged in and streaming
 	pos  uint64 // sequence number of the next message expected on its stream
+	// Check's view of its progress: pos at the last Check, and since when
+	// it has not moved (zero until a Check saw it live).
+	checked    uint64
+	stillSince time.Time
+	// stalled: at the last Check, it had brought nothing for the stall
+	// time while a gap was open and it was behind it.
+	stalled bool
 }
 
 // arbiterStats counts what the arbiter did. All fields are guarded by the
@@ -136,6 +143,12 @@ type Arbiter struct {
 	pending     int
 	pendingTill time.Time
 	patience    time.Duration
+	// single is a feed with a primary and no backup: a rebuild after a
+	// divergence has no other source to come from.
+	single bool
+	// heldSince is when Check first saw messages held (a gap), zero while
+	// none are.
+	heldSince time.Time
 }
 
 // newArbiter returns an arbiter that delivers to sink starting at sequence 1,
@@ -378,6 +391,15 @@ func (a *Arbiter) Check(now time.Time) int {
 		if suspect < 0 && now.Sub(time.Unix(0, a.divergedAt)) >= a.recovery {
 			suspect = a.firstCopy
 		}
+		if suspect >= 0 && a.single {
+			// No other source: rebuild from this one, logging in again
+			// from 1 (what it serves now is all there is to trust).
+			a.divergedAt, a.skipper = 0, -1
+			a.restart()
+			a.srcs[suspect].live = false
+			a.pending, a.pendingTill = suspect, now.Add(a.patience)
+			return suspect
+		}
 		if suspect >= 0 {
 			// Rebuild from the other source alone; the suspect rejoins
 			// from the current position once the rebuild is done.
@@ -397,10 +419,27 @@ func (a *Arbiter) Check(now time.Time) int {
 		}
 		a.pending = -1
 	}
+	if a.held == 0 {
+		a.heldSince = time.Time{}
+	} else if a.heldSince.IsZero() {
+		a.heldSince = now
+	}
 	pick := -1
 	for i := range a.srcs {
-		s := a.srcs[i]
+		s := &a.srcs[i]
 		if !s.live || i == a.exclude {
+			continue
+		}
+		if s.pos != s.checked || s.stillSince.IsZero() {
+			s.checked, s.stillSince = s.pos, now
+		}
+		// Behind the gap and bringing nothing for the recovery time (and
+		// the patience given a re-requested source) while it was open,
+		// the other source ahead: stalled (heartbeats only), not
+		// lagging; it will not bring the gap.
+		stall := max(a.recovery, a.patience)
+		s.stalled = s.pos <= a.next && a.held > 0 && now.Sub(s.stillSince) >= stall && now.Sub(a.heldSince) >= stall
+		if s.stalled {
 			continue
 		}
 		if s.pos <= a.next {
@@ -512,7 +551,7 @@ func (a *Arbiter) TakeLost() (from, to uint64, ok bool) {
 func (a *Arbiter) skipLost() bool {
 	to := uint64(0)
 	for _, s := range a.srcs {
-		if s.live && (to == 0 || s.pos < to) {
+		if s.live && !s.stalled && (to == 0 || s.pos < to) {
 			to = s.pos
 		}
 	}

@@ -66,6 +66,7 @@ func New(cfg Config, sink Sink, log *slog.Logger) (*Feed, error) {
 	}
 	f := &Feed{cfg: cfg, log: log, rec: rec, arb: newArbiter(sink, cfg.Window, cfg.MaxRecoveryAttempts, 2*cfg.HeartbeatTimeout, cfg.RecoveryTimeout)}
 	f.arb.rec = rec
+	f.arb.single = cfg.Backup.Addr == ""
 	for i, sc := range []SourceConfig{cfg.Primary, cfg.Backup} {
 		if sc.Addr == "" {
 			continue
