@@ -1,7 +1,6 @@
 package feed_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"io"
@@ -87,17 +86,8 @@ func newScriptServer(t *testing.T, script func(i int, req soupbin.LoginRequest, 
 				defer s.wg.Done()
 				defer c.Close()
 				go func() { <-s.done; c.Close() }()
-				r := bufio.NewReader(c)
-				var hdr [2]byte
-				if _, err := io.ReadFull(r, hdr[:]); err != nil {
-					return
-				}
-				body := make([]byte, binary.BigEndian.Uint16(hdr[:]))
-				if _, err := io.ReadFull(r, body); err != nil || len(body) == 0 || body[0] != soupbin.TypeLoginRequest {
-					return
-				}
-				req, err := soupbin.ParseLoginRequest(body[1:])
-				if err != nil {
+				r, req, ok := readLogin(c)
+				if !ok {
 					return
 				}
 				go func() { _, _ = io.Copy(io.Discard, r) }()

@@ -42,17 +42,8 @@ func (f *fakeSource) serve() {
 		go func() {
 			defer f.wg.Done()
 			defer c.Close()
-			r := bufio.NewReader(c)
-			var hdr [2]byte
-			if _, err := io.ReadFull(r, hdr[:]); err != nil {
-				return
-			}
-			body := make([]byte, binary.BigEndian.Uint16(hdr[:]))
-			if _, err := io.ReadFull(r, body); err != nil || len(body) == 0 || body[0] != soupbin.TypeLoginRequest {
-				return
-			}
-			req, err := soupbin.ParseLoginRequest(body[1:])
-			if err != nil {
+			r, req, ok := readLogin(c)
+			if !ok {
 				return
 			}
 			if _, err := c.Write(f.script(req)); err != nil {
@@ -61,6 +52,23 @@ func (f *fakeSource) serve() {
 			_, _ = io.Copy(io.Discard, r) // hold the connection until the gateway closes it
 		}()
 	}
+}
+
+// readLogin reads a SoupBinTCP Login Request from a gateway's source
+// connection c, and returns the reader of what follows and the request;
+// false if c sent anything else first.
+func readLogin(c net.Conn) (*bufio.Reader, soupbin.LoginRequest, bool) {
+	r := bufio.NewReader(c)
+	var hdr [2]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, soupbin.LoginRequest{}, false
+	}
+	body := make([]byte, binary.BigEndian.Uint16(hdr[:]))
+	if _, err := io.ReadFull(r, body); err != nil || len(body) == 0 || body[0] != soupbin.TypeLoginRequest {
+		return nil, soupbin.LoginRequest{}, false
+	}
+	req, err := soupbin.ParseLoginRequest(body[1:])
+	return r, req, err == nil
 }
 
 func TestBadInputFromOneSource(t *testing.T) {

@@ -2,6 +2,7 @@ package mdbus
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -137,6 +138,16 @@ func oneSymbol(t testing.TB) (*natsServer, string, *handPub, *Edge) {
 	return n, ins[0].Symbol, p, e
 }
 
+// servedAt waits until the edge serves its first symbol at seq, in
+// state, and no symbol is stale.
+func servedAt(t testing.TB, e *Edge, seq uint64, state orderbook.TradingState) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("the edge to serve seq %d, %v", seq, state), func() bool {
+		v, stale := view(e, 0)
+		return !stale && v.Seq == seq && v.State == state
+	})
+}
+
 // view returns the edge's view of symbol id, and whether any symbol is
 // stale.
 func view(e *Edge, id orderbook.SymbolID) (orderbook.View, bool) {
@@ -177,10 +188,7 @@ func TestEdgeSlowConsumerDropsTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(h.release)
-	waitFor(t, "the edge to serve A halted at seq 4", func() bool {
-		v, stale := view(e, 0)
-		return !stale && v.Seq == 4 && v.State == orderbook.StateHalted
-	})
+	servedAt(t, e, 4, orderbook.StateHalted)
 	if st := e.Stats(); st.Dropped == 0 {
 		t.Errorf("stats %+v: no drop counted", st)
 	}
@@ -204,10 +212,7 @@ func TestEdgeFarAheadUpdate(t *testing.T) {
 	})
 	// The stream goes on from seq 6; the edge follows it.
 	p.send(sym, 6, orderbook.StateHalted)
-	waitFor(t, "seq 6", func() bool {
-		v, stale := view(e, 0)
-		return !stale && v.Seq == 6 && v.State == orderbook.StateHalted
-	})
+	servedAt(t, e, 6, orderbook.StateHalted)
 	if st := e.Stats(); st.Snapshots != before.Snapshots+1 {
 		t.Errorf("%d snapshots loaded for one stray update; want 1", st.Snapshots-before.Snapshots)
 	}
@@ -265,10 +270,7 @@ func TestEdgeHeartbeatRevealsLostTail(t *testing.T) {
 	_, sym, p, e := oneSymbol(t)
 	p.lose(sym, 6, orderbook.StateHalted)
 	p.beat()
-	waitFor(t, "the edge to serve seq 6, halted", func() bool {
-		v, stale := view(e, 0)
-		return !stale && v.Seq == 6 && v.State == orderbook.StateHalted
-	})
+	servedAt(t, e, 6, orderbook.StateHalted)
 	if st := e.Stats(); st.Lost != 1 || st.Gaps != 0 {
 		t.Errorf("stats %+v: want the loss counted once, by the heartbeat", st)
 	}
@@ -468,10 +470,7 @@ func TestEdgeHeartbeatWhileStale(t *testing.T) {
 	p.beat()
 	waitFor(t, "the edge to take the heartbeat", func() bool { return e.Stats().Heartbeats == 1 })
 	close(p.gate)
-	waitFor(t, "the edge to serve seq 6, halted", func() bool {
-		v, stale := view(e, 0)
-		return !stale && v.Seq == 6 && v.State == orderbook.StateHalted
-	})
+	servedAt(t, e, 6, orderbook.StateHalted)
 	if st := e.Stats(); st.Snapshots != 2 || st.Lost != 1 {
 		t.Errorf("stats %+v: want the first snapshot found short of the heartbeat, and a second", st)
 	}
