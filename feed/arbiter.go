@@ -149,6 +149,10 @@ type Arbiter struct {
 	// heldSince is when Check first saw messages held (a gap), zero while
 	// none are.
 	heldSince time.Time
+	// session is the SoupBinTCP session the stream delivered belongs to
+	// ("" until a source logged in): its sequence numbers count that
+	// session's messages only.
+	session string
 }
 
 // newArbiter returns an arbiter that delivers to sink starting at sequence 1,
@@ -207,6 +211,49 @@ func (a *Arbiter) SourceLive(src int, pos uint64) {
 		a.pending = -1
 	}
 	a.mu.Unlock()
+}
+
+// Session takes the session src's Login Accepted names, before SourceLive.
+// The first sets the stream's. One that differs (the server began a new
+// session: a new day, a restart) is refused (ok false) while the other
+// source is live on the stream's session: the books go on from it, and
+// src tries again later. With no source live on it, the stream switches:
+// what was delivered belongs to the old session, so the sink rebuilds
+// from sequence 1 of the new one (switched true; src must stream from 1,
+// and the other source logs in again when it comes back). Like a cold
+// start, the rebuild is done once the new session's first message is
+// delivered; catching up is the feed's lag.
+func (a *Arbiter) Session(src int, session string) (ok, switched bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case a.session == "":
+		a.session = session
+		return true, false
+	case session == a.session:
+		return true, false
+	case a.srcs[1-src].live:
+		return false, false
+	}
+	a.session = session
+	if a.rb != nil {
+		a.restart()
+		a.rebuildTo = 0 // the old session's extent says nothing of the new one's
+	} else {
+		clear(a.sums)
+		for i := range a.win {
+			a.win[i].seq = 0
+		}
+		a.held, a.next = 0, 1
+	}
+	return true, true
+}
+
+// StreamSession returns the session of the stream delivered.
+func (a *Arbiter) StreamSession() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.session
 }
 
 // SourceDown records that src's stream ended.

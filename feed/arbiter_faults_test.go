@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -184,21 +185,21 @@ func TestHeartbeatOnlySourceIsStalled(t *testing.T) {
 }
 
 // TestSingleSourceDivergenceRebuilds: a feed with no backup; its primary
-// delivers 1..5, drops, and logs in again into a new session that
-// replays 3.. with other messages. The divergence makes the books stale;
+// delivers 1..5, drops, and logs in again, in the same session, replaying
+// 3.. with other messages (a server that lost its journal). The divergence makes the books stale;
 // before, the rebuild waited for ever for a backup that does not exist.
 // Now it rebuilds from the primary, logging in again from 1, and the
 // books are valid once it has caught up. Found by a helper's hunt.
 func TestSingleSourceDivergenceRebuilds(t *testing.T) {
 	primary := newScriptServer(t, func(i int, req soupbin.LoginRequest, c net.Conn) {
-		sess, base, first, last := "S1", uint64(1000), req.Sequence, uint64(5)
-		if i > 0 { // new session: 1..20, whatever was asked
-			sess, base, last = "S2", 2000, 20
+		base, first, last := uint64(1000), req.Sequence, uint64(5)
+		if i > 0 { // other messages: 1..20, whatever was asked
+			base, last = 2000, 20
 			if req.Sequence > 1 {
 				first = 3 // a server that replays below the request
 			}
 		}
-		b := soupbin.AppendLoginAccepted(nil, sess, first)
+		b := soupbin.AppendLoginAccepted(nil, "S1", first)
 		for seq := first; seq <= last; seq++ {
 			b = soupbin.AppendSequenced(b, sysEvent(base+seq))
 		}
@@ -217,4 +218,79 @@ func TestSingleSourceDivergenceRebuilds(t *testing.T) {
 		_, _, rebuilt := sink.snapshot()
 		return st.Diverged > 0 && !st.Stale && st.Next == 21 && rebuilt > 0
 	})
+}
+
+// sessionServer serves session sess of messages first..last tagged
+// base+seq at each login (from the sequence asked, or from 1), then
+// heartbeats; the first connection of a server with drop set drops after
+// its messages.
+func sessionServer(t *testing.T, drop bool, serve func(i int) (sess string, base, last uint64)) *scriptServer {
+	return newScriptServer(t, func(i int, req soupbin.LoginRequest, c net.Conn) {
+		sess, base, last := serve(i)
+		first := max(req.Sequence, 1)
+		b := soupbin.AppendLoginAccepted(nil, sess, first)
+		for seq := first; seq <= last; seq++ {
+			b = soupbin.AppendSequenced(b, sysEvent(base+seq))
+		}
+		if _, err := c.Write(b); err != nil {
+			return
+		}
+		if drop && i == 0 {
+			return
+		}
+		heartbeats(c)
+	})
+}
+
+// TestSessionChangeRebuilds: the only source serves session S1 1..5 and
+// drops; when it logs in again from 6, its server has begun session S2.
+// Before, S2's 6.. were applied on top of S1's book, never stale. Now the
+// stream switches to S2: the books are rebuilt from S2's sequence 1 (the
+// source logs in again from 1). Found by a helper's hunt.
+func TestSessionChangeRebuilds(t *testing.T) {
+	primary := sessionServer(t, true, func(i int) (string, uint64, uint64) {
+		if i == 0 {
+			return "S1", 1000, 5
+		}
+		return "S2", 2000, 10
+	})
+	sink := &scriptSink{}
+	f := runScriptFeed(t, primary.addr(), "", sink)
+	waitUntil(t, "S2's 1..10 delivered", func() bool {
+		tags, _, _ := sink.snapshot()
+		return f.Next() == 11 && len(tags) > 0 && tags[len(tags)-1] == 2010
+	})
+	tags, restarts, _ := sink.snapshot()
+	want := []uint64{2001, 2002, 2003, 2004, 2005, 2006, 2007, 2008, 2009, 2010}
+	if restarts != 1 || !slices.Equal(tags, want) || f.Status().Stale {
+		t.Fatalf("restarts %d, applied since %v, stale %v; want one restart, then S2's 1..10", restarts, tags, f.Status().Stale)
+	}
+}
+
+// TestSessionMismatchRefused: the backup logs into another session than
+// the one the primary streams (a relay left on yesterday's). It is
+// refused, counted, and the books go on from the primary, untouched.
+func TestSessionMismatchRefused(t *testing.T) {
+	primary := sessionServer(t, false, func(int) (string, uint64, uint64) { return "S1", 1000, 5 })
+	primaryUp := make(chan struct{})
+	backup := sessionServer(t, false, func(int) (string, uint64, uint64) {
+		<-primaryUp // the primary's session is the stream's
+		return "S0", 9000, 8
+	})
+	sink := &scriptSink{}
+	f := runScriptFeed(t, primary.addr(), backup.addr(), sink)
+	waitUntil(t, "S1's 1..5", func() bool { return f.Next() == 6 })
+	close(primaryUp)
+	waitUntil(t, "the backup refused twice", func() bool {
+		for _, src := range f.Status().Sources {
+			if src.Name == "backup" && src.Errors["session_mismatch"] >= 2 {
+				return true
+			}
+		}
+		return false
+	})
+	tags, restarts, _ := sink.snapshot()
+	if st := f.Status(); st.Stale || st.Rebuilds != 0 || st.Next != 6 || restarts != 0 || len(tags) != 5 {
+		t.Fatalf("status %+v, applied %v: the books changed for a source of another session", st, tags)
+	}
 }

@@ -9,7 +9,8 @@ import (
 // sourceErrorReasons are the reasons of gateway_feed_source_errors_total
 // exported at zero before their first occurrence.
 var sourceErrorReasons = [...]string{"dial", "disconnect", "login", "login_rejected", "login_timeout", "logout",
-	"heartbeat_timeout", "framing", "length", "checksum", "malformed", "protocol", "backwards", "unknown_type", "skipped"}
+	"heartbeat_timeout", "framing", "length", "checksum", "malformed", "protocol", "backwards", "unknown_type", "skipped",
+	"session_mismatch", "session_changed"}
 
 // Collector exports the feeds' counters to Prometheus. It reads Status on
 // each scrape, so the hot path carries no metric updates beyond atomic

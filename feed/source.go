@@ -301,6 +301,17 @@ func (s *source) handle(p soupbin.Packet, recv int64) *sourceError {
 		if seq > want {
 			s.log.Warn("feed source cannot replay from the requested sequence", "requested", want, "accepted", seq)
 		}
+		switch ok, switched := s.f.arb.Session(s.idx, session); {
+		case !ok:
+			return &sourceError{reason: "session_mismatch", err: fmt.Errorf("%w: session %q, while the other source streams %q",
+				ErrProtocol, session, s.f.arb.StreamSession())}
+		case switched:
+			s.log.Warn("feed source logged into a new session; the books are rebuilt from its sequence 1", "session", session, "seq", seq)
+			if seq != 1 {
+				return &sourceError{reason: "session_changed", err: fmt.Errorf("%w: new session %q at %d; logging in again from 1",
+					ErrProtocol, session, seq)}
+			}
+		}
 		s.state = stateLive
 		s.pos = seq
 		s.backoff = 0
