@@ -44,6 +44,47 @@ func newTestLog(level string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
+// gatewayLog is the log of a gateway a test runs in its own process:
+// testLog's if SGW_TEST_LOG is set; otherwise Info and above are kept in
+// memory and, if the test fails, the last 64 KiB are printed with its
+// failure, so that a failure on a CI machine shows what the gateway saw.
+func gatewayLog(t *testing.T) *slog.Logger {
+	if os.Getenv("SGW_TEST_LOG") != "" {
+		return testLog()
+	}
+	tail := &tailBuffer{keep: 64 << 10}
+	t.Cleanup(func() { // after the gateway stopped: cleanups run last first
+		if t.Failed() {
+			t.Logf("gateway log (its last %d KiB):\n%s", tail.keep>>10, tail.String())
+		}
+	})
+	return newTestLog("info", tail)
+}
+
+// tailBuffer keeps the last keep bytes written to it, or a little more.
+// Safe for concurrent use.
+type tailBuffer struct {
+	keep int
+	mu   sync.Mutex
+	b    []byte
+}
+
+func (tb *tailBuffer) Write(p []byte) (int, error) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	tb.b = append(tb.b, p...)
+	if len(tb.b) > 2*tb.keep {
+		tb.b = append(tb.b[:0], tb.b[len(tb.b)-tb.keep:]...)
+	}
+	return len(p), nil
+}
+
+func (tb *tailBuffer) String() string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return string(tb.b[max(0, len(tb.b)-tb.keep):])
+}
+
 // startVenue runs the demo's simulator and FIX acceptor and returns the demo
 // configuration wired to them.
 func startVenue(t *testing.T) *venue {
@@ -94,7 +135,7 @@ func startGateway(t *testing.T, v *venue) *runningGateway { return startGatewayO
 // startGatewayOn runs a gateway in-process from cfg.
 func startGatewayOn(t *testing.T, cfg *configs.File) *runningGateway {
 	t.Helper()
-	g, err := New(cfg, testLog())
+	g, err := New(cfg, gatewayLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}

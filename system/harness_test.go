@@ -150,6 +150,26 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// childLogLevel is a gateway child's SGW_TEST_LOG: the test's, or info,
+// so that a failing test shows what its children saw (their stderr is
+// printed on failure).
+func childLogLevel() string {
+	if l := os.Getenv("SGW_TEST_LOG"); l != "" {
+		return l
+	}
+	return "info"
+}
+
+// clip shortens a long log to its first 16 KiB (where a panic starts)
+// and its last 64 KiB.
+func clip(s string) string {
+	const head, tail = 16 << 10, 64 << 10
+	if len(s) <= head+tail {
+		return s
+	}
+	return s[:head] + fmt.Sprintf("\n[... %d bytes left out ...]\n", len(s)-head-tail) + s[len(s)-tail:]
+}
+
 // startChild starts a gateway process on the venue and waits until it
 // listens.
 func startChild(t *testing.T, v *venue) *child { return startChildOn(t, v.cfg) }
@@ -162,7 +182,7 @@ func startChildOn(t *testing.T, cfg *configs.File) *child { return startChildAt(
 func startChildAt(t *testing.T, cfg *configs.File, listen string) *child {
 	t.Helper()
 	spec := childSpec{Listen: listen, Journal: cfg.Orders.Journal, StoreDirs: map[string]string{}, Lines: map[string][]string{},
-		Begin: map[string]string{}, Log: os.Getenv("SGW_TEST_LOG"), Cluster: cfg.Cluster, Storage: cfg.Storage,
+		Begin: map[string]string{}, Log: childLogLevel(), Cluster: cfg.Cluster, Storage: cfg.Storage,
 		Accounts: cfg.Orders.Risk.Accounts}
 	if cc := cfg.Cluster; cc != nil && cfg.Brokers != nil {
 		for _, m := range cc.Nodes {
@@ -218,16 +238,16 @@ func startChildAt(t *testing.T, cfg *configs.File, listen string) *child {
 			<-c.done
 		}
 		if t.Failed() {
-			t.Logf("gateway child stderr:\n%s", c.stderr.String())
+			t.Logf("gateway child stderr:\n%s", clip(c.stderr.String()))
 		}
 	})
 	select {
 	case a := <-addr:
 		c.base = "http://" + a
 	case err := <-c.done:
-		t.Fatalf("the gateway child exited before listening: %v\n%s", err, c.stderr.String())
+		t.Fatalf("the gateway child exited before listening: %v\n%s", err, clip(c.stderr.String()))
 	case <-time.After(30 * time.Second):
-		t.Fatalf("the gateway child did not listen within 30s\n%s", c.stderr.String())
+		t.Fatalf("the gateway child did not listen within 30s\n%s", clip(c.stderr.String()))
 	}
 	return c
 }

@@ -97,7 +97,7 @@ func TestSIGTERMMidStream(t *testing.T) {
 	var exit error
 	ids := tr.stream("s", 400, 500, func() { exit = gw.term(t) })
 	if exit != nil {
-		t.Fatalf("the gateway exited with %v after SIGTERM\n%s", exit, gw.stderr.String())
+		t.Fatalf("the gateway exited with %v after SIGTERM\n%s", exit, clip(gw.stderr.String()))
 	}
 	<-tr.done
 	if st := websocket.CloseStatus(tr.closeErr); st != websocket.StatusGoingAway {
