@@ -81,8 +81,11 @@
 // # Settings
 //
 // Each peer gets a settings file in the test's temporary directory:
-// sessions all day (StartTime = EndTime = 00:00:00), a FileStore beside
-// it, and UseDataDictionary=N: Debian installs no FIX42.xml or FIX44.xml
+// a daily session whose boundary, when QuickFIX C++ logs out and starts
+// again from sequence number 1, is 12 hours from the peer's start (so no
+// test runs across it, whatever the hour: with StartTime = EndTime =
+// 00:00:00 a test running at midnight UTC saw its venue reset), a
+// FileStore beside it, and UseDataDictionary=N: Debian installs no FIX42.xml or FIX44.xml
 // (neither libquickfix-dev nor libquickfix-doc ships the spec directory),
 // so the peers check only the fields their code reads. Venue.Settings and
 // Broker.Settings add to or override the defaults, for example to load a

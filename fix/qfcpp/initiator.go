@@ -167,7 +167,7 @@ func (k *Kit) StartInitiator(tb testing.TB, b Broker) *Initiator {
 	if store == "" {
 		store = filepath.Join(dir, "store")
 	}
-	defaults := commonSettings()
+	defaults := commonSettings(time.Now())
 	defaults["ConnectionType"] = "initiator"
 	defaults["SocketConnectHost"] = host
 	defaults["SocketConnectPort"] = port

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 )
 
 // FIX versions the peers speak.
@@ -77,16 +78,32 @@ func (f settingsFile) write(path string) error {
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
-// commonSettings are the defaults of every peer: sessions all day, every
-// day (a start time equal to the end time), and no data dictionary:
-// Debian's libquickfix-dev and libquickfix-doc install no FIX42.xml or
-// FIX44.xml, and QuickFIX C++ reads dictionaries from files only.
-func commonSettings() map[string]string {
+// commonSettings are the defaults of every peer started at now: a daily
+// session whose boundary is 12 hours away (sessionTimes), and no data
+// dictionary: Debian's libquickfix-dev and libquickfix-doc install no
+// FIX42.xml or FIX44.xml, and QuickFIX C++ reads dictionaries from files
+// only.
+func commonSettings(now time.Time) map[string]string {
+	start, end := sessionTimes(now)
 	return map[string]string{
-		"StartTime":         "00:00:00",
-		"EndTime":           "00:00:00",
+		"StartTime":         start,
+		"EndTime":           end,
 		"UseDataDictionary": "N",
 	}
+}
+
+// sessionTimes returns the StartTime and EndTime (UTC) of a daily session
+// that began 12 hours before now and ends a second before it begins
+// again. QuickFIX C++ ends a session at its boundary, logging out and
+// starting again from sequence number 1 (Session::checkSessionTime): with
+// StartTime = EndTime = 00:00:00 that boundary is midnight UTC, and a
+// test running across it saw its peer reset mid-test while the gateway
+// went on counting (the gateway cannot know the peer's schedule unless it
+// is configured: fix.UpstreamConfig.Schedule). A boundary 12 hours away
+// falls in no test.
+func sessionTimes(now time.Time) (start, end string) {
+	s := now.UTC().Add(-12 * time.Hour)
+	return s.Format(time.TimeOnly), s.Add(-time.Second).Format(time.TimeOnly)
 }
 
 // freePort returns a TCP port that was free on 127.0.0.1 a moment ago.

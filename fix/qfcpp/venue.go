@@ -133,7 +133,7 @@ func (k *Kit) startVenue(tb testing.TB, kind venueKind, v Venue) *Proc {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		defaults := commonSettings()
+		defaults := commonSettings(time.Now())
 		defaults["ConnectionType"] = "acceptor"
 		defaults["SocketAcceptPort"] = strconv.Itoa(port)
 		defaults["FileStorePath"] = filepath.Join(dir, "store")
