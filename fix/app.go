@@ -1,6 +1,7 @@
 package fix
 
 import (
+	"strings"
 	"time"
 
 	"github.com/quickfixgo/quickfix"
@@ -19,12 +20,22 @@ func (a app) OnLogon(quickfix.SessionID)  { a.u.onLogon() }
 func (a app) OnLogout(quickfix.SessionID) { a.u.onLogout() }
 
 // ToAdmin follows every ResendRequest the session sends with a probe
-// (ProbeAfter).
+// (ProbeAfter), and reports a Logout quickfix sends because the
+// upstream's sequence numbers went back (onSeqTooLow).
 func (a app) ToAdmin(m *quickfix.Message, _ quickfix.SessionID) {
 	if ProbeAfter(m) {
 		_ = a.u.pacer.enqueue(newProbe()) // a full queue skips it; the periodic probe follows
 	}
+	if m.IsMsgTypeOf("5") {
+		if text, _ := m.Body.GetString(tag.Text); strings.HasPrefix(text, seqTooLowText) {
+			a.u.onSeqTooLow(text)
+		}
+	}
 }
+
+// seqTooLowText starts the Text of the Logout quickfix sends for a
+// MsgSeqNum below the expected one.
+const seqTooLowText = "MsgSeqNum too low"
 
 // ToApp lets every application message go, including resends (which
 // quickfix marks PossDupFlag=Y; the upstream deduplicates on ClOrdID),

@@ -71,6 +71,15 @@ type UpstreamConfig struct {
 	// discarding resend recovery. Zero (false) keeps them, as production
 	// requires.
 	ResetOnLogon bool `yaml:"reset_on_logon"`
+	// Schedule is the upstream's session period, when it has one: at the
+	// period's start both sides begin again from sequence number 1. It
+	// must be the upstream's own schedule. Nil means the session never
+	// ends: sequence numbers run on across days, and an upstream that
+	// starts its day at 1 has its Logon refused ("MsgSeqNum too low"),
+	// logged as an error and counted
+	// (gateway_fix_sequence_too_low_total) until the store is reset by
+	// hand.
+	Schedule *SessionSchedule `yaml:"schedule"`
 	// QueueSize bounds the requests accepted by Send and not yet handed to
 	// the session. Zero means 65536.
 	QueueSize int `yaml:"queue_size"`
@@ -98,6 +107,45 @@ type UpstreamConfig struct {
 	// clustered gateway. StoreDir, StoreSync and Keys are then unused, and
 	// Keys must be nil. Nil means the file store.
 	Sessions SessionStores `yaml:"-"`
+}
+
+// SessionSchedule is a FIX session's daily period. The session is up
+// from Start to End each day; at Start a new period begins and both
+// sequence numbers start again from 1 (the store is reset: its messages
+// can no longer be resent). Between End and Start the session is down
+// and no connection is made. Start equal to End is a 24-hour session
+// that begins again at Start. Times are whole seconds in TimeZone.
+type SessionSchedule struct {
+	// Start and End are times of day, HH:MM:SS. Required.
+	Start string `yaml:"start"`
+	End   string `yaml:"end"`
+	// TimeZone is an IANA zone name, such as "Asia/Shanghai". Zero means
+	// UTC.
+	TimeZone string `yaml:"time_zone"`
+}
+
+// check validates the schedule; key names it in errors.
+func (sc *SessionSchedule) check(key string) error {
+	for _, v := range []struct{ name, val string }{{"start", sc.Start}, {"end", sc.End}} {
+		if _, err := time.Parse(time.TimeOnly, v.val); err != nil {
+			return fmt.Errorf("%s.%s %q is not a time of day HH:MM:SS", key, v.name, v.val)
+		}
+	}
+	if sc.TimeZone != "" {
+		if _, err := time.LoadLocation(sc.TimeZone); err != nil {
+			return fmt.Errorf("%s.time_zone %q: %v", key, sc.TimeZone, err)
+		}
+	}
+	return nil
+}
+
+// set puts the schedule in quickfix session settings.
+func (sc *SessionSchedule) set(ss *quickfix.SessionSettings) {
+	ss.Set(config.StartTime, sc.Start)
+	ss.Set(config.EndTime, sc.End)
+	if sc.TimeZone != "" {
+		ss.Set(config.TimeZone, sc.TimeZone)
+	}
 }
 
 // LineConfig is one carrier's line to the upstream.
@@ -202,6 +250,11 @@ func (cfg UpstreamConfig) withDefaults() (UpstreamConfig, error) {
 			return bad("%v", err)
 		}
 	}
+	if cfg.Schedule != nil {
+		if err := cfg.Schedule.check("schedule"); err != nil {
+			return bad("%v", err)
+		}
+	}
 	if cfg.HeartBtInt == 0 {
 		cfg.HeartBtInt = DefaultHeartBtInt
 	}
@@ -264,6 +317,9 @@ func (cfg *UpstreamConfig) settings(relayAddr string) (*quickfix.Settings, error
 	ss.Set(config.FileStoreSync, yn(cfg.StoreSync))
 	ss.Set(config.ResetOnLogon, yn(cfg.ResetOnLogon))
 	ss.Set(config.InChanCapacity, "1024")
+	if cfg.Schedule != nil {
+		cfg.Schedule.set(ss)
+	}
 	if _, err := s.AddSession(ss); err != nil {
 		return nil, fmt.Errorf("fix: session settings: %w", err)
 	}

@@ -50,6 +50,12 @@ func TestConfigInvalid(t *testing.T) {
 		{"plain text off loopback", func(c *UpstreamConfig) { c.Lines[0].Tunnel = "" }, "line carrierA 10.0.0.1:9000 would carry plain text across a network"},
 		{"TLS 1.1", func(c *UpstreamConfig) { c.Lines[1].TLS.MinVersion = "1.1" }, "lines[1].tls.min_version"},
 		{"client key without certificate", func(c *UpstreamConfig) { c.Lines[1].TLS.KeyFile = "/k" }, "cert_file and key_file go together"},
+		{"schedule without end", func(c *UpstreamConfig) { c.Schedule = &SessionSchedule{Start: "07:00:00"} }, `schedule.end "" is not a time of day`},
+		{"schedule start not a time", func(c *UpstreamConfig) { c.Schedule = &SessionSchedule{Start: "7am", End: "06:59:59"} }, `schedule.start "7am"`},
+		{"schedule hour 24", func(c *UpstreamConfig) { c.Schedule = &SessionSchedule{Start: "24:00:00", End: "06:59:59"} }, `schedule.start "24:00:00"`},
+		{"schedule unknown zone", func(c *UpstreamConfig) {
+			c.Schedule = &SessionSchedule{Start: "07:00:00", End: "06:59:59", TimeZone: "Asia/Nowhere"}
+		}, `schedule.time_zone "Asia/Nowhere"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := validConfig()
@@ -77,6 +83,7 @@ heart_bt_int: 2s
 reconnect_interval: 250ms
 store_dir: /var/lib/sgw/fix/margin
 reset_on_logon: false
+schedule: {start: "07:00:00", end: "06:59:59", time_zone: Asia/Shanghai}
 `
 	var cfg UpstreamConfig
 	dec := yaml.NewDecoder(strings.NewReader(doc))
@@ -86,8 +93,46 @@ reset_on_logon: false
 	}
 	if cfg.Name != "margin" || cfg.BeginString != "FIX.4.2" || len(cfg.Lines) != 2 || cfg.Lines[1].Name != "carrierB" ||
 		cfg.Lines[0].Tunnel != "ipsec carrierA" || cfg.Lines[1].TLS == nil || cfg.Lines[1].TLS.ServerName != "margin.example" ||
-		cfg.HeartBtInt != 2*time.Second || cfg.ReconnectInterval != 250*time.Millisecond || cfg.StoreDir == "" {
+		cfg.HeartBtInt != 2*time.Second || cfg.ReconnectInterval != 250*time.Millisecond || cfg.StoreDir == "" ||
+		cfg.Schedule == nil || *cfg.Schedule != (SessionSchedule{Start: "07:00:00", End: "06:59:59", TimeZone: "Asia/Shanghai"}) {
 		t.Errorf("decoded %+v", cfg)
+	}
+}
+
+// TestScheduleSettings: a schedule reaches quickfix's session settings,
+// and none leaves the session without period (it never resets).
+func TestScheduleSettings(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		sched *SessionSchedule
+		want  map[string]string // setting -> value; "" absent
+	}{
+		{"none", nil, map[string]string{"StartTime": "", "EndTime": "", "TimeZone": ""}},
+		{"Shanghai", &SessionSchedule{Start: "07:00:00", End: "06:59:59", TimeZone: "Asia/Shanghai"},
+			map[string]string{"StartTime": "07:00:00", "EndTime": "06:59:59", "TimeZone": "Asia/Shanghai"}},
+		{"UTC, 24 hours", &SessionSchedule{Start: "00:00:00", End: "00:00:00"},
+			map[string]string{"StartTime": "00:00:00", "EndTime": "00:00:00", "TimeZone": ""}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := validConfig()
+			cfg.Schedule = c.sched
+			cfg, err := cfg.withDefaults()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := cfg.settings("127.0.0.1:1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ss := range s.SessionSettings() {
+				for k, want := range c.want {
+					got, err := ss.Setting(k)
+					if want == "" && ss.HasSetting(k) || want != "" && (err != nil || got != want) {
+						t.Errorf("%s = %q (%v), want %q", k, got, err, want)
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -21,6 +21,10 @@ type metrics struct {
 	messages *prometheus.CounterVec
 	bytes    *prometheus.CounterVec
 	rtt      *prometheus.HistogramVec
+	// resets counts the session's store resets (a new session period);
+	// tooLow its Logouts for a MsgSeqNum below the expected one.
+	resets *prometheus.CounterVec
+	tooLow *prometheus.CounterVec
 }
 
 // lineMetrics are the resolved series of one session's line.
@@ -52,6 +56,14 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Help:    "Time from sending a TestRequest to receiving the Heartbeat that answers it.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12), // 100us .. ~6s
 		}, []string{"session", "line"}),
+		resets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_fix_session_resets_total",
+			Help: "Resets of the session's sequence numbers to 1: a new period of its schedule (or reset_on_logon).",
+		}, []string{"session"}),
+		tooLow: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_fix_sequence_too_low_total",
+			Help: "Logouts the gateway sent because the upstream's MsgSeqNum was below the expected one: the upstream started again from 1 (a schedule the gateway does not share) or lost messages; the session stays down until the schedule or the store is fixed.",
+		}, []string{"session"}),
 	}
 	var err error
 	if m.lineUp, err = register(reg, m.lineUp); err != nil {
@@ -64,6 +76,12 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		return nil, err
 	}
 	if m.rtt, err = register(reg, m.rtt); err != nil {
+		return nil, err
+	}
+	if m.resets, err = register(reg, m.resets); err != nil {
+		return nil, err
+	}
+	if m.tooLow, err = register(reg, m.tooLow); err != nil {
 		return nil, err
 	}
 	return m, nil

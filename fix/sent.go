@@ -45,3 +45,11 @@ func (x *sentIndex) lookup(seq int) (sentMsg, bool) {
 	m, ok := x.bySeq[seq]
 	return m, ok
 }
+
+// reset forgets every request.
+func (x *sentIndex) reset() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	clear(x.bySeq)
+	x.ring, x.head = x.ring[:0], 0
+}

@@ -50,6 +50,9 @@ type storeFactory struct {
 	// onScan, when set, receives what Create found in the store, before
 	// quickfix uses it.
 	onScan func(storeScan)
+	// onReset, when set, is called after each Reset of a store Create
+	// opened (a new session period), on the session goroutine.
+	onReset func()
 	// boot returns the machine's boot id; nil means bootID (tests set it).
 	boot func() string
 	// sessions, when set, keeps the stores and reservations instead of
@@ -178,6 +181,7 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 	if err := rs.reserve(inner.NextSenderMsgSeqNum()+reserveBlock, false); err != nil {
 		return nil, err
 	}
+	rs.onReset = f.onReset
 	if f.onScan != nil {
 		f.onScan(scan)
 	}
@@ -284,6 +288,8 @@ type reservedStore struct {
 	// write records a reservation durably (writeReservation, or
 	// SessionStores.WriteReservation).
 	write func(reserved int, clean bool, owner string) error
+	// onReset, if set, is called after each successful Reset.
+	onReset func()
 
 	mu       sync.Mutex
 	reserved int
@@ -395,7 +401,13 @@ func (s *reservedStore) Reset() error {
 	if err := s.MessageStore.Reset(); err != nil {
 		return err
 	}
-	return s.reserve(s.MessageStore.NextSenderMsgSeqNum()+reserveBlock, false)
+	if err := s.reserve(s.MessageStore.NextSenderMsgSeqNum()+reserveBlock, false); err != nil {
+		return err
+	}
+	if s.onReset != nil {
+		s.onReset()
+	}
+	return nil
 }
 
 // Close closes the store and marks it clean. quickfix never calls it; the

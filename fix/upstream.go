@@ -34,6 +34,9 @@ type Upstream struct {
 	// sent names the requests behind recent MsgSeqNums, to resolve the
 	// request an upstream's Reject refers to.
 	sent sentIndex
+	// resets and tooLow are the session's series of the metrics of those
+	// names (see metrics).
+	resets, tooLow prometheus.Counter
 
 	// scan is what the store held when Run opened it; nil before.
 	scan atomic.Pointer[storeScan]
@@ -81,6 +84,8 @@ func NewUpstream(cfg UpstreamConfig, handler Handler, reg *prometheus.Registry, 
 		handler: handler,
 		log:     log,
 		current: -1,
+		resets:  m.resets.WithLabelValues(cfg.Name),
+		tooLow:  m.tooLow.WithLabelValues(cfg.Name),
 	}
 	secs, err := cfg.lineSecurity()
 	if err != nil {
@@ -214,7 +219,8 @@ func (u *Upstream) Run(ctx context.Context) (err error) {
 			}
 			sc.sent = nil
 			u.scan.Store(&sc)
-		}}
+		},
+		onReset: u.onReset}
 	defer func() {
 		if cerr := stores.close(); cerr != nil && err == nil {
 			err = cerr
@@ -411,6 +417,28 @@ func (u *Upstream) recordSent(m *quickfix.Message) {
 	if id, mt := RequestID(s.req); err == nil && mt != 0 && id != "" {
 		u.sent.add(sentMsg{seq: seq, msgType: mt, clOrdID: id})
 	}
+}
+
+// onReset runs when quickfix resets the session's store: a new period of
+// the schedule (or reset_on_logon). The MsgSeqNums of the requests sent
+// before are numbers of the past period, and a Reject of the new one
+// must not find them. Session goroutine.
+func (u *Upstream) onReset() {
+	u.sent.reset()
+	u.resets.Inc()
+	u.log.Info("fix: session reset: sequence numbers start again from 1")
+}
+
+// onSeqTooLow runs when quickfix logs out because the upstream's MsgSeqNum
+// is below the one expected (text is the Logout's). FIX has no automatic
+// recovery from this: the upstream either started a new period the
+// gateway does not know of (its schedule) or lost messages. Session
+// goroutine.
+func (u *Upstream) onSeqTooLow(text string) {
+	u.tooLow.Inc()
+	u.log.Error("fix: the upstream's sequence numbers went back; the session cannot log on until they are reconciled: "+
+		"if the upstream starts each period from 1, configure its schedule (upstreams[].schedule), else ask it and reset the store by hand",
+		"text", text)
 }
 
 // onUpstreamLogout records a Logout received from the upstream.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sgw/configs"
+	"sgw/fix"
 	"sgw/fix/qfcpp"
 	"sgw/sim/faultproxy"
 )
@@ -37,6 +38,8 @@ type qfOpts struct {
 	// shared serves both upstreams from one venue process; otherwise each
 	// has its own, whose ExecIDs and OrderIDs both start at 1.
 	shared bool
+	// settings are added to the venues' QuickFIX settings (qfcpp.Venue).
+	settings map[string]string
 }
 
 func startQFVenue(t *testing.T, o qfOpts) *qfVenue {
@@ -61,7 +64,7 @@ func startQFVenue(t *testing.T, o qfOpts) *qfVenue {
 	v := &qfVenue{kit: kit, cfg: cfg, procs: map[string]*qfcpp.Proc{}, lines: map[string][2]*faultproxy.Proxy{}, ctx: ctx}
 	start := func(sessions []qfcpp.Session) *qfcpp.Proc {
 		venue := qfcpp.Venue{BeginString: sessions[0].BeginString, SenderCompID: sessions[0].SenderCompID,
-			TargetCompID: sessions[0].TargetCompID, More: sessions[1:]}
+			TargetCompID: sessions[0].TargetCompID, More: sessions[1:], Settings: o.settings}
 		if o.orderMatch {
 			return kit.StartOrderMatch(t, venue)
 		}
@@ -524,4 +527,106 @@ func TestInteropListTwoThousandOrders(t *testing.T) {
 	default:
 	}
 	t.Logf("%d orders listed in %d pages", n, pages)
+}
+
+// TestInteropVenueDailyReset: the executor's sessions end each day at a
+// time of day and start again from sequence number 1 (QuickFIX C++'s
+// StartTime and EndTime, here a few seconds ahead, in UTC). The core
+// upstream is configured with the venue's schedule, written in Beijing
+// time: it resets with the venue, logs on again, and orders go on being
+// filled once. The margin upstream has no schedule, as before this
+// setting existed: its sequence numbers run on, the venue's Logon at 1 is
+// refused, and the refusal is counted (gateway_fix_sequence_too_low_total)
+// for the operator; before, a test running across midnight UTC wedged a
+// session that way (StartTime = EndTime = 00:00:00 on the venue).
+func TestInteropVenueDailyReset(t *testing.T) {
+	// Far enough ahead that the gateway logs on and the first orders are
+	// filled before it, on a loaded machine.
+	at := time.Now().Add(20 * time.Second).Truncate(time.Second)
+	v := startQFVenue(t, qfOpts{begin: qfcpp.FIX44, shared: true, settings: map[string]string{
+		"StartTime": at.UTC().Format(time.TimeOnly), "EndTime": at.Add(-time.Second).UTC().Format(time.TimeOnly)}})
+	beijing, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range v.cfg.Orders.Upstreams {
+		if u := &v.cfg.Orders.Upstreams[i]; u.Name == "core" {
+			u.Schedule = &fix.SessionSchedule{Start: at.In(beijing).Format(time.TimeOnly),
+				End: at.Add(-time.Second).In(beijing).Format(time.TimeOnly), TimeZone: "Asia/Shanghai"}
+		}
+	}
+	rg := startGatewayOn(t, v.cfg)
+	v.awaitLogon(t, "core", 1)
+	v.awaitLogon(t, "margin", 1)
+	tr := newTrader(t, rg.base, token(t, v.cfg))
+	var before, after []string
+	for i := range 5 {
+		id := fmt.Sprintf("d1-%d", i)
+		tr.sendAt(id, "45.60")
+		before = append(before, id)
+	}
+	tr.waitFor("the first day's orders filled", func() bool {
+		for _, id := range before {
+			if tr.final[id] != "filled" {
+				return false
+			}
+		}
+		return true
+	})
+	if now := time.Now(); !now.Before(at.Add(-time.Second)) {
+		t.Fatalf("the first orders were filled at %v, after the venue's session ended (%v): the machine is too slow for this test's margin",
+			now.Format(time.TimeOnly), at.Add(-time.Second).Format(time.TimeOnly))
+	}
+	if n := metricValue(t, rg, `gateway_fix_session_resets_total{session="core"}`); n != 0 {
+		t.Fatalf("%v resets before the period ended", n)
+	}
+
+	waitUntil(t, "the core session reset", 60*time.Second, func() bool {
+		return metricValue(t, rg, `gateway_fix_session_resets_total{session="core"}`) >= 1
+	})
+	for i := range 5 {
+		id := fmt.Sprintf("d2-%d", i)
+		tr.sendAt(id, "45.60")
+		after = append(after, id)
+	}
+	tr.waitFor("the next day's orders filled", func() bool {
+		for _, id := range after {
+			if tr.final[id] != "filled" {
+				return false
+			}
+		}
+		return true
+	})
+	tr.mu.Lock()
+	for id, e := range tr.errors {
+		t.Errorf("%s refused: %s", id, e)
+	}
+	tr.mu.Unlock()
+	checkFilledOnce(t, v, "core", append(before, after...), func(id string) string {
+		o, _ := rg.g.Orders().Get("A1", id)
+		return string(o.Status)
+	})
+	// The next day's first order went out at sequence number 2, after the
+	// Logon: the gateway's numbers started again with the venue's.
+	first, _ := rg.g.Orders().Get("A1", after[0])
+	fresh := 0
+	for _, e := range v.procs["core"].Entries() {
+		if e.Kind == qfcpp.Incoming && e.Msg.Type() == "D" && e.Msg.Get(11) == first.UpstreamID {
+			fresh++
+			if seq := e.Msg.Get(34); seq != "2" {
+				t.Errorf("the next day's first order reached the venue at MsgSeqNum %s, want 2", seq)
+			}
+		}
+	}
+	if fresh != 1 {
+		t.Errorf("the venue got the next day's first order %d times", fresh)
+	}
+	if got := metricValue(t, rg, `gateway_fix_sequence_too_low_total{session="core"}`); got != 0 {
+		t.Errorf("core refused the venue's sequence numbers %v times", got)
+	}
+
+	// The margin session has no schedule: it refuses the venue's new day.
+	waitUntil(t, "the margin session refusing the venue's sequence numbers", 60*time.Second, func() bool {
+		return metricValue(t, rg, `gateway_fix_sequence_too_low_total{session="margin"}`) >= 1
+	})
 }
