@@ -26,16 +26,22 @@ func (a app) ToAdmin(m *quickfix.Message, _ quickfix.SessionID) {
 	if ProbeAfter(m) {
 		_ = a.u.pacer.enqueue(newProbe()) // a full queue skips it; the periodic probe follows
 	}
-	if m.IsMsgTypeOf("5") {
-		if text, _ := m.Body.GetString(tag.Text); strings.HasPrefix(text, seqTooLowText) {
-			a.u.onSeqTooLow(text)
-		}
+	if text, ok := SeqTooLow(m); ok {
+		a.u.onSeqTooLow(text)
 	}
 }
 
-// seqTooLowText starts the Text of the Logout quickfix sends for a
-// MsgSeqNum below the expected one.
-const seqTooLowText = "MsgSeqNum too low"
+// SeqTooLow reports whether m is the Logout quickfix sends when the
+// counterparty's MsgSeqNum is below the expected one (the counterparty
+// started again from 1, or lost messages), and returns its Text. FIX has
+// no way back from that but an agreement on the numbers.
+func SeqTooLow(m *quickfix.Message) (string, bool) {
+	if !m.IsMsgTypeOf("5") {
+		return "", false
+	}
+	text, _ := m.Body.GetString(tag.Text)
+	return text, strings.HasPrefix(text, "MsgSeqNum too low")
+}
 
 // ToApp lets every application message go, including resends (which
 // quickfix marks PossDupFlag=Y; the upstream deduplicates on ClOrdID),

@@ -124,8 +124,8 @@ type SessionSchedule struct {
 	TimeZone string `yaml:"time_zone"`
 }
 
-// check validates the schedule; key names it in errors.
-func (sc *SessionSchedule) check(key string) error {
+// Validate checks the schedule; key names it in errors (as "key.start").
+func (sc *SessionSchedule) Validate(key string) error {
 	for _, v := range []struct{ name, val string }{{"start", sc.Start}, {"end", sc.End}} {
 		if _, err := time.Parse(time.TimeOnly, v.val); err != nil {
 			return fmt.Errorf("%s.%s %q is not a time of day HH:MM:SS", key, v.name, v.val)
@@ -139,8 +139,9 @@ func (sc *SessionSchedule) check(key string) error {
 	return nil
 }
 
-// set puts the schedule in quickfix session settings.
-func (sc *SessionSchedule) set(ss *quickfix.SessionSettings) {
+// Apply puts the schedule in a session's quickfix settings (StartTime,
+// EndTime, TimeZone).
+func (sc *SessionSchedule) Apply(ss *quickfix.SessionSettings) {
 	ss.Set(config.StartTime, sc.Start)
 	ss.Set(config.EndTime, sc.End)
 	if sc.TimeZone != "" {
@@ -251,7 +252,7 @@ func (cfg UpstreamConfig) withDefaults() (UpstreamConfig, error) {
 		}
 	}
 	if cfg.Schedule != nil {
-		if err := cfg.Schedule.check("schedule"); err != nil {
+		if err := cfg.Schedule.Validate("schedule"); err != nil {
 			return bad("%v", err)
 		}
 	}
@@ -318,7 +319,7 @@ func (cfg *UpstreamConfig) settings(relayAddr string) (*quickfix.Settings, error
 	ss.Set(config.ResetOnLogon, yn(cfg.ResetOnLogon))
 	ss.Set(config.InChanCapacity, "1024")
 	if cfg.Schedule != nil {
-		cfg.Schedule.set(ss)
+		cfg.Schedule.Apply(ss)
 	}
 	if _, err := s.AddSession(ss); err != nil {
 		return nil, fmt.Errorf("fix: session settings: %w", err)

@@ -630,3 +630,73 @@ func TestInteropVenueDailyReset(t *testing.T) {
 		return metricValue(t, rg, `gateway_fix_sequence_too_low_total{session="margin"}`) >= 1
 	})
 }
+
+// TestInteropBrokerDailyReset: a broker's engine (QuickFIX C++, our
+// initiator) ends its session each day at a time of day and starts again
+// from sequence number 1 (StartTime and EndTime a few seconds ahead, in
+// UTC). With the broker's schedule on the gateway's session for it
+// (brokers.sessions[].schedule, written in Beijing time), both reset
+// together: the broker logs on again and its orders are filled. Without
+// it, the gateway refuses the broker's Logon at 1 ("MsgSeqNum too low"),
+// counted as reason sequence.
+func TestInteropBrokerDailyReset(t *testing.T) {
+	for _, scheduled := range []bool{true, false} {
+		t.Run(fmt.Sprintf("scheduled=%v", scheduled), func(t *testing.T) {
+			// Far enough ahead that the broker logs on and its first
+			// orders are filled before it, on a loaded machine.
+			at := time.Now().Add(20 * time.Second).Truncate(time.Second)
+			v := startQFVenue(t, qfOpts{begin: qfcpp.FIX44, shared: true})
+			if scheduled {
+				beijing, err := time.LoadLocation("Asia/Shanghai")
+				if err != nil {
+					t.Fatal(err)
+				}
+				v.cfg.Brokers.Sessions[0].Schedule = &fix.SessionSchedule{Start: at.In(beijing).Format(time.TimeOnly),
+					End: at.Add(-time.Second).In(beijing).Format(time.TimeOnly), TimeZone: "Asia/Shanghai"}
+			}
+			rg := startGatewayOn(t, v.cfg)
+			v.awaitLogon(t, "core", 1)
+			b := v.kit.StartInitiator(t, qfcpp.Broker{Addr: rg.g.Brokers().Addr(), SenderCompID: "BROKER1", TargetCompID: "SGW",
+				Password: "demo", Settings: map[string]string{
+					"StartTime": at.UTC().Format(time.TimeOnly), "EndTime": at.Add(-time.Second).UTC().Format(time.TimeOnly)}})
+			if err := b.AwaitLogon(v.ctx); err != nil {
+				t.Fatal(err)
+			}
+			order := func(id string) {
+				t.Helper()
+				if _, err := b.Send(v.ctx, qfcpp.Request{MsgType: "D", ClOrdID: id, Account: "A1", Symbol: "601318",
+					SecurityExchange: "XSHG", Side: '1', OrderQty: 100, Price: "45.60"}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := b.AwaitApp(v.ctx, func(m qfcpp.Message) bool {
+					return m.Type() == "8" && m.Get(11) == id && m.Get(39) == "2"
+				}); err != nil {
+					t.Fatalf("%s never filled: %v", id, err)
+				}
+			}
+			order("d1")
+			if now := time.Now(); !now.Before(at.Add(-time.Second)) {
+				t.Fatalf("the first order was filled at %v, after the broker's session ended (%v): the machine is too slow for this test's margin",
+					now.Format(time.TimeOnly), at.Add(-time.Second).Format(time.TimeOnly))
+			}
+			const refused = `gateway_broker_logon_rejects_total{reason="sequence"}`
+			if !scheduled {
+				waitUntil(t, "the broker's Logon at 1 refused", 60*time.Second, func() bool { return metricValue(t, rg, refused) >= 1 })
+				return
+			}
+			logons := 0
+			if _, err := b.Await(v.ctx, func(e qfcpp.Event) bool {
+				if e.Kind == qfcpp.EventLogon {
+					logons++
+				}
+				return logons == 2
+			}); err != nil {
+				t.Fatalf("the broker did not log on again after its session's end: %v", err)
+			}
+			order("d2")
+			if n := metricValue(t, rg, refused); n != 0 {
+				t.Errorf("%v of the broker's Logons refused for their sequence number", n)
+			}
+		})
+	}
+}

@@ -52,10 +52,20 @@ func (x app) OnLogout(sid quickfix.SessionID) {
 }
 
 // ToAdmin implements quickfix.Application: a ResendRequest is followed by
-// a TestRequest (see resend.go).
+// a TestRequest (see resend.go), and a Logout for a MsgSeqNum below the
+// expected one is a refused logon (reason sequence), logged as an error:
+// FIX cannot recover from it by itself.
 func (x app) ToAdmin(m *quickfix.Message, sid quickfix.SessionID) {
-	if s := x.a.session(sid); s != nil {
-		s.afterAdmin(m)
+	s := x.a.session(sid)
+	if s == nil {
+		return
+	}
+	s.afterAdmin(m)
+	if text, ok := fix.SeqTooLow(m); ok {
+		x.a.refusals.Refuse(reasonSequence, nil, s.id.TargetCompID, text)
+		x.a.log.Error("broker: the broker's sequence numbers went back; it cannot log on until they are reconciled: "+
+			"if its engine starts each period from 1, configure the session's schedule (brokers.sessions[].schedule), else agree the numbers with the broker",
+			"broker", s.id.TargetCompID, "text", text)
 	}
 }
 

@@ -172,6 +172,13 @@ type SessionConfig struct {
 	// (SubjectPublicKeyInfo) of the broker's client certificate, in hex
 	// (colons allowed) or base64; it survives renewals with the same key.
 	ClientCertSPKI string `yaml:"client_cert_spki_sha256"`
+	// Schedule is the broker's session period, when its engine starts
+	// each period at sequence number 1: both sides then reset together
+	// (see fix.SessionSchedule). Nil means the session never ends, and a
+	// broker that starts again from 1 has its Logon refused ("MsgSeqNum
+	// too low", counted as reason sequence) until the store is reset by
+	// hand.
+	Schedule *fix.SessionSchedule `yaml:"schedule"`
 }
 
 // sessionSpec is a validated SessionConfig.
@@ -336,6 +343,11 @@ func (sc SessionConfig) spec(key string, mutual bool) (*sessionSpec, error) {
 	if sc.TargetCompID == sc.SenderCompID {
 		return nil, fmt.Errorf("%starget_comp_id %q equals sender_comp_id", key, sc.TargetCompID)
 	}
+	if sc.Schedule != nil {
+		if err := sc.Schedule.Validate(key + "schedule"); err != nil {
+			return nil, err
+		}
+	}
 	switch sc.BeginString {
 	case "":
 		sc.BeginString = DefaultBeginString
@@ -494,6 +506,9 @@ func (cfg *Config) settings(port int, specs []*sessionSpec) (*quickfix.Settings,
 		ss.Set(config.BeginString, s.id.BeginString)
 		ss.Set(config.SenderCompID, s.id.SenderCompID)
 		ss.Set(config.TargetCompID, s.id.TargetCompID)
+		if s.cfg.Schedule != nil {
+			s.cfg.Schedule.Apply(ss)
+		}
 		if _, err := st.AddSession(ss); err != nil {
 			return nil, fmt.Errorf("%w: session %s: %w", ErrConfig, s.id.TargetCompID, err)
 		}

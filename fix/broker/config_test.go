@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sgw/fix"
 )
 
 func TestConfig(t *testing.T) {
@@ -49,6 +51,10 @@ func TestConfig(t *testing.T) {
 		{name: "no target", edit: func(c *Config) { c.Sessions[0].TargetCompID = "" }, want: "sessions[0].target_comp_id is empty"},
 		{name: "target with a space", edit: func(c *Config) { c.Sessions[0].TargetCompID = "B 1" }, want: "target_comp_id"},
 		{name: "target equals sender", edit: func(c *Config) { c.Sessions[0].TargetCompID = "SGW" }, want: "equals sender_comp_id"},
+		{name: "schedule without start", edit: func(c *Config) { c.Sessions[0].Schedule = &fix.SessionSchedule{End: "06:59:59"} }, want: `sessions[0].schedule.start "" is not a time of day`},
+		{name: "schedule unknown zone", edit: func(c *Config) {
+			c.Sessions[0].Schedule = &fix.SessionSchedule{Start: "07:00:00", End: "07:00:00", TimeZone: "Mars/Olympus"}
+		}, want: `sessions[0].schedule.time_zone "Mars/Olympus"`},
 		{name: "repeated target", edit: func(c *Config) { c.Sessions = append(c.Sessions, c.Sessions[0]) }, want: "repeated"},
 		{name: "FIX 5", edit: func(c *Config) { c.Sessions[0].BeginString = "FIXT.1.1" }, want: "begin_string"},
 		{name: "no password", edit: func(c *Config) { c.Sessions[0].Password = "" }, want: "password"},

@@ -46,6 +46,10 @@ const (
 	// reasonCertificate: the client certificate is valid but is not the
 	// session's (client_cert_cn, client_cert_spki_sha256).
 	reasonCertificate = "certificate"
+	// reasonSequence: the broker logged on below the expected MsgSeqNum
+	// (its engine started again from 1 without the session's schedule,
+	// or lost messages); quickfix logged it out.
+	reasonSequence = "sequence"
 )
 
 // Texts of the Logout that answers a refused Logon.

@@ -79,12 +79,12 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 func logonRejects(reg *prometheus.Registry) (*prometheus.CounterVec, error) {
 	c, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gateway_broker_logon_rejects_total",
-		Help: "Broker FIX connections or logons refused, by reason (address, session, password, not_logon, timeout, tls, certificate, proxy, max_connections, max_waiting).",
+		Help: "Broker FIX connections or logons refused, by reason (address, session, password, not_logon, timeout, tls, certificate, sequence, proxy, max_connections, max_waiting).",
 	}, []string{"reason"}))
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range []string{ReasonAddress, reasonSession, reasonPassword, reasonNotLogon, reasonTimeout, reasonTLS, reasonCertificate, ReasonProxy, ReasonMaxConnections, ReasonMaxWaiting} {
+	for _, r := range []string{ReasonAddress, reasonSession, reasonPassword, reasonNotLogon, reasonTimeout, reasonTLS, reasonCertificate, reasonSequence, ReasonProxy, ReasonMaxConnections, ReasonMaxWaiting} {
 		c.WithLabelValues(r)
 	}
 	return c, nil
