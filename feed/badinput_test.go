@@ -113,6 +113,11 @@ func TestBadInputFromOneSource(t *testing.T) {
 		{name: "login accepted twice", reason: "protocol", script: func(_ *harness, req soupbin.LoginRequest) []byte {
 			return append(accepted(req), accepted(req)...)
 		}},
+		// SoupBinTCP numbers from 1: a Login Accepted at 0 would number every
+		// message one below its true number, each taken for the one before.
+		{name: "login accepted at sequence 0", reason: "protocol", script: func(_ *harness, _ soupbin.LoginRequest) []byte {
+			return soupbin.AppendLoginAccepted(nil, "SIM", 0)
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -292,8 +292,14 @@ func (s *source) handle(p soupbin.Packet, recv int64) *sourceError {
 		if err != nil {
 			return &sourceError{reason: "framing", err: fmt.Errorf("%w: %w", ErrProtocol, err)}
 		}
+		if seq == 0 {
+			// SoupBinTCP numbers from 1: taken as given, every message
+			// would be numbered one below its own and taken for the one
+			// before it.
+			return protoErr("protocol", "login accepted at sequence number 0")
+		}
 		want := s.asked
-		if seq < want && seq != 0 {
+		if seq < want {
 			// The server would replay what was already delivered: harmless
 			// for the arbiter, but it is not what was asked for.
 			s.log.Warn("feed source accepted login below the requested sequence", "requested", want, "accepted", seq)

@@ -325,7 +325,7 @@ func (s *rawState) record(rec Record, emit func(Message) error) error {
 		switch p.Type {
 		case soupbin.TypeLoginAccepted:
 			if _, seq, err := soupbin.ParseLoginAccepted(p.Payload); err == nil {
-				s.live, s.pos = true, seq
+				s.live, s.pos = seq > 0, seq // at 0 the source refused it (feed.source)
 			}
 		case soupbin.TypeSequenced:
 			if !s.live {
