@@ -240,11 +240,7 @@ func (a *Arbiter) Session(src int, session string) (ok, switched bool) {
 		a.restart()
 		a.rebuildTo = 0 // the old session's extent says nothing of the new one's
 	} else {
-		clear(a.sums)
-		for i := range a.win {
-			a.win[i].seq = 0
-		}
-		a.held, a.next = 0, 1
+		a.rewind()
 	}
 	return true, true
 }
@@ -543,15 +539,7 @@ func (a *Arbiter) restart() {
 			to = max(to, s.pos-1)
 		}
 	}
-	for i := range a.win {
-		if a.win[i].seq != 0 {
-			to = max(to, a.win[i].seq)
-			a.win[i].seq = 0
-		}
-	}
-	clear(a.sums)
-	a.held = 0
-	a.next = 1
+	to = max(to, a.rewind())
 	a.attempts = 0
 	a.rebuilding = true
 	a.rebuildTo = max(a.rebuildTo, to)
@@ -559,6 +547,22 @@ func (a *Arbiter) restart() {
 	if err := a.rb.Restart(); err != nil {
 		a.stats.SinkErrors++
 	}
+}
+
+// rewind forgets what the window holds and the checksums kept, and sets
+// the stream to start again at sequence 1; it returns the highest
+// sequence number the window held (0: none). a.mu held.
+func (a *Arbiter) rewind() uint64 {
+	var top uint64
+	for i := range a.win {
+		if a.win[i].seq != 0 {
+			top = max(top, a.win[i].seq)
+			a.win[i].seq = 0
+		}
+	}
+	clear(a.sums)
+	a.held, a.next = 0, 1
+	return top
 }
 
 // Rebuilding reports whether what the sink built may be wrong: the
