@@ -124,6 +124,50 @@ type SessionSchedule struct {
 	TimeZone string `yaml:"time_zone"`
 }
 
+// samePeriod reports whether t1 and t2 are in the same period of the
+// schedule, as quickfix decides it (internal.TimeRange.IsInSameRange, to
+// the second): a session logged on at t1 and ending at t2 ended with its
+// period when they are not. sc must have passed Validate.
+func (sc *SessionSchedule) samePeriod(t1, t2 time.Time) bool {
+	loc := time.UTC
+	if sc.TimeZone != "" {
+		var err error
+		if loc, err = time.LoadLocation(sc.TimeZone); err != nil {
+			return true // not validated: no period known
+		}
+	}
+	start, _ := time.Parse(time.TimeOnly, sc.Start)
+	end, _ := time.Parse(time.TimeOnly, sc.End)
+	startD, endD := clockSeconds(start), clockSeconds(end)
+	in := func(t time.Time) bool {
+		ts := clockSeconds(t.In(loc))
+		if startD < endD {
+			return startD <= ts && ts <= endD
+		}
+		return ts <= endD || ts >= startD
+	}
+	if !in(t1) || !in(t2) {
+		return false
+	}
+	if t2.Before(t1) {
+		t1, t2 = t2, t1
+	}
+	t1 = t1.In(loc)
+	days := 0
+	if startD >= endD && clockSeconds(t1) >= startD {
+		days = 1 // the period that began today ends tomorrow
+	}
+	y, m, d := t1.Date()
+	periodEnd := time.Date(y, m, d, end.Hour(), end.Minute(), end.Second(), 0, loc).AddDate(0, 0, days)
+	return t2.Before(periodEnd)
+}
+
+// clockSeconds returns t's time of day in whole seconds.
+func clockSeconds(t time.Time) int {
+	h, m, s := t.Clock()
+	return h*3600 + m*60 + s
+}
+
 // Validate checks the schedule; key names it in errors (as "key.start").
 func (sc *SessionSchedule) Validate(key string) error {
 	for _, v := range []struct{ name, val string }{{"start", sc.Start}, {"end", sc.End}} {

@@ -149,3 +149,39 @@ func TestMetricsSharedRegistry(t *testing.T) {
 		t.Errorf("margin carrierB up = %v, want 0", v)
 	}
 }
+
+// TestSchedulePeriods: samePeriod decides as quickfix does (its
+// TimeRange.IsInSameRange, to the second), so that a session that ends
+// with its period is told from a line that failed.
+func TestSchedulePeriods(t *testing.T) {
+	cst := time.FixedZone("CST", 8*3600)
+	at := func(day, h, m, s, ms int, loc *time.Location) time.Time {
+		return time.Date(2026, 12, day, h, m, s, ms*1e6, loc)
+	}
+	wrap := &SessionSchedule{Start: "07:00:00", End: "06:59:59", TimeZone: "Asia/Shanghai"}
+	allDay := &SessionSchedule{Start: "00:00:00", End: "00:00:00"}
+	office := &SessionSchedule{Start: "09:00:00", End: "17:00:00"}
+	for _, c := range []struct {
+		name   string
+		sc     *SessionSchedule
+		t1, t2 time.Time
+		same   bool
+	}{
+		{"wrap: within", wrap, at(4, 8, 0, 0, 0, cst), at(5, 6, 59, 58, 0, cst), true},
+		{"wrap: across the start", wrap, at(4, 8, 0, 0, 0, cst), at(5, 7, 0, 0, 0, cst), false},
+		{"wrap: in the end's second", wrap, at(4, 6, 59, 59, 200, cst), at(4, 6, 59, 59, 800, cst), false},
+		{"wrap: either order", wrap, at(5, 6, 59, 58, 0, cst), at(4, 8, 0, 0, 0, cst), true},
+		{"wrap: UTC instants", wrap, at(4, 0, 0, 0, 0, time.UTC), at(4, 22, 59, 58, 0, time.UTC), true},
+		{"24 hours: within", allDay, at(4, 23, 0, 0, 0, time.UTC), at(4, 23, 59, 59, 999, time.UTC), true},
+		{"24 hours: across midnight", allDay, at(4, 23, 0, 0, 0, time.UTC), at(5, 0, 0, 1, 0, time.UTC), false},
+		{"office: within", office, at(4, 10, 0, 0, 0, time.UTC), at(4, 16, 0, 0, 0, time.UTC), true},
+		{"office: after the end", office, at(4, 10, 0, 0, 0, time.UTC), at(4, 18, 0, 0, 0, time.UTC), false},
+		{"office: the next day", office, at(4, 10, 0, 0, 0, time.UTC), at(5, 10, 0, 0, 0, time.UTC), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.sc.samePeriod(c.t1, c.t2); got != c.same {
+				t.Errorf("samePeriod(%v, %v) = %v, want %v", c.t1, c.t2, got, c.same)
+			}
+		})
+	}
+}

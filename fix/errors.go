@@ -7,8 +7,8 @@ import (
 )
 
 // Errors returned by the relay. The reasons passed to
-// Handler.OnSessionDown wrap ErrLineBroken, ErrLineSilent, ErrLoggedOut or
-// ErrStopped.
+// Handler.OnSessionDown wrap ErrLineBroken, ErrLineSilent, ErrLoggedOut,
+// ErrPeriodEnded or ErrStopped.
 var (
 	// ErrConfig reports an invalid UpstreamConfig; the message names the field.
 	ErrConfig = errors.New("fix: bad configuration")
@@ -59,6 +59,10 @@ var (
 	ErrFenced = errors.New("fix: fenced, this node no longer leads the cluster")
 	// ErrLoggedOut reports that the upstream sent Logout.
 	ErrLoggedOut = errors.New("fix: logged out by upstream")
+	// ErrPeriodEnded reports that the session ended with its period
+	// (UpstreamConfig.Schedule): quickfix resets it, and it logs on again
+	// over the same line once the next period has begun.
+	ErrPeriodEnded = errors.New("fix: the session's period ended")
 	// ErrStopped reports that the session ended because Run's context ended.
 	ErrStopped = errors.New("fix: stopped")
 )

@@ -2,6 +2,7 @@ package fix
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -50,10 +51,11 @@ type Upstream struct {
 	active       int       // line for the next connection
 	rejectedFrom time.Time // start of a run of connections refused before logon on active
 	// The current connection.
-	current      int   // its line, -1 before the first
-	connLoggedOn bool  // it logged on
-	lineErr      error // its carrier failure, if any
-	gotLogout    bool  // the upstream sent Logout on it
+	current      int       // its line, -1 before the first
+	connLoggedOn bool      // it logged on
+	loggedOnAt   time.Time // when the session last logged on
+	lineErr      error     // its carrier failure, if any
+	gotLogout    bool      // the upstream sent Logout on it
 	logoutText   string
 	stopping     bool
 }
@@ -314,6 +316,10 @@ func (u *Upstream) connEnded(i int, err error, dialFailed bool) {
 	}
 	now := time.Now()
 	switch {
+	case u.connLoggedOn && u.periodEndedLocked(now):
+		// Ended with its period: the line is fine, the next period's
+		// session logs on over it again.
+		u.rejectedFrom = time.Time{}
 	case u.connLoggedOn, dialFailed, err == nil && !u.gotLogout:
 		u.moveOnLocked(i)
 	default: // refused before logon
@@ -324,6 +330,12 @@ func (u *Upstream) connEnded(i int, err error, dialFailed bool) {
 			u.moveOnLocked(i)
 		}
 	}
+}
+
+// periodEndedLocked reports whether the session that last logged on has
+// ended with its period (UpstreamConfig.Schedule) by now. u.mu held.
+func (u *Upstream) periodEndedLocked(now time.Time) bool {
+	return u.cfg.Schedule != nil && !u.loggedOnAt.IsZero() && !u.cfg.Schedule.samePeriod(u.loggedOnAt, now)
 }
 
 func (u *Upstream) moveOnLocked(from int) {
@@ -343,6 +355,7 @@ func (u *Upstream) onLogon() {
 	u.mu.Lock()
 	i := u.current
 	u.connLoggedOn = true
+	u.loggedOnAt = time.Now()
 	u.rejectedFrom = time.Time{}
 	u.mu.Unlock()
 	if i >= 0 {
@@ -365,6 +378,8 @@ func (u *Upstream) onLogout() {
 	switch {
 	case u.stopping:
 		reason = ErrStopped
+	case wasUp && u.periodEndedLocked(time.Now()):
+		reason = fmt.Errorf("%w (schedule)", ErrPeriodEnded)
 	case u.gotLogout:
 		reason = fmt.Errorf("%w: %s", ErrLoggedOut, u.logoutText)
 	case u.lineErr != nil:
@@ -381,7 +396,12 @@ func (u *Upstream) onLogout() {
 		return
 	}
 	reclaimed := u.pacer.reclaim()
-	u.log.Warn("fix: session down", "line", u.lineName(i), "err", reason, "reclaimed", len(reclaimed))
+	if errors.Is(reason, ErrPeriodEnded) {
+		u.log.Info("fix: session down: its period ended; it logs on again once the next has begun", "line", u.lineName(i),
+			"reclaimed", len(reclaimed))
+	} else {
+		u.log.Warn("fix: session down", "line", u.lineName(i), "err", reason, "reclaimed", len(reclaimed))
+	}
 	u.handler.OnSessionDown(u.cfg.Name, u.lineName(i), reason, reclaimed)
 }
 

@@ -533,8 +533,8 @@ func TestInteropListTwoThousandOrders(t *testing.T) {
 // time of day and start again from sequence number 1 (QuickFIX C++'s
 // StartTime and EndTime, here a few seconds ahead, in UTC). The core
 // upstream is configured with the venue's schedule, written in Beijing
-// time: it resets with the venue, logs on again, and orders go on being
-// filled once. The margin upstream has no schedule, as before this
+// time: it resets with the venue, logs on again over the same line (the
+// period's end is no line failure), and orders go on being filled once. The margin upstream has no schedule, as before this
 // setting existed: its sequence numbers run on, the venue's Logon at 1 is
 // refused, and the refusal is counted (gateway_fix_sequence_too_low_total)
 // for the operator; before, a test running across midnight UTC wedged a
@@ -623,6 +623,10 @@ func TestInteropVenueDailyReset(t *testing.T) {
 	}
 	if got := metricValue(t, rg, `gateway_fix_sequence_too_low_total{session="core"}`); got != 0 {
 		t.Errorf("core refused the venue's sequence numbers %v times", got)
+	}
+	// The period's end is no line failure: the session stays on carrierA.
+	if up := metricValue(t, rg, `gateway_fix_line_up{line="carrierA",session="core"}`); up != 1 {
+		t.Errorf("after the reset the core session is not on carrierA (gateway_fix_line_up %v)", up)
 	}
 
 	// The margin session has no schedule: it refuses the venue's new day.
