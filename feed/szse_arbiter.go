@@ -160,6 +160,11 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 		return nil
 	}
 	ch.records = true
+	if d := recordDay(m); d != 0 {
+		if err := a.day(ch, src, d, s); err != nil {
+			return err
+		}
+	}
 	st := &ch.src[src]
 	resent := st.rtxEnd != 0 && s == st.rtxNext
 	if resent {
@@ -202,6 +207,62 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 		a.requestDone(ch) // filled, whoever brought it
 	}
 	return nil
+}
+
+// recordDay returns the trading day (yyyymmdd) of an order or trade, from
+// its TransactTime (YYYYMMDDHHMMSSsss), or 0 if it has none.
+func recordDay(m *szse.Message) int64 {
+	t := m.Trade.TransactTime
+	if m.Type == szse.TypeOrder {
+		t = m.Order.TransactTime
+	}
+	if t <= 0 {
+		return 0
+	}
+	return int64(t) / 1_000_000_000
+}
+
+// day checks the trading day d of record s that src sent on the channel.
+// The exchange numbers each channel's records from ApplSeqNum 1 every
+// day, so a record of another day than the channel's belongs to another
+// numbering. One of an earlier day, or of a later one while the other
+// source streams the channel's day, is refused (session_mismatch: a
+// source left on another day, which logs in again); a later day
+// otherwise begins the channel's new day (newDay). Lock held.
+func (a *szseArbiter) day(ch *szseArbChannel, src int, d int64, s uint64) *sourceError {
+	switch {
+	case ch.day == 0:
+		ch.day = d
+	case d < ch.day:
+		return protoErr("session_mismatch", "channel %d: a record of %d after the channel's records of %d", ch.no, d, ch.day)
+	case d > ch.day:
+		if a.live[1-src] && ch.src[1-src].day == ch.day {
+			return protoErr("session_mismatch", "channel %d: a record of %d while the other source streams the channel's %d",
+				ch.no, d, ch.day)
+		}
+		a.newDay(ch, d, s)
+	}
+	ch.src[src].day = d
+	return nil
+}
+
+// newDay begins trading day d on the channel, whose first record seen is
+// s: what was delivered of the day before says nothing of the new day's
+// numbering. Both sources' places on the channel are forgotten (they were
+// in the old numbering), and the channel is rebuilt from ApplSeqNum 1 as
+// after a loss: stale, the sink's books of it cleared, until delivery
+// reaches s. Before, the new day's records up to the old day's last were
+// dropped as duplicates and the later ones applied to the old day's
+// books. Lock held.
+func (a *szseArbiter) newDay(ch *szseArbChannel, d int64, s uint64) {
+	a.log.Warn("feed: SZSE channel began a new trading day; rebuilding it from ApplSeqNum 1", "channel", ch.no,
+		"day", d, "previous", ch.day, "delivered", ch.next.Load()-1)
+	ch.day, ch.renumbered = d, true
+	for i := range ch.src {
+		ch.src[i].reset()
+	}
+	ch.last.Store(s)
+	a.restart(ch)
 }
 
 // hold keeps record s, ahead of the channel's next, in the window, or
@@ -347,6 +408,12 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 	}
 	if !ch.records && ch.snapshots.Load()+ch.dropped.Load() > 0 {
 		return nil // a snapshot channel
+	}
+	if ch.renumbered && st.day != ch.day {
+		// Since the channel began a new day, a source's heartbeat counts
+		// once it has sent a record of that day: until then its
+		// ApplLastSeqNum may be the old day's.
+		return nil
 	}
 	next, last := ch.next.Load(), ch.last.Load()
 	if s > last {

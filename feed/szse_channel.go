@@ -48,11 +48,14 @@ type szseStream struct {
 	// the channel in this session (a live record or a ChannelHeartbeat):
 	// until then its snapshots cannot be placed against the channel.
 	shown bool
+	// day is the trading day (yyyymmdd) of the last dated record the
+	// source sent on the channel in this session; 0 before the first.
+	day int64
 }
 
 // reset forgets the stream: a new session, or none.
 func (s *szseStream) reset() {
-	s.livePos, s.rtxNext, s.rtxEnd, s.shown = 0, 0, 0, false
+	s.livePos, s.rtxNext, s.rtxEnd, s.shown, s.day = 0, 0, 0, false, 0
 	s.pos.Store(0)
 }
 
@@ -87,6 +90,11 @@ type szseArbChannel struct {
 	// whose ChannelHeartbeats cannot open a gap (there is nothing to ask
 	// for by ApplSeqNum).
 	records bool
+	// day is the trading day (yyyymmdd) of the channel's records, from
+	// their TransactTime; 0 before the first dated one. renumbered is set
+	// once the channel has begun a new day in this process (newDay).
+	day        int64
+	renumbered bool
 
 	next       atomic.Uint64 // the next ApplSeqNum to deliver
 	last       atomic.Uint64 // the highest ApplSeqNum known to exist
