@@ -210,16 +210,30 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 }
 
 // recordDay returns the trading day (yyyymmdd) of an order or trade, from
-// its TransactTime (YYYYMMDDHHMMSSsss), or 0 if it has none.
+// its TransactTime (YYYYMMDDHHMMSSsss), or 0 if it has none or it is not
+// a valid date and time.
 func recordDay(m *szse.Message) int64 {
 	t := m.Trade.TransactTime
 	if m.Type == szse.TypeOrder {
 		t = m.Order.TransactTime
 	}
-	if t <= 0 {
+	if _, ok := t.Time(time.UTC); t <= 0 || !ok {
 		return 0
 	}
 	return int64(t) / 1_000_000_000
+}
+
+// szseMaxDayJump bounds how many days after the channel's a record may be
+// dated and begin a new day: further is a malformed date, which would
+// otherwise make every record of the true day look old.
+const szseMaxDayJump = 14
+
+// daysAfter returns how many days d2 is after d1 (both yyyymmdd).
+func daysAfter(d1, d2 int64) int {
+	at := func(d int64) time.Time {
+		return time.Date(int(d/10000), time.Month(d/100%100), int(d%100), 0, 0, 0, 0, time.UTC)
+	}
+	return int(at(d2).Sub(at(d1)) / (24 * time.Hour))
 }
 
 // day checks the trading day d of record s that src sent on the channel.
@@ -236,6 +250,9 @@ func (a *szseArbiter) day(ch *szseArbChannel, src int, d int64, s uint64) *sourc
 	case d < ch.day:
 		return protoErr("session_mismatch", "channel %d: a record of %d after the channel's records of %d", ch.no, d, ch.day)
 	case d > ch.day:
+		if n := daysAfter(ch.day, d); n > szseMaxDayJump {
+			return protoErr("malformed", "channel %d: a record dated %d, %d days after the channel's %d", ch.no, d, n, ch.day)
+		}
 		if a.live[1-src] && ch.src[1-src].day == ch.day {
 			return protoErr("session_mismatch", "channel %d: a record of %d while the other source streams the channel's %d",
 				ch.no, d, ch.day)

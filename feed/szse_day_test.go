@@ -113,6 +113,13 @@ func TestSZSEOtherDayRefused(t *testing.T) {
 			t.Fatalf("a record of %d: %v, want session_mismatch", day, err)
 		}
 	}
+	// A date weeks ahead is malformed, whoever streams: it would make
+	// every record of the true day look old.
+	r.a.SourceDown(Backup)
+	if err := r.offerDay(Primary, 2011, 6, 6, 20270101); err == nil || err.reason != "malformed" {
+		t.Fatalf("a record dated weeks ahead: %v, want malformed", err)
+	}
+	r.a.SourceLive(Backup)
 	r.mustOfferDay(Primary, 2011, 6, 7, 20261204)
 	r.expect(seqs(2011, 6, 7)...)
 	if c := r.channel(2011); c.Stale || c.Rebuilds != 0 {
