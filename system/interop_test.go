@@ -559,20 +559,25 @@ func TestInteropVenueDailyReset(t *testing.T) {
 	v.awaitLogon(t, "core", 1)
 	v.awaitLogon(t, "margin", 1)
 	tr := newTrader(t, rg.base, token(t, v.cfg))
-	var before, after []string
-	for i := range 5 {
-		id := fmt.Sprintf("d1-%d", i)
-		tr.sendAt(id, "45.60")
-		before = append(before, id)
-	}
-	tr.waitFor("the first day's orders filled", func() bool {
-		for _, id := range before {
-			if tr.final[id] != "filled" {
-				return false
-			}
+	// day enters five orders and waits until they are filled.
+	day := func(prefix string) []string {
+		var ids []string
+		for i := range 5 {
+			id := fmt.Sprintf("%s-%d", prefix, i)
+			tr.sendAt(id, "45.60")
+			ids = append(ids, id)
 		}
-		return true
-	})
+		tr.waitFor(prefix+"'s orders filled", func() bool {
+			for _, id := range ids {
+				if tr.final[id] != "filled" {
+					return false
+				}
+			}
+			return true
+		})
+		return ids
+	}
+	before := day("d1")
 	if now := time.Now(); !now.Before(at.Add(-time.Second)) {
 		t.Fatalf("the first orders were filled at %v, after the venue's session ended (%v): the machine is too slow for this test's margin",
 			now.Format(time.TimeOnly), at.Add(-time.Second).Format(time.TimeOnly))
@@ -584,19 +589,7 @@ func TestInteropVenueDailyReset(t *testing.T) {
 	waitUntil(t, "the core session reset", 60*time.Second, func() bool {
 		return metricValue(t, rg, `gateway_fix_session_resets_total{session="core"}`) >= 1
 	})
-	for i := range 5 {
-		id := fmt.Sprintf("d2-%d", i)
-		tr.sendAt(id, "45.60")
-		after = append(after, id)
-	}
-	tr.waitFor("the next day's orders filled", func() bool {
-		for _, id := range after {
-			if tr.final[id] != "filled" {
-				return false
-			}
-		}
-		return true
-	})
+	after := day("d2")
 	tr.mu.Lock()
 	for id, e := range tr.errors {
 		t.Errorf("%s refused: %s", id, e)
