@@ -18,6 +18,12 @@ import (
 // without limit.
 const szseMaxChannels = 256
 
+// szseGrowBudget is how many whole windows (Config.Window) the channels
+// may hold together beyond their first windows: a few channels recovering
+// a long gap at once. A record that would need more is dropped (counted
+// as overflow) and asked for again once delivery reaches it.
+const szseGrowBudget = 4
+
 // szseArbiter merges the primary and backup streams of an SZSE feed into
 // one stream per channel in which every ApplSeqNum appears exactly once
 // and in order, taken from whichever source has it first. Channels are
@@ -48,7 +54,13 @@ type szseArbiter struct {
 
 	mu    sync.Mutex
 	chans szseChannelTable
-	live  [2]bool
+	// grown counts the window slots the channels hold beyond their first
+	// window; growBudget bounds it (szseGrowBudget windows), so that
+	// records far ahead on many channels cannot pin every channel's whole
+	// window: one record per channel at ApplSeqNum Window pinned 1.5 GiB.
+	grown, growBudget int
+
+	live [2]bool
 	// hb says a source has sent a ChannelHeartbeat in its session: only
 	// then does the arbiter know every channel the source carries.
 	hb   [2]bool
@@ -67,7 +79,7 @@ func newSZSEArbiter(cfg Config, sink SZSESink, log *slog.Logger) *szseArbiter {
 		n <<= 1
 	}
 	a := &szseArbiter{
-		log: log, sink: sink, maxWin: n, maxAttempts: cfg.MaxRecoveryAttempts,
+		log: log, sink: sink, maxWin: n, growBudget: szseGrowBudget * n, maxAttempts: cfg.MaxRecoveryAttempts,
 		gapWait: cfg.GapWait, recovery: cfg.RecoveryTimeout, reqTimeout: cfg.HeartbeatTimeout,
 		kick: make(chan struct{}, 1),
 	}
@@ -93,7 +105,7 @@ func (a *szseArbiter) channel(no uint16) *szseArbChannel {
 		}
 		return nil
 	}
-	ch := newSZSEArbChannel(no, min(szseFirstWindow, a.maxWin))
+	ch := newSZSEArbChannel(no, a.firstWindow())
 	a.chans.put(ch)
 	list := append(slices.Clone(a.channels()), ch)
 	slices.SortFunc(list, func(x, y *szseArbChannel) int { return cmp.Compare(x.no, y.no) })
@@ -286,10 +298,12 @@ func (a *szseArbiter) newDay(ch *szseArbChannel, d int64, s uint64) {
 // drops it when it is beyond the window (it is asked for again once the
 // window reaches it). Lock held.
 func (a *szseArbiter) hold(ch *szseArbChannel, src int, s uint64, frame []byte, recv int64) {
-	if !ch.grow(s-ch.next.Load()+1, a.maxWin) {
+	before := len(ch.win)
+	if !ch.grow(s-ch.next.Load()+1, a.maxWin, a.growBudget-a.grown) {
 		ch.overflow.Add(1)
 		return
 	}
+	a.grown += len(ch.win) - before
 	sl := ch.slot(s)
 	if sl.seq == s {
 		ch.duplicates.Add(1)
@@ -336,10 +350,18 @@ func (a *szseArbiter) drain(ch *szseArbChannel) {
 		}
 		a.deliver(ch, int(sl.src), &a.m, sl.data[:sl.n], sl.recv)
 	}
+	if ch.held == 0 && len(ch.win) > a.firstWindow() {
+		// Emptied: give back what the window grew by.
+		a.grown -= len(ch.win) - a.firstWindow()
+		ch.win = make([]szseSlot, a.firstWindow())
+	}
 	if ch.stale.Load() && ch.next.Load() > ch.last.Load() {
 		a.caughtUp(ch)
 	}
 }
+
+// firstWindow is the window a channel starts with.
+func (a *szseArbiter) firstWindow() int { return min(szseFirstWindow, a.maxWin) }
 
 // Snapshot takes a 300111 snapshot, decoded into m from frame, from src
 // and delivers it (and records frame in the capture) if it is aligned

@@ -125,8 +125,9 @@ func (ch *szseArbChannel) slot(seq uint64) *szseSlot {
 }
 
 // grow doubles the window until it holds span records from next, up to
-// limit slots, keeping what is held. It reports whether span fits.
-func (ch *szseArbChannel) grow(span uint64, limit int) bool {
+// limit slots and adding at most spare slots, keeping what is held. It
+// reports whether span fits.
+func (ch *szseArbChannel) grow(span uint64, limit, spare int) bool {
 	if span <= uint64(len(ch.win)) {
 		return true
 	}
@@ -136,6 +137,9 @@ func (ch *szseArbChannel) grow(span uint64, limit int) bool {
 	n := len(ch.win)
 	for uint64(n) < span {
 		n <<= 1
+	}
+	if n-len(ch.win) > spare {
+		return false
 	}
 	old := ch.win
 	ch.win = make([]szseSlot, n)
