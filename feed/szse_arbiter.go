@@ -92,10 +92,17 @@ func newSZSEArbiter(cfg Config, sink SZSESink, log *slog.Logger) *szseArbiter {
 func (a *szseArbiter) channels() []*szseArbChannel { return *a.list.Load() }
 
 // channel returns channel no, creating it, or nil beyond the channel
-// limit. Lock held.
-func (a *szseArbiter) channel(no uint16) *szseArbChannel {
+// limit. For a record (forRecord), a full table first gives up a channel
+// that has shown neither records nor a delivered snapshot: ChannelNos
+// named only in heartbeats or in snapshots never aligned, which a source
+// could otherwise use to fill the table and have a real channel's records
+// dropped. Lock held.
+func (a *szseArbiter) channel(no uint16, forRecord bool) *szseArbChannel {
 	if ch := a.chans.get(no); ch != nil {
 		return ch
+	}
+	if len(a.channels()) >= szseMaxChannels && forRecord {
+		a.evictIdle(no)
 	}
 	if len(a.channels()) >= szseMaxChannels {
 		a.overLimit.Add(1)
@@ -113,6 +120,25 @@ func (a *szseArbiter) channel(no uint16) *szseArbChannel {
 	return ch
 }
 
+// evictIdle removes one channel that has shown no records and delivered
+// no snapshot, if there is one, to make room for channel no's records.
+// Lock held.
+func (a *szseArbiter) evictIdle(no uint16) {
+	list := a.channels()
+	i := slices.IndexFunc(list, func(ch *szseArbChannel) bool {
+		return !ch.records && ch.held == 0 && ch.snapshots.Load() == 0 && ch.req.src < 0
+	})
+	if i < 0 {
+		return
+	}
+	idle := list[i]
+	a.log.Warn("feed: SZSE channel table full; a channel that carried no records gives way", "dropped", idle.no,
+		"for", no, "heartbeat_last", idle.last.Load())
+	a.chans.remove(idle.no)
+	rest := slices.Delete(slices.Clone(list), i, i+1)
+	a.list.Store(&rest)
+}
+
 // szseChannelTable finds a channel by number in two loads, without
 // hashing: pages of 256 channels, allocated when a channel of the page is
 // first seen. Guarded by the arbiter's mu.
@@ -124,6 +150,13 @@ func (t *szseChannelTable) get(no uint16) *szseArbChannel {
 		return p[no&0xff]
 	}
 	return nil
+}
+
+// remove forgets channel no.
+func (t *szseChannelTable) remove(no uint16) {
+	if p := t[no>>8]; p != nil {
+		p[no&0xff] = nil
+	}
 }
 
 // put adds ch.
@@ -167,7 +200,7 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 	s := uint64(seq)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	ch := a.channel(no)
+	ch := a.channel(no, true)
 	if ch == nil {
 		return nil
 	}
@@ -376,7 +409,7 @@ func (a *szseArbiter) firstWindow() int { return min(szseFirstWindow, a.maxWin) 
 func (a *szseArbiter) Snapshot(src int, m *szse.Message, frame []byte, recv int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	own := a.channel(m.Snapshot.ChannelNo)
+	own := a.channel(m.Snapshot.ChannelNo, false)
 	if own == nil {
 		return
 	}
@@ -436,7 +469,7 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 		a.hb[src] = true
 		a.log.Debug("feed: the SZSE source's first ChannelHeartbeat of its session", "source", sourceName(src))
 	}
-	ch := a.channel(h.ChannelNo)
+	ch := a.channel(h.ChannelNo, false)
 	if ch == nil {
 		return nil
 	}

@@ -149,38 +149,3 @@ func TestSZSEOldDayHeartbeatIgnored(t *testing.T) {
 		t.Fatalf("the heartbeat of a source on the new day did not count: %+v", c)
 	}
 }
-
-// TestSZSEWindowBudget: records far ahead on many channels grow their
-// windows only within a feed-wide budget (szseGrowBudget windows); beyond
-// it they are dropped as overflow, to be asked for again once delivery
-// reaches them, and a window that empties gives its growth back. Before,
-// one record per channel at ApplSeqNum Window pinned every channel's
-// whole window: 1.5 GiB for 16 KB of input with the default window.
-func TestSZSEWindowBudget(t *testing.T) {
-	const window = 1 << 12
-	r := newArbRig(t, func(c *Config) { c.Window = window })
-	grownBy := window - szseFirstWindow
-	for ch := range uint16(10) {
-		r.mustOffer(Backup, 3000+ch, window, window)
-	}
-	var grown, overflowed int
-	for _, ch := range r.a.channels() {
-		grown += len(ch.win) - szseFirstWindow
-		overflowed += int(ch.overflow.Load())
-	}
-	if fit := szseGrowBudget * window / grownBy; grown != fit*grownBy || grown != r.a.grown || overflowed != 10-fit {
-		t.Fatalf("%d slots grown (counted %d), %d records overflowed; want %d channels' windows grown, the rest overflowed",
-			grown, r.a.grown, overflowed, fit)
-	}
-	r.mustOffer(Primary, 3000, 1, window-1) // channel 3000's gap filled: its window empties
-	if c := r.channel(3000); c.Next != window+1 {
-		t.Fatalf("channel 3000: %+v", c)
-	}
-	if ch := r.a.chans.get(3000); len(ch.win) != szseFirstWindow || r.a.grown != grown-grownBy {
-		t.Fatalf("the emptied window kept %d slots; %d counted grown", len(ch.win), r.a.grown)
-	}
-	r.mustOffer(Primary, 3009, window, window) // an overflowed channel now fits
-	if ch := r.a.chans.get(3009); len(ch.win) != window {
-		t.Fatalf("channel 3009's window %d, want %d", len(ch.win), window)
-	}
-}
