@@ -205,12 +205,16 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 		return nil
 	}
 	ch.records = true
-	if d := recordDay(m); d != 0 {
-		if err := a.day(ch, src, d, s); err != nil {
-			return err
+	st := &ch.src[src]
+	if t := recordTime(m); t > 0 {
+		// The day changes once a day: only a record of another day than
+		// the channel's or its source's last is looked at further.
+		if d := int64(t) / 1_000_000_000; d != ch.day || d != st.day {
+			if err := a.day(ch, src, t, s); err != nil {
+				return err
+			}
 		}
 	}
-	st := &ch.src[src]
 	resent := st.rtxEnd != 0 && s == st.rtxNext
 	if resent {
 		st.rtxNext++
@@ -254,18 +258,13 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 	return nil
 }
 
-// recordDay returns the trading day (yyyymmdd) of an order or trade, from
-// its TransactTime (YYYYMMDDHHMMSSsss), or 0 if it has none or it is not
-// a valid date and time.
-func recordDay(m *szse.Message) int64 {
-	t := m.Trade.TransactTime
+// recordTime returns the TransactTime (YYYYMMDDHHMMSSsss) of an order or
+// trade; its trading day (yyyymmdd) is t / 10^9.
+func recordTime(m *szse.Message) szse.Timestamp {
 	if m.Type == szse.TypeOrder {
-		t = m.Order.TransactTime
+		return m.Order.TransactTime
 	}
-	if _, ok := t.Time(time.UTC); t <= 0 || !ok {
-		return 0
-	}
-	return int64(t) / 1_000_000_000
+	return m.Trade.TransactTime
 }
 
 // szseMaxDayJump bounds how many days after the channel's a record may be
@@ -281,14 +280,19 @@ func daysAfter(d1, d2 int64) int {
 	return int(at(d2).Sub(at(d1)) / (24 * time.Hour))
 }
 
-// day checks the trading day d of record s that src sent on the channel.
+// day checks the trading day of record s, of TransactTime t, that src
+// sent on the channel; an invalid date and time dates nothing.
 // The exchange numbers each channel's records from ApplSeqNum 1 every
 // day, so a record of another day than the channel's belongs to another
 // numbering. One of an earlier day, or of a later one while the other
 // source streams the channel's day, is refused (session_mismatch: a
 // source left on another day, which logs in again); a later day
 // otherwise begins the channel's new day (newDay). Lock held.
-func (a *szseArbiter) day(ch *szseArbChannel, src int, d int64, s uint64) *sourceError {
+func (a *szseArbiter) day(ch *szseArbChannel, src int, t szse.Timestamp, s uint64) *sourceError {
+	if _, ok := t.Time(time.UTC); !ok {
+		return nil
+	}
+	d := int64(t) / 1_000_000_000
 	switch {
 	case ch.day == 0:
 		ch.day = d

@@ -9,7 +9,8 @@ import (
 )
 
 // BenchmarkSZSEArbiter measures what an SZSE feed does per record between
-// the read buffer and the sink in steady state: framing and decode
+// the read buffer and the sink in steady state (records dated, as real
+// ones are): framing and decode
 // (checksum included) and per-channel arbitration. One op is one record:
 // from the primary alone, or from both sources (one delivery and one
 // duplicate), and from the primary with capture on (each record recorded
@@ -21,7 +22,7 @@ func BenchmarkSZSEArbiter(b *testing.B) {
 	const batch = 4096
 	var frames [][]byte
 	for seq := int64(1); seq <= batch; seq++ {
-		frames = append(frames, record(2011, seq))
+		frames = append(frames, datedRecord(2011, seq, 20261204))
 	}
 	for _, bc := range []struct {
 		name    string

@@ -8,20 +8,24 @@ import (
 	"sgw/feed/szse"
 )
 
+// datedRecord is record(ch, seq) dated day (yyyymmdd; TransactTime
+// 09:30:00.000 of it), as every real record is.
+func datedRecord(ch uint16, seq, day int64) []byte {
+	at := szse.Timestamp(day*1_000_000_000 + 93000000)
+	if seq%3 == 0 {
+		return szse.AppendTrade(nil, &szse.Trade{ChannelNo: ch, ApplSeqNum: seq, BidApplSeqNum: seq - 1, OfferApplSeqNum: seq - 2,
+			LastPx: 100000, LastQty: 10000, ExecType: szse.ExecTypeTrade, TransactTime: at})
+	}
+	return szse.AppendOrder(nil, &szse.Order{ChannelNo: ch, ApplSeqNum: seq, Price: 100000, OrderQty: 10000,
+		Side: szse.SideBuy, OrdType: szse.OrdTypeLimit, TransactTime: at})
+}
+
 // offerDay hands the arbiter records from..to of channel ch from src,
-// dated day (yyyymmdd; TransactTime 09:30:00.000 of it).
+// dated day.
 func (r *arbRig) offerDay(src int, ch uint16, from, to, day int64) *sourceError {
 	r.t.Helper()
-	at := szse.Timestamp(day*1_000_000_000 + 93000000)
 	for seq := from; seq <= to; seq++ {
-		var frame []byte
-		if seq%3 == 0 {
-			frame = szse.AppendTrade(nil, &szse.Trade{ChannelNo: ch, ApplSeqNum: seq, BidApplSeqNum: seq - 1, OfferApplSeqNum: seq - 2,
-				LastPx: 100000, LastQty: 10000, ExecType: szse.ExecTypeTrade, TransactTime: at})
-		} else {
-			frame = szse.AppendOrder(nil, &szse.Order{ChannelNo: ch, ApplSeqNum: seq, Price: 100000, OrderQty: 10000,
-				Side: szse.SideBuy, OrdType: szse.OrdTypeLimit, TransactTime: at})
-		}
+		frame := datedRecord(ch, seq, day)
 		if _, err := szse.Decode(frame, &r.m); err != nil {
 			r.t.Fatal(err)
 		}
