@@ -13,9 +13,10 @@ import (
 )
 
 // szseMaxChannels bounds the channels an SZSE feed tracks: the exchange
-// publishes a few dozen. Records of further channels are dropped (counted
-// as overflow, logged once), so a source cannot make the arbiter allocate
-// without limit.
+// publishes a few dozen. Each source may bring half of them; records of
+// further channels are dropped (counted as over the limit, logged once),
+// so a source cannot make the arbiter allocate without limit, nor take
+// the other source's places.
 const szseMaxChannels = 256
 
 // szseGrowBudget is how many whole windows (Config.Window) the channels
@@ -23,6 +24,15 @@ const szseMaxChannels = 256
 // a long gap at once. A record that would need more is dropped (counted
 // as overflow) and asked for again once delivery reaches it.
 const szseGrowBudget = 4
+
+// szseMaxSeqJump bounds how far beyond what a channel knows (its last
+// known ApplSeqNum, or the next to deliver) a record or a
+// ChannelHeartbeat may place the channel: a channel numbers a day's
+// records from 1, a few hundred million at most. Further is a malformed
+// ApplSeqNum, which would otherwise leave the channel waiting for records
+// that will never exist (stale for the rest of the day) and wrap the lost
+// count.
+const szseMaxSeqJump = 1 << 32
 
 // szseArbiter merges the primary and backup streams of an SZSE feed into
 // one stream per channel in which every ApplSeqNum appears exactly once
@@ -63,9 +73,12 @@ type szseArbiter struct {
 	live [2]bool
 	// hb says a source has sent a ChannelHeartbeat in its session: only
 	// then does the arbiter know every channel the source carries.
-	hb   [2]bool
-	m    szse.Message // decodes held records for the sink
-	full bool         // the channel limit was hit (logged once)
+	hb [2]bool
+	m  szse.Message // decodes held records for the sink
+	// brought counts the channels in the table each source named first;
+	// full says a source hit the channel limit (logged once).
+	brought [2]int
+	full    [2]bool
 
 	list       atomic.Pointer[[]*szseArbChannel] // by channel number; replaced when one is added
 	first      [2]atomic.Uint64                  // records each source delivered first
@@ -91,28 +104,32 @@ func newSZSEArbiter(cfg Config, sink SZSESink, log *slog.Logger) *szseArbiter {
 // slice must not be modified.
 func (a *szseArbiter) channels() []*szseArbChannel { return *a.list.Load() }
 
-// channel returns channel no, creating it, or nil beyond the channel
-// limit. For a record (forRecord), a full table first gives up a channel
-// that has shown neither records nor a delivered snapshot: ChannelNos
-// named only in heartbeats or in snapshots never aligned, which a source
-// could otherwise use to fill the table and have a real channel's records
-// dropped. Lock held.
-func (a *szseArbiter) channel(no uint16, forRecord bool) *szseArbChannel {
+// channel returns channel no, creating it for src, or nil when src has
+// brought its share of channels. Each source may bring half the table
+// (szseMaxChannels/2, several times what the exchange publishes): a
+// source naming bogus ChannelNos cannot take the places the other
+// source's channels need. For a record (forRecord), a source at its share
+// first gives up one of its channels that has shown neither records nor a
+// delivered snapshot: ChannelNos named only in heartbeats or in snapshots
+// never aligned. Lock held.
+func (a *szseArbiter) channel(no uint16, src int, forRecord bool) *szseArbChannel {
 	if ch := a.chans.get(no); ch != nil {
 		return ch
 	}
-	if len(a.channels()) >= szseMaxChannels && forRecord {
-		a.evictIdle(no)
+	if a.brought[src] >= szseMaxChannels/2 && forRecord {
+		a.evictIdle(no, src)
 	}
-	if len(a.channels()) >= szseMaxChannels {
+	if a.brought[src] >= szseMaxChannels/2 {
 		a.overLimit.Add(1)
-		if !a.full {
-			a.full = true
-			a.log.Warn("feed: SZSE channel limit reached; records of further channels are dropped", "limit", szseMaxChannels, "channel", no)
+		if !a.full[src] {
+			a.full[src] = true
+			a.log.Warn("feed: SZSE source brought its share of channels; further channels it names are dropped",
+				"source", sourceName(src), "share", szseMaxChannels/2, "channel", no)
 		}
 		return nil
 	}
-	ch := newSZSEArbChannel(no, a.firstWindow())
+	ch := newSZSEArbChannel(no, src, a.firstWindow())
+	a.brought[src]++
 	a.chans.put(ch)
 	list := append(slices.Clone(a.channels()), ch)
 	slices.SortFunc(list, func(x, y *szseArbChannel) int { return cmp.Compare(x.no, y.no) })
@@ -120,21 +137,22 @@ func (a *szseArbiter) channel(no uint16, forRecord bool) *szseArbChannel {
 	return ch
 }
 
-// evictIdle removes one channel that has shown no records and delivered
-// no snapshot, if there is one, to make room for channel no's records.
-// Lock held.
-func (a *szseArbiter) evictIdle(no uint16) {
+// evictIdle removes one channel src brought that has shown no records and
+// delivered no snapshot, if there is one, to make room for channel no's
+// records. Lock held.
+func (a *szseArbiter) evictIdle(no uint16, src int) {
 	list := a.channels()
 	i := slices.IndexFunc(list, func(ch *szseArbChannel) bool {
-		return !ch.records && ch.held == 0 && ch.snapshots.Load() == 0 && ch.req.src < 0
+		return ch.by == src && !ch.records && ch.held == 0 && ch.snapshots.Load() == 0 && ch.req.src < 0
 	})
 	if i < 0 {
 		return
 	}
 	idle := list[i]
-	a.log.Warn("feed: SZSE channel table full; a channel that carried no records gives way", "dropped", idle.no,
-		"for", no, "heartbeat_last", idle.last.Load())
+	a.log.Warn("feed: SZSE source at its share of channels; a channel of it that carried no records gives way",
+		"source", sourceName(src), "dropped", idle.no, "for", no, "heartbeat_last", idle.last.Load())
 	a.chans.remove(idle.no)
+	a.brought[src]--
 	rest := slices.Delete(slices.Clone(list), i, i+1)
 	a.list.Store(&rest)
 }
@@ -200,9 +218,12 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 	s := uint64(seq)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	ch := a.channel(no, true)
+	ch := a.channel(no, src, true)
 	if ch == nil {
 		return nil
+	}
+	if err := ch.jump("a record", s); err != nil {
+		return err
 	}
 	ch.records = true
 	st := &ch.src[src]
@@ -413,7 +434,7 @@ func (a *szseArbiter) firstWindow() int { return min(szseFirstWindow, a.maxWin) 
 func (a *szseArbiter) Snapshot(src int, m *szse.Message, frame []byte, recv int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	own := a.channel(m.Snapshot.ChannelNo, false)
+	own := a.channel(m.Snapshot.ChannelNo, src, false)
 	if own == nil {
 		return
 	}
@@ -473,9 +494,12 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 		a.hb[src] = true
 		a.log.Debug("feed: the SZSE source's first ChannelHeartbeat of its session", "source", sourceName(src))
 	}
-	ch := a.channel(h.ChannelNo, false)
+	ch := a.channel(h.ChannelNo, src, false)
 	if ch == nil {
 		return nil
+	}
+	if err := ch.jump("a ChannelHeartbeat", s); err != nil {
+		return err
 	}
 	st := &ch.src[src]
 	st.shown = true
@@ -491,6 +515,14 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 		// ApplLastSeqNum may be the old day's.
 		return nil
 	}
+	// The source's live stream has passed s: a live record at or below
+	// it, or a later heartbeat below what it sent live, is the stream
+	// going backwards.
+	if st.livePos > s+1 {
+		return protoErr("backwards", "channel %d went backwards: ChannelHeartbeat ApplLastSeqNum %d after ApplSeqNum %d",
+			ch.no, s, st.livePos-1)
+	}
+	st.livePos = s + 1
 	next, last := ch.next.Load(), ch.last.Load()
 	if s > last {
 		ch.last.Store(s)
@@ -570,7 +602,8 @@ func (a *szseArbiter) SourceDown(src int) {
 }
 
 // forget clears what is known of src's streams and fails the requests it
-// was asked. Lock held.
+// was asked. What only src's session had claimed of a channel is no
+// longer known (settle). Lock held.
 func (a *szseArbiter) forget(src int) {
 	a.hb[src] = false
 	for _, ch := range a.channels() {
@@ -578,6 +611,41 @@ func (a *szseArbiter) forget(src int) {
 		if ch.req.src == src {
 			ch.req.src = -1
 			a.wake()
+		}
+		a.settle(ch)
+	}
+}
+
+// settle lowers the channel's last to what is still known once a source's
+// session has ended: the records held, the other source's position in its
+// session, what was delivered. Before, last only grew, so a ChannelHeartbeat
+// claiming records no source could bring (a relay's bogus ApplLastSeqNum)
+// kept the channel waiting for them, stale after the loss was declared,
+// for the rest of the day. Lowering it never makes the books wrong:
+// delivery is in order, so they stay exactly the records through next-1;
+// a source that comes back and claims more opens the gap again. A rebuild
+// that has delivered everything still known is caught up. Lock held.
+func (a *szseArbiter) settle(ch *szseArbChannel) {
+	next, last := ch.next.Load(), ch.last.Load()
+	if next > last {
+		return // nothing awaited
+	}
+	known := max(next-1, ch.highestHeld(next))
+	for i := range ch.src {
+		if p := ch.src[i].pos.Load(); p > 0 {
+			known = max(known, p-1)
+		}
+	}
+	if known >= last {
+		return
+	}
+	a.log.Info("feed: SZSE records that only an ended session claimed are no longer awaited", "channel", ch.no,
+		"next", next, "last", last, "known", known)
+	ch.last.Store(known)
+	if next > known {
+		ch.gapAt, ch.attempts = 0, 0
+		if ch.stale.Load() {
+			a.caughtUp(ch)
 		}
 	}
 }

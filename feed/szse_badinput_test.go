@@ -88,7 +88,8 @@ func logonAnswer() []byte {
 }
 
 // TestSZSEBadInputFromOneSource: a primary that sends bytes that cannot
-// be framed, a record going backwards, data before its Logon answer or a
+// be framed, a record going backwards, a ChannelHeartbeat beyond any day's
+// numbering or ahead of its own stream, data before its Logon answer or a
 // Logout, or that stays silent (no Logon answer, no heartbeats) is reset
 // (counted by reason); the backup carries on and the books end equal to
 // the reference. A well-formed message of an unknown type is counted and
@@ -129,6 +130,15 @@ func TestSZSEBadInputFromOneSource(t *testing.T) {
 		}},
 		{name: "ApplSeqNum backwards", reason: "backwards", script: func() []byte {
 			return append(append(logonAnswer(), packets(1, 6)...), packets(4, 4)...)
+		}},
+		{name: "ChannelHeartbeat beyond any day", reason: "malformed", script: func() []byte {
+			b := append(logonAnswer(), packets(1, 3)...)
+			return szse.AppendChannelHeartbeat(b, &szse.ChannelHeartbeat{ChannelNo: 2011, ApplLastSeqNum: 1 << 62})
+		}},
+		{name: "ChannelHeartbeat ahead of the stream", reason: "backwards", script: func() []byte {
+			b := append(logonAnswer(), packets(1, 3)...)
+			b = szse.AppendChannelHeartbeat(b, &szse.ChannelHeartbeat{ChannelNo: 2011, ApplLastSeqNum: 1000})
+			return append(b, packets(4, 6)...)
 		}},
 		{name: "data before the Logon answer", reason: "protocol", script: func() []byte {
 			return packets(1, 2)

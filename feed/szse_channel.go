@@ -72,6 +72,7 @@ type szseRequest struct {
 // written under mu and read by status without it.
 type szseArbChannel struct {
 	no uint16
+	by int // the source that named the channel first
 
 	win  []szseSlot // ring indexed by ApplSeqNum; len a power of two
 	held int
@@ -110,10 +111,10 @@ type szseArbChannel struct {
 	dropped    atomic.Uint64 // snapshots not aligned with the delivered records
 }
 
-// newSZSEArbChannel returns a channel with a window of win slots (a power of
-// two) that expects ApplSeqNum 1.
-func newSZSEArbChannel(no uint16, win int) *szseArbChannel {
-	ch := &szseArbChannel{no: no, win: make([]szseSlot, win)}
+// newSZSEArbChannel returns a channel that src named first, with a window
+// of win slots (a power of two), that expects ApplSeqNum 1.
+func newSZSEArbChannel(no uint16, src, win int) *szseArbChannel {
+	ch := &szseArbChannel{no: no, by: src, win: make([]szseSlot, win)}
 	ch.req.src = -1
 	ch.next.Store(1)
 	return ch
@@ -174,6 +175,30 @@ func (ch *szseArbChannel) missingTo(next, last uint64) uint64 {
 		}
 	}
 	return last
+}
+
+// highestHeld returns the highest ApplSeqNum held in the window, which
+// starts at next, or 0 when none is.
+func (ch *szseArbChannel) highestHeld(next uint64) uint64 {
+	if ch.held == 0 {
+		return 0
+	}
+	for seq := next + uint64(len(ch.win)) - 1; seq > next; seq-- {
+		if ch.slot(seq).seq == seq {
+			return seq
+		}
+	}
+	return 0
+}
+
+// jump returns a malformed error if ApplSeqNum s, from what (a record or
+// a ChannelHeartbeat), is more than szseMaxSeqJump beyond what the
+// channel knows.
+func (ch *szseArbChannel) jump(what string, s uint64) *sourceError {
+	if base := max(ch.last.Load(), ch.next.Load()); s > base && s-base > szseMaxSeqJump {
+		return protoErr("malformed", "channel %d: %s at ApplSeqNum %d, %d beyond the channel's %d", ch.no, what, s, s-base, base)
+	}
+	return nil
 }
 
 // status returns the channel's counters.

@@ -1,6 +1,12 @@
 package feed
 
-import "testing"
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"sgw/feed/szse"
+)
 
 // TestSZSEWindowBudget: records far ahead on many channels grow their
 // windows only within a feed-wide budget (szseGrowBudget windows); beyond
@@ -37,32 +43,119 @@ func TestSZSEWindowBudget(t *testing.T) {
 	}
 }
 
-// TestSZSEChannelTableFull: a source that named ChannelNos to fill the
-// channel table in heartbeats alone cannot make a real channel's records
-// be dropped: a channel that shows neither records nor a delivered
-// snapshot gives way. Before, the real channel's records were dropped on
-// both sources (counted as overflow) while the feed stayed ready.
+// TestSZSEChannelTableFull: a source cannot take the channel table's
+// places that the other source's channels need. Each source brings at most
+// half the table; one at its share gives up a channel of its own that
+// showed neither records nor a delivered snapshot for a record of a new
+// channel. Before, a source naming 256 ChannelNos, in heartbeats or in
+// records, had a real channel's records dropped on both sources (counted
+// as over the limit) while the feed stayed ready.
 func TestSZSEChannelTableFull(t *testing.T) {
-	r := newArbRig(t, nil)
-	for ch := range uint16(szseMaxChannels) {
-		r.heartbeat(Backup, 3000+ch, 0)
+	const share = szseMaxChannels / 2
+	for _, by := range []string{"heartbeats", "records"} {
+		t.Run(by, func(t *testing.T) {
+			r := newArbRig(t, nil)
+			for ch := range uint16(szseMaxChannels) {
+				if by == "heartbeats" {
+					r.heartbeat(Backup, 3000+ch, 0)
+				} else {
+					r.mustOffer(Backup, 3000+ch, 1, 1)
+				}
+			}
+			r.sink.take()
+			if n, over := len(r.a.channels()), r.a.overLimit.Load(); n != share || over != szseMaxChannels-share {
+				t.Fatalf("%d channels, %d over the limit; want the backup's share %d", n, over, share)
+			}
+			r.mustOffer(Primary, 2011, 1, 3)
+			r.expect(seqs(2011, 1, 3)...)
+			// The backup's own new channel: one of its idle channels gives
+			// way, or, when all carry records, the record is dropped.
+			over := r.a.overLimit.Load()
+			r.mustOffer(Backup, 2012, 1, 1)
+			got := r.sink.take()
+			if by == "heartbeats" && (len(got) != 1 || r.a.overLimit.Load() != over || len(r.a.channels()) != share+1) {
+				t.Fatalf("an idle channel did not give way: delivered %v, %d channels", got, len(r.a.channels()))
+			}
+			if by == "records" && (len(got) != 0 || r.a.overLimit.Load() != over+1) {
+				t.Fatalf("a channel with records gave way: delivered %v", got)
+			}
+		})
 	}
-	if n := len(r.a.channels()); n != szseMaxChannels {
-		t.Fatalf("%d channels, want the table full", n)
+}
+
+// TestSZSEBogusChannelHeartbeat: a ChannelHeartbeat claiming records no
+// source can bring does not keep the channel waiting for them. Far beyond
+// any day's numbering it is malformed; within it, the claim ends with the
+// session that made it, and a source whose own stream contradicts it is
+// going backwards. Before, one ApplLastSeqNum of 2^62 kept the channel
+// stale for the rest of the day and wrapped its lost count.
+func TestSZSEBogusChannelHeartbeat(t *testing.T) {
+	heartbeat := func(r *arbRig, src int, ch uint16, last int64) *sourceError {
+		return r.a.Heartbeat(src, &szse.ChannelHeartbeat{ChannelNo: ch, ApplLastSeqNum: last}, r.now.UnixNano())
 	}
-	r.mustOffer(Primary, 2011, 1, 3)
-	r.expect(seqs(2011, 1, 3)...)
-	if n, over := len(r.a.channels()), r.a.overLimit.Load(); n != szseMaxChannels || over != 0 {
-		t.Fatalf("%d channels, %d records over the limit", n, over)
-	}
-	// A table full of channels with records has nothing to give.
-	r2 := newArbRig(t, nil)
-	for ch := range uint16(szseMaxChannels) {
-		r2.mustOffer(Backup, 3000+ch, 1, 1)
-	}
-	r2.sink.take()
-	r2.mustOffer(Primary, 2011, 1, 1)
-	if got := r2.sink.take(); len(got) != 0 || r2.a.overLimit.Load() != 1 {
-		t.Fatalf("delivered %v, %d over the limit", got, r2.a.overLimit.Load())
-	}
+	t.Run("beyond any day", func(t *testing.T) {
+		r := newArbRig(t, nil)
+		r.mustOffer(Primary, 2011, 1, 5)
+		if err := heartbeat(r, Backup, 2011, 1<<62); err == nil || err.reason != "malformed" {
+			t.Fatalf("ApplLastSeqNum 2^62: %v", err)
+		}
+		if err := r.offer(Backup, 2011, 1<<40, 1<<40); err == nil || err.reason != "malformed" {
+			t.Fatalf("ApplSeqNum 2^40: %v", err)
+		}
+		if c := r.channel(2011); c.Last != 5 || c.Stale {
+			t.Fatalf("after the bogus numbers: %+v", c)
+		}
+	})
+	t.Run("ended with its session", func(t *testing.T) {
+		r := newArbRig(t, nil)
+		r.mustOffer(Primary, 2011, 1, 5)
+		r.heartbeat(Primary, 2011, 5)
+		r.heartbeat(Backup, 2011, 1_000_000)
+		r.expect(seqs(2011, 1, 5)...)
+		// Nobody has 6..1,000,000: it is declared lost, the channel rebuilt.
+		for range 10 {
+			for _, a := range r.check(4 * time.Second) {
+				if a.from <= 5 {
+					r.answer(a.src, a.channel, int64(a.from), 5, szse.ResendStatusPartial)
+					r.mustOffer(a.src, a.channel, int64(a.from), 5)
+				} else {
+					r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
+				}
+			}
+		}
+		if c := r.channel(2011); !c.Stale || c.Lost == 0 {
+			t.Fatalf("the claimed records were not declared lost: %+v", c)
+		}
+		r.sink.take()
+		r.a.SourceDown(Backup) // the claim ends with the session
+		if c := r.channel(2011); c.Stale || c.Last != 5 || c.Next != 6 {
+			t.Fatalf("after the claiming session ended: %+v", c)
+		}
+		if got := r.sink.take(); !slices.Equal(got, []string{"live 2011"}) {
+			t.Fatalf("sink got %v, want the channel live again", got)
+		}
+	})
+	t.Run("contradicted by its own stream", func(t *testing.T) {
+		r := newArbRig(t, nil)
+		r.mustOffer(Backup, 2011, 1, 5)
+		r.heartbeat(Backup, 2011, 1_000)
+		if err := r.offer(Backup, 2011, 6, 6); err == nil || err.reason != "backwards" {
+			t.Fatalf("a live record below the source's ChannelHeartbeat: %v", err)
+		}
+		r2 := newArbRig(t, nil)
+		r2.mustOffer(Backup, 2011, 1, 5)
+		if err := heartbeat(r2, Backup, 2011, 3); err == nil || err.reason != "backwards" {
+			t.Fatalf("a ChannelHeartbeat below the source's live records: %v", err)
+		}
+	})
+	t.Run("held records stay known", func(t *testing.T) {
+		r := newArbRig(t, nil)
+		r.mustOffer(Primary, 2011, 1, 3)
+		r.mustOffer(Primary, 2011, 6, 8) // 4 and 5 missing
+		r.heartbeat(Primary, 2011, 10)
+		r.a.SourceDown(Primary)
+		if c := r.channel(2011); c.Last != 8 || c.Next != 4 {
+			t.Fatalf("after the session ended: %+v, want last 8 (held), next 4", c)
+		}
+	})
 }
