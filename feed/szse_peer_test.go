@@ -1,6 +1,7 @@
 package feed_test
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -218,4 +219,72 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, channel string) f
 	}
 	t.Fatalf("no %s{channel=%s}", name, channel)
 	return 0
+}
+
+// TestSZSEIndependentPeerNextDay: the gateway runs across days against
+// the independent peer. Day 1 is served and delivered; then both servers
+// go away and come back on the same addresses serving day 2 (the next
+// Date, another flow, every channel numbered from ApplSeqNum 1 again,
+// fewer records than day 1): each channel begins the new day once,
+// is rebuilt, and the books equal day 2's reference alone; nothing is
+// declared lost.
+func TestSZSEIndependentPeerNextDay(t *testing.T) {
+	r := newSZSERig(t, szseRigOpts{})
+	r.heartbeats()
+	r.publish(900)
+	r.caughtUp()
+
+	flow, err := feedpeer.NewFlow(29, szseSymbols, feedpeer.FlowConfig{Dialect: feedpeer.DialectSZSE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day2, err := feedpeer.NewSZSEFeed(feedpeer.SZSEConfig{Date: 20250103, Channels: []uint16{2011, 2012}, SnapshotEvery: 50}, flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var servers []*feedpeer.SZSEServer
+	for _, old := range []*feedpeer.SZSEServer{r.primary, r.backup} {
+		old.Kill()
+		cfg := feedpeer.SZSEServerConfig{SenderCompID: "GW01", TargetCompID: "MDGW", Password: "secret",
+			ChannelHeartbeatInterval: 100 * time.Millisecond}
+		cfg.Addr, cfg.HeartbeatInterval = old.Addr(), 100*time.Millisecond
+		s, err := feedpeer.NewSZSEServer(cfg, day2)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		servers = append(servers, s)
+	}
+	errs := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errs <- s.Run(ctx) }()
+	}
+	t.Cleanup(func() {
+		cancel()
+		for range servers {
+			if err := <-errs; err != nil {
+				t.Errorf("day 2's server: %v", err)
+			}
+		}
+	})
+	day1 := map[uint16]uint64{}
+	for _, ch := range r.pf.Channels() {
+		day1[ch] = r.pf.Last(ch)
+	}
+	r.pf, r.primary, r.backup = day2, servers[0], servers[1]
+	r.publish(300)
+	r.caughtUp()
+	for _, ch := range day2.Channels() {
+		c := r.channel(ch)
+		if day2.Last(ch) >= day1[ch] {
+			t.Fatalf("channel %d: day 2 has %d records, day 1 %d: the test needs fewer", ch, day2.Last(ch), day1[ch])
+		}
+		if c.Lost != 0 || c.Rebuilds == 0 || c.Next != day2.Last(ch)+1 {
+			t.Errorf("channel %+v: want day 2 delivered whole after one new day's rebuild, nothing lost", c)
+		}
+	}
+	if !r.logs.has("new trading day", "channel=2011", "day=20250103", "previous=20250102") {
+		t.Error("no log of channel 2011 beginning the new day")
+	}
 }
