@@ -98,7 +98,7 @@ func (a app) FromApp(m *quickfix.Message, _ quickfix.SessionID) quickfix.Message
 			return rej
 		}
 		normalize(&er, m)
-		er.SeqNum = seqNum(m)
+		er.SeqNum, er.Period = seqNum(m), a.u.period.Load()
 		a.u.handler.OnExecReport(a.u.cfg.Name, er)
 	case "9":
 		r, rej := decodeCancelReject(m)
@@ -106,7 +106,7 @@ func (a app) FromApp(m *quickfix.Message, _ quickfix.SessionID) quickfix.Message
 			a.u.log.Error("fix: bad cancel reject", "err", rej, "msg", m.String())
 			return rej
 		}
-		r.SeqNum = seqNum(m)
+		r.SeqNum, r.Period = seqNum(m), a.u.period.Load()
 		r.PossDup, _ = PossDup(m)
 		a.u.handler.OnCancelReject(a.u.cfg.Name, r)
 	case "j":

@@ -140,6 +140,12 @@ type ExecReport struct {
 	TransactTime time.Time `json:",omitzero"`
 	// SeqNum is the report's MsgSeqNum (34).
 	SeqNum int `json:",omitempty"`
+	// Period is the session period the report arrived in: when the
+	// session's store was created or last reset (a new period of the
+	// schedule), Unix seconds; 0 unknown. With SeqNum it places the report
+	// in the upstream's numbering (Upstream.ResumeInboundAfter). Not part
+	// of the report's journal body.
+	Period int64 `json:"-"`
 }
 
 // UnknownOrder reports whether the report says the upstream does not know
@@ -160,7 +166,8 @@ type CancelReject struct {
 	Text                          string
 	ResponseTo                    byte // '1' cancel, '2' replace (434)
 	PossDup                       bool
-	SeqNum                        int // MsgSeqNum (34)
+	SeqNum                        int   // MsgSeqNum (34)
+	Period                        int64 `json:"-"` // as ExecReport.Period
 }
 
 // Reject is the upstream's refusal of one of the gateway's messages as a

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/quickfix/store/file"
@@ -54,6 +55,10 @@ type storeFactory struct {
 	// opened that moved a sequence number back to 1 (a new session
 	// period), on the session goroutine.
 	onReset func()
+	// onPeriod, when set, is told the session's period (its store's
+	// creation time, Unix seconds) when Create opens the store and after
+	// each Reset; on the session goroutine, or before it starts.
+	onPeriod func(int64)
 	// boot returns the machine's boot id; nil means bootID (tests set it).
 	boot func() string
 	// sessions, when set, keeps the stores and reservations instead of
@@ -64,8 +69,13 @@ type storeFactory struct {
 	// from the upstream that the order journal holds: Create moves the
 	// next target sequence number back to the one after it, so that the
 	// upstream resends what the store counted as received but the journal
-	// lacks (a crash between the two).
-	resumeAfter int
+	// lacks (a crash between the two). resumePeriod, when not 0, is the
+	// session period that message belongs to (its Period; the journal's
+	// last period with resumeAfter 0 when it holds no message of it): a
+	// store of another period (reset since, by the schedule) has nothing
+	// of it in the journal, and is moved back to 1.
+	resumeAfter  int
+	resumePeriod int64
 
 	mu     sync.Mutex
 	stores []*reservedStore
@@ -154,10 +164,18 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 			return nil, fmt.Errorf("fix: store %s: %w", where, err)
 		}
 	}
-	if next := inner.NextTargetMsgSeqNum(); f.resumeAfter > 0 && f.resumeAfter+1 < next {
+	period := inner.CreationTime().Unix()
+	after, known := f.resumeAfter, f.resumeAfter > 0 || f.resumePeriod != 0
+	if f.resumePeriod != 0 && f.resumePeriod != period {
+		// The store was reset (a new period) after the journal's last
+		// message from the upstream: the journal holds none of this one.
+		after = 0
+	}
+	if next := inner.NextTargetMsgSeqNum(); known && after+1 < next {
 		f.log.Warn("fix: the store counted messages from the upstream that the order journal lacks; asking for them again",
-			"store", where, "from", f.resumeAfter+1, "to", next-1)
-		if err := inner.SetNextTargetMsgSeqNum(f.resumeAfter + 1); err != nil {
+			"store", where, "from", after+1, "to", next-1, "period", time.Unix(period, 0).UTC(),
+			"journal_period", time.Unix(f.resumePeriod, 0).UTC())
+		if err := inner.SetNextTargetMsgSeqNum(after + 1); err != nil {
 			return nil, fmt.Errorf("fix: store %s: %w", where, err)
 		}
 	}
@@ -182,7 +200,10 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 	if err := rs.reserve(inner.NextSenderMsgSeqNum()+reserveBlock, false); err != nil {
 		return nil, err
 	}
-	rs.onReset = f.onReset
+	rs.onReset, rs.onPeriod = f.onReset, f.onPeriod
+	if f.onPeriod != nil {
+		f.onPeriod(period)
+	}
 	if f.onScan != nil {
 		f.onScan(scan)
 	}
@@ -290,8 +311,10 @@ type reservedStore struct {
 	// SessionStores.WriteReservation).
 	write func(reserved int, clean bool, owner string) error
 	// onReset, if set, is called after each successful Reset that moved
-	// a sequence number back to 1.
-	onReset func()
+	// a sequence number back to 1; onPeriod, if set, after each successful
+	// Reset with the store's new creation time (Unix seconds).
+	onReset  func()
+	onPeriod func(int64)
 
 	mu       sync.Mutex
 	reserved int
@@ -409,6 +432,9 @@ func (s *reservedStore) Reset() error {
 	}
 	if err := s.reserve(s.MessageStore.NextSenderMsgSeqNum()+reserveBlock, false); err != nil {
 		return err
+	}
+	if s.onPeriod != nil {
+		s.onPeriod(s.MessageStore.CreationTime().Unix())
 	}
 	if moved && s.onReset != nil {
 		s.onReset()

@@ -169,11 +169,29 @@ func TestStoreDamagedReservationRefused(t *testing.T) {
 }
 
 // TestStoreResumeInbound: a store that counted messages from the upstream
-// the journal lacks expects them again; one that did not is left alone.
+// the journal lacks expects them again; one that did not is left alone. A
+// store reset since the journal's last message (a new period) has none of
+// its messages in the journal and expects them all again; before, the old
+// period's last number was compared with the new period's.
 func TestStoreResumeInbound(t *testing.T) {
-	for _, tc := range []struct{ after, want int }{{5, 6}, {9, 10}, {20, 10}, {0, 10}} {
+	// period: the journal's period relative to the store's: "same",
+	// "older" (the store was reset since, by its schedule), or "" unknown
+	// (a journal written before periods were journaled).
+	for _, tc := range []struct {
+		after  int
+		period string
+		want   int
+	}{
+		{5, "", 6}, {9, "", 10}, {20, "", 10}, {0, "", 10},
+		{5, "same", 6}, {20, "same", 10}, {0, "same", 1},
+		// A new period's store at 10 and the journal's last message the
+		// old period's 500: the journal holds none of the new period's.
+		{500, "older", 1}, {5, "older", 1},
+	} {
 		dir := t.TempDir()
 		f, sid := newTestStoreFactory(t, dir)
+		var periods []int64
+		f.onPeriod = func(p int64) { periods = append(periods, p) }
 		st, err := f.Create(sid)
 		if err != nil {
 			t.Fatal(err)
@@ -181,17 +199,51 @@ func TestStoreResumeInbound(t *testing.T) {
 		if err := st.SetNextTargetMsgSeqNum(10); err != nil {
 			t.Fatal(err)
 		}
+		created := st.CreationTime().Unix()
+		if len(periods) != 1 || periods[0] != created {
+			t.Fatalf("periods told %v, want the store's creation %d", periods, created)
+		}
 		f.close()
 		f2, _ := newTestStoreFactory(t, dir)
 		f2.resumeAfter = tc.after
+		switch tc.period {
+		case "same":
+			f2.resumePeriod = created
+		case "older":
+			f2.resumePeriod = created - 86400
+		}
 		st2, err := f2.Create(sid)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := st2.NextTargetMsgSeqNum(); got != tc.want {
-			t.Errorf("resume after %d: next target %d, want %d", tc.after, got, tc.want)
+			t.Errorf("resume after %d of period %q: next target %d, want %d", tc.after, tc.period, got, tc.want)
 		}
 		f2.close()
+	}
+}
+
+// TestStoreResetTellsPeriod: each Reset tells the session's new period,
+// the store's new creation time, whether or not it moved a number.
+func TestStoreResetTellsPeriod(t *testing.T) {
+	f, sid := newTestStoreFactory(t, t.TempDir())
+	var periods []int64
+	f.onPeriod = func(p int64) { periods = append(periods, p) }
+	st, err := f.Create(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	for range 2 {
+		if err := st.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := periods[len(periods)-1], st.CreationTime().Unix(); got != want || len(periods) < 2 {
+			t.Fatalf("periods told %v, want the store's creation %d last", periods, want)
+		}
+	}
+	if len(periods) != 3 {
+		t.Fatalf("periods told %v: want one at Create and one per Reset", periods)
 	}
 }
 

@@ -41,8 +41,13 @@ type Upstream struct {
 
 	// scan is what the store held when Run opened it; nil before.
 	scan atomic.Pointer[storeScan]
-	// resumeAfter is set by ResumeInboundAfter before Run.
-	resumeAfter atomic.Int64
+	// resumeAfter and resumePeriod are set by ResumeInboundAfter before
+	// Run.
+	resumeAfter, resumePeriod atomic.Int64
+	// period is the session's period (its store's creation or last
+	// reset, Unix seconds) that ExecReport.Period reports; written on the
+	// session goroutine (or before it starts), read there.
+	period atomic.Int64
 	// inSubmit is the request the pacer is handing to quickfix.
 	inSubmit atomic.Pointer[submission]
 
@@ -181,14 +186,23 @@ func (u *Upstream) Handed(id string) Handed {
 }
 
 // ResumeInboundAfter tells the Upstream the MsgSeqNum of the last message
-// from the upstream that the caller has made durable (the order journal).
-// When Run opens the store and finds it counted later messages as
-// received, it moves the expected sequence number back, so that the
+// from the upstream that the caller has made durable (the order journal),
+// and its period (the message's ExecReport.Period or CancelReject.Period;
+// with seq 0, the last period the caller holds, none of whose messages it
+// holds). When Run opens the store and finds it counted later messages
+// as received, it moves the expected sequence number back, so that the
 // upstream resends them (PossDupFlag=Y) after the logon: a report the
-// process received but had not journaled when it stopped is not lost. The
-// caller must treat the resent messages idempotently. Call it before Run;
-// zero (or a number the store has not passed) changes nothing.
-func (u *Upstream) ResumeInboundAfter(seq int) { u.resumeAfter.Store(int64(seq)) }
+// process received but had not journaled when it stopped is not lost. A
+// store of a later period (reset by the schedule since) is moved back to
+// 1: before, a process that stopped early in a new period compared the
+// old period's last number with the new period's and asked for nothing.
+// The caller must treat the resent messages idempotently. Call it before
+// Run; zeros (or a number the store has not passed in its period) change
+// nothing.
+func (u *Upstream) ResumeInboundAfter(seq int, period int64) {
+	u.resumeAfter.Store(int64(seq))
+	u.resumePeriod.Store(period)
+}
 
 // LoggedOn reports whether the session is logged on.
 func (u *Upstream) LoggedOn() bool { return u.loggedOn.Load() }
@@ -214,7 +228,8 @@ func (u *Upstream) Run(ctx context.Context) (err error) {
 		return err
 	}
 	stores := &storeFactory{settings: settings, dir: u.cfg.StoreDir, syncEach: u.cfg.StoreSync, keys: u.cfg.Keys, log: u.log,
-		sessions: u.cfg.Sessions, resumeAfter: int(u.resumeAfter.Load()),
+		sessions: u.cfg.Sessions, resumeAfter: int(u.resumeAfter.Load()), resumePeriod: u.resumePeriod.Load(),
+		onPeriod: u.period.Store,
 		onScan: func(sc storeScan) {
 			for _, m := range sc.sent {
 				u.sent.add(m)

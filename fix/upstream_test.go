@@ -375,6 +375,21 @@ func TestUpstreamRestartKeepsSequenceNumbers(t *testing.T) {
 	t.Logf("%d of %d orders unknown after the restart; %d of them had not reached the upstream and were sent again",
 		len(unknown), len(sent), resent)
 	r.checkExactlyOnce(t, sent, first, second)
+	// Every report came in the store's one period (ExecReport.Period, the
+	// store's creation), the same across the restart: nothing reset it.
+	periods := map[int64]int{}
+	for _, rec := range []*recorder{first, second} {
+		rec.mu.Lock()
+		for _, ers := range rec.acks {
+			for _, er := range ers {
+				periods[er.Period]++
+			}
+		}
+		rec.mu.Unlock()
+	}
+	if _, unknown := periods[0]; len(periods) != 1 || unknown {
+		t.Errorf("the reports' periods %v, want one, known", periods)
+	}
 
 	if r.acc.resetSeen.Load() {
 		t.Error("a logon asked the upstream to reset sequence numbers")

@@ -56,7 +56,7 @@ func (u *ackingUpstream) Send(req any) error {
 func (u *ackingUpstream) Handed(string) fix.Handed { return fix.HandedNo }
 
 // ResumeInboundAfter implements orders.Upstream.
-func (u *ackingUpstream) ResumeInboundAfter(int) {}
+func (u *ackingUpstream) ResumeInboundAfter(int, int64) {}
 
 // Queued implements orders.Upstream: nothing waits in a queue.
 func (u *ackingUpstream) Queued() uint64 { return 0 }

@@ -46,7 +46,7 @@ const (
 var errBody = errors.New("orders: bad journal record body")
 
 // bodyRecord is a journal record's body type: newRec, changeRec,
-// execRec, cancelRejectRec or refusedRec (as pointers).
+// execRec, cancelRejectRec, refusedRec or periodRec (as pointers).
 type bodyRecord interface {
 	// fields hands each of the record's fields to c, always all of them,
 	// always in the same order: the binary form's one field list, which
@@ -130,6 +130,11 @@ func (r *cancelRejectRec) fields(c bodyCoder) {
 	c.byte(&x.ResponseTo)
 	c.bool(&x.PossDup)
 	c.num(&x.SeqNum)
+}
+
+func (r *periodRec) fields(c bodyCoder) {
+	c.str(&r.Upstream)
+	c.int(&r.Period)
 }
 
 func (r *refusedRec) fields(c bodyCoder) {

@@ -25,8 +25,9 @@ type fakeUpstream struct {
 	sent   []any
 	handed map[string]fix.Handed
 	notify chan struct{} // closed and replaced on each Send
-	// resumeAfter is what ResumeInboundAfter was told.
-	resumeAfter int
+	// resumeAfter and resumePeriod are what ResumeInboundAfter was told.
+	resumeAfter  int
+	resumePeriod int64
 	// hold keeps the requests sent from now on in the session's queue;
 	// left counts those that have left it.
 	hold bool
@@ -64,9 +65,9 @@ func (f *fakeUpstream) Handed(id string) fix.Handed {
 	return fix.HandedNo
 }
 
-func (f *fakeUpstream) ResumeInboundAfter(seq int) {
+func (f *fakeUpstream) ResumeInboundAfter(seq int, period int64) {
 	f.mu.Lock()
-	f.resumeAfter = seq
+	f.resumeAfter, f.resumePeriod = seq, period
 	f.mu.Unlock()
 }
 

@@ -101,7 +101,7 @@ type Upstream interface {
 	Handed(clOrdID string) fix.Handed
 	// ResumeInboundAfter names the last message from the upstream the
 	// journal holds, so that the session asks for any later one again.
-	ResumeInboundAfter(seq int)
+	ResumeInboundAfter(seq int, period int64)
 	// Queued counts the messages that have entered the session's own
 	// queue, Left those that have left it (handed to the FIX engine, or
 	// given back at a logout). A request Send queued has left once Left
@@ -155,6 +155,7 @@ type Manager struct {
 	lastEpoch int64               // the latest epoch (Unix ms) of the upstream ids replayed
 	replayed  uint64              // the journal seq of the last record replayed (CatchUp, Recover)
 	lastIn    map[string]int      // upstream → MsgSeqNum of its last message the journal holds
+	period    map[string]int64    // upstream → session period of the messages journaled last (periodRec)
 	nextUID   uint64
 	execs     map[string]bool // upstream + "\x00" + ExecID of the executions applied
 	sinks     map[Source]Sink
@@ -280,6 +281,7 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 		routes: map[string]*route{}, orders: map[string]*Order{}, byUID: map[string]*Order{},
 		byAccount: map[string][]*Order{}, bySource: map[Source][]*Order{}, execs: map[string]bool{}, sinks: map[Source]Sink{},
 		lastIn:   map[string]int{},
+		period:   map[string]int64{},
 		watchers: map[string]map[Sink]bool{}, changed: make(chan struct{}),
 		stats: NewStats()}
 	for _, a := range cfg.CreditAccounts {
@@ -454,6 +456,9 @@ func (m *Manager) Unwatch(account string, sink Sink) {
 
 // targets returns the sinks an order's events go to. mu held.
 func (m *Manager) targets(o *Order) []Sink {
+	if o == nil {
+		return nil
+	}
 	var out []Sink
 	src := m.sinks[o.Source]
 	if src != nil {

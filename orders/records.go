@@ -17,6 +17,7 @@ const (
 	recExec         byte = 'E' // execRec: an execution report applied
 	recCancelReject byte = 'J' // cancelRejectRec: the upstream refused a cancel or replace
 	recRefused      byte = 'X' // refusedRec: a request ended without reaching the venue
+	recPeriod       byte = 'P' // periodRec: the next messages from an upstream are of a new session period
 )
 
 // newRec is the journal body of an accepted new order.
@@ -56,6 +57,18 @@ type execRec struct {
 type cancelRejectRec struct {
 	Account string           `json:"a"`
 	R       fix.CancelReject `json:"r"`
+}
+
+// periodRec records that the messages from an upstream journaled after
+// it belong to the session period Period (fix.ExecReport.Period: when the
+// session's store was created or last reset, Unix seconds), whose
+// MsgSeqNums start again from 1. It is journaled before the first record
+// of a message of that period, so a journal whose last one names an older
+// period than the session's store holds nothing of the store's period
+// (fix.Upstream.ResumeInboundAfter).
+type periodRec struct {
+	Upstream string `json:"u"`
+	Period   int64  `json:"p"`
 }
 
 // refusedRec is the journal body of a request the gateway ended without

@@ -70,7 +70,7 @@ func (m *Manager) Recover() (int, error) {
 		rt.recovery = append(rt.recovery, o)
 	}
 	for _, rt := range m.routes {
-		rt.up.ResumeInboundAfter(m.lastIn[rt.name])
+		rt.up.ResumeInboundAfter(m.lastIn[rt.name], m.period[rt.name])
 		if len(rt.recovery) > 0 {
 			m.log.Info("orders: open orders to resolve at the upstream's first logon", "upstream", rt.name, "orders", len(rt.recovery))
 		}
@@ -79,7 +79,8 @@ func (m *Manager) Recover() (int, error) {
 }
 
 // decodeRecord decodes the body of journal record r into the record it
-// holds (newRec, changeRec, execRec, cancelRejectRec or refusedRec). It
+// holds (newRec, changeRec, execRec, cancelRejectRec, refusedRec or
+// periodRec). It
 // reads nothing of the Manager: replayJournal runs it on several
 // goroutines at once.
 func decodeRecord(r journal.Record) (any, error) {
@@ -95,6 +96,8 @@ func decodeRecord(r journal.Record) (any, error) {
 		v = new(cancelRejectRec)
 	case recRefused:
 		v = new(refusedRec)
+	case recPeriod:
+		v = new(periodRec)
 	default:
 		return nil, fmt.Errorf("unknown record type %q", r.Type)
 	}
@@ -136,6 +139,11 @@ func (m *Manager) replay(typ byte, v any) error {
 		if o != nil {
 			m.sawInbound(o.Upstream, rec.R.SeqNum)
 		}
+		return nil
+	case *periodRec:
+		// The upstream's numbers start again: none of the new period's
+		// messages is journaled before this record.
+		m.period[rec.Upstream], m.lastIn[rec.Upstream] = rec.Period, 0
 		return nil
 	case *refusedRec:
 		o := m.byUID[rec.UID]

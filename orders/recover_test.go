@@ -2,6 +2,7 @@ package orders
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"sgw/fix"
+	"sgw/journal"
 )
 
 func testGauge(t *testing.T, g prometheus.Gauge) float64 { t.Helper(); return testValue(t, g) }
@@ -122,6 +124,61 @@ func TestRecoveryProbe(t *testing.T) {
 	}
 	if o, _ := r.m.Get("A1", "p2"); o.Status != StatusNew {
 		t.Fatalf("p2 %+v", o)
+	}
+}
+
+// TestRecoveryResumesInboundPeriod: the session's period (its store's
+// creation or last reset) is journaled before the first report of each
+// period, so after a restart the session is told the last report's number
+// within its period, or, when the last period journaled has no report
+// (a crash between the two records), 0 in that period. Before, a restart
+// early in a new period was told the old period's last number, and the
+// store, numbering the new period from 1, asked for nothing again.
+func TestRecoveryResumesInboundPeriod(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	e.m.New(buy("a", 300))
+	e.core.wait(t, 1)
+	const day1, day2 = int64(1_764_806_400), int64(1_764_892_800)
+	ack := e.er("a", '0', '0', 0, 0, 300, "e1")
+	ack.SeqNum, ack.Period = 500, day1
+	e.m.OnExecReport("core", ack)
+	fill := e.er("a", 'F', '1', 100, 100, 200, "e2")
+	fill.SeqNum, fill.Period = 3, day2 // the next period, numbered from 1
+	e.m.OnExecReport("core", fill)
+	e.ev.wait(t, 3)
+	e.j.Close()
+
+	r := newEnv(t, dir)
+	if r.core.resumeAfter != 3 || r.core.resumePeriod != day2 {
+		t.Fatalf("resume after %d of period %d; want 3 of %d", r.core.resumeAfter, r.core.resumePeriod, day2)
+	}
+	if r.mgn.resumeAfter != 0 || r.mgn.resumePeriod != 0 {
+		t.Fatalf("margin resumes after %d of period %d; want nothing", r.mgn.resumeAfter, r.mgn.resumePeriod)
+	}
+	var periods []periodRec
+	if err := r.j.Replay(func(rec journal.Record) error {
+		if rec.Type == recPeriod {
+			v, err := decodeRecord(rec)
+			if err != nil {
+				return err
+			}
+			periods = append(periods, *v.(*periodRec))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []periodRec{{"core", day1}, {"core", day2}}; !slices.Equal(periods, want) {
+		t.Fatalf("periods journaled %v, want %v: one before each period's first report", periods, want)
+	}
+	// A period journaled without a report after it (the process stopped
+	// between the two records): the journal holds nothing of it.
+	r.m.mu.Lock()
+	err := r.m.replay(recPeriod, &periodRec{Upstream: "core", Period: day2 + 86400})
+	r.m.mu.Unlock()
+	if err != nil || r.m.lastIn["core"] != 0 || r.m.period["core"] != day2+86400 {
+		t.Fatalf("after a period record alone: %v, last in %d, period %d", err, r.m.lastIn["core"], r.m.period["core"])
 	}
 }
 

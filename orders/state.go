@@ -3,6 +3,7 @@ package orders
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"sgw/fix"
 	"sgw/refdata"
@@ -69,6 +70,7 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 		return
 	}
 	m.signal()
+	m.notePeriod(upstream, er.Period)
 	if err := m.journal(recExec, &execRec{Account: o.Account, Upstream: upstream, ER: er}, o, ev, nil); err != nil {
 		m.emit(o, ev)
 	}
@@ -360,9 +362,28 @@ func (m *Manager) OnCancelReject(upstream string, r fix.CancelReject) {
 	ref := o.pending.clOrdID
 	m.applyCancelReject(o, r)
 	ev := Event{Kind: EventCancelReject, Order: *o, Ref: ref, Text: o.Text}
+	m.notePeriod(upstream, r.Period)
 	if err := m.journal(recCancelReject, &cancelRejectRec{Account: o.Account, R: r}, o, ev, nil); err != nil {
 		m.emit(o, ev)
 	}
+}
+
+// notePeriod journals a periodRec before the first record of a message
+// from the upstream in a session period (p, the message's Period) other
+// than the last one journaled: records become durable in the order they
+// are appended, so a journal that holds a message of the period holds
+// this record before it. A failure is the journal's, made sticky as for
+// any record; the message's own record fails with it. mu held.
+func (m *Manager) notePeriod(upstream string, p int64) {
+	if p == 0 || p == m.period[upstream] {
+		return
+	}
+	if m.period[upstream] != 0 {
+		m.log.Info("orders: the upstream's session began a new period; its messages are numbered from 1 again",
+			"upstream", upstream, "period", time.Unix(p, 0).UTC())
+	}
+	m.period[upstream] = p
+	_ = m.journal(recPeriod, &periodRec{Upstream: upstream, Period: p}, nil, Event{}, nil)
 }
 
 // applyCancelReject drops the pending request. mu held.

@@ -62,12 +62,12 @@ func TestUpstreamAgainstExecutor(t *testing.T) {
 					// symbol comes back without its .SH.
 					Symbol: "600519", Side: fix.Buy, LastPx: px, AvgPx: px,
 					OrderQty: qty, LastQty: qty, CumQty: qty, LeavesQty: 0,
-					SeqNum: er.SeqNum,
+					SeqNum: er.SeqNum, Period: er.Period,
 				}
 				if tc.begin == FIX42 {
 					want.ExecTransType = '0'
 				}
-				if er != want || er.OrderID == "" || er.ExecID == "" {
+				if er != want || er.OrderID == "" || er.ExecID == "" || er.Period == 0 {
 					t.Errorf("fill of %s:\n got %+v\nwant %+v", id, er, want)
 				}
 			}
