@@ -423,8 +423,8 @@ func (a *szseArbiter) firstWindow() int { return min(szseFirstWindow, a.maxWin) 
 
 // Snapshot takes a 300111 snapshot, decoded into m from frame, from src
 // and delivers it (and records frame in the capture) if it is aligned
-// with what was delivered: on every channel with records, src's stream
-// is exactly where delivery is and no gap is open, so every record src
+// with what was delivered: on every channel with records, src's live
+// stream is exactly where delivery is and no gap is open, so every record src
 // sent before the snapshot has been delivered and none after it. A
 // snapshot's channel (1xxx) is not the channel of its security's records
 // (2xxx), so every channel is checked, and only once src has sent a
@@ -450,10 +450,14 @@ func (a *szseArbiter) Snapshot(src int, m *szse.Message, frame []byte, recv int6
 		if next == 1 && ch.last.Load() == 0 {
 			continue // no records: nothing to be aligned with
 		}
-		if st := &ch.src[src]; !st.shown || st.pos.Load() != next || ch.last.Load() >= next {
-			// src has not shown its live position on the channel, is
-			// elsewhere, or a gap is open: records are known beyond
-			// what was delivered, which the snapshot may show.
+		if st := &ch.src[src]; !st.shown || st.livePos != next || ch.last.Load() >= next {
+			// src has not shown its live position on the channel, its
+			// live stream (in which its snapshots travel) is elsewhere,
+			// or a gap is open: records are known beyond what was
+			// delivered, which the snapshot may show. Its position
+			// counting what it resent is not where its snapshots are:
+			// a source whose live stream is at 3, asked to resend 4..7,
+			// sends snapshots of the books at 3.
 			own.dropped.Add(1)
 			return
 		}

@@ -343,6 +343,50 @@ func TestSZSEArbiterSnapshotAlignment(t *testing.T) {
 	}
 }
 
+// TestSZSEArbiterSnapshotAfterResent: a source's snapshots travel in its
+// live stream, so they are aligned by where that stream is, not by what
+// the source resent. The backup's live stream is at 3 when it resends 4..7
+// (the primary skipped them); its next snapshot shows the books at 3 and
+// is dropped while delivery is at 7, the primary's is delivered. Before,
+// the resent records counted as the backup's position and its snapshot
+// was delivered against books four records ahead of it.
+func TestSZSEArbiterSnapshotAfterResent(t *testing.T) {
+	r := newArbRig(t, nil)
+	snap := func(src int) {
+		var m szse.Message
+		m.Type = szse.TypeSnapshot
+		m.Snapshot.ChannelNo = 1011
+		r.a.Snapshot(src, &m, nil, r.now.UnixNano())
+	}
+	r.mustOffer(Primary, 2011, 1, 3)
+	r.mustOffer(Backup, 2011, 1, 3)
+	r.heartbeat(Backup, 2011, 3)  // the backup's live stream is at 3
+	r.heartbeat(Primary, 2011, 7) // the primary passed 4..7 without sending them
+	r.expect(seqs(2011, 1, 3)...)
+	r.check(0)
+	var asks []szseAsk
+	for range 4 {
+		if asks = r.check(200 * time.Millisecond); len(asks) > 0 && asks[0].src == Backup {
+			break
+		}
+		for _, a := range asks {
+			r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
+		}
+	}
+	if len(asks) != 1 || asks[0].src != Backup || asks[0].from != 4 || asks[0].to != 7 {
+		t.Fatalf("asks %v; want 4..7 of the backup", asks)
+	}
+	r.answer(Backup, 2011, 4, 7, szse.ResendStatusDone)
+	r.mustOffer(Backup, 2011, 4, 7) // resent, not live
+	r.expect(seqs(2011, 4, 7)...)
+	snap(Backup)
+	if got := r.sink.take(); len(got) != 0 {
+		t.Fatalf("a snapshot of the backup's live stream at 3 delivered against the books at 7: %v", got)
+	}
+	snap(Primary)
+	r.expect("snapshot 1011")
+}
+
 func TestSZSEArbiterSourceDownFailsItsRequest(t *testing.T) {
 	r := newArbRig(t, nil)
 	r.mustOffer(Primary, 2011, 3, 3)
