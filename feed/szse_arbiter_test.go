@@ -141,6 +141,14 @@ func (r *arbRig) expect(want ...string) {
 	}
 }
 
+// snapshot hands the arbiter a 300111 snapshot of channel 1011 from src.
+func (r *arbRig) snapshot(src int) {
+	var m szse.Message
+	m.Type = szse.TypeSnapshot
+	m.Snapshot.ChannelNo = 1011
+	r.a.Snapshot(src, &m, nil, r.now.UnixNano())
+}
+
 func seqs(ch uint16, from, to int64) []string {
 	var out []string
 	for s := from; s <= to; s++ {
@@ -313,30 +321,24 @@ func TestSZSEArbiterWindow(t *testing.T) {
 
 func TestSZSEArbiterSnapshotAlignment(t *testing.T) {
 	r := newArbRig(t, nil)
-	snap := func(src int) {
-		var m szse.Message
-		m.Type = szse.TypeSnapshot
-		m.Snapshot.ChannelNo = 1011
-		r.a.Snapshot(src, &m, nil, r.now.UnixNano())
-	}
 	r.mustOffer(Primary, 2011, 1, 3)
 	r.mustOffer(Primary, 2012, 1, 1)
 	r.expect("2011:1", "2011:2", "2011:3", "2012:1")
-	snap(Primary) // no ChannelHeartbeat yet: other channels may exist
+	r.snapshot(Primary) // no ChannelHeartbeat yet: other channels may exist
 	r.heartbeat(Primary, 2011, 3)
 	r.heartbeat(Backup, 2011, 0)
-	snap(Primary) // the primary is where delivery is
-	snap(Backup)  // the backup has shown nothing
+	r.snapshot(Primary) // the primary is where delivery is
+	r.snapshot(Backup)  // the backup has shown nothing
 	r.mustOffer(Backup, 2011, 1, 2)
 	r.mustOffer(Backup, 2012, 1, 1)
-	snap(Backup) // behind on 2011
+	r.snapshot(Backup) // behind on 2011
 	r.mustOffer(Primary, 2011, 5, 5)
-	snap(Primary) // 4 is missing: 5 was sent but not delivered
+	r.snapshot(Primary) // 4 is missing: 5 was sent but not delivered
 	r.expect("snapshot 1011")
 	r.mustOffer(Backup, 2011, 3, 5)
 	r.expect("2011:4", "2011:5")
-	snap(Backup)
-	snap(Primary)
+	r.snapshot(Backup)
+	r.snapshot(Primary)
 	r.expect("snapshot 1011", "snapshot 1011")
 	if c := r.channel(1011); c.Snapshots != 3 || c.SnapshotsDropped != 4 {
 		t.Fatalf("status %+v", c)
@@ -352,12 +354,6 @@ func TestSZSEArbiterSnapshotAlignment(t *testing.T) {
 // was delivered against books four records ahead of it.
 func TestSZSEArbiterSnapshotAfterResent(t *testing.T) {
 	r := newArbRig(t, nil)
-	snap := func(src int) {
-		var m szse.Message
-		m.Type = szse.TypeSnapshot
-		m.Snapshot.ChannelNo = 1011
-		r.a.Snapshot(src, &m, nil, r.now.UnixNano())
-	}
 	r.mustOffer(Primary, 2011, 1, 3)
 	r.mustOffer(Backup, 2011, 1, 3)
 	r.heartbeat(Backup, 2011, 3)  // the backup's live stream is at 3
@@ -379,11 +375,11 @@ func TestSZSEArbiterSnapshotAfterResent(t *testing.T) {
 	r.answer(Backup, 2011, 4, 7, szse.ResendStatusDone)
 	r.mustOffer(Backup, 2011, 4, 7) // resent, not live
 	r.expect(seqs(2011, 4, 7)...)
-	snap(Backup)
+	r.snapshot(Backup)
 	if got := r.sink.take(); len(got) != 0 {
 		t.Fatalf("a snapshot of the backup's live stream at 3 delivered against the books at 7: %v", got)
 	}
-	snap(Primary)
+	r.snapshot(Primary)
 	r.expect("snapshot 1011")
 }
 
@@ -411,19 +407,13 @@ func TestSZSEArbiterSourceDownFailsItsRequest(t *testing.T) {
 // channel is.
 func TestSZSEArbiterSnapshotChannel(t *testing.T) {
 	r := newArbRig(t, nil)
-	snap := func(src int) {
-		var m szse.Message
-		m.Type = szse.TypeSnapshot
-		m.Snapshot.ChannelNo = 1011
-		r.a.Snapshot(src, &m, nil, r.now.UnixNano())
-	}
 	r.heartbeat(Primary, 1011, 12) // before any snapshot: taken for records
 	if asks := r.check(200 * time.Millisecond); len(asks) != 1 || asks[0].channel != 1011 {
 		t.Fatalf("asks %v", asks)
 	}
-	snap(Primary)
+	r.snapshot(Primary)
 	r.heartbeat(Backup, 1011, 30)
-	snap(Backup)
+	r.snapshot(Backup)
 	if asks := r.check(5 * time.Second); len(asks) != 0 {
 		t.Fatalf("asks %v for a snapshot channel", asks)
 	}
