@@ -252,6 +252,7 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 	if s >= st.pos.Load() {
 		st.pos.Store(s + 1)
 	}
+	ch.recorded = max(ch.recorded, s)
 	next, last := ch.next.Load(), ch.last.Load()
 	if s > last {
 		ch.last.Store(s)
@@ -344,7 +345,7 @@ func (a *szseArbiter) day(ch *szseArbChannel, src int, t szse.Timestamp, s uint6
 func (a *szseArbiter) newDay(ch *szseArbChannel, d int64, s uint64) {
 	a.log.Warn("feed: SZSE channel began a new trading day; rebuilding it from ApplSeqNum 1", "channel", ch.no,
 		"day", d, "previous", ch.day, "delivered", ch.next.Load()-1)
-	ch.day, ch.renumbered = d, true
+	ch.day, ch.renumbered, ch.recorded = d, true, s
 	for i := range ch.src {
 		ch.src[i].reset()
 	}
@@ -372,9 +373,16 @@ func (a *szseArbiter) hold(ch *szseArbChannel, src int, s uint64, frame []byte, 
 	ch.held++
 }
 
-// gapOpened notes that the channel's next record is missing. Lock held.
+// gapOpened notes that the channel's next record is missing. A gap at the
+// same place that was worked on within the recovery timeout (its claim
+// withdrawn when a session ended, and made again by the source's next
+// session) keeps its time and attempts: a source that claims records it
+// never brings and reconnects faster than the recovery timeout still has
+// them declared lost. Lock held.
 func (a *szseArbiter) gapOpened(ch *szseArbChannel, next uint64, now int64) {
-	ch.gapAt, ch.gapSince, ch.attempts = next, now, 0
+	if ch.gapAt != next || now-max(ch.gapSince, ch.req.progress) >= int64(a.recovery) {
+		ch.gapAt, ch.gapSince, ch.attempts = next, now, 0
+	}
 	a.wake()
 }
 
@@ -520,13 +528,10 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 		return nil
 	}
 	// The source's live stream has passed s: a live record at or below
-	// it, or a later heartbeat below what it sent live, is the stream
-	// going backwards.
-	if st.livePos > s+1 {
-		return protoErr("backwards", "channel %d went backwards: ChannelHeartbeat ApplLastSeqNum %d after ApplSeqNum %d",
-			ch.no, s, st.livePos-1)
-	}
-	st.livePos = s + 1
+	// it is the stream going backwards. A heartbeat below what the source
+	// sent changes nothing: it may be a new day's, before the day's first
+	// record shows the day.
+	st.livePos = max(st.livePos, s+1)
 	next, last := ch.next.Load(), ch.last.Load()
 	if s > last {
 		ch.last.Store(s)
@@ -621,20 +626,24 @@ func (a *szseArbiter) forget(src int) {
 }
 
 // settle lowers the channel's last to what is still known once a source's
-// session has ended: the records held, the other source's position in its
-// session, what was delivered. Before, last only grew, so a ChannelHeartbeat
-// claiming records no source could bring (a relay's bogus ApplLastSeqNum)
-// kept the channel waiting for them, stale after the loss was declared,
-// for the rest of the day. Lowering it never makes the books wrong:
-// delivery is in order, so they stay exactly the records through next-1;
-// a source that comes back and claims more opens the gap again. A rebuild
-// that has delivered everything still known is caught up. Lock held.
+// session has ended: the highest record received in the channel's
+// numbering (records are data; a ChannelHeartbeat is only a claim), the
+// other source's position in its session, what was delivered. Before,
+// last only grew, so a ChannelHeartbeat claiming records no source could
+// bring (a relay's bogus ApplLastSeqNum) kept the channel waiting for
+// them, stale after the loss was declared, for the rest of the day.
+// Lowering it never makes the books wrong: delivery is in order, so they
+// stay exactly the records through next-1, and a rebuild still redelivers
+// every record received before it; a source that comes back and claims
+// more opens the gap again, with the attempts it had (gapOpened). A
+// rebuild that has delivered everything still known is caught up. Lock
+// held.
 func (a *szseArbiter) settle(ch *szseArbChannel) {
 	next, last := ch.next.Load(), ch.last.Load()
 	if next > last {
 		return // nothing awaited
 	}
-	known := max(next-1, ch.highestHeld(next))
+	known := max(next-1, ch.recorded)
 	for i := range ch.src {
 		if p := ch.src[i].pos.Load(); p > 0 {
 			known = max(known, p-1)
@@ -646,11 +655,8 @@ func (a *szseArbiter) settle(ch *szseArbChannel) {
 	a.log.Info("feed: SZSE records that only an ended session claimed are no longer awaited", "channel", ch.no,
 		"next", next, "last", last, "known", known)
 	ch.last.Store(known)
-	if next > known {
-		ch.gapAt, ch.attempts = 0, 0
-		if ch.stale.Load() {
-			a.caughtUp(ch)
-		}
+	if next > known && ch.stale.Load() {
+		a.caughtUp(ch)
 	}
 }
 

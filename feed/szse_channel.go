@@ -86,6 +86,10 @@ type szseArbChannel struct {
 	req      szseRequest
 	// sinceReset counts records delivered since the last ResetChannel.
 	sinceReset uint64
+	// recorded is the highest ApplSeqNum of a record received on the
+	// channel in its numbering (its day), from either source: records
+	// known to exist whatever becomes of the sessions that claimed them.
+	recorded uint64
 	// records says an order or trade of the channel has been seen: a
 	// channel without any that carries snapshots is a snapshot channel,
 	// whose ChannelHeartbeats cannot open a gap (there is nothing to ask
@@ -175,20 +179,6 @@ func (ch *szseArbChannel) missingTo(next, last uint64) uint64 {
 		}
 	}
 	return last
-}
-
-// highestHeld returns the highest ApplSeqNum held in the window, which
-// starts at next, or 0 when none is.
-func (ch *szseArbChannel) highestHeld(next uint64) uint64 {
-	if ch.held == 0 {
-		return 0
-	}
-	for seq := next + uint64(len(ch.win)) - 1; seq > next; seq-- {
-		if ch.slot(seq).seq == seq {
-			return seq
-		}
-	}
-	return 0
 }
 
 // jump returns a malformed error if ApplSeqNum s, from what (a record or

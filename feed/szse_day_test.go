@@ -153,3 +153,24 @@ func TestSZSEOldDayHeartbeatIgnored(t *testing.T) {
 		t.Fatalf("the heartbeat of a source on the new day did not count: %+v", c)
 	}
 }
+
+// TestSZSENewDayHeartbeatInSession: a session that runs into the next
+// trading day may send the new day's ChannelHeartbeat (ApplLastSeqNum 0,
+// the numbering starting again) before the day's first record shows the
+// day. It changes nothing, and the day's records then begin the new day;
+// it is no stream going backwards, on the first day change and on later
+// ones. Before, the source was reset as "backwards".
+func TestSZSENewDayHeartbeatInSession(t *testing.T) {
+	r := newArbRig(t, nil)
+	r.mustOfferDay(Primary, 2011, 1, 10, 20261203)
+	r.heartbeat(Primary, 2011, 10)
+	r.expect(seqs(2011, 1, 10)...)
+	for _, day := range []int64{20261204, 20261207} {
+		r.heartbeat(Primary, 2011, 0)
+		r.mustOfferDay(Primary, 2011, 1, 3, day)
+		r.expect("reset 2011", "2011:1", "live 2011", "2011:2", "2011:3")
+		r.mustOfferDay(Primary, 2011, 4, 10, day)
+		r.heartbeat(Primary, 2011, 10)
+		r.expect(seqs(2011, 4, 10)...)
+	}
+}

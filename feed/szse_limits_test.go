@@ -142,10 +142,62 @@ func TestSZSEBogusChannelHeartbeat(t *testing.T) {
 		if err := r.offer(Backup, 2011, 6, 6); err == nil || err.reason != "backwards" {
 			t.Fatalf("a live record below the source's ChannelHeartbeat: %v", err)
 		}
-		r2 := newArbRig(t, nil)
-		r2.mustOffer(Backup, 2011, 1, 5)
-		if err := heartbeat(r2, Backup, 2011, 3); err == nil || err.reason != "backwards" {
-			t.Fatalf("a ChannelHeartbeat below the source's live records: %v", err)
+	})
+	t.Run("a rebuild outlives the sessions", func(t *testing.T) {
+		// 1..10 delivered, 11..15 claimed by both and resent by neither:
+		// lost, the channel rebuilt from 1. Both sessions end and start
+		// again during the rebuild: the records received before the loss
+		// are still awaited, so the rebuild is not declared caught up with
+		// nothing rebuilt.
+		r := newArbRig(t, nil)
+		r.mustOffer(Primary, 2011, 1, 10)
+		r.mustOffer(Backup, 2011, 1, 10)
+		r.heartbeat(Primary, 2011, 15)
+		r.heartbeat(Backup, 2011, 15)
+		r.expect(seqs(2011, 1, 10)...)
+		for i := 0; i < 20 && !r.channel(2011).Stale; i++ {
+			for _, a := range r.check(4 * time.Second) {
+				r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
+			}
+		}
+		if c := r.channel(2011); !c.Stale || c.Next != 1 || c.Lost == 0 {
+			t.Fatalf("not rebuilding: %+v", c)
+		}
+		r.sink.take()
+		r.a.SourceDown(Backup)
+		r.a.SourceLive(Backup)
+		r.a.SourceDown(Primary)
+		r.a.SourceLive(Primary)
+		if c := r.channel(2011); !c.Stale || c.Last != 10 {
+			t.Fatalf("after both sessions ended during the rebuild: %+v, sink got %v; want stale, 1..10 awaited", c, r.sink.take())
+		}
+		r.mustOffer(Primary, 2011, 1, 10) // the new session's day, from 1
+		r.expect(append(seqs(2011, 1, 10), "live 2011")...)
+	})
+	t.Run("a claimer that reconnects is still declared lost", func(t *testing.T) {
+		// The primary alone claims 6..10, refuses every ReTransmit and
+		// reconnects faster than the recovery timeout, claiming them again
+		// each time: its gap keeps its attempts and is declared lost.
+		r := newArbRig(t, nil)
+		r.a.SourceDown(Backup)
+		r.mustOffer(Primary, 2011, 1, 5)
+		r.heartbeat(Primary, 2011, 10)
+		r.expect(seqs(2011, 1, 5)...)
+		for range 20 {
+			for range 3 {
+				for _, a := range r.check(300 * time.Millisecond) {
+					r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
+				}
+			}
+			r.a.SourceDown(Primary)
+			r.a.SourceLive(Primary)
+			for _, a := range r.check(100 * time.Millisecond) { // the supervisor runs meanwhile
+				r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
+			}
+			r.heartbeat(Primary, 2011, 10)
+		}
+		if c := r.channel(2011); c.Lost == 0 || !c.Stale {
+			t.Fatalf("18 s of refused ReTransmits, never declared lost: %+v", c)
 		}
 	})
 	t.Run("held records stay known", func(t *testing.T) {

@@ -51,7 +51,8 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 	}
 	next, last := ch.next.Load(), ch.last.Load()
 	if next > last {
-		ch.gapAt = 0
+		// No gap. gapAt is kept: a gap that opens again at the same place
+		// soon may go on where it was (gapOpened).
 		return szseAsk{}, false
 	}
 	if ch.gapAt != next {
