@@ -142,7 +142,8 @@ type ExecReport struct {
 	SeqNum int `json:",omitempty"`
 	// Period is the session period the report arrived in: when the
 	// session's store was created or last reset (a new period of the
-	// schedule), Unix seconds; 0 unknown. With SeqNum it places the report
+	// schedule), Unix nanoseconds as every store keeps it (two resets in
+	// one second are two periods); 0 unknown. With SeqNum it places the report
 	// in the upstream's numbering (Upstream.ResumeInboundAfter). Not part
 	// of the report's journal body.
 	Period int64 `json:"-"`

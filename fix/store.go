@@ -56,7 +56,7 @@ type storeFactory struct {
 	// period), on the session goroutine.
 	onReset func()
 	// onPeriod, when set, is told the session's period (its store's
-	// creation time, Unix seconds) when Create opens the store and after
+	// creation time, Unix nanoseconds) when Create opens the store and after
 	// each Reset; on the session goroutine, or before it starts.
 	onPeriod func(int64)
 	// boot returns the machine's boot id; nil means bootID (tests set it).
@@ -164,7 +164,7 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 			return nil, fmt.Errorf("fix: store %s: %w", where, err)
 		}
 	}
-	period := inner.CreationTime().Unix()
+	period := inner.CreationTime().UnixNano()
 	after, known := f.resumeAfter, f.resumeAfter > 0 || f.resumePeriod != 0
 	if f.resumePeriod != 0 && f.resumePeriod != period {
 		// The store was reset (a new period) after the journal's last
@@ -173,8 +173,8 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 	}
 	if next := inner.NextTargetMsgSeqNum(); known && after+1 < next {
 		f.log.Warn("fix: the store counted messages from the upstream that the order journal lacks; asking for them again",
-			"store", where, "from", after+1, "to", next-1, "period", time.Unix(period, 0).UTC(),
-			"journal_period", time.Unix(f.resumePeriod, 0).UTC())
+			"store", where, "from", after+1, "to", next-1, "period", time.Unix(0, period).UTC(),
+			"journal_period", time.Unix(0, f.resumePeriod).UTC())
 		if err := inner.SetNextTargetMsgSeqNum(after + 1); err != nil {
 			return nil, fmt.Errorf("fix: store %s: %w", where, err)
 		}
@@ -312,7 +312,7 @@ type reservedStore struct {
 	write func(reserved int, clean bool, owner string) error
 	// onReset, if set, is called after each successful Reset that moved
 	// a sequence number back to 1; onPeriod, if set, after each successful
-	// Reset with the store's new creation time (Unix seconds).
+	// Reset with the store's new creation time (Unix nanoseconds).
 	onReset  func()
 	onPeriod func(int64)
 
@@ -434,7 +434,7 @@ func (s *reservedStore) Reset() error {
 		return err
 	}
 	if s.onPeriod != nil {
-		s.onPeriod(s.MessageStore.CreationTime().Unix())
+		s.onPeriod(s.MessageStore.CreationTime().UnixNano())
 	}
 	if moved && s.onReset != nil {
 		s.onReset()

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/quickfix/config"
@@ -199,7 +200,7 @@ func TestStoreResumeInbound(t *testing.T) {
 		if err := st.SetNextTargetMsgSeqNum(10); err != nil {
 			t.Fatal(err)
 		}
-		created := st.CreationTime().Unix()
+		created := st.CreationTime().UnixNano()
 		if len(periods) != 1 || periods[0] != created {
 			t.Fatalf("periods told %v, want the store's creation %d", periods, created)
 		}
@@ -210,7 +211,7 @@ func TestStoreResumeInbound(t *testing.T) {
 		case "same":
 			f2.resumePeriod = created
 		case "older":
-			f2.resumePeriod = created - 86400
+			f2.resumePeriod = created - int64(24*time.Hour)
 		}
 		st2, err := f2.Create(sid)
 		if err != nil {
@@ -238,12 +239,12 @@ func TestStoreResetTellsPeriod(t *testing.T) {
 		if err := st.Reset(); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := periods[len(periods)-1], st.CreationTime().Unix(); got != want || len(periods) < 2 {
+		if got, want := periods[len(periods)-1], st.CreationTime().UnixNano(); got != want || len(periods) < 2 {
 			t.Fatalf("periods told %v, want the store's creation %d last", periods, want)
 		}
 	}
-	if len(periods) != 3 {
-		t.Fatalf("periods told %v: want one at Create and one per Reset", periods)
+	if len(periods) != 3 || periods[1] == periods[2] {
+		t.Fatalf("periods told %v: want one at Create and one per Reset, each its own (two resets in one second are two periods)", periods)
 	}
 }
 

@@ -45,7 +45,7 @@ type Upstream struct {
 	// Run.
 	resumeAfter, resumePeriod atomic.Int64
 	// period is the session's period (its store's creation or last
-	// reset, Unix seconds) that ExecReport.Period reports; written on the
+	// reset, Unix nanoseconds) that ExecReport.Period reports; written on the
 	// session goroutine (or before it starts), read there.
 	period atomic.Int64
 	// inSubmit is the request the pacer is handing to quickfix.

@@ -61,7 +61,7 @@ type cancelRejectRec struct {
 
 // periodRec records that the messages from an upstream journaled after
 // it belong to the session period Period (fix.ExecReport.Period: when the
-// session's store was created or last reset, Unix seconds), whose
+// session's store was created or last reset, Unix nanoseconds), whose
 // MsgSeqNums start again from 1. It is journaled before the first record
 // of a message of that period, so a journal whose last one names an older
 // period than the session's store holds nothing of the store's period

@@ -3,6 +3,7 @@ package orders
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"sgw/fix"
@@ -51,7 +52,7 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 			}
 		}
 	}
-	if k := execKey(upstream, er); k != "" && m.execs[k] {
+	if m.applied(upstream, er) {
 		if er.PossDup || er.PossResend {
 			m.met.duplicates.WithLabelValues(upstream).Inc()
 			return
@@ -106,12 +107,35 @@ func (m *Manager) overtaken(rt *route, o *Order, c *change) {
 }
 
 // execKey is the deduplication key of a report's execution, or "" for a
-// report that carries none (status answers).
+// report that carries none (status answers). ExecIDs are unique within an
+// upstream's session period only (a venue may number them from 1 each
+// day), so the key is the upstream, the report's Period and the ExecID.
+// Before, a day's report resent (PossDupFlag) with an ExecID an earlier
+// day had used was dropped as a duplicate: a fill lost after every line
+// failover or restart from the second day on.
 func execKey(upstream string, er fix.ExecReport) string {
 	if er.ExecID == "" || er.ExecType == 'I' {
 		return ""
 	}
-	return upstream + "\x00" + er.ExecID
+	return upstream + "\x00" + strconv.FormatInt(er.Period, 36) + "\x00" + er.ExecID
+}
+
+// applied reports whether the report's execution was applied before: in
+// its period, or, for a journal written before periods were journaled
+// (its reports replay with Period 0), in that unknown period. mu held.
+func (m *Manager) applied(upstream string, er fix.ExecReport) bool {
+	k := execKey(upstream, er)
+	if k == "" {
+		return false
+	}
+	if m.execs[k] {
+		return true
+	}
+	if er.Period == 0 {
+		return false
+	}
+	er.Period = 0
+	return m.execs[execKey(upstream, er)]
 }
 
 // find returns the order an upstream id names. mu held.
@@ -380,7 +404,7 @@ func (m *Manager) notePeriod(upstream string, p int64) {
 	}
 	if m.period[upstream] != 0 {
 		m.log.Info("orders: the upstream's session began a new period; its messages are numbered from 1 again",
-			"upstream", upstream, "period", time.Unix(p, 0).UTC())
+			"upstream", upstream, "period", time.Unix(0, p).UTC())
 	}
 	m.period[upstream] = p
 	_ = m.journal(recPeriod, &periodRec{Upstream: upstream, Period: p}, nil, Event{}, nil)
