@@ -267,7 +267,7 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 	default:
 		a.hold(ch, src, s, frame, recv)
 		if next > last { // the channel had no gap: one opens
-			a.gapOpened(ch, next, recv)
+			a.gapOpened(ch, src, next, recv)
 		}
 	}
 	if resent && st.rtxNext > st.rtxEnd {
@@ -373,16 +373,19 @@ func (a *szseArbiter) hold(ch *szseArbChannel, src int, s uint64, frame []byte, 
 	ch.held++
 }
 
-// gapOpened notes that the channel's next record is missing. A gap at the
-// same place that was worked on within the recovery timeout (its claim
-// withdrawn when a session ended, and made again by the source's next
+// gapOpened notes that the channel's next record is missing, as src's
+// record or ChannelHeartbeat shows. A gap at the same place that src's
+// claim opened and that was worked on within the recovery timeout (the
+// claim withdrawn when src's session ended, and made again by its next
 // session) keeps its time and attempts: a source that claims records it
 // never brings and reconnects faster than the recovery timeout still has
-// them declared lost. Lock held.
-func (a *szseArbiter) gapOpened(ch *szseArbChannel, next uint64, now int64) {
-	if ch.gapAt != next || now-max(ch.gapSince, ch.req.progress) >= int64(a.recovery) {
+// them declared lost. The other source's claim opens it afresh: it has
+// not been asked. Lock held.
+func (a *szseArbiter) gapOpened(ch *szseArbChannel, src int, next uint64, now int64) {
+	if ch.gapAt != next || ch.gapBy != src || now-max(ch.gapSince, ch.req.progress) >= int64(a.recovery) {
 		ch.gapAt, ch.gapSince, ch.attempts = next, now, 0
 	}
+	ch.gapBy = src
 	a.wake()
 }
 
@@ -536,7 +539,7 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 	if s > last {
 		ch.last.Store(s)
 		if next > last && next <= s {
-			a.gapOpened(ch, next, recv)
+			a.gapOpened(ch, src, next, recv)
 		}
 	}
 	return nil

@@ -79,10 +79,12 @@ type szseArbChannel struct {
 	src  [2]szseStream
 
 	// The gap being worked on: the next ApplSeqNum when it was seen, when,
-	// and how many ReTransmits it has had. gapAt 0: none.
+	// how many ReTransmits it has had, and the source whose record or
+	// ChannelHeartbeat opened it. gapAt 0: none.
 	gapAt    uint64
 	gapSince int64
 	attempts int
+	gapBy    int
 	req      szseRequest
 	// sinceReset counts records delivered since the last ResetChannel.
 	sinceReset uint64

@@ -200,6 +200,31 @@ func TestSZSEBogusChannelHeartbeat(t *testing.T) {
 			t.Fatalf("18 s of refused ReTransmits, never declared lost: %+v", c)
 		}
 	})
+	t.Run("the other source's claim is asked afresh", func(t *testing.T) {
+		// The primary alone claims 6..10 and refuses the ReTransmits; its
+		// session ends. The backup, which has them, logs in and claims
+		// them: it is asked, not declared lost on the primary's attempts.
+		r := newArbRig(t, nil)
+		r.a.SourceDown(Backup)
+		r.mustOffer(Primary, 2011, 1, 5)
+		r.heartbeat(Primary, 2011, 10)
+		r.expect(seqs(2011, 1, 5)...)
+		for range 2 {
+			for _, a := range r.check(200 * time.Millisecond) {
+				r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
+			}
+		}
+		r.a.SourceDown(Primary)
+		r.a.SourceLive(Backup)
+		r.heartbeat(Backup, 2011, 10)
+		var asks []szseAsk
+		for i := 0; i < 10 && len(asks) == 0; i++ {
+			asks = r.check(200 * time.Millisecond)
+		}
+		if c := r.channel(2011); c.Lost != 0 || len(asks) != 1 || asks[0].src != Backup {
+			t.Fatalf("asks %v, channel %+v; want 6..10 asked of the backup", asks, c)
+		}
+	})
 	t.Run("held records stay known", func(t *testing.T) {
 		r := newArbRig(t, nil)
 		r.mustOffer(Primary, 2011, 1, 3)

@@ -127,12 +127,8 @@ func (m *Manager) replay(typ byte, v any) error {
 			if up == "" {
 				up = o.Upstream
 			}
-			// The report's period is not in its body: it is the one the
-			// journal last recorded for the upstream.
-			er := rec.ER
-			er.Period = m.period[up]
-			m.applyExec(o, up, er)
-			m.sawInbound(up, er.SeqNum)
+			m.applyExec(o, up, rec.ER)
+			m.sawInbound(up, rec.ER.SeqNum)
 		}
 		return nil
 	case *cancelRejectRec:

@@ -182,58 +182,58 @@ func TestRecoveryResumesInboundPeriod(t *testing.T) {
 	}
 }
 
-// TestExecIDsScopedByPeriod: a venue may number its ExecIDs from 1 each
-// session period. After a restart early in the second period, that
-// period's reports are resent (PossDupFlag) with ExecIDs the first period
-// used: they are applied, not dropped as duplicates. A resend of a
-// report journaled in its own period is still dropped, and so is one
-// journaled before periods were (Period 0 in the journal).
-func TestExecIDsScopedByPeriod(t *testing.T) {
+// TestExecIDsScopedByTradingDay: FIX makes ExecIDs unique within a
+// trading day, and a venue may number them from 1 each day. After a
+// restart early in the second day, that day's reports are resent
+// (PossDupFlag) with ExecIDs the first day used: they are applied, not
+// dropped as duplicates. A resend of a journaled report is still dropped,
+// also when the session was reset since (another period, the same day:
+// reset_on_logon, an operator's reset), whatever the period.
+func TestExecIDsScopedByTradingDay(t *testing.T) {
 	dir := t.TempDir()
 	e := newEnv(t, dir)
-	const day1, day2 = int64(1_764_806_400_000_000_000), int64(1_764_892_800_000_000_000)
+	day1 := time.Date(2026, 12, 3, 1, 30, 0, 0, time.UTC) // 09:30 in Beijing
+	day2 := day1.Add(24 * time.Hour)
+	const p1, p2, p3 = int64(1), int64(2), int64(3) // session periods
 	e.m.New(buy("a", 100))
-	e.m.New(buy("b", 100))
-	e.core.wait(t, 2)
-	legacy := e.er("b", '0', '0', 0, 0, 100, "e0") // journaled before periods were
-	legacy.SeqNum = 499
-	e.m.OnExecReport("core", legacy)
+	e.core.wait(t, 1)
 	ack := e.er("a", '0', '0', 0, 0, 100, "e1")
-	ack.SeqNum, ack.Period = 500, day1
+	ack.SeqNum, ack.Period, ack.TransactTime = 500, p1, day1
 	e.m.OnExecReport("core", ack)
-	fill := e.er("a", 'F', '2', 100, 100, 0, "e2")
-	fill.SeqNum, fill.Period = 501, day1
+	fill := e.er("a", 'F', '1', 40, 40, 60, "e2")
+	fill.SeqNum, fill.Period, fill.TransactTime = 501, p1, day1
 	e.m.OnExecReport("core", fill)
-	e.ev.wait(t, 5)
+	e.ev.wait(t, 3)
 	e.j.Close()
 
 	r := newEnv(t, dir)
 	r.m.New(buy("c", 100))
 	r.core.wait(t, 1)
-	// Period 2's first reports, received but not journaled before the
-	// stop, come again: ExecIDs e1 and e2 again, of another order.
+	// Day 2's first reports, received but not journaled before the stop,
+	// come again: ExecIDs e1 and e2 again, of another order.
 	for _, rep := range []struct {
 		execType, status  byte
 		last, cum, leaves int64
 		id                string
 	}{{'0', '0', 0, 0, 100, "e1"}, {'F', '2', 100, 100, 0, "e2"}} {
 		er := r.er("c", rep.execType, rep.status, rep.last, rep.cum, rep.leaves, rep.id)
-		er.Period, er.PossDup = day2, true
+		er.Period, er.PossDup, er.TransactTime = p2, true, day2
 		r.m.OnExecReport("core", er)
 	}
 	if o, _ := r.m.Get("A1", "c"); o.CumQty != 100 || o.Status != StatusFilled {
-		t.Fatalf("c after period 2's reports came again: %v, cum %d; want filled 100", o.Status, o.CumQty)
+		t.Fatalf("c after day 2's reports came again: %v, cum %d; want filled 100", o.Status, o.CumQty)
 	}
-	// Resends of what was journaled change nothing.
+	// Day 1's fill again: resent in its period, and re-sent by the venue
+	// (PossResend) after a reset of the session the same day.
 	fill.PossDup = true
 	r.m.OnExecReport("core", fill)
-	legacy.PossDup, legacy.Period = true, day1
-	r.m.OnExecReport("core", legacy)
+	fill.PossDup, fill.PossResend, fill.Period, fill.SeqNum = false, true, p3, 1
+	r.m.OnExecReport("core", fill)
 	if got := testCounter(t, r.m.met.duplicates.WithLabelValues("core")); got != 2 {
-		t.Fatalf("%v duplicate reports counted, want the two resends of journaled reports", got)
+		t.Fatalf("%v duplicate reports counted, want the fill's two resends", got)
 	}
-	if o, _ := r.m.Get("A1", "a"); o.CumQty != 100 {
-		t.Fatalf("a after its fill came again: cum %d", o.CumQty)
+	if o, _ := r.m.Get("A1", "a"); o.CumQty != 40 {
+		t.Fatalf("a after its fill came again: cum %d, want 40", o.CumQty)
 	}
 }
 

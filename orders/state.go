@@ -3,7 +3,6 @@ package orders
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"sgw/fix"
@@ -52,7 +51,7 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 			}
 		}
 	}
-	if m.applied(upstream, er) {
+	if k := execKey(upstream, er); k != "" && m.execs[k] {
 		if er.PossDup || er.PossResend {
 			m.met.duplicates.WithLabelValues(upstream).Inc()
 			return
@@ -107,36 +106,30 @@ func (m *Manager) overtaken(rt *route, o *Order, c *change) {
 }
 
 // execKey is the deduplication key of a report's execution, or "" for a
-// report that carries none (status answers). ExecIDs are unique within an
-// upstream's session period only (a venue may number them from 1 each
-// day), so the key is the upstream, the report's Period and the ExecID.
-// Before, a day's report resent (PossDupFlag) with an ExecID an earlier
-// day had used was dropped as a duplicate: a fill lost after every line
-// failover or restart from the second day on.
+// report that carries none (status answers). FIX makes an ExecID unique
+// within a trading day, and a venue may number them from 1 each day, so
+// the key is the upstream, the trading day of the report's TransactTime
+// (China Standard Time; a resend carries the original's) and the ExecID;
+// a report without TransactTime is keyed by upstream and ExecID alone.
+// Before, a day's report resent with PossDupFlag (after a line failover
+// or a restart) whose ExecID an earlier day had used was dropped as a
+// duplicate: its fill lost from the second day on. The day, not the FIX
+// session's period, because a session may reset more than once a day
+// (reset_on_logon, an operator's reset) while its ExecIDs stay unique.
 func execKey(upstream string, er fix.ExecReport) string {
 	if er.ExecID == "" || er.ExecType == 'I' {
 		return ""
 	}
-	return upstream + "\x00" + strconv.FormatInt(er.Period, 36) + "\x00" + er.ExecID
+	day := ""
+	if !er.TransactTime.IsZero() {
+		day = er.TransactTime.In(chinaTime).Format("20060102")
+	}
+	return upstream + "\x00" + day + "\x00" + er.ExecID
 }
 
-// applied reports whether the report's execution was applied before: in
-// its period, or, for a journal written before periods were journaled
-// (its reports replay with Period 0), in that unknown period. mu held.
-func (m *Manager) applied(upstream string, er fix.ExecReport) bool {
-	k := execKey(upstream, er)
-	if k == "" {
-		return false
-	}
-	if m.execs[k] {
-		return true
-	}
-	if er.Period == 0 {
-		return false
-	}
-	er.Period = 0
-	return m.execs[execKey(upstream, er)]
-}
+// chinaTime is China Standard Time, the exchanges' trading days' zone
+// (fixed: it has no daylight saving).
+var chinaTime = time.FixedZone("CST", 8*60*60)
 
 // find returns the order an upstream id names. mu held.
 func (m *Manager) find(uids ...string) *Order {
