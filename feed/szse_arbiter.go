@@ -267,7 +267,7 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 	default:
 		a.hold(ch, src, s, frame, recv)
 		if next > last { // the channel had no gap: one opens
-			a.gapOpened(ch, src, next, recv)
+			a.gapOpened(ch, next, recv)
 		}
 	}
 	if resent && st.rtxNext > st.rtxEnd {
@@ -373,19 +373,17 @@ func (a *szseArbiter) hold(ch *szseArbChannel, src int, s uint64, frame []byte, 
 	ch.held++
 }
 
-// gapOpened notes that the channel's next record is missing, as src's
-// record or ChannelHeartbeat shows. A gap at the same place that src's
-// claim opened and that was worked on within the recovery timeout (the
-// claim withdrawn when src's session ended, and made again by its next
-// session) keeps its time and attempts: a source that claims records it
-// never brings and reconnects faster than the recovery timeout still has
-// them declared lost. The other source's claim opens it afresh: it has
-// not been asked. Lock held.
-func (a *szseArbiter) gapOpened(ch *szseArbChannel, src int, next uint64, now int64) {
-	if ch.gapAt != next || ch.gapBy != src || now-max(ch.gapSince, ch.req.progress) >= int64(a.recovery) {
-		ch.gapAt, ch.gapSince, ch.attempts = next, now, 0
+// gapOpened notes that the channel's next record is missing. A gap at the
+// same place that was worked on within the recovery timeout (its claim
+// withdrawn when a session ended, and made again by the next) goes on
+// with its time, attempts and the sources asked: sources that claim
+// records they never bring and reconnect faster than the recovery timeout,
+// one or both in turn, still have them declared lost, once every live
+// source has been asked (check). Lock held.
+func (a *szseArbiter) gapOpened(ch *szseArbChannel, next uint64, now int64) {
+	if ch.gapAt != next || now-max(ch.gapSince, ch.req.progress) >= int64(a.recovery) {
+		ch.newGap(next, now)
 	}
-	ch.gapBy = src
 	a.wake()
 }
 
@@ -488,7 +486,7 @@ func (a *szseArbiter) snapshotChannel(ch *szseArbChannel) {
 	a.log.Info("feed: SZSE channel carries snapshots, not records; its ChannelHeartbeat sequence is ignored",
 		"channel", ch.no, "last", ch.last.Load())
 	ch.last.Store(0)
-	ch.gapAt, ch.attempts = 0, 0
+	ch.newGap(0, 0)
 	ch.req.src = -1
 	if ch.stale.Load() {
 		a.caughtUp(ch)
@@ -539,7 +537,7 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 	if s > last {
 		ch.last.Store(s)
 		if next > last && next <= s {
-			a.gapOpened(ch, src, next, recv)
+			a.gapOpened(ch, next, recv)
 		}
 	}
 	return nil

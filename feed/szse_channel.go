@@ -79,12 +79,12 @@ type szseArbChannel struct {
 	src  [2]szseStream
 
 	// The gap being worked on: the next ApplSeqNum when it was seen, when,
-	// how many ReTransmits it has had, and the source whose record or
-	// ChannelHeartbeat opened it. gapAt 0: none.
+	// how many ReTransmits it has had and the sources they asked. gapAt 0:
+	// none.
 	gapAt    uint64
 	gapSince int64
 	attempts int
-	gapBy    int
+	asked    [2]bool
 	req      szseRequest
 	// sinceReset counts records delivered since the last ResetChannel.
 	sinceReset uint64
@@ -124,6 +124,12 @@ func newSZSEArbChannel(no uint16, src, win int) *szseArbChannel {
 	ch.req.src = -1
 	ch.next.Store(1)
 	return ch
+}
+
+// newGap starts the gap at next, seen at now: no attempts, no source
+// asked.
+func (ch *szseArbChannel) newGap(next uint64, now int64) {
+	ch.gapAt, ch.gapSince, ch.attempts, ch.asked = next, now, 0, [2]bool{}
 }
 
 // slot returns the window slot of seq.

@@ -225,6 +225,64 @@ func TestSZSEBogusChannelHeartbeat(t *testing.T) {
 			t.Fatalf("asks %v, channel %+v; want 6..10 asked of the backup", asks, c)
 		}
 	})
+	t.Run("claimers taking turns are still declared lost", func(t *testing.T) {
+		// Both sources claim 6..10, refuse every ReTransmit and take turns,
+		// each reconnecting faster than the recovery timeout: the gap goes
+		// on with both asked, and is declared lost.
+		r := newArbRig(t, nil)
+		r.a.SourceDown(Backup)
+		r.mustOffer(Primary, 2011, 1, 5)
+		r.heartbeat(Primary, 2011, 10)
+		r.expect(seqs(2011, 1, 5)...)
+		refuse := func(d time.Duration) {
+			for _, a := range r.check(d) {
+				r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
+			}
+		}
+		for range 20 {
+			for range 3 {
+				refuse(300 * time.Millisecond)
+			}
+			r.a.SourceDown(Primary)
+			r.a.SourceLive(Backup)
+			r.heartbeat(Backup, 2011, 10)
+			refuse(100 * time.Millisecond)
+			r.a.SourceDown(Backup)
+			r.a.SourceLive(Primary)
+			r.heartbeat(Primary, 2011, 10)
+		}
+		if c := r.channel(2011); c.Lost == 0 || !c.Stale {
+			t.Fatalf("20 s of ReTransmits refused by both sources, never declared lost: %+v", c)
+		}
+	})
+	t.Run("a source that opened the gap is asked before it is lost", func(t *testing.T) {
+		// The backup's claim opens 6..10 and its session ends before it is
+		// asked; the primary refuses twice and its session ends; the
+		// backup claims them again: it is asked, not declared lost on the
+		// primary's refusals.
+		r := newArbRig(t, nil)
+		r.mustOffer(Primary, 2011, 1, 5)
+		r.mustOffer(Backup, 2011, 1, 5)
+		r.expect(seqs(2011, 1, 5)...)
+		r.heartbeat(Backup, 2011, 10)
+		r.heartbeat(Primary, 2011, 10)
+		r.a.SourceDown(Backup)
+		for range 2 {
+			for _, a := range r.check(200 * time.Millisecond) {
+				r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
+			}
+		}
+		r.a.SourceDown(Primary)
+		r.a.SourceLive(Backup)
+		r.heartbeat(Backup, 2011, 10)
+		var asks []szseAsk
+		for i := 0; i < 10 && len(asks) == 0; i++ {
+			asks = r.check(200 * time.Millisecond)
+		}
+		if c := r.channel(2011); c.Lost != 0 || len(asks) != 1 || asks[0].src != Backup || asks[0].from != 6 {
+			t.Fatalf("asks %v, channel %+v; want 6..10 asked of the backup", asks, c)
+		}
+	})
 	t.Run("held records stay known", func(t *testing.T) {
 		r := newArbRig(t, nil)
 		r.mustOffer(Primary, 2011, 1, 3)

@@ -56,18 +56,26 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 		return szseAsk{}, false
 	}
 	if ch.gapAt != next {
-		ch.gapAt, ch.gapSince, ch.attempts = next, now, 0
+		ch.newGap(next, now)
 	}
 	to := ch.missingTo(next, last)
 	if now-ch.gapSince < int64(a.gapWait) && a.mayBring(ch, next) {
 		return szseAsk{}, false
 	}
-	if ch.attempts < a.maxAttempts {
-		src := a.pick(ch.attempts)
+	// A live source not yet asked for this gap is asked before it may be
+	// declared lost, whatever the attempts: the gap may have gone on from
+	// an earlier session's (gapOpened), whose sources were the ones asked.
+	unasked := a.unasked(ch)
+	if ch.attempts < a.maxAttempts || unasked >= 0 {
+		src := unasked
+		if src < 0 {
+			src = a.pick(ch.attempts)
+		}
 		if src < 0 {
 			return szseAsk{}, false // nothing live: a source logging in will show where it is
 		}
 		ch.attempts++
+		ch.asked[src] = true
 		ch.rerequests.Add(1)
 		ch.req = szseRequest{src: src, from: next, to: to, progress: now}
 		a.log.Info("feed: SZSE ReTransmit", "channel", ch.no, "from", next, "to", to,
@@ -90,6 +98,17 @@ func (a *szseArbiter) mayBring(ch *szseArbChannel, next uint64) bool {
 		}
 	}
 	return false
+}
+
+// unasked returns a live source not yet asked for the channel's gap, the
+// primary first, or -1. Lock held.
+func (a *szseArbiter) unasked(ch *szseArbChannel) int {
+	for i, live := range a.live {
+		if live && !ch.asked[i] {
+			return i
+		}
+	}
+	return -1
 }
 
 // pick returns the source to ask on attempt k (from 0): the primary and
@@ -173,7 +192,7 @@ func (a *szseArbiter) restart(ch *szseArbChannel) {
 	wasStale := ch.stale.Swap(true)
 	ch.clear()
 	ch.next.Store(1)
-	ch.gapAt, ch.attempts = 0, 0
+	ch.newGap(0, 0)
 	ch.req.src = -1
 	if !wasStale || ch.sinceReset > 0 {
 		ch.sinceReset = 0

@@ -157,7 +157,7 @@ type Manager struct {
 	lastIn    map[string]int      // upstream → MsgSeqNum of its last message the journal holds
 	period    map[string]int64    // upstream → session period of the messages journaled last (periodRec)
 	nextUID   uint64
-	execs     map[string]bool // upstream + "\x00" + ExecID of the executions applied
+	execs     map[execRef]bool // the executions applied, each with its order
 	sinks     map[Source]Sink
 	watchers  map[string]map[Sink]bool // account → sinks watching its orders
 	failed    error                    // sticky journal failure
@@ -279,7 +279,7 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 	}
 	m := &Manager{cfg: cfg, risk: rc, jrnl: j, credit: map[string]bool{}, log: log, met: met,
 		routes: map[string]*route{}, orders: map[string]*Order{}, byUID: map[string]*Order{},
-		byAccount: map[string][]*Order{}, bySource: map[Source][]*Order{}, execs: map[string]bool{}, sinks: map[Source]Sink{},
+		byAccount: map[string][]*Order{}, bySource: map[Source][]*Order{}, execs: map[execRef]bool{}, sinks: map[Source]Sink{},
 		lastIn:   map[string]int{},
 		period:   map[string]int64{},
 		watchers: map[string]map[Sink]bool{}, changed: make(chan struct{}),

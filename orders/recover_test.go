@@ -182,26 +182,26 @@ func TestRecoveryResumesInboundPeriod(t *testing.T) {
 	}
 }
 
-// TestExecIDsScopedByTradingDay: FIX makes ExecIDs unique within a
-// trading day, and a venue may number them from 1 each day. After a
+// TestExecIDsReusedByAnotherOrder: FIX makes ExecIDs unique within a
+// trading day only, and a venue may number them from 1 each day. After a
 // restart early in the second day, that day's reports are resent
-// (PossDupFlag) with ExecIDs the first day used: they are applied, not
-// dropped as duplicates. A resend of a journaled report is still dropped,
-// also when the session was reset since (another period, the same day:
-// reset_on_logon, an operator's reset), whatever the period.
-func TestExecIDsScopedByTradingDay(t *testing.T) {
+// (PossDupFlag) with ExecIDs the first day used, for another order: they
+// are applied, not dropped as duplicates. A resend of an order's own
+// execution is dropped, also when the venue rebuilt it with another
+// TransactTime (PossResend, after a reset of the session: another period)
+// and after another order reused its ExecID.
+func TestExecIDsReusedByAnotherOrder(t *testing.T) {
 	dir := t.TempDir()
 	e := newEnv(t, dir)
-	day1 := time.Date(2026, 12, 3, 1, 30, 0, 0, time.UTC) // 09:30 in Beijing
-	day2 := day1.Add(24 * time.Hour)
-	const p1, p2, p3 = int64(1), int64(2), int64(3) // session periods
+	day1 := time.Date(2026, 12, 3, 6, 59, 0, 0, time.UTC) // 14:59 in Beijing
+	day2 := day1.Add(18 * time.Hour)
 	e.m.New(buy("a", 100))
 	e.core.wait(t, 1)
 	ack := e.er("a", '0', '0', 0, 0, 100, "e1")
-	ack.SeqNum, ack.Period, ack.TransactTime = 500, p1, day1
+	ack.SeqNum, ack.Period, ack.TransactTime = 500, 1, day1
 	e.m.OnExecReport("core", ack)
 	fill := e.er("a", 'F', '1', 40, 40, 60, "e2")
-	fill.SeqNum, fill.Period, fill.TransactTime = 501, p1, day1
+	fill.SeqNum, fill.Period, fill.TransactTime = 501, 1, day1
 	e.m.OnExecReport("core", fill)
 	e.ev.wait(t, 3)
 	e.j.Close()
@@ -217,20 +217,20 @@ func TestExecIDsScopedByTradingDay(t *testing.T) {
 		id                string
 	}{{'0', '0', 0, 0, 100, "e1"}, {'F', '2', 100, 100, 0, "e2"}} {
 		er := r.er("c", rep.execType, rep.status, rep.last, rep.cum, rep.leaves, rep.id)
-		er.Period, er.PossDup, er.TransactTime = p2, true, day2
+		er.Period, er.PossDup, er.TransactTime = 2, true, day2
 		r.m.OnExecReport("core", er)
 	}
 	if o, _ := r.m.Get("A1", "c"); o.CumQty != 100 || o.Status != StatusFilled {
 		t.Fatalf("c after day 2's reports came again: %v, cum %d; want filled 100", o.Status, o.CumQty)
 	}
-	// Day 1's fill again: resent in its period, and re-sent by the venue
-	// (PossResend) after a reset of the session the same day.
+	// a's fill again: resent in its period, then rebuilt by the venue
+	// (PossResend) after a reset of the session, stamped anew.
 	fill.PossDup = true
 	r.m.OnExecReport("core", fill)
-	fill.PossDup, fill.PossResend, fill.Period, fill.SeqNum = false, true, p3, 1
+	fill.PossDup, fill.PossResend, fill.Period, fill.SeqNum, fill.TransactTime = false, true, 3, 1, day2.Add(time.Minute)
 	r.m.OnExecReport("core", fill)
 	if got := testCounter(t, r.m.met.duplicates.WithLabelValues("core")); got != 2 {
-		t.Fatalf("%v duplicate reports counted, want the fill's two resends", got)
+		t.Fatalf("%v duplicate reports counted, want a's fill's two resends", got)
 	}
 	if o, _ := r.m.Get("A1", "a"); o.CumQty != 40 {
 		t.Fatalf("a after its fill came again: cum %d, want 40", o.CumQty)

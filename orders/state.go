@@ -51,7 +51,7 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 			}
 		}
 	}
-	if k := execKey(upstream, er); k != "" && m.execs[k] {
+	if k := execKey(upstream, er); k != "" && m.execs[execRef{k, o}] {
 		if er.PossDup || er.PossResend {
 			m.met.duplicates.WithLabelValues(upstream).Inc()
 			return
@@ -106,30 +106,28 @@ func (m *Manager) overtaken(rt *route, o *Order, c *change) {
 }
 
 // execKey is the deduplication key of a report's execution, or "" for a
-// report that carries none (status answers). FIX makes an ExecID unique
-// within a trading day, and a venue may number them from 1 each day, so
-// the key is the upstream, the trading day of the report's TransactTime
-// (China Standard Time; a resend carries the original's) and the ExecID;
-// a report without TransactTime is keyed by upstream and ExecID alone.
-// Before, a day's report resent with PossDupFlag (after a line failover
-// or a restart) whose ExecID an earlier day had used was dropped as a
-// duplicate: its fill lost from the second day on. The day, not the FIX
-// session's period, because a session may reset more than once a day
-// (reset_on_logon, an operator's reset) while its ExecIDs stay unique.
+// report that carries none (status answers): the upstream and the ExecID.
+// A report flagged PossDup or PossResend is a duplicate only when that key
+// was applied to the same order: FIX makes an ExecID unique within a
+// trading day only, and a venue may number them from 1 each day. Before,
+// a day's report resent with PossDupFlag (after a line failover or a
+// restart) whose ExecID an earlier day had used, for another order, was
+// dropped as a duplicate: its fill lost from the second day on. Orders
+// are day orders, so the same order does not meet a reused ExecID; and a
+// resend whose TransactTime differs from the original's (a venue
+// rebuilding a PossResend) is still the same order's.
 func execKey(upstream string, er fix.ExecReport) string {
 	if er.ExecID == "" || er.ExecType == 'I' {
 		return ""
 	}
-	day := ""
-	if !er.TransactTime.IsZero() {
-		day = er.TransactTime.In(chinaTime).Format("20060102")
-	}
-	return upstream + "\x00" + day + "\x00" + er.ExecID
+	return upstream + "\x00" + er.ExecID
 }
 
-// chinaTime is China Standard Time, the exchanges' trading days' zone
-// (fixed: it has no daylight saving).
-var chinaTime = time.FixedZone("CST", 8*60*60)
+// execRef is an execution applied to an order: its execKey and the order.
+type execRef struct {
+	key string
+	o   *Order
+}
 
 // find returns the order an upstream id names. mu held.
 func (m *Manager) find(uids ...string) *Order {
@@ -147,7 +145,7 @@ func (m *Manager) find(uids ...string) *Order {
 // the report and the order. mu held.
 func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event, bool) {
 	if k := execKey(upstream, er); k != "" {
-		m.execs[k] = true
+		m.execs[execRef{k, o}] = true
 	}
 	text := refdata.CleanText(er.Text)
 	ev := Event{Kind: EventExec, ExecType: er.ExecType, ExecID: er.ExecID, Ref: o.ClOrdID, Text: text}
