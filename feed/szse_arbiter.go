@@ -612,14 +612,15 @@ func (a *szseArbiter) SourceDown(src int) {
 }
 
 // forget clears what is known of src's streams and fails the requests it
-// was asked. What only src's session had claimed of a channel is no
-// longer known (settle). Lock held.
+// was asked: src did not answer them, so its next session is asked again
+// (check). What only src's session had claimed of a channel is no longer
+// known (settle). Lock held.
 func (a *szseArbiter) forget(src int) {
 	a.hb[src] = false
 	for _, ch := range a.channels() {
 		ch.src[src].reset()
 		if ch.req.src == src {
-			ch.req.src = -1
+			ch.req.src, ch.asked[src] = -1, false
 			a.wake()
 		}
 		a.settle(ch)

@@ -283,6 +283,61 @@ func TestSZSEBogusChannelHeartbeat(t *testing.T) {
 			t.Fatalf("asks %v, channel %+v; want 6..10 asked of the backup", asks, c)
 		}
 	})
+	t.Run("a source whose session ended before it answered is asked again", func(t *testing.T) {
+		// The primary refuses; the backup is asked and its session ends
+		// before it answers; the primary's ends too. The backup's next
+		// session claims 6..10: it is asked, not declared lost on the
+		// primary's refusal.
+		r := newArbRig(t, nil)
+		r.mustOffer(Primary, 2011, 1, 5)
+		r.mustOffer(Backup, 2011, 1, 5)
+		r.expect(seqs(2011, 1, 5)...)
+		r.heartbeat(Primary, 2011, 10)
+		if asks := r.check(200 * time.Millisecond); len(asks) != 1 || asks[0].src != Primary {
+			t.Fatalf("first ask %v", asks)
+		}
+		r.answer(Primary, 2011, 6, 10, szse.ResendStatusUnavailable)
+		if asks := r.check(200 * time.Millisecond); len(asks) != 1 || asks[0].src != Backup {
+			t.Fatalf("second ask %v", asks)
+		}
+		r.a.SourceDown(Backup)
+		r.a.SourceDown(Primary)
+		r.now = r.now.Add(600 * time.Millisecond)
+		r.a.SourceLive(Backup)
+		r.heartbeat(Backup, 2011, 10)
+		var asks []szseAsk
+		for i := 0; i < 10 && len(asks) == 0 && r.channel(2011).Lost == 0; i++ {
+			asks = r.check(100 * time.Millisecond)
+		}
+		if c := r.channel(2011); c.Lost != 0 || len(asks) != 1 || asks[0].src != Backup {
+			t.Fatalf("asks %v, channel %+v; want 6..10 asked of the backup's new session", asks, c)
+		}
+	})
+	t.Run("a ReTransmit never handed over asks nobody", func(t *testing.T) {
+		// One attempt; the primary refuses; the ReTransmit to the backup,
+		// live throughout, cannot be handed to its connection, three times:
+		// it is still asked before the records are declared lost.
+		r := newArbRig(t, func(c *Config) { c.MaxRecoveryAttempts = 1 })
+		r.mustOffer(Primary, 2011, 1, 5)
+		r.mustOffer(Backup, 2011, 1, 5)
+		r.expect(seqs(2011, 1, 5)...)
+		r.heartbeat(Primary, 2011, 10)
+		sent, unsent := map[int]int{}, 0
+		for i := 0; i < 20 && r.channel(2011).Lost == 0; i++ {
+			for _, a := range r.check(200 * time.Millisecond) {
+				if a.src == Backup && unsent < 3 {
+					unsent++
+					r.a.Unsent(Backup, a.channel)
+					continue
+				}
+				sent[a.src]++
+				r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
+			}
+		}
+		if c := r.channel(2011); sent[Backup] == 0 || c.Lost == 0 {
+			t.Fatalf("sent %v, channel %+v; want the backup asked, then the records declared lost", sent, c)
+		}
+	})
 	t.Run("held records stay known", func(t *testing.T) {
 		r := newArbRig(t, nil)
 		r.mustOffer(Primary, 2011, 1, 3)

@@ -63,10 +63,12 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 		return szseAsk{}, false
 	}
 	// A live source not yet asked for this gap is asked before it may be
-	// declared lost, whatever the attempts: the gap may have gone on from
-	// an earlier session's (gapOpened), whose sources were the ones asked.
+	// declared lost, beyond the attempts (at most one more per source): the
+	// gap may have gone on from an earlier session's (gapOpened), whose
+	// sources were the ones asked, or a source's session ended before it
+	// answered (forget).
 	unasked := a.unasked(ch)
-	if ch.attempts < a.maxAttempts || unasked >= 0 {
+	if ch.attempts < a.maxAttempts || unasked >= 0 && ch.attempts < a.maxAttempts+len(ch.asked) {
 		src := unasked
 		if src < 0 {
 			src = a.pick(ch.attempts)
@@ -152,7 +154,9 @@ func (a *szseArbiter) Unsent(src int, channel uint16) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if ch := a.chans.get(channel); ch != nil && ch.req.src == src {
-		ch.req.src = -1
+		// It never left: src was not asked, and the attempt is given back.
+		ch.req.src, ch.asked[src] = -1, false
+		ch.attempts = max(ch.attempts-1, 0)
 		a.wake()
 	}
 }
