@@ -141,6 +141,29 @@ func (r *arbRig) expect(want ...string) {
 	}
 }
 
+// refuse advances the clock by d, runs Check and answers each ReTransmit
+// it asks for "unavailable"; it returns the asks.
+func (r *arbRig) refuse(d time.Duration) []szseAsk {
+	r.t.Helper()
+	asks := r.check(d)
+	for _, a := range asks {
+		r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
+	}
+	return asks
+}
+
+// nextAsks runs Check every d until it asks for something or declares a
+// loss, ten times at most, and returns what it asked.
+func (r *arbRig) nextAsks(d time.Duration) []szseAsk {
+	for range 10 {
+		ch := r.a.chans.get(2011)
+		if asks := r.check(d); len(asks) > 0 || ch != nil && ch.lost.Load() > 0 {
+			return asks
+		}
+	}
+	return nil
+}
+
 // snapshot hands the arbiter a 300111 snapshot of channel 1011 from src.
 func (r *arbRig) snapshot(src int) {
 	var m szse.Message

@@ -83,6 +83,44 @@ func TestSZSEChannelTableFull(t *testing.T) {
 	}
 }
 
+// primaryClaims returns a rig whose primary alone (the backup is down)
+// delivered channel 2011's records 1..5 and claims 6..10 in a
+// ChannelHeartbeat.
+func primaryClaims(t *testing.T) *arbRig {
+	t.Helper()
+	r := newArbRig(t, nil)
+	r.a.SourceDown(Backup)
+	r.mustOffer(Primary, 2011, 1, 5)
+	r.heartbeat(Primary, 2011, 10)
+	r.expect(seqs(2011, 1, 5)...)
+	return r
+}
+
+// bothSent returns a rig in which both sources sent channel 2011's records
+// 1..5, delivered.
+func bothSent(t *testing.T) *arbRig {
+	t.Helper()
+	r := newArbRig(t, nil)
+	r.mustOffer(Primary, 2011, 1, 5)
+	r.mustOffer(Backup, 2011, 1, 5)
+	r.expect(seqs(2011, 1, 5)...)
+	return r
+}
+
+// backupAskedAfterPrimary ends the primary's session and has the backup's
+// new one claim channel 2011's 6..10 again: the backup is to be asked for
+// them, nothing declared lost.
+func backupAskedAfterPrimary(t *testing.T, r *arbRig) {
+	t.Helper()
+	r.a.SourceDown(Primary)
+	r.a.SourceLive(Backup)
+	r.heartbeat(Backup, 2011, 10)
+	asks := r.nextAsks(200 * time.Millisecond)
+	if c := r.channel(2011); c.Lost != 0 || len(asks) != 1 || asks[0].src != Backup || asks[0].from != 6 {
+		t.Fatalf("asks %v, channel %+v; want 6..10 asked of the backup", asks, c)
+	}
+}
+
 // TestSZSEBogusChannelHeartbeat: a ChannelHeartbeat claiming records no
 // source can bring does not keep the channel waiting for them. Far beyond
 // any day's numbering it is malformed; within it, the claim ends with the
@@ -156,9 +194,7 @@ func TestSZSEBogusChannelHeartbeat(t *testing.T) {
 		r.heartbeat(Backup, 2011, 15)
 		r.expect(seqs(2011, 1, 10)...)
 		for i := 0; i < 20 && !r.channel(2011).Stale; i++ {
-			for _, a := range r.check(4 * time.Second) {
-				r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
-			}
+			r.refuse(4 * time.Second)
 		}
 		if c := r.channel(2011); !c.Stale || c.Next != 1 || c.Lost == 0 {
 			t.Fatalf("not rebuilding: %+v", c)
@@ -174,124 +210,72 @@ func TestSZSEBogusChannelHeartbeat(t *testing.T) {
 		r.mustOffer(Primary, 2011, 1, 10) // the new session's day, from 1
 		r.expect(append(seqs(2011, 1, 10), "live 2011")...)
 	})
-	t.Run("a claimer that reconnects is still declared lost", func(t *testing.T) {
-		// The primary alone claims 6..10, refuses every ReTransmit and
-		// reconnects faster than the recovery timeout, claiming them again
-		// each time: its gap keeps its attempts and is declared lost.
-		r := newArbRig(t, nil)
-		r.a.SourceDown(Backup)
-		r.mustOffer(Primary, 2011, 1, 5)
-		r.heartbeat(Primary, 2011, 10)
-		r.expect(seqs(2011, 1, 5)...)
-		for range 20 {
-			for range 3 {
-				for _, a := range r.check(300 * time.Millisecond) {
-					r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
+	for _, turns := range []bool{false, true} {
+		name := "a claimer that reconnects is still declared lost"
+		if turns {
+			name = "claimers taking turns are still declared lost"
+		}
+		t.Run(name, func(t *testing.T) {
+			// The primary claims 6..10, refuses every ReTransmit and
+			// reconnects faster than the recovery timeout, claiming them
+			// again each time, alone or taking turns with the backup, which
+			// claims and refuses them too: the gap keeps its attempts and
+			// the sources it asked, and is declared lost.
+			r := primaryClaims(t)
+			for range 20 {
+				for range 3 {
+					r.refuse(300 * time.Millisecond)
 				}
+				r.a.SourceDown(Primary)
+				if turns {
+					r.a.SourceLive(Backup)
+					r.heartbeat(Backup, 2011, 10)
+					r.refuse(100 * time.Millisecond)
+					r.a.SourceDown(Backup)
+				}
+				r.a.SourceLive(Primary)
+				r.refuse(100 * time.Millisecond) // the supervisor runs meanwhile
+				r.heartbeat(Primary, 2011, 10)
 			}
-			r.a.SourceDown(Primary)
-			r.a.SourceLive(Primary)
-			for _, a := range r.check(100 * time.Millisecond) { // the supervisor runs meanwhile
-				r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
+			if c := r.channel(2011); c.Lost == 0 || !c.Stale {
+				t.Fatalf("18 s of refused ReTransmits, never declared lost: %+v", c)
 			}
-			r.heartbeat(Primary, 2011, 10)
-		}
-		if c := r.channel(2011); c.Lost == 0 || !c.Stale {
-			t.Fatalf("18 s of refused ReTransmits, never declared lost: %+v", c)
-		}
-	})
-	t.Run("the other source's claim is asked afresh", func(t *testing.T) {
+		})
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func(*testing.T) *arbRig
+	}{
 		// The primary alone claims 6..10 and refuses the ReTransmits; its
 		// session ends. The backup, which has them, logs in and claims
 		// them: it is asked, not declared lost on the primary's attempts.
-		r := newArbRig(t, nil)
-		r.a.SourceDown(Backup)
-		r.mustOffer(Primary, 2011, 1, 5)
-		r.heartbeat(Primary, 2011, 10)
-		r.expect(seqs(2011, 1, 5)...)
-		for range 2 {
-			for _, a := range r.check(200 * time.Millisecond) {
-				r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
-			}
-		}
-		r.a.SourceDown(Primary)
-		r.a.SourceLive(Backup)
-		r.heartbeat(Backup, 2011, 10)
-		var asks []szseAsk
-		for i := 0; i < 10 && len(asks) == 0; i++ {
-			asks = r.check(200 * time.Millisecond)
-		}
-		if c := r.channel(2011); c.Lost != 0 || len(asks) != 1 || asks[0].src != Backup {
-			t.Fatalf("asks %v, channel %+v; want 6..10 asked of the backup", asks, c)
-		}
-	})
-	t.Run("claimers taking turns are still declared lost", func(t *testing.T) {
-		// Both sources claim 6..10, refuse every ReTransmit and take turns,
-		// each reconnecting faster than the recovery timeout: the gap goes
-		// on with both asked, and is declared lost.
-		r := newArbRig(t, nil)
-		r.a.SourceDown(Backup)
-		r.mustOffer(Primary, 2011, 1, 5)
-		r.heartbeat(Primary, 2011, 10)
-		r.expect(seqs(2011, 1, 5)...)
-		refuse := func(d time.Duration) {
-			for _, a := range r.check(d) {
-				r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
-			}
-		}
-		for range 20 {
-			for range 3 {
-				refuse(300 * time.Millisecond)
-			}
-			r.a.SourceDown(Primary)
-			r.a.SourceLive(Backup)
-			r.heartbeat(Backup, 2011, 10)
-			refuse(100 * time.Millisecond)
-			r.a.SourceDown(Backup)
-			r.a.SourceLive(Primary)
-			r.heartbeat(Primary, 2011, 10)
-		}
-		if c := r.channel(2011); c.Lost == 0 || !c.Stale {
-			t.Fatalf("20 s of ReTransmits refused by both sources, never declared lost: %+v", c)
-		}
-	})
-	t.Run("a source that opened the gap is asked before it is lost", func(t *testing.T) {
-		// The backup's claim opens 6..10 and its session ends before it is
-		// asked; the primary refuses twice and its session ends; the
+		{"the other source's claim is asked afresh", primaryClaims},
+		// The backup's claim opens 6..10 and its session ends before it
+		// is asked; the primary refuses twice and its session ends; the
 		// backup claims them again: it is asked, not declared lost on the
 		// primary's refusals.
-		r := newArbRig(t, nil)
-		r.mustOffer(Primary, 2011, 1, 5)
-		r.mustOffer(Backup, 2011, 1, 5)
-		r.expect(seqs(2011, 1, 5)...)
-		r.heartbeat(Backup, 2011, 10)
-		r.heartbeat(Primary, 2011, 10)
-		r.a.SourceDown(Backup)
-		for range 2 {
-			for _, a := range r.check(200 * time.Millisecond) {
-				r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
+		{"a source that opened the gap is asked before it is lost", func(t *testing.T) *arbRig {
+			r := bothSent(t)
+			r.heartbeat(Backup, 2011, 10)
+			r.heartbeat(Primary, 2011, 10)
+			r.a.SourceDown(Backup)
+			return r
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.setup(t)
+			for range 2 {
+				r.refuse(200 * time.Millisecond)
 			}
-		}
-		r.a.SourceDown(Primary)
-		r.a.SourceLive(Backup)
-		r.heartbeat(Backup, 2011, 10)
-		var asks []szseAsk
-		for i := 0; i < 10 && len(asks) == 0; i++ {
-			asks = r.check(200 * time.Millisecond)
-		}
-		if c := r.channel(2011); c.Lost != 0 || len(asks) != 1 || asks[0].src != Backup || asks[0].from != 6 {
-			t.Fatalf("asks %v, channel %+v; want 6..10 asked of the backup", asks, c)
-		}
-	})
+			backupAskedAfterPrimary(t, r)
+		})
+	}
 	t.Run("a source whose session ended before it answered is asked again", func(t *testing.T) {
 		// The primary refuses; the backup is asked and its session ends
 		// before it answers; the primary's ends too. The backup's next
 		// session claims 6..10: it is asked, not declared lost on the
 		// primary's refusal.
-		r := newArbRig(t, nil)
-		r.mustOffer(Primary, 2011, 1, 5)
-		r.mustOffer(Backup, 2011, 1, 5)
-		r.expect(seqs(2011, 1, 5)...)
+		r := bothSent(t)
 		r.heartbeat(Primary, 2011, 10)
 		if asks := r.check(200 * time.Millisecond); len(asks) != 1 || asks[0].src != Primary {
 			t.Fatalf("first ask %v", asks)
@@ -305,10 +289,7 @@ func TestSZSEBogusChannelHeartbeat(t *testing.T) {
 		r.now = r.now.Add(600 * time.Millisecond)
 		r.a.SourceLive(Backup)
 		r.heartbeat(Backup, 2011, 10)
-		var asks []szseAsk
-		for i := 0; i < 10 && len(asks) == 0 && r.channel(2011).Lost == 0; i++ {
-			asks = r.check(100 * time.Millisecond)
-		}
+		asks := r.nextAsks(100 * time.Millisecond)
 		if c := r.channel(2011); c.Lost != 0 || len(asks) != 1 || asks[0].src != Backup {
 			t.Fatalf("asks %v, channel %+v; want 6..10 asked of the backup's new session", asks, c)
 		}
