@@ -247,7 +247,6 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 			return protoErr("backwards", "channel %d went backwards: ApplSeqNum %d after %d", no, s, st.livePos-1)
 		}
 		st.livePos = s + 1
-		st.shown = true
 	}
 	if s >= st.pos.Load() {
 		st.pos.Store(s + 1)
@@ -459,10 +458,10 @@ func (a *szseArbiter) Snapshot(src int, m *szse.Message, frame []byte, recv int6
 		if next == 1 && ch.last.Load() == 0 {
 			continue // no records: nothing to be aligned with
 		}
-		if st := &ch.src[src]; !st.shown || st.livePos != next || ch.last.Load() >= next {
-			// src has not shown its live position on the channel, its
-			// live stream (in which its snapshots travel) is elsewhere,
-			// or a gap is open: records are known beyond what was
+		if st := &ch.src[src]; st.livePos != next || ch.last.Load() >= next {
+			// src has not shown its live position on the channel
+			// (livePos 0), its live stream (in which its snapshots
+			// travel) is elsewhere, or a gap is open: records are known beyond what was
 			// delivered, which the snapshot may show. Its position
 			// counting what it resent is not where its snapshots are:
 			// a source whose live stream is at 3, asked to resend 4..7,
@@ -515,7 +514,6 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 		return err
 	}
 	st := &ch.src[src]
-	st.shown = true
 	if s+1 > st.pos.Load() {
 		st.pos.Store(s + 1)
 	}

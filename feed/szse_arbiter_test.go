@@ -111,9 +111,15 @@ func (r *arbRig) mustOffer(src int, ch uint16, from, to int64) {
 	}
 }
 
+// sendHeartbeat hands the arbiter a ChannelHeartbeat of channel ch from
+// src and returns its answer.
+func (r *arbRig) sendHeartbeat(src int, ch uint16, last int64) *sourceError {
+	return r.a.Heartbeat(src, &szse.ChannelHeartbeat{ChannelNo: ch, ApplLastSeqNum: last}, r.now.UnixNano())
+}
+
 func (r *arbRig) heartbeat(src int, ch uint16, last int64) {
 	r.t.Helper()
-	if err := r.a.Heartbeat(src, &szse.ChannelHeartbeat{ChannelNo: ch, ApplLastSeqNum: last}, r.now.UnixNano()); err != nil {
+	if err := r.sendHeartbeat(src, ch, last); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -156,8 +162,8 @@ func (r *arbRig) refuse(d time.Duration) []szseAsk {
 // loss, ten times at most, and returns what it asked.
 func (r *arbRig) nextAsks(d time.Duration) []szseAsk {
 	for range 10 {
-		ch := r.a.chans.get(2011)
-		if asks := r.check(d); len(asks) > 0 || ch != nil && ch.lost.Load() > 0 {
+		asks := r.check(d)
+		if len(asks) > 0 || slices.ContainsFunc(r.a.channels(), func(ch *szseArbChannel) bool { return ch.lost.Load() > 0 }) {
 			return asks
 		}
 	}

@@ -31,8 +31,10 @@ type szseSlot struct {
 // mu, except pos, which status reads without it.
 type szseStream struct {
 	// livePos is the ApplSeqNum after the last record the source sent live
-	// (not as a retransmission); 0 before the first. A live record below it
-	// is the stream going backwards.
+	// (not as a retransmission) or its ChannelHeartbeats claimed: where its
+	// live stream, and its snapshots with it, are. 0 until the source has
+	// shown it in this session; its snapshots cannot be placed until then.
+	// A live record below it is the stream going backwards.
 	livePos uint64
 	// pos is the source's position in the channel's stream: the ApplSeqNum
 	// after the last one its records or its ChannelHeartbeats reached,
@@ -44,10 +46,6 @@ type szseStream struct {
 	// or 2): the next ApplSeqNum it will resend and the last; rtxEnd 0
 	// when none is under way.
 	rtxNext, rtxEnd uint64
-	// shown is set once the source has shown where its live stream is on
-	// the channel in this session (a live record or a ChannelHeartbeat):
-	// until then its snapshots cannot be placed against the channel.
-	shown bool
 	// day is the trading day (yyyymmdd) of the last dated record the
 	// source sent on the channel in this session; 0 before the first.
 	day int64
@@ -55,7 +53,7 @@ type szseStream struct {
 
 // reset forgets the stream: a new session, or none.
 func (s *szseStream) reset() {
-	s.livePos, s.rtxNext, s.rtxEnd, s.shown, s.day = 0, 0, 0, false, 0
+	s.livePos, s.rtxNext, s.rtxEnd, s.day = 0, 0, 0, 0
 	s.pos.Store(0)
 }
 

@@ -128,13 +128,10 @@ func backupAskedAfterPrimary(t *testing.T, r *arbRig) {
 // going backwards. Before, one ApplLastSeqNum of 2^62 kept the channel
 // stale for the rest of the day and wrapped its lost count.
 func TestSZSEBogusChannelHeartbeat(t *testing.T) {
-	heartbeat := func(r *arbRig, src int, ch uint16, last int64) *sourceError {
-		return r.a.Heartbeat(src, &szse.ChannelHeartbeat{ChannelNo: ch, ApplLastSeqNum: last}, r.now.UnixNano())
-	}
 	t.Run("beyond any day", func(t *testing.T) {
 		r := newArbRig(t, nil)
 		r.mustOffer(Primary, 2011, 1, 5)
-		if err := heartbeat(r, Backup, 2011, 1<<62); err == nil || err.reason != "malformed" {
+		if err := r.sendHeartbeat(Backup, 2011, 1<<62); err == nil || err.reason != "malformed" {
 			t.Fatalf("ApplLastSeqNum 2^62: %v", err)
 		}
 		if err := r.offer(Backup, 2011, 1<<40, 1<<40); err == nil || err.reason != "malformed" {
