@@ -65,4 +65,9 @@ var (
 	ErrPeriodEnded = errors.New("fix: the session's period ended")
 	// ErrStopped reports that the session ended because Run's context ended.
 	ErrStopped = errors.New("fix: stopped")
+
+	// errPastPeriod reports a connection the relay did not dial because the
+	// session's store still belongs to a past period of its schedule
+	// (Upstream.mayDial): quickfix resets it at its next check.
+	errPastPeriod = errors.New("fix: the session's store is of a past period; quickfix resets it within a second")
 )

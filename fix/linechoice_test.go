@@ -30,6 +30,11 @@ func TestLineChoice(t *testing.T) {
 			{err: broken, after: 4 * time.Second, want: 1},
 		}},
 		{"logout before logon counts as refusal", []step{{logout: true, want: 0}}},
+		{"not dialed for its store's period: the line stays", []step{
+			{err: broken, want: 0},
+			{err: errPastPeriod, after: 4 * time.Second, want: 0},
+			{err: errPastPeriod, after: 4 * time.Second, want: 0},
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			u := &Upstream{cfg: UpstreamConfig{LogonTimeout: 3 * time.Second}, lines: []*line{{index: 0}, {index: 1}}, current: -1}

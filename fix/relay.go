@@ -60,6 +60,10 @@ type line struct {
 type relayOwner interface {
 	// pickLine returns the index of the line for a new connection.
 	pickLine() int
+	// mayDial returns nil when the connection may be dialed now, and
+	// otherwise why not (the connection is then closed and reported to
+	// connEnded with that error).
+	mayDial() error
 	// connStarted reports that a connection over line i began.
 	connStarted(i int)
 	// connEnded reports its end: err is nil when quickfix closed it (logout
@@ -146,6 +150,11 @@ func (r *relay) relay(local net.Conn) {
 	if err := r.fenced(); err != nil {
 		r.log.Warn("fix: not dialing the upstream", "line", l.cfg.Name, "err", err)
 		r.owner.connEnded(l.index, err, true)
+		return
+	}
+	if err := r.owner.mayDial(); err != nil {
+		r.log.Info("fix: not dialing the upstream yet", "line", l.cfg.Name, "err", err)
+		r.owner.connEnded(l.index, err, false)
 		return
 	}
 
