@@ -2,6 +2,7 @@ package fix
 
 import (
 	"errors"
+	"fmt"
 
 	"sgw/atrest"
 )
@@ -66,8 +67,14 @@ var (
 	// ErrStopped reports that the session ended because Run's context ended.
 	ErrStopped = errors.New("fix: stopped")
 
-	// errPastPeriod reports a connection the relay did not dial because the
-	// session's store still belongs to a past period of its schedule
+	// errNotDialed reports a connection from quickfix that the relay closed
+	// without dialing the line: the line was not tried.
+	errNotDialed = errors.New("fix: not dialed")
+	// errPastPeriod reports a connection not dialed because the session's
+	// store still belongs to a past period of its schedule
 	// (Upstream.mayDial): quickfix resets it at its next check.
-	errPastPeriod = errors.New("fix: the session's store is of a past period; quickfix resets it within a second")
+	errPastPeriod = fmt.Errorf("%w: the session's store is of a past period; quickfix resets it within a second", errNotDialed)
+	// errNoLogon reports a connection not dialed because quickfix wrote no
+	// whole first message (its Logon) on it in time.
+	errNoLogon = fmt.Errorf("%w: no Logon from quickfix", errNotDialed)
 )

@@ -152,8 +152,16 @@ func (r *relay) relay(local net.Conn) {
 		r.owner.connEnded(l.index, err, true)
 		return
 	}
-	if err := r.owner.mayDial(); err != nil {
-		r.log.Info("fix: not dialing the upstream yet", "line", l.cfg.Name, "err", err)
+	// quickfix writes its Logon as soon as it has connected, after its
+	// session time check and the store reset that check may make: asked
+	// once the Logon is here, the owner sees the store the Logon was built
+	// from.
+	logon, err := r.readLogon(local)
+	if err == nil {
+		err = r.owner.mayDial()
+	}
+	if err != nil {
+		r.log.Info("fix: not dialing the upstream", "line", l.cfg.Name, "err", err)
 		r.owner.connEnded(l.index, err, false)
 		return
 	}
@@ -198,7 +206,7 @@ func (r *relay) relay(local net.Conn) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		end(r.copyOut(l, remote, local))
+		end(r.copyOut(l, remote, local, logon))
 	}()
 	end(r.copyIn(l, local, remote))
 	<-done
@@ -221,37 +229,76 @@ func (r *relay) dial(ctx context.Context, l *line) (net.Conn, error) {
 	return l.sec.Handshake(ctx, c)
 }
 
-// copyOut copies quickfix's output to the carrier, telling the pacer
-// which MsgSeqNums have been written. The pacer is woken before the
-// carrier write so that the next message is prepared meanwhile. It
-// returns nil when quickfix closed the connection and the carrier's error
-// otherwise.
-func (r *relay) copyOut(l *line, remote, local net.Conn) error {
-	buf := make([]byte, relayBuf)
+// readLogon reads quickfix's connection until its first message (the
+// Logon) is whole, within the dial timeout, and returns the bytes read.
+// The error wraps errNoLogon.
+func (r *relay) readLogon(local net.Conn) ([]byte, error) {
+	_ = local.SetReadDeadline(time.Now().Add(r.dialTO))
+	defer local.SetReadDeadline(time.Time{})
 	sc := newFrameScanner()
+	buf := make([]byte, relayBuf)
+	var got []byte
 	for {
 		n, err := local.Read(buf)
 		if n > 0 {
-			if ferr := r.fenced(); ferr != nil {
-				r.log.Warn("fix: connection to the upstream cut, nothing more sent", "line", l.cfg.Name, "err", ferr)
+			whole := false
+			sc.Scan(buf[:n], func(frame) { whole = true })
+			got = append(got, buf[:n]...)
+			if whole {
+				return got, nil
+			}
+			if len(got) > frameBodyMax+relayBuf {
+				return nil, fmt.Errorf("%w: %d bytes without a whole message", errNoLogon, len(got))
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errNoLogon, err)
+		}
+	}
+}
+
+// copyOut copies quickfix's output to the carrier, first the bytes already
+// read (readLogon), telling the pacer which MsgSeqNums have been written.
+// The pacer is woken before the carrier write so that the next message is
+// prepared meanwhile. It returns nil when quickfix closed the connection
+// and the carrier's error otherwise.
+func (r *relay) copyOut(l *line, remote, local net.Conn, first []byte) error {
+	sc := newFrameScanner()
+	forward := func(p []byte) error {
+		if ferr := r.fenced(); ferr != nil {
+			r.log.Warn("fix: connection to the upstream cut, nothing more sent", "line", l.cfg.Name, "err", ferr)
+			return ferr
+		}
+		frames, last := 0, 0
+		sc.Scan(p, func(f frame) {
+			frames++
+			s := f.SeqNum()
+			last = max(last, s)
+			if r.wireHook != nil {
+				r.wireHook(s)
+			}
+		})
+		if last > 0 {
+			r.pacer.wrote(last)
+		}
+		l.m.msgOut.Add(float64(frames))
+		l.m.bytesOut.Add(float64(len(p)))
+		if _, werr := remote.Write(p); werr != nil {
+			return carrierErr(werr)
+		}
+		return nil
+	}
+	if len(first) > 0 {
+		if err := forward(first); err != nil {
+			return err
+		}
+	}
+	buf := make([]byte, relayBuf)
+	for {
+		n, err := local.Read(buf)
+		if n > 0 {
+			if ferr := forward(buf[:n]); ferr != nil {
 				return ferr
-			}
-			frames, last := 0, 0
-			sc.Scan(buf[:n], func(f frame) {
-				frames++
-				s := f.SeqNum()
-				last = max(last, s)
-				if r.wireHook != nil {
-					r.wireHook(s)
-				}
-			})
-			if last > 0 {
-				r.pacer.wrote(last)
-			}
-			l.m.msgOut.Add(float64(frames))
-			l.m.bytesOut.Add(float64(n))
-			if _, werr := remote.Write(buf[:n]); werr != nil {
-				return carrierErr(werr)
 			}
 		}
 		if err != nil {

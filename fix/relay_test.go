@@ -2,8 +2,12 @@ package fix
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +49,8 @@ func TestMayDialWaitsForThePeriodsStore(t *testing.T) {
 	}
 }
 
-// relayOwnerFunc is a relayOwner on one line whose mayDial answers may.
+// relayOwnerFunc is a relayOwner on one line whose mayDial answers what
+// the test queued in may.
 type relayOwnerFunc struct {
 	may   chan error
 	ended chan error
@@ -53,7 +58,14 @@ type relayOwnerFunc struct {
 
 func (o *relayOwnerFunc) pickLine() int   { return 0 }
 func (o *relayOwnerFunc) connStarted(int) {}
-func (o *relayOwnerFunc) mayDial() error  { return <-o.may }
+func (o *relayOwnerFunc) mayDial() error {
+	select {
+	case err := <-o.may:
+		return err
+	default:
+		return errors.New("asked with no answer queued")
+	}
+}
 func (o *relayOwnerFunc) connEnded(_ int, err error, dialFailed bool) {
 	if dialFailed {
 		err = errors.Join(err, errors.New("reported as a dial failure"))
@@ -61,17 +73,24 @@ func (o *relayOwnerFunc) connEnded(_ int, err error, dialFailed bool) {
 	o.ended <- err
 }
 
-// TestRelayDialsOnlyWhenAllowed: a connection the owner may not dial yet
-// is closed without touching the carrier's line and reported with the
-// owner's reason, not as a dial failure; the next one, allowed, is
-// relayed.
+// testFrame is a whole FIX message for the relay's frame scanner, which
+// does not check checksums; it has no MsgSeqNum (no pacer to tell).
+func testFrame(body string) []byte {
+	return fmt.Appendf(nil, "8=FIX.4.4\x019=%d\x01%s10=000\x01", len(body), body)
+}
+
+// TestRelayDialsOnlyWhenAllowed: the relay asks whether it may dial once
+// quickfix's Logon is whole. A connection it may not dial yet, or that
+// closes before its Logon, is closed without touching the carrier's line
+// and reported as not dialed, not as a dial failure; the next one,
+// allowed, is relayed, its Logon first.
 func TestRelayDialsOnlyWhenAllowed(t *testing.T) {
 	carrier, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer carrier.Close()
-	accepted := make(chan net.Conn, 2)
+	accepted := make(chan net.Conn, 3)
 	go func() {
 		for {
 			c, err := carrier.Accept()
@@ -86,51 +105,68 @@ func TestRelayDialsOnlyWhenAllowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := &line{cfg: LineConfig{Name: "carrierA", Addr: carrier.Addr().String()}, m: m.line("core", "carrierA")}
-	o := &relayOwnerFunc{may: make(chan error, 1), ended: make(chan error, 2)}
+	o := &relayOwnerFunc{may: make(chan error, 1), ended: make(chan error, 3)}
 	r, err := newRelay([]*line{l}, nil, 5*time.Second, o, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.serve()
 	defer r.close()
-
-	// Refused: the relay closes quickfix's connection.
-	o.may <- errPastPeriod
-	refused, err := net.Dial("tcp", r.addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer refused.Close()
-	if _, err := refused.Write([]byte("1")); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-o.ended:
-		if !errors.Is(err, errPastPeriod) || err.Error() != errPastPeriod.Error() {
-			t.Fatalf("the refused connection was reported with %v, want %v alone", err, errPastPeriod)
+	notDialed := func(c net.Conn, want error) {
+		t.Helper()
+		select {
+		case err := <-o.ended:
+			if !errors.Is(err, want) || !errors.Is(err, errNotDialed) || strings.Contains(err.Error(), "dial failure") {
+				t.Fatalf("reported with %v, want %v", err, want)
+			}
+		case c := <-accepted:
+			c.Close()
+			t.Fatal("dialed")
 		}
-	case c := <-accepted:
-		c.Close()
-		t.Fatal("the refused connection was dialed")
+		if _, err := bufio.NewReader(c).ReadByte(); err == nil {
+			t.Fatal("quickfix's connection was kept open")
+		}
 	}
-	if _, err := bufio.NewReader(refused).ReadByte(); err == nil {
-		t.Fatal("the refused connection was kept open")
+	connect := func(first []byte) net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", r.addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := c.Write(first); err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
 
-	// Allowed: relayed. The carrier's first connection must be this one.
+	// Closed before its Logon is whole: never asked, not dialed.
+	half := testFrame("35=A\x01108=30\x01")
+	c := connect(half[:len(half)/2])
+	c.(*net.TCPConn).CloseWrite()
+	notDialed(c, errNoLogon)
+
+	// Refused once the Logon is here: the relay closes it.
+	o.may <- errPastPeriod
+	notDialed(connect(testFrame("35=A\x01553=refused\x01")), errPastPeriod)
+
+	// Allowed: relayed, the Logon first, then what follows. The carrier's
+	// first connection must be this one.
 	o.may <- nil
-	allowed, err := net.Dial("tcp", r.addr())
-	if err != nil {
+	logon := testFrame("35=A\x01553=allowed\x01")
+	c = connect(logon[:10])
+	if _, err := c.Write(logon[10:]); err != nil {
 		t.Fatal(err)
 	}
-	defer allowed.Close()
-	if _, err := allowed.Write([]byte("2")); err != nil {
+	next := testFrame("35=0\x01")
+	if _, err := c.Write(next); err != nil {
 		t.Fatal(err)
 	}
 	remote := <-accepted
 	defer remote.Close()
-	b, err := bufio.NewReader(remote).ReadByte()
-	if err != nil || b != '2' {
-		t.Fatalf("the carrier's first connection carried %q (%v), want the allowed one's 2", b, err)
+	want := append(append([]byte(nil), logon...), next...)
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(remote, got); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the carrier's first connection carried %q (%v), want %q", got, err, want)
 	}
 }

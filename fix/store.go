@@ -427,14 +427,17 @@ func (s *reservedStore) Reset() error {
 	// time check in the last second of a period whose End is a second
 	// before Start: only a reset that moves a sequence number is reported.
 	moved := s.MessageStore.NextSenderMsgSeqNum() != 1 || s.MessageStore.NextTargetMsgSeqNum() != 1
+	// The period is told whatever follows: quickfix's file store takes
+	// its new creation time before the steps that can fail, and goes on
+	// with it (Upstream.mayDial compares it as quickfix does).
+	if s.onPeriod != nil {
+		defer func() { s.onPeriod(s.MessageStore.CreationTime().UnixNano()) }()
+	}
 	if err := s.MessageStore.Reset(); err != nil {
 		return err
 	}
 	if err := s.reserve(s.MessageStore.NextSenderMsgSeqNum()+reserveBlock, false); err != nil {
 		return err
-	}
-	if s.onPeriod != nil {
-		s.onPeriod(s.MessageStore.CreationTime().UnixNano())
 	}
 	if moved && s.onReset != nil {
 		s.onReset()

@@ -246,6 +246,20 @@ func TestStoreResetTellsPeriod(t *testing.T) {
 	if len(periods) != 3 || periods[1] == periods[2] {
 		t.Fatalf("periods told %v: want one at Create and one per Reset, each its own (two resets in one second are two periods)", periods)
 	}
+	// A reset whose reservation cannot be written fails, but quickfix
+	// goes on with the store's new creation time: it is told all the same
+	// (Upstream.mayDial would otherwise wait for a reset that never
+	// comes).
+	rs := st.(*reservedStore)
+	write := rs.write
+	rs.write = func(int, bool, string) error { return errors.New("no space left on device") }
+	if err := st.Reset(); err == nil {
+		t.Fatal("the reset with a failing reservation write succeeded")
+	}
+	rs.write = write
+	if got, want := periods[len(periods)-1], st.CreationTime().UnixNano(); len(periods) != 4 || got != want {
+		t.Fatalf("after a failed reset, periods told %v, want the store's creation %d last", periods, want)
+	}
 }
 
 // TestLastReports checks that the last report of each ClOrdID wins and

@@ -331,8 +331,8 @@ func (u *Upstream) connEnded(i int, err error, dialFailed bool) {
 	}
 	now := time.Now()
 	switch {
-	case errors.Is(err, errPastPeriod):
-		// Not dialed: the line was not tried.
+	case errors.Is(err, errNotDialed):
+		// The line was not tried.
 	case u.connLoggedOn && u.periodEndedLocked(now):
 		// Ended with its period: the line is fine, the next period's
 		// session logs on over it again.
@@ -349,18 +349,21 @@ func (u *Upstream) connEnded(i int, err error, dialFailed bool) {
 	}
 }
 
-// mayDial implements relayOwner. A session with a schedule is dialed only
-// once its store belongs to the period now, as quickfix decides it (see
+// mayDial implements relayOwner; the relay asks once quickfix's Logon is
+// whole. A session with a schedule is dialed only once its store belongs
+// to the period now, as quickfix decides it (see
 // SessionSchedule.samePeriod). quickfix checks the period once a second
-// and resets a store of a past period, shutting down whatever connection
-// is up; but it counts End's whole second in the period while it ends the
-// period at End's first instant, and connects meanwhile. A Logon sent then
-// is lost to the next check's reset, and that reset cuts the session
-// just logged on (with End one second before Start: at every check in
-// End's second and once more in Start's). Before, the session then went
-// to the other line and the new period's first order went out at 4, not 2
-// (system.TestInteropVenueDailyReset, on a loaded machine). Not dialing
-// until the reset has happened costs a reconnect interval.
+// (and as messages come and go) and resets a store of a past period,
+// shutting down whatever connection is up; but it counts End's whole
+// second in the period while it ends the period at End's first instant,
+// and connects meanwhile. A Logon sent then is lost to the next check's
+// reset, and that reset cuts the session just logged on (with End one
+// second before Start: at every check in End's second and once more in
+// Start's). Before, the session then went to the other line and the new
+// period's first order went out at 4, not 2
+// (system.TestInteropVenueDailyReset, on a loaded machine). A connection
+// not dialed costs a reconnect interval. The period is the store's own
+// (reservedStore tells it after every reset, even one that failed late).
 func (u *Upstream) mayDial() error {
 	sc := u.cfg.Schedule
 	if sc == nil {

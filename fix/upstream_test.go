@@ -3,6 +3,7 @@ package fix
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -300,6 +301,25 @@ func TestUpstreamBothLinesCutThenOneRestored(t *testing.T) {
 	}
 	more := <-r.stream(t, 100, 200)
 	r.checkExactlyOnce(t, append(ids, more...), rec)
+}
+
+// TestUpstreamLogsOnAtThePeriodsStart: a session with a schedule logs on
+// with the first connection of its period. quickfix connects as soon as
+// the period begins and resets the past period's store just before it
+// builds its Logon; the relay asks whether it may dial once the Logon is
+// here. Before, it asked as the connection came, found the past period
+// and refused, and the session logged on a reconnect interval later (an
+// hour here).
+func TestUpstreamLogsOnAtThePeriodsStart(t *testing.T) {
+	start := time.Now().Add(3 * time.Second).Truncate(time.Second)
+	r := newRigWith(t, acceptorOpts{}, func(c *UpstreamConfig) {
+		c.Schedule = &SessionSchedule{Start: start.UTC().Format(time.TimeOnly), End: start.Add(time.Hour).UTC().Format(time.TimeOnly)}
+		c.ReconnectInterval = time.Hour
+	})
+	r.rec.waitUp(t, 30*time.Second)
+	if seqs := r.acc.logonSeqs(); !slices.Equal(seqs, []int{1}) {
+		t.Errorf("the upstream got Logons at %v, want one at 1", seqs)
+	}
 }
 
 func TestUpstreamRestartKeepsSequenceNumbers(t *testing.T) {
