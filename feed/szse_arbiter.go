@@ -470,11 +470,14 @@ func (a *szseArbiter) Snapshot(src int, m *szse.Message, frame []byte, recv int6
 			return
 		}
 	}
-	own.snapshots.Add(1)
 	a.rec.Message(uint8(src), 0, recv, frame)
 	if err := a.sink.ApplySZSE(m, recv); err != nil {
 		a.sinkErrors.Add(1)
 	}
+	// Counted once the sink has it, as deliver advances next after the
+	// sink call: status readers, who take no lock, never see a snapshot
+	// counted as delivered that the sink does not have yet.
+	own.snapshots.Add(1)
 }
 
 // snapshotChannel drops what ChannelHeartbeats made the arbiter expect of

@@ -374,6 +374,59 @@ func TestSZSEArbiterSnapshotAlignment(t *testing.T) {
 	}
 }
 
+// statusAtSink is a recSZSESink that also notes, at each call, what the
+// arbiter's status (read without the lock, as any status reader does)
+// already counts: a record's channel's Next, a snapshot's channel's
+// Snapshots.
+type statusAtSink struct {
+	*recSZSESink
+	a    *szseArbiter
+	seen []string
+}
+
+func (s *statusAtSink) ApplySZSE(m *szse.Message, recv int64) error {
+	status := func(no uint16) ChannelStatus {
+		for _, ch := range s.a.channels() {
+			if ch.no == no {
+				return ch.status()
+			}
+		}
+		return ChannelStatus{}
+	}
+	if m.Type == szse.TypeSnapshot {
+		s.seen = append(s.seen, fmt.Sprintf("snapshot: %d counted", status(m.Snapshot.ChannelNo).Snapshots))
+	} else {
+		no, seq := recordKey(m)
+		s.seen = append(s.seen, fmt.Sprintf("%d:%d: next %d", no, seq, status(no).Next))
+	}
+	return s.recSZSESink.ApplySZSE(m, recv)
+}
+
+// TestSZSEArbiterSnapshotCountedOnceDelivered: a snapshot counts as
+// delivered (ChannelStatus.Snapshots) once the sink has it, as a record
+// does (Next moves past it after the sink call), so whoever sees the count
+// finds the snapshot in the sink. Before, the count went up before the
+// sink call: TestSZSECaptureReplayRebuildsIdenticalBooks, which waits for
+// the replay's count to reach the snapshots played, now and then read the
+// sink's stream one snapshot short.
+func TestSZSEArbiterSnapshotCountedOnceDelivered(t *testing.T) {
+	r := newArbRig(t, nil)
+	sink := &statusAtSink{recSZSESink: r.sink, a: r.a}
+	r.a.sink = sink
+	r.mustOffer(Primary, 2011, 1, 2)
+	r.heartbeat(Primary, 2011, 2)
+	r.snapshot(Primary)
+	r.snapshot(Primary)
+	r.expect("2011:1", "2011:2", "snapshot 1011", "snapshot 1011")
+	want := []string{"2011:1: next 1", "2011:2: next 2", "snapshot: 0 counted", "snapshot: 1 counted"}
+	if !slices.Equal(sink.seen, want) {
+		t.Fatalf("status at the sink calls %q, want %q", sink.seen, want)
+	}
+	if c := r.channel(1011); c.Snapshots != 2 {
+		t.Fatalf("status %+v after two snapshots delivered", c)
+	}
+}
+
 // TestSZSEArbiterSnapshotAfterResent: a source's snapshots travel in its
 // live stream, so they are aligned by where that stream is, not by what
 // the source resent. The backup's live stream is at 3 when it resends 4..7
