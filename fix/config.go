@@ -55,8 +55,9 @@ type UpstreamConfig struct {
 	// DialTimeout bounds a TCP connect over one line, plus its TLS
 	// handshake. Zero means 1s.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
-	// LogonTimeout bounds the wait for the upstream's Logon response. Zero
-	// means 3 HeartBtInt.
+	// LogonTimeout bounds the wait for the upstream's Logon response, and
+	// (with DialTimeout, whichever is longer) the relay's wait for the
+	// session's Logon before it dials. Zero means 3 HeartBtInt.
 	LogonTimeout time.Duration `yaml:"logon_timeout"`
 	// StoreDir is the directory of the session's file store: sequence
 	// numbers and sent messages, kept across restarts for resend recovery.

@@ -46,6 +46,12 @@ type relay struct {
 	// wireHook, if set before serve, is called with the MsgSeqNum of each
 	// frame written to a carrier, just before the write (benchmarks).
 	wireHook func(seq int)
+
+	// logonTO, if set before serve, bounds the wait for quickfix's Logon
+	// on a new connection (readLogon); zero means dialTO. quickfix builds
+	// it after any store reset its connection brings (a reservation
+	// written durably, in a cluster a Raft commit).
+	logonTO time.Duration
 }
 
 // line is one carrier's line.
@@ -165,6 +171,12 @@ func (r *relay) relay(local net.Conn) {
 		r.owner.connEnded(l.index, err, false)
 		return
 	}
+	// Asked again just before the dial: the Logon may have taken a while.
+	if err := r.fenced(); err != nil {
+		r.log.Warn("fix: not dialing the upstream", "line", l.cfg.Name, "err", err)
+		r.owner.connEnded(l.index, err, true)
+		return
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), r.dialTO)
 	go func() {
@@ -230,13 +242,17 @@ func (r *relay) dial(ctx context.Context, l *line) (net.Conn, error) {
 }
 
 // readLogon reads quickfix's connection until its first message (the
-// Logon) is whole, within the dial timeout, and returns the bytes read.
-// The error wraps errNoLogon.
+// Logon) is whole, within logonTO, and returns the bytes read. The error
+// wraps errNoLogon.
 func (r *relay) readLogon(local net.Conn) ([]byte, error) {
-	_ = local.SetReadDeadline(time.Now().Add(r.dialTO))
+	to := r.logonTO
+	if to == 0 {
+		to = r.dialTO
+	}
+	_ = local.SetReadDeadline(time.Now().Add(to))
 	defer local.SetReadDeadline(time.Time{})
 	sc := newFrameScanner()
-	buf := make([]byte, relayBuf)
+	buf := make([]byte, 4<<10)
 	var got []byte
 	for {
 		n, err := local.Read(buf)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,8 +124,9 @@ func TestRelayDialsOnlyWhenAllowed(t *testing.T) {
 			c.Close()
 			t.Fatal("dialed")
 		}
-		if _, err := bufio.NewReader(c).ReadByte(); err == nil {
-			t.Fatal("quickfix's connection was kept open")
+		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a failure, not a wait
+		if _, err := bufio.NewReader(c).ReadByte(); !errors.Is(err, io.EOF) {
+			t.Fatalf("quickfix's connection was kept open (%v)", err)
 		}
 	}
 	connect := func(first []byte) net.Conn {
@@ -168,5 +170,64 @@ func TestRelayDialsOnlyWhenAllowed(t *testing.T) {
 	got := make([]byte, len(want))
 	if _, err := io.ReadFull(remote, got); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("the carrier's first connection carried %q (%v), want %q", got, err, want)
+	}
+}
+
+// TestRelayAsksTheFenceBeforeDialing: the fence is asked again once the
+// Logon is here, just before the dial (the wait for the Logon may be
+// long): a node deposed meanwhile opens no connection to the venue, and
+// the connection is reported as not dialed.
+func TestRelayAsksTheFenceBeforeDialing(t *testing.T) {
+	carrier, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer carrier.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := carrier.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &line{cfg: LineConfig{Name: "carrierA", Addr: carrier.Addr().String()}, m: m.line("core", "carrierA")}
+	o := &relayOwnerFunc{may: make(chan error, 1), ended: make(chan error, 1)}
+	r, err := newRelay([]*line{l}, nil, 5*time.Second, o, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Leading when the connection comes, deposed from the next question on.
+	firstAsked := make(chan struct{})
+	var asked atomic.Int32
+	r.fence = func() error {
+		if asked.Add(1) == 1 {
+			close(firstAsked)
+			return nil
+		}
+		return errors.New("deposed")
+	}
+	r.serve()
+	defer r.close()
+	o.may <- nil
+	c, err := net.Dial("tcp", r.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	<-firstAsked
+	if _, err := c.Write(testFrame("35=A\x01")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-o.ended:
+		if !errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), "dial failure") {
+			t.Fatalf("reported with %v, want ErrFenced as a line not dialed", err)
+		}
+	case rc := <-accepted:
+		rc.Close()
+		t.Fatal("the relay dialed the venue after its fence failed")
 	}
 }

@@ -311,8 +311,9 @@ type reservedStore struct {
 	// SessionStores.WriteReservation).
 	write func(reserved int, clean bool, owner string) error
 	// onReset, if set, is called after each successful Reset that moved
-	// a sequence number back to 1; onPeriod, if set, after each successful
-	// Reset with the store's new creation time (Unix nanoseconds).
+	// a sequence number back to 1; onPeriod, if set, after each Reset,
+	// even one that failed, with the store's creation time then (Unix
+	// nanoseconds).
 	onReset  func()
 	onPeriod func(int64)
 

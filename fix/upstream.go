@@ -223,6 +223,7 @@ func (u *Upstream) Run(ctx context.Context) (err error) {
 	defer rl.close()
 	rl.wireHook = u.wireHook
 	rl.fence = u.cfg.Fence
+	rl.logonTO = max(u.cfg.DialTimeout, u.cfg.LogonTimeout)
 	settings, err := u.cfg.settings(rl.addr())
 	if err != nil {
 		return err

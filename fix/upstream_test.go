@@ -5,10 +5,12 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/quickfixgo/quickfix"
 
 	"sgw/sim/faultproxy"
 )
@@ -303,23 +305,83 @@ func TestUpstreamBothLinesCutThenOneRestored(t *testing.T) {
 	r.checkExactlyOnce(t, append(ids, more...), rec)
 }
 
-// TestUpstreamLogsOnAtThePeriodsStart: a session with a schedule logs on
-// with the first connection of its period. quickfix connects as soon as
-// the period begins and resets the past period's store just before it
-// builds its Logon; the relay asks whether it may dial once the Logon is
-// here. Before, it asked as the connection came, found the past period
-// and refused, and the session logged on a reconnect interval later (an
-// hour here).
+// slowSessions is fakeSessions whose reservation writes take delay once
+// armed: a durable write on a loaded disk, a Raft commit.
+type slowSessions struct {
+	mu    sync.Mutex
+	f     *fakeSessions
+	armed atomic.Bool
+	delay time.Duration
+}
+
+func (s *slowSessions) OpenMessages(sid quickfix.SessionID) (quickfix.MessageStore, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.OpenMessages(sid)
+}
+
+func (s *slowSessions) ReadReservation(sid quickfix.SessionID) (int, bool, string, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.ReadReservation(sid)
+}
+
+func (s *slowSessions) WriteReservation(sid quickfix.SessionID, reserved int, clean bool, owner string) error {
+	if s.armed.Load() {
+		time.Sleep(s.delay) // the write's duration, not a synchronization
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.WriteReservation(sid, reserved, clean, owner)
+}
+
+func (s *slowSessions) Owner() string { return s.f.Owner() }
+
+// TestUpstreamLogsOnAtThePeriodsStart: a session with a schedule logs on,
+// at 1, with the first connection of its period, even when the store's
+// reset takes longer than the dial timeout. quickfix connects as soon as
+// the period begins and resets the past period's store before it builds
+// its Logon; the relay waits for the Logon (within LogonTimeout) and then
+// asks whether it may dial. Before, it asked as the connection came,
+// found the past period and refused; then, asking after the Logon but
+// waiting for it only DialTimeout, it gave up on it. Either way the
+// session logged on a reconnect interval later (an hour here).
 func TestUpstreamLogsOnAtThePeriodsStart(t *testing.T) {
-	start := time.Now().Add(3 * time.Second).Truncate(time.Second)
+	ss := &slowSessions{f: newFakeSessions("me"), delay: 1500 * time.Millisecond}
+	ss.armed.Store(true)
+	start := time.Now().Add(6 * time.Second).Truncate(time.Second)
 	r := newRigWith(t, acceptorOpts{}, func(c *UpstreamConfig) {
+		c.Sessions, c.StoreDir = ss, ""
 		c.Schedule = &SessionSchedule{Start: start.UTC().Format(time.TimeOnly), End: start.Add(time.Hour).UTC().Format(time.TimeOnly)}
 		c.ReconnectInterval = time.Hour
 	})
+	var period int64
+	eventually(t, 30*time.Second, "the store opened", func() bool {
+		period = r.upstream().period.Load()
+		return period != 0
+	})
+	if !time.Unix(0, period).Before(start.Add(-500 * time.Millisecond)) {
+		t.Skipf("the store was opened at %v, too near the period's start %v to be of the past period", time.Unix(0, period), start)
+	}
 	r.rec.waitUp(t, 30*time.Second)
 	if seqs := r.acc.logonSeqs(); !slices.Equal(seqs, []int{1}) {
 		t.Errorf("the upstream got Logons at %v, want one at 1", seqs)
 	}
+}
+
+// TestUpstreamSlowLogonIsDialed: a session whose Logon takes longer than
+// the dial timeout to build (ResetOnLogon: quickfix resets the store twice
+// before it, each with a durable reservation write) is dialed: the relay
+// waits for the Logon within LogonTimeout.
+func TestUpstreamSlowLogonIsDialed(t *testing.T) {
+	ss := &slowSessions{f: newFakeSessions("me"), delay: 700 * time.Millisecond}
+	ss.armed.Store(true)
+	r := newRigWith(t, acceptorOpts{}, func(c *UpstreamConfig) {
+		c.Sessions, c.StoreDir = ss, ""
+		c.ResetOnLogon = true
+		c.ReconnectInterval = time.Hour
+	})
+	r.rec.waitUp(t, 30*time.Second)
 }
 
 func TestUpstreamRestartKeepsSequenceNumbers(t *testing.T) {
