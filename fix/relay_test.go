@@ -80,25 +80,30 @@ func testFrame(body string) []byte {
 	return fmt.Appendf(nil, "8=FIX.4.4\x019=%d\x01%s10=000\x01", len(body), body)
 }
 
-// TestRelayDialsOnlyWhenAllowed: the relay asks whether it may dial once
-// quickfix's Logon is whole. A connection it may not dial yet, or that
-// closes before its Logon, is closed without touching the carrier's line
-// and reported as not dialed, not as a dial failure; the next one,
-// allowed, is relayed, its Logon first.
-func TestRelayDialsOnlyWhenAllowed(t *testing.T) {
+// relayRig is a relay on one line to a test carrier, with a
+// relayOwnerFunc; accepted receives the carrier's connections.
+type relayRig struct {
+	r        *relay
+	o        *relayOwnerFunc
+	accepted chan net.Conn
+}
+
+// newRelayRig starts the rig's relay, asking fence (nil: none).
+func newRelayRig(t *testing.T, fence func() error) *relayRig {
+	t.Helper()
 	carrier, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer carrier.Close()
-	accepted := make(chan net.Conn, 3)
+	t.Cleanup(func() { carrier.Close() })
+	rr := &relayRig{accepted: make(chan net.Conn, 3), o: &relayOwnerFunc{may: make(chan error, 1), ended: make(chan error, 3)}}
 	go func() {
 		for {
 			c, err := carrier.Accept()
 			if err != nil {
 				return
 			}
-			accepted <- c
+			rr.accepted <- c
 		}
 	}()
 	m, err := newMetrics(prometheus.NewRegistry())
@@ -106,65 +111,85 @@ func TestRelayDialsOnlyWhenAllowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := &line{cfg: LineConfig{Name: "carrierA", Addr: carrier.Addr().String()}, m: m.line("core", "carrierA")}
-	o := &relayOwnerFunc{may: make(chan error, 1), ended: make(chan error, 3)}
-	r, err := newRelay([]*line{l}, nil, 5*time.Second, o, testLogger(t))
+	if rr.r, err = newRelay([]*line{l}, nil, 5*time.Second, rr.o, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	rr.r.fence = fence
+	rr.r.serve()
+	t.Cleanup(rr.r.close)
+	return rr
+}
+
+// connect connects to the relay as quickfix does and writes first.
+func (rr *relayRig) connect(t *testing.T, first []byte) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", rr.r.addr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.serve()
-	defer r.close()
-	notDialed := func(c net.Conn, want error) {
-		t.Helper()
-		select {
-		case err := <-o.ended:
-			if !errors.Is(err, want) || !errors.Is(err, errNotDialed) || strings.Contains(err.Error(), "dial failure") {
-				t.Fatalf("reported with %v, want %v", err, want)
-			}
-		case c := <-accepted:
-			c.Close()
-			t.Fatal("dialed")
+	t.Cleanup(func() { c.Close() })
+	if len(first) > 0 {
+		if _, err := c.Write(first); err != nil {
+			t.Fatal(err)
 		}
+	}
+	return c
+}
+
+// notDialed checks that the relay reported its connection ended with
+// want, as a line not tried (dial failure: as a line that could not be
+// dialed), before any connection to the carrier.
+func (rr *relayRig) notDialed(t *testing.T, want error, dialFailure bool) {
+	t.Helper()
+	select {
+	case err := <-rr.o.ended:
+		if !errors.Is(err, want) || strings.Contains(err.Error(), "dial failure") != dialFailure {
+			t.Fatalf("reported with %v, want %v (as a dial failure: %v)", err, want, dialFailure)
+		}
+	case c := <-rr.accepted:
+		c.Close()
+		t.Fatal("the relay dialed the carrier")
+	}
+}
+
+// TestRelayDialsOnlyWhenAllowed: the relay asks whether it may dial once
+// quickfix's Logon is whole. A connection it may not dial yet, or that
+// closes before its Logon, is closed without touching the carrier's line
+// and reported as not dialed, not as a dial failure; the next one,
+// allowed, is relayed, its Logon first.
+func TestRelayDialsOnlyWhenAllowed(t *testing.T) {
+	rr := newRelayRig(t, nil)
+	closed := func(c net.Conn) {
+		t.Helper()
 		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a failure, not a wait
 		if _, err := bufio.NewReader(c).ReadByte(); !errors.Is(err, io.EOF) {
 			t.Fatalf("quickfix's connection was kept open (%v)", err)
 		}
 	}
-	connect := func(first []byte) net.Conn {
-		t.Helper()
-		c, err := net.Dial("tcp", r.addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		if _, err := c.Write(first); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
 
 	// Closed before its Logon is whole: never asked, not dialed.
 	half := testFrame("35=A\x01108=30\x01")
-	c := connect(half[:len(half)/2])
+	c := rr.connect(t, half[:len(half)/2])
 	c.(*net.TCPConn).CloseWrite()
-	notDialed(c, errNoLogon)
+	rr.notDialed(t, errNoLogon, false)
+	closed(c)
 
 	// Refused once the Logon is here: the relay closes it.
-	o.may <- errPastPeriod
-	notDialed(connect(testFrame("35=A\x01553=refused\x01")), errPastPeriod)
+	rr.o.may <- errPastPeriod
+	c = rr.connect(t, testFrame("35=A\x01553=refused\x01"))
+	rr.notDialed(t, errPastPeriod, false)
+	closed(c)
 
 	// Allowed: relayed, the Logon first, then what follows. The carrier's
 	// first connection must be this one.
-	o.may <- nil
+	rr.o.may <- nil
 	logon := testFrame("35=A\x01553=allowed\x01")
-	c = connect(logon[:10])
-	if _, err := c.Write(logon[10:]); err != nil {
-		t.Fatal(err)
-	}
+	c = rr.connect(t, logon[:10])
 	next := testFrame("35=0\x01")
-	if _, err := c.Write(next); err != nil {
+	if _, err := c.Write(append(logon[10:], next...)); err != nil {
 		t.Fatal(err)
 	}
-	remote := <-accepted
+	remote := <-rr.accepted
 	defer remote.Close()
 	want := append(append([]byte(nil), logon...), next...)
 	got := make([]byte, len(want))
@@ -176,58 +201,23 @@ func TestRelayDialsOnlyWhenAllowed(t *testing.T) {
 // TestRelayAsksTheFenceBeforeDialing: the fence is asked again once the
 // Logon is here, just before the dial (the wait for the Logon may be
 // long): a node deposed meanwhile opens no connection to the venue, and
-// the connection is reported as not dialed.
+// the connection is reported as a line that could not be dialed.
 func TestRelayAsksTheFenceBeforeDialing(t *testing.T) {
-	carrier, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer carrier.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		if c, err := carrier.Accept(); err == nil {
-			accepted <- c
-		}
-	}()
-	m, err := newMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &line{cfg: LineConfig{Name: "carrierA", Addr: carrier.Addr().String()}, m: m.line("core", "carrierA")}
-	o := &relayOwnerFunc{may: make(chan error, 1), ended: make(chan error, 1)}
-	r, err := newRelay([]*line{l}, nil, 5*time.Second, o, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Leading when the connection comes, deposed from the next question on.
 	firstAsked := make(chan struct{})
 	var asked atomic.Int32
-	r.fence = func() error {
+	rr := newRelayRig(t, func() error {
 		if asked.Add(1) == 1 {
 			close(firstAsked)
 			return nil
 		}
 		return errors.New("deposed")
-	}
-	r.serve()
-	defer r.close()
-	o.may <- nil
-	c, err := net.Dial("tcp", r.addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	})
+	rr.o.may <- nil
+	c := rr.connect(t, nil)
 	<-firstAsked
 	if _, err := c.Write(testFrame("35=A\x01")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-o.ended:
-		if !errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), "dial failure") {
-			t.Fatalf("reported with %v, want ErrFenced as a line not dialed", err)
-		}
-	case rc := <-accepted:
-		rc.Close()
-		t.Fatal("the relay dialed the venue after its fence failed")
-	}
+	rr.notDialed(t, ErrFenced, true)
 }
