@@ -106,7 +106,15 @@ func TestRestateAfterTakeover(t *testing.T) {
 	} {
 		r.entry.put(o)
 	}
-	b := dialTestBroker(t, r, r.a.Addr(), "right")
+	// The broker heartbeats every two seconds, and so does the acceptor. A
+	// restatement sent while quickfix (Go) serves the broker's resend can
+	// be left out of the resend (it reads the next sequence number without
+	// the send lock), and the broker's quickfix drops the messages it
+	// received while waiting for its resend (resendState loses a stash it
+	// created); FIX recovers it at the next message, a heartbeat within
+	// two seconds, by another resend (with the default 30 s the wait for
+	// it outlasted the test's, once in a full run).
+	b := dialTestBrokerWith(t, r, r.a.Addr(), "right", map[string]string{"HeartBtInt": "2"})
 	b.waitLogon()
 	restated := map[string]string{}
 	resent := map[string]bool{}
