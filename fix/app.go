@@ -23,6 +23,7 @@ func (a app) OnLogout(quickfix.SessionID) { a.u.onLogout() }
 // (ProbeAfter), and reports a Logout quickfix sends because the
 // upstream's sequence numbers went back (onSeqTooLow).
 func (a app) ToAdmin(m *quickfix.Message, _ quickfix.SessionID) {
+	a.u.pacer.sending(m)
 	if ProbeAfter(m) {
 		_ = a.u.pacer.enqueue(newProbe()) // a full queue skips it; the periodic probe follows
 	}
@@ -52,6 +53,7 @@ func SeqTooLow(m *quickfix.Message) (string, bool) {
 // needs a status asks again. It records the MsgSeqNum of a request being
 // submitted (see recordSent).
 func (a app) ToApp(m *quickfix.Message, _ quickfix.SessionID) error {
+	a.u.pacer.sending(m)
 	if dup, _ := PossDup(m); dup && m.IsMsgTypeOf("H") {
 		return quickfix.ErrDoNotSend
 	}
@@ -59,7 +61,10 @@ func (a app) ToApp(m *quickfix.Message, _ quickfix.SessionID) error {
 	return nil
 }
 
+// FromAdmin and FromApp tell the pacer of every message (a ResendRequest
+// holds its submissions while quickfix serves it: see pacer).
 func (a app) FromAdmin(m *quickfix.Message, _ quickfix.SessionID) quickfix.MessageRejectError {
+	a.u.pacer.received(m)
 	t, err := m.Header.GetBytes(tag.MsgType)
 	if err != nil || len(t) != 1 {
 		return nil
@@ -86,6 +91,7 @@ func (a app) FromAdmin(m *quickfix.Message, _ quickfix.SessionID) quickfix.Messa
 }
 
 func (a app) FromApp(m *quickfix.Message, _ quickfix.SessionID) quickfix.MessageRejectError {
+	a.u.pacer.received(m)
 	t, err := m.Header.GetBytes(tag.MsgType)
 	if err != nil {
 		return err

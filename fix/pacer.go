@@ -54,6 +54,15 @@ const rttProbePrefix = "rtt:"
 // submitted and not yet written when the session drops are in quickfix's
 // store with their MsgSeqNums: the upstream asks for them again after the
 // next logon and gets them as PossDup resends.
+//
+// The pacer also holds its submissions while quickfix serves the
+// counterparty's ResendRequest (hold, from the Application's callbacks:
+// received and sending). quickfix (Go) reads the last MsgSeqNum to resend
+// before it takes the lock that keeps live messages out of the resend, so
+// a message submitted in between was numbered past the resend's end but
+// went out ahead of the resent ones. A QuickFIX/Go counterparty waiting for
+// its resend drops such a message (its resendState loses what it stashed)
+// and gets it only by another ResendRequest, after its next heartbeat.
 type pacer struct {
 	queue  chan outMsg
 	log    *slog.Logger
@@ -62,9 +71,16 @@ type pacer struct {
 	written atomic.Int64  // highest MsgSeqNum seen leaving since the last logon
 	wake    chan struct{} // signalled when written advances
 
-	mu   sync.Mutex
-	up   chan struct{} // closed while logged on
-	down chan struct{} // closed while not logged on
+	mu       sync.Mutex
+	loggedOn bool
+	held     bool          // the counterparty's ResendRequest is being served (hold)
+	up       chan struct{} // closed while logged on and not held
+	down     chan struct{} // closed while not logged on
+	isHeld   atomic.Bool   // held, read without mu by received and sending
+
+	// sub is locked by run around each submission, so that hold can wait
+	// for one under way.
+	sub sync.Mutex
 
 	// qmu makes a message's place in queue and the count queued one
 	// step, so that queued read after an enqueue is at least that
@@ -145,24 +161,104 @@ func (p *pacer) reclaim() []any {
 	}
 }
 
-// setUp records a logon (true) or a logout/disconnect (false). Any
-// goroutine; quickfix calls it from the session goroutine.
+// setUp records a logon (true) or a logout/disconnect (false), which
+// also ends a hold. Any goroutine; quickfix calls it from the session
+// goroutine.
 func (p *pacer) setUp(up bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	switch {
+	case up && !p.loggedOn:
+		p.written.Store(0)
+		p.down = make(chan struct{})
+	case !up && p.loggedOn:
+		close(p.down)
+	}
+	p.loggedOn = up
+	if !up {
+		p.held = false
+		p.isHeld.Store(false)
+	}
+	p.open()
+}
+
+// open makes up closed exactly while the pacer may submit: logged on and
+// not held. mu held.
+func (p *pacer) open() {
+	may := p.loggedOn && !p.held
 	select {
 	case <-p.up:
-		if !up {
+		if !may {
 			p.up = make(chan struct{})
-			close(p.down)
 		}
 	default:
-		if up {
-			p.written.Store(0)
-			p.down = make(chan struct{})
+		if may {
 			close(p.up)
 		}
 	}
+}
+
+// mayRun reports whether the pacer may submit now.
+func (p *pacer) mayRun() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.loggedOn && !p.held
+}
+
+// hold stops submissions until release or a logout, and returns once a
+// submission under way has ended: whatever is submitted after it returns
+// is numbered after the release. It reports whether the pacer was not held
+// before. Called on the session goroutine (received), so that quickfix
+// numbers nothing of the pacer's between the ResendRequest's arrival and
+// its resend.
+func (p *pacer) hold() bool {
+	p.mu.Lock()
+	was := p.held
+	p.held = true
+	p.isHeld.Store(true)
+	p.open()
+	p.mu.Unlock()
+	p.sub.Lock() // a submission under way ends first
+	p.sub.Unlock()
+	return !was
+}
+
+// release ends a hold; it reports whether the pacer was held. Any
+// goroutine.
+func (p *pacer) release() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	was := p.held
+	p.held = false
+	p.isHeld.Store(false)
+	p.open()
+	return was
+}
+
+// received is told of each message quickfix passes the Application
+// (FromAdmin, FromApp), on the session goroutine: a ResendRequest holds
+// the submissions until quickfix has begun to serve it; any later message
+// shows it has served it, and releases them. It reports whether the
+// pacer's hold changed (true: now held or released).
+func (p *pacer) received(m *quickfix.Message) bool {
+	if m.IsMsgTypeOf("2") {
+		return p.hold()
+	}
+	return p.isHeld.Load() && p.release()
+}
+
+// sending is told of each message quickfix is about to send (ToAdmin,
+// ToApp): a resent one (PossDupFlag; the pacer submits none) shows that
+// quickfix serves the resend, holding its resend lock, behind which later
+// submissions wait: it releases them. It reports whether it did.
+func (p *pacer) sending(m *quickfix.Message) bool {
+	if !p.isHeld.Load() {
+		return false
+	}
+	if dup, _ := PossDup(m); !dup {
+		return false
+	}
+	return p.release()
 }
 
 func (p *pacer) state() (up, down <-chan struct{}) {
@@ -220,11 +316,18 @@ func (p *pacer) run(ctx context.Context) {
 				return
 			}
 		}
+		p.sub.Lock()
+		if !p.mayRun() { // held, or logged out, since: submitted later
+			p.sub.Unlock()
+			continue
+		}
 		stampProbe(pending)
 		if p.beforeSubmit != nil {
 			p.beforeSubmit(pending, req)
 		}
-		if err := p.submit(pending); err != nil {
+		err := p.submit(pending)
+		p.sub.Unlock()
+		if err != nil {
 			// The session is not registered: the initiator is stopping.
 			p.log.Warn("fix: submit failed", "err", err)
 			pending, req = nil, nil

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/quickfixgo/quickfix"
 )
@@ -19,9 +20,12 @@ import (
 // package documentation).
 //
 // Use: pass Listener's callback to Acceptor.SetNewListenerCallback, call
-// OnLogon and OnLogout from the Application's callbacks, and send with
+// OnLogon, OnLogout, Received (from FromAdmin and FromApp) and Sending
+// (from ToAdmin and ToApp) from the Application's callbacks, and send with
 // Send instead of quickfix.SendToTarget. Sessions are told apart by
-// BeginString, SenderCompID and TargetCompID.
+// BeginString, SenderCompID and TargetCompID. Received and Sending hold a
+// session's messages while quickfix serves the counterparty's
+// ResendRequest (see pacer).
 //
 // All methods are safe from any goroutine.
 type AcceptorPacer struct {
@@ -34,6 +38,10 @@ type AcceptorPacer struct {
 	mu     sync.Mutex
 	pacers map[quickfix.SessionID]*pacer
 	closed bool
+
+	// held counts the sessions held for a resend, so that Received and
+	// Sending look a session up only when one is.
+	held atomic.Int64
 }
 
 // NewAcceptorPacer returns a pacer whose per-session queues hold queueSize
@@ -76,7 +84,38 @@ func (a *AcceptorPacer) OnLogon(sid quickfix.SessionID) {
 // Application.OnLogout.
 func (a *AcceptorPacer) OnLogout(sid quickfix.SessionID) {
 	if p := a.pacerFor(sid); p != nil {
+		if p.release() {
+			a.held.Add(-1)
+		}
 		p.setUp(false)
+	}
+}
+
+// Received tells the pacer of a message quickfix passes sid's
+// Application (FromAdmin, FromApp): a ResendRequest holds sid's messages
+// until quickfix serves it, and any later message releases them. Call it
+// on the session goroutine, as quickfix does.
+func (a *AcceptorPacer) Received(sid quickfix.SessionID, m *quickfix.Message) {
+	if a.held.Load() == 0 && !m.IsMsgTypeOf("2") {
+		return
+	}
+	if p := a.pacerFor(sid); p != nil && p.received(m) {
+		if m.IsMsgTypeOf("2") {
+			a.held.Add(1)
+		} else {
+			a.held.Add(-1)
+		}
+	}
+}
+
+// Sending tells the pacer of a message quickfix is about to send for sid
+// (ToAdmin, ToApp): a resent one releases sid's messages.
+func (a *AcceptorPacer) Sending(sid quickfix.SessionID, m *quickfix.Message) {
+	if a.held.Load() == 0 {
+		return
+	}
+	if p := a.pacerFor(sid); p != nil && p.sending(m) {
+		a.held.Add(-1)
 	}
 }
 

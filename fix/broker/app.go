@@ -60,6 +60,7 @@ func (x app) ToAdmin(m *quickfix.Message, sid quickfix.SessionID) {
 	if s == nil {
 		return
 	}
+	x.a.pacer.Sending(sid, m)
 	s.afterAdmin(m)
 	if text, ok := fix.SeqTooLow(m); ok {
 		x.a.refusals.Refuse(reasonSequence, nil, s.id.TargetCompID, text)
@@ -70,8 +71,12 @@ func (x app) ToAdmin(m *quickfix.Message, sid quickfix.SessionID) {
 }
 
 // ToApp implements quickfix.Application. Returning nil also lets quickfix
-// resend stored reports (PossDupFlag=Y) on a ResendRequest.
-func (app) ToApp(*quickfix.Message, quickfix.SessionID) error { return nil }
+// resend stored reports (PossDupFlag=Y) on a ResendRequest; the first of
+// them releases the session's reports held meanwhile (fix.AcceptorPacer).
+func (x app) ToApp(m *quickfix.Message, sid quickfix.SessionID) error {
+	x.a.pacer.Sending(sid, m)
+	return nil
+}
 
 // FromAdmin implements quickfix.Application: a Logon must carry the
 // session's Password (554).
@@ -80,6 +85,7 @@ func (x app) FromAdmin(m *quickfix.Message, sid quickfix.SessionID) quickfix.Mes
 	if s == nil {
 		return quickfix.RejectLogon{Text: textUnknownSession}
 	}
+	x.a.pacer.Received(sid, m) // a ResendRequest holds the reports until quickfix serves it
 	mt, err := m.Header.GetBytes(tag.MsgType)
 	if err != nil || len(mt) != 1 {
 		return nil
@@ -108,5 +114,6 @@ func (x app) FromApp(m *quickfix.Message, sid quickfix.SessionID) quickfix.Messa
 	if s == nil {
 		return quickfix.UnsupportedMessageType()
 	}
+	x.a.pacer.Received(sid, m)
 	return s.handle(m)
 }

@@ -106,14 +106,14 @@ func TestRestateAfterTakeover(t *testing.T) {
 	} {
 		r.entry.put(o)
 	}
-	// The broker heartbeats every two seconds, and so does the acceptor. A
-	// restatement sent while quickfix (Go) serves the broker's resend can
-	// be left out of the resend (it reads the next sequence number without
-	// the send lock), and the broker's quickfix drops the messages it
-	// received while waiting for its resend (resendState loses a stash it
-	// created); FIX recovers it at the next message, a heartbeat within
-	// two seconds, by another resend (with the default 30 s the wait for
-	// it outlasted the test's, once in a full run).
+	// The restatements may be numbered while quickfix serves the broker's
+	// resend; the acceptor holds them until it does (fix.AcceptorPacer),
+	// else the broker's QuickFIX/Go engine could drop one sent ahead of the
+	// resend (its resendState loses the first message it stashes) and get
+	// it only by another resend after the next heartbeat. The window is a
+	// few instructions wide and was hit once in many full runs: the broker
+	// heartbeats every two seconds, so that whatever FIX still recovers by
+	// a resend comes within the test's wait, not 30 s later.
 	b := dialTestBrokerWith(t, r, r.a.Addr(), "right", map[string]string{"HeartBtInt": "2"})
 	b.waitLogon()
 	restated := map[string]string{}
