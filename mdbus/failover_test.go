@@ -3,7 +3,9 @@ package mdbus
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -66,6 +68,24 @@ func latencyCount(t testing.TB, reg *prometheus.Registry) uint64 {
 	}
 	t.Fatal("no gateway_ws_ingest_to_write_seconds")
 	return 0
+}
+
+// wsCounters lists reg's WebSocket counters that are not zero, for a
+// failure's diagnosis.
+func wsCounters(t testing.TB, reg *prometheus.Registry) string {
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if v := m.GetCounter().GetValue(); strings.HasPrefix(mf.GetName(), "gateway_ws_") && v != 0 {
+				fmt.Fprintf(&b, "%s%v=%v ", mf.GetName(), m.GetLabel(), v)
+			}
+		}
+	}
+	return b.String()
 }
 
 // TestEdgeKillClientsResume: 1,000 WebSocket clients on edge A, which is
@@ -140,7 +160,7 @@ func TestEdgeKillClientsResume(t *testing.T) {
 				}
 			}
 			cut.Done()
-			snaps := c.Stats.Snapshots
+			snaps, resyncs := c.Stats.Snapshots, c.Stats.Resyncs
 			<-reconnect
 			nc := dial(ctx, b.url)
 			if nc == nil {
@@ -163,7 +183,8 @@ func TestEdgeKillClientsResume(t *testing.T) {
 				fail("integrity", errors.New(nc.Stats.FirstViolation))
 			}
 			if nc.Stats.Snapshots != snaps {
-				fail("resume", errors.New("a snapshot instead of the missed updates"))
+				fail("resume", fmt.Errorf("%d snapshots (%d resyncs) instead of the missed updates",
+					nc.Stats.Snapshots-snaps, nc.Stats.Resyncs-resyncs))
 			}
 		}()
 	}
@@ -180,7 +201,7 @@ func TestEdgeKillClientsResume(t *testing.T) {
 	close(reconnect)
 	done.Wait()
 	if f := failures.Load(); f != 0 {
-		t.Fatalf("%d failures, first: %s", f, *firstFailure.Load())
+		t.Fatalf("%d failures, first: %s; edge B: %+v, %s", f, *firstFailure.Load(), b.Stats(), wsCounters(t, b.reg))
 	}
 
 	// Live updates on B are timed too (the resumed ones were replays).

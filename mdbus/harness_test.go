@@ -228,10 +228,16 @@ type runningEdge struct {
 	stop func()
 }
 
+// startEdge runs an edge of g's instruments on n until the test's end. Its
+// Silence is testBound: under a whole -race run on two cores, the thousand
+// clients of TestEdgeKillClientsResume may hold the publisher's heartbeats
+// up past the default 3 s, and an edge that took the publisher for lost
+// answers every resume with a snapshot. The silence has tests of its own
+// (TestEdgeSilentPublisher).
 func startEdge(t testing.TB, n *natsServer, g *ingest, subject string) *runningEdge {
 	t.Helper()
 	return startEdgeWith(t, EdgeConfig{Conn: n.connect(t), Books: orderbook.Config{Instruments: g.ins, Shards: 2}, Subject: subject,
-		RetryInterval: 20 * time.Millisecond})
+		RetryInterval: 20 * time.Millisecond, Silence: testBound})
 }
 
 // startEdgeWith runs an Edge of cfg until stop or the test's end.
