@@ -62,7 +62,12 @@ const rttProbePrefix = "rtt:"
 // a message submitted in between was numbered past the resend's end but
 // went out ahead of the resent ones. A QuickFIX/Go counterparty waiting for
 // its resend drops such a message (its resendState loses what it stashed)
-// and gets it only by another ResendRequest, after its next heartbeat.
+// and gets it only by another ResendRequest, after its next heartbeat. The
+// hold ends at the first resent message (sent under quickfix's resend
+// lock, which later submissions then wait for), at the session's next
+// message received, at a logout, or after holdMax. A message taken from
+// the queue just as a hold began is parked: submitted after it, or
+// returned by reclaim.
 type pacer struct {
 	queue  chan outMsg
 	log    *slog.Logger
@@ -74,9 +79,15 @@ type pacer struct {
 	mu       sync.Mutex
 	loggedOn bool
 	held     bool          // the counterparty's ResendRequest is being served (hold)
+	holdGen  uint64        // counts holds, so that a past hold's timer ends no later one
+	holdEnd  *time.Timer   // ends the hold after holdMax
+	parked   *outMsg       // taken from queue, then found held: submitted after the release, or reclaimed
 	up       chan struct{} // closed while logged on and not held
 	down     chan struct{} // closed while not logged on
 	isHeld   atomic.Bool   // held, read without mu by received and sending
+	// heldCount, if set before run, counts the held pacers of an
+	// AcceptorPacer (changed under mu with held).
+	heldCount *atomic.Int64
 
 	// sub is locked by run around each submission, so that hold can wait
 	// for one under way.
@@ -95,6 +106,9 @@ type pacer struct {
 	// sentHook, if set before run, is called on the pacer goroutine after
 	// each submission with the message and its MsgSeqNum (benchmarks).
 	sentHook func(seq int, m *quickfix.Message)
+	// taken, if set before run, is called on the pacer goroutine after it
+	// takes a message from the queue (tests).
+	taken func()
 	// beforeSubmit, if set before run, is called on the pacer goroutine
 	// just before each submission with the message and the request it
 	// was made from (nil for probes and acceptor reports).
@@ -142,12 +156,18 @@ func (p *pacer) enqueueReq(m *quickfix.Message, req any) error {
 }
 
 // reclaim empties the queue and returns the requests of the messages in
-// it, in order (messages without a request are dropped). A message the
-// pacer goroutine took just before is submitted to quickfix, not
-// returned: each message is either reclaimed or submitted, never both.
-// Any goroutine.
+// it, in order (messages without a request are dropped), after the one the
+// pacer took and found held (parked), if any. A message the pacer
+// goroutine took just before is submitted to quickfix, not returned: each
+// message is either reclaimed or submitted, never both. Any goroutine.
 func (p *pacer) reclaim() []any {
 	var out []any
+	p.mu.Lock()
+	if p.parked != nil && p.parked.req != nil {
+		out = append(out, p.parked.req)
+	}
+	p.parked = nil
+	p.mu.Unlock()
 	for {
 		select {
 		case om := <-p.queue:
@@ -176,8 +196,7 @@ func (p *pacer) setUp(up bool) {
 	}
 	p.loggedOn = up
 	if !up {
-		p.held = false
-		p.isHeld.Store(false)
+		p.releaseLocked()
 	}
 	p.open()
 }
@@ -198,29 +217,52 @@ func (p *pacer) open() {
 	}
 }
 
-// mayRun reports whether the pacer may submit now.
-func (p *pacer) mayRun() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.loggedOn && !p.held
-}
+// holdMax bounds a hold. quickfix sends nothing for a resend whose range
+// it does not hold (past the last MsgSeqNum sent, or not stored), or for a
+// ResendRequest it rejects, and the counterparty may then send nothing
+// for its heartbeat interval; the order path must not wait that long. The
+// hold matters only for the microseconds between the ResendRequest's
+// arrival and quickfix's resend lock, on the session goroutine; once
+// quickfix holds that lock, a submission waits for the resend anyway.
+// (With PersistMessages=N quickfix gap-fills without that lock; the
+// gateway's sessions always persist.)
+const holdMax = 500 * time.Millisecond
 
-// hold stops submissions until release or a logout, and returns once a
-// submission under way has ended: whatever is submitted after it returns
-// is numbered after the release. It reports whether the pacer was not held
-// before. Called on the session goroutine (received), so that quickfix
-// numbers nothing of the pacer's between the ResendRequest's arrival and
-// its resend.
+// hold stops submissions until release, a logout or holdMax, and returns
+// once a submission under way has ended: whatever is submitted after it
+// returns is numbered after the hold's end. It reports whether the pacer
+// was not held before. Called on the session goroutine (received), so
+// that quickfix numbers nothing of the pacer's between the
+// ResendRequest's arrival and its resend.
 func (p *pacer) hold() bool {
 	p.mu.Lock()
 	was := p.held
-	p.held = true
-	p.isHeld.Store(true)
-	p.open()
+	if !was {
+		p.held = true
+		p.isHeld.Store(true)
+		p.holdGen++
+		gen := p.holdGen
+		p.holdEnd = time.AfterFunc(holdMax, func() { p.expire(gen) })
+		if p.heldCount != nil {
+			p.heldCount.Add(1)
+		}
+		p.open()
+	}
 	p.mu.Unlock()
 	p.sub.Lock() // a submission under way ends first
 	p.sub.Unlock()
 	return !was
+}
+
+// expire ends hold number gen after holdMax, if it is still on.
+func (p *pacer) expire(gen uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held && p.holdGen == gen {
+		p.log.Info("fix: the counterparty's resend showed no message within the bound; releasing the session's messages", "bound", holdMax)
+		p.releaseLocked()
+		p.open()
+	}
 }
 
 // release ends a hold; it reports whether the pacer was held. Any
@@ -228,11 +270,49 @@ func (p *pacer) hold() bool {
 func (p *pacer) release() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	was := p.held
-	p.held = false
-	p.isHeld.Store(false)
+	was := p.releaseLocked()
 	p.open()
 	return was
+}
+
+// releaseLocked ends a hold and reports whether there was one; the caller
+// calls open. mu held.
+func (p *pacer) releaseLocked() bool {
+	if !p.held {
+		return false
+	}
+	p.held = false
+	p.isHeld.Store(false)
+	p.holdEnd.Stop()
+	if p.heldCount != nil {
+		p.heldCount.Add(-1)
+	}
+	return true
+}
+
+// parkIfHeld keeps om, just taken from the queue, aside if the pacer is
+// held: run submits it after the release; reclaim may take it first. It
+// reports whether it did. mu not held.
+func (p *pacer) parkIfHeld(om outMsg) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.held {
+		return false
+	}
+	p.parked = &om
+	return true
+}
+
+// unpark returns the parked message, if any, and forgets it.
+func (p *pacer) unpark() (outMsg, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	om := p.parked
+	p.parked = nil
+	if om == nil {
+		return outMsg{}, false
+	}
+	return *om, true
 }
 
 // received is told of each message quickfix passes the Application
@@ -287,8 +367,6 @@ func (p *pacer) wrote(seq int) {
 
 // run submits queued messages until ctx ends. One goroutine.
 func (p *pacer) run(ctx context.Context) {
-	var pending *quickfix.Message
-	var req any
 	stuck := time.NewTimer(pacerStuck)
 	defer stuck.Stop()
 	for {
@@ -305,11 +383,14 @@ func (p *pacer) run(ctx context.Context) {
 			}
 			continue
 		}
-		if pending == nil {
+		om, ok := p.unpark()
+		if !ok {
 			select {
-			case om := <-p.queue:
-				pending, req = om.m, om.req
+			case om = <-p.queue:
 				p.left.Add(1) // counted before the submission: quickfix has it from here on
+				if p.taken != nil {
+					p.taken()
+				}
 			case <-down:
 				continue
 			case <-ctx.Done():
@@ -317,27 +398,25 @@ func (p *pacer) run(ctx context.Context) {
 			}
 		}
 		p.sub.Lock()
-		if !p.mayRun() { // held, or logged out, since: submitted later
+		if p.parkIfHeld(om) { // held since it was taken
 			p.sub.Unlock()
 			continue
 		}
-		stampProbe(pending)
+		stampProbe(om.m)
 		if p.beforeSubmit != nil {
-			p.beforeSubmit(pending, req)
+			p.beforeSubmit(om.m, om.req)
 		}
-		err := p.submit(pending)
+		err := p.submit(om.m)
 		p.sub.Unlock()
 		if err != nil {
 			// The session is not registered: the initiator is stopping.
 			p.log.Warn("fix: submit failed", "err", err)
-			pending, req = nil, nil
 			continue
 		}
-		seq, err := pending.Header.GetInt(tag.MsgSeqNum)
+		seq, err := om.m.Header.GetInt(tag.MsgSeqNum)
 		if p.sentHook != nil && err == nil {
-			p.sentHook(seq, pending)
+			p.sentHook(seq, om.m)
 		}
-		pending, req = nil, nil
 		if err != nil {
 			continue
 		}

@@ -39,8 +39,8 @@ type AcceptorPacer struct {
 	pacers map[quickfix.SessionID]*pacer
 	closed bool
 
-	// held counts the sessions held for a resend, so that Received and
-	// Sending look a session up only when one is.
+	// held counts the sessions held for a resend (pacer.heldCount), so
+	// that Received and Sending look a session up only when one is.
 	held atomic.Int64
 }
 
@@ -84,9 +84,6 @@ func (a *AcceptorPacer) OnLogon(sid quickfix.SessionID) {
 // Application.OnLogout.
 func (a *AcceptorPacer) OnLogout(sid quickfix.SessionID) {
 	if p := a.pacerFor(sid); p != nil {
-		if p.release() {
-			a.held.Add(-1)
-		}
 		p.setUp(false)
 	}
 }
@@ -99,12 +96,8 @@ func (a *AcceptorPacer) Received(sid quickfix.SessionID, m *quickfix.Message) {
 	if a.held.Load() == 0 && !m.IsMsgTypeOf("2") {
 		return
 	}
-	if p := a.pacerFor(sid); p != nil && p.received(m) {
-		if m.IsMsgTypeOf("2") {
-			a.held.Add(1)
-		} else {
-			a.held.Add(-1)
-		}
+	if p := a.pacerFor(sid); p != nil {
+		p.received(m)
 	}
 }
 
@@ -114,8 +107,8 @@ func (a *AcceptorPacer) Sending(sid quickfix.SessionID, m *quickfix.Message) {
 	if a.held.Load() == 0 {
 		return
 	}
-	if p := a.pacerFor(sid); p != nil && p.sending(m) {
-		a.held.Add(-1)
+	if p := a.pacerFor(sid); p != nil {
+		p.sending(m)
 	}
 }
 
@@ -150,6 +143,7 @@ func (a *AcceptorPacer) pacerFor(sid quickfix.SessionID) *pacer {
 		return nil
 	}
 	p := newPacer(sid, a.queueSize, 1, a.log.With("fix_session", sid.String()))
+	p.heldCount = &a.held
 	a.pacers[key] = p
 	a.wg.Add(1)
 	go func() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,68 +134,115 @@ func TestPacerCounts(t *testing.T) {
 	check("the rest reclaimed", 5, 5)
 }
 
+// holdRig is a pacer with a window of one whose submissions a test sees
+// on submitted, numbered from 1; the first blocks until proceed is closed
+// (unblock), so that a hold can begin while it is under way. afterHold is
+// set by the test while the pacer must submit nothing (a hold returned);
+// a submission then is an error.
+type holdRig struct {
+	p         *pacer
+	submitted chan int
+	inSubmit  chan struct{}
+	unblock   func()
+	afterHold atomic.Bool
+}
+
+func newHoldRig(t *testing.T) *holdRig { return newHoldRigWith(t, nil) }
+
+// newHoldRigWith is newHoldRig with the pacer's taken hook.
+func newHoldRigWith(t *testing.T, taken func()) *holdRig {
+	r := &holdRig{p: newPacer(quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "A", TargetCompID: "B"}, 16, 1, testLogger(t)),
+		submitted: make(chan int, 16), inSubmit: make(chan struct{})}
+	r.p.taken = taken
+	proceed := make(chan struct{})
+	var once sync.Once
+	r.unblock = func() { once.Do(func() { close(proceed) }) }
+	next := 0
+	r.p.submit = func(m *quickfix.Message) error {
+		if next == 0 {
+			close(r.inSubmit)
+			<-proceed
+		}
+		if r.afterHold.Load() {
+			t.Errorf("message %d submitted while held", next+1)
+		}
+		next++
+		m.Header.SetInt(tag.MsgSeqNum, next)
+		r.submitted <- next
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.p.run(ctx) }()
+	t.Cleanup(func() { r.unblock(); cancel(); <-done })
+	return r
+}
+
+// wait waits for submission seq.
+func (r *holdRig) wait(t *testing.T, seq int) {
+	t.Helper()
+	select {
+	case got := <-r.submitted:
+		if got != seq {
+			t.Fatalf("submitted %d; want %d", got, seq)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("message %d never submitted", seq)
+	}
+}
+
+// held runs f, which must start a hold, and marks the pacer held once it
+// returns.
+func (r *holdRig) held(t *testing.T, f func() bool) {
+	t.Helper()
+	if !f() {
+		t.Fatal("no new hold")
+	}
+	r.afterHold.Store(true)
+}
+
+// released runs f, which must end the hold.
+func (r *holdRig) released(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	r.afterHold.Store(false)
+	if !f() {
+		t.Fatalf("%s did not release the hold", what)
+	}
+}
+
+func msgOf(msgType string, possDup bool) *quickfix.Message {
+	m := quickfix.NewMessage()
+	m.Header.SetString(tag.MsgType, msgType)
+	if possDup {
+		m.Header.SetString(tag.PossDupFlag, "Y")
+	}
+	return m
+}
+
 // TestPacerHoldsForResend: a ResendRequest received holds the pacer's
 // submissions, once a submission under way has ended, until quickfix
 // shows it serves the resend (a PossDup message sent) or any later
 // message arrives; a logout ends a hold too. quickfix (Go) reads the
 // resend's last MsgSeqNum before it locks live messages out, so a message
 // submitted between the ResendRequest's arrival and the resend goes out
-// ahead of the resent ones, numbered past them.
+// ahead of the resent ones, numbered past them. With a window of one,
+// each message is submitted only after the test marks the previous one
+// written, which it does once the next hold has begun.
 func TestPacerHoldsForResend(t *testing.T) {
-	p := newPacer(quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "A", TargetCompID: "B"}, 16, 16, testLogger(t))
-	var (
-		next      int
-		submitted = make(chan int, 16)
-		inSubmit  = make(chan struct{})
-		proceed   = make(chan struct{})
-	)
-	p.submit = func(m *quickfix.Message) error {
-		if next == 0 { // message 1 is under way when the hold begins
-			close(inSubmit)
-			<-proceed
-		} else if p.isHeld.Load() {
-			t.Errorf("message %d submitted while held", next+1)
-		}
-		next++
-		m.Header.SetInt(tag.MsgSeqNum, next)
-		submitted <- next
-		return nil
-	}
-	msg := func(msgType string, possDup bool) *quickfix.Message {
-		m := quickfix.NewMessage()
-		m.Header.SetString(tag.MsgType, msgType)
-		if possDup {
-			m.Header.SetString(tag.PossDupFlag, "Y")
-		}
-		return m
-	}
-	wait := func(seq int) {
-		t.Helper()
-		select {
-		case got := <-submitted:
-			if got != seq {
-				t.Fatalf("submitted %d; want %d", got, seq)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("message %d never submitted", seq)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); p.run(ctx) }()
-	var once sync.Once
-	unblock := func() { once.Do(func() { close(proceed) }) }
-	defer func() { unblock(); cancel(); <-done }()
+	r := newHoldRig(t)
+	p := r.p
 	p.setUp(true)
-	if err := p.enqueue(newProbe()); err != nil {
-		t.Fatal(err)
+	for range 4 {
+		if err := p.enqueue(newProbe()); err != nil {
+			t.Fatal(err)
+		}
 	}
-	<-inSubmit
+	<-r.inSubmit
 
 	// The ResendRequest arrives while message 1 is being submitted: the
 	// hold waits for that submission.
 	held := make(chan bool)
-	go func() { held <- p.received(msg("2", false)) }()
+	go func() { held <- p.received(msgOf("2", false)) }()
 	for !p.isHeld.Load() {
 		runtime.Gosched()
 	}
@@ -203,42 +251,92 @@ func TestPacerHoldsForResend(t *testing.T) {
 		t.Fatal("hold returned while a submission was under way")
 	default:
 	}
-	unblock()
-	if !<-held {
-		t.Fatal("received(ResendRequest) did not report a new hold")
-	}
-	wait(1)
-
-	// Held: nothing is submitted until a resent message goes out.
-	for range 3 {
-		if err := p.enqueue(newProbe()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if p.sending(msg("8", false)) || p.received(msg("2", false)) {
+	r.unblock()
+	r.held(t, func() bool { return <-held })
+	r.wait(t, 1)
+	p.wrote(1)
+	if p.sending(msgOf("8", false)) || p.received(msgOf("2", false)) {
 		t.Fatal("a live message or a second ResendRequest changed the hold")
 	}
-	if !p.sending(msg("8", true)) {
-		t.Fatal("a resent message did not release the hold")
-	}
-	wait(2)
-	p.wrote(2)
+	r.released(t, "a resent message", func() bool { return p.sending(msgOf("8", true)) })
+	r.wait(t, 2)
 
-	// Released by any later message received (a resend that sent nothing).
-	p.received(msg("2", false))
-	if !p.received(msg("0", false)) {
-		t.Fatal("a Heartbeat received did not release the hold")
-	}
-	wait(3)
+	// Released by a later message received (a resend that sent nothing).
+	r.held(t, func() bool { return p.received(msgOf("2", false)) })
+	p.wrote(2)
+	r.released(t, "a Heartbeat received", func() bool { return p.received(msgOf("0", false)) })
+	r.wait(t, 3)
 
 	// Ended by a logout: the next logon is not held.
-	p.received(msg("2", false))
-	p.setUp(false)
+	r.held(t, func() bool { return p.received(msgOf("2", false)) })
+	p.wrote(3)
+	r.released(t, "a logout", func() bool { p.setUp(false); return !p.isHeld.Load() })
 	p.setUp(true)
-	if p.isHeld.Load() {
-		t.Fatal("held after a logout and a new logon")
+	r.wait(t, 4)
+}
+
+// TestPacerHoldEnds: a hold that nothing releases (quickfix sent nothing
+// for the resend and the counterparty is silent) ends after holdMax; the
+// order path does not wait for the counterparty's heartbeat.
+func TestPacerHoldEnds(t *testing.T) {
+	r := newHoldRig(t)
+	r.unblock()
+	r.p.setUp(true)
+	r.held(t, func() bool { return r.p.received(msgOf("2", false)) })
+	r.afterHold.Store(false) // the release is the pacer's own
+	if err := r.p.enqueue(newProbe()); err != nil {
+		t.Fatal(err)
 	}
-	wait(4)
+	r.wait(t, 1)
+	if r.p.isHeld.Load() {
+		t.Fatal("submitted while held")
+	}
+}
+
+// TestPacerParkedIsReclaimed: a message the pacer took from the queue just
+// as a hold began is parked, and a logout's reclaim returns it: each
+// message is either reclaimed or submitted, never neither.
+func TestPacerParkedIsReclaimed(t *testing.T) {
+	took, go_ := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	r := newHoldRigWith(t, func() { first.Do(func() { took <- struct{}{}; <-go_ }) })
+	r.unblock()
+	p := r.p
+	p.setUp(true)
+	if err := p.enqueueReq(newProbe(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	<-took // the pacer has a, and is held before it submits it
+	r.held(t, func() bool { return p.received(msgOf("2", false)) })
+	close(go_)
+	for parked, deadline := false, time.Now().Add(10*time.Second); !parked; {
+		if time.Now().After(deadline) {
+			t.Fatal("a, taken while held, never parked")
+		}
+		p.mu.Lock()
+		parked = p.parked != nil
+		p.mu.Unlock()
+		runtime.Gosched()
+	}
+	r.afterHold.Store(false)
+	p.setUp(false)
+	if got := p.reclaim(); fmt.Sprint(got) != "[a]" {
+		t.Fatalf("reclaimed %v; want [a]", got)
+	}
+	// Reclaimed: the next logon submits what is queued next, not a.
+	if err := p.enqueueReq(newProbe(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	p.setUp(true)
+	r.wait(t, 1)
+	if q, l := p.queued.Load(), p.left.Load(); q != 2 || l != 2 {
+		t.Fatalf("queued %d, left %d; want 2, 2", q, l)
+	}
+	select {
+	case seq := <-r.submitted:
+		t.Fatalf("message %d submitted; want only b", seq)
+	default:
+	}
 }
 
 // TestAcceptorPacerHoldsForResend: an acceptor's sessions are held and
@@ -250,14 +348,6 @@ func TestAcceptorPacerHoldsForResend(t *testing.T) {
 	defer a.Close()
 	s1 := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "GW", TargetCompID: "B1"}
 	s2 := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "GW", TargetCompID: "B2"}
-	msg := func(msgType string, possDup bool) *quickfix.Message {
-		m := quickfix.NewMessage()
-		m.Header.SetString(tag.MsgType, msgType)
-		if possDup {
-			m.Header.SetString(tag.PossDupFlag, "Y")
-		}
-		return m
-	}
 	check := func(when string, held1, held2 bool) {
 		t.Helper()
 		n := int64(0)
@@ -273,16 +363,16 @@ func TestAcceptorPacerHoldsForResend(t *testing.T) {
 	a.OnLogon(s1)
 	a.OnLogon(s2)
 	check("logged on", false, false)
-	a.Received(s1, msg("2", false))
-	a.Received(s1, msg("2", false))
+	a.Received(s1, msgOf("2", false))
+	a.Received(s1, msgOf("2", false))
 	check("a ResendRequest from B1, twice", true, false)
-	a.Received(s2, msg("2", false))
-	a.Sending(s1, msg("8", false))
-	a.Received(s2, msg("D", false)) // B2's next message: its resend was served
+	a.Received(s2, msgOf("2", false))
+	a.Sending(s1, msgOf("8", false))
+	a.Received(s2, msgOf("D", false)) // B2's next message: its resend was served
 	check("B2 released", true, false)
-	a.Sending(s1, msg("4", true)) // a gap fill of B1's resend
+	a.Sending(s1, msgOf("4", true)) // a gap fill of B1's resend
 	check("B1 released", false, false)
-	a.Received(s2, msg("2", false))
+	a.Received(s2, msgOf("2", false))
 	a.OnLogout(s2)
 	check("B2 logged out", false, false)
 }
