@@ -64,8 +64,8 @@ func (a app) ToApp(m *quickfix.Message, _ quickfix.SessionID) error {
 // FromAdmin and FromApp tell the pacer of every message (a ResendRequest
 // holds its submissions while quickfix serves it: see pacer).
 func (a app) FromAdmin(m *quickfix.Message, _ quickfix.SessionID) quickfix.MessageRejectError {
-	a.u.pacer.received(m)
 	t, err := m.Header.GetBytes(tag.MsgType)
+	a.u.pacer.received(err == nil && string(t) == "2")
 	if err != nil || len(t) != 1 {
 		return nil
 	}
@@ -91,7 +91,7 @@ func (a app) FromAdmin(m *quickfix.Message, _ quickfix.SessionID) quickfix.Messa
 }
 
 func (a app) FromApp(m *quickfix.Message, _ quickfix.SessionID) quickfix.MessageRejectError {
-	a.u.pacer.received(m)
+	a.u.pacer.received(false)
 	t, err := m.Header.GetBytes(tag.MsgType)
 	if err != nil {
 		return err

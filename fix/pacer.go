@@ -78,13 +78,16 @@ type pacer struct {
 
 	mu       sync.Mutex
 	loggedOn bool
-	held     bool          // the counterparty's ResendRequest is being served (hold)
 	holdGen  uint64        // counts holds, so that a past hold's timer ends no later one
 	holdEnd  *time.Timer   // ends the hold after holdMax
-	parked   *outMsg       // taken from queue, then found held: submitted after the release, or reclaimed
 	up       chan struct{} // closed while logged on and not held
 	down     chan struct{} // closed while not logged on
-	isHeld   atomic.Bool   // held, read without mu by received and sending
+	// held is set while the counterparty's ResendRequest is being served
+	// (hold); written under mu, read without it.
+	held atomic.Bool
+	// parked is a message taken from queue, then found held: submitted
+	// after the release, or reclaimed. Set under mu, taken without it.
+	parked atomic.Pointer[outMsg]
 	// heldCount, if set before run, counts the held pacers of an
 	// AcceptorPacer (changed under mu with held).
 	heldCount *atomic.Int64
@@ -162,12 +165,9 @@ func (p *pacer) enqueueReq(m *quickfix.Message, req any) error {
 // message is either reclaimed or submitted, never both. Any goroutine.
 func (p *pacer) reclaim() []any {
 	var out []any
-	p.mu.Lock()
-	if p.parked != nil && p.parked.req != nil {
-		out = append(out, p.parked.req)
+	if om := p.parked.Swap(nil); om != nil && om.req != nil {
+		out = append(out, om.req)
 	}
-	p.parked = nil
-	p.mu.Unlock()
 	for {
 		select {
 		case om := <-p.queue:
@@ -204,7 +204,7 @@ func (p *pacer) setUp(up bool) {
 // open makes up closed exactly while the pacer may submit: logged on and
 // not held. mu held.
 func (p *pacer) open() {
-	may := p.loggedOn && !p.held
+	may := p.loggedOn && !p.held.Load()
 	select {
 	case <-p.up:
 		if !may {
@@ -236,10 +236,9 @@ const holdMax = 500 * time.Millisecond
 // ResendRequest's arrival and its resend.
 func (p *pacer) hold() bool {
 	p.mu.Lock()
-	was := p.held
+	was := p.held.Load()
 	if !was {
-		p.held = true
-		p.isHeld.Store(true)
+		p.held.Store(true)
 		p.holdGen++
 		gen := p.holdGen
 		p.holdEnd = time.AfterFunc(holdMax, func() { p.expire(gen) })
@@ -258,7 +257,7 @@ func (p *pacer) hold() bool {
 func (p *pacer) expire(gen uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.held && p.holdGen == gen {
+	if p.held.Load() && p.holdGen == gen {
 		p.log.Info("fix: the counterparty's resend showed no message within the bound; releasing the session's messages", "bound", holdMax)
 		p.releaseLocked()
 		p.open()
@@ -278,11 +277,10 @@ func (p *pacer) release() bool {
 // releaseLocked ends a hold and reports whether there was one; the caller
 // calls open. mu held.
 func (p *pacer) releaseLocked() bool {
-	if !p.held {
+	if !p.held.Load() {
 		return false
 	}
-	p.held = false
-	p.isHeld.Store(false)
+	p.held.Store(false)
 	p.holdEnd.Stop()
 	if p.heldCount != nil {
 		p.heldCount.Add(-1)
@@ -292,39 +290,32 @@ func (p *pacer) releaseLocked() bool {
 
 // parkIfHeld keeps om, just taken from the queue, aside if the pacer is
 // held: run submits it after the release; reclaim may take it first. It
-// reports whether it did. mu not held.
+// reports whether it did. Called by run with sub locked: a hold that
+// begins after the first load waits for the submission. mu not held.
 func (p *pacer) parkIfHeld(om outMsg) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.held {
+	if !p.held.Load() {
 		return false
 	}
-	p.parked = &om
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.held.Load() {
+		return false
+	}
+	p.parked.Store(&om)
 	return true
 }
 
-// unpark returns the parked message, if any, and forgets it.
-func (p *pacer) unpark() (outMsg, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	om := p.parked
-	p.parked = nil
-	if om == nil {
-		return outMsg{}, false
-	}
-	return *om, true
-}
-
 // received is told of each message quickfix passes the Application
-// (FromAdmin, FromApp), on the session goroutine: a ResendRequest holds
-// the submissions until quickfix has begun to serve it; any later message
+// (FromAdmin, FromApp), on the session goroutine, and whether it is a
+// ResendRequest, which the caller has read: a ResendRequest holds the
+// submissions until quickfix has begun to serve it; any later message
 // shows it has served it, and releases them. It reports whether the
 // pacer's hold changed (true: now held or released).
-func (p *pacer) received(m *quickfix.Message) bool {
-	if m.IsMsgTypeOf("2") {
+func (p *pacer) received(resendRequest bool) bool {
+	if resendRequest {
 		return p.hold()
 	}
-	return p.isHeld.Load() && p.release()
+	return p.held.Load() && p.release()
 }
 
 // sending is told of each message quickfix is about to send (ToAdmin,
@@ -332,7 +323,7 @@ func (p *pacer) received(m *quickfix.Message) bool {
 // quickfix serves the resend, holding its resend lock, behind which later
 // submissions wait: it releases them. It reports whether it did.
 func (p *pacer) sending(m *quickfix.Message) bool {
-	if !p.isHeld.Load() {
+	if !p.held.Load() {
 		return false
 	}
 	if dup, _ := PossDup(m); !dup {
@@ -383,8 +374,10 @@ func (p *pacer) run(ctx context.Context) {
 			}
 			continue
 		}
-		om, ok := p.unpark()
-		if !ok {
+		var om outMsg
+		if pm := p.parked.Swap(nil); pm != nil {
+			om = *pm
+		} else {
 			select {
 			case om = <-p.queue:
 				p.left.Add(1) // counted before the submission: quickfix has it from here on

@@ -89,15 +89,16 @@ func (a *AcceptorPacer) OnLogout(sid quickfix.SessionID) {
 }
 
 // Received tells the pacer of a message quickfix passes sid's
-// Application (FromAdmin, FromApp): a ResendRequest holds sid's messages
-// until quickfix serves it, and any later message releases them. Call it
-// on the session goroutine, as quickfix does.
-func (a *AcceptorPacer) Received(sid quickfix.SessionID, m *quickfix.Message) {
-	if a.held.Load() == 0 && !m.IsMsgTypeOf("2") {
+// Application (FromAdmin, FromApp), and whether it is a ResendRequest: a
+// ResendRequest holds sid's messages until quickfix serves it, and any
+// later message releases them. Call it on the session goroutine, as
+// quickfix does.
+func (a *AcceptorPacer) Received(sid quickfix.SessionID, resendRequest bool) {
+	if a.held.Load() == 0 && !resendRequest {
 		return
 	}
 	if p := a.pacerFor(sid); p != nil {
-		p.received(m)
+		p.received(resendRequest)
 	}
 }
 

@@ -242,9 +242,11 @@ func TestPacerHoldsForResend(t *testing.T) {
 	// The ResendRequest arrives while message 1 is being submitted: the
 	// hold waits for that submission.
 	held := make(chan bool)
-	go func() { held <- p.received(msgOf("2", false)) }()
-	for !p.isHeld.Load() {
-		runtime.Gosched()
+	go func() { held <- p.received(true) }()
+	for deadline := time.Now().Add(10 * time.Second); !p.held.Load(); runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatal("a ResendRequest received did not hold the pacer")
+		}
 	}
 	select {
 	case <-held:
@@ -255,22 +257,22 @@ func TestPacerHoldsForResend(t *testing.T) {
 	r.held(t, func() bool { return <-held })
 	r.wait(t, 1)
 	p.wrote(1)
-	if p.sending(msgOf("8", false)) || p.received(msgOf("2", false)) {
+	if p.sending(msgOf("8", false)) || p.received(true) {
 		t.Fatal("a live message or a second ResendRequest changed the hold")
 	}
 	r.released(t, "a resent message", func() bool { return p.sending(msgOf("8", true)) })
 	r.wait(t, 2)
 
 	// Released by a later message received (a resend that sent nothing).
-	r.held(t, func() bool { return p.received(msgOf("2", false)) })
+	r.held(t, func() bool { return p.received(true) })
 	p.wrote(2)
-	r.released(t, "a Heartbeat received", func() bool { return p.received(msgOf("0", false)) })
+	r.released(t, "a Heartbeat received", func() bool { return p.received(false) })
 	r.wait(t, 3)
 
 	// Ended by a logout: the next logon is not held.
-	r.held(t, func() bool { return p.received(msgOf("2", false)) })
+	r.held(t, func() bool { return p.received(true) })
 	p.wrote(3)
-	r.released(t, "a logout", func() bool { p.setUp(false); return !p.isHeld.Load() })
+	r.released(t, "a logout", func() bool { p.setUp(false); return !p.held.Load() })
 	p.setUp(true)
 	r.wait(t, 4)
 }
@@ -282,13 +284,13 @@ func TestPacerHoldEnds(t *testing.T) {
 	r := newHoldRig(t)
 	r.unblock()
 	r.p.setUp(true)
-	r.held(t, func() bool { return r.p.received(msgOf("2", false)) })
+	r.held(t, func() bool { return r.p.received(true) })
 	r.afterHold.Store(false) // the release is the pacer's own
 	if err := r.p.enqueue(newProbe()); err != nil {
 		t.Fatal(err)
 	}
 	r.wait(t, 1)
-	if r.p.isHeld.Load() {
+	if r.p.held.Load() {
 		t.Fatal("submitted while held")
 	}
 }
@@ -307,15 +309,13 @@ func TestPacerParkedIsReclaimed(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-took // the pacer has a, and is held before it submits it
-	r.held(t, func() bool { return p.received(msgOf("2", false)) })
+	r.held(t, func() bool { return p.received(true) })
 	close(go_)
 	for parked, deadline := false, time.Now().Add(10*time.Second); !parked; {
 		if time.Now().After(deadline) {
 			t.Fatal("a, taken while held, never parked")
 		}
-		p.mu.Lock()
-		parked = p.parked != nil
-		p.mu.Unlock()
+		parked = p.parked.Load() != nil
 		runtime.Gosched()
 	}
 	r.afterHold.Store(false)
@@ -356,23 +356,23 @@ func TestAcceptorPacerHoldsForResend(t *testing.T) {
 				n++
 			}
 		}
-		if g1, g2 := a.pacerFor(s1).isHeld.Load(), a.pacerFor(s2).isHeld.Load(); g1 != held1 || g2 != held2 || a.held.Load() != n {
+		if g1, g2 := a.pacerFor(s1).held.Load(), a.pacerFor(s2).held.Load(); g1 != held1 || g2 != held2 || a.held.Load() != n {
 			t.Fatalf("%s: held %v, %v (count %d); want %v, %v", when, g1, g2, a.held.Load(), held1, held2)
 		}
 	}
 	a.OnLogon(s1)
 	a.OnLogon(s2)
 	check("logged on", false, false)
-	a.Received(s1, msgOf("2", false))
-	a.Received(s1, msgOf("2", false))
+	a.Received(s1, true)
+	a.Received(s1, true)
 	check("a ResendRequest from B1, twice", true, false)
-	a.Received(s2, msgOf("2", false))
+	a.Received(s2, true)
 	a.Sending(s1, msgOf("8", false))
-	a.Received(s2, msgOf("D", false)) // B2's next message: its resend was served
+	a.Received(s2, false) // B2's next message: its resend was served
 	check("B2 released", true, false)
 	a.Sending(s1, msgOf("4", true)) // a gap fill of B1's resend
 	check("B1 released", false, false)
-	a.Received(s2, msgOf("2", false))
+	a.Received(s2, true)
 	a.OnLogout(s2)
 	check("B2 logged out", false, false)
 }

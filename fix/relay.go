@@ -252,7 +252,7 @@ func (r *relay) readLogon(local net.Conn) ([]byte, error) {
 	_ = local.SetReadDeadline(time.Now().Add(to))
 	defer local.SetReadDeadline(time.Time{})
 	sc := newFrameScanner()
-	buf := make([]byte, 4<<10)
+	buf := make([]byte, 4<<10) // a Logon is a few hundred bytes; copyOut reads on with relayBuf
 	var got []byte
 	for {
 		n, err := local.Read(buf)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -305,12 +304,12 @@ func TestUpstreamBothLinesCutThenOneRestored(t *testing.T) {
 	r.checkExactlyOnce(t, append(ids, more...), rec)
 }
 
-// slowSessions is fakeSessions whose reservation writes take delay once
-// armed: a durable write on a loaded disk, a Raft commit.
+// slowSessions is fakeSessions, made safe for concurrent use, whose
+// reservation writes take delay: a durable write on a loaded disk, a Raft
+// commit.
 type slowSessions struct {
 	mu    sync.Mutex
 	f     *fakeSessions
-	armed atomic.Bool
 	delay time.Duration
 }
 
@@ -327,9 +326,7 @@ func (s *slowSessions) ReadReservation(sid quickfix.SessionID) (int, bool, strin
 }
 
 func (s *slowSessions) WriteReservation(sid quickfix.SessionID, reserved int, clean bool, owner string) error {
-	if s.armed.Load() {
-		time.Sleep(s.delay) // the write's duration, not a synchronization
-	}
+	time.Sleep(s.delay) // the write's duration, not a synchronization
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.f.WriteReservation(sid, reserved, clean, owner)
@@ -348,7 +345,6 @@ func (s *slowSessions) Owner() string { return s.f.Owner() }
 // session logged on a reconnect interval later (an hour here).
 func TestUpstreamLogsOnAtThePeriodsStart(t *testing.T) {
 	ss := &slowSessions{f: newFakeSessions("me"), delay: 1500 * time.Millisecond}
-	ss.armed.Store(true)
 	start := time.Now().Add(6 * time.Second).Truncate(time.Second)
 	r := newRigWith(t, acceptorOpts{}, func(c *UpstreamConfig) {
 		c.Sessions, c.StoreDir = ss, ""
@@ -375,7 +371,6 @@ func TestUpstreamLogsOnAtThePeriodsStart(t *testing.T) {
 // waits for the Logon within LogonTimeout.
 func TestUpstreamSlowLogonIsDialed(t *testing.T) {
 	ss := &slowSessions{f: newFakeSessions("me"), delay: 700 * time.Millisecond}
-	ss.armed.Store(true)
 	r := newRigWith(t, acceptorOpts{}, func(c *UpstreamConfig) {
 		c.Sessions, c.StoreDir = ss, ""
 		c.ResetOnLogon = true

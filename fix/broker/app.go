@@ -85,8 +85,8 @@ func (x app) FromAdmin(m *quickfix.Message, sid quickfix.SessionID) quickfix.Mes
 	if s == nil {
 		return quickfix.RejectLogon{Text: textUnknownSession}
 	}
-	x.a.pacer.Received(sid, m) // a ResendRequest holds the reports until quickfix serves it
 	mt, err := m.Header.GetBytes(tag.MsgType)
+	x.a.pacer.Received(sid, err == nil && string(mt) == "2") // a ResendRequest holds the reports until quickfix serves it
 	if err != nil || len(mt) != 1 {
 		return nil
 	}
@@ -114,6 +114,6 @@ func (x app) FromApp(m *quickfix.Message, sid quickfix.SessionID) quickfix.Messa
 	if s == nil {
 		return quickfix.UnsupportedMessageType()
 	}
-	x.a.pacer.Received(sid, m)
+	x.a.pacer.Received(sid, false)
 	return s.handle(m)
 }
