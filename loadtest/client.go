@@ -238,7 +238,23 @@ func (c *mdLoadClient) observe(now time.Time, t uint64) {
 	if !c.record.Load() || t == 0 {
 		return
 	}
-	c.lat.Record(c.idx, now.Sub(c.epoch)-time.Duration(t))
+	c.lat.Record(c.idx, sameDay(now.Sub(c.epoch)-time.Duration(t)))
+}
+
+// sameDay folds a latency measured against a midnight of another day
+// into (-12h, 12h]: the stamps start again from 0 at midnight CST, while
+// a run's epoch is the midnight before it began. Before, every update of
+// a run past midnight measured about 24 h.
+func sameDay(d time.Duration) time.Duration {
+	const day = 24 * time.Hour
+	d %= day
+	switch {
+	case d > day/2:
+		d -= day
+	case d <= -day/2:
+		d += day
+	}
+	return d
 }
 
 // field returns the bytes after key up to end.

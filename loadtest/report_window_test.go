@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestWindowBeyondLargestBucket: a quantile in the +Inf bucket is
@@ -23,5 +24,24 @@ func TestWindowBeyondLargestBucket(t *testing.T) {
 	}
 	if got := h.bound("p99", h.P99Us); got != ">2000" {
 		t.Fatalf("bound = %q", got)
+	}
+}
+
+// TestSameDay: a latency measured against the midnight before a run that
+// went past the next midnight (the stamps start again from 0) is folded
+// back; others are kept.
+func TestSameDay(t *testing.T) {
+	const day = 24 * time.Hour
+	for _, tc := range []struct{ in, want time.Duration }{
+		{3 * time.Millisecond, 3 * time.Millisecond},
+		{-2 * time.Millisecond, -2 * time.Millisecond}, // clocks a little apart
+		{day + 3*time.Millisecond, 3 * time.Millisecond},
+		{day - 2*time.Millisecond, -2 * time.Millisecond},
+		{-day + 5*time.Millisecond, 5 * time.Millisecond},
+		{2*day + time.Second, time.Second},
+	} {
+		if got := sameDay(tc.in); got != tc.want {
+			t.Errorf("sameDay(%s) = %s, want %s", tc.in, got, tc.want)
+		}
 	}
 }

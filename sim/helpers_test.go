@@ -26,8 +26,14 @@ func testInstruments() []refdata.Instrument {
 	}
 }
 
+// testConfig stamps the feeds from 10:00 in Shanghai on, as the time
+// passes: the wall clock's ITCH stamps (ns since midnight CST) would go
+// back to 0 in a test running across 16:00 UTC, and the books' checks
+// would fail it.
 func testConfig() Config {
-	return Config{Instruments: testInstruments(), Rate: -1, Seed: 7}
+	base, start := time.Date(2025, 11, 21, 10, 0, 0, 0, time.FixedZone("CST", 8*3600)), time.Now()
+	return Config{Instruments: testInstruments(), Rate: -1, Seed: 7,
+		Clock: func() time.Time { return base.Add(time.Since(start)) }}
 }
 
 // startSim creates a Sim and runs it until the test ends.
