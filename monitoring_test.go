@@ -133,7 +133,7 @@ func TestMonitoringMetricsExist(t *testing.T) {
 		nodes, ops := startDemoClusterOps(t)
 		// A node's cluster series appear once it started: scrape until
 		// every name is there, or report the missing.
-		deadline := time.Now().Add(15 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for {
 			for _, u := range nodes {
 				scrape(t, http.DefaultClient, u, ops)

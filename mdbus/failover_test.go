@@ -30,7 +30,13 @@ type servedEdge struct {
 func serveEdge(t testing.TB, e *runningEdge) *servedEdge {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	srv, err := gateway.New(gateway.Config{WS: gateway.WSConfig{AnonymousMarketData: true, MaxConnectionsPerIP: 5000}},
+	// A thousand clients dialing at once on a loaded machine may take
+	// longer than the 5 s read_header_timeout to send their handshake
+	// once connected: the edge then closes the connection, and the dial
+	// fails ("server closed idle connection", "connection reset by peer"
+	// in two failed runs with the machine at load 10 and more).
+	srv, err := gateway.New(gateway.Config{ReadHeaderTimeout: testBound, ReadTimeout: testBound,
+		WS: gateway.WSConfig{AnonymousMarketData: true, MaxConnectionsPerIP: 5000}},
 		gateway.Deps{Market: e.Engine(), PublishedDepth: orderbook.DefaultMaxDepth, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
