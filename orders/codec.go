@@ -46,7 +46,8 @@ const (
 var errBody = errors.New("orders: bad journal record body")
 
 // bodyRecord is a journal record's body type: newRec, changeRec,
-// execRec, cancelRejectRec, refusedRec or periodRec (as pointers).
+// execRec, cancelRejectRec, refusedRec, periodRec or dayRec (as
+// pointers).
 type bodyRecord interface {
 	// fields hands each of the record's fields to c, always all of them,
 	// always in the same order: the binary form's one field list, which
@@ -135,6 +136,10 @@ func (r *cancelRejectRec) fields(c bodyCoder) {
 func (r *periodRec) fields(c bodyCoder) {
 	c.str(&r.Upstream)
 	c.int(&r.Period)
+}
+
+func (r *dayRec) fields(c bodyCoder) {
+	c.int(&r.Date)
 }
 
 func (r *refusedRec) fields(c bodyCoder) {

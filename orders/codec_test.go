@@ -28,6 +28,7 @@ var recordTypes = []struct {
 	{recCancelReject, &cancelRejectRec{}},
 	{recRefused, &refusedRec{}},
 	{recPeriod, &periodRec{}},
+	{recDay, &dayRec{}},
 }
 
 // fillAll sets every field of the struct v points to, recursively, to a
@@ -113,6 +114,7 @@ func goldenRecords() []struct {
 			OrderID: "V1", Reason: 1, Text: "too late", ResponseTo: '1', PossDup: true, SeqNum: 7}}},
 		{recRefused, &refusedRec{Account: "A1", UID: "GWmilnkq2a.4", Code: "orders.upstream_unavailable", Text: "held too long"}},
 		{recPeriod, &periodRec{Upstream: "core", Period: 1764806400}},
+		{recDay, &dayRec{Date: 20261204}},
 	}
 }
 
@@ -128,6 +130,7 @@ func TestRecordCodecGolden(t *testing.T) {
 		recCancelReject: "010241310c47576d696c6e6b7132612e330c47576d696c6e6b7132612e320256310208746f6f206c61746531010e",
 		recRefused:      "010241310c47576d696c6e6b7132612e341b6f72646572732e757073747265616d5f756e617661696c61626c650d68656c6420746f6f206c6f6e67",
 		recPeriod:       "0104636f726580bc86930d",
+		recDay:          "01a8a5a913",
 	}
 	for _, g := range goldenRecords() {
 		want, err := hex.DecodeString(golden[g.typ])

@@ -224,7 +224,7 @@ func newEnv(t *testing.T, dir string, opts ...envOpt) *env {
 	for _, o := range opts {
 		o(e, &cfg)
 	}
-	e.m, err = New(cfg, rc, e.jrnl, nil)
+	e.m, err = New(cfg, e.rc, e.jrnl, nil) // an option may give its own checker
 	if err != nil {
 		t.Fatal(err)
 	}

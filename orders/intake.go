@@ -77,6 +77,7 @@ func (m *Manager) New(req NewRequest) (_ Order, err error) {
 	m.mu.Lock()
 	defer m.unlock()
 	defer func() { m.count(req.Source, true, err) }()
+	m.newDay()
 	if err := checkIDs(req.ClOrdID, req.Account, req.Symbol, false); err != nil {
 		return Order{}, err
 	}
@@ -172,6 +173,7 @@ func (m *Manager) Cancel(req CancelRequest) (_ Order, err error) {
 	m.mu.Lock()
 	defer m.unlock()
 	defer func() { m.count(req.Source, false, err) }()
+	m.newDay()
 	if err := checkIDs(req.ClOrdID, req.Account, "", true); err != nil {
 		return Order{}, err
 	}
@@ -201,6 +203,7 @@ func (m *Manager) Replace(req ReplaceRequest) (_ Order, err error) {
 	m.mu.Lock()
 	defer m.unlock()
 	defer func() { m.count(req.Source, false, err) }()
+	m.newDay()
 	if err := checkIDs(req.ClOrdID, req.Account, "", false); err != nil {
 		return Order{}, err
 	}

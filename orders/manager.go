@@ -165,6 +165,9 @@ type Manager struct {
 	changed   chan struct{}            // closed and replaced when an answer arrives (Drain)
 	stats     Stats
 	outbox    []delivery // events to deliver once mu is released
+	// dayRecs is set once the journal holds a day record (dayRec), live
+	// or replayed: a replay changes day only at those from then on.
+	dayRecs bool
 }
 
 // delivery is an event for some sinks.
@@ -261,7 +264,9 @@ func (cfg Config) withDefaults() (Config, error) {
 }
 
 // New returns a manager. Add the upstreams (AddUpstream), then call
-// Recover before accepting requests and Run to drive its timers.
+// Recover before accepting requests and Run to drive its timers. The
+// manager changes rc's trading day from now on (risk.Checker.DaysByCaller,
+// newDay): rc serves this manager only.
 func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -270,6 +275,7 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 	if rc == nil || j == nil {
 		return nil, fmt.Errorf("%w: risk and journal are required", ErrConfig)
 	}
+	rc.DaysByCaller()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -18,6 +18,7 @@ const (
 	recCancelReject byte = 'J' // cancelRejectRec: the upstream refused a cancel or replace
 	recRefused      byte = 'X' // refusedRec: a request ended without reaching the venue
 	recPeriod       byte = 'P' // periodRec: the next messages from an upstream are of a new session period
+	recDay          byte = 'D' // dayRec: risk's trading day changed (or, first in a run, is)
 )
 
 // newRec is the journal body of an accepted new order.
@@ -69,6 +70,15 @@ type cancelRejectRec struct {
 type periodRec struct {
 	Upstream string `json:"u"`
 	Period   int64  `json:"p"`
+}
+
+// dayRec records risk's trading day, Date (yyyymmdd): journaled when the
+// day changes live (Manager.newDay) and once when a run starts (Recover),
+// so that a replay changes day exactly where the live checker did. Before
+// the first one in a journal (one written before these records), a
+// replay changes day by the records' times.
+type dayRec struct {
+	Date int64 `json:"d"`
 }
 
 // refusedRec is the journal body of a request the gateway ended without

@@ -58,6 +58,10 @@ func (m *Manager) Recover() (int, error) {
 	// manager was made long before its term (newEpoch also starts after
 	// every id the journal holds).
 	m.newEpoch()
+	// The day this run starts on (the journal's last, until the first
+	// request after midnight): every change of day from here on is a
+	// record.
+	m.journalDay(m.risk.DayDate())
 	for _, o := range m.list {
 		if o.Status.Terminal() {
 			continue
@@ -79,8 +83,8 @@ func (m *Manager) Recover() (int, error) {
 }
 
 // decodeRecord decodes the body of journal record r into the record it
-// holds (newRec, changeRec, execRec, cancelRejectRec, refusedRec or
-// periodRec). It
+// holds (newRec, changeRec, execRec, cancelRejectRec, refusedRec,
+// periodRec or dayRec). It
 // reads nothing of the Manager: replayJournal runs it on several
 // goroutines at once.
 func decodeRecord(r journal.Record) (any, error) {
@@ -98,6 +102,8 @@ func decodeRecord(r journal.Record) (any, error) {
 		v = new(refusedRec)
 	case recPeriod:
 		v = new(periodRec)
+	case recDay:
+		v = new(dayRec)
 	default:
 		return nil, fmt.Errorf("unknown record type %q", r.Type)
 	}
@@ -144,6 +150,11 @@ func (m *Manager) replay(typ byte, v any) error {
 		// The upstream's numbers start again: none of the new period's
 		// messages is journaled before this record.
 		m.period[rec.Upstream], m.lastIn[rec.Upstream] = rec.Period, 0
+		return nil
+	case *dayRec:
+		// From here on the day changes only where it changed live.
+		m.dayRecs = true
+		m.risk.RolloverTo(int32(rec.Date))
 		return nil
 	case *refusedRec:
 		o := m.byUID[rec.UID]

@@ -68,10 +68,12 @@ func (m *Manager) replayJournal(ctx context.Context) (int, error) {
 			// Risk runs through the journal's trading days as they
 			// happened: an order of an earlier day is not today's (its
 			// client order id may be used again, its shares bought are
-			// sellable now).
+			// sellable now). The days change at the journal's day
+			// records (dayRec), or by the records' times in a journal
+			// written before them.
 			if t := time.Unix(0, c.recs[i].Time); m.replayed == 0 {
 				m.risk.ReplayFrom(t)
-			} else {
+			} else if !m.dayRecs {
 				m.risk.Rollover(t)
 			}
 			if err := m.replay(c.recs[i].Type, c.vals[i]); err != nil {

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -248,5 +250,83 @@ func TestRecoverIDsAfterJournalEpoch(t *testing.T) {
 	got, err := strconv.ParseInt(ep, 36, 64)
 	if err != nil || got <= ahead.UnixMilli() {
 		t.Errorf("next upstream id %s (epoch %d, %v); want an epoch after the journal's %d", next, got, err, ahead.UnixMilli())
+	}
+}
+
+// clockJournal is an in-memory journal that stamps its records with clk's
+// time (the file journal stamps the wall clock's), each durable at once.
+type clockJournal struct {
+	mu   sync.Mutex
+	clk  *risk.ManualClock
+	recs memJournal
+}
+
+func (j *clockJournal) AppendAsync(typ byte, body []byte, done func(uint64, error)) error {
+	j.mu.Lock()
+	seq := uint64(len(j.recs)) + 1
+	j.recs = append(j.recs, journal.Record{Seq: seq, Type: typ, Time: j.clk.Now().UnixNano(), Body: slices.Clone(body)})
+	j.mu.Unlock()
+	done(seq, nil)
+	return nil
+}
+
+func (j *clockJournal) Replay(fn func(journal.Record) error) error {
+	j.mu.Lock()
+	recs := slices.Clone(j.recs)
+	j.mu.Unlock()
+	return recs.Replay(fn)
+}
+
+// TestReplayChangesDayWhereLiveDid: live, risk's day changes at the first
+// request after midnight, so a report that comes after midnight and before
+// it (a fill the venue reports late) is the old day's; a replay changes
+// day at the journal's day record, where live did, and ends the same. By
+// the records' times it changed at the report: the order expired first,
+// its fill refused, 100 shares fewer than live.
+func TestReplayChangesDayWhereLiveDid(t *testing.T) {
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)) // Tuesday 10:00 in Shanghai
+	cj := &clockJournal{clk: clk}
+	cfg := riskConfig()
+	cfg.Schedule = risk.ScheduleConfig{}
+	start := func() *env {
+		rc, err := risk.New(cfg, clk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newEnv(t, t.TempDir(), func(e *env, c *Config) {
+			e.rc, e.jrnl = rc, cj
+			c.Clock = clk.Now
+		})
+	}
+	position := func(m *Manager) risk.PositionState {
+		a, err := m.Account("A1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range a.Positions {
+			if p.Symbol == "600519.SH" {
+				return p
+			}
+		}
+		return risk.PositionState{}
+	}
+	live := start()
+	if _, err := live.m.New(buy("w1", 200)); err != nil {
+		t.Fatal(err)
+	}
+	live.core.wait(t, 1)
+	live.m.OnExecReport("core", live.er("w1", '0', '0', 0, 0, 200, "n1"))
+	clk.Set(time.Date(2026, 12, 1, 16, 10, 0, 0, time.UTC)) // Wednesday 00:10
+	live.m.OnExecReport("core", live.er("w1", 'F', '1', 100, 100, 100, "f1"))
+	clk.Set(time.Date(2026, 12, 2, 1, 30, 0, 0, time.UTC)) // Wednesday 09:30
+	if _, err := live.m.New(buy("x1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	want := position(live.m)
+	if want.Sellable != 1100 || want.BoughtToday != 0 {
+		t.Fatalf("live: %+v, want Tuesday's 100 bought sellable on Wednesday", want)
+	}
+	if got := position(start().m); got != want {
+		t.Errorf("replayed: %+v, live: %+v", got, want)
 	}
 }

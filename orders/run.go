@@ -110,3 +110,33 @@ func (m *Manager) Drain(ctx context.Context) error {
 		}
 	}
 }
+
+// newDay changes risk's trading day when its clock has passed into a
+// later date, at the first request after midnight as risk's checks did
+// (so that reports of the last day that come before it, such as the
+// recovery's status answers at the morning's logon, still find that
+// day's orders), and journals the change (dayRec) before the request's
+// record: a replay changes day at that record, where the live checker
+// did. Before, a replay changed day at the first record after midnight,
+// and a report applied between the two landed on the old day live and on
+// the new one in replay: a restarted gateway or a standby held other
+// positions than the leader. The requests (New, Cancel, Replace) call it;
+// risk's checks never change the day themselves
+// (risk.Checker.DaysByCaller). mu held.
+func (m *Manager) newDay() {
+	if date, started := m.risk.NewDay(); started {
+		m.log.Info("orders: a new trading day", "day", date)
+		m.journalDay(date)
+	}
+}
+
+// journalDay journals risk's day, date (dayRec), and makes the journal's
+// day records the ones a replay changes day at (dayRecs). Recover calls
+// it for the day a run starts on, so that the whole run is replayed by
+// its records even before its first change of day. A failure is the
+// journal's, made sticky as for any record: every later request is
+// refused. mu held.
+func (m *Manager) journalDay(date int32) {
+	m.dayRecs = true
+	_ = m.journal(recDay, &dayRec{Date: int64(date)}, nil, Event{}, nil)
+}

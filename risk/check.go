@@ -330,10 +330,11 @@ func (c *Checker) replace(orig string, o *Order, now time.Time, live bool) (*Res
 }
 
 // advance returns the phase at now, first rolling the day over if now is
-// on a later date. c.mu must be held.
+// on a later date, unless the caller changes days (DaysByCaller). c.mu
+// must be held.
 func (c *Checker) advance(now time.Time) Phase {
 	ph, date := c.sched.at(now)
-	if date > c.day {
+	if date > c.day && !c.callerDays {
 		c.rollover(date)
 	}
 	return ph

@@ -39,6 +39,8 @@ type Checker struct {
 	accounts map[string]*account
 	sessions map[string]*bucket
 	orders   slab // every order accepted today, in acceptance order
+	// callerDays is set by DaysByCaller: the checks do not change the day.
+	callerDays bool
 }
 
 // instrument is an Instrument with its derived limits and switches.
@@ -119,6 +121,49 @@ func (c *Checker) Day() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return fmt.Sprintf("%04d-%02d-%02d", c.day/10000, c.day/100%100, c.day%100)
+}
+
+// DaysByCaller makes the caller the one to change the trading day
+// (NewDay, Rollover, RolloverTo): the checks keep the day they find,
+// however late the clock. orders.Manager calls it, and journals each
+// change of day, so that a replay changes day at the same place among the
+// events as the live checker did (the checks change it at the first one
+// after midnight, a replay by record times at the first record after
+// midnight: a report applied between the two would land on other days).
+// Call it before the first check.
+func (c *Checker) DaysByCaller() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.callerDays = true
+}
+
+// NewDay starts a new trading day if the clock's local date is after the
+// current one (see Rollover), and returns the current day as yyyymmdd and
+// whether it started one.
+func (c *Checker) NewDay() (date int32, started bool) {
+	now := c.clock.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, d := c.sched.at(now)
+	started = c.rollover(d)
+	return c.day, started
+}
+
+// DayDate returns the current trading day as yyyymmdd; it changes
+// nothing.
+func (c *Checker) DayDate() int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.day
+}
+
+// RolloverTo starts trading day date (yyyymmdd) if it is after the
+// current one, as Rollover does for an instant of that date: a replay of
+// the change of day NewDay's caller recorded.
+func (c *Checker) RolloverTo(date int32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rollover(date)
 }
 
 // Rollover starts a new trading day if t's local date is after the current

@@ -173,3 +173,32 @@ func TestReplayFrom(t *testing.T) {
 		t.Fatalf("after ReplayFrom a later day: %s", c2.Day())
 	}
 }
+
+// TestDaysByCaller: with DaysByCaller the checks keep the day however late
+// the clock; NewDay changes it by the clock, RolloverTo to a given date,
+// each once.
+func TestDaysByCaller(t *testing.T) {
+	c, clk := newChecker(t, nil)
+	c.DaysByCaller()
+	mustNew(t, c, buy("A1", "w", "000001.SZ", "10", 100))
+	if d, started := c.NewDay(); d != 20250609 || started {
+		t.Fatalf("NewDay = %d, %v within the day", d, started)
+	}
+	clk.Set(at("2025-06-10 09:30"))
+	mustNew(t, c, buy("A1", "x", "000001.SZ", "10", 100)) // Monday's still
+	if c.Day() != "2025-06-09" {
+		t.Fatalf("a check changed the day to %s", c.Day())
+	}
+	if d, started := c.NewDay(); d != 20250610 || !started {
+		t.Fatalf("NewDay = %d, %v after midnight", d, started)
+	}
+	if st := snap(t, c, "A1"); st.OpenOrders != 0 {
+		t.Fatalf("Monday's orders still work: %+v", st)
+	}
+	if _, started := c.NewDay(); started {
+		t.Fatal("NewDay started the day twice")
+	}
+	if !c.RolloverTo(20250611) || c.RolloverTo(20250611) || c.Day() != "2025-06-11" {
+		t.Fatalf("RolloverTo: day %s", c.Day())
+	}
+}
