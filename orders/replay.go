@@ -70,10 +70,19 @@ func (m *Manager) replayJournal(ctx context.Context) (int, error) {
 			// client order id may be used again, its shares bought are
 			// sellable now). The days change at the journal's day
 			// records (dayRec), or by the records' times in a journal
-			// written before them.
-			if t := time.Unix(0, c.recs[i].Time); m.replayed == 0 {
+			// written before them. A day record names its day, which
+			// may be earlier than its time's (Recover journals the day
+			// its run starts on: the last one's, until the first
+			// request after midnight).
+			d, isDay := c.vals[i].(*dayRec)
+			switch t := time.Unix(0, c.recs[i].Time); {
+			case isDay && m.replayed == 0:
+				m.risk.ReplayFromDate(int32(d.Date))
+			case isDay:
+				// replay applies it
+			case m.replayed == 0:
 				m.risk.ReplayFrom(t)
-			} else if !m.dayRecs {
+			case !m.dayRecs:
 				m.risk.Rollover(t)
 			}
 			if err := m.replay(c.recs[i].Type, c.vals[i]); err != nil {

@@ -279,10 +279,11 @@ func (j *clockJournal) Replay(fn func(journal.Record) error) error {
 
 // TestReplayChangesDayWhereLiveDid: live, risk's day changes at the first
 // request after midnight, so a report that comes after midnight and before
-// it (a fill the venue reports late) is the old day's; a replay changes
-// day at the journal's day record, where live did, and ends the same. By
-// the records' times it changed at the report: the order expired first,
-// its fill refused, 100 shares fewer than live.
+// it (a fill the venue reports late, the morning's recovery answer) is the
+// old day's; a replay changes day at the journal's day record, where live
+// did, and ends the same, also over a journal written before day records.
+// By the records' times it changed at the report: the order expired
+// first, its fill refused, 100 shares fewer than live.
 func TestReplayChangesDayWhereLiveDid(t *testing.T) {
 	clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)) // Tuesday 10:00 in Shanghai
 	cj := &clockJournal{clk: clk}
@@ -328,5 +329,37 @@ func TestReplayChangesDayWhereLiveDid(t *testing.T) {
 	}
 	if got := position(start().m); got != want {
 		t.Errorf("replayed: %+v, live: %+v", got, want)
+	}
+
+	// A journal written before day records, restarted on Wednesday
+	// morning: the run begins on the journal's Tuesday (its day record,
+	// journaled at 08:00, names Tuesday), the recovery's answer brings
+	// Tuesday's fill, the first order changes the day.
+	clk.Set(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC))
+	cj.recs = nil
+	old := start()
+	if _, err := old.m.New(buy("w2", 200)); err != nil {
+		t.Fatal(err)
+	}
+	old.core.wait(t, 1)
+	old.m.OnExecReport("core", old.er("w2", '0', '0', 0, 0, 200, "n2"))
+	cj.recs = slices.DeleteFunc(cj.recs, func(r journal.Record) bool { return r.Type == recDay })
+	for i := range cj.recs {
+		cj.recs[i].Seq = uint64(i) + 1
+	}
+	clk.Set(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)) // Wednesday 08:00
+	morning := start()
+	morning.m.OnExecReport("core", fix.ExecReport{ClOrdID: morning.uid("w2"), OrderID: "Xw2", ExecType: 'I', OrdStatus: '1',
+		AvgPx: 17000000, CumQty: 100, LeavesQty: 100})
+	clk.Set(time.Date(2026, 12, 2, 1, 30, 0, 0, time.UTC)) // 09:30
+	if _, err := morning.m.New(buy("x2", 100)); err != nil {
+		t.Fatal(err)
+	}
+	want = position(morning.m)
+	if want.Sellable != 1100 || want.BoughtToday != 0 {
+		t.Fatalf("upgraded, live: %+v, want Tuesday's 100 bought sellable on Wednesday", want)
+	}
+	if got := position(start().m); got != want {
+		t.Errorf("upgraded, replayed: %+v, live: %+v", got, want)
 	}
 }

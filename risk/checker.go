@@ -193,7 +193,21 @@ func (c *Checker) Rollover(t time.Time) bool {
 func (c *Checker) ReplayFrom(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, date := c.sched.at(t); date < c.day {
+	_, date := c.sched.at(t)
+	c.replayFrom(date)
+}
+
+// ReplayFromDate is ReplayFrom for a day given as yyyymmdd: a journal
+// whose first record names its day.
+func (c *Checker) ReplayFromDate(date int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.replayFrom(date)
+}
+
+// replayFrom implements ReplayFrom. c.mu must be held.
+func (c *Checker) replayFrom(date int32) {
+	if date < c.day {
 		c.day = date
 	} else {
 		c.rollover(date)
