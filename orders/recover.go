@@ -58,10 +58,6 @@ func (m *Manager) Recover() (int, error) {
 	// manager was made long before its term (newEpoch also starts after
 	// every id the journal holds).
 	m.newEpoch()
-	// The day this run starts on (the journal's last, until the first
-	// request after midnight): every change of day from here on is a
-	// record.
-	m.journalDay(m.risk.DayDate())
 	for _, o := range m.list {
 		if o.Status.Terminal() {
 			continue
@@ -73,6 +69,11 @@ func (m *Manager) Recover() (int, error) {
 		}
 		rt.recovery = append(rt.recovery, o)
 	}
+	// The day this run starts on (the journal's last, until the first
+	// request after midnight): every change of day from here on is a
+	// record. Journaled once Recover can no longer fail: a term whose
+	// Recover fails closes its journal and manager at once.
+	_ = m.journalDay(m.risk.DayDate()) // a failure is sticky: every request is refused
 	for _, rt := range m.routes {
 		rt.up.ResumeInboundAfter(m.lastIn[rt.name], m.period[rt.name])
 		if len(rt.recovery) > 0 {

@@ -363,3 +363,80 @@ func TestReplayChangesDayWhereLiveDid(t *testing.T) {
 		t.Errorf("upgraded, replayed: %+v, live: %+v", got, want)
 	}
 }
+
+// TestFailedRecoverJournalsNothing: a Recover that fails (an order open on
+// an upstream no longer configured) journals nothing, not even the day
+// its run would have begun: a cluster term that fails it closes its
+// manager at once, and a record in flight would complete into the closed
+// manager.
+func TestFailedRecoverJournalsNothing(t *testing.T) {
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC))
+	cj := &clockJournal{clk: clk}
+	j := dayJournal(t, 1)
+	cj.recs = slices.Clone(j[:2]) // accepted and acknowledged: open on "core"
+	m := dayManagerNoUpstream(t, cj, 1)
+	t.Cleanup(m.Close)
+	if _, err := m.Recover(); !errors.Is(err, ErrNoUpstream) {
+		t.Fatalf("Recover = %v, want ErrNoUpstream", err)
+	}
+	if len(cj.recs) != 2 {
+		t.Fatalf("a failed Recover journaled %d records", len(cj.recs)-2)
+	}
+}
+
+// dayRefusingJournal is a clockJournal that refuses day records at once
+// while refuse is set, as a busy replicated journal refuses a record.
+type dayRefusingJournal struct {
+	*clockJournal
+	refuse bool
+}
+
+func (j *dayRefusingJournal) AppendAsync(typ byte, body []byte, done func(uint64, error)) error {
+	if typ == recDay && j.refuse {
+		return errors.New("busy")
+	}
+	return j.clockJournal.AppendAsync(typ, body, done)
+}
+
+// TestRefusedDayRecordKeepsTheDay: risk's day changes only once its
+// record is journaled: a day record the journal refuses (the manager then
+// refuses every request, as for any record refused) leaves live risk on
+// the old day, where a replay finds it, and the reports that come after
+// apply to it alike.
+func TestRefusedDayRecordKeepsTheDay(t *testing.T) {
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)) // Tuesday 10:00 in Shanghai
+	dj := &dayRefusingJournal{clockJournal: &clockJournal{clk: clk}}
+	cfg := riskConfig()
+	cfg.Schedule = risk.ScheduleConfig{}
+	start := func() *env {
+		rc, err := risk.New(cfg, clk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newEnv(t, t.TempDir(), func(e *env, c *Config) {
+			e.rc, e.jrnl = rc, dj
+			c.Clock = clk.Now
+		})
+	}
+	live := start()
+	if _, err := live.m.New(buy("w1", 200)); err != nil {
+		t.Fatal(err)
+	}
+	live.core.wait(t, 1)
+	live.m.OnExecReport("core", live.er("w1", '0', '0', 0, 0, 200, "n1"))
+	clk.Set(time.Date(2026, 12, 2, 1, 30, 0, 0, time.UTC)) // Wednesday 09:30
+	dj.refuse = true
+	if _, err := live.m.New(buy("x1", 100)); err == nil {
+		t.Fatal("an order was accepted with its day record refused")
+	}
+	if d := live.rc.DayDate(); d != 20261201 {
+		t.Fatalf("live risk is on %d with its day record refused, want 20261201", d)
+	}
+	dj.refuse = false
+	live.m.OnExecReport("core", live.er("w1", 'F', '1', 100, 100, 100, "f1")) // Tuesday's, reported late
+	a, _ := live.m.Account("A1")
+	b, _ := start().m.Account("A1")
+	if a.Cash != b.Cash || !slices.Equal(a.Positions, b.Positions) {
+		t.Errorf("replayed %+v, live %+v", b, a)
+	}
+}

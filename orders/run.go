@@ -115,28 +115,39 @@ func (m *Manager) Drain(ctx context.Context) error {
 // later date, at the first request after midnight as risk's checks did
 // (so that reports of the last day that come before it, such as the
 // recovery's status answers at the morning's logon, still find that
-// day's orders), and journals the change (dayRec) before the request's
-// record: a replay changes day at that record, where the live checker
-// did. Before, a replay changed day at the first record after midnight,
+// day's orders): it journals the new day (dayRec), then changes risk's,
+// before the request's record, so a replay changes day at that record,
+// where the live checker did. Before, a replay changed day at the first record after midnight,
 // and a report applied between the two landed on the old day live and on
 // the new one in replay: a restarted gateway or a standby held other
 // positions than the leader. The requests (New, Cancel, Replace) call it;
 // risk's checks never change the day themselves
 // (risk.Checker.DaysByCaller). mu held.
 func (m *Manager) newDay() {
-	if date, started := m.risk.NewDay(); started {
-		m.log.Info("orders: a new trading day", "day", date)
-		m.journalDay(date)
+	date, later := m.risk.DayDue()
+	if !later {
+		return
 	}
+	// Recorded first: a day record the journal refuses leaves live risk
+	// on the old day too, as a replay would find it.
+	if err := m.journalDay(date); err != nil {
+		return
+	}
+	m.risk.RolloverTo(date)
+	m.log.Info("orders: a new trading day", "day", date)
 }
 
 // journalDay journals risk's day, date (dayRec), and makes the journal's
 // day records the ones a replay changes day at (dayRecs). Recover calls
 // it for the day a run starts on, so that the whole run is replayed by
-// its records even before its first change of day. A failure is the
-// journal's, made sticky as for any record: every later request is
-// refused. mu held.
-func (m *Manager) journalDay(date int32) {
+// its records even before its first change of day. A record the journal
+// refuses at once is returned (newDay leaves the day as it is, and the
+// next request tries again); a commit that fails later is made sticky as
+// for any record: every later request is refused. mu held.
+func (m *Manager) journalDay(date int32) error {
+	if err := m.journal(recDay, &dayRec{Date: int64(date)}, nil, Event{}, nil); err != nil {
+		return err
+	}
 	m.dayRecs = true
-	_ = m.journal(recDay, &dayRec{Date: int64(date)}, nil, Event{}, nil)
+	return nil
 }

@@ -124,7 +124,7 @@ func (c *Checker) Day() string {
 }
 
 // DaysByCaller makes the caller the one to change the trading day
-// (NewDay, Rollover, RolloverTo): the checks keep the day they find,
+// (DayDue, then RolloverTo or Rollover): the checks keep the day they find,
 // however late the clock. orders.Manager calls it, and journals each
 // change of day, so that a replay changes day at the same place among the
 // events as the live checker did (the checks change it at the first one
@@ -137,16 +137,15 @@ func (c *Checker) DaysByCaller() {
 	c.callerDays = true
 }
 
-// NewDay starts a new trading day if the clock's local date is after the
-// current one (see Rollover), and returns the current day as yyyymmdd and
-// whether it started one.
-func (c *Checker) NewDay() (date int32, started bool) {
+// DayDue returns the clock's local date as yyyymmdd, and whether it is
+// after the current trading day: a day the caller should start
+// (RolloverTo) once it has recorded it. It changes nothing.
+func (c *Checker) DayDue() (date int32, later bool) {
 	now := c.clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, d := c.sched.at(now)
-	started = c.rollover(d)
-	return c.day, started
+	_, date = c.sched.at(now)
+	return date, date > c.day
 }
 
 // DayDate returns the current trading day as yyyymmdd; it changes
@@ -170,8 +169,9 @@ func (c *Checker) RolloverTo(date int32) bool {
 // one, and reports whether it did. Every order still working expires (its
 // reservation is released), client order ids may be used again, and the
 // shares bought on earlier days become sellable (T+1). The Check methods
-// call it with the clock's time; journal replay calls it with the time of
-// the first event of each day.
+// do the same by the clock's time, unless the caller changes the days
+// (DaysByCaller); journal replay calls it with the time of the first
+// event of each day, in a journal that does not record the changes.
 //
 // An earlier day's Reservation still names its own, expired, order, never
 // one of today's with the same client order id: OnFill refuses it with

@@ -175,30 +175,31 @@ func TestReplayFrom(t *testing.T) {
 }
 
 // TestDaysByCaller: with DaysByCaller the checks keep the day however late
-// the clock; NewDay changes it by the clock, RolloverTo to a given date,
-// each once.
+// the clock; DayDue tells the day the clock is on, and RolloverTo starts
+// it, once.
 func TestDaysByCaller(t *testing.T) {
 	c, clk := newChecker(t, nil)
 	c.DaysByCaller()
 	mustNew(t, c, buy("A1", "w", "000001.SZ", "10", 100))
-	if d, started := c.NewDay(); d != 20250609 || started {
-		t.Fatalf("NewDay = %d, %v within the day", d, started)
+	if d, later := c.DayDue(); d != 20250609 || later {
+		t.Fatalf("DayDue = %d, %v within the day", d, later)
 	}
 	clk.Set(at("2025-06-10 09:30"))
 	mustNew(t, c, buy("A1", "x", "000001.SZ", "10", 100)) // Monday's still
-	if c.Day() != "2025-06-09" {
+	if c.Day() != "2025-06-09" || c.DayDate() != 20250609 {
 		t.Fatalf("a check changed the day to %s", c.Day())
 	}
-	if d, started := c.NewDay(); d != 20250610 || !started {
-		t.Fatalf("NewDay = %d, %v after midnight", d, started)
+	d, later := c.DayDue()
+	if d != 20250610 || !later || c.Day() != "2025-06-09" {
+		t.Fatalf("DayDue = %d, %v after midnight; day %s", d, later, c.Day())
+	}
+	if !c.RolloverTo(d) || c.RolloverTo(d) || c.Day() != "2025-06-10" {
+		t.Fatalf("RolloverTo: day %s", c.Day())
 	}
 	if st := snap(t, c, "A1"); st.OpenOrders != 0 {
 		t.Fatalf("Monday's orders still work: %+v", st)
 	}
-	if _, started := c.NewDay(); started {
-		t.Fatal("NewDay started the day twice")
-	}
-	if !c.RolloverTo(20250611) || c.RolloverTo(20250611) || c.Day() != "2025-06-11" {
-		t.Fatalf("RolloverTo: day %s", c.Day())
+	if _, later := c.DayDue(); later {
+		t.Fatal("DayDue after the day began")
 	}
 }

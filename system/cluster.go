@@ -424,14 +424,6 @@ func (c *clustered) startTerm(epoch uint64, sb *standby) (*term, error) {
 		ups = append(ups, u)
 		m.AddUpstream(uc.Name, u)
 	}
-	n, err := m.Recover()
-	if err != nil {
-		m.Close()
-		return nil, err
-	}
-	if c.terms.onReplay != nil {
-		c.terms.onReplay(n, warm)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &term{epoch: epoch, m: m, j: tj, cancel: cancel, failed: make(chan error, 1)}
 	fail := func(err error) {
@@ -445,8 +437,19 @@ func (c *clustered) startTerm(epoch uint64, sb *standby) (*term, error) {
 	// A record whose outcome is unknown (an apply timeout under load) leaves
 	// the manager refusing every order while this node may go on leading:
 	// the term ends and leadership is handed over instead. So does a
-	// session store that can no longer replicate (storeFailed).
+	// session store that can no longer replicate (storeFailed). Set before
+	// Recover, which journals the day the term starts on.
 	tj.onFail = fail
+	n, err := m.Recover()
+	if err != nil {
+		cancel()
+		tj.close() // the manager's dispatcher runs until Close: the completions reach it
+		m.Close()
+		return nil, err
+	}
+	if c.terms.onReplay != nil {
+		c.terms.onReplay(n, warm)
+	}
 	c.termFail.Store(&fail)
 	for _, u := range ups {
 		t.wg.Go(func() { fail(u.Run(ctx)) })
