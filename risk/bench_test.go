@@ -173,3 +173,20 @@ func BenchmarkFillDone(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDayDue measures what orders.Manager adds to every request to
+// learn whether the trading day changed: the checker's lock, the clock,
+// and the schedule's cached day.
+func BenchmarkDayDue(b *testing.B) {
+	c, err := New(testConfig(), SystemClock{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.DaysByCaller()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, later := c.DayDue(); later {
+			b.Fatal("a day due")
+		}
+	}
+}
