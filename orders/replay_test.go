@@ -277,6 +277,24 @@ func (j *clockJournal) Replay(fn func(journal.Record) error) error {
 	return recs.Replay(fn)
 }
 
+// calendarRuns returns a function that starts a run (an env, recovered)
+// on journal j, its risk on the exchange calendar and both its clocks
+// clk's: each call after the first is a restart on the same journal.
+func calendarRuns(t *testing.T, clk *risk.ManualClock, j Journal) func() *env {
+	cfg := riskConfig()
+	cfg.Schedule = risk.ScheduleConfig{}
+	return func() *env {
+		rc, err := risk.New(cfg, clk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newEnv(t, t.TempDir(), func(e *env, c *Config) {
+			e.rc, e.jrnl = rc, j
+			c.Clock = clk.Now
+		})
+	}
+}
+
 // TestReplayChangesDayWhereLiveDid: live, risk's day changes at the first
 // request after midnight, so a report that comes after midnight and before
 // it (a fill the venue reports late, the morning's recovery answer) is the
@@ -287,18 +305,7 @@ func (j *clockJournal) Replay(fn func(journal.Record) error) error {
 func TestReplayChangesDayWhereLiveDid(t *testing.T) {
 	clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)) // Tuesday 10:00 in Shanghai
 	cj := &clockJournal{clk: clk}
-	cfg := riskConfig()
-	cfg.Schedule = risk.ScheduleConfig{}
-	start := func() *env {
-		rc, err := risk.New(cfg, clk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newEnv(t, t.TempDir(), func(e *env, c *Config) {
-			e.rc, e.jrnl = rc, cj
-			c.Clock = clk.Now
-		})
-	}
+	start := calendarRuns(t, clk, cj)
 	position := func(m *Manager) risk.PositionState {
 		a, err := m.Account("A1")
 		if err != nil {
@@ -406,18 +413,7 @@ func (j *dayRefusingJournal) AppendAsync(typ byte, body []byte, done func(uint64
 func TestRefusedDayRecordKeepsTheDay(t *testing.T) {
 	clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)) // Tuesday 10:00 in Shanghai
 	dj := &dayRefusingJournal{clockJournal: &clockJournal{clk: clk}}
-	cfg := riskConfig()
-	cfg.Schedule = risk.ScheduleConfig{}
-	start := func() *env {
-		rc, err := risk.New(cfg, clk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newEnv(t, t.TempDir(), func(e *env, c *Config) {
-			e.rc, e.jrnl = rc, dj
-			c.Clock = clk.Now
-		})
-	}
+	start := calendarRuns(t, clk, dj)
 	live := start()
 	if _, err := live.m.New(buy("w1", 200)); err != nil {
 		t.Fatal(err)

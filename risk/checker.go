@@ -157,8 +157,8 @@ func (c *Checker) DayDate() int32 {
 }
 
 // RolloverTo starts trading day date (yyyymmdd) if it is after the
-// current one, as Rollover does for an instant of that date: a replay of
-// the change of day NewDay's caller recorded.
+// current one, as Rollover does for an instant of that date: the change
+// of day DayDue told the caller of (DaysByCaller), or a replay of it.
 func (c *Checker) RolloverTo(date int32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
