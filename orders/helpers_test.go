@@ -253,6 +253,18 @@ func buy(id string, qty int64) NewRequest {
 	return NewRequest{ClOrdID: id, Account: "A1", Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit, Price: 17000000, Qty: qty, Source: src}
 }
 
+// working places a buy of qty as id, waits for it to reach the core
+// upstream, and acknowledges it: a working order.
+func (e *env) working(id string, qty int64) {
+	e.t.Helper()
+	n := len(e.core.list())
+	if _, err := e.m.New(buy(id, qty)); err != nil {
+		e.t.Fatal(err)
+	}
+	e.core.wait(e.t, n+1)
+	e.m.OnExecReport("core", e.er(id, '0', '0', 0, 0, qty, "n"+id))
+}
+
 // uid returns the upstream id of the order the client knows as id.
 func (e *env) uid(id string) string {
 	o, ok := e.m.Get("A1", id)

@@ -319,11 +319,7 @@ func TestReplayChangesDayWhereLiveDid(t *testing.T) {
 		return risk.PositionState{}
 	}
 	live := start()
-	if _, err := live.m.New(buy("w1", 200)); err != nil {
-		t.Fatal(err)
-	}
-	live.core.wait(t, 1)
-	live.m.OnExecReport("core", live.er("w1", '0', '0', 0, 0, 200, "n1"))
+	live.working("w1", 200)
 	clk.Set(time.Date(2026, 12, 1, 16, 10, 0, 0, time.UTC)) // Wednesday 00:10
 	live.m.OnExecReport("core", live.er("w1", 'F', '1', 100, 100, 100, "f1"))
 	clk.Set(time.Date(2026, 12, 2, 1, 30, 0, 0, time.UTC)) // Wednesday 09:30
@@ -345,11 +341,7 @@ func TestReplayChangesDayWhereLiveDid(t *testing.T) {
 	clk.Set(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC))
 	cj.recs = nil
 	old := start()
-	if _, err := old.m.New(buy("w2", 200)); err != nil {
-		t.Fatal(err)
-	}
-	old.core.wait(t, 1)
-	old.m.OnExecReport("core", old.er("w2", '0', '0', 0, 0, 200, "n2"))
+	old.working("w2", 200)
 	cj.recs = slices.DeleteFunc(cj.recs, func(r journal.Record) bool { return r.Type == recDay })
 	for i := range cj.recs {
 		cj.recs[i].Seq = uint64(i) + 1
@@ -368,6 +360,21 @@ func TestReplayChangesDayWhereLiveDid(t *testing.T) {
 	}
 	if got := position(start().m); got != want {
 		t.Errorf("upgraded, replayed: %+v, live: %+v", got, want)
+	}
+}
+
+// TestReplayStartsOnTheFirstDayRecord: a journal whose first record is a
+// day record starts on the day it names, not on its time's (a checker
+// built before midnight, recovered after, journals the day before).
+func TestReplayStartsOnTheFirstDayRecord(t *testing.T) {
+	wed := time.Date(2026, 12, 1, 16, 0, 1, 0, time.UTC) // Wednesday 00:00:01 in Shanghai
+	j := memJournal{{Seq: 1, Type: recDay, Time: wed.UnixNano(), Body: encodeRecord(&dayRec{Date: 20261201})}}
+	m, _, err := recoverDay(t, j, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := m.risk.DayDate(); d != 20261201 {
+		t.Errorf("replayed onto %d, want the record's 20261201", d)
 	}
 }
 
@@ -415,11 +422,7 @@ func TestRefusedDayRecordKeepsTheDay(t *testing.T) {
 	dj := &dayRefusingJournal{clockJournal: &clockJournal{clk: clk}}
 	start := calendarRuns(t, clk, dj)
 	live := start()
-	if _, err := live.m.New(buy("w1", 200)); err != nil {
-		t.Fatal(err)
-	}
-	live.core.wait(t, 1)
-	live.m.OnExecReport("core", live.er("w1", '0', '0', 0, 0, 200, "n1"))
+	live.working("w1", 200)
 	clk.Set(time.Date(2026, 12, 2, 1, 30, 0, 0, time.UTC)) // Wednesday 09:30
 	dj.refuse = true
 	if _, err := live.m.New(buy("x1", 100)); err == nil {
