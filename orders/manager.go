@@ -336,7 +336,7 @@ func (m *Manager) AddUpstream(name string, up Upstream) {
 		c.WithLabelValues(name)
 	}
 	m.met.ackLatency.WithLabelValues(name)
-	for _, action := range []string{"handed", "sent", "probed", "possresend", "status"} {
+	for _, action := range []string{"handed", "sent", "probed", "possresend", "status", "ended"} {
 		m.met.recovered.WithLabelValues(name, action)
 	}
 }

@@ -45,7 +45,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_duplicate_reports_total",
 			Help: "Resent execution reports (PossDup, PossResend) whose execution was applied before."}, []string{"upstream"}),
 		recovered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_recovered_total",
-			Help: "Open orders resolved at the first logon after a restart, by action (handed, sent, probed, possresend, status)."}, []string{"upstream", "action"}),
+			Help: "Open orders resolved at the first logon after a restart, by action (handed, sent, probed, possresend, status, ended: never sent, and its trading day over)."}, []string{"upstream", "action"}),
 		unanswered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_unanswered_total",
 			Help: "Requests the upstream answered neither directly nor with a status (alert)."}, []string{"upstream"}),
 		staleUnknown: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_stale_unknown_answers_total",

@@ -32,6 +32,12 @@ import (
 //     PossResend; a cancel or replace is sent again (a duplicate is
 //     refused by the venue as such, harmlessly).
 //
+// A new order is good for its trading day only. One the venue may not
+// have whose day is over at that logon (a restart on a later day) is not
+// sent, nor sent again after a probe: it ends rejected as never sent
+// (orders.upstream_unavailable), journaled, with any cancel or replace of
+// it (dayOver).
+//
 // Reports the session received but the journal lacks when the process
 // stopped are asked for again: Recover tells each Upstream the last
 // message from it the journal holds (ResumeInboundAfter), and the session
@@ -227,13 +233,23 @@ func (m *Manager) recoverRoute(rt *route, now time.Time) {
 				counts["handed"]++
 				venueHasIt = true
 			case fix.HandedNo:
+				if m.dayOver(o) {
+					m.endDayOver(rt, o)
+					counts["ended"]++
+					continue
+				}
 				add(newOrderReq(o, false))
 				counts["sent"]++
 			case fix.HandedUnknown:
-				if rt.noStatus {
+				switch {
+				case rt.noStatus && m.dayOver(o):
+					m.endDayOver(rt, o)
+					counts["ended"]++
+					continue
+				case rt.noStatus:
 					add(newOrderReq(o, true))
 					counts["possresend"]++
-				} else {
+				default:
 					o.probe = true
 					add(statusReq(o))
 					counts["probed"]++
@@ -261,7 +277,25 @@ func (m *Manager) recoverRoute(rt *route, now time.Time) {
 	}
 	if len(counts) > 0 {
 		m.log.Info("orders: recovered open orders at the first logon", "upstream", rt.name, "handed_before", counts["handed"],
-			"sent_now", counts["sent"], "probed", counts["probed"], "status_requests", counts["status"])
+			"sent_now", counts["sent"], "probed", counts["probed"], "status_requests", counts["status"], "day_over", counts["ended"])
 	}
 	rt.held = append(first, rt.held...)
+}
+
+// dayOver reports whether o's trading day has ended: the clock's date is
+// later than the day risk accepted o on. An A-share order is good for its
+// day only; one never sent by then is not sent on a later day (a restart
+// on the next morning), where the venue would take it as that day's. mu
+// held.
+func (m *Manager) dayOver(o *Order) bool {
+	date, _ := m.risk.DayDue()
+	return o.day < date
+}
+
+// endDayOver ends recovered order o, which never reached the venue and
+// whose day is over (dayOver), as never sent; a cancel or replace of it
+// ends with it. mu held.
+func (m *Manager) endDayOver(rt *route, o *Order) {
+	m.endRequest(rt, newOrderReq(o, false), CodeUpstreamDown,
+		fmt.Sprintf("the order was not sent before its trading day, %04d-%02d-%02d, ended", o.day/10000, o.day/100%100, o.day%100))
 }

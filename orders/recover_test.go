@@ -11,6 +11,7 @@ import (
 
 	"sgw/fix"
 	"sgw/journal"
+	"sgw/risk"
 )
 
 func testGauge(t *testing.T, g prometheus.Gauge) float64 { t.Helper(); return testValue(t, g) }
@@ -380,5 +381,67 @@ func TestRecoveryChecksBehindLiveRequests(t *testing.T) {
 	}
 	if len(sent) != n+1 || testGauge(t, checks) != 0 {
 		t.Fatalf("the upstream got %v, %v checks still queued; want one check per order and the new order", sent, testGauge(t, checks))
+	}
+}
+
+// TestRecoveryDayOver: orders held for a session that was down when the
+// gateway stopped are not sent at the first logon of a restart on a later
+// trading day, where the venue would take them as that day's. One the
+// session's store does not hold ends rejected as never sent, journaled,
+// and a cancel of it ends with it; one the store may hold is probed
+// first, and ends if the venue does not know it. A further restart sends
+// nothing of them. A restart on their own day sends them
+// (TestRecoveryRule, TestRecoveryProbe).
+func TestRecoveryDayOver(t *testing.T) {
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)) // Tuesday 14:00 in Shanghai
+	start := calendarRuns(t, clk, &clockJournal{clk: clk})
+	live := start()
+	live.core.setDown(true)
+	live.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, nil)
+	for _, id := range []string{"h1", "h2", "h3"} {
+		if _, err := live.m.New(buy(id, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := live.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "h1", Account: "A1", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	live.ev.wait(t, 4)
+	u2, u3 := live.uid("h2"), live.uid("h3")
+
+	clk.Set(time.Date(2026, 12, 2, 1, 30, 0, 0, time.UTC)) // Wednesday 09:30
+	next := start(func(r *env, _ *Config) {
+		r.core.handed[u2], r.core.handed[u3] = fix.HandedUnknown, fix.HandedUnknown
+	})
+	if got := describe(next.core.wait(t, 2)); fmt.Sprint(got) != fmt.Sprint([]string{"H:" + u2, "H:" + u3}) {
+		t.Fatalf("at the first logon the upstream got %v, want the probes of h2 and h3 only", got)
+	}
+	evs := next.ev.wait(t, 2)
+	if evs[0].Kind != EventCancelReject || evs[0].Ref != "x1" || evs[1].ExecType != '8' || evs[1].Ref != "h1" ||
+		evs[1].Code != CodeUpstreamDown {
+		t.Fatalf("events %+v: want h1's cancel refused, then h1 rejected as never sent", evs)
+	}
+	next.m.OnExecReport("core", fix.ExecReport{ClOrdID: u2, ExecType: 'I', OrdStatus: '8', OrdRejReason: 5, Text: "unknown order"})
+	next.m.OnExecReport("core", fix.ExecReport{ClOrdID: u3, OrderID: "Xh3", ExecType: 'I', OrdStatus: '0', LeavesQty: 100})
+	if got := describe(next.core.list()); len(got) != 2 {
+		t.Fatalf("after the probes' answers the upstream got %v: h2 was sent again", got)
+	}
+	for id, want := range map[string]Status{"h1": StatusRejected, "h2": StatusRejected, "h3": StatusNew} {
+		if o, _ := next.m.Get("A1", id); o.Status != want {
+			t.Errorf("%s: %+v, want %v", id, o, want)
+		}
+	}
+	if n := testCounter(t, next.m.met.recovered.WithLabelValues("core", "ended")); n != 2 {
+		t.Errorf("%v orders counted ended at recovery, want 2", n)
+	}
+
+	again := start()
+	if got := describe(again.core.wait(t, 1)); fmt.Sprint(got) != fmt.Sprint([]string{"H:" + u3}) {
+		t.Fatalf("the next restart sent %v, want only h3's status check", got)
+	}
+	for id, want := range map[string]Status{"h1": StatusRejected, "h2": StatusRejected, "h3": StatusNew} {
+		if o, _ := again.m.Get("A1", id); o.Status != want {
+			t.Errorf("replayed %s: %+v, want %v", id, o, want)
+		}
 	}
 }

@@ -277,21 +277,22 @@ func (j *clockJournal) Replay(fn func(journal.Record) error) error {
 	return recs.Replay(fn)
 }
 
-// calendarRuns returns a function that starts a run (an env, recovered)
-// on journal j, its risk on the exchange calendar and both its clocks
-// clk's: each call after the first is a restart on the same journal.
-func calendarRuns(t *testing.T, clk *risk.ManualClock, j Journal) func() *env {
+// calendarRuns returns a function that starts a run (an env, recovered,
+// with opts applied) on journal j, its risk on the exchange calendar and
+// both its clocks clk's: each call after the first is a restart on the
+// same journal.
+func calendarRuns(t *testing.T, clk *risk.ManualClock, j Journal) func(opts ...envOpt) *env {
 	cfg := riskConfig()
 	cfg.Schedule = risk.ScheduleConfig{}
-	return func() *env {
+	return func(opts ...envOpt) *env {
 		rc, err := risk.New(cfg, clk)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return newEnv(t, t.TempDir(), func(e *env, c *Config) {
+		return newEnv(t, t.TempDir(), append([]envOpt{func(e *env, c *Config) {
 			e.rc, e.jrnl = rc, j
 			c.Clock = clk.Now
-		})
+		}}, opts...)...)
 	}
 }
 

@@ -353,9 +353,15 @@ func (m *Manager) statusDone(rt *route, o *Order, answered bool) {
 }
 
 // resendProbed sends a recovered order again after a probe, flagged
-// PossResend. mu held.
+// PossResend, or ends it if its trading day is over (dayOver): the venue
+// does not have it today. mu held.
 func (m *Manager) resendProbed(rt *route, o *Order) {
 	o.probe = false
+	if m.dayOver(o) {
+		m.met.recovered.WithLabelValues(rt.name, "ended").Inc()
+		m.endDayOver(rt, o)
+		return
+	}
 	m.met.recovered.WithLabelValues(rt.name, "possresend").Inc()
 	m.log.Warn("orders: recovery sends an order that may have reached the venue again, flagged PossResend",
 		"upstream", rt.name, "clOrdID", o.ClOrdID, "upstreamID", o.UpstreamID)
