@@ -133,6 +133,11 @@ type Orders struct {
 	// StatusTimeout bounds the wait for a status answer during recovery.
 	// Zero means 10s.
 	StatusTimeout time.Duration `yaml:"status_timeout"`
+	// DayEndCheck is how long after the market's close (15:00 in
+	// Shanghai, on a trading day) the orders the venue acknowledged and
+	// never reported ended are asked about; those without an answer
+	// expire. Zero means 1h; under 9h.
+	DayEndCheck time.Duration `yaml:"day_end_check"`
 	// DrainTimeout bounds, at shutdown, the wait for the requests already
 	// accepted to be sent and answered. Zero means 5s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`

@@ -29,6 +29,7 @@ var recordTypes = []struct {
 	{recRefused, &refusedRec{}},
 	{recPeriod, &periodRec{}},
 	{recDay, &dayRec{}},
+	{recExpired, &refusedRec{}},
 }
 
 // fillAll sets every field of the struct v points to, recursively, to a

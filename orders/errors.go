@@ -56,6 +56,11 @@ const (
 	// or ended by the venue) before the venue answered it; it can no
 	// longer take effect.
 	CodeTooLate = "orders.too_late"
+	// CodeExpiredUnreported: an exec expired by the gateway itself, not
+	// the venue: an order still working after its trading day's close
+	// whose status the venue did not give (Config.DayEndCheck). Fills the
+	// venue reports later still count.
+	CodeExpiredUnreported = "orders.expired_unreported"
 )
 
 // ErrInDoubt is wrapped by a Journal's error when a record's outcome is

@@ -26,6 +26,9 @@ const (
 	DefaultStatusTimeout = 10 * time.Second
 	// DefaultStatusCheckWindow is Config.StatusCheckWindow's default.
 	DefaultStatusCheckWindow = 64
+	// DefaultDayEndCheck is Config.DayEndCheck's default: 16:00 in
+	// Shanghai, past the STAR and ChiNext after-hours trading (to 15:30).
+	DefaultDayEndCheck = time.Hour
 )
 
 // Config configures a Manager.
@@ -66,6 +69,13 @@ type Config struct {
 	// waits behind at most about that many. Zero means 64; negative is
 	// an error.
 	StatusCheckWindow int
+	// DayEndCheck is how long after the market's close (15:00 on a
+	// trading day of risk's schedule) each order the venue acknowledged
+	// and never reported ended is asked about, and expired here if the
+	// venue does not answer (see Manager.dayEnd). Zero means 1h; it must
+	// be under 9h, so the check runs before midnight, while risk still
+	// holds the day.
+	DayEndCheck time.Duration
 	// Clock stamps orders; nil means the wall clock.
 	Clock func() time.Time
 	// OnSent, when set, is told how long each new order took from New to
@@ -249,6 +259,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.StatusCheckWindow == 0 {
 		cfg.StatusCheckWindow = DefaultStatusCheckWindow
 	}
+	if cfg.DayEndCheck == 0 {
+		cfg.DayEndCheck = DefaultDayEndCheck
+	}
 	switch {
 	case cfg.HoldQueue < 0:
 		return cfg, fmt.Errorf("%w: hold_queue %d is negative", ErrConfig, cfg.HoldQueue)
@@ -257,6 +270,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	case cfg.HoldTimeout < 0 || cfg.AckTimeout < 0 || cfg.StatusTimeout < 0:
 		return cfg, fmt.Errorf("%w: hold_timeout %v, ack_timeout %v, status_timeout %v: none may be negative",
 			ErrConfig, cfg.HoldTimeout, cfg.AckTimeout, cfg.StatusTimeout)
+	case cfg.DayEndCheck < 0 || cfg.DayEndCheck >= 9*time.Hour:
+		return cfg, fmt.Errorf("%w: day_end_check %v: from the close (15:00) to before midnight, 0 < d < 9h", ErrConfig, cfg.DayEndCheck)
 	case !refdata.ValidID(cfg.IDPrefix, 8):
 		return cfg, fmt.Errorf("%w: id_prefix %q: 1 to 8 characters of A-Z a-z 0-9 - _ . : / # @", ErrConfig, cfg.IDPrefix)
 	}

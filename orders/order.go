@@ -73,6 +73,10 @@ type Order struct {
 	// probe is set while recovery asks the venue whether it has the
 	// order (see Manager.recoverRoute).
 	probe bool
+	// dayEnd is set while a status request asks the venue about the
+	// order after its trading day's close (Manager.dayEnd); ownEnd once
+	// the gateway expired it without the venue's word (expireOwn).
+	dayEnd, ownEnd bool
 	// newSent counts the order's NewOrderSingles (the first, or a
 	// PossResend) handed to its session in this run; statusAfter holds,
 	// for each of its status requests handed over and not yet answered,

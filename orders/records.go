@@ -19,6 +19,7 @@ const (
 	recRefused      byte = 'X' // refusedRec: a request ended without reaching the venue
 	recPeriod       byte = 'P' // periodRec: the next messages from an upstream are of a new session period
 	recDay          byte = 'D' // dayRec: risk's trading day changed (or, first in a run, is)
+	recExpired      byte = 'Z' // refusedRec: the gateway expired a working order after its day's close, the venue silent
 )
 
 // newRec is the journal body of an accepted new order.

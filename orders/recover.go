@@ -105,7 +105,7 @@ func decodeRecord(r journal.Record) (any, error) {
 		v = new(execRec)
 	case recCancelReject:
 		v = new(cancelRejectRec)
-	case recRefused:
+	case recRefused, recExpired:
 		v = new(refusedRec)
 	case recPeriod:
 		v = new(periodRec)
@@ -167,6 +167,10 @@ func (m *Manager) replay(typ byte, v any) error {
 		o := m.byUID[rec.UID]
 		switch {
 		case o == nil:
+		case typ == recExpired:
+			if !o.Status.Terminal() {
+				m.applyOwnExpiry(o, rec.Text)
+			}
 		case o.UpstreamID == rec.UID && !o.acked && !o.Status.Terminal():
 			m.endNew(o, rec.Code, rec.Text)
 		case o.pending != nil && o.pending.uid == rec.UID:

@@ -45,11 +45,14 @@ type route struct {
 	recovery  []*Order
 	recovered bool
 	// checks lists the open orders the venue has whose status the
-	// recovery asks for as a second check, not yet asked: they go behind
-	// the live requests (sendChecks). checking is set while sendChecks
-	// runs.
+	// recovery, or a trading day's end (Manager.dayEnd), asks for as a
+	// second check, not yet asked: they go behind the live requests
+	// (sendChecks). checking is set while sendChecks runs.
 	checks   []*Order
 	checking bool
+	// dayChecked is the trading day (yyyymmdd) whose end the route's
+	// orders were last checked for (Manager.dayEnd).
+	dayChecked int32
 }
 
 // held is a request waiting for the session.
@@ -201,9 +204,17 @@ func (m *Manager) sendChecks(rt *route, now time.Time) {
 	}
 	switch {
 	case rt.noStatus && len(rt.checks) > 0:
-		m.log.Warn("orders: the upstream refuses status requests; the recovery's other status checks are dropped",
+		m.log.Warn("orders: the upstream refuses status requests; the other status checks are dropped",
 			"upstream", rt.name, "dropped", len(rt.checks))
+		dropped := rt.checks
 		rt.checks = nil
+		for _, o := range dropped {
+			// A day's end check: its order expires unasked, as the
+			// orders of an upstream known to refuse them do (dayEnd).
+			if o.dayEnd && !o.Status.Terminal() {
+				m.expireOwn(rt, o, "the upstream refuses status requests")
+			}
+		}
 	case len(rt.checks) == 0 && before > 0:
 		rt.checks = nil
 		m.log.Info("orders: the recovery's status checks are all sent", "upstream", rt.name)
@@ -330,12 +341,20 @@ func (m *Manager) OnSessionDown(upstream, line string, err error, reclaimed []an
 	rt.loggedOn, rt.downSince = false, now
 	if len(reclaimed) > 0 {
 		back := make([]held, 0, len(reclaimed)+len(rt.held))
+		var dayChecks []*Order
 		for _, req := range reclaimed {
 			uid, kind := reqID(req)
 			if kind == 'H' {
 				if o := m.byUID[uid]; o != nil {
 					rt.awaiting.statusAnswered(o)
 					o.reclaimedStatus()
+					if o.dayEnd {
+						// A day's end check goes back to the checks, asked
+						// at the next logon: held, it would expire with the
+						// hold time, and its order with it, unasked.
+						dayChecks = append(dayChecks, o)
+						continue
+					}
 				}
 			} else {
 				rt.awaiting.answered(uid)
@@ -344,6 +363,10 @@ func (m *Manager) OnSessionDown(upstream, line string, err error, reclaimed []an
 		}
 		rt.held = append(back, rt.held...)
 		m.met.held.WithLabelValues(rt.name).Set(float64(len(rt.held)))
+		if len(dayChecks) > 0 {
+			rt.checks = append(dayChecks, rt.checks...)
+			m.met.checks.WithLabelValues(rt.name).Set(float64(len(rt.checks)))
+		}
 	}
 	m.signal()
 	m.log.Warn("orders: upstream session down", "upstream", upstream, "line", line, "err", err,

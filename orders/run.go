@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"sgw/fix"
 )
 
 // Run drives the manager's timers until ctx ends: held requests older
@@ -30,7 +32,12 @@ func (m *Manager) Run(ctx context.Context) error {
 func (m *Manager) tick(now time.Time) {
 	m.mu.Lock()
 	defer m.unlock()
+	day, sinceClose, closes := m.risk.SinceClose()
 	for _, rt := range m.routes {
+		if closes && sinceClose >= m.cfg.DayEndCheck && rt.recovered && rt.dayChecked != day {
+			rt.dayChecked = day
+			m.dayEnd(rt, day)
+		}
 		m.expire(rt, now)
 		if rt.loggedOn && len(rt.held) > 0 {
 			m.releaseHeld(rt, now)
@@ -45,7 +52,8 @@ func (m *Manager) tick(now time.Time) {
 			switch {
 			case a.kind == 'H':
 				// A status request unanswered: given up (a recovery probe
-				// then sends its order again, flagged PossResend).
+				// then sends its order again, flagged PossResend; a day's
+				// end check expires its order).
 				gaveUp++
 				m.statusDone(rt, a.o, false)
 			case !a.asked && !rt.noStatus:
@@ -150,4 +158,79 @@ func (m *Manager) journalDay(date int32) error {
 	}
 	m.dayRecs = true
 	return nil
+}
+
+// dayEnd asks rt's venue, once the close of trading day date is
+// Config.DayEndCheck past, for the status of every order it acknowledged
+// that is still working here. A-share orders are day orders: the venue
+// ended each at its close, and one whose end it never reported (expired,
+// done for day) would stay working here day after day, while risk expires
+// it at the next day's first request (its client's cancel refused, the
+// fills a later answer reveals refused by risk). The answer ends it while
+// risk still holds the day: the venue's word, with the fills it reveals,
+// or expired if the venue no longer knows it (applyExec). With no answer
+// (the request given up, or an upstream that refuses status requests)
+// the gateway expires it itself (expireOwn). The checks go behind the
+// live requests (sendChecks). A route is checked once its first logon
+// has resolved the recovery (a term that takes over in the evening is
+// checked at its first tick after that), and once a day. mu held.
+func (m *Manager) dayEnd(rt *route, date int32) {
+	queued := make(map[*Order]bool, len(rt.checks))
+	for _, o := range rt.checks {
+		queued[o] = true
+	}
+	n := 0
+	for _, o := range m.list {
+		if o.Upstream != rt.name || !o.acked || o.Status.Terminal() || o.dayEnd {
+			continue
+		}
+		n++
+		if rt.noStatus {
+			m.expireOwn(rt, o, "the upstream refuses status requests")
+			continue
+		}
+		o.dayEnd = true
+		if !queued[o] {
+			rt.checks = append(rt.checks, o)
+		}
+	}
+	if n == 0 {
+		return
+	}
+	m.met.checks.WithLabelValues(rt.name).Set(float64(len(rt.checks)))
+	m.log.Info("orders: the market closed with orders still working; the upstream is asked for their status",
+		"upstream", rt.name, "day", date, "orders", n, "refuses_status", rt.noStatus)
+}
+
+// expireOwn expires o, acknowledged by the venue and still working after
+// its day's close, whose status the venue did not give (why): a day
+// order, it no longer works there. It is journaled (recExpired) and
+// counted with the requests the venue never answered; fills the venue
+// reports later still count (applyExec, risk.Checker.OnLateFill). A
+// cancel or replace of it still unanswered is refused as too late. mu
+// held.
+func (m *Manager) expireOwn(rt *route, o *Order, why string) {
+	m.met.unanswered.WithLabelValues(rt.name).Inc()
+	m.log.Error("orders: an order still working after the close expires without the venue's word",
+		"upstream", rt.name, "account", o.Account, "clOrdID", o.ClOrdID, "upstreamID", o.UpstreamID, "cumQty", o.CumQty, "why", why)
+	text := "expired after the close without the venue's report: " + why
+	c := o.pending
+	ev := m.applyOwnExpiry(o, text)
+	if err := m.journal(recExpired, &refusedRec{Account: o.Account, UID: o.UpstreamID, Code: CodeExpiredUnreported, Text: text}, o, ev, nil); err != nil {
+		m.emit(o, ev)
+	}
+	if c != nil {
+		m.overtaken(rt, o, c)
+	}
+}
+
+// applyOwnExpiry ends o as expired on the gateway's own word, in risk too
+// (a replace pending refused), and returns the event telling its
+// clients. Live (expireOwn) and in replay. mu held.
+func (m *Manager) applyOwnExpiry(o *Order, text string) Event {
+	o.dayEnd, o.ownEnd = false, true
+	o.Status, o.LeavesQty, o.Text, o.Updated = StatusExpired, 0, text, m.cfg.Clock()
+	m.ended(o, fix.ExecReport{})
+	m.signal()
+	return Event{Kind: EventExec, ExecType: 'C', Order: *o, Ref: o.ClOrdID, Text: text, Code: CodeExpiredUnreported}
 }

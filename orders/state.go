@@ -66,6 +66,13 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 	}
 	c := o.pending
 	ev, ok := m.applyExec(o, upstream, er)
+	if o.dayEnd && er.ExecType == 'I' {
+		o.dayEnd = false // answered
+		if !o.Status.Terminal() {
+			m.log.Warn("orders: the upstream says an order still works after the close", "upstream", upstream,
+				"account", o.Account, "clOrdID", o.ClOrdID, "status", o.Status)
+		}
+	}
 	if !ok {
 		return
 	}
@@ -158,9 +165,13 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 	}
 	if er.ExecType == 'I' && er.UnknownOrder() {
 		// The venue does not know the order (see unknownToVenue): it is
-		// not working there.
+		// not working there. One it acknowledged ended there unreported
+		// (purged after its day's close, at the latest): expired.
 		status := StatusRejected
-		if o.CumQty > 0 {
+		switch {
+		case o.acked:
+			status = StatusExpired
+		case o.CumQty > 0:
 			status = StatusCanceled
 		}
 		m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-o.CumQty))
@@ -184,7 +195,7 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 		if er.LastQty <= 0 {
 			return ev, false
 		}
-		m.riskErr("fill", o, m.risk.OnFill(o.resv, er.LastPx, er.LastQty))
+		m.riskErr("fill", o, m.fill(o, er.LastPx, er.LastQty))
 		o.CumQty += er.LastQty
 		o.turnover += int64(er.LastPx) * er.LastQty
 		o.AvgPx = refdata.Price(o.turnover / o.CumQty)
@@ -210,6 +221,14 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 	if er.ExecType != 'I' && er.ExecType != 'D' {
 		o.LeavesQty = er.LeavesQty
 		o.Status = statusOf(er.OrdStatus, o.Status)
+	}
+	if o.ownEnd && !o.Status.Terminal() {
+		// The venue's word after the gateway ended the order itself:
+		// its fills count, but the order worked no longer than its day.
+		o.Status, o.LeavesQty = StatusExpired, 0
+		if o.CumQty >= o.Qty {
+			o.Status = StatusFilled
+		}
 	}
 	if o.Status.Terminal() {
 		m.ended(o, er)
@@ -245,6 +264,16 @@ func (m *Manager) ended(o *Order, er fix.ExecReport) {
 	m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-o.CumQty))
 }
 
+// fill applies a fill of o to risk: one the venue reports after the
+// gateway ended o itself (ownEnd) as a late fill, which finds nothing held.
+// mu held.
+func (m *Manager) fill(o *Order, price refdata.Price, qty int64) error {
+	if o.ownEnd {
+		return m.risk.OnLateFill(o.resv, price, qty)
+	}
+	return m.risk.OnFill(o.resv, price, qty)
+}
+
 // replaced makes an order's pending replace its terms. mu held.
 func (m *Manager) replaced(o *Order, c *change) {
 	m.riskErr("replaced", o, m.risk.OnReplaced(c.resv))
@@ -268,7 +297,7 @@ func (m *Manager) reconcile(o *Order, er fix.ExecReport) {
 	switch missed := er.CumQty - o.CumQty; {
 	case missed > 0:
 		px := refdata.Price((int64(er.AvgPx)*er.CumQty - o.turnover) / missed)
-		err := m.risk.OnFill(o.resv, px, missed)
+		err := m.fill(o, px, missed)
 		if errors.Is(err, risk.ErrBadFill) && px != o.Price {
 			// The price the totals imply carries the venue's rounding
 			// of AvgPx, magnified by CumQty/missed: it may lie beyond
@@ -277,7 +306,7 @@ func (m *Manager) reconcile(o *Order, er fix.ExecReport) {
 			// all (cash and shares would be wrong for the day).
 			m.log.Warn("orders: risk refused the fills the gateway missed at the price the upstream's totals imply; trying the order's limit",
 				"clOrdID", o.ClOrdID, "qty", missed, "price", px, "limit", o.Price, "err", err)
-			err = m.risk.OnFill(o.resv, o.Price, missed)
+			err = m.fill(o, o.Price, missed)
 		}
 		m.riskErr("fill", o, err)
 		o.CumQty, o.turnover, o.AvgPx = er.CumQty, int64(er.AvgPx)*er.CumQty, er.AvgPx
@@ -347,6 +376,9 @@ func (m *Manager) statusDone(rt *route, o *Order, answered bool) {
 		m.resendProbed(rt, o)
 	}
 	o.probe = false
+	if o.dayEnd && !answered && !o.Status.Terminal() {
+		m.expireOwn(rt, o, "the upstream gave no status answer")
+	}
 	if len(rt.checks) > 0 {
 		m.sendChecks(rt, m.cfg.Clock()) // room for the next check
 	}

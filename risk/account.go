@@ -58,6 +58,7 @@ type order struct {
 	qty      int64         // total quantity of the current terms
 	cum      int64         // filled
 	held     int64         // cash (buy, Price units) or shares (sell) held now
+	day      int32         // the trading day (yyyymmdd) it was accepted on
 
 	// The pending replace's terms.
 	pClOrdID string
@@ -182,20 +183,18 @@ func (c *Checker) OnFill(r *Reservation, price refdata.Price, qty int64) error {
 	if err != nil {
 		return err
 	}
+	return c.onFill(o, price, qty)
+}
+
+// onFill implements OnFill. c.mu must be held.
+func (c *Checker) onFill(o *order, price refdata.Price, qty int64) error {
 	a := o.acct
 	if o.done {
 		return fmt.Errorf("%w: account %s clOrdId %s", ErrOrderClosed, a.id, o.clOrdID)
 	}
-	maxQty, maxPrice := o.bounds()
-	switch {
-	case qty <= 0 || price <= 0:
-		return fmt.Errorf("%w: %d at %s", ErrBadFill, qty, price)
-	case qty > maxQty-o.cum:
-		return fmt.Errorf("%w: %d exceeds the %d left of %s", ErrBadFill, qty, maxQty-o.cum, o.clOrdID)
-	case o.side == Buy && price > maxPrice:
-		return fmt.Errorf("%w: buy at %s above the limit %s of %s", ErrBadFill, price, maxPrice, o.clOrdID)
-	case price > c.instr[o.sym].hi:
-		return fmt.Errorf("%w: %s above limit-up %s", ErrBadFill, price, c.instr[o.sym].hi)
+	maxQty, _ := o.bounds()
+	if err := c.fillable(o, price, qty); err != nil {
+		return err
 	}
 	o.cum += qty
 	if o.cum == maxQty {
@@ -209,6 +208,61 @@ func (c *Checker) OnFill(r *Reservation, price refdata.Price, qty int64) error {
 		a.avail -= value
 		o.pos.today += qty
 	} else {
+		o.pos.sellable -= qty
+		a.avail = addCash(a.avail, value)
+	}
+	return nil
+}
+
+// fillable checks a fill of qty shares at price against o's terms and
+// limit-up (ErrBadFill). c.mu must be held.
+func (c *Checker) fillable(o *order, price refdata.Price, qty int64) error {
+	maxQty, maxPrice := o.bounds()
+	switch {
+	case qty <= 0 || price <= 0:
+		return fmt.Errorf("%w: %d at %s", ErrBadFill, qty, price)
+	case qty > maxQty-o.cum:
+		return fmt.Errorf("%w: %d exceeds the %d left of %s", ErrBadFill, qty, maxQty-o.cum, o.clOrdID)
+	case o.side == Buy && price > maxPrice:
+		return fmt.Errorf("%w: buy at %s above the limit %s of %s", ErrBadFill, price, maxPrice, o.clOrdID)
+	case price > c.instr[o.sym].hi:
+		return fmt.Errorf("%w: %s above limit-up %s", ErrBadFill, price, c.instr[o.sym].hi)
+	}
+	return nil
+}
+
+// OnLateFill applies a fill the venue reported after the caller closed
+// the order on its own word (OnDone with no report of the order's end:
+// orders.Manager expires an order still working after the close whose
+// status the venue did not give). The fill happened: it moves cash and
+// shares as OnFill does, within the order's terms (ErrBadFill otherwise),
+// but the order holds nothing any more, so no hold is released. Shares
+// bought on a trading day before the current one are sellable at once
+// (T+1). An order still working takes the fill as OnFill.
+func (c *Checker) OnLateFill(r *Reservation, price refdata.Price, qty int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, err := c.record(r)
+	if err != nil {
+		return err
+	}
+	if !o.done {
+		return c.onFill(o, price, qty)
+	}
+	if err := c.fillable(o, price, qty); err != nil {
+		return err
+	}
+	o.cum += qty
+	a := o.acct
+	value := price * refdata.Price(qty)
+	switch {
+	case o.side == Buy && o.day < c.day:
+		a.avail -= value
+		o.pos.sellable += qty
+	case o.side == Buy:
+		a.avail -= value
+		o.pos.today += qty
+	default:
 		o.pos.sellable -= qty
 		a.avail = addCash(a.avail, value)
 	}

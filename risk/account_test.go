@@ -3,6 +3,7 @@ package risk
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBuyFillReleasesPriceDifference(t *testing.T) {
@@ -356,4 +357,76 @@ func TestReplaceSell(t *testing.T) {
 		t.Fatalf("state %+v", st)
 	}
 	checkInvariants(t, c)
+}
+
+// TestOnLateFill: a fill reported after the caller closed the order on
+// its own word (an order expired after the close, the venue silent) moves
+// cash and shares as a fill does, with no hold left to release, within
+// the order's terms; bought on an earlier day, the shares are sellable at
+// once (T+1). An order still working takes it as OnFill.
+func TestOnLateFill(t *testing.T) {
+	c, clk := newChecker(t, nil)
+	b := mustNew(t, c, buy("A1", "b1", "000001.SZ", "10", 300))
+	s := mustNew(t, c, sell("A1", "s1", "000001.SZ", "10", 200))
+	y := mustNew(t, c, buy("A1", "b2", "000001.SZ", "10", 100))
+	before := snap(t, c, "A1")
+	for _, r := range []*Reservation{b, s, y} {
+		wantErr(t, c.OnDone(r, r.Qty), nil)
+	}
+	wantErr(t, c.OnFill(b, px("10"), 100), ErrOrderClosed)
+	wantErr(t, c.OnLateFill(b, px("10"), 100), nil)
+	wantErr(t, c.OnLateFill(s, px("10.5"), 200), nil)
+	wantErr(t, c.OnLateFill(b, px("10.01"), 1), ErrBadFill) // above b1's limit
+	wantErr(t, c.OnLateFill(s, px("10"), 1), ErrBadFill)    // beyond s1's quantity
+	st := snap(t, c, "A1")
+	p := pos(st, "000001.SZ")
+	if want := before.Cash + before.Reserved - cny(1000) + cny(2100); st.Cash != want || st.Reserved != 0 || st.OpenOrders != 0 {
+		t.Errorf("cash %s reserved %s open %d, want %s, nothing held", st.Cash, st.Reserved, st.OpenOrders, want)
+	}
+	if p.Sellable != 800 || p.BoughtToday != 100 || p.Reserved != 0 {
+		t.Errorf("position %+v, want 800 sellable (1000 less 200 sold), 100 bought today", p)
+	}
+	checkInvariants(t, c)
+
+	clk.Set(at("2025-06-10 09:30")) // the next day: b2's late fill is yesterday's buy
+	c.Rollover(clk.Now())
+	wantErr(t, c.OnLateFill(y, px("10"), 100), nil)
+	if p := pos(snap(t, c, "A1"), "000001.SZ"); p.Sellable != 1000 || p.BoughtToday != 0 {
+		t.Errorf("after a day: %+v, want b1's 100 and b2's 100 sellable", p)
+	}
+
+	w := mustNew(t, c, buy("A1", "w1", "000001.SZ", "10", 100))
+	wantErr(t, c.OnLateFill(w, px("10"), 100), nil) // working: a fill as any
+	if st := snap(t, c, "A1"); st.OpenOrders != 0 || st.Reserved != 0 {
+		t.Errorf("a working order's fill through OnLateFill: %+v", st)
+	}
+	checkInvariants(t, c)
+}
+
+// TestSinceClose: the time since the close (15:00 in Shanghai) on a
+// trading day; none on a weekend or holiday, nor when always open.
+func TestSinceClose(t *testing.T) {
+	c, clk := newChecker(t, nil)
+	for _, tc := range []struct {
+		at    string
+		date  int32
+		since time.Duration
+		ok    bool
+	}{
+		{monday + " 10:00", 20250609, -5 * time.Hour, true},
+		{monday + " 16:00", 20250609, time.Hour, true},
+		{"2025-06-09 23:59:59", 20250609, 9*time.Hour - time.Second, true},
+		{"2025-06-07 16:00", 20250607, 0, false}, // Saturday
+		{"2025-10-01 16:00", 20251001, 0, false}, // a holiday
+	} {
+		clk.Set(at(tc.at))
+		if date, since, ok := c.SinceClose(); date != tc.date || since != tc.since || ok != tc.ok {
+			t.Errorf("%s: %d %v %v, want %d %v %v", tc.at, date, since, ok, tc.date, tc.since, tc.ok)
+		}
+	}
+	o, clk := newChecker(t, func(c *Config) { c.Schedule.AlwaysOpen = true })
+	clk.Set(at(monday + " 16:00"))
+	if _, _, ok := o.SinceClose(); ok {
+		t.Error("always open: a close")
+	}
 }

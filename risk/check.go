@@ -138,7 +138,7 @@ func (c *Checker) newOrder(o *Order, now time.Time, live bool) (*Reservation, *R
 	// rather than copy whole structs, which costs bulk write barriers.
 	r := c.orders.alloc()
 	r.acct, r.pos, r.session, r.clOrdID, r.sym = a, p, o.Session, o.ClOrdID, idx
-	r.side, r.price, r.qty = o.Side, o.Price, o.Qty
+	r.side, r.price, r.qty, r.day = o.Side, o.Price, o.Qty, c.day
 	a.orders[o.ClOrdID] = r
 	a.open++
 	a.rehold(r)

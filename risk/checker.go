@@ -148,6 +148,23 @@ func (c *Checker) DayDue() (date int32, later bool) {
 	return date, date > c.day
 }
 
+// SinceClose tells how long ago the market closed (15:00) on the clock's
+// local date, negative before the close, and that date as yyyymmdd; ok is
+// false on a day without a session (a weekend, a holiday) and with
+// Schedule.AlwaysOpen, whose venue never closes. It reads the schedule
+// only: the trading day does not change.
+func (c *Checker) SinceClose() (date int32, since time.Duration, ok bool) {
+	now := c.clock.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, date = c.sched.at(now)
+	if c.sched.alwaysOpen || !c.sched.trading {
+		return date, 0, false
+	}
+	d := time.Duration(now.Unix()-c.sched.dayStart)*time.Second + time.Duration(now.Nanosecond())
+	return date, d - tMarketShut, true
+}
+
 // DayDate returns the current trading day as yyyymmdd; it changes
 // nothing.
 func (c *Checker) DayDate() int32 {

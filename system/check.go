@@ -238,7 +238,7 @@ func (c *checker) orders(f *configs.File) {
 	c.add("orders.risk", rc.Check())
 	c.rep.Accounts = len(rc.Accounts)
 	c.add("orders", orders.Config{IDPrefix: oc.IDPrefix, HoldQueue: oc.HoldQueue, HoldTimeout: oc.HoldTimeout,
-		AckTimeout: oc.AckTimeout, StatusTimeout: oc.StatusTimeout}.Check())
+		AckTimeout: oc.AckTimeout, StatusTimeout: oc.StatusTimeout, DayEndCheck: oc.DayEndCheck}.Check())
 	names, dirs := map[string]bool{}, map[string]string{}
 	for i, uc := range oc.Upstreams {
 		path := fmt.Sprintf("orders.upstreams[%d] (%s)", i, uc.Name)

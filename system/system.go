@@ -221,7 +221,8 @@ func orderTerms(cfg *configs.File, reg *prometheus.Registry, log *slog.Logger) (
 	tc := termConfig{
 		orders: orders.Config{CreditAccounts: credit, IDPrefix: oc.IDPrefix,
 			HoldQueue: oc.HoldQueue, HoldTimeout: oc.HoldTimeout, AckTimeout: oc.AckTimeout, StatusTimeout: oc.StatusTimeout,
-			OnSent: func(d time.Duration) { internal.Observe(d.Seconds()) }, Registry: reg},
+			DayEndCheck: oc.DayEndCheck,
+			OnSent:      func(d time.Duration) { internal.Observe(d.Seconds()) }, Registry: reg},
 		risk: rcfg, ups: oc.Upstreams, reg: reg, drain: oc.DrainTimeout,
 		onReplay: func(n int, warm bool) { log.Info("order journal replayed", "records", n, "warm", warm) },
 	}

@@ -1,0 +1,226 @@
+package orders
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"sgw/fix"
+	"sgw/risk"
+)
+
+// dayEndRun starts a run on the exchange calendar (calendarRuns) at
+// Tuesday 10:00 in Shanghai, with ids bought (200 each), sent and
+// acknowledged: working orders. It returns the run, its clock and the
+// function that starts a restart on the same journal.
+func dayEndRun(t *testing.T, ids ...string) (*env, *risk.ManualClock, func(...envOpt) *env) {
+	t.Helper()
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC))
+	start := calendarRuns(t, clk, &clockJournal{clk: clk})
+	e := start()
+	for _, id := range ids {
+		e.working(id, 200)
+	}
+	return e, clk, start
+}
+
+// atShanghai sets clk to hh:mm on Tuesday 2026-12-01 in Shanghai.
+func atShanghai(clk *risk.ManualClock, hh, mm int) time.Time {
+	clk.Set(time.Date(2026, 12, 1, hh-8, mm, 0, 0, time.UTC))
+	return clk.Now()
+}
+
+// bought returns A1's shares of 600519.SH bought today and its working
+// orders.
+func bought(t *testing.T, m *Manager) (int64, int) {
+	t.Helper()
+	a, err := m.Account("A1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range a.Positions {
+		if p.Symbol == "600519.SH" {
+			return p.BoughtToday, a.OpenOrders
+		}
+	}
+	return 0, a.OpenOrders
+}
+
+// wantStatus checks the status of A1's orders.
+func wantStatus(t *testing.T, name string, m *Manager, want map[string]Status) {
+	t.Helper()
+	for id, w := range want {
+		if o, _ := m.Get("A1", id); o.Status != w {
+			t.Errorf("%s: %s is %s, want %s", name, id, o.Status, w)
+		}
+	}
+}
+
+// TestDayEndAsksStatus: DayEndCheck (1h) after the close, each order the
+// venue acknowledged and never reported ended gets a status request,
+// once, while risk still holds the day; ended or never acknowledged
+// orders are not asked about. The answers end them: the venue's word with
+// the fills it reveals counted in risk, "unknown order" as expired (the
+// venue had acknowledged it), and no answer as expired by the gateway,
+// journaled (orders.expired_unreported), so that a restart ends it the
+// same.
+func TestDayEndAsksStatus(t *testing.T) {
+	e, clk, start := dayEndRun(t, "w1", "w2", "w3", "f1")
+	e.m.OnExecReport("core", e.er("f1", 'F', '2', 200, 200, 0, "t1"))
+	if _, err := e.m.New(buy("p1", 200)); err != nil { // never acknowledged: its own timers ask about it
+		t.Fatal(err)
+	}
+	e.core.wait(t, 5)
+	e.m.tick(atShanghai(clk, 15, 59)) // p1's own status request
+	sent := len(e.core.wait(t, 6))
+	if got := describe(e.core.list()); got[5] != "H:"+e.uid("p1") {
+		t.Fatalf("before the day's end check the upstream got %v", got)
+	}
+	e.m.tick(atShanghai(clk, 16, 0))
+	e.m.tick(clk.Now()) // asks once
+	got := e.core.wait(t, sent+3)
+	want := []string{"H:" + e.uid("w1"), "H:" + e.uid("w2"), "H:" + e.uid("w3")}
+	if d := describe(got[sent:]); !slices.Equal(d, want) {
+		t.Fatalf("after the close the upstream got %v, want %v", d, want)
+	}
+	// w1 filled 100 whose report was lost; w2 is no longer known; w3 gets
+	// no answer.
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("w1"), OrderID: "Xw1", ExecType: 'I', OrdStatus: 'C',
+		AvgPx: 17000000, CumQty: 100})
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("w2"), ExecType: 'I', OrdStatus: '8', OrdRejReason: 5, Text: "unknown order"})
+	clk.Advance(DefaultStatusTimeout + time.Second)
+	e.m.tick(clk.Now())
+	if o, _ := e.m.Get("A1", "w3"); o.Status != StatusExpired || o.Text == "" {
+		t.Fatalf("w3 unanswered: %+v", o)
+	}
+	check := func(name string, m *Manager) {
+		t.Helper()
+		wantStatus(t, name, m, map[string]Status{"w1": StatusExpired, "w2": StatusExpired, "w3": StatusExpired,
+			"f1": StatusFilled, "p1": StatusPendingNew})
+		if b, open := bought(t, m); b != 300 || open != 1 {
+			t.Errorf("%s: A1 bought %d today with %d orders working; want 300 (f1's 200, w1's 100) and p1", name, b, open)
+		}
+	}
+	check("live", e.m)
+	var own []Event
+	for _, ev := range e.ev.wait(t, 13) { // four accepted and acknowledged, f1 filled, p1 accepted, the three ends
+		if ev.Code == CodeExpiredUnreported {
+			own = append(own, ev)
+		}
+	}
+	if len(own) != 1 || own[0].Ref != "w3" || own[0].ExecType != 'C' {
+		t.Errorf("the gateway's own expiries: %+v, want w3's", own)
+	}
+	check("replayed", start().m)
+}
+
+// TestDayEndWithoutStatusRequests: the orders of an upstream that refuses
+// status requests expire at the day's end check, unasked; and when the
+// upstream shows it refuses them midway (the first refusal), the checks
+// still queued (StatusCheckWindow) expire their orders too, as do the
+// ones refused. Before, those orders stayed working here.
+func TestDayEndWithoutStatusRequests(t *testing.T) {
+	t.Run("known", func(t *testing.T) {
+		e, clk, start := dayEndRun(t, "w1")
+		e.m.OnReject("core", fix.Reject{ClOrdID: e.uid("w1"), MsgType: "H", Reason: 3}) // learnt earlier in the day
+		e.m.tick(atShanghai(clk, 16, 30))
+		wantStatus(t, "live", e.m, map[string]Status{"w1": StatusExpired})
+		if got := e.core.list(); len(got) != 1 {
+			t.Fatalf("the upstream got %v, which refuses status requests", describe(got))
+		}
+		wantStatus(t, "replayed", start().m, map[string]Status{"w1": StatusExpired})
+	})
+	t.Run("learnt midway", func(t *testing.T) {
+		clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC))
+		start := calendarRuns(t, clk, &clockJournal{clk: clk})
+		e := start(func(_ *env, c *Config) { c.StatusCheckWindow = 1 })
+		ids := []string{"w1", "w2", "w3"}
+		for _, id := range ids {
+			e.working(id, 200)
+		}
+		e.core.setHold(true) // the venue is slow: the checks wait behind the window
+		e.m.tick(atShanghai(clk, 16, 0))
+		got := e.core.wait(t, 4)
+		if d := describe(got[3:]); !slices.Equal(d, []string{"H:" + e.uid("w1")}) {
+			t.Fatalf("the checks sent %v, want w1's only (the window)", d)
+		}
+		e.m.OnReject("core", fix.Reject{ClOrdID: e.uid("w1"), MsgType: "H", Reason: 3})
+		wantStatus(t, "live", e.m, map[string]Status{"w1": StatusExpired, "w2": StatusExpired, "w3": StatusExpired})
+		if b, open := bought(t, e.m); b != 0 || open != 0 {
+			t.Errorf("A1 bought %d with %d orders working, want none", b, open)
+		}
+	})
+}
+
+// TestDayEndCheckGivenBack: a day's end status request the session gives
+// back unsent (its line went down) goes back to the checks, asked at the
+// next logon, not held: the hold time would have expired the order
+// unasked. The answer, its fill, then counts.
+func TestDayEndCheckGivenBack(t *testing.T) {
+	e, clk, _ := dayEndRun(t, "w1")
+	e.core.setDown(true) // the check is refused by the session: it stays a check
+	e.m.tick(atShanghai(clk, 16, 0))
+	e.core.setDown(false)
+	e.m.tick(clk.Now())
+	h := e.core.wait(t, 2)[1]
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, []any{h})
+	clk.Advance(DefaultHoldTimeout + DefaultStatusTimeout + time.Second)
+	e.m.tick(clk.Now())
+	wantStatus(t, "down", e.m, map[string]Status{"w1": StatusNew})
+	e.core.setDown(false)
+	e.m.OnSessionUp("core", "carrierB")
+	if got := describe(e.core.wait(t, 3)); got[2] != "H:"+e.uid("w1") {
+		t.Fatalf("at the logon the upstream got %v, want w1's check again", got)
+	}
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("w1"), OrderID: "Xw1", ExecType: 'I', OrdStatus: 'C',
+		AvgPx: 17000000, CumQty: 100})
+	wantStatus(t, "answered", e.m, map[string]Status{"w1": StatusExpired})
+	if b, _ := bought(t, e.m); b != 100 {
+		t.Errorf("A1 bought %d, want w1's 100", b)
+	}
+}
+
+// TestDayEndLateFill: a fill the venue reports after the gateway expired
+// the order itself (its status answer came too late) counts, in risk too
+// (risk.Checker.OnLateFill), and the order stays ended: filled if the
+// fills reach its quantity, expired otherwise. A restart ends the same.
+// Before, the order left its end (partially filled, working) while risk
+// refused the fill.
+func TestDayEndLateFill(t *testing.T) {
+	e, clk, start := dayEndRun(t, "w1", "w2")
+	e.m.tick(atShanghai(clk, 16, 0))
+	e.core.wait(t, 4)
+	clk.Advance(DefaultStatusTimeout + time.Second)
+	e.m.tick(clk.Now())
+	wantStatus(t, "unanswered", e.m, map[string]Status{"w1": StatusExpired, "w2": StatusExpired})
+	e.m.OnExecReport("core", e.er("w1", 'F', '1', 100, 100, 100, "t1"))
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("w2"), OrderID: "Xw2", ExecType: 'I', OrdStatus: '2',
+		AvgPx: 17000000, CumQty: 200})
+	for name, m := range map[string]*Manager{"live": e.m, "replayed": start().m} {
+		wantStatus(t, name, m, map[string]Status{"w1": StatusExpired, "w2": StatusFilled})
+		if o, _ := m.Get("A1", "w1"); o.CumQty != 100 || o.LeavesQty != 0 {
+			t.Errorf("%s: w1 %+v", name, o)
+		}
+		if b, open := bought(t, m); b != 300 || open != 0 {
+			t.Errorf("%s: A1 bought %d with %d working, want the late 100 and 200", name, b, open)
+		}
+	}
+	if n := testCounter(t, e.m.met.riskErrors.WithLabelValues("fill")); n != 0 {
+		t.Errorf("%v fills refused by risk", n)
+	}
+}
+
+// TestDayEndConfig: the check runs from the close to before midnight.
+func TestDayEndConfig(t *testing.T) {
+	for _, d := range []time.Duration{-time.Second, 9 * time.Hour} {
+		if _, err := (Config{DayEndCheck: d}).withDefaults(); err == nil {
+			t.Errorf("day_end_check %v accepted", d)
+		}
+	}
+	if c, err := (Config{}).withDefaults(); err != nil || c.DayEndCheck != time.Hour {
+		t.Errorf("default %v %v", c.DayEndCheck, err)
+	}
+	_ = fmt.Sprint
+}
