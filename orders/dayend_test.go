@@ -222,5 +222,95 @@ func TestDayEndConfig(t *testing.T) {
 	if c, err := (Config{}).withDefaults(); err != nil || c.DayEndCheck != time.Hour {
 		t.Errorf("default %v %v", c.DayEndCheck, err)
 	}
-	_ = fmt.Sprint
+}
+
+// TestAlwaysOpenCarriesAcrossMidnight: with risk's AlwaysOpen schedule
+// (the simulator's venue never closes) an order working at midnight in
+// Shanghai carries on into the next day, live and in replay: its fill
+// after the change of day counts, its cancel is taken, and an order that
+// ended before it frees its client order id; the journal live wrote
+// replays to the same state. Before, risk expired it at the change of
+// day: the fill refused, the cancel refused.
+func TestAlwaysOpenCarriesAcrossMidnight(t *testing.T) {
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)) // Tuesday 23:00 in Shanghai
+	cj := &clockJournal{clk: clk}
+	start := func() *env {
+		rc, err := risk.New(riskConfig(), clk) // always open
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newEnv(t, t.TempDir(), func(e *env, c *Config) {
+			e.rc, e.jrnl = rc, cj
+			c.Clock = clk.Now
+		})
+	}
+	e := start()
+	e.working("w1", 200)
+	e.working("d1", 100)
+	e.m.OnExecReport("core", e.er("d1", 'F', '2', 100, 100, 0, "t0"))
+	clk.Set(time.Date(2026, 12, 1, 16, 10, 0, 0, time.UTC)) // Wednesday 00:10
+	if _, err := e.m.New(buy("d1", 100)); err != nil {     // the day changes here
+		t.Fatalf("d1 again on a new day: %v", err)
+	}
+	e.m.OnExecReport("core", e.er("w1", 'F', '1', 100, 100, 100, "t1"))
+	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "w1", Account: "A1", Source: src}); err != nil {
+		t.Fatalf("cancel of the order carried over: %v", err)
+	}
+	e.ev.wait(t, 8) // w1, d1: accepted, acknowledged; d1 filled; d1 again accepted; w1 filled; the cancel accepted
+	check := func(name string, m *Manager) {
+		t.Helper()
+		if o, _ := m.Get("A1", "w1"); o.Status != StatusPartiallyFilled || o.CumQty != 100 {
+			t.Errorf("%s: w1 %+v", name, o)
+		}
+		a, err := m.Account("A1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p risk.PositionState
+		for _, q := range a.Positions {
+			if q.Symbol == "600519.SH" {
+				p = q
+			}
+		}
+		if p.Sellable != 1100 || p.BoughtToday != 100 || a.OpenOrders != 2 {
+			t.Errorf("%s: %+v with %d working, want Tuesday's 100 sellable, w1's 100 bought today, w1 and d1 working", name, p, a.OpenOrders)
+		}
+	}
+	check("live", e.m)
+	if n := testCounter(t, e.m.met.riskErrors.WithLabelValues("fill")); n != 0 {
+		t.Errorf("%v fills refused by risk", n)
+	}
+	check("replayed", start().m)
+}
+
+// TestAlwaysOpenSendsHeldNextDay: with the AlwaysOpen schedule an order
+// held when the gateway stopped goes to the venue at the first logon of a
+// restart on the next day (its orders carry on from day to day), where the
+// exchange calendar ends it (TestRecoveryDayOver).
+func TestAlwaysOpenSendsHeldNextDay(t *testing.T) {
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)) // Tuesday 23:00 in Shanghai
+	cj := &clockJournal{clk: clk}
+	start := func() *env {
+		rc, err := risk.New(riskConfig(), clk) // always open
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newEnv(t, t.TempDir(), func(e *env, c *Config) {
+			e.rc, e.jrnl = rc, cj
+			c.Clock = clk.Now
+		})
+	}
+	e := start()
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, nil)
+	if _, err := e.m.New(buy("h1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	e.ev.wait(t, 1)
+	uid := e.uid("h1")
+	clk.Set(time.Date(2026, 12, 2, 1, 30, 0, 0, time.UTC)) // Wednesday 09:30
+	r := start()
+	if got := describe(r.core.wait(t, 1)); fmt.Sprint(got) != fmt.Sprint([]string{"N:" + uid}) {
+		t.Fatalf("at the first logon the upstream got %v, want h1", got)
+	}
 }

@@ -289,9 +289,13 @@ func (m *Manager) recoverRoute(rt *route, now time.Time) {
 // dayOver reports whether o's trading day has ended: the clock's date is
 // later than the day risk accepted o on. An A-share order is good for its
 // day only; one never sent by then is not sent on a later day (a restart
-// on the next morning), where the venue would take it as that day's. mu
-// held.
+// on the next morning), where the venue would take it as that day's.
+// Never with risk's AlwaysOpen schedule: that venue never closes, and its
+// orders carry on from day to day. mu held.
 func (m *Manager) dayOver(o *Order) bool {
+	if m.risk.AlwaysOpen() {
+		return false
+	}
 	date, _ := m.risk.DayDue()
 	return o.day < date
 }

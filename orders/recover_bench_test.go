@@ -56,20 +56,24 @@ func dayJournal(b testing.TB, n int) memJournal {
 
 // dayManager returns a new Manager on j, the journal dayJournal made for
 // orders, with a fake core upstream and account A1 able to pay for every
-// order; the caller recovers it and closes it.
-func dayManager(tb testing.TB, j Journal, orders int) *Manager {
+// order; the caller recovers it and closes it. opts change the risk
+// configuration.
+func dayManager(tb testing.TB, j Journal, orders int, opts ...func(*risk.Config)) *Manager {
 	tb.Helper()
-	m := dayManagerNoUpstream(tb, j, orders)
+	m := dayManagerNoUpstream(tb, j, orders, opts...)
 	m.AddUpstream("core", newFakeUpstream())
 	return m
 }
 
 // dayManagerNoUpstream is dayManager before its upstream is added: a
 // standby manager (CatchUp) as a cluster follower keeps one.
-func dayManagerNoUpstream(tb testing.TB, j Journal, orders int) *Manager {
+func dayManagerNoUpstream(tb testing.TB, j Journal, orders int, opts ...func(*risk.Config)) *Manager {
 	tb.Helper()
 	cfg := riskConfig()
 	cfg.Accounts[0].Cash = refdata.Price(orders) * 100 * 17000000 * 2
+	for _, o := range opts {
+		o(&cfg)
+	}
 	rc, err := risk.New(cfg, nil)
 	if err != nil {
 		tb.Fatal(err)

@@ -13,13 +13,14 @@ import (
 
 	"sgw/fix"
 	"sgw/journal"
+	"sgw/refdata"
 	"sgw/risk"
 )
 
 // recoverDay builds a Manager on j (dayManager) and recovers it.
-func recoverDay(t *testing.T, j Journal, orders int) (*Manager, int, error) {
+func recoverDay(t *testing.T, j Journal, orders int, opts ...func(*risk.Config)) (*Manager, int, error) {
 	t.Helper()
-	m := dayManager(t, j, orders)
+	m := dayManager(t, j, orders, opts...)
 	t.Cleanup(m.Close)
 	n, err := m.Recover()
 	return m, n, err
@@ -158,11 +159,27 @@ func TestReplayJournalReadError(t *testing.T) {
 // manager built on a third: risk runs through the journal's days as they
 // happened, so a client order id used on both days is no duplicate, the
 // shares bought on the first day are sellable on the second (T+1), and
-// the first day's working order no longer holds cash. A standby that
-// applied the first day before the second began (CatchUp) ends the same.
+// the first day's working order no longer holds cash (the exchange
+// calendar) or still works and holds it (always open: that venue never
+// closes). A standby that applied the first day before the second began
+// (CatchUp) ends the same.
 func TestReplaySpansDays(t *testing.T) {
-	day1 := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC) // 10:00 in Shanghai
+	for _, tc := range []struct {
+		name     string
+		schedule risk.ScheduleConfig
+		open     int // A1's working orders after the two days
+	}{
+		{"calendar", risk.ScheduleConfig{}, 1},
+		{"always_open", risk.ScheduleConfig{AlwaysOpen: true}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) { replaySpansDays(t, tc.schedule, tc.open) })
+	}
+}
+
+func replaySpansDays(t *testing.T, schedule risk.ScheduleConfig, open int) {
+	day1 := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC) // Tuesday 10:00 in Shanghai
 	day2 := day1.Add(24 * time.Hour)
+	calendar := func(c *risk.Config) { c.Schedule = schedule }
 	var j memJournal
 	add := func(at time.Time, typ byte, v bodyRecord) {
 		body := encodeRecord(v)
@@ -199,22 +216,23 @@ func TestReplaySpansDays(t *testing.T) {
 			}
 		}
 		// 1,000 held from the start and the 100 bought on day 1 are
-		// sellable; only day 2's order holds cash.
-		if pos.Sellable != 1100 || pos.BoughtToday != 0 || a.OpenOrders != 1 || a.Reserved != 100*px {
-			t.Errorf("%s: A1 %+v, position %+v; want 1,100 sellable, none bought today, one working order holding %d", name, a, pos, 100*px)
+		// sellable; day 2's order holds cash, and day 1's if it works on.
+		if pos.Sellable != 1100 || pos.BoughtToday != 0 || a.OpenOrders != open || a.Reserved != refdata.Price(open)*100*px {
+			t.Errorf("%s: A1 %+v, position %+v; want 1,100 sellable, none bought today, %d working orders holding %d",
+				name, a, pos, open, refdata.Price(open)*100*px)
 		}
 		if o, ok := m.Get("A1", "c1"); !ok || o.UpstreamID != "u3" || o.Status != StatusNew {
 			t.Errorf("%s: c1 = %+v (found %v), want day 2's order, new", name, o, ok)
 		}
 	}
-	cold, _, err := recoverDay(t, j, 3)
+	cold, _, err := recoverDay(t, j, 3, calendar)
 	if err != nil {
 		t.Fatalf("Recover of two days: %v", err)
 	}
 	check("full replay", cold)
 
 	g := &growingJournal{recs: j, n: firstDay}
-	warm := dayManagerNoUpstream(t, g, 3)
+	warm := dayManagerNoUpstream(t, g, 3, calendar)
 	t.Cleanup(warm.Close)
 	if _, err := warm.CatchUp(t.Context()); err != nil {
 		t.Fatal(err)

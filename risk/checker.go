@@ -39,6 +39,10 @@ type Checker struct {
 	accounts map[string]*account
 	sessions map[string]*bucket
 	orders   slab // every order accepted today, in acceptance order
+	// carried holds the orders of earlier days still working, with
+	// Schedule.AlwaysOpen only (its venue never closes), in acceptance
+	// order: rollover expires them otherwise.
+	carried []*order
 	// callerDays is set by DaysByCaller: the checks do not change the day.
 	callerDays bool
 }
@@ -165,6 +169,14 @@ func (c *Checker) SinceClose() (date int32, since time.Duration, ok bool) {
 	return date, d - tMarketShut, true
 }
 
+// AlwaysOpen reports whether the schedule is Schedule.AlwaysOpen: a
+// venue that never closes, whose orders carry on from day to day.
+func (c *Checker) AlwaysOpen() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sched.alwaysOpen
+}
+
 // DayDate returns the current trading day as yyyymmdd; it changes
 // nothing.
 func (c *Checker) DayDate() int32 {
@@ -189,6 +201,11 @@ func (c *Checker) RolloverTo(date int32) bool {
 // do the same by the clock's time, unless the caller changes the days
 // (DaysByCaller); journal replay calls it with the time of the first
 // event of each day, in a journal that does not record the changes.
+//
+// With Schedule.AlwaysOpen (the simulator's venue, which never closes)
+// the orders still working carry on into the new day instead: they hold
+// what they held, their client order ids stay used, and they fill and
+// cancel as before.
 //
 // An earlier day's Reservation still names its own, expired, order, never
 // one of today's with the same client order id: OnFill refuses it with
@@ -237,22 +254,41 @@ func (c *Checker) rollover(date int32) bool {
 		return false
 	}
 	c.day = date
-	c.orders.each(func(o *order) {
-		if !o.done {
+	var carried []*order
+	c.eachOrder(func(o *order) {
+		switch {
+		case o.done:
+		case c.sched.alwaysOpen:
+			carried = append(carried, o)
+		default:
 			o.acct.close(o)
 		}
 	})
 	// Callers may still hold Reservations inside the old slab, or linking
-	// to its records: start a new one rather than reuse it.
-	c.orders = slab{}
+	// to its records: start a new one rather than reuse it. The records
+	// carried stay where they are.
+	c.orders, c.carried = slab{}, carried
 	for _, a := range c.accounts {
-		clear(a.orders)
+		for id, o := range a.orders {
+			if o.done {
+				delete(a.orders, id)
+			}
+		}
 		for _, p := range a.pos {
 			p.sellable += p.today
 			p.today = 0
 		}
 	}
 	return true
+}
+
+// eachOrder calls fn for every order carried into the day, then every
+// order of the day, in acceptance order. c.mu must be held.
+func (c *Checker) eachOrder(fn func(*order)) {
+	for _, o := range c.carried {
+		fn(o)
+	}
+	c.orders.each(fn)
 }
 
 // SetKill turns the kill switch of an account, or the global one when
@@ -356,7 +392,7 @@ func (c *Checker) OpenOrders(account string) []OpenOrder {
 // openOrders lists the working orders that match. c.mu must be held.
 func (c *Checker) openOrders(match func(*order) bool) []OpenOrder {
 	var out []OpenOrder
-	c.orders.each(func(o *order) {
+	c.eachOrder(func(o *order) {
 		if o.done || !match(o) {
 			return
 		}

@@ -90,8 +90,10 @@ type AccountConfig struct {
 // ScheduleConfig sets the trading calendar.
 type ScheduleConfig struct {
 	// AlwaysOpen treats every instant as continuous trading (demo and
-	// simulator): no session check and no no-cancel periods. Zero means
-	// the exchange schedule.
+	// simulator): no session check and no no-cancel periods. As that
+	// venue never closes, the orders working at midnight carry on into the
+	// next day (see Checker.Rollover) rather than expire. Zero means the
+	// exchange schedule.
 	AlwaysOpen bool `yaml:"always_open"`
 	// Location is the IANA time zone of the schedule. Zero means
 	// "Asia/Shanghai"; if the system has no time zone data for it, the

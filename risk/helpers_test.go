@@ -158,7 +158,7 @@ func checkInvariants(t testing.TB, c *Checker) {
 	cash := map[*account]int64{}
 	shares := map[*position]int64{}
 	open := map[*account]int{}
-	c.orders.each(func(o *order) {
+	c.eachOrder(func(o *order) {
 		if o.held != o.required() {
 			t.Fatalf("order %s holds %d, requires %d", o.clOrdID, o.held, o.required())
 		}

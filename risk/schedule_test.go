@@ -203,3 +203,47 @@ func TestDaysByCaller(t *testing.T) {
 		t.Fatal("DayDue after the day began")
 	}
 }
+
+// TestAlwaysOpenCarriesWorkingOrders: with AlwaysOpen the venue (the
+// simulator) never closes, so an order working at midnight in Shanghai
+// carries on into the next day: it can be cancelled, its fill is counted
+// and its client order id stays used, while the day's other ends happen
+// (an ended order's id may be used again, yesterday's buys are
+// sellable). Before, risk expired it at the change of day while the
+// simulator still worked it: its fill refused, its cancel refused.
+func TestAlwaysOpenCarriesWorkingOrders(t *testing.T) {
+	c, clk := newChecker(t, func(c *Config) { c.Schedule.AlwaysOpen = true })
+	clk.Set(at(monday + " 23:59:59.999"))
+	working := mustNew(t, c, buy("A1", "w", "000001.SZ", "10", 300))
+	mustNew(t, c, buy("A1", "c", "000001.SZ", "10", 100))
+	bought := mustNew(t, c, buy("A1", "b", "000001.SZ", "10", 200))
+	wantErr(t, c.OnFill(bought, px("10"), 200), nil)
+
+	c.Rollover(at("2025-06-11 02:00")) // Wednesday
+	wantCode(t, c.CheckCancel(Cancel{Account: "A1", OrigClOrdID: "c"}), "")
+	_, rej := c.CheckNew(buy("A1", "w", "000001.SZ", "10", 100))
+	wantCode(t, rej, CodeDuplicateClOrd)
+	again := mustNew(t, c, buy("A1", "b", "000001.SZ", "10", 100)) // b ended on Monday
+	wantErr(t, c.OnFill(working, px("10"), 300), nil)
+	if p := pos(snap(t, c, "A1"), "000001.SZ"); p.Sellable != 1200 || p.BoughtToday != 300 {
+		t.Fatalf("position %+v, want 1,200 sellable (Monday's 200 bought among them) and 300 bought today", p)
+	}
+	if open := c.OpenOrders("A1"); len(open) != 2 || open[0].ClOrdID != "c" || open[1].ClOrdID != "b" {
+		t.Fatalf("open orders %+v, want Monday's c (its cancel not yet answered) and today's b", open)
+	}
+	checkInvariants(t, c)
+	wantErr(t, c.OnDone(again, 100), nil)
+	c.Rollover(at("2025-06-12 02:00")) // Thursday: c carries on again
+	if open := c.OpenOrders("A1"); len(open) != 1 || open[0].ClOrdID != "c" {
+		t.Fatalf("open orders on Thursday %+v, want Monday's c", open)
+	}
+	checkInvariants(t, c)
+
+	e, _ := newChecker(t, nil) // the exchange's calendar: the day's end expires it
+	x := mustNew(t, e, buy("A1", "x", "000001.SZ", "10", 100))
+	e.Rollover(at("2025-06-10 09:00"))
+	wantErr(t, e.OnFill(x, px("10"), 100), ErrOrderClosed)
+	if open := e.OpenOrders("A1"); len(open) != 0 {
+		t.Fatalf("open orders after the day's end %+v", open)
+	}
+}
