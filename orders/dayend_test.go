@@ -249,7 +249,7 @@ func TestAlwaysOpenCarriesAcrossMidnight(t *testing.T) {
 	e.working("d1", 100)
 	e.m.OnExecReport("core", e.er("d1", 'F', '2', 100, 100, 0, "t0"))
 	clk.Set(time.Date(2026, 12, 1, 16, 10, 0, 0, time.UTC)) // Wednesday 00:10
-	if _, err := e.m.New(buy("d1", 100)); err != nil {     // the day changes here
+	if _, err := e.m.New(buy("d1", 100)); err != nil {      // the day changes here
 		t.Fatalf("d1 again on a new day: %v", err)
 	}
 	e.m.OnExecReport("core", e.er("w1", 'F', '1', 100, 100, 100, "t1"))
