@@ -35,16 +35,8 @@ func atShanghai(clk *risk.ManualClock, hh, mm int) time.Time {
 // orders.
 func bought(t *testing.T, m *Manager) (int64, int) {
 	t.Helper()
-	a, err := m.Account("A1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range a.Positions {
-		if p.Symbol == "600519.SH" {
-			return p.BoughtToday, a.OpenOrders
-		}
-	}
-	return 0, a.OpenOrders
+	a, p := a1(t, m)
+	return p.BoughtToday, a.OpenOrders
 }
 
 // wantStatus checks the status of A1's orders.
@@ -233,17 +225,7 @@ func TestDayEndConfig(t *testing.T) {
 // day: the fill refused, the cancel refused.
 func TestAlwaysOpenCarriesAcrossMidnight(t *testing.T) {
 	clk := risk.NewManualClock(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)) // Tuesday 23:00 in Shanghai
-	cj := &clockJournal{clk: clk}
-	start := func() *env {
-		rc, err := risk.New(riskConfig(), clk) // always open
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newEnv(t, t.TempDir(), func(e *env, c *Config) {
-			e.rc, e.jrnl = rc, cj
-			c.Clock = clk.Now
-		})
-	}
+	start := scheduleRuns(t, clk, &clockJournal{clk: clk}, risk.ScheduleConfig{AlwaysOpen: true})
 	e := start()
 	e.working("w1", 200)
 	e.working("d1", 100)
@@ -262,16 +244,7 @@ func TestAlwaysOpenCarriesAcrossMidnight(t *testing.T) {
 		if o, _ := m.Get("A1", "w1"); o.Status != StatusPartiallyFilled || o.CumQty != 100 {
 			t.Errorf("%s: w1 %+v", name, o)
 		}
-		a, err := m.Account("A1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p risk.PositionState
-		for _, q := range a.Positions {
-			if q.Symbol == "600519.SH" {
-				p = q
-			}
-		}
+		a, p := a1(t, m)
 		if p.Sellable != 1100 || p.BoughtToday != 100 || a.OpenOrders != 2 {
 			t.Errorf("%s: %+v with %d working, want Tuesday's 100 sellable, w1's 100 bought today, w1 and d1 working", name, p, a.OpenOrders)
 		}
@@ -289,17 +262,7 @@ func TestAlwaysOpenCarriesAcrossMidnight(t *testing.T) {
 // exchange calendar ends it (TestRecoveryDayOver).
 func TestAlwaysOpenSendsHeldNextDay(t *testing.T) {
 	clk := risk.NewManualClock(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)) // Tuesday 23:00 in Shanghai
-	cj := &clockJournal{clk: clk}
-	start := func() *env {
-		rc, err := risk.New(riskConfig(), clk) // always open
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newEnv(t, t.TempDir(), func(e *env, c *Config) {
-			e.rc, e.jrnl = rc, cj
-			c.Clock = clk.Now
-		})
-	}
+	start := scheduleRuns(t, clk, &clockJournal{clk: clk}, risk.ScheduleConfig{AlwaysOpen: true})
 	e := start()
 	e.core.setDown(true)
 	e.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, nil)

@@ -306,3 +306,19 @@ func records(t *testing.T, path string) []string {
 
 // path is the journal file.
 func (e *env) path() string { return filepath.Join(e.dir, "orders.jrnl") }
+
+// a1 returns account A1's state in m's risk, and its position in
+// 600519.SH (zero if it holds none).
+func a1(t *testing.T, m *Manager) (risk.AccountState, risk.PositionState) {
+	t.Helper()
+	a, err := m.Account("A1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range a.Positions {
+		if p.Symbol == "600519.SH" {
+			return a, p
+		}
+	}
+	return a, risk.PositionState{Symbol: "600519.SH"}
+}

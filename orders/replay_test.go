@@ -205,16 +205,7 @@ func replaySpansDays(t *testing.T, schedule risk.ScheduleConfig, open int) {
 
 	check := func(name string, m *Manager) {
 		t.Helper()
-		a, err := m.Account("A1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var pos risk.PositionState
-		for _, p := range a.Positions {
-			if p.Symbol == "600519.SH" {
-				pos = p
-			}
-		}
+		a, pos := a1(t, m)
 		// 1,000 held from the start and the 100 bought on day 1 are
 		// sellable; day 2's order holds cash, and day 1's if it works on.
 		if pos.Sellable != 1100 || pos.BoughtToday != 0 || a.OpenOrders != open || a.Reserved != refdata.Price(open)*100*px {
@@ -300,8 +291,13 @@ func (j *clockJournal) Replay(fn func(journal.Record) error) error {
 // both its clocks clk's: each call after the first is a restart on the
 // same journal.
 func calendarRuns(t *testing.T, clk *risk.ManualClock, j Journal) func(opts ...envOpt) *env {
+	return scheduleRuns(t, clk, j, risk.ScheduleConfig{})
+}
+
+// scheduleRuns is calendarRuns on risk schedule sched.
+func scheduleRuns(t *testing.T, clk *risk.ManualClock, j Journal, sched risk.ScheduleConfig) func(opts ...envOpt) *env {
 	cfg := riskConfig()
-	cfg.Schedule = risk.ScheduleConfig{}
+	cfg.Schedule = sched
 	return func(opts ...envOpt) *env {
 		rc, err := risk.New(cfg, clk)
 		if err != nil {
@@ -326,16 +322,8 @@ func TestReplayChangesDayWhereLiveDid(t *testing.T) {
 	cj := &clockJournal{clk: clk}
 	start := calendarRuns(t, clk, cj)
 	position := func(m *Manager) risk.PositionState {
-		a, err := m.Account("A1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range a.Positions {
-			if p.Symbol == "600519.SH" {
-				return p
-			}
-		}
-		return risk.PositionState{}
+		_, p := a1(t, m)
+		return p
 	}
 	live := start()
 	live.working("w1", 200)
