@@ -277,3 +277,158 @@ func TestAlwaysOpenSendsHeldNextDay(t *testing.T) {
 		t.Fatalf("at the first logon the upstream got %v, want h1", got)
 	}
 }
+
+// TestDayEndHeldStatusNotSilence: a status request held (given back by
+// the session before the day's end check began: a takeover at 15:59
+// whose recovery checks were queued when the line broke) that the hold
+// time ends was never sent: it is not the venue's silence, and the order
+// does not expire on it; its day's end check, queued, asks at the next
+// logon. Before, the order expired unasked, counted unanswered.
+func TestDayEndHeldStatusNotSilence(t *testing.T) {
+	_, clk, start := dayEndRun(t, "w1")
+	atShanghai(clk, 15, 59)
+	next := start(func(r *env, _ *Config) { r.core.setHold(true) }) // a takeover: the recovery's check queued
+	h := next.core.wait(t, 1)[0]
+	if d := describe([]any{h}); d[0] != "H:"+next.uid("w1") {
+		t.Fatalf("recovery sent %v", d)
+	}
+	next.core.setDown(true)
+	next.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, []any{h}) // given back: held
+	next.m.tick(atShanghai(clk, 16, 0))                                   // the day's end check begins, the route down
+	clk.Advance(DefaultHoldTimeout + time.Second)                         // the held request ends
+	next.m.tick(clk.Now())
+	if o, _ := next.m.Get("A1", "w1"); o.Status != StatusNew {
+		t.Errorf("w1 %s (%q), never asked at the day's end; want it working, its check queued", o.Status, o.Text)
+	}
+	if n := testCounter(t, next.m.met.unanswered.WithLabelValues("core")); n != 0 {
+		t.Errorf("%v counted unanswered, nothing was asked", n)
+	}
+	next.core.setDown(false)
+	next.core.setHold(false)
+	next.m.OnSessionUp("core", "carrierB")
+	if got := describe(next.core.wait(t, 2)); got[1] != "H:"+next.uid("w1") {
+		t.Fatalf("at the logon the upstream got %v, want w1's day's end check", got)
+	}
+}
+
+// TestDayEndAnswerAfterDayChange: the route is down at the day's end
+// check, so the check waits for the next logon; a request the next
+// morning (another route's) changes risk's day first, which expires the
+// order in risk. The venue's answer then reveals a fill of the day
+// before: it counts, as a late fill (bought yesterday: sellable), live
+// and in replay. Before, risk refused it (its order closed).
+func TestDayEndAnswerAfterDayChange(t *testing.T) {
+	e, clk, start := dayEndRun(t, "w1")
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, nil)
+	e.m.tick(atShanghai(clk, 16, 0))                       // w1's check queued, the route down
+	clk.Set(time.Date(2026, 12, 2, 1, 30, 0, 0, time.UTC)) // Wednesday 09:30 in Shanghai
+	if _, err := e.m.New(NewRequest{ClOrdID: "m1", Account: "M1", Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit,
+		Price: 17000000, Qty: 100, Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	e.core.setDown(false)
+	n := len(e.core.list())
+	e.m.OnSessionUp("core", "carrierA")
+	if got := describe(e.core.wait(t, n+1)); got[n] != "H:"+e.uid("w1") {
+		t.Fatalf("at the logon the upstream got %v", got)
+	}
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("w1"), OrderID: "Xw1", ExecType: 'I', OrdStatus: 'C',
+		AvgPx: 17000000, CumQty: 100})
+	for name, m := range map[string]*Manager{"live": e.m, "replayed": start().m} {
+		_, p := a1(t, m)
+		if o, _ := m.Get("A1", "w1"); o.Status != StatusExpired || o.CumQty != 100 || p.Sellable != 1100 || p.BoughtToday != 0 {
+			t.Errorf("%s: w1 %s cum %d; A1 %+v, want 1,100 sellable (w1's 100 bought yesterday)", name, o.Status, o.CumQty, p)
+		}
+	}
+	if n := testCounter(t, e.m.met.riskErrors.WithLabelValues("fill")); n != 0 {
+		t.Errorf("%v fills refused by risk", n)
+	}
+}
+
+// TestDayEndPendingReplace: an order with a replace pending expires at
+// the day's end check of an upstream known to refuse status requests:
+// the replace is refused as too late after the expiry, a late fill
+// counts, and a restart reaches the same state.
+func TestDayEndPendingReplace(t *testing.T) {
+	e, clk, start := dayEndRun(t, "w1")
+	e.m.OnReject("core", fix.Reject{ClOrdID: e.uid("w1"), MsgType: "H", Reason: 3})
+	atShanghai(clk, 14, 50)
+	n := len(e.core.list())
+	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "w1", Account: "A1", Price: 17000000, Qty: 300, Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	e.core.wait(t, n+1)
+	e.m.tick(atShanghai(clk, 16, 0))
+	e.m.OnExecReport("core", e.er("w1", 'F', '1', 100, 100, 100, "t1"))
+	type view struct {
+		o    Order
+		acct risk.AccountState
+	}
+	get := func(m *Manager) view {
+		o, _ := m.Get("A1", "w1")
+		a, _ := a1(t, m)
+		o.Updated, o.statusAfter, o.newSent, o.resv = time.Time{}, nil, 0, nil // this run's own
+		return view{o, a}
+	}
+	live := get(e.m)
+	if live.o.Status != StatusExpired || live.o.CumQty != 100 || live.o.pending != nil || live.acct.OpenOrders != 0 {
+		t.Errorf("live %+v", live)
+	}
+	if re := get(start().m); fmt.Sprint(re) != fmt.Sprint(live) {
+		t.Errorf("replayed %+v\nlive     %+v", re, live)
+	}
+	var got []string
+	for _, ev := range e.ev.wait(t, 6)[3:] {
+		got = append(got, fmt.Sprintf("%s/%c/%s/%s", ev.Kind, ev.ExecType, ev.Ref, ev.Code))
+	}
+	want := []string{"exec/C/w1/" + CodeExpiredUnreported, "cancel_reject/\x00/r1/" + CodeTooLate, "exec/F/w1/"}
+	if !slices.Equal(got, want) {
+		t.Errorf("events after the replace's acceptance %q, want %q", got, want)
+	}
+}
+
+// TestDayEndStillWorking: an order the venue says still works after the
+// close stays working, and is asked about again at the next day's check.
+func TestDayEndStillWorking(t *testing.T) {
+	e, clk, _ := dayEndRun(t, "w1")
+	e.m.tick(atShanghai(clk, 16, 0))
+	e.core.wait(t, 2)
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("w1"), OrderID: "Xw1", ExecType: 'I', OrdStatus: '0', LeavesQty: 200})
+	clk.Set(time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)) // Wednesday 16:00
+	e.m.tick(clk.Now())
+	if got := describe(e.core.wait(t, 3)); got[2] != "H:"+e.uid("w1") {
+		t.Fatalf("the next day's check sent %v", got)
+	}
+}
+
+// TestDayEndAfterEveningRestart: a restart in the evening whose session
+// has not logged on at the day's end check, or whose recovery's status
+// checks still wait to be sent, asks about each order once, not twice,
+// and the order expires if it goes unanswered.
+func TestDayEndAfterEveningRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  envOpt
+	}{
+		{"not logged on", func(r *env, _ *Config) { r.noLogon = true }},
+		{"checks waiting", func(r *env, _ *Config) { r.core.setDown(true) }}, // logged on, the session refusing sends
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, clk, start := dayEndRun(t, "w1")
+			atShanghai(clk, 16, 30)
+			r := start(tc.opt)
+			r.m.tick(clk.Now())
+			r.core.setDown(false)
+			r.m.OnSessionUp("core", "carrierB")
+			r.m.tick(clk.Now())
+			r.m.tick(clk.Now())
+			if got := describe(r.core.list()); !slices.Equal(got, []string{"H:" + r.uid("w1")}) {
+				t.Fatalf("after the logon the upstream got %v, want w1's status asked once", got)
+			}
+			clk.Advance(DefaultStatusTimeout + time.Second)
+			r.m.tick(clk.Now())
+			wantStatus(t, "unanswered", r.m, map[string]Status{"w1": StatusExpired})
+		})
+	}
+}

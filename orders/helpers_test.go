@@ -204,6 +204,7 @@ type env struct {
 	core, mgn *fakeUpstream
 	ev        *events
 	nowNS     atomic.Int64
+	noLogon   bool // set by an option: the sessions do not log on in newEnv
 }
 
 type envOpt func(*env, *Config)
@@ -235,8 +236,10 @@ func newEnv(t *testing.T, dir string, opts ...envOpt) *env {
 		t.Fatal(err)
 	}
 	e.m.Register(src, e.ev)
-	e.m.OnSessionUp("core", "carrierA")
-	e.m.OnSessionUp("margin", "carrierA")
+	if !e.noLogon {
+		e.m.OnSessionUp("core", "carrierA")
+		e.m.OnSessionUp("margin", "carrierA")
+	}
 	t.Cleanup(func() { j.Close() })
 	return e
 }

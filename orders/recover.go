@@ -245,15 +245,10 @@ func (m *Manager) recoverRoute(rt *route, now time.Time) {
 				add(newOrderReq(o, false))
 				counts["sent"]++
 			case fix.HandedUnknown:
-				switch {
-				case rt.noStatus && m.dayOver(o):
-					m.endDayOver(rt, o)
-					counts["ended"]++
-					continue
-				case rt.noStatus:
+				if rt.noStatus {
 					add(newOrderReq(o, true))
 					counts["possresend"]++
-				default:
+				} else {
 					o.probe = true
 					add(statusReq(o))
 					counts["probed"]++

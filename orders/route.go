@@ -251,18 +251,19 @@ func (m *Manager) endRequest(rt *route, req any, code, text string) {
 		return
 	}
 	var ev Event
+	var c *change // a cancel or replace ending with its order
 	switch {
+	case kind == 'H' && o.dayEnd:
+		// Never sent: not the venue's silence. The day's end check of
+		// the order, queued or asked, decides.
+		return
 	case kind == 'H':
 		m.statusDone(rt, o, false)
 		return
 	case kind == recNew && o.UpstreamID == uid && !o.acked && !o.Status.Terminal():
 		rt.awaiting.answered(uid)
-		if c := o.pending; c != nil {
-			// A cancel or replace of it never leaves either: it ends with
-			// the order.
+		if c = o.pending; c != nil {
 			m.dropHeld(rt, c.uid)
-			m.emit(o, Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Code: code,
-				Text: "the order it names never reached the venue: " + text})
 		}
 		ev = m.endNew(o, code, text)
 	case (kind == recCancel || kind == recReplace) && o.pending != nil && o.pending.uid == uid:
@@ -275,6 +276,16 @@ func (m *Manager) endRequest(rt *route, req any, code, text string) {
 		"ref", ev.Ref, "code", code, "text", text)
 	if err := m.journal(recRefused, &refusedRec{Account: o.Account, UID: uid, Code: code, Text: text}, o, ev, nil); err != nil {
 		m.emit(o, ev)
+	}
+	if c != nil {
+		// A cancel or replace of it never leaves either: it ends with the
+		// order, told after it (journaled behind it, the client hears
+		// both in that order; a replay finds nothing left pending).
+		text = "the order it names never reached the venue: " + text
+		ev := Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Code: code, Text: text}
+		if err := m.journal(recRefused, &refusedRec{Account: o.Account, UID: c.uid, Code: code, Text: text}, o, ev, nil); err != nil {
+			m.emit(o, ev)
+		}
 	}
 }
 

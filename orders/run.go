@@ -169,11 +169,13 @@ func (m *Manager) journalDay(date int32) error {
 // fills a later answer reveals refused by risk). The answer ends it while
 // risk still holds the day: the venue's word, with the fills it reveals,
 // or expired if the venue no longer knows it (applyExec). With no answer
-// (the request given up, or an upstream that refuses status requests)
-// the gateway expires it itself (expireOwn). The checks go behind the
-// live requests (sendChecks). A route is checked once its first logon
-// has resolved the recovery (a term that takes over in the evening is
-// checked at its first tick after that), and once a day. mu held.
+// (the request given up, or an upstream that refuses status requests:
+// sendChecks) the gateway expires it itself (expireOwn). The checks go
+// behind the live requests (sendChecks); an order with a status request
+// already asked and not yet answered waits for that one's answer. A
+// route is checked once its first logon has resolved the recovery (a
+// term that takes over in the evening is checked at its first tick after
+// that), and once a day. mu held.
 func (m *Manager) dayEnd(rt *route, date int32) {
 	queued := make(map[*Order]bool, len(rt.checks))
 	for _, o := range rt.checks {
@@ -185,12 +187,8 @@ func (m *Manager) dayEnd(rt *route, date int32) {
 			continue
 		}
 		n++
-		if rt.noStatus {
-			m.expireOwn(rt, o, "the upstream refuses status requests")
-			continue
-		}
 		o.dayEnd = true
-		if !queued[o] {
+		if !queued[o] && len(o.statusAfter) == 0 { // none asked already, not yet answered
 			rt.checks = append(rt.checks, o)
 		}
 	}
@@ -199,7 +197,7 @@ func (m *Manager) dayEnd(rt *route, date int32) {
 	}
 	m.met.checks.WithLabelValues(rt.name).Set(float64(len(rt.checks)))
 	m.log.Info("orders: the market closed with orders still working; the upstream is asked for their status",
-		"upstream", rt.name, "day", date, "orders", n, "refuses_status", rt.noStatus)
+		"upstream", rt.name, "day", date, "orders", n)
 }
 
 // expireOwn expires o, acknowledged by the venue and still working after

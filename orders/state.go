@@ -265,10 +265,11 @@ func (m *Manager) ended(o *Order, er fix.ExecReport) {
 }
 
 // fill applies a fill of o to risk: one the venue reports after the
-// gateway ended o itself (ownEnd) as a late fill, which finds nothing held.
-// mu held.
+// gateway ended o itself (ownEnd), or after risk's day changed since o's
+// (risk expired it then, unless its venue never closes), as a late fill,
+// which finds nothing held. mu held.
 func (m *Manager) fill(o *Order, price refdata.Price, qty int64) error {
-	if o.ownEnd {
+	if o.ownEnd || o.day < m.risk.DayDate() {
 		return m.risk.OnLateFill(o.resv, price, qty)
 	}
 	return m.risk.OnFill(o.resv, price, qty)
