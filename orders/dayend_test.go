@@ -432,3 +432,128 @@ func TestDayEndAfterEveningRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestDayEndAfterGivenUpStatus: an order whose earlier status request
+// went unanswered during the day (a cancel's ack timeout asked, the
+// request given up) is still asked about at the day's end, and expires
+// unanswered. Before, the given-up request was taken for one still
+// awaited: the order was never asked, never expired, on any later day.
+func TestDayEndAfterGivenUpStatus(t *testing.T) {
+	e, clk, _ := dayEndRun(t, "w1")
+	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "w1", Account: "A1", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	e.core.wait(t, 2)
+	for range 4 { // the cancel unanswered: status asked, given up, the cancel refused
+		clk.Advance(DefaultAckTimeout + DefaultStatusTimeout + time.Second)
+		e.m.tick(clk.Now())
+	}
+	if got := describe(e.core.list()); len(got) != 3 || got[2] != "H:"+e.uid("w1") {
+		t.Fatalf("during the day the upstream got %v", got)
+	}
+	if o, _ := e.m.Get("A1", "w1"); o.Status != StatusNew || o.pending != nil {
+		t.Fatalf("w1 %+v, want working, its cancel refused", o)
+	}
+	e.m.tick(atShanghai(clk, 16, 0))
+	if got := describe(e.core.wait(t, 4)); got[3] != "H:"+e.uid("w1") {
+		t.Fatalf("at the day's end the upstream got %v", got)
+	}
+	clk.Advance(DefaultStatusTimeout + time.Second)
+	e.m.tick(clk.Now())
+	wantStatus(t, "unanswered", e.m, map[string]Status{"w1": StatusExpired})
+}
+
+// TestDayEndRefusedStatusRequest: an upstream that refuses a status
+// request really sent for the order (a cancel's ack timeout asked) is
+// known to refuse them: at the day's end the order expires, unasked.
+func TestDayEndRefusedStatusRequest(t *testing.T) {
+	e, clk, _ := dayEndRun(t, "w1")
+	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "w1", Account: "A1", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	e.core.wait(t, 2)
+	clk.Advance(DefaultAckTimeout + time.Second)
+	e.m.tick(clk.Now())
+	if got := describe(e.core.wait(t, 3)); got[2] != "H:"+e.uid("w1") {
+		t.Fatalf("upstream got %v", got)
+	}
+	e.m.OnReject("core", fix.Reject{ClOrdID: e.uid("w1"), MsgType: "H", Reason: 3})
+	e.m.OnCancelReject("core", fix.CancelReject{ClOrdID: e.uid("x1"), OrigClOrdID: e.uid("w1"), Text: "too late"})
+	e.m.tick(atShanghai(clk, 16, 30))
+	wantStatus(t, "day's end", e.m, map[string]Status{"w1": StatusExpired})
+	if got := e.core.list(); len(got) != 3 {
+		t.Errorf("the upstream got %v, which refuses status requests", describe(got))
+	}
+}
+
+// TestDayEndAfterDaytimeRestart: a restart during the day whose
+// recovery's status check of a working order went unanswered: the day's
+// end check asks again, and the order expires unanswered.
+func TestDayEndAfterDaytimeRestart(t *testing.T) {
+	_, clk, start := dayEndRun(t, "w1")
+	atShanghai(clk, 11, 0)
+	r := start()
+	if got := describe(r.core.wait(t, 1)); got[0] != "H:"+r.uid("w1") {
+		t.Fatalf("recovery sent %v", got)
+	}
+	clk.Advance(DefaultStatusTimeout + time.Second)
+	r.m.tick(clk.Now()) // the recovery's check given up
+	r.m.tick(atShanghai(clk, 16, 0))
+	if got := describe(r.core.wait(t, 2)); got[1] != "H:"+r.uid("w1") {
+		t.Fatalf("at the day's end the upstream got %v", got)
+	}
+	clk.Advance(DefaultStatusTimeout + time.Second)
+	r.m.tick(clk.Now())
+	wantStatus(t, "unanswered", r.m, map[string]Status{"w1": StatusExpired})
+}
+
+// TestDayEndLateFillUnderReplace: the gateway expires an order with a
+// replace pending (refused as too late); the venue's reports then come:
+// it had applied the replace (200 to 400 shares) and filled 300 under
+// it. The fills count in risk too, beyond the old terms, live and in
+// replay, and the client is told why a fill follows the expiry.
+func TestDayEndLateFillUnderReplace(t *testing.T) {
+	e, clk, start := dayEndRun(t, "w1")
+	e.m.OnReject("core", fix.Reject{ClOrdID: e.uid("w1"), MsgType: "H", Reason: 3})
+	atShanghai(clk, 14, 50)
+	n := len(e.core.list())
+	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "w1", Account: "A1", Price: 17000000, Qty: 400, Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	e.core.wait(t, n+1)
+	o, _ := e.m.Get("A1", "w1")
+	ruid := o.pending.uid
+	e.m.tick(atShanghai(clk, 16, 0)) // expired unreported
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: ruid, OrigClOrdID: e.uid("w1"), OrderID: "Xw1", ExecID: "r", ExecType: '5',
+		OrdStatus: '0', Price: 17000000, LeavesQty: 400})
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: ruid, OrderID: "Xw1", ExecID: "t1", ExecType: 'F', OrdStatus: '1',
+		LastPx: 17000000, LastQty: 300, CumQty: 300, LeavesQty: 100, AvgPx: 17000000})
+	for name, m := range map[string]*Manager{"live": e.m, "replayed": start().m} {
+		o, _ := m.Get("A1", "w1")
+		b, open := bought(t, m)
+		if b != 300 || o.CumQty != 300 || !o.Status.Terminal() || open != 0 {
+			t.Errorf("%s: w1 %s cum %d; risk counts %d bought, %d working", name, o.Status, o.CumQty, b, open)
+		}
+	}
+	if n := testCounter(t, e.m.met.riskErrors.WithLabelValues("fill")); n != 0 {
+		t.Errorf("%v fills refused by risk", n)
+	}
+	evs := e.ev.wait(t, 7) // w1 accepted, acknowledged; r1 accepted; expired; r1 too late; the fill
+	if last := evs[len(evs)-1]; last.ExecType != 'F' || last.Text == "" {
+		t.Errorf("the late fill's event %+v: no word of why it follows the expiry", last)
+	}
+}
+
+// TestDayEndStaleAnswer: an answer resent from before (PossDup) does not
+// answer the day's end check: the order's state may have changed since.
+// Without the real answer the order expires.
+func TestDayEndStaleAnswer(t *testing.T) {
+	e, clk, _ := dayEndRun(t, "w1")
+	e.m.tick(atShanghai(clk, 16, 0))
+	e.core.wait(t, 2)
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("w1"), OrderID: "Xw1", ExecType: 'I', OrdStatus: '0',
+		LeavesQty: 200, PossDup: true})
+	clk.Advance(DefaultStatusTimeout + time.Second)
+	e.m.tick(clk.Now())
+	wantStatus(t, "unanswered", e.m, map[string]Status{"w1": StatusExpired})
+}

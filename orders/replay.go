@@ -70,7 +70,9 @@ func (m *Manager) replayJournal(ctx context.Context) (int, error) {
 			// client order id may be used again, its shares bought are
 			// sellable now). The days change at the journal's day
 			// records (dayRec), or by the records' times in a journal
-			// written before them. A day record names its day, which
+			// written before them, where every working order expires as
+			// those versions did (even with risk's AlwaysOpen schedule,
+			// whose orders now carry on). A day record names its day, which
 			// may be earlier than its time's (Recover journals the day
 			// its run starts on: the last one's, until the first
 			// request after midnight).
@@ -83,7 +85,7 @@ func (m *Manager) replayJournal(ctx context.Context) (int, error) {
 			case m.replayed == 0:
 				m.risk.ReplayFrom(t)
 			case !m.dayRecs:
-				m.risk.Rollover(t)
+				m.risk.RolloverExpiring(t)
 			}
 			if err := m.replay(c.recs[i].Type, c.vals[i]); err != nil {
 				return fmt.Errorf("orders: journal record %d: %w", c.recs[i].Seq, err)

@@ -161,22 +161,26 @@ func TestReplayJournalReadError(t *testing.T) {
 // shares bought on the first day are sellable on the second (T+1), and
 // the first day's working order no longer holds cash (the exchange
 // calendar) or still works and holds it (always open: that venue never
-// closes). A standby that applied the first day before the second began
-// (CatchUp) ends the same.
+// closes; but in a journal written before day records it expires, as
+// those versions did live). A standby that applied the first day before
+// the second began (CatchUp) ends the same.
 func TestReplaySpansDays(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		schedule risk.ScheduleConfig
-		open     int // A1's working orders after the two days
+		dayRecs  bool // the journal holds day records
+		open     int  // A1's working orders after the two days
 	}{
-		{"calendar", risk.ScheduleConfig{}, 1},
-		{"always_open", risk.ScheduleConfig{AlwaysOpen: true}, 2},
+		{"calendar", risk.ScheduleConfig{}, true, 1},
+		{"calendar/before day records", risk.ScheduleConfig{}, false, 1},
+		{"always_open", risk.ScheduleConfig{AlwaysOpen: true}, true, 2},
+		{"always_open/before day records", risk.ScheduleConfig{AlwaysOpen: true}, false, 1},
 	} {
-		t.Run(tc.name, func(t *testing.T) { replaySpansDays(t, tc.schedule, tc.open) })
+		t.Run(tc.name, func(t *testing.T) { replaySpansDays(t, tc.schedule, tc.dayRecs, tc.open) })
 	}
 }
 
-func replaySpansDays(t *testing.T, schedule risk.ScheduleConfig, open int) {
+func replaySpansDays(t *testing.T, schedule risk.ScheduleConfig, dayRecs bool, open int) {
 	day1 := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC) // Tuesday 10:00 in Shanghai
 	day2 := day1.Add(24 * time.Hour)
 	calendar := func(c *risk.Config) { c.Schedule = schedule }
@@ -198,9 +202,17 @@ func replaySpansDays(t *testing.T, schedule risk.ScheduleConfig, open int) {
 			add(at, recExec, &execRec{Account: "A1", Upstream: "core", ER: er})
 		}
 	}
+	day := func(at time.Time) {
+		if dayRecs {
+			y, m, d := at.In(time.FixedZone("CST", 8*3600)).Date()
+			add(at, recDay, &dayRec{Date: int64(y*10000 + int(m)*100 + d)})
+		}
+	}
+	day(day1)
 	order(day1, "c1", "u1", true)                   // bought 100 on day 1
 	order(day1.Add(time.Minute), "c2", "u2", false) // working at day 1's close
 	firstDay := len(j)
+	day(day2)
 	order(day2, "c1", "u3", false) // c1 again on day 2: working
 
 	check := func(name string, m *Manager) {
@@ -444,5 +456,37 @@ func TestRefusedDayRecordKeepsTheDay(t *testing.T) {
 	b, _ := start().m.Account("A1")
 	if a.Cash != b.Cash || !slices.Equal(a.Positions, b.Positions) {
 		t.Errorf("replayed %+v, live %+v", b, a)
+	}
+}
+
+// TestReplayOldAlwaysOpenJournal: a journal written before day records,
+// under risk's AlwaysOpen schedule, in which a client used on Wednesday
+// the client order id of an order still working at midnight (those
+// versions expired it then, freeing its id), replays: its day changes
+// expire working orders as they did. Carrying it, as this version does
+// live, refused the journal (a duplicate client order id): the gateway
+// could not start.
+func TestReplayOldAlwaysOpenJournal(t *testing.T) {
+	day1 := time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC) // Tuesday 23:00 in Shanghai
+	day2 := day1.Add(80 * time.Minute)                    // Wednesday 00:20
+	var j memJournal
+	add := func(at time.Time, typ byte, v bodyRecord) {
+		j = append(j, journal.Record{Seq: uint64(len(j)) + 1, Type: typ, Time: at.UnixNano(), Body: encodeRecord(v)})
+	}
+	order := func(at time.Time, uid string) {
+		add(at, recNew, &newRec{Account: "A1", ClOrdID: "c2", Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit,
+			Price: 17000000, Qty: 100, Upstream: "core", Source: src, Time: at, UID: uid})
+		add(at, recExec, &execRec{Account: "A1", Upstream: "core", ER: fix.ExecReport{ClOrdID: uid, OrderID: "v" + uid,
+			ExecID: "n" + uid, ExecType: '0', OrdStatus: '0', LeavesQty: 100, SeqNum: len(j) + 1}})
+	}
+	order(day1, "u1") // working at midnight
+	order(day2, "u2") // c2 again, accepted live once u1 expired
+	always := func(c *risk.Config) { c.Schedule = risk.ScheduleConfig{AlwaysOpen: true} }
+	m, _, err := recoverDay(t, j, 2, always)
+	if err != nil {
+		t.Fatalf("Recover of a journal written before day records: %v", err)
+	}
+	if a, _ := a1(t, m); a.OpenOrders != 1 {
+		t.Errorf("%d orders working in risk, want Wednesday's c2", a.OpenOrders)
 	}
 }

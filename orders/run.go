@@ -183,12 +183,16 @@ func (m *Manager) dayEnd(rt *route, date int32) {
 	}
 	n := 0
 	for _, o := range m.list {
-		if o.Upstream != rt.name || !o.acked || o.Status.Terminal() || o.dayEnd {
+		if o.Upstream != rt.name || !o.acked || o.Status.Terminal() {
 			continue
 		}
+		// A status request of it handed over and not yet answered (an
+		// ack timeout's, the recovery's) is the check: its answer, or its
+		// giving up, decides.
+		asked := rt.awaiting.byStatus[o] != nil
 		n++
 		o.dayEnd = true
-		if !queued[o] && len(o.statusAfter) == 0 { // none asked already, not yet answered
+		if !queued[o] && !asked {
 			rt.checks = append(rt.checks, o)
 		}
 	}

@@ -33,8 +33,9 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 		return
 	}
 	rt := m.routes[upstream]
+	fresh := false
 	if er.ExecType == 'I' {
-		fresh := o.statusAnswer(er.PossDup || er.PossResend)
+		fresh = o.statusAnswer(er.PossDup || er.PossResend)
 		if er.UnknownOrder() {
 			if !fresh {
 				// An answer to an earlier question: the order may be on
@@ -58,15 +59,18 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 		}
 		m.log.Warn("orders: an ExecID came again without PossDupFlag; applied", "upstream", upstream, "execID", er.ExecID)
 	}
+	// An answer resent from before (PossDup) does not answer the day's
+	// end check: the order's state may have changed since.
+	stale := o.dayEnd && er.ExecType == 'I' && !fresh
 	if rt != nil {
 		m.answered(rt, er.ClOrdID)
-		if er.ExecType == 'I' || er.ExecType == 'D' {
+		if (er.ExecType == 'I' || er.ExecType == 'D') && !stale {
 			m.statusDone(rt, o, true)
 		}
 	}
 	c := o.pending
 	ev, ok := m.applyExec(o, upstream, er)
-	if o.dayEnd && er.ExecType == 'I' {
+	if o.dayEnd && er.ExecType == 'I' && !stale {
 		o.dayEnd = false // answered
 		if !o.Status.Terminal() {
 			m.log.Warn("orders: the upstream says an order still works after the close", "upstream", upstream,
@@ -155,6 +159,9 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 		m.execs[execRef{k, o}] = true
 	}
 	text := refdata.CleanText(er.Text)
+	if o.ownEnd && er.ExecType == 'F' && text == "" {
+		text = "a fill the venue reported after the gateway expired the order"
+	}
 	ev := Event{Kind: EventExec, ExecType: er.ExecType, ExecID: er.ExecID, Ref: o.ClOrdID, Text: text}
 	c := o.pending
 	if c != nil && er.ClOrdID == c.uid {

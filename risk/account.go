@@ -234,11 +234,15 @@ func (c *Checker) fillable(o *order, price refdata.Price, qty int64) error {
 // OnLateFill applies a fill the venue reported after the caller closed
 // the order on its own word (OnDone with no report of the order's end:
 // orders.Manager expires an order still working after the close whose
-// status the venue did not give). The fill happened: it moves cash and
-// shares as OnFill does, within the order's terms (ErrBadFill otherwise),
-// but the order holds nothing any more, so no hold is released. Shares
-// bought on a trading day before the current one are sellable at once
-// (T+1). An order still working takes the fill as OnFill.
+// status the venue did not give), or that a change of day expired. The
+// fill happened: it moves cash and shares as OnFill does, but the order
+// holds nothing any more, so no hold is released. It is checked against
+// limit-up only (ErrBadFill otherwise), not the order's terms: a replace
+// the caller refused when it closed the order may have taken effect at
+// the venue. Shares bought on a trading day before the current one are
+// sellable at once (T+1). A late sell may take shares a newer sell holds
+// (the venue sold them once; the newer sell will find none there). An
+// order still working takes the fill as OnFill.
 func (c *Checker) OnLateFill(r *Reservation, price refdata.Price, qty int64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -249,8 +253,11 @@ func (c *Checker) OnLateFill(r *Reservation, price refdata.Price, qty int64) err
 	if !o.done {
 		return c.onFill(o, price, qty)
 	}
-	if err := c.fillable(o, price, qty); err != nil {
-		return err
+	switch {
+	case qty <= 0 || price <= 0:
+		return fmt.Errorf("%w: %d at %s", ErrBadFill, qty, price)
+	case price > c.instr[o.sym].hi:
+		return fmt.Errorf("%w: %s above limit-up %s", ErrBadFill, price, c.instr[o.sym].hi)
 	}
 	o.cum += qty
 	a := o.acct

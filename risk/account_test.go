@@ -362,8 +362,9 @@ func TestReplaceSell(t *testing.T) {
 // TestOnLateFill: a fill reported after the caller closed the order on
 // its own word (an order expired after the close, the venue silent) moves
 // cash and shares as a fill does, with no hold left to release, within
-// the order's terms; bought on an earlier day, the shares are sellable at
-// once (T+1). An order still working takes it as OnFill.
+// limit-up (not the order's terms, which a replace may have changed at
+// the venue); bought on an earlier day, the shares are sellable at once
+// (T+1). An order still working takes it as OnFill.
 func TestOnLateFill(t *testing.T) {
 	c, clk := newChecker(t, nil)
 	b := mustNew(t, c, buy("A1", "b1", "000001.SZ", "10", 300))
@@ -376,8 +377,8 @@ func TestOnLateFill(t *testing.T) {
 	wantErr(t, c.OnFill(b, px("10"), 100), ErrOrderClosed)
 	wantErr(t, c.OnLateFill(b, px("10"), 100), nil)
 	wantErr(t, c.OnLateFill(s, px("10.5"), 200), nil)
-	wantErr(t, c.OnLateFill(b, px("10.01"), 1), ErrBadFill) // above b1's limit
-	wantErr(t, c.OnLateFill(s, px("10"), 1), ErrBadFill)    // beyond s1's quantity
+	wantErr(t, c.OnLateFill(b, px("11.01"), 1), ErrBadFill) // above limit-up
+	wantErr(t, c.OnLateFill(s, px("10"), 0), ErrBadFill)
 	st := snap(t, c, "A1")
 	p := pos(st, "000001.SZ")
 	if want := before.Cash + before.Reserved - cny(1000) + cny(2100); st.Cash != want || st.Reserved != 0 || st.OpenOrders != 0 {
@@ -428,5 +429,23 @@ func TestSinceClose(t *testing.T) {
 	clk.Set(at(monday + " 16:00"))
 	if _, _, ok := o.SinceClose(); ok {
 		t.Error("always open: a close")
+	}
+}
+
+// TestLateSellShownOversold: a sell the caller closed on its own word
+// freed its shares, a newer sell holds them, then the venue reports the
+// first one filled: the shares were sold once there, and the account
+// shows the newer sell's hold beyond the position (Sellable negative),
+// not a position gone from view.
+func TestLateSellShownOversold(t *testing.T) {
+	c, clk := newChecker(t, nil)
+	s1 := mustNew(t, c, sell("A1", "s1", "000001.SZ", "10", 1000))
+	wantErr(t, c.OnDone(s1, 1000), nil) // expired without the venue's word
+	clk.Set(at("2025-06-10 09:30"))
+	c.Rollover(clk.Now())
+	mustNew(t, c, sell("A1", "s2", "000001.SZ", "10", 1000))
+	wantErr(t, c.OnLateFill(s1, px("10"), 1000), nil)
+	if p := pos(snap(t, c, "A1"), "000001.SZ"); p.Reserved != 1000 || p.Sellable != -1000 {
+		t.Errorf("position %+v, want s2's 1,000 held with none left", p)
 	}
 }

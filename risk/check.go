@@ -335,7 +335,7 @@ func (c *Checker) replace(orig string, o *Order, now time.Time, live bool) (*Res
 func (c *Checker) advance(now time.Time) Phase {
 	ph, date := c.sched.at(now)
 	if date > c.day && !c.callerDays {
-		c.rollover(date)
+		c.rollover(date, false)
 	}
 	return ph
 }

@@ -191,7 +191,7 @@ func (c *Checker) DayDate() int32 {
 func (c *Checker) RolloverTo(date int32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.rollover(date)
+	return c.rollover(date, false)
 }
 
 // Rollover starts a new trading day if t's local date is after the current
@@ -215,7 +215,20 @@ func (c *Checker) Rollover(t time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_, date := c.sched.at(t)
-	return c.rollover(date)
+	return c.rollover(date, false)
+}
+
+// RolloverExpiring is Rollover as versions before the journal's day
+// records changed the day: every working order expires, even with
+// Schedule.AlwaysOpen. A replay of a journal they wrote, which changes
+// day by the records' times, calls it, so that it ends as they did live
+// (they freed a working order's client order id at midnight, and a client
+// may have used it again).
+func (c *Checker) RolloverExpiring(t time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, date := c.sched.at(t)
+	return c.rollover(date, true)
 }
 
 // ReplayFrom sets the trading day to t's, which may be earlier than the
@@ -244,12 +257,13 @@ func (c *Checker) replayFrom(date int32) {
 	if date < c.day {
 		c.day = date
 	} else {
-		c.rollover(date)
+		c.rollover(date, false)
 	}
 }
 
-// rollover implements Rollover. c.mu must be held.
-func (c *Checker) rollover(date int32) bool {
+// rollover implements Rollover; with expire, every working order
+// expires, even with AlwaysOpen (RolloverExpiring). c.mu must be held.
+func (c *Checker) rollover(date int32, expire bool) bool {
 	if date <= c.day {
 		return false
 	}
@@ -258,7 +272,7 @@ func (c *Checker) rollover(date int32) bool {
 	c.eachOrder(func(o *order) {
 		switch {
 		case o.done:
-		case c.sched.alwaysOpen:
+		case c.sched.alwaysOpen && !expire:
 			carried = append(carried, o)
 		default:
 			o.acct.close(o)
@@ -452,7 +466,7 @@ func (c *Checker) Snapshot(account string) (AccountState, error) {
 		Cash: a.avail, Reserved: a.reserved, OpenOrders: a.open,
 	}
 	for i, p := range a.pos {
-		if p.sellable == 0 && p.today == 0 {
+		if p.sellable == 0 && p.today == 0 && p.reserved == 0 {
 			continue
 		}
 		st.Positions = append(st.Positions, PositionState{

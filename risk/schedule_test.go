@@ -239,11 +239,47 @@ func TestAlwaysOpenCarriesWorkingOrders(t *testing.T) {
 	}
 	checkInvariants(t, c)
 
+	old, _ := newChecker(t, func(c *Config) { c.Schedule.AlwaysOpen = true })
+	y := mustNew(t, old, buy("A1", "y", "000001.SZ", "10", 100))
+	old.RolloverExpiring(at("2025-06-10 00:01")) // a replay of a journal written before day records
+	wantErr(t, old.OnFill(y, px("10"), 100), ErrOrderClosed)
+
 	e, _ := newChecker(t, nil) // the exchange's calendar: the day's end expires it
 	x := mustNew(t, e, buy("A1", "x", "000001.SZ", "10", 100))
 	e.Rollover(at("2025-06-10 09:00"))
 	wantErr(t, e.OnFill(x, px("10"), 100), ErrOrderClosed)
 	if open := e.OpenOrders("A1"); len(open) != 0 {
 		t.Fatalf("open orders after the day's end %+v", open)
+	}
+}
+
+// TestAlwaysOpenCarriedReplace: orders carried over two changes of day,
+// with a replace pending across the first, then answered, filled,
+// replaced again and cancelled: the books hold after each step.
+func TestAlwaysOpenCarriedReplace(t *testing.T) {
+	c, clk := newChecker(t, func(c *Config) { c.Schedule.AlwaysOpen = true })
+	clk.Set(at(monday + " 23:00"))
+	w := mustNew(t, c, buy("A1", "w", "000001.SZ", "10", 300))
+	s := mustNew(t, c, sell("A1", "s", "000001.SZ", "10", 200))
+	wantErr(t, c.OnFill(w, px("10"), 100), nil)
+	rw, rej := c.CheckReplace("w", buy("A1", "w2", "000001.SZ", "10.5", 500))
+	wantCode(t, rej, "")
+	checkInvariants(t, c)
+	c.Rollover(at("2025-06-10 00:10")) // w's replace pending across the change of day
+	checkInvariants(t, c)
+	wantErr(t, c.OnReplaced(rw), nil)
+	wantErr(t, c.OnFill(w, px("10.5"), 100), nil)
+	rs, rej := c.CheckReplace("s", sell("A1", "s2", "000001.SZ", "10", 300))
+	wantCode(t, rej, "")
+	wantErr(t, c.OnReplaceRejected(rs), nil)
+	checkInvariants(t, c)
+	c.Rollover(at("2025-06-11 00:10"))
+	checkInvariants(t, c)
+	wantCode(t, c.CheckCancel(Cancel{Account: "A1", OrigClOrdID: "w2"}), "")
+	wantErr(t, c.OnDone(w, 300), nil)
+	wantErr(t, c.OnFill(s, px("10"), 200), nil)
+	checkInvariants(t, c)
+	if st := snap(t, c, "A1"); st.OpenOrders != 0 || st.Reserved != 0 {
+		t.Errorf("%+v", st)
 	}
 }
