@@ -49,6 +49,38 @@ func wantStatus(t *testing.T, name string, m *Manager, want map[string]Status) {
 	}
 }
 
+// unanswered lets the status requests asked go unanswered past
+// StatusTimeout, and checks that the orders ids expired.
+func unanswered(t *testing.T, e *env, clk *risk.ManualClock, ids ...string) {
+	t.Helper()
+	clk.Advance(DefaultStatusTimeout + time.Second)
+	e.m.tick(clk.Now())
+	want := map[string]Status{}
+	for _, id := range ids {
+		want[id] = StatusExpired
+	}
+	wantStatus(t, "unanswered", e.m, want)
+}
+
+// asked checks that the upstream's n-th request (from 1) is id's status
+// request.
+func asked(t *testing.T, e *env, n int, id, when string) {
+	t.Helper()
+	if got := describe(e.core.wait(t, n)); got[n-1] != "H:"+e.uid(id) {
+		t.Fatalf("%s the upstream got %v, want %s's status asked", when, got, id)
+	}
+}
+
+// cancelW1 enters a cancel of w1 (x1) and waits for the upstream to get
+// it, its second request.
+func cancelW1(t *testing.T, e *env) {
+	t.Helper()
+	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "w1", Account: "A1", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	e.core.wait(t, 2)
+}
+
 // TestDayEndAsksStatus: DayEndCheck (1h) after the close, each order the
 // venue acknowledged and never reported ended gets a status request,
 // once, while risk still holds the day; ended or never acknowledged
@@ -184,9 +216,7 @@ func TestDayEndLateFill(t *testing.T) {
 	e, clk, start := dayEndRun(t, "w1", "w2")
 	e.m.tick(atShanghai(clk, 16, 0))
 	e.core.wait(t, 4)
-	clk.Advance(DefaultStatusTimeout + time.Second)
-	e.m.tick(clk.Now())
-	wantStatus(t, "unanswered", e.m, map[string]Status{"w1": StatusExpired, "w2": StatusExpired})
+	unanswered(t, e, clk, "w1", "w2")
 	e.m.OnExecReport("core", e.er("w1", 'F', '1', 100, 100, 100, "t1"))
 	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("w2"), OrderID: "Xw2", ExecType: 'I', OrdStatus: '2',
 		AvgPx: 17000000, CumQty: 200})
@@ -346,19 +376,28 @@ func TestDayEndAnswerAfterDayChange(t *testing.T) {
 	}
 }
 
+// replacePendingNoStatus starts a day's end run of w1 (dayEndRun) on an
+// upstream known to refuse status requests, and a replace of w1 to qty
+// shares, sent at 14:50 and never answered.
+func replacePendingNoStatus(t *testing.T, qty int64) (*env, *risk.ManualClock, func(...envOpt) *env) {
+	t.Helper()
+	e, clk, start := dayEndRun(t, "w1")
+	e.m.OnReject("core", fix.Reject{ClOrdID: e.uid("w1"), MsgType: "H", Reason: 3})
+	atShanghai(clk, 14, 50)
+	n := len(e.core.list())
+	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "w1", Account: "A1", Price: 17000000, Qty: qty, Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	e.core.wait(t, n+1)
+	return e, clk, start
+}
+
 // TestDayEndPendingReplace: an order with a replace pending expires at
 // the day's end check of an upstream known to refuse status requests:
 // the replace is refused as too late after the expiry, a late fill
 // counts, and a restart reaches the same state.
 func TestDayEndPendingReplace(t *testing.T) {
-	e, clk, start := dayEndRun(t, "w1")
-	e.m.OnReject("core", fix.Reject{ClOrdID: e.uid("w1"), MsgType: "H", Reason: 3})
-	atShanghai(clk, 14, 50)
-	n := len(e.core.list())
-	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "w1", Account: "A1", Price: 17000000, Qty: 300, Source: src}); err != nil {
-		t.Fatal(err)
-	}
-	e.core.wait(t, n+1)
+	e, clk, start := replacePendingNoStatus(t, 300)
 	e.m.tick(atShanghai(clk, 16, 0))
 	e.m.OnExecReport("core", e.er("w1", 'F', '1', 100, 100, 100, "t1"))
 	type view struct {
@@ -426,9 +465,7 @@ func TestDayEndAfterEveningRestart(t *testing.T) {
 			if got := describe(r.core.list()); !slices.Equal(got, []string{"H:" + r.uid("w1")}) {
 				t.Fatalf("after the logon the upstream got %v, want w1's status asked once", got)
 			}
-			clk.Advance(DefaultStatusTimeout + time.Second)
-			r.m.tick(clk.Now())
-			wantStatus(t, "unanswered", r.m, map[string]Status{"w1": StatusExpired})
+			unanswered(t, r, clk, "w1")
 		})
 	}
 }
@@ -440,10 +477,7 @@ func TestDayEndAfterEveningRestart(t *testing.T) {
 // awaited: the order was never asked, never expired, on any later day.
 func TestDayEndAfterGivenUpStatus(t *testing.T) {
 	e, clk, _ := dayEndRun(t, "w1")
-	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "w1", Account: "A1", Source: src}); err != nil {
-		t.Fatal(err)
-	}
-	e.core.wait(t, 2)
+	cancelW1(t, e)
 	for range 4 { // the cancel unanswered: status asked, given up, the cancel refused
 		clk.Advance(DefaultAckTimeout + DefaultStatusTimeout + time.Second)
 		e.m.tick(clk.Now())
@@ -455,12 +489,8 @@ func TestDayEndAfterGivenUpStatus(t *testing.T) {
 		t.Fatalf("w1 %+v, want working, its cancel refused", o)
 	}
 	e.m.tick(atShanghai(clk, 16, 0))
-	if got := describe(e.core.wait(t, 4)); got[3] != "H:"+e.uid("w1") {
-		t.Fatalf("at the day's end the upstream got %v", got)
-	}
-	clk.Advance(DefaultStatusTimeout + time.Second)
-	e.m.tick(clk.Now())
-	wantStatus(t, "unanswered", e.m, map[string]Status{"w1": StatusExpired})
+	asked(t, e, 4, "w1", "at the day's end")
+	unanswered(t, e, clk, "w1")
 }
 
 // TestDayEndRefusedStatusRequest: an upstream that refuses a status
@@ -468,15 +498,10 @@ func TestDayEndAfterGivenUpStatus(t *testing.T) {
 // known to refuse them: at the day's end the order expires, unasked.
 func TestDayEndRefusedStatusRequest(t *testing.T) {
 	e, clk, _ := dayEndRun(t, "w1")
-	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "w1", Account: "A1", Source: src}); err != nil {
-		t.Fatal(err)
-	}
-	e.core.wait(t, 2)
+	cancelW1(t, e)
 	clk.Advance(DefaultAckTimeout + time.Second)
 	e.m.tick(clk.Now())
-	if got := describe(e.core.wait(t, 3)); got[2] != "H:"+e.uid("w1") {
-		t.Fatalf("upstream got %v", got)
-	}
+	asked(t, e, 3, "w1", "after the cancel's ack timeout")
 	e.m.OnReject("core", fix.Reject{ClOrdID: e.uid("w1"), MsgType: "H", Reason: 3})
 	e.m.OnCancelReject("core", fix.CancelReject{ClOrdID: e.uid("x1"), OrigClOrdID: e.uid("w1"), Text: "too late"})
 	e.m.tick(atShanghai(clk, 16, 30))
@@ -493,18 +518,12 @@ func TestDayEndAfterDaytimeRestart(t *testing.T) {
 	_, clk, start := dayEndRun(t, "w1")
 	atShanghai(clk, 11, 0)
 	r := start()
-	if got := describe(r.core.wait(t, 1)); got[0] != "H:"+r.uid("w1") {
-		t.Fatalf("recovery sent %v", got)
-	}
+	asked(t, r, 1, "w1", "at the recovery")
 	clk.Advance(DefaultStatusTimeout + time.Second)
 	r.m.tick(clk.Now()) // the recovery's check given up
 	r.m.tick(atShanghai(clk, 16, 0))
-	if got := describe(r.core.wait(t, 2)); got[1] != "H:"+r.uid("w1") {
-		t.Fatalf("at the day's end the upstream got %v", got)
-	}
-	clk.Advance(DefaultStatusTimeout + time.Second)
-	r.m.tick(clk.Now())
-	wantStatus(t, "unanswered", r.m, map[string]Status{"w1": StatusExpired})
+	asked(t, r, 2, "w1", "at the day's end")
+	unanswered(t, r, clk, "w1")
 }
 
 // TestDayEndLateFillUnderReplace: the gateway expires an order with a
@@ -513,14 +532,7 @@ func TestDayEndAfterDaytimeRestart(t *testing.T) {
 // it. The fills count in risk too, beyond the old terms, live and in
 // replay, and the client is told why a fill follows the expiry.
 func TestDayEndLateFillUnderReplace(t *testing.T) {
-	e, clk, start := dayEndRun(t, "w1")
-	e.m.OnReject("core", fix.Reject{ClOrdID: e.uid("w1"), MsgType: "H", Reason: 3})
-	atShanghai(clk, 14, 50)
-	n := len(e.core.list())
-	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "w1", Account: "A1", Price: 17000000, Qty: 400, Source: src}); err != nil {
-		t.Fatal(err)
-	}
-	e.core.wait(t, n+1)
+	e, clk, start := replacePendingNoStatus(t, 400)
 	o, _ := e.m.Get("A1", "w1")
 	ruid := o.pending.uid
 	e.m.tick(atShanghai(clk, 16, 0)) // expired unreported
@@ -553,7 +565,5 @@ func TestDayEndStaleAnswer(t *testing.T) {
 	e.core.wait(t, 2)
 	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("w1"), OrderID: "Xw1", ExecType: 'I', OrdStatus: '0',
 		LeavesQty: 200, PossDup: true})
-	clk.Advance(DefaultStatusTimeout + time.Second)
-	e.m.tick(clk.Now())
-	wantStatus(t, "unanswered", e.m, map[string]Status{"w1": StatusExpired})
+	unanswered(t, e, clk, "w1")
 }
