@@ -134,8 +134,8 @@ type Orders struct {
 	// Zero means 10s.
 	StatusTimeout time.Duration `yaml:"status_timeout"`
 	// DayEndCheck is how long after the market's close (15:00 in
-	// Shanghai, on a trading day) the orders the venue acknowledged and
-	// never reported ended are asked about; those without an answer
+	// Shanghai, on a trading day) the orders sent to the venue and never
+	// reported ended are asked about; those without an answer
 	// expire. Zero means 1h; under 9h.
 	DayEndCheck time.Duration `yaml:"day_end_check"`
 	// DrainTimeout bounds, at shutdown, the wait for the requests already

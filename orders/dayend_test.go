@@ -81,9 +81,9 @@ func cancelW1(t *testing.T, e *env) {
 	e.core.wait(t, 2)
 }
 
-// TestDayEndAsksStatus: DayEndCheck (1h) after the close, each order the
-// venue acknowledged and never reported ended gets a status request,
-// once, while risk still holds the day; ended or never acknowledged
+// TestDayEndAsksStatus: DayEndCheck (1h) after the close, each order sent
+// and never reported ended gets a status request, once (one asked
+// already waits for that answer), while risk still holds the day; ended
 // orders are not asked about. The answers end them: the venue's word with
 // the fills it reveals counted in risk, "unknown order" as expired (the
 // venue had acknowledged it), and no answer as expired by the gateway,
@@ -92,7 +92,7 @@ func cancelW1(t *testing.T, e *env) {
 func TestDayEndAsksStatus(t *testing.T) {
 	e, clk, start := dayEndRun(t, "w1", "w2", "w3", "f1")
 	e.m.OnExecReport("core", e.er("f1", 'F', '2', 200, 200, 0, "t1"))
-	if _, err := e.m.New(buy("p1", 200)); err != nil { // never acknowledged: its own timers ask about it
+	if _, err := e.m.New(buy("p1", 200)); err != nil { // never answered at all
 		t.Fatal(err)
 	}
 	e.core.wait(t, 5)
@@ -101,8 +101,8 @@ func TestDayEndAsksStatus(t *testing.T) {
 	if got := describe(e.core.list()); got[5] != "H:"+e.uid("p1") {
 		t.Fatalf("before the day's end check the upstream got %v", got)
 	}
-	e.m.tick(atShanghai(clk, 16, 0))
-	e.m.tick(clk.Now()) // asks once
+	e.m.tick(atShanghai(clk, 16, 0)) // p1's question, given up, is its check: it expires
+	e.m.tick(clk.Now())              // asks once
 	got := e.core.wait(t, sent+3)
 	want := []string{"H:" + e.uid("w1"), "H:" + e.uid("w2"), "H:" + e.uid("w3")}
 	if d := describe(got[sent:]); !slices.Equal(d, want) {
@@ -121,20 +121,23 @@ func TestDayEndAsksStatus(t *testing.T) {
 	check := func(name string, m *Manager) {
 		t.Helper()
 		wantStatus(t, name, m, map[string]Status{"w1": StatusExpired, "w2": StatusExpired, "w3": StatusExpired,
-			"f1": StatusFilled, "p1": StatusPendingNew})
-		if b, open := bought(t, m); b != 300 || open != 1 {
-			t.Errorf("%s: A1 bought %d today with %d orders working; want 300 (f1's 200, w1's 100) and p1", name, b, open)
+			"f1": StatusFilled, "p1": StatusExpired})
+		if b, open := bought(t, m); b != 300 || open != 0 {
+			t.Errorf("%s: A1 bought %d today with %d orders working; want 300 (f1's 200, w1's 100) and none", name, b, open)
 		}
 	}
 	check("live", e.m)
 	var own []Event
-	for _, ev := range e.ev.wait(t, 13) { // four accepted and acknowledged, f1 filled, p1 accepted, the three ends
+	for _, ev := range e.ev.wait(t, 14) { // four accepted and acknowledged, f1 filled, p1 accepted, the four ends
 		if ev.Code == CodeExpiredUnreported {
 			own = append(own, ev)
 		}
 	}
-	if len(own) != 1 || own[0].Ref != "w3" || own[0].ExecType != 'C' {
-		t.Errorf("the gateway's own expiries: %+v, want w3's", own)
+	if len(own) != 2 || own[0].Ref != "p1" || own[1].Ref != "w3" || own[1].ExecType != 'C' {
+		t.Errorf("the gateway's own expiries: %+v, want p1's and w3's", own)
+	}
+	if n := testCounter(t, e.m.met.expiredOwn.WithLabelValues("core")); n != 2 {
+		t.Errorf("%v own expiries counted, want 2", n)
 	}
 	check("replayed", start().m)
 }
@@ -566,4 +569,167 @@ func TestDayEndStaleAnswer(t *testing.T) {
 	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("w1"), OrderID: "Xw1", ExecType: 'I', OrdStatus: '0',
 		LeavesQty: 200, PossDup: true})
 	unanswered(t, e, clk, "w1")
+}
+
+// heldAt starts a run at Tuesday hh:mm in Shanghai whose core session is
+// down, with h1 held for it, never sent. It returns h1's upstream id,
+// the clock and the function that starts a restart.
+func heldAt(t *testing.T, hh, mm int) (string, *risk.ManualClock, func(...envOpt) *env, *env) {
+	t.Helper()
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, hh-8, mm, 0, 0, time.UTC))
+	start := calendarRuns(t, clk, &clockJournal{clk: clk})
+	live := start()
+	live.core.setDown(true)
+	live.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, nil)
+	if _, err := live.m.New(buy("h1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	live.ev.wait(t, 1)
+	return live.uid("h1"), clk, start, live
+}
+
+// TestDayEndHeldNotSentAfterClose: a new order never sent is not sent
+// once its day has closed, even on the same date: not at the first logon
+// of a restart in the evening, not when its session comes back after the
+// close with it held (the venue, a broker's counter taking night orders,
+// would take it as the next day's). It ends as never sent.
+func TestDayEndHeldNotSentAfterClose(t *testing.T) {
+	t.Run("restart", func(t *testing.T) {
+		_, clk, start, _ := heldAt(t, 14, 50)
+		atShanghai(clk, 18, 0)
+		next := start()
+		if got := describe(next.core.list()); len(got) != 0 {
+			t.Fatalf("at a logon three hours after h1's day closed the upstream got %v", got)
+		}
+		wantStatus(t, "restart", next.m, map[string]Status{"h1": StatusRejected})
+	})
+	t.Run("session back", func(t *testing.T) {
+		_, clk, _, live := heldAt(t, 14, 59)
+		atShanghai(clk, 15, 0)
+		live.core.setDown(false)
+		live.m.OnSessionUp("core", "carrierB")
+		if got := describe(live.core.list()); len(got) != 0 {
+			t.Fatalf("the session back at the close: the upstream got %v", got)
+		}
+		wantStatus(t, "session back", live.m, map[string]Status{"h1": StatusRejected})
+	})
+}
+
+// TestDayEndLaterDayProbeSilence: an order the session's store may hold
+// is probed at the first logon of a restart on the next day, and the
+// venue is silent (it forgets its orders after the close): the order may
+// have traded on its day, so it expires on the gateway's word rather
+// than ending as never sent, and a fill the venue reports later counts.
+func TestDayEndLaterDayProbeSilence(t *testing.T) {
+	u1, clk, start, _ := heldAt(t, 14, 0)
+	clk.Set(time.Date(2026, 12, 2, 0, 30, 0, 0, time.UTC)) // Wednesday 08:30
+	next := start(func(r *env, _ *Config) { r.core.handed[u1] = fix.HandedUnknown })
+	asked(t, next, 1, "h1", "at the recovery")
+	unanswered(t, next, clk, "h1")
+	next.m.OnExecReport("core", fix.ExecReport{ClOrdID: u1, OrderID: "Xh1", ExecID: "t1", ExecType: 'F', OrdStatus: '1',
+		LastPx: 17000000, LastQty: 50, CumQty: 50, LeavesQty: 50, AvgPx: 17000000, PossDup: true})
+	o, _ := next.m.Get("A1", "h1")
+	_, p := a1(t, next.m)
+	if refused := testCounter(t, next.m.met.riskErrors.WithLabelValues("fill")); !o.Status.Terminal() || refused != 0 ||
+		p.BoughtToday+p.Sellable != 1050 {
+		t.Errorf("after its fill: h1 %s cum %d; risk refused %v fills; A1 %+v, want 1,050 shares, h1 ended", o.Status, o.CumQty, refused, p)
+	}
+}
+
+// TestDayEndUnknownAfterFilled: the venue reports the order filled, then
+// answers the day's end check "unknown order" (it no longer holds filled
+// orders): the order stays filled.
+func TestDayEndUnknownAfterFilled(t *testing.T) {
+	e, clk, start := dayEndRun(t, "w1")
+	e.m.tick(atShanghai(clk, 16, 0))
+	e.core.wait(t, 2)
+	e.m.OnExecReport("core", e.er("w1", 'F', '2', 200, 200, 0, "t1"))
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("w1"), ExecType: 'I', OrdStatus: '8', OrdRejReason: 5, Text: "unknown order"})
+	for name, m := range map[string]*Manager{"live": e.m, "replayed": start().m} {
+		if o, _ := m.Get("A1", "w1"); o.Status != StatusFilled {
+			t.Errorf("%s: w1 %s cum %d (%q), want filled", name, o.Status, o.CumQty, o.Text)
+		}
+	}
+}
+
+// TestDayEndMissedCheck: the gateway stopped on Tuesday before the day's
+// end check and starts again on Wednesday morning: the recovery's status
+// check of Tuesday's working order is that day's end check, and the
+// venue's silence expires it (before, it stayed working here all
+// Wednesday while risk had expired it: its cancel refused).
+func TestDayEndMissedCheck(t *testing.T) {
+	_, clk, start := dayEndRun(t, "w1")
+	clk.Set(time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)) // Wednesday 09:00
+	r := start()
+	asked(t, r, 1, "w1", "at the recovery")
+	unanswered(t, r, clk, "w1")
+}
+
+// TestDayEndNeverAnswered: an order the venue answered neither itself
+// nor its status request during the day is asked about at the day's end
+// too, and expires unanswered; "unknown order" rejects one (it never
+// reached the venue).
+func TestDayEndNeverAnswered(t *testing.T) {
+	e, clk, _ := dayEndRun(t)
+	atShanghai(clk, 14, 0)
+	for _, id := range []string{"p1", "p2"} {
+		if _, err := e.m.New(buy(id, 200)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.core.wait(t, 2)
+	for range 3 {
+		clk.Advance(DefaultAckTimeout + DefaultStatusTimeout + time.Second)
+		e.m.tick(clk.Now())
+	}
+	wantStatus(t, "through the day", e.m, map[string]Status{"p1": StatusPendingNew, "p2": StatusPendingNew})
+	e.m.tick(atShanghai(clk, 16, 0))
+	asked(t, e, 5, "p1", "at the day's end")
+	asked(t, e, 6, "p2", "at the day's end")
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("p2"), ExecType: 'I', OrdStatus: '8', OrdRejReason: 5, Text: "unknown order"})
+	unanswered(t, e, clk, "p1")
+	wantStatus(t, "unknown", e.m, map[string]Status{"p2": StatusRejected})
+}
+
+// TestDayEndStandbyCatchUp: a standby catching up record by record over
+// a day's end (an own expiry, a late fill, the next day's orders, an
+// answer after the day changed) ends as the live run.
+func TestDayEndStandbyCatchUp(t *testing.T) {
+	e, clk, _ := dayEndRun(t, "w1", "w2", "w3")
+	cj := e.jrnl.(*clockJournal)
+	e.m.OnReject("core", fix.Reject{ClOrdID: e.uid("w3"), MsgType: "H", Reason: 3})
+	e.m.tick(atShanghai(clk, 16, 0))
+	e.m.OnExecReport("core", e.er("w1", 'F', '1', 100, 100, 100, "t1"))
+	clk.Set(time.Date(2026, 12, 2, 1, 30, 0, 0, time.UTC)) // Wednesday 09:30
+	e.working("n1", 100)
+	e.m.OnExecReport("core", e.er("w2", 'F', '1', 50, 50, 150, "t2"))
+	e.ev.wait(t, 12)
+	shownLive := shown(e.m)
+	al, pl := a1(t, e.m)
+
+	cj.mu.Lock()
+	recs := append(memJournal(nil), cj.recs...)
+	cj.mu.Unlock()
+	g := &growingJournal{recs: recs}
+	cfg := riskConfig()
+	cfg.Schedule = risk.ScheduleConfig{}
+	rc, err := risk.New(cfg, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Config{CreditAccounts: []string{"M1"}, Clock: clk.Now}, rc, g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for i := 1; i <= len(recs); i++ {
+		g.commit(i)
+		if _, err := m.CatchUp(t.Context()); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	as, ps := a1(t, m)
+	if fmt.Sprint(shown(m)) != fmt.Sprint(shownLive) || fmt.Sprint(as, ps) != fmt.Sprint(al, pl) {
+		t.Errorf("standby %v %+v %+v\nlive    %v %+v %+v", shown(m), as, ps, shownLive, al, pl)
+	}
 }

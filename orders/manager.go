@@ -70,8 +70,8 @@ type Config struct {
 	// an error.
 	StatusCheckWindow int
 	// DayEndCheck is how long after the market's close (15:00 on a
-	// trading day of risk's schedule) each order the venue acknowledged
-	// and never reported ended is asked about, and expired here if the
+	// trading day of risk's schedule) each order the venue has (sent, not
+	// held) and never reported ended is asked about, and expired here if the
 	// venue does not answer (see Manager.dayEnd). Zero means 1h; it must
 	// be under 9h, so the check runs before midnight, while risk still
 	// holds the day.
@@ -347,7 +347,7 @@ func (m *Manager) AddUpstream(name string, up Upstream) {
 	m.met.held.WithLabelValues(name).Set(0)
 	m.met.checks.WithLabelValues(name).Set(0)
 	m.met.noStatus.WithLabelValues(name).Set(0)
-	for _, c := range []*prometheus.CounterVec{m.met.expired, m.met.unknownReports, m.met.duplicates, m.met.unanswered} {
+	for _, c := range []*prometheus.CounterVec{m.met.expired, m.met.unknownReports, m.met.duplicates, m.met.unanswered, m.met.expiredOwn} {
 		c.WithLabelValues(name)
 	}
 	m.met.ackLatency.WithLabelValues(name)

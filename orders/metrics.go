@@ -20,6 +20,7 @@ type metrics struct {
 	duplicates      *prometheus.CounterVec
 	recovered       *prometheus.CounterVec
 	unanswered      *prometheus.CounterVec
+	expiredOwn      *prometheus.CounterVec
 	staleUnknown    *prometheus.CounterVec
 	ackLatency      *prometheus.HistogramVec
 }
@@ -48,6 +49,8 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Help: "Open orders resolved at the first logon after a restart, by action (handed, sent, probed, possresend, status, ended: never sent, and its trading day over)."}, []string{"upstream", "action"}),
 		unanswered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_unanswered_total",
 			Help: "Requests the upstream answered neither directly nor with a status (alert)."}, []string{"upstream"}),
+		expiredOwn: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_expired_unreported_total",
+			Help: "Orders the gateway expired itself after their trading day's close, the venue silent about them (orders.expired_unreported; alert)."}, []string{"upstream"}),
 		staleUnknown: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_stale_unknown_answers_total",
 			Help: "Status answers saying the venue does not know an order that were not taken as final: resent, or answering a request older than the order's last NewOrderSingle."}, []string{"upstream"}),
 		ackLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gateway_order_ack_latency_seconds",
@@ -82,6 +85,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	m.duplicates = reuse(m.duplicates).(*prometheus.CounterVec)
 	m.recovered = reuse(m.recovered).(*prometheus.CounterVec)
 	m.unanswered = reuse(m.unanswered).(*prometheus.CounterVec)
+	m.expiredOwn = reuse(m.expiredOwn).(*prometheus.CounterVec)
 	m.staleUnknown = reuse(m.staleUnknown).(*prometheus.CounterVec)
 	m.ackLatency = reuse(m.ackLatency).(*prometheus.HistogramVec)
 	if err != nil {

@@ -267,6 +267,10 @@ func (m *Manager) recoverRoute(rt *route, now time.Time) {
 		if venueHasIt && !rt.noStatus {
 			rt.checks = append(rt.checks, o) // behind the live requests: sendChecks
 			counts["status"]++
+			// Its day's end check is due (missed: the gateway was down
+			// then, or its session): this check is that one, and the
+			// venue's silence expires it (dayEnd).
+			o.dayEnd = m.dayPast(o, m.cfg.DayEndCheck)
 		}
 	}
 	rt.recovery = nil
@@ -281,18 +285,23 @@ func (m *Manager) recoverRoute(rt *route, now time.Time) {
 	rt.held = append(first, rt.held...)
 }
 
-// dayOver reports whether o's trading day has ended: the clock's date is
-// later than the day risk accepted o on. An A-share order is good for its
-// day only; one never sent by then is not sent on a later day (a restart
-// on the next morning), where the venue would take it as that day's.
-// Never with risk's AlwaysOpen schedule: that venue never closes, and its
-// orders carry on from day to day. mu held.
-func (m *Manager) dayOver(o *Order) bool {
+// dayOver reports whether o's trading day has closed: the clock is past
+// its close (15:00), or on a later date. An A-share order is good for its
+// day only; one never sent by then is not sent (a restart in the evening
+// or the next morning, a session back after the close), where the venue
+// would take it as the next day's. Never with risk's AlwaysOpen
+// schedule: that venue never closes, and its orders carry on from day to
+// day. mu held.
+func (m *Manager) dayOver(o *Order) bool { return m.dayPast(o, 0) }
+
+// dayPast reports whether the clock is d past the close of o's trading
+// day, or on a later date (see dayOver). mu held.
+func (m *Manager) dayPast(o *Order, d time.Duration) bool {
 	if m.risk.AlwaysOpen() {
 		return false
 	}
-	date, _ := m.risk.DayDue()
-	return o.day < date
+	date, since, closes := m.risk.SinceClose()
+	return o.day < date || o.day == date && closes && since >= d
 }
 
 // endDayOver ends recovered order o, which never reached the venue and

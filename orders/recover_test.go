@@ -389,9 +389,10 @@ func TestRecoveryChecksBehindLiveRequests(t *testing.T) {
 // trading day, where the venue would take them as that day's. One the
 // session's store does not hold ends rejected as never sent, journaled,
 // and a cancel of it ends with it; one the store may hold is probed
-// first, and ends if the venue does not know it. A further restart sends
-// nothing of them. A restart on their own day sends them
-// (TestRecoveryRule, TestRecoveryProbe).
+// first, and expires on the gateway's word if the venue does not know it
+// (it may have traded on its day). A further restart sends nothing of
+// them. A restart on their own day sends them (TestRecoveryRule,
+// TestRecoveryProbe).
 func TestRecoveryDayOver(t *testing.T) {
 	clk := risk.NewManualClock(time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)) // Tuesday 14:00 in Shanghai
 	start := calendarRuns(t, clk, &clockJournal{clk: clk})
@@ -427,7 +428,7 @@ func TestRecoveryDayOver(t *testing.T) {
 	if got := describe(next.core.list()); len(got) != 2 {
 		t.Fatalf("after the probes' answers the upstream got %v: h2 was sent again", got)
 	}
-	for id, want := range map[string]Status{"h1": StatusRejected, "h2": StatusRejected, "h3": StatusNew} {
+	for id, want := range map[string]Status{"h1": StatusRejected, "h2": StatusExpired, "h3": StatusNew} {
 		if o, _ := next.m.Get("A1", id); o.Status != want {
 			t.Errorf("%s: %+v, want %v", id, o, want)
 		}
@@ -440,7 +441,7 @@ func TestRecoveryDayOver(t *testing.T) {
 	if got := describe(again.core.wait(t, 1)); fmt.Sprint(got) != fmt.Sprint([]string{"H:" + u3}) {
 		t.Fatalf("the next restart sent %v, want only h3's status check", got)
 	}
-	for id, want := range map[string]Status{"h1": StatusRejected, "h2": StatusRejected, "h3": StatusNew} {
+	for id, want := range map[string]Status{"h1": StatusRejected, "h2": StatusExpired, "h3": StatusNew} {
 		if o, _ := again.m.Get("A1", id); o.Status != want {
 			t.Errorf("replayed %s: %+v, want %v", id, o, want)
 		}

@@ -164,11 +164,23 @@ func (m *Manager) send(rt *route, req any, now time.Time) bool {
 }
 
 // releaseHeld sends the held requests, in order, until the session
-// refuses one. mu held.
+// refuses one. A new order whose trading day closed meanwhile is not sent
+// (dayOver): it ends as never sent, or, sent again after a probe (it may
+// have reached the venue), expires on the gateway's word. mu held.
 func (m *Manager) releaseHeld(rt *route, now time.Time) {
 	for len(rt.held) > 0 && rt.loggedOn {
 		h := rt.held[0]
 		rt.held = rt.held[1:] // taken before send, which may end requests (and so change held)
+		if uid, kind := reqID(h.req); kind == recNew {
+			if o := m.byUID[uid]; o != nil && o.UpstreamID == uid && !o.acked && !o.Status.Terminal() && m.dayOver(o) {
+				if nr, ok := h.req.(fix.NewOrder); ok && nr.PossResend {
+					m.expireOwn(rt, o, "its trading day closed before it could be sent again")
+				} else {
+					m.endDayOver(rt, o)
+				}
+				continue
+			}
+		}
 		if !m.send(rt, h.req, now) {
 			rt.held = append([]held{h}, rt.held...)
 			break

@@ -161,8 +161,8 @@ func (m *Manager) journalDay(date int32) error {
 }
 
 // dayEnd asks rt's venue, once the close of trading day date is
-// Config.DayEndCheck past, for the status of every order it acknowledged
-// that is still working here. A-share orders are day orders: the venue
+// Config.DayEndCheck past, for the status of every order still working
+// here: acknowledged, or sent and never answered. A-share orders are day orders: the venue
 // ended each at its close, and one whose end it never reported (expired,
 // done for day) would stay working here day after day, while risk expires
 // it at the next day's first request (its client's cancel refused, the
@@ -183,7 +183,9 @@ func (m *Manager) dayEnd(rt *route, date int32) {
 	}
 	n := 0
 	for _, o := range m.list {
-		if o.Upstream != rt.name || !o.acked || o.Status.Terminal() {
+		// A new order still held ends before its check goes out: never
+		// sent, by the hold time or at its release (releaseHeld).
+		if o.Upstream != rt.name || o.Status.Terminal() {
 			continue
 		}
 		// A status request of it handed over and not yet answered (an
@@ -207,12 +209,12 @@ func (m *Manager) dayEnd(rt *route, date int32) {
 // expireOwn expires o, acknowledged by the venue and still working after
 // its day's close, whose status the venue did not give (why): a day
 // order, it no longer works there. It is journaled (recExpired) and
-// counted with the requests the venue never answered; fills the venue
-// reports later still count (applyExec, risk.Checker.OnLateFill). A
-// cancel or replace of it still unanswered is refused as too late. mu
-// held.
+// counted (gateway_orders_expired_unreported_total, alerted: the
+// operator reconciles it with the venue); fills the venue reports later
+// still count (applyExec, risk.Checker.OnLateFill). A cancel or replace
+// of it still unanswered is refused as too late. mu held.
 func (m *Manager) expireOwn(rt *route, o *Order, why string) {
-	m.met.unanswered.WithLabelValues(rt.name).Inc()
+	m.met.expiredOwn.WithLabelValues(rt.name).Inc()
 	m.log.Error("orders: an order still working after the close expires without the venue's word",
 		"upstream", rt.name, "account", o.Account, "clOrdID", o.ClOrdID, "upstreamID", o.UpstreamID, "cumQty", o.CumQty, "why", why)
 	text := "expired after the close without the venue's report: " + why

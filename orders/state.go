@@ -170,6 +170,9 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 	if o.OrderID == "" && er.OrderID != "" && er.OrderID != "NONE" {
 		o.OrderID = er.OrderID
 	}
+	if er.ExecType == 'I' && er.UnknownOrder() && o.Status.Terminal() {
+		return ev, false // it ended before: the venue has forgotten it
+	}
 	if er.ExecType == 'I' && er.UnknownOrder() {
 		// The venue does not know the order (see unknownToVenue): it is
 		// not working there. One it acknowledged ended there unreported
@@ -393,13 +396,16 @@ func (m *Manager) statusDone(rt *route, o *Order, answered bool) {
 }
 
 // resendProbed sends a recovered order again after a probe, flagged
-// PossResend, or ends it if its trading day is over (dayOver): the venue
-// does not have it today. mu held.
+// PossResend; but once its trading day has closed (dayOver) it expires
+// on the gateway's word instead: it may have reached the venue and
+// traded on its day (the venue forgets its orders after the close), so
+// it is not ended as never sent, and fills reported later count. mu
+// held.
 func (m *Manager) resendProbed(rt *route, o *Order) {
 	o.probe = false
 	if m.dayOver(o) {
 		m.met.recovered.WithLabelValues(rt.name, "ended").Inc()
-		m.endDayOver(rt, o)
+		m.expireOwn(rt, o, "its trading day closed, and the venue does not say it has it")
 		return
 	}
 	m.met.recovered.WithLabelValues(rt.name, "possresend").Inc()
