@@ -733,3 +733,82 @@ func TestDayEndStandbyCatchUp(t *testing.T) {
 		t.Errorf("standby %v %+v %+v\nlive    %v %+v %+v", shown(m), as, ps, shownLive, al, pl)
 	}
 }
+
+// TestDayEndHeldNeverExpiredUnsent: an upstream known to refuse status
+// requests, its session down over the close with a cancel and a new
+// order held (a long hold_timeout); at the logon the session refuses the
+// first release. The held order is not the day's end check's to expire
+// (the venue never had it), and it is not sent after the close: it ends
+// as never sent.
+func TestDayEndHeldNeverExpiredUnsent(t *testing.T) {
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC))
+	start := calendarRuns(t, clk, &clockJournal{clk: clk})
+	e := start(func(_ *env, c *Config) { c.HoldTimeout = 2 * time.Hour })
+	e.working("w0", 200)
+	e.m.OnReject("core", fix.Reject{ClOrdID: e.uid("w0"), MsgType: "H", Reason: 3}) // refuses status requests
+	atShanghai(clk, 14, 55)
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, nil)
+	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x0", OrigClOrdID: "w0", Account: "A1", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	atShanghai(clk, 14, 58)
+	if _, err := e.m.New(buy("h1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	e.ev.wait(t, 4)
+	n := len(e.core.list())
+	e.m.tick(atShanghai(clk, 16, 0))    // the day's end check, the route down
+	e.m.OnSessionUp("core", "carrierB") // the session refuses the first send
+	e.core.setDown(false)
+	e.m.tick(clk.Now())
+	for _, d := range describe(e.core.list()[n:]) {
+		if d == "N:"+e.uid("h1") {
+			t.Errorf("h1 sent after its day closed")
+		}
+	}
+	if o, _ := e.m.Get("A1", "h1"); o.Status != StatusRejected {
+		t.Errorf("h1 %s (%q), want rejected as never sent", o.Status, o.Text)
+	}
+}
+
+// TestDayEndPendingNewAck: the venue acknowledges an order only with a
+// pending new (ExecType A), then answers the day's end check "unknown
+// order": a restart on the journal ends it as live did (expired: the
+// venue had it), the pending new journaled though no client hears it.
+func TestDayEndPendingNewAck(t *testing.T) {
+	e, clk, start := dayEndRun(t)
+	atShanghai(clk, 14, 0)
+	if _, err := e.m.New(buy("p1", 200)); err != nil {
+		t.Fatal(err)
+	}
+	e.core.wait(t, 1)
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("p1"), OrderID: "Xp1", ExecID: "a1", ExecType: 'A', OrdStatus: 'A', LeavesQty: 200})
+	e.m.tick(atShanghai(clk, 16, 0))
+	asked(t, e, 2, "p1", "at the day's end")
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("p1"), ExecType: 'I', OrdStatus: '8', OrdRejReason: 5, Text: "unknown order"})
+	e.ev.wait(t, 2)
+	wantStatus(t, "live", e.m, map[string]Status{"p1": StatusExpired})
+	wantStatus(t, "replayed", start().m, map[string]Status{"p1": StatusExpired})
+}
+
+// TestHeldRequestOfEndedOrderNotSent: a new order's request held while
+// the order ended by another path (here the gateway's own expiry) is
+// dropped when its turn comes, never sent.
+func TestHeldRequestOfEndedOrderNotSent(t *testing.T) {
+	e, _, _ := dayEndRun(t)
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, nil)
+	if _, err := e.m.New(buy("h1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	e.ev.wait(t, 1)
+	e.m.mu.Lock()
+	e.m.expireOwn(e.m.routes["core"], e.m.orders[key("A1", "h1")], "ended by the test")
+	e.m.unlock()
+	e.core.setDown(false)
+	e.m.OnSessionUp("core", "carrierB")
+	if got := e.core.list(); len(got) != 0 {
+		t.Errorf("the upstream got %v for an order that had ended", describe(got))
+	}
+}

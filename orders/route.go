@@ -145,6 +145,9 @@ func (m *Manager) send(rt *route, req any, now time.Time) bool {
 	if (kind == recCancel || kind == recReplace) && (o == nil || o.pending == nil || o.pending.uid != uid) {
 		return true
 	}
+	if kind == recNew && (o == nil || o.UpstreamID != uid || o.Status.Terminal()) {
+		return true // the order ended while its request was held (expired, rejected): never sent
+	}
 	err := rt.up.Send(req)
 	switch {
 	case err == nil:

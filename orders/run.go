@@ -162,7 +162,8 @@ func (m *Manager) journalDay(date int32) error {
 
 // dayEnd asks rt's venue, once the close of trading day date is
 // Config.DayEndCheck past, for the status of every order still working
-// here: acknowledged, or sent and never answered. A-share orders are day orders: the venue
+// here that the venue has: acknowledged, or sent and never answered (not
+// held). A-share orders are day orders: the venue
 // ended each at its close, and one whose end it never reported (expired,
 // done for day) would stay working here day after day, while risk expires
 // it at the next day's first request (its client's cancel refused, the
@@ -181,11 +182,15 @@ func (m *Manager) dayEnd(rt *route, date int32) {
 	for _, o := range rt.checks {
 		queued[o] = true
 	}
+	held := map[string]bool{} // new orders never sent: they end as such (expire, releaseHeld)
+	for _, h := range rt.held {
+		if uid, kind := reqID(h.req); kind == recNew {
+			held[uid] = true
+		}
+	}
 	n := 0
 	for _, o := range m.list {
-		// A new order still held ends before its check goes out: never
-		// sent, by the hold time or at its release (releaseHeld).
-		if o.Upstream != rt.name || o.Status.Terminal() {
+		if o.Upstream != rt.name || o.Status.Terminal() || !o.acked && held[o.UpstreamID] {
 			continue
 		}
 		// A status request of it handed over and not yet answered (an

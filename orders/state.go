@@ -69,6 +69,7 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 		}
 	}
 	c := o.pending
+	wasAcked := o.acked
 	ev, ok := m.applyExec(o, upstream, er)
 	if o.dayEnd && er.ExecType == 'I' && !stale {
 		o.dayEnd = false // answered
@@ -78,6 +79,13 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 		}
 	}
 	if !ok {
+		if !wasAcked && o.acked {
+			// The venue's first word on the order, though no client
+			// needs to hear it (a pending new): journaled all the same,
+			// so that a replay knows the venue has the order, as live.
+			m.notePeriod(upstream, er.Period)
+			_ = m.journal(recExec, &execRec{Account: o.Account, Upstream: upstream, ER: er}, nil, Event{}, nil) // a failure is sticky
+		}
 		return
 	}
 	m.signal()
