@@ -812,3 +812,27 @@ func TestHeldRequestOfEndedOrderNotSent(t *testing.T) {
 		t.Errorf("the upstream got %v for an order that had ended", describe(got))
 	}
 }
+
+// TestProbeUnknownAfterReport: a probed order (the store may not hold
+// it) that the venue reports filled before it answers the probe
+// "unknown order" (it purged the order after the close) stays filled,
+// live and in replay: the venue spoke of it since the probe went. Before,
+// the probe's answer expired it live (a replay found it filled).
+func TestProbeUnknownAfterReport(t *testing.T) {
+	u1, clk, start, _ := heldAt(t, 14, 0)
+	clk.Set(time.Date(2026, 12, 2, 0, 30, 0, 0, time.UTC)) // Wednesday 08:30
+	next := start(func(r *env, _ *Config) { r.core.handed[u1] = fix.HandedUnknown })
+	asked(t, next, 1, "h1", "at the recovery")
+	next.m.OnExecReport("core", fix.ExecReport{ClOrdID: u1, OrderID: "Xh1", ExecID: "t1", ExecType: 'F', OrdStatus: '2',
+		LastPx: 17000000, LastQty: 100, CumQty: 100, LeavesQty: 0, AvgPx: 17000000})
+	next.m.OnExecReport("core", fix.ExecReport{ClOrdID: u1, ExecType: 'I', OrdStatus: '8', OrdRejReason: 5, Text: "unknown order"})
+	next.ev.wait(t, 1)
+	for name, m := range map[string]*Manager{"live": next.m, "replayed": start().m} {
+		if o, _ := m.Get("A1", "h1"); o.Status != StatusFilled {
+			t.Errorf("%s: h1 %s cum %d (%q), want filled", name, o.Status, o.CumQty, o.Text)
+		}
+	}
+	if got := describe(next.core.list()); len(got) != 1 {
+		t.Errorf("the upstream got %v: nothing is sent again", got)
+	}
+}

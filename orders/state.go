@@ -372,6 +372,12 @@ func (m *Manager) unknownToVenue(rt *route, o *Order) bool {
 	if rt == nil || !o.probe {
 		return false
 	}
+	if o.acked || o.Status.Terminal() {
+		// The venue spoke of the order since the probe went (a report
+		// resent to fill a gap): its word stands, applyExec decides.
+		o.probe = false
+		return false
+	}
 	if a := rt.awaiting.statusAnswered(o); a != nil {
 		rt.awaiting.heardFrom(a, m.cfg.Clock())
 	}
