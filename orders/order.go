@@ -89,9 +89,6 @@ type Order struct {
 	// resv is the order's risk Reservation (CheckNew or RestoreNew): the
 	// handle its fills and its end go to risk with.
 	resv *risk.Reservation
-	// day is the trading day (yyyymmdd) risk accepted the order on: an
-	// A-share order is good for that day only (see Manager.dayOver).
-	day int32
 }
 
 // handedOver records a request for o (kind and upstream id as reqID

@@ -301,7 +301,8 @@ func (m *Manager) dayPast(o *Order, d time.Duration) bool {
 		return false
 	}
 	date, since, closes := m.risk.SinceClose()
-	return o.day < date || o.day == date && closes && since >= d
+	day := o.resv.Day() // the day risk accepted it on
+	return day < date || day == date && closes && since >= d
 }
 
 // endDayOver ends recovered order o, which never reached the venue and
@@ -309,5 +310,5 @@ func (m *Manager) dayPast(o *Order, d time.Duration) bool {
 // ends with it. mu held.
 func (m *Manager) endDayOver(rt *route, o *Order) {
 	m.endRequest(rt, newOrderReq(o, false), CodeUpstreamDown,
-		fmt.Sprintf("the order was not sent before its trading day, %04d-%02d-%02d, ended", o.day/10000, o.day/100%100, o.day%100))
+		fmt.Sprintf("the order was not sent before its trading day, %04d-%02d-%02d, ended", o.resv.Day()/10000, o.resv.Day()/100%100, o.resv.Day()%100))
 }

@@ -282,15 +282,17 @@ func (m *Manager) ended(o *Order, er fix.ExecReport) {
 	m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-o.CumQty))
 }
 
-// fill applies a fill of o to risk: one the venue reports after the
-// gateway ended o itself (ownEnd), or after risk's day changed since o's
-// (risk expired it then, unless its venue never closes), as a late fill,
-// which finds nothing held. mu held.
+// fill applies a fill of o to risk. One risk finds closed, after the
+// gateway ended o itself (ownEnd) or after risk's day changed since o's
+// (risk expired it then, unless its venue never closes), is a late fill,
+// which finds nothing held; the day is read only then, off the usual
+// path. mu held.
 func (m *Manager) fill(o *Order, price refdata.Price, qty int64) error {
-	if o.ownEnd || o.day < m.risk.DayDate() {
-		return m.risk.OnLateFill(o.resv, price, qty)
+	err := m.risk.OnFill(o.resv, price, qty)
+	if errors.Is(err, risk.ErrOrderClosed) && (o.ownEnd || o.resv.Day() < m.risk.DayDate()) {
+		err = m.risk.OnLateFill(o.resv, price, qty)
 	}
-	return m.risk.OnFill(o.resv, price, qty)
+	return err
 }
 
 // replaced makes an order's pending replace its terms. mu held.

@@ -131,6 +131,16 @@ type Reservation struct {
 	ord *order
 }
 
+// Day returns the trading day (yyyymmdd) the order was accepted on; 0
+// for a Reservation the checker did not make. The record's day is written
+// once, before the Reservation is handed out, so it takes no lock.
+func (r *Reservation) Day() int32 {
+	if r == nil || r.ord == nil {
+		return 0
+	}
+	return r.ord.day
+}
+
 // OpenOrder describes an order that is still working, as returned to the
 // caller that must cancel it (kill switch, cancel-on-disconnect).
 type OpenOrder struct {
