@@ -42,8 +42,9 @@
 // limits and an honest resident-memory reading) or targets a running
 // gateway by address. Load goes to loopback only; every run is bounded in
 // time and stops by itself. A gateway the tester starts for a scenario with
-// orders has its order throttles and per-connection message limit raised
-// above the order rate and the traded accounts funded for the whole run
+// orders has its order throttles and per-connection message limit opened
+// all the way (a sender behind its schedule catches up in one burst) and
+// the traded accounts funded for the whole run
 // (the tester measures latency, not those limits); against a -target, the
 // gateway's limits apply and what they refuse is reported.
 //
