@@ -327,6 +327,16 @@ func (m *Manager) Disconnected(src Source) int {
 	return m.cancelAll(m.risk.Disconnect(src.Kind+":"+src.Session), src)
 }
 
+// SessionEnded is Disconnected for a source whose sink stays registered
+// (a FIX broker session, whose reports queue for its next logon): with
+// cancel-on-disconnect configured its working orders are cancelled, and
+// its events keep going to its sink. Disconnected unregisters the sink
+// first: an event of the source's orders in between (a fill) would find
+// no sink and be lost to the client, even if it registers again at once.
+func (m *Manager) SessionEnded(src Source) int {
+	return m.cancelAll(m.risk.Disconnect(src.Kind+":"+src.Session), src)
+}
+
 // cancelAll cancels open orders, reporting how many cancels went out.
 func (m *Manager) cancelAll(open []risk.OpenOrder, src Source) int {
 	n := 0

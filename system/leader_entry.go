@@ -210,6 +210,16 @@ func (e *leaderEntry) Disconnected(src orders.Source) int {
 	return 0
 }
 
+// SessionEnded implements broker.SessionEnder: the source stays
+// registered, and the current manager, if any, handles its orders as it
+// does for a single gateway.
+func (e *leaderEntry) SessionEnded(src orders.Source) int {
+	if m := e.current(); m != nil {
+		return m.SessionEnded(src)
+	}
+	return 0
+}
+
 // CountRejected implements broker.RejectCounter.
 func (e *leaderEntry) CountRejected(src orders.Source, code string) {
 	if m := e.current(); m != nil {

@@ -34,6 +34,16 @@ type OrderEntry interface {
 
 var _ OrderEntry = (*orders.Manager)(nil)
 
+// SessionEnder is an OrderEntry that can handle the end of a session
+// without unregistering its sink (orders.Manager.SessionEnded). Without
+// it, OnLogout calls Disconnected and registers the sink again, and an
+// event between the two (a fill) never reaches the broker.
+type SessionEnder interface {
+	SessionEnded(src orders.Source) int
+}
+
+var _ SessionEnder = (*orders.Manager)(nil)
+
 // Acceptor is the gateway's FIX acceptor for brokers: a quickfix acceptor
 // serving the configured sessions on one listener, in front of the order
 // manager.
@@ -270,11 +280,20 @@ func (a *Acceptor) nextExecID() string {
 }
 
 // record remembers a cancel or replace a broker sent, before it goes to
-// the manager (its first event may arrive before the call returns).
-func (a *Acceptor) record(account, clOrdID string, r request) {
+// the manager (its first event may arrive before the call returns). A
+// request already recorded under the same account and ClOrdID is still in
+// flight and is kept: fresh is false and live is that request. The caller
+// forgets a fresh record only (lookup with done) if the manager refuses
+// the request.
+func (a *Acceptor) record(account, clOrdID string, r request) (fresh bool, live request) {
+	k := account + "\x00" + clOrdID
 	a.reqMu.Lock()
-	a.requests[account+"\x00"+clOrdID] = r
-	a.reqMu.Unlock()
+	defer a.reqMu.Unlock()
+	if cur, ok := a.requests[k]; ok {
+		return false, cur
+	}
+	a.requests[k] = r
+	return true, r
 }
 
 // lookup returns a recorded request; done forgets it.

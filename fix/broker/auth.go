@@ -153,6 +153,11 @@ func (c *handshakeConn) Read(p []byte) (int, error) {
 type logonFields struct {
 	begin, sender, target, password []byte
 	hasPassword, subOrLocation      bool
+	// repeated: a field that names or authenticates the session (8, 49,
+	// 56, 554, Sub and Location IDs) occurs more than once. quickfix's
+	// parser keeps the last occurrence, the gate reads the first: such a
+	// Logon could be checked as one session and served as another.
+	repeated bool
 }
 
 func readLogon(frame []byte) logonFields {
@@ -160,6 +165,10 @@ func readLogon(frame []byte) logonFields {
 	seen := map[int]bool{}
 	fix.ScanFields(frame, func(t int, v []byte) bool {
 		if seen[t] {
+			switch t {
+			case 8, 49, 56, 554, 50, 57, 142, 143:
+				f.repeated = true
+			}
 			return true
 		}
 		seen[t] = true
@@ -189,9 +198,11 @@ func (g *logonGate) check(frame []byte) error {
 	sid := quickfix.SessionID{BeginString: string(f.begin), SenderCompID: string(f.target), TargetCompID: string(f.sender)}
 	remote := g.raw.RemoteAddr()
 	s := g.a.session(sid)
-	if s == nil || sid != s.id || f.subOrLocation {
+	if s == nil || sid != s.id || f.subOrLocation || f.repeated {
 		// Unknown CompIDs or BeginString, or Sub/Location IDs, which no
-		// configured session has. CompIDs that could not be any session's
+		// configured session has, or a field naming or authenticating the
+		// session given twice (checked here as one session, it would be
+		// served as another). CompIDs that could not be any session's
 		// are not echoed: the connection just closes.
 		sender := fix.EchoID(sid.SenderCompID, refdata.MaxCompIDLen)
 		target := fix.EchoID(sid.TargetCompID, refdata.MaxCompIDLen)

@@ -107,10 +107,17 @@ func (s *session) cancel(m *quickfix.Message) quickfix.MessageRejectError {
 		s.cancelReject("", c.clOrdID, c.origClOrdID, false, s.notAllowed(c.account, c.origClOrdID))
 		return nil
 	}
-	s.a.record(acct, c.clOrdID, request{kind: 'F', orig: c.origClOrdID})
+	req := request{kind: 'F', orig: c.origClOrdID}
+	fresh, live := s.a.record(acct, c.clOrdID, req)
+	if !fresh && live == req && possResend(m) {
+		s.resentLive(acct, c.clOrdID)
+		return nil
+	}
 	_, err := s.a.entry.Cancel(orders.CancelRequest{ClOrdID: c.clOrdID, OrigClOrdID: c.origClOrdID, Account: acct, Source: s.src})
 	if err != nil {
-		s.a.lookup(acct, c.clOrdID, true)
+		if fresh {
+			s.a.lookup(acct, c.clOrdID, true)
+		}
 		s.cancelReject(acct, c.clOrdID, c.origClOrdID, false, err)
 	}
 	return nil
@@ -137,14 +144,30 @@ func (s *session) replace(m *quickfix.Message) quickfix.MessageRejectError {
 			&refusal{code: codeOrdType, text: "OrdType " + printable(r.ordType) + " is not supported: orders are limit orders (2)"})
 		return nil
 	}
-	s.a.record(acct, r.clOrdID, request{kind: 'G', orig: r.origClOrdID})
+	req := request{kind: 'G', orig: r.origClOrdID}
+	fresh, live := s.a.record(acct, r.clOrdID, req)
+	if !fresh && live == req && possResend(m) {
+		s.resentLive(acct, r.clOrdID)
+		return nil
+	}
 	_, err := s.a.entry.Replace(orders.ReplaceRequest{ClOrdID: r.clOrdID, OrigClOrdID: r.origClOrdID, Account: acct,
 		Price: r.price, Qty: r.qty, Source: s.src})
 	if err != nil {
-		s.a.lookup(acct, r.clOrdID, true)
+		if fresh {
+			s.a.lookup(acct, r.clOrdID, true)
+		}
 		s.cancelReject(acct, r.clOrdID, r.origClOrdID, true, err)
 	}
 	return nil
+}
+
+// resentLive handles a cancel or replace flagged PossDupFlag or
+// PossResend that repeats a request still in flight: it is not sent to the
+// manager again (which would refuse it, and the refusal would read as the
+// outcome of the live request); the live request's reports follow.
+func (s *session) resentLive(acct, clOrdID string) {
+	s.a.log.Info("broker: a resent cancel or replace is already in flight; its outcome will be reported",
+		"broker", s.id.TargetCompID, "account", acct, "clOrdID", clOrdID)
 }
 
 // status answers an OrderStatusRequest with the order's state (ExecType I
@@ -227,8 +250,10 @@ func cxlRejReason(err error) int {
 	switch {
 	case errors.As(err, &rr):
 		return rr.CxlRejReason()
-	case errors.As(err, &or) && or.Code == "orders.unknown_order":
+	case errors.As(err, &or) && or.Code == orders.CodeUnknownOrder:
 		return 1
+	case errors.As(err, &or) && or.Code == orders.CodeRequestPending:
+		return 3 // already pending: the manager checks this before risk does
 	}
 	return 2
 }

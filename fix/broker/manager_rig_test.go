@@ -1,0 +1,205 @@
+package broker
+
+import (
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/tag"
+
+	"sgw/fix"
+	"sgw/journal"
+	"sgw/orders"
+	"sgw/refdata"
+	"sgw/risk"
+)
+
+// rigWait bounds how long these tests wait for an event.
+const rigWait = 10 * time.Second
+
+// rigUpstream is an orders.Upstream that records what the manager
+// sends; it is logged on.
+type rigUpstream struct {
+	mu     sync.Mutex
+	sent   []any
+	notify chan struct{}
+}
+
+func newRigUpstream() *rigUpstream { return &rigUpstream{notify: make(chan struct{})} }
+
+func (u *rigUpstream) Send(req any) error {
+	if p, ok := req.(fix.Prepared); ok {
+		req = p.Request()
+	}
+	u.mu.Lock()
+	u.sent = append(u.sent, req)
+	close(u.notify)
+	u.notify = make(chan struct{})
+	u.mu.Unlock()
+	return nil
+}
+func (u *rigUpstream) Handed(string) fix.Handed      { return fix.HandedNo }
+func (u *rigUpstream) ResumeInboundAfter(int, int64) {}
+func (u *rigUpstream) Queued() uint64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return uint64(len(u.sent))
+}
+func (u *rigUpstream) Left() uint64 { return u.Queued() }
+func (u *rigUpstream) wait(t *testing.T, n int) []any {
+	t.Helper()
+	deadline := time.After(rigWait)
+	for {
+		u.mu.Lock()
+		got, ch := append([]any(nil), u.sent...), u.notify
+		u.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("upstream got %d requests, want %d", len(got), n)
+		}
+	}
+}
+
+// realHarness is an Acceptor that is never run, in front of a real
+// orders.Manager (journal on disk, risk), with what it queues for the
+// brokers captured.
+type realHarness struct {
+	a  *Acceptor
+	m  *orders.Manager
+	up *rigUpstream
+
+	mu     sync.Mutex
+	out    []sent
+	notify chan struct{}
+}
+
+func newRealHarness(t *testing.T, entry func(*orders.Manager) OrderEntry) *realHarness {
+	t.Helper()
+	dir := t.TempDir()
+	j, err := journal.Open(journal.Config{Path: filepath.Join(dir, "orders.jrnl"), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := refdata.Instrument{Symbol: "600519.SH", Board: refdata.BoardMain, PrevClose: 17000000}
+	rc, err := risk.New(risk.Config{
+		Instruments: []refdata.Instrument{in},
+		Accounts: []risk.AccountConfig{
+			{ID: "A1", Cash: 10_000_000 * refdata.PriceScale, Positions: map[string]int64{"600519.SH": 1000}},
+			{ID: "A2", Cash: 10_000_000 * refdata.PriceScale},
+			{ID: "B1", Cash: 10_000_000 * refdata.PriceScale},
+		},
+		Schedule: risk.ScheduleConfig{AlwaysOpen: true},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := orders.New(orders.Config{}, rc, j, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	h := &realHarness{m: m, up: newRigUpstream(), notify: make(chan struct{})}
+	m.AddUpstream("core", h.up)
+	if _, err := m.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	m.OnSessionUp("core", "line")
+	t.Cleanup(func() { j.Close() })
+
+	var e OrderEntry = m
+	if entry != nil {
+		e = entry(m)
+	}
+	a, err := New(testConfig(t), e, prometheus.NewRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	a.sendHook = func(s *session, msg *quickfix.Message) {
+		h.mu.Lock()
+		h.out = append(h.out, sent{broker: s.id.TargetCompID, m: msg})
+		close(h.notify)
+		h.notify = make(chan struct{})
+		h.mu.Unlock()
+	}
+	for _, s := range a.sessions {
+		e.Register(s.src, s.sink) // as Run does
+	}
+	h.a = a
+	return h
+}
+
+func (h *realHarness) session(t *testing.T, broker string) *session {
+	t.Helper()
+	for _, s := range h.a.sessions {
+		if s.id.TargetCompID == broker {
+			return s
+		}
+	}
+	t.Fatalf("no session %s", broker)
+	return nil
+}
+
+// waitFor waits until a message queued for the brokers satisfies ok and
+// returns it.
+func (h *realHarness) waitFor(t *testing.T, what string, ok func(*quickfix.Message) bool) *quickfix.Message {
+	t.Helper()
+	deadline := time.After(rigWait)
+	for {
+		h.mu.Lock()
+		out, ch := append([]sent(nil), h.out...), h.notify
+		h.mu.Unlock()
+		for _, o := range out {
+			if ok(o.m) {
+				return o.m
+			}
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			var got []string
+			for _, o := range out {
+				got = append(got, o.m.String())
+			}
+			t.Fatalf("no %s among the messages queued: %q", what, got)
+		}
+	}
+}
+
+// all returns every message queued so far.
+func (h *realHarness) all() []*quickfix.Message {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*quickfix.Message
+	for _, o := range h.out {
+		out = append(out, o.m)
+	}
+	return out
+}
+
+func isReport(execType, clOrdID string) func(*quickfix.Message) bool {
+	return func(m *quickfix.Message) bool {
+		return field(m, tag.MsgType) == "8" && field(m, tag.ExecType) == execType && field(m, tag.ClOrdID) == clOrdID
+	}
+}
+
+// workingOrder enters o1 (A1, buy 100 at 1700) from BROKER1 and has the
+// venue acknowledge it; it returns the order's upstream ClOrdID.
+func (h *realHarness) workingOrder(t *testing.T, s *session) string {
+	t.Helper()
+	if rej := s.handle(inbound(t, "FIX.4.4", "D", "11=o1|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100")); rej != nil {
+		t.Fatalf("new order: %v", rej)
+	}
+	nos := h.up.wait(t, 1)[0].(fix.NewOrder)
+	h.m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V1", ExecID: "E0", ExecType: '0', OrdStatus: '0',
+		Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
+	h.waitFor(t, "New (0) for o1", isReport("0", "o1"))
+	return nos.ClOrdID
+}

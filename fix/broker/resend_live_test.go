@@ -1,0 +1,73 @@
+package broker
+
+import (
+	"testing"
+
+	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/tag"
+
+	"sgw/fix"
+)
+
+// TestResentReplaceKeepsLiveRequest: a broker that did not hear back
+// about its replace (r1) resends it with PossResend=Y (or, after a
+// takeover, the session resends it PossDupFlag=Y). The resend of a request
+// still in flight is not entered again: the manager would refuse it (a
+// request is pending on the order), and before, that refusal made the
+// acceptor forget the live replace r1: the venue's Replaced reached the
+// broker without OrigClOrdID (41), a venue's refusal of the replace as a
+// refused cancel (434=1), and the broker got an OrderCancelReject for r1
+// it would take as the live request's outcome.
+func TestResentReplaceKeepsLiveRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header string // how the resend is flagged
+		venue  string // "replaced" or "rejected"
+	}{
+		{"PossResend, venue replaces", "97=Y", "replaced"},
+		{"PossDupFlag, venue replaces", "43=Y", "replaced"},
+		{"PossResend, venue refuses", "97=Y", "rejected"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newRealHarness(t, nil)
+			s := h.session(t, "BROKER1")
+			orderUID := h.workingOrder(t, s)
+
+			const g = "11=r1|41=o1|1=A1|55=600519|207=XSHG|54=1|40=2|44=1701|38=100"
+			if rej := s.handle(inbound(t, "FIX.4.4", "G", g)); rej != nil {
+				t.Fatal(rej)
+			}
+			rpl := h.up.wait(t, 2)[1].(fix.ReplaceRequest)
+			h.waitFor(t, "Pending Replace for r1", isReport("E", "r1"))
+
+			// The resend: the same request, flagged.
+			if rej := s.handle(inbound(t, "FIX.4.4", "G", g, tc.header)); rej != nil {
+				t.Fatal(rej)
+			}
+
+			switch tc.venue {
+			case "replaced":
+				h.m.OnExecReport("core", fix.ExecReport{ClOrdID: rpl.ClOrdID, OrigClOrdID: orderUID, OrderID: "V1", ExecID: "E1",
+					ExecType: '5', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17010000, OrderQty: 100, LeavesQty: 100})
+				m := h.waitFor(t, "Replaced for r1", isReport("5", "r1"))
+				if got := field(m, tag.OrigClOrdID); got != "o1" {
+					t.Errorf("Replaced r1: OrigClOrdID (41) = %q, want o1: %s", got, m)
+				}
+			case "rejected":
+				h.m.OnCancelReject("core", fix.CancelReject{ClOrdID: rpl.ClOrdID, OrigClOrdID: orderUID, OrderID: "V1",
+					Reason: 0, ResponseTo: '2', Text: "venue says no"})
+				m := h.waitFor(t, "venue's OrderCancelReject for r1", func(m *quickfix.Message) bool {
+					return field(m, tag.MsgType) == "9" && field(m, tag.Text) == "venue says no"
+				})
+				if got := field(m, tag.CxlRejResponseTo); got != "2" {
+					t.Errorf("venue's refusal of replace r1: CxlRejResponseTo (434) = %q, want 2 (replace): %s", got, m)
+				}
+			}
+			for _, m := range h.all() {
+				if field(m, tag.MsgType) == "9" && field(m, tag.ClOrdID) == "r1" && field(m, tag.Text) != "venue says no" {
+					t.Errorf("the resend was answered with an OrderCancelReject for the live request r1: %s", m)
+				}
+			}
+		})
+	}
+}
