@@ -8,6 +8,7 @@ import (
 	"net/url"
 
 	"sgw/cluster"
+	"sgw/netsec"
 	"sgw/refdata"
 )
 
@@ -36,6 +37,14 @@ type Cluster struct {
 	// (this node included) is dialled at its raft address. Empty means
 	// every member is dialled at its raft address.
 	Dial map[string]string `yaml:"dial"`
+	// HTTPTLS is how this node's followers verify a member whose http is
+	// https:// when they forward order entry to it: ca_file (the firm's
+	// CA; zero means the system's roots), server_name (zero means the
+	// member's host), and cert_file and key_file for a member whose
+	// listener asks for client certificates (gateway.tls.client_ca_file):
+	// the follower presents its own. Nil means the system's roots and no
+	// client certificate.
+	HTTPTLS *netsec.ClientTLSConfig `yaml:"http_tls"`
 }
 
 // ClusterNode is one member of the cluster.
@@ -90,6 +99,11 @@ func (c *Cluster) validate() error {
 	}
 	if !self {
 		return fmt.Errorf("cluster.node_id %q is not one of cluster.nodes", c.NodeID)
+	}
+	if c.HTTPTLS != nil {
+		if err := c.HTTPTLS.Validate("cluster.http_tls"); err != nil {
+			return err
+		}
 	}
 	for id, addr := range c.Dial {
 		if !seen[id] {

@@ -256,6 +256,8 @@ func TestClusterSection(t *testing.T) {
 		{"dial unknown member", "cluster: {node_id: n1, dial: {n3: '10.1.0.3:7001'}, nodes: [{id: n1, raft: '127.0.0.1:7001'}, {id: n2, raft: '127.0.0.1:7002'}]}", "cluster.dial.n3: not one of cluster.nodes"},
 		{"dial wildcard", "cluster: {node_id: n1, dial: {n2: '0.0.0.0:7001'}, nodes: [{id: n1, raft: '127.0.0.1:7001'}, {id: n2, raft: '127.0.0.1:7002'}]}", "cluster.dial.n2"},
 		{"dial host name", "cluster: {node_id: n1, dial: {n2: 'relay:7001'}, nodes: [{id: n1, raft: '127.0.0.1:7001'}, {id: n2, raft: '127.0.0.1:7002'}]}", "cluster.dial.n2"},
+		{"http_tls cert without key", "cluster: {node_id: n1, http_tls: {cert_file: /a.pem}, nodes: [{id: n1, raft: '127.0.0.1:7001'}]}", "cluster.http_tls: cert_file and key_file go together"},
+		{"http_tls version", "cluster: {node_id: n1, http_tls: {min_version: '1.1'}, nodes: [{id: n1, raft: '127.0.0.1:7001'}]}", "cluster.http_tls.min_version"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f, err := Parse("test.yaml", []byte(base+c.yaml))

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -65,7 +67,9 @@ type forwardTarget struct {
 	client netip.AddrPort
 }
 
-func newForwarder(at Forwarder, dialTimeout time.Duration) *forwarder {
+// newForwarder relays to the node at names, over TLS with tlsCfg (nil:
+// Go's defaults) to a member named https://.
+func newForwarder(at Forwarder, tlsCfg *tls.Config, dialTimeout time.Duration) *forwarder {
 	d := &net.Dialer{Timeout: dialTimeout}
 	tr := &http.Transport{
 		DisableKeepAlives: true, // one client per connection: its PROXY header names it
@@ -76,6 +80,15 @@ func newForwarder(at Forwarder, dialTimeout time.Duration) *forwarder {
 				return nil, err
 			}
 			dst, err := netip.ParseAddrPort(c.RemoteAddr().String())
+			if err == nil && ft.client.Addr().Unmap().Is4() != dst.Addr().Unmap().Is4() {
+				// An IPv6 client of a node that reaches the leader over
+				// IPv4 (or the reverse): the header's addresses share a
+				// family, and the leader needs only the client's.
+				dst = netip.AddrPortFrom(netip.IPv6Unspecified(), dst.Port())
+				if ft.client.Addr().Unmap().Is4() {
+					dst = netip.AddrPortFrom(netip.IPv4Unspecified(), dst.Port())
+				}
+			}
 			if err == nil {
 				var hdr []byte
 				if hdr, err = netsec.AppendProxyHeader(nil, ft.client, dst); err == nil {
@@ -90,6 +103,7 @@ func newForwarder(at Forwarder, dialTimeout time.Duration) *forwarder {
 			}
 			return c, nil
 		},
+		TLSClientConfig:     tlsCfg.Clone(), // the transport names each member's host unless it sets ServerName
 		TLSHandshakeTimeout: dialTimeout,
 		// A node that accepts the connection and never answers the
 		// upgrade (hung) does not hold the client.
@@ -145,9 +159,30 @@ func (f *forwarder) serve(rw http.ResponseWriter, r *http.Request, base *url.URL
 	ctx, cancel := context.WithCancel(context.WithValue(r.Context(), forwardKey{}, forwardTarget{base: base, client: client}))
 	defer cancel()
 	go f.watch(ctx, cancel, base)
-	f.proxy.ServeHTTP(rw, r.WithContext(ctx))
+	f.proxy.ServeHTTP(wholeClose{rw}, r.WithContext(ctx))
 	return nil
 }
+
+// wholeClose hands the reverse proxy the client's connection without its
+// CloseWrite: when the leader's side ends, the proxy then closes the
+// client's connection, instead of half-closing it and waiting, without a
+// bound, for a client that may never close its side (hung or hostile),
+// while it holds the relay's goroutines and the client's per-IP slot. A
+// WebSocket connection whose server ended has nothing more to carry.
+type wholeClose struct{ http.ResponseWriter }
+
+func (w wholeClose) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return connOnly{c}, brw, nil
+}
+
+func (w wholeClose) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// connOnly is a net.Conn with no other method (no CloseWrite).
+type connOnly struct{ net.Conn }
 
 // watch calls cut once order entry is no longer served at base (another
 // node, this one, or none while an election runs), checking every

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,6 +96,12 @@ type Deps struct {
 	// while this one does not: trading clients' WebSocket connections are
 	// relayed there. Nil serves every client here.
 	Forward Forwarder
+	// ForwardTLS is how Forward's relays verify a member serving https
+	// (the firm's CA) and, with a certificate, authenticate to it (a
+	// listener asking for client certificates). The server name checked
+	// is the member's host unless it sets one. Nil means the system's
+	// roots and no client certificate.
+	ForwardTLS *tls.Config
 }
 
 // Cluster is what /readyz reports of a cluster node.
@@ -117,7 +124,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	ws, err := newWSServer(cfg.WS, deps.Market, deps.Orders, deps.Tokens, deps.Registry, log.With("component", "ws"))
 	if err == nil && deps.Forward != nil {
-		ws.fwd = newForwarder(deps.Forward, 5*time.Second)
+		ws.fwd = newForwarder(deps.Forward, deps.ForwardTLS, 5*time.Second)
 	}
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,13 +97,20 @@ func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
 // net/http's goroutines; shutdown on Server.Serve's; the rest is safe for
 // concurrent use.
 type wsServer struct {
-	cfg     WSConfig
-	market  Market
-	orders  OrderEntry // nil: no order entry
-	gate    orderGate  // order requests in flight; closed by Server.StopOrders
-	tokens  TokenVerifier
-	anon    auth.Claims // what a client without a token may view (when anonymous market data is on)
-	nextID  atomic.Uint64
+	cfg    WSConfig
+	market Market
+	orders OrderEntry // nil: no order entry
+	gate   orderGate  // order requests in flight; closed by Server.StopOrders
+	tokens TokenVerifier
+	anon   auth.Claims // what a client without a token may view (when anonymous market data is on)
+	nextID atomic.Uint64
+	// run names this server's process in its clients' order sources
+	// (orders.Source.Session "run.id"): a source is journaled with each
+	// order and replayed by the next leader, or by this gateway restarted,
+	// whose clients are numbered from 1 again; without it, the next
+	// process's client n would be taken for this one's (its orders'
+	// events, and its disconnection's cancels).
+	runID   string
 	log     *slog.Logger
 	metrics *wsMetrics
 	hubs    []*hub
@@ -123,7 +131,7 @@ func newWSServer(cfg WSConfig, market Market, entry OrderEntry, tokens TokenVeri
 	}
 	w := &wsServer{cfg: cfg, market: market, orders: entry, tokens: tokens, log: log, metrics: newWSMetrics(reg),
 		clients: map[*client]struct{}{}, perIP: map[string]int{}, started: make(chan struct{}),
-		anon: auth.Claims{Entitlements: auth.FullEntitlements()}}
+		anon: auth.Claims{Entitlements: auth.FullEntitlements()}, runID: strconv.FormatUint(rand.Uint64(), 36)}
 	// With tokens, the verifier's configuration says what the anonymous
 	// viewer may see (auth.Config.Anonymous, level 1 by default); a
 	// gateway with no tokens has no entitlements to enforce.

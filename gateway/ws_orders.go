@@ -87,9 +87,10 @@ func encodeOrderEvent(ev orders.Event) []byte {
 	return encodeReply(v)
 }
 
-// source is the client's identity for the order manager.
+// source is the client's identity for the order manager, unique across
+// processes (wsServer.runID): it is journaled with the client's orders.
 func (c *client) source() orders.Source {
-	return orders.Source{Kind: "ws", Session: strconv.FormatUint(c.id, 10)}
+	return orders.Source{Kind: "ws", Session: c.srv.runID + "." + strconv.FormatUint(c.id, 10)}
 }
 
 // mayTrade reports whether the client's token names account, or rejects.

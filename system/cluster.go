@@ -609,12 +609,19 @@ func trustMembers(pc *netsec.ProxyConfig, members map[string]*url.URL) *netsec.P
 	return trustHosts(pc, hosts)
 }
 
-// trustHosts adds hosts (the members' IPs; names are skipped) to pc's
-// trusted peers, as trustMembers does.
+// trustHosts adds hosts (the members' IPs, or names, resolved once here:
+// an https member is normally named as its certificate is) to pc's
+// trusted peers, as trustMembers does. A name that does not resolve is
+// skipped: that member's relays are refused until the next start.
 func trustHosts(pc *netsec.ProxyConfig, names []string) *netsec.ProxyConfig {
 	var hosts []string
 	for _, h := range names {
 		if ip := net.ParseIP(h); ip != nil {
+			hosts = append(hosts, ip.String())
+			continue
+		}
+		ips, _ := net.LookupIP(h)
+		for _, ip := range ips {
 			hosts = append(hosts, ip.String())
 		}
 	}

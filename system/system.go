@@ -34,6 +34,7 @@ import (
 	"sgw/gateway"
 	"sgw/gateway/web"
 	"sgw/journal"
+	"sgw/netsec"
 	"sgw/orderbook"
 	"sgw/orders"
 	"sgw/risk"
@@ -158,6 +159,12 @@ func newGateway(cfg *configs.File, log *slog.Logger, raftLn net.Listener) (_ *Ga
 		}
 		g.drainTimeout = tc.drain
 		deps.Orders, deps.Admin, deps.Cluster, deps.Forward = g.clu.entry, g.clu.entry, g.clu, g.clu
+		if tc := cfg.Cluster.HTTPTLS; tc != nil {
+			if deps.ForwardTLS, err = netsec.ClientTLS(*tc, "", "cluster.http_tls"); err != nil {
+				g.close()
+				return nil, err
+			}
+		}
 		reg.MustRegister(gateway.NewOrdersCollector(g.clu.entry), g.clu.collector())
 	case cfg.Orders != nil:
 		if err := g.buildOrders(cfg, reg, log); err != nil {

@@ -1,0 +1,244 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sgw/auth"
+	"sgw/netsec"
+	"sgw/netsec/netsectest"
+)
+
+// startLeader runs a gateway taking orders (entry) behind a listener on
+// 127.0.0.1 that reads the members' PROXY headers, as a cluster's leader
+// does, and returns its base URL.
+func startLeader(t *testing.T, v *auth.Verifier, entry OrderEntry) (*url.URL, *Server) {
+	t.Helper()
+	lbooks := newTestBooks(t, testSymbols...)
+	lsrv, err := New(Config{}, Deps{Market: lbooks, PublishedDepth: 20, Registry: prometheus.NewRegistry(), Tokens: v, Orders: entry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lctx, lcancel := context.WithCancel(context.Background())
+	ldone := make(chan struct{})
+	go func() { defer close(ldone); lsrv.ws.run(lctx) }()
+	<-lsrv.ws.started
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := netsec.NewProxyListener(raw, netsec.ProxyConfig{Trusted: []string{"127.0.0.1"}, Optional: true}, "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lhs := httptest.NewUnstartedServer(lsrv.Handler())
+	lhs.Listener = pl
+	lhs.Start()
+	t.Cleanup(func() { lhs.CloseClientConnections(); lcancel(); <-ldone; lhs.Close() })
+	u, err := url.Parse(lhs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, lsrv
+}
+
+// TestForwardIPv6ClientToIPv4Leader: a trading client that reaches a
+// follower over IPv6 (dual-stack public address, or a balancer's PROXY
+// header naming an IPv6 client) while the members reach each other over
+// IPv4 is relayed to the leader like any other. The broker front handles
+// the mixed families (brokerFront.relay); the WebSocket forwarder fed both
+// addresses to AppendProxyHeader, which refuses mixed families, so every
+// such client was refused 502 leader_unreachable and could never trade on
+// a follower.
+func TestForwardIPv6ClientToIPv4Leader(t *testing.T) {
+	ln6, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := v.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
+	leaderEntry := newFakeEntry()
+	leader, _ := startLeader(t, v, leaderEntry)
+
+	fw := &movingForwarder{}
+	fw.at.Store(leader)
+	fbooks := newTestBooks(t, testSymbols...)
+	freg := prometheus.NewRegistry()
+	fsrv, err := New(Config{}, Deps{Market: fbooks, PublishedDepth: 20, Registry: freg, Tokens: v, Orders: newFakeEntry(), Forward: fw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); fsrv.ws.run(ctx) }()
+	<-fsrv.ws.started
+	hs := httptest.NewUnstartedServer(fsrv.Handler())
+	hs.Listener.Close()
+	hs.Listener = ln6
+	hs.Start()
+	t.Cleanup(func() { hs.CloseClientConnections(); cancel(); <-done; hs.Close() })
+
+	c := dialRaw(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/ws", tok)
+	got := c.ask(`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100}`, "accepted", "error")
+	if got["type"] != "accepted" {
+		t.Fatalf("through the relay: %v", got)
+	}
+}
+
+// TestForwardToTLSLeader: members reach each other's HTTP listeners over
+// https (configs/cluster.example.yaml: http: https://10.0.1.11:8443, with
+// gateway.tls set), each serving a certificate for its member address
+// issued by the firm's own CA, and a follower relays its trading clients
+// to the leader there. Before, the forwarder verified the leader with the
+// system's roots only, and nothing let the firm's CA be given (nor a
+// client certificate, for a leader whose listener asks for one): every
+// relay failed 502. Deps.ForwardTLS (cluster.http_tls) gives both.
+func TestForwardToTLSLeader(t *testing.T) {
+	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := v.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
+	pki := netsectest.NewPKI(t, "firm CA")
+	pair := pki.Issue("leader", netsec.Leaf{CommonName: "gw1", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	member := pki.Client("gw2", "gw2")
+	withCA, err := netsec.ClientTLS(netsec.ClientTLSConfig{CAFile: pki.CAFile}, "", "cluster.http_tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCert, err := netsec.ClientTLS(netsec.ClientTLSConfig{CAFile: pki.CAFile, CertFile: member.CertFile, KeyFile: member.KeyFile}, "", "cluster.http_tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		mutual  bool        // the leader's listener asks for client certificates
+		forward *tls.Config // Deps.ForwardTLS
+		want    string      // "" to be relayed, or what the refusal says
+	}{
+		{"system roots", false, nil, "certificate signed by unknown authority"},
+		{"the firm's CA", false, withCA, ""},
+		{"mutual TLS, no certificate", true, withCA, "leader_unreachable"},
+		{"mutual TLS", true, withCert, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lbooks := newTestBooks(t, testSymbols...)
+			lsrv, err := New(Config{}, Deps{Market: lbooks, PublishedDepth: 20, Registry: prometheus.NewRegistry(), Tokens: v, Orders: newFakeEntry()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lctx, lcancel := context.WithCancel(context.Background())
+			ldone := make(chan struct{})
+			go func() { defer close(ldone); lsrv.ws.run(lctx) }()
+			<-lsrv.ws.started
+			raw, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl, err := netsec.NewProxyListener(raw, netsec.ProxyConfig{Trusted: []string{"127.0.0.1"}, Optional: true}, "test", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lhs := httptest.NewUnstartedServer(lsrv.Handler())
+			lhs.Listener = pl
+			lhs.TLS = &tls.Config{Certificates: []tls.Certificate{pair.Certificate}, NextProtos: []string{"http/1.1"}}
+			if tc.mutual {
+				lhs.TLS.ClientAuth, lhs.TLS.ClientCAs = tls.RequireAndVerifyClientCert, pki.Pool()
+			}
+			lhs.StartTLS()
+			t.Cleanup(func() { lhs.CloseClientConnections(); lcancel(); <-ldone; lhs.Close() })
+			leader, _ := url.Parse(lhs.URL)
+
+			fw := &movingForwarder{}
+			fw.at.Store(leader)
+			fbooks := newTestBooks(t, testSymbols...)
+			freg := prometheus.NewRegistry()
+			fsrv, err := New(Config{}, Deps{Market: fbooks, PublishedDepth: 20, Registry: freg, Tokens: v, Orders: newFakeEntry(),
+				Forward: fw, ForwardTLS: tc.forward})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fe := startEnv(t, fsrv, fbooks, freg, v)
+			ctx, cancel := context.WithTimeout(context.Background(), testBound)
+			defer cancel()
+			conn, resp, err := websocket.Dial(ctx, fe.url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}}})
+			var body []byte
+			if resp != nil && resp.Body != nil {
+				body, _ = io.ReadAll(resp.Body)
+			}
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("relay to a TLS leader: %v: %s", err, body)
+			case tc.want == "":
+				conn.CloseNow()
+			case err == nil:
+				conn.CloseNow()
+				t.Fatalf("relayed, want refused (%s)", tc.want)
+			case resp == nil || resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), tc.want):
+				t.Fatalf("refused with %v: %s, want 502 %s", err, body, tc.want)
+			}
+		})
+	}
+}
+
+// TestForwardReleasedAfterLeaderCloses: once the leader has closed a
+// relayed client (its term ended: CloseTraders), the follower's relay
+// ends even if the client never closes its side, as a client served
+// directly is closed within ws.close_timeout, and as the broker front
+// frees a relay once one side has closed (brokerRelayDrain). Before, the
+// reverse proxy passed the leader's end on as a half-close and waited for
+// the client's: a client that never sends again (hung, or hostile) held
+// the follower's goroutines, its connection and its per-IP slot for good,
+// even after the follower saw order entry move and cut the relay.
+func TestForwardReleasedAfterLeaderCloses(t *testing.T) {
+	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := v.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
+	leader, lsrv := startLeader(t, v, newFakeEntry())
+	fw := &movingForwarder{}
+	fw.at.Store(leader)
+	fbooks := newTestBooks(t, testSymbols...)
+	freg := prometheus.NewRegistry()
+	fsrv, err := New(Config{}, Deps{Market: fbooks, PublishedDepth: 20, Registry: freg, Tokens: v, Orders: newFakeEntry(), Forward: fw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := startEnv(t, fsrv, fbooks, freg, v)
+	c := dialRaw(t, fe.url, tok)
+	if got := c.ask(`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100}`, "accepted", "error"); got["type"] != "accepted" {
+		t.Fatalf("through the relay: %v", got)
+	}
+	// The client stops reading (hung). The leader's term ends: it closes
+	// its traders, after ws.close_timeout for this one.
+	if n := lsrv.CloseTraders(); n != 1 {
+		t.Fatalf("the leader closed %d traders, want 1", n)
+	}
+	waitUntil(t, func() bool { return len(lsrv.ws.snapshotClients()) == 0 })
+	// And the follower learns that another node leads.
+	other, _ := url.Parse("http://127.0.0.1:1")
+	fw.at.Store(other)
+	perIP := func() int {
+		fsrv.ws.mu.Lock()
+		defer fsrv.ws.mu.Unlock()
+		return fsrv.ws.perIP["127.0.0.1"]
+	}
+	// Before, the relay held it for good: only a broken relay waits out
+	// waitUntil's bound.
+	waitUntil(t, func() bool { return perIP() == 0 })
+}
