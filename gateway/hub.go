@@ -417,6 +417,11 @@ func (h *hub) resync(c *client) {
 		if sb, ok := s.quotes[c]; ok && sb.gen != c.generation() {
 			sb.gen = c.enqueueSnapshot(encodeQuote(s.sym, s.seq, s.q, s.inst))
 		}
+		// Prints have no snapshot: the subscriber is told that those up
+		// to s.seq may be missing.
+		if sb, ok := s.trades[c]; ok && sb.gen != c.generation() {
+			sb.gen = c.enqueueSnapshot(encodeTradesResync(s.sym, s.seq))
+		}
 	}
 }
 

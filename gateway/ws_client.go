@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -134,8 +135,29 @@ func (c *client) push(msg []byte, recv int64) bool {
 		return false
 	}
 	if c.queued+len(msg) > c.srv.cfg.QueueBytes {
-		clear(c.queue)
-		c.queue, c.queued = c.queue[:0], 0
+		// Market data is replaced by fresh snapshots (resync); answers
+		// and notices (subscribed, unsubscribed, error, auth, pong) have
+		// no replacement and are kept, in order. A client whose answers
+		// alone overflow the bound is closed, as one with order events.
+		kept, keptBytes := 0, 0
+		for _, m := range c.queue {
+			if !isMarketData(m) {
+				c.queue[kept] = m
+				kept++
+				keptBytes += len(m)
+			}
+		}
+		clear(c.queue[kept:])
+		c.queue, c.queued = c.queue[:kept], keptBytes
+		if !isMarketData(msg) {
+			if keptBytes+len(msg) > c.srv.cfg.QueueBytes {
+				c.srv.metrics.disconnects.Inc()
+				c.closeLocked(closeSlowConsumer, "slow consumer: answers could not be queued", false, c.srv.cfg.CloseTimeout)
+				return false
+			}
+			c.queue = append(c.queue, msg)
+			c.queued += len(msg)
+		}
 		c.oldestRecv = 0
 		c.gen++
 		c.needResync = true
@@ -143,7 +165,7 @@ func (c *client) push(msg []byte, recv int64) bool {
 			c.lagSince = time.Now()
 		}
 		c.srv.metrics.resyncs.Inc()
-		queued = false
+		queued = !isMarketData(msg)
 	} else {
 		c.queue = append(c.queue, msg)
 		c.queued += len(msg)
@@ -154,6 +176,13 @@ func (c *client) push(msg []byte, recv int64) bool {
 	c.kick()
 	return queued
 }
+
+// isMarketData reports whether a queued message is market data (a book
+// snapshot or update, a quote, a trade: appendHeader's), which a resync
+// replaces, rather than an answer or a notice, which nothing replaces.
+func isMarketData(msg []byte) bool { return bytes.HasPrefix(msg, marketDataPrefix) }
+
+var marketDataPrefix = []byte(`{"ch":"`)
 
 // kick starts a flush goroutine if there is something to do and none is
 // running. mu held.

@@ -445,6 +445,14 @@ func encodeTrade(sym string, u *orderbook.Update) []byte {
 	return append(b, '}')
 }
 
+// encodeTradesResync tells a trades subscriber whose backlog was dropped
+// that prints up to seq may be missing.
+func encodeTradesResync(sym string, seq uint64) []byte {
+	b := make([]byte, 0, 64)
+	b = appendHeader(b, chTrades, sym, "resync", seq)
+	return append(b, '}')
+}
+
 // encodeReply encodes a control message (subscribed, unsubscribed, auth,
 // error, pong) with encoding/json; these are per client and rare.
 func encodeReply(v any) []byte {

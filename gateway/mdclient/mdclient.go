@@ -146,6 +146,7 @@ type Stats struct {
 	Snapshots, Updates  uint64
 	Resyncs             uint64 // snapshots flagged resync
 	Quotes, Trades      uint64
+	TradeResyncs        uint64 // trades notices that prints may be missing (the client fell behind)
 	Errors              uint64 // error messages from the server
 	SeqGaps             uint64 // an update whose seq is not the previous + 1
 	ChecksumFailures    uint64
@@ -273,6 +274,8 @@ func (c *Client) handle(m *Message) {
 		c.Stats.Errors++
 	case m.Ch == "quote":
 		c.Stats.Quotes++
+	case m.Ch == "trades" && m.Type == "resync":
+		c.Stats.TradeResyncs++
 	case m.Ch == "trades":
 		c.Stats.Trades++
 	case m.Ch == "book" && m.Type == "snapshot":

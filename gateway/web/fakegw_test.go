@@ -497,6 +497,19 @@ func (g *fakeGateway) CorruptNext() { g.mu.Lock(); g.corruptNext = true; g.mu.Un
 // DropNext makes the next book update sent go missing: a seq gap.
 func (g *fakeGateway) DropNext() { g.mu.Lock(); g.dropNext = true; g.mu.Unlock() }
 
+// TradesResync tells sym's trades subscribers that prints up to the
+// book's seq may be missing, as the gateway does a client that fell
+// behind.
+func (g *fakeGateway) TradesResync(sym string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for c := range g.conns {
+		if c.trades[sym] {
+			g.send(c, map[string]any{"ch": "trades", "sym": sym, "type": "resync", "seq": g.books[sym].seq})
+		}
+	}
+}
+
 // Disconnect drops every client connection.
 func (g *fakeGateway) Disconnect() {
 	g.mu.Lock()

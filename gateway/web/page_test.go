@@ -228,3 +228,34 @@ func countPrefix(list []string, prefix string) int {
 	}
 	return n
 }
+
+// TestPageTradesGap: a trades notice that prints may be missing (the
+// gateway dropped the backlog of a connection that fell behind) shows in
+// the trades list as a gap, between the prints before and after it, not
+// as a print.
+func TestPageTradesGap(t *testing.T) {
+	const sym = "600519.SH"
+	g := newFakeGateway(t)
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	t.Cleanup(g.Close)
+	b := browsertest.New(t)
+	b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/"))
+	b.WaitFor(t, "gw.state === 'live' && gw.symbol === '"+sym+"'", pageBound)
+	step := func(n int) {
+		for range n {
+			g.Step(sym)
+		}
+		b.WaitFor(t, fmt.Sprintf("gw.seq === %d && gw.trades === document.querySelectorAll('#trades tr').length", g.Seq(sym)), pageBound)
+	}
+	step(20)
+	g.TradesResync(sym)
+	b.WaitFor(t, "document.querySelectorAll('#trades td.gap').length === 1", pageBound)
+	step(20)
+	var rows []string
+	b.Eval(t, `[...document.querySelectorAll('#trades tr')].map((r) => r.querySelector('td.gap') ? 'gap' : r.cells[1].textContent)`, &rows)
+	gap := slices.Index(rows, "gap")
+	if gap <= 0 || gap == len(rows)-1 || slices.Contains(rows, "undefined") || slices.Contains(rows, "") {
+		t.Fatalf("trades list %q: want prints, the gap, prints", rows)
+	}
+}

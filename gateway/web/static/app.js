@@ -622,7 +622,13 @@ function onTrade(msg) {
   if (!book || msg.sym !== book.symbol) {
     return;
   }
-  trades.unshift(msg);
+  if (msg.type === 'resync') {
+    // The connection fell behind and prints up to msg.seq may be missing:
+    // the list shows where.
+    trades.unshift({ gap: true, seq: msg.seq });
+  } else {
+    trades.unshift(msg);
+  }
   if (trades.length > MAX_TRADES) {
     trades.length = MAX_TRADES;
   }
@@ -1207,8 +1213,16 @@ function formatTime(ns) {
 function renderTrades() {
   const rows = trades.map((t, i) => {
     const tr = document.createElement('tr');
+    if (t.gap) {
+      const td = document.createElement('td');
+      td.colSpan = 3;
+      td.className = 'gap';
+      td.textContent = 'prints missed (slow connection)';
+      tr.appendChild(td);
+      return tr;
+    }
     const prev = trades[i + 1];
-    if (prev) {
+    if (prev && !prev.gap) {
       const d = priceUnitsOr(t.price) - priceUnitsOr(prev.price);
       tr.className = d > 0 ? 'up' : d < 0 ? 'down' : '';
     }
