@@ -306,7 +306,7 @@ func (m *Manager) endChange(o *Order, code, text string) Event {
 	o.pending = nil
 	o.Text, o.Updated = text, m.cfg.Clock()
 	m.signal()
-	return Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Text: text, Code: code}
+	return Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Request: c.msgType(), Text: text, Code: code}
 }
 
 // Kill turns an account's kill switch (or the global one, account "") on

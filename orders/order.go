@@ -141,6 +141,14 @@ type change struct {
 	resv *risk.Reservation
 }
 
+// msgType is the FIX MsgType of the client's request c.
+func (c *change) msgType() byte {
+	if c.kind == recReplace {
+		return 'G'
+	}
+	return 'F'
+}
+
 // EventKind classifies what happened to an order.
 type EventKind string
 
@@ -171,8 +179,18 @@ type Event struct {
 	LastPx  refdata.Price
 	LastQty int64
 	// Ref is the client order id of the request the event answers.
-	Ref  string
-	Text string
+	Ref string
+	// Request is the FIX MsgType of the client's request Ref names when
+	// it is a cancel ('F') or a replace ('G'): set on an EventCancelReject
+	// and on an EventExec reported under that request's id; zero
+	// otherwise. With Replaced it tells a client's session what the
+	// request was from the order's state alone, as a restarted gateway
+	// or a new leader must (it kept no record of its own).
+	Request byte
+	// Replaced is the client order id a replace replaced, on its
+	// EventExec with ExecType '5'.
+	Replaced string
+	Text     string
 	// Code is set when the gateway itself ended the request: one of the
 	// Code constants (orders.upstream_unavailable, orders.upstream_reject,
 	// orders.journal_failed).

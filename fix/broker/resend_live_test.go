@@ -71,3 +71,48 @@ func TestResentReplaceKeepsLiveRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestReplaceAnsweredAfterRestart: a broker's replace r1 is pending when
+// the gateway restarts, or a new leader takes over: the acceptor of the
+// new process has no record of the broker's requests, only the order
+// manager's state (replayed). Before, the venue's Replaced then reached
+// the broker without OrigClOrdID (41), and a venue's refusal of the
+// replace as a refused cancel (434=1): the manager's events now say what
+// the request was (orders.Event.Request, Replaced).
+func TestReplaceAnsweredAfterRestart(t *testing.T) {
+	for _, venue := range []string{"replaced", "rejected"} {
+		t.Run(venue, func(t *testing.T) {
+			h := newRealHarness(t, nil)
+			s := h.session(t, "BROKER1")
+			orderUID := h.workingOrder(t, s)
+			if rej := s.handle(inbound(t, "FIX.4.4", "G", "11=r1|41=o1|1=A1|55=600519|207=XSHG|54=1|40=2|44=1701|38=100")); rej != nil {
+				t.Fatal(rej)
+			}
+			rpl := h.up.wait(t, 2)[1].(fix.ReplaceRequest)
+			h.waitFor(t, "Pending Replace for r1", isReport("E", "r1"))
+			// The new process's acceptor: no record of r1.
+			h.a.reqMu.Lock()
+			h.a.requests = map[string]request{}
+			h.a.reqMu.Unlock()
+
+			switch venue {
+			case "replaced":
+				h.m.OnExecReport("core", fix.ExecReport{ClOrdID: rpl.ClOrdID, OrigClOrdID: orderUID, OrderID: "V1", ExecID: "E1",
+					ExecType: '5', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17010000, OrderQty: 100, LeavesQty: 100})
+				m := h.waitFor(t, "Replaced for r1", isReport("5", "r1"))
+				if got := field(m, tag.OrigClOrdID); got != "o1" {
+					t.Errorf("Replaced r1: OrigClOrdID (41) = %q, want o1: %s", got, m)
+				}
+			case "rejected":
+				h.m.OnCancelReject("core", fix.CancelReject{ClOrdID: rpl.ClOrdID, OrigClOrdID: orderUID, OrderID: "V1",
+					ResponseTo: '2', Text: "venue says no"})
+				m := h.waitFor(t, "venue's OrderCancelReject for r1", func(m *quickfix.Message) bool {
+					return field(m, tag.MsgType) == "9" && field(m, tag.Text) == "venue says no"
+				})
+				if got := field(m, tag.CxlRejResponseTo); got != "2" {
+					t.Errorf("venue's refusal of replace r1: CxlRejResponseTo (434) = %q, want 2 (replace): %s", got, m)
+				}
+			}
+		})
+	}
+}

@@ -125,7 +125,11 @@ func (k sink) OrderEvent(ev orders.Event) {
 			}
 			a.lookup(o.Account, ev.Ref, true)
 		case '5':
-			if req, ok := a.lookup(o.Account, ev.Ref, true); ok {
+			// The order's id before the replace, from the manager: a
+			// restarted gateway or a new leader has no record of the
+			// broker's request.
+			r.origClOrdID = ev.Replaced
+			if req, ok := a.lookup(o.Account, ev.Ref, true); ok && r.origClOrdID == "" {
 				r.origClOrdID = req.orig
 			}
 		}
@@ -136,7 +140,7 @@ func (k sink) OrderEvent(ev orders.Event) {
 	case orders.EventCancelReject:
 		req, _ := a.lookup(o.Account, ev.Ref, true)
 		cr := cancelReject{orderID: o.OrderID, clOrdID: ev.Ref, origClOrdID: o.ClOrdID, ordStatus: ordStatus(o),
-			replace: req.kind == 'G', reason: 2, account: o.Account, text: ev.Text}
+			replace: ev.Request == 'G' || req.kind == 'G', reason: 2, account: o.Account, text: ev.Text}
 		if o.Status.Terminal() {
 			cr.reason = 0 // too late to cancel
 		}
