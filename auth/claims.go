@@ -129,8 +129,17 @@ func (c Claims) validate() error {
 	if c.NotBefore < 0 || c.IssuedAt < 0 {
 		return errors.New("nbf and iat must not be negative")
 	}
+	// time.Unix overflows beyond its range and wraps into the far past: a
+	// far-future nbf or iat would then be taken as passed.
+	if c.Expires > maxTime || c.NotBefore > maxTime || c.IssuedAt > maxTime {
+		return fmt.Errorf("exp, nbf and iat must not be after %d (year 9999)", int64(maxTime))
+	}
 	return nil
 }
+
+// maxTime bounds exp, nbf and iat: 9999-12-31T23:59:59Z, far inside the
+// range time.Unix represents.
+const maxTime = 253402300799
 
 // printable reports a byte of s outside printable ASCII.
 func printable(what, s string) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sgw/auth"
 	"sgw/feed"
 )
 
@@ -40,7 +41,13 @@ func TestHandlers(t *testing.T) {
 	waitUntil(t, func() bool { return books.seq(0) == 2 })
 	ff := &fakeFeed{}
 	fc := &fakeCluster{role: "follower", leader: "n1", quorum: true}
-	s, err := New(Config{WS: WSConfig{AnonymousMarketData: true}}, Deps{Market: books, PublishedDepth: 20, Feeds: []Feed{ff}, Registry: prometheus.NewRegistry(), Cluster: fc})
+	// Anonymous viewers at level 2 (book depth) need an auth section that
+	// grants it (TestAnonymousWithoutAuthSectionIsL1).
+	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{WS: WSConfig{AnonymousMarketData: true}}, Deps{Market: books, PublishedDepth: 20, Feeds: []Feed{ff}, Registry: prometheus.NewRegistry(), Cluster: fc, Tokens: v})
 	if err != nil {
 		t.Fatal(err)
 	}

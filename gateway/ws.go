@@ -131,10 +131,11 @@ func newWSServer(cfg WSConfig, market Market, entry OrderEntry, tokens TokenVeri
 	}
 	w := &wsServer{cfg: cfg, market: market, orders: entry, tokens: tokens, log: log, metrics: newWSMetrics(reg),
 		clients: map[*client]struct{}{}, perIP: map[string]int{}, started: make(chan struct{}),
-		anon: auth.Claims{Entitlements: auth.FullEntitlements()}, runID: strconv.FormatUint(rand.Uint64(), 36)}
+		anon: auth.Claims{Entitlements: auth.DefaultAnonymous()}, runID: strconv.FormatUint(rand.Uint64(), 36)}
 	// With tokens, the verifier's configuration says what the anonymous
 	// viewer may see (auth.Config.Anonymous, level 1 by default); a
-	// gateway with no tokens has no entitlements to enforce.
+	// gateway with no tokens grants level 1 too: level 2 (book depth) is
+	// licensed data, for viewers a token names.
 	if a, ok := tokens.(interface{ Anonymous() auth.Claims }); ok && tokens != nil {
 		w.anon = a.Anonymous()
 	}

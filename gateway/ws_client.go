@@ -37,10 +37,11 @@ type client struct {
 	raw  net.Conn // the hijacked TCP connection under conn, closed when a close overruns its bound
 	ip   string
 
-	lastRecv atomic.Int64           // unix ns of the last message or pong
-	expires  atomic.Int64           // token expiry, unix s; 0 = anonymous
-	token    atomic.Pointer[string] // the token itself, verified again once expires has passed
-	ended    atomic.Bool            // the connection is released; kill has nothing to do
+	lastRecv atomic.Int64             // unix ns of the last message or pong
+	expires  atomic.Int64             // token expiry, unix s; 0 = anonymous
+	token    atomic.Pointer[string]   // the token itself, verified again once expires has passed
+	accounts atomic.Pointer[[]string] // the accounts the current token grants: order events of others are dropped
+	ended    atomic.Bool              // the connection is released; kill has nothing to do
 
 	mu         sync.Mutex
 	queue      [][]byte
@@ -404,6 +405,8 @@ func (c *client) handle(req request, now time.Time) {
 // go on). Reader goroutine (or the upgrade, before the reader starts).
 func (c *client) setClaims(cl *auth.Claims, token string) {
 	c.claims = cl
+	accounts := slices.Clone(cl.Accounts)
+	c.accounts.Store(&accounts)
 	c.token.Store(&token)
 	c.expires.Store(cl.Expires)
 	var dropped []string

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"sgw/orders"
@@ -37,7 +38,14 @@ var _ OrderEntry = (*orders.Manager)(nil)
 type orderSink struct{ c *client }
 
 // OrderEvent implements orders.Sink.
+// Events of an account the client's current token does not grant are
+// dropped: a client that authenticated again with a narrower token no
+// longer hears of that account, not even of the orders it placed there
+// under its earlier token.
 func (s orderSink) OrderEvent(ev orders.Event) {
+	if a := s.c.accounts.Load(); a == nil || !slices.Contains(*a, ev.Order.Account) {
+		return
+	}
 	s.c.enqueue(encodeOrderEvent(ev))
 }
 

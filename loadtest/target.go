@@ -3,6 +3,8 @@ package loadtest
 import (
 	"bufio"
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +24,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"sgw/auth"
 	"sgw/configs"
 	"sgw/fix/broker"
 	"sgw/refdata"
@@ -75,6 +78,15 @@ func gatewayConfig(c Config, file string) (*configs.File, error) {
 	cfg.Log.Level = "warn"
 	cfg.Gateway.HTTP = "127.0.0.1:0"
 	cfg.Gateway.WS.AnonymousMarketData = true
+	// The tester's market-data clients are anonymous and read book
+	// depth: level 2, which anonymous viewers get only from an auth
+	// section that grants it.
+	if cfg.Auth == nil {
+		secret := make([]byte, 32)
+		crand.Read(secret)
+		cfg.Auth = &auth.Config{Secret: hex.EncodeToString(secret)}
+	}
+	cfg.Auth.Anonymous = auth.FullEntitlements()
 	cfg.Gateway.WS.MaxConnectionsPerIP = 1 << 20
 	cfg.Gateway.WS.MaxConnections = 1 << 20
 	cfg.Gateway.Pprof = true

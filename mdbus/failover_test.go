@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"sgw/auth"
 	"sgw/gateway"
 	"sgw/gateway/mdclient"
 	"sgw/orderbook"
@@ -37,7 +38,7 @@ func serveEdge(t testing.TB, e *runningEdge) *servedEdge {
 	// in two failed runs with the machine at load 10 and more).
 	srv, err := gateway.New(gateway.Config{ReadHeaderTimeout: testBound, ReadTimeout: testBound,
 		WS: gateway.WSConfig{AnonymousMarketData: true, MaxConnectionsPerIP: 5000}},
-		gateway.Deps{Market: e.Engine(), PublishedDepth: orderbook.DefaultMaxDepth, Registry: reg})
+		gateway.Deps{Market: e.Engine(), PublishedDepth: orderbook.DefaultMaxDepth, Registry: reg, Tokens: anonymousL2(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,4 +242,15 @@ func caughtUp(c *mdclient.Client, syms []string, want []uint64) bool {
 		}
 	}
 	return true
+}
+
+// anonymousL2 is a token verifier whose anonymous viewers may read book
+// depth: a gateway without one grants them level 1 only.
+func anonymousL2(t testing.TB) *auth.Verifier {
+	t.Helper()
+	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -57,6 +57,12 @@ func (cfg ServerTLSConfig) Validate(key string) error {
 		if err := cfg.TLCP.validate(key + ".tlcp"); err != nil {
 			return err
 		}
+		// TLCP shares the port: without client certificates of its own it
+		// would let in, without any certificate, the clients mutual TLS
+		// keeps out.
+		if cfg.ClientCAFile != "" && cfg.TLCP.ClientCAFile == "" {
+			return fmt.Errorf("%w: %s.client_ca_file requires client certificates, but %s.tlcp.client_ca_file is not set: TLCP clients on the same port would need none", ErrConfig, key, key)
+		}
 	}
 	_, err := parseMinVersion(key+".min_version", cfg.MinVersion)
 	return err
