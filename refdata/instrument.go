@@ -3,7 +3,9 @@ package refdata
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"strings"
 )
 
 // Board is the listing board of an A-share, which sets the daily price band
@@ -15,7 +17,7 @@ const (
 	BoardMain    Board = iota + 1 // main board: band ±10%
 	BoardChiNext                  // ChiNext (SZSE growth board): band ±20%
 	BoardSTAR                     // STAR Market (SSE science and technology board): band ±20%
-	BoardST                       // risk-warned (ST) shares: band ±5%
+	BoardST                       // main-board risk-warned (ST, *ST) shares: band ±10% (±5% before 2025-07-07)
 )
 
 var boardNames = map[Board]string{
@@ -57,13 +59,14 @@ func (b *Board) UnmarshalText(t []byte) error {
 }
 
 // BandPercent is the daily price limit of the board in percent of the
-// previous close.
+// previous close. The main board's risk-warned shares have had the main
+// board's ±10% since 2025-07-07 (SSE and SZSE, "关于调整主板风险警示股票价格
+// 涨跌幅限制比例及有关事项的通知"); risk-warned shares of ChiNext and
+// STAR keep their board's ±20% and are configured on it.
 func (b Board) BandPercent() int64 {
 	switch b {
 	case BoardChiNext, BoardSTAR:
 		return 20
-	case BoardST:
-		return 5
 	default:
 		return 10
 	}
@@ -107,6 +110,12 @@ func (in *Instrument) Validate() error {
 	if !symbolRE.MatchString(in.Symbol) {
 		return fmt.Errorf("%w: symbol %q must look like 600519.SH", ErrBadInstrument, in.Symbol)
 	}
+	if strings.HasSuffix(in.Symbol, ".BJ") {
+		// Its rules (band ±30%, buys of 100 shares and more in steps of
+		// 1) are no board's here: its orders would be checked by
+		// another exchange's and valid ones refused.
+		return fmt.Errorf("%w: symbol %q: the Beijing Stock Exchange's trading rules are not supported", ErrBadInstrument, in.Symbol)
+	}
 	if in.FeedSymbol == "" {
 		in.FeedSymbol = in.Symbol[:len(in.Symbol)-3]
 	}
@@ -130,6 +139,10 @@ func (in *Instrument) Validate() error {
 	}
 	if in.PrevClose <= 0 || in.PrevClose%in.Tick != 0 {
 		return fmt.Errorf("%w: %s: prev_close %s must be positive and on the tick %s", ErrBadInstrument, in.Symbol, in.PrevClose, in.Tick)
+	}
+	// Band multiplies the previous close by 100 plus the band percent.
+	if int64(in.PrevClose) > math.MaxInt64/(100+in.Board.BandPercent()) {
+		return fmt.Errorf("%w: %s: prev_close %s too large", ErrBadInstrument, in.Symbol, in.PrevClose)
 	}
 	return nil
 }

@@ -88,7 +88,7 @@ func TestBand(t *testing.T) {
 		{name: "main", in: Instrument{Symbol: "600519.SH", Board: BoardMain, PrevClose: 17000000}, low: "1530.00", high: "1870.00"},
 		{name: "main rounding", in: Instrument{Symbol: "600000.SH", Board: BoardMain, PrevClose: 100500}, low: "9.05", high: "11.06"},
 		{name: "chinext", in: Instrument{Symbol: "300750.SZ", Board: BoardChiNext, PrevClose: 2000000}, low: "160.00", high: "240.00"},
-		{name: "st", in: Instrument{Symbol: "600001.SH", Board: BoardST, PrevClose: 33300}, low: "3.16", high: "3.50"},
+		{name: "st", in: Instrument{Symbol: "600001.SH", Board: BoardST, PrevClose: 33300}, low: "3.00", high: "3.66"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

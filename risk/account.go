@@ -59,6 +59,7 @@ type order struct {
 	cum      int64         // filled
 	held     int64         // cash (buy, Price units) or shares (sell) held now
 	day      int32         // the trading day (yyyymmdd) it was accepted on
+	endDay   int32         // the trading day it ended on (done), for a late fill's T+1
 
 	// The pending replace's terms.
 	pClOrdID string
@@ -113,6 +114,7 @@ func (a *account) rehold(o *order) {
 // close ends a working order and releases what it holds.
 func (a *account) close(o *order) {
 	o.done = true
+	o.endDay = a.owner.day
 	o.pending = false
 	a.rehold(o)
 	a.open--
@@ -199,6 +201,7 @@ func (c *Checker) onFill(o *order, price refdata.Price, qty int64) error {
 	o.cum += qty
 	if o.cum == maxQty {
 		o.done = true
+		o.endDay = c.day
 		o.pending = false
 		a.open--
 	}
@@ -237,12 +240,14 @@ func (c *Checker) fillable(o *order, price refdata.Price, qty int64) error {
 // status the venue did not give), or that a change of day expired. The
 // fill happened: it moves cash and shares as OnFill does, but the order
 // holds nothing any more, so no hold is released. It is checked against
-// limit-up only (ErrBadFill otherwise), not the order's terms: a replace
-// the caller refused when it closed the order may have taken effect at
-// the venue. Shares bought on a trading day before the current one are
-// sellable at once (T+1). A late sell may take shares a newer sell holds
-// (the venue sold them once; the newer sell will find none there). An
-// order still working takes the fill as OnFill.
+// limit-up and the board maximum only (ErrBadFill otherwise), not the
+// order's terms: a replace the caller refused when it closed the order
+// may have taken effect at the venue. Shares bought by an order that
+// ended on a trading day before the current one are sellable at once
+// (T+1); an order carried from an earlier day (Schedule.AlwaysOpen) and
+// ended today bought them today. A late sell may take shares a newer
+// sell holds (the venue sold them once; the newer sell will find none
+// there). An order still working takes the fill as OnFill.
 func (c *Checker) OnLateFill(r *Reservation, price refdata.Price, qty int64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -253,17 +258,20 @@ func (c *Checker) OnLateFill(r *Reservation, price refdata.Price, qty int64) err
 	if !o.done {
 		return c.onFill(o, price, qty)
 	}
-	switch {
+	switch in := &c.instr[o.sym]; {
 	case qty <= 0 || price <= 0:
 		return fmt.Errorf("%w: %d at %s", ErrBadFill, qty, price)
-	case price > c.instr[o.sym].hi:
-		return fmt.Errorf("%w: %s above limit-up %s", ErrBadFill, price, c.instr[o.sym].hi)
+	case price > in.hi:
+		return fmt.Errorf("%w: %s above limit-up %s", ErrBadFill, price, in.hi)
+	case qty > in.maxQty:
+		// No order is larger: this bounds price*qty as for OnFill.
+		return fmt.Errorf("%w: %d exceeds the %s board maximum %d", ErrBadFill, qty, in.Board, in.maxQty)
 	}
 	o.cum += qty
 	a := o.acct
 	value := price * refdata.Price(qty)
 	switch {
-	case o.side == Buy && o.day < c.day:
+	case o.side == Buy && o.endDay < c.day: // filled before it ended, on an earlier day
 		a.avail -= value
 		o.pos.sellable += qty
 	case o.side == Buy:

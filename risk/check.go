@@ -115,6 +115,11 @@ func (c *Checker) newOrder(o *Order, now time.Time, live bool) (*Reservation, *R
 	if o.Qty > in.maxQty {
 		return nil, reject(CodeMaxQty, fmt.Sprintf("quantity %d exceeds the %s board maximum %d", o.Qty, in.Board, in.maxQty))
 	}
+	if live && o.Side == Buy && in.Board == refdata.BoardST {
+		if rej := c.stDailyBuyCheck(a, p, idx, o.Qty, nil); rej != nil {
+			return nil, rej
+		}
+	}
 	// Price <= limit-up and Qty <= the board maximum: New made sure the
 	// product fits.
 	value := o.Price * refdata.Price(o.Qty)
@@ -292,6 +297,11 @@ func (c *Checker) replace(orig string, o *Order, now time.Time, live bool) (*Res
 	}
 	if o.Qty > in.maxQty {
 		return nil, reject(CodeMaxQty, fmt.Sprintf("quantity %d exceeds the %s board maximum %d", o.Qty, in.Board, in.maxQty))
+	}
+	if live && o.Side == Buy && in.Board == refdata.BoardST && o.Qty > r.qty {
+		if rej := c.stDailyBuyCheck(a, r.pos, r.sym, leaves, r); rej != nil {
+			return nil, rej
+		}
 	}
 	if value := o.Price * refdata.Price(leaves); live && value > c.maxNotional {
 		return nil, reject(CodeMaxNotional, fmt.Sprintf("order value %s exceeds the maximum %s", value, c.maxNotional))
@@ -492,4 +502,31 @@ func positionReject(qty, free int64, p *position) *Reject {
 		text += fmt.Sprintf(" (%d bought today are sellable from the next trading day)", p.today)
 	}
 	return reject(CodePosition, text)
+}
+
+// stDailyBuyCheck refuses a buy of qty more shares of the ST share idx
+// (a new order's quantity, a replace's new leaves) that would take the
+// account's buys of it today beyond Config.STDailyBuy: its fills today
+// (p, nil for none) and what its working buys may still fill, except
+// order (the one being replaced). It walks the account's orders: only ST
+// buys pay for it. c.mu must be held.
+func (c *Checker) stDailyBuyCheck(a *account, p *position, idx int32, qty int64, except *order) *Reject {
+	total := qty
+	if p != nil {
+		total += p.today
+	}
+	seen := map[*order]bool{}
+	for _, o := range a.orders {
+		if o == except || o.done || o.side != Buy || o.sym != idx || seen[o] {
+			continue
+		}
+		seen[o] = true
+		q, _ := o.bounds()
+		total += max(q-o.cum, 0)
+	}
+	if total > c.stDailyBuy {
+		return reject(CodeMaxQty, fmt.Sprintf("buys of %s today would reach %d shares, filled and working; the limit for a risk-warned share is %d a day",
+			c.instr[idx].Symbol, total, c.stDailyBuy))
+	}
+	return nil
 }

@@ -25,6 +25,7 @@ const starMinQty = 200
 type Checker struct {
 	clock              Clock
 	maxNotional        refdata.Price
+	stDailyBuy         int64 // Config.STDailyBuy
 	accountRate        int64
 	sessionRate        int64
 	cancelOnDisconnect bool
@@ -75,6 +76,7 @@ func New(cfg Config, clock Clock) (*Checker, error) {
 	c := &Checker{
 		clock:              clock,
 		maxNotional:        cfg.MaxNotional,
+		stDailyBuy:         cfg.STDailyBuy,
 		accountRate:        int64(cfg.AccountRate),
 		sessionRate:        int64(cfg.SessionRate),
 		cancelOnDisconnect: cfg.CancelOnDisconnect,
@@ -267,7 +269,6 @@ func (c *Checker) rollover(date int32, expire bool) bool {
 	if date <= c.day {
 		return false
 	}
-	c.day = date
 	var carried []*order
 	c.eachOrder(func(o *order) {
 		switch {
@@ -278,6 +279,8 @@ func (c *Checker) rollover(date int32, expire bool) bool {
 			o.acct.close(o)
 		}
 	})
+	// The orders expired above ended on the old day.
+	c.day = date
 	// Callers may still hold Reservations inside the old slab, or linking
 	// to its records: start a new one rather than reuse it. The records
 	// carried stay where they are.

@@ -20,6 +20,10 @@ const (
 	DefaultMaxQtySTAR = 100_000
 	// DefaultMaxQtyST is the largest order in an ST share.
 	DefaultMaxQtyST = 1_000_000
+	// DefaultSTDailyBuy is the exchanges' limit on one investor's buys of
+	// one main-board risk-warned (ST) share in a trading day: 500,000
+	// shares, filled and working together.
+	DefaultSTDailyBuy = 500_000
 	// DefaultMaxNotional is the largest order value, 50,000,000 CNY.
 	DefaultMaxNotional refdata.Price = 50_000_000 * refdata.PriceScale
 	// DefaultAccountRate is the per-account throttle, orders per second.
@@ -49,6 +53,12 @@ type Config struct {
 	// main, chinext, star, st. A missing board or a zero value means the
 	// default: main 1,000,000; chinext 300,000; star 100,000; st 1,000,000.
 	MaxQty map[refdata.Board]int64 `yaml:"max_qty"`
+	// STDailyBuy is the most shares of one ST share (board st) an account
+	// may buy in a trading day: today's fills plus its working buys
+	// (those carried from an earlier day too) plus the new order, or the
+	// replace's new quantity, as SSE and SZSE count it. Beyond it a buy is
+	// refused (risk.max_qty). Zero means 500,000, the exchanges' limit.
+	STDailyBuy int64 `yaml:"st_daily_buy"`
 	// MaxNotional is the largest order value, price times quantity, in
 	// Price units. Zero means 50,000,000 CNY.
 	MaxNotional refdata.Price `yaml:"max_notional"`
@@ -187,6 +197,12 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 	}
 
+	switch {
+	case cfg.STDailyBuy < 0:
+		return cfg, fmt.Errorf("%w: st_daily_buy %d is negative", ErrConfig, cfg.STDailyBuy)
+	case cfg.STDailyBuy == 0:
+		cfg.STDailyBuy = DefaultSTDailyBuy
+	}
 	switch {
 	case cfg.MaxNotional < 0:
 		return cfg, fmt.Errorf("%w: max_notional %s is negative", ErrConfig, cfg.MaxNotional)

@@ -39,11 +39,11 @@
 //	risk.not_trading          2  symbol halted (SetHalted)
 //	risk.session_closed       2  outside 09:15-09:25, 09:30-11:30, 13:00-15:00; weekend; holiday
 //	risk.no_cancel_period     2  cancel or replace 09:20-09:25 or 14:57-15:00 (call auctions)
-//	risk.price_band           3  price outside the daily band (±10% main, ±20% ChiNext/STAR, ±5% ST), inclusive
+//	risk.price_band           3  price outside the daily band (±10% main and ST, ±20% ChiNext/STAR), inclusive
 //	risk.tick                99  price not a multiple of the tick
 //	risk.lot                 99  buy not a multiple of the lot (100); STAR buy below 200
 //	risk.odd_lot             99  sell with an odd part other than the whole odd remainder; STAR sell below 200 not the whole position
-//	risk.max_qty              3  quantity above the board maximum (Config.MaxQty)
+//	risk.max_qty              3  quantity above the board maximum (Config.MaxQty); an ST buy taking the day's buys of the share beyond Config.STDailyBuy
 //	risk.max_notional         3  price × quantity above Config.MaxNotional
 //	risk.cash                 3  buy value above the available cash
 //	risk.position             3  sell above the sellable position (shares bought today are not sellable)
