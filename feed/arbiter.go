@@ -43,6 +43,15 @@ type Rebuilder interface {
 	Rebuilt() error
 }
 
+// Staler is implemented by a Rebuilder that can mark what it built as
+// possibly wrong without discarding it: the arbiter calls MarkStale, like
+// Apply, when the sources are first found to disagree, so the books are
+// stale at once, not only when the rebuild starts (up to the recovery
+// time later). The rebuild's Restart and Rebuilt follow.
+type Staler interface {
+	MarkStale() error
+}
+
 // slot holds one out-of-order message in the arbiter's window.
 type slot struct {
 	seq  uint64 // 0 = empty
@@ -118,7 +127,10 @@ type Arbiter struct {
 	rebuilding bool
 	rebuildTo  uint64
 	exclude    int // the source a rebuild takes nothing from, -1 = none
-	resync     uint8
+	// trustedDown is since when the source a rebuild comes from (the one
+	// not excluded) has not been live; zero while it is.
+	trustedDown time.Time
+	resync      uint8
 	// A divergence seen and not yet acted on: since when (Unix ns, 0 =
 	// none), the source whose copy came first at the first one, and the
 	// source found to have skipped messages (-1 until found).
@@ -153,6 +165,10 @@ type Arbiter struct {
 	// ("" until a source logged in): its sequence numbers count that
 	// session's messages only.
 	session string
+	// claimed[i]: source i's session was accepted (Session) and it has
+	// not gone down since. Session and SourceLive are separate calls, so
+	// a source between them is not live yet but holds the session.
+	claimed [2]bool
 }
 
 // newArbiter returns an arbiter that delivers to sink starting at sequence 1,
@@ -229,13 +245,16 @@ func (a *Arbiter) Session(src int, session string) (ok, switched bool) {
 	switch {
 	case a.session == "":
 		a.session = session
+		a.claimed[src] = true
 		return true, false
 	case session == a.session:
+		a.claimed[src] = true
 		return true, false
-	case a.srcs[1-src].live:
+	case a.srcs[1-src].live || a.claimed[1-src]:
 		return false, false
 	}
 	a.session = session
+	a.claimed[src] = true
 	if a.rb != nil {
 		a.restart()
 		a.rebuildTo = 0 // the old session's extent says nothing of the new one's
@@ -256,6 +275,7 @@ func (a *Arbiter) StreamSession() string {
 func (a *Arbiter) SourceDown(src int) {
 	a.mu.Lock()
 	a.srcs[src].live = false
+	a.claimed[src] = false
 	a.mu.Unlock()
 }
 
@@ -357,6 +377,11 @@ func (a *Arbiter) diverge(src int, seq, h uint64, first int, recv int64) {
 	a.stats.Divergences++
 	if a.divergedAt == 0 {
 		a.divergedAt, a.firstCopy = max(recv, 1), first
+		if st, ok := a.sink.(Staler); ok && a.rb != nil {
+			if err := st.MarkStale(); err != nil {
+				a.stats.SinkErrors++
+			}
+		}
 	}
 	if a.skipper >= 0 {
 		return
@@ -462,12 +487,30 @@ func (a *Arbiter) Check(now time.Time) int {
 		}
 		a.pending = -1
 	}
+	if a.rebuilding && a.exclude >= 0 {
+		// A rebuild from one source alone: if that source has not been
+		// live for the patience (gone, refusing logins), the books would
+		// stay stale for ever while the excluded one streams. Rebuild
+		// from the excluded one instead, as a feed without a backup does.
+		if a.srcs[1-a.exclude].live {
+			a.trustedDown = time.Time{}
+		} else if a.trustedDown.IsZero() {
+			a.trustedDown = now
+		} else if now.Sub(a.trustedDown) >= a.patience {
+			suspect := a.exclude
+			a.exclude, a.trustedDown = -1, time.Time{}
+			a.restart()
+			a.srcs[suspect].live = false
+			a.pending, a.pendingTill = suspect, now.Add(a.patience)
+			return suspect
+		}
+	}
 	if a.held == 0 {
 		a.heldSince = time.Time{}
 	} else if a.heldSince.IsZero() {
 		a.heldSince = now
 	}
-	pick := -1
+	pick, stalled := -1, -1
 	for i := range a.srcs {
 		s := &a.srcs[i]
 		if !s.live || i == a.exclude {
@@ -483,6 +526,9 @@ func (a *Arbiter) Check(now time.Time) int {
 		stall := max(a.recovery, a.patience)
 		s.stalled = s.pos <= a.next && a.held > 0 && now.Sub(s.stillSince) >= stall && now.Sub(a.heldSince) >= stall
 		if s.stalled {
+			if stalled < 0 {
+				stalled = i
+			}
 			continue
 		}
 		if s.pos <= a.next {
@@ -491,6 +537,13 @@ func (a *Arbiter) Check(now time.Time) int {
 		if pick < 0 {
 			pick = i
 		}
+	}
+	if pick < 0 {
+		// Every live source is stalled behind a gap that messages held
+		// beyond it show the stream has passed (they came from a source
+		// since gone): ask a stalled one again, a new login often gets
+		// a stuck relay moving, and the gap is declared lost in time.
+		pick = stalled
 	}
 	if pick < 0 {
 		return -1 // nothing live: a reconnecting source asks for Next itself
@@ -533,13 +586,12 @@ func (a *Arbiter) Check(now time.Time) int {
 // and the stream is delivered again from sequence 1 up to the furthest
 // sequence any source or the window has reached. Lock held.
 func (a *Arbiter) restart() {
-	to := a.next - 1
-	for _, s := range a.srcs {
-		if s.pos > 0 {
-			to = max(to, s.pos-1)
-		}
-	}
-	to = max(to, a.rewind())
+	// Only what was received counts: a source's position may come from
+	// its Login Accepted alone, which a buggy or hostile source can set
+	// anywhere (2^40: the rebuild would never end, the books stale for
+	// ever). Messages beyond the window were dropped and are caught up
+	// as lag, as at a cold start.
+	to := max(a.next-1, a.rewind())
 	a.attempts = 0
 	a.rebuilding = true
 	a.rebuildTo = max(a.rebuildTo, to)

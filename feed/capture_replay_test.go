@@ -83,7 +83,7 @@ func startGateway(t *testing.T, primary, backup string, tune func(*feed.Config))
 // from hanging.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute) // only a broken feed waits this long
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

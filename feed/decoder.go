@@ -92,6 +92,7 @@ type ITCHDecoder struct {
 var (
 	_ Sink      = (*ITCHDecoder)(nil)
 	_ Rebuilder = (*ITCHDecoder)(nil)
+	_ Staler    = (*ITCHDecoder)(nil)
 )
 
 // NewITCHDecoder returns a decoder that resolves instruments with syms and
@@ -146,6 +147,10 @@ func (d *ITCHDecoder) Restart() error {
 	clear(d.locate[:])
 	return d.each(event.Clear)
 }
+
+// MarkStale implements Staler: every book the feed carried is marked
+// stale, unchanged (the sources disagree; a rebuild follows).
+func (d *ITCHDecoder) MarkStale() error { return d.each(event.Stale) }
 
 // Rebuilt implements Rebuilder: every book the feed carried is valid
 // again.

@@ -23,7 +23,7 @@ const (
 	stateDialing                    // TCP connect or TLS (TLCP) handshake under way
 	stateLogin                      // Login Request sent, awaiting the answer
 	stateLive                       // Login Accepted; streaming
-	stateEnded                      // End of Session received; no reconnect
+	stateEnded                      // stopped; no reconnect
 )
 
 var stateNames = [...]string{"down", "dialing", "login", "live", "ended"}
@@ -266,7 +266,7 @@ func (s *source) onData(gen uint64, b []byte, now time.Time) (int, bool) {
 			s.fail(now, serr)
 			return len(b), true
 		}
-		if s.state == stateEnded {
+		if gen != s.gen { // End of Session: the connection is done
 			return len(b), true
 		}
 	}
@@ -328,10 +328,15 @@ func (s *source) handle(p soupbin.Packet, recv int64) *sourceError {
 		reason, _ := soupbin.ParseLoginRejected(p.Payload)
 		return &sourceError{reason: "login_rejected", err: fmt.Errorf("%w: reason %q", ErrLoginRejected, reason)}
 	case soupbin.TypeEndOfSession:
-		s.log.Info("feed source ended the session")
-		s.state = stateEnded
-		s.f.arb.SourceDown(s.idx)
-		s.link.close()
+		// The session is over: nothing more comes of it. The server's
+		// next session (the next day, say) opens later: log in again
+		// after the longest backoff; its Login Accepted switches the
+		// stream (Arbiter.Session). Before, the source was ended for the
+		// life of the process.
+		s.log.Info("feed source ended the session; logging in again later for the next one", "retry", s.f.cfg.ReconnectMax)
+		s.reset()
+		s.backoff = s.f.cfg.ReconnectMax
+		s.retryAt = time.Unix(0, recv).Add(s.backoff)
 		return nil
 	case soupbin.TypeDebug:
 		s.log.Debug("feed source debug packet", "text", string(p.Payload))
