@@ -231,10 +231,11 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 		// The day changes once a day: only a record of another day than
 		// the channel's or its source's last is looked at further.
 		if d := int64(t) / 1_000_000_000; d != ch.day || d != st.day {
-			if err := a.day(ch, src, t, s); err != nil {
+			if err := a.day(ch, src, t, s, recv); err != nil {
 				return err
 			}
 		}
+		st.dayAt = recv
 	}
 	resent := st.rtxEnd != 0 && s == st.rtxNext
 	if resent {
@@ -309,7 +310,7 @@ func daysAfter(d1, d2 int64) int {
 // source streams the channel's day, is refused (session_mismatch: a
 // source left on another day, which logs in again); a later day
 // otherwise begins the channel's new day (newDay). Lock held.
-func (a *szseArbiter) day(ch *szseArbChannel, src int, t szse.Timestamp, s uint64) *sourceError {
+func (a *szseArbiter) day(ch *szseArbChannel, src int, t szse.Timestamp, s uint64, recv int64) *sourceError {
 	if _, ok := t.Time(time.UTC); !ok {
 		return nil
 	}
@@ -323,7 +324,12 @@ func (a *szseArbiter) day(ch *szseArbChannel, src int, t szse.Timestamp, s uint6
 		if n := daysAfter(ch.day, d); n > szseMaxDayJump {
 			return protoErr("malformed", "channel %d: a record dated %d, %d days after the channel's %d", ch.no, d, n, ch.day)
 		}
-		if a.live[1-src] && ch.src[1-src].day == ch.day {
+		// Refused only while the other source streams the channel's day:
+		// one idle on it for heartbeat_timeout (a session run on from
+		// yesterday, a relay that starts the day later) does not hold
+		// the new day back (before, it did, at every login of this
+		// source, and the old day's books were served as valid).
+		if o := &ch.src[1-src]; a.live[1-src] && o.day == ch.day && recv-o.dayAt < int64(a.reqTimeout) {
 			return protoErr("session_mismatch", "channel %d: a record of %d while the other source streams the channel's %d",
 				ch.no, d, ch.day)
 		}
@@ -579,8 +585,12 @@ func (a *szseArbiter) Answer(src int, r *szse.ReTransmit, recv int64) *sourceErr
 		if end < beg {
 			st.rtxEnd = 0
 		}
-		if ch.req.src == src {
-			ch.req.progress = recv
+		if ch.req.src == src && !ch.req.answered {
+			// The first answer is progress; answers repeated without
+			// the records are not, or a source echoing its answer
+			// would hold the request forever and the other source
+			// would never be asked.
+			ch.req.progress, ch.req.answered = recv, true
 		}
 		if st.rtxEnd == 0 {
 			a.retransmitted(ch, src)

@@ -48,12 +48,13 @@ type szseStream struct {
 	rtxNext, rtxEnd uint64
 	// day is the trading day (yyyymmdd) of the last dated record the
 	// source sent on the channel in this session; 0 before the first.
-	day int64
+	// dayAt is when that record came (Unix ns).
+	day, dayAt int64
 }
 
 // reset forgets the stream: a new session, or none.
 func (s *szseStream) reset() {
-	s.livePos, s.rtxNext, s.rtxEnd, s.day = 0, 0, 0, 0
+	s.livePos, s.rtxNext, s.rtxEnd, s.day, s.dayAt = 0, 0, 0, 0, 0
 	s.pos.Store(0)
 }
 
@@ -63,6 +64,9 @@ type szseRequest struct {
 	src      int    // the source asked; -1 when no request is under way
 	from, to uint64 // the range asked for
 	progress int64  // Unix ns of the request, its answer or its last record
+	// answered says the source has answered the request: a later answer
+	// (an echo repeated without records) is no progress.
+	answered bool
 }
 
 // szseArbChannel is the arbiter's state of one SZSE channel. The fields
