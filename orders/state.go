@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"sgw/fix"
 	"sgw/refdata"
@@ -23,6 +24,7 @@ var _ fix.Handler = (*Manager)(nil)
 // restarted its numbering) is applied and logged. Reports for orders the
 // gateway does not know are logged, counted and dropped.
 func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
+	boundReport(&er)
 	m.mu.Lock()
 	defer m.unlock()
 	o := m.find(er.ClOrdID, er.OrigClOrdID)
@@ -433,9 +435,45 @@ func (m *Manager) resendProbed(rt *route, o *Order) {
 	m.submit(rt, newOrderReq(o, true), m.cfg.Clock())
 }
 
+// maxJournalText and maxVenueID bound what of an upstream's report or
+// cancel reject the journal keeps: its free text (Text, 58) and its
+// identifiers (OrderID, ExecID, Symbol, ClOrdID, OrigClOrdID). FIX sets
+// no limit on them, and a record whose body passes the journal's
+// MaxRecord (64 KiB by default) is refused at once (journal.ErrTooLarge),
+// which the manager must take for a journal failure: one long text from
+// the venue stopped order entry, its fill applied but never journaled,
+// and the same report came back after every restart. Cut before anything
+// reads them, live and in replay alike. Clients see at most
+// refdata.MaxTextLen of the text anyway; the identifiers a venue sends
+// are far shorter (an ExecID cut there stays unique in practice).
+const (
+	maxJournalText = 4 << 10
+	maxVenueID     = 256
+)
+
+// boundReport cuts er's strings to the bounds above.
+func boundReport(er *fix.ExecReport) {
+	er.Text = cut(er.Text, maxJournalText)
+	er.ClOrdID, er.OrigClOrdID = cut(er.ClOrdID, maxVenueID), cut(er.OrigClOrdID, maxVenueID)
+	er.OrderID, er.ExecID, er.Symbol = cut(er.OrderID, maxVenueID), cut(er.ExecID, maxVenueID), cut(er.Symbol, maxVenueID)
+}
+
+// cut returns s cut to at most n bytes, at a character boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // OnCancelReject implements fix.Handler: the upstream refused a cancel or
 // replace; the order keeps its terms.
 func (m *Manager) OnCancelReject(upstream string, r fix.CancelReject) {
+	r.Text = cut(r.Text, maxJournalText)
+	r.ClOrdID, r.OrigClOrdID, r.OrderID = cut(r.ClOrdID, maxVenueID), cut(r.OrigClOrdID, maxVenueID), cut(r.OrderID, maxVenueID)
 	m.mu.Lock()
 	defer m.unlock()
 	o := m.find(r.ClOrdID, r.OrigClOrdID)
