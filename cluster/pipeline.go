@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -17,9 +18,14 @@ import (
 // loses no concurrency.
 //
 // mu orders raft.Apply with the pushes onto the queues, so the queues hold
-// records in log order. slots bounds the records between ApplyAsync and
-// their done call; every record leaves within ApplyTimeout (its deadline)
-// or at Close.
+// records in log order. slots bounds the records in either queue: a
+// record's slot is freed once the completer has delivered it and the
+// waiter has taken it, whichever is last (a record whose deadline passed
+// is delivered, ErrTimeout, while the waiter may still wait for an
+// earlier future: its slot stays taken, so neither queue can fill and
+// ApplyAsync refuses with ErrBusy instead of blocking on a full queue).
+// Every record is delivered within ApplyTimeout (its deadline) or at
+// Close.
 type pipeline struct {
 	mu     sync.Mutex
 	closed bool // guarded by mu; set by stopPipeline
@@ -37,6 +43,17 @@ type pending struct {
 	deadline time.Time
 	done     func(index uint64, err error)
 	res      chan error // capacity 1: the future's error, sent by the waiter
+	// left counts the waiter and the completer still to let go of the
+	// record; the last one frees its slot.
+	left atomic.Int32
+}
+
+// release lets go of it for the waiter or the completer; the last of the
+// two frees its slot.
+func (p *pipeline) release(it *pending) {
+	if it.left.Add(-1) == 0 {
+		<-p.slots
+	}
 }
 
 // startPipeline starts the waiter and the completer. Called by Start.
@@ -122,6 +139,7 @@ func (n *Node) ApplyAsync(record []byte, done func(index uint64, err error)) err
 		}
 	}
 	it := &pending{done: done, res: make(chan error, 1), deadline: time.Now().Add(n.cfg.ApplyTimeout)}
+	it.left.Store(2)
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -139,6 +157,7 @@ func (n *Node) ApplyAsync(record []byte, done func(index uint64, err error)) err
 func (p *pipeline) wait() {
 	for it := range p.waitQ {
 		it.res <- it.f.Error()
+		p.release(it)
 	}
 }
 
@@ -187,7 +206,7 @@ func (n *Node) complete() {
 				}
 			}
 		}
-		<-p.slots
+		p.release(it)
 		it.done(index, err)
 	}
 }
