@@ -39,6 +39,10 @@ type testCluster struct {
 	keys     *atrest.KeyRing // the States' key ring (nil: plain)
 	nodes    []*testNode
 	events   chan leaderEvent
+	// config, when set, edits each node's Config; wrap, with in-memory
+	// transports, wraps each node's transport (a test's faults).
+	config func(*Config)
+	wrap   func(*raft.InmemTransport) raft.Transport
 }
 
 // newTestCluster starts three nodes on 127.0.0.1:0 (TCP) or on connected
@@ -75,8 +79,15 @@ func startCluster(c *testCluster, inmem bool) *testCluster {
 		if inmem {
 			_, tn.inmem = raft.NewInmemTransport("")
 			trans = tn.inmem
+			if c.wrap != nil {
+				trans = c.wrap(tn.inmem)
+			}
 		}
-		n, err := newNode(Config{NodeID: tn.id, DataDir: tn.dir}, c.sm(tn), trans)
+		cfg := Config{NodeID: tn.id, DataDir: tn.dir}
+		if c.config != nil {
+			c.config(&cfg)
+		}
+		n, err := newNode(cfg, c.sm(tn), trans)
 		if err != nil {
 			t.Fatalf("new %s: %v", tn.id, err)
 		}

@@ -43,36 +43,13 @@ func TestApplyAsyncBoundedWhileCommitsStall(t *testing.T) {
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	unstall := func() { releaseOnce.Do(func() { close(release) }) }
-	c := &testCluster{t: t, events: make(chan leaderEvent, 64)}
-	peers := map[string]string{}
-	for i := range 3 {
-		tn := &testNode{id: fmt.Sprintf("n%d", i+1), dir: t.TempDir()}
-		_, tn.inmem = raft.NewInmemTransport("")
-		trans := &stallTransport{InmemTransport: tn.inmem, stalled: &stalled, release: release}
-		n, err := newNode(Config{NodeID: tn.id, DataDir: tn.dir, MaxInFlight: 2, ApplyTimeout: applyTimeout}, c.sm(tn), trans)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tn.node, tn.addr = n, n.Addr()
-		peers[tn.id] = tn.addr
-		c.nodes = append(c.nodes, tn)
-	}
-	for _, a := range c.nodes {
-		for _, b := range c.nodes {
-			if a != b {
-				a.inmem.Connect(raft.ServerAddress(b.addr), b.inmem)
-			}
-		}
-	}
-	for _, tn := range c.nodes {
-		c.start(tn, peers)
-	}
-	t.Cleanup(func() {
-		unstall()
-		for _, tn := range c.nodes {
-			c.kill(tn)
-		}
-	})
+	c := startCluster(&testCluster{t: t, events: make(chan leaderEvent, 64),
+		config: func(cfg *Config) { cfg.MaxInFlight, cfg.ApplyTimeout = 2, applyTimeout },
+		wrap: func(tr *raft.InmemTransport) raft.Transport {
+			return &stallTransport{InmemTransport: tr, stalled: &stalled, release: release}
+		},
+	}, true)
+	t.Cleanup(unstall) // before the nodes are killed
 	leader := c.waitLeader("")
 
 	stalled.Store(true)

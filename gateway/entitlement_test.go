@@ -30,19 +30,7 @@ func TestEntitlements(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := startEnv(t, srv, books, reg, v)
-	issue := func(ent string) string {
-		t.Helper()
-		en, err := auth.ParseEntitlements(ent)
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := time.Now()
-		tok, err := v.Issue(auth.Claims{Subject: "viewer", Entitlements: en, IssuedAt: now.Unix(), Expires: now.Add(time.Hour).Unix()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
+	issue := func(ent string) string { return viewerToken(t, v, ent) }
 
 	anon := e.dial("")
 	expectError(t, anon, `{"op":"subscribe","channel":"book","symbols":["600519.SH"],"depth":5}`, codeNotEntitled)
@@ -90,4 +78,19 @@ func TestEntitlements(t *testing.T) {
 			t.Errorf("GET %s (token %v) = %d, want %d", tc.path, tc.token != "", resp.StatusCode, tc.code)
 		}
 	}
+}
+
+// viewerToken returns a token of "viewer" with entitlements ent ("*:L1").
+func viewerToken(t *testing.T, v *auth.Verifier, ent string) string {
+	t.Helper()
+	en, err := auth.ParseEntitlements(ent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tok, err := v.Issue(auth.Claims{Subject: "viewer", Entitlements: en, IssuedAt: now.Unix(), Expires: now.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }

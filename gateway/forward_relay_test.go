@@ -22,8 +22,8 @@ import (
 
 // startLeader runs a gateway taking orders (entry) behind a listener on
 // 127.0.0.1 that reads the members' PROXY headers, as a cluster's leader
-// does, and returns its base URL.
-func startLeader(t *testing.T, v *auth.Verifier, entry OrderEntry) (*url.URL, *Server) {
+// does, over TLS with tlsCfg when it is not nil, and returns its base URL.
+func startLeader(t *testing.T, v *auth.Verifier, entry OrderEntry, tlsCfg *tls.Config) (*url.URL, *Server) {
 	t.Helper()
 	lbooks := newTestBooks(t, testSymbols...)
 	lsrv, err := New(Config{}, Deps{Market: lbooks, PublishedDepth: 20, Registry: prometheus.NewRegistry(), Tokens: v, Orders: entry})
@@ -44,13 +44,51 @@ func startLeader(t *testing.T, v *auth.Verifier, entry OrderEntry) (*url.URL, *S
 	}
 	lhs := httptest.NewUnstartedServer(lsrv.Handler())
 	lhs.Listener = pl
-	lhs.Start()
+	if tlsCfg != nil {
+		lhs.TLS = tlsCfg
+		lhs.StartTLS()
+	} else {
+		lhs.Start()
+	}
 	t.Cleanup(func() { lhs.CloseClientConnections(); lcancel(); <-ldone; lhs.Close() })
 	u, err := url.Parse(lhs.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return u, lsrv
+}
+
+// newFollower returns a gateway that relays its trading clients where fw
+// says, over forwardTLS (Deps.ForwardTLS), with its books and registry.
+func newFollower(t *testing.T, v *auth.Verifier, fw Forwarder, forwardTLS *tls.Config) (*Server, *testBooks, *prometheus.Registry) {
+	t.Helper()
+	fbooks := newTestBooks(t, testSymbols...)
+	freg := prometheus.NewRegistry()
+	fsrv, err := New(Config{}, Deps{Market: fbooks, PublishedDepth: 20, Registry: freg, Tokens: v, Orders: newFakeEntry(),
+		Forward: fw, ForwardTLS: forwardTLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fsrv, fbooks, freg
+}
+
+// startFollower is newFollower serving on 127.0.0.1.
+func startFollower(t *testing.T, v *auth.Verifier, fw Forwarder, forwardTLS *tls.Config) (*wsEnv, *Server) {
+	t.Helper()
+	fsrv, fbooks, freg := newFollower(t, v, fw, forwardTLS)
+	return startEnv(t, fsrv, fbooks, freg, v), fsrv
+}
+
+// traderToken returns a verifier whose anonymous viewers see level 2 and
+// a token of u1 that may trade A1.
+func traderToken(t *testing.T) (*auth.Verifier, string) {
+	t.Helper()
+	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := v.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
+	return v, tok
 }
 
 // TestForwardIPv6ClientToIPv4Leader: a trading client that reaches a
@@ -66,22 +104,11 @@ func TestForwardIPv6ClientToIPv4Leader(t *testing.T) {
 	if err != nil {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
-	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _ := v.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
-	leaderEntry := newFakeEntry()
-	leader, _ := startLeader(t, v, leaderEntry)
-
+	v, tok := traderToken(t)
+	leader, _ := startLeader(t, v, newFakeEntry(), nil)
 	fw := &movingForwarder{}
 	fw.at.Store(leader)
-	fbooks := newTestBooks(t, testSymbols...)
-	freg := prometheus.NewRegistry()
-	fsrv, err := New(Config{}, Deps{Market: fbooks, PublishedDepth: 20, Registry: freg, Tokens: v, Orders: newFakeEntry(), Forward: fw})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fsrv, _, _ := newFollower(t, v, fw, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); fsrv.ws.run(ctx) }()
@@ -108,11 +135,7 @@ func TestForwardIPv6ClientToIPv4Leader(t *testing.T) {
 // client certificate, for a leader whose listener asks for one): every
 // relay failed 502. Deps.ForwardTLS (cluster.http_tls) gives both.
 func TestForwardToTLSLeader(t *testing.T) {
-	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _ := v.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
+	v, tok := traderToken(t)
 	pki := netsectest.NewPKI(t, "firm CA")
 	pair := pki.Issue("leader", netsec.Leaf{CommonName: "gw1", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
 	member := pki.Client("gw2", "gw2")
@@ -136,43 +159,14 @@ func TestForwardToTLSLeader(t *testing.T) {
 		{"mutual TLS", true, withCert, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lbooks := newTestBooks(t, testSymbols...)
-			lsrv, err := New(Config{}, Deps{Market: lbooks, PublishedDepth: 20, Registry: prometheus.NewRegistry(), Tokens: v, Orders: newFakeEntry()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			lctx, lcancel := context.WithCancel(context.Background())
-			ldone := make(chan struct{})
-			go func() { defer close(ldone); lsrv.ws.run(lctx) }()
-			<-lsrv.ws.started
-			raw, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			pl, err := netsec.NewProxyListener(raw, netsec.ProxyConfig{Trusted: []string{"127.0.0.1"}, Optional: true}, "test", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lhs := httptest.NewUnstartedServer(lsrv.Handler())
-			lhs.Listener = pl
-			lhs.TLS = &tls.Config{Certificates: []tls.Certificate{pair.Certificate}, NextProtos: []string{"http/1.1"}}
+			ltls := &tls.Config{Certificates: []tls.Certificate{pair.Certificate}, NextProtos: []string{"http/1.1"}}
 			if tc.mutual {
-				lhs.TLS.ClientAuth, lhs.TLS.ClientCAs = tls.RequireAndVerifyClientCert, pki.Pool()
+				ltls.ClientAuth, ltls.ClientCAs = tls.RequireAndVerifyClientCert, pki.Pool()
 			}
-			lhs.StartTLS()
-			t.Cleanup(func() { lhs.CloseClientConnections(); lcancel(); <-ldone; lhs.Close() })
-			leader, _ := url.Parse(lhs.URL)
-
+			leader, _ := startLeader(t, v, newFakeEntry(), ltls)
 			fw := &movingForwarder{}
 			fw.at.Store(leader)
-			fbooks := newTestBooks(t, testSymbols...)
-			freg := prometheus.NewRegistry()
-			fsrv, err := New(Config{}, Deps{Market: fbooks, PublishedDepth: 20, Registry: freg, Tokens: v, Orders: newFakeEntry(),
-				Forward: fw, ForwardTLS: tc.forward})
-			if err != nil {
-				t.Fatal(err)
-			}
-			fe := startEnv(t, fsrv, fbooks, freg, v)
+			fe, _ := startFollower(t, v, fw, tc.forward)
 			ctx, cancel := context.WithTimeout(context.Background(), testBound)
 			defer cancel()
 			conn, resp, err := websocket.Dial(ctx, fe.url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}}})
@@ -205,21 +199,11 @@ func TestForwardToTLSLeader(t *testing.T) {
 // the follower's goroutines, its connection and its per-IP slot for good,
 // even after the follower saw order entry move and cut the relay.
 func TestForwardReleasedAfterLeaderCloses(t *testing.T) {
-	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _ := v.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
-	leader, lsrv := startLeader(t, v, newFakeEntry())
+	v, tok := traderToken(t)
+	leader, lsrv := startLeader(t, v, newFakeEntry(), nil)
 	fw := &movingForwarder{}
 	fw.at.Store(leader)
-	fbooks := newTestBooks(t, testSymbols...)
-	freg := prometheus.NewRegistry()
-	fsrv, err := New(Config{}, Deps{Market: fbooks, PublishedDepth: 20, Registry: freg, Tokens: v, Orders: newFakeEntry(), Forward: fw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fe := startEnv(t, fsrv, fbooks, freg, v)
+	fe, fsrv := startFollower(t, v, fw, nil)
 	c := dialRaw(t, fe.url, tok)
 	if got := c.ask(`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100}`, "accepted", "error"); got["type"] != "accepted" {
 		t.Fatalf("through the relay: %v", got)

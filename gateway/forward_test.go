@@ -3,20 +3,14 @@ package gateway
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"sgw/auth"
-	"sgw/netsec"
 )
 
 // movingForwarder is a Forwarder whose answer a test changes: the base
@@ -35,49 +29,13 @@ func (f *movingForwarder) OrderEntryAt() (*url.URL, bool) { return f.at.Load(), 
 // old leader stays up and closes nothing here, as one behind a partition
 // or without power would not.
 func TestForwardCutWhenEntryMoves(t *testing.T) {
-	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _ := v.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
-
+	v, tok := traderToken(t)
 	// The leader: a gateway taking orders, reading the follower's PROXY headers.
 	leaderEntry := newFakeEntry()
-	lbooks := newTestBooks(t, testSymbols...)
-	lsrv, err := New(Config{}, Deps{Market: lbooks, PublishedDepth: 20, Registry: prometheus.NewRegistry(), Tokens: v, Orders: leaderEntry})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lctx, lcancel := context.WithCancel(context.Background())
-	ldone := make(chan struct{})
-	go func() { defer close(ldone); lsrv.ws.run(lctx) }()
-	<-lsrv.ws.started
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := netsec.NewProxyListener(raw, netsec.ProxyConfig{Trusted: []string{"127.0.0.1"}, Optional: true}, "test", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lhs := httptest.NewUnstartedServer(lsrv.Handler())
-	lhs.Listener = pl
-	lhs.Start()
-	t.Cleanup(func() { lhs.CloseClientConnections(); lcancel(); <-ldone; lhs.Close() })
-	leader, err := url.Parse(lhs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	leader, _ := startLeader(t, v, leaderEntry, nil)
 	other, _ := url.Parse("http://127.0.0.1:1")
-
 	fw := &movingForwarder{}
-	fbooks := newTestBooks(t, testSymbols...)
-	freg := prometheus.NewRegistry()
-	fsrv, err := New(Config{}, Deps{Market: fbooks, PublishedDepth: 20, Registry: freg, Tokens: v, Orders: newFakeEntry(), Forward: fw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fe := startEnv(t, fsrv, fbooks, freg, v)
+	fe, _ := startFollower(t, v, fw, nil)
 
 	for i, move := range []struct {
 		name  string
@@ -121,11 +79,7 @@ func TestForwardCutWhenEntryMoves(t *testing.T) {
 // so (it was relayed there as leadership moved, or the client sent the
 // mark itself), rather than blaming an election.
 func TestForwardedToFollower(t *testing.T) {
-	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _ := v.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
+	v, tok := traderToken(t)
 	fw := &movingForwarder{}
 	other, _ := url.Parse("http://127.0.0.1:1")
 	fw.at.Store(other)

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -17,15 +16,9 @@ func TestWSReauthStopsOwnOrderEvents(t *testing.T) {
 	e, _ := newOrderEnv(t)
 	wide, _ := e.auth.IssueFor("u1", []string{"A1", "B9"}, time.Hour, time.Now())
 	narrow, _ := e.auth.IssueFor("u1", []string{"B9"}, time.Hour, time.Now())
-	ctx := context.Background()
 	c := e.dial(wide)
 	other := e.dial(wide)
-	send := func(c *mdclient.Client, v any) {
-		t.Helper()
-		if err := c.Send(ctx, v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := func(c *mdclient.Client, v any) { t.Helper(); mustSend(t, c, v) }
 	// c places an order on A1 while its token grants A1.
 	send(c, map[string]any{"op": "order.new", "clOrdId": "a1", "account": "A1", "symbol": "600519.SH", "side": "buy", "type": "limit", "price": "1700.00", "qty": 100})
 	collect(t, c, func(m mdclient.Message) bool { return m.ClOrdID == "a1" && m.Type == "exec" && m.ExecType == "new" })

@@ -219,15 +219,9 @@ func TestWSReauthNarrows(t *testing.T) {
 	e, _ := newOrderEnv(t)
 	wide, _ := e.auth.IssueFor("u1", []string{"A1", "B9"}, time.Hour, time.Now())
 	narrow, _ := e.auth.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
-	ctx := context.Background()
 	c := e.dial(wide)
 	other := e.dial(wide)
-	send := func(c *mdclient.Client, v any) {
-		t.Helper()
-		if err := c.Send(ctx, v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := func(c *mdclient.Client, v any) { t.Helper(); mustSend(t, c, v) }
 	send(c, map[string]any{"op": "subscribe", "channel": "orders", "accounts": []string{"A1", "B9"}})
 	collect(t, c, func(m mdclient.Message) bool { return m.Type == "subscribed" })
 
@@ -288,5 +282,13 @@ func TestWSTokenWithinLeeway(t *testing.T) {
 	w.inspect(context.Background(), cl, now.Add(10*time.Second))
 	if !cl.isClosed() {
 		t.Fatal("a token past exp and leeway was not closed")
+	}
+}
+
+// mustSend sends v to the server on c.
+func mustSend(t *testing.T, c *mdclient.Client, v any) {
+	t.Helper()
+	if err := c.Send(context.Background(), v); err != nil {
+		t.Fatal(err)
 	}
 }

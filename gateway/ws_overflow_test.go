@@ -65,19 +65,7 @@ func TestWSRevocationNoticeSurvivesOverflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := startEnv(t, srv, books, reg, v)
-	issue := func(ent string) string {
-		t.Helper()
-		en, err := auth.ParseEntitlements(ent)
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := time.Now()
-		tok, err := v.Issue(auth.Claims{Subject: "viewer", Entitlements: en, IssuedAt: now.Unix(), Expires: now.Add(time.Hour).Unix()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
+	issue := func(ent string) string { return viewerToken(t, v, ent) }
 	ctx := context.Background()
 	c := e.dialStalled()
 	sc := e.serverSide()

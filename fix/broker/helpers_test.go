@@ -65,7 +65,13 @@ func newHarness(tb testing.TB) *harness {
 
 func (h *harness) session(tb testing.TB, broker string) *session {
 	tb.Helper()
-	for _, s := range h.a.sessions {
+	return sessionOf(tb, h.a, broker)
+}
+
+// sessionOf returns a's session of broker.
+func sessionOf(tb testing.TB, a *Acceptor, broker string) *session {
+	tb.Helper()
+	for _, s := range a.sessions {
 		if s.id.TargetCompID == broker {
 			return s
 		}

@@ -138,13 +138,7 @@ func newRealHarness(t *testing.T, entry func(*orders.Manager) OrderEntry) *realH
 
 func (h *realHarness) session(t *testing.T, broker string) *session {
 	t.Helper()
-	for _, s := range h.a.sessions {
-		if s.id.TargetCompID == broker {
-			return s
-		}
-	}
-	t.Fatalf("no session %s", broker)
-	return nil
+	return sessionOf(t, h.a, broker)
 }
 
 // waitFor waits until a message queued for the brokers satisfies ok and

@@ -45,24 +45,7 @@ func TestResentReplaceKeepsLiveRequest(t *testing.T) {
 				t.Fatal(rej)
 			}
 
-			switch tc.venue {
-			case "replaced":
-				h.m.OnExecReport("core", fix.ExecReport{ClOrdID: rpl.ClOrdID, OrigClOrdID: orderUID, OrderID: "V1", ExecID: "E1",
-					ExecType: '5', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17010000, OrderQty: 100, LeavesQty: 100})
-				m := h.waitFor(t, "Replaced for r1", isReport("5", "r1"))
-				if got := field(m, tag.OrigClOrdID); got != "o1" {
-					t.Errorf("Replaced r1: OrigClOrdID (41) = %q, want o1: %s", got, m)
-				}
-			case "rejected":
-				h.m.OnCancelReject("core", fix.CancelReject{ClOrdID: rpl.ClOrdID, OrigClOrdID: orderUID, OrderID: "V1",
-					Reason: 0, ResponseTo: '2', Text: "venue says no"})
-				m := h.waitFor(t, "venue's OrderCancelReject for r1", func(m *quickfix.Message) bool {
-					return field(m, tag.MsgType) == "9" && field(m, tag.Text) == "venue says no"
-				})
-				if got := field(m, tag.CxlRejResponseTo); got != "2" {
-					t.Errorf("venue's refusal of replace r1: CxlRejResponseTo (434) = %q, want 2 (replace): %s", got, m)
-				}
-			}
+			venueAnswersReplace(t, h, tc.venue, rpl.ClOrdID, orderUID)
 			for _, m := range h.all() {
 				if field(m, tag.MsgType) == "9" && field(m, tag.ClOrdID) == "r1" && field(m, tag.Text) != "venue says no" {
 					t.Errorf("the resend was answered with an OrderCancelReject for the live request r1: %s", m)
@@ -95,24 +78,33 @@ func TestReplaceAnsweredAfterRestart(t *testing.T) {
 			h.a.requests = map[string]request{}
 			h.a.reqMu.Unlock()
 
-			switch venue {
-			case "replaced":
-				h.m.OnExecReport("core", fix.ExecReport{ClOrdID: rpl.ClOrdID, OrigClOrdID: orderUID, OrderID: "V1", ExecID: "E1",
-					ExecType: '5', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17010000, OrderQty: 100, LeavesQty: 100})
-				m := h.waitFor(t, "Replaced for r1", isReport("5", "r1"))
-				if got := field(m, tag.OrigClOrdID); got != "o1" {
-					t.Errorf("Replaced r1: OrigClOrdID (41) = %q, want o1: %s", got, m)
-				}
-			case "rejected":
-				h.m.OnCancelReject("core", fix.CancelReject{ClOrdID: rpl.ClOrdID, OrigClOrdID: orderUID, OrderID: "V1",
-					ResponseTo: '2', Text: "venue says no"})
-				m := h.waitFor(t, "venue's OrderCancelReject for r1", func(m *quickfix.Message) bool {
-					return field(m, tag.MsgType) == "9" && field(m, tag.Text) == "venue says no"
-				})
-				if got := field(m, tag.CxlRejResponseTo); got != "2" {
-					t.Errorf("venue's refusal of replace r1: CxlRejResponseTo (434) = %q, want 2 (replace): %s", got, m)
-				}
-			}
+			venueAnswersReplace(t, h, venue, rpl.ClOrdID, orderUID)
 		})
+	}
+}
+
+// venueAnswersReplace has the venue answer the broker's replace r1 of o1
+// (upstream ids rplUID of orderUID): "replaced" or "rejected", and checks
+// what the broker is told: the Replaced with OrigClOrdID o1, or the
+// refusal as a replace's (434=2).
+func venueAnswersReplace(t *testing.T, h *realHarness, venue, rplUID, orderUID string) {
+	t.Helper()
+	switch venue {
+	case "replaced":
+		h.m.OnExecReport("core", fix.ExecReport{ClOrdID: rplUID, OrigClOrdID: orderUID, OrderID: "V1", ExecID: "E1",
+			ExecType: '5', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17010000, OrderQty: 100, LeavesQty: 100})
+		m := h.waitFor(t, "Replaced for r1", isReport("5", "r1"))
+		if got := field(m, tag.OrigClOrdID); got != "o1" {
+			t.Errorf("Replaced r1: OrigClOrdID (41) = %q, want o1: %s", got, m)
+		}
+	case "rejected":
+		h.m.OnCancelReject("core", fix.CancelReject{ClOrdID: rplUID, OrigClOrdID: orderUID, OrderID: "V1",
+			ResponseTo: '2', Text: "venue says no"})
+		m := h.waitFor(t, "venue's OrderCancelReject for r1", func(m *quickfix.Message) bool {
+			return field(m, tag.MsgType) == "9" && field(m, tag.Text) == "venue says no"
+		})
+		if got := field(m, tag.CxlRejResponseTo); got != "2" {
+			t.Errorf("venue's refusal of replace r1: CxlRejResponseTo (434) = %q, want 2 (replace): %s", got, m)
+		}
 	}
 }
