@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"slices"
@@ -343,7 +344,10 @@ func (c *client) readLoop(ctx context.Context) error {
 				c.close(websocket.StatusPolicyViolation, "flooding: too many messages", true, c.srv.cfg.WriteTimeout)
 				return errFlood
 			}
-			c.reject(nil, perr(codeRateLimited, "more than %d messages per second", c.srv.cfg.MaxMessagesPerSecond))
+			e := perr(codeRateLimited, "more than %d messages per second", c.srv.cfg.MaxMessagesPerSecond)
+			id, ref := requestRefs(msg)
+			e.ref = ref
+			c.reject(id, e)
 			continue
 		}
 		c.floods = 0
@@ -354,6 +358,30 @@ func (c *client) readLoop(ctx context.Context) error {
 		}
 		c.handle(req, now)
 	}
+}
+
+// requestRefs returns what names a request the server refuses without
+// carrying it out (rate_limited): its id, if it is valid JSON of at most 64
+// bytes, and its clOrdId, if that is a valid identifier, so that a client
+// with several requests in flight knows which one was not taken. The
+// message is at most ws.max_message_bytes long.
+func requestRefs(msg []byte) (json.RawMessage, string) {
+	var r struct {
+		ID      json.RawMessage `json:"id"`
+		ClOrdID string          `json:"clOrdId"`
+	}
+	if json.Unmarshal(msg, &r) != nil {
+		return nil, ""
+	}
+	id := r.ID
+	if len(id) > 64 {
+		id = nil
+	}
+	ref := ""
+	if refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) {
+		ref = r.ClOrdID
+	}
+	return id, ref
 }
 
 // reject answers a request with an error message, carrying e.ref (a

@@ -72,6 +72,8 @@ type orderJSON struct {
 	Text        string        `json:"text,omitempty"`
 	Code        string        `json:"code,omitempty"`
 	Time        int64         `json:"time"`
+	// ID echoes the request a direct answer (order.status) answers.
+	ID json.RawMessage `json:"id,omitempty"`
 }
 
 // execTypes names FIX ExecType values on the wire.
@@ -155,7 +157,7 @@ func (c *client) handleOrder(req request) {
 		var o orders.Order
 		if o, err = c.srv.orders.Status(req.Account, req.ClOrdID); err == nil {
 			v := orderView("status", o)
-			v.Ref = req.ClOrdID
+			v.Ref, v.ID = req.ClOrdID, req.ID
 			c.enqueue(encodeReply(v))
 		}
 	case opOrdersList:

@@ -212,6 +212,15 @@ func badID(f idField) *protoError {
 // checked here, when the request is decoded, so that no malformed id
 // reaches the order manager (which checks again) or an answer.
 func checkOrder(r *request) *protoError {
+	e := checkOrderFields(r)
+	if e != nil && r.Op != opOrdersList && refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) {
+		e.ref = r.ClOrdID // every refusal of an order request names it (docs/PROTOCOL.md)
+	}
+	return e
+}
+
+// checkOrderFields is checkOrder without the ref.
+func checkOrderFields(r *request) *protoError {
 	ids := []idField{{"account", r.Account, refdata.MaxAccountLen}}
 	if r.Op != opOrdersList {
 		ids = append(ids, idField{"clOrdId", r.ClOrdID, refdata.MaxClOrdIDLen})
@@ -223,9 +232,6 @@ func checkOrder(r *request) *protoError {
 		ids = append(ids, idField{"symbol", r.Symbol, refdata.MaxSymbolLen})
 	}
 	if e := checkIDs(ids); e != nil {
-		if r.Op != opOrdersList && refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) {
-			e.ref = r.ClOrdID
-		}
 		return e
 	}
 	if r.Op == opOrdersList {

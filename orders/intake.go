@@ -292,6 +292,7 @@ func (m *Manager) applyChange(typ byte, rec changeRec, live bool) error {
 	}
 	o.pending = &change{kind: typ, clOrdID: rec.ClOrdID, uid: rec.UID, price: rec.Price, qty: rec.Qty, resv: resv}
 	m.orders[key(rec.Account, rec.ClOrdID)] = o
+	m.requesters[key(rec.Account, rec.ClOrdID)] = rec.Source
 	m.byUID[rec.UID] = o
 	return nil
 }

@@ -170,11 +170,15 @@ type Manager struct {
 	execs     map[execRef]bool // the executions applied, each with its order
 	sinks     map[Source]Sink
 	watchers  map[string]map[Sink]bool // account → sinks watching its orders
-	failed    error                    // sticky journal failure
-	stopping  bool                     // Drain was called: no new requests
-	changed   chan struct{}            // closed and replaced when an answer arrives (Drain)
-	stats     Stats
-	outbox    []delivery // events to deliver once mu is released
+	// requesters names, by account + "\x00" + the client order id of a
+	// cancel or replace, the source that sent it: its events (Ref that
+	// id) go to that source too, which may not be the order's.
+	requesters map[string]Source
+	failed     error         // sticky journal failure
+	stopping   bool          // Drain was called: no new requests
+	changed    chan struct{} // closed and replaced when an answer arrives (Drain)
+	stats      Stats
+	outbox     []delivery // events to deliver once mu is released
 	// dayRecs is set once the journal holds a day record (dayRec), live
 	// or replayed: a replay changes day only at those from then on.
 	dayRecs bool
@@ -303,7 +307,7 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 		byAccount: map[string][]*Order{}, bySource: map[Source][]*Order{}, execs: map[execRef]bool{}, sinks: map[Source]Sink{},
 		lastIn:   map[string]int{},
 		period:   map[string]int64{},
-		watchers: map[string]map[Sink]bool{}, changed: make(chan struct{}),
+		watchers: map[string]map[Sink]bool{}, requesters: map[string]Source{}, changed: make(chan struct{}),
 		stats: NewStats()}
 	for _, a := range cfg.CreditAccounts {
 		m.credit[a] = true
@@ -475,8 +479,12 @@ func (m *Manager) Unwatch(account string, sink Sink) {
 	delete(m.watchers[account], sink)
 }
 
-// targets returns the sinks an order's events go to. mu held.
-func (m *Manager) targets(o *Order) []Sink {
+// targets returns the sinks an event of an order goes to: the sink of the
+// source that entered the order, every watcher of its account and, for an
+// event answering a cancel or replace (ref its client order id), the sink
+// of the source that sent that request, which is not always the order's
+// (a client that reconnected, another of the account's sessions). mu held.
+func (m *Manager) targets(o *Order, ref string) []Sink {
 	if o == nil {
 		return nil
 	}
@@ -485,8 +493,14 @@ func (m *Manager) targets(o *Order) []Sink {
 	if src != nil {
 		out = append(out, src)
 	}
-	for s := range m.watchers[o.Account] {
+	watchers := m.watchers[o.Account]
+	for s := range watchers {
 		if s != src {
+			out = append(out, s)
+		}
+	}
+	if rs, ok := m.requesters[key(o.Account, ref)]; ok && rs != o.Source {
+		if s := m.sinks[rs]; s != nil && s != src && !watchers[s] {
 			out = append(out, s)
 		}
 	}
@@ -495,7 +509,7 @@ func (m *Manager) targets(o *Order) []Sink {
 
 // emit queues ev for o's sinks, delivered when mu is released. mu held.
 func (m *Manager) emit(o *Order, ev Event) {
-	if t := m.targets(o); len(t) > 0 {
+	if t := m.targets(o, ev.Ref); len(t) > 0 {
 		m.outbox = append(m.outbox, delivery{ev: ev, targets: t})
 	}
 }
@@ -553,7 +567,7 @@ func (m *Manager) journal(typ byte, rec bodyRecord, o *Order, ev Event, failed f
 func (m *Manager) journalSend(typ byte, rec bodyRecord, o *Order, ev Event, req any, then func(prepared any, err error),
 	failed func(err error) (Event, bool)) error {
 	body := encodeRecord(rec)
-	targets := m.targets(o)
+	targets := m.targets(o, ev.Ref)
 	err := m.jrnl.AppendAsync(typ, body, func(_ uint64, err error) {
 		m.durable <- durable{err: err, fn: func(err error) {
 			m.inJournal.Add(-1)
@@ -580,7 +594,7 @@ func (m *Manager) journalSend(typ byte, rec bodyRecord, o *Order, ev Event, req 
 				m.fail(err)
 				if failed != nil {
 					if fev, ok := failed(err); ok {
-						ev, targets = fev, m.targets(o)
+						ev, targets = fev, m.targets(o, fev.Ref)
 					}
 				}
 			} else if then != nil {
