@@ -124,6 +124,28 @@ func (r *relay) close() {
 	r.wg.Wait()
 }
 
+// endGrace bounds how long the relay goes on writing to a carrier what
+// quickfix wrote before it ended its session (a Logout, a reply to one).
+const endGrace = time.Second
+
+// sessionEnded is told that quickfix ended the session (OnLogout): every
+// write to a connection must now finish within endGrace. Until quickfix
+// closes its side, copyOut forwards what it wrote and ends the
+// connection when it reads the close; but a copyOut blocked in a write to
+// a carrier that takes nothing more (a silent line with full socket
+// buffers) reads nothing, would never see the close, and held the
+// connection open, unreported to the owner, until Run ended: the line
+// choice stayed on the silent line. The deadline ends that write, and
+// with it the connection. Any goroutine.
+func (r *relay) sessionEnded() {
+	dl := time.Now().Add(endGrace)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c := range r.conns {
+		_ = c.SetWriteDeadline(dl)
+	}
+}
+
 func (r *relay) track(c net.Conn) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()

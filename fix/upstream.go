@@ -50,6 +50,8 @@ type Upstream struct {
 	period atomic.Int64
 	// inSubmit is the request the pacer is handing to quickfix.
 	inSubmit atomic.Pointer[submission]
+	// relay is Run's relay while it runs.
+	relay atomic.Pointer[relay]
 
 	mu sync.Mutex
 	// Line choice (see pickLine).
@@ -61,6 +63,7 @@ type Upstream struct {
 	loggedOnAt   time.Time // when the session last logged on
 	lineErr      error     // its carrier failure, if any
 	gotLogout    bool      // the upstream sent Logout on it
+	decided      bool      // the line choice has taken its end into account (connEnded or onLogout)
 	logoutText   string
 	stopping     bool
 }
@@ -221,6 +224,8 @@ func (u *Upstream) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer rl.close()
+	u.relay.Store(rl)
+	defer u.relay.Store(nil)
 	rl.wireHook = u.wireHook
 	rl.fence = u.cfg.Fence
 	rl.logonTO = max(u.cfg.DialTimeout, u.cfg.LogonTimeout)
@@ -315,6 +320,7 @@ func (u *Upstream) connStarted(i int) {
 	defer u.mu.Unlock()
 	u.current = i
 	u.connLoggedOn = false
+	u.decided = false
 	u.lineErr = nil
 	u.gotLogout = false
 	u.logoutText = ""
@@ -330,6 +336,10 @@ func (u *Upstream) connEnded(i int, err error, dialFailed bool) {
 	if err != nil && u.lineErr == nil {
 		u.lineErr = err
 	}
+	if u.decided {
+		return // onLogout moved on already
+	}
+	u.decided = true
 	now := time.Now()
 	switch {
 	case errors.Is(err, errNotDialed):
@@ -417,6 +427,9 @@ func (u *Upstream) onLogon() {
 func (u *Upstream) onLogout() {
 	wasUp := u.loggedOn.Swap(false)
 	u.pacer.setUp(false)
+	if rl := u.relay.Load(); rl != nil {
+		rl.sessionEnded() // quickfix closes the connection next
+	}
 	u.mu.Lock()
 	i := u.current
 	var reason error
@@ -431,6 +444,19 @@ func (u *Upstream) onLogout() {
 		reason = u.lineErr
 	default:
 		reason = fmt.Errorf("%w: %s: no heartbeat or logon response in time", ErrLineSilent, u.lineName(i))
+	}
+	if wasUp && !u.stopping && !u.decided && i >= 0 {
+		// A session lost after logon moves on at once (see pickLine), and
+		// before quickfix reconnects: the relay may report this
+		// connection's end only later (its write to a silent carrier
+		// ends after endGrace), and quickfix reconnects after
+		// ReconnectInterval.
+		u.decided = true
+		if errors.Is(reason, ErrPeriodEnded) {
+			u.rejectedFrom = time.Time{}
+		} else {
+			u.moveOnLocked(i)
+		}
 	}
 	u.mu.Unlock()
 	if i >= 0 {
