@@ -1,8 +1,6 @@
 package fix
 
 import (
-	"time"
-
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
 )
@@ -31,7 +29,7 @@ func decodeExecReport(m *quickfix.Message) (ExecReport, quickfix.MessageRejectEr
 	er.LeavesQty = d.Qty(tag.LeavesQty, false)
 	er.Text = d.Str(tag.Text, false)
 	er.OrdRejReason = d.Int(tag.OrdRejReason, false)
-	er.TransactTime = lenientTime(m, tag.TransactTime)
+	er.TransactTime = d.LenientTime(tag.TransactTime)
 	er.PossDup, er.PossResend = PossDup(m)
 	return er, d.Err()
 }
@@ -47,21 +45,4 @@ func decodeCancelReject(m *quickfix.Message) (CancelReject, quickfix.MessageReje
 	r.Text = d.Str(tag.Text, false)
 	r.ResponseTo = d.Char(tag.CxlRejResponseTo, false)
 	return r, d.Err()
-}
-
-// lenientTime reads an optional UTCTimestamp that nothing decides on (a
-// report's TransactTime, kept in the journal's copy): any number of
-// decimals of a second, or zero when absent or unreadable. Refusing the
-// report for it (a session-level Reject) would lose the execution it
-// carries: the upstream does not send a rejected message again.
-func lenientTime(m *quickfix.Message, t quickfix.Tag) time.Time {
-	v, err := m.Body.GetBytes(t)
-	if err != nil {
-		return time.Time{}
-	}
-	tm, perr := time.Parse("20060102-15:04:05", string(v)) // a fraction of any length is accepted
-	if perr != nil {
-		return time.Time{}
-	}
-	return tm
 }

@@ -155,6 +155,24 @@ func (d *FieldReader) Time(t quickfix.Tag, required bool) time.Time {
 	return tm
 }
 
+// LenientTime reads an optional UTCTimestamp that nothing decides on (a
+// report's TransactTime, kept in the journal's copy): any number of
+// decimals of a second, or zero when absent or unreadable, never a
+// reject. Refusing a report for it (a session-level Reject) would lose the
+// execution it carries: the upstream does not send a rejected message
+// again.
+func (d *FieldReader) LenientTime(t quickfix.Tag) time.Time {
+	v, ferr := d.m.Body.GetBytes(t)
+	if ferr != nil {
+		return time.Time{}
+	}
+	tm, err := time.Parse("20060102-15:04:05", string(v)) // a fraction of any length is accepted
+	if err != nil {
+		return time.Time{}
+	}
+	return tm
+}
+
 // ID returns an identifier field (ClOrdID, OrigClOrdID, Account, Symbol,
 // ...) named name in texts. A value that is not 1 to max characters of
 // the identifier alphabet (refdata.ValidID) is returned as it is, and the

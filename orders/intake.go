@@ -292,7 +292,7 @@ func (m *Manager) applyChange(typ byte, rec changeRec, live bool) error {
 	}
 	o.pending = &change{kind: typ, clOrdID: rec.ClOrdID, uid: rec.UID, price: rec.Price, qty: rec.Qty, resv: resv}
 	m.orders[key(rec.Account, rec.ClOrdID)] = o
-	m.requesters[key(rec.Account, rec.ClOrdID)] = rec.Source
+	m.requesters[requestKey{rec.Account, rec.ClOrdID}] = rec.Source
 	m.byUID[rec.UID] = o
 	return nil
 }
@@ -325,7 +325,7 @@ func (m *Manager) Kill(account string, on bool) (int, error) {
 // cancel-on-disconnect configured, its working orders are cancelled.
 func (m *Manager) Disconnected(src Source) int {
 	m.Unregister(src)
-	return m.cancelAll(m.risk.Disconnect(src.Kind+":"+src.Session), src)
+	return m.SessionEnded(src)
 }
 
 // SessionEnded is Disconnected for a source whose sink stays registered

@@ -170,10 +170,10 @@ type Manager struct {
 	execs     map[execRef]bool // the executions applied, each with its order
 	sinks     map[Source]Sink
 	watchers  map[string]map[Sink]bool // account → sinks watching its orders
-	// requesters names, by account + "\x00" + the client order id of a
+	// requesters names, by the account and client order id of a
 	// cancel or replace, the source that sent it: its events (Ref that
 	// id) go to that source too, which may not be the order's.
-	requesters map[string]Source
+	requesters map[requestKey]Source
 	failed     error         // sticky journal failure
 	stopping   bool          // Drain was called: no new requests
 	changed    chan struct{} // closed and replaced when an answer arrives (Drain)
@@ -307,7 +307,7 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 		byAccount: map[string][]*Order{}, bySource: map[Source][]*Order{}, execs: map[execRef]bool{}, sinks: map[Source]Sink{},
 		lastIn:   map[string]int{},
 		period:   map[string]int64{},
-		watchers: map[string]map[Sink]bool{}, requesters: map[string]Source{}, changed: make(chan struct{}),
+		watchers: map[string]map[Sink]bool{}, requesters: map[requestKey]Source{}, changed: make(chan struct{}),
 		stats: NewStats()}
 	for _, a := range cfg.CreditAccounts {
 		m.credit[a] = true
@@ -430,6 +430,11 @@ func (m *Manager) count(src Source, isNew bool, err error) {
 
 func key(account, clOrdID string) string { return account + "\x00" + clOrdID }
 
+// requestKey names a cancel or replace by its account and client order
+// id: a map key that costs no allocation, looked up for every event
+// (targets).
+type requestKey struct{ account, clOrdID string }
+
 // newUID returns the next upstream id: the prefix, when this manager
 // recovered (so that an id sent upstream just before a crash, whose
 // journal record was lost, is never given again) and a counter. mu held.
@@ -499,7 +504,7 @@ func (m *Manager) targets(o *Order, ref string) []Sink {
 			out = append(out, s)
 		}
 	}
-	if rs, ok := m.requesters[key(o.Account, ref)]; ok && rs != o.Source {
+	if rs, ok := m.requesters[requestKey{o.Account, ref}]; ok && rs != o.Source {
 		if s := m.sinks[rs]; s != nil && s != src && !watchers[s] {
 			out = append(out, s)
 		}

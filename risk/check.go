@@ -515,12 +515,12 @@ func (c *Checker) stDailyBuyCheck(a *account, p *position, idx int32, qty int64,
 	if p != nil {
 		total += p.today
 	}
-	seen := map[*order]bool{}
-	for _, o := range a.orders {
-		if o == except || o.done || o.side != Buy || o.sym != idx || seen[o] {
+	for k, o := range a.orders {
+		// An order is indexed under each of its ids; it counts once, under
+		// its current one.
+		if k != o.clOrdID || o == except || o.done || o.side != Buy || o.sym != idx {
 			continue
 		}
-		seen[o] = true
 		q, _ := o.bounds()
 		total += max(q-o.cum, 0)
 	}

@@ -210,7 +210,7 @@ func (e *leaderEntry) Disconnected(src orders.Source) int {
 	return 0
 }
 
-// SessionEnded implements broker.SessionEnder: the source stays
+// SessionEnded implements broker.OrderEntry: the source stays
 // registered, and the current manager, if any, handles its orders as it
 // does for a single gateway.
 func (e *leaderEntry) SessionEnded(src orders.Source) int {

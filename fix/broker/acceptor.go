@@ -29,20 +29,12 @@ type OrderEntry interface {
 	OrdersFrom(src orders.Source) []orders.Order
 	Register(src orders.Source, sink orders.Sink)
 	Unregister(src orders.Source)
-	Disconnected(src orders.Source) int
-}
-
-var _ OrderEntry = (*orders.Manager)(nil)
-
-// SessionEnder is an OrderEntry that can handle the end of a session
-// without unregistering its sink (orders.Manager.SessionEnded). Without
-// it, OnLogout calls Disconnected and registers the sink again, and an
-// event between the two (a fill) never reaches the broker.
-type SessionEnder interface {
+	// SessionEnded handles a logout (cancel-on-disconnect) and leaves the
+	// session's sink registered: reports queue for its next logon.
 	SessionEnded(src orders.Source) int
 }
 
-var _ SessionEnder = (*orders.Manager)(nil)
+var _ OrderEntry = (*orders.Manager)(nil)
 
 // Acceptor is the gateway's FIX acceptor for brokers: a quickfix acceptor
 // serving the configured sessions on one listener, in front of the order
@@ -167,7 +159,7 @@ func (a *Acceptor) Addr() string { return a.ln.Addr().String() }
 // (orders.Manager.Register), logged on or not: reports produced while a
 // broker is logged out queue (up to QueueSize) and go out after its next
 // logon. A logout or disconnect is reported to the manager
-// (Disconnected: cancel-on-disconnect, when risk is so configured).
+// (SessionEnded: cancel-on-disconnect, when risk is so configured).
 func (a *Acceptor) Run(ctx context.Context) (err error) {
 	a.life.Lock()
 	switch {

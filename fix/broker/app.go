@@ -46,13 +46,7 @@ func (x app) OnLogout(sid quickfix.SessionID) {
 		return
 	}
 	x.a.m.sessionUp.WithLabelValues(s.id.TargetCompID).Set(0)
-	var n int
-	if se, ok := x.a.entry.(SessionEnder); ok {
-		n = se.SessionEnded(s.src) // the sink stays registered
-	} else {
-		n = x.a.entry.Disconnected(s.src)
-		x.a.entry.Register(s.src, s.sink)
-	}
+	n := x.a.entry.SessionEnded(s.src) // the sink stays registered
 	x.a.log.Info("broker: logged out", "broker", s.id.TargetCompID, "cancels_on_disconnect", n)
 }
 

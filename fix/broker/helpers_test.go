@@ -250,10 +250,9 @@ func (f *fakeEntry) Unregister(src orders.Source) {
 	f.mu.Unlock()
 }
 
-func (f *fakeEntry) Disconnected(src orders.Source) int {
+func (f *fakeEntry) SessionEnded(src orders.Source) int {
 	f.mu.Lock()
 	f.disconn = append(f.disconn, src)
-	delete(f.sinks, src)
 	f.mu.Unlock()
 	return 0
 }

@@ -11,25 +11,15 @@ import (
 	"sgw/orders"
 )
 
-// windowEntry is the real manager; its Disconnected lets the venue's fill
-// land right after the manager unregistered the session's sink, as the
-// upstream's goroutine may while OnLogout runs (cancel-on-disconnect makes
-// that window as long as the session's cancels take).
+// windowEntry is the real manager; its SessionEnded lets the venue's fill
+// land while OnLogout runs, as the upstream's goroutine may
+// (cancel-on-disconnect makes that window as long as the session's
+// cancels take).
 type windowEntry struct {
 	*orders.Manager
 	during func()
 }
 
-func (e windowEntry) Disconnected(src orders.Source) int {
-	n := e.Manager.Disconnected(src)
-	if e.during != nil {
-		e.during()
-	}
-	return n
-}
-
-// SessionEnded is the same hook for an acceptor that ends sessions
-// without unregistering (the fix).
 func (e windowEntry) SessionEnded(src orders.Source) int {
 	n := e.Manager.SessionEnded(src)
 	if e.during != nil {
