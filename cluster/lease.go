@@ -27,7 +27,10 @@ import (
 // rest for that, the write itself and clock-rate differences.
 //
 // Once a check fails the Fencer stays failed: a deposed leader's sessions
-// never send again in that epoch (a new leadership gets a new Fencer).
+// never send again in that epoch (a new leadership gets a new Fencer). A
+// leader whose confirmation failed while it goes on leading can therefore
+// send nothing for the rest of its epoch: its user must end its term and
+// hand leadership over (the composition root does, at the first refusal).
 //
 // Check may be called from any goroutine; concurrent callers share one
 // confirmation in flight. mu guards the fields below it and is never held

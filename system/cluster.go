@@ -72,6 +72,9 @@ type clustered struct {
 	// the node's TransferLeadership after a term failed or could not
 	// start: tests make a handover fail with it.
 	transfer func() error
+	// fence, when set (before run), wraps each term's fencing check:
+	// tests make a leader's check fail while it goes on leading.
+	fence func(check func() error) func() error
 	// standby is the run loop's standby while it has one (metrics, tests).
 	standby atomic.Pointer[standby]
 }
@@ -314,6 +317,9 @@ func (c *clustered) run(ctx context.Context) error {
 	}
 	handOver := func(why string) {
 		retry = nil
+		if !c.node.IsLeader() {
+			return // leadership has moved already (a term's fence fails when it does)
+		}
 		if err := transfer(); err != nil {
 			c.log.Warn("cluster: leadership not handed over; trying again", "reason", why, "err", err, "in", handoverRetry)
 			retry = time.After(handoverRetry)
@@ -412,18 +418,6 @@ func (c *clustered) startTerm(epoch uint64, sb *standby) (*term, error) {
 			return nil, err
 		}
 	}
-	fence := c.node.Fencer(epoch)
-	var ups []*fix.Upstream
-	for _, uc := range c.terms.ups {
-		uc.Sessions, uc.Fence, uc.Keys = c.stores, fence.Check, nil
-		u, err := fix.NewUpstream(uc, m, c.terms.reg, c.log.With("component", "fix"))
-		if err != nil {
-			m.Close()
-			return nil, err
-		}
-		ups = append(ups, u)
-		m.AddUpstream(uc.Name, u)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &term{epoch: epoch, m: m, j: tj, cancel: cancel, failed: make(chan error, 1)}
 	fail := func(err error) {
@@ -433,6 +427,36 @@ func (c *clustered) startTerm(epoch uint64, sb *standby) (*term, error) {
 			default:
 			}
 		}
+	}
+	// A failed fence ends the term. The Fencer stays failed for the rest
+	// of its epoch, so a leader whose confirmation failed (a quorum slow
+	// to answer for longer than ApplyTimeout) but which goes on leading
+	// would otherwise keep order entry open with sessions that may never
+	// send again: its orders accepted and never reaching the venue.
+	// Ending the term hands leadership over; the next leadership, here
+	// or elsewhere, has a new epoch and a new Fencer.
+	check := c.node.Fencer(epoch).Check
+	if c.fence != nil {
+		check = c.fence(check)
+	}
+	fence := func() error {
+		err := check()
+		if err != nil {
+			fail(fmt.Errorf("system: the term's fencing check failed: %w", err))
+		}
+		return err
+	}
+	var ups []*fix.Upstream
+	for _, uc := range c.terms.ups {
+		uc.Sessions, uc.Fence, uc.Keys = c.stores, fence, nil
+		u, err := fix.NewUpstream(uc, m, c.terms.reg, c.log.With("component", "fix"))
+		if err != nil {
+			cancel()
+			m.Close()
+			return nil, err
+		}
+		ups = append(ups, u)
+		m.AddUpstream(uc.Name, u)
 	}
 	// A record whose outcome is unknown (an apply timeout under load) leaves
 	// the manager refusing every order while this node may go on leading:

@@ -92,3 +92,45 @@ func waitTermLeader(t *testing.T, dc *DemoCluster, not string) *DemoNode {
 	})
 	return found
 }
+
+// TestClusterFenceFailureHandsOver: a leader whose fencing check fails
+// while it goes on leading in the same epoch (a quorum too slow to confirm
+// it within ApplyTimeout: the Fencer then stays failed for the epoch) ends
+// its term and hands leadership over, instead of keeping order entry open
+// with sessions that never send again. Another node then leads with order
+// entry open, and the fenced node refuses order entry. Three nodes in this
+// process (NewDemoCluster).
+func TestClusterFenceFailureHandsOver(t *testing.T) {
+	dc := newOrdersCluster(t)
+	var fenced atomic.Pointer[string] // the node whose check fails
+	var refusals atomic.Int32
+	for _, nd := range dc.Nodes {
+		c := nd.Gateway.clu
+		if c == nil {
+			continue // the edge
+		}
+		id := nd.ID
+		c.fence = func(check func() error) func() error {
+			return func() error {
+				if f := fenced.Load(); f != nil && *f == id {
+					refusals.Add(1)
+					return fmt.Errorf("test: %w: leadership not confirmed in time", cluster.ErrFenced)
+				}
+				return check()
+			}
+		}
+	}
+	runDemo(t, dc)
+
+	first := waitTermLeader(t, dc, "")
+	fenced.Store(&first.ID)
+	// The relay asks the fence before each write: the session's next
+	// heartbeat (every second) meets the failure.
+	next := waitTermLeader(t, dc, first.ID)
+	t.Logf("%s's fence failed (%d refusals); %s leads with order entry open", first.ID, refusals.Load(), next.ID)
+	c := first.Gateway.clu
+	waitUntil(t, first.ID+" to refuse order entry", time.Minute, func() bool { return c.entry.current() == nil })
+	if refusals.Load() == 0 {
+		t.Error("the fence was never asked")
+	}
+}
