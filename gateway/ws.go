@@ -110,7 +110,10 @@ type wsServer struct {
 	// whose clients are numbered from 1 again; without it, the next
 	// process's client n would be taken for this one's (its orders'
 	// events, and its disconnection's cancels).
-	runID   string
+	runID string
+	// now is the clock requests are read by (time.Now; tests move it):
+	// rate limits and the token's expiry on the order path.
+	now     func() time.Time
 	log     *slog.Logger
 	metrics *wsMetrics
 	hubs    []*hub
@@ -131,7 +134,7 @@ func newWSServer(cfg WSConfig, market Market, entry OrderEntry, tokens TokenVeri
 	}
 	w := &wsServer{cfg: cfg, market: market, orders: entry, tokens: tokens, log: log, metrics: newWSMetrics(reg),
 		clients: map[*client]struct{}{}, perIP: map[string]int{}, started: make(chan struct{}),
-		anon: auth.Claims{Entitlements: auth.DefaultAnonymous()}, runID: strconv.FormatUint(rand.Uint64(), 36)}
+		anon: auth.Claims{Entitlements: auth.DefaultAnonymous()}, runID: strconv.FormatUint(rand.Uint64(), 36), now: time.Now}
 	// With tokens, the verifier's configuration says what the anonymous
 	// viewer may see (auth.Config.Anonymous, level 1 by default); a
 	// gateway with no tokens grants level 1 too: level 2 (book depth) is

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"time"
 
 	"sgw/orders"
 	"sgw/refdata"
@@ -52,8 +53,8 @@ func accountView(st risk.AccountState, id json.RawMessage) accountReply {
 
 // handleAccount answers the account request: the token must name the
 // account (forbidden_account otherwise, as for orders). Reader goroutine.
-func (c *client) handleAccount(req request) {
-	if !c.mayTrade(req, req.Account) {
+func (c *client) handleAccount(req request, now time.Time) {
+	if !c.mayTrade(req, req.Account, now) {
 		return
 	}
 	st, err := c.srv.orders.Account(req.Account)

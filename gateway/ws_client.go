@@ -330,7 +330,7 @@ func (c *client) readLoop(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		now := time.Now()
+		now := c.srv.now()
 		c.lastRecv.Store(now.UnixNano())
 		if typ != websocket.MessageText {
 			c.reject(nil, perr(codeBadJSON, "binary frames are not part of the protocol"))
@@ -409,20 +409,20 @@ func (c *client) handle(req request, now time.Time) {
 		c.enqueue(encodeReply(authReply{Type: "auth", OK: true, Subject: claims.Subject, Accounts: claims.Accounts, Expires: claims.Expires, ID: req.ID}))
 	case opSubscribe:
 		if req.Channel == chOrders {
-			c.watchOrders(req, true)
+			c.watchOrders(req, true, now)
 			return
 		}
 		c.subscribe(req)
 	case opUnsubscribe:
 		if req.Channel == chOrders {
-			c.watchOrders(req, false)
+			c.watchOrders(req, false, now)
 			return
 		}
 		c.unsubscribe(req)
 	case opAccount:
-		c.handleAccount(req)
+		c.handleAccount(req, now)
 	default:
-		c.handleOrder(req)
+		c.handleOrder(req, now)
 	}
 }
 

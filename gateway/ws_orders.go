@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"sgw/orders"
 	"sgw/refdata"
@@ -103,14 +104,21 @@ func (c *client) source() orders.Source {
 	return orders.Source{Kind: "ws", Session: c.srv.runID + "." + strconv.FormatUint(c.id, 10)}
 }
 
-// mayTrade reports whether the client's token names account, or rejects.
-func (c *client) mayTrade(req request, account string) bool {
+// mayTrade reports whether the client's token names account and is still
+// valid at now, the request's arrival, or rejects. A token past its exp
+// (and the verifier's leeway) trades nothing, although the janitor closes
+// its connection only at its next inspection.
+func (c *client) mayTrade(req request, account string, now time.Time) bool {
 	if c.srv.orders == nil {
 		c.rejectRef(req, codeUnavailable, "this gateway takes no orders")
 		return false
 	}
 	if c.claims == nil {
 		c.rejectRef(req, codeAuthRequired, "orders need a token: send auth first")
+		return false
+	}
+	if exp := c.expires.Load(); exp != 0 && now.Unix() > exp && !c.srv.stillValid(c, now) {
+		c.rejectRef(req, codeBadToken, "the token has expired: send auth with a new one")
 		return false
 	}
 	if !c.claims.CanTrade(account) {
@@ -126,8 +134,8 @@ func (c *client) mayTrade(req request, account string) bool {
 }
 
 // handleOrder carries out an order request. Reader goroutine.
-func (c *client) handleOrder(req request) {
-	if !c.mayTrade(req, req.Account) {
+func (c *client) handleOrder(req request, now time.Time) {
+	if !c.mayTrade(req, req.Account, now) {
 		return
 	}
 	switch req.Op {
@@ -190,13 +198,13 @@ func (c *client) rejectRef(req request, code, msg string) {
 
 // watchOrders subscribes the client to the orders channel of accounts,
 // which its token must grant, or unsubscribes it, which it always may.
-func (c *client) watchOrders(req request, on bool) {
+func (c *client) watchOrders(req request, on bool, now time.Time) {
 	if !on && c.srv.orders == nil {
 		c.reject(req.ID, perr(codeUnavailable, "this gateway takes no orders"))
 		return
 	}
 	for _, a := range req.Accounts {
-		if on && !c.mayTrade(req, a) {
+		if on && !c.mayTrade(req, a, now) {
 			return
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -290,5 +291,40 @@ func mustSend(t *testing.T, c *mdclient.Client, v any) {
 	t.Helper()
 	if err := c.Send(context.Background(), v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWSExpiredTokenTradesNothing: a token past its exp and the
+// verifier's leeway places, cancels and watches nothing, although the
+// janitor has not closed its connection yet (before, it traded until the
+// janitor's next inspection, up to a second). The request clock is moved
+// forward; the janitor keeps the real one.
+func TestWSExpiredTokenTradesNothing(t *testing.T) {
+	e, _ := newOrderEnv(t)
+	var ahead atomic.Int64
+	e.srv.ws.now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	tok, err := e.auth.IssueFor("u1", []string{"A1"}, time.Minute, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := dialRaw(t, e.url, tok)
+	if got := rc.ask(`{"op":"order.new","clOrdId":"e1","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`, "accepted"); got["ref"] != "e1" {
+		t.Fatalf("order with a valid token: %v", got)
+	}
+	ahead.Store(int64(2 * time.Minute)) // past exp (1 min) and the leeway (5 s)
+	for _, tc := range []struct{ raw, ref string }{
+		{`{"op":"order.new","clOrdId":"e2","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`, "e2"},
+		{`{"op":"order.cancel","clOrdId":"x1","origClOrdId":"e1","account":"A1"}`, "x1"},
+		{`{"op":"subscribe","channel":"orders","accounts":["A1"]}`, ""},
+	} {
+		if got := rc.ask(tc.raw, "error"); got["code"] != codeBadToken || (tc.ref != "" && got["ref"] != tc.ref) {
+			t.Fatalf("%s with an expired token: %v, want %s", tc.raw, got, codeBadToken)
+		}
+	}
+	if _, err := e.srv.ws.orders.Status("A1", "e2"); err == nil {
+		t.Error("an expired token's order reached the order manager")
+	}
+	if o, err := e.srv.ws.orders.Status("A1", "e1"); err != nil || o.Status.Terminal() {
+		t.Errorf("an expired token's cancel reached the order manager: %+v, %v", o, err)
 	}
 }
