@@ -16,7 +16,8 @@ import (
 // publishes a few dozen. Each source may bring half of them; records of
 // further channels are dropped (counted as over the limit, logged once),
 // so a source cannot make the arbiter allocate without limit, nor take
-// the other source's places.
+// the other source's places. A session's end gives back the places held by
+// channels only its claims showed (release).
 const szseMaxChannels = 256
 
 // szseGrowBudget is how many whole windows (Config.Window) the channels
@@ -625,7 +626,8 @@ func (a *szseArbiter) SourceDown(src int) {
 // forget clears what is known of src's streams and fails the requests it
 // was asked: src did not answer them, so its next session is asked again
 // (check). What only src's session had claimed of a channel is no longer
-// known (settle). Lock held.
+// known (settle), and the channels only its claims had brought are given
+// back (release). Lock held.
 func (a *szseArbiter) forget(src int) {
 	a.hb[src] = false
 	for _, ch := range a.channels() {
@@ -636,6 +638,51 @@ func (a *szseArbiter) forget(src int) {
 		}
 		a.settle(ch)
 	}
+	a.release(src)
+}
+
+// release gives back src's share of the channel table held by channels
+// that src named first and that nothing but its ended session's claims
+// (ChannelHeartbeats, snapshots never delivered) ever showed: no record,
+// nothing held or asked for, no snapshot delivered. One the other source
+// names in its session passes to it, if its share has room; the others
+// are forgotten, as evictIdle forgets them. Before, they kept counting
+// against src's share for the rest of the process: a session that named
+// its share of bogus ChannelNos (a relay's garbage) left every later
+// session of src unable to bring a new channel by ChannelHeartbeat or
+// snapshot (dropped as over the limit, the warning never logged again),
+// so the records a new session's ChannelHeartbeat announced were never
+// asked for. Lock held.
+func (a *szseArbiter) release(src int) {
+	other := 1 - src
+	list := a.channels()
+	kept := make([]*szseArbChannel, 0, len(list))
+	var freed []uint16
+	for _, ch := range list {
+		if ch.by != src || ch.records || ch.held > 0 || ch.req.src >= 0 || ch.stale.Load() || ch.snapshots.Load() > 0 {
+			kept = append(kept, ch)
+			continue
+		}
+		if ch.src[other].pos.Load() > 0 || ch.src[other].livePos > 0 {
+			if a.brought[other] < szseMaxChannels/2 {
+				ch.by = other
+				a.brought[other]++
+				a.brought[src]--
+			}
+			kept = append(kept, ch)
+			continue
+		}
+		a.chans.remove(ch.no)
+		a.brought[src]--
+		freed = append(freed, ch.no)
+	}
+	a.full[src] = a.brought[src] >= szseMaxChannels/2
+	if len(freed) == 0 {
+		return
+	}
+	a.list.Store(&kept)
+	a.log.Info("feed: SZSE channels only an ended session named are forgotten", "source", sourceName(src),
+		"count", len(freed), "first", freed[0])
 }
 
 // settle lowers the channel's last to what is still known once a source's

@@ -83,6 +83,32 @@ func TestSZSEChannelTableFull(t *testing.T) {
 	}
 }
 
+// TestSZSEShareReleased: when a source's session ends, the channels it
+// named first that nothing but its claims showed leave the table and its
+// share; one the other source names in its session passes to it; a channel
+// with records stays the source's.
+func TestSZSEShareReleased(t *testing.T) {
+	r := newArbRig(t, nil)
+	r.mustOffer(Backup, 2011, 1, 3)
+	for ch := range uint16(szseMaxChannels) {
+		r.heartbeat(Backup, 3000+ch, 0)
+	}
+	r.heartbeat(Primary, 3000, 0)
+	if b := r.a.brought; b != [2]int{0, szseMaxChannels / 2} || !r.a.full[Backup] {
+		t.Fatalf("brought %v, full %v", b, r.a.full)
+	}
+	r.a.SourceDown(Backup)
+	if b := r.a.brought; b != [2]int{1, 1} || r.a.full[Backup] || len(r.a.channels()) != 2 {
+		t.Fatalf("after the backup's session ended: brought %v, full %v, %d channels", b, r.a.full, len(r.a.channels()))
+	}
+	if ch := r.a.chans.get(3000); ch == nil || ch.by != Primary {
+		t.Fatalf("channel 3000, which the primary names, is not the primary's: %+v", ch)
+	}
+	if ch := r.a.chans.get(2011); ch == nil || ch.by != Backup {
+		t.Fatalf("channel 2011, with records, was released: %+v", ch)
+	}
+}
+
 // primaryClaims returns a rig whose primary alone (the backup is down)
 // delivered channel 2011's records 1..5 and claims 6..10 in a
 // ChannelHeartbeat.
