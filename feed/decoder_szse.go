@@ -19,10 +19,13 @@ const snapshotCheckDepth = 10
 //
 //   - A limit order (300192, OrdType '2') is an Add, flagged
 //     FlagAnnounced: SZSE publishes an order before the trades it makes on
-//     arrival, so a crossing order waits off the book for them. A market
-//     or own-best order is not rested (its trades still print and reduce
-//     the resting orders; a real venue rests the remainder of an own-best
-//     order at its side's best price, which the books do not model).
+//     arrival, so a crossing order waits off the book for them. An
+//     own-best order (OrdType 'U', 本方最优) is an Add flagged FlagOwnBest
+//     too: the venue prices it at the best price on its own side when it
+//     arrives, and the book does the same at that point of the stream
+//     (the record's Price is not read); with its side empty the venue
+//     cancels it, and the book does not rest it. A market order ('1') is
+//     not rested: its trades still print and reduce the resting orders.
 //   - A trade (300191, ExecType 'F') is two Executes of LastQty at LastPx,
 //     of the buy and the sell order, printed once; either may be an order
 //     that never rested (FlagMayBeAbsent).
@@ -162,13 +165,21 @@ func (d *SZSEDecoder) order(o *szse.Order, recv int64) error {
 	case szse.SideSell:
 		side = event.Sell
 	}
-	if o.OrdType != szse.OrdTypeLimit || side == 0 {
-		d.cnt.ignored.Add(1) // not rested: see the type's doc
+	flags, price := event.FlagAnnounced, o.Price.Price()
+	switch {
+	case side == 0:
+		d.cnt.ignored.Add(1)
+		return nil
+	case o.OrdType == szse.OrdTypeLimit:
+	case o.OrdType == szse.OrdTypeOwnBest:
+		flags, price = flags|event.FlagOwnBest, 0 // priced by the book: see the type's doc
+	default:
+		d.cnt.ignored.Add(1) // a market order is not rested: see the type's doc
 		return nil
 	}
 	qty, _ := o.OrderQty.Shares()
 	d.ev = event.Event{Kind: event.Add, Symbol: sym, Recv: recv, Time: szseTime(o.TransactTime),
-		Ref: uint64(o.ApplSeqNum), Side: side, Price: o.Price.Price(), Qty: qty, Flags: event.FlagAnnounced}
+		Ref: uint64(o.ApplSeqNum), Side: side, Price: price, Qty: qty, Flags: flags}
 	return d.apply()
 }
 

@@ -353,21 +353,37 @@ func (b *Book) unknown(ev *event.Event) bool {
 	return b.fail(ErrUnknownOrder)
 }
 
+// add rests a new order, or holds an announced one that crosses. An
+// own-best order (FlagOwnBest) takes the best price of its side, once a
+// previous aggressor has rested (a new order arrived: its trades are
+// over); with that side empty it is not rested, and the cancel that
+// follows it on the venue's stream names an absent order.
 func (b *Book) add(ev *event.Event, u *Update) bool {
 	side := Side(ev.Side)
-	if side != Bid && side != Ask || ev.Qty <= 0 || ev.Qty > maxShares || ev.Price <= 0 {
+	ownBest := ev.Flags&event.FlagOwnBest != 0
+	if side != Bid && side != Ask || ev.Qty <= 0 || ev.Qty > maxShares || ev.Price <= 0 && !ownBest {
 		return b.fail(ErrBadMessage)
 	}
 	if _, dup := b.orders.get(ev.Ref); dup || b.held.active && b.held.ref == ev.Ref {
 		return b.fail(ErrDuplicateOrder)
 	}
-	if ev.Flags&event.FlagAnnounced != 0 && b.crosses(side, ev.Price) {
-		ok := b.rest(u) // a previous aggressor whose trades are over
-		b.held = heldOrder{ref: ev.Ref, price: ev.Price, qty: ev.Qty, side: side, active: true}
+	price := ev.Price
+	ok := false
+	if ownBest {
+		ok = b.rest(u)
+		s := &b.sides[side]
+		if len(s.levels) == 0 {
+			return ok
+		}
+		price = refdata.Price(s.sign * s.levels[len(s.levels)-1].key)
+	}
+	if ev.Flags&event.FlagAnnounced != 0 && b.crosses(side, price) {
+		ok = b.rest(u) || ok // a previous aggressor whose trades are over
+		b.held = heldOrder{ref: ev.Ref, price: price, qty: ev.Qty, side: side, active: true}
 		return ok
 	}
 	u.Kind = KindBook
-	b.insert(ev.Ref, side, ev.Price, ev.Qty, u)
+	b.insert(ev.Ref, side, price, ev.Qty, u)
 	return true
 }
 

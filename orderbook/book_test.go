@@ -564,3 +564,53 @@ func TestBookAnnouncedAggressor(t *testing.T) {
 		t.Fatalf("after a mismatching check: stale %v, errors %+v, state %v", b.Stale(), b.Errors(), u.State)
 	}
 }
+
+// TestBookOwnBest: an Add flagged FlagOwnBest takes the best price of its
+// own side, behind the orders already there, whatever its Price, and
+// trades there like a limit order; with its side empty the order does not
+// rest, and neither it nor its cancel is an error.
+func TestBookOwnBest(t *testing.T) {
+	b := newTestBook()
+	var u Update
+	const ann, own = event.FlagAnnounced, event.FlagOwnBest
+	steps := []struct {
+		name     string
+		ev       event.Event
+		ok       bool
+		bid, ask Level // best levels after
+	}{
+		{"a buy with no bid is not rested", event.Event{Kind: event.Add, Ref: 1, Side: event.Buy, Qty: 100, Flags: ann | own}, false, Level{}, Level{}},
+		{"a limit bid", event.Event{Kind: event.Add, Ref: 2, Side: event.Buy, Price: 99, Qty: 100, Flags: ann}, true, lv(99, 100, 1), Level{}},
+		{"a limit ask", event.Event{Kind: event.Add, Ref: 3, Side: event.Sell, Price: 102, Qty: 100, Flags: ann}, true, lv(99, 100, 1), lv(102, 100, 1)},
+		{"a buy joins the best bid, its Price unread", event.Event{Kind: event.Add, Ref: 4, Side: event.Buy, Price: 150, Qty: 50, Flags: ann | own}, true, lv(99, 150, 2), lv(102, 100, 1)},
+		{"a sell joins the best ask", event.Event{Kind: event.Add, Ref: 5, Side: event.Sell, Qty: 30, Flags: ann | own}, true, lv(99, 150, 2), lv(102, 130, 2)},
+		{"an aggressor is held", event.Event{Kind: event.Add, Ref: 6, Side: event.Buy, Price: 102, Qty: 150, Flags: ann}, false, lv(99, 150, 2), lv(102, 130, 2)},
+		{"its trade", event.Event{Kind: event.Execute, Ref: 6, Price: 102, Qty: 100, Flags: event.FlagMayBeAbsent | event.FlagPrint}, true, lv(99, 150, 2), lv(102, 130, 2)},
+		{"takes the limit ask", event.Event{Kind: event.Execute, Ref: 3, Price: 102, Qty: 100, Flags: event.FlagMayBeAbsent}, true, lv(99, 150, 2), lv(102, 30, 1)},
+		{"its next trade", event.Event{Kind: event.Execute, Ref: 6, Price: 102, Qty: 30, Flags: event.FlagMayBeAbsent | event.FlagPrint}, true, lv(99, 150, 2), lv(102, 30, 1)},
+		{"takes the own-best ask: the aggressor rests", event.Event{Kind: event.Execute, Ref: 5, Price: 102, Qty: 30, Flags: event.FlagMayBeAbsent}, true, lv(102, 20, 1), Level{}},
+		{"a buy joins the new best bid", event.Event{Kind: event.Add, Ref: 7, Side: event.Buy, Qty: 10, Flags: ann | own}, true, lv(102, 30, 2), Level{}},
+		{"a sell with no ask is not rested", event.Event{Kind: event.Add, Ref: 8, Side: event.Sell, Qty: 10, Flags: ann | own}, false, lv(102, 30, 2), Level{}},
+		{"its cancel names an absent order", event.Event{Kind: event.Reduce, Ref: 8, Qty: 10, Flags: event.FlagMayBeAbsent}, false, lv(102, 30, 2), Level{}},
+		{"the own-best buy trades like a limit order", event.Event{Kind: event.Execute, Ref: 4, Qty: 50, Flags: event.FlagPrint}, true, lv(102, 30, 2), Level{}},
+	}
+	for i, s := range steps {
+		ok := b.Apply(&s.ev, &u)
+		var bid, ask Level
+		if d := b.Depth(Bid, 1, nil); len(d) > 0 {
+			bid = d[0]
+		}
+		if d := b.Depth(Ask, 1, nil); len(d) > 0 {
+			ask = d[0]
+		}
+		if ok != s.ok || bid != s.bid || ask != s.ask {
+			t.Fatalf("step %d, %s: ok %v, best %v / %v; want %v, %v / %v", i, s.name, ok, bid, ask, s.ok, s.bid, s.ask)
+		}
+	}
+	if e := b.Errors(); e != (ApplyErrors{}) {
+		t.Fatalf("errors %+v", e)
+	}
+	if d := b.Depth(Bid, 2, nil); len(d) != 2 || d[1] != lv(99, 100, 1) {
+		t.Fatalf("bids %v: the own-best buy at 9.9 did not trade away", d)
+	}
+}

@@ -18,7 +18,8 @@ type Kind uint8
 
 // The kinds of Event. The fields each uses are named; the others are zero.
 const (
-	// Add rests a new order: Ref, Side, Price, Qty.
+	// Add rests a new order: Ref, Side, Price, Qty (Price not read with
+	// FlagOwnBest).
 	Add Kind = iota + 1
 	// Execute fills Qty shares of resting order Ref. Price is the
 	// execution price, 0 for the order's own; FlagPrint says the execution
@@ -103,6 +104,11 @@ const (
 	// is the aggressor, and waits off the book while Executes naming it
 	// reduce it; it rests once it no longer crosses, or at the next Rest.
 	FlagAnnounced
+	// FlagOwnBest marks an Add that the book prices: the order takes the
+	// best price on its own side as the book stands when it applies the
+	// Add (an SZSE own-best order, 本方最优), and Price is not read. With
+	// its own side empty the order does not rest: the venue cancels it.
+	FlagOwnBest
 )
 
 // Event is one normalized order-by-order market event of one instrument.
