@@ -189,7 +189,7 @@ func (m *Manager) Cancel(req CancelRequest) (_ Order, err error) {
 	}
 	uid := m.newUID()
 	if req.ClOrdID == "" {
-		req.ClOrdID = "X-" + uid // unique, and within refdata.MaxClOrdIDLen
+		req.ClOrdID = ownClOrdID(uid)
 	}
 	rec := changeRec{Account: req.Account, ClOrdID: req.ClOrdID, Orig: o.ClOrdID, Source: req.Source, UID: uid}
 	if err := m.applyChange(recCancel, rec, true); err != nil {
@@ -291,6 +291,9 @@ func (m *Manager) applyChange(typ byte, rec changeRec, live bool) error {
 		return rej
 	}
 	o.pending = &change{kind: typ, clOrdID: rec.ClOrdID, uid: rec.UID, price: rec.Price, qty: rec.Qty, resv: resv}
+	if rec.ClOrdID != ownClOrdID(rec.UID) {
+		o.pending.from = rec.Source
+	}
 	m.orders[key(rec.Account, rec.ClOrdID)] = o
 	m.requesters[requestKey{rec.Account, rec.ClOrdID}] = rec.Source
 	m.byUID[rec.UID] = o
@@ -307,8 +310,15 @@ func (m *Manager) endChange(o *Order, code, text string) Event {
 	o.pending = nil
 	o.Text, o.Updated = text, m.cfg.Clock()
 	m.signal()
-	return Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Request: c.msgType(), Text: text, Code: code}
+	return Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Request: c.msgType(), Requester: c.from, Text: text, Code: code}
 }
+
+// ownClOrdID is the client order id of a cancel the gateway makes itself
+// (a CancelRequest without one: the kill switch's, cancel-on-disconnect's),
+// uid its upstream id: unique, and within refdata.MaxClOrdIDLen. A
+// request whose id it is, live or replayed, has no requester
+// (Event.Requester).
+func ownClOrdID(uid string) string { return "X-" + uid }
 
 // Kill turns an account's kill switch (or the global one, account "") on
 // or off, and when the risk configuration says so cancels the orders

@@ -448,3 +448,59 @@ func TestConfigRefusesNegative(t *testing.T) {
 		t.Fatalf("the zero Config: %v", err)
 	}
 }
+
+// TestEventRequester: the events answering a cancel name the source that
+// sent it (Event.Requester), which a client's session compares with its
+// own to tell its requests from others'; a cancel the gateway made itself
+// (cancel-on-disconnect here, the kill switch alike: no ClOrdID given)
+// names none, though it is made for the session. Both hold for requests
+// replayed from the journal.
+func TestEventRequester(t *testing.T) {
+	other := Source{Kind: "fix", Session: "BROKER1"}
+	for _, replayed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("replayed=%v", replayed), func(t *testing.T) {
+			dir := t.TempDir()
+			withRisk := func(e *env, _ *Config) {
+				rcfg := riskConfig()
+				rcfg.CancelOnDisconnect = true
+				rc, err := risk.New(rcfg, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.rc = rc
+			}
+			e := newEnv(t, dir, withRisk)
+			e.working("w1", 100)
+			e.working("w2", 100)
+			if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "w1", Account: "A1", Source: other}); err != nil {
+				t.Fatal(err)
+			}
+			e.core.wait(t, 3)
+			if n := e.m.SessionEnded(src); n != 1 { // w2; w1's cancel is pending
+				t.Fatalf("cancel-on-disconnect sent %d cancels; want 1", n)
+			}
+			reqs := e.core.wait(t, 4)
+			x1, own := reqs[2].(fix.CancelRequest), reqs[3].(fix.CancelRequest)
+			if replayed {
+				e.j.Close()
+				e = newEnv(t, dir, withRisk)
+			}
+
+			e.m.OnCancelReject("core", fix.CancelReject{ClOrdID: x1.ClOrdID, OrigClOrdID: x1.OrigClOrdID, Text: "no cancels now"})
+			e.m.OnCancelReject("core", fix.CancelReject{ClOrdID: own.ClOrdID, OrigClOrdID: own.OrigClOrdID, Text: "no cancels now"})
+			var rejects []Event
+			for n := 1; len(rejects) < 2; n++ {
+				if ev := e.ev.wait(t, n)[n-1]; ev.Kind == EventCancelReject {
+					rejects = append(rejects, ev)
+				}
+			}
+			if ev := rejects[0]; ev.Ref != "x1" || ev.Request != 'F' || ev.Requester != other {
+				t.Errorf("refusal of x1: Ref %q, Request %q, Requester %+v; want x1, F, from %+v", ev.Ref, ev.Request, ev.Requester, other)
+			}
+			if ev := rejects[1]; ev.Order.ClOrdID != "w2" || ev.Request != 'F' || ev.Requester != (Source{}) {
+				t.Errorf("refusal of the gateway's cancel of w2: order %s, Request %q, Requester %+v; want w2, F and none (no client sent it)",
+					ev.Order.ClOrdID, ev.Request, ev.Requester)
+			}
+		})
+	}
+}

@@ -139,6 +139,9 @@ type change struct {
 	// RestoreReplace), which its answer goes to risk with; nil for a
 	// cancel.
 	resv *risk.Reservation
+	// from is the source that sent the request; zero for a cancel the
+	// gateway made itself (ownClOrdID).
+	from Source
 }
 
 // msgType is the FIX MsgType of the client's request c.
@@ -187,6 +190,14 @@ type Event struct {
 	// request was from the order's state alone, as a restarted gateway
 	// or a new leader must (it kept no record of its own).
 	Request byte
+	// Requester is the source that sent the request Ref names, set with
+	// Request. It is zero for a cancel the gateway made itself (the kill
+	// switch's, cancel-on-disconnect's), which no client sent: a client's
+	// session then tells it the order's executions only, under the order's
+	// own id, never a refusal of a request it did not make (an
+	// OrderCancelReject, a cancel_reject). Known from the journal too, as
+	// Request is.
+	Requester Source
 	// Replaced is the client order id a replace replaced, on its
 	// EventExec with ExecType '5'.
 	Replaced string

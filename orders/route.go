@@ -297,7 +297,7 @@ func (m *Manager) endRequest(rt *route, req any, code, text string) {
 		// order, told after it (journaled behind it, the client hears
 		// both in that order; a replay finds nothing left pending).
 		text = "the order it names never reached the venue: " + text
-		ev := Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Request: c.msgType(), Code: code, Text: text}
+		ev := Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Request: c.msgType(), Requester: c.from, Code: code, Text: text}
 		if err := m.journal(recRefused, &refusedRec{Account: o.Account, UID: c.uid, Code: code, Text: text}, o, ev, nil); err != nil {
 			m.emit(o, ev)
 		}

@@ -120,7 +120,7 @@ func (m *Manager) overtaken(rt *route, o *Order, c *change) {
 		what = "replace"
 	}
 	text := fmt.Sprintf("too late to %s: the order is %s", what, o.Status)
-	ev := Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Request: c.msgType(), Text: text, Code: CodeTooLate}
+	ev := Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Request: c.msgType(), Requester: c.from, Text: text, Code: CodeTooLate}
 	if err := m.journal(recRefused, &refusedRec{Account: o.Account, UID: c.uid, Code: CodeTooLate, Text: text}, o, ev, nil); err != nil {
 		m.emit(o, ev)
 	}
@@ -175,7 +175,7 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 	ev := Event{Kind: EventExec, ExecType: er.ExecType, ExecID: er.ExecID, Ref: o.ClOrdID, Text: text}
 	c := o.pending
 	if c != nil && er.ClOrdID == c.uid {
-		ev.Ref, ev.Request = c.clOrdID, c.msgType()
+		ev.Ref, ev.Request, ev.Requester = c.clOrdID, c.msgType(), c.from
 		if er.ExecType == '5' {
 			ev.Replaced = o.ClOrdID
 		}
@@ -483,9 +483,9 @@ func (m *Manager) OnCancelReject(upstream string, r fix.CancelReject) {
 	if rt := m.routes[upstream]; rt != nil {
 		m.answered(rt, r.ClOrdID)
 	}
-	ref, kind := o.pending.clOrdID, o.pending.msgType()
+	ref, kind, from := o.pending.clOrdID, o.pending.msgType(), o.pending.from
 	m.applyCancelReject(o, r)
-	ev := Event{Kind: EventCancelReject, Order: *o, Ref: ref, Request: kind, Text: o.Text}
+	ev := Event{Kind: EventCancelReject, Order: *o, Ref: ref, Request: kind, Requester: from, Text: o.Text}
 	m.notePeriod(upstream, r.Period)
 	if err := m.journal(recCancelReject, &cancelRejectRec{Account: o.Account, R: r}, o, ev, nil); err != nil {
 		m.emit(o, ev)

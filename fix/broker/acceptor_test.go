@@ -33,10 +33,11 @@ const await = 15 * time.Second
 var compSeq atomic.Int64
 
 // running is an Acceptor serving one FIX 4.4 session (BROKERn, password
-// "right", account A1) with a fakeEntry that reports acceptances.
+// "right", account A1) with a fakeEntry that reports acceptances, or the
+// order entry given to runAcceptorWith.
 type running struct {
 	a       *Acceptor
-	entry   *fakeEntry
+	entry   *fakeEntry // nil with runAcceptorWith's entry
 	reg     *prometheus.Registry
 	gateway string // SenderCompID
 	broker  string // TargetCompID
@@ -47,16 +48,26 @@ type running struct {
 
 func runAcceptor(t *testing.T, edit func(*Config)) *running {
 	t.Helper()
+	return runAcceptorWith(t, nil, edit)
+}
+
+// runAcceptorWith is runAcceptor in front of entry (a real
+// orders.Manager), or of a fakeEntry when entry is nil.
+func runAcceptorWith(t *testing.T, entry OrderEntry, edit func(*Config)) *running {
+	t.Helper()
 	n := compSeq.Add(1)
-	r := &running{entry: newFakeEntry(), reg: prometheus.NewRegistry(),
-		gateway: fmt.Sprintf("SGW%d", n), broker: fmt.Sprintf("BROKER%d", n)}
-	r.entry.notify = make(chan orders.NewRequest, 100)
+	r := &running{reg: prometheus.NewRegistry(), gateway: fmt.Sprintf("SGW%d", n), broker: fmt.Sprintf("BROKER%d", n)}
+	if entry == nil {
+		r.entry = newFakeEntry()
+		r.entry.notify = make(chan orders.NewRequest, 100)
+		entry = r.entry
+	}
 	cfg := Config{StoreDir: t.TempDir(), Sessions: []SessionConfig{
 		{SenderCompID: r.gateway, TargetCompID: r.broker, Password: "right", Accounts: []string{"A1"}}}}
 	if edit != nil {
 		edit(&cfg)
 	}
-	a, err := New(cfg, r.entry, r.reg, testLog())
+	a, err := New(cfg, entry, r.reg, testLog())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,9 +78,15 @@
 // upstream's executions (0, F, 4, 5, 8, C, I; FIX 4.2 trades as 1 or 2)
 // are forwarded with ExecID "<upstream>:<upstream ExecID>", so every
 // ExecID is unique and traceable; an upstream's cancel reject is an
-// OrderCancelReject. A NewOrderSingle flagged PossDupFlag or PossResend
-// whose ClOrdID the gateway already has is answered with the order's
-// status, never entered twice.
+// OrderCancelReject. A cancel the broker did not send (the kill switch's,
+// cancel-on-disconnect's, another session's or a WebSocket client's:
+// orders.Event.Requester) gets neither a Pending Cancel nor an
+// OrderCancelReject, whose ClOrdID the broker could not match: its
+// Canceled, and any fill under its id, are reported unsolicited under the
+// order's own ClOrdID, without OrigClOrdID; refused or overtaken by a
+// fill, it leaves only the order's own reports. A NewOrderSingle flagged
+// PossDupFlag or PossResend whose ClOrdID the gateway already has is
+// answered with the order's status, never entered twice.
 //
 // # Logon
 //

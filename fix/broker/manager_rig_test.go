@@ -82,37 +82,8 @@ type realHarness struct {
 
 func newRealHarness(t *testing.T, entry func(*orders.Manager) OrderEntry) *realHarness {
 	t.Helper()
-	dir := t.TempDir()
-	j, err := journal.Open(journal.Config{Path: filepath.Join(dir, "orders.jrnl"), NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := refdata.Instrument{Symbol: "600519.SH", Board: refdata.BoardMain, PrevClose: 17000000}
-	rc, err := risk.New(risk.Config{
-		Instruments: []refdata.Instrument{in},
-		Accounts: []risk.AccountConfig{
-			{ID: "A1", Cash: 10_000_000 * refdata.PriceScale, Positions: map[string]int64{"600519.SH": 1000}},
-			{ID: "A2", Cash: 10_000_000 * refdata.PriceScale},
-			{ID: "B1", Cash: 10_000_000 * refdata.PriceScale},
-		},
-		Schedule: risk.ScheduleConfig{AlwaysOpen: true},
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := orders.New(orders.Config{}, rc, j, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	h := &realHarness{m: m, up: newRigUpstream(), notify: make(chan struct{})}
-	m.AddUpstream("core", h.up)
-	if _, err := m.Recover(); err != nil {
-		t.Fatal(err)
-	}
-	m.OnSessionUp("core", "line")
-	t.Cleanup(func() { j.Close() })
-
+	m, up := newRigManager(t, nil)
+	h := &realHarness{m: m, up: up, notify: make(chan struct{})}
 	var e OrderEntry = m
 	if entry != nil {
 		e = entry(m)
@@ -134,6 +105,48 @@ func newRealHarness(t *testing.T, entry func(*orders.Manager) OrderEntry) *realH
 	}
 	h.a = a
 	return h
+}
+
+// newRigManager is a real orders.Manager (journal on disk, risk with
+// accounts A1, A2 and B1, always open; edit, if not nil, changes the risk
+// configuration) whose upstream "core" is up and records what it is sent.
+func newRigManager(t *testing.T, edit func(*risk.Config)) (*orders.Manager, *rigUpstream) {
+	t.Helper()
+	dir := t.TempDir()
+	j, err := journal.Open(journal.Config{Path: filepath.Join(dir, "orders.jrnl"), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := refdata.Instrument{Symbol: "600519.SH", Board: refdata.BoardMain, PrevClose: 17000000}
+	cfg := risk.Config{
+		Instruments: []refdata.Instrument{in},
+		Accounts: []risk.AccountConfig{
+			{ID: "A1", Cash: 10_000_000 * refdata.PriceScale, Positions: map[string]int64{"600519.SH": 1000}},
+			{ID: "A2", Cash: 10_000_000 * refdata.PriceScale},
+			{ID: "B1", Cash: 10_000_000 * refdata.PriceScale},
+		},
+		Schedule: risk.ScheduleConfig{AlwaysOpen: true},
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	rc, err := risk.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := orders.New(orders.Config{}, rc, j, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	up := newRigUpstream()
+	m.AddUpstream("core", up)
+	if _, err := m.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	m.OnSessionUp("core", "line")
+	t.Cleanup(func() { j.Close() })
+	return m, up
 }
 
 func (h *realHarness) session(t *testing.T, broker string) *session {

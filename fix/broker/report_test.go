@@ -15,6 +15,8 @@ import (
 func TestOrderEvent(t *testing.T) {
 	base := orders.Order{ClOrdID: "c1", OrigClOrdID: "c1", Account: "A1", Symbol: "601318.SH", Side: risk.Buy,
 		Price: 456000, Qty: 300, LeavesQty: 300, Status: orders.StatusPendingNew, Upstream: "core"}
+	broker1 := orders.Source{Kind: "fix", Session: "BROKER1"}
+	ws := orders.Source{Kind: "ws", Session: "run.1"}
 	with := func(f func(o *orders.Order)) orders.Order {
 		o := base
 		f(&o)
@@ -83,9 +85,27 @@ func TestOrderEvent(t *testing.T) {
 		{
 			name:    "canceled",
 			records: map[string]request{"x1": {kind: 'F', orig: "c1"}},
-			ev: orders.Event{Kind: orders.EventExec, ExecType: '4', ExecID: "E5", Ref: "x1",
+			ev: orders.Event{Kind: orders.EventExec, ExecType: '4', ExecID: "E5", Ref: "x1", Request: 'F', Requester: broker1,
 				Order: with(func(o *orders.Order) { o.Status, o.LeavesQty = orders.StatusCanceled, 0 })},
 			want: map[quickfix.Tag]string{tag.ExecType: "4", tag.OrdStatus: "4", tag.ClOrdID: "x1", tag.OrigClOrdID: "c1", tag.LeavesQty: "0"},
+		},
+		{
+			name: "canceled by the gateway", execID: "core:E5",
+			ev: orders.Event{Kind: orders.EventExec, ExecType: '4', ExecID: "E5", Ref: "X-c1-9", Request: 'F',
+				Order: with(func(o *orders.Order) { o.Status, o.LeavesQty = orders.StatusCanceled, 0 })},
+			want: map[quickfix.Tag]string{tag.ExecType: "4", tag.OrdStatus: "4", tag.ClOrdID: "c1", tag.OrigClOrdID: ""},
+		},
+		{
+			name: "canceled by a WebSocket client", execID: "core:E5",
+			ev: orders.Event{Kind: orders.EventExec, ExecType: '4', ExecID: "E5", Ref: "w1", Request: 'F', Requester: ws,
+				Order: with(func(o *orders.Order) { o.Status, o.LeavesQty = orders.StatusCanceled, 0 })},
+			want: map[quickfix.Tag]string{tag.ExecType: "4", tag.ClOrdID: "c1", tag.OrigClOrdID: ""},
+		},
+		{
+			name: "a fill under the gateway's cancel's id", execID: "core:E6",
+			ev: orders.Event{Kind: orders.EventExec, ExecType: 'F', ExecID: "E6", Ref: "X-c1-9", Request: 'F', LastPx: 456000, LastQty: 300,
+				Order: with(func(o *orders.Order) { o.Status, o.CumQty, o.LeavesQty = orders.StatusFilled, 300, 0 })},
+			want: map[quickfix.Tag]string{tag.ExecType: "F", tag.OrdStatus: "2", tag.ClOrdID: "c1", tag.OrigClOrdID: ""},
 		},
 		{
 			name: "expired",
@@ -96,7 +116,7 @@ func TestOrderEvent(t *testing.T) {
 		{
 			name:    "replaced",
 			records: map[string]request{"r1": {kind: 'G', orig: "c1"}},
-			ev: orders.Event{Kind: orders.EventExec, ExecType: '5', ExecID: "E7", Ref: "r1",
+			ev: orders.Event{Kind: orders.EventExec, ExecType: '5', ExecID: "E7", Ref: "r1", Request: 'G', Requester: broker1,
 				Order: with(func(o *orders.Order) { o.ClOrdID, o.Status, o.Price = "r1", orders.StatusNew, 455000 })},
 			want: map[quickfix.Tag]string{tag.ExecType: "5", tag.OrdStatus: "0", tag.ClOrdID: "r1", tag.OrigClOrdID: "c1", tag.Price: "45.50"},
 		},
@@ -115,7 +135,7 @@ func TestOrderEvent(t *testing.T) {
 		{
 			name:    "replace rejected",
 			records: map[string]request{"r1": {kind: 'G', orig: "c1"}},
-			ev: orders.Event{Kind: orders.EventCancelReject, Ref: "r1", Text: "too late",
+			ev: orders.Event{Kind: orders.EventCancelReject, Ref: "r1", Request: 'G', Requester: broker1, Text: "too late",
 				Order: with(func(o *orders.Order) { o.Status, o.OrderID = orders.StatusNew, "SIM-1" })},
 			want: map[quickfix.Tag]string{tag.MsgType: "9", tag.ClOrdID: "r1", tag.OrigClOrdID: "c1", tag.OrderID: "SIM-1",
 				tag.OrdStatus: "0", tag.CxlRejResponseTo: "2", tag.CxlRejReason: "2", tag.Text: "too late"},
@@ -123,9 +143,24 @@ func TestOrderEvent(t *testing.T) {
 		{
 			name:    "cancel of a filled order rejected",
 			records: map[string]request{"x1": {kind: 'F', orig: "c1"}},
-			ev: orders.Event{Kind: orders.EventCancelReject, Ref: "x1",
+			ev: orders.Event{Kind: orders.EventCancelReject, Ref: "x1", Request: 'F', Requester: broker1,
 				Order: with(func(o *orders.Order) { o.Status, o.CumQty, o.LeavesQty = orders.StatusFilled, 300, 0 })},
 			want: map[quickfix.Tag]string{tag.MsgType: "9", tag.OrdStatus: "2", tag.CxlRejResponseTo: "1", tag.CxlRejReason: "0"},
+		},
+		{
+			name: "the gateway's cancel of a filled order rejected",
+			ev: orders.Event{Kind: orders.EventCancelReject, Ref: "X-c1-9", Request: 'F', Code: orders.CodeTooLate,
+				Order: with(func(o *orders.Order) { o.Status, o.CumQty, o.LeavesQty = orders.StatusFilled, 300, 0 })},
+		},
+		{
+			name: "a WebSocket client's cancel rejected",
+			ev: orders.Event{Kind: orders.EventCancelReject, Ref: "w1", Request: 'F', Requester: ws, Text: "no cancels now",
+				Order: with(func(o *orders.Order) { o.Status = orders.StatusNew })},
+		},
+		{
+			name: "another session's cancel rejected",
+			ev: orders.Event{Kind: orders.EventCancelReject, Ref: "x9", Request: 'F', Requester: orders.Source{Kind: "fix", Session: "BROKER3"},
+				Order: with(func(o *orders.Order) { o.Status = orders.StatusNew })},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -88,12 +88,18 @@ var _ orders.Sink = sink{}
 //     "<upstream>:<upstream's ExecID>";
 //   - an upstream's refusal of a cancel or replace is an OrderCancelReject.
 //
-// Cancels the broker did not send (kill switch, cancel-on-disconnect, a
-// WebSocket client trading the same account) are reported when the
-// upstream answers, without a pending report.
+// Cancels the broker did not send (ev.Requester another source or none:
+// the kill switch, cancel-on-disconnect, a WebSocket client trading the
+// same account) get no pending report and no OrderCancelReject: the
+// broker never heard of their ClOrdIDs. Their executions (the Canceled,
+// a fill under the cancel's id) are reported unsolicited, under the
+// order's own ClOrdID without OrigClOrdID, as FIX reports a cancel the
+// broker did not request; a refused one changes nothing the broker knows.
 func (k sink) OrderEvent(ev orders.Event) {
 	s, a := k.s, k.s.a
 	o := &ev.Order
+	// theirs: the event answers a cancel or replace the broker did not send.
+	theirs := ev.Request != 0 && ev.Requester != s.src
 	switch ev.Kind {
 	case orders.EventAccepted:
 		req, recorded := a.lookup(o.Account, ev.Ref, false)
@@ -110,6 +116,11 @@ func (k sink) OrderEvent(ev orders.Event) {
 		}
 		s.sendReport(&r)
 	case orders.EventExec:
+		if theirs && ev.ExecType != '5' {
+			// Unsolicited. (Another source's replace is reported as
+			// one: the order's id is that replace's from now on.)
+			ev.Ref = o.ClOrdID
+		}
 		r := orderReport(o, ev.ExecType)
 		r.clOrdID, r.text = ev.Ref, ev.Text
 		r.execID = a.nextExecID()
@@ -120,6 +131,9 @@ func (k sink) OrderEvent(ev orders.Event) {
 		case '1', '2':
 			r.execType = 'F' // a FIX 4.2 upstream's fills
 		case '4':
+			if theirs {
+				break
+			}
 			if ev.Ref != o.ClOrdID {
 				r.origClOrdID = o.ClOrdID
 			}
@@ -138,6 +152,9 @@ func (k sink) OrderEvent(ev orders.Event) {
 		}
 		s.sendReport(&r)
 	case orders.EventCancelReject:
+		if theirs {
+			return // the order's executions tell the broker its state
+		}
 		req, _ := a.lookup(o.Account, ev.Ref, true)
 		cr := cancelReject{orderID: o.OrderID, clOrdID: ev.Ref, origClOrdID: o.ClOrdID, ordStatus: ordStatus(o),
 			replace: ev.Request == 'G' || req.kind == 'G', reason: 2, account: o.Account, text: ev.Text}
