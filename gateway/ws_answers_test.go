@@ -4,7 +4,10 @@ import (
 	"context"
 	"testing"
 
+	"sgw/fix"
 	"sgw/gateway/mdclient"
+	"sgw/orders"
+	"sgw/risk"
 )
 
 // TestWSCancelFromAnotherConnectionIsAnswered: a client that reconnected
@@ -113,3 +116,87 @@ func TestWSOrderStatusEchoesID(t *testing.T) {
 		t.Fatalf("order.status with id 42 answered %s", line)
 	}
 }
+
+// TestWSGatewayCancelNotRejected: the gateway cancels a client's order
+// itself (the kill switch, with kill_cancels_resting) and the venue
+// refuses the cancel, or fills the order first. The client never asked:
+// it hears the order's executions, never a cancel_reject, which a trading
+// app (the web app included) shows as its own cancel refused. Before, a
+// cancel_reject with the gateway's ref X-... reached the client that
+// entered the order. The client's own cancel still gets its
+// cancel_reject.
+func TestWSGatewayCancelNotRejected(t *testing.T) {
+	refuse := func(m *orders.Manager, r fix.CancelRequest) {
+		m.OnCancelReject("core", fix.CancelReject{ClOrdID: r.ClOrdID, OrigClOrdID: r.OrigClOrdID, Text: "no cancels now"})
+	}
+	for _, tc := range []struct {
+		name   string
+		venue  func(m *orders.Manager, r fix.CancelRequest)
+		client bool   // the client cancels (x1), not the kill switch
+		want   string // the order's status the client last hears
+	}{
+		{
+			name: "filled, then the cancel refused",
+			venue: func(m *orders.Manager, r fix.CancelRequest) {
+				m.OnExecReport("core", fix.ExecReport{ClOrdID: r.OrigClOrdID, OrderID: "V1", ExecID: "F1", ExecType: 'F',
+					OrdStatus: '2', LastQty: 100, LastPx: 17000000, CumQty: 100, AvgPx: 17000000})
+				m.OnCancelReject("core", fix.CancelReject{ClOrdID: r.ClOrdID, OrigClOrdID: r.OrigClOrdID, Text: "too late to cancel"})
+			},
+			want: "filled",
+		},
+		{name: "refused", venue: refuse, want: "new"},
+		{name: "the client's own cancel refused", venue: refuse, client: true, want: "new"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, tok, m := newOrderEnvWith(t, &ackingUpstream{onCancel: tc.venue}, func(c *risk.Config) { c.KillCancelsResting = true })
+			c := e.dial(tok)
+			mustSend(t, c, map[string]any{"op": "order.new", "clOrdId": "c1", "account": "A1", "symbol": "600519.SH", "side": "buy", "type": "limit", "price": "1700.00", "qty": 100})
+			collect(t, c, func(m mdclient.Message) bool { return m.ClOrdID == "c1" && m.Type == "exec" && m.ExecType == "new" })
+
+			// A watcher of the account is handed each event after the
+			// order's own sink, on the same goroutine: once it has the
+			// cancel's refusal, the client's connection has queued all it
+			// will; a pong after that shows what it got.
+			w := make(eventChan, 16)
+			m.Watch("A1", w)
+			if tc.client {
+				mustSend(t, c, map[string]any{"op": "order.cancel", "clOrdId": "x1", "origClOrdId": "c1", "account": "A1"})
+			} else if n, err := m.Kill("A1", true); err != nil || n != 1 {
+				t.Fatalf("kill switch: %d cancels, %v; want 1", n, err)
+			}
+			for ev := range w {
+				if ev.Kind == orders.EventCancelReject {
+					break
+				}
+			}
+			mustSend(t, c, map[string]any{"op": "ping", "id": 6})
+			var got []string
+			status, rejected := "", false
+			collect(t, c, func(m mdclient.Message) bool {
+				if m.Type == "pong" {
+					return true
+				}
+				got = append(got, m.Type+" "+m.ExecType+" ref="+m.Ref+" "+m.Status)
+				if m.Type == string(orders.EventCancelReject) {
+					rejected = true
+					if !tc.client || m.Ref != "x1" {
+						t.Errorf("the client got a %s (ref %s, %q) for a cancel it never sent", m.Type, m.Ref, m.Text)
+					}
+				}
+				status = m.Status
+				return false
+			})
+			if tc.client && !rejected {
+				t.Errorf("the client's cancel x1 was refused, but it got no cancel_reject (messages %q)", got)
+			}
+			if status != tc.want {
+				t.Errorf("the client last heard the order %q; want %s (messages %q)", status, tc.want, got)
+			}
+		})
+	}
+}
+
+// eventChan is an orders.Sink handing each event on.
+type eventChan chan orders.Event
+
+func (c eventChan) OrderEvent(ev orders.Event) { c <- ev }

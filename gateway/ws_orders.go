@@ -42,9 +42,16 @@ type orderSink struct{ c *client }
 // Events of an account the client's current token does not grant are
 // dropped: a client that authenticated again with a narrower token no
 // longer hears of that account, not even of the orders it placed there
-// under its earlier token.
+// under its earlier token. So is the refusal of a cancel no client sent
+// (the gateway's own: the kill switch's, cancel-on-disconnect's; no
+// ev.Requester): nobody awaits its answer, and a trading app takes a
+// cancel_reject for its own cancel refused; the order's exec events tell
+// its fate.
 func (s orderSink) OrderEvent(ev orders.Event) {
 	if a := s.c.accounts.Load(); a == nil || !slices.Contains(*a, ev.Order.Account) {
+		return
+	}
+	if ev.Kind == orders.EventCancelReject && ev.Request != 0 && ev.Requester == (orders.Source{}) {
 		return
 	}
 	s.c.enqueue(encodeOrderEvent(ev))

@@ -23,11 +23,13 @@ import (
 )
 
 // ackingUpstream answers every new order with an acknowledgement and every
-// cancel with a cancellation, as an exchange would.
+// cancel with a cancellation, as an exchange would, or with onCancel when
+// it is set (on a goroutine of its own).
 type ackingUpstream struct {
-	mu sync.Mutex
-	m  *orders.Manager
-	n  int
+	mu       sync.Mutex
+	m        *orders.Manager
+	n        int
+	onCancel func(m *orders.Manager, r fix.CancelRequest)
 }
 
 func (u *ackingUpstream) answer(er fix.ExecReport) {
@@ -48,6 +50,13 @@ func (u *ackingUpstream) Send(req any) error {
 	case fix.NewOrder:
 		u.answer(fix.ExecReport{ClOrdID: r.ClOrdID, OrderID: "X" + r.ClOrdID, ExecType: '0', OrdStatus: '0', LeavesQty: r.Qty})
 	case fix.CancelRequest:
+		if u.onCancel != nil {
+			u.mu.Lock()
+			m := u.m
+			u.mu.Unlock()
+			go u.onCancel(m, r)
+			break
+		}
 		u.answer(fix.ExecReport{ClOrdID: r.ClOrdID, OrigClOrdID: r.OrigClOrdID, ExecType: '4', OrdStatus: '4'})
 	}
 	return nil
@@ -67,12 +76,24 @@ func (u *ackingUpstream) Left() uint64 { return 0 }
 
 func newOrderEnv(t *testing.T) (*wsEnv, string) {
 	t.Helper()
+	e, tok, _ := newOrderEnvWith(t, &ackingUpstream{}, nil)
+	return e, tok
+}
+
+// newOrderEnvWith is newOrderEnv with the upstream up and, when edit is
+// not nil, a risk configuration it changes; it returns the manager too.
+func newOrderEnvWith(t *testing.T, up *ackingUpstream, edit func(*risk.Config)) (*wsEnv, string, *orders.Manager) {
+	t.Helper()
 	books := newTestBooks(t, testSymbols...)
-	rc, err := risk.New(risk.Config{
+	rcfg := risk.Config{
 		Instruments: books.ins,
 		Accounts:    []risk.AccountConfig{{ID: "A1", Cash: 10_000_000 * refdata.PriceScale}, {ID: "B9", Cash: refdata.PriceScale}},
 		Schedule:    risk.ScheduleConfig{AlwaysOpen: true},
-	}, nil)
+	}
+	if edit != nil {
+		edit(&rcfg)
+	}
+	rc, err := risk.New(rcfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,13 +101,14 @@ func newOrderEnv(t *testing.T) (*wsEnv, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := &ackingUpstream{}
 	m, err := orders.New(orders.Config{}, rc, j, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { j.Close(); m.Close() })
+	up.mu.Lock()
 	up.m = m
+	up.mu.Unlock()
 	m.AddUpstream("core", up)
 	if _, err := m.Recover(); err != nil {
 		t.Fatal(err)
@@ -100,7 +122,7 @@ func newOrderEnv(t *testing.T) (*wsEnv, string) {
 	}
 	e := startEnv(t, srv, books, reg, v)
 	tok, _ := v.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
-	return e, tok
+	return e, tok, m
 }
 
 func TestWSOrders(t *testing.T) {
