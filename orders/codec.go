@@ -46,8 +46,8 @@ const (
 var errBody = errors.New("orders: bad journal record body")
 
 // bodyRecord is a journal record's body type: newRec, changeRec,
-// execRec, cancelRejectRec, refusedRec, periodRec or dayRec (as
-// pointers).
+// execRec, cancelRejectRec, refusedRec, periodRec, dayRec or killRec
+// (as pointers).
 type bodyRecord interface {
 	// fields hands each of the record's fields to c, always all of them,
 	// always in the same order: the binary form's one field list, which
@@ -140,6 +140,11 @@ func (r *periodRec) fields(c bodyCoder) {
 
 func (r *dayRec) fields(c bodyCoder) {
 	c.int(&r.Date)
+}
+
+func (r *killRec) fields(c bodyCoder) {
+	c.str(&r.Account)
+	c.bool(&r.On)
 }
 
 func (r *refusedRec) fields(c bodyCoder) {

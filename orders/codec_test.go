@@ -30,6 +30,7 @@ var recordTypes = []struct {
 	{recPeriod, &periodRec{}},
 	{recDay, &dayRec{}},
 	{recExpired, &refusedRec{}},
+	{recKill, &killRec{}},
 }
 
 // fillAll sets every field of the struct v points to, recursively, to a
@@ -116,6 +117,7 @@ func goldenRecords() []struct {
 		{recRefused, &refusedRec{Account: "A1", UID: "GWmilnkq2a.4", Code: "orders.upstream_unavailable", Text: "held too long"}},
 		{recPeriod, &periodRec{Upstream: "core", Period: 1764806400}},
 		{recDay, &dayRec{Date: 20261204}},
+		{recKill, &killRec{Account: "A1", On: true}},
 	}
 }
 
@@ -132,6 +134,7 @@ func TestRecordCodecGolden(t *testing.T) {
 		recRefused:      "010241310c47576d696c6e6b7132612e341b6f72646572732e757073747265616d5f756e617661696c61626c650d68656c6420746f6f206c6f6e67",
 		recPeriod:       "0104636f726580bc86930d",
 		recDay:          "01a8a5a913",
+		recKill:         "0102413101",
 	}
 	for _, g := range goldenRecords() {
 		want, err := hex.DecodeString(golden[g.typ])

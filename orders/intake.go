@@ -2,6 +2,7 @@ package orders
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"sgw/refdata"
@@ -322,11 +323,29 @@ func ownClOrdID(uid string) string { return "X-" + uid }
 
 // Kill turns an account's kill switch (or the global one, account "") on
 // or off, and when the risk configuration says so cancels the orders
-// concerned. It returns the cancels sent.
+// concerned. It returns the cancels sent. The switch is journaled
+// (killRec) and takes effect for the next request; Kill returns once
+// the record is durable, so a switch it reports set survives a restart
+// and a new leader's takeover (before, it lived in memory only: the
+// gateway came back trading). A record the journal does not make
+// durable is an error, the switch then set in this process only (the
+// journal's failure refuses every order anyway). Any goroutine; not
+// under mu.
 func (m *Manager) Kill(account string, on bool) (int, error) {
+	durable := make(chan error, 1)
+	m.mu.Lock()
 	open, err := m.risk.SetKill(account, on)
+	if err == nil {
+		err = m.journalSend(recKill, &killRec{Account: account, On: on}, nil, Event{}, nil,
+			func(any, error) { durable <- nil },
+			func(err error) (Event, bool) { durable <- err; return Event{}, false })
+	}
+	m.mu.Unlock()
 	if err != nil {
 		return 0, err
+	}
+	if err := <-durable; err != nil {
+		return 0, fmt.Errorf("orders: the kill switch was not journaled: %w", err)
 	}
 	return m.cancelAll(open, Source{Kind: "admin", Session: "kill"}), nil
 }

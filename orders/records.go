@@ -20,6 +20,7 @@ const (
 	recPeriod       byte = 'P' // periodRec: the next messages from an upstream are of a new session period
 	recDay          byte = 'D' // dayRec: risk's trading day changed (or, first in a run, is)
 	recExpired      byte = 'Z' // refusedRec: the gateway expired a working order after its day's close, the venue silent
+	recKill         byte = 'K' // killRec: an operator turned a kill switch on or off
 )
 
 // newRec is the journal body of an accepted new order.
@@ -80,6 +81,16 @@ type periodRec struct {
 // replay changes day by the records' times.
 type dayRec struct {
 	Date int64 `json:"d"`
+}
+
+// killRec records an operator turning a kill switch on or off (Kill):
+// Account's, or the global one when Account is "". A replay sets the
+// switch where it was set live, so a restart or a new leader keeps
+// refusing the account's orders until an operator turns it off; the
+// cancels the switch made are records of their own.
+type killRec struct {
+	Account string `json:"a"`
+	On      bool   `json:"k"`
 }
 
 // refusedRec is the journal body of a request the gateway ended without

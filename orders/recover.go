@@ -91,7 +91,7 @@ func (m *Manager) Recover() (int, error) {
 
 // decodeRecord decodes the body of journal record r into the record it
 // holds (newRec, changeRec, execRec, cancelRejectRec, refusedRec,
-// periodRec or dayRec). It
+// periodRec, dayRec or killRec). It
 // reads nothing of the Manager: replayJournal runs it on several
 // goroutines at once.
 func decodeRecord(r journal.Record) (any, error) {
@@ -111,6 +111,8 @@ func decodeRecord(r journal.Record) (any, error) {
 		v = new(periodRec)
 	case recDay:
 		v = new(dayRec)
+	case recKill:
+		v = new(killRec)
 	default:
 		return nil, fmt.Errorf("unknown record type %q", r.Type)
 	}
@@ -162,6 +164,13 @@ func (m *Manager) replay(typ byte, v any) error {
 		// From here on the day changes only where it changed live.
 		m.dayRecs = true
 		m.risk.RolloverTo(int32(rec.Date))
+		return nil
+	case *killRec:
+		// The cancels it made follow as records of their own.
+		if _, err := m.risk.SetKill(rec.Account, rec.On); err != nil {
+			// An account no longer configured trades nothing anyway.
+			m.log.Warn("orders: replay: a kill switch of an account not configured", "account", rec.Account, "on", rec.On)
+		}
 		return nil
 	case *refusedRec:
 		o := m.byUID[rec.UID]

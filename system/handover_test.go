@@ -134,3 +134,27 @@ func TestClusterFenceFailureHandsOver(t *testing.T) {
 		t.Error("the fence was never asked")
 	}
 }
+
+// TestClusterKillSwitchSurvivesTakeover: the global kill switch an
+// operator turned on at the leader is in the replicated journal, so the
+// next leader refuses orders too (before, it lived in the old leader's
+// memory and the takeover came back trading).
+func TestClusterKillSwitchSurvivesTakeover(t *testing.T) {
+	dc := newOrdersCluster(t)
+	runDemo(t, dc)
+	first := waitTermLeader(t, dc, "")
+	if _, err := first.Gateway.clu.entry.Kill("", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Gateway.clu.node.TransferLeadership(); err != nil {
+		t.Fatal(err)
+	}
+	next := waitTermLeader(t, dc, first.ID)
+	m := next.Gateway.clu.entry.current()
+	if m == nil {
+		t.Fatalf("%s leads with no order entry", next.ID)
+	}
+	if !m.Stats().KillSwitches[""] {
+		t.Fatalf("%s took over with the global kill switch off", next.ID)
+	}
+}
