@@ -74,7 +74,7 @@ func sealedFrames(t *testing.T, data []byte) (offs []int, types []byte) {
 // checksum, as a careful attacker would.
 func tamperFrame(data []byte, off int) {
 	n := int(binary.BigEndian.Uint32(data[off:]))
-	data[off+8+21] ^= 0x04 // first byte after type, seq, time, epoch
+	data[off+8+25] ^= 0x04 // first byte after type, seq, time, epoch, batch index
 	binary.BigEndian.PutUint32(data[off+4:], crc32.Checksum(data[off+8:off+8+n], crc32.MakeTable(crc32.Castagnoli)))
 }
 

@@ -112,8 +112,14 @@ func (j *Journal) enqueue(typ byte, body []byte) (*batch, uint64, error) {
 		}
 	}
 	j.seq++
+	// The record's batch index: how many records precede it in this
+	// batch (doc.go, Torn batches).
+	idx := uint32(maxBatchIndex)
+	if uint64(b.n) < maxBatchIndex {
+		idx = uint32(b.n)
+	}
 	if j.lay.sealer != nil {
-		b.buf = appendOpenFrame(b.buf, typ, j.seq, now.UnixNano(), j.epoch, body)
+		b.buf = appendOpenFrame(b.buf, j.lay, idx, typ, j.seq, now.UnixNano(), j.epoch, body)
 		if len(b.buf)-b.sealed >= presealMin {
 			select {
 			case j.sealKick <- struct{}{}:
@@ -121,7 +127,7 @@ func (j *Journal) enqueue(typ byte, body []byte) (*batch, uint64, error) {
 			}
 		}
 	} else {
-		b.buf = appendFrame(b.buf, typ, j.seq, now.UnixNano(), body)
+		b.buf = appendFrame(b.buf, j.lay, idx, typ, j.seq, now.UnixNano(), body)
 	}
 	b.n++
 	if !b.full && len(b.buf) >= flushBytes {
@@ -201,7 +207,7 @@ func (j *Journal) run() {
 func (j *Journal) commit(b *batch) error {
 	start := time.Now()
 	if j.lay.sealer != nil {
-		sealFrames(b.buf[b.sealed:], j.lay.sealer, &j.nonce)
+		sealFrames(b.buf[b.sealed:], j.lay, &j.nonce)
 	}
 	if _, err := j.w.Write(b.buf); err != nil {
 		return j.rollback(fmt.Errorf("%w: write: %w", ErrFailed, err))

@@ -28,15 +28,17 @@ var (
 	// may reappear after a restart.
 	ErrRollback = errors.New("journal: rollback of the failed batch failed")
 	// ErrCorrupt reports damage that recovery must not repair silently: a
-	// record whose checksum or length is bad but which is followed by valid
-	// records, or a valid record out of sequence. Errors wrapping it are
-	// *CorruptError values and carry the offset.
+	// record whose checksum or length is bad but which is followed by a
+	// valid record of a later batch (in formats 1 and 2, any valid record;
+	// doc.go, Torn batches), or a valid record out of sequence or out of
+	// its batch. Errors wrapping it are *CorruptError values and carry the
+	// offset.
 	ErrCorrupt = errors.New("journal: corrupt record")
-	// ErrTornTail reports, from ReadFile, a file that ends in a partial or
-	// damaged record with nothing valid after it: what a crash during a
-	// write leaves. Open repairs such a file by truncating it; ReadFile
-	// leaves the file alone and reports it after delivering the good
-	// records.
+	// ErrTornTail reports, from ReadFile, a file whose last batch is
+	// partly written (a damaged record followed by nothing or only by
+	// records of its own batch): what a crash during a write leaves. Open
+	// repairs such a file by truncating it; ReadFile leaves the file alone
+	// and reports it after delivering the good records.
 	ErrTornTail = errors.New("journal: torn record at end of file")
 	// ErrBadHeader reports a file that does not start with the journal's
 	// 16-byte header (magic "SGWJRNL1"): most likely not a journal file.

@@ -73,9 +73,9 @@ type Recovered struct {
 	// Records is the number of good records in the file, which is also the
 	// sequence number of the last one.
 	Records int64
-	// TruncatedBytes is how many bytes of torn tail (a partial or damaged
-	// last write with nothing valid after it) Open cut off. Zero for a
-	// clean file.
+	// TruncatedBytes is how many bytes of torn tail (the last batch
+	// partly written: from its first damaged record on, doc.go) Open cut
+	// off. Zero for a clean file.
 	TruncatedBytes int64
 }
 
@@ -83,11 +83,13 @@ type Recovered struct {
 // exist, and starts the journal's writer goroutine.
 //
 // Open scans the whole file: it checks the header and every record's
-// length, checksum and sequence number. A file that ends in a torn record
-// (a crash during a write) is truncated to the last good record and
-// reported by Recovered. Damage followed by a valid record is never
-// repaired: Open returns a *CorruptError (ErrCorrupt) naming the offset,
-// and the operator decides. A file that is not a journal gets ErrBadHeader
+// length, checksum, sequence number and batch index. A file that ends in
+// a torn batch (a crash during a write: doc.go, Torn batches) is truncated
+// to the last good record before the damage and reported by Recovered.
+// Damage followed by a valid record of a later batch is never repaired:
+// Open returns a *CorruptError (ErrCorrupt) naming the offset, and the
+// operator decides. A new file is written in format 3 (sealed: 4); an
+// existing file of format 1 or 2 keeps its format. A file that is not a journal gets ErrBadHeader
 // or ErrVersion, and one another Journal holds open gets ErrLocked.
 //
 // With Config.Keys a new file is sealed under the current key. An existing

@@ -141,7 +141,7 @@ func TestSequenceErrors(t *testing.T) {
 				if i == tt.wantOff {
 					wantOff = len(data)
 				}
-				data = appendFrame(data, 1, s, 0, testBody(s))
+				data = appendFrame(data, plainLayout(formatVersion), 0, 1, s, 0, testBody(s))
 			}
 			p := tempPath(t)
 			writeAll(t, p, data)
@@ -155,8 +155,8 @@ func TestSequenceErrors(t *testing.T) {
 
 func TestHeader(t *testing.T) {
 	good := appendHeader(nil, time.Now())
-	v3 := bytes.Clone(good)
-	v3[9] = 3
+	v5 := bytes.Clone(good)
+	v5[9] = 5
 	sealedShort := bytes.Clone(good)
 	sealedShort[9] = formatSealed // a sealed header cut short
 	tests := []struct {
@@ -168,7 +168,7 @@ func TestHeader(t *testing.T) {
 		{name: "header only", data: good},
 		{name: "not a journal", data: []byte("order_id,account,symbol,qty\n1,A1,600519.SH,100\n"), wantErr: ErrBadHeader},
 		{name: "short", data: good[:10], wantErr: ErrBadHeader},
-		{name: "future version", data: v3, wantErr: ErrVersion},
+		{name: "future version", data: v5, wantErr: ErrVersion},
 		{name: "sealed header cut short", data: sealedShort, wantErr: ErrBadHeader},
 	}
 	for _, tt := range tests {

@@ -32,6 +32,7 @@ type scanner struct {
 	off   int64  // offset of the next frame
 	end   int64  // offset where the scan stops
 	seq   uint64 // sequence number of the last good record
+	idx   int64  // its batch index (formats 3 and 4); -1 before the first
 	hdr   [frameHeaderSize]byte
 	buf   []byte
 	nonce atrest.Nonce // scratch for sealed files
@@ -43,6 +44,7 @@ func newScanner(r io.ReaderAt, end int64, lay layout) *scanner {
 		r:   bufio.NewReaderSize(io.NewSectionReader(r, lay.hdr, end-lay.hdr), 256<<10),
 		off: lay.hdr,
 		end: end,
+		idx: -1,
 	}
 }
 
@@ -79,9 +81,20 @@ func (s *scanner) next() (Record, error) {
 	if crc32.Checksum(p, castagnoli) != binary.BigEndian.Uint32(s.hdr[4:]) {
 		return Record{}, &badFrame{s.off, "checksum mismatch"}
 	}
-	rec := decodePayload(p)
-	if rec.Seq != s.seq+1 {
-		reason := fmt.Sprintf("sequence %d where %d was expected", rec.Seq, s.seq+1)
+	rec := decodePayload(p, s.lay)
+	var reason string
+	idx := int64(-1)
+	if s.lay.batched() {
+		idx = int64(s.lay.batchIndex(p))
+	}
+	switch {
+	case rec.Seq != s.seq+1:
+		reason = fmt.Sprintf("sequence %d where %d was expected", rec.Seq, s.seq+1)
+	case s.lay.batched() && idx != 0 && idx != s.idx+1 && !(idx == maxBatchIndex && s.idx == maxBatchIndex):
+		// A batch's records are numbered 0, 1, 2 ... (saturating).
+		reason = fmt.Sprintf("batch index %d after %d", idx, s.idx)
+	}
+	if reason != "" {
 		if s.lay.sealer != nil {
 			// A sealed frame whose checksum verifies was written whole:
 			// out of place, it was moved or copied there.
@@ -91,11 +104,11 @@ func (s *scanner) next() (Record, error) {
 	}
 	if s.lay.sealer != nil {
 		var err error
-		if rec, err = openPayload(p, s.lay.sealer, &s.nonce); err != nil {
+		if rec, err = openPayload(p, s.lay, &s.nonce); err != nil {
 			return Record{}, &TamperedError{Offset: s.off, Seq: s.seq + 1, Reason: "its tag does not verify"}
 		}
 	}
-	s.seq = rec.Seq
+	s.seq, s.idx = rec.Seq, idx
 	s.off += frameHeaderSize + n
 	return rec, nil
 }
@@ -118,8 +131,9 @@ type scanResult struct {
 
 // scanFile reads the records of a journal file of size bytes whose header
 // has been checked, passing each to fn (when fn is not nil). A bad frame
-// with no valid record after it is a torn tail, reported in the result; one
-// with a valid record after it is a *CorruptError.
+// is a torn tail, reported in the result, unless a valid record that an
+// interrupted write cannot leave follows it (findLater): then it is a
+// *CorruptError.
 func scanFile(r io.ReaderAt, size int64, lay layout, path string, fn func(Record) error) (scanResult, error) {
 	s := newScanner(r, size, lay)
 	for {
@@ -138,13 +152,17 @@ func scanFile(r io.ReaderAt, size int64, lay layout, path string, fn func(Record
 		}
 		var bad *badFrame
 		if errors.As(err, &bad) {
-			at, found, err := findRecord(r, bad.off+1, size, s.seq, lay)
+			at, found, err := findLater(r, bad.off+1, size, s.seq, lay)
 			if err != nil {
-				return scanResult{}, err
+				return scanResult{}, withPath(err, path)
 			}
 			if found {
+				what := "a valid record"
+				if lay.batched() {
+					what = "a valid record of a later batch"
+				}
 				return scanResult{}, &CorruptError{Path: path, Offset: bad.off,
-					Reason: fmt.Sprintf("%s, and a valid record follows at offset %d", bad.reason, at)}
+					Reason: fmt.Sprintf("%s, and %s follows at offset %d", bad.reason, what, at)}
 			}
 			res.torn = bad
 			return res, nil
@@ -166,19 +184,53 @@ func withPath(err error, path string) error {
 	return err
 }
 
+// findLater reports the offset of the first valid frame in [from, end)
+// that shows that damage before from, after record number after, is not
+// what a crash during the last write leaves (doc.go, Torn batches). In
+// formats 1 and 2 that is any valid frame that could follow record after.
+// In formats 3 and 4 it is a frame of a later batch than the one holding
+// record after+1 (its batch's first record, its sequence number less its
+// batch index, is above after+1) or one whose batch index saturated; the
+// frames of that batch itself are what a torn write of it leaves. In a
+// sealed file each frame of the torn batch must authenticate too, else
+// the search returns a *TamperedError: a torn write never leaves a frame
+// whose checksum verifies and whose tag does not.
+func findLater(r io.ReaderAt, from, end int64, after uint64, lay layout) (int64, bool, error) {
+	if !lay.batched() {
+		return findRecord(r, from, end, after, lay, nil)
+	}
+	var nonce atrest.Nonce
+	var buf []byte
+	return findRecord(r, from, end, after, lay, func(off int64, p []byte) (bool, error) {
+		seq, idx := binary.BigEndian.Uint64(p[1:]), lay.batchIndex(p)
+		if idx == maxBatchIndex || uint64(idx) > seq || seq-uint64(idx) > after+1 {
+			return false, nil
+		}
+		if lay.sealer != nil {
+			buf = append(buf[:0], p...)
+			if _, err := openPayload(buf, lay, &nonce); err != nil {
+				return false, &TamperedError{Offset: off, Seq: seq, Reason: "its tag does not verify"}
+			}
+		}
+		return true, nil
+	})
+}
+
 // findRecord reports the offset of the first valid frame in [from, end)
-// that could follow record number after: its length fits, its checksum
-// verifies and its sequence number is above after and no higher than the
-// number of frames that fit in the range allows. The cheap checks (length
-// and sequence range) run on every byte offset; the checksum only on the
-// rare candidate that passes them, so a megabyte of garbage costs about a
-// megabyte of reading.
-func findRecord(r io.ReaderAt, from, end int64, after uint64, lay layout) (int64, bool, error) {
+// that could follow record number after and that skip, when not nil, does
+// not skip: its length fits, its checksum verifies and its sequence number
+// is above after and no higher than the number of frames that fit in the
+// range allows. The search goes on after a frame skip skips (its payload
+// p aliases a buffer: skip must not keep it); an error from skip ends it.
+// The cheap checks (length and sequence range) run on every byte offset;
+// the checksum only on the rare candidate that passes them, so a megabyte
+// of garbage costs about a megabyte of reading.
+func findRecord(r io.ReaderAt, from, end int64, after uint64, lay layout, skip func(off int64, p []byte) (bool, error)) (int64, bool, error) {
 	const step = 1 << 20
 	minFrame := lay.minFrame()
 	maxSeq := after + uint64((end-from)/minFrame) + 1
 	var win, frame []byte
-	for base := from; end-base >= minFrame; base += step {
+	for base := from; end-base >= minFrame; {
 		n := min(end-base, step+minFrame-1)
 		if int64(cap(win)) < n {
 			win = make([]byte, n)
@@ -187,6 +239,7 @@ func findRecord(r io.ReaderAt, from, end int64, after uint64, lay layout) (int64
 		if got, err := r.ReadAt(w, base); int64(got) < n {
 			return 0, false, readError(err)
 		}
+		next := base + step
 		for i := int64(0); i < step && i+minFrame <= n; i++ {
 			l := int64(binary.BigEndian.Uint32(w[i:]))
 			if l < lay.minPayload || l > lay.maxPayload || base+i+frameHeaderSize+l > end {
@@ -207,10 +260,26 @@ func findRecord(r io.ReaderAt, from, end int64, after uint64, lay layout) (int64
 					return 0, false, readError(err)
 				}
 			}
-			if crc32.Checksum(p, castagnoli) == binary.BigEndian.Uint32(w[i+4:]) {
+			if crc32.Checksum(p, castagnoli) != binary.BigEndian.Uint32(w[i+4:]) {
+				continue
+			}
+			if skip == nil {
 				return base + i, true, nil
 			}
+			switch skipped, err := skip(base+i, p); {
+			case err != nil:
+				return 0, false, err
+			case !skipped:
+				return base + i, true, nil
+			}
+			// Go on after the skipped frame, in this window or the next.
+			i += frameHeaderSize + l - 1
+			if i+1 >= step {
+				next = base + i + 1
+				break
+			}
 		}
+		base = next
 	}
 	return 0, false, nil
 }
@@ -222,11 +291,11 @@ func findRecord(r io.ReaderAt, from, end int64, after uint64, lay layout) (int64
 // returned as is. A sealed file needs ReadFileKeys (ReadFile returns
 // ErrKey for it).
 //
-// An empty file holds no records. A file that ends in a torn record (a
+// An empty file holds no records. A file that ends in a torn batch (a
 // crash during a write; Open would truncate it) delivers every good record
-// and then returns an error wrapping ErrTornTail. Damage followed by valid
-// records returns a *CorruptError (ErrCorrupt) after delivering the records
-// before it. ReadFile takes no lock, so it may read a file a Journal is
+// before the damage and then returns an error wrapping ErrTornTail. Damage
+// followed by a valid record of a later batch returns a *CorruptError
+// (ErrCorrupt) after delivering the records before it. ReadFile takes no lock, so it may read a file a Journal is
 // appending to; the last batch may then appear torn.
 func ReadFile(path string, fn func(r Record) error) error {
 	return ReadFileKeys(path, nil, fn)
@@ -281,8 +350,8 @@ func readHeader(r io.ReaderAt, size int64, keys *atrest.KeyRing, path string) (l
 	if err != nil {
 		return layout{}, fmt.Errorf("%w: %s", err, path)
 	}
-	if v == formatVersion {
-		return plainLayout, nil
+	if v == formatV1 || v == formatVersion { // plain
+		return plainLayout(v), nil
 	}
 	if size < sealedHeaderSize {
 		return layout{}, fmt.Errorf("%w: %s: sealed header of %d bytes, want %d", ErrBadHeader, path, size, sealedHeaderSize)
@@ -299,5 +368,5 @@ func readHeader(r io.ReaderAt, size int64, keys *atrest.KeyRing, path string) (l
 	if err != nil {
 		return layout{}, fmt.Errorf("journal: %s: %w", path, err)
 	}
-	return sealedLayout(s), nil
+	return sealedLayout(v, s), nil
 }

@@ -95,6 +95,6 @@ func (j *Journal) presealed(c *batch, start, n int) {
 // and returns its size.
 func sealFrame(buf []byte, j *Journal, nonce *atrest.Nonce) int {
 	n := frameHeaderSize + int(binary.BigEndian.Uint32(buf))
-	sealFrames(buf[:n], j.lay.sealer, nonce)
+	sealFrames(buf[:n], j.lay, nonce)
 	return n
 }

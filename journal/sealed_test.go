@@ -56,9 +56,10 @@ func writeSealed(t testing.TB, path string, keys *atrest.KeyRing, n int) {
 }
 
 // sealedFrameSize is the size on disk of testBody(seq)'s sealed frame.
-func sealedFrameSize(seq uint64) int {
-	return frameHeaderSize + minSealedPayload + len(testBody(seq))
-}
+func sealedFrameSize(seq uint64) int { return sealedFrameSizeOf(testBody(seq)) }
+
+// sealedFrameSizeOf is the size on disk of body's sealed frame.
+func sealedFrameSizeOf(body []byte) int { return frameHeaderSize + minSealedPayload + len(body) }
 
 // recrc recomputes the checksum of the frame at off, as a careful
 // attacker would after changing its payload.
@@ -460,42 +461,48 @@ func TestSealedReplayDetectsLaterTamper(t *testing.T) {
 	}
 }
 
-// TestSealedGolden pins the sealed format: a file sealed under test key
-// k1, checked in, must still read as goldenRecords.
+// TestSealedGolden pins the sealed formats: files sealed under test key
+// k1, checked in, must still read as goldenRecords. Format 2
+// (golden-sealed.jrnl) is what earlier versions wrote.
 func TestSealedGolden(t *testing.T) {
-	const path = "testdata/golden-sealed.jrnl"
 	keys := keyRing(t, "k1")
-	if *update {
-		b, err := appendSealedHeader(nil, goldenCreated, keys)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lay, err := readHeader(bytes.NewReader(b), int64(len(b)), keys, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		start := len(b)
-		for _, r := range goldenRecords {
-			b = appendOpenFrame(b, r.Type, r.Seq, r.Time, 0x5EA1ED, r.Body)
-		}
-		sealFrames(b[start:], lay.sealer, new(atrest.Nonce))
-		writeAll(t, path, b)
-	}
-	recs, err := readSealed(t, path, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) != len(goldenRecords) {
-		t.Fatalf("read %d records, want %d", len(recs), len(goldenRecords))
-	}
-	for i, r := range recs {
-		w := goldenRecords[i]
-		if r.Seq != w.Seq || r.Type != w.Type || r.Time != w.Time || !bytes.Equal(r.Body, w.Body) {
-			t.Errorf("record %d = %+v, want %+v", i, r, w)
-		}
-	}
-	if created := int64(binary.BigEndian.Uint64(readAll(t, path)[8:]) & (1<<48 - 1)); created != goldenCreated.UnixMilli() {
-		t.Errorf("created %d, want %d", created, goldenCreated.UnixMilli())
+	for _, tc := range []struct {
+		path    string
+		version uint16
+	}{
+		{path: "testdata/golden-sealed.jrnl", version: formatSealedV2},
+		{path: "testdata/golden-sealed-v4.jrnl", version: formatSealed},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			if *update && tc.version == formatSealed {
+				b, err := appendSealedHeader(nil, tc.version, goldenCreated, keys)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lay, err := readHeader(bytes.NewReader(b), int64(len(b)), keys, tc.path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := len(b)
+				for i, r := range goldenRecords {
+					b = appendOpenFrame(b, lay, goldenBatchIndex[i], r.Type, r.Seq, r.Time, 0x5EA1ED, r.Body)
+				}
+				sealFrames(b[start:], lay, new(atrest.Nonce))
+				writeAll(t, tc.path, b)
+			}
+			data := readAll(t, tc.path)
+			if v := binary.BigEndian.Uint16(data[8:]); v != tc.version {
+				t.Fatalf("format version %d, want %d", v, tc.version)
+			}
+			recs, err := readSealed(t, tc.path, keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, recs)
+			if created := int64(binary.BigEndian.Uint64(data[8:]) & (1<<48 - 1)); created != goldenCreated.UnixMilli() {
+				t.Errorf("created %d, want %d", created, goldenCreated.UnixMilli())
+			}
+		})
 	}
 }
 

@@ -52,8 +52,8 @@ func TestGatewaySealedStorage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ver := binary.BigEndian.Uint16(data[8:]); ver != 2 {
-		t.Fatalf("journal format version %d, want 2 (sealed)", ver)
+	if ver := binary.BigEndian.Uint16(data[8:]); ver != 4 {
+		t.Fatalf("journal format version %d, want 4 (sealed)", ver)
 	}
 	keys, err := v.cfg.StorageKeys()
 	if err != nil {

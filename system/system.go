@@ -270,10 +270,10 @@ func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *
 		return err
 	}
 	if rec := g.journal.Recovered(); rec.TruncatedBytes > 0 {
-		// A torn write after a crash, or a damaged last record that had
-		// been acknowledged: the two look alike, and only the operator
-		// can tell them apart (the client's acks, the venue's reports).
-		log.Warn("order journal: damaged last record cut off (a write torn by a crash, or damage on disk); "+
+		// A batch torn by a crash, or a damaged last batch that had been
+		// acknowledged: the two look alike, and only the operator can
+		// tell them apart (the client's acks, the venue's reports).
+		log.Warn("order journal: damaged last records cut off (a write torn by a crash, or damage on disk); "+
 			"check the last orders with the venue", "path", oc.Journal, "records_kept", rec.Records,
 			"truncated_bytes", rec.TruncatedBytes)
 	}
