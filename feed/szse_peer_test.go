@@ -292,3 +292,66 @@ func TestSZSEIndependentPeerNextDay(t *testing.T) {
 		t.Error("no log of channel 2011 beginning the new day")
 	}
 }
+
+// TestSZSEIndependentPeerOwnBest: the independent peer streams a thin
+// market in which about one order in five is own-best (OrdType U, 本方最优):
+// it prices them by its own reading of the rule (the best price of the
+// order's side when it arrives; with that side empty the venue cancels it,
+// and its cancel follows). Through the gateway, every book equals the
+// peer's reference at every catch-up, every snapshot of the peer agrees
+// with the gateway's books (none counted as differing), and no channel is
+// stale or rebuilt. Before the gateway modelled them (232750a), it did not
+// rest own-best orders: its books lacked them and the snapshots showed
+// them.
+func TestSZSEIndependentPeerOwnBest(t *testing.T) {
+	r := newSZSERig(t, szseRigOpts{flow: feedpeer.FlowConfig{MaxOrders: 12,
+		Mix: feedpeer.Mix{Add: 30, Delete: 30, Cross: 20, OwnBest: 25}}})
+	r.heartbeats()
+	for range 4 {
+		r.publish(600)
+		r.caughtUp()
+	}
+	// The stream must hold what the test is about: own-best orders that
+	// rested, traded, and were cancelled for an empty side.
+	ownBest := map[uint64]bool{}
+	var orders, rested, traded, cancelled int
+	var prev feedpeer.Event
+	for _, rec := range r.pf.Records() {
+		ev := rec.Event
+		switch {
+		case ev.Kind == feedpeer.KindAdd:
+			orders++
+			if ev.OwnBest {
+				ownBest[ev.Order] = true
+				rested++
+			}
+		case ev.Kind == feedpeer.KindDelete && prev.OwnBest && prev.Order == ev.Order:
+			rested--
+			cancelled++
+		case ev.Kind == feedpeer.KindExecute && ownBest[ev.Order]:
+			traded++
+		}
+		if rec.Seq != 0 {
+			prev = ev
+		}
+	}
+	if rested < orders/8 || traded < 50 || cancelled < 10 {
+		t.Fatalf("of %d orders, own-best: %d rested, %d executions of them, %d cancelled for an empty side: want many of each", orders, rested, traded, cancelled)
+	}
+	if st := r.books.Stats(); st.Mismatch != 0 {
+		t.Errorf("the gateway's books differed from %d snapshots", st.Mismatch)
+	}
+	_, _, resets, _, snapshots, _ := r.sink.state()
+	if len(resets) != 0 || snapshots < 100 {
+		t.Errorf("channels reset %v; snapshots delivered %d", resets, snapshots)
+	}
+	for _, ch := range r.pf.Channels() {
+		if c := r.channel(ch); c.Rebuilds != 0 || c.Stale || c.Lost != 0 {
+			t.Errorf("channel %+v", c)
+		}
+	}
+	if st := r.dec.DecodeStats(); st.Ignored != 0 || st.DecodeErrors != 0 {
+		t.Errorf("decoder %+v: an own-best order was not taken", st)
+	}
+	t.Logf("of %d orders, own-best: %d rested, %d executions of them, %d cancelled for an empty side", orders, rested, traded, cancelled)
+}

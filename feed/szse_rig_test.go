@@ -120,13 +120,16 @@ func (r *logRecorder) has(parts ...string) bool {
 // records alone (it shares nothing with feedpeer's reference Book), which
 // checks that every channel's records arrive once and in ApplSeqNum order
 // (from 1 again after a ResetChannel) and that every snapshot it is given
-// shows what its own book shows at that moment.
+// shows what its own book shows at that moment. An own-best order (OrdType
+// U) takes the best price of its side among the orders it holds; with
+// none, it waits for the venue's cancel.
 type bookSink struct {
 	sig *signal
 
 	mu        sync.Mutex
 	orders    map[orderKey]*restingOrder
-	last      map[uint16]int64 // last ApplSeqNum delivered, per channel
+	unrested  map[orderKey]bool // own-best orders whose side was empty
+	last      map[uint16]int64  // last ApplSeqNum delivered, per channel
 	stale     map[uint16]bool
 	resets    map[uint16]int
 	lives     map[uint16]int
@@ -165,7 +168,7 @@ type restingOrder struct {
 var _ feed.SZSESink = (*bookSink)(nil)
 
 func newBookSink(sig *signal) *bookSink {
-	return &bookSink{sig: sig, orders: map[orderKey]*restingOrder{}, last: map[uint16]int64{},
+	return &bookSink{sig: sig, orders: map[orderKey]*restingOrder{}, unrested: map[orderKey]bool{}, last: map[uint16]int64{},
 		stale: map[uint16]bool{}, resets: map[uint16]int{}, lives: map[uint16]int{}}
 }
 
@@ -188,7 +191,16 @@ func (b *bookSink) ApplySZSE(m *szse.Message, _ int64) error {
 			side = feedpeer.Sell
 		}
 		qty, _ := o.OrderQty.Shares()
-		b.orders[orderKey{o.ChannelNo, o.ApplSeqNum}] = &restingOrder{symbol: string(szse.TrimString(o.SecurityID[:])), side: side, price: o.Price.Price(), qty: qty}
+		k, sym, price := orderKey{o.ChannelNo, o.ApplSeqNum}, string(szse.TrimString(o.SecurityID[:])), o.Price.Price()
+		if o.OrdType == szse.OrdTypeOwnBest {
+			ls := b.levelsLocked(sym, side)
+			if len(ls) == 0 {
+				b.unrested[k] = true
+				break
+			}
+			price = ls[0].Price
+		}
+		b.orders[k] = &restingOrder{symbol: sym, side: side, price: price, qty: qty}
 	case szse.TypeTrade:
 		tr := &m.Trade
 		b.sequence(tr.ChannelNo, tr.ApplSeqNum)
@@ -199,6 +211,10 @@ func (b *bookSink) ApplySZSE(m *szse.Message, _ int64) error {
 			}
 			k := orderKey{tr.ChannelNo, seq}
 			o := b.orders[k]
+			if o == nil && b.unrested[k] && tr.ExecType == szse.ExecTypeCancel {
+				delete(b.unrested, k) // the venue's cancel of an own-best order
+				continue
+			}
 			// A trade reduces both orders; a cancel, the one it names,
 			// by LastQty (the whole rest, or part of it).
 			switch {
@@ -278,6 +294,11 @@ func (b *bookSink) ResetChannel(ch uint16) error {
 	for k := range b.orders {
 		if k.channel == ch {
 			delete(b.orders, k)
+		}
+	}
+	for k := range b.unrested {
+		if k.channel == ch {
+			delete(b.unrested, k)
 		}
 	}
 	b.last[ch] = 0
@@ -442,13 +463,17 @@ type szseRigOpts struct {
 	// primaryAddr, when set, replaces the primary server's address (a
 	// misbehaving fake).
 	primaryAddr string
+	// flow is the peer's flow (seed 17); the rig sets its Dialect.
+	flow feedpeer.FlowConfig
 }
 
 var szseSymbols = []string{"000001", "000002", "300750", "002594"}
 
 func newSZSERig(t *testing.T, o szseRigOpts) *szseRig {
 	t.Helper()
-	flow, err := feedpeer.NewFlow(17, szseSymbols, feedpeer.FlowConfig{Dialect: feedpeer.DialectSZSE})
+	fcfg := o.flow
+	fcfg.Dialect = feedpeer.DialectSZSE
+	flow, err := feedpeer.NewFlow(17, szseSymbols, fcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,11 +44,20 @@ type Stats struct {
 // first), with time priority inside a level. It applies Events and answers
 // the levels a decoder's book must show after the same events.
 //
+// An own-best add (Event.OwnBest, SZSE OrdType 'U') rests at the best price
+// of its own side as the book stands when it applies, behind the orders
+// already there, and is a limit order from then on. With its side empty it
+// does not rest: the venue cancels it, and the book holds it aside until
+// the Delete that says so.
+//
 // A Book is not safe for concurrent use: one goroutine at a time, or the
 // caller's lock. The zero value is not usable; call NewBook.
 type Book struct {
 	orders  map[uint64]*bookOrder
 	symbols map[string]*symbolBook
+	// unrested are the own-best orders that found their side empty, until
+	// the venue's cancel of each.
+	unrested map[uint64]OrderInfo
 }
 
 type bookOrder struct {
@@ -79,7 +88,7 @@ type symbolBook struct {
 
 // NewBook returns an empty book.
 func NewBook() *Book {
-	return &Book{orders: make(map[uint64]*bookOrder), symbols: make(map[string]*symbolBook)}
+	return &Book{orders: make(map[uint64]*bookOrder), symbols: make(map[string]*symbolBook), unrested: make(map[uint64]OrderInfo)}
 }
 
 func (b *Book) symbol(name string) *symbolBook {
@@ -147,6 +156,9 @@ func (bs *bookSide) remove(o *bookOrder) {
 func (b *Book) Apply(ev Event) error {
 	switch ev.Kind {
 	case KindAdd:
+		if ev.OwnBest {
+			return b.addOwnBest(ev)
+		}
 		return b.add(ev.Order, ev.Symbol, ev.Side, ev.Price, ev.Qty)
 	case KindExecute:
 		o, err := b.reducible(ev.Order, ev.Qty, ev)
@@ -181,6 +193,13 @@ func (b *Book) Apply(ev Event) error {
 		return nil
 	case KindDelete:
 		o := b.orders[ev.Order]
+		if u, ok := b.unrested[ev.Order]; ok {
+			if ev.Qty != 0 && ev.Qty != u.Qty {
+				return fmt.Errorf("%w: %v: the own-best order had %d", ErrBadEvent, ev, u.Qty)
+			}
+			delete(b.unrested, ev.Order)
+			return nil
+		}
 		if o == nil {
 			return fmt.Errorf("%w: %v", ErrUnknownOrder, ev)
 		}
@@ -194,7 +213,7 @@ func (b *Book) Apply(ev Event) error {
 		if o == nil {
 			return fmt.Errorf("%w: %v", ErrUnknownOrder, ev)
 		}
-		if _, dup := b.orders[ev.NewOrder]; dup || ev.NewOrder == 0 {
+		if b.known(ev.NewOrder) || ev.NewOrder == 0 {
 			return fmt.Errorf("%w: %v", ErrDuplicateOrder, ev)
 		}
 		if ev.Qty <= 0 || ev.Price <= 0 {
@@ -219,7 +238,7 @@ func (b *Book) add(id uint64, symbol string, side Side, price refdata.Price, qty
 	if id == 0 {
 		return fmt.Errorf("%w: order id 0", ErrBadEvent)
 	}
-	if _, dup := b.orders[id]; dup {
+	if b.known(id) {
 		return fmt.Errorf("%w: #%d", ErrDuplicateOrder, id)
 	}
 	if qty <= 0 || price <= 0 || (side != Buy && side != Sell) || symbol == "" {
@@ -231,6 +250,41 @@ func (b *Book) add(id uint64, symbol string, side Side, price refdata.Price, qty
 	s.side(side).insert(o)
 	b.orders[id] = o
 	return nil
+}
+
+// addOwnBest rests an own-best order at the best price of its side, or
+// holds it aside for the venue's cancel when that side is empty.
+func (b *Book) addOwnBest(ev Event) error {
+	if ev.Order == 0 {
+		return fmt.Errorf("%w: order id 0", ErrBadEvent)
+	}
+	if b.known(ev.Order) {
+		return fmt.Errorf("%w: #%d", ErrDuplicateOrder, ev.Order)
+	}
+	if ev.Qty <= 0 || (ev.Side != Buy && ev.Side != Sell) || ev.Symbol == "" {
+		return fmt.Errorf("%w: %v", ErrBadEvent, ev)
+	}
+	price, ok := b.best(ev.Symbol, ev.Side)
+	if !ok {
+		b.unrested[ev.Order] = OrderInfo{ID: ev.Order, Symbol: ev.Symbol, Side: ev.Side, Qty: ev.Qty}
+		return nil
+	}
+	return b.add(ev.Order, ev.Symbol, ev.Side, price, ev.Qty)
+}
+
+// known reports whether id is an order of the day still resting or
+// awaiting its cancel.
+func (b *Book) known(id uint64) bool {
+	_, resting := b.orders[id]
+	_, unrested := b.unrested[id]
+	return resting || unrested
+}
+
+// awaitsCancel reports whether id is an own-best order that found its side
+// empty and awaits the venue's cancel.
+func (b *Book) awaitsCancel(id uint64) bool {
+	_, ok := b.unrested[id]
+	return ok
 }
 
 func (b *Book) reducible(id uint64, qty int64, ev Event) (*bookOrder, error) {

@@ -136,3 +136,109 @@ func TestBookRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestBookOwnBest: an own-best add rests at the best price of its own side
+// as the book stands, behind the orders there, whatever its Price, and
+// trades there like a limit order; with its side empty it does not rest,
+// and the venue's cancel of it (a Delete) applies.
+func TestBookOwnBest(t *testing.T) {
+	ownBest := func(id uint64, side Side, qty int64) Event {
+		return Event{Kind: KindAdd, Symbol: "AAA", Order: id, Side: side, Qty: qty, OwnBest: true}
+	}
+	tests := []struct {
+		name   string
+		events []Event
+		bids   []Level
+		asks   []Level
+		queue  []int64 // at the best bid
+	}{
+		{
+			name:   "joins the best bid behind the orders there",
+			events: []Event{add(1, Buy, 100, 10), add(2, Buy, 99, 5), add(3, Sell, 102, 4), ownBest(4, Buy, 7)},
+			bids:   []Level{{Price: 100, Qty: 17, Orders: 2}, {Price: 99, Qty: 5, Orders: 1}},
+			asks:   []Level{{Price: 102, Qty: 4, Orders: 1}},
+			queue:  []int64{10, 7},
+		},
+		{
+			name:   "its Price is not read",
+			events: []Event{add(1, Sell, 102, 4), add(2, Sell, 103, 1), {Kind: KindAdd, Symbol: "AAA", Order: 3, Side: Sell, Price: 150, Qty: 6, OwnBest: true}},
+			asks:   []Level{{Price: 102, Qty: 10, Orders: 2}, {Price: 103, Qty: 1, Orders: 1}},
+		},
+		{
+			name: "with its side empty it does not rest, and its cancel applies",
+			events: []Event{add(1, Sell, 102, 4), ownBest(2, Buy, 3),
+				{Kind: KindDelete, Symbol: "AAA", Order: 2, Side: Buy, Qty: 3}, ownBest(3, Buy, 5)},
+			asks: []Level{{Price: 102, Qty: 4, Orders: 1}},
+		},
+		{
+			name: "it trades like a limit order",
+			events: []Event{add(1, Buy, 100, 10), ownBest(2, Buy, 7), add(3, Sell, 100, 12),
+				{Kind: KindExecute, Symbol: "AAA", Order: 1, Contra: 3, Side: Buy, Price: 100, Qty: 10, Match: 1},
+				{Kind: KindExecute, Symbol: "AAA", Order: 2, Contra: 3, Side: Buy, Price: 100, Qty: 2, Match: 2}},
+			bids:  []Level{{Price: 100, Qty: 5, Orders: 1}},
+			queue: []int64{5},
+		},
+		{
+			name: "the best after an aggressor's remainder rested",
+			events: []Event{add(1, Sell, 101, 3), add(2, Buy, 100, 1), add(3, Buy, 102, 5),
+				{Kind: KindExecute, Symbol: "AAA", Order: 1, Contra: 3, Side: Sell, Price: 101, Qty: 3, Match: 1},
+				ownBest(4, Buy, 4)},
+			bids:  []Level{{Price: 102, Qty: 6, Orders: 2}, {Price: 100, Qty: 1, Orders: 1}},
+			queue: []int64{2, 4},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewBook()
+			for _, ev := range tc.events {
+				if err := b.Apply(ev); err != nil {
+					t.Fatalf("Apply(%v): %v", ev, err)
+				}
+			}
+			if got := b.Levels("AAA", Buy, 0); !reflect.DeepEqual(got, nonNil(tc.bids)) {
+				t.Errorf("bids = %v, want %v", got, tc.bids)
+			}
+			if got := b.Levels("AAA", Sell, 0); !reflect.DeepEqual(got, nonNil(tc.asks)) {
+				t.Errorf("asks = %v, want %v", got, tc.asks)
+			}
+			if len(tc.bids) > 0 {
+				if got := b.Queue("AAA", Buy, tc.bids[0].Price); !reflect.DeepEqual(got, tc.queue) {
+					t.Errorf("best bid queue = %v, want %v", got, tc.queue)
+				}
+			}
+		})
+	}
+}
+
+// TestBookOwnBestRefuses: an own-best order that found its side empty is
+// not an order of the book (nothing executes it, its id stays taken) until
+// its cancel, which must name its whole quantity.
+func TestBookOwnBestRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		ev   Event
+		want error
+	}{
+		{name: "executing it", ev: Event{Kind: KindExecute, Symbol: "AAA", Order: 2, Qty: 1}, want: ErrUnknownOrder},
+		{name: "its id again", ev: add(2, Sell, 101, 1), want: ErrDuplicateOrder},
+		{name: "an own-best order of its id", ev: Event{Kind: KindAdd, Symbol: "AAA", Order: 2, Side: Sell, Qty: 1, OwnBest: true}, want: ErrDuplicateOrder},
+		{name: "its cancel for part of it", ev: Event{Kind: KindDelete, Symbol: "AAA", Order: 2, Qty: 1}, want: ErrBadEvent},
+		{name: "an own-best order of no quantity", ev: Event{Kind: KindAdd, Symbol: "AAA", Order: 3, Side: Buy, OwnBest: true}, want: ErrBadEvent},
+		{name: "an own-best order of id 0", ev: Event{Kind: KindAdd, Symbol: "AAA", Side: Buy, Qty: 1, OwnBest: true}, want: ErrBadEvent},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewBook()
+			b.Apply(add(1, Sell, 101, 10))
+			if err := b.Apply(Event{Kind: KindAdd, Symbol: "AAA", Order: 2, Side: Buy, Qty: 5, OwnBest: true}); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Apply(tc.ev); !errors.Is(err, tc.want) {
+				t.Fatalf("Apply(%v) = %v, want %v", tc.ev, err, tc.want)
+			}
+			if !b.awaitsCancel(2) || len(b.Levels("AAA", Buy, 0)) != 0 {
+				t.Errorf("a refused event changed the book: bids %v", b.Levels("AAA", Buy, 0))
+			}
+		})
+	}
+}

@@ -189,7 +189,7 @@ func szseApply(t *testing.T, b *Book, d szseDecoded) {
 	var ev Event
 	switch {
 	case d.ordTp != 0:
-		ev = Event{Kind: KindAdd, Symbol: d.symbol, Order: id(d.seq), Side: d.side, Price: d.price, Qty: d.qty}
+		ev = Event{Kind: KindAdd, Symbol: d.symbol, Order: id(d.seq), Side: d.side, Price: d.price, Qty: d.qty, OwnBest: d.ordTp == 'U'}
 	case d.execType == 'F':
 		ev = Event{Kind: KindExecute, Symbol: d.symbol, Order: id(d.bid), Contra: id(d.offer), Price: d.price, Qty: d.qty}
 	case d.execType == '4':

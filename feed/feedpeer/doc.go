@@ -8,14 +8,19 @@
 // Data flow: a Flow (seeded, deterministic) generates order-by-order events
 // over several symbols: passive adds around a moving mid, executions of
 // resting orders in price-time priority, partial cancels, deletes,
-// replaces, hidden trades and crossing orders that take one or more levels.
+// replaces, hidden trades and crossing orders that take one or more levels;
+// in the SZSE dialect, on request (Mix.OwnBest), own-best orders.
 // A feed (ITCHFeed or SZSEFeed) takes the flow, encodes each event as one
 // wire message and records it under its sequence number; one or more
 // servers (ITCHServer over SoupBinTCP 3.0, SZSEServer over the SZSE Binary
 // market-data session) serve the recorded stream on 127.0.0.1, so a primary
 // and a backup send the same messages under the same numbers. A Book is a
 // reference L3 book: the feed's Reference rebuilds it at any sequence
-// number, for comparison with what the gateway shows.
+// number, for comparison with what the gateway shows. It prices an SZSE
+// own-best order (OrdType U, 本方最优) by the venue's rule: at the best
+// price of its own side when it arrives, behind the orders there; with that
+// side empty the venue cancels it (SZSE trading rules), and the stream
+// shows its cancel right after it.
 //
 //	flow, _ := feedpeer.NewFlow(7, []string{"600519", "000001"}, feedpeer.FlowConfig{})
 //	feed, _ := feedpeer.NewITCHFeed(feedpeer.ITCHConfig{Tracking: feedpeer.TrackingSequence}, flow)
@@ -66,7 +71,10 @@
 //     gateway's 0.0001 units); quantities Int64 N15(2) (shares × 100);
 //     snapshot entry prices Int64 N18(6) (price units × 100); TotalValueTrade
 //     Int64 N18(4). The order's OrdType is one byte ('2', limit) after
-//     TransactTime. A cancel (300191 ExecType '4') carries LastPx 0 and
+//     TransactTime; an own-best order has OrdType 'U' and Price 0 (it
+//     names no price; the venue gives it one), and one the venue cancels
+//     for an empty side is followed at once by its cancel, LastQty the
+//     whole order. A cancel (300191 ExecType '4') carries LastPx 0 and
 //     names the cancelled order's ApplSeqNum on its side, 0 on the other.
 //     MDStreamID is "011" for orders and trades, "010" for snapshots;
 //     SecurityIDSource "102"; TradingPhaseCode "T0". LocalTimeStamp is

@@ -42,7 +42,8 @@ type Kind uint8
 // the order book; the others are published by a feed around the flow and
 // never touch a book.
 const (
-	// KindAdd rests a new order: Order, Side, Price, Qty (and MPID).
+	// KindAdd rests a new order: Order, Side, Price, Qty (and MPID). An
+	// own-best add (OwnBest) is priced by the book instead.
 	KindAdd Kind = iota + 1
 	// KindExecute executes Qty shares of resting Order at Price. Contra,
 	// when not zero, is the aggressing order, itself on the book (the SZSE
@@ -111,6 +112,12 @@ type Event struct {
 	WithPrice bool
 	// MPID is the attribution of an add; not empty makes it ITCH F.
 	MPID string
+	// OwnBest marks an add as an SZSE own-best order (OrdType 'U', 本方最优):
+	// the venue prices it at the best price on its own side when it
+	// arrives, and cancels it when that side is empty. Its Price is 0 (the
+	// order names none); the Book prices it by the rule, and the venue's
+	// cancel follows it as a Delete.
+	OwnBest bool
 	// Code is the event code of a system event or the state of a trading
 	// action.
 	Code byte
@@ -122,6 +129,9 @@ type Event struct {
 func (e Event) String() string {
 	switch e.Kind {
 	case KindAdd:
+		if e.OwnBest {
+			return fmt.Sprintf("add %s #%d %s %d@own-best", e.Symbol, e.Order, e.Side, e.Qty)
+		}
 		return fmt.Sprintf("add %s #%d %s %d@%d", e.Symbol, e.Order, e.Side, e.Qty, e.Price)
 	case KindExecute:
 		return fmt.Sprintf("execute %s #%d %d@%d contra #%d match %d", e.Symbol, e.Order, e.Qty, e.Price, e.Contra, e.Match)

@@ -158,7 +158,7 @@ func (f *SZSEFeed) publishLocked(ev Event, flowN int) {
 		panic(fmt.Sprintf("feedpeer: flow event does not apply: %v", err))
 	}
 	for _, id := range []uint64{ev.Order, ev.Contra} {
-		if _, ok := f.book.Order(id); !ok {
+		if _, ok := f.book.Order(id); !ok && !f.book.awaitsCancel(id) {
 			delete(f.orderAt, id)
 		}
 	}

@@ -22,7 +22,8 @@ const (
 	// (300192), whole-order cancels (300191 ExecType 4) and crosses as an
 	// add of the whole aggressing order followed by executions that name
 	// both orders (300191 ExecType F); its remainder stays on the book.
-	// There are no partial cancels, replaces or hidden trades.
+	// With Mix.OwnBest, own-best orders (OrdType U) too. There are no
+	// partial cancels, replaces or hidden trades.
 	DialectSZSE
 )
 
@@ -45,6 +46,11 @@ type Mix struct {
 	Cross int
 	// Trade prints a hidden trade inside the spread (DialectITCH only).
 	Trade int
+	// OwnBest sends an own-best order (SZSE OrdType U, 本方最优) on a
+	// random side (DialectSZSE only): the venue rests it at its side's best
+	// price, or, with that side empty, cancels it at once (a Delete of it
+	// follows the add).
+	OwnBest int
 }
 
 // FlowConfig configures a Flow. Every zero value means the documented
@@ -72,7 +78,7 @@ type FlowConfig struct {
 	StartTime int64
 	// Mix weighs the actions. Zero means, for DialectITCH, Add 40,
 	// Execute 10, Cancel 8, Delete 20, Replace 8, Cross 8, Trade 3; for
-	// DialectSZSE, Add 45, Delete 25, Cross 12.
+	// DialectSZSE, Add 45, Delete 25, Cross 12 (no own-best orders).
 	Mix Mix
 }
 
@@ -148,6 +154,9 @@ func NewFlow(seed uint64, symbols []string, cfg FlowConfig) (*Flow, error) {
 		if cfg.Mix == (Mix{}) {
 			cfg.Mix = Mix{Add: 40, Execute: 10, Cancel: 8, Delete: 20, Replace: 8, Cross: 8, Trade: 3}
 		}
+		if cfg.Mix.OwnBest != 0 {
+			return nil, fmt.Errorf("%w: own-best orders are SZSE's: the ITCH dialect has none", ErrConfig)
+		}
 	case DialectSZSE:
 		if cfg.Mix == (Mix{}) {
 			cfg.Mix = Mix{Add: 45, Delete: 25, Cross: 12}
@@ -159,7 +168,7 @@ func NewFlow(seed uint64, symbols []string, cfg FlowConfig) (*Flow, error) {
 		return nil, fmt.Errorf("%w: dialect %d", ErrConfig, cfg.Dialect)
 	}
 	m := cfg.Mix
-	if m.Add < 0 || m.Execute < 0 || m.Cancel < 0 || m.Delete < 0 || m.Replace < 0 || m.Cross < 0 || m.Trade < 0 || m.Add == 0 {
+	if m.Add < 0 || m.Execute < 0 || m.Cancel < 0 || m.Delete < 0 || m.Replace < 0 || m.Cross < 0 || m.Trade < 0 || m.OwnBest < 0 || m.Add == 0 {
 		return nil, fmt.Errorf("%w: mix %+v: weights must not be negative and Add must be positive", ErrConfig, m)
 	}
 	f := &Flow{
@@ -229,7 +238,7 @@ func (f *Flow) generate() {
 		}
 	}
 	m := f.cfg.Mix
-	w := []int{m.Add, m.Execute, m.Cancel, m.Delete, m.Replace, m.Cross, m.Trade}
+	w := []int{m.Add, m.Execute, m.Cancel, m.Delete, m.Replace, m.Cross, m.Trade, m.OwnBest}
 	total := 0
 	for _, x := range w {
 		total += x
@@ -244,7 +253,7 @@ func (f *Flow) generate() {
 	if n == 0 {
 		action = 0
 	}
-	if action == 0 && n >= f.cfg.MaxOrders {
+	if (action == 0 || action == 7) && n >= f.cfg.MaxOrders {
 		action = 3
 	}
 	switch action {
@@ -263,6 +272,8 @@ func (f *Flow) generate() {
 		f.cross(i, sym)
 	case 6:
 		f.hiddenTrade(i, sym)
+	case 7:
+		f.ownBest(sym)
 	}
 }
 
@@ -312,6 +323,17 @@ func (f *Flow) addPassive(i int, sym string) {
 		ev.MPID = mpids[f.pick(len(mpids))]
 	}
 	f.emit(ev)
+}
+
+// ownBest sends an own-best order: it names no price; the venue rests it at
+// the best price of its side or, with that side empty, cancels it at once.
+func (f *Flow) ownBest(sym string) {
+	side := f.side()
+	ev := Event{Kind: KindAdd, Symbol: sym, Order: f.newID(), Side: side, Qty: f.lots(f.cfg.MaxLots), OwnBest: true}
+	f.emit(ev)
+	if _, ok := f.book.best(sym, side); !ok {
+		f.emit(Event{Kind: KindDelete, Symbol: sym, Order: ev.Order, Side: side, Qty: ev.Qty})
+	}
 }
 
 // execute executes the oldest order at a best price, partly or whole.

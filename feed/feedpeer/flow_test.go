@@ -143,6 +143,61 @@ func TestFlowSZSEKinds(t *testing.T) {
 	}
 }
 
+// TestFlowOwnBest: an SZSE flow with own-best orders sends them with no
+// price, and each one rests at its own side's best level as it stood, one
+// order and its quantity more, or, with that side empty, is cancelled whole
+// by the very next event. Both happen, and own-best orders trade
+// afterwards.
+func TestFlowOwnBest(t *testing.T) {
+	f, err := NewFlow(17, testSymbols, FlowConfig{Dialect: DialectSZSE, MaxOrders: 12, Mix: Mix{Add: 30, Delete: 30, Cross: 20, OwnBest: 25}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBook()
+	ownBest := map[uint64]bool{}
+	var rested, cancelled, traded int
+	var awaiting *Event // an own-best order whose side was empty
+	for i := range 5000 {
+		ev := f.Next()
+		if awaiting != nil {
+			if ev.Kind != KindDelete || ev.Order != awaiting.Order || ev.Qty != awaiting.Qty {
+				t.Fatalf("event %d: %v after %v, whose side was empty: want its cancel", i, ev, *awaiting)
+			}
+			cancelled++
+			awaiting = nil
+		}
+		var best *Level
+		if ls := b.Levels(ev.Symbol, ev.Side, 1); len(ls) > 0 {
+			best = &ls[0]
+		}
+		if err := b.Apply(ev); err != nil {
+			t.Fatalf("event %d %v: %v", i, ev, err)
+		}
+		switch {
+		case ev.Kind == KindAdd && ev.OwnBest:
+			if ev.Price != 0 {
+				t.Fatalf("event %d: own-best order %v names a price", i, ev)
+			}
+			ownBest[ev.Order] = true
+			if best == nil {
+				awaiting = &ev
+				continue
+			}
+			o, ok := b.Order(ev.Order)
+			after := b.Levels(ev.Symbol, ev.Side, 1)[0]
+			if !ok || o.Price != best.Price || after != (Level{Price: best.Price, Qty: best.Qty + ev.Qty, Orders: best.Orders + 1}) {
+				t.Fatalf("event %d: own-best order %v rests as %+v, best level %v; it was %v", i, ev, o, after, *best)
+			}
+			rested++
+		case ev.Kind == KindExecute && ownBest[ev.Order]:
+			traded++
+		}
+	}
+	if rested < 100 || cancelled < 10 || traded < 50 {
+		t.Errorf("own-best orders rested %d, cancelled %d, traded %d: want many of each", rested, cancelled, traded)
+	}
+}
+
 func TestFlowConfigErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -157,6 +212,8 @@ func TestFlowConfigErrors(t *testing.T) {
 		{name: "no adds", symbols: []string{"A"}, cfg: FlowConfig{Mix: Mix{Delete: 1}}},
 		{name: "price under 20 ticks", symbols: []string{"A"}, cfg: FlowConfig{StartPrice: 100, Tick: 100}},
 		{name: "unknown dialect", symbols: []string{"A"}, cfg: FlowConfig{Dialect: 7}},
+		{name: "ITCH with own-best orders", symbols: []string{"A"}, cfg: FlowConfig{Mix: Mix{Add: 1, OwnBest: 1}}},
+		{name: "negative own-best weight", symbols: []string{"A"}, cfg: FlowConfig{Dialect: DialectSZSE, Mix: Mix{Add: 1, OwnBest: -1}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

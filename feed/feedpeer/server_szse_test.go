@@ -5,13 +5,21 @@ import (
 	"encoding/binary"
 	"net"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
 
 func newSZSE(t *testing.T, fcfg SZSEConfig, scfg SZSEServerConfig) (*SZSEFeed, *SZSEServer) {
 	t.Helper()
-	flow, err := NewFlow(4, testSymbols, FlowConfig{Dialect: DialectSZSE})
+	return newSZSEFlow(t, FlowConfig{}, fcfg, scfg)
+}
+
+// newSZSEFlow is newSZSE with a flow of flowCfg (its Dialect set here).
+func newSZSEFlow(t *testing.T, flowCfg FlowConfig, fcfg SZSEConfig, scfg SZSEServerConfig) (*SZSEFeed, *SZSEServer) {
+	t.Helper()
+	flowCfg.Dialect = DialectSZSE
+	flow, err := NewFlow(4, testSymbols, flowCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,9 +45,25 @@ func (s *szseClient) loggedOn() {
 
 // TestSZSESession logs on, reads the day (two channels, orders, trades,
 // cancels and snapshots), rebuilds the book from the wire alone, and checks
-// it and every snapshot against the feed's reference.
+// it and every snapshot against the feed's reference; with own-best orders
+// too, each sent with OrdType 'U' and no price, and those the venue cancels
+// followed at once by their cancel.
 func TestSZSESession(t *testing.T) {
-	feed, srv := newSZSE(t, SZSEConfig{Channels: []uint16{2011, 2012}, SnapshotEvery: 250}, SZSEServerConfig{SenderCompID: "CLIENT1", Password: "pw"})
+	for _, tc := range []struct {
+		name string
+		flow FlowConfig
+	}{
+		{name: "limit orders"},
+		{name: "own-best orders", flow: FlowConfig{MaxOrders: 12, Mix: Mix{Add: 30, Delete: 30, Cross: 20, OwnBest: 25}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testSZSESession(t, tc.flow, tc.flow.Mix.OwnBest != 0)
+		})
+	}
+}
+
+func testSZSESession(t *testing.T, flowCfg FlowConfig, ownBest bool) {
+	feed, srv := newSZSEFlow(t, flowCfg, SZSEConfig{Channels: []uint16{2011, 2012}, SnapshotEvery: 250}, SZSEServerConfig{SenderCompID: "CLIENT1", Password: "pw"})
 	if err := feed.Publish(3000); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +74,8 @@ func TestSZSESession(t *testing.T) {
 	msgs := c.data(len(records))
 	book := NewBook()
 	next := map[uint16]uint64{}
-	var snapshots, cancels, trades int
+	var snapshots, cancels, trades, ownBests, ownBestCancels int
+	var prev szseDecoded
 	for i, m := range msgs {
 		rec := records[i]
 		if m.typ == 300111 {
@@ -59,10 +84,10 @@ func TestSZSESession(t *testing.T) {
 			if s.symbol != rec.Event.Symbol {
 				t.Fatalf("snapshot %d of %q, record %q", i, s.symbol, rec.Event.Symbol)
 			}
-			if want := book.Levels(s.symbol, Buy, 10); !reflect.DeepEqual(s.bids, want) {
+			if want := book.Levels(s.symbol, Buy, 10); !slices.Equal(s.bids, want) {
 				t.Fatalf("snapshot %d bids %v, the wire's book %v", i, s.bids, want)
 			}
-			if want := book.Levels(s.symbol, Sell, 10); !reflect.DeepEqual(s.asks, want) {
+			if want := book.Levels(s.symbol, Sell, 10); !slices.Equal(s.asks, want) {
 				t.Fatalf("snapshot %d asks %v, the wire's book %v", i, s.asks, want)
 			}
 			if len(s.bids) > 0 && !reflect.DeepEqual(s.bidQueue, book.Queue(s.symbol, Buy, s.bids[0].Price)) {
@@ -84,13 +109,30 @@ func TestSZSESession(t *testing.T) {
 		switch d.execType {
 		case '4':
 			cancels++
+			if prev.ordTp == 'U' && d.channel == prev.channel && (d.bid == prev.seq || d.offer == prev.seq) && len(book.Levels(d.symbol, prev.side, 1)) == 0 {
+				ownBestCancels++
+			}
 		case 'F':
 			trades++
 		}
+		switch d.ordTp {
+		case 'U':
+			ownBests++
+			if d.price != 0 {
+				t.Fatalf("message %d: own-best order %+v names a price", i, d)
+			}
+		case '2', 0:
+		default:
+			t.Fatalf("message %d: OrdType %q", i, d.ordTp)
+		}
 		szseApply(t, book, d)
+		prev = d
 	}
 	if snapshots != 3*12 || cancels == 0 || trades == 0 {
 		t.Errorf("snapshots %d, cancels %d, trades %d", snapshots, cancels, trades)
+	}
+	if ownBest != (ownBests > 0) || ownBest && ownBestCancels == 0 {
+		t.Errorf("own-best orders %d, cancelled for an empty side %d", ownBests, ownBestCancels)
 	}
 	ref := feed.ReferenceAll()
 	for _, s := range testSymbols {

@@ -109,7 +109,8 @@ type szseWire struct {
 
 // orderBody returns the body of an order (300192): ChannelNo, ApplSeqNum,
 // MDStreamID "011", SecurityID, SecurityIDSource "102", Price N13(4),
-// OrderQty N15(2), Side, TransactTime, OrdType "2" (limit).
+// OrderQty N15(2), Side, TransactTime, OrdType: '2' (limit), or 'U'
+// (own-best) for an own-best add, whose Price is 0.
 func (w szseWire) orderBody(channel uint16, seq uint64, ev Event) []byte {
 	be := binary.BigEndian
 	b := make([]byte, 0, szseLenOrder)
@@ -122,6 +123,9 @@ func (w szseWire) orderBody(channel uint16, seq uint64, ev Event) []byte {
 	b = be.AppendUint64(b, uint64(ev.Qty*100))
 	b = append(b, szseSide(ev.Side))
 	b = be.AppendUint64(b, uint64(szseTime(w.date, ev.Time)))
+	if ev.OwnBest {
+		return append(b, 'U')
+	}
 	return append(b, '2')
 }
 

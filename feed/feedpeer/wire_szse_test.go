@@ -13,8 +13,9 @@ func TestSZSEFramesPinned(t *testing.T) {
 	w := szseWire{date: 20250102, pad: ' '}
 	const ts = 34_200_123_000_000 // 09:30:00.123
 	ev := Event{Symbol: "000001", Time: ts, Price: 123400}
-	order, trade, cancel := ev, ev, ev
+	order, trade, cancel, ownBest := ev, ev, ev, ev
 	order.Kind, order.Side, order.Qty = KindAdd, Buy, 300
+	ownBest.Kind, ownBest.Side, ownBest.Qty, ownBest.Price, ownBest.OwnBest = KindAdd, Sell, 500, 0, true
 	trade.Kind, trade.Side, trade.Qty = KindExecute, Sell, 100
 	cancel.Kind, cancel.Side, cancel.Qty = KindDelete, Sell, 200
 	tests := []struct {
@@ -22,6 +23,7 @@ func TestSZSEFramesPinned(t *testing.T) {
 		got  []byte
 	}{
 		{name: "order", got: appendSZSE(nil, szseOrder, w.orderBody(2011, 5, order))},
+		{name: "own-best order", got: appendSZSE(nil, szseOrder, w.orderBody(2011, 8, ownBest))},
 		{name: "trade", got: appendSZSE(nil, szseTrade, w.tradeBody(2011, 6, 5, 3, 'F', trade))},
 		{name: "cancel", got: appendSZSE(nil, szseTrade, w.tradeBody(2011, 7, 0, 3, '4', cancel))},
 		{name: "channel heartbeat", got: appendSZSE(nil, szseChannelHB, channelHeartbeatBody(2011, 7, false))},
