@@ -279,3 +279,35 @@ func TestIndependentITCHPeerLoss(t *testing.T) {
 	}
 	r.check(r.publish(300))
 }
+
+// TestIndependentITCHPeerEndOfSession: both sources end their sessions
+// with End of Session in the middle of the day (a distributor restarting
+// properly) while the peer goes on publishing. The gateway logs in again
+// on each for the rest of the session and ends with every book equal to
+// the peer's reference, nothing lost and nothing rebuilt. Before bdbbe5b,
+// End of Session ended a source for the life of the process: with both
+// ended, nothing more came.
+func TestIndependentITCHPeerEndOfSession(t *testing.T) {
+	r := newPeerRig(t, feedpeer.TrackingRandom)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	at := r.publish(500)
+	r.check(at)
+	for _, s := range []*feedpeer.ITCHServer{r.primary, r.backup} {
+		if err := s.Wait(ctx, func(st feedpeer.ServerStats) bool { return st.Active == 1 }); err != nil {
+			t.Fatal(err)
+		}
+		s.EndSession()
+	}
+	last := r.publish(2000)
+	for _, s := range []*feedpeer.ITCHServer{r.primary, r.backup} {
+		if err := s.Wait(ctx, func(st feedpeer.ServerStats) bool { return st.EndOfSessions == 1 && st.Logins >= 2 && st.Active == 1 }); err != nil {
+			t.Fatalf("no login after End of Session: %v", err)
+		}
+	}
+	r.check(last)
+	r.check(r.publish(300))
+	if st := r.feed.Status(); st.Lost != 0 || st.Rebuilds != 0 || st.Stale {
+		t.Errorf("status %+v: want nothing lost or rebuilt", st)
+	}
+}

@@ -37,9 +37,10 @@
 // back on the same address), DropRange (the source leaves messages out of
 // its live stream but still has them for a later login or retransmission;
 // an SZSEServer's RefuseRetransmit makes it answer a ReTransmit of them
-// "unavailable"),
-// SetLoginDelay (the login is answered late), SetLag and SetDelay (the
-// source runs behind the other).
+// "unavailable"), EndSession (an ITCHServer ends its clients' sessions
+// mid-stream with End of Session; a later login goes on in the same
+// session), SetLoginDelay (the login is answered late), SetLag and
+// SetDelay (the source runs behind the other).
 //
 // Goroutines: a Flow and a Book belong to one goroutine. Feeds and servers
 // are safe for concurrent use; a server's Run serves connections on

@@ -110,6 +110,7 @@ type server struct {
 	lag        int
 	delay      time.Duration
 	drops      []dropRange
+	ends       uint64 // calls of EndSession
 	stats      ServerStats
 	changed    chan struct{} // closed and replaced on every change
 	wg         sync.WaitGroup
@@ -325,13 +326,14 @@ type settings struct {
 	lag        int
 	delay      time.Duration
 	drops      []dropRange
+	ends       uint64
 	changed    <-chan struct{}
 }
 
 func (s *server) settings() settings {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return settings{loginDelay: s.loginDelay, lag: s.lag, delay: s.delay, drops: slices.Clone(s.drops), changed: s.changed}
+	return settings{loginDelay: s.loginDelay, lag: s.lag, delay: s.delay, drops: slices.Clone(s.drops), ends: s.ends, changed: s.changed}
 }
 
 // visible returns how many of the n entries the server may send now

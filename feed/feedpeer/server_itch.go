@@ -33,10 +33,12 @@ type ITCHServerConfig struct {
 // next message published). The server sends a Server Heartbeat after
 // HeartbeatInterval without sending, reads Client Heartbeats, closes a
 // client silent for ClientTimeout or sending a Logout Request, and sends End
-// of Session once the feed has ended and the client has every message.
+// of Session once the feed has ended and the client has every message, or
+// at EndSession.
 //
 // Two servers of one feed are a primary and a backup source. Faults:
-// Kill/Restart, DropRange, SetLoginDelay, SetLag, SetDelay.
+// Kill/Restart, DropRange, LoseRange, EndSession, SetLoginDelay, SetLag,
+// SetDelay.
 //
 // Every method is safe for concurrent use. Each connection runs on two
 // goroutines of its own (a reader and the writer), ended by Kill or by the
@@ -88,6 +90,18 @@ func (s *ITCHServer) DropRange(from, to uint64) {
 // rebuild from the beginning.
 func (s *ITCHServer) LoseRange(from, to uint64) {
 	s.addDrop(dropRange{from: from, to: to, lost: true})
+}
+
+// EndSession ends, mid-stream, the sessions of every client logged in now,
+// as a server that goes away properly (a distributor restarting): each is
+// sent the messages it may see so far, then End of Session, and is closed
+// once it leaves (or after ClientTimeout). A later login is served as
+// before: the same session, from the sequence number it asks for.
+func (s *ITCHServer) EndSession() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ends++
+	s.notifyLocked()
 }
 
 // readSoup reads one SoupBinTCP packet.
@@ -152,6 +166,7 @@ func (s *ITCHServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 	}
 
 	set := s.settings()
+	ends := set.ends // a later EndSession ends this session
 	n, _, _ := s.feed.view()
 	limit, _ := set.visible(s.feed.tape, 0, n)
 	next := req.sequence
@@ -223,7 +238,7 @@ func (s *ITCHServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 			lastSend = time.Now()
 			s.count(func(st *ServerStats) { st.Sent += sent; st.Skipped += skipped })
 		}
-		if ended && limit == n && next > uint64(n) {
+		if ended && limit == n && next > uint64(n) || set.ends != ends {
 			w.Write(appendSoup(nil, soupEndOfSession, nil))
 			if flush() == nil {
 				s.count(func(st *ServerStats) { st.EndOfSessions++ })

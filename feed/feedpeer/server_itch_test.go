@@ -218,6 +218,40 @@ func TestITCHEndOfSession(t *testing.T) {
 	}
 }
 
+// TestITCHEndSessionMidStream: EndSession sends a logged-in client what it
+// may see, then End of Session, in the middle of the day; the same session
+// goes on for a later login from the next sequence number, and that
+// client's session does not end.
+func TestITCHEndSessionMidStream(t *testing.T) {
+	feed, srv := newITCH(t, ITCHConfig{}, ITCHServerConfig{})
+	_, last, _ := feed.Publish(20)
+	c := dialSoup(t, srv.Addr())
+	c.login("", "", "", 1)
+	c.accepted()
+	c.data(int(last))
+	srv.EndSession()
+	if typ, _ := c.mustRead(); typ != 'Z' {
+		t.Fatalf("got %q, want End of Session", typ)
+	}
+	if err := srv.Wait(testCtx(t), func(st ServerStats) bool { return st.EndOfSessions == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	_, last2, _ := feed.Publish(10)
+	c = dialSoup(t, srv.Addr())
+	c.login("", "", "SGWPEER", last+1)
+	if got := c.accepted(); got != last+1 {
+		t.Fatalf("accepted at %d, want %d", got, last+1)
+	}
+	msgs := c.data(int(last2 - last))
+	if p, _ := feed.Packet(last2); !bytes.Equal(msgs[len(msgs)-1], p[3:]) {
+		t.Fatalf("message %d is %x, its packet %x", last2, msgs[len(msgs)-1], p)
+	}
+	_, last3, _ := feed.Publish(5)
+	if got := c.data(int(last3 - last2)); len(got) != int(last3-last2) {
+		t.Fatalf("%d messages after the new login's catch-up", len(got))
+	}
+}
+
 func TestITCHTracking(t *testing.T) {
 	tracking := func(cfg ITCHConfig) []uint16 {
 		flow, _ := NewFlow(3, testSymbols, FlowConfig{})
