@@ -143,13 +143,20 @@ type cbcCipher struct {
 	mac   hash.Hash
 }
 
-func (c *cbcCipher) macOf(dst []byte, seq *[8]byte, hdr, content []byte) []byte {
+// macOf appends the MAC of a record's content to dst. extra is hashed
+// after the MAC is taken, changing nothing but the work done: open
+// passes what follows the MAC (the padding), so that every record of a
+// length hashes as many bytes whatever its padding (as crypto/tls does
+// against Lucky Thirteen).
+func (c *cbcCipher) macOf(dst []byte, seq *[8]byte, hdr, content, extra []byte) []byte {
 	c.mac.Reset()
 	c.mac.Write(seq[:])
 	c.mac.Write(hdr[:3])
 	c.mac.Write([]byte{byte(len(content) >> 8), byte(len(content))})
 	c.mac.Write(content)
-	return c.mac.Sum(dst)
+	out := c.mac.Sum(dst)
+	c.mac.Write(extra)
+	return out
 }
 
 func (c *cbcCipher) seal(dst []byte, seq *[8]byte, hdr, plaintext []byte, rand io.Reader) ([]byte, error) {
@@ -162,7 +169,7 @@ func (c *cbcCipher) seal(dst []byte, seq *[8]byte, hdr, plaintext []byte, rand i
 	dst = append(dst, iv...)
 	body := len(dst)
 	dst = append(dst, plaintext...)
-	dst = c.macOf(dst, seq, hdr, plaintext)
+	dst = c.macOf(dst, seq, hdr, plaintext, nil)
 	pad := bs - (len(dst)-body)%bs // 1..bs bytes, each pad-1
 	for range pad {
 		dst = append(dst, byte(pad-1))
@@ -181,7 +188,8 @@ func (c *cbcCipher) open(seq *[8]byte, hdr, fragment []byte) ([]byte, error) {
 	cipher.NewCBCDecrypter(c.block, iv).CryptBlocks(body, body)
 
 	// The padding and the MAC are checked without a branch on the
-	// padding's value, so that both failures look alike (bad_record_mac).
+	// padding's value, so that both failures look alike (bad_record_mac),
+	// and the MAC hashes as many bytes whatever the padding's length.
 	padLen := int(body[len(body)-1])
 	good := subtle.ConstantTimeLessOrEq(padLen+1+macLen, len(body))
 	// Check the last 256 bytes (or all of body) for padding bytes.
@@ -195,7 +203,7 @@ func (c *cbcCipher) open(seq *[8]byte, hdr, fragment []byte) ([]byte, error) {
 	n := subtle.ConstantTimeSelect(good, len(body)-padLen-1-macLen, len(body)-macLen)
 	content, gotMAC := body[:n], body[n:n+macLen]
 	var buf [32]byte
-	want := c.macOf(buf[:0], seq, hdr, content)
+	want := c.macOf(buf[:0], seq, hdr, content, body[n+macLen:])
 	if subtle.ConstantTimeCompare(want, gotMAC)&good != 1 {
 		return nil, errBadRecordMAC
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/cipher"
 	"encoding/hex"
+	"hash"
 	"strings"
 	"testing"
 
@@ -108,5 +109,83 @@ func TestCBCRecord(t *testing.T) {
 				t.Fatalf("%d: byte %d flipped: %v", n, i, err)
 			}
 		}
+	}
+}
+
+// countingHash counts the bytes written to a hash: the work a MAC check
+// does, in blocks of the hash, is what a timing attacker measures.
+type countingHash struct {
+	hash.Hash
+	n int
+}
+
+func (h *countingHash) Write(p []byte) (int, error) {
+	h.n += len(p)
+	return h.Hash.Write(p)
+}
+
+// TestCBCOpenHashesAlike: opening a CBC record hashes the same number of
+// bytes whatever its padding, valid or not, so that the time the MAC
+// takes tells nothing of the padding length (Lucky Thirteen: before, a
+// record with 97 bytes of padding hashed 96 fewer bytes than one with 1,
+// a padding oracle through timing).
+func TestCBCOpenHashesAlike(t *testing.T) {
+	key := unhex(t, "0123456789ABCDEFFEDCBA9876543210")
+	macKey := bytes.Repeat([]byte{7}, 32)
+	rc, err := suiteByID(ECC_SM4_CBC_SM3).newRecordCipher(macKey, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rc.(*cbcCipher)
+	var seq [8]byte
+	seq[7] = 5
+	const bodyLen = 160 // content + MAC + padding, 10 blocks
+	// record encrypts content with a MAC and padLen+1 bytes of padding,
+	// each padByte, to a record of bodyLen bytes after the IV.
+	record := func(content []byte, padLen int, padByte byte) ([]byte, []byte) {
+		hdr := []byte{byte(recordTypeApplicationData), 1, 1, 0, byte(len(content))}
+		body := c.macOf(append([]byte(nil), content...), &seq, hdr, content, nil)
+		for range padLen + 1 {
+			body = append(body, padByte)
+		}
+		if len(body) != bodyLen {
+			t.Fatalf("body of %d bytes", len(body))
+		}
+		iv := bytes.Repeat([]byte{9}, 16)
+		rec := append(append([]byte(nil), iv...), body...)
+		cipher.NewCBCEncrypter(c.block, iv).CryptBlocks(rec[16:], rec[16:])
+		return hdr, rec
+	}
+	for _, tc := range []struct {
+		name            string
+		contentLen, pad int
+		padByte         byte
+		valid           bool
+	}{
+		{name: "no padding", contentLen: 127, pad: 0, padByte: 0, valid: true},
+		{name: "one block", contentLen: 112, pad: 15, padByte: 15, valid: true},
+		{name: "long padding", contentLen: 31, pad: 96, padByte: 96, valid: true},
+		{name: "longest padding", contentLen: 0, pad: 127, padByte: 127, valid: true},
+		{name: "bad padding", contentLen: 31, pad: 96, padByte: 95},
+		{name: "padding past the record", contentLen: 127, pad: 0, padByte: 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr, rec := record(bytes.Repeat([]byte{'p'}, tc.contentLen), tc.pad, tc.padByte)
+			h := &countingHash{Hash: c.mac}
+			c.mac = h
+			defer func() { c.mac = h.Hash }()
+			got, err := c.open(&seq, hdr, rec)
+			if tc.valid && (err != nil || len(got) != tc.contentLen) {
+				t.Fatalf("open: %d bytes, %v", len(got), err)
+			}
+			if !tc.valid && err != errBadRecordMAC {
+				t.Fatalf("open: %v, want bad_record_mac", err)
+			}
+			// seq, type and version, length, then the rest of the body
+			// but the MAC: the same for every record of this length.
+			if want := 8 + 3 + 2 + bodyLen - 32; h.n != want {
+				t.Fatalf("%d bytes hashed, want %d whatever the padding", h.n, want)
+			}
+		})
 	}
 }

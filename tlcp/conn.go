@@ -123,8 +123,10 @@ func (c *Conn) ConnectionState() ConnectionState {
 func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background()) }
 
 // HandshakeContext runs the handshake if it has not run yet, within
-// Config.HandshakeTimeout and until ctx ends. A failed handshake has
-// sent the alert it names and leaves the Conn unusable; close it.
+// Config.HandshakeTimeout and until ctx ends: a ctx that ends before
+// it returns fails it, even if the handshake got to its end. A failed
+// handshake has sent the alert it names and leaves the Conn unusable;
+// close it.
 func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.handshakeDone.Load() {
 		return nil
@@ -155,6 +157,12 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	c.in.Unlock()
 
 	interrupted := !stop()
+	if err == nil && interrupted {
+		// ctx ended while the handshake ran: its AfterFunc has set, or
+		// is about to set, a deadline in the past, which may land after
+		// the one cleared below and would fail the first Read or Write.
+		err = errors.New("tlcp: the context ended before the handshake did")
+	}
 	if err == nil {
 		c.conn.SetDeadline(time.Time{})
 		c.state.HandshakeComplete = true

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -314,5 +315,58 @@ func TestHandshakeContext(t *testing.T) {
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("handshake: %v", err)
+	}
+}
+
+// lateDeadlineConn ends its context as the first flight goes out, and
+// holds back a deadline in the past (the one HandshakeContext sets when
+// its context ends) until release is closed: a loaded scheduler may run
+// that setter after the handshake has cleared its deadlines.
+type lateDeadlineConn struct {
+	net.Conn
+	cancel  context.CancelFunc
+	once    sync.Once
+	release chan struct{}
+}
+
+func (c *lateDeadlineConn) Write(b []byte) (int, error) {
+	c.once.Do(c.cancel)
+	return c.Conn.Write(b)
+}
+
+func (c *lateDeadlineConn) SetDeadline(t time.Time) error {
+	if !t.IsZero() && t.Before(time.Now()) {
+		<-c.release
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+// TestHandshakeContextEndedDuringHandshake: a context that ends while
+// the handshake runs fails it, even when the handshake reaches its end
+// before the past deadline set at the context's end takes hold. Before,
+// HandshakeContext returned nil, and the connection handed over as
+// ready failed its first Read or Write with a timeout once that
+// deadline landed (the handshake's own end had cleared its deadlines
+// first), against the documented contract that a handshake clears its
+// deadlines at its end.
+func TestHandshakeContextEndedDuringHandshake(t *testing.T) {
+	f := newFixture(t)
+	addr, _ := serveEcho(t, f.serverConfig(false))
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lc := &lateDeadlineConn{Conn: raw, cancel: cancel, release: make(chan struct{})}
+	c := tlcp.Client(lc, f.clientConfig(0, false))
+	err = c.HandshakeContext(ctx)
+	close(lc.release)
+	if err == nil {
+		t.Fatal("handshake reported complete though its context ended while it ran")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("handshake: %v, want context.Canceled", err)
 	}
 }
