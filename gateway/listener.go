@@ -101,6 +101,11 @@ func (s *Server) listener(ln net.Listener) (net.Listener, error) {
 		ln = netsec.NewProtocolListener(ln, s.tlsConfig(), s.tls.TLCPConfig(), s.cfg.ReadHeaderTimeout, func(remote net.Addr, err error) {
 			if errors.Is(err, netsec.ErrTLCPHandshake) {
 				s.listenerMetrics.handshakes.Inc()
+				if errors.Is(err, netsec.ErrHandshakePanic) {
+					// A bug, not a client: said loudly, with its stack.
+					s.log.Error("http: TLCP handshake panicked; connection closed", "remote", remote.String(), "err", err)
+					return
+				}
 				s.log.Debug("http: TLCP handshake failed", "remote", remote.String(), "err", err)
 				return
 			}

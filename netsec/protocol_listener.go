@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -22,6 +23,10 @@ var (
 	ErrProtocol = errors.New("netsec: neither TLS nor TLCP")
 	// ErrTLCPHandshake reports a TLCP connection whose handshake failed.
 	ErrTLCPHandshake = errors.New("netsec: TLCP handshake failed")
+	// ErrHandshakePanic reports, with ErrTLCPHandshake, a handshake that
+	// panicked: a bug, in package tlcp or a callback of its Config. The
+	// error carries the panic's value and stack.
+	ErrHandshakePanic = errors.New("netsec: panic in the handshake")
 )
 
 // peekLen is what tells the protocols apart: a handshake record (22)
@@ -37,8 +42,10 @@ const peekLen = 3
 // HTTPS and runs its handshake; both carry HTTP and WebSocket alike). A
 // TLCP connection's handshake runs on that goroutine too, within the
 // tlcp.Config's HandshakeTimeout, so that its failure is reported (net/http
-// would drop it silently). Anything else is closed and reported to the
-// refused callback. Safe for concurrent use.
+// would drop it silently); a panic in it fails that connection alone
+// (ErrHandshakePanic), as net/http's recover does for a TLS handshake.
+// Anything else is closed and reported to the refused callback. Safe for
+// concurrent use.
 type ProtocolListener struct {
 	inner   net.Listener
 	tls     *tls.Config
@@ -111,7 +118,7 @@ func (l *ProtocolListener) classify(c net.Conn) {
 		out = tls.Server(pc, l.tls)
 	case hdr[0] == 22 && hdr[1] == 1 && hdr[2] == 1 && l.tlcp != nil:
 		tc := tlcp.Server(pc, l.tlcp)
-		if err := tc.Handshake(); err != nil {
+		if err := tlcpHandshake(tc); err != nil {
 			l.refused(c.RemoteAddr(), fmt.Errorf("%w: %w", ErrTLCPHandshake, err))
 			tc.Close()
 			return
@@ -127,6 +134,19 @@ func (l *ProtocolListener) classify(c net.Conn) {
 	case <-l.done:
 		c.Close()
 	}
+}
+
+// tlcpHandshake runs tc's handshake. A panic in it fails this connection
+// only: the goroutine is the connection's, and nothing above it would
+// recover the panic before it ended the process (with every connection's
+// place under the caps).
+func tlcpHandshake(tc *tlcp.Conn) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v\n%s", ErrHandshakePanic, p, debug.Stack())
+		}
+	}()
+	return tc.Handshake()
 }
 
 // Accept returns the next classified connection, a *tls.Conn or a

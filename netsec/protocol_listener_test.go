@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,5 +217,62 @@ func TestTLCPClientAuth(t *testing.T) {
 				t.Fatalf("refused: %v; want a failed TLCP handshake reported", rerr)
 			}
 		})
+	}
+}
+
+// TestTLCPHandshakePanicContained: a panic in a TLCP handshake (a bug in
+// package tlcp or gmsm reached by a hostile message; here the
+// certificate callback) ends that connection only: it is closed and
+// reported (ErrHandshakePanic), its place under the per-address cap is
+// given back, and the next client of that address is served. Before, the
+// handshake ran on the classifying goroutine with nothing to recover the
+// panic, and it ended the process: every connection of the gateway, where
+// net/http recovers a panicking TLS handshake and drops one connection.
+func TestTLCPHandshakePanicContained(t *testing.T) {
+	b := newBothProtocols(t, false)
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := netsec.NewLimitListener(raw, 0, 1, nil)
+	cfg := *b.server.TLCPConfig()
+	var calls atomic.Int32
+	certificates := cfg.GetCertificates
+	cfg.GetCertificates = func() (*tlcp.Certificate, *tlcp.Certificate, error) {
+		if calls.Add(1) == 1 {
+			panic("certificate store corrupted")
+		}
+		return certificates()
+	}
+	refused := make(chan error, 8)
+	pl := netsec.NewProtocolListener(limited, b.server.Config(), &cfg, 0, func(_ net.Addr, err error) { refused <- err })
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "tlcp") })}
+	go srv.Serve(pl)
+	t.Cleanup(func() { srv.Close() })
+	addr := raw.Addr().String()
+
+	d := &tlcp.Dialer{Config: &tlcp.Config{RootCAs: b.ca.Pool(), ServerName: "localhost"}}
+	ctx, cancel := context.WithTimeout(context.Background(), await)
+	defer cancel()
+	if c, err := d.DialContext(ctx, "tcp", addr); err == nil {
+		c.Close()
+		t.Fatal("the panicking handshake completed")
+	}
+	select {
+	case err := <-refused:
+		if !errors.Is(err, netsec.ErrTLCPHandshake) || !errors.Is(err, netsec.ErrHandshakePanic) {
+			t.Fatalf("refused with %v", err)
+		}
+	case <-time.After(await):
+		t.Fatal("the panicking handshake was not reported")
+	}
+	for deadline := time.Now().Add(await); limited.Open() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still counted after the panicking one closed", limited.Open())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := get(t, b.tlcpClient(t), "https://"+addr+"/"); got != "tlcp" {
+		t.Fatalf("next TLCP client served %q", got)
 	}
 }
