@@ -67,9 +67,15 @@
 // When the session drops, the requests still queued (not yet handed to
 // quickfix) are taken back and returned to the Handler with
 // OnSessionDown (reclaimed): the order manager holds them, with its own
-// time bound, and sends them after the next logon. A request is thus
-// either handed to the session (and FIX resend delivers it) or back with
-// its sender, never both.
+// time bound, and sends them after the next logon. The queue takes
+// requests only until the logout, so a Send racing it is refused or
+// reclaimed. A request quickfix refuses when the pacer submits it (its
+// store could not save it: it was neither numbered nor queued) is
+// reclaimed too: the pacer submits nothing after it and the Upstream
+// ends the session (ErrSubmitFailed), as quickfix does itself when its
+// store refuses a Heartbeat. A request is thus either handed to the
+// session (and FIX resend delivers it) or back with its sender, never
+// both, never neither.
 //
 // After a restart, Handed tells the order manager which requests the
 // session had before the process stopped: the store held them under a

@@ -9,7 +9,7 @@ import (
 
 // Errors returned by the relay. The reasons passed to
 // Handler.OnSessionDown wrap ErrLineBroken, ErrLineSilent, ErrLoggedOut,
-// ErrPeriodEnded or ErrStopped.
+// ErrPeriodEnded, ErrSubmitFailed or ErrStopped.
 var (
 	// ErrConfig reports an invalid UpstreamConfig; the message names the field.
 	ErrConfig = errors.New("fix: bad configuration")
@@ -64,6 +64,11 @@ var (
 	// (UpstreamConfig.Schedule): quickfix resets it, and it logs on again
 	// over the same line once the next period has begun.
 	ErrPeriodEnded = errors.New("fix: the session's period ended")
+	// ErrSubmitFailed reports that the Upstream ended the session because
+	// quickfix refused a request it submitted (the session's store could
+	// not save it): the request was not sent, and comes back, reclaimed,
+	// with those queued behind it.
+	ErrSubmitFailed = errors.New("fix: quickfix refused a message")
 	// ErrStopped reports that the session ended because Run's context ended.
 	ErrStopped = errors.New("fix: stopped")
 

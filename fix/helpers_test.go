@@ -289,6 +289,8 @@ type recorder struct {
 	reclaimed []any
 	resend    func(req any) error
 	rejects   []Reject
+	// gaveBack lists what each OnSessionDown reclaimed.
+	gaveBack [][]any
 }
 
 var (
@@ -332,6 +334,7 @@ func (r *recorder) OnSessionDown(_ string, _ string, err error, reclaimed []any)
 	r.mu.Lock()
 	r.downs = append(r.downs, err)
 	r.reclaimed = append(r.reclaimed, reclaimed...)
+	r.gaveBack = append(r.gaveBack, reclaimed)
 	r.mu.Unlock()
 	r.downCh <- err
 }

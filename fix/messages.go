@@ -264,10 +264,11 @@ type Handler interface {
 	// from now on.
 	OnSessionUp(upstream string, line string)
 	// OnSessionDown reports the end of the session over the named line;
-	// err wraps ErrLineBroken, ErrLineSilent, ErrLoggedOut or ErrStopped.
-	// Requests that had not yet been handed to the session are returned
-	// to their senders in reclaimed, in the order they were sent (see
-	// Upstream.Send); those handed before are delivered by FIX resend
-	// recovery after the next logon.
+	// err wraps ErrLineBroken, ErrLineSilent, ErrLoggedOut,
+	// ErrPeriodEnded, ErrSubmitFailed or ErrStopped. Requests that had
+	// not yet been handed to the session (queued, or refused by
+	// quickfix) are returned to their senders in reclaimed, in the order
+	// they were sent (see Upstream.Send); those handed before are
+	// delivered by FIX resend recovery after the next logon.
 	OnSessionDown(upstream string, line string, err error, reclaimed []any)
 }

@@ -48,12 +48,25 @@ const rttProbePrefix = "rtt:"
 // it (YieldOnSpin, which every store the Upstream opens does) instead of
 // spinning.
 //
-// The pacer only submits while the session is logged on (setUp). Messages
-// queued while it is down wait in the queue and go out, fresh, after the
-// next logon, unless their sender takes them back (reclaim). Messages
-// submitted and not yet written when the session drops are in quickfix's
-// store with their MsgSeqNums: the upstream asks for them again after the
-// next logon and gets them as PossDup resends.
+// The pacer only submits while the session is logged on (setUp), and
+// takes requests (enqueueReq) only then: a request is accepted before the
+// logout's setUp(false), and so is found by the reclaim that follows it,
+// or refused with ErrNotLoggedOn. Messages without a request (probes, an
+// acceptor's reports: enqueue) queued while it is down wait in the queue
+// and go out, fresh, after the next logon. Messages submitted and not yet
+// written when the session drops are in quickfix's store with their
+// MsgSeqNums: the upstream asks for them again after the next logon and
+// gets them as PossDup resends.
+//
+// Each message is in one place at a time: the queue, parked, or in run's
+// hand while it holds sub (taken and submitted in one step); reclaim takes
+// sub too, so a request is either submitted or reclaimed, never neither.
+// A request whose submission quickfix refuses (its store failed to save
+// the message; quickfix then numbered nothing) has not been handed: it is
+// parked, the pacer submits nothing more until the next logon, so that
+// nothing overtakes it, and failed is told, which ends the session: its
+// reclaim gives the request back, first, with those queued behind it. A
+// refused message without a request is dropped: nobody takes it back.
 //
 // The pacer also holds its submissions while quickfix serves the
 // counterparty's ResendRequest (hold, from the Application's callbacks:
@@ -78,30 +91,43 @@ type pacer struct {
 
 	mu       sync.Mutex
 	loggedOn bool
-	holdGen  uint64        // counts holds, so that a past hold's timer ends no later one
-	holdEnd  *time.Timer   // ends the hold after holdMax
-	up       chan struct{} // closed while logged on and not held
-	down     chan struct{} // closed while not logged on
+	// broken is set by a failed submission of a request and cleared by
+	// the next logon: the pacer submits nothing meanwhile (see open).
+	broken  bool
+	holdGen uint64        // counts holds, so that a past hold's timer ends no later one
+	holdEnd *time.Timer   // ends the hold after holdMax
+	up      chan struct{} // closed while logged on, not held and not broken
+	down    chan struct{} // closed while not logged on
 	// held is set while the counterparty's ResendRequest is being served
 	// (hold); written under mu, read without it.
 	held atomic.Bool
-	// parked is a message taken from queue, then found held: submitted
-	// after the release, or reclaimed. Set under mu, taken without it.
+	// parked is a message taken from queue, then found held, or whose
+	// submission failed: submitted next, or reclaimed. Changed with sub
+	// locked (and, by a hold, mu).
 	parked atomic.Pointer[outMsg]
 	// heldCount, if set before run, counts the held pacers of an
 	// AcceptorPacer (changed under mu with held).
 	heldCount *atomic.Int64
 
-	// sub is locked by run around each submission, so that hold can wait
-	// for one under way.
+	// sub is locked by run around each taking and submission of a
+	// message, so that hold can wait for one under way and reclaim finds
+	// every message in queue or parked.
 	sub sync.Mutex
 
 	// qmu makes a message's place in queue and the count queued one
 	// step, so that queued read after an enqueue is at least that
-	// message's place (see Queued).
-	qmu    sync.Mutex
-	queued atomic.Uint64 // messages put in queue, ever
-	left   atomic.Uint64 // messages taken out of queue (submitted or reclaimed), ever
+	// message's place (see Queued), and makes enqueueReq's check of
+	// accepting and its enqueue one step.
+	qmu       sync.Mutex
+	accepting bool          // requests are taken (logged on); changed by setUp, mu and qmu held
+	queued    atomic.Uint64 // messages put in queue, ever
+	// left counts the messages whose time in the queue is over: handed
+	// to quickfix, reclaimed, or dropped (a message without a request
+	// whose submission failed), ever. A parked message has not left.
+	left atomic.Uint64
+	// ready is signalled after each enqueue: run waits on it for the
+	// queue.
+	ready chan struct{}
 
 	// submit hands a message to quickfix, which gives it its MsgSeqNum:
 	// quickfix.SendToTarget to sid (tests replace it before run).
@@ -110,12 +136,19 @@ type pacer struct {
 	// each submission with the message and its MsgSeqNum (benchmarks).
 	sentHook func(seq int, m *quickfix.Message)
 	// taken, if set before run, is called on the pacer goroutine after it
-	// takes a message from the queue (tests).
+	// takes a message from the queue, with sub locked (tests).
 	taken func()
 	// beforeSubmit, if set before run, is called on the pacer goroutine
 	// just before each submission with the message and the request it
 	// was made from (nil for probes and acceptor reports).
 	beforeSubmit func(m *quickfix.Message, req any)
+	// failed, if set before run, is called on the pacer goroutine, with
+	// no lock held, after the submission of a request failed while logged
+	// on (the Upstream ends the session).
+	failed func(error)
+	// enqueuing, if set before use, is called by enqueueReq before it
+	// checks that the session is logged on (tests: a logout in between).
+	enqueuing func()
 }
 
 // outMsg is a queued message and the request it encodes, if any.
@@ -133,6 +166,7 @@ func newPacer(sid quickfix.SessionID, queueSize, window int, log *slog.Logger) *
 		log:    log,
 		window: max(window, 1),
 		wake:   make(chan struct{}, 1),
+		ready:  make(chan struct{}, 1),
 		up:     make(chan struct{}),
 		down:   make(chan struct{}),
 	}
@@ -141,32 +175,63 @@ func newPacer(sid quickfix.SessionID, queueSize, window int, log *slog.Logger) *
 	return p
 }
 
-// enqueue queues m for the session; it never blocks. Any goroutine.
-func (p *pacer) enqueue(m *quickfix.Message) error { return p.enqueueReq(m, nil) }
-
-// enqueueReq queues m, the encoding of req, for the session; it never
-// blocks. Any goroutine.
-func (p *pacer) enqueueReq(m *quickfix.Message, req any) error {
+// enqueue queues m, which no sender takes back, for the session, also
+// while it is down; it never blocks. Any goroutine.
+func (p *pacer) enqueue(m *quickfix.Message) error {
 	p.qmu.Lock()
 	defer p.qmu.Unlock()
+	return p.putLocked(outMsg{m: m})
+}
+
+// enqueueReq queues m, the encoding of req, for the session; it never
+// blocks. It refuses with ErrNotLoggedOn while the session is not logged
+// on: a request it accepts is in the queue before the logout's
+// setUp(false), so the reclaim that follows that finds it if it has not
+// been submitted. Any goroutine.
+func (p *pacer) enqueueReq(m *quickfix.Message, req any) error {
+	if p.enqueuing != nil {
+		p.enqueuing()
+	}
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	if !p.accepting {
+		return ErrNotLoggedOn
+	}
+	return p.putLocked(outMsg{m: m, req: req})
+}
+
+// putLocked queues om. qmu held.
+func (p *pacer) putLocked(om outMsg) error {
 	select {
-	case p.queue <- outMsg{m: m, req: req}:
+	case p.queue <- om:
 		p.queued.Add(1)
-		return nil
 	default:
 		return ErrQueueFull
 	}
+	select {
+	case p.ready <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 // reclaim empties the queue and returns the requests of the messages in
 // it, in order (messages without a request are dropped), after the one the
-// pacer took and found held (parked), if any. A message the pacer
-// goroutine took just before is submitted to quickfix, not returned: each
-// message is either reclaimed or submitted, never both. Any goroutine.
+// pacer took and parked (found held, or its submission failed), if any.
+// It waits for a submission under way: a message the pacer goroutine
+// took is submitted to quickfix, and returned only if that failed. Each
+// request is either reclaimed or handed to quickfix, never both, never
+// neither. Call it after setUp(false) (the Upstream's logout), so that no
+// request enters the queue behind it. Any goroutine.
 func (p *pacer) reclaim() []any {
+	p.sub.Lock()
+	defer p.sub.Unlock()
 	var out []any
-	if om := p.parked.Swap(nil); om != nil && om.req != nil {
-		out = append(out, om.req)
+	if om := p.parked.Swap(nil); om != nil {
+		p.left.Add(1)
+		if om.req != nil {
+			out = append(out, om.req)
+		}
 	}
 	for {
 		select {
@@ -195,16 +260,22 @@ func (p *pacer) setUp(up bool) {
 		close(p.down)
 	}
 	p.loggedOn = up
+	if up {
+		p.broken = false
+	}
+	p.qmu.Lock()
+	p.accepting = up
+	p.qmu.Unlock()
 	if !up {
 		p.releaseLocked()
 	}
 	p.open()
 }
 
-// open makes up closed exactly while the pacer may submit: logged on and
-// not held. mu held.
+// open makes up closed exactly while the pacer may submit: logged on, not
+// held and no submission failed since the logon. mu held.
 func (p *pacer) open() {
-	may := p.loggedOn && !p.held.Load()
+	may := p.loggedOn && !p.held.Load() && !p.broken
 	select {
 	case <-p.up:
 		if !may {
@@ -288,10 +359,10 @@ func (p *pacer) releaseLocked() bool {
 	return true
 }
 
-// parkIfHeld keeps om, just taken from the queue, aside if the pacer is
-// held: run submits it after the release; reclaim may take it first. It
-// reports whether it did. Called by run with sub locked: a hold that
-// begins after the first load waits for the submission. mu not held.
+// parkIfHeld keeps om, just taken, aside if the pacer is held: run
+// submits it after the release; reclaim may take it first. It reports
+// whether it did. Called by run with sub locked: a hold that begins after
+// the first load waits for the submission. mu not held.
 func (p *pacer) parkIfHeld(om outMsg) bool {
 	if !p.held.Load() {
 		return false
@@ -374,23 +445,20 @@ func (p *pacer) run(ctx context.Context) {
 			}
 			continue
 		}
-		var om outMsg
-		if pm := p.parked.Swap(nil); pm != nil {
-			om = *pm
-		} else {
+		// Taking and submitting are one step under sub, which reclaim
+		// takes too: see pacer.
+		p.sub.Lock()
+		om, ok := p.take()
+		if !ok {
+			p.sub.Unlock()
 			select {
-			case om = <-p.queue:
-				p.left.Add(1) // counted before the submission: quickfix has it from here on
-				if p.taken != nil {
-					p.taken()
-				}
+			case <-p.ready:
 			case <-down:
-				continue
 			case <-ctx.Done():
 				return
 			}
+			continue
 		}
-		p.sub.Lock()
 		if p.parkIfHeld(om) { // held since it was taken
 			p.sub.Unlock()
 			continue
@@ -399,13 +467,17 @@ func (p *pacer) run(ctx context.Context) {
 		if p.beforeSubmit != nil {
 			p.beforeSubmit(om.m, om.req)
 		}
-		err := p.submit(om.m)
-		p.sub.Unlock()
-		if err != nil {
-			// The session is not registered: the initiator is stopping.
-			p.log.Warn("fix: submit failed", "err", err)
+		if err := p.submit(om.m); err != nil {
+			end := p.refused(om)
+			p.sub.Unlock()
+			p.log.Error("fix: quickfix refused a message", "err", err, "request", om.req != nil)
+			if end && p.failed != nil {
+				p.failed(err)
+			}
 			continue
 		}
+		p.left.Add(1) // handed to quickfix
+		p.sub.Unlock()
 		seq, err := om.m.Header.GetInt(tag.MsgSeqNum)
 		if p.sentHook != nil && err == nil {
 			p.sentHook(seq, om.m)
@@ -428,6 +500,44 @@ func (p *pacer) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// take returns the parked message, else the next in queue, if any. Called
+// by run with sub locked.
+func (p *pacer) take() (outMsg, bool) {
+	if pm := p.parked.Swap(nil); pm != nil {
+		return *pm, true
+	}
+	select {
+	case om := <-p.queue:
+		if p.taken != nil {
+			p.taken()
+		}
+		return om, true
+	default:
+		return outMsg{}, false
+	}
+}
+
+// refused records that quickfix refused om (SendToTarget failed: the
+// session's store could not save it, or the session is not registered).
+// quickfix then neither numbered nor queued it, so nothing will deliver
+// it. A message without a request (a probe, an acceptor's report) is
+// dropped, and it reports false. A request is parked, for reclaim to give
+// back, and the pacer submits nothing more until the next logon, so that
+// nothing overtakes it; it reports whether the session was logged on,
+// which the caller then tells failed. Called by run with sub locked.
+func (p *pacer) refused(om outMsg) (endSession bool) {
+	if om.req == nil {
+		p.left.Add(1)
+		return false
+	}
+	p.parked.Store(&om)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.broken = true
+	p.open()
+	return p.loggedOn
 }
 
 // newProbe builds a TestRequest whose TestReqID is stamped with the send

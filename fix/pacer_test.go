@@ -2,6 +2,7 @@ package fix
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -94,6 +95,10 @@ func TestPacerCounts(t *testing.T) {
 		submitted <- next
 		return nil
 	}
+	if err := p.enqueueReq(newProbe(), "x"); !errors.Is(err, ErrNotLoggedOn) {
+		t.Fatalf("a request queued before the logon: %v; want ErrNotLoggedOn", err)
+	}
+	p.setUp(true)
 	for i := range 5 {
 		if err := p.enqueueReq(newProbe(), i); err != nil {
 			t.Fatal(err)
@@ -105,12 +110,11 @@ func TestPacerCounts(t *testing.T) {
 			t.Fatalf("%s: queued %d, left %d; want %d, %d", when, q, l, queued, left)
 		}
 	}
-	check("before the logon", 5, 0)
+	check("before the pacer runs", 5, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); p.run(ctx) }()
 	defer func() { cancel(); <-done }()
-	p.setUp(true)
 	wait := func(seq int) {
 		t.Helper()
 		select {
@@ -309,14 +313,18 @@ func TestPacerParkedIsReclaimed(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-took // the pacer has a, and is held before it submits it
-	r.held(t, func() bool { return p.received(true) })
-	close(go_)
-	for parked, deadline := false, time.Now().Add(10*time.Second); !parked; {
+	held := make(chan bool)
+	go func() { held <- p.received(true) }() // returns once the pacer has done with a
+	for deadline := time.Now().Add(10 * time.Second); !p.held.Load(); runtime.Gosched() {
 		if time.Now().After(deadline) {
-			t.Fatal("a, taken while held, never parked")
+			t.Fatal("a ResendRequest received did not hold the pacer")
 		}
-		parked = p.parked.Load() != nil
-		runtime.Gosched()
+	}
+	r.afterHold.Store(true)
+	close(go_)
+	r.held(t, func() bool { return <-held })
+	if p.parked.Load() == nil {
+		t.Fatal("a, taken while held, not parked")
 	}
 	r.afterHold.Store(false)
 	p.setUp(false)
@@ -324,10 +332,10 @@ func TestPacerParkedIsReclaimed(t *testing.T) {
 		t.Fatalf("reclaimed %v; want [a]", got)
 	}
 	// Reclaimed: the next logon submits what is queued next, not a.
+	p.setUp(true)
 	if err := p.enqueueReq(newProbe(), "b"); err != nil {
 		t.Fatal(err)
 	}
-	p.setUp(true)
 	r.wait(t, 1)
 	if q, l := p.queued.Load(), p.left.Load(); q != 2 || l != 2 {
 		t.Fatalf("queued %d, left %d; want 2, 2", q, l)
@@ -375,4 +383,164 @@ func TestAcceptorPacerHoldsForResend(t *testing.T) {
 	a.Received(s2, true)
 	a.OnLogout(s2)
 	check("B2 logged out", false, false)
+}
+
+// refuseRig is a pacer with a wide window whose stand-in for quickfix
+// refuses the submission of the request refuse, once (its store could not
+// save it), and numbers the others from 1 on submitted; failed records
+// the pacer's reports of a refusal while logged on.
+type refuseRig struct {
+	p         *pacer
+	submitted chan string
+	failed    chan error
+}
+
+func newRefuseRig(t *testing.T, refuse string, inSubmit func(req string)) *refuseRig {
+	r := &refuseRig{p: newPacer(quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "A", TargetCompID: "B"}, 16, 64, testLogger(t)),
+		submitted: make(chan string, 16), failed: make(chan error, 16)}
+	var refused bool
+	next := 0
+	r.p.beforeSubmit = func(m *quickfix.Message, req any) {
+		m.Body.SetString(tag.ClOrdID, fmt.Sprint(req))
+	}
+	r.p.submit = func(m *quickfix.Message) error {
+		id, _ := m.Body.GetString(tag.ClOrdID)
+		if inSubmit != nil {
+			inSubmit(id)
+		}
+		if id == refuse && !refused {
+			refused = true
+			return errors.New("store: no space left on device")
+		}
+		next++
+		m.Header.SetInt(tag.MsgSeqNum, next)
+		r.submitted <- id
+		return nil
+	}
+	r.p.failed = func(err error) { r.failed <- err }
+	return r
+}
+
+func (r *refuseRig) start(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.p.run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// submittedSoFar drains what was submitted.
+func (r *refuseRig) submittedSoFar() []string {
+	var out []string
+	for {
+		select {
+		case id := <-r.submitted:
+			out = append(out, id)
+		default:
+			return out
+		}
+	}
+}
+
+// TestPacerRefusedSubmitIsReclaimed: a request quickfix refuses (its
+// store failed to save it: it was neither numbered nor queued) has not
+// reached the upstream. It must not count as left (the order manager
+// would time the venue's answer to a request the venue never had), and
+// it must come back, reclaimed, before what was queued behind it, none of
+// which may overtake it: the pacer submits nothing more and reports the
+// refusal (the Upstream then ends the session), and the logout's reclaim
+// returns it first. After the next logon the pacer submits again. Before,
+// it was counted as left and dropped with a log line, and the requests
+// behind it went on: the order manager waited for an answer that never
+// came.
+func TestPacerRefusedSubmitIsReclaimed(t *testing.T) {
+	r := newRefuseRig(t, "b", nil)
+	p := r.p
+	p.setUp(true)
+	for _, id := range []string{"a", "b", "c", "d"} {
+		if err := p.enqueueReq(newProbe(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.start(t)
+	select {
+	case err := <-r.failed:
+		t.Logf("refusal reported: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the refusal of b was never reported")
+	}
+	// The pacer stopped before reporting it: nothing more is submitted.
+	if got := fmt.Sprint(r.submittedSoFar()); got != "[a]" {
+		t.Fatalf("submitted %s; want only [a], the requests behind the refused b held back", got)
+	}
+	if q, l := p.queued.Load(), p.left.Load(); q != 4 || l != 1 {
+		t.Fatalf("queued %d, left %d; want 4, 1: the refused b has not left", q, l)
+	}
+	p.setUp(false)
+	if got := p.reclaim(); fmt.Sprint(got) != "[b c d]" {
+		t.Fatalf("reclaimed %v; want [b c d]", got)
+	}
+	if q, l := p.queued.Load(), p.left.Load(); q != 4 || l != 4 {
+		t.Fatalf("queued %d, left %d; want 4, 4", q, l)
+	}
+	p.setUp(true)
+	if err := p.enqueueReq(newProbe(), "e"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-r.submitted:
+		if id != "e" {
+			t.Fatalf("submitted %s after the next logon; want e", id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing submitted after the next logon")
+	}
+}
+
+// TestPacerReclaimWaitsForSubmission: a logout's reclaim that comes while
+// the pacer is submitting a request waits for the submission's outcome,
+// and if quickfix refused it (the session had just gone), returns it
+// with the rest. Before, reclaim did not wait: the request, neither in
+// the queue nor handed to quickfix, was in nobody's hands. (The test
+// lets reclaim run first for a while; a reclaim that did not wait
+// returns meanwhile.)
+func TestPacerReclaimWaitsForSubmission(t *testing.T) {
+	inSubmit, proceed := make(chan struct{}), make(chan struct{})
+	r := newRefuseRig(t, "a", func(id string) {
+		if id == "a" {
+			close(inSubmit)
+			<-proceed
+		}
+	})
+	p := r.p
+	p.setUp(true)
+	for _, id := range []string{"a", "b"} {
+		if err := p.enqueueReq(newProbe(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.start(t)
+	<-inSubmit
+	p.setUp(false)
+	reclaimed := make(chan []any, 1)
+	go func() { reclaimed <- p.reclaim() }()
+	for range 1000 {
+		runtime.Gosched()
+	}
+	close(proceed) // quickfix refuses a: the session is gone
+	select {
+	case got := <-reclaimed:
+		if fmt.Sprint(got) != "[a b]" {
+			t.Fatalf("reclaimed %v; want [a b]", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("reclaim never returned")
+	}
+	select {
+	case err := <-r.failed:
+		t.Fatalf("a refusal after the logout reported (%v): it would end the next session", err)
+	default:
+	}
+	if q, l := p.queued.Load(), p.left.Load(); q != 2 || l != 2 {
+		t.Fatalf("queued %d, left %d; want 2, 2", q, l)
+	}
 }

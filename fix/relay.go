@@ -124,6 +124,16 @@ func (r *relay) close() {
 	r.wg.Wait()
 }
 
+// cut closes every connection, as a broken line would; quickfix then
+// ends its session and reconnects. Any goroutine.
+func (r *relay) cut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c := range r.conns {
+		c.Close()
+	}
+}
+
 // endGrace bounds how long the relay goes on writing to a carrier what
 // quickfix wrote before it ended its session (a Logout, a reply to one).
 const endGrace = time.Second

@@ -62,6 +62,7 @@ type Upstream struct {
 	connLoggedOn bool      // it logged on
 	loggedOnAt   time.Time // when the session last logged on
 	lineErr      error     // its carrier failure, if any
+	cutErr       error     // why the Upstream ended it (submitFailed), if it did
 	gotLogout    bool      // the upstream sent Logout on it
 	decided      bool      // the line choice has taken its end into account (connEnded or onLogout)
 	logoutText   string
@@ -111,6 +112,7 @@ func NewUpstream(cfg UpstreamConfig, handler Handler, reg *prometheus.Registry, 
 	}
 	u.pacer = newPacer(u.sid, cfg.QueueSize, cfg.SendWindow, log)
 	u.pacer.beforeSubmit = u.submitting
+	u.pacer.failed = u.submitFailed
 	u.sent.init(sentIndexSize)
 	return u, nil
 }
@@ -127,7 +129,9 @@ func (u *Upstream) Name() string { return u.cfg.Name }
 // invalid request; in each case nothing will be sent. A nil return means
 // the request is queued for the session. If the session drops before the
 // request was handed to quickfix, it is returned to the caller by
-// Handler.OnSessionDown (reclaimed) and never sent by this package. Once
+// Handler.OnSessionDown (reclaimed) and never sent by this package; so
+// is a request quickfix refused (ErrSubmitFailed ends the session). A
+// Send racing the session's end is either refused or reclaimed. Once
 // handed (given a MsgSeqNum and stored), it is sent exactly once: a copy
 // the upstream missed is resent by FIX resend recovery with
 // PossDupFlag=Y. A request queued when the process stops is lost, which
@@ -150,15 +154,13 @@ func (u *Upstream) Send(req any) error {
 			return err
 		}
 	}
-	if !u.loggedOn.Load() {
-		return ErrNotLoggedOn
-	}
-	return u.pacer.enqueueReq(m, req)
+	return u.pacer.enqueueReq(m, req) // ErrNotLoggedOn while down
 }
 
 // Queued counts the messages that have entered the session's own queue
 // since the Upstream was made; Left counts those that have left it, handed
-// to quickfix or given back by OnSessionDown. The queue is first in, first
+// to quickfix or given back by OnSessionDown (a request quickfix refused
+// leaves only when given back). The queue is first in, first
 // out, so a request Send queued has left once Left reaches the Queued read
 // after that Send returned. While it has not, the upstream cannot have
 // seen it: the order manager does not time its answer (the queue may hold
@@ -322,6 +324,7 @@ func (u *Upstream) connStarted(i int) {
 	u.connLoggedOn = false
 	u.decided = false
 	u.lineErr = nil
+	u.cutErr = nil
 	u.gotLogout = false
 	u.logoutText = ""
 }
@@ -438,6 +441,8 @@ func (u *Upstream) onLogout() {
 		reason = ErrStopped
 	case wasUp && u.periodEndedLocked(time.Now()):
 		reason = fmt.Errorf("%w (schedule)", ErrPeriodEnded)
+	case u.cutErr != nil:
+		reason = u.cutErr
 	case u.gotLogout:
 		reason = fmt.Errorf("%w: %s", ErrLoggedOut, u.logoutText)
 	case u.lineErr != nil:
@@ -474,6 +479,30 @@ func (u *Upstream) onLogout() {
 		u.log.Warn("fix: session down", "line", u.lineName(i), "err", reason, "reclaimed", len(reclaimed))
 	}
 	u.handler.OnSessionDown(u.cfg.Name, u.lineName(i), reason, reclaimed)
+}
+
+// submitFailed ends the session after quickfix refused a message the
+// pacer submitted while it was logged on (its store could not save it),
+// by closing the connection as a broken line would: the refused request
+// and those queued behind it come back by OnSessionDown (reclaimed), and
+// the session logs on again over the same line (the line is not at
+// fault) once quickfix reconnects. quickfix ends a session itself when
+// its store refuses one of its own messages (a Heartbeat). Pacer
+// goroutine, no lock held.
+func (u *Upstream) submitFailed(err error) {
+	u.mu.Lock()
+	if !u.loggedOn.Load() || u.stopping {
+		u.mu.Unlock()
+		return // ending already: its reclaim gives the request back
+	}
+	if u.cutErr == nil {
+		u.cutErr = fmt.Errorf("%w: %w", ErrSubmitFailed, err)
+	}
+	u.decided = true // stays on the line
+	u.mu.Unlock()
+	if rl := u.relay.Load(); rl != nil {
+		rl.cut()
+	}
 }
 
 // submitting tells the Upstream which request the pacer is about to hand
