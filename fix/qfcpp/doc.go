@@ -74,9 +74,9 @@
 // The initiator is ours (initiator/initiator.cpp, see its header): a
 // broker that logs on to one FIX.4.2 or FIX.4.4 session, with Password
 // (554) and Username (553) in the Logon if configured, sends the D, F, G
-// and H requests it reads on stdin (Initiator.Send) and prints every
-// message it receives on stdout (Initiator.Await). It logs with QuickFIX's
-// FileLog.
+// and H requests it reads on stdin (Initiator.Send; a header field such as
+// PossResend (97) goes into the header) and prints every message it
+// receives on stdout (Initiator.Await). It logs with QuickFIX's FileLog.
 //
 // # Settings
 //

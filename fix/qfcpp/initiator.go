@@ -86,7 +86,10 @@ type Request struct {
 	Side                          byte  // '1' buy, '2' sell
 	OrderQty                      int64 // OrderQty (38)
 	Price                         string
-	// Extra are further fields, such as {Tag: 59, Value: "0"}.
+	// Extra are further fields, such as {Tag: 59, Value: "0"}. A header
+	// field goes into the header: {Tag: 97, Value: "Y"} resends a request
+	// flagged PossResend. PossDupFlag (43) is the session's, set on its
+	// resends only: QuickFIX drops it from a request.
 	Extra []Field
 }
 

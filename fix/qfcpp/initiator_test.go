@@ -208,6 +208,22 @@ func TestInitiatorCommands(t *testing.T) {
 				checkFields(t, c.req.MsgType+" answer", answer, c.answer)
 			}
 
+			// A header field goes into the header: the replace resent
+			// flagged PossResend.
+			sent, err := ini.Send(ctx, Request{MsgType: "G", ClOrdID: "r1", OrigClOrdID: "c1", Account: "A1", Symbol: "600519", Side: '1',
+				OrderQty: 200, Price: "17.10", Extra: []Field{{Tag: 97, Value: "Y"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if at := fieldIndex(sent, 97); at < 0 || at > fieldIndex(sent, 1) || at > fieldIndex(sent, 11) { // before the body (1, 11, ...)
+				t.Errorf("the initiator sent PossResend outside the header: %v", sent)
+			}
+			if _, err := acc.got.await(ctx, 0, nil, func(m Message) bool {
+				return m.Type() == "G" && m.Get(11) == "r1" && m.Get(97) == "Y"
+			}); err != nil {
+				t.Fatalf("acceptor waiting for the replace resent PossResend: %v", err)
+			}
+
 			// A request the initiator cannot make is refused, and the next
 			// one still gets its own answer.
 			if _, err := ini.Send(ctx, Request{MsgType: "D", ClOrdID: "c2", Extra: []Field{{Tag: 1234567, Value: "x"}}}); err == nil ||
@@ -262,4 +278,14 @@ func TestInitiatorBadPassword(t *testing.T) {
 	if _, err := ini.Await(short, func(e Event) bool { return e.Kind == EventLogon }); !errors.Is(err, ErrExited) {
 		t.Errorf("Await after Kill: %v, want ErrExited", err)
 	}
+}
+
+// fieldIndex is the position of tag's first occurrence in m, or -1.
+func fieldIndex(m Message, tag int) int {
+	for i, f := range m.Fields() {
+		if f.Tag == tag {
+			return i
+		}
+	}
+	return -1
 }

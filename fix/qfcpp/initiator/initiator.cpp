@@ -15,7 +15,13 @@
 //   quit
 //
 // D and G get HandlInst 1, OrdType 2 (limit) and TransactTime; F gets
-// TransactTime; each only where the command does not set it.
+// TransactTime; each only where the command does not set it. A header
+// field goes into the header, as a broker's application sets it there:
+//
+//   G ClOrdID=c3 OrigClOrdID=c1 Symbol=600519 Side=1 OrderQty=200 Price=17.10 97=Y
+//
+// resends the replace flagged PossResend. The session sets the header's
+// CompIDs, MsgSeqNum and SendingTime itself, and drops PossDupFlag (43).
 //
 // Output lines:
 //
@@ -150,7 +156,10 @@ std::string parse( const std::string& line, const std::string& beginString, FIX:
       tag = std::stoi( name );
     if ( tag <= 0 )
       return "unknown field " + name;
-    message.setField( tag, item.substr( eq + 1 ) );
+    if ( FIX::Message::isHeaderField( tag ) )
+      message.getHeader().setField( tag, item.substr( eq + 1 ) );
+    else
+      message.setField( tag, item.substr( eq + 1 ) );
   }
   if ( type == "D" || type == "G" )
   {
