@@ -170,9 +170,18 @@ func TestInteropBrokerResendsReplace(t *testing.T) {
 			if got := forR1(); got["8/E"] != 1 || got["9/"] != 1 || len(got) != 2 {
 				t.Errorf("the broker got for r1 %v (MsgType/ExecType), want one Pending Replace (8/E) and one OrderCancelReject (9/)", got)
 			}
-			fresh, dup := v.count("core", qfcpp.Incoming, func(m qfcpp.Message) bool { return m.Type() == "G" })
-			if fresh != 1 || dup != 0 {
-				t.Errorf("the venue got %d replaces (+%d PossDup resends), want one", fresh, dup)
+			// One G: the venue's engine may also get it again as a PossDup
+			// resend of the same MsgSeqNum (its ResendRequest after the
+			// logon can reach past it), which it processes once.
+			seqs := map[string]bool{}
+			fresh, dup := v.count("core", qfcpp.Incoming, func(m qfcpp.Message) bool {
+				if m.Type() == "G" {
+					seqs[m.Get(34)] = true
+				}
+				return m.Type() == "G"
+			})
+			if fresh != 1 || len(seqs) != 1 {
+				t.Errorf("the venue got %d replaces (+%d PossDup resends) under %d MsgSeqNums, want one", fresh, dup, len(seqs))
 			}
 		})
 	}
