@@ -22,7 +22,11 @@
 // lost), a NATS disconnection or updates NATS dropped, a new ingest epoch,
 // or the publisher's silence (no heartbeat for EdgeConfig.Silence), until a
 // snapshot reply rebuilds it; the deltas that arrived meanwhile are
-// applied after the snapshot.
+// applied after the snapshot. A snapshot that, with those deltas, falls
+// short of a seq the edge heard of (a delta kept, a heartbeat's) since it
+// asked is not loaded, and asked for again; a seq heard of before it asked,
+// which a snapshot of the publisher would hold, is not the publisher's and
+// is forgotten.
 //
 // Goroutines: a Publisher runs one goroutine per shard (Run), one for
 // heartbeats, plus the NATS subscription's for snapshot requests; an Edge runs one loop that

@@ -118,6 +118,20 @@ type edgeSym struct {
 type snapRequest struct {
 	id  orderbook.SymbolID
 	gen uint64
+	// heard is the highest seq of the symbol the edge had heard of when
+	// it asked (edgeSym.heard): a snapshot the publisher takes after the
+	// request holds it.
+	heard uint64
+}
+
+// heard returns the highest seq of the symbol the edge heard of while it
+// is stale: a heartbeat's, or an update's kept. Loop only.
+func (s *edgeSym) heard() uint64 {
+	h := s.beat
+	for i := range s.pending {
+		h = max(h, s.pending[i].Seq)
+	}
+	return h
 }
 
 type snapReply struct {
@@ -139,7 +153,7 @@ type EdgeStats struct {
 	Dropped     uint64 // messages (updates, heartbeats) NATS dropped for the edge, a slow consumer (every symbol went stale)
 	OldEpoch    uint64 // messages of an epoch older than the current one, ignored
 	Heartbeats  uint64 // heartbeats of the epoch received
-	Lost        uint64 // symbols a heartbeat showed behind (their last updates lost; they went stale)
+	Lost        uint64 // symbols a heartbeat showed behind (their last updates lost; they went stale), and snapshots not loaded as short of a seq heard of since the request
 	Silences    uint64 // times the publisher fell silent, no heartbeat for Silence (every symbol went stale)
 	Stale       int64  // symbols stale now
 }
@@ -426,7 +440,7 @@ func (e *Edge) dispatch() {
 		}
 		s.inflight = true
 		e.free--
-		e.work <- snapRequest{id: id, gen: e.gen}
+		e.work <- snapRequest{id: id, gen: e.gen, heard: s.heard()}
 	}
 	if len(e.wantQ) == 0 {
 		e.wantQ = nil // let a long queue's array go
@@ -613,7 +627,13 @@ func (e *Edge) reply(r snapReply) bool {
 		e.want(r.id)
 		return false
 	}
+	var pending []orderbook.Update
 	if err == nil {
+		var ok bool
+		if pending, ok = e.reaches(r, &m.View); !ok {
+			e.want(r.id)
+			return false
+		}
 		m.View.Symbol = r.id
 		err = e.mirror.Load(&m.View)
 	}
@@ -625,40 +645,64 @@ func (e *Edge) reply(r snapReply) bool {
 	}
 	e.loaded.Add(1)
 	e.stale.Add(-1)
-	// What the snapshot holds is dropped. If the rest does not follow it
-	// (an update was lost before them, or one came far ahead of the
-	// stream), it is dropped too: the snapshot, taken after they were
-	// published, holds them already; one far ahead, which no snapshot
-	// will reach, would otherwise send the symbol back to stale after
-	// every snapshot.
-	pending := s.pending
 	s.pending = nil
-	for len(pending) > 0 && pending[0].Seq <= m.View.Seq {
-		pending = pending[1:]
-	}
-	if len(pending) > 0 && pending[0].Seq != m.View.Seq+1 {
-		e.cfg.Log.Info("mdbus: updates kept while stale do not follow the snapshot; dropped",
-			"symbol", e.mirror.Engine().Instrument(r.id).Symbol, "snapshot", m.View.Seq, "first", pending[0].Seq, "dropped", len(pending))
-		pending = nil
-	}
 	for i := range pending {
 		e.apply(r.id, &pending[i])
 		if _, stale := e.mirror.Book(r.id); stale {
-			// A gap after the snapshot: keep the rest for the next one.
+			// A mismatch after the snapshot: keep the rest for the next one.
 			s.pending = append(s.pending, pending[i+1:]...)
 			break
 		}
 	}
-	if seq, stale := e.mirror.Book(r.id); !stale && seq < s.beat {
-		// A heartbeat heard while stale named an update that neither
-		// the snapshot nor the updates kept hold: it was lost.
-		e.lost.Add(1)
-		e.cfg.Log.Info("mdbus: a snapshot and the updates kept fall short of a heartbeat; requesting another",
-			"symbol", e.mirror.Engine().Instrument(r.id).Symbol, "seq", seq, "heartbeat", s.beat)
-		e.markStale(r.id)
-		e.want(r.id)
-	}
 	return false
+}
+
+// reaches decides, before a snapshot v of the current epoch is loaded,
+// whether v and the updates kept that follow it reach every seq the edge
+// heard of for the symbol while it was stale (edgeSym.heard), and returns
+// those updates. The updates v holds are dropped.
+//
+// If they fall short of a seq heard of after the request was made, v may
+// have been taken before it: v is not loaded (ok false; the caller asks
+// again), so that a book known to be behind is never served as valid. A
+// seq heard of before the request, which v falls short of, is not the
+// publisher's (a stray or hostile update or heartbeat of the epoch): v,
+// taken after the publisher published or named it, would hold it. It is
+// forgotten, with the updates that do not follow v, and v is loaded: such
+// a message costs a snapshot or two, not one after every snapshot. Loop
+// only.
+func (e *Edge) reaches(r snapReply, v *orderbook.View) (follow []orderbook.Update, ok bool) {
+	s := &e.syms[r.id]
+	pending := s.pending
+	for len(pending) > 0 && pending[0].Seq <= v.Seq {
+		pending = pending[1:]
+	}
+	reach, n := v.Seq, 0
+	for _, u := range pending {
+		if u.Seq > reach+1 {
+			break
+		}
+		reach = max(reach, u.Seq)
+		n++
+	}
+	heard := s.beat
+	for _, u := range pending[n:] {
+		heard = max(heard, u.Seq)
+	}
+	if reach >= heard {
+		return pending, true
+	}
+	sym := e.mirror.Engine().Instrument(r.id).Symbol
+	if heard > r.heard {
+		e.lost.Add(1)
+		e.cfg.Log.Info("mdbus: a snapshot and the updates kept fall short of a seq heard of since the request; not loaded, requesting another",
+			"symbol", sym, "snapshot", v.Seq, "reach", reach, "heard", heard)
+		return nil, false
+	}
+	e.cfg.Log.Warn("mdbus: a seq heard of before the snapshot was requested is beyond it: not the publisher's, forgotten",
+		"symbol", sym, "snapshot", v.Seq, "reach", reach, "heard", heard, "dropped", len(pending)-n)
+	s.beat = min(s.beat, reach)
+	return pending[:n], true
 }
 
 // edgeCollector exports an Edge's counters on scrape.

@@ -437,9 +437,9 @@ func (h *slowHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *slowHandler) WithGroup(string) slog.Handler      { return h }
 
 // TestEdgeHeartbeatWhileStale: a heartbeat heard while a symbol is stale
-// names an update that is lost, and the snapshot loaded next was taken
-// before it: the edge does not serve the snapshot's book as valid but
-// asks again.
+// names an update that is lost, and the snapshot that comes next was
+// taken before it: the edge does not load it (not even for a moment, as
+// valid) but asks again.
 func TestEdgeHeartbeatWhileStale(t *testing.T) {
 	n := startNATS(t)
 	ins := testInstruments(1)
@@ -471,8 +471,8 @@ func TestEdgeHeartbeatWhileStale(t *testing.T) {
 	waitFor(t, "the edge to take the heartbeat", func() bool { return e.Stats().Heartbeats == 1 })
 	close(p.gate)
 	servedAt(t, e, 6, orderbook.StateHalted)
-	if st := e.Stats(); st.Snapshots != 2 || st.Lost != 1 {
-		t.Errorf("stats %+v: want the first snapshot found short of the heartbeat, and a second", st)
+	if st := e.Stats(); st.Snapshots != 1 || st.Lost != 1 || p.asked.Load() != 2 {
+		t.Errorf("stats %+v, %d requests: want the first snapshot found short of the heartbeat, not loaded, and a second loaded", st, p.asked.Load())
 	}
 }
 
@@ -498,4 +498,81 @@ func TestEdgeDuplicateNotApplied(t *testing.T) {
 	if v, stale := view(e, 0); stale || v.State != orderbook.StateTrading {
 		t.Fatalf("view %+v stale %v", v, stale)
 	}
+}
+
+// TestEdgeHeartbeatFarAhead: a heartbeat naming a seq far ahead of a
+// symbol's stream (a stray or hostile message of the epoch, or a
+// publisher's bug) costs one snapshot. Before, the edge kept the seq for
+// the whole epoch: every snapshot fell short of it, so the symbol went
+// stale again at once and was asked for again with no pause, for ever.
+func TestEdgeHeartbeatFarAhead(t *testing.T) {
+	_, sym, p, e := oneSymbol(t)
+	before := e.Stats()
+	// Published by hand, so the publisher's snapshots stay at seq 5.
+	b := AppendBeat(AppendHeartbeat(nil, 7, 1), sym, 1_000_000)
+	if err := p.nc.Publish("t.hb", b); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the loss and a snapshot", func() bool {
+		st := e.Stats()
+		return st.Lost > before.Lost && st.Snapshots > before.Snapshots
+	})
+	// The stream goes on from seq 6; the edge follows it.
+	p.send(sym, 6, orderbook.StateHalted)
+	waitFor(t, "seq 6", func() bool { v, _ := view(e, 0); return v.Seq == 6 })
+	if st := e.Stats(); st.Snapshots != before.Snapshots+1 || st.Lost != before.Lost+1 {
+		t.Fatalf("stats %+v (before %+v): want one loss and one snapshot for one stray heartbeat", st, before)
+	}
+	servedAt(t, e, 6, orderbook.StateHalted)
+}
+
+// TestEdgeSnapshotBehindUpdateKept: a symbol is stale and its snapshot
+// requested; before the reply comes, updates are lost and a later one
+// arrives and is kept. The reply, taken before the lost updates, does not
+// reach the one kept: the edge does not serve it as valid (before, it
+// dropped the update kept and served the older book until another update
+// or a heartbeat showed the gap) but asks again.
+func TestEdgeSnapshotBehindUpdateKept(t *testing.T) {
+	_, sym, p, e := oneSymbol(t)
+	// The next reply is the book at seq 7, held until the test lets it
+	// go; then the current one.
+	var first atomic.Bool
+	first.Store(true)
+	p.gate = make(chan struct{})
+	p.mu.Lock()
+	p.reply = func(string) []byte {
+		p.mu.Lock()
+		u := p.last[sym]
+		p.mu.Unlock()
+		if first.Swap(false) {
+			<-p.gate
+			u = orderbook.Update{Seq: 7, State: orderbook.StateTrading}
+		}
+		v := orderbook.View{Seq: u.Seq, State: u.State, Checksum: emptyCk10, Checksum5: emptyCk5}
+		return AppendSnapshot(nil, 7, sym, &v)
+	}
+	p.mu.Unlock()
+	asked := p.asked.Load()
+	p.lose(sym, 6, orderbook.StateTrading)
+	p.send(sym, 7, orderbook.StateTrading) // a gap: the edge asks
+	waitFor(t, "the edge's request", func() bool { return p.asked.Load() > asked })
+	p.lose(sym, 8, orderbook.StateTrading)
+	p.lose(sym, 9, orderbook.StateTrading)
+	p.send(sym, 10, orderbook.StateHalted)
+	// A heartbeat of another symbol: once the edge has taken it, it has
+	// kept seq 10, which came before it.
+	hb := AppendBeat(AppendHeartbeat(nil, 7, 1), "999999.SZ", 1)
+	if err := p.nc.Publish("t.hb", hb); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the edge to take the heartbeat", func() bool { return e.Stats().Heartbeats == 1 })
+	close(p.gate)
+	waitFor(t, "a second request, or the snapshot at 7 served", func() bool {
+		v, stale := view(e, 0)
+		return p.asked.Load() > asked+1 || (!stale && v.Seq == 7)
+	})
+	if v, stale := view(e, 0); !stale && v.Seq == 7 {
+		t.Fatalf("the snapshot at seq 7 served as valid, seq 10 kept")
+	}
+	servedAt(t, e, 10, orderbook.StateHalted)
 }
