@@ -10,7 +10,7 @@
 // binary carrying the ingest Seq, the ingest receive time Recv and the
 // checksums), on the symbol's subject <prefix>.d.<symbol>. It answers
 // snapshot requests on <prefix>.snap.<symbol> with the symbol's depth-20
-// View. Every second it publishes on <prefix>.hb a heartbeat: each
+// View, except those naming a newer epoch than its own (below). Every second it publishes on <prefix>.hb a heartbeat: each
 // symbol's last Seq it published or lost.
 //
 // An Edge subscribes to <prefix>.d.> and <prefix>.hb and keeps an orderbook.Mirror, whose
@@ -148,6 +148,14 @@
 // heartbeat's seq of a symbol has lost updates the stream will not bring
 // again; one that hears no heartbeat of its epoch for a while has lost
 // its publisher. Both mark the symbols concerned stale.
+//
+// A snapshot request (published on <prefix>.snap.<symbol>) is not a
+// frame: its payload is empty, or the uvarint epoch the edge follows and
+// nothing after it. A Publisher of an older epoch does not answer a
+// request naming a newer one: NATS hands the requester the first reply
+// only, and the edge would refuse it, so an older ingest node still on the
+// bus (a deposed leader, the other of an active pair) could keep an edge
+// stale. Any other payload is answered.
 //
 // The body of an error ('E'), the reply to a snapshot request for a
 // symbol the publisher does not know, is its text: every remaining byte,

@@ -2,6 +2,7 @@ package mdbus
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -118,6 +119,9 @@ type edgeSym struct {
 type snapRequest struct {
 	id  orderbook.SymbolID
 	gen uint64
+	// epoch is the epoch the edge follows (0: none yet), named in the
+	// request so that a publisher of an older one does not answer.
+	epoch uint64
 	// heard is the highest seq of the symbol the edge had heard of when
 	// it asked (edgeSym.heard): a snapshot the publisher takes after the
 	// request holds it.
@@ -440,23 +444,29 @@ func (e *Edge) dispatch() {
 		}
 		s.inflight = true
 		e.free--
-		e.work <- snapRequest{id: id, gen: e.gen, heard: s.heard()}
+		e.work <- snapRequest{id: id, gen: e.gen, epoch: e.epoch, heard: s.heard()}
 	}
 	if len(e.wantQ) == 0 {
 		e.wantQ = nil // let a long queue's array go
 	}
 }
 
-// requester performs snapshot requests until ctx ends.
+// requester performs snapshot requests until ctx ends. A request's
+// payload is the epoch the edge follows, if any (doc.go).
 func (e *Edge) requester(ctx context.Context) {
+	var body []byte
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case rq := <-e.work:
 			r := snapReply{snapRequest: rq}
+			body = body[:0]
+			if rq.epoch != 0 {
+				body = binary.AppendUvarint(body, rq.epoch)
+			}
 			qctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
-			m, err := e.cfg.Conn.RequestWithContext(qctx, e.snapSubjects[rq.id], nil)
+			m, err := e.cfg.Conn.RequestWithContext(qctx, e.snapSubjects[rq.id], body)
 			cancel()
 			if err != nil {
 				r.err = err

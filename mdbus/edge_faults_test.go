@@ -38,7 +38,7 @@ func (h *stallHandler) WithGroup(string) slog.Handler      { return h }
 
 // handPub is a publisher written by hand on subject prefix "t": status
 // updates of empty books, and snapshots at each symbol's last update
-// (reply, when set, writes them instead).
+// (reply, when set, writes them instead, or none when it returns nil).
 type handPub struct {
 	t     testing.TB
 	nc    *nats.Conn
@@ -62,7 +62,9 @@ func newHandPub(t testing.TB, n *natsServer, epoch uint64) *handPub {
 		u, f := p.last[sym], p.reply
 		p.mu.Unlock()
 		if f != nil {
-			m.Respond(f(sym))
+			if b := f(sym); b != nil {
+				m.Respond(b)
+			}
 			return
 		}
 		v := orderbook.View{Seq: u.Seq, State: u.State, Checksum: emptyCk10, Checksum5: emptyCk5}
@@ -575,4 +577,57 @@ func TestEdgeSnapshotBehindUpdateKept(t *testing.T) {
 		t.Fatalf("the snapshot at seq 7 served as valid, seq 10 kept")
 	}
 	servedAt(t, e, 10, orderbook.StateHalted)
+}
+
+// TestEdgeOlderPublisherAnswersFirst: two ingest nodes publish, the
+// older one (epoch 7, a deposed leader still in its term, or the other of
+// an active/active pair) answering snapshot requests before the newer
+// (epoch 9) whose stream the edge follows. The edge still loads the
+// newer one's snapshots: its requests name its epoch, which the older
+// publisher leaves alone. Before, NATS handed the edge the older reply,
+// which it refused, and so on for as long as the older node ran: the
+// edge stayed stale.
+func TestEdgeOlderPublisherAnswersFirst(t *testing.T) {
+	n := startNATS(t)
+	g := newIngest(t, 1)
+	sym := g.ins[0].Symbol
+	old, err := NewPublisher(PublisherConfig{Conn: n.connect(t), Books: g.e, Subject: "t", Epoch: 7, Heartbeat: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); old.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	// The newer publisher answers only once the older has taken the same
+	// request: it asks the older about a symbol of its own first, and the
+	// older takes requests, and sends replies, in order.
+	p := newHandPub(t, n, 9)
+	p.mu.Lock()
+	p.reply = func(s string) []byte {
+		if s == "probe" {
+			return nil
+		}
+		if _, err := p.nc.Request("t.snap.probe", nil, testBound); err != nil {
+			t.Errorf("probe: %v", err)
+		}
+		p.mu.Lock()
+		u := p.last[s]
+		p.mu.Unlock()
+		v := orderbook.View{Seq: u.Seq, State: u.State, Checksum: emptyCk10, Checksum5: emptyCk5}
+		return AppendSnapshot(nil, 9, s, &v)
+	}
+	p.mu.Unlock()
+	e := runEdge(t, handEdge(n.connect(t), g.ins))
+	// With no epoch yet, the edge takes the first reply: the older's.
+	waitFor(t, "the older publisher's snapshot", func() bool { return e.Stats().Snapshots == 1 })
+	p.send(sym, 5, orderbook.StateHalted) // the newer epoch: the edge follows it
+	beating(t, p, 20*time.Millisecond)
+	waitFor(t, "a refused reply, or the newer snapshot served", func() bool {
+		v, stale := view(e, 0)
+		return e.Stats().Failed > 0 || (!stale && v.Seq == 5 && v.State == orderbook.StateHalted)
+	})
+	if st := e.Stats(); st.Failed != 0 {
+		t.Fatalf("stats %+v: the older publisher's reply taken for the newer epoch's", st)
+	}
 }

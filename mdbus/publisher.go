@@ -2,6 +2,7 @@ package mdbus
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -220,9 +221,16 @@ func (p *Publisher) RunEpoch(ctx context.Context, epoch uint64) error {
 	return nil
 }
 
-// answer replies to one snapshot request and returns buf for reuse.
+// answer replies to one snapshot request and returns buf for reuse. A
+// request naming a newer epoch than the publisher's is left to the
+// publisher of that epoch (the edge would refuse this one's reply, and
+// NATS gives a requester only the first reply).
 func (p *Publisher) answer(m *nats.Msg, epoch uint64, v *orderbook.View, buf []byte) []byte {
 	sym := strings.TrimPrefix(m.Subject, p.snapPfx)
+	if want, n := binary.Uvarint(m.Data); n > 0 && n == len(m.Data) && want > epoch {
+		p.cfg.Log.Debug("mdbus: snapshot request of a newer epoch; left to its publisher", "symbol", sym, "epoch", want)
+		return buf
+	}
 	if id, ok := p.cfg.Books.Lookup(sym); ok {
 		p.cfg.Books.View(id, maxLevels, v)
 		buf = AppendSnapshot(buf, epoch, sym, v)

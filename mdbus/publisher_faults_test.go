@@ -2,8 +2,13 @@ package mdbus
 
 import (
 	"context"
+	"encoding/binary"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"sgw/orderbook"
 )
@@ -67,5 +72,62 @@ func TestPublisherLappedRevealsLostTail(t *testing.T) {
 	synced(t, g, e)
 	if st, ps := e.Stats(), p.Stats(); st.Lost == 0 || ps.Lapped == 0 {
 		t.Errorf("edge %+v, publisher %+v: want a lap, and losses the heartbeat revealed", st, ps)
+	}
+}
+
+// TestPublisherLeavesNewerEpochRequests: a snapshot request naming an
+// epoch newer than the publisher's is not answered (the publisher of that
+// epoch answers it); one naming the publisher's epoch, an older one or
+// none is. The publisher answers in order on one connection, so the
+// replies come in the order of the requests.
+func TestPublisherLeavesNewerEpochRequests(t *testing.T) {
+	n := startNATS(t)
+	g := newIngest(t, 1)
+	p, err := NewPublisher(PublisherConfig{Conn: n.connect(t), Books: g.e, Subject: "md", Epoch: 5, Heartbeat: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	nc := n.connect(t)
+	inbox := nats.NewInbox()
+	sub, err := nc.SubscribeSync(inbox + ".*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the publisher's subscription", func() bool {
+		m, err := nc.Request("md.snap."+g.ins[0].Symbol, nil, testBound)
+		return err == nil && len(m.Data) > 0
+	})
+	requests := []struct {
+		name string
+		body []byte
+	}{
+		{name: "newer", body: binary.AppendUvarint(nil, 6)},
+		{name: "same", body: binary.AppendUvarint(nil, 5)},
+		{name: "older", body: binary.AppendUvarint(nil, 4)},
+		{name: "none"},
+	}
+	for _, rq := range requests {
+		if err := nc.PublishRequest("md.snap."+g.ins[0].Symbol, inbox+"."+rq.name, rq.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	var msg Message
+	for range 3 {
+		m, err := sub.NextMsg(testBound)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Decode(m.Data, &msg); err != nil || msg.Type != TypeSnapshot || msg.Epoch != 5 {
+			t.Fatalf("reply %q: %v, %+v", m.Subject, err, msg)
+		}
+		got = append(got, strings.TrimPrefix(m.Subject, inbox+"."))
+	}
+	if want := []string{"same", "older", "none"}; !slices.Equal(got, want) {
+		t.Fatalf("replies to %v; want %v", got, want)
 	}
 }
