@@ -61,6 +61,12 @@ const (
 	// whose status the venue did not give (Config.DayEndCheck). Fills the
 	// venue reports later still count.
 	CodeExpiredUnreported = "orders.expired_unreported"
+	// CodeNotOwner: a replace of an order a FIX broker session entered,
+	// from another session or a WebSocket client. The broker's engine
+	// would hear the order replaced under a ClOrdID it never sent, which
+	// its order chain cannot follow. Cancels are taken from anyone who
+	// may trade the account.
+	CodeNotOwner = "orders.not_owner"
 )
 
 // ErrInDoubt is wrapped by a Journal's error when a record's outcome is

@@ -218,6 +218,10 @@ func (m *Manager) Replace(req ReplaceRequest) (_ Order, err error) {
 	if err != nil {
 		return Order{}, err
 	}
+	if o.Source.Kind == "fix" && req.Source != o.Source {
+		return Order{}, &Reject{Code: CodeNotOwner, FIXReason: risk.FIXBrokerOption,
+			Text: "order " + o.ClOrdID + " was entered by FIX session " + o.Source.Session + ": only that session may replace it (a cancel is taken)"}
+	}
 	rec := changeRec{Account: req.Account, ClOrdID: req.ClOrdID, Orig: o.ClOrdID, Price: req.Price, Qty: req.Qty,
 		Source: req.Source, UID: m.newUID()}
 	if err := m.applyChange(recReplace, rec, true); err != nil {

@@ -67,7 +67,8 @@
 //     (58) with the reason, naming the field. Nothing is journaled for it;
 //   - a cancel or replace refused: OrderCancelReject (9) with CxlRejReason
 //     (1 unknown order, 3 already pending, 2 otherwise, an invalid
-//     identifier included) and Text;
+//     identifier included, and a replace of an order another session
+//     entered: orders.CodeNotOwner) and Text;
 //   - a status request: ExecutionReport ExecType I (FIX 4.2: ExecTransType
 //     3 and ExecType = OrdStatus), or OrdStatus 8 with OrdRejReason 5 for
 //     an order the session does not know or an invalid identifier.
