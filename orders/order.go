@@ -152,6 +152,17 @@ func (c *change) msgType() byte {
 	return 'F'
 }
 
+// Pending returns the MsgType of the order's cancel ('F') or replace ('G')
+// accepted and not yet answered, or 0: FIX reports the order's status as
+// Pending Cancel or Pending Replace meanwhile. A copy of an Order (Get, an
+// Event's) answers as of the copy.
+func (o *Order) Pending() byte {
+	if o.pending == nil {
+		return 0
+	}
+	return o.pending.msgType()
+}
+
 // EventKind classifies what happened to an order.
 type EventKind string
 

@@ -70,7 +70,8 @@
 //     identifier included, and a replace of an order another session
 //     entered: orders.CodeNotOwner) and Text;
 //   - a status request: ExecutionReport ExecType I (FIX 4.2: ExecTransType
-//     3 and ExecType = OrdStatus), or OrdStatus 8 with OrdRejReason 5 for
+//     3 and ExecType = OrdStatus), OrdStatus 6 or E while a cancel or
+//     replace of the order awaits the venue, or OrdStatus 8 with OrdRejReason 5 for
 //     an order the session does not know or an invalid identifier.
 //
 // The order manager's events become reports to the order's session: the

@@ -151,11 +151,23 @@ func orderReport(o *orders.Order, execType byte) execReport {
 	if !ok {
 		code = o.Symbol // sent whole, without SecurityExchange
 	}
+	st := ordStatus(o)
+	if execType == 'I' && !o.Status.Terminal() {
+		// A status answers with the request in flight (FIX's OrdStatus
+		// precedence puts both pending states above New and Partially
+		// filled).
+		switch o.Pending() {
+		case 'F':
+			st = '6'
+		case 'G':
+			st = 'E'
+		}
+	}
 	return execReport{
 		orderID:   o.OrderID,
 		clOrdID:   o.ClOrdID,
 		execType:  execType,
-		ordStatus: ordStatus(o),
+		ordStatus: st,
 		rejReason: risk.FIXOther,
 		account:   o.Account,
 		symbol:    code,
