@@ -22,8 +22,10 @@
 // Two concurrent Reads (or Writes) are serialised by a lock and keep no
 // ordering between them. The handshake runs once, on the first Read or
 // Write or an explicit Handshake, under its own lock; it is bounded by
-// Config.HandshakeTimeout. No callback of Config runs under a lock of the
-// Conn other than the handshake lock of the Conn that calls it.
+// Config.HandshakeTimeout. The callbacks of Config (GetCertificates, Time,
+// and the Rand reader) run during the handshake, under the
+// Conn's handshake lock and its read lock: they must not call the Conn's
+// Read, Write or Handshake.
 //
 // The package keeps no package-level state: session caches and
 // certificates are fields of Config.
