@@ -71,8 +71,11 @@ func (hs *serverHandshakeState) readClientHello() error {
 	}
 
 	if cfg.SessionCache != nil && len(hs.hello.sessionID) > 0 {
-		if s := cfg.SessionCache.get(string(hs.hello.sessionID), cfg.now()); s != nil && offers(hs.hello.cipherSuites, s.suite) &&
-			(cfg.ClientAuth == NoClientCert || len(s.peerCerts) > 0) {
+		// A session whose client certificate has expired since is not
+		// resumed: the full handshake checks the certificate again.
+		now := cfg.now()
+		if s := cfg.SessionCache.get(string(hs.hello.sessionID), now); s != nil && offers(hs.hello.cipherSuites, s.suite) &&
+			(cfg.ClientAuth == NoClientCert || len(s.peerCerts) > 0 && !now.After(s.peerCerts[0].NotAfter)) {
 			hs.session = s
 			hs.suite = suiteByID(s.suite)
 			return nil

@@ -10,8 +10,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/emmansun/gmsm/smx509"
 
 	"sgw/tlcp"
 	"sgw/tlcp/tlcptest"
@@ -368,5 +371,42 @@ func TestHandshakeContextEndedDuringHandshake(t *testing.T) {
 	}
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("handshake: %v, want context.Canceled", err)
+	}
+}
+
+// TestNoResumptionPastClientCertificate: a server that requires client
+// certificates does not resume a session whose client certificate has
+// expired since: the full handshake checks it again and refuses it.
+// Before, the session resumed for as long as the cache kept it.
+func TestNoResumptionPastClientCertificate(t *testing.T) {
+	f := newFixture(t)
+	leaf, err := smx509.ParseCertificate(f.client.Sign.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	scfg := f.serverConfig(true)
+	scfg.SessionCache = tlcp.NewSessionCache(0, 30*24*time.Hour) // outlives the certificate (a day)
+	scfg.Time = func() time.Time { return time.Unix(0, clock.Load()) }
+	addr, results := serveEcho(t, scfg)
+	ccfg := f.clientConfig(tlcp.ECC_SM4_GCM_SM3, true)
+	ccfg.SessionCache = tlcp.NewSessionCache(0, 0)
+	for i, wantResume := range []bool{false, true} {
+		c, err := dial(t, addr, ccfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-results; err != nil {
+			t.Fatal(err)
+		}
+		if st := c.ConnectionState(); st.DidResume != wantResume {
+			t.Fatalf("connection %d: resumed %t, want %t", i, st.DidResume, wantResume)
+		}
+	}
+	clock.Store(leaf.NotAfter.Add(time.Hour).UnixNano())
+	c, err := dial(t, addr, ccfg)
+	if serr := <-results; serr == nil && err == nil && c.ConnectionState().DidResume {
+		t.Fatal("a session resumed past its client certificate's expiry")
 	}
 }
