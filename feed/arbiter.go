@@ -415,8 +415,12 @@ func (a *Arbiter) deliver(src int, msg []byte, recv int64) {
 			a.srcs[a.exclude].live = false
 			a.exclude = -1
 		}
-		if err := a.rb.Rebuilt(); err != nil {
-			a.stats.SinkErrors++
+		// A divergence found meanwhile and not acted on yet leaves the
+		// books stale: its own rebuild, which Check starts, ends it.
+		if a.divergedAt == 0 {
+			if err := a.rb.Rebuilt(); err != nil {
+				a.stats.SinkErrors++
+			}
 		}
 	}
 	if a.attempts > 0 && a.next > a.gapAt {
