@@ -94,6 +94,11 @@ type Book struct {
 	state                 TradingState
 	stale                 bool
 	event                 byte
+	// wrong: an event named an order the book does not hold, or added
+	// one it already holds: the book differs from the venue's, which
+	// only a rebuild from the start (Clear) mends, so it stays stale
+	// through a Valid until then.
+	wrong bool
 
 	ck checksummer
 
@@ -190,7 +195,8 @@ func (b *Book) State() TradingState { return b.state }
 
 // Stale reports whether the book may be wrong: its feed lost messages
 // (a Stale event) or it is being rebuilt (a Clear event), until a Valid
-// event.
+// event; or an event showed it differs from the venue's (ErrUnknownOrder,
+// ErrDuplicateOrder), until a Clear and then a Valid.
 func (b *Book) Stale() bool { return b.stale }
 
 // SystemEvent returns the event code of the last System Event message
@@ -213,7 +219,10 @@ func (b *Book) LastError() error { return b.lastErr }
 // and returns true; otherwise it returns false and u's contents are
 // unspecified. An event the book cannot apply is counted in Errors and
 // reported by LastError, never a panic; an over-execution still removes
-// the order and returns true. ev.Symbol is not read: the caller routes
+// the order and returns true. An unknown or duplicate order reference
+// means the book missed a message: the book is marked stale (u is then a
+// KindStatus Update if nothing else changed) and stays stale until a
+// Clear starts its rebuild. ev.Symbol is not read: the caller routes
 // events to their books.
 //
 // The Recv field of u is left zero for the caller to fill. Apply does not
@@ -262,8 +271,15 @@ func (b *Book) Apply(ev *event.Event, u *Update) bool {
 		b.clear(u)
 		ok = true
 	case event.Stale, event.Valid:
-		if stale := ev.Kind == event.Stale; stale != b.stale {
+		if stale := ev.Kind == event.Stale || b.wrong; stale != b.stale {
 			b.stale = stale
+			u.Kind = KindStatus
+			ok = true
+		}
+	}
+	if b.wrong && !b.stale {
+		b.stale = true
+		if !ok {
 			u.Kind = KindStatus
 			ok = true
 		}
@@ -320,7 +336,7 @@ func (b *Book) clear(u *Update) {
 	b.last, b.open, b.high, b.low = 0, 0, 0, 0
 	b.lastQty, b.volume, b.turnover = 0, 0, 0
 	b.state = StateUnknown
-	b.stale = true
+	b.stale, b.wrong = true, false
 	b.held = heldOrder{}
 	b.checkFailed, b.suspect = false, false
 	b.traded = true // republish the (zero) trade statistics
@@ -332,8 +348,10 @@ func (b *Book) fail(err error) bool {
 	switch err {
 	case ErrUnknownOrder:
 		b.errs.UnknownOrder++
+		b.wrong = true
 	case ErrDuplicateOrder:
 		b.errs.DuplicateOrder++
+		b.wrong = true
 	case ErrOverExecution:
 		b.errs.OverExecution++
 	case ErrSnapshotMismatch:

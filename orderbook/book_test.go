@@ -101,7 +101,7 @@ func TestBookApply(t *testing.T) {
 		},
 		{
 			name: "add duplicate ref", setup: base(), msg: mAdd(1, 'B', 99000, 100),
-			wantErr:  ErrDuplicateOrder,
+			wantErr: ErrDuplicateOrder, wantOK: true, wantKind: KindStatus,
 			wantBids: []Level{lv(100000, 300, 2), lv(99900, 100, 1)},
 		},
 		{name: "add bad side", setup: base(), msg: mAdd(6, 'X', 99000, 100), wantErr: ErrBadMessage},
@@ -147,7 +147,7 @@ func TestBookApply(t *testing.T) {
 				}
 			},
 		},
-		{name: "execute unknown ref", setup: base(), msg: mExec(99, 100), wantErr: ErrUnknownOrder},
+		{name: "execute unknown ref", setup: base(), msg: mExec(99, 100), wantErr: ErrUnknownOrder, wantOK: true, wantKind: KindStatus},
 		{
 			name: "execution with price printable", setup: base(), msg: mExecPrice(5, 100, 100150, 'Y'),
 			wantOK: true, wantKind: KindTrade,
@@ -173,14 +173,14 @@ func TestBookApply(t *testing.T) {
 			wantOK: true, wantKind: KindBook,
 			wantChanges: []LevelChange{chg(Bid, 0, lv(100000, 250, 2))},
 		},
-		{name: "cancel unknown ref", setup: base(), msg: mCancel(42, 50), wantErr: ErrUnknownOrder},
+		{name: "cancel unknown ref", setup: base(), msg: mCancel(42, 50), wantErr: ErrUnknownOrder, wantOK: true, wantKind: KindStatus},
 		{
 			name: "delete removes level", setup: base(), msg: mDelete(3),
 			wantOK: true, wantKind: KindBook,
 			wantChanges: []LevelChange{chg(Bid, 1, lv(99900, 0, 0))},
 			wantBids:    []Level{lv(100000, 300, 2)},
 		},
-		{name: "delete unknown ref", setup: base(), msg: mDelete(7), wantErr: ErrUnknownOrder},
+		{name: "delete unknown ref", setup: base(), msg: mDelete(7), wantErr: ErrUnknownOrder, wantOK: true, wantKind: KindStatus},
 		{
 			name: "replace to other price", setup: base(), msg: mReplace(3, 10, 100050, 300),
 			wantOK: true, wantKind: KindBook,
@@ -188,7 +188,7 @@ func TestBookApply(t *testing.T) {
 			wantBids:    []Level{lv(100050, 300, 1), lv(100000, 300, 2)},
 			check: func(t *testing.T, b *Book, u *Update) {
 				var u2 Update
-				if applyITCH(b, ptr(mDelete(3)), &u2) || b.LastError() != ErrUnknownOrder {
+				if _, live := b.orders.get(3); live {
 					t.Errorf("old ref still live")
 				}
 				if !applyITCH(b, ptr(mDelete(10)), &u2) {
@@ -208,8 +208,8 @@ func TestBookApply(t *testing.T) {
 				}
 			},
 		},
-		{name: "replace unknown ref", setup: base(), msg: mReplace(99, 10, 100000, 50), wantErr: ErrUnknownOrder},
-		{name: "replace onto live ref", setup: base(), msg: mReplace(1, 2, 100000, 50), wantErr: ErrDuplicateOrder},
+		{name: "replace unknown ref", setup: base(), msg: mReplace(99, 10, 100000, 50), wantErr: ErrUnknownOrder, wantOK: true, wantKind: KindStatus},
+		{name: "replace onto live ref", setup: base(), msg: mReplace(1, 2, 100000, 50), wantErr: ErrDuplicateOrder, wantOK: true, wantKind: KindStatus},
 		{
 			name: "trade does not touch levels", setup: base(),
 			msg:    itch.Message{Type: itch.TypeTrade, Side: 'B', Shares: 300, Price: 100050},
@@ -488,7 +488,7 @@ func TestBookClearStaleValid(t *testing.T) {
 			if last, _ := b.Last(); last != 0 || b.Volume() != 0 {
 				t.Fatalf("clear kept statistics: last %v volume %d", last, b.Volume())
 			}
-			if applyITCH(b, ptr(mDelete(1)), &u) || b.LastError() != ErrUnknownOrder {
+			if _, live := b.orders.get(1); live || b.Orders() != 0 {
 				t.Fatalf("clear kept order 1")
 			}
 		}
@@ -612,5 +612,71 @@ func TestBookOwnBest(t *testing.T) {
 	}
 	if d := b.Depth(Bid, 2, nil); len(d) != 2 || d[1] != lv(99, 100, 1) {
 		t.Fatalf("bids %v: the own-best buy at 9.9 did not trade away", d)
+	}
+}
+
+// TestBookMissedMessageStale: an event naming an order the book does not
+// hold, or adding one it holds, shows that the book missed a message
+// (ITCH delivers each once, in order): the book differs from the venue's
+// and is marked stale, published at once with a status Update, and stays
+// stale through a Valid (a rebuild that does not start from an empty book
+// cannot mend it) until a Clear starts a rebuild. An event flagged
+// FlagMayBeAbsent (an SZSE order that may never have rested) is no such
+// proof. Before, the error was only counted and the book served as valid.
+func TestBookMissedMessageStale(t *testing.T) {
+	tests := []struct {
+		name  string
+		ev    event.Event
+		stale bool
+	}{
+		{name: "execute unknown", ev: event.Event{Kind: event.Execute, Ref: 7, Qty: 10, Flags: event.FlagPrint}, stale: true},
+		{name: "reduce unknown", ev: event.Event{Kind: event.Reduce, Ref: 7, Qty: 10}, stale: true},
+		{name: "delete unknown", ev: event.Event{Kind: event.Delete, Ref: 7}, stale: true},
+		{name: "replace unknown", ev: event.Event{Kind: event.Replace, Ref: 7, NewRef: 8, Price: 100, Qty: 10}, stale: true},
+		{name: "add duplicate", ev: event.Event{Kind: event.Add, Ref: 1, Side: event.Sell, Price: 101, Qty: 10}, stale: true},
+		{name: "replace onto live", ev: event.Event{Kind: event.Replace, Ref: 1, NewRef: 2, Price: 100, Qty: 10}, stale: true},
+		{name: "may be absent", ev: event.Event{Kind: event.Execute, Ref: 7, Qty: 10, Price: 100, Flags: event.FlagPrint | event.FlagMayBeAbsent}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newTestBook()
+			var u Update
+			for _, ev := range []event.Event{
+				{Kind: event.Add, Ref: 1, Side: event.Buy, Price: 100, Qty: 100},
+				{Kind: event.Add, Ref: 2, Side: event.Buy, Price: 99, Qty: 100},
+				{Kind: event.State, Code: byte(StateTrading)},
+			} {
+				if !b.Apply(&ev, &u) {
+					t.Fatalf("setup %v: %v", ev.Kind, b.LastError())
+				}
+			}
+			ok := b.Apply(&tc.ev, &u)
+			if !tc.stale {
+				if b.Stale() || ok && u.State == StateStale {
+					t.Fatalf("stale after %v (%v)", tc.ev.Kind, b.LastError())
+				}
+				return
+			}
+			if !ok || u.State != StateStale || !b.Stale() {
+				t.Fatalf("after %v (%v): ok %v, update %v state %v, stale %v; want a stale book published",
+					tc.ev.Kind, b.LastError(), ok, u.Kind, u.State, b.Stale())
+			}
+			if b.Apply(&event.Event{Kind: event.Valid}, &u) || !b.Stale() {
+				t.Fatal("a Valid without a rebuild from empty cleared the stale mark")
+			}
+			if !b.Apply(&event.Event{Kind: event.Add, Ref: 5, Side: event.Sell, Price: 102, Qty: 10}, &u) || u.State != StateStale {
+				t.Fatalf("an update after it published state %v", u.State)
+			}
+			for _, ev := range []event.Event{
+				{Kind: event.Clear},
+				{Kind: event.Add, Ref: 1, Side: event.Buy, Price: 100, Qty: 100},
+				{Kind: event.Valid},
+			} {
+				b.Apply(&ev, &u)
+			}
+			if b.Stale() || u.State == StateStale {
+				t.Fatalf("still stale after a rebuild (Clear ... Valid): state %v", u.State)
+			}
+		})
 	}
 }

@@ -5,10 +5,13 @@ import "errors"
 // Errors of the book, the engine and its readers.
 var (
 	// ErrUnknownOrder reports an execute, cancel, delete or replace of an
-	// order reference the book does not hold.
+	// order reference the book does not hold (unless the event says the
+	// order may never have rested): the book missed a message and is
+	// marked stale until its rebuild (a Clear, then a Valid).
 	ErrUnknownOrder = errors.New("orderbook: unknown order id")
 	// ErrDuplicateOrder reports an add or replace with an order reference
-	// the book already holds.
+	// the book already holds; the book is marked stale as for
+	// ErrUnknownOrder.
 	ErrDuplicateOrder = errors.New("orderbook: duplicate order id")
 	// ErrOverExecution reports an execution or cancel of more shares than
 	// the order has left; the order is removed.
