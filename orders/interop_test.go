@@ -119,11 +119,12 @@ func (r *qfRun) place(t *testing.T, id string, side risk.Side, qty int64, px ref
 }
 
 // venueGot counts the messages of msgType the venue received, or sent
-// (out), whose field tag is value.
+// (out), whose field tag is value; PossDup resends (43=Y: a message again
+// under its own MsgSeqNum, as a ResendRequest asks) are not counted.
 func venueGot(v *qfcpp.Proc, kind, msgType string, tag int, value string) int {
 	n := 0
 	for _, e := range v.Entries() {
-		if e.Kind == kind && e.Msg.Type() == msgType && e.Msg.Get(tag) == value {
+		if e.Kind == kind && e.Msg.Type() == msgType && e.Msg.Get(tag) == value && e.Msg.Get(43) != "Y" {
 			n++
 		}
 	}
