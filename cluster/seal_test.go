@@ -228,3 +228,58 @@ func TestSealedStateRecords(t *testing.T) {
 		t.Errorf("a restored replica sealed under another leader's key (%v)", err)
 	}
 }
+
+// TestSealedStateRefusesPlain: with a key ring, a plain record (written
+// into the Raft log on disk: a sealed cluster's leaders append none) stops
+// the replica with ErrPlain instead of being applied, and a plain
+// snapshot (one forged in place of a sealed one) is refused with ErrPlain
+// and changes nothing. Sealing must protect the state, not only hide it.
+func TestSealedStateRefusesPlain(t *testing.T) {
+	keys := testKeys(t)
+	leader := NewSealedState(keys)
+	h, _, err := keys.NewHeader([]byte(sealContext))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader.mine = h
+	if err := leader.Apply(1, append([]byte{kindKey}, h...)); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := leader.seal(appendJournalRecord(nil, 'O', 1, []byte("GENUINE")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.Apply(2, rec); err != nil {
+		t.Fatal(err)
+	}
+
+	forged := appendJournalRecord(nil, 'O', 2, []byte("FORGED"))
+	if err := leader.Apply(3, forged); !errors.Is(err, atrest.ErrPlain) || !errors.Is(leader.Err(), atrest.ErrPlain) {
+		t.Errorf("a plain record in a sealed cluster = %v (Err %v); want ErrPlain, sticky", err, leader.Err())
+	}
+	if got := replayBodies(t, leader); len(got) != 1 || got[0] != "GENUINE" {
+		t.Errorf("journal = %q; want only the sealed record", got)
+	}
+
+	plain := NewState()
+	if err := plain.Apply(1, forged); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := encodeState(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := NewSealedState(keys)
+	if err := restored.Apply(1, append([]byte{kindKey}, h...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := restored.Apply(2, rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := restored.Restore(bytes.NewReader(snap)); !errors.Is(err, atrest.ErrPlain) {
+		t.Errorf("a plain snapshot restored into a sealed State = %v; want ErrPlain", err)
+	}
+	if got := replayBodies(t, restored); len(got) != 1 || got[0] != "GENUINE" {
+		t.Errorf("journal after the refused snapshot = %q; want it unchanged", got)
+	}
+}

@@ -126,14 +126,15 @@ func NewState() *State {
 
 // Apply implements StateMachine. A record that does not decode is
 // rejected with ErrBadRecord and changes nothing; every other record is
-// applied.
+// applied. With a key ring a plain record stops the replica (ErrPlain,
+// sticky): sealing would otherwise hide the records, not protect them.
 func (s *State) Apply(index uint64, b []byte) error {
 	var (
 		r   record
 		err error
 	)
 	sealed := len(b) > 0 && (b[0] == kindKey || b[0] == kindSealed)
-	if !sealed {
+	if !sealed && s.keys == nil {
 		if r, err = decodeRecord(b); err != nil {
 			return err
 		}
@@ -142,6 +143,11 @@ func (s *State) Apply(index uint64, b []byte) error {
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return s.err
+	}
+	if !sealed && s.keys != nil {
+		// A sealed cluster's leaders append only 'K' and 'E' records: a
+		// plain one was written into the log on disk, not by a leader.
+		return s.stop(fmt.Errorf("cluster: a plain record at index %d of a sealed cluster: %w", index, atrest.ErrPlain))
 	}
 	if sealed {
 		if b[0] == kindKey {

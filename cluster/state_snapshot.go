@@ -171,7 +171,8 @@ func (p *stateSnapshot) encode() ([]byte, error) {
 }
 
 // Restore implements StateMachine: it replaces the whole State with the
-// one encoded in r. On error the State is unchanged.
+// one encoded in r. On error the State is unchanged. With a key ring a
+// plain snapshot is refused (ErrPlain), as a plain record is (Apply).
 func (s *State) Restore(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
@@ -184,6 +185,8 @@ func (s *State) Restore(r io.Reader) error {
 		if b, err = s.keys.OpenBlob([]byte(sealedSnapshotMagic), b[len(sealedSnapshotMagic):]); err != nil {
 			return fmt.Errorf("cluster: open state snapshot: %w", err)
 		}
+	} else if s.keys != nil {
+		return fmt.Errorf("cluster: a plain state snapshot and storage.encryption: %w", atrest.ErrPlain)
 	}
 	st, err := decodeSnapshot(b)
 	if err != nil {

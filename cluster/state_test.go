@@ -366,11 +366,29 @@ func BenchmarkStateRestore(b *testing.B) {
 func fillDay(b *testing.B, s *State, orders int) {
 	b.Helper()
 	body, msg := bytes.Repeat([]byte("x"), 200), bytes.Repeat([]byte("m"), 300)
-	for i := range orders {
-		if err := s.Apply(uint64(2*i+1), appendJournalRecord(nil, 'O', int64(i), body)); err != nil {
+	seal := func(rec []byte) []byte { return rec }
+	if s.keys != nil { // a sealed State applies only sealed records
+		h, _, err := s.keys.NewHeader([]byte(sealContext))
+		if err != nil {
 			b.Fatal(err)
 		}
-		if err := s.Apply(uint64(2*i+2), sessionRecord(opSent, "FIX.4.2:GW->CORE", uint64(i+1), msg)); err != nil {
+		s.mine = h
+		if err := s.Apply(1, append([]byte{kindKey}, h...)); err != nil {
+			b.Fatal(err)
+		}
+		seal = func(rec []byte) []byte {
+			sealed, err := s.seal(rec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return sealed
+		}
+	}
+	for i := range orders {
+		if err := s.Apply(uint64(2*i+2), seal(appendJournalRecord(nil, 'O', int64(i), body))); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Apply(uint64(2*i+3), seal(sessionRecord(opSent, "FIX.4.2:GW->CORE", uint64(i+1), msg))); err != nil {
 			b.Fatal(err)
 		}
 	}
