@@ -166,9 +166,10 @@
 // With a key ring (UpstreamConfig.Keys, broker.Config.Keys: the
 // configuration's storage.encryption) the store is sealed instead
 // (store_sealed.go, OpenSealedStore): one journal file per session,
-// <prefix>.sealed, whose SM4-GCM records hold the creation time, every
-// change of the two sequence numbers and every message saved, and the
-// reservation file is sealed too. A changed record or reservation stops
+// <prefix>.sealed, whose SM4-GCM records hold the creation time, the
+// session's id, every change of the two sequence numbers and every message
+// saved, and the reservation file is sealed too. A changed record or
+// reservation, or a store moved or copied from another session's name, stops
 // the session from starting (ErrTampered, naming the file and record), a
 // missing or wrong key too (ErrKey, naming the key id), and the journal's
 // recovery cuts a torn tail. A plain store where encryption is configured

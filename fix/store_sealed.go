@@ -29,13 +29,17 @@ const (
 	recTarget  = 'T' // u64 next target MsgSeqNum
 	recMessage = 'M' // u64 MsgSeqNum | message: SaveMessage
 	recSent    = 'N' // u64 MsgSeqNum | message: SaveMessageAndIncrNextSenderMsgSeqNum
+	recSession = 'I' // the session's id (SessionID.String()): whose store the file is
 )
 
 // sealedStore is a quickfix.MessageStore kept in one sealed journal file
 // per session (package journal with a key ring): the creation time, every
 // change of the two sequence numbers and every message saved are records
 // sealed with SM4-GCM, so what the session persisted can be neither read
-// nor changed unnoticed. Opening replays the file; the journal's
+// nor changed unnoticed. The file names its session in a sealed record
+// (recSession), so a store moved or copied to another session's name is
+// refused (ErrTampered) rather than resent to that session's
+// counterparty. Opening replays the file; the journal's
 // recovery cuts a torn tail and refuses a tampered record (ErrTampered,
 // naming the file and record) or a missing key (ErrKey). Reset starts a
 // new file under the key ring's current key, which is where a session's
@@ -45,6 +49,7 @@ const (
 // LockedStore, which serialises all calls.
 type sealedStore struct {
 	path string
+	sid  string // the session's id, recSession's body
 	keys *atrest.KeyRing
 	sync bool
 
@@ -83,7 +88,7 @@ func openSealedStore(dir string, sid quickfix.SessionID, keys *atrest.KeyRing, s
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("fix: store %s: %w", dir, err)
 	}
-	s := &sealedStore{path: prefix + sealedSuffix, keys: keys, sync: sync}
+	s := &sealedStore{path: prefix + sealedSuffix, sid: sid.String(), keys: keys, sync: sync}
 	if err := s.open(); err != nil {
 		return nil, err
 	}
@@ -108,15 +113,25 @@ func CheckPlainStore(dir string, sid quickfix.SessionID) error {
 }
 
 // open opens the file and replays it into the sequence numbers and the
-// creation time; a new file gets its creation record.
+// creation time; a new file gets its creation record. A file naming
+// another session is refused (ErrTampered); one naming none (written
+// before the store named its session) gets its session record, and is
+// bound from then on.
 func (s *sealedStore) open() error {
 	j, err := journal.Open(journal.Config{Path: s.path, NoSync: !s.sync, Keys: s.keys, MaxRecord: journal.MaxRecordLimit})
 	if err != nil {
 		return fmt.Errorf("fix: store: %w", err)
 	}
 	s.j, s.nextSender, s.nextTarget, s.created = j, 1, 1, time.Time{}
+	named := false
 	err = j.Replay(func(r journal.Record) error {
 		switch r.Type {
+		case recSession:
+			if string(r.Body) != s.sid {
+				return fmt.Errorf("%w: record %d: the file is the store of session %q, not of %s (moved or copied)",
+					atrest.ErrTampered, r.Seq, r.Body, s.sid)
+			}
+			named = true
 		case recCreated, recSender, recTarget:
 			if len(r.Body) != 8 {
 				return fmt.Errorf("record %d of type %c has %d bytes", r.Seq, r.Type, len(r.Body))
@@ -146,6 +161,9 @@ func (s *sealedStore) open() error {
 		if err = s.append(recCreated, uint64(now.UnixNano()), nil); err == nil {
 			s.created = now
 		}
+	}
+	if err == nil && !named {
+		_, err = j.Append(recSession, []byte(s.sid))
 	}
 	if err != nil {
 		j.Close()

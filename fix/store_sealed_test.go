@@ -425,3 +425,87 @@ func TestUpstreamSealedStoreResend(t *testing.T) {
 		t.Fatalf("Run on a tampered store: %v, want ErrTampered naming %s and record %d", err, path, tampered+1)
 	}
 }
+
+// TestSealedStoreBoundToSession: a session's sealed store copied or moved
+// to another session's name (a broker's execution reports, a venue's
+// orders and sequence numbers) is refused with ErrTampered, not resent to
+// the other counterparty; a store written before stores named their
+// session opens and is bound to its session from then on.
+func TestSealedStoreBoundToSession(t *testing.T) {
+	keys := keyRing(t, "k1")
+	a := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "GW", TargetCompID: "BROKERA"}
+	b := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "GW", TargetCompID: "BROKERB"}
+	pathOf := func(dir string, sid quickfix.SessionID) string {
+		return filepath.Join(dir, storePrefix(sid)+sealedSuffix)
+	}
+	moved := func(t *testing.T, dir string) {
+		t.Helper()
+		data, err := os.ReadFile(pathOf(dir, a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(pathOf(dir, b), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		st, err := OpenSealedStore(dir, b, keys, false)
+		if err == nil {
+			msgs, _ := st.GetMessages(1, 10)
+			st.Close()
+			t.Fatalf("session %s opened session %s's store (messages %q)", b, a, msgs)
+		}
+		if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), pathOf(dir, b)) {
+			t.Fatalf("a moved store = %v; want ErrTampered naming %s", err, pathOf(dir, b))
+		}
+	}
+
+	t.Run("new store", func(t *testing.T) {
+		dir := t.TempDir()
+		st, err := OpenSealedStore(dir, a, keys, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(1, orderMsg(1)); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		moved(t, dir)
+		// Its own session still opens it.
+		st, err = OpenSealedStore(dir, a, keys, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msgs, err := st.GetMessages(1, 1); err != nil || len(msgs) != 1 {
+			t.Errorf("own store: messages %q, %v", msgs, err)
+		}
+		st.Close()
+	})
+
+	t.Run("store naming no session", func(t *testing.T) {
+		dir := t.TempDir()
+		j, err := journal.Open(journal.Config{Path: pathOf(dir, a), NoSync: true, Keys: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []struct {
+			typ  byte
+			body []byte
+		}{
+			{typ: recCreated, body: binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))},
+			{typ: recSent, body: append(binary.BigEndian.AppendUint64(nil, 1), orderMsg(1)...)},
+		} {
+			if _, err := j.Append(r.typ, r.body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		j.Close()
+		st, err := OpenSealedStore(dir, a, keys, false)
+		if err != nil {
+			t.Fatalf("a store naming no session: %v", err)
+		}
+		if st.NextSenderMsgSeqNum() != 2 {
+			t.Errorf("next sender %d; want 2", st.NextSenderMsgSeqNum())
+		}
+		st.Close()
+		moved(t, dir)
+	})
+}
