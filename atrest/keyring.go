@@ -102,16 +102,18 @@ func LoadKeyFile(path, current string) (*KeyRing, error) {
 		if len(fields) != 2 {
 			return nil, bad(`want "ID HEX-KEY"`) // the line may hold a key: never quote it
 		}
+		// A bad field may be a key (a line with the key first, or glued
+		// to its id): these errors name the line, never a field.
 		id := fields[0]
-		if err := checkKeyID(id); err != nil {
-			return nil, bad("%v", err)
+		if checkKeyID(id) != nil {
+			return nil, bad("bad key id: want 1 to %d characters of A-Z a-z 0-9 . _ -", MaxKeyIDLen)
 		}
 		if _, dup := r.keys[id]; dup {
 			return nil, bad("key id %q appears twice", id)
 		}
 		k, err := hex.DecodeString(fields[1])
 		if err != nil || len(k) != KeySize {
-			return nil, bad("key %q is not %d hex digits", id, 2*KeySize)
+			return nil, bad("the key after the id is not %d hex digits", 2*KeySize)
 		}
 		r.keys[id] = [KeySize]byte(k)
 		r.ids = append(r.ids, id)

@@ -47,7 +47,11 @@ func TestLoadKeyFile(t *testing.T) {
 		{name: "short key", content: "k1 0011\n", perm: 0o600, wantErr: ErrKeyFile, errHas: "line 1"},
 		{name: "not hex", content: "k1 " + strings.Repeat("zz", 16) + "\n", perm: 0o600, wantErr: ErrKeyFile},
 		{name: "three fields", content: "k1 " + hexKey1 + " extra\n", perm: 0o600, wantErr: ErrKeyFile},
-		{name: "bad id", content: "k/1 " + hexKey1 + "\n", perm: 0o600, wantErr: ErrKeyFile, errHas: "k/1"},
+		{name: "bad id", content: "k/1 " + hexKey1 + "\n", perm: 0o600, wantErr: ErrKeyFile, errHas: "line 1: bad key id"},
+		// A line whose key sits where the id goes is refused without
+		// quoting it (the check below).
+		{name: "key before id", content: hexKey1 + " k1\n", perm: 0o600, wantErr: ErrKeyFile, errHas: "line 1"},
+		{name: "key glued to id", content: "k1=" + hexKey1 + " k2\n", perm: 0o600, wantErr: ErrKeyFile, errHas: "line 1"},
 		{name: "duplicate id", content: "k1 " + hexKey1 + "\nk1 " + hexKey2 + "\n", perm: 0o600, wantErr: ErrKeyFile, errHas: "line 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
