@@ -320,10 +320,16 @@ func (s *Server) handleFeeds(w http.ResponseWriter, _ *http.Request) {
 }
 
 // handleReady answers 200 when every feed has a source up, has delivered
-// to the books and its books are not stale, else 503 naming what is not
-// ready.
+// to the books and its books are not stale, a cluster node sees a quorum,
+// and order entry has not begun to stop; else 503 naming what is not
+// ready. From StopOrders on (the gateway draining at shutdown, with its
+// listener still open) it is 503, so that a load balancer sends no new
+// client to a gateway that refuses orders orders.stopping.
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	var why []string
+	if s.ws.gate.isStopped() {
+		why = append(why, "draining: the gateway is stopping; new orders are refused")
+	}
 	for _, f := range s.feeds {
 		st := f.Status()
 		switch {

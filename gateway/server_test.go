@@ -79,6 +79,14 @@ func TestHandlers(t *testing.T) {
 		{name: "ready", path: "/readyz", setup: func() { ff.stale = false }, code: 200, want: `"ready"`},
 		{name: "ready follower", path: "/readyz", code: 200, want: `"leader":"n1","role":"follower","status":"ready"`},
 		{name: "no quorum", path: "/readyz", setup: func() { fc.role, fc.leader, fc.quorum = "candidate", "", false }, code: 503, want: `cluster: node candidate sees no quorum`},
+		{name: "ready again", path: "/readyz", setup: func() { fc.role, fc.leader, fc.quorum = "follower", "n1", true }, code: 200, want: `"ready"`},
+		// Draining at shutdown (StopOrders, the listener still open): a
+		// load balancer must send no new client here.
+		{name: "draining", path: "/readyz", setup: func() {
+			if err := s.StopOrders(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}, code: 503, want: `draining`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
