@@ -66,8 +66,12 @@ type clustered struct {
 	termFail atomic.Pointer[func(error)]
 	// stopping is set when the gateway starts to stop (drain): the other
 	// members may be stopping too, and a store that loses its quorum then
-	// is expected (storeFailed).
+	// is expected (storeFailed); a leadership won from then on is handed
+	// over at once, no term started (run).
 	stopping atomic.Bool
+	// stepDown carries drain's request to run: end the running term and
+	// hand leadership over, then close the channel sent.
+	stepDown chan chan struct{}
 	// transfer, when set (before run), hands leadership over in place of
 	// the node's TransferLeadership after a term failed or could not
 	// start: tests make a handover fail with it.
@@ -206,7 +210,8 @@ func newClustered(cc *configs.Cluster, raftLn net.Listener, terms termConfig, ke
 		node.Close()
 		return nil, err
 	}
-	c = &clustered{node: node, state: state, stores: stores, peers: ncfg.Peers, http: map[string]*url.URL{}, terms: terms, log: log.With("node", ncfg.NodeID)}
+	c = &clustered{node: node, state: state, stores: stores, peers: ncfg.Peers, http: map[string]*url.URL{}, terms: terms,
+		stepDown: make(chan chan struct{}), log: log.With("node", ncfg.NodeID)}
 	for _, m := range cc.Nodes {
 		if m.HTTP != "" {
 			u, err := url.Parse(m.HTTP) // validated by configs
@@ -293,8 +298,9 @@ func (c *clustered) Role() (role, leader string, quorum bool) {
 }
 
 // run starts the node and follows its leadership until ctx ends; then the
-// running term ends (after Drain, see drain) and the node hands its
-// leadership over and closes.
+// running term ends, if drain has not ended it already, and the node
+// hands its leadership over and closes. From drain on (stopping) it starts
+// no term: a leadership won then is handed over at once.
 func (c *clustered) run(ctx context.Context) error {
 	if err := c.node.Start(c.peers); err != nil {
 		c.node.Close()
@@ -362,10 +368,24 @@ func (c *clustered) run(ctx context.Context) error {
 			if t == nil && c.node.IsLeader() {
 				handOver("retry")
 			}
+		case done := <-c.stepDown:
+			// The gateway stops and its order entry has drained: the
+			// next leader takes over now, while this node still closes
+			// its clients (they connect again and are forwarded there).
+			if t != nil {
+				c.endTerm(t, "stopping")
+				t, failed = nil, nil
+			}
+			handOver("stopping")
+			close(done)
 		case l := <-c.node.LeaderCh():
 			if t != nil && (!l.IsLeader || l.Epoch != t.epoch) {
 				c.endTerm(t, "leadership lost")
 				t, failed = nil, nil
+			}
+			if l.IsLeader && t == nil && c.stopping.Load() {
+				handOver("stopping") // a node that stops takes no term
+				continue
 			}
 			if l.IsLeader && t == nil {
 				c.standby.Store(nil)
@@ -609,14 +629,32 @@ func (c *clustered) storeFailed(session string, err error) {
 }
 
 // drain, at shutdown, stops new orders on the running term and waits (up
-// to ctx) for what it accepted to be sent and answered.
+// to ctx) for what it accepted to be sent and answered; then it has run
+// end the term and hand leadership over, and waits (up to ctx) for that,
+// so that another node leads while this one still closes its clients.
+// A drain that did not finish in time leaves the term to end when run
+// stops. From the call on, run starts no term.
 func (c *clustered) drain(ctx context.Context) error {
 	c.stopping.Store(true)
 	m := c.entry.current()
 	if m == nil {
 		return nil
 	}
-	return m.Drain(ctx)
+	if err := m.Drain(ctx); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	select {
+	case c.stepDown <- done:
+	case <-ctx.Done():
+		return fmt.Errorf("system: hand leadership over: %w", ctx.Err())
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("system: hand leadership over: %w", ctx.Err())
+	}
 }
 
 // trustMembers adds the cluster's members (the hosts of their HTTP

@@ -346,7 +346,8 @@ func (g *Gateway) Books() *orderbook.Engine { return g.books }
 //     manager for every path) and waits, up to orders.drain_timeout, for
 //     what it accepted to be sent upstream and answered (requests held for
 //     a session that is down stay in the journal and are sent after the
-//     next start);
+//     next start); a cluster leader then ends its term and hands leadership
+//     over, so that another node leads while this one closes its clients;
 //  2. the broker acceptor logs its sessions out and the HTTP/WebSocket
 //     server closes its clients (1001, going away), so clients hear every
 //     answer that arrived;
@@ -395,8 +396,8 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 		upstreams.start(func() error { return u.Run(upstreams.ctx) }, fail)
 	}
 	if g.clu != nil {
-		// The node and its leadership terms stop with the upstream
-		// sessions, after the clients.
+		// The node stops with the upstream sessions, after the clients;
+		// its term has ended in the drain already (clustered.drain).
 		upstreams.start(func() error { return g.clu.run(upstreams.ctx) }, fail)
 	}
 	if !g.bus.ownsBooks() {
