@@ -18,7 +18,7 @@ import (
 func TestStatusWhileRequestPending(t *testing.T) {
 	for _, tc := range []struct {
 		name, msgType, want string
-		fields          [][2]string
+		fields              [][2]string
 	}{
 		{"cancel", "F", "6", [][2]string{{"11", "x1"}, {"41", "o1"}}},
 		{"replace", "G", "E", [][2]string{{"11", "r1"}, {"41", "o1"}, {"40", "2"}, {"44", "1699.00"}, {"38", "100"}}},
