@@ -128,7 +128,10 @@ func subset(ps []int, mask int) []int {
 // batch, acknowledged, always), report the cut in Recovered and append
 // after it; ReadFile must report a torn tail. Before the batch index,
 // damage with a valid record after it was refused as corruption.
-func TestRecoverTornBatch(t *testing.T) {
+// forBatches runs fn on a plain and on a sealed journal file at path
+// written in batches of the given sizes (writeBatches: starts), whose
+// bytes are full and layout lay.
+func forBatches(t *testing.T, sizes []int, fn func(t *testing.T, path string, keys *atrest.KeyRing, starts []int, full []byte, lay layout)) {
 	for _, sealed := range []bool{false, true} {
 		name := "plain"
 		var keys *atrest.KeyRing
@@ -137,73 +140,79 @@ func TestRecoverTornBatch(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			path := tempPath(t)
-			starts := writeBatches(t, path, keys, 30, 250)
+			starts := writeBatches(t, path, keys, sizes...)
 			full := readAll(t, path)
 			lay, err := readHeader(bytes.NewReader(full), int64(len(full)), keys, path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkBatchIndexes(t, full, lay, starts)
-			ends := frameEnds(full, lay)
-			first, last := starts[1], starts[2] // the torn batch
-			pages := pagesOf(first, last)
-			if len(pages) < 5 {
-				t.Fatalf("the last batch spans %d pages, want 5 or more", len(pages))
-			}
-			rng := rand.New(rand.NewPCG(5, 6))
-			dir := t.TempDir()
-			cases := 0
-			var cuts []int // the file ends at the start of a page of the batch, or whole
-			for _, pg := range pages[1:] {
-				cuts = append(cuts, pg*pageSize)
-			}
-			for _, end := range append(cuts, len(full)) {
-				inFile := pagesOf(first, end)
-				for mask := range 1 << len(inFile) {
-					for _, garble := range []bool{false, true} {
-						if mask == 0 && (garble || end == len(full)) {
-							continue // nothing damaged
-						}
-						data := damage(full, first, subset(inFile, mask), garble, end, rng)
-						wantRecords, wantEnd := intactFrames(full, data, ends, int(lay.hdr))
-						if wantRecords < 30 {
-							t.Fatalf("test damages the acknowledged batch")
-						}
-						cases++
-						p := dir + "/torn.jrnl"
-						writeAll(t, p, data)
-						_, err := collect(t, func(fn func(Record) error) error { return ReadFileKeys(p, keys, fn) })
-						if wantEnd < len(data) && !errors.Is(err, ErrTornTail) {
-							t.Fatalf("cut %d, pages %v, garble %v: ReadFile err = %v, want ErrTornTail", end, subset(inFile, mask), garble, err)
-						}
-						j, err := Open(Config{Path: p, NoSync: true, Keys: keys})
-						if err != nil {
-							t.Fatalf("cut %d, pages %v, garble %v: Open: %v", end, subset(inFile, mask), garble, err)
-						}
-						if got, want := j.Recovered(), (Recovered{Records: int64(wantRecords), TruncatedBytes: int64(len(data) - wantEnd)}); got != want {
-							t.Fatalf("cut %d, pages %v, garble %v: Recovered = %+v, want %+v", end, subset(inFile, mask), garble, got, want)
-						}
-						recs, err := collect(t, j.Replay)
-						if err != nil {
-							t.Fatal(err)
-						}
-						checkTestRecords(t, recs, wantRecords)
-						next := uint64(wantRecords + 1)
-						if seq, err := j.Append(byte(next%7), testBody(next)); err != nil || seq != next {
-							t.Fatalf("Append = %d, %v; want %d", seq, err, next)
-						}
-						if err := j.Close(); err != nil {
-							t.Fatal(err)
-						}
-						if got := readAll(t, p); !bytes.Equal(got[:wantEnd], full[:wantEnd]) {
-							t.Fatalf("cut %d, pages %v: the kept records changed", end, subset(inFile, mask))
-						}
+			fn(t, path, keys, starts, full, lay)
+		})
+	}
+}
+
+func TestRecoverTornBatch(t *testing.T) {
+	forBatches(t, []int{30, 250}, func(t *testing.T, path string, keys *atrest.KeyRing, starts []int, full []byte, lay layout) {
+		checkBatchIndexes(t, full, lay, starts)
+		ends := frameEnds(full, lay)
+		first, last := starts[1], starts[2] // the torn batch
+		pages := pagesOf(first, last)
+		if len(pages) < 5 {
+			t.Fatalf("the last batch spans %d pages, want 5 or more", len(pages))
+		}
+		rng := rand.New(rand.NewPCG(5, 6))
+		dir := t.TempDir()
+		cases := 0
+		var cuts []int // the file ends at the start of a page of the batch, or whole
+		for _, pg := range pages[1:] {
+			cuts = append(cuts, pg*pageSize)
+		}
+		for _, end := range append(cuts, len(full)) {
+			inFile := pagesOf(first, end)
+			for mask := range 1 << len(inFile) {
+				for _, garble := range []bool{false, true} {
+					if mask == 0 && (garble || end == len(full)) {
+						continue // nothing damaged
+					}
+					data := damage(full, first, subset(inFile, mask), garble, end, rng)
+					wantRecords, wantEnd := intactFrames(full, data, ends, int(lay.hdr))
+					if wantRecords < 30 {
+						t.Fatalf("test damages the acknowledged batch")
+					}
+					cases++
+					p := dir + "/torn.jrnl"
+					writeAll(t, p, data)
+					_, err := collect(t, func(fn func(Record) error) error { return ReadFileKeys(p, keys, fn) })
+					if wantEnd < len(data) && !errors.Is(err, ErrTornTail) {
+						t.Fatalf("cut %d, pages %v, garble %v: ReadFile err = %v, want ErrTornTail", end, subset(inFile, mask), garble, err)
+					}
+					j, err := Open(Config{Path: p, NoSync: true, Keys: keys})
+					if err != nil {
+						t.Fatalf("cut %d, pages %v, garble %v: Open: %v", end, subset(inFile, mask), garble, err)
+					}
+					if got, want := j.Recovered(), (Recovered{Records: int64(wantRecords), TruncatedBytes: int64(len(data) - wantEnd)}); got != want {
+						t.Fatalf("cut %d, pages %v, garble %v: Recovered = %+v, want %+v", end, subset(inFile, mask), garble, got, want)
+					}
+					recs, err := collect(t, j.Replay)
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkTestRecords(t, recs, wantRecords)
+					next := uint64(wantRecords + 1)
+					if seq, err := j.Append(byte(next%7), testBody(next)); err != nil || seq != next {
+						t.Fatalf("Append = %d, %v; want %d", seq, err, next)
+					}
+					if err := j.Close(); err != nil {
+						t.Fatal(err)
+					}
+					if got := readAll(t, p); !bytes.Equal(got[:wantEnd], full[:wantEnd]) {
+						t.Fatalf("cut %d, pages %v: the kept records changed", end, subset(inFile, mask))
 					}
 				}
 			}
-			t.Logf("%d torn files recovered", cases)
-		})
-	}
+		}
+		t.Logf("%d torn files recovered", cases)
+	})
 }
 
 // TestCorruptBatchBeforeLaterBatch: damage in a batch that a later batch
@@ -212,43 +221,29 @@ func TestRecoverTornBatch(t *testing.T) {
 // refuses the file with the offset of the first damaged record and leaves
 // it alone, whatever pages of the earlier batch are damaged.
 func TestCorruptBatchBeforeLaterBatch(t *testing.T) {
-	for _, sealed := range []bool{false, true} {
-		name := "plain"
-		var keys *atrest.KeyRing
-		if sealed {
-			name, keys = "sealed", keyRing(t, "k1")
+	forBatches(t, []int{250, 120}, func(t *testing.T, path string, keys *atrest.KeyRing, starts []int, full []byte, lay layout) {
+		ends := frameEnds(full, lay)
+		pages := pagesOf(starts[0], starts[1]) // the pages of the earlier batch
+		if len(pagesOf(starts[1], starts[2])) < 3 {
+			t.Fatal("the later batch must reach past the page it shares with the earlier one")
 		}
-		t.Run(name, func(t *testing.T) {
-			path := tempPath(t)
-			starts := writeBatches(t, path, keys, 250, 120)
-			full := readAll(t, path)
-			lay, err := readHeader(bytes.NewReader(full), int64(len(full)), keys, path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ends := frameEnds(full, lay)
-			pages := pagesOf(starts[0], starts[1]) // the pages of the earlier batch
-			if len(pagesOf(starts[1], starts[2])) < 3 {
-				t.Fatal("the later batch must reach past the page it shares with the earlier one")
-			}
-			rng := rand.New(rand.NewPCG(7, 8))
-			p := t.TempDir() + "/corrupt.jrnl"
-			for mask := 1; mask < 1<<len(pages); mask++ {
-				for _, garble := range []bool{false, true} {
-					data := damage(full, starts[0], subset(pages, mask), garble, len(full), rng)
-					_, wantOff := intactFrames(full, data, ends, int(lay.hdr))
-					writeAll(t, p, data)
-					_, err := Open(Config{Path: p, NoSync: true, Keys: keys})
-					if off := corruptOffset(t, err); off != int64(wantOff) {
-						t.Fatalf("pages %v, garble %v: CorruptError offset %d, want %d (%v)", subset(pages, mask), garble, off, wantOff, err)
-					}
-					if !bytes.Equal(readAll(t, p), data) {
-						t.Fatalf("pages %v: Open changed the file it refused", subset(pages, mask))
-					}
+		rng := rand.New(rand.NewPCG(7, 8))
+		p := t.TempDir() + "/corrupt.jrnl"
+		for mask := 1; mask < 1<<len(pages); mask++ {
+			for _, garble := range []bool{false, true} {
+				data := damage(full, starts[0], subset(pages, mask), garble, len(full), rng)
+				_, wantOff := intactFrames(full, data, ends, int(lay.hdr))
+				writeAll(t, p, data)
+				_, err := Open(Config{Path: p, NoSync: true, Keys: keys})
+				if off := corruptOffset(t, err); off != int64(wantOff) {
+					t.Fatalf("pages %v, garble %v: CorruptError offset %d, want %d (%v)", subset(pages, mask), garble, off, wantOff, err)
+				}
+				if !bytes.Equal(readAll(t, p), data) {
+					t.Fatalf("pages %v: Open changed the file it refused", subset(pages, mask))
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestTornBatchTampered: in a sealed file, a record of the torn batch

@@ -3,6 +3,7 @@ package system
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,13 +61,19 @@ func TestClusterStoreFailureHandsOver(t *testing.T) {
 // entry: the demo with market data slowed to 100 updates/s.
 func newOrdersCluster(t *testing.T) *DemoCluster {
 	t.Helper()
+	return newOrdersClusterLogged(t, testLog())
+}
+
+// newOrdersClusterLogged is newOrdersCluster logging to log.
+func newOrdersClusterLogged(t *testing.T, log *slog.Logger) *DemoCluster {
+	t.Helper()
 	dc, err := NewDemoCluster(func() (*configs.File, error) {
 		cfg, err := configs.LoadDemo()
 		if err == nil {
 			cfg.Sim.Rate = 100 // market data is not what these tests are about
 		}
 		return cfg, err
-	}, 3, testLog())
+	}, 3, log)
 	if err != nil {
 		t.Fatal(err)
 	}

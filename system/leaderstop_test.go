@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"sgw/configs"
 )
 
 // TestClusterLeaderStopHandsOverFirst: a leader stopped (as SIGTERM does)
@@ -22,16 +21,7 @@ import (
 // another node leads, and the stopped one never took a term again.
 func TestClusterLeaderStopHandsOverFirst(t *testing.T) {
 	var logs lockedLog
-	dc, err := NewDemoCluster(func() (*configs.File, error) {
-		cfg, err := configs.LoadDemo()
-		if err == nil {
-			cfg.Sim.Rate = 100
-		}
-		return cfg, err
-	}, 3, slog.New(slog.NewJSONHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dc := newOrdersClusterLogged(t, slog.New(slog.NewJSONHandler(&logs, nil)))
 	// Each node runs under its own context, so that one can be stopped.
 	ctx, cancel := context.WithCancel(context.Background())
 	venueDone := make(chan error, 1)
@@ -97,16 +87,7 @@ func TestClusterLeaderStopHandsOverFirst(t *testing.T) {
 // comes back to it, the one node not stopping.
 func TestClusterStoppingNodeTakesNoTerm(t *testing.T) {
 	var logs lockedLog
-	dc, err := NewDemoCluster(func() (*configs.File, error) {
-		cfg, err := configs.LoadDemo()
-		if err == nil {
-			cfg.Sim.Rate = 100
-		}
-		return cfg, err
-	}, 3, slog.New(slog.NewJSONHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dc := newOrdersClusterLogged(t, slog.New(slog.NewJSONHandler(&logs, nil)))
 	runDemo(t, dc)
 	first := waitTermLeader(t, dc, "")
 	for _, nd := range dc.Nodes {

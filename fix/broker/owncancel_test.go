@@ -64,16 +64,7 @@ func TestGatewayCancelNotRejectedToBroker(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, up := newRigManager(t, func(c *risk.Config) { c.KillCancelsResting = true })
-			r := runAcceptorWith(t, m, nil)
-			b := dialTestBroker(t, r, r.a.Addr(), "right")
-			b.waitLogon()
-
-			b.order("o1", "1700.00")
-			uid := up.wait(t, 1)[0].(fix.NewOrder).ClOrdID
-			b.expect("Pending New", "A", "o1")
-			m.OnExecReport("core", fix.ExecReport{ClOrdID: uid, OrderID: "V1", ExecID: "E0", ExecType: '0', OrdStatus: '0',
-				Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
-			b.expect("New", "0", "o1")
+			b, uid := workingBrokerOrder(t, m, up)
 
 			// A watcher of the account is handed each event after the
 			// order's own sink, on the same goroutine: once it has the
@@ -158,4 +149,21 @@ func (b *testBroker) statusRequest(clOrdID string) {
 	if err := quickfix.SendToTarget(m, b.sid); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// workingBrokerOrder serves m through an acceptor on loopback, logs a
+// test broker on, and has it place o1 (a buy of A1), which the venue (up)
+// acknowledges; it returns the broker and o1's upstream id.
+func workingBrokerOrder(t *testing.T, m *orders.Manager, up *rigUpstream) (*testBroker, string) {
+	t.Helper()
+	r := runAcceptorWith(t, m, nil)
+	b := dialTestBroker(t, r, r.a.Addr(), "right")
+	b.waitLogon()
+	b.order("o1", "1700.00")
+	uid := up.wait(t, 1)[0].(fix.NewOrder).ClOrdID
+	b.expect("Pending New", "A", "o1")
+	m.OnExecReport("core", fix.ExecReport{ClOrdID: uid, OrderID: "V1", ExecID: "E0", ExecType: '0', OrdStatus: '0',
+		Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
+	b.expect("New", "0", "o1")
+	return b, uid
 }

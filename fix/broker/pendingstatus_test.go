@@ -7,8 +7,6 @@ import (
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
-
-	"sgw/fix"
 )
 
 // TestStatusWhileRequestPending: an OrderStatusRequest answered while the
@@ -25,15 +23,7 @@ func TestStatusWhileRequestPending(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, up := newRigManager(t, nil)
-			r := runAcceptorWith(t, m, nil)
-			b := dialTestBroker(t, r, r.a.Addr(), "right")
-			b.waitLogon()
-			b.order("o1", "1700.00")
-			uid := up.wait(t, 1)[0].(fix.NewOrder).ClOrdID
-			b.expect("Pending New", "A", "o1")
-			m.OnExecReport("core", fix.ExecReport{ClOrdID: uid, OrderID: "V1", ExecID: "E0", ExecType: '0', OrdStatus: '0',
-				Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
-			b.expect("New", "0", "o1")
+			b, _ := workingBrokerOrder(t, m, up)
 
 			req := quickfix.NewMessage()
 			req.Header.SetString(tag.MsgType, tc.msgType)
