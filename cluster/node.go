@@ -209,6 +209,11 @@ func (n *Node) Close() error {
 	n.stopPipeline()
 	n.watchers.Wait()
 	n.epoch.Store(0)
+	// The pooled connections to the peers are closed too: each peer's
+	// reader of one would otherwise block for the life of the process.
+	if c, ok := n.trans.(interface{ CloseStreams() }); ok {
+		c.CloseStreams()
+	}
 	if c, ok := n.trans.(raft.WithClose); ok {
 		if err := c.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("cluster: close transport: %w", err))
