@@ -21,6 +21,10 @@
 // phone size (browsertest.Sizes) and keep screenshots in
 // $SGW_WEB_SCREENSHOT_DIR when it is set.
 //
+// Every string from the gateway or a venue is inserted as text, never as
+// HTML, and the files are served with a Content-Security-Policy that
+// allows no inline script and no framing (TestPageContainsInjectedHTML).
+//
 // The package only serves files; the gateway mounts Handler and owns the
 // REST and WebSocket endpoints the page talks to. The page has no framework
 // and loads nothing from outside the gateway.

@@ -48,6 +48,7 @@ type fakeGateway struct {
 	corrupted   uint64   // seq whose checksum was corrupted
 	dropped     uint64   // seq that was dropped
 	multiFrames int      // frames that carried more than one message
+	venueReject string   // when set, the venue rejects every new order with this Text
 
 	orders    map[string]*fakeOrder // account + "\x00" + every clOrdId of the order
 	orderList []*fakeOrder          // in the order they were entered
@@ -494,6 +495,10 @@ func (g *fakeGateway) Step(sym string) {
 // CorruptNext makes the checksum of the next book update sent wrong.
 func (g *fakeGateway) CorruptNext() { g.mu.Lock(); g.corruptNext = true; g.mu.Unlock() }
 
+// VenueReject makes the venue reject every new order the gateway accepts,
+// with text as its reason (FIX Text, which the venue controls).
+func (g *fakeGateway) VenueReject(text string) { g.mu.Lock(); g.venueReject = text; g.mu.Unlock() }
+
 // DropNext makes the next book update sent go missing: a seq gap.
 func (g *fakeGateway) DropNext() { g.mu.Lock(); g.dropNext = true; g.mu.Unlock() }
 
@@ -810,6 +815,7 @@ type fakeOrder struct {
 	Qty, CumQty, LeavesQty                      int64
 	turnover                                    int64 // sum of fill price × qty, for AvgPx
 	Status, OrderID                             string
+	Text                                        string // the venue's reason (FIX Text) of a rejected order
 	Updated                                     time.Time
 	owner                                       *fakeConn // the connection that entered it
 }
@@ -833,6 +839,7 @@ type orderJSON struct {
 	AvgPx       refdata.Price `json:"avgPx"`
 	Status      string        `json:"status"`
 	OrderID     string        `json:"orderId,omitempty"`
+	Text        string        `json:"text,omitempty"`
 	LastPx      refdata.Price `json:"lastPx,omitempty"`
 	LastQty     int64         `json:"lastQty,omitempty"`
 	Time        int64         `json:"time"` // Unix ns of the order's last change
@@ -851,7 +858,7 @@ type orderErrorMsg struct {
 func (o *fakeOrder) view(typ string) orderJSON {
 	v := orderJSON{Ch: "orders", Type: typ, ClOrdID: o.ClOrdID, OrigClOrdID: o.OrigClOrdID, Account: o.Account,
 		Symbol: o.Symbol, Side: o.Side, Price: o.Price, Qty: o.Qty, CumQty: o.CumQty, LeavesQty: o.LeavesQty,
-		Status: o.Status, OrderID: o.OrderID, Time: o.Updated.UnixNano()}
+		Status: o.Status, OrderID: o.OrderID, Text: o.Text, Time: o.Updated.UnixNano()}
 	if o.CumQty > 0 {
 		v.AvgPx = refdata.Price(o.turnover / o.CumQty)
 	}
@@ -1117,6 +1124,13 @@ func (g *fakeGateway) newOrder(c *fakeConn, req clientMsg, price refdata.Price, 
 	v.Ref = req.ClOrdID
 	g.publish(o, v)
 
+	if g.venueReject != "" {
+		o.Status, o.LeavesQty, o.Text, o.Updated = "rejected", 0, g.venueReject, time.Now()
+		v = o.view("exec")
+		v.ExecType, v.Ref = "rejected", req.ClOrdID
+		g.publish(o, v)
+		return
+	}
 	o.Status, o.OrderID, o.Updated = "new", fmt.Sprintf("FAKE-%d", len(g.orderList)), time.Now()
 	v = o.view("exec")
 	v.ExecType, v.Ref = "new", req.ClOrdID
