@@ -356,9 +356,22 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
+// apiSecurityPolicy is the Content-Security-Policy of every JSON answer:
+// a browser that opens one renders nothing active from it and lets no
+// page frame it.
+const apiSecurityPolicy = "default-src 'none'; frame-ancestors 'none'"
+
+// writeJSON writes v as the JSON body of an answer with code. The body is
+// never cached (it may carry a viewer's data) and never sniffed as another
+// type: strings from the request (a symbol, a path) are JSON-escaped, <
+// and > included, and the answer is served with nosniff and
+// apiSecurityPolicy (TestAPIResponseHeaders).
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", apiSecurityPolicy)
 	w.WriteHeader(code)
 	if err := json.NewEncoder(w).Encode(v); err != nil {
 		return // the client went away; nothing to tell it

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +139,58 @@ func waitUntil(t *testing.T, cond func() bool) {
 			t.Fatal("timed out")
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestAPIResponseHeaders checks that JSON answers, errors that repeat the
+// request's words included, are served as inert JSON: nosniff, a policy
+// that runs nothing and allows no framing, no caching, and the request's
+// markup escaped in the body.
+func TestAPIResponseHeaders(t *testing.T) {
+	books := newTestBooks(t, "600519.SH")
+	s, err := New(Config{WS: WSConfig{AnonymousMarketData: true}}, Deps{Market: books, PublishedDepth: 20, Registry: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	const markup = "<svg onload=alert(1)>"
+	for _, tc := range []struct {
+		name, path string
+		code       int
+	}{
+		{name: "instruments", path: "/api/v1/instruments", code: 200},
+		{name: "healthz", path: "/healthz", code: 200},
+		{name: "unknown symbol", path: "/api/v1/book/" + url.PathEscape(markup), code: 404},
+		{name: "bad depth", path: "/api/v1/book/600519.SH?depth=" + url.QueryEscape(markup), code: 400},
+		{name: "no such endpoint", path: "/api/" + url.PathEscape(markup), code: 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.Get(srv.URL + tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.code {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.code, body)
+			}
+			for name, want := range map[string]string{
+				"Content-Type":            "application/json",
+				"X-Content-Type-Options":  "nosniff",
+				"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+				"Cache-Control":           "no-store",
+			} {
+				if got := resp.Header.Get(name); got != want {
+					t.Errorf("%s = %q, want %q", name, got, want)
+				}
+			}
+			if strings.ContainsAny(string(body), "<>") {
+				t.Errorf("body repeats markup unescaped: %s", body)
+			}
+		})
 	}
 }
