@@ -38,7 +38,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		expired: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_hold_expired_total",
 			Help: "Requests ended because the upstream session stayed down beyond the hold time."}, []string{"upstream"}),
 		upstreamRejects: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_upstream_rejects_total",
-			Help: "Messages the upstream refused as messages (BusinessMessageReject, Reject), by refused MsgType."}, []string{"upstream", "msg_type"}),
+			Help: "Messages the upstream refused as messages (BusinessMessageReject, Reject), by refused MsgType (D, F, G, H; any other RefMsgType is \"other\")."}, []string{"upstream", "msg_type"}),
 		noStatus: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gateway_orders_status_unsupported",
 			Help: "1 once the upstream refused an OrderStatusRequest."}, []string{"upstream"}),
 		unknownReports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_unknown_reports_total",

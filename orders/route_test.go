@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"sgw/fix"
 )
 
@@ -440,5 +443,36 @@ func TestHeldChangeOvertaken(t *testing.T) {
 	e.m.mu.Unlock()
 	if awaited != 1 || held != 0 {
 		t.Fatalf("awaiting %d requests (want 1, c2), %d held", awaited, held)
+	}
+}
+
+// TestUpstreamRejectLabelsBounded: RefMsgType is the upstream's text; a
+// venue that fills it with a new value on every reject of a known order
+// adds no series to gateway_orders_upstream_rejects_total beyond the
+// request types and "other".
+func TestUpstreamRejectLabelsBounded(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	e.working("c1", 100)
+	uid := e.uid("c1")
+	for i := range 200 {
+		e.m.OnReject("core", fix.Reject{ClOrdID: uid, MsgType: fmt.Sprintf("Z%d\n%s", i, strings.Repeat("x", i)), Reason: 3})
+	}
+	e.m.OnReject("core", fix.Reject{ClOrdID: uid, MsgType: "H", Reason: 3})
+	series := map[string]float64{}
+	ch := make(chan prometheus.Metric, 16)
+	go func() { e.m.met.upstreamRejects.Collect(ch); close(ch) }()
+	for mt := range ch {
+		var d dto.Metric
+		if err := mt.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range d.GetLabel() {
+			if l.GetName() == "msg_type" {
+				series[l.GetValue()] = d.GetCounter().GetValue()
+			}
+		}
+	}
+	if len(series) != 2 || series["other"] != 200 || series["H"] != 1 {
+		t.Fatalf("%d msg_type series (other=%v, H=%v), want only other=200 and H=1", len(series), series["other"], series["H"])
 	}
 }

@@ -536,7 +536,7 @@ func (m *Manager) OnReject(upstream string, r fix.Reject) {
 	if rt == nil || o == nil {
 		return
 	}
-	m.met.upstreamRejects.WithLabelValues(upstream, r.MsgType).Inc()
+	m.met.upstreamRejects.WithLabelValues(upstream, msgTypeLabel(r.MsgType)).Inc()
 	kind := "BusinessMessageReject"
 	if r.Session {
 		kind = "Reject"
@@ -557,6 +557,18 @@ func (m *Manager) OnReject(upstream string, r fix.Reject) {
 	case "G":
 		m.endRequest(rt, fix.ReplaceRequest{ClOrdID: r.ClOrdID}, CodeUpstreamReject, text)
 	}
+}
+
+// msgTypeLabel returns the msg_type label of a refused message: the
+// MsgType of a request the gateway sends (D, F, G, H), else "other".
+// RefMsgType (372) is the upstream's text, any length and value: used as
+// it came, each value would be a new series, without bound.
+func msgTypeLabel(t string) string {
+	switch t {
+	case "D", "F", "G", "H":
+		return t
+	}
+	return "other"
 }
 
 // msgName names a FIX MsgType for texts.
