@@ -95,7 +95,10 @@
 // Reject naming the refused request: BusinessRejectRefID when sent, else
 // the ClOrdID of the message the session sent under RefSeqNum (the Upstream
 // remembers the last 65,536, and those in the store at start). The order
-// manager ends that request with the upstream's reason.
+// manager ends that request with the upstream's reason. A
+// BusinessRejectRefID that is no identifier, or a RefMsgType that is no
+// MsgType, counts as left out, and Text is cleaned and cut
+// (refdata.CleanText): they are logged with every reject.
 //
 // Reports are normalised to FIX 4.4 values when decoded (see ExecReport):
 // a FIX 4.2 upstream's fills (ExecType 1, 2) are trades (F), its status

@@ -1,10 +1,13 @@
 package fix
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
+
+	"sgw/refdata"
 )
 
 // TestNormalize: reports of a FIX 4.2 upstream reach the order manager in
@@ -76,5 +79,33 @@ func TestDecodeReject(t *testing.T) {
 	}
 	if r, ok := decodeReject(mk(1, ""), false, &sent); ok {
 		t.Errorf("a reject of a request the index forgot: %+v", r)
+	}
+}
+
+// TestDecodeRejectBoundsUpstreamValues: the upstream's RefMsgType,
+// BusinessRejectRefID and Text are logged with every reject and end up in
+// texts and metric labels. Values of any length, with line breaks, are
+// not passed on: a RefMsgType or BusinessRejectRefID of the wrong shape
+// counts as left out (the request is named from RefSeqNum), and Text is
+// cleaned and cut.
+func TestDecodeRejectBoundsUpstreamValues(t *testing.T) {
+	var sent sentIndex
+	sent.init(4)
+	sent.add(sentMsg{seq: 5, msgType: 'F', clOrdID: "o5"})
+	huge := strings.Repeat("x", 1<<16)
+	for _, session := range []bool{false, true} {
+		m := quickfix.NewMessage()
+		m.Body.SetField(tag.RefSeqNum, quickfix.FIXInt(5))
+		m.Body.SetField(tag.RefMsgType, quickfix.FIXString("D\nlevel=ERROR msg=forged "+huge))
+		m.Body.SetField(tag.BusinessRejectRefID, quickfix.FIXString("o5\nlevel=ERROR "+huge))
+		m.Body.SetField(tag.Text, quickfix.FIXString("refused\nlevel=ERROR msg=forged "+huge))
+		r, ok := decodeReject(m, session, &sent)
+		if !ok || r.ClOrdID != "o5" || r.MsgType != "F" {
+			t.Errorf("session %v: named %q (%d bytes) of type %q (%d bytes), ok %v; want o5, F from RefSeqNum",
+				session, r.ClOrdID[:min(len(r.ClOrdID), 16)], len(r.ClOrdID), r.MsgType[:min(len(r.MsgType), 16)], len(r.MsgType), ok)
+		}
+		if len(r.Text) > refdata.MaxTextLen || strings.ContainsAny(r.Text, "\n\r\x01") || !strings.HasPrefix(r.Text, "refused level=ERROR") {
+			t.Errorf("session %v: Text of %d bytes, line breaks %v", session, len(r.Text), strings.ContainsAny(r.Text, "\n\r\x01"))
+		}
 	}
 }
