@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,5 +117,33 @@ func TestPageContainsInjectedHTML(t *testing.T) {
 	b.Eval(t, "String(window.pwned || '')", &pwned)
 	if pwned != "" {
 		t.Errorf("injected markup ran its script: window.pwned = %q; want the Content-Security-Policy to block it", pwned)
+	}
+}
+
+// TestPageTokenLeavesAddressBar: the page takes its ?token= out of the
+// address bar as it loads (the other parameters stay), so the token is
+// not kept in the browser's history nor in a link copied from the page;
+// the tab keeps it, and a reload signs in again. Before, the token stayed
+// in the URL for the life of the tab.
+func TestPageTokenLeavesAddressBar(t *testing.T) {
+	const sym = "600519.SH"
+	g, srv := serveFake(t)
+	token := g.Token(t, "u1", "A1")
+	b := browsertest.New(t)
+	b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/?symbol="+sym+"&token="+url.QueryEscape(token)))
+	signedIn := "gw.state === 'live' && gw.orders.signedIn"
+	b.WaitFor(t, signedIn, pageBound)
+	var search string
+	b.Eval(t, `location.search`, &search)
+	if strings.Contains(search, "token") || !strings.Contains(search, "symbol=") {
+		t.Fatalf("the address after the page loaded has %q; want the symbol and no token", search)
+	}
+	b.Run(t, "reload", chromedp.Reload())
+	b.WaitFor(t, signedIn, pageBound)
+	g.mu.Lock()
+	tokens := slices.Clone(g.tokens)
+	g.mu.Unlock()
+	if len(tokens) < 2 || tokens[len(tokens)-1] != token {
+		t.Fatalf("the connections' tokens: %d, the last %t the page's; want the reload's to carry it", len(tokens), len(tokens) > 0 && tokens[len(tokens)-1] == token)
 	}
 }

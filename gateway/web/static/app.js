@@ -652,8 +652,39 @@ const TERMINAL = new Set(['filled', 'canceled', 'rejected', 'expired']);
 const MAX_ERRORS = 50;
 const CST_OFFSET_MS = 8 * 3600 * 1000; // exchange time is China Standard Time
 
+// TOKEN_KEY is where the tab keeps its token (sessionStorage): pageToken
+// takes a ?token= out of the address bar at once, so that it stays out of
+// the browser's history and of a copied link, and a reload of the tab
+// still signs in.
+const TOKEN_KEY = 'sgw.token';
+
+function pageToken() {
+  const q = new URLSearchParams(location.search);
+  const t = q.get('token');
+  if (t === null) {
+    try {
+      return sessionStorage.getItem(TOKEN_KEY) || '';
+    } catch (e) {
+      return '';
+    }
+  }
+  q.delete('token');
+  const rest = q.toString();
+  history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
+  try {
+    if (t) {
+      sessionStorage.setItem(TOKEN_KEY, t);
+    } else {
+      sessionStorage.removeItem(TOKEN_KEY);
+    }
+  } catch (e) {
+    // storage refused (a private window's quota): this load still signs in
+  }
+  return t;
+}
+
 const session = {
-  token: new URLSearchParams(location.search).get('token') || '', // '' once refused
+  token: pageToken(), // '' once refused
   state: 'none',  // none (no token) | pending (auth under way) | ok | failed | refused (token dropped)
   sub: '',
   accounts: [],
@@ -683,6 +714,11 @@ function tokenRefused(expired, reason) {
     return;
   }
   session.token = '';
+  try {
+    sessionStorage.removeItem(TOKEN_KEY);
+  } catch (e) {
+    // nothing kept
+  }
   session.state = 'refused';
   session.failure = reason;
   session.accounts = [];
