@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -363,25 +364,45 @@ func (w *wsServer) serve(c *client) {
 }
 
 // admit counts a new connection from ip, or returns why it is refused.
+// Connections are counted by ipKey.
 func (w *wsServer) admit(ip string) string {
+	k := ipKey(ip)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {
 	case len(w.clients) >= w.cfg.MaxConnections:
 		return "too_many_connections"
-	case w.perIP[ip] >= w.cfg.MaxConnectionsPerIP:
+	case w.perIP[k] >= w.cfg.MaxConnectionsPerIP:
 		return "too_many_connections_per_ip"
 	}
-	w.perIP[ip]++
+	w.perIP[k]++
 	return ""
 }
 
 func (w *wsServer) release(ip string) {
+	k := ipKey(ip)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.perIP[ip]--; w.perIP[ip] <= 0 {
-		delete(w.perIP, ip)
+	if w.perIP[k]--; w.perIP[k] <= 0 {
+		delete(w.perIP, k)
 	}
+}
+
+// ipKey is what a client's connections are counted by: its IPv4 address,
+// or its IPv6 /64 (one subscriber's network: a client spreading its
+// connections over its /64 is still one client), as the listener's
+// limits count (netsec.LimitListener); ip as it is when it does not parse.
+func ipKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }
 
 // add registers c, to be served on a goroutine counted in w.live, or

@@ -23,7 +23,8 @@ type WSConfig struct {
 	// MaxMessagesPerSecond is the sustained rate of client messages a
 	// connection may send; bursts of twice that pass. Zero means 20.
 	MaxMessagesPerSecond int `yaml:"max_messages_per_second"`
-	// MaxConnectionsPerIP caps concurrent connections from one address.
+	// MaxConnectionsPerIP caps concurrent connections from one address
+	// (an IPv6 client's /64).
 	// Zero means 100.
 	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
 	// MaxConnections caps all connections. Zero means 100000.
