@@ -482,6 +482,9 @@ func (m *Manager) Unwatch(account string, sink Sink) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.watchers[account], sink)
+	if len(m.watchers[account]) == 0 {
+		delete(m.watchers, account) // an account no longer watched leaves nothing behind
+	}
 }
 
 // targets returns the sinks an event of an order goes to: the sink of the

@@ -50,3 +50,20 @@ func TestReplaceOfBrokerOrderOnlyByItsSession(t *testing.T) {
 		t.Fatalf("a replace of a WebSocket order from another connection: %v", err)
 	}
 }
+
+// TestUnwatchLeavesNothing: an account's watchers gone, the manager keeps
+// nothing of it (before, an empty set per account ever watched).
+func TestUnwatchLeavesNothing(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	w := newEvents()
+	for _, a := range []string{"A1", "M1"} {
+		e.m.Watch(a, w)
+		e.m.Unwatch(a, w)
+	}
+	e.m.mu.Lock()
+	n := len(e.m.watchers)
+	e.m.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d accounts kept after their watchers left", n)
+	}
+}
