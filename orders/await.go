@@ -10,6 +10,9 @@ type await struct {
 	kind  byte
 	uid   string
 	since time.Time
+	// heldSince is when the request was first held (held.since), zero
+	// if it never was: a reclaim holds it again from then.
+	heldSince time.Time
 	// asked is set once the order's status was requested for it.
 	asked bool
 	// sent is set for a request handed over in this run (not one found

@@ -30,7 +30,8 @@
 //     requests (a new order beyond it is refused with
 //     orders.upstream_unavailable) and Config.HoldTimeout (a request held
 //     longer ends: the order is rejected, a cancel or replace refused,
-//     orders.upstream_unavailable; it never left).
+//     orders.upstream_unavailable; it never left). The hold time runs from
+//     when a request was first held, through a session that flaps.
 //   - A request the upstream refuses as a message (BusinessMessageReject,
 //     e.g. an unsupported message type, or a session Reject) ends with
 //     the upstream's reason (orders.upstream_reject). A request with no

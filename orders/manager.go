@@ -51,8 +51,10 @@ type Config struct {
 	// HoldTimeout is how long a request is held for a session that is
 	// down. A request held longer is ended by the gateway: a new order is
 	// rejected and a cancel or replace refused (orders.upstream_unavailable;
-	// nothing was sent). While the session has been down that long, new
-	// orders are refused at once. Zero means 15s.
+	// nothing was sent). It runs from when the request was first held: a
+	// request the session gives back at a drop keeps that time. While the
+	// session has been down that long, new orders are refused at once.
+	// Zero means 15s.
 	HoldTimeout time.Duration
 	// AckTimeout is how long a request handed to the upstream may wait
 	// for its answer before the gateway asks for the order's status

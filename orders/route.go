@@ -57,7 +57,10 @@ type route struct {
 
 // held is a request waiting for the session.
 type held struct {
-	req   any // fix.NewOrder, CancelRequest, ReplaceRequest or StatusRequest
+	req any // fix.NewOrder, CancelRequest, ReplaceRequest or StatusRequest
+	// since is when the request was first held: one the session gives
+	// back at a drop (reclaimed) keeps it, so its hold stays bounded by
+	// Config.HoldTimeout however often the session flaps.
 	since time.Time
 }
 
@@ -128,18 +131,19 @@ func fixSide(o *Order) fix.Side {
 
 // submit hands req to the route's session, or holds it. mu held.
 func (m *Manager) submit(rt *route, req any, now time.Time) {
-	if rt.loggedOn && len(rt.held) == 0 && m.send(rt, req, now) {
+	if rt.loggedOn && len(rt.held) == 0 && m.send(rt, req, now, time.Time{}) {
 		return
 	}
 	rt.held = append(rt.held, held{req: req, since: now})
 	m.met.held.WithLabelValues(rt.name).Set(float64(len(rt.held)))
 }
 
-// send hands req to the session and reports whether it was taken; a
+// send hands req to the session and reports whether it was taken
+// (heldSince is when it was first held, zero if never); a
 // request the session refuses as invalid is ended, and a cancel or
 // replace whose order no longer has it pending (overtaken while it was
 // held) is dropped. mu held.
-func (m *Manager) send(rt *route, req any, now time.Time) bool {
+func (m *Manager) send(rt *route, req any, now, heldSince time.Time) bool {
 	uid, kind := reqID(req)
 	o := m.byUID[uid]
 	if (kind == recCancel || kind == recReplace) && (o == nil || o.pending == nil || o.pending.uid != uid) {
@@ -152,7 +156,7 @@ func (m *Manager) send(rt *route, req any, now time.Time) bool {
 	switch {
 	case err == nil:
 		if o != nil {
-			rt.awaiting.add(&await{o: o, kind: kind, uid: uid, since: now, sent: true, ticket: rt.up.Queued()})
+			rt.awaiting.add(&await{o: o, kind: kind, uid: uid, since: now, heldSince: heldSince, sent: true, ticket: rt.up.Queued()})
 			o.handedOver(kind, uid)
 		}
 		return true
@@ -184,7 +188,7 @@ func (m *Manager) releaseHeld(rt *route, now time.Time) {
 				continue
 			}
 		}
-		if !m.send(rt, h.req, now) {
+		if !m.send(rt, h.req, now, h.since) {
 			rt.held = append([]held{h}, rt.held...)
 			break
 		}
@@ -211,7 +215,7 @@ func (m *Manager) sendChecks(rt *route, now time.Time) {
 			break
 		}
 		o := rt.checks[0] // send cannot change checks: a call from within it does nothing
-		if !o.Status.Terminal() && !m.send(rt, statusReq(o), now) {
+		if !o.Status.Terminal() && !m.send(rt, statusReq(o), now, time.Time{}) {
 			break
 		}
 		rt.checks[0] = nil
@@ -355,7 +359,8 @@ func (m *Manager) OnSessionUp(upstream, line string) {
 }
 
 // OnSessionDown implements fix.Handler: what the session had not yet
-// handed to quickfix comes back and is held again, first.
+// handed to quickfix comes back and is held again, first, from when it
+// was first held (held.since).
 func (m *Manager) OnSessionDown(upstream, line string, err error, reclaimed []any) {
 	m.mu.Lock()
 	defer m.unlock()
@@ -370,9 +375,10 @@ func (m *Manager) OnSessionDown(upstream, line string, err error, reclaimed []an
 		var dayChecks []*Order
 		for _, req := range reclaimed {
 			uid, kind := reqID(req)
+			var a *await
 			if kind == 'H' {
 				if o := m.byUID[uid]; o != nil {
-					rt.awaiting.statusAnswered(o)
+					a = rt.awaiting.statusAnswered(o)
 					o.reclaimedStatus()
 					if o.dayEnd {
 						// A day's end check goes back to the checks, asked
@@ -383,9 +389,16 @@ func (m *Manager) OnSessionDown(upstream, line string, err error, reclaimed []an
 					}
 				}
 			} else {
-				rt.awaiting.answered(uid)
+				a = rt.awaiting.answered(uid)
 			}
-			back = append(back, held{req: req, since: now})
+			// Held again from when it was first held: a session that
+			// logs on and drops before handing it over must not hold it
+			// afresh at every drop.
+			since := now
+			if a != nil && !a.heldSince.IsZero() {
+				since = a.heldSince
+			}
+			back = append(back, held{req: req, since: since})
 		}
 		rt.held = append(back, rt.held...)
 		m.met.held.WithLabelValues(rt.name).Set(float64(len(rt.held)))

@@ -476,3 +476,45 @@ func TestUpstreamRejectLabelsBounded(t *testing.T) {
 		t.Fatalf("%d msg_type series (other=%v, H=%v), want only other=200 and H=1", len(series), series["other"], series["H"])
 	}
 }
+
+// TestHoldBoundedAcrossFlaps: a session that logs on and drops again
+// before the request reaches quickfix (a venue that accepts the logon and
+// never answers, so the pacer hands nothing over before the heartbeat
+// silence ends the session) gives the request back at every drop. Its
+// hold time runs from when it was first held: it ends rejected
+// (orders.upstream_unavailable) once held longer than Config.HoldTimeout
+// in all, however often the session flaps. Before, each reclaim held it
+// again from that moment, and a session flapping faster than the hold
+// time kept it pending forever.
+func TestHoldBoundedAcrossFlaps(t *testing.T) {
+	e := newEnv(t, t.TempDir(), func(_ *env, c *Config) { c.HoldTimeout = 5 * time.Second })
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineSilent, nil)
+	if _, err := e.m.New(buy("f1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	e.ev.wait(t, 1) // accepted, held
+	sent := 0
+	for cycle := range 6 {
+		e.m.tick(e.advance(3 * time.Second)) // down 3s: within the hold time
+		e.core.setDown(false)
+		e.m.OnSessionUp("core", "carrierB")
+		got := e.core.list()
+		reclaimed := append([]any(nil), got[sent:]...)
+		sent = len(got)
+		e.m.tick(e.advance(time.Second)) // up 1s: the venue answers nothing
+		e.core.setDown(true)
+		e.m.OnSessionDown("core", "carrierB", fix.ErrLineSilent, reclaimed)
+		if o, _ := e.m.Get("A1", "f1"); o.Status.Terminal() {
+			if cycle > 1 {
+				t.Fatalf("f1 ended only after %d flaps; the hold time is 5s and a flap 4s", cycle+1)
+			}
+			return
+		}
+	}
+	e.m.tick(e.advance(time.Second))
+	o, _ := e.m.Get("A1", "f1")
+	if o.Status != StatusRejected {
+		t.Fatalf("f1 after 24s of a session flapping, hold time 5s: %s (sent %d times); want rejected", o.Status, sent)
+	}
+}
