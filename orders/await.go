@@ -10,6 +10,8 @@ type await struct {
 	kind  byte
 	uid   string
 	since time.Time
+	// upAt is the route's up time (awaits.clock) at since.
+	upAt time.Duration
 	// heldSince is when the request was first held (held.since), zero
 	// if it never was: a reclaim holds it again from then.
 	heldSince time.Time
@@ -43,7 +45,13 @@ type await struct {
 // the venue has either answered a request handed over after it (so it
 // read past it: reached) or answered nothing for the time limit (it is
 // stalled, not busy). Tickets grow along the queue, so when the oldest
-// request is not overdue, none is. The Manager's mu guards it.
+// request is not overdue, none is.
+//
+// The time limits count only the time the session was logged on (the
+// route's up time, clock): answers cannot come while it is down. They
+// count it across drops: a session that logs on and drops again sooner
+// than the limit, every time, does not keep a request from ever being
+// overdue. The Manager's mu guards it.
 type awaits struct {
 	byUID    map[string]*await
 	byStatus map[*Order]*await
@@ -51,15 +59,46 @@ type awaits struct {
 	// reached is the highest ticket among the requests the venue
 	// answered, heard when it last answered one (heard).
 	reached uint64
-	heard   time.Time
+	heard   time.Duration // the up time (clock) when the venue last answered
+	// upFor is the up time of the session's earlier logons; upSince is
+	// when it last logged on, and up whether it still is (logon,
+	// logoff).
+	upFor   time.Duration
+	upSince time.Time
+	up      bool
 }
 
 func newAwaits() awaits {
 	return awaits{byUID: map[string]*await{}, byStatus: map[*Order]*await{}}
 }
 
+// logon records that the session logged on at now.
+func (w *awaits) logon(now time.Time) {
+	if !w.up {
+		w.up, w.upSince = true, now
+	}
+}
+
+// logoff records that the session went down at now.
+func (w *awaits) logoff(now time.Time) {
+	if w.up {
+		w.upFor += max(0, now.Sub(w.upSince))
+		w.up = false
+	}
+}
+
+// clock returns the route's up time at now: how long its session has been
+// logged on in all, up to now.
+func (w *awaits) clock(now time.Time) time.Duration {
+	if !w.up {
+		return w.upFor
+	}
+	return w.upFor + max(0, now.Sub(w.upSince))
+}
+
 // add records a request handed over at since.
 func (w *awaits) add(a *await) {
+	a.upAt = w.clock(a.since)
 	if a.kind == 'H' {
 		if old := w.byStatus[a.o]; old != nil {
 			old.done = true
@@ -76,7 +115,7 @@ func (w *awaits) add(a *await) {
 
 // again puts a back at the end of the queue, waiting from now.
 func (w *awaits) again(a *await, now time.Time) {
-	a.since = now
+	a.since, a.upAt = now, w.clock(now)
 	w.queue = append(w.queue, a)
 }
 
@@ -84,7 +123,7 @@ func (w *awaits) again(a *await, now time.Time) {
 // statusAnswered returned it).
 func (w *awaits) heardFrom(a *await, now time.Time) {
 	w.reached = max(w.reached, a.ticket)
-	w.heard = now
+	w.heard = w.clock(now)
 }
 
 // answered ends the request with upstream id uid and returns it; nil when
@@ -116,10 +155,11 @@ func (w *awaits) len() int { return len(w.byUID) + len(w.byStatus) }
 
 // expired pops and returns the oldest request that is not done and is
 // overdue: it has waited longer than its limit (ack for requests, status
-// for status requests) since max(its since, upSince), and the venue has
-// had it to answer (see awaits; left is the session's Upstream.Left). It
-// returns nil when the oldest is not overdue.
-func (w *awaits) expired(now, upSince time.Time, ack, status time.Duration, left uint64) *await {
+// for status requests) in up time (clock) since its since, and the venue
+// has had it to answer (see awaits; left is the session's Upstream.Left).
+// It returns nil when the oldest is not overdue.
+func (w *awaits) expired(now time.Time, ack, status time.Duration, left uint64) *await {
+	up := w.clock(now)
 	for len(w.queue) > 0 {
 		a := w.queue[0]
 		if a.done {
@@ -131,13 +171,13 @@ func (w *awaits) expired(now, upSince time.Time, ack, status time.Duration, left
 		if a.kind == 'H' {
 			limit = status
 		}
-		if now.Sub(maxTime(a.since, upSince)) <= limit {
+		if up-a.upAt <= limit {
 			return nil
 		}
 		if a.ticket > left {
 			return nil // still in the session's queue
 		}
-		if a.ticket > w.reached && now.Sub(maxTime(w.heard, upSince)) <= limit {
+		if a.ticket > w.reached && up-w.heard <= limit {
 			return nil // the venue is answering what was sent before it
 		}
 		w.queue[0] = nil
@@ -145,11 +185,4 @@ func (w *awaits) expired(now, upSince time.Time, ack, status time.Duration, left
 		return a
 	}
 	return nil
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }

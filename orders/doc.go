@@ -35,7 +35,8 @@
 //   - A request the upstream refuses as a message (BusinessMessageReject,
 //     e.g. an unsupported message type, or a session Reject) ends with
 //     the upstream's reason (orders.upstream_reject). A request with no
-//     answer after Config.AckTimeout gets a status request; a cancel or
+//     answer after Config.AckTimeout (of the session's logged-on time,
+//     summed across drops) gets a status request; a cancel or
 //     replace still unanswered then is refused, a new order stays pending
 //     and is counted (gateway_orders_unanswered_total).
 //   - After a crash or a stop, the recovery rule (see Recover) sends every

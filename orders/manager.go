@@ -60,7 +60,10 @@ type Config struct {
 	// for its answer before the gateway asks for the order's status
 	// (OrderStatusRequest). Time a request spends in the session's own
 	// queue, before the venue can have seen it, does not count towards
-	// it or towards StatusTimeout (see awaits). Zero means 10s.
+	// it or towards StatusTimeout, nor does time the session was down;
+	// the time it was logged on counts across drops, so a session that
+	// flaps cannot keep a request unanswered forever (see awaits). Zero
+	// means 10s.
 	AckTimeout time.Duration
 	// StatusTimeout is how long recovery waits for a status answer before
 	// it decides without it (see Recover). Zero means 10s.

@@ -34,9 +34,6 @@ type route struct {
 	// Config.StatusTimeout, once the venue has had the request to answer
 	// (see awaits).
 	awaiting awaits
-	// upSince is when the session last logged on: answers could not come
-	// while it was down.
-	upSince time.Time
 	// noStatus is set once the upstream refused an OrderStatusRequest:
 	// no more are sent to it.
 	noStatus bool
@@ -347,10 +344,10 @@ func (m *Manager) OnSessionUp(upstream, line string) {
 	}
 	now := m.cfg.Clock()
 	rt.loggedOn, rt.downSince = true, time.Time{}
+	rt.awaiting.logon(now) // the answers could not come while the session was down
 	if !rt.recovered {
 		m.recoverRoute(rt, now)
 	}
-	rt.upSince = now // the answers could not come while the session was down
 	n := len(rt.held)
 	m.releaseHeld(rt, now)
 	m.sendChecks(rt, now)
@@ -370,6 +367,7 @@ func (m *Manager) OnSessionDown(upstream, line string, err error, reclaimed []an
 	}
 	now := m.cfg.Clock()
 	rt.loggedOn, rt.downSince = false, now
+	rt.awaiting.logoff(now)
 	if len(reclaimed) > 0 {
 		back := make([]held, 0, len(reclaimed)+len(rt.held))
 		var dayChecks []*Order

@@ -518,3 +518,41 @@ func TestHoldBoundedAcrossFlaps(t *testing.T) {
 		t.Fatalf("f1 after 24s of a session flapping, hold time 5s: %s (sent %d times); want rejected", o.Status, sent)
 	}
 }
+
+// TestAckTimeoutBoundedAcrossFlaps: a cancel handed to quickfix, whose
+// venue accepts every logon and never answers, while the session drops
+// and logs on again faster than the ack timeout. The ack timeout counts
+// the time the session was up since the cancel was handed over, across
+// the drops: its status is asked, and the cancel ends refused
+// (orders.upstream_reject) after twice the ack timeout of up time. Before,
+// each logon started the ack timeout afresh, and a session up for less
+// than it at a time kept the cancel, and its order, pending forever.
+func TestAckTimeoutBoundedAcrossFlaps(t *testing.T) {
+	e := newEnv(t, t.TempDir(), func(_ *env, c *Config) { c.AckTimeout = 2 * time.Second })
+	e.working("c1", 100)
+	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "c1", Account: "A1", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	e.core.wait(t, 2) // handed over: FIX resend delivers it after each logon
+	for range 20 {
+		for range 3 { // up 1.5s
+			e.m.tick(e.advance(500 * time.Millisecond))
+		}
+		e.core.setDown(true)
+		e.m.OnSessionDown("core", "carrierA", fix.ErrLineSilent, nil)
+		e.m.tick(e.advance(500 * time.Millisecond)) // down 0.5s
+		e.core.setDown(false)
+		e.m.OnSessionUp("core", "carrierB")
+		if o, _ := e.m.Get("A1", "c1"); o.Pending() == 0 {
+			break
+		}
+	}
+	if o, _ := e.m.Get("A1", "c1"); o.Pending() != 0 {
+		t.Fatalf("after 40s of a session up 1.5s at a time, ack timeout 2s: the cancel still pending (order %s); upstream got %v",
+			o.Status, describe(e.core.list()))
+	}
+	evs := e.ev.wait(t, 4) // accepted, acknowledged, cancel accepted, cancel refused
+	if last := evs[3]; last.Kind != EventCancelReject || last.Ref != "x1" || last.Code != CodeUpstreamReject {
+		t.Fatalf("the unanswered cancel ended with %+v", last)
+	}
+}

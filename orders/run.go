@@ -48,7 +48,7 @@ func (m *Manager) tick(now time.Time) {
 		m.sendChecks(rt, now)
 		asked, gaveUp := 0, 0
 		left := rt.up.Left()
-		for a := rt.awaiting.expired(now, rt.upSince, m.cfg.AckTimeout, m.cfg.StatusTimeout, left); a != nil; a = rt.awaiting.expired(now, rt.upSince, m.cfg.AckTimeout, m.cfg.StatusTimeout, left) {
+		for a := rt.awaiting.expired(now, m.cfg.AckTimeout, m.cfg.StatusTimeout, left); a != nil; a = rt.awaiting.expired(now, m.cfg.AckTimeout, m.cfg.StatusTimeout, left) {
 			switch {
 			case a.kind == 'H':
 				// A status request unanswered: given up (a recovery probe
