@@ -18,7 +18,9 @@
 //     channel) send new orders at a fixed total rate, open loop: each
 //     order's intended send time comes from a schedule, and its latency
 //     is measured from that time, so a stall of the gateway is charged to
-//     every order it delayed. Orders cycle over the instruments: a
+//     every order it delayed. An order belongs to the measurement window
+//     by its intended time, and a sender behind its schedule when the
+//     window ends still sends the window's orders. Orders cycle over the instruments: a
 //     marketable buy, a resting buy, a marketable sell and a resting sell
 //     of one lot each, priced from the live quotes within the band and on
 //     the tick; what still works after 500 ms is cancelled. Measures:

@@ -287,8 +287,13 @@ type ordersWorkload struct {
 	quotes         quoteBoard
 	ack, firstExec *Recorder
 	stats          *orderStats
-	recording      atomic.Bool
 	fixSent        atomic.Int64 // new orders sent over FIX
+
+	// winMu guards winFrom and winTo, the measurement window as the
+	// senders see it: an order is measured when its intended send time
+	// lies in [winFrom, winTo). winTo is zero until the window ends.
+	winMu          sync.Mutex
+	winFrom, winTo time.Time
 
 	traders  []*trader
 	quoteMC  *mdclient.Client
@@ -433,7 +438,9 @@ func (w *ordersWorkload) startQuotes(ctx context.Context, wsURL string) error {
 // sendLoop sends the session's orders on its schedule until the workload
 // stops sending. Open loop: each order is sent at its scheduled time or,
 // when the sender is behind, at once; its latency is measured from the
-// scheduled time either way.
+// scheduled time either way. Told to stop, a sender behind its schedule
+// still sends the orders the measurement window scheduled, so the orders
+// a stall delayed the most are measured too, not dropped.
 func (tr *trader) sendLoop(ctx context.Context, sched *schedule) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -443,7 +450,9 @@ func (tr *trader) sendLoop(ctx context.Context, sched *schedule) {
 			timer.Reset(d)
 			select {
 			case <-tr.w.stopSend:
-				return
+				if !tr.w.owed(intended) {
+					return
+				}
 			case <-ctx.Done():
 				return
 			case <-timer.C:
@@ -451,7 +460,9 @@ func (tr *trader) sendLoop(ctx context.Context, sched *schedule) {
 		} else {
 			select {
 			case <-tr.w.stopSend:
-				return
+				if !tr.w.owed(intended) {
+					return
+				}
 			case <-ctx.Done():
 				return
 			default:
@@ -478,7 +489,7 @@ func (tr *trader) sendNew(ctx context.Context, intended, now time.Time) {
 	bid, ask, _ := w.quotes.get(in.Symbol)
 	o := &trackedOrder{id: tr.prefix + strconv.FormatInt(k, 36), account: tr.account, symbol: in.Symbol, kind: kind,
 		sell: !kind.buy(), price: price(in, kind, bid, ask), qty: in.Lot, intended: intended,
-		measured: w.recording.Load(), sent: now}
+		measured: w.inWindow(intended), sent: now}
 	w.stats.lag(now.Sub(intended))
 	tr.track.add(o)
 	if err := tr.sess.sendNew(ctx, o); err != nil {
@@ -504,19 +515,41 @@ func (tr *trader) cancelDue(ctx context.Context, now time.Time, age time.Duratio
 	}
 }
 
+// inWindow reports whether an order scheduled at intended belongs to the
+// measurement window: by its place in the schedule, not by when a sender
+// behind its schedule got to send it. Safe for concurrent use.
+func (w *ordersWorkload) inWindow(intended time.Time) bool {
+	w.winMu.Lock()
+	defer w.winMu.Unlock()
+	return !w.winFrom.IsZero() && !intended.Before(w.winFrom) && (w.winTo.IsZero() || intended.Before(w.winTo))
+}
+
+// owed reports whether the window has ended and scheduled an order at
+// intended: a sender told to stop still sends it. Safe for concurrent use.
+func (w *ordersWorkload) owed(intended time.Time) bool {
+	w.winMu.Lock()
+	defer w.winMu.Unlock()
+	return !w.winTo.IsZero() && intended.Before(w.winTo)
+}
+
 func (w *ordersWorkload) setRecording(on bool) {
 	now := time.Now()
 	s := w.stats
+	w.winMu.Lock()
+	if on {
+		w.winFrom = now
+	} else {
+		w.winTo = now
+	}
+	w.winMu.Unlock()
 	if on {
 		w.began, w.lastT = now, now
 		w.sent0, w.acks0, w.execs0, w.fills0 = s.sent.Load(), s.acks.Load(), s.execs.Load(), s.fills.Load()
 		w.lastSent = w.sent0
 		w.fsync0, _ = scrapeHist(w.t, "gateway_journal_fsync_seconds")
 		w.internal0, _ = scrapeHist(w.t, "gateway_order_internal_latency_seconds")
-		w.recording.Store(true)
 		return
 	}
-	w.recording.Store(false)
 	w.end = now
 	w.sent1, w.acks1, w.execs1, w.fills1 = s.sent.Load(), s.acks.Load(), s.execs.Load(), s.fills.Load()
 	w.fsync1, _ = scrapeHist(w.t, "gateway_journal_fsync_seconds")

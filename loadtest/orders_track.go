@@ -43,7 +43,7 @@ type trackedOrder struct {
 	price               refdata.Price
 	qty                 int64
 	intended            time.Time // its place in the schedule
-	measured            bool      // sent during the measurement window
+	measured            bool      // intended within the measurement window
 
 	sent     time.Time
 	acked    bool
