@@ -25,6 +25,7 @@ type mdWorkload struct {
 	recording atomic.Bool
 	symbols   int
 	m0, u0    int64     // messages and updates at the window's start
+	m1, u1    int64     // and at its end
 	lastM     int64     // messages at the last progress line
 	lastT     time.Time // time of the last progress line
 	began     time.Time // the measurement window
@@ -98,6 +99,7 @@ func (w *mdWorkload) setRecording(on bool) {
 		w.began, w.lastM, w.lastT = now, w.m0, now
 	} else {
 		w.elapsed = now.Sub(w.began)
+		w.m1, w.u1 = w.counts.messages.Load(), w.counts.updates.Load()
 	}
 	w.recording.Store(on)
 }
@@ -119,8 +121,8 @@ func (w *mdWorkload) violations() int64 { return w.counts.violations() }
 func (w *mdWorkload) finish(sum *Summary) {
 	counts := w.counts
 	sum.Memory.End = rss(w.t.pid)
-	sum.Delivered = float64(counts.messages.Load()-w.m0) / w.elapsed.Seconds()
-	sum.Updates = counts.updates.Load() - w.u0
+	sum.Delivered = float64(w.m1-w.m0) / w.elapsed.Seconds()
+	sum.Updates = w.u1 - w.u0
 	w.stop()
 	sum.Counts = map[string]int64{
 		"connect_errors":         counts.connectErrs.Load(),

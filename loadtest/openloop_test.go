@@ -87,3 +87,22 @@ func TestSenderBehindAtWindowEnd(t *testing.T) {
 		t.Fatalf("an order scheduled outside the window counts as in it")
 	}
 }
+
+// TestDeliveredOverWindow: delivered/s counts the messages received in
+// the measurement window only, not those the clients go on receiving
+// until finish stops them (in a mixed run, while the orders drain).
+func TestDeliveredOverWindow(t *testing.T) {
+	w := newMDWorkload(Config{Clients: 1}, &target{})
+	w.counts.messages.Add(500) // warmup
+	w.setRecording(true)
+	w.counts.messages.Add(1000)
+	w.counts.updates.Add(1000)
+	w.setRecording(false)
+	w.counts.messages.Add(5000) // after the window
+	w.counts.updates.Add(5000)
+	var sum Summary
+	w.finish(&sum)
+	if want := 1000 / w.elapsed.Seconds(); sum.Delivered != want || sum.Updates != 1000 {
+		t.Fatalf("delivered %.0f/s, %d updates; want %.0f/s, 1000 (the window's)", sum.Delivered, sum.Updates, want)
+	}
+}
