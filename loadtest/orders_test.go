@@ -67,11 +67,14 @@ func TestOrdersRun(t *testing.T) {
 	if sum.measure("tick_to_client") != nil {
 		t.Error("an orders run reports tick_to_client")
 	}
-	// Every order the window scheduled was measured: 40/s over the
-	// window, however long a loaded machine made it (each session's
-	// first and last slot may fall either side of an edge).
+	// The orders the window scheduled were measured, and none beyond:
+	// 40/s over the window, however long a loaded machine made it. Each
+	// session's first and last slot may fall either side of an edge, and
+	// a loaded machine can delay a session's schedule, so only the upper
+	// bound is tight (TestSenderBehindAtWindowEnd checks the catch-up
+	// exactly).
 	want := 40 * sum.Elapsed.Seconds()
-	if n := float64(sum.measure("order_ack").Count); n < want-3 || n > want+3 {
+	if n := float64(sum.measure("order_ack").Count); n < 0.8*want || n > want+3 {
 		t.Errorf("order_ack count %.0f, want about %.0f (40/s over %v)", n, want, sum.Elapsed)
 	}
 
