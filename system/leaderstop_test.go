@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // TestClusterLeaderStopHandsOverFirst: a leader stopped (as SIGTERM does)
