@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"sgw/auth"
+	"sgw/netsec"
 )
 
 // TokenVerifier checks bearer tokens. *auth.Verifier implements it; it must
@@ -388,21 +389,15 @@ func (w *wsServer) release(ip string) {
 	}
 }
 
-// ipKey is what a client's connections are counted by: its IPv4 address,
-// or its IPv6 /64 (one subscriber's network: a client spreading its
-// connections over its /64 is still one client), as the listener's
-// limits count (netsec.LimitListener); ip as it is when it does not parse.
+// ipKey is what a client's connections are counted by, as the listener's
+// limits count them (netsec.ClientKey: an IPv6 client by its /64); ip as
+// it is when it does not parse.
 func ipKey(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return ip
 	}
-	a = a.Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
+	return netsec.ClientKey(a).String()
 }
 
 // add registers c, to be served on a goroutine counted in w.live, or

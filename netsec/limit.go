@@ -69,13 +69,21 @@ func (l *LimitListener) Open() int {
 	return l.total
 }
 
-// clientKey is the address a client is counted by: its IPv4 address or
-// its IPv6 /64; the zero Addr for an address that is not IP.
+// clientKey is the address a client is counted by (ClientKey); the zero
+// Addr for an address that is not IP.
 func clientKey(addr net.Addr) netip.Addr {
 	ip, ok := AddrIP(addr)
 	if !ok {
 		return netip.Addr{}
 	}
+	return ClientKey(ip)
+}
+
+// ClientKey is the address a client's connections are counted by, here
+// and by the WebSocket limits: its IPv4 address (an IPv4-mapped IPv6 one
+// unmapped), or its IPv6 /64, one subscriber's network.
+func ClientKey(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap()
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
 		return p.Addr()
