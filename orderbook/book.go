@@ -2,6 +2,7 @@ package orderbook
 
 import (
 	"math"
+	"math/bits"
 
 	"sgw/feed/event"
 	"sgw/refdata"
@@ -16,8 +17,8 @@ const (
 	MaxDepthLimit = 50
 )
 
-// maxShares bounds share counts so that qty and price*qty sums stay far
-// from int64 overflow.
+// maxShares bounds the share count of one order or trade; the day's
+// volume and turnover saturate rather than overflow (trade).
 const maxShares = 1 << 40
 
 // initialOrders is the order capacity a new Book reserves; a Book grows
@@ -626,10 +627,24 @@ func (b *Book) ohlc(p refdata.Price) {
 	b.traded = true
 }
 
+// trade records a trade of q at p (both positive) in the day's
+// statistics. No real day's volume or turnover comes near int64 (9.2e14
+// yuan of turnover in Price units); a feed whose prices or sizes would
+// take them past it is broken or hostile: they stop at math.MaxInt64,
+// never wrapping to a negative or small figure, and the message is
+// counted bad.
 func (b *Book) trade(p refdata.Price, q int64, u *Update) {
 	b.last, b.lastQty = p, q
-	b.volume += q
-	b.turnover += int64(p) * q
+	var vok, tok bool
+	b.volume, vok = addSat(b.volume, q)
+	if hi, lo := bits.Mul64(uint64(p), uint64(q)); hi != 0 || lo > math.MaxInt64 {
+		b.turnover, tok = math.MaxInt64, false
+	} else {
+		b.turnover, tok = addSat(b.turnover, int64(lo))
+	}
+	if !vok || !tok {
+		b.errs.BadMessage++
+	}
 	b.ohlc(p)
 	u.Kind = KindTrade
 	u.TradePrice = p
@@ -784,4 +799,13 @@ func (b *Book) sumChecksums() {
 		}
 	}
 	b.ck.sum()
+}
+
+// addSat returns a+b for non-negative a and b, or math.MaxInt64 and false
+// when the sum would not fit.
+func addSat(a, b int64) (int64, bool) {
+	if b > math.MaxInt64-a {
+		return math.MaxInt64, false
+	}
+	return a + b, true
 }

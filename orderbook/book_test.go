@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -676,6 +677,45 @@ func TestBookMissedMessageStale(t *testing.T) {
 			}
 			if b.Stale() || u.State == StateStale {
 				t.Fatalf("still stale after a rebuild (Clear ... Valid): state %v", u.State)
+			}
+		})
+	}
+}
+
+// TestBookStatisticsSaturate: trades whose price times size, or whose
+// sum, would leave int64 (a broken or hostile feed: no real day comes
+// near) stop the day's turnover and volume at math.MaxInt64 and count
+// the message bad; before, turnover wrapped to a negative figure.
+func TestBookStatisticsSaturate(t *testing.T) {
+	const maxPrice = refdata.Price(1<<32 - 1) // ITCH's widest price
+	tests := []struct {
+		name     string
+		trades   []event.Event
+		volume   int64
+		turnover int64
+		bad      uint64
+	}{
+		{"fits", []event.Event{{Kind: event.Trade, Price: 100000, Qty: 300}}, 300, 30_000_000, 0},
+		{"product", []event.Event{{Kind: event.Trade, Price: maxPrice, Qty: maxShares}}, maxShares, math.MaxInt64, 1},
+		{"sum", []event.Event{
+			{Kind: event.Trade, Price: 1 << 22, Qty: maxShares},
+			{Kind: event.Trade, Price: 1 << 22, Qty: maxShares},
+			{Kind: event.Trade, Price: 1, Qty: 1},
+		}, 2*maxShares + 1, math.MaxInt64, 2},
+		{"absent order's execution", []event.Event{
+			{Kind: event.Trade, Price: 1, Qty: 5},
+			{Kind: event.Execute, Ref: 9, Price: 1, Qty: math.MaxInt64, Flags: event.FlagPrint | event.FlagMayBeAbsent},
+		}, math.MaxInt64, math.MaxInt64, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newTestBook()
+			var u Update
+			for i := range tt.trades {
+				b.Apply(&tt.trades[i], &u)
+			}
+			if b.Volume() != tt.volume || b.Turnover() != tt.turnover || b.Errors().BadMessage != tt.bad {
+				t.Fatalf("volume %d turnover %d bad %d; want %d %d %d", b.Volume(), b.Turnover(), b.Errors().BadMessage, tt.volume, tt.turnover, tt.bad)
 			}
 		})
 	}
