@@ -39,6 +39,13 @@
 //     again at 1/2, FIX line 0 is cut at 2/3 and restored at 5/6. The
 //     integrity checks must hold throughout.
 //
+// The simulator stamps its events when it takes them, so a simulator the
+// machine starves (it falls behind its -rate and skips what is more than a
+// second late) would look fast to tick-to-client. The report gives the
+// simulator's actions per second over the window and what it skipped (read
+// in process, or from a demo's gateway_sim_flow_* metrics), and warns when
+// it skipped any.
+//
 // The tester either starts the gateway and simulator as a child process
 // (`gateway demo` with a generated configuration: separate file-descriptor
 // limits and an honest resident-memory reading) or targets a running

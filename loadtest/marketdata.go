@@ -92,8 +92,7 @@ func (w *mdWorkload) start(ctx context.Context, sum *Summary) error {
 	return nil
 }
 
-func (w *mdWorkload) setRecording(on bool) {
-	now := time.Now()
+func (w *mdWorkload) setRecording(on bool, now time.Time) {
 	if on {
 		w.m0, w.u0 = w.counts.messages.Load(), w.counts.updates.Load()
 		w.began, w.lastM, w.lastT = now, w.m0, now

@@ -50,7 +50,7 @@ func TestSenderBehindAtWindowEnd(t *testing.T) {
 	tr := &trader{w: w, account: "A1", prefix: "T-", sess: sess, track: newOrderTracker(0, w.stats, w.ack, w.firstExec)}
 	w.traders = []*trader{tr}
 
-	w.setRecording(true)
+	w.setRecording(true, time.Now())
 	interval := time.Millisecond
 	sched := &schedule{start: time.Now(), interval: interval}
 	w.senders.Add(1)
@@ -59,7 +59,7 @@ func TestSenderBehindAtWindowEnd(t *testing.T) {
 	for time.Since(sched.start) < 20*interval {
 		time.Sleep(interval) // let the stall outlast a few slots of the schedule
 	}
-	w.setRecording(false)
+	w.setRecording(false, time.Now())
 	w.sendOnce.Do(func() { close(w.stopSend) }) // as finish does
 	close(sess.release)
 	w.senders.Wait()
@@ -94,10 +94,10 @@ func TestSenderBehindAtWindowEnd(t *testing.T) {
 func TestDeliveredOverWindow(t *testing.T) {
 	w := newMDWorkload(Config{Clients: 1}, &target{})
 	w.counts.messages.Add(500) // warmup
-	w.setRecording(true)
+	w.setRecording(true, time.Now())
 	w.counts.messages.Add(1000)
 	w.counts.updates.Add(1000)
-	w.setRecording(false)
+	w.setRecording(false, time.Now())
 	w.counts.messages.Add(5000) // after the window
 	w.counts.updates.Add(5000)
 	var sum Summary

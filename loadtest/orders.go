@@ -532,8 +532,7 @@ func (w *ordersWorkload) owed(intended time.Time) bool {
 	return !w.winTo.IsZero() && intended.Before(w.winTo)
 }
 
-func (w *ordersWorkload) setRecording(on bool) {
-	now := time.Now()
+func (w *ordersWorkload) setRecording(on bool, now time.Time) {
 	s := w.stats
 	w.winMu.Lock()
 	if on {

@@ -33,6 +33,12 @@ type Summary struct {
 	Latency   []Measure        `json:"latency"`
 	// Orders is the orders part of an orders, mixed or soak run.
 	Orders *OrdersSummary `json:"orders,omitempty"`
+	// Simulator is what the simulator's synthetic flow did during the
+	// window, when the tester can read it (nil otherwise).
+	Simulator *SimulatorFlow `json:"simulator,omitempty"`
+	// Warnings are what makes the figures less than they seem without
+	// failing the run (a simulator that fell behind).
+	Warnings []string `json:"warnings,omitempty"`
 	// Faults are the faults a soak run injected and lifted.
 	Faults     []Fault  `json:"faults,omitempty"`
 	Memory     Memory   `json:"memory"`
@@ -42,6 +48,18 @@ type Summary struct {
 	Pass       bool     `json:"pass"`
 
 	hists []*hdrhistogram.Histogram
+}
+
+// SimulatorFlow is the simulator's synthetic order flow during the
+// measurement window. A simulator starved of CPU takes fewer actions, and
+// later, than asked, and its events carry the time it took them: the
+// tick-to-client latency cannot show that delay, so it is reported here.
+type SimulatorFlow struct {
+	Rate             int     `json:"rate,omitempty"` // actions per second asked (-rate); 0 when the tester did not start it
+	ActionsPerSecond float64 `json:"actionsPerSecond"`
+	// Skipped are actions the simulator fell more than a second behind
+	// on and never took.
+	Skipped uint64 `json:"skipped"`
 }
 
 // CPU is the cores each process used during the measurement window
@@ -140,6 +158,9 @@ func (s *Summary) judge(violations int64) {
 			s.Failures = append(s.Failures, fmt.Sprintf("fault %s could not be injected: %s", f.Kind, f.Err))
 		}
 	}
+	if f := s.Simulator; f != nil && f.Skipped > 0 {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("the simulator fell behind and skipped %d of its actions (%.0f/s taken of %d/s asked): the machine starved it, and the market-data latency does not count the delay", f.Skipped, f.ActionsPerSecond, f.Rate))
+	}
 	s.Pass = len(s.Failures) == 0
 }
 
@@ -152,6 +173,9 @@ func (s *Summary) Text() string {
 		fmt.Fprintf(&b, ", simulator rate %d/s", c.Rate)
 	}
 	b.WriteString("\n")
+	if f := s.Simulator; f != nil {
+		fmt.Fprintf(&b, "simulator: %.0f actions/s taken, %d skipped (fell behind)\n", f.ActionsPerSecond, f.Skipped)
+	}
 	if c.hasMarketData() {
 		fmt.Fprintf(&b, "market data: %d clients x %d symbols (depth %d); connected %d; delivered %.0f messages/s (%d book updates received)\n",
 			c.Clients, c.SymbolsPerClient, c.Depth, s.Connected, s.Delivered, s.Updates)
@@ -196,6 +220,9 @@ func (s *Summary) Text() string {
 		fmt.Fprintf(&b, "cpu: tester and gateway together %.2f cores (machine: %d)\n", s.CPU.Tester, runtime.NumCPU())
 	} else if s.CPU.Tester > 0 {
 		fmt.Fprintf(&b, "cpu: tester %.2f cores (machine: %d); the gateway's is read with -pid\n", s.CPU.Tester, runtime.NumCPU())
+	}
+	for _, w := range s.Warnings {
+		fmt.Fprintf(&b, "WARNING: %s\n", w)
 	}
 	if s.Pass {
 		b.WriteString("PASS\n")

@@ -62,13 +62,13 @@ func Run(ctx context.Context, c Config, progress io.Writer, log *slog.Logger) (*
 
 // workload is one scenario's load against one target: the marketdata
 // clients or the trading sessions. Run calls its methods from one
-// goroutine, in order: start, setRecording(true), progress (any number of
-// times), setRecording(false), finish.
+// goroutine, in order: start, setRecording(true, at), progress (any number of
+// times), setRecording(false, at), finish.
 type workload interface {
 	// start connects and subscribes; the load runs when it returns.
 	start(ctx context.Context, sum *Summary) error
-	// setRecording begins or ends the measurement window.
-	setRecording(on bool)
+	// setRecording begins or ends the measurement window at at.
+	setRecording(on bool, at time.Time)
 	// progress returns the workload's part of the progress line.
 	progress(now time.Time) string
 	// violations counts the integrity violations seen so far.
@@ -108,11 +108,15 @@ func runScenario(ctx context.Context, c Config, t *target, progress io.Writer) (
 	}
 
 	sleepCtx(ctx, c.Warmup)
-	for _, w := range loads {
-		w.setRecording(true)
-	}
 	gwCPU0, ownCPU0 := cpuTime(t.pid), cpuTime(os.Getpid())
+	flow0, flowOK := t.simFlow(ctx)
+	// One window for every workload and the summary: a workload's own
+	// reads at its edges (the orders' scrapes of the gateway's metrics)
+	// would otherwise widen its window beyond Elapsed.
 	start := time.Now()
+	for _, w := range loads {
+		w.setRecording(true, start)
+	}
 	var faults *faultInjector
 	if c.Scenario == ScenarioSoak {
 		faults = injectFaults(ctx, t.demo, start, c.Duration)
@@ -132,10 +136,20 @@ func runScenario(ctx context.Context, c Config, t *target, progress io.Writer) (
 		fmt.Fprint(progress, strings.Join(parts, " | ")+"   ")
 	}
 	tick.Stop()
+	end := time.Now()
 	for _, w := range loads {
-		w.setRecording(false)
+		w.setRecording(false, end)
 	}
-	elapsed := time.Since(start)
+	elapsed := end.Sub(start)
+	if flow1, ok := t.simFlow(ctx); flowOK && ok {
+		sum.Simulator = &SimulatorFlow{
+			ActionsPerSecond: float64(flow1.Actions-flow0.Actions) / elapsed.Seconds(),
+			Skipped:          flow1.Skipped - flow0.Skipped,
+		}
+		if c.Target == "" {
+			sum.Simulator.Rate = c.Rate
+		}
+	}
 	fmt.Fprintln(progress)
 	sum.Elapsed = elapsed
 	sum.CPU.Gateway = (cpuTime(t.pid) - gwCPU0).Seconds() / elapsed.Seconds()

@@ -26,6 +26,9 @@ func TestMarketDataRun(t *testing.T) {
 	if !sum.Pass || sum.Connected != 40 || sum.Delivered <= 0 || sum.Latency[0].Count == 0 {
 		t.Fatalf("summary: %s", sum.Text())
 	}
+	if f := sum.Simulator; f == nil || f.Rate != 300 || f.ActionsPerSecond <= 0 {
+		t.Fatalf("simulator flow %+v: want the in-process simulator's, at -rate 300", f)
+	}
 	if sum.Counts["snapshots"] < 80 || sum.Counts["seq_gaps"] != 0 || sum.Counts["checksum_failures"] != 0 {
 		t.Fatalf("counts: %v", sum.Counts)
 	}

@@ -29,6 +29,7 @@ import (
 	"sgw/fix/broker"
 	"sgw/refdata"
 	"sgw/risk"
+	"sgw/sim"
 	"sgw/system"
 )
 
@@ -46,6 +47,32 @@ type target struct {
 	// demo is the simulator and gateway when they run in this process
 	// (the soak scenario injects its faults through it); nil otherwise.
 	demo *system.Demo
+	// sim is the simulator when it runs in this process (demo's, or a
+	// cluster's); nil otherwise.
+	sim *sim.Sim
+}
+
+// simFlow returns the simulator's synthetic-flow counters: read directly
+// when it runs in this process, else from the gateway's metrics
+// (gateway_sim_flow_*, exported by a demo). ok is false when neither
+// tells (a gateway fed by something else, or no operator token).
+func (t *target) simFlow(ctx context.Context) (st sim.FlowStats, ok bool) {
+	if t.sim != nil {
+		return t.sim.FlowStats(), true
+	}
+	samples, err := scrapeMetrics(ctx, t)
+	if err != nil {
+		return st, false
+	}
+	for _, p := range samples {
+		switch p.name {
+		case "gateway_sim_flow_actions_total":
+			st.Actions, ok = uint64(p.value), true
+		case "gateway_sim_flow_skipped_total":
+			st.Skipped = uint64(p.value)
+		}
+	}
+	return st, ok
 }
 
 // loopbackHost reports whether host is a loopback name or address.
@@ -211,7 +238,7 @@ func startTarget(ctx context.Context, c Config, log *slog.Logger) (*target, erro
 	if b := d.Gateway.Brokers(); b != nil {
 		fixBroker = b.Addr()
 	}
-	return &target{base: d.BaseURL, token: d.Token, ops: d.OperatorToken, fixBroker: fixBroker, pid: os.Getpid(), own: true, demo: d, stop: func() error {
+	return &target{base: d.BaseURL, token: d.Token, ops: d.OperatorToken, fixBroker: fixBroker, pid: os.Getpid(), own: true, demo: d, sim: d.Sim, stop: func() error {
 		cancel()
 		return <-done
 	}}, nil
@@ -416,7 +443,7 @@ func clusterTarget(ctx context.Context, c Config, log *slog.Logger) (*target, er
 	for {
 		for _, n := range dc.Nodes {
 			if n.Gateway != nil && n.Gateway.Leading() {
-				return &target{base: n.BaseURL, token: dc.Token, ops: dc.OperatorToken, pid: os.Getpid(), own: true, stop: stop}, nil
+				return &target{base: n.BaseURL, token: dc.Token, ops: dc.OperatorToken, pid: os.Getpid(), own: true, sim: dc.Sim, stop: stop}, nil
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {

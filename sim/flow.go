@@ -323,10 +323,24 @@ func (s *Sim) Resume() {
 	s.mu.Unlock()
 }
 
+// FlowStats counts the synthetic flow's actions (Config.Rate per second).
+type FlowStats struct {
+	Actions uint64 // actions the paced flow took (not Step's)
+	// Skipped are actions the flow fell more than a second behind on
+	// (a starved simulator: a busy machine) and never took. Actions not
+	// taken while paused are not counted.
+	Skipped uint64
+}
+
+// FlowStats returns the synthetic flow's counters. Any goroutine.
+func (s *Sim) FlowStats() FlowStats {
+	return FlowStats{Actions: s.flowActions.Load(), Skipped: s.flowSkipped.Load()}
+}
+
 // generate runs the synthetic flow at cfg.Rate actions per second until
 // Close. A ticker paces it; actions that fell behind (a slow tick, a busy
 // machine) are caught up in bursts of at most a quarter second's worth, and
-// more than a second's backlog is forgotten.
+// more than a second's backlog is forgotten (counted: FlowStats.Skipped).
 func (s *Sim) generate() {
 	rate := uint64(s.cfg.Rate)
 	interval := max(time.Second/time.Duration(rate), time.Millisecond)
@@ -334,7 +348,6 @@ func (s *Sim) generate() {
 	defer t.Stop()
 	start := time.Now()
 	var done uint64
-	maxBurst := rate/4 + 1
 	for {
 		select {
 		case <-s.done:
@@ -342,10 +355,9 @@ func (s *Sim) generate() {
 		case <-t.C:
 		}
 		due := uint64(time.Since(start)/time.Millisecond) * rate / 1000
-		if due-done > rate {
-			done = due - rate
-		}
-		n := min(due-done, maxBurst)
+		n, skip := pace(due, done, rate)
+		s.flowSkipped.Add(skip)
+		done += skip
 		for n > 0 {
 			// Release the mutex now and then so order entry is not starved.
 			k := min(n, stepsPerLock)
@@ -361,10 +373,22 @@ func (s *Sim) generate() {
 				s.log.Error("sim: synthetic flow stopped", "err", err)
 				return
 			}
+			s.flowActions.Add(k)
 			done += k
 			n -= k
 		}
 	}
+}
+
+// pace returns how many actions the flow takes now, at rate per second,
+// when due actions are due since it started and done were taken or
+// skipped: the backlog, at most a quarter second's worth at once, and
+// skip, the backlog beyond a second, forgotten.
+func pace(due, done, rate uint64) (n, skip uint64) {
+	if due-done > rate {
+		skip = due - done - rate
+	}
+	return min(due-done-skip, rate/4+1), skip
 }
 
 // stepsPerLock bounds the synthetic actions taken per hold of the mutex.

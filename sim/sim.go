@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"sgw/refdata"
@@ -46,6 +47,9 @@ type Sim struct {
 	start   time.Time
 	base    uint64 // ns since midnight at start
 	lastTS  uint64
+
+	// flowActions and flowSkipped are FlowStats, written by generate.
+	flowActions, flowSkipped atomic.Uint64
 
 	// life guards the run/close lifecycle and wg.Add after Close.
 	life    sync.Mutex

@@ -55,6 +55,7 @@ type Gateway struct {
 	clu       *clustered       // a cluster node's order entry; nil for a single gateway
 	brokers   *broker.Acceptor // nil without a brokers section
 	bus       *marketBus       // nil without a market_bus section
+	reg       *prometheus.Registry
 	log       *slog.Logger
 	// drainTimeout bounds the wait, at shutdown, for accepted requests to
 	// be sent and answered.
@@ -97,7 +98,7 @@ func newGateway(cfg *configs.File, log *slog.Logger, raftLn net.Listener) (_ *Ga
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{books: books, bus: bus, log: log}
+	g := &Gateway{books: books, bus: bus, reg: reg, log: log}
 	var gfeeds []gateway.Feed
 	var itchFeeds []*feed.Feed
 	var szseFeeds []*feed.SZSEFeed
@@ -526,6 +527,7 @@ func NewDemo(cfg *configs.File, log *slog.Logger) (*Demo, error) {
 		return nil, err
 	}
 	g.SetStartReason("demo: the gateway and the simulator in one process")
+	g.reg.MustRegister(newSimCollector(v.Sim))
 	ln, err := net.Listen("tcp", cfg.Gateway.HTTP)
 	if err != nil {
 		v.Close()
@@ -649,4 +651,32 @@ func CheckNoSimAddr(cfg *configs.File) error {
 		}
 	}
 	return nil
+}
+
+// simCollector exports the demo simulator's synthetic flow (sim.FlowStats)
+// beside the gateway's metrics, so a load test can tell a simulator that
+// fell behind (a starved machine publishes less, and later, than asked)
+// from a gateway that did.
+type simCollector struct {
+	sim              *sim.Sim
+	actions, skipped *prometheus.Desc
+}
+
+func newSimCollector(s *sim.Sim) simCollector {
+	return simCollector{sim: s,
+		actions: prometheus.NewDesc("gateway_sim_flow_actions_total", "The demo simulator's synthetic order-flow actions (sim.rate per second).", nil, nil),
+		skipped: prometheus.NewDesc("gateway_sim_flow_skipped_total", "Synthetic order-flow actions the demo simulator fell more than a second behind on and never took (a starved machine).", nil, nil)}
+}
+
+// Describe implements prometheus.Collector.
+func (c simCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.actions
+	ch <- c.skipped
+}
+
+// Collect implements prometheus.Collector.
+func (c simCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.sim.FlowStats()
+	ch <- prometheus.MustNewConstMetric(c.actions, prometheus.CounterValue, float64(st.Actions))
+	ch <- prometheus.MustNewConstMetric(c.skipped, prometheus.CounterValue, float64(st.Skipped))
 }
