@@ -32,6 +32,7 @@ type mdCounters struct {
 	checksums   atomic.Int64 // checksum failures
 	orphans     atomic.Int64 // updates before any snapshot
 	serverErrs  atomic.Int64 // error messages from the gateway
+	venue       atomic.Int64 // symbols whose book never matched the simulator's at the end (checkVenue)
 	firstIssue  atomic.Pointer[string]
 }
 
@@ -42,7 +43,7 @@ func (m *mdCounters) issue(format string, args ...any) {
 
 // violations counts integrity violations.
 func (m *mdCounters) violations() int64 {
-	return m.seqGaps.Load() + m.checksums.Load() + m.orphans.Load()
+	return m.seqGaps.Load() + m.checksums.Load() + m.orphans.Load() + m.venue.Load()
 }
 
 // dialers spreads clients over loopback source addresses so that many

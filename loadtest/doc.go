@@ -12,7 +12,10 @@
 //     tick-to-client latency (simulator event time to client receipt),
 //     delivered messages per second and the gateway's memory per
 //     connection, and every client checks sequence continuity and
-//     checksums.
+//     checksums. Checksums prove only that a client holds the book the
+//     gateway serves; with the simulator in this process, the run ends by
+//     pausing its flow and comparing the gateway's books with the
+//     simulator's own (venue_mismatches, an integrity violation).
 //   - orders: M trading sessions (WebSocket connections authenticated
 //     with the target's token, each subscribed to its account's orders
 //     channel) send new orders at a fixed total rate, open loop: each

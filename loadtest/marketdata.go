@@ -24,6 +24,7 @@ type mdWorkload struct {
 
 	recording atomic.Bool
 	symbols   int
+	syms      []string  // the symbols the clients subscribe to
 	m0, u0    int64     // messages and updates at the window's start
 	m1, u1    int64     // and at its end
 	lastM     int64     // messages at the last progress line
@@ -51,6 +52,9 @@ func (w *mdWorkload) start(ctx context.Context, sum *Summary) error {
 		return fmt.Errorf("%w: the gateway trades %d symbols, fewer than -symbols-per-client %d", ErrConfig, len(syms), c.SymbolsPerClient)
 	}
 	w.symbols = len(syms)
+	for i := range min(c.Clients*c.SymbolsPerClient, len(syms)) {
+		w.syms = append(w.syms, syms[i])
+	}
 	sum.Symbols = len(syms)
 	sum.Memory.Before = rss(w.t.pid)
 	wsURL := "ws" + strings.TrimPrefix(w.t.base, "http") + "/ws"
@@ -123,6 +127,16 @@ func (w *mdWorkload) finish(sum *Summary) {
 	sum.Delivered = float64(w.m1-w.m0) / w.elapsed.Seconds()
 	sum.Updates = w.u1 - w.u0
 	w.stop()
+	if v := w.t.sim; v != nil && w.c.Scenario == ScenarioMarketData {
+		// Only the simulator's flow moves its books: pausing it settles
+		// them. (With orders, the sessions' cancels still arrive.)
+		differ := checkVenue(context.Background(), w.t, v, w.syms, w.c.Depth)
+		counts.venue.Add(int64(len(differ)))
+		if len(differ) > 0 {
+			counts.issue("book differs from the simulator's: %s", differ[0])
+		}
+		sum.VenueChecked = len(w.syms)
+	}
 	sum.Counts = map[string]int64{
 		"connect_errors":         counts.connectErrs.Load(),
 		"disconnected_early":     counts.readErrs.Load(),
@@ -134,6 +148,7 @@ func (w *mdWorkload) finish(sum *Summary) {
 		"updates_without_state":  counts.orphans.Load(),
 		"server_errors":          counts.serverErrs.Load(),
 		"full_verifying_clients": int64(fullClients(w.c)),
+		"venue_mismatches":       counts.venue.Load(),
 	}
 	if sum.FirstIssue == "" {
 		sum.FirstIssue = deref(counts.firstIssue.Load())

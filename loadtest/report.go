@@ -33,6 +33,10 @@ type Summary struct {
 	Latency   []Measure        `json:"latency"`
 	// Orders is the orders part of an orders, mixed or soak run.
 	Orders *OrdersSummary `json:"orders,omitempty"`
+	// VenueChecked is how many symbols' books were compared, at the end
+	// of a marketdata run against the simulator in this process, with the
+	// simulator's own (checkVenue); 0 when none was.
+	VenueChecked int `json:"venueChecked"`
 	// Simulator is what the simulator's synthetic flow did during the
 	// window, when the tester can read it (nil otherwise).
 	Simulator *SimulatorFlow `json:"simulator,omitempty"`
@@ -194,6 +198,9 @@ func (s *Summary) Text() string {
 	if c.hasMarketData() {
 		for _, k := range []string{"connect_errors", "disconnected_early", "snapshots", "resyncs", "seq_gaps", "checksum_failures", "updates_without_state", "server_errors", "full_verifying_clients"} {
 			fmt.Fprintf(&b, "  %-24s %d\n", k, s.Counts[k])
+		}
+		if s.VenueChecked > 0 {
+			fmt.Fprintf(&b, "  %-24s %d of %d symbols' books differ from the simulator's at the end\n", "venue_mismatches", s.Counts["venue_mismatches"], s.VenueChecked)
 		}
 	}
 	if o := s.Orders; o != nil {

@@ -29,6 +29,9 @@ func TestMarketDataRun(t *testing.T) {
 	if f := sum.Simulator; f == nil || f.Rate != 300 || f.ActionsPerSecond <= 0 {
 		t.Fatalf("simulator flow %+v: want the in-process simulator's, at -rate 300", f)
 	}
+	if want := min(80, sum.Symbols); sum.VenueChecked != want || sum.Counts["venue_mismatches"] != 0 {
+		t.Fatalf("venue check: %d symbols compared, %d differ; want %d, 0 (%s)", sum.VenueChecked, sum.Counts["venue_mismatches"], want, sum.FirstIssue)
+	}
 	if sum.Counts["snapshots"] < 80 || sum.Counts["seq_gaps"] != 0 || sum.Counts["checksum_failures"] != 0 {
 		t.Fatalf("counts: %v", sum.Counts)
 	}

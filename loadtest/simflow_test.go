@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sgw/sim"
 )
 
 // TestSimulatorSkipsWarn: a simulator that fell behind is reported as a
@@ -64,5 +66,65 @@ func TestSimFlowFromMetrics(t *testing.T) {
 			t.Fatal("the simulator's actions never reached its metrics")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestVenueCheckFindsDifferentBooks: the end-of-run check compares the
+// gateway's books with the simulator's own and reports each that differs.
+// Against its own simulator the demo's books agree; against another
+// simulator, whose flow took other actions, they do not.
+func TestVenueCheckFindsDifferentBooks(t *testing.T) {
+	c, err := Config{Scenario: ScenarioMarketData, Out: t.TempDir(), Rate: 300, Duration: time.Second}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tg, err := startTarget(ctx, c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.stop()
+	if err := waitReady(ctx, tg.base, c.ReadyTimeout); err != nil {
+		t.Fatal(err)
+	}
+	syms, err := symbols(ctx, tg.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntilFlow(t, tg.sim, 500)
+	if differ := checkVenue(ctx, tg, tg.sim, syms, 5); len(differ) != 0 {
+		t.Fatalf("the demo's books differ from its own simulator's: %q", differ)
+	}
+
+	cfg, err := gatewayConfig(c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := cfg.SimConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Rate, sc.Seed = -1, sc.Seed+1
+	other, err := sim.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.Step(2000); err != nil {
+		t.Fatal(err)
+	}
+	differ, err := venueDiff(ctx, "ws"+strings.TrimPrefix(tg.base, "http")+"/ws", tg.token, other, syms, 5)
+	if err != nil || len(differ) == 0 {
+		t.Fatalf("venueDiff against another simulator = %q, %v; want the books that differ", differ, err)
+	}
+}
+
+// waitUntilFlow waits until s's flow has taken n actions.
+func waitUntilFlow(t *testing.T, s *sim.Sim, n uint64) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); s.FlowStats().Actions < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the simulator's flow took %d actions, not %d, in 60 s", s.FlowStats().Actions, n)
+		}
 	}
 }
