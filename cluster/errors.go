@@ -38,6 +38,12 @@ var (
 	// not decode; the message says what is wrong.
 	ErrBadRecord = errors.New("cluster: malformed state record")
 
+	// ErrReplayed is the error a sealed State stops applying with (see
+	// State.Err) at a record written into the log again: an 'E' record
+	// whose counter is not above the last one opened under the current
+	// record key, or a record key ('K') applied before.
+	ErrReplayed = errors.New("cluster: sealed record replayed")
+
 	// ErrBadSnapshot is returned by State.Restore for an encoding it
 	// cannot read: an unknown version, a bad checksum or a truncation.
 	ErrBadSnapshot = errors.New("cluster: malformed state snapshot")

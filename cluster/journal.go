@@ -61,7 +61,7 @@ func NewJournal(cfg JournalConfig) (*Journal, error) {
 // A record refused at once is the returned error and done is never
 // called: on a node that is not the leader an error wrapping ErrNotLeader
 // (a *NotLeaderError naming the leader), and ErrTooLarge, ErrClosed,
-// ErrBusy, ErrNotStarted.
+// ErrBusy, ErrNotStarted, and in a sealed cluster ErrNoRecordKey.
 //
 // done(0, err) reports a failure. With ErrNoQuorum, ErrTimeout or
 // ErrClosed the outcome is unknown: the record may yet be committed by the
@@ -72,11 +72,8 @@ func (j *Journal) AppendAsync(typ byte, body []byte, done func(seq uint64, err e
 	if len(body) > j.cfg.MaxRecord {
 		return fmt.Errorf("cluster: journal: %w: body of %d bytes, limit %d", journal.ErrTooLarge, len(body), j.cfg.MaxRecord)
 	}
-	rec, err := j.cfg.State.seal(appendJournalRecord(make([]byte, 0, journalHeader+len(body)), typ, j.cfg.Clock().UnixNano(), body))
-	if err != nil {
-		return fmt.Errorf("cluster: journal: %w", err)
-	}
-	err = j.cfg.Node.ApplyAsync(rec, func(index uint64, err error) {
+	rec := appendJournalRecord(make([]byte, 0, journalHeader+len(body)), typ, j.cfg.Clock().UnixNano(), body)
+	err := j.cfg.Node.applyAsync(rec, j.cfg.State.seal, func(index uint64, err error) {
 		if err != nil {
 			done(0, fmt.Errorf("cluster: journal: %w", err))
 			return

@@ -254,6 +254,14 @@ func (n *Node) Leader() (id, addr string) {
 // caller resolves it by reading the state the new leader rebuilt. Apply
 // never blocks longer than the timeout.
 func (n *Node) Apply(record []byte, timeout time.Duration) (uint64, error) {
+	return n.apply(record, nil, timeout)
+}
+
+// apply is Apply. With seal (State.seal, or BeginTerm's step), what is
+// appended is seal(record), made in one step with raft.Apply under the
+// pipeline's mu, as applyAsync does; waiting for mu counts against the
+// timeout. An error from seal is returned and nothing is appended.
+func (n *Node) apply(record []byte, seal func([]byte) ([]byte, error), timeout time.Duration) (uint64, error) {
 	if n.raft == nil {
 		return 0, ErrNotStarted
 	}
@@ -261,7 +269,24 @@ func (n *Node) Apply(record []byte, timeout time.Duration) (uint64, error) {
 		timeout = n.cfg.ApplyTimeout
 	}
 	deadline := time.Now().Add(timeout) // the enqueue counts against it too
-	f := n.raft.Apply(record, timeout)
+	var f raft.ApplyFuture
+	if seal == nil {
+		f = n.raft.Apply(record, timeout)
+	} else {
+		p := &n.pipe
+		p.mu.Lock()
+		left := time.Until(deadline)
+		var err error
+		if left <= 0 {
+			err = ErrTimeout
+		} else if record, err = seal(record); err == nil {
+			f = n.raft.Apply(record, left)
+		}
+		p.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+	}
 	if err := awaitFuture(f, deadline, nil); err != nil {
 		return 0, n.applyError(err)
 	}

@@ -18,9 +18,14 @@ import (
 // loses no concurrency.
 //
 // mu orders raft.Apply with the pushes onto the queues, so the queues hold
-// records in log order. slots bounds the records in either queue: a
-// record's slot is freed once the completer has delivered it and the
-// waiter has taken it, whichever is last (a record whose deadline passed
+// records in log order. It also makes a sealed record (State.seal) and
+// submits it in one step, here and in Node.apply: Raft's apply channel,
+// read by its one main goroutine, which appends in the order it reads,
+// then receives the records in the order of their counters (seal.go).
+//
+// slots bounds the records in either queue: a record's slot is freed once
+// the completer has delivered it and the waiter has taken it, whichever
+// is last (a record whose deadline passed
 // is delivered, ErrTimeout, while the waiter may still wait for an
 // earlier future: its slot stays taken, so neither queue can fill and
 // ApplyAsync refuses with ErrBusy instead of blocking on a full queue).
@@ -111,6 +116,14 @@ func (n *Node) stopPipeline() {
 // synchronously. It may block while Raft's queue or the pipeline is full,
 // never longer than about ApplyTimeout. Any goroutine.
 func (n *Node) ApplyAsync(record []byte, done func(index uint64, err error)) error {
+	return n.applyAsync(record, nil, done)
+}
+
+// applyAsync is ApplyAsync. With seal (State.seal), what is appended is
+// seal(record), made under p.mu in one step with raft.Apply, so records
+// reach the log in the order seal made them (seal.go); an error from seal
+// is returned and nothing is appended.
+func (n *Node) applyAsync(record []byte, seal func([]byte) ([]byte, error), done func(index uint64, err error)) error {
 	if n.raft == nil {
 		return ErrNotStarted
 	}
@@ -145,6 +158,14 @@ func (n *Node) ApplyAsync(record []byte, done func(index uint64, err error)) err
 		p.mu.Unlock()
 		<-p.slots
 		return ErrClosed
+	}
+	if seal != nil {
+		var err error
+		if record, err = seal(record); err != nil {
+			p.mu.Unlock()
+			<-p.slots
+			return err
+		}
 	}
 	it.f = n.raft.Apply(record, n.cfg.ApplyTimeout)
 	p.waitQ <- it // never blocks: the slot bounds both queues

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"sgw/atrest"
 )
@@ -27,6 +28,27 @@ import (
 // new leader's 'K' follows every entry of earlier terms. A replica that
 // cannot open a record (its key ring lacks the key, or a record does not
 // verify) stops applying (State.Err) rather than diverge; it cannot lead.
+//
+// Replays. Someone able to write a member's Raft log could copy a genuine
+// entry again further on; it would verify. A replica refuses it instead:
+// the counters of the 'E' records under one key strictly increase in log
+// order, so an 'E' whose counter is not above the last one opened under
+// the current key is a copy, and a 'K' applied before (the current key or
+// an earlier one, which would bring back an old term's records) is too.
+// Either stops the replica as a record it cannot open does (ErrReplayed).
+// The counters increase in log order because the leader takes each one
+// in the same step as the record's submission to Raft: seal runs under
+// the Node's pipeline mutex (Node.applyAsync, Node.apply) right before
+// raft.Apply, which only enqueues the entry on Raft's apply channel; the
+// one Raft goroutine that reads the channel appends what it reads in that
+// order, each at the next index. A record Raft refuses (not the leader,
+// step-down, enqueue timeout) or a leader loses leaves a gap, never a step
+// back: entries of one term keep their order in every log, and a later
+// term's entries follow an earlier term's. BeginTerm ends sealing under
+// the previous key in the same step as it submits its 'K', so nothing
+// sealed under the previous key follows it. The last counter opened and
+// the keys applied before are in snapshots (state_snapshot.go), so a
+// replica restored from one refuses a copy of a record before it.
 //
 // Snapshots with a key ring are sealed whole (atrest.SealBlob, context
 // sealedSnapshotMagic) and carry the current record key's header.
@@ -75,10 +97,16 @@ func (s *State) BeginTerm(n *Node) error {
 	if err != nil {
 		return fmt.Errorf("cluster: record key: %w", err)
 	}
-	s.mu.Lock()
-	s.mine = h
-	s.mu.Unlock()
-	if _, err := n.Apply(append([]byte{kindKey}, h...), 0); err != nil {
+	// In the step that submits the 'K', this process stops sealing under
+	// its previous key (if it led before): every record sealed under that
+	// key precedes the 'K' in the log.
+	begin := func(rec []byte) ([]byte, error) {
+		s.mu.Lock()
+		s.mine, s.own = h, false
+		s.mu.Unlock()
+		return rec, nil
+	}
+	if _, err := n.apply(append([]byte{kindKey}, h...), begin, 0); err != nil {
 		return fmt.Errorf("cluster: record key: %w", err)
 	}
 	s.mu.Lock()
@@ -89,8 +117,12 @@ func (s *State) BeginTerm(n *Node) error {
 	return nil
 }
 
-// seal returns rec sealed under this term's record key, or rec itself
-// without a key ring. Any goroutine.
+// seal returns rec sealed under this term's record key with the next
+// counter, or rec itself without a key ring. The counters must reach the
+// log in the order seal hands them out, so only the Node calls it, in the
+// same step as the record's submission (the seal argument of
+// Node.applyAsync and Node.apply); tests of a State alone call it directly.
+// Takes s.mu.
 func (s *State) seal(rec []byte) ([]byte, error) {
 	if s.keys == nil {
 		return rec, nil
@@ -110,37 +142,52 @@ func (s *State) seal(rec []byte) ([]byte, error) {
 	return sealer.Seal(out, &nonce, rec, out[:sealedHeader]), nil
 }
 
-// applyKey applies a 'K' record; s.mu held.
-func (s *State) applyKey(h []byte) error {
+// applyKey applies a 'K' record at index; s.mu held. A key applied
+// before, current or earlier, is a replay.
+func (s *State) applyKey(index uint64, h []byte) error {
 	if len(h) != atrest.HeaderSize {
 		return fmt.Errorf("%w: record key of %d bytes", ErrBadRecord, len(h))
 	}
 	if s.keys == nil {
 		return fmt.Errorf("cluster: a sealed cluster's record key reached a member without storage.encryption: %w", atrest.ErrKey)
 	}
+	if _, spent := slices.BinarySearchFunc(s.spent, h, bytes.Compare); spent || bytes.Equal(h, s.inHeader) {
+		return fmt.Errorf("cluster: record key at index %d applied before: %w", index, ErrReplayed)
+	}
 	sealer, err := s.keys.OpenHeader(h, []byte(sealContext))
 	if err != nil {
 		return fmt.Errorf("cluster: record key: %w", err)
 	}
+	if s.inHeader != nil {
+		i, _ := slices.BinarySearchFunc(s.spent, s.inHeader, bytes.Compare)
+		s.spent = slices.Insert(s.spent, i, s.inHeader)
+	}
 	s.in, s.inHeader = sealer, bytes.Clone(h)
 	s.own = s.mine != nil && bytes.Equal(s.mine, h)
-	s.counter = 0
+	s.counter, s.opened = 0, 0
 	return nil
 }
 
-// openSealed returns the record an 'E' record seals; s.mu held.
-func (s *State) openSealed(b []byte) ([]byte, error) {
+// openSealed returns the record an 'E' record at index seals; s.mu held.
+// A counter not above the last one opened under the current key is a
+// replay: a genuine record's is above it (see the comment at the top).
+func (s *State) openSealed(index uint64, b []byte) ([]byte, error) {
 	if len(b) < sealedHeader+atrest.Overhead {
 		return nil, fmt.Errorf("%w: sealed record of %d bytes", ErrBadRecord, len(b))
 	}
 	if s.in == nil {
 		return nil, fmt.Errorf("cluster: a sealed record before any record key: %w", atrest.ErrKey)
 	}
-	nonce := atrest.MakeNonce(0, binary.BigEndian.Uint64(b[1:]))
+	c := binary.BigEndian.Uint64(b[1:])
+	nonce := atrest.MakeNonce(0, c)
 	rec, err := s.in.Open(nil, &nonce, b[sealedHeader:], b[:sealedHeader])
 	if err != nil {
 		return nil, fmt.Errorf("cluster: sealed record: %w", err)
 	}
+	if c <= s.opened {
+		return nil, fmt.Errorf("cluster: sealed record at index %d has counter %d, %d was opened under this record key: %w", index, c, s.opened, ErrReplayed)
+	}
+	s.opened = c
 	if len(rec) > 0 && (rec[0] == kindKey || rec[0] == kindSealed) {
 		return nil, fmt.Errorf("%w: a sealed record seals a %q record", ErrBadRecord, rec[0])
 	}

@@ -3,12 +3,20 @@ package cluster
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/quickfixgo/quickfix"
 
 	"sgw/atrest"
 	"sgw/journal"
@@ -281,5 +289,355 @@ func TestSealedStateRefusesPlain(t *testing.T) {
 	}
 	if got := replayBodies(t, restored); len(got) != 1 || got[0] != "GENUINE" {
 		t.Errorf("journal after the refused snapshot = %q; want it unchanged", got)
+	}
+}
+
+// sealedLeader is a State that appended record keys of its own terms, for
+// sealing records by hand: key(i) is the 'K' record of its i-th term and
+// seal seals under the current one.
+type sealedLeader struct {
+	t    *testing.T
+	s    *State
+	keys [][]byte // 'K' records, in term order
+}
+
+func newSealedLeader(t *testing.T, keys *atrest.KeyRing) *sealedLeader {
+	return &sealedLeader{t: t, s: NewSealedState(keys)}
+}
+
+// term starts a new term: a new record key, applied at index.
+func (l *sealedLeader) term(index uint64) []byte {
+	l.t.Helper()
+	h, _, err := l.s.keys.NewHeader([]byte(sealContext))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.s.mine = h
+	k := append([]byte{kindKey}, h...)
+	if err := l.s.Apply(index, k); err != nil {
+		l.t.Fatal(err)
+	}
+	l.keys = append(l.keys, k)
+	return k
+}
+
+// journal seals a journal record of body under the current key.
+func (l *sealedLeader) journal(body string) []byte {
+	l.t.Helper()
+	rec, err := l.s.seal(appendJournalRecord(nil, 'O', 1, []byte(body)))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return rec
+}
+
+// TestSealedStateRefusesReplay: a sealed record, or a record key, written
+// again later in the log (it verifies: it is genuine) stops the replica
+// with ErrReplayed instead of being applied twice; a record whose
+// submission failed (a gap in the counters) does not.
+func TestSealedStateRefusesReplay(t *testing.T) {
+	keys := testKeys(t)
+	l := newSealedLeader(t, keys)
+	k1 := l.term(1)
+	e1, e2, e3 := l.journal("r1"), l.journal("r2"), l.journal("r3")
+	k2 := l.term(2)
+	f1 := l.journal("f1")
+
+	for _, tc := range []struct {
+		name   string
+		log    [][]byte // applied at indexes 1, 2, …
+		replay bool     // the last one is refused
+		want   []string // the journal after
+	}{
+		{name: "in order", log: [][]byte{k1, e1, e2, e3}, want: []string{"r1", "r2", "r3"}},
+		{name: "gap", log: [][]byte{k1, e1, e3}, want: []string{"r1", "r3"}},
+		{name: "next term", log: [][]byte{k1, e1, k2, f1}, want: []string{"r1", "f1"}},
+		{name: "copy later", log: [][]byte{k1, e1, e2, e3, e1}, replay: true, want: []string{"r1", "r2", "r3"}},
+		{name: "copy next", log: [][]byte{k1, e1, e2, e2}, replay: true, want: []string{"r1", "r2"}},
+		{name: "step back", log: [][]byte{k1, e2, e1}, replay: true, want: []string{"r2"}},
+		{name: "key again", log: [][]byte{k1, e1, e2, k1}, replay: true, want: []string{"r1", "r2"}},
+		{name: "earlier key again", log: [][]byte{k1, e1, k2, f1, k1}, replay: true, want: []string{"r1", "f1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewSealedState(keys)
+			for i, rec := range tc.log {
+				err := s.Apply(uint64(i)+1, rec)
+				if i < len(tc.log)-1 || !tc.replay {
+					if err != nil {
+						t.Fatalf("record %d: %v", i+1, err)
+					}
+					continue
+				}
+				if !errors.Is(err, ErrReplayed) || !errors.Is(s.Err(), ErrReplayed) {
+					t.Fatalf("replayed record %d = %v (Err %v); want ErrReplayed, sticky", i+1, err, s.Err())
+				}
+			}
+			if got := replayBodies(t, s); !slices.Equal(got, tc.want) {
+				t.Errorf("journal = %q; want %q", got, tc.want)
+			}
+			if tc.replay {
+				if err := s.Apply(uint64(len(tc.log))+1, l.journal("after")); err == nil {
+					t.Error("a stopped replica applied the next record")
+				}
+			}
+		})
+	}
+}
+
+// TestSealedSnapshotKeepsReplayCheck: a replica restored from a snapshot
+// refuses a copy of a record (or record key) applied before the snapshot,
+// and applies the next genuine record; a version 2 snapshot (written
+// before the check) still restores.
+func TestSealedSnapshotKeepsReplayCheck(t *testing.T) {
+	keys := testKeys(t)
+	l := newSealedLeader(t, keys)
+	k1 := l.term(1)
+	e1 := l.journal("r1")
+	k2 := l.term(3)
+	f1, f2 := l.journal("f1"), l.journal("f2")
+	f3 := l.journal("f3")
+
+	s := NewSealedState(keys)
+	for i, rec := range [][]byte{k1, e1, k2, f1, f2} {
+		if err := s.Apply(uint64(i)+1, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := encodeState(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := func(t *testing.T, snap []byte) *State {
+		t.Helper()
+		r := NewSealedState(keys)
+		if err := r.Restore(bytes.NewReader(snap)); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	// The restored state snapshots to the same encoding (each sealed
+	// snapshot has a new salt: compare what they seal).
+	plain, err := keys.OpenBlob([]byte(sealedSnapshotMagic), snap[len(sealedSnapshotMagic):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := encodeState(restore(t, snap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := keys.OpenBlob([]byte(sealedSnapshotMagic), again[len(sealedSnapshotMagic):]); err != nil || !bytes.Equal(b, plain) {
+		t.Errorf("the restored state's snapshot differs (%v)", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		rec    []byte
+		replay bool
+	}{
+		{name: "copy of a record before the snapshot", rec: f2, replay: true},
+		{name: "copy of an earlier one", rec: f1, replay: true},
+		{name: "current key again", rec: k2, replay: true},
+		{name: "earlier key again", rec: k1, replay: true},
+		{name: "next record", rec: f3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := restore(t, snap)
+			err := r.Apply(6, tc.rec)
+			want := []string{"r1", "f1", "f2"}
+			if tc.replay {
+				if !errors.Is(err, ErrReplayed) || !errors.Is(r.Err(), ErrReplayed) {
+					t.Fatalf("Apply = %v (Err %v); want ErrReplayed, sticky", err, r.Err())
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			} else {
+				want = append(want, "f3")
+			}
+			if got := replayBodies(t, r); !slices.Equal(got, want) {
+				t.Errorf("journal = %q; want %q", got, want)
+			}
+		})
+	}
+
+	// Version 2: the same encoding without the replay check's fields.
+	head := len(snapshotMagic) + 2 + 8 + 2 + atrest.HeaderSize
+	extra := 8 + 4 + 1*atrest.HeaderSize // the counter, one earlier key
+	v2 := slices.Concat(plain[:head], plain[head+extra:len(plain)-4])
+	binary.BigEndian.PutUint16(v2[len(snapshotMagic):], snapshotKeyedV2)
+	v2 = binary.BigEndian.AppendUint32(v2, crc32.Checksum(v2, castagnoli))
+	sealed, err := keys.SealBlob([]byte(sealedSnapshotMagic), v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := restore(t, append([]byte(sealedSnapshotMagic), sealed...))
+	if err := r.Apply(6, f3); err != nil {
+		t.Fatalf("record after a version 2 snapshot: %v", err)
+	}
+	if got := replayBodies(t, r); !slices.Equal(got, []string{"r1", "f1", "f2", "f3"}) {
+		t.Errorf("journal after a version 2 snapshot = %q", got)
+	}
+}
+
+// waitErr waits, on apply notifications, until the State has stopped
+// applying, and returns its error.
+func (w *watchedState) waitErr(t *testing.T) error {
+	t.Helper()
+	deadline := time.NewTimer(waitDeadline)
+	defer deadline.Stop()
+	for {
+		w.mu.Lock()
+		ch := w.changed
+		w.mu.Unlock()
+		if err := w.Err(); err != nil {
+			return err
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("still applying after %v (applied index %d)", waitDeadline, w.AppliedIndex())
+		}
+	}
+}
+
+// TestSealedClusterRefusesReplayedEntry: a follower whose Raft log was
+// written on disk to hold a genuine sealed entry a second time, later
+// (copied over its last entry, same term), stops at the copy when it
+// restarts and replays its log, with the record applied once; the
+// leader and the other follower go on.
+func TestSealedClusterRefusesReplayedEntry(t *testing.T) {
+	keys := testKeys(t)
+	c := startCluster(&testCluster{t: t, events: make(chan leaderEvent, 64), useState: true, keys: keys}, false)
+	leader := c.waitLeader("")
+	if err := leader.state.BeginTerm(leader.node); err != nil {
+		t.Fatal(err)
+	}
+	j := newTestJournal(t, leader)
+	var want []string
+	for i := range 5 {
+		body := fmt.Sprintf("order-%d", i)
+		appendWait(t, j, body)
+		want = append(want, body)
+	}
+	appendWait(t, j, "last")
+	applied := leader.state.AppliedIndex()
+	f := c.followers(leader)[0]
+	f.watch.waitApplied(t, applied)
+	c.kill(f)
+
+	store := mustOpenLogStore(t, f.dir)
+	var first, last raft.Log
+	for i := uint64(1); i <= applied; i++ {
+		var l raft.Log
+		if err := store.GetLog(i, &l); err != nil {
+			t.Fatal(err)
+		}
+		if l.Type == raft.LogCommand && len(l.Data) > 0 && l.Data[0] == kindSealed && first.Index == 0 {
+			first = l
+		}
+		last = l
+	}
+	if first.Index == 0 || last.Index != applied || last.Type != raft.LogCommand || !bytes.HasPrefix(last.Data, []byte{kindSealed}) {
+		t.Fatalf("log: first sealed entry %d, last %d (type %v) of %d", first.Index, last.Index, last.Type, applied)
+	}
+	if err := store.DeleteRange(last.Index, last.Index); err != nil {
+		t.Fatal(err)
+	}
+	last.Data = first.Data // order-0, again
+	if err := store.StoreLog(&last); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	c.restart(f)
+	if err := f.watch.waitErr(t); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("the follower stopped with %v; want ErrReplayed", err)
+	}
+	if got := replayBodies(t, f.state); !slices.Equal(got, want) {
+		t.Errorf("the follower's journal = %q; want %q (order-0 once)", got, want)
+	}
+	want = append(want, "last")
+	for _, tn := range c.nodes {
+		if tn == f {
+			continue
+		}
+		if err := tn.state.Err(); err != nil {
+			t.Errorf("%s stopped: %v", tn.id, err)
+		}
+		tn.watch.waitApplied(t, applied)
+		if got := replayBodies(t, tn.state); !slices.Equal(got, want) {
+			t.Errorf("%s's journal = %q; want %q", tn.id, got, want)
+		}
+	}
+}
+
+// TestSealedConcurrentAppends: many goroutines appending at once on a
+// sealed leader, through the journal (ApplyAsync), a session store's
+// batches and reservations written on their own (Apply), all commit and
+// every member applies them all: the counters reach the log in order, so
+// the replay check refuses none.
+func TestSealedConcurrentAppends(t *testing.T) {
+	const (
+		appenders = 16
+		each      = 60
+	)
+	c := startCluster(&testCluster{t: t, events: make(chan leaderEvent, 64), useState: true, keys: testKeys(t)}, true)
+	leader := c.waitLeader("")
+	if err := leader.state.BeginTerm(leader.node); err != nil {
+		t.Fatal(err)
+	}
+	j := newTestJournal(t, leader)
+	ss, sid, st := openTestStore(t, leader)
+	errs := make(chan error, appenders*each+2)
+	var wg sync.WaitGroup
+	for g := range appenders {
+		wg.Go(func() {
+			for i := range each {
+				body := fmt.Sprintf("g%d-%d", g, i)
+				if err := j.AppendAsync('O', []byte(body), func(_ uint64, err error) { errs <- err }); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for seq := 1; seq <= each; seq++ {
+			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, fmt.Appendf(nil, "8=FIX.4.4\x0134=%d\x01", seq)); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- ss.Flush(sid)
+	})
+	wg.Go(func() {
+		other := quickfix.SessionID{BeginString: "FIX.4.4", SenderCompID: "GW", TargetCompID: "OTHER"}
+		for i := range each {
+			if err := ss.WriteReservation(other, 1000+i, false, "n/1"); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	})
+	wg.Wait()
+	for range appenders*each + 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	applied := leader.state.AppliedIndex()
+	for _, tn := range c.nodes {
+		tn.watch.waitApplied(t, applied)
+		if err := tn.state.Err(); err != nil {
+			t.Fatalf("%s stopped: %v", tn.id, err)
+		}
+		got := replayBodies(t, tn.state)
+		slices.Sort(got)
+		if len(got) != appenders*each || len(slices.Compact(got)) != appenders*each {
+			t.Errorf("%s applied %d distinct journal records; want %d", tn.id, len(got), appenders*each)
+		}
+		if v := tn.state.session(sid.String()); v.nextSender != each+1 {
+			t.Errorf("%s: next sender %d; want %d", tn.id, v.nextSender, each+1)
+		}
 	}
 }

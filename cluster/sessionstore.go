@@ -112,8 +112,8 @@ func (s *SessionStores) WriteReservation(sid quickfix.SessionID, reserved int, c
 	var err error
 	if st != nil {
 		err = st.commit(rec)
-	} else if rec, err = s.cfg.State.seal(rec); err == nil {
-		_, err = s.cfg.Node.Apply(rec, 0)
+	} else {
+		_, err = s.cfg.Node.apply(rec, s.cfg.State.seal, 0)
 	}
 	if err != nil {
 		return fmt.Errorf("cluster: session store %s: reservation: %w", sid, err)
@@ -205,7 +205,7 @@ const (
 type messageStore struct {
 	id     string
 	node   *Node
-	seal   func([]byte) ([]byte, error) // State.seal
+	seal   func([]byte) ([]byte, error) // State.seal, passed to Node.applyAsync
 	clock  func() time.Time
 	closed func()                          // removes the store from SessionStores.open
 	onFail func(session string, err error) // SessionStoresConfig.OnFail; may be nil
@@ -347,11 +347,7 @@ func (s *messageStore) flush() {
 		}
 		s.taken++
 		s.mu.Unlock()
-		b, err := s.seal(b)
-		if err == nil {
-			err = s.node.ApplyAsync(b, s.done)
-		}
-		if err != nil {
+		if err := s.node.applyAsync(b, s.seal, s.done); err != nil {
 			s.done(0, err)
 		}
 		s.mu.Lock()

@@ -25,6 +25,8 @@ import (
 // what lets Replay iterate them without the lock, and a snapshot share them
 // (state_snapshot.go); a session's stored messages are shared the same way
 // (msgLog).
+// seal takes mu under the Node's pipeline mutex (seal.go); nothing holding
+// mu takes that mutex.
 type State struct {
 	mu       sync.Mutex
 	records  []journal.Record // dense seqs from 1
@@ -39,6 +41,8 @@ type State struct {
 	mine     []byte         // the record key this process appended last (BeginTerm)
 	own      bool           // in is mine: this process may seal under it
 	counter  uint64         // the last nonce counter sealed under in (own only)
+	opened   uint64         // the highest counter of a record opened under in
+	spent    [][]byte       // the headers of the record keys applied before in, ascending
 	err      error          // sticky: a record this replica could not open
 }
 
@@ -151,13 +155,13 @@ func (s *State) Apply(index uint64, b []byte) error {
 	}
 	if sealed {
 		if b[0] == kindKey {
-			if err := s.applyKey(b[1:]); err != nil {
+			if err := s.applyKey(index, b[1:]); err != nil {
 				return s.stop(err)
 			}
 			s.applied = index
 			return nil
 		}
-		rec, err := s.openSealed(b)
+		rec, err := s.openSealed(index, b)
 		if err != nil {
 			return s.stop(err)
 		}

@@ -14,10 +14,14 @@ import (
 	"sgw/journal"
 )
 
-// Snapshot encoding of a State, version 1 or 2. Integers are big-endian.
+// Snapshot encoding of a State, version 1 or 3 (2 is read). Integers are
+// big-endian.
 //
-//	"SGWSTATE" | u16 version (1, or 2 with a record key) | u64 applied index
-//	version 2 only: u16 len | the current record key's header (seal.go)
+//	"SGWSTATE" | u16 version (1, or 3 with a record key) | u64 applied index
+//	versions 2 and 3: u16 len | the current record key's header (seal.go)
+//	version 3 only: u64 the last counter opened under it |
+//	    u32 count | count × the header of a record key applied before it,
+//	    ascending (atrest.HeaderSize bytes each)
 //	u64 journal record count, then per record:
 //	    u64 Raft index | u8 type | i64 time | u32 len | body
 //	u32 session count, then per session, in id order:
@@ -27,14 +31,21 @@ import (
 //	        u64 MsgSeqNum | u32 len | message
 //	u32 CRC-32C of everything before it
 //
-// Journal seqs are not stored: they are dense from 1. With a key ring the
+// Journal seqs are not stored: they are dense from 1. Version 3 adds what
+// refuses a replayed record (seal.go); a version 2 snapshot, written
+// before, restores as one that opened no record under its key and applied
+// none before it. With a key ring the
 // whole encoding is sealed: "SGWSEALD" | atrest.SealBlob(context
 // "SGWSEALD", encoding).
 const (
 	snapshotMagic   = "SGWSTATE"
 	snapshotVersion = 1
-	// snapshotKeyed is the version that carries a record key.
-	snapshotKeyed = 2
+	// snapshotKeyedV2 is the first version that carries a record key,
+	// still read.
+	snapshotKeyedV2 = 2
+	// snapshotKeyed is the version written with a record key: it carries
+	// the replay check's state too.
+	snapshotKeyed = 3
 
 	flagReservation = 1
 	flagClean       = 2
@@ -58,6 +69,7 @@ func (s *State) Snapshot() (io.WriterTo, error) {
 	n := len(s.records)
 	p := &stateSnapshot{
 		keys: s.keys, applied: s.applied, inHeader: s.inHeader,
+		opened: s.opened, spent: slices.Clone(s.spent), // applyKey inserts into spent in place
 		records: s.records[:n:n], indexes: s.indexes[:n:n],
 		sessions: make([]sessionSnapshot, 0, len(s.sessions)),
 	}
@@ -77,6 +89,8 @@ type stateSnapshot struct {
 	keys     *atrest.KeyRing // nil: written plain
 	applied  uint64
 	inHeader []byte
+	opened   uint64
+	spent    [][]byte
 	records  []journal.Record
 	indexes  []uint64
 	sessions []sessionSnapshot // in id order
@@ -103,7 +117,7 @@ func (p *stateSnapshot) WriteTo(w io.Writer) (int64, error) {
 
 // encode returns the snapshot's encoding (see the format above).
 func (p *stateSnapshot) encode() ([]byte, error) {
-	size := len(snapshotMagic) + 2 + 8 + 2 + len(p.inHeader) + 8 + 4 + 4
+	size := len(snapshotMagic) + 2 + 8 + 2 + len(p.inHeader) + 8 + 4 + len(p.spent)*atrest.HeaderSize + 8 + 4 + 4
 	for _, r := range p.records {
 		size += 8 + 1 + 8 + 4 + len(r.Body)
 	}
@@ -123,6 +137,11 @@ func (p *stateSnapshot) encode() ([]byte, error) {
 		b = binary.BigEndian.AppendUint64(b, p.applied)
 		b = binary.BigEndian.AppendUint16(b, uint16(len(p.inHeader)))
 		b = append(b, p.inHeader...)
+		b = binary.BigEndian.AppendUint64(b, p.opened)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(p.spent)))
+		for _, h := range p.spent {
+			b = append(b, h...)
+		}
 	}
 	b = binary.BigEndian.AppendUint64(b, uint64(len(p.records)))
 	for i, r := range p.records {
@@ -205,6 +224,7 @@ func (s *State) Restore(r io.Reader) error {
 	defer s.mu.Unlock()
 	s.records, s.indexes, s.sessions, s.applied = st.records, st.indexes, st.sessions, st.applied
 	s.in, s.inHeader, s.own, s.counter = in, st.inHeader, false, 0
+	s.opened, s.spent = st.opened, st.spent
 	s.err = nil // the snapshot replaces everything, the record that stopped this replica too
 	return nil
 }
@@ -218,8 +238,8 @@ func decodeSnapshot(b []byte) (*State, error) {
 		return nil, fmt.Errorf("%w: no %s header", ErrBadSnapshot, snapshotMagic)
 	}
 	v := binary.BigEndian.Uint16(b[len(snapshotMagic):])
-	if v != snapshotVersion && v != snapshotKeyed {
-		return nil, fmt.Errorf("%w: version %d, this build reads %d and %d", ErrBadSnapshot, v, snapshotVersion, snapshotKeyed)
+	if v != snapshotVersion && v != snapshotKeyedV2 && v != snapshotKeyed {
+		return nil, fmt.Errorf("%w: version %d, this build reads %d, %d and %d", ErrBadSnapshot, v, snapshotVersion, snapshotKeyedV2, snapshotKeyed)
 	}
 	body := b[:len(b)-trailer]
 	if got, want := crc32.Checksum(body, castagnoli), binary.BigEndian.Uint32(b[len(b)-trailer:]); got != want {
@@ -229,11 +249,26 @@ func decodeSnapshot(b []byte) (*State, error) {
 	r.Bytes(len(snapshotMagic)+2, "header") // read above
 	st := NewState()
 	st.applied = r.Uint64BE("applied index")
-	if v == snapshotKeyed {
+	if v == snapshotKeyedV2 || v == snapshotKeyed {
 		if n := int(r.Uint16BE("record key length")); r.Err() == nil && n != atrest.HeaderSize {
 			r.Fail(fmt.Sprintf("record key of %d bytes", n))
 		} else {
 			st.inHeader = slices.Clone(r.Bytes(n, "record key"))
+		}
+	}
+	if v == snapshotKeyed {
+		st.opened = r.Uint64BE("counter opened")
+		n := r.Count(uint64(r.Uint32BE("earlier record key count")), atrest.HeaderSize, "earlier record keys")
+		for range n {
+			h := r.Bytes(atrest.HeaderSize, "earlier record key")
+			if r.Err() != nil {
+				break
+			}
+			if k := len(st.spent); bytes.Equal(h, st.inHeader) || (k > 0 && bytes.Compare(h, st.spent[k-1]) <= 0) {
+				r.Fail(fmt.Sprintf("earlier record key %d repeated or out of order", k))
+				break
+			}
+			st.spent = append(st.spent, slices.Clone(h))
 		}
 	}
 	n := r.Count(r.Uint64BE("record count"), 8+1+8+4, "journal records")
