@@ -17,7 +17,7 @@ import (
 //
 //	'K' record key: a sealed header (atrest.NewHeader, context
 //	    sealContext): names the master key and carries the salt the
-//	    term's record key derives from
+//	    term's record key derives from; then the byte keyOrdered
 //	'E' sealed record: u64 counter | SM4-GCM of a 'J', 'S' or 'B' record,
 //	    nonce (0, counter), the first 9 bytes as additional data
 //
@@ -55,6 +55,12 @@ import (
 const (
 	kindKey    = 'K'
 	kindSealed = 'E'
+	// keyOrdered ends a 'K' record whose leader takes each counter in the
+	// step that submits the record (below): under it, counters rise in
+	// log order and a replica refuses one that does not. A 'K' without it
+	// (header alone) was written by an earlier build, which sealed before
+	// submitting; under such a key only repeated record keys are refused.
+	keyOrdered = 1
 
 	sealContext         = "sgw cluster record key v1"
 	sealedSnapshotMagic = "SGWSEALD"
@@ -106,7 +112,7 @@ func (s *State) BeginTerm(n *Node) error {
 		s.mu.Unlock()
 		return rec, nil
 	}
-	if _, err := n.apply(append([]byte{kindKey}, h...), begin, 0); err != nil {
+	if _, err := n.apply(append(append([]byte{kindKey}, h...), keyOrdered), begin, 0); err != nil {
 		return fmt.Errorf("cluster: record key: %w", err)
 	}
 	s.mu.Lock()
@@ -142,12 +148,20 @@ func (s *State) seal(rec []byte) ([]byte, error) {
 	return sealer.Seal(out, &nonce, rec, out[:sealedHeader]), nil
 }
 
-// applyKey applies a 'K' record at index; s.mu held. A key applied
+// applyKey applies a 'K' record's body at index; s.mu held. A key applied
 // before, current or earlier, is a replay.
-func (s *State) applyKey(index uint64, h []byte) error {
-	if len(h) != atrest.HeaderSize {
-		return fmt.Errorf("%w: record key of %d bytes", ErrBadRecord, len(h))
+func (s *State) applyKey(index uint64, b []byte) error {
+	var ordered bool
+	switch {
+	case len(b) == atrest.HeaderSize:
+		// Written by a build that sealed before submitting, outside the
+		// pipeline's mutex: its counters may reach the log out of order.
+	case len(b) == atrest.HeaderSize+1 && b[atrest.HeaderSize] == keyOrdered:
+		ordered = true
+	default:
+		return fmt.Errorf("%w: record key of %d bytes", ErrBadRecord, len(b))
 	}
+	h := b[:atrest.HeaderSize]
 	if s.keys == nil {
 		return fmt.Errorf("cluster: a sealed cluster's record key reached a member without storage.encryption: %w", atrest.ErrKey)
 	}
@@ -164,7 +178,7 @@ func (s *State) applyKey(index uint64, h []byte) error {
 	}
 	s.in, s.inHeader = sealer, bytes.Clone(h)
 	s.own = s.mine != nil && bytes.Equal(s.mine, h)
-	s.counter, s.opened = 0, 0
+	s.counter, s.opened, s.ordered = 0, 0, ordered
 	return nil
 }
 
@@ -184,10 +198,10 @@ func (s *State) openSealed(index uint64, b []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: sealed record: %w", err)
 	}
-	if c <= s.opened {
+	if c <= s.opened && s.ordered {
 		return nil, fmt.Errorf("cluster: sealed record at index %d has counter %d, %d was opened under this record key: %w", index, c, s.opened, ErrReplayed)
 	}
-	s.opened = c
+	s.opened = max(s.opened, c)
 	if len(rec) > 0 && (rec[0] == kindKey || rec[0] == kindSealed) {
 		return nil, fmt.Errorf("%w: a sealed record seals a %q record", ErrBadRecord, rec[0])
 	}

@@ -299,6 +299,8 @@ type sealedLeader struct {
 	t    *testing.T
 	s    *State
 	keys [][]byte // 'K' records, in term order
+	// legacy writes record keys as a build before keyOrdered did.
+	legacy bool
 }
 
 func newSealedLeader(t *testing.T, keys *atrest.KeyRing) *sealedLeader {
@@ -313,7 +315,10 @@ func (l *sealedLeader) term(index uint64) []byte {
 		l.t.Fatal(err)
 	}
 	l.s.mine = h
-	k := append([]byte{kindKey}, h...)
+	k := append(append([]byte{kindKey}, h...), keyOrdered)
+	if l.legacy {
+		k = k[:len(k)-1]
+	}
 	if err := l.s.Apply(index, k); err != nil {
 		l.t.Fatal(err)
 	}
@@ -342,6 +347,10 @@ func TestSealedStateRefusesReplay(t *testing.T) {
 	e1, e2, e3 := l.journal("r1"), l.journal("r2"), l.journal("r3")
 	k2 := l.term(2)
 	f1 := l.journal("f1")
+	old := newSealedLeader(t, keys)
+	old.legacy = true
+	g1 := old.term(1)
+	h1, h2, h3 := old.journal("g1"), old.journal("g2"), old.journal("g3")
 
 	for _, tc := range []struct {
 		name   string
@@ -357,6 +366,12 @@ func TestSealedStateRefusesReplay(t *testing.T) {
 		{name: "step back", log: [][]byte{k1, e2, e1}, replay: true, want: []string{"r2"}},
 		{name: "key again", log: [][]byte{k1, e1, e2, k1}, replay: true, want: []string{"r1", "r2"}},
 		{name: "earlier key again", log: [][]byte{k1, e1, k2, f1, k1}, replay: true, want: []string{"r1", "f1"}},
+		// An earlier build's key: its leader sealed before submitting, so
+		// its counters may reach the log out of order, and a replica
+		// upgraded with that log in it must apply them.
+		{name: "earlier build's key, out of order", log: [][]byte{g1, h2, h1, h3}, want: []string{"g2", "g1", "g3"}},
+		{name: "earlier build's key again", log: [][]byte{g1, h1, g1}, replay: true, want: []string{"g1"}},
+		{name: "ordered key after an earlier build's", log: [][]byte{g1, h2, h1, k2, f1, f1}, replay: true, want: []string{"g2", "g1", "f1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewSealedState(keys)
@@ -460,7 +475,7 @@ func TestSealedSnapshotKeepsReplayCheck(t *testing.T) {
 
 	// Version 2: the same encoding without the replay check's fields.
 	head := len(snapshotMagic) + 2 + 8 + 2 + atrest.HeaderSize
-	extra := 8 + 4 + 1*atrest.HeaderSize // the counter, one earlier key
+	extra := 1 + 8 + 4 + 1*atrest.HeaderSize // ordered, the counter, one earlier key
 	v2 := slices.Concat(plain[:head], plain[head+extra:len(plain)-4])
 	binary.BigEndian.PutUint16(v2[len(snapshotMagic):], snapshotKeyedV2)
 	v2 = binary.BigEndian.AppendUint32(v2, crc32.Checksum(v2, castagnoli))

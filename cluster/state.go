@@ -42,6 +42,7 @@ type State struct {
 	own      bool           // in is mine: this process may seal under it
 	counter  uint64         // the last nonce counter sealed under in (own only)
 	opened   uint64         // the highest counter of a record opened under in
+	ordered  bool           // in's counters rise in log order: a repeat is a replay (keyOrdered)
 	spent    [][]byte       // the headers of the record keys applied before in, ascending
 	err      error          // sticky: a record this replica could not open
 }

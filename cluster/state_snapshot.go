@@ -19,7 +19,8 @@ import (
 //
 //	"SGWSTATE" | u16 version (1, or 3 with a record key) | u64 applied index
 //	versions 2 and 3: u16 len | the current record key's header (seal.go)
-//	version 3 only: u64 the last counter opened under it |
+//	version 3 only: u8 1 if its counters rise in log order (keyOrdered),
+//	    else 0 | u64 the highest counter opened under it |
 //	    u32 count | count × the header of a record key applied before it,
 //	    ascending (atrest.HeaderSize bytes each)
 //	u64 journal record count, then per record:
@@ -69,7 +70,7 @@ func (s *State) Snapshot() (io.WriterTo, error) {
 	n := len(s.records)
 	p := &stateSnapshot{
 		keys: s.keys, applied: s.applied, inHeader: s.inHeader,
-		opened: s.opened, spent: slices.Clone(s.spent), // applyKey inserts into spent in place
+		opened: s.opened, ordered: s.ordered, spent: slices.Clone(s.spent), // applyKey inserts into spent in place
 		records: s.records[:n:n], indexes: s.indexes[:n:n],
 		sessions: make([]sessionSnapshot, 0, len(s.sessions)),
 	}
@@ -90,6 +91,7 @@ type stateSnapshot struct {
 	applied  uint64
 	inHeader []byte
 	opened   uint64
+	ordered  bool
 	spent    [][]byte
 	records  []journal.Record
 	indexes  []uint64
@@ -117,7 +119,7 @@ func (p *stateSnapshot) WriteTo(w io.Writer) (int64, error) {
 
 // encode returns the snapshot's encoding (see the format above).
 func (p *stateSnapshot) encode() ([]byte, error) {
-	size := len(snapshotMagic) + 2 + 8 + 2 + len(p.inHeader) + 8 + 4 + len(p.spent)*atrest.HeaderSize + 8 + 4 + 4
+	size := len(snapshotMagic) + 2 + 8 + 2 + len(p.inHeader) + 1 + 8 + 4 + len(p.spent)*atrest.HeaderSize + 8 + 4 + 4
 	for _, r := range p.records {
 		size += 8 + 1 + 8 + 4 + len(r.Body)
 	}
@@ -137,6 +139,11 @@ func (p *stateSnapshot) encode() ([]byte, error) {
 		b = binary.BigEndian.AppendUint64(b, p.applied)
 		b = binary.BigEndian.AppendUint16(b, uint16(len(p.inHeader)))
 		b = append(b, p.inHeader...)
+		var ordered byte
+		if p.ordered {
+			ordered = 1
+		}
+		b = append(b, ordered)
 		b = binary.BigEndian.AppendUint64(b, p.opened)
 		b = binary.BigEndian.AppendUint32(b, uint32(len(p.spent)))
 		for _, h := range p.spent {
@@ -224,7 +231,7 @@ func (s *State) Restore(r io.Reader) error {
 	defer s.mu.Unlock()
 	s.records, s.indexes, s.sessions, s.applied = st.records, st.indexes, st.sessions, st.applied
 	s.in, s.inHeader, s.own, s.counter = in, st.inHeader, false, 0
-	s.opened, s.spent = st.opened, st.spent
+	s.opened, s.ordered, s.spent = st.opened, st.ordered, st.spent
 	s.err = nil // the snapshot replaces everything, the record that stopped this replica too
 	return nil
 }
@@ -257,6 +264,12 @@ func decodeSnapshot(b []byte) (*State, error) {
 		}
 	}
 	if v == snapshotKeyed {
+		switch o := r.Byte("record key ordered"); o {
+		case 0, 1:
+			st.ordered = o == 1
+		default:
+			r.Fail(fmt.Sprintf("record key ordered flag %d", o))
+		}
 		st.opened = r.Uint64BE("counter opened")
 		n := r.Count(uint64(r.Uint32BE("earlier record key count")), atrest.HeaderSize, "earlier record keys")
 		for range n {
