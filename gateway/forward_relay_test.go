@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -62,9 +63,15 @@ func startLeader(t *testing.T, v *auth.Verifier, entry OrderEntry, tlsCfg *tls.C
 // says, over forwardTLS (Deps.ForwardTLS), with its books and registry.
 func newFollower(t *testing.T, v *auth.Verifier, fw Forwarder, forwardTLS *tls.Config) (*Server, *testBooks, *prometheus.Registry) {
 	t.Helper()
+	return newFollowerWS(t, v, fw, forwardTLS, WSConfig{})
+}
+
+// newFollowerWS is newFollower with the WebSocket configuration ws.
+func newFollowerWS(t *testing.T, v *auth.Verifier, fw Forwarder, forwardTLS *tls.Config, ws WSConfig) (*Server, *testBooks, *prometheus.Registry) {
+	t.Helper()
 	fbooks := newTestBooks(t, testSymbols...)
 	freg := prometheus.NewRegistry()
-	fsrv, err := New(Config{}, Deps{Market: fbooks, PublishedDepth: 20, Registry: freg, Tokens: v, Orders: newFakeEntry(),
+	fsrv, err := New(Config{WS: ws}, Deps{Market: fbooks, PublishedDepth: 20, Registry: freg, Tokens: v, Orders: newFakeEntry(),
 		Forward: fw, ForwardTLS: forwardTLS})
 	if err != nil {
 		t.Fatal(err)
@@ -225,4 +232,88 @@ func TestForwardReleasedAfterLeaderCloses(t *testing.T) {
 	// Before, the relay held it for good: only a broken relay waits out
 	// waitUntil's bound.
 	waitUntil(t, func() bool { return perIP() == 0 })
+}
+
+// TestForwardCountsTowardMaxConnections: the connections a follower
+// relays to the leader count toward its WebSocket caps, ws.max_connections
+// and ws.max_connections_per_ip, with those it serves itself, until the
+// relays end. Past a cap, a client is refused as one served here would be
+// (429 and the cap's code), whether it trades or reads market data. Before,
+// the total cap counted only the clients served on the node, so a
+// follower held relayed connections up to the listener's far larger cap.
+func TestForwardCountsTowardMaxConnections(t *testing.T) {
+	v, tok := traderToken(t)
+	leader, _ := startLeader(t, v, newFakeEntry(), nil)
+	for _, tc := range []struct {
+		name   string
+		ws     WSConfig
+		reason string
+	}{
+		{"in total", WSConfig{MaxConnections: 2}, "too_many_connections"},
+		{"by address", WSConfig{MaxConnectionsPerIP: 2}, "too_many_connections_per_ip"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fw := &movingForwarder{}
+			fw.at.Store(leader)
+			fsrv, fbooks, freg := newFollowerWS(t, v, fw, nil, tc.ws)
+			fe := startEnv(t, fsrv, fbooks, freg, v)
+			var relayed []*rawConn
+			for i := range 2 {
+				c := dialRaw(t, fe.url, tok)
+				id := fmt.Sprintf("%s%d", tc.name[:2], i)
+				if got := c.ask(`{"op":"order.new","clOrdId":"`+id+`","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100}`, "accepted", "error"); got["type"] != "accepted" {
+					t.Fatalf("through the relay: %v", got)
+				}
+				relayed = append(relayed, c)
+			}
+			if n := len(fsrv.ws.snapshotClients()); n != 0 {
+				t.Fatalf("the follower serves %d clients itself, want none", n)
+			}
+			if n := metricValue(t, freg, "gateway_ws_relayed_clients", ""); n != 2 {
+				t.Errorf("gateway_ws_relayed_clients = %v, want 2", n)
+			}
+			for _, token := range []string{tok, ""} {
+				ctx, cancel := context.WithTimeout(context.Background(), testBound)
+				h := http.Header{}
+				if token != "" {
+					h.Set("Authorization", "Bearer "+token)
+				}
+				conn, resp, err := websocket.Dial(ctx, fe.url, &websocket.DialOptions{HTTPHeader: h})
+				cancel()
+				var body []byte
+				if resp != nil && resp.Body != nil {
+					body, _ = io.ReadAll(resp.Body)
+				}
+				if err == nil {
+					conn.CloseNow()
+					t.Fatalf("a third connection (token %v) was taken past the cap", token != "")
+				}
+				if resp == nil || resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(body), `"`+tc.reason+`"`) {
+					t.Fatalf("a third connection (token %v): %v, %s; want 429 %s", token != "", err, body, tc.reason)
+				}
+			}
+			if n := metricValue(t, freg, "gateway_ws_rejected_total", `reason="`+tc.reason+`"`); n != 2 {
+				t.Errorf("gateway_ws_rejected_total{reason=%s} = %v, want 2", tc.reason, n)
+			}
+
+			// The relays end: the counts return to zero, and a client is
+			// taken again.
+			for _, c := range relayed {
+				c.conn.CloseNow()
+			}
+			counted := func() (int, int) {
+				fsrv.ws.mu.Lock()
+				defer fsrv.ws.mu.Unlock()
+				return fsrv.ws.conns, len(fsrv.ws.perIP)
+			}
+			waitUntil(t, func() bool { n, ips := counted(); return n == 0 && ips == 0 })
+			if n := metricValue(t, freg, "gateway_ws_relayed_clients", ""); n != 0 {
+				t.Errorf("gateway_ws_relayed_clients = %v after the relays ended, want 0", n)
+			}
+			c := dialRaw(t, fe.url, tok)
+			if got := c.ask(`{"op":"order.new","clOrdId":"`+tc.name[:2]+`9","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100}`, "accepted", "error"); got["type"] != "accepted" {
+				t.Fatalf("after the relays ended: %v", got)
+			}
+		})
+	}
 }

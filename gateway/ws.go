@@ -42,6 +42,7 @@ const (
 type wsMetrics struct {
 	clients        prometheus.Gauge
 	forwarded      prometheus.Counter
+	relayed        prometheus.Gauge
 	messages       prometheus.Counter
 	bytes          prometheus.Counter
 	resyncs        prometheus.Counter
@@ -65,6 +66,7 @@ func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
 	m := &wsMetrics{
 		clients:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_ws_clients", Help: "Open WebSocket connections."}),
 		forwarded:      prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_forwarded_total", Help: "Trading clients' connections relayed to the cluster's leader (this node is a follower)."}),
+		relayed:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_ws_relayed_clients", Help: "Trading clients' connections being relayed to the cluster's leader now; ws.max_connections counts them with gateway_ws_clients."}),
 		messages:       prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_messages_sent_total", Help: "Messages written to WebSocket clients."}),
 		bytes:          prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_bytes_sent_total", Help: "Frame bytes written to WebSocket clients."}),
 		resyncs:        prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_slow_client_resyncs_total", Help: "Backlogs of slow clients replaced by fresh snapshots."}),
@@ -82,7 +84,7 @@ func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
 			// 10 us to about 5 s.
 			Buckets: prometheus.ExponentialBuckets(10e-6, 2, 20)}),
 	}
-	reg.MustRegister(m.clients, m.forwarded, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resumesRefused, m.resnapshots, m.lapped, m.pongs, m.forcedCloses, m.ingestToWrite)
+	reg.MustRegister(m.clients, m.forwarded, m.relayed, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resumesRefused, m.resnapshots, m.lapped, m.pongs, m.forcedCloses, m.ingestToWrite)
 	// The connection-level reasons exist from the start; request errors
 	// appear with their first occurrence.
 	for _, r := range []string{codeBadToken, codeNoLeader, codeTooLarge, codeRateLimited, "upgrade", "idle",
@@ -122,8 +124,13 @@ type wsServer struct {
 	started chan struct{} // closed by run
 	fwd     *forwarder    // nil: order entry is served here
 
-	mu       sync.Mutex
-	clients  map[*client]struct{}
+	mu      sync.Mutex
+	clients map[*client]struct{}
+	// conns and perIP count the connections admitted and not yet
+	// released, in total and by ipKey: those served here, those being
+	// upgraded, and those relayed to the cluster's leader, which
+	// ws.max_connections bounds alike.
+	conns    int
 	perIP    map[string]int
 	stopping bool           // shutdown began: no new connections
 	live     sync.WaitGroup // serve goroutines; Add under mu while !stopping
@@ -227,13 +234,16 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if claims != nil && len(claims.Accounts) > 0 {
 		// A trading client on a cluster follower: its connection is
 		// relayed to the leader, which serves order entry (and market
-		// data) for it. The follower's caps still count it.
+		// data) for it. The follower's caps still count it, in total
+		// and by address, until the relay ends.
 		switch base, local := w.fwd.target(r); {
 		case base != nil:
 			w.metrics.forwarded.Inc()
+			w.metrics.relayed.Inc()
 			if err := w.fwd.serve(rw, r, base); err != nil {
 				writeError(rw, http.StatusBadGateway, "leader_unreachable", err.Error())
 			}
+			w.metrics.relayed.Dec()
 			w.release(ip)
 			return
 		case !local:
@@ -364,26 +374,31 @@ func (w *wsServer) serve(c *client) {
 	w.remove(c)
 }
 
-// admit counts a new connection from ip, or returns why it is refused.
-// Connections are counted by ipKey.
+// admit counts a new connection from ip, in total and by ipKey, or
+// returns why it is refused. Every connection admitted is released once
+// (release), whether it is served here, relayed to the leader or refused
+// after the upgrade.
 func (w *wsServer) admit(ip string) string {
 	k := ipKey(ip)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {
-	case len(w.clients) >= w.cfg.MaxConnections:
+	case w.conns >= w.cfg.MaxConnections:
 		return "too_many_connections"
 	case w.perIP[k] >= w.cfg.MaxConnectionsPerIP:
 		return "too_many_connections_per_ip"
 	}
+	w.conns++
 	w.perIP[k]++
 	return ""
 }
 
+// release uncounts a connection admit counted.
 func (w *wsServer) release(ip string) {
 	k := ipKey(ip)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.conns--
 	if w.perIP[k]--; w.perIP[k] <= 0 {
 		delete(w.perIP, k)
 	}

@@ -24,10 +24,11 @@ type WSConfig struct {
 	// connection may send; bursts of twice that pass. Zero means 20.
 	MaxMessagesPerSecond int `yaml:"max_messages_per_second"`
 	// MaxConnectionsPerIP caps concurrent connections from one address
-	// (an IPv6 client's /64).
+	// (an IPv6 client's /64), relayed ones included.
 	// Zero means 100.
 	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
-	// MaxConnections caps all connections. Zero means 100000.
+	// MaxConnections caps all connections: those served here and, on a
+	// cluster follower, those relayed to the leader. Zero means 100000.
 	MaxConnections int `yaml:"max_connections"`
 	// QueueBytes bounds what may wait to be written to one client. A
 	// client whose backlog would exceed it has the backlog replaced by
