@@ -22,7 +22,9 @@ import (
 // fakeEntry is an OrderEntry that takes every request it is given, so
 // that a test sees exactly what the gateway lets through. It records the
 // calls of New, Cancel and Replace, answers New with an accepted event on
-// the source's sink, and lists the orders it was seeded with as
+// the source's sink, before New returns (or, with end set, New and Cancel
+// with the event by which the gateway ends a request: an exec rejected, a
+// cancel_reject), and lists the orders it was seeded with as
 // orders.Manager does (entry order, offset cursors, the same limits).
 // Safe for concurrent use; mu guards every field below it.
 type fakeEntry struct {
@@ -33,6 +35,7 @@ type fakeEntry struct {
 	hold     chan struct{} // when not nil, New waits until it is closed
 	entered  chan struct{} // when not nil, New sends on it once it holds
 	returned int           // calls of New that have returned
+	end      string        // when not "", New and Cancel end the request with this code instead of accepting it
 }
 
 var _ OrderEntry = (*fakeEntry)(nil)
@@ -57,7 +60,7 @@ func (f *fakeEntry) seed(account string, n int) {
 func (f *fakeEntry) New(req orders.NewRequest) (orders.Order, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, "new "+req.ClOrdID+" "+req.Account)
-	hold, entered := f.hold, f.entered
+	hold, entered, end := f.hold, f.entered, f.end
 	sink := f.sinks[req.Source]
 	f.mu.Unlock()
 	if hold != nil {
@@ -69,7 +72,11 @@ func (f *fakeEntry) New(req orders.NewRequest) (orders.Order, error) {
 	o := orders.Order{ClOrdID: req.ClOrdID, OrigClOrdID: req.ClOrdID, Account: req.Account, Symbol: req.Symbol,
 		Side: req.Side, Price: req.Price, Qty: req.Qty, LeavesQty: req.Qty, Status: orders.StatusPendingNew, Source: req.Source,
 		Updated: time.Now()}
-	if sink != nil {
+	switch {
+	case sink != nil && end != "":
+		o.Status, o.LeavesQty = orders.StatusRejected, 0
+		sink.OrderEvent(orders.Event{Kind: orders.EventExec, ExecType: '8', Order: o, Ref: req.ClOrdID, Code: end})
+	case sink != nil:
 		sink.OrderEvent(orders.Event{Kind: orders.EventAccepted, Order: o, Ref: req.ClOrdID})
 	}
 	f.mu.Lock()
@@ -80,9 +87,14 @@ func (f *fakeEntry) New(req orders.NewRequest) (orders.Order, error) {
 
 func (f *fakeEntry) Cancel(req orders.CancelRequest) (orders.Order, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.calls = append(f.calls, "cancel "+req.ClOrdID+" "+req.OrigClOrdID+" "+req.Account)
-	return orders.Order{}, nil
+	end, sink := f.end, f.sinks[req.Source]
+	f.mu.Unlock()
+	o := orders.Order{ClOrdID: req.OrigClOrdID, OrigClOrdID: req.OrigClOrdID, Account: req.Account, Status: orders.StatusNew, Updated: time.Now()}
+	if sink != nil && end != "" {
+		sink.OrderEvent(orders.Event{Kind: orders.EventCancelReject, Order: o, Ref: req.ClOrdID, Request: 'F', Requester: req.Source, Code: end})
+	}
+	return o, nil
 }
 
 func (f *fakeEntry) Replace(req orders.ReplaceRequest) (orders.Order, error) {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"sgw/fix"
@@ -200,3 +201,151 @@ func TestWSGatewayCancelNotRejected(t *testing.T) {
 type eventChan chan orders.Event
 
 func (c eventChan) OrderEvent(ev orders.Event) { c <- ev }
+
+// TestWSOrderAnswersEchoID: the first answer to order.new, order.cancel
+// and order.replace, accepted, echoes the request's id as an error
+// answering it would, on the connection that sent it only; a request
+// without an id gets none. Before, accepted carried ref alone, and a
+// trading app matching answers to requests by id never saw an order
+// request answered unless it was refused.
+func TestWSOrderAnswersEchoID(t *testing.T) {
+	e, tok := newOrderEnv(t)
+	a, b, w := e.dial(tok), e.dial(tok), e.dial(tok)
+	send := func(c *mdclient.Client, raw string) {
+		t.Helper()
+		if err := c.SendRaw(context.Background(), []byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// answer returns c's next accepted of ref, or error.
+	answer := func(c *mdclient.Client, ref string) (rawMessage, string) {
+		t.Helper()
+		return nextRaw(t, c, func(m rawMessage) bool {
+			return m.str("type") == "error" || m.str("type") == "accepted" && m.str("ref") == ref
+		})
+	}
+	send(w, `{"op":"subscribe","channel":"orders","accounts":["A1"],"id":"w"}`)
+	nextRaw(t, w, func(m rawMessage) bool { return m.str("type") == "subscribed" })
+
+	for _, tc := range []struct {
+		name   string
+		c      *mdclient.Client
+		raw    string
+		ref    string
+		id     string             // the id the answer carries, "" for none
+		others []*mdclient.Client // who else hears the accepted, without the id
+	}{
+		{"new, a number id", a, `{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100,"id":7}`, "c1", "7", []*mdclient.Client{w}},
+		{"new without id", a, `{"op":"order.new","clOrdId":"c2","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100}`, "c2", "", []*mdclient.Client{w}},
+		{"replace, a string id", a, `{"op":"order.replace","clOrdId":"r1","origClOrdId":"c1","account":"A1","price":"1699.00","qty":200,"id":"r-1"}`, "r1", `"r-1"`, []*mdclient.Client{w}},
+		{"a request refused once, sent again", a, `{"op":"order.new","clOrdId":"c3","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100,"id":10}`, "c3", "10", []*mdclient.Client{w}},
+		// a entered c2: it hears b's cancel accepted, without b's id.
+		{"cancel from another connection, an object id", b, `{"op":"order.cancel","clOrdId":"x1","origClOrdId":"c2","account":"A1","id":{"n":[1,2]}}`, "x1", `{"n":[1,2]}`, []*mdclient.Client{w, a}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.ref == "c3" {
+				// Refused by risk first: its id is forgotten with it.
+				send(a, `{"op":"order.new","clOrdId":"c3","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1900.00","qty":100,"id":9}`)
+				if m, line := answer(a, "c3"); m.str("code") != "risk.price_band" || string(m["id"]) != "9" {
+					t.Fatalf("got %s, want risk.price_band with id 9", line)
+				}
+			}
+			send(tc.c, tc.raw)
+			m, line := answer(tc.c, tc.ref)
+			if m.str("type") != "accepted" {
+				t.Fatalf("got %s, want accepted", line)
+			}
+			if got := string(m["id"]); got != tc.id {
+				t.Errorf("accepted %s: id %s, want %q", line, got, tc.id)
+			}
+			// A watcher of the account, and the connection that entered
+			// the order, hear it too, without the id of a request they
+			// did not send.
+			for _, o := range tc.others {
+				if m, line := answer(o, tc.ref); m.str("type") != "accepted" || m["id"] != nil {
+					t.Errorf("another connection got %s, want accepted without id", line)
+				}
+			}
+		})
+	}
+}
+
+// TestWSAnswerIDBeforeTheCallReturns: the order manager may hand the
+// answer to a request (accepted; or, when the gateway ends the request
+// itself, the exec rejected or cancel_reject that ends it) to the
+// connection before its call returns (its dispatcher runs beside the
+// reader): the answer still echoes the request's id. The fake order entry
+// answers from within the call.
+func TestWSAnswerIDBeforeTheCallReturns(t *testing.T) {
+	for _, tc := range []struct {
+		name, end, raw, typ string
+	}{
+		{"accepted", "", `{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100,"id":3}`, "accepted"},
+		{"the gateway ends a new order", orders.CodeJournal, `{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100,"id":3}`, "exec"},
+		{"the gateway ends a cancel", orders.CodeNotLeader, `{"op":"order.cancel","clOrdId":"c1","origClOrdId":"c0","account":"A1","id":3}`, "cancel_reject"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeEntry()
+			f.end = tc.end
+			e, tok := newFakeEntryEnv(t, WSConfig{}, f)
+			c := e.dial(tok)
+			if err := c.SendRaw(context.Background(), []byte(tc.raw)); err != nil {
+				t.Fatal(err)
+			}
+			m, line := nextRaw(t, c, func(m rawMessage) bool { return m.str("ref") == "c1" })
+			if m.str("type") != tc.typ || m.str("code") != tc.end || string(m["id"]) != "3" {
+				t.Fatalf("got %s, want %s %s with id 3", line, tc.typ, tc.end)
+			}
+		})
+	}
+}
+
+// TestAwaitingAnswer: which order events are the first answer to a
+// request awaiting one, by kind and by the source that sent the request
+// where the event names it; an answer is handed out once.
+func TestAwaitingAnswer(t *testing.T) {
+	me := orders.Source{Kind: "ws", Session: "r.1"}
+	other := orders.Source{Kind: "ws", Session: "r.2"}
+	order := orders.Order{ClOrdID: "c1", Account: "A1", Source: me}
+	theirs := order
+	theirs.Source = other
+	for _, tc := range []struct {
+		name string
+		ev   orders.Event
+		want string // the id handed out, "" for none
+	}{
+		{"accepted of the new order", orders.Event{Kind: orders.EventAccepted, Order: order, Ref: "c1"}, "1"},
+		{"accepted of another source's new order", orders.Event{Kind: orders.EventAccepted, Order: theirs, Ref: "c1"}, ""},
+		{"accepted of a cancel", orders.Event{Kind: orders.EventAccepted, Order: theirs, Ref: "x1"}, "2"},
+		{"the gateway ended the new order", orders.Event{Kind: orders.EventExec, ExecType: '8', Order: order, Ref: "c1", Code: orders.CodeJournal}, "1"},
+		{"a fill", orders.Event{Kind: orders.EventExec, ExecType: 'F', Order: order, Ref: "c1"}, ""},
+		{"the cancel refused", orders.Event{Kind: orders.EventCancelReject, Order: order, Ref: "x1", Request: 'F', Requester: me}, "2"},
+		{"another source's cancel refused", orders.Event{Kind: orders.EventCancelReject, Order: order, Ref: "x1", Request: 'F', Requester: other}, ""},
+		{"the gateway's own cancel refused", orders.Event{Kind: orders.EventCancelReject, Order: order, Ref: "x1", Request: 'F'}, ""},
+		{"another account's", orders.Event{Kind: orders.EventAccepted, Order: orders.Order{ClOrdID: "c1", Account: "B9", Source: me}, Ref: "c1"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var a awaiting
+			a.expect(awaitKey{"A1", "c1"}, []byte("1"), me)
+			a.expect(awaitKey{"A1", "x1"}, []byte("2"), me)
+			if got := string(a.answer(tc.ev)); got != tc.want {
+				t.Fatalf("answer = %q, want %q", got, tc.want)
+			}
+			if tc.want != "" {
+				if again := a.answer(tc.ev); again != nil {
+					t.Fatalf("answered twice: %s", again)
+				}
+			}
+		})
+	}
+	var a awaiting
+	if !a.expect(awaitKey{"A1", "c1"}, []byte("1"), me) || a.expect(awaitKey{"A1", "c1"}, []byte("2"), me) {
+		t.Fatal("a second request of the same client order id replaced the first's id")
+	}
+	for i := 1; i < maxAwaiting; i++ {
+		a.expect(awaitKey{"A1", fmt.Sprint("n", i)}, []byte("1"), me)
+	}
+	if a.expect(awaitKey{"A1", "over"}, []byte("1"), me) {
+		t.Fatalf("more than %d requests awaiting an answer were recorded", maxAwaiting)
+	}
+}

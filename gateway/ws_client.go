@@ -43,6 +43,7 @@ type client struct {
 	token    atomic.Pointer[string]   // the token itself, verified again once expires has passed
 	accounts atomic.Pointer[[]string] // the accounts the current token grants: order events of others are dropped
 	ended    atomic.Bool              // the connection is released; kill has nothing to do
+	awaiting awaiting                 // ids of order requests awaiting their first answer (ws_orders.go)
 
 	mu         sync.Mutex
 	queue      [][]byte

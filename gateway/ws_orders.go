@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"sgw/orders"
@@ -46,15 +47,107 @@ type orderSink struct{ c *client }
 // (the gateway's own: the kill switch's, cancel-on-disconnect's; no
 // ev.Requester): nobody awaits its answer, and a trading app takes a
 // cancel_reject for its own cancel refused; the order's exec events tell
-// its fate.
+// its fate. The first answer to one of the client's own requests echoes
+// the request's id (awaiting), even when it is then dropped.
 func (s orderSink) OrderEvent(ev orders.Event) {
+	id := s.c.awaiting.answer(ev)
 	if a := s.c.accounts.Load(); a == nil || !slices.Contains(*a, ev.Order.Account) {
 		return
 	}
 	if ev.Kind == orders.EventCancelReject && ev.Request != 0 && ev.Requester == (orders.Source{}) {
 		return
 	}
-	s.c.enqueue(encodeOrderEvent(ev))
+	s.c.enqueue(encodeOrderEvent(ev, id))
+}
+
+// maxAwaiting bounds the requests of one client awaiting their first
+// answer. A request is answered when the journal has its record, within
+// milliseconds, and the rate limit bounds how many a client sends
+// meanwhile; past the bound, an answer names its request by ref alone.
+const maxAwaiting = 256
+
+// awaitKey names an order request: client order ids are unique per
+// account and day (risk.duplicate_clordid), across new orders, cancels
+// and replaces.
+type awaitKey struct{ account, clOrdID string }
+
+// awaitEntry is the id of a request awaiting its answer, and the source
+// that sent it.
+type awaitEntry struct {
+	id   json.RawMessage
+	from orders.Source
+}
+
+// awaiting holds the ids of a client's order requests (order.new,
+// order.cancel, order.replace) that the order manager took and whose
+// first answer has not been queued yet: accepted, once the request is
+// journaled, or, when the gateway ends the request instead (the journal
+// failed, the cluster's lead was lost), the exec rejected or cancel_reject
+// that ends it. That answer echoes the id, as an error does. It comes on
+// the manager's dispatcher goroutine, possibly before the call that made
+// the request has returned, so the reader goroutine records the id before
+// the call (expect) and forgets it when the call refuses the request
+// (forget). Safe for concurrent use; mu guards m and is taken by nothing
+// else.
+type awaiting struct {
+	mu sync.Mutex
+	m  map[awaitKey]awaitEntry
+}
+
+// expect records id for the request k that from is about to make, and
+// reports whether it did: not when a request of the same k awaits its
+// answer (the manager refuses the second one as a duplicate), nor past
+// maxAwaiting.
+func (a *awaiting) expect(k awaitKey, id json.RawMessage, from orders.Source) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, dup := a.m[k]; dup || len(a.m) >= maxAwaiting {
+		return false
+	}
+	if a.m == nil {
+		a.m = map[awaitKey]awaitEntry{}
+	}
+	a.m[k] = awaitEntry{id: id, from: from}
+	return true
+}
+
+// forget drops the id of a request the manager refused.
+func (a *awaiting) forget(k awaitKey) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.m, k)
+}
+
+// answer returns the id of the request ev answers first, and forgets it,
+// or nil when ev is not such an answer: an accepted; or a new order's
+// exec rejected, or a cancel_reject, that ended a request before its
+// accepted. Events of the same client order id sent for another
+// connection's request (a watched account's) are told apart by the
+// source that sent the request, where the event names it: the order's
+// for a new order, Requester for a cancel_reject.
+func (a *awaiting) answer(ev orders.Event) json.RawMessage {
+	newOrder := ev.Ref == ev.Order.ClOrdID
+	var from orders.Source
+	switch {
+	case ev.Kind == orders.EventAccepted && newOrder:
+		from = ev.Order.Source
+	case ev.Kind == orders.EventAccepted: // a cancel's or replace's: its sender is not named
+	case ev.Kind == orders.EventExec && ev.ExecType == '8' && newOrder:
+		from = ev.Order.Source
+	case ev.Kind == orders.EventCancelReject && ev.Requester != (orders.Source{}):
+		from = ev.Requester
+	default:
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k := awaitKey{ev.Order.Account, ev.Ref}
+	e, ok := a.m[k]
+	if !ok || from != (orders.Source{}) && from != e.from {
+		return nil
+	}
+	delete(a.m, k)
+	return e.id
 }
 
 // orderJSON is an order on the wire.
@@ -80,7 +173,9 @@ type orderJSON struct {
 	Text        string        `json:"text,omitempty"`
 	Code        string        `json:"code,omitempty"`
 	Time        int64         `json:"time"`
-	// ID echoes the request a direct answer (order.status) answers.
+	// ID echoes the request a direct answer answers: order.status's, and
+	// the first answer to order.new, order.cancel and order.replace on the
+	// connection that sent it (awaiting).
 	ID json.RawMessage `json:"id,omitempty"`
 }
 
@@ -94,10 +189,11 @@ func orderView(typ string, o orders.Order) orderJSON {
 		AvgPx: o.AvgPx, Status: string(o.Status), OrderID: o.OrderID, Text: o.Text, Time: o.Updated.UnixNano()}
 }
 
-// encodeOrderEvent encodes an order event for the orders channel.
-func encodeOrderEvent(ev orders.Event) []byte {
+// encodeOrderEvent encodes an order event for the orders channel; id,
+// when not nil, is the id of the request it answers.
+func encodeOrderEvent(ev orders.Event, id json.RawMessage) []byte {
 	v := orderView(string(ev.Kind), ev.Order)
-	v.Ref, v.Text, v.Code = ev.Ref, ev.Text, ev.Code
+	v.Ref, v.Text, v.Code, v.ID = ev.Ref, ev.Text, ev.Code, id
 	if ev.Kind == orders.EventExec {
 		v.ExecType = execTypes[ev.ExecType]
 		v.LastPx, v.LastQty = ev.LastPx, ev.LastQty
@@ -142,6 +238,7 @@ func (c *client) mayTrade(req request, account string, now time.Time) bool {
 
 // handleOrder carries out an order request. Reader goroutine.
 func (c *client) handleOrder(req request, now time.Time) {
+	var err error
 	if !c.mayTrade(req, req.Account, now) {
 		return
 	}
@@ -152,9 +249,18 @@ func (c *client) handleOrder(req request, now time.Time) {
 			return
 		}
 		defer c.srv.gate.leave()
+		if len(req.ID) > 0 {
+			k := awaitKey{req.Account, req.ClOrdID}
+			if c.awaiting.expect(k, req.ID, c.source()) {
+				defer func() {
+					if err != nil {
+						c.awaiting.forget(k)
+					}
+				}()
+			}
+		}
 	}
 	src := c.source()
-	var err error
 	switch req.Op {
 	case opOrderNew:
 		side := risk.Buy
