@@ -594,8 +594,11 @@ func (a *Arbiter) restart() {
 	// its Login Accepted alone, which a buggy or hostile source can set
 	// anywhere (2^40: the rebuild would never end, the books stale for
 	// ever). Messages beyond the window were dropped and are caught up
-	// as lag, as at a cold start.
-	to := max(a.next-1, a.rewind())
+	// as lag, as at a cold start. delivered is read before rewind
+	// resets next: in one expression Go leaves the order of the two
+	// unspecified (the compiler called rewind first).
+	delivered := a.next - 1
+	to := max(delivered, a.rewind())
 	a.attempts = 0
 	a.rebuilding = true
 	a.rebuildTo = max(a.rebuildTo, to)

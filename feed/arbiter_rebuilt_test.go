@@ -78,3 +78,33 @@ func TestRebuiltNotDuringDivergence(t *testing.T) {
 		t.Fatalf("after the second rebuild: stale %v, rebuilding %v, next %d", sink.stale, a.Rebuilding(), a.Next())
 	}
 }
+
+// TestRebuildCatchesUpToWhereItWas: a rebuild after a divergence, with
+// nothing held in the window, is done only once the replay has reached
+// the furthest sequence number delivered before. Before, restart read
+// next after rewind had reset it to 1 (Go leaves unspecified the order of
+// a call and a plain operand in one expression), so such a rebuild ended
+// at the first message replayed and the books were declared valid while
+// holding one message of five.
+func TestRebuildCatchesUpToWhereItWas(t *testing.T) {
+	sink := &staleSink{}
+	a := newArbiter(sink, 64, 3, time.Second, time.Second)
+	a.SourceLive(Primary, 1)
+	a.SourceLive(Backup, 1)
+	for s := uint64(1); s <= 5; s++ {
+		a.Offer(Primary, s, msgOf(s), 0)
+	}
+	a.Offer(Backup, 1, msgOf(1), 0)
+	a.Offer(Backup, 2, msgOf(9002), 0) // differs: one source skipped messages
+	src := a.Check(time.Unix(100, 0))
+	if src < 0 || sink.restarts != 1 || a.Held() != 0 {
+		t.Fatalf("divergence: Check %d, restarts %d, held %d; want a rebuild with nothing held", src, sink.restarts, a.Held())
+	}
+	a.SourceLive(src, 1)
+	for s := uint64(1); s <= 5; s++ {
+		a.Offer(src, s, msgOf(s), 0)
+		if done := !sink.stale && !a.Rebuilding(); done != (s == 5) {
+			t.Fatalf("replayed up to %d of 5: stale %v, rebuilding %v", s, sink.stale, a.Rebuilding())
+		}
+	}
+}
