@@ -52,6 +52,21 @@ type Staler interface {
 	MarkStale() error
 }
 
+// Misser is implemented by a Rebuilder whose state shows when the stream
+// missed a message although no sequence number was missing (a source
+// that skipped messages and numbered the rest on, with no other source
+// to compare with or the other skipping alike): the ITCH decoder's books
+// found an event naming an order they do not hold, or adding one they
+// hold. While Missed reports true the arbiter's Check rebuilds, as after
+// a loss, at most once per Config.MissedRebuildInterval and only when no
+// rebuild is under way, so Missed must report false for books a Restart
+// already made will mend (and true again for books found wrong after
+// it). The arbiter calls Missed with its lock held: it must not block or
+// call back into the arbiter (the books answer from atomics).
+type Misser interface {
+	Missed() bool
+}
+
 // slot holds one out-of-order message in the arbiter's window.
 type slot struct {
 	seq  uint64 // 0 = empty
@@ -83,10 +98,13 @@ type arbiterStats struct {
 	Gaps        uint64 // gaps recovered by re-requesting from a source
 	Lost        uint64 // messages declared lost after recovery failed
 	Divergences uint64 // copies of a sequence number that differed between the sources
-	Rebuilds    uint64 // restarts from sequence 1 after a loss or a divergence
+	Rebuilds    uint64 // restarts from sequence 1 after a loss, a divergence or a missed message
 	SinkErrors  uint64 // messages the sink refused
 	Rerequests  uint64 // re-requests issued
 	FirstSource [2]uint64
+	// MissedRebuilds counts the rebuilds (also in Rebuilds) begun because
+	// the sink's books found a message missing from the stream (Misser).
+	MissedRebuilds uint64
 }
 
 // Arbiter merges the primary and backup streams of one feed into a single
@@ -111,6 +129,20 @@ type Arbiter struct {
 	srcs  [2]sourcePos
 	stats arbiterStats
 	rec   *capture.Recorder // records what is delivered; nil records nothing
+
+	// misser is the sink when it is a Rebuilder and a Misser. A rebuild
+	// it asks for begins at most once per missedEvery: missedAt is when
+	// the last one began (zero: none yet) and missedFrom the source it
+	// came from (-1: none), the next one preferring the other source.
+	// missedSince is when Check first saw the books wrong since the last
+	// restart (zero: not yet), and missedNext the next sequence number
+	// then: the live sources' copies up to it are compared first.
+	misser      Misser
+	missedEvery time.Duration
+	missedAt    time.Time
+	missedFrom  int
+	missedSince time.Time
+	missedNext  uint64
 
 	// sums[seq&mask] is the fingerprint of the message delivered as seq,
 	// with bit 1 the source that brought it and bit 0 set (0: unknown), to compare
@@ -181,9 +213,16 @@ func newArbiter(sink Sink, window, maxAttempts int, patience, recovery time.Dura
 		n <<= 1
 	}
 	rb, _ := sink.(Rebuilder)
+	var misser Misser
+	if rb != nil {
+		misser, _ = sink.(Misser)
+	}
 	return &Arbiter{
 		sink:        sink,
 		rb:          rb,
+		misser:      misser,
+		missedEvery: defaultMissedRebuildInterval,
+		missedFrom:  -1,
 		next:        1,
 		win:         make([]slot, n),
 		sums:        make([]uint64, n),
@@ -509,6 +548,9 @@ func (a *Arbiter) Check(now time.Time) int {
 			return suspect
 		}
 	}
+	if src := a.rebuildMissed(now); src >= 0 {
+		return src
+	}
 	if a.held == 0 {
 		a.heldSince = time.Time{}
 	} else if a.heldSince.IsZero() {
@@ -586,6 +628,63 @@ func (a *Arbiter) Check(now time.Time) int {
 	return pick
 }
 
+// rebuildMissed begins a rebuild when the sink's books found a message
+// missing from the stream (Misser), and returns the source to log in
+// again from sequence 1, or -1. It waits while a rebuild or a divergence
+// (whose rebuild follows) is under way: books that rebuild leaves wrong
+// are still reported once it is done, and rebuilt then. A divergence is
+// the better lead (comparing the copies names the source that skipped),
+// so it also waits, up to the recovery time, for every live source to
+// pass where the books were found wrong: one that skipped the message
+// the other did not shows as a divergence before then. It begins at most
+// one per missedEvery, so a source that diverges again after every
+// rebuild does not have the day replayed over and over; each comes from
+// a live source, the other one than last time when it is live (which
+// source skipped is not known). With no source live it waits for one.
+// Lock held.
+func (a *Arbiter) rebuildMissed(now time.Time) int {
+	if a.misser == nil || a.rebuilding || a.divergedAt != 0 {
+		return -1
+	}
+	if !a.misser.Missed() {
+		a.missedSince = time.Time{}
+		return -1
+	}
+	if a.missedSince.IsZero() {
+		a.missedSince, a.missedNext = now, a.next
+	}
+	if now.Sub(a.missedSince) < a.recovery {
+		for _, s := range a.srcs {
+			if s.live && s.pos < a.missedNext {
+				return -1 // its copies are still to be compared
+			}
+		}
+	}
+	if !a.missedAt.IsZero() && now.Sub(a.missedAt) < a.missedEvery {
+		return -1
+	}
+	first := Primary
+	if a.missedFrom >= 0 {
+		first = 1 - a.missedFrom
+	}
+	pick := -1
+	for _, i := range [2]int{first, 1 - first} {
+		if a.srcs[i].live {
+			pick = i
+			break
+		}
+	}
+	if pick < 0 {
+		return -1
+	}
+	a.missedAt, a.missedFrom = now, pick
+	a.stats.MissedRebuilds++
+	a.restart()
+	a.srcs[pick].live = false
+	a.pending, a.pendingTill = pick, now.Add(a.patience)
+	return pick
+}
+
 // restart begins a rebuild: the sink is told to discard what it built,
 // and the stream is delivered again from sequence 1 up to the furthest
 // sequence any source or the window has reached. Lock held.
@@ -600,6 +699,7 @@ func (a *Arbiter) restart() {
 	delivered := a.next - 1
 	to := max(delivered, a.rewind())
 	a.attempts = 0
+	a.missedSince = time.Time{} // books found wrong after this restart are news
 	a.rebuilding = true
 	a.rebuildTo = max(a.rebuildTo, to)
 	a.stats.Rebuilds++
@@ -625,11 +725,12 @@ func (a *Arbiter) rewind() uint64 {
 }
 
 // Rebuilding reports whether what the sink built may be wrong: the
-// sources diverged, or a rebuild is in progress and has not caught up.
+// sources diverged, a rebuild is in progress and has not caught up, or
+// the books found a message missing (Misser) and wait for their rebuild.
 func (a *Arbiter) Rebuilding() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.rebuilding || a.divergedAt != 0 && a.rb != nil
+	return a.rebuilding || a.divergedAt != 0 && a.rb != nil || a.misser != nil && a.misser.Missed()
 }
 
 // takeResync returns, once, the set of sources (bit i: source i) that are

@@ -42,6 +42,13 @@ type Config struct {
 	// are declared lost, whatever the attempts: a source still logging in
 	// or lagging has that long to bring them. Zero means 5s.
 	RecoveryTimeout time.Duration `yaml:"recovery_timeout"`
+	// MissedRebuildInterval (ITCH only) is the least time between the
+	// starts of two rebuilds from sequence 1 that the books ask for when
+	// they find a message missing from the stream (an event naming an
+	// order a book does not hold, or adding one it holds; feed.Misser): a
+	// source that diverges again after every rebuild cannot have the
+	// whole day replayed over and over. Zero means 1m.
+	MissedRebuildInterval time.Duration `yaml:"missed_rebuild_interval"`
 	// GapWait (SZSE only) is how long a gap in a channel is left to a live
 	// source that has not yet passed it before the gateway asks for the
 	// range with a ReTransmit. Zero means 100ms.
@@ -161,6 +168,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.CheckInterval, 50*time.Millisecond)
 	def(&cfg.RecoveryTimeout, 5*time.Second)
 	def(&cfg.GapWait, 100*time.Millisecond)
+	def(&cfg.MissedRebuildInterval, defaultMissedRebuildInterval)
 	if cfg.Window == 0 {
 		cfg.Window = 65536
 	}
@@ -171,7 +179,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.CatchUpLag = 1024
 	}
 	switch {
-	case cfg.HeartbeatTimeout < 0 || cfg.HeartbeatInterval < 0 || cfg.ReconnectMin < 0 || cfg.RecoveryTimeout < 0 || cfg.GapWait < 0 ||
+	case cfg.HeartbeatTimeout < 0 || cfg.HeartbeatInterval < 0 || cfg.ReconnectMin < 0 || cfg.RecoveryTimeout < 0 || cfg.GapWait < 0 || cfg.MissedRebuildInterval < 0 ||
 		cfg.ReconnectMax < cfg.ReconnectMin || cfg.DialTimeout < 0 || cfg.CheckInterval < 0:
 		return cfg, fmt.Errorf("%w: feed %s: durations must be positive and reconnect_max >= reconnect_min", ErrConfig, cfg.Name)
 	case cfg.HeartbeatInterval >= cfg.HeartbeatTimeout:
@@ -183,6 +191,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	return cfg, nil
 }
+
+// defaultMissedRebuildInterval is Config.MissedRebuildInterval's default.
+const defaultMissedRebuildInterval = time.Minute
 
 // Check validates cfg as New (or NewSZSE, for protocol szse) would, and
 // reads the files its sources' TLS or TLCP names (CA bundles, client key pairs),

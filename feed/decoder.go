@@ -82,6 +82,7 @@ func (c *decodeCounters) stats() DecodeStats {
 type ITCHDecoder struct {
 	syms   Symbols
 	out    EventSink
+	missed Misser           // out, when it is one
 	locate *[1 << 16]uint32 // Stock Locate -> SymbolID+1; 0 = unmapped
 	known  map[uint32]bool  // every SymbolID a directory mapped
 	m      itch.Message
@@ -93,12 +94,15 @@ var (
 	_ Sink      = (*ITCHDecoder)(nil)
 	_ Rebuilder = (*ITCHDecoder)(nil)
 	_ Staler    = (*ITCHDecoder)(nil)
+	_ Misser    = (*ITCHDecoder)(nil)
+	_ Misser    = (*orderbook.Input)(nil)
 )
 
 // NewITCHDecoder returns a decoder that resolves instruments with syms and
 // delivers to out.
 func NewITCHDecoder(syms Symbols, out EventSink) *ITCHDecoder {
-	return &ITCHDecoder{syms: syms, out: out, locate: new([1 << 16]uint32), known: map[uint32]bool{}}
+	missed, _ := out.(Misser)
+	return &ITCHDecoder{syms: syms, out: out, missed: missed, locate: new([1 << 16]uint32), known: map[uint32]bool{}}
 }
 
 // Apply implements Sink: it decodes msg and delivers its event, if it
@@ -165,6 +169,12 @@ func (d *ITCHDecoder) each(k event.Kind) error {
 	}
 	return nil
 }
+
+// Missed implements Misser: the books (out, when it is a Misser, as
+// *orderbook.Input is) found a message missing from the stream since the
+// last Restart's Clears were applied (Input.Missed). Safe from any
+// goroutine; it never blocks.
+func (d *ITCHDecoder) Missed() bool { return d.missed != nil && d.missed.Missed() }
 
 // DecodeStats returns the decoder's counters.
 func (d *ITCHDecoder) DecodeStats() DecodeStats { return d.cnt.stats() }

@@ -10,7 +10,11 @@
 // reconnect replays exactly what was missed. A source silent past its
 // heartbeat timeout is marked down and reconnected with backoff; the other
 // carries on. A gap missing on every live source is recovered by asking one
-// source to log in again from the next expected sequence number.
+// source to log in again from the next expected sequence number. A message
+// missing with no gap (a source that left it out and numbered the rest
+// on) shows only in the books; the supervisor reads that from them
+// (Misser, orderbook.Input.Missed) and rebuilds from sequence 1, at most
+// once per Config.MissedRebuildInterval.
 //
 // Goroutines: the event loop (or a TLS or TLCP reader) delivers a source's bytes;
 // one supervisor goroutine per Feed runs timers, reconnects and gap checks;

@@ -67,6 +67,7 @@ func New(cfg Config, sink Sink, log *slog.Logger) (*Feed, error) {
 	f := &Feed{cfg: cfg, log: log, rec: rec, arb: newArbiter(sink, cfg.Window, cfg.MaxRecoveryAttempts, 2*cfg.HeartbeatTimeout, cfg.RecoveryTimeout)}
 	f.arb.rec = rec
 	f.arb.single = cfg.Backup.Addr == ""
+	f.arb.missedEvery = cfg.MissedRebuildInterval
 	for i, sc := range []SourceConfig{cfg.Primary, cfg.Backup} {
 		if sc.Addr == "" {
 			continue
@@ -125,13 +126,17 @@ func (f *Feed) Run(ctx context.Context) error {
 		for _, s := range f.srcs {
 			s.tick(ctx, now)
 		}
-		rebuilds := f.arb.Stats().Rebuilds
+		before := f.arb.Stats()
 		i := f.arb.Check(now)
 		again := f.arb.takeResync()
+		after := f.arb.Stats()
 		if from, to, ok := f.arb.TakeLost(); ok {
 			f.log.Error("feed: messages lost on every source", "feed", f.cfg.Name, "from", from, "to", to,
 				"count", to-from+1, "recovery_timeout", f.cfg.RecoveryTimeout, "rebuild", f.arb.rb != nil)
-		} else if f.arb.Stats().Rebuilds != rebuilds {
+		} else if after.MissedRebuilds != before.MissedRebuilds {
+			f.log.Error("feed: a book found a message missing from the stream (an order it does not hold, or one added twice); rebuilding from sequence 1",
+				"source", sourceName(i), "missed_rebuilds", after.MissedRebuilds, "missed_rebuild_interval", f.cfg.MissedRebuildInterval)
+		} else if after.Rebuilds != before.Rebuilds {
 			f.log.Error("feed: the sources sent different messages under one sequence number; rebuilding from sequence 1 from one source",
 				"feed", f.cfg.Name, "source", sourceName(i))
 		}
@@ -207,6 +212,9 @@ type Status struct {
 	Channels []ChannelStatus `json:"channels,omitempty"`
 	// Capture counts what the feed's capture recorded (nil when off).
 	Capture *capture.Stats `json:"capture,omitempty"`
+	// MissedRebuilds counts the rebuilds (also in Rebuilds) begun because
+	// a book found a message missing from the stream.
+	MissedRebuilds uint64 `json:"missedRebuilds"`
 }
 
 // SourceStatus is one source's state.
@@ -228,7 +236,7 @@ func (f *Feed) Status() Status {
 	out := Status{
 		Name: f.cfg.Name, Next: f.arb.Next(), Delivered: st.Delivered, Duplicates: st.Duplicates,
 		Gaps: st.Gaps, Lost: st.Lost, Overflow: st.Overflow, Rerequests: st.Rerequests, SinkErrors: st.SinkErrors,
-		Diverged: st.Divergences, Rebuilds: st.Rebuilds, Stale: f.arb.Rebuilding(), Held: f.arb.Held(),
+		Diverged: st.Divergences, Rebuilds: st.Rebuilds, MissedRebuilds: st.MissedRebuilds, Stale: f.arb.Rebuilding(), Held: f.arb.Held(),
 	}
 	if d, ok := f.arb.sink.(interface{ DecodeStats() DecodeStats }); ok {
 		ds := d.DecodeStats()

@@ -19,7 +19,7 @@ type Collector struct {
 	feeds []interface{ Status() Status }
 
 	messages, up, gaps, lost, dups, errors, rerequests *prometheus.Desc
-	divergences, rebuilds, stale, dropped              *prometheus.Desc
+	divergences, rebuilds, missed, stale, dropped      *prometheus.Desc
 	// Capture.
 	capDropped, capRecords, capErrors *prometheus.Desc
 	// Per SZSE channel.
@@ -43,9 +43,11 @@ func NewCollector(feeds ...*Feed) *Collector {
 		divergences: prometheus.NewDesc("gateway_feed_divergences_total",
 			"Copies of one sequence number that differed between the sources.", []string{"feed"}, nil),
 		rebuilds: prometheus.NewDesc("gateway_feed_rebuilds_total",
-			"Rebuilds of the feed's books from sequence 1 after a loss or a divergence.", []string{"feed"}, nil),
+			"Rebuilds of the feed's books from sequence 1 after a loss, a divergence or a missed message.", []string{"feed"}, nil),
+		missed: prometheus.NewDesc("gateway_feed_missed_rebuilds_total",
+			"Rebuilds (also in gateway_feed_rebuilds_total) begun because a book found a message missing from the stream: an order it does not hold, or one added twice.", []string{"feed"}, nil),
 		stale: prometheus.NewDesc("gateway_feed_stale",
-			"1 while the feed's books may be wrong (lost messages or diverged sources, rebuild not caught up).", []string{"feed"}, nil),
+			"1 while the feed's books may be wrong (lost messages, diverged sources or a message a book found missing; rebuild not caught up).", []string{"feed"}, nil),
 		dropped: prometheus.NewDesc("gateway_feed_decode_dropped_total",
 			"Feed messages the decoder did not turn into book events, by reason.", []string{"feed", "reason"}, nil),
 		capDropped: prometheus.NewDesc("gateway_capture_dropped_total",
@@ -74,7 +76,7 @@ func (c *Collector) WithSZSE(feeds ...*SZSEFeed) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.messages, c.up, c.gaps, c.lost, c.dups, c.rerequests, c.errors,
-		c.divergences, c.rebuilds, c.stale, c.dropped, c.chanStale, c.chanBehind, c.chanLost, c.capDropped, c.capRecords, c.capErrors} {
+		c.divergences, c.rebuilds, c.missed, c.stale, c.dropped, c.chanStale, c.chanBehind, c.chanLost, c.capDropped, c.capRecords, c.capErrors} {
 		ch <- d
 	}
 }
@@ -89,6 +91,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.rerequests, prometheus.CounterValue, float64(st.Rerequests), st.Name)
 		ch <- prometheus.MustNewConstMetric(c.divergences, prometheus.CounterValue, float64(st.Diverged), st.Name)
 		ch <- prometheus.MustNewConstMetric(c.rebuilds, prometheus.CounterValue, float64(st.Rebuilds), st.Name)
+		ch <- prometheus.MustNewConstMetric(c.missed, prometheus.CounterValue, float64(st.MissedRebuilds), st.Name)
 		stale := 0.0
 		if st.Stale {
 			stale = 1

@@ -2,13 +2,18 @@ package feed_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"sgw/feed"
 	"sgw/feed/feedpeer"
 	"sgw/orderbook"
+	"sgw/refdata"
 )
 
 // peerRig is the gateway's feed and books against the independent ITCH
@@ -43,21 +48,10 @@ func newPeerRigProfile(t *testing.T, tracking feedpeer.TrackingMode, profile boo
 // tune.
 func newPeerRigTuned(t *testing.T, tracking feedpeer.TrackingMode, profile bool, tune func(*feed.Config)) *peerRig {
 	t.Helper()
-	var syms []string
-	for _, in := range testInstruments {
-		syms = append(syms, in.Symbol[:len(in.Symbol)-3])
-	}
-	flow, err := feedpeer.NewFlow(11, syms, feedpeer.FlowConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pf, err := feedpeer.NewITCHFeed(feedpeer.ITCHConfig{Tracking: tracking, Seed: 5}, flow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &peerRig{t: t, pf: pf}
+	r := &peerRig{t: t, pf: newPeerFeed(t, tracking)}
+	var err error
 	for _, s := range []**feedpeer.ITCHServer{&r.primary, &r.backup} {
-		if *s, err = feedpeer.NewITCHServer(feedpeer.ITCHServerConfig{Username: "gw", Password: "pw"}, pf); err != nil {
+		if *s, err = feedpeer.NewITCHServer(feedpeer.ITCHServerConfig{Username: "gw", Password: "pw"}, r.pf); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -99,6 +93,26 @@ func newPeerRigTuned(t *testing.T, tracking feedpeer.TrackingMode, profile bool,
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return r
+}
+
+// newPeerFeed returns the peer's feed of the rig's flow: every call
+// returns a feed that publishes the same messages, so one can tell a test
+// what the rig's will publish next.
+func newPeerFeed(t *testing.T, tracking feedpeer.TrackingMode) *feedpeer.ITCHFeed {
+	t.Helper()
+	var syms []string
+	for _, in := range testInstruments {
+		syms = append(syms, in.Symbol[:len(in.Symbol)-3])
+	}
+	flow, err := feedpeer.NewFlow(11, syms, feedpeer.FlowConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := feedpeer.NewITCHFeed(feedpeer.ITCHConfig{Tracking: tracking, Seed: 5}, flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pf
 }
 
 // publish makes the peer publish n more order-flow events and returns the
@@ -310,4 +324,113 @@ func TestIndependentITCHPeerEndOfSession(t *testing.T) {
 	if st := r.feed.Status(); st.Lost != 0 || st.Rebuilds != 0 || st.Stale {
 		t.Errorf("status %+v: want nothing lost or rebuilt", st)
 	}
+}
+
+// TestIndependentITCHPeerMissedMessage: the feed's one source (no backup
+// to compare copies with) leaves one Add Order out of its session and
+// numbers the rest on, as a relay that lost it would: no gap, no
+// divergence, nothing the arbiter can see. A later message naming that
+// order shows the book that it missed a message: the book goes stale,
+// the feed rebuilds from sequence 1 by itself (the server sees a login
+// from 1; that login is held back until the test has seen the stale
+// book), and every book ends equal to the peer's reference and valid.
+// Before, nothing asked the feed to rebuild: the book stayed stale until
+// something else did.
+func TestIndependentITCHPeerMissedMessage(t *testing.T) {
+	r := newPeerRigTuned(t, feedpeer.TrackingRandom, false, func(c *feed.Config) { c.Backup = feed.SourceConfig{} })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	at := r.publish(500)
+	r.check(at)
+
+	// What the peer publishes next: the first Add after at whose order a
+	// later message names (k, then j).
+	oracle := newPeerFeed(t, feedpeer.TrackingRandom)
+	if _, _, err := oracle.Publish(2500); err != nil {
+		t.Fatal(err)
+	}
+	var k, j uint64
+	var sym string
+	added := map[uint64]uint64{} // order -> the seq of its Add, after at
+	for _, rec := range oracle.Records()[at:] {
+		ev := rec.Event
+		switch ev.Kind {
+		case feedpeer.KindAdd:
+			added[ev.Order] = rec.Seq
+		case feedpeer.KindExecute, feedpeer.KindCancel, feedpeer.KindDelete, feedpeer.KindReplace:
+			if s, ok := added[ev.Order]; ok && (k == 0 || s < k) {
+				k, j, sym = s, rec.Seq, ev.Symbol
+			}
+		}
+		if k != 0 && rec.Seq > k+500 {
+			break // the earliest Add named later has been found
+		}
+	}
+	if k == 0 {
+		t.Fatal("the peer's flow names no order added after the first 500 messages")
+	}
+	i := slices.IndexFunc(testInstruments, func(in refdata.Instrument) bool { return strings.HasPrefix(in.Symbol, sym+".") })
+	if i < 0 {
+		t.Fatalf("no instrument for %s", sym)
+	}
+	id, _ := r.books.Lookup(testInstruments[i].Symbol)
+
+	// The source's session leaves k out: the feed logs in again mid-stream
+	// (LoseRange spares only sessions from 1) and is sent up to j-1.
+	r.primary.Kill()
+	r.publish(int(j - 1 - at))
+	r.primary.LoseRange(k, k)
+	if err := r.primary.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for r.feed.Next() < j-1 { // j-2 messages: k is missing
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered up to %d, want %d; status %+v", r.feed.Next()-1, j-2, r.feed.Status())
+		}
+		time.Sleep(5 * time.Millisecond) // the feed has no delivery notification; poll its position
+	}
+	if st := r.feed.Status(); st.Rebuilds != 0 || st.Stale {
+		t.Fatalf("before the book found it: status %+v", st)
+	}
+	r.primary.SetLoginDelay(time.Hour) // until the stale book is seen
+	logins := r.primary.Stats().Logins
+
+	last := r.publish(int(2500 - (j - 1 - at)))
+	var v orderbook.View
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		r.books.View(id, 20, &v)
+		st := r.feed.Status()
+		if v.State == orderbook.StateStale && st.Stale {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the book never went stale: state %v, status %+v", v.State, st)
+		}
+		time.Sleep(2 * time.Millisecond) // the feed has no state notification; poll it
+	}
+	r.primary.SetLoginDelay(0)
+	if err := r.primary.Wait(ctx, func(st feedpeer.ServerStats) bool { return st.Logins > logins && st.LastLogin == 1 }); err != nil {
+		t.Fatalf("no login from sequence 1: %v; server %+v", err, r.primary.Stats())
+	}
+	r.check(last)
+	if st := r.feed.Status(); st.Rebuilds != 1 || st.MissedRebuilds != 1 || st.Lost != 0 || st.Diverged != 0 || st.Stale {
+		t.Fatalf("status %+v: want one rebuild, for the missed message, nothing lost, valid", st)
+	}
+	if bs := r.books.Stats(); bs.UnknownOrder+bs.DuplicateOrder == 0 {
+		t.Fatalf("rebuilt without a missed message: %+v", bs)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(feed.NewCollector(r.feed))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(mfs, func(mf *dto.MetricFamily) bool { return mf.GetName() == "gateway_feed_missed_rebuilds_total" }); i < 0 ||
+		mfs[i].GetMetric()[0].GetCounter().GetValue() != 1 {
+		t.Errorf("gateway_feed_missed_rebuilds_total is not 1: %v", mfs)
+	}
+	t.Logf("order added at %d (%s), named at %d; books %+v", k, sym, j, r.books.Stats())
+	r.check(r.publish(300))
 }

@@ -192,7 +192,7 @@ func backgroundWriter(e *Engine, evs []event.Event) (stop func() uint64) {
 		var u Update
 		for pass := 0; !quit.Load(); pass++ {
 			for i := range evs {
-				s.process(&evs[i], &u)
+				s.process(&evs[i], &u, nil)
 				count++
 				if count%1024 == 0 && quit.Load() {
 					return

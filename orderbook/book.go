@@ -100,6 +100,10 @@ type Book struct {
 	// only a rebuild from the start (Clear) mends, so it stays stale
 	// through a Valid until then.
 	wrong bool
+	// wrongIn is the Input whose event found the book wrong: the book
+	// counts in its Missed until a Clear (an Engine's shard writer keeps
+	// it; nil for a stand-alone Book).
+	wrongIn *Input
 
 	ck checksummer
 
@@ -342,6 +346,23 @@ func (b *Book) clear(u *Update) {
 	b.checkFailed, b.suspect = false, false
 	b.traded = true // republish the (zero) trade statistics
 	u.Kind = KindReset
+}
+
+// wrongChanged moves the book's count in an Input's Missed after
+// b.wrong changed in an event from in (nil: none). The Engine's shard
+// writer calls it.
+func (b *Book) wrongChanged(in *Input) {
+	if b.wrong {
+		b.wrongIn = in
+		if in != nil {
+			in.wrong.Add(1)
+		}
+		return
+	}
+	if b.wrongIn != nil {
+		b.wrongIn.wrong.Add(-1)
+		b.wrongIn = nil
+	}
 }
 
 func (b *Book) fail(err error) bool {

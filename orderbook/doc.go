@@ -26,6 +26,10 @@
 //     instrument's shard; when that queue is full it spins briefly, then
 //     parks until the shard drains it, so a slow shard slows its feed
 //     (backpressure) rather than dropping messages.
+//   - A shard writer counts, in the Input whose event found it, a book
+//     that missed a message (ErrUnknownOrder, ErrDuplicateOrder) until a
+//     Clear mends it; Input.Missed reads those atomics from any goroutine
+//     (the feed's supervisor), taking no lock the writer could wait on.
 //   - Shard writers park when all their queues are empty; an Input wakes a
 //     parked writer with one atomic flag check and a channel send.
 //   - Readers never lock and never block the writer, and may call

@@ -430,3 +430,50 @@ func TestReadersDoNotAllocate(t *testing.T) {
 		t.Fatalf("readers allocate %.1f times per call", allocs)
 	}
 }
+
+// TestInputMissed: a book that finds it missed a message (an unknown
+// order, a duplicate add) counts in the Missed of the Input whose event
+// found it, until a Clear mends it, whichever Input sends the Clear.
+// While a Clear waits in its shard's queue Missed reports false (the
+// rebuild it begins mends the book), and a book found wrong again after
+// that Clear is reported once the Clear has been applied. The Engine does
+// not run: the test drains the shard itself, step by step.
+func TestInputMissed(t *testing.T) {
+	e, err := New(Config{Instruments: testInstruments(2), Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := e.NewInput("a"), e.NewInput("b")
+	var u Update
+	add := func(sym uint32, ref uint64) event.Event {
+		return event.Event{Kind: event.Add, Symbol: sym, Ref: ref, Side: event.Buy, Qty: 100, Price: 99000}
+	}
+	steps := []struct {
+		name         string
+		in           *Input // sends evs
+		evs          []event.Event
+		drain        bool // the shard applies what is queued
+		wantA, wantB bool // Missed() of a and b after the step
+	}{
+		{name: "add", in: a, evs: []event.Event{add(0, 1)}, drain: true},
+		{name: "delete of an unknown order", in: a, evs: []event.Event{{Kind: event.Delete, Symbol: 0, Ref: 9}}, drain: true, wantA: true},
+		{name: "clear queued, found wrong again after it", in: a,
+			evs: []event.Event{{Kind: event.Clear, Symbol: 0}, {Kind: event.Delete, Symbol: 0, Ref: 9}}},
+		{name: "both applied", drain: true, wantA: true},
+		{name: "another input's clear mends it", in: b, evs: []event.Event{{Kind: event.Clear, Symbol: 0}}, drain: true},
+		{name: "duplicate add, other input", in: b, evs: []event.Event{add(1, 1), add(1, 1)}, drain: true, wantB: true},
+		{name: "valid does not mend it", in: b, evs: []event.Event{{Kind: event.Valid, Symbol: 1}}, drain: true, wantB: true},
+		{name: "clear mends it", in: b, evs: []event.Event{{Kind: event.Clear, Symbol: 1}, add(1, 1), {Kind: event.Valid, Symbol: 1}}, drain: true},
+	}
+	for _, st := range steps {
+		if st.in != nil {
+			feed(t, st.in, st.evs)
+		}
+		if st.drain {
+			e.shards[0].drain(&u)
+		}
+		if a.Missed() != st.wantA || b.Missed() != st.wantB {
+			t.Fatalf("%s: Missed() a %v b %v, want %v %v", st.name, a.Missed(), b.Missed(), st.wantA, st.wantB)
+		}
+	}
+}

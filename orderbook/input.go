@@ -19,6 +19,15 @@ type Input struct {
 	queues []*queue // per shard
 
 	backpressure atomic.Uint64
+
+	// What Missed reads. clears counts the Clear events Apply queued (the
+	// Input's goroutine); the shard writers count those they applied in
+	// cleared, and in wrong the books an event of this Input found
+	// wrong (ErrUnknownOrder, ErrDuplicateOrder) and no Clear has mended
+	// since. A writer updates wrong before cleared.
+	clears  atomic.Uint64
+	cleared atomic.Uint64
+	wrong   atomic.Int64
 }
 
 // NewInput returns a new Input named name (for logs and metrics). It may be
@@ -28,6 +37,7 @@ func (e *Engine) NewInput(name string) *Input {
 	in.queues = make([]*queue, len(e.shards))
 	for i := range in.queues {
 		in.queues[i] = newQueue(e.inputSize)
+		in.queues[i].in = in
 	}
 	e.mu.Lock()
 	for i, s := range e.shards {
@@ -46,6 +56,29 @@ func (e *Engine) NewInput(name string) *Input {
 
 // Name returns the name given to NewInput.
 func (in *Input) Name() string { return in.name }
+
+// Missed reports whether a book has found, in an event of this Input, that
+// it missed a message (an event naming an order the book does not hold,
+// or adding one it holds: ErrUnknownOrder, ErrDuplicateOrder), and no
+// Clear has mended it since. While a Clear sent through Apply waits for
+// its shard, Missed reports false: the rebuild that Clear begins mends
+// every book it reaches, and a book found wrong again after it is
+// reported once all of them have been applied. So a feed that rebuilds
+// when Missed reports true rebuilds once per divergence, however far the
+// shards trail it.
+//
+// Missed reads three atomics: it takes no lock and never blocks, so it
+// may be called from any goroutine, under any lock. Its answer is exact
+// when no Apply of a Clear runs concurrently (the feed's arbiter calls
+// both with its lock held); otherwise it may report a book that the Clear
+// being sent will mend.
+func (in *Input) Missed() bool {
+	sent := in.clears.Load()
+	if in.cleared.Load() != sent {
+		return false
+	}
+	return in.wrong.Load() > 0
+}
 
 // Apply routes one event to the shard of its instrument (ev.Symbol, a
 // SymbolID); a System event goes to every shard. ev is only read during
@@ -72,6 +105,11 @@ func (in *Input) Apply(ev *event.Event) error {
 	}
 	if int(ev.Symbol) >= len(in.e.shardOf) {
 		return fmt.Errorf("%w: input %s: symbol %d of %d", ErrSymbol, in.name, ev.Symbol, len(in.e.shardOf))
+	}
+	if ev.Kind == event.Clear {
+		// Counted before it is queued: Missed must not trust the state
+		// of a book the Clear is about to change.
+		in.clears.Add(1)
 	}
 	return in.push(int(in.e.shardOf[ev.Symbol]), ev)
 }

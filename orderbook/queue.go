@@ -34,7 +34,8 @@ type queue struct {
 	chead uint64
 	_     [cacheLine - 8]byte
 
-	// Read-only after newQueue.
+	// Read-only after NewInput.
+	in    *Input // the producer
 	slots []qslot
 	mask  uint64
 	size  uint64

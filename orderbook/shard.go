@@ -114,7 +114,7 @@ func (s *shard) drain(u *Update) int {
 		}
 		t = min(t, h+batch)
 		for ; h < t; h++ {
-			s.process(&q.slots[h&q.mask].ev, u)
+			s.process(&q.slots[h&q.mask].ev, u, q.in)
 		}
 		total += int(t - q.chead)
 		q.release(t)
@@ -126,17 +126,25 @@ func (s *shard) drain(u *Update) int {
 	return total
 }
 
-// process applies one event and publishes the result.
-func (s *shard) process(ev *event.Event, u *Update) {
+// process applies one event from in (nil: none, in benchmarks) and
+// publishes the result.
+func (s *shard) process(ev *event.Event, u *Update, in *Input) {
 	s.cnt.messages++
 	if ev.Kind == event.System {
 		s.e.systemEvent.Store(uint32(ev.Code))
 		return
 	}
 	b := s.e.books[ev.Symbol]
+	wrong := b.wrong
 	ok := b.Apply(ev, u)
 	if b.lastErr != nil {
 		s.count(b.lastErr)
+	}
+	if b.wrong != wrong {
+		b.wrongChanged(in)
+	}
+	if ev.Kind == event.Clear && in != nil {
+		in.cleared.Add(1) // after wrongChanged: see Input.Missed
 	}
 	if ok {
 		u.Recv = ev.Recv
