@@ -13,6 +13,7 @@ import (
 
 	"sgw/auth"
 	"sgw/configs"
+	"sgw/mdbus/mdbustest"
 	"sgw/netsec/netsectest"
 )
 
@@ -22,7 +23,7 @@ import (
 // lacks: check-config stays strict (it fails naming them, checked here
 // too), and the test writes each one into a temporary directory (a
 // throw-away PKI, token public keys of the right algorithm, password and
-// key files) and points a copy of the template there.
+// key files, NATS credentials) and points a copy of the template there.
 func TestTemplatesPassCheckConfig(t *testing.T) {
 	for _, tc := range []struct {
 		file string
@@ -31,7 +32,7 @@ func TestTemplatesPassCheckConfig(t *testing.T) {
 		{file: "configs/gateway.example.yaml",
 			out: "run, 5 instruments, 2 feeds (4 sources), orders: 2 upstreams over 4 lines, 3 accounts, 2 broker sessions, 2 token keys, 9 TLS configurations read, storage sealed"},
 		{file: "configs/cluster.example.yaml",
-			out: "run, 2 instruments, 2 feeds (4 sources), orders: 2 upstreams over 4 lines, 2 accounts, 1 token key, 9 TLS configurations read, cluster node gw1 of 3, market bus ingest"},
+			out: "run, 2 instruments, 2 feeds (4 sources), orders: 2 upstreams over 4 lines, 2 accounts, 1 token key, 10 TLS configurations read, cluster node gw1 of 3, market bus ingest"},
 		{file: "configs/local.yaml",
 			out: "run, 4 instruments, 2 feeds (4 sources), orders: 2 upstreams over 4 lines, 3 accounts, 1 broker session, 1 token key, 0 TLS configurations read, simulator"},
 		{file: "configs/demo.yaml",
@@ -114,6 +115,12 @@ func installTemplate(t *testing.T, name string, text []byte) string {
 			data = []byte("broker-secret\n")
 		case ext == ".key": // a secret
 			data = []byte("0123456789abcdef0123456789abcdef\n")
+		case ext == ".creds": // a NATS user's credentials
+			mdbustest.NewOperator(t).Creds(filepath.Dir(p), strings.TrimSuffix(filepath.Base(p), ext), mdbustest.Ingest("sgw.md"))
+			continue
+		case ext == ".nk": // a NATS user's NKey seed
+			mdbustest.NKeyUser(t, filepath.Dir(p), strings.TrimSuffix(filepath.Base(p), ext))
+			continue
 		default:
 			t.Fatalf("%s names %s: the test does not know what to write there", name, p)
 		}

@@ -231,7 +231,7 @@ func TestExampleTransportKeys(t *testing.T) {
 		f.Brokers.Sessions[0].ClientCertCN == "" || f.Brokers.Sessions[1].ClientCertSPKI == "" {
 		t.Fatalf("brokers section: %+v", f.Brokers)
 	}
-	if mb := node.MarketBus; mb == nil || mb.Role != RoleIngest || mb.Embedded != nil || mb.SubjectPrefix != "sgw.md" {
+	if mb := node.MarketBus; mb == nil || mb.Role != RoleIngest || mb.Embedded != nil || mb.SubjectPrefix != "sgw.md" || mb.TLS == nil || mb.TLS.CAFile == "" || mb.Credentials == "" {
 		t.Fatalf("market_bus section: %+v", mb)
 	}
 	lines := f.Orders.Upstreams[0].Lines
@@ -282,10 +282,23 @@ func TestMarketBusSection(t *testing.T) {
 	const ins = "instruments: [{symbol: 600519.SH, name: Moutai, board: main, tick: 100, lot: 100, prev_close: 17000000, feed: cn}]\n"
 	const feeds = "feeds: [{name: cn, primary: {addr: '127.0.0.1:1'}, backup: {addr: '127.0.0.1:2'}}]\n"
 	for _, c := range []struct{ name, yaml, want string }{
-		{name: "ingest", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: ingest}"},
-		{name: "ingest cluster urls", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222,nats://10.0.0.6:4222', role: ingest, subject_prefix: md.cn}"},
+		{name: "ingest", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: ingest, tls: {ca_file: ca.pem}, credentials: ingest.creds}"},
+		{name: "ingest cluster urls", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222,nats://10.0.0.6:4222', role: ingest, subject_prefix: md.cn, tls: {}, nkey_seed_file: ingest.nk}"},
 		{name: "embedded", yaml: feeds + "market_bus: {embedded: {listen: '127.0.0.1:4222'}, role: ingest}"},
-		{name: "edge", yaml: "market_bus: {url: 'tls://nats.example:4222', role: edge}"},
+		{name: "edge", yaml: "market_bus: {url: 'tls://nats.example:4222', role: edge, tls: {cert_file: edge.pem, key_file: edge.key}}"},
+		{name: "loopback plain, no auth", yaml: feeds + "market_bus: {url: 'nats://127.0.0.1:4222,nats://localhost:4223,nats://[::1]:4224', role: ingest}"},
+		{name: "plain on an isolated segment", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: ingest, insecure_plaintext: true, nkey_seed_file: ingest.nk}"},
+		{name: "off loopback without tls", yaml: feeds + "market_bus: {url: 'nats://127.0.0.1:4222,nats://10.0.0.6:4222', role: ingest, credentials: ingest.creds}",
+			want: `market_bus.url "nats://127.0.0.1:4222,nats://10.0.0.6:4222": a NATS server off loopback needs market_bus.tls`},
+		{name: "tls scheme is no tls section", yaml: "market_bus: {url: 'tls://nats.example:4222', role: edge, credentials: edge.creds}", want: "needs market_bus.tls"},
+		{name: "off loopback without authentication", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: ingest, tls: {ca_file: ca.pem}}",
+			want: "a NATS server off loopback needs the gateway to authenticate"},
+		{name: "plain without authentication", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: ingest, insecure_plaintext: true}", want: "needs the gateway to authenticate"},
+		{name: "tls and plaintext", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: ingest, tls: {}, insecure_plaintext: true, credentials: c}", want: "tls and insecure_plaintext are exclusive"},
+		{name: "two identities", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: ingest, tls: {}, credentials: c, nkey_seed_file: n}", want: "credentials and nkey_seed_file are exclusive"},
+		{name: "password in url", yaml: feeds + "market_bus: {url: 'nats://gw:s3cret@10.0.0.5:4222', role: ingest, tls: {}, credentials: c}", want: `market_bus.url "nats://gw:xxxxx@10.0.0.5:4222": carries a user or password`},
+		{name: "bad tls", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: ingest, tls: {cert_file: a.pem}, credentials: c}", want: "market_bus.tls: cert_file and key_file go together"},
+		{name: "embedded with credentials", yaml: feeds + "market_bus: {embedded: {listen: '127.0.0.1:4222'}, role: ingest, credentials: c}", want: "the embedded one has neither TLS nor authentication"},
 		{name: "no role", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222'}", want: "market_bus.role: required"},
 		{name: "bad role", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: leader}", want: `market_bus.role "leader": want ingest or edge`},
 		{name: "no url", yaml: feeds + "market_bus: {role: ingest}", want: "market_bus.url: required"},
@@ -293,7 +306,7 @@ func TestMarketBusSection(t *testing.T) {
 		{name: "url without port", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5', role: ingest}", want: "market_bus.url"},
 		{name: "embedded off loopback", yaml: feeds + "market_bus: {embedded: {listen: '0.0.0.0:4222'}, role: ingest}", want: "market_bus.embedded.listen \"0.0.0.0:4222\": the embedded NATS server"},
 		{name: "embedded no port", yaml: feeds + "market_bus: {embedded: {listen: '127.0.0.1'}, role: ingest}", want: "market_bus.embedded.listen"},
-		{name: "bad prefix", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: ingest, subject_prefix: 'md.>'}", want: "market_bus.subject_prefix"},
+		{name: "bad prefix", yaml: feeds + "market_bus: {url: 'nats://127.0.0.1:4222', role: ingest, subject_prefix: 'md.>'}", want: "market_bus.subject_prefix"},
 		{name: "edge with feeds", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: edge}", want: "an edge runs no feeds"},
 		{name: "edge depth", yaml: "books: {max_depth: 30}\nmarket_bus: {url: 'nats://10.0.0.5:4222', role: edge}", want: "books.max_depth 30"},
 		{name: "unknown key", yaml: feeds + "market_bus: {url: 'nats://10.0.0.5:4222', role: ingest, subjects: x}", want: "field subjects not found"},

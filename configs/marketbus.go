@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"sgw/mdbus"
+	"sgw/netsec"
 	"sgw/orderbook"
 )
 
@@ -28,8 +29,34 @@ const (
 type MarketBus struct {
 	// URL is the NATS server to connect to (nats://host:port; a comma
 	// separates the servers of a NATS cluster). Required unless Embedded
-	// is set; then empty means the embedded server.
+	// is set; then empty means the embedded server. It carries no user
+	// nor password: Credentials or NKeySeedFile authenticate.
 	URL string `yaml:"url"`
+	// TLS, when set, connects over TLS, verifying the NATS servers'
+	// certificates (ca_file; server_name, else each server's host) and
+	// presenting a client certificate when cert_file and key_file are set
+	// (mutual TLS; a server may map it to its user). An empty section
+	// means the system roots. Nil means plain text, which a URL off
+	// loopback may use only with InsecurePlaintext.
+	TLS *netsec.ClientTLSConfig `yaml:"tls"`
+	// Credentials is a NATS credentials file (the user's JWT and NKey
+	// seed, as nsc writes it), for NATS servers with decentralized
+	// (operator and account JWT) authentication. Zero means none. Read at
+	// start and at each reconnection; its content is never logged.
+	Credentials string `yaml:"credentials"`
+	// NKeySeedFile is a file holding the user's NKey seed ("SU..."), for
+	// NATS servers that list their users' public NKeys in their own
+	// configuration. Zero means none; at most one of Credentials and
+	// NKeySeedFile. Read at start and at each reconnection; its content is
+	// never logged.
+	NKeySeedFile string `yaml:"nkey_seed_file"`
+	// InsecurePlaintext allows a URL off loopback without TLS, for a
+	// private, physically isolated network segment that nothing else
+	// reaches: anyone on it can read the licensed data on the bus. False
+	// means a URL off loopback needs TLS. It waives nothing else: off
+	// loopback, the gateway still authenticates (Credentials,
+	// NKeySeedFile or a client certificate).
+	InsecurePlaintext bool `yaml:"insecure_plaintext"`
 	// Embedded, when set, runs a NATS server in this process (the demo, a
 	// single-box install). Nil means an external NATS server (URL).
 	Embedded *EmbeddedNATS `yaml:"embedded"`
@@ -78,12 +105,43 @@ func (m *MarketBus) validate(f *File) error {
 	if m.URL == "" && m.Embedded == nil {
 		return errors.New("market_bus.url: required (nats://host:port) unless market_bus.embedded is set")
 	}
+	remote := false // a server of the URL is off loopback
 	if m.URL != "" {
 		for s := range strings.SplitSeq(m.URL, ",") {
 			u, err := url.Parse(strings.TrimSpace(s))
-			if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
-				return fmt.Errorf("market_bus.url %q: want nats://host:port or tls://host:port, comma-separated for a NATS cluster", s)
+			if err != nil {
+				// Not quoted: the text may hold a password.
+				return errors.New("market_bus.url: an entry is no URL; want nats://host:port or tls://host:port, comma-separated for a NATS cluster")
 			}
+			if (u.Scheme != "nats" && u.Scheme != "tls") || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
+				return fmt.Errorf("market_bus.url %q: want nats://host:port or tls://host:port, comma-separated for a NATS cluster", u.Redacted())
+			}
+			if u.User != nil {
+				return fmt.Errorf("market_bus.url %q: carries a user or password; authenticate with market_bus.credentials or nkey_seed_file instead", u.Redacted())
+			}
+			remote = remote || !loopbackHost(u.Hostname())
+		}
+	}
+	if m.TLS != nil {
+		if err := m.TLS.Validate("market_bus.tls"); err != nil {
+			return err
+		}
+	}
+	if m.TLS != nil && m.InsecurePlaintext {
+		return errors.New("market_bus: tls and insecure_plaintext are exclusive")
+	}
+	if m.URL == "" && (m.TLS != nil || m.Credentials != "" || m.NKeySeedFile != "") {
+		return errors.New("market_bus: tls, credentials and nkey_seed_file are for an external NATS server (url); the embedded one has neither TLS nor authentication")
+	}
+	if m.Credentials != "" && m.NKeySeedFile != "" {
+		return errors.New("market_bus: credentials and nkey_seed_file are exclusive; set the one your NATS servers authenticate with")
+	}
+	if remote {
+		if m.TLS == nil && !m.InsecurePlaintext {
+			return fmt.Errorf("market_bus.url %q: a NATS server off loopback needs market_bus.tls (the CA that signs its certificate; tls: {} for the system roots): the bus carries licensed market data, and anyone on the path could read or forge it; set insecure_plaintext: true only on a private, physically isolated segment", m.URL)
+		}
+		if m.Credentials == "" && m.NKeySeedFile == "" && (m.TLS == nil || m.TLS.CertFile == "") {
+			return fmt.Errorf("market_bus.url %q: a NATS server off loopback needs the gateway to authenticate: market_bus.credentials (a .creds file), nkey_seed_file, or a client certificate (tls.cert_file and key_file); without, anyone who reaches the bus may publish on it as this gateway does", m.URL)
 		}
 	}
 	if m.SubjectPrefix != "" {
@@ -92,4 +150,14 @@ func (m *MarketBus) validate(f *File) error {
 		}
 	}
 	return nil
+}
+
+// loopbackHost reports whether host, of a URL, is a loopback IP or
+// "localhost".
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

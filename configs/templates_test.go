@@ -33,6 +33,8 @@ var templateComments = map[string]string{
 	"risk.Config.instruments":                    "defaults to the file's instruments",
 	"configs.MarketBus.embedded":                 "the alternative to market_bus.url",
 	"configs.EmbeddedNATS.listen":                "the alternative to market_bus.url",
+	"configs.MarketBus.nkey_seed_file":           "the alternative to market_bus.credentials",
+	"configs.MarketBus.insecure_plaintext":       "plain text across a network: an isolated segment only",
 	"netsec.ServerTLSConfig.tlcp":                "national crypto beside TLS, only for SDK apps that speak TLCP",
 	"netsec.ServerTLCPConfig.sign_cert_file":     "part of gateway.tls.tlcp",
 	"netsec.ServerTLCPConfig.sign_key_file":      "part of gateway.tls.tlcp",

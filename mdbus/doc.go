@@ -33,6 +33,12 @@
 // owns the Mirror and every per-symbol state (Run), and a fixed number of
 // snapshot requesters. NATS callbacks only hand events to the loop.
 //
+// What each side does on NATS, and nothing more: a Publisher publishes on
+// <prefix>.d.> and <prefix>.hb, subscribes to <prefix>.snap.> and replies
+// to each request; an Edge subscribes to <prefix>.d.>, <prefix>.hb and its
+// _INBOX (the replies) and publishes on <prefix>.snap.>. The NATS
+// permissions of docs/SECURITY.md ("Market-data bus") hold each to that.
+//
 // # Wire format, version 1
 //
 // This section is the whole specification of the bytes on the bus.

@@ -3,6 +3,7 @@ package system
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -36,8 +37,8 @@ type Report struct {
 	// TokenKeys counts the token keys of the auth section.
 	TokenKeys int
 	// TLS counts the TLS configurations whose files were read: the HTTP
-	// and broker listeners, the feed sources, the upstream lines and the
-	// simulator's listeners.
+	// and broker listeners, the feed sources, the upstream lines, the
+	// market bus and the simulator's listeners.
 	TLS int
 	// Sealed reports storage.encryption: the journal and stores sealed.
 	Sealed bool
@@ -115,8 +116,9 @@ func (e *CheckError) Unwrap() []error { return e.Problems }
 // the risk checks, order entry, each upstream, the broker acceptor, the
 // cluster node, the simulator) and reads the files the configuration
 // names, as the components read them at start: TLS certificates, keys
-// and CA bundles, token keys, broker password files and the storage key
-// file (whose permissions it checks).
+// and CA bundles, token keys, broker password files, the market bus's
+// credentials or NKey seed file and the storage key file (whose
+// permissions it checks).
 //
 // A configuration whose feeds or upstream lines name the in-process
 // simulator (sim:primary, sim:fix0, ...) is checked as `demo` runs it,
@@ -163,8 +165,13 @@ func Check(cfg *configs.File) (Report, error) {
 		}
 	}
 	c.cluster(f)
-	if f.MarketBus != nil {
-		c.rep.MarketBus = f.MarketBus.Role // configs validated the section
+	if mb := f.MarketBus; mb != nil {
+		c.rep.MarketBus = mb.Role // configs validated the section
+		_, err := busOptions(mb, slog.New(slog.DiscardHandler))
+		c.add("market_bus", err)
+		if mb.TLS != nil {
+			c.rep.TLS++
+		}
 	}
 	c.sim(f)
 	if len(c.problems) > 0 {

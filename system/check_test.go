@@ -18,6 +18,7 @@ import (
 	"sgw/configs"
 	"sgw/feed"
 	"sgw/fix"
+	"sgw/mdbus/mdbustest"
 	"sgw/netsec"
 	"sgw/netsec/netsectest"
 	"sgw/risk"
@@ -64,6 +65,9 @@ func checkFixture(t *testing.T) (dir, yaml string) {
 	}
 	return dir, strings.ReplaceAll(string(b), "DIR", dir)
 }
+
+// busSection is a market_bus section for TestCheck, before storage.
+const busSection = "market_bus: {role: ingest, url: 'nats://10.0.0.5:4222', tls: {ca_file: DIR/ca.pem}, credentials: DIR/bus.creds}\n"
 
 // TestCheck breaks a valid production configuration one way at a time
 // and checks that Check names the YAML path and what is wrong.
@@ -137,6 +141,20 @@ func TestCheck(t *testing.T) {
 			want: []string{"brokers: ", "sessions[0].client_cert_cn or sessions[0].client_cert_spki_sha256: with mutual TLS each session names its broker's certificate"}},
 		{name: "cluster without data_dir", edits: []edit{{"storage:\n  encryption: {key_file: DIR/storage.keys}\n", "cluster:\n  node_id: gw1\n  nodes: [{id: gw1, raft: 10.0.1.11:7001}]\n"}},
 			want: []string{"cluster.data_dir: required"}},
+		{name: "market bus", edits: []edit{{"storage:\n", busSection + "storage:\n"}},
+			prep: func(t *testing.T, dir string) { mdbustest.NewOperator(t).Creds(dir, "bus", mdbustest.Ingest("sgw.md")) },
+			check: func(t *testing.T, rep Report) {
+				if !strings.Contains(rep.String(), "8 TLS configurations read, storage sealed, market bus ingest") {
+					t.Errorf("report %q: want the bus's TLS counted and its role", rep)
+				}
+			}},
+		{name: "market bus credentials missing", edits: []edit{{"storage:\n", busSection + "storage:\n"}},
+			want: []string{"market_bus: system: market_bus.credentials: open ", "bus.creds: no such file"}},
+		{name: "market bus credentials that are a bare seed", edits: []edit{{"storage:\n", strings.Replace(busSection, "bus.creds", "bus.nk", 1) + "storage:\n"}},
+			prep: func(t *testing.T, dir string) { mdbustest.NKeyUser(t, dir, "bus") },
+			want: []string{"market_bus: system: market_bus.credentials ", "bus.nk: no NATS user JWT in it"}},
+		{name: "market bus CA missing", edits: []edit{{"storage:\n", strings.Replace(busSection, "ca.pem", "nope.pem", 1) + "storage:\n"}},
+			want: []string{"market_bus: system: netsec: invalid config: market_bus.tls.ca_file: open ", "nope.pem: no such file"}},
 		{name: "several sections at once", edits: []edit{{"heartbeat_timeout: 3s", "heartbeat_timeout: 1s"}, {"DIR/broker-a.password", "DIR/broker-b.password"}},
 			want: []string{"2 problems:\n  feeds[0] (cn): ", "\n  brokers: "}},
 	}

@@ -1,11 +1,15 @@
 package system
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -16,6 +20,7 @@ import (
 	"sgw/feed"
 	"sgw/gateway"
 	"sgw/mdbus"
+	"sgw/netsec"
 	"sgw/orderbook"
 )
 
@@ -61,9 +66,12 @@ func buildBooks(cfg *configs.File, reg prometheus.Registerer, log *slog.Logger) 
 			url = srv.ClientURL()
 		}
 	}
-	var err error
-	b.conn, err = nats.Connect(url, nats.Name("sgw-"+mb.Role), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond), nats.ReconnectJitter(100*time.Millisecond, time.Second))
+	opts, err := busOptions(mb, b.log)
+	if err != nil {
+		b.close()
+		return nil, nil, err
+	}
+	b.conn, err = nats.Connect(url, opts...)
 	if err != nil {
 		b.close()
 		return nil, nil, fmt.Errorf("system: market_bus: connect to %s: %w", url, err)
@@ -89,6 +97,107 @@ func buildBooks(cfg *configs.File, reg prometheus.Registerer, log *slog.Logger) 
 		connected:  prometheus.NewDesc("gateway_mdbus_connected", "1 while the market-data bus (NATS) connection is up, else 0.", nil, nil),
 		reconnects: prometheus.NewDesc("gateway_mdbus_reconnects_total", "Reconnections to the market-data bus.", nil, nil)})
 	return books, b, nil
+}
+
+// busOptions returns the options of mb's NATS connection: its name, its
+// reconnection policy, TLS (market_bus.tls) and authentication
+// (market_bus.credentials or nkey_seed_file), and a handler logging to log
+// the errors the server reports on an open connection (busErrors). It
+// reads the TLS files and the credentials once and signs with the key
+// they hold, so that a missing or broken file stops the start, and fails
+// check-config, naming the file; NATS reads the credentials again at each
+// connection. No error, and no log line, quotes a credentials file.
+func busOptions(mb *configs.MarketBus, log *slog.Logger) ([]nats.Option, error) {
+	opts := []nats.Option{nats.Name("sgw-" + mb.Role), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond), nats.ReconnectJitter(100*time.Millisecond, time.Second),
+		nats.ErrorHandler((&busErrors{log: log}).handle)}
+	if mb.TLS != nil {
+		// No address: nats.go checks each server of the URL under its own
+		// host name unless server_name names one for all.
+		tc, err := netsec.ClientTLS(*mb.TLS, "", "market_bus.tls")
+		if err != nil {
+			return nil, fmt.Errorf("system: %w", err)
+		}
+		opts = append(opts, nats.Secure(tc))
+	}
+	key, file := "", ""
+	switch {
+	case mb.Credentials != "":
+		key, file = "credentials", mb.Credentials
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("system: market_bus.credentials: %w", err)
+		}
+		jwt := bytes.Contains(b, []byte("-----BEGIN NATS USER JWT-----"))
+		clear(b)
+		if !jwt {
+			// nats.go would send the whole file to the server as the JWT.
+			return nil, fmt.Errorf("system: market_bus.credentials %s: no NATS user JWT in it; want a .creds file as nsc writes it (a bare NKey seed goes in nkey_seed_file)", file)
+		}
+		opts = append(opts, nats.UserCredentials(file))
+	case mb.NKeySeedFile != "":
+		key, file = "nkey_seed_file", mb.NKeySeedFile
+		o, err := nats.NkeyOptionFromSeed(file)
+		if err != nil {
+			return nil, fmt.Errorf("system: market_bus.nkey_seed_file %s: %w", file, err)
+		}
+		opts = append(opts, o)
+	}
+	var o nats.Options
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("system: market_bus.%s %s: %w", key, file, err)
+		}
+	}
+	if o.SignatureCB != nil {
+		if _, err := o.SignatureCB([]byte("sgw: check the key")); err != nil {
+			return nil, fmt.Errorf("system: market_bus.%s %s: %w", key, file, err)
+		}
+	}
+	return opts, nil
+}
+
+// busErrorEvery spaces the log lines of one kind of error (busErrors).
+const busErrorEvery = 10 * time.Second
+
+// busErrors logs the errors the NATS server reports on an open connection:
+// a publish or a subscription its permissions refuse, a slow consumer. A
+// refused publish comes back at the bus's rate, so each kind is logged at
+// most once per busErrorEvery, with the count of those not logged. It is
+// called on the connection's callback goroutine; mu guards its fields and
+// is held only to count.
+type busErrors struct {
+	log  *slog.Logger
+	mu   sync.Mutex
+	last [3]time.Time // by kind: permission, slow consumer, other
+	n    [3]int       // not logged since last
+}
+
+// handle implements nats.ErrHandler.
+func (e *busErrors) handle(_ *nats.Conn, sub *nats.Subscription, err error) {
+	kind := 2
+	switch {
+	case errors.Is(err, nats.ErrPermissionViolation):
+		kind = 0
+	case errors.Is(err, nats.ErrSlowConsumer):
+		kind = 1
+	}
+	e.mu.Lock()
+	now := time.Now()
+	if !e.last[kind].IsZero() && now.Sub(e.last[kind]) < busErrorEvery {
+		e.n[kind]++
+		e.mu.Unlock()
+		return
+	}
+	e.last[kind] = now
+	skipped := e.n[kind]
+	e.n[kind] = 0
+	e.mu.Unlock()
+	args := []any{"err", err, "suppressed", skipped}
+	if sub != nil {
+		args = append(args, "subject", sub.Subject)
+	}
+	e.log.Error("mdbus: the NATS server reports an error", args...)
 }
 
 // StartNATS starts a NATS server (no TLS, no authentication, no logs) on
