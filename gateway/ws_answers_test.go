@@ -316,7 +316,8 @@ func TestAwaitingAnswer(t *testing.T) {
 	}{
 		{"accepted of the new order", orders.Event{Kind: orders.EventAccepted, Order: order, Ref: "c1"}, "1"},
 		{"accepted of another source's new order", orders.Event{Kind: orders.EventAccepted, Order: theirs, Ref: "c1"}, ""},
-		{"accepted of a cancel", orders.Event{Kind: orders.EventAccepted, Order: theirs, Ref: "x1"}, "2"},
+		{"accepted of a cancel", orders.Event{Kind: orders.EventAccepted, Order: theirs, Ref: "x1", Request: 'F', Requester: me}, "2"},
+		{"accepted of another source's cancel", orders.Event{Kind: orders.EventAccepted, Order: order, Ref: "x1", Request: 'F', Requester: other}, ""},
 		{"the gateway ended the new order", orders.Event{Kind: orders.EventExec, ExecType: '8', Order: order, Ref: "c1", Code: orders.CodeJournal}, "1"},
 		{"a fill", orders.Event{Kind: orders.EventExec, ExecType: 'F', Order: order, Ref: "c1"}, ""},
 		{"the cancel refused", orders.Event{Kind: orders.EventCancelReject, Order: order, Ref: "x1", Request: 'F', Requester: me}, "2"},

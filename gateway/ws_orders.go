@@ -123,15 +123,16 @@ func (a *awaiting) forget(k awaitKey) {
 // exec rejected, or a cancel_reject, that ended a request before its
 // accepted. Events of the same client order id sent for another
 // connection's request (a watched account's) are told apart by the
-// source that sent the request, where the event names it: the order's
-// for a new order, Requester for a cancel_reject.
+// source that sent the request: the order's for a new order, Requester
+// for a cancel's or replace's accepted and for a cancel_reject.
 func (a *awaiting) answer(ev orders.Event) json.RawMessage {
 	newOrder := ev.Ref == ev.Order.ClOrdID
 	var from orders.Source
 	switch {
 	case ev.Kind == orders.EventAccepted && newOrder:
 		from = ev.Order.Source
-	case ev.Kind == orders.EventAccepted: // a cancel's or replace's: its sender is not named
+	case ev.Kind == orders.EventAccepted: // a cancel's or replace's
+		from = ev.Requester
 	case ev.Kind == orders.EventExec && ev.ExecType == '8' && newOrder:
 		from = ev.Order.Source
 	case ev.Kind == orders.EventCancelReject && ev.Requester != (orders.Source{}):

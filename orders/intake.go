@@ -235,7 +235,7 @@ func (m *Manager) Replace(req ReplaceRequest) (_ Order, err error) {
 func (m *Manager) journalChange(typ byte, o *Order, rec changeRec) (Order, error) {
 	rt := m.routes[o.Upstream]
 	c := o.pending
-	err := m.journalSend(typ, &rec, o, Event{Kind: EventAccepted, Order: *o, Ref: rec.ClOrdID}, changeReq(o, c),
+	err := m.journalSend(typ, &rec, o, Event{Kind: EventAccepted, Order: *o, Ref: rec.ClOrdID, Request: c.msgType(), Requester: c.from}, changeReq(o, c),
 		func(prepared any, err error) {
 			switch {
 			case o.pending != c || rt == nil: // already answered or ended

@@ -159,6 +159,11 @@ func TestReplace(t *testing.T) {
 		t.Fatal(err)
 	}
 	reserved(e.rc, 500*1700) // pending: the larger price times the larger quantity
+	// Its accepted names who sent it (a WebSocket client matches its
+	// request's id by it).
+	if ev := findEvent(e.ev.wait(t, 3), EventAccepted, "r1"); ev.Request != 'G' || ev.Requester != src {
+		t.Fatalf("the replace's accepted %+v; want Request G, Requester %v", ev, src)
+	}
 	g := e.core.wait(t, 2)[1].(fix.ReplaceRequest)
 	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: g.ClOrdID, OrigClOrdID: g.OrigClOrdID, ExecID: "e2", ExecType: '5', OrdStatus: '0', LeavesQty: 500})
 	o, _ := e.m.Get("A1", "c1")
@@ -503,4 +508,15 @@ func TestEventRequester(t *testing.T) {
 			}
 		})
 	}
+}
+
+// findEvent returns the first event of kind with ref in evs, or the zero
+// Event.
+func findEvent(evs []Event, kind EventKind, ref string) Event {
+	for _, ev := range evs {
+		if ev.Kind == kind && ev.Ref == ref {
+			return ev
+		}
+	}
+	return Event{}
 }
