@@ -51,7 +51,7 @@ func newPeerRigTuned(t *testing.T, tracking feedpeer.TrackingMode, profile bool,
 	r := &peerRig{t: t, pf: newPeerFeed(t, tracking)}
 	var err error
 	for _, s := range []**feedpeer.ITCHServer{&r.primary, &r.backup} {
-		if *s, err = feedpeer.NewITCHServer(feedpeer.ITCHServerConfig{Username: "gw", Password: "pw"}, r.pf); err != nil {
+		if *s, err = feedpeer.NewITCHServer(feedpeer.ITCHServerConfig{ServerConfig: feedpeer.ServerConfig{HeartbeatInterval: 200 * time.Millisecond}, Username: "gw", Password: "pw"}, r.pf); err != nil {
 			t.Fatal(err)
 		}
 	}
