@@ -32,19 +32,8 @@ func TestSimulatorSkipsWarn(t *testing.T) {
 // the gateway's metrics (gateway_sim_flow_*), as the one in this process
 // is read directly.
 func TestSimFlowFromMetrics(t *testing.T) {
-	c, err := Config{Scenario: ScenarioMarketData, Out: t.TempDir(), Rate: 300, Duration: time.Second}.withDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tg := startDemoTarget(t)
 	ctx := context.Background()
-	tg, err := startTarget(ctx, c, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.stop()
-	if err := waitReady(ctx, tg.base, c.ReadyTimeout); err != nil {
-		t.Fatal(err)
-	}
 	direct := tg.sim
 	if direct == nil || tg.ops == "" {
 		t.Fatalf("the in-process demo gave no simulator (%v) or no operator token", direct)
@@ -74,19 +63,8 @@ func TestSimFlowFromMetrics(t *testing.T) {
 // Against its own simulator the demo's books agree; against another
 // simulator, whose flow took other actions, they do not.
 func TestVenueCheckFindsDifferentBooks(t *testing.T) {
-	c, err := Config{Scenario: ScenarioMarketData, Out: t.TempDir(), Rate: 300, Duration: time.Second}.withDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, tg := startDemoTarget(t)
 	ctx := context.Background()
-	tg, err := startTarget(ctx, c, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.stop()
-	if err := waitReady(ctx, tg.base, c.ReadyTimeout); err != nil {
-		t.Fatal(err)
-	}
 	syms, err := symbols(ctx, tg.base)
 	if err != nil {
 		t.Fatal(err)
@@ -127,4 +105,23 @@ func waitUntilFlow(t *testing.T, s *sim.Sim, n uint64) {
 			t.Fatalf("the simulator's flow took %d actions, not %d, in 60 s", s.FlowStats().Actions, n)
 		}
 	}
+}
+
+// startDemoTarget starts the demo (simulator at 300 actions/s) in this
+// process as a marketdata run would, until the test ends.
+func startDemoTarget(t *testing.T) (Config, *target) {
+	t.Helper()
+	c, err := Config{Scenario: ScenarioMarketData, Out: t.TempDir(), Rate: 300, Duration: time.Second}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := startTarget(context.Background(), c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tg.stop() })
+	if err := waitReady(context.Background(), tg.base, c.ReadyTimeout); err != nil {
+		t.Fatal(err)
+	}
+	return c, tg
 }

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,13 +79,5 @@ func venueDiff(ctx context.Context, wsURL, token string, venue *sim.Sim, syms []
 // sameLevels compares prices and quantities (the protocol carries no
 // order counts).
 func sameLevels(got []orderbook.Level, want []match.Level) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for i := range got {
-		if got[i].Price != want[i].Price || got[i].Qty != want[i].Qty {
-			return false
-		}
-	}
-	return true
+	return slices.EqualFunc(got, want, func(g orderbook.Level, w match.Level) bool { return g.Price == w.Price && g.Qty == w.Qty })
 }
