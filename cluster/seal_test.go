@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/quickfixgo/quickfix"
@@ -496,21 +495,10 @@ func TestSealedSnapshotKeepsReplayCheck(t *testing.T) {
 // applying, and returns its error.
 func (w *watchedState) waitErr(t *testing.T) error {
 	t.Helper()
-	deadline := time.NewTimer(waitDeadline)
-	defer deadline.Stop()
-	for {
-		w.mu.Lock()
-		ch := w.changed
-		w.mu.Unlock()
-		if err := w.Err(); err != nil {
-			return err
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			t.Fatalf("still applying after %v (applied index %d)", waitDeadline, w.AppliedIndex())
-		}
-	}
+	w.waitUntil(t, func() bool { return w.Err() != nil }, func() string {
+		return fmt.Sprintf("still applying after %v (applied index %d)", waitDeadline, w.AppliedIndex())
+	})
+	return w.Err()
 }
 
 // TestSealedClusterRefusesReplayedEntry: a follower whose Raft log was

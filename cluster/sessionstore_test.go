@@ -119,19 +119,28 @@ func (w *watchedState) Apply(index uint64, b []byte) error {
 // waitApplied waits, on apply notifications, until index i is applied.
 func (w *watchedState) waitApplied(t *testing.T, i uint64) {
 	t.Helper()
+	w.waitUntil(t, func() bool { return w.AppliedIndex() >= i }, func() string {
+		return fmt.Sprintf("applied index %d after %v, want %d", w.AppliedIndex(), waitDeadline, i)
+	})
+}
+
+// waitUntil waits, on apply notifications, until cond holds, failing the
+// test with what() after waitDeadline.
+func (w *watchedState) waitUntil(t *testing.T, cond func() bool, what func() string) {
+	t.Helper()
 	deadline := time.NewTimer(waitDeadline)
 	defer deadline.Stop()
 	for {
 		w.mu.Lock()
 		ch := w.changed
 		w.mu.Unlock()
-		if w.AppliedIndex() >= i {
+		if cond() {
 			return
 		}
 		select {
 		case <-ch:
 		case <-deadline.C:
-			t.Fatalf("applied index %d after %v, want %d", w.AppliedIndex(), waitDeadline, i)
+			t.Fatal(what())
 		}
 	}
 }
