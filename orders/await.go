@@ -32,8 +32,15 @@ type await struct {
 }
 
 // awaits is a route's requests awaiting answers: by upstream id, by order
-// for status requests, and in one queue in the order they were handed
-// over (or last asked about), so that the timer looks only at the oldest.
+// for status requests, and in two queues, one per time limit (acks: new
+// orders, cancels and replaces, Config.AckTimeout; statuses: status
+// requests, Config.StatusTimeout), each in the order its requests were
+// handed over (or last asked about), so that the timer looks only at the
+// oldest of each. Within a queue the limit is one and the times grow
+// (push), so the deadlines do too: when its oldest request is not
+// overdue, none is. One queue for both would not do: a status request
+// at its front, of a longer limit, would hide the earlier deadline of a
+// cancel behind it.
 //
 // A request is overdue only once the venue has had it to answer. When the
 // venue is slower than the flow of orders, requests wait in the session's
@@ -44,8 +51,7 @@ type await struct {
 // asked about only once it has left the session's queue (its ticket) and
 // the venue has either answered a request handed over after it (so it
 // read past it: reached) or answered nothing for the time limit (it is
-// stalled, not busy). Tickets grow along the queue, so when the oldest
-// request is not overdue, none is.
+// stalled, not busy). Tickets grow along each queue too.
 //
 // The time limits count only the time the session was logged on (the
 // route's up time, clock): answers cannot come while it is down. They
@@ -55,7 +61,8 @@ type await struct {
 type awaits struct {
 	byUID    map[string]*await
 	byStatus map[*Order]*await
-	queue    []*await // oldest first; entries marked done are skipped
+	acks     awaitQueue // new orders, cancels, replaces: Config.AckTimeout
+	statuses awaitQueue // status requests: Config.StatusTimeout
 	// reached is the highest ticket among the requests the venue
 	// answered, heard when it last answered one (heard).
 	reached uint64
@@ -66,6 +73,34 @@ type awaits struct {
 	upFor   time.Duration
 	upSince time.Time
 	up      bool
+}
+
+// awaitQueue is the requests of one time limit, oldest first; entries
+// marked done are skipped.
+type awaitQueue []*await
+
+// push appends a. Requests are pushed in the order they take the
+// Manager's mu, so their times (upAt) grow along the queue, but for a
+// now read a little before taking it (Run's tick): a request behind one
+// of a slightly later time waits at most that little longer.
+func (q *awaitQueue) push(a *await) { *q = append(*q, a) }
+
+// front returns the oldest request not done, dropping the done ones
+// before it; nil when there is none.
+func (q *awaitQueue) front() *await {
+	for len(*q) > 0 {
+		if a := (*q)[0]; !a.done {
+			return a
+		}
+		q.pop()
+	}
+	return nil
+}
+
+// pop drops the oldest request.
+func (q *awaitQueue) pop() {
+	(*q)[0] = nil
+	*q = (*q)[1:]
 }
 
 func newAwaits() awaits {
@@ -96,6 +131,14 @@ func (w *awaits) clock(now time.Time) time.Duration {
 	return w.upFor + max(0, now.Sub(w.upSince))
 }
 
+// queue returns the queue of a's time limit.
+func (w *awaits) queue(a *await) *awaitQueue {
+	if a.kind == 'H' {
+		return &w.statuses
+	}
+	return &w.acks
+}
+
 // add records a request handed over at since.
 func (w *awaits) add(a *await) {
 	a.upAt = w.clock(a.since)
@@ -110,13 +153,13 @@ func (w *awaits) add(a *await) {
 		}
 		w.byUID[a.uid] = a
 	}
-	w.queue = append(w.queue, a)
+	w.queue(a).push(a)
 }
 
-// again puts a back at the end of the queue, waiting from now.
+// again puts a back at the end of its queue, waiting from now.
 func (w *awaits) again(a *await, now time.Time) {
 	a.since, a.upAt = now, w.clock(now)
-	w.queue = append(w.queue, a)
+	w.queue(a).push(a)
 }
 
 // heardFrom records the venue's answer, at now, to a (answered or
@@ -153,36 +196,36 @@ func (w *awaits) statusAnswered(o *Order) *await {
 // len returns how many requests await an answer.
 func (w *awaits) len() int { return len(w.byUID) + len(w.byStatus) }
 
-// expired pops and returns the oldest request that is not done and is
-// overdue: it has waited longer than its limit (ack for requests, status
-// for status requests) in up time (clock) since its since, and the venue
-// has had it to answer (see awaits; left is the session's Upstream.Left).
-// It returns nil when the oldest is not overdue.
+// expired pops and returns the overdue request whose deadline came
+// first: one not done that has waited longer than its limit (ack for
+// requests, status for status requests) in up time (clock) since its
+// since, and that the venue has had to answer (see awaits; left is the
+// session's Upstream.Left). It returns nil when neither queue's oldest
+// is overdue.
 func (w *awaits) expired(now time.Time, ack, status time.Duration, left uint64) *await {
 	up := w.clock(now)
-	for len(w.queue) > 0 {
-		a := w.queue[0]
-		if a.done {
-			w.queue[0] = nil
-			w.queue = w.queue[1:]
-			continue
-		}
-		limit := ack
-		if a.kind == 'H' {
-			limit = status
-		}
-		if up-a.upAt <= limit {
-			return nil
-		}
-		if a.ticket > left {
-			return nil // still in the session's queue
-		}
-		if a.ticket > w.reached && up-w.heard <= limit {
-			return nil // the venue is answering what was sent before it
-		}
-		w.queue[0] = nil
-		w.queue = w.queue[1:]
-		return a
+	a, s := w.overdue(&w.acks, up, ack, left), w.overdue(&w.statuses, up, status, left)
+	if s != nil && (a == nil || s.upAt+status < a.upAt+ack) {
+		w.statuses.pop()
+		return s
 	}
-	return nil
+	if a != nil {
+		w.acks.pop()
+	}
+	return a
+}
+
+// overdue returns q's oldest request if it is overdue at up time up, of
+// time limit limit (see expired), without taking it off q.
+func (w *awaits) overdue(q *awaitQueue, up, limit time.Duration, left uint64) *await {
+	a := q.front()
+	switch {
+	case a == nil || up-a.upAt <= limit:
+		return nil
+	case a.ticket > left:
+		return nil // still in the session's queue
+	case a.ticket > w.reached && up-w.heard <= limit:
+		return nil // the venue is answering what was sent before it
+	}
+	return a
 }

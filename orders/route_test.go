@@ -556,3 +556,44 @@ func TestAckTimeoutBoundedAcrossFlaps(t *testing.T) {
 		t.Fatalf("the unanswered cancel ended with %+v", last)
 	}
 }
+
+// TestAckTimeoutNotBehindStatusRequest: a status request awaiting its
+// answer (status timeout 30s) does not hold up a cancel handed over
+// after it (ack timeout 1s): the cancel's status is asked once it has
+// waited the ack timeout, and it ends refused (orders.upstream_reject)
+// after twice that, while the status request still awaits its own
+// answer. Before, the requests were timed in one queue, the oldest first,
+// and the status request at its head hid every later deadline until its
+// own: the cancel stayed pending for the status timeout.
+func TestAckTimeoutNotBehindStatusRequest(t *testing.T) {
+	e := newEnv(t, t.TempDir(), func(_ *env, c *Config) { c.AckTimeout, c.StatusTimeout = time.Second, 30*time.Second })
+	rt := e.m.routes["core"]
+	e.working("c2", 100)
+	e.m.New(buy("c1", 100))
+	e.core.wait(t, 2)
+	e.m.tick(e.advance(1500 * time.Millisecond)) // c1 unanswered: its status is asked
+	if h, ok := e.core.wait(t, 3)[2].(fix.StatusRequest); !ok || h.ClOrdID != e.uid("c1") {
+		t.Fatalf("after the ack timeout the upstream got %v", describe(e.core.list()))
+	}
+	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x2", OrigClOrdID: "c2", Account: "A1", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	e.core.wait(t, 4)
+	e.m.tick(e.advance(1100 * time.Millisecond)) // the cancel waited past the ack timeout
+	if got := e.core.list(); len(got) != 5 || describe(got)[4] != "H:"+e.uid("c2") {
+		t.Fatalf("the cancel waited 1.1s, ack timeout 1s, behind a status request of timeout 30s: the upstream got %v; want a status request of c2 last",
+			describe(got))
+	}
+	e.m.tick(e.advance(1100 * time.Millisecond)) // and its status request too: the cancel ends
+	evs := e.ev.wait(t, 5)                       // c2 accepted, acknowledged, c1 accepted, cancel accepted, refused
+	if last := evs[len(evs)-1]; last.Kind != EventCancelReject || last.Ref != "x2" || last.Code != CodeUpstreamReject {
+		t.Fatalf("the unanswered cancel ended with %+v", last)
+	}
+	uid := e.uid("c1")
+	e.m.mu.Lock()
+	c1Asked := rt.awaiting.byStatus[e.m.byUID[uid]] != nil
+	e.m.mu.Unlock()
+	if !c1Asked {
+		t.Fatal("c1's status request was given up before its status timeout")
+	}
+}
