@@ -32,6 +32,9 @@ type fakeUpstream struct {
 	// left counts those that have left it.
 	hold bool
 	left int
+	// full refuses every Send with fix.ErrQueueFull, as a session whose
+	// own queue is full does.
+	full bool
 }
 
 func newFakeUpstream() *fakeUpstream {
@@ -43,6 +46,9 @@ func (f *fakeUpstream) Send(req any) error {
 	defer f.mu.Unlock()
 	if f.down {
 		return fix.ErrNotLoggedOn
+	}
+	if f.full {
+		return fix.ErrQueueFull
 	}
 	if p, ok := req.(fix.Prepared); ok {
 		req = p.Request() // as the venue will see it
@@ -94,6 +100,14 @@ func (f *fakeUpstream) setHold(hold bool) {
 	if !hold {
 		f.left = len(f.sent)
 	}
+	f.mu.Unlock()
+}
+
+// setFull(true) refuses every Send from now on as fix.ErrQueueFull;
+// setFull(false) takes them again.
+func (f *fakeUpstream) setFull(full bool) {
+	f.mu.Lock()
+	f.full = full
 	f.mu.Unlock()
 }
 

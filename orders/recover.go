@@ -292,6 +292,9 @@ func (m *Manager) recoverRoute(rt *route, now time.Time) {
 			"sent_now", counts["sent"], "probed", counts["probed"], "status_requests", counts["status"], "day_over", counts["ended"])
 	}
 	rt.held = append(first, rt.held...)
+	for _, h := range first {
+		rt.hold(h.since)
+	}
 }
 
 // dayOver reports whether o's trading day has closed: the clock is past

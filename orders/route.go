@@ -21,13 +21,20 @@ import (
 // logon the held requests go out in order; on logout the Upstream gives
 // back what it had queued but not yet handed to quickfix (reclaimed), and
 // those go back to the front of held. A request handed to quickfix is
-// never taken back: FIX resend recovery delivers it.
+// never taken back: FIX resend recovery delivers it. Held times do not
+// grow along held (a request given back at a drop, held from then, goes
+// before one held earlier while the session's queue was full), so
+// expire looks through all of it, once the oldest (heldOldest) is due.
 type route struct {
 	name      string
 	up        Upstream
 	loggedOn  bool
 	downSince time.Time // when the session went down; zero while logged on
 	held      []held
+	// heldOldest is no later than the since of every held request
+	// (hold): expire looks through held only once it is past the hold
+	// time, and sets it anew.
+	heldOldest time.Time
 	// awaiting holds the requests handed to the session whose answer has
 	// not come. Run asks for the order's status after Config.AckTimeout
 	// without one, and gives up a status request after
@@ -63,6 +70,14 @@ type held struct {
 
 func newRoute(name string, up Upstream, now time.Time) *route {
 	return &route{name: name, up: up, downSince: now, awaiting: newAwaits()}
+}
+
+// hold records that a request held since since joined held (keeps
+// heldOldest). Call it with every request added to held.
+func (rt *route) hold(since time.Time) {
+	if rt.heldOldest.IsZero() || since.Before(rt.heldOldest) {
+		rt.heldOldest = since
+	}
 }
 
 // admit refuses a new order for a session that has been down longer than
@@ -132,6 +147,7 @@ func (m *Manager) submit(rt *route, req any, now time.Time) {
 		return
 	}
 	rt.held = append(rt.held, held{req: req, since: now})
+	rt.hold(now)
 	m.met.held.WithLabelValues(rt.name).Set(float64(len(rt.held)))
 }
 
@@ -187,6 +203,7 @@ func (m *Manager) releaseHeld(rt *route, now time.Time) {
 		}
 		if !m.send(rt, h.req, now, h.since) {
 			rt.held = append([]held{h}, rt.held...)
+			rt.hold(h.since)
 			break
 		}
 	}
@@ -240,18 +257,32 @@ func (m *Manager) sendChecks(rt *route, now time.Time) {
 	}
 }
 
-// expire ends the held requests older than the hold time. mu held.
+// expire ends the held requests older than the hold time, wherever they
+// are in held (see route), once the oldest (heldOldest) is: the others
+// keep their order. mu held.
 func (m *Manager) expire(rt *route, now time.Time) {
-	n := 0
-	for len(rt.held) > 0 && now.Sub(rt.held[0].since) > m.cfg.HoldTimeout {
-		h := rt.held[0]
-		rt.held = rt.held[1:] // taken before endRequest, which may drop others
-		n++
+	if len(rt.held) == 0 || now.Sub(rt.heldOldest) <= m.cfg.HoldTimeout {
+		return
+	}
+	var out []held
+	kept := rt.held[:0]
+	rt.heldOldest = time.Time{}
+	for _, h := range rt.held {
+		if now.Sub(h.since) > m.cfg.HoldTimeout {
+			out = append(out, h)
+			continue
+		}
+		kept = append(kept, h)
+		rt.hold(h.since)
+	}
+	clear(rt.held[len(kept):])
+	rt.held = kept // taken before endRequest, which may drop others and hold more
+	for _, h := range out {
 		m.met.expired.WithLabelValues(rt.name).Inc()
 		m.endRequest(rt, h.req, CodeUpstreamDown,
 			fmt.Sprintf("upstream %s was unavailable for %s; the request was not sent", rt.name, m.cfg.HoldTimeout))
 	}
-	if n > 0 {
+	if len(out) > 0 {
 		m.met.held.WithLabelValues(rt.name).Set(float64(len(rt.held)))
 	}
 }
@@ -399,6 +430,9 @@ func (m *Manager) OnSessionDown(upstream, line string, err error, reclaimed []an
 			back = append(back, held{req: req, since: since})
 		}
 		rt.held = append(back, rt.held...)
+		for _, h := range back {
+			rt.hold(h.since)
+		}
 		m.met.held.WithLabelValues(rt.name).Set(float64(len(rt.held)))
 		if len(dayChecks) > 0 {
 			rt.checks = append(dayChecks, rt.checks...)

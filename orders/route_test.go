@@ -597,3 +597,75 @@ func TestAckTimeoutNotBehindStatusRequest(t *testing.T) {
 		t.Fatal("c1's status request was given up before its status timeout")
 	}
 }
+
+// TestHoldExpiresEachAtItsTime: a request held while the session is up
+// (its queue full) is ended once held longer than the hold time, even
+// behind a request the session gave back at a later drop (held from
+// then). Before, only the front of the queue was looked at, and the
+// later one hid the earlier one's end until its own.
+func TestHoldExpiresEachAtItsTime(t *testing.T) {
+	e := newEnv(t, t.TempDir(), func(_ *env, c *Config) { c.HoldTimeout = 5 * time.Second })
+	e.m.New(buy("a1", 100))
+	a1 := e.core.wait(t, 1)[0] // in the session's queue
+	e.core.setFull(true)
+	if _, err := e.m.New(buy("b1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	e.ev.wait(t, 2)                      // accepted both; b1 held
+	e.m.tick(e.advance(4 * time.Second)) // the queue stays full
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineSilent, []any{a1}) // a1 held from now, before b1
+	e.m.tick(e.advance(2 * time.Second))
+	if o, _ := e.m.Get("A1", "b1"); o.Status != StatusRejected {
+		t.Fatalf("b1 held 6s, hold time 5s, behind a1 held 2s: %s; want rejected", o.Status)
+	}
+	if o, _ := e.m.Get("A1", "a1"); o.Status.Terminal() {
+		t.Fatalf("a1 held 2s, hold time 5s: %s", o.Status)
+	}
+	if evs := e.ev.wait(t, 3); evs[2].Ref != "b1" || evs[2].Code != CodeUpstreamDown {
+		t.Fatalf("b1 ended with %+v", evs[2])
+	}
+	e.m.tick(e.advance(4 * time.Second))
+	if o, _ := e.m.Get("A1", "a1"); o.Status != StatusRejected {
+		t.Fatalf("a1 held 6s, hold time 5s: %s; want rejected", o.Status)
+	}
+	e.core.setFull(false)
+	e.core.setDown(false)
+	e.m.OnSessionUp("core", "carrierB")
+	if got := e.core.list(); len(got) != 1 {
+		t.Fatalf("expired requests sent: %v", describe(got))
+	}
+}
+
+// TestHoldExpiresReclaimedAtItsTime: a request the session gives back at
+// a drop is held again from when it was first held, which may be before
+// every request still held: it ends at its own hold time, though expire
+// last looked through held after it had left.
+func TestHoldExpiresReclaimedAtItsTime(t *testing.T) {
+	e := newEnv(t, t.TempDir(), func(_ *env, c *Config) { c.HoldTimeout = 5 * time.Second })
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineSilent, nil)
+	if _, err := e.m.New(buy("f1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	e.ev.wait(t, 1) // f1 held from now
+	e.advance(time.Second)
+	e.core.setDown(false)
+	e.m.OnSessionUp("core", "carrierB")
+	f1 := e.core.wait(t, 1)[0] // in the session's queue
+	e.core.setFull(true)
+	if _, err := e.m.New(buy("g1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	e.ev.wait(t, 2)                              // g1 held from now
+	e.m.tick(e.advance(4500 * time.Millisecond)) // f1 would be past the hold time, g1 is not
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierB", fix.ErrLineSilent, []any{f1})
+	e.m.tick(e.advance(100 * time.Millisecond))
+	if o, _ := e.m.Get("A1", "f1"); o.Status != StatusRejected {
+		t.Fatalf("f1 first held 5.6s ago, hold time 5s: %s; want rejected", o.Status)
+	}
+	if o, _ := e.m.Get("A1", "g1"); o.Status.Terminal() {
+		t.Fatalf("g1 held 4.6s, hold time 5s: %s", o.Status)
+	}
+}
