@@ -130,8 +130,8 @@ type Orders struct {
 	// AckTimeout is how long a request may wait for the upstream's answer
 	// before the gateway asks for the order's status. Zero means 10s.
 	AckTimeout time.Duration `yaml:"ack_timeout"`
-	// StatusTimeout bounds the wait for a status answer during recovery.
-	// Zero means 10s.
+	// StatusTimeout bounds the wait for a status answer: the recovery's,
+	// after an ack timeout, at the day's end. Zero means 10s.
 	StatusTimeout time.Duration `yaml:"status_timeout"`
 	// DayEndCheck is how long after the market's close (15:00 in
 	// Shanghai, on a trading day) the orders sent to the venue and never

@@ -65,8 +65,11 @@ type Config struct {
 	// flaps cannot keep a request unanswered forever (see awaits). Zero
 	// means 10s.
 	AckTimeout time.Duration
-	// StatusTimeout is how long recovery waits for a status answer before
-	// it decides without it (see Recover). Zero means 10s.
+	// StatusTimeout is how long a status request waits for its answer
+	// before the gateway decides without it: the recovery's (see
+	// Recover), the one sent after AckTimeout, and the day's end check.
+	// It is timed apart from AckTimeout, so a longer one never delays a
+	// shorter one's deadline. Zero means 10s.
 	StatusTimeout time.Duration
 	// StatusCheckWindow bounds the recovery's status checks of the open
 	// orders the venue has (see Recover) waiting in a session's queue: the
