@@ -278,9 +278,12 @@ func (m *Manager) expire(rt *route, now time.Time) {
 	clear(rt.held[len(kept):])
 	rt.held = kept // taken before endRequest, which may drop others and hold more
 	for _, h := range out {
-		m.met.expired.WithLabelValues(rt.name).Inc()
-		m.endRequest(rt, h.req, CodeUpstreamDown,
-			fmt.Sprintf("upstream %s was unavailable for %s; the request was not sent", rt.name, m.cfg.HoldTimeout))
+		// A cancel or replace whose order ended before it in this pass
+		// ended with the order, counted once.
+		if m.endRequest(rt, h.req, CodeUpstreamDown,
+			fmt.Sprintf("upstream %s was unavailable for %s; the request was not sent", rt.name, m.cfg.HoldTimeout)) {
+			m.met.expired.WithLabelValues(rt.name).Inc()
+		}
 	}
 	if len(out) > 0 {
 		m.met.held.WithLabelValues(rt.name).Set(float64(len(rt.held)))
@@ -290,12 +293,13 @@ func (m *Manager) expire(rt *route, now time.Time) {
 // endRequest ends a request the venue does not have: a new order is
 // rejected, a cancel or replace refused, each journaled (recRefused) so a
 // restart knows; a status request is dropped (a recovery probe then sends
-// its order again, flagged PossResend). mu held.
-func (m *Manager) endRequest(rt *route, req any, code, text string) {
+// its order again, flagged PossResend). It reports false for a request
+// that had already ended (with its order, or answered). mu held.
+func (m *Manager) endRequest(rt *route, req any, code, text string) bool {
 	uid, kind := reqID(req)
 	o := m.byUID[uid]
 	if o == nil {
-		return
+		return false
 	}
 	var ev Event
 	var c *change // a cancel or replace ending with its order
@@ -303,10 +307,10 @@ func (m *Manager) endRequest(rt *route, req any, code, text string) {
 	case kind == 'H' && o.dayEnd:
 		// Never sent: not the venue's silence. The day's end check of
 		// the order, queued or asked, decides.
-		return
+		return true
 	case kind == 'H':
 		m.statusDone(rt, o, false)
-		return
+		return true
 	case kind == recNew && o.UpstreamID == uid && !o.acked && !o.Status.Terminal():
 		rt.awaiting.answered(uid)
 		if c = o.pending; c != nil {
@@ -317,7 +321,7 @@ func (m *Manager) endRequest(rt *route, req any, code, text string) {
 		rt.awaiting.answered(uid)
 		ev = m.endChange(o, code, text)
 	default:
-		return
+		return false
 	}
 	m.log.Warn("orders: request ended without reaching the venue", "upstream", rt.name, "account", o.Account,
 		"ref", ev.Ref, "code", code, "text", text)
@@ -334,6 +338,7 @@ func (m *Manager) endRequest(rt *route, req any, code, text string) {
 			m.emit(o, ev)
 		}
 	}
+	return true
 }
 
 // dropHeld removes the held request with upstream id uid, if any. mu

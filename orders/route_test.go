@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
 	"sgw/fix"
@@ -667,5 +668,31 @@ func TestHoldExpiresReclaimedAtItsTime(t *testing.T) {
 	}
 	if o, _ := e.m.Get("A1", "g1"); o.Status.Terminal() {
 		t.Fatalf("g1 held 4.6s, hold time 5s: %s", o.Status)
+	}
+}
+
+// TestHoldExpiredCountsOnce: a held cancel whose order passes the hold
+// time in the same pass ends with the order and is not counted expired
+// again, as when it was held later than its order.
+func TestHoldExpiredCountsOnce(t *testing.T) {
+	e := newEnv(t, t.TempDir(), func(_ *env, c *Config) { c.HoldTimeout = 5 * time.Second })
+	e.core.setDown(true)
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineSilent, nil)
+	if _, err := e.m.New(buy("n1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "n1", Account: "A1", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	e.ev.wait(t, 2) // both accepted, both held
+	e.m.tick(e.advance(6 * time.Second))
+	if o, _ := e.m.Get("A1", "n1"); o.Status != StatusRejected {
+		t.Fatalf("n1 held past the hold time: %s; want rejected", o.Status)
+	}
+	if evs := e.ev.wait(t, 4); evs[3].Kind != EventCancelReject || evs[3].Ref != "x1" {
+		t.Fatalf("x1 ended with %+v; want its cancel_reject", evs[3])
+	}
+	if n := testutil.ToFloat64(e.m.met.expired.WithLabelValues("core")); n != 1 {
+		t.Fatalf("gateway_orders_hold_expired_total %v; want 1 (the order; its cancel ended with it)", n)
 	}
 }
