@@ -224,11 +224,7 @@ func TestForwardReleasedAfterLeaderCloses(t *testing.T) {
 	// And the follower learns that another node leads.
 	other, _ := url.Parse("http://127.0.0.1:1")
 	fw.at.Store(other)
-	perIP := func() int {
-		fsrv.ws.mu.Lock()
-		defer fsrv.ws.mu.Unlock()
-		return fsrv.ws.perIP["127.0.0.1"]
-	}
+	perIP := func() int { return fsrv.ws.limits.OpenFrom(clientAddr("127.0.0.1")) }
 	// Before, the relay held it for good: only a broken relay waits out
 	// waitUntil's bound.
 	waitUntil(t, func() bool { return perIP() == 0 })
@@ -301,11 +297,7 @@ func TestForwardCountsTowardMaxConnections(t *testing.T) {
 			for _, c := range relayed {
 				c.conn.CloseNow()
 			}
-			counted := func() (int, int) {
-				fsrv.ws.mu.Lock()
-				defer fsrv.ws.mu.Unlock()
-				return fsrv.ws.conns, len(fsrv.ws.perIP)
-			}
+			counted := fsrv.ws.limits.Open
 			waitUntil(t, func() bool { n, ips := counted(); return n == 0 && ips == 0 })
 			if n := metricValue(t, freg, "gateway_ws_relayed_clients", ""); n != 0 {
 				t.Errorf("gateway_ws_relayed_clients = %v after the relays ended, want 0", n)

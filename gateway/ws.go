@@ -124,14 +124,14 @@ type wsServer struct {
 	started chan struct{} // closed by run
 	fwd     *forwarder    // nil: order entry is served here
 
-	mu      sync.Mutex
-	clients map[*client]struct{}
-	// conns and perIP count the connections admitted and not yet
-	// released, in total and by ipKey: those served here, those being
-	// upgraded, and those relayed to the cluster's leader, which
-	// ws.max_connections bounds alike.
-	conns    int
-	perIP    map[string]int
+	// limits counts the connections admitted and not yet released, in
+	// total and by client, as the listener's limits count (netsec): those
+	// served here, those being upgraded, and those relayed to the
+	// cluster's leader, which ws.max_connections bounds alike.
+	limits *netsec.ConnLimits
+
+	mu       sync.Mutex
+	clients  map[*client]struct{}
 	stopping bool           // shutdown began: no new connections
 	live     sync.WaitGroup // serve goroutines; Add under mu while !stopping
 }
@@ -142,7 +142,7 @@ func newWSServer(cfg WSConfig, market Market, entry OrderEntry, tokens TokenVeri
 		return nil, err
 	}
 	w := &wsServer{cfg: cfg, market: market, orders: entry, tokens: tokens, log: log, metrics: newWSMetrics(reg),
-		clients: map[*client]struct{}{}, perIP: map[string]int{}, started: make(chan struct{}),
+		clients: map[*client]struct{}{}, limits: netsec.NewConnLimits(cfg.MaxConnections, cfg.MaxConnectionsPerIP), started: make(chan struct{}),
 		anon: auth.Claims{Entitlements: auth.DefaultAnonymous()}, runID: strconv.FormatUint(rand.Uint64(), 36), now: time.Now}
 	// With tokens, the verifier's configuration says what the anonymous
 	// viewer may see (auth.Config.Anonymous, level 1 by default); a
@@ -374,45 +374,29 @@ func (w *wsServer) serve(c *client) {
 	w.remove(c)
 }
 
-// admit counts a new connection from ip, in total and by ipKey, or
+// admit counts a new connection from ip, in total and by client, or
 // returns why it is refused. Every connection admitted is released once
 // (release), whether it is served here, relayed to the leader or refused
 // after the upgrade.
 func (w *wsServer) admit(ip string) string {
-	k := ipKey(ip)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	switch {
-	case w.conns >= w.cfg.MaxConnections:
+	switch w.limits.Admit(clientAddr(ip)) {
+	case "":
+		return ""
+	case netsec.ReasonMaxConns:
 		return "too_many_connections"
-	case w.perIP[k] >= w.cfg.MaxConnectionsPerIP:
+	default:
 		return "too_many_connections_per_ip"
 	}
-	w.conns++
-	w.perIP[k]++
-	return ""
 }
 
 // release uncounts a connection admit counted.
-func (w *wsServer) release(ip string) {
-	k := ipKey(ip)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.conns--
-	if w.perIP[k]--; w.perIP[k] <= 0 {
-		delete(w.perIP, k)
-	}
-}
+func (w *wsServer) release(ip string) { w.limits.Release(clientAddr(ip)) }
 
-// ipKey is what a client's connections are counted by, as the listener's
-// limits count them (netsec.ClientKey: an IPv6 client by its /64); ip as
-// it is when it does not parse.
-func ipKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	return netsec.ClientKey(a).String()
+// clientAddr is ip parsed, or the zero Addr (one client for all such)
+// when it does not parse.
+func clientAddr(ip string) netip.Addr {
+	a, _ := netip.ParseAddr(ip)
+	return a
 }
 
 // add registers c, to be served on a goroutine counted in w.live, or

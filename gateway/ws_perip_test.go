@@ -1,6 +1,10 @@
 package gateway
 
-import "testing"
+import (
+	"testing"
+
+	"sgw/netsec"
+)
 
 // TestPerIPCountsIPv6Networks: the WebSocket connection limit per address
 // counts an IPv6 client by its /64, as the listener's does, so a client
@@ -8,7 +12,7 @@ import "testing"
 // around it (before, each address of the /64 was a client of its own).
 // IPv4 addresses, and an IPv4 address written as IPv6, count alone.
 func TestPerIPCountsIPv6Networks(t *testing.T) {
-	w := &wsServer{cfg: WSConfig{MaxConnections: 100, MaxConnectionsPerIP: 2}, perIP: map[string]int{}}
+	w := &wsServer{limits: netsec.NewConnLimits(100, 2)}
 	for _, tc := range []struct {
 		ip, want string
 	}{
@@ -22,7 +26,7 @@ func TestPerIPCountsIPv6Networks(t *testing.T) {
 		{"192.0.2.2", ""},
 	} {
 		if got := w.admit(tc.ip); got != tc.want {
-			t.Fatalf("admit %s = %q, want %q (counts %v)", tc.ip, got, tc.want, w.perIP)
+			t.Fatalf("admit %s = %q, want %q (from its client: %d)", tc.ip, got, tc.want, w.limits.OpenFrom(clientAddr(tc.ip)))
 		}
 	}
 	w.release("2001:db8:1:2::1")

@@ -25,12 +25,72 @@ const (
 // connections' Close are safe from any.
 type LimitListener struct {
 	net.Listener
+	limits   *ConnLimits
+	onRefuse func(remote net.Addr, reason string)
+}
+
+// ConnLimits counts open connections, in total and per client (by
+// ClientKey), against two caps: the counting of LimitListener, and of
+// any server that admits connections itself (the WebSocket server, which
+// counts those it relays as well). Safe for concurrent use; its lock is
+// held only to count.
+type ConnLimits struct {
 	max, maxPerIP int
-	onRefuse      func(remote net.Addr, reason string)
 
 	mu    sync.Mutex
 	total int
 	perIP map[netip.Addr]int
+}
+
+// NewConnLimits returns ConnLimits with the caps max (all connections)
+// and maxPerIP (connections from one client); zero means no cap.
+func NewConnLimits(max, maxPerIP int) *ConnLimits {
+	return &ConnLimits{max: max, maxPerIP: maxPerIP, perIP: map[netip.Addr]int{}}
+}
+
+// Admit counts a new connection from ip (the zero Addr for a client that
+// has none), or returns why it is refused: ReasonMaxConns or
+// ReasonMaxConnsPerIP. Every connection admitted is released once.
+func (l *ConnLimits) Admit(ip netip.Addr) string {
+	key := ClientKey(ip)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.max > 0 && l.total >= l.max:
+		return ReasonMaxConns
+	case l.maxPerIP > 0 && l.perIP[key] >= l.maxPerIP:
+		return ReasonMaxConnsPerIP
+	}
+	l.total++
+	l.perIP[key]++
+	return ""
+}
+
+// Release uncounts a connection from ip that Admit counted.
+func (l *ConnLimits) Release(ip netip.Addr) {
+	key := ClientKey(ip)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if l.perIP[key]--; l.perIP[key] <= 0 {
+		delete(l.perIP, key)
+	}
+}
+
+// Open returns the number of connections counted, and of the clients
+// they come from.
+func (l *ConnLimits) Open() (conns, clients int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total, len(l.perIP)
+}
+
+// OpenFrom returns the number of connections counted from ip's client.
+func (l *ConnLimits) OpenFrom(ip netip.Addr) int {
+	key := ClientKey(ip)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.perIP[key]
 }
 
 // NewLimitListener wraps ln with the caps max (all connections) and
@@ -42,7 +102,7 @@ func NewLimitListener(ln net.Listener, max, maxPerIP int, onRefuse func(net.Addr
 	if onRefuse == nil {
 		onRefuse = func(net.Addr, string) {}
 	}
-	return &LimitListener{Listener: ln, max: max, maxPerIP: maxPerIP, onRefuse: onRefuse, perIP: map[netip.Addr]int{}}
+	return &LimitListener{Listener: ln, limits: NewConnLimits(max, maxPerIP), onRefuse: onRefuse}
 }
 
 // Accept returns the next connection within the caps.
@@ -52,31 +112,20 @@ func (l *LimitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		key := clientKey(c.RemoteAddr())
-		if reason := l.admit(key); reason != "" {
+		ip, _ := AddrIP(c.RemoteAddr()) // the zero Addr when it is not IP
+		if reason := l.limits.Admit(ip); reason != "" {
 			l.onRefuse(c.RemoteAddr(), reason)
 			c.Close()
 			continue
 		}
-		return &limitConn{Conn: c, l: l, key: key}, nil
+		return &limitConn{Conn: c, l: l.limits, ip: ip}, nil
 	}
 }
 
 // Open returns the number of connections open.
 func (l *LimitListener) Open() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.total
-}
-
-// clientKey is the address a client is counted by (ClientKey); the zero
-// Addr for an address that is not IP.
-func clientKey(addr net.Addr) netip.Addr {
-	ip, ok := AddrIP(addr)
-	if !ok {
-		return netip.Addr{}
-	}
-	return ClientKey(ip)
+	n, _ := l.limits.Open()
+	return n
 }
 
 // ClientKey is the address a client's connections are counted by, here
@@ -91,34 +140,11 @@ func ClientKey(ip netip.Addr) netip.Addr {
 	return ip
 }
 
-func (l *LimitListener) admit(key netip.Addr) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	switch {
-	case l.max > 0 && l.total >= l.max:
-		return ReasonMaxConns
-	case l.maxPerIP > 0 && l.perIP[key] >= l.maxPerIP:
-		return ReasonMaxConnsPerIP
-	}
-	l.total++
-	l.perIP[key]++
-	return ""
-}
-
-func (l *LimitListener) release(key netip.Addr) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.total--
-	if l.perIP[key]--; l.perIP[key] <= 0 {
-		delete(l.perIP, key)
-	}
-}
-
 // limitConn releases its place when closed, once.
 type limitConn struct {
 	net.Conn
-	l    *LimitListener
-	key  netip.Addr
+	l    *ConnLimits
+	ip   netip.Addr
 	once sync.Once
 }
 
@@ -127,6 +153,6 @@ func (c *limitConn) NetConn() net.Conn { return c.Conn }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { c.l.release(c.key) })
+	c.once.Do(func() { c.l.Release(c.ip) })
 	return err
 }
