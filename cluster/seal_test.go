@@ -157,20 +157,9 @@ func TestSealedCluster(t *testing.T) {
 // sealed record stops the replica.
 func TestSealedStateRecords(t *testing.T) {
 	keys := testKeys(t)
-	leader := NewSealedState(keys)
-	h, _, err := keys.NewHeader([]byte(sealContext))
-	if err != nil {
-		t.Fatal(err)
-	}
-	leader.mine = h
-	key := append([]byte{kindKey}, h...)
-	if err := leader.Apply(1, key); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := leader.seal(appendJournalRecord(nil, 'O', 1, []byte("SECRET")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newSealedLeader(t, keys)
+	leader, key := l.s, l.term(1)
+	rec := l.journal("SECRET")
 	if bytes.Contains(rec, []byte("SECRET")) {
 		t.Fatal("sealed record holds the body in the clear")
 	}
@@ -243,19 +232,9 @@ func TestSealedStateRecords(t *testing.T) {
 // and changes nothing. Sealing must protect the state, not only hide it.
 func TestSealedStateRefusesPlain(t *testing.T) {
 	keys := testKeys(t)
-	leader := NewSealedState(keys)
-	h, _, err := keys.NewHeader([]byte(sealContext))
-	if err != nil {
-		t.Fatal(err)
-	}
-	leader.mine = h
-	if err := leader.Apply(1, append([]byte{kindKey}, h...)); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := leader.seal(appendJournalRecord(nil, 'O', 1, []byte("GENUINE")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newSealedLeader(t, keys)
+	leader, key := l.s, l.term(1)
+	rec := l.journal("GENUINE")
 	if err := leader.Apply(2, rec); err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +256,7 @@ func TestSealedStateRefusesPlain(t *testing.T) {
 		t.Fatal(err)
 	}
 	restored := NewSealedState(keys)
-	if err := restored.Apply(1, append([]byte{kindKey}, h...)); err != nil {
+	if err := restored.Apply(1, key); err != nil {
 		t.Fatal(err)
 	}
 	if err := restored.Apply(2, rec); err != nil {
