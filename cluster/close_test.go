@@ -2,9 +2,9 @@ package cluster
 
 import (
 	"runtime"
-	"strings"
 	"testing"
-	"time"
+
+	"sgw/internal/leakcheck"
 )
 
 // TestCloseLeavesNoGoroutine: three TCP nodes that replicated a record
@@ -22,19 +22,5 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	for _, tn := range c.nodes {
 		c.kill(tn)
 	}
-	deadline := time.Now().Add(waitDeadline)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			var left []string
-			for _, g := range strings.Split(string(buf[:n]), "\n\n") {
-				if !strings.Contains(g, "testing.") {
-					left = append(left, g)
-				}
-			}
-			t.Fatalf("%d goroutines before the cluster, %d after it closed:\n%s", before, runtime.NumGoroutine(), strings.Join(left, "\n\n"))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	leakcheck.Wait(t, before, waitDeadline)
 }

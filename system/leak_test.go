@@ -5,11 +5,11 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"sgw/configs"
+	"sgw/internal/leakcheck"
 )
 
 // TestDemoStopLeaksNoGoroutine runs the demo (simulator and gateway, with
@@ -43,19 +43,5 @@ func TestDemoStopLeaksNoGoroutine(t *testing.T) {
 func waitNoLeak(t *testing.T, before int) {
 	t.Helper()
 	http.DefaultClient.CloseIdleConnections()
-	deadline := time.Now().Add(30 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			var keep []string
-			for _, g := range strings.Split(string(buf[:n]), "\n\n") {
-				if !strings.Contains(g, "testing.") {
-					keep = append(keep, g)
-				}
-			}
-			t.Fatalf("%d goroutines before, %d after the stop:\n%s", before, runtime.NumGoroutine(), strings.Join(keep, "\n\n"))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	leakcheck.Wait(t, before, 30*time.Second)
 }
