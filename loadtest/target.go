@@ -64,15 +64,11 @@ func (t *target) simFlow(ctx context.Context) (st sim.FlowStats, ok bool) {
 	if err != nil {
 		return st, false
 	}
-	for _, p := range samples {
-		switch p.name {
-		case "gateway_sim_flow_actions_total":
-			st.Actions, ok = uint64(p.value), true
-		case "gateway_sim_flow_skipped_total":
-			st.Skipped = uint64(p.value)
-		}
+	if !slices.ContainsFunc(samples, func(p promSample) bool { return p.name == "gateway_sim_flow_actions_total" }) {
+		return st, false
 	}
-	return st, ok
+	return sim.FlowStats{Actions: uint64(metricSum(samples, "gateway_sim_flow_actions_total")),
+		Skipped: uint64(metricSum(samples, "gateway_sim_flow_skipped_total"))}, true
 }
 
 // loopbackHost reports whether host is a loopback name or address.
