@@ -65,6 +65,15 @@ type MarketBus struct {
 	// SubjectPrefix starts every bus subject; the ingest gateway and its
 	// edges must agree. Zero means mdbus.DefaultSubject ("sgw.md").
 	SubjectPrefix string `yaml:"subject_prefix"`
+	// InboxPrefix, for an edge, is the subject under which its snapshot
+	// requests get their replies (NATS's inbox: <inbox_prefix>.<id>.<n>).
+	// Zero means NATS's own, _INBOX, which an edge's NATS user may then
+	// read whole: every other edge's replies, and those of any other
+	// application's requests on the same NATS account. Give each edge its
+	// own (such as _INBOX.edge-1) and allow its user to subscribe to that
+	// prefix's ".>" only (docs/SECURITY.md, "Market-data bus"). An ingest
+	// asks nothing on the bus and takes none.
+	InboxPrefix string `yaml:"inbox_prefix"`
 }
 
 // EmbeddedNATS configures a NATS server run inside the gateway.
@@ -147,6 +156,14 @@ func (m *MarketBus) validate(f *File) error {
 	if m.SubjectPrefix != "" {
 		if err := mdbus.CheckSubject(m.SubjectPrefix); err != nil {
 			return fmt.Errorf("market_bus.subject_prefix %q: want dot-separated tokens without spaces, '*' or '>'", m.SubjectPrefix)
+		}
+	}
+	if m.InboxPrefix != "" {
+		if m.Role != RoleEdge {
+			return fmt.Errorf("market_bus.inbox_prefix %q: only an edge asks for snapshots and reads replies; remove the key from an ingest", m.InboxPrefix)
+		}
+		if err := mdbus.CheckSubject(m.InboxPrefix); err != nil {
+			return fmt.Errorf("market_bus.inbox_prefix %q: want dot-separated tokens without spaces, '*' or '>', such as _INBOX.edge-1", m.InboxPrefix)
 		}
 	}
 	return nil

@@ -35,6 +35,7 @@ var templateComments = map[string]string{
 	"configs.EmbeddedNATS.listen":                "the alternative to market_bus.url",
 	"configs.MarketBus.nkey_seed_file":           "the alternative to market_bus.credentials",
 	"configs.MarketBus.insecure_plaintext":       "plain text across a network: an isolated segment only",
+	"configs.MarketBus.inbox_prefix":             "an edge's key; the templates configure ingest nodes",
 	"netsec.ServerTLSConfig.tlcp":                "national crypto beside TLS, only for SDK apps that speak TLCP",
 	"netsec.ServerTLCPConfig.sign_cert_file":     "part of gateway.tls.tlcp",
 	"netsec.ServerTLCPConfig.sign_key_file":      "part of gateway.tls.tlcp",

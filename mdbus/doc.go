@@ -36,7 +36,8 @@
 // What each side does on NATS, and nothing more: a Publisher publishes on
 // <prefix>.d.> and <prefix>.hb, subscribes to <prefix>.snap.> and replies
 // to each request; an Edge subscribes to <prefix>.d.>, <prefix>.hb and its
-// _INBOX (the replies) and publishes on <prefix>.snap.>. The NATS
+// inbox (the replies: under NATS's _INBOX, or the inbox prefix its
+// connection was given) and publishes on <prefix>.snap.>. The NATS
 // permissions of docs/SECURITY.md ("Market-data bus") hold each to that.
 //
 // # Wire format, version 1

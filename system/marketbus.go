@@ -101,7 +101,8 @@ func buildBooks(cfg *configs.File, reg prometheus.Registerer, log *slog.Logger) 
 
 // busOptions returns the options of mb's NATS connection: its name, its
 // reconnection policy, TLS (market_bus.tls) and authentication
-// (market_bus.credentials or nkey_seed_file), and a handler logging to log
+// (market_bus.credentials or nkey_seed_file), the inbox of an edge's
+// snapshot replies (market_bus.inbox_prefix), and a handler logging to log
 // the errors the server reports on an open connection (busErrors). It
 // reads the TLS files and the credentials once and signs with the key
 // they hold, so that a missing or broken file stops the start, and fails
@@ -119,6 +120,11 @@ func busOptions(mb *configs.MarketBus, log *slog.Logger) ([]nats.Option, error) 
 			return nil, fmt.Errorf("system: %w", err)
 		}
 		opts = append(opts, nats.Secure(tc))
+	}
+	if mb.InboxPrefix != "" {
+		// The replies to the edge's snapshot requests, under the prefix
+		// its NATS user alone may read.
+		opts = append(opts, nats.CustomInboxPrefix(mb.InboxPrefix))
 	}
 	key, file := "", ""
 	switch {

@@ -31,14 +31,16 @@ import (
 // user with its role's permissions (docs/SECURITY.md, "Market-data bus"),
 // both as NKey users the server lists and as users of a decentralized
 // (operator/JWT) account with credentials files. The books flow from the
-// ingest to the edge, snapshots included. An edge without credentials,
+// ingest to the edge, snapshots included: their replies come to the edge's
+// own inbox (market_bus.inbox_prefix), the only one its user may read. An edge without credentials,
 // with a stranger's, or without the CA fails at once with the server's or
 // TLS's refusal. A connection with the edge's credentials cannot publish
 // a frame on the data subjects (one with an epoch far ahead would make
-// every edge follow it) nor answer snapshot requests: the server refuses
-// both, and the running edge never sees the frame.
+// every edge follow it), nor answer snapshot requests, nor read every
+// inbox: the server refuses each, and the running edge never sees the
+// frame.
 func TestMarketBusSecured(t *testing.T) {
-	const prefix = "md.secure"
+	const prefix, inbox = "md.secure", "_INBOX.edge-1"
 	for _, tc := range []struct {
 		name string
 		// users sets the server's authentication up and returns the
@@ -50,14 +52,14 @@ func TestMarketBusSecured(t *testing.T) {
 			ingest, ipub := mdbustest.NKeyUser(t, dir, "ingest")
 			edge, epub := mdbustest.NKeyUser(t, dir, "edge")
 			stranger, _ := mdbustest.NKeyUser(t, dir, "stranger")
-			auth := mdbustest.NKeyUsers(map[string]mdbustest.Role{ipub: mdbustest.Ingest(prefix), epub: mdbustest.Edge(prefix)})
+			auth := mdbustest.NKeyUsers(map[string]mdbustest.Role{ipub: mdbustest.Ingest(prefix), epub: mdbustest.Edge(prefix, inbox)})
 			return auth, ingest, edge, stranger, func(mb *configs.MarketBus, f string) { mb.NKeySeedFile = f }
 		}},
 		{name: "creds", users: func(t *testing.T, dir string) (func(*server.Options), string, string, string, func(*configs.MarketBus, string)) {
 			op := mdbustest.NewOperator(t)
 			ingest := op.Creds(dir, "ingest", mdbustest.Ingest(prefix))
-			edge := op.Creds(dir, "edge", mdbustest.Edge(prefix))
-			stranger := mdbustest.NewOperator(t).Creds(dir, "stranger", mdbustest.Edge(prefix))
+			edge := op.Creds(dir, "edge", mdbustest.Edge(prefix, inbox))
+			stranger := mdbustest.NewOperator(t).Creds(dir, "stranger", mdbustest.Edge(prefix, inbox))
 			return op.Configure, ingest, edge, stranger, func(mb *configs.MarketBus, f string) { mb.Credentials = f }
 		}},
 	} {
@@ -68,6 +70,9 @@ func TestMarketBusSecured(t *testing.T) {
 				mb := &configs.MarketBus{URL: srv.URL, Role: role, SubjectPrefix: prefix, TLS: &netsec.ClientTLSConfig{CAFile: srv.PKI.CAFile}}
 				if file != "" {
 					set(mb, file)
+				}
+				if role == configs.RoleEdge {
+					mb.InboxPrefix = inbox
 				}
 				return mb
 			}
@@ -184,10 +189,16 @@ func TestMarketBusSecured(t *testing.T) {
 			if _, err := rogue.Subscribe(prefix+".snap.>", func(*nats.Msg) {}); err != nil {
 				t.Fatal(err)
 			}
+			// Nor read the replies to other edges' (or other applications')
+			// requests: its user reads its own inbox only.
+			if _, err := rogue.Subscribe("_INBOX.>", func(*nats.Msg) {}); err != nil {
+				t.Fatal(err)
+			}
 			if err := rogue.Flush(); err != nil {
 				t.Fatal(err)
 			}
-			wantRefused := map[string]bool{`publish to "` + prefix + `.d.600519.SH"`: true, `publish to "` + prefix + `.hb"`: true, `subscription to "` + prefix + `.snap.>"`: true}
+			wantRefused := map[string]bool{`publish to "` + prefix + `.d.600519.SH"`: true, `publish to "` + prefix + `.hb"`: true, `subscription to "` + prefix + `.snap.>"`: true,
+				`subscription to "_INBOX.>"`: true}
 			deadline := time.After(brokerAwait)
 			for len(wantRefused) > 0 {
 				select {
@@ -250,7 +261,7 @@ func TestBusOptionsQuoteNoSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := mdbustest.NewOperator(t).Creds(dir, "user", mdbustest.Edge("sgw.md"))
+	creds := mdbustest.NewOperator(t).Creds(dir, "user", mdbustest.Edge("sgw.md", "_INBOX"))
 	good, err := os.ReadFile(creds)
 	if err != nil {
 		t.Fatal(err)

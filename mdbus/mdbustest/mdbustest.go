@@ -38,9 +38,10 @@ func Ingest(prefix string) Role {
 
 // Edge is the role of an edge gateway on the bus under prefix: it reads
 // the updates and heartbeats and asks for snapshots, whose replies come
-// to its _INBOX.
-func Edge(prefix string) Role {
-	return Role{Pub: []string{prefix + ".snap.>"}, Sub: []string{prefix + ".d.>", prefix + ".hb", "_INBOX.>"}}
+// to its inbox, subjects under inbox (its market_bus.inbox_prefix; NATS's
+// default "_INBOX" reads every inbox on the account).
+func Edge(prefix, inbox string) Role {
+	return Role{Pub: []string{prefix + ".snap.>"}, Sub: []string{prefix + ".d.>", prefix + ".hb", inbox + ".>"}}
 }
 
 // serverPermissions is r for a server's own users list.
