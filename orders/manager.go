@@ -190,6 +190,11 @@ type Manager struct {
 	// dayRecs is set once the journal holds a day record (dayRec), live
 	// or replayed: a replay changes day only at those from then on.
 	dayRecs bool
+	// replaying is set while replayJournal applies records; replayRiskErrs
+	// counts the risk ledger's refusals it met (riskErr), each counted and
+	// logged when it happened live.
+	replaying      bool
+	replayRiskErrs int
 }
 
 // delivery is an event for some sinks.
@@ -672,8 +677,17 @@ func (m *Manager) signal() {
 // riskErr logs and counts an error of the risk ledger: the upstream's
 // word is applied to the order all the same, but the account's cash or
 // position may be off until an operator looks. mu held.
+//
+// A refusal met again in a replay (a restart, a follower's standby, each
+// time it is rebuilt) was counted and logged when it happened: it is only
+// summed, and replayJournal logs the sum once, so that no alert fires
+// again for it.
 func (m *Manager) riskErr(op string, o *Order, err error) {
 	if err == nil {
+		return
+	}
+	if m.replaying {
+		m.replayRiskErrs++
 		return
 	}
 	m.met.riskErrors.WithLabelValues(op).Inc()

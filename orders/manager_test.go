@@ -282,7 +282,8 @@ func TestListPages(t *testing.T) {
 
 // TestRiskErrorsCounted: the risk ledger's refusal of an update (here a
 // fill beyond the order's quantity: the venue's word) is logged and
-// counted, and the order follows the venue all the same.
+// counted, and the order follows the venue all the same; once, not again
+// at each replay.
 func TestRiskErrorsCounted(t *testing.T) {
 	e := newEnv(t, t.TempDir())
 	e.m.New(buy("c1", 100))
@@ -298,6 +299,17 @@ func TestRiskErrorsCounted(t *testing.T) {
 	}
 	if o, _ := e.m.Get("A1", "c1"); o.CumQty != 200 {
 		t.Fatalf("the order does not follow the venue: %+v", o)
+	}
+	// A restart (or a follower's standby) replays the refusal: it was
+	// counted when it happened and is not counted again, or every replay
+	// would fire the alert anew.
+	e.j.Close()
+	r := newEnv(t, e.dir)
+	if n := testCounter(t, r.m.met.riskErrors.WithLabelValues("fill")); n != 0 {
+		t.Fatalf("after the replay gateway_orders_risk_errors_total{op=fill} = %v, want 0", n)
+	}
+	if o, _ := r.m.Get("A1", "c1"); o.CumQty != 200 {
+		t.Fatalf("the replayed order does not follow the venue: %+v", o)
 	}
 }
 

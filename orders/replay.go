@@ -39,6 +39,14 @@ type journalAfter interface {
 // it returns ctx's error, the Manager consistent up to m.replayed. mu
 // held.
 func (m *Manager) replayJournal(ctx context.Context) (int, error) {
+	m.replaying, m.replayRiskErrs = true, 0
+	defer func() {
+		m.replaying = false
+		if m.replayRiskErrs > 0 {
+			m.log.Warn("orders: the replay met risk ledger refusals, each counted and logged when it happened (gateway_orders_risk_errors_total)",
+				"refusals", m.replayRiskErrs)
+		}
+	}()
 	workers := min(runtime.GOMAXPROCS(0), maxReplayWorkers)
 	jobs := make(chan *replayChunk)
 	var wg sync.WaitGroup
