@@ -7,6 +7,7 @@ import (
 
 	"sgw/fix"
 	"sgw/journal"
+	"sgw/risk"
 )
 
 // Recover rebuilds the orders and the risk state from the journal. Call
@@ -54,6 +55,16 @@ import (
 // A manager CatchUp kept warm replays only the records after those it
 // applied. It returns the number of records it replayed.
 func (m *Manager) Recover() (int, error) {
+	n, err := m.recoverJournal()
+	if err != nil {
+		return n, err
+	}
+	m.cancelOwed()
+	return n, nil
+}
+
+// recoverJournal is Recover but for the cancels owed.
+func (m *Manager) recoverJournal() (int, error) {
 	m.mu.Lock()
 	defer m.unlock()
 	n, err := m.replayJournal(context.Background())
@@ -87,6 +98,49 @@ func (m *Manager) Recover() (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// cancelOwed cancels, once the journal is replayed, the working orders
+// an earlier run owed cancels for and may have died (or, in a cluster,
+// lost its term) before sending:
+//   - with kill_cancels_resting, those of a killed account: the switch is
+//     journaled first, and its cancels go out after;
+//   - with cancel_on_disconnect, those of every client session not
+//     connected: no connection outlives a restart or a change of leader,
+//     so each of those sessions ended, perhaps in a run that never
+//     cancelled (one that crashed, or a term that had ended, with no
+//     manager to hear the disconnection).
+//
+// Each cancel goes as its cause would have sent it (the kill switch's, or
+// the session's own cancel-on-disconnect) and is held until its session
+// logs on; one already in flight is refused as pending. It returns how
+// many went out.
+func (m *Manager) cancelOwed() int {
+	m.mu.Lock()
+	connected := make(map[string]bool, len(m.sinks))
+	for src := range m.sinks {
+		connected[src.Kind+":"+src.Session] = true
+	}
+	owed := m.risk.Owed(func(session string) bool { return connected[session] })
+	kill := Source{Kind: "admin", Session: "kill"}
+	srcs := make([]Source, len(owed))
+	for i, oo := range owed {
+		srcs[i] = kill
+		if !m.risk.Killed(oo.Account) {
+			if o := m.orders[key(oo.Account, oo.ClOrdID)]; o != nil {
+				srcs[i] = o.Source
+			}
+		}
+	}
+	m.mu.Unlock()
+	n := 0
+	for i, oo := range owed {
+		n += m.cancelAll([]risk.OpenOrder{oo}, srcs[i])
+	}
+	if n > 0 {
+		m.log.Warn("orders: sent the cancels an earlier run owed (kill_cancels_resting, cancel_on_disconnect)", "cancels", n)
+	}
+	return n
 }
 
 // decodeRecord decodes the body of journal record r into the record it

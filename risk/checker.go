@@ -398,6 +398,27 @@ func (c *Checker) Disconnect(session string) []OpenOrder {
 	return c.openOrders(func(o *order) bool { return o.session == session })
 }
 
+// Owed returns the working orders an earlier run may have owed cancels
+// for, for the caller to cancel when it starts (after a replay): with
+// KillCancelsResting, those of every killed account (its own switch or
+// the global one); with CancelOnDisconnect, those entered by a session
+// that is not connected (connected reports whether it still is; nil: none
+// is). Each is listed once, in the order accepted. Nil when neither is
+// configured.
+func (c *Checker) Owed(connected func(session string) bool) []OpenOrder {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.killCancelsResting && !c.cancelOnDisconnect {
+		return nil
+	}
+	return c.openOrders(func(o *order) bool {
+		if c.killCancelsResting && (c.killAll || o.acct.killed) {
+			return true
+		}
+		return c.cancelOnDisconnect && o.session != "" && (connected == nil || !connected(o.session))
+	})
+}
+
 // OpenOrders returns the working orders of an account, or of every
 // account when account is "", in the order they were accepted.
 func (c *Checker) OpenOrders(account string) []OpenOrder {

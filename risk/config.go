@@ -72,12 +72,16 @@ type Config struct {
 	// a burst of the same size. Zero means 200.
 	SessionRate int `yaml:"session_rate"`
 	// CancelOnDisconnect makes Disconnect return the session's working
-	// orders for the caller to cancel. Zero means orders stay working when
-	// their session drops.
+	// orders for the caller to cancel, and Owed, after a restart or a
+	// change of leader, those of every session not connected (none
+	// outlives either). Zero means orders stay working when their session
+	// drops.
 	CancelOnDisconnect bool `yaml:"cancel_on_disconnect"`
 	// KillCancelsResting makes SetKill return the working orders of the
-	// killed account (or of all accounts) for the caller to cancel. Zero
-	// means the kill switch only blocks new orders.
+	// killed account (or of all accounts) for the caller to cancel, and
+	// Owed, after a restart or a change of leader, those still working
+	// under a switch that is on. Zero means the kill switch only blocks
+	// new orders.
 	KillCancelsResting bool `yaml:"kill_cancels_resting"`
 }
 
