@@ -143,6 +143,16 @@ type Arbiter struct {
 	missedFrom  int
 	missedSince time.Time
 	missedNext  uint64
+	// skipped is the set of sources (bit i: source i) known to have
+	// skipped messages in the stream's session: a divergence named it, or
+	// the books were found wrong when it alone had delivered since the
+	// last restart. A missed-message rebuild comes from one of them only
+	// when no other source is live. since counts the messages each source
+	// delivered first since the last restart, and fromMissed is set while
+	// the rebuild under way is a missed-message one.
+	skipped    uint8
+	since      [2]uint64
+	fromMissed bool
 
 	// sums[seq&mask] is the fingerprint of the message delivered as seq,
 	// with bit 1 the source that brought it and bit 0 set (0: unknown), to compare
@@ -294,6 +304,7 @@ func (a *Arbiter) Session(src int, session string) (ok, switched bool) {
 	}
 	a.session = session
 	a.claimed[src] = true
+	a.skipped = 0 // what a source skipped was in the old session
 	if a.rb != nil {
 		a.restart()
 		a.rebuildTo = 0 // the old session's extent says nothing of the new one's
@@ -428,10 +439,12 @@ func (a *Arbiter) diverge(src int, seq, h uint64, first int, recv int64) {
 	for k := uint64(1); k <= skipScan; k++ {
 		if e := seq - k; e >= 1 && a.next-e <= a.mask && a.sums[e&a.mask]&^3 == h {
 			a.skipper = int(a.sums[e&a.mask] >> 1 & 1)
+			a.skipped |= 1 << a.skipper
 			return
 		}
 		if l := seq + k; l < a.next && a.sums[l&a.mask]&^3 == h {
 			a.skipper = src
+			a.skipped |= 1 << a.skipper
 			return
 		}
 	}
@@ -446,8 +459,12 @@ func (a *Arbiter) deliver(src int, msg []byte, recv int64) {
 	}
 	a.sums[a.next&a.mask] = fingerprint(msg) | uint64(src)<<1 | 1
 	a.stats.Delivered++
+	a.since[src]++
 	a.next++
-	if a.rebuilding && a.next > a.rebuildTo {
+	// A missed-message rebuild that took messages from a source known to
+	// have skipped while the other is live is not done: Check begins it
+	// again from the other.
+	if a.rebuilding && a.next > a.rebuildTo && a.trustedInstead() < 0 {
 		a.rebuilding = false
 		if a.exclude >= 0 {
 			a.resync |= 1 << a.exclude
@@ -524,6 +541,20 @@ func (a *Arbiter) Check(now time.Time) int {
 			return other
 		}
 	}
+	if y := a.trustedInstead(); y >= 0 {
+		// A missed-message rebuild taking messages from a source known
+		// to have skipped (nothing else was live), and the other is now:
+		// it comes from the other alone.
+		x := 1 - y
+		a.restart()
+		a.fromMissed = true
+		a.exclude = x
+		a.srcs[x].live, a.srcs[y].live = false, false
+		a.missedFrom = y
+		a.stats.MissedRebuilds++
+		a.pending, a.pendingTill = y, now.Add(a.patience)
+		return y
+	}
 	if a.pending >= 0 {
 		if now.Before(a.pendingTill) {
 			return -1
@@ -542,7 +573,9 @@ func (a *Arbiter) Check(now time.Time) int {
 		} else if now.Sub(a.trustedDown) >= a.patience {
 			suspect := a.exclude
 			a.exclude, a.trustedDown = -1, time.Time{}
+			missed := a.fromMissed
 			a.restart()
+			a.fromMissed = missed
 			a.srcs[suspect].live = false
 			a.pending, a.pendingTill = suspect, now.Add(a.patience)
 			return suspect
@@ -638,10 +671,17 @@ func (a *Arbiter) Check(now time.Time) int {
 // pass where the books were found wrong: one that skipped the message
 // the other did not shows as a divergence before then. It begins at most
 // one per missedEvery, so a source that diverges again after every
-// rebuild does not have the day replayed over and over; each comes from
-// a live source, the other one than last time when it is live (which
-// source skipped is not known). With no source live it waits for one.
-// Lock held.
+// rebuild does not have the day replayed over and over. Books found
+// wrong when one source alone delivered since the last restart show that
+// source skipped (skipped). Each rebuild comes from a live source not
+// known to have skipped, the other one than last time when both are
+// (when both skipped, from either: the books stay stale as long as they
+// find the message missing, and each rebuild is counted), and takes
+// nothing from the other source, as a divergence's rebuild: one that
+// returns in its middle could replay the skip (and, delivering alone
+// since the restart, the next books found wrong show who skipped). The
+// other logs in again once it is done. With no source live it waits for
+// one. Lock held.
 func (a *Arbiter) rebuildMissed(now time.Time) int {
 	if a.misser == nil || a.rebuilding || a.divergedAt != 0 {
 		return -1
@@ -652,6 +692,12 @@ func (a *Arbiter) rebuildMissed(now time.Time) int {
 	}
 	if a.missedSince.IsZero() {
 		a.missedSince, a.missedNext = now, a.next
+	}
+	switch {
+	case a.since[Primary] != 0 && a.since[Backup] == 0:
+		a.skipped |= 1 << Primary
+	case a.since[Backup] != 0 && a.since[Primary] == 0:
+		a.skipped |= 1 << Backup
 	}
 	if now.Sub(a.missedSince) < a.recovery {
 		for _, s := range a.srcs {
@@ -668,9 +714,14 @@ func (a *Arbiter) rebuildMissed(now time.Time) int {
 		first = 1 - a.missedFrom
 	}
 	pick := -1
-	for _, i := range [2]int{first, 1 - first} {
-		if a.srcs[i].live {
-			pick = i
+	for _, trusted := range [2]bool{true, false} {
+		for _, i := range [2]int{first, 1 - first} {
+			if a.srcs[i].live && (!trusted || a.skipped&(1<<i) == 0) {
+				pick = i
+				break
+			}
+		}
+		if pick >= 0 {
 			break
 		}
 	}
@@ -680,9 +731,32 @@ func (a *Arbiter) rebuildMissed(now time.Time) int {
 	a.missedAt, a.missedFrom = now, pick
 	a.stats.MissedRebuilds++
 	a.restart()
+	a.fromMissed = true
+	if !a.single {
+		a.exclude = 1 - pick
+		a.srcs[1-pick].live = false
+	}
 	a.srcs[pick].live = false
 	a.pending, a.pendingTill = pick, now.Add(a.patience)
 	return pick
+}
+
+// trustedInstead returns the source a missed-message rebuild under way
+// is to come from instead, or -1: the rebuild may take messages from a
+// source known to have skipped (nothing else was live when it began, or
+// the source it came from went down) while the other source, not known
+// to have, is live. Lock held.
+func (a *Arbiter) trustedInstead() int {
+	if !a.rebuilding || !a.fromMissed || a.single {
+		return -1
+	}
+	for x := range a.srcs {
+		y := 1 - x
+		if a.skipped&(1<<x) != 0 && a.skipped&(1<<y) == 0 && a.exclude != x && a.srcs[y].live {
+			return y
+		}
+	}
+	return -1
 }
 
 // restart begins a rebuild: the sink is told to discard what it built,
@@ -700,6 +774,7 @@ func (a *Arbiter) restart() {
 	to := max(delivered, a.rewind())
 	a.attempts = 0
 	a.missedSince = time.Time{} // books found wrong after this restart are news
+	a.since, a.fromMissed, a.trustedDown = [2]uint64{}, false, time.Time{}
 	a.rebuilding = true
 	a.rebuildTo = max(a.rebuildTo, to)
 	a.stats.Rebuilds++
