@@ -53,6 +53,52 @@ func (s *Sim) Replace(ref uint64, price refdata.Price, qty int64) (match.Result,
 	return r, s.takeEncErr()
 }
 
+// CancelAt is Cancel(ref, 0) for an order acceptor whose view of the
+// order may lag the engine's: it also returns at, the index (Changes) of
+// the first resting-order change the cancel made, so that the changes
+// before at (executions of ref among them) are known to have happened
+// before the cancel.
+func (s *Sim) CancelAt(ref uint64) (r match.CancelResult, at uint64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at = uint64(len(s.changes))
+	if s.ended {
+		return match.CancelResult{}, at, ErrSessionEnded
+	}
+	if r, err = s.cancelLocked(ref, 0); err != nil {
+		return r, at, err
+	}
+	return r, at, s.takeEncErr()
+}
+
+// Amend is Replace for an order acceptor whose view of the order may lag
+// the engine's: open is the order's open quantity as the caller last saw
+// it and qty the open quantity it asks for on that view. Shares executed
+// since then (open less the order's open quantity now) come off qty, as
+// an exchange takes the new open quantity to be the new order quantity
+// less everything filled; when nothing would be left Amend fails with an
+// error wrapping match.ErrBadQty and changes nothing. It also returns at,
+// the index (Changes) of the first resting-order change the amend made:
+// the changes before at happened before it.
+func (s *Sim) Amend(ref uint64, price refdata.Price, open, qty int64) (r match.Result, at uint64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at = uint64(len(s.changes))
+	if s.ended {
+		return match.Result{}, at, ErrSessionEnded
+	}
+	if o, ok := s.eng.Order(ref); ok && o.Qty < open {
+		qty -= open - o.Qty
+		if qty <= 0 {
+			return match.Result{}, at, fmt.Errorf("%w: %d shares executed meanwhile leave nothing open", match.ErrBadQty, open-o.Qty)
+		}
+	}
+	if r, err = s.replaceLocked(ref, price, qty); err != nil {
+		return r, at, err
+	}
+	return r, at, s.takeEncErr()
+}
+
 // Halt halts (halted true) or resumes trading in symbol and publishes a
 // Stock Trading Action message ('H' halted, 'T' trading); an instrument on
 // SZSE Binary publishes nothing at once, its next snapshot shows the

@@ -17,8 +17,8 @@
 //	                                                           <─ execution reports <─┘
 //
 // The venue maps NewOrderSingle, OrderCancelRequest,
-// OrderCancelReplaceRequest and OrderStatusRequest to Sim.Submit, Cancel,
-// Replace and its own order state, and answers with ExecutionReports (New,
+// OrderCancelReplaceRequest and OrderStatusRequest to Sim.Submit,
+// CancelAt, Amend and its own order state, and answers with ExecutionReports (New,
 // Trade, Canceled, Replaced, Rejected, Order Status) and
 // OrderCancelRejects. Executions of a resting FIX order by another FIX
 // order are reported at once; those caused outside the acceptor

@@ -230,11 +230,15 @@ func (v *venue) cancel(p *party, m *quickfix.Message) quickfix.MessageRejectErro
 	if o == nil {
 		return nil
 	}
-	if _, err := v.sim.Cancel(o.ref, 0); err != nil {
+	_, at, err := v.sim.CancelAt(o.ref)
+	if err != nil {
 		v.drain() // an execution may have raced the request
 		v.cancelReject(p, rq, o, cxlReasonOf(err), err.Error())
 		return nil
 	}
+	// Executions that raced the request (the engine had them before the
+	// cancel) are reported first, under the order's reference.
+	v.drainTo(at)
 	delete(v.byRef, o.ref)
 	prior := o.clOrdID
 	o.clOrdID = rq.clOrdID
@@ -274,12 +278,19 @@ func (v *venue) replace(p *party, m *quickfix.Message) quickfix.MessageRejectErr
 		v.cancelReject(p, rq, o, cxlOther, fmt.Sprintf("OrderQty %d not above CumQty %d", qty, o.cum))
 		return nil
 	}
-	r, err := v.sim.Replace(o.ref, price, leaves)
+	// Amend takes off leaves what executed since the venue last looked,
+	// so the order never rests more than OrderQty less CumQty.
+	r, at, err := v.sim.Amend(o.ref, price, o.leaves, leaves)
 	if err != nil {
 		v.drain()
 		v.cancelReject(p, rq, o, cxlReasonOf(err), err.Error())
 		return nil
 	}
+	// Executions that raced the request are booked (and reported, under
+	// the old ClOrdID) before the replace, which leaves qty less all of
+	// CumQty.
+	v.drainTo(at)
+	leaves = qty - o.cum
 	delete(v.byRef, o.ref)
 	prior := o.clOrdID
 	o.clOrdID = rq.clOrdID

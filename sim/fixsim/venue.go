@@ -2,6 +2,7 @@ package fixsim
 
 import (
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,7 @@ const (
 // sent with mu held too, so each session gets its reports in the order the
 // engine produced them.
 type venue struct {
-	sim   *sim.Sim
+	sim   exchange
 	syms  *symbols
 	log   *slog.Logger
 	fix42 bool
@@ -56,6 +57,21 @@ type venue struct {
 	lastOrd uint64
 	lastExe uint64
 }
+
+// exchange is what the venue needs of the simulator (a *sim.Sim): order
+// entry, and its log of resting-order changes. Cancels and replaces say
+// where their own changes start in that log, so that the executions that
+// raced them are booked first.
+type exchange interface {
+	Instruments() []refdata.Instrument
+	ChangesNext() uint64
+	Changes(from uint64) ([]sim.RestingChange, uint64)
+	Submit(o match.Order) (match.Result, error)
+	CancelAt(ref uint64) (match.CancelResult, uint64, error)
+	Amend(ref uint64, price refdata.Price, open, qty int64) (match.Result, uint64, error)
+}
+
+var _ exchange = (*sim.Sim)(nil)
 
 // party is one counterparty (one FIX session). Its orders map holds every
 // ClOrdID the party used (originals and those of cancels and replaces) and
@@ -107,7 +123,7 @@ func (o *order) avgPx() refdata.Price {
 	return refdata.Price((o.notional + o.cum/2) / o.cum)
 }
 
-func newVenue(s *sim.Sim, cfg Config, log *slog.Logger) *venue {
+func newVenue(s exchange, cfg Config, log *slog.Logger) *venue {
 	v := &venue{
 		sim:     s,
 		syms:    newSymbols(s.Instruments()),
@@ -223,8 +239,18 @@ func (v *venue) poll() {
 // from it. Only executions and deletes are logged; a partial cancel or a
 // replace made directly through the Sim is not reported. The caller holds
 // mu.
-func (v *venue) drain() {
-	changes, next := v.sim.Changes(v.tailNext.Load())
+func (v *venue) drain() { v.drainTo(math.MaxUint64) }
+
+// drainTo is drain of the changes before index at only: those that came
+// before a cancel or replace whose own changes start at at. The caller
+// holds mu.
+func (v *venue) drainTo(at uint64) {
+	from := v.tailNext.Load()
+	changes, next := v.sim.Changes(from)
+	if at < next {
+		at = max(at, from)
+		changes, next = changes[:at-from], at
+	}
 	for _, c := range changes {
 		o := v.byRef[c.Ref]
 		if o == nil {
