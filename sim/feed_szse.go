@@ -154,8 +154,10 @@ func (s *Sim) replaceLocked(ref uint64, price refdata.Price, qty int64) (match.R
 	if err != nil || !onSZSE {
 		return r, err
 	}
-	if r.Ref == ref { // the same order, reduced in place
-		s.szseCancel(lo, old.Qty-r.Leaves)
+	if r.Ref == ref { // the same order, reduced in place (or unchanged)
+		if cut := old.Qty - r.Leaves; cut > 0 {
+			s.szseCancel(lo, cut)
+		}
 		return r, nil
 	}
 	s.szseCancel(lo, old.Qty)

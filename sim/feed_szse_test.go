@@ -71,6 +71,7 @@ func TestSZSEOrderMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = replace(b, 1990000, 300)                // 9: a reduction in place
+	b = replace(b, 1990000, 300)                // no change: nothing
 	b = replace(b, 1995000, 300)                // 10, 11: a new price
 	submit(match.Sell, 2010000, 100, match.Day) // 12
 	b = replace(b, 2010000, 300)                // 13, 14, 15: crosses, 200 rest

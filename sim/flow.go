@@ -247,7 +247,14 @@ func (f *flow) replace(e engine, sf *symFlow) (bool, error) {
 		return false, nil
 	}
 	p := sf.clamp(o.Price + refdata.Price(f.rng.IntN(5)-2)*sf.tick)
-	r, err := e.Replace(o.Ref, p, f.lots(sf, 20))
+	qty := f.lots(sf, 20)
+	if o.Side == match.Buy {
+		qty += o.Qty % sf.in.Lot // an odd-lot sell filled part of it
+	}
+	if p == o.Price && qty == o.Qty {
+		return false, nil // no change, which would publish nothing
+	}
+	r, err := e.Replace(o.Ref, p, qty)
 	if err != nil {
 		return true, err
 	}

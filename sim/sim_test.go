@@ -306,3 +306,37 @@ func TestMessagesAreCopies(t *testing.T) {
 		t.Fatalf("clipped range has %d", len(got))
 	}
 }
+
+// TestFlowReplacesOddBuys: a flow buy left with an odd open quantity by an
+// odd-lot sell (from FIX, say) is replaced by whole lots of change, as the
+// engine requires, and a replace that would change nothing is not made;
+// before, the first stopped the synthetic flow and the second published an
+// Order Replace that changed nothing.
+func TestFlowReplacesOddBuys(t *testing.T) {
+	cfg := testConfig()
+	cfg.Rate = -1
+	s := newSim(t, cfg)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := s.cfg.Instruments[0]
+	sf := s.flow.syms[0]
+	if err := s.flow.submit(s.pub, sf, match.Buy, in.PrevClose, 20*in.Lot, match.Day); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pub.Submit(match.Order{Symbol: in.Symbol, Side: match.Sell, Price: in.PrevClose, Qty: in.Lot / 2, Owner: "FIX"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		before := s.rec.next()
+		done, err := s.flow.replace(s.pub, sf)
+		if err != nil {
+			t.Fatalf("replace %d: %v", i, err)
+		}
+		if done && s.rec.next() == before {
+			t.Fatalf("replace %d published nothing", i)
+		}
+		if s.eng.Resting(in.Symbol) != 1 {
+			t.Fatalf("replace %d: %d resting", i, s.eng.Resting(in.Symbol))
+		}
+	}
+}

@@ -196,10 +196,13 @@ func (e *Engine) Cancel(ref uint64, qty int64) (CancelResult, error) {
 }
 
 // Replace changes the price and open quantity of the resting order ref; qty
-// is the new open (leaves) quantity, not a FIX OrderQty.
+// is the new open (leaves) quantity, not a FIX OrderQty. For a buy the
+// change of open quantity must be a whole number of lots, so that an order
+// of whole lots stays one even when odd-lot sells have filled part of it.
 //
-// Reducing the quantity at the same price is a partial cancel: the order
-// keeps its reference and time priority (one Cancel event). Any other change
+// Keeping the price and not raising the quantity keeps the order's
+// reference and time priority: a reduction is a partial cancel (one
+// Cancel event), no change at all publishes nothing. Any other change
 // gives the order a new reference at the back of its new level (one Replace
 // event). A new price that crosses the other side deletes the old order
 // (Delete) and enters the new one like Submit, so it trades and rests any
@@ -216,11 +219,17 @@ func (e *Engine) Replace(ref uint64, price refdata.Price, qty int64) (Result, er
 	if b.halted {
 		return Result{}, fmt.Errorf("%w: %s", ErrHalted, b.inst.Symbol)
 	}
-	if err := b.checkQty(o.side, qty); err != nil {
-		return Result{}, err
+	if qty <= 0 || qty > maxQty {
+		return Result{}, fmt.Errorf("%w: %d", ErrBadQty, qty)
+	}
+	if o.side == Buy && (qty-o.qty)%b.inst.Lot != 0 {
+		return Result{}, fmt.Errorf("%w: %s: open %d to %d (lot %d)", ErrOddLot, b.inst.Symbol, o.qty, qty, b.inst.Lot)
 	}
 	if err := b.checkPrice(price); err != nil {
 		return Result{}, err
+	}
+	if price == o.price && qty == o.qty {
+		return Result{Ref: ref, Leaves: qty}, nil
 	}
 	if price == o.price && qty < o.qty {
 		cut := o.qty - qty

@@ -197,6 +197,31 @@ func TestEngine(t *testing.T) {
 			bids: []Level{{Price: px("1699.00"), Qty: 400, Orders: 1}},
 		},
 		{
+			name: "replace changing nothing keeps priority",
+			ops: []op{
+				{submit: buy(mt, "1700.00", 300), want: []string{"A1 1 B 300@1700.00"}},
+				{submit: buy(mt, "1700.00", 100), want: []string{"A1 2 B 100@1700.00"}},
+				{replace: repl(1, "1700.00", 300), want: nil},
+				{submit: sell(mt, "1700.00", 100), want: []string{"E1 1 100@1700.00 m1"}},
+			},
+			bids: []Level{{Price: px("1700.00"), Qty: 300, Orders: 2}},
+		},
+		{
+			name: "buy left odd by an odd-lot fill can be replaced",
+			ops: []op{
+				{submit: buy(mt, "1700.00", 1000), want: []string{"A1 1 B 1000@1700.00"}},
+				{submit: sell(mt, "1700.00", 150), want: []string{"E1 1 150@1700.00 m1"}},
+				// Open 850 of a 1000 order: a new price for the same
+				// order, a reduction to OrderQty 900 and an increase to
+				// 1100 keep the order a whole number of lots.
+				{replace: repl(1, "1699.00", 850), want: []string{"U1 1>2 850@1699.00"}},
+				{replace: repl(2, "1699.00", 750), want: []string{"X1 2 100"}},
+				{replace: repl(2, "1699.00", 950), want: []string{"U1 2>3 950@1699.00"}},
+				{replace: repl(3, "1699.00", 900), wantErr: ErrOddLot},
+			},
+			bids: []Level{{Price: px("1699.00"), Qty: 950, Orders: 1}},
+		},
+		{
 			name: "marketable replace trades",
 			ops: []op{
 				{submit: sell(mt, "1701.00", 100), want: []string{"A1 1 S 100@1701.00"}},
