@@ -201,7 +201,7 @@ func (g *generation) offer(c net.Conn) bool {
 	g.mu.Lock()
 	if g.stopping {
 		g.mu.Unlock()
-		fc.kick()
+		fc.Close() // ends its flusher too
 		return false
 	}
 	g.live[fc] = struct{}{}

@@ -1,6 +1,8 @@
 package fixsim
 
 import (
+	"net"
+	"strings"
 	"testing"
 
 	"github.com/quickfixgo/quickfix"
@@ -144,4 +146,33 @@ func TestRequestRacingFill(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flushers counts the goroutines running fixConn.flush.
+func flushers() int {
+	n := 0
+	for _, g := range liveGoroutines() {
+		if strings.Contains(g, "(*fixConn).flush") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestOfferWhileStoppingLeavesNoFlusher: a connection handed to a
+// generation that is stopping (a Restart or Close racing the accept loop)
+// is closed and its flusher goroutine ends.
+func TestOfferWhileStoppingLeavesNoFlusher(t *testing.T) {
+	before := flushers()
+	g := newGeneration(&Acceptor{})
+	g.stopping = true
+	local, remote := net.Pipe()
+	defer remote.Close()
+	if g.offer(local) {
+		t.Fatal("a stopping generation took a connection")
+	}
+	if _, err := remote.Read(make([]byte, 1)); err == nil {
+		t.Fatal("connection not closed")
+	}
+	eventually(t, "the flusher to end", func() bool { return flushers() <= before })
 }
