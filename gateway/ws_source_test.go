@@ -53,7 +53,7 @@ func (u *recordingUpstream) cancelled() []string {
 // or a single gateway) over the journal at path: a manager that replays it
 // and a WebSocket server whose clients it numbers from 1, as every process
 // does.
-func leaderAt(t *testing.T, path string, v *auth.Verifier, cancelOnDisconnect bool) (*wsEnv, *orders.Manager, *recordingUpstream) {
+func leaderAt(t *testing.T, path string, v *auth.Verifier, cancelOnDisconnect bool, opts ...func(*recordingUpstream)) (*wsEnv, *orders.Manager, *recordingUpstream) {
 	t.Helper()
 	books := newTestBooks(t, testSymbols...)
 	rc, err := risk.New(risk.Config{
@@ -77,6 +77,9 @@ func leaderAt(t *testing.T, path string, v *auth.Verifier, cancelOnDisconnect bo
 	}
 	t.Cleanup(func() { j.Close(); m.Close() })
 	up.m = m
+	for _, o := range opts {
+		o(up)
+	}
 	m.AddUpstream("core", up)
 	if _, err := m.Recover(); err != nil {
 		t.Fatal(err)
@@ -126,7 +129,9 @@ func oldLeaderOrder(t *testing.T, v *auth.Verifier) string {
 // TestWSSourceNotReusedAcrossLeaders: an order's Source is journaled and
 // replayed, and the next leader (or the same gateway restarted) routes the
 // order's events to the client registered under that Source, and cancels
-// its orders when that client disconnects (cancel_on_disconnect). A
+// its orders when that client disconnects (cancel_on_disconnect; the old
+// leader's clients have all gone, so the next leader cancels theirs at
+// once). A
 // WebSocket client's Source is "ws:<n>", n counted from 1 in each process,
 // so the next leader's first trading client, another user trading another
 // account, is taken for the old leader's first client: it receives A1's
@@ -171,7 +176,22 @@ func TestWSSourceNotReusedAcrossLeaders(t *testing.T) {
 	})
 
 	t.Run("another user's disconnection cancels the order", func(t *testing.T) {
-		next, m, up := leaderAt(t, oldLeaderOrder(t, v), v, true)
+		// The venue refuses the first cancel (c1's, below), so that c1
+		// works on with nothing pending, and cancels the others.
+		refused := make(chan struct{})
+		var once sync.Once
+		next, m, up := leaderAt(t, oldLeaderOrder(t, v), v, true, func(up *recordingUpstream) {
+			up.onCancel = func(m *orders.Manager, r fix.CancelRequest) {
+				first := false
+				once.Do(func() { first = true })
+				if !first {
+					up.answer(fix.ExecReport{ClOrdID: r.ClOrdID, OrigClOrdID: r.OrigClOrdID, ExecType: '4', OrdStatus: '4'})
+					return
+				}
+				m.OnCancelReject("core", fix.CancelReject{ClOrdID: r.ClOrdID, OrigClOrdID: r.OrigClOrdID, ResponseTo: '1', Text: "too late to cancel"})
+				close(refused)
+			}
+		})
 		c := next.dial(tokB)
 		if err := c.Send(t.Context(), newB); err != nil {
 			t.Fatal(err)
@@ -182,20 +202,25 @@ func TestWSSourceNotReusedAcrossLeaders(t *testing.T) {
 			return o.UpstreamID
 		}
 		b1, c1 := uid("B9", "b1"), uid("A1", "c1")
-		// u2 goes: its own b1 is cancelled (cancel_on_disconnect).
-		c.Conn().CloseNow()
-		waitUntil(t, func() bool {
-			for _, id := range up.cancelled() {
-				if id == b1 {
-					return true
+		sent := func(id string) int {
+			n := 0
+			for _, c := range up.cancelled() {
+				if c == id {
+					n++
 				}
 			}
-			return false
-		})
-		for _, id := range up.cancelled() {
-			if id == c1 {
-				t.Errorf("user u2's disconnection cancelled account A1's working order c1 (cancels sent: %v)", up.cancelled())
-			}
+			return n
+		}
+		// u1's session ended with the old leader, so the new one cancels
+		// c1 once it has replayed the journal (orders.TestCancelsOwedAfterRestart).
+		waitUntil(t, func() bool { return sent(c1) == 1 })
+		<-refused
+		// u2 goes: its own b1 is cancelled (cancel_on_disconnect), and
+		// nothing of A1's (were u2 taken for u1, c1 would be again).
+		c.Conn().CloseNow()
+		waitUntil(t, func() bool { return sent(b1) == 1 })
+		if n := sent(c1); n != 1 {
+			t.Errorf("user u2's disconnection cancelled account A1's working order c1 again (cancels sent: %v)", up.cancelled())
 		}
 	})
 }
