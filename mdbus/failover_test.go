@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,10 +127,15 @@ func TestEdgeKillClientsResume(t *testing.T) {
 		s := format + ": " + err.Error()
 		firstFailure.CompareAndSwap(nil, &s)
 	}
+	// Only ctx bounds a dial: http.DefaultTransport's 30 s connect
+	// timeout ran out for 64 of the clients once, with this process's
+	// thousand readers (under -race) starving the dialing goroutines on a
+	// machine at load 10 and more.
+	hc := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{}).DialContext}}
 	dial := func(ctx context.Context, url string) *mdclient.Client {
 		dials <- struct{}{}
 		defer func() { <-dials }()
-		c, _, err := mdclient.Dial(ctx, url, mdclient.Options{})
+		c, _, err := mdclient.Dial(ctx, url, mdclient.Options{HTTPClient: hc})
 		if err != nil {
 			fail("dial", err)
 			return nil
