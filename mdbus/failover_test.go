@@ -37,8 +37,10 @@ func serveEdge(t testing.TB, e *runningEdge) *servedEdge {
 	// once connected: the edge then closes the connection, and the dial
 	// fails ("server closed idle connection", "connection reset by peer"
 	// in two failed runs with the machine at load 10 and more).
+	// Likewise a client whose reader is starved that long answers no
+	// ping within the 45 s idle_timeout, and is closed (98 of them once).
 	srv, err := gateway.New(gateway.Config{ReadHeaderTimeout: testBound, ReadTimeout: testBound,
-		WS: gateway.WSConfig{AnonymousMarketData: true, MaxConnectionsPerIP: 5000}},
+		WS: gateway.WSConfig{AnonymousMarketData: true, MaxConnectionsPerIP: 5000, IdleTimeout: 4 * testBound}},
 		gateway.Deps{Market: e.Engine(), PublishedDepth: orderbook.DefaultMaxDepth, Registry: reg, Tokens: anonymousL2(t)})
 	if err != nil {
 		t.Fatal(err)
