@@ -490,3 +490,66 @@ func TestReplayOldAlwaysOpenJournal(t *testing.T) {
 		t.Errorf("%d orders working in risk, want Wednesday's c2", a.OpenOrders)
 	}
 }
+
+// TestReplayKeepsUnsentReportChanges: a report no client hears of (a
+// pending cancel or replace, ExecType 6 or E) that changes the order
+// all the same, acknowledging a pending new as working or giving the
+// venue's OrderID first, is journaled, so that a restart rebuilds the
+// order as it was live. Before, only a report that was the venue's
+// first word on the order was: after a pending new (A) the order was
+// new live and pending_new after a restart, or lacked its OrderID
+// (found by TestReplayEqualsLive).
+func TestReplayKeepsUnsentReportChanges(t *testing.T) {
+	tests := []struct {
+		name      string
+		first     byte   // the venue's first report: A (pending new) or 0 (new)
+		ackID     string // its OrderID
+		replace   bool   // a replace, else a cancel
+		want      Status
+		wantOrdID string
+	}{
+		{name: "pending cancel after pending new", first: 'A', ackID: "Xa", want: StatusNew, wantOrdID: "Xa"},
+		{name: "pending replace after pending new", first: 'A', ackID: "Xa", replace: true, want: StatusNew, wantOrdID: "Xa"},
+		{name: "OrderID first given with a pending cancel", first: '0', want: StatusNew, wantOrdID: "Xa"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			e := newEnv(t, dir)
+			if _, err := e.m.New(buy("a", 200)); err != nil {
+				t.Fatal(err)
+			}
+			e.core.wait(t, 1)
+			er := e.er("a", tt.first, tt.first, 0, 0, 200, "e1")
+			er.OrderID = tt.ackID
+			e.m.OnExecReport("core", er)
+			var err error
+			execType := byte('6')
+			if tt.replace {
+				execType = 'E'
+				_, err = e.m.Replace(ReplaceRequest{ClOrdID: "r", OrigClOrdID: "a", Account: "A1", Price: 17000000, Qty: 100, Source: src})
+			} else {
+				_, err = e.m.Cancel(CancelRequest{ClOrdID: "x", OrigClOrdID: "a", Account: "A1", Source: src})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			uid, _ := reqID(e.core.wait(t, 2)[1])
+			er = e.er("a", execType, tt.first, 0, 0, 200, "e2")
+			er.ClOrdID = uid
+			e.m.OnExecReport("core", er)
+			live, _ := e.m.Get("A1", "a")
+			if live.Status != tt.want || live.OrderID != tt.wantOrdID {
+				t.Fatalf("live: %s, OrderID %q; want %s, %q", live.Status, live.OrderID, tt.want, tt.wantOrdID)
+			}
+			e.ev.wait(t, 2) // both requests accepted: every record durable
+			e.j.Close()
+
+			r := newEnv(t, dir, func(r *env, _ *Config) { r.noLogon = true })
+			got, _ := r.m.Get("A1", "a")
+			if got.Status != live.Status || got.OrderID != live.OrderID {
+				t.Errorf("after a restart: %s, OrderID %q; live it was %s, %q", got.Status, got.OrderID, live.Status, live.OrderID)
+			}
+		})
+	}
+}

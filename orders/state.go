@@ -71,7 +71,7 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 		}
 	}
 	c := o.pending
-	wasAcked := o.acked
+	wasAcked, wasStatus, wasOrderID := o.acked, o.Status, o.OrderID
 	ev, ok := m.applyExec(o, upstream, er)
 	if o.dayEnd && er.ExecType == 'I' && !stale {
 		o.dayEnd = false // answered
@@ -81,10 +81,15 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 		}
 	}
 	if !ok {
-		if !wasAcked && o.acked {
-			// The venue's first word on the order, though no client
-			// needs to hear it (a pending new): journaled all the same,
-			// so that a replay knows the venue has the order, as live.
+		if o.acked != wasAcked || o.Status != wasStatus || o.OrderID != wasOrderID {
+			// A report no client needs to hear that changed the order
+			// all the same: the venue's first word on it (a pending
+			// new), a pending cancel or replace acknowledging a pending
+			// new (it is working there), the venue's OrderID first
+			// given. Journaled, so that a replay rebuilds the order as
+			// it is live. Before, only the first word was: a pending new
+			// then acknowledged by a pending cancel was new live and
+			// pending_new after a restart.
 			m.notePeriod(upstream, er.Period)
 			_ = m.journal(recExec, &execRec{Account: o.Account, Upstream: upstream, ER: er}, nil, Event{}, nil) // a failure is sticky
 		}
