@@ -160,11 +160,19 @@ func (m *Manager) endNew(o *Order, code, text string) Event {
 }
 
 // target returns the order a cancel or replace names, or why it cannot be
-// acted on. mu held.
+// acted on. The request is checked, journaled and replayed under the
+// order's current client order id (changeRec.Orig), so an order whose
+// current id a later day's order took (risk frees a day's ids at its
+// end; the order ended in risk then) is unknown: the request would
+// otherwise go to that later order. mu held.
 func (m *Manager) target(account, orig string) (*Order, error) {
 	o := m.orders[key(account, orig)]
 	if o == nil {
 		return nil, &Reject{Code: CodeUnknownOrder, Text: "no order " + orig + " of account " + account, FIXReason: risk.FIXUnknownOrder}
+	}
+	if m.orders[key(account, o.ClOrdID)] != o {
+		return nil, &Reject{Code: CodeUnknownOrder, FIXReason: risk.FIXUnknownOrder,
+			Text: "order " + orig + " of account " + account + " is of an earlier day, and its client order id " + o.ClOrdID + " names a later order"}
 	}
 	return o, nil
 }

@@ -532,3 +532,62 @@ func findEvent(evs []Event, kind EventKind, ref string) Event {
 	}
 	return Event{}
 }
+
+// TestRequestForOrderWhoseIDWasReused: an order of an earlier day,
+// replaced (its current client order id the replace's), whose current id
+// a later day's order took (risk frees a day's ids at its end): a cancel
+// or replace naming it by its first id is refused as for an unknown
+// order, and today's order is left alone; the id now names today's order.
+// Before, the request was checked against today's order (the earlier
+// one's current id named it), which took it as pending, and the manager
+// then panicked on the earlier order's lack of one, under its lock (found
+// by TestReplayEqualsLive).
+func TestRequestForOrderWhoseIDWasReused(t *testing.T) {
+	tests := []struct {
+		name    string
+		request func(m *Manager, orig string) error
+	}{
+		{"cancel", func(m *Manager, orig string) error {
+			_, err := m.Cancel(CancelRequest{ClOrdID: "x", OrigClOrdID: orig, Account: "A1", Source: src})
+			return err
+		}},
+		{"cancel named by the gateway", func(m *Manager, orig string) error {
+			_, err := m.Cancel(CancelRequest{OrigClOrdID: orig, Account: "A1", Source: src})
+			return err
+		}},
+		{"replace", func(m *Manager, orig string) error {
+			_, err := m.Replace(ReplaceRequest{ClOrdID: "x", OrigClOrdID: orig, Account: "A1", Price: 17000000, Qty: 300, Source: src})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)) // Tuesday 10:00 in Shanghai
+			e := calendarRuns(t, clk, &clockJournal{clk: clk})()
+			e.working("a", 200)
+			if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "b", OrigClOrdID: "a", Account: "A1", Price: 17000000, Qty: 100, Source: src}); err != nil {
+				t.Fatal(err)
+			}
+			g := e.core.wait(t, 2)[1].(fix.ReplaceRequest)
+			e.m.OnExecReport("core", fix.ExecReport{ClOrdID: g.ClOrdID, OrigClOrdID: g.OrigClOrdID, ExecID: "e2", ExecType: '5', OrdStatus: '0', LeavesQty: 100})
+			e.m.OnExecReport("core", fix.ExecReport{ClOrdID: g.ClOrdID, ExecID: "e3", ExecType: 'F', OrdStatus: '2', LastPx: 17000000, LastQty: 100, CumQty: 100, AvgPx: 17000000})
+
+			clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC)) // Wednesday 10:00
+			if _, err := e.m.New(buy("b", 200)); err != nil {
+				t.Fatalf("Wednesday's b: %v", err)
+			}
+			if err := tt.request(e.m, "a"); !errorsCode(err, CodeUnknownOrder) {
+				t.Fatalf("a request naming Tuesday's a: %v, want %s", err, CodeUnknownOrder)
+			}
+			if o, _ := e.m.Get("A1", "b"); o.OrigClOrdID != "b" || o.Pending() != 0 {
+				t.Fatalf("Wednesday's b: %+v, pending %c; want it untouched", o, o.Pending())
+			}
+			if err := tt.request(e.m, "b"); err != nil {
+				t.Fatalf("a request naming Wednesday's b: %v", err)
+			}
+			if o, _ := e.m.Get("A1", "b"); o.OrigClOrdID != "b" || o.Pending() == 0 {
+				t.Fatalf("Wednesday's b: %+v; want its request pending", o)
+			}
+		})
+	}
+}
