@@ -50,11 +50,13 @@ func SeqTooLow(m *quickfix.Message) (string, bool) {
 // gap-fills: a status request is a question of its moment, and its late
 // copy's answer ("unknown order", given before a later PossResend of the
 // order arrives) would end an order that is still on its way. Whoever
-// needs a status asks again. It records the MsgSeqNum of a request being
+// needs a status asks again: one this run sent is queued afresh, behind
+// the resend (askAgain). It records the MsgSeqNum of a request being
 // submitted (see recordSent).
 func (a app) ToApp(m *quickfix.Message, _ quickfix.SessionID) error {
 	a.u.pacer.sending(m)
 	if dup, _ := PossDup(m); dup && m.IsMsgTypeOf("H") {
+		a.u.askAgain(m)
 		return quickfix.ErrDoNotSend
 	}
 	a.u.recordSent(m)

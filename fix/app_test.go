@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
@@ -117,5 +118,56 @@ func TestRejectReasonName(t *testing.T) {
 				t.Errorf("%q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestToAppAsksAgainForResentStatusRequests: the resend of a status
+// request this run sent is gap-filled and the request queued afresh
+// (no PossDupFlag, behind the resend), since its asker still awaits the
+// answer; one found in the store at start (nobody awaits it) or never
+// recorded is only gap-filled.
+func TestToAppAsksAgainForResentStatusRequests(t *testing.T) {
+	u := newTestUpstream(t, UpstreamConfig{Name: "core", SenderCompID: "G", TargetCompID: "V",
+		Lines: []LineConfig{{Name: "a", Addr: "127.0.0.1:1"}}, StoreDir: t.TempDir()}, newRecorder())
+	u.pacer.setUp(true)
+	want := StatusRequest{ClOrdID: "ord1", Symbol: "600519.SH", Side: Sell}
+	statusMsg := func(seq int, possDup bool) *quickfix.Message {
+		m, err := encode(want, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Header.SetInt(tag.MsgSeqNum, seq)
+		if possDup {
+			m.Header.SetString(tag.PossDupFlag, "Y")
+		}
+		return m
+	}
+	// Sent in this run as seq 7 (the pacer's submission, recorded by ToApp).
+	live := statusMsg(7, false)
+	u.submitting(live, Prepared{req: want})
+	if err := (app{u}).ToApp(live, quickfix.SessionID{}); err != nil {
+		t.Fatal(err)
+	}
+	u.submitting(nil, nil)
+	// Found in the store at start as seq 9.
+	u.sent.add(sentMsg{seq: 9, msgType: 'H', clOrdID: "ord2"})
+
+	for _, seq := range []int{9, 8, 7} {
+		if err := (app{u}).ToApp(statusMsg(seq, true), quickfix.SessionID{}); !errors.Is(err, quickfix.ErrDoNotSend) {
+			t.Fatalf("ToApp(resent status request %d) = %v; want ErrDoNotSend", seq, err)
+		}
+	}
+	if n := len(u.pacer.queue); n != 1 {
+		t.Fatalf("%d messages queued; want the status request of seq 7 asked again", n)
+	}
+	om := <-u.pacer.queue
+	if got, ok := om.req.(StatusRequest); !ok || got != want {
+		t.Fatalf("queued request %#v; want %#v", om.req, want)
+	}
+	if dup, _ := PossDup(om.m); dup || !om.m.IsMsgTypeOf("H") || om.m.Header.Has(tag.MsgSeqNum) {
+		t.Fatalf("queued %v; want a fresh OrderStatusRequest", om.m)
+	}
+	if id, _ := om.m.Body.GetString(tag.ClOrdID); id != want.ClOrdID {
+		t.Fatalf("queued ClOrdID %q; want %q", id, want.ClOrdID)
 	}
 }

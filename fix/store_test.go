@@ -333,7 +333,7 @@ func TestScanStore(t *testing.T) {
 	if !maps.Equal(sc.handed, handed) {
 		t.Errorf("handed %v; want %v", sc.handed, handed)
 	}
-	sent := []sentMsg{{1, 'D', "new"}, {3, 'F', "cancel"}, {4, 'H', "asked"}, {5, 'G', "replace"}, {7, 'D', "tags out of order"}}
+	sent := []sentMsg{{1, 'D', "new", nil}, {3, 'F', "cancel", nil}, {4, 'H', "asked", nil}, {5, 'G', "replace", nil}, {7, 'D', "tags out of order", nil}}
 	if !slices.Equal(sc.sent, sent) {
 		t.Errorf("sent %v; want %v", sc.sent, sent)
 	}

@@ -535,8 +535,51 @@ func (u *Upstream) recordSent(m *quickfix.Message) {
 	}
 	seq, err := m.Header.GetInt(tag.MsgSeqNum)
 	if id, mt := RequestID(s.req); err == nil && mt != 0 && id != "" {
-		u.sent.add(sentMsg{seq: seq, msgType: mt, clOrdID: id})
+		u.sent.add(sentMsg{seq: seq, msgType: mt, clOrdID: id, status: statusOf(s.req)})
 	}
+}
+
+// statusOf returns a copy of req if it is a status request (a value, a
+// pointer or Prepared), else nil.
+func statusOf(req any) *StatusRequest {
+	if p, ok := req.(Prepared); ok {
+		req = p.req
+	}
+	switch r := req.(type) {
+	case StatusRequest:
+		return &r
+	case *StatusRequest:
+		c := *r
+		return &c
+	}
+	return nil
+}
+
+// askAgain queues afresh the status request this run sent as m, whose
+// resend ToApp is turning into a gap fill. The upstream asked for it again,
+// so it never read it: a QuickFIX counterparty that stashed it while it
+// waited for an earlier gap to be filled (every logon after an unclean stop
+// skips to the reservation, and the recovery asks about the open orders at
+// once) drops it when the gap fill jumps past it. Its asker waits for an
+// answer until its time limit and then gives the order up (a day's end
+// check expires it) unless the question goes out again, after the resend.
+// A status request of an earlier run is not asked again: nobody awaits it.
+// Session goroutine (ToApp of a resend); never blocks.
+func (u *Upstream) askAgain(m *quickfix.Message) {
+	seq, err := m.Header.GetInt(tag.MsgSeqNum)
+	if err != nil {
+		return
+	}
+	s, ok := u.sent.lookup(seq)
+	if !ok || s.status == nil {
+		return
+	}
+	if err := u.Send(*s.status); err != nil {
+		u.log.Warn("fix: a status request the upstream asked for again is not resent, nor asked again",
+			"clOrdID", s.status.ClOrdID, "seq", seq, "err", err)
+		return
+	}
+	u.log.Info("fix: a status request the upstream asked for again is asked afresh", "clOrdID", s.status.ClOrdID, "seq", seq)
 }
 
 // onReset runs when quickfix resets the session's store: a new period of

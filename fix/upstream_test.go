@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -474,4 +475,46 @@ func TestUpstreamRestartKeepsSequenceNumbers(t *testing.T) {
 	if logons := r.acc.logonSeqs(); len(logons) != 2 || logons[1] <= before {
 		t.Errorf("logon MsgSeqNums %v: the second should follow the %d orders sent before the restart", logons, before)
 	}
+}
+
+// TestUpstreamStatusAskedAgainAfterGapFill: a status request the upstream
+// never read (it asks for it again after the next logon, as a QuickFIX
+// venue does for the messages it stashed while waiting for an earlier gap
+// to be filled, which every logon after an unclean stop causes) is asked
+// again after the resend, and answered. Before, its resend was gap-filled
+// and nothing asked again: the order manager waited out its time limit
+// and gave the order's status up (a day's end check expired the order).
+func TestUpstreamStatusAskedAgainAfterGapFill(t *testing.T) {
+	var accStore atomic.Pointer[quickfix.MessageStore]
+	r := newRigWith(t, acceptorOpts{paced: true, onStore: func(st quickfix.MessageStore) { accStore.Store(&st) }}, nil)
+	rec := r.rec
+	if line := rec.waitUp(t, 10*time.Second); line != "carrierA" {
+		t.Fatalf("first logon over %q, want carrierA", line)
+	}
+	o := orderN(0)
+	if err := r.upstream().Send(o); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the order acknowledged", func() bool { return rec.ackCount(o.ClOrdID) == 1 })
+
+	r.b.Cut() // the next logon is over carrierA again, once it is restored
+	st := *accStore.Load()
+	before := st.NextTargetMsgSeqNum()
+	if err := r.upstream().Send(StatusRequest{ClOrdID: o.ClOrdID, Symbol: o.Symbol, Side: o.Side}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the status answered", func() bool { return rec.statusCount(o.ClOrdID) == 1 })
+	r.a.Cut()
+	rec.waitDown(t, 10*time.Second)
+	// The venue never read the status request: it asks for it again.
+	if err := st.SetNextTargetMsgSeqNum(before); err != nil {
+		t.Fatal(err)
+	}
+	r.a.Restore()
+	if line := rec.waitUp(t, 10*time.Second); line != "carrierA" {
+		t.Fatalf("logon over %q, want carrierA", line)
+	}
+	eventually(t, 10*time.Second, "the status request asked again and answered", func() bool {
+		return rec.statusCount(o.ClOrdID) == 2
+	})
 }
