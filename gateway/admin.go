@@ -36,6 +36,23 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// A kill switch is the leader's (its order manager holds the risk
+	// state and journals the switch): a cluster follower relays the
+	// request there, as it relays trading clients, so an operator
+	// reaching any node through the load balancer turns it, instead of
+	// being refused orders.not_leader (a 400 a script takes for final).
+	switch base, local := s.ws.fwd.target(r); {
+	case base != nil:
+		if err := s.ws.fwd.serve(w, r, base); err != nil {
+			writeError(w, http.StatusBadGateway, "leader_unreachable", err.Error())
+		}
+		return
+	case !local:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, codeNoLeader,
+			"no gateway serves order entry now (the cluster is electing a leader); the kill switch is unchanged: try again")
+		return
+	}
 	var req killRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,8 +28,15 @@ import (
 // does, over TLS with tlsCfg when it is not nil, and returns its base URL.
 func startLeader(t *testing.T, v *auth.Verifier, entry OrderEntry, tlsCfg *tls.Config) (*url.URL, *Server) {
 	t.Helper()
-	lbooks := newTestBooks(t, testSymbols...)
-	lsrv, err := New(Config{}, Deps{Market: lbooks, PublishedDepth: 20, Registry: prometheus.NewRegistry(), Tokens: v, Orders: entry})
+	return startLeaderWith(t, Config{}, Deps{Tokens: v, Orders: entry}, tlsCfg)
+}
+
+// startLeaderWith is startLeader with cfg and deps (its books and
+// registry filled in).
+func startLeaderWith(t *testing.T, cfg Config, deps Deps, tlsCfg *tls.Config) (*url.URL, *Server) {
+	t.Helper()
+	deps.Market, deps.PublishedDepth, deps.Registry = newTestBooks(t, testSymbols...), 20, prometheus.NewRegistry()
+	lsrv, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,5 +316,71 @@ func TestForwardCountsTowardMaxConnections(t *testing.T) {
 				t.Fatalf("after the relays ended: %v", got)
 			}
 		})
+	}
+}
+
+// relayAdmin is an Admin counting its calls, failing each with err when
+// set (a follower's: it leads nothing). Safe for concurrent use.
+type relayAdmin struct {
+	calls atomic.Int64
+	err   error
+}
+
+func (a *relayAdmin) Kill(string, bool) (int, error) { a.calls.Add(1); return 0, a.err }
+
+// TestKillRelayedToLeader: an operator's kill switch request that reaches
+// a cluster follower (any node behind the load balancer) is relayed to
+// the leader and turned there, as a trading client is; while no node
+// leads it is refused 503 no_leader with Retry-After. Before, the
+// follower answered 400 orders.not_leader: two times in three an operator
+// (or a script, which takes a 400 for final) could not turn the switch.
+func TestKillRelayedToLeader(t *testing.T) {
+	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32), Anonymous: auth.FullEntitlements()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, _ := v.IssueFor("ops", nil, time.Hour, time.Now())
+	cfg := Config{Admins: []string{"ops"}}
+	leaderAdmin := &relayAdmin{}
+	leader, _ := startLeaderWith(t, cfg, Deps{Tokens: v, Orders: newFakeEntry(), Admin: leaderAdmin}, nil)
+	fw := &movingForwarder{}
+	fw.at.Store(leader)
+	followerAdmin := &relayAdmin{err: errors.New("orders: orders.not_leader: this gateway does not lead the cluster")}
+	fsrv, err := New(cfg, Deps{Market: newTestBooks(t, testSymbols...), PublishedDepth: 20, Registry: prometheus.NewRegistry(),
+		Tokens: v, Orders: newFakeEntry(), Admin: followerAdmin, Forward: fw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower := httptest.NewServer(fsrv.Handler())
+	t.Cleanup(follower.Close)
+
+	kill := func() (int, string, http.Header) {
+		t.Helper()
+		req, err := http.NewRequest("POST", follower.URL+"/api/v1/admin/kill", strings.NewReader(`{"account":"A1","on":true}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+ops)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), resp.Header
+	}
+	if code, body, _ := kill(); code != http.StatusOK || !strings.Contains(body, `"on":true`) {
+		t.Fatalf("kill on a follower: %d %s; want 200 from the leader", code, body)
+	}
+	if l, f := leaderAdmin.calls.Load(), followerAdmin.calls.Load(); l != 1 || f != 0 {
+		t.Fatalf("kill switch turned %d times on the leader, %d on the follower; want 1, 0", l, f)
+	}
+
+	fw.at.Store(nil) // an election: no node leads
+	if code, body, h := kill(); code != http.StatusServiceUnavailable || !strings.Contains(body, codeNoLeader) || h.Get("Retry-After") == "" {
+		t.Fatalf("kill while no node leads: %d %s (Retry-After %q); want 503 %s with Retry-After", code, body, h.Get("Retry-After"), codeNoLeader)
+	}
+	if l, f := leaderAdmin.calls.Load(), followerAdmin.calls.Load(); l != 1 || f != 0 {
+		t.Fatalf("kill switch turned %d times on the leader, %d on the follower; want 1, 0", l, f)
 	}
 }
