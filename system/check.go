@@ -12,6 +12,7 @@ import (
 	"sgw/auth"
 	"sgw/configs"
 	"sgw/feed"
+	"sgw/fix"
 	"sgw/orderbook"
 	"sgw/orders"
 	"sgw/sim"
@@ -246,7 +247,7 @@ func (c *checker) orders(f *configs.File) {
 	c.rep.Accounts = len(rc.Accounts)
 	c.add("orders", orders.Config{IDPrefix: oc.IDPrefix, HoldQueue: oc.HoldQueue, HoldTimeout: oc.HoldTimeout,
 		AckTimeout: oc.AckTimeout, StatusTimeout: oc.StatusTimeout, DayEndCheck: oc.DayEndCheck}.Check())
-	names, dirs := map[string]bool{}, map[string]string{}
+	names, dirs, sessions := map[string]bool{}, map[string]string{}, map[string]string{}
 	for i, uc := range oc.Upstreams {
 		path := fmt.Sprintf("orders.upstreams[%d] (%s)", i, uc.Name)
 		if f.Cluster != nil && uc.StoreDir == "" {
@@ -262,6 +263,18 @@ func (c *checker) orders(f *configs.File) {
 			c.add(path, fmt.Errorf("store_dir %s is also upstream %s's: each session needs its own (the store is locked by the session that opens it)", uc.StoreDir, other))
 		}
 		dirs[filepath.Clean(uc.StoreDir)] = uc.Name
+		// quickfix knows a session by its identity, process-wide: a second
+		// upstream with the same one stops `run` at start ("Duplicate
+		// SessionID").
+		begin := uc.BeginString
+		if begin == "" {
+			begin = fix.DefaultBeginString
+		}
+		sid := begin + ":" + uc.SenderCompID + "->" + uc.TargetCompID
+		if other, ok := sessions[sid]; ok && uc.SenderCompID != "" && uc.TargetCompID != "" {
+			c.add(path, fmt.Errorf("FIX session %s is also upstream %s's: each upstream needs its own sender_comp_id and target_comp_id pair", sid, other))
+		}
+		sessions[sid] = uc.Name
 		c.rep.Upstreams++
 		c.rep.Lines += len(uc.Lines)
 		for _, l := range uc.Lines {

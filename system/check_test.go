@@ -129,6 +129,8 @@ func TestCheck(t *testing.T) {
 			want: []string{"orders.upstreams[1] (margin): ", "upstream \"margin\": line \"carrierA\": netsec: invalid config: lines[0].tls.ca_file: open ", "x.pem: no such file"}},
 		{name: "upstreams share a store", edits: []edit{{"store_dir: DIR/state/fix-margin", "store_dir: DIR/state/fix-core/"}},
 			want: []string{"orders.upstreams[1] (margin): store_dir ", "is also upstream core's: each session needs its own"}},
+		{name: "upstreams share a FIX session", edits: []edit{{"target_comp_id: MARGIN", "target_comp_id: CORE"}},
+			want: []string{"orders.upstreams[1] (margin): FIX session FIX.4.4:GW1->CORE is also upstream core's"}},
 		{name: "upstream without store", edits: []edit{{"      store_dir: DIR/state/fix-margin\n", ""}},
 			want: []string{"orders.upstreams[1] (margin): ", "store_dir is required"}},
 		{name: "upstream heartbeat", edits: []edit{{"target_comp_id: CORE\n", "target_comp_id: CORE\n      heart_bt_int: 1500ms\n"}},
