@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"net/url"
 
 	"sgw/cluster"
@@ -75,6 +76,7 @@ func (c *Cluster) validate() error {
 		return errors.New("cluster.nodes: at least one member is required (three for a cluster that survives the loss of one)")
 	}
 	seen := map[string]bool{}
+	raftAt := map[string]string{} // a Raft address, normalized -> its member
 	self := false
 	for i, n := range c.Nodes {
 		if !refdata.ValidID(n.ID, 32) {
@@ -86,6 +88,15 @@ func (c *Cluster) validate() error {
 		seen[n.ID] = true
 		if !specificAddr(n.Raft) {
 			return fmt.Errorf("cluster.nodes[%d].raft %q: want a specific IP and port, such as 10.0.0.1:7001", i, n.Raft)
+		}
+		// Raft refuses a configuration naming one address twice: the
+		// node would stop at its first start ("found duplicate address").
+		if ap, err := netip.ParseAddrPort(n.Raft); err == nil {
+			key := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
+			if other, ok := raftAt[key]; ok {
+				return fmt.Errorf("cluster.nodes[%d].raft %q: also member %s's: each member listens on its own address", i, n.Raft, other)
+			}
+			raftAt[key] = n.ID
 		}
 		if n.HTTP != "" {
 			if u, err := url.Parse(n.HTTP); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {

@@ -248,6 +248,7 @@ func TestClusterSection(t *testing.T) {
 		{"self missing", "cluster: {node_id: n3, nodes: [{id: n1, raft: '127.0.0.1:7001'}]}", "cluster.node_id \"n3\" is not one of cluster.nodes"},
 		{"bad id", "cluster: {node_id: 'n 1', nodes: [{id: n1, raft: '127.0.0.1:7001'}]}", "cluster.node_id"},
 		{"twice", "cluster: {node_id: n1, nodes: [{id: n1, raft: '127.0.0.1:7001'}, {id: n1, raft: '127.0.0.1:7002'}]}", "listed twice"},
+		{"raft address twice", "cluster: {node_id: n1, nodes: [{id: n1, raft: '127.0.0.1:7001'}, {id: n2, raft: '127.0.0.1:7001'}]}", `cluster.nodes[1].raft "127.0.0.1:7001": also member n1's`},
 		{"wildcard", "cluster: {node_id: n1, nodes: [{id: n1, raft: '0.0.0.0:7001'}]}", "cluster.nodes[0].raft"},
 		{"no port", "cluster: {node_id: n1, nodes: [{id: n1, raft: '127.0.0.1'}]}", "cluster.nodes[0].raft"},
 		{"brokers wildcard", "cluster: {node_id: n1, nodes: [{id: n1, raft: '127.0.0.1:7001', brokers: '0.0.0.0:9878'}]}", "cluster.nodes[0].brokers"},
