@@ -50,9 +50,9 @@ type EdgeConfig struct {
 	RetryInterval time.Duration
 	// Silence is how long the edge waits for a heartbeat of its epoch
 	// before it takes the publisher for lost: every symbol goes stale, and
-	// no snapshot is loaded until a heartbeat comes again. It must be well
-	// above the publisher's interval (PublisherConfig.Heartbeat). Zero
-	// means 3s.
+	// no snapshot is asked for (but once, as it falls silent) or loaded
+	// until a heartbeat comes again. It must be well above the
+	// publisher's interval (PublisherConfig.Heartbeat). Zero means 3s.
 	Silence time.Duration
 	// Registry receives the edge's metrics. Zero (nil) means none.
 	Registry prometheus.Registerer
@@ -293,8 +293,10 @@ func (e *Edge) Run(ctx context.Context) error {
 		case up := <-e.conn:
 			e.connChange(up)
 		case <-retry.C:
-			for _, id := range e.retryQ {
-				e.want(id)
+			if !e.silent { // else the heartbeat that ends the silence asks
+				for _, id := range e.retryQ {
+					e.want(id)
+				}
 			}
 			e.retryQ = e.retryQ[:0]
 		case <-drops.C:
@@ -513,6 +515,15 @@ func (e *Edge) handle(data []byte) {
 // stale and is rebuilt. Symbols the edge does not carry are ignored.
 // Loop only.
 func (e *Edge) heartbeat(beats []Beat) {
+	if e.silent {
+		// The silence ends: ask for the stale symbols, which no retry
+		// asked for while it lasted.
+		for id := range e.syms {
+			if _, stale := e.mirror.Book(orderbook.SymbolID(id)); stale {
+				e.want(orderbook.SymbolID(id))
+			}
+		}
+	}
 	e.lastBeat, e.silent = time.Now(), false
 	e.beats.Add(1)
 	eng := e.mirror.Engine()
@@ -611,10 +622,13 @@ func (e *Edge) reply(r snapReply) bool {
 	}
 	if e.silent {
 		// The publisher may answer, but without heartbeats nothing shows
-		// its stream reaches this edge: not loaded, asked again.
+		// its stream reaches this edge: not loaded, and not asked again
+		// until a heartbeat ends the silence (heartbeat). Asking every
+		// RetryInterval meanwhile sent every edge's every symbol to NATS
+		// five times a second for as long as the ingest was down, each
+		// answered "no responders".
 		e.failed.Add(1)
-		e.retryQ = append(e.retryQ, r.id)
-		return true
+		return false
 	}
 	m := &e.msg
 	err := r.err

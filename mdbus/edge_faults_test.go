@@ -319,6 +319,40 @@ func TestEdgeSilentPublisher(t *testing.T) {
 	waitFor(t, "the snapshot after a heartbeat", func() bool { return e.Stats().Snapshots > before })
 }
 
+// TestEdgeSilentAsksNothing: while the publisher is silent (the ingest is
+// down, or its cluster has no leader) the edge asks for no snapshot after
+// the round it asks as it falls silent, and asks for every stale symbol
+// at the first heartbeat. Before, it asked for every stale symbol every
+// RetryInterval for as long as the silence lasted: with a day's
+// instruments, thousands of requests a second from each edge, each
+// answered "no responders", while the operators brought the ingest back.
+func TestEdgeSilentAsksNothing(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(3)
+	p := newHandPub(t, n, 7)
+	for _, in := range ins {
+		p.send(in.Symbol, 5, orderbook.StateTrading)
+	}
+	cfg := handEdge(n.connect(t), ins)
+	cfg.Silence, cfg.RetryInterval = 300*time.Millisecond, 10*time.Millisecond
+	e := runEdge(t, cfg)
+	waitFor(t, "the publisher's silence", func() bool { st := e.Stats(); return st.Silences == 1 && st.Stale == 3 })
+	waitFor(t, "the round asked at the silence, refused", func() bool { return e.Stats().Failed >= 3 })
+	failed := e.Stats().Failed
+	// Fifty retry intervals: a retry would have asked again by now.
+	for deadline := time.Now().Add(50 * cfg.RetryInterval); time.Now().Before(deadline); time.Sleep(cfg.RetryInterval) {
+		if st := e.Stats(); st.Failed != failed {
+			t.Fatalf("stats %+v: snapshots asked for again while the publisher is silent (failed %d, then %d)", st, failed, st.Failed)
+		}
+	}
+	before := e.Stats().Snapshots
+	beating(t, p, 20*time.Millisecond)
+	waitFor(t, "every symbol's snapshot after the first heartbeat", func() bool {
+		st := e.Stats()
+		return st.Stale == 0 && st.Snapshots >= before+3
+	})
+}
+
 // beating makes p beat every interval until the test ends, and returns
 // the longest time between two beats, in ns, so far.
 func beating(t *testing.T, p *handPub, interval time.Duration) *atomic.Int64 {
@@ -359,16 +393,18 @@ func TestEdgeReconnectEndsNoSilence(t *testing.T) {
 	cfg.Silence, cfg.RetryInterval = 300*time.Millisecond, 10*time.Millisecond
 	e := runEdge(t, cfg)
 	waitFor(t, "the publisher's silence", func() bool { st := e.Stats(); return st.Silences == 1 && st.Stale == 1 })
+	// Its one request as it fell silent, refused; no other until a
+	// heartbeat (TestEdgeSilentAsksNothing).
+	waitFor(t, "the snapshot asked for at the silence, refused", func() bool { return e.Stats().Failed >= 1 })
 	silent := e.Stats()
 	n.restart(func() { waitFor(t, "the disconnection", func() bool { return e.Stats().Disconnects == 1 }) })
 	waitFor(t, "the reconnections", func() bool { return econn.Stats().Reconnects >= 1 && p.nc.Stats().Reconnects >= 1 })
 	if err := p.nc.Flush(); err != nil { // the publisher answers again
 		t.Fatal(err)
 	}
-	failed := e.Stats().Failed
-	waitFor(t, "snapshots asked for and answered after the reconnection", func() bool {
+	waitFor(t, "a snapshot asked for and answered after the reconnection", func() bool {
 		st := e.Stats()
-		return st.Failed >= failed+10 || st.Snapshots > silent.Snapshots
+		return st.Failed > silent.Failed || st.Snapshots > silent.Snapshots
 	})
 	if st := e.Stats(); st.Snapshots != silent.Snapshots || st.Stale != 1 || st.Silences != 1 {
 		t.Fatalf("stats %+v: a snapshot loaded after a reconnection, no heartbeat heard", st)
