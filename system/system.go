@@ -365,8 +365,15 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	if reason == "" {
 		reason = "start requested"
 	}
+	// A cluster node's order manager and sessions are its terms': it says
+	// what they are configured with.
+	ordersOn, ups := g.orders != nil, len(g.upstreams)
+	if g.clu != nil {
+		ups = len(g.clu.terms.ups)
+		ordersOn = ups > 0
+	}
 	g.log.Info("gateway starting", "reason", reason, "version", ReadBuild().Version,
-		"orders", g.orders != nil, "upstreams", len(g.upstreams), "brokers", g.brokers != nil || (g.clu != nil && g.clu.brokers != nil), "cluster", g.clu != nil)
+		"orders", ordersOn, "upstreams", ups, "brokers", g.brokers != nil || (g.clu != nil && g.clu.brokers != nil), "cluster", g.clu != nil)
 	failed := make(chan error, 1)
 	fail := func(err error) {
 		if err != nil {
