@@ -240,10 +240,12 @@ func (c *Checker) fillable(o *order, price refdata.Price, qty int64) error {
 // status the venue did not give), or that a change of day expired. The
 // fill happened: it moves cash and shares as OnFill does, but the order
 // holds nothing any more, so no hold is released. It is checked against
-// limit-up and the board maximum only (ErrBadFill otherwise), not the
-// order's terms: a replace the caller refused when it closed the order
-// may have taken effect at the venue. Shares bought by an order that
-// ended on a trading day before the current one are sellable at once
+// limit-up and the board maximum only (ErrBadFill otherwise: the order's
+// fills in all, late ones too, above the board maximum), not the order's
+// terms: a replace the caller refused when it closed the order may have
+// taken effect at the venue. A buy's cost saturates the available cash
+// rather than wrap it, as a sell's proceeds do. Shares bought by an order
+// that ended on a trading day before the current one are sellable at once
 // (T+1); an order carried from an earlier day (Schedule.AlwaysOpen) and
 // ended today bought them today. A late sell may take shares a newer
 // sell holds (the venue sold them once; the newer sell will find none
@@ -263,19 +265,20 @@ func (c *Checker) OnLateFill(r *Reservation, price refdata.Price, qty int64) err
 		return fmt.Errorf("%w: %d at %s", ErrBadFill, qty, price)
 	case price > in.hi:
 		return fmt.Errorf("%w: %s above limit-up %s", ErrBadFill, price, in.hi)
-	case qty > in.maxQty:
-		// No order is larger: this bounds price*qty as for OnFill.
-		return fmt.Errorf("%w: %d exceeds the %s board maximum %d", ErrBadFill, qty, in.Board, in.maxQty)
+	case qty > in.maxQty-o.cum:
+		// No order is larger, under any terms: this bounds price*qty as
+		// for OnFill, and the order's fills in all.
+		return fmt.Errorf("%w: %d more than the %d filled exceeds the %s board maximum %d", ErrBadFill, qty, o.cum, in.Board, in.maxQty)
 	}
 	o.cum += qty
 	a := o.acct
 	value := price * refdata.Price(qty)
 	switch {
 	case o.side == Buy && o.endDay < c.day: // filled before it ended, on an earlier day
-		a.avail -= value
+		a.avail = subCash(a.avail, value)
 		o.pos.sellable += qty
 	case o.side == Buy:
-		a.avail -= value
+		a.avail = subCash(a.avail, value)
 		o.pos.today += qty
 	default:
 		o.pos.sellable -= qty
@@ -290,6 +293,16 @@ func addCash(cash, v refdata.Price) refdata.Price {
 		return math.MaxInt64
 	}
 	return cash + v
+}
+
+// subCash takes v >= 0 from cash, saturating rather than wrapping: a
+// late fill's cost, which nothing held beforehand, is not bounded by what
+// the account had.
+func subCash(cash, v refdata.Price) refdata.Price {
+	if cash < math.MinInt64+v {
+		return math.MinInt64
+	}
+	return cash - v
 }
 
 // OnDone closes the order whose Reservation r is (as for OnFill), when it

@@ -3,6 +3,7 @@ package risk
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 
 	"sgw/refdata"
@@ -106,5 +107,56 @@ func TestCarriedLateFillTPlusOne(t *testing.T) {
 	}
 	if _, rej := c.CheckNew(sell("C1", "s1", "601398.SH", "5", 100)); rej == nil {
 		t.Errorf("sell of shares bought today accepted")
+	}
+}
+
+// TestLateFillsBeyondBoardMaximum: OnLateFill bounded each late fill by
+// the board maximum, not the order's fills in all: an ended order of 100
+// shares took any number of late fills of up to 1,000,000 shares each,
+// more than any order can fill under any terms, and the account's cash
+// fell without bound (TestLateFillCostSaturates: until it wrapped). The
+// order's fills, late ones included, are bounded by the board maximum
+// now.
+func TestLateFillsBeyondBoardMaximum(t *testing.T) {
+	c, _ := newChecker(t, nil)
+	r := mustNew(t, c, buy("C1", "b1", "000001.SZ", "10", 100))
+	wantErr(t, c.OnFill(r, px("10"), 40), nil)
+	wantErr(t, c.OnDone(r, 60), nil) // ended on the gateway's own word
+	// A replace refused at the expiry may have raised the order to the
+	// board maximum at the venue.
+	wantErr(t, c.OnLateFill(r, px("10"), 600_000), nil)
+	before := snap(t, c, "C1")
+	wantErr(t, c.OnLateFill(r, px("10"), 399_961), ErrBadFill) // 1,000,001 in all
+	if after := snap(t, c, "C1"); after.Cash != before.Cash || !slices.Equal(after.Positions, before.Positions) {
+		t.Errorf("refused late fill changed the account: %+v, was %+v", after, before)
+	}
+	wantErr(t, c.OnLateFill(r, px("10"), 399_960), nil) // 1,000,000 in all
+	wantErr(t, c.OnLateFill(r, px("10"), 1), ErrBadFill)
+}
+
+// TestLateFillCostSaturates: a late buy's cost was taken from the
+// available cash unchecked. Reference data New accepts (limit-up times
+// the board maximum within int64) lets two ended orders' late fills cost
+// more than the int64 range: the cash wrapped from about -1.6e19 to
+// +2e18 Price units, and 200 trillion CNY appeared. It saturates now, as
+// a sell's proceeds do.
+func TestLateFillCostSaturates(t *testing.T) {
+	c, _ := newChecker(t, func(cfg *Config) {
+		cfg.Instruments = append(cfg.Instruments, refdata.Instrument{Symbol: "600999.SH", Board: refdata.BoardMain, PrevClose: px("800000000")})
+		cfg.Accounts = append(cfg.Accounts, AccountConfig{ID: "W1", Cash: math.MaxInt64 / 8})
+		cfg.MaxNotional = math.MaxInt64
+	})
+	b1 := mustNew(t, c, buy("W1", "b1", "600999.SH", "720000000", 100))
+	b2 := mustNew(t, c, buy("W1", "b2", "600999.SH", "720000000", 100))
+	wantErr(t, c.OnDone(b1, 100), nil)
+	wantErr(t, c.OnDone(b2, 100), nil)
+	wantErr(t, c.OnLateFill(b1, px("880000000"), 1_000_000), nil) // 8.8e18 Price units
+	before := snap(t, c, "W1").Cash
+	wantErr(t, c.OnLateFill(b2, px("880000000"), 1_000_000), nil)
+	if after := snap(t, c, "W1").Cash; after > before || after >= 0 {
+		t.Errorf("after two late fills of 8.8e18 each, cash went from %d to %d", before, after)
+	}
+	if _, rej := c.CheckNew(buy("W1", "b3", "601398.SH", "5", 100)); rej == nil {
+		t.Errorf("a buy accepted with the cash %s", snap(t, c, "W1").Cash)
 	}
 }
