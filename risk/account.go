@@ -99,13 +99,18 @@ func (o *order) required() int64 {
 
 // rehold brings the order's hold to what it requires now, moving the
 // difference between the account's available and reserved cash (buy) or
-// the position's free and reserved shares (sell).
+// the position's free and reserved shares (sell). The available cash
+// saturates rather than wrap, as proceeds and late costs leave it.
 func (a *account) rehold(o *order) {
 	delta := o.required() - o.held
 	o.held += delta
 	if o.side == Buy {
 		a.reserved += refdata.Price(delta)
-		a.avail -= refdata.Price(delta)
+		if delta < 0 {
+			a.avail = addCash(a.avail, refdata.Price(-delta))
+		} else {
+			a.avail = subCash(a.avail, refdata.Price(delta))
+		}
 	} else {
 		o.pos.reserved += delta
 	}
@@ -287,7 +292,8 @@ func (c *Checker) OnLateFill(r *Reservation, price refdata.Price, qty int64) err
 	return nil
 }
 
-// addCash adds proceeds to cash, saturating rather than wrapping.
+// addCash adds v >= 0 (proceeds, a released hold) to cash, saturating
+// rather than wrapping.
 func addCash(cash, v refdata.Price) refdata.Price {
 	if cash > math.MaxInt64-v {
 		return math.MaxInt64

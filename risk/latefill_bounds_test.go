@@ -160,3 +160,23 @@ func TestLateFillCostSaturates(t *testing.T) {
 		t.Errorf("a buy accepted with the cash %s", snap(t, c, "W1").Cash)
 	}
 }
+
+// TestSaturatedCashReleased: a sell's proceeds saturate the available
+// cash at the int64 maximum rather than wrap it, but a buy's hold
+// released afterwards (its fill below the limit, its end, a replace down)
+// was added to it unchecked and wrapped it: an account holding nearly
+// the whole range (configured so) showed about -922 trillion CNY. Released
+// holds saturate now too.
+func TestSaturatedCashReleased(t *testing.T) {
+	c, _ := newChecker(t, func(cfg *Config) {
+		cfg.Accounts = append(cfg.Accounts, AccountConfig{ID: "R1", Cash: math.MaxInt64 - cny(1000), Positions: map[string]int64{"000001.SZ": 1000}})
+	})
+	b := mustNew(t, c, buy("R1", "b1", "000001.SZ", "10", 100)) // holds 1,000
+	s := mustNew(t, c, sell("R1", "s1", "000001.SZ", "10", 1000))
+	wantErr(t, c.OnFill(s, px("10"), 1000), nil) // 10,000 of proceeds: saturated
+	wantErr(t, c.OnFill(b, px("9"), 50), nil)    // releases 500, pays 450
+	wantErr(t, c.OnDone(b, 50), nil)             // releases 500
+	if st := snap(t, c, "R1"); st.Cash <= 0 || st.Reserved != 0 {
+		t.Errorf("cash %d reserved %d after holds released from saturated cash", st.Cash, st.Reserved)
+	}
+}
