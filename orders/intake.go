@@ -303,7 +303,7 @@ func (m *Manager) applyChange(typ byte, rec changeRec, live bool) error {
 	if rej != nil {
 		return rej
 	}
-	o.pending = &change{kind: typ, clOrdID: rec.ClOrdID, uid: rec.UID, price: rec.Price, qty: rec.Qty, resv: resv}
+	o.pending = &change{kind: typ, clOrdID: rec.ClOrdID, uid: rec.UID, price: rec.Price, qty: rec.Qty, resv: resv, live: live}
 	if rec.ClOrdID != ownClOrdID(rec.UID) {
 		o.pending.from = rec.Source
 	}

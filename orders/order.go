@@ -142,6 +142,10 @@ type change struct {
 	// from is the source that sent the request; zero for a cancel the
 	// gateway made itself (ownClOrdID).
 	from Source
+	// live is set for a request this manager took (not replayed from the
+	// journal): its journal callback hands it to the route (submit), so
+	// the first logon's recovery must not send it too.
+	live bool
 }
 
 // msgType is the FIX MsgType of the client's request c.

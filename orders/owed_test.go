@@ -70,3 +70,89 @@ func TestCancelsOwedAfterRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestHeldBeforeFirstLogonSentOnce: a cancel or replace made after
+// a restart and before the upstream's first logon (an owed cancel of
+// Recover, a client's own request) of an order the journal left open is
+// held, and sent once when the session logs on. Before, the first logon's
+// recovery found the order's pending change not handed over and sent it,
+// and the hold queue released it again: the venue got every such request
+// twice under one ClOrdID (seen on a gateway restarted with
+// cancel_on_disconnect and a few hundred working orders).
+func TestRequestHeldBeforeFirstLogonSentOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cfg    func(*risk.Config)
+		client func(r *env) error // a client's request before the logon
+		kind   byte
+	}{
+		{name: "owed cancel_on_disconnect", cfg: func(c *risk.Config) { c.CancelOnDisconnect = true }, kind: recCancel},
+		{name: "client cancel", cfg: func(*risk.Config) {}, kind: recCancel, client: func(r *env) error {
+			_, err := r.m.Cancel(CancelRequest{ClOrdID: "x1", OrigClOrdID: "w1", Account: "A1", Source: src})
+			return err
+		}},
+		{name: "client replace", cfg: func(*risk.Config) {}, kind: recReplace, client: func(r *env) error {
+			_, err := r.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "w1", Account: "A1", Price: 16990000, Qty: 100, Source: src})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			e := newEnv(t, dir)
+			e.working("w1", 100)
+			uid := e.uid("w1")
+			e.j.Close() // the crash
+
+			r := newEnv(t, dir, func(e *env, _ *Config) {
+				e.noLogon = true
+				rcfg := riskConfig()
+				tc.cfg(&rcfg)
+				rc, err := risk.New(rcfg, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.rc = rc
+			})
+			if tc.client != nil {
+				if err := tc.client(r); err != nil {
+					t.Fatalf("a client's request before the first logon: %v", err)
+				}
+			}
+			// A journal barrier: records are made durable, and their
+			// callbacks run, in order, so once z1 is accepted the request
+			// above is held for the logon.
+			if _, err := r.m.New(buy("z1", 100)); err != nil {
+				t.Fatal(err)
+			}
+			for n := 1; ; n++ {
+				if ev := r.ev.wait(t, n)[n-1]; ev.Kind == EventAccepted && ev.Ref == "z1" {
+					break
+				}
+			}
+			if got := r.core.list(); len(got) != 0 {
+				t.Fatalf("sent before the logon: %s", describe(got))
+			}
+			r.m.OnSessionUp("core", "carrierA")
+			r.m.OnSessionUp("margin", "carrierA")
+			r.core.wait(t, 3) // the recovery's status check, the request, z1
+			n := 0
+			for _, req := range r.core.list() {
+				if _, kind := reqID(req); kind == tc.kind {
+					switch c := req.(type) {
+					case fix.CancelRequest:
+						if c.OrigClOrdID == uid {
+							n++
+						}
+					case fix.ReplaceRequest:
+						if c.OrigClOrdID == uid {
+							n++
+						}
+					}
+				}
+			}
+			if n != 1 {
+				t.Fatalf("the venue got %d requests of kind %c for %s, want 1: %s", n, tc.kind, uid, describe(r.core.list()))
+			}
+		})
+	}
+}

@@ -319,10 +319,16 @@ func (m *Manager) recoverRoute(rt *route, now time.Time) {
 			}
 		}
 		if c := o.pending; c != nil {
-			if rt.up.Handed(c.uid) == fix.HandedYes {
+			switch {
+			case c.live:
+				// Taken by this run after Recover (an owed cancel, a
+				// client's request before this logon): its journal
+				// callback submits it, held or sent. Sending it here too
+				// sent it twice under one ClOrdID.
+			case rt.up.Handed(c.uid) == fix.HandedYes:
 				rt.awaiting.add(&await{o: o, kind: c.kind, uid: c.uid, since: now})
 				counts["handed"]++
-			} else {
+			default:
 				add(changeReq(o, c))
 				counts["sent"]++
 			}
