@@ -31,7 +31,9 @@
 //     orders.upstream_unavailable) and Config.HoldTimeout (a request held
 //     longer ends: the order is rejected, a cancel or replace refused,
 //     orders.upstream_unavailable; it never left). The hold time runs from
-//     when a request was first held, through a session that flaps.
+//     when a request was first held, through a session that flaps. A
+//     cancel the gateway made itself (kill switch, cancel-on-disconnect)
+//     never expires: it is held until the next logon.
 //   - A request the upstream refuses as a message (BusinessMessageReject,
 //     e.g. an unsupported message type, or a session Reject) ends with
 //     the upstream's reason (orders.upstream_reject). A request with no

@@ -2,6 +2,7 @@ package orders
 
 import (
 	"testing"
+	"time"
 
 	"sgw/fix"
 	"sgw/risk"
@@ -154,5 +155,57 @@ func TestRequestHeldBeforeFirstLogonSentOnce(t *testing.T) {
 				t.Fatalf("the venue got %d requests of kind %c for %s, want 1: %s", n, tc.kind, uid, describe(r.core.list()))
 			}
 		})
+	}
+}
+
+// TestOwnCancelOutlivesHoldTimeout: a cancel the gateway makes itself
+// (here the kill switch's, with kill_cancels_resting) while the upstream
+// is down is held until the session logs on, however long that takes,
+// and then sent once. Before, it ended after the hold time
+// (orders.upstream_unavailable) like a client's request, and the order
+// stayed working at the venue under a kill switch (or, for
+// cancel_on_disconnect, with nobody watching it): seen on a gateway
+// restarted while the venue was down for 20 s.
+func TestOwnCancelOutlivesHoldTimeout(t *testing.T) {
+	e := newEnv(t, t.TempDir(), func(e *env, _ *Config) {
+		rcfg := riskConfig()
+		rcfg.KillCancelsResting = true
+		rc, err := risk.New(rcfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.rc = rc
+	})
+	e.working("w1", 100)
+	uid := e.uid("w1")
+	sent := len(e.core.list())
+	e.m.OnSessionDown("core", "carrierA", fix.ErrLineBroken, nil)
+	if n, err := e.m.Kill("A1", true); err != nil || n != 1 {
+		t.Fatalf("Kill: %d cancels, %v; want 1", n, err)
+	}
+	var ref string
+	for n := 1; ref == ""; n++ {
+		if ev := e.ev.wait(t, n)[n-1]; ev.Kind == EventAccepted && ev.Request == 'F' {
+			ref = ev.Ref // journaled: held for the logon
+		}
+	}
+	e.m.tick(e.advance(DefaultHoldTimeout + time.Second))
+	e.m.tick(e.advance(10 * DefaultHoldTimeout))
+	e.m.mu.Lock()
+	pending := e.m.byUID[uid].pending
+	e.m.mu.Unlock()
+	if pending == nil {
+		t.Fatalf("the kill switch's cancel %s ended while the upstream was down", ref)
+	}
+	e.m.OnSessionUp("core", "carrierA")
+	got := e.core.wait(t, sent+1)[sent:]
+	n := 0
+	for _, req := range got {
+		if c, ok := req.(fix.CancelRequest); ok && c.OrigClOrdID == uid {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("after the logon the venue got %d cancels of %s, want 1: %s", n, uid, describe(got))
 	}
 }

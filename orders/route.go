@@ -259,21 +259,29 @@ func (m *Manager) sendChecks(rt *route, now time.Time) {
 
 // expire ends the held requests older than the hold time, wherever they
 // are in held (see route), once the oldest (heldOldest) is: the others
-// keep their order. mu held.
+// keep their order. A cancel the gateway made itself (the kill switch's,
+// cancel-on-disconnect's, ownCancel) never expires: no client awaits
+// its answer, and ending it would leave its order working at the venue
+// after the session's return with nobody watching it (before, an upstream
+// down longer than the hold time, at a restart or live, undid the kill
+// switch and cancel_on_disconnect). mu held.
 func (m *Manager) expire(rt *route, now time.Time) {
-	if len(rt.held) == 0 || now.Sub(rt.heldOldest) <= m.cfg.HoldTimeout {
+	if len(rt.held) == 0 || rt.heldOldest.IsZero() || now.Sub(rt.heldOldest) <= m.cfg.HoldTimeout {
 		return
 	}
 	var out []held
 	kept := rt.held[:0]
 	rt.heldOldest = time.Time{}
 	for _, h := range rt.held {
-		if now.Sub(h.since) > m.cfg.HoldTimeout {
+		own := m.ownCancel(h.req)
+		if !own && now.Sub(h.since) > m.cfg.HoldTimeout {
 			out = append(out, h)
 			continue
 		}
 		kept = append(kept, h)
-		rt.hold(h.since)
+		if !own {
+			rt.hold(h.since)
+		}
 	}
 	clear(rt.held[len(kept):])
 	rt.held = kept // taken before endRequest, which may drop others and hold more
@@ -288,6 +296,17 @@ func (m *Manager) expire(rt *route, now time.Time) {
 	if len(out) > 0 {
 		m.met.held.WithLabelValues(rt.name).Set(float64(len(rt.held)))
 	}
+}
+
+// ownCancel reports whether req is a cancel the gateway made itself
+// (ownClOrdID) that its order still has pending. mu held.
+func (m *Manager) ownCancel(req any) bool {
+	uid, kind := reqID(req)
+	if kind != recCancel {
+		return false
+	}
+	o := m.byUID[uid]
+	return o != nil && o.pending != nil && o.pending.uid == uid && o.pending.clOrdID == ownClOrdID(uid)
 }
 
 // endRequest ends a request the venue does not have: a new order is
