@@ -176,7 +176,11 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 		after = 0
 	}
 	if next := inner.NextTargetMsgSeqNum(); known && after+1 < next {
-		f.log.Warn("fix: the store counted messages from the upstream that the order journal lacks; asking for them again",
+		// Info, not Warn: every restart, clean ones too, finds the
+		// heartbeats and the Logout the journal does not keep counted
+		// after its last report; the resend gap-fills those, and gives
+		// again any report the journal lacks (applied once, by ExecID).
+		f.log.Info("fix: asking the upstream again for the messages its store counted after the order journal's last (heartbeats and the logout, or reports the journal lacks)",
 			"store", where, "from", after+1, "to", next-1, "period", time.Unix(0, period).UTC(),
 			"journal_period", time.Unix(0, f.resumePeriod).UTC())
 		if err := inner.SetNextTargetMsgSeqNum(after + 1); err != nil {
