@@ -238,6 +238,11 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 		}
 		st.dayAt = recv
 	}
+	if s < ch.next.Load() && ch.deliveredAt != 0 {
+		if t, ok := recordTime(m).Time(time.UTC); ok && t.UnixMilli() > ch.deliveredAt+szseRenumberSlack.Milliseconds() {
+			a.renumber(ch, src, s, t)
+		}
+	}
 	resent := st.rtxEnd != 0 && s == st.rtxNext
 	if resent {
 		st.rtxNext++
@@ -359,6 +364,33 @@ func (a *szseArbiter) newDay(ch *szseArbChannel, d int64, s uint64) {
 	a.restart(ch)
 }
 
+// szseRenumberSlack is how much later than every record delivered a
+// record below the channel's next must be stamped to show that the
+// channel was renumbered: records are stamped in ApplSeqNum order, so a
+// copy of one delivered is never later than the last one delivered.
+const szseRenumberSlack = time.Second
+
+// renumber begins the channel's numbering again at record s, which src
+// sent below the channel's next but stamped at t, after every record
+// delivered: the venue numbers the channel from ApplSeqNum 1 again on the
+// same day (an MDGW restarted without its records). As at a new day,
+// both sources' places are forgotten and the channel is rebuilt from
+// ApplSeqNum 1, stale until delivery reaches s. Before, the new records up
+// to the old last were dropped as duplicates and the later ones applied
+// to the old books, which were served as valid. Lock held.
+func (a *szseArbiter) renumber(ch *szseArbChannel, src int, s uint64, t time.Time) {
+	a.log.Error("feed: an SZSE source sent a record below the channel's next stamped after every record delivered: "+
+		"the channel was numbered again; rebuilding it from ApplSeqNum 1", "channel", ch.no, "source", sourceName(src),
+		"seq", s, "delivered", ch.next.Load()-1, "transact_time", t.Format("15:04:05.000"),
+		"last_delivered_time", time.UnixMilli(ch.deliveredAt).UTC().Format("15:04:05.000"))
+	ch.renumbered, ch.recorded = true, s
+	for i := range ch.src {
+		ch.src[i].reset()
+	}
+	ch.last.Store(s)
+	a.restart(ch)
+}
+
 // hold keeps record s, ahead of the channel's next, in the window, or
 // drops it when it is beyond the window (it is asked for again once the
 // window reaches it). Lock held.
@@ -399,6 +431,9 @@ func (a *szseArbiter) deliver(ch *szseArbChannel, src int, m *szse.Message, fram
 	a.rec.Message(uint8(src), ch.next.Load(), recv, frame)
 	if err := a.sink.ApplySZSE(m, recv); err != nil {
 		a.sinkErrors.Add(1)
+	}
+	if t, ok := recordTime(m).Time(time.UTC); ok {
+		ch.deliveredAt = max(ch.deliveredAt, t.UnixMilli())
 	}
 	ch.next.Add(1)
 	ch.delivered.Add(1)

@@ -196,6 +196,7 @@ func (a *szseArbiter) restart(ch *szseArbChannel) {
 	wasStale := ch.stale.Swap(true)
 	ch.clear()
 	ch.next.Store(1)
+	ch.deliveredAt = 0 // the rebuild delivers the channel again
 	ch.newGap(0, 0)
 	ch.req.src = -1
 	if !wasStale || ch.sinceReset > 0 {
