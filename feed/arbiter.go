@@ -160,6 +160,11 @@ type Arbiter struct {
 	// only by counting, so a source that skipped or repeated messages
 	// shows only as a copy that differs.
 	sums []uint64
+	// deliveredAt is the latest ITCH timestamp (ns since midnight) of a
+	// message delivered since the stream started at 1; 0 before one. A
+	// copy of a message delivered is no later than it: a copy below next
+	// stamped well after it is of another stream (renumbered).
+	deliveredAt uint64
 	// A rebuild in progress delivers the stream again from 1 up to
 	// rebuildTo. After a divergence the source that brought the differing
 	// copy first is the suspect: the rebuild takes nothing from it
@@ -363,7 +368,18 @@ func (a *Arbiter) Offer(src int, seq uint64, msg []byte, recv int64) bool {
 				if h := fingerprint(msg); sum&^3 != h {
 					a.diverge(src, seq, h, int(sum>>1&1), recv)
 				}
+				return false
 			}
+		}
+		// Beyond the fingerprints kept: a copy stamped after every
+		// message delivered cannot be one of them. The server numbers
+		// another stream under the session's name (restarted without its
+		// messages): its copy counts as the suspect one, so that a
+		// rebuild comes from the other source. Before, its messages were
+		// dropped as duplicates up to the old extent, the books served
+		// as valid, and the later ones applied to them.
+		if at, ok := itchTimestamp(msg); ok && a.deliveredAt != 0 && at > a.deliveredAt+uint64(renumberSlack) {
+			a.diverge(src, seq, fingerprint(msg), src, recv)
 		}
 		return false
 	case seq == a.next:
@@ -407,6 +423,23 @@ func fingerprint(b []byte) uint64 {
 	hi, lo := bits.Mul64(le.Uint64(b)^0x9E3779B97F4A7C15, le.Uint64(b[8:])^0xC2B2AE3D27D4EB4F)
 	hi2, lo2 := bits.Mul64(hi^lo, le.Uint64(b[n-8:])^uint64(n)<<56^0x165667B19E3779F9)
 	return (hi2 ^ lo2) &^ 3
+}
+
+// renumberSlack is how much later than every message delivered a copy
+// below next must be stamped to show another stream: ITCH messages are
+// stamped in sequence order, so a copy of one delivered is never later
+// than the last one delivered.
+const renumberSlack = time.Second
+
+// itchTimestamp returns the Timestamp (ns since midnight) of ITCH 5.0
+// message msg: every message type carries it in bytes 5..10.
+func itchTimestamp(msg []byte) (uint64, bool) {
+	if len(msg) < 11 {
+		return 0, false
+	}
+	var b [8]byte
+	copy(b[2:], msg[5:11])
+	return binary.BigEndian.Uint64(b[:]), true
 }
 
 // skipScan is how far from a differing copy diverge looks for the same
@@ -458,6 +491,9 @@ func (a *Arbiter) deliver(src int, msg []byte, recv int64) {
 		a.stats.SinkErrors++
 	}
 	a.sums[a.next&a.mask] = fingerprint(msg) | uint64(src)<<1 | 1
+	if at, ok := itchTimestamp(msg); ok {
+		a.deliveredAt = max(a.deliveredAt, at)
+	}
 	a.stats.Delivered++
 	a.since[src]++
 	a.next++
@@ -795,7 +831,7 @@ func (a *Arbiter) rewind() uint64 {
 		}
 	}
 	clear(a.sums)
-	a.held, a.next = 0, 1
+	a.held, a.next, a.deliveredAt = 0, 1, 0
 	return top
 }
 
