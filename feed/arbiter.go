@@ -184,6 +184,11 @@ type Arbiter struct {
 	divergedAt int64
 	firstCopy  int
 	skipper    int
+	// renumbered says a divergence seen was a copy stamped after every
+	// message delivered (another stream under the session's name): its
+	// rebuild need not reach the old stream's extent, only what the
+	// source it comes from has shown it holds.
+	renumbered bool
 
 	maxAttempts int
 	gapAt       uint64    // the next value when the current recovery started
@@ -380,6 +385,7 @@ func (a *Arbiter) Offer(src int, seq uint64, msg []byte, recv int64) bool {
 		// as valid, and the later ones applied to them.
 		if at, ok := itchTimestamp(msg); ok && a.deliveredAt != 0 && at > a.deliveredAt+uint64(renumberSlack) {
 			a.diverge(src, seq, fingerprint(msg), src, recv)
+			a.renumbered = true
 		}
 		return false
 	case seq == a.next:
@@ -548,7 +554,7 @@ func (a *Arbiter) Check(now time.Time) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.divergedAt != 0 && (a.rb == nil || a.exclude >= 0) {
-		a.divergedAt, a.skipper = 0, -1 // nothing to rebuild, or rebuilding already
+		a.divergedAt, a.skipper, a.renumbered = 0, -1, false // nothing to rebuild, or rebuilding already
 	}
 	if a.divergedAt != 0 {
 		suspect := a.skipper
@@ -560,6 +566,10 @@ func (a *Arbiter) Check(now time.Time) int {
 			// from 1 (what it serves now is all there is to trust).
 			a.divergedAt, a.skipper = 0, -1
 			a.restart()
+			if a.renumbered && a.srcs[suspect].pos > 1 {
+				a.rebuildTo = min(a.rebuildTo, a.srcs[suspect].pos-1) // as below
+			}
+			a.renumbered = false
 			a.srcs[suspect].live = false
 			a.pending, a.pendingTill = suspect, now.Add(a.patience)
 			return suspect
@@ -570,6 +580,14 @@ func (a *Arbiter) Check(now time.Time) int {
 			other := 1 - suspect
 			a.divergedAt, a.skipper = 0, -1
 			a.restart()
+			if a.renumbered && a.srcs[other].pos > 1 {
+				// The old stream's extent says nothing of the new one's:
+				// the rebuild is done where the other source's stream has
+				// been seen to reach (the old extent if it streams the old
+				// one), never later than before.
+				a.rebuildTo = min(a.rebuildTo, a.srcs[other].pos-1)
+			}
+			a.renumbered = false
 			a.exclude = suspect
 			a.srcs[suspect].live = false
 			a.srcs[other].live = false

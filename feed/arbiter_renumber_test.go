@@ -62,7 +62,23 @@ func TestRenumberedStreamBeyondWindowDiverges(t *testing.T) {
 	if a.Stats().Divergences == 0 || !sink.stale {
 		t.Fatalf("the renumbered stream: divergences %d, stale %v; want the books stale", a.Stats().Divergences, sink.stale)
 	}
-	if a.Check(t0.Add(2*time.Minute)) < 0 || sink.restarts != 1 || !a.Rebuilding() {
+	src := a.Check(t0.Add(2 * time.Minute))
+	if src < 0 || sink.restarts != 1 || !a.Rebuilding() {
 		t.Fatalf("no rebuild: restarts %d, rebuilding %v", sink.restarts, a.Rebuilding())
+	}
+	// The rebuild is done once it has what the source showed it holds
+	// (through 6), not the old stream's 500: before, the books stayed
+	// stale until the new stream reached the old one's extent (minutes
+	// to hours).
+	a.SourceLive(src, 1)
+	for s := uint64(1); s <= 6; s++ {
+		a.Offer(src, s, stamped(s, restarted+time.Duration(s)*time.Millisecond), t0.UnixNano())
+	}
+	if sink.stale || a.Rebuilding() || a.Next() != 7 {
+		t.Fatalf("after the new stream's 1-6: stale %v, rebuilding %v, next %d", sink.stale, a.Rebuilding(), a.Next())
+	}
+	a.Offer(src, 7, stamped(7, restarted+7*time.Millisecond), t0.UnixNano())
+	if len(sink.got) != 7 {
+		t.Fatalf("delivered %d messages since the rebuild began, want 7", len(sink.got))
 	}
 }
