@@ -368,22 +368,28 @@ func (a *Arbiter) Offer(src int, seq uint64, msg []byte, recv int64) bool {
 	switch {
 	case seq < a.next:
 		a.stats.Duplicates++
+		// A copy stamped after every message delivered cannot be one of
+		// them: the server numbers another stream under the session's
+		// name (restarted without its messages). Its copy counts as the
+		// suspect one, so that a rebuild comes from the other source.
+		// Beyond the fingerprints kept, only this shows it: before, such
+		// messages were dropped as duplicates up to the old extent, the
+		// books served as valid, and the later ones applied to them.
+		at, ok := itchTimestamp(msg)
+		later := ok && a.deliveredAt != 0 && at > a.deliveredAt+uint64(renumberSlack)
 		if a.next-seq <= a.mask {
 			if sum := a.sums[seq&a.mask]; sum != 0 {
 				if h := fingerprint(msg); sum&^3 != h {
-					a.diverge(src, seq, h, int(sum>>1&1), recv)
+					first := int(sum >> 1 & 1)
+					if later {
+						first, a.renumbered = src, true
+					}
+					a.diverge(src, seq, h, first, recv)
 				}
 				return false
 			}
 		}
-		// Beyond the fingerprints kept: a copy stamped after every
-		// message delivered cannot be one of them. The server numbers
-		// another stream under the session's name (restarted without its
-		// messages): its copy counts as the suspect one, so that a
-		// rebuild comes from the other source. Before, its messages were
-		// dropped as duplicates up to the old extent, the books served
-		// as valid, and the later ones applied to them.
-		if at, ok := itchTimestamp(msg); ok && a.deliveredAt != 0 && at > a.deliveredAt+uint64(renumberSlack) {
+		if later {
 			a.diverge(src, seq, fingerprint(msg), src, recv)
 			a.renumbered = true
 		}

@@ -28,20 +28,27 @@ func stamped(seq uint64, at time.Duration) []byte {
 // valid) and the later ones applied to the old books. A lagging copy as
 // far back, stamped no later, is a duplicate and nothing more.
 func TestRenumberedStreamBeyondWindowDiverges(t *testing.T) {
+	t.Run("beyond the window", func(t *testing.T) { testRenumbered(t, 500) })
+	t.Run("within the window", func(t *testing.T) { testRenumbered(t, 40) })
+}
+
+// testRenumbered runs TestRenumberedStreamBeyondWindowDiverges with
+// messages 1..extent delivered of the old stream (window: 64).
+func testRenumbered(t *testing.T, extent uint64) {
 	sink := &staleSink{}
 	a := newArbiter(sink, 64, 1, time.Second, time.Minute)
 	a.SourceLive(Primary, 1)
 	a.SourceLive(Backup, 1)
 	const open = 9*time.Hour + 30*time.Minute
-	for s := uint64(1); s <= 500; s++ {
+	for s := uint64(1); s <= extent; s++ {
 		a.Offer(Primary, s, stamped(s, open+time.Duration(s)*time.Millisecond), 0)
 	}
-	if a.Next() != 501 {
-		t.Fatalf("next %d, want 501", a.Next())
+	if a.Next() != extent+1 {
+		t.Fatalf("next %d, want %d", a.Next(), extent+1)
 	}
 
 	a.SourceDown(Backup)
-	a.SourceLive(Backup, 10) // a lagging copy, beyond the window
+	a.SourceLive(Backup, 10) // a lagging copy
 	for s := uint64(10); s <= 20; s++ {
 		a.Offer(Backup, s, stamped(s, open+time.Duration(s)*time.Millisecond), 0)
 	}
@@ -67,7 +74,7 @@ func TestRenumberedStreamBeyondWindowDiverges(t *testing.T) {
 		t.Fatalf("no rebuild: restarts %d, rebuilding %v", sink.restarts, a.Rebuilding())
 	}
 	// The rebuild is done once it has what the source showed it holds
-	// (through 6), not the old stream's 500: before, the books stayed
+	// (through 6), not the old stream's extent: before, the books stayed
 	// stale until the new stream reached the old one's extent (minutes
 	// to hours).
 	a.SourceLive(src, 1)
