@@ -238,8 +238,13 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 		}
 		st.dayAt = recv
 	}
-	if s < ch.next.Load() && ch.deliveredAt != 0 {
-		if t, ok := recordTime(m).Time(time.UTC); ok && t.UnixMilli() > ch.deliveredAt+szseRenumberSlack.Milliseconds() {
+	// A copy is stamped no later than the latest record delivered, which
+	// the raw values' order shows (yyyymmddHHMMSSsss): only a record
+	// stamped after it pays for the conversion.
+	if rt := recordTime(m); s < ch.next.Load() && ch.deliveredAt != 0 && rt > ch.deliveredAt {
+		t, ok := rt.Time(time.UTC)
+		last, _ := ch.deliveredAt.Time(time.UTC)
+		if ok && t.Sub(last) > szseRenumberSlack {
 			a.renumber(ch, src, s, t)
 		}
 	}
@@ -382,7 +387,7 @@ func (a *szseArbiter) renumber(ch *szseArbChannel, src int, s uint64, t time.Tim
 	a.log.Error("feed: an SZSE source sent a record below the channel's next stamped after every record delivered: "+
 		"the channel was numbered again; rebuilding it from ApplSeqNum 1", "channel", ch.no, "source", sourceName(src),
 		"seq", s, "delivered", ch.next.Load()-1, "transact_time", t.Format("15:04:05.000"),
-		"last_delivered_time", time.UnixMilli(ch.deliveredAt).UTC().Format("15:04:05.000"))
+		"last_delivered_time", ch.deliveredAt)
 	ch.renumbered, ch.recorded = true, s
 	for i := range ch.src {
 		ch.src[i].reset()
@@ -432,9 +437,7 @@ func (a *szseArbiter) deliver(ch *szseArbChannel, src int, m *szse.Message, fram
 	if err := a.sink.ApplySZSE(m, recv); err != nil {
 		a.sinkErrors.Add(1)
 	}
-	if t, ok := recordTime(m).Time(time.UTC); ok {
-		ch.deliveredAt = max(ch.deliveredAt, t.UnixMilli())
-	}
+	ch.deliveredAt = max(ch.deliveredAt, recordTime(m))
 	ch.next.Add(1)
 	ch.delivered.Add(1)
 	ch.sinceReset++

@@ -104,11 +104,12 @@ type szseArbChannel struct {
 	// once the channel has begun a new day in this process (newDay).
 	day        int64
 	renumbered bool
-	// deliveredAt is the latest TransactTime (Unix ms) of a record
-	// delivered in the channel's numbering; 0 before one. A record below
-	// next is a copy of one delivered, no later than it: one stamped
-	// well after it is of another numbering (renumber).
-	deliveredAt int64
+	// deliveredAt is the latest TransactTime of a record delivered in
+	// the channel's numbering (raw, yyyymmddHHMMSSsss, whose order is the
+	// time's); 0 before one. A record below next is a copy of one
+	// delivered, no later than it: one stamped well after it is of
+	// another numbering (renumber).
+	deliveredAt szse.Timestamp
 
 	next       atomic.Uint64 // the next ApplSeqNum to deliver
 	last       atomic.Uint64 // the highest ApplSeqNum known to exist
