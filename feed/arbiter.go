@@ -449,9 +449,8 @@ func itchTimestamp(msg []byte) (uint64, bool) {
 	if len(msg) < 11 {
 		return 0, false
 	}
-	var b [8]byte
-	copy(b[2:], msg[5:11])
-	return binary.BigEndian.Uint64(b[:]), true
+	t := msg[5:11:11]
+	return uint64(t[0])<<40 | uint64(t[1])<<32 | uint64(t[2])<<24 | uint64(t[3])<<16 | uint64(t[4])<<8 | uint64(t[5]), true
 }
 
 // skipScan is how far from a differing copy diverge looks for the same
