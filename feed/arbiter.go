@@ -10,6 +10,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"sgw/feed/capture"
+	"sgw/feed/itch"
 )
 
 // MaxMessage is the largest ITCH message the feed accepts in one SoupBinTCP
@@ -375,7 +376,7 @@ func (a *Arbiter) Offer(src int, seq uint64, msg []byte, recv int64) bool {
 		// Beyond the fingerprints kept, only this shows it: before, such
 		// messages were dropped as duplicates up to the old extent, the
 		// books served as valid, and the later ones applied to them.
-		at, ok := itchTimestamp(msg)
+		at, ok := itch.Timestamp(msg)
 		later := ok && a.deliveredAt != 0 && at > a.deliveredAt+uint64(renumberSlack)
 		if a.next-seq <= a.mask {
 			if sum := a.sums[seq&a.mask]; sum != 0 {
@@ -443,16 +444,6 @@ func fingerprint(b []byte) uint64 {
 // than the last one delivered.
 const renumberSlack = time.Second
 
-// itchTimestamp returns the Timestamp (ns since midnight) of ITCH 5.0
-// message msg: every message type carries it in bytes 5..10.
-func itchTimestamp(msg []byte) (uint64, bool) {
-	if len(msg) < 11 {
-		return 0, false
-	}
-	t := msg[5:11:11]
-	return uint64(t[0])<<40 | uint64(t[1])<<32 | uint64(t[2])<<24 | uint64(t[3])<<16 | uint64(t[4])<<8 | uint64(t[5]), true
-}
-
 // skipScan is how far from a differing copy diverge looks for the same
 // message under another sequence number.
 const skipScan = 4096
@@ -502,7 +493,7 @@ func (a *Arbiter) deliver(src int, msg []byte, recv int64) {
 		a.stats.SinkErrors++
 	}
 	a.sums[a.next&a.mask] = fingerprint(msg) | uint64(src)<<1 | 1
-	if at, ok := itchTimestamp(msg); ok {
+	if at, ok := itch.Timestamp(msg); ok {
 		a.deliveredAt = max(a.deliveredAt, at)
 	}
 	a.stats.Delivered++

@@ -154,6 +154,16 @@ func Decode(b []byte, m *Message) error {
 }
 
 // uint48 reads a 6-byte big-endian integer.
+// Timestamp returns the Timestamp (ns since midnight) of ITCH 5.0 message
+// b, which every message type carries at the same place, without decoding
+// the rest; false when b is too short to hold it.
+func Timestamp(b []byte) (uint64, bool) {
+	if len(b) < offTimestamp+6 {
+		return 0, false
+	}
+	return uint48(b[offTimestamp:]), true
+}
+
 func uint48(b []byte) uint64 {
 	_ = b[5]
 	return uint64(b[0])<<40 | uint64(b[1])<<32 | uint64(b[2])<<24 |
