@@ -105,10 +105,10 @@ type sentMsg struct {
 	seq     int
 	msgType byte
 	clOrdID string
-	// status is the request of a status request this run sent (Send),
-	// which its asker still awaits an answer to; nil for every other
-	// message and for those found in the store at start.
-	status *StatusRequest
+	// status is the request (Send's argument) of a status request this
+	// run sent, which its asker still awaits an answer to; nil for every
+	// other message and for those found in the store at start.
+	status any
 }
 
 var _ quickfix.MessageStoreFactory = (*storeFactory)(nil)

@@ -535,24 +535,12 @@ func (u *Upstream) recordSent(m *quickfix.Message) {
 	}
 	seq, err := m.Header.GetInt(tag.MsgSeqNum)
 	if id, mt := RequestID(s.req); err == nil && mt != 0 && id != "" {
-		u.sent.add(sentMsg{seq: seq, msgType: mt, clOrdID: id, status: statusOf(s.req)})
+		sm := sentMsg{seq: seq, msgType: mt, clOrdID: id}
+		if mt == 'H' {
+			sm.status = s.req
+		}
+		u.sent.add(sm)
 	}
-}
-
-// statusOf returns a copy of req if it is a status request (a value, a
-// pointer or Prepared), else nil.
-func statusOf(req any) *StatusRequest {
-	if p, ok := req.(Prepared); ok {
-		req = p.req
-	}
-	switch r := req.(type) {
-	case StatusRequest:
-		return &r
-	case *StatusRequest:
-		c := *r
-		return &c
-	}
-	return nil
 }
 
 // askAgain queues afresh the status request this run sent as m, whose
@@ -574,12 +562,12 @@ func (u *Upstream) askAgain(m *quickfix.Message) {
 	if !ok || s.status == nil {
 		return
 	}
-	if err := u.Send(*s.status); err != nil {
+	if err := u.Send(s.status); err != nil { // encoded afresh: Send drops a stamped message
 		u.log.Warn("fix: a status request the upstream asked for again is not resent, nor asked again",
-			"clOrdID", s.status.ClOrdID, "seq", seq, "err", err)
+			"clOrdID", s.clOrdID, "seq", seq, "err", err)
 		return
 	}
-	u.log.Info("fix: a status request the upstream asked for again is asked afresh", "clOrdID", s.status.ClOrdID, "seq", seq)
+	u.log.Info("fix: a status request the upstream asked for again is asked afresh", "clOrdID", s.clOrdID, "seq", seq)
 }
 
 // onReset runs when quickfix resets the session's store: a new period of
