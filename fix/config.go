@@ -337,6 +337,16 @@ func (cfg UpstreamConfig) withDefaults() (UpstreamConfig, error) {
 	return cfg, nil
 }
 
+// SessionID is the session's identity as quickfix keeps it, one session
+// per identity in a process ("FIX.4.4:GW->VENUE"), BeginString defaulted
+// as withDefaults does.
+func (cfg UpstreamConfig) SessionID() string {
+	if cfg.BeginString == "" {
+		cfg.BeginString = DefaultBeginString
+	}
+	return cfg.sessionID().String()
+}
+
 // sessionID is the quickfix identity of the session.
 func (cfg *UpstreamConfig) sessionID() quickfix.SessionID {
 	return quickfix.SessionID{BeginString: cfg.BeginString, SenderCompID: cfg.SenderCompID, TargetCompID: cfg.TargetCompID}

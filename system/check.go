@@ -12,7 +12,6 @@ import (
 	"sgw/auth"
 	"sgw/configs"
 	"sgw/feed"
-	"sgw/fix"
 	"sgw/orderbook"
 	"sgw/orders"
 	"sgw/sim"
@@ -266,11 +265,7 @@ func (c *checker) orders(f *configs.File) {
 		// quickfix knows a session by its identity, process-wide: a second
 		// upstream with the same one stops `run` at start ("Duplicate
 		// SessionID").
-		begin := uc.BeginString
-		if begin == "" {
-			begin = fix.DefaultBeginString
-		}
-		sid := begin + ":" + uc.SenderCompID + "->" + uc.TargetCompID
+		sid := uc.SessionID()
 		if other, ok := sessions[sid]; ok && uc.SenderCompID != "" && uc.TargetCompID != "" {
 			c.add(path, fmt.Errorf("FIX session %s is also upstream %s's: each upstream needs its own sender_comp_id and target_comp_id pair", sid, other))
 		}
