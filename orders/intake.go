@@ -125,7 +125,7 @@ func (m *Manager) New(req NewRequest) (_ Order, err error) {
 // applyNew runs risk and creates the order. mu held. live is false for
 // journal replay.
 func (m *Manager) applyNew(rec newRec, live bool) (*Order, error) {
-	ro := risk.Order{Account: rec.Account, Session: rec.Source.Kind + ":" + rec.Source.Session, ClOrdID: rec.ClOrdID,
+	ro := risk.Order{Account: rec.Account, Session: rec.Source.key(), ClOrdID: rec.ClOrdID,
 		Symbol: rec.Symbol, Side: rec.Side, Type: rec.Type, Price: rec.Price, Qty: rec.Qty, Credit: m.credit[rec.Account]}
 	var resv *risk.Reservation
 	var rej *risk.Reject
@@ -275,7 +275,7 @@ func (m *Manager) applyChange(typ byte, rec changeRec, live bool) error {
 		// gateway keeps one request in flight per order.
 		return &Reject{Code: CodeRequestPending, Text: "order " + o.ClOrdID + " has a cancel or replace in flight; wait for its answer", FIXReason: fixOther}
 	}
-	session := rec.Source.Kind + ":" + rec.Source.Session
+	session := rec.Source.key()
 	var resv *risk.Reservation
 	var rej *risk.Reject
 	if typ == recCancel {
@@ -376,7 +376,7 @@ func (m *Manager) Disconnected(src Source) int {
 // first: an event of the source's orders in between (a fill) would find
 // no sink and be lost to the client, even if it registers again at once.
 func (m *Manager) SessionEnded(src Source) int {
-	return m.cancelAll(m.risk.Disconnect(src.Kind+":"+src.Session), src)
+	return m.cancelAll(m.risk.Disconnect(src.key()), src)
 }
 
 // cancelAll cancels open orders, reporting how many cancels went out.

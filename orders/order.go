@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"strings"
 	"time"
 
 	"sgw/refdata"
@@ -12,6 +13,15 @@ import (
 type Source struct {
 	Kind    string // "ws", "fix" or "admin"
 	Session string // the connection or session id
+}
+
+// key is s as risk knows a session: "kind:session".
+func (s Source) key() string { return s.Kind + ":" + s.Session }
+
+// sourceOf is the Source whose key is k.
+func sourceOf(k string) Source {
+	kind, session, _ := strings.Cut(k, ":")
+	return Source{Kind: kind, Session: session}
 }
 
 // Status is an order's status as clients see it.

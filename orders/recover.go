@@ -119,23 +119,17 @@ func (m *Manager) cancelOwed() int {
 	m.mu.Lock()
 	connected := make(map[string]bool, len(m.sinks))
 	for src := range m.sinks {
-		connected[src.Kind+":"+src.Session] = true
-	}
-	owed := m.risk.Owed(func(session string) bool { return connected[session] })
-	kill := Source{Kind: "admin", Session: "kill"}
-	srcs := make([]Source, len(owed))
-	for i, oo := range owed {
-		srcs[i] = kill
-		if !m.risk.Killed(oo.Account) {
-			if o := m.orders[key(oo.Account, oo.ClOrdID)]; o != nil {
-				srcs[i] = o.Source
-			}
-		}
+		connected[src.key()] = true
 	}
 	m.mu.Unlock()
+	owed := m.risk.Owed(func(session string) bool { return connected[session] })
 	n := 0
-	for i, oo := range owed {
-		n += m.cancelAll([]risk.OpenOrder{oo}, srcs[i])
+	for _, oo := range owed {
+		src := Source{Kind: "admin", Session: "kill"}
+		if !m.risk.Killed(oo.Account) {
+			src = sourceOf(oo.Session) // as its session's disconnection would
+		}
+		n += m.cancelAll([]risk.OpenOrder{oo}, src)
 	}
 	if n > 0 {
 		m.log.Warn("orders: sent the cancels an earlier run owed (kill_cancels_resting, cancel_on_disconnect)", "cancels", n)
