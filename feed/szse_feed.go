@@ -167,21 +167,18 @@ func (f *SZSEFeed) ask(a szseAsk) {
 	}
 }
 
-// Ready reports whether a source is logged in and every channel is
-// caught up: at most CatchUpLag records known to exist are undelivered (a
-// channel rebuilding after a loss is not caught up until its ChannelLive).
+// Ready reports whether a source is up (logged in and caught up, as
+// gateway_feed_source_up says) and every channel is caught up: at most
+// CatchUpLag records known to exist are undelivered (a channel rebuilding
+// after a loss is not caught up until its ChannelLive). A source logged in
+// again but replaying from far behind what the books hold is not up, so
+// the feed is not ready on it.
 func (f *SZSEFeed) Ready() bool {
 	if f.arb.behind() > uint64(f.cfg.CatchUpLag) || len(f.Stale()) > 0 {
 		return false
 	}
 	for _, s := range f.srcs {
-		if s == nil {
-			continue
-		}
-		s.mu.Lock()
-		live := s.state == stateLive
-		s.mu.Unlock()
-		if live {
+		if s != nil && s.up() {
 			return true
 		}
 	}

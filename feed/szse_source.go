@@ -206,13 +206,28 @@ func (s *szseSource) logout(conn net.Conn) {
 	_, _ = conn.Write(szse.AppendLogout(nil, &l))
 }
 
+// up reports whether the source is logged in and caught up. Safe from
+// any goroutine; takes s.mu.
+func (s *szseSource) up() bool {
+	s.mu.Lock()
+	live := s.state == stateLive
+	s.mu.Unlock()
+	return live && s.caughtUp()
+}
+
+// caughtUp reports whether the source is at most CatchUpLag records behind
+// the arbiter on every channel. Safe from any goroutine.
+func (s *szseSource) caughtUp() bool {
+	return s.f.arb.lag(s.idx) <= uint64(s.f.cfg.CatchUpLag)
+}
+
 // snapshot returns the source's state for status and metrics.
 func (s *szseSource) snapshot() SourceStatus {
 	s.mu.Lock()
 	state := s.state
 	s.mu.Unlock()
 	st := SourceStatus{Name: s.name, Addr: s.cfg.Addr, State: state.String()}
-	st.Up = state == stateLive && s.f.arb.lag(s.idx) <= uint64(s.f.cfg.CatchUpLag)
+	st.Up = state == stateLive && s.caughtUp()
 	st.Messages = s.messages.Load()
 	st.Bytes = s.bytes.Load()
 	st.First = s.f.arb.first[s.idx].Load()
