@@ -65,6 +65,10 @@ type replaySim struct {
 	byID     map[string]*venueOrder // by every ClOrdID the venue knows an order by
 	vorders  []*venueOrder
 	ids      map[string][]string // account → every client order id the test used
+	// from names, by upstream id, the source of each new order and
+	// replace the gateway accepted: an order belongs (cancel-on-disconnect)
+	// to the source of its current terms' (checkOwners).
+	from     map[string]Source
 	nextID   int
 	days     int // trading days begun after the first
 	restarts int
@@ -131,7 +135,7 @@ var replaySymbols = []refdata.Instrument{
 
 func newReplaySim(t *testing.T, seed uint64) *replaySim {
 	s := &replaySim{t: t, seed: seed, r: rand.New(rand.NewPCG(seed, 0x5eed)), sessions: map[string]*venueSession{},
-		byID: map[string]*venueOrder{}, ids: map[string][]string{}}
+		byID: map[string]*venueOrder{}, ids: map[string][]string{}, from: map[string]Source{}}
 	// Tuesday 10:00 in Shanghai.
 	s.clk = risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC))
 	s.cj = &clockJournal{clk: s.clk}
@@ -258,6 +262,7 @@ func (s *replaySim) run(steps int) {
 			}
 		}
 		s.settle()
+		s.checkOwners(s.e.m)
 		if s.t.Failed() {
 			return
 		}
@@ -307,8 +312,11 @@ func (s *replaySim) newOrder() {
 	req := NewRequest{ClOrdID: id, Account: account, Symbol: in.Symbol, Side: side, Type: risk.Limit,
 		Price: s.price(in.PrevClose), Qty: 100 * int64(1+s.r.IntN(8)), Source: pick(s.r, []Source{src, srcB})}
 	s.ids[account] = append(s.ids[account], id)
-	_, err := s.e.m.New(req)
-	s.logf("New %s %s %s side %d %v x %d: %v", account, id, in.Symbol, side, req.Price, req.Qty, err)
+	o, err := s.e.m.New(req)
+	if err == nil {
+		s.from[o.UpstreamID] = req.Source
+	}
+	s.logf("New %s %s %s side %d %v x %d from %v: %v", account, id, in.Symbol, side, req.Price, req.Qty, req.Source, err)
 }
 
 // order returns a random order of the live manager.
@@ -350,8 +358,14 @@ func (s *replaySim) replace() {
 	tick := refdata.Price(refdata.PriceScale / 100)
 	price := o.Price + tick*refdata.Price(s.r.IntN(11)-5)
 	qty := max(o.Qty+100*int64(s.r.IntN(7)-3), 100)
-	_, err := s.e.m.Replace(ReplaceRequest{ClOrdID: id, OrigClOrdID: o.ClOrdID, Account: o.Account, Price: price, Qty: qty, Source: o.Source})
-	s.logf("Replace %s %s of %s to %v x %d: %v", o.Account, id, o.ClOrdID, price, qty, err)
+	// From either connection: a WebSocket client's order may be replaced
+	// from another, which then owns it once the venue takes the replace.
+	from := pick(s.r, []Source{src, srcB})
+	r, err := s.e.m.Replace(ReplaceRequest{ClOrdID: id, OrigClOrdID: o.ClOrdID, Account: o.Account, Price: price, Qty: qty, Source: from})
+	if err == nil {
+		s.from[r.pending.uid] = from
+	}
+	s.logf("Replace %s %s of %s to %v x %d from %v: %v", o.Account, id, o.ClOrdID, price, qty, from, err)
 }
 
 // session returns a random venue session, logged on if up.
@@ -898,12 +912,38 @@ func (s *replaySim) managerView(m *Manager) []string {
 	return out
 }
 
+// checkOwners checks that each order risk has working belongs to the
+// source of its current terms: the new order's, or the last replace's
+// the venue took (not one it refused, nor one unanswered).
+func (s *replaySim) checkOwners(m *Manager) {
+	s.t.Helper()
+	for _, oo := range m.risk.OpenOrders("") {
+		m.mu.Lock()
+		o := m.orders[key(oo.Account, oo.ClOrdID)]
+		uid := ""
+		if o != nil {
+			uid = o.UpstreamID
+		}
+		m.mu.Unlock()
+		want, ok := s.from[uid]
+		if !ok {
+			s.t.Errorf("seed %d: risk works %s/%s, whose current terms (upstream id %q) no accepted request set", s.seed, oo.Account, oo.ClOrdID, uid)
+			continue
+		}
+		if oo.Session != want.key() {
+			s.t.Errorf("seed %d: order %s/%s (upstream id %s) belongs to session %s; want %s, which sent its current terms",
+				s.seed, oo.Account, oo.ClOrdID, uid, oo.Session, want.key())
+		}
+	}
+}
+
 // compare replays the journal into a fresh Manager and risk Checker and
 // compares it with the live one.
 func (s *replaySim) compare(when string) {
 	s.t.Helper()
 	r := s.replay()
 	defer r.Close()
+	s.checkOwners(r)
 	live := s.managerView(s.e.m)
 	s.diff(when+", replayed", live, s.managerView(r))
 	s.standbyJ.mu.Lock()

@@ -61,8 +61,11 @@ type order struct {
 	day      int32         // the trading day (yyyymmdd) it was accepted on
 	endDay   int32         // the trading day it ended on (done), for a late fill's T+1
 
-	// The pending replace's terms.
+	// The pending replace's terms, and the session it came from: the
+	// order moves to that session (cancel-on-disconnect) only when the
+	// upstream accepts the replace (OnReplaced).
 	pClOrdID string
+	pSession string
 	pPrice   refdata.Price
 	pQty     int64
 }
@@ -357,7 +360,8 @@ func (c *Checker) pendingReplace(r *Reservation) (*order, error) {
 
 // OnReplaced makes the pending replace whose Reservation r is the order's
 // terms, after the upstream accepted it, and releases what the old terms
-// held beyond the new ones. If the order's fills already reach the new
+// held beyond the new ones. The order now belongs to the replace's
+// session, if it named one (cancel-on-disconnect, OpenOrder.Session). If the order's fills already reach the new
 // quantity it is done. It refuses a replace that is not pending with
 // ErrNotPending, and a nil, hand-made or other Checker's r with
 // ErrUnknownReservation.
@@ -370,6 +374,9 @@ func (c *Checker) OnReplaced(r *Reservation) error {
 	}
 	o.pending = false
 	o.clOrdID, o.price, o.qty = o.pClOrdID, o.pPrice, o.pQty
+	if o.pSession != "" {
+		o.session = o.pSession
+	}
 	if o.cum >= o.qty {
 		o.acct.close(o)
 		return nil
@@ -379,8 +386,8 @@ func (c *Checker) OnReplaced(r *Reservation) error {
 }
 
 // OnReplaceRejected drops the pending replace whose Reservation r is,
-// after the upstream refused it: the order keeps its old terms and
-// releases the extra the replace held. The replace's client order id stays
+// after the upstream refused it: the order keeps its old terms and its
+// session, and releases the extra the replace held. The replace's client order id stays
 // used for the day. Errors are those of OnReplaced.
 func (c *Checker) OnReplaceRejected(r *Reservation) error {
 	c.mu.Lock()

@@ -233,7 +233,9 @@ func (c *Checker) cancel(x *Cancel, now time.Time, live bool) *Reject {
 // While the upstream has not answered, the order holds the worst case of
 // its old and new terms (the larger price times the larger quantity, less
 // the fills), since it may fill under either; OnReplaced or
-// OnReplaceRejected then releases the excess. The Reservation reports the
+// OnReplaceRejected then releases the excess. The order stays its
+// session's (cancel-on-disconnect) until OnReplaced moves it to o's. The
+// Reservation reports the
 // extra cash or shares held by this call, and is the replace's handle for
 // OnReplaced or OnReplaceRejected.
 func (c *Checker) CheckReplace(origClOrdID string, o Order) (*Reservation, *Reject) {
@@ -320,10 +322,7 @@ func (c *Checker) replace(orig string, o *Order, now time.Time, live bool) (*Res
 		}
 	}
 	r.replaces++
-	r.pClOrdID = o.ClOrdID
-	if o.Session != "" {
-		r.session = o.Session
-	}
+	r.pClOrdID, r.pSession = o.ClOrdID, o.Session
 	a.orders[o.ClOrdID] = r
 	a.rehold(r)
 	res := &Reservation{

@@ -54,7 +54,9 @@ type Order struct {
 	Account string
 	// Session identifies the client connection (WebSocket or FIX session)
 	// it came in on, for the per-session throttle and cancel-on-disconnect.
-	// Empty means no session throttle and no cancel-on-disconnect.
+	// Empty means no session throttle and no cancel-on-disconnect (a
+	// replace's: the order stays its session's). A replace's moves the
+	// order to it only once the upstream accepts the replace.
 	Session string
 	// ClOrdID is the client order id, unique per account for the day.
 	ClOrdID string
@@ -145,6 +147,8 @@ func (r *Reservation) Day() int32 {
 // caller that must cancel it (kill switch, cancel-on-disconnect).
 type OpenOrder struct {
 	Account string
+	// Session is the session the order belongs to: the one that entered
+	// it, or that sent the latest replace the upstream accepted.
 	Session string
 	// ClOrdID is the order's current client order id (the latest replace
 	// the upstream accepted).

@@ -65,6 +65,7 @@ type mOrder struct {
 	pPrice   refdata.Price
 	pQty     int64
 	pID      string
+	pSession string         // the pending replace's session, the order's once taken
 	pResv    *Reservation   // the pending replace's
 	oldResv  []*Reservation // replaces answered
 	replaces int

@@ -691,9 +691,8 @@ func (s *propSim) submitReplace(orig string, n Order) {
 	o := a.ids[orig]
 	o.pending, o.pPrice, o.pQty, o.pID, o.pResv = true, n.Price, n.Qty, n.ClOrdID, res
 	o.replaces++
-	if n.Session != "" {
-		o.session = n.Session
-	}
+	// The order stays its session's until the upstream takes the replace.
+	o.pSession = n.Session
 	a.ids[n.ClOrdID] = o
 	o.ids = append(o.ids, n.ClOrdID)
 	got := int64(res.Cash) + res.Shares
@@ -727,6 +726,9 @@ func (s *propSim) answerReplace() {
 	if accept {
 		kind = "replaced"
 		o.cur, o.price, o.qty = o.pID, o.pPrice, o.pQty
+		if o.pSession != "" {
+			o.session = o.pSession
+		}
 	}
 	s.journal = append(s.journal, journalRec{kind: kind, r: r})
 	o.pending = false
