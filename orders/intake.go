@@ -182,6 +182,11 @@ func (m *Manager) Cancel(req CancelRequest) (_ Order, err error) {
 	m.mu.Lock()
 	defer m.unlock()
 	defer func() { m.count(req.Source, false, err) }()
+	return m.cancel(req)
+}
+
+// cancel implements Cancel. mu held.
+func (m *Manager) cancel(req CancelRequest) (Order, error) {
 	m.newDay()
 	if err := checkIDs(req.ClOrdID, req.Account, "", true); err != nil {
 		return Order{}, err
@@ -335,7 +340,8 @@ func ownClOrdID(uid string) string { return "X-" + uid }
 
 // Kill turns an account's kill switch (or the global one, account "") on
 // or off, and when the risk configuration says so cancels the orders
-// concerned. It returns the cancels sent. The switch is journaled
+// concerned (one with a cancel or replace in flight once the venue has
+// answered it). It returns the cancels sent. The switch is journaled
 // (killRec) and takes effect for the next request; Kill returns once
 // the record is durable, so a switch it reports set survives a restart
 // and a new leader's takeover (before, it lived in memory only: the
@@ -372,25 +378,70 @@ func (m *Manager) Disconnected(src Source) int {
 // SessionEnded is Disconnected for a source whose sink stays registered
 // (a FIX broker session, whose reports queue for its next logon): with
 // cancel-on-disconnect configured its working orders are cancelled, and
-// its events keep going to its sink. Disconnected unregisters the sink
+// its events keep going to its sink. An order with a cancel or replace in
+// flight is cancelled once the venue has answered it (not counted in the
+// result). Disconnected unregisters the sink
 // first: an event of the source's orders in between (a fill) would find
 // no sink and be lost to the client, even if it registers again at once.
 func (m *Manager) SessionEnded(src Source) int {
 	return m.cancelAll(m.risk.Disconnect(src.key()), src)
 }
 
-// cancelAll cancels open orders, reporting how many cancels went out.
+// cancelAll cancels open orders, reporting how many cancels went out. An
+// order with a cancel or replace in flight (the gateway keeps one per
+// order) is owed its cancel instead, sent once that request ends
+// (payOwed). Any goroutine; not under mu.
 func (m *Manager) cancelAll(open []risk.OpenOrder, src Source) int {
 	n := 0
 	for _, oo := range open {
-		if _, err := m.Cancel(CancelRequest{OrigClOrdID: oo.ClOrdID, Account: oo.Account, Source: src}); err != nil {
-			var rej *risk.Reject
-			if !errors.As(err, &rej) {
-				m.log.Warn("orders: cancel failed", "clOrdID", oo.ClOrdID, "err", err)
-			}
-			continue
+		if m.cancelOrOwe(oo, src) {
+			n++
 		}
-		n++
 	}
 	return n
+}
+
+// cancelOrOwe cancels one open order for cancelAll, or owes it the cancel
+// while a request of it is in flight, under one hold of mu: the request's
+// answer, which pays what is owed, cannot come in between. It reports
+// whether a cancel went out.
+func (m *Manager) cancelOrOwe(oo risk.OpenOrder, src Source) bool {
+	m.mu.Lock()
+	defer m.unlock()
+	if o := m.orders[key(oo.Account, oo.ClOrdID)]; o != nil && o.pending != nil && !o.Status.Terminal() {
+		o.owed = &src
+		m.log.Info("orders: a cancel is owed once the request in flight is answered", "account", o.Account, "clOrdID", o.ClOrdID,
+			"request", o.pending.clOrdID, "source", src)
+		return false
+	}
+	_, err := m.cancel(CancelRequest{OrigClOrdID: oo.ClOrdID, Account: oo.Account, Source: src})
+	m.count(src, false, err)
+	if err != nil {
+		var rej *risk.Reject
+		if !errors.As(err, &rej) {
+			m.log.Warn("orders: cancel failed", "clOrdID", oo.ClOrdID, "err", err)
+		}
+		return false
+	}
+	return true
+}
+
+// payOwed sends the cancel o is owed (cancelOrOwe) once its request in
+// flight has ended and its record is journaled: the cancel's record comes
+// after it, as a replay needs. An order that ended owes nothing. Live
+// only: a restart owes the cancel again (cancelOwed). mu held.
+func (m *Manager) payOwed(o *Order) {
+	if o == nil || o.owed == nil || o.pending != nil {
+		return
+	}
+	src := *o.owed
+	o.owed = nil
+	if o.Status.Terminal() {
+		return
+	}
+	_, err := m.cancel(CancelRequest{OrigClOrdID: o.ClOrdID, Account: o.Account, Source: src})
+	m.count(src, false, err)
+	if err != nil {
+		m.log.Warn("orders: the cancel owed after a request in flight failed", "account", o.Account, "clOrdID", o.ClOrdID, "err", err)
+	}
 }

@@ -76,6 +76,10 @@ type Order struct {
 	acked bool
 	// pending is the cancel or replace in flight, if any.
 	pending *change
+	// owed is the source of a cancel the gateway owes the order
+	// (cancel-on-disconnect, the kill switch) that found pending set:
+	// sent once it ends (Manager.payOwed). Live only.
+	owed *Source
 	// turnover is the sum of fill price × qty, for AvgPx.
 	turnover int64
 	// seq is the order's index in its account's list (List cursors).

@@ -102,3 +102,89 @@ func TestReplaceOwnerMovesOnlyWhenTaken(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelOwedBehindRequestInFlight: cancel-on-disconnect and the kill
+// switch (kill_cancels_resting) find an order with a replace in flight:
+// the gateway keeps one request in flight per order, so the cancel is
+// sent once the venue has answered the replace (taken or refused), and
+// not at all if the order ended meanwhile. Before, the cancel was refused
+// as pending (orders.request_pending), logged, and never sent: the order
+// stayed working at the venue after its session's end or the kill.
+func TestCancelOwedBehindRequestInFlight(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer func(e *env, g fix.ReplaceRequest)
+		ended  bool // the answer ends the order: no cancel owed then
+	}{
+		{name: "replace refused", answer: func(e *env, g fix.ReplaceRequest) {
+			e.m.OnCancelReject("core", fix.CancelReject{ClOrdID: g.ClOrdID, OrigClOrdID: g.OrigClOrdID, Text: "no replace now"})
+		}},
+		{name: "replace taken", answer: func(e *env, g fix.ReplaceRequest) {
+			e.m.OnExecReport("core", fix.ExecReport{ClOrdID: g.ClOrdID, OrigClOrdID: g.OrigClOrdID, OrderID: "Xw1", ExecID: "e2",
+				ExecType: '5', OrdStatus: '0', LeavesQty: 200})
+		}},
+		{name: "replace refused as a message", answer: func(e *env, g fix.ReplaceRequest) {
+			e.m.OnReject("core", fix.Reject{ClOrdID: g.ClOrdID, MsgType: "G", Text: "unsupported"})
+		}},
+		{name: "order filled", ended: true, answer: func(e *env, g fix.ReplaceRequest) {
+			e.m.OnExecReport("core", fix.ExecReport{ClOrdID: g.OrigClOrdID, OrderID: "Xw1", ExecID: "e2", ExecType: 'F', OrdStatus: '2',
+				LastPx: 17000000, LastQty: 100, CumQty: 100, AvgPx: 17000000})
+		}},
+	}
+	causes := []struct {
+		name string
+		cfg  func(*risk.Config)
+		end  func(e *env) int
+	}{
+		{name: "disconnect", cfg: func(c *risk.Config) { c.CancelOnDisconnect = true }, end: func(e *env) int { return e.m.SessionEnded(src) }},
+		{name: "kill", cfg: func(c *risk.Config) { c.KillCancelsResting = true }, end: func(e *env) int {
+			n, err := e.m.Kill("A1", true)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			return n
+		}},
+	}
+	for _, cause := range causes {
+		for _, tt := range tests {
+			t.Run(cause.name+"/"+tt.name, func(t *testing.T) {
+				e := newEnv(t, t.TempDir(), func(e *env, _ *Config) {
+					rcfg := riskConfig()
+					cause.cfg(&rcfg)
+					rc, err := risk.New(rcfg, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					e.rc = rc
+				})
+				e.working("w1", 100)
+				if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "w1", Account: "A1", Price: 16990000, Qty: 200, Source: src}); err != nil {
+					t.Fatal(err)
+				}
+				g := e.core.wait(t, 2)[1].(fix.ReplaceRequest)
+				cause.end(e)
+				tt.answer(e, g)
+				// A request after the answer: whatever the gateway sent
+				// in between is before it.
+				if _, err := e.m.New(NewRequest{ClOrdID: "m1", Account: "M1", Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit,
+					Price: 17000000, Qty: 100, Source: src}); err != nil && !errorsCode(err, risk.CodeKillSwitch) {
+					t.Fatal(err)
+				}
+				e.mgn.wait(t, 1)
+				var cancels []string
+				for _, req := range e.core.list()[2:] {
+					if x, ok := req.(fix.CancelRequest); ok {
+						cancels = append(cancels, x.OrigClOrdID)
+					}
+				}
+				o, _ := e.m.Get("A1", "w1")
+				switch {
+				case tt.ended && len(cancels) != 0:
+					t.Fatalf("cancels sent for an order that ended: %v", cancels)
+				case !tt.ended && (len(cancels) != 1 || cancels[0] != o.UpstreamID):
+					t.Fatalf("cancels sent after the answer: %v; want one of %s (w1 as it is now)", cancels, o.UpstreamID)
+				}
+			})
+		}
+	}
+}

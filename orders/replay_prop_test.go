@@ -34,10 +34,14 @@ import (
 // the session periods, risk's day, kill switches, cash, positions,
 // working orders and client order ids in use. Not compared: what lives
 // in one run only (the held queue, requests awaited, probes, the day's
-// end checks, throttles) and the ExecIDs of reports that changed nothing
-// (not journaled; a resend of one after a restart changes nothing
-// either). Seeds are fixed: a failure names its seed and prints the
-// actions that led to it.
+// end checks, the cancels owed behind a request in flight, throttles)
+// and the ExecIDs of reports that changed nothing (not journaled; a
+// resend of one after a restart changes nothing either). After every
+// step, each working order belongs (cancel-on-disconnect) to the source
+// of its current terms; after a client's disconnect, each of its orders
+// is being cancelled, or owed the cancel behind a request in flight.
+// Seeds are fixed: a failure names its seed and prints the actions that
+// led to it.
 //
 // -replay-seeds runs more seeds (a failure is run again alone with
 // -run 'TestReplayEqualsLive/^seed$').
@@ -735,8 +739,23 @@ func (s *replaySim) kill() {
 func (s *replaySim) disconnect() {
 	c := pick(s.r, []Source{src, srcB})
 	n := s.e.m.Disconnected(c)
-	s.e.m.Register(c, s.e.ev)
 	s.logf("Disconnected %v: %d cancels", c, n)
+	if ph := s.e.m.risk.Phase(); ph.AcceptsNew() && ph.AcceptsCancel() {
+		m := s.e.m
+		for _, oo := range m.risk.OpenOrders("") {
+			if oo.Session != c.key() {
+				continue
+			}
+			m.mu.Lock()
+			o := m.orders[key(oo.Account, oo.ClOrdID)]
+			cancelling := o != nil && (o.owed != nil || o.pending != nil && o.pending.kind == recCancel)
+			m.mu.Unlock()
+			if !cancelling {
+				s.t.Errorf("seed %d: after %v's disconnect its order %s/%s works on, neither being cancelled nor owed a cancel", s.seed, c, oo.Account, oo.ClOrdID)
+			}
+		}
+	}
+	s.e.m.Register(c, s.e.ev)
 }
 
 // shanghai is the sim's clock in Shanghai (UTC+8).
@@ -854,6 +873,7 @@ func viewOf(o *Order) orderView {
 	v.Order.Created = o.Created.UTC()
 	v.Order.pending, v.Order.resv, v.Order.statusAfter = nil, nil, nil
 	v.Order.probe, v.Order.dayEnd, v.Order.newSent = false, false, 0
+	v.Order.owed = nil // a cancel owed behind a request in flight: each run owes its own (cancelOwed)
 	if c := o.pending; c != nil {
 		v.Pending = fmt.Sprintf("%c %s %s %v x %d from %v resv %s", c.kind, c.clOrdID, c.uid, c.price, c.qty, c.from, resvString(c.resv))
 	}

@@ -357,6 +357,7 @@ func (m *Manager) endRequest(rt *route, req any, code, text string) bool {
 			m.emit(o, ev)
 		}
 	}
+	m.payOwed(o)
 	return true
 }
 

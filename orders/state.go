@@ -103,6 +103,7 @@ func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 	if c != nil && o.pending == nil && er.ClOrdID != c.uid {
 		m.overtaken(rt, o, c)
 	}
+	m.payOwed(o)
 }
 
 // overtaken ends a cancel or replace whose order ended before the venue
@@ -495,6 +496,7 @@ func (m *Manager) OnCancelReject(upstream string, r fix.CancelReject) {
 	if err := m.journal(recCancelReject, &cancelRejectRec{Account: o.Account, R: r}, o, ev, nil); err != nil {
 		m.emit(o, ev)
 	}
+	m.payOwed(o)
 }
 
 // notePeriod journals a periodRec before the first record of a message
