@@ -7,10 +7,11 @@ import (
 )
 
 // Magic opens every capture file; Version is the format this package
-// writes. docs/CAPTURE.md describes both.
+// writes. docs/CAPTURE.md describes both. Version 2 added TypeStream
+// records; a Reader reads versions 1 (which has none) and 2.
 const (
 	Magic   = "SGWCAP"
-	Version = 1
+	Version = 2
 )
 
 // MaxPayload is the largest payload of one record. A source's read larger
@@ -78,6 +79,15 @@ const (
 	// after it are a fresh SoupBinTCP stream. Seq is the sequence number
 	// the login requested.
 	TypeOpen RecordType = 3
+	// TypeStream starts a new stream in the arbitrated stream (version 2
+	// on): the arbiter numbers the messages after it afresh, from 1 (a
+	// new SoupBinTCP session, a renumbered stream it rebuilt from; SZSE,
+	// a channel's new trading day or renumbering), so they are not copies
+	// of the numbers before it. Seq is the channel (SZSE: the ChannelNo;
+	// ITCH: 0, its only one), Source the source that brought the new
+	// stream, Data the new SoupBinTCP session's name (ITCH; empty for
+	// SZSE).
+	TypeStream RecordType = 4
 )
 
 func (t RecordType) String() string {
@@ -88,6 +98,8 @@ func (t RecordType) String() string {
 		return "gap"
 	case TypeOpen:
 		return "open"
+	case TypeStream:
+		return "stream"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }

@@ -18,7 +18,8 @@ type Reader struct {
 }
 
 // NewReader reads the header of the file r and returns a reader of its
-// records. A file that is not a capture file of this version is ErrFormat.
+// records. A file that is not a capture file of version 1 or 2 is
+// ErrFormat.
 func NewReader(r io.Reader) (*Reader, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var fixed [10]byte
@@ -29,8 +30,8 @@ func NewReader(r io.Reader) (*Reader, error) {
 		return nil, fmt.Errorf("%w: magic %q", ErrFormat, fixed[:6])
 	}
 	h := Header{Version: binary.BigEndian.Uint16(fixed[6:])}
-	if h.Version != Version {
-		return nil, fmt.Errorf("%w: version %d (this reader knows %d)", ErrFormat, h.Version, Version)
+	if h.Version < 1 || h.Version > Version {
+		return nil, fmt.Errorf("%w: version %d (this reader knows 1 to %d)", ErrFormat, h.Version, Version)
 	}
 	rest := make([]byte, binary.BigEndian.Uint16(fixed[8:]))
 	if _, err := io.ReadFull(br, rest); err != nil {
@@ -49,8 +50,8 @@ func NewReader(r io.Reader) (*Reader, error) {
 		*s = string(p[1 : 1+p[0]])
 		p = p[1+p[0]:]
 	}
-	// Later versions may append header fields; version 1 has none, and a
-	// version-1 reader ignores what follows the strings.
+	// Later versions may append header fields; versions 1 and 2 have
+	// none, and their readers ignore what follows the strings.
 	return &Reader{r: br, h: h, off: int64(10 + len(rest))}, nil
 }
 
@@ -95,7 +96,11 @@ func (r *Reader) Next() (Record, error) {
 		Seq:    binary.BigEndian.Uint64(body[10:]),
 		Data:   body[recordHead:],
 	}
-	if rec.Type < TypeData || rec.Type > TypeOpen {
+	last := TypeStream
+	if r.h.Version == 1 {
+		last = TypeOpen // a version-1 file holds no stream records
+	}
+	if rec.Type < TypeData || rec.Type > last {
 		return Record{}, fmt.Errorf("%w: at offset %d: record type %d", ErrCorrupt, r.off, body[0])
 	}
 	r.off += 4 + int64(l)

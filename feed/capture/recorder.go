@@ -25,10 +25,19 @@ const (
 )
 
 // batchMax is the size of the buffers records are queued in; batchMin the
-// smallest, which still holds the largest record and a gap record.
+// smallest, which still holds the largest record, a gap record and the
+// stream records dropped before it.
 const (
 	batchMax = 64 << 10
-	batchMin = 2*(1+recordMin) + MaxPayload
+	batchMin = 2*(1+recordMin) + MaxPayload + maxLostStreams*(1+recordMin+maxSession)
+)
+
+// maxLostStreams bounds the stream records (TypeStream) a Recorder keeps
+// to write after a full queue dropped them, one per channel; maxSession
+// bounds the session name one carries (SoupBinTCP's is 10 bytes).
+const (
+	maxLostStreams = 64
+	maxSession     = 16
 )
 
 // Recorder writes one feed's capture files. Open, Raw and Message are
@@ -50,6 +59,11 @@ type Recorder struct {
 	mu      sync.Mutex
 	cur     []byte             // the batch being filled; nil when none is free
 	pending [numStreams]uint64 // records dropped and not yet marked by a gap record
+	// lost are the stream records (TypeStream) of the arbitrated stream
+	// that a full queue dropped: they are written after the gap record
+	// that marks the drop, so a reader still numbers what follows
+	// afresh. At most one per channel, maxLostStreams in all.
+	lost    []lostStream
 	stopped bool
 
 	free    chan []byte // empty batches
@@ -66,6 +80,14 @@ type Recorder struct {
 
 	records, bytes, opened, writeErrs atomic.Uint64
 	dropped                           [numStreams]atomic.Uint64
+}
+
+// lostStream is a stream record a full queue dropped.
+type lostStream struct {
+	src     uint8
+	recv    int64
+	channel uint16
+	session []byte
 }
 
 // file is a stream's current file. Only the writer goroutine uses it.
@@ -158,26 +180,71 @@ func (r *Recorder) Message(src uint8, seq uint64, recv int64, msg []byte) {
 	r.mu.Unlock()
 }
 
+// NewStream records, in the arbitrated stream, that the arbiter begins a
+// new stream of channel (SZSE: the ChannelNo; ITCH: 0) at recv (Unix ns),
+// brought by source src: the messages it delivers after are numbered
+// afresh (a new SoupBinTCP session named session, which is copied; a
+// renumbered stream it rebuilds from; SZSE: a channel's new trading day
+// or renumbering, session nil). It is called rarely (a boundary, not a
+// message). If the queue is full the record is kept and written after
+// the gap record that marks the drop.
+func (r *Recorder) NewStream(src uint8, recv int64, channel uint16, session []byte) {
+	if r == nil || !r.on[streamArbitrated] {
+		return
+	}
+	session = session[:min(len(session), maxSession)]
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.put(streamArbitrated, TypeStream, src, recv, uint64(channel), session) {
+		return
+	}
+	// Dropped: what follows is a new stream all the same. Two records of
+	// one channel with nothing kept between them are one boundary.
+	for i := range r.lost {
+		if r.lost[i].channel == channel {
+			r.lost = append(r.lost[:i], r.lost[i+1:]...)
+			break
+		}
+	}
+	if len(r.lost) < maxLostStreams {
+		r.lost = append(r.lost, lostStream{src: src, recv: recv, channel: channel, session: append([]byte(nil), session...)})
+	}
+}
+
 // put queues one record of stream s, preceded by a gap record if records
-// of s were dropped since its last record, or drops it when the queue is
-// full. r.mu held.
-func (r *Recorder) put(s int, t RecordType, src uint8, recv int64, seq uint64, data []byte) {
+// of s were dropped since its last record (and by the stream records
+// among them, r.lost), or drops it when the queue is full, reporting
+// whether it was queued. r.mu held.
+func (r *Recorder) put(s int, t RecordType, src uint8, recv int64, seq uint64, data []byte) bool {
 	need := 1 + recordSize(len(data))
 	if r.pending[s] > 0 {
 		need += 1 + recordSize(0)
+		if s == streamArbitrated {
+			for _, l := range r.lost {
+				need += 1 + recordSize(len(l.session))
+			}
+		}
 	}
 	if r.stopped || len(r.cur)+need > cap(r.cur) && !r.nextBatch() {
 		r.pending[s]++
 		r.dropped[s].Add(1)
-		return
+		return false
 	}
 	if n := r.pending[s]; n > 0 {
 		r.cur = append(r.cur, byte(s))
 		r.cur = appendUnsealed(r.cur, TypeGap, src, recv, n, nil)
 		r.pending[s] = 0
+		if s == streamArbitrated {
+			for _, l := range r.lost {
+				r.cur = append(r.cur, byte(s))
+				r.cur = appendUnsealed(r.cur, TypeStream, l.src, l.recv, uint64(l.channel), l.session)
+			}
+			r.lost = r.lost[:0]
+		}
 	}
 	r.cur = append(r.cur, byte(s))
 	r.cur = appendUnsealed(r.cur, t, src, recv, seq, data)
+	return true
 }
 
 // nextBatch hands the current batch to the writer and takes an empty one,
