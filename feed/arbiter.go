@@ -322,6 +322,9 @@ func (a *Arbiter) Session(src int, session string) (ok, switched bool) {
 	} else {
 		a.rewind()
 	}
+	// The capture numbers what follows afresh: a replay serves both
+	// sessions, not the new one's messages beyond the old one's extent.
+	a.rec.NewStream(uint8(src), time.Now().UnixNano(), 0, []byte(session))
 	return true, true
 }
 
@@ -562,8 +565,11 @@ func (a *Arbiter) Check(now time.Time) int {
 			// from 1 (what it serves now is all there is to trust).
 			a.divergedAt, a.skipper = 0, -1
 			a.restart()
-			if a.renumbered && a.srcs[suspect].pos > 1 {
-				a.rebuildTo = min(a.rebuildTo, a.srcs[suspect].pos-1) // as below
+			if a.renumbered {
+				if a.srcs[suspect].pos > 1 {
+					a.rebuildTo = min(a.rebuildTo, a.srcs[suspect].pos-1) // as below
+				}
+				a.rec.NewStream(uint8(suspect), now.UnixNano(), 0, []byte(a.session)) // as below
 			}
 			a.renumbered = false
 			a.srcs[suspect].live = false
@@ -576,12 +582,17 @@ func (a *Arbiter) Check(now time.Time) int {
 			other := 1 - suspect
 			a.divergedAt, a.skipper = 0, -1
 			a.restart()
-			if a.renumbered && a.srcs[other].pos > 1 {
-				// The old stream's extent says nothing of the new one's:
-				// the rebuild is done where the other source's stream has
-				// been seen to reach (the old extent if it streams the old
-				// one), never later than before.
-				a.rebuildTo = min(a.rebuildTo, a.srcs[other].pos-1)
+			if a.renumbered {
+				if a.srcs[other].pos > 1 {
+					// The old stream's extent says nothing of the new
+					// one's: the rebuild is done where the other source's
+					// stream has been seen to reach (the old extent if it
+					// streams the old one), never later than before.
+					a.rebuildTo = min(a.rebuildTo, a.srcs[other].pos-1)
+				}
+				// The capture numbers what the rebuild delivers afresh:
+				// another stream, not copies of the old one's numbers.
+				a.rec.NewStream(uint8(other), now.UnixNano(), 0, []byte(a.session))
 			}
 			a.renumbered = false
 			a.exclude = suspect

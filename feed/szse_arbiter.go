@@ -245,7 +245,7 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 		t, ok := rt.Time(time.UTC)
 		last, _ := ch.deliveredAt.Time(time.UTC)
 		if ok && t.Sub(last) > szseRenumberSlack {
-			a.renumber(ch, src, s, t)
+			a.renumber(ch, src, s, t, recv)
 		}
 	}
 	resent := st.rtxEnd != 0 && s == st.rtxNext
@@ -344,21 +344,21 @@ func (a *szseArbiter) day(ch *szseArbChannel, src int, t szse.Timestamp, s uint6
 			return protoErr("session_mismatch", "channel %d: a record of %d while the other source streams the channel's %d",
 				ch.no, d, ch.day)
 		}
-		a.newDay(ch, d, s)
+		a.newDay(ch, src, d, s, recv)
 	}
 	ch.src[src].day = d
 	return nil
 }
 
 // newDay begins trading day d on the channel, whose first record seen is
-// s: what was delivered of the day before says nothing of the new day's
+// s, which src brought at recv: what was delivered of the day before says nothing of the new day's
 // numbering. Both sources' places on the channel are forgotten (they were
 // in the old numbering), and the channel is rebuilt from ApplSeqNum 1 as
 // after a loss: stale, the sink's books of it cleared, until delivery
 // reaches s. Before, the new day's records up to the old day's last were
 // dropped as duplicates and the later ones applied to the old day's
-// books. Lock held.
-func (a *szseArbiter) newDay(ch *szseArbChannel, d int64, s uint64) {
+// books. The capture numbers the channel afresh from here. Lock held.
+func (a *szseArbiter) newDay(ch *szseArbChannel, src int, d int64, s uint64, recv int64) {
 	a.log.Warn("feed: SZSE channel began a new trading day; rebuilding it from ApplSeqNum 1", "channel", ch.no,
 		"day", d, "previous", ch.day, "delivered", ch.next.Load()-1)
 	ch.day, ch.renumbered, ch.recorded = d, true, s
@@ -367,6 +367,7 @@ func (a *szseArbiter) newDay(ch *szseArbChannel, d int64, s uint64) {
 	}
 	ch.last.Store(s)
 	a.restart(ch)
+	a.rec.NewStream(uint8(src), recv, ch.no, nil)
 }
 
 // szseRenumberSlack is how much later than every record delivered a
@@ -376,14 +377,15 @@ func (a *szseArbiter) newDay(ch *szseArbChannel, d int64, s uint64) {
 const szseRenumberSlack = time.Second
 
 // renumber begins the channel's numbering again at record s, which src
-// sent below the channel's next but stamped at t, after every record
+// sent below the channel's next (at recv) but stamped at t, after every record
 // delivered: the venue numbers the channel from ApplSeqNum 1 again on the
 // same day (an MDGW restarted without its records). As at a new day,
 // both sources' places are forgotten and the channel is rebuilt from
 // ApplSeqNum 1, stale until delivery reaches s. Before, the new records up
 // to the old last were dropped as duplicates and the later ones applied
-// to the old books, which were served as valid. Lock held.
-func (a *szseArbiter) renumber(ch *szseArbChannel, src int, s uint64, t time.Time) {
+// to the old books, which were served as valid. The capture numbers the
+// channel afresh from here. Lock held.
+func (a *szseArbiter) renumber(ch *szseArbChannel, src int, s uint64, t time.Time, recv int64) {
 	a.log.Error("feed: an SZSE source sent a record below the channel's next stamped after every record delivered: "+
 		"the channel was numbered again; rebuilding it from ApplSeqNum 1", "channel", ch.no, "source", sourceName(src),
 		"seq", s, "delivered", ch.next.Load()-1, "transact_time", t.Format("15:04:05.000"),
@@ -394,6 +396,7 @@ func (a *szseArbiter) renumber(ch *szseArbChannel, src int, s uint64, t time.Tim
 	}
 	ch.last.Store(s)
 	a.restart(ch)
+	a.rec.NewStream(uint8(src), recv, ch.no, nil)
 }
 
 // hold keeps record s, ahead of the channel's next, in the window, or
