@@ -33,6 +33,11 @@ func FuzzReader(f *testing.F) {
 		f.Add(b)
 		f.Add(b[:len(b)-3]) // torn last record
 	}
+	// Version 2: each arbitrated seed again with a stream record (a new
+	// session, a channel's new day) after its first half.
+	for _, name := range []string{"testdata/arbitrated.cap", "testdata/szse-arbitrated.cap"} {
+		f.Add(withStream(f, name))
+	}
 	for _, p := range []string{ProtocolITCH, ProtocolSZSE} {
 		hdr, _ := AppendHeader(nil, Header{Kind: KindSource, Source: Primary, Feed: "x", Stream: "primary", Protocol: p})
 		f.Add(AppendRecord(bytes.Clone(hdr), TypeGap, Primary, 1, 7, nil))
@@ -83,9 +88,51 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("record at %d does not encode back to its bytes", off)
 			}
 			off += len(enc)
-			if err := cut.record(rec, check); err != nil && !errors.Is(err, ErrCorrupt) {
+			if err := cut.record(rec, check, func(uint16) {}); err != nil && !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("cutting record at %d: %v is not ErrCorrupt", off, err)
 			}
 		}
 	})
+}
+
+// withStream returns capture file name as version 2 with a stream record
+// (channel: the first record's, session "S2") inserted after half of its
+// records.
+func withStream(f *testing.F, name string) []byte {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		f.Fatal(err)
+	}
+	r, err := NewReader(bytes.NewReader(b))
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := r.Header()
+	var recs [][]byte
+	var channel uint16
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			break
+		}
+		if len(recs) == 0 && h.Protocol == ProtocolSZSE && len(rec.Data) >= 10 {
+			channel = uint16(rec.Data[8])<<8 | uint16(rec.Data[9]) // the ChannelNo after the 8-byte header
+		}
+		recs = append(recs, AppendRecord(nil, rec.Type, rec.Source, rec.Recv, rec.Seq, rec.Data))
+	}
+	out, err := AppendHeader(nil, h)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i, rec := range recs {
+		if i == len(recs)/2 {
+			var session []byte
+			if h.Protocol == ProtocolITCH {
+				session = []byte("S2")
+			}
+			out = AppendRecord(out, TypeStream, Primary, 1, uint64(channel), session)
+		}
+		out = append(out, rec...)
+	}
+	return out
 }

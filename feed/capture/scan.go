@@ -32,6 +32,12 @@ type Message struct {
 	Channel uint16 // SZSE: the frame's ChannelNo; ITCH: 0
 	Recv    int64  // receive time, Unix ns
 	Source  uint8  // the source it came from (Primary or Backup)
+	// Stream counts the new streams begun before this message (of its
+	// channel, SZSE): 0 in the capture's first one, and one more after
+	// each boundary (a TypeStream record; in an ITCH source stream, a
+	// login to another session), after which sequence numbers start
+	// afresh. A replay serves each stream after the one before.
+	Stream uint32
 	// Data is the ITCH message, or the whole SZSE frame (header, body
 	// and checksum).
 	Data []byte
@@ -91,9 +97,13 @@ func Files(path, feed, stream string) ([]string, error) {
 
 // Scan reads files (one stream, oldest first, as Files returns them) and
 // calls fn with each sequenced message in the order it was recorded,
-// except those whose sequence number was already passed (what a
-// reconnect or a rebuild delivered again); for SZSE sequence numbers are
-// per channel and snapshots, which have none, are all passed on. Sequence
+// except those whose sequence number was already passed in the same
+// stream (what a reconnect or a rebuild delivered again); for SZSE
+// sequence numbers are per channel and snapshots, which have none, are
+// all passed on. A new stream (Message.Stream: a TypeStream record of
+// the arbitrated stream, version 2 on; a login to another SoupBinTCP
+// session in an ITCH source stream) starts its channel afresh: its
+// numbers are passed on again from 1, after the old stream's. Sequence
 // numbers may jump: the messages between were never received, or their
 // records were dropped (a gap record). In an SZSE stream a message may
 // come later and fill such a hole (a ReTransmit answer's records after
@@ -115,19 +125,28 @@ func Scan(files []string, fn func(Message) error) (Header, error) {
 		cut   cutter
 		fills bool // SZSE: holes may be filled
 	)
-	emit := func(m Message) error {
-		if m.Seq == 0 {
-			return fn(m) // an SZSE snapshot
-		}
-		p := seqs[m.Channel]
+	channel := func(no uint16) *passed {
+		p := seqs[no]
 		if p == nil {
 			p = &passed{next: 1}
-			seqs[m.Channel] = p
+			seqs[no] = p
+		}
+		return p
+	}
+	emit := func(m Message) error {
+		p := channel(m.Channel)
+		m.Stream = p.stream
+		if m.Seq == 0 {
+			return fn(m) // an SZSE snapshot
 		}
 		if p.take(m.Seq, fills) {
 			return fn(m)
 		}
 		return nil
+	}
+	fresh := func(no uint16) {
+		p := channel(no)
+		*p = passed{next: 1, stream: p.stream + 1}
 	}
 	var cutFor Header // the header cut was made for
 	for i, name := range files {
@@ -138,7 +157,11 @@ func Scan(files []string, fn func(Message) error) (Header, error) {
 			case h.Protocol != cutFor.Protocol || h.Kind != cutFor.Kind:
 				return fmt.Errorf("capture: %s is a %s %s stream, not %s %s", name, h.Protocol, h.Stream, cutFor.Protocol, cutFor.Stream)
 			}
-			return cut.record(rec, emit)
+			if rec.Type == TypeStream {
+				fresh(uint16(rec.Seq))
+				return nil
+			}
+			return cut.record(rec, emit, fresh)
 		})
 		if i == 0 {
 			first = h
@@ -158,11 +181,13 @@ func Scan(files []string, fn func(Message) error) (Header, error) {
 // fill; beyond it the oldest are forgotten (their messages are skipped).
 const maxHoles = 4096
 
-// passed is what Scan has passed of one channel: the sequence numbers
-// below next, except the holes that may still be filled.
+// passed is what Scan has passed of one channel in its current stream:
+// the sequence numbers below next, except the holes that may still be
+// filled. stream counts the streams before it.
 type passed struct {
-	next  uint64
-	holes []seqRange // ascending, disjoint
+	next   uint64
+	holes  []seqRange // ascending, disjoint
+	stream uint32
 }
 
 // seqRange is an inclusive range of sequence numbers.
@@ -229,8 +254,9 @@ func ReadHeader(name string) (Header, error) {
 // per protocol and kind of stream (newCutter).
 type cutter interface {
 	// record handles one record, calling emit with each message it
-	// completes; it returns emit's first error.
-	record(rec Record, emit func(Message) error) error
+	// completes and fresh when it finds that a channel's numbering
+	// starts again (a new stream); it returns emit's first error.
+	record(rec Record, emit func(Message) error, fresh func(channel uint16)) error
 }
 
 // newCutter returns the cutter of the stream whose header is h (its
@@ -250,7 +276,7 @@ func newCutter(h Header) cutter {
 // itchArbitrated passes on the messages of an ITCH arbitrated stream.
 type itchArbitrated struct{}
 
-func (itchArbitrated) record(rec Record, emit func(Message) error) error {
+func (itchArbitrated) record(rec Record, emit func(Message) error, _ func(uint16)) error {
 	if rec.Type != TypeData {
 		return nil
 	}
@@ -292,15 +318,18 @@ type rawState struct {
 	live bool   // Login Accepted seen on this connection
 	bad  bool   // framing lost until the next connection
 	pos  uint64 // sequence number of the next Sequenced Data packet
+	// session is the session the last Login Accepted named: one naming
+	// another begins a new stream, numbered afresh.
+	session string
 }
 
 // maxPacket bounds the packets cut out of raw bytes, as the feed does.
 const maxPacket = 4096
 
-func (s *rawState) record(rec Record, emit func(Message) error) error {
+func (s *rawState) record(rec Record, emit func(Message) error, fresh func(uint16)) error {
 	switch rec.Type {
 	case TypeOpen:
-		*s = rawState{buf: s.buf[:0]}
+		*s = rawState{buf: s.buf[:0], session: s.session}
 		return nil
 	case TypeGap:
 		s.bad = true
@@ -324,8 +353,18 @@ func (s *rawState) record(rec Record, emit func(Message) error) error {
 		used += n
 		switch p.Type {
 		case soupbin.TypeLoginAccepted:
-			if _, seq, err := soupbin.ParseLoginAccepted(p.Payload); err == nil {
+			if session, seq, err := soupbin.ParseLoginAccepted(p.Payload); err == nil {
 				s.live, s.pos = seq > 0, seq // at 0 the source refused it (feed.source)
+				switch {
+				case !s.live || session == s.session:
+				case s.session == "":
+					s.session = session
+				case seq != 1:
+					s.live = false // the feed refuses a new session but at 1 (feed.source)
+				default:
+					s.session = session
+					fresh(0)
+				}
 			}
 		case soupbin.TypeSequenced:
 			if !s.live {

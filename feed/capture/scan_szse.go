@@ -13,7 +13,7 @@ type szseArbitrated struct {
 	m szse.Message
 }
 
-func (s *szseArbitrated) record(rec Record, emit func(Message) error) error {
+func (s *szseArbitrated) record(rec Record, emit func(Message) error, _ func(uint16)) error {
 	if rec.Type != TypeData {
 		return nil
 	}
@@ -40,7 +40,7 @@ type szseRaw struct {
 	m   szse.Message
 }
 
-func (s *szseRaw) record(rec Record, emit func(Message) error) error {
+func (s *szseRaw) record(rec Record, emit func(Message) error, _ func(uint16)) error {
 	switch rec.Type {
 	case TypeOpen:
 		*s = szseRaw{buf: s.buf[:0]}
