@@ -32,7 +32,7 @@ var cxxFlags = []string{"-std=gnu++14", "-O1", "-w", "-pthread"}
 // ldFlags link every peer.
 var ldFlags = []string{"-lquickfix"}
 
-// buildTimeout bounds the compilation of all three peers on a loaded
+// buildTimeout bounds the compilation of all four peers on a loaded
 // machine.
 const buildTimeout = 10 * time.Minute
 
@@ -41,6 +41,9 @@ const installHint = "install with: apt-get install -y libquickfix-dev libquickfi
 
 //go:embed initiator/initiator.cpp
 var initiatorSource []byte
+
+//go:embed statusvenue/statusvenue.cpp
+var statusVenueSource []byte
 
 // program is one peer: its sources (gzipped ones already expanded).
 type program struct {
@@ -53,7 +56,7 @@ type source struct {
 	data []byte
 }
 
-// Kit holds the three built peers. It is immutable and safe to share; its
+// Kit holds the four built peers. It is immutable and safe to share; its
 // Start methods take the calling test's testing.TB.
 type Kit struct {
 	paths map[string]string // program name -> executable in the cache
@@ -179,7 +182,7 @@ func build() (kit *Kit, skip string, err error) {
 	return kit, "", nil
 }
 
-// programs reads the sources of the three peers.
+// programs reads the sources of the four peers.
 func programs() ([]program, string) {
 	executor, err := readSources(filepath.Join(ExamplesDir, "executor", "C++"),
 		"executor.cpp", "Application.h", "Application.cpp")
@@ -196,6 +199,7 @@ func programs() ([]program, string) {
 		{name: "executor", sources: executor},
 		{name: "ordermatch", sources: ordermatch},
 		{name: "initiator", sources: []source{{name: "initiator.cpp", data: initiatorSource}}},
+		{name: "statusvenue", sources: []source{{name: "statusvenue.cpp", data: statusVenueSource}}},
 	}, ""
 }
 

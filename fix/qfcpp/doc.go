@@ -4,6 +4,7 @@
 // a test-support package: only tests import it.
 //
 //	gateway (fix.Upstream) ──> executor | ordermatch      venues: QuickFIX's own examples, unmodified
+//	gateway (fix.Upstream) ──> statusvenue                a venue of ours that answers status requests
 //	initiator ──> gateway (fix/broker) | venue | test     a broker: ours, driven line by line
 //
 // # The peers
@@ -57,7 +58,18 @@
 //   - G and H: BusinessMessageReject, reason 3, as the executor.
 //   - V (MarketDataRequest): read, never answered.
 //
-// Both examples keep their books and id counters in memory: Restart starts
+// statusvenue is ours (statusvenue/statusvenue.cpp, see its header): a
+// FIX 4.2 and 4.4 venue that rests every order (ExecType 0, OrdStatus 0;
+// a ClOrdID it has seen, PossDup resend or not, is rejected with
+// OrdRejReason 6, "Duplicate ClOrdID"), cancels it on F (ExecType 4 under
+// the cancel's ClOrdID; an unknown or canceled order gets an
+// OrderCancelReject), and answers H, as neither example does, with an
+// ExecutionReport ExecType I (FIX 4.2: ExecTransType 3) carrying the
+// order's OrdStatus, or OrdStatus 8 with OrdRejReason 5 ("Unknown order").
+// It logs with ScreenLog, as the examples do, and keeps its orders in
+// memory.
+//
+// The three venues keep their books and id counters in memory: Restart starts
 // them empty, with ExecIDs from 1 again. Their sequence numbers and sent
 // messages are in a FileStore in the test's temporary directory, kept
 // across Restart. They log with QuickFIX's ScreenLog only, on stdout:
@@ -99,14 +111,14 @@
 //
 // # Build and cache
 //
-// Build compiles the three peers with g++ (-std=gnu++14: the 1.15 headers
+// Build compiles the four peers with g++ (-std=gnu++14: the 1.15 headers
 // use dynamic exception specifications) against -lquickfix, the examples'
 // gzipped sources expanded into the build directory with the empty
 // config.h they include. It runs once per test binary. Each executable is
 // cached in $XDG_CACHE_HOME/sgw-qfcpp/<name>-<hash> (os.UserCacheDir),
 // the hash covering its sources, the compiler's version and target, the
 // flags and the library file, so a warm start costs nothing and a change
-// to initiator.cpp rebuilds the initiator alone. A cold build of all three
+// to initiator.cpp rebuilds the initiator alone. A cold build of all four
 // takes about 40 s on two cores. A build holds a lock in the cache (test
 // binaries started together compile once), compiles into a temporary
 // directory and renames it into place. Remove the directory to force a

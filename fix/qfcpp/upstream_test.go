@@ -240,3 +240,48 @@ func TestUpstreamExecutorRestarts(t *testing.T) {
 		t.Errorf("o2 filled %d times: %+v", len(ers), ers)
 	}
 }
+
+// TestUpstreamAgainstStatusVenue checks the kit's own venue, statusvenue,
+// through fix.Upstream, as the package documentation describes it: it
+// rests an order, answers its status (ExecType I, or FIX 4.2's
+// ExecTransType 3, normalised to I) and that of an order it does not know
+// (unknown order), refuses a ClOrdID again (duplicate order) and cancels.
+func TestUpstreamAgainstStatusVenue(t *testing.T) {
+	for _, begin := range []string{FIX42, FIX44} {
+		t.Run(begin, func(t *testing.T) {
+			kit := Build(t)
+			ctx := testContext(t)
+			gw, venue := compIDs()
+			sv := kit.StartStatusVenue(t, Venue{BeginString: begin, SenderCompID: venue, TargetCompID: gw})
+			up := startUpstream(t, upstreamConfig(t, begin, gw, venue, sv))
+			up.rec.awaitSession(t, ctx, "up", 1)
+
+			up.send(t, limitOrder("o1", fix.Buy, 100, 170_000))
+			ack := up.rec.awaitExec(t, ctx, "o1", nil)
+			if ack.ExecType != '0' || ack.OrdStatus != '0' || ack.OrderID == "" || ack.LeavesQty != 100 || ack.CumQty != 0 {
+				t.Errorf("ack of o1: %+v", ack)
+			}
+			up.send(t, fix.StatusRequest{ClOrdID: "o1", Symbol: "600519.SH", Side: fix.Buy})
+			st := up.rec.awaitExec(t, ctx, "o1", func(er fix.ExecReport) bool { return er.ExecType == 'I' })
+			if st.OrdStatus != '0' || st.OrderID != ack.OrderID || st.LeavesQty != 100 || st.UnknownOrder() {
+				t.Errorf("status of o1: %+v", st)
+			}
+			up.send(t, fix.StatusRequest{ClOrdID: "nope", Symbol: "600519.SH", Side: fix.Buy})
+			if st := up.rec.awaitExec(t, ctx, "nope", nil); st.ExecType != 'I' || st.OrdStatus != '8' || !st.UnknownOrder() {
+				t.Errorf("status of an unknown order: %+v", st)
+			}
+			up.send(t, limitOrder("o1", fix.Buy, 100, 170_000))
+			if dup := up.rec.awaitExec(t, ctx, "o1", func(er fix.ExecReport) bool { return er.ExecType == '8' }); dup.OrdRejReason != 6 {
+				t.Errorf("o1 again: %+v", dup)
+			}
+			up.send(t, fix.CancelRequest{ClOrdID: "x1", OrigClOrdID: "o1", Account: "A1", Symbol: "600519.SH", Side: fix.Buy, Qty: 100})
+			if er := up.rec.awaitExec(t, ctx, "x1", nil); er.ExecType != '4' || er.OrdStatus != '4' || er.OrigClOrdID != "o1" || er.LeavesQty != 0 {
+				t.Errorf("cancel of o1: %+v", er)
+			}
+			up.send(t, fix.StatusRequest{ClOrdID: "o1", Symbol: "600519.SH", Side: fix.Buy})
+			if st := up.rec.awaitExec(t, ctx, "o1", func(er fix.ExecReport) bool { return er.ExecType == 'I' && er.OrdStatus != '0' }); st.OrdStatus != '4' {
+				t.Errorf("status of o1 canceled: %+v", st)
+			}
+		})
+	}
+}

@@ -72,6 +72,10 @@ var (
 	// input it would spin.
 	orderMatchKind = venueKind{name: "ordermatch", defaultBegin: FIX42, versions: []string{FIX42},
 		ready: "SYMBOLS:", probe: "#symbols"}
+	// statusVenueKind is ours (statusvenue/statusvenue.cpp). Its stdin
+	// stays open: it exits at the end of its input.
+	statusVenueKind = venueKind{name: "statusvenue", defaultBegin: FIX44, versions: []string{FIX42, FIX44},
+		ready: "statusvenue: listening"}
 )
 
 // Proc is a running venue. Its methods are safe for concurrent use.
@@ -99,6 +103,16 @@ func (k *Kit) StartExecutor(tb testing.TB, v Venue) *Proc {
 func (k *Kit) StartOrderMatch(tb testing.TB, v Venue) *Proc {
 	tb.Helper()
 	return k.startVenue(tb, orderMatchKind, v)
+}
+
+// StartStatusVenue starts the kit's own venue, statusvenue, which rests
+// every order, cancels it and answers OrderStatusRequest with its status
+// (see the package documentation). BeginString defaults to FIX.4.4. It
+// returns once the venue listens, and kills it when tb ends; a failed tb
+// logs its output.
+func (k *Kit) StartStatusVenue(tb testing.TB, v Venue) *Proc {
+	tb.Helper()
+	return k.startVenue(tb, statusVenueKind, v)
 }
 
 func (k *Kit) startVenue(tb testing.TB, kind venueKind, v Venue) *Proc {
