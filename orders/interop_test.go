@@ -44,6 +44,12 @@ type qfRun struct {
 // exchange calendar and both its clocks clk's.
 func startQFRun(t *testing.T, clk *risk.ManualClock, j Journal, up fix.UpstreamConfig) *qfRun {
 	t.Helper()
+	return startQFRunLog(t, clk, j, up, slog.New(slog.DiscardHandler))
+}
+
+// startQFRunLog is startQFRun with the upstream logging to log.
+func startQFRunLog(t *testing.T, clk *risk.ManualClock, j Journal, up fix.UpstreamConfig, log *slog.Logger) *qfRun {
+	t.Helper()
 	rcfg := riskConfig()
 	rcfg.Schedule = risk.ScheduleConfig{}
 	rc, err := risk.New(rcfg, clk)
@@ -54,7 +60,7 @@ func startQFRun(t *testing.T, clk *risk.ManualClock, j Journal, up fix.UpstreamC
 	if r.m, err = New(Config{Clock: clk.Now, Registry: r.reg}, rc, j, nil); err != nil {
 		t.Fatal(err)
 	}
-	u, err := fix.NewUpstream(up, r.m, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	u, err := fix.NewUpstream(up, r.m, prometheus.NewRegistry(), log)
 	if err != nil {
 		t.Fatal(err)
 	}
