@@ -40,7 +40,10 @@
 // "unavailable"), EndSession (an ITCHServer ends its clients' sessions
 // mid-stream with End of Session; a later login goes on in the same
 // session), SetLoginDelay (the login is answered late), SetLag and
-// SetDelay (the source runs behind the other).
+// SetDelay (the source runs behind the other), NewStream (the venue
+// restarted without its messages: the server serves another feed,
+// numbered from 1, under a new SoupBinTCP session name or the old one;
+// for SZSE, of the next day or the same one).
 //
 // Goroutines: a Flow and a Book belong to one goroutine. Feeds and servers
 // are safe for concurrent use; a server's Run serves connections on

@@ -220,6 +220,15 @@ func (s *server) Kill() {
 	s.notifyLocked()
 }
 
+// newStreamLocked closes every connection, as Kill does but listening on,
+// and forgets the drops, which name the old stream's sequence numbers:
+// the server begins serving another stream. mu must be held.
+func (s *server) newStreamLocked() {
+	s.closeAllLocked()
+	s.drops = nil
+	s.notifyLocked()
+}
+
 // Restart listens again on the server's address after Kill; it does
 // nothing if the server is listening.
 func (s *server) Restart() error {

@@ -38,15 +38,18 @@ type ITCHServerConfig struct {
 //
 // Two servers of one feed are a primary and a backup source. Faults:
 // Kill/Restart, DropRange, LoseRange, EndSession, SetLoginDelay, SetLag,
-// SetDelay.
+// SetDelay, NewStream.
 //
 // Every method is safe for concurrent use. Each connection runs on two
 // goroutines of its own (a reader and the writer), ended by Kill or by the
 // end of Run.
 type ITCHServer struct {
 	*server
-	cfg  ITCHServerConfig
-	feed *ITCHFeed
+	cfg ITCHServerConfig
+	// feed and session are what a login is served; guarded by server.mu
+	// (NewStream changes them), read once per connection.
+	feed    *ITCHFeed
+	session string
 }
 
 // NewITCHServer returns a server of feed, listening at once.
@@ -65,13 +68,51 @@ func NewITCHServer(cfg ITCHServerConfig, feed *ITCHFeed) (*ITCHServer, error) {
 		return nil, err
 	}
 	cfg.ServerConfig = base.cfg
-	s := &ITCHServer{server: base, cfg: cfg, feed: feed}
+	s := &ITCHServer{server: base, cfg: cfg, feed: feed, session: cfg.Session}
 	base.handle = s.serve
 	return s, nil
 }
 
 // Feed returns the feed the server serves.
-func (s *ITCHServer) Feed() *ITCHFeed { return s.feed }
+func (s *ITCHServer) Feed() *ITCHFeed {
+	f, _ := s.stream()
+	return f
+}
+
+// stream returns the feed and the session name the server serves now.
+func (s *ITCHServer) stream() (*ITCHFeed, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.feed, s.session
+}
+
+// NewStream makes the server a venue that restarted without its messages:
+// every connection is closed at once, without End of Session (as Kill
+// does, but the server goes on listening), the ranges of DropRange and
+// LoseRange are forgotten (they name the old stream's numbers), and every
+// later login is served feed, numbered from 1 as its messages are, under
+// session. A new session name is a new SoupBinTCP session (a new day, a
+// restarted server done by the book); an empty one keeps the server's:
+// the stream is numbered again under the old name, which SoupBinTCP does
+// not provide for (a server restarted without its store). A login asking
+// for a sequence number beyond feed's next message is served from that
+// message, as any is.
+func (s *ITCHServer) NewStream(feed *ITCHFeed, session string) error {
+	if feed == nil {
+		return fmt.Errorf("%w: no feed", ErrConfig)
+	}
+	if len(session) > 10 {
+		return fmt.Errorf("%w: session %q too long for SoupBinTCP", ErrConfig, session)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.feed = feed
+	if session != "" {
+		s.session = session
+	}
+	s.newStreamLocked()
+	return nil
+}
 
 // DropRange makes the server leave sequence numbers from through to out of
 // the stream of every session that logged in before from: the client
@@ -122,6 +163,7 @@ func readSoup(r *bufio.Reader) (byte, []byte, error) {
 }
 
 func (s *ITCHServer) serve(ctx context.Context, c net.Conn, closed <-chan struct{}) {
+	feed, session := s.stream()
 	r := bufio.NewReader(c)
 	w := bufio.NewWriterSize(c, 64<<10)
 	flush := func() error {
@@ -152,7 +194,7 @@ func (s *ITCHServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 	case s.cfg.Username != "" && !strings.EqualFold(req.username, s.cfg.Username),
 		s.cfg.Password != "" && req.password != s.cfg.Password:
 		reject = RejectNotAuthorized
-	case req.session != "" && req.session != s.cfg.Session:
+	case req.session != "" && req.session != session:
 		reject = RejectSessionUnavailable
 	}
 	if reject != 0 {
@@ -167,14 +209,14 @@ func (s *ITCHServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 
 	set := s.settings()
 	ends := set.ends // a later EndSession ends this session
-	n, _, _ := s.feed.view()
-	limit, _ := set.visible(s.feed.tape, 0, n)
+	n, _, _ := feed.view()
+	limit, _ := set.visible(feed.tape, 0, n)
 	next := req.sequence
 	if next == 0 || next > uint64(limit)+1 {
 		next = uint64(limit) + 1
 	}
 	start := next
-	w.Write(appendLoginAccepted(nil, s.cfg.Session, next))
+	w.Write(appendLoginAccepted(nil, session, next))
 	if flush() != nil {
 		return
 	}
@@ -219,11 +261,11 @@ func (s *ITCHServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 	lastSend := time.Now()
 	for {
 		set := s.settings()
-		n, ended, changed := s.feed.view()
-		limit, until := set.visible(s.feed.tape, int(next-1), n)
+		n, ended, changed := feed.view()
+		limit, until := set.visible(feed.tape, int(next-1), n)
 		if uint64(limit) >= next {
 			var sent, skipped int64
-			for _, e := range s.feed.slice(int(next-1), limit) {
+			for _, e := range feed.slice(int(next-1), limit) {
 				if dropped(set.drops, 0, e.rec.Seq, start) {
 					skipped++
 					continue

@@ -53,16 +53,18 @@ type SZSEServerConfig struct {
 //
 // Two servers of one feed are a primary and a backup source. Faults:
 // Kill/Restart, DropRange, RefuseRetransmit, SetLoginDelay, SetLag,
-// SetDelay.
+// SetDelay, NewStream.
 //
 // Every method is safe for concurrent use. Each connection runs on two
 // goroutines of its own (a reader and the writer), ended by Kill or by the
 // end of Run.
 type SZSEServer struct {
 	*server
-	cfg      SZSEServerConfig
+	cfg SZSEServerConfig
+	// Guarded by server.mu: feed (what a login is served, read once per
+	// connection; NewStream changes it) and refusals.
 	feed     *SZSEFeed
-	refusals []dropRange // guarded by server.mu
+	refusals []dropRange
 }
 
 // NewSZSEServer returns a server of feed, listening at once.
@@ -87,7 +89,30 @@ func NewSZSEServer(cfg SZSEServerConfig, feed *SZSEFeed) (*SZSEServer, error) {
 }
 
 // Feed returns the feed the server serves.
-func (s *SZSEServer) Feed() *SZSEFeed { return s.feed }
+func (s *SZSEServer) Feed() *SZSEFeed {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.feed
+}
+
+// NewStream makes the server an MDGW that restarted without its records:
+// every connection is closed at once (as Kill does, but the server goes on
+// listening), DropRange and RefuseRetransmit are forgotten (they name the
+// old stream's numbers), and every later Logon is served feed, each
+// channel numbered from ApplSeqNum 1 as its records are. A feed of a later
+// Date is the next trading day; one of the same Date is the day's channels
+// numbered again, which the venue does not provide for.
+func (s *SZSEServer) NewStream(feed *SZSEFeed) error {
+	if feed == nil {
+		return fmt.Errorf("%w: no feed", ErrConfig)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.feed = feed
+	s.refusals = nil
+	s.newStreamLocked()
+	return nil
+}
 
 // DropRange makes the server leave ApplSeqNum from through to of channel
 // out of every session's live stream; a ReTransmit still resends them.
@@ -153,9 +178,10 @@ func readSZSE(r *bufio.Reader) (uint32, []byte, error) {
 }
 
 func (s *SZSEServer) serve(ctx context.Context, c net.Conn, closed <-chan struct{}) {
+	feed := s.Feed()
 	r := bufio.NewReader(c)
 	w := bufio.NewWriterSize(c, 64<<10)
-	pad := s.feed.wire.pad
+	pad := feed.wire.pad
 	flush := func() error {
 		c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 		return w.Flush()
@@ -209,8 +235,8 @@ func (s *SZSEServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 	}
 	next := 0 // tape index of the next live message
 	if s.cfg.LiveStart {
-		n, _, _ := s.feed.view()
-		next, _ = s.settings().visible(s.feed.tape, 0, n)
+		n, _, _ := feed.view()
+		next, _ = s.settings().visible(feed.tape, 0, n)
 	}
 	s.count(func(st *ServerStats) { st.Logins++; st.Active++ })
 	defer s.count(func(st *ServerStats) { st.Active-- })
@@ -270,10 +296,10 @@ func (s *SZSEServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 		}
 	}()
 
-	channels := s.feed.Channels()
+	channels := feed.Channels()
 	lastSeen := make(map[uint16]uint64) // channel -> last ApplSeqNum within the visible stream
 	if next > 0 {
-		for _, e := range s.feed.slice(0, next) {
+		for _, e := range feed.slice(0, next) {
 			if e.rec.Seq != 0 {
 				lastSeen[e.rec.Channel] = e.rec.Seq
 			}
@@ -282,11 +308,11 @@ func (s *SZSEServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 	lastSend, lastChannelHB := time.Now(), time.Now()
 	for {
 		set := s.settings()
-		n, ended, changed := s.feed.view()
-		limit, until := set.visible(s.feed.tape, next, n)
+		n, ended, changed := feed.view()
+		limit, until := set.visible(feed.tape, next, n)
 		if limit > next {
 			var sent, skipped int64
-			for _, e := range s.feed.slice(next, limit) {
+			for _, e := range feed.slice(next, limit) {
 				if e.rec.Seq != 0 {
 					lastSeen[e.rec.Channel] = e.rec.Seq
 					if dropped(set.drops, e.rec.Channel, e.rec.Seq, 0) {
@@ -306,7 +332,7 @@ func (s *SZSEServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 		}
 		select {
 		case req := <-requests:
-			if s.retransmit(w, req, limit) != nil || flush() != nil {
+			if s.retransmit(w, feed, req, limit) != nil || flush() != nil {
 				return
 			}
 			lastSend = time.Now()
@@ -342,7 +368,7 @@ func (s *SZSEServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 			return
 		}
 		if req != nil {
-			if s.retransmit(w, *req, limit) != nil || flush() != nil {
+			if s.retransmit(w, feed, *req, limit) != nil || flush() != nil {
 				return
 			}
 			lastSend = time.Now()
@@ -375,20 +401,20 @@ func waitSZSE(closed <-chan struct{}, deadline time.Time, a, b, c <-chan struct{
 
 // retransmit answers one ReTransmit: a ReTransmit echo with ResendStatus,
 // then the messages of the channel in the range, limited to the first limit
-// tape entries (what the server has).
-func (s *SZSEServer) retransmit(w *bufio.Writer, req reTransmit, limit int) error {
-	pad := s.feed.wire.pad
+// entries of feed's tape (what the server has).
+func (s *SZSEServer) retransmit(w *bufio.Writer, feed *SZSEFeed, req reTransmit, limit int) error {
+	pad := feed.wire.pad
 	resp := req
 	resp.resendStatus = resendDone
 	resp.rejectText = ""
 	known := false
-	for _, ch := range s.feed.Channels() {
+	for _, ch := range feed.Channels() {
 		known = known || ch == req.channel
 	}
 	// The last ApplSeqNum of the channel the server has.
 	var have uint64
-	for seq := s.feed.Last(req.channel); seq > 0; seq-- {
-		if i, ok := s.feed.seqIndex(req.channel, seq); ok && i < limit {
+	for seq := feed.Last(req.channel); seq > 0; seq-- {
+		if i, ok := feed.seqIndex(req.channel, seq); ok && i < limit {
 			have = seq
 			break
 		}
@@ -420,7 +446,7 @@ func (s *SZSEServer) retransmit(w *bufio.Writer, req reTransmit, limit int) erro
 	var sent int64
 	if resp.resendStatus == resendDone || resp.resendStatus == resendPartial {
 		for seq := req.beg; seq <= end; seq++ {
-			p, _ := s.feed.Packet(req.channel, seq)
+			p, _ := feed.Packet(req.channel, seq)
 			w.Write(p)
 			sent++
 		}
