@@ -28,6 +28,9 @@ type peerRig struct {
 	backup  *feedpeer.ITCHServer
 	books   *orderbook.Engine
 	feed    *feed.Feed
+	// log is the feed's sink: the gateway's decoder, with what it was
+	// delivered kept beside it.
+	log *deliveryLog
 	// lossy: the scenario loses messages on purpose; check then allows a
 	// loss, once the books have been rebuilt.
 	lossy bool
@@ -72,7 +75,8 @@ func newPeerRigTuned(t *testing.T, tracking feedpeer.TrackingMode, profile bool,
 	if tune != nil {
 		tune(&fc)
 	}
-	r.feed, err = feed.New(fc, feed.NewITCHDecoder(r.books, r.books.NewInput("peer")), testLogger(t))
+	r.log = &deliveryLog{ITCHDecoder: feed.NewITCHDecoder(r.books, r.books.NewInput("peer"))}
+	r.feed, err = feed.New(fc, r.log, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
