@@ -273,9 +273,9 @@ func testITCHPeerRenumbered(t *testing.T, session string, stagger bool) {
 // books find an order they do not expect (the flows number orders alike)
 // and ask for a rebuild (Misser); the books then end equal to the new
 // stream's reference, rebuilt from its sequence 1. What the books show
-// before they notice is wrong and served as valid: see the report of
-// this test's commit; only a login that asks for a copy of a message
-// delivered (next-1) would show it at once.
+// before they notice is wrong and served as valid; only a login that
+// asks for a copy of a message already delivered (next-1) would show the
+// renumbering at once (not done).
 func TestIndependentITCHPeerRenumberedPastTheOldEnd(t *testing.T) {
 	r := newPeerRigTuned(t, feedpeer.TrackingRandom, false, func(c *feed.Config) { c.RecoveryTimeout = 300 * time.Millisecond })
 	old := r.publish(2500)
