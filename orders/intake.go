@@ -380,7 +380,9 @@ func (m *Manager) Disconnected(src Source) int {
 // cancel-on-disconnect configured its working orders are cancelled, and
 // its events keep going to its sink. An order with a cancel or replace in
 // flight is cancelled once the venue has answered it (not counted in the
-// result). Disconnected unregisters the sink
+// result); one whose pending replace came from src and not its own
+// session only if the venue took the replace, making it src's (refused,
+// the order is still its own session's). Disconnected unregisters the sink
 // first: an event of the source's orders in between (a fill) would find
 // no sink and be lost to the client, even if it registers again at once.
 func (m *Manager) SessionEnded(src Source) int {
@@ -403,16 +405,25 @@ func (m *Manager) cancelAll(open []risk.OpenOrder, src Source) int {
 
 // cancelOrOwe cancels one open order for cancelAll, or owes it the cancel
 // while a request of it is in flight, under one hold of mu: the request's
-// answer, which pays what is owed, cannot come in between. It reports
-// whether a cancel went out.
+// answer, which pays what is owed, cannot come in between. An order
+// listed for the session its pending replace came from
+// (risk.OpenOrder.IfReplacedBy) is cancelled only once it is that
+// session's (the venue took the replace), and not at all if the venue
+// refused it: it is still its own session's. It reports whether a cancel
+// went out.
 func (m *Manager) cancelOrOwe(oo risk.OpenOrder, src Source) bool {
 	m.mu.Lock()
 	defer m.unlock()
-	if o := m.orders[key(oo.Account, oo.ClOrdID)]; o != nil && o.pending != nil && !o.Status.Terminal() {
-		o.owed = &src
+	ifOwner := oo.IfReplacedBy != ""
+	o := m.orders[key(oo.Account, oo.ClOrdID)]
+	if o != nil && o.pending != nil && !o.Status.Terminal() {
+		o.owe(src, ifOwner)
 		m.log.Info("orders: a cancel is owed once the request in flight is answered", "account", o.Account, "clOrdID", o.ClOrdID,
-			"request", o.pending.clOrdID, "source", src)
+			"request", o.pending.clOrdID, "source", src, "ifReplaced", ifOwner)
 		return false
+	}
+	if ifOwner && o != nil && !m.ownedBy(o, src) {
+		return false // the replace was answered since, and refused
 	}
 	_, err := m.cancel(CancelRequest{OrigClOrdID: oo.ClOrdID, Account: oo.Account, Source: src})
 	m.count(src, false, err)
@@ -426,21 +437,40 @@ func (m *Manager) cancelOrOwe(oo risk.OpenOrder, src Source) bool {
 	return true
 }
 
+// ownedBy reports whether o belongs (cancel-on-disconnect) to src's
+// session, as risk has it. mu held.
+func (m *Manager) ownedBy(o *Order, src Source) bool {
+	session, err := m.risk.SessionOf(o.resv)
+	return err == nil && session == src.key()
+}
+
 // payOwed sends the cancel o is owed (cancelOrOwe) once its request in
 // flight has ended and its record is journaled: the cancel's record comes
-// after it, as a replay needs. An order that ended owes nothing. Live
-// only: a restart owes the cancel again (cancelOwed). mu held.
+// after it, as a replay needs. An order that ended owes nothing, nor one
+// owed only if the replace in flight was taken (owedCancel.ifOwner) that
+// is not the session's. Live only: a restart owes the cancel again
+// (cancelOwed). mu held.
 func (m *Manager) payOwed(o *Order) {
 	if o == nil || o.owed == nil || o.pending != nil {
 		return
 	}
-	src := *o.owed
+	w := o.owed
 	o.owed = nil
 	if o.Status.Terminal() {
 		return
 	}
-	_, err := m.cancel(CancelRequest{OrigClOrdID: o.ClOrdID, Account: o.Account, Source: src})
-	m.count(src, false, err)
+	src := w.always
+	for i := 0; src == nil && i < len(w.ifOwner); i++ {
+		if m.ownedBy(o, w.ifOwner[i]) {
+			src = &w.ifOwner[i]
+		}
+	}
+	if src == nil {
+		m.log.Info("orders: no cancel owed: the replace of the session that ended was not taken", "account", o.Account, "clOrdID", o.ClOrdID)
+		return
+	}
+	_, err := m.cancel(CancelRequest{OrigClOrdID: o.ClOrdID, Account: o.Account, Source: *src})
+	m.count(*src, false, err)
 	if err != nil {
 		m.log.Warn("orders: the cancel owed after a request in flight failed", "account", o.Account, "clOrdID", o.ClOrdID, "err", err)
 	}

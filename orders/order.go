@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -76,10 +77,10 @@ type Order struct {
 	acked bool
 	// pending is the cancel or replace in flight, if any.
 	pending *change
-	// owed is the source of a cancel the gateway owes the order
-	// (cancel-on-disconnect, the kill switch) that found pending set:
-	// sent once it ends (Manager.payOwed). Live only.
-	owed *Source
+	// owed is the cancel the gateway owes the order (cancel-on-disconnect,
+	// the kill switch) that found pending set: sent once it ends
+	// (Manager.payOwed). Live only.
+	owed *owedCancel
 	// turnover is the sum of fill price × qty, for AvgPx.
 	turnover int64
 	// seq is the order's index in its account's list (List cursors).
@@ -160,6 +161,34 @@ type change struct {
 	// journal): its journal callback hands it to the route (submit), so
 	// the first logon's recovery must not send it too.
 	live bool
+}
+
+// owedCancel is the cancel the gateway owes an order whose request in
+// flight its causes found (Order.owed). Under Manager.mu, as the Order.
+type owedCancel struct {
+	// always is the source of a cancel owed whatever the answer: the
+	// kill switch's, or that of the end of the session the order belonged
+	// to. Nil if none.
+	always *Source
+	// ifOwner are the sessions that ended while the order's pending
+	// replace came from them (risk.OpenOrder.IfReplacedBy): the cancel is
+	// owed, as one's, only if the order is that session's once the
+	// request has ended (the venue took the replace).
+	ifOwner []Source
+}
+
+// owe adds a cause to what o is owed: src's cancel, whatever the answer
+// or, with ifOwner, only if the order is then src's session's. mu held.
+func (o *Order) owe(src Source, ifOwner bool) {
+	if o.owed == nil {
+		o.owed = &owedCancel{}
+	}
+	switch {
+	case !ifOwner:
+		o.owed.always = &src
+	case !slices.Contains(o.owed.ifOwner, src):
+		o.owed.ifOwner = append(o.owed.ifOwner, src)
+	}
 }
 
 // msgType is the FIX MsgType of the client's request c.

@@ -109,12 +109,14 @@ func (m *Manager) recoverJournal() (int, error) {
 //     connected: no connection outlives a restart or a change of leader,
 //     so each of those sessions ended, perhaps in a run that never
 //     cancelled (one that crashed, or a term that had ended, with no
-//     manager to hear the disconnection).
+//     manager to hear the disconnection); and those whose pending
+//     replace came from such a session, cancelled only if the venue takes
+//     the replace (risk.OpenOrder.IfReplacedBy).
 //
 // Each cancel goes as its cause would have sent it (the kill switch's, or
 // the session's own cancel-on-disconnect) and is held until its session
-// logs on; one already in flight is refused as pending. It returns how
-// many went out.
+// logs on; one of an order with a request in flight is owed until its
+// answer (cancelOrOwe). It returns how many went out.
 func (m *Manager) cancelOwed() int {
 	m.mu.Lock()
 	connected := make(map[string]bool, len(m.sinks))
@@ -126,7 +128,12 @@ func (m *Manager) cancelOwed() int {
 	n := 0
 	for _, oo := range owed {
 		src := Source{Kind: "admin", Session: "kill"}
-		if !m.risk.Killed(oo.Account) {
+		switch {
+		case oo.IfReplacedBy != "":
+			// Owed only if the replace is taken, as the disconnection
+			// of the session it came from would.
+			src = sourceOf(oo.IfReplacedBy)
+		case !m.risk.Killed(oo.Account):
 			src = sourceOf(oo.Session) // as its session's disconnection would
 		}
 		n += m.cancelAll([]risk.OpenOrder{oo}, src)

@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -88,12 +89,22 @@ func TestReplaceOwnerMovesOnlyWhenTaken(t *testing.T) {
 				owed := func(connected Source) []string {
 					var ids []string
 					for _, oo := range r.rc.Owed(func(s string) bool { return s == connected.key() }) {
-						ids = append(ids, oo.ClOrdID+"@"+oo.Session)
+						id := oo.ClOrdID + "@" + oo.Session
+						if oo.IfReplacedBy != "" {
+							id += " if replaced by " + oo.IfReplacedBy
+						}
+						ids = append(ids, id)
 					}
 					return ids
 				}
-				if got := owed(tt.owner); len(got) != 0 {
-					t.Errorf("after the restart, with %v (the owner) connected, cancels owed: %v; want none", tt.owner, got)
+				// With the replace unanswered, the end of the session it
+				// came from owes the cancel if the venue takes it.
+				var want []string
+				if tt.name == "unanswered" {
+					want = []string{"w1@" + src.key() + " if replaced by " + other.key()}
+				}
+				if got := owed(tt.owner); !slices.Equal(got, want) {
+					t.Errorf("after the restart, with %v (the owner) connected, cancels owed: %v; want %v", tt.owner, got, want)
 				}
 				if got := owed(notOwner); !slices.Equal(got, []string{r.m.risk.OpenOrders("A1")[0].ClOrdID + "@" + tt.owner.key()}) {
 					t.Errorf("after the restart, with %v connected, cancels owed: %v; want w1's, of %v", notOwner, got, tt.owner)
@@ -183,6 +194,139 @@ func TestCancelOwedBehindRequestInFlight(t *testing.T) {
 					t.Fatalf("cancels sent for an order that ended: %v", cancels)
 				case !tt.ended && (len(cancels) != 1 || cancels[0] != o.UpstreamID):
 					t.Fatalf("cancels sent after the answer: %v; want one of %s (w1 as it is now)", cancels, o.UpstreamID)
+				}
+			})
+		}
+	}
+}
+
+// TestReplacerEndOwesCancelIfTaken: a WebSocket client's order (c1's)
+// has a replace in flight from another connection (c2) when a session
+// ends, with cancel_on_disconnect. The end of c2, whose replace it is,
+// owes the order a cancel only if the venue takes the replace (the
+// order is then c2's): refused, the order is still c1's, working on,
+// and c1's end cancels it. Likewise when the venue answers between
+// risk's listing of c2's orders and their cancels. The end of c1, whose
+// order it is, and the kill switch owe the cancel whatever the answer.
+// Before, c2's end did not list the order (not c2's until the venue
+// took the replace), and once taken it worked on for c2, gone, until
+// a restart. A restart's owed cancels (cancelOwed) with c1 connected
+// and c2 not owe the same as c2's end.
+func TestReplacerEndOwesCancelIfTaken(t *testing.T) {
+	other := Source{Kind: "ws", Session: "c2"}
+	answers := []struct {
+		name   string
+		taken  bool
+		answer func(e *env, g fix.ReplaceRequest)
+	}{
+		{name: "taken", taken: true, answer: func(e *env, g fix.ReplaceRequest) {
+			e.m.OnExecReport("core", fix.ExecReport{ClOrdID: g.ClOrdID, OrigClOrdID: g.OrigClOrdID, OrderID: "Xw1", ExecID: "e2",
+				ExecType: '5', OrdStatus: '0', LeavesQty: 200})
+		}},
+		{name: "refused", answer: func(e *env, g fix.ReplaceRequest) {
+			e.m.OnCancelReject("core", fix.CancelReject{ClOrdID: g.ClOrdID, OrigClOrdID: g.OrigClOrdID, Text: "no replace now"})
+		}},
+		{name: "refused as a message", answer: func(e *env, g fix.ReplaceRequest) {
+			e.m.OnReject("core", fix.Reject{ClOrdID: g.ClOrdID, MsgType: "G", Text: "unsupported"})
+		}},
+	}
+	ends := []struct {
+		name   string
+		always bool // the cancel is owed whatever the answer
+		// end ends the session (or sets the kill switch) around answer.
+		end func(e *env, answer func())
+	}{
+		{name: "the replacer ends", end: func(e *env, answer func()) {
+			if n := e.m.SessionEnded(other); n != 0 {
+				e.t.Fatalf("c2's end sent %d cancels with its replace in flight; want none yet", n)
+			}
+			answer()
+		}},
+		{name: "the replacer ends, answered in between", end: func(e *env, answer func()) {
+			open := e.rc.Disconnect(other.key())
+			answer()
+			e.m.cancelAll(open, other)
+		}},
+		{name: "a restart's owed cancels, with the owner connected", end: func(e *env, answer func()) {
+			// Recover's, for a run whose client sessions connect first:
+			// c2 is not connected, c1 (registered by newEnv) is.
+			if n := e.m.cancelOwed(); n != 0 {
+				e.t.Fatalf("the cancels owed sent %d cancels with c2's replace in flight; want none yet", n)
+			}
+			answer()
+		}},
+		{name: "the owner ends", always: true, end: func(e *env, answer func()) {
+			e.m.SessionEnded(src)
+			answer()
+		}},
+		{name: "the kill switch", always: true, end: func(e *env, answer func()) {
+			if _, err := e.m.Kill("A1", true); err != nil {
+				e.t.Fatal(err)
+			}
+			answer()
+		}},
+	}
+	for _, end := range ends {
+		for _, a := range answers {
+			t.Run(end.name+"/"+a.name, func(t *testing.T) {
+				e := newEnv(t, t.TempDir(), func(e *env, _ *Config) {
+					rcfg := riskConfig()
+					rcfg.CancelOnDisconnect, rcfg.KillCancelsResting = true, true
+					rc, err := risk.New(rcfg, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					e.rc = rc
+				})
+				e.working("w1", 100)
+				if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "w1", Account: "A1", Price: 16990000, Qty: 200, Source: other}); err != nil {
+					t.Fatal(err)
+				}
+				g := e.core.wait(t, 2)[1].(fix.ReplaceRequest)
+				end.end(e, func() { a.answer(e, g) })
+				// A request after the answer (margin): whatever the
+				// gateway sent before it is on the core upstream.
+				sent := 0
+				later := func() {
+					t.Helper()
+					sent++
+					if _, err := e.m.New(NewRequest{ClOrdID: fmt.Sprint("m", sent), Account: "M1", Symbol: "600519.SH", Side: risk.Buy,
+						Type: risk.Limit, Price: 17000000, Qty: 100, Source: Source{Kind: "ws", Session: "c3"}}); err != nil {
+						t.Fatal(err)
+					}
+					e.mgn.wait(t, sent)
+				}
+				cancels := func() []string {
+					var ids []string
+					for _, req := range e.core.list()[2:] {
+						if x, ok := req.(fix.CancelRequest); ok {
+							ids = append(ids, x.OrigClOrdID)
+						}
+					}
+					return ids
+				}
+				later()
+				o, _ := e.m.Get("A1", "w1")
+				owner := e.rc.OpenOrders("A1")[0].Session
+				if want := map[bool]string{true: other.key(), false: src.key()}[a.taken]; owner != want {
+					t.Fatalf("w1 belongs to %s; want %s", owner, want)
+				}
+				if end.always || a.taken {
+					if got := cancels(); len(got) != 1 || got[0] != o.UpstreamID {
+						t.Fatalf("cancels sent after the answer: %v; want one of %s (w1 as it is now)", got, o.UpstreamID)
+					}
+					return
+				}
+				if got := cancels(); len(got) != 0 {
+					t.Fatalf("cancels sent after c2's end and its replace refused: %v; want none (w1 is c1's, still connected)", got)
+				}
+				// c1's end cancels it.
+				if n := e.m.SessionEnded(src); n != 1 {
+					t.Fatalf("c1's end sent %d cancels; want 1", n)
+				}
+				later()
+				if got := cancels(); len(got) != 1 || got[0] != o.UpstreamID {
+					t.Fatalf("cancels sent after c1's end: %v; want one of %s", got, o.UpstreamID)
 				}
 			})
 		}

@@ -72,7 +72,13 @@ type replaySim struct {
 	// from names, by upstream id, the source of each new order and
 	// replace the gateway accepted: an order belongs (cancel-on-disconnect)
 	// to the source of its current terms' (checkOwners).
-	from     map[string]Source
+	from map[string]Source
+	// replaced lists the replaces in flight from a client when it
+	// disconnected, of orders not its own: once the venue has answered,
+	// the order is being cancelled if it took the replace (the order is
+	// then the client's), and not for that disconnect if it refused it
+	// (checkReplaced). This run only.
+	replaced []replacedEnd
 	nextID   int
 	days     int // trading days begun after the first
 	restarts int
@@ -81,6 +87,14 @@ type replaySim struct {
 	standby  *Manager
 	standbyJ *growingJournal
 	log      []string
+}
+
+// replacedEnd is a client's disconnect that found its replace of
+// another's order in flight (replaySim.replaced).
+type replacedEnd struct {
+	o   *Order
+	uid string // the replace's
+	c   Source
 }
 
 // venueOrder is an order as the simulated venue has it.
@@ -266,6 +280,7 @@ func (s *replaySim) run(steps int) {
 			}
 		}
 		s.settle()
+		s.checkReplaced()
 		s.checkOwners(s.e.m)
 		if s.t.Failed() {
 			return
@@ -370,6 +385,29 @@ func (s *replaySim) replace() {
 		s.from[r.pending.uid] = from
 	}
 	s.logf("Replace %s %s of %s to %v x %d from %v: %v", o.Account, id, o.ClOrdID, price, qty, from, err)
+}
+
+// replaceOthers replaces from c an order working for the other client,
+// if there is one: c's disconnect then finds its replace in flight.
+func (s *replaySim) replaceOthers(c Source) {
+	var others []risk.OpenOrder
+	for _, oo := range s.e.m.risk.OpenOrders("") {
+		if oo.Session != c.key() {
+			others = append(others, oo)
+		}
+	}
+	if len(others) == 0 {
+		return
+	}
+	oo := pick(s.r, others)
+	id := s.clOrdID()
+	s.ids[oo.Account] = append(s.ids[oo.Account], id)
+	qty := max(oo.LeavesQty+100*int64(s.r.IntN(3)-1), 100)
+	r, err := s.e.m.Replace(ReplaceRequest{ClOrdID: id, OrigClOrdID: oo.ClOrdID, Account: oo.Account, Price: oo.Price, Qty: qty, Source: c})
+	if err == nil {
+		s.from[r.pending.uid] = c
+	}
+	s.logf("Replace %s %s of %s (of %s) to %v x %d from %v: %v", oo.Account, id, oo.ClOrdID, oo.Session, oo.Price, qty, c, err)
 }
 
 // session returns a random venue session, logged on if up.
@@ -738,6 +776,9 @@ func (s *replaySim) kill() {
 
 func (s *replaySim) disconnect() {
 	c := pick(s.r, []Source{src, srcB})
+	if s.r.IntN(2) == 0 {
+		s.replaceOthers(c)
+	}
 	n := s.e.m.Disconnected(c)
 	s.logf("Disconnected %v: %d cancels", c, n)
 	if ph := s.e.m.risk.Phase(); ph.AcceptsNew() && ph.AcceptsCancel() {
@@ -755,7 +796,68 @@ func (s *replaySim) disconnect() {
 			}
 		}
 	}
+	// Another's order with c's replace in flight is owed the cancel if
+	// the venue takes it.
+	m := s.e.m
+	for _, oo := range m.risk.OpenOrders("") {
+		m.mu.Lock()
+		o := m.orders[key(oo.Account, oo.ClOrdID)]
+		if o != nil && oo.Session != c.key() && o.pending != nil && o.pending.kind == recReplace && o.pending.from == c {
+			if o.owed == nil {
+				s.t.Errorf("seed %d: after %v's disconnect, order %s/%s (of %s) with its replace %s in flight is owed no cancel",
+					s.seed, c, oo.Account, oo.ClOrdID, oo.Session, o.pending.clOrdID)
+			}
+			s.replaced = append(s.replaced, replacedEnd{o: o, uid: o.pending.uid, c: c})
+		}
+		m.mu.Unlock()
+	}
 	s.e.m.Register(c, s.e.ev)
+}
+
+// checkReplaced checks, for each replace in flight at its client's
+// disconnect (replaySim.replaced) that the venue answered since, that
+// the order is being cancelled if it took it (the order is now the
+// client's), and that the client's end sent no cancel if it refused it
+// (the order is another's, whose client is connected).
+func (s *replaySim) checkReplaced() {
+	s.t.Helper()
+	m := s.e.m
+	ph := m.risk.Phase()
+	working := map[*Order]bool{}
+	for _, oo := range m.risk.OpenOrders("") {
+		m.mu.Lock()
+		working[m.orders[key(oo.Account, oo.ClOrdID)]] = true
+		m.mu.Unlock()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var left []replacedEnd
+	for _, w := range s.replaced {
+		o := w.o
+		if o.pending != nil && o.pending.uid == w.uid {
+			left = append(left, w) // not answered yet
+			continue
+		}
+		if o.Status.Terminal() || !working[o] {
+			continue
+		}
+		owner, err := m.risk.SessionOf(o.resv)
+		if err != nil {
+			s.t.Errorf("seed %d: order %s/%s: %v", s.seed, o.Account, o.ClOrdID, err)
+			continue
+		}
+		c := o.pending
+		ownCancel := c != nil && c.kind == recCancel && c.clOrdID == ownClOrdID(c.uid)
+		switch {
+		case owner == w.c.key() && !ownCancel && ph.AcceptsCancel():
+			s.t.Errorf("seed %d: order %s/%s is %v's since the venue took its replace, sent after %v's disconnect, and works on uncancelled",
+				s.seed, o.Account, o.ClOrdID, w.c, w.c)
+		case owner != w.c.key() && ownCancel && m.requesters[requestKey{o.Account, c.clOrdID}] == w.c:
+			s.t.Errorf("seed %d: order %s/%s is %s's since the venue refused %v's replace, and %v's disconnect cancelled it",
+				s.seed, o.Account, o.ClOrdID, owner, w.c, w.c)
+		}
+	}
+	s.replaced = left
 }
 
 // shanghai is the sim's clock in Shanghai (UTC+8).
@@ -813,6 +915,7 @@ func (s *replaySim) restart() {
 		return
 	}
 	s.restarts++
+	s.replaced = nil // the restart owes every session's cancels (cancelOwed)
 	handed := map[string]fix.Handed{}
 	for _, name := range []string{"core", "margin"} {
 		vs := s.sessions[name]

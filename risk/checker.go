@@ -329,7 +329,7 @@ func (c *Checker) SetKill(account string, on bool) ([]OpenOrder, error) {
 	if !on || !c.killCancelsResting {
 		return nil, nil
 	}
-	return c.openOrders(func(o *order) bool { return account == "" || o.acct.id == account }), nil
+	return c.openOrders(func(o *order) (bool, string) { return account == "" || o.acct.id == account, "" }), nil
 }
 
 // Killed reports whether new orders of the account are blocked, by its own
@@ -386,8 +386,11 @@ func (c *Checker) SetRestricted(symbol string, restricted bool) error {
 
 // Disconnect forgets a client session's throttle and, when
 // CancelOnDisconnect is configured, returns the session's working orders
-// for the caller to cancel upstream; otherwise nil. The protocol layer
-// calls it when a WebSocket or FIX session ends.
+// for the caller to cancel upstream; otherwise nil. Those are the orders
+// that belong to it, and those whose pending replace came from it
+// (OpenOrder.IfReplacedBy): the upstream may yet accept the replace and
+// make the order the session's. The protocol layer calls it when a
+// WebSocket or FIX session ends.
 func (c *Checker) Disconnect(session string) []OpenOrder {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -395,27 +398,42 @@ func (c *Checker) Disconnect(session string) []OpenOrder {
 	if !c.cancelOnDisconnect || session == "" {
 		return nil
 	}
-	return c.openOrders(func(o *order) bool { return o.session == session })
+	return c.openOrders(func(o *order) (bool, string) {
+		switch {
+		case o.session == session:
+			return true, ""
+		case o.pending && o.pSession == session:
+			return true, session
+		}
+		return false, ""
+	})
 }
 
 // Owed returns the working orders an earlier run may have owed cancels
 // for, for the caller to cancel when it starts (after a replay): with
 // KillCancelsResting, those of every killed account (its own switch or
-// the global one); with CancelOnDisconnect, those entered by a session
-// that is not connected (connected reports whether it still is; nil: none
-// is). Each is listed once, in the order accepted. Nil when neither is
-// configured.
+// the global one); with CancelOnDisconnect, those that belong to a
+// session that is not connected (connected reports whether it still is;
+// nil: none is), and those whose pending replace came from one
+// (OpenOrder.IfReplacedBy), as Disconnect lists them. Each is listed
+// once, in the order accepted. Nil when neither is configured.
 func (c *Checker) Owed(connected func(session string) bool) []OpenOrder {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.killCancelsResting && !c.cancelOnDisconnect {
 		return nil
 	}
-	return c.openOrders(func(o *order) bool {
-		if c.killCancelsResting && (c.killAll || o.acct.killed) {
-			return true
+	gone := func(session string) bool {
+		return c.cancelOnDisconnect && session != "" && (connected == nil || !connected(session))
+	}
+	return c.openOrders(func(o *order) (bool, string) {
+		switch {
+		case c.killCancelsResting && (c.killAll || o.acct.killed), gone(o.session):
+			return true, ""
+		case o.pending && gone(o.pSession):
+			return true, o.pSession
 		}
-		return c.cancelOnDisconnect && o.session != "" && (connected == nil || !connected(o.session))
+		return false, ""
 	})
 }
 
@@ -424,24 +442,45 @@ func (c *Checker) Owed(connected func(session string) bool) []OpenOrder {
 func (c *Checker) OpenOrders(account string) []OpenOrder {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.openOrders(func(o *order) bool { return account == "" || o.acct.id == account })
+	return c.openOrders(func(o *order) (bool, string) { return account == "" || o.acct.id == account, "" })
 }
 
-// openOrders lists the working orders that match. c.mu must be held.
-func (c *Checker) openOrders(match func(*order) bool) []OpenOrder {
+// SessionOf returns the session the order whose Reservation r is (any of
+// its Reservations) belongs to, as OpenOrder.Session: the one that
+// entered it, or that sent the latest replace the upstream accepted.
+// A nil, hand-made or other Checker's r is refused with
+// ErrUnknownReservation.
+func (c *Checker) SessionOf(r *Reservation) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, err := c.record(r)
+	if err != nil {
+		return "", err
+	}
+	return o.session, nil
+}
+
+// openOrders lists the working orders that match, each with the
+// OpenOrder.IfReplacedBy match returns. c.mu must be held.
+func (c *Checker) openOrders(match func(*order) (ok bool, ifReplacedBy string)) []OpenOrder {
 	var out []OpenOrder
 	c.eachOrder(func(o *order) {
-		if o.done || !match(o) {
+		if o.done {
+			return
+		}
+		ok, ifReplacedBy := match(o)
+		if !ok {
 			return
 		}
 		out = append(out, OpenOrder{
-			Account:   o.acct.id,
-			Session:   o.session,
-			ClOrdID:   o.clOrdID,
-			Symbol:    c.instr[o.sym].Symbol,
-			Side:      o.side,
-			Price:     o.price,
-			LeavesQty: max(o.qty-o.cum, 0),
+			Account:      o.acct.id,
+			Session:      o.session,
+			ClOrdID:      o.clOrdID,
+			Symbol:       c.instr[o.sym].Symbol,
+			Side:         o.side,
+			Price:        o.price,
+			LeavesQty:    max(o.qty-o.cum, 0),
+			IfReplacedBy: ifReplacedBy,
 		})
 	})
 	return out

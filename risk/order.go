@@ -158,4 +158,12 @@ type OpenOrder struct {
 	Price   refdata.Price
 	// LeavesQty is the quantity not yet filled.
 	LeavesQty int64
+	// IfReplacedBy is set on an order listed (Disconnect, Owed) not for
+	// its own session but for the session its pending replace came from:
+	// the cancel is owed, as that session's, only if the upstream accepts
+	// the replace, which makes the order that session's (SessionOf). If
+	// it refuses it, the order stays Session's and is not owed a cancel.
+	// Empty for an order listed for Session or by the kill switch: its
+	// cancel is owed whatever the answer.
+	IfReplacedBy string
 }

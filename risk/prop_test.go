@@ -947,11 +947,19 @@ func (s *propSim) disconnect() {
 		got := s.c.Owed(func(x string) bool { return x == "s1" })
 		var want []OpenOrder
 		if s.mode.killCancels || s.mode.cancelOnDisc {
+			gone := func(sess string) bool { return s.mode.cancelOnDisc && sess != "" && sess != "s1" }
 			for _, o := range s.orders {
 				killed := s.mode.killCancels && (s.killAll || o.acct.killed)
-				gone := s.mode.cancelOnDisc && o.session != "" && o.session != "s1"
-				if !o.done && (killed || gone) {
+				switch {
+				case o.done:
+				case killed || gone(o.session):
 					want = append(want, s.openOrder(o))
+				case o.pending && gone(o.pSession):
+					// Owed only if the upstream takes the replace.
+					oo := s.openOrder(o)
+					oo.IfReplacedBy = o.pSession
+					want = append(want, oo)
+					s.counts["owed if-replaced"]++
 				}
 			}
 		}
@@ -966,8 +974,16 @@ func (s *propSim) disconnect() {
 	var want []OpenOrder
 	if s.mode.cancelOnDisc && sess != "" {
 		for _, o := range s.orders {
-			if !o.done && o.session == sess {
+			switch {
+			case o.done:
+			case o.session == sess:
 				want = append(want, s.openOrder(o))
+			case o.pending && o.pSession == sess:
+				// Owed only if the upstream takes the replace.
+				oo := s.openOrder(o)
+				oo.IfReplacedBy = sess
+				want = append(want, oo)
+				s.counts["disconnect if-replaced"]++
 			}
 		}
 	}
