@@ -81,6 +81,11 @@ type slot struct {
 type sourcePos struct {
 	live bool   // logged in and streaming
 	pos  uint64 // sequence number of the next message expected on its stream
+	// verify: it logged in below next (LoginFrom asks for a copy of the
+	// last message delivered), and no copy of it has been compared with
+	// what was delivered yet. The first one compared shows whether it
+	// streams the stream delivered: one that differs is another stream's.
+	verify bool
 	// Check's view of its progress: pos at the last Check, and since when
 	// it has not moved (zero until a Check saw it live).
 	checked    uint64
@@ -190,6 +195,11 @@ type Arbiter struct {
 	// rebuild need not reach the old stream's extent, only what the
 	// source it comes from has shown it holds.
 	renumbered bool
+	// stopped is the set of sources (bit i: source i) whose copies showed
+	// another stream (renumbered): the arbiter takes nothing more from
+	// them (not live) until they log in again, which the divergence's
+	// rebuild makes them do, or Check's resync if it is dropped.
+	stopped uint8
 
 	maxAttempts int
 	gapAt       uint64    // the next value when the current recovery started
@@ -265,6 +275,22 @@ func (a *Arbiter) Next() uint64 {
 	return a.next
 }
 
+// LoginFrom returns the sequence number a source logging in should
+// request: Next, less one when a message has been delivered. The source
+// then sends a copy of the last message delivered before anything new,
+// and Offer compares it with what was delivered (the fingerprint kept for
+// it): a venue that restarted without its messages and numbers a new
+// stream under the session's name shows at once, even when the new stream
+// is already longer than what was delivered (nothing else below next would
+// come, and nothing stamped late). The copy is dropped as a duplicate (and
+// counted in Duplicates) when it matches; when it differs the books are
+// marked stale and rebuilt, as for a copy stamped late (Offer).
+func (a *Arbiter) LoginFrom() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return max(a.next-1, 1)
+}
+
 // Stats returns a copy of the arbiter's counters.
 func (a *Arbiter) Stats() arbiterStats {
 	a.mu.Lock()
@@ -282,7 +308,8 @@ func (a *Arbiter) Held() int {
 // SourceLive records that src logged in and its stream starts at pos.
 func (a *Arbiter) SourceLive(src int, pos uint64) {
 	a.mu.Lock()
-	a.srcs[src] = sourcePos{live: true, pos: pos}
+	a.srcs[src] = sourcePos{live: true, pos: pos, verify: pos < a.next}
+	a.stopped &^= 1 << src
 	if a.pending == src {
 		a.pending = -1
 	}
@@ -340,6 +367,7 @@ func (a *Arbiter) SourceDown(src int) {
 	a.mu.Lock()
 	a.srcs[src].live = false
 	a.claimed[src] = false
+	a.stopped &^= 1 << src // it logs in again by itself
 	a.mu.Unlock()
 }
 
@@ -381,21 +409,33 @@ func (a *Arbiter) Offer(src int, seq uint64, msg []byte, recv int64) bool {
 		// books served as valid, and the later ones applied to them.
 		at, ok := itch.Timestamp(msg)
 		later := ok && a.deliveredAt != 0 && at > a.deliveredAt+uint64(renumberSlack)
+		//
+		// The first copy compared after a login below next (LoginFrom:
+		// a copy of the last message delivered) that differs shows the
+		// same: the source streams another stream, even one already
+		// longer than what was delivered, whose messages would otherwise
+		// follow at next and be applied to the books.
 		if a.next-seq <= a.mask {
 			if sum := a.sums[seq&a.mask]; sum != 0 {
+				p := &a.srcs[src]
 				if h := fingerprint(msg); sum&^3 != h {
 					first := int(sum >> 1 & 1)
-					if later {
+					if later || p.verify {
 						first, a.renumbered = src, true
 					}
 					a.diverge(src, seq, h, first, recv)
+					if later || p.verify {
+						a.stop(src)
+					}
 				}
+				p.verify = false
 				return false
 			}
 		}
 		if later {
 			a.diverge(src, seq, fingerprint(msg), src, recv)
 			a.renumbered = true
+			a.stop(src)
 		}
 		return false
 	case seq == a.next:
@@ -419,6 +459,19 @@ func (a *Arbiter) Offer(src int, seq uint64, msg []byte, recv int64) bool {
 	s.seq, s.recv, s.n, s.src = seq, recv, uint8(copy(s.data[:], msg)), uint8(src)
 	a.held++
 	return true
+}
+
+// stop takes nothing more from src, found streaming another stream than
+// the one delivered (renumbered), until it logs in again: its messages
+// beyond next are the other stream's, not to be applied to the books,
+// which are stale until the divergence's rebuild (Check). A sink that is
+// no Rebuilder cannot rebuild and goes on from it, as before. Lock held.
+func (a *Arbiter) stop(src int) {
+	if a.rb == nil {
+		return
+	}
+	a.srcs[src].live = false
+	a.stopped |= 1 << src
 }
 
 // fingerprint returns a 62-bit digest of an ITCH message (its low two bits
@@ -554,6 +607,10 @@ func (a *Arbiter) Check(now time.Time) int {
 	defer a.mu.Unlock()
 	if a.divergedAt != 0 && (a.rb == nil || a.exclude >= 0) {
 		a.divergedAt, a.skipper, a.renumbered = 0, -1, false // nothing to rebuild, or rebuilding already
+		// A source stopped for it logs in again: no rebuild of this
+		// divergence will make it.
+		a.resync |= a.stopped
+		a.stopped = 0
 	}
 	if a.divergedAt != 0 {
 		suspect := a.skipper
@@ -563,7 +620,7 @@ func (a *Arbiter) Check(now time.Time) int {
 		if suspect >= 0 && a.single {
 			// No other source: rebuild from this one, logging in again
 			// from 1 (what it serves now is all there is to trust).
-			a.divergedAt, a.skipper = 0, -1
+			a.divergedAt, a.skipper, a.stopped = 0, -1, 0 // it logs in again (returned, or excluded and resynced)
 			a.restart()
 			if a.renumbered {
 				if a.srcs[suspect].pos > 1 {
@@ -580,7 +637,7 @@ func (a *Arbiter) Check(now time.Time) int {
 			// Rebuild from the other source alone; the suspect rejoins
 			// from the current position once the rebuild is done.
 			other := 1 - suspect
-			a.divergedAt, a.skipper = 0, -1
+			a.divergedAt, a.skipper, a.stopped = 0, -1, 0 // it logs in again (returned, or excluded and resynced)
 			a.restart()
 			if a.renumbered {
 				if a.srcs[other].pos > 1 {
@@ -857,6 +914,9 @@ func (a *Arbiter) rewind() uint64 {
 	}
 	clear(a.sums)
 	a.held, a.next, a.deliveredAt = 0, 1, 0
+	for i := range a.srcs {
+		a.srcs[i].verify = false // what it would verify is gone
+	}
 	return top
 }
 
@@ -920,6 +980,11 @@ func (a *Arbiter) skipLost() bool {
 	a.attempts = 0
 	if a.rb != nil {
 		return true // the caller rebuilds from 1
+	}
+	// The fingerprints kept for the lost numbers are older messages':
+	// a copy of one, asked for by a login (LoginFrom), is not compared.
+	for seq := a.next; seq < to && seq-a.next <= a.mask; seq++ {
+		a.sums[seq&a.mask] = 0
 	}
 	a.next = to
 	a.drain()

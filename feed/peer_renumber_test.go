@@ -24,6 +24,25 @@ type deliveryLog struct {
 	mu                        sync.Mutex
 	msgs                      [][]byte // delivered since the last Restart
 	restarts, stales, rebuilt int
+	// firstStale is how many messages had been delivered when the books
+	// were first marked stale or restarted, once staleSeen.
+	firstStale int
+	staleSeen  bool
+}
+
+// markedStale records the books' first staleness. mu held.
+func (d *deliveryLog) markedStale() {
+	if !d.staleSeen {
+		d.staleSeen, d.firstStale = true, len(d.msgs)
+	}
+}
+
+// staleAt returns how many messages had been delivered when the books
+// were first marked stale or restarted, and whether they have been.
+func (d *deliveryLog) staleAt() (int, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.firstStale, d.staleSeen
 }
 
 var (
@@ -41,6 +60,7 @@ func (d *deliveryLog) Apply(msg []byte, recv int64) error {
 
 func (d *deliveryLog) Restart() error {
 	d.mu.Lock()
+	d.markedStale()
 	d.msgs = nil
 	d.restarts++
 	d.mu.Unlock()
@@ -49,6 +69,7 @@ func (d *deliveryLog) Restart() error {
 
 func (d *deliveryLog) MarkStale() error {
 	d.mu.Lock()
+	d.markedStale()
 	d.stales++
 	d.mu.Unlock()
 	return d.ITCHDecoder.MarkStale()
@@ -266,20 +287,26 @@ func testITCHPeerRenumbered(t *testing.T, session string, stagger bool) {
 
 // TestIndependentITCHPeerRenumberedPastTheOldEnd: the venue restarted
 // without its messages under the old session name, and its new stream
-// is already longer than the old one when the gateway logs in again: the
-// login from the old stream's next is accepted there, and nothing below
-// it comes, so no copy stamped late shows the renumbering. The new
-// stream's messages are applied to the old stream's books until the
-// books find an order they do not expect (the flows number orders alike)
-// and ask for a rebuild (Misser); the books then end equal to the new
-// stream's reference, rebuilt from its sequence 1. What the books show
-// before they notice is wrong and served as valid; only a login that
-// asks for a copy of a message already delivered (next-1) would show the
-// renumbering at once (not done).
+// is already longer than the old one when the gateway logs in again: a
+// login from the old stream's next would be accepted there, nothing below
+// it would come, and no copy stamped late would show the renumbering.
+// The sources log in asking for a copy of the last message delivered
+// (Arbiter.LoginFrom); the new stream's message under that number
+// differs, so the books are marked stale before any message of the new
+// stream is applied to them, and rebuilt from its sequence 1: they end
+// equal to the new stream's reference, nothing lost, no order they did
+// not expect. Before, the login asked for the old stream's next, the new
+// stream's messages were applied to the old books, which were served as
+// valid until they met an order they did not expect (125 unknown orders,
+// 11 duplicates and 5 over-executions in one run) and asked for a
+// rebuild (Misser).
 func TestIndependentITCHPeerRenumberedPastTheOldEnd(t *testing.T) {
 	r := newPeerRigTuned(t, feedpeer.TrackingRandom, false, func(c *feed.Config) { c.RecoveryTimeout = 300 * time.Millisecond })
 	old := r.publish(2500)
 	r.check(old)
+	if _, seen := r.log.staleAt(); seen {
+		t.Fatal("the books were marked stale before the renumbering")
+	}
 	nf := renumberedFeed(t, 10*3600e9)
 	if _, _, err := nf.Publish(3000); err != nil {
 		t.Fatal(err)
@@ -291,13 +318,20 @@ func TestIndependentITCHPeerRenumberedPastTheOldEnd(t *testing.T) {
 	}
 	r.pf = nf
 	r.waitFeed("a restart of the books", func() bool { _, restarts, _, _ := r.log.counts(); return restarts > 0 })
+	if n, _ := r.log.staleAt(); uint64(n) != old {
+		t.Errorf("the books were first marked stale with %d messages delivered, want the old stream's %d: %d of the new stream applied to the old books", n, old, uint64(n)-old)
+	}
 	r.check(nf.Last())
 	r.checkStream()
 	r.check(r.publish(300))
 	r.checkStream()
 	st := r.feed.Status()
-	t.Logf("status %+v; books %+v", st, r.books.Stats())
-	if st.Lost != 0 || st.Stale || st.MissedRebuilds == 0 {
-		t.Errorf("status %+v: want the renumbering caught by the books, nothing lost", st)
+	bs := r.books.Stats()
+	t.Logf("status %+v; books %+v", st, bs)
+	if st.Lost != 0 || st.Stale || st.Diverged == 0 || st.MissedRebuilds != 0 {
+		t.Errorf("status %+v: want the renumbering caught as a divergence at the login, not by the books; nothing lost", st)
+	}
+	if bs.UnknownOrder+bs.DuplicateOrder+bs.OverExecution != 0 {
+		t.Errorf("the books met orders they did not expect (the new stream applied to the old books): %+v", bs)
 	}
 }

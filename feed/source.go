@@ -212,7 +212,7 @@ func (s *source) onOpen(gen uint64, l link) []byte {
 	s.carry = 0
 	s.lastRecv, s.lastSend = now, now
 	s.deadline = now.Add(s.f.cfg.HeartbeatTimeout)
-	req := soupbin.LoginRequest{Username: s.cfg.Username, Password: s.cfg.Password, Session: s.cfg.Session, Sequence: s.f.arb.Next()}
+	req := soupbin.LoginRequest{Username: s.cfg.Username, Password: s.cfg.Password, Session: s.cfg.Session, Sequence: s.f.arb.LoginFrom()}
 	s.asked = req.Sequence
 	s.f.rec.Open(uint8(s.idx), now.UnixNano(), req.Sequence)
 	b, err := soupbin.AppendLoginRequest(nil, req)
