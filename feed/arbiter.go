@@ -198,7 +198,7 @@ type Arbiter struct {
 	// stopped is the set of sources (bit i: source i) whose copies showed
 	// another stream (renumbered): the arbiter takes nothing more from
 	// them (not live) until they log in again, which the divergence's
-	// rebuild makes them do, or Check's resync if it is dropped.
+	// rebuild makes them do (Check).
 	stopped uint8
 
 	maxAttempts int
@@ -605,12 +605,17 @@ func (a *Arbiter) drain() {
 func (a *Arbiter) Check(now time.Time) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.divergedAt != 0 && a.exclude >= 0 && a.stopped != 0 {
+		// The source a rebuild comes from showed another stream (the
+		// excluded one is not heard): what it delivered may be another
+		// stream's, and the rebuild cannot finish from it. The
+		// divergence is acted on as when no rebuild is under way (the
+		// rebuild from the other source makes both log in again);
+		// dropped, the source stopped would stay connected and ignored.
+		a.exclude = -1
+	}
 	if a.divergedAt != 0 && (a.rb == nil || a.exclude >= 0) {
 		a.divergedAt, a.skipper, a.renumbered = 0, -1, false // nothing to rebuild, or rebuilding already
-		// A source stopped for it logs in again: no rebuild of this
-		// divergence will make it.
-		a.resync |= a.stopped
-		a.stopped = 0
 	}
 	if a.divergedAt != 0 {
 		suspect := a.skipper

@@ -165,14 +165,14 @@ func TestLoginOverlapShowsRenumberedStream(t *testing.T) {
 
 	t.Run("renumbered again during a rebuild", func(t *testing.T) {
 		// The source a rebuild comes from logs in again and shows yet
-		// another stream: a divergence during a rebuild from one source
-		// is not acted on, so the source stopped for it must be made to
-		// log in again, or it would stay connected and ignored.
-		a, _ := setup(t, true, false)
+		// another stream: the rebuild cannot finish from it. A
+		// divergence during a rebuild from one source is otherwise not
+		// acted on; this one is, or the source stopped for it would stay
+		// connected and ignored, the books stale.
+		a, sink := setup(t, true, false)
 		a.SourceLive(Primary, old)
 		a.Offer(Primary, old, streamMsg('B', old), t0.UnixNano())
-		src := a.Check(t0.Add(2 * time.Minute))
-		if src != Backup {
+		if src := a.Check(t0.Add(2 * time.Minute)); src != Backup {
 			t.Fatalf("Check %d, want a rebuild from the backup", src)
 		}
 		a.SourceLive(Backup, 1)
@@ -181,14 +181,25 @@ func TestLoginOverlapShowsRenumberedStream(t *testing.T) {
 		}
 		a.SourceDown(Backup)
 		a.SourceLive(Backup, a.LoginFrom())
-		a.Offer(Backup, 3, streamMsg('C', 3), t0.UnixNano())
-		a.Offer(Backup, 4, streamMsg('C', 4), t0.UnixNano())
-		if a.Next() != 4 || a.srcs[Backup].live {
-			t.Fatalf("next %d, backup live %v: want nothing of stream C delivered", a.Next(), a.srcs[Backup].live)
+		t1 := t0.Add(3 * time.Minute)
+		a.Offer(Backup, 3, streamMsg('C', 3), t1.UnixNano())
+		a.Offer(Backup, 4, streamMsg('C', 4), t1.UnixNano())
+		if a.Next() != 4 || a.srcs[Backup].live || !sink.stale {
+			t.Fatalf("next %d, backup live %v, stale %v: want nothing of stream C delivered", a.Next(), a.srcs[Backup].live, sink.stale)
 		}
-		a.Check(t0.Add(2*time.Minute + time.Millisecond))
-		if r := a.takeResync(); r&(1<<Backup) == 0 {
-			t.Fatalf("resync %b: the stopped backup is not made to log in again", r)
+		if src := a.Check(t1.Add(time.Second)); src != -1 || a.exclude != -1 || !a.Rebuilding() {
+			t.Fatalf("within the recovery time: Check %d, exclude %d, rebuilding %v", src, a.exclude, a.Rebuilding())
+		}
+		if src := a.Check(t1.Add(2 * time.Minute)); src != Primary || sink.restarts != 2 || a.exclude != Backup {
+			t.Fatalf("Check %d, restarts %d, exclude %d: want a rebuild from the primary", src, sink.restarts, a.exclude)
+		}
+		a.SourceLive(Primary, 1)
+		for s := uint64(1); s <= old; s++ { // it was seen through old
+			a.Offer(Primary, s, streamMsg('C', s), t1.UnixNano())
+		}
+		want(t, sink, 'C', 1, old)
+		if sink.stale || a.takeResync() != 1<<Backup {
+			t.Fatalf("stale %v after the rebuild from the primary, or the backup not made to log in again", sink.stale)
 		}
 	})
 
