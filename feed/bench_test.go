@@ -52,7 +52,7 @@ func benchIngest(b *testing.B, cc capture.Config) {
 	login := func(s *source) uint64 {
 		s.state = stateDialing
 		s.onOpen(s.gen, &nopLink{})
-		s.onData(s.gen, soupbin.AppendLoginAccepted(nil, "SIM", fd.arb.Next()), time.Now())
+		s.onData(s.gen, soupbin.AppendLoginAccepted(nil, "SIM", s.asked), time.Now()) // accepted where asked
 		return s.gen
 	}
 	now := time.Now()
