@@ -986,10 +986,16 @@ func (a *Arbiter) skipLost() bool {
 	if a.rb != nil {
 		return true // the caller rebuilds from 1
 	}
-	// The fingerprints kept for the lost numbers are older messages':
-	// a copy of one, asked for by a login (LoginFrom), is not compared.
-	for seq := a.next; seq < to && seq-a.next <= a.mask; seq++ {
-		a.sums[seq&a.mask] = 0
+	// The fingerprints kept under the lost sequence numbers are of the
+	// messages one window earlier: a late copy of a lost message (or the
+	// copy a login asks for, LoginFrom) compared with one would count as
+	// a divergence of the sources.
+	if to-a.next > a.mask {
+		clear(a.sums)
+	} else {
+		for seq := a.next; seq < to; seq++ {
+			a.sums[seq&a.mask] = 0
+		}
 	}
 	a.next = to
 	a.drain()

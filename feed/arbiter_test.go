@@ -206,3 +206,32 @@ func TestArbiterWaitsForTheRecoveryTime(t *testing.T) {
 		}
 	}
 }
+
+// TestLateCopyOfLostMessageNoDivergence: with a plain sink (no
+// Rebuilder) message 13 is declared lost and skipped; the backup then
+// brings its copy, the same message. It must be dropped as a duplicate,
+// not compared with the fingerprint left in 13's slot by message 5 (one
+// window earlier) and counted as a divergence of the sources. Found by
+// TestArbiterAgainstModel.
+func TestLateCopyOfLostMessageNoDivergence(t *testing.T) {
+	sink := &recordSink{}
+	a := newArbiter(sink, 8, 1, time.Second, 0)
+	t0 := time.Unix(100, 0)
+	a.SourceLive(Primary, 1)
+	for _, s := range append(seqRange(1, 12), 14) { // 13 missing
+		a.Offer(Primary, s, msgOf(s), 0)
+	}
+	if got := a.Check(t0); got != Primary {
+		t.Fatalf("re-request from %d, want the primary", got)
+	}
+	a.SourceLive(Primary, 15) // it cannot replay 13
+	a.Check(t0.Add(2 * time.Second))
+	if from, to, ok := a.TakeLost(); !ok || from != 13 || to != 13 || a.Next() != 15 {
+		t.Fatalf("lost %d..%d (%v), next %d; want 13 lost and 14 delivered", from, to, ok, a.Next())
+	}
+	a.SourceLive(Backup, 13)
+	a.Offer(Backup, 13, msgOf(13), 0)
+	if st := a.Stats(); st.Divergences != 0 || st.Duplicates != 1 {
+		t.Fatalf("the late copy of lost 13: divergences %d, duplicates %d; want a duplicate", st.Divergences, st.Duplicates)
+	}
+}
