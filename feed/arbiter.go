@@ -962,8 +962,10 @@ func (a *Arbiter) TakeLost() (from, to uint64, ok bool) {
 // it declared any lost. Lock held.
 func (a *Arbiter) skipLost() bool {
 	to := uint64(0)
-	for _, s := range a.srcs {
-		if s.live && !s.stalled && (to == 0 || s.pos < to) {
+	for i, s := range a.srcs {
+		// A source excluded from a rebuild will bring nothing: its
+		// messages are refused, and its position stays where it logged in.
+		if s.live && !s.stalled && i != a.exclude && (to == 0 || s.pos < to) {
 			to = s.pos
 		}
 	}

@@ -108,3 +108,55 @@ func TestRebuildCatchesUpToWhereItWas(t *testing.T) {
 		}
 	}
 }
+
+// TestRebuildGapNotHeldByExcludedSource: the backup skipped a message, so
+// the divergence's rebuild comes from the primary alone; the backup,
+// excluded, logs in again from 1 and streams (its messages refused). The
+// primary's server cannot replay 1..2 now: it serves from 3, and again
+// when re-requested. The gap must be declared lost and the rebuild begun
+// again (the primary then serves from 1). Before, declaring it lost took
+// the excluded backup's position, 1, for a source that will still bring
+// the gap: nothing was ever lost, no rebuild began, and the books stayed
+// stale for good while the primary streamed. Found by
+// TestArbiterAgainstModel.
+func TestRebuildGapNotHeldByExcludedSource(t *testing.T) {
+	sink := &staleSink{}
+	a := newArbiter(sink, 64, 1, time.Second, time.Second)
+	t0 := time.Unix(100, 0)
+	a.SourceLive(Primary, 1)
+	a.SourceLive(Backup, 1)
+	for s := uint64(1); s <= 5; s++ {
+		a.Offer(Primary, s, msgOf(s), 0)
+	}
+	a.Offer(Backup, 1, msgOf(1), 0)
+	a.Offer(Backup, 2, msgOf(2), 0)
+	a.Offer(Backup, 3, msgOf(5), 0) // it skipped 3 and 4
+	if got := a.Check(t0); got != Primary || a.exclude != Backup || sink.restarts != 1 {
+		t.Fatalf("divergence: Check %d, exclude %d, restarts %d; want a rebuild from the primary alone", got, a.exclude, sink.restarts)
+	}
+	a.SourceLive(Backup, 1) // back, excluded: its stream is not taken
+	for s := uint64(1); s <= 5; s++ {
+		a.Offer(Backup, s, msgOf(s), 0)
+	}
+	serveFrom3 := func() {
+		a.SourceLive(Primary, 3)
+		for s := uint64(3); s <= 5; s++ {
+			a.Offer(Primary, s, msgOf(s), 0)
+		}
+	}
+	serveFrom3()
+	now := t0.Add(2 * time.Second) // past the patience
+	if got := a.Check(now); got != Primary {
+		t.Fatalf("gap 1..2: Check %d, want a re-request of the primary", got)
+	}
+	serveFrom3()
+	now = now.Add(3 * time.Second) // past the patience and the recovery time
+	if got := a.Check(now); got != Primary || a.Stats().Lost != 2 || sink.restarts != 2 {
+		t.Fatalf("gap 1..2 after the attempts and the recovery time: Check %d, lost %d, restarts %d; want 1..2 lost, a rebuild from the primary",
+			got, a.Stats().Lost, sink.restarts)
+	}
+	replay(a, Primary, 5)
+	if sink.stale || a.Rebuilding() {
+		t.Fatalf("after the primary replayed 1..5: stale %v, rebuilding %v", sink.stale, a.Rebuilding())
+	}
+}
