@@ -605,17 +605,14 @@ func (a *Arbiter) drain() {
 func (a *Arbiter) Check(now time.Time) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.divergedAt != 0 && a.exclude >= 0 && a.stopped != 0 {
-		// The source a rebuild comes from showed another stream (the
-		// excluded one is not heard): what it delivered may be another
-		// stream's, and the rebuild cannot finish from it. The
-		// divergence is acted on as when no rebuild is under way (the
-		// rebuild from the other source makes both log in again);
-		// dropped, the source stopped would stay connected and ignored.
-		a.exclude = -1
-	}
-	if a.divergedAt != 0 && (a.rb == nil || a.exclude >= 0) {
-		a.divergedAt, a.skipper, a.renumbered = 0, -1, false // nothing to rebuild, or rebuilding already
+	// A divergence with nothing to rebuild is dropped. One seen during a
+	// rebuild from one source is that source's copies disagreeing with
+	// what the rebuild delivered (the excluded source's are refused), or
+	// that source showing another stream (stopped): the rebuild under way
+	// will not deliver those messages again, so it is acted on as any
+	// other.
+	if a.divergedAt != 0 && a.rb == nil {
+		a.divergedAt, a.skipper, a.renumbered = 0, -1, false
 	}
 	if a.divergedAt != 0 {
 		suspect := a.skipper

@@ -160,3 +160,53 @@ func TestRebuildGapNotHeldByExcludedSource(t *testing.T) {
 		t.Fatalf("after the primary replayed 1..5: stale %v, rebuilding %v", sink.stale, a.Rebuilding())
 	}
 }
+
+// TestDivergenceDuringOneSourceRebuildKept: the backup skipped, so the
+// rebuild comes from the primary alone; the primary's relay then repeats
+// message 3 as its 4, and when it logs in again from 4 its copy of 4
+// differs from the one the rebuild delivered. The books are marked
+// stale; they must stay stale and be rebuilt again, not be declared
+// valid when the rebuild under way catches up: that rebuild delivered
+// the wrong message and will not deliver it again. Before, Check dropped
+// a divergence seen while a rebuild from one source was under way
+// ("rebuilding already"), and Rebuilt followed with the books holding
+// message 3 twice and no 4. Found by TestArbiterAgainstModel.
+func TestDivergenceDuringOneSourceRebuildKept(t *testing.T) {
+	sink := &staleSink{}
+	a := newArbiter(sink, 64, 3, time.Second, time.Second)
+	t0 := time.Unix(100, 0)
+	a.SourceLive(Primary, 1)
+	a.SourceLive(Backup, 1)
+	for s := uint64(1); s <= 5; s++ {
+		a.Offer(Primary, s, msgOf(s), 0)
+	}
+	a.Offer(Backup, 1, msgOf(1), 0)
+	a.Offer(Backup, 2, msgOf(2), 0)
+	a.Offer(Backup, 3, msgOf(5), 0) // it skipped 3 and 4
+	if got := a.Check(t0); got != Primary || a.exclude != Backup {
+		t.Fatalf("divergence: Check %d, exclude %d; want a rebuild from the primary alone", got, a.exclude)
+	}
+	a.SourceLive(Primary, 1)
+	for _, m := range []uint64{1, 2, 3, 3} { // its relay repeats 3
+		a.Offer(Primary, a.Next(), msgOf(m), 0)
+	}
+	a.SourceLive(Primary, 4) // logged in again from 4
+	a.Offer(Primary, 4, msgOf(4), t0.UnixNano())
+	if st := a.Stats(); st.Divergences != 2 || !sink.stale {
+		t.Fatalf("the primary's copies of 4 differ: divergences %d, stale %v", st.Divergences, sink.stale)
+	}
+	a.Check(t0.Add(10 * time.Millisecond))
+	a.Offer(Primary, 5, msgOf(5), 0) // the rebuild under way catches up
+	if !sink.stale || !a.Rebuilding() {
+		t.Fatalf("the books that took message 3 twice were declared valid: stale %v, rebuilding %v, applied %v",
+			sink.stale, a.Rebuilding(), sink.got)
+	}
+	src := a.Check(t0.Add(2 * time.Second))
+	if src < 0 || sink.restarts != 2 {
+		t.Fatalf("the divergence in the rebuild: Check %d, restarts %d; want another rebuild", src, sink.restarts)
+	}
+	replay(a, src, 5)
+	if sink.stale || a.Rebuilding() || len(sink.got) != 5 {
+		t.Fatalf("after the second rebuild: stale %v, rebuilding %v, applied %v", sink.stale, a.Rebuilding(), sink.got)
+	}
+}
