@@ -77,10 +77,16 @@ func modelStream(t *testing.T, r *rand.Rand, n int) [][]byte {
 // skipped. Single goroutine: the driver's.
 type modelSink struct {
 	canon [][]byte
-	last  uint64 // sequence number of the last message applied (0: none)
-	high  uint64 // the highest sequence number ever applied
-	holes [][2]uint64
-	err   error // the first violation
+	// lenient: the sources may skip or repeat messages unseen (standard
+	// ITCH), so a message applied may be the wrong one; wrong records it
+	// (since the last Restart) instead of failing.
+	lenient bool
+	wrong   bool
+	trace   func(format string, args ...any) // the run's tracef
+	last    uint64                           // sequence number of the last message applied (0: none)
+	high    uint64                           // the highest sequence number ever applied
+	holes   [][2]uint64
+	err     error // the first violation
 }
 
 func (s *modelSink) fail(format string, args ...any) {
@@ -90,6 +96,17 @@ func (s *modelSink) fail(format string, args ...any) {
 }
 
 func (s *modelSink) Apply(msg []byte, _ int64) error {
+	if s.lenient {
+		s.last++
+		s.high = max(s.high, s.last)
+		if s.last > uint64(len(s.canon)) || !bytes.Equal(msg, s.canon[s.last-1]) {
+			if !s.wrong {
+				s.trace("books: first wrong message applied at %d", s.last)
+			}
+			s.wrong = true
+		}
+		return nil
+	}
 	at, ok := itch.Timestamp(msg)
 	seq := (at - modelStamp(0)) / 100_000
 	switch {
@@ -144,7 +161,7 @@ func (b *modelBooks) Apply(msg []byte, recv int64) error {
 }
 
 func (b *modelBooks) Restart() error {
-	b.stale, b.last = true, 0
+	b.stale, b.last, b.wrong = true, 0, false
 	b.restarts++
 	clear(b.orders)
 	b.missed = false
@@ -153,9 +170,14 @@ func (b *modelBooks) Restart() error {
 
 func (b *modelBooks) Missed() bool { return b.missed }
 
-func (b *modelBooks) MarkStale() error { b.stale = true; return nil }
+func (b *modelBooks) MarkStale() error {
+	b.trace("books: MarkStale at %d, wrong %v", b.last, b.wrong)
+	b.stale = true
+	return nil
+}
 
 func (b *modelBooks) Rebuilt() error {
+	b.trace("books: Rebuilt at %d, wrong %v", b.last, b.wrong)
 	if !b.stale {
 		b.fail("Rebuilt while not stale")
 	}
@@ -208,8 +230,15 @@ type modelRun struct {
 	produced uint64
 	faults   bool // the fault phase
 	tracking bool
-	heat     int // how often faults strike: 1 (rarely) to 8
-	lost     [][2]uint64
+	// skips: standard ITCH with relays that skip or repeat messages, which
+	// only a divergence of the two sources' copies or the books' Missed
+	// shows; the books (a Rebuilder) may apply wrong messages until then.
+	skips bool
+	bad   int // the source whose relay skips and repeats (skips)
+	heat  int // how often faults strike: 1 (rarely) to 8
+	lost  [][2]uint64
+	// wrongValid counts the steps the books ended wrong yet valid (skips).
+	wrongValid int
 }
 
 // modelRounds is how many seeds TestArbiterAgainstModel runs.
@@ -233,9 +262,19 @@ func modelRounds() int {
 // bytes, each once per build and in order: with a Rebuilder, gap-free
 // (a loss rebuilds from 1) and Rebuilt only once caught up with what was
 // applied before; with a plain sink, every message skipped a loss the
-// arbiter declared. Copies never differ here, so there must be no
+// arbiter declared. Copies never differ there, so there must be no
 // divergence. Once the faults end, the books must converge to the whole
-// stream, valid. A failure prints its seed: MODEL_SEED=n reruns one.
+// stream, valid.
+//
+// A third of the seeds with two sources and standard ITCH (skips) have
+// one relay skip and repeat messages unseen, numbering the rest on: the
+// books may then apply wrong messages, but must end with the whole
+// stream, valid. Only what the arbiter's design can see is asked: the
+// other source's copies of every message are compared (see faulty and
+// trusted), and the books' Missed is the real books'.
+//
+// A failure prints its seed: MODEL_SEED=n reruns one (MODEL_TRACE=1
+// logs the run); MODEL_ROUNDS=n runs n seeds.
 func TestArbiterAgainstModel(t *testing.T) {
 	seeds := make([]uint64, modelRounds())
 	base := uint64(time.Now().UnixNano())
@@ -266,11 +305,21 @@ func modelSeedFromEnv() (uint64, bool) {
 func runModel(t *testing.T, seed uint64) error {
 	r := rand.New(rand.NewPCG(seed, seed^0x5eed))
 	m := &modelRun{t: t, r: r, now: time.Unix(1_000_000, 0), tracking: r.IntN(2) == 0, faults: true, heat: 1 + r.IntN(8)}
-	m.canon = modelStream(t, r, 100+r.IntN(400))
 	m.nsrc = 2
 	if r.IntN(6) == 0 {
 		m.nsrc = 1
 	}
+	m.skips = !m.tracking && m.nsrc == 2 && r.IntN(3) == 0
+	m.bad = r.IntN(2)
+	n := uint64(100 + r.IntN(400)) // the messages sent while faults strike
+	tail := uint64(0)
+	if m.skips {
+		// The stream goes on after the faults, as a market's does: a
+		// rebuild begun after a source repeated messages is to reach the
+		// sequence number that source had reached.
+		tail = 100
+	}
+	m.canon = modelStream(t, r, int(n+tail))
 	cfg := Config{
 		Name:                "model",
 		Primary:             SourceConfig{Addr: "127.0.0.1:1"},
@@ -285,10 +334,13 @@ func runModel(t *testing.T, seed uint64) error {
 	if m.nsrc == 2 {
 		cfg.Backup = SourceConfig{Addr: "127.0.0.1:2"}
 	}
-	m.sink = &modelSink{canon: m.canon}
+	if m.skips {
+		cfg.Window = 1024
+	}
+	m.sink = &modelSink{canon: m.canon, trace: m.tracef}
 	var sink Sink = m.sink
-	if r.IntN(4) != 0 {
-		m.books = &modelBooks{modelSink: modelSink{canon: m.canon}, orders: make(map[uint64]bool)}
+	if m.skips || r.IntN(4) != 0 {
+		m.books = &modelBooks{modelSink: modelSink{canon: m.canon, lenient: m.skips, trace: m.tracef}, orders: make(map[uint64]bool)}
 		m.sink, sink = &m.books.modelSink, m.books
 	}
 	f, err := New(cfg, sink, nil)
@@ -299,10 +351,9 @@ func runModel(t *testing.T, seed uint64) error {
 	for i := range m.nsrc {
 		m.srv[i] = &modelServer{rate: 2 + r.IntN(6)}
 	}
-	desc := fmt.Sprintf("heat %d, %d messages, %d sources, tracking %v, rebuilder %v, window %d, recovery %v, attempts %d",
-		m.heat, len(m.canon), m.nsrc, m.tracking, m.books != nil, cfg.Window, cfg.RecoveryTimeout, cfg.MaxRecoveryAttempts)
+	desc := fmt.Sprintf("heat %d, %d messages, %d sources, tracking %v, skips %v (bad %d), rebuilder %v, window %d, recovery %v, attempts %d",
+		m.heat, len(m.canon), m.nsrc, m.tracking, m.skips, m.bad, m.books != nil, cfg.Window, cfg.RecoveryTimeout, cfg.MaxRecoveryAttempts)
 
-	n := uint64(len(m.canon))
 	for m.produced < n {
 		m.produced = min(n, m.produced+uint64(r.IntN(5)))
 		m.advance()
@@ -319,8 +370,11 @@ func runModel(t *testing.T, seed uint64) error {
 	// The faults end: the servers come back, their relays catch up and
 	// their connections serve what is asked. The books must converge.
 	m.faults = false
+	if m.skips {
+		m.drop(m.bad) // its relay mended: its next connection numbers right
+	}
 	for _, s := range m.srv[:m.nsrc] {
-		s.deadUntil, s.slowUntil, s.rate = 0, 0, int(n)
+		s.deadUntil, s.slowUntil, s.rate = 0, 0, len(m.canon)
 		if c := s.conn; c != nil {
 			c.pause = 0
 			c.acceptAt = min(c.acceptAt, m.step)
@@ -335,21 +389,35 @@ func runModel(t *testing.T, seed uint64) error {
 		if m.converged() {
 			if testing.Verbose() {
 				st := f.Status()
-				m.t.Logf("seed %d: %s: converged at step %d: rebuilds %d lost %d gaps %d rerequests %d overflow %d dups %d",
-					seed, desc, m.step, st.Rebuilds, st.Lost, st.Gaps, st.Rerequests, st.Overflow, st.Duplicates)
+				m.t.Logf("seed %d: %s: converged at step %d: rebuilds %d lost %d gaps %d rerequests %d overflow %d dups %d divergences %d missed %d wrong-valid steps %d",
+					seed, desc, m.step, st.Rebuilds, st.Lost, st.Gaps, st.Rerequests, st.Overflow, st.Duplicates, st.Diverged, st.MissedRebuilds, m.wrongValid)
 			}
 			return nil
 		}
 	}
 	st := f.Status()
-	return fmt.Errorf("%s: not converged %d steps after the faults ended: applied up to %d of %d, stale %v (books %v), status %+v",
-		desc, settle, m.sink.last, n, f.Stale(), m.books != nil && m.books.stale, st)
+	a := f.arb
+	a.mu.Lock()
+	m.t.Logf("arbiter: next %d rebuilding %v rebuildTo %d exclude %d divergedAt %d skipper %d firstCopy %d pending %d srcs %+v skipped %b fromMissed %v held %d attempts %d missedAt %v",
+		a.next, a.rebuilding, a.rebuildTo, a.exclude, a.divergedAt, a.skipper, a.firstCopy, a.pending, a.srcs, a.skipped, a.fromMissed, a.held, a.attempts, a.missedAt)
+	a.mu.Unlock()
+	for i, sv := range m.srv[:m.nsrc] {
+		if sv.conn != nil {
+			m.t.Logf("server %d: avail %d conn %+v", i, sv.avail, *sv.conn)
+		}
+	}
+	return fmt.Errorf("%s: not converged %d steps after the faults ended: applied up to %d of %d (wrong %v), stale %v (books %v), status %+v",
+		desc, settle, m.sink.last, n, m.sink.wrong, f.Stale(), m.books != nil && m.books.stale, st)
 }
 
 // converged reports whether the books hold the whole stream and are valid.
 func (m *modelRun) converged() bool {
 	n := uint64(len(m.canon))
-	if m.sink.last != n || m.f.Next() != n+1 || m.f.Stale() {
+	if m.f.Next() != n+1 || m.sink.wrong || m.f.Stale() {
+		return false
+	}
+	// A plain sink skips what was declared lost, the stream's end too.
+	if m.sink.last != n && (m.books != nil || !m.declaredLost([2]uint64{m.sink.last + 1, n})) {
 		return false
 	}
 	return m.books == nil || !m.books.stale
@@ -361,6 +429,15 @@ func (m *modelRun) check() error {
 		return m.sink.err
 	}
 	st := m.f.arb.Stats()
+	if m.skips {
+		if m.books.stale && !m.f.Stale() {
+			return fmt.Errorf("the books are stale, the feed is not")
+		}
+		if m.books.wrong && !m.books.stale && !m.f.Stale() {
+			m.wrongValid++
+		}
+		return nil
+	}
 	if st.Divergences != 0 || st.MissedRebuilds != 0 {
 		return fmt.Errorf("%d divergences, %d missed rebuilds, though every copy is the canonical message", st.Divergences, st.MissedRebuilds)
 	}
@@ -401,11 +478,14 @@ func (m *modelRun) advance() {
 	m.step++
 	m.now = m.now.Add(modelTick)
 	r := m.r
+	if !m.faults {
+		m.produced = min(uint64(len(m.canon)), m.produced+uint64(r.IntN(5)))
+	}
 	for i, s := range m.srv[:m.nsrc] {
 		if m.step >= s.slowUntil {
 			s.avail = min(m.produced, s.avail+uint64(r.IntN(s.rate+1)))
 		}
-		if m.faults {
+		if m.faults && m.faulty(i) {
 			m.strike(i, s)
 		}
 	}
@@ -416,8 +496,13 @@ func (m *modelRun) advance() {
 		m.pump(i, s)
 	}
 	a := m.f.arb
+	before := a.Stats()
 	pick := a.Check(m.now)
 	again := a.takeResync()
+	if after := a.Stats(); pick >= 0 || again != 0 || after != before {
+		m.tracef("next %d: Check %d resync %b rebuilds %d->%d lost %d->%d divergences %d",
+			a.Next(), pick, again, before.Rebuilds, after.Rebuilds, before.Lost, after.Lost, after.Divergences)
+	}
 	if from, to, ok := a.TakeLost(); ok {
 		m.lost = append(m.lost, [2]uint64{from, to})
 	}
@@ -428,6 +513,39 @@ func (m *modelRun) advance() {
 	}
 }
 
+// tracef logs what the run does when MODEL_TRACE is set (with MODEL_SEED).
+// The sink calls it with the arbiter's lock held.
+func (m *modelRun) tracef(format string, args ...any) {
+	if os.Getenv("MODEL_TRACE") != "" {
+		m.t.Logf("step %d: "+format, append([]any{m.step}, args...)...)
+	}
+}
+
+// trusted reports whether a rebuild from source i alone is under way:
+// the arbiter then takes the stream from it with nothing to compare
+// with (the other is excluded), as its doc says, so a skip there cannot
+// be seen; the bad relay behaves meanwhile. (Which source a divergence's
+// rebuild comes from is a guess when the copies do not show who skipped,
+// and a repeat looks like the other source skipping, so it may be the
+// bad one.)
+func (m *modelRun) trusted(i int) bool {
+	a := m.f.arb
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.rebuilding && a.exclude == 1-i
+}
+
+// faulty reports whether source i's server and connections fail. With
+// skips, only the bad relay's do (the other's logins may still be
+// answered from below the sequence asked): a message the bad one skips
+// or repeats is then always compared with the other source's copy,
+// which the arbiter keeps (the window is at least the lag). A skip with
+// no good copy to compare with (the other source down, refused, or
+// unable to replay the range) cannot be told from the stream with
+// standard ITCH, only by the books' Missed if it shows: that is what
+// TrackingProfile is for.
+func (m *modelRun) faulty(i int) bool { return !m.skips || i == m.bad }
+
 // strike applies the fault phase's random faults to server i.
 func (m *modelRun) strike(i int, s *modelServer) {
 	r := m.r
@@ -437,7 +555,7 @@ func (m *modelRun) strike(i int, s *modelServer) {
 	case k < 11: // the server dies for a while
 		m.drop(i)
 		s.deadUntil = m.step + 1 + r.IntN(300)
-	case k < 13 && i == 0: // both die
+	case k < 13 && i == 0 && !m.skips: // both die
 		for j, o := range m.srv[:m.nsrc] {
 			m.drop(j)
 			o.deadUntil = m.step + 1 + r.IntN(200)
@@ -494,6 +612,12 @@ func (m *modelRun) connect(i int, s *modelServer) {
 	c.accept = max(req.Sequence, 1)
 	if m.faults {
 		switch k := r.IntN(100) / m.heat; {
+		case k < 8 && !m.faulty(i):
+			// With skips the good source's logins are only ever
+			// answered from below the sequence asked: one answered
+			// late, refused or above it leaves the bad one's copies
+			// meanwhile uncompared.
+			c.accept -= min(c.accept-1, uint64(1+r.IntN(10)))
 		case k < 8: // it cannot replay from there now: it serves from later, within what it has
 			c.accept = max(c.accept, min(c.accept+uint64(1+r.IntN(6)), s.avail+1))
 		case k < 16: // it replays from below the sequence asked
@@ -501,12 +625,13 @@ func (m *modelRun) connect(i int, s *modelServer) {
 		case k < 20:
 			c.accept = 0 // rejected
 		}
-		if r.IntN(10) == 0 {
+		if r.IntN(10) == 0 && m.faulty(i) {
 			c.acceptAt += 1 + r.IntN(50)
 		}
 	}
 	c.next = c.accept
 	s.conn = c
+	m.tracef("source %d logs in from %d, accepted at %d (0: rejected) at step %d", i, req.Sequence, c.accept, c.acceptAt)
 }
 
 // pump has server i answer its connection's login and send some of what
@@ -532,13 +657,15 @@ func (m *modelRun) pump(i int, s *modelServer) {
 	}
 	if c.accepted && m.step >= c.pause {
 		for range r.IntN(12) {
-			if m.faults && m.tracking {
+			if m.faults && (m.tracking || m.skips && i == m.bad && !m.trusted(i)) {
 				switch k := r.IntN(200) / m.heat; {
 				case k < 3: // the relay drops messages (and sends the next, which shows it)
 					if d := uint64(1 + r.IntN(3)); c.next+d <= s.avail {
+						m.tracef("source %d: relay drops %d at %d", i, d, c.next)
 						c.next += d
 					}
 				case k < 4 && c.next > c.accept: // or repeats the last
+					m.tracef("source %d: relay repeats %d", i, c.next-1)
 					c.next--
 				}
 			}
