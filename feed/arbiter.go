@@ -190,11 +190,16 @@ type Arbiter struct {
 	divergedAt int64
 	firstCopy  int
 	skipper    int
-	// renumbered says a divergence seen was a copy stamped after every
-	// message delivered (another stream under the session's name): its
-	// rebuild need not reach the old stream's extent, only what the
-	// source it comes from has shown it holds.
-	renumbered bool
+	// renumbered says a divergence seen showed another stream under the
+	// session's name: a copy stamped after every message delivered, or a
+	// login's copy of the last message delivered that differs from it
+	// (LoginFrom). stampedLate says it was the former, so the new stream
+	// may be shorter than what was delivered: the rebuild need not reach
+	// the old stream's extent, only what the source it comes from has
+	// shown it holds. A login's copy shows a stream at least as long
+	// (the source sent it at next-1), and a relay that skips or repeats
+	// messages shows the same, so its rebuild still reaches the extent.
+	renumbered, stampedLate bool
 	// stopped is the set of sources (bit i: source i) whose copies showed
 	// another stream (renumbered): the arbiter takes nothing more from
 	// them (not live) until they log in again, which the divergence's
@@ -422,6 +427,7 @@ func (a *Arbiter) Offer(src int, seq uint64, msg []byte, recv int64) bool {
 					first := int(sum >> 1 & 1)
 					if later || p.verify {
 						first, a.renumbered = src, true
+						a.stampedLate = a.stampedLate || later
 					}
 					a.diverge(src, seq, h, first, recv)
 					if later || p.verify {
@@ -434,7 +440,7 @@ func (a *Arbiter) Offer(src int, seq uint64, msg []byte, recv int64) bool {
 		}
 		if later {
 			a.diverge(src, seq, fingerprint(msg), src, recv)
-			a.renumbered = true
+			a.renumbered, a.stampedLate = true, true
 			a.stop(src)
 		}
 		return false
@@ -611,8 +617,17 @@ func (a *Arbiter) Check(now time.Time) int {
 	// that source showing another stream (stopped): the rebuild under way
 	// will not deliver those messages again, so it is acted on as any
 	// other.
+	if a.divergedAt != 0 && a.exclude >= 0 && a.stopped != 0 {
+		// The source the rebuild comes from showed another stream (the
+		// excluded one is not heard): what it delivered may be another
+		// stream's, and the rebuild cannot finish from it. Acted on as
+		// when no rebuild is under way (the rebuild from the other
+		// source makes both log in again); left, the source stopped would
+		// stay connected and ignored.
+		a.exclude = -1
+	}
 	if a.divergedAt != 0 && a.rb == nil {
-		a.divergedAt, a.skipper, a.renumbered = 0, -1, false
+		a.divergedAt, a.skipper, a.renumbered, a.stampedLate = 0, -1, false, false
 	}
 	if a.divergedAt != 0 {
 		suspect := a.skipper
@@ -625,12 +640,12 @@ func (a *Arbiter) Check(now time.Time) int {
 			a.divergedAt, a.skipper, a.stopped = 0, -1, 0 // it logs in again (returned, or excluded and resynced)
 			a.restart()
 			if a.renumbered {
-				if a.srcs[suspect].pos > 1 {
+				if a.stampedLate && a.srcs[suspect].pos > 1 {
 					a.rebuildTo = min(a.rebuildTo, a.srcs[suspect].pos-1) // as below
 				}
 				a.rec.NewStream(uint8(suspect), now.UnixNano(), 0, []byte(a.session)) // as below
 			}
-			a.renumbered = false
+			a.renumbered, a.stampedLate = false, false
 			a.srcs[suspect].live = false
 			a.pending, a.pendingTill = suspect, now.Add(a.patience)
 			return suspect
@@ -642,7 +657,7 @@ func (a *Arbiter) Check(now time.Time) int {
 			a.divergedAt, a.skipper, a.stopped = 0, -1, 0 // it logs in again (returned, or excluded and resynced)
 			a.restart()
 			if a.renumbered {
-				if a.srcs[other].pos > 1 {
+				if a.stampedLate && a.srcs[other].pos > 1 {
 					// The old stream's extent says nothing of the new
 					// one's: the rebuild is done where the other source's
 					// stream has been seen to reach (the old extent if it
@@ -653,7 +668,7 @@ func (a *Arbiter) Check(now time.Time) int {
 				// another stream, not copies of the old one's numbers.
 				a.rec.NewStream(uint8(other), now.UnixNano(), 0, []byte(a.session))
 			}
-			a.renumbered = false
+			a.renumbered, a.stampedLate = false, false
 			a.exclude = suspect
 			a.srcs[suspect].live = false
 			a.srcs[other].live = false
