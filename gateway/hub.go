@@ -233,6 +233,14 @@ func (h *hub) apply(u *orderbook.Update) {
 		return
 	}
 	s.remember(u)
+	// s is at u in full, its state included, before anything is sent: a
+	// subscriber whose backlog was dropped gets a snapshot in place of u
+	// (deliver), and it must carry u's stale mark. Before, it carried the
+	// previous update's: the update that marked a book stale went out as
+	// a snapshot marked valid.
+	q := quote{bid: top(s.bids), ask: top(s.asks), last: u.Last, volume: u.Volume, turnover: u.Turnover, state: u.State}
+	quoteChanged := q != s.q
+	s.q = q
 
 	for d, subs := range s.book {
 		if len(subs) == 0 {
@@ -243,9 +251,7 @@ func (h *hub) apply(u *orderbook.Update) {
 			h.deliver(c, sb, s, d, msg, u.Recv)
 		}
 	}
-	q := quote{bid: top(s.bids), ask: top(s.asks), last: u.Last, volume: u.Volume, turnover: u.Turnover, state: u.State}
-	if q != s.q {
-		s.q = q
+	if quoteChanged {
 		if len(s.quotes) > 0 {
 			msg := encodeQuote(s.sym, s.seq, q, s.inst)
 			for c := range s.quotes {

@@ -10,8 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sgw/auth"
+	"sgw/feed/event"
 	"sgw/gateway/mdclient"
 	"sgw/orderbook"
+	"sgw/refdata"
 )
 
 // serverSide returns the server's record of the only client connected.
@@ -215,5 +217,49 @@ func readAll(t *testing.T, c *mdclient.Client, f func(m mdclient.Message) bool) 
 		for _, m := range msgs {
 			done = f(m) || done
 		}
+	}
+}
+
+// TestWSResyncSnapshotCarriesStale: a client has fallen behind and its
+// backlog was dropped; the next update of a book it holds is replaced by a
+// fresh snapshot. When that update is the one that marks the book stale
+// (its feed lost messages), the snapshot must say so. Before, the hub
+// encoded the snapshot before taking the update's state into its own, so
+// it went out at the update's seq marked valid, and a book that then went
+// quiet (a feed waiting to rebuild) was shown as valid for as long as it
+// stayed stale. Found by TestWSFanoutProperty.
+func TestWSResyncSnapshotCarriesStale(t *testing.T) {
+	e := newWSEnv(t, WSConfig{AnonymousMarketData: true, QueueBytes: 64 << 10, SlowTimeout: time.Hour})
+	ctx := context.Background()
+	sym := testSymbols[0]
+	e.books.add(t, 0, 'B', 17000000, 100)
+	c := e.dialStalled()
+	if err := c.Subscribe(ctx, "book", 20, nil, sym, testSymbols[1]); err != nil {
+		t.Fatal(err)
+	}
+	// The other book moves until the client's backlog is dropped; the
+	// writer stays stuck in a write the client does not read.
+	resyncs := metricValue(t, e.reg, "gateway_ws_slow_client_resyncs_total", "")
+	for metricValue(t, e.reg, "gateway_ws_slow_client_resyncs_total", "") == resyncs {
+		for range 20 {
+			e.books.add(t, 1, 'S', refdata.Price(17000100+100*e.rng.IntN(30)), 100)
+		}
+		e.books.settle(t)
+	}
+	// The feed loses messages: the book is stale, and says nothing more.
+	if err := e.books.NewInput("stale").Apply(&event.Event{Kind: event.Stale, Symbol: 0}); err != nil {
+		t.Fatal(err)
+	}
+	e.hubsAt()
+	if err := c.Send(ctx, map[string]any{"op": "ping", "id": "end"}); err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, c, func(m mdclient.Message) bool {
+		b := c.Books[sym]
+		return b != nil && b.Seq == e.books.seq(0) && m.Type == "pong"
+	})
+	if b := c.Books[sym]; !b.Stale {
+		t.Fatalf("the client holds %s at seq %d (the books' %d), marked valid; the books are stale (stats %+v)",
+			sym, b.Seq, e.books.seq(0), c.Stats)
 	}
 }
