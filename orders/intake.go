@@ -408,7 +408,8 @@ func (m *Manager) cancelAll(open []risk.OpenOrder, src Source) int {
 // answer, which pays what is owed, cannot come in between. An order
 // listed for the session its pending replace came from
 // (risk.OpenOrder.IfReplacedBy) is cancelled only once it is that
-// session's (the venue took the replace), and not at all if the venue
+// session's (the venue took the replace: then owed as to src's own
+// order, whatever a later request's answer), and not at all if the venue
 // refused it: it is still its own session's. It reports whether a cancel
 // went out.
 func (m *Manager) cancelOrOwe(oo risk.OpenOrder, src Source) bool {
@@ -416,6 +417,11 @@ func (m *Manager) cancelOrOwe(oo risk.OpenOrder, src Source) bool {
 	defer m.unlock()
 	ifOwner := oo.IfReplacedBy != ""
 	o := m.orders[key(oo.Account, oo.ClOrdID)]
+	if ifOwner && o != nil && m.ownedBy(o, src) {
+		// The venue took the replace since risk listed the order: it is
+		// src's, owed the cancel whatever a later request's answer.
+		ifOwner = false
+	}
 	if o != nil && o.pending != nil && !o.Status.Terminal() {
 		o.owe(src, ifOwner)
 		m.log.Info("orders: a cancel is owed once the request in flight is answered", "account", o.Account, "clOrdID", o.ClOrdID,

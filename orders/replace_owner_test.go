@@ -332,3 +332,67 @@ func TestReplacerEndOwesCancelIfTaken(t *testing.T) {
 		}
 	}
 }
+
+// TestReplacerEndOwedWhenTakenBeforeItsCancels: c2's replace of c1's order
+// is in flight when c2's session ends (risk lists the order for c2, owed
+// only if the venue takes the replace); before the manager acts on that
+// list, the venue takes the replace (the order is c2's) and c3 sends
+// another replace of it. The cancel is owed as c2's own order's:
+// whatever the venue answers c3, as when c2's order has a replace of
+// another in flight at its end. Before, the later replace's answer
+// decided: taken, the order was c3's, and c2's end never cancelled an
+// order that was c2's when it ended.
+func TestReplacerEndOwedWhenTakenBeforeItsCancels(t *testing.T) {
+	other, third := Source{Kind: "ws", Session: "c2"}, Source{Kind: "ws", Session: "c3"}
+	for _, taken := range []bool{true, false} {
+		t.Run(fmt.Sprint("second replace taken ", taken), func(t *testing.T) {
+			e := newEnv(t, t.TempDir(), func(e *env, _ *Config) {
+				rcfg := riskConfig()
+				rcfg.CancelOnDisconnect = true
+				rc, err := risk.New(rcfg, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.rc = rc
+			})
+			e.working("w1", 100)
+			if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "w1", Account: "A1", Price: 16990000, Qty: 200, Source: other}); err != nil {
+				t.Fatal(err)
+			}
+			g := e.core.wait(t, 2)[1].(fix.ReplaceRequest)
+			open := e.rc.Disconnect(other.key())
+			e.m.OnExecReport("core", fix.ExecReport{ClOrdID: g.ClOrdID, OrigClOrdID: g.OrigClOrdID, OrderID: "Xw1", ExecID: "e2",
+				ExecType: '5', OrdStatus: '0', LeavesQty: 200})
+			if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r2", OrigClOrdID: "r1", Account: "A1", Price: 16980000, Qty: 300, Source: third}); err != nil {
+				t.Fatal(err)
+			}
+			g2 := e.core.wait(t, 3)[2].(fix.ReplaceRequest)
+			if n := e.m.cancelAll(open, other); n != 0 {
+				t.Fatalf("c2's end sent %d cancels with c3's replace in flight; want none yet", n)
+			}
+			if taken {
+				e.m.OnExecReport("core", fix.ExecReport{ClOrdID: g2.ClOrdID, OrigClOrdID: g2.OrigClOrdID, OrderID: "Xw1", ExecID: "e3",
+					ExecType: '5', OrdStatus: '0', LeavesQty: 300})
+			} else {
+				e.m.OnCancelReject("core", fix.CancelReject{ClOrdID: g2.ClOrdID, OrigClOrdID: g2.OrigClOrdID, Text: "no replace now"})
+			}
+			// A request after the answer (margin): whatever the gateway
+			// sent before it is on the core upstream.
+			if _, err := e.m.New(NewRequest{ClOrdID: "m1", Account: "M1", Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit,
+				Price: 17000000, Qty: 100, Source: Source{Kind: "ws", Session: "c4"}}); err != nil {
+				t.Fatal(err)
+			}
+			e.mgn.wait(t, 1)
+			var cancels []string
+			for _, req := range e.core.list()[3:] {
+				if x, ok := req.(fix.CancelRequest); ok {
+					cancels = append(cancels, x.OrigClOrdID)
+				}
+			}
+			o, _ := e.m.Get("A1", "w1")
+			if len(cancels) != 1 || cancels[0] != o.UpstreamID {
+				t.Fatalf("cancels sent after c3's replace was answered: %v; want one of %s (w1 as it is now)", cancels, o.UpstreamID)
+			}
+		})
+	}
+}
