@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"bytes"
 	"cmp"
 	"log/slog"
 	"slices"
@@ -248,6 +249,9 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 			a.renumber(ch, src, s, t, recv)
 		}
 	}
+	if st.verify && s+1 == ch.next.Load() {
+		a.verify(ch, src, s, frame, recv)
+	}
 	resent := st.rtxEnd != 0 && s == st.rtxNext
 	if resent {
 		st.rtxNext++
@@ -271,11 +275,19 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 	switch {
 	case s < next:
 		ch.duplicates.Add(1)
-	case s == next:
+	case s == next && !st.verify:
+		if ch.held > 0 {
+			// An unverified source's copy may wait in the window at
+			// next (drain): this one is delivered in its place.
+			if sl := ch.slot(s); sl.seq == s {
+				sl.seq = 0
+				ch.held--
+			}
+		}
 		a.first[src].Add(1)
 		a.deliver(ch, src, m, frame, recv)
 		a.drain(ch)
-	default:
+	default: // ahead, or at next from a source not verified yet
 		a.hold(ch, src, s, frame, recv)
 		if next > last { // the channel had no gap: one opens
 			a.gapOpened(ch, next, recv)
@@ -390,6 +402,38 @@ func (a *szseArbiter) renumber(ch *szseArbChannel, src int, s uint64, t time.Tim
 		"the channel was numbered again; rebuilding it from ApplSeqNum 1", "channel", ch.no, "source", sourceName(src),
 		"seq", s, "delivered", ch.next.Load()-1, "transact_time", t.Format("15:04:05.000"),
 		"last_delivered_time", ch.deliveredAt)
+	a.numberAgain(ch, src, s, recv)
+}
+
+// verify compares record s, which src sent at the channel's next-1 while
+// it was not verified (szseStream.verify), with the record delivered
+// there. The same frame shows that src streams the numbering delivered:
+// its records are delivered from now on, those held first (drain).
+// Another shows that the venue numbers the channel again (restarted
+// without its records): as at renumber, the channel is rebuilt from
+// ApplSeqNum 1, stale until delivery reaches s. Only this shows a new
+// stream that was already longer than what was delivered when src logged
+// in: a session that starts live sends nothing below next, and before,
+// the new stream's records from next on were applied to the old books,
+// which were served as valid. Lock held.
+func (a *szseArbiter) verify(ch *szseArbChannel, src int, s uint64, frame []byte, recv int64) {
+	if bytes.Equal(frame, ch.lastRec[:ch.lastRecN]) {
+		ch.src[src].verify = false
+		a.drain(ch)
+		return
+	}
+	a.log.Error("feed: an SZSE source's copy of the last record delivered differs from it: "+
+		"the channel was numbered again; rebuilding it from ApplSeqNum 1", "channel", ch.no, "source", sourceName(src),
+		"seq", s)
+	a.numberAgain(ch, src, s, recv)
+}
+
+// numberAgain begins the channel's numbering again at record s, which src
+// sent at recv: both sources' places are forgotten (they were in the old
+// numbering) and the channel is rebuilt from ApplSeqNum 1, stale until
+// delivery reaches s. The capture numbers the channel afresh from here.
+// Lock held.
+func (a *szseArbiter) numberAgain(ch *szseArbChannel, src int, s uint64, recv int64) {
 	ch.renumbered, ch.recorded = true, s
 	for i := range ch.src {
 		ch.src[i].reset()
@@ -441,6 +485,7 @@ func (a *szseArbiter) deliver(ch *szseArbChannel, src int, m *szse.Message, fram
 		a.sinkErrors.Add(1)
 	}
 	ch.deliveredAt = max(ch.deliveredAt, recordTime(m))
+	ch.lastRecN = uint8(copy(ch.lastRec[:], frame))
 	ch.next.Add(1)
 	ch.delivered.Add(1)
 	ch.sinceReset++
@@ -452,8 +497,8 @@ func (a *szseArbiter) drain(ch *szseArbChannel) {
 	for ch.held > 0 {
 		next := ch.next.Load()
 		sl := ch.slot(next)
-		if sl.seq != next {
-			break
+		if sl.seq != next || ch.src[sl.src].verify {
+			break // missing, or a source's not verified yet
 		}
 		sl.seq = 0
 		ch.held--
@@ -506,7 +551,7 @@ func (a *szseArbiter) Snapshot(src int, m *szse.Message, frame []byte, recv int6
 		if next == 1 && ch.last.Load() == 0 {
 			continue // no records: nothing to be aligned with
 		}
-		if st := &ch.src[src]; st.livePos != next || ch.last.Load() >= next {
+		if st := &ch.src[src]; st.livePos != next || ch.last.Load() >= next || st.verify {
 			// src has not shown its live position on the channel
 			// (livePos 0), its live stream (in which its snapshots
 			// travel) is elsewhere, or a gap is open: records are known beyond what was
@@ -654,6 +699,11 @@ func (a *szseArbiter) SourceLive(src int) {
 	defer a.mu.Unlock()
 	a.live[src] = true
 	a.forget(src)
+	// Its streams are verified on every channel with records delivered
+	// before they are taken (szseStream.verify).
+	for _, ch := range a.channels() {
+		ch.src[src].verify = ch.lastRecN > 0
+	}
 }
 
 // SourceDown records that src's session ended.

@@ -50,11 +50,21 @@ type szseStream struct {
 	// source sent on the channel in this session; 0 before the first.
 	// dayAt is when that record came (Unix ns).
 	day, dayAt int64
+	// verify says the source logged in after records were delivered on
+	// the channel and has not yet shown that it streams their numbering:
+	// its copy of the last record delivered (ApplSeqNum next-1, which a
+	// ReTransmit asked of it starts with) has not been compared with
+	// lastRec. Until then none of its records is delivered (Offer, drain)
+	// nor its snapshots: a venue restarted without its records may number
+	// a new stream from ApplSeqNum 1 that is already longer than what was
+	// delivered, whose records at next would otherwise be applied to the
+	// old books.
+	verify bool
 }
 
 // reset forgets the stream: a new session, or none.
 func (s *szseStream) reset() {
-	s.livePos, s.rtxNext, s.rtxEnd, s.day, s.dayAt = 0, 0, 0, 0, 0
+	s.livePos, s.rtxNext, s.rtxEnd, s.day, s.dayAt, s.verify = 0, 0, 0, 0, 0, false
 	s.pos.Store(0)
 }
 
@@ -110,6 +120,12 @@ type szseArbChannel struct {
 	// delivered, no later than it: one stamped well after it is of
 	// another numbering (renumber).
 	deliveredAt szse.Timestamp
+	// lastRec holds the frame of the last record delivered (ApplSeqNum
+	// next-1), lastRecN bytes of it; 0 when none was delivered in the
+	// channel's numbering. A source's login is verified against it
+	// (szseStream.verify).
+	lastRec  [szseMaxRecord]byte
+	lastRecN uint8
 
 	next       atomic.Uint64 // the next ApplSeqNum to deliver
 	last       atomic.Uint64 // the highest ApplSeqNum known to exist

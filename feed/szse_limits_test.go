@@ -142,8 +142,8 @@ func backupAskedAfterPrimary(t *testing.T, r *arbRig) {
 	r.a.SourceLive(Backup)
 	r.heartbeat(Backup, 2011, 10)
 	asks := r.nextAsks(200 * time.Millisecond)
-	if c := r.channel(2011); c.Lost != 0 || len(asks) != 1 || asks[0].src != Backup || asks[0].from != 6 {
-		t.Fatalf("asks %v, channel %+v; want 6..10 asked of the backup", asks, c)
+	if c := r.channel(2011); c.Lost != 0 || len(asks) != 1 || asks[0].src != Backup || asks[0].from != 5 {
+		t.Fatalf("asks %v, channel %+v; want 6..10 asked of the backup, from 5 (the last delivered, to verify it)", asks, c)
 	}
 }
 

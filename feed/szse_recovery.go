@@ -82,7 +82,11 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 		ch.req = szseRequest{src: src, from: next, to: to, progress: now}
 		a.log.Info("feed: SZSE ReTransmit", "channel", ch.no, "from", next, "to", to,
 			"source", sourceName(src), "attempt", ch.attempts)
-		return szseAsk{src: src, channel: ch.no, from: next, to: to}, true
+		from := next
+		if ch.src[src].verify {
+			from-- // from the last record delivered, to verify src (Offer)
+		}
+		return szseAsk{src: src, channel: ch.no, from: from, to: to}, true
 	}
 	if now-ch.gapSince >= int64(a.recovery) {
 		a.declareLost(ch, next, to)
@@ -197,6 +201,10 @@ func (a *szseArbiter) restart(ch *szseArbChannel) {
 	ch.clear()
 	ch.next.Store(1)
 	ch.deliveredAt = 0 // the rebuild delivers the channel again
+	ch.lastRecN = 0    // nothing to verify a source against
+	for i := range ch.src {
+		ch.src[i].verify = false
+	}
 	ch.newGap(0, 0)
 	ch.req.src = -1
 	if !wasStale || ch.sinceReset > 0 {

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"testing"
+	"time"
 
 	"sgw/feed/szse"
 )
@@ -53,4 +54,72 @@ func TestSZSERenumberedSameDay(t *testing.T) {
 	if c := r.channel(2011); c.Stale || c.Next != 4 || c.Rebuilds != 1 {
 		t.Fatalf("after the renumbering: %+v", c)
 	}
+}
+
+// TestSZSELoginVerified: a source that logs in after records were
+// delivered has none of its records delivered until its copy of the last
+// record delivered (asked for with the ReTransmit, which starts there)
+// has been compared with it. A venue restarted without its records,
+// whose new stream is already as long as what was delivered when the
+// source logs in live, sends nothing below next and nothing stamped late:
+// its record at next waits, and its differing copy of next-1 rebuilds the
+// channel. Before, the new stream's records from next on were applied to
+// the old books, served as valid. A source that streams the numbering
+// delivered is taken once its copy matches; a copy of another source
+// delivered meanwhile takes the waiting one's place.
+func TestSZSELoginVerified(t *testing.T) {
+	const day = 20261204
+	early := szse.Timestamp(day*1_000_000_000 + 93000000)
+	setup := func(t *testing.T) *arbRig {
+		r := newArbRig(t, nil)
+		r.offerAt(Primary, 2011, 1, 20, early, 100000)
+		r.offerAt(Backup, 2011, 1, 20, early, 100000)
+		r.expect(seqs(2011, 1, 20)...)
+		r.a.SourceDown(Primary)
+		r.a.SourceLive(Primary)
+		return r
+	}
+	t.Run("another stream", func(t *testing.T) {
+		r := setup(t)
+		r.a.SourceDown(Backup)
+		r.offerAt(Primary, 2011, 21, 21, early, 101000)
+		r.expect()
+		asks := r.nextAsks(50 * time.Millisecond)
+		if len(asks) != 1 || asks[0].src != Primary || asks[0].from != 20 || asks[0].to != 21 {
+			t.Fatalf("asks %v; want 20..21 of the primary", asks)
+		}
+		r.answer(Primary, 2011, 20, 21, szse.ResendStatusDone)
+		r.offerAt(Primary, 2011, 20, 21, early, 101000)
+		r.expect("reset 2011")
+		if c := r.channel(2011); !c.Stale || c.Next != 1 || c.Rebuilds != 1 {
+			t.Fatalf("after a differing copy: %+v", c)
+		}
+	})
+	t.Run("the same stream", func(t *testing.T) {
+		r := setup(t)
+		r.a.SourceDown(Backup)
+		r.offerAt(Primary, 2011, 21, 22, early, 100000)
+		r.expect()
+		r.answer(Primary, 2011, 20, 20, szse.ResendStatusDone)
+		r.offerAt(Primary, 2011, 20, 20, early, 100000)
+		r.expect(seqs(2011, 21, 22)...)
+		r.offerAt(Primary, 2011, 23, 23, early, 100000)
+		r.expect("2011:23")
+		if c := r.channel(2011); c.Stale || c.Rebuilds != 0 || c.Next != 24 {
+			t.Fatalf("after a matching copy: %+v", c)
+		}
+	})
+	t.Run("the other source delivers meanwhile", func(t *testing.T) {
+		r := setup(t)
+		r.offerAt(Primary, 2011, 21, 22, early, 100000)
+		r.expect()
+		r.offerAt(Backup, 2011, 21, 23, early, 100000)
+		r.expect(seqs(2011, 21, 23)...)
+		if held := r.a.chans.get(2011).held; held != 0 {
+			t.Fatalf("%d records still held", held)
+		}
+		r.offerAt(Primary, 2011, 23, 23, early, 100000) // its copy of the last delivered
+		r.offerAt(Primary, 2011, 24, 24, early, 100000)
+		r.expect("2011:24")
+	})
 }

@@ -144,6 +144,9 @@ type bookSink struct {
 	// before a snapshot sends a snapshot showing them, and no receiver can
 	// tell until a later record or ChannelHeartbeat shows the hole.
 	mismatches []snapshotMismatch
+	// onRecord, when set, sees every record's channel and ApplSeqNum as
+	// it is applied, with the channel's resets so far. Lock held.
+	onRecord func(ch uint16, seq int64, resets int)
 }
 
 // snapshotMismatch is a delivered snapshot that differed from the book.
@@ -244,6 +247,9 @@ func (b *bookSink) sequence(ch uint16, seq int64) {
 		b.problem("channel %d: record %d delivered after %d", ch, seq, b.last[ch])
 	}
 	b.last[ch] = seq
+	if b.onRecord != nil {
+		b.onRecord(ch, seq, b.resets[ch])
+	}
 }
 
 // checkSnapshot compares a snapshot's levels with the book's. Lock held.
