@@ -23,6 +23,10 @@ const rigWait = 10 * time.Second
 // rigUpstream is an orders.Upstream that records what the manager
 // sends; it is logged on.
 type rigUpstream struct {
+	// handed holds the ids of the requests an earlier process's upstream
+	// had (Handed says HandedYes for them); read-only.
+	handed map[string]bool
+
 	mu     sync.Mutex
 	sent   []any
 	notify chan struct{}
@@ -41,7 +45,12 @@ func (u *rigUpstream) Send(req any) error {
 	u.mu.Unlock()
 	return nil
 }
-func (u *rigUpstream) Handed(string) fix.Handed      { return fix.HandedNo }
+func (u *rigUpstream) Handed(id string) fix.Handed {
+	if u.handed[id] {
+		return fix.HandedYes
+	}
+	return fix.HandedNo
+}
 func (u *rigUpstream) ResumeInboundAfter(int, int64) {}
 func (u *rigUpstream) Queued() uint64 {
 	u.mu.Lock()
@@ -112,8 +121,20 @@ func newRealHarness(t *testing.T, entry func(*orders.Manager) OrderEntry) *realH
 // configuration) whose upstream "core" is up and records what it is sent.
 func newRigManager(t *testing.T, edit func(*risk.Config)) (*orders.Manager, *rigUpstream) {
 	t.Helper()
-	dir := t.TempDir()
-	j, err := journal.Open(journal.Config{Path: filepath.Join(dir, "orders.jrnl"), NoSync: true})
+	m, j, up := openRigManager(t, filepath.Join(t.TempDir(), "orders.jrnl"), edit, nil)
+	t.Cleanup(m.Close)
+	m.OnSessionUp("core", "line")
+	t.Cleanup(func() { j.Close() })
+	return m, up
+}
+
+// openRigManager is newRigManager on the journal at path, recovered from
+// it, with its upstream not yet logged on (handed: the requests the
+// upstream's store holds from earlier runs); the caller closes the
+// journal, then the manager.
+func openRigManager(t *testing.T, path string, edit func(*risk.Config), handed map[string]bool) (*orders.Manager, *journal.Journal, *rigUpstream) {
+	t.Helper()
+	j, err := journal.Open(journal.Config{Path: path, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,15 +159,13 @@ func newRigManager(t *testing.T, edit func(*risk.Config)) (*orders.Manager, *rig
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(m.Close)
 	up := newRigUpstream()
+	up.handed = handed
 	m.AddUpstream("core", up)
 	if _, err := m.Recover(); err != nil {
 		t.Fatal(err)
 	}
-	m.OnSessionUp("core", "line")
-	t.Cleanup(func() { j.Close() })
-	return m, up
+	return m, j, up
 }
 
 func (h *realHarness) session(t *testing.T, broker string) *session {
