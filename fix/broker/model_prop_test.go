@@ -122,8 +122,8 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 		asked += b.checkAnswered(t, g.restarts+g.fullRestarts > 0)
 	}
 	v.check(t, brokers)
-	t.Logf("%d acceptor restarts, %d gateway restarts; logons %d and %d; ResendRequests %d and %d; %d refusals lost in restarts",
-		g.restarts, g.fullRestarts, brokers[0].logonCount(), brokers[1].logonCount(), brokers[0].tb.resendRequests(), brokers[1].tb.resendRequests(), asked)
+	t.Logf("%d acceptor restarts (slowest stop %v), %d gateway restarts; logons %d and %d; ResendRequests %d and %d; %d refusals lost in restarts",
+		g.restarts, g.slowest, g.fullRestarts, brokers[0].logonCount(), brokers[1].logonCount(), brokers[0].tb.resendRequests(), brokers[1].tb.resendRequests(), asked)
 }
 
 // modelGateway runs an Acceptor in front of an order manager (the rig's),
@@ -142,6 +142,7 @@ type modelGateway struct {
 	done   chan error
 
 	restarts, fullRestarts int
+	slowest                time.Duration // the longest stop of an acceptor, logged
 }
 
 func startModelGateway(t *testing.T) *modelGateway {
@@ -176,8 +177,10 @@ func (g *modelGateway) start(t *testing.T) {
 }
 
 func (g *modelGateway) stop() {
+	start := time.Now()
 	g.cancel()
 	<-g.done
+	g.slowest = max(g.slowest, time.Since(start))
 }
 
 func (g *modelGateway) restart(t *testing.T) {
