@@ -224,7 +224,7 @@ func (g *modelGateway) dialBroker(t *testing.T, i int, acct string) *modelBroker
 	p := newFaultProxy(t, g.cfg.Listen)
 	tb := dialTestBroker(t, &running{gateway: g.gw, broker: sc.TargetCompID}, p.ln.Addr().String(), "right")
 	b := &modelBroker{tb: tb, proxy: p, acct: acct, src: orders.Source{Kind: "fix", Session: sc.TargetCompID},
-		notify: make(chan struct{}), sent: map[string]string{}, replaces: map[string]string{}}
+		notify: make(chan struct{}), sent: map[string]string{}, replaces: map[string]string{}, reused: map[string]bool{}}
 	go b.collect()
 	return b
 }
@@ -238,6 +238,7 @@ type modelBroker struct {
 	acct  string
 	src   orders.Source
 
+	reused   map[string]bool   // ClOrdIDs sent again in a NewOrderSingle not flagged as a resend
 	replaces map[string]string // ClOrdID of each replace sent -> the OrigClOrdID it named
 	ids      []string          // valid ClOrdIDs of new orders and replaces sent: targets of cancels and replaces
 	newIDs   []string          // valid ClOrdIDs of new orders sent, for reuse
@@ -348,6 +349,7 @@ func (b *modelBroker) newOrder(rng *rand.Rand, step int) {
 		// order the replace is of (doc.go), as FIX has a PossDup
 		// NewOrderSingle whose ClOrdID is known be that order.
 		id = b.newIDs[rng.IntN(len(b.newIDs))]
+		b.reused[id] = true
 	case r == 1:
 		id = strings.Repeat("L", 33+rng.IntN(40)) // too long
 	case r == 2:
@@ -477,13 +479,18 @@ func view(got []*quickfix.Message, replaces map[string]string) (map[string]broke
 			switch orig := field(m, tag.OrigClOrdID); {
 			case execType == "4" && orig != "":
 				id = orig // the order keeps its ClOrdID at the gateway
-			case field(m, tag.OrdStatus) != "E" && replaces[id] != "" && replacedBy[replaces[id]] != id:
+			case field(m, tag.OrdStatus) != "E" && replaces[id] != "":
 				// A report under a replace's ClOrdID (the Replaced, or a
 				// restatement, which has no OrigClOrdID) shows the replace
-				// was taken.
-				o := resolve(replaces[id])
-				replacedBy[o] = id
-				delete(out, o)
+				// was taken, of the order the Replaced names (the gateway
+				// finds an order by a refused replace's ClOrdID too) or
+				// the one the replace named.
+				for _, o := range []string{orig, replaces[id]} {
+					if o = resolve(o); o != "" && o != id {
+						replacedBy[o] = id
+						delete(out, o)
+					}
+				}
 			}
 			id = resolve(id)
 			cum, _ := strconv.ParseInt(field(m, tag.CumQty), 10, 64)
@@ -550,8 +557,14 @@ func (b *modelBroker) checkAnswered(t *testing.T, restarted bool) int {
 	b.mu.Unlock()
 	answered := map[string]bool{}
 	for _, m := range got {
-		if field(m, tag.MsgType) == "8" {
-			answered[field(m, tag.ClOrdID)] = true
+		if field(m, tag.MsgType) != "8" {
+			continue
+		}
+		id := field(m, tag.ClOrdID)
+		answered[id] = true
+		if field(m, tag.ExecType) == "8" && field(m, tag.OrdRejReason) == "6" && !b.reused[id] {
+			// Only resent (PossResend, or PossDupFlag by the session).
+			t.Errorf("%s: a resend of order %s was refused as a duplicate, not answered with its status: %s", b.src.Session, id, m)
 		}
 	}
 	asked := 0
