@@ -92,6 +92,8 @@ func (x app) FromAdmin(m *quickfix.Message, sid quickfix.SessionID) quickfix.Mes
 	switch mt[0] {
 	case 'A':
 		return s.checkLogon(m)
+	case '2':
+		s.gapBeforeResendRequest(m)
 	case '5', '3':
 		// The broker's Text is logged cut and cleaned (refdata.CleanText).
 		d := fix.NewFieldReader(m, fix.EmptyAllowed)

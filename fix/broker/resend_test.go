@@ -240,3 +240,32 @@ func (p *rawEngine) report() *quickfix.Message {
 		}
 	}
 }
+
+// TestGapBeforeResendRequest: a broker's order is lost on the way (a
+// frame the acceptor discarded as garbled, see doc.go), and the broker's
+// next message is a ResendRequest of its own (it missed one of the
+// gateway's reports). quickfix v0.9.11 serves that ResendRequest and
+// keeps the number it expects, but asks for nothing: the order stayed
+// lost until the broker's next message, up to HeartBtInt (here 30 s)
+// later. The acceptor now follows such a ResendRequest with a
+// TestRequest, whose Heartbeat shows the gap at once. Found by
+// TestBrokerAgainstModel.
+func TestGapBeforeResendRequest(t *testing.T) {
+	r := runAcceptor(t, nil)
+	p := dialRawEngine(t, r, 1)
+	p.send("A", "98=0", "108=30", "554=right")
+	if m := p.nextSession(); !m.IsMsgTypeOf("A") {
+		t.Fatalf("got %s; want the Logon", m)
+	}
+	go p.serve()
+	// The order, numbered 2, never arrives.
+	p.mu.Lock()
+	p.sent[p.next] = p.message("D", p.next, "11=c1", "1=A1", "55=600519", "207=XSHG", "54=1", "40=2", "44=1700.00", "38=100",
+		"60="+time.Now().UTC().Format("20060102-15:04:05.000"))
+	p.next++
+	p.mu.Unlock()
+	p.send("2", "7=1", "16=0")
+	if o := r.nextNew(t); o.ClOrdID != "c1" {
+		t.Fatalf("order manager got %+v; want c1", o)
+	}
+}
