@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -41,8 +40,15 @@ import (
 // accepted exactly once, and agrees with the manager on its state; each
 // broker's view (its ExecutionReports folded, deduplicated by ExecID)
 // equals the manager's state of each of its orders; every new order got
-// an answer; nothing hung. BROKER_MODEL_SEED replays a seed;
-// BROKER_MODEL_STEPS sets the number of steps.
+// an answer; nothing hung. BROKER_MODEL_SEED replays a seed's choices
+// (not its timing: the brokers, the acceptor and the proxies run on their
+// own goroutines); BROKER_MODEL_STEPS sets the number of steps. Documented
+// behaviour the model allows: a PossDup NewOrderSingle is answered with
+// the status of the order its ClOrdID names (so no reuse of a replace's
+// ClOrdID); a restatement shows an order under its current ClOrdID,
+// without OrigClOrdID; a refusal queued when the acceptor stops is lost
+// (nothing is journaled for it), and the broker asks with an
+// OrderStatusRequest.
 func TestBrokerAgainstModel(t *testing.T) {
 	seed := rand.Uint64()
 	if s := os.Getenv("BROKER_MODEL_SEED"); s != "" {
@@ -128,7 +134,7 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 
 // modelGateway runs an Acceptor in front of an order manager (the rig's),
 // and restarts the acceptor on the same stores and address, or both on
-// their stores and journal.
+// their stores and journal. Only the test's goroutine uses it.
 type modelGateway struct {
 	path   string // the journal's
 	m      *orders.Manager
@@ -231,7 +237,9 @@ func (g *modelGateway) dialBroker(t *testing.T, i int, acct string) *modelBroker
 
 // modelBroker is a broker of the model test: what it sent, and every
 // application message it received (collected from the test broker's
-// channels by collect, so that quickfix never blocks on them).
+// channels by collect, so that quickfix never blocks on them). The test's
+// goroutine sends and reads; collect, on its own goroutine, appends under
+// mu and closes notify at each message or logon.
 type modelBroker struct {
 	tb    *testBroker
 	proxy *faultProxy
@@ -606,8 +614,8 @@ type venueOrder struct {
 func (o *venueOrder) working() bool { return o.status == '0' || o.status == '1' }
 
 // modelVenue is the simulated venue: it reads what the manager sends the
-// upstream (the rig's recorder) and answers through the manager's
-// upstream callbacks, on the test's goroutine.
+// upstream (the rig's recorder, under its lock) and answers through the
+// manager's upstream callbacks. Only the test's goroutine uses it.
 type modelVenue struct {
 	t      *testing.T
 	m      *orders.Manager
@@ -836,7 +844,9 @@ func (v *modelVenue) check(t *testing.T, brokers []*modelBroker) {
 // faultProxy relays FIX connections to an acceptor, frame by frame: cut
 // closes the connections open, and each count of dropToGateway or
 // dropToBroker loses the next application message that way (not a
-// resend), so that the receiver sees a gap and asks for a resend.
+// resend), so that the receiver sees a gap and asks for a resend. Two
+// goroutines per connection forward; the counters and cut are safe from
+// any goroutine.
 type faultProxy struct {
 	ln                          net.Listener
 	target                      string
@@ -917,9 +927,6 @@ func (p *faultProxy) forward(dst, src net.Conn, drop *atomic.Int64) {
 			in = in[k:]
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				return
-			}
 			return
 		}
 	}
