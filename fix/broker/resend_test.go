@@ -61,10 +61,11 @@ type rawEngine struct {
 	sender string // the broker's CompID
 	target string // the gateway's
 
-	mu   sync.Mutex
-	next int                       // MsgSeqNum of the next message sent
-	sent map[int]*quickfix.Message // by MsgSeqNum
-	in   []byte                    // unread input; read by one goroutine at a time
+	mu    sync.Mutex
+	next  int                       // MsgSeqNum of the next message sent
+	quiet bool                      // the test is over: write nothing
+	sent  map[int]*quickfix.Message // by MsgSeqNum
+	in    []byte                    // unread input; read by one goroutine at a time
 
 	app chan *quickfix.Message
 }
@@ -78,8 +79,16 @@ func dialRawEngine(t *testing.T, r *running, seq int) *rawEngine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &rawEngine{t: t, c: c, sender: r.broker, target: r.gateway, next: seq,
+	p := &rawEngine{t: t, c: c, sender: r.broker, target: r.gateway, next: seq,
 		sent: map[int]*quickfix.Message{}, app: make(chan *quickfix.Message, 16)}
+	// Before the connection closes (cleanups run last first), serve stops
+	// writing: an answer it is still sending must not fail the test.
+	t.Cleanup(func() {
+		p.mu.Lock()
+		p.quiet = true
+		p.mu.Unlock()
+	})
+	return p
 }
 
 // send sends a message of the given type, fields "tag=value", with the
@@ -126,6 +135,9 @@ func (p *rawEngine) message(msgType string, seq int, fields ...string) *quickfix
 
 // write writes m; p.mu is held.
 func (p *rawEngine) write(m *quickfix.Message) {
+	if p.quiet {
+		return
+	}
 	if _, err := p.c.Write(m.Bytes()); err != nil {
 		p.t.Errorf("write: %v", err)
 	}
