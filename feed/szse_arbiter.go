@@ -456,6 +456,11 @@ func (a *szseArbiter) hold(ch *szseArbChannel, src int, s uint64, frame []byte, 
 	sl := ch.slot(s)
 	if sl.seq == s {
 		ch.duplicates.Add(1)
+		if ch.src[sl.src].verify && !ch.src[src].verify {
+			// The copy held is of a source not verified yet, which drain
+			// stops at: a verified source's takes its place.
+			sl.recv, sl.src, sl.n = recv, uint8(src), uint8(copy(sl.data[:], frame))
+		}
 		return
 	}
 	a.first[src].Add(1)

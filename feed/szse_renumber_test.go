@@ -122,4 +122,21 @@ func TestSZSELoginVerified(t *testing.T) {
 		r.offerAt(Primary, 2011, 24, 24, early, 100000)
 		r.expect("2011:24")
 	})
+	t.Run("the other source's copies behind a gap", func(t *testing.T) {
+		// The unverified primary's copies wait in the window ahead of a
+		// gap; the backup's of the same records, which come after, take
+		// their places, so the gap filled delivers them all. Before,
+		// they were dropped as duplicates and delivery stopped at the
+		// primary's first copy until another ReTransmit.
+		r := setup(t)
+		r.offerAt(Primary, 2011, 22, 23, early, 100000)
+		r.offerAt(Backup, 2011, 22, 23, early, 100000)
+		r.expect()
+		r.answer(Backup, 2011, 21, 21, szse.ResendStatusDone) // the gap asked of the backup
+		r.offerAt(Backup, 2011, 21, 21, early, 100000)
+		r.expect(seqs(2011, 21, 23)...)
+		if held := r.a.chans.get(2011).held; held != 0 {
+			t.Fatalf("%d records still held", held)
+		}
+	})
 }
