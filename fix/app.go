@@ -64,7 +64,9 @@ func (a app) ToApp(m *quickfix.Message, _ quickfix.SessionID) error {
 }
 
 // FromAdmin and FromApp tell the pacer of every message (a ResendRequest
-// holds its submissions while quickfix serves it: see pacer).
+// holds its submissions while quickfix serves it: see pacer). A
+// ResendRequest that follows lost messages queues a probe
+// (gapBeforeResendRequest).
 func (a app) FromAdmin(m *quickfix.Message, _ quickfix.SessionID) quickfix.MessageRejectError {
 	t, err := m.Header.GetBytes(tag.MsgType)
 	a.u.pacer.received(err == nil && string(t) == "2")
@@ -72,6 +74,8 @@ func (a app) FromAdmin(m *quickfix.Message, _ quickfix.SessionID) quickfix.Messa
 		return nil
 	}
 	switch t[0] {
+	case '2': // ResendRequest
+		a.u.gapBeforeResendRequest(m)
 	case '0': // Heartbeat: the answer to one of our probes?
 		if id, err := m.Body.GetBytes(tag.TestReqID); err == nil {
 			if d, ok := probeRTT(id, time.Now()); ok {

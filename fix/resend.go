@@ -1,6 +1,9 @@
 package fix
 
-import "github.com/quickfixgo/quickfix"
+import (
+	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/tag"
+)
 
 // ProbeAfter reports whether m, a session-level message quickfix is about
 // to send (Application.ToAdmin), must be followed by a TestRequest: a
@@ -23,3 +26,25 @@ import "github.com/quickfixgo/quickfix"
 // and is recovered within a round trip. Where nothing was dropped the
 // Heartbeat is simply in sequence; it costs one Heartbeat.
 func ProbeAfter(m *quickfix.Message) bool { return m.IsMsgTypeOf("2") }
+
+// gapBeforeResendRequest is told of each ResendRequest the upstream sends,
+// before quickfix serves it (FromAdmin, on the session goroutine). One
+// numbered above the next MsgSeqNum the session expects follows messages
+// that never arrived (a garbled frame the relay discarded, see
+// InboundConn): quickfix v0.9.11 serves it and keeps expecting the lost
+// message, but asks for nothing, so an ExecutionReport lost on the way
+// would wait for the upstream's next message, up to HeartBtInt later. A
+// probe (TestRequest) then brings a Heartbeat whose number shows the gap,
+// and quickfix asks for the resend. The probe is queued on the pacer,
+// which never blocks; the ResendRequest holds the pacer until quickfix
+// serves it (received), so the probe goes out after the resend. A full
+// queue skips it; the periodic probe follows.
+func (u *Upstream) gapBeforeResendRequest(m *quickfix.Message) {
+	seq, err := m.Header.GetInt(tag.MsgSeqNum)
+	if err != nil {
+		return
+	}
+	if next, err := quickfix.GetExpectedTargetNum(u.sid); err == nil && seq > next {
+		_ = u.pacer.enqueue(newProbe())
+	}
+}
