@@ -27,24 +27,33 @@ import (
 // Heartbeat is simply in sequence; it costs one Heartbeat.
 func ProbeAfter(m *quickfix.Message) bool { return m.IsMsgTypeOf("2") }
 
+// ResendAfterGap reports whether m, a ResendRequest the counterparty of
+// session sid sent, is numbered above the next MsgSeqNum the session
+// expects: it follows messages that never arrived (a garbled frame
+// discarded, see InboundConn). quickfix v0.9.11 serves such a
+// ResendRequest and keeps expecting the lost messages, but asks for
+// nothing, so they would wait for the counterparty's next message, up to
+// HeartBtInt later; the caller follows it with a TestRequest, whose
+// Heartbeat shows the gap, and quickfix asks for the resend. Call it from
+// Application.FromAdmin (the session goroutine).
+func ResendAfterGap(m *quickfix.Message, sid quickfix.SessionID) bool {
+	seq, rerr := m.Header.GetInt(tag.MsgSeqNum)
+	if rerr != nil {
+		return false
+	}
+	next, err := quickfix.GetExpectedTargetNum(sid)
+	return err == nil && seq > next
+}
+
 // gapBeforeResendRequest is told of each ResendRequest the upstream sends,
-// before quickfix serves it (FromAdmin, on the session goroutine). One
-// numbered above the next MsgSeqNum the session expects follows messages
-// that never arrived (a garbled frame the relay discarded, see
-// InboundConn): quickfix v0.9.11 serves it and keeps expecting the lost
-// message, but asks for nothing, so an ExecutionReport lost on the way
-// would wait for the upstream's next message, up to HeartBtInt later. A
-// probe (TestRequest) then brings a Heartbeat whose number shows the gap,
-// and quickfix asks for the resend. The probe is queued on the pacer,
-// which never blocks; the ResendRequest holds the pacer until quickfix
+// before quickfix serves it (FromAdmin, on the session goroutine), and
+// queues a probe (TestRequest) after one that follows lost messages
+// (ResendAfterGap): an ExecutionReport lost on the way is asked for at
+// once. The pacer never blocks; the ResendRequest holds it until quickfix
 // serves it (received), so the probe goes out after the resend. A full
 // queue skips it; the periodic probe follows.
 func (u *Upstream) gapBeforeResendRequest(m *quickfix.Message) {
-	seq, err := m.Header.GetInt(tag.MsgSeqNum)
-	if err != nil {
-		return
-	}
-	if next, err := quickfix.GetExpectedTargetNum(u.sid); err == nil && seq > next {
+	if ResendAfterGap(m, u.sid) {
 		_ = u.pacer.enqueue(newProbe())
 	}
 }

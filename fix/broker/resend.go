@@ -39,21 +39,15 @@ func (s *session) afterAdmin(m *quickfix.Message) {
 }
 
 // gapBeforeResendRequest is told of each ResendRequest the broker sends,
-// before quickfix serves it (FromAdmin, on the session goroutine). One
-// numbered above the next MsgSeqNum the session expects follows messages
-// that never arrived (a garbled frame discarded, see doc.go): quickfix
-// v0.9.11 serves it and keeps expecting the lost message, but asks for
-// nothing, so the broker's order would wait for its next message, up to
-// HeartBtInt later. A TestRequest then brings a Heartbeat whose number
-// shows the gap, and quickfix asks for the resend. The TestRequest is
-// queued on the pacer, which the ResendRequest holds until quickfix has
-// served it (fix.AcceptorPacer).
+// before quickfix serves it (FromAdmin, on the session goroutine), and
+// follows one that comes after lost messages (fix.ResendAfterGap: a
+// garbled frame discarded, see doc.go) with a TestRequest, so the lost
+// order is asked for at once instead of waiting for the broker's next
+// message, up to HeartBtInt. The TestRequest is queued on the pacer, which
+// the ResendRequest holds until quickfix has served it
+// (fix.AcceptorPacer).
 func (s *session) gapBeforeResendRequest(m *quickfix.Message) {
-	seq, err := m.Header.GetInt(tag.MsgSeqNum)
-	if err != nil {
-		return
-	}
-	if next, err := quickfix.GetExpectedTargetNum(s.id); err == nil && seq > next {
+	if fix.ResendAfterGap(m, s.id) {
 		s.send(resendProbe())
 	}
 }
