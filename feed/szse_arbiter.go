@@ -721,12 +721,17 @@ func (a *szseArbiter) SourceDown(src int) {
 
 // forget clears what is known of src's streams and fails the requests it
 // was asked: src did not answer them, so its next session is asked again
-// (check). What only src's session had claimed of a channel is no longer
+// (check). The records src held in a window while not verified there are
+// dropped: the reset clears the flag that keeps drain from them, and
+// nothing showed they are of the numbering delivered. What only src's session had claimed of a channel is no longer
 // known (settle), and the channels only its claims had brought are given
 // back (release). Lock held.
 func (a *szseArbiter) forget(src int) {
 	a.hb[src] = false
 	for _, ch := range a.channels() {
+		if ch.src[src].verify {
+			ch.dropUnverified(src)
+		}
 		ch.src[src].reset()
 		if ch.req.src == src {
 			ch.req.src, ch.asked[src] = -1, false

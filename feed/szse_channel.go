@@ -199,6 +199,18 @@ func (ch *szseArbChannel) clear() {
 	ch.held = 0
 }
 
+// dropUnverified empties the slots holding records of src, a source not
+// verified on the channel (szseStream.verify) whose session ends: none
+// of them may be delivered.
+func (ch *szseArbChannel) dropUnverified(src int) {
+	for i := 0; i < len(ch.win) && ch.held > 0; i++ {
+		if sl := &ch.win[i]; sl.seq != 0 && int(sl.src) == src {
+			sl.seq = 0
+			ch.held--
+		}
+	}
+}
+
 // missingTo returns the end of the missing range that starts at next: the
 // ApplSeqNum before the first record held, or last when none is held.
 func (ch *szseArbChannel) missingTo(next, last uint64) uint64 {

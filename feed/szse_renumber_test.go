@@ -140,3 +140,31 @@ func TestSZSELoginVerified(t *testing.T) {
 		}
 	})
 }
+
+// TestSZSEUnverifiedHeldDroppedAtSourceDown: records that a source not
+// verified yet (szseStream.verify) left in the window when its session
+// ended are dropped, not delivered once the gap before them fills. Before,
+// the session's end cleared the flag with the rest of the stream, and the
+// other source's record at next drained them into the old books: a new
+// stream's records (a venue restarted without its records) served as
+// valid.
+func TestSZSEUnverifiedHeldDroppedAtSourceDown(t *testing.T) {
+	const day = 20261204
+	early := szse.Timestamp(day*1_000_000_000 + 93000000)
+	r := newArbRig(t, nil)
+	r.offerAt(Primary, 2011, 1, 20, early, 100000)
+	r.offerAt(Backup, 2011, 1, 20, early, 100000)
+	r.expect(seqs(2011, 1, 20)...)
+	r.a.SourceDown(Primary)
+	r.a.SourceLive(Primary)
+	r.offerAt(Primary, 2011, 22, 23, early, 200000) // another stream's, not verified
+	r.expect()
+	r.a.SourceDown(Primary)
+	r.offerAt(Backup, 2011, 21, 21, early, 100000)
+	r.expect("2011:21")
+	if held := r.a.chans.get(2011).held; held != 0 {
+		t.Fatalf("%d records still held", held)
+	}
+	r.offerAt(Backup, 2011, 22, 23, early, 100000)
+	r.expect(seqs(2011, 22, 23)...)
+}
