@@ -211,13 +211,18 @@ func (ch *szseArbChannel) dropUnverified(src int) {
 	}
 }
 
-// missingTo returns the end of the missing range that starts at next: the
-// ApplSeqNum before the first record held, or last when none is held.
-func (ch *szseArbChannel) missingTo(next, last uint64) uint64 {
+// missingTo returns the end of the missing range that starts at next, for
+// source src (-1: any) to fill: the ApplSeqNum before the first record
+// held, or last when none is held. A record held from another source not
+// verified yet (szseStream.verify) counts as missing for src: drain stops
+// at it until that source is verified, so src is asked through it in one
+// ReTransmit, not one record per ReTransmit.
+func (ch *szseArbChannel) missingTo(next, last uint64, src int) uint64 {
 	if ch.held > 0 {
 		end := min(last, next+uint64(len(ch.win))-1)
 		for seq := next + 1; seq <= end; seq++ {
-			if ch.slot(seq).seq == seq {
+			sl := ch.slot(seq)
+			if sl.seq == seq && (src < 0 || int(sl.src) == src || !ch.src[sl.src].verify) {
 				return seq - 1
 			}
 		}

@@ -58,7 +58,7 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 	if ch.gapAt != next {
 		ch.newGap(next, now)
 	}
-	to := ch.missingTo(next, last)
+	to := ch.missingTo(next, last, -1)
 	if now-ch.gapSince < int64(a.gapWait) && a.mayBring(ch, next) {
 		return szseAsk{}, false
 	}
@@ -79,6 +79,7 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 		ch.attempts++
 		ch.asked[src] = true
 		ch.rerequests.Add(1)
+		to = ch.missingTo(next, last, src)
 		ch.req = szseRequest{src: src, from: next, to: to, progress: now}
 		a.log.Info("feed: SZSE ReTransmit", "channel", ch.no, "from", next, "to", to,
 			"source", sourceName(src), "attempt", ch.attempts)

@@ -168,3 +168,33 @@ func TestSZSEUnverifiedHeldDroppedAtSourceDown(t *testing.T) {
 	r.offerAt(Backup, 2011, 22, 23, early, 100000)
 	r.expect(seqs(2011, 22, 23)...)
 }
+
+// TestSZSEVerifiedAskedPastUnverifiedHeld: a gap that a verified source is
+// asked to fill is asked for through the records a source not verified
+// yet holds beyond it (drain stops at those), in one ReTransmit. Before,
+// the range asked ended at the first record held, whoever held it: the
+// verified source was asked one record per ReTransmit through the other's
+// copies.
+func TestSZSEVerifiedAskedPastUnverifiedHeld(t *testing.T) {
+	const day = 20261204
+	early := szse.Timestamp(day*1_000_000_000 + 93000000)
+	r := newArbRig(t, nil)
+	r.offerAt(Primary, 2011, 1, 20, early, 100000)
+	r.offerAt(Backup, 2011, 1, 20, early, 100000)
+	r.expect(seqs(2011, 1, 20)...)
+	r.a.SourceDown(Backup)
+	r.a.SourceLive(Backup)
+	r.offerAt(Backup, 2011, 21, 30, early, 100000)  // held: not verified yet
+	r.offerAt(Primary, 2011, 31, 31, early, 100000) // the primary missed 21..30
+	r.expect()
+	asks := r.nextAsks(50 * time.Millisecond)
+	if len(asks) != 1 || asks[0].src != Primary || asks[0].from != 21 || asks[0].to != 30 {
+		t.Fatalf("asks %v; want 21..30 of the primary", asks)
+	}
+	r.answer(Primary, 2011, 21, 30, szse.ResendStatusDone)
+	r.offerAt(Primary, 2011, 21, 30, early, 100000)
+	r.expect(seqs(2011, 21, 31)...)
+	if held := r.a.chans.get(2011).held; held != 0 {
+		t.Fatalf("%d records still held", held)
+	}
+}
