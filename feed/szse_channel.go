@@ -60,11 +60,15 @@ type szseStream struct {
 	// delivered, whose records at next would otherwise be applied to the
 	// old books.
 	verify bool
+	// verifyAsked says the source, not verified on a channel without a
+	// gap, was asked for its copy of the last record delivered
+	// (verifyAsk), once in its session.
+	verifyAsked bool
 }
 
 // reset forgets the stream: a new session, or none.
 func (s *szseStream) reset() {
-	s.livePos, s.rtxNext, s.rtxEnd, s.day, s.dayAt, s.verify = 0, 0, 0, 0, 0, false
+	s.livePos, s.rtxNext, s.rtxEnd, s.day, s.dayAt, s.verify, s.verifyAsked = 0, 0, 0, 0, 0, false, false
 	s.pos.Store(0)
 }
 

@@ -53,7 +53,7 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 	if next > last {
 		// No gap. gapAt is kept: a gap that opens again at the same place
 		// soon may go on where it was (gapOpened).
-		return szseAsk{}, false
+		return a.verifyAsk(ch, next)
 	}
 	if ch.gapAt != next {
 		ch.newGap(next, now)
@@ -91,6 +91,32 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 	}
 	if now-ch.gapSince >= int64(a.recovery) {
 		a.declareLost(ch, next, to)
+	}
+	return szseAsk{}, false
+}
+
+// verifyAsk returns a ReTransmit of the last record delivered (next-1)
+// for a live source not verified on the channel (szseStream.verify),
+// which has no gap, once in the source's session. Its copy verifies it
+// (Offer). Without it, a source that logged in while the channel was
+// quiet (its ChannelHeartbeats only) stayed unverified until a record
+// opened a gap, and every snapshot it sent, of any channel, was dropped
+// as not aligned: after both sources logged in again, none was delivered.
+// The answer and its record are taken as any other (Answer, Offer); no
+// request is registered, so a refusal or no answer only leaves the source
+// unverified, as before. Lock held.
+func (a *szseArbiter) verifyAsk(ch *szseArbChannel, next uint64) (szseAsk, bool) {
+	if ch.req.src >= 0 || ch.lastRecN == 0 || next < 2 {
+		return szseAsk{}, false
+	}
+	for src, live := range a.live {
+		if st := &ch.src[src]; live && st.verify && !st.verifyAsked {
+			st.verifyAsked = true
+			ch.rerequests.Add(1)
+			a.log.Info("feed: SZSE ReTransmit of the last record delivered, to verify a source", "channel", ch.no,
+				"seq", next-1, "source", sourceName(src))
+			return szseAsk{src: src, channel: ch.no, from: next - 1, to: next - 1}, true
+		}
 	}
 	return szseAsk{}, false
 }

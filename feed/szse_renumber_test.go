@@ -198,3 +198,41 @@ func TestSZSEVerifiedAskedPastUnverifiedHeld(t *testing.T) {
 		t.Fatalf("%d records still held", held)
 	}
 }
+
+// TestSZSEQuietChannelVerified: sources that log in while a channel with
+// records delivered is quiet (ChannelHeartbeats only) are each asked once
+// for their copy of the last record delivered, which verifies them; their
+// snapshots are delivered from then on. Before, nothing asked for it until
+// a record opened a gap, and every snapshot of both sources was dropped
+// as not aligned.
+func TestSZSEQuietChannelVerified(t *testing.T) {
+	r := newArbRig(t, nil)
+	r.mustOffer(Primary, 2011, 1, 20)
+	r.mustOffer(Backup, 2011, 1, 20)
+	r.expect(seqs(2011, 1, 20)...)
+	r.a.SourceDown(Primary)
+	r.a.SourceDown(Backup)
+	r.a.SourceLive(Primary)
+	r.a.SourceLive(Backup)
+	r.heartbeat(Primary, 2011, 20)
+	r.heartbeat(Backup, 2011, 20)
+	r.snapshot(Primary)
+	r.expect()
+	var asks []szseAsk
+	for range 4 {
+		asks = append(asks, r.check(time.Second)...)
+	}
+	if len(asks) != 2 || asks[0] != (szseAsk{src: Primary, channel: 2011, from: 20, to: 20}) ||
+		asks[1] != (szseAsk{src: Backup, channel: 2011, from: 20, to: 20}) {
+		t.Fatalf("asks %v; want 20..20 of each source, once", asks)
+	}
+	for _, src := range []int{Primary, Backup} {
+		r.answer(src, 2011, 20, 20, szse.ResendStatusDone)
+		r.mustOffer(src, 2011, 20, 20)
+	}
+	r.snapshot(Primary)
+	r.snapshot(Backup)
+	r.expect("snapshot 1011", "snapshot 1011")
+	r.mustOffer(Backup, 2011, 21, 21)
+	r.expect("2011:21")
+}
