@@ -428,8 +428,8 @@ func (m *Manager) cancelOrOwe(oo risk.OpenOrder, src Source) bool {
 			"request", o.pending.clOrdID, "source", src, "ifReplaced", ifOwner)
 		return false
 	}
-	if ifOwner && o != nil && !m.ownedBy(o, src) {
-		return false // the replace was answered since, and refused
+	if ifOwner && o != nil {
+		return false // not src's (above), and no request in flight: the replace was refused
 	}
 	_, err := m.cancel(CancelRequest{OrigClOrdID: oo.ClOrdID, Account: oo.Account, Source: src})
 	m.count(src, false, err)
