@@ -425,12 +425,13 @@ func (a *Arbiter) Offer(src int, seq uint64, msg []byte, recv int64) bool {
 				p := &a.srcs[src]
 				if h := fingerprint(msg); sum&^3 != h {
 					first := int(sum >> 1 & 1)
-					if later || p.verify {
+					another := later || p.verify // another stream
+					if another {
 						first, a.renumbered = src, true
 						a.stampedLate = a.stampedLate || later
 					}
 					a.diverge(src, seq, h, first, recv)
-					if later || p.verify {
+					if another {
 						a.stop(src)
 					}
 				}
