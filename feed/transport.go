@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -99,6 +100,7 @@ type secureLink struct {
 	c    net.Conn
 	out  chan []byte
 	done chan struct{}
+	once sync.Once // closes done
 }
 
 var _ link = (*secureLink)(nil)
@@ -111,12 +113,10 @@ func (l *secureLink) send(b []byte) {
 	}
 }
 
+// close may be called by several goroutines at once (the reader at the
+// connection's end, the supervisor's stop): done is closed once.
 func (l *secureLink) close() {
-	select {
-	case <-l.done:
-	default:
-		close(l.done)
-	}
+	l.once.Do(func() { close(l.done) })
 	_ = l.c.Close()
 }
 
