@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strconv"
 
 	"sgw/feed/capture"
@@ -29,6 +30,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&cfg.Password, "password", "", "password a login (SZSE: Logon) must present")
 	fs.StringVar(&cfg.SenderCompID, "sender-comp-id", "", "SZSE: SenderCompID a Logon must carry (default: any)")
 	fs.StringVar(&cfg.TargetCompID, "target-comp-id", "", "SZSE: TargetCompID a Logon must carry, the player's own (default: any)")
+	numbering := fs.Uint("numbering", 0, "which of the capture's streams numbered afresh to play (a venue's renumbering, a new session, starts one): 0 the first")
 	verbose := fs.Bool("v", false, "log connections")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -60,6 +62,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("replay: %w", err)
 	}
 	cfg.Protocol = h.Protocol
+	if *numbering > math.MaxUint32 {
+		return fmt.Errorf("replay: -numbering %d: too large", *numbering)
+	}
+	cfg.Stream = uint32(*numbering)
 	p, err := sim.NewPlayer(cfg)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
@@ -76,6 +82,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err == nil {
 		fmt.Fprintf(stdout, "replay: published %d messages (last sequence number %d, %d missing from the capture); serving until interrupted\n",
 			st.Messages, st.Last, st.Holes)
+		if st.Streams > 1 {
+			fmt.Fprintf(stdout, "replay: the capture holds %d numberings; played %d (-numbering), %d messages of the others not played\n",
+				st.Streams, cfg.Stream, st.Skipped)
+		}
 	}
 	return <-runErr
 }

@@ -196,6 +196,7 @@ func TestReplayCommandErrors(t *testing.T) {
 		{"no capture", []string{"replay"}},
 		{"bad speed", []string{"replay", "-capture", "feed/capture/testdata", "-speed", "0"}},
 		{"missing", []string{"replay", "-capture", "no/such/dir"}},
+		{"numbering not held", []string{"replay", "-capture", "feed/capture/testdata/arbitrated.cap", "-speed", "max", "-numbering", "1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := run(context.Background(), tc.args, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {

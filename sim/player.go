@@ -41,6 +41,15 @@ type PlayerConfig struct {
 	// (protocol "szse" only): zero means 1s and 10000.
 	ChannelHeartbeatInterval time.Duration
 	MaxRetransmit            int
+	// Stream is which of the capture's streams is played
+	// (capture.Message.Stream; SZSE: of each channel): zero, the first. A
+	// capture that spans a venue's new numbering (a restarted stream,
+	// which the recorded gateway rebuilt its books from) holds more than
+	// one, and a Player serves one SoupBinTCP session and one numbering
+	// per SZSE channel: it plays the one named and skips the others
+	// (PlayStats.Skipped), rather than serve a second stream numbered on
+	// after the first, on top of the first's books.
+	Stream uint32
 	// Speed is how fast the recording is played: 1 keeps the recorded
 	// receive times, N plays N times faster. Zero (or negative) means as
 	// fast as possible.
@@ -80,6 +89,7 @@ type Player struct {
 	sz       *szseServer // protocol "szse"; nil for "itch"
 	src      *source
 	speed    float64
+	stream   uint32
 
 	life    sync.Mutex
 	closed  bool
@@ -92,6 +102,8 @@ type PlayStats struct {
 	Snapshots uint64 // SZSE: snapshots published, which have no sequence number
 	Holes     uint64 // sequence numbers left without a message
 	Last      uint64 // the last sequence number (SZSE: of the last record published, in its channel)
+	Streams   uint32 // the streams the capture holds (SZSE: the most of any channel)
+	Skipped   uint64 // messages of the streams not played (PlayerConfig.Stream)
 }
 
 // NewPlayer validates cfg and binds the listener.
@@ -118,7 +130,7 @@ func NewPlayer(cfg PlayerConfig) (*Player, error) {
 		return nil, err
 	}
 	p := &Player{feedServer: feedServer{cfg: c, log: c.Logger, rec: newRecord(), done: make(chan struct{})},
-		protocol: cfg.Protocol, speed: cfg.Speed}
+		protocol: cfg.Protocol, speed: cfg.Speed, stream: cfg.Stream}
 	open := func(src *source, nc net.Conn) session { return newConn(&p.feedServer, src, nc) }
 	if cfg.Protocol == capture.ProtocolSZSE {
 		p.sz = &szseServer{fs: &p.feedServer, zc: &zc, rec: newChannelRecord(), announce: true}
@@ -197,8 +209,8 @@ func (p *Player) Close() error {
 	return nil
 }
 
-// Play publishes the messages of a capture's files (capture.Files) in
-// recorded order, each when its receive time, relative to the first
+// Play publishes the messages of a capture's files (capture.Files) of
+// the stream PlayerConfig.Stream names in recorded order, each when its receive time, relative to the first
 // message's and divided by the speed, has come; then it ends the session
 // (ITCH: End of Session once a client has everything; SZSE: EndOfChannel
 // in the ChannelHeartbeats). A message whose sequence number was passed
@@ -236,6 +248,11 @@ func (p *Player) Play(ctx context.Context, files []string) (PlayStats, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		st.Streams = max(st.Streams, m.Stream+1)
+		if m.Stream != p.stream {
+			st.Skipped++
+			return nil
+		}
 		if st.Messages == 0 {
 			first, start = m.Recv, time.Now()
 		}
@@ -261,12 +278,19 @@ func (p *Player) Play(ctx context.Context, files []string) (PlayStats, error) {
 	if err != nil {
 		return st, fmt.Errorf("sim: replay: %w", err)
 	}
+	if p.stream >= st.Streams && st.Streams > 0 {
+		return st, fmt.Errorf("sim: replay: stream %d asked, the capture holds %d (0 to %d)", p.stream, st.Streams, st.Streams-1)
+	}
 	if p.sz != nil {
 		p.sz.rec.end()
 	} else {
 		p.rec.end()
 	}
 	p.log.Info("sim: replay published everything", "messages", st.Messages, "holes", st.Holes, "last_seq", st.Last)
+	if st.Skipped > 0 {
+		p.log.Warn("sim: replay: the capture holds more than one stream; one was played", "streams", st.Streams,
+			"played", p.stream, "skipped", st.Skipped)
+	}
 	return st, nil
 }
 

@@ -2,9 +2,11 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"sgw/feed/capture"
@@ -51,7 +53,7 @@ func TestPlayerHolesAndRepeats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if (st != PlayStats{Messages: 4, Holes: 2, Last: 6}) {
+	if (st != PlayStats{Messages: 4, Holes: 2, Last: 6, Streams: 1}) {
 		t.Fatalf("played %+v", st)
 	}
 	for _, tc := range []struct {
@@ -137,7 +139,7 @@ func TestPlayerSZSESourceStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if (st != PlayStats{Messages: 8, Snapshots: 1, Holes: 1, Last: 8}) {
+	if (st != PlayStats{Messages: 8, Snapshots: 1, Holes: 1, Last: 8, Streams: 1}) {
 		t.Fatalf("played %+v", st)
 	}
 	c := dialSZSE(t, p.Addr())
@@ -192,4 +194,83 @@ func TestPlayerSZSESourceStream(t *testing.T) {
 	for !ended {
 		must()
 	}
+}
+
+// TestPlayerPlaysOneStream plays a capture that spans a venue's new
+// numbering (messages 1 to 3, a stream record, the new stream's 1 and 2):
+// the player serves one session, so it plays the stream asked for, from
+// its own sequence number 1, and skips the other one; before, it served
+// the second stream as 4 and 5 of the first, on top of the first's books.
+// A stream the capture does not hold is an error.
+func TestPlayerPlaysOneStream(t *testing.T) {
+	b, err := capture.AppendHeader(nil, capture.Header{Kind: capture.KindArbitrated, Source: capture.Arbitrated,
+		Feed: "t", Stream: "arbitrated", Protocol: "itch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range []string{"old one", "old two", "old three"} {
+		b = capture.AppendRecord(b, capture.TypeData, capture.Primary, int64(i), uint64(i+1), []byte(s))
+	}
+	b = capture.AppendRecord(b, capture.TypeStream, capture.Backup, 3, 0, []byte("S2"))
+	for i, s := range []string{"new one", "new two"} {
+		b = capture.AppendRecord(b, capture.TypeData, capture.Backup, int64(4+i), uint64(i+1), []byte(s))
+	}
+	name := filepath.Join(t.TempDir(), "t-arbitrated-1.cap")
+	if err := os.WriteFile(name, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		stream uint32
+		want   []string
+		stats  PlayStats
+	}{
+		{0, []string{"old one", "old two", "old three"}, PlayStats{Messages: 3, Last: 3, Streams: 2, Skipped: 2}},
+		{1, []string{"new one", "new two"}, PlayStats{Messages: 2, Last: 2, Streams: 2, Skipped: 3}},
+	} {
+		t.Run(fmt.Sprintf("stream %d", tc.stream), func(t *testing.T) {
+			p, err := NewPlayer(PlayerConfig{Stream: tc.stream})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.Run(ctx) }()
+			t.Cleanup(func() { cancel(); <-done })
+			st, err := p.Play(ctx, []string{name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st != tc.stats {
+				t.Fatalf("played %+v, want %+v", st, tc.stats)
+			}
+			c := dial(t, p.Addr())
+			c.login("", "", "", 1)
+			if seq := c.accepted(DefaultSession); seq != 1 {
+				t.Fatalf("login accepted at %d, want 1", seq)
+			}
+			var got []string
+			for {
+				pk := c.must()
+				if pk.Type == soupbin.TypeEndOfSession {
+					break
+				}
+				if pk.Type == soupbin.TypeSequenced {
+					got = append(got, string(pk.Payload))
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("received %q, want %q", got, tc.want)
+			}
+		})
+	}
+	t.Run("stream 2", func(t *testing.T) {
+		p, err := NewPlayer(PlayerConfig{Stream: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		if _, err := p.Play(context.Background(), []string{name}); err == nil || !strings.Contains(err.Error(), "holds 2") {
+			t.Fatalf("Play of stream 2 of 2: %v, want an error naming the streams held", err)
+		}
+	})
 }
