@@ -6,6 +6,11 @@
 // line that is down) or to restore. It counts the bytes it delivered to the
 // target (BytesUp), so a test can tell whether a client still sends.
 //
+// A proxy made with NewFramed knows where the frames of its protocol end
+// (a Split, such as one over FIX's BodyLength and CheckSum) and forwards
+// whole frames, so it can also lose one chosen frame (DropOnce), as a line
+// that garbles it, and tell a test when one passes (WatchOnce).
+//
 // A Proxy's methods are safe from any goroutine. It listens on loopback
 // only.
 package faultproxy
@@ -21,10 +26,36 @@ import (
 // ErrClosed reports use of a closed Proxy.
 var ErrClosed = errors.New("faultproxy: closed")
 
+// Direction is one way through a Proxy.
+type Direction int
+
+const (
+	// Up is from the proxy's clients to its target.
+	Up Direction = iota
+	// Down is from the target to the clients.
+	Down
+)
+
+// Split returns the size of the complete frame at the front of b, or 0 if
+// b does not hold one yet. A result above len(b) is taken as 0. It must
+// make progress: bytes that cannot start a frame are best reported as a
+// frame of their own, which the proxy forwards like any other.
+type Split func(b []byte) int
+
+// frameRule is a pending DropOnce or WatchOnce.
+type frameRule struct {
+	dir   Direction
+	match func(frame []byte) bool
+	drop  bool // DropOnce: lose the frame
+	got   chan []byte
+}
+
 // Proxy forwards connections from its loopback listener to a target.
 type Proxy struct {
 	ln     net.Listener
 	target atomic.Pointer[string] // where connections go (SetTarget)
+	split  Split                  // nil: forward bytes as they come
+	rules  []*frameRule           // pending DropOnce and WatchOnce rules, in order; mu
 
 	cut      atomic.Bool // written with mu held, so that track sees every Cut
 	mu       sync.Mutex
@@ -38,12 +69,18 @@ type Proxy struct {
 }
 
 // New listens on 127.0.0.1:0 and forwards each connection to target.
-func New(target string) (*Proxy, error) {
+func New(target string) (*Proxy, error) { return NewFramed(target, nil) }
+
+// NewFramed is New for a protocol whose frames split finds: each direction
+// of each connection forwards whole frames only (a frame still incomplete
+// when its connection ends is not forwarded), so that DropOnce can lose
+// one. A nil split forwards bytes as they come, as New does.
+func NewFramed(target string, split Split) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("faultproxy: listen: %w", err)
 	}
-	p := &Proxy{ln: ln, conns: map[net.Conn]struct{}{}, unstall: make(chan struct{})}
+	p := &Proxy{ln: ln, split: split, conns: map[net.Conn]struct{}{}, unstall: make(chan struct{})}
 	p.target.Store(&target)
 	close(p.unstall)
 	p.wg.Add(1)
@@ -66,6 +103,57 @@ func (p *Proxy) Accepted() uint64 { return p.accepted.Load() }
 // to the target, over all connections. A write the proxy started before a
 // Cut returned may still be counted after it; none started after is.
 func (p *Proxy) BytesUp() uint64 { return p.up.Load() }
+
+// DropOnce makes the proxy lose the next frame going dir for which match
+// returns true, on whichever connection it comes, and forward every other
+// frame. The returned channel (buffered) receives a copy of the frame once
+// it is dropped, so a test can wait for the loss. Rules (DropOnce and
+// WatchOnce) wait in the order they were made; a frame goes to every
+// pending WatchOnce rule that matches it and to the first DropOnce rule
+// that does, and each rule takes one frame. match runs on the proxy's
+// forwarding goroutines with the proxy's lock held: it must not block nor
+// call the Proxy. It panics on a proxy made by New, which does not know
+// where frames end.
+func (p *Proxy) DropOnce(dir Direction, match func(frame []byte) bool) <-chan []byte {
+	return p.addRule(dir, match, true)
+}
+
+// WatchOnce is DropOnce without the loss: the frame is forwarded, and a
+// copy of it sent on the returned channel before it is.
+func (p *Proxy) WatchOnce(dir Direction, match func(frame []byte) bool) <-chan []byte {
+	return p.addRule(dir, match, false)
+}
+
+func (p *Proxy) addRule(dir Direction, match func([]byte) bool, drop bool) <-chan []byte {
+	if p.split == nil {
+		panic("faultproxy: DropOnce and WatchOnce need a proxy made by NewFramed")
+	}
+	r := &frameRule{dir: dir, match: match, drop: drop, got: make(chan []byte, 1)}
+	p.mu.Lock()
+	p.rules = append(p.rules, r)
+	p.mu.Unlock()
+	return r.got
+}
+
+// dropped applies the pending rules to frame, going dir, and reports
+// whether it is lost. The rules that take it are removed.
+func (p *Proxy) dropped(dir Direction, frame []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	drop := false
+	kept := p.rules[:0]
+	for _, r := range p.rules {
+		if r.dir != dir || (r.drop && drop) || !r.match(frame) {
+			kept = append(kept, r)
+			continue
+		}
+		drop = drop || r.drop
+		r.got <- append([]byte(nil), frame...)
+	}
+	clear(p.rules[len(kept):])
+	p.rules = kept
+	return drop
+}
 
 // Stall stops forwarding in both directions while keeping every connection
 // open: the peers see silence. Unstall resumes forwarding what was held.
@@ -149,8 +237,8 @@ func (p *Proxy) accept() {
 			continue // cut (or closed: the next Accept fails)
 		}
 		p.wg.Add(2)
-		go p.pipe(up, c, &p.up)
-		go p.pipe(c, up, nil)
+		go p.pipe(up, c, Up, &p.up)
+		go p.pipe(c, up, Down, nil)
 	}
 }
 
@@ -168,10 +256,11 @@ func (p *Proxy) track(a, b net.Conn) bool {
 	return true
 }
 
-// pipe copies src to dst, holding data while stalled, adding the bytes
-// written to count (if not nil), and closes both when either side ends.
-// Cut closes both, so a write started after it fails.
-func (p *Proxy) pipe(dst, src net.Conn, count *atomic.Uint64) {
+// pipe copies src to dst, going dir, holding data while stalled, adding
+// the bytes written to count (if not nil), and closes both when either
+// side ends. Cut closes both, so a write started after it fails. A framed
+// proxy writes whole frames and loses those a DropOnce rule takes.
+func (p *Proxy) pipe(dst, src net.Conn, dir Direction, count *atomic.Uint64) {
 	defer p.wg.Done()
 	defer func() {
 		p.mu.Lock()
@@ -181,24 +270,42 @@ func (p *Proxy) pipe(dst, src net.Conn, count *atomic.Uint64) {
 		dst.Close()
 		src.Close()
 	}()
+	write := func(b []byte) bool {
+		p.mu.Lock()
+		wait := p.unstall
+		p.mu.Unlock()
+		<-wait
+		if p.cut.Load() {
+			return false
+		}
+		w, werr := dst.Write(b)
+		if count != nil {
+			count.Add(uint64(w))
+		}
+		return werr == nil
+	}
 	buf := make([]byte, 32<<10)
+	var pending []byte // a framed proxy's bytes read but not yet a whole frame
 	for {
 		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			wait := p.unstall
-			p.mu.Unlock()
-			<-wait
-			if p.cut.Load() {
-				return
+		if n > 0 && p.split == nil && !write(buf[:n]) {
+			return
+		}
+		if n > 0 && p.split != nil {
+			pending = append(pending, buf[:n]...)
+			done := 0
+			for {
+				size := p.split(pending[done:])
+				if size <= 0 || size > len(pending)-done {
+					break
+				}
+				frame := pending[done : done+size]
+				if !p.dropped(dir, frame) && !write(frame) {
+					return
+				}
+				done += size
 			}
-			w, werr := dst.Write(buf[:n])
-			if count != nil {
-				count.Add(uint64(w))
-			}
-			if werr != nil {
-				return
-			}
+			pending = append(pending[:0], pending[done:]...)
 		}
 		if err != nil {
 			return

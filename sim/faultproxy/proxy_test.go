@@ -121,3 +121,55 @@ func waitBytesUp(t *testing.T, p *Proxy, want uint64) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// splitLines is a Split whose frames are lines.
+func splitLines(b []byte) int {
+	for i, c := range b {
+		if c == '\n' {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// TestDropOnce loses one chosen line each way through a framed proxy in
+// front of an echo server, even when it comes in pieces, and forwards
+// every other line whole; a watched line is forwarded and told.
+func TestDropOnce(t *testing.T) {
+	p, err := NewFramed(echoServer(t), splitLines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	upLost := p.DropOnce(Up, func(f []byte) bool { return string(f) == "b\n" })
+	downLost := p.DropOnce(Down, func(f []byte) bool { return string(f) == "c\n" })
+	// Watched going up, then lost coming back.
+	upSeen := p.WatchOnce(Up, func(f []byte) bool { return string(f) == "c\n" })
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	for _, piece := range []string{"a\nb", "\nc\n", "b\n", "c\nd\n"} {
+		if _, err := c.Write([]byte(piece)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for _, want := range []string{"a\n", "b\n", "c\n", "d\n"} { // the first b went, and the first c came back
+		if got, err := r.ReadString('\n'); err != nil || got != want {
+			t.Fatalf("got %q, %v; want %q", got, err, want)
+		}
+	}
+	for name, ch := range map[string]<-chan []byte{"up": upLost, "down": downLost, "watched": upSeen} {
+		select {
+		case f := <-ch:
+			if want := map[string]string{"up": "b\n", "down": "c\n", "watched": "c\n"}[name]; string(f) != want {
+				t.Errorf("%s dropped %q, want %q", name, f, want)
+			}
+		default:
+			t.Errorf("%s: no frame reported dropped", name)
+		}
+	}
+}
