@@ -132,6 +132,13 @@
 // (apt-get install -y libquickfix-dev libquickfix-doc g++). Under go test
 // -short it always skips.
 //
+// # Lines that lose frames
+//
+// A test puts a sim/faultproxy between the gateway and a peer to lose
+// chosen messages: faultproxy.NewFramed with SplitFIX forwards whole FIX
+// frames, and DropOnce with a FrameIs match loses one (the first
+// ExecutionReport of an order, say), as a line that garbles it.
+//
 // # Waiting and logs
 //
 // Tests wait for what a peer prints, never for time: Proc.Await and
