@@ -160,6 +160,22 @@ func (c *client) sequenced(last uint64) [][]byte {
 	}
 }
 
+// toEnd reads until End of Session and returns the sequenced data it
+// read, skipping everything else.
+func (c *client) toEnd() [][]byte {
+	c.t.Helper()
+	var out [][]byte
+	for {
+		p := c.must()
+		switch p.Type {
+		case soupbin.TypeEndOfSession:
+			return out
+		case soupbin.TypeSequenced:
+			out = append(out, p.Payload)
+		}
+	}
+}
+
 // closed reads until the server closes, failing on sequenced data.
 func (c *client) closed() {
 	c.t.Helper()

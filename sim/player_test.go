@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"sgw/feed/capture"
-	"sgw/feed/soupbin"
 	"sgw/feed/szse"
 )
 
@@ -72,14 +71,8 @@ func TestPlayerHolesAndRepeats(t *testing.T) {
 				t.Fatalf("login accepted at %d, want %d", seq, tc.start)
 			}
 			var got []string
-			for {
-				pk := c.must()
-				if pk.Type == soupbin.TypeEndOfSession {
-					break
-				}
-				if pk.Type == soupbin.TypeSequenced {
-					got = append(got, string(pk.Payload))
-				}
+			for _, m := range c.toEnd() {
+				got = append(got, string(m))
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("received %q, want %q", got, tc.want)
@@ -249,14 +242,8 @@ func TestPlayerPlaysOneStream(t *testing.T) {
 				t.Fatalf("login accepted at %d, want 1", seq)
 			}
 			var got []string
-			for {
-				pk := c.must()
-				if pk.Type == soupbin.TypeEndOfSession {
-					break
-				}
-				if pk.Type == soupbin.TypeSequenced {
-					got = append(got, string(pk.Payload))
-				}
+			for _, m := range c.toEnd() {
+				got = append(got, string(m))
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("received %q, want %q", got, tc.want)

@@ -207,16 +207,7 @@ func TestEndSession(t *testing.T) {
 	if err := s.EndSession(); err != nil {
 		t.Fatal(err)
 	}
-	var got [][]byte
-	for {
-		p := c.must()
-		if p.Type == soupbin.TypeEndOfSession {
-			break
-		}
-		if p.Type == soupbin.TypeSequenced {
-			got = append(got, p.Payload)
-		}
-	}
+	got := c.toEnd()
 	if want := s.Messages(1, s.Next()-1); !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %d messages before end of session, want %d", len(got), len(want))
 	}

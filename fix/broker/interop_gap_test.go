@@ -2,14 +2,9 @@ package broker
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"sgw/fix"
 	"sgw/fix/qfcpp"
@@ -31,30 +26,15 @@ func TestInteropGapBeforeResendRequest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), interopWait)
 	defer cancel()
 	m, up := newRigManager(t, nil)
-	n := compSeq.Add(1)
-	gw, bk := fmt.Sprintf("SGW%d", n), fmt.Sprintf("BROKER%d", n)
-	a, err := New(Config{StoreDir: t.TempDir(), Sessions: []SessionConfig{
-		{SenderCompID: gw, TargetCompID: bk, Password: "pw", Accounts: []string{"A1"}}}}, m, prometheus.NewRegistry(),
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	line, err := faultproxy.NewFramed(a.Addr(), qfcpp.SplitFIX)
+	r := runAcceptorWith(t, m, nil)
+	gw, bk := r.gateway, r.broker
+	line, err := faultproxy.NewFramed(r.a.Addr(), qfcpp.SplitFIX)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { line.Close() })
 	const heartBtInt = 60 * time.Second // only a probe, never a heartbeat, comes within the test's waits
-	b := kit.StartInitiator(t, qfcpp.Broker{Addr: line.Addr(), SenderCompID: bk, TargetCompID: gw, Password: "pw", HeartBtInt: heartBtInt})
+	b := kit.StartInitiator(t, qfcpp.Broker{Addr: line.Addr(), SenderCompID: bk, TargetCompID: gw, Password: "right", HeartBtInt: heartBtInt})
 	if err := b.AwaitLogon(ctx); err != nil {
 		t.Fatal(err)
 	}
