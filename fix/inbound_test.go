@@ -9,47 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// verifyRef is the test's own statement of a verified frame, written
-// apart from CheckFrame: "8=" BeginString SOH "9=" BodyLength SOH, then
-// exactly BodyLength bytes ending in SOH, then "10=" three digits SOH
-// equal to the sum of the bytes before them, modulo 256.
-func verifyRef(f []byte) bool {
-	parts := bytes.SplitN(f, []byte{1}, 3)
-	if len(parts) < 3 || !bytes.HasPrefix(parts[0], []byte("8=FIX")) || !bytes.HasPrefix(parts[1], []byte("9=")) {
-		return false
-	}
-	n, err := strconv.Atoi(string(parts[1][2:]))
-	if err != nil || n < 10 {
-		return false
-	}
-	head := len(parts[0]) + 1 + len(parts[1]) + 1
-	if len(f) != head+n+7 || f[head+n-1] != 1 || string(f[head+n:head+n+3]) != "10=" || f[len(f)-1] != 1 {
-		return false
-	}
-	want, err := strconv.Atoi(string(f[head+n+3 : head+n+6]))
-	sum := 0
-	for _, c := range f[:head+n] {
-		sum += int(c)
-	}
-	return err == nil && sum%256 == want && !bytes.Contains(f[head-1:head+n-1], []byte("\x0110="))
-}
+	"sgw/fix/qfcpp"
+)
 
 // withSum rewrites a frame's CheckSum to match its bytes.
 func withSum(f []byte) []byte {
 	end := len(f) - 7
-	sum := 0
-	for _, c := range f[:end] {
-		sum += int(c)
-	}
-	out := append([]byte(nil), f[:end]...)
-	return append(out, []byte("10="+leftPad(sum%256)+"\x01")...)
-}
-
-func leftPad(n int) string {
-	s := strconv.Itoa(n)
-	return strings.Repeat("0", 3-len(s)) + s
+	return append(append([]byte(nil), f[:end]...), "10="+qfcpp.Checksum(f[:end])+"\x01"...)
 }
 
 // withText adds Text (58) to a frame, before its CheckSum, and sets its
@@ -134,7 +101,7 @@ func TestCheckFrame(t *testing.T) {
 			if err != nil || n != tc.n || garbled != tc.garbled {
 				t.Fatalf("CheckFrame = %d, %q, %v; want %d, %q", n, garbled, err, tc.n, tc.garbled)
 			}
-			if n > 0 && garbled == "" && !verifyRef(tc.in[:n]) {
+			if n > 0 && garbled == "" && !qfcpp.VerifyFrame(tc.in[:n]) {
 				t.Fatalf("verified %q, which the reference refuses", tc.in[:n])
 			}
 		})
@@ -381,7 +348,7 @@ func FuzzCheckFrame(f *testing.F) {
 		rest := in
 		for len(a) > 0 {
 			n, garbled, err := CheckFrame(a, MinFrameLimit*4)
-			if n == 0 || garbled != "" || err != nil || !verifyRef(a[:n]) {
+			if n == 0 || garbled != "" || err != nil || !qfcpp.VerifyFrame(a[:n]) {
 				t.Fatalf("passed on %q", a)
 			}
 			i := bytes.Index(rest, a[:n])

@@ -1,38 +1,26 @@
 package fix
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"net"
-	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/quickfixgo/quickfix"
-	"github.com/quickfixgo/tag"
+	"sgw/fix/qfcpp"
 )
 
 // rawVenue is a venue's FIX 4.4 acceptor written by hand, for orderings a
-// real engine produces only by chance: it accepts one connection, numbers
-// what send sends and keeps it, and once serve runs answers the session as
-// an engine must: a TestRequest with a Heartbeat, a ResendRequest with its
-// application messages again (PossDupFlag) and gap fills for the rest, a
-// Logout with a Logout. send and the serve goroutine may run at once.
+// real engine produces only by chance: it accepts one connection, answers
+// the gateway's Logon, and once serve runs answers the session as its
+// qfcpp.RawEngine does, and a Logout with a Logout. The test's goroutine
+// calls accept before anything else; see qfcpp.RawEngine for the rest.
 type rawVenue struct {
+	*qfcpp.RawEngine // set by accept
+
 	t      *testing.T
 	ln     net.Listener
 	sender string // the venue's CompID
 	target string // the gateway's
-
-	mu    sync.Mutex
-	c     net.Conn
-	next  int                       // MsgSeqNum of the next message sent
-	quiet bool                      // the test is over: write nothing
-	sent  map[int]*quickfix.Message // by MsgSeqNum
-	in    []byte                    // unread input; read by one goroutine at a time
 }
 
 // newRawVenue listens on port 0. Its cleanup (registered before the
@@ -43,15 +31,11 @@ func newRawVenue(t *testing.T, gateway, venue string) *rawVenue {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &rawVenue{t: t, ln: ln, sender: venue, target: gateway, next: 1, sent: map[int]*quickfix.Message{}}
+	v := &rawVenue{t: t, ln: ln, sender: venue, target: gateway}
 	t.Cleanup(func() {
-		v.mu.Lock()
-		v.quiet = true
-		c := v.c
-		v.mu.Unlock()
 		ln.Close()
-		if c != nil {
-			c.Close()
+		if v.RawEngine != nil {
+			v.Close()
 		}
 	})
 	return v
@@ -65,161 +49,23 @@ func (v *rawVenue) accept() {
 	if err != nil {
 		v.t.Fatal(err)
 	}
-	v.mu.Lock()
-	v.c = c
-	v.mu.Unlock()
-	m, err := v.read()
-	if err != nil || !m.IsMsgTypeOf("A") {
+	v.RawEngine = qfcpp.NewRawEngine(v.t, c, qfcpp.RawConfig{Sender: v.sender, Target: v.target})
+	m, err := v.Read()
+	if err != nil || m.Type() != "A" {
 		v.t.Fatalf("got %v, %v; want the gateway's Logon", m, err)
 	}
-	v.send("A", "98=0", "108="+rawField(m, tag.HeartBtInt))
+	v.Send("A", "98=0", "108="+m.Get(108))
 }
 
-// send sends a message of the given type, fields "tag=value", with the
-// next MsgSeqNum.
-func (v *rawVenue) send(msgType string, fields ...string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	m := v.message(msgType, v.next, fields...)
-	v.sent[v.next] = m
-	v.next++
-	v.write(m)
-}
-
-// lose numbers and keeps a message as send does, but does not write it:
-// a frame lost on the way (the relay discards a garbled one).
-func (v *rawVenue) lose(msgType string, fields ...string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.sent[v.next] = v.message(msgType, v.next, fields...)
-	v.next++
-}
-
-// message builds a message; v.mu is held.
-func (v *rawVenue) message(msgType string, seq int, fields ...string) *quickfix.Message {
-	m := quickfix.NewMessage()
-	m.Header.SetString(tag.BeginString, "FIX.4.4")
-	m.Header.SetString(tag.MsgType, msgType)
-	m.Header.SetString(tag.SenderCompID, v.sender)
-	m.Header.SetString(tag.TargetCompID, v.target)
-	m.Header.SetInt(tag.MsgSeqNum, seq)
-	m.Header.SetString(tag.SendingTime, time.Now().UTC().Format("20060102-15:04:05.000"))
-	for _, f := range fields {
-		k, val, ok := strings.Cut(f, "=")
-		n, err := strconv.Atoi(k)
-		if !ok || err != nil {
-			v.t.Fatalf("bad field %q", f)
-		}
-		m.Body.SetString(quickfix.Tag(n), val)
-	}
-	return m
-}
-
-// write writes m; v.mu is held.
-func (v *rawVenue) write(m *quickfix.Message) {
-	if v.quiet {
-		return
-	}
-	if _, err := v.c.Write(m.Bytes()); err != nil {
-		v.t.Errorf("venue write: %v", err)
-	}
-}
-
-// read returns the gateway's next message, or an error when the
-// connection ends.
-func (v *rawVenue) read() (*quickfix.Message, error) {
-	buf := make([]byte, 4<<10)
-	for {
-		n, garbled, err := CheckFrame(v.in, DefaultMaxFrameBytes)
-		switch {
-		case err != nil:
-			return nil, err
-		case garbled != "":
-			return nil, errors.New("garbled frame from the gateway: " + garbled)
-		case n > 0:
-			m := quickfix.NewMessage()
-			err := quickfix.ParseMessage(m, bytes.NewBuffer(append([]byte(nil), v.in[:n]...)))
-			v.in = v.in[n:]
-			return m, err
-		}
-		k, err := v.c.Read(buf)
-		v.in = append(v.in, buf[:k]...)
-		if err != nil {
-			return nil, err
-		}
-	}
-}
-
-// serve answers the session until the connection ends.
+// serve answers the session until the connection ends or a Logout.
 func (v *rawVenue) serve() {
-	for {
-		m, err := v.read()
-		if err != nil {
-			return
+	v.Serve(func(m qfcpp.Message) bool {
+		if m.Type() == "5" {
+			v.Send("5")
+			return false
 		}
-		switch mt, _ := m.MsgType(); mt {
-		case "1":
-			v.send("0", "112="+rawField(m, tag.TestReqID))
-		case "2":
-			begin, _ := strconv.Atoi(rawField(m, tag.BeginSeqNo))
-			end, _ := strconv.Atoi(rawField(m, tag.EndSeqNo))
-			v.resend(begin, end)
-		case "5":
-			v.send("5")
-			return
-		}
-	}
-}
-
-// resend answers a ResendRequest for begin through end (0: all).
-func (v *rawVenue) resend(begin, end int) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if end == 0 || end >= v.next {
-		end = v.next - 1
-	}
-	gap := 0 // the first number of a run to gap fill, or 0
-	fill := func(to int) {
-		m := v.message("4", gap, "123=Y", "36="+strconv.Itoa(to))
-		m.Header.SetString(tag.PossDupFlag, "Y")
-		m.Header.SetString(tag.OrigSendingTime, rawField(m, tag.SendingTime))
-		v.write(m)
-		gap = 0
-	}
-	for seq := begin; seq <= end; seq++ {
-		m := v.sent[seq]
-		if m == nil || isAdminMsg(m) {
-			if gap == 0 {
-				gap = seq
-			}
-			continue
-		}
-		if gap != 0 {
-			fill(seq)
-		}
-		again := quickfix.NewMessage()
-		m.CopyInto(again)
-		again.Header.SetString(tag.PossDupFlag, "Y")
-		again.Header.SetString(tag.OrigSendingTime, rawField(m, tag.SendingTime))
-		again.Header.SetString(tag.SendingTime, time.Now().UTC().Format("20060102-15:04:05.000"))
-		v.write(again)
-	}
-	if gap != 0 {
-		fill(end + 1)
-	}
-}
-
-func isAdminMsg(m *quickfix.Message) bool {
-	mt, _ := m.MsgType()
-	return len(mt) == 1 && strings.Contains("0A12345", mt)
-}
-
-func rawField(m *quickfix.Message, t quickfix.Tag) string {
-	if s, err := m.Header.GetString(t); err == nil {
-		return s
-	}
-	s, _ := m.Body.GetString(t)
-	return s
+		return true
+	})
 }
 
 // TestUpstreamGapBeforeResendRequest: a venue's ExecutionReport is lost on
@@ -251,9 +97,9 @@ func TestUpstreamGapBeforeResendRequest(t *testing.T) {
 	go v.serve()
 	rec.waitUp(t, 20*time.Second)
 	// The fill, numbered 2, never arrives.
-	v.lose("8", "11=c1", "37=O1", "17=E1", "150=F", "39=2", "54=1", "55=600519", "207=XSHG", "31=1700", "32=100",
+	v.Lose("8", "11=c1", "37=O1", "17=E1", "150=F", "39=2", "54=1", "55=600519", "207=XSHG", "31=1700", "32=100",
 		"14=100", "151=0", "6=1700", "60="+time.Now().UTC().Format("20060102-15:04:05.000"))
-	v.send("2", "7=1", "16=0")
+	v.Send("2", "7=1", "16=0")
 	select {
 	case er := <-got:
 		if er.ClOrdID != "c1" || er.ExecType != 'F' || er.LastQty != 100 {

@@ -14,6 +14,7 @@ import (
 	"github.com/quickfixgo/tag"
 
 	"sgw/fix"
+	"sgw/fix/qfcpp"
 	"sgw/orders"
 )
 
@@ -64,12 +65,8 @@ func (m *memSessions) Owner() string { return m.owner }
 // without BeginString, BodyLength and CheckSum).
 func frame(begin, fields string) []byte {
 	body := strings.ReplaceAll(fields, "|", "\x01") + "\x01"
-	msg := fmt.Sprintf("8=%s\x019=%d\x01%s", begin, len(body), body)
-	sum := 0
-	for i := range len(msg) {
-		sum += int(msg[i])
-	}
-	return fmt.Appendf(nil, "%s10=%03d\x01", msg, sum%256)
+	msg := fmt.Appendf(nil, "8=%s\x019=%d\x01%s", begin, len(body), body)
+	return append(msg, "10="+qfcpp.Checksum(msg)+"\x01"...)
 }
 
 // TestRestateAfterTakeover runs an acceptor with Restate over a store a

@@ -1,7 +1,8 @@
 // Package qfcpp runs QuickFIX C++ peers on loopback for tests, so that the
 // gateway's FIX code is proven against an engine it shares no code with:
-// QuickFIX C++ 1.15 from Debian (libquickfix-dev, libquickfix-doc). It is
-// a test-support package: only tests import it.
+// QuickFIX C++ 1.15 from Debian (libquickfix-dev, libquickfix-doc). It also
+// has a peer written by hand in Go, RawEngine. It is a test-support
+// package: only tests import it.
 //
 //	gateway (fix.Upstream) ──> executor | ordermatch      venues: QuickFIX's own examples, unmodified
 //	gateway (fix.Upstream) ──> statusvenue                a venue of ours that answers status requests
@@ -90,6 +91,18 @@
 // PossResend (97) goes into the header) and prints every message it
 // receives on stdout (Initiator.Await). It logs with QuickFIX's FileLog.
 //
+// # A peer written by hand
+//
+// RawEngine (raw.go) is not QuickFIX C++ but one end of a FIX 4.4 session
+// written by hand in Go, on a connection the test dials or accepts, for
+// orderings a real engine produces only by chance: a message lost on the
+// way, then a ResendRequest of its own. It numbers and keeps what it
+// sends; Serve answers TestRequests and ResendRequests as an engine must,
+// and the test sends the rest (Logon, Logout). Frame, Checksum,
+// VerifyFrame and SplitFrame are its framing, for tests that build or
+// check frames by hand. Like the C++ peers it shares no code with quickfix
+// or package fix: it is built from the FIX specification alone.
+//
 // # Settings
 //
 // Each peer gets a settings file in the test's temporary directory:
@@ -151,7 +164,8 @@
 //
 // # Concurrency
 //
-// Kit, Proc and Initiator are safe for concurrent use. Start*, Restart
+// Kit, Proc and Initiator are safe for concurrent use (RawEngine says
+// which of its methods are). Start*, Restart
 // and Build take the test's testing.TB and end it with Fatal on failure:
 // call them from the test's goroutine. Await, Send, Kill and Quit return
 // errors and may be called from any goroutine. A peer is started with

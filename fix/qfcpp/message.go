@@ -66,6 +66,11 @@ func (m Message) Has(tag int) bool {
 // Type returns the MsgType (35).
 func (m Message) Type() string { return m.Get(35) }
 
+// Admin reports whether m is a session-level message.
+func (m Message) Admin() bool { return isAdmin(m.Type()) }
+
+func isAdmin(msgType string) bool { return len(msgType) == 1 && strings.Contains("0A12345", msgType) }
+
 // Fields returns a copy of the fields, in order.
 func (m Message) Fields() []Field { return append([]Field(nil), m.fields...) }
 
