@@ -2,7 +2,6 @@ package qfcpp
 
 import (
 	"bytes"
-	"strconv"
 )
 
 // SplitFIX returns the size of the FIX frame at the front of b, or 0 if b
@@ -14,42 +13,20 @@ import (
 // faultproxy.Split; it shares no code with the gateway's framing.
 func SplitFIX(b []byte) int {
 	const begin = "8=FIX"
+	size, err := frameSize(b)
+	switch {
+	case err == nil && size > len(b):
+		return 0
+	case err == nil:
+		return size
+	}
+	if i := bytes.Index(b[1:], []byte(begin)); i >= 0 {
+		return i + 1
+	}
 	if len(b) < len(begin) {
-		if bytes.HasPrefix([]byte(begin), b) {
-			return 0
-		}
 		return len(b)
 	}
-	if !bytes.HasPrefix(b, []byte(begin)) {
-		if i := bytes.Index(b[1:], []byte(begin)); i >= 0 {
-			return i + 1
-		}
-		return len(b) - len(begin) + 1 // the tail may start the next frame
-	}
-	soh := bytes.IndexByte(b, 0x01)
-	if soh < 0 {
-		return 0
-	}
-	rest := b[soh+1:]
-	if len(rest) < 2 {
-		return 0
-	}
-	end := bytes.IndexByte(rest, 0x01)
-	if !bytes.HasPrefix(rest, []byte("9=")) || (end < 0 && len(rest) > 16) {
-		return soh + 1 // no BodyLength: not a frame
-	}
-	if end < 0 {
-		return 0
-	}
-	n, err := strconv.Atoi(string(rest[2:end]))
-	if err != nil || n < 0 {
-		return soh + 1
-	}
-	size := soh + 1 + end + 1 + n + len("10=000\x01")
-	if len(b) < size {
-		return 0
-	}
-	return size
+	return len(b) - len(begin) + 1 // the tail may start the next frame
 }
 
 // FrameIs returns a match for a raw FIX frame (SOH-separated) of msgType

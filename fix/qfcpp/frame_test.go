@@ -21,8 +21,8 @@ func TestSplitFIX(t *testing.T) {
 		{name: "garbage before a frame", in: "xx" + hb, want: 2},
 		{name: "garbage alone", in: "garbage", want: 3},
 		{name: "short garbage", in: "ab", want: 2},
-		{name: "no body length", in: "8=FIX.4.4\x0135=0\x01" + hb, want: len("8=FIX.4.4\x01")},
-		{name: "bad body length", in: "8=FIX.4.4\x019=x\x01" + hb, want: len("8=FIX.4.4\x01")},
+		{name: "no body length", in: "8=FIX.4.4\x0135=0\x01" + hb, want: len("8=FIX.4.4\x0135=0\x01")},
+		{name: "bad body length", in: "8=FIX.4.4\x019=x\x01" + hb, want: len("8=FIX.4.4\x019=x\x01")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := SplitFIX([]byte(tc.in)); got != tc.want {

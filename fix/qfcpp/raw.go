@@ -60,6 +60,23 @@ var errGarbled = errors.New("qfcpp: garbled frame")
 // b holds only part of one. Input that does not begin with a frame
 // VerifyFrame accepts is an error.
 func SplitFrame(b []byte) (int, error) {
+	size, err := frameSize(b)
+	switch {
+	case err != nil:
+		return 0, err
+	case size == 0 || len(b) < size:
+		return 0, nil
+	case !VerifyFrame(b[:size]):
+		return 0, fmt.Errorf("%w: %q", errGarbled, b[:size])
+	}
+	return size, nil
+}
+
+// frameSize returns the size a frame starting at b declares (BeginString,
+// BodyLength, the body and the CheckSum field), which may be more than
+// len(b), or 0 when b is too short to tell. Bytes that do not start with
+// "8=FIX" and a BodyLength are an error. Nothing else is checked.
+func frameSize(b []byte) (int, error) {
 	const begin = "8=FIX"
 	if !bytes.HasPrefix(b, []byte(begin)[:min(len(b), len(begin))]) {
 		return 0, fmt.Errorf("%w: %q", errGarbled, b)
@@ -75,14 +92,7 @@ func SplitFrame(b []byte) (int, error) {
 	if err != nil || n < 0 || n > 1<<20 || !bytes.HasPrefix(parts[1], []byte("9=")) {
 		return 0, fmt.Errorf("%w: %q", errGarbled, b)
 	}
-	size := len(parts[0]) + 1 + len(parts[1]) + 1 + n + 7
-	switch {
-	case len(b) < size:
-		return 0, nil
-	case !VerifyFrame(b[:size]):
-		return 0, fmt.Errorf("%w: %q", errGarbled, b[:size])
-	}
-	return size, nil
+	return len(parts[0]) + 1 + len(parts[1]) + 1 + n + len("10=000\x01"), nil
 }
 
 // RawConfig says whom a RawEngine speaks as.
