@@ -38,7 +38,7 @@ type ITCHServerConfig struct {
 //
 // Two servers of one feed are a primary and a backup source. Faults:
 // Kill/Restart, DropRange, LoseRange, EndSession, SetLoginDelay, SetLag,
-// SetDelay, NewStream.
+// SetDelay, SetJoinLive, NewStream.
 //
 // Every method is safe for concurrent use. Each connection runs on two
 // goroutines of its own (a reader and the writer), ended by Kill or by the
@@ -50,6 +50,9 @@ type ITCHServer struct {
 	// (NewStream changes them), read once per connection.
 	feed    *ITCHFeed
 	session string
+	// joinLive: a login from mid-stream is served from the next message
+	// published (SetJoinLive); guarded by server.mu.
+	joinLive bool
 }
 
 // NewITCHServer returns a server of feed, listening at once.
@@ -112,6 +115,18 @@ func (s *ITCHServer) NewStream(feed *ITCHFeed, session string) error {
 	}
 	s.newStreamLocked()
 	return nil
+}
+
+// SetJoinLive makes the server one that cannot replay mid-stream (on)
+// or serves every login from the sequence number it asks for (off, the
+// default): a login asking for a sequence number other than 1 is then
+// accepted at the next message published, above the request when it
+// asked for one already published, while a login from 1 is still served
+// the day from its start. It applies to later logins.
+func (s *ITCHServer) SetJoinLive(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.joinLive = on
 }
 
 // DropRange makes the server leave sequence numbers from through to out of
@@ -211,8 +226,11 @@ func (s *ITCHServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 	ends := set.ends // a later EndSession ends this session
 	n, _, _ := feed.view()
 	limit, _ := set.visible(feed.tape, 0, n)
+	s.mu.Lock()
+	joinLive := s.joinLive
+	s.mu.Unlock()
 	next := req.sequence
-	if next == 0 || next > uint64(limit)+1 {
+	if next == 0 || next > uint64(limit)+1 || joinLive && next != 1 {
 		next = uint64(limit) + 1
 	}
 	start := next

@@ -142,3 +142,38 @@ func TestSZSENewStream(t *testing.T) {
 		}
 	}
 }
+
+// TestITCHJoinLive: a server that cannot replay mid-stream accepts a
+// login from mid-stream at its next message, above the sequence number
+// asked, and sends from there; a login from 1 is still served the day.
+func TestITCHJoinLive(t *testing.T) {
+	feed, srv := newITCH(t, ITCHConfig{}, ITCHServerConfig{})
+	if _, _, err := feed.Publish(50); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetJoinLive(true)
+	mid := dialSoup(t, srv.Addr())
+	mid.login("", "", "", 20)
+	if got := mid.accepted(); got != feed.Last()+1 {
+		t.Fatalf("a login from 20 accepted at %d, want %d (the next message)", got, feed.Last()+1)
+	}
+	_, last, err := feed.Publish(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := feed.Packet(last)
+	if m := mid.data(1)[0]; !bytes.Equal(m, want[3:]) {
+		t.Fatalf("sent %x, want message %d %x", m, last, want[3:])
+	}
+	day := dialSoup(t, srv.Addr())
+	day.login("", "", "", 1)
+	if got := day.accepted(); got != 1 {
+		t.Fatalf("a login from 1 accepted at %d", got)
+	}
+	srv.SetJoinLive(false)
+	asked := dialSoup(t, srv.Addr())
+	asked.login("", "", "", 20)
+	if got := asked.accepted(); got != 20 {
+		t.Fatalf("join-live off: a login from 20 accepted at %d", got)
+	}
+}
