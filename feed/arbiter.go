@@ -81,11 +81,20 @@ type slot struct {
 type sourcePos struct {
 	live bool   // logged in and streaming
 	pos  uint64 // sequence number of the next message expected on its stream
-	// verify: it logged in below next (LoginFrom asks for a copy of the
-	// last message delivered), and no copy of it has been compared with
-	// what was delivered yet. The first one compared shows whether it
-	// streams the stream delivered: one that differs is another stream's.
+	// verify: no copy of a message delivered has been compared with
+	// what was delivered since it logged in (LoginFrom asks for a copy
+	// of the last one). The first one compared shows whether it streams
+	// the stream delivered: one that differs is another stream's. A
+	// login accepted at or above next (a server that cannot replay the
+	// copy) sends none: with a Rebuilder, its messages from next on are
+	// not taken until one is compared (probe), lest another stream's be
+	// applied to the books.
 	verify bool
+	// probe is the sequence number of the first message it offered at
+	// or above next while verify (0: none), and probeSum its
+	// fingerprint, compared with the message delivered under that
+	// number (deliver).
+	probe, probeSum uint64
 	// Check's view of its progress: pos at the last Check, and since when
 	// it has not moved (zero until a Check saw it live).
 	checked    uint64
@@ -111,6 +120,10 @@ type arbiterStats struct {
 	// MissedRebuilds counts the rebuilds (also in Rebuilds) begun because
 	// the sink's books found a message missing from the stream (Misser).
 	MissedRebuilds uint64
+	// Unverified counts the rebuilds (also in Rebuilds) begun because
+	// only a source whose stream could not be checked against what was
+	// delivered (its login accepted above the sequence asked) passed next.
+	Unverified uint64
 }
 
 // Arbiter merges the primary and backup streams of one feed into a single
@@ -205,6 +218,9 @@ type Arbiter struct {
 	// them (not live) until they log in again, which the divergence's
 	// rebuild makes them do (Check).
 	stopped uint8
+	// probing is the set of sources (bit i: source i) with a probe to
+	// compare (sourcePos.probe).
+	probing uint8
 
 	maxAttempts int
 	gapAt       uint64    // the next value when the current recovery started
@@ -311,9 +327,19 @@ func (a *Arbiter) Held() int {
 }
 
 // SourceLive records that src logged in and its stream starts at pos.
+//
+// A source whose stream starts at or above next after a message was
+// delivered (its login accepted above the sequence asked, LoginFrom)
+// sends no copy to compare: with a Rebuilder, its messages are not taken
+// until the first of them at or above next equals the message delivered
+// under that number (from the other source); one that differs shows
+// another stream, as a login's copy that differs does (Offer). Until
+// then it holds no message in the window, and a gap it alone passes is
+// rebuilt from it (Check).
 func (a *Arbiter) SourceLive(src int, pos uint64) {
 	a.mu.Lock()
-	a.srcs[src] = sourcePos{live: true, pos: pos, verify: pos < a.next}
+	a.srcs[src] = sourcePos{live: true, pos: pos, verify: pos < a.next || a.rb != nil && a.next > 1}
+	a.probing &^= 1 << src
 	a.stopped &^= 1 << src
 	if a.pending == src {
 		a.pending = -1
@@ -371,6 +397,7 @@ func (a *Arbiter) StreamSession() string {
 func (a *Arbiter) SourceDown(src int) {
 	a.mu.Lock()
 	a.srcs[src].live = false
+	a.probing &^= 1 << src
 	a.claimed[src] = false
 	a.stopped &^= 1 << src // it logs in again by itself
 	a.mu.Unlock()
@@ -445,6 +472,15 @@ func (a *Arbiter) Offer(src int, seq uint64, msg []byte, recv int64) bool {
 			a.stop(src)
 		}
 		return false
+	case a.srcs[src].verify && a.rb != nil:
+		// At or above next from a source not yet compared (a login
+		// accepted above the request): not taken. Its first is kept to
+		// compare with the message delivered under that number.
+		if p := &a.srcs[src]; a.probing&(1<<src) == 0 {
+			p.probe, p.probeSum = seq, fingerprint(msg)
+			a.probing |= 1 << src
+		}
+		return false
 	case seq == a.next:
 		a.stats.FirstSource[src]++
 		a.deliver(src, msg, recv)
@@ -479,6 +515,7 @@ func (a *Arbiter) stop(src int) {
 	}
 	a.srcs[src].live = false
 	a.stopped |= 1 << src
+	a.probing &^= 1 << src
 }
 
 // fingerprint returns a 62-bit digest of an ITCH message (its low two bits
@@ -555,13 +592,17 @@ func (a *Arbiter) deliver(src int, msg []byte, recv int64) {
 	if err := a.sink.Apply(msg, recv); err != nil {
 		a.stats.SinkErrors++
 	}
-	a.sums[a.next&a.mask] = fingerprint(msg) | uint64(src)<<1 | 1
+	h := fingerprint(msg)
+	a.sums[a.next&a.mask] = h | uint64(src)<<1 | 1
 	if at, ok := itch.Timestamp(msg); ok {
 		a.deliveredAt = max(a.deliveredAt, at)
 	}
 	a.stats.Delivered++
 	a.since[src]++
 	a.next++
+	if a.probing != 0 {
+		a.compareProbes(a.next-1, h, recv)
+	}
 	// A missed-message rebuild that took messages from a source known to
 	// have skipped while the other is live is not done: Check begins it
 	// again from the other.
@@ -584,6 +625,84 @@ func (a *Arbiter) deliver(src int, msg []byte, recv int64) {
 		a.stats.Gaps++
 		a.attempts = 0
 	}
+}
+
+// compareProbes compares the message just delivered as seq (fingerprint
+// h) with the first message a source not yet compared offered under that
+// number (sourcePos.probe): one that equals it shows the source streams
+// the stream delivered, and its messages are taken from then on; one that
+// differs shows another stream, as a login's copy that differs does: a
+// divergence, its source the suspect, nothing more taken from it. Lock
+// held.
+func (a *Arbiter) compareProbes(seq, h uint64, recv int64) {
+	for i := range a.srcs {
+		p := &a.srcs[i]
+		if a.probing&(1<<i) == 0 || p.probe != seq {
+			continue
+		}
+		a.probing &^= 1 << i
+		p.verify = false
+		if p.probeSum != h {
+			a.renumbered = true
+			a.diverge(i, seq, p.probeSum, i, recv)
+			a.stop(i)
+		}
+	}
+}
+
+// unverifiedAhead reports whether a source not yet compared (its login
+// accepted above the request) has passed next, live or since gone: its
+// messages are not taken, so, like messages held beyond a gap, it shows
+// the stream has passed next. Lock held.
+func (a *Arbiter) unverifiedAhead() bool {
+	for i, s := range a.srcs {
+		if s.verify && a.rb != nil && s.pos > a.next && i != a.exclude {
+			return true
+		}
+	}
+	return false
+}
+
+// rebuildUnverified begins a rebuild from a live source not yet compared
+// (its logins accepted above the request) that passed next when nothing
+// is held: no message beyond next was taken from a source compared, so
+// only that source's stream shows the stream passed next, and it may be
+// another stream's (the server renumbered). None of its messages is
+// applied to these books: they are rebuilt from it, from sequence 1, and
+// what no source sent (from next up to the first message it sent) is
+// declared lost. It returns the source, or -1. Lock held.
+func (a *Arbiter) rebuildUnverified(now time.Time) int {
+	if a.held > 0 || a.rb == nil {
+		return -1
+	}
+	pick, to := -1, uint64(0)
+	for i, s := range a.srcs {
+		if !s.live || s.stalled || i == a.exclude || s.pos <= a.next {
+			continue
+		}
+		first := s.pos // the first message it sent or will send
+		if a.probing&(1<<i) != 0 {
+			first = s.probe
+		}
+		if to == 0 || first < to {
+			to = first
+		}
+		if s.verify && pick < 0 {
+			pick = i
+		}
+	}
+	if pick < 0 {
+		return -1
+	}
+	if to > a.next {
+		a.stats.Lost += to - a.next
+		a.lostFrom, a.lostTo = a.next, to-1
+	}
+	a.stats.Unverified++
+	a.restart()
+	a.srcs[pick].live = false
+	a.pending, a.pendingTill = pick, now.Add(a.patience)
+	return pick
 }
 
 // drain delivers held messages that are now in sequence. Lock held.
@@ -720,7 +839,10 @@ func (a *Arbiter) Check(now time.Time) int {
 	if src := a.rebuildMissed(now); src >= 0 {
 		return src
 	}
-	if a.held == 0 {
+	// Messages held beyond next, or a source not yet compared ahead of
+	// it, show the stream has passed next.
+	ahead := a.held > 0 || a.unverifiedAhead()
+	if !ahead {
 		a.heldSince = time.Time{}
 	} else if a.heldSince.IsZero() {
 		a.heldSince = now
@@ -739,7 +861,7 @@ func (a *Arbiter) Check(now time.Time) int {
 		// the other source ahead: stalled (heartbeats only), not
 		// lagging; it will not bring the gap.
 		stall := max(a.recovery, a.patience)
-		s.stalled = s.pos <= a.next && a.held > 0 && now.Sub(s.stillSince) >= stall && now.Sub(a.heldSince) >= stall
+		s.stalled = s.pos <= a.next && ahead && now.Sub(s.stillSince) >= stall && now.Sub(a.heldSince) >= stall
 		if s.stalled {
 			if stalled < 0 {
 				stalled = i
@@ -786,6 +908,9 @@ func (a *Arbiter) Check(now time.Time) int {
 	}
 	if now.Sub(a.gapSince) < a.recovery {
 		return -1 // a source logging in or lagging may still bring it
+	}
+	if src := a.rebuildUnverified(now); src >= 0 {
+		return src
 	}
 	if !a.skipLost() || a.rb == nil {
 		return -1
@@ -935,6 +1060,7 @@ func (a *Arbiter) rewind() uint64 {
 	for i := range a.srcs {
 		a.srcs[i].verify = false // what it would verify is gone
 	}
+	a.probing = 0
 	return top
 }
 

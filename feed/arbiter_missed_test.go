@@ -330,7 +330,8 @@ func TestMissedRebuildNotFromTheDivergenceSkipper(t *testing.T) {
 		t.Fatalf("Check %d, exclude %d: want the divergence's rebuild from the primary", got, a.exclude)
 	}
 	replay(a, Primary, 5)
-	a.SourceLive(Backup, 6)
+	a.SourceLive(Backup, 5) // it logs in again asking for a copy of 5
+	a.Offer(Backup, 5, msgOf(5), 0)
 	a.Offer(Backup, 6, msgOf(6), 0)
 	a.Offer(Primary, 6, msgOf(6), 0)
 	a.missedFrom = Primary // the last missed-message rebuild came from the primary

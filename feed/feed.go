@@ -130,13 +130,20 @@ func (f *Feed) Run(ctx context.Context) error {
 		i := f.arb.Check(now)
 		again := f.arb.takeResync()
 		after := f.arb.Stats()
-		if from, to, ok := f.arb.TakeLost(); ok {
+		from, to, lost := f.arb.TakeLost()
+		if lost {
 			f.log.Error("feed: messages lost on every source", "feed", f.cfg.Name, "from", from, "to", to,
 				"count", to-from+1, "recovery_timeout", f.cfg.RecoveryTimeout, "rebuild", f.arb.rb != nil)
-		} else if after.MissedRebuilds != before.MissedRebuilds {
+		}
+		switch {
+		case after.Unverified != before.Unverified:
+			f.log.Error("feed: only a source whose login was accepted above the sequence asked (no copy of a message delivered to compare) passes the next sequence; rebuilding from sequence 1 from it",
+				"feed", f.cfg.Name, "source", sourceName(i))
+		case lost: // logged above
+		case after.MissedRebuilds != before.MissedRebuilds:
 			f.log.Error("feed: a book found a message missing from the stream (an order it does not hold, or one added twice); rebuilding from sequence 1",
 				"source", sourceName(i), "missed_rebuilds", after.MissedRebuilds, "missed_rebuild_interval", f.cfg.MissedRebuildInterval)
-		} else if after.Rebuilds != before.Rebuilds {
+		case after.Rebuilds != before.Rebuilds:
 			f.log.Error("feed: the sources sent different messages under one sequence number; rebuilding from sequence 1 from one source",
 				"feed", f.cfg.Name, "source", sourceName(i))
 		}

@@ -335,3 +335,76 @@ func TestIndependentITCHPeerRenumberedPastTheOldEnd(t *testing.T) {
 		t.Errorf("the books met orders they did not expect (the new stream applied to the old books): %+v", bs)
 	}
 }
+
+// TestIndependentITCHPeerRenumberedAcceptedAbove: the primary's venue
+// restarted without its messages under the old session name, its new
+// stream already longer than the old one, and its server cannot replay
+// mid-stream: the login asking for a copy of the last message delivered
+// is accepted above it (at the new stream's next message), so no copy
+// is compared. The backup still serves the old stream and fills the gap
+// below the primary's first message, up to where the old stream ends.
+// The primary's messages are not taken before one of them is seen to
+// equal the backup's message under that number; none is, the backup
+// goes quiet, and the primary alone passes next: the books are rebuilt
+// from it, from sequence 1 (what it can no longer replay declared lost),
+// before any message of the new stream is applied to the old books,
+// which end equal to the new stream's reference. Before, the primary's messages were applied
+// to the old books once the backup had filled the gap, and served as
+// valid.
+func TestIndependentITCHPeerRenumberedAcceptedAbove(t *testing.T) {
+	r := newPeerRigTuned(t, feedpeer.TrackingRandom, false, func(c *feed.Config) { c.RecoveryTimeout = 300 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	old := r.publish(2500)
+	r.check(old)
+	end := old + 500 // where the old stream ends
+	nf := renumberedFeed(t, 10*3600e9)
+	if _, last, err := nf.Publish(int(end - nf.Last())); err != nil || last != end {
+		t.Fatalf("the new stream published to %d (%v), want %d", last, err, end)
+	}
+	logins := r.primary.Stats().Logins
+	r.primary.SetJoinLive(true)
+	if err := r.primary.NewStream(nf, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.primary.Wait(ctx, func(st feedpeer.ServerStats) bool { return st.Logins > logins }); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.primary.Stats(); st.LastLogin != end+1 {
+		t.Fatalf("the primary's login accepted at %d, want %d (above the request)", st.LastLogin, end+1)
+	}
+	// The backup fills the gap with the old stream, up to its end.
+	if last := r.publish(int(end - old)); last != end {
+		t.Fatalf("the old stream published to %d, want %d", last, end)
+	}
+	r.check(end)
+	// The new stream goes on, on the primary alone.
+	if _, _, err := nf.Publish(300); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFeed("a restart of the books", func() bool { _, restarts, _, _ := r.log.counts(); return restarts > 0 })
+	// The primary, asked again, could not replay what it had sent: that
+	// is declared lost, and the rebuild from 1 brings it.
+	r.lossy = true
+	if n, _ := r.log.staleAt(); uint64(n) != end {
+		t.Errorf("the books were first marked stale with %d messages delivered, want the old stream's %d: %d of the new stream applied to the old books", n, end, n-int(end))
+	}
+	// The backup's venue restarts too.
+	if err := r.backup.NewStream(nf, ""); err != nil {
+		t.Fatal(err)
+	}
+	r.pf = nf
+	r.check(nf.Last())
+	r.checkStream()
+	r.check(r.publish(300))
+	r.checkStream()
+	st := r.feed.Status()
+	bs := r.books.Stats()
+	t.Logf("status %+v; books %+v", st, bs)
+	if st.Stale || st.MissedRebuilds != 0 || st.Rebuilds == 0 {
+		t.Errorf("status %+v: want the unverified source's stream rebuilt, not found by the books", st)
+	}
+	if bs.UnknownOrder+bs.DuplicateOrder+bs.OverExecution != 0 {
+		t.Errorf("the books met orders they did not expect (the new stream applied to the old books): %+v", bs)
+	}
+}
