@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"sgw/fix"
@@ -320,7 +323,9 @@ func TestAwaitingAnswer(t *testing.T) {
 		{"accepted of another source's cancel", orders.Event{Kind: orders.EventAccepted, Order: order, Ref: "x1", Request: 'F', Requester: other}, ""},
 		{"the gateway ended the new order", orders.Event{Kind: orders.EventExec, ExecType: '8', Order: order, Ref: "c1", Code: orders.CodeJournal}, "1"},
 		{"a fill", orders.Event{Kind: orders.EventExec, ExecType: 'F', Order: order, Ref: "c1"}, ""},
-		{"the cancel refused", orders.Event{Kind: orders.EventCancelReject, Order: order, Ref: "x1", Request: 'F', Requester: me}, "2"},
+		{"the gateway ended the cancel", orders.Event{Kind: orders.EventCancelReject, Order: order, Ref: "x1", Request: 'F', Requester: me, Code: orders.CodeNotLeader}, "2"},
+		{"the venue refused the cancel", orders.Event{Kind: orders.EventCancelReject, Order: order, Ref: "x1", Request: 'F', Requester: me}, ""},
+		{"the venue rejected the new order", orders.Event{Kind: orders.EventExec, ExecType: '8', Order: order, Ref: "c1"}, ""},
 		{"another source's cancel refused", orders.Event{Kind: orders.EventCancelReject, Order: order, Ref: "x1", Request: 'F', Requester: other}, ""},
 		{"the gateway's own cancel refused", orders.Event{Kind: orders.EventCancelReject, Order: order, Ref: "x1", Request: 'F'}, ""},
 		{"another account's", orders.Event{Kind: orders.EventAccepted, Order: orders.Order{ClOrdID: "c1", Account: "B9", Source: me}, Ref: "c1"}, ""},
@@ -348,5 +353,103 @@ func TestAwaitingAnswer(t *testing.T) {
 	}
 	if a.expect(awaitKey{"A1", "over"}, []byte("1"), me) {
 		t.Fatalf("more than %d requests awaiting an answer were recorded", maxAwaiting)
+	}
+}
+
+// dupHook is the order manager with a hook run before a Cancel whose
+// client order id is hookID, on the reader goroutine.
+type dupHook struct {
+	*orders.Manager
+	hookID string
+	hook   func()
+}
+
+func (d *dupHook) Cancel(req orders.CancelRequest) (orders.Order, error) {
+	if req.ClOrdID == d.hookID && d.hook != nil {
+		d.hook()
+	}
+	return d.Manager.Cancel(req)
+}
+
+// TestWSRepeatedRequestNotAnsweredByEarlierOnesEvent: a client sends a
+// cancel again (same clOrdId, a new id: it is unsure the first arrived),
+// and while the gateway checks the repeat, the venue refuses the first.
+// The venue's cancel_reject answers the first request, already answered
+// by its accepted: it must not carry the repeat's id, which its refusal
+// carries, once. Before, the repeat's id was taken by the venue's
+// refusal, and the repeat was answered twice (the same with a new order
+// sent again while the venue rejects the first; found by
+// TestWSOrdersAgainstModel).
+func TestWSRepeatedRequestNotAnsweredByEarlierOnesEvent(t *testing.T) {
+	cancels := make(chan fix.CancelRequest, 4)
+	up := &ackingUpstream{onCancel: func(_ *orders.Manager, r fix.CancelRequest) { cancels <- r }}
+	e, tok, m := newOrderEnvWith(t, up, nil)
+	watch := make(eventChan, 64)
+	m.Watch("A1", watch)
+	hooked := &dupHook{Manager: m, hookID: "x1"}
+	e.srv.ws.orders = hooked // before any client connects
+	c := e.dial(tok)
+
+	var got []rawMessage
+	read := func(what string, done func() bool) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), testBound)
+		defer cancel()
+		for !done() {
+			_, frame, err := c.Conn().Read(ctx)
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", what, err)
+			}
+			for line := range strings.SplitSeq(string(frame), "\n") {
+				var m rawMessage
+				if err := json.Unmarshal([]byte(line), &m); err != nil {
+					t.Fatalf("bad message %q: %v", line, err)
+				}
+				got = append(got, m)
+			}
+		}
+	}
+	withID := func(id string) (out []rawMessage) {
+		for _, m := range got {
+			if string(m["id"]) == id {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	has := func(ok func(rawMessage) bool) func() bool {
+		return func() bool { return slices.ContainsFunc(got, ok) }
+	}
+	send := func(raw string) {
+		t.Helper()
+		if err := c.SendRaw(context.Background(), []byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	send(`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100,"id":1}`)
+	read("the order acknowledged", has(func(m rawMessage) bool { return m.str("type") == "exec" && m.str("status") == "new" }))
+	send(`{"op":"order.cancel","clOrdId":"x1","origClOrdId":"c1","account":"A1","id":2}`)
+	read("the cancel accepted", func() bool { return len(withID("2")) > 0 })
+	first := <-cancels
+	hooked.hook = func() {
+		m.OnCancelReject("core", fix.CancelReject{ClOrdID: first.ClOrdID, OrigClOrdID: first.OrigClOrdID, Text: "too late", ResponseTo: '1'})
+		for ev := range watch { // the connection's sink has it first
+			if ev.Kind == orders.EventCancelReject {
+				return
+			}
+		}
+	}
+	send(`{"op":"order.cancel","clOrdId":"x1","origClOrdId":"c1","account":"A1","id":3}`)
+	read("the repeat refused and the venue's refusal", func() bool {
+		return has(func(m rawMessage) bool { return m.str("type") == "error" && m.str("ref") == "x1" })() &&
+			has(func(m rawMessage) bool { return m.str("type") == "cancel_reject" })()
+	})
+	if as := withID("3"); len(as) != 1 || as[0].str("type") != "error" {
+		var kinds []string
+		for _, m := range as {
+			kinds = append(kinds, m.str("type")+" "+m.str("code"))
+		}
+		t.Fatalf("the repeated cancel (id 3) got %d answers, want its refusal only: %q", len(as), kinds)
 	}
 }

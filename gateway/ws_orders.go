@@ -120,11 +120,16 @@ func (a *awaiting) forget(k awaitKey) {
 
 // answer returns the id of the request ev answers first, and forgets it,
 // or nil when ev is not such an answer: an accepted; or a new order's
-// exec rejected, or a cancel_reject, that ended a request before its
-// accepted. Events of the same client order id sent for another
-// connection's request (a watched account's) are told apart by the
-// source that sent the request: the order's for a new order, Requester
-// for a cancel's or replace's accepted and for a cancel_reject.
+// exec rejected, or a cancel_reject, by which the gateway ended a request
+// before its accepted (its record not journaled: endedUnjournaled).
+// Events of the same client order id sent for another connection's
+// request (a watched account's) are told apart by the source that sent
+// the request: the order's for a new order, Requester for a cancel's or
+// replace's accepted and for a cancel_reject. A venue's reject or
+// cancel_reject follows the accepted, which took the id: it answers no
+// request awaiting here, not even one of the same key sent again and
+// being refused as a duplicate meanwhile (before, it took that request's
+// id, and the request was answered twice).
 func (a *awaiting) answer(ev orders.Event) json.RawMessage {
 	newOrder := ev.Ref == ev.Order.ClOrdID
 	var from orders.Source
@@ -133,9 +138,9 @@ func (a *awaiting) answer(ev orders.Event) json.RawMessage {
 		from = ev.Order.Source
 	case ev.Kind == orders.EventAccepted: // a cancel's or replace's
 		from = ev.Requester
-	case ev.Kind == orders.EventExec && ev.ExecType == '8' && newOrder:
+	case ev.Kind == orders.EventExec && ev.ExecType == '8' && newOrder && endedUnjournaled(ev.Code):
 		from = ev.Order.Source
-	case ev.Kind == orders.EventCancelReject && ev.Requester != (orders.Source{}):
+	case ev.Kind == orders.EventCancelReject && ev.Requester != (orders.Source{}) && endedUnjournaled(ev.Code):
 		from = ev.Requester
 	default:
 		return nil
@@ -149,6 +154,14 @@ func (a *awaiting) answer(ev orders.Event) json.RawMessage {
 	}
 	delete(a.m, k)
 	return e.id
+}
+
+// endedUnjournaled reports whether code is one by which the gateway ends
+// a request whose record the journal did not take (docs/PROTOCOL.md: the
+// exec rejected or cancel_reject that answers a request in place of
+// accepted).
+func endedUnjournaled(code string) bool {
+	return code == orders.CodeJournal || code == orders.CodeNotLeader || code == orders.CodeInDoubt
 }
 
 // orderJSON is an order on the wire.
