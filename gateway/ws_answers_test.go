@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"sgw/fix"
 	"sgw/gateway/mdclient"
 	"sgw/orders"
+	"sgw/refdata"
 	"sgw/risk"
 )
 
@@ -451,5 +454,151 @@ func TestWSRepeatedRequestNotAnsweredByEarlierOnesEvent(t *testing.T) {
 			kinds = append(kinds, m.str("type")+" "+m.str("code"))
 		}
 		t.Fatalf("the repeated cancel (id 3) got %d answers, want its refusal only: %q", len(as), kinds)
+	}
+}
+
+// staleHook serves the order manager but, on each of the next times
+// List or Status is called, runs hook between reading the manager's state
+// and returning it: a change made and its event queued in that moment.
+type staleHook struct {
+	*orders.Manager
+	hook  atomic.Pointer[func()]
+	times atomic.Int32
+}
+
+func (s *staleHook) fire() {
+	if s.times.Add(-1) >= 0 {
+		(*s.hook.Load())()
+	}
+}
+
+func (s *staleHook) List(account, cursor string, limit int) (orders.ListPage, error) {
+	p, err := s.Manager.List(account, cursor, limit)
+	s.fire()
+	return p, err
+}
+
+func (s *staleHook) Status(account, clOrdID string) (orders.Order, error) {
+	o, err := s.Manager.Status(account, clOrdID)
+	s.fire()
+	return o, err
+}
+
+// TestWSOrderAnswerNotBehindNewerEvent: an orders.list page or an
+// order.status answer read just before a fill, whose event is queued for
+// the client before the answer is: the answer must not come after the
+// fill's event showing the order as it was before it, which a client
+// applying what it receives in order would keep (the order working, with
+// nothing more to come). The answer is read again instead; after
+// orderAnswerTries reads each overtaken by a fill ("busy"), it is read
+// holding the client's order events back. Before, the client got the
+// fill and then the order unfilled (found by TestWSOrdersAgainstModel).
+func TestWSOrderAnswerNotBehindNewerEvent(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		op    string
+		fills int
+	}{
+		{"list", `{"op":"orders.list","account":"A1","id":9}`, 1},
+		{"status", `{"op":"order.status","clOrdId":"c1","account":"A1","id":9}`, 1},
+		{"list busy", `{"op":"orders.list","account":"A1","id":9}`, orderAnswerTries},
+		{"status busy", `{"op":"order.status","clOrdId":"c1","account":"A1","id":9}`, orderAnswerTries},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := &ackingUpstream{}
+			e, tok, m := newOrderEnvWith(t, up, nil)
+			watch := make(eventChan, 64)
+			m.Watch("A1", watch)
+			hooked := &staleHook{Manager: m}
+			e.srv.ws.orders = hooked // before any client connects
+			c := e.dial(tok)
+			var got []rawMessage
+			read := func(what string, done func() bool) {
+				t.Helper()
+				ctx, cancel := context.WithTimeout(context.Background(), testBound)
+				defer cancel()
+				for !done() {
+					_, frame, err := c.Conn().Read(ctx)
+					if err != nil {
+						t.Fatalf("waiting for %s: %v", what, err)
+					}
+					for line := range strings.SplitSeq(string(frame), "\n") {
+						var m rawMessage
+						if err := json.Unmarshal([]byte(line), &m); err != nil {
+							t.Fatalf("bad message %q: %v", line, err)
+						}
+						if m.str("type") == "orders" { // a page: its entries, in order
+							var page struct{ Orders []rawMessage }
+							if err := json.Unmarshal([]byte(line), &page); err != nil {
+								t.Fatal(err)
+							}
+							got = append(got, page.Orders...)
+						}
+						got = append(got, m)
+					}
+				}
+			}
+			send := func(raw string) {
+				t.Helper()
+				if err := c.SendRaw(context.Background(), []byte(raw)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			send(`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100,"id":1}`)
+			read("the order acknowledged", func() bool {
+				return slices.ContainsFunc(got, func(m rawMessage) bool { return m.str("type") == "exec" && m.str("status") == "new" })
+			})
+			o, err := m.Status("A1", "c1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			lot := int64(100 / tc.fills)
+			filled := 0
+			fill := func() {
+				filled++
+				status := byte('1')
+				if filled*int(lot) == 100 {
+					status = '2'
+				}
+				m.OnExecReport("core", fix.ExecReport{ClOrdID: o.UpstreamID, OrderID: o.OrderID, ExecID: fmt.Sprintf("fill%d", filled),
+					ExecType: 'F', OrdStatus: status, LastPx: 1700 * refdata.PriceScale, LastQty: lot, CumQty: int64(filled) * lot,
+					LeavesQty: 100 - int64(filled)*lot, AvgPx: 1700 * refdata.PriceScale})
+				bound := time.After(testBound)
+				for { // the connection's sink has it first
+					select {
+					case ev := <-watch:
+						if ev.Kind == orders.EventExec && ev.ExecType == 'F' {
+							return
+						}
+					case <-bound:
+						t.Error("the fill's event never came")
+						return
+					}
+				}
+			}
+			hooked.hook.Store(&fill)
+			hooked.times.Store(int32(tc.fills))
+			send(tc.op)
+			read("the answer", func() bool {
+				return slices.ContainsFunc(got, func(m rawMessage) bool { return string(m["id"]) == "9" })
+			})
+			if filled != tc.fills {
+				t.Fatalf("%d fills made, want %d", filled, tc.fills)
+			}
+			// The order as a client applying each message in turn has it.
+			var status string
+			var cum int64
+			var seq []string
+			for _, m := range got {
+				if m.str("clOrdId") == "c1" && m.str("status") != "" {
+					status = m.str("status")
+					_ = json.Unmarshal(m["cumQty"], &cum)
+					seq = append(seq, fmt.Sprintf("%s %s %s", m.str("type"), m.str("status"), m["cumQty"]))
+				}
+			}
+			if want := int64(tc.fills) * lot; cum != want {
+				t.Fatalf("the client ends with the order %s, cumQty %d, want %d; it received %q", status, cum, want, seq)
+			}
+		})
 	}
 }

@@ -44,23 +44,30 @@ type client struct {
 	accounts atomic.Pointer[[]string] // the accounts the current token grants: order events of others are dropped
 	ended    atomic.Bool              // the connection is released; kill has nothing to do
 	awaiting awaiting                 // ids of order requests awaiting their first answer (ws_orders.go)
+	// orderMu orders an answer showing the order manager's state against
+	// the order events queued for the client (answerOrders, ws_orders.go):
+	// held by each order event's enqueue, and by an answer's read and
+	// enqueue when reading without it kept losing the race. Taken before
+	// mu, never under it nor under the manager's lock.
+	orderMu sync.Mutex
 
-	mu         sync.Mutex
-	queue      [][]byte
-	spare      [][]byte
-	queued     int
-	oldestRecv int64     // ingest time (Update.Recv, unix ns) of the oldest update queued; 0 = none
-	gen        uint64    // bumped each time the backlog is dropped
-	needResync bool      // the writer must ask the hubs for snapshots
-	lagSince   time.Time // when the backlog was first dropped; zero when caught up
-	closed     bool
-	closing    *closeReq   // close after writing what is queued
-	kill       *time.Timer // closes raw if the close in progress overruns its bound
-	writing    bool        // a flush goroutine is running
-	private    bool        // receives order events, which may never be dropped
-	frame      []byte      // the flush goroutine's frame buffer
-	flushes    sync.WaitGroup
-	nextPing   atomic.Int64 // unix ns; the janitor's
+	mu          sync.Mutex
+	queue       [][]byte
+	spare       [][]byte
+	queued      int
+	oldestRecv  int64     // ingest time (Update.Recv, unix ns) of the oldest update queued; 0 = none
+	gen         uint64    // bumped each time the backlog is dropped
+	needResync  bool      // the writer must ask the hubs for snapshots
+	lagSince    time.Time // when the backlog was first dropped; zero when caught up
+	closed      bool
+	closing     *closeReq   // close after writing what is queued
+	kill        *time.Timer // closes raw if the close in progress overruns its bound
+	writing     bool        // a flush goroutine is running
+	private     bool        // receives order events, which may never be dropped
+	orderEvents uint64      // order events queued so far (answerOrders)
+	frame       []byte      // the flush goroutine's frame buffer
+	flushes     sync.WaitGroup
+	nextPing    atomic.Int64 // unix ns; the janitor's
 
 	id uint64 // unique per server
 

@@ -44,7 +44,8 @@ type listReply struct {
 // out). When the page the manager returns would exceed listBudget, it asks
 // again from the same cursor for as many orders as fit, so that the
 // answer's next cursor is the manager's own; the limit shrinks on each
-// try, and a page of one order is sent whatever its size. Reader
+// try, and a page of one order is sent whatever its size. It never
+// comes after an order event newer than the page (answerOrders). Reader
 // goroutine.
 func (c *client) listOrders(req request) error {
 	limit := req.Limit
@@ -53,20 +54,21 @@ func (c *client) listOrders(req request) error {
 	}
 	limit = min(limit, orders.MaxListLimit)
 	budget := c.listBudget() - listHeader
-	for {
-		page, err := c.srv.orders.List(req.Account, req.Cursor, limit)
-		if err != nil {
-			return err
+	return c.answerOrders(func() ([]byte, error) {
+		for {
+			page, err := c.srv.orders.List(req.Account, req.Cursor, limit)
+			if err != nil {
+				return nil, err
+			}
+			enc, fit := encodeOrderList(page.Orders, budget)
+			if fit < len(page.Orders) && limit > 1 {
+				limit = max(min(fit, limit-1), 1)
+				continue
+			}
+			return encodeReply(listReply{Type: "orders", Account: req.Account, Orders: enc, Next: page.Next,
+				Total: page.Total, Remaining: page.Remaining, ID: req.ID}), nil
 		}
-		enc, fit := encodeOrderList(page.Orders, budget)
-		if fit < len(page.Orders) && limit > 1 {
-			limit = max(min(fit, limit-1), 1)
-			continue
-		}
-		c.enqueue(encodeReply(listReply{Type: "orders", Account: req.Account, Orders: enc, Next: page.Next,
-			Total: page.Total, Remaining: page.Remaining, ID: req.ID}))
-		return nil
-	}
+	})
 }
 
 // encodeOrderList encodes os as list entries, and reports how many of the

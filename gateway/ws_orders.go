@@ -57,7 +57,62 @@ func (s orderSink) OrderEvent(ev orders.Event) {
 	if ev.Kind == orders.EventCancelReject && ev.Request != 0 && ev.Requester == (orders.Source{}) {
 		return
 	}
-	s.c.enqueue(encodeOrderEvent(ev, id))
+	s.c.enqueueOrderEvent(encodeOrderEvent(ev, id))
+}
+
+// orderAnswerTries is how many times answerOrders reads the manager's
+// state without holding back the client's order events before it does.
+const orderAnswerTries = 4
+
+// answerOrders queues the answer read builds from the order manager's
+// state (an orders.list page, an order.status) so that it never comes
+// after an order event newer than the state it shows: a client applies
+// the answer and then the events that follow it, and a page read before a
+// fill but queued after the fill's event would undo the fill on the
+// client, with nothing to correct it (TestWSOrderAnswerNotBehindNewerEvent).
+// An answer is queued only if no order event was queued for the client
+// since its state was read; else it is read again. After orderAnswerTries
+// reads that each lost the race (a busy account), it is read and queued
+// holding orderMu, which holds back the client's order events for that
+// long (one read of at most a page). An event of a change read into the
+// answer may still come after it: it shows that state again, and the
+// events after it lead to the current one. Reader goroutine.
+func (c *client) answerOrders(read func() ([]byte, error)) error {
+	for range orderAnswerTries {
+		c.mu.Lock()
+		seen := c.orderEvents
+		c.mu.Unlock()
+		msg, err := read()
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		if c.orderEvents == seen {
+			c.push(msg, 0)
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Unlock()
+	}
+	c.orderMu.Lock()
+	defer c.orderMu.Unlock()
+	msg, err := read()
+	if err != nil {
+		return err
+	}
+	c.enqueue(msg)
+	return nil
+}
+
+// enqueueOrderEvent queues an order event (enqueue), counted for
+// answerOrders. Any goroutine but one holding the order manager's lock.
+func (c *client) enqueueOrderEvent(msg []byte) {
+	c.orderMu.Lock()
+	defer c.orderMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.orderEvents++
+	c.push(msg, 0)
 }
 
 // maxAwaiting bounds the requests of one client awaiting their first
@@ -289,12 +344,15 @@ func (c *client) handleOrder(req request, now time.Time) {
 		_, err = c.srv.orders.Replace(orders.ReplaceRequest{ClOrdID: req.ClOrdID, OrigClOrdID: req.OrigClOrdID,
 			Account: req.Account, Price: req.price, Qty: req.Qty, Source: src})
 	case opOrderStatus:
-		var o orders.Order
-		if o, err = c.srv.orders.Status(req.Account, req.ClOrdID); err == nil {
+		err = c.answerOrders(func() ([]byte, error) {
+			o, err := c.srv.orders.Status(req.Account, req.ClOrdID)
+			if err != nil {
+				return nil, err
+			}
 			v := orderView("status", o)
 			v.Ref, v.ID = req.ClOrdID, req.ID
-			c.enqueue(encodeReply(v))
-		}
+			return encodeReply(v), nil
+		})
 	case opOrdersList:
 		err = c.listOrders(req)
 	}

@@ -423,16 +423,12 @@ func modelOrderOf(m wsModelMsg) wsModelOrder {
 
 // view folds what the client received into its view of its account's
 // orders, by the id each was entered with: each order message (event,
-// status answer, list entry) is the order's state, the last one winning,
-// except that a list entry or status answer older (by its time) than an
-// event already applied on the same connection is skipped. The server
-// reads a page (or a status) and queues it after events of changes made
-// meanwhile, which a client applying it would undo: a known race, not
-// fixed yet (see stalePages), that this client works around as a careful
-// trading app would.
+// status answer, list entry) is the order's state, the last one received
+// winning, as a trading app applying what it receives in order has it.
+// The server never sends a list entry or status answer after a newer
+// event of its order on the same connection (stalePages counts them).
 func (c *wsModelClient) view(got []wsModelGot) map[string]wsModelOrder {
 	out := map[string]wsModelOrder{}
-	last := map[string]wsModelGot{} // the event last applied to each order
 	for _, x := range got {
 		ms := []wsModelMsg{x.m}
 		if x.m.Type == "orders" {
@@ -441,13 +437,6 @@ func (c *wsModelClient) view(got []wsModelGot) map[string]wsModelOrder {
 		for _, m := range ms {
 			if !m.orderMsg() || m.Account != c.acct {
 				continue
-			}
-			snapshot := m.Type == "order" || m.Type == "status"
-			if e, ok := last[m.OrigClOrdID]; snapshot && ok && e.gen == x.gen && m.Time < e.m.Time {
-				continue
-			}
-			if !snapshot {
-				last[m.OrigClOrdID] = wsModelGot{gen: x.gen, m: m}
 			}
 			out[m.OrigClOrdID] = modelOrderOf(m)
 		}
