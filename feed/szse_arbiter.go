@@ -258,11 +258,19 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 		if ch.req.src == src {
 			ch.req.progress = recv
 		}
-	} else {
+	} else if !st.old {
 		if st.livePos != 0 && s < st.livePos {
 			return protoErr("backwards", "channel %d went backwards: ApplSeqNum %d after %d", no, s, st.livePos-1)
 		}
 		st.livePos = s + 1
+	}
+	if st.old {
+		// Of the numbering before the channel's (szseStream.old): its
+		// stream may go back to 1 when its venue numbers again too.
+		if resent && st.rtxNext > st.rtxEnd {
+			st.rtxEnd = 0
+		}
+		return nil
 	}
 	if s >= st.pos.Load() {
 		st.pos.Store(s + 1)
@@ -417,10 +425,18 @@ func (a *szseArbiter) renumber(ch *szseArbChannel, src int, s uint64, t time.Tim
 // the new stream's records from next on were applied to the old books,
 // which were served as valid. Lock held.
 func (a *szseArbiter) verify(ch *szseArbChannel, src int, s uint64, frame []byte, recv int64) {
+	st := &ch.src[src]
 	if bytes.Equal(frame, ch.lastRec[:ch.lastRecN]) {
-		ch.src[src].verify = false
+		if st.old {
+			a.log.Info("feed: an SZSE source left on the channel's old numbering streams its new one; taken again",
+				"channel", ch.no, "source", sourceName(src), "seq", s)
+		}
+		st.verify, st.old = false, false
 		a.drain(ch)
 		return
+	}
+	if st.old {
+		return // still the old numbering: the channel's is the other source's
 	}
 	a.log.Error("feed: an SZSE source's copy of the last record delivered differs from it: "+
 		"the channel was numbered again; rebuilding it from ApplSeqNum 1", "channel", ch.no, "source", sourceName(src),
@@ -431,13 +447,20 @@ func (a *szseArbiter) verify(ch *szseArbChannel, src int, s uint64, frame []byte
 // numberAgain begins the channel's numbering again at record s, which src
 // sent at recv: both sources' places are forgotten (they were in the old
 // numbering) and the channel is rebuilt from ApplSeqNum 1, stale until
-// delivery reaches s. The capture numbers the channel afresh from here.
+// delivery reaches s. The other source is left on the old numbering
+// (szseStream.old) until its copy of a record delivered shows the new one
+// or its session ends: its venue server may not have numbered the
+// channel again yet. The capture numbers the channel afresh from here.
 // Lock held.
 func (a *szseArbiter) numberAgain(ch *szseArbChannel, src int, s uint64, recv int64) {
 	ch.renumbered, ch.recorded = true, s
 	for i := range ch.src {
 		ch.src[i].reset()
 	}
+	o := &ch.src[1-src]
+	o.old, o.verify = true, true
+	a.log.Warn("feed: the other SZSE source is taken again on the channel once its copy of a record delivered shows the new numbering, "+
+		"or at its next login", "channel", ch.no, "source", sourceName(1-src))
 	ch.last.Store(s)
 	a.restart(ch)
 	a.rec.NewStream(uint8(src), recv, ch.no, nil)
@@ -615,6 +638,9 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 		return err
 	}
 	st := &ch.src[src]
+	if st.old {
+		return nil // of the old numbering (szseStream.old)
+	}
 	if s+1 > st.pos.Load() {
 		st.pos.Store(s + 1)
 	}

@@ -17,9 +17,14 @@ type recSZSESink struct {
 	got  []string
 	next map[uint16]int64
 	bad  []string
+	// px is the price of the order delivered last at each channel and
+	// ApplSeqNum: which stream's record the books hold there.
+	px map[[2]int64]int64
 }
 
-func newRecSZSESink() *recSZSESink { return &recSZSESink{next: map[uint16]int64{}} }
+func newRecSZSESink() *recSZSESink {
+	return &recSZSESink{next: map[uint16]int64{}, px: map[[2]int64]int64{}}
+}
 
 func (r *recSZSESink) ApplySZSE(m *szse.Message, _ int64) error {
 	if m.Type == szse.TypeSnapshot {
@@ -31,6 +36,9 @@ func (r *recSZSESink) ApplySZSE(m *szse.Message, _ int64) error {
 		r.bad = append(r.bad, fmt.Sprintf("channel %d: got %d, want %d", ch, seq, want))
 	}
 	r.next[ch] = seq
+	if m.Type == szse.TypeOrder {
+		r.px[[2]int64{int64(ch), seq}] = int64(m.Order.Price)
+	}
 	r.got = append(r.got, fmt.Sprintf("%d:%d", ch, seq))
 	return nil
 }

@@ -64,11 +64,26 @@ type szseStream struct {
 	// gap, was asked for its copy of the last record delivered
 	// (verifyAsk), once in its session.
 	verifyAsked bool
+	// old says the venue numbered the channel again on the other source
+	// (numberAgain) while this source's session streamed the numbering
+	// before: its venue server may not have restarted yet. It is not
+	// verified (verify is set with it), and its records are dropped, not
+	// held, and count nowhere (last, recorded, pos, livePos), its
+	// ChannelHeartbeats are ignored and it is asked no ReTransmit of a gap
+	// (verifyAsk may ask it for the last record delivered). Its copy of the
+	// last record delivered equal to that record (its venue numbered the
+	// channel again too) clears it and verify, as a login's; one that
+	// differs changes nothing (no rebuild). Its session's end clears it:
+	// the next session is verified at its login. Before, the old
+	// numbering's records opened a gap that the renumbered source could
+	// not fill, and this source's old records filled it on top of the new
+	// stream's, served as valid.
+	old bool
 }
 
 // reset forgets the stream: a new session, or none.
 func (s *szseStream) reset() {
-	s.livePos, s.rtxNext, s.rtxEnd, s.day, s.dayAt, s.verify, s.verifyAsked = 0, 0, 0, 0, 0, false, false
+	s.livePos, s.rtxNext, s.rtxEnd, s.day, s.dayAt, s.verify, s.verifyAsked, s.old = 0, 0, 0, 0, 0, false, false, false
 	s.pos.Store(0)
 }
 

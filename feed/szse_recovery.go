@@ -71,7 +71,7 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 	if ch.attempts < a.maxAttempts || unasked >= 0 && ch.attempts < a.maxAttempts+len(ch.asked) {
 		src := unasked
 		if src < 0 {
-			src = a.pick(ch.attempts)
+			src = a.pick(ch, ch.attempts)
 		}
 		if src < 0 {
 			return szseAsk{}, false // nothing live: a source logging in will show where it is
@@ -121,12 +121,20 @@ func (a *szseArbiter) verifyAsk(ch *szseArbChannel, next uint64) (szseAsk, bool)
 	return szseAsk{}, false
 }
 
+// streams reports whether src is live and streams the channel's
+// numbering as far as the arbiter knows: not a source left on the old
+// numbering (szseStream.old), which may not bring nor be asked for the
+// channel's records. Lock held.
+func (a *szseArbiter) streams(ch *szseArbChannel, src int) bool {
+	return a.live[src] && !ch.src[src].old
+}
+
 // mayBring reports whether a live source has not yet passed next on the
 // channel (or has not shown where it is), so may still bring it live.
 // Lock held.
 func (a *szseArbiter) mayBring(ch *szseArbChannel, next uint64) bool {
-	for i, live := range a.live {
-		if live && ch.src[i].pos.Load() <= next {
+	for i := range a.live {
+		if a.streams(ch, i) && ch.src[i].pos.Load() <= next {
 			return true
 		}
 	}
@@ -136,24 +144,25 @@ func (a *szseArbiter) mayBring(ch *szseArbChannel, next uint64) bool {
 // unasked returns a live source not yet asked for the channel's gap, the
 // primary first, or -1. Lock held.
 func (a *szseArbiter) unasked(ch *szseArbChannel) int {
-	for i, live := range a.live {
-		if live && !ch.asked[i] {
+	for i := range a.live {
+		if a.streams(ch, i) && !ch.asked[i] {
 			return i
 		}
 	}
 	return -1
 }
 
-// pick returns the source to ask on attempt k (from 0): the primary and
-// the backup alternately when both are live, else the live one, or -1.
-// Lock held.
-func (a *szseArbiter) pick(k int) int {
+// pick returns the source to ask on attempt k (from 0) for the channel's
+// gap: the primary and the backup alternately when both stream the
+// channel (streams), else the one that does, or -1. Lock held.
+func (a *szseArbiter) pick(ch *szseArbChannel, k int) int {
+	p, b := a.streams(ch, Primary), a.streams(ch, Backup)
 	switch {
-	case a.live[Primary] && a.live[Backup]:
+	case p && b:
 		return k % 2
-	case a.live[Primary]:
+	case p:
 		return Primary
-	case a.live[Backup]:
+	case b:
 		return Backup
 	}
 	return -1
@@ -230,7 +239,9 @@ func (a *szseArbiter) restart(ch *szseArbChannel) {
 	ch.deliveredAt = 0 // the rebuild delivers the channel again
 	ch.lastRecN = 0    // nothing to verify a source against
 	for i := range ch.src {
-		ch.src[i].verify = false
+		// A source left on the old numbering stays unverified: what the
+		// rebuild delivers verifies it (szseStream.old).
+		ch.src[i].verify = ch.src[i].old
 	}
 	ch.newGap(0, 0)
 	ch.req.src = -1

@@ -1,0 +1,155 @@
+package feed
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"sgw/feed/szse"
+)
+
+// staggerStream is one numbering of a channel as a venue server streams
+// it: its records up to have, each stamped at and priced px.
+type staggerStream struct {
+	at   func(seq int64) szse.Timestamp
+	px   int64
+	have int64
+}
+
+// serve runs Check every 50 ms n times; each ReTransmit asked is answered
+// by the source's stream: done with the records (sent at once), or
+// unavailable when the stream has none of them. It returns the asks.
+func (r *arbRig) serve(n int, streams [2]*staggerStream) []szseAsk {
+	r.t.Helper()
+	var all []szseAsk
+	for range n {
+		asks := r.check(50 * time.Millisecond)
+		all = append(all, asks...)
+		for _, ask := range asks {
+			s := streams[ask.src]
+			from, to := int64(ask.from), min(int64(ask.to), s.have)
+			if to < from {
+				r.answer(ask.src, ask.channel, from, int64(ask.to), szse.ResendStatusUnavailable)
+				continue
+			}
+			r.answer(ask.src, ask.channel, from, to, szse.ResendStatusDone)
+			for seq := from; seq <= to; seq++ {
+				r.offerAt(ask.src, ask.channel, seq, seq, s.at(seq), s.px)
+			}
+		}
+	}
+	return all
+}
+
+// TestSZSEOneSourceRenumberedFirst: one venue server numbers the channel
+// from ApplSeqNum 1 again (restarted without its records) while the other
+// still streams the old numbering. The primary's new records 1..3,
+// stamped after every record delivered, rebuild the channel; the backup's
+// old live records 21..22 that follow are of the other numbering: they
+// open no gap, and the old records 4..22 are never delivered on top of
+// the new stream's 1..3 (the backup, asked for its copy of record 3,
+// sends the old one, which rebuilds nothing). Before, the backup's 21..22
+// opened a gap 4..22, the primary refused it, the backup was asked and
+// its old records were delivered after the new stream's 1..3, the channel
+// served as valid. A gap the primary cannot fill is not asked of the
+// backup: the channel is declared lost, stale. Once the backup logs in
+// again, on the new stream, the channel converges to the new stream's
+// records, valid.
+func TestSZSEOneSourceRenumberedFirst(t *testing.T) {
+	const day = 20261204
+	stamp := func(hms int64) func(int64) szse.Timestamp {
+		return func(int64) szse.Timestamp { return szse.Timestamp(day*1_000_000_000 + hms) }
+	}
+	early, later := stamp(93000000), stamp(100500000)
+	const oldPx, newPx = 100000, 101000
+	// The old numbering: 1..20 stamped early, the rest live now.
+	oldStream := &staggerStream{px: oldPx, have: 22, at: func(seq int64) szse.Timestamp {
+		if seq <= 20 {
+			return early(seq)
+		}
+		return later(seq)
+	}}
+	newStream := &staggerStream{px: newPx, have: 3, at: later}
+
+	setup := func(t *testing.T) *arbRig {
+		r := newArbRig(t, nil)
+		r.offerAt(Primary, 2011, 1, 20, early(0), oldPx)
+		r.offerAt(Backup, 2011, 1, 20, early(0), oldPx)
+		r.expect(seqs(2011, 1, 20)...)
+		r.offerAt(Primary, 2011, 1, 3, later(0), newPx) // the primary's venue numbers the channel again
+		r.expect("reset 2011", "2011:1", "live 2011", "2011:2", "2011:3")
+		r.offerAt(Backup, 2011, 21, 22, later(0), oldPx) // the backup's goes on with the old numbering
+		r.heartbeat(Backup, 2011, 22)
+		asks := r.serve(40, [2]*staggerStream{Primary: newStream, Backup: oldStream})
+		for _, got := range r.sink.take() {
+			if got != "reset 2011" && got != "live 2011" {
+				t.Fatalf("delivered %s of the old numbering on top of the new stream's 1..3", got)
+			}
+		}
+		// Nothing of the new numbering is known beyond 3: the channel
+		// waits there, valid.
+		if c := r.channel(2011); c.Next != 4 || c.Last != 3 || c.Stale || c.Rebuilds != 1 {
+			t.Fatalf("after the backup's old records: %+v; want it waiting at 4, valid", c)
+		}
+		// The backup was asked for its copy of the last record delivered,
+		// once, and nothing else.
+		if want := []szseAsk{{src: Backup, channel: 2011, from: 3, to: 3}}; !slices.Equal(asks, want) {
+			t.Fatalf("asks %v, want %v", asks, want)
+		}
+		return r
+	}
+	converged := func(t *testing.T, r *arbRig, through int64) {
+		t.Helper()
+		c := r.channel(2011)
+		if c.Stale || c.Next != uint64(through)+1 {
+			t.Fatalf("channel %+v: want the new stream through %d, valid", c, through)
+		}
+		for seq := int64(1); seq <= through; seq++ {
+			if px := r.sink.px[[2]int64{2011, seq}]; px != newPx {
+				t.Fatalf("record %d delivered at price %d: the old stream's", seq, px)
+			}
+		}
+	}
+
+	t.Run("the backup logs in again on the new stream", func(t *testing.T) {
+		r := setup(t)
+		// The primary has 6..7 and not 4..5: a gap that only the old
+		// backup could "fill". The channel is declared lost (stale).
+		r.offerAt(Primary, 2011, 6, 7, later(0), newPx)
+		r.serve(40, [2]*staggerStream{Primary: newStream, Backup: oldStream})
+		for _, got := range r.sink.take() {
+			if got != "reset 2011" && got != "live 2011" && got != "2011:1" && got != "2011:2" && got != "2011:3" {
+				t.Fatalf("delivered %s while the primary cannot fill 4..5", got)
+			}
+		}
+		if c := r.channel(2011); !c.Stale {
+			t.Fatalf("channel %+v: a gap the new stream's source cannot fill, served as valid", c)
+		}
+		// The backup's venue has numbered the channel again too; its new
+		// session streams the new numbering.
+		newStream.have = 9
+		r.a.SourceDown(Backup)
+		r.a.SourceLive(Backup)
+		r.offerAt(Backup, 2011, 8, 9, later(0), newPx)
+		r.serve(40, [2]*staggerStream{Primary: {px: newPx, have: 3, at: later}, Backup: newStream})
+		r.sink.take()
+		converged(t, r, 9)
+	})
+	t.Run("the backup's venue numbers again later", func(t *testing.T) {
+		r := setup(t)
+		// The backup's venue restarts too, into the same new stream,
+		// within the backup's session: its copy of record 3 equals the
+		// one delivered, and it is taken again, without a rebuild.
+		r.offerAt(Backup, 2011, 1, 5, later(0), newPx)
+		r.expect("2011:4", "2011:5")
+		if held := r.a.chans.get(2011).held; held != 0 {
+			t.Fatalf("%d records held", held)
+		}
+		r.offerAt(Primary, 2011, 4, 6, later(0), newPx)
+		r.expect("2011:6")
+		converged(t, r, 6)
+		if c := r.channel(2011); c.Rebuilds != 1 {
+			t.Fatalf("channel %+v: want the renumbering's rebuild alone", c)
+		}
+	})
+}
