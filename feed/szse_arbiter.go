@@ -248,6 +248,10 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 		if ok && t.Sub(last) > szseRenumberSlack {
 			a.renumber(ch, src, s, t, recv)
 		}
+	} else if rt > 0 && rt < ch.deliveredAt && !st.old && stampedBefore(rt, ch.deliveredAt) {
+		// At or after next, yet stamped well before a record delivered:
+		// of an older numbering than the channel's.
+		a.leaveOld(ch, src, s)
 	}
 	if st.verify && s+1 == ch.next.Load() {
 		a.verify(ch, src, s, frame, recv)
@@ -269,6 +273,7 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 		// stream may go back to 1 when its venue numbers again too.
 		if resent && st.rtxNext > st.rtxEnd {
 			st.rtxEnd = 0
+			a.retransmitted(ch, src)
 		}
 		return nil
 	}
@@ -426,6 +431,7 @@ func (a *szseArbiter) renumber(ch *szseArbChannel, src int, s uint64, t time.Tim
 // which were served as valid. Lock held.
 func (a *szseArbiter) verify(ch *szseArbChannel, src int, s uint64, frame []byte, recv int64) {
 	st := &ch.src[src]
+	st.verifyAsked = -1 // compared: not asked again in the session
 	if bytes.Equal(frame, ch.lastRec[:ch.lastRecN]) {
 		if st.old {
 			a.log.Info("feed: an SZSE source left on the channel's old numbering streams its new one; taken again",
@@ -436,7 +442,13 @@ func (a *szseArbiter) verify(ch *szseArbChannel, src int, s uint64, frame []byte
 		return
 	}
 	if st.old {
-		return // still the old numbering: the channel's is the other source's
+		// Still the old numbering: the channel's is the other source's. A
+		// ReTransmit asked of it has failed.
+		if ch.req.src == src {
+			ch.req.src = -1
+			a.wake()
+		}
+		return
 	}
 	a.log.Error("feed: an SZSE source's copy of the last record delivered differs from it: "+
 		"the channel was numbered again; rebuilding it from ApplSeqNum 1", "channel", ch.no, "source", sourceName(src),
@@ -444,13 +456,55 @@ func (a *szseArbiter) verify(ch *szseArbChannel, src int, s uint64, frame []byte
 	a.numberAgain(ch, src, s, recv)
 }
 
+// stampedBefore reports whether a record stamped at rt is of an older
+// numbering than a record delivered stamped at last: stamped more than
+// szseRenumberSlack before it, a record after it cannot be (records are
+// stamped in ApplSeqNum order). Both are raw TransactTimes; rt < last.
+func stampedBefore(rt, last szse.Timestamp) bool {
+	t, ok := rt.Time(time.UTC)
+	l, ok2 := last.Time(time.UTC)
+	return ok && ok2 && l.Sub(t) > szseRenumberSlack
+}
+
+// leaveOld leaves src on a numbering older than the channel's
+// (szseStream.old): record s, which src sent at or after the channel's
+// next, is stamped well before a record delivered. This happens when a
+// venue server numbered the channel again while the channel was being
+// rebuilt (nothing delivered to verify against, or no record below next
+// to show it) and the other source still streams the old numbering:
+// before, its records were delivered after the new numbering's. What src
+// holds in the window is dropped, and its place in the channel forgotten.
+// If records of src were delivered since the channel was last rebuilt,
+// the books hold both numberings: the channel is rebuilt. Lock held.
+func (a *szseArbiter) leaveOld(ch *szseArbChannel, src int, s uint64) {
+	a.log.Error("feed: an SZSE source sent a record stamped before records delivered: it streams an older numbering "+
+		"of the channel; nothing more of it is taken there until its copy of a record delivered matches",
+		"channel", ch.no, "source", sourceName(src), "seq", s, "delivered", ch.next.Load()-1)
+	ch.dropUnverified(src)
+	st := &ch.src[src]
+	st.reset()
+	st.old, st.verify = true, true
+	if ch.req.src == src {
+		ch.req.src = -1
+		a.wake()
+	}
+	if ch.from&(1<<src) != 0 {
+		// Records of both numberings were delivered since the channel
+		// was last rebuilt: no record showed it before (both sources
+		// were taken, nothing delivered to verify them against).
+		a.log.Error("feed: SZSE records of two numberings were delivered; rebuilding the channel from ApplSeqNum 1",
+			"channel", ch.no, "source", sourceName(src))
+		a.restart(ch)
+	}
+}
+
 // numberAgain begins the channel's numbering again at record s, which src
 // sent at recv: both sources' places are forgotten (they were in the old
 // numbering) and the channel is rebuilt from ApplSeqNum 1, stale until
 // delivery reaches s. The other source is left on the old numbering
-// (szseStream.old) until its copy of a record delivered shows the new one
-// or its session ends: its venue server may not have numbered the
-// channel again yet. The capture numbers the channel afresh from here.
+// (szseStream.old) until its copy of a record delivered shows the new
+// one: its venue server may not have numbered the channel again yet. The
+// capture numbers the channel afresh from here.
 // Lock held.
 func (a *szseArbiter) numberAgain(ch *szseArbChannel, src int, s uint64, recv int64) {
 	ch.renumbered, ch.recorded = true, s
@@ -459,8 +513,8 @@ func (a *szseArbiter) numberAgain(ch *szseArbChannel, src int, s uint64, recv in
 	}
 	o := &ch.src[1-src]
 	o.old, o.verify = true, true
-	a.log.Warn("feed: the other SZSE source is taken again on the channel once its copy of a record delivered shows the new numbering, "+
-		"or at its next login", "channel", ch.no, "source", sourceName(1-src))
+	a.log.Warn("feed: the other SZSE source is taken again on the channel once its copy of a record delivered shows the new numbering",
+		"channel", ch.no, "source", sourceName(1-src))
 	ch.last.Store(s)
 	a.restart(ch)
 	a.rec.NewStream(uint8(src), recv, ch.no, nil)
@@ -514,6 +568,7 @@ func (a *szseArbiter) deliver(ch *szseArbChannel, src int, m *szse.Message, fram
 	}
 	ch.deliveredAt = max(ch.deliveredAt, recordTime(m))
 	ch.lastRecN = uint8(copy(ch.lastRec[:], frame))
+	ch.from |= 1 << src
 	ch.next.Add(1)
 	ch.delivered.Add(1)
 	ch.sinceReset++
@@ -522,6 +577,7 @@ func (a *szseArbiter) deliver(ch *szseArbChannel, src int, m *szse.Message, fram
 // drain delivers the held records that are now in order, then tells the
 // sink when a rebuilding channel has caught up. Lock held.
 func (a *szseArbiter) drain(ch *szseArbChannel) {
+	older := false
 	for ch.held > 0 {
 		next := ch.next.Load()
 		sl := ch.slot(next)
@@ -533,6 +589,17 @@ func (a *szseArbiter) drain(ch *szseArbChannel) {
 		// The frame decoded when it arrived; it cannot fail now.
 		if _, err := szse.Decode(sl.data[:sl.n], &a.m); err != nil {
 			a.log.Error("feed: a held SZSE record does not decode", "channel", ch.no, "seq", next, "err", err)
+			continue
+		}
+		if rt := recordTime(&a.m); rt > 0 && rt < ch.deliveredAt && stampedBefore(rt, ch.deliveredAt) {
+			// Of an older numbering than records delivered since it
+			// was held (its source's session may have ended since, the
+			// next streaming the channel's numbering): dropped.
+			if !older {
+				older = true
+				a.log.Warn("feed: a held SZSE record is stamped before records delivered, of an older numbering; dropped",
+					"channel", ch.no, "seq", next, "source", sourceName(int(sl.src)))
+			}
 			continue
 		}
 		a.deliver(ch, int(sl.src), &a.m, sl.data[:sl.n], sl.recv)
@@ -733,7 +800,7 @@ func (a *szseArbiter) SourceLive(src int) {
 	// Its streams are verified on every channel with records delivered
 	// before they are taken (szseStream.verify).
 	for _, ch := range a.channels() {
-		ch.src[src].verify = ch.lastRecN > 0
+		ch.src[src].verify = ch.lastRecN > 0 || ch.src[src].old
 	}
 }
 
@@ -755,10 +822,16 @@ func (a *szseArbiter) SourceDown(src int) {
 func (a *szseArbiter) forget(src int) {
 	a.hb[src] = false
 	for _, ch := range a.channels() {
-		if ch.src[src].verify {
+		st := &ch.src[src]
+		if st.verify {
 			ch.dropUnverified(src)
 		}
-		ch.src[src].reset()
+		// A source left on the old numbering stays there: its next
+		// session is verified as a login is, but one that shows the old
+		// numbering still rebuilds nothing (szseStream.old).
+		old := st.old
+		st.reset()
+		st.old, st.verify = old, old
 		if ch.req.src == src {
 			ch.req.src, ch.asked[src] = -1, false
 			a.wake()

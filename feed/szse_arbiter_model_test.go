@@ -1,9 +1,11 @@
 package feed
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -18,9 +20,16 @@ import (
 
 // szModelSink checks that each channel's records arrive once and in
 // ApplSeqNum order, from 1 after a ResetChannel, and tracks which
-// channels are stale (from ResetChannel until ChannelLive).
+// channels are stale (from ResetChannel until ChannelLive). Records of
+// two numberings (szModelGen) since the last ResetChannel may reach a
+// stale channel, whose books are not served as valid (two sessions that
+// logged in while nothing was delivered, each on another numbering, show
+// it only by a later record), but never a live one, nor is such a
+// channel declared live.
 type szModelSink struct {
 	next  map[uint16]int64 // the last ApplSeqNum delivered
+	gen   map[uint16]int   // the numbering of the first record delivered since the last reset
+	mixed map[uint16]bool  // records of both numberings delivered since the last reset
 	stale map[uint16]bool
 	err   error
 }
@@ -36,8 +45,49 @@ func (s *szModelSink) ApplySZSE(m *szse.Message, _ int64) error {
 	if want := s.next[ch] + 1; seq != want {
 		s.fail("channel %d: record %d delivered after %d", ch, seq, s.next[ch])
 	}
+	g := szModelGen(recordTime(m))
+	if seq == 1 {
+		s.gen[ch], s.mixed[ch] = g, false
+	} else if s.gen[ch] != g {
+		s.mixed[ch] = true
+	}
+	if s.mixed[ch] && !s.stale[ch] {
+		s.fail("channel %d: record %d of numbering %d delivered, live, after records of numbering %d", ch, seq, g, s.gen[ch])
+	}
 	s.next[ch] = seq
 	return nil
+}
+
+// The model's venue numbers its channels twice at most: numbering 0 from
+// the start, and 1 once a server restarts without its records (a run
+// with a renumbering), stamped later than every record of numbering 0.
+const (
+	szModelDay   = 20261204
+	szModelStamp = szModelDay * 1_000_000_000
+)
+
+// szModelRecord returns the frame of record seq of channel ch in
+// numbering gen: record's, stamped at 09:30 (numbering 0) or 10:00
+// (numbering 1), a millisecond a record.
+func szModelRecord(ch uint16, seq int64, gen int) []byte {
+	at := szse.Timestamp(szModelStamp + 93000000 + seq)
+	if gen == 1 {
+		at = szse.Timestamp(szModelStamp + 100000000 + seq)
+	}
+	if seq%3 == 0 {
+		return szse.AppendTrade(nil, &szse.Trade{ChannelNo: ch, ApplSeqNum: seq, BidApplSeqNum: seq - 1, OfferApplSeqNum: seq - 2,
+			LastPx: 100000, LastQty: 10000, ExecType: szse.ExecTypeTrade, TransactTime: at})
+	}
+	return szse.AppendOrder(nil, &szse.Order{ChannelNo: ch, ApplSeqNum: seq, Price: 100000, OrderQty: 10000, Side: szse.SideBuy,
+		OrdType: szse.OrdTypeLimit, TransactTime: at})
+}
+
+// szModelGen returns the numbering of a record stamped at t.
+func szModelGen(t szse.Timestamp) int {
+	if t >= szModelStamp+100000000 {
+		return 1
+	}
+	return 0
 }
 
 func (s *szModelSink) ResetChannel(ch uint16) error {
@@ -46,6 +96,9 @@ func (s *szModelSink) ResetChannel(ch uint16) error {
 }
 
 func (s *szModelSink) ChannelLive(ch uint16) error {
+	if s.mixed[ch] {
+		s.fail("channel %d: declared live with records of both numberings", ch)
+	}
 	s.stale[ch] = false
 	return nil
 }
@@ -54,6 +107,7 @@ func (s *szModelSink) ChannelLive(ch uint16) error {
 // each channel; a session streams them live from where the relay was
 // when it began.
 type szModelServer struct {
+	gen       int // the numbering it serves
 	avail     map[uint16]int64
 	rate      int
 	slowUntil int
@@ -69,10 +123,16 @@ var szModelChannels = [...]uint16{2011, 2012}
 // TestSZSEArbiterAgainstModel drives the SZSE arbiter through random
 // faults on both sources (sessions dropped, servers dead for a while, a
 // relay lagging, live records dropped or repeated, ReTransmits refused,
-// unanswered or answered in part) and checks that each channel's records reach the
-// sink once and in order (from 1 again after a ResetChannel), and that
-// once the faults end every channel converges to all its records, not
-// stale. A failure prints its seed: MODEL_SEED=n reruns one.
+// unanswered or answered in part; with MODEL_RENUMBER=1, in half the
+// runs the venue servers restart without their records and number the
+// channels from 1 again, one after the other or at once, the session
+// dropped or kept: not yet by default, as about one run in 10^4 still
+// fails there, see docs/ARCHITECTURE.md) and checks
+// that each channel's records reach the sink once and in order (from 1
+// again after a ResetChannel), all of one numbering since, and that once
+// the faults end every channel converges to all the records of the last
+// numbering, not stale. A failure prints its seed: MODEL_SEED=n reruns
+// one.
 func TestSZSEArbiterAgainstModel(t *testing.T) {
 	seeds := make([]uint64, modelRounds())
 	base := uint64(time.Now().UnixNano())
@@ -83,12 +143,24 @@ func TestSZSEArbiterAgainstModel(t *testing.T) {
 		seeds = []uint64{s}
 	}
 	t.Logf("seeds %d..%d (MODEL_SEED=n reruns one)", seeds[0], seeds[len(seeds)-1])
+	skipped := 0
 	for _, seed := range seeds {
-		if err := runSZSEModel(t, seed); err != nil {
+		switch err := runSZSEModel(t, seed); {
+		case errors.Is(err, errSZModelSkipped):
+			skipped++
+		case err != nil:
 			t.Fatalf("seed %d (MODEL_SEED=%d): %v", seed, seed, err)
 		}
 	}
+	if skipped > len(seeds)/10 {
+		t.Fatalf("%d of %d runs skipped: %v", skipped, len(seeds), errSZModelSkipped)
+	}
 }
+
+// errSZModelSkipped ends a run whose renumbering could not take place:
+// the faults kept a channel from delivering enough records (delivered)
+// for thousands of steps.
+var errSZModelSkipped = errors.New("the renumbering waited too long")
 
 type szModelRun struct {
 	t        *testing.T
@@ -98,16 +170,20 @@ type szModelRun struct {
 	srv      [2]*szModelServer
 	step     int
 	now      time.Time
-	produced map[uint16]int64
-	faults   bool
-	heat     int
-	m        szse.Message
+	produced [2]map[uint16]int64 // by numbering
+	// renumberAt is the step at which each server restarts into
+	// numbering 1 (0: never); final is the numbering the run ends on.
+	renumberAt [2]int
+	final      int
+	faults     bool
+	heat       int
+	m          szse.Message
 }
 
 func runSZSEModel(t *testing.T, seed uint64) error {
 	r := rand.New(rand.NewPCG(seed, seed^0x525e))
 	m := &szModelRun{t: t, r: r, now: time.Unix(1_700_000_000, 0), faults: true, heat: 1 + r.IntN(8),
-		produced: map[uint16]int64{}}
+		produced: [2]map[uint16]int64{{}, {}}}
 	cfg := Config{Name: "model", Protocol: ProtocolSZSE, Primary: SourceConfig{Addr: "127.0.0.1:1"},
 		Backup: SourceConfig{Addr: "127.0.0.1:2"}, Window: []int{16, 64, 1024}[r.IntN(3)], MaxRecoveryAttempts: 1 + r.IntN(3),
 		RecoveryTimeout: time.Duration(100+r.IntN(400)) * time.Millisecond, GapWait: time.Duration(10+r.IntN(100)) * time.Millisecond,
@@ -116,25 +192,40 @@ func runSZSEModel(t *testing.T, seed uint64) error {
 	if err != nil {
 		return err
 	}
-	m.sink = &szModelSink{next: map[uint16]int64{}, stale: map[uint16]bool{}}
+	m.sink = &szModelSink{next: map[uint16]int64{}, gen: map[uint16]int{}, mixed: map[uint16]bool{}, stale: map[uint16]bool{}}
 	m.a = newSZSEArbiter(cfg, m.sink, slog.New(slog.DiscardHandler))
 	for i := range m.srv {
 		m.srv[i] = &szModelServer{avail: map[uint16]int64{}, sent: map[uint16]int64{}, rate: 2 + r.IntN(6)}
 	}
 	n := int64(100 + r.IntN(300))
-	desc := fmt.Sprintf("heat %d, %d records a channel, window %d, recovery %v, gap wait %v, attempts %d",
-		m.heat, n, cfg.Window, cfg.RecoveryTimeout, cfg.GapWait, cfg.MaxRecoveryAttempts)
-	for m.produced[szModelChannels[0]] < n {
-		for _, ch := range szModelChannels {
-			m.produced[ch] = min(n, m.produced[ch]+int64(r.IntN(4)))
+	if os.Getenv("MODEL_RENUMBER") != "" && r.IntN(2) == 0 {
+		first := r.IntN(2)
+		m.renumberAt[first] = 1 + r.IntN(300)
+		m.renumberAt[1-first] = m.renumberAt[first] + r.IntN(300)
+		m.final = 1
+	}
+	giveUp := max(m.renumberAt[0], m.renumberAt[1]) + 5000
+	desc := fmt.Sprintf("heat %d, %d records a channel, window %d, recovery %v, gap wait %v, attempts %d, renumbered at %v",
+		m.heat, n, cfg.Window, cfg.RecoveryTimeout, cfg.GapWait, cfg.MaxRecoveryAttempts, m.renumberAt)
+	for m.produced[m.final][szModelChannels[0]] < n || m.step < max(m.renumberAt[0], m.renumberAt[1]) {
+		for g := range m.produced {
+			if g == 1 && (m.final == 0 || m.step < min(m.renumberAt[0], m.renumberAt[1])) {
+				continue // not numbered yet
+			}
+			for _, ch := range szModelChannels {
+				m.produced[g][ch] = min(n, m.produced[g][ch]+int64(r.IntN(4)))
+			}
 		}
 		m.advance()
 		if m.sink.err != nil {
 			return fmt.Errorf("%s: step %d: %w", desc, m.step, m.sink.err)
 		}
+		if m.step > giveUp {
+			return errSZModelSkipped // the renumbering waited too long (delivered)
+		}
 	}
 	for _, ch := range szModelChannels {
-		m.produced[ch] = n
+		m.produced[m.final][ch] = n
 	}
 	for range 50 + r.IntN(200) {
 		m.advance()
@@ -175,7 +266,7 @@ func runSZSEModel(t *testing.T, seed uint64) error {
 
 func (m *szModelRun) converged(n int64) bool {
 	for _, ch := range szModelChannels {
-		if m.sink.next[ch] != n || m.sink.stale[ch] {
+		if m.sink.next[ch] != n || m.sink.stale[ch] || m.sink.gen[ch] != m.final || m.sink.mixed[ch] {
 			return false
 		}
 	}
@@ -187,10 +278,21 @@ func (m *szModelRun) converged(n int64) bool {
 	return true
 }
 
+// delivered reports whether every channel has delivered at least n
+// records since it was last reset, or is stale.
+func (m *szModelRun) delivered(n int64) bool {
+	for _, ch := range szModelChannels {
+		if m.sink.next[ch] < n && !m.sink.stale[ch] {
+			return false
+		}
+	}
+	return true
+}
+
 // offer hands the arbiter record seq of channel ch from src; an error
 // resets the session, as the source would.
 func (m *szModelRun) offer(src int, ch uint16, seq int64) bool {
-	frame := record(ch, seq)
+	frame := szModelRecord(ch, seq, m.srv[src].gen)
 	if _, err := szse.Decode(frame, &m.m); err != nil {
 		m.t.Fatal(err)
 	}
@@ -214,9 +316,32 @@ func (m *szModelRun) advance() {
 	m.now = m.now.Add(modelTick)
 	r := m.r
 	for i, s := range m.srv {
+		if m.step == m.renumberAt[i] && !m.delivered(10) {
+			// Not before every channel has delivered a few records or is
+			// being rebuilt (stale): two
+			// sessions that log in to a new channel on two numberings
+			// cannot be told apart (nothing delivered to verify
+			// against, and a channel not rebuilding is not stale), nor
+			// a session whose stream, just begun, begins again where it
+			// was, its first records lost.
+			m.renumberAt[i]++
+		}
+		if m.step == m.renumberAt[i] {
+			// The server restarts without its records: numbering 1 from
+			// ApplSeqNum 1, the session dropped or (a relay in between)
+			// kept, streaming the new numbering from its start.
+			s.gen = 1
+			for _, ch := range szModelChannels {
+				s.avail[ch], s.sent[ch] = 0, 0
+			}
+			s.asks = nil
+			if r.IntN(2) == 0 {
+				m.down(i)
+			}
+		}
 		if m.step >= s.slowUntil {
 			for _, ch := range szModelChannels {
-				s.avail[ch] = min(m.produced[ch], s.avail[ch]+int64(r.IntN(s.rate+1)))
+				s.avail[ch] = min(m.produced[s.gen][ch], s.avail[ch]+int64(r.IntN(s.rate+1)))
 			}
 		}
 		if m.faults {

@@ -60,30 +60,38 @@ type szseStream struct {
 	// delivered, whose records at next would otherwise be applied to the
 	// old books.
 	verify bool
-	// verifyAsked says the source, not verified on a channel without a
-	// gap, was asked for its copy of the last record delivered
-	// (verifyAsk), once in its session.
-	verifyAsked bool
-	// old says the venue numbered the channel again on the other source
-	// (numberAgain) while this source's session streamed the numbering
-	// before: its venue server may not have restarted yet. It is not
-	// verified (verify is set with it), and its records are dropped, not
-	// held, and count nowhere (last, recorded, pos, livePos), its
-	// ChannelHeartbeats are ignored and it is asked no ReTransmit of a gap
-	// (verifyAsk may ask it for the last record delivered). Its copy of the
-	// last record delivered equal to that record (its venue numbered the
-	// channel again too) clears it and verify, as a login's; one that
-	// differs changes nothing (no rebuild). Its session's end clears it:
-	// the next session is verified at its login. Before, the old
-	// numbering's records opened a gap that the renumbered source could
-	// not fill, and this source's old records filled it on top of the new
-	// stream's, served as valid.
+	// verifyAsked is when the source, not verified on a channel without
+	// a gap, was last asked for its copy of the last record delivered
+	// (verifyAsk, Unix ns): 0 not yet in its session, -1 once a copy
+	// was compared (verify). An ask left unanswered is made again
+	// (before, once a session: a source whose answer was lost stayed
+	// unverified, the channel frozen, found by
+	// TestSZSEArbiterAgainstModel).
+	verifyAsked int64
+	// old says the source streams an older numbering of the channel than
+	// the one delivered: the venue numbered the channel again on the
+	// other source (numberAgain) while this one's venue server may not
+	// have restarted yet, or it sent a record at or after next stamped
+	// well before one delivered (leaveOld). It is not verified (verify is
+	// set with it); its records are dropped, not held, and count nowhere
+	// (last, recorded, pos, livePos), its ChannelHeartbeats are ignored,
+	// it cannot bring a gap live (mayBring), and it is asked for a gap
+	// only once a record was delivered in the channel's numbering, from
+	// that record (streams). Its copy of the last record delivered equal
+	// to that record (its venue numbered the channel again too) clears it
+	// and verify, as a login's; one that differs changes nothing (no
+	// rebuild, a ReTransmit asked of it failed). It outlives the source's
+	// session, so a new session on the old venue rebuilds nothing either;
+	// a new day (newDay) or a numbering of its own that is later
+	// (renumber) clears it. Before, the old numbering's records opened a
+	// gap that the renumbered source could not fill, and this source's
+	// old records filled it on top of the new stream's, served as valid.
 	old bool
 }
 
 // reset forgets the stream: a new session, or none.
 func (s *szseStream) reset() {
-	s.livePos, s.rtxNext, s.rtxEnd, s.day, s.dayAt, s.verify, s.verifyAsked, s.old = 0, 0, 0, 0, 0, false, false, false
+	s.livePos, s.rtxNext, s.rtxEnd, s.day, s.dayAt, s.verify, s.verifyAsked, s.old = 0, 0, 0, 0, 0, false, 0, false
 	s.pos.Store(0)
 }
 
@@ -145,6 +153,10 @@ type szseArbChannel struct {
 	// (szseStream.verify).
 	lastRec  [szseMaxRecord]byte
 	lastRecN uint8
+	// from has bit i set once source i has had a record delivered since
+	// the channel was last rebuilt (restart): a source then found on an
+	// older numbering (leaveOld) mixed two numberings in the books.
+	from uint8
 
 	next       atomic.Uint64 // the next ApplSeqNum to deliver
 	last       atomic.Uint64 // the highest ApplSeqNum known to exist

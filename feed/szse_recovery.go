@@ -53,7 +53,7 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 	if next > last {
 		// No gap. gapAt is kept: a gap that opens again at the same place
 		// soon may go on where it was (gapOpened).
-		return a.verifyAsk(ch, next)
+		return a.verifyAsk(ch, next, now)
 	}
 	if ch.gapAt != next {
 		ch.newGap(next, now)
@@ -97,7 +97,8 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 
 // verifyAsk returns a ReTransmit of the last record delivered (next-1)
 // for a live source not verified on the channel (szseStream.verify),
-// which has no gap, once in the source's session. Its copy verifies it
+// which has no gap, once in the source's session, again if no copy came
+// within twice the heartbeat timeout (verifyAsked). Its copy verifies it
 // (Offer). Without it, a source that logged in while the channel was
 // quiet (its ChannelHeartbeats only) stayed unverified until a record
 // opened a gap, and every snapshot it sent, of any channel, was dropped
@@ -105,13 +106,13 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 // The answer and its record are taken as any other (Answer, Offer); no
 // request is registered, so a refusal or no answer only leaves the source
 // unverified, as before. Lock held.
-func (a *szseArbiter) verifyAsk(ch *szseArbChannel, next uint64) (szseAsk, bool) {
+func (a *szseArbiter) verifyAsk(ch *szseArbChannel, next uint64, now int64) (szseAsk, bool) {
 	if ch.req.src >= 0 || ch.lastRecN == 0 || next < 2 {
 		return szseAsk{}, false
 	}
 	for src, live := range a.live {
-		if st := &ch.src[src]; live && st.verify && !st.verifyAsked {
-			st.verifyAsked = true
+		if st := &ch.src[src]; live && st.verify && (st.verifyAsked == 0 || st.verifyAsked > 0 && now-st.verifyAsked >= 2*int64(a.reqTimeout)) {
+			st.verifyAsked = now
 			ch.rerequests.Add(1)
 			a.log.Info("feed: SZSE ReTransmit of the last record delivered, to verify a source", "channel", ch.no,
 				"seq", next-1, "source", sourceName(src))
@@ -121,20 +122,21 @@ func (a *szseArbiter) verifyAsk(ch *szseArbChannel, next uint64) (szseAsk, bool)
 	return szseAsk{}, false
 }
 
-// streams reports whether src is live and streams the channel's
-// numbering as far as the arbiter knows: not a source left on the old
-// numbering (szseStream.old), which may not bring nor be asked for the
-// channel's records. Lock held.
+// streams reports whether src is live and may be asked for the channel's
+// records: a source left on the old numbering (szseStream.old) only once
+// a record was delivered in the channel's, whose copy, which its
+// ReTransmit starts with, verifies it (its other records are dropped
+// until then). Lock held.
 func (a *szseArbiter) streams(ch *szseArbChannel, src int) bool {
-	return a.live[src] && !ch.src[src].old
+	return a.live[src] && (!ch.src[src].old || ch.lastRecN > 0)
 }
 
 // mayBring reports whether a live source has not yet passed next on the
 // channel (or has not shown where it is), so may still bring it live.
 // Lock held.
 func (a *szseArbiter) mayBring(ch *szseArbChannel, next uint64) bool {
-	for i := range a.live {
-		if a.streams(ch, i) && ch.src[i].pos.Load() <= next {
+	for i, live := range a.live {
+		if live && !ch.src[i].old && ch.src[i].pos.Load() <= next {
 			return true
 		}
 	}
@@ -238,10 +240,21 @@ func (a *szseArbiter) restart(ch *szseArbChannel) {
 	ch.next.Store(1)
 	ch.deliveredAt = 0 // the rebuild delivers the channel again
 	ch.lastRecN = 0    // nothing to verify a source against
+	ch.from = 0
+	// A source left on the old numbering stays unverified: what the
+	// rebuild delivers verifies it (szseStream.old). So does one whose
+	// login was not verified yet while the other source is: it may
+	// stream another numbering than the one delivered (its venue not
+	// restarted, or restarted again), and is left on the old numbering
+	// (its copy of a record the rebuild delivers takes it again). Before,
+	// the rebuild took both, and records of two numberings were delivered
+	// (found by TestSZSEArbiterAgainstModel). When neither is verified,
+	// nothing tells which to trust: both are taken.
+	trusted := [2]bool{!ch.src[0].verify, !ch.src[1].verify}
 	for i := range ch.src {
-		// A source left on the old numbering stays unverified: what the
-		// rebuild delivers verifies it (szseStream.old).
-		ch.src[i].verify = ch.src[i].old
+		st := &ch.src[i]
+		st.old = st.old || st.verify && trusted[1-i]
+		st.verify = st.old
 	}
 	ch.newGap(0, 0)
 	ch.req.src = -1

@@ -127,13 +127,39 @@ func TestSZSEOneSourceRenumberedFirst(t *testing.T) {
 		}
 		// The backup's venue has numbered the channel again too; its new
 		// session streams the new numbering.
-		newStream.have = 9
+		longer := *newStream
+		longer.have = 9
 		r.a.SourceDown(Backup)
 		r.a.SourceLive(Backup)
+		r.heartbeat(Backup, 2011, 7)
+		r.serve(40, [2]*staggerStream{Primary: newStream, Backup: &longer})
 		r.offerAt(Backup, 2011, 8, 9, later(0), newPx)
-		r.serve(40, [2]*staggerStream{Primary: {px: newPx, have: 3, at: later}, Backup: newStream})
 		r.sink.take()
 		converged(t, r, 9)
+	})
+	t.Run("the backup logs in again on the old numbering", func(t *testing.T) {
+		// Its new session is verified as a login is, but its copy of the
+		// last record delivered, the old numbering's, rebuilds nothing:
+		// the channel keeps the later numbering. Its live records are
+		// dropped.
+		r := setup(t)
+		longer := *oldStream
+		longer.have = 24
+		r.a.SourceDown(Backup)
+		r.a.SourceLive(Backup)
+		r.offerAt(Backup, 2011, 23, 24, later(0), oldPx)
+		r.heartbeat(Backup, 2011, 24)
+		asks := r.serve(40, [2]*staggerStream{Primary: newStream, Backup: &longer})
+		r.expect()
+		if want := []szseAsk{{src: Backup, channel: 2011, from: 3, to: 3}}; !slices.Equal(asks, want) {
+			t.Fatalf("asks %v, want %v", asks, want)
+		}
+		r.offerAt(Primary, 2011, 4, 5, later(0), newPx)
+		r.expect("2011:4", "2011:5")
+		converged(t, r, 5)
+		if c := r.channel(2011); c.Rebuilds != 1 {
+			t.Fatalf("channel %+v: want the renumbering's rebuild alone", c)
+		}
 	})
 	t.Run("the backup's venue numbers again later", func(t *testing.T) {
 		r := setup(t)
@@ -152,4 +178,140 @@ func TestSZSEOneSourceRenumberedFirst(t *testing.T) {
 			t.Fatalf("channel %+v: want the renumbering's rebuild alone", c)
 		}
 	})
+}
+
+// TestSZSEOlderNumberingDuringRebuild: a venue server numbers the channel
+// again while the channel is being rebuilt from ApplSeqNum 1 (nothing
+// delivered to compare a copy with, no record below next to show it),
+// the other still streaming the old numbering; both sources are taken.
+// A record at or after next stamped well before a record delivered is of
+// an older numbering: its source is left on it, and if records of both
+// numberings were delivered since the rebuild began, the channel is
+// rebuilt again, from the source streaming the later one. Before, the old
+// numbering's records were delivered after the new one's (found by
+// TestSZSEArbiterAgainstModel).
+func TestSZSEOlderNumberingDuringRebuild(t *testing.T) {
+	const day = 20261204
+	stamp := func(hms int64) func(int64) szse.Timestamp {
+		return func(int64) szse.Timestamp { return szse.Timestamp(day*1_000_000_000 + hms) }
+	}
+	early, later := stamp(93000000), stamp(100500000)
+	const oldPx, newPx = 100000, 101000
+	oldStream := &staggerStream{px: oldPx, have: 22, at: early}
+	// rebuilding returns a rig whose channel 2011 delivered 1..20 of the
+	// old numbering, then lost 21 on both sources: stale, rebuilding
+	// from 1, nothing delivered yet, when both sources log in again.
+	rebuilding := func(t *testing.T) *arbRig {
+		r := newArbRig(t, nil)
+		r.offerAt(Primary, 2011, 1, 20, early(0), oldPx)
+		r.offerAt(Backup, 2011, 1, 20, early(0), oldPx)
+		r.offerAt(Primary, 2011, 22, 22, early(0), oldPx)
+		r.expect(seqs(2011, 1, 20)...)
+		for range 40 {
+			r.refuse(50 * time.Millisecond)
+			if c := r.channel(2011); c.Stale {
+				break
+			}
+		}
+		if c := r.channel(2011); !c.Stale || c.Next != 1 {
+			t.Fatalf("channel %+v: want it rebuilding", c)
+		}
+		r.expect("reset 2011")
+		// Both log in again (the primary's venue restarted): nothing
+		// delivered to verify them against.
+		r.relogin()
+		return r
+	}
+	t.Run("the new numbering first", func(t *testing.T) {
+		r := rebuilding(t)
+		// The primary's venue numbers the channel again: its new
+		// records 1..3 are delivered (nothing to compare them with).
+		// The backup's old records after them are not.
+		r.offerAt(Primary, 2011, 1, 3, later(0), newPx)
+		r.offerAt(Backup, 2011, 4, 6, early(0), oldPx)
+		r.serve(40, [2]*staggerStream{Primary: {px: newPx, have: 3, at: later}, Backup: oldStream})
+		for _, got := range r.sink.take() {
+			if got != "2011:1" && got != "2011:2" && got != "2011:3" && got != "reset 2011" {
+				t.Fatalf("delivered %s of the old numbering after the new one's 1..3", got)
+			}
+		}
+		for seq := int64(1); seq <= 3; seq++ {
+			if px := r.sink.px[[2]int64{2011, seq}]; px != newPx {
+				t.Fatalf("record %d delivered at price %d", seq, px)
+			}
+		}
+	})
+	t.Run("held before", func(t *testing.T) {
+		// The backup's old record 5 waits in the window; its session
+		// ends and the next one streams the new numbering (its venue
+		// restarted), whose 1..4 are delivered: the old 5 is not.
+		r := rebuilding(t)
+		r.offerAt(Backup, 2011, 5, 5, early(0), oldPx)
+		r.a.SourceDown(Backup)
+		r.a.SourceLive(Backup)
+		r.offerAt(Backup, 2011, 1, 4, later(0), newPx)
+		r.expect(seqs(2011, 1, 4)...)
+		r.offerAt(Backup, 2011, 5, 5, later(0), newPx)
+		r.expect("2011:5")
+		if px := r.sink.px[[2]int64{2011, 5}]; px != newPx {
+			t.Fatalf("record 5 delivered at price %d: the old stream's", px)
+		}
+	})
+	t.Run("both numberings delivered", func(t *testing.T) {
+		r := rebuilding(t)
+		r.offerAt(Backup, 2011, 1, 1, early(0), oldPx)
+		r.offerAt(Primary, 2011, 2, 3, later(0), newPx) // taken: stamped after 1
+		r.expect(seqs(2011, 1, 3)...)
+		r.offerAt(Backup, 2011, 4, 4, early(0), oldPx) // shows the mix
+		r.expect("reset 2011")
+		if c := r.channel(2011); !c.Stale || c.Next != 1 {
+			t.Fatalf("channel %+v: want it rebuilt again", c)
+		}
+		newStream := &staggerStream{px: newPx, have: 5, at: later}
+		r.serve(40, [2]*staggerStream{Primary: newStream, Backup: oldStream})
+		r.offerAt(Primary, 2011, 6, 22, later(0), newPx)
+		r.sink.take()
+		if c := r.channel(2011); c.Stale || c.Next != 23 {
+			t.Fatalf("channel %+v: want the new stream through 22, valid", c)
+		}
+		for seq := int64(1); seq <= 22; seq++ {
+			if px := r.sink.px[[2]int64{2011, seq}]; px != newPx {
+				t.Fatalf("record %d delivered at price %d: the old stream's", seq, px)
+			}
+		}
+	})
+}
+
+// TestSZSEVerifyAskedAgain: a source not verified on a quiet channel whose
+// ask for its copy of the last record delivered goes unanswered is asked
+// again (after twice the heartbeat timeout), not left unverified for the
+// rest of its session with the channel frozen (found by
+// TestSZSEArbiterAgainstModel); once its copy was compared it is not
+// asked again.
+func TestSZSEVerifyAskedAgain(t *testing.T) {
+	r := newArbRig(t, nil)
+	r.mustOffer(Primary, 2011, 1, 20)
+	r.mustOffer(Backup, 2011, 1, 20)
+	r.expect(seqs(2011, 1, 20)...)
+	r.a.SourceDown(Backup)
+	r.a.SourceLive(Backup)
+	want := szseAsk{src: Backup, channel: 2011, from: 20, to: 20}
+	var asks []szseAsk
+	for range 7 {
+		asks = append(asks, r.check(time.Second)...)
+	}
+	if !slices.Equal(asks, []szseAsk{want, want}) {
+		t.Fatalf("asks %v; want %v twice, the first unanswered", asks, want)
+	}
+	r.answer(Backup, 2011, 20, 20, szse.ResendStatusDone)
+	r.mustOffer(Backup, 2011, 20, 20)
+	asks = nil
+	for range 10 {
+		asks = append(asks, r.check(time.Second)...)
+	}
+	if len(asks) != 0 {
+		t.Fatalf("asked %v after the copy was compared", asks)
+	}
+	r.mustOffer(Backup, 2011, 21, 21)
+	r.expect("2011:21")
 }
