@@ -271,6 +271,9 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 	if st.old {
 		// Of the numbering before the channel's (szseStream.old): its
 		// stream may go back to 1 when its venue numbers again too.
+		if ch.oldSince == 0 {
+			ch.oldSince = recv // check sees whether a source streams the channel's numbering
+		}
 		if resent && st.rtxNext > st.rtxEnd {
 			st.rtxEnd = 0
 			a.retransmitted(ch, src)

@@ -157,6 +157,13 @@ type szseArbChannel struct {
 	// the channel was last rebuilt (restart): a source then found on an
 	// older numbering (leaveOld) mixed two numberings in the books.
 	from uint8
+	// oldSince is when a source left on the old numbering
+	// (szseStream.old) sent a record the channel dropped while no live
+	// source streamed its numbering (Unix ns; 0: none since then). The
+	// market moves and the books do not follow: after the recovery time
+	// the channel is rebuilt, stale until a source streams its numbering
+	// (check).
+	oldSince int64
 
 	next       atomic.Uint64 // the next ApplSeqNum to deliver
 	last       atomic.Uint64 // the highest ApplSeqNum known to exist

@@ -49,6 +49,9 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 			"source", sourceName(ch.req.src), "timeout", a.reqTimeout)
 		ch.req.src = -1
 	}
+	if ch.oldSince != 0 && a.onlyOld(ch, now) {
+		return szseAsk{}, false
+	}
 	next, last := ch.next.Load(), ch.last.Load()
 	if next > last {
 		// No gap. gapAt is kept: a gap that opens again at the same place
@@ -93,6 +96,31 @@ func (a *szseArbiter) check(ch *szseArbChannel, now int64) (szseAsk, bool) {
 		a.declareLost(ch, next, to)
 	}
 	return szseAsk{}, false
+}
+
+// onlyOld rebuilds the channel when, for the recovery time, a source left
+// on the old numbering (szseStream.old) has sent records and no live
+// source streams the channel's numbering: the market moves, and the books
+// no longer follow it. The rebuild marks the channel stale until a source
+// streams its numbering again (the old one is not asked: streams).
+// Before, the channel stayed where the other source left it, valid, for
+// as long as that source was away. It reports whether it rebuilt. Lock
+// held.
+func (a *szseArbiter) onlyOld(ch *szseArbChannel, now int64) bool {
+	for i, live := range a.live {
+		if live && !ch.src[i].old {
+			ch.oldSince = 0 // a source streams the channel's numbering
+			return false
+		}
+	}
+	if now-ch.oldSince < int64(a.recovery) || ch.stale.Load() {
+		return false
+	}
+	ch.oldSince = 0
+	a.log.Error("feed: only a source on an SZSE channel's old numbering streams it; rebuilding, stale until a source streams its numbering",
+		"channel", ch.no, "next", ch.next.Load(), "recovery_timeout", a.recovery)
+	a.restart(ch)
+	return true
 }
 
 // verifyAsk returns a ReTransmit of the last record delivered (next-1)

@@ -161,6 +161,37 @@ func TestSZSEOneSourceRenumberedFirst(t *testing.T) {
 			t.Fatalf("channel %+v: want the renumbering's rebuild alone", c)
 		}
 	})
+	t.Run("the primary goes down, the backup streams the old numbering alone", func(t *testing.T) {
+		// No source streams the channel's numbering: the backup's records
+		// show the market moving, which the books no longer follow. After
+		// the recovery time the channel is stale (rebuilt, nothing of the
+		// old numbering delivered), and it comes back valid from the
+		// primary's new stream. Before, it stayed at 3, valid, for as
+		// long as the primary was away.
+		r := setup(t)
+		r.a.SourceDown(Primary)
+		r.offerAt(Backup, 2011, 23, 30, later(0), oldPx)
+		r.heartbeat(Backup, 2011, 30)
+		longer := *oldStream
+		longer.have = 30
+		r.serve(40, [2]*staggerStream{Primary: newStream, Backup: &longer})
+		for _, got := range r.sink.take() {
+			if got != "reset 2011" {
+				t.Fatalf("delivered %s with only the old numbering's source up", got)
+			}
+		}
+		if c := r.channel(2011); !c.Stale {
+			t.Fatalf("channel %+v: frozen at the new stream's 3 while the old numbering streams alone, served as valid", c)
+		}
+		back := *newStream
+		back.have = 6
+		r.a.SourceLive(Primary)
+		r.offerAt(Primary, 2011, 5, 6, later(0), newPx)
+		r.heartbeat(Primary, 2011, 6)
+		r.serve(40, [2]*staggerStream{Primary: &back, Backup: &longer})
+		r.sink.take()
+		converged(t, r, 6)
+	})
 	t.Run("the backup's venue numbers again later", func(t *testing.T) {
 		r := setup(t)
 		// The backup's venue restarts too, into the same new stream,
