@@ -391,44 +391,8 @@ func TestWSRepeatedRequestNotAnsweredByEarlierOnesEvent(t *testing.T) {
 	m.Watch("A1", watch)
 	hooked := &dupHook{Manager: m, hookID: "x1"}
 	e.srv.ws.orders = hooked // before any client connects
-	c := e.dial(tok)
-
-	var got []rawMessage
-	read := func(what string, done func() bool) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), testBound)
-		defer cancel()
-		for !done() {
-			_, frame, err := c.Conn().Read(ctx)
-			if err != nil {
-				t.Fatalf("waiting for %s: %v", what, err)
-			}
-			for line := range strings.SplitSeq(string(frame), "\n") {
-				var m rawMessage
-				if err := json.Unmarshal([]byte(line), &m); err != nil {
-					t.Fatalf("bad message %q: %v", line, err)
-				}
-				got = append(got, m)
-			}
-		}
-	}
-	withID := func(id string) (out []rawMessage) {
-		for _, m := range got {
-			if string(m["id"]) == id {
-				out = append(out, m)
-			}
-		}
-		return out
-	}
-	has := func(ok func(rawMessage) bool) func() bool {
-		return func() bool { return slices.ContainsFunc(got, ok) }
-	}
-	send := func(raw string) {
-		t.Helper()
-		if err := c.SendRaw(context.Background(), []byte(raw)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l := &rawLog{t: t, c: e.dial(tok)}
+	read, has, withID, send := l.read, l.has, l.withID, l.send
 
 	send(`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100,"id":1}`)
 	read("the order acknowledged", has(func(m rawMessage) bool { return m.str("type") == "exec" && m.str("status") == "new" }))
@@ -454,6 +418,65 @@ func TestWSRepeatedRequestNotAnsweredByEarlierOnesEvent(t *testing.T) {
 			kinds = append(kinds, m.str("type")+" "+m.str("code"))
 		}
 		t.Fatalf("the repeated cancel (id 3) got %d answers, want its refusal only: %q", len(as), kinds)
+	}
+}
+
+// rawLog reads a connection's messages as raw JSON fields into got, the
+// entries of an orders.list page after the page's own message, for tests
+// that look at exactly what arrived. The test's goroutine only.
+type rawLog struct {
+	t   *testing.T
+	c   *mdclient.Client
+	got []rawMessage
+}
+
+// read reads until done reports true.
+func (l *rawLog) read(what string, done func() bool) {
+	l.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	for !done() {
+		_, frame, err := l.c.Conn().Read(ctx)
+		if err != nil {
+			l.t.Fatalf("waiting for %s: %v", what, err)
+		}
+		for line := range strings.SplitSeq(string(frame), "\n") {
+			var m rawMessage
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				l.t.Fatalf("bad message %q: %v", line, err)
+			}
+			l.got = append(l.got, m)
+			if m.str("type") == "orders" {
+				var page struct{ Orders []rawMessage }
+				if err := json.Unmarshal([]byte(line), &page); err != nil {
+					l.t.Fatal(err)
+				}
+				l.got = append(l.got, page.Orders...)
+			}
+		}
+	}
+}
+
+// has returns a done function for read: a message ok accepts arrived.
+func (l *rawLog) has(ok func(rawMessage) bool) func() bool {
+	return func() bool { return slices.ContainsFunc(l.got, ok) }
+}
+
+// withID returns the messages that echo request id.
+func (l *rawLog) withID(id string) (out []rawMessage) {
+	for _, m := range l.got {
+		if string(m["id"]) == id {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// send sends a raw request.
+func (l *rawLog) send(raw string) {
+	l.t.Helper()
+	if err := l.c.SendRaw(context.Background(), []byte(raw)); err != nil {
+		l.t.Fatal(err)
 	}
 }
 
@@ -511,43 +534,10 @@ func TestWSOrderAnswerNotBehindNewerEvent(t *testing.T) {
 			m.Watch("A1", watch)
 			hooked := &staleHook{Manager: m}
 			e.srv.ws.orders = hooked // before any client connects
-			c := e.dial(tok)
-			var got []rawMessage
-			read := func(what string, done func() bool) {
-				t.Helper()
-				ctx, cancel := context.WithTimeout(context.Background(), testBound)
-				defer cancel()
-				for !done() {
-					_, frame, err := c.Conn().Read(ctx)
-					if err != nil {
-						t.Fatalf("waiting for %s: %v", what, err)
-					}
-					for line := range strings.SplitSeq(string(frame), "\n") {
-						var m rawMessage
-						if err := json.Unmarshal([]byte(line), &m); err != nil {
-							t.Fatalf("bad message %q: %v", line, err)
-						}
-						if m.str("type") == "orders" { // a page: its entries, in order
-							var page struct{ Orders []rawMessage }
-							if err := json.Unmarshal([]byte(line), &page); err != nil {
-								t.Fatal(err)
-							}
-							got = append(got, page.Orders...)
-						}
-						got = append(got, m)
-					}
-				}
-			}
-			send := func(raw string) {
-				t.Helper()
-				if err := c.SendRaw(context.Background(), []byte(raw)); err != nil {
-					t.Fatal(err)
-				}
-			}
+			l := &rawLog{t: t, c: e.dial(tok)}
+			read, has, send := l.read, l.has, l.send
 			send(`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100,"id":1}`)
-			read("the order acknowledged", func() bool {
-				return slices.ContainsFunc(got, func(m rawMessage) bool { return m.str("type") == "exec" && m.str("status") == "new" })
-			})
+			read("the order acknowledged", has(func(m rawMessage) bool { return m.str("type") == "exec" && m.str("status") == "new" }))
 			o, err := m.Status("A1", "c1")
 			if err != nil {
 				t.Fatal(err)
@@ -579,9 +569,7 @@ func TestWSOrderAnswerNotBehindNewerEvent(t *testing.T) {
 			hooked.hook.Store(&fill)
 			hooked.times.Store(int32(tc.fills))
 			send(tc.op)
-			read("the answer", func() bool {
-				return slices.ContainsFunc(got, func(m rawMessage) bool { return string(m["id"]) == "9" })
-			})
+			read("the answer", func() bool { return len(l.withID("9")) > 0 })
 			if filled != tc.fills {
 				t.Fatalf("%d fills made, want %d", filled, tc.fills)
 			}
@@ -589,7 +577,7 @@ func TestWSOrderAnswerNotBehindNewerEvent(t *testing.T) {
 			var status string
 			var cum int64
 			var seq []string
-			for _, m := range got {
+			for _, m := range l.got {
 				if m.str("clOrdId") == "c1" && m.str("status") != "" {
 					status = m.str("status")
 					_ = json.Unmarshal(m["cumQty"], &cum)
