@@ -32,15 +32,11 @@ func writeCapture(t *testing.T, seqs []uint64, msgs [][]byte) string {
 	return name
 }
 
-// TestPlayerHolesAndRepeats plays a capture whose sequence numbers jump
-// (3 and 4 missing) and repeat (a rebuild's redelivery of 1 and 2): a
-// client logged in from 1 receives each recorded number once, in order,
-// nothing for the holes, then End of Session; a client logging in from 4
-// starts at 5.
-func TestPlayerHolesAndRepeats(t *testing.T) {
-	m := func(s string) []byte { return []byte(s) }
-	name := writeCapture(t, []uint64{1, 2, 1, 2, 5, 6}, [][]byte{m("one"), m("two"), m("one"), m("two"), m("five"), m("six")})
-	p, err := NewPlayer(PlayerConfig{})
+// runPlayer starts a Player of cfg serving until the test ends and plays
+// the capture file name through it.
+func runPlayer(t *testing.T, cfg PlayerConfig, name string) (PlayStats, *Player, error) {
+	t.Helper()
+	p, err := NewPlayer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +45,18 @@ func TestPlayerHolesAndRepeats(t *testing.T) {
 	go func() { done <- p.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	st, err := p.Play(ctx, []string{name})
+	return st, p, err
+}
+
+// TestPlayerHolesAndRepeats plays a capture whose sequence numbers jump
+// (3 and 4 missing) and repeat (a rebuild's redelivery of 1 and 2): a
+// client logged in from 1 receives each recorded number once, in order,
+// nothing for the holes, then End of Session; a client logging in from 4
+// starts at 5.
+func TestPlayerHolesAndRepeats(t *testing.T) {
+	m := func(s string) []byte { return []byte(s) }
+	name := writeCapture(t, []uint64{1, 2, 1, 2, 5, 6}, [][]byte{m("one"), m("two"), m("one"), m("two"), m("five"), m("six")})
+	st, p, err := runPlayer(t, PlayerConfig{}, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,15 +128,7 @@ func TestPlayerSZSESourceStream(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p, err := NewPlayer(PlayerConfig{Protocol: capture.ProtocolSZSE})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	st, err := p.Play(ctx, []string{name})
+	st, p, err := runPlayer(t, PlayerConfig{Protocol: capture.ProtocolSZSE}, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,15 +221,7 @@ func TestPlayerPlaysOneStream(t *testing.T) {
 		{1, []string{"new one", "new two"}, PlayStats{Messages: 2, Last: 2, Streams: 2, Skipped: 3}},
 	} {
 		t.Run(fmt.Sprintf("stream %d", tc.stream), func(t *testing.T) {
-			p, err := NewPlayer(PlayerConfig{Stream: tc.stream})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- p.Run(ctx) }()
-			t.Cleanup(func() { cancel(); <-done })
-			st, err := p.Play(ctx, []string{name})
+			st, p, err := runPlayer(t, PlayerConfig{Stream: tc.stream}, name)
 			if err != nil {
 				t.Fatal(err)
 			}
