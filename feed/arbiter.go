@@ -700,6 +700,14 @@ func (a *Arbiter) rebuildUnverified(now time.Time) int {
 	}
 	a.stats.Unverified++
 	a.restart()
+	if !a.single {
+		// The other source streams what was delivered (or nothing): the
+		// rebuild takes nothing from it, lest that stream's messages
+		// follow this one's; it logs in again once the rebuild is done,
+		// its copy compared then.
+		a.exclude = 1 - pick
+		a.srcs[1-pick].live = false
+	}
 	a.srcs[pick].live = false
 	a.pending, a.pendingTill = pick, now.Add(a.patience)
 	return pick
@@ -912,7 +920,11 @@ func (a *Arbiter) Check(now time.Time) int {
 	if src := a.rebuildUnverified(now); src >= 0 {
 		return src
 	}
-	if !a.skipLost() || a.rb == nil {
+	// A source not yet compared that passed next and is gone (rebuilt
+	// from only while live) shows the stream passed next as messages
+	// held do: the books are rebuilt from the source left behind it,
+	// stale until it brings the stream, not frozen as valid.
+	if lost := a.skipLost(); a.rb == nil || !lost && !a.unverifiedAhead() {
 		return -1
 	}
 	// Rebuild: the primary (or the live source) logs in again from 1.

@@ -156,3 +156,107 @@ func TestLoginAboveRequestUnverified(t *testing.T) {
 		want(t, sink, byte('A'), uint64(1), uint64(old+2))
 	})
 }
+
+// TestLoginAboveGoneOtherStuck: the backup's login is accepted above the
+// request (at 7, asking for a copy of 5), it sends 7..10, which are not
+// taken (nothing compared them), and goes away for good; the primary,
+// live, delivered 1..5 and brings only heartbeats, logging in again when
+// asked but sending nothing more (a stuck relay). The backup's messages
+// show the stream passed 6 as messages held beyond a gap do: once the
+// primary has been asked again and the recovery time is over, the books
+// are rebuilt from it, stale until it brings the stream. Before, the
+// rebuild of a gap that only a source not yet compared passed came only
+// from a live such source: with it gone, nothing was done, the books
+// frozen at 5 and served as valid for ever (before the backup's logins
+// were checked, its 7..10 were held and 6 declared lost).
+func TestLoginAboveGoneOtherStuck(t *testing.T) {
+	sink := &streamSink{}
+	a := newArbiter(overlapRebuilder{sink}, 64, 2, time.Second, time.Minute)
+	a.SourceLive(Primary, 1)
+	for s := uint64(1); s <= 5; s++ {
+		a.Offer(Primary, s, streamMsg('A', s), 0)
+	}
+	a.SourceLive(Backup, 7) // asked 5, accepted above
+	for s := uint64(7); s <= 10; s++ {
+		a.Offer(Backup, s, streamMsg('A', s), 0)
+	}
+	a.SourceDown(Backup) // its logins refused from now on
+	t0 := time.Unix(100, 0)
+	for now := t0; now.Before(t0.Add(time.Hour)) && !a.Rebuilding(); now = now.Add(time.Second) {
+		switch a.Check(now) {
+		case Primary: // it logs in again, sends its copy of 5 and nothing more
+			from := a.LoginFrom()
+			a.SourceLive(Primary, from)
+			if from > 1 {
+				a.Offer(Primary, from, streamMsg('A', from), 0)
+			}
+		case Backup:
+			t.Fatal("Check asked the backup, which is gone")
+		}
+	}
+	if !a.Rebuilding() || !sink.stale || sink.restarts != 1 {
+		t.Fatalf("next %d, rebuilding %v, stale %v, restarts %d: want the books rebuilt from the primary, stale, not frozen at 5 as valid",
+			a.Next(), a.Rebuilding(), sink.stale, sink.restarts)
+	}
+}
+
+// TestLoginAboveRebuildTakesNothingFromTheOther: only the primary,
+// logged in above the request (another stream, B), passed next; the
+// backup (stream A) is live and silent. The books are rebuilt from the
+// primary from sequence 1, and the rebuild takes nothing from the
+// backup: when it wakes up with A's next messages they are not applied
+// after B's (it logs in again once the rebuild is done, and its copy is
+// compared then). Before, the backup's A11 and A12, held during the
+// rebuild, were applied after B1..B10 and the books served as valid.
+func TestLoginAboveRebuildTakesNothingFromTheOther(t *testing.T) {
+	const old = 10
+	sink := &streamSink{}
+	a := newArbiter(overlapRebuilder{sink}, 64, 1, time.Second, time.Minute)
+	a.SourceLive(Primary, 1)
+	a.SourceLive(Backup, 1)
+	for s := uint64(1); s <= old; s++ {
+		a.Offer(Primary, s, streamMsg('A', s), 0)
+		a.Offer(Backup, s, streamMsg('A', s), 0)
+	}
+	a.SourceDown(Primary)
+	above := func() {
+		a.SourceLive(Primary, old+3)
+		for s := uint64(old + 3); s <= old+6; s++ {
+			a.Offer(Primary, s, streamMsg('B', s), 0)
+		}
+	}
+	above()
+	t0 := time.Unix(100, 0)
+	for now := t0; a.Stats().Unverified == 0; now = now.Add(time.Second) {
+		if now.After(t0.Add(time.Hour)) {
+			t.Fatal("no rebuild from the primary")
+		}
+		switch a.Check(now) {
+		case Primary:
+			if a.Stats().Unverified == 0 {
+				above()
+			}
+		case Backup:
+			a.SourceLive(Backup, old)
+			a.Offer(Backup, old, streamMsg('A', old), 0)
+		}
+	}
+	// The rebuild: the primary logs in from 1; the backup wakes up.
+	a.SourceLive(Primary, 1)
+	for s := uint64(1); s <= 5; s++ {
+		a.Offer(Primary, s, streamMsg('B', s), 0)
+	}
+	a.Offer(Backup, old+1, streamMsg('A', old+1), 0)
+	a.Offer(Backup, old+2, streamMsg('A', old+2), 0)
+	for s := uint64(6); s <= old; s++ {
+		a.Offer(Primary, s, streamMsg('B', s), 0)
+	}
+	for _, m := range sink.got {
+		if m[0] != 'B' {
+			t.Fatalf("delivered %v (stale %v): the backup's stream applied to the primary's rebuild", sink.got, sink.stale)
+		}
+	}
+	if sink.stale || a.Rebuilding() || a.takeResync() != 1<<Backup {
+		t.Fatalf("stale %v, rebuilding %v: want the rebuild done, the backup asked to log in again", sink.stale, a.Rebuilding())
+	}
+}
