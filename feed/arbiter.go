@@ -920,12 +920,18 @@ func (a *Arbiter) Check(now time.Time) int {
 	if src := a.rebuildUnverified(now); src >= 0 {
 		return src
 	}
-	// A source not yet compared that passed next and is gone (rebuilt
-	// from only while live) shows the stream passed next as messages
-	// held do: the books are rebuilt from the source left behind it,
-	// stale until it brings the stream, not frozen as valid.
-	if lost := a.skipLost(); a.rb == nil || !lost && !a.unverifiedAhead() {
+	if lost := a.skipLost(); a.rb == nil {
 		return -1
+	} else if !lost {
+		// A source not yet compared that passed next and is gone
+		// (rebuilt from only while live) shows the stream passed next
+		// as messages held do: the books are rebuilt from the source
+		// left behind it, stale until it brings the stream, not frozen
+		// as valid.
+		if !a.unverifiedAhead() {
+			return -1
+		}
+		a.stats.Unverified++
 	}
 	// Rebuild: the primary (or the live source) logs in again from 1.
 	a.restart()

@@ -194,7 +194,7 @@ func TestLoginAboveGoneOtherStuck(t *testing.T) {
 			t.Fatal("Check asked the backup, which is gone")
 		}
 	}
-	if !a.Rebuilding() || !sink.stale || sink.restarts != 1 {
+	if !a.Rebuilding() || !sink.stale || sink.restarts != 1 || a.Stats().Unverified != 1 {
 		t.Fatalf("next %d, rebuilding %v, stale %v, restarts %d: want the books rebuilt from the primary, stale, not frozen at 5 as valid",
 			a.Next(), a.Rebuilding(), sink.stale, sink.restarts)
 	}

@@ -137,7 +137,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		}
 		switch {
 		case after.Unverified != before.Unverified:
-			f.log.Error("feed: only a source whose login was accepted above the sequence asked (no copy of a message delivered to compare) passes the next sequence; rebuilding from sequence 1 from it",
+			f.log.Error("feed: only a source whose login was accepted above the sequence asked (no copy of a message delivered to compare) passed the next sequence; rebuilding from sequence 1",
 				"feed", f.cfg.Name, "source", sourceName(i))
 		case lost: // logged above
 		case after.MissedRebuilds != before.MissedRebuilds:
