@@ -248,9 +248,13 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 		if ok && t.Sub(last) > szseRenumberSlack {
 			a.renumber(ch, src, s, t, recv)
 		}
-	} else if rt > 0 && rt < ch.deliveredAt && !st.old && stampedBefore(rt, ch.deliveredAt) {
-		// At or after next, yet stamped well before a record delivered:
-		// of an older numbering than the channel's.
+	} else if rt > 0 && rt < ch.deliveredAt && s+1 >= ch.next.Load() && !st.old && stampedBefore(rt, ch.deliveredAt) {
+		// At or after next, or a copy of the last record delivered (the
+		// latest stamped), yet stamped well before a record delivered:
+		// of an older numbering than the channel's. A copy of an earlier
+		// record is a lagging source's (before, it left its source on an
+		// old numbering, and the channel was rebuilt if that source had
+		// delivered since the last rebuild).
 		a.leaveOld(ch, src, s)
 	}
 	if st.verify && s+1 == ch.next.Load() {
@@ -571,10 +575,29 @@ func (a *szseArbiter) deliver(ch *szseArbChannel, src int, m *szse.Message, fram
 	}
 	ch.deliveredAt = max(ch.deliveredAt, recordTime(m))
 	ch.lastRecN = uint8(copy(ch.lastRec[:], frame))
+	if ch.from == 0 && ch.rebuilds.Load() > 0 {
+		a.firstDelivered(ch, src)
+	}
 	ch.from |= 1 << src
 	ch.next.Add(1)
 	ch.delivered.Add(1)
 	ch.sinceReset++
+}
+
+// firstDelivered notes that src's record is the first delivered on the
+// channel since it was last rebuilt (restart): the other source, taken
+// with nothing delivered to verify it against, is verified now
+// (szseStream.verify), its copy of a record delivered compared before its
+// records are taken. Its stream may be another numbering than src's: a
+// venue server numbered the channel again while nothing was delivered.
+// Before, both were taken, and a record of one numbering followed by the
+// other's was rebuilt only if a later record of the first showed it,
+// after the channel was declared live (found by
+// TestSZSEArbiterAgainstModel with MODEL_RENUMBER=1). Lock held.
+func (a *szseArbiter) firstDelivered(ch *szseArbChannel, src int) {
+	if o := &ch.src[1-src]; !o.verify {
+		o.verify, o.verifyAsked = true, 0
+	}
 }
 
 // drain delivers the held records that are now in order, then tells the

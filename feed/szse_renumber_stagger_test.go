@@ -289,18 +289,28 @@ func TestSZSEOlderNumberingDuringRebuild(t *testing.T) {
 		}
 	})
 	t.Run("both numberings delivered", func(t *testing.T) {
+		// The backup's old record 1 is delivered first: the primary,
+		// taken with nothing delivered, is verified from then on. Its
+		// records 2..3 wait until its copy of 1 is compared: stamped
+		// after it, of a later numbering, it rebuilds the channel from
+		// the primary, the backup left on the old numbering. Before,
+		// 2..3 were delivered after the old 1, and the mix was rebuilt
+		// only when a later record of the backup showed it, after the
+		// channel could have been declared live (found by
+		// TestSZSEArbiterAgainstModel with MODEL_RENUMBER=1).
 		r := rebuilding(t)
 		r.offerAt(Backup, 2011, 1, 1, early(0), oldPx)
-		r.offerAt(Primary, 2011, 2, 3, later(0), newPx) // taken: stamped after 1
-		r.expect(seqs(2011, 1, 3)...)
-		r.offerAt(Backup, 2011, 4, 4, early(0), oldPx) // shows the mix
-		r.expect("reset 2011")
-		if c := r.channel(2011); !c.Stale || c.Next != 1 {
-			t.Fatalf("channel %+v: want it rebuilt again", c)
-		}
+		r.offerAt(Primary, 2011, 2, 3, later(0), newPx)
+		r.expect("2011:1")
 		newStream := &staggerStream{px: newPx, have: 5, at: later}
 		r.serve(40, [2]*staggerStream{Primary: newStream, Backup: oldStream})
-		r.offerAt(Primary, 2011, 6, 22, later(0), newPx)
+		if c := r.channel(2011); c.Rebuilds != 2 {
+			t.Fatalf("channel %+v: want it rebuilt again", c)
+		}
+		r.offerAt(Primary, 2011, 6, 18, later(0), newPx)
+		newStream.have = 18
+		r.serve(40, [2]*staggerStream{Primary: newStream, Backup: oldStream})
+		r.offerAt(Primary, 2011, 19, 22, later(0), newPx)
 		r.sink.take()
 		if c := r.channel(2011); c.Stale || c.Next != 23 {
 			t.Fatalf("channel %+v: want the new stream through 22, valid", c)
@@ -345,4 +355,32 @@ func TestSZSEVerifyAskedAgain(t *testing.T) {
 	}
 	r.mustOffer(Backup, 2011, 21, 21)
 	r.expect("2011:21")
+}
+
+// TestSZSELaggingSourceNotOld: a source whose live stream lags the other
+// by more than a second of the channel's records sends copies of records
+// delivered, stamped well before the last one delivered: duplicates of
+// the channel's numbering, not an older numbering. The channel is not
+// rebuilt. Before, any such copy left its source on an old numbering
+// (its records dropped until its copy of the last record delivered
+// came), and one that had delivered records since the last rebuild (it
+// filled in for the other) had the channel rebuilt, stale.
+func TestSZSELaggingSourceNotOld(t *testing.T) {
+	const day = 20261204
+	r := newArbRig(t, nil)
+	offer := func(src int, from, to int64) {
+		t.Helper()
+		for seq := from; seq <= to; seq++ {
+			// 500 ms apart from 09:30:00: 3 records span over a second.
+			r.offerAt(src, 2011, seq, seq, szse.Timestamp(day*1_000_000_000+93000000+seq*500), 100000)
+		}
+	}
+	offer(Primary, 1, 10)
+	offer(Backup, 1, 14) // the backup fills in for the primary
+	r.expect(seqs(2011, 1, 14)...)
+	offer(Primary, 11, 16) // catching up: 11 is stamped 1.5 s before 14
+	r.expect("2011:15", "2011:16")
+	if c := r.channel(2011); c.Rebuilds != 0 || c.Stale {
+		t.Fatalf("channel %+v: rebuilt for a lagging source's copies", c)
+	}
 }
