@@ -126,8 +126,7 @@ var szModelChannels = [...]uint16{2011, 2012}
 // unanswered or answered in part; with MODEL_RENUMBER=1, in half the
 // runs the venue servers restart without their records and number the
 // channels from 1 again, one after the other or at once, the session
-// dropped or kept: not yet by default, as about one run in 10^4 still
-// fails there, see docs/ARCHITECTURE.md) and checks
+// dropped or kept; not by default) and checks
 // that each channel's records reach the sink once and in order (from 1
 // again after a ResetChannel), all of one numbering since, and that once
 // the faults end every channel converges to all the records of the last

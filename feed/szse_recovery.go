@@ -277,7 +277,8 @@ func (a *szseArbiter) restart(ch *szseArbChannel) {
 	// (its copy of a record the rebuild delivers takes it again). Before,
 	// the rebuild took both, and records of two numberings were delivered
 	// (found by TestSZSEArbiterAgainstModel). When neither is verified,
-	// nothing tells which to trust: both are taken.
+	// nothing tells which to trust: both are taken, until the rebuild
+	// delivers a record, whose source is trusted (firstDelivered).
 	trusted := [2]bool{!ch.src[0].verify, !ch.src[1].verify}
 	for i := range ch.src {
 		st := &ch.src[i]
