@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -19,9 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sgw/auth"
-	"sgw/fix"
 	"sgw/journal"
 	"sgw/orders"
+	"sgw/orders/orderstest"
 	"sgw/refdata"
 	"sgw/risk"
 )
@@ -81,7 +80,8 @@ func runWSOrdersModel(t *testing.T, seed uint64, steps int) {
 	g := startWSModelGateway(t, rng.IntN(2) == 0)
 	// The venue draws from its own source: what it has to answer
 	// depends on timing, and the steps should not.
-	v := &wsModelVenue{t: t, g: g, rng: rand.New(rand.NewPCG(seed^0x5bd1e995, seed)), orders: map[string]*wsVenueOrder{}, newSeen: map[string]int{}, cancels: map[string][]string{}}
+	v := orderstest.NewVenue(t, g.m, g.up, rand.New(rand.NewPCG(seed^0x5bd1e995, seed)))
+	v.SelfCancel = true
 	var clients []*wsModelClient
 	for i, acct := range []string{"A1", "A1", "A2"} {
 		c := &wsModelClient{t: t, g: g, name: fmt.Sprintf("c%d", i), acct: acct, reqs: map[int]*wsModelReq{},
@@ -119,11 +119,11 @@ func runWSOrdersModel(t *testing.T, seed uint64, steps int) {
 		case r < 53:
 			c.reconnect()
 		case r < 86:
-			v.act()
+			v.Act()
 		case r < 89:
-			v.lineCut()
+			v.LineCut()
 		case r < 92:
-			v.lineUp()
+			v.LineUp()
 		case r < 93:
 			g.restart(v, clients)
 		default:
@@ -133,7 +133,7 @@ func runWSOrdersModel(t *testing.T, seed uint64, steps int) {
 
 	// Quiescence: the line up, every client connected and its requests
 	// handled, the venue answering until no order awaits it.
-	v.lineUp()
+	v.LineUp()
 	ended := 0
 	for _, c := range clients {
 		if c.dead() {
@@ -143,7 +143,7 @@ func runWSOrdersModel(t *testing.T, seed uint64, steps int) {
 		ended += c.gen - 1
 	}
 	g.waitDisconnects(ended)
-	v.settle()
+	v.Settle(wsModelWait, g.allOrders)
 	for _, c := range clients {
 		c.converge()
 	}
@@ -151,7 +151,7 @@ func runWSOrdersModel(t *testing.T, seed uint64, steps int) {
 		c.checkAnswers()
 		c.checkTrades()
 	}
-	v.check()
+	v.Check(g.allOrders())
 	if g.cod {
 		g.checkCancelOnDisconnect(clients, v)
 	}
@@ -165,7 +165,7 @@ func runWSOrdersModel(t *testing.T, seed uint64, steps int) {
 		t.Errorf("%d list entries or status answers came after a newer event of their order on their connection", stale)
 	}
 	t.Logf("cancel-on-disconnect %v; %d gateway restarts; %d orders at the venue, %d executions; connections %d %d %d",
-		g.cod, g.restarts, len(v.newSeen), v.execs, clients[0].gen, clients[1].gen, clients[2].gen)
+		g.cod, g.restarts, v.Orders(), v.Execs(), clients[0].gen, clients[1].gen, clients[2].gen)
 }
 
 // wsModelGateway is the gateway under test: the WebSocket server in front
@@ -180,7 +180,7 @@ type wsModelGateway struct {
 
 	m      *orders.Manager
 	j      *journal.Journal
-	up     *wsModelLine
+	up     *orderstest.Line
 	srv    *Server
 	url    string
 	cancel context.CancelFunc
@@ -276,8 +276,8 @@ func (g *wsModelGateway) open(up bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := &wsModelLine{handed: g.handed, notify: make(chan struct{})}
-	m.AddUpstream("core", line)
+	line := orderstest.NewLine(g.handed)
+	m.AddUpstream(orderstest.Upstream, line)
 	if _, err := m.Recover(); err != nil {
 		t.Fatal(err)
 	}
@@ -321,21 +321,16 @@ func (g *wsModelGateway) stop() {
 // restart stops the gateway and opens it again on its journal; the venue
 // keeps what it had not answered and answers the new manager. The
 // clients connect again.
-func (g *wsModelGateway) restart(v *wsModelVenue, clients []*wsModelClient) {
+func (g *wsModelGateway) restart(v *orderstest.Venue, clients []*wsModelClient) {
 	g.restarts++
 	g.stop()
-	v.pull() // what the old process handed over reached the venue
-	g.up.mu.Lock()
-	for _, req := range g.up.sent {
-		id, _ := fix.RequestID(req)
-		g.handed[id] = true
-	}
-	g.up.mu.Unlock()
+	v.Pull() // what the old process handed over reached the venue
+	g.up.AddHanded(g.handed)
 	for _, c := range clients {
 		c.waitDead()
 	}
-	g.open(!v.down)
-	v.read = 0
+	g.open(!v.Down())
+	v.Attach(g.m, g.up)
 	for _, c := range clients {
 		c.connect()
 	}
@@ -359,12 +354,17 @@ func (g *wsModelGateway) accountOrders(acct string) []orders.Order {
 	}
 }
 
+// allOrders returns every order the manager holds (of A1 and A2).
+func (g *wsModelGateway) allOrders() []orders.Order {
+	return append(g.accountOrders("A1"), g.accountOrders("A2")...)
+}
+
 // checkCancelOnDisconnect checks that every order entered on a
 // connection that is gone was cancelled (with cancel-on-disconnect): it
 // ended, or the venue refused a cancel of it (the gateway's own cancel
 // is not told apart from a client's there). An order some replace took over may belong to another connection:
 // not checked.
-func (g *wsModelGateway) checkCancelOnDisconnect(clients []*wsModelClient, v *wsModelVenue) {
+func (g *wsModelGateway) checkCancelOnDisconnect(clients []*wsModelClient, v *orderstest.Venue) {
 	for _, c := range clients {
 		for _, o := range g.accountOrders(c.acct) {
 			// Sent on the current connection (the one that took it,
@@ -374,317 +374,15 @@ func (g *wsModelGateway) checkCancelOnDisconnect(clients []*wsModelClient, v *ws
 				continue
 			}
 			gen := gens[len(gens)-1]
-			if len(v.cancels[o.UpstreamID]) > 0 {
+			if len(v.Cancels(o.UpstreamID)) > 0 {
 				continue // refused: the venue cannot tell the gateway's cancel from a client's
 			}
 			c.mu.Lock()
 			why := c.ended[gen]
 			c.mu.Unlock()
 			g.t.Errorf("%s: order %s, entered on connection %d (now %d, that one ended: %v), is still %s with cancel-on-disconnect; cancels at the venue %q",
-				c.name, o.ClOrdID, gen, c.gen, why, o.Status, v.cancels[o.UpstreamID])
+				c.name, o.ClOrdID, gen, c.gen, why, o.Status, v.Cancels(o.UpstreamID))
 		}
-	}
-}
-
-// wsModelLine is the manager's upstream: it records what it is sent, for
-// the venue to read; it is always logged on. Safe for concurrent use; mu
-// guards sent and notify.
-type wsModelLine struct {
-	handed map[string]bool // read-only: requests an earlier run's upstream had
-
-	mu     sync.Mutex
-	sent   []any
-	notify chan struct{} // closed and replaced at each request
-}
-
-// Send implements orders.Upstream.
-func (u *wsModelLine) Send(req any) error {
-	if p, ok := req.(fix.Prepared); ok {
-		req = p.Request()
-	}
-	u.mu.Lock()
-	u.sent = append(u.sent, req)
-	close(u.notify)
-	u.notify = make(chan struct{})
-	u.mu.Unlock()
-	return nil
-}
-
-// Handed implements orders.Upstream.
-func (u *wsModelLine) Handed(id string) fix.Handed {
-	if u.handed[id] {
-		return fix.HandedYes
-	}
-	return fix.HandedNo
-}
-
-// ResumeInboundAfter implements orders.Upstream.
-func (u *wsModelLine) ResumeInboundAfter(int, int64) {}
-
-// Queued implements orders.Upstream.
-func (u *wsModelLine) Queued() uint64 {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return uint64(len(u.sent))
-}
-
-// Left implements orders.Upstream.
-func (u *wsModelLine) Left() uint64 { return u.Queued() }
-
-// wsVenueOrder is an order as the venue holds it, by its upstream id.
-type wsVenueOrder struct {
-	uid, orderID string
-	price        refdata.Price
-	qty, cum     int64
-	status       byte // '0' '1' '2' '4' '8'
-	replacedBy   string
-}
-
-func (o *wsVenueOrder) working() bool { return o.status == '0' || o.status == '1' }
-
-// wsModelVenue is the simulated venue: it reads what the manager sends
-// its upstream and answers through the manager's callbacks. Only the
-// test's goroutine uses it.
-type wsModelVenue struct {
-	t       *testing.T
-	g       *wsModelGateway
-	rng     *rand.Rand
-	read    int   // requests of g.up.sent read
-	queue   []any // requests read, not yet answered
-	orders  map[string]*wsVenueOrder
-	newSeen map[string]int // NewOrders by upstream id
-	// cancels holds the ids of the cancels of each upstream id.
-	cancels map[string][]string
-	execs   int
-	down    bool
-}
-
-func (v *wsModelVenue) pull() {
-	v.g.up.mu.Lock()
-	v.queue = append(v.queue, v.g.up.sent[v.read:]...)
-	v.read = len(v.g.up.sent)
-	v.g.up.mu.Unlock()
-}
-
-func (v *wsModelVenue) execID() string { v.execs++; return fmt.Sprintf("V%d", v.execs) }
-
-// act does one thing a venue does: answer its oldest request, fill a
-// working order, or cancel one on its own.
-func (v *wsModelVenue) act() {
-	if v.down {
-		return
-	}
-	v.pull()
-	if len(v.queue) > 0 && v.rng.IntN(3) > 0 {
-		v.answer()
-		return
-	}
-	var working []*wsVenueOrder
-	for _, o := range v.orders {
-		if o.working() && o.replacedBy == "" {
-			working = append(working, o)
-		}
-	}
-	if len(working) == 0 {
-		return
-	}
-	slices.SortFunc(working, func(a, b *wsVenueOrder) int { return strings.Compare(a.uid, b.uid) })
-	o := working[v.rng.IntN(len(working))]
-	if v.rng.IntN(8) == 0 {
-		o.status = '4' // the venue ends it (a cancel of its own)
-		v.report(o, '4', o.uid, "")
-		return
-	}
-	last := o.qty - o.cum
-	if last > 100 && v.rng.IntN(2) == 0 {
-		last = 100 * (1 + v.rng.Int64N(last/100-1))
-	}
-	o.cum += last
-	o.status = '1'
-	if o.cum == o.qty {
-		o.status = '2'
-	}
-	v.g.m.OnExecReport("core", fix.ExecReport{ClOrdID: o.uid, OrderID: o.orderID, ExecID: v.execID(), ExecType: 'F', OrdStatus: o.status,
-		Symbol: "600519.SH", Side: fix.Buy, Price: o.price, OrderQty: o.qty, LastQty: last, LastPx: o.price,
-		CumQty: o.cum, LeavesQty: o.qty - o.cum, AvgPx: o.price})
-}
-
-func (v *wsModelVenue) current(uid string) *wsVenueOrder {
-	o := v.orders[uid]
-	for o != nil && o.replacedBy != "" {
-		o = v.orders[o.replacedBy]
-	}
-	return o
-}
-
-func (v *wsModelVenue) report(o *wsVenueOrder, execType byte, clOrdID, orig string) {
-	leaves := o.qty - o.cum
-	if !o.working() {
-		leaves = 0
-	}
-	v.g.m.OnExecReport("core", fix.ExecReport{ClOrdID: clOrdID, OrigClOrdID: orig, OrderID: o.orderID, ExecID: v.execID(),
-		ExecType: execType, OrdStatus: o.status, Symbol: "600519.SH", Side: fix.Buy, Price: o.price, OrderQty: o.qty,
-		CumQty: o.cum, LeavesQty: leaves, AvgPx: o.price})
-}
-
-// answer answers the oldest request.
-func (v *wsModelVenue) answer() {
-	req := v.queue[0]
-	v.queue = v.queue[1:]
-	switch r := req.(type) {
-	case fix.NewOrder:
-		if o := v.orders[r.ClOrdID]; o != nil {
-			if !r.PossResend {
-				v.t.Errorf("the venue got order %s again, not flagged PossResend", r.ClOrdID)
-			}
-			v.report(o, 'I', r.ClOrdID, "")
-			return
-		}
-		v.newSeen[r.ClOrdID]++
-		o := &wsVenueOrder{uid: r.ClOrdID, price: r.Price, qty: r.Qty, status: '0', orderID: "VO-" + r.ClOrdID}
-		v.orders[r.ClOrdID] = o
-		if v.rng.IntN(6) == 0 {
-			o.status = '8'
-			v.report(o, '8', r.ClOrdID, "")
-			return
-		}
-		v.report(o, '0', r.ClOrdID, "")
-	case fix.CancelRequest:
-		v.cancels[r.OrigClOrdID] = append(v.cancels[r.OrigClOrdID], r.ClOrdID)
-		o := v.current(r.OrigClOrdID)
-		if o == nil || !o.working() || o.uid != r.OrigClOrdID || v.rng.IntN(5) == 0 {
-			v.refuse(r.ClOrdID, r.OrigClOrdID, o, '1')
-			return
-		}
-		o.status = '4'
-		v.report(o, '4', r.ClOrdID, r.OrigClOrdID)
-	case fix.ReplaceRequest:
-		o := v.current(r.OrigClOrdID)
-		if o == nil || !o.working() || o.uid != r.OrigClOrdID || r.Qty <= o.cum || v.rng.IntN(4) == 0 {
-			v.refuse(r.ClOrdID, r.OrigClOrdID, o, '2')
-			return
-		}
-		n := &wsVenueOrder{uid: r.ClOrdID, price: r.Price, qty: r.Qty, cum: o.cum, status: '0', orderID: o.orderID}
-		if n.cum > 0 {
-			n.status = '1'
-		}
-		o.replacedBy = r.ClOrdID
-		v.orders[r.ClOrdID] = n
-		v.report(n, '5', r.ClOrdID, r.OrigClOrdID)
-	case fix.StatusRequest:
-		o := v.current(r.ClOrdID)
-		if o == nil {
-			v.g.m.OnExecReport("core", fix.ExecReport{ClOrdID: r.ClOrdID, OrderID: "NONE", ExecID: v.execID(), ExecType: 'I',
-				OrdStatus: '8', OrdRejReason: 5, Symbol: "600519.SH", Side: fix.Buy, Text: "unknown order"})
-			return
-		}
-		v.report(o, 'I', o.uid, "")
-	default:
-		v.t.Fatalf("venue got %T", req)
-	}
-}
-
-func (v *wsModelVenue) refuse(clOrdID, orig string, o *wsVenueOrder, to byte) {
-	id := ""
-	if o != nil {
-		id = o.orderID
-	}
-	v.g.m.OnCancelReject("core", fix.CancelReject{ClOrdID: clOrdID, OrigClOrdID: orig, OrderID: id, Text: "venue refuses", ResponseTo: to})
-}
-
-func (v *wsModelVenue) lineCut() {
-	if v.down {
-		return
-	}
-	v.down = true
-	v.g.m.OnSessionDown("core", "line", errors.New("cut"), nil)
-}
-
-func (v *wsModelVenue) lineUp() {
-	if !v.down {
-		return
-	}
-	v.down = false
-	v.g.m.OnSessionUp("core", "line")
-}
-
-// settle answers the venue's requests until no order awaits an answer.
-func (v *wsModelVenue) settle() {
-	t := v.t
-	t.Helper()
-	deadline := time.After(wsModelWait)
-	for {
-		v.g.up.mu.Lock()
-		ch := v.g.up.notify
-		v.g.up.mu.Unlock()
-		v.pull()
-		for len(v.queue) > 0 {
-			v.answer()
-			v.pull()
-		}
-		var busy []string
-		for _, acct := range []string{"A1", "A2"} {
-			for _, o := range v.g.accountOrders(acct) {
-				if o.Status == orders.StatusPendingNew || o.Pending() != 0 {
-					busy = append(busy, fmt.Sprintf("%s %s pending %q", o.ClOrdID, o.Status, o.Pending()))
-				}
-			}
-		}
-		if len(busy) == 0 {
-			return
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("orders never settled: %q", busy)
-		}
-	}
-}
-
-// venueStatus is an order's status as the venue's OrdStatus.
-func venueStatus(s orders.Status) byte {
-	switch s {
-	case orders.StatusNew:
-		return '0'
-	case orders.StatusPartiallyFilled:
-		return '1'
-	case orders.StatusFilled:
-		return '2'
-	case orders.StatusCanceled:
-		return '4'
-	case orders.StatusRejected:
-		return '8'
-	}
-	return '?'
-}
-
-// check checks the venue against the manager: each order the manager
-// holds reached the venue exactly once, and the venue agrees with it.
-func (v *wsModelVenue) check() {
-	t := v.t
-	t.Helper()
-	for uid, n := range v.newSeen {
-		if n != 1 {
-			t.Errorf("the venue got order %s %d times", uid, n)
-		}
-	}
-	total := 0
-	for _, acct := range []string{"A1", "A2"} {
-		for _, o := range v.g.accountOrders(acct) {
-			total++
-			vo := v.orders[o.UpstreamID]
-			switch {
-			case vo == nil:
-				t.Errorf("order %s (upstream id %s) never reached the venue", o.ClOrdID, o.UpstreamID)
-			case vo.replacedBy != "":
-				t.Errorf("order %s: the gateway has terms %s, the venue replaced them by %s", o.ClOrdID, o.UpstreamID, vo.replacedBy)
-			case vo.working() != !o.Status.Terminal() || vo.cum != o.CumQty || vo.status != venueStatus(o.Status):
-				t.Errorf("order %s: venue %c cum %d, gateway %s cum %d", o.ClOrdID, vo.status, vo.cum, o.Status, o.CumQty)
-			}
-		}
-	}
-	if total != len(v.newSeen) {
-		t.Errorf("the venue got %d orders; the gateway holds %d", len(v.newSeen), total)
 	}
 }
 

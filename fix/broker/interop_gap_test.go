@@ -45,7 +45,7 @@ func TestInteropGapBeforeResendRequest(t *testing.T) {
 	if _, err := b.Send(ctx, order("o1")); err != nil {
 		t.Fatal(err)
 	}
-	o1 := up.wait(t, 1)[0].(fix.NewOrder)
+	o1 := up.Wait(t, 1)[0].(fix.NewOrder)
 	m.OnExecReport("core", fix.ExecReport{ClOrdID: o1.ClOrdID, OrderID: "V1", ExecID: "E0", ExecType: '0', OrdStatus: '0',
 		Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
 	if _, err := b.AwaitApp(ctx, func(m qfcpp.Message) bool { return m.Type() == "8" && m.Get(11) == "o1" && m.Get(150) == "0" }); err != nil {
@@ -73,22 +73,11 @@ func TestInteropGapBeforeResendRequest(t *testing.T) {
 		t.Fatalf("the broker sent %v; want a ResendRequest numbered %d, right after the lost order", rr, lostSeq+1)
 	}
 
-	deadline := time.After(gapRecoveryWait)
-	for {
-		up.mu.Lock()
-		got, ch := len(up.sent), up.notify
-		up.mu.Unlock()
-		if got >= 2 {
-			break
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("o2, lost before the broker's ResendRequest, did not reach the order manager within %v (HeartBtInt %v): "+
-				"nothing asked for it", gapRecoveryWait, heartBtInt)
-		}
+	if _, ok := up.Await(2, gapRecoveryWait); !ok {
+		t.Fatalf("o2, lost before the broker's ResendRequest, did not reach the order manager within %v (HeartBtInt %v): "+
+			"nothing asked for it", gapRecoveryWait, heartBtInt)
 	}
-	if o2 := up.wait(t, 2)[1].(fix.NewOrder); o2.ClOrdID == o1.ClOrdID || o2.Qty != 100 {
+	if o2 := up.Wait(t, 2)[1].(fix.NewOrder); o2.ClOrdID == o1.ClOrdID || o2.Qty != 100 {
 		t.Errorf("second order upstream: %+v", o2)
 	}
 	if _, err := b.AwaitApp(ctx, func(m qfcpp.Message) bool { return m.Type() == "8" && m.Get(11) == "o2" }); err != nil {

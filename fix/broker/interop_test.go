@@ -120,7 +120,7 @@ func TestInteropFillDuringLogout(t *testing.T) {
 				Side: '1', OrderQty: 100, Price: "1700.00"}); err != nil {
 				t.Fatal(err)
 			}
-			nos := up.wait(t, 1)[0].(fix.NewOrder)
+			nos := up.Wait(t, 1)[0].(fix.NewOrder)
 			m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V1", ExecID: "E0", ExecType: '0', OrdStatus: '0',
 				Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
 			if _, err := b1.AwaitApp(ctx, func(m qfcpp.Message) bool { return m.Type() == "8" && m.Get(11) == "o1" && m.Get(150) == "0" }); err != nil {

@@ -96,7 +96,7 @@ func TestCancelWhilePendingReason(t *testing.T) {
 	if rej := s.handle(inbound(t, "FIX.4.4", "G", "11=r1|41=o1|1=A1|55=600519|207=XSHG|54=1|40=2|44=1701|38=100")); rej != nil {
 		t.Fatal(rej)
 	}
-	h.up.wait(t, 2)
+	h.up.Wait(t, 2)
 	if rej := s.handle(inbound(t, "FIX.4.4", "F", "11=x1|41=o1|1=A1|55=600519|54=1|38=100")); rej != nil {
 		t.Fatal(rej)
 	}

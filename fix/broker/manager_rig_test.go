@@ -13,6 +13,7 @@ import (
 	"sgw/fix"
 	"sgw/journal"
 	"sgw/orders"
+	"sgw/orders/orderstest"
 	"sgw/refdata"
 	"sgw/risk"
 )
@@ -20,69 +21,13 @@ import (
 // rigWait bounds how long these tests wait for an event.
 const rigWait = 10 * time.Second
 
-// rigUpstream is an orders.Upstream that records what the manager
-// sends; it is logged on.
-type rigUpstream struct {
-	// handed holds the ids of the requests an earlier process's upstream
-	// had (Handed says HandedYes for them); read-only.
-	handed map[string]bool
-
-	mu     sync.Mutex
-	sent   []any
-	notify chan struct{}
-}
-
-func newRigUpstream() *rigUpstream { return &rigUpstream{notify: make(chan struct{})} }
-
-func (u *rigUpstream) Send(req any) error {
-	if p, ok := req.(fix.Prepared); ok {
-		req = p.Request()
-	}
-	u.mu.Lock()
-	u.sent = append(u.sent, req)
-	close(u.notify)
-	u.notify = make(chan struct{})
-	u.mu.Unlock()
-	return nil
-}
-func (u *rigUpstream) Handed(id string) fix.Handed {
-	if u.handed[id] {
-		return fix.HandedYes
-	}
-	return fix.HandedNo
-}
-func (u *rigUpstream) ResumeInboundAfter(int, int64) {}
-func (u *rigUpstream) Queued() uint64 {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return uint64(len(u.sent))
-}
-func (u *rigUpstream) Left() uint64 { return u.Queued() }
-func (u *rigUpstream) wait(t *testing.T, n int) []any {
-	t.Helper()
-	deadline := time.After(rigWait)
-	for {
-		u.mu.Lock()
-		got, ch := append([]any(nil), u.sent...), u.notify
-		u.mu.Unlock()
-		if len(got) >= n {
-			return got
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("upstream got %d requests, want %d", len(got), n)
-		}
-	}
-}
-
 // realHarness is an Acceptor that is never run, in front of a real
 // orders.Manager (journal on disk, risk), with what it queues for the
 // brokers captured.
 type realHarness struct {
 	a  *Acceptor
 	m  *orders.Manager
-	up *rigUpstream
+	up *orderstest.Line
 
 	mu     sync.Mutex
 	out    []sent
@@ -119,7 +64,7 @@ func newRealHarness(t *testing.T, entry func(*orders.Manager) OrderEntry) *realH
 // newRigManager is a real orders.Manager (journal on disk, risk with
 // accounts A1, A2 and B1, always open; edit, if not nil, changes the risk
 // configuration) whose upstream "core" is up and records what it is sent.
-func newRigManager(t *testing.T, edit func(*risk.Config)) (*orders.Manager, *rigUpstream) {
+func newRigManager(t *testing.T, edit func(*risk.Config)) (*orders.Manager, *orderstest.Line) {
 	t.Helper()
 	m, j, up := openRigManager(t, filepath.Join(t.TempDir(), "orders.jrnl"), edit, nil)
 	t.Cleanup(m.Close)
@@ -132,7 +77,7 @@ func newRigManager(t *testing.T, edit func(*risk.Config)) (*orders.Manager, *rig
 // it, with its upstream not yet logged on (handed: the requests the
 // upstream's store holds from earlier runs); the caller closes the
 // journal, then the manager.
-func openRigManager(t *testing.T, path string, edit func(*risk.Config), handed map[string]bool) (*orders.Manager, *journal.Journal, *rigUpstream) {
+func openRigManager(t *testing.T, path string, edit func(*risk.Config), handed map[string]bool) (*orders.Manager, *journal.Journal, *orderstest.Line) {
 	t.Helper()
 	j, err := journal.Open(journal.Config{Path: path, NoSync: true})
 	if err != nil {
@@ -159,9 +104,8 @@ func openRigManager(t *testing.T, path string, edit func(*risk.Config), handed m
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := newRigUpstream()
-	up.handed = handed
-	m.AddUpstream("core", up)
+	up := orderstest.NewLine(handed)
+	m.AddUpstream(orderstest.Upstream, up)
 	if _, err := m.Recover(); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +167,7 @@ func (h *realHarness) workingOrder(t *testing.T, s *session) string {
 	if rej := s.handle(inbound(t, "FIX.4.4", "D", "11=o1|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100")); rej != nil {
 		t.Fatalf("new order: %v", rej)
 	}
-	nos := h.up.wait(t, 1)[0].(fix.NewOrder)
+	nos := h.up.Wait(t, 1)[0].(fix.NewOrder)
 	h.m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V1", ExecID: "E0", ExecType: '0', OrdStatus: '0',
 		Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
 	h.waitFor(t, "New (0) for o1", isReport("0", "o1"))

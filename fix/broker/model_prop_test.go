@@ -3,7 +3,6 @@ package broker
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -24,6 +23,7 @@ import (
 	"sgw/fix"
 	"sgw/journal"
 	"sgw/orders"
+	"sgw/orders/orderstest"
 	"sgw/refdata"
 )
 
@@ -65,7 +65,7 @@ func TestBrokerAgainstModel(t *testing.T) {
 func runBrokerModel(t *testing.T, seed uint64, steps int) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	g := startModelGateway(t)
-	v := &modelVenue{t: t, m: g.m, up: g.up, rng: rng, orders: map[string]*venueOrder{}, newSeen: map[string]int{}}
+	v := orderstest.NewVenue(t, g.m, g.up, rng)
 
 	var brokers []*modelBroker
 	for i, acct := range []string{"A1", "A2"} {
@@ -90,7 +90,7 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 		case r < 43:
 			b.malformed(step)
 		case r < 80:
-			v.act()
+			v.Act()
 		case r < 84:
 			b.proxy.dropToGateway.Add(1)
 		case r < 88:
@@ -98,7 +98,7 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 		case r < 92:
 			b.proxy.cut()
 		case r < 95:
-			v.lineCut()
+			v.LineCut()
 		case r < 96:
 			g.restart(t)
 		case r < 97:
@@ -106,7 +106,7 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 		case r < 98:
 			b.marker(t)
 		default:
-			v.lineUp()
+			v.LineUp()
 		}
 	}
 
@@ -117,17 +117,25 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 		b.proxy.dropToGateway.Store(0)
 		b.proxy.dropToBroker.Store(0)
 	}
-	v.lineUp()
+	v.LineUp()
 	for _, b := range brokers {
 		b.marker(t)
 	}
-	v.settle(t, brokers)
+	held := func() []orders.Order {
+		var out []orders.Order
+		for _, b := range brokers {
+			out = append(out, g.m.OrdersFrom(b.src)...)
+		}
+		return out
+	}
+	v.Settle(await, held)
 	asked := 0
 	for _, b := range brokers {
 		b.converge(t, g.m)
 		asked += b.checkAnswered(t, g.restarts+g.fullRestarts > 0)
 	}
-	v.check(t, brokers)
+	v.Check(held())
+	t.Logf("%d orders, %d venue executions", len(held()), v.Execs())
 	t.Logf("%d acceptor restarts (slowest stop %v), %d gateway restarts; logons %d and %d; ResendRequests %d and %d; %d refusals lost in restarts",
 		g.restarts, g.slowest, g.fullRestarts, brokers[0].logonCount(), brokers[1].logonCount(), brokers[0].tb.resendRequests(), brokers[1].tb.resendRequests(), asked)
 }
@@ -139,7 +147,7 @@ type modelGateway struct {
 	path   string // the journal's
 	m      *orders.Manager
 	j      *journal.Journal
-	up     *rigUpstream
+	up     *orderstest.Line
 	handed map[string]bool // the ids of every request the upstreams had
 	cfg    Config
 	gw     string
@@ -199,7 +207,7 @@ func (g *modelGateway) restart(t *testing.T) {
 // restartAll restarts the acceptor and the order manager, which recovers
 // from its journal; the venue keeps what it had not answered yet, and
 // answers the new manager.
-func (g *modelGateway) restartAll(t *testing.T, v *modelVenue) {
+func (g *modelGateway) restartAll(t *testing.T, v *orderstest.Venue) {
 	t.Helper()
 	g.fullRestarts++
 	g.stop()
@@ -207,16 +215,11 @@ func (g *modelGateway) restartAll(t *testing.T, v *modelVenue) {
 		t.Fatal(err)
 	}
 	g.m.Close()
-	v.pull() // what the old process handed over reached the venue
-	g.up.mu.Lock()
-	for _, req := range g.up.sent {
-		id, _ := fix.RequestID(req)
-		g.handed[id] = true
-	}
-	g.up.mu.Unlock()
+	v.Pull() // what the old process handed over reached the venue
+	g.up.AddHanded(g.handed)
 	g.m, g.j, g.up = openRigManager(t, g.path, nil, g.handed)
-	v.m, v.up, v.read = g.m, g.up, 0
-	if !v.down {
+	v.Attach(g.m, g.up)
+	if !v.Down() {
 		g.m.OnSessionUp("core", "line")
 	}
 	g.start(t)
@@ -596,249 +599,6 @@ func (b *modelBroker) checkAnswered(t *testing.T, restarted bool) int {
 		}
 	}
 	return asked
-}
-
-// venueOrder is an order as the venue holds it, by its current upstream
-// ClOrdID.
-type venueOrder struct {
-	uid         string
-	price       refdata.Price
-	qty, cum    int64
-	status      byte // '0' '1' '2' '4' '8'
-	orderID     string
-	replacedBy  string
-	acct        string
-	newRequests int
-}
-
-func (o *venueOrder) working() bool { return o.status == '0' || o.status == '1' }
-
-// modelVenue is the simulated venue: it reads what the manager sends the
-// upstream (the rig's recorder, under its lock) and answers through the
-// manager's upstream callbacks. Only the test's goroutine uses it.
-type modelVenue struct {
-	t      *testing.T
-	m      *orders.Manager
-	up     *rigUpstream
-	rng    *rand.Rand
-	read   int   // requests of up.sent read
-	queue  []any // requests read, not yet answered
-	orders map[string]*venueOrder
-	// newSeen counts the NewOrders of each upstream id.
-	newSeen map[string]int
-	execs   int
-	down    bool
-}
-
-func (v *modelVenue) pull() {
-	v.up.mu.Lock()
-	v.queue = append(v.queue, v.up.sent[v.read:]...)
-	v.read = len(v.up.sent)
-	v.up.mu.Unlock()
-}
-
-func (v *modelVenue) execID() string { v.execs++; return fmt.Sprintf("V%d", v.execs) }
-
-// act does one thing a venue does: answer its oldest request, or fill a
-// working order.
-func (v *modelVenue) act() {
-	if v.down {
-		return
-	}
-	v.pull()
-	if len(v.queue) > 0 && v.rng.IntN(3) > 0 {
-		v.answer()
-		return
-	}
-	var working []*venueOrder
-	for _, o := range v.orders {
-		if o.working() && o.replacedBy == "" {
-			working = append(working, o)
-		}
-	}
-	if len(working) == 0 {
-		return
-	}
-	slices.SortFunc(working, func(a, b *venueOrder) int { return strings.Compare(a.uid, b.uid) })
-	o := working[v.rng.IntN(len(working))]
-	last := o.qty - o.cum
-	if last > 100 && v.rng.IntN(2) == 0 {
-		last = 100 * (1 + v.rng.Int64N(last/100-1))
-	}
-	o.cum += last
-	o.status = '1'
-	if o.cum == o.qty {
-		o.status = '2'
-	}
-	v.m.OnExecReport("core", fix.ExecReport{ClOrdID: o.uid, OrderID: o.orderID, ExecID: v.execID(), ExecType: 'F', OrdStatus: o.status,
-		Symbol: "600519.SH", Side: fix.Buy, Price: o.price, OrderQty: o.qty, LastQty: last, LastPx: o.price,
-		CumQty: o.cum, LeavesQty: o.qty - o.cum, AvgPx: o.price})
-}
-
-// current follows replaces to an order's current terms.
-func (v *modelVenue) current(uid string) *venueOrder {
-	o := v.orders[uid]
-	for o != nil && o.replacedBy != "" {
-		o = v.orders[o.replacedBy]
-	}
-	return o
-}
-
-func (v *modelVenue) report(o *venueOrder, execType byte, clOrdID, orig string) {
-	leaves := o.qty - o.cum
-	if !o.working() {
-		leaves = 0
-	}
-	v.m.OnExecReport("core", fix.ExecReport{ClOrdID: clOrdID, OrigClOrdID: orig, OrderID: o.orderID, ExecID: v.execID(),
-		ExecType: execType, OrdStatus: o.status, Symbol: "600519.SH", Side: fix.Buy, Price: o.price, OrderQty: o.qty,
-		CumQty: o.cum, LeavesQty: leaves, AvgPx: o.price})
-}
-
-// answer answers the oldest request.
-func (v *modelVenue) answer() {
-	req := v.queue[0]
-	v.queue = v.queue[1:]
-	switch r := req.(type) {
-	case fix.NewOrder:
-		if o := v.orders[r.ClOrdID]; o != nil {
-			if !r.PossResend {
-				v.t.Errorf("the venue got order %s again, not flagged PossResend", r.ClOrdID)
-			}
-			v.report(o, 'I', r.ClOrdID, "") // a resend of an order it has
-			return
-		}
-		v.newSeen[r.ClOrdID]++
-		o := &venueOrder{uid: r.ClOrdID, price: r.Price, qty: r.Qty, status: '0', orderID: "VO-" + r.ClOrdID, acct: r.Account}
-		v.orders[r.ClOrdID] = o
-		if v.rng.IntN(6) == 0 {
-			o.status = '8'
-			v.report(o, '8', r.ClOrdID, "")
-			return
-		}
-		v.report(o, '0', r.ClOrdID, "")
-	case fix.CancelRequest:
-		o := v.current(r.OrigClOrdID)
-		if o == nil || !o.working() || o.uid != r.OrigClOrdID || v.rng.IntN(5) == 0 {
-			v.refuse(r.ClOrdID, r.OrigClOrdID, o, '1')
-			return
-		}
-		o.status = '4'
-		v.report(o, '4', r.ClOrdID, r.OrigClOrdID)
-	case fix.ReplaceRequest:
-		o := v.current(r.OrigClOrdID)
-		if o == nil || !o.working() || o.uid != r.OrigClOrdID || r.Qty <= o.cum || v.rng.IntN(4) == 0 {
-			v.refuse(r.ClOrdID, r.OrigClOrdID, o, '2')
-			return
-		}
-		n := &venueOrder{uid: r.ClOrdID, price: r.Price, qty: r.Qty, cum: o.cum, status: '0', orderID: o.orderID, acct: o.acct}
-		if n.cum > 0 {
-			n.status = '1'
-		}
-		o.replacedBy = r.ClOrdID
-		v.orders[r.ClOrdID] = n
-		v.report(n, '5', r.ClOrdID, r.OrigClOrdID)
-	case fix.StatusRequest:
-		o := v.current(r.ClOrdID)
-		if o == nil {
-			v.m.OnExecReport("core", fix.ExecReport{ClOrdID: r.ClOrdID, OrderID: "NONE", ExecID: v.execID(), ExecType: 'I',
-				OrdStatus: '8', OrdRejReason: 5, Symbol: "600519.SH", Side: fix.Buy, Text: "unknown order"})
-			return
-		}
-		v.report(o, 'I', o.uid, "")
-	default:
-		v.t.Fatalf("venue got %T", req)
-	}
-}
-
-func (v *modelVenue) refuse(clOrdID, orig string, o *venueOrder, to byte) {
-	id := ""
-	if o != nil {
-		id = o.orderID
-	}
-	v.m.OnCancelReject("core", fix.CancelReject{ClOrdID: clOrdID, OrigClOrdID: orig, OrderID: id, Reason: 0,
-		Text: "venue refuses", ResponseTo: to})
-}
-
-func (v *modelVenue) lineCut() {
-	if v.down {
-		return
-	}
-	v.down = true
-	v.m.OnSessionDown("core", "line", errors.New("cut"), nil)
-}
-
-func (v *modelVenue) lineUp() {
-	if !v.down {
-		return
-	}
-	v.down = false
-	v.m.OnSessionUp("core", "line")
-}
-
-// settle answers the venue's requests until no order of the brokers
-// awaits an answer.
-func (v *modelVenue) settle(t *testing.T, brokers []*modelBroker) {
-	t.Helper()
-	deadline := time.After(await)
-	for {
-		v.up.mu.Lock()
-		ch := v.up.notify
-		v.up.mu.Unlock()
-		v.pull()
-		for len(v.queue) > 0 {
-			v.answer()
-			v.pull()
-		}
-		var busy []string
-		for _, b := range brokers {
-			for _, o := range v.m.OrdersFrom(b.src) {
-				if o.Status == orders.StatusPendingNew || o.Pending() != 0 || !o.Status.Terminal() && o.Status != orders.StatusNew && o.Status != orders.StatusPartiallyFilled {
-					busy = append(busy, fmt.Sprintf("%s %s pending %q", o.ClOrdID, o.Status, o.Pending()))
-				}
-			}
-		}
-		if len(busy) == 0 {
-			return
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("orders never settled: %q", busy)
-		}
-	}
-}
-
-// check checks the venue against the manager: each order the manager
-// holds reached the venue exactly once, and the venue agrees with its
-// state.
-func (v *modelVenue) check(t *testing.T, brokers []*modelBroker) {
-	t.Helper()
-	total := 0
-	for uid, n := range v.newSeen {
-		if n != 1 {
-			t.Errorf("the venue got order %s %d times", uid, n)
-		}
-	}
-	for _, b := range brokers {
-		for _, o := range v.m.OrdersFrom(b.src) {
-			total++
-			vo := v.orders[o.UpstreamID]
-			if vo == nil {
-				t.Errorf("order %s (upstream id %s) never reached the venue", o.ClOrdID, o.UpstreamID)
-				continue
-			}
-			if vo.replacedBy != "" {
-				t.Errorf("order %s: the gateway has terms %s, the venue replaced them by %s", o.ClOrdID, o.UpstreamID, vo.replacedBy)
-			}
-			if vo.working() != !o.Status.Terminal() || vo.cum != o.CumQty || vo.status != ordStatus(&o) {
-				t.Errorf("order %s: venue %c cum %d, gateway %s cum %d", o.ClOrdID, vo.status, vo.cum, o.Status, o.CumQty)
-			}
-		}
-	}
-	if total != len(v.newSeen) {
-		t.Errorf("the venue got %d orders; the gateway holds %d", len(v.newSeen), total)
-	}
-	t.Logf("%d orders, %d venue executions", total, v.execs)
 }
 
 // faultProxy relays FIX connections to an acceptor, frame by frame: cut

@@ -10,6 +10,7 @@ import (
 
 	"sgw/fix"
 	"sgw/orders"
+	"sgw/orders/orderstest"
 	"sgw/risk"
 )
 
@@ -74,7 +75,7 @@ func TestGatewayCancelNotRejectedToBroker(t *testing.T) {
 			if n, err := m.Kill("A1", true); err != nil || n != 1 {
 				t.Fatalf("kill switch: %d cancels, %v; want 1", n, err)
 			}
-			cxl := up.wait(t, 2)[1].(fix.CancelRequest).ClOrdID
+			cxl := up.Wait(t, 2)[1].(fix.CancelRequest).ClOrdID
 			tc.venue(m, uid, cxl)
 			for ev := range w {
 				if tc.done(ev) {
@@ -154,13 +155,13 @@ func (b *testBroker) statusRequest(clOrdID string) {
 // workingBrokerOrder serves m through an acceptor on loopback, logs a
 // test broker on, and has it place o1 (a buy of A1), which the venue (up)
 // acknowledges; it returns the broker and o1's upstream id.
-func workingBrokerOrder(t *testing.T, m *orders.Manager, up *rigUpstream) (*testBroker, string) {
+func workingBrokerOrder(t *testing.T, m *orders.Manager, up *orderstest.Line) (*testBroker, string) {
 	t.Helper()
 	r := runAcceptorWith(t, m, nil)
 	b := dialTestBroker(t, r, r.a.Addr(), "right")
 	b.waitLogon()
 	b.order("o1", "1700.00")
-	uid := up.wait(t, 1)[0].(fix.NewOrder).ClOrdID
+	uid := up.Wait(t, 1)[0].(fix.NewOrder).ClOrdID
 	b.expect("Pending New", "A", "o1")
 	m.OnExecReport("core", fix.ExecReport{ClOrdID: uid, OrderID: "V1", ExecID: "E0", ExecType: '0', OrdStatus: '0',
 		Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})

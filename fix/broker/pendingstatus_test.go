@@ -36,7 +36,7 @@ func TestStatusWhileRequestPending(t *testing.T) {
 				t.Fatal(err)
 			}
 			b.expect("the pending report", tc.want, tc.fields[0][1])
-			up.wait(t, 2)
+			up.Wait(t, 2)
 
 			b.statusRequest("o1")
 			st := b.report()

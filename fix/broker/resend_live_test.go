@@ -37,7 +37,7 @@ func TestResentReplaceKeepsLiveRequest(t *testing.T) {
 			if rej := s.handle(inbound(t, "FIX.4.4", "G", g)); rej != nil {
 				t.Fatal(rej)
 			}
-			rpl := h.up.wait(t, 2)[1].(fix.ReplaceRequest)
+			rpl := h.up.Wait(t, 2)[1].(fix.ReplaceRequest)
 			h.waitFor(t, "Pending Replace for r1", isReport("E", "r1"))
 
 			// The resend: the same request, flagged.
@@ -71,7 +71,7 @@ func TestReplaceAnsweredAfterRestart(t *testing.T) {
 			if rej := s.handle(inbound(t, "FIX.4.4", "G", "11=r1|41=o1|1=A1|55=600519|207=XSHG|54=1|40=2|44=1701|38=100")); rej != nil {
 				t.Fatal(rej)
 			}
-			rpl := h.up.wait(t, 2)[1].(fix.ReplaceRequest)
+			rpl := h.up.Wait(t, 2)[1].(fix.ReplaceRequest)
 			h.waitFor(t, "Pending Replace for r1", isReport("E", "r1"))
 			// The new process's acceptor: no record of r1.
 			h.a.reqMu.Lock()
