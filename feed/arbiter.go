@@ -700,17 +700,24 @@ func (a *Arbiter) rebuildUnverified(now time.Time) int {
 	}
 	a.stats.Unverified++
 	a.restart()
-	if !a.single {
-		// The other source streams what was delivered (or nothing): the
-		// rebuild takes nothing from it, lest that stream's messages
-		// follow this one's; it logs in again once the rebuild is done,
-		// its copy compared then.
-		a.exclude = 1 - pick
-		a.srcs[1-pick].live = false
-	}
-	a.srcs[pick].live = false
-	a.pending, a.pendingTill = pick, now.Add(a.patience)
+	// The other source streams what was delivered (or nothing): the
+	// rebuild takes nothing from it, lest that stream's messages follow
+	// this one's; it logs in again once the rebuild is done, its copy
+	// compared then.
+	a.rebuildOnlyFrom(pick, now)
 	return pick
+}
+
+// rebuildOnlyFrom makes src the one source of the rebuild just begun: it
+// logs in again from 1, and the other (in a feed of two) is excluded,
+// logging in again once the rebuild is done. Lock held.
+func (a *Arbiter) rebuildOnlyFrom(src int, now time.Time) {
+	if !a.single {
+		a.exclude = 1 - src
+		a.srcs[1-src].live = false
+	}
+	a.srcs[src].live = false
+	a.pending, a.pendingTill = src, now.Add(a.patience)
 }
 
 // drain delivers held messages that are now in sequence. Lock held.
@@ -808,14 +815,11 @@ func (a *Arbiter) Check(now time.Time) int {
 		// A missed-message rebuild taking messages from a source known
 		// to have skipped (nothing else was live), and the other is now:
 		// it comes from the other alone.
-		x := 1 - y
 		a.restart()
 		a.fromMissed = true
-		a.exclude = x
-		a.srcs[x].live, a.srcs[y].live = false, false
 		a.missedFrom = y
 		a.stats.MissedRebuilds++
-		a.pending, a.pendingTill = y, now.Add(a.patience)
+		a.rebuildOnlyFrom(y, now)
 		return y
 	}
 	if a.pending >= 0 {
@@ -1011,12 +1015,7 @@ func (a *Arbiter) rebuildMissed(now time.Time) int {
 	a.stats.MissedRebuilds++
 	a.restart()
 	a.fromMissed = true
-	if !a.single {
-		a.exclude = 1 - pick
-		a.srcs[1-pick].live = false
-	}
-	a.srcs[pick].live = false
-	a.pending, a.pendingTill = pick, now.Add(a.patience)
+	a.rebuildOnlyFrom(pick, now)
 	return pick
 }
 
