@@ -58,7 +58,17 @@ type Venue struct {
 	// cancels holds the ClOrdIDs of the cancels of each upstream ClOrdID.
 	cancels map[string][]string
 	execs   int
+	fills   []Fill // every fill made, in order
 	down    bool
+}
+
+// Fill is one fill the venue made (ExecType F): its ExecID is V<N>;
+// OrderID is the order's (kept across replaces); Last and CumQty are its
+// LastQty and CumQty.
+type Fill struct {
+	N            int
+	OrderID      string
+	Last, CumQty int64
 }
 
 // NewVenue returns a venue, its line up, answering m, whose upstream
@@ -94,6 +104,9 @@ func (v *Venue) Orders() int { return len(v.newSeen) }
 
 // Execs counts the execution reports the venue sent.
 func (v *Venue) Execs() int { return v.execs }
+
+// Fills returns the venue's executions, in the order it made them.
+func (v *Venue) Fills() []Fill { return v.fills }
 
 // Cancels returns the ClOrdIDs of the cancels the venue got of the order
 // whose upstream ClOrdID is uid, taken or refused.
@@ -138,7 +151,9 @@ func (v *Venue) Act() {
 	if o.cum == o.qty {
 		o.status = '2'
 	}
-	v.m.OnExecReport(Upstream, fix.ExecReport{ClOrdID: o.uid, OrderID: o.orderID, ExecID: v.execID(), ExecType: 'F', OrdStatus: o.status,
+	execID := v.execID()
+	v.fills = append(v.fills, Fill{N: v.execs, OrderID: o.orderID, Last: last, CumQty: o.cum})
+	v.m.OnExecReport(Upstream, fix.ExecReport{ClOrdID: o.uid, OrderID: o.orderID, ExecID: execID, ExecType: 'F', OrdStatus: o.status,
 		Symbol: "600519.SH", Side: fix.Buy, Price: o.price, OrderQty: o.qty, LastQty: last, LastPx: o.price,
 		CumQty: o.cum, LeavesQty: o.qty - o.cum, AvgPx: o.price})
 }
