@@ -5,14 +5,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,10 +19,12 @@ import (
 	"github.com/quickfixgo/tag"
 
 	"sgw/fix"
+	"sgw/fix/qfcpp"
 	"sgw/journal"
 	"sgw/orders"
 	"sgw/orders/orderstest"
 	"sgw/refdata"
+	"sgw/sim/faultproxy"
 )
 
 // TestBrokerAgainstModel is a randomized model test of the broker path:
@@ -99,11 +99,12 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 		case r < 80:
 			v.Act()
 		case r < 84:
-			b.proxy.dropToGateway.Add(1)
+			b.proxy.DropOnce(faultproxy.Up, lossy)
 		case r < 88:
-			b.proxy.dropToBroker.Add(1)
+			b.proxy.DropOnce(faultproxy.Down, lossy)
 		case r < 92:
-			b.proxy.cut()
+			b.proxy.Cut()
+			b.proxy.Restore()
 		case r < 95:
 			v.LineCut()
 		case r < 96:
@@ -123,8 +124,7 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 	// processed (the answer to a status request comes after them), the
 	// venue answers every request until no order awaits one.
 	for _, b := range brokers {
-		b.proxy.dropToGateway.Store(0)
-		b.proxy.dropToBroker.Store(0)
+		b.proxy.ForgetRules()
 	}
 	v.LineUp()
 	for _, b := range brokers {
@@ -270,8 +270,12 @@ func (g *modelGateway) restartAll(t *testing.T, v *orderstest.Venue) {
 func (g *modelGateway) dialBroker(t *testing.T, i int, acct string) *modelBroker {
 	t.Helper()
 	sc := g.cfg.Sessions[i]
-	p := newFaultProxy(t, g.cfg.Listen)
-	tb := dialTestBroker(t, &running{gateway: g.gw, broker: sc.TargetCompID}, p.ln.Addr().String(), "right")
+	p, err := faultproxy.NewFramed(g.cfg.Listen, qfcpp.SplitFIX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	tb := dialTestBroker(t, &running{gateway: g.gw, broker: sc.TargetCompID}, p.Addr(), "right")
 	b := &modelBroker{tb: tb, proxy: p, acct: acct, src: orders.Source{Kind: "fix", Session: sc.TargetCompID},
 		notify: make(chan struct{}), sent: map[string]string{}, replaces: map[string]string{}, reused: map[string]bool{}}
 	go b.collect()
@@ -285,7 +289,7 @@ func (g *modelGateway) dialBroker(t *testing.T, i int, acct string) *modelBroker
 // mu and closes notify at each message or logon.
 type modelBroker struct {
 	tb    *testBroker
-	proxy *faultProxy
+	proxy *faultproxy.Proxy // cut, and losing application messages (lossy) either way
 	acct  string
 	src   orders.Source
 
@@ -471,8 +475,7 @@ func (b *modelBroker) marker(t *testing.T) {
 	t.Helper()
 	// A lost last message shows only at the next heartbeat (30 s): the
 	// marker and its answer are not lost.
-	b.proxy.dropToGateway.Store(0)
-	b.proxy.dropToBroker.Store(0)
+	b.proxy.ForgetRules()
 	b.markers++
 	req := fmt.Sprintf("mk%d", b.markers)
 	b.send(b.message("H", "11="+req, "1="+b.acct, "55=600519", "207=XSHG", "54=1", "790="+req))
@@ -791,95 +794,10 @@ func (b *modelBroker) checkAnswered(t *testing.T, restarted bool) int {
 	return asked
 }
 
-// faultProxy relays FIX connections to an acceptor, frame by frame: cut
-// closes the connections open, and each count of dropToGateway or
-// dropToBroker loses the next application message that way (not a
-// resend), so that the receiver sees a gap and asks for a resend. Two
-// goroutines per connection forward; the counters and cut are safe from
-// any goroutine.
-type faultProxy struct {
-	ln                          net.Listener
-	target                      string
-	dropToGateway, dropToBroker atomic.Int64
-
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newFaultProxy(t *testing.T, target string) *faultProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &faultProxy{ln: ln, target: target}
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go p.forward(up, c, &p.dropToGateway)
-			go p.forward(c, up, &p.dropToBroker)
-		}
-	}()
-	return p
-}
-
-func (p *faultProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *faultProxy) forward(dst, src net.Conn, drop *atomic.Int64) {
-	defer dst.Close()
-	defer src.Close()
-	var in []byte
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		in = append(in, buf[:n]...)
-		for {
-			k, garbled, ferr := fix.CheckFrame(in, fix.DefaultMaxFrameBytes)
-			if ferr != nil || garbled != "" {
-				_, _ = dst.Write(in)
-				in = in[:0]
-				break
-			}
-			if k == 0 {
-				break
-			}
-			frame := in[:k]
-			lose := false
-			if app := !bytes.Contains(frame, []byte("\x0143=Y\x01")) && appFrame(frame); app {
-				if c := drop.Load(); c > 0 && drop.CompareAndSwap(c, c-1) {
-					lose = true
-				}
-			}
-			if !lose {
-				if _, werr := dst.Write(frame); werr != nil {
-					return
-				}
-			}
-			in = in[k:]
-		}
-		if err != nil {
-			return
-		}
-	}
+// lossy matches the frames the model's line may lose: an application
+// message, not a resend, so that the receiver sees a gap and asks for it.
+func lossy(f []byte) bool {
+	return !bytes.Contains(f, []byte("\x0143=Y\x01")) && appFrame(f)
 }
 
 func appFrame(f []byte) bool {

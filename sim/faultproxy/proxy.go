@@ -124,6 +124,15 @@ func (p *Proxy) WatchOnce(dir Direction, match func(frame []byte) bool) <-chan [
 	return p.addRule(dir, match, false)
 }
 
+// ForgetRules drops every DropOnce and WatchOnce rule still pending: the
+// line loses nothing more. Their channels receive nothing.
+func (p *Proxy) ForgetRules() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.rules)
+	p.rules = p.rules[:0]
+}
+
 func (p *Proxy) addRule(dir Direction, match func([]byte) bool, drop bool) <-chan []byte {
 	if p.split == nil {
 		panic("faultproxy: DropOnce and WatchOnce need a proxy made by NewFramed")

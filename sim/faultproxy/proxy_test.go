@@ -173,3 +173,34 @@ func TestDropOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestForgetRules: rules forgotten lose nothing.
+func TestForgetRules(t *testing.T) {
+	p, err := NewFramed(echoServer(t), splitLines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	lost := p.DropOnce(Up, func(f []byte) bool { return string(f) == "a\n" })
+	p.ForgetRules()
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("a\nb\n")); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for _, want := range []string{"a\n", "b\n"} {
+		if got, err := r.ReadString('\n'); err != nil || got != want {
+			t.Fatalf("got %q, %v; want %q", got, err, want)
+		}
+	}
+	select {
+	case f := <-lost:
+		t.Fatalf("a forgotten rule dropped %q", f)
+	default:
+	}
+}
