@@ -7,6 +7,24 @@ import (
 	"sgw/feed/szse"
 )
 
+// renumberDay and renumberEarly are the trading day and the stamp of the
+// renumbering tests' first records.
+const (
+	renumberDay                  = 20261204
+	renumberEarly szse.Timestamp = renumberDay*1_000_000_000 + 93000000
+)
+
+// deliveredFromBoth returns a rig whose channel 2011 has had records 1..20
+// (stamped renumberEarly, priced 100000) delivered from both sources.
+func deliveredFromBoth(t *testing.T) *arbRig {
+	t.Helper()
+	r := newArbRig(t, nil)
+	r.offerAt(Primary, 2011, 1, 20, renumberEarly, 100000)
+	r.offerAt(Backup, 2011, 1, 20, renumberEarly, 100000)
+	r.expect(seqs(2011, 1, 20)...)
+	return r
+}
+
 // offerAt hands the arbiter records from..to of channel ch from src,
 // orders stamped at (TransactTime) with a price of px.
 func (r *arbRig) offerAt(src int, ch uint16, from, to int64, at szse.Timestamp, px int64) {
@@ -32,12 +50,8 @@ func (r *arbRig) offerAt(src int, ch uint16, from, to int64, at szse.Timestamp, 
 // and the later ones applied to the old books, served as valid (and
 // /readyz ready).
 func TestSZSERenumberedSameDay(t *testing.T) {
-	const day = 20261204
-	r := newArbRig(t, nil)
-	early := szse.Timestamp(day*1_000_000_000 + 93000000)
-	r.offerAt(Primary, 2011, 1, 20, early, 100000)
-	r.offerAt(Backup, 2011, 1, 20, early, 100000)
-	r.expect(seqs(2011, 1, 20)...)
+	early := renumberEarly
+	r := deliveredFromBoth(t)
 
 	// A copy of what was delivered from a source that logged in again
 	// behind, stamped no later: duplicates, nothing more.
@@ -47,7 +61,7 @@ func TestSZSERenumberedSameDay(t *testing.T) {
 	r.expect()
 
 	r.relogin()
-	later := szse.Timestamp(day*1_000_000_000 + 100500000)
+	later := szse.Timestamp(renumberDay*1_000_000_000 + 100500000)
 	r.offerAt(Primary, 2011, 1, 3, later, 101000)
 	r.offerAt(Backup, 2011, 1, 3, later, 101000)
 	r.expect(append([]string{"reset 2011", "2011:1", "live 2011"}, seqs(2011, 2, 3)...)...)
@@ -68,13 +82,9 @@ func TestSZSERenumberedSameDay(t *testing.T) {
 // delivered is taken once its copy matches; a copy of another source
 // delivered meanwhile takes the waiting one's place.
 func TestSZSELoginVerified(t *testing.T) {
-	const day = 20261204
-	early := szse.Timestamp(day*1_000_000_000 + 93000000)
+	early := renumberEarly
 	setup := func(t *testing.T) *arbRig {
-		r := newArbRig(t, nil)
-		r.offerAt(Primary, 2011, 1, 20, early, 100000)
-		r.offerAt(Backup, 2011, 1, 20, early, 100000)
-		r.expect(seqs(2011, 1, 20)...)
+		r := deliveredFromBoth(t)
 		r.a.SourceDown(Primary)
 		r.a.SourceLive(Primary)
 		return r
@@ -149,12 +159,8 @@ func TestSZSELoginVerified(t *testing.T) {
 // stream's records (a venue restarted without its records) served as
 // valid.
 func TestSZSEUnverifiedHeldDroppedAtSourceDown(t *testing.T) {
-	const day = 20261204
-	early := szse.Timestamp(day*1_000_000_000 + 93000000)
-	r := newArbRig(t, nil)
-	r.offerAt(Primary, 2011, 1, 20, early, 100000)
-	r.offerAt(Backup, 2011, 1, 20, early, 100000)
-	r.expect(seqs(2011, 1, 20)...)
+	early := renumberEarly
+	r := deliveredFromBoth(t)
 	r.a.SourceDown(Primary)
 	r.a.SourceLive(Primary)
 	r.offerAt(Primary, 2011, 22, 23, early, 200000) // another stream's, not verified
@@ -176,12 +182,8 @@ func TestSZSEUnverifiedHeldDroppedAtSourceDown(t *testing.T) {
 // verified source was asked one record per ReTransmit through the other's
 // copies.
 func TestSZSEVerifiedAskedPastUnverifiedHeld(t *testing.T) {
-	const day = 20261204
-	early := szse.Timestamp(day*1_000_000_000 + 93000000)
-	r := newArbRig(t, nil)
-	r.offerAt(Primary, 2011, 1, 20, early, 100000)
-	r.offerAt(Backup, 2011, 1, 20, early, 100000)
-	r.expect(seqs(2011, 1, 20)...)
+	early := renumberEarly
+	r := deliveredFromBoth(t)
 	r.a.SourceDown(Backup)
 	r.a.SourceLive(Backup)
 	r.offerAt(Backup, 2011, 21, 30, early, 100000)  // held: not verified yet
