@@ -14,48 +14,81 @@ type StoredReport struct {
 	CumQty    int64 // CumQty (14); -1 when missing or not a whole number
 }
 
-// LastReports returns, by ClOrdID (11), the last ExecutionReport (35=8)
-// among the messages st holds under sender sequence numbers below its
-// next one, in sequence order. An acceptor that takes a session over from
-// another process (a clustered gateway's new leader) compares them with its
-// orders: a report of the previous owner that the store lacks may never
-// have reached the peer.
-func LastReports(st quickfix.MessageStore) (map[string]StoredReport, error) {
-	out := map[string]StoredReport{}
-	_, err := AddLastReports(st, 1, out)
-	return out, err
+// StoredReports is what the ExecutionReports (35=8) a session store holds
+// say, read in sequence order: the last report of each ClOrdID (11), and
+// the ExecIDs (17) of the trades. An acceptor that takes a session over
+// from another process (a clustered gateway's new leader, a restarted
+// gateway) compares them with its orders: a report of the previous owner
+// that the store lacks may never have reached the peer.
+//
+// A StoredReports is not safe for concurrent use.
+type StoredReports struct {
+	// Last holds the last report of each ClOrdID.
+	Last map[string]StoredReport
+	// Trades holds the ExecIDs of the trades reported: ExecType (150) F,
+	// or a FIX 4.2 partial fill or fill (150 = 1 or 2) sent as new
+	// (ExecTransType (20) 0; 3 is a status, whose ExecType is the
+	// OrdStatus).
+	Trades map[string]struct{}
 }
 
-// AddLastReports reads what LastReports reads, from sender sequence number
-// from on, into last: a report replaces the one last holds for its
-// ClOrdID. It returns the store's next sender sequence number as it read
+// NewStoredReports returns an empty StoredReports.
+func NewStoredReports() *StoredReports {
+	return &StoredReports{Last: map[string]StoredReport{}, Trades: map[string]struct{}{}}
+}
+
+// ReadStoredReports reads the reports st holds under sender sequence
+// numbers below its next one.
+func ReadStoredReports(st quickfix.MessageStore) (*StoredReports, error) {
+	r := NewStoredReports()
+	_, err := r.Add(st, 1)
+	return r, err
+}
+
+// Add reads the reports st holds from sender sequence number from on: a
+// report replaces the one r holds for its ClOrdID, and a trade's ExecID is
+// added. It returns the store's next sender sequence number as it read
 // it: the messages below it are read, and a later call from there reads
 // the rest (a store is only appended to, until a Reset).
-func AddLastReports(st quickfix.MessageStore, from int, last map[string]StoredReport) (next int, err error) {
+func (r *StoredReports) Add(st quickfix.MessageStore, from int) (next int, err error) {
 	next = st.NextSenderMsgSeqNum()
 	if next <= from {
 		return next, nil
 	}
 	err = st.IterateMessages(max(from, 1), next-1, func(msg []byte) error {
-		id, status, cum, ok := reportFields(msg)
+		f, ok := reportFields(msg)
 		if !ok {
 			return nil
 		}
-		r := StoredReport{OrdStatus: status, CumQty: -1}
-		if n, err := strconv.ParseInt(string(cum), 10, 64); err == nil {
-			r.CumQty = n
+		rep := StoredReport{OrdStatus: f.status, CumQty: -1}
+		if n, err := strconv.ParseInt(string(f.cum), 10, 64); err == nil {
+			rep.CumQty = n
 		}
-		last[string(id)] = r
+		r.Last[string(f.clOrdID)] = rep
+		if len(f.execID) > 0 && len(f.execType) == 1 && (f.transType == nil || string(f.transType) == "0") {
+			switch f.execType[0] {
+			case 'F', '1', '2':
+				r.Trades[string(f.execID)] = struct{}{}
+			}
+		}
 		return nil
 	})
 	return next, err
 }
 
+// storedFields are the fields of an ExecutionReport StoredReports reads,
+// each its first occurrence, sharing the message.
+type storedFields struct {
+	clOrdID, cum, execID, execType, transType []byte
+	status                                    byte
+}
+
 // reportFields reads, in one pass over msg, the ClOrdID (11), OrdStatus
-// (39) and CumQty (14) of an ExecutionReport (35=8), each its first
-// occurrence; ok is false for another message, or a report without
-// ClOrdID or with an OrdStatus that is not one character.
-func reportFields(msg []byte) (id []byte, status byte, cum []byte, ok bool) {
+// (39), CumQty (14), ExecID (17), ExecType (150) and ExecTransType (20)
+// of an ExecutionReport
+// (35=8), each its first occurrence; ok is false for another message, or
+// a report without ClOrdID or with an OrdStatus that is not one character.
+func reportFields(msg []byte) (f storedFields, ok bool) {
 	var st []byte
 	var seen, other bool // 35 was read; it was not 8
 	eachField(msg, func(tag, v []byte) bool {
@@ -70,18 +103,25 @@ func reportFields(msg []byte) (id []byte, status byte, cum []byte, ok bool) {
 			}
 			seen = true
 		case "11":
-			keepFirst(&id, v)
+			keepFirst(&f.clOrdID, v)
 		case "39":
 			keepFirst(&st, v)
 		case "14":
-			keepFirst(&cum, v)
+			keepFirst(&f.cum, v)
+		case "17":
+			keepFirst(&f.execID, v)
+		case "150":
+			keepFirst(&f.execType, v)
+		case "20":
+			keepFirst(&f.transType, v)
 		}
 		return true
 	})
-	if other || !seen || len(id) == 0 || len(st) != 1 {
-		return nil, 0, nil, false
+	if other || !seen || len(f.clOrdID) == 0 || len(st) != 1 {
+		return storedFields{}, false
 	}
-	return id, st[0], cum, true
+	f.status = st[0]
+	return f, true
 }
 
 // requestFields reads, in one pass over msg that stops once it has them,

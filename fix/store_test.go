@@ -262,10 +262,12 @@ func TestStoreResetTellsPeriod(t *testing.T) {
 	}
 }
 
-// TestLastReports checks that the last report of each ClOrdID wins and
-// that other messages, and messages at or above the next sender sequence
-// number, are ignored.
-func TestLastReports(t *testing.T) {
+// TestStoredReports checks that the last report of each ClOrdID wins,
+// that the ExecIDs of the trades (FIX 4.4 ExecType F, FIX 4.2 1 or 2 sent
+// as new) are kept and those of other reports (a FIX 4.2 status, whose
+// ExecType is its OrdStatus) are not, and that other messages, and
+// messages at or above the next sender sequence number, are ignored.
+func TestStoredReports(t *testing.T) {
 	f, sid := newTestStoreFactory(t, t.TempDir())
 	st, err := f.Create(sid)
 	if err != nil {
@@ -273,10 +275,13 @@ func TestLastReports(t *testing.T) {
 	}
 	defer f.close()
 	msgs := []string{
-		"8=FIX.4.4\x0135=8\x0134=1\x0111=a\x0139=A\x0114=0\x01",
-		"8=FIX.4.4\x0135=D\x0134=2\x0111=b\x01",
-		"8=FIX.4.4\x0135=8\x0134=3\x0111=a\x0139=1\x0114=100\x01",
+		"8=FIX.4.4\x0135=8\x0134=1\x0111=a\x0139=A\x0114=0\x0117=e1\x01150=A\x01",
+		"8=FIX.4.4\x0135=D\x0134=2\x0111=b\x0117=d\x01150=F\x01",
+		"8=FIX.4.4\x0135=8\x0134=3\x0111=a\x0139=1\x0114=100\x0117=core:V1\x01150=F\x01",
 		"8=FIX.4.4\x0135=8\x0134=4\x0111=c\x0139=0\x01",
+		"8=FIX.4.2\x0135=8\x0134=5\x0111=d\x0139=1\x0114=5\x0117=core:V2\x0120=0\x01150=1\x01",
+		"8=FIX.4.2\x0135=8\x0134=6\x0111=d\x0139=2\x0114=9\x0117=core:V3\x0120=0\x01150=2\x01",
+		"8=FIX.4.2\x0135=8\x0134=7\x0111=d\x0139=2\x0114=9\x0117=s1\x0120=3\x01150=2\x01",
 	}
 	for i, m := range msgs {
 		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(st.NextSenderMsgSeqNum(), []byte(m)); err != nil {
@@ -284,16 +289,20 @@ func TestLastReports(t *testing.T) {
 		}
 	}
 	// Saved but not counted as sent: ignored.
-	if err := st.SaveMessage(st.NextSenderMsgSeqNum(), []byte("8=FIX.4.4\x0135=8\x0134=5\x0111=a\x0139=2\x0114=200\x01")); err != nil {
+	if err := st.SaveMessage(st.NextSenderMsgSeqNum(), []byte("8=FIX.4.4\x0135=8\x0134=8\x0111=a\x0139=2\x0114=200\x0117=core:V9\x01150=F\x01")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := LastReports(st)
+	got, err := ReadStoredReports(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]StoredReport{"a": {'1', 100}, "c": {'0', -1}}
-	if len(got) != len(want) || got["a"] != want["a"] || got["c"] != want["c"] {
-		t.Fatalf("LastReports = %v, want %v", got, want)
+	want := map[string]StoredReport{"a": {'1', 100}, "c": {'0', -1}, "d": {'2', 9}}
+	if !maps.Equal(got.Last, want) {
+		t.Fatalf("Last = %v, want %v", got.Last, want)
+	}
+	wantTrades := map[string]struct{}{"core:V1": {}, "core:V2": {}, "core:V3": {}}
+	if !maps.Equal(got.Trades, wantTrades) {
+		t.Fatalf("Trades = %v, want %v", got.Trades, wantTrades)
 	}
 }
 

@@ -104,6 +104,33 @@ type Order struct {
 	// resv is the order's risk Reservation (CheckNew or RestoreNew): the
 	// handle its fills and its end go to risk with.
 	resv *risk.Reservation
+	// trades are the order's trades in the order applied (Trades). Only
+	// appended to, under mu: a copy of the Order shares the elements it
+	// sees, which are never written again.
+	trades []Trade
+}
+
+// Trade is one of an order's trades (an upstream's execution with
+// ExecType F) as the gateway applied it, and the order's totals after it.
+type Trade struct {
+	// ExecID is the upstream's execution id.
+	ExecID string
+	Qty    int64
+	Px     refdata.Price
+	// CumQty, LeavesQty, AvgPx and Status are the order's after the trade.
+	CumQty, LeavesQty int64
+	AvgPx             refdata.Price
+	Status            Status
+	// Time is the upstream's TransactTime; zero when it sent none.
+	Time time.Time
+}
+
+// Trades returns the order's trades, in the order they were applied (from
+// the journal too, after a restart or a takeover). The caller must not
+// modify them. A status answer that shows fills the gateway never got a
+// trade of (reconciled) adds none: the trades may sum to less than CumQty.
+func (o *Order) Trades() []Trade {
+	return o.trades[:len(o.trades):len(o.trades)]
 }
 
 // handedOver records a request for o (kind and upstream id as reqID

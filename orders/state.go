@@ -259,6 +259,10 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 			o.Status = StatusFilled
 		}
 	}
+	if er.ExecType == 'F' {
+		o.trades = append(o.trades, Trade{ExecID: er.ExecID, Qty: er.LastQty, Px: er.LastPx,
+			CumQty: o.CumQty, LeavesQty: o.LeavesQty, AvgPx: o.AvgPx, Status: o.Status, Time: er.TransactTime})
+	}
 	if o.Status.Terminal() {
 		m.ended(o, er)
 	}

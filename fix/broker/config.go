@@ -131,10 +131,12 @@ type Config struct {
 	// the process's start time: a clustered gateway's leadership term,
 	// which no other acceptor of the cluster ever has.
 	Term uint64 `yaml:"-"`
-	// Restate, when set, has each session's first logon restate the
-	// orders it entered that its store's last report does not show as they
-	// are (restate.go): set on a clustered gateway's acceptor, whose term
-	// follows another node's, whose last reports may never have left.
+	// Restate, when set, has each session's first logon resend the trades
+	// whose reports its store lacks and restate the orders it entered that
+	// its store's last report does not show as they are (restate.go): set
+	// on a clustered gateway's acceptor, whose term follows another
+	// node's, and on a single gateway's, which follows its previous run:
+	// the last reports of either may never have left.
 	Restate bool `yaml:"-"`
 }
 

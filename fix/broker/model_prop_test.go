@@ -40,9 +40,10 @@ import (
 // accepted exactly once, and agrees with the manager on its state; each
 // broker's view (its ExecutionReports folded, deduplicated by ExecID)
 // equals the manager's state of each of its orders; each broker was told
-// of every trade of its orders once, in order, with its LastQty and
-// CumQty, but those whose report an acceptor stop lost (checkTrades: the
-// venue fills a few orders at quiescence too); every new order got an
+// of every trade of its orders, with its LastQty and CumQty, in order
+// but those an acceptor stop lost and the next acceptor resent flagged
+// PossResend (checkTrades: the venue fills a few orders at quiescence
+// too); every new order got an
 // answer; nothing hung. BROKER_MODEL_SEED replays a seed's choices
 // (not its timing: the brokers, the acceptor and the proxies run on their
 // own goroutines); BROKER_MODEL_STEPS sets the number of steps. Documented
@@ -79,10 +80,6 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 		b.waitLogons(t, 1)
 	}
 
-	// stops holds the venue's execution count at each acceptor stop: the
-	// reports queued then are lost (Acceptor.Run), restated at the next
-	// logon.
-	var stops []int
 	for step := range steps {
 		b := brokers[rng.IntN(len(brokers))]
 		switch r := rng.IntN(100); {
@@ -109,10 +106,8 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 			v.LineCut()
 		case r < 96:
 			g.restart(t)
-			stops = append(stops, v.Execs())
 		case r < 97:
 			g.restartAll(t, v)
-			stops = append(stops, v.Execs())
 		case r < 98:
 			b.marker(t)
 		default:
@@ -144,15 +139,15 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 		v.Act()
 	}
 	v.Settle(await, held)
-	asked, trades, missing := 0, 0, 0
+	asked, trades, resent := 0, 0, 0
 	for _, b := range brokers {
 		b.converge(t, g.m)
-		n, gaps := b.checkTrades(t, g.m, stops, v.Fills())
-		trades, missing = trades+n, missing+gaps
+		n, again := b.checkTrades(t, g.m, v.Fills())
+		trades, resent = trades+n, resent+again
 		asked += b.checkAnswered(t, g.restarts+g.fullRestarts > 0)
 	}
 	v.Check(held())
-	t.Logf("%d orders, %d venue executions (%d fills); %d trades reported, %d lost in acceptor stops", len(held()), v.Execs(), len(v.Fills()), trades, missing)
+	t.Logf("%d orders, %d venue executions (%d fills); %d trades reported, %d of them resent (PossResend) after acceptor stops", len(held()), v.Execs(), len(v.Fills()), trades, resent)
 	t.Logf("%d acceptor restarts (slowest stop %v), %d gateway restarts; logons %d and %d; ResendRequests %d and %d; %d refusals lost in restarts",
 		g.restarts, g.slowest, g.fullRestarts, brokers[0].logonCount(), brokers[1].logonCount(), brokers[0].tb.resendRequests(), brokers[1].tb.resendRequests(), asked)
 }
@@ -603,22 +598,20 @@ func (b *modelBroker) converge(t *testing.T, m *orders.Manager) {
 // each of its orders, told apart by OrderID (the venue's, kept across
 // replaces, whichever ClOrdID a report carries), against the venue's
 // executions (fills; the gateway forwards V<n> as ExecID "core:V<n>"):
-// each trade is one of the order's, with its LastQty and CumQty; each
-// trade's CumQty is the previous trade's plus its LastQty (and those of
-// executions lost in between, below); at quiescence the trades sum to
+// every trade of the venue's is reported, with its LastQty and CumQty;
+// the trades reported in order (not PossResend) follow each other, each
+// trade's CumQty the previous one's plus its LastQty (and those of the
+// trades between them that came resent); at quiescence the trades sum to
 // the manager's CumQty. A status (ExecType I: an answer, a restatement)
 // is not a trade: it shows the order's CumQty without its executions.
 //
-// Only an acceptor stop loses reports: those its sessions' pacers still
-// queue (Acceptor.Run), which are the last its session queued. A venue
-// execution's report goes to the acceptor running when the venue made
-// it (the manager picks its sinks then), and its session queues the
-// reports of its later executions behind it; so a trade may be missing
-// only if an acceptor stopped after the venue made it (stops: the
-// venue's execution count at each acceptor stop) and the broker got no
-// report of a later execution of that acceptor's. It returns how many
-// trades the broker got and how many were lost so.
-func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, stops []int, fills []orderstest.Fill) (trades, lost int) {
+// An acceptor stop loses the reports its sessions' pacers still queue
+// (Acceptor.Run); the next acceptor's restatement resends, flagged
+// PossResend, the trades whose reports the store lacks, after what that
+// acceptor queued before the logon: such a trade may come after later
+// ones. It returns how many trades the broker got and how many of them
+// came first resent.
+func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, fills []orderstest.Fill) (trades, resent int) {
 	t.Helper()
 	b.mu.Lock()
 	got := slices.Clone(b.got)
@@ -627,11 +620,11 @@ func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, stops []int, 
 		n           int
 		orderID     string
 		last, cum   int64
+		resent      bool // PossResend
 		description string
 	}
-	var recv []int                   // the venue's executions the broker got a report of, in the order it got them
-	var received []trade             // the trades the broker got, in that order
-	byN := map[int]trade{}           // the same, by the venue's number
+	var inOrder []trade              // the trades the broker got not resent, in the order it got them
+	byN := map[int]trade{}           // every trade got, by the venue's number
 	history := map[string][]string{} // each order's reports, for a failure's message
 	seen := map[string]bool{}
 	for _, msg := range got {
@@ -642,32 +635,24 @@ func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, stops []int, 
 		seen[execID] = true
 		last, _ := strconv.ParseInt(field(msg, tag.LastQty), 10, 64)
 		cum, _ := strconv.ParseInt(field(msg, tag.CumQty), 10, 64)
-		d := fmt.Sprintf("%s ExecType %s ExecID %s LastQty %d CumQty %d", field(msg, tag.ClOrdID), execType, execID, last, cum)
+		_, possResend := fix.PossDup(msg)
+		d := fmt.Sprintf("%s ExecType %s ExecID %s LastQty %d CumQty %d PossResend %v", field(msg, tag.ClOrdID), execType, execID, last, cum, possResend)
 		history[orderID] = append(history[orderID], d)
-		n, venue := venueExec(execID)
-		if venue {
-			recv = append(recv, n)
-		}
 		if execType != "F" {
 			continue
 		}
+		n, venue := venueExec(execID)
 		if !venue {
 			t.Errorf("%s: a trade without the venue's ExecID: %s", b.src.Session, msg)
 			continue
 		}
-		tr := trade{n: n, orderID: orderID, last: last, cum: cum, description: d}
-		received = append(received, tr)
+		tr := trade{n: n, orderID: orderID, last: last, cum: cum, resent: possResend, description: d}
 		byN[n] = tr
-	}
-	// lostOK says whether execution n may be missing: the first acceptor
-	// stop after it lost its queue, and the broker got no report of a
-	// later execution from before that stop.
-	lostOK := func(n int) bool {
-		i := slices.IndexFunc(stops, func(s int) bool { return s >= n })
-		if i < 0 {
-			return false
+		if possResend {
+			resent++
+		} else {
+			inOrder = append(inOrder, tr)
 		}
-		return !slices.ContainsFunc(recv, func(r int) bool { return n < r && r <= stops[i] })
 	}
 	held := map[string]orders.Order{}
 	for _, o := range m.OrdersFrom(b.src) {
@@ -675,8 +660,7 @@ func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, stops []int, 
 			held[o.OrderID] = o
 		}
 	}
-	lostQty := map[int]int64{} // the executions missing, by number: their LastQty
-	sums := map[string]int64{} // each order's trades received and lost: LastQty summed
+	sums := map[string]int64{} // each order's trades: LastQty summed
 	mine := map[int]bool{}
 	for _, f := range fills {
 		if _, ok := held[f.OrderID]; !ok {
@@ -690,41 +674,38 @@ func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, stops []int, 
 				b.src.Session, f.N, f.OrderID, f.Last, f.CumQty, tr.description, tr.orderID)
 		case ok:
 			sums[f.OrderID] += tr.last
-		case lostOK(f.N):
-			lost++
-			lostQty[f.N] = f.Last
-			sums[f.OrderID] += f.Last
 		default:
-			t.Errorf("%s: the trade of the venue's execution V%d (order %s, LastQty %d, CumQty %d) never reported, and no acceptor stop lost it (stops after V%v; reports got of V%v)\n%s",
-				b.src.Session, f.N, f.OrderID, f.Last, f.CumQty, stops, recv, strings.Join(history[f.OrderID], "\n"))
+			t.Errorf("%s: the trade of the venue's execution V%d (order %s, LastQty %d, CumQty %d) never reported\n%s",
+				b.src.Session, f.N, f.OrderID, f.Last, f.CumQty, strings.Join(history[f.OrderID], "\n"))
 		}
 	}
-	prev := map[string]trade{} // each order's last trade received
-	for _, tr := range received {
-		if !mine[tr.n] {
+	for n, tr := range byN {
+		if !mine[n] {
 			t.Errorf("%s: trade %s of order %s is no execution of the venue's of an order of the broker's", b.src.Session, tr.description, tr.orderID)
-			continue
 		}
+	}
+	prev := map[string]trade{} // each order's last trade got in order
+	for _, tr := range inOrder {
 		p := prev[tr.orderID]
 		want := p.cum + tr.last
-		for n, q := range lostQty {
-			if p.n < n && n < tr.n && byOrder(fills, n) == tr.orderID {
-				want += q
+		for n, r := range byN {
+			if r.resent && r.orderID == tr.orderID && p.n < n && n < tr.n {
+				want += r.last
 			}
 		}
 		if tr.cum != want {
-			t.Errorf("%s: order %s: trade %s: the trades before it, those lost and its LastQty make CumQty %d (out of order?)\n%s",
+			t.Errorf("%s: order %s: trade %s: the trades before it and its LastQty make CumQty %d (out of order?)\n%s",
 				b.src.Session, tr.orderID, tr.description, want, strings.Join(history[tr.orderID], "\n"))
 		}
 		prev[tr.orderID] = tr
 	}
 	for id, o := range held {
 		if sums[id] != o.CumQty {
-			t.Errorf("%s: order %s (%s, OrderID %s): its trades, received and lost in acceptor stops, sum to %d; the gateway has CumQty %d\n%s",
+			t.Errorf("%s: order %s (%s, OrderID %s): its trades sum to %d; the gateway has CumQty %d\n%s",
 				b.src.Session, o.ClOrdID, o.Status, id, sums[id], o.CumQty, strings.Join(history[id], "\n"))
 		}
 	}
-	return len(received), lost
+	return len(byN), resent
 }
 
 // byOrder returns the OrderID of the venue's execution n.

@@ -36,6 +36,11 @@ type execReport struct {
 	leaves, cum         int64
 	avgPx               refdata.Price
 	text, statusReqID   string
+	// possResend sets PossResend (97): a report the broker may have had
+	// before (a trade resent by the restatement); it tells by ExecID.
+	possResend bool
+	// transactTime is TransactTime (60); zero means the time of sending.
+	transactTime time.Time
 }
 
 // message builds the report for a session of the given version; the
@@ -43,6 +48,9 @@ type execReport struct {
 func (r *execReport) message(fix42 bool, now time.Time) *quickfix.Message {
 	m := quickfix.NewMessage()
 	m.Header.SetString(tag.MsgType, "8")
+	if r.possResend {
+		m.Header.SetBool(tag.PossResend, true)
+	}
 	b := &m.Body
 	b.SetString(tag.OrderID, orDefault(r.orderID, noOrderID))
 	b.SetString(tag.ClOrdID, r.clOrdID)
@@ -107,6 +115,9 @@ func (r *execReport) message(fix42 bool, now time.Time) *quickfix.Message {
 	}
 	if r.text != "" {
 		b.SetString(tag.Text, r.text)
+	}
+	if !r.transactTime.IsZero() {
+		now = r.transactTime
 	}
 	b.SetField(tag.TransactTime, quickfix.FIXUTCTimestamp{Time: now.UTC(), Precision: quickfix.Millis})
 	return m

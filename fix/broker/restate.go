@@ -8,13 +8,16 @@ import (
 	"github.com/quickfixgo/quickfix"
 
 	"sgw/fix"
+	"sgw/orders"
 )
 
 // Restatement (Config.Restate). A clustered gateway's new leader takes
 // the broker sessions over from the previous one with their replicated
 // stores, which may lack the last reports the previous leader produced:
-// a report still queued when it died, or one it sent that was not yet
-// replicated, or an execution it journaled whose report it never made.
+// a report still queued when it died (or stopped while the broker was
+// logged out), or one it sent that was not yet replicated, or an
+// execution it journaled whose report it never made. A restarted single
+// gateway's file stores lack the same of its previous run.
 // FIX resend recovery brings back what the store holds; nothing brings
 // back what it lacks. So at each session's first logon under such an
 // acceptor, every order the session entered whose state differs from the
@@ -22,8 +25,9 @@ import (
 // store holds none, is restated with an ExecutionReport ExecType I (order
 // status; FIX 4.2: ExecTransType 3): the broker's view is made whole,
 // and a report it did get is only repeated as a status, which changes
-// nothing. An order's fills appear as its CumQty and AvgPx; their
-// individual executions are not replayed.
+// nothing. Before the statuses, each trade of those orders whose report
+// (by ExecID) the store lacks is sent again, flagged PossResend: a broker
+// books each execution, and one it did get it tells by its ExecID.
 
 // keptStores is a storeFactory that remembers the store of each session,
 // for the restatement, and starts reading each store's reports as it is
@@ -47,8 +51,8 @@ var _ storeFactory = (*keptStores)(nil)
 // its reports that Create started. quickfix calls its methods on the
 // session's goroutine and, for sending, on the pacer's: the store it
 // wraps is safe for concurrent use (a fix.LockedStore), and the scan
-// goroutine reads it alongside. The scan goroutine sets last, upTo,
-// before and err, then closes scanned; lastReports, on the session's
+// goroutine reads it alongside. The scan goroutine sets reports, upTo,
+// before and err, then closes scanned; storedReports, on the session's
 // goroutine, reads them only after scanned is closed.
 type keptStore struct {
 	quickfix.MessageStore
@@ -59,7 +63,7 @@ type keptStore struct {
 	resets atomic.Uint64
 
 	scanned chan struct{} // closed when the fields below are set
-	last    map[string]fix.StoredReport
+	reports *fix.StoredReports
 	upTo    int    // the scan read the messages below this sender sequence number
 	before  uint64 // resets when the scan began
 	err     error
@@ -108,8 +112,8 @@ func (k *keptStores) Create(sid quickfix.SessionID) (quickfix.MessageStore, erro
 		k.slots <- struct{}{}
 		defer func() { <-k.slots }()
 		ks.before = ks.resets.Load()
-		ks.last = map[string]fix.StoredReport{}
-		ks.upTo, ks.err = fix.AddLastReports(st, 1, ks.last)
+		ks.reports = fix.NewStoredReports()
+		ks.upTo, ks.err = ks.reports.Add(st, 1)
 	}()
 	return ks, nil
 }
@@ -128,55 +132,100 @@ func (k *keptStores) store(sid quickfix.SessionID) *keptStore {
 	return k.bySID[sessionKey(sid)]
 }
 
-// lastReports returns the last report the store holds of each ClOrdID:
-// the scan Create started (waited for), completed with the messages
-// stored since; or, if the store was reset since the scan began, or the
-// scan failed, or its result was already taken, a scan of the whole
-// store. It runs on the session's goroutine (the scan's map is handed
-// over to the caller).
-func (ks *keptStore) lastReports() (map[string]fix.StoredReport, error) {
+// storedReports returns what the store's reports say: the scan Create
+// started (waited for), completed with the messages stored since; or, if
+// the store was reset since the scan began, or the scan failed, or its
+// result was already taken, a scan of the whole store. It runs on the
+// session's goroutine (the scan's result is handed over to the caller).
+func (ks *keptStore) storedReports() (*fix.StoredReports, error) {
 	<-ks.scanned
-	last := ks.last
-	ks.last = nil
-	if last == nil || ks.err != nil || ks.resets.Load() != ks.before {
-		return fix.LastReports(ks)
+	r := ks.reports
+	ks.reports = nil
+	if r == nil || ks.err != nil || ks.resets.Load() != ks.before {
+		return fix.ReadStoredReports(ks)
 	}
-	_, err := fix.AddLastReports(ks, ks.upTo, last)
-	return last, err
+	_, err := r.Add(ks, ks.upTo)
+	return r, err
 }
 
-// restate queues the status of every order of s whose last stored report
-// does not show it as it is, once per acceptor run (the first logon). It
-// runs on the session's goroutine (OnLogon), which is the only writer of
-// the store meanwhile, and returns how many it restated.
-func (s *session) restate() int {
+// restate runs once per acceptor run, at the session's first logon. It
+// queues, flagged PossResend, each trade of the session's orders whose
+// report the store does not hold (resendTrades), then the status of every
+// order whose last stored report does not show it as it is, or of which a
+// trade was resent. It runs on the session's goroutine (OnLogon), which
+// is the only writer of the store meanwhile, and returns how many orders
+// it restated and how many trades it resent.
+func (s *session) restate() (restated, resent int) {
 	k := s.a.kept
 	if k == nil || s.restated {
-		return 0
+		return 0, 0
 	}
 	s.restated = true
+	// The trades queued since the acceptor started go out anyway; taken
+	// before the orders are read, so that any trade in them was either
+	// queued by then or is resent here (one queued in between goes twice,
+	// the second time flagged PossResend, under its ExecID).
+	queued := s.takeQueued()
 	st := k.store(s.id)
 	if st == nil {
-		return 0
+		return 0, 0
 	}
-	last, err := st.lastReports()
+	reports, err := st.storedReports()
 	if err != nil {
-		// Without the store's reports every order is restated.
-		s.a.log.Warn("broker: restatement: the store's reports cannot be read; restating every order", "broker", s.id.TargetCompID, "err", err)
-		last = nil
+		// Without the store's reports every order is restated and every
+		// trade resent: the broker tells a trade it had by its ExecID.
+		s.a.log.Warn("broker: restatement: the store's reports cannot be read; restating every order and resending every trade", "broker", s.id.TargetCompID, "err", err)
+		reports = nil
 	}
-	n := 0
 	for _, o := range s.a.entry.OrdersFrom(s.src) {
+		n := s.resendTrades(&o, reports, queued)
+		resent += n
 		r := orderReport(&o, 'I')
-		if got, ok := last[o.ClOrdID]; ok && got.OrdStatus == r.ordStatus && got.CumQty == r.cum {
-			continue
+		if reports != nil && n == 0 {
+			if got, ok := reports.Last[o.ClOrdID]; ok && got.OrdStatus == r.ordStatus && got.CumQty == r.cum {
+				continue
+			}
 		}
 		r.execID = s.a.nextExecID()
 		s.sendReport(&r)
-		n++
+		restated++
 	}
-	if n > 0 {
-		s.a.log.Info("broker: orders restated after a takeover", "broker", s.id.TargetCompID, "orders", n)
+	if restated > 0 {
+		s.a.log.Info("broker: orders restated after a takeover or restart", "broker", s.id.TargetCompID, "orders", restated, "trades_resent", resent)
+	}
+	return restated, resent
+}
+
+// resendTrades queues each trade of o that the broker may never have been
+// told of: whose ExecID ("<upstream>:<ExecID>", as OrderEvent sends it)
+// neither the store's reports (all trades when reports is nil) nor queued
+// holds. Each goes as it went first (ExecType F under the order's current
+// ClOrdID, with the order's totals after it and the upstream's
+// TransactTime), flagged PossResend, in the order applied. A trade without
+// the upstream's ExecID cannot be told apart and is not resent (the
+// status that follows shows its quantity). It returns how many it queued.
+func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, queued map[string]struct{}) int {
+	n := 0
+	for _, t := range o.Trades() {
+		if t.ExecID == "" {
+			continue
+		}
+		id := o.Upstream + ":" + t.ExecID
+		if _, ok := queued[id]; ok {
+			continue
+		}
+		if reports != nil {
+			if _, ok := reports.Trades[id]; ok {
+				continue
+			}
+		}
+		at := *o
+		at.Status, at.CumQty, at.LeavesQty, at.AvgPx, at.Text = t.Status, t.CumQty, t.LeavesQty, t.AvgPx, ""
+		r := orderReport(&at, 'F')
+		r.execID, r.lastQty, r.lastPx = id, t.Qty, t.Px
+		r.possResend, r.transactTime = true, t.Time
+		s.sendReport(&r)
+		n++
 	}
 	return n
 }

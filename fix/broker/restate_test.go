@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
@@ -16,6 +17,7 @@ import (
 	"sgw/fix"
 	"sgw/fix/qfcpp"
 	"sgw/orders"
+	"sgw/refdata"
 )
 
 // memSessions is a fix.SessionStores in memory, as a cluster's replicated
@@ -232,7 +234,7 @@ func BenchmarkRestate(b *testing.B) {
 						}
 						s.restated = false
 						b.StartTimer()
-						if got := s.restate(); got != n/100 {
+						if got, _ := s.restate(); got != n/100 {
 							b.Fatalf("restated %d; want %d", got, n/100)
 						}
 						b.StopTimer()
@@ -312,16 +314,16 @@ func TestKeptStoreReports(t *testing.T) {
 			}
 			st.fail.Store(false)
 			tt.after(ks)
-			got, err := ks.lastReports()
+			rep, err := ks.storedReports()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !maps.Equal(got, tt.want) {
-				t.Fatalf("reports %v; want %v", got, tt.want)
+			if !maps.Equal(rep.Last, tt.want) {
+				t.Fatalf("reports %v; want %v", rep.Last, tt.want)
 			}
-			// The scan's map was handed over: a second call reads the
+			// The scan's result was handed over: a second call reads the
 			// whole store.
-			if again, err := ks.lastReports(); err != nil || !maps.Equal(again, tt.want) {
+			if again, err := ks.storedReports(); err != nil || !maps.Equal(again.Last, tt.want) {
 				t.Fatalf("a second call: %v, %v; want %v", again, err, tt.want)
 			}
 			if err := k.Close(); err != nil {
@@ -365,12 +367,12 @@ func TestKeptStoreResetDuringScan(t *testing.T) {
 	for _, id := range []string{"new1", "new2", "new3"} {
 		save(id)
 	}
-	got, err := ks.lastReports()
+	rep, err := ks.storedReports()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"new1", "new2", "new3"}; !slices.Equal(slices.Sorted(maps.Keys(got)), want) {
-		t.Fatalf("the logon compares with the reports of %v; want %v", slices.Sorted(maps.Keys(got)), want)
+	if want := []string{"new1", "new2", "new3"}; !slices.Equal(slices.Sorted(maps.Keys(rep.Last)), want) {
+		t.Fatalf("the logon compares with the reports of %v; want %v", slices.Sorted(maps.Keys(rep.Last)), want)
 	}
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
@@ -397,4 +399,87 @@ func (f *failingStore) IterateMessages(begin, end int, cb func([]byte) error) er
 		return errors.New("broken")
 	}
 	return f.LockedStore.IterateMessages(begin, end, cb)
+}
+
+// TestRestateResendsTradesTheStoreLacks: at the first logon of an acceptor
+// run, a trade of the previous run whose report the store lacks (lost in
+// its queue) is sent again, flagged PossResend, with its ExecID, LastQty,
+// LastPx, the order's totals after it and the venue's TransactTime,
+// before the order's status; a trade whose report the store holds is not,
+// nor one this run's sink queued already.
+func TestRestateResendsTradesTheStoreLacks(t *testing.T) {
+	h := newRealHarness(t, nil)
+	s := h.session(t, "BROKER1")
+	uid := h.workingOrder(t, s)
+	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	fill := func(n int, last, cum int64) {
+		t.Helper()
+		status := byte('1')
+		if cum == 100 {
+			status = '2'
+		}
+		id := fmt.Sprintf("E%d", n)
+		h.m.OnExecReport("core", fix.ExecReport{ClOrdID: uid, OrderID: "V1", ExecID: id, ExecType: 'F', OrdStatus: status,
+			Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LastQty: last, LastPx: refdata.Price(16990000 + n),
+			CumQty: cum, LeavesQty: 100 - cum, TransactTime: at.Add(time.Duration(n) * time.Second)})
+		h.waitFor(t, "the trade "+id, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:"+id })
+	}
+	// The previous run: two trades, the store got the first one's report
+	// only.
+	fill(1, 30, 30)
+	fill(2, 20, 50)
+	st, err := quickfix.NewMemoryStoreFactory().Create(s.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(1, frame("FIX.4.4",
+		"35=8|34=1|49=SGW|56=BROKER1|52=20261202-10:00:01.000|37=V1|11=o1|17=core:E1|150=F|39=1|14=30|151=70|32=30|31=1699.0001")); err != nil {
+		t.Fatal(err)
+	}
+	// This run: its sink queues the third trade before the logon.
+	h.a.kept = newKeptStores(fixedStore{st})
+	if _, err := h.a.kept.Create(s.id); err != nil {
+		t.Fatal(err)
+	}
+	s.queued = map[string]struct{}{}
+	fill(3, 10, 60)
+	before := len(h.all())
+
+	restated, resent := s.restate()
+	if restated != 1 || resent != 1 {
+		t.Fatalf("restated %d orders, resent %d trades; want 1 and 1", restated, resent)
+	}
+	out := h.all()[before:]
+	if len(out) != 2 {
+		t.Fatalf("the restatement queued %d messages; want the trade E2 and the status: %v", len(out), out)
+	}
+	tr, status := out[0], out[1]
+	_, possResend := fix.PossDup(tr)
+	for _, c := range []struct {
+		tag  quickfix.Tag
+		want string
+	}{
+		{tag.ExecType, "F"}, {tag.ExecID, "core:E2"}, {tag.ClOrdID, "o1"}, {tag.OrderID, "V1"}, {tag.OrdStatus, "1"},
+		{tag.LastQty, "20"}, {tag.LastPx, "1699.0002"}, {tag.CumQty, "50"}, {tag.LeavesQty, "50"},
+		{tag.TransactTime, "20261202-10:00:02.000"},
+	} {
+		if got := field(tr, c.tag); got != c.want {
+			t.Errorf("the resent trade's tag %d is %q; want %q (%s)", c.tag, got, c.want, tr)
+		}
+	}
+	if !possResend {
+		t.Errorf("the resent trade is not flagged PossResend: %s", tr)
+	}
+	if field(status, tag.ExecType) != "I" || field(status, tag.CumQty) != "60" {
+		t.Errorf("after the trade: %s; want the order's status, CumQty 60", status)
+	}
+	if _, possResend := fix.PossDup(status); possResend {
+		t.Errorf("the status is flagged PossResend: %s", status)
+	}
+	if again, _ := s.restate(); again != 0 {
+		t.Fatalf("a second logon of the run restated %d orders", again)
+	}
+	if err := h.a.kept.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 )
 
 // session is one configured broker session. Its fields are immutable
-// after New except loggedOn.
+// after New except loggedOn, restated and queued.
 type session struct {
 	a     *Acceptor
 	spec  *sessionSpec
@@ -23,6 +24,13 @@ type session struct {
 	// restated is set by the first logon's restatement (restate.go); only
 	// the session's goroutine reads or writes it.
 	restated bool
+	// queued holds the ExecIDs ("<upstream>:<ExecID>") of the trades the
+	// sink queued for the broker before the first logon's restatement,
+	// which resends none of them (Config.Restate only); nil once the
+	// restatement took it. The sink writes it on the manager's dispatcher
+	// goroutine, the restatement takes it on the session's: guarded by qmu.
+	qmu    sync.Mutex
+	queued map[string]struct{}
 }
 
 func newSession(a *Acceptor, sp *sessionSpec) *session {
@@ -30,7 +38,30 @@ func newSession(a *Acceptor, sp *sessionSpec) *session {
 		src:   orders.Source{Kind: "fix", Session: sp.id.TargetCompID},
 		fix42: sp.id.BeginString == quickfix.BeginStringFIX42}
 	s.sink = sink{s}
+	if a.cfg.Restate {
+		s.queued = map[string]struct{}{}
+	}
 	return s
+}
+
+// noteQueued records that the trade execID was queued for the broker
+// (see queued). Any goroutine.
+func (s *session) noteQueued(execID string) {
+	s.qmu.Lock()
+	if s.queued != nil {
+		s.queued[execID] = struct{}{}
+	}
+	s.qmu.Unlock()
+}
+
+// takeQueued returns the trades queued so far and stops recording them.
+// Any goroutine.
+func (s *session) takeQueued() map[string]struct{} {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	q := s.queued
+	s.queued = nil
+	return q
 }
 
 // send queues m for the session through the pacer. Any goroutine; it never
@@ -149,6 +180,9 @@ func (k sink) OrderEvent(ev orders.Event) {
 		}
 		if r.execType == 'F' {
 			r.lastQty, r.lastPx = ev.LastQty, ev.LastPx
+			if ev.ExecID != "" {
+				s.noteQueued(r.execID)
+			}
 		}
 		s.sendReport(&r)
 	case orders.EventCancelReject:
