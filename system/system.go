@@ -185,6 +185,10 @@ func newGateway(cfg *configs.File, log *slog.Logger, raftLn net.Listener) (_ *Ga
 	case cfg.Brokers != nil && entry != nil:
 		bc := *cfg.Brokers
 		bc.Keys = g.keys
+		// A restarted gateway restates what its stores lack: the reports
+		// still queued when the last run ended (a broker logged out, a
+		// kill) left with it.
+		bc.Restate = true
 		if g.brokers, err = broker.New(bc, entry, reg, log.With("component", "broker")); err != nil {
 			g.close()
 			return nil, err
