@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"sgw/configs"
 	"sgw/fix/qfcpp"
+	"sgw/internal/freeport"
 	"sgw/sim/faultproxy"
 )
 
@@ -209,4 +211,147 @@ func resentFlagged(t *testing.T, dir string) bool {
 		t.Logf("%s:\n%s", f, strings.ReplaceAll(string(b), "\x01", "|"))
 	}
 	return false
+}
+
+// TestInteropBrokerTradeAcrossKill9: a broker on QuickFIX C++ (our
+// initiator), over FIX 4.4 and 4.2, enters an order while both carrier
+// lines to the executor are cut (the gateway holds it: Pending New), and
+// logs out. The lines come back and the executor fills the order; the
+// gateway journals the fill and queues its report for the logged-out
+// broker, in memory only. The gateway process is killed (SIGKILL) and
+// started again on the same journal and stores; the broker's engine
+// starts again on its own store (its sequence numbers continue, as a
+// broker's do: the gateway never resets them at logon). At that first
+// logon the gateway resends the trade the session's store lacks, flagged
+// PossResend (97=Y), under the ExecID "core:<venue ExecID>" with LastQty
+// and CumQty, before the order's status (150=I; FIX 4.2 ExecTransType 3),
+// and the broker gets that trade once. Before (no restatement on a single
+// gateway), the broker never heard of the trade.
+func TestInteropBrokerTradeAcrossKill9(t *testing.T) {
+	for _, begin := range []string{qfcpp.FIX44, qfcpp.FIX42} {
+		t.Run(begin, func(t *testing.T) {
+			v := startQFVenue(t, qfOpts{begin: qfcpp.FIX44, shared: true})
+			v.cfg.Brokers.Sessions[0].BeginString = begin
+			v.cfg.Brokers.Listen = freeport.Take(t, 1)[0] // both gateway processes serve the broker here
+			v.cfg.Orders.HoldTimeout = 10 * time.Minute   // the order waits for the lines, however slow the machine
+			gw := startChildOn(t, v.cfg)
+			v.awaitLogon(t, "core", 1)
+			probe := newTrader(t, gw.base, token(t, v.cfg)) // A1's orders, as the gateway journals them
+			broker := qfcpp.Broker{Addr: v.cfg.Brokers.Listen, BeginString: begin, SenderCompID: "BROKER1", TargetCompID: "SGW",
+				Password: "demo", StoreDir: filepath.Join(t.TempDir(), "broker-store")}
+			b := v.kit.StartInitiator(t, broker)
+			if err := b.AwaitLogon(v.ctx); err != nil {
+				t.Fatal(err)
+			}
+
+			// The order is held for the lines, acknowledged Pending New,
+			// and the broker logs out.
+			lines := v.lines["core"]
+			lines[0].Cut()
+			lines[1].Cut()
+			const id = "t1"
+			if _, err := b.Send(v.ctx, qfcpp.Request{MsgType: "D", ClOrdID: id, Account: "A1", Symbol: "601318",
+				SecurityExchange: "XSHG", Side: '1', OrderQty: 100, Price: "45.60"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.AwaitApp(v.ctx, func(m qfcpp.Message) bool { return m.Type() == "8" && m.Get(11) == id && m.Get(39) == "A" }); err != nil {
+				t.Fatalf("no Pending New for %s: %v", id, err)
+			}
+			if err := b.Quit(v.ctx); err != nil {
+				t.Fatalf("the broker's logout: %v", err)
+			}
+
+			// The lines come back; the venue fills the order; the gateway
+			// journals the fill (the trader hears of it once it is durable).
+			uid := journaledUID(t, v.cfg, id)
+			lines[0].Restore()
+			lines[1].Restore()
+			fill, err := v.procs["core"].Await(v.ctx, func(e qfcpp.Entry) bool {
+				return e.Kind == qfcpp.Outgoing && e.Msg.Type() == "8" && e.Msg.Get(11) == uid && e.Msg.Get(39) == "2"
+			})
+			if err != nil {
+				t.Fatalf("the venue never filled %s (%s): %v", id, uid, err)
+			}
+			probe.waitFor(id+" filled at the gateway", func() bool { return probe.final[id] == "filled" })
+			execID := "core:" + fill.Msg.Get(17)
+
+			// kill -9; a new gateway process; the broker logs on again.
+			gw.kill(t)
+			startChildOn(t, v.cfg)
+			b2 := v.kit.StartInitiator(t, broker)
+			if err := b2.AwaitLogon(v.ctx); err != nil {
+				t.Fatal(err)
+			}
+			// The gateway's session handles the broker's messages in
+			// order, after what it queued at the logon: once the answer to
+			// this status request is in, so is every restated report.
+			if _, err := b2.Send(v.ctx, qfcpp.Request{MsgType: "H", ClOrdID: id, Account: "A1", Side: '1',
+				Extra: []qfcpp.Field{{Tag: 790, Value: "q1"}}}); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := b2.AwaitApp(v.ctx, func(m qfcpp.Message) bool { return m.Type() == "8" && m.Get(790) == "q1" }); err != nil || st.Get(39) != "2" {
+				t.Fatalf("the answer to the status request: %v (%v)", st, err)
+			}
+
+			// What the broker heard of the order, in both its runs.
+			trade, status := -1, -1 // positions in the second run
+			fresh, dups := 0, 0     // reports of the trade, PossDup resends (43=Y) apart
+			for run, events := range [][]qfcpp.Event{b.Events(), b2.Events()} {
+				for i, e := range events {
+					m := e.Msg
+					if e.Kind != qfcpp.EventApp || m.Type() != "8" || m.Get(11) != id {
+						continue
+					}
+					t.Logf("broker run %d: %s", run+1, e.Text)
+					if m.Get(17) == execID {
+						if m.Get(43) == "Y" {
+							dups++
+							continue
+						}
+						fresh++
+						if run == 1 && trade < 0 {
+							trade = i
+						}
+						continue
+					}
+					restated := m.Get(150) == "I" || begin == qfcpp.FIX42 && m.Get(20) == "3"
+					if run == 1 && restated && m.Get(790) == "" && status < 0 {
+						status = i
+					}
+				}
+			}
+			if trade < 0 {
+				t.Fatalf("the broker never got the trade %s after the restart", execID)
+			}
+			m := b2.Events()[trade].Msg
+			execType := "F"
+			if begin == qfcpp.FIX42 {
+				execType = "2"
+				if m.Get(20) != "0" {
+					t.Errorf("the resent trade has ExecTransType %q, want 0", m.Get(20))
+				}
+			}
+			if m.Get(97) != "Y" || m.Get(150) != execType || m.Get(39) != "2" || m.Get(32) != "100" || m.Get(14) != "100" ||
+				m.Get(151) != "0" || m.Get(31) != "45.6" && m.Get(31) != "45.60" {
+				t.Errorf("the resent trade: %s; want 97=Y 150=%s 39=2 32=100 14=100 151=0 31=45.60", m.String(), execType)
+			}
+			if status < 0 || status < trade {
+				t.Errorf("the order's restated status came at %d, the trade at %d: want the status after the trade", status, trade)
+			}
+			if fresh != 1 {
+				t.Errorf("the broker got the trade %s %d times (besides %d PossDup resends), want once", execID, fresh, dups)
+			}
+			t.Logf("trade %s: once, flagged PossResend, before the status; %d PossDup resends of it", execID, dups)
+		})
+	}
+}
+
+// journaledUID returns the upstream id of the journal's new order id.
+func journaledUID(t *testing.T, cfg *configs.File, id string) string {
+	t.Helper()
+	uids, count := journaled(t, cfg)
+	if count[id] != 1 {
+		t.Fatalf("%s journaled %d times, want once", id, count[id])
+	}
+	return uids[id]
 }

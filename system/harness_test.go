@@ -56,12 +56,15 @@ type childSpec struct {
 	// Accounts, when set, are the child's trading accounts (the demo's
 	// otherwise).
 	Accounts []risk.AccountConfig `json:"accounts,omitempty"`
+	// HoldTimeout, when set, is the child's orders.hold_timeout.
+	HoldTimeout time.Duration `json:"hold_timeout,omitempty"`
 }
 
 // TestGatewayChildProcess is not a test: the restart tests run the test
 // binary again with childEnv set, to get a gateway they can kill -9. It
-// runs the demo's gateway (no feeds, no broker acceptor) on the venue the
-// spec names until SIGTERM, printing "listening ADDR" first.
+// runs the demo's gateway (no feeds; a broker acceptor only if the spec
+// has one) on the venue the spec names until SIGTERM, printing
+// "listening ADDR" first.
 func TestGatewayChildProcess(t *testing.T) {
 	raw := os.Getenv(childEnv)
 	if raw == "" {
@@ -85,6 +88,9 @@ func TestGatewayChildProcess(t *testing.T) {
 	cfg.Brokers = spec.Brokers
 	if spec.Accounts != nil {
 		cfg.Orders.Risk.Accounts = spec.Accounts
+	}
+	if spec.HoldTimeout != 0 {
+		cfg.Orders.HoldTimeout = spec.HoldTimeout
 	}
 	for i := range cfg.Orders.Upstreams {
 		u := &cfg.Orders.Upstreams[i]
@@ -183,7 +189,14 @@ func startChildAt(t *testing.T, cfg *configs.File, listen string) *child {
 	t.Helper()
 	spec := childSpec{Listen: listen, Journal: cfg.Orders.Journal, StoreDirs: map[string]string{}, Lines: map[string][]string{},
 		Begin: map[string]string{}, Log: childLogLevel(), Cluster: cfg.Cluster, Storage: cfg.Storage,
-		Accounts: cfg.Orders.Risk.Accounts}
+		Accounts: cfg.Orders.Risk.Accounts, HoldTimeout: cfg.Orders.HoldTimeout}
+	// A single gateway serves cfg's broker sessions when cfg names the
+	// port to listen on for them (a test's, from freeport.Take): on port
+	// 0, as the demo's, no broker could find it.
+	if bc := cfg.Brokers; cfg.Cluster == nil && bc != nil && !strings.HasSuffix(bc.Listen, ":0") {
+		b := *bc
+		spec.Brokers = &b
+	}
 	if cc := cfg.Cluster; cc != nil && cfg.Brokers != nil {
 		for _, m := range cc.Nodes {
 			if m.ID == cc.NodeID && m.Brokers != "" {
