@@ -122,11 +122,12 @@ func TestInteropClusterKill9Leader(t *testing.T) {
 // orders, a few times: the broker's engine reconnects, the new leader
 // resumes the session where the replicated store left it (the sequence
 // numbers skip to its reservation; the broker's orders it lacks come back
-// by resend recovery, PossDup, and are entered once) and restates every
-// order whose last stored report is behind. At the end every order the
-// gateway journaled reached the executor once and was filled there once,
-// and the broker was told so without asking; every other order is unknown
-// to the gateway, and the broker's status request says so.
+// by resend recovery, PossDup, and are entered once), resends the trades
+// the store lacks (PossResend) and restates every order whose last stored
+// report is behind. At the end every order the gateway journaled reached
+// the executor once and was filled there once, and the broker got its
+// trade without asking, unflagged once at most; every other order is
+// unknown to the gateway, and the broker's status request says so.
 func TestInteropClusterBrokerKill9(t *testing.T) {
 	const kills, perRound = 3, 30
 	v := startQFVenue(t, qfOpts{begin: qfcpp.FIX44, shared: true})
@@ -207,17 +208,42 @@ func TestInteropClusterBrokerKill9(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // no change notification for another client's order; poll
 		}
 	}
-	// Every order the gateway has is filled, and the broker heard of it
-	// without asking (a report, its resend or a restatement).
-	told := 0
+	// Every order the gateway has is filled, and the broker heard of its
+	// trade without asking: the report of the venue's execution (150=F),
+	// first sent, or resent by a new leader flagged PossResend because the
+	// replicated store lacked it; any other copy is flagged PossDup or
+	// PossResend (a broker books a trade once, by its ExecID).
+	told, resentTrades := 0, 0
 	for _, id := range ids {
 		if status[id] != "filled" {
 			continue
 		}
 		if _, err := b.AwaitApp(v.ctx, func(m qfcpp.Message) bool {
-			return m.Type() == "8" && m.Get(11) == id && m.Get(39) == "2"
+			return m.Type() == "8" && m.Get(11) == id && m.Get(150) == "F"
 		}); err != nil {
-			t.Errorf("%s is filled at the gateway; the broker was never told: %v", id, err)
+			t.Errorf("%s is filled at the gateway; the broker never got its trade: %v", id, err)
+			continue
+		}
+		plain := map[string]int{} // each trade's copies flagged neither PossDup nor PossResend
+		for _, e := range b.Events() {
+			m := e.Msg
+			if e.Kind != qfcpp.EventApp || m.Type() != "8" || m.Get(11) != id || m.Get(150) != "F" {
+				continue
+			}
+			if !strings.HasPrefix(m.Get(17), "core:") || m.Get(32) != "100" || m.Get(14) != "100" {
+				t.Errorf("%s: trade %s; want ExecID core:<the venue's>, LastQty 100, CumQty 100", id, e.Text)
+			}
+			switch {
+			case m.Get(97) == "Y":
+				resentTrades++
+			case m.Get(43) != "Y":
+				plain[m.Get(17)]++
+			}
+		}
+		for execID, n := range plain {
+			if n > 1 {
+				t.Errorf("%s: the trade %s came %d times unflagged", id, execID, n)
+			}
 		}
 		told++
 	}
@@ -248,7 +274,8 @@ func TestInteropClusterBrokerKill9(t *testing.T) {
 	}
 	checkFilledOnceIn(t, v, "core", uids, count, ids, func(id string) string { return status[id] })
 	slices.Sort(takeovers)
-	t.Logf("%d broker orders sent, %d journaled and filled (the broker told of each), %d unknown to the gateway", len(ids), told, len(ids)-told)
+	t.Logf("%d broker orders sent, %d journaled and filled (the broker told of each trade; %d trade reports resent PossResend by a new leader), %d unknown to the gateway",
+		len(ids), told, resentTrades, len(ids)-told)
 	t.Logf("%d kills of the leader; takeover (kill to the venue's Logon of the new leader's session): min %v, median %v, max %v",
 		kills, takeovers[0], takeovers[len(takeovers)/2], takeovers[len(takeovers)-1])
 }
