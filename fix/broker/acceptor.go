@@ -74,8 +74,8 @@ type Acceptor struct {
 	kept *keptStores
 
 	// sendHook, if set before use, receives what would be queued on a
-	// session's pacer (tests).
-	sendHook func(s *session, m *quickfix.Message)
+	// session's pacer (tests); an error is the pacer's refusal.
+	sendHook func(s *session, m *quickfix.Message) error
 	// connHook, if set before Run, receives every connection accepted
 	// (tests), on quickfix's accept goroutine.
 	connHook func(*fix.InboundConn)

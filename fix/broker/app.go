@@ -72,8 +72,16 @@ func (x app) ToAdmin(m *quickfix.Message, sid quickfix.SessionID) {
 // ToApp implements quickfix.Application. Returning nil also lets quickfix
 // resend stored reports (PossDupFlag=Y) on a ResendRequest; the first of
 // them releases the session's reports held meanwhile (fix.AcceptorPacer).
+// A report handed over is stored by quickfix: it leaves session.queued.
 func (x app) ToApp(m *quickfix.Message, sid quickfix.SessionID) error {
 	x.a.pacer.Sending(sid, m)
+	if s := x.a.session(sid); s != nil && s.queued != nil {
+		if mt, err := m.Header.GetBytes(tag.MsgType); err == nil && string(mt) == "8" {
+			if id, err := m.Body.GetBytes(tag.ExecID); err == nil {
+				s.noteSending(id)
+			}
+		}
+	}
 	return nil
 }
 

@@ -31,8 +31,9 @@ func testConfig(tb testing.TB) Config {
 
 // sent is a message the acceptor queued for a session.
 type sent struct {
-	broker string
-	m      *quickfix.Message
+	dropped bool // refused by a full queue (realHarness.full)
+	broker  string
+	m       *quickfix.Message
 }
 
 // harness is an Acceptor that is never run: its sessions handle messages
@@ -54,10 +55,11 @@ func newHarness(tb testing.TB) *harness {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(a.Close)
-	a.sendHook = func(s *session, m *quickfix.Message) {
+	a.sendHook = func(s *session, m *quickfix.Message) error {
 		h.mu.Lock()
 		h.out = append(h.out, sent{broker: s.id.TargetCompID, m: m})
 		h.mu.Unlock()
+		return nil
 	}
 	h.a = a
 	return h

@@ -32,6 +32,9 @@ type realHarness struct {
 	mu     sync.Mutex
 	out    []sent
 	notify chan struct{}
+	// full, while set, makes the sessions' queues refuse what is sent
+	// (fix.ErrQueueFull); out still shows it, dropped.
+	full bool
 }
 
 func newRealHarness(t *testing.T, entry func(*orders.Manager) OrderEntry) *realHarness {
@@ -47,12 +50,16 @@ func newRealHarness(t *testing.T, entry func(*orders.Manager) OrderEntry) *realH
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
-	a.sendHook = func(s *session, msg *quickfix.Message) {
+	a.sendHook = func(s *session, msg *quickfix.Message) error {
 		h.mu.Lock()
-		h.out = append(h.out, sent{broker: s.id.TargetCompID, m: msg})
+		defer h.mu.Unlock()
+		h.out = append(h.out, sent{broker: s.id.TargetCompID, m: msg, dropped: h.full})
 		close(h.notify)
 		h.notify = make(chan struct{})
-		h.mu.Unlock()
+		if h.full {
+			return fix.ErrQueueFull
+		}
+		return nil
 	}
 	for _, s := range a.sessions {
 		e.Register(s.src, s.sink) // as Run does

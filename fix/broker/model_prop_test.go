@@ -142,6 +142,12 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 	asked, trades, resent := 0, 0, 0
 	for _, b := range brokers {
 		b.converge(t, g.m)
+		// Every report went out: none left noted as queued (ToApp
+		// forgets each one quickfix takes, so the notes stay within the
+		// queue's size).
+		if q := sessionOf(t, g.a, b.src.Session).queuedNow(); len(q) != 0 {
+			t.Errorf("%s: trades still noted as queued after quiescence: %v", b.src.Session, q)
+		}
 		n, again := b.checkTrades(t, g.m, v.Fills())
 		trades, resent = trades+n, resent+again
 		asked += b.checkAnswered(t, g.restarts+g.fullRestarts > 0)

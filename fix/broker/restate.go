@@ -26,8 +26,11 @@ import (
 // status; FIX 4.2: ExecTransType 3): the broker's view is made whole,
 // and a report it did get is only repeated as a status, which changes
 // nothing. Before the statuses, each trade of those orders whose report
-// (by ExecID) the store lacks is sent again, flagged PossResend: a broker
-// books each execution, and one it did get it tells by its ExecID.
+// (by ExecID) neither the store nor the session's queue holds is sent
+// again, flagged PossResend: a broker books each execution, and one it
+// did get it tells by its ExecID. A later logon of the same run does the
+// same if the session's queue, full, dropped a message meanwhile (a
+// broker away for long on a busy day).
 
 // keptStores is a storeFactory that remembers the store of each session,
 // for the restatement, and starts reading each store's reports as it is
@@ -148,24 +151,28 @@ func (ks *keptStore) storedReports() (*fix.StoredReports, error) {
 	return r, err
 }
 
-// restate runs once per acceptor run, at the session's first logon. It
-// queues, flagged PossResend, each trade of the session's orders whose
-// report the store does not hold (resendTrades), then the status of every
-// order whose last stored report does not show it as it is, or of which a
-// trade was resent. It runs on the session's goroutine (OnLogon), which
-// is the only writer of the store meanwhile, and returns how many orders
-// it restated and how many trades it resent.
+// restate runs at the session's first logon of an acceptor run, and at a
+// later logon if a message for the session was dropped since the last
+// restatement (its queue full). It queues, flagged PossResend, each trade
+// of the session's orders whose report neither the store holds nor the
+// queue (resendTrades), then the status of every order whose last stored
+// report does not show it as it is, or of which a trade was resent. It
+// runs on the session's goroutine (OnLogon), which is the only writer of
+// the store meanwhile, and returns how many orders it restated and how
+// many trades it resent.
 func (s *session) restate() (restated, resent int) {
 	k := s.a.kept
-	if k == nil || s.restated {
+	again := s.dropped.Swap(false)
+	if k == nil || s.restated && !again {
 		return 0, 0
 	}
 	s.restated = true
-	// The trades queued since the acceptor started go out anyway; taken
-	// before the orders are read, so that any trade in them was either
-	// queued by then or is resent here (one queued in between goes twice,
-	// the second time flagged PossResend, under its ExecID).
-	queued := s.takeQueued()
+	// The trades queued go out anyway; read before the orders are, so
+	// that a trade of theirs was either noted queued by then or is resent
+	// here (one noted in between goes twice, the second time flagged
+	// PossResend, under its ExecID; one the full queue dropped was never
+	// noted and is resent).
+	queued := s.queuedNow()
 	st := k.store(s.id)
 	if st == nil {
 		return 0, 0
@@ -224,7 +231,9 @@ func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, queu
 		r := orderReport(&at, 'F')
 		r.execID, r.lastQty, r.lastPx = id, t.Qty, t.Px
 		r.possResend, r.transactTime = true, t.Time
-		s.sendReport(&r)
+		if s.sendReport(&r) {
+			s.noteQueued(id)
+		}
 		n++
 	}
 	return n

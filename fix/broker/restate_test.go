@@ -405,8 +405,10 @@ func (f *failingStore) IterateMessages(begin, end int, cb func([]byte) error) er
 // run, a trade of the previous run whose report the store lacks (lost in
 // its queue) is sent again, flagged PossResend, with its ExecID, LastQty,
 // LastPx, the order's totals after it and the venue's TransactTime,
-// before the order's status; a trade whose report the store holds is not,
-// nor one this run's sink queued already.
+// before the order's status; so is one of this run whose report the full
+// queue dropped; a trade whose report the store holds is not, nor one
+// queued and not yet sent. A later logon of the run restates again only
+// after a drop.
 func TestRestateResendsTradesTheStoreLacks(t *testing.T) {
 	h := newRealHarness(t, nil)
 	s := h.session(t, "BROKER1")
@@ -443,17 +445,25 @@ func TestRestateResendsTradesTheStoreLacks(t *testing.T) {
 	}
 	s.queued = map[string]struct{}{}
 	fill(3, 10, 60)
+	// This run's queue is full for the fourth.
+	h.mu.Lock()
+	h.full = true
+	h.mu.Unlock()
+	fill(4, 5, 65)
+	h.mu.Lock()
+	h.full = false
+	h.mu.Unlock()
 	before := len(h.all())
 
 	restated, resent := s.restate()
-	if restated != 1 || resent != 1 {
-		t.Fatalf("restated %d orders, resent %d trades; want 1 and 1", restated, resent)
+	if restated != 1 || resent != 2 {
+		t.Fatalf("restated %d orders, resent %d trades; want 1 and 2", restated, resent)
 	}
 	out := h.all()[before:]
-	if len(out) != 2 {
-		t.Fatalf("the restatement queued %d messages; want the trade E2 and the status: %v", len(out), out)
+	if len(out) != 3 || field(out[1], tag.ExecID) != "core:E4" || field(out[1], tag.CumQty) != "65" {
+		t.Fatalf("the restatement queued %v; want the trades E2 and E4, then the status", out)
 	}
-	tr, status := out[0], out[1]
+	tr, status := out[0], out[2]
 	_, possResend := fix.PossDup(tr)
 	for _, c := range []struct {
 		tag  quickfix.Tag
@@ -470,14 +480,31 @@ func TestRestateResendsTradesTheStoreLacks(t *testing.T) {
 	if !possResend {
 		t.Errorf("the resent trade is not flagged PossResend: %s", tr)
 	}
-	if field(status, tag.ExecType) != "I" || field(status, tag.CumQty) != "60" {
-		t.Errorf("after the trade: %s; want the order's status, CumQty 60", status)
+	if field(status, tag.ExecType) != "I" || field(status, tag.CumQty) != "65" {
+		t.Errorf("after the trades: %s; want the order's status, CumQty 65", status)
 	}
 	if _, possResend := fix.PossDup(status); possResend {
 		t.Errorf("the status is flagged PossResend: %s", status)
 	}
 	if again, _ := s.restate(); again != 0 {
 		t.Fatalf("a second logon of the run restated %d orders", again)
+	}
+	// A later logon after a drop restates again: the trade dropped, not
+	// those the first restatement queued.
+	h.mu.Lock()
+	h.full = true
+	h.mu.Unlock()
+	fill(5, 5, 70)
+	h.mu.Lock()
+	h.full = false
+	h.mu.Unlock()
+	before = len(h.all())
+	if restated, resent := s.restate(); restated != 1 || resent != 1 {
+		t.Fatalf("the logon after a drop restated %d orders, resent %d trades; want 1 and 1", restated, resent)
+	}
+	out = h.all()[before:]
+	if len(out) != 2 || field(out[0], tag.ExecID) != "core:E5" || field(out[1], tag.ExecType) != "I" || field(out[1], tag.CumQty) != "70" {
+		t.Fatalf("the restatement after a drop queued %v; want the trade E5, then the status", out)
 	}
 	if err := h.a.kept.Close(); err != nil {
 		t.Fatal(err)

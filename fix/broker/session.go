@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,7 +12,7 @@ import (
 )
 
 // session is one configured broker session. Its fields are immutable
-// after New except loggedOn, restated and queued.
+// after New except loggedOn, restated, dropped and queued.
 type session struct {
 	a     *Acceptor
 	spec  *sessionSpec
@@ -24,11 +25,15 @@ type session struct {
 	// restated is set by the first logon's restatement (restate.go); only
 	// the session's goroutine reads or writes it.
 	restated bool
-	// queued holds the ExecIDs ("<upstream>:<ExecID>") of the trades the
-	// sink queued for the broker before the first logon's restatement,
-	// which resends none of them (Config.Restate only); nil once the
-	// restatement took it. The sink writes it on the manager's dispatcher
-	// goroutine, the restatement takes it on the session's: guarded by qmu.
+	// dropped is set when the pacer refused a message for the session
+	// (its queue full): the next logon restates again (Config.Restate).
+	dropped atomic.Bool
+	// queued holds the ExecIDs ("<upstream>:<ExecID>") of the trades
+	// queued for the broker and not yet handed to quickfix (which stores
+	// each message it sends), which a restatement does not resend: at most
+	// the queue's size (Config.Restate only; nil otherwise). The sink and
+	// the restatement add to it, ToApp removes from it, the restatement
+	// reads it: guarded by qmu.
 	qmu    sync.Mutex
 	queued map[string]struct{}
 }
@@ -44,8 +49,8 @@ func newSession(a *Acceptor, sp *sessionSpec) *session {
 	return s
 }
 
-// noteQueued records that the trade execID was queued for the broker
-// (see queued). Any goroutine.
+// noteQueued records that the trade execID is in the pacer's queue for
+// the broker (see queued). Any goroutine.
 func (s *session) noteQueued(execID string) {
 	s.qmu.Lock()
 	if s.queued != nil {
@@ -54,33 +59,44 @@ func (s *session) noteQueued(execID string) {
 	s.qmu.Unlock()
 }
 
-// takeQueued returns the trades queued so far and stops recording them.
-// Any goroutine.
-func (s *session) takeQueued() map[string]struct{} {
+// noteSending records that the report execID is being handed to quickfix,
+// which stores it (see queued). Any goroutine.
+func (s *session) noteSending(execID []byte) {
+	s.qmu.Lock()
+	if s.queued != nil {
+		delete(s.queued, string(execID))
+	}
+	s.qmu.Unlock()
+}
+
+// queuedNow returns a copy of the trades queued and not yet handed to
+// quickfix. Any goroutine.
+func (s *session) queuedNow() map[string]struct{} {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
-	q := s.queued
-	s.queued = nil
-	return q
+	return maps.Clone(s.queued)
 }
 
-// send queues m for the session through the pacer. Any goroutine; it never
-// blocks. A report that cannot be queued (the queue is full: the broker
-// has been away for a long time) is dropped and logged; the broker learns
-// the order's state with OrderStatusRequest.
-func (s *session) send(m *quickfix.Message) {
+// send queues m for the session through the pacer and reports whether it
+// did. Any goroutine; it never blocks. A report that cannot be queued (the
+// queue is full: the broker has been away for a long time) is dropped and
+// logged; the broker learns the order's state with OrderStatusRequest.
+func (s *session) send(m *quickfix.Message) bool {
+	send := s.a.pacer.Send
 	if s.a.sendHook != nil {
-		s.a.sendHook(s, m)
-		return
+		send = func(_ quickfix.SessionID, m quickfix.Messagable) error { return s.a.sendHook(s, m.ToMessage()) }
 	}
-	if err := s.a.pacer.Send(s.id, m); err != nil {
+	if err := send(s.id, m); err != nil {
+		s.dropped.Store(true)
 		s.a.log.Warn("broker: report dropped", "broker", s.id.TargetCompID, "err", err)
+		return false
 	}
+	return true
 }
 
-// sendReport queues an ExecutionReport.
-func (s *session) sendReport(r *execReport) {
-	s.send(r.message(s.fix42, time.Now()))
+// sendReport queues an ExecutionReport and reports whether it did.
+func (s *session) sendReport(r *execReport) bool {
+	return s.send(r.message(s.fix42, time.Now()))
 }
 
 // account returns the account a request is for: the one it names, which
@@ -180,11 +196,11 @@ func (k sink) OrderEvent(ev orders.Event) {
 		}
 		if r.execType == 'F' {
 			r.lastQty, r.lastPx = ev.LastQty, ev.LastPx
-			if ev.ExecID != "" {
-				s.noteQueued(r.execID)
-			}
 		}
-		s.sendReport(&r)
+		if s.sendReport(&r) && r.execType == 'F' && ev.ExecID != "" {
+			// Noted once queued: a dropped one is resent at the logon.
+			s.noteQueued(r.execID)
+		}
 	case orders.EventCancelReject:
 		if theirs {
 			return // the order's executions tell the broker its state
