@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -264,4 +265,12 @@ func (f *fakeEntry) put(o orders.Order) {
 	f.mu.Lock()
 	f.orders[o.Account+"\x00"+o.ClOrdID] = o
 	f.mu.Unlock()
+}
+
+// queuedNow returns a copy of the trades s holds as queued and not yet
+// handed to quickfix. Any goroutine.
+func (s *session) queuedNow() map[string]struct{} {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	return maps.Clone(s.queued)
 }

@@ -635,7 +635,15 @@ func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, fills []order
 	seen := map[string]bool{}
 	for _, msg := range got {
 		execID, execType, orderID := field(msg, tag.ExecID), field(msg, tag.ExecType), field(msg, tag.OrderID)
-		if field(msg, tag.MsgType) != "8" || seen[execID] {
+		if field(msg, tag.MsgType) != "8" {
+			continue
+		}
+		if seen[execID] {
+			// A report again: the broker ignores it by its ExecID only
+			// when it is flagged (a session resend, a restatement's).
+			if dup, possResend := fix.PossDup(msg); !dup && !possResend && execType == "F" {
+				t.Errorf("%s: trade %s reported again without PossDupFlag or PossResend: %s", b.src.Session, execID, msg)
+			}
 			continue
 		}
 		seen[execID] = true

@@ -167,12 +167,6 @@ func (s *session) restate() (restated, resent int) {
 		return 0, 0
 	}
 	s.restated = true
-	// The trades queued go out anyway; read before the orders are, so
-	// that a trade of theirs was either noted queued by then or is resent
-	// here (one noted in between goes twice, the second time flagged
-	// PossResend, under its ExecID; one the full queue dropped was never
-	// noted and is resent).
-	queued := s.queuedNow()
 	st := k.store(s.id)
 	if st == nil {
 		return 0, 0
@@ -185,7 +179,7 @@ func (s *session) restate() (restated, resent int) {
 		reports = nil
 	}
 	for _, o := range s.a.entry.OrdersFrom(s.src) {
-		n := s.resendTrades(&o, reports, queued)
+		n := s.resendTrades(&o, reports)
 		resent += n
 		r := orderReport(&o, 'I')
 		if reports != nil && n == 0 {
@@ -205,22 +199,20 @@ func (s *session) restate() (restated, resent int) {
 
 // resendTrades queues each trade of o that the broker may never have been
 // told of: whose ExecID ("<upstream>:<ExecID>", as OrderEvent sends it)
-// neither the store's reports (all trades when reports is nil) nor queued
-// holds. Each goes as it went first (ExecType F under the order's current
-// ClOrdID, with the order's totals after it and the upstream's
-// TransactTime), flagged PossResend, in the order applied. A trade without
-// the upstream's ExecID cannot be told apart and is not resent (the
-// status that follows shows its quantity). It returns how many it queued.
-func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, queued map[string]struct{}) int {
+// the store's reports do not hold (all trades when reports is nil) and
+// whose report is not queued (resendTrade). Each goes flagged PossResend,
+// in the order applied, as ExecType F under the order's current ClOrdID,
+// with the order's totals after it and the upstream's TransactTime. A
+// trade without the upstream's ExecID cannot be told apart and is not
+// resent (the status that follows shows its quantity). It returns how
+// many it resent.
+func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports) int {
 	n := 0
 	for _, t := range o.Trades() {
 		if t.ExecID == "" {
 			continue
 		}
 		id := o.Upstream + ":" + t.ExecID
-		if _, ok := queued[id]; ok {
-			continue
-		}
 		if reports != nil {
 			if _, ok := reports.Trades[id]; ok {
 				continue
@@ -229,12 +221,10 @@ func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, queu
 		at := *o
 		at.Status, at.CumQty, at.LeavesQty, at.AvgPx, at.Text = t.Status, t.CumQty, t.LeavesQty, t.AvgPx, ""
 		r := orderReport(&at, 'F')
-		r.execID, r.lastQty, r.lastPx = id, t.Qty, t.Px
-		r.possResend, r.transactTime = true, t.Time
-		if s.sendReport(&r) {
-			s.noteQueued(id)
+		r.execID, r.lastQty, r.lastPx, r.transactTime = id, t.Qty, t.Px, t.Time
+		if s.resendTrade(&r) {
+			n++
 		}
-		n++
 	}
 	return n
 }

@@ -443,7 +443,7 @@ func TestRestateResendsTradesTheStoreLacks(t *testing.T) {
 	if _, err := h.a.kept.Create(s.id); err != nil {
 		t.Fatal(err)
 	}
-	s.queued = map[string]struct{}{}
+	s.restating() // as New does under Config.Restate
 	fill(3, 10, 60)
 	// This run's queue is full for the fourth.
 	h.mu.Lock()
@@ -505,6 +505,81 @@ func TestRestateResendsTradesTheStoreLacks(t *testing.T) {
 	out = h.all()[before:]
 	if len(out) != 2 || field(out[0], tag.ExecID) != "core:E5" || field(out[1], tag.ExecType) != "I" || field(out[1], tag.CumQty) != "70" {
 		t.Fatalf("the restatement after a drop queued %v; want the trade E5, then the status", out)
+	}
+	if err := h.a.kept.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gateSink is an orders.Sink that, on the event of the trade execID,
+// signals held and waits for release: it holds the manager's dispatcher,
+// and every event behind that one, as a slow journal commit does.
+type gateSink struct {
+	execID  string
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (g *gateSink) OrderEvent(ev orders.Event) {
+	if ev.ExecID == g.execID {
+		close(g.held)
+		<-g.release
+	}
+}
+
+// TestRestateTradeStillToBeDispatched: a trade the manager applied whose
+// event its dispatcher has yet to hand to the sink (its journal record not
+// yet durable) when the first logon's restatement reads the orders is
+// resent flagged PossResend; the sink's own report of it, coming after,
+// must be flagged too. Before, it went unflagged after the resend: a
+// broker booking trades by ExecID, which ignores only a PossResend one it
+// has, booked it twice.
+func TestRestateTradeStillToBeDispatched(t *testing.T) {
+	h := newRealHarness(t, nil)
+	s := h.session(t, "BROKER1")
+	uid := h.workingOrder(t, s)
+	st, err := quickfix.NewMemoryStoreFactory().Create(s.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.a.kept = newKeptStores(fixedStore{st})
+	if _, err := h.a.kept.Create(s.id); err != nil {
+		t.Fatal(err)
+	}
+	s.restating() // as New does under Config.Restate
+	gate := &gateSink{execID: "E1", held: make(chan struct{}), release: make(chan struct{})}
+	h.m.Watch("A1", gate) // called after the session's sink
+	fill := func(n int, last, cum int64) {
+		h.m.OnExecReport("core", fix.ExecReport{ClOrdID: uid, OrderID: "V1", ExecID: fmt.Sprintf("E%d", n), ExecType: 'F', OrdStatus: '1',
+			Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LastQty: last, LastPx: 16990000,
+			CumQty: cum, LeavesQty: 100 - cum})
+	}
+	fill(1, 30, 30)
+	<-gate.held // E1 reached the session's sink; the dispatcher is held
+	fill(2, 20, 50)
+	if _, resent := s.restate(); resent != 1 {
+		t.Fatalf("resent %d trades; want E2, applied, its event not yet dispatched", resent)
+	}
+	close(gate.release)
+	copies := func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:E2" }
+	h.waitFor(t, "the sink's report of E2", func(*quickfix.Message) bool {
+		n := 0
+		for _, m := range h.all() {
+			if copies(m) {
+				n++
+			}
+		}
+		return n == 2
+	})
+	first := true
+	for _, m := range h.all() {
+		if !copies(m) {
+			continue
+		}
+		if _, possResend := fix.PossDup(m); !first && !possResend {
+			t.Errorf("E2 sent again without PossResend, after %s: %s", "its first report", m)
+		}
+		first = false
 	}
 	if err := h.a.kept.Close(); err != nil {
 		t.Fatal(err)

@@ -1,18 +1,18 @@
 package broker
 
 import (
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/tag"
 
 	"sgw/orders"
 )
 
 // session is one configured broker session. Its fields are immutable
-// after New except loggedOn, restated, dropped and queued.
+// after New except loggedOn, restated, dropped, queued and resent.
 type session struct {
 	a     *Acceptor
 	spec  *sessionSpec
@@ -31,11 +31,17 @@ type session struct {
 	// queued holds the ExecIDs ("<upstream>:<ExecID>") of the trades
 	// queued for the broker and not yet handed to quickfix (which stores
 	// each message it sends), which a restatement does not resend: at most
-	// the queue's size (Config.Restate only; nil otherwise). The sink and
-	// the restatement add to it, ToApp removes from it, the restatement
-	// reads it: guarded by qmu.
+	// the queue's size. resent holds those a restatement resent whose
+	// sink report may still come: the manager applies a trade (and a
+	// restatement reads it) before its journal record is durable, and
+	// hands the sink its event only then; that report goes flagged
+	// PossResend too, and leaves the set (at most the trades resent in
+	// the run). Both nil without Config.Restate. Queueing a trade's report
+	// and recording it are one step under qmu (sinkTrade, resendTrade);
+	// ToApp removes from queued.
 	qmu    sync.Mutex
 	queued map[string]struct{}
+	resent map[string]struct{}
 }
 
 func newSession(a *Acceptor, sp *sessionSpec) *session {
@@ -44,19 +50,59 @@ func newSession(a *Acceptor, sp *sessionSpec) *session {
 		fix42: sp.id.BeginString == quickfix.BeginStringFIX42}
 	s.sink = sink{s}
 	if a.cfg.Restate {
-		s.queued = map[string]struct{}{}
+		s.restating()
 	}
 	return s
 }
 
-// noteQueued records that the trade execID is in the pacer's queue for
-// the broker (see queued). Any goroutine.
-func (s *session) noteQueued(execID string) {
+// restating makes the session record the trades queued for the broker,
+// for the restatements (Config.Restate). Called by newSession, or by a
+// test before the sink gets events.
+func (s *session) restating() {
 	s.qmu.Lock()
-	if s.queued != nil {
-		s.queued[execID] = struct{}{}
-	}
+	s.queued, s.resent = map[string]struct{}{}, map[string]struct{}{}
 	s.qmu.Unlock()
+}
+
+// sinkTrade queues the sink's report of a trade of the upstream's (ExecID
+// r.execID) and records it queued, flagged PossResend if a restatement
+// resent the trade already. Any goroutine; it never blocks (qmu is held
+// around a queueing that does not).
+func (s *session) sinkTrade(r *execReport) {
+	if s.queued == nil {
+		s.sendReport(r)
+		return
+	}
+	m := r.message(s.fix42, time.Now())
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if _, ok := s.resent[r.execID]; ok {
+		delete(s.resent, r.execID)
+		m.Header.SetBool(tag.PossResend, true)
+	}
+	if s.send(m) {
+		s.queued[r.execID] = struct{}{}
+	}
+}
+
+// resendTrade queues r, a restatement's resend of a trade (flagged
+// PossResend), unless the trade's report is queued already, and records
+// it queued and resent; it reports whether it resent it (a resend the
+// full queue dropped counts: the next logon restates again). Only with
+// Config.Restate. Any goroutine; it never blocks.
+func (s *session) resendTrade(r *execReport) bool {
+	r.possResend = true
+	m := r.message(s.fix42, time.Now())
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if _, ok := s.queued[r.execID]; ok {
+		return false
+	}
+	s.resent[r.execID] = struct{}{}
+	if s.send(m) {
+		s.queued[r.execID] = struct{}{}
+	}
+	return true
 }
 
 // noteSending records that the report execID is being handed to quickfix,
@@ -67,14 +113,6 @@ func (s *session) noteSending(execID []byte) {
 		delete(s.queued, string(execID))
 	}
 	s.qmu.Unlock()
-}
-
-// queuedNow returns a copy of the trades queued and not yet handed to
-// quickfix. Any goroutine.
-func (s *session) queuedNow() map[string]struct{} {
-	s.qmu.Lock()
-	defer s.qmu.Unlock()
-	return maps.Clone(s.queued)
 }
 
 // send queues m for the session through the pacer and reports whether it
@@ -196,11 +234,12 @@ func (k sink) OrderEvent(ev orders.Event) {
 		}
 		if r.execType == 'F' {
 			r.lastQty, r.lastPx = ev.LastQty, ev.LastPx
+			if ev.ExecID != "" {
+				s.sinkTrade(&r)
+				return
+			}
 		}
-		if s.sendReport(&r) && r.execType == 'F' && ev.ExecID != "" {
-			// Noted once queued: a dropped one is resent at the logon.
-			s.noteQueued(r.execID)
-		}
+		s.sendReport(&r)
 	case orders.EventCancelReject:
 		if theirs {
 			return // the order's executions tell the broker its state
