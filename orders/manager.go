@@ -714,6 +714,12 @@ func (m *Manager) Get(account, clOrdID string) (Order, bool) {
 	return Order{}, false
 }
 
+// TradingDay returns risk's current trading day (yyyymmdd), which changes at
+// the first request after midnight (newDay). Safe for concurrent use.
+func (m *Manager) TradingDay() int32 {
+	return m.risk.DayDate()
+}
+
 // OrdersFrom returns a copy of every order entered from src, in entry
 // order (a broker session's orders, restated by an acceptor that took the
 // session over): those entered before the call, and perhaps some entered

@@ -125,6 +125,12 @@ type Trade struct {
 	Time time.Time
 }
 
+// Day returns the trading day (yyyymmdd) the order was accepted on, as
+// risk counts days (Manager.TradingDay); 0 when unknown.
+func (o *Order) Day() int32 {
+	return o.resv.Day()
+}
+
 // Trades returns the order's trades, in the order they were applied (from
 // the journal too, after a restart or a takeover). The caller must not
 // modify them. A status answer that shows fills the gateway never got a

@@ -27,6 +27,8 @@ type OrderEntry interface {
 	Replace(orders.ReplaceRequest) (orders.Order, error)
 	Get(account, clOrdID string) (orders.Order, bool)
 	OrdersFrom(src orders.Source) []orders.Order
+	// TradingDay is the current trading day (yyyymmdd; orders.Order.Day).
+	TradingDay() int32
 	Register(src orders.Source, sink orders.Sink)
 	Unregister(src orders.Source)
 	// SessionEnded handles a logout (cancel-on-disconnect) and leaves the

@@ -228,6 +228,9 @@ func (f *fakeEntry) Get(account, clOrdID string) (orders.Order, bool) {
 
 // OrdersFrom returns the orders put in f whose source is src, in
 // ClOrdID order.
+// TradingDay is no day: the fake's orders have none (orders.Order.Day 0).
+func (f *fakeEntry) TradingDay() int32 { return 0 }
+
 func (f *fakeEntry) OrdersFrom(src orders.Source) []orders.Order {
 	f.mu.Lock()
 	defer f.mu.Unlock()

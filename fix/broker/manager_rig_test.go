@@ -73,7 +73,7 @@ func newRealHarness(t *testing.T, entry func(*orders.Manager) OrderEntry) *realH
 // configuration) whose upstream "core" is up and records what it is sent.
 func newRigManager(t *testing.T, edit func(*risk.Config)) (*orders.Manager, *orderstest.Line) {
 	t.Helper()
-	m, j, up := openRigManager(t, filepath.Join(t.TempDir(), "orders.jrnl"), edit, nil)
+	m, j, up := openRigManager(t, filepath.Join(t.TempDir(), "orders.jrnl"), edit, nil, nil)
 	t.Cleanup(m.Close)
 	m.OnSessionUp("core", "line")
 	t.Cleanup(func() { j.Close() })
@@ -82,9 +82,9 @@ func newRigManager(t *testing.T, edit func(*risk.Config)) (*orders.Manager, *ord
 
 // openRigManager is newRigManager on the journal at path, recovered from
 // it, with its upstream not yet logged on (handed: the requests the
-// upstream's store holds from earlier runs); the caller closes the
-// journal, then the manager.
-func openRigManager(t *testing.T, path string, edit func(*risk.Config), handed map[string]bool) (*orders.Manager, *journal.Journal, *orderstest.Line) {
+// upstream's store holds from earlier runs), on risk's clock (nil: the
+// system's); the caller closes the journal, then the manager.
+func openRigManager(t *testing.T, path string, edit func(*risk.Config), handed map[string]bool, clock risk.Clock) (*orders.Manager, *journal.Journal, *orderstest.Line) {
 	t.Helper()
 	j, err := journal.Open(journal.Config{Path: path, NoSync: true})
 	if err != nil {
@@ -103,7 +103,7 @@ func openRigManager(t *testing.T, path string, edit func(*risk.Config), handed m
 	if edit != nil {
 		edit(&cfg)
 	}
-	rc, err := risk.New(cfg, nil)
+	rc, err := risk.New(cfg, clock)
 	if err != nil {
 		t.Fatal(err)
 	}

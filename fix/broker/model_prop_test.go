@@ -185,7 +185,7 @@ func startModelGateway(t *testing.T) *modelGateway {
 		{SenderCompID: gw, TargetCompID: fmt.Sprintf("BRK%dB", n), Password: "right", Accounts: []string{"A2"}},
 	}}}
 	g.handed = map[string]bool{}
-	g.m, g.j, g.up = openRigManager(t, g.path, nil, g.handed)
+	g.m, g.j, g.up = openRigManager(t, g.path, nil, g.handed, nil)
 	g.m.OnSessionUp("core", "line")
 	t.Cleanup(func() {
 		g.j.Close()
@@ -258,7 +258,7 @@ func (g *modelGateway) restartAll(t *testing.T, v *orderstest.Venue) {
 	g.m.Close()
 	v.Pull() // what the old process handed over reached the venue
 	g.up.AddHanded(g.handed)
-	g.m, g.j, g.up = openRigManager(t, g.path, nil, g.handed)
+	g.m, g.j, g.up = openRigManager(t, g.path, nil, g.handed, nil)
 	v.Attach(g.m, g.up)
 	if !v.Down() {
 		g.m.OnSessionUp("core", "line")

@@ -156,7 +156,9 @@ func (ks *keptStore) storedReports() (*fix.StoredReports, error) {
 // restatement (its queue full). It queues, flagged PossResend, each trade
 // of the session's orders whose report neither the store holds nor the
 // queue (resendTrades), then the status of every order whose last stored
-// report does not show it as it is, or of which a trade was resent. It
+// report does not show it as it is, or of which a trade was resent; an
+// order that ended on an earlier trading day is left out (after a restart
+// on a new day the store, reset, holds none of its reports). It
 // runs on the session's goroutine (OnLogon), which is the only writer of
 // the store meanwhile, and returns how many orders it restated and how
 // many trades it resent.
@@ -178,7 +180,13 @@ func (s *session) restate() (restated, resent int) {
 		s.a.log.Warn("broker: restatement: the store's reports cannot be read; restating every order and resending every trade", "broker", s.id.TargetCompID, "err", err)
 		reports = nil
 	}
+	today := s.a.entry.TradingDay()
 	for _, o := range s.a.entry.OrdersFrom(s.src) {
+		if day := o.Day(); o.Status.Terminal() && day != 0 && day < today {
+			// It ended on an earlier trading day, whose session (its
+			// store since reset at the session's new day) told the broker.
+			continue
+		}
 		n := s.resendTrades(&o, reports)
 		resent += n
 		r := orderReport(&o, 'I')

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"sgw/fix/qfcpp"
 	"sgw/orders"
 	"sgw/refdata"
+	"sgw/risk"
 )
 
 // memSessions is a fix.SessionStores in memory, as a cluster's replicated
@@ -580,6 +582,70 @@ func TestRestateTradeStillToBeDispatched(t *testing.T) {
 			t.Errorf("E2 sent again without PossResend, after %s: %s", "its first report", m)
 		}
 		first = false
+	}
+	if err := h.a.kept.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRestateLeavesEarlierDaysOut: a gateway restarted on a new trading
+// day finds the session's store reset (empty) at the broker's first
+// logon: an order that ended on an earlier day is neither restated nor
+// are its trades resent (that day's session told the broker); an order
+// still working from that day is, as is an order of the day.
+func TestRestateLeavesEarlierDaysOut(t *testing.T) {
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)) // 10:00 in Shanghai
+	m, j, up := openRigManager(t, filepath.Join(t.TempDir(), "orders.jrnl"), nil, nil, clk)
+	t.Cleanup(m.Close)
+	t.Cleanup(func() { j.Close() })
+	m.OnSessionUp("core", "line")
+	h := newRealHarness(t, func(*orders.Manager) OrderEntry { return m })
+	s := h.session(t, "BROKER1")
+	sent := 0
+	order := func(id string, fillQty int64) {
+		t.Helper()
+		if rej := s.handle(inbound(t, "FIX.4.4", "D", "11="+id+"|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100")); rej != nil {
+			t.Fatalf("new order %s: %v", id, rej)
+		}
+		sent++
+		nos := up.Wait(t, sent)[sent-1].(fix.NewOrder)
+		m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-" + id, ExecID: "N-" + id, ExecType: '0', OrdStatus: '0',
+			Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
+		status := byte('1')
+		if fillQty == 100 {
+			status = '2'
+		}
+		m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-" + id, ExecID: "F-" + id, ExecType: 'F', OrdStatus: status,
+			Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LastQty: fillQty, LastPx: 17000000,
+			CumQty: fillQty, LeavesQty: 100 - fillQty})
+		h.waitFor(t, "the trade of "+id, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:F-"+id })
+	}
+	order("ended", 100)  // filled on 2026-12-01
+	order("working", 40) // still working the next day (the venue never closes)
+	clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
+	order("today", 100) // its request starts 2026-12-02
+	if got, ok := m.Get("A1", "ended"); !ok || got.Day() != 20261201 || m.TradingDay() != 20261202 {
+		t.Fatalf("the first order's day %d, the trading day %d; want 20261201 and 20261202", got.Day(), m.TradingDay())
+	}
+
+	// The restart: a new acceptor's store, reset at the session's new day.
+	st, err := quickfix.NewMemoryStoreFactory().Create(s.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.a.kept = newKeptStores(fixedStore{st})
+	if _, err := h.a.kept.Create(s.id); err != nil {
+		t.Fatal(err)
+	}
+	s.restating()
+	before := len(h.all())
+	restated, resent := s.restate()
+	var got []string
+	for _, m := range h.all()[before:] {
+		got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType))
+	}
+	if want := []string{"working/F", "working/I", "today/F", "today/I"}; !slices.Equal(got, want) || restated != 2 || resent != 2 {
+		t.Fatalf("restated %d orders, resent %d trades: %v; want %v", restated, resent, got, want)
 	}
 	if err := h.a.kept.Close(); err != nil {
 		t.Fatal(err)
