@@ -507,12 +507,13 @@ func (s *staleHook) Status(account, clOrdID string) (orders.Order, error) {
 	return o, err
 }
 
-// TestWSOrderAnswerNotBehindNewerEvent: an orders.list page or an
-// order.status answer read just before a fill, whose event is queued for
-// the client before the answer is: the answer must not come after the
-// fill's event showing the order as it was before it, which a client
-// applying what it receives in order would keep (the order working, with
-// nothing more to come). The answer is read again instead; after
+// TestWSOrderAnswerNotBehindNewerEvent: an orders.list page, an
+// order.status answer or an order.trades page read just before a fill,
+// whose event is queued for the client before the answer is: the answer
+// must not come after the fill's event showing the order as it was
+// before it, which a client applying what it receives in order would keep
+// (the order working, with nothing more to come; for order.trades, a page
+// without the trade its event told of). The answer is read again instead; after
 // orderAnswerTries reads each overtaken by a fill ("busy"), it is read
 // holding the client's order events back. Before, the client got the
 // fill and then the order unfilled (found by TestWSOrdersAgainstModel).
@@ -526,6 +527,8 @@ func TestWSOrderAnswerNotBehindNewerEvent(t *testing.T) {
 		{"status", `{"op":"order.status","clOrdId":"c1","account":"A1","id":9}`, 1},
 		{"list busy", `{"op":"orders.list","account":"A1","id":9}`, orderAnswerTries},
 		{"status busy", `{"op":"order.status","clOrdId":"c1","account":"A1","id":9}`, orderAnswerTries},
+		{"trades", `{"op":"order.trades","clOrdId":"c1","account":"A1","id":9}`, 1},
+		{"trades busy", `{"op":"order.trades","clOrdId":"c1","account":"A1","id":9}`, orderAnswerTries},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			up := &ackingUpstream{}
@@ -586,6 +589,23 @@ func TestWSOrderAnswerNotBehindNewerEvent(t *testing.T) {
 			}
 			if want := int64(tc.fills) * lot; cum != want {
 				t.Fatalf("the client ends with the order %s, cumQty %d, want %d; it received %q", status, cum, want, seq)
+			}
+			// An order.trades answer lists every trade whose event came
+			// before it.
+			events := 0
+			for _, m := range l.got {
+				switch {
+				case m.str("type") == "exec" && m.str("execType") == "trade":
+					events++
+				case m.str("type") == "trades":
+					var a struct{ Trades []json.RawMessage }
+					if err := json.Unmarshal(mustJSON(t, m), &a); err != nil {
+						t.Fatal(err)
+					}
+					if len(a.Trades) < events {
+						t.Fatalf("order.trades lists %d trades after %d trade events", len(a.Trades), events)
+					}
+				}
 			}
 		})
 	}

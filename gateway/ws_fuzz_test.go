@@ -34,6 +34,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"op":"subscribe","channel":"orders","accounts":["A1","B\n2"]}`,
 		`{"op":"orders.list","account":"A1","cursor":"100","limit":50}`,
 		`{"op":"account","account":"A1","id":3}`,
+		`{"op":"order.trades","account":"A1","clOrdId":"c1","id":5}`,
+		`{"op":"order.trades","account":"A1","clOrdId":"r1","cursor":"2","limit":2,"id":6}`,
 		`[1]`, `{`, `null`, ``,
 	} {
 		f.Add([]byte(s))
@@ -68,9 +70,12 @@ func FuzzDecodeRequest(f *testing.F) {
 			if r.Token == "" {
 				t.Fatal("accepted auth without a token")
 			}
-		case opOrdersList:
+		case opOrdersList, opOrderTrades:
 			if r.Limit < 0 || len(r.Cursor) > maxCursorLen {
 				t.Fatalf("accepted limit %d, cursor of %d bytes", r.Limit, len(r.Cursor))
+			}
+			if r.Op == opOrderTrades && (r.Account == "" || r.ClOrdID == "") {
+				t.Fatalf("accepted %+v", r)
 			}
 		case opPing:
 		case opOrderNew, opOrderReplace:
@@ -110,7 +115,7 @@ func acceptedIDs(r request) string {
 	switch r.Op {
 	case opAccount:
 		e = append(e, check("account", r.Account, refdata.MaxAccountLen))
-	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList:
+	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList, opOrderTrades:
 		e = append(e, check("account", r.Account, refdata.MaxAccountLen))
 		if r.Op != opOrdersList {
 			e = append(e, check("clOrdId", r.ClOrdID, refdata.MaxClOrdIDLen))

@@ -242,6 +242,10 @@ type orderJSON struct {
 	Text        string        `json:"text,omitempty"`
 	Code        string        `json:"code,omitempty"`
 	Time        int64         `json:"time"`
+	// ExecID names a trade: "<upstream>:<the upstream's ExecID>", as FIX
+	// brokers get it and order.trades lists it; only on an exec of
+	// execType trade whose upstream gave one.
+	ExecID string `json:"execId,omitempty"`
 	// ID echoes the request a direct answer answers: order.status's, and
 	// the first answer to order.new, order.cancel and order.replace on the
 	// connection that sent it (awaiting).
@@ -266,6 +270,9 @@ func encodeOrderEvent(ev orders.Event, id json.RawMessage) []byte {
 	if ev.Kind == orders.EventExec {
 		v.ExecType = execTypes[ev.ExecType]
 		v.LastPx, v.LastQty = ev.LastPx, ev.LastQty
+		if v.ExecType == "trade" {
+			v.ExecID = tradeID(ev.Order.Upstream, ev.ExecID)
+		}
 	}
 	return encodeReply(v)
 }
@@ -355,6 +362,8 @@ func (c *client) handleOrder(req request, now time.Time) {
 		})
 	case opOrdersList:
 		err = c.listOrders(req)
+	case opOrderTrades:
+		err = c.listTrades(req)
 	}
 	if err != nil {
 		var rr *risk.Reject

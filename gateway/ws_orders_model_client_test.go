@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"sgw/orders"
+	"sgw/orders/orderstest"
 )
 
 // wsModelMsg is a server message as the model's clients read it
@@ -36,12 +37,22 @@ type wsModelMsg struct {
 	CumQty      int64           `json:"cumQty"`
 	LeavesQty   int64           `json:"leavesQty"`
 	LastQty     int64           `json:"lastQty"`
+	ExecID      string          `json:"execId"`
 	Code        string          `json:"code"`
 	Msg         string          `json:"msg"`
 	ID          json.RawMessage `json:"id"`
 	Orders      []wsModelMsg    `json:"orders"`
 	Next        string          `json:"next"`
 	Time        int64           `json:"time"`
+	Trades      []wsModelTrade  `json:"trades"`
+	Total       int             `json:"total"`
+}
+
+// wsModelTrade is an entry of an order.trades answer.
+type wsModelTrade struct {
+	ExecID string `json:"execId"`
+	Qty    int64  `json:"qty"`
+	CumQty int64  `json:"cumQty"`
 }
 
 // orderMsg reports whether m describes an order: an event of the orders
@@ -57,7 +68,7 @@ type wsModelGot struct {
 // wsModelReq is a request a client sent, by its id.
 type wsModelReq struct {
 	id, gen        int
-	kind           string // fresh reuse badid badfield cancel replace status list subscribe ping again
+	kind           string // fresh reuse badid badfield cancel replace status list subscribe ping again trades
 	clOrdID, orig  string
 	body           map[string]any
 	validClOrdID   bool
@@ -531,6 +542,8 @@ func allowed(r *wsModelReq, a wsModelMsg) bool {
 		return a.Type == "status" && a.Ref == r.clOrdID || isErr(orders.CodeUnknownOrder) && a.Ref == r.clOrdID
 	case "list":
 		return a.Type == "orders"
+	case "trades":
+		return a.Type == "trades" && a.ClOrdID == r.clOrdID
 	case "subscribe":
 		return a.Type == "subscribed"
 	case "ping":
@@ -671,4 +684,97 @@ func (c *wsModelClient) history(got []wsModelGot, gen int, orig string) string {
 		}
 	}
 	return b.String()
+}
+
+// modelFills returns the venue's fills by the execution id a client knows
+// them by ("core:V<N>"), and each order's (by OrderID) in the order made.
+func modelFills(v *orderstest.Venue) (map[string]orderstest.Fill, map[string][]orderstest.Fill) {
+	byID, byOrder := map[string]orderstest.Fill{}, map[string][]orderstest.Fill{}
+	for _, f := range v.Fills() {
+		byID[fmt.Sprintf("%s:V%d", orderstest.Upstream, f.N)] = f
+		byOrder[f.OrderID] = append(byOrder[f.OrderID], f)
+	}
+	return byID, byOrder
+}
+
+// checkExecIDs checks the execId of every trade event the client got: it
+// names a fill the venue made of that order, with the event's lastQty and
+// cumQty, and no connection got the same trade twice.
+func (c *wsModelClient) checkExecIDs(v *orderstest.Venue) {
+	byID, _ := modelFills(v)
+	c.mu.Lock()
+	got := c.got
+	c.mu.Unlock()
+	seen := map[int]map[string]bool{}
+	for _, x := range got {
+		m := x.m
+		if m.Type != "exec" || m.ExecType != "trade" {
+			continue
+		}
+		f, ok := byID[m.ExecID]
+		o, err := c.g.m.Status(c.acct, m.OrigClOrdID)
+		switch {
+		case !ok || err != nil:
+			c.t.Errorf("%s: connection %d: trade event of %s has execId %q, no fill of the venue's (%v)", c.name, x.gen, m.OrigClOrdID, m.ExecID, err)
+		case f.OrderID != o.OrderID || f.Last != m.LastQty || f.CumQty != m.CumQty:
+			c.t.Errorf("%s: connection %d: trade event of %s (execId %s, lastQty %d, cumQty %d); the venue's fill %+v of order %s",
+				c.name, x.gen, m.OrigClOrdID, m.ExecID, m.LastQty, m.CumQty, f, o.OrderID)
+		}
+		if seen[x.gen] == nil {
+			seen[x.gen] = map[string]bool{}
+		}
+		if seen[x.gen][m.ExecID] {
+			c.t.Errorf("%s: connection %d got trade %s twice", c.name, x.gen, m.ExecID)
+		}
+		seen[x.gen][m.ExecID] = true
+	}
+}
+
+// checkOrderTrades asks order.trades of every order of the client's
+// account, two trades a page, by its current client order id or its
+// original one in turn, and checks that it lists the venue's fills of the
+// order, in the order made, each with its execId, quantity and cumQty.
+func (c *wsModelClient) checkOrderTrades(v *orderstest.Venue) {
+	_, byOrder := modelFills(v)
+	for i, o := range c.g.accountOrders(c.acct) {
+		id := o.ClOrdID
+		if i%2 == 1 {
+			id = o.OrigClOrdID
+		}
+		var got []wsModelTrade
+		cursor := ""
+		for page := 0; ; page++ {
+			if page > len(v.Fills()) {
+				c.t.Fatalf("%s: order.trades of %s: %d pages of at most 2 trades and still a next, of %d fills in all", c.name, id, page, len(v.Fills()))
+			}
+			body := map[string]any{"op": "order.trades", "account": c.acct, "clOrdId": id, "limit": 2}
+			if cursor != "" {
+				body["cursor"] = cursor
+			}
+			a, ok := c.answer(c.send(&wsModelReq{kind: "trades", clOrdID: id, validClOrdID: true}, body))
+			if !ok {
+				c.t.Fatalf("%s: the connection ended before the order.trades answer", c.name)
+			}
+			if a.Type != "trades" || len(a.Trades) > 2 {
+				c.t.Fatalf("%s: order.trades of %s answered %+v", c.name, id, a)
+			}
+			got = append(got, a.Trades...)
+			if a.Next == "" {
+				if a.Total != len(got) {
+					c.t.Errorf("%s: order.trades of %s: total %d, %d listed", c.name, id, a.Total, len(got))
+				}
+				break
+			}
+			cursor = a.Next
+		}
+		var want []wsModelTrade
+		if o.OrderID != "" {
+			for _, f := range byOrder[o.OrderID] {
+				want = append(want, wsModelTrade{ExecID: fmt.Sprintf("%s:V%d", orderstest.Upstream, f.N), Qty: f.Last, CumQty: f.CumQty})
+			}
+		}
+		if !slices.Equal(got, want) {
+			c.t.Errorf("%s: order.trades of %s (order %s) is %+v; the venue filled it %+v", c.name, id, o.OrderID, got, want)
+		}
+	}
 }

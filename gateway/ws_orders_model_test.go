@@ -46,7 +46,8 @@ import (
 // id as the manager does); each client's view of its account (its
 // connection's order events and list pages, the last word on each order
 // winning) equals the manager's; the trades a connection saw of an order
-// sum to its cumQty; with cancel-on-disconnect, no order of a connection
+// sum to its cumQty, and each names by its execId a fill the venue made of
+// it; order.trades of each order lists the venue's fills of it; with cancel-on-disconnect, no order of a connection
 // that is gone still works; nothing hung. WS_MODEL_SEED replays a seed
 // (its choices, not its timing), WS_MODEL_RUNS sets how many seeds run
 // (from it on), WS_MODEL_STEPS the steps of each.
@@ -150,6 +151,8 @@ func runWSOrdersModel(t *testing.T, seed uint64, steps int) {
 	for _, c := range clients {
 		c.checkAnswers()
 		c.checkTrades()
+		c.checkExecIDs(v)
+		c.checkOrderTrades(v)
 	}
 	v.Check(g.allOrders())
 	if g.cod {

@@ -23,6 +23,7 @@ const (
 	opOrderReplace = "order.replace"
 	opOrderStatus  = "order.status"
 	opOrdersList   = "orders.list"
+	opOrderTrades  = "order.trades"
 	opAccount      = "account"
 
 	chBook   = "book"
@@ -53,7 +54,8 @@ const (
 	// account, symbol) or an account of an orders subscription breaks the
 	// identifier rule of refdata.ValidID.
 	codeBadID = orders.CodeBadID
-	// codeBadCursor: an orders.list cursor the server did not hand out.
+	// codeBadCursor: an orders.list or order.trades cursor the server did
+	// not hand out.
 	codeBadCursor = orders.CodeBadCursor
 	// codeStopping: the server takes no more order requests
 	// (Server.StopOrders).
@@ -85,8 +87,9 @@ type request struct {
 	Qty         int64    `json:"qty,omitempty"`
 	price       refdata.Price
 
-	// orders.list paging: the cursor of the page (a "next" the server
-	// handed out; empty for the first page) and the most orders wanted.
+	// orders.list and order.trades paging: the cursor of the page (a
+	// "next" the server handed out; empty for the first page) and the
+	// most orders (trades) wanted.
 	Cursor string `json:"cursor,omitempty"`
 	Limit  int    `json:"limit,omitempty"`
 }
@@ -165,7 +168,7 @@ func decodeRequest(b []byte) (request, *protoError) {
 			return r, perr(codeBadJSON, "resume and checksums: at most %d symbols", maxSymbolsPerRequest)
 		}
 	case opPing:
-	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList:
+	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList, opOrderTrades:
 		return r, checkOrder(&r)
 	case opAccount:
 		return r, checkID(idField{"account", r.Account, refdata.MaxAccountLen})
@@ -234,7 +237,7 @@ func checkOrderFields(r *request) *protoError {
 	if e := checkIDs(ids); e != nil {
 		return e
 	}
-	if r.Op == opOrdersList {
+	if r.Op == opOrdersList || r.Op == opOrderTrades {
 		return checkListPage(r)
 	}
 	if r.Op == opOrderNew {
@@ -258,12 +261,13 @@ func checkOrderFields(r *request) *protoError {
 	return nil
 }
 
-// maxCursorLen bounds an orders.list cursor: the server hands out short
-// ones, so a longer one is not one of them.
+// maxCursorLen bounds an orders.list or order.trades cursor: the server
+// hands out short ones, so a longer one is not one of them.
 const maxCursorLen = 64
 
-// checkListPage checks the paging fields of orders.list. A limit above
-// orders.MaxListLimit is lowered to it by the order manager.
+// checkListPage checks the paging fields of orders.list and order.trades.
+// A limit above orders.MaxListLimit is lowered to it when the page is
+// read.
 func checkListPage(r *request) *protoError {
 	if len(r.Cursor) > maxCursorLen {
 		return perr(codeBadCursor, "cursor is not one this gateway handed out")

@@ -63,10 +63,15 @@ type Message struct {
 	LeavesQty int64         `json:"leavesQty"`
 	LastPx    refdata.Price `json:"lastPx"`
 	LastQty   int64         `json:"lastQty"`
+	ExecID    string        `json:"execId"` // a trade's: "<upstream>:<ExecID>"
 	Text      string        `json:"text"`
 	Orders    []Message     `json:"orders"`
-	// orders.list answers: the cursor of the next page ("" on the last),
-	// the account's orders and how many follow this page.
+	// Trades are an order.trades answer's, each with ExecID, Qty, Price,
+	// CumQty, LeavesQty, Status and Time.
+	Trades []Message `json:"trades"`
+	// orders.list and order.trades answers: the cursor of the next page
+	// ("" on the last), the account's orders (the order's trades) and how
+	// many follow this page.
 	Next      string `json:"next"`
 	Total     int    `json:"total"`
 	Remaining int    `json:"remaining"`
