@@ -24,6 +24,16 @@ import (
 // listBudget is the most bytes an orders.list answer may take.
 func (c *client) listBudget() int { return c.srv.cfg.QueueBytes / 4 }
 
+// pageLimit is the most entries a page of orders.list or order.trades
+// holds: the request's limit, orders.DefaultListLimit when it gives none,
+// at most orders.MaxListLimit.
+func pageLimit(req request) int {
+	if req.Limit <= 0 {
+		return orders.DefaultListLimit
+	}
+	return min(req.Limit, orders.MaxListLimit)
+}
+
 // listHeader is room for the answer's fields besides the orders: type,
 // account, next, total, remaining and id.
 const listHeader = 256
@@ -48,11 +58,7 @@ type listReply struct {
 // comes after an order event newer than the page (answerOrders). Reader
 // goroutine.
 func (c *client) listOrders(req request) error {
-	limit := req.Limit
-	if limit <= 0 {
-		limit = orders.DefaultListLimit
-	}
-	limit = min(limit, orders.MaxListLimit)
+	limit := pageLimit(req)
 	budget := c.listBudget() - listHeader
 	return c.answerOrders(func() ([]byte, error) {
 		for {

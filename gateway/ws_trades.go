@@ -80,11 +80,7 @@ func encodeOrderTrade(o *orders.Order, tr orders.Trade) json.RawMessage {
 // first, listBudget bytes; it never comes after an order event newer than
 // the order it was read from (answerOrders). Reader goroutine.
 func (c *client) listTrades(req request) error {
-	limit := req.Limit
-	if limit <= 0 {
-		limit = orders.DefaultListLimit
-	}
-	limit = min(limit, orders.MaxListLimit)
+	limit := pageLimit(req)
 	budget := c.listBudget() - tradesHeader
 	return c.answerOrders(func() ([]byte, error) {
 		o, err := c.srv.orders.Status(req.Account, req.ClOrdID)

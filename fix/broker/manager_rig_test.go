@@ -119,6 +119,31 @@ func openRigManager(t *testing.T, path string, edit func(*risk.Config), handed m
 	return m, j, up
 }
 
+// restarting gives h's acceptor the stores of a new run, as Run makes
+// them under Config.Restate: st (nil: a new, empty one) as s's store, the
+// scan of its reports begun, and s recording the trades queued for it.
+// The stores are closed (their scans waited for) at the test's end.
+func (h *realHarness) restarting(t *testing.T, s *session, st quickfix.MessageStore) {
+	t.Helper()
+	if st == nil {
+		var err error
+		if st, err = quickfix.NewMemoryStoreFactory().Create(s.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.a.kept = newKeptStores(fixedStore{st})
+	if _, err := h.a.kept.Create(s.id); err != nil {
+		t.Fatal(err)
+	}
+	k := h.a.kept
+	t.Cleanup(func() {
+		if err := k.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	s.restating()
+}
+
 func (h *realHarness) session(t *testing.T, broker string) *session {
 	t.Helper()
 	return sessionOf(t, h.a, broker)

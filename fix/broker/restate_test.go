@@ -441,20 +441,20 @@ func TestRestateResendsTradesTheStoreLacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	// This run: its sink queues the third trade before the logon.
-	h.a.kept = newKeptStores(fixedStore{st})
-	if _, err := h.a.kept.Create(s.id); err != nil {
-		t.Fatal(err)
-	}
-	s.restating() // as New does under Config.Restate
+	h.restarting(t, s, st)
 	fill(3, 10, 60)
-	// This run's queue is full for the fourth.
-	h.mu.Lock()
-	h.full = true
-	h.mu.Unlock()
-	fill(4, 5, 65)
-	h.mu.Lock()
-	h.full = false
-	h.mu.Unlock()
+	// dropped is fill with the session's queue full.
+	dropped := func(n int, last, cum int64) {
+		t.Helper()
+		h.mu.Lock()
+		h.full = true
+		h.mu.Unlock()
+		fill(n, last, cum)
+		h.mu.Lock()
+		h.full = false
+		h.mu.Unlock()
+	}
+	dropped(4, 5, 65)
 	// The fifth, queued, comes after the fourth's drop is recorded (one
 	// dispatcher hands the sink its events in turn).
 	fill(5, 5, 70)
@@ -496,13 +496,7 @@ func TestRestateResendsTradesTheStoreLacks(t *testing.T) {
 	}
 	// A later logon after a drop restates again: the trade dropped, not
 	// those the first restatement queued.
-	h.mu.Lock()
-	h.full = true
-	h.mu.Unlock()
-	fill(6, 5, 75)
-	h.mu.Lock()
-	h.full = false
-	h.mu.Unlock()
+	dropped(6, 5, 75)
 	fill(7, 5, 80)
 	before = len(h.all())
 	if restated, resent := s.restate(); restated != 1 || resent != 1 {
@@ -511,9 +505,6 @@ func TestRestateResendsTradesTheStoreLacks(t *testing.T) {
 	out = h.all()[before:]
 	if len(out) != 2 || field(out[0], tag.ExecID) != "core:E6" || field(out[1], tag.ExecType) != "I" || field(out[1], tag.CumQty) != "80" {
 		t.Fatalf("the restatement after a drop queued %v; want the trade E6, then the status", out)
-	}
-	if err := h.a.kept.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -544,15 +535,7 @@ func TestRestateTradeStillToBeDispatched(t *testing.T) {
 	h := newRealHarness(t, nil)
 	s := h.session(t, "BROKER1")
 	uid := h.workingOrder(t, s)
-	st, err := quickfix.NewMemoryStoreFactory().Create(s.id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.a.kept = newKeptStores(fixedStore{st})
-	if _, err := h.a.kept.Create(s.id); err != nil {
-		t.Fatal(err)
-	}
-	s.restating() // as New does under Config.Restate
+	h.restarting(t, s, nil)
 	gate := &gateSink{execID: "E1", held: make(chan struct{}), release: make(chan struct{})}
 	h.m.Watch("A1", gate) // called after the session's sink
 	fill := func(n int, last, cum int64) {
@@ -586,9 +569,6 @@ func TestRestateTradeStillToBeDispatched(t *testing.T) {
 			t.Errorf("E2 sent again without PossResend, after %s: %s", "its first report", m)
 		}
 		first = false
-	}
-	if err := h.a.kept.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -633,15 +613,7 @@ func TestRestateLeavesEarlierDaysOut(t *testing.T) {
 	}
 
 	// The restart: a new acceptor's store, reset at the session's new day.
-	st, err := quickfix.NewMemoryStoreFactory().Create(s.id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.a.kept = newKeptStores(fixedStore{st})
-	if _, err := h.a.kept.Create(s.id); err != nil {
-		t.Fatal(err)
-	}
-	s.restating()
+	h.restarting(t, s, nil)
 	before := len(h.all())
 	restated, resent := s.restate()
 	var got []string
@@ -650,8 +622,5 @@ func TestRestateLeavesEarlierDaysOut(t *testing.T) {
 	}
 	if want := []string{"working/F", "working/I", "today/F", "today/I"}; !slices.Equal(got, want) || restated != 2 || resent != 2 {
 		t.Fatalf("restated %d orders, resent %d trades: %v; want %v", restated, resent, got, want)
-	}
-	if err := h.a.kept.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
