@@ -140,7 +140,7 @@ func (m *Manager) applyNew(rec newRec, live bool) (*Order, error) {
 	o := &Order{ClOrdID: rec.ClOrdID, OrigClOrdID: rec.ClOrdID, Account: rec.Account, Symbol: rec.Symbol, Side: rec.Side,
 		Price: rec.Price, Qty: rec.Qty, LeavesQty: rec.Qty, Status: StatusPendingNew, Upstream: rec.Upstream,
 		UpstreamID: rec.UID, Source: rec.Source, Created: rec.Time, Updated: rec.Time, seq: len(m.byAccount[rec.Account]),
-		resv: resv}
+		resv: resv, endDay: m.risk.DayDate()}
 	m.orders[key(rec.Account, rec.ClOrdID)] = o
 	m.byUID[rec.UID] = o
 	m.list = append(m.list, o)
@@ -154,6 +154,7 @@ func (m *Manager) applyNew(rec newRec, live bool) (*Order, error) {
 func (m *Manager) endNew(o *Order, code, text string) Event {
 	m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-o.CumQty))
 	o.Status, o.LeavesQty, o.Text, o.Updated = StatusRejected, 0, text, m.cfg.Clock()
+	o.endDay = m.risk.DayDate()
 	o.pending = nil
 	m.signal()
 	return Event{Kind: EventExec, ExecType: '8', Order: *o, Ref: o.ClOrdID, Text: text, Code: code}

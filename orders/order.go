@@ -108,6 +108,12 @@ type Order struct {
 	// appended to, under mu: a copy of the Order shares the elements it
 	// sees, which are never written again.
 	trades []Trade
+	// endDay is risk's trading day (Manager.TradingDay) when the order
+	// last changed state (entered, or a report, a reject or an expiry
+	// applied): for a terminal order, the day it ended, which for an
+	// order a venue that never closes carried over is later than Day.
+	// Set live and in replay alike.
+	endDay int32
 }
 
 // Trade is one of an order's trades (an upstream's execution with
@@ -129,6 +135,14 @@ type Trade struct {
 // risk counts days (Manager.TradingDay); 0 when unknown.
 func (o *Order) Day() int32 {
 	return o.resv.Day()
+}
+
+// EndDay returns the trading day (yyyymmdd, as Manager.TradingDay counts
+// days) of the order's last change of state: for a terminal order, the day
+// it ended, which may be later than Day (an order carried over by a venue
+// that never closes); 0 when unknown.
+func (o *Order) EndDay() int32 {
+	return o.endDay
 }
 
 // Trades returns the order's trades, in the order they were applied (from

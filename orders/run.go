@@ -239,6 +239,7 @@ func (m *Manager) expireOwn(rt *route, o *Order, why string) {
 func (m *Manager) applyOwnExpiry(o *Order, text string) Event {
 	o.dayEnd, o.ownEnd = false, true
 	o.Status, o.LeavesQty, o.Text, o.Updated = StatusExpired, 0, text, m.cfg.Clock()
+	o.endDay = m.risk.DayDate()
 	m.ended(o, fix.ExecReport{})
 	m.signal()
 	return Event{Kind: EventExec, ExecType: 'C', Order: *o, Ref: o.ClOrdID, Text: text, Code: CodeExpiredUnreported}

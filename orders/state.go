@@ -206,6 +206,7 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 		m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-o.CumQty))
 		o.Status, o.LeavesQty, o.pending = status, 0, nil
 		o.Text, o.Updated = "the upstream does not know the order: "+text, m.cfg.Clock()
+		o.endDay = m.risk.DayDate()
 		ev.Text, ev.Order = o.Text, *o
 		return ev, true
 	}
@@ -268,6 +269,7 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 	}
 	o.Text = text
 	o.Updated = m.cfg.Clock()
+	o.endDay = m.risk.DayDate()
 	ev.Order = *o
 	return ev, true
 }

@@ -27,7 +27,7 @@ type OrderEntry interface {
 	Replace(orders.ReplaceRequest) (orders.Order, error)
 	Get(account, clOrdID string) (orders.Order, bool)
 	OrdersFrom(src orders.Source) []orders.Order
-	// TradingDay is the current trading day (yyyymmdd; orders.Order.Day).
+	// TradingDay is the current trading day (yyyymmdd; orders.Order.EndDay).
 	TradingDay() int32
 	Register(src orders.Source, sink orders.Sink)
 	Unregister(src orders.Source)

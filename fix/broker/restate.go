@@ -182,9 +182,12 @@ func (s *session) restate() (restated, resent int) {
 	}
 	today := s.a.entry.TradingDay()
 	for _, o := range s.a.entry.OrdersFrom(s.src) {
-		if day := o.Day(); o.Status.Terminal() && day != 0 && day < today {
+		if day := o.EndDay(); o.Status.Terminal() && day != 0 && day < today {
 			// It ended on an earlier trading day, whose session (its
-			// store since reset at the session's new day) told the broker.
+			// store since reset at the session's new day) told the
+			// broker. The day it ended, not the day it was entered: an
+			// order a venue that never closes carried over may trade
+			// today (TestRestateOrderEndedOnALaterDay).
 			continue
 		}
 		n := s.resendTrades(&o, reports)

@@ -624,3 +624,58 @@ func TestRestateLeavesEarlierDaysOut(t *testing.T) {
 		t.Fatalf("restated %d orders, resent %d trades: %v; want %v", restated, resent, got, want)
 	}
 }
+
+// TestRestateOrderEndedOnALaterDay: an order entered on one trading day
+// and filled on the next (a venue that never closes carries it over) ended
+// on the later day: a restart on that day whose store lacks the trade's
+// report resends it. Before, the restatement left out every terminal
+// order entered on an earlier day, by the day it was entered, and the
+// broker never got that trade.
+func TestRestateOrderEndedOnALaterDay(t *testing.T) {
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)) // 10:00 in Shanghai
+	m, j, up := openRigManager(t, filepath.Join(t.TempDir(), "orders.jrnl"), nil, nil, clk)
+	t.Cleanup(m.Close)
+	t.Cleanup(func() { j.Close() })
+	m.OnSessionUp("core", "line")
+	h := newRealHarness(t, func(*orders.Manager) OrderEntry { return m })
+	s := h.session(t, "BROKER1")
+	sent := 0
+	newOrder := func(id string) fix.NewOrder {
+		t.Helper()
+		if rej := s.handle(inbound(t, "FIX.4.4", "D", "11="+id+"|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100")); rej != nil {
+			t.Fatalf("new order %s: %v", id, rej)
+		}
+		sent++
+		nos := up.Wait(t, sent)[sent-1].(fix.NewOrder)
+		m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-" + id, ExecID: "N-" + id, ExecType: '0', OrdStatus: '0',
+			Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
+		return nos
+	}
+	fill := func(id string, nos fix.NewOrder) {
+		t.Helper()
+		m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-" + id, ExecID: "F-" + id, ExecType: 'F', OrdStatus: '2',
+			Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LastQty: 100, LastPx: 17000000,
+			CumQty: 100, LeavesQty: 0})
+		h.waitFor(t, "the trade of "+id, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:F-"+id })
+	}
+	carried := newOrder("carried") // entered on 2026-12-01
+	clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
+	fill("today", newOrder("today")) // its request starts 2026-12-02
+	fill("carried", carried)         // filled on 2026-12-02
+	if got, ok := m.Get("A1", "carried"); !ok || got.Day() != 20261201 || !got.Status.Terminal() || m.TradingDay() != 20261202 {
+		t.Fatalf("the carried order's day %d, status %s, the trading day %d; want 20261201, filled, 20261202", got.Day(), got.Status, m.TradingDay())
+	}
+
+	// The restart, on 2026-12-02: the store lacks both trades' reports
+	// (they were queued for a broker logged out when the gateway died).
+	h.restarting(t, s, nil)
+	before := len(h.all())
+	restated, resent := s.restate()
+	var got []string
+	for _, m := range h.all()[before:] {
+		got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType))
+	}
+	if want := []string{"carried/F", "carried/I", "today/F", "today/I"}; !slices.Equal(got, want) || restated != 2 || resent != 2 {
+		t.Fatalf("restated %d orders, resent %d trades: %v; want %v", restated, resent, got, want)
+	}
+}
