@@ -720,6 +720,12 @@ func (m *Manager) TradingDay() int32 {
 	return m.risk.DayDate()
 }
 
+// DayOf returns the date of t (yyyymmdd) as risk counts trading days (in
+// the exchange's time zone). Safe for concurrent use.
+func (m *Manager) DayOf(t time.Time) int32 {
+	return m.risk.DayOf(t)
+}
+
 // OrdersFrom returns a copy of every order entered from src, in entry
 // order (a broker session's orders, restated by an acceptor that took the
 // session over): those entered before the call, and perhaps some entered

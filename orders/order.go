@@ -129,6 +129,9 @@ type Trade struct {
 	Status            Status
 	// Time is the upstream's TransactTime; zero when it sent none.
 	Time time.Time
+	// Day is risk's trading day (Manager.TradingDay) when the trade was
+	// applied, live or in replay.
+	Day int32
 }
 
 // Day returns the trading day (yyyymmdd) the order was accepted on, as

@@ -262,7 +262,8 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 	}
 	if er.ExecType == 'F' {
 		o.trades = append(o.trades, Trade{ExecID: er.ExecID, Qty: er.LastQty, Px: er.LastPx,
-			CumQty: o.CumQty, LeavesQty: o.LeavesQty, AvgPx: o.AvgPx, Status: o.Status, Time: er.TransactTime})
+			CumQty: o.CumQty, LeavesQty: o.LeavesQty, AvgPx: o.AvgPx, Status: o.Status, Time: er.TransactTime,
+			Day: m.risk.DayDate()})
 	}
 	if o.Status.Terminal() {
 		m.ended(o, er)

@@ -179,6 +179,13 @@ func (c *Checker) AlwaysOpen() bool {
 	return c.sched.alwaysOpen
 }
 
+// DayOf returns the date of t (yyyymmdd) in the schedule's time zone, as
+// trading days are counted; it changes nothing. Safe for concurrent use
+// (the location is fixed at New).
+func (c *Checker) DayOf(t time.Time) int32 {
+	return dateKey(t.In(c.sched.loc))
+}
+
 // DayDate returns the current trading day as yyyymmdd; it changes
 // nothing.
 func (c *Checker) DayDate() int32 {

@@ -29,6 +29,8 @@ type OrderEntry interface {
 	OrdersFrom(src orders.Source) []orders.Order
 	// TradingDay is the current trading day (yyyymmdd; orders.Order.EndDay).
 	TradingDay() int32
+	// DayOf is t's date as trading days are counted (yyyymmdd).
+	DayOf(t time.Time) int32
 	Register(src orders.Source, sink orders.Sink)
 	Unregister(src orders.Source)
 	// SessionEnded handles a logout (cancel-on-disconnect) and leaves the

@@ -121,7 +121,8 @@ func openRigManager(t *testing.T, path string, edit func(*risk.Config), handed m
 
 // restarting gives h's acceptor the stores of a new run, as Run makes
 // them under Config.Restate: st (nil: a new, empty one) as s's store, the
-// scan of its reports begun, and s recording the trades queued for it.
+// scan of its reports begun, and s recording the trades queued for it,
+// its first logon to come.
 // The stores are closed (their scans waited for) at the test's end.
 func (h *realHarness) restarting(t *testing.T, s *session, st quickfix.MessageStore) {
 	t.Helper()
@@ -142,6 +143,7 @@ func (h *realHarness) restarting(t *testing.T, s *session, st quickfix.MessageSt
 		}
 	})
 	s.restating()
+	s.restated = false // the run's first logon is to come
 }
 
 func (h *realHarness) session(t *testing.T, broker string) *session {

@@ -180,7 +180,14 @@ func (s *session) restate() (restated, resent int) {
 		s.a.log.Warn("broker: restatement: the store's reports cannot be read; restating every order and resending every trade", "broker", s.id.TargetCompID, "err", err)
 		reports = nil
 	}
+	// Today is the trading day, or the day the store's session period
+	// began if later: after a restart the manager keeps the journal's last
+	// day until the first request after midnight, while the broker logs on
+	// before it, on a store reset at its session's new day.
 	today := s.a.entry.TradingDay()
+	if c := st.CreationTime(); !c.IsZero() {
+		today = max(today, s.a.entry.DayOf(c))
+	}
 	for _, o := range s.a.entry.OrdersFrom(s.src) {
 		if day := o.EndDay(); o.Status.Terminal() && day != 0 && day < today {
 			// It ended on an earlier trading day, whose session (its
@@ -190,7 +197,7 @@ func (s *session) restate() (restated, resent int) {
 			// today (TestRestateOrderEndedOnALaterDay).
 			continue
 		}
-		n := s.resendTrades(&o, reports)
+		n := s.resendTrades(&o, reports, today)
 		resent += n
 		r := orderReport(&o, 'I')
 		if reports != nil && n == 0 {
@@ -211,16 +218,20 @@ func (s *session) restate() (restated, resent int) {
 // resendTrades queues each trade of o that the broker may never have been
 // told of: whose ExecID ("<upstream>:<ExecID>", as OrderEvent sends it)
 // the store's reports do not hold (all trades when reports is nil) and
-// whose report is not queued (resendTrade). Each goes flagged PossResend,
+// whose report is not queued (resendTrade), made on trading day today or
+// later. Each goes flagged PossResend,
 // in the order applied, as ExecType F under the order's current ClOrdID,
 // with the order's totals after it and the upstream's TransactTime. A
 // trade without the upstream's ExecID cannot be told apart and is not
 // resent (the status that follows shows its quantity). It returns how
 // many it resent.
-func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports) int {
+func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, today int32) int {
 	n := 0
 	for _, t := range o.Trades() {
-		if t.ExecID == "" {
+		if t.ExecID == "" || t.Day != 0 && t.Day < today {
+			// No id to tell it by; or a trade of an earlier trading day,
+			// whose session told the broker (a venue may number its
+			// ExecIDs anew each day: resent, it could shadow today's).
 			continue
 		}
 		id := o.Upstream + ":" + t.ExecID

@@ -606,24 +606,56 @@ func TestRestateLeavesEarlierDaysOut(t *testing.T) {
 	}
 	order("ended", 100)  // filled on 2026-12-01
 	order("working", 40) // still working the next day (the venue never closes)
+	restate := func(want ...string) {
+		t.Helper()
+		// A restart: a new acceptor's store, reset at the session's new
+		// day, now.
+		h.restarting(t, s, periodStore(t, s, clk.Now()))
+		before := len(h.all())
+		restated, resent := s.restate()
+		var got []string
+		for _, m := range h.all()[before:] {
+			got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("restated %d orders, resent %d trades: %v; want %v", restated, resent, got, want)
+		}
+	}
+	// The next morning, before any request: the manager still counts the
+	// day before (the first request starts the new one), the store's
+	// session period began today. The order still working is restated,
+	// not its trade of the day before.
+	clk.Set(time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC))
+	if m.TradingDay() != 20261201 {
+		t.Fatalf("the trading day before the morning's first request: %d; want 20261201", m.TradingDay())
+	}
+	restate("working/I")
+	// Later that day.
 	clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
 	order("today", 100) // its request starts 2026-12-02
 	if got, ok := m.Get("A1", "ended"); !ok || got.Day() != 20261201 || m.TradingDay() != 20261202 {
 		t.Fatalf("the first order's day %d, the trading day %d; want 20261201 and 20261202", got.Day(), m.TradingDay())
 	}
-
-	// The restart: a new acceptor's store, reset at the session's new day.
-	h.restarting(t, s, nil)
-	before := len(h.all())
-	restated, resent := s.restate()
-	var got []string
-	for _, m := range h.all()[before:] {
-		got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType))
-	}
-	if want := []string{"working/F", "working/I", "today/F", "today/I"}; !slices.Equal(got, want) || restated != 2 || resent != 2 {
-		t.Fatalf("restated %d orders, resent %d trades: %v; want %v", restated, resent, got, want)
-	}
+	restate("working/I", "today/F", "today/I")
 }
+
+// periodStore is an empty store of s whose session period began at
+// created (its CreationTime).
+func periodStore(t *testing.T, s *session, created time.Time) quickfix.MessageStore {
+	t.Helper()
+	st, err := quickfix.NewMemoryStoreFactory().Create(s.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return createdAt{st, created}
+}
+
+type createdAt struct {
+	quickfix.MessageStore
+	created time.Time
+}
+
+func (c createdAt) CreationTime() time.Time { return c.created }
 
 // TestRestateOrderEndedOnALaterDay: an order entered on one trading day
 // and filled on the next (a venue that never closes carries it over) ended
@@ -668,7 +700,7 @@ func TestRestateOrderEndedOnALaterDay(t *testing.T) {
 
 	// The restart, on 2026-12-02: the store lacks both trades' reports
 	// (they were queued for a broker logged out when the gateway died).
-	h.restarting(t, s, nil)
+	h.restarting(t, s, periodStore(t, s, clk.Now()))
 	before := len(h.all())
 	restated, resent := s.restate()
 	var got []string
