@@ -215,16 +215,16 @@ func (s *session) restate() (restated, resent int) {
 	return restated, resent
 }
 
-// resendTrades queues each trade of o that the broker may never have been
-// told of: whose ExecID ("<upstream>:<ExecID>", as OrderEvent sends it)
-// the store's reports do not hold (all trades when reports is nil) and
-// whose report is not queued (resendTrade), made on trading day today or
-// later. Each goes flagged PossResend,
-// in the order applied, as ExecType F under the order's current ClOrdID,
-// with the order's totals after it and the upstream's TransactTime. A
-// trade without the upstream's ExecID cannot be told apart and is not
-// resent (the status that follows shows its quantity). It returns how
-// many it resent.
+// resendTrades queues each trade of o, made on trading day today or
+// later, that the broker may never have been told of: whose ExecID
+// ("<upstream>:<ExecID>", as OrderEvent sends it) the store's reports do
+// not hold (all trades when reports is nil) and whose report is not
+// queued (resendTrade). Each goes flagged PossResend, in the order
+// applied, as ExecType F under the order's current ClOrdID, with the
+// order's totals after it and the upstream's TransactTime. A trade
+// without the upstream's ExecID cannot be told apart and is not resent
+// (the status that follows shows its quantity). It returns how many it
+// resent.
 func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, today int32) int {
 	n := 0
 	for _, t := range o.Trades() {
