@@ -18,6 +18,7 @@ import (
 	"sgw/fix"
 	"sgw/fix/qfcpp"
 	"sgw/orders"
+	"sgw/orders/orderstest"
 	"sgw/refdata"
 	"sgw/risk"
 )
@@ -572,71 +573,99 @@ func TestRestateTradeStillToBeDispatched(t *testing.T) {
 	}
 }
 
-// TestRestateLeavesEarlierDaysOut: a gateway restarted on a new trading
-// day finds the session's store reset (empty) at the broker's first
-// logon: an order that ended on an earlier day is neither restated nor
-// are its trades resent (that day's session told the broker); an order
-// still working from that day is, as is an order of the day.
-func TestRestateLeavesEarlierDaysOut(t *testing.T) {
-	clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)) // 10:00 in Shanghai
+// dayRig is a broker session in front of a real order manager whose
+// risk runs on a manual clock (from 10:00 on 2026-12-01 in Shanghai), for
+// the restatement's days. Used by one test goroutine.
+type dayRig struct {
+	t    *testing.T
+	clk  *risk.ManualClock
+	m    *orders.Manager
+	up   *orderstest.Line
+	h    *realHarness
+	s    *session
+	sent int
+}
+
+func newDayRig(t *testing.T) *dayRig {
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC))
 	m, j, up := openRigManager(t, filepath.Join(t.TempDir(), "orders.jrnl"), nil, nil, clk)
 	t.Cleanup(m.Close)
 	t.Cleanup(func() { j.Close() })
 	m.OnSessionUp("core", "line")
 	h := newRealHarness(t, func(*orders.Manager) OrderEntry { return m })
-	s := h.session(t, "BROKER1")
-	sent := 0
-	order := func(id string, fillQty int64) {
-		t.Helper()
-		if rej := s.handle(inbound(t, "FIX.4.4", "D", "11="+id+"|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100")); rej != nil {
-			t.Fatalf("new order %s: %v", id, rej)
-		}
-		sent++
-		nos := up.Wait(t, sent)[sent-1].(fix.NewOrder)
-		m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-" + id, ExecID: "N-" + id, ExecType: '0', OrdStatus: '0',
-			Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
-		status := byte('1')
-		if fillQty == 100 {
-			status = '2'
-		}
-		m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-" + id, ExecID: "F-" + id, ExecType: 'F', OrdStatus: status,
-			Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LastQty: fillQty, LastPx: 17000000,
-			CumQty: fillQty, LeavesQty: 100 - fillQty})
-		h.waitFor(t, "the trade of "+id, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:F-"+id })
+	return &dayRig{t: t, clk: clk, m: m, up: up, h: h, s: h.session(t, "BROKER1")}
+}
+
+// newOrder enters order id (A1, buy 100) from the broker and has the venue
+// acknowledge it.
+func (r *dayRig) newOrder(id string) fix.NewOrder {
+	r.t.Helper()
+	if rej := r.s.handle(inbound(r.t, "FIX.4.4", "D", "11="+id+"|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100")); rej != nil {
+		r.t.Fatalf("new order %s: %v", id, rej)
 	}
-	order("ended", 100)  // filled on 2026-12-01
-	order("working", 40) // still working the next day (the venue never closes)
-	restate := func(want ...string) {
-		t.Helper()
-		// A restart: a new acceptor's store, reset at the session's new
-		// day, now.
-		h.restarting(t, s, periodStore(t, s, clk.Now()))
-		before := len(h.all())
-		restated, resent := s.restate()
-		var got []string
-		for _, m := range h.all()[before:] {
-			got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType))
-		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("restated %d orders, resent %d trades: %v; want %v", restated, resent, got, want)
-		}
+	r.sent++
+	nos := r.up.Wait(r.t, r.sent)[r.sent-1].(fix.NewOrder)
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-" + id, ExecID: "N-" + id, ExecType: '0', OrdStatus: '0',
+		Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
+	return nos
+}
+
+// fill has the venue fill qty of order id (one trade, ExecID F-id) and
+// waits for its report to the broker.
+func (r *dayRig) fill(id string, nos fix.NewOrder, qty int64) {
+	r.t.Helper()
+	status := byte('1')
+	if qty == 100 {
+		status = '2'
 	}
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-" + id, ExecID: "F-" + id, ExecType: 'F', OrdStatus: status,
+		Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LastQty: qty, LastPx: 17000000,
+		CumQty: qty, LeavesQty: 100 - qty})
+	r.h.waitFor(r.t, "the trade of "+id, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:F-"+id })
+}
+
+// restart gives the acceptor a new run whose store, reset at the
+// session's new day, was created now, restates at the broker's logon and
+// checks what it sent (ClOrdID/ExecType of each message).
+func (r *dayRig) restart(want ...string) {
+	r.t.Helper()
+	r.h.restarting(r.t, r.s, periodStore(r.t, r.s, r.clk.Now()))
+	before := len(r.h.all())
+	restated, resent := r.s.restate()
+	var got []string
+	for _, m := range r.h.all()[before:] {
+		got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType))
+	}
+	if !slices.Equal(got, want) {
+		r.t.Fatalf("restated %d orders, resent %d trades: %v; want %v", restated, resent, got, want)
+	}
+}
+
+// TestRestateLeavesEarlierDaysOut: a gateway restarted on a new trading
+// day finds the session's store reset (empty) at the broker's first
+// logon: an order that ended on an earlier day is neither restated nor
+// are its trades resent (that day's session told the broker); an order
+// still working from that day is, but not its trade of that day; an order
+// of the day is, with its trade.
+func TestRestateLeavesEarlierDaysOut(t *testing.T) {
+	r := newDayRig(t)
+	r.fill("ended", r.newOrder("ended"), 100)    // filled on 2026-12-01
+	r.fill("working", r.newOrder("working"), 40) // still working the next day (the venue never closes)
 	// The next morning, before any request: the manager still counts the
 	// day before (the first request starts the new one), the store's
-	// session period began today. The order still working is restated,
-	// not its trade of the day before.
-	clk.Set(time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC))
-	if m.TradingDay() != 20261201 {
-		t.Fatalf("the trading day before the morning's first request: %d; want 20261201", m.TradingDay())
+	// session period began today.
+	r.clk.Set(time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC))
+	if r.m.TradingDay() != 20261201 {
+		t.Fatalf("the trading day before the morning's first request: %d; want 20261201", r.m.TradingDay())
 	}
-	restate("working/I")
+	r.restart("working/I")
 	// Later that day.
-	clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
-	order("today", 100) // its request starts 2026-12-02
-	if got, ok := m.Get("A1", "ended"); !ok || got.Day() != 20261201 || m.TradingDay() != 20261202 {
-		t.Fatalf("the first order's day %d, the trading day %d; want 20261201 and 20261202", got.Day(), m.TradingDay())
+	r.clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
+	r.fill("today", r.newOrder("today"), 100) // its request starts 2026-12-02
+	if got, ok := r.m.Get("A1", "ended"); !ok || got.Day() != 20261201 || r.m.TradingDay() != 20261202 {
+		t.Fatalf("the first order's day %d, the trading day %d; want 20261201 and 20261202", got.Day(), r.m.TradingDay())
 	}
-	restate("working/I", "today/F", "today/I")
+	r.restart("working/I", "today/F", "today/I")
 }
 
 // periodStore is an empty store of s whose session period began at
@@ -664,50 +693,15 @@ func (c createdAt) CreationTime() time.Time { return c.created }
 // order entered on an earlier day, by the day it was entered, and the
 // broker never got that trade.
 func TestRestateOrderEndedOnALaterDay(t *testing.T) {
-	clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)) // 10:00 in Shanghai
-	m, j, up := openRigManager(t, filepath.Join(t.TempDir(), "orders.jrnl"), nil, nil, clk)
-	t.Cleanup(m.Close)
-	t.Cleanup(func() { j.Close() })
-	m.OnSessionUp("core", "line")
-	h := newRealHarness(t, func(*orders.Manager) OrderEntry { return m })
-	s := h.session(t, "BROKER1")
-	sent := 0
-	newOrder := func(id string) fix.NewOrder {
-		t.Helper()
-		if rej := s.handle(inbound(t, "FIX.4.4", "D", "11="+id+"|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100")); rej != nil {
-			t.Fatalf("new order %s: %v", id, rej)
-		}
-		sent++
-		nos := up.Wait(t, sent)[sent-1].(fix.NewOrder)
-		m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-" + id, ExecID: "N-" + id, ExecType: '0', OrdStatus: '0',
-			Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
-		return nos
+	r := newDayRig(t)
+	carried := r.newOrder("carried") // entered on 2026-12-01
+	r.clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
+	r.fill("today", r.newOrder("today"), 100) // its request starts 2026-12-02
+	r.fill("carried", carried, 100)           // filled on 2026-12-02
+	if got, ok := r.m.Get("A1", "carried"); !ok || got.Day() != 20261201 || !got.Status.Terminal() || r.m.TradingDay() != 20261202 {
+		t.Fatalf("the carried order's day %d, status %s, the trading day %d; want 20261201, filled, 20261202", got.Day(), got.Status, r.m.TradingDay())
 	}
-	fill := func(id string, nos fix.NewOrder) {
-		t.Helper()
-		m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-" + id, ExecID: "F-" + id, ExecType: 'F', OrdStatus: '2',
-			Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LastQty: 100, LastPx: 17000000,
-			CumQty: 100, LeavesQty: 0})
-		h.waitFor(t, "the trade of "+id, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:F-"+id })
-	}
-	carried := newOrder("carried") // entered on 2026-12-01
-	clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
-	fill("today", newOrder("today")) // its request starts 2026-12-02
-	fill("carried", carried)         // filled on 2026-12-02
-	if got, ok := m.Get("A1", "carried"); !ok || got.Day() != 20261201 || !got.Status.Terminal() || m.TradingDay() != 20261202 {
-		t.Fatalf("the carried order's day %d, status %s, the trading day %d; want 20261201, filled, 20261202", got.Day(), got.Status, m.TradingDay())
-	}
-
 	// The restart, on 2026-12-02: the store lacks both trades' reports
 	// (they were queued for a broker logged out when the gateway died).
-	h.restarting(t, s, periodStore(t, s, clk.Now()))
-	before := len(h.all())
-	restated, resent := s.restate()
-	var got []string
-	for _, m := range h.all()[before:] {
-		got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType))
-	}
-	if want := []string{"carried/F", "carried/I", "today/F", "today/I"}; !slices.Equal(got, want) || restated != 2 || resent != 2 {
-		t.Fatalf("restated %d orders, resent %d trades: %v; want %v", restated, resent, got, want)
-	}
+	r.restart("carried/F", "carried/I", "today/F", "today/I")
 }
