@@ -271,7 +271,7 @@ func encodeOrderEvent(ev orders.Event, id json.RawMessage) []byte {
 		v.ExecType = execTypes[ev.ExecType]
 		v.LastPx, v.LastQty = ev.LastPx, ev.LastQty
 		if v.ExecType == "trade" {
-			v.ExecID = tradeID(ev.Order.Upstream, ev.ExecID)
+			v.ExecID = orders.TradeID(ev.Order.Upstream, ev.ExecID)
 		}
 	}
 	return encodeReply(v)

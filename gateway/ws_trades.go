@@ -51,19 +51,9 @@ type tradeJSON struct {
 	Time      int64         `json:"time,omitempty"`
 }
 
-// tradeID is the id a client knows a trade by: "<upstream>:<ExecID>", the
-// ExecID FIX brokers get (package broker), or "" when the upstream gave
-// none.
-func tradeID(upstream, execID string) string {
-	if execID == "" {
-		return ""
-	}
-	return upstream + ":" + execID
-}
-
 // encodeOrderTrade encodes one of o's trades for an order.trades page.
 func encodeOrderTrade(o *orders.Order, tr orders.Trade) json.RawMessage {
-	v := tradeJSON{ExecID: tradeID(o.Upstream, tr.ExecID), Qty: tr.Qty, Price: tr.Px, CumQty: tr.CumQty,
+	v := tradeJSON{ExecID: orders.TradeID(o.Upstream, tr.ExecID), Qty: tr.Qty, Price: tr.Px, CumQty: tr.CumQty,
 		LeavesQty: tr.LeavesQty, AvgPx: tr.AvgPx, Status: string(tr.Status)}
 	if !tr.Time.IsZero() {
 		v.Time = tr.Time.UnixNano()

@@ -140,7 +140,7 @@ func (m *Manager) applyNew(rec newRec, live bool) (*Order, error) {
 	o := &Order{ClOrdID: rec.ClOrdID, OrigClOrdID: rec.ClOrdID, Account: rec.Account, Symbol: rec.Symbol, Side: rec.Side,
 		Price: rec.Price, Qty: rec.Qty, LeavesQty: rec.Qty, Status: StatusPendingNew, Upstream: rec.Upstream,
 		UpstreamID: rec.UID, Source: rec.Source, Created: rec.Time, Updated: rec.Time, seq: len(m.byAccount[rec.Account]),
-		resv: resv, endDay: m.risk.DayDate()}
+		resv: resv, endDay: resv.Day()}
 	m.orders[key(rec.Account, rec.ClOrdID)] = o
 	m.byUID[rec.UID] = o
 	m.list = append(m.list, o)

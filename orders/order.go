@@ -134,6 +134,16 @@ type Trade struct {
 	Day int32
 }
 
+// TradeID is the id a gateway client knows an upstream's execution by:
+// "<upstream>:<ExecID>" (FIX brokers' ExecID, WebSocket execId), so that
+// two upstreams' ExecIDs never collide; "" when the upstream gave none.
+func TradeID(upstream, execID string) string {
+	if execID == "" {
+		return ""
+	}
+	return upstream + ":" + execID
+}
+
 // Day returns the trading day (yyyymmdd) the order was accepted on, as
 // risk counts days (Manager.TradingDay); 0 when unknown.
 func (o *Order) Day() int32 {

@@ -260,17 +260,17 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 			o.Status = StatusFilled
 		}
 	}
+	o.endDay = m.risk.DayDate()
 	if er.ExecType == 'F' {
 		o.trades = append(o.trades, Trade{ExecID: er.ExecID, Qty: er.LastQty, Px: er.LastPx,
 			CumQty: o.CumQty, LeavesQty: o.LeavesQty, AvgPx: o.AvgPx, Status: o.Status, Time: er.TransactTime,
-			Day: m.risk.DayDate()})
+			Day: o.endDay})
 	}
 	if o.Status.Terminal() {
 		m.ended(o, er)
 	}
 	o.Text = text
 	o.Updated = m.cfg.Clock()
-	o.endDay = m.risk.DayDate()
 	ev.Order = *o
 	return ev, true
 }

@@ -234,7 +234,7 @@ func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, toda
 			// ExecIDs anew each day: resent, it could shadow today's).
 			continue
 		}
-		id := o.Upstream + ":" + t.ExecID
+		id := orders.TradeID(o.Upstream, t.ExecID)
 		if reports != nil {
 			if _, ok := reports.Trades[id]; ok {
 				continue

@@ -120,11 +120,13 @@ func (s *session) noteSending(execID []byte) {
 // queue is full: the broker has been away for a long time) is dropped and
 // logged; the broker learns the order's state with OrderStatusRequest.
 func (s *session) send(m *quickfix.Message) bool {
-	send := s.a.pacer.Send
+	var err error
 	if s.a.sendHook != nil {
-		send = func(_ quickfix.SessionID, m quickfix.Messagable) error { return s.a.sendHook(s, m.ToMessage()) }
+		err = s.a.sendHook(s, m)
+	} else {
+		err = s.a.pacer.Send(s.id, m)
 	}
-	if err := send(s.id, m); err != nil {
+	if err != nil {
 		s.dropped.Store(true)
 		s.a.log.Warn("broker: report dropped", "broker", s.id.TargetCompID, "err", err)
 		return false
@@ -210,7 +212,7 @@ func (k sink) OrderEvent(ev orders.Event) {
 		r.clOrdID, r.text = ev.Ref, ev.Text
 		r.execID = a.nextExecID()
 		if ev.ExecID != "" {
-			r.execID = o.Upstream + ":" + ev.ExecID
+			r.execID = orders.TradeID(o.Upstream, ev.ExecID)
 		}
 		switch ev.ExecType {
 		case '1', '2':
