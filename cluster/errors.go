@@ -38,6 +38,15 @@ var (
 	// not decode; the message says what is wrong.
 	ErrBadRecord = errors.New("cluster: malformed state record")
 
+	// ErrUnknownRecord is the error a State stops applying with (see
+	// State.Err) at a record of a kind, or a session record of an op, this
+	// build does not know: written by a leader of a newer version. Unlike a
+	// malformed record, which every replica refuses alike, such a record is
+	// applied by the members that know it; skipping it would leave this
+	// replica's journal short of records the others hold, so it applies
+	// nothing more and cannot lead (upgrade it).
+	ErrUnknownRecord = errors.New("cluster: record this version does not know (written by a newer version)")
+
 	// ErrReplayed is the error a sealed State stops applying with (see
 	// State.Err) at a record written into the log again: an 'E' record
 	// whose counter is not above the last one opened under the current

@@ -172,9 +172,10 @@ func decodeBatch(b []byte) (record, error) {
 	return r, nil
 }
 
-// decodeRecord decodes and validates one record. Every replica decodes
-// the same bytes to the same result, so a record refused here is refused
-// everywhere.
+// decodeRecord decodes and validates one record. Every replica of one
+// version decodes the same bytes to the same result, so a record refused
+// as malformed (ErrBadRecord) is refused everywhere; one of a kind or op
+// this version does not know (ErrUnknownRecord) may be a newer version's.
 func decodeRecord(b []byte) (record, error) {
 	var r record
 	if len(b) == 0 {
@@ -194,7 +195,7 @@ func decodeRecord(b []byte) (record, error) {
 		return decodeBatch(b)
 	case kindSession:
 	default:
-		return r, fmt.Errorf("%w: unknown kind 0x%02x", ErrBadRecord, r.kind)
+		return r, fmt.Errorf("%w: kind 0x%02x", ErrUnknownRecord, r.kind)
 	}
 	if len(b) < 4 {
 		return r, fmt.Errorf("%w: session record of %d bytes", ErrBadRecord, len(b))
@@ -233,7 +234,7 @@ func decodeRecord(b []byte) (record, error) {
 		}
 		r.n, r.clean, r.owner = v, rest[0] == 1, string(rest[1:])
 	default:
-		return r, fmt.Errorf("%w: unknown session op 0x%02x", ErrBadRecord, r.op)
+		return r, fmt.Errorf("%w: session op 0x%02x", ErrUnknownRecord, r.op)
 	}
 	return r, nil
 }

@@ -91,13 +91,14 @@ func (s *State) Err() error {
 // BeginTerm appends this leader's record key (a 'K' record) and waits
 // until it is committed and applied; records are sealed under it from
 // then on. Without a key ring it does nothing. Call it when a term
-// starts, before anything appends.
+// starts, before anything appends. A replica that stopped applying
+// records (Err) cannot lead: BeginTerm fails with the reason.
 func (s *State) BeginTerm(n *Node) error {
+	if err := s.Err(); err != nil {
+		return fmt.Errorf("cluster: this replica stopped applying records: %w", err)
+	}
 	if s.keys == nil {
 		return nil
-	}
-	if err := s.Err(); err != nil {
-		return err
 	}
 	h, _, err := s.keys.NewHeader([]byte(sealContext))
 	if err != nil {

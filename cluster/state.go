@@ -44,7 +44,9 @@ type State struct {
 	opened   uint64         // the highest counter of a record opened under in
 	ordered  bool           // in's counters rise in log order: a repeat is a replay (keyOrdered)
 	spent    [][]byte       // the headers of the record keys applied before in, ascending
-	err      error          // sticky: a record this replica could not open
+	err      error          // sticky: a record this replica could not open or does not know
+
+	onStop func(error) // set before use (OnStop); called outside mu
 }
 
 // sessionState is one upstream session's store as replicated.
@@ -131,23 +133,40 @@ func NewState() *State {
 
 // Apply implements StateMachine. A record that does not decode is
 // rejected with ErrBadRecord and changes nothing; every other record is
-// applied. With a key ring a plain record stops the replica (ErrPlain,
-// sticky): sealing would otherwise hide the records, not protect them.
+// applied. A record of a kind or op this version does not know stops the
+// replica (ErrUnknownRecord, sticky): a newer leader wrote it and the
+// newer members applied it. With a key ring a plain record stops the
+// replica (ErrPlain, sticky): sealing would otherwise hide the records,
+// not protect them. The State's OnStop function, if any, is called once,
+// when it stops, with no lock held.
 func (s *State) Apply(index uint64, b []byte) error {
-	var (
-		r   record
-		err error
-	)
+	stopped, err := s.apply(index, b)
+	if stopped && s.onStop != nil {
+		s.onStop(err)
+	}
+	return err
+}
+
+// OnStop sets fn to be called, on Raft's FSM goroutine with no lock held,
+// when this replica stops applying records (see Err), with the reason.
+// Call it before the Node starts.
+func (s *State) OnStop(fn func(error)) { s.onStop = fn }
+
+// apply is Apply; stopped reports that this record stopped the replica.
+func (s *State) apply(index uint64, b []byte) (stopped bool, err error) {
+	var r record
 	sealed := len(b) > 0 && (b[0] == kindKey || b[0] == kindSealed)
+	var derr error
 	if !sealed && s.keys == nil {
-		if r, err = decodeRecord(b); err != nil {
-			return err
-		}
+		r, derr = decodeRecord(b)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
-		return s.err
+		return false, s.err
+	}
+	if derr != nil {
+		return s.stop(fmt.Errorf("cluster: record at index %d: %w", index, derr))
 	}
 	if !sealed && s.keys != nil {
 		// A sealed cluster's leaders append only 'K' and 'E' records: a
@@ -160,14 +179,14 @@ func (s *State) Apply(index uint64, b []byte) error {
 				return s.stop(err)
 			}
 			s.applied = index
-			return nil
+			return false, nil
 		}
 		rec, err := s.openSealed(index, b)
 		if err != nil {
 			return s.stop(err)
 		}
 		if r, err = decodeRecord(rec); err != nil {
-			return err
+			return s.stop(fmt.Errorf("cluster: record at index %d: %w", index, err))
 		}
 	}
 	s.applied = index
@@ -184,18 +203,19 @@ func (s *State) Apply(index uint64, b []byte) error {
 	default:
 		s.applySession(r)
 	}
-	return nil
+	return false, nil
 }
 
-// stop makes err, a record this replica cannot open, sticky: the State
-// applies nothing more rather than diverge from the others. A malformed
-// record (ErrBadRecord) is refused the same way everywhere and does not
-// stop it. s.mu held.
-func (s *State) stop(err error) error {
-	if !errors.Is(err, ErrBadRecord) {
-		s.err = err
+// stop makes err, a record this replica cannot open or does not know,
+// sticky: the State applies nothing more rather than diverge from the
+// others. A malformed record (ErrBadRecord) is refused the same way
+// everywhere and does not stop it. s.mu held.
+func (s *State) stop(err error) (stopped bool, _ error) {
+	if errors.Is(err, ErrBadRecord) {
+		return false, err
 	}
-	return err
+	s.err = err
+	return true, err
 }
 
 // applySession applies a session record. s.mu held.

@@ -319,13 +319,13 @@ func (s *stateSim) badRecord() (string, []byte) {
 	case 0:
 		return "bad: empty", nil
 	case 1:
-		return "bad: unknown kind", []byte("Zzzzzzzzzz")
+		return "bad: short batch", []byte{kindBatch, 0}
 	case 2:
 		return "bad: short journal record", []byte("JO1234567")
 	case 3:
 		return "bad: next target 0", sessionRecord(opTarget, propSessions[0], 0, nil)
 	case 4:
-		return "bad: unknown op", sessionRecord('q', propSessions[1], 1, nil)
+		return "bad: a reservation of sequence number 0", reserveRecord(propSessions[1], 0, false, "")
 	case 5:
 		return "bad: trailing bytes", append(sessionRecord(opSender, propSessions[0], 3, nil), 1)
 	case 6:

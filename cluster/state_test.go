@@ -164,14 +164,12 @@ func TestStateRejectsBadRecords(t *testing.T) {
 		rec  []byte
 	}{
 		{name: "empty", rec: nil},
-		{name: "unknown kind", rec: []byte{'X', 1, 2}},
 		{name: "short journal", rec: []byte{kindJournal, 'O', 0}},
 		{name: "no session id", rec: sessionRecord(opSender, "", 1, nil)},
 		{name: "zero next", rec: sessionRecord(opSender, "s", 0, nil)},
 		{name: "next too large", rec: sessionRecord(opTarget, "s", maxSeqNum+1, nil)},
 		{name: "trailing bytes", rec: sessionRecord(opSender, "s", 1, []byte("x"))},
 		{name: "zero MsgSeqNum", rec: sessionRecord(opSent, "s", 0, []byte("m"))},
-		{name: "unknown op", rec: sessionRecord('?', "s", 1, nil)},
 		{name: "reservation without mark", rec: sessionRecord(opReserve, "s", 1, nil)},
 		{name: "reservation mark 2", rec: sessionRecord(opReserve, "s", 1, []byte{2})},
 		{name: "zero reservation", rec: reserveRecord("s", 0, false, "o")},
@@ -201,6 +199,65 @@ func TestStateRejectsBadRecords(t *testing.T) {
 			}
 			if s.JournalLen() != 0 || len(s.sessions) != 0 {
 				t.Error("a rejected record changed the state")
+			}
+			if s.Err() != nil {
+				t.Errorf("a malformed record stopped the replica: %v", s.Err())
+			}
+		})
+	}
+}
+
+// TestStateStopsOnUnknownRecord: a record of a kind or op this version
+// does not know (a newer leader's, which the newer members applied) stops
+// the replica for good, with OnStop called once: skipping it would leave
+// this replica's journal short and number the records after it lower
+// than the others do. A stopped replica cannot begin a term.
+func TestStateStopsOnUnknownRecord(t *testing.T) {
+	tests := []struct {
+		name string
+		rec  []byte
+	}{
+		{name: "unknown kind", rec: []byte{'X', 1, 2}},
+		{name: "unknown session op", rec: sessionRecord('?', "s", 1, nil)},
+		{name: "unknown session op in a batch", rec: batchOf(sessionRecord(opSender, "s", 2, nil), sessionRecord('?', "s", 1, nil))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewState()
+			var stops []error
+			s.OnStop(func(err error) {
+				if !s.mu.TryLock() {
+					t.Error("OnStop called with the State's lock held")
+				} else {
+					s.mu.Unlock()
+				}
+				stops = append(stops, err)
+			})
+			journalRec := appendJournalRecord(nil, 'O', 1, []byte("o1"))
+			if err := s.Apply(1, journalRec); err != nil {
+				t.Fatal(err)
+			}
+			err := s.Apply(2, tt.rec)
+			if !errors.Is(err, ErrUnknownRecord) || errors.Is(err, ErrBadRecord) {
+				t.Fatalf("Apply = %v, want ErrUnknownRecord", err)
+			}
+			if !errors.Is(s.Err(), ErrUnknownRecord) {
+				t.Fatalf("Err = %v, want the replica stopped", s.Err())
+			}
+			if err := s.Apply(3, journalRec); !errors.Is(err, ErrUnknownRecord) {
+				t.Fatalf("a record after it = %v, want the replica stopped", err)
+			}
+			if s.JournalLen() != 1 || s.AppliedIndex() != 1 || len(s.sessions) != 0 {
+				t.Errorf("stopped replica changed: %d records, applied %d, %d sessions", s.JournalLen(), s.AppliedIndex(), len(s.sessions))
+			}
+			if len(stops) != 1 || !errors.Is(stops[0], ErrUnknownRecord) {
+				t.Errorf("OnStop calls %v, want one with ErrUnknownRecord", stops)
+			}
+			if err := s.BeginTerm(nil); !errors.Is(err, ErrUnknownRecord) {
+				t.Errorf("BeginTerm on a stopped replica = %v, want it refused", err)
+			}
+			if _, err := s.Snapshot(); err == nil {
+				t.Error("a stopped replica took a snapshot")
 			}
 		})
 	}

@@ -85,6 +85,7 @@ func (n *Node) HeartbeatTimeout() time.Duration { return n.cfg.HeartbeatTimeout 
 //
 //	gateway_cluster_state_journal_records  journal records held
 //	gateway_cluster_state_stored_messages  FIX messages held in the session stores
+//	gateway_cluster_state_stopped          1 once the replica stopped applying records (State.Err): alert
 //
 // Replication lag of a follower is the leader's commit index minus the
 // follower's applied index, across the nodes' series.
@@ -101,6 +102,7 @@ func (c *Collector) WithState(s *State) *Collector {
 	for name, help := range map[string]string{
 		"state_journal_records": "Journal records held in this node's replicated state (in memory and in each snapshot).",
 		"state_stored_messages": "FIX messages held in this node's replicated session stores (in memory and in each snapshot).",
+		"state_stopped":         "1 once this node's replica stopped applying the log (a record it cannot open, or one a newer version wrote): it cannot lead and falls behind; upgrade or rebuild it.",
 	} {
 		c.descs[name] = prometheus.NewDesc("gateway_cluster_"+name, help, nil, prometheus.Labels{"node": c.n.cfg.NodeID})
 	}
@@ -161,5 +163,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		records, messages := c.state.Size()
 		ch <- prometheus.MustNewConstMetric(c.descs["state_journal_records"], prometheus.GaugeValue, float64(records))
 		ch <- prometheus.MustNewConstMetric(c.descs["state_stored_messages"], prometheus.GaugeValue, float64(messages))
+		stopped := 0.0
+		if c.state.Err() != nil {
+			stopped = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.descs["state_stopped"], prometheus.GaugeValue, stopped)
 	}
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -59,7 +60,20 @@ gateway_cluster_state_stored_messages{node=""} 3
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gateway_cluster_state_journal_records", "gateway_cluster_state_stored_messages"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := testutil.GatherAndCount(reg); err != nil || n != 10 {
-		t.Fatalf("%d series (%v); want 10", n, err)
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 11 {
+		t.Fatalf("%d series (%v); want 11", n, err)
+	}
+	stopped := func(v int) string {
+		return fmt.Sprintf(`# HELP gateway_cluster_state_stopped 1 once this node's replica stopped applying the log (a record it cannot open, or one a newer version wrote): it cannot lead and falls behind; upgrade or rebuild it.
+# TYPE gateway_cluster_state_stopped gauge
+gateway_cluster_state_stopped{node=""} %d
+`, v)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(stopped(0)), "gateway_cluster_state_stopped"); err != nil {
+		t.Fatal(err)
+	}
+	s.Apply(s.AppliedIndex()+1, []byte("Znewer"))
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(stopped(1)), "gateway_cluster_state_stopped"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -110,6 +110,10 @@ type Cluster interface {
 	// "stopped"), the leader's ID ("" while none is known) and whether
 	// the node sees a working quorum.
 	Role() (role, leader string, quorum bool)
+	// Fault returns why this node cannot take part in the cluster (its
+	// replica of the log stopped applying records, for one a newer
+	// version wrote), or nil.
+	Fault() error
 }
 
 // New returns a server for deps.
@@ -347,6 +351,9 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 		body["role"], body["leader"] = role, leader
 		if !quorum {
 			why = append(why, "cluster: node "+role+" sees no quorum (no leader heard from); orders are refused")
+		}
+		if err := s.clu.Fault(); err != nil {
+			why = append(why, "cluster: this node's replica stopped, it cannot lead and its state is behind: "+err.Error())
 		}
 	}
 	if len(why) > 0 {

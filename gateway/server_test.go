@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -31,9 +32,11 @@ func (f *fakeFeed) Status() feed.Status {
 type fakeCluster struct {
 	role, leader string
 	quorum       bool
+	fault        error
 }
 
 func (c *fakeCluster) Role() (string, string, bool) { return c.role, c.leader, c.quorum }
+func (c *fakeCluster) Fault() error                 { return c.fault }
 
 func TestHandlers(t *testing.T) {
 	books := newTestBooks(t, "600519.SH")
@@ -81,6 +84,8 @@ func TestHandlers(t *testing.T) {
 		{name: "ready follower", path: "/readyz", code: 200, want: `"leader":"n1","role":"follower","status":"ready"`},
 		{name: "no quorum", path: "/readyz", setup: func() { fc.role, fc.leader, fc.quorum = "candidate", "", false }, code: 503, want: `cluster: node candidate sees no quorum`},
 		{name: "ready again", path: "/readyz", setup: func() { fc.role, fc.leader, fc.quorum = "follower", "n1", true }, code: 200, want: `"ready"`},
+		{name: "replica stopped", path: "/readyz", setup: func() { fc.fault = errors.New("record at index 7: unknown kind") }, code: 503, want: `cluster: this node's replica stopped, it cannot lead and its state is behind: record at index 7: unknown kind`},
+		{name: "ready once more", path: "/readyz", setup: func() { fc.fault = nil }, code: 200, want: `"ready"`},
 		// Draining at shutdown (StopOrders, the listener still open): a
 		// load balancer must send no new client here.
 		{name: "draining", path: "/readyz", setup: func() {

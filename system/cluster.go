@@ -199,6 +199,10 @@ func newClustered(cc *configs.Cluster, raftLn net.Listener, terms termConfig, ke
 		return nil, fmt.Errorf("system: cluster data dir: %w", err)
 	}
 	state := cluster.NewSealedState(keys)
+	nlog := log.With("node", ncfg.NodeID)
+	state.OnStop(func(err error) {
+		nlog.Error("cluster: this node's replica stopped applying the log; it cannot lead, and /readyz fails until it is upgraded or rebuilt", "err", err)
+	})
 	node, err := cluster.New(ncfg, state)
 	if err != nil {
 		return nil, err
@@ -211,7 +215,7 @@ func newClustered(cc *configs.Cluster, raftLn net.Listener, terms termConfig, ke
 		return nil, err
 	}
 	c = &clustered{node: node, state: state, stores: stores, peers: ncfg.Peers, http: map[string]*url.URL{}, terms: terms,
-		stepDown: make(chan chan struct{}), log: log.With("node", ncfg.NodeID)}
+		stepDown: make(chan chan struct{}), log: nlog}
 	for _, m := range cc.Nodes {
 		if m.HTTP != "" {
 			u, err := url.Parse(m.HTTP) // validated by configs
@@ -296,6 +300,10 @@ func (c *clustered) Role() (role, leader string, quorum bool) {
 	st := c.node.Status()
 	return st.Role, st.LeaderID, st.Quorum(c.node.HeartbeatTimeout())
 }
+
+// Fault implements gateway.Cluster: the error that stopped this node's
+// replica (cluster.State.Err).
+func (c *clustered) Fault() error { return c.state.Err() }
 
 // run starts the node and follows its leadership until ctx ends; then the
 // running term ends, if drain has not ended it already, and the node
