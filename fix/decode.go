@@ -16,6 +16,7 @@ func decodeExecReport(m *quickfix.Message) (ExecReport, quickfix.MessageRejectEr
 	er.OrigClOrdID = d.Str(tag.OrigClOrdID, false)
 	er.OrderID = d.Str(tag.OrderID, true)
 	er.ExecID = d.Str(tag.ExecID, true)
+	er.ExecRefID = d.Str(tag.ExecRefID, false)
 	er.ExecType = d.Char(tag.ExecType, true)
 	er.OrdStatus = d.Char(tag.OrdStatus, true)
 	er.Symbol, _ = JoinSymbol(d.Str(tag.Symbol, false), d.Str(tag.SecurityExchange, false), MICsOnly)

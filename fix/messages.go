@@ -122,6 +122,10 @@ type ExecReport struct {
 	// ExecTransType is the FIX 4.2 ExecTransType (20) as received, 0 when
 	// absent (FIX 4.4).
 	ExecTransType byte `json:",omitempty"`
+	// ExecRefID (19) is the ExecID of the earlier execution a trade cancel
+	// or correction names (FIX 4.4 ExecType H or G; FIX 4.2 ExecTransType
+	// 1 or 2); "" when absent.
+	ExecRefID string `json:",omitempty"`
 	// Symbol is in gateway form (600519.SH) when SecurityExchange was sent.
 	Symbol    string        `json:",omitempty"`
 	Side      Side          `json:",omitempty"`

@@ -109,3 +109,39 @@ func TestDecodeRejectBoundsUpstreamValues(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeTradeAmendments: a trade cancel or correction carries the
+// ExecID of the trade it names (ExecRefID, 19) to the order manager, in
+// FIX 4.2 form (ExecTransType 1, 2: a restatement) and FIX 4.4 form
+// (ExecType H, G); other reports carry none.
+func TestDecodeTradeAmendments(t *testing.T) {
+	for _, tc := range []struct {
+		name, transType, execType, ref string
+		want                           byte
+	}{
+		{"4.2 trade cancel", "1", "2", "E1", 'D'},
+		{"4.2 trade correction", "2", "1", "E1", 'D'},
+		{"4.4 trade cancel", "", "H", "E1", 'H'},
+		{"4.4 trade correction", "", "G", "E1", 'G'},
+		{"4.4 trade", "", "F", "", 'F'},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := quickfix.NewMessage()
+			m.Header.SetField(tag.MsgType, quickfix.FIXString("8"))
+			for tg, v := range map[quickfix.Tag]string{tag.ClOrdID: "c", tag.OrderID: "o", tag.ExecID: "X1", tag.ExecType: tc.execType,
+				tag.OrdStatus: "1", tag.Side: "1", tag.ExecTransType: tc.transType, tag.ExecRefID: tc.ref} {
+				if v != "" {
+					m.Body.SetField(tg, quickfix.FIXString(v))
+				}
+			}
+			er, rej := decodeExecReport(m)
+			if rej != nil {
+				t.Fatal(rej)
+			}
+			normalize(&er, m)
+			if er.ExecType != tc.want || er.ExecRefID != tc.ref || er.ExecID != "X1" {
+				t.Errorf("ExecType %c, ExecRefID %q; want %c and %q", er.ExecType, er.ExecRefID, tc.want, tc.ref)
+			}
+		})
+	}
+}

@@ -12,7 +12,8 @@ import (
 // the executions a client that was away (reconnected after 1001, 4008, a
 // takeover or a network drop) missed the exec events of. It pages as
 // orders.list does: an opaque cursor (the index of the page's first trade
-// among the order's, which are only ever appended to, also when rebuilt
+// among the order's, which are only ever appended to or amended in place,
+// also when rebuilt
 // from the journal after a restart or on a cluster's new leader), a limit
 // (default orders.DefaultListLimit, at most orders.MaxListLimit), and a
 // page of at most listBudget bytes. A trade's JSON is about 200 bytes at
@@ -39,7 +40,9 @@ type tradesReply struct {
 // tradeJSON is one of an order's trades on the wire: its execution id as
 // the trade's exec event carried it, the trade's quantity and price, and
 // the order's totals and status after it. Time is the venue's
-// TransactTime (Unix ns), omitted when the venue sent none.
+// TransactTime (Unix ns), omitted when the venue sent none. Canceled marks
+// a trade the venue canceled since (a bust), Corrected one it corrected,
+// whose qty and price are the correction's (orders.Trade).
 type tradeJSON struct {
 	ExecID    string        `json:"execId,omitempty"`
 	Qty       int64         `json:"qty"`
@@ -49,12 +52,15 @@ type tradeJSON struct {
 	AvgPx     refdata.Price `json:"avgPx"`
 	Status    string        `json:"status"`
 	Time      int64         `json:"time,omitempty"`
+	Canceled  bool          `json:"canceled,omitempty"`
+	Corrected bool          `json:"corrected,omitempty"`
 }
 
 // encodeOrderTrade encodes one of o's trades for an order.trades page.
 func encodeOrderTrade(o *orders.Order, tr orders.Trade) json.RawMessage {
 	v := tradeJSON{ExecID: orders.TradeID(o.Upstream, tr.ExecID), Qty: tr.Qty, Price: tr.Px, CumQty: tr.CumQty,
-		LeavesQty: tr.LeavesQty, AvgPx: tr.AvgPx, Status: string(tr.Status)}
+		LeavesQty: tr.LeavesQty, AvgPx: tr.AvgPx, Status: string(tr.Status), Canceled: tr.Canceled,
+		Corrected: !tr.Canceled && tr.Amended != ""}
 	if !tr.Time.IsZero() {
 		v.Time = tr.Time.UnixNano()
 	}

@@ -291,3 +291,25 @@ func TestWSOrderTradesPages(t *testing.T) {
 		t.Fatalf("%v clients closed as slow", d)
 	}
 }
+
+// TestOrderTradeCanceledOrCorrected: order.trades marks a trade the venue
+// canceled since ("canceled": a client that booked it by execId unbooks
+// it) and one it corrected ("corrected", with the correction's qty and
+// price); a trade as it was carries neither. Before, a canceled trade was
+// listed as a live one.
+func TestOrderTradeCanceledOrCorrected(t *testing.T) {
+	o := orders.Order{Upstream: "core"}
+	for _, tc := range []struct {
+		name string
+		tr   orders.Trade
+		want string
+	}{
+		{"as it was", orders.Trade{ExecID: "V1", Qty: 100}, `{"execId":"core:V1","qty":100,"price":"0.00","cumQty":0,"leavesQty":0,"avgPx":"0.00","status":""}`},
+		{"canceled", orders.Trade{ExecID: "V1", Qty: 100, Canceled: true, Amended: "X1"}, `{"execId":"core:V1","qty":100,"price":"0.00","cumQty":0,"leavesQty":0,"avgPx":"0.00","status":"","canceled":true}`},
+		{"corrected", orders.Trade{ExecID: "V1", Qty: 80, Amended: "X1"}, `{"execId":"core:V1","qty":80,"price":"0.00","cumQty":0,"leavesQty":0,"avgPx":"0.00","status":"","corrected":true}`},
+	} {
+		if got := string(encodeOrderTrade(&o, tc.tr)); got != tc.want {
+			t.Errorf("%s: %s; want %s", tc.name, got, tc.want)
+		}
+	}
+}

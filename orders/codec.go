@@ -37,8 +37,16 @@ import (
 // the field, never a panic (FuzzRecordBody). Codes (Side, ExecType, ...)
 // are not checked here, as JSON did not check them: the manager applies
 // records as they were journaled.
+//
+// Version 2 is version 1 with, after an execRec's fields, the report's
+// ExecRefID (the trade a trade cancel or correction names). It is
+// written only for an execRec whose ExecRefID is set, every other record
+// staying version 1, so a journal holds version 2 bodies only once an
+// upstream has canceled or corrected a trade: a build before version 2
+// refuses such a journal (unknown form 0x02) and reads every other.
 const (
 	bodyBinaryV1 byte = 1
+	bodyBinaryV2 byte = 2
 	bodyJSON     byte = '{'
 )
 
@@ -64,6 +72,9 @@ type bodyCoder interface {
 	byte(*byte)
 	bool(*bool)
 	time(*time.Time)
+	// version is the body's version byte (bodyBinaryV1 or V2): the fields
+	// a version added are walked only from that version on.
+	version() byte
 }
 
 func (r *newRec) fields(c bodyCoder) {
@@ -118,6 +129,19 @@ func (r *execRec) fields(c bodyCoder) {
 	c.bool(&e.PossResend)
 	c.time(&e.TransactTime)
 	c.num(&e.SeqNum)
+	if c.version() >= bodyBinaryV2 {
+		c.str(&e.ExecRefID)
+	}
+}
+
+// bodyVersion is the version rec's body is written in: 2 for an execRec
+// that carries an ExecRefID, which version 1 has no field for, 1 for
+// every other record (readable by builds before version 2).
+func bodyVersion(rec bodyRecord) byte {
+	if r, ok := rec.(*execRec); ok && r.ER.ExecRefID != "" {
+		return bodyBinaryV2
+	}
+	return bodyBinaryV1
 }
 
 func (r *cancelRejectRec) fields(c bodyCoder) {
@@ -156,8 +180,8 @@ func (r *refusedRec) fields(c bodyCoder) {
 
 // encodeRecord returns the body of journal record rec in the binary form.
 func encodeRecord(rec bodyRecord) []byte {
-	w := bodyWriter{b: make([]byte, 0, 128)}
-	w.b = append(w.b, bodyBinaryV1)
+	w := bodyWriter{b: make([]byte, 0, 128), v: bodyVersion(rec)}
+	w.b = append(w.b, w.v)
 	rec.fields(&w)
 	return w.b
 }
@@ -172,12 +196,12 @@ func decodeBody(body []byte, rec bodyRecord) error {
 	switch body[0] {
 	case bodyJSON:
 		return json.Unmarshal(body, rec)
-	case bodyBinaryV1:
+	case bodyBinaryV1, bodyBinaryV2:
 	default:
 		return fmt.Errorf("%w: unknown form %#02x", errBody, body[0])
 	}
 	r := newBodyReader(body)
-	r.r.Byte("version") // read above
+	r.v = r.r.Byte("version") // read above
 	rec.fields(&r)
 	if err := r.err(); err != nil {
 		return err
@@ -188,8 +212,14 @@ func decodeBody(body []byte, rec bodyRecord) error {
 	return nil
 }
 
-// bodyWriter appends the fields of a binary record body to b.
-type bodyWriter struct{ b []byte }
+// bodyWriter appends the fields of a binary record body of version v to
+// b.
+type bodyWriter struct {
+	b []byte
+	v byte
+}
+
+func (w *bodyWriter) version() byte { return w.v }
 
 func (w *bodyWriter) byte(c *byte)  { w.b = append(w.b, *c) }
 func (w *bodyWriter) int(n *int64)  { w.b = binary.AppendVarint(w.b, *n) }
@@ -217,8 +247,11 @@ func (w *bodyWriter) time(t *time.Time) {
 // fields are left zero, and n is the field that failed.
 type bodyReader struct {
 	r binread.Reader
-	n int // fields read, up to the one that failed
+	n int  // fields read, up to the one that failed
+	v byte // the body's version
 }
+
+func (r *bodyReader) version() byte { return r.v }
 
 func newBodyReader(b []byte) bodyReader { return bodyReader{r: binread.New(b)} }
 

@@ -104,9 +104,11 @@ type Order struct {
 	// resv is the order's risk Reservation (CheckNew or RestoreNew): the
 	// handle its fills and its end go to risk with.
 	resv *risk.Reservation
-	// trades are the order's trades in the order applied (Trades). Only
-	// appended to, under mu: a copy of the Order shares the elements it
-	// sees, which are never written again.
+	// trades are the order's trades in the order applied (Trades).
+	// Appended to under mu; an element is never written again: a copy of
+	// the Order shares the elements it sees. A trade cancel or correction
+	// (amendTrade) replaces the slice with an amended copy, so indexes
+	// stay.
 	trades []Trade
 	// endDay is risk's trading day (Manager.TradingDay) when the order
 	// last changed state (entered, or a report, a reject or an expiry
@@ -118,6 +120,14 @@ type Order struct {
 
 // Trade is one of an order's trades (an upstream's execution with
 // ExecType F) as the gateway applied it, and the order's totals after it.
+//
+// A trade the upstream later canceled or corrected (FIX 4.4 ExecType H or
+// G; FIX 4.2 ExecTransType 1 or 2, each naming the trade by ExecRefID)
+// stays where it was, amended: a canceled one is marked Canceled, a
+// corrected one takes the correction's quantity and price; the CumQty,
+// AvgPx and LeavesQty of it and of the trades after it move by the
+// difference (Status stays as applied). The order's own totals are the
+// upstream's, from the cancel's or correction's report.
 type Trade struct {
 	// ExecID is the upstream's execution id.
 	ExecID string
@@ -127,6 +137,16 @@ type Trade struct {
 	CumQty, LeavesQty int64
 	AvgPx             refdata.Price
 	Status            Status
+	// Canceled is set once the upstream canceled the trade (a trade
+	// bust): it is not in the order's totals any more. Qty and Px are the
+	// trade's as it was.
+	Canceled bool
+	// Amended is the upstream's ExecID of the last cancel or correction
+	// of the trade; "" if none. A later one may name the trade by it.
+	Amended string
+	// turnover is the order's (Order.turnover) after the trade, which
+	// AvgPx is of: amendTrade moves it exactly.
+	turnover int64
 	// Time is the upstream's TransactTime; zero when it sent none.
 	Time time.Time
 	// Day is risk's trading day (Manager.TradingDay) when the trade was

@@ -3,6 +3,7 @@ package orders
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -241,7 +242,7 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 		if c != nil && er.ClOrdID == c.uid {
 			m.replaced(o, c)
 		}
-	case 'I', 'D': // status, restated
+	case 'I', 'D', 'H', 'G': // status, restated, trade canceled or corrected
 		m.reconcile(o, er)
 	default:
 		m.log.Warn("orders: execution report of a type the gateway does not use; state taken from it",
@@ -264,7 +265,11 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 	if er.ExecType == 'F' {
 		o.trades = append(o.trades, Trade{ExecID: er.ExecID, Qty: er.LastQty, Px: er.LastPx,
 			CumQty: o.CumQty, LeavesQty: o.LeavesQty, AvgPx: o.AvgPx, Status: o.Status, Time: er.TransactTime,
-			Day: o.endDay})
+			Day: o.endDay, turnover: o.turnover})
+	}
+	if kind := tradeAmend(&er); kind != 0 && !amendTrade(o, kind, &er) {
+		m.log.Warn("orders: a trade cancel or correction names no trade of the order; the order's totals taken from it",
+			"upstream", upstream, "clOrdID", o.ClOrdID, "execID", er.ExecID, "execRefID", er.ExecRefID)
 	}
 	if o.Status.Terminal() {
 		m.ended(o, er)
@@ -273,6 +278,66 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 	o.Updated = m.cfg.Clock()
 	ev.Order = *o
 	return ev, true
+}
+
+// tradeAmend returns 'H' for a report canceling an earlier trade of its
+// order (FIX 4.4 ExecType H; FIX 4.2 ExecTransType 1, which fix makes a
+// restatement, D, and journals so), 'G' for one correcting it (ExecType
+// G; ExecTransType 2), 0 for any other.
+func tradeAmend(er *fix.ExecReport) byte {
+	switch {
+	case er.ExecType == 'H', er.ExecType == 'D' && er.ExecTransType == '1':
+		return 'H'
+	case er.ExecType == 'G', er.ExecType == 'D' && er.ExecTransType == '2':
+		return 'G'
+	}
+	return 0
+}
+
+// amendTrade applies a trade cancel or correction (kind, as tradeAmend
+// gives it) to the trade of o that the report names by ExecRefID (or by
+// the ExecID of an earlier cancel or correction of it), as Trade
+// describes, and reports whether o has that trade: it has none the
+// gateway learned of from a status answer only, nor one a report without
+// ExecRefID (a journal record of a build before it kept ExecRefID) names.
+// A correction to no quantity cancels. The amended trades are a copy
+// (see Order.trades). Live and in replay alike. mu held.
+func amendTrade(o *Order, kind byte, er *fix.ExecReport) bool {
+	ref := er.ExecRefID
+	k := -1
+	if ref != "" {
+		k = slices.IndexFunc(o.trades, func(t Trade) bool { return t.ExecID == ref || t.Amended == ref })
+	}
+	if k < 0 {
+		return false
+	}
+	ts := slices.Clone(o.trades)
+	t := &ts[k]
+	oldQty, oldTurn := t.Qty, t.Qty*int64(t.Px)
+	if t.Canceled {
+		oldQty, oldTurn = 0, 0
+	}
+	newQty, newTurn := int64(0), int64(0)
+	if kind == 'G' && er.LastQty > 0 {
+		newQty, newTurn = er.LastQty, er.LastQty*int64(er.LastPx)
+		t.Qty, t.Px, t.Canceled = er.LastQty, er.LastPx, false
+	} else {
+		t.Canceled = true
+	}
+	t.Amended = er.ExecID
+	dq, dt := newQty-oldQty, newTurn-oldTurn
+	for i := k; i < len(ts); i++ {
+		u := &ts[i]
+		u.CumQty, u.turnover, u.AvgPx = max(u.CumQty+dq, 0), u.turnover+dt, 0
+		if u.CumQty > 0 {
+			u.AvgPx = refdata.Price(u.turnover / u.CumQty)
+		}
+		if !u.Status.Terminal() {
+			u.LeavesQty = max(u.LeavesQty-dq, 0)
+		}
+	}
+	o.trades = ts
+	return true
 }
 
 // ended closes an order a report ended, in risk too, whatever the report's
@@ -450,7 +515,7 @@ func (m *Manager) resendProbed(rt *route, o *Order) {
 
 // maxJournalText and maxVenueID bound what of an upstream's report or
 // cancel reject the journal keeps: its free text (Text, 58) and its
-// identifiers (OrderID, ExecID, Symbol, ClOrdID, OrigClOrdID). FIX sets
+// identifiers (OrderID, ExecID, ExecRefID, Symbol, ClOrdID, OrigClOrdID). FIX sets
 // no limit on them, and a record whose body passes the journal's
 // MaxRecord (64 KiB by default) is refused at once (journal.ErrTooLarge),
 // which the manager must take for a journal failure: one long text from
@@ -469,6 +534,7 @@ func boundReport(er *fix.ExecReport) {
 	er.Text = cut(er.Text, maxJournalText)
 	er.ClOrdID, er.OrigClOrdID = cut(er.ClOrdID, maxVenueID), cut(er.OrigClOrdID, maxVenueID)
 	er.OrderID, er.ExecID, er.Symbol = cut(er.OrderID, maxVenueID), cut(er.ExecID, maxVenueID), cut(er.Symbol, maxVenueID)
+	er.ExecRefID = cut(er.ExecRefID, maxVenueID)
 }
 
 // cut returns s cut to at most n bytes, at a character boundary.

@@ -223,15 +223,20 @@ func (s *session) restate() (restated, resent int) {
 // applied, as ExecType F under the order's current ClOrdID, with the
 // order's totals after it and the upstream's TransactTime. A trade
 // without the upstream's ExecID cannot be told apart and is not resent
-// (the status that follows shows its quantity). It returns how many it
-// resent.
+// (the status that follows shows its quantity). A trade the upstream
+// canceled since is not resent: the broker would book a fill that did
+// not happen (the status that follows shows the order without it, as the
+// live restatement of a cancel did, if the broker got the trade). One it
+// corrected goes with the correction's quantity and price
+// (orders.Trade). It returns how many it resent.
 func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, today int32) int {
 	n := 0
 	for _, t := range o.Trades() {
-		if t.ExecID == "" || t.Day != 0 && t.Day < today {
-			// No id to tell it by; or a trade of an earlier trading day,
-			// whose session told the broker (a venue may number its
-			// ExecIDs anew each day: resent, it could shadow today's).
+		if t.ExecID == "" || t.Canceled || t.Day != 0 && t.Day < today {
+			// No id to tell it by; or canceled; or a trade of an earlier
+			// trading day, whose session told the broker (a venue may
+			// number its ExecIDs anew each day: resent, it could shadow
+			// today's).
 			continue
 		}
 		id := orders.TradeID(o.Upstream, t.ExecID)

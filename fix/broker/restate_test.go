@@ -705,3 +705,47 @@ func TestRestateOrderEndedOnALaterDay(t *testing.T) {
 	// (they were queued for a broker logged out when the gateway died).
 	r.restart("carried/F", "carried/I", "today/F", "today/I")
 }
+
+// TestRestateCanceledAndCorrectedTrades: a trade the venue canceled (FIX
+// 4.2 ExecTransType 1, naming it by ExecRefID) whose report the store
+// lacks is not resent at the restart's first logon, only the order's
+// status, which shows the order without it; one it corrected (FIX 4.4
+// ExecType G) is resent with the correction's quantity and price and the
+// totals after it. Before, the canceled trade went to the broker as a
+// live fill flagged PossResend, and the corrected one as it first was:
+// a broker booked a fill the venue had canceled.
+func TestRestateCanceledAndCorrectedTrades(t *testing.T) {
+	r := newDayRig(t)
+	bust := r.newOrder("bust")
+	r.fill("bust", bust, 40)
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: bust.ClOrdID, OrderID: "V-bust", ExecID: "X-bust", ExecRefID: "F-bust",
+		ExecType: 'D', ExecTransType: '1', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100,
+		LastQty: 40, LastPx: 17000000, LeavesQty: 100})
+	corr := r.newOrder("corr")
+	r.fill("corr", corr, 40)
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: corr.ClOrdID, OrderID: "V-corr", ExecID: "X-corr", ExecRefID: "F-corr",
+		ExecType: 'G', OrdStatus: '1', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100,
+		LastQty: 30, LastPx: 17010000, CumQty: 30, LeavesQty: 70, AvgPx: 17010000})
+	for _, id := range []string{"core:X-bust", "core:X-corr"} {
+		r.h.waitFor(t, "the report "+id, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == id })
+	}
+	// The restart: the store lacks every report (queued for a broker
+	// logged out when the gateway died).
+	r.restart("bust/I", "corr/F", "corr/I")
+	out := r.h.all()
+	bustStatus, tr := out[len(out)-3], out[len(out)-2]
+	if field(bustStatus, tag.CumQty) != "0" || field(bustStatus, tag.OrdStatus) != "0" {
+		t.Errorf("the canceled trade's order restated as %s; want CumQty 0, OrdStatus 0", bustStatus)
+	}
+	for _, c := range []struct {
+		tag  quickfix.Tag
+		want string
+	}{
+		{tag.ExecID, "core:F-corr"}, {tag.LastQty, "30"}, {tag.LastPx, "1701.00"}, {tag.CumQty, "30"}, {tag.LeavesQty, "70"},
+		{tag.AvgPx, "1701.00"},
+	} {
+		if got := field(tr, c.tag); got != c.want {
+			t.Errorf("the corrected trade resent with tag %d %q; want %q (%s)", c.tag, got, c.want, tr)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package orders
+
+import (
+	"testing"
+
+	"sgw/fix"
+	"sgw/refdata"
+)
+
+// TestTradeCancelAndCorrectionAmendTrades: an upstream's trade cancel (a
+// bust) and correction, in FIX 4.2 form (ExecTransType 1 or 2, which fix
+// makes a restatement) and in FIX 4.4 form (ExecType H or G), amend the
+// trade their ExecRefID names in Order.Trades: a canceled trade is marked
+// so, a corrected one takes the correction's quantity and price (a second
+// correction may name the first by its ExecID), and the totals after it
+// and after the trades that follow move by the difference; the order's
+// totals are the upstream's. The same after a restart, from the journal.
+// Before, a canceled trade stayed a live trade there, which the broker
+// restatement then sent as a fill.
+func TestTradeCancelAndCorrectionAmendTrades(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	e.working("c1", 300)
+	e.working("c2", 100)
+	rep := func(id string, execType, transType byte, execID, ref string, last int64, px refdata.Price, cum, leaves int64, avg refdata.Price) {
+		t.Helper()
+		status := byte('1')
+		if cum == 0 {
+			status = '0'
+		}
+		e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid(id), OrderID: "X" + id, ExecID: execID, ExecRefID: ref,
+			ExecType: execType, ExecTransType: transType, OrdStatus: status, LastQty: last, LastPx: px, CumQty: cum,
+			LeavesQty: leaves, AvgPx: avg})
+	}
+	rep("c1", 'F', 0, "E1", "", 100, 17000000, 100, 200, 17000000)
+	rep("c1", 'F', 0, "E2", "", 100, 17010000, 200, 100, 17005000)
+	rep("c1", 'F', 0, "E3", "", 50, 17000000, 250, 50, 17004000)
+	rep("c1", 'D', '1', "X1", "E1", 100, 17000000, 150, 150, 17006667) // FIX 4.2 cancel of E1
+	rep("c1", 'G', 0, "X2", "E2", 80, 17020000, 130, 170, 17012308)    // FIX 4.4 correction of E2
+	rep("c1", 'D', '2', "X3", "X2", 70, 17030000, 120, 180, 17017500)  // FIX 4.2 correction of it, named by X2
+	rep("c2", 'F', 0, "E4", "", 100, 17000000, 100, 0, 17000000)
+	rep("c2", 'H', 0, "X4", "E4", 100, 17000000, 0, 0, 0) // FIX 4.4 cancel of E4
+	check := func(m *Manager, when string) {
+		t.Helper()
+		o, ok := m.Get("A1", "c1")
+		if !ok {
+			t.Fatalf("%s: no order c1", when)
+		}
+		if o.CumQty != 120 || o.LeavesQty != 180 || o.AvgPx != 17017500 {
+			t.Errorf("%s: the order's totals %d/%d at %s; want the upstream's, 120/180 at 1701.7500", when, o.CumQty, o.LeavesQty, o.AvgPx)
+		}
+		tr := o.Trades()
+		if len(tr) != 3 {
+			t.Fatalf("%s: %d trades: %+v", when, len(tr), tr)
+		}
+		if e1 := tr[0]; !e1.Canceled || e1.Amended != "X1" || e1.Qty != 100 || e1.CumQty != 0 || e1.LeavesQty != 300 {
+			t.Errorf("%s: the canceled trade E1 is %+v; want canceled by X1, 100 as it was, CumQty 0 and LeavesQty 300 after it", when, e1)
+		}
+		if e2 := tr[1]; e2.Canceled || e2.Amended != "X3" || e2.Qty != 70 || e2.Px != 17030000 || e2.CumQty != 70 || e2.AvgPx != 17030000 || e2.LeavesQty != 230 {
+			t.Errorf("%s: the corrected trade E2 is %+v; want 70 at 1703 (X3), CumQty 70 at 1703 and LeavesQty 230 after it", when, e2)
+		}
+		if e3 := tr[2]; e3.Canceled || e3.Amended != "" || e3.Qty != 50 || e3.CumQty != 120 || e3.LeavesQty != 180 || e3.AvgPx != 17017500 {
+			t.Errorf("%s: the trade E3 after them is %+v; want 50, CumQty 120 at 1701.7500 and LeavesQty 180 after it", when, e3)
+		}
+		o2, _ := m.Get("A1", "c2")
+		if tr := o2.Trades(); len(tr) != 1 || !tr[0].Canceled || tr[0].Amended != "X4" || tr[0].CumQty != 0 {
+			t.Errorf("%s: c2's trades %+v; want E4 canceled by X4", when, tr)
+		}
+	}
+	check(e.m, "live")
+	e.j.Close()
+	check(newEnv(t, dir).m, "after a restart")
+}
+
+// TestTradeAmendKeepsCopies: a copy of an order taken before a trade
+// cancel keeps the trades it saw (the amended trades are a new slice).
+func TestTradeAmendKeepsCopies(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	e.working("c1", 100)
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("c1"), OrderID: "Xc1", ExecID: "E1", ExecType: 'F', OrdStatus: '1',
+		LastQty: 40, LastPx: 17000000, CumQty: 40, LeavesQty: 60, AvgPx: 17000000})
+	before, _ := e.m.Get("A1", "c1")
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("c1"), OrderID: "Xc1", ExecID: "X1", ExecRefID: "E1", ExecType: 'H',
+		OrdStatus: '0', LeavesQty: 100})
+	if tr := before.Trades(); tr[0].Canceled {
+		t.Error("a copy taken before the cancel sees its trade canceled")
+	}
+	if after, _ := e.m.Get("A1", "c1"); !after.Trades()[0].Canceled {
+		t.Error("the trade is not canceled")
+	}
+}
