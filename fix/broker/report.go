@@ -69,6 +69,11 @@ func (r *execReport) message(fix42 bool, now time.Time) *quickfix.Message {
 			if r.ordStatus == '2' {
 				execType = '2' // fill
 			}
+		case 'H', 'G':
+			// A FIX 4.4 upstream's trade cancel or correction: FIX 4.2
+			// has no such ExecType. A restatement of the order's totals
+			// (D), as a FIX 4.2 upstream's reaches the broker.
+			execType = 'D'
 		}
 		b.SetString(tag.ExecTransType, string(transType))
 	}

@@ -77,6 +77,14 @@ func TestOrderEvent(t *testing.T) {
 			want: map[quickfix.Tag]string{tag.ExecTransType: "0", tag.ExecType: "2", tag.OrdStatus: "2", tag.LastQty: "300"},
 		},
 		{
+			// FIX 4.2 has no ExecType H: the broker got 150=H, which it
+			// cannot parse.
+			name: "FIX 4.4 upstream's trade cancel in FIX 4.2", broker: "BROKER2", execID: "core:X3",
+			ev: orders.Event{Kind: orders.EventExec, ExecType: 'H', ExecID: "X3", Ref: "c1",
+				Order: with(func(o *orders.Order) { o.Account, o.Status, o.CumQty, o.LeavesQty = "B1", orders.StatusNew, 0, 300 })},
+			want: map[quickfix.Tag]string{tag.ExecTransType: "0", tag.ExecType: "D", tag.OrdStatus: "0", tag.CumQty: "0", tag.LeavesQty: "300"},
+		},
+		{
 			name: "FIX 4.2 upstream's partial fill", execID: "core:E4",
 			ev: orders.Event{Kind: orders.EventExec, ExecType: '1', ExecID: "E4", Ref: "c1", LastPx: 456000, LastQty: 100,
 				Order: with(func(o *orders.Order) { o.Status, o.CumQty, o.LeavesQty = orders.StatusPartiallyFilled, 100, 200 })},
