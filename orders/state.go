@@ -26,6 +26,12 @@ var _ fix.Handler = (*Manager)(nil)
 // gateway does not know are logged, counted and dropped.
 func (m *Manager) OnExecReport(upstream string, er fix.ExecReport) {
 	boundReport(&er)
+	if tradeAmend(&er) == 0 {
+		// FIX allows ExecRefID on any report; only a trade cancel's or
+		// correction's is used, and one kept would make the record a
+		// version 2 body, which a build before it cannot read.
+		er.ExecRefID = ""
+	}
 	m.mu.Lock()
 	defer m.unlock()
 	o := m.find(er.ClOrdID, er.OrigClOrdID)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"sgw/fix"
+	"sgw/journal"
 	"sgw/refdata"
 )
 
@@ -87,5 +88,37 @@ func TestTradeAmendKeepsCopies(t *testing.T) {
 	}
 	if after, _ := e.m.Get("A1", "c1"); !after.Trades()[0].Canceled {
 		t.Error("the trade is not canceled")
+	}
+}
+
+// TestTradeAmendOnlyJournalsItsRef: a report that is no trade cancel or
+// correction is journaled in a version 1 body even when the upstream set
+// ExecRefID (19) on it, which FIX allows: a build before version 2 must
+// go on reading the journal. Before, any report with an ExecRefID was
+// written in version 2.
+func TestTradeAmendOnlyJournalsItsRef(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	e.working("c1", 100)
+	er := e.er("c1", 'F', '1', 40, 40, 60, "E1")
+	er.ExecRefID = "R0"
+	e.m.OnExecReport("core", er)
+	er = e.er("c1", 'D', '1', 0, 40, 60, "D1")
+	er.ExecRefID = "E1"
+	e.m.OnExecReport("core", er)
+	e.j.Close()
+	n := 0
+	if err := journal.ReadFile(e.path(), func(r journal.Record) error {
+		if r.Type == recExec {
+			n++
+			if r.Body[0] != bodyBinaryV1 {
+				t.Errorf("report %d journaled in form %#02x; want version 1", n, r.Body[0])
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Fatalf("%d reports journaled; want 3 (the new order's ack too)", n)
 	}
 }
