@@ -301,8 +301,8 @@ func tradeAmend(er *fix.ExecReport) byte {
 }
 
 // amendTrade applies a trade cancel or correction (kind, as tradeAmend
-// gives it) to the trade of o that the report names by ExecRefID (or by
-// the ExecID of an earlier cancel or correction of it), as Trade
+// gives it) to the latest trade of o that the report names by ExecRefID
+// (or by the ExecID of an earlier cancel or correction of it), as Trade
 // describes, and reports whether o has that trade: it has none the
 // gateway learned of from a status answer only, nor one a report without
 // ExecRefID (a journal record of a build before it kept ExecRefID) names.
@@ -312,7 +312,10 @@ func amendTrade(o *Order, kind byte, er *fix.ExecReport) bool {
 	ref := er.ExecRefID
 	k := -1
 	if ref != "" {
-		k = slices.IndexFunc(o.trades, func(t Trade) bool { return t.ExecID == ref || t.Amended == ref })
+		// The latest match: ExecIDs are unique within a trading day
+		// only, and an order a venue carried over to a day it numbered
+		// anew may hold an earlier day's trade (or cancel) of the id.
+		k = lastIndex(o.trades, func(t Trade) bool { return t.ExecID == ref || t.Amended == ref })
 	}
 	if k < 0 {
 		return false
@@ -344,6 +347,17 @@ func amendTrade(o *Order, kind byte, er *fix.ExecReport) bool {
 	}
 	o.trades = ts
 	return true
+}
+
+// lastIndex returns the index of the last element of s that f holds
+// for, or -1.
+func lastIndex[T any](s []T, f func(T) bool) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if f(s[i]) {
+			return i
+		}
+	}
+	return -1
 }
 
 // ended closes an order a report ended, in risk too, whatever the report's

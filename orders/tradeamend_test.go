@@ -91,6 +91,36 @@ func TestTradeAmendKeepsCopies(t *testing.T) {
 	}
 }
 
+// TestTradeAmendNamesTheLatestTrade: a trade cancel names the latest of
+// the order's trades its ExecRefID matches. ExecIDs are unique within a
+// trading day only: an order a venue that never closes carried over to a
+// day whose ExecIDs it numbered anew may hold a trade whose ExecID an
+// earlier trade (or an earlier day's cancel of one) had. Before, the
+// earliest match was amended: the earlier day's canceled trade took
+// today's cancel, and today's trade stayed live (and was resent to a
+// broker as a fill).
+func TestTradeAmendNamesTheLatestTrade(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		old  Trade // the earlier day's trade
+	}{
+		{"an earlier trade's ExecID", Trade{ExecID: "2", Qty: 100, Px: 17000000, CumQty: 100, LeavesQty: 200, AvgPx: 17000000, turnover: 1700000000, Day: 1}},
+		{"an earlier cancel's ExecID", Trade{ExecID: "1", Qty: 100, Px: 17000000, Canceled: true, Amended: "2", LeavesQty: 300, Day: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cum := tc.old.CumQty + 50
+			o := &Order{trades: []Trade{tc.old,
+				{ExecID: "2", Qty: 50, Px: 17000000, CumQty: cum, LeavesQty: 300 - cum, AvgPx: 17000000, turnover: cum * 17000000, Day: 2}}}
+			if !amendTrade(o, 'H', &fix.ExecReport{ExecID: "3", ExecRefID: "2"}) {
+				t.Fatal("no trade amended")
+			}
+			if tr := o.Trades(); !tr[1].Canceled || tr[1].Amended != "3" || tr[0] != tc.old {
+				t.Errorf("trades %+v; want today's trade 2 canceled by 3, the earlier day's as it was", tr)
+			}
+		})
+	}
+}
+
 // TestTradeAmendOnlyJournalsItsRef: a report that is no trade cancel or
 // correction is journaled in a version 1 body even when the upstream set
 // ExecRefID (19) on it, which FIX allows: a build before version 2 must
