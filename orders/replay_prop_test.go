@@ -53,6 +53,19 @@ func TestReplayEqualsLive(t *testing.T) {
 	}
 }
 
+// TestReplayEqualsLiveWithTradeBusts is TestReplayEqualsLive with the
+// venue canceling and correcting trades (replaySim.bust): the order's
+// trades (Order.Trades, amended) and totals replay as they were live.
+func TestReplayEqualsLiveWithTradeBusts(t *testing.T) {
+	for seed := range uint64(*replaySeeds) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			s := newReplaySim(t, seed)
+			s.busts = 4
+			s.run(160)
+		})
+	}
+}
+
 var replaySeeds = flag.Int("replay-seeds", 100, "how many random sequences TestReplayEqualsLive runs")
 
 // replaySim is one random run: the live env, the venue it trades with and
@@ -87,6 +100,9 @@ type replaySim struct {
 	standby  *Manager
 	standbyJ *growingJournal
 	log      []string
+	// busts is the weight of the venue's trade cancels and corrections
+	// among the actions (bust): 0 leaves them out.
+	busts int
 }
 
 // replacedEnd is a client's disconnect that found its replace of
@@ -105,6 +121,16 @@ type venueOrder struct {
 	price               refdata.Price
 	qty, cum, turnover  int64
 	status              byte // FIX OrdStatus
+	trades              []venueTrade
+}
+
+// venueTrade is one of a venue order's trades as the venue has it now:
+// amended is the ExecID of its last cancel or correction ("" if none).
+type venueTrade struct {
+	execID, amended string
+	qty             int64
+	px              refdata.Price
+	canceled        bool
 }
 
 func (v *venueOrder) done() bool { return strings.IndexByte("248C3", v.status) >= 0 }
@@ -266,6 +292,7 @@ func (s *replaySim) run(steps int) {
 		{8, func() { s.tick(time.Duration(s.r.IntN(1000)) * time.Millisecond) }},
 		{2, func() { s.tick(time.Duration(5+s.r.IntN(20)) * time.Second) }},
 		{1, s.kill}, {1, s.disconnect}, {1, s.dayEnd}, {1, s.nextDay}, {1, s.restart},
+		{s.busts, s.bust},
 	}
 	total := 0
 	for _, a := range actions {
@@ -637,7 +664,68 @@ func (s *replaySim) fill() {
 	}
 	er := s.report(v, v.cur, 'F')
 	er.LastQty, er.LastPx = qty, px
+	v.trades = append(v.trades, venueTrade{execID: er.ExecID, qty: qty, px: px})
 	s.logf("venue %s: fill %s %d at %v, cum %d of %d", v.up, v.cur, qty, px, v.cum, v.qty)
+	s.send(s.sessions[v.up], venueMsg{er: er})
+}
+
+// bust has the venue cancel or correct one of a trade of an order not
+// filled, in FIX 4.4 form (ExecType H, G) or FIX 4.2 form (ExecTransType
+// 1, 2), naming it by its ExecID or by its last amendment's. A
+// correction may be to no quantity, or reinstate a canceled trade.
+func (s *replaySim) bust() {
+	var vs []*venueOrder
+	for _, v := range s.vorders {
+		if len(v.trades) > 0 && v.status != '2' {
+			vs = append(vs, v)
+		}
+	}
+	v := pick(s.r, vs)
+	if v == nil {
+		return
+	}
+	t := &v.trades[s.r.IntN(len(v.trades))]
+	ref := t.execID
+	if t.amended != "" && s.r.IntN(2) == 0 {
+		ref = t.amended
+	}
+	old := t.qty
+	if t.canceled {
+		old = 0
+	}
+	kind, qty, px := byte('H'), int64(0), t.px
+	if s.r.IntN(2) == 0 {
+		kind = 'G'
+		qty = 100 * int64(s.r.IntN(int(min(t.qty, v.qty-v.cum+old)/100)+1))
+		if s.r.IntN(2) == 0 {
+			px += refdata.PriceScale / 100
+		}
+	}
+	oldPx := t.px
+	v.cum += qty - old
+	v.turnover += int64(px)*qty - int64(oldPx)*old
+	if !v.done() {
+		v.status = '1'
+		if v.cum == 0 {
+			v.status = '0'
+		}
+	}
+	er := s.report(v, v.cur, kind)
+	er.ExecRefID, er.LastQty, er.LastPx = ref, qty, px
+	if kind == 'H' {
+		er.LastQty, er.LastPx = t.qty, t.px
+	}
+	if s.r.IntN(2) == 0 {
+		er.ExecType, er.ExecTransType = 'D', '1'
+		if kind == 'G' {
+			er.ExecTransType = '2'
+		}
+	}
+	t.amended, t.canceled = er.ExecID, qty == 0
+	if qty > 0 {
+		t.qty, t.px = qty, px
+	}
+	s.logf("venue %s: %s trade %s (%s) %c to %d at %v, cum %d", v.up, v.cur, t.execID, ref, kind, qty, px, v.cum)
 	s.send(s.sessions[v.up], venueMsg{er: er})
 }
 
