@@ -30,7 +30,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		journalFailed: prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_orders_journal_failed",
 			Help: "1 once the order journal failed: the gateway accepts no orders until restarted (alert)."}),
 		riskErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_risk_errors_total",
-			Help: "Updates the risk ledger refused (op: fill, done, replaced, replace_rejected): cash or positions may be off (alert)."}, []string{"op"}),
+			Help: "Updates the risk ledger refused (op: fill, done, replaced, replace_rejected, trade_amend): cash or positions may be off (alert)."}, []string{"op"}),
 		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gateway_orders_held",
 			Help: "Requests held while the upstream session is down."}, []string{"upstream"}),
 		checks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gateway_orders_status_checks_queued",
@@ -91,7 +91,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, op := range []string{"fill", "done", "replaced", "replace_rejected"} {
+	for _, op := range []string{"fill", "done", "replaced", "replace_rejected", "trade_amend"} {
 		m.riskErrors.WithLabelValues(op)
 	}
 	return m, nil

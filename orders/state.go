@@ -249,6 +249,9 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 			m.replaced(o, c)
 		}
 	case 'I', 'D', 'H', 'G': // status, restated, trade canceled or corrected
+		if kind := tradeAmend(&er); kind != 0 {
+			m.tradeAmended(o, upstream, kind, &er)
+		}
 		m.reconcile(o, er)
 	default:
 		m.log.Warn("orders: execution report of a type the gateway does not use; state taken from it",
@@ -273,10 +276,6 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 			CumQty: o.CumQty, LeavesQty: o.LeavesQty, AvgPx: o.AvgPx, Status: o.Status, Time: er.TransactTime,
 			Day: o.endDay, turnover: o.turnover})
 	}
-	if kind := tradeAmend(&er); kind != 0 && !amendTrade(o, kind, &er) {
-		m.log.Warn("orders: a trade cancel or correction names no trade of the order; the order's totals taken from it",
-			"upstream", upstream, "clOrdID", o.ClOrdID, "execID", er.ExecID, "execRefID", er.ExecRefID)
-	}
 	if o.Status.Terminal() {
 		m.ended(o, er)
 	}
@@ -300,15 +299,48 @@ func tradeAmend(er *fix.ExecReport) byte {
 	return 0
 }
 
+// tradeAmended applies a trade cancel or correction (kind, as tradeAmend
+// gives it) to the trade it names (amendTrade), to risk (the account's
+// cash, position and shares bought today move back by the difference
+// between the trade as it was and as corrected, or by all of it) and to
+// the order's filled quantity and turnover, which reconcile then compares
+// with the report's totals. For a report that names no trade of the order
+// it does nothing but log: reconcile moves the order and risk by the
+// totals. Live and in replay alike. mu held.
+func (m *Manager) tradeAmended(o *Order, upstream string, kind byte, er *fix.ExecReport) {
+	ta, ok := amendTrade(o, kind, er)
+	if !ok {
+		m.log.Warn("orders: a trade cancel or correction names no trade of the order; the order's totals taken from it",
+			"upstream", upstream, "clOrdID", o.ClOrdID, "execID", er.ExecID, "execRefID", er.ExecRefID)
+		return
+	}
+	if ta.Qty == ta.NewQty && ta.Price == ta.NewPrice {
+		return // a canceled trade canceled again: nothing moves
+	}
+	ta.Working = worksAfter(o, er)
+	m.riskErr("trade_amend", o, m.risk.OnTradeAmended(o.resv, ta))
+	o.CumQty = max(o.CumQty+ta.NewQty-ta.Qty, 0)
+	o.turnover += int64(ta.NewPrice)*ta.NewQty - int64(ta.Price)*ta.Qty
+}
+
+// worksAfter reports whether the order works at the venue after the
+// report er (its OrdStatus is not terminal) and the gateway has not ended
+// it on its own word. mu held.
+func worksAfter(o *Order, er *fix.ExecReport) bool {
+	return !o.ownEnd && !statusOf(er.OrdStatus, o.Status).Terminal()
+}
+
 // amendTrade applies a trade cancel or correction (kind, as tradeAmend
 // gives it) to the latest trade of o that the report names by ExecRefID
 // (or by the ExecID of an earlier cancel or correction of it), as Trade
 // describes, and reports whether o has that trade: it has none the
 // gateway learned of from a status answer only, nor one a report without
 // ExecRefID (a journal record of a build before it kept ExecRefID) names.
-// A correction to no quantity cancels. The amended trades are a copy
-// (see Order.trades). Live and in replay alike. mu held.
-func amendTrade(o *Order, kind byte, er *fix.ExecReport) bool {
+// A correction to no quantity cancels. It returns the amend for risk:
+// the trade as it was (none if canceled before), on its Day, and as it is
+// now (none if canceled). The amended trades are a copy (see
+// Order.trades). Live and in replay alike. mu held.
+func amendTrade(o *Order, kind byte, er *fix.ExecReport) (risk.TradeAmend, bool) {
 	ref := er.ExecRefID
 	k := -1
 	if ref != "" {
@@ -318,18 +350,21 @@ func amendTrade(o *Order, kind byte, er *fix.ExecReport) bool {
 		k = lastIndex(o.trades, func(t Trade) bool { return t.ExecID == ref || t.Amended == ref })
 	}
 	if k < 0 {
-		return false
+		return risk.TradeAmend{}, false
 	}
 	ts := slices.Clone(o.trades)
 	t := &ts[k]
+	ta := risk.TradeAmend{Price: t.Px, Qty: t.Qty, Day: t.Day}
 	oldQty, oldTurn := t.Qty, t.Qty*int64(t.Px)
 	if t.Canceled {
 		oldQty, oldTurn = 0, 0
+		ta.Price, ta.Qty = 0, 0
 	}
 	newQty, newTurn := int64(0), int64(0)
 	if kind == 'G' && er.LastQty > 0 {
 		newQty, newTurn = er.LastQty, er.LastQty*int64(er.LastPx)
 		t.Qty, t.Px, t.Canceled = er.LastQty, er.LastPx, false
+		ta.NewPrice, ta.NewQty = er.LastPx, er.LastQty
 	} else {
 		t.Canceled = true
 	}
@@ -346,7 +381,7 @@ func amendTrade(o *Order, kind byte, er *fix.ExecReport) bool {
 		}
 	}
 	o.trades = ts
-	return true
+	return ta, true
 }
 
 // lastIndex returns the index of the last element of s that f holds
@@ -412,8 +447,10 @@ func takeTerms(o *Order, c *change) {
 
 // reconcile takes the upstream's word on an order (a status answer or a
 // restatement): fills the gateway missed are applied to risk at the
-// average price the totals imply, a replace the answer names takes
-// effect, and a terminal order is closed. mu held.
+// average price the totals imply, as are the shares a trade cancel or
+// correction takes off beyond the trade it names (tradeAmended: all of
+// them when it names none), a replace the answer names takes effect, and
+// a terminal order is closed. mu held.
 func (m *Manager) reconcile(o *Order, er fix.ExecReport) {
 	if c := o.pending; c != nil && c.kind == recReplace && er.ClOrdID == c.uid {
 		m.replaced(o, c)
@@ -434,9 +471,30 @@ func (m *Manager) reconcile(o *Order, er fix.ExecReport) {
 		}
 		m.riskErr("fill", o, err)
 		o.CumQty, o.turnover, o.AvgPx = er.CumQty, int64(er.AvgPx)*er.CumQty, er.AvgPx
+	case missed < 0 && tradeAmend(&er) != 0:
+		// A trade cancel or correction naming no trade of the order, or
+		// whose totals take more off than the trade it names: the venue's
+		// totals stand, and risk moves by the shares they take off, at
+		// the price their turnover implies (the order's limit if risk
+		// refuses it), bought on the day of the order's last report.
+		ta := risk.TradeAmend{Price: refdata.Price((o.turnover - int64(er.AvgPx)*er.CumQty) / -missed), Qty: -missed,
+			Day: o.endDay, Working: worksAfter(o, &er)}
+		err := m.risk.OnTradeAmended(o.resv, ta)
+		if errors.Is(err, risk.ErrBadFill) && ta.Price != o.Price {
+			ta.Price = o.Price
+			err = m.risk.OnTradeAmended(o.resv, ta)
+		}
+		m.riskErr("trade_amend", o, err)
+		o.CumQty, o.turnover, o.AvgPx = er.CumQty, int64(er.AvgPx)*er.CumQty, er.AvgPx
 	case missed < 0:
 		m.riskErr("fill", o, fmt.Errorf("the upstream reports %d shares filled, the gateway counted %d (a bust or correction)", er.CumQty, o.CumQty))
 		o.CumQty, o.turnover, o.AvgPx = er.CumQty, int64(er.AvgPx)*er.CumQty, er.AvgPx
+	case tradeAmend(&er) != 0 && (er.AvgPx > 0 || er.CumQty == 0):
+		// The trade's amend moved the order's totals (tradeAmended): its
+		// average price is the venue's, as with any change of them.
+		o.turnover, o.AvgPx = int64(er.AvgPx)*er.CumQty, er.AvgPx
+	case tradeAmend(&er) != 0 && o.CumQty > 0:
+		o.AvgPx = refdata.Price(o.turnover / o.CumQty) // the venue gave none
 	}
 	o.LeavesQty = er.LeavesQty
 	o.Status = statusOf(er.OrdStatus, o.Status)

@@ -6,6 +6,7 @@ import (
 	"sgw/fix"
 	"sgw/journal"
 	"sgw/refdata"
+	"sgw/risk"
 )
 
 // TestTradeCancelAndCorrectionAmendTrades: an upstream's trade cancel (a
@@ -111,7 +112,7 @@ func TestTradeAmendNamesTheLatestTrade(t *testing.T) {
 			cum := tc.old.CumQty + 50
 			o := &Order{trades: []Trade{tc.old,
 				{ExecID: "2", Qty: 50, Px: 17000000, CumQty: cum, LeavesQty: 300 - cum, AvgPx: 17000000, turnover: cum * 17000000, Day: 2}}}
-			if !amendTrade(o, 'H', &fix.ExecReport{ExecID: "3", ExecRefID: "2"}) {
+			if _, ok := amendTrade(o, 'H', &fix.ExecReport{ExecID: "3", ExecRefID: "2"}); !ok {
 				t.Fatal("no trade amended")
 			}
 			if tr := o.Trades(); !tr[1].Canceled || tr[1].Amended != "3" || tr[0] != tc.old {
@@ -151,4 +152,75 @@ func TestTradeAmendOnlyJournalsItsRef(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("%d reports journaled; want 3 (the new order's ack too)", n)
 	}
+}
+
+// TestTradeCancelAndCorrectionReachRisk: a venue's trade cancel or
+// correction moves the account in risk back, live and after a restart
+// from the journal: a busted buy's shares bought today go (they would
+// have been sellable tomorrow) and its cost comes back, a corrected one
+// costs what the correction says, a busted sell's shares are the
+// account's again and its proceeds leave; a working order holds again
+// for the leaves the bust gave back, and an order the bust took off its
+// fills, which the venue works again, fills again. A cancel naming no
+// trade the gateway knows moves risk by the venue's totals. Before, risk
+// kept every canceled fill for the day: the shares and cash of trades
+// that never happened.
+func TestTradeCancelAndCorrectionReachRisk(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	e.working("c1", 300)
+	e.working("c2", 100)
+	e.working("c3", 200)
+	sell := buy("s1", 500)
+	sell.Side = risk.Sell
+	if _, err := e.m.New(sell); err != nil {
+		t.Fatal(err)
+	}
+	e.core.wait(t, 4)
+	rep := func(id string, execType, transType byte, execID, ref string, last int64, px refdata.Price, cum, leaves int64, avg refdata.Price, status byte) {
+		t.Helper()
+		e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid(id), OrderID: "X" + id, ExecID: execID, ExecRefID: ref,
+			ExecType: execType, ExecTransType: transType, OrdStatus: status, LastQty: last, LastPx: px, CumQty: cum,
+			LeavesQty: leaves, AvgPx: avg})
+	}
+	rep("s1", '0', 0, "N4", "", 0, 0, 0, 500, 0, '0')
+	rep("c1", 'F', 0, "E1", "", 100, 17000000, 100, 200, 17000000, '1')
+	rep("c1", 'F', 0, "E2", "", 100, 17000000, 200, 100, 17000000, '1')
+	rep("c2", 'F', 0, "E3", "", 100, 17000000, 100, 0, 17000000, '2')
+	rep("c3", 'F', 0, "E5", "", 100, 17000000, 100, 100, 17000000, '1')
+	rep("s1", 'F', 0, "E4", "", 200, 17100000, 200, 300, 17100000, '1')
+
+	rep("c1", 'D', '1', "X1", "E1", 100, 17000000, 100, 200, 17000000, '1') // FIX 4.2 cancel of E1
+	rep("c1", 'G', 0, "X2", "E2", 50, 16900000, 50, 250, 16900000, '1')     // FIX 4.4 correction of E2: 50 at 1690
+	rep("c2", 'H', 0, "X3", "E3", 100, 17000000, 0, 100, 0, '0')            // the filled c2's E3 canceled; the venue works c2 again
+	rep("c2", 'F', 0, "E6", "", 100, 17000000, 100, 0, 17000000, '2')       // and fills it again
+	rep("c3", 'H', 0, "X5", "", 100, 17000000, 0, 200, 0, '0')              // a cancel naming no trade: by the totals
+	rep("s1", 'H', 0, "X4", "E4", 200, 17100000, 0, 500, 0, '0')            // the sell's E4 canceled
+
+	// Left: c1 50 at 1690 and 250 working at 1700; c2 100 at 1700; c3
+	// 200 working at 1700; s1 500 working, none sold.
+	const wantCash = (10_000_000 - 250*1700 - 50*1690 - 100*1700 - 200*1700) * refdata.PriceScale
+	const wantHeld = (250*1700 + 200*1700) * refdata.PriceScale
+	check := func(m *Manager, when string) {
+		t.Helper()
+		a, p := a1(t, m)
+		if a.Cash != wantCash || a.Reserved != wantHeld || a.OpenOrders != 3 {
+			t.Errorf("%s: A1's cash %s, held %s, %d working; want %s, %s, 3", when, a.Cash, a.Reserved, a.OpenOrders,
+				refdata.Price(wantCash), refdata.Price(wantHeld))
+		}
+		if p.Sellable != 500 || p.Reserved != 500 || p.BoughtToday != 150 {
+			t.Errorf("%s: A1's 600519.SH %+v; want 500 sellable, 500 held by s1, 150 bought today", when, p)
+		}
+		if o, _ := m.Get("A1", "c1"); o.CumQty != 50 || o.AvgPx != 16900000 {
+			t.Errorf("%s: c1 filled %d at %s; want 50 at 1690", when, o.CumQty, o.AvgPx)
+		}
+	}
+	check(e.m, "live")
+	for _, op := range []string{"fill", "trade_amend", "done"} {
+		if n := testCounter(t, e.m.met.riskErrors.WithLabelValues(op)); n != 0 {
+			t.Errorf("the risk ledger refused %v %s updates", n, op)
+		}
+	}
+	e.j.Close()
+	check(newEnv(t, dir).m, "after a restart")
 }

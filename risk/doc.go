@@ -10,6 +10,7 @@
 //	                                 v
 //	                    journal ─> router ─> upstream
 //	execution reports ─> order ─> Checker.OnFill(r) / OnDone(r)        r: the order's Reservation
+//	                              Checker.OnTradeAmended(r)            (a trade bust or correction)
 //	                              Checker.OnReplaced(r) / OnReplaceRejected(r)
 //	                                                                   r: its replace's Reservation
 //
@@ -90,8 +91,8 @@
 //
 // The order path keeps the Reservation CheckNew returned with its order,
 // and the one CheckReplace returned with the order's pending replace, and
-// passes them back as execution reports arrive: the order's to OnFill and
-// OnDone, the replace's to OnReplaced or OnReplaceRejected. None of these,
+// passes them back as execution reports arrive: the order's to OnFill,
+// OnTradeAmended and OnDone, the replace's to OnReplaced or OnReplaceRejected. None of these,
 // nor RestoreNew, RestoreCancel, RestoreReplace and Rollover, reads the
 // clock: replaying a journal on a Checker built from the same Config, with
 // ReplayFrom before its first record and Rollover before each later one,
