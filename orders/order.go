@@ -316,9 +316,15 @@ type Event struct {
 	ExecType byte
 	// ExecID is the upstream's execution id; empty for the gateway's own
 	// events.
-	ExecID  string
-	LastPx  refdata.Price
-	LastQty int64
+	ExecID string
+	// ExecRefID is, on a trade cancel or correction (ExecType 'H' or 'G';
+	// 'D' for a FIX 4.2 upstream's, ExecTransType 1 or 2), the upstream's
+	// ExecID of the execution it names: the trade, or an earlier cancel
+	// or correction of it. Empty otherwise, and when the upstream sent
+	// none.
+	ExecRefID string
+	LastPx    refdata.Price
+	LastQty   int64
 	// Ref is the client order id of the request the event answers.
 	Ref string
 	// Request is the FIX MsgType of the client's request Ref names when

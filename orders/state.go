@@ -251,6 +251,7 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 	case 'I', 'D', 'H', 'G': // status, restated, trade canceled or corrected
 		if kind := tradeAmend(&er); kind != 0 {
 			m.tradeAmended(o, upstream, kind, &er)
+			ev.ExecRefID = er.ExecRefID
 		}
 		m.reconcile(o, er)
 	default:

@@ -2,6 +2,7 @@ package orders
 
 import (
 	"testing"
+	"time"
 
 	"sgw/fix"
 	"sgw/journal"
@@ -216,6 +217,28 @@ func TestTradeCancelAndCorrectionReachRisk(t *testing.T) {
 		}
 	}
 	check(e.m, "live")
+	// The events name the trade they cancel or correct (a broker's
+	// ExecRefID).
+	for deadline := time.After(waitFor); ; {
+		e.ev.mu.Lock()
+		evs, ch := e.ev.evs, e.ev.notify
+		e.ev.mu.Unlock()
+		refs := map[string]string{}
+		for _, ev := range evs {
+			refs[ev.ExecID] = ev.ExecRefID
+		}
+		if _, ok := refs["X4"]; ok {
+			if refs["X1"] != "E1" || refs["X2"] != "E2" || refs["X3"] != "E3" || refs["X4"] != "E4" || refs["E6"] != "" {
+				t.Errorf("the events' ExecRefIDs by ExecID: %v", refs)
+			}
+			break
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("no event of X4: %v", refs)
+		}
+	}
 	for _, op := range []string{"fill", "trade_amend", "done"} {
 		if n := testCounter(t, e.m.met.riskErrors.WithLabelValues(op)); n != 0 {
 			t.Errorf("the risk ledger refused %v %s updates", n, op)

@@ -21,6 +21,9 @@ const noOrderID = "NONE"
 // message maps them for FIX 4.2.
 type execReport struct {
 	orderID, clOrdID, origClOrdID, execID string
+	// execRefID is ExecRefID (19), sent when set: on a trade cancel or
+	// correction, the ExecID the broker knows the trade by.
+	execRefID string
 	// execType (150) and ordStatus (39): 'A' pending new, '0' new, 'F'
 	// trade, '4' canceled, '5' replaced, '6' pending cancel, 'E' pending
 	// replace, '8' rejected, 'C' expired, 'I' order status.
@@ -58,6 +61,9 @@ func (r *execReport) message(fix42 bool, now time.Time) *quickfix.Message {
 		b.SetString(tag.OrigClOrdID, r.origClOrdID)
 	}
 	b.SetString(tag.ExecID, r.execID)
+	if r.execRefID != "" {
+		b.SetString(tag.ExecRefID, r.execRefID)
+	}
 	execType := r.execType
 	if fix42 {
 		transType := byte('0') // new

@@ -66,7 +66,7 @@ func TestOrderEvent(t *testing.T) {
 					o.Status, o.CumQty, o.LeavesQty, o.AvgPx = orders.StatusPartiallyFilled, 100, 200, 456000
 				})},
 			want: map[quickfix.Tag]string{tag.ExecType: "F", tag.OrdStatus: "1", tag.LastQty: "100", tag.LastPx: "45.60",
-				tag.CumQty: "100", tag.LeavesQty: "200", tag.AvgPx: "45.60"},
+				tag.CumQty: "100", tag.LeavesQty: "200", tag.AvgPx: "45.60", tag.ExecRefID: ""},
 		},
 		{
 			name: "fill in FIX 4.2", broker: "BROKER2", execID: "core:E3",
@@ -80,9 +80,22 @@ func TestOrderEvent(t *testing.T) {
 			// FIX 4.2 has no ExecType H: the broker got 150=H, which it
 			// cannot parse.
 			name: "FIX 4.4 upstream's trade cancel in FIX 4.2", broker: "BROKER2", execID: "core:X3",
-			ev: orders.Event{Kind: orders.EventExec, ExecType: 'H', ExecID: "X3", Ref: "c1",
+			ev: orders.Event{Kind: orders.EventExec, ExecType: 'H', ExecID: "X3", ExecRefID: "E3", Ref: "c1",
 				Order: with(func(o *orders.Order) { o.Account, o.Status, o.CumQty, o.LeavesQty = "B1", orders.StatusNew, 0, 300 })},
-			want: map[quickfix.Tag]string{tag.ExecTransType: "0", tag.ExecType: "D", tag.OrdStatus: "0", tag.CumQty: "0", tag.LeavesQty: "300"},
+			want: map[quickfix.Tag]string{tag.ExecTransType: "0", tag.ExecType: "D", tag.OrdStatus: "0", tag.CumQty: "0", tag.LeavesQty: "300",
+				tag.ExecRefID: "core:E3"},
+		},
+		{
+			// ExecRefID names the trade by the ExecID the broker got it
+			// under: before, none, and the broker could not tell which
+			// fill to take back.
+			name: "trade correction", execID: "core:X4",
+			ev: orders.Event{Kind: orders.EventExec, ExecType: 'G', ExecID: "X4", ExecRefID: "E2", Ref: "c1",
+				Order: with(func(o *orders.Order) {
+					o.Status, o.CumQty, o.LeavesQty, o.AvgPx = orders.StatusPartiallyFilled, 50, 250, 455000
+				})},
+			want: map[quickfix.Tag]string{tag.ExecType: "G", tag.OrdStatus: "1", tag.CumQty: "50", tag.LeavesQty: "250",
+				tag.ExecRefID: "core:E2"},
 		},
 		{
 			name: "FIX 4.2 upstream's partial fill", execID: "core:E4",

@@ -172,7 +172,8 @@ var _ orders.Sink = sink{}
 //     Replace (E); the acceptor's own ExecIDs;
 //   - the upstream's executions (0 new, F trade, 4 canceled, 5 replaced,
 //     8 rejected, C expired, I status) are forwarded with ExecID
-//     "<upstream>:<upstream's ExecID>";
+//     "<upstream>:<upstream's ExecID>"; a trade cancel or correction
+//     also with ExecRefID (19) naming the trade so;
 //   - an upstream's refusal of a cancel or replace is an OrderCancelReject.
 //
 // Cancels the broker did not send (ev.Requester another source or none:
@@ -214,6 +215,7 @@ func (k sink) OrderEvent(ev orders.Event) {
 		if ev.ExecID != "" {
 			r.execID = orders.TradeID(o.Upstream, ev.ExecID)
 		}
+		r.execRefID = orders.TradeID(o.Upstream, ev.ExecRefID)
 		switch ev.ExecType {
 		case '1', '2':
 			r.execType = 'F' // a FIX 4.2 upstream's fills
