@@ -27,6 +27,12 @@ import (
 //	'n' message sent:           u64 MsgSeqNum | message (saved, and next sender + 1)
 //	'r' reset:                  i64 creation time (no messages, both next = 1)
 //	'v' reservation:            u64 reserved | u8 clean 0|1 | owner
+//
+// Extending the format: add a kind or an op, never change what an
+// existing kind or op holds (a batch's records included). A replica meets
+// a kind or op it does not know (a newer leader's) by stopping
+// (ErrUnknownRecord) rather than skipping it; a changed body it would
+// refuse as malformed (ErrBadRecord) and skip, diverging.
 const (
 	kindJournal = 'J'
 	kindSession = 'S'
