@@ -296,16 +296,21 @@ func (a *szseArbiter) Offer(src int, m *szse.Message, frame []byte, recv int64) 
 	case s < next:
 		ch.duplicates.Add(1)
 	case s == next && !st.verify:
+		var held *szseSlot
 		if ch.held > 0 {
 			// An unverified source's copy may wait in the window at
 			// next (drain): this one is delivered in its place.
 			if sl := ch.slot(s); sl.seq == s {
 				sl.seq = 0
 				ch.held--
+				held = sl
 			}
 		}
 		a.first[src].Add(1)
 		a.deliver(ch, src, m, frame, recv)
+		if held != nil && int(held.src) != src && ch.src[held.src].verify {
+			a.compareHeld(ch, int(held.src), s, held.data[:held.n], recv)
+		}
 		a.drain(ch)
 	default: // ahead, or at next from a source not verified yet
 		a.hold(ch, src, s, frame, recv)
@@ -463,6 +468,27 @@ func (a *szseArbiter) verify(ch *szseArbChannel, src int, s uint64, frame []byte
 	a.numberAgain(ch, src, s, recv)
 }
 
+// compareHeld compares o's copy of record s, which waited in the window
+// while o was not verified (szseStream.verify), with the record just
+// delivered in its place: o's copy of a record delivered, as verify
+// takes one that comes after it. Without it, a source not verified whose
+// stream leads the other's never sent a copy of the last record
+// delivered until asked, and none of its records was taken meanwhile (at
+// every start: firstDelivered). A copy stamped well before the record
+// delivered is of an older numbering (leaveOld), as Offer finds it when
+// it comes after. Lock held.
+func (a *szseArbiter) compareHeld(ch *szseArbChannel, o int, s uint64, frame []byte, recv int64) {
+	if !ch.src[o].old && !bytes.Equal(frame, ch.lastRec[:ch.lastRecN]) {
+		if _, err := szse.Decode(frame, &a.m); err == nil {
+			if rt := recordTime(&a.m); rt > 0 && rt < ch.deliveredAt && stampedBefore(rt, ch.deliveredAt) {
+				a.leaveOld(ch, o, s)
+				return
+			}
+		}
+	}
+	a.verify(ch, o, s, frame, recv)
+}
+
 // stampedBefore reports whether a record stamped at rt is of an older
 // numbering than a record delivered stamped at last: stamped more than
 // szseRenumberSlack before it, a record after it cannot be (records are
@@ -575,7 +601,7 @@ func (a *szseArbiter) deliver(ch *szseArbChannel, src int, m *szse.Message, fram
 	}
 	ch.deliveredAt = max(ch.deliveredAt, recordTime(m))
 	ch.lastRecN = uint8(copy(ch.lastRec[:], frame))
-	if ch.from == 0 && ch.rebuilds.Load() > 0 {
+	if ch.from == 0 {
 		a.firstDelivered(ch, src)
 	}
 	ch.from |= 1 << src
@@ -585,15 +611,19 @@ func (a *szseArbiter) deliver(ch *szseArbChannel, src int, m *szse.Message, fram
 }
 
 // firstDelivered notes that src's record is the first delivered on the
-// channel since it was last rebuilt (restart): the other source, taken
-// with nothing delivered to verify it against, is verified now
+// channel, ever or since it was last rebuilt (restart): the other source,
+// taken with nothing delivered to verify it against, is verified now
 // (szseStream.verify), its copy of a record delivered compared before its
 // records are taken. Its stream may be another numbering than src's: a
-// venue server numbered the channel again while nothing was delivered.
-// Before, both were taken, and a record of one numbering followed by the
-// other's was rebuilt only if a later record of the first showed it,
+// venue server numbered the channel again while nothing was delivered
+// (before the process started, or during a rebuild). Before, both were
+// taken, and a record of one numbering followed by the other's was
+// rebuilt only if a later record of the first showed it: in a rebuild,
 // after the channel was declared live (found by
-// TestSZSEArbiterAgainstModel with MODEL_RENUMBER=1). Lock held.
+// TestSZSEArbiterAgainstModel with MODEL_RENUMBER=1); on the channel's
+// first records, the books served as valid meanwhile, for as long as the
+// channel was quiet or the first source's records were not asked for
+// (TestSZSETwoNumberingsOnFirstRecords). Lock held.
 func (a *szseArbiter) firstDelivered(ch *szseArbChannel, src int) {
 	if o := &ch.src[1-src]; !o.verify {
 		o.verify, o.verifyAsked = true, 0

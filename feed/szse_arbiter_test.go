@@ -354,6 +354,10 @@ func TestSZSEArbiterWindow(t *testing.T) {
 		t.Fatalf("status %+v", c)
 	}
 	r.mustOffer(Backup, 2011, 1, 1)
+	// The primary's records wait until its copy of the first record
+	// delivered, the backup's, matches it (firstDelivered): resent.
+	r.answer(Primary, 2011, 1, 1, szse.ResendStatusDone)
+	r.mustOffer(Primary, 2011, 1, 1)
 	r.expect(seqs(2011, 1, 16)...)
 	r.mustOffer(Backup, 2011, 17, 20)
 	r.expect(seqs(2011, 17, 20)...)

@@ -30,7 +30,10 @@ func TestSZSEWindowBudget(t *testing.T) {
 		t.Fatalf("%d slots grown (counted %d), %d records overflowed; want %d channels' windows grown, the rest overflowed",
 			grown, r.a.grown, overflowed, fit)
 	}
-	r.mustOffer(Primary, 3000, 1, window-1) // channel 3000's gap filled: its window empties
+	// Channel 3000's gap filled: its window empties. The backup's record
+	// held at window waits (the primary's record 1 was delivered first:
+	// firstDelivered) until the primary's copy is delivered in its place.
+	r.mustOffer(Primary, 3000, 1, window)
 	if c := r.channel(3000); c.Next != window+1 {
 		t.Fatalf("channel 3000: %+v", c)
 	}

@@ -30,7 +30,10 @@ func TestSZSEIndependentPeer(t *testing.T) {
 		{name: "both live, the backup over TLS", opts: szseRigOpts{backupTLS: true,
 			tune: func(c *feed.Config) { c.HeartbeatTimeout = 30 * time.Second }}, check: func(r *szseRig) {
 			st := r.feed.Status()
-			if st.Duplicates == 0 || st.Rerequests != 0 || !r.feed.Ready() {
+			// Nothing is missing. The source whose copy of a channel's
+			// first record came second may be asked for its copy of the
+			// last record delivered, once a channel (firstDelivered).
+			if st.Duplicates == 0 || st.Gaps != 0 || st.Rerequests > 2 || !r.feed.Ready() {
 				t.Errorf("status %+v, ready %v", st, r.feed.Ready())
 			}
 			for _, s := range st.Sources {

@@ -384,3 +384,116 @@ func TestSZSELaggingSourceNotOld(t *testing.T) {
 		t.Fatalf("channel %+v: rebuilt for a lagging source's copies", c)
 	}
 }
+
+// TestSZSETwoNumberingsOnFirstRecords: on a channel nothing was delivered
+// on yet (the process started after one venue server numbered the channel
+// again), both sources are taken, each on its own numbering. The
+// backup's new stream's live record 4 waits ahead of the primary's old
+// records 1..3; once they are delivered the backup is verified against
+// them before its records are: its copy of record 3, stamped after it,
+// rebuilds the channel from the backup, the primary left on the old
+// numbering, and the books hold one numbering whenever they are served as
+// valid. Before, the backup's 4..6 were delivered after the old 1..3,
+// the channel valid, and nothing showed it while the primary's live
+// records were of the same time as the backup's.
+func TestSZSETwoNumberingsOnFirstRecords(t *testing.T) {
+	const day = 20261204
+	stamp := func(hms int64) func(int64) szse.Timestamp {
+		return func(int64) szse.Timestamp { return szse.Timestamp(day*1_000_000_000 + hms) }
+	}
+	early, later := stamp(93000000), stamp(100500000)
+	const oldPx, newPx = 100000, 101000
+	// The old numbering: 1..20 stamped early, its live records now.
+	oldStream := &staggerStream{px: oldPx, have: 22, at: func(seq int64) szse.Timestamp {
+		if seq <= 20 {
+			return early(seq)
+		}
+		return later(seq)
+	}}
+	newStream := &staggerStream{px: newPx, have: 6, at: later}
+	// oneNumbering fails unless the records delivered since the last reset
+	// are of one numbering, or the channel is stale.
+	oneNumbering := func(t *testing.T, r *arbRig) {
+		t.Helper()
+		c := r.channel(2011)
+		if c.Stale {
+			return
+		}
+		px := r.sink.px[[2]int64{2011, 1}]
+		for seq := int64(2); seq < int64(c.Next); seq++ {
+			if got := r.sink.px[[2]int64{2011, seq}]; got != px {
+				t.Fatalf("channel %+v served as valid: record 1 at price %d, record %d at %d", c, px, seq, got)
+			}
+		}
+	}
+	r := newArbRig(t, nil)
+	r.offerAt(Backup, 2011, 4, 4, later(0), newPx)
+	r.offerAt(Primary, 2011, 1, 3, early(0), oldPx)
+	r.offerAt(Backup, 2011, 5, 6, later(0), newPx)
+	oneNumbering(t, r)
+	for range 40 {
+		r.serve(1, [2]*staggerStream{Primary: oldStream, Backup: newStream})
+		oneNumbering(t, r)
+	}
+	// The backup's stream goes on: the channel converges to it.
+	newStream.have = 8
+	r.offerAt(Backup, 2011, 7, 8, later(0), newPx)
+	for range 40 {
+		r.serve(1, [2]*staggerStream{Primary: oldStream, Backup: newStream})
+		oneNumbering(t, r)
+	}
+	r.sink.take()
+	c := r.channel(2011)
+	if c.Stale || c.Next != 9 || c.Rebuilds != 1 {
+		t.Fatalf("channel %+v: want the backup's new stream through 8, valid, after one rebuild", c)
+	}
+	for seq := int64(1); seq <= 8; seq++ {
+		if px := r.sink.px[[2]int64{2011, seq}]; px != newPx {
+			t.Fatalf("record %d delivered at price %d: the old stream's", seq, px)
+		}
+	}
+}
+
+// TestSZSEHeldCopyVerifies: a source not verified on a channel (here the
+// backup, whose copy of the channel's first record came second) whose
+// stream leads the other's has its records held; its copy held at next
+// is compared with the other source's record delivered in its place, as
+// a copy that comes after it would be. The same record verifies it: what
+// it holds beyond is delivered at once, not after the other source brings
+// it or a ReTransmit asked of it answers. A copy stamped well before the
+// record delivered leaves it on the older numbering: its records are
+// dropped, nothing rebuilt.
+func TestSZSEHeldCopyVerifies(t *testing.T) {
+	early := renumberEarly
+	later := szse.Timestamp(renumberDay*1_000_000_000 + 100500000)
+	t.Run("the same stream", func(t *testing.T) {
+		r := newArbRig(t, nil)
+		r.mustOffer(Primary, 2011, 1, 1)
+		r.expect("2011:1")
+		r.mustOffer(Backup, 2011, 2, 5) // waits: the backup is not verified
+		r.expect()
+		r.mustOffer(Primary, 2011, 2, 2)
+		r.expect(seqs(2011, 2, 5)...)
+		if c := r.channel(2011); c.Next != 6 || c.Rebuilds != 0 || c.Rerequests != 0 {
+			t.Fatalf("channel %+v", c)
+		}
+		r.mustOffer(Backup, 2011, 6, 6)
+		r.expect("2011:6")
+	})
+	t.Run("an older numbering", func(t *testing.T) {
+		// The backup's records came first, held while nothing was
+		// delivered to tell them from the primary's.
+		r := newArbRig(t, nil)
+		r.offerAt(Backup, 2011, 2, 5, early, 100000)
+		r.offerAt(Primary, 2011, 1, 2, later, 101000)
+		r.expect("2011:1", "2011:2")
+		if ch := r.a.chans.get(2011); !ch.src[Backup].old || ch.held != 0 {
+			t.Fatalf("backup old %v, %d held: want it left on the old numbering, nothing held", ch.src[Backup].old, ch.held)
+		}
+		r.offerAt(Primary, 2011, 3, 3, later, 101000)
+		r.expect("2011:3")
+		if c := r.channel(2011); c.Rebuilds != 0 || c.Stale {
+			t.Fatalf("channel %+v", c)
+		}
+	})
+}
