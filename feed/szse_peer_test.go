@@ -57,8 +57,14 @@ func TestSZSEIndependentPeer(t *testing.T) {
 			r.dropRange(r.primary, 2012, l2+20, l2+40)
 			r.dropRange(r.backup, 2012, l2+20, l2+40)
 		}, check: func(r *szseRig) {
+			// Both sources dropped the range live: only a ReTransmit can
+			// have filled it (the books equal the reference, nothing
+			// lost). Gaps, the answers that completed a request, may
+			// stay 0: an answer that comes after its request timed out
+			// on a loaded machine fills the range all the same (seen
+			// twice in about 60 runs under load).
 			for _, ch := range []uint16{2011, 2012} {
-				if c := r.channel(ch); c.Rerequests == 0 || c.Gaps == 0 || c.Lost != 0 {
+				if c := r.channel(ch); c.Rerequests == 0 || c.Lost != 0 {
 					t.Errorf("channel %+v: the range missing on both was not recovered by ReTransmit", c)
 				}
 			}
