@@ -33,6 +33,7 @@ const (
 	DefaultBindAddr           = "127.0.0.1:0"
 	DefaultMaxAppendEntries   = 1024
 	DefaultMaxInFlight        = 4096
+	defaultCoalesceWindow     = 1
 )
 
 // Config configures one node of the cluster. New copies it and fills the
@@ -103,6 +104,11 @@ type Config struct {
 	// been delivered yet; ApplyAsync waits for a slot (at most ApplyTimeout)
 	// when all are taken. Zero means 4096.
 	MaxInFlight int
+	// coalesceWindow bounds the entries ApplyAsync has submitted to Raft
+	// and not yet seen answered; journal records appended meanwhile
+	// gather into one batch entry (pipeline.go). Zero means
+	// defaultCoalesceWindow; negative means no bound (no coalescing).
+	coalesceWindow int
 
 	// SnapshotInterval is how often Raft checks whether to snapshot. Zero
 	// means 30 s.
@@ -167,6 +173,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxAppendEntries == 0 {
 		c.MaxAppendEntries = DefaultMaxAppendEntries
+	}
+	if c.coalesceWindow == 0 {
+		c.coalesceWindow = defaultCoalesceWindow
 	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = DefaultMaxInFlight

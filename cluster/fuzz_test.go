@@ -13,6 +13,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	for _, r := range stateRecords() {
 		f.Add(r)
 	}
+	f.Add(groupOf(appendJournalRecord(nil, 'O', 1, []byte("a")), appendJournalRecord(nil, 'F', 2, nil)))
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		s := NewState()
 		if err := s.Apply(1, rec); err != nil {
@@ -43,6 +44,9 @@ func FuzzRestore(f *testing.F) {
 		b, _ := encodeState(s)
 		f.Add(b)
 	}
+	s.Apply(s.AppliedIndex()+1, groupOf(appendJournalRecord(nil, 'O', 3, []byte("b")), appendJournalRecord(nil, 'O', 4, []byte("c"))))
+	grouped, _ := encodeState(s) // journal records sharing an index
+	f.Add(grouped)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// As given, then with its checksum made right, so that the
 		// fuzzer reaches the decoder behind the checksum.

@@ -73,14 +73,14 @@ func (j *Journal) AppendAsync(typ byte, body []byte, done func(seq uint64, err e
 		return fmt.Errorf("cluster: journal: %w: body of %d bytes, limit %d", journal.ErrTooLarge, len(body), j.cfg.MaxRecord)
 	}
 	rec := appendJournalRecord(make([]byte, 0, journalHeader+len(body)), typ, j.cfg.Clock().UnixNano(), body)
-	err := j.cfg.Node.applyAsync(rec, j.cfg.State.seal, func(index uint64, err error) {
+	err := j.cfg.Node.applyAsync(rec, j.cfg.State.seal, true, func(index uint64, pos int, err error) {
 		if err != nil {
 			done(0, fmt.Errorf("cluster: journal: %w", err))
 			return
 		}
-		seq, ok := j.cfg.State.journalSeq(index)
+		seq, ok := j.cfg.State.journalSeq(index, pos)
 		if !ok {
-			done(0, fmt.Errorf("cluster: journal: record at index %d is not in the state (a State other than the Node's?)", index))
+			done(0, fmt.Errorf("cluster: journal: record %d at index %d is not in the state (a State other than the Node's?)", pos, index))
 			return
 		}
 		done(seq, nil)

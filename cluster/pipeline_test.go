@@ -3,7 +3,9 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -163,6 +165,7 @@ func benchmarkJournalAppendRate(b *testing.B, rate int) {
 	interval := time.Second / time.Duration(rate)
 	b.ReportAllocs()
 	b.ResetTimer()
+	index0 := j.cfg.Node.AppliedIndex()
 	start := time.Now()
 	for i := range b.N {
 		due := start.Add(time.Duration(i) * interval)
@@ -188,12 +191,18 @@ func benchmarkJournalAppendRate(b *testing.B, rate int) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
+	b.ReportMetric(float64(b.N)/float64(j.cfg.Node.AppliedIndex()-index0), "records/entry")
 }
 
 // benchJournal starts a 3-node cluster on loopback TCP and returns the
 // leader's Journal and a 200-byte record body.
 func benchJournal(b *testing.B) (*Journal, []byte) {
-	c := newStateCluster(b, false)
+	c := &testCluster{t: b, events: make(chan leaderEvent, 64), useState: true}
+	if w, err := strconv.Atoi(os.Getenv("SGW_BENCH_COALESCE_WINDOW")); err == nil {
+		// An experiment's knob: the pipeline's coalescing window.
+		c.config = func(cfg *Config) { cfg.coalesceWindow = w }
+	}
+	startCluster(c, false)
 	leader := c.waitLeader("")
 	j, err := NewJournal(JournalConfig{Node: leader.node, State: leader.state})
 	if err != nil {

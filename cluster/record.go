@@ -12,11 +12,17 @@ import (
 //	'J' journal record:  u8 type | i64 time (Unix ns) | body
 //	'S' session store:   u8 op | u16 len | session id | op body
 //	'B' batch:           u16 count | count × (u32 len | 'S' record)
+//	'G' journal group:   u16 count | count × (u32 len | 'J' record)
 //
 // A batch carries one session store's mutations of a few milliseconds in
 // one entry (SessionStores coalesces them); its records are applied in
 // order, all or none: a batch with one record that does not decode is
-// refused whole.
+// refused whole. A journal group is the same for journal records: the
+// ones appended while the previous group was in flight (the Node's
+// pipeline gathers them), applied in order at consecutive journal seqs
+// under the group's one Raft index. Format: 'G' is new (2026-12-05); a
+// build before it refuses it (ErrBadRecord), so every member must run a
+// build that reads it before a leader writes one.
 //
 // Session store ops and their bodies:
 //
@@ -37,6 +43,7 @@ const (
 	kindJournal = 'J'
 	kindSession = 'S'
 	kindBatch   = 'B'
+	kindGroup   = 'G'
 
 	opSender  = 's'
 	opTarget  = 't'
@@ -81,7 +88,7 @@ type record struct {
 	clean   bool
 	owner   string
 
-	// kindBatch: session records, in order
+	// kindBatch: session records, in order; kindGroup: journal records
 	batch []record
 }
 
@@ -138,9 +145,20 @@ func newBatch(size int) []byte {
 	return append(make([]byte, 0, batchHeader+size), kindBatch, 0, 0)
 }
 
-// decodeBatch decodes a batch's records; each must be a session record.
+// newGroup returns an empty journal group with room for size bytes; its
+// records are appended as a batch's (appendBatchRecord).
+func newGroup(size int) []byte {
+	return append(make([]byte, 0, batchHeader+size), kindGroup, 0, 0)
+}
+
+// decodeBatch decodes a batch's records, each a session record, or a
+// journal group's, each a journal record (b[0] says which).
 func decodeBatch(b []byte) (record, error) {
-	r := record{kind: kindBatch}
+	r := record{kind: b[0]}
+	sub := byte(kindSession)
+	if r.kind == kindGroup {
+		sub = kindJournal
+	}
 	if len(b) < batchHeader {
 		return r, fmt.Errorf("%w: batch of %d bytes", ErrBadRecord, len(b))
 	}
@@ -162,14 +180,14 @@ func decodeBatch(b []byte) (record, error) {
 		if uint64(l) > uint64(len(rest)) {
 			return r, fmt.Errorf("%w: batch record %d of %d bytes in %d", ErrBadRecord, i, l, len(rest))
 		}
-		if l == 0 || rest[0] != kindSession {
-			return r, fmt.Errorf("%w: batch record %d is not a session record", ErrBadRecord, i)
+		if l == 0 || rest[0] != sub {
+			return r, fmt.Errorf("%w: batch record %d is not a %q record", ErrBadRecord, i, sub)
 		}
-		sub, err := decodeRecord(rest[:l])
+		rec, err := decodeRecord(rest[:l])
 		if err != nil {
 			return r, fmt.Errorf("batch record %d: %w", i, err)
 		}
-		r.batch = append(r.batch, sub)
+		r.batch = append(r.batch, rec)
 		rest = rest[l:]
 	}
 	if len(rest) != 0 {
@@ -197,7 +215,7 @@ func decodeRecord(b []byte) (record, error) {
 		r.time = int64(binary.BigEndian.Uint64(b[2:]))
 		r.body = b[journalHeader:]
 		return r, nil
-	case kindBatch:
+	case kindBatch, kindGroup:
 		return decodeBatch(b)
 	case kindSession:
 	default:

@@ -347,7 +347,7 @@ func (s *messageStore) flush() {
 		}
 		s.taken++
 		s.mu.Unlock()
-		if err := s.node.applyAsync(b, s.seal, s.done); err != nil {
+		if err := s.node.applyAsync(b, s.seal, false, func(index uint64, _ int, err error) { s.done(index, err) }); err != nil {
 			s.done(0, err)
 		}
 		s.mu.Lock()

@@ -105,9 +105,16 @@ type watchedState struct {
 	*State
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on each Apply
+	hold    chan struct{} // when set, each Apply waits for it to close
 }
 
 func (w *watchedState) Apply(index uint64, b []byte) error {
+	w.mu.Lock()
+	hold := w.hold
+	w.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	err := w.State.Apply(index, b)
 	w.mu.Lock()
 	close(w.changed)

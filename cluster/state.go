@@ -192,18 +192,28 @@ func (s *State) apply(index uint64, b []byte) (stopped bool, err error) {
 	s.applied = index
 	switch r.kind {
 	case kindJournal:
-		s.records = append(s.records, journal.Record{
-			Seq: uint64(len(s.records)) + 1, Type: r.typ, Time: r.time, Body: slices.Clone(r.body),
-		})
-		s.indexes = append(s.indexes, index)
+		s.applyJournal(index, r)
 	case kindBatch:
 		for _, sub := range r.batch {
 			s.applySession(sub)
+		}
+	case kindGroup:
+		for _, sub := range r.batch {
+			s.applyJournal(index, sub)
 		}
 	default:
 		s.applySession(r)
 	}
 	return false, nil
+}
+
+// applyJournal appends a journal record applied at index: the next seq.
+// A batch's journal records share its index. s.mu held.
+func (s *State) applyJournal(index uint64, r record) {
+	s.records = append(s.records, journal.Record{
+		Seq: uint64(len(s.records)) + 1, Type: r.typ, Time: r.time, Body: slices.Clone(r.body),
+	})
+	s.indexes = append(s.indexes, index)
 }
 
 // stop makes err, a record this replica cannot open or does not know,
@@ -301,13 +311,14 @@ func (s *State) AppliedIndex() uint64 {
 	return s.applied
 }
 
-// journalSeq returns the journal seq of the record applied at Raft index
-// index, if it was a journal record still held.
-func (s *State) journalSeq(index uint64) (uint64, bool) {
+// journalSeq returns the journal seq of the pos-th journal record applied
+// at Raft index index (0 for an entry of one record; a batch's records
+// share its index), if it is held.
+func (s *State) journalSeq(index uint64, pos int) (uint64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := sort.Search(len(s.indexes), func(i int) bool { return s.indexes[i] >= index })
-	if i < len(s.indexes) && s.indexes[i] == index {
+	i := sort.Search(len(s.indexes), func(i int) bool { return s.indexes[i] >= index }) + pos
+	if pos >= 0 && i < len(s.indexes) && s.indexes[i] == index {
 		return s.records[i].Seq, true
 	}
 	return 0, false

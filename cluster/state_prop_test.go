@@ -740,7 +740,7 @@ func (s *stateSim) checkModel(st *State, who string) {
 		s.fatalf("%s: JournalLen %d; want %d", who, st.JournalLen(), len(s.journal))
 	}
 	for i, idx := range s.jindex {
-		if seq, ok := st.journalSeq(idx); !ok || seq != uint64(i)+1 {
+		if seq, ok := st.journalSeq(idx, 0); !ok || seq != uint64(i)+1 {
 			s.fatalf("%s: journalSeq(%d) = %d, %v; want %d", who, idx, seq, ok, i+1)
 		}
 	}

@@ -77,10 +77,10 @@ func TestStateApply(t *testing.T) {
 			t.Errorf("ReplayAfter(%d) read %v (%v), want %v", after, seqs, err, want)
 		}
 	}
-	if seq, ok := s.journalSeq(10 + 2*4); !ok || seq != 2 {
+	if seq, ok := s.journalSeq(10+2*4, 0); !ok || seq != 2 {
 		t.Errorf("journalSeq of the 'A' record = %d, %v; want 2", seq, ok)
 	}
-	if _, ok := s.journalSeq(12); ok {
+	if _, ok := s.journalSeq(12, 0); ok {
 		t.Error("journalSeq found a session record")
 	}
 	core := s.session("FIX.4.4:GW->CORE")
@@ -293,7 +293,7 @@ func TestStateSnapshotRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if seq, ok := r.journalSeq(100); !ok || seq != 4 {
+	if seq, ok := r.journalSeq(100, 0); !ok || seq != 4 {
 		t.Errorf("restored state gave the next record seq %d, want 4", seq)
 	}
 	// reseal gives a mangled encoding a valid checksum again, so that what

@@ -1,0 +1,239 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"sgw/journal"
+)
+
+// groupOf encodes a journal group of journal records.
+func groupOf(recs ...[]byte) []byte {
+	b := newGroup(0)
+	for _, r := range recs {
+		b = appendBatchRecord(b, r)
+	}
+	return b
+}
+
+func journalBodies(t *testing.T, s *State) []string {
+	t.Helper()
+	var got []string
+	var seq uint64
+	if err := s.Replay(func(r journal.Record) error {
+		if seq++; r.Seq != seq {
+			return fmt.Errorf("record %q has seq %d, want %d", r.Body, r.Seq, seq)
+		}
+		got = append(got, string(r.Body))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestStateJournalGroup: a journal group's records are applied in order at
+// consecutive seqs under the group's one index, between single journal
+// records (the format before groups, still applied); journalSeq finds each
+// by its place in the group, and a snapshot restores them all.
+func TestStateJournalGroup(t *testing.T) {
+	j := func(body string) []byte { return appendJournalRecord(nil, 'O', 7, []byte(body)) }
+	for _, sealed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sealed=%v", sealed), func(t *testing.T) {
+			s := NewState()
+			seal := func(b []byte) []byte { return b }
+			index := uint64(5)
+			if sealed {
+				l := newSealedLeader(t, testKeys(t))
+				l.term(4)
+				s = l.s
+				seal = func(b []byte) []byte {
+					out, err := s.seal(b)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return out
+				}
+			}
+			for _, rec := range [][]byte{
+				j("a"),
+				groupOf(j("b"), j("c"), j("d")),
+				sessionRecord(opSender, "s", 2, nil),
+				groupOf(j("e")),
+				j("f"),
+			} {
+				if err := s.Apply(index, seal(rec)); err != nil {
+					t.Fatalf("apply at %d: %v", index, err)
+				}
+				index++
+			}
+			want := []string{"a", "b", "c", "d", "e", "f"}
+			if got := journalBodies(t, s); !slices.Equal(got, want) {
+				t.Fatalf("journal %q, want %q", got, want)
+			}
+			check := func(who string, st *State) {
+				t.Helper()
+				for _, c := range []struct {
+					index uint64
+					pos   int
+					seq   uint64 // 0: not found
+				}{
+					{5, 0, 1}, {6, 0, 2}, {6, 1, 3}, {6, 2, 4}, {6, 3, 0}, {6, -1, 0},
+					{7, 0, 0}, {8, 0, 5}, {8, 1, 0}, {9, 0, 6}, {10, 0, 0},
+				} {
+					seq, ok := st.journalSeq(c.index, c.pos)
+					if ok != (c.seq != 0) || seq != c.seq {
+						t.Errorf("%s: journalSeq(%d, %d) = %d, %v; want %d", who, c.index, c.pos, seq, ok, c.seq)
+					}
+				}
+			}
+			check("applied", s)
+			b, err := encodeState(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := NewSealedState(s.keys)
+			if err := r.Restore(bytes.NewReader(b)); err != nil {
+				t.Fatalf("restore: %v", err)
+			}
+			if got := journalBodies(t, r); !slices.Equal(got, want) {
+				t.Fatalf("restored journal %q, want %q", got, want)
+			}
+			check("restored", r)
+			if b2, _ := encodeState(r); !sealed && !bytes.Equal(b, b2) { // sealing draws a new nonce
+				t.Error("restored state encodes differently")
+			}
+		})
+	}
+}
+
+// TestStateRejectsBadGroups: a group holds journal records only, at least
+// one; a bad one refuses the whole group and changes nothing.
+func TestStateRejectsBadGroups(t *testing.T) {
+	j := appendJournalRecord(nil, 'O', 1, []byte("x"))
+	for name, rec := range map[string][]byte{
+		"empty":             groupOf(),
+		"session record":    groupOf(j, sessionRecord(opSender, "s", 2, nil)),
+		"group in a group":  groupOf(groupOf(j)),
+		"batch in a group":  groupOf(batchOf(sessionRecord(opSender, "s", 2, nil))),
+		"short record":      groupOf(j, j[:journalHeader-1]),
+		"trailing bytes":    append(groupOf(j), 0),
+		"count above":       func() []byte { b := groupOf(j); b[2]++; return b }(),
+		"journal in batch":  batchOf(j),
+		"header only, 1":    {kindGroup, 0, 1},
+		"header cut short":  {kindGroup, 0},
+		"length past end":   func() []byte { b := groupOf(j); b[batchHeader+3]++; return b }(),
+		"zero-length entry": {kindGroup, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := NewState()
+			if err := s.Apply(1, rec); !errors.Is(err, ErrBadRecord) {
+				t.Fatalf("Apply = %v, want ErrBadRecord", err)
+			}
+			if s.JournalLen() != 0 || s.AppliedIndex() != 0 {
+				t.Fatalf("a refused group changed the state: %d records, applied %d", s.JournalLen(), s.AppliedIndex())
+			}
+		})
+	}
+}
+
+// TestJournalAppendsGrouped: journal records appended while an entry is in
+// flight (the leader's state machine held) gather into one journal group;
+// each caller's done gets its own seq, dense and in append order, and
+// every replica applies the same journal.
+func TestJournalAppendsGrouped(t *testing.T) {
+	c := newStateCluster(t, true)
+	leader := c.waitLeader("")
+	j := newTestJournal(t, leader)
+	appendWait(t, j, "first")
+	before := leader.state.AppliedIndex()
+	hold := make(chan struct{})
+	leader.watch.mu.Lock()
+	leader.watch.hold = hold
+	leader.watch.mu.Unlock()
+	const n = 50
+	type ack struct {
+		seq uint64
+		err error
+	}
+	acks := make(chan ack, n)
+	for i := range n {
+		if err := j.AppendAsync('O', fmt.Appendf(nil, "r%d", i), func(seq uint64, err error) { acks <- ack{seq, err} }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Record 0 is in flight, held by the leader's state machine; the
+	// others were gathered behind it.
+	leader.watch.mu.Lock()
+	leader.watch.hold = nil
+	leader.watch.mu.Unlock()
+	close(hold)
+	for i := range n {
+		a := <-acks
+		if a.err != nil || a.seq != uint64(i)+2 {
+			t.Fatalf("append %d: done(%d, %v), want seq %d", i, a.seq, a.err, i+2)
+		}
+	}
+	if got := leader.state.AppliedIndex() - before; got != 2 {
+		t.Errorf("%d records took %d entries, want 2 (one, then a group)", n, got)
+	}
+	want := []string{"first"}
+	for i := range n {
+		want = append(want, fmt.Sprintf("r%d", i))
+	}
+	applied := leader.state.AppliedIndex()
+	for _, tn := range c.nodes {
+		tn.watch.waitApplied(t, applied)
+		if got := journalBodies(t, tn.state); !slices.Equal(got, want) {
+			t.Errorf("%s: journal %q, want %q", tn.id, got, want)
+		}
+	}
+}
+
+// TestJournalGatheredTimeout: records gathered behind an entry that does
+// not complete get ErrTimeout at their deadline, although they were never
+// submitted; once the entry completes the pipeline goes on.
+func TestJournalGatheredTimeout(t *testing.T) {
+	c := &testCluster{t: t, events: make(chan leaderEvent, 64), useState: true}
+	c.config = func(cfg *Config) { cfg.ApplyTimeout = 300 * time.Millisecond }
+	startCluster(c, true)
+	leader := c.waitLeader("")
+	j := newTestJournal(t, leader)
+	appendWait(t, j, "first")
+	hold := make(chan struct{})
+	leader.watch.mu.Lock()
+	leader.watch.hold = hold
+	leader.watch.mu.Unlock()
+	const n = 5
+	errs := make(chan error, n)
+	for i := range n {
+		if err := j.AppendAsync('O', fmt.Appendf(nil, "r%d", i), func(_ uint64, err error) { errs <- err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if err := <-errs; !errors.Is(err, ErrTimeout) {
+			t.Fatalf("append %d: %v, want ErrTimeout", i, err)
+		}
+	}
+	leader.watch.mu.Lock()
+	leader.watch.hold = nil
+	leader.watch.mu.Unlock()
+	close(hold)
+	// In doubt, they may be applied; what follows is acknowledged in order.
+	// (A loaded machine may have moved leadership meanwhile.)
+	done := make(chan error, 1)
+	if err := j.AppendAsync('O', []byte("last"), func(_ uint64, err error) { done <- err }); err != nil {
+		if !errors.Is(err, ErrNotLeader) {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err := <-done; err != nil && !errors.Is(err, ErrNoQuorum) && !errors.Is(err, ErrTimeout) {
+		t.Fatalf("append after the hold: %v", err)
+	}
+}
