@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"sgw/journal"
 )
 
@@ -235,5 +237,70 @@ func TestJournalGatheredTimeout(t *testing.T) {
 	}
 	if err := <-done; err != nil && !errors.Is(err, ErrNoQuorum) && !errors.Is(err, ErrTimeout) {
 		t.Fatalf("append after the hold: %v", err)
+	}
+}
+
+// TestJournalGatheredNotAppendedInALaterTerm: records gathered behind an
+// entry in flight when the leadership ends are failed with ErrNotLeader,
+// nothing appended, even when the node leads again by the time the entry
+// is answered: they were accepted for a term that is over.
+func TestJournalGatheredNotAppendedInALaterTerm(t *testing.T) {
+	c := newStateCluster(t, true)
+	leader := c.waitLeader("")
+	j := newTestJournal(t, leader)
+	appendWait(t, j, "first")
+	hold := make(chan struct{})
+	leader.watch.mu.Lock()
+	leader.watch.hold = hold
+	leader.watch.mu.Unlock()
+	const n = 5
+	errs := make(chan error, n)
+	for i := range n {
+		if err := j.AppendAsync('O', fmt.Appendf(nil, "r%d", i), func(_ uint64, err error) { errs <- err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Record 0 is in flight, held by the leader's state machine; hand the
+	// leadership over and back.
+	term := leader.node.raft.CurrentTerm()
+	if err := leader.node.raft.LeadershipTransfer().Error(); err != nil {
+		t.Skipf("leadership transfer: %v", err) // a loaded machine's election got in the way
+	}
+	other := c.waitLeader(leader.id)
+	back := make(chan raft.Observation, 16)
+	leader.node.raft.RegisterObserver(raft.NewObserver(back, false, func(o *raft.Observation) bool {
+		l, ok := o.Data.(raft.LeaderObservation)
+		return ok && string(l.LeaderID) == leader.id
+	}))
+	if err := other.node.raft.LeadershipTransferToServer(raft.ServerID(leader.id), raft.ServerAddress(leader.addr)).Error(); err != nil {
+		t.Skipf("leadership transfer back: %v", err)
+	}
+	select {
+	case <-back:
+	case <-time.After(waitDeadline):
+		t.Fatalf("%s not leader again after %v", leader.id, waitDeadline)
+	}
+	if !leader.node.IsLeader() || leader.node.raft.CurrentTerm() == term {
+		t.Skipf("%s lost the leadership again, or never lost it (term %d)", leader.id, term)
+	}
+	leader.watch.mu.Lock()
+	leader.watch.hold = nil
+	leader.watch.mu.Unlock()
+	close(hold)
+	if err := <-errs; err != nil && !errors.Is(err, ErrNoQuorum) {
+		t.Fatalf("append 0, in flight: %v", err)
+	}
+	for i := 1; i < n; i++ {
+		if err := <-errs; !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("append %d, gathered: %v, want ErrNotLeader", i, err)
+		}
+	}
+	if err := leader.node.Barrier(0); err != nil {
+		t.Skipf("barrier on the node leading again: %v", err)
+	}
+	for _, b := range journalBodies(t, leader.state) {
+		if b != "first" && b != "r0" {
+			t.Fatalf("journal holds %q, gathered in the earlier term", b)
+		}
 	}
 }

@@ -67,7 +67,10 @@ func NewJournal(cfg JournalConfig) (*Journal, error) {
 // ErrClosed the outcome is unknown: the record may yet be committed by the
 // next leader, and the caller must treat it as in doubt (stop taking
 // orders on this node; the next leader's Replay settles it). With
-// ErrNotLeader nothing was appended.
+// ErrNotLeader nothing was appended. ErrNoRecordKey may come through done
+// too, nothing appended, for a record gathered into a journal group behind
+// an entry in flight (pipeline.go) whose term's key ended before the group
+// was submitted.
 func (j *Journal) AppendAsync(typ byte, body []byte, done func(seq uint64, err error)) error {
 	if len(body) > j.cfg.MaxRecord {
 		return fmt.Errorf("cluster: journal: %w: body of %d bytes, limit %d", journal.ErrTooLarge, len(body), j.cfg.MaxRecord)

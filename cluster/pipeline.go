@@ -66,6 +66,7 @@ type entry struct {
 	recs     [][]byte // the records, not sealed
 	size     int      // their bytes
 	coalesce bool     // journal records: counted in the window
+	term     uint64   // the Raft term the records were accepted in
 	seal     func([]byte) ([]byte, error)
 	members  []*pending // recs[i]'s caller is members[i]
 	f        raft.ApplyFuture
@@ -160,7 +161,9 @@ func (n *Node) ApplyAsync(record []byte, done func(index uint64, err error)) err
 // seal(entry), made under p.mu in one step with raft.Apply, so entries
 // reach the log in the order seal made them (seal.go). An error from seal
 // is returned, nothing appended, when the record is submitted at once;
-// when it was gathered behind others, done gets it (nothing appended).
+// when it was gathered behind others, done gets it (nothing appended), as
+// it gets a *NotLeaderError when the term it was accepted in ended before
+// its entry was submitted.
 //
 // With coalesce (journal records only: they may go into a journal group),
 // the record may share its entry with others; done's pos is its place in
@@ -211,7 +214,7 @@ func (n *Node) applyAsync(record []byte, seal func([]byte) ([]byte, error), coal
 		p.mu.Unlock()
 		return nil
 	}
-	e := &entry{recs: [][]byte{record}, size: len(record), coalesce: coalesce, seal: seal, members: []*pending{it}, answered: make(chan struct{})}
+	e := &entry{recs: [][]byte{record}, size: len(record), coalesce: coalesce, term: n.raft.CurrentTerm(), seal: seal, members: []*pending{it}, answered: make(chan struct{})}
 	it.e = e
 	if len(p.queued) == 0 && p.room(e) {
 		if err := n.submit(e); err != nil {
@@ -266,7 +269,10 @@ func (p *pipeline) room(e *entry) bool {
 }
 
 // submitQueued submits the gathered entries while the window has room;
-// p.mu held. An entry its seal refuses is answered with the error.
+// p.mu held. An entry its seal refuses is answered with the error, and
+// one accepted in an earlier term than Raft's now with a *NotLeaderError
+// (its leadership ended; nothing is appended: not even by this node
+// leading again).
 func (n *Node) submitQueued() {
 	p := &n.pipe
 	for len(p.queued) > 0 && p.room(p.queued[0]) && !p.closed {
@@ -276,7 +282,13 @@ func (n *Node) submitQueued() {
 		if e == p.open {
 			p.open = nil
 		}
-		if err := n.submit(e); err != nil {
+		err := error(nil)
+		if n.raft.CurrentTerm() != e.term {
+			err = n.notLeader()
+		} else {
+			err = n.submit(e)
+		}
+		if err != nil {
 			e.err = err
 			close(e.answered)
 			for _, it := range e.members {
