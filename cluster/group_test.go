@@ -240,11 +240,14 @@ func TestJournalGatheredTimeout(t *testing.T) {
 	}
 }
 
-// TestJournalGatheredNotAppendedInALaterTerm: records gathered behind an
-// entry in flight when the leadership ends are failed with ErrNotLeader,
-// nothing appended, even when the node leads again by the time the entry
-// is answered: they were accepted for a term that is over.
-func TestJournalGatheredNotAppendedInALaterTerm(t *testing.T) {
+// gatherAcrossTerms appends "first", then n records while the leader's
+// state machine is held (record 0 in flight, the others gathered behind
+// it), and hands the leadership over and back, so that the node leads in a
+// later term with the gathered records not yet submitted. It returns the
+// leader, its journal, the records' results and the hold to close; it
+// skips when a loaded machine's elections get in the way.
+func gatherAcrossTerms(t *testing.T, n int) (*testNode, *Journal, chan error, chan struct{}) {
+	t.Helper()
 	c := newStateCluster(t, true)
 	leader := c.waitLeader("")
 	j := newTestJournal(t, leader)
@@ -253,7 +256,6 @@ func TestJournalGatheredNotAppendedInALaterTerm(t *testing.T) {
 	leader.watch.mu.Lock()
 	leader.watch.hold = hold
 	leader.watch.mu.Unlock()
-	const n = 5
 	errs := make(chan error, n)
 	for i := range n {
 		if err := j.AppendAsync('O', fmt.Appendf(nil, "r%d", i), func(_ uint64, err error) { errs <- err }); err != nil {
@@ -283,10 +285,25 @@ func TestJournalGatheredNotAppendedInALaterTerm(t *testing.T) {
 	if !leader.node.IsLeader() || leader.node.raft.CurrentTerm() == term {
 		t.Skipf("%s lost the leadership again, or never lost it (term %d)", leader.id, term)
 	}
-	leader.watch.mu.Lock()
-	leader.watch.hold = nil
-	leader.watch.mu.Unlock()
+	return leader, j, errs, hold
+}
+
+// release lets tn's state machine apply again.
+func release(tn *testNode, hold chan struct{}) {
+	tn.watch.mu.Lock()
+	tn.watch.hold = nil
+	tn.watch.mu.Unlock()
 	close(hold)
+}
+
+// TestJournalGatheredNotAppendedInALaterTerm: records gathered behind an
+// entry in flight when the leadership ends are failed with ErrNotLeader,
+// nothing appended, even when the node leads again by the time the entry
+// is answered: they were accepted for a term that is over.
+func TestJournalGatheredNotAppendedInALaterTerm(t *testing.T) {
+	const n = 5
+	leader, _, errs, hold := gatherAcrossTerms(t, n)
+	release(leader, hold)
 	if err := <-errs; err != nil && !errors.Is(err, ErrNoQuorum) {
 		t.Fatalf("append 0, in flight: %v", err)
 	}
@@ -302,5 +319,41 @@ func TestJournalGatheredNotAppendedInALaterTerm(t *testing.T) {
 		if b != "first" && b != "r0" {
 			t.Fatalf("journal holds %q, gathered in the earlier term", b)
 		}
+	}
+}
+
+// TestJournalAppendedInALaterTermNotFailedWithAnEarlierGroup: a record
+// appended once the node leads again is not gathered into the group of an
+// earlier term, which is failed with ErrNotLeader: it is appended and
+// acknowledged with its seq (before, it joined that group and got
+// ErrNotLeader from a node that leads, and the term's order manager
+// refused every order after it as not leader).
+func TestJournalAppendedInALaterTermNotFailedWithAnEarlierGroup(t *testing.T) {
+	const n = 3
+	leader, j, errs, hold := gatherAcrossTerms(t, n)
+	type ack struct {
+		seq uint64
+		err error
+	}
+	later := make(chan ack, 1)
+	if err := j.AppendAsync('O', []byte("later"), func(seq uint64, err error) { later <- ack{seq, err} }); err != nil {
+		t.Skipf("append in the later term: %v", err) // leadership moved again
+	}
+	release(leader, hold)
+	for i := range n {
+		if err := <-errs; i > 0 && !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("append %d, gathered: %v, want ErrNotLeader", i, err)
+		}
+	}
+	a := <-later
+	if errors.Is(a.err, ErrNoQuorum) || errors.Is(a.err, ErrTimeout) {
+		t.Skipf("append in the later term: %v", a.err) // a loaded machine's election
+	}
+	if a.err != nil {
+		t.Fatalf("append in the later term, the node leading: %v", a.err)
+	}
+	bodies := journalBodies(t, leader.state)
+	if a.seq == 0 || a.seq > uint64(len(bodies)) || bodies[a.seq-1] != "later" {
+		t.Fatalf("append in the later term acknowledged at seq %d; journal %q", a.seq, bodies)
 	}
 }

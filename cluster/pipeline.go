@@ -205,7 +205,11 @@ func (n *Node) applyAsync(record []byte, seal func([]byte) ([]byte, error), coal
 		<-p.slots
 		return ErrClosed
 	}
-	if e := p.open; coalesce && e != nil && len(e.recs) < coalesceRecords && e.size+len(record) <= coalesceBytes {
+	// A record joins the entry gathering only if it was accepted in the
+	// same term: one of an earlier term is failed at its submission
+	// (submitQueued), which must not take this one with it.
+	term := n.raft.CurrentTerm()
+	if e := p.open; coalesce && e != nil && e.term == term && len(e.recs) < coalesceRecords && e.size+len(record) <= coalesceBytes {
 		it.e, it.pos = e, len(e.recs)
 		e.recs = append(e.recs, record)
 		e.size += len(record)
@@ -214,7 +218,7 @@ func (n *Node) applyAsync(record []byte, seal func([]byte) ([]byte, error), coal
 		p.mu.Unlock()
 		return nil
 	}
-	e := &entry{recs: [][]byte{record}, size: len(record), coalesce: coalesce, term: n.raft.CurrentTerm(), seal: seal, members: []*pending{it}, answered: make(chan struct{})}
+	e := &entry{recs: [][]byte{record}, size: len(record), coalesce: coalesce, term: term, seal: seal, members: []*pending{it}, answered: make(chan struct{})}
 	it.e = e
 	if len(p.queued) == 0 && p.room(e) {
 		if err := n.submit(e); err != nil {
