@@ -104,10 +104,21 @@ type Config struct {
 	// been delivered yet; ApplyAsync waits for a slot (at most ApplyTimeout)
 	// when all are taken. Zero means 4096.
 	MaxInFlight int
-	// coalesceWindow bounds the entries ApplyAsync has submitted to Raft
-	// and not yet seen answered; journal records appended meanwhile
-	// gather into one batch entry (pipeline.go). Zero means
-	// defaultCoalesceWindow; negative means no bound (no coalescing).
+	// JournalGroups lets this node, while it leads, append the journal
+	// records that arrive while its previous journal entry is uncommitted
+	// as one log entry, a journal group ('G', pipeline.go): fewer, larger
+	// entries, a shorter wait for a record under load. A version before
+	// the first that reads groups skips them (before 6628a3a, quietly)
+	// or stops at them, so set it only once every member runs a version
+	// that reads them; a member of such a version, with or without it
+	// set, reads the groups a leader writes. False means one entry per
+	// record, as earlier versions write.
+	JournalGroups bool
+	// coalesceWindow bounds the journal entries submitted to Raft and not
+	// yet seen answered while JournalGroups is set; journal records
+	// appended meanwhile gather into one group. Zero means
+	// defaultCoalesceWindow (tests set others); it is negative, no
+	// gathering, without JournalGroups.
 	coalesceWindow int
 
 	// SnapshotInterval is how often Raft checks whether to snapshot. Zero
@@ -174,7 +185,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxAppendEntries == 0 {
 		c.MaxAppendEntries = DefaultMaxAppendEntries
 	}
-	if c.coalesceWindow == 0 {
+	switch {
+	case !c.JournalGroups:
+		c.coalesceWindow = -1
+	case c.coalesceWindow == 0:
 		c.coalesceWindow = defaultCoalesceWindow
 	}
 	if c.MaxInFlight == 0 {

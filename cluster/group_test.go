@@ -196,6 +196,42 @@ func TestJournalAppendsGrouped(t *testing.T) {
 	}
 }
 
+// TestJournalNoGroupsUnlessSet: without Config.JournalGroups (the default:
+// members of an earlier version may follow) records appended while one is
+// in flight still go one log entry each, never as a group.
+func TestJournalNoGroupsUnlessSet(t *testing.T) {
+	c := &testCluster{t: t, events: make(chan leaderEvent, 64), useState: true}
+	c.config = func(cfg *Config) { cfg.JournalGroups = false }
+	startCluster(c, true)
+	leader := c.waitLeader("")
+	j := newTestJournal(t, leader)
+	appendWait(t, j, "first")
+	before := leader.state.AppliedIndex()
+	hold := make(chan struct{})
+	leader.watch.mu.Lock()
+	leader.watch.hold = hold
+	leader.watch.mu.Unlock()
+	const n = 20
+	acks := make(chan error, n)
+	for i := range n {
+		if err := j.AppendAsync('O', fmt.Appendf(nil, "r%d", i), func(_ uint64, err error) { acks <- err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leader.watch.mu.Lock()
+	leader.watch.hold = nil
+	leader.watch.mu.Unlock()
+	close(hold)
+	for range n {
+		if err := <-acks; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := leader.state.AppliedIndex() - before; got != n {
+		t.Errorf("%d records took %d entries, want one each", n, got)
+	}
+}
+
 // TestJournalGatheredTimeout: records gathered behind an entry that does
 // not complete get ErrTimeout at their deadline, although they were never
 // submitted; once the entry completes the pipeline goes on.

@@ -83,7 +83,9 @@ func startCluster(c *testCluster, inmem bool) *testCluster {
 				trans = c.wrap(tn.inmem)
 			}
 		}
-		cfg := Config{NodeID: tn.id, DataDir: tn.dir}
+		// Journal groups on, as a cluster of one version runs them
+		// (TestJournalNoGroupsUnlessSet: off).
+		cfg := Config{NodeID: tn.id, DataDir: tn.dir, JournalGroups: true}
 		if c.config != nil {
 			c.config(&cfg)
 		}

@@ -46,6 +46,15 @@ type Cluster struct {
 	// the follower presents its own. Nil means the system's roots and no
 	// client certificate.
 	HTTPTLS *netsec.ClientTLSConfig `yaml:"http_tls"`
+	// JournalGroups lets this node, when it leads, write the order
+	// journal's records that arrive while the previous ones are being
+	// committed as one Raft log entry (cluster.Config.JournalGroups): a
+	// shorter wait for an acknowledgement under load. Set it on a member
+	// only once every member runs a version that reads groups (this one
+	// or later): docs/OPERATIONS.md, "Upgrading ... journal groups".
+	// False (the default) writes one entry per record, as earlier
+	// versions do.
+	JournalGroups bool `yaml:"journal_groups"`
 }
 
 // ClusterNode is one member of the cluster.
@@ -138,7 +147,8 @@ func specificAddr(addr string) bool {
 // Node returns the cluster.Config of this node: its Raft address, the
 // bootstrap peers from Nodes and the dial addresses from Dial.
 func (c *Cluster) Node() cluster.Config {
-	cfg := cluster.Config{NodeID: c.NodeID, DataDir: c.DataDir, Peers: map[string]string{}, DialAddrs: maps.Clone(c.Dial)}
+	cfg := cluster.Config{NodeID: c.NodeID, DataDir: c.DataDir, Peers: map[string]string{}, DialAddrs: maps.Clone(c.Dial),
+		JournalGroups: c.JournalGroups}
 	for _, n := range c.Nodes {
 		cfg.Peers[n.ID] = n.Raft
 		if n.ID == c.NodeID {

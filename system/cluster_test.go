@@ -85,7 +85,7 @@ func clusterNodes(t *testing.T, base *configs.File) []*clusterNode {
 			ord.Upstreams[j].Lines = slices.Clone(ord.Upstreams[j].Lines)
 		}
 		cfg.Orders = &ord
-		cfg.Cluster = &configs.Cluster{NodeID: members[i].ID, DataDir: t.TempDir(), Nodes: members}
+		cfg.Cluster = &configs.Cluster{NodeID: members[i].ID, DataDir: t.TempDir(), Nodes: members, JournalGroups: true}
 		nodes = append(nodes, &clusterNode{cfg: &cfg, http: addrs[3+i]})
 	}
 	return nodes

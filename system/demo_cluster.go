@@ -122,7 +122,8 @@ func NewDemoCluster(load func() (*configs.File, error), n int, log *slog.Logger)
 					return nil, err
 				}
 			}
-			cfg.Cluster = &configs.Cluster{NodeID: nd.ID, DataDir: filepath.Join(dc.Dir, nd.ID), Nodes: members}
+			// Every node runs this build: journal groups are safe.
+			cfg.Cluster = &configs.Cluster{NodeID: nd.ID, DataDir: filepath.Join(dc.Dir, nd.ID), Nodes: members, JournalGroups: true}
 		}
 		var raftLn net.Listener
 		for i, m := range members {
