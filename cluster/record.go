@@ -20,9 +20,13 @@ import (
 // refused whole. A journal group is the same for journal records: the
 // ones appended while the previous group was in flight (the Node's
 // pipeline gathers them), applied in order at consecutive journal seqs
-// under the group's one Raft index. Format: 'G' is new (2026-12-05); a
-// build before it refuses it (ErrBadRecord), so every member must run a
-// build that reads it before a leader writes one.
+// under the group's one Raft index. Format: 'G' is new (2026-12-05),
+// written only with Config.JournalGroups. A build before it cannot read
+// it: 820fd29 and earlier skip it as malformed, quietly, and go on with a
+// journal short of its records, numbered lower than the others'; 6628a3a
+// stops (ErrUnknownRecord); both refuse a snapshot whose journal records
+// share an index. So every member must run a build that reads it before a
+// leader writes one, and none may go back to such a build after.
 //
 // Session store ops and their bodies:
 //

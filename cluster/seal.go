@@ -18,7 +18,7 @@ import (
 //	'K' record key: a sealed header (atrest.NewHeader, context
 //	    sealContext): names the master key and carries the salt the
 //	    term's record key derives from; then the byte keyOrdered
-//	'E' sealed record: u64 counter | SM4-GCM of a 'J', 'S' or 'B' record,
+//	'E' sealed record: u64 counter | SM4-GCM of a 'J', 'S', 'B' or 'G' record,
 //	    nonce (0, counter), the first 9 bytes as additional data
 //
 // A leader appends its 'K' at the start of its term (BeginTerm) and seals
