@@ -152,6 +152,12 @@ type Trade struct {
 	// Day is risk's trading day (Manager.TradingDay) when the trade was
 	// applied, live or in replay.
 	Day int32
+	// riskQty and riskPx are the trade as risk has it: as the upstream
+	// reported it (or its last cancel or correction) if risk took that,
+	// none if risk refused the fill (above the order's limit, an
+	// overfill); a later cancel or correction moves risk from them.
+	riskQty int64
+	riskPx  refdata.Price
 }
 
 // TradeID is the id a gateway client knows an upstream's execution by:

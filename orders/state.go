@@ -218,6 +218,8 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 		return ev, true
 	}
 	o.acked = true
+	var riskQty int64 // a trade's, as risk took it (Trade.riskQty)
+	var riskPx refdata.Price
 	switch er.ExecType {
 	case 'A', '6', 'E': // pending new, cancel, replace: acknowledgements only
 		if o.Status == StatusPendingNew && er.ExecType != 'A' {
@@ -232,7 +234,11 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 		if er.LastQty <= 0 {
 			return ev, false
 		}
-		m.riskErr("fill", o, m.fill(o, er.LastPx, er.LastQty))
+		if err := m.fill(o, er.LastPx, er.LastQty); err != nil {
+			m.riskErr("fill", o, err)
+		} else {
+			riskQty, riskPx = er.LastQty, er.LastPx
+		}
 		o.CumQty += er.LastQty
 		o.turnover += int64(er.LastPx) * er.LastQty
 		o.AvgPx = refdata.Price(o.turnover / o.CumQty)
@@ -275,7 +281,7 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 	if er.ExecType == 'F' {
 		o.trades = append(o.trades, Trade{ExecID: er.ExecID, Qty: er.LastQty, Px: er.LastPx,
 			CumQty: o.CumQty, LeavesQty: o.LeavesQty, AvgPx: o.AvgPx, Status: o.Status, Time: er.TransactTime,
-			Day: o.endDay, turnover: o.turnover})
+			Day: o.endDay, turnover: o.turnover, riskQty: riskQty, riskPx: riskPx})
 	}
 	if o.Status.Terminal() {
 		m.ended(o, er)
@@ -309,8 +315,8 @@ func tradeAmend(er *fix.ExecReport) byte {
 // it does nothing but log: reconcile moves the order and risk by the
 // totals. Live and in replay alike. mu held.
 func (m *Manager) tradeAmended(o *Order, upstream string, kind byte, er *fix.ExecReport) {
-	ta, ok := amendTrade(o, kind, er)
-	if !ok {
+	ta, k := amendTrade(o, kind, er)
+	if k < 0 {
 		m.log.Warn("orders: a trade cancel or correction names no trade of the order; the order's totals taken from it",
 			"upstream", upstream, "clOrdID", o.ClOrdID, "execID", er.ExecID, "execRefID", er.ExecRefID)
 		return
@@ -318,8 +324,18 @@ func (m *Manager) tradeAmended(o *Order, upstream string, kind byte, er *fix.Exe
 	if ta.Qty == ta.NewQty && ta.Price == ta.NewPrice {
 		return // a canceled trade canceled again: nothing moves
 	}
-	ta.Working = worksAfter(o, er)
-	m.riskErr("trade_amend", o, m.risk.OnTradeAmended(o.resv, ta))
+	// Risk moves from the trade as it took it: not at all for a fill it
+	// refused, which it never had (it may take the correction, and a
+	// done order the venue works again reopens all the same).
+	t := &o.trades[k] // amendTrade's copy: no reader has it yet
+	ra := ta
+	ra.Price, ra.Qty = t.riskPx, t.riskQty
+	ra.Working = worksAfter(o, er)
+	if err := m.risk.OnTradeAmended(o.resv, ra); err != nil {
+		m.riskErr("trade_amend", o, err)
+	} else {
+		t.riskQty, t.riskPx = ra.NewQty, ra.NewPrice
+	}
 	o.CumQty = max(o.CumQty+ta.NewQty-ta.Qty, 0)
 	o.turnover += int64(ta.NewPrice)*ta.NewQty - int64(ta.Price)*ta.Qty
 }
@@ -334,14 +350,15 @@ func worksAfter(o *Order, er *fix.ExecReport) bool {
 // amendTrade applies a trade cancel or correction (kind, as tradeAmend
 // gives it) to the latest trade of o that the report names by ExecRefID
 // (or by the ExecID of an earlier cancel or correction of it), as Trade
-// describes, and reports whether o has that trade: it has none the
-// gateway learned of from a status answer only, nor one a report without
-// ExecRefID (a journal record of a build before it kept ExecRefID) names.
-// A correction to no quantity cancels. It returns the amend for risk:
-// the trade as it was (none if canceled before), on its Day, and as it is
-// now (none if canceled). The amended trades are a copy (see
+// describes, and returns that trade's index in o.trades, -1 if o has
+// none: it has none the gateway learned of from a status answer only, nor
+// one a report without ExecRefID (a journal record of a build before it
+// kept ExecRefID) names. A correction to no quantity cancels. It returns
+// the amend as the upstream has it: the trade as it was (none if canceled
+// before), on its Day, and as it is now (none if canceled); its riskQty
+// and riskPx are left as they were. The amended trades are a copy (see
 // Order.trades). Live and in replay alike. mu held.
-func amendTrade(o *Order, kind byte, er *fix.ExecReport) (risk.TradeAmend, bool) {
+func amendTrade(o *Order, kind byte, er *fix.ExecReport) (risk.TradeAmend, int) {
 	ref := er.ExecRefID
 	k := -1
 	if ref != "" {
@@ -351,7 +368,7 @@ func amendTrade(o *Order, kind byte, er *fix.ExecReport) (risk.TradeAmend, bool)
 		k = lastIndex(o.trades, func(t Trade) bool { return t.ExecID == ref || t.Amended == ref })
 	}
 	if k < 0 {
-		return risk.TradeAmend{}, false
+		return risk.TradeAmend{}, -1
 	}
 	ts := slices.Clone(o.trades)
 	t := &ts[k]
@@ -382,7 +399,7 @@ func amendTrade(o *Order, kind byte, er *fix.ExecReport) (risk.TradeAmend, bool)
 		}
 	}
 	o.trades = ts
-	return ta, true
+	return ta, k
 }
 
 // lastIndex returns the index of the last element of s that f holds

@@ -113,7 +113,7 @@ func TestTradeAmendNamesTheLatestTrade(t *testing.T) {
 			cum := tc.old.CumQty + 50
 			o := &Order{trades: []Trade{tc.old,
 				{ExecID: "2", Qty: 50, Px: 17000000, CumQty: cum, LeavesQty: 300 - cum, AvgPx: 17000000, turnover: cum * 17000000, Day: 2}}}
-			if _, ok := amendTrade(o, 'H', &fix.ExecReport{ExecID: "3", ExecRefID: "2"}); !ok {
+			if _, k := amendTrade(o, 'H', &fix.ExecReport{ExecID: "3", ExecRefID: "2"}); k < 0 {
 				t.Fatal("no trade amended")
 			}
 			if tr := o.Trades(); !tr[1].Canceled || tr[1].Amended != "3" || tr[0] != tc.old {
@@ -246,4 +246,68 @@ func TestTradeCancelAndCorrectionReachRisk(t *testing.T) {
 	}
 	e.j.Close()
 	check(newEnv(t, dir).m, "after a restart")
+}
+
+// TestTradeBustOfAFillRiskRefused: a venue's cancel of a fill risk refused
+// when it came (a fill above the order's limit, an overfill after the
+// order filled) takes nothing back from risk, which never had it: the
+// order's other fills stay in the account. Before, risk took the busted
+// fill back from them: the account got the cost of shares it still holds
+// back, and lost the shares.
+func TestTradeBustOfAFillRiskRefused(t *testing.T) {
+	const px, bad = refdata.Price(17000000), refdata.Price(18000000)
+	for _, tc := range []struct {
+		name string
+		qty  int64 // the order's
+		// the refused fill E2 (after E1, 100 at the limit), and the
+		// venue's totals after it and after its cancel
+		last                  refdata.Price
+		cum, leaves           int64
+		status                byte
+		bustCum, bustLeaves   int64
+		bustStatus            byte
+		wantHeld, wantWorking int64
+		wantCashOut           int64 // cost of E1 and what is held, in yuan
+	}{
+		{name: "above the limit", qty: 200, last: bad, cum: 200, leaves: 0, status: '2', bustCum: 100, bustLeaves: 100, bustStatus: '1',
+			wantHeld: 100 * 1700, wantWorking: 1, wantCashOut: 100*1700 + 100*1700},
+		{name: "an overfill", qty: 100, last: px, cum: 200, leaves: 0, status: '2', bustCum: 100, bustLeaves: 0, bustStatus: '2',
+			wantCashOut: 100 * 1700},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			e := newEnv(t, dir)
+			e.working("c1", tc.qty)
+			rep := func(execType byte, execID, ref string, last int64, lpx refdata.Price, cum, leaves int64, status byte) {
+				t.Helper()
+				e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("c1"), OrderID: "Xc1", ExecID: execID, ExecRefID: ref,
+					ExecType: execType, OrdStatus: status, LastQty: last, LastPx: lpx, CumQty: cum, LeavesQty: leaves, AvgPx: px})
+			}
+			st := byte('1')
+			if tc.qty == 100 {
+				st = '2'
+			}
+			rep('F', "E1", "", 100, px, 100, tc.qty-100, st)
+			rep('F', "E2", "", 100, tc.last, tc.cum, tc.leaves, tc.status) // risk refuses it
+			rep('H', "X2", "E2", 100, tc.last, tc.bustCum, tc.bustLeaves, tc.bustStatus)
+			check := func(m *Manager, when string) {
+				t.Helper()
+				a, p := a1(t, m)
+				wantCash := refdata.Price(10_000_000-tc.wantCashOut) * refdata.PriceScale
+				if a.Cash != wantCash || a.Reserved != refdata.Price(tc.wantHeld)*refdata.PriceScale || int64(a.OpenOrders) != tc.wantWorking {
+					t.Errorf("%s: A1's cash %s, held %s, %d working; want %s, %s, %d", when, a.Cash, a.Reserved, a.OpenOrders,
+						wantCash, refdata.Price(tc.wantHeld)*refdata.PriceScale, tc.wantWorking)
+				}
+				if p.BoughtToday != 100 || p.Sellable != 1000 {
+					t.Errorf("%s: A1's 600519.SH %+v; want E1's 100 bought today, 1000 sellable", when, p)
+				}
+			}
+			check(e.m, "live")
+			if n := testCounter(t, e.m.met.riskErrors.WithLabelValues("trade_amend")); n != 0 {
+				t.Errorf("the risk ledger refused %v trade amends", n)
+			}
+			e.j.Close()
+			check(newEnv(t, dir).m, "after a restart")
+		})
+	}
 }
