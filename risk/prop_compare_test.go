@@ -190,6 +190,8 @@ func (s *propSim) replay() {
 			err = rc.OnLateFill(resv[e.r], e.price, e.qty)
 		case "done":
 			err = rc.OnDone(resv[e.r], e.qty)
+		case "amend":
+			err = rc.OnTradeAmended(resv[e.r], e.amend)
 		case "replaced":
 			err = rc.OnReplaced(resv[e.r])
 		case "replace_rejected":

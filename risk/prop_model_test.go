@@ -77,6 +77,19 @@ type mOrder struct {
 	// so the venue may still report fills (OnLateFill), up to cap.
 	late bool
 	cap  int64
+	// fills are the order's fills the checker took (OnFill, OnLateFill),
+	// as amended since (OnTradeAmended): a canceled one has qty 0.
+	fills []mFill
+}
+
+// mFill is a fill of a model order: on day, and whether its shares (a
+// buy's) went to those bought today (T+1) or, a late fill of an order
+// that ended on an earlier day, to the sellable ones.
+type mFill struct {
+	price refdata.Price
+	qty   int64
+	day   int32
+	today bool
 }
 
 // mPos is a position: overnight is sellable since an earlier day (held
@@ -528,6 +541,7 @@ func (s *propSim) applyFill(o *mOrder, price refdata.Price, qty int64, late bool
 	a := o.acct
 	v := int64(price) * qty
 	p := s.position(a, o.in)
+	o.fills = append(o.fills, mFill{price: price, qty: qty, day: s.day, today: !(late && o.endDay < s.day)})
 	if o.side == Buy {
 		s.addCash(a, -v)
 		a.shares[o.in] += qty
@@ -550,6 +564,73 @@ func (s *propSim) applyFill(o *mOrder, price refdata.Price, qty int64, late bool
 		q = max(q, o.pQty)
 	}
 	if o.cum == q {
+		s.end(o)
+	}
+}
+
+// amendErr predicts OnTradeAmended's answer for a model order: the fill
+// taken back and its replacement must be priced within the band's top
+// (positive), the one taken back no more than filled, the order's fills
+// in all within the board maximum.
+func (s *propSim) amendErr(o *mOrder, a TradeAmend) error {
+	in := s.instr[o.in]
+	bad := func(p refdata.Price) bool { return p <= 0 || p > in.hi }
+	switch {
+	case a.Qty < 0 || a.NewQty < 0:
+		return ErrBadFill
+	case a.Qty > 0 && bad(a.Price), a.NewQty > 0 && bad(a.NewPrice):
+		return ErrBadFill
+	case a.Qty > o.cum, a.NewQty-a.Qty > in.maxQty-o.cum:
+		return ErrBadFill
+	}
+	return nil
+}
+
+// applyAmend applies an amend of the fill f the model accepted, as the
+// documentation says: the account ends as if the fill had been the
+// corrected one, its shares moved where the fill put them (bought today
+// only if that is today's; from today's first, the rest from the sellable
+// ones); a done order of today the venue works again reopens, one whose
+// fills reach its largest quantity ends.
+func (s *propSim) applyAmend(o *mOrder, f *mFill, a TradeAmend) {
+	if a.Qty == 0 {
+		a.Price = 0
+	}
+	if a.NewQty == 0 {
+		a.NewPrice = 0
+	}
+	acct := o.acct
+	dv := int64(a.NewPrice)*a.NewQty - int64(a.Price)*a.Qty
+	dq := a.NewQty - a.Qty
+	p := s.position(acct, o.in)
+	if o.side == Buy {
+		s.addCash(acct, -dv)
+		acct.shares[o.in] += dq
+		switch {
+		case !(f.today && f.day == s.day):
+			p.overnight += dq
+		case dq >= 0:
+			p.today += dq
+		default:
+			k := min(-dq, p.today)
+			p.today -= k
+			p.overnight -= -dq - k
+		}
+	} else {
+		s.addCash(acct, dv)
+		acct.shares[o.in] -= dq
+		p.overnight -= dq
+	}
+	f.price, f.qty = a.NewPrice, a.NewQty
+	o.cum += dq
+	q := o.qty
+	if o.pending {
+		q = max(q, o.pQty)
+	}
+	switch {
+	case o.done && a.Working && o.endDay == s.day && o.cum < o.qty:
+		o.done, o.endDay, o.late = false, 0, false
+	case !o.done && o.cum >= q:
 		s.end(o)
 	}
 }

@@ -124,6 +124,7 @@ type journalRec struct {
 	date   int32
 	err    string // the live callback's error
 	expire bool
+	amend  TradeAmend
 }
 
 type propSim struct {
@@ -257,6 +258,8 @@ func (s *propSim) once() {
 	switch {
 	case k < 32:
 		s.newOrder()
+	case k < 44 && s.r.IntN(4) == 0:
+		s.amend()
 	case k < 44:
 		s.fill()
 	case k < 48:
@@ -846,6 +849,57 @@ func (s *propSim) lateFill() {
 		price, qty = in.hi, in.maxQty-o.cum+s.r.Int64N(2)
 	}
 	s.callFill(o, o.resv, price, qty, true)
+}
+
+// amend has the venue cancel (bust) or correct one of an order's fills,
+// working or done, today's or an earlier day's: to a quantity up to the
+// order's, at a price in the band; sometimes a hostile one (more than
+// filled, beyond limit-up or the board maximum, negative), which is
+// refused.
+func (s *propSim) amend() {
+	o := s.pickAny(func(o *mOrder) bool { return len(o.fills) > 0 })
+	if o == nil {
+		return
+	}
+	in := s.instr[o.in]
+	f := &o.fills[s.r.IntN(len(o.fills))]
+	a := TradeAmend{Price: f.price, Qty: f.qty, Day: f.day, Working: s.r.IntN(2) == 0}
+	if a.Qty == 0 && s.r.IntN(2) == 0 {
+		a.Price = -1 // ignored: nothing taken back
+	}
+	if s.r.IntN(2) == 0 { // a correction
+		a.NewQty = 1 + s.r.Int64N(max(o.qty-o.cum+f.qty, 1))
+		a.NewPrice = in.lo + in.tick*refdata.Price(s.r.Int64N(int64((in.hi-in.lo)/in.tick)+1))
+	}
+	switch s.r.IntN(14) {
+	case 0:
+		a.Qty = o.cum + 1
+	case 1:
+		a.NewPrice, a.NewQty = in.hi+in.tick, max(a.NewQty, 1)
+	case 2:
+		a.NewPrice, a.NewQty = in.hi, math.MaxInt64
+	case 3:
+		a.NewPrice, a.NewQty = in.hi, in.maxQty-o.cum+a.Qty+s.r.Int64N(2)
+	case 4:
+		a.NewQty = -1
+	case 5:
+		a.Price = 0
+	}
+	want := s.amendErr(o, a)
+	before := s.capture(true)
+	err := s.c.OnTradeAmended(o.resv, a)
+	s.logf("OnTradeAmended %s %s %+v (cum %d qty %d pending %v/%d done %v endDay %d) -> %v", o.acct.id, o.cur, a, o.cum, o.qty, o.pending, o.pQty, o.done, o.endDay, err)
+	s.count("OnTradeAmended", err)
+	if !errors.Is(err, want) || (want == nil) != (err == nil) {
+		s.t.Errorf("OnTradeAmended(%s %s, %+v): %v, model says %v", o.acct.id, o.cur, a, err, want)
+		return
+	}
+	s.journal = append(s.journal, journalRec{kind: "amend", r: o.resv, amend: a, err: errString(err)})
+	if err != nil {
+		s.unchanged(before, "OnTradeAmended refused")
+		return
+	}
+	s.applyAmend(o, f, a)
 }
 
 // changeDay moves the clock to a later date and changes the day as the
