@@ -103,6 +103,13 @@ type replaySim struct {
 	// busts is the weight of the venue's trade cancels and corrections
 	// among the actions (bust): 0 leaves them out.
 	busts int
+	// lost is set once the venue lost a message (lose): risk may then
+	// differ from the venue's trades (a lost trade cancel the venue's
+	// totals restate moves risk no more), so checkBooks checks no more.
+	lost bool
+	// books holds every order the venue took, of every day (vorders
+	// holds the day's), for checkBooks.
+	books []*venueOrder
 }
 
 // replacedEnd is a client's disconnect that found its replace of
@@ -521,6 +528,7 @@ func (s *replaySim) take(vs *venueSession, req any) {
 			orderID: fmt.Sprintf("V%d", s.nextID), price: r.Price, qty: r.Qty, status: '0'}
 		s.byID[r.ClOrdID] = v
 		s.vorders = append(s.vorders, v)
+		s.books = append(s.books, v)
 		if roll < 14 {
 			v.status = '8'
 			s.logf("venue %s: D %s rejected", vs.name, r.ClOrdID)
@@ -676,7 +684,7 @@ func (s *replaySim) fill() {
 func (s *replaySim) bust() {
 	var vs []*venueOrder
 	for _, v := range s.vorders {
-		if len(v.trades) > 0 && v.status != '2' {
+		if len(v.trades) > 0 {
 			vs = append(vs, v)
 		}
 	}
@@ -704,10 +712,16 @@ func (s *replaySim) bust() {
 	oldPx := t.px
 	v.cum += qty - old
 	v.turnover += int64(px)*qty - int64(oldPx)*old
-	if !v.done() {
-		v.status = '1'
-		if v.cum == 0 {
+	if v.status == '2' || !v.done() {
+		// A filled order the bust takes fills off works again; a
+		// working one a correction fills is filled.
+		switch {
+		case v.cum >= v.qty:
+			v.status = '2'
+		case v.cum == 0:
 			v.status = '0'
+		default:
+			v.status = '1'
 		}
 	}
 	er := s.report(v, v.cur, kind)
@@ -770,6 +784,7 @@ func (s *replaySim) lose() {
 		return
 	}
 	s.logf("venue %s: a message lost", vs.name)
+	s.lost = true
 	vs.out = vs.out[1:]
 }
 
@@ -1157,6 +1172,7 @@ func (s *replaySim) compare(when string) {
 	s.checkOwners(r)
 	live := s.managerView(s.e.m)
 	s.diff(when+", replayed", live, s.managerView(r))
+	s.checkBooks(when, s.e.m)
 	s.standbyJ.mu.Lock()
 	s.standbyJ.recs = s.journalNow()
 	s.standbyJ.n = len(s.standbyJ.recs)
@@ -1165,6 +1181,57 @@ func (s *replaySim) compare(when string) {
 		s.t.Fatalf("%s: the standby's CatchUp: %v", when, err)
 	}
 	s.diff(when+", caught up", live, s.managerView(s.standby))
+}
+
+// checkBooks checks that risk has each account's cash and shares as the
+// venue's trades (amended) left them, once the venue's reports all
+// reached m, unless the venue lost one.
+func (s *replaySim) checkBooks(when string, m *Manager) {
+	s.t.Helper()
+	if s.lost {
+		return
+	}
+	for _, vs := range s.sessions {
+		if len(vs.out) > 0 {
+			return
+		}
+	}
+	for _, ac := range s.riskCfg.Accounts {
+		cash, shares := int64(ac.Cash), map[string]int64{}
+		for sym, q := range ac.Positions {
+			shares[sym] = q
+		}
+		for _, v := range s.books {
+			if v.account != ac.ID {
+				continue
+			}
+			if v.side == fix.Buy {
+				cash -= v.turnover
+				shares[v.symbol] += v.cum
+			} else {
+				cash += v.turnover
+				shares[v.symbol] -= v.cum
+			}
+		}
+		st, err := m.Account(ac.ID)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if got := int64(st.Cash + st.Reserved); got != cash {
+			s.t.Errorf("%s: %s's cash %d (available %s, held %s); the venue's trades leave %d", when, ac.ID, got, st.Cash, st.Reserved, cash)
+		}
+		for _, p := range st.Positions {
+			if got := p.Sellable + p.Reserved + p.BoughtToday; got != shares[p.Symbol] {
+				s.t.Errorf("%s: %s's %s %+v; the venue's trades leave %d", when, ac.ID, p.Symbol, p, shares[p.Symbol])
+			}
+			delete(shares, p.Symbol)
+		}
+		for sym, q := range shares {
+			if q != 0 {
+				s.t.Errorf("%s: %s holds no %s; the venue's trades leave %d", when, ac.ID, sym, q)
+			}
+		}
+	}
 }
 
 // diff fails the test with what live and replayed, the views of two

@@ -311,3 +311,47 @@ func TestTradeBustOfAFillRiskRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestResentStatusAnswerMovesNoRisk: a status answer resent from before
+// (PossDup), whose totals the reports since moved on, changes neither the
+// order's filled quantity nor risk: its fills are not counted again when
+// the next report's totals bring them back, nor a busted fill brought
+// back. Before, an answer of fewer shares lowered the order's count and
+// the next answer applied the shares to risk a second time; one of more
+// shares, after a trade cancel, applied the busted fill again.
+func TestResentStatusAnswerMovesNoRisk(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	e.working("c1", 300)
+	e.working("c2", 300)
+	rep := func(id string, execType byte, execID, ref string, last, cum int64, status byte, possDup bool) {
+		t.Helper()
+		e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid(id), OrderID: "X" + id, ExecID: execID, ExecRefID: ref,
+			ExecType: execType, OrdStatus: status, LastQty: last, LastPx: 17000000, CumQty: cum, LeavesQty: 300 - cum,
+			AvgPx: 17000000, PossDup: possDup})
+	}
+	rep("c1", 'F', "E1", "", 200, 200, '1', false)
+	rep("c1", 'I', "", "", 0, 0, '0', true) // answered before E1
+	rep("c1", 'I', "", "", 0, 200, '1', false)
+	rep("c2", 'F', "E2", "", 100, 100, '1', false)
+	rep("c2", 'H', "X2", "E2", 100, 0, '0', false)
+	rep("c2", 'I', "", "", 0, 100, '1', true) // answered before X2
+	check := func(m *Manager, when string) {
+		t.Helper()
+		a, p := a1(t, m)
+		const wantCash = (10_000_000 - 200*1700 - 100*1700 - 300*1700) * refdata.PriceScale
+		const wantHeld = (100*1700 + 300*1700) * refdata.PriceScale
+		if a.Cash != wantCash || a.Reserved != wantHeld || p.BoughtToday != 200 {
+			t.Errorf("%s: A1's cash %s, held %s, %d bought today; want %s, %s, 200 (c1's E1 once, c2's busted E2 not)",
+				when, a.Cash, a.Reserved, p.BoughtToday, refdata.Price(wantCash), refdata.Price(wantHeld))
+		}
+		for id, want := range map[string]int64{"c1": 200, "c2": 0} {
+			if o, _ := m.Get("A1", id); o.CumQty != want {
+				t.Errorf("%s: %s filled %d; want %d", when, id, o.CumQty, want)
+			}
+		}
+	}
+	check(e.m, "live")
+	e.j.Close()
+	check(newEnv(t, dir).m, "after a restart")
+}
