@@ -16,7 +16,8 @@ type StoredReport struct {
 
 // StoredReports is what the ExecutionReports (35=8) a session store holds
 // say, read in sequence order: the last report of each ClOrdID (11), and
-// the ExecIDs (17) of the trades. An acceptor that takes a session over
+// the ExecIDs (17) of the trades and of the trade cancels and
+// corrections. An acceptor that takes a session over
 // from another process (a clustered gateway's new leader, a restarted
 // gateway) compares them with its orders: a report of the previous owner
 // that the store lacks may never have reached the peer.
@@ -30,11 +31,18 @@ type StoredReports struct {
 	// (ExecTransType (20) 0; 3 is a status, whose ExecType is the
 	// OrdStatus).
 	Trades map[string]struct{}
+	// Amends holds the ExecIDs of the trade cancels and corrections
+	// reported: ExecType H or G, or D (restated), which is what a FIX 4.2
+	// peer gets for them, sent as new (ExecTransType 0 or none). A
+	// restatement of another kind is kept too: the ExecIDs are only
+	// looked up.
+	Amends map[string]struct{}
 }
 
 // NewStoredReports returns an empty StoredReports.
 func NewStoredReports() *StoredReports {
-	return &StoredReports{Last: map[string]StoredReport{}, Trades: map[string]struct{}{}}
+	return &StoredReports{Last: map[string]StoredReport{}, Trades: map[string]struct{}{},
+		Amends: map[string]struct{}{}}
 }
 
 // ReadStoredReports reads the reports st holds under sender sequence
@@ -46,10 +54,11 @@ func ReadStoredReports(st quickfix.MessageStore) (*StoredReports, error) {
 }
 
 // Add reads the reports st holds from sender sequence number from on: a
-// report replaces the one r holds for its ClOrdID, and a trade's ExecID is
-// added. It returns the store's next sender sequence number as it read
-// it: the messages below it are read, and a later call from there reads
-// the rest (a store is only appended to, until a Reset).
+// report replaces the one r holds for its ClOrdID, and the ExecID of a
+// trade, trade cancel or correction is added. It returns the store's next
+// sender sequence number as it read it: the messages below it are read,
+// and a later call from there reads the rest (a store is only appended
+// to, until a Reset).
 func (r *StoredReports) Add(st quickfix.MessageStore, from int) (next int, err error) {
 	next = st.NextSenderMsgSeqNum()
 	if next <= from {
@@ -69,6 +78,8 @@ func (r *StoredReports) Add(st quickfix.MessageStore, from int) (next int, err e
 			switch f.execType[0] {
 			case 'F', '1', '2':
 				r.Trades[string(f.execID)] = struct{}{}
+			case 'H', 'G', 'D':
+				r.Amends[string(f.execID)] = struct{}{}
 			}
 		}
 		return nil

@@ -192,6 +192,23 @@ func (o *Order) Trades() []Trade {
 	return o.trades[:len(o.trades):len(o.trades)]
 }
 
+// Amendment returns the trade whose latest cancel or correction is the
+// upstream's execution execID (Trade.Amended), as amended, and whether o
+// has one (the latest match, as amendTrade finds a trade): the trade a
+// trade cancel or correction event (Event.ExecID, on the event's Order)
+// canceled (Canceled) or corrected (Qty and Px). A report that named no
+// trade of the order amended none.
+func (o *Order) Amendment(execID string) (Trade, bool) {
+	if execID == "" {
+		return Trade{}, false
+	}
+	k := lastIndex(o.trades, func(t Trade) bool { return t.Amended == execID })
+	if k < 0 {
+		return Trade{}, false
+	}
+	return o.trades[k], true
+}
+
 // handedOver records a request for o (kind and upstream id as reqID
 // gives them) handed to its session. mu held.
 func (o *Order) handedOver(kind byte, uid string) {

@@ -34,7 +34,7 @@ type execReport struct {
 	side, ordType       byte   // 54 and 40; 0 omits
 	qty                 int64
 	price               refdata.Price
-	lastQty             int64
+	lastQty             int64 // a trade's; a trade correction's, the trade as corrected
 	lastPx              refdata.Price
 	leaves, cum         int64
 	avgPx               refdata.Price
@@ -113,10 +113,17 @@ func (r *execReport) message(fix42 bool, now time.Time) *quickfix.Message {
 	if r.price > 0 {
 		b.SetString(tag.Price, r.price.String())
 	}
-	if r.execType == 'F' || fix42 {
-		// FIX 4.2 requires LastShares and LastPx on every report.
-		b.SetString(tag.LastQty, strconv.FormatInt(r.lastQty, 10))
-		b.SetString(tag.LastPx, r.lastPx.String())
+	if r.execType == 'F' || r.execType == 'G' && r.lastQty > 0 || fix42 {
+		// FIX 4.2 requires LastShares and LastPx on every report; a trade
+		// correction carries the trade as corrected (when known: one that
+		// names no trade of the order has none). For FIX 4.2 that is a
+		// restatement (D), no execution: none.
+		lastQty, lastPx := r.lastQty, r.lastPx
+		if fix42 && (r.execType == 'H' || r.execType == 'G') {
+			lastQty, lastPx = 0, 0
+		}
+		b.SetString(tag.LastQty, strconv.FormatInt(lastQty, 10))
+		b.SetString(tag.LastPx, lastPx.String())
 	}
 	b.SetString(tag.LeavesQty, strconv.FormatInt(r.leaves, 10))
 	b.SetString(tag.CumQty, strconv.FormatInt(r.cum, 10))
@@ -202,6 +209,17 @@ func orderReport(o *orders.Order, execType byte) execReport {
 		cum:       o.CumQty,
 		avgPx:     o.AvgPx,
 		text:      o.Text,
+	}
+}
+
+// amendReport makes r a report of a trade cancel or correction of t, the
+// trade as the cancel or correction left it (orders.Order.Amendment):
+// ExecType H if t is canceled, else G with LastQty and LastPx as
+// corrected. The caller sets the ids.
+func amendReport(r *execReport, t orders.Trade) {
+	r.execType, r.lastQty, r.lastPx = 'H', 0, 0
+	if !t.Canceled {
+		r.execType, r.lastQty, r.lastPx = 'G', t.Qty, t.Px
 	}
 }
 

@@ -28,7 +28,8 @@ import (
 // nothing. Before the statuses, each trade of those orders whose report
 // (by ExecID) neither the store nor the session's queue holds is sent
 // again, flagged PossResend: a broker books each execution, and one it
-// did get it tells by its ExecID. A later logon of the same run does the
+// did get it tells by its ExecID; so is the latest cancel or correction
+// of a trade it was told of, whose report neither holds. A later logon of the same run does the
 // same if the session's queue, full, dropped a message meanwhile (a
 // broker away for long on a busy day).
 
@@ -155,13 +156,15 @@ func (ks *keptStore) storedReports() (*fix.StoredReports, error) {
 // later logon if a message for the session was dropped since the last
 // restatement (its queue full). It queues, flagged PossResend, each trade
 // of the session's orders whose report neither the store holds nor the
-// queue (resendTrades), then the status of every order whose last stored
-// report does not show it as it is, or of which a trade was resent; an
-// order that ended on an earlier trading day is left out (after a restart
-// on a new day the store, reset, holds none of its reports). It
-// runs on the session's goroutine (OnLogon), which is the only writer of
-// the store meanwhile, and returns how many orders it restated and how
-// many trades it resent.
+// queue, and the cancel or correction of a trade the broker was told of
+// whose report neither holds (resendTrades), then the status of every
+// order whose last stored report does not show it as it is, or of which
+// a trade, cancel or correction was resent; an order that ended on an
+// earlier trading day is left out (after a restart on a new day the
+// store, reset, holds none of its reports). It runs on the session's
+// goroutine (OnLogon), which is the only writer of the store meanwhile,
+// and returns how many orders it restated and how many trades, trade
+// cancels and corrections it resent.
 func (s *session) restate() (restated, resent int) {
 	k := s.a.kept
 	again := s.dropped.Swap(false)
@@ -225,30 +228,69 @@ func (s *session) restate() (restated, resent int) {
 // without the upstream's ExecID cannot be told apart and is not resent
 // (the status that follows shows its quantity). A trade the upstream
 // canceled since is not resent: the broker would book a fill that did
-// not happen (the status that follows shows the order without it, as the
-// live restatement of a cancel did, if the broker got the trade). One it
+// not happen (the status that follows shows the order without it). One it
 // corrected goes with the correction's quantity and price
-// (orders.Trade). It returns how many it resent.
+// (orders.Trade), and no correction after it.
+//
+// After the trades it queues, flagged PossResend too, the cancel or
+// correction of each trade the broker was told of (its report stored, or
+// still queued as it was) whose report (by its ExecID,
+// "<upstream>:<Trade.Amended>") neither the store holds nor the queue:
+// as OrderEvent sends one, ExecType H or G (a FIX 4.2 broker's a
+// restatement, D), ExecRefID the trade's ExecID, a correction with the
+// trade as corrected, with the order's current totals (the status
+// follows). A broker that books fills one by one learns which to take
+// back or correct; the status alone gives only the totals. Only a
+// trade's latest cancel or correction is known (Trade.Amended): of a
+// trade amended twice only the latest is resent, which leaves the trade
+// as the venue last did. The cancel of a trade of an earlier trading day
+// is not resent: the store, reset since, tells nothing of it.
+//
+// It returns how many reports (trades, cancels, corrections) it resent.
 func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, today int32) int {
 	n := 0
+	var amended []orders.Trade // trades the broker was told of, whose amendment it may lack
 	for _, t := range o.Trades() {
-		if t.ExecID == "" || t.Canceled || t.Day != 0 && t.Day < today {
-			// No id to tell it by; or canceled; or a trade of an earlier
-			// trading day, whose session told the broker (a venue may
-			// number its ExecIDs anew each day: resent, it could shadow
-			// today's).
+		if t.ExecID == "" || t.Day != 0 && t.Day < today {
+			// No id to tell it by; or a trade of an earlier trading day,
+			// whose session told the broker (a venue may number its
+			// ExecIDs anew each day: resent, it could shadow today's).
 			continue
 		}
 		id := orders.TradeID(o.Upstream, t.ExecID)
+		amend := t.Amended != ""
+		stored := false
 		if reports != nil {
-			if _, ok := reports.Trades[id]; ok {
-				continue
+			_, stored = reports.Trades[id]
+			if amend {
+				_, got := reports.Amends[orders.TradeID(o.Upstream, t.Amended)]
+				amend = !got
 			}
+		}
+		if stored || t.Canceled {
+			// Told, or canceled: not resent. A canceled trade's report
+			// still queued goes as it was, and its cancel must follow.
+			if amend && (stored || s.isQueued(id)) {
+				amended = append(amended, t)
+			}
+			continue
 		}
 		at := *o
 		at.Status, at.CumQty, at.LeavesQty, at.AvgPx, at.Text = t.Status, t.CumQty, t.LeavesQty, t.AvgPx, ""
 		r := orderReport(&at, 'F')
 		r.execID, r.lastQty, r.lastPx, r.transactTime = id, t.Qty, t.Px, t.Time
+		if s.resendTrade(&r) {
+			n++
+		} else if amend {
+			amended = append(amended, t) // queued as it was
+		}
+	}
+	for _, t := range amended {
+		at := *o
+		at.Text = ""
+		r := orderReport(&at, 'G')
+		amendReport(&r, t)
+		r.execID, r.execRefID = orders.TradeID(o.Upstream, t.Amended), orders.TradeID(o.Upstream, t.ExecID)
 		if s.resendTrade(&r) {
 			n++
 		}

@@ -577,30 +577,43 @@ func TestRestateTradeStillToBeDispatched(t *testing.T) {
 // risk runs on a manual clock (from 10:00 on 2026-12-01 in Shanghai), for
 // the restatement's days. Used by one test goroutine.
 type dayRig struct {
-	t    *testing.T
-	clk  *risk.ManualClock
-	m    *orders.Manager
-	up   *orderstest.Line
-	h    *realHarness
-	s    *session
-	sent int
+	t     *testing.T
+	clk   *risk.ManualClock
+	m     *orders.Manager
+	up    *orderstest.Line
+	h     *realHarness
+	s     *session
+	begin string // the session's BeginString
+	acct  string // the account its orders are for
+	sent  int
 }
 
+// newDayRig is a dayRig of BROKER1 (FIX 4.4, account A1).
 func newDayRig(t *testing.T) *dayRig {
+	return newDayRigOf(t, "BROKER1")
+}
+
+// newDayRigOf is a dayRig of broker: BROKER1 (FIX 4.4, account A1) or
+// BROKER2 (FIX 4.2, account B1).
+func newDayRigOf(t *testing.T, broker string) *dayRig {
 	clk := risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC))
 	m, j, up := openRigManager(t, filepath.Join(t.TempDir(), "orders.jrnl"), nil, nil, clk)
 	t.Cleanup(m.Close)
 	t.Cleanup(func() { j.Close() })
 	m.OnSessionUp("core", "line")
 	h := newRealHarness(t, func(*orders.Manager) OrderEntry { return m })
-	return &dayRig{t: t, clk: clk, m: m, up: up, h: h, s: h.session(t, "BROKER1")}
+	r := &dayRig{t: t, clk: clk, m: m, up: up, h: h, s: h.session(t, broker), begin: "FIX.4.4", acct: "A1"}
+	if broker == "BROKER2" {
+		r.begin, r.acct = "FIX.4.2", "B1"
+	}
+	return r
 }
 
-// newOrder enters order id (A1, buy 100) from the broker and has the venue
+// newOrder enters order id (buy 100) from the broker and has the venue
 // acknowledge it.
 func (r *dayRig) newOrder(id string) fix.NewOrder {
 	r.t.Helper()
-	if rej := r.s.handle(inbound(r.t, "FIX.4.4", "D", "11="+id+"|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100")); rej != nil {
+	if rej := r.s.handle(inbound(r.t, r.begin, "D", "11="+id+"|1="+r.acct+"|55=600519|207=XSHG|54=1|40=2|44=1700|38=100|21=1")); rej != nil {
 		r.t.Fatalf("new order %s: %v", id, rej)
 	}
 	r.sent++
@@ -629,7 +642,22 @@ func (r *dayRig) fill(id string, nos fix.NewOrder, qty int64) {
 // checks what it sent (ClOrdID/ExecType of each message).
 func (r *dayRig) restart(want ...string) {
 	r.t.Helper()
-	r.h.restarting(r.t, r.s, periodStore(r.t, r.s, r.clk.Now()))
+	r.restartHolding(nil, want...)
+}
+
+// restartHolding is restart with a store that holds the reports sent so
+// far that stored (nil: none) takes.
+func (r *dayRig) restartHolding(stored func(*quickfix.Message) bool, want ...string) {
+	r.t.Helper()
+	st := periodStore(r.t, r.s, r.clk.Now())
+	for _, m := range r.h.all() {
+		if stored != nil && stored(m) {
+			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(st.NextSenderMsgSeqNum(), []byte(m.String())); err != nil {
+				r.t.Fatal(err)
+			}
+		}
+	}
+	r.h.restarting(r.t, r.s, st)
 	before := len(r.h.all())
 	restated, resent := r.s.restate()
 	var got []string
@@ -747,5 +775,120 @@ func TestRestateCanceledAndCorrectedTrades(t *testing.T) {
 		if got := field(tr, c.tag); got != c.want {
 			t.Errorf("the corrected trade resent with tag %d %q; want %q (%s)", c.tag, got, c.want, tr)
 		}
+	}
+}
+
+// TestRestateResendsLostTradeCancelAndCorrection: the broker got a trade's
+// report but not that of the venue's cancel or correction of it (queued
+// for a broker logged out when the gateway died): the restart's first
+// logon resends that cancel or correction, flagged PossResend, as the
+// live report went (FIX 4.4: ExecType H, or G with the trade as
+// corrected, ExecRefID naming the trade; FIX 4.2: a restatement, D),
+// before the order's status; nothing for an order whose every report
+// the store holds. Before, only the status went, with the new totals: a
+// broker booking fills one by one never learned which fill to take back
+// or correct. The live reports are checked too: a FIX 4.2 upstream's
+// cancel reaches a FIX 4.4 broker as ExecType H, and a correction
+// carries LastQty and LastPx as corrected.
+func TestRestateResendsLostTradeCancelAndCorrection(t *testing.T) {
+	for _, tc := range []struct {
+		broker          string
+		cancel, correct string // ExecType of each (FIX 4.2: D)
+		want            []string
+	}{
+		{"BROKER1", "H", "G", []string{"bust/H", "bust/I", "corr/G", "corr/I"}},
+		{"BROKER2", "D", "D", []string{"bust/D", "bust/0", "corr/D", "corr/1"}},
+	} {
+		t.Run(tc.broker, func(t *testing.T) {
+			r := newDayRigOf(t, tc.broker)
+			fix42 := tc.broker == "BROKER2"
+			bust := r.newOrder("bust")
+			r.fill("bust", bust, 40)
+			// A FIX 4.2 upstream's cancel (ExecTransType 1).
+			r.m.OnExecReport("core", fix.ExecReport{ClOrdID: bust.ClOrdID, OrderID: "V-bust", ExecID: "X-bust", ExecRefID: "F-bust",
+				ExecType: 'D', ExecTransType: '1', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100,
+				LastQty: 40, LastPx: 17000000, LeavesQty: 100})
+			corr := r.newOrder("corr")
+			r.fill("corr", corr, 40)
+			r.m.OnExecReport("core", fix.ExecReport{ClOrdID: corr.ClOrdID, OrderID: "V-corr", ExecID: "X-corr", ExecRefID: "F-corr",
+				ExecType: 'G', OrdStatus: '1', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100,
+				LastQty: 30, LastPx: 17010000, CumQty: 30, LeavesQty: 70, AvgPx: 17010000})
+			kept := r.newOrder("kept")
+			r.fill("kept", kept, 40)
+			r.m.OnExecReport("core", fix.ExecReport{ClOrdID: kept.ClOrdID, OrderID: "V-kept", ExecID: "X-kept", ExecRefID: "F-kept",
+				ExecType: 'H', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
+			type fields = map[quickfix.Tag]string
+			check := func(what string, m *quickfix.Message, want fields) {
+				t.Helper()
+				for tg, v := range want {
+					if got := field(m, tg); got != v {
+						t.Errorf("%s: tag %d %q; want %q (%s)", what, tg, got, v, m)
+					}
+				}
+			}
+			lastCorr := fields{tag.LastQty: "30", tag.LastPx: "1701.00"}
+			if fix42 {
+				lastCorr = fields{tag.LastQty: "0", tag.LastPx: "0.00", tag.ExecTransType: "0"}
+			}
+			liveBust := fields{tag.ExecType: tc.cancel, tag.ExecRefID: "core:F-bust", tag.CumQty: "0", tag.LastQty: ""}
+			if fix42 {
+				liveBust = fields{tag.ExecType: tc.cancel, tag.ExecRefID: "core:F-bust", tag.CumQty: "0", tag.LastQty: "0", tag.ExecTransType: "0"}
+			}
+			liveCorr := fields{tag.ExecType: tc.correct, tag.ExecRefID: "core:F-corr", tag.CumQty: "30"}
+			maps.Copy(liveCorr, lastCorr)
+			for _, c := range []struct {
+				id   string
+				want fields
+			}{{"core:X-bust", liveBust}, {"core:X-corr", liveCorr}, {"core:X-kept", nil}} {
+				m := r.h.waitFor(t, "the report "+c.id, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == c.id })
+				check("the live report "+c.id, m, c.want)
+			}
+			// The restart: the store holds every report but the bust's
+			// and the correction's.
+			lost := func(m *quickfix.Message) bool {
+				id := field(m, tag.ExecID)
+				return id == "core:X-bust" || id == "core:X-corr"
+			}
+			r.restartHolding(func(m *quickfix.Message) bool { return !lost(m) }, tc.want...)
+			out := r.h.all()
+			out = out[len(out)-4:]
+			resentBust, resentCorr := out[0], out[2]
+			liveBust[tag.PossResend] = "Y"
+			liveCorr[tag.PossResend] = "Y"
+			liveBust[tag.ExecID], liveCorr[tag.ExecID] = "core:X-bust", "core:X-corr"
+			check("the resent cancel", resentBust, liveBust)
+			check("the resent correction", resentCorr, liveCorr)
+		})
+	}
+}
+
+// TestRestateLeavesQueuedTradeCancel: a trade cancel whose report is
+// queued for the broker (it came in the new run, before the broker's
+// first logon) is not resent by the restatement, which sends only the
+// order's status; the store holds the trade.
+func TestRestateLeavesQueuedTradeCancel(t *testing.T) {
+	r := newDayRig(t)
+	bust := r.newOrder("bust")
+	r.fill("bust", bust, 40)
+	st := periodStore(t, r.s, r.clk.Now())
+	for _, m := range r.h.all() {
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(st.NextSenderMsgSeqNum(), []byte(m.String())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.h.restarting(t, r.s, st)
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: bust.ClOrdID, OrderID: "V-bust", ExecID: "X-bust", ExecRefID: "F-bust",
+		ExecType: 'H', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
+	r.h.waitFor(t, "the cancel's report", func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:X-bust" })
+	before := len(r.h.all())
+	if _, resent := r.s.restate(); resent != 0 {
+		t.Errorf("resent %d reports; want none", resent)
+	}
+	var got []string
+	for _, m := range r.h.all()[before:] {
+		got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType))
+	}
+	if want := []string{"bust/I"}; !slices.Equal(got, want) {
+		t.Fatalf("restated %v; want %v", got, want)
 	}
 }

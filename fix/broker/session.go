@@ -29,7 +29,7 @@ type session struct {
 	// (its queue full): the next logon restates again (Config.Restate).
 	dropped atomic.Bool
 	// queued holds the ExecIDs ("<upstream>:<ExecID>") of the trades
-	// queued for the broker and not yet handed to quickfix (which stores
+	// (and trade cancels and corrections) queued for the broker and not yet handed to quickfix (which stores
 	// each message it sends), which a restatement does not resend: at most
 	// the queue's size. resent holds those a restatement resent whose
 	// sink report may still come: the manager applies a trade (and a
@@ -64,9 +64,9 @@ func (s *session) restating() {
 	s.qmu.Unlock()
 }
 
-// sinkTrade queues the sink's report of a trade of the upstream's (ExecID
-// r.execID) and records it queued, flagged PossResend if a restatement
-// resent the trade already. Any goroutine; it never blocks (qmu is held
+// sinkTrade queues the sink's report of a trade of the upstream's, or of
+// a trade cancel or correction (ExecID r.execID), and records it queued,
+// flagged PossResend if a restatement resent it already. Any goroutine; it never blocks (qmu is held
 // around a queueing that does not).
 func (s *session) sinkTrade(r *execReport) {
 	if s.queued == nil {
@@ -103,6 +103,15 @@ func (s *session) resendTrade(r *execReport) bool {
 		s.queued[r.execID] = struct{}{}
 	}
 	return true
+}
+
+// isQueued reports whether the report execID is queued for the broker
+// and not yet handed to quickfix (see queued). Any goroutine.
+func (s *session) isQueued(execID string) bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	_, ok := s.queued[execID]
+	return ok
 }
 
 // noteSending records that the report execID is being handed to quickfix,
@@ -173,7 +182,12 @@ var _ orders.Sink = sink{}
 //   - the upstream's executions (0 new, F trade, 4 canceled, 5 replaced,
 //     8 rejected, C expired, I status) are forwarded with ExecID
 //     "<upstream>:<upstream's ExecID>"; a trade cancel or correction
-//     also with ExecRefID (19) naming the trade so;
+//     also with ExecRefID (19) naming the trade so, as ExecType H (the
+//     trade canceled) or G (corrected, with LastQty and LastPx as
+//     corrected) by what it did to the trade (orders.Order.Amendment),
+//     whichever the upstream's FIX version (a FIX 4.2 upstream's is a
+//     restatement, D, with ExecTransType 1 or 2); a FIX 4.2 broker gets a
+//     restatement (report.go);
 //   - an upstream's refusal of a cancel or replace is an OrderCancelReject.
 //
 // Cancels the broker did not send (ev.Requester another source or none:
@@ -234,6 +248,17 @@ func (k sink) OrderEvent(ev orders.Event) {
 			r.origClOrdID = ev.Replaced
 			if req, ok := a.lookup(o.Account, ev.Ref, true); ok && r.origClOrdID == "" {
 				r.origClOrdID = req.orig
+			}
+		case 'H', 'G', 'D':
+			if ev.ExecRefID == "" {
+				break // no trade cancel or correction
+			}
+			if t, ok := o.Amendment(ev.ExecID); ok {
+				amendReport(&r, t)
+			}
+			if ev.ExecID != "" {
+				s.sinkTrade(&r) // a restatement may resend it
+				return
 			}
 		}
 		if r.execType == 'F' {
