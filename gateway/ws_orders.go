@@ -246,15 +246,23 @@ type orderJSON struct {
 	// brokers get it and order.trades lists it; only on an exec of
 	// execType trade whose upstream gave one.
 	ExecID string `json:"execId,omitempty"`
+	// ExecRefID names the trade a trade cancel or correction (execType
+	// trade_canceled or trade_corrected) takes back or corrects, as its
+	// trade event's execId did: "<upstream>:<the upstream's ExecRefID>";
+	// absent when the upstream gave none.
+	ExecRefID string `json:"execRefId,omitempty"`
 	// ID echoes the request a direct answer answers: order.status's, and
 	// the first answer to order.new, order.cancel and order.replace on the
 	// connection that sent it (awaiting).
 	ID json.RawMessage `json:"id,omitempty"`
 }
 
-// execTypes names FIX ExecType values on the wire.
+// execTypes names FIX ExecType values on the wire. A FIX 4.2 upstream's
+// trade cancel or correction is a restatement (D) naming the trade
+// (orders.Event.ExecRefID): encodeOrderEvent names it by what it did to
+// the trade.
 var execTypes = map[byte]string{'0': "new", '1': "trade", '2': "trade", 'F': "trade", '4': "canceled", '5': "replaced",
-	'8': "rejected", 'I': "status", 'C': "expired"}
+	'8': "rejected", 'I': "status", 'C': "expired", 'D': "restated", 'H': "trade_canceled", 'G': "trade_corrected"}
 
 func orderView(typ string, o orders.Order) orderJSON {
 	return orderJSON{Ch: chOrders, Type: typ, ClOrdID: o.ClOrdID, OrigClOrdID: o.OrigClOrdID, Account: o.Account,
@@ -272,6 +280,18 @@ func encodeOrderEvent(ev orders.Event, id json.RawMessage) []byte {
 		v.LastPx, v.LastQty = ev.LastPx, ev.LastQty
 		if v.ExecType == "trade" {
 			v.ExecID = orders.TradeID(ev.Order.Upstream, ev.ExecID)
+		}
+		if ev.ExecRefID != "" {
+			// A trade cancel or correction: canceled or corrected as the
+			// trade it names is now (a correction to no quantity
+			// cancels), whatever the upstream's FIX version.
+			v.ExecRefID = orders.TradeID(ev.Order.Upstream, ev.ExecRefID)
+			if t, ok := ev.Order.Amendment(ev.ExecID); ok {
+				v.ExecType = execTypes['G']
+				if t.Canceled {
+					v.ExecType = execTypes['H']
+				}
+			}
 		}
 	}
 	return encodeReply(v)

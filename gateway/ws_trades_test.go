@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -311,5 +312,55 @@ func TestOrderTradeCanceledOrCorrected(t *testing.T) {
 		if got := string(encodeOrderTrade(&o, tc.tr)); got != tc.want {
 			t.Errorf("%s: %s; want %s", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestWSTradeCancelAndCorrectionEvents: the exec event of a venue's trade
+// cancel or correction names what it did (execType trade_canceled or
+// trade_corrected, a FIX 4.2 venue's, a restatement naming the trade, by
+// what it did to the trade) and the trade (execRefId, as its trade
+// event's execId); a restatement of another kind is restated, without
+// execRefId. Before, such events carried no execType and nothing named
+// the trade.
+func TestWSTradeCancelAndCorrectionEvents(t *testing.T) {
+	e, tok, m := newOrderEnvWith(t, &ackingUpstream{}, nil)
+	c := e.dial(tok)
+	if err := c.SendRaw(context.Background(), []byte(`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":1000,"id":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	nextRaw(t, c, func(m rawMessage) bool { return m.str("type") == "exec" && m.str("status") == "new" })
+	o, err := m.Status("A1", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := refdata.Price(1700 * refdata.PriceScale)
+	report := func(er fix.ExecReport) {
+		er.ClOrdID, er.OrderID = o.UpstreamID, o.OrderID
+		m.OnExecReport("core", er)
+	}
+	report(fix.ExecReport{ExecID: "V1", ExecType: 'F', OrdStatus: '1', LastPx: px, LastQty: 100, CumQty: 100, LeavesQty: 900, AvgPx: px})
+	report(fix.ExecReport{ExecID: "V2", ExecType: 'F', OrdStatus: '1', LastPx: px, LastQty: 200, CumQty: 300, LeavesQty: 700, AvgPx: px})
+	// A FIX 4.2 venue's cancel of V1 (ExecTransType 1), a FIX 4.4
+	// venue's correction of V2, a cancel naming no trade of the order, a
+	// FIX 4.2 venue's correction of V2 to nothing (which cancels), a
+	// restatement.
+	report(fix.ExecReport{ExecID: "X1", ExecRefID: "V1", ExecType: 'D', ExecTransType: '1', OrdStatus: '1', CumQty: 200, LeavesQty: 800, AvgPx: px})
+	report(fix.ExecReport{ExecID: "X2", ExecRefID: "V2", ExecType: 'G', OrdStatus: '1', LastPx: px, LastQty: 150, CumQty: 150, LeavesQty: 850, AvgPx: px})
+	report(fix.ExecReport{ExecID: "X3", ExecRefID: "V9", ExecType: 'H', OrdStatus: '1', CumQty: 150, LeavesQty: 850, AvgPx: px})
+	report(fix.ExecReport{ExecID: "X4", ExecRefID: "X2", ExecType: 'D', ExecTransType: '2', OrdStatus: '0', CumQty: 0, LeavesQty: 1000})
+	report(fix.ExecReport{ExecID: "R1", ExecType: 'D', OrdStatus: '0', CumQty: 0, LeavesQty: 1000})
+	want := []string{
+		"trade_canceled core:V1", "trade_corrected core:V2", "trade_canceled core:V9", "trade_canceled core:X2", "restated ",
+	}
+	var got []string
+	nextRaw(t, c, func(m rawMessage) bool {
+		if m.str("type") != "exec" || m.str("execType") == "trade" {
+			return false
+		}
+		got = append(got, m.str("execType")+" "+m.str("execRefId"))
+		return len(got) == len(want)
+	})
+	if !slices.Equal(got, want) {
+		t.Fatalf("exec events (execType execRefId) %q; want %q", got, want)
 	}
 }
