@@ -862,11 +862,13 @@ func TestRestateResendsLostTradeCancelAndCorrection(t *testing.T) {
 	}
 }
 
-// TestRestateLeavesQueuedTradeCancel: a trade cancel whose report is
-// queued for the broker (it came in the new run, before the broker's
-// first logon) is not resent by the restatement, which sends only the
-// order's status; the store holds the trade.
-func TestRestateLeavesQueuedTradeCancel(t *testing.T) {
+// TestRestateQueuedTradeCancel: in the new run, before the broker's
+// first logon, the venue canceled two trades: the first's cancel, whose
+// trade the store holds, is queued for the broker and not resent by the
+// restatement, which sends only the order's status; the second trade's
+// report is queued, and its cancel the full queue dropped: the cancel is
+// resent (the queued trade goes as a live fill), then the status.
+func TestRestateQueuedTradeCancel(t *testing.T) {
 	r := newDayRig(t)
 	bust := r.newOrder("bust")
 	r.fill("bust", bust, 40)
@@ -877,18 +879,37 @@ func TestRestateLeavesQueuedTradeCancel(t *testing.T) {
 		}
 	}
 	r.h.restarting(t, r.s, st)
-	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: bust.ClOrdID, OrderID: "V-bust", ExecID: "X-bust", ExecRefID: "F-bust",
+	cancel := func(id string) {
+		t.Helper()
+		r.m.OnExecReport("core", fix.ExecReport{ClOrdID: bust.ClOrdID, OrderID: "V-" + id, ExecID: "X-" + id, ExecRefID: "F-" + id,
+			ExecType: 'H', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
+		r.h.waitFor(t, "the cancel of "+id, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:X-"+id })
+	}
+	cancel("bust")
+	drop := r.newOrder("drop")
+	r.fill("drop", drop, 40)
+	r.h.mu.Lock()
+	r.h.full = true
+	r.h.mu.Unlock()
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: drop.ClOrdID, OrderID: "V-drop", ExecID: "X-drop", ExecRefID: "F-drop",
 		ExecType: 'H', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
-	r.h.waitFor(t, "the cancel's report", func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:X-bust" })
+	r.h.waitFor(t, "the dropped cancel", func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:X-drop" })
+	r.h.mu.Lock()
+	r.h.full = false
+	r.h.mu.Unlock()
 	before := len(r.h.all())
-	if _, resent := r.s.restate(); resent != 0 {
-		t.Errorf("resent %d reports; want none", resent)
+	if _, resent := r.s.restate(); resent != 1 {
+		t.Errorf("resent %d reports; want 1", resent)
 	}
 	var got []string
 	for _, m := range r.h.all()[before:] {
-		got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType))
+		d := field(m, tag.ClOrdID) + "/" + field(m, tag.ExecType)
+		if field(m, tag.ExecType) != "I" {
+			d += "/" + field(m, tag.ExecID)
+		}
+		got = append(got, d)
 	}
-	if want := []string{"bust/I"}; !slices.Equal(got, want) {
+	if want := []string{"bust/I", "drop/H/core:X-drop", "drop/I"}; !slices.Equal(got, want) {
 		t.Fatalf("restated %v; want %v", got, want)
 	}
 }
