@@ -862,13 +862,14 @@ func TestRestateResendsLostTradeCancelAndCorrection(t *testing.T) {
 	}
 }
 
-// TestRestateQueuedTradeCancel: in the new run, before the broker's
-// first logon, the venue canceled two trades: the first's cancel, whose
-// trade the store holds, is queued for the broker and not resent by the
-// restatement, which sends only the order's status; the second trade's
-// report is queued, and its cancel the full queue dropped: the cancel is
-// resent (the queued trade goes as a live fill), then the status.
-func TestRestateQueuedTradeCancel(t *testing.T) {
+// TestRestateQueuedTradeCancelOrCorrection: in the new run, before the
+// broker's first logon, the venue canceled or corrected three trades:
+// the first's cancel, whose trade the store holds, is queued for the
+// broker and not resent by the restatement, which sends only the order's
+// status; the second and third trades' reports are queued, and their
+// cancel and correction the full queue dropped: each is resent (the
+// queued trades go as they were), then the order's status.
+func TestRestateQueuedTradeCancelOrCorrection(t *testing.T) {
 	r := newDayRig(t)
 	bust := r.newOrder("bust")
 	r.fill("bust", bust, 40)
@@ -888,18 +889,23 @@ func TestRestateQueuedTradeCancel(t *testing.T) {
 	cancel("bust")
 	drop := r.newOrder("drop")
 	r.fill("drop", drop, 40)
+	corr := r.newOrder("corr")
+	r.fill("corr", corr, 40)
 	r.h.mu.Lock()
 	r.h.full = true
 	r.h.mu.Unlock()
 	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: drop.ClOrdID, OrderID: "V-drop", ExecID: "X-drop", ExecRefID: "F-drop",
 		ExecType: 'H', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
-	r.h.waitFor(t, "the dropped cancel", func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:X-drop" })
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: corr.ClOrdID, OrderID: "V-corr", ExecID: "X-corr", ExecRefID: "F-corr",
+		ExecType: 'G', OrdStatus: '1', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100,
+		LastQty: 30, LastPx: 17010000, CumQty: 30, LeavesQty: 70, AvgPx: 17010000})
+	r.h.waitFor(t, "the dropped correction", func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:X-corr" })
 	r.h.mu.Lock()
 	r.h.full = false
 	r.h.mu.Unlock()
 	before := len(r.h.all())
-	if _, resent := r.s.restate(); resent != 1 {
-		t.Errorf("resent %d reports; want 1", resent)
+	if _, resent := r.s.restate(); resent != 2 {
+		t.Errorf("resent %d reports; want 2", resent)
 	}
 	var got []string
 	for _, m := range r.h.all()[before:] {
@@ -909,7 +915,7 @@ func TestRestateQueuedTradeCancel(t *testing.T) {
 		}
 		got = append(got, d)
 	}
-	if want := []string{"bust/I", "drop/H/core:X-drop", "drop/I"}; !slices.Equal(got, want) {
+	if want := []string{"bust/I", "drop/H/core:X-drop", "drop/I", "corr/G/core:X-corr", "corr/I"}; !slices.Equal(got, want) {
 		t.Fatalf("restated %v; want %v", got, want)
 	}
 }
