@@ -110,6 +110,10 @@ type replaySim struct {
 	// books holds every order the venue took, of every day (vorders
 	// holds the day's), for checkBooks.
 	books []*venueOrder
+	// stored holds the upstream ids of the requests every process so
+	// far handed to a session: the sessions' stores outlive the process
+	// (restart), as the backlog FIX resend delivers from them does.
+	stored map[string]bool
 }
 
 // replacedEnd is a client's disconnect that found its replace of
@@ -186,7 +190,7 @@ var replaySymbols = []refdata.Instrument{
 
 func newReplaySim(t *testing.T, seed uint64) *replaySim {
 	s := &replaySim{t: t, seed: seed, r: rand.New(rand.NewPCG(seed, 0x5eed)), sessions: map[string]*venueSession{},
-		byID: map[string]*venueOrder{}, ids: map[string][]string{}, from: map[string]Source{}}
+		byID: map[string]*venueOrder{}, ids: map[string][]string{}, from: map[string]Source{}, stored: map[string]bool{}}
 	// Tuesday 10:00 in Shanghai.
 	s.clk = risk.NewManualClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC))
 	s.cj = &clockJournal{clk: s.clk}
@@ -1009,17 +1013,23 @@ func (s *replaySim) nextDay() {
 // restart stops the live process (at most twice in a run) and starts
 // another on the journal, logged off: its sessions log on later
 // (logon), which resolves the orders left open by the recovery rule.
-// The sessions' stores hold what was handed to them (Handed), some of
-// it unknown (a store that lost its tail); what the old process handed
-// over and the venue has not read yet still reaches the venue (FIX
-// resend), what it had not handed over is lost.
+// The sessions' stores hold what was handed to them (Handed), by this
+// process and by every earlier one (a store outlives its process: a
+// request an earlier process handed over, that this one never sent,
+// is still in it), some of it unknown (a store that lost its tail);
+// what the old processes handed over and the venue has not read yet
+// still reaches the venue (FIX resend), what they had not handed over
+// is lost. Before, the stores held the last process's requests only:
+// after two restarts an order the first process had handed over, the
+// venue took from the backlog and filled, was HandedNo, ended as never
+// sent and its fills refused by risk (checkBooks, seeds 181 and 223,
+// and 188 with trade busts).
 func (s *replaySim) restart() {
 	if s.restarts >= 2 {
 		return
 	}
 	s.restarts++
 	s.replaced = nil // the restart owes every session's cancels (cancelOwed)
-	handed := map[string]fix.Handed{}
 	for _, name := range []string{"core", "margin"} {
 		vs := s.sessions[name]
 		f := vs.f
@@ -1029,12 +1039,16 @@ func (s *replaySim) restart() {
 				continue
 			}
 			uid, _ := reqID(req)
-			handed[uid] = fix.HandedYes
+			s.stored[uid] = true
 			if i >= vs.read {
 				vs.backlog = append(vs.backlog, req)
 			}
 		}
 		f.mu.Unlock()
+	}
+	handed := map[string]fix.Handed{}
+	for uid := range s.stored {
+		handed[uid] = fix.HandedYes
 	}
 	s.e.m.mu.Lock()
 	uids := slices.Sorted(maps.Keys(s.e.m.byUID))
