@@ -40,7 +40,9 @@
 //     answer after Config.AckTimeout (of the session's logged-on time,
 //     summed across drops) gets a status request; a cancel or
 //     replace still unanswered then is refused, a new order stays pending
-//     and is counted (gateway_orders_unanswered_total).
+//     and is counted (gateway_orders_unanswered_total). The venue may
+//     still take a replace so refused: its first report under the
+//     replace's id makes the replace the order's terms, in risk too.
 //   - After a crash or a stop, the recovery rule (see Recover) sends every
 //     accepted request that never left, and only those.
 //

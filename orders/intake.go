@@ -319,12 +319,17 @@ func (m *Manager) applyChange(typ byte, rec changeRec, live bool) error {
 	return nil
 }
 
-// endChange ends a cancel or replace that never reached the venue: the
-// order keeps its terms. It returns the event telling the client. mu held.
+// endChange ends a cancel or replace that the venue did not answer (never
+// sent, refused as a message, or not answered in time): the order keeps
+// its terms. A replace is kept (Order.refused): one the venue had, and
+// takes after all, is the order's terms from its first report under the
+// replace's id (replacedLate). It returns the event telling the client.
+// mu held.
 func (m *Manager) endChange(o *Order, code, text string) Event {
 	c := o.pending
 	if c.kind == recReplace {
 		m.riskErr("replace_rejected", o, m.risk.OnReplaceRejected(c.resv))
+		o.refused = append(o.refused, c)
 	}
 	o.pending = nil
 	o.Text, o.Updated = text, m.cfg.Clock()

@@ -77,6 +77,12 @@ type Order struct {
 	acked bool
 	// pending is the cancel or replace in flight, if any.
 	pending *change
+	// refused are the replaces of the order that ended refused without
+	// the venue's answer to them (endChange: not answered in time, most
+	// of all), oldest first, since its terms last changed: the venue may
+	// still take one, and a report under its upstream id then makes it
+	// the order's terms (Manager.replacedLate). Live and in replay alike.
+	refused []*change
 	// owed is the cancel the gateway owes the order (cancel-on-disconnect,
 	// the kill switch) that found pending set: sent once it ends
 	// (Manager.payOwed). Live only.

@@ -1085,6 +1085,7 @@ type orderView struct {
 	Seq           int
 	Pending       string
 	Resv          string
+	Refused       []string
 }
 
 func viewOf(o *Order) orderView {
@@ -1098,6 +1099,10 @@ func viewOf(o *Order) orderView {
 		v.Pending = fmt.Sprintf("%c %s %s %v x %d from %v resv %s", c.kind, c.clOrdID, c.uid, c.price, c.qty, c.from, resvString(c.resv))
 	}
 	v.Resv = resvString(o.resv)
+	for _, c := range o.refused {
+		v.Refused = append(v.Refused, fmt.Sprintf("%s %s %v x %d from %v resv %s", c.clOrdID, c.uid, c.price, c.qty, c.from, resvString(c.resv)))
+	}
+	v.Order.refused = nil
 	return v
 }
 

@@ -186,6 +186,12 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 		text = "a fill the venue reported after the gateway expired the order"
 	}
 	ev := Event{Kind: EventExec, ExecType: er.ExecType, ExecID: er.ExecID, Ref: o.ClOrdID, Text: text}
+	if g := m.replacedLate(o, &er); g != nil {
+		ev.Ref, ev.Request, ev.Requester = g.clOrdID, g.msgType(), g.from
+		if er.ExecType == '5' {
+			ev.Replaced = g.replacedFrom
+		}
+	}
 	c := o.pending
 	if c != nil && er.ClOrdID == c.uid {
 		ev.Ref, ev.Request, ev.Requester = c.clOrdID, c.msgType(), c.from
@@ -457,10 +463,57 @@ func (m *Manager) replaced(o *Order, c *change) {
 	takeTerms(o, c)
 }
 
-// takeTerms makes the replace c the order's terms. mu held.
+// takeTerms makes the replace c the order's terms. The replaces refused
+// before it (Order.refused) the venue no longer takes: it took this one.
+// mu held.
 func takeTerms(o *Order, c *change) {
 	o.ClOrdID, o.UpstreamID, o.Price, o.Qty = c.clOrdID, c.uid, c.price, c.qty
-	o.pending = nil
+	o.pending, o.refused = nil, nil
+}
+
+// replacedLate makes a replace of o that ended refused without the
+// venue's answer (Order.refused) the order's terms, in risk too, when the
+// venue reports the order under its upstream id: the venue took it after
+// the gateway gave up on it (a venue slower than twice AckTimeout, or its
+// answer lost). It returns the replace and the client order id it
+// replaced, or nil for a report under any other id, one saying the venue
+// does not know the order, or one of an ended order. The replace's
+// client hears the report as the replace's (its Ref). Before, the order
+// kept its old terms: the venue's fills beyond its old quantity were
+// refused by risk, their cash and shares lost. Live and in replay alike.
+// mu held.
+func (m *Manager) replacedLate(o *Order, er *fix.ExecReport) *lateReplace {
+	if len(o.refused) == 0 || er.ClOrdID == o.UpstreamID || o.Status.Terminal() ||
+		er.ExecType == 'I' && er.UnknownOrder() {
+		return nil
+	}
+	k := slices.IndexFunc(o.refused, func(c *change) bool { return c.uid == er.ClOrdID })
+	if k < 0 {
+		return nil
+	}
+	c := o.refused[k]
+	// The venue takes requests in order: those refused before it it did
+	// not take; those after it it may take still.
+	o.refused = slices.Clone(o.refused[k+1:])
+	if !m.replaying {
+		m.log.Warn("orders: the upstream took a replace the gateway had ended unanswered; its terms are the order's",
+			"account", o.Account, "clOrdID", c.clOrdID, "was", o.ClOrdID, "upstreamID", c.uid, "price", c.price, "qty", c.qty)
+	}
+	session := ""
+	if c.from != (Source{}) {
+		session = c.from.key()
+	}
+	m.riskErr("replaced_late", o, m.risk.OnReplacedLate(c.resv, session))
+	g := &lateReplace{change: c, replacedFrom: o.ClOrdID}
+	o.ClOrdID, o.UpstreamID, o.Price, o.Qty = c.clOrdID, c.uid, c.price, c.qty
+	return g
+}
+
+// lateReplace is a replace replacedLate made the order's terms, and the
+// client order id of the terms it replaced.
+type lateReplace struct {
+	*change
+	replacedFrom string
 }
 
 // reconcile takes the upstream's word on an order (a status answer or a

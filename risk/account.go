@@ -385,6 +385,46 @@ func (c *Checker) OnReplaced(r *Reservation) error {
 	return nil
 }
 
+// OnReplacedLate makes the replace whose Reservation r is the order's
+// terms after the upstream took it late: the caller had ended it as
+// refused (OnReplaceRejected) when the upstream did not answer in time,
+// and the upstream now reports the order under the replace's client order
+// id. The order takes r's terms (its client order id, price and total
+// quantity) and session, if not empty, as OnReplaced would have, and
+// holds what they require; a replace pending since (a later one) stays
+// pending, the order holding the worst case of both. If the order's fills
+// already reach the new quantity it is done. It refuses an order already
+// done (or expired at a rollover) with ErrOrderClosed, an order's own
+// Reservation with ErrNotPending, and a nil, hand-made or other
+// Checker's r with ErrUnknownReservation. It does not read the clock.
+func (c *Checker) OnReplacedLate(r *Reservation, session string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, err := c.record(r)
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.replace == 0:
+		return fmt.Errorf("%w: account %s clOrdId %s is an order's own reservation", ErrNotPending, o.acct.id, r.ClOrdID)
+	case o.done:
+		return fmt.Errorf("%w: account %s clOrdId %s", ErrOrderClosed, o.acct.id, o.clOrdID)
+	}
+	if o.pending && r.replace == o.replaces {
+		o.pending = false // it is the pending one: OnReplaced
+	}
+	o.clOrdID, o.price, o.qty = r.ClOrdID, r.Price, r.Qty
+	if session != "" {
+		o.session = session
+	}
+	if !o.pending && o.cum >= o.qty {
+		o.acct.close(o)
+		return nil
+	}
+	o.acct.rehold(o)
+	return nil
+}
+
 // OnReplaceRejected drops the pending replace whose Reservation r is,
 // after the upstream refused it: the order keeps its old terms and its
 // session, and releases the extra the replace held. The replace's client order id stays

@@ -449,3 +449,44 @@ func TestLateSellShownOversold(t *testing.T) {
 		t.Errorf("position %+v, want s2's 1,000 held with none left", p)
 	}
 }
+
+// TestReplacedLate: a replace refused for want of an answer
+// (OnReplaceRejected) that the upstream took after all becomes the
+// order's terms (OnReplacedLate): its id, price and quantity, and its
+// session; with a later replace pending the order holds the worst case of
+// both, and its fills up to the late terms pass. It refuses an order's
+// own Reservation and an order done.
+func TestReplacedLate(t *testing.T) {
+	c, _ := newChecker(t, nil)
+	start := snap(t, c, "A1").Cash
+	b1 := mustNew(t, c, buy("A1", "b1", "000001.SZ", "10.00", 1000))
+	b2, rej := c.CheckReplace("b1", buy("A1", "b2", "000001.SZ", "10.00", 2000))
+	wantCode(t, rej, "")
+	wantErr(t, c.OnReplaceRejected(b2), nil)
+	o3 := buy("A1", "b3", "000001.SZ", "10.50", 1000)
+	o3.Session = "ws:s3"
+	b3, rej := c.CheckReplace("b1", o3)
+	wantCode(t, rej, "")
+	wantErr(t, c.OnReplacedLate(b1, ""), ErrNotPending)
+
+	o2 := b2.ord
+	wantErr(t, c.OnReplacedLate(b2, "ws:s2"), nil)
+	if o2.clOrdID != "b2" || o2.qty != 2000 || o2.session != "ws:s2" || !o2.pending {
+		t.Fatalf("after the late replace: %s qty %d session %s pending %v; want b2's terms, b3 still pending", o2.clOrdID, o2.qty, o2.session, o2.pending)
+	}
+	if st := snap(t, c, "A1"); st.Reserved != cny(21_000) { // 2,000 at 10.50, b3's price
+		t.Fatalf("held %s with b2 taken late and b3 pending; want 21000.00", st.Reserved)
+	}
+	checkInvariants(t, c)
+	wantErr(t, c.OnReplaceRejected(b3), nil)
+	if st := snap(t, c, "A1"); st.Reserved != cny(20_000) {
+		t.Fatalf("held %s on b2's terms; want 20000.00", st.Reserved)
+	}
+	wantErr(t, c.OnFill(b1, px("10.00"), 1500), nil) // beyond b1's 1,000
+	wantErr(t, c.OnFill(b1, px("10.00"), 500), nil)
+	if st := snap(t, c, "A1"); st.Reserved != 0 || st.OpenOrders != 0 || st.Cash != start-cny(20_000) {
+		t.Fatalf("after 2,000 filled: %+v", st)
+	}
+	wantErr(t, c.OnReplacedLate(b2, ""), ErrOrderClosed)
+	checkInvariants(t, c)
+}

@@ -1,0 +1,81 @@
+package orders
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"sgw/fix"
+	"sgw/refdata"
+)
+
+// TestReplaceTakenAfterGivingUp: a replace the venue answers neither
+// within the ack timeout nor its status request within the status
+// timeout ends refused, but the venue had it and takes it late (a slow
+// venue, its answer lost): its report under the replace's id makes the
+// replace the order's terms, in risk too, so that the fills beyond the
+// old quantity count, and the replace's client hears the report as the
+// replace's. Before, the order kept its old terms: risk refused the
+// fills beyond them, and the account lacked the shares bought and still
+// had their cost (found by TestReplayEqualsLive, seeds 675 and 839 of
+// 1,000). A replay ends the same.
+func TestReplaceTakenAfterGivingUp(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir, func(_ *env, c *Config) { c.AckTimeout, c.StatusTimeout = time.Second, time.Second })
+	e.working("w1", 200)
+	before, _ := a1(t, e.m)
+	const px = 17000000
+	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "w1", Account: "A1", Price: px, Qty: 400, Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	r1, ok := e.core.wait(t, 2)[1].(fix.ReplaceRequest)
+	if !ok {
+		t.Fatalf("sent %v; want the replace second", describe(e.core.list()))
+	}
+	for i := 0; ; i++ { // the venue is silent: asked about, then given up
+		e.m.tick(e.advance(1100 * time.Millisecond))
+		if o, _ := e.m.Get("A1", "w1"); o.pending == nil {
+			break
+		}
+		if i == 10 {
+			t.Fatal("the unanswered replace was never given up")
+		}
+	}
+	evs := e.ev.wait(t, 4) // w1 accepted and new, r1 accepted, r1 refused
+	if ev := evs[len(evs)-1]; ev.Kind != EventCancelReject || ev.Ref != "r1" {
+		t.Fatalf("after the timeouts the client heard %+v; want r1's cancel reject", ev)
+	}
+
+	n := len(evs)
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: r1.ClOrdID, OrigClOrdID: r1.OrigClOrdID, OrderID: "Xw1", ExecID: "e5",
+		ExecType: '5', OrdStatus: '0', Price: px, OrderQty: 400, LeavesQty: 400})
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: r1.ClOrdID, OrderID: "Xw1", ExecID: "e6", ExecType: 'F', OrdStatus: '2',
+		Price: px, OrderQty: 400, LastPx: px, LastQty: 400, CumQty: 400, AvgPx: px})
+	evs = e.ev.wait(t, n+2)[n:]
+	if ev := evs[0]; ev.Kind != EventExec || ev.ExecType != '5' || ev.Ref != "r1" || ev.Replaced != "w1" || ev.Order.Qty != 400 {
+		t.Errorf("the venue's late replace told as %+v; want r1's, replacing w1, of 400", ev)
+	}
+	if ev := evs[1]; ev.Order.ClOrdID != "r1" || ev.Order.Status != StatusFilled || ev.Order.CumQty != 400 {
+		t.Errorf("the fill told as %+v; want r1 filled 400", ev.Order)
+	}
+	check := func(name string, m *Manager) {
+		t.Helper()
+		a, pos := a1(t, m)
+		cost := refdata.Price(400 * px)
+		if pos.BoughtToday != 400 || a.Cash != before.Cash+before.Reserved-cost || a.Reserved != 0 || a.OpenOrders != 0 {
+			t.Errorf("%s: A1 %+v, position %+v; want 400 bought today for %v, nothing held, nothing working (before: %+v)",
+				name, a, pos, cost, before)
+		}
+		if o, ok := m.Get("A1", "r1"); !ok || o.Qty != 400 || o.UpstreamID != r1.ClOrdID || o.Status != StatusFilled {
+			t.Errorf("%s: r1 = %+v (found %v); want the order, 400 filled under the replace's id", name, o, ok)
+		}
+	}
+	check("live", e.m)
+	live, _ := e.m.Account("A1")
+	e.j.Close()
+	r := newEnv(t, dir, func(r *env, _ *Config) { r.noLogon = true })
+	check("replayed", r.m)
+	if got, _ := r.m.Account("A1"); got.Cash != live.Cash || !slices.Equal(got.Positions, live.Positions) {
+		t.Errorf("replayed %+v, live %+v", got, live)
+	}
+}
