@@ -79,3 +79,64 @@ func TestReplaceTakenAfterGivingUp(t *testing.T) {
 		t.Errorf("replayed %+v, live %+v", got, live)
 	}
 }
+
+// refuseUnanswered has the client replace working order orig with id
+// (px, qty), the venue silent until the gateway gives the replace up
+// (ack and status timeouts), and returns the replace as sent upstream.
+func refuseUnanswered(t *testing.T, e *env, orig, id string, px refdata.Price, qty int64) fix.ReplaceRequest {
+	t.Helper()
+	n := len(e.core.list())
+	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: id, OrigClOrdID: orig, Account: "A1", Price: px, Qty: qty, Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	r, ok := e.core.wait(t, n+1)[n].(fix.ReplaceRequest)
+	if !ok {
+		t.Fatalf("sent %v; want the replace last", describe(e.core.list()))
+	}
+	for i := 0; ; i++ {
+		e.m.tick(e.advance(1100 * time.Millisecond))
+		if o, _ := e.m.Get("A1", orig); o.pending == nil {
+			return r
+		}
+		if i == 10 {
+			t.Fatal("the unanswered replace was never given up")
+		}
+	}
+}
+
+// TestLateReplaceAckNotTaken: the venue's late Pending Replace (E) for a
+// replace the gateway gave up on only says the venue has the request,
+// not that it took it (it may still refuse it), and the gateway journals
+// no such acknowledgement: it must not make the replace the order's
+// terms. Before, it did, live only: the order then took r1's 400 while
+// the venue (which refused r1) worked 200 and filled them, leaving the
+// order partially filled with 200 held for nothing; and a replay, which
+// never saw the E, rebuilt another order than the live one.
+func TestLateReplaceAckNotTaken(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir, func(_ *env, c *Config) { c.AckTimeout, c.StatusTimeout = time.Second, time.Second })
+	e.working("w1", 200)
+	before, _ := a1(t, e.m)
+	const px = 17000000
+	r1 := refuseUnanswered(t, e, "w1", "r1", px, 400)
+	w1 := r1.OrigClOrdID
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: r1.ClOrdID, OrigClOrdID: w1, OrderID: "Xw1", ExecID: "e5",
+		ExecType: 'E', OrdStatus: 'E', Price: px, OrderQty: 200, LeavesQty: 200})
+	e.m.OnCancelReject("core", fix.CancelReject{ClOrdID: r1.ClOrdID, OrigClOrdID: w1, OrderID: "Xw1", Text: "too late"})
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: w1, OrderID: "Xw1", ExecID: "e6", ExecType: 'F', OrdStatus: '2',
+		Price: px, OrderQty: 200, LastPx: px, LastQty: 200, CumQty: 200, AvgPx: px})
+	check := func(name string, m *Manager) {
+		t.Helper()
+		o, _ := m.Get("A1", "w1")
+		if o.ClOrdID != "w1" || o.Qty != 200 || o.Status != StatusFilled || o.CumQty != 200 {
+			t.Errorf("%s: %s %d, %s %d filled; want w1 of 200 filled", name, o.ClOrdID, o.Qty, o.Status, o.CumQty)
+		}
+		a, pos := a1(t, m)
+		if cost := refdata.Price(200 * px); pos.BoughtToday != 200 || a.Cash != before.Cash+before.Reserved-cost || a.Reserved != 0 || a.OpenOrders != 0 {
+			t.Errorf("%s: A1 %+v, position %+v; want 200 bought, nothing held or working", name, a, pos)
+		}
+	}
+	check("live", e.m)
+	e.j.Close()
+	check("replayed", newEnv(t, dir, func(r *env, _ *Config) { r.noLogon = true }).m)
+}

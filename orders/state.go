@@ -477,7 +477,11 @@ func takeTerms(o *Order, c *change) {
 // the gateway gave up on it (a venue slower than twice AckTimeout, or its
 // answer lost). It returns the replace and the client order id it
 // replaced, or nil for a report under any other id, one saying the venue
-// does not know the order, or one of an ended order. The replace's
+// does not know the order, one of an ended order, or one that does not
+// say the venue took the replace: an acknowledgement (a Pending Replace
+// may still be refused) or a trade of no shares, for which applyExec
+// changes nothing else, so that the journal may not keep them and a
+// replay would not see them. The replace's
 // client hears the report as the replace's (its Ref). Before, the order
 // kept its old terms: the venue's fills beyond its old quantity were
 // refused by risk, their cash and shares lost. Live and in replay alike.
@@ -486,6 +490,14 @@ func (m *Manager) replacedLate(o *Order, er *fix.ExecReport) *lateReplace {
 	if len(o.refused) == 0 || er.ClOrdID == o.UpstreamID || o.Status.Terminal() ||
 		er.ExecType == 'I' && er.UnknownOrder() {
 		return nil
+	}
+	switch er.ExecType {
+	case 'A', '6', 'E':
+		return nil
+	case 'F':
+		if er.LastQty <= 0 {
+			return nil
+		}
 	}
 	k := slices.IndexFunc(o.refused, func(c *change) bool { return c.uid == er.ClOrdID })
 	if k < 0 {
