@@ -3,6 +3,7 @@ package orders
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"sgw/refdata"
@@ -329,6 +330,9 @@ func (m *Manager) endChange(o *Order, code, text string) Event {
 	c := o.pending
 	if c.kind == recReplace {
 		m.riskErr("replace_rejected", o, m.risk.OnReplaceRejected(c.resv))
+		if len(o.refused) == maxRefused {
+			o.refused = slices.Delete(o.refused, 0, 1)
+		}
 		o.refused = append(o.refused, c)
 	}
 	o.pending = nil
@@ -336,6 +340,14 @@ func (m *Manager) endChange(o *Order, code, text string) Event {
 	m.signal()
 	return Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Request: c.msgType(), Requester: c.from, Text: text, Code: code}
 }
+
+// maxRefused bounds the replaces an order keeps (Order.refused) in case
+// the venue takes one late: the latest, the oldest dropped (taken after
+// all, it is a report under another id, and the order keeps its terms).
+// A venue refusing every replace as a message, and a client replacing
+// again and again, made them grow without bound, and with them the scan
+// of each report under an id not the order's.
+const maxRefused = 8
 
 // ownClOrdID is the client order id of a cancel the gateway makes itself
 // (a CancelRequest without one: the kill switch's, cancel-on-disconnect's),

@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -134,6 +135,47 @@ func TestLateReplaceAckNotTaken(t *testing.T) {
 		a, pos := a1(t, m)
 		if cost := refdata.Price(200 * px); pos.BoughtToday != 200 || a.Cash != before.Cash+before.Reserved-cost || a.Reserved != 0 || a.OpenOrders != 0 {
 			t.Errorf("%s: A1 %+v, position %+v; want 200 bought, nothing held or working", name, a, pos)
+		}
+	}
+	check("live", e.m)
+	e.j.Close()
+	check("replayed", newEnv(t, dir, func(r *env, _ *Config) { r.noLogon = true }).m)
+}
+
+// TestRefusedReplacesBounded: the replaces an order keeps in case the
+// venue takes one late (Order.refused) are bounded, the latest kept: a
+// venue that refuses every replace as a message (BusinessMessageReject)
+// and a client replacing again and again kept each, for the order's
+// life, each report under another id scanning them all. The latest still
+// becomes the order's terms when the venue reports under it, live and in
+// replay.
+func TestRefusedReplacesBounded(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	e.working("w1", 200)
+	const n = 3 * maxRefused
+	var last fix.ReplaceRequest
+	for i := range n {
+		id := fmt.Sprintf("r%d", i)
+		k := len(e.core.list())
+		if _, err := e.m.Replace(ReplaceRequest{ClOrdID: id, OrigClOrdID: "w1", Account: "A1", Price: 17000000, Qty: int64(300 + 100*(i%10)), Source: src}); err != nil {
+			t.Fatal(err)
+		}
+		last = e.core.wait(t, k+1)[k].(fix.ReplaceRequest)
+		e.m.OnReject("core", fix.Reject{ClOrdID: last.ClOrdID, MsgType: "G", Text: "no"})
+	}
+	e.m.mu.Lock()
+	kept := len(e.m.orders[key("A1", "w1")].refused)
+	e.m.mu.Unlock()
+	if kept > maxRefused {
+		t.Errorf("the order keeps %d refused replaces of %d; want at most %d", kept, n, maxRefused)
+	}
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: last.ClOrdID, OrigClOrdID: last.OrigClOrdID, OrderID: "Xw1", ExecID: "e5",
+		ExecType: '5', OrdStatus: '0', Price: 17000000, OrderQty: last.Qty, LeavesQty: last.Qty})
+	check := func(name string, m *Manager) {
+		t.Helper()
+		if o, _ := m.Get("A1", "w1"); o.UpstreamID != last.ClOrdID || o.Qty != last.Qty {
+			t.Errorf("%s: the order is %s of %d; want the last replace's %s of %d", name, o.UpstreamID, o.Qty, last.ClOrdID, last.Qty)
 		}
 	}
 	check("live", e.m)

@@ -82,6 +82,7 @@ type Order struct {
 	// of all), oldest first, since its terms last changed: the venue may
 	// still take one, and a report under its upstream id then makes it
 	// the order's terms (Manager.replacedLate). Live and in replay alike.
+	// At most maxRefused, the latest.
 	refused []*change
 	// owed is the cancel the gateway owes the order (cancel-on-disconnect,
 	// the kill switch) that found pending set: sent once it ends
