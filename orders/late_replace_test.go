@@ -108,12 +108,18 @@ func refuseUnanswered(t *testing.T, e *env, orig, id string, px refdata.Price, q
 // TestLateReplaceAckNotTaken: the venue's late Pending Replace (E) for a
 // replace the gateway gave up on only says the venue has the request,
 // not that it took it (it may still refuse it), and the gateway journals
-// no such acknowledgement: it must not make the replace the order's
-// terms. Before, it did, live only: the order then took r1's 400 while
+// no such acknowledgement (nor a trade of no shares): it must not make
+// the replace the order's terms. Before, it did, live only: the order then took r1's 400 while
 // the venue (which refused r1) worked 200 and filled them, leaving the
 // order partially filled with 200 held for nothing; and a replay, which
 // never saw the E, rebuilt another order than the live one.
 func TestLateReplaceAckNotTaken(t *testing.T) {
+	for _, execType := range []byte{'E', 'F'} { // F: of no shares
+		t.Run(string(execType), func(t *testing.T) { testLateReplaceAckNotTaken(t, execType) })
+	}
+}
+
+func testLateReplaceAckNotTaken(t *testing.T, execType byte) {
 	dir := t.TempDir()
 	e := newEnv(t, dir, func(_ *env, c *Config) { c.AckTimeout, c.StatusTimeout = time.Second, time.Second })
 	e.working("w1", 200)
@@ -122,7 +128,7 @@ func TestLateReplaceAckNotTaken(t *testing.T) {
 	r1 := refuseUnanswered(t, e, "w1", "r1", px, 400)
 	w1 := r1.OrigClOrdID
 	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: r1.ClOrdID, OrigClOrdID: w1, OrderID: "Xw1", ExecID: "e5",
-		ExecType: 'E', OrdStatus: 'E', Price: px, OrderQty: 200, LeavesQty: 200})
+		ExecType: execType, OrdStatus: 'E', Price: px, OrderQty: 200, LeavesQty: 200})
 	e.m.OnCancelReject("core", fix.CancelReject{ClOrdID: r1.ClOrdID, OrigClOrdID: w1, OrderID: "Xw1", Text: "too late"})
 	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: w1, OrderID: "Xw1", ExecID: "e6", ExecType: 'F', OrdStatus: '2',
 		Price: px, OrderQty: 200, LastPx: px, LastQty: 200, CumQty: 200, AvgPx: px})
