@@ -153,10 +153,7 @@ func TestJournalAppendsGrouped(t *testing.T) {
 	j := newTestJournal(t, leader)
 	appendWait(t, j, "first")
 	before := leader.state.AppliedIndex()
-	hold := make(chan struct{})
-	leader.watch.mu.Lock()
-	leader.watch.hold = hold
-	leader.watch.mu.Unlock()
+	hold := holdApply(leader)
 	const n = 50
 	type ack struct {
 		seq uint64
@@ -170,10 +167,7 @@ func TestJournalAppendsGrouped(t *testing.T) {
 	}
 	// Record 0 is in flight, held by the leader's state machine; the
 	// others were gathered behind it.
-	leader.watch.mu.Lock()
-	leader.watch.hold = nil
-	leader.watch.mu.Unlock()
-	close(hold)
+	release(leader, hold)
 	for i := range n {
 		a := <-acks
 		if a.err != nil || a.seq != uint64(i)+2 {
@@ -207,10 +201,7 @@ func TestJournalNoGroupsUnlessSet(t *testing.T) {
 	j := newTestJournal(t, leader)
 	appendWait(t, j, "first")
 	before := leader.state.AppliedIndex()
-	hold := make(chan struct{})
-	leader.watch.mu.Lock()
-	leader.watch.hold = hold
-	leader.watch.mu.Unlock()
+	hold := holdApply(leader)
 	const n = 20
 	acks := make(chan error, n)
 	for i := range n {
@@ -218,10 +209,7 @@ func TestJournalNoGroupsUnlessSet(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	leader.watch.mu.Lock()
-	leader.watch.hold = nil
-	leader.watch.mu.Unlock()
-	close(hold)
+	release(leader, hold)
 	for range n {
 		if err := <-acks; err != nil {
 			t.Fatal(err)
@@ -242,10 +230,7 @@ func TestJournalGatheredTimeout(t *testing.T) {
 	leader := c.waitLeader("")
 	j := newTestJournal(t, leader)
 	appendWait(t, j, "first")
-	hold := make(chan struct{})
-	leader.watch.mu.Lock()
-	leader.watch.hold = hold
-	leader.watch.mu.Unlock()
+	hold := holdApply(leader)
 	const n = 5
 	errs := make(chan error, n)
 	for i := range n {
@@ -258,10 +243,7 @@ func TestJournalGatheredTimeout(t *testing.T) {
 			t.Fatalf("append %d: %v, want ErrTimeout", i, err)
 		}
 	}
-	leader.watch.mu.Lock()
-	leader.watch.hold = nil
-	leader.watch.mu.Unlock()
-	close(hold)
+	release(leader, hold)
 	// In doubt, they may be applied; what follows is acknowledged in order.
 	// (A loaded machine may have moved leadership meanwhile.)
 	done := make(chan error, 1)
@@ -288,10 +270,7 @@ func gatherAcrossTerms(t *testing.T, n int) (*testNode, *Journal, chan error, ch
 	leader := c.waitLeader("")
 	j := newTestJournal(t, leader)
 	appendWait(t, j, "first")
-	hold := make(chan struct{})
-	leader.watch.mu.Lock()
-	leader.watch.hold = hold
-	leader.watch.mu.Unlock()
+	hold := holdApply(leader)
 	errs := make(chan error, n)
 	for i := range n {
 		if err := j.AppendAsync('O', fmt.Appendf(nil, "r%d", i), func(_ uint64, err error) { errs <- err }); err != nil {
@@ -322,6 +301,16 @@ func gatherAcrossTerms(t *testing.T, n int) (*testNode, *Journal, chan error, ch
 		t.Skipf("%s lost the leadership again, or never lost it (term %d)", leader.id, term)
 	}
 	return leader, j, errs, hold
+}
+
+// holdApply makes tn's state machine wait, at its next record, until
+// release.
+func holdApply(tn *testNode) chan struct{} {
+	hold := make(chan struct{})
+	tn.watch.mu.Lock()
+	tn.watch.hold = hold
+	tn.watch.mu.Unlock()
+	return hold
 }
 
 // release lets tn's state machine apply again.
