@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -917,5 +918,114 @@ func TestRestateQueuedTradeCancelOrCorrection(t *testing.T) {
 	}
 	if want := []string{"bust/I", "drop/H/core:X-drop", "drop/I", "corr/G/core:X-corr", "corr/I"}; !slices.Equal(got, want) {
 		t.Fatalf("restated %v; want %v", got, want)
+	}
+}
+
+// bookTrades folds the ExecutionReports ms, in order and deduplicated by
+// ExecID, as a broker booking fills one by one does: a trade (ExecType F)
+// books its LastQty under its ExecID; a cancel (H) or correction (G,
+// LastQty as corrected) of the trade its ExecRefID names (the trade's
+// ExecID, or that of an earlier cancel or correction of it) books the
+// trade anew. It returns the trades' quantities by ExecID, and an error
+// for a cancel or correction naming no trade the broker had.
+func bookTrades(ms []*quickfix.Message) (map[string]int64, error) {
+	booked := map[string]int64{}
+	trade := map[string]string{} // ExecID of a trade, cancel or correction -> the trade's
+	seen := map[string]bool{}
+	for _, m := range ms {
+		id := field(m, tag.ExecID)
+		if field(m, tag.MsgType) != "8" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		last, _ := strconv.ParseInt(field(m, tag.LastQty), 10, 64)
+		switch field(m, tag.ExecType) {
+		case "F":
+			booked[id], trade[id] = last, id
+		case "H", "G":
+			ref, ok := trade[field(m, tag.ExecRefID)]
+			if !ok {
+				return booked, fmt.Errorf("a trade cancel or correction naming no trade the broker had: %s", m)
+			}
+			if field(m, tag.ExecType) == "H" {
+				last = 0
+			}
+			booked[ref], trade[id] = last, ref
+		}
+	}
+	return booked, nil
+}
+
+// TestRestateStaleTradeAmendmentStillToBeDispatched: the venue corrected
+// a trade the broker got, then canceled it; both applied, their events
+// not yet dispatched (a slow journal commit) when the first logon's
+// restatement resends the latest, the cancel, flagged PossResend. The
+// sink's report of the correction, coming after, must not undo the
+// cancel: before, it went out unflagged under its own ExecID, which the
+// broker had not seen, and the broker booked the trade again as
+// corrected; the cancel's own live report, flagged, it ignored.
+func TestRestateStaleTradeAmendmentStillToBeDispatched(t *testing.T) {
+	h := newRealHarness(t, nil)
+	s := h.session(t, "BROKER1")
+	uid := h.workingOrder(t, s)
+	fill := func(n int, last, cum int64) {
+		h.m.OnExecReport("core", fix.ExecReport{ClOrdID: uid, OrderID: "V1", ExecID: fmt.Sprintf("E%d", n), ExecType: 'F', OrdStatus: '1',
+			Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LastQty: last, LastPx: 17000000,
+			CumQty: cum, LeavesQty: 100 - cum, AvgPx: 17000000})
+		h.waitFor(t, fmt.Sprintf("the trade E%d", n), func(m *quickfix.Message) bool { return field(m, tag.ExecID) == fmt.Sprintf("core:E%d", n) })
+	}
+	fill(1, 30, 30)
+	st, err := quickfix.NewMemoryStoreFactory().Create(s.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range h.all() {
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(st.NextSenderMsgSeqNum(), []byte(m.String())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.restarting(t, s, st)
+	gate := &gateSink{execID: "E2", held: make(chan struct{}), release: make(chan struct{})}
+	h.m.Watch("A1", gate) // called after the session's sink
+	h.m.OnExecReport("core", fix.ExecReport{ClOrdID: uid, OrderID: "V1", ExecID: "E2", ExecType: 'F', OrdStatus: '1',
+		Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LastQty: 10, LastPx: 17000000,
+		CumQty: 40, LeavesQty: 60, AvgPx: 17000000})
+	<-gate.held // E2 reached the session's sink; the dispatcher is held
+	h.m.OnExecReport("core", fix.ExecReport{ClOrdID: uid, OrderID: "V1", ExecID: "X1", ExecRefID: "E1", ExecType: 'G', OrdStatus: '1',
+		Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LastQty: 20, LastPx: 17000000,
+		CumQty: 30, LeavesQty: 70, AvgPx: 17000000})
+	h.m.OnExecReport("core", fix.ExecReport{ClOrdID: uid, OrderID: "V1", ExecID: "X2", ExecRefID: "X1", ExecType: 'H', OrdStatus: '1',
+		Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, CumQty: 10, LeavesQty: 90, AvgPx: 17000000})
+	if _, resent := s.restate(); resent != 1 {
+		t.Fatalf("resent %d reports; want the cancel X2, applied, its event not yet dispatched", resent)
+	}
+	close(gate.release)
+	// The sink's report of X2 comes after that of X1 (dispatched in
+	// order).
+	h.waitFor(t, "the sink's report of X2", func(*quickfix.Message) bool {
+		n := 0
+		for _, m := range h.all() {
+			if field(m, tag.ExecID) == "core:X2" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	var got []*quickfix.Message
+	for _, m := range h.all() {
+		if field(m, tag.MsgType) == "8" {
+			got = append(got, m)
+		}
+	}
+	booked, err := bookTrades(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if booked["core:E1"] != 0 || booked["core:E2"] != 10 {
+		var d []string
+		for _, m := range got {
+			d = append(d, m.String())
+		}
+		t.Errorf("the broker books E1 %d, E2 %d; want 0 (canceled) and 10\n%s", booked["core:E1"], booked["core:E2"], strings.Join(d, "\n"))
 	}
 }

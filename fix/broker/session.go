@@ -105,6 +105,38 @@ func (s *session) resendTrade(r *execReport) bool {
 	return true
 }
 
+// superseded reports whether a restatement resent a later cancel or
+// correction of the trade that the upstream's execution execID canceled
+// or corrected (o as that left it) than execID, whose live report has
+// not come yet: the broker has the trade as that later one left it, and
+// the report of execID, older (applied before the restatement, its event
+// dispatched after), would undo it; it is not sent. The manager delivers
+// events in the order it applied them, so a later amendment still noted
+// resent (its own report to come, flagged) was applied after execID.
+// Only with Config.Restate. Dispatcher goroutine (OrderEvent).
+func (s *session) superseded(o *orders.Order, execID string) bool {
+	if s.queued == nil {
+		return false
+	}
+	ts := o.Trades()
+	k := len(ts) - 1
+	for k >= 0 && ts[k].Amended != execID {
+		k--
+	}
+	cur, ok := s.a.entry.Get(o.Account, o.ClOrdID)
+	if k < 0 || !ok || cur.OrigClOrdID != o.OrigClOrdID || !cur.Created.Equal(o.Created) || k >= len(cur.Trades()) {
+		return false
+	}
+	later := cur.Trades()[k].Amended
+	if later == execID {
+		return false
+	}
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	_, ok = s.resent[orders.TradeID(o.Upstream, later)]
+	return ok
+}
+
 // isQueued reports whether the report execID is queued for the broker
 // and not yet handed to quickfix (see queued). Any goroutine.
 func (s *session) isQueued(execID string) bool {
@@ -255,6 +287,9 @@ func (k sink) OrderEvent(ev orders.Event) {
 			}
 			if t, ok := o.Amendment(ev.ExecID); ok {
 				amendReport(&r, t)
+				if s.superseded(o, ev.ExecID) {
+					return
+				}
 			}
 			if ev.ExecID != "" {
 				s.sinkTrade(&r) // a restatement may resend it
