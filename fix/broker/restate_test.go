@@ -1029,3 +1029,61 @@ func TestRestateStaleTradeAmendmentStillToBeDispatched(t *testing.T) {
 		t.Errorf("the broker books E1 %d, E2 %d; want 0 (canceled) and 10\n%s", booked["core:E1"], booked["core:E2"], strings.Join(d, "\n"))
 	}
 }
+
+// TestTradeAmendmentNamesTheTrade: a venue that names a trade by its
+// last cancel or correction (FIX allows either) corrects a trade; the
+// reports of both are lost (the full queue dropped them), and the
+// restatement resends the trade as corrected, not the correction. The
+// venue's next correction names the first: its report names the trade
+// by the trade's ExecID. Before, it named the first correction, whose
+// report the broker never got, and the broker could not tell which fill
+// it corrected.
+func TestTradeAmendmentNamesTheTrade(t *testing.T) {
+	h := newRealHarness(t, nil)
+	s := h.session(t, "BROKER1")
+	uid := h.workingOrder(t, s)
+	st, err := quickfix.NewMemoryStoreFactory().Create(s.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range h.all() {
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(st.NextSenderMsgSeqNum(), []byte(m.String())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.restarting(t, s, st)
+	report := func(er fix.ExecReport) {
+		t.Helper()
+		er.ClOrdID, er.OrderID, er.OrdStatus, er.Symbol, er.Side, er.Price, er.OrderQty = uid, "V1", '1', "600519.SH", fix.Buy, 17000000, 100
+		er.LastPx, er.CumQty, er.LeavesQty, er.AvgPx = 17000000, er.LastQty, 100-er.LastQty, 17000000
+		h.m.OnExecReport("core", er)
+		h.waitFor(t, "the report of "+er.ExecID, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:"+er.ExecID })
+	}
+	h.mu.Lock()
+	h.full = true
+	h.mu.Unlock()
+	report(fix.ExecReport{ExecID: "E1", ExecType: 'F', LastQty: 30})
+	report(fix.ExecReport{ExecID: "X1", ExecRefID: "E1", ExecType: 'G', LastQty: 20})
+	h.mu.Lock()
+	h.full = false
+	h.mu.Unlock()
+	if _, resent := s.restate(); resent != 1 {
+		t.Fatalf("resent %d reports; want the trade E1, as corrected", resent)
+	}
+	report(fix.ExecReport{ExecID: "X2", ExecRefID: "X1", ExecType: 'G', LastQty: 40})
+	h.mu.Lock()
+	var got []*quickfix.Message
+	for _, o := range h.out {
+		if !o.dropped {
+			got = append(got, o.m)
+		}
+	}
+	h.mu.Unlock()
+	booked, err := bookTrades(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if booked["core:E1"] != 40 {
+		t.Errorf("the broker books E1 %d; want 40", booked["core:E1"])
+	}
+}

@@ -214,7 +214,8 @@ var _ orders.Sink = sink{}
 //   - the upstream's executions (0 new, F trade, 4 canceled, 5 replaced,
 //     8 rejected, C expired, I status) are forwarded with ExecID
 //     "<upstream>:<upstream's ExecID>"; a trade cancel or correction
-//     also with ExecRefID (19) naming the trade so, as ExecType H (the
+//     also with ExecRefID (19) naming the trade so (by the trade's own
+//     ExecID, when the order has the trade), as ExecType H (the
 //     trade canceled) or G (corrected, with LastQty and LastPx as
 //     corrected) by what it did to the trade (orders.Order.Amendment),
 //     whichever the upstream's FIX version (a FIX 4.2 upstream's is a
@@ -286,7 +287,12 @@ func (k sink) OrderEvent(ev orders.Event) {
 				break // no trade cancel or correction
 			}
 			if t, ok := o.Amendment(ev.ExecID); ok {
+				// Named by the trade's ExecID, which the broker got the
+				// trade under: the upstream may name an earlier cancel or
+				// correction of it, whose report the broker may lack (a
+				// restatement resends a trade's latest only).
 				amendReport(&r, t)
+				r.execRefID = orders.TradeID(o.Upstream, t.ExecID)
 				if s.superseded(o, ev.ExecID) {
 					return
 				}
