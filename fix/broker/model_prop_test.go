@@ -70,6 +70,7 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	g := startModelGateway(t)
 	v := orderstest.NewVenue(t, g.m, g.up, rng)
+	v.Busts = true
 
 	var brokers []*modelBroker
 	for i, acct := range []string{"A1", "A2"} {
@@ -139,7 +140,7 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 		v.Act()
 	}
 	v.Settle(await, held)
-	asked, trades, resent := 0, 0, 0
+	asked, trades, resent, amends := 0, 0, 0, 0
 	for _, b := range brokers {
 		b.converge(t, g.m)
 		// Every report went out: none left noted as queued (ToApp
@@ -148,12 +149,19 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 		if q := sessionOf(t, g.a, b.src.Session).queuedNow(); len(q) != 0 {
 			t.Errorf("%s: trades still noted as queued after quiescence: %v", b.src.Session, q)
 		}
-		n, again := b.checkTrades(t, g.m, v.Fills())
-		trades, resent = trades+n, resent+again
+		n, again, a := b.checkTrades(t, g.m, v.Fills())
+		trades, resent, amends = trades+n, resent+again, amends+a
 		asked += b.checkAnswered(t, g.restarts+g.fullRestarts > 0)
 	}
 	v.Check(held())
-	t.Logf("%d orders, %d venue executions (%d fills); %d trades reported, %d of them resent (PossResend) after acceptor stops", len(held()), v.Execs(), len(v.Fills()), trades, resent)
+	busts := 0
+	for _, f := range v.Fills() {
+		if f.Amended != "" {
+			busts++
+		}
+	}
+	t.Logf("%d orders, %d venue executions (%d fills, %d of them canceled or corrected); %d trades reported, %d of them resent (PossResend) after acceptor stops; %d trade cancels and corrections reported",
+		len(held()), v.Execs(), len(v.Fills()), busts, trades, resent, amends)
 	t.Logf("%d acceptor restarts (slowest stop %v), %d gateway restarts; logons %d and %d; ResendRequests %d and %d; %d refusals lost in restarts",
 		g.restarts, g.slowest, g.fullRestarts, brokers[0].logonCount(), brokers[1].logonCount(), brokers[0].tb.resendRequests(), brokers[1].tb.resendRequests(), asked)
 }
@@ -617,7 +625,7 @@ func (b *modelBroker) converge(t *testing.T, m *orders.Manager) {
 // acceptor queued before the logon: such a trade may come after later
 // ones. It returns how many trades the broker got and how many of them
 // came first resent.
-func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, fills []orderstest.Fill) (trades, resent int) {
+func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, fills []orderstest.Fill) (trades, resent, amends int) {
 	t.Helper()
 	b.mu.Lock()
 	got := slices.Clone(b.got)
@@ -633,16 +641,26 @@ func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, fills []order
 	byN := map[int]trade{}           // every trade got, by the venue's number
 	history := map[string][]string{} // each order's reports, for a failure's message
 	seen := map[string]bool{}
+	booked := map[int]int64{}    // each trade as the broker books it, by the venue's number
+	tradeOf := map[string]int{}  // the venue's number of the trade an ExecID (a trade's, a cancel's, a correction's) is of
+	busted := map[string]bool{}  // the orders (OrderID) with a trade cancel or correction reported
+	amended := map[string]bool{} // the orders (OrderID) of a fill the venue canceled or corrected
+	for _, f := range fills {
+		if f.Amended != "" {
+			amended[f.OrderID] = true
+		}
+	}
 	for _, msg := range got {
 		execID, execType, orderID := field(msg, tag.ExecID), field(msg, tag.ExecType), field(msg, tag.OrderID)
 		if field(msg, tag.MsgType) != "8" {
 			continue
 		}
+		amend := execType == "H" || execType == "G"
 		if seen[execID] {
 			// A report again: the broker ignores it by its ExecID only
 			// when it is flagged (a session resend, a restatement's).
-			if dup, possResend := fix.PossDup(msg); !dup && !possResend && execType == "F" {
-				t.Errorf("%s: trade %s reported again without PossDupFlag or PossResend: %s", b.src.Session, execID, msg)
+			if dup, possResend := fix.PossDup(msg); !dup && !possResend && (execType == "F" || amend) {
+				t.Errorf("%s: trade, trade cancel or correction %s reported again without PossDupFlag or PossResend: %s", b.src.Session, execID, msg)
 			}
 			continue
 		}
@@ -650,8 +668,25 @@ func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, fills []order
 		last, _ := strconv.ParseInt(field(msg, tag.LastQty), 10, 64)
 		cum, _ := strconv.ParseInt(field(msg, tag.CumQty), 10, 64)
 		_, possResend := fix.PossDup(msg)
-		d := fmt.Sprintf("%s ExecType %s ExecID %s LastQty %d CumQty %d PossResend %v", field(msg, tag.ClOrdID), execType, execID, last, cum, possResend)
+		d := fmt.Sprintf("%s ExecType %s ExecID %s ExecRefID %s LastQty %d CumQty %d PossResend %v", field(msg, tag.ClOrdID), execType, execID,
+			field(msg, tag.ExecRefID), last, cum, possResend)
 		history[orderID] = append(history[orderID], d)
+		if amend {
+			// A trade cancel or correction: the broker books the trade
+			// its ExecRefID names anew (LastQty as corrected). One that
+			// names a trade the broker has yet to get (its report queued
+			// before the restatement resent the trade, as corrected) it
+			// cannot book.
+			busted[orderID] = true
+			amends++
+			if execType == "H" {
+				last = 0
+			}
+			if n, ok := tradeOf[field(msg, tag.ExecRefID)]; ok {
+				booked[n], tradeOf[execID] = last, n
+			}
+			continue
+		}
 		if execType != "F" {
 			continue
 		}
@@ -662,6 +697,7 @@ func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, fills []order
 		}
 		tr := trade{n: n, orderID: orderID, last: last, cum: cum, resent: possResend, description: d}
 		byN[n] = tr
+		booked[n], tradeOf[execID] = last, n
 		if possResend {
 			resent++
 		} else {
@@ -683,6 +719,26 @@ func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, fills []order
 		mine[f.N] = true
 		tr, ok := byN[f.N]
 		switch {
+		case amended[f.OrderID]:
+			// A trade of an order whose trades the venue canceled or
+			// corrected: resent, it goes as the venue last left it
+			// (not at all if canceled), with the totals after it as
+			// the amends moved them. The trades as booked sum to the
+			// order's quantity (below).
+			if ok && (tr.orderID != f.OrderID || tr.last != f.Last && tr.last != f.Qty) {
+				t.Errorf("%s: the trade of the venue's execution V%d (order %s, LastQty %d, now %d) reported as %s (OrderID %s)",
+					b.src.Session, f.N, f.OrderID, f.Last, f.Qty, tr.description, tr.orderID)
+			}
+			if ok {
+				sums[f.OrderID] += booked[f.N]
+			} else if f.Qty != 0 {
+				t.Errorf("%s: the trade of the venue's execution V%d (order %s, LastQty %d, now %d) never reported\n%s",
+					b.src.Session, f.N, f.OrderID, f.Last, f.Qty, strings.Join(history[f.OrderID], "\n"))
+			}
+			if ok && booked[f.N] != f.Qty {
+				t.Errorf("%s: the trade of the venue's execution V%d (order %s, LastQty %d) booked as %d; the venue's last cancel or correction (%s) left %d\n%s",
+					b.src.Session, f.N, f.OrderID, f.Last, booked[f.N], f.Amended, f.Qty, strings.Join(history[f.OrderID], "\n"))
+			}
 		case ok && (tr.orderID != f.OrderID || tr.last != f.Last || tr.cum != f.CumQty):
 			t.Errorf("%s: the trade of the venue's execution V%d (order %s, LastQty %d, CumQty %d) reported as %s (OrderID %s)",
 				b.src.Session, f.N, f.OrderID, f.Last, f.CumQty, tr.description, tr.orderID)
@@ -700,6 +756,9 @@ func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, fills []order
 	}
 	prev := map[string]trade{} // each order's last trade got in order
 	for _, tr := range inOrder {
+		if amended[tr.orderID] || busted[tr.orderID] {
+			continue // checked as booked (above)
+		}
 		p := prev[tr.orderID]
 		want := p.cum + tr.last
 		for n, r := range byN {
@@ -719,7 +778,7 @@ func (b *modelBroker) checkTrades(t *testing.T, m *orders.Manager, fills []order
 				b.src.Session, o.ClOrdID, o.Status, id, sums[id], o.CumQty, strings.Join(history[id], "\n"))
 		}
 	}
-	return len(byN), resent
+	return len(byN), resent, amends
 }
 
 // byOrder returns the OrderID of the venue's execution n.

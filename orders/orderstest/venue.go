@@ -43,6 +43,12 @@ type Venue struct {
 	// SelfCancel lets Act cancel a working order on its own (one time in
 	// eight it picks one) instead of filling it.
 	SelfCancel bool
+	// Busts lets Act cancel or correct one of its fills (one time in six
+	// it picks one), of an order working or filled: FIX 4.4 ExecType H
+	// or G, or FIX 4.2 ExecTransType 1 or 2 (ExecType D), naming the
+	// fill by its ExecID or by its last cancel's or correction's. A
+	// correction may be to no quantity, or reinstate a canceled fill.
+	Busts bool
 
 	t     testing.TB
 	m     *orders.Manager
@@ -64,11 +70,16 @@ type Venue struct {
 
 // Fill is one fill the venue made (ExecType F): its ExecID is V<N>;
 // OrderID is the order's (kept across replaces); Last and CumQty are its
-// LastQty and CumQty.
+// LastQty and CumQty. Qty is its quantity now: Last, or as the venue's
+// last cancel (none) or correction of it (Venue.Busts) left it, whose
+// ExecID Amended is ("" if none).
 type Fill struct {
 	N            int
 	OrderID      string
 	Last, CumQty int64
+	Qty          int64
+	Px           refdata.Price
+	Amended      string
 }
 
 // NewVenue returns a venue, its line up, answering m, whose upstream
@@ -136,6 +147,10 @@ func (v *Venue) Act() {
 		return
 	}
 	slices.SortFunc(working, func(a, b *order) int { return strings.Compare(a.uid, b.uid) })
+	if v.Busts && len(v.fills) > 0 && v.rng.IntN(6) == 0 {
+		v.bust()
+		return
+	}
 	o := working[v.rng.IntN(len(working))]
 	if v.SelfCancel && v.rng.IntN(8) == 0 {
 		o.status = '4' // the venue ends it (a cancel of its own)
@@ -152,10 +167,63 @@ func (v *Venue) Act() {
 		o.status = '2'
 	}
 	execID := v.execID()
-	v.fills = append(v.fills, Fill{N: v.execs, OrderID: o.orderID, Last: last, CumQty: o.cum})
+	v.fills = append(v.fills, Fill{N: v.execs, OrderID: o.orderID, Last: last, CumQty: o.cum, Qty: last, Px: o.price})
 	v.m.OnExecReport(Upstream, fix.ExecReport{ClOrdID: o.uid, OrderID: o.orderID, ExecID: execID, ExecType: 'F', OrdStatus: o.status,
 		Symbol: "600519.SH", Side: fix.Buy, Price: o.price, OrderQty: o.qty, LastQty: last, LastPx: o.price,
 		CumQty: o.cum, LeavesQty: o.qty - o.cum, AvgPx: o.price})
+}
+
+// bust cancels or corrects a fill (Busts) of an order whose current
+// terms work or are filled, and reports it.
+func (v *Venue) bust() {
+	f := &v.fills[v.rng.IntN(len(v.fills))]
+	var o *order
+	for _, c := range v.orders {
+		if c.orderID == f.OrderID && c.replacedBy == "" {
+			o = c
+		}
+	}
+	if o == nil || o.status != '0' && o.status != '1' && o.status != '2' {
+		return
+	}
+	ref := fmt.Sprintf("V%d", f.N)
+	if f.Amended != "" && v.rng.IntN(2) == 0 {
+		ref = f.Amended
+	}
+	kind, qty, px := byte('H'), int64(0), f.Px
+	if v.rng.IntN(2) == 0 {
+		kind = 'G'
+		qty = 100 * v.rng.Int64N(min(f.Last, o.qty-o.cum+f.Qty)/100+1)
+		if v.rng.IntN(2) == 0 {
+			px += refdata.PriceScale / 100
+		}
+	}
+	o.cum += qty - f.Qty
+	switch {
+	case o.cum >= o.qty:
+		o.status = '2'
+	case o.cum == 0:
+		o.status = '0'
+	default:
+		o.status = '1'
+	}
+	er := fix.ExecReport{ClOrdID: o.uid, OrderID: o.orderID, ExecID: v.execID(), ExecRefID: ref, ExecType: kind, OrdStatus: o.status,
+		Symbol: "600519.SH", Side: fix.Buy, Price: o.price, OrderQty: o.qty, LastQty: qty, LastPx: px,
+		CumQty: o.cum, LeavesQty: o.qty - o.cum, AvgPx: o.price}
+	if kind == 'H' {
+		er.LastQty, er.LastPx = f.Qty, f.Px
+	}
+	if v.rng.IntN(2) == 0 {
+		er.ExecType, er.ExecTransType = 'D', '1'
+		if kind == 'G' {
+			er.ExecTransType = '2'
+		}
+	}
+	f.Qty, f.Amended = qty, er.ExecID
+	if qty > 0 {
+		f.Px = px
+	}
+	v.m.OnExecReport(Upstream, er)
 }
 
 // current follows replaces to an order's current terms.
