@@ -33,8 +33,9 @@ import (
 // gaps and ask for resends) send new orders, cancels and replaces with
 // fresh, reused and invalid ClOrdIDs, resend orders flagged PossResend and
 // send malformed ones; a simulated venue acknowledges, rejects, fills in
-// part or whole, cancels, replaces, refuses cancels and replaces, and
-// answers status requests; the venue line is cut and restored; the
+// part or whole, cancels, replaces, refuses cancels and replaces, cancels
+// and corrects its fills (orderstest.Venue.Busts), and answers status
+// requests; the venue line is cut and restored; the
 // acceptor restarts on its stores (Config.Restate) in front of the same
 // order manager. At quiescence: the venue saw each order the manager
 // accepted exactly once, and agrees with the manager on its state; each
@@ -42,7 +43,9 @@ import (
 // equals the manager's state of each of its orders; each broker was told
 // of every trade of its orders, with its LastQty and CumQty, in order
 // but those an acceptor stop lost and the next acceptor resent flagged
-// PossResend (checkTrades: the venue fills a few orders at quiescence
+// PossResend, and every trade as the broker books it (its cancels and
+// corrections applied by ExecRefID) is the venue's fill as the venue
+// last left it (checkTrades: the venue fills a few orders at quiescence
 // too); every new order got an
 // answer; nothing hung. BROKER_MODEL_SEED replays a seed's choices
 // (not its timing: the brokers, the acceptor and the proxies run on their
