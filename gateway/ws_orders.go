@@ -248,8 +248,9 @@ type orderJSON struct {
 	ExecID string `json:"execId,omitempty"`
 	// ExecRefID names the trade a trade cancel or correction (execType
 	// trade_canceled or trade_corrected) takes back or corrects, as its
-	// trade event's execId did: "<upstream>:<the upstream's ExecRefID>";
-	// absent when the upstream gave none.
+	// trade event's execId did; "<upstream>:<the upstream's ExecRefID>"
+	// when the order has no trade it names; absent when the upstream gave
+	// none.
 	ExecRefID string `json:"execRefId,omitempty"`
 	// ID echoes the request a direct answer answers: order.status's, and
 	// the first answer to order.new, order.cancel and order.replace on the
@@ -287,6 +288,10 @@ func encodeOrderEvent(ev orders.Event, id json.RawMessage) []byte {
 			// cancels), whatever the upstream's FIX version.
 			v.ExecRefID = orders.TradeID(ev.Order.Upstream, ev.ExecRefID)
 			if t, ok := ev.Order.Amendment(ev.ExecID); ok {
+				// Named by the trade's execId, as its trade event had
+				// it: the upstream may name an earlier cancel or
+				// correction, whose event carried no execId.
+				v.ExecRefID = orders.TradeID(ev.Order.Upstream, t.ExecID)
 				v.ExecType = execTypes['G']
 				if t.Canceled {
 					v.ExecType = execTypes['H']

@@ -319,9 +319,10 @@ func TestOrderTradeCanceledOrCorrected(t *testing.T) {
 // cancel or correction names what it did (execType trade_canceled or
 // trade_corrected, a FIX 4.2 venue's, a restatement naming the trade, by
 // what it did to the trade) and the trade (execRefId, as its trade
-// event's execId); a restatement of another kind is restated, without
-// execRefId. Before, such events carried no execType and nothing named
-// the trade.
+// event's execId, also when the venue names it by an earlier correction,
+// whose event carried no execId: before, execRefId named that one); a
+// restatement of another kind is restated, without execRefId. Before,
+// such events carried no execType and nothing named the trade.
 func TestWSTradeCancelAndCorrectionEvents(t *testing.T) {
 	e, tok, m := newOrderEnvWith(t, &ackingUpstream{}, nil)
 	c := e.dial(tok)
@@ -350,7 +351,7 @@ func TestWSTradeCancelAndCorrectionEvents(t *testing.T) {
 	report(fix.ExecReport{ExecID: "X4", ExecRefID: "X2", ExecType: 'D', ExecTransType: '2', OrdStatus: '0', CumQty: 0, LeavesQty: 1000})
 	report(fix.ExecReport{ExecID: "R1", ExecType: 'D', OrdStatus: '0', CumQty: 0, LeavesQty: 1000})
 	want := []string{
-		"trade_canceled core:V1", "trade_corrected core:V2", "trade_canceled core:V9", "trade_canceled core:X2", "restated ",
+		"trade_canceled core:V1", "trade_corrected core:V2", "trade_canceled core:V9", "trade_canceled core:V2", "restated ",
 	}
 	var got []string
 	nextRaw(t, c, func(m rawMessage) bool {
