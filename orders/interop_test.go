@@ -201,6 +201,18 @@ func TestDayEndAgainstOrderMatch(t *testing.T) {
 				w2, _ := m.Get("A1", "w2")
 				return w1.Status == StatusExpired && w2.Status == StatusExpired
 			})
+			// The gateway may read the venue's second refusal before the
+			// venue's screen log shows it: wait for it there (its log
+			// holds both requests before it).
+			refusals := 0
+			if _, err := v.Await(r.ctx(t), func(e qfcpp.Entry) bool {
+				if e.Kind == qfcpp.Outgoing && e.Msg.Type() == "j" && e.Msg.Get(372) == "H" && e.Msg.Get(43) != "Y" {
+					refusals++
+				}
+				return refusals == 2
+			}); err != nil {
+				t.Fatalf("the venue's log shows %d refusals of status requests, want 2: %v", refusals, err)
+			}
 			for _, id := range []string{"w1", "w2"} {
 				if n := venueGot(v, qfcpp.Incoming, "H", 11, uid[id]); n != 1 {
 					t.Errorf("the venue got %d status requests of %s, want 1", n, id)
