@@ -638,6 +638,24 @@ func (r *dayRig) fill(id string, nos fix.NewOrder, qty int64) {
 	r.h.waitFor(r.t, "the trade of "+id, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:F-"+id })
 }
 
+// bust has the venue cancel order id's trade F-id of 40 (FIX 4.2 form:
+// ExecTransType 1, ExecID X-id), leaving it working with nothing filled.
+func (r *dayRig) bust(id string, nos fix.NewOrder) {
+	r.t.Helper()
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-" + id, ExecID: "X-" + id, ExecRefID: "F-" + id,
+		ExecType: 'D', ExecTransType: '1', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100,
+		LastQty: 40, LastPx: 17000000, LeavesQty: 100})
+}
+
+// correct has the venue correct order id's trade F-id of 40 to 30 at
+// 1701.00 (FIX 4.4 form: ExecType G, ExecID X-id).
+func (r *dayRig) correct(id string, nos fix.NewOrder) {
+	r.t.Helper()
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-" + id, ExecID: "X-" + id, ExecRefID: "F-" + id,
+		ExecType: 'G', OrdStatus: '1', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100,
+		LastQty: 30, LastPx: 17010000, CumQty: 30, LeavesQty: 70, AvgPx: 17010000})
+}
+
 // restart gives the acceptor a new run whose store, reset at the
 // session's new day, was created now, restates at the broker's logon and
 // checks what it sent (ClOrdID/ExecType of each message).
@@ -747,14 +765,10 @@ func TestRestateCanceledAndCorrectedTrades(t *testing.T) {
 	r := newDayRig(t)
 	bust := r.newOrder("bust")
 	r.fill("bust", bust, 40)
-	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: bust.ClOrdID, OrderID: "V-bust", ExecID: "X-bust", ExecRefID: "F-bust",
-		ExecType: 'D', ExecTransType: '1', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100,
-		LastQty: 40, LastPx: 17000000, LeavesQty: 100})
+	r.bust("bust", bust)
 	corr := r.newOrder("corr")
 	r.fill("corr", corr, 40)
-	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: corr.ClOrdID, OrderID: "V-corr", ExecID: "X-corr", ExecRefID: "F-corr",
-		ExecType: 'G', OrdStatus: '1', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100,
-		LastQty: 30, LastPx: 17010000, CumQty: 30, LeavesQty: 70, AvgPx: 17010000})
+	r.correct("corr", corr)
 	for _, id := range []string{"core:X-bust", "core:X-corr"} {
 		r.h.waitFor(t, "the report "+id, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == id })
 	}
@@ -805,15 +819,10 @@ func TestRestateResendsLostTradeCancelAndCorrection(t *testing.T) {
 			fix42 := tc.broker == "BROKER2"
 			bust := r.newOrder("bust")
 			r.fill("bust", bust, 40)
-			// A FIX 4.2 upstream's cancel (ExecTransType 1).
-			r.m.OnExecReport("core", fix.ExecReport{ClOrdID: bust.ClOrdID, OrderID: "V-bust", ExecID: "X-bust", ExecRefID: "F-bust",
-				ExecType: 'D', ExecTransType: '1', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100,
-				LastQty: 40, LastPx: 17000000, LeavesQty: 100})
+			r.bust("bust", bust) // a FIX 4.2 upstream's cancel (ExecTransType 1)
 			corr := r.newOrder("corr")
 			r.fill("corr", corr, 40)
-			r.m.OnExecReport("core", fix.ExecReport{ClOrdID: corr.ClOrdID, OrderID: "V-corr", ExecID: "X-corr", ExecRefID: "F-corr",
-				ExecType: 'G', OrdStatus: '1', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100,
-				LastQty: 30, LastPx: 17010000, CumQty: 30, LeavesQty: 70, AvgPx: 17010000})
+			r.correct("corr", corr)
 			kept := r.newOrder("kept")
 			r.fill("kept", kept, 40)
 			r.m.OnExecReport("core", fix.ExecReport{ClOrdID: kept.ClOrdID, OrderID: "V-kept", ExecID: "X-kept", ExecRefID: "F-kept",
@@ -897,9 +906,7 @@ func TestRestateQueuedTradeCancelOrCorrection(t *testing.T) {
 	r.h.mu.Unlock()
 	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: drop.ClOrdID, OrderID: "V-drop", ExecID: "X-drop", ExecRefID: "F-drop",
 		ExecType: 'H', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
-	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: corr.ClOrdID, OrderID: "V-corr", ExecID: "X-corr", ExecRefID: "F-corr",
-		ExecType: 'G', OrdStatus: '1', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100,
-		LastQty: 30, LastPx: 17010000, CumQty: 30, LeavesQty: 70, AvgPx: 17010000})
+	r.correct("corr", corr)
 	r.h.waitFor(t, "the dropped correction", func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:X-corr" })
 	r.h.mu.Lock()
 	r.h.full = false
