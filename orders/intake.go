@@ -334,6 +334,14 @@ func (m *Manager) endChange(o *Order, code, text string) Event {
 			o.refused = slices.Delete(o.refused, 0, 1)
 		}
 		o.refused = append(o.refused, c)
+		if c.from != (Source{}) {
+			kept := m.keptFrom[c.from]
+			if kept == nil {
+				kept = map[*Order]struct{}{}
+				m.keptFrom[c.from] = kept
+			}
+			kept[o] = struct{}{}
+		}
 	}
 	o.pending = nil
 	o.Text, o.Updated = text, m.cfg.Clock()
@@ -400,11 +408,43 @@ func (m *Manager) Disconnected(src Source) int {
 // flight is cancelled once the venue has answered it (not counted in the
 // result); one whose pending replace came from src and not its own
 // session only if the venue took the replace, making it src's (refused,
-// the order is still its own session's). Disconnected unregisters the sink
+// the order is still its own session's). A replace from src that the
+// gateway gave up for want of an answer (Order.refused), before or after
+// src's end, owes the order src's cancel if the venue takes it late
+// (replacerEnded). Disconnected unregisters the sink
 // first: an event of the source's orders in between (a fill) would find
 // no sink and be lost to the client, even if it registers again at once.
 func (m *Manager) SessionEnded(src Source) int {
-	return m.cancelAll(m.risk.Disconnect(src.key()), src)
+	n := m.cancelAll(m.risk.Disconnect(src.key()), src)
+	// After cancelAll: a replace of src's in flight when risk listed
+	// the orders and given up since is kept by then.
+	m.mu.Lock()
+	m.replacerEnded(src)
+	m.unlock()
+	return n
+}
+
+// replacerEnded marks, when src's session has ended, the replaces from
+// src that orders keep refused (Order.refused, change.fromEnded): with
+// cancel_on_disconnect, the venue's late taking of one (replacedLate)
+// makes the order src's, a session gone, and owes it src's cancel. It
+// forgets src's entry in keptFrom either way. Before, such an order
+// worked on for the gone session until a restart: src's end found it
+// its own session's, and the cancel owed if its replace in flight was
+// taken was dropped when the gateway gave the replace up. mu held.
+func (m *Manager) replacerEnded(src Source) {
+	kept := m.keptFrom[src]
+	delete(m.keptFrom, src)
+	if !m.risk.CancelOnDisconnect() {
+		return
+	}
+	for o := range kept {
+		for _, c := range o.refused {
+			if c.from == src {
+				c.fromEnded = true
+			}
+		}
+	}
 }
 
 // cancelAll cancels open orders, reporting how many cancels went out. An
@@ -439,6 +479,11 @@ func (m *Manager) cancelOrOwe(oo risk.OpenOrder, src Source) bool {
 		// The venue took the replace since risk listed the order: it is
 		// src's, owed the cancel whatever a later request's answer.
 		ifOwner = false
+	}
+	if o != nil && o.pending != nil && o.pending.kind == recReplace && o.pending.from == src {
+		// Given up for want of an answer, and taken late, it makes the
+		// order src's (replacerEnded).
+		o.pending.fromEnded = true
 	}
 	if o != nil && o.pending != nil && !o.Status.Terminal() {
 		o.owe(src, ifOwner)

@@ -195,6 +195,14 @@ type Manager struct {
 	// logged when it happened live.
 	replaying      bool
 	replayRiskErrs int
+
+	// keptFrom indexes, by the source a replace came from, the orders
+	// that kept it refused (Order.refused; endChange), so that the end of
+	// that source's session finds them (replacerEnded). An entry stays
+	// until the session ends (or a restart finds it not connected), even
+	// once the order no longer keeps the replace: one per order and
+	// source at most, as bySource's. Live and in replay alike.
+	keptFrom map[Source]map[*Order]struct{}
 }
 
 // delivery is an event for some sinks.
@@ -317,7 +325,7 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 	}
 	m := &Manager{cfg: cfg, risk: rc, jrnl: j, credit: map[string]bool{}, log: log, met: met,
 		routes: map[string]*route{}, orders: map[string]*Order{}, byUID: map[string]*Order{},
-		byAccount: map[string][]*Order{}, bySource: map[Source][]*Order{}, execs: map[execRef]bool{}, sinks: map[Source]Sink{},
+		byAccount: map[string][]*Order{}, bySource: map[Source][]*Order{}, keptFrom: map[Source]map[*Order]struct{}{}, execs: map[execRef]bool{}, sinks: map[Source]Sink{},
 		lastIn:   map[string]int{},
 		period:   map[string]int64{},
 		watchers: map[string]map[Sink]bool{}, requesters: map[requestKey]Source{}, changed: make(chan struct{}),

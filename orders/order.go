@@ -267,6 +267,13 @@ type change struct {
 	// from is the source that sent the request; zero for a cancel the
 	// gateway made itself (ownClOrdID).
 	from Source
+	// fromEnded is set on a replace once from's session has ended, with
+	// cancel_on_disconnect, while the replace was in flight or kept
+	// refused (Order.refused; Manager.replacerEnded): taken late
+	// (replacedLate), it makes the order that session's, owed its
+	// cancel. Live only, like Order.owed; a restart sets it again for
+	// the sessions not connected (cancelOwed).
+	fromEnded bool
 	// live is set for a request this manager took (not replayed from the
 	// journal): its journal callback hands it to the route (submit), so
 	// the first logon's recovery must not send it too.

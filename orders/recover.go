@@ -111,7 +111,9 @@ func (m *Manager) recoverJournal() (int, error) {
 //     cancelled (one that crashed, or a term that had ended, with no
 //     manager to hear the disconnection); and those whose pending
 //     replace came from such a session, cancelled only if the venue takes
-//     the replace (risk.OpenOrder.IfReplacedBy).
+//     the replace (risk.OpenOrder.IfReplacedBy), or that keep refused a
+//     replace from one, cancelled if the venue takes it late
+//     (replacerEnded).
 //
 // Each cancel goes as its cause would have sent it (the kill switch's, or
 // the session's own cancel-on-disconnect) and is held until its session
@@ -123,7 +125,12 @@ func (m *Manager) cancelOwed() int {
 	for src := range m.sinks {
 		connected[src.key()] = true
 	}
-	m.mu.Unlock()
+	for src := range m.keptFrom {
+		if !connected[src.key()] {
+			m.replacerEnded(src) // as its session's end would
+		}
+	}
+	m.unlock()
 	owed := m.risk.Owed(func(session string) bool { return connected[session] })
 	n := 0
 	for _, oo := range owed {

@@ -516,6 +516,14 @@ func (m *Manager) replacedLate(o *Order, er *fix.ExecReport) *lateReplace {
 		session = c.from.key()
 	}
 	m.riskErr("replaced_late", o, m.risk.OnReplacedLate(c.resv, session))
+	if c.fromEnded && !m.replaying {
+		// The order is now the session's that sent the replace, which
+		// has ended (replacerEnded): its cancel is owed, sent once the
+		// report is journaled (OnExecReport's payOwed). A replay does
+		// not: the journal holds the cancel sent live, and a restart
+		// owes those of the sessions not connected (cancelOwed).
+		o.owe(c.from, false)
+	}
 	g := &lateReplace{change: c, replacedFrom: o.ClOrdID}
 	o.ClOrdID, o.UpstreamID, o.Price, o.Qty = c.clOrdID, c.uid, c.price, c.qty
 	return g

@@ -416,6 +416,10 @@ func (c *Checker) Disconnect(session string) []OpenOrder {
 	})
 }
 
+// CancelOnDisconnect reports whether Config.CancelOnDisconnect is set.
+// Safe for concurrent use: the setting does not change after New.
+func (c *Checker) CancelOnDisconnect() bool { return c.cancelOnDisconnect }
+
 // Owed returns the working orders an earlier run may have owed cancels
 // for, for the caller to cancel when it starts (after a replay): with
 // KillCancelsResting, those of every killed account (its own switch or
