@@ -42,9 +42,9 @@
 //     replace still unanswered then is refused, a new order stays pending
 //     and is counted (gateway_orders_unanswered_total). The venue may
 //     still take a replace so refused: its first report under the
-//     replace's id makes the replace the order's terms, in risk too, and
-//     with cancel_on_disconnect cancels an order it makes a session's
-//     that has ended.
+//     replace's id (a fill too, told as the replace's) makes the replace
+//     the order's terms, in risk too, and with cancel_on_disconnect
+//     cancels an order it makes a session's that has ended.
 //   - After a crash or a stop, the recovery rule (see Recover) sends every
 //     accepted request that never left, and only those.
 //

@@ -380,7 +380,9 @@ type Event struct {
 	// Request is.
 	Requester Source
 	// Replaced is the client order id a replace replaced, on its
-	// EventExec with ExecType '5'.
+	// EventExec with ExecType '5', or on the first report under the id of
+	// a replace the gateway gave up and the venue took late (of any
+	// ExecType: a fill may be the first to say so; Manager.replacedLate).
 	Replaced string
 	Text     string
 	// Code is set when the gateway itself ended the request: one of the

@@ -18,7 +18,8 @@ import (
 // whose session has ended: it is cancelled, once. Before, nothing
 // cancelled it (c2's end found it c1's, or its cancel owed only if taken
 // was dropped when the replace was given up) until a restart. A replay
-// journals no second cancel.
+// journals no second cancel. The client hears the first report under
+// the replace's id, a fill too, as the replace of w1 (Event.Replaced).
 func TestReplacerEndCancelsReplaceTakenLate(t *testing.T) {
 	other := Source{Kind: "ws", Session: "c2"}
 	ends := []struct {
@@ -85,7 +86,7 @@ func TestReplacerEndCancelsReplaceTakenLate(t *testing.T) {
 						Price: 16990000, OrderQty: 200, LastPx: 16990000, LastQty: 50, CumQty: 50, LeavesQty: 150, AvgPx: 16990000}
 				}
 				e.m.OnExecReport("core", er)
-				if ev := e.ev.wait(t, evs+1)[evs]; ev.Ref != "r1" || ev.ExecType != execType {
+				if ev := e.ev.wait(t, evs+1)[evs]; ev.Ref != "r1" || ev.Replaced != "w1" || ev.ExecType != execType {
 					t.Errorf("the venue's first report under r1 told as %+v; want r1's %c, replacing w1", ev, execType)
 				}
 				x, ok := e.core.wait(t, sent+1)[sent].(fix.CancelRequest)

@@ -187,10 +187,9 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 	}
 	ev := Event{Kind: EventExec, ExecType: er.ExecType, ExecID: er.ExecID, Ref: o.ClOrdID, Text: text}
 	if g := m.replacedLate(o, &er); g != nil {
-		ev.Ref, ev.Request, ev.Requester = g.clOrdID, g.msgType(), g.from
-		if er.ExecType == '5' {
-			ev.Replaced = g.replacedFrom
-		}
+		// Whatever the report (a fill too): it is the first to say the
+		// venue took the replace.
+		ev.Ref, ev.Request, ev.Requester, ev.Replaced = g.clOrdID, g.msgType(), g.from, g.replacedFrom
 	}
 	c := o.pending
 	if c != nil && er.ClOrdID == c.uid {

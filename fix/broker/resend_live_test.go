@@ -108,3 +108,31 @@ func venueAnswersReplace(t *testing.T, h *realHarness, venue, rplUID, orderUID s
 		}
 	}
 }
+
+// TestLateReplaceFirstFillNamesOrig: the venue refuses the broker's
+// replace r1 of o1 as a message, so the gateway gives it up (the broker
+// hears an OrderCancelReject), but takes it after all, and its first
+// report under r1's id is a fill, not a Replaced. The fill is reported
+// under r1 with OrigClOrdID (41) o1: the broker's only word that o1 is
+// now r1. Before, it carried no OrigClOrdID, and the broker had a fill
+// of a ClOrdID it last heard refused.
+func TestLateReplaceFirstFillNamesOrig(t *testing.T) {
+	h := newRealHarness(t, nil)
+	s := h.session(t, "BROKER1")
+	h.workingOrder(t, s)
+	if rej := s.handle(inbound(t, "FIX.4.4", "G", "11=r1|41=o1|1=A1|55=600519|207=XSHG|54=1|40=2|44=1701|38=200")); rej != nil {
+		t.Fatal(rej)
+	}
+	rpl := h.up.Wait(t, 2)[1].(fix.ReplaceRequest)
+	h.m.OnReject("core", fix.Reject{ClOrdID: rpl.ClOrdID, MsgType: "G", Text: "not now"})
+	h.waitFor(t, "OrderCancelReject for r1", func(m *quickfix.Message) bool {
+		return field(m, tag.MsgType) == "9" && field(m, tag.ClOrdID) == "r1"
+	})
+	h.m.OnExecReport("core", fix.ExecReport{ClOrdID: rpl.ClOrdID, OrderID: "V1", ExecID: "E2", ExecType: 'F', OrdStatus: '1',
+		Symbol: "600519.SH", Side: fix.Buy, Price: 17010000, OrderQty: 200, LastPx: 17010000, LastQty: 50, CumQty: 50,
+		LeavesQty: 150, AvgPx: 17010000})
+	m := h.waitFor(t, "the fill under r1", isReport("F", "r1"))
+	if got := field(m, tag.OrigClOrdID); got != "o1" {
+		t.Errorf("the first fill under r1: OrigClOrdID (41) = %q, want o1: %s", got, m)
+	}
+}

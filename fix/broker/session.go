@@ -263,6 +263,9 @@ func (k sink) OrderEvent(ev orders.Event) {
 			r.execID = orders.TradeID(o.Upstream, ev.ExecID)
 		}
 		r.execRefID = orders.TradeID(o.Upstream, ev.ExecRefID)
+		// The first report under a replace the venue took after the
+		// gateway gave it up names the id it replaced, a fill too.
+		r.origClOrdID = ev.Replaced
 		switch ev.ExecType {
 		case '1', '2':
 			r.execType = 'F' // a FIX 4.2 upstream's fills
