@@ -547,15 +547,16 @@ func (m *Manager) reconcile(o *Order, er fix.ExecReport) {
 	}
 	switch missed := er.CumQty - o.CumQty; {
 	case missed != 0 && (er.PossDup || er.PossResend) && tradeAmend(&er) == 0:
-		// A status answer or restatement resent from before: its totals
-		// are those of when it was first sent, and the reports since
-		// (fills, a trade cancel) moved them on. Taken, they would count
-		// again the fills the next report's totals bring back, or the
-		// fills a trade cancel took off. Before, a resent answer of fewer
-		// shares than counted lowered the order's, and the next report
-		// applied them to risk a second time.
+		// A status answer or restatement resent from before: its totals,
+		// leaves and status are those of when it was first sent, and the
+		// reports since (fills, a trade cancel) moved them on. Taken, the
+		// totals would count again the fills the next report's totals
+		// bring back, or the fills a trade cancel took off; the status
+		// and leaves would put a partly filled order back to new. The
+		// order keeps all of them.
 		m.log.Warn("orders: a resent status answer or restatement gives other totals than counted; kept (it is of before)",
 			"clOrdID", o.ClOrdID, "cumQty", er.CumQty, "counted", o.CumQty, "possDup", er.PossDup)
+		return
 	case missed > 0:
 		px := refdata.Price((int64(er.AvgPx)*er.CumQty - o.turnover) / missed)
 		err := m.fill(o, px, missed)

@@ -355,3 +355,28 @@ func TestResentStatusAnswerMovesNoRisk(t *testing.T) {
 	e.j.Close()
 	check(newEnv(t, dir).m, "after a restart")
 }
+
+// TestResentStatusAnswerKeepsStatusAndLeaves: a status answer resent from
+// before (PossDup) whose totals are not the order's leaves the order's
+// status and leaves as they are, as it leaves its filled quantity: a
+// partly filled order did not go back to new, with leaves beyond its
+// quantity, live or after a restart.
+func TestResentStatusAnswerKeepsStatusAndLeaves(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	e.working("c1", 300)
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("c1"), OrderID: "Xc1", ExecID: "E1", ExecType: 'F', OrdStatus: '1',
+		LastQty: 200, LastPx: 17000000, CumQty: 200, LeavesQty: 100, AvgPx: 17000000})
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: e.uid("c1"), OrderID: "Xc1", ExecType: 'I', OrdStatus: '0',
+		CumQty: 0, LeavesQty: 300, PossDup: true}) // answered before E1
+	check := func(m *Manager, when string) {
+		t.Helper()
+		o, _ := m.Get("A1", "c1")
+		if o.Status != StatusPartiallyFilled || o.CumQty != 200 || o.LeavesQty != 100 {
+			t.Errorf("%s: c1 %s, filled %d, leaves %d; want %s, 200, 100", when, o.Status, o.CumQty, o.LeavesQty, StatusPartiallyFilled)
+		}
+	}
+	check(e.m, "live")
+	e.j.Close()
+	check(newEnv(t, dir).m, "after a restart")
+}
