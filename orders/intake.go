@@ -428,10 +428,7 @@ func (m *Manager) SessionEnded(src Source) int {
 // src that orders keep refused (Order.refused, change.fromEnded): with
 // cancel_on_disconnect, the venue's late taking of one (replacedLate)
 // makes the order src's, a session gone, and owes it src's cancel. It
-// forgets src's entry in keptFrom either way. Before, such an order
-// worked on for the gone session until a restart: src's end found it
-// its own session's, and the cancel owed if its replace in flight was
-// taken was dropped when the gateway gave the replace up. mu held.
+// forgets src's entry in keptFrom either way. mu held.
 func (m *Manager) replacerEnded(src Source) {
 	kept := m.keptFrom[src]
 	delete(m.keptFrom, src)

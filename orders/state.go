@@ -481,10 +481,8 @@ func takeTerms(o *Order, c *change) {
 // may still be refused) or a trade of no shares, for which applyExec
 // changes nothing else, so that the journal may not keep them and a
 // replay would not see them. The replace's
-// client hears the report as the replace's (its Ref). Before, the order
-// kept its old terms: the venue's fills beyond its old quantity were
-// refused by risk, their cash and shares lost. Live and in replay alike.
-// mu held.
+// client hears the report as the replace's (its Ref). Live and in
+// replay alike. mu held.
 func (m *Manager) replacedLate(o *Order, er *fix.ExecReport) *lateReplace {
 	if len(o.refused) == 0 || er.ClOrdID == o.UpstreamID || o.Status.Terminal() ||
 		er.ExecType == 'I' && er.UnknownOrder() {
