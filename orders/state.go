@@ -322,8 +322,10 @@ func tradeAmend(er *fix.ExecReport) byte {
 func (m *Manager) tradeAmended(o *Order, upstream string, kind byte, er *fix.ExecReport) {
 	ta, k := amendTrade(o, kind, er)
 	if k < 0 {
-		m.log.Warn("orders: a trade cancel or correction names no trade of the order; the order's totals taken from it",
-			"upstream", upstream, "clOrdID", o.ClOrdID, "execID", er.ExecID, "execRefID", er.ExecRefID)
+		if !m.replaying { // logged once, live
+			m.log.Warn("orders: a trade cancel or correction names no trade of the order; the order's totals taken from it",
+				"upstream", upstream, "clOrdID", o.ClOrdID, "execID", er.ExecID, "execRefID", er.ExecRefID)
+		}
 		return
 	}
 	if ta.Qty == ta.NewQty && ta.Price == ta.NewPrice {

@@ -278,10 +278,9 @@ func (k sink) OrderEvent(ev orders.Event) {
 			}
 			a.lookup(o.Account, ev.Ref, true)
 		case '5':
-			// The order's id before the replace, from the manager: a
-			// restarted gateway or a new leader has no record of the
-			// broker's request.
-			r.origClOrdID = ev.Replaced
+			// The order's id before the replace comes from the manager
+			// (above): a restarted gateway or a new leader has no record
+			// of the broker's request.
 			if req, ok := a.lookup(o.Account, ev.Ref, true); ok && r.origClOrdID == "" {
 				r.origClOrdID = req.orig
 			}
