@@ -287,7 +287,7 @@ func encodeOrderEvent(ev orders.Event, id json.RawMessage) []byte {
 			// trade it names is now (a correction to no quantity
 			// cancels), whatever the upstream's FIX version.
 			v.ExecRefID = orders.TradeID(ev.Order.Upstream, ev.ExecRefID)
-			if t, ok := ev.Order.Amendment(ev.ExecID); ok {
+			if t, k := ev.Order.Amendment(ev.ExecID); k >= 0 {
 				// Named by the trade's execId, as its trade event had
 				// it: the upstream may name an earlier cancel or
 				// correction, whose event carried no execId.

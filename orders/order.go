@@ -200,20 +200,20 @@ func (o *Order) Trades() []Trade {
 }
 
 // Amendment returns the trade whose latest cancel or correction is the
-// upstream's execution execID (Trade.Amended), as amended, and whether o
-// has one (the latest match, as amendTrade finds a trade): the trade a
-// trade cancel or correction event (Event.ExecID, on the event's Order)
-// canceled (Canceled) or corrected (Qty and Px). A report that named no
-// trade of the order amended none.
-func (o *Order) Amendment(execID string) (Trade, bool) {
+// upstream's execution execID (Trade.Amended), as amended, and its index
+// in Trades, or -1 if o has none (the latest match, as amendTrade finds
+// a trade): the trade a trade cancel or correction event (Event.ExecID,
+// on the event's Order) canceled (Canceled) or corrected (Qty and Px). A
+// report that named no trade of the order amended none.
+func (o *Order) Amendment(execID string) (Trade, int) {
 	if execID == "" {
-		return Trade{}, false
+		return Trade{}, -1
 	}
 	k := lastIndex(o.trades, func(t Trade) bool { return t.Amended == execID })
 	if k < 0 {
-		return Trade{}, false
+		return Trade{}, -1
 	}
-	return o.trades[k], true
+	return o.trades[k], k
 }
 
 // handedOver records a request for o (kind and upstream id as reqID

@@ -468,8 +468,13 @@ func (m *Manager) replaced(o *Order, c *change) {
 // before it (Order.refused) the venue no longer takes: it took this one.
 // mu held.
 func takeTerms(o *Order, c *change) {
-	o.ClOrdID, o.UpstreamID, o.Price, o.Qty = c.clOrdID, c.uid, c.price, c.qty
+	setTerms(o, c)
 	o.pending, o.refused = nil, nil
+}
+
+// setTerms gives o the ids, price and quantity of the replace c. mu held.
+func setTerms(o *Order, c *change) {
+	o.ClOrdID, o.UpstreamID, o.Price, o.Qty = c.clOrdID, c.uid, c.price, c.qty
 }
 
 // replacedLate makes a replace of o that ended refused without the
@@ -524,7 +529,7 @@ func (m *Manager) replacedLate(o *Order, er *fix.ExecReport) *lateReplace {
 		o.owe(c.from, false)
 	}
 	g := &lateReplace{change: c, replacedFrom: o.ClOrdID}
-	o.ClOrdID, o.UpstreamID, o.Price, o.Qty = c.clOrdID, c.uid, c.price, c.qty
+	setTerms(o, c)
 	return g
 }
 
@@ -545,8 +550,9 @@ func (m *Manager) reconcile(o *Order, er fix.ExecReport) {
 	if c := o.pending; c != nil && c.kind == recReplace && er.ClOrdID == c.uid {
 		m.replaced(o, c)
 	}
+	amend := tradeAmend(&er)
 	switch missed := er.CumQty - o.CumQty; {
-	case missed != 0 && (er.PossDup || er.PossResend) && tradeAmend(&er) == 0:
+	case missed != 0 && (er.PossDup || er.PossResend) && amend == 0:
 		// A status answer or restatement resent from before: its totals,
 		// leaves and status are those of when it was first sent, and the
 		// reports since (fills, a trade cancel) moved them on. Taken, the
@@ -559,42 +565,31 @@ func (m *Manager) reconcile(o *Order, er fix.ExecReport) {
 		return
 	case missed > 0:
 		px := refdata.Price((int64(er.AvgPx)*er.CumQty - o.turnover) / missed)
-		err := m.fill(o, px, missed)
-		if errors.Is(err, risk.ErrBadFill) && px != o.Price {
-			// The price the totals imply carries the venue's rounding
-			// of AvgPx, magnified by CumQty/missed: it may lie beyond
-			// the order's limit, or limit-up. The fills happened; take
-			// them at the limit, which risk accepts, rather than not at
-			// all (cash and shares would be wrong for the day).
-			m.log.Warn("orders: risk refused the fills the gateway missed at the price the upstream's totals imply; trying the order's limit",
-				"clOrdID", o.ClOrdID, "qty", missed, "price", px, "limit", o.Price, "err", err)
-			err = m.fill(o, o.Price, missed)
-		}
+		err := m.atImpliedPrice(o, px, func(px refdata.Price) error { return m.fill(o, px, missed) })
 		m.riskErr("fill", o, err)
 		o.CumQty, o.turnover, o.AvgPx = er.CumQty, int64(er.AvgPx)*er.CumQty, er.AvgPx
-	case missed < 0 && tradeAmend(&er) != 0:
+	case missed < 0 && amend != 0:
 		// A trade cancel or correction naming no trade of the order, or
 		// whose totals take more off than the trade it names: the venue's
 		// totals stand, and risk moves by the shares they take off, at
 		// the price their turnover implies (the order's limit if risk
 		// refuses it), bought on the day of the order's last report.
-		ta := risk.TradeAmend{Price: refdata.Price((o.turnover - int64(er.AvgPx)*er.CumQty) / -missed), Qty: -missed,
-			Day: o.endDay, Working: worksAfter(o, &er)}
-		err := m.risk.OnTradeAmended(o.resv, ta)
-		if errors.Is(err, risk.ErrBadFill) && ta.Price != o.Price {
-			ta.Price = o.Price
-			err = m.risk.OnTradeAmended(o.resv, ta)
-		}
+		ta := risk.TradeAmend{Qty: -missed, Day: o.endDay, Working: worksAfter(o, &er)}
+		px := refdata.Price((o.turnover - int64(er.AvgPx)*er.CumQty) / -missed)
+		err := m.atImpliedPrice(o, px, func(px refdata.Price) error {
+			ta.Price = px
+			return m.risk.OnTradeAmended(o.resv, ta)
+		})
 		m.riskErr("trade_amend", o, err)
 		o.CumQty, o.turnover, o.AvgPx = er.CumQty, int64(er.AvgPx)*er.CumQty, er.AvgPx
 	case missed < 0:
 		m.riskErr("fill", o, fmt.Errorf("the upstream reports %d shares filled, the gateway counted %d (a bust or correction)", er.CumQty, o.CumQty))
 		o.CumQty, o.turnover, o.AvgPx = er.CumQty, int64(er.AvgPx)*er.CumQty, er.AvgPx
-	case tradeAmend(&er) != 0 && (er.AvgPx > 0 || er.CumQty == 0):
+	case amend != 0 && (er.AvgPx > 0 || er.CumQty == 0):
 		// The trade's amend moved the order's totals (tradeAmended): its
 		// average price is the venue's, as with any change of them.
 		o.turnover, o.AvgPx = int64(er.AvgPx)*er.CumQty, er.AvgPx
-	case tradeAmend(&er) != 0 && o.CumQty > 0:
+	case amend != 0 && o.CumQty > 0:
 		o.AvgPx = refdata.Price(o.turnover / o.CumQty) // the venue gave none
 	}
 	o.LeavesQty = er.LeavesQty
@@ -602,6 +597,24 @@ func (m *Manager) reconcile(o *Order, er fix.ExecReport) {
 	if o.Status.Terminal() {
 		m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-o.CumQty))
 	}
+}
+
+// atImpliedPrice moves risk by try at px, the price the venue's totals
+// imply for shares the gateway did not see one by one, and, if risk
+// refuses it as a bad fill, at the order's limit. The implied price
+// carries the venue's rounding of AvgPx, magnified by the totals over the
+// shares: it may lie beyond the limit, or limit-up. The shares moved
+// (filled, or taken back) whatever risk thinks of the price; taken at
+// the limit, which risk accepts, rather than not at all, cash and shares
+// stay right for the day. mu held.
+func (m *Manager) atImpliedPrice(o *Order, px refdata.Price, try func(refdata.Price) error) error {
+	err := try(px)
+	if errors.Is(err, risk.ErrBadFill) && px != o.Price {
+		m.log.Warn("orders: risk refused the price the upstream's totals imply; trying the order's limit",
+			"clOrdID", o.ClOrdID, "price", px, "limit", o.Price, "err", err)
+		err = try(o.Price)
+	}
+	return err
 }
 
 // statusOf maps a FIX OrdStatus.

@@ -118,11 +118,7 @@ func (s *session) superseded(o *orders.Order, execID string) bool {
 	if s.queued == nil {
 		return false
 	}
-	ts := o.Trades()
-	k := len(ts) - 1
-	for k >= 0 && ts[k].Amended != execID {
-		k--
-	}
+	_, k := o.Amendment(execID)
 	cur, ok := s.a.entry.Get(o.Account, o.ClOrdID)
 	if k < 0 || !ok || cur.OrigClOrdID != o.OrigClOrdID || !cur.Created.Equal(o.Created) || k >= len(cur.Trades()) {
 		return false
@@ -288,7 +284,7 @@ func (k sink) OrderEvent(ev orders.Event) {
 			if ev.ExecRefID == "" {
 				break // no trade cancel or correction
 			}
-			if t, ok := o.Amendment(ev.ExecID); ok {
+			if t, k := o.Amendment(ev.ExecID); k >= 0 {
 				// Named by the trade's ExecID, which the broker got the
 				// trade under: the upstream may name an earlier cancel or
 				// correction of it, whose report the broker may lack (a
