@@ -29,9 +29,9 @@ import (
 // (by ExecID) neither the store nor the session's queue holds is sent
 // again, flagged PossResend: a broker books each execution, and one it
 // did get it tells by its ExecID; so is the latest cancel or correction
-// of a trade it was told of, whose report neither holds. A later logon of the same run does the
-// same if the session's queue, full, dropped a message meanwhile (a
-// broker away for long on a busy day).
+// of a trade it was told of, whose report neither holds. A later logon
+// of the same run does the same if the session's queue, full, dropped a
+// message meanwhile (a broker away for long on a busy day).
 
 // keptStores is a storeFactory that remembers the store of each session,
 // for the restatement, and starts reading each store's reports as it is

@@ -29,8 +29,9 @@ type session struct {
 	// (its queue full): the next logon restates again (Config.Restate).
 	dropped atomic.Bool
 	// queued holds the ExecIDs ("<upstream>:<ExecID>") of the trades
-	// (and trade cancels and corrections) queued for the broker and not yet handed to quickfix (which stores
-	// each message it sends), which a restatement does not resend: at most
+	// (and trade cancels and corrections) queued for the broker and not
+	// yet handed to quickfix (which stores each message it sends), which
+	// a restatement does not resend: at most
 	// the queue's size. resent holds those a restatement resent whose
 	// sink report may still come: the manager applies a trade (and a
 	// restatement reads it) before its journal record is durable, and
@@ -66,8 +67,8 @@ func (s *session) restating() {
 
 // sinkTrade queues the sink's report of a trade of the upstream's, or of
 // a trade cancel or correction (ExecID r.execID), and records it queued,
-// flagged PossResend if a restatement resent it already. Any goroutine; it never blocks (qmu is held
-// around a queueing that does not).
+// flagged PossResend if a restatement resent it already. Any goroutine;
+// it never blocks (qmu is held around a queueing that does not).
 func (s *session) sinkTrade(r *execReport) {
 	if s.queued == nil {
 		s.sendReport(r)
@@ -120,10 +121,11 @@ func (s *session) superseded(o *orders.Order, execID string) bool {
 	}
 	_, k := o.Amendment(execID)
 	cur, ok := s.a.entry.Get(o.Account, o.ClOrdID)
-	if k < 0 || !ok || cur.OrigClOrdID != o.OrigClOrdID || !cur.Created.Equal(o.Created) || k >= len(cur.Trades()) {
+	ts := cur.Trades()
+	if k < 0 || !ok || cur.OrigClOrdID != o.OrigClOrdID || !cur.Created.Equal(o.Created) || k >= len(ts) {
 		return false
 	}
-	later := cur.Trades()[k].Amended
+	later := ts[k].Amended
 	if later == execID {
 		return false
 	}
