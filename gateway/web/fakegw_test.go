@@ -52,6 +52,7 @@ type fakeGateway struct {
 
 	orders    map[string]*fakeOrder // account + "\x00" + every clOrdId of the order
 	orderList []*fakeOrder          // in the order they were entered
+	execs     int                   // trades made: the last one's execId is fake:E<execs>
 	accounts  map[string]*fakeAccount
 }
 
@@ -499,6 +500,77 @@ func (g *fakeGateway) CorruptNext() { g.mu.Lock(); g.corruptNext = true; g.mu.Un
 // with text as its reason (FIX Text, which the venue controls).
 func (g *fakeGateway) VenueReject(text string) { g.mu.Lock(); g.venueReject = text; g.mu.Unlock() }
 
+// Fill trades qty of the working order clOrdID of account at px, as the
+// venue reports a trade, and returns the exec trade event it sent.
+func (g *fakeGateway) Fill(t *testing.T, account, clOrdID string, qty int64, px refdata.Price) orderJSON {
+	t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	o := g.orders[orderKey(account, clOrdID)]
+	if o == nil || !o.working() || qty <= 0 || qty > o.LeavesQty {
+		t.Fatalf("fake: no working order %s of %s with %d shares left", clOrdID, account, qty)
+	}
+	return g.execute(o, qty, px)
+}
+
+// AmendTrade is the venue's cancel (qty 0) or correction of the trade
+// execID of the order clOrdID of account: the order's totals move by the
+// difference, and a filled order with shares left is working again
+// (partially_filled, or new with none filled), as a venue reports it; it
+// sends the exec trade_canceled or trade_corrected naming the trade and
+// returns it.
+func (g *fakeGateway) AmendTrade(t *testing.T, account, clOrdID, execID string, qty int64, px refdata.Price) orderJSON {
+	t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	o := g.orders[orderKey(account, clOrdID)]
+	var tr *fakeTrade
+	if o != nil {
+		for i := range o.trades {
+			if o.trades[i].execID == execID {
+				tr = &o.trades[i]
+			}
+		}
+	}
+	if tr == nil || qty < 0 || o.CumQty-tr.qty+qty > o.Qty {
+		t.Fatalf("fake: order %s of %s has no trade %s to amend to %d", clOrdID, account, execID, qty)
+	}
+	g.settle(o, -tr.qty, tr.px)
+	g.settle(o, qty, px)
+	tr.qty, tr.px = qty, px
+	if o.working() || o.Status == "filled" {
+		o.LeavesQty = o.Qty - o.CumQty
+		switch {
+		case o.LeavesQty == 0:
+			o.Status = "filled"
+		case o.CumQty > 0:
+			o.Status = "partially_filled"
+		default:
+			o.Status = "new"
+		}
+	}
+	o.Updated = time.Now()
+	ev := o.view("exec")
+	ev.ExecType, ev.Ref, ev.ExecRefID = "trade_corrected", o.ClOrdID, execID
+	if qty == 0 {
+		ev.ExecType = "trade_canceled"
+	}
+	g.publish(o, ev)
+	return ev
+}
+
+// Resend sends ev, an event of an order sent before, again to the
+// connections that hear of the order, after the newer ones: as an event
+// of a change an orders.list page already held may follow the page
+// (PROTOCOL.md).
+func (g *fakeGateway) Resend(ev orderJSON) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if o := g.orders[orderKey(ev.Account, ev.OrigClOrdID)]; o != nil {
+		g.publish(o, ev)
+	}
+}
+
 // DropNext makes the next book update sent go missing: a seq gap.
 func (g *fakeGateway) DropNext() { g.mu.Lock(); g.dropNext = true; g.mu.Unlock() }
 
@@ -817,7 +889,16 @@ type fakeOrder struct {
 	Status, OrderID                             string
 	Text                                        string // the venue's reason (FIX Text) of a rejected order
 	Updated                                     time.Time
-	owner                                       *fakeConn // the connection that entered it
+	owner                                       *fakeConn   // the connection that entered it
+	trades                                      []fakeTrade // its executions, in the order they happened
+}
+
+// fakeTrade is an execution of a fake order as it stands: a canceled one
+// has no qty.
+type fakeTrade struct {
+	execID string
+	qty    int64
+	px     refdata.Price
 }
 
 // orderJSON is an order on the wire: an orders-channel event or an entry
@@ -842,7 +923,9 @@ type orderJSON struct {
 	Text        string        `json:"text,omitempty"`
 	LastPx      refdata.Price `json:"lastPx,omitempty"`
 	LastQty     int64         `json:"lastQty,omitempty"`
-	Time        int64         `json:"time"` // Unix ns of the order's last change
+	Time        int64         `json:"time"`                // Unix ns of the order's last change
+	ExecID      string        `json:"execId,omitempty"`    // a trade's
+	ExecRefID   string        `json:"execRefId,omitempty"` // the trade a trade_canceled or trade_corrected names
 }
 
 // orderErrorMsg is an error answering an order request; ref is the
@@ -1190,7 +1273,31 @@ func (g *fakeGateway) match(o *fakeOrder) {
 	if (o.Side == "buy" && px > o.Price) || (o.Side == "sell" && px < o.Price) {
 		return
 	}
-	qty := o.LeavesQty
+	g.execute(o, o.LeavesQty, px)
+}
+
+// execute trades qty of the working order o at px and sends exec trade,
+// which it returns. g.mu must be held.
+func (g *fakeGateway) execute(o *fakeOrder, qty int64, px refdata.Price) orderJSON {
+	g.execs++
+	t := fakeTrade{execID: fmt.Sprintf("fake:E%d", g.execs), qty: qty, px: px}
+	o.trades = append(o.trades, t)
+	g.settle(o, qty, px)
+	o.LeavesQty -= qty
+	o.Status, o.Updated = "partially_filled", time.Now()
+	if o.LeavesQty == 0 {
+		o.Status = "filled"
+	}
+	ev := o.view("exec")
+	ev.ExecType, ev.Ref, ev.LastPx, ev.LastQty, ev.ExecID = "trade", o.ClOrdID, px, qty, t.execID
+	g.publish(o, ev)
+	return ev
+}
+
+// settle books qty of o's shares traded at px (qty < 0 takes a trade
+// back): the order's totals and its account's cash and shares. g.mu must
+// be held.
+func (g *fakeGateway) settle(o *fakeOrder, qty int64, px refdata.Price) {
 	o.CumQty += qty
 	o.turnover += int64(px) * qty
 	a := g.account(o.Account)
@@ -1200,10 +1307,6 @@ func (g *fakeGateway) match(o *fakeOrder) {
 	} else {
 		a.cash += px * refdata.Price(qty)
 	}
-	o.LeavesQty, o.Status, o.Updated = 0, "filled", time.Now()
-	ev := o.view("exec")
-	ev.ExecType, ev.Ref, ev.LastPx, ev.LastQty = "trade", o.ClOrdID, px, qty
-	g.publish(o, ev)
 }
 
 // publish sends an event of o to the connection that entered it and to

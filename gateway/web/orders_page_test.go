@@ -347,3 +347,132 @@ func TestOrdersListPages(t *testing.T) {
 	}
 	b.Logs(t)
 }
+
+// TestOrderTradeBustAndCorrection drives "my orders" in headless Chromium
+// through a venue's trade cancel (a bust) and correction of a filled
+// order: the row follows the gateway's word back to working, with the
+// fills as they now stand, says what the venue did, and its Cancel button
+// cancels the order; an event older than the row (one an orders.list page
+// already held may follow the page) never takes it back, finished or not.
+// Before, a filled row stayed filled forever, with the old fills and no
+// Cancel button, although the order worked again.
+func TestOrderTradeBustAndCorrection(t *testing.T) {
+	const sym = "600519.SH"
+	g, srv := serveFake(t)
+	tick := g.instruments[0].Tick
+	bids, _ := g.Top(sym, 1)
+	px := bids[0].Price - 3*tick // below the bid: the fake never fills it on its own
+	b := browsertest.New(t)
+	b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/?token="+url.QueryEscape(g.Token(t, "u1", "A1"))))
+	b.WaitFor(t, "gw.state === 'live' && gw.orders.signedIn && document.getElementById('ticket-fields').disabled === false", pageBound)
+
+	id := placeOrder(t, b, "A1", "buy", px, 300)
+	waitStatus(t, b, id, "new")
+	// marker is a second working order; a share of it filled after an
+	// event of id and seen by the page shows the page has handled that
+	// event (a connection's events arrive in order).
+	marker := placeOrder(t, b, "A1", "buy", px-tick, 100)
+	waitStatus(t, b, marker, "new")
+	markerFills := int64(0)
+	sync := func() {
+		t.Helper()
+		markerFills++
+		g.Fill(t, "A1", marker, 1, px-tick)
+		b.WaitFor(t, fmt.Sprintf(`((id, n) => gw.orders.list.some((o) => o.clOrdId === id && o.cumQty === n) &&
+			[...document.querySelectorAll('#orders-table tbody tr')].some((r) => r.dataset.clordid === id && r.cells[7].textContent === String(n)))(%s, %d)`,
+			mustJSON(marker), markerFills), pageBound)
+	}
+	type want struct {
+		status         string
+		cumQty, leaves int64
+		avgPx          refdata.Price
+		reason         string
+		cancel         bool
+	}
+	check := func(step string, w want) {
+		t.Helper()
+		var list []pageOrder
+		b.Eval(t, "gw.orders.list", &list)
+		i := slices.IndexFunc(list, func(o pageOrder) bool { return o.ClOrdID == id })
+		if i < 0 || list[i].Status != w.status || list[i].CumQty != w.cumQty || list[i].LeavesQty != w.leaves || list[i].AvgPx != w.avgPx.String() {
+			t.Errorf("%s: gw.orders.list has %+v; want status %s, cumQty %d, leavesQty %d, avgPx %s", step, list, w.status, w.cumQty, w.leaves, w.avgPx)
+		}
+		var rows []shownRow
+		b.Eval(t, shownRowsJS, &rows)
+		k := slices.IndexFunc(rows, func(r shownRow) bool { return r.ClOrdID == id })
+		if k < 0 || len(rows[k].Cells) < 12 {
+			t.Fatalf("%s: no row of %s in #orders-table: %+v", step, id, rows)
+		}
+		r := rows[k]
+		wantCells := []string{fmt.Sprint(w.cumQty), fmt.Sprint(w.leaves), w.avgPx.String(), strings.Replace(w.status, "_", " ", 1), w.reason}
+		if got := r.Cells[7:12]; r.Status != w.status || r.Cancel != w.cancel || !slices.Equal(got, wantCells) {
+			t.Errorf("%s: row status %s, cancel button %v, cells CumQty..Reason %q; want %s, %v, %q", step, r.Status, r.Cancel, got, w.status, w.cancel, wantCells)
+		}
+	}
+
+	// Two fills: 100 at px, 200 at a tick better.
+	first := g.Fill(t, "A1", id, 100, px)
+	second := g.Fill(t, "A1", id, 200, px-tick)
+	waitStatus(t, b, id, "filled")
+	sync()
+	avg := refdata.Price((int64(px)*100 + int64(px-tick)*200) / 300)
+	check("filled", want{status: "filled", cumQty: 300, avgPx: avg})
+
+	// The first fill's event again, after the order filled: older, it
+	// does not take the filled row back.
+	g.Resend(first)
+	sync()
+	check("an older event after filled", want{status: "filled", cumQty: 300, avgPx: avg})
+
+	// The venue busts the first trade: the order works again with 200
+	// filled, and says so.
+	g.AmendTrade(t, "A1", id, first.ExecID, 0, 0)
+	sync()
+	check("trade canceled", want{status: "partially_filled", cumQty: 200, leaves: 100, avgPx: px - tick,
+		reason: "the exchange canceled trade " + first.ExecID, cancel: true})
+	var notice string
+	b.Eval(t, "gw.notice", &notice)
+	if wantNotice := id + ": the exchange canceled trade " + first.ExecID; !strings.HasPrefix(notice, wantNotice) ||
+		!strings.Contains(notice, "200 of 300 filled, partially filled") {
+		t.Errorf("notice %q, want %q... 200 of 300 filled, partially filled", notice, wantNotice)
+	}
+
+	// It corrects the second to 150 at two ticks better.
+	corrected := g.AmendTrade(t, "A1", id, second.ExecID, 150, px-2*tick)
+	sync()
+	check("trade corrected", want{status: "partially_filled", cumQty: 150, leaves: 150, avgPx: px - 2*tick,
+		reason: "the exchange corrected trade " + second.ExecID, cancel: true})
+	// The account panel follows: 150 shares of the order bought, and
+	// those of the marker.
+	b.WaitFor(t, fmt.Sprintf("((st) => st !== undefined && st.positions.some((p) => p.symbol === %s && p.boughtToday === %d))(gw.accounts.A1)",
+		mustJSON(sym), 150+markerFills), pageBound)
+
+	// The row's Cancel button cancels what is left.
+	var clicked bool
+	b.Eval(t, `((btn) => { if (!btn || btn.disabled) return false; btn.click(); return true; })(document.querySelector('#orders-table tr[data-clordid="`+id+`"] button'))`, &clicked)
+	if !clicked {
+		t.Fatalf("no enabled Cancel button in the row of %s", id)
+	}
+	waitStatus(t, b, id, "canceled")
+	if !slices.ContainsFunc(g.Ops(), func(op string) bool {
+		f := strings.Fields(op)
+		return len(f) == 4 && f[0] == "order.cancel" && f[2] == id && f[3] == "A1"
+	}) {
+		t.Errorf("no order.cancel of %s; ops:\n%s", id, strings.Join(g.Ops(), "\n"))
+	}
+	sync()
+	check("canceled", want{status: "canceled", cumQty: 150, avgPx: px - 2*tick})
+
+	// The correction's event again, after the cancel: older, it does not
+	// take the canceled row back to working.
+	g.Resend(corrected)
+	sync()
+	check("an older event after canceled", want{status: "canceled", cumQty: 150, avgPx: px - 2*tick})
+	// Its notice tells the order as it is.
+	b.Eval(t, "gw.notice", &notice)
+	if wantNotice := id + ": the exchange corrected trade " + second.ExecID; !strings.HasPrefix(notice, wantNotice) ||
+		!strings.HasSuffix(notice, "150 of 300 filled, canceled") {
+		t.Errorf("notice %q, want %q... 150 of 300 filled, canceled", notice, wantNotice)
+	}
+	b.Logs(t)
+}

@@ -223,6 +223,7 @@ const gw = {
     banner: '',       // the banner text shown, '' if none
   },
   accounts: {},       // account -> the last account reply: {cash, reserved, openOrders, positions, updates}
+  notice: '',         // the last text of the notice bar ('' before the first)
 };
 window.gw = gw;
 
@@ -819,10 +820,39 @@ function orderKey(account, origClOrdId) {
   return account + '\n' + origClOrdId;
 }
 
+// AMENDS say what the venue did to an order's fills after the fact, by the
+// execType of the event (PROTOCOL.md): the row keeps it in its Reason cell
+// and the notice bar shows it when it arrives.
+const AMENDS = new Map([
+  ['trade_canceled', 'the exchange canceled trade'],
+  ['trade_corrected', 'the exchange corrected trade'],
+  ['restated', 'the exchange restated the order'],
+]);
+
+// amendText is what an exec event of a trade cancel, a trade correction or
+// a restatement did, naming the trade; '' for any other view.
+function amendText(o) {
+  const text = o.type === 'exec' ? AMENDS.get(o.execType) : undefined;
+  if (text === undefined) {
+    return '';
+  }
+  if (o.execType === 'restated') {
+    return text;
+  }
+  return o.execRefId ? text + ' ' + o.execRefId : text.replace(/trade$/, 'a trade');
+}
+
 // upsertOrder records an order view (an orders-channel event or an entry
 // of an orders.list reply) and returns its row. A view older than the row
-// (an orders.list answer that crossed a live event) is ignored: its time
-// is earlier, or it reopens a finished order.
+// is ignored: its time, the order's last change (Unix ns on the gateway's
+// clock), is earlier. Such is an event of a change that an orders.list
+// page already held, which may follow the page. A later view is taken
+// whatever it says, also when it reopens a finished order: a venue that
+// cancels or corrects a trade of a filled order (trade_canceled,
+// trade_corrected, restated) may work it again, with less filled (before,
+// the row stayed filled, showing the old fills and no Cancel button). Only
+// a view of the row's own time (a JS number rounds the nanoseconds to 256)
+// does not take a finished row back to working.
 function upsertOrder(o) {
   const orig = String(o.origClOrdId || o.clOrdId || '');
   if (!orig || typeof o.account !== 'string') {
@@ -832,7 +862,7 @@ function upsertOrder(o) {
   const key = orderKey(o.account, orig);
   const row = orders.get(key);
   const time = typeof o.time === 'number' ? o.time : 0;
-  if (row && (time < row.time || (TERMINAL.has(row.status) && !TERMINAL.has(o.status)))) {
+  if (row && (time < row.time || (time === row.time && TERMINAL.has(row.status) && !TERMINAL.has(o.status)))) {
     return row;
   }
   const next = {
@@ -852,6 +882,7 @@ function upsertOrder(o) {
     orderId: String(o.orderId || (row ? row.orderId : '')),
     text: String(o.text || ''),
     code: String(o.code || (row ? row.code : '')),
+    amend: amendText(o) || (row ? row.amend : ''), // the venue's last amend of its fills, see AMENDS
     canceling: row && WORKING.has(o.status) ? row.canceling : '', // clOrdId of our cancel in flight
   };
   orders.set(key, next);
@@ -864,6 +895,12 @@ function upsertOrder(o) {
 function onOrderEvent(msg) {
   settle(msg.ref);
   const row = upsertOrder(msg);
+  const amend = amendText(msg);
+  if (row && amend) {
+    // The order as the row has it now: an older event changed nothing.
+    showNotice(row.clOrdId + ': ' + amend + ' \u2014 ' + groupDigits(row.cumQty) + ' of ' +
+      groupDigits(row.qty) + ' filled, ' + row.status.replace('_', ' '));
+  }
   if (typeof msg.account === 'string' && session.accounts.includes(msg.account)) {
     askAccount(msg.account); // the event may have moved its cash or shares
   }
@@ -942,7 +979,7 @@ function rejectedRow(order, code, text) {
     key: key, time: Date.now() * 1e6, clOrdId: order.clOrdId, origClOrdId: order.clOrdId,
     account: order.account, symbol: order.symbol, side: order.side, price: order.price,
     qty: order.qty, cumQty: 0, leavesQty: 0, avgPx: '', status: 'rejected', orderId: '',
-    text: text, code: code, canceling: '', local: true,
+    text: text, code: code, amend: '', canceling: '', local: true,
   });
   ordersChanged();
 }
@@ -1400,10 +1437,11 @@ function orderTime(ns) {
 }
 
 // reasonText is why an order ended or was refused: its code and text, for
-// a rejected, canceled or expired order; '' for the others.
+// a rejected, canceled or expired order; for a working or filled one, what
+// the venue last did to its fills (AMENDS), if anything.
 function reasonText(o) {
   if (WORKING.has(o.status) || o.status === 'filled') {
-    return '';
+    return o.amend;
   }
   if (o.code && o.text) {
     return o.code + ': ' + o.text;
@@ -1565,6 +1603,7 @@ function hideNotice() {
 }
 
 function showNotice(text) {
+  gw.notice = text;
   const el = $('notice');
   el.textContent = text;
   el.hidden = false;
