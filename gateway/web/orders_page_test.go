@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -475,4 +476,36 @@ func TestOrderTradeBustAndCorrection(t *testing.T) {
 		t.Errorf("notice %q, want %q... 150 of 300 filled, canceled", notice, wantNotice)
 	}
 	b.Logs(t)
+}
+
+// TestRefusedRowGivesWayToGateway: a row the page made itself for a new
+// order the gateway refused (rejectedRow, timed by the browser's clock)
+// gives way to a view of the same order from the gateway, however the two
+// clocks stand: a gateway that refused a repeat of an order it holds
+// (risk.duplicate_clordid, the page not yet told of the order) goes on
+// reporting it. Before, a gateway clock behind the browser's left the
+// order shown rejected while it worked.
+func TestRefusedRowGivesWayToGateway(t *testing.T) {
+	const sym = "600519.SH"
+	g, srv := serveFake(t)
+	inst := g.instruments[0]
+	b := browsertest.New(t)
+	b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/?token="+url.QueryEscape(g.Token(t, "u1", "A1"))))
+	b.WaitFor(t, "gw.state === 'live' && gw.orders.signedIn && document.getElementById('ticket-fields').disabled === false", pageBound)
+
+	refused := placeOrder(t, b, "A1", "buy", inst.LimitUp+100*inst.Tick, 100)
+	waitStatus(t, b, refused, "rejected")
+
+	// The gateway's view of an order under that clOrdId, its clock an
+	// hour behind the browser's.
+	g.mu.Lock()
+	o := &fakeOrder{ClOrdID: refused, OrigClOrdID: refused, Account: "A1", Symbol: sym, Side: "buy",
+		Price: inst.LimitUp, Qty: 100, LeavesQty: 100, Status: "new", OrderID: "FAKE-X", Updated: time.Now().Add(-time.Hour)}
+	g.orders[orderKey(o.Account, o.ClOrdID)] = o
+	g.orderList = append(g.orderList, o)
+	v := o.view("exec")
+	v.ExecType = "new"
+	g.publishTo(nil, o, v)
+	g.mu.Unlock()
+	waitStatus(t, b, refused, "new")
 }

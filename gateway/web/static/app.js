@@ -852,7 +852,9 @@ function amendText(o) {
 // trade_corrected, restated) may work it again, with less filled (before,
 // the row stayed filled, showing the old fills and no Cancel button). Only
 // a view of the row's own time (a JS number rounds the nanoseconds to 256)
-// does not take a finished row back to working.
+// does not take a finished row back to working. A row of this page's own
+// (rejectedRow, timed by the browser's clock) gives way to any view of the
+// gateway's (TestRefusedRowGivesWayToGateway).
 function upsertOrder(o) {
   const orig = String(o.origClOrdId || o.clOrdId || '');
   if (!orig || typeof o.account !== 'string') {
@@ -862,7 +864,7 @@ function upsertOrder(o) {
   const key = orderKey(o.account, orig);
   const row = orders.get(key);
   const time = typeof o.time === 'number' ? o.time : 0;
-  if (row && (time < row.time || (time === row.time && TERMINAL.has(row.status) && !TERMINAL.has(o.status)))) {
+  if (row && !row.local && (time < row.time || (time === row.time && TERMINAL.has(row.status) && !TERMINAL.has(o.status)))) {
     return row;
   }
   const next = {
