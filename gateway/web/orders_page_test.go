@@ -509,3 +509,35 @@ func TestRefusedRowGivesWayToGateway(t *testing.T) {
 	g.mu.Unlock()
 	waitStatus(t, b, refused, "new")
 }
+
+// TestOrdersRelistedAfterReconnectWhateverTheClock: after a reconnect the
+// page takes the gateway's orders.list as the orders now stand even when
+// their times are earlier than the rows it shows: the gateway reached (a
+// cluster node after a takeover) stamps changes by its own clock, which
+// may be behind the last one's. Before, a fill or cancel missed while
+// disconnected stayed unseen until the order changed again.
+func TestOrdersRelistedAfterReconnectWhateverTheClock(t *testing.T) {
+	const sym = "600519.SH"
+	g, srv := serveFake(t)
+	tick := g.instruments[0].Tick
+	bids, _ := g.Top(sym, 1)
+	px := bids[0].Price - 3*tick // below the bid: the fake never fills it on its own
+	b := browsertest.New(t)
+	b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/?token="+url.QueryEscape(g.Token(t, "u1", "A1"))))
+	b.WaitFor(t, "gw.state === 'live' && gw.orders.signedIn && document.getElementById('ticket-fields').disabled === false", pageBound)
+
+	id := placeOrder(t, b, "A1", "buy", px, 300)
+	waitStatus(t, b, id, "new")
+	g.Fill(t, "A1", id, 100, px)
+	waitStatus(t, b, id, "partially_filled")
+
+	// While the page is away, the order is canceled by a gateway whose
+	// clock is an hour behind; the page learns it from orders.list only.
+	g.mu.Lock()
+	o := g.orders[orderKey("A1", id)]
+	o.Status, o.LeavesQty, o.Updated = "canceled", 0, o.Updated.Add(-time.Hour)
+	g.mu.Unlock()
+	g.Disconnect()
+	b.WaitFor(t, "gw.connects === 2", pageBound)
+	waitStatus(t, b, id, "canceled")
+}

@@ -854,7 +854,11 @@ function amendText(o) {
 // a view of the row's own time (a JS number rounds the nanoseconds to 256)
 // does not take a finished row back to working. A row of this page's own
 // (rejectedRow, timed by the browser's clock) gives way to any view of the
-// gateway's (TestRefusedRowGivesWayToGateway).
+// gateway's (TestRefusedRowGivesWayToGateway). Times are compared only
+// within one connection: the gateway a reconnect reaches (another cluster
+// node after a takeover) stamps changes by its own clock, which may be
+// behind the last one's, so a view of a later connection is always taken
+// (TestOrdersRelistedAfterReconnectWhateverTheClock).
 function upsertOrder(o) {
   const orig = String(o.origClOrdId || o.clOrdId || '');
   if (!orig || typeof o.account !== 'string') {
@@ -864,7 +868,8 @@ function upsertOrder(o) {
   const key = orderKey(o.account, orig);
   const row = orders.get(key);
   const time = typeof o.time === 'number' ? o.time : 0;
-  if (row && !row.local && (time < row.time || (time === row.time && TERMINAL.has(row.status) && !TERMINAL.has(o.status)))) {
+  if (row && !row.local && row.conn === gw.connects &&
+    (time < row.time || (time === row.time && TERMINAL.has(row.status) && !TERMINAL.has(o.status)))) {
     return row;
   }
   const next = {
@@ -884,6 +889,7 @@ function upsertOrder(o) {
     orderId: String(o.orderId || (row ? row.orderId : '')),
     text: String(o.text || ''),
     code: String(o.code || (row ? row.code : '')),
+    conn: gw.connects, // the connection the view came on: times compare within one
     amend: amendText(o) || (row ? row.amend : ''), // the venue's last amend of its fills, see AMENDS
     canceling: row && WORKING.has(o.status) ? row.canceling : '', // clOrdId of our cancel in flight
   };
@@ -981,7 +987,7 @@ function rejectedRow(order, code, text) {
     key: key, time: Date.now() * 1e6, clOrdId: order.clOrdId, origClOrdId: order.clOrdId,
     account: order.account, symbol: order.symbol, side: order.side, price: order.price,
     qty: order.qty, cumQty: 0, leavesQty: 0, avgPx: '', status: 'rejected', orderId: '',
-    text: text, code: code, amend: '', canceling: '', local: true,
+    text: text, code: code, amend: '', canceling: '', local: true, conn: gw.connects,
   });
   ordersChanged();
 }
