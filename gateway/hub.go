@@ -168,7 +168,7 @@ func (h *hub) run(ctx context.Context) error {
 				h.metrics.lapped.Inc()
 				h.mu.Lock()
 				for _, s := range h.syms {
-					h.reload(s)
+					h.reload(s, s.seq)
 				}
 				h.mu.Unlock()
 				continue
@@ -186,8 +186,13 @@ func (h *hub) run(ctx context.Context) error {
 }
 
 // reload resets s from the published view after the hub lost updates, and
-// sends every subscriber a fresh snapshot. mu held.
-func (h *hub) reload(s *symState) {
+// sends every subscriber a fresh snapshot. printed is the seq up to which
+// trades subscribers got every print: when the view is at another seq,
+// the prints in between (or, in another numbering, since) never reached
+// the hub, and they are told, as when their own backlog is dropped
+// (resync). Before, those prints vanished without a word on every reload:
+// a market-data edge's after each gap or loss of its bus. mu held.
+func (h *hub) reload(s *symState, printed uint64) {
 	h.load(s)
 	for d, subs := range s.book {
 		for c, sb := range subs {
@@ -196,6 +201,11 @@ func (h *hub) reload(s *symState) {
 	}
 	for c := range s.quotes {
 		c.enqueue(encodeQuote(s.sym, s.seq, s.q, s.inst))
+	}
+	if s.seq != printed {
+		for c, sb := range s.trades {
+			sb.gen = c.enqueueSnapshot(encodeTradesResync(s.sym, s.seq))
+		}
 	}
 }
 
@@ -208,7 +218,7 @@ func (h *hub) apply(u *orderbook.Update) {
 	if u.Kind == orderbook.KindReload {
 		// A mirror replaced or re-marked the book (orderbook.Mirror):
 		// start over from the view, whatever the Seq.
-		h.reload(s)
+		h.reload(s, s.seq)
 		return
 	}
 	if u.Seq <= s.seq {
@@ -216,7 +226,7 @@ func (h *hub) apply(u *orderbook.Update) {
 	}
 	if u.Seq != s.seq+1 {
 		h.metrics.resnapshots.Inc()
-		h.reload(s)
+		h.reload(s, s.seq)
 		return
 	}
 	if u.Kind == orderbook.KindReset {
@@ -227,9 +237,10 @@ func (h *hub) apply(u *orderbook.Update) {
 	s.seq, s.ck10, s.ck5 = u.Seq, u.Checksum, u.Checksum5
 	if orderbook.Checksum(s.bids, s.asks, 10) != u.Checksum {
 		// The hub's copy diverged from the books: a bug, but one that
-		// must not reach clients. Count it and start over from the view.
+		// must not reach clients. Count it and start over from the view
+		// (u's print, if any, was not sent).
 		h.metrics.resnapshots.Inc()
-		h.reload(s)
+		h.reload(s, u.Seq-1)
 		return
 	}
 	s.remember(u)
