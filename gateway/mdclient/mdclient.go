@@ -151,7 +151,7 @@ type Stats struct {
 	Snapshots, Updates  uint64
 	Resyncs             uint64 // snapshots flagged resync
 	Quotes, Trades      uint64
-	TradeResyncs        uint64 // trades notices that prints may be missing (the client fell behind)
+	TradeResyncs        uint64 // trades notices that prints may be missing (the client fell behind, or the server reloaded the book)
 	Errors              uint64 // error messages from the server
 	SeqGaps             uint64 // an update whose seq is not the previous + 1
 	ChecksumFailures    uint64
