@@ -426,8 +426,11 @@ func (p *fanoutProp) stall() {
 	resyncs := metricValue(p.t, p.e.reg, "gateway_ws_slow_client_resyncs_total", "")
 	c.Pause()
 	p.everPaused[c] = true
+	// The bound is generous: the server's socket takes up to 4 MiB
+	// (tcp_wmem) before its writes block and the queue (64 KiB) fills,
+	// some 1,500 bursts of a few KiB; 2,000 was seen too few.
 	for i := 0; metricValue(p.t, p.e.reg, "gateway_ws_slow_client_resyncs_total", "") == resyncs; i++ {
-		if i == 2000 {
+		if i == 20000 {
 			p.t.Fatalf("client %s stalled through %d bursts and never had its backlog dropped", c.Name(), i)
 		}
 		p.burst(20)
