@@ -154,7 +154,8 @@ func (m *Manager) applyNew(rec newRec, live bool) (*Order, error) {
 // reservation released. It returns the event telling the client. mu held.
 func (m *Manager) endNew(o *Order, code, text string) Event {
 	m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-o.CumQty))
-	o.Status, o.LeavesQty, o.Text, o.Updated = StatusRejected, 0, text, m.cfg.Clock()
+	o.Status, o.LeavesQty, o.Text = StatusRejected, 0, text
+	o.touch(m.cfg.Clock())
 	o.endDay = m.risk.DayDate()
 	o.pending = nil
 	m.signal()
@@ -344,7 +345,8 @@ func (m *Manager) endChange(o *Order, code, text string) Event {
 		}
 	}
 	o.pending = nil
-	o.Text, o.Updated = text, m.cfg.Clock()
+	o.Text = text
+	o.touch(m.cfg.Clock())
 	m.signal()
 	return Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Request: c.msgType(), Requester: c.from, Text: text, Code: code}
 }

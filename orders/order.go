@@ -70,7 +70,9 @@ type Order struct {
 	Source     Source    `json:"source"`
 	Text       string    `json:"text,omitempty"`
 	Created    time.Time `json:"created"`
-	Updated    time.Time `json:"updated"`
+	// Updated is the time of the order's last change: later than the
+	// change before, whatever the clock stamping it (touch).
+	Updated time.Time `json:"updated"`
 
 	// acked is set once the upstream has answered the order (any report
 	// naming it): until then its NewOrderSingle is outstanding.
@@ -189,6 +191,25 @@ func (o *Order) Day() int32 {
 // that never closes); 0 when unknown.
 func (o *Order) EndDay() int32 {
 	return o.endDay
+}
+
+// minStep is the least touch moves an order's Updated: more than a JS
+// number's resolution of Unix ns (256 ns until 2043, 512 ns after), so
+// that a web client still sees the later change as later.
+const minStep = time.Microsecond
+
+// touch sets o.Updated to now, the time of a change, or to just after the
+// change before if now is not later: a clock behind the one that stamped
+// that change (a cluster node that took over from a leader whose clock
+// was ahead: the order keeps the time of the leader's journal record; a
+// wall clock stepped back). Clients take the view of an order with the
+// later time (docs/PROTOCOL.md); before, they dropped the views of such
+// changes as older (TestUpdatedNeverGoesBack). Manager mu held.
+func (o *Order) touch(now time.Time) {
+	if !now.After(o.Updated) {
+		now = o.Updated.Add(minStep)
+	}
+	o.Updated = now
 }
 
 // Trades returns the order's trades, in the order they were applied (from

@@ -238,7 +238,8 @@ func (m *Manager) expireOwn(rt *route, o *Order, why string) {
 // clients. Live (expireOwn) and in replay. mu held.
 func (m *Manager) applyOwnExpiry(o *Order, text string) Event {
 	o.dayEnd, o.ownEnd = false, true
-	o.Status, o.LeavesQty, o.Text, o.Updated = StatusExpired, 0, text, m.cfg.Clock()
+	o.Status, o.LeavesQty, o.Text = StatusExpired, 0, text
+	o.touch(m.cfg.Clock())
 	o.endDay = m.risk.DayDate()
 	m.ended(o, fix.ExecReport{})
 	m.signal()

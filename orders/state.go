@@ -217,7 +217,8 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 		}
 		m.riskErr("done", o, m.risk.OnDone(o.resv, o.Qty-o.CumQty))
 		o.Status, o.LeavesQty, o.pending = status, 0, nil
-		o.Text, o.Updated = "the upstream does not know the order: "+text, m.cfg.Clock()
+		o.Text = "the upstream does not know the order: " + text
+		o.touch(m.cfg.Clock())
 		o.endDay = m.risk.DayDate()
 		ev.Text, ev.Order = o.Text, *o
 		return ev, true
@@ -292,7 +293,7 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 		m.ended(o, er)
 	}
 	o.Text = text
-	o.Updated = m.cfg.Clock()
+	o.touch(m.cfg.Clock())
 	ev.Order = *o
 	return ev, true
 }
@@ -789,7 +790,7 @@ func (m *Manager) applyCancelReject(o *Order, r fix.CancelReject) {
 	}
 	o.pending = nil
 	o.Text = refdata.CleanText(r.Text)
-	o.Updated = m.cfg.Clock()
+	o.touch(m.cfg.Clock())
 	m.signal()
 }
 
