@@ -49,6 +49,7 @@ type fakeGateway struct {
 	dropped     uint64   // seq that was dropped
 	multiFrames int      // frames that carried more than one message
 	venueReject string   // when set, the venue rejects every new order with this Text
+	holdCancels bool     // when set, cancels are accepted and left in flight
 
 	orders    map[string]*fakeOrder // account + "\x00" + every clOrdId of the order
 	orderList []*fakeOrder          // in the order they were entered
@@ -499,6 +500,28 @@ func (g *fakeGateway) CorruptNext() { g.mu.Lock(); g.corruptNext = true; g.mu.Un
 // VenueReject makes the venue reject every new order the gateway accepts,
 // with text as its reason (FIX Text, which the venue controls).
 func (g *fakeGateway) VenueReject(text string) { g.mu.Lock(); g.venueReject = text; g.mu.Unlock() }
+
+// HoldCancels makes the venue leave every cancel accepted from now on in
+// flight: it answers none.
+func (g *fakeGateway) HoldCancels() { g.mu.Lock(); g.holdCancels = true; g.mu.Unlock() }
+
+// CancelReject sends the venue's refusal of a cancel of the order clOrdID
+// of account whose clOrdId was ref, as if another client (another tab, a
+// broker) had sent it, and returns the event.
+func (g *fakeGateway) CancelReject(t *testing.T, account, clOrdID, ref, text string) orderJSON {
+	t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	o := g.orders[orderKey(account, clOrdID)]
+	if o == nil {
+		t.Fatalf("fake: no order %s of %s", clOrdID, account)
+	}
+	o.Text, o.Updated = text, time.Now()
+	v := o.view("cancel_reject")
+	v.Ref = ref
+	g.publish(o, v)
+	return v
+}
 
 // Fill trades qty of the working order clOrdID of account at px, as the
 // venue reports a trade, and returns the exec trade event it sent.
@@ -1246,6 +1269,9 @@ func (g *fakeGateway) cancelOrder(c *fakeConn, req clientMsg, reject func(code, 
 	v := o.view("accepted")
 	v.Ref = req.ClOrdID
 	g.publishTo(c, o, v)
+	if g.holdCancels {
+		return
+	}
 
 	o.Status, o.LeavesQty, o.Updated = "canceled", 0, time.Now()
 	v = o.view("exec")

@@ -541,3 +541,43 @@ func TestOrdersRelistedAfterReconnectWhateverTheClock(t *testing.T) {
 	b.WaitFor(t, "gw.connects === 2", pageBound)
 	waitStatus(t, b, id, "canceled")
 }
+
+// TestOthersCancelRejectKeepsOursInFlight: while the page's cancel of an
+// order is in flight, the venue refuses another client's cancel of the
+// same order (another tab, a broker over FIX on the account): the page's
+// cancel is still in flight, its button still "canceling…" and disabled.
+// Before, any cancel_reject of the order cleared it, and the Cancel button
+// came back while the page's cancel was under way.
+func TestOthersCancelRejectKeepsOursInFlight(t *testing.T) {
+	const sym = "600519.SH"
+	g, srv := serveFake(t)
+	tick := g.instruments[0].Tick
+	bids, _ := g.Top(sym, 1)
+	b := browsertest.New(t)
+	b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/?token="+url.QueryEscape(g.Token(t, "u1", "A1"))))
+	b.WaitFor(t, "gw.state === 'live' && gw.orders.signedIn && document.getElementById('ticket-fields').disabled === false", pageBound)
+
+	id := placeOrder(t, b, "A1", "buy", bids[0].Price-3*tick, 100) // below the bid: it rests
+	waitStatus(t, b, id, "new")
+	g.HoldCancels()
+	button := `document.querySelector('#orders-table tr[data-clordid="` + id + `"] button')`
+	var clicked bool
+	b.Eval(t, `((btn) => { if (!btn || btn.disabled) return false; btn.click(); return true; })(`+button+`)`, &clicked)
+	if !clicked {
+		t.Fatalf("no enabled Cancel button in the row of %s", id)
+	}
+	// The page's cancel is accepted and left in flight.
+	b.WaitFor(t, `((btn) => btn && btn.disabled && btn.textContent === 'canceling…')(`+button+`)`, pageBound)
+	b.WaitFor(t, `gw.orders.list.some((o) => o.clOrdId === `+mustJSON(id)+`)`, pageBound)
+
+	g.CancelReject(t, "A1", id, "elsewhere1", "too late to cancel")
+	b.WaitFor(t, "gw.orders.lastError !== null && gw.orders.lastError.code === 'cancel_reject' && gw.orders.lastError.ref === 'elsewhere1'", pageBound)
+	var shown struct {
+		Disabled bool   `json:"disabled"`
+		Text     string `json:"text"`
+	}
+	b.Eval(t, `((btn) => ({disabled: btn.disabled, text: btn.textContent}))(`+button+`)`, &shown)
+	if !shown.Disabled || shown.Text != "canceling…" {
+		t.Errorf("the row's button after another client's cancel was refused: %+v, want disabled, \"canceling…\" (the page's cancel is in flight)", shown)
+	}
+}

@@ -913,7 +913,10 @@ function onOrderEvent(msg) {
     askAccount(msg.account); // the event may have moved its cash or shares
   }
   if (msg.type === 'cancel_reject') {
-    if (row) {
+    if (row && row.canceling !== '' && row.canceling === msg.ref) {
+      // Our cancel's answer; another's (a second tab, a broker over FIX)
+      // leaves ours in flight (before, it brought the Cancel button back
+      // while ours was: TestOthersCancelRejectKeepsOursInFlight).
       row.canceling = '';
     }
     orderError({ code: 'cancel_reject', msg: msg.text || 'the exchange refused the cancel', ref: msg.ref || '' });
