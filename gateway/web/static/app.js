@@ -1301,7 +1301,7 @@ function renderTrades() {
       const td = document.createElement('td');
       td.colSpan = 3;
       td.className = 'gap';
-      td.textContent = 'prints missed (slow connection)';
+      td.textContent = 'prints may be missing here';
       tr.appendChild(td);
       return tr;
     }
