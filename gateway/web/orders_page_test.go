@@ -81,6 +81,24 @@ func placeOrder(t *testing.T, b *browsertest.Browser, account, side string, pric
 	return id
 }
 
+// signedInPage opens the page on a fresh fake gateway, signed in as u1
+// for accounts, and waits until it is live with the ticket enabled.
+func signedInPage(t *testing.T, accounts ...string) (*fakeGateway, *browsertest.Browser) {
+	t.Helper()
+	g, srv := serveFake(t)
+	b := browsertest.New(t)
+	b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/?token="+url.QueryEscape(g.Token(t, "u1", accounts...))))
+	b.WaitFor(t, "gw.state === 'live' && gw.orders.signedIn && document.getElementById('ticket-fields').disabled === false", pageBound)
+	return g, b
+}
+
+// restingBuy is a buy price of sym three ticks below the bid: the fake
+// never fills it on its own.
+func restingBuy(g *fakeGateway, sym string) refdata.Price {
+	bids, _ := g.Top(sym, 1)
+	return bids[0].Price - 3*g.instruments[0].Tick
+}
+
 // waitStatus waits until window.gw.orders and #orders-table both show the
 // order clOrdID with status.
 func waitStatus(t *testing.T, b *browsertest.Browser, clOrdID, status string) {
@@ -359,13 +377,9 @@ func TestOrdersListPages(t *testing.T) {
 // Cancel button, although the order worked again.
 func TestOrderTradeBustAndCorrection(t *testing.T) {
 	const sym = "600519.SH"
-	g, srv := serveFake(t)
+	g, b := signedInPage(t, "A1")
 	tick := g.instruments[0].Tick
-	bids, _ := g.Top(sym, 1)
-	px := bids[0].Price - 3*tick // below the bid: the fake never fills it on its own
-	b := browsertest.New(t)
-	b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/?token="+url.QueryEscape(g.Token(t, "u1", "A1"))))
-	b.WaitFor(t, "gw.state === 'live' && gw.orders.signedIn && document.getElementById('ticket-fields').disabled === false", pageBound)
+	px := restingBuy(g, sym)
 
 	id := placeOrder(t, b, "A1", "buy", px, 300)
 	waitStatus(t, b, id, "new")
@@ -487,11 +501,8 @@ func TestOrderTradeBustAndCorrection(t *testing.T) {
 // order shown rejected while it worked.
 func TestRefusedRowGivesWayToGateway(t *testing.T) {
 	const sym = "600519.SH"
-	g, srv := serveFake(t)
+	g, b := signedInPage(t, "A1")
 	inst := g.instruments[0]
-	b := browsertest.New(t)
-	b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/?token="+url.QueryEscape(g.Token(t, "u1", "A1"))))
-	b.WaitFor(t, "gw.state === 'live' && gw.orders.signedIn && document.getElementById('ticket-fields').disabled === false", pageBound)
 
 	refused := placeOrder(t, b, "A1", "buy", inst.LimitUp+100*inst.Tick, 100)
 	waitStatus(t, b, refused, "rejected")
@@ -518,13 +529,8 @@ func TestRefusedRowGivesWayToGateway(t *testing.T) {
 // disconnected stayed unseen until the order changed again.
 func TestOrdersRelistedAfterReconnectWhateverTheClock(t *testing.T) {
 	const sym = "600519.SH"
-	g, srv := serveFake(t)
-	tick := g.instruments[0].Tick
-	bids, _ := g.Top(sym, 1)
-	px := bids[0].Price - 3*tick // below the bid: the fake never fills it on its own
-	b := browsertest.New(t)
-	b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/?token="+url.QueryEscape(g.Token(t, "u1", "A1"))))
-	b.WaitFor(t, "gw.state === 'live' && gw.orders.signedIn && document.getElementById('ticket-fields').disabled === false", pageBound)
+	g, b := signedInPage(t, "A1")
+	px := restingBuy(g, sym)
 
 	id := placeOrder(t, b, "A1", "buy", px, 300)
 	waitStatus(t, b, id, "new")
@@ -550,14 +556,8 @@ func TestOrdersRelistedAfterReconnectWhateverTheClock(t *testing.T) {
 // came back while the page's cancel was under way.
 func TestOthersCancelRejectKeepsOursInFlight(t *testing.T) {
 	const sym = "600519.SH"
-	g, srv := serveFake(t)
-	tick := g.instruments[0].Tick
-	bids, _ := g.Top(sym, 1)
-	b := browsertest.New(t)
-	b.Run(t, "open the page", chromedp.Navigate(srv.URL+"/?token="+url.QueryEscape(g.Token(t, "u1", "A1"))))
-	b.WaitFor(t, "gw.state === 'live' && gw.orders.signedIn && document.getElementById('ticket-fields').disabled === false", pageBound)
-
-	id := placeOrder(t, b, "A1", "buy", bids[0].Price-3*tick, 100) // below the bid: it rests
+	g, b := signedInPage(t, "A1")
+	id := placeOrder(t, b, "A1", "buy", restingBuy(g, sym), 100)
 	waitStatus(t, b, id, "new")
 	g.HoldCancels()
 	button := `document.querySelector('#orders-table tr[data-clordid="` + id + `"] button')`
