@@ -67,8 +67,9 @@ type replaceReq struct {
 // statusReq is an OrderStatusRequest (H).
 type statusReq struct {
 	clOrdID, account, reqID string
-	side                    byte  // echoed; 0 when absent
-	badID                   error // as in cancelReq
+	symbol, exchange        string // 55 and 207 as sent, echoed for an unknown order
+	side                    byte   // echoed; 0 when absent
+	badID                   error  // as in cancelReq
 }
 
 // decodeNew reads a NewOrderSingle. A missing or malformed field is
@@ -159,6 +160,9 @@ func decodeStatus(m *quickfix.Message) (statusReq, quickfix.MessageRejectError) 
 		account: d.ID(tag.Account, "Account", refdata.MaxAccountLen, false),
 		reqID:   d.ID(tag.OrdStatusReqID, "OrdStatusReqID", refdata.MaxClOrdIDLen, false),
 		side:    d.Char(tag.Side, false),
+		// Read, not checked: the answer echoes them (through echo).
+		symbol:   d.Str(tag.Symbol, false),
+		exchange: d.Str(tag.SecurityExchange, false),
 	}
 	s.badID = d.BadID()
 	return s, d.Err()

@@ -72,7 +72,9 @@
 //   - a status request: ExecutionReport ExecType I (FIX 4.2: ExecTransType
 //     3 and ExecType = OrdStatus), OrdStatus 6 or E while a cancel or
 //     replace of the order awaits the venue, or OrdStatus 8 with OrdRejReason 5 for
-//     an order the session does not know or an invalid identifier.
+//     an order the session does not know or an invalid identifier (echoing
+//     the request's Symbol and SecurityExchange; FIX 4.2, which requires
+//     Symbol, "[N/A]" if it named none).
 //
 // The order manager's events become reports to the order's session: the
 // gateway's acceptance (journaled) is Pending New (A), Pending Cancel (6)

@@ -195,6 +195,7 @@ func (s *session) status(m *quickfix.Message) quickfix.MessageRejectError {
 	}
 	r := execReport{clOrdID: echo(q.clOrdID, refdata.MaxClOrdIDLen), execID: s.a.nextExecID(), execType: 'I', ordStatus: '8',
 		rejReason: risk.FIXUnknownOrder, account: echo(q.account, refdata.MaxAccountLen), side: q.side,
+		symbol: echo(q.symbol, refdata.MaxSymbolLen), exchange: echo(q.exchange, refdata.MaxSymbolLen),
 		statusReqID: echo(q.reqID, refdata.MaxClOrdIDLen), text: text}
 	s.sendReport(&r)
 	return nil

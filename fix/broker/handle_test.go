@@ -213,6 +213,19 @@ func TestHandle(t *testing.T) {
 				tag.OrderID: "NONE", tag.Side: "1", tag.Text: "unknown order"},
 		},
 		{
+			// FIX 4.2 requires Symbol (55) in an ExecutionReport: the
+			// request's, echoed, or FIX's "[N/A]" when it named none.
+			name: "status of an unknown order in FIX 4.2", broker: "BROKER2", begin: "FIX.4.2", msgType: "H",
+			body: "11=nope|55=600519|207=XSHG|54=1", rejectReason: -1,
+			want: map[quickfix.Tag]string{tag.ExecTransType: "3", tag.ExecType: "8", tag.OrdStatus: "8", tag.OrdRejReason: "5",
+				tag.ClOrdID: "nope", tag.Symbol: "600519", tag.SecurityExchange: "XSHG", tag.Side: "1"},
+		},
+		{
+			name: "status of an unknown order in FIX 4.2 naming no Symbol", broker: "BROKER2", begin: "FIX.4.2", msgType: "H",
+			body: "11=nope|54=1", rejectReason: -1,
+			want: map[quickfix.Tag]string{tag.ExecTransType: "3", tag.OrdStatus: "8", tag.ClOrdID: "nope", tag.Symbol: "[N/A]"},
+		},
+		{
 			name: "status of another broker's order", msgType: "H", body: "11=b1|1=B1", rejectReason: -1,
 			want: map[quickfix.Tag]string{tag.OrdStatus: "8", tag.OrdRejReason: "5", tag.ClOrdID: "b1"},
 		},

@@ -17,6 +17,14 @@ import (
 // id for (rejected, unknown, not yet acknowledged upstream).
 const noOrderID = "NONE"
 
+// noSymbol is the Symbol (55) of a FIX 4.2 report on an order the gateway
+// knows no symbol of (the answer to a status request for an unknown order
+// that named none): FIX 4.2 requires Symbol in every ExecutionReport, and a
+// broker's engine validating with the FIX 4.2 dictionary refuses a report
+// without it (a session-level Reject: its application never sees it).
+// "[N/A]" is FIX's value for an instrument without a symbol.
+const noSymbol = "[N/A]"
+
 // execReport is one ExecutionReport (8), described with FIX 4.4 values;
 // message maps them for FIX 4.2.
 type execReport struct {
@@ -97,6 +105,8 @@ func (r *execReport) message(fix42 bool, now time.Time) *quickfix.Message {
 	}
 	if r.symbol != "" {
 		b.SetString(tag.Symbol, r.symbol)
+	} else if fix42 {
+		b.SetString(tag.Symbol, noSymbol)
 	}
 	if r.exchange != "" {
 		b.SetString(tag.SecurityExchange, r.exchange)
