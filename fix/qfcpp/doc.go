@@ -89,7 +89,12 @@
 // (554) and Username (553) in the Logon if configured, sends the D, F, G
 // and H requests it reads on stdin (Initiator.Send; a header field such as
 // PossResend (97) goes into the header) and prints every message it
-// receives on stdout (Initiator.Await). It logs with QuickFIX's FileLog.
+// receives on stdout (Initiator.Await), and every Reject (3) or
+// BusinessMessageReject (j) its session sends (EventReject: a message it
+// refused, which its application never sees). It validates what it
+// receives with QuickFIX's data dictionary (see Settings). A refusal fails
+// Initiator.AwaitApp at once (ErrRefused) and, unless Broker.AllowRejects,
+// the test when it ends. It logs with QuickFIX's FileLog.
 //
 // # A peer written by hand
 //
@@ -109,13 +114,26 @@
 // a daily session whose boundary, when QuickFIX C++ logs out and starts
 // again from sequence number 1, is 12 hours from the peer's start (so no
 // test runs across it, whatever the hour: with StartTime = EndTime =
-// 00:00:00 a test running at midnight UTC saw its venue reset), a
-// FileStore beside it, and UseDataDictionary=N: Debian installs no FIX42.xml or FIX44.xml
-// (neither libquickfix-dev nor libquickfix-doc ships the spec directory),
-// so the peers check only the fields their code reads. Venue.Settings and
-// Broker.Settings add to or override the defaults, for example to load a
-// dictionary of the test's own. Sequence numbers persist and are never
-// reset at logon, as the gateway requires.
+// 00:00:00 a test running at midnight UTC saw its venue reset) and a
+// FileStore beside it. Sequence numbers persist and are never reset at
+// logon, as the gateway requires.
+//
+// Debian installs no FIX42.xml or FIX44.xml (neither libquickfix-dev nor
+// libquickfix-doc ships the spec directory), and QuickFIX C++ reads a data
+// dictionary from a file only. The QuickFIX project's dictionaries, in the
+// format QuickFIX C++ reads, come with the quickfixgo module the gateway
+// builds with: DataDictionary finds them in the Go module cache (go list
+// -m), where they are read, never copied into this repository. The
+// initiator (a broker) validates every message it receives with its
+// version's dictionary when it is found (UseDataDictionary=Y: a missing
+// required field, a value outside a field's enumeration, a field its
+// message type does not define, a field out of its group: a Reject), as a
+// broker's engine does, and with UseDataDictionary=N otherwise (logged
+// with t.Log). The venues run with UseDataDictionary=N and check only the
+// fields their code reads. Venue.Settings and Broker.Settings add to or
+// override the defaults, such as {"UseDataDictionary": "N"} for a broker
+// that validates nothing, or {"AllowUnknownMsgFields": "Y"} for one that
+// takes fields its version does not define.
 //
 // A venue listens on a port picked free on 127.0.0.1 (QuickFIX C++ 1.15
 // takes a port number only and listens on every interface); if the port

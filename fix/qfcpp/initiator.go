@@ -36,9 +36,16 @@ type Broker struct {
 	// of an earlier Initiator continues its sequence numbers.
 	StoreDir string
 	// Settings are added to the [DEFAULT] section of the QuickFIX settings
-	// and override the kit's, such as {"ResetOnLogon": "Y"}. Nil adds
-	// nothing.
+	// and override the kit's, such as {"ResetOnLogon": "Y"}, or
+	// {"UseDataDictionary": "N"} for a broker that validates nothing. Nil
+	// adds nothing.
 	Settings map[string]string
+	// AllowRejects lets the initiator's session refuse messages it
+	// receives (a Reject 3 or j it sends: Initiator.Rejects) without
+	// failing the test. By default the test fails when it ends if the
+	// session refused any: with a data dictionary, a message of the
+	// acceptor's that a broker's engine would refuse.
+	AllowRejects bool
 }
 
 // EventKind says what a line of the initiator's output reports.
@@ -53,20 +60,26 @@ const (
 	EventSent   EventKind = "SENT"   // a request handed to the session (with its MsgSeqNum)
 	EventError  EventKind = "ERROR"  // a request the initiator refused; Text says why
 	EventBye    EventKind = "BYE"    // it logged out after Quit
+
+	// EventReject is a Reject (3) or BusinessMessageReject (j) the
+	// initiator's session sent: it refused a message it received, one
+	// that failed the data dictionary's validation, say (the message is
+	// not handed to the application: no App or Admin event).
+	EventReject EventKind = "REJECT"
 )
 
 // Event is one line of the initiator's output.
 type Event struct {
 	Kind EventKind
 	Text string  // the rest of the line
-	Msg  Message // the message of an App, Admin or Sent event
+	Msg  Message // the message of an App, Admin, Sent or Reject event
 }
 
 func parseEvent(line string) Event {
 	kind, text, _ := strings.Cut(line, " ")
 	e := Event{Kind: EventKind(kind), Text: text}
 	switch e.Kind {
-	case EventApp, EventAdmin, EventSent:
+	case EventApp, EventAdmin, EventSent, EventReject:
 		e.Msg, _ = ParseMessage(text, '|') // a '|' inside a value spoils it; Text keeps the line
 	}
 	return e
@@ -140,6 +153,8 @@ type Initiator struct {
 	p *process
 	r *run // its only run
 
+	dict string // the data dictionary its session validates with; "" none
+
 	mu   sync.Mutex // serializes Send
 	sent int        // requests written; guarded by mu
 }
@@ -148,6 +163,14 @@ type Initiator struct {
 // logs on (reconnecting every second until it can). It returns at once:
 // wait with AwaitLogon. It is killed when tb ends; a failed tb logs its
 // output and its QuickFIX file logs.
+//
+// The initiator validates every message it receives with QuickFIX's data
+// dictionary for its BeginString when DataDictionary finds it, as a broker's
+// engine does (a message that fails is refused with a Reject: an
+// EventReject), and validates nothing otherwise; b.Settings may override
+// either (UseDataDictionary, DataDictionary). Initiator.DataDictionary says
+// which. Unless b.AllowRejects, tb fails when it ends if the session
+// refused any message.
 func (k *Kit) StartInitiator(tb testing.TB, b Broker) *Initiator {
 	tb.Helper()
 	s, err := Session{BeginString: b.BeginString, SenderCompID: b.SenderCompID, TargetCompID: b.TargetCompID}.check(FIX44)
@@ -178,6 +201,12 @@ func (k *Kit) StartInitiator(tb testing.TB, b Broker) *Initiator {
 	defaults["ReconnectInterval"] = "1"
 	defaults["FileStorePath"] = store
 	defaults["FileLogPath"] = filepath.Join(dir, "log")
+	if dd, err := DataDictionary(s.BeginString); err == nil {
+		defaults["UseDataDictionary"] = "Y"
+		defaults["DataDictionary"] = dd
+	} else {
+		tb.Logf("qfcpp: the broker validates no messages: %v", err)
+	}
 	maps.Copy(defaults, b.Settings)
 	session := s.settings()
 	if b.Password != "" {
@@ -190,7 +219,11 @@ func (k *Kit) StartInitiator(tb testing.TB, b Broker) *Initiator {
 	if err := (settingsFile{defaults: defaults, sessions: []map[string]string{session}}).write(cfg); err != nil {
 		tb.Fatal(err)
 	}
-	i := &Initiator{p: &process{
+	dict := ""
+	if defaults["UseDataDictionary"] == "Y" {
+		dict = defaults["DataDictionary"]
+	}
+	i := &Initiator{dict: dict, p: &process{
 		name: "initiator",
 		bin:  k.path("initiator"),
 		args: []string{cfg},
@@ -198,6 +231,14 @@ func (k *Kit) StartInitiator(tb testing.TB, b Broker) *Initiator {
 		logs: []string{"log/*.log"},
 	}}
 	i.p.cleanup(tb)
+	if !b.AllowRejects {
+		tb.Cleanup(func() {
+			if rej := i.Rejects(); len(rej) > 0 {
+				tb.Errorf("qfcpp: the broker %s refused %d messages it received (data dictionary %q); the first: %s",
+					b.SenderCompID, len(rej), i.dict, rej[0].Text)
+			}
+		})
+	}
 	i.p.mu.Lock()
 	i.r, err = i.p.start()
 	i.p.mu.Unlock()
@@ -264,9 +305,15 @@ func (i *Initiator) AwaitLogon(ctx context.Context) error {
 }
 
 // AwaitApp returns the first application message received for which
-// match returns true, waiting for it as Await does.
+// match returns true, waiting for it as Await does. It fails with
+// ErrRefused, at once, if the initiator's session refused a message
+// before that one (an EventReject): the message waited for may be the one
+// refused, never to be seen.
 func (i *Initiator) AwaitApp(ctx context.Context, match func(Message) bool) (Message, error) {
-	e, err := i.Await(ctx, func(e Event) bool { return e.Kind == EventApp && match(e.Msg) })
+	e, err := i.Await(ctx, func(e Event) bool { return e.Kind == EventReject || e.Kind == EventApp && match(e.Msg) })
+	if err == nil && e.Kind == EventReject {
+		return Message{}, fmt.Errorf("%w: it sent %s", ErrRefused, e.Text)
+	}
 	return e.Msg, err
 }
 
@@ -279,6 +326,22 @@ func (i *Initiator) Events() []Event {
 	}
 	return out
 }
+
+// Rejects returns the Reject and BusinessMessageReject messages the
+// initiator's session sent so far: the messages it refused.
+func (i *Initiator) Rejects() []Event {
+	var out []Event
+	for _, e := range i.Events() {
+		if e.Kind == EventReject {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// DataDictionary returns the path of the data dictionary the initiator's
+// session validates received messages with, or "" if it validates none.
+func (i *Initiator) DataDictionary() string { return i.dict }
 
 // Quit asks the initiator to log out and waits until it has exited.
 func (i *Initiator) Quit(ctx context.Context) error {

@@ -27,6 +27,7 @@ type goAcceptor struct {
 	begin    string
 	password string
 	execID   atomic.Int64
+	omit     atomic.Int64  // a tag left out of its ExecutionReports; 0 none
 	got      feed[Message] // every message received but Heartbeats
 }
 
@@ -123,6 +124,9 @@ func (a *goAcceptor) FromApp(m *quickfix.Message, sid quickfix.SessionID) quickf
 		reply.Body.SetString(tag.LeavesQty, "100")
 		reply.Body.SetString(tag.CumQty, "0")
 		reply.Body.SetString(tag.AvgPx, "0")
+		if omit := a.omit.Load(); omit != 0 {
+			reply.Body.Remove(quickfix.Tag(omit))
+		}
 	default:
 		return quickfix.UnsupportedMessageType()
 	}
@@ -243,6 +247,68 @@ func TestInitiatorCommands(t *testing.T) {
 			evs := ini.Events()
 			if last := evs[len(evs)-1]; last.Kind != EventBye {
 				t.Errorf("last event %+v, want BYE", last)
+			}
+		})
+	}
+}
+
+// TestInitiatorRefusesInvalid: with QuickFIX's data dictionary (the
+// default when DataDictionary finds it), the initiator refuses an
+// ExecutionReport without Side (54), required in FIX 4.2 and 4.4: its
+// session sends a Reject (3, reason 1, RefTagID 54), printed as an
+// EventReject, and AwaitApp fails with ErrRefused instead of waiting for a
+// message the application never sees. Without the dictionary the same
+// report reaches the application.
+func TestInitiatorRefusesInvalid(t *testing.T) {
+	for _, begin := range []string{FIX42, FIX44} {
+		t.Run(begin, func(t *testing.T) {
+			kit := Build(t)
+			dict, err := DataDictionary(begin)
+			if err != nil {
+				t.Skipf("no QuickFIX data dictionary: %v", err)
+			}
+			ctx := testContext(t)
+			order := Request{MsgType: "D", ClOrdID: "c1", Account: "A1", Symbol: "600519", Side: '1', OrderQty: 100, Price: "17.00"}
+			for _, validate := range []bool{true, false} {
+				broker, acceptor := compIDs()
+				acc := startGoAcceptor(t, begin, acceptor, broker, "pw")
+				acc.omit.Store(int64(tag.Side))
+				b := Broker{Addr: acc.addr(), BeginString: begin, SenderCompID: broker, TargetCompID: acceptor, Password: "pw",
+					AllowRejects: true}
+				if !validate {
+					b.Settings = map[string]string{"UseDataDictionary": "N"}
+				}
+				ini := kit.StartInitiator(t, b)
+				if want := map[bool]string{true: dict}[validate]; ini.DataDictionary() != want {
+					t.Fatalf("validate %v: DataDictionary() = %q, want %q", validate, ini.DataDictionary(), want)
+				}
+				if err := ini.AwaitLogon(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := ini.Send(ctx, order); err != nil {
+					t.Fatal(err)
+				}
+				got, err := ini.AwaitApp(ctx, func(m Message) bool { return m.Type() == "8" && m.Get(11) == "c1" })
+				if !validate {
+					if err != nil || got.Has(54) {
+						t.Errorf("without a dictionary: %v (%v), want the report without Side", got, err)
+					}
+					if n := len(ini.Rejects()); n != 0 {
+						t.Errorf("without a dictionary: %d rejects", n)
+					}
+					continue
+				}
+				if !errors.Is(err, ErrRefused) {
+					t.Fatalf("AwaitApp: %v (%v), want ErrRefused", got, err)
+				}
+				rej := ini.Rejects()
+				if len(rej) != 1 {
+					t.Fatalf("rejects %v, want one", rej)
+				}
+				checkFields(t, "the initiator's Reject", rej[0].Msg, map[int]string{35: "3", 371: "54", 373: "1", 372: "8"})
+				if _, err := acc.got.await(ctx, 0, nil, func(m Message) bool { return m.Type() == "3" && m.Get(371) == "54" }); err != nil {
+					t.Fatalf("the acceptor waiting for the Reject: %v", err)
+				}
 			}
 		})
 	}

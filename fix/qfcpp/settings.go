@@ -82,7 +82,7 @@ func (f settingsFile) write(path string) error {
 // session whose boundary is 12 hours away (sessionTimes), and no data
 // dictionary: Debian's libquickfix-dev and libquickfix-doc install no
 // FIX42.xml or FIX44.xml, and QuickFIX C++ reads dictionaries from files
-// only.
+// only. StartInitiator sets one (DataDictionary) when it finds it.
 func commonSettings(now time.Time) map[string]string {
 	start, end := sessionTimes(now)
 	return map[string]string{

@@ -35,8 +35,9 @@ type Venue struct {
 	More []Session
 	// Settings are added to the [DEFAULT] section of the QuickFIX settings
 	// and override the kit's: {"ResetOnLogon": "Y"}, or {"UseDataDictionary":
-	// "Y", "DataDictionary": "/path/FIX44.xml"} to validate messages
-	// against a dictionary of your own. Nil adds nothing.
+	// "Y", "DataDictionary": path} to validate messages against a
+	// dictionary, QuickFIX's (the path DataDictionary returns) or one of
+	// your own. Nil adds nothing.
 	Settings map[string]string
 }
 

@@ -31,6 +31,9 @@
 //   ADMIN <message>      a session message received, except Heartbeat and TestRequest
 //   SENT <message>       the message of a command, handed to the session
 //   ERROR <text>         a command that was not sent
+//   REJECT <message>     a Reject (3) or BusinessMessageReject (j) the session
+//                        sends: a received message it refused (with a data
+//                        dictionary, one that fails validation)
 //   BYE                  after quit (or end of input), once logged out
 //
 // A message is printed as its tag=value fields separated by '|'. Every
@@ -89,7 +92,10 @@ public:
 
   void toAdmin( FIX::Message& message, const FIX::SessionID& )
   {
-    if ( message.getHeader().getField( FIX::FIELD::MsgType ) != "A" )
+    const std::string& type = message.getHeader().getField( FIX::FIELD::MsgType );
+    if ( type == "3" )
+      say( "REJECT", oneLine( message ) );
+    if ( type != "A" )
       return;
     if ( !m_username.empty() )
       message.setField( FIX::FIELD::Username, m_username );
@@ -97,7 +103,11 @@ public:
       message.setField( FIX::FIELD::Password, m_password );
   }
 
-  void toApp( FIX::Message&, const FIX::SessionID& ) throw( FIX::DoNotSend ) {}
+  void toApp( FIX::Message& message, const FIX::SessionID& ) throw( FIX::DoNotSend )
+  {
+    if ( message.getHeader().getField( FIX::FIELD::MsgType ) == "j" )
+      say( "REJECT", oneLine( message ) );
+  }
 
   void fromAdmin( const FIX::Message& message, const FIX::SessionID& )
   throw( FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue, FIX::RejectLogon )
