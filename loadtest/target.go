@@ -244,6 +244,7 @@ var (
 	baseRE  = regexp.MustCompile(`web page:\s+(http://\S+?)/\s*$`)
 	tokenRE = regexp.MustCompile(`token:\s+(\S+)\s*$`)
 	fixRE   = regexp.MustCompile(`^\s*fix broker:\s+(\S+)`)
+	opsRE   = regexp.MustCompile(`^\s*operator token \(Authorization: Bearer \.\.\.\):\s+(\S+)\s*$`)
 )
 
 // spawnTarget runs `gateway demo` with cfg as a child process.
@@ -284,19 +285,32 @@ func spawnTarget(ctx context.Context, c Config, cfg *configs.File) (*target, err
 		logf.Close()
 		return err
 	}
+	// The demo prints the operator token (the gateway-side figures read
+	// /metrics with it) after the trading token, when the config has an
+	// admin: the target is complete once both are read.
+	wantOps := len(cfg.Gateway.Admins) > 0
 	found := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		done := false
 		for sc.Scan() {
 			line := sc.Text()
+			if done {
+				continue
+			}
 			if m := baseRE.FindStringSubmatch(line); m != nil {
 				t.base = m[1]
 			}
 			if m := fixRE.FindStringSubmatch(line); m != nil {
 				t.fixBroker = m[1]
 			}
-			if m := tokenRE.FindStringSubmatch(line); m != nil && !strings.HasPrefix(strings.TrimSpace(line), "page") {
+			if m := opsRE.FindStringSubmatch(line); m != nil {
+				t.ops = m[1]
+			} else if m := tokenRE.FindStringSubmatch(line); m != nil && !strings.HasPrefix(strings.TrimSpace(line), "page") {
 				t.token = m[1]
+			}
+			if t.token != "" && (t.ops != "" || !wantOps) {
+				done = true
 				close(found)
 			}
 		}
