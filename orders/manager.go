@@ -372,8 +372,11 @@ func (m *Manager) AddUpstream(name string, up Upstream) {
 	m.met.held.WithLabelValues(name).Set(0)
 	m.met.checks.WithLabelValues(name).Set(0)
 	m.met.noStatus.WithLabelValues(name).Set(0)
-	for _, c := range []*prometheus.CounterVec{m.met.expired, m.met.unknownReports, m.met.duplicates, m.met.unanswered, m.met.expiredOwn} {
+	for _, c := range []*prometheus.CounterVec{m.met.expired, m.met.unknownReports, m.met.duplicates, m.met.unanswered, m.met.expiredOwn, m.met.staleUnknown} {
 		c.WithLabelValues(name)
+	}
+	for _, t := range []string{"D", "F", "G", "H", "other"} {
+		m.met.upstreamRejects.WithLabelValues(name, msgTypeLabel(t))
 	}
 	m.met.ackLatency.WithLabelValues(name)
 	for _, action := range []string{"handed", "sent", "probed", "possresend", "status", "ended"} {

@@ -357,6 +357,51 @@ func TestMetricsFromStart(t *testing.T) {
 	}
 }
 
+// TestUpstreamSeriesFromStart: every series labelled by upstream exists
+// from AddUpstream on (docs/OPERATIONS.md, "Monitoring": counters whose
+// labels are known at start exist at zero, so that rate() and increase()
+// see the first event), the upstream rejects by each MsgType too.
+func TestUpstreamSeriesFromStart(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	newEnv(t, t.TempDir(), func(_ *env, c *Config) { c.Registry = reg })
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{} // family name, upstream, msg_type
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			var up, mt string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "upstream":
+					up = l.GetValue()
+				case "msg_type":
+					mt = l.GetValue()
+				}
+			}
+			have[f.GetName()+" "+up+" "+mt] = true
+		}
+	}
+	for _, name := range []string{"gateway_orders_held", "gateway_orders_status_checks_queued",
+		"gateway_orders_hold_expired_total", "gateway_orders_status_unsupported", "gateway_orders_unknown_reports_total",
+		"gateway_orders_duplicate_reports_total", "gateway_orders_unanswered_total", "gateway_orders_expired_unreported_total",
+		"gateway_orders_stale_unknown_answers_total", "gateway_order_ack_latency_seconds"} {
+		for _, up := range []string{"core", "margin"} {
+			if !have[name+" "+up+" "] {
+				t.Errorf("%s{upstream=%q} does not exist from the start", name, up)
+			}
+		}
+	}
+	for _, up := range []string{"core", "margin"} {
+		for _, mt := range []string{"D", "F", "G", "H", "other"} {
+			if !have["gateway_orders_upstream_rejects_total "+up+" "+mt] {
+				t.Errorf("gateway_orders_upstream_rejects_total{upstream=%q,msg_type=%q} does not exist from the start", up, mt)
+			}
+		}
+	}
+}
+
 // TestOrdersFromChunks checks OrdersFrom across its chunks while orders
 // are entered alongside (under the manager's lock, as intake enters
 // them): every order entered before the call comes back, in entry order,

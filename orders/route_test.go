@@ -3,6 +3,7 @@ package orders
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -450,7 +451,7 @@ func TestHeldChangeOvertaken(t *testing.T) {
 // TestUpstreamRejectLabelsBounded: RefMsgType is the upstream's text; a
 // venue that fills it with a new value on every reject of a known order
 // adds no series to gateway_orders_upstream_rejects_total beyond the
-// request types and "other".
+// request types and "other" (which exist from the start, at zero).
 func TestUpstreamRejectLabelsBounded(t *testing.T) {
 	e := newEnv(t, t.TempDir())
 	e.working("c1", 100)
@@ -467,14 +468,26 @@ func TestUpstreamRejectLabelsBounded(t *testing.T) {
 		if err := mt.Write(&d); err != nil {
 			t.Fatal(err)
 		}
+		var up, mt string
 		for _, l := range d.GetLabel() {
-			if l.GetName() == "msg_type" {
-				series[l.GetValue()] = d.GetCounter().GetValue()
+			switch l.GetName() {
+			case "upstream":
+				up = l.GetValue()
+			case "msg_type":
+				mt = l.GetValue()
 			}
 		}
+		series[up+" "+mt] = d.GetCounter().GetValue()
 	}
-	if len(series) != 2 || series["other"] != 200 || series["H"] != 1 {
-		t.Fatalf("%d msg_type series (other=%v, H=%v), want only other=200 and H=1", len(series), series["other"], series["H"])
+	want := map[string]float64{}
+	for _, up := range []string{"core", "margin"} {
+		for _, mt := range []string{"D", "F", "G", "H", "other"} {
+			want[up+" "+mt] = 0
+		}
+	}
+	want["core other"], want["core H"] = 200, 1
+	if !maps.Equal(series, want) {
+		t.Fatalf("upstream rejects %v, want %v", series, want)
 	}
 }
 
