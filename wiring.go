@@ -70,6 +70,7 @@ func runDemo(ctx context.Context, cfg *configs.File, withTLS bool, log *slog.Log
 		if files, err = system.DemoTLS(cfg); err != nil {
 			return err
 		}
+		defer os.RemoveAll(files.Dir) // the CAs' certificates and the listener's keys
 	}
 	d, err := system.NewDemo(cfg, log)
 	if err != nil {
@@ -81,6 +82,7 @@ func runDemo(ctx context.Context, cfg *configs.File, withTLS bool, log *slog.Log
 	if withTLS {
 		fmt.Fprintf(stdout, "  TLS CA:      %s   (curl --cacert)\n", files.CA)
 		fmt.Fprintf(stdout, "  TLCP CA:     %s   (SM2; TLCP on the same port)\n", files.SM2CA)
+		fmt.Fprintf(stdout, "  TLS files:   %s (removed at exit)\n", files.Dir)
 	}
 	fmt.Fprintf(stdout, "  books:       %s/api/v1/book/%s?depth=5\n", base, cfg.Instruments[0].Symbol)
 	fmt.Fprintf(stdout, "  instruments: %s/api/v1/instruments\n", base)
