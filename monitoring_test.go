@@ -35,12 +35,19 @@ const (
 	alertTestFile = "deploy/prometheus/alerts_test.yml"
 )
 
+// operatorDocs are the documents an operator watches the gateway by: every
+// metric they name must exist too.
+var operatorDocs = []string{"README.md", "docs/OPERATIONS.md"}
+
+// docMetric matches a metric name in a document's text.
+var docMetric = regexp.MustCompile(`\bgateway_[a-z0-9_]*[a-z0-9]\b`)
+
 // TestMonitoringMetricsExist starts the demo gateway and the clustered
 // demo (three Raft nodes and a market-data edge, for gateway_cluster_* and
 // gateway_mdbus_*), scrapes every /metrics, and checks that each metric
-// the dashboard's queries and the alert rules' expressions name is
-// exported by one of them, and that the exported names follow the
-// Prometheus conventions.
+// the dashboard's queries, the alert rules' expressions and the operator
+// documents (operatorDocs) name is exported by one of them, and that the
+// exported names follow the Prometheus conventions.
 func TestMonitoringMetricsExist(t *testing.T) {
 	refs := map[string][]string{} // metric name -> where it is referenced
 	for where, exprs := range map[string][]string{dashboardFile: dashboardExprs(t), alertsFile: alertExprs(t)} {
@@ -55,6 +62,20 @@ func TestMonitoringMetricsExist(t *testing.T) {
 			for _, n := range names {
 				refs[n] = append(refs[n], where)
 			}
+		}
+	}
+
+	for _, doc := range operatorDocs {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := docMetric.FindAllString(string(b), -1)
+		if len(names) == 0 {
+			t.Fatalf("%s: no metric named", doc)
+		}
+		for _, n := range names {
+			refs[n] = append(refs[n], doc)
 		}
 	}
 
@@ -293,6 +314,64 @@ func alertExprs(t *testing.T) []string {
 		}
 	}
 	return out
+}
+
+// TestAlertsDocumented: docs/OPERATIONS.md's table of alerts lists every
+// rule of the alert rules with its severity, and no other; and each
+// critical one has its "what to do" entry (a bold "**Name.**" item, or
+// "**A / B.**" for two).
+func TestAlertsDocumented(t *testing.T) {
+	b, err := os.ReadFile(alertsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Groups []struct {
+			Rules []struct {
+				Alert  string            `yaml:"alert"`
+				Labels map[string]string `yaml:"labels"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatalf("%s: %v", alertsFile, err)
+	}
+	rules := map[string]string{} // alert -> severity
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			rules[r.Alert] = r.Labels["severity"]
+		}
+	}
+	doc, err := os.ReadFile("docs/OPERATIONS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := map[string]string{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(\\w+)` \\| (\\w+) \\|").FindAllStringSubmatch(string(doc), -1) {
+		table[m[1]] = m[2]
+	}
+	todo := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^- \*\*([A-Za-z /]+)\.\*\*`).FindAllStringSubmatch(string(doc), -1) {
+		for _, n := range strings.Split(m[1], " / ") {
+			todo[n] = true
+		}
+	}
+	for a, sev := range rules {
+		switch got, ok := table[a]; {
+		case !ok:
+			t.Errorf("alert %s (%s) is not in docs/OPERATIONS.md's table", a, sev)
+		case got != sev:
+			t.Errorf("alert %s: docs/OPERATIONS.md says %s, %s says %s", a, got, alertsFile, sev)
+		}
+		if sev == "critical" && !todo[a] {
+			t.Errorf("critical alert %s has no \"what to do\" entry in docs/OPERATIONS.md", a)
+		}
+	}
+	for a := range table {
+		if _, ok := rules[a]; !ok {
+			t.Errorf("docs/OPERATIONS.md lists alert %s, which %s lacks", a, alertsFile)
+		}
+	}
 }
 
 var (
