@@ -317,8 +317,12 @@ func (i *Initiator) AwaitApp(ctx context.Context, match func(Message) bool) (Mes
 	return e.Msg, err
 }
 
-// Events returns the events printed so far.
+// Events returns the events printed so far: none if the initiator never
+// started (StartInitiator failed tb).
 func (i *Initiator) Events() []Event {
+	if i.r == nil {
+		return nil
+	}
 	lines, _ := i.p.out.since(i.r.from)
 	out := make([]Event, 0, len(lines))
 	for _, l := range lines {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -354,4 +355,24 @@ func fieldIndex(m Message, tag int) int {
 		}
 	}
 	return -1
+}
+
+// TestInitiatorStartFailsCleanly: an initiator whose program cannot be
+// started fails the test with the reason, and its cleanups (the check of
+// the Rejects its session sent among them) run without a panic. Before,
+// that check read the events of a run that never began: a nil pointer
+// dereference in the cleanup, which ends the whole test binary and hides
+// the reason.
+func TestInitiatorStartFailsCleanly(t *testing.T) {
+	kit := &Kit{paths: map[string]string{"initiator": filepath.Join(t.TempDir(), "no-such-initiator")}}
+	tb := &stubTB{TB: t}
+	tb.runTB(func(tb testing.TB) {
+		kit.StartInitiator(tb, Broker{Addr: "127.0.0.1:1", SenderCompID: "B", TargetCompID: "G"})
+	})
+	if tb.fatal == "" {
+		t.Fatal("StartInitiator of a program that does not exist did not fail the test")
+	}
+	if p := tb.runCleanups(); p != nil {
+		t.Fatalf("a cleanup of the initiator that never started panicked: %v (the test had failed with %q)", p, tb.fatal)
+	}
 }
