@@ -29,10 +29,7 @@ func TestInteropTradeAmendValidated(t *testing.T) {
 	for _, begin := range []string{qfcpp.FIX44, qfcpp.FIX42} {
 		t.Run(begin, func(t *testing.T) {
 			kit := qfcpp.Build(t)
-			dict, err := qfcpp.DataDictionary(begin)
-			if err != nil {
-				t.Skipf("no QuickFIX data dictionary to validate with: %v", err)
-			}
+			dict := qfcpp.RequireDataDictionary(t, begin)
 			ctx, cancel := context.WithTimeout(context.Background(), interopWait)
 			defer cancel()
 			m, up := newRigManager(t, nil)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -52,6 +53,33 @@ func DataDictionary(begin string) (string, error) {
 		return "", fmt.Errorf("qfcpp: data dictionary %s: not a file in the module cache (%v)", path, err)
 	}
 	return path, nil
+}
+
+// RequireDataDictionary returns DataDictionary(begin) for a test whose
+// point is validation with it. When the dictionary is not found it skips
+// tb, or fails it when the environment variable CI is "true" (CI fills
+// the module cache: .ci/run runs go mod download), as Build does for a
+// missing QuickFIX C++: a CI run never passes such a test without the
+// validation it is about.
+func RequireDataDictionary(tb testing.TB, begin string) string {
+	tb.Helper()
+	return requireDictionary(tb, begin, DataDictionary)
+}
+
+// requireDictionary is RequireDataDictionary with find in place of
+// DataDictionary.
+func requireDictionary(tb testing.TB, begin string, find func(string) (string, error)) string {
+	tb.Helper()
+	path, err := find(begin)
+	if err == nil {
+		return path
+	}
+	msg := fmt.Sprintf("qfcpp: no QuickFIX data dictionary to validate with: %v", err)
+	if os.Getenv("CI") == "true" {
+		tb.Fatal(msg)
+	}
+	tb.Skip(msg)
+	return ""
 }
 
 // findSpecDir asks the go command where the module cache holds

@@ -129,7 +129,9 @@
 // required field, a value outside a field's enumeration, a field its
 // message type does not define, a field out of its group: a Reject), as a
 // broker's engine does, and with UseDataDictionary=N otherwise (logged
-// with t.Log). The venues run with UseDataDictionary=N and check only the
+// with t.Log; a test whose point is that validation takes the dictionary
+// from RequireDataDictionary, which skips it without one, or fails it
+// under CI=true). The venues run with UseDataDictionary=N and check only the
 // fields their code reads. Venue.Settings and Broker.Settings add to or
 // override the defaults, such as {"UseDataDictionary": "N"} for a broker
 // that validates nothing, or {"AllowUnknownMsgFields": "Y"} for one that

@@ -264,10 +264,7 @@ func TestInitiatorRefusesInvalid(t *testing.T) {
 	for _, begin := range []string{FIX42, FIX44} {
 		t.Run(begin, func(t *testing.T) {
 			kit := Build(t)
-			dict, err := DataDictionary(begin)
-			if err != nil {
-				t.Skipf("no QuickFIX data dictionary: %v", err)
-			}
+			dict := RequireDataDictionary(t, begin)
 			ctx := testContext(t)
 			order := Request{MsgType: "D", ClOrdID: "c1", Account: "A1", Symbol: "600519", Side: '1', OrderQty: 100, Price: "17.00"}
 			for _, validate := range []bool{true, false} {
@@ -374,5 +371,31 @@ func TestInitiatorStartFailsCleanly(t *testing.T) {
 	}
 	if p := tb.runCleanups(); p != nil {
 		t.Fatalf("a cleanup of the initiator that never started panicked: %v (the test had failed with %q)", p, tb.fatal)
+	}
+}
+
+// TestRequireDataDictionary: a test that needs QuickFIX's data dictionary
+// to validate with is skipped without it, but fails under CI=true: a CI
+// run must not pass a validation test that validated nothing.
+func TestRequireDataDictionary(t *testing.T) {
+	missing := func(string) (string, error) { return "", errors.New("qfcpp: not in the module cache") }
+	for _, c := range []struct {
+		ci        string
+		wantFatal bool
+	}{{"", false}, {"true", true}} {
+		t.Run("CI="+c.ci, func(t *testing.T) {
+			t.Setenv("CI", c.ci)
+			tb := &stubTB{TB: t}
+			tb.runTB(func(tb testing.TB) { requireDictionary(tb, FIX44, missing) })
+			if c.wantFatal && (tb.fatal == "" || tb.skipped != "") || !c.wantFatal && (tb.skipped == "" || tb.fatal != "") {
+				t.Errorf("without a dictionary: fatal %q, skipped %q; want a fatal %v", tb.fatal, tb.skipped, c.wantFatal)
+			}
+			if p := tb.runCleanups(); p != nil {
+				t.Fatal(p)
+			}
+		})
+	}
+	if got := requireDictionary(t, FIX42, func(string) (string, error) { return "/x/FIX42.xml", nil }); got != "/x/FIX42.xml" {
+		t.Errorf("with a dictionary: %q", got)
 	}
 }
