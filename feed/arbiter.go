@@ -44,6 +44,18 @@ type Rebuilder interface {
 	Rebuilt() error
 }
 
+// Replayer is implemented by a Rebuilder that publishes what the stream
+// prints (the books' trade prints): right after each Restart the arbiter
+// calls Replay with the number of messages, from sequence 1, that it
+// delivered before in the stream's session (0 after a session switch).
+// The first n messages the rebuild delivers were delivered before: the
+// sink builds from them as from any, but does not publish their prints
+// again (a trades subscriber had them). Replay sets the count; it does
+// not add to it. It is called like Apply.
+type Replayer interface {
+	Replay(n uint64)
+}
+
 // Staler is implemented by a Rebuilder that can mark what it built as
 // possibly wrong without discarding it: the arbiter calls MarkStale, like
 // Apply, when the sources are first found to disagree, so the books are
@@ -148,6 +160,13 @@ type Arbiter struct {
 	srcs  [2]sourcePos
 	stats arbiterStats
 	rec   *capture.Recorder // records what is delivered; nil records nothing
+
+	// rp is the sink when it is a Rebuilder and a Replayer. printed is
+	// the highest sequence number delivered in the stream's session
+	// before its last restart: the rebuild delivers the messages up to
+	// it again, whose prints the sink does not publish again.
+	rp      Replayer
+	printed uint64
 
 	// misser is the sink when it is a Rebuilder and a Misser. A rebuild
 	// it asks for begins at most once per missedEvery: missedAt is when
@@ -266,12 +285,15 @@ func newArbiter(sink Sink, window, maxAttempts int, patience, recovery time.Dura
 	}
 	rb, _ := sink.(Rebuilder)
 	var misser Misser
+	var rp Replayer
 	if rb != nil {
 		misser, _ = sink.(Misser)
+		rp, _ = sink.(Replayer)
 	}
 	return &Arbiter{
 		sink:        sink,
 		rb:          rb,
+		rp:          rp,
 		misser:      misser,
 		missedEvery: defaultMissedRebuildInterval,
 		missedFrom:  -1,
@@ -377,6 +399,10 @@ func (a *Arbiter) Session(src int, session string) (ok, switched bool) {
 	if a.rb != nil {
 		a.restart()
 		a.rebuildTo = 0 // the old session's extent says nothing of the new one's
+		a.printed = 0   // nor did it print any of the new one's messages
+		if a.rp != nil {
+			a.rp.Replay(0)
+		}
 	} else {
 		a.rewind()
 	}
@@ -1049,6 +1075,7 @@ func (a *Arbiter) restart() {
 	// resets next: in one expression Go leaves the order of the two
 	// unspecified (the compiler called rewind first).
 	delivered := a.next - 1
+	a.printed = max(a.printed, delivered)
 	to := max(delivered, a.rewind())
 	a.attempts = 0
 	a.missedSince = time.Time{} // books found wrong after this restart are news
@@ -1058,6 +1085,9 @@ func (a *Arbiter) restart() {
 	a.stats.Rebuilds++
 	if err := a.rb.Restart(); err != nil {
 		a.stats.SinkErrors++
+	}
+	if a.rp != nil {
+		a.rp.Replay(a.printed)
 	}
 }
 

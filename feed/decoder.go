@@ -88,6 +88,10 @@ type ITCHDecoder struct {
 	m      itch.Message
 	ev     event.Event
 	cnt    decodeCounters
+	// replay counts the messages still to come that the arbiter
+	// delivered before the rebuild under way (Replay): their prints are
+	// not published again.
+	replay uint64
 }
 
 var (
@@ -95,6 +99,7 @@ var (
 	_ Rebuilder = (*ITCHDecoder)(nil)
 	_ Staler    = (*ITCHDecoder)(nil)
 	_ Misser    = (*ITCHDecoder)(nil)
+	_ Replayer  = (*ITCHDecoder)(nil)
 	_ Misser    = (*orderbook.Input)(nil)
 )
 
@@ -111,6 +116,10 @@ func NewITCHDecoder(syms Symbols, out EventSink) *ITCHDecoder {
 // books do not use are counted and dropped. It does not allocate except
 // when returning an error or mapping an instrument the first time.
 func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
+	replayed := d.replay > 0
+	if replayed {
+		d.replay--
+	}
 	m := &d.m
 	if err := itch.Decode(msg, m); err != nil {
 		d.cnt.decodeErrors.Add(1)
@@ -141,6 +150,9 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 		ev.Symbol = v - 1
 	}
 	ev.Recv = recv
+	if replayed {
+		ev.Flags |= event.FlagReplayed
+	}
 	return d.out.Apply(ev)
 }
 
@@ -151,6 +163,12 @@ func (d *ITCHDecoder) Restart() error {
 	clear(d.locate[:])
 	return d.each(event.Clear)
 }
+
+// Replay implements Replayer: the next n messages were delivered before
+// the rebuild just begun, and their events are flagged
+// event.FlagReplayed (the books count their prints without publishing
+// them again).
+func (d *ITCHDecoder) Replay(n uint64) { d.replay = n }
 
 // MarkStale implements Staler: every book the feed carried is marked
 // stale, unchanged (the sources disagree; a rebuild follows).

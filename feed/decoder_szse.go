@@ -96,6 +96,10 @@ type szseChannel struct {
 	agg    bool
 	aggSym uint32
 	aggRef uint64
+	// replayTo is the ApplSeqNum up to which the channel's records were
+	// delivered before the rebuild under way (ReplayChannel): their
+	// prints are not published again.
+	replayTo uint64
 }
 
 // NewSZSEDecoder returns a decoder resolving instruments with syms and
@@ -204,6 +208,9 @@ func (d *SZSEDecoder) trade(t *szse.Trade, recv int64) error {
 	}
 	d.ev.Kind, d.ev.Price = event.Execute, t.LastPx.Price()
 	flags := event.FlagMayBeAbsent | event.FlagPrint
+	if t.ApplSeqNum > 0 && uint64(t.ApplSeqNum) <= c.replayTo {
+		flags |= event.FlagReplayed
+	}
 	for _, ref := range [2]int64{t.BidApplSeqNum, t.OfferApplSeqNum} {
 		if ref == 0 {
 			continue
@@ -299,6 +306,12 @@ func (d *SZSEDecoder) ResetChannel(no uint16) error {
 	d.mu.Unlock()
 	return d.each(c, event.Clear)
 }
+
+// ReplayChannel says the channel's records up to ApplSeqNum n were
+// delivered before the rebuild just begun (0: none): the prints of those
+// the rebuild delivers again are flagged event.FlagReplayed (the books
+// count them without publishing them again).
+func (d *SZSEDecoder) ReplayChannel(no uint16, n uint64) { d.channel(no).replayTo = n }
 
 // ChannelLive marks every book the channel carried valid again.
 func (d *SZSEDecoder) ChannelLive(no uint16) error {

@@ -127,6 +127,11 @@ type szseArbChannel struct {
 	req      szseRequest
 	// sinceReset counts records delivered since the last ResetChannel.
 	sinceReset uint64
+	// printed is the highest ApplSeqNum delivered in the channel's
+	// numbering before its last rebuild: the rebuild delivers the
+	// records up to it again, whose prints the sink does not publish
+	// again (szseReplayer).
+	printed uint64
 	// recorded is the highest ApplSeqNum of a record received on the
 	// channel in its numbering (its day), from either source: records
 	// known to exist whatever becomes of the sessions that claimed them.

@@ -27,7 +27,20 @@ type SZSESink interface {
 	ChannelLive(channel uint16) error
 }
 
-var _ SZSESink = (*SZSEDecoder)(nil)
+var (
+	_ SZSESink     = (*SZSEDecoder)(nil)
+	_ szseReplayer = (*SZSEDecoder)(nil)
+)
+
+// szseReplayer is a sink that publishes what the records print (the
+// books' trade prints; SZSEDecoder). ReplayChannel says, when a rebuild
+// of the channel begins, that its records up to ApplSeqNum n were
+// delivered before in the channel's numbering (0: none, a new numbering):
+// the rebuild delivers them again, and their prints are not published
+// again. It is called like ApplySZSE.
+type szseReplayer interface {
+	ReplayChannel(channel uint16, n uint64)
+}
 
 // szseRebuilder is a sink that finds books wrong and asks for their
 // channels to be rebuilt (SZSEDecoder). RebuildRequests returns each

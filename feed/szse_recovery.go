@@ -265,6 +265,7 @@ func (a *szseArbiter) restart(ch *szseArbChannel) {
 	ch.rebuilds.Add(1)
 	wasStale := ch.stale.Swap(true)
 	ch.clear()
+	ch.printed = max(ch.printed, ch.next.Load()-1)
 	ch.next.Store(1)
 	ch.deliveredAt = 0 // the rebuild delivers the channel again
 	ch.lastRecN = 0    // nothing to verify a source against
@@ -294,10 +295,20 @@ func (a *szseArbiter) restart(ch *szseArbChannel) {
 			a.log.Error("feed: the sink refused ResetChannel", "channel", ch.no, "err", err)
 		}
 	}
+	a.replay(ch)
 	if ch.next.Load() > ch.last.Load() {
 		a.caughtUp(ch) // nothing to deliver again
 	}
 	a.wake()
+}
+
+// replay tells the sink, when it publishes prints (szseReplayer), up to
+// which ApplSeqNum the records the channel delivers next were delivered
+// before. Lock held.
+func (a *szseArbiter) replay(ch *szseArbChannel) {
+	if r, ok := a.sink.(szseReplayer); ok {
+		r.ReplayChannel(ch.no, ch.printed)
+	}
 }
 
 // caughtUp ends a rebuild: delivery has reached everything known of the

@@ -112,6 +112,12 @@
 //	checksum    u32le    Update.Checksum: of the top 10 levels (docs/CONTRACTS.md)
 //	checksum5   u32le    Update.Checksum5: of the top 5 levels
 //
+// A book update (kind 1) whose volume is above the previous update's
+// carries a print that a feed's rebuild delivered again (published as a
+// trade update before the rebuild, not again): a receiver counts it in the
+// day's open, high and low at price last (orderbook.Mirror does), and
+// does not publish it as a print. The encoding is the same as before.
+//
 // where a level, one orderbook.Level, is
 //
 //	price       varint   Level.Price

@@ -282,6 +282,11 @@ func (b *Book) Apply(ev *event.Event, u *Update) bool {
 			ok = true
 		}
 	}
+	if u.Kind == KindTrade && ev.Flags&event.FlagReplayed != 0 {
+		// A print published before the rebuild: counted above, not
+		// published again (its statistics ride on the Update).
+		u.Kind, u.TradePrice, u.TradeQty = KindBook, 0, 0
+	}
 	if b.wrong && !b.stale {
 		b.stale = true
 		if !ok {

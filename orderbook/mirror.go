@@ -104,6 +104,12 @@ func (m *Mirror) Apply(u *Update) error {
 		b.traded = true
 	case KindTrade:
 		b.mirrorTrade(u.TradePrice, u.TradeQty)
+	case KindBook:
+		if u.Volume > b.volume && u.Last > 0 {
+			// A print a rebuild delivered again (see KindBook): the
+			// ingest's book counted it in open, high and low too.
+			b.mirrorTrade(u.Last, u.Volume-b.volume)
+		}
 	}
 	b.seq, b.time = u.Seq, u.Time
 	b.last, b.volume, b.turnover = u.Last, u.Volume, u.Turnover

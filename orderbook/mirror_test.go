@@ -256,3 +256,79 @@ func TestApplyUpdate(t *testing.T) {
 		})
 	}
 }
+
+// TestMirrorFollowsReplayedPrints: a rebuild clears every book and
+// delivers the stream so far again, flagged event.FlagReplayed, then the
+// rest of it. A replayed print is counted in the book's statistics but
+// not published as a print (no KindTrade Update): a mirror fed the
+// Updates (an edge) must come out with the same open, high, low, last,
+// volume and turnover as the book after every Update, and the book with
+// the statistics it had before the rebuild once the replay is over.
+// Before, a mirror took open, high and low only from KindTrade Updates.
+func TestMirrorFollowsReplayedPrints(t *testing.T) {
+	ins := testInstruments(3)
+	m, err := NewMirror(Config{Instruments: ins, Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	books := sourceBooks(m)
+	for id := range books {
+		if err := m.Load(&View{Symbol: SymbolID(id), Checksum: Checksum(nil, nil, 10), Checksum5: Checksum(nil, nil, 5)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	evs := itchEvents(t, m.e, genStream(t, rng, ins, 6000, 1))
+	var u Update
+	var v View
+	trades := 0
+	apply := func(ev event.Event, at int) {
+		t.Helper()
+		if ev.Kind == event.System {
+			return
+		}
+		b := books[ev.Symbol]
+		if !b.Apply(&ev, &u) {
+			return
+		}
+		if u.Kind == KindTrade {
+			if ev.Flags&event.FlagReplayed != 0 {
+				t.Fatalf("event %d: a replayed print was published again: %+v", at, u)
+			}
+			trades++
+		}
+		if err := m.Apply(&u); err != nil {
+			t.Fatalf("event %d: %v", at, err)
+		}
+		m.e.View(SymbolID(ev.Symbol), 0, &v)
+		sameView(t, "event", v, bookView(b))
+	}
+	half := len(evs) / 2
+	for i := range evs[:half] {
+		apply(evs[i], i)
+	}
+	if trades == 0 {
+		t.Fatal("the stream printed nothing")
+	}
+	var before []View
+	for _, b := range books {
+		before = append(before, bookView(b))
+		apply(event.Event{Kind: event.Clear, Symbol: uint32(b.id)}, -1)
+	}
+	for i := range evs[:half] {
+		ev := evs[i]
+		ev.Flags |= event.FlagReplayed
+		apply(ev, i)
+	}
+	for id, b := range books {
+		got, want := bookView(b), before[id]
+		if got.Last != want.Last || got.LastQty != want.LastQty || got.Volume != want.Volume || got.Turnover != want.Turnover ||
+			got.Open != want.Open || got.High != want.High || got.Low != want.Low {
+			t.Fatalf("book %d after the replay: %+v, want the statistics of %+v", id, got, want)
+		}
+	}
+	for i := half; i < len(evs); i++ {
+		apply(evs[i], i)
+	}
+}

@@ -62,7 +62,10 @@ type UpdateKind uint8
 
 // The kinds of Update.
 const (
-	// KindBook is a change of the price levels with no trade.
+	// KindBook is a change of the price levels with no trade print. It
+	// may also carry, in Last, Volume and Turnover, a print that a
+	// rebuild delivered again (event.FlagReplayed): published as a
+	// print before the rebuild, not again; it may then have no Changes.
 	KindBook UpdateKind = iota + 1
 	// KindTrade is a trade print (TradePrice, TradeQty); it may also carry
 	// level changes when a displayed order was executed.

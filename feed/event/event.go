@@ -109,6 +109,12 @@ const (
 	// Add (an SZSE own-best order, 本方最优), and Price is not read. With
 	// its own side empty the order does not rest: the venue cancels it.
 	FlagOwnBest
+	// FlagReplayed marks an event of a message that a rebuild delivers
+	// again (event Clear) and that was delivered before it: a print it
+	// makes counts in the book's statistics (last price, volume,
+	// turnover, open, high, low) but is not published as a print again,
+	// since it was published the first time.
+	FlagReplayed
 )
 
 // Event is one normalized order-by-order market event of one instrument.
