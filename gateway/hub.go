@@ -280,8 +280,11 @@ func (h *hub) apply(u *orderbook.Update) {
 
 // reset empties s for a rebuild of its feed (a KindReset update): every
 // book subscriber gets a snapshot of the empty, stale book in place of the
-// update, quote subscribers the stale quote. A client resuming later
-// cannot resume across it: the history is cleared. mu held.
+// update, quote subscribers the stale quote, and trades subscribers a
+// resync notice: the feed rebuilds because messages were lost or wrong,
+// so prints may be missing (the rebuild publishes only the prints it
+// delivers for the first time: event.FlagReplayed). A client resuming
+// later cannot resume across it: the history is cleared. mu held.
 func (h *hub) reset(s *symState, u *orderbook.Update) {
 	s.seq, s.ck10, s.ck5 = u.Seq, u.Checksum, u.Checksum5
 	s.bids, s.asks = s.bids[:0], s.asks[:0]
@@ -294,6 +297,9 @@ func (h *hub) reset(s *symState, u *orderbook.Update) {
 	}
 	for c := range s.quotes {
 		c.enqueue(encodeQuote(s.sym, s.seq, s.q, s.inst))
+	}
+	for c, sb := range s.trades {
+		sb.gen = c.enqueueSnapshot(encodeTradesResync(s.sym, s.seq))
 	}
 }
 
