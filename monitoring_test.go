@@ -285,8 +285,16 @@ func dashboardExprs(t *testing.T) []string {
 	return out
 }
 
-// alertExprs returns the expressions of every rule of the alert rules.
-func alertExprs(t *testing.T) []string {
+// alertRule is one rule of the alert rules.
+type alertRule struct {
+	Alert  string            `yaml:"alert"`
+	Expr   string            `yaml:"expr"`
+	Labels map[string]string `yaml:"labels"`
+}
+
+// alertRules returns every rule of the alert rules, checking that each
+// has a known severity.
+func alertRules(t *testing.T) []alertRule {
 	t.Helper()
 	b, err := os.ReadFile(alertsFile)
 	if err != nil {
@@ -294,24 +302,30 @@ func alertExprs(t *testing.T) []string {
 	}
 	var f struct {
 		Groups []struct {
-			Rules []struct {
-				Alert  string            `yaml:"alert"`
-				Expr   string            `yaml:"expr"`
-				Labels map[string]string `yaml:"labels"`
-			} `yaml:"rules"`
+			Rules []alertRule `yaml:"rules"`
 		} `yaml:"groups"`
 	}
 	if err := yaml.Unmarshal(b, &f); err != nil {
 		t.Fatalf("%s: %v", alertsFile, err)
 	}
-	var out []string
+	var out []alertRule
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
 			if s := r.Labels["severity"]; s != "critical" && s != "warning" && s != "info" {
 				t.Errorf("%s: alert %s: severity %q, want critical, warning or info", alertsFile, r.Alert, s)
 			}
-			out = append(out, r.Expr)
+			out = append(out, r)
 		}
+	}
+	return out
+}
+
+// alertExprs returns the expressions of every rule of the alert rules.
+func alertExprs(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, r := range alertRules(t) {
+		out = append(out, r.Expr)
 	}
 	return out
 }
@@ -321,26 +335,9 @@ func alertExprs(t *testing.T) []string {
 // critical one has its "what to do" entry (a bold "**Name.**" item, or
 // "**A / B.**" for two).
 func TestAlertsDocumented(t *testing.T) {
-	b, err := os.ReadFile(alertsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f struct {
-		Groups []struct {
-			Rules []struct {
-				Alert  string            `yaml:"alert"`
-				Labels map[string]string `yaml:"labels"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(b, &f); err != nil {
-		t.Fatalf("%s: %v", alertsFile, err)
-	}
 	rules := map[string]string{} // alert -> severity
-	for _, g := range f.Groups {
-		for _, r := range g.Rules {
-			rules[r.Alert] = r.Labels["severity"]
-		}
+	for _, r := range alertRules(t) {
+		rules[r.Alert] = r.Labels["severity"]
 	}
 	doc, err := os.ReadFile("docs/OPERATIONS.md")
 	if err != nil {
