@@ -45,13 +45,13 @@ type Rebuilder interface {
 }
 
 // Replayer is implemented by a Rebuilder that publishes what the stream
-// prints (the books' trade prints): right after each Restart the arbiter
-// calls Replay with the number of messages, from sequence 1, that it
-// delivered before in the stream's session (0 after a session switch).
-// The first n messages the rebuild delivers were delivered before: the
-// sink builds from them as from any, but does not publish their prints
-// again (a trades subscriber had them). Replay sets the count; it does
-// not add to it. It is called like Apply.
+// prints (the books' trade prints): the next n messages delivered were
+// delivered before in the stream's session: the sink builds from them as
+// from any, but does not publish their prints again (a trades subscriber
+// had them). Replay sets the count; it does not add to it. The arbiter
+// calls it with 0 at each Restart and session switch, and during a
+// rebuild before each message it delivers (1: delivered before, 0: not).
+// It is called like Apply.
 type Replayer interface {
 	Replay(n uint64)
 }
@@ -167,6 +167,18 @@ type Arbiter struct {
 	// it again, whose prints the sink does not publish again.
 	rp      Replayer
 	printed uint64
+	// A rebuild may deliver under the numbers 1..printed messages other
+	// than those delivered before under them: a source that skipped or
+	// renumbered, found by a divergence, delivered them. prev holds the
+	// fingerprints of the messages the window kept at each restart
+	// (delivered before), prevLo the lowest sequence number they cover.
+	// A message the rebuild delivers was delivered before when its
+	// fingerprint is in prev, or when it is numbered below prevLo and at
+	// most printed (the streams are taken to agree below what the window
+	// kept). prev is dropped once delivery passes prevEnd (a window
+	// beyond printed). nil: no rebuild since the session began.
+	prev            map[uint64]struct{}
+	prevLo, prevEnd uint64
 
 	// misser is the sink when it is a Rebuilder and a Misser. A rebuild
 	// it asks for begins at most once per missedEvery: missedAt is when
@@ -400,6 +412,7 @@ func (a *Arbiter) Session(src int, session string) (ok, switched bool) {
 		a.restart()
 		a.rebuildTo = 0 // the old session's extent says nothing of the new one's
 		a.printed = 0   // nor did it print any of the new one's messages
+		a.prev, a.prevLo, a.prevEnd = nil, 0, 0
 		if a.rp != nil {
 			a.rp.Replay(0)
 		}
@@ -615,10 +628,13 @@ func (a *Arbiter) diverge(src int, seq, h uint64, first int, recv int64) {
 // held.
 func (a *Arbiter) deliver(src int, msg []byte, recv int64) {
 	a.rec.Message(uint8(src), a.next, recv, msg)
+	h := fingerprint(msg)
+	if a.rp != nil && a.printed > 0 {
+		a.replayed(h)
+	}
 	if err := a.sink.Apply(msg, recv); err != nil {
 		a.stats.SinkErrors++
 	}
-	h := fingerprint(msg)
 	a.sums[a.next&a.mask] = h | uint64(src)<<1 | 1
 	if at, ok := itch.Timestamp(msg); ok {
 		a.deliveredAt = max(a.deliveredAt, at)
@@ -1075,7 +1091,11 @@ func (a *Arbiter) restart() {
 	// resets next: in one expression Go leaves the order of the two
 	// unspecified (the compiler called rewind first).
 	delivered := a.next - 1
+	if a.rp != nil {
+		a.keepDelivered()
+	}
 	a.printed = max(a.printed, delivered)
+	a.prevEnd = max(a.prevEnd, a.printed+a.mask+1)
 	to := max(delivered, a.rewind())
 	a.attempts = 0
 	a.missedSince = time.Time{} // books found wrong after this restart are news
@@ -1087,8 +1107,52 @@ func (a *Arbiter) restart() {
 		a.stats.SinkErrors++
 	}
 	if a.rp != nil {
-		a.rp.Replay(a.printed)
+		a.rp.Replay(0) // deliver says, message by message (replayed)
 	}
+}
+
+// keepDelivered adds the fingerprints of the messages delivered that the
+// window holds to prev, before a restart forgets them. Lock held.
+func (a *Arbiter) keepDelivered() {
+	if a.next <= 1 {
+		return
+	}
+	lo := uint64(1)
+	if a.next > a.mask {
+		lo = a.next - a.mask // as Offer: a.next-seq <= a.mask
+	}
+	if a.prev == nil {
+		a.prev, a.prevLo = make(map[uint64]struct{}, a.next-lo), lo
+	}
+	a.prevLo = min(a.prevLo, lo)
+	if len(a.prev) > 2*int(a.mask+1) {
+		// Rebuild after rebuild: what the earlier windows held is taken
+		// as agreeing, lest prev grow without bound.
+		clear(a.prev)
+		a.prevLo = lo
+	}
+	for seq := lo; seq < a.next; seq++ {
+		if sum := a.sums[seq&a.mask]; sum&1 != 0 {
+			a.prev[sum&^3] = struct{}{}
+		}
+	}
+}
+
+// replayed tells the sink whether the message of fingerprint h about to
+// be delivered as next was delivered before (see prev). Lock held.
+func (a *Arbiter) replayed(h uint64) {
+	if a.prev != nil && a.next > a.prevEnd {
+		a.prev = nil // past what a divergence could have moved
+	}
+	seen := a.next <= a.printed && (a.prev == nil || a.next < a.prevLo)
+	if !seen && a.prev != nil {
+		_, seen = a.prev[h]
+	}
+	var n uint64
+	if seen {
+		n = 1
+	}
+	a.rp.Replay(n)
 }
 
 // rewind forgets what the window holds and the checksums kept, and sets

@@ -1,0 +1,99 @@
+package feed
+
+import (
+	"testing"
+	"time"
+)
+
+// TestDivergenceRebuildPrints: the primary skipped message 3 of the day (a
+// print of 100 shares) and numbered the rest one lower; its 1..4 (the
+// day's 1, 2, 4 and 5: prints of 200 and 50) were delivered. The backup's
+// copies show it, and the books are rebuilt from the backup alone, which
+// delivers the day's 1..6. What was delivered under 1..4 is not what the
+// rebuild delivers under them: the print of 3, never published, must be
+// published, and that of 5, published, not again.
+func TestDivergenceRebuildPrints(t *testing.T) {
+	msgs := printStream(t)
+	sink := &bookSink{b: newPrintBook(t)}
+	a := newArbiter(NewITCHDecoder(oneSymbol{}, sink), 64, 1, time.Second, time.Minute)
+	t0 := time.Unix(100, 0)
+	a.SourceLive(Primary, 1)
+	a.SourceLive(Backup, 1)
+	skipped := [][]byte{msgs[0], msgs[1], msgs[3], msgs[4], msgs[5]}
+	for s := uint64(1); s <= 4; s++ {
+		a.Offer(Primary, s, skipped[s-1], 0)
+	}
+	if got := prints(sink.ups); len(got) != 2 || got[0] != 200 || got[1] != 50 {
+		t.Fatalf("before the divergence: prints %v, want [200 50]", got)
+	}
+	for s := uint64(1); s <= 4; s++ {
+		a.Offer(Backup, s, msgs[s-1], 0)
+	}
+	if a.Stats().Divergences == 0 {
+		t.Fatal("no divergence seen")
+	}
+	before := len(sink.ups)
+	if got := a.Check(t0); got != Backup || a.Stats().Rebuilds != 1 {
+		t.Fatalf("Check %d, rebuilds %d; want a rebuild from the backup", got, a.Stats().Rebuilds)
+	}
+	a.SourceLive(Backup, 1)
+	for s := uint64(1); s <= 6; s++ {
+		a.Offer(Backup, s, msgs[s-1], 0)
+	}
+	if a.Rebuilding() {
+		t.Fatal("still rebuilding")
+	}
+	got := prints(sink.ups[before:])
+	seen := map[int64]int{}
+	for _, q := range prints(sink.ups[:before]) {
+		seen[q]++
+	}
+	for _, q := range got {
+		seen[q]++
+	}
+	for _, q := range []int64{100, 200, 50, 30} {
+		if seen[q] != 1 {
+			t.Errorf("print of %d published %d times (rebuild published %v)", q, seen[q], got)
+		}
+	}
+	if v := sink.b.Volume(); v != 380 {
+		t.Errorf("rebuilt volume %d, want 380", v)
+	}
+}
+
+// TestRebuildPrintsBeyondWindow: as TestRebuildDoesNotRepeatPrints with a
+// window of two: the arbiter keeps the fingerprints of only the last
+// messages delivered, and the print of 3, delivered below them, is taken
+// as delivered before by its number, not published again.
+func TestRebuildPrintsBeyondWindow(t *testing.T) {
+	msgs := printStream(t)
+	sink := &bookSink{b: newPrintBook(t)}
+	a := newArbiter(NewITCHDecoder(oneSymbol{}, sink), 2, 1, time.Second, time.Minute)
+	t0 := time.Unix(100, 0)
+	a.SourceLive(Primary, 1)
+	for _, s := range []uint64{1, 2, 3, 4, 6} { // 5 lost
+		a.Offer(Primary, s, msgs[s-1], 0)
+	}
+	if got := prints(sink.ups); len(got) != 2 {
+		t.Fatalf("before the loss: prints %v, want [100 200]", got)
+	}
+	before := len(sink.ups)
+	for i := 0; a.Stats().Rebuilds == 0; i++ {
+		if i == 10 {
+			t.Fatal("no rebuild")
+		}
+		if a.Check(t0.Add(time.Duration(i)*time.Minute)) >= 0 {
+			a.SourceLive(Primary, 5)
+		}
+	}
+	a.SourceLive(Primary, 1)
+	for s := uint64(1); s <= 6; s++ {
+		a.Offer(Primary, s, msgs[s-1], 0)
+	}
+	if got := prints(sink.ups[before:]); len(got) != 2 || got[0] != 50 || got[1] != 30 {
+		t.Fatalf("prints published by the rebuild: %v, want [50 30]", got)
+	}
+	if v := sink.b.Volume(); v != 380 {
+		t.Fatalf("rebuilt volume %d, want 380", v)
+	}
+}
