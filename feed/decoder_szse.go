@@ -98,8 +98,10 @@ type szseChannel struct {
 	aggRef uint64
 	// replayTo is the ApplSeqNum up to which the channel's records were
 	// delivered before the rebuild under way (ReplayChannel): their
-	// prints are not published again.
+	// prints are not published again, unless stamped well after
+	// replayAt (a numbering begun since: szseReplayer).
 	replayTo uint64
+	replayAt szse.Timestamp
 }
 
 // NewSZSEDecoder returns a decoder resolving instruments with syms and
@@ -208,7 +210,7 @@ func (d *SZSEDecoder) trade(t *szse.Trade, recv int64) error {
 	}
 	d.ev.Kind, d.ev.Price = event.Execute, t.LastPx.Price()
 	flags := event.FlagMayBeAbsent | event.FlagPrint
-	if t.ApplSeqNum > 0 && uint64(t.ApplSeqNum) <= c.replayTo {
+	if t.ApplSeqNum > 0 && uint64(t.ApplSeqNum) <= c.replayTo && !stampedBefore(c.replayAt, t.TransactTime) {
 		flags |= event.FlagReplayed
 	}
 	for _, ref := range [2]int64{t.BidApplSeqNum, t.OfferApplSeqNum} {
@@ -307,11 +309,15 @@ func (d *SZSEDecoder) ResetChannel(no uint16) error {
 	return d.each(c, event.Clear)
 }
 
-// ReplayChannel says the channel's records up to ApplSeqNum n were
-// delivered before the rebuild just begun (0: none): the prints of those
-// the rebuild delivers again are flagged event.FlagReplayed (the books
-// count them without publishing them again).
-func (d *SZSEDecoder) ReplayChannel(no uint16, n uint64) { d.channel(no).replayTo = n }
+// ReplayChannel says the channel's records up to ApplSeqNum n, stamped no
+// later than at, were delivered before the rebuild just begun (0: none):
+// the prints of those the rebuild delivers again are flagged
+// event.FlagReplayed (the books count them without publishing them
+// again). A print stamped well after at is not: see szseReplayer.
+func (d *SZSEDecoder) ReplayChannel(no uint16, n uint64, at szse.Timestamp) {
+	c := d.channel(no)
+	c.replayTo, c.replayAt = n, at
+}
 
 // ChannelLive marks every book the channel carried valid again.
 func (d *SZSEDecoder) ChannelLive(no uint16) error {

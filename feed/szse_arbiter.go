@@ -404,7 +404,7 @@ func (a *szseArbiter) newDay(ch *szseArbChannel, src int, d int64, s uint64, rec
 	}
 	ch.last.Store(s)
 	a.restart(ch)
-	ch.printed = 0 // nothing of the new numbering was delivered
+	ch.printed, ch.printedAt = 0, 0 // nothing of the new numbering was delivered
 	a.replay(ch)
 	a.rec.NewStream(uint8(src), recv, ch.no, nil)
 }
@@ -552,7 +552,7 @@ func (a *szseArbiter) numberAgain(ch *szseArbChannel, src int, s uint64, recv in
 		"channel", ch.no, "source", sourceName(1-src))
 	ch.last.Store(s)
 	a.restart(ch)
-	ch.printed = 0 // nothing of the new numbering was delivered
+	ch.printed, ch.printedAt = 0, 0 // nothing of the new numbering was delivered
 	a.replay(ch)
 	a.rec.NewStream(uint8(src), recv, ch.no, nil)
 }

@@ -130,8 +130,12 @@ type szseArbChannel struct {
 	// printed is the highest ApplSeqNum delivered in the channel's
 	// numbering before its last rebuild: the rebuild delivers the
 	// records up to it again, whose prints the sink does not publish
-	// again (szseReplayer).
-	printed uint64
+	// again (szseReplayer). printedAt is the latest TransactTime of a
+	// record delivered then: a record stamped well after it was not
+	// (a numbering begun during the rebuild, which nothing delivered
+	// could show).
+	printed   uint64
+	printedAt szse.Timestamp
 	// recorded is the highest ApplSeqNum of a record received on the
 	// channel in its numbering (its day), from either source: records
 	// known to exist whatever becomes of the sessions that claimed them.

@@ -34,12 +34,15 @@ var (
 
 // szseReplayer is a sink that publishes what the records print (the
 // books' trade prints; SZSEDecoder). ReplayChannel says, when a rebuild
-// of the channel begins, that its records up to ApplSeqNum n were
-// delivered before in the channel's numbering (0: none, a new numbering):
-// the rebuild delivers them again, and their prints are not published
-// again. It is called like ApplySZSE.
+// of the channel begins, that its records up to ApplSeqNum n, stamped
+// (TransactTime) no later than at, were delivered before in the
+// channel's numbering (0: none, a new numbering): the rebuild delivers
+// them again, and their prints are not published again. A record stamped
+// well after at (szseRenumberSlack) was not delivered before, whatever
+// its ApplSeqNum: the rebuild delivers a numbering begun since. It is
+// called like ApplySZSE.
 type szseReplayer interface {
-	ReplayChannel(channel uint16, n uint64)
+	ReplayChannel(channel uint16, n uint64, at szse.Timestamp)
 }
 
 // szseRebuilder is a sink that finds books wrong and asks for their

@@ -266,6 +266,7 @@ func (a *szseArbiter) restart(ch *szseArbChannel) {
 	wasStale := ch.stale.Swap(true)
 	ch.clear()
 	ch.printed = max(ch.printed, ch.next.Load()-1)
+	ch.printedAt = max(ch.printedAt, ch.deliveredAt)
 	ch.next.Store(1)
 	ch.deliveredAt = 0 // the rebuild delivers the channel again
 	ch.lastRecN = 0    // nothing to verify a source against
@@ -303,11 +304,11 @@ func (a *szseArbiter) restart(ch *szseArbChannel) {
 }
 
 // replay tells the sink, when it publishes prints (szseReplayer), up to
-// which ApplSeqNum the records the channel delivers next were delivered
-// before. Lock held.
+// which ApplSeqNum, and stamped no later than when, the records the
+// channel delivers next were delivered before. Lock held.
 func (a *szseArbiter) replay(ch *szseArbChannel) {
 	if r, ok := a.sink.(szseReplayer); ok {
-		r.ReplayChannel(ch.no, ch.printed)
+		r.ReplayChannel(ch.no, ch.printed, ch.printedAt)
 	}
 }
 
