@@ -175,10 +175,13 @@ type Arbiter struct {
 	// A message the rebuild delivers was delivered before when its
 	// fingerprint is in prev, or when it is numbered below prevLo and at
 	// most printed (the streams are taken to agree below what the window
-	// kept). prev is dropped once delivery passes prevEnd (a window
+	// kept), unless stamped well after printedAt, the latest timestamp
+	// of a message delivered then (renumberSlack: another stream, begun
+	// since). prev is dropped once delivery passes prevEnd (a window
 	// beyond printed). nil: no rebuild since the session began.
 	prev            map[uint64]struct{}
 	prevLo, prevEnd uint64
+	printedAt       uint64
 
 	// misser is the sink when it is a Rebuilder and a Misser. A rebuild
 	// it asks for begins at most once per missedEvery: missedAt is when
@@ -412,7 +415,7 @@ func (a *Arbiter) Session(src int, session string) (ok, switched bool) {
 		a.restart()
 		a.rebuildTo = 0 // the old session's extent says nothing of the new one's
 		a.printed = 0   // nor did it print any of the new one's messages
-		a.prev, a.prevLo, a.prevEnd = nil, 0, 0
+		a.prev, a.prevLo, a.prevEnd, a.printedAt = nil, 0, 0, 0
 		if a.rp != nil {
 			a.rp.Replay(0)
 		}
@@ -630,7 +633,7 @@ func (a *Arbiter) deliver(src int, msg []byte, recv int64) {
 	a.rec.Message(uint8(src), a.next, recv, msg)
 	h := fingerprint(msg)
 	if a.rp != nil && a.printed > 0 {
-		a.replayed(h)
+		a.replayed(msg, h)
 	}
 	if err := a.sink.Apply(msg, recv); err != nil {
 		a.stats.SinkErrors++
@@ -1095,6 +1098,7 @@ func (a *Arbiter) restart() {
 		a.keepDelivered()
 	}
 	a.printed = max(a.printed, delivered)
+	a.printedAt = max(a.printedAt, a.deliveredAt)
 	a.prevEnd = max(a.prevEnd, a.printed+a.mask+1)
 	to := max(delivered, a.rewind())
 	a.attempts = 0
@@ -1138,13 +1142,16 @@ func (a *Arbiter) keepDelivered() {
 	}
 }
 
-// replayed tells the sink whether the message of fingerprint h about to
-// be delivered as next was delivered before (see prev). Lock held.
-func (a *Arbiter) replayed(h uint64) {
+// replayed tells the sink whether msg, of fingerprint h, about to be
+// delivered as next was delivered before (see prev). Lock held.
+func (a *Arbiter) replayed(msg []byte, h uint64) {
 	if a.prev != nil && a.next > a.prevEnd {
 		a.prev = nil // past what a divergence could have moved
 	}
 	seen := a.next <= a.printed && (a.prev == nil || a.next < a.prevLo)
+	if at, ok := itch.Timestamp(msg); seen && ok && a.printedAt != 0 && at > a.printedAt+uint64(renumberSlack) {
+		seen = false // stamped after every message delivered before
+	}
 	if !seen && a.prev != nil {
 		_, seen = a.prev[h]
 	}

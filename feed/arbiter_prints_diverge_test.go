@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 )
@@ -95,5 +96,65 @@ func TestRebuildPrintsBeyondWindow(t *testing.T) {
 	}
 	if v := sink.b.Volume(); v != 380 {
 		t.Fatalf("rebuilt volume %d, want 380", v)
+	}
+}
+
+// restamped returns copies of msgs (ITCH messages) stamped d later.
+func restamped(msgs [][]byte, d time.Duration) [][]byte {
+	out := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		b := append([]byte(nil), m...)
+		var ts [8]byte
+		copy(ts[2:], b[5:11])
+		binary.BigEndian.PutUint64(ts[:], binary.BigEndian.Uint64(ts[:])+uint64(d))
+		copy(b[5:11], ts[2:])
+		out[i] = b
+	}
+	return out
+}
+
+// TestRenumberedRebuildPrints: the day's 1..6 were delivered (four
+// prints); the server restarted without its messages and numbers a new
+// stream under the session's name, stamped a minute later, which both
+// sources now send: the books are rebuilt from it. None of its messages
+// was delivered before, though its numbers were: its four prints are
+// published. Before, those numbered below what the window kept (2) were
+// taken for the old stream's and never published.
+func TestRenumberedRebuildPrints(t *testing.T) {
+	old := printStream(t)
+	msgs := restamped(old, time.Minute)
+	sink := &bookSink{b: newPrintBook(t)}
+	a := newArbiter(NewITCHDecoder(oneSymbol{}, sink), 2, 1, time.Second, time.Minute)
+	a.SourceLive(Primary, 1)
+	a.SourceLive(Backup, 1)
+	for s := uint64(1); s <= 6; s++ {
+		a.Offer(Primary, s, old[s-1], 0)
+	}
+	if got := prints(sink.ups); len(got) != 4 {
+		t.Fatalf("the old stream's prints %v, want four", got)
+	}
+	t0 := time.Unix(100, 0)
+	for _, src := range []int{Primary, Backup} {
+		a.SourceDown(src)
+		a.SourceLive(src, 5)
+	}
+	for s := uint64(5); s <= 6; s++ {
+		a.Offer(Primary, s, msgs[s-1], t0.UnixNano())
+		a.Offer(Backup, s, msgs[s-1], t0.UnixNano())
+	}
+	if a.Stats().Divergences == 0 {
+		t.Fatal("the renumbered stream was not seen")
+	}
+	before := len(sink.ups)
+	src := a.Check(t0.Add(2 * time.Minute))
+	if src < 0 || a.Stats().Rebuilds != 1 {
+		t.Fatalf("no rebuild: Check %d, rebuilds %d", src, a.Stats().Rebuilds)
+	}
+	a.SourceLive(src, 1)
+	for s := uint64(1); s <= 6; s++ {
+		a.Offer(src, s, msgs[s-1], t0.UnixNano())
+	}
+	if got := prints(sink.ups[before:]); len(got) != 4 {
+		t.Fatalf("prints published by the rebuild: %v, want [100 200 50 30] (none was delivered before)", got)
 	}
 }
