@@ -1148,9 +1148,14 @@ func (a *Arbiter) replayed(msg []byte, h uint64) {
 	if a.prev != nil && a.next > a.prevEnd {
 		a.prev = nil // past what a divergence could have moved
 	}
+	if a.prev == nil && a.next > a.printed {
+		return // the sink's count is 0: each message takes the 1 it was given
+	}
 	seen := a.next <= a.printed && (a.prev == nil || a.next < a.prevLo)
-	if at, ok := itch.Timestamp(msg); seen && ok && a.printedAt != 0 && at > a.printedAt+uint64(renumberSlack) {
-		seen = false // stamped after every message delivered before
+	if seen && a.printedAt != 0 {
+		if at, ok := itch.Timestamp(msg); ok && at > a.printedAt+uint64(renumberSlack) {
+			seen = false // stamped after every message delivered before
+		}
 	}
 	if !seen && a.prev != nil {
 		_, seen = a.prev[h]
