@@ -171,17 +171,20 @@ type Arbiter struct {
 	// than those delivered before under them: a source that skipped or
 	// renumbered, found by a divergence, delivered them. prev holds the
 	// fingerprints of the messages the window kept at each restart
-	// (delivered before), prevLo the lowest sequence number they cover.
-	// A message the rebuild delivers was delivered before when its
-	// fingerprint is in prev, or when it is numbered below prevLo and at
-	// most printed (the streams are taken to agree below what the window
-	// kept), unless stamped well after printedAt, the latest timestamp
+	// (delivered before); [prevLo, prevHi) is the range of sequence
+	// numbers they alone vouch for. A message the rebuild delivers was
+	// delivered before when its fingerprint is in prev, or when it is
+	// numbered outside [prevLo, prevHi) and at most printed (the streams
+	// are taken to agree outside what the windows kept: a rebuild that is
+	// itself interrupted delivered below its window what was delivered
+	// before, and not yet what lies above it), unless stamped well after
+	// printedAt, the latest timestamp
 	// of a message delivered then (renumberSlack: another stream, begun
 	// since). prev is dropped once delivery passes prevEnd (a window
 	// beyond printed). nil: no rebuild since the session began.
-	prev            map[uint64]struct{}
-	prevLo, prevEnd uint64
-	printedAt       uint64
+	prev                    map[uint64]struct{}
+	prevLo, prevHi, prevEnd uint64
+	printedAt               uint64
 
 	// misser is the sink when it is a Rebuilder and a Misser. A rebuild
 	// it asks for begins at most once per missedEvery: missedAt is when
@@ -415,7 +418,7 @@ func (a *Arbiter) Session(src int, session string) (ok, switched bool) {
 		a.restart()
 		a.rebuildTo = 0 // the old session's extent says nothing of the new one's
 		a.printed = 0   // nor did it print any of the new one's messages
-		a.prev, a.prevLo, a.prevEnd, a.printedAt = nil, 0, 0, 0
+		a.prev, a.prevLo, a.prevHi, a.prevEnd, a.printedAt = nil, 0, 0, 0, 0
 		if a.rp != nil {
 			a.rp.Replay(0)
 		}
@@ -1125,15 +1128,23 @@ func (a *Arbiter) keepDelivered() {
 	if a.next > a.mask {
 		lo = a.next - a.mask // as Offer: a.next-seq <= a.mask
 	}
-	if a.prev == nil {
-		a.prev, a.prevLo = make(map[uint64]struct{}, a.next-lo), lo
-	}
-	a.prevLo = min(a.prevLo, lo)
-	if len(a.prev) > 2*int(a.mask+1) {
+	switch {
+	case a.prev == nil:
+		a.prev = make(map[uint64]struct{}, a.next-lo)
+		a.prevLo, a.prevHi = lo, a.next
+	case len(a.prev) > 2*int(a.mask+1):
 		// Rebuild after rebuild: what the earlier windows held is taken
 		// as agreeing, lest prev grow without bound.
 		clear(a.prev)
-		a.prevLo = lo
+		a.prevLo, a.prevHi = lo, a.next
+	case a.next < a.prevLo:
+		// A rebuild interrupted below what the earlier windows held: it
+		// delivered again only what goes by number. Their range stands.
+	default:
+		// What the rebuild delivered below lo goes by number; what it
+		// has not delivered again above the earlier range's start still
+		// goes by the earlier fingerprints.
+		a.prevLo, a.prevHi = lo, max(a.prevHi, a.next)
 	}
 	for seq := lo; seq < a.next; seq++ {
 		if sum := a.sums[seq&a.mask]; sum&1 != 0 {
@@ -1151,7 +1162,7 @@ func (a *Arbiter) replayed(msg []byte, h uint64) {
 	if a.prev == nil && a.next > a.printed {
 		return // the sink's count is 0: each message takes the 1 it was given
 	}
-	seen := a.next <= a.printed && (a.prev == nil || a.next < a.prevLo)
+	seen := a.next <= a.printed && (a.prev == nil || a.next < a.prevLo || a.next >= a.prevHi)
 	if seen && a.printedAt != 0 {
 		if at, ok := itch.Timestamp(msg); ok && at > a.printedAt+uint64(renumberSlack) {
 			seen = false // stamped after every message delivered before

@@ -1,0 +1,70 @@
+package feed
+
+import (
+	"testing"
+	"time"
+)
+
+// rebuildOnce makes the arbiter lose what src has not brought and rebuild:
+// Check is called, a minute apart, until the rebuilds counted reach want.
+func rebuildOnce(t *testing.T, a *Arbiter, src int, pos uint64, want uint64, t0 time.Time) time.Time {
+	t.Helper()
+	for i := 0; a.Stats().Rebuilds < want; i++ {
+		if i == 10 {
+			t.Fatalf("no rebuild %d", want)
+		}
+		t0 = t0.Add(time.Minute)
+		if a.Check(t0) >= 0 {
+			a.SourceLive(src, pos)
+		}
+	}
+	return t0
+}
+
+// TestInterruptedRebuildPrints: as TestRebuildPrintsBeyondWindow (a window
+// of two: the fingerprint of 4 alone is kept), but the rebuild is itself
+// interrupted by a loss after delivering 1 and 2 again, and a second
+// rebuild delivers 1..6. The prints of 3 and 4 were published before the
+// first rebuild and must not be published again; those of 5 and 6, never
+// published, once. Before, the second restart took the window it kept
+// (2) as where fingerprints begin, and 3, below the first restart's
+// window, above the second's, was taken as never delivered: its print
+// was published twice.
+func TestInterruptedRebuildPrints(t *testing.T) {
+	msgs := printStream(t)
+	sink := &bookSink{b: newPrintBook(t)}
+	a := newArbiter(NewITCHDecoder(oneSymbol{}, sink), 2, 1, time.Second, time.Minute)
+	t0 := time.Unix(100, 0)
+	a.SourceLive(Primary, 1)
+	for _, s := range []uint64{1, 2, 3, 4, 6} { // 5 lost
+		a.Offer(Primary, s, msgs[s-1], 0)
+	}
+	if got := prints(sink.ups); len(got) != 2 {
+		t.Fatalf("before the loss: prints %v, want [100 200]", got)
+	}
+	t0 = rebuildOnce(t, a, Primary, 5, 1, t0)
+	a.SourceLive(Primary, 1)
+	for _, s := range []uint64{1, 2, 4} { // 3 lost in the rebuild
+		a.Offer(Primary, s, msgs[s-1], 0)
+	}
+	rebuildOnce(t, a, Primary, 3, 2, t0)
+	a.SourceLive(Primary, 1)
+	for s := uint64(1); s <= 6; s++ {
+		a.Offer(Primary, s, msgs[s-1], 0)
+	}
+	if a.Rebuilding() {
+		t.Fatal("still rebuilding")
+	}
+	seen := map[int64]int{}
+	for _, q := range prints(sink.ups) {
+		seen[q]++
+	}
+	for _, q := range []int64{100, 200, 50, 30} {
+		if seen[q] != 1 {
+			t.Errorf("print of %d published %d times (all prints %v)", q, seen[q], prints(sink.ups))
+		}
+	}
+	if v := sink.b.Volume(); v != 380 {
+		t.Errorf("rebuilt volume %d, want 380", v)
+	}
+}
