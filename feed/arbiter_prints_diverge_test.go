@@ -14,9 +14,7 @@ import (
 // rebuild delivers under them: the print of 3, never published, must be
 // published, and that of 5, published, not again.
 func TestDivergenceRebuildPrints(t *testing.T) {
-	msgs := printStream(t)
-	sink := &bookSink{b: newPrintBook(t)}
-	a := newArbiter(NewITCHDecoder(oneSymbol{}, sink), 64, 1, time.Second, time.Minute)
+	msgs, sink, a := newPrintArbiter(t, 64)
 	t0 := time.Unix(100, 0)
 	a.SourceLive(Primary, 1)
 	a.SourceLive(Backup, 1)
@@ -33,7 +31,6 @@ func TestDivergenceRebuildPrints(t *testing.T) {
 	if a.Stats().Divergences == 0 {
 		t.Fatal("no divergence seen")
 	}
-	before := len(sink.ups)
 	if got := a.Check(t0); got != Backup || a.Stats().Rebuilds != 1 {
 		t.Fatalf("Check %d, rebuilds %d; want a rebuild from the backup", got, a.Stats().Rebuilds)
 	}
@@ -44,22 +41,7 @@ func TestDivergenceRebuildPrints(t *testing.T) {
 	if a.Rebuilding() {
 		t.Fatal("still rebuilding")
 	}
-	got := prints(sink.ups[before:])
-	seen := map[int64]int{}
-	for _, q := range prints(sink.ups[:before]) {
-		seen[q]++
-	}
-	for _, q := range got {
-		seen[q]++
-	}
-	for _, q := range []int64{100, 200, 50, 30} {
-		if seen[q] != 1 {
-			t.Errorf("print of %d published %d times (rebuild published %v)", q, seen[q], got)
-		}
-	}
-	if v := sink.b.Volume(); v != 380 {
-		t.Errorf("rebuilt volume %d, want 380", v)
-	}
+	checkPrintedOnce(t, sink)
 }
 
 // TestRebuildPrintsBeyondWindow: as TestRebuildDoesNotRepeatPrints with a
@@ -67,9 +49,7 @@ func TestDivergenceRebuildPrints(t *testing.T) {
 // messages delivered, and the print of 3, delivered below them, is taken
 // as delivered before by its number, not published again.
 func TestRebuildPrintsBeyondWindow(t *testing.T) {
-	msgs := printStream(t)
-	sink := &bookSink{b: newPrintBook(t)}
-	a := newArbiter(NewITCHDecoder(oneSymbol{}, sink), 2, 1, time.Second, time.Minute)
+	msgs, sink, a := newPrintArbiter(t, 2)
 	t0 := time.Unix(100, 0)
 	a.SourceLive(Primary, 1)
 	for _, s := range []uint64{1, 2, 3, 4, 6} { // 5 lost
@@ -121,10 +101,8 @@ func restamped(msgs [][]byte, d time.Duration) [][]byte {
 // published. Before, those numbered below what the window kept (2) were
 // taken for the old stream's and never published.
 func TestRenumberedRebuildPrints(t *testing.T) {
-	old := printStream(t)
+	old, sink, a := newPrintArbiter(t, 2)
 	msgs := restamped(old, time.Minute)
-	sink := &bookSink{b: newPrintBook(t)}
-	a := newArbiter(NewITCHDecoder(oneSymbol{}, sink), 2, 1, time.Second, time.Minute)
 	a.SourceLive(Primary, 1)
 	a.SourceLive(Backup, 1)
 	for s := uint64(1); s <= 6; s++ {

@@ -31,9 +31,7 @@ func rebuildOnce(t *testing.T, a *Arbiter, src int, pos uint64, want uint64, t0 
 // window, above the second's, was taken as never delivered: its print
 // was published twice.
 func TestInterruptedRebuildPrints(t *testing.T) {
-	msgs := printStream(t)
-	sink := &bookSink{b: newPrintBook(t)}
-	a := newArbiter(NewITCHDecoder(oneSymbol{}, sink), 2, 1, time.Second, time.Minute)
+	msgs, sink, a := newPrintArbiter(t, 2)
 	t0 := time.Unix(100, 0)
 	a.SourceLive(Primary, 1)
 	for _, s := range []uint64{1, 2, 3, 4, 6} { // 5 lost
@@ -55,16 +53,5 @@ func TestInterruptedRebuildPrints(t *testing.T) {
 	if a.Rebuilding() {
 		t.Fatal("still rebuilding")
 	}
-	seen := map[int64]int{}
-	for _, q := range prints(sink.ups) {
-		seen[q]++
-	}
-	for _, q := range []int64{100, 200, 50, 30} {
-		if seen[q] != 1 {
-			t.Errorf("print of %d published %d times (all prints %v)", q, seen[q], prints(sink.ups))
-		}
-	}
-	if v := sink.b.Volume(); v != 380 {
-		t.Errorf("rebuilt volume %d, want 380", v)
-	}
+	checkPrintedOnce(t, sink)
 }

@@ -51,6 +51,32 @@ func newPrintBook(t *testing.T) *orderbook.Book {
 	return orderbook.NewBook(in)
 }
 
+// newPrintArbiter returns printStream's messages and an arbiter of the
+// given window delivering to an ITCH decoder into sink's one book.
+func newPrintArbiter(t *testing.T, window int) ([][]byte, *bookSink, *Arbiter) {
+	t.Helper()
+	sink := &bookSink{b: newPrintBook(t)}
+	return printStream(t), sink, newArbiter(NewITCHDecoder(oneSymbol{}, sink), window, 1, time.Second, time.Minute)
+}
+
+// checkPrintedOnce checks that sink published each of printStream's four
+// prints exactly once, and that its book's volume counts each once.
+func checkPrintedOnce(t *testing.T, sink *bookSink) {
+	t.Helper()
+	seen := map[int64]int{}
+	for _, q := range prints(sink.ups) {
+		seen[q]++
+	}
+	for _, q := range []int64{100, 200, 50, 30} {
+		if seen[q] != 1 {
+			t.Errorf("print of %d published %d times (all prints %v)", q, seen[q], prints(sink.ups))
+		}
+	}
+	if v := sink.b.Volume(); v != 380 {
+		t.Errorf("rebuilt volume %d, want 380", v)
+	}
+}
+
 // printStream is a small ITCH day of one instrument: a directory, a
 // resting sell, then four prints of 100, 200, 50 and 30 shares (two
 // executions of the sell, two non-displayed trades).
@@ -87,9 +113,7 @@ func printStream(t *testing.T) [][]byte {
 // turnover, open, high, low) come out as if it had applied the day once.
 // Before, every print of the replayed stream was published again.
 func TestRebuildDoesNotRepeatPrints(t *testing.T) {
-	msgs := printStream(t)
-	sink := &bookSink{b: newPrintBook(t)}
-	a := newArbiter(NewITCHDecoder(oneSymbol{}, sink), 64, 1, time.Second, time.Minute)
+	msgs, sink, a := newPrintArbiter(t, 64)
 	t0 := time.Unix(100, 0)
 	a.SourceLive(Primary, 1)
 	a.SourceLive(Backup, 1)
@@ -151,43 +175,36 @@ func TestRebuildDoesNotRepeatPrints(t *testing.T) {
 	}
 }
 
-// printRecord returns the frame of record seq of SZSE channel ch on
-// 000001: a buy order, with every third record a trade of the two orders
-// before it, of seq/3*10 shares.
-func printRecord(ch uint16, seq int64) []byte {
+// printRecordAt returns the frame of record seq of SZSE channel ch on
+// 000001, stamped at (TransactTime): a buy order, with every third record
+// a trade of the two orders before it, of seq/3*10 shares.
+func printRecordAt(ch uint16, seq int64, at szse.Timestamp) []byte {
 	var id [8]byte
 	copy(id[:], "000001  ")
 	if seq%3 == 0 {
 		return szse.AppendTrade(nil, &szse.Trade{ChannelNo: ch, ApplSeqNum: seq, BidApplSeqNum: seq - 1, OfferApplSeqNum: seq - 2,
-			SecurityID: id, LastPx: 100000, LastQty: szse.Qty2(seq / 3 * 1000), ExecType: szse.ExecTypeTrade})
+			SecurityID: id, LastPx: 100000, LastQty: szse.Qty2(seq / 3 * 1000), ExecType: szse.ExecTypeTrade, TransactTime: at})
 	}
 	return szse.AppendOrder(nil, &szse.Order{ChannelNo: ch, ApplSeqNum: seq, SecurityID: id, Price: 100000, OrderQty: 10000,
-		Side: szse.SideBuy, OrdType: szse.OrdTypeLimit})
+		Side: szse.SideBuy, OrdType: szse.OrdTypeLimit, TransactTime: at})
 }
 
-// szseSymbol maps the feed symbol 000001 to book 0.
-type szseSymbol struct{}
-
-func (szseSymbol) LookupFeed(s []byte) (orderbook.SymbolID, bool) { return 0, string(s) == "000001" }
-
-// TestSZSERebuildDoesNotRepeatPrints: as TestRebuildDoesNotRepeatPrints,
-// on an SZSE channel. Records 1..3 are delivered (a print of 10 shares at
-// 3), 4..7 are lost on both sources and the channel is rebuilt from 1.
-// The rebuild delivers 1..10: the print of 3 was published before and is
-// not published again; those of 6 (lost) and 9 (held beyond the loss,
-// never delivered) are.
-func TestSZSERebuildDoesNotRepeatPrints(t *testing.T) {
-	r := newArbRig(t, nil)
+// newSZSEPrintRig returns an SZSE arbiter rig delivering to a decoder into
+// one book of 000001 (books), and offer, which offers channel 2011's
+// records from..to, stamped at, from src.
+func newSZSEPrintRig(t *testing.T) (r *arbRig, books *bookSink, offer func(src int, from, to int64, at szse.Timestamp)) {
+	t.Helper()
+	r = newArbRig(t, nil)
 	in := refdata.Instrument{Symbol: "000001.SZ", Board: refdata.BoardMain, PrevClose: 100000}
 	if err := in.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	books := &bookSink{b: orderbook.NewBook(in)}
+	books = &bookSink{b: orderbook.NewBook(in)}
 	r.a.sink = NewSZSEDecoder(szseSymbol{}, books, nil)
-	offer := func(src int, from, to int64) {
+	offer = func(src int, from, to int64, at szse.Timestamp) {
 		t.Helper()
 		for seq := from; seq <= to; seq++ {
-			frame := printRecord(2011, seq)
+			frame := printRecordAt(2011, seq, at)
 			if _, err := szse.Decode(frame, &r.m); err != nil {
 				t.Fatal(err)
 			}
@@ -196,14 +213,14 @@ func TestSZSERebuildDoesNotRepeatPrints(t *testing.T) {
 			}
 		}
 	}
-	for _, src := range []int{Primary, Backup} {
-		offer(src, 1, 3)
-		offer(src, 8, 9)
-	}
-	if got := prints(books.ups); len(got) != 1 || got[0] != 10 {
-		t.Fatalf("before the loss: prints %v, want [10]", got)
-	}
-	before := len(books.ups)
+	return r, books, offer
+}
+
+// rebuildFromOne answers channel 2011's re-requests unavailable until the
+// channel is rebuilt, checks the rebuild asks the primary from 1, and
+// answers it done up to 10.
+func rebuildFromOne(t *testing.T, r *arbRig) {
+	t.Helper()
 	var rebuild []szseAsk
 	for range 20 {
 		for _, a := range r.check(300 * time.Millisecond) {
@@ -227,7 +244,31 @@ func TestSZSERebuildDoesNotRepeatPrints(t *testing.T) {
 		t.Fatalf("rebuild asks %v", rebuild)
 	}
 	r.answer(Primary, 2011, 1, 10, szse.ResendStatusDone)
-	offer(Primary, 1, 10)
+}
+
+// szseSymbol maps the feed symbol 000001 to book 0.
+type szseSymbol struct{}
+
+func (szseSymbol) LookupFeed(s []byte) (orderbook.SymbolID, bool) { return 0, string(s) == "000001" }
+
+// TestSZSERebuildDoesNotRepeatPrints: as TestRebuildDoesNotRepeatPrints,
+// on an SZSE channel. Records 1..3 are delivered (a print of 10 shares at
+// 3), 4..7 are lost on both sources and the channel is rebuilt from 1.
+// The rebuild delivers 1..10: the print of 3 was published before and is
+// not published again; those of 6 (lost) and 9 (held beyond the loss,
+// never delivered) are.
+func TestSZSERebuildDoesNotRepeatPrints(t *testing.T) {
+	r, books, offer := newSZSEPrintRig(t)
+	for _, src := range []int{Primary, Backup} {
+		offer(src, 1, 3, 0)
+		offer(src, 8, 9, 0)
+	}
+	if got := prints(books.ups); len(got) != 1 || got[0] != 10 {
+		t.Fatalf("before the loss: prints %v, want [10]", got)
+	}
+	before := len(books.ups)
+	rebuildFromOne(t, r)
+	offer(Primary, 1, 10, 0)
 	if c := r.channel(2011); c.Stale || c.Next != 11 {
 		t.Fatalf("after the replay: %+v", c)
 	}
@@ -248,9 +289,7 @@ func TestSZSERebuildDoesNotRepeatPrints(t *testing.T) {
 // messages was delivered before, so every print is published, though the
 // old session's messages up to 4 were.
 func TestNewSessionPrintsPublished(t *testing.T) {
-	msgs := printStream(t)
-	sink := &bookSink{b: newPrintBook(t)}
-	a := newArbiter(NewITCHDecoder(oneSymbol{}, sink), 64, 1, time.Second, time.Minute)
+	msgs, sink, a := newPrintArbiter(t, 64)
 	if ok, _ := a.Session(Primary, "S1"); !ok {
 		t.Fatal("S1 refused")
 	}

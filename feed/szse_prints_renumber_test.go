@@ -2,24 +2,9 @@ package feed
 
 import (
 	"testing"
-	"time"
 
 	"sgw/feed/szse"
-	"sgw/orderbook"
-	"sgw/refdata"
 )
-
-// printRecordAt is printRecord stamped at (TransactTime).
-func printRecordAt(ch uint16, seq int64, at szse.Timestamp) []byte {
-	var id [8]byte
-	copy(id[:], "000001  ")
-	if seq%3 == 0 {
-		return szse.AppendTrade(nil, &szse.Trade{ChannelNo: ch, ApplSeqNum: seq, BidApplSeqNum: seq - 1, OfferApplSeqNum: seq - 2,
-			SecurityID: id, LastPx: 100000, LastQty: szse.Qty2(seq / 3 * 1000), ExecType: szse.ExecTypeTrade, TransactTime: at})
-	}
-	return szse.AppendOrder(nil, &szse.Order{ChannelNo: ch, ApplSeqNum: seq, SecurityID: id, Price: 100000, OrderQty: 10000,
-		Side: szse.SideBuy, OrdType: szse.OrdTypeLimit, TransactTime: at})
-}
 
 // TestSZSERebuildFromNewNumberingPrints: records 1..3 of channel 2011 (a
 // print of 10 shares at 3) are delivered, 4..7 are lost on both sources,
@@ -33,25 +18,7 @@ func printRecordAt(ch uint16, seq int64, at szse.Timestamp) []byte {
 func TestSZSERebuildFromNewNumberingPrints(t *testing.T) {
 	early := renumberEarly
 	later := szse.Timestamp(renumberDay*1_000_000_000 + 100500000)
-	r := newArbRig(t, nil)
-	in := refdata.Instrument{Symbol: "000001.SZ", Board: refdata.BoardMain, PrevClose: 100000}
-	if err := in.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	books := &bookSink{b: orderbook.NewBook(in)}
-	r.a.sink = NewSZSEDecoder(szseSymbol{}, books, nil)
-	offer := func(src int, from, to int64, at szse.Timestamp) {
-		t.Helper()
-		for seq := from; seq <= to; seq++ {
-			frame := printRecordAt(2011, seq, at)
-			if _, err := szse.Decode(frame, &r.m); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.a.Offer(src, &r.m, frame, r.now.UnixNano()); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	r, books, offer := newSZSEPrintRig(t)
 	for _, src := range []int{Primary, Backup} {
 		offer(src, 1, 3, early)
 		offer(src, 8, 9, early)
@@ -60,29 +27,7 @@ func TestSZSERebuildFromNewNumberingPrints(t *testing.T) {
 		t.Fatalf("before the loss: prints %v, want [10]", got)
 	}
 	before := len(books.ups)
-	var rebuild []szseAsk
-	for range 20 {
-		for _, a := range r.check(300 * time.Millisecond) {
-			if a.from == 1 {
-				rebuild = append(rebuild, a)
-				continue
-			}
-			r.answer(a.src, a.channel, int64(a.from), int64(a.to), szse.ResendStatusUnavailable)
-		}
-		if r.channel(2011).Rebuilds > 0 {
-			break
-		}
-	}
-	if c := r.channel(2011); c.Rebuilds != 1 || c.Next != 1 {
-		t.Fatalf("no rebuild: %+v", c)
-	}
-	if len(rebuild) == 0 {
-		rebuild = r.check(0)
-	}
-	if len(rebuild) != 1 || rebuild[0].src != Primary || rebuild[0].from != 1 {
-		t.Fatalf("rebuild asks %v", rebuild)
-	}
-	r.answer(Primary, 2011, 1, 10, szse.ResendStatusDone)
+	rebuildFromOne(t, r)
 	offer(Primary, 1, 10, later)
 	if c := r.channel(2011); c.Next != 11 {
 		t.Fatalf("after the new numbering's 1..10: %+v", c)
