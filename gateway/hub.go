@@ -203,9 +203,15 @@ func (h *hub) reload(s *symState, printed uint64) {
 		c.enqueue(encodeQuote(s.sym, s.seq, s.q, s.inst))
 	}
 	if s.seq != printed {
-		for c, sb := range s.trades {
-			sb.gen = c.enqueueSnapshot(encodeTradesResync(s.sym, s.seq))
-		}
+		h.resyncTrades(s)
+	}
+}
+
+// resyncTrades tells every trades subscriber of s that prints up to s.seq
+// may be missing (prints have no snapshot). mu held.
+func (h *hub) resyncTrades(s *symState) {
+	for c, sb := range s.trades {
+		sb.gen = c.enqueueSnapshot(encodeTradesResync(s.sym, s.seq))
 	}
 }
 
@@ -298,9 +304,7 @@ func (h *hub) reset(s *symState, u *orderbook.Update) {
 	for c := range s.quotes {
 		c.enqueue(encodeQuote(s.sym, s.seq, s.q, s.inst))
 	}
-	for c, sb := range s.trades {
-		sb.gen = c.enqueueSnapshot(encodeTradesResync(s.sym, s.seq))
-	}
+	h.resyncTrades(s)
 }
 
 // deliver queues a book update to one subscriber, or a snapshot in its

@@ -455,8 +455,9 @@ func encodeTrade(sym string, u *orderbook.Update) []byte {
 	return append(b, '}')
 }
 
-// encodeTradesResync tells a trades subscriber whose backlog was dropped
-// that prints up to seq may be missing.
+// encodeTradesResync tells a trades subscriber that prints up to seq may
+// be missing: its backlog was dropped, the hub reloaded the book from its
+// view, or the book's feed rebuilds (reset).
 func encodeTradesResync(sym string, seq uint64) []byte {
 	b := make([]byte, 0, 64)
 	b = appendHeader(b, chTrades, sym, "resync", seq)
