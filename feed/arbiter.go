@@ -419,9 +419,6 @@ func (a *Arbiter) Session(src int, session string) (ok, switched bool) {
 		a.rebuildTo = 0 // the old session's extent says nothing of the new one's
 		a.printed = 0   // nor did it print any of the new one's messages
 		a.prev, a.prevLo, a.prevHi, a.prevEnd, a.printedAt = nil, 0, 0, 0, 0
-		if a.rp != nil {
-			a.rp.Replay(0)
-		}
 	} else {
 		a.rewind()
 	}
