@@ -402,11 +402,7 @@ func (a *szseArbiter) newDay(ch *szseArbChannel, src int, d int64, s uint64, rec
 	for i := range ch.src {
 		ch.src[i].reset()
 	}
-	ch.last.Store(s)
-	a.restart(ch)
-	ch.printed, ch.printedAt = 0, 0 // nothing of the new numbering was delivered
-	a.replay(ch)
-	a.rec.NewStream(uint8(src), recv, ch.no, nil)
+	a.restartNumbering(ch, src, s, recv)
 }
 
 // szseRenumberSlack is how much later than every record delivered a
@@ -550,9 +546,19 @@ func (a *szseArbiter) numberAgain(ch *szseArbChannel, src int, s uint64, recv in
 	o.old, o.verify = true, true
 	a.log.Warn("feed: the other SZSE source is taken again on the channel once its copy of a record delivered shows the new numbering",
 		"channel", ch.no, "source", sourceName(1-src))
+	a.restartNumbering(ch, src, s, recv)
+}
+
+// restartNumbering rebuilds ch from ApplSeqNum 1 of a new numbering (a new
+// day, or the same day numbered again) that src has shown up to s:
+// nothing of it was delivered, so the rebuild publishes every print; the
+// capture numbers the channel afresh. Lock held.
+func (a *szseArbiter) restartNumbering(ch *szseArbChannel, src int, s uint64, recv int64) {
 	ch.last.Store(s)
 	a.restart(ch)
-	ch.printed, ch.printedAt = 0, 0 // nothing of the new numbering was delivered
+	// restart kept what the old numbering delivered; nothing of the new
+	// one was.
+	ch.printed, ch.printedAt = 0, 0
 	a.replay(ch)
 	a.rec.NewStream(uint8(src), recv, ch.no, nil)
 }
