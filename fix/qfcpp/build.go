@@ -102,10 +102,18 @@ func Build(tb testing.TB) *Kit {
 	return built.kit
 }
 
-// unavailable skips tb, or fails it under CI=true.
+// unavailable skips tb for want of QuickFIX C++, or fails it under
+// CI=true (skipOrFail).
 func unavailable(tb testing.TB, reason string) {
 	tb.Helper()
-	msg := "qfcpp: " + reason + " (" + installHint + ")"
+	skipOrFail(tb, "qfcpp: "+reason+" ("+installHint+")")
+}
+
+// skipOrFail skips tb with msg, a prerequisite missing, or fails it when
+// the environment variable CI is "true": a CI run never passes a test
+// without what it is about.
+func skipOrFail(tb testing.TB, msg string) {
+	tb.Helper()
 	if os.Getenv("CI") == "true" {
 		tb.Fatal(msg)
 	}
