@@ -239,13 +239,6 @@ func TestInteropBrokerTradeAcrossKill9(t *testing.T) {
 			probe := newTrader(t, gw.base, token(t, v.cfg)) // A1's orders, as the gateway journals them
 			broker := qfcpp.Broker{Addr: v.cfg.Brokers.Listen, BeginString: begin, SenderCompID: "BROKER1", TargetCompID: "SGW",
 				Password: "demo", StoreDir: filepath.Join(t.TempDir(), "broker-store")}
-			if begin == qfcpp.FIX42 {
-				// The status request below carries OrdStatusReqID (790),
-				// a FIX 4.4 field, and its answer echoes it: this broker
-				// takes it back, as one that sends it must; its data
-				// dictionary checks the rest.
-				broker.Settings = map[string]string{"AllowUnknownMsgFields": "Y"}
-			}
 			b := v.kit.StartInitiator(t, broker)
 			if err := b.AwaitLogon(v.ctx); err != nil {
 				t.Fatal(err)
@@ -291,18 +284,36 @@ func TestInteropBrokerTradeAcrossKill9(t *testing.T) {
 			}
 			// The gateway's session handles the broker's messages in
 			// order, after what it queued at the logon: once the answer to
-			// this status request is in, so is every restated report.
-			if _, err := b2.Send(v.ctx, qfcpp.Request{MsgType: "H", ClOrdID: id, Account: "A1", Side: '1',
-				Extra: []qfcpp.Field{{Tag: 790, Value: "q1"}}}); err != nil {
+			// this status request is in, so is every restated report. The
+			// FIX 4.4 request names itself (OrdStatusReqID, 790, echoed in
+			// the answer). FIX 4.2 has no OrdStatusReqID: there a status
+			// request for an order nobody entered (q1) follows, and once
+			// its answer is in so is the one for the order, the last
+			// status of it.
+			req := qfcpp.Request{MsgType: "H", ClOrdID: id, Account: "A1", Symbol: "601318", SecurityExchange: "XSHG", Side: '1'}
+			if begin == qfcpp.FIX44 {
+				req.Extra = []qfcpp.Field{{Tag: 790, Value: "q1"}}
+			}
+			if _, err := b2.Send(v.ctx, req); err != nil {
 				t.Fatal(err)
 			}
-			if st, err := b2.AwaitApp(v.ctx, func(m qfcpp.Message) bool { return m.Type() == "8" && m.Get(790) == "q1" }); err != nil || st.Get(39) != "2" {
-				t.Fatalf("the answer to the status request: %v (%v)", st, err)
+			answered := func(m qfcpp.Message) bool { return m.Type() == "8" && m.Get(790) == "q1" }
+			if begin == qfcpp.FIX42 {
+				unknown := req
+				unknown.ClOrdID = "q1"
+				if _, err := b2.Send(v.ctx, unknown); err != nil {
+					t.Fatal(err)
+				}
+				answered = func(m qfcpp.Message) bool { return m.Type() == "8" && m.Get(11) == "q1" && m.Get(39) == "8" }
+			}
+			if _, err := b2.AwaitApp(v.ctx, answered); err != nil {
+				t.Fatalf("no answer to the status request: %v", err)
 			}
 
 			// What the broker heard of the order, in both its runs.
-			trade, status := -1, -1 // positions in the second run
-			fresh, dups := 0, 0     // reports of the trade, PossDup resends (43=Y) apart
+			trade := -1         // its position in the second run
+			var statuses []int  // the positions of the order's statuses in the second run
+			fresh, dups := 0, 0 // reports of the trade, PossDup resends (43=Y) apart
 			for run, events := range [][]qfcpp.Event{b.Events(), b2.Events()} {
 				for i, e := range events {
 					m := e.Msg
@@ -321,11 +332,24 @@ func TestInteropBrokerTradeAcrossKill9(t *testing.T) {
 						}
 						continue
 					}
-					restated := m.Get(150) == "I" || begin == qfcpp.FIX42 && m.Get(20) == "3"
-					if run == 1 && restated && m.Get(790) == "" && status < 0 {
-						status = i
+					if run == 1 && (m.Get(150) == "I" || begin == qfcpp.FIX42 && m.Get(20) == "3") {
+						statuses = append(statuses, i)
 					}
 				}
+			}
+			// The last status is the answer to the request: the order
+			// filled (FIX 4.4: the one echoing OrdStatusReqID).
+			if len(statuses) == 0 {
+				t.Fatal("the broker never got the answer to its status request")
+			}
+			answer := b2.Events()[statuses[len(statuses)-1]].Msg
+			statuses = statuses[:len(statuses)-1]
+			if answer.Get(39) != "2" || begin == qfcpp.FIX44 && answer.Get(790) != "q1" {
+				t.Fatalf("the answer to the status request: %v, want OrdStatus 2 (FIX 4.4: with OrdStatusReqID q1)", answer)
+			}
+			status := -1 // the restated status's position in the second run
+			if len(statuses) > 0 {
+				status = statuses[0]
 			}
 			if trade < 0 {
 				t.Fatalf("the broker never got the trade %s after the restart", execID)

@@ -74,7 +74,8 @@
 //     replace of the order awaits the venue, or OrdStatus 8 with OrdRejReason 5 for
 //     an order the session does not know or an invalid identifier (echoing
 //     the request's Symbol and SecurityExchange; FIX 4.2, which requires
-//     Symbol, "[N/A]" if it named none).
+//     Symbol, "[N/A]" if it named none). OrdStatusReqID (790) is echoed
+//     to FIX 4.4 sessions only: FIX 4.2 has none.
 //
 // The order manager's events become reports to the order's session: the
 // gateway's acceptance (journaled) is Pending New (A), Pending Cancel (6)

@@ -208,6 +208,18 @@ func TestHandle(t *testing.T) {
 				tag.LastQty: "0", tag.LastPx: "0.00"},
 		},
 		{
+			// FIX 4.2 has no OrdStatusReqID: a validating FIX 4.2 engine
+			// refuses a report carrying it.
+			name: "status in FIX 4.2 naming an OrdStatusReqID", broker: "BROKER2", begin: "FIX.4.2", msgType: "H",
+			body: "11=b1|790=q1|54=2", rejectReason: -1,
+			want: map[quickfix.Tag]string{tag.ExecTransType: "3", tag.OrdStatus: "1", tag.ClOrdID: "b1", tag.OrdStatusReqID: ""},
+		},
+		{
+			name: "status of an unknown order in FIX 4.2 naming an OrdStatusReqID", broker: "BROKER2", begin: "FIX.4.2", msgType: "H",
+			body: "11=nope|790=q1|55=600519|54=1", rejectReason: -1,
+			want: map[quickfix.Tag]string{tag.ExecTransType: "3", tag.OrdStatus: "8", tag.ClOrdID: "nope", tag.OrdStatusReqID: ""},
+		},
+		{
 			name: "status of an unknown order", msgType: "H", body: "11=nope|54=1", rejectReason: -1,
 			want: map[quickfix.Tag]string{tag.ExecType: "I", tag.OrdStatus: "8", tag.OrdRejReason: "5", tag.ClOrdID: "nope",
 				tag.OrderID: "NONE", tag.Side: "1", tag.Text: "unknown order"},

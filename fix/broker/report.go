@@ -46,7 +46,10 @@ type execReport struct {
 	lastPx              refdata.Price
 	leaves, cum         int64
 	avgPx               refdata.Price
-	text, statusReqID   string
+	text                string
+	// statusReqID is OrdStatusReqID (790), the status request's, echoed
+	// to a FIX 4.4 session only.
+	statusReqID string
 	// possResend sets PossResend (97): a report the broker may have had
 	// before (a trade resent by the restatement); it tells by ExecID.
 	possResend bool
@@ -138,7 +141,10 @@ func (r *execReport) message(fix42 bool, now time.Time) *quickfix.Message {
 	b.SetString(tag.LeavesQty, strconv.FormatInt(r.leaves, 10))
 	b.SetString(tag.CumQty, strconv.FormatInt(r.cum, 10))
 	b.SetString(tag.AvgPx, r.avgPx.String())
-	if r.statusReqID != "" {
+	if r.statusReqID != "" && !fix42 {
+		// FIX 4.2 has no OrdStatusReqID (a FIX 4.4 field): a broker's
+		// engine validating with the FIX 4.2 dictionary refuses a report
+		// carrying it, whoever sent it first.
 		b.SetString(tag.OrdStatusReqID, r.statusReqID)
 	}
 	if r.text != "" {
