@@ -201,3 +201,17 @@ func gatewaySymbol(sym, mic string) (string, *refusal) {
 	}
 	return g, nil
 }
+
+// validSide reports whether c is a value of Side (54) in FIX 4.2 (1 to 9)
+// or, unless fix42, FIX 4.4 (also A to G), as QuickFIX's data
+// dictionaries define it.
+func validSide(c byte, fix42 bool) bool {
+	return c >= '1' && c <= '9' || !fix42 && c >= 'A' && c <= 'G'
+}
+
+// validOrdType reports whether c is a value of OrdType (40) in FIX 4.2 (1
+// to 9, A to I, P) or, unless fix42, FIX 4.4 (also J to M), as QuickFIX's
+// data dictionaries define it.
+func validOrdType(c byte, fix42 bool) bool {
+	return c >= '1' && c <= '9' || c >= 'A' && c <= 'I' || c == 'P' || !fix42 && c >= 'J' && c <= 'M'
+}

@@ -54,7 +54,9 @@
 //
 // Answers, at the layer that fits:
 //   - a missing or malformed field: a session-level Reject (3) naming the
-//     tag (SessionRejectReason 1, 4 or 6). The acceptor checks the fields
+//     tag (SessionRejectReason 1, 4 or 6; 5 for a Side or OrdType that is
+//     no value of the session's FIX version, which a refusal would echo
+//     to an engine that refuses it). The acceptor checks the fields
 //     it uses itself rather than loading a data dictionary: quickfix
 //     reads dictionaries from files, and its FIX 4.2 dictionary has no
 //     Password in the Logon;
@@ -74,8 +76,10 @@
 //     replace of the order awaits the venue, or OrdStatus 8 with OrdRejReason 5 for
 //     an order the session does not know or an invalid identifier (echoing
 //     the request's Symbol and SecurityExchange; FIX 4.2, which requires
-//     Symbol, "[N/A]" if it named none). OrdStatusReqID (790) is echoed
-//     to FIX 4.4 sessions only: FIX 4.2 has none.
+//     Symbol, "[N/A]" if it named none; and its Side, which every report
+//     carries: such a request without one gets a Reject naming 54
+//     instead). OrdStatusReqID (790) is echoed to FIX 4.4 sessions only:
+//     FIX 4.2 has none.
 //
 // The order manager's events become reports to the order's session: the
 // gateway's acceptance (journaled) is Pending New (A), Pending Cancel (6)

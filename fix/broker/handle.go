@@ -42,6 +42,9 @@ func (s *session) handle(m *quickfix.Message) quickfix.MessageRejectError {
 // Nothing is journaled for a refused order.
 func (s *session) newOrder(m *quickfix.Message) quickfix.MessageRejectError {
 	o, ref, rej := decodeNew(m)
+	if rej == nil {
+		rej = s.echoable(o.echoSide, o.echoOrdType)
+	}
 	if rej != nil {
 		s.a.refusedNew(s, codeMalformed)
 		return rej
@@ -173,7 +176,13 @@ func (s *session) resentLive(acct, clOrdID string) {
 // status answers an OrderStatusRequest with the order's state (ExecType I
 // in FIX 4.4; ExecTransType 3 in FIX 4.2), or, for an order the session
 // may not see or the gateway does not know, OrdStatus 8 with OrdRejReason
-// 5 (unknown order).
+// 5 (unknown order). That answer echoes the request's Side (54), which
+// every ExecutionReport carries: a request for such an order without a
+// Side, or with one that is no Side of the session's FIX version, is
+// refused with a session-level Reject naming 54 (an answer without it, or
+// with it as sent, a broker's engine validating with the FIX dictionary
+// would refuse: its application would never hear back). The order's own
+// Side answers for an order the gateway shows.
 func (s *session) status(m *quickfix.Message) quickfix.MessageRejectError {
 	q, rej := decodeStatus(m)
 	if rej != nil {
@@ -193,11 +202,32 @@ func (s *session) status(m *quickfix.Message) quickfix.MessageRejectError {
 			return nil
 		}
 	}
+	if q.side == 0 {
+		return quickfix.RequiredTagMissing(tag.Side)
+	}
+	if rej := s.echoable(q.side, 0); rej != nil {
+		return rej
+	}
 	r := execReport{clOrdID: echo(q.clOrdID, refdata.MaxClOrdIDLen), execID: s.a.nextExecID(), execType: 'I', ordStatus: '8',
 		rejReason: risk.FIXUnknownOrder, account: echo(q.account, refdata.MaxAccountLen), side: q.side,
 		symbol: echo(q.symbol, refdata.MaxSymbolLen), exchange: echo(q.exchange, refdata.MaxSymbolLen),
 		statusReqID: echo(q.reqID, refdata.MaxClOrdIDLen), text: text}
 	s.sendReport(&r)
+	return nil
+}
+
+// echoable returns the session-level Reject of a request whose Side (54)
+// or OrdType (40), which the report answering it echoes, is not a value
+// of the field in the session's FIX version (ValueIsIncorrect), or nil; a
+// zero byte is not checked. A value of the version the acceptor does not
+// support (sell short, a stop order) is refused by the report instead.
+func (s *session) echoable(side, ordType byte) quickfix.MessageRejectError {
+	switch {
+	case side != 0 && !validSide(side, s.fix42):
+		return quickfix.ValueIsIncorrect(tag.Side)
+	case ordType != 0 && !validOrdType(ordType, s.fix42):
+		return quickfix.ValueIsIncorrect(tag.OrdType)
+	}
 	return nil
 }
 

@@ -117,6 +117,28 @@ func TestHandle(t *testing.T) {
 				tag.ClOrdID: "c10", tag.Side: "5", tag.Text: `Side '5' is not supported: 1 (buy) or 2 (sell)`},
 		},
 		{
+			// The refusal would echo the Side, which a validating engine
+			// refuses when it is none of its FIX version's.
+			name: "Side that is none of FIX's", msgType: "D", body: "11=c9|1=A1|55=600519.SH|54=Z|40=2|44=1|38=100",
+			rejectReason: 5, rejectTag: int(tag.Side),
+		},
+		{
+			name: "FIX 4.4's Side in FIX 4.2", broker: "BROKER2", begin: "FIX.4.2", msgType: "D",
+			body: "11=c9|55=600519.SH|54=B|40=2|44=1|38=100", rejectReason: 5, rejectTag: int(tag.Side),
+		},
+		{
+			name: "FIX 4.4's Side B refused", msgType: "D", rejectReason: -1, body: "11=c9|1=A1|55=600519.SH|54=B|40=2|44=1|38=100",
+			want: map[quickfix.Tag]string{tag.ExecType: "8", tag.OrdStatus: "8", tag.Side: "B"},
+		},
+		{
+			name: "FIX 4.4's OrdType in FIX 4.2", broker: "BROKER2", begin: "FIX.4.2", msgType: "D",
+			body: "11=c9|55=600519.SH|54=1|40=K|38=100", rejectReason: 5, rejectTag: int(tag.OrdType),
+		},
+		{
+			name: "OrdType that is none of FIX's", msgType: "D", body: "11=c9|1=A1|55=600519.SH|54=1|40=Z|38=100",
+			rejectReason: 5, rejectTag: int(tag.OrdType),
+		},
+		{
 			name: "stop order refused", msgType: "D", rejectReason: -1,
 			body: "11=c11|1=A1|55=600519.SH|54=1|40=3|38=100",
 			want: map[quickfix.Tag]string{tag.ExecType: "8", tag.OrdRejReason: "99", tag.OrdType: "3",
@@ -220,6 +242,32 @@ func TestHandle(t *testing.T) {
 			want: map[quickfix.Tag]string{tag.ExecTransType: "3", tag.OrdStatus: "8", tag.ClOrdID: "nope", tag.OrdStatusReqID: ""},
 		},
 		{
+			// Side is required in a status request and in its answer:
+			// the order's own answers for an order the gateway shows.
+			name: "status without Side", msgType: "H", body: "11=o1", rejectReason: -1,
+			want: map[quickfix.Tag]string{tag.ExecType: "I", tag.OrdStatus: "1", tag.ClOrdID: "o1", tag.Side: "2"},
+		},
+		{
+			name: "status of an unknown order without Side", msgType: "H", body: "11=nope|790=q1",
+			rejectReason: 1, rejectTag: int(tag.Side),
+		},
+		{
+			name: "status of another broker's order without Side", msgType: "H", body: "11=b1|1=B1",
+			rejectReason: 1, rejectTag: int(tag.Side),
+		},
+		{
+			name: "status of an invalid ClOrdID without Side", msgType: "H", body: "11=" + strings.Repeat("s", 33),
+			rejectReason: 1, rejectTag: int(tag.Side),
+		},
+		{
+			name: "status of an unknown order with a FIX 4.4 Side in FIX 4.2", broker: "BROKER2", begin: "FIX.4.2", msgType: "H",
+			body: "11=nope|55=600519|54=B", rejectReason: 5, rejectTag: int(tag.Side),
+		},
+		{
+			name: "status of an unknown order in FIX 4.4 with FIX 4.4's Side B", msgType: "H", body: "11=nope|54=B", rejectReason: -1,
+			want: map[quickfix.Tag]string{tag.ExecType: "I", tag.OrdStatus: "8", tag.ClOrdID: "nope", tag.Side: "B"},
+		},
+		{
 			name: "status of an unknown order", msgType: "H", body: "11=nope|54=1", rejectReason: -1,
 			want: map[quickfix.Tag]string{tag.ExecType: "I", tag.OrdStatus: "8", tag.OrdRejReason: "5", tag.ClOrdID: "nope",
 				tag.OrderID: "NONE", tag.Side: "1", tag.Text: "unknown order"},
@@ -238,7 +286,7 @@ func TestHandle(t *testing.T) {
 			want: map[quickfix.Tag]string{tag.ExecTransType: "3", tag.OrdStatus: "8", tag.ClOrdID: "nope", tag.Symbol: "[N/A]"},
 		},
 		{
-			name: "status of another broker's order", msgType: "H", body: "11=b1|1=B1", rejectReason: -1,
+			name: "status of another broker's order", msgType: "H", body: "11=b1|1=B1|54=2", rejectReason: -1,
 			want: map[quickfix.Tag]string{tag.OrdStatus: "8", tag.OrdRejReason: "5", tag.ClOrdID: "b1"},
 		},
 		{
@@ -286,7 +334,7 @@ func TestHandle(t *testing.T) {
 				tag.CxlRejReason: "2", tag.Text: "ClOrdID has a character 0x5c at offset 1 outside A-Z a-z 0-9 - _ . : / # @"},
 		},
 		{
-			name: "status of an invalid ClOrdID", msgType: "H", body: "11=" + strings.Repeat("s", 33) + "|790=q 1", rejectReason: -1,
+			name: "status of an invalid ClOrdID", msgType: "H", body: "11=" + strings.Repeat("s", 33) + "|790=q 1|54=1", rejectReason: -1,
 			want: map[quickfix.Tag]string{tag.MsgType: "8", tag.ExecType: "I", tag.OrdStatus: "8", tag.OrdRejReason: "5",
 				tag.ClOrdID: "?ssssssssssssssss~33", tag.OrdStatusReqID: "?q_1", tag.Text: "ClOrdID is 33 bytes long; the limit is 32"},
 		},
