@@ -86,7 +86,9 @@
 // boot id, see Store) may the store have lost its tail: Handed then says
 // HandedUnknown for what it does not hold, and the order manager asks the
 // upstream (OrderStatusRequest) before sending such an order again,
-// flagged PossResend. The recovery rule is in package orders.
+// flagged PossResend. It says so at every later start too, until the
+// store's next reset (a new period), however the start that found the
+// loss ended. The recovery rule is in package orders.
 //
 // The upstream's refusal of a message as a message — a
 // BusinessMessageReject (j), such as "Unsupported Message Type" for an
@@ -166,6 +168,20 @@
 // filled, and Handed answers HandedUnknown for what the store lost.
 // StoreSync makes every write synchronous instead.
 //
+// A store that lost messages is whole from the start that finds the loss
+// on, but it still lacks them: the reservation keeps it marked lossy until
+// the store's next Reset (a new period, which the venue numbers from 1 and
+// of which the store holds everything). Otherwise a later start (the process
+// killed on the same boot, or stopped cleanly, before the order manager
+// had resolved what was lost) would answer HandedNo for a lost order, and
+// the order manager would send it again as a new order. The mark rides in
+// the boot id: "<next> 0 lost:<boot id>", or "<next> 0 lost,clean:<boot
+// id>" after a clean close (the clean flag stays 0). A build that predates
+// the mark reads it as an unclean stop on another boot: it skips to the
+// reservation (which stays above the next sender sequence number for
+// this) and answers HandedUnknown, as it must; it would have answered
+// HandedNo had it read a clean close.
+//
 // With a key ring (UpstreamConfig.Keys, broker.Config.Keys: the
 // configuration's storage.encryption) the store is sealed instead
 // (store_sealed.go, OpenSealedStore): one journal file per session,
@@ -187,7 +203,9 @@
 // used, the writes in between need not be, and the "boot id" is the
 // store's owner (node and leadership epoch), so a takeover by another
 // leader after an unclean stop moves the next sender sequence number up to
-// the reservation and Handed answers HandedUnknown for what it lost.
+// the reservation and Handed answers HandedUnknown for what it lost, at
+// every later term until the store's reset (the owner is marked, as the
+// boot id is).
 //
 // # Metrics
 //

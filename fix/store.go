@@ -94,9 +94,11 @@ type storeScan struct {
 	// requests to their type and ClOrdID: the last sentIndexSize of them,
 	// in sequence order.
 	sent []sentMsg
-	// lost is set when the store was not closed cleanly and its next
-	// sender sequence number was moved up to the reservation: messages may
-	// have been sent that the store no longer holds.
+	// lost is set when the store may lack messages that were sent: it
+	// was not closed cleanly and its next sender sequence number was moved
+	// up to the reservation, at this start or at an earlier one of the
+	// store's period (the reservation keeps the mark until the store's
+	// next Reset; see markOwner).
 	lost bool
 }
 
@@ -154,6 +156,7 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 			inner.Close()
 		}
 	}()
+	boot, lostBefore, clean := unmarkOwner(boot, clean)
 	dirty := found && !clean
 	// Locked: quickfix reads sequence numbers without a lock. Yielding on
 	// idle turns: the Upstream's pacer keeps several messages in the
@@ -205,6 +208,16 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 			return nil, fmt.Errorf("fix: store %s: %w", where, err)
 		}
 	}
+	if lostBefore {
+		// Found by an earlier start, which stopped before the session's
+		// period ended (killed, or closed: a planned handover), perhaps
+		// before the order manager resolved what the store lacks.
+		scan.lost = true
+		f.log.Warn("fix: the store lost messages in an unclean stop earlier in its period; requests it does not hold count as unknown until its reset",
+			"store", where)
+	}
+	// The mark is written with every reservation until the store's Reset.
+	rs.lost = scan.lost
 	if err := rs.reserve(inner.NextSenderMsgSeqNum()+reserveBlock, false); err != nil {
 		return nil, err
 	}
@@ -328,14 +341,22 @@ type reservedStore struct {
 	mu       sync.Mutex
 	reserved int
 	closed   bool
+	// lost marks a store that may lack messages sent in its period (see
+	// storeScan.lost): written with each reservation (markOwner) until
+	// Reset starts a new period.
+	lost bool
 }
 
 var _ quickfix.MessageStore = (*reservedStore)(nil)
 
+// ensure reserves a new block unless next is below the reservation. The
+// reservation thus stays above the store's next sender sequence number,
+// which an earlier build requires to skip to it (and so to count the
+// store as lossy) when it reads a reservation marked lost (markOwner).
 func (s *reservedStore) ensure(next int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if next <= s.reserved {
+	if next < s.reserved {
 		return nil
 	}
 	return s.reserveLocked(next+reserveBlock, false)
@@ -348,9 +369,10 @@ func (s *reservedStore) reserve(n int, clean bool) error {
 }
 
 // reserveLocked records n as the reservation, and whether the store is
-// closed cleanly, durably. s.mu held.
+// closed cleanly, and whether it lost messages, durably. s.mu held.
 func (s *reservedStore) reserveLocked(n int, clean bool) error {
-	if err := s.write(n, clean, s.boot); err != nil {
+	owner, clean := markOwner(s.boot, s.lost, clean)
+	if err := s.write(n, clean, owner); err != nil {
 		return fmt.Errorf("fix: reservation: %w", err)
 	}
 	s.reserved = n
@@ -445,6 +467,11 @@ func (s *reservedStore) Reset() error {
 	if err := s.MessageStore.Reset(); err != nil {
 		return err
 	}
+	// A new period: the venue numbers from 1 again, and nothing of the
+	// old period is expected in the store.
+	s.mu.Lock()
+	s.lost = false
+	s.mu.Unlock()
 	if err := s.reserve(s.MessageStore.NextSenderMsgSeqNum()+reserveBlock, false); err != nil {
 		return err
 	}
@@ -468,6 +495,42 @@ func (s *reservedStore) Close() error {
 		err = s.reserveLocked(s.reserved, true)
 	}
 	return err
+}
+
+// The marks of a reservation's owner (boot id or SessionStores.Owner) when
+// the store lost messages of its period (reservedStore.lost).
+const (
+	markLost      = "lost:"
+	markLostClean = "lost,clean:"
+)
+
+// markOwner returns the owner and the clean flag to write in a reservation.
+// A store that lost messages writes its owner as "lost:<owner>", or
+// "lost,clean:<owner>" when it is closed cleanly, and the clean flag
+// false: a build that predates the mark reads an unclean stop by another
+// boot or owner, skips to the reservation and counts the store as lossy,
+// as it must (the reservation is above the next sender sequence number:
+// ensure), where reading a clean close it would have answered HandedNo for
+// the requests the store lost, and sent them again as new orders.
+func markOwner(owner string, lost, clean bool) (string, bool) {
+	switch {
+	case !lost:
+		return owner, clean
+	case clean:
+		return markLostClean + owner, false
+	}
+	return markLost + owner, false
+}
+
+// unmarkOwner undoes markOwner on what a reservation holds.
+func unmarkOwner(marked string, clean bool) (owner string, lost, isClean bool) {
+	if o, ok := strings.CutPrefix(marked, markLostClean); ok {
+		return o, true, true
+	}
+	if o, ok := strings.CutPrefix(marked, markLost); ok {
+		return o, true, clean
+	}
+	return marked, false, clean
 }
 
 // readReservation reads the reservation file, if any, opening it with keys
@@ -500,7 +563,8 @@ func readReservation(path string, keys *atrest.KeyRing, context []byte) (reserve
 		ErrReservation, path, truncate(b, 64))
 }
 
-// parseReservation parses a plain reservation: "<next> <clean 0|1> <boot id>".
+// parseReservation parses a plain reservation: "<next> <clean 0|1> <boot
+// id>", the boot id marked if the store lost messages (markOwner).
 func parseReservation(b []byte) (reserved int, clean bool, boot string, ok bool) {
 	f := strings.Fields(string(b))
 	if (len(f) == 2 || len(f) == 3) && (f[1] == "0" || f[1] == "1") {

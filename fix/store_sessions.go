@@ -14,7 +14,8 @@ import (
 // every sender MsgSeqNum used, a store not marked clean by another owner
 // is treated like a store after a machine restart (the next sender
 // MsgSeqNum moves up to the reservation, and Handed answers HandedUnknown
-// for requests the store does not hold), and ResumeInboundAfter applies.
+// for requests the store does not hold, then and at every later start
+// until the store's reset), and ResumeInboundAfter applies.
 //
 // Its types are quickfix's and Go's only, so an implementation need not
 // import this package. The Upstream calls it from its Run goroutine (open
@@ -28,7 +29,9 @@ type SessionStores interface {
 	OpenMessages(sid quickfix.SessionID) (quickfix.MessageStore, error)
 	// ReadReservation returns sid's last reservation: every sender
 	// MsgSeqNum used is below reserved; clean marks a clean close; owner is
-	// the Owner that wrote it. found is false when none was written.
+	// as WriteReservation was given it: the Owner that wrote it, which the
+	// Upstream may have prefixed with a mark ("lost:" when the store lost
+	// messages). found is false when none was written.
 	ReadReservation(sid quickfix.SessionID) (reserved int, clean bool, owner string, found bool, err error)
 	// WriteReservation records sid's reservation durably before it
 	// returns, after every write to sid's message store made before it.
