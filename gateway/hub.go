@@ -187,12 +187,19 @@ func (h *hub) run(ctx context.Context) error {
 
 // reload resets s from the published view after the hub lost updates, and
 // sends every subscriber a fresh snapshot. printed is the seq up to which
-// trades subscribers got every print: when the view is at another seq,
-// the prints in between (or, in another numbering, since) never reached
-// the hub, and they are told, as when their own backlog is dropped
-// (resync). Before, those prints vanished without a word on every reload:
-// a market-data edge's after each gap or loss of its bus. mu held.
+// trades subscribers got every print, and s.q holds the volume and
+// turnover at printed. When the view is at another seq, the prints in
+// between (or, in another numbering, since) never reached the hub, and
+// they are told, as when their own backlog is dropped (resync). Before,
+// those prints vanished without a word on every reload: a market-data
+// edge's after each gap or loss of its bus. So are they when the view is
+// at printed with another volume or turnover: another numbering (a new
+// ingest epoch) that has reached the same seq with other prints. Before,
+// they were told nothing then. One with the same volume and turnover has
+// counted the same prints of the day (an ingest counts the day's prints
+// from its start). mu held.
 func (h *hub) reload(s *symState, printed uint64) {
+	was := s.q
 	h.load(s)
 	for d, subs := range s.book {
 		for c, sb := range subs {
@@ -202,7 +209,7 @@ func (h *hub) reload(s *symState, printed uint64) {
 	for c := range s.quotes {
 		c.enqueue(encodeQuote(s.sym, s.seq, s.q, s.inst))
 	}
-	if s.seq != printed {
+	if s.seq != printed || s.q.volume != was.volume || s.q.turnover != was.turnover {
 		h.resyncTrades(s)
 	}
 }
