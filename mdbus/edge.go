@@ -38,7 +38,8 @@ type EdgeConfig struct {
 	Buffer int
 	// Pending bounds the updates a stale symbol keeps while its snapshot
 	// is awaited; past it they are discarded and the symbol asks again.
-	// Zero means 4096.
+	// While the publisher is silent none is kept (Silence). Zero means
+	// 4096.
 	Pending int
 	// Requesters is the number of snapshot requests in flight at once.
 	// Zero means 4.
@@ -109,6 +110,7 @@ type Edge struct {
 // edgeSym is the loop's state of one symbol.
 type edgeSym struct {
 	queued, inflight bool
+	retry            bool               // on retryQ: its request failed, and it is asked again when the retry fires
 	pending          []orderbook.Update // updates received while stale, in order
 	// beat is the highest seq a heartbeat of the epoch named: a snapshot
 	// and the pending updates must reach it (the updates up to it came
@@ -293,8 +295,9 @@ func (e *Edge) Run(ctx context.Context) error {
 		case up := <-e.conn:
 			e.connChange(up)
 		case <-retry.C:
-			if !e.silent { // else the heartbeat that ends the silence asks
-				for _, id := range e.retryQ {
+			for _, id := range e.retryQ {
+				e.syms[id].retry = false
+				if !e.silent { // else the heartbeat that ends the silence asks
 					e.want(id)
 				}
 			}
@@ -601,11 +604,22 @@ func (e *Edge) apply(id orderbook.SymbolID, u *orderbook.Update) {
 			return // u is already in the mirror's (now stale) book
 		}
 	}
+	if e.silent {
+		// Nothing is loaded until a heartbeat ends the silence, and the
+		// snapshot asked for then follows every update heard before it:
+		// none is kept, none asks. Before, each asked again (its reply
+		// refused) and each symbol kept up to Pending, for as long as the
+		// silence lasted: for good with an ingest without heartbeats.
+		s.pending = nil
+		return
+	}
 	if len(s.pending) >= e.cfg.Pending {
 		s.pending = s.pending[:0]
 	}
 	s.pending = append(s.pending, *u)
-	e.want(id)
+	if !s.retry { // else it asks when the retry fires, not at every update
+		e.want(id)
+	}
 }
 
 // reply takes a snapshot reply, and reports whether the symbol was put on
@@ -665,11 +679,12 @@ func (e *Edge) reply(r snapReply) bool {
 		e.failed.Add(1)
 		e.cfg.Log.Info("mdbus: snapshot failed; will retry", "symbol", e.mirror.Engine().Instrument(r.id).Symbol, "err", err)
 		e.retryQ = append(e.retryQ, r.id)
+		s.retry = true
 		return true
 	}
 	e.loaded.Add(1)
 	e.stale.Add(-1)
-	s.pending = nil
+	s.pending, s.retry = nil, false
 	for i := range pending {
 		e.apply(r.id, &pending[i])
 		if _, stale := e.mirror.Book(r.id); stale {

@@ -667,3 +667,79 @@ func TestEdgeOlderPublisherAnswersFirst(t *testing.T) {
 		t.Fatalf("stats %+v: the older publisher's reply taken for the newer epoch's", st)
 	}
 }
+
+// TestEdgeSilentUpdatesAskNothing: the publisher's updates reach the edge
+// but its heartbeats do not (an ingest of a version before heartbeats,
+// the operators' upgrade order reversed; a heartbeat subject the bus does
+// not carry). Once silent, the edge loads nothing until a heartbeat, and
+// the snapshot it asks for then follows every update heard before: an
+// update of a stale symbol asks for no snapshot and is not kept. Before,
+// every update asked again (the reply refused as the publisher is
+// silent), as many requests as the Requesters could carry for as long as
+// the silence lasted, and each symbol kept up to Pending updates.
+func TestEdgeSilentUpdatesAskNothing(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(1)
+	sym := ins[0].Symbol
+	p := newHandPub(t, n, 7)
+	p.send(sym, 5, orderbook.StateTrading)
+	cfg := handEdge(n.connect(t), ins)
+	cfg.Silence, cfg.RetryInterval = 300*time.Millisecond, 10*time.Millisecond
+	e := startEdgeWith(t, cfg)
+	waitFor(t, "the publisher's silence", func() bool { st := e.Stats(); return st.Silences == 1 && st.Stale == 1 })
+	waitFor(t, "the round asked at the silence, refused", func() bool { return e.Stats().Failed >= 1 })
+	failed := e.Stats().Failed
+	for seq := uint64(6); seq < 106; seq++ {
+		p.send(sym, seq, orderbook.StateTrading)
+	}
+	quietUntilTaken(t, p, e.Edge)
+	e.stop()
+	s := &e.syms[0]
+	if st := e.Stats(); st.Failed != failed || s.queued || s.inflight || len(s.pending) != 0 {
+		t.Fatalf("stats %+v: updates of a silent publisher asked for snapshots (failed %d, then %d; queued %v, in flight %v) or were kept (%d)",
+			st, failed, st.Failed, s.queued, s.inflight, len(s.pending))
+	}
+}
+
+// TestEdgeUpdatesKeepRetryInterval: a symbol's snapshot request failed
+// (here refused), so it is asked again after RetryInterval. Its updates,
+// which keep coming, do not ask sooner. Before, each update after a
+// failure asked again at once: a busy symbol's requests came at the pace
+// of its updates, not of RetryInterval.
+func TestEdgeUpdatesKeepRetryInterval(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(1)
+	sym := ins[0].Symbol
+	p := newHandPub(t, n, 7)
+	p.mu.Lock()
+	p.reply = func(s string) []byte { return AppendError(nil, 7, s, "unknown symbol") }
+	p.mu.Unlock()
+	p.send(sym, 5, orderbook.StateTrading)
+	cfg := handEdge(n.connect(t), ins)
+	cfg.RetryInterval = time.Hour
+	e := startEdgeWith(t, cfg)
+	waitFor(t, "the first request, refused", func() bool { return e.Stats().Failed == 1 })
+	for seq := uint64(6); seq < 106; seq++ {
+		p.send(sym, seq, orderbook.StateTrading)
+	}
+	quietUntilTaken(t, p, e.Edge)
+	e.stop()
+	s := &e.syms[0]
+	if st := e.Stats(); st.Failed != 1 || s.queued || s.inflight {
+		t.Fatalf("stats %+v: updates asked again before RetryInterval (failed %d; queued %v, in flight %v)", st, st.Failed, s.queued, s.inflight)
+	}
+}
+
+// quietUntilTaken publishes, after what p sent, an update of a symbol the
+// edge does not carry, and waits until e has counted it: e's loop has
+// taken every update p sent before, and handed out (its dispatch follows
+// each message) the requests they made.
+func quietUntilTaken(t *testing.T, p *handPub, e *Edge) {
+	t.Helper()
+	before := e.Stats().Unknown
+	u := orderbook.Update{Seq: 1, Kind: orderbook.KindStatus, State: orderbook.StateTrading, Checksum: emptyCk10, Checksum5: emptyCk5}
+	if err := p.nc.Publish("t.d.999999.SZ", AppendUpdate(nil, p.epoch, "999999.SZ", &u)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the edge to take the updates", func() bool { return e.Stats().Unknown > before })
+}
