@@ -386,17 +386,21 @@ type resumePoints struct {
 }
 
 // replay queues the updates after sequence from, if the history still
-// holds them all, the book is not stale and, when the client gave its
-// copy's checksum at from (checksums), it is the book's at from; it
-// reports whether it did. A copy of another book at the same seq (this
-// server restarted, or its books changed ingest epoch, since the client
-// took it) fails the checksum. If the client's backlog is dropped
-// meanwhile, it queues a snapshot instead. mu held.
+// holds them all, the book is not stale and the client gave its copy's
+// checksum at from (checksums), the book's at from; it reports whether it
+// did. A copy of another book at the same seq (this server restarted, or
+// its books changed ingest epoch, since the client took it) fails the
+// checksum. A resume without one is refused too: nothing tells such a
+// copy from the book's. Before, it was taken on trust, and a client
+// holding another epoch's book at the book's very seq was sent nothing
+// and showed its book as valid until the next update failed its checksum
+// (for as long as the symbol stayed quiet). If the client's backlog is
+// dropped meanwhile, it queues a snapshot instead. mu held.
 func (h *hub) replay(c *client, sb *sub, s *symState, depth int, from uint64, checksums map[string]uint32) bool {
 	if from > s.seq || s.seq-from > uint64(s.histLen) || s.q.state == orderbook.StateStale {
 		return false
 	}
-	if ck, ok := checksums[s.sym]; ok && ck != s.checksumAt(from, depth) {
+	if ck, ok := checksums[s.sym]; !ok || ck != s.checksumAt(from, depth) {
 		h.metrics.resumesRefused.Inc()
 		return false
 	}

@@ -73,7 +73,7 @@ func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
 		disconnects:    prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_slow_client_disconnects_total", Help: "Clients closed for staying behind past the slow timeout."}),
 		rejected:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_ws_rejected_total", Help: "Rejected WebSocket requests and connections by reason."}, []string{"reason"}),
 		resumes:        prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_resumes_total", Help: "Book subscriptions resumed from history instead of a snapshot."}),
-		resumesRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_resumes_refused_total", Help: "Book resumes answered with a snapshot because the client's checksum at its seq was not the book's (a copy of another book: a restart or a new ingest epoch)."}),
+		resumesRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_resumes_refused_total", Help: "Book resumes answered with a snapshot because the client's checksum at its seq was not the book's (a copy of another book: a restart or a new ingest epoch), or it gave none."}),
 		resnapshots:    prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_hub_resnapshots_total", Help: "Times a fan-out hub reloaded a book from the published view."}),
 		lapped:         prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_hub_lapped_total", Help: "Times a fan-out hub fell a whole update ring behind."}),
 		pongs:          prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_pongs_total", Help: "Pongs received in answer to the server's pings."}),

@@ -488,7 +488,7 @@ func (p *fanoutProp) reconnect(c *fanouttest.Client, strict bool) {
 // of the history, or a hostile one. Nil: subscribe afresh.
 func (p *fanoutProp) resumePoint(sym string, cp fanouttest.Copy) *fanouttest.Resume {
 	ck := func(v uint32) *uint32 { return &v }
-	maybe := func(v *uint32) *uint32 { // half the time, on trust
+	maybe := func(v *uint32) *uint32 { // half the time, without (a snapshot)
 		if p.rng.IntN(2) == 0 {
 			return nil
 		}
@@ -502,7 +502,7 @@ func (p *fanoutProp) resumePoint(sym string, cp fanouttest.Copy) *fanouttest.Res
 	switch r := p.rng.IntN(20); {
 	case r < 6: // its own copy
 		return &fanouttest.Resume{Seq: cp.Seq, Checksum: ck(cp.Book.Checksum(cp.Depth)), Copy: &cp.Book}
-	case r < 8: // its own, on trust
+	case r < 8: // its own, without its checksum
 		return &fanouttest.Resume{Seq: cp.Seq, Copy: &cp.Book}
 	case r < 11: // the copy it had earlier, up to twice the history back
 		back := min(cp.Seq, p.rng.Uint64N(uint64(2*p.history+2)))
@@ -539,7 +539,7 @@ func (p *fanoutProp) resumePoint(sym string, cp fanouttest.Copy) *fanouttest.Res
 			res.Checksum = ck(ost.Checksum(cp.Depth))
 		}
 		if st, ok := p.model.At(sym, seq); ok && (res.Checksum == nil || st.Checksum(cp.Depth) == *res.Checksum) {
-			res.Copy = at(seq) // on trust, or the same checksum: the server may go on from the book's own state
+			res.Copy = at(seq) // no checksum (a snapshot), or the same checksum: the server may go on from the book's own state
 		}
 		return res
 	case r < 18: // its seq, a wrong checksum
@@ -555,7 +555,7 @@ func (p *fanoutProp) resumePoint(sym string, cp fanouttest.Copy) *fanouttest.Res
 
 // expect returns what a resume must get from a server that has caught up
 // with the model: the missed updates when the history holds them, the
-// book is not stale and the checksum (if given) is the book's at the
+// book is not stale and the checksum is given and the book's at the
 // resume seq; else a snapshot.
 func (p *fanoutProp) expect(sym string, depth int, r *fanouttest.Resume) fanouttest.Expect {
 	now := p.model.Seq(sym)
@@ -564,11 +564,11 @@ func (p *fanoutProp) expect(sym string, depth int, r *fanouttest.Resume) fanoutt
 	if cur.Stale || r.Seq > now || now-r.Seq > held {
 		return fanouttest.ExpectSnapshot
 	}
-	if r.Checksum != nil {
-		st, _ := p.model.At(sym, r.Seq)
-		if st.Checksum(depth) != *r.Checksum {
-			return fanouttest.ExpectSnapshot
-		}
+	if r.Checksum == nil {
+		return fanouttest.ExpectSnapshot // nothing tells the copy from another book at r.Seq
+	}
+	if st, _ := p.model.At(sym, r.Seq); st.Checksum(depth) != *r.Checksum {
+		return fanouttest.ExpectSnapshot
 	}
 	return fanouttest.ExpectReplay
 }

@@ -133,7 +133,7 @@ func TestWSResume(t *testing.T) {
 	// Within the history: exactly the missed updates, no snapshot.
 	again := e.dial("")
 	again.Books = first.Books
-	if err := again.Subscribe(ctx, "book", 10, map[string]uint64{sym: from}, sym); err != nil {
+	if err := again.SubscribeResume(ctx, 10, sym); err != nil { // its seq and checksum
 		t.Fatal(err)
 	}
 	drain(t, again, e.caughtUp(again, sym))
@@ -142,6 +142,20 @@ func TestWSResume(t *testing.T) {
 		t.Fatalf("resume from %d: %+v, want exactly %d updates", from, again.Stats, missed)
 	}
 	e.sameAsEngine(again, sym)
+
+	// Within the history without a checksum: a snapshot. Nothing tells
+	// the client's copy from another book at that seq (one of before a
+	// restart, or of another ingest epoch: mdbus's
+	// TestEdgeResumeAcrossEpochWithoutChecksum).
+	trust := e.dial("")
+	if err := trust.Subscribe(ctx, "book", 10, map[string]uint64{sym: from}, sym); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, trust, e.caughtUp(trust, sym))
+	if trust.Stats.Snapshots != 1 || trust.Stats.Updates != 0 || trust.Stats.Violations() != 0 {
+		t.Fatalf("resume from %d without a checksum: %+v, want a snapshot", from, trust.Stats)
+	}
+	e.sameAsEngine(trust, sym)
 
 	// Beyond the history: a snapshot.
 	for e.books.seq(0) < from+200 {
