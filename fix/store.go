@@ -200,12 +200,18 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 	if dirty && sameBoot {
 		f.log.Warn("fix: store was not closed cleanly; the machine did not restart, so it is whole", "store", where)
 	}
-	if dirty && !sameBoot && !syncEach && reserved > inner.NextSenderMsgSeqNum() {
+	if dirty && !sameBoot && !syncEach && reserved >= inner.NextSenderMsgSeqNum() {
+		// At the reservation already: a start that found the loss moved
+		// the store there and stopped before it wrote its reservation,
+		// marked lost (a kill, a leader that lost its term meanwhile).
+		// The store still lacks what the crash lost.
 		scan.lost = true
 		f.log.Warn("fix: store was not closed cleanly and the machine restarted; skipping to the reserved sender sequence number",
 			"store", where, "next", inner.NextSenderMsgSeqNum(), "reserved", reserved)
-		if err := inner.SetNextSenderMsgSeqNum(reserved); err != nil {
-			return nil, fmt.Errorf("fix: store %s: %w", where, err)
+		if reserved > inner.NextSenderMsgSeqNum() {
+			if err := inner.SetNextSenderMsgSeqNum(reserved); err != nil {
+				return nil, fmt.Errorf("fix: store %s: %w", where, err)
+			}
 		}
 	}
 	if lostBefore {

@@ -1,6 +1,7 @@
 package fix
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/quickfix/store/file"
 )
 
 // handedNames names Handed's answers in failures.
@@ -266,5 +268,101 @@ func TestUpstreamLostTailAcrossTerms(t *testing.T) {
 			t.Errorf("term of %s: Handed(c000002), lost from the store, = %s, want HandedUnknown", owner, handedNames[got])
 		}
 		r.stop() // a planned handover: the store closed cleanly
+	}
+}
+
+// failingSessions is a fakeSessions whose next WriteReservation fails
+// when fail is set (a leader that lost its quorum while it opened the
+// store): the store's other mutations, made before, stay.
+type failingSessions struct {
+	*fakeSessions
+	fail bool
+}
+
+func (f *failingSessions) WriteReservation(sid quickfix.SessionID, reserved int, clean bool, owner string) error {
+	if f.fail {
+		f.fail = false
+		return errors.New("not leader")
+	}
+	return f.fakeSessions.WriteReservation(sid, reserved, clean, owner)
+}
+
+// TestStoreLossFoundByAStartThatDiedBeforeItsReservation: a start that
+// finds the loss moves the store's next sender sequence number up to the
+// reservation, then writes the reservation marked lost. Stopped in
+// between (killed, or, in a cluster, its reservation refused because the
+// node lost its term), it leaves the store's next sender sequence number
+// at the old reservation, which is not marked. The next start (another
+// owner's term, or this machine's next run) must still count the store as
+// lossy: before, it read an unclean stop whose reservation was not above
+// the next sender sequence number as no loss, answered HandedNo for the
+// orders the crash lost, and the order manager sent them to the venue
+// again as new orders.
+func TestStoreLossFoundByAStartThatDiedBeforeItsReservation(t *testing.T) {
+	for _, kind := range []string{"files", "sessions"} {
+		t.Run(kind, func(t *testing.T) {
+			dir, fs := t.TempDir(), &failingSessions{fakeSessions: newFakeSessions("")}
+			open := func(boot string) (*storeFactory, quickfix.SessionID) {
+				f, sid := newTestStoreFactory(t, dir)
+				if kind == "sessions" {
+					fs.owner = boot
+					f.sessions = fs
+				} else {
+					f.boot = func() string { return boot }
+				}
+				return f, sid
+			}
+			f, sid := open("boot-1")
+			st, err := f.Create(sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(1, orderMsg(1)); err != nil {
+				t.Fatal(err)
+			}
+			// ord2 was sent too; the machine crashed (the leader died)
+			// before the store kept it.
+			if err := st.(*reservedStore).MessageStore.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			// The start that finds the loss stops after it moved the next
+			// sender sequence number up, before its reservation.
+			if kind == "sessions" {
+				fs.fail = true
+				f2, _ := open("boot-2")
+				if _, err := f2.Create(sid); err == nil {
+					t.Fatal("Create with its reservation refused succeeded")
+				}
+			} else {
+				inner, err := file.NewStoreFactory(f.settings).Create(sid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := inner.SetNextSenderMsgSeqNum(1 + reserveBlock); err != nil {
+					t.Fatal(err)
+				}
+				if err := inner.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			f3, _ := open("boot-3")
+			u := &Upstream{}
+			f3.onScan = func(sc storeScan) { u.scan.Store(&sc) }
+			st3, err := f3.Create(sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f3.close()
+			if got := st3.NextSenderMsgSeqNum(); got != 1+reserveBlock {
+				t.Errorf("next sender = %d, want the reservation %d", got, 1+reserveBlock)
+			}
+			for id, want := range map[string]Handed{"ord1": HandedYes, "ord2": HandedUnknown} {
+				if got := u.Handed(id); got != want {
+					t.Errorf("Handed(%s) = %s, want %s", id, handedNames[got], handedNames[want])
+				}
+			}
+		})
 	}
 }
