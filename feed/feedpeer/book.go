@@ -39,6 +39,17 @@ type Stats struct {
 	Open, High, Low, Last refdata.Price
 }
 
+// Print is one trade print of a symbol: an execution of a resting order
+// (at its price) or a trade against a non-displayed order. It is a plain
+// value, safe to copy and share.
+type Print struct {
+	Price refdata.Price
+	// Qty is the shares traded.
+	Qty int64
+	// Match is the event's match number (Event.Match).
+	Match uint64
+}
+
 // Book is a reference order-by-order (L3) book of several symbols: orders by
 // id, aggregated into price levels (quantity and order count, best price
 // first), with time priority inside a level. It applies Events and answers
@@ -84,6 +95,8 @@ type symbolBook struct {
 	asks  bookSide
 	live  []*bookOrder // every resting order, in a deterministic order
 	stats Stats
+	// prints are the day's trade prints, in the order applied.
+	prints []Print
 }
 
 // NewBook returns an empty book.
@@ -178,7 +191,7 @@ func (b *Book) Apply(ev Event) error {
 		if price == 0 {
 			price = o.Price
 		}
-		o.sym.stats.record(price, ev.Qty)
+		o.sym.print(price, ev.Qty, ev.Match)
 		b.reduce(o, ev.Qty)
 		if c != nil {
 			b.reduce(c, ev.Qty)
@@ -226,7 +239,7 @@ func (b *Book) Apply(ev Event) error {
 		if ev.Qty <= 0 || ev.Price <= 0 {
 			return fmt.Errorf("%w: %v", ErrBadEvent, ev)
 		}
-		b.symbol(ev.Symbol).stats.record(ev.Price, ev.Qty)
+		b.symbol(ev.Symbol).print(ev.Price, ev.Qty, ev.Match)
 		return nil
 	case KindSystem, KindDirectory, KindTradingAction, KindSnapshot:
 		return nil
@@ -315,6 +328,12 @@ func (b *Book) reduce(o *bookOrder, qty int64) {
 	delete(b.orders, o.ID)
 }
 
+// print records a trade print in the statistics and the list of prints.
+func (s *symbolBook) print(price refdata.Price, qty int64, match uint64) {
+	s.stats.record(price, qty)
+	s.prints = append(s.prints, Print{Price: price, Qty: qty, Match: match})
+}
+
 func (st *Stats) record(price refdata.Price, qty int64) {
 	if st.Trades == 0 {
 		st.Open, st.High, st.Low = price, price, price
@@ -387,6 +406,16 @@ func (b *Book) Stats(symbol string) Stats {
 		return s.stats
 	}
 	return Stats{}
+}
+
+// Prints returns a copy of symbol's trade prints, in the order the book
+// applied them: every execution and every trade, one print each. A
+// receiver that publishes prints must publish each of these once.
+func (b *Book) Prints(symbol string) []Print {
+	if s := b.symbols[symbol]; s != nil {
+		return slices.Clone(s.prints)
+	}
+	return nil
 }
 
 // Symbols returns the symbols the book has seen, sorted.

@@ -242,3 +242,37 @@ func TestBookOwnBestRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestBookPrints: every execution (at the resting order's price when the
+// event names none) and every hidden trade is one print of its symbol, in
+// order; a refused execution prints nothing.
+func TestBookPrints(t *testing.T) {
+	b := NewBook()
+	for _, ev := range []Event{
+		add(1, Sell, 100, 10), add(2, Buy, 101, 4),
+		{Kind: KindExecute, Symbol: "AAA", Order: 1, Qty: 3, Match: 1},
+		{Kind: KindExecute, Symbol: "AAA", Order: 1, Contra: 2, Side: Sell, Qty: 4, Price: 100, Match: 2},
+		{Kind: KindTrade, Symbol: "AAA", Price: 99, Qty: 5, Match: 3},
+		{Kind: KindTrade, Symbol: "BBB", Price: 7, Qty: 1, Match: 4},
+	} {
+		if err := b.Apply(ev); err != nil {
+			t.Fatalf("Apply(%v): %v", ev, err)
+		}
+	}
+	if err := b.Apply(Event{Kind: KindExecute, Symbol: "AAA", Order: 1, Qty: 4, Match: 5}); err == nil {
+		t.Fatal("an execution beyond the order applied")
+	}
+	want := []Print{{Price: 100, Qty: 3, Match: 1}, {Price: 100, Qty: 4, Match: 2}, {Price: 99, Qty: 5, Match: 3}}
+	if got := b.Prints("AAA"); !reflect.DeepEqual(got, want) {
+		t.Errorf("prints of AAA = %v, want %v", got, want)
+	}
+	if got := b.Prints("BBB"); !reflect.DeepEqual(got, []Print{{Price: 7, Qty: 1, Match: 4}}) {
+		t.Errorf("prints of BBB = %v", got)
+	}
+	if st := b.Stats("AAA"); st.Trades != 3 || st.Volume != 12 {
+		t.Errorf("stats of AAA = %+v, want 3 trades of 12 shares", st)
+	}
+	if b.Prints("CCC") != nil {
+		t.Error("prints of a symbol never seen")
+	}
+}
