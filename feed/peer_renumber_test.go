@@ -255,6 +255,7 @@ func testITCHPeerRenumbered(t *testing.T, session string, stagger bool) {
 	if _, _, err := nf.Publish(300); err != nil {
 		t.Fatal(err)
 	}
+	r.renumbered(r.pf.Last())
 	r.pf = nf
 	r.waitFeed("a restart of the books", func() bool { _, restarts, _, _ := r.log.counts(); return restarts > 0 })
 	r.check(nf.Last())
@@ -316,6 +317,7 @@ func TestIndependentITCHPeerRenumberedPastTheOldEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	r.renumbered(r.pf.Last())
 	r.pf = nf
 	r.waitFeed("a restart of the books", func() bool { _, restarts, _, _ := r.log.counts(); return restarts > 0 })
 	if n, _ := r.log.staleAt(); uint64(n) != old {
@@ -393,6 +395,7 @@ func TestIndependentITCHPeerRenumberedAcceptedAbove(t *testing.T) {
 	if err := r.backup.NewStream(nf, ""); err != nil {
 		t.Fatal(err)
 	}
+	r.renumbered(r.pf.Last())
 	r.pf = nf
 	r.check(nf.Last())
 	r.checkStream()

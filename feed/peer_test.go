@@ -34,6 +34,23 @@ type peerRig struct {
 	// lossy: the scenario loses messages on purpose; check then allows a
 	// loss, once the books have been rebuilt.
 	lossy bool
+	// prints follows the books' trade prints; earlier are the prints of
+	// the streams the peer served before pf (a venue restarted without
+	// its messages), by the peer's symbol: check expects them published
+	// too, each once.
+	prints  *printLog
+	earlier map[string][]feedpeer.Print
+	// refused are, by the peer's symbol, the prints of executions the
+	// books refused for an order they missed, which check lets be
+	// missing. KNOWN OPEN ISSUE: such a print is never published: the
+	// books could not apply it, and the rebuild flags its message
+	// replayed (delivered before), so the books do not publish it then
+	// either (TestIndependentITCHPeerMissedMessage).
+	refused map[string][]feedpeer.Print
+	// printsWrong, when not empty, names a known open issue that leaves
+	// the prints published wrong: check logs their difference from the
+	// peer's instead of failing.
+	printsWrong string
 }
 
 func newPeerRig(t *testing.T, tracking feedpeer.TrackingMode) *peerRig {
@@ -81,6 +98,7 @@ func newPeerRigTuned(t *testing.T, tracking feedpeer.TrackingMode, profile bool,
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	r.prints = newPrintLog(t, ctx, r.books)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -132,7 +150,9 @@ func (r *peerRig) publish(n int) uint64 {
 
 // check waits until the feed delivered through last with nothing lost and
 // the books applied it, then compares every book with the peer's
-// reference, level by level (price, quantity, order count).
+// reference, level by level (price, quantity, order count), and the
+// trade prints the books published with the peer's: each print of the
+// reference (and of the streams before, earlier) published once.
 func (r *peerRig) check(last uint64) {
 	r.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -168,6 +188,35 @@ func (r *peerRig) check(last uint64) {
 				time.Sleep(5 * time.Millisecond) // the shard applies asynchronously
 			}
 		}
+	}
+	r.checkPrints(ref)
+}
+
+// checkPrints checks that the books published every trade print of ref
+// and of the streams before (earlier), each once, and no other.
+func (r *peerRig) checkPrints(ref *feedpeer.Book) {
+	r.t.Helper()
+	var syms []string
+	for _, in := range testInstruments {
+		syms = append(syms, in.Symbol)
+	}
+	r.prints.check(r.t, syms, func(sym string) []feedpeer.Print {
+		code := sym[:len(sym)-3]
+		return append(slices.Clone(r.earlier[code]), ref.Prints(code)...)
+	}, func(sym string) []feedpeer.Print { return r.refused[sym[:len(sym)-3]] }, r.printsWrong)
+}
+
+// renumbered records that the peer's stream so far, up to seq, is
+// followed by another (r.pf is to be that one): its prints up to seq
+// stay published, each once.
+func (r *peerRig) renumbered(seq uint64) {
+	ref := r.pf.Reference(seq)
+	if r.earlier == nil {
+		r.earlier = map[string][]feedpeer.Print{}
+	}
+	for _, in := range testInstruments {
+		code := in.Symbol[:len(in.Symbol)-3]
+		r.earlier[code] = append(r.earlier[code], ref.Prints(code)...)
 	}
 }
 
@@ -235,6 +284,15 @@ func TestIndependentITCHPeer(t *testing.T) {
 				tracking = feedpeer.TrackingSequence
 			}
 			r := newPeerRigProfile(t, tracking, tc.profile)
+			if !tc.profile && strings.Contains(tc.name, "skipped") {
+				// A source that skips and numbers on may have its copy
+				// of a number delivered before the other's shows the
+				// divergence: the message it carries is then delivered
+				// twice before the rebuild (printed twice), or applied
+				// where the books lack its order (never printed, and the
+				// rebuild takes it as delivered before).
+				r.printsWrong = "a skipping source's messages delivered out of place before the divergence is found: their prints published twice or never"
+			}
 			at := r.publish(500)
 			r.check(at)
 			if tc.fault != nil {
@@ -378,6 +436,24 @@ func TestIndependentITCHPeerMissedMessage(t *testing.T) {
 		t.Fatalf("no instrument for %s", sym)
 	}
 	id, _ := r.books.Lookup(testInstruments[i].Symbol)
+	// The books refuse what names k's order or the orders replacing it
+	// until they are rebuilt: the prints of its executions may be lost
+	// (see peerRig.refused).
+	r.refused = map[string][]feedpeer.Print{}
+	for o, recs := oracle.Records()[k-1].Event.Order, oracle.Records()[k:]; ; {
+		i := slices.IndexFunc(recs, func(rec feedpeer.Record) bool { return rec.Event.Order == o && rec.Event.Kind != feedpeer.KindTrade })
+		if i < 0 {
+			break
+		}
+		ev := recs[i].Event
+		recs = recs[i+1:]
+		switch ev.Kind {
+		case feedpeer.KindExecute:
+			r.refused[sym] = append(r.refused[sym], feedpeer.Print{Price: ev.Price, Qty: ev.Qty, Match: ev.Match})
+		case feedpeer.KindReplace:
+			o = ev.NewOrder
+		}
+	}
 
 	// The source's session leaves k out: the feed logs in again mid-stream
 	// (LoseRange spares only sessions from 1) and is sent up to j-1.

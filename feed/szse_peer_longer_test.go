@@ -105,6 +105,7 @@ func testSZSEPeerRenumberedLonger(t *testing.T, stagger bool) {
 			}
 		}
 	}
+	r.renumbered()
 	r.pf = nf
 	if err := nf.Publish(300); err != nil {
 		t.Fatal(err)

@@ -106,6 +106,7 @@ func testSZSEPeerRenumbered(t *testing.T, date int64, stagger, live bool) {
 			}
 		}
 	}
+	r.renumbered()
 	r.pf = nf
 	if err := nf.Publish(300); err != nil {
 		t.Fatal(err)

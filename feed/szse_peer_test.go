@@ -285,6 +285,7 @@ func TestSZSEIndependentPeerNextDay(t *testing.T) {
 	for _, ch := range r.pf.Channels() {
 		day1[ch] = r.pf.Last(ch)
 	}
+	r.renumbered()
 	r.pf, r.primary, r.backup = day2, servers[0], servers[1]
 	r.publish(300)
 	r.caughtUp()

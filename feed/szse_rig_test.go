@@ -426,6 +426,12 @@ type szseRig struct {
 	// test's sink: they too must end equal to the peer's reference.
 	books *orderbook.Engine
 	dec   *feed.SZSEDecoder
+	// prints follows the gateway's books' trade prints; earlier are the
+	// prints of the streams the peer served before pf (another day, or a
+	// venue restarted without its records), by symbol: caughtUp expects
+	// them published too, each once.
+	prints  *printLog
+	earlier map[string][]feedpeer.Print
 }
 
 // teeSink hands the feed's calls to the test's sink and to the gateway's
@@ -455,6 +461,13 @@ func (s teeSink) ChannelLive(ch uint16) error {
 		return err
 	}
 	return s.dec.ChannelLive(ch)
+}
+
+// ReplayChannel hands the arbiter's word on what a rebuild delivers again
+// to the gateway's decoder, as the feed gives it to an SZSEDecoder sink:
+// without it the books would publish the rebuilt channel's prints again.
+func (s teeSink) ReplayChannel(ch uint16, n uint64, at szse.Timestamp) {
+	s.dec.ReplayChannel(ch, n, at)
 }
 
 func (s teeSink) RebuildRequests() []uint16 {
@@ -539,6 +552,7 @@ func newSZSERig(t *testing.T, o szseRigOpts) *szseRig {
 		cancel()
 		t.Fatal(err)
 	}
+	r.prints = newPrintLog(t, ctx, r.books)
 	r.dec = feed.NewSZSEDecoder(r.books, r.books.NewInput("szse"), r.books)
 	if r.feed, err = feed.NewSZSE(cfg, teeSink{r.sink, r.dec}, slog.New(r.logs)); err != nil {
 		cancel()
@@ -600,7 +614,9 @@ func (r *szseRig) waitFor(what string, cond func() bool) {
 
 // caughtUp waits until the sink has every record published on every
 // channel and no channel is stale, then compares every book with the
-// peer's reference, level by level, and checks what the sink saw.
+// peer's reference, level by level, checks what the sink saw, and checks
+// that the gateway's books published each trade print of the reference
+// (and of the streams before, earlier) once.
 func (r *szseRig) caughtUp() {
 	r.t.Helper()
 	r.waitFor("every record delivered", func() bool {
@@ -625,6 +641,14 @@ func (r *szseRig) caughtUp() {
 		r.t.Fatalf("the sink saw: %v", problems)
 	}
 	r.gatewayBooksEqual(ref)
+	var syms []string
+	for _, sym := range szseSymbols {
+		syms = append(syms, sym+".SZ")
+	}
+	r.prints.check(r.t, syms, func(sym string) []feedpeer.Print {
+		code := sym[:len(sym)-3]
+		return append(slices.Clone(r.earlier[code]), ref.Prints(code)...)
+	}, nil, "")
 	r.sink.mu.Lock()
 	mismatches := slices.Clone(r.sink.mismatches)
 	r.sink.mu.Unlock()
@@ -635,6 +659,18 @@ func (r *szseRig) caughtUp() {
 	}
 	_, _, _, _, snapshots, _ := r.sink.state()
 	r.t.Logf("snapshots delivered %d, of which %d sent inside a dropped range", snapshots, len(mismatches))
+}
+
+// renumbered records that the peer's stream so far is followed by
+// another (r.pf is to be that one): its prints stay published, each once.
+func (r *szseRig) renumbered() {
+	ref := r.pf.ReferenceAll()
+	if r.earlier == nil {
+		r.earlier = map[string][]feedpeer.Print{}
+	}
+	for _, sym := range szseSymbols {
+		r.earlier[sym] = append(r.earlier[sym], ref.Prints(sym)...)
+	}
 }
 
 // gatewayBooksEqual waits until the gateway's books (the SZSE decoder and
