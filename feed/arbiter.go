@@ -185,6 +185,12 @@ type Arbiter struct {
 	prev                    map[uint64]struct{}
 	prevLo, prevHi, prevEnd uint64
 	printedAt               uint64
+	// otherStream: the rebuild under way delivered a message numbered
+	// at most printed and stamped well after printedAt, of another
+	// stream (begun since): at the next restart, only what the rebuild
+	// delivered of it was delivered before, whatever the old stream's
+	// mark says.
+	otherStream bool
 
 	// misser is the sink when it is a Rebuilder and a Misser. A rebuild
 	// it asks for begins at most once per missedEvery: missedAt is when
@@ -1094,6 +1100,15 @@ func (a *Arbiter) restart() {
 	// resets next: in one expression Go leaves the order of the two
 	// unspecified (the compiler called rewind first).
 	delivered := a.next - 1
+	if a.otherStream {
+		// A rebuild of another stream interrupted: it delivered that
+		// stream's messages up to delivered, in order, and none beyond.
+		// Kept, the old stream's mark would take the new stream's
+		// messages numbered below it and stamped up to renumberSlack
+		// after the last delivered for delivered before.
+		a.printed, a.printedAt, a.otherStream = 0, 0, false
+		a.prev, a.prevLo, a.prevHi, a.prevEnd = nil, 0, 0, 0
+	}
 	if a.rp != nil {
 		a.keepDelivered()
 	}
@@ -1160,9 +1175,10 @@ func (a *Arbiter) replayed(msg []byte, h uint64) {
 		return // the sink's count is 0: each message takes the 1 it was given
 	}
 	seen := a.next <= a.printed && (a.prev == nil || a.next < a.prevLo || a.next >= a.prevHi)
-	if seen && a.printedAt != 0 {
+	if a.next <= a.printed && a.printedAt != 0 {
 		if at, ok := itch.Timestamp(msg); ok && at > a.printedAt+uint64(renumberSlack) {
 			seen = false // stamped after every message delivered before
+			a.otherStream = true
 		}
 	}
 	if !seen && a.prev != nil {

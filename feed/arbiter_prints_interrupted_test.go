@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -54,4 +55,57 @@ func TestInterruptedRebuildPrints(t *testing.T) {
 		t.Fatal("still rebuilding")
 	}
 	checkPrintedOnce(t, sink)
+}
+
+// TestInterruptedRenumberedRebuildPrints: as TestRenumberedRebuildPrints
+// (the old stream's 1..6 delivered with a window of two, then a new
+// stream under the session's name, stamped a minute later, rebuilds the
+// books), but the rebuild is itself interrupted by a loss after
+// delivering the new stream's 1 and 2, and a second rebuild delivers its
+// 1..6. The new stream's prints are each published once: its 3 and 4,
+// never delivered, stamped within renumberSlack of its 2 (the latest
+// message delivered when the rebuild was interrupted) and numbered below
+// the old stream's window, are not taken as delivered before.
+func TestInterruptedRenumberedRebuildPrints(t *testing.T) {
+	old, sink, a := newPrintArbiter(t, 2)
+	msgs := restamped(old, time.Minute)
+	a.SourceLive(Primary, 1)
+	a.SourceLive(Backup, 1)
+	for s := uint64(1); s <= 6; s++ {
+		a.Offer(Primary, s, old[s-1], 0)
+	}
+	if got := prints(sink.ups); len(got) != 4 {
+		t.Fatalf("the old stream's prints %v, want four", got)
+	}
+	t0 := time.Unix(100, 0)
+	for _, src := range []int{Primary, Backup} {
+		a.SourceDown(src)
+		a.SourceLive(src, 5)
+	}
+	for s := uint64(5); s <= 6; s++ {
+		a.Offer(Primary, s, msgs[s-1], t0.UnixNano())
+		a.Offer(Backup, s, msgs[s-1], t0.UnixNano())
+	}
+	before := len(sink.ups)
+	t0 = t0.Add(2 * time.Minute)
+	src := a.Check(t0)
+	if src < 0 || a.Stats().Rebuilds != 1 {
+		t.Fatalf("no rebuild: Check %d, rebuilds %d", src, a.Stats().Rebuilds)
+	}
+	a.SourceDown(1 - src)
+	a.SourceLive(src, 1)
+	for _, s := range []uint64{1, 2, 4} { // 3 lost in the rebuild
+		a.Offer(src, s, msgs[s-1], t0.UnixNano())
+	}
+	t0 = rebuildOnce(t, a, src, 3, 2, t0)
+	a.SourceLive(src, 1)
+	for s := uint64(1); s <= 6; s++ {
+		a.Offer(src, s, msgs[s-1], t0.UnixNano())
+	}
+	if a.Rebuilding() {
+		t.Fatal("still rebuilding")
+	}
+	if got := prints(sink.ups[before:]); !slices.Equal(got, []int64{100, 200, 50, 30}) {
+		t.Fatalf("the new stream's prints published: %v, want [100 200 50 30], each once", got)
+	}
 }
