@@ -36,6 +36,15 @@ const (
 	defaultCoalesceWindow     = 1
 )
 
+// DefaultGroupsMaxAppendEntries is MaxAppendEntries's default with
+// JournalGroups: few entries wait at once then (one journal group and
+// at most two batches per FIX session), and hashicorp/raft allocates
+// a slice of MaxAppendEntries pointers (8 KiB at 1024) on every
+// node at each commit it sees and for each AppendEntries RPC, whatever
+// the entries: at 1024 that was 60 % of the bytes allocated per
+// journal record, twice the garbage collections.
+const DefaultGroupsMaxAppendEntries = 64
+
 // Config configures one node of the cluster. New copies it and fills the
 // defaults; the zero value of each field is documented.
 type Config struct {
@@ -98,7 +107,8 @@ type Config struct {
 	// MaxAppendEntries is how many log entries the leader sends to a
 	// follower in one AppendEntries RPC, and how many Applies may wait in
 	// Raft's queue to be appended as one batch (one fsync of the log).
-	// Zero means 1024, Raft's maximum.
+	// Zero means 1024, Raft's maximum, or with JournalGroups 64, Raft's
+	// own default (DefaultGroupsMaxAppendEntries).
 	MaxAppendEntries int
 	// MaxInFlight bounds the ApplyAsync records whose completion has not
 	// been delivered yet; ApplyAsync waits for a slot (at most ApplyTimeout)
@@ -184,6 +194,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxAppendEntries == 0 {
 		c.MaxAppendEntries = DefaultMaxAppendEntries
+		if c.JournalGroups {
+			c.MaxAppendEntries = DefaultGroupsMaxAppendEntries
+		}
 	}
 	switch {
 	case !c.JournalGroups:

@@ -420,6 +420,37 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
+// TestConfigMaxAppendEntries: with journal groups, Raft's batch limit
+// defaults to Raft's own 64, not 1024: hashicorp/raft allocates a slice
+// of that many pointers at every commit on every node and for every
+// AppendEntries RPC, and at 1024 that was most of the garbage per journal
+// record (docs/PERFORMANCE.md). Without groups, where a batch is one
+// entry per record, it stays 1024; a value set is kept.
+func TestConfigMaxAppendEntries(t *testing.T) {
+	tests := []struct {
+		name   string
+		groups bool
+		set    int
+		want   int
+	}{
+		{name: "no groups", want: DefaultMaxAppendEntries},
+		{name: "groups", groups: true, want: DefaultGroupsMaxAppendEntries},
+		{name: "groups, set", groups: true, set: 512, want: 512},
+		{name: "no groups, set", set: 16, want: 16},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Config{NodeID: "n1", DataDir: "/tmp/x", JournalGroups: tt.groups, MaxAppendEntries: tt.set}.withDefaults()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.MaxAppendEntries != tt.want {
+				t.Errorf("MaxAppendEntries = %d, want %d", got.MaxAppendEntries, tt.want)
+			}
+		})
+	}
+}
+
 // chanFuture is a raft.Future answered when its channel is sent to.
 type chanFuture chan error
 
