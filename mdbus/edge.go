@@ -520,7 +520,16 @@ func (e *Edge) handle(data []byte) {
 func (e *Edge) heartbeat(beats []Beat) {
 	if e.silent {
 		// The silence ends: ask for the stale symbols, which no retry
-		// asked for while it lasted.
+		// asked for while it lasted. A reply to a request made during
+		// the silence is discarded and asked again (gen): its snapshot
+		// may predate updates heard while silent, which were not kept
+		// (apply), and this heartbeat need not name the symbol (one of
+		// several when the publisher has more than MaxBeats symbols, or
+		// one that read its seq just before its last update went out).
+		// Before, such a snapshot was loaded and the book served as
+		// valid short of those updates until the symbol's next
+		// heartbeat or update.
+		e.gen++
 		for id := range e.syms {
 			if _, stale := e.mirror.Book(orderbook.SymbolID(id)); stale {
 				e.want(orderbook.SymbolID(id))

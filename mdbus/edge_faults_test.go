@@ -743,3 +743,84 @@ func quietUntilTaken(t *testing.T, p *handPub, e *Edge) {
 	}
 	waitFor(t, "the edge to take the updates", func() bool { return e.Stats().Unknown > before })
 }
+
+// TestEdgeSilenceEndDiscardsSnapshotAskedDuring: a snapshot asked for as
+// the publisher fell silent is answered with the book at seq 5, but its
+// reply reaches the edge's loop only after the heartbeat that ends the
+// silence. Meanwhile the symbol's updates 6 to 10 came, not kept (the
+// publisher was silent), and that heartbeat does not name the symbol (a
+// publisher of more than MaxBeats symbols beats in several messages; or
+// one that read the symbol's seq just before publishing its last
+// update). The reply must not be loaded: the updates it lacks are gone,
+// and the book would be served as valid at seq 5 while the publisher is
+// at 10, until the next heartbeat naming it or its next update. Before,
+// it was loaded; the updates, kept while silent, used to make up for it.
+func TestEdgeSilenceEndDiscardsSnapshotAskedDuring(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(2)
+	a, b := ins[0].Symbol, ins[1].Symbol
+	p := newHandPub(t, n, 7)
+	p.send(a, 5, orderbook.StateTrading)
+	p.send(b, 5, orderbook.StateTrading)
+	held, gate := make(chan struct{}), make(chan struct{})
+	var holding atomic.Bool
+	p.mu.Lock()
+	p.reply = func(sym string) []byte {
+		p.mu.Lock()
+		u := p.last[sym] // the book when the request is taken
+		p.mu.Unlock()
+		if sym == a && holding.CompareAndSwap(true, false) {
+			close(held)
+			<-gate
+		}
+		v := orderbook.View{Seq: u.Seq, State: u.State, Checksum: emptyCk10, Checksum5: emptyCk5}
+		return AppendSnapshot(nil, p.epoch, sym, &v)
+	}
+	p.mu.Unlock()
+	cfg := handEdge(n.connect(t), ins)
+	cfg.Silence, cfg.RetryInterval, cfg.RequestTimeout = 300*time.Millisecond, 10*time.Millisecond, testBound
+	e := runEdge(t, cfg)
+	waitFor(t, "the first snapshots", func() bool { p.beat(); return e.Stale() == 0 })
+
+	// From now on the only request for a is the one of the silence.
+	holding.Store(true)
+	waitFor(t, "the publisher's silence", func() bool { return e.Stats().Silences == 1 })
+	waitFor(t, "a's request of the silence, held", func() bool {
+		select {
+		case <-held:
+			return true
+		default:
+			return false
+		}
+	})
+	for seq := uint64(6); seq <= 10; seq++ {
+		p.send(a, seq, orderbook.StateTrading)
+	}
+	// Heartbeats naming b only: the first ends the silence (after a's
+	// updates: one connection), the others keep it away.
+	beats := e.Stats().Heartbeats
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(20 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			if err := p.nc.Publish("t.hb", AppendBeat(AppendHeartbeat(nil, p.epoch, 1), b, 5)); err != nil {
+				t.Error(err)
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	waitFor(t, "the heartbeat ending the silence", func() bool { return e.Stats().Heartbeats > beats })
+	close(gate)
+	waitFor(t, "a served again", func() bool { return !e.Engine().Stale(0) })
+	if v, _ := view(e, 0); v.Seq != 10 {
+		t.Fatalf("a served as valid at seq %d, the publisher at 10: a snapshot asked for during the silence, short of the updates heard while silent, was loaded (stats %+v)", v.Seq, e.Stats())
+	}
+}
