@@ -877,11 +877,13 @@ func checksumAt(b *fakeBook, seq uint64, depth int) uint32 {
 }
 
 // sendBookStart sends the updates after the resume seq if they are still
-// held and the client's checksum there is right, else a snapshot.
+// held and the client gave its checksum there and it is right, else a
+// snapshot, as the gateway does (a resume without a checksum gets a
+// snapshot).
 func (g *fakeGateway) sendBookStart(c *fakeConn, b *fakeBook, depth int, req clientMsg) {
 	sym := b.inst.Symbol
 	ck, given := req.Checksums[sym]
-	if from, ok := req.Resume[sym]; ok && from >= b.firstSeq && from <= b.seq && (!given || ck == checksumAt(b, from, depth)) {
+	if from, ok := req.Resume[sym]; ok && from >= b.firstSeq && from <= b.seq && given && ck == checksumAt(b, from, depth) {
 		for s := from + 1; s <= b.seq; s++ {
 			g.send(c, updateMsg(sym, s, b.viewAt(s-1), b.viewAt(s), depth))
 		}
