@@ -209,9 +209,16 @@ func TestBrokerFIX(t *testing.T) {
 		if brokerField(r, tag.OrdRejReason) != "0" || !strings.Contains(brokerField(r, tag.Text), "account not allowed") {
 			t.Errorf("account reject %s", r)
 		}
+		// Side is required in a status request and in its answer, which
+		// echoes it for an order the gateway cannot show.
 		b1.send("H", "11=nothing")
+		r = b1.await("status request without Side refused", brokerMsg("3", ""))
+		if brokerField(r, tag.RefTagID) != "54" || brokerField(r, tag.SessionRejectReason) != "1" {
+			t.Errorf("status request without Side: %s", r)
+		}
+		b1.send("H", "11=nothing", "55=600519", "207=XSHG", "54=1")
 		r = b1.await("unknown order status", func(m *quickfix.Message) bool { return brokerIsExec(m, "nothing", 'I') })
-		if brokerField(r, tag.OrdStatus) != "8" || brokerField(r, tag.OrdRejReason) != "5" {
+		if brokerField(r, tag.OrdStatus) != "8" || brokerField(r, tag.OrdRejReason) != "5" || brokerField(r, tag.Side) != "1" {
 			t.Errorf("unknown order status %s", r)
 		}
 	})
