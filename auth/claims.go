@@ -206,6 +206,13 @@ func (w *wireClaims) UnmarshalJSON(b []byte) error {
 		case "accounts":
 			err = json.Unmarshal(raw, &w.Accounts)
 		case "ent":
+			// null is not an absent ent: absent gets the default
+			// entitlements (all market data unless configured), and an
+			// issuer's nil map, which encodes as null, means none.
+			if string(raw) == "null" {
+				err = errors.New("null, not an object")
+				break
+			}
 			err = json.Unmarshal(raw, &w.Ent)
 		case "adm":
 			err = json.Unmarshal(raw, &w.Admin)
