@@ -18,7 +18,7 @@ import (
 //     anonymous market data.
 //   - Operator endpoints (/metrics, /api/v1/feeds, /debug/pprof) and the
 //     admin endpoints need the token of an operator: a subject listed in
-//     Config.Admins.
+//     Config.Admins, with the adm claim.
 //   - A token comes in the Authorization header, scheme "Bearer" in any
 //     case (RFC 7235). Only the WebSocket upgrade also takes it from the
 //     "token" query parameter, because browsers cannot set headers on a
@@ -91,8 +91,11 @@ func (s *Server) operator(h http.Handler) http.HandlerFunc {
 	}
 }
 
-// operatorCaller checks the request carries an administrator's token and
-// returns its claims; it answers 401 or 403 otherwise.
+// operatorCaller checks the request carries an administrator's token (a
+// subject in Config.Admins, and the adm claim) and returns its claims; it
+// answers 401 or 403 otherwise. The subject alone is not enough: the same
+// person's trading token, which the trading page carries in its URL, is
+// not an operator's.
 func (s *Server) operatorCaller(w http.ResponseWriter, r *http.Request) (*auth.Claims, bool) {
 	claims, ok := s.caller(w, r, true)
 	if !ok {
@@ -100,6 +103,10 @@ func (s *Server) operatorCaller(w http.ResponseWriter, r *http.Request) (*auth.C
 	}
 	if !slices.Contains(s.cfg.Admins, claims.Subject) {
 		writeError(w, http.StatusForbidden, "forbidden", claims.Subject+" is not an operator")
+		return nil, false
+	}
+	if !claims.Admin {
+		writeError(w, http.StatusForbidden, "forbidden", "the token of "+claims.Subject+" has no adm claim: not an operator's token")
 		return nil, false
 	}
 	return claims, true

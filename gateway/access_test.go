@@ -39,12 +39,24 @@ type fakeAdmin struct{ calls int }
 
 func (a *fakeAdmin) Kill(string, bool) (int, error) { a.calls++; return 0, nil }
 
+// operatorToken issues an operator's token for subject: adm set, an hour.
+func operatorToken(t *testing.T, v *auth.Verifier, subject string) string {
+	t.Helper()
+	tok, err := v.Issue(auth.Claims{Subject: subject, Admin: true, Expires: time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 // TestAccessRules: with anonymous market data off, every REST path follows
 // the same rules as the WebSocket: market data needs a valid token,
-// operator endpoints an operator's token, the bearer scheme is read in
-// any case, an admin token is never taken from the URL, and the kill
-// switch's audit line names the token's subject. Each of these answered
-// without a token, or ignored "bearer", before.
+// operator endpoints an operator's token (a listed subject and adm), the
+// bearer scheme is read in any case, an admin token is never taken from
+// the URL, and the kill switch's audit line names the token's subject.
+// Each of these answered without a token, or ignored "bearer", before; and
+// before, a listed subject's token without adm (its trading token, which
+// the trading page carries in its URL) was an operator's.
 func TestAccessRules(t *testing.T) {
 	books := newTestBooks(t, "600519.SH")
 	v, err := auth.New(auth.Config{Secret: strings.Repeat("k", 32)})
@@ -61,7 +73,12 @@ func TestAccessRules(t *testing.T) {
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	user, _ := v.IssueFor("u1", []string{"A1"}, time.Hour, time.Now())
-	ops, _ := v.IssueFor("ops", nil, time.Hour, time.Now())
+	ops := operatorToken(t, v, "ops")
+	// The operator's own trading (or viewing) token: a listed subject,
+	// no adm claim.
+	opsTrading, _ := v.IssueFor("ops", []string{"A1"}, time.Hour, time.Now())
+	// adm on a subject that is not listed.
+	admUnlisted := operatorToken(t, v, "u1")
 	do := func(method, path, authz, body string) (int, string) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 		if authz != "" {
@@ -90,6 +107,12 @@ func TestAccessRules(t *testing.T) {
 		{"metrics, no token", "GET", "/metrics", "", "", 401, "auth_required"},
 		{"metrics, a trader's token", "GET", "/metrics", "Bearer " + user, "", 403, "not an operator"},
 		{"metrics, operator", "GET", "/metrics", "Bearer " + ops, "", 200, "gateway_ws_"},
+		{"metrics, an operator's token without adm", "GET", "/metrics", "Bearer " + opsTrading, "", 403, "adm"},
+		{"metrics, adm on an unlisted subject", "GET", "/metrics", "Bearer " + admUnlisted, "", 403, "not an operator"},
+		{"feeds, an operator's token without adm", "GET", "/api/v1/feeds", "Bearer " + opsTrading, "", 403, "adm"},
+		{"pprof, an operator's token without adm", "GET", "/debug/pprof/", "Bearer " + opsTrading, "", 403, "adm"},
+		{"kill, an operator's token without adm", "POST", "/api/v1/admin/kill", "Bearer " + opsTrading, `{"account":"A1","on":true}`, 403, "adm"},
+		{"kill, adm on an unlisted subject", "POST", "/api/v1/admin/kill", "Bearer " + admUnlisted, `{"account":"A1","on":true}`, 403, "not an operator"},
 		{"feeds, no token", "GET", "/api/v1/feeds", "", "", 401, "auth_required"},
 		{"feeds, operator", "GET", "/api/v1/feeds", "bearer " + ops, "", 200, `"name":"cn"`},
 		{"pprof, a trader's token", "GET", "/debug/pprof/", "Bearer " + user, "", 403, "forbidden"},

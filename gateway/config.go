@@ -75,8 +75,9 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// WS configures the WebSocket endpoint /ws.
 	WS WSConfig `yaml:"ws"`
-	// Admins are the token subjects allowed to use the admin endpoints
-	// (kill switch). Zero means nobody.
+	// Admins are the token subjects allowed to use the operator and admin
+	// endpoints (metrics, feeds, pprof, kill switch), with tokens that
+	// carry the adm claim. Zero means nobody.
 	Admins []string `yaml:"admins"`
 	// Pprof serves Go's profiles at /debug/pprof/ on the HTTP listener.
 	// Zero (false) means off; turn it on only behind an operator network.

@@ -339,7 +339,7 @@ func TestKillRelayedToLeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops, _ := v.IssueFor("ops", nil, time.Hour, time.Now())
+	ops := operatorToken(t, v, "ops")
 	cfg := Config{Admins: []string{"ops"}}
 	leaderAdmin := &relayAdmin{}
 	leader, _ := startLeaderWith(t, cfg, Deps{Tokens: v, Orders: newFakeEntry(), Admin: leaderAdmin}, nil)

@@ -66,7 +66,7 @@ func serveLive(t *testing.T, cfg Config) *liveServer {
 		}
 	})
 	<-srv.ws.started
-	tok, _ := v.IssueFor("ops", nil, time.Hour, time.Now())
+	tok := operatorToken(t, v, "ops")
 	return &liveServer{srv: srv, addr: ln.Addr().String(), reg: reg, admin: tok}
 }
 

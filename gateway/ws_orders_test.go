@@ -197,7 +197,7 @@ func TestWSOrders(t *testing.T) {
 func TestAdminKill(t *testing.T) {
 	e, tok := newOrderEnv(t)
 	v := e.auth
-	admin, _ := v.IssueFor("ops", nil, time.Hour, time.Now())
+	admin := operatorToken(t, v, "ops")
 	post := func(token, body string) int {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, e.http.URL+"/api/v1/admin/kill", strings.NewReader(body))

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"golang.org/x/sync/errgroup"
 
+	"sgw/auth"
 	"sgw/configs"
 )
 
@@ -141,7 +142,8 @@ func NewDemoCluster(load func() (*configs.File, error), n int, log *slog.Logger)
 			return nil, err
 		}
 		if len(base.Gateway.Admins) > 0 {
-			if dc.OperatorToken, err = tokens.IssueFor(base.Gateway.Admins[0], nil, 12*time.Hour, time.Now()); err != nil {
+			if dc.OperatorToken, err = tokens.Issue(auth.Claims{Subject: base.Gateway.Admins[0], Admin: true,
+				Expires: time.Now().Add(12 * time.Hour).Unix()}); err != nil {
 				return nil, err
 			}
 		}

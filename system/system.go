@@ -552,7 +552,8 @@ func NewDemo(cfg *configs.File, log *slog.Logger) (*Demo, error) {
 			return nil, err
 		}
 		if len(cfg.Gateway.Admins) > 0 {
-			if d.OperatorToken, err = g.tokens.IssueFor(cfg.Gateway.Admins[0], nil, 12*time.Hour, time.Now()); err != nil {
+			if d.OperatorToken, err = g.tokens.Issue(auth.Claims{Subject: cfg.Gateway.Admins[0], Admin: true,
+				Expires: time.Now().Add(12 * time.Hour).Unix()}); err != nil {
 				d.Close()
 				return nil, err
 			}
