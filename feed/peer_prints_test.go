@@ -74,10 +74,9 @@ func newPrintLog(t *testing.T, ctx context.Context, books *orderbook.Engine) *pr
 // prints published for each are those of want (keyed by the same symbol,
 // in any order: a rebuild publishes the prints of a lost range after
 // those that followed it), each once: price and quantity, nothing
-// missing, nothing twice. Prints of excused (nil: none) may be missing,
-// never published twice. With known not empty (a known open issue, which
-// it names), a difference is logged, not failed.
-func (p *printLog) check(t *testing.T, symbols []string, want, excused func(symbol string) []feedpeer.Print, known string) {
+// missing, nothing twice. With known not empty (a known open issue,
+// which it names), a difference is logged, not failed.
+func (p *printLog) check(t *testing.T, symbols []string, want func(symbol string) []feedpeer.Print, known string) {
 	t.Helper()
 	key := func(x feedpeer.Print) string { return fmt.Sprintf("%d@%d", x.Qty, x.Price) }
 	var v orderbook.View
@@ -114,19 +113,8 @@ func (p *printLog) check(t *testing.T, symbols []string, want, excused func(symb
 		for _, x := range got {
 			count[key(x)]--
 		}
-		var excuses map[string]int
-		if excused != nil {
-			excuses = map[string]int{}
-			for _, x := range excused(sym) {
-				excuses[key(x)]++
-			}
-		}
-		var missing, extra, excusedMissing []string
+		var missing, extra []string
 		for k, n := range count {
-			for ; n > 0 && excuses[k] > 0; n-- {
-				excuses[k]--
-				excusedMissing = append(excusedMissing, k)
-			}
 			for ; n > 0; n-- {
 				missing = append(missing, k)
 			}
@@ -142,11 +130,7 @@ func (p *printLog) check(t *testing.T, symbols []string, want, excused func(symb
 				report = t.Logf
 				t.Logf("KNOWN OPEN ISSUE, not failed: %s", known)
 			}
-			report("%s: %d trade prints published, the peer generated %d: never published %v; published once too often %v (excused missing %v)", sym, len(got), len(w), missing, extra, excusedMissing)
-		}
-		if len(excusedMissing) != 0 {
-			slices.Sort(excusedMissing)
-			t.Logf("%s: trade prints never published, excused: %v", sym, excusedMissing)
+			report("%s: %d trade prints published, the peer generated %d: never published %v; published once too often %v", sym, len(got), len(w), missing, extra)
 		}
 	}
 }

@@ -648,7 +648,7 @@ func (r *szseRig) caughtUp() {
 	r.prints.check(r.t, syms, func(sym string) []feedpeer.Print {
 		code := sym[:len(sym)-3]
 		return append(slices.Clone(r.earlier[code]), ref.Prints(code)...)
-	}, nil, "")
+	}, "")
 	r.sink.mu.Lock()
 	mismatches := slices.Clone(r.sink.mismatches)
 	r.sink.mu.Unlock()

@@ -3,6 +3,7 @@ package orderbook
 import (
 	"math"
 	"math/bits"
+	"slices"
 
 	"sgw/feed/event"
 	"sgw/refdata"
@@ -53,6 +54,25 @@ type heldOrder struct {
 	qty    int64
 	side   Side
 	active bool
+}
+
+// maxRefused bounds a Book's refused prints. An honest feed's missed
+// message is found by the first event naming its order, and the rebuild
+// follows within a few of its executions; a feed naming unknown orders
+// without end (broken or hostile) fills it, and the refusals past it are
+// not kept: their prints are lost, as a rebuild's trades resync tells
+// subscribers they may be, never published twice.
+const maxRefused = 64
+
+// refusedPrint is an Execute a Book refused (ErrUnknownOrder) whose
+// print was therefore never published. armed: a Clear came since, so the
+// rebuild it began delivers the message again (flagged
+// event.FlagReplayed), and the print is published then.
+type refusedPrint struct {
+	ref   uint64
+	price refdata.Price
+	qty   int64
+	armed bool
 }
 
 // span is a range of ranks [lo, hi) of one side changed by the last event.
@@ -115,6 +135,10 @@ type Book struct {
 
 	errs    ApplyErrors
 	lastErr error
+
+	// refused are the prints of Executes the book refused for an order
+	// it did not hold (see refuse): published at no delivery so far.
+	refused []refusedPrint
 
 	// held is an order that crossed the book on arrival (an Add flagged
 	// FlagAnnounced): its trades follow, and it rests only once they
@@ -276,13 +300,16 @@ func (b *Book) Apply(ev *event.Event, u *Update) bool {
 		b.clear(u)
 		ok = true
 	case event.Stale, event.Valid:
+		if ev.Kind == event.Valid {
+			b.dropArmed()
+		}
 		if stale := ev.Kind == event.Stale || b.wrong; stale != b.stale {
 			b.stale = stale
 			u.Kind = KindStatus
 			ok = true
 		}
 	}
-	if u.Kind == KindTrade && ev.Flags&event.FlagReplayed != 0 {
+	if u.Kind == KindTrade && !b.unrefused(ev) && ev.Flags&event.FlagReplayed != 0 {
 		// A print published before the rebuild: counted above, not
 		// published again (its statistics ride on the Update).
 		u.Kind, u.TradePrice, u.TradeQty = KindBook, 0, 0
@@ -350,7 +377,65 @@ func (b *Book) clear(u *Update) {
 	b.held = heldOrder{}
 	b.checkFailed, b.suspect = false, false
 	b.traded = true // republish the (zero) trade statistics
+	for i := range b.refused {
+		b.refused[i].armed = true // the rebuild delivers them again
+	}
 	u.Kind = KindReset
+}
+
+// refuse records that the book refused ev, a printed Execute of an order
+// it does not hold: its print is published at no delivery yet. A
+// rebuild's Clear arms it, and when the rebuild delivers the message
+// again (flagged event.FlagReplayed, as delivered before) and the book
+// now holds the order, the print is published (unrefused). A replayed
+// copy refused again leaves its record for the next rebuild. Past
+// maxRefused records a refusal is not kept.
+func (b *Book) refuse(ev *event.Event) {
+	if ev.Flags&event.FlagReplayed != 0 {
+		if i := b.refusedAt(ev, true); i >= 0 {
+			b.refused[i].armed = false // unpublished still: the next Clear arms it again
+		}
+		return
+	}
+	if len(b.refused) < maxRefused {
+		b.refused = append(b.refused, refusedPrint{ref: ev.Ref, price: ev.Price, qty: ev.Qty})
+	}
+}
+
+// refusedAt returns the index of the record of ev's refusal, or -1;
+// with armed, only of one a Clear armed.
+func (b *Book) refusedAt(ev *event.Event, armed bool) int {
+	for i, r := range b.refused {
+		if (r.armed || !armed) && r.ref == ev.Ref && r.price == ev.Price && r.qty == ev.Qty {
+			return i
+		}
+	}
+	return -1
+}
+
+// unrefused reports whether ev, an Execute the book just printed, is one
+// it refused before and whose print is published now, and forgets the
+// record: a replayed copy (FlagReplayed) of one refused before the
+// rebuild (armed), or any copy not replayed (a message delivered again
+// out of place before the rebuild: published now, it is not to be
+// published again when the rebuild replays it).
+func (b *Book) unrefused(ev *event.Event) bool {
+	if ev.Kind != event.Execute || len(b.refused) == 0 {
+		return false
+	}
+	i := b.refusedAt(ev, ev.Flags&event.FlagReplayed != 0)
+	if i < 0 {
+		return false
+	}
+	b.refused = slices.Delete(b.refused, i, i+1)
+	return true
+}
+
+// dropArmed forgets the refusals recorded before the last Clear: the
+// rebuild it began has delivered their messages again (a Valid event
+// ends it), so a later delivery of theirs is a new stream's.
+func (b *Book) dropArmed() {
+	b.refused = slices.DeleteFunc(b.refused, func(r refusedPrint) bool { return r.armed })
 }
 
 // wrongChanged moves the book's count in an Input's Missed after
@@ -550,6 +635,9 @@ func (b *Book) execute(ev *event.Event, u *Update) bool {
 		case b.held.active && b.held.ref == ev.Ref:
 			changed = b.reduceHeld(ev.Qty, u)
 		case ev.Flags&event.FlagMayBeAbsent == 0:
+			if ev.Flags&event.FlagPrint != 0 {
+				b.refuse(ev)
+			}
 			return b.fail(ErrUnknownOrder)
 		}
 		if prints {
