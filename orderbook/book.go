@@ -138,7 +138,12 @@ type Book struct {
 
 	// refused are the prints of Executes the book refused for an order
 	// it did not hold (see refuse): published at no delivery so far.
-	refused []refusedPrint
+	// noRefused: since a Stale event (the feed's sources disagree: a
+	// message may have been delivered twice, and a second copy refused
+	// for an order its first removed) until a Clear or Valid, refusals
+	// are not kept, and the Stale forgot those kept.
+	refused   []refusedPrint
+	noRefused bool
 
 	// held is an order that crossed the book on arrival (an Add flagged
 	// FlagAnnounced): its trades follow, and it rests only once they
@@ -302,7 +307,10 @@ func (b *Book) Apply(ev *event.Event, u *Update) bool {
 	case event.Stale, event.Valid:
 		if ev.Kind == event.Valid {
 			b.dropArmed()
+		} else {
+			b.refused = b.refused[:0] // see noRefused
 		}
+		b.noRefused = ev.Kind == event.Stale
 		if stale := ev.Kind == event.Stale || b.wrong; stale != b.stale {
 			b.stale = stale
 			u.Kind = KindStatus
@@ -380,6 +388,7 @@ func (b *Book) clear(u *Update) {
 	for i := range b.refused {
 		b.refused[i].armed = true // the rebuild delivers them again
 	}
+	b.noRefused = false
 	u.Kind = KindReset
 }
 
@@ -389,8 +398,13 @@ func (b *Book) clear(u *Update) {
 // again (flagged event.FlagReplayed, as delivered before) and the book
 // now holds the order, the print is published (unrefused). A replayed
 // copy refused again leaves its record for the next rebuild. Past
-// maxRefused records a refusal is not kept.
+// maxRefused records, or while the feed's sources disagree (noRefused),
+// a refusal is not kept: its print is lost rather than risk publishing
+// it twice.
 func (b *Book) refuse(ev *event.Event) {
+	if b.noRefused {
+		return
+	}
 	if ev.Flags&event.FlagReplayed != 0 {
 		if i := b.refusedAt(ev, true); i >= 0 {
 			b.refused[i].armed = false // unpublished still: the next Clear arms it again

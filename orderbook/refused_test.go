@@ -13,7 +13,9 @@ import (
 // order, publishes the print then, once. Prints it published before
 // (the refused message delivered again, in its place, before the
 // rebuild) stay unpublished on replay. Before, a refused print was never
-// published.
+// published. While the feed's sources disagree (from a Stale event to a
+// Clear) a message may have been delivered twice, the second copy refused
+// for an order the first removed: no refusal is kept then.
 func TestBookRefusedPrintPublishedOnReplay(t *testing.T) {
 	add := func(ref uint64) event.Event {
 		return event.Event{Kind: event.Add, Ref: ref, Side: event.Buy, Price: 100, Qty: 1000}
@@ -70,6 +72,19 @@ func TestBookRefusedPrintPublishedOnReplay(t *testing.T) {
 			{add(7), false}, {exec(7, 20, 0), true}, // out of place: printed
 			{event.Event{Kind: event.Clear}, false},
 			{add(7), false}, {exec(7, 20, r), false},
+		}},
+		{"sources disagree", []step{
+			// A second copy, out of place, refused: its order gone.
+			{exec(7, 20, 0), false},
+			{event.Event{Kind: event.Stale}, false},
+			{exec(8, 20, 0), false},
+			{event.Event{Kind: event.Clear}, false},
+			{add(7), false}, {exec(7, 20, r), false},
+			{add(8), false}, {exec(8, 20, r), false},
+			{exec(9, 20, 0), false}, // refused during the rebuild
+			{event.Event{Kind: event.Valid}, false},
+			{event.Event{Kind: event.Clear}, false},
+			{add(9), false}, {exec(9, 20, r), true},
 		}},
 		{"forgotten once rebuilt", []step{
 			{exec(7, 20, 0), false},
