@@ -97,9 +97,7 @@ func TestClusterStoppingNodeTakesNoTerm(t *testing.T) {
 		}
 	}
 	mark := len(logs.String())
-	if err := first.Gateway.clu.node.TransferLeadership(); err != nil {
-		t.Fatal(err)
-	}
+	transferLeadership(t, first.Gateway.clu.node)
 	// The term ends at once (the transfer), then comes back.
 	waitUntil(t, first.ID+" to lead again with order entry open", 2*time.Minute, func() bool {
 		return first.Gateway.Leading() && strings.Count(logs.String()[mark:], `"cluster: leading; order entry open"`) > 0

@@ -93,9 +93,7 @@ func TestClusterWarmTakeover(t *testing.T) {
 		t.Errorf("the leader's gateway_cluster_standby_lag_records = %v, want -1", lag)
 	}
 
-	if err := first.Gateway.clu.node.TransferLeadership(); err != nil {
-		t.Fatal(err)
-	}
+	transferLeadership(t, first.Gateway.clu.node)
 	next := waitTermLeader(t, dc, first.ID)
 	r := replays[next.ID].Load()
 	if r == nil || !r.warm || r.records >= n {
