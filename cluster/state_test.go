@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
+	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"testing"
@@ -351,6 +354,68 @@ func BenchmarkStateApplyJournal(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkStateApplyDay applies a day of journal records (40-byte
+// bodies, one per Raft entry) to a new State, timing each Apply: Raft's
+// FSM goroutine applies them one at a time, so the slowest Apply is a
+// stall of every order's acknowledgement behind it. It reports the
+// slowest, the 99.99th and 50th percentiles, then what the State holding
+// them costs the garbage collector: the scannable heap (gc-scan-MB) and
+// the GC CPU time of a forced collection (gc-cpu-ms), which both grow
+// with what the GC must mark.
+func BenchmarkStateApplyDay(b *testing.B) {
+	for _, n := range []int{1_000_000, 4_000_000} {
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			recs := make([][]byte, 256) // varied times, the same body size
+			for i := range recs {
+				recs[i] = appendJournalRecord(nil, 'O', int64(i), bytes.Repeat([]byte{byte(i)}, 40))
+			}
+			took := make([]time.Duration, n)
+			var worst, p9999, p50 time.Duration
+			var scan, gcCPU float64
+			for b.Loop() {
+				s := NewState()
+				runtime.GC()
+				for i := range n {
+					t0 := time.Now()
+					err := s.Apply(uint64(i+1), recs[i%len(recs)])
+					took[i] = time.Since(t0)
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				slices.Sort(took)
+				worst, p9999, p50 = max(worst, took[n-1]), max(p9999, took[n-n/10000-1]), max(p50, took[n/2])
+				sc, cpu := gcCost()
+				scan, gcCPU = max(scan, sc), max(gcCPU, cpu)
+				if s.JournalLen() != n {
+					b.Fatalf("%d records, want %d", s.JournalLen(), n)
+				}
+			}
+			b.ReportMetric(float64(worst.Microseconds()), "max-us")
+			b.ReportMetric(float64(p9999.Microseconds()), "p99.99-us")
+			b.ReportMetric(float64(p50.Nanoseconds()), "p50-ns")
+			b.ReportMetric(scan/(1<<20), "gc-scan-MB")
+			b.ReportMetric(gcCPU*1000, "gc-cpu-ms")
+		})
+	}
+}
+
+// gcCost runs the GC a few times and returns the scannable heap and the
+// GC CPU seconds of one collection, the least of the runs.
+func gcCost() (scan, cpu float64) {
+	ms := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	runtime.GC()
+	cpu = math.Inf(1)
+	for range 5 {
+		metrics.Read(ms)
+		before := ms[1].Value.Float64()
+		runtime.GC()
+		metrics.Read(ms)
+		scan, cpu = float64(ms[0].Value.Uint64()), min(cpu, ms[1].Value.Float64()-before)
+	}
+	return scan, cpu
 }
 
 // BenchmarkStateSnapshot measures a snapshot of a day's state: orders
