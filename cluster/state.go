@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 
 	"sgw/atrest"
@@ -23,14 +22,13 @@ import (
 // its fn without it), so a reader may do anything in its callback.
 // Journal records are append-only and never changed once applied, which is
 // what lets Replay iterate them without the lock, and a snapshot share them
-// (state_snapshot.go); a session's stored messages are shared the same way
-// (msgLog).
+// (state_records.go, state_snapshot.go); a session's stored messages are
+// shared the same way (msgLog).
 // seal takes mu under the Node's pipeline mutex (seal.go); nothing holding
 // mu takes that mutex.
 type State struct {
 	mu       sync.Mutex
-	records  []journal.Record // dense seqs from 1
-	indexes  []uint64         // the Raft index of records[i]
+	records  journalRecs // dense seqs from 1, with their Raft indexes
 	sessions map[string]*sessionState
 	applied  uint64 // Raft index of the last record applied
 
@@ -128,7 +126,7 @@ var _ StateMachine = (*State)(nil)
 
 // NewState returns an empty State.
 func NewState() *State {
-	return &State{sessions: map[string]*sessionState{}}
+	return &State{records: newJournalRecs(), sessions: map[string]*sessionState{}}
 }
 
 // Apply implements StateMachine. A record that does not decode is
@@ -210,10 +208,7 @@ func (s *State) apply(index uint64, b []byte) (stopped bool, err error) {
 // applyJournal appends a journal record applied at index: the next seq.
 // A batch's journal records share its index. s.mu held.
 func (s *State) applyJournal(index uint64, r record) {
-	s.records = append(s.records, journal.Record{
-		Seq: uint64(len(s.records)) + 1, Type: r.typ, Time: r.time, Body: slices.Clone(r.body),
-	})
-	s.indexes = append(s.indexes, index)
+	s.records.add(index, r.typ, r.time, r.body)
 }
 
 // stop makes err, a record this replica cannot open or does not know,
@@ -258,7 +253,8 @@ func (s *State) applySession(r record) {
 // Replay calls fn for every journal record applied, in order, with dense
 // seqs from 1, and stops at fn's first error, which it returns. It holds
 // no lock while calling fn; records applied during the call may or may not
-// be included. fn must not modify the record's body. Any goroutine.
+// be included. fn must not modify the record's body; it may keep it (the
+// State never changes a body once applied). Any goroutine.
 func (s *State) Replay(fn func(journal.Record) error) error {
 	return s.ReplayAfter(0, fn)
 }
@@ -269,15 +265,13 @@ func (s *State) Replay(fn func(journal.Record) error) error {
 // records this State does not have.
 func (s *State) ReplayAfter(seq uint64, fn func(journal.Record) error) error {
 	s.mu.Lock()
-	n := len(s.records)
-	if seq > uint64(n) {
-		s.mu.Unlock()
-		return fmt.Errorf("cluster: replay after journal record %d: only %d are applied here", seq, n)
-	}
-	recs := s.records[seq:n:n]
+	v := s.records.view()
 	s.mu.Unlock()
-	for _, r := range recs {
-		if err := fn(r); err != nil {
+	if seq > uint64(v.n) {
+		return fmt.Errorf("cluster: replay after journal record %d: only %d are applied here", seq, v.n)
+	}
+	for i := int(seq); i < v.n; i++ {
+		if err := fn(v.record(i)); err != nil {
 			return err
 		}
 	}
@@ -288,7 +282,7 @@ func (s *State) ReplayAfter(seq uint64, fn func(journal.Record) error) error {
 func (s *State) JournalLen() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.records)
+	return s.records.n
 }
 
 // Size returns how many journal records and stored FIX messages (all
@@ -300,7 +294,7 @@ func (s *State) Size() (records, messages int) {
 	for _, ss := range s.sessions {
 		messages += ss.messages.len()
 	}
-	return len(s.records), messages
+	return s.records.n, messages
 }
 
 // AppliedIndex returns the Raft index of the last record applied (or
@@ -317,9 +311,10 @@ func (s *State) AppliedIndex() uint64 {
 func (s *State) journalSeq(index uint64, pos int) (uint64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := sort.Search(len(s.indexes), func(i int) bool { return s.indexes[i] >= index }) + pos
-	if pos >= 0 && i < len(s.indexes) && s.indexes[i] == index {
-		return s.records[i].Seq, true
+	v := &s.records.recView
+	i := v.search(index) + pos
+	if pos >= 0 && i < v.n && v.meta(i).index == index {
+		return uint64(i) + 1, true
 	}
 	return 0, false
 }

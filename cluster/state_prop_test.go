@@ -746,8 +746,8 @@ func (s *stateSim) checkModel(st *State, who string) {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if !slices.Equal(st.indexes, s.jindex) {
-		s.fatalf("%s: journal indexes %v; want %v", who, st.indexes, s.jindex)
+	if _, idx := st.records.all(); !slices.Equal(idx, s.jindex) {
+		s.fatalf("%s: journal indexes %v; want %v", who, idx, s.jindex)
 	}
 	if ids, want := slices.Sorted(maps.Keys(st.sessions)), slices.Sorted(maps.Keys(s.sessions)); !slices.Equal(ids, want) {
 		s.fatalf("%s: sessions %d; want %d", who, len(ids), len(want))
@@ -764,6 +764,15 @@ func (s *stateSim) checkModel(st *State, who string) {
 			s.fatalf("%s: session %.20s: %s", who, id, d)
 		}
 	}
+}
+
+// all returns the records of v and their Raft indexes.
+func (v *recView) all() ([]journal.Record, []uint64) {
+	recs, idx := make([]journal.Record, v.n), make([]uint64, v.n)
+	for i := range v.n {
+		recs[i], idx[i] = v.record(i), v.meta(i).index
+	}
+	return recs, idx
 }
 
 // checkReplay checks ReplayAfter(n) for every n against the model.
@@ -834,10 +843,12 @@ func (s *stateSim) stateDiff(a, b *State) string {
 	if a.applied != b.applied {
 		d = append(d, fmt.Sprintf("applied %d/%d", a.applied, b.applied))
 	}
-	if r := recordsDiff(a.records, b.records); r != "" {
+	ra, ia := a.records.all()
+	rb, ib := b.records.all()
+	if r := recordsDiff(ra, rb); r != "" {
 		d = append(d, "journal: "+r)
 	}
-	if !slices.Equal(a.indexes, b.indexes) {
+	if !slices.Equal(ia, ib) {
 		d = append(d, "journal indexes")
 	}
 	if ka, kb := slices.Sorted(maps.Keys(a.sessions)), slices.Sorted(maps.Keys(b.sessions)); !slices.Equal(ka, kb) {

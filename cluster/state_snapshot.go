@@ -11,7 +11,6 @@ import (
 
 	"sgw/atrest"
 	"sgw/internal/binread"
-	"sgw/journal"
 )
 
 // Snapshot encoding of a State, version 1 or 3 (2 is read). Integers are
@@ -67,11 +66,10 @@ func (s *State) Snapshot() (io.WriterTo, error) {
 	if s.err != nil {
 		return nil, fmt.Errorf("cluster: no snapshot of a replica that stopped applying: %w", s.err)
 	}
-	n := len(s.records)
 	p := &stateSnapshot{
 		keys: s.keys, applied: s.applied, inHeader: s.inHeader,
 		opened: s.opened, ordered: s.ordered, spent: slices.Clone(s.spent), // applyKey inserts into spent in place
-		records: s.records[:n:n], indexes: s.indexes[:n:n],
+		records:  s.records.view(),
 		sessions: make([]sessionSnapshot, 0, len(s.sessions)),
 	}
 	for id, ss := range s.sessions {
@@ -93,8 +91,7 @@ type stateSnapshot struct {
 	opened   uint64
 	ordered  bool
 	spent    [][]byte
-	records  []journal.Record
-	indexes  []uint64
+	records  recView
 	sessions []sessionSnapshot // in id order
 }
 
@@ -120,8 +117,8 @@ func (p *stateSnapshot) WriteTo(w io.Writer) (int64, error) {
 // encode returns the snapshot's encoding (see the format above).
 func (p *stateSnapshot) encode() ([]byte, error) {
 	size := len(snapshotMagic) + 2 + 8 + 2 + len(p.inHeader) + 1 + 8 + 4 + len(p.spent)*atrest.HeaderSize + 8 + 4 + 4
-	for _, r := range p.records {
-		size += 8 + 1 + 8 + 4 + len(r.Body)
+	for i := range p.records.n {
+		size += 8 + 1 + 8 + 4 + int(p.records.meta(i).len)
 	}
 	for _, ss := range p.sessions {
 		size += 2 + len(ss.id) + 8 + 8 + 8 + 1 + 8 + 2 + len(ss.state.owner) + 4
@@ -150,9 +147,10 @@ func (p *stateSnapshot) encode() ([]byte, error) {
 			b = append(b, h...)
 		}
 	}
-	b = binary.BigEndian.AppendUint64(b, uint64(len(p.records)))
-	for i, r := range p.records {
-		b = binary.BigEndian.AppendUint64(b, p.indexes[i])
+	b = binary.BigEndian.AppendUint64(b, uint64(p.records.n))
+	for i := range p.records.n {
+		r := p.records.record(i)
+		b = binary.BigEndian.AppendUint64(b, p.records.meta(i).index)
 		b = append(b, r.Type)
 		b = binary.BigEndian.AppendUint64(b, uint64(r.Time))
 		b = binary.BigEndian.AppendUint32(b, uint32(len(r.Body)))
@@ -229,7 +227,7 @@ func (s *State) Restore(r io.Reader) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.records, s.indexes, s.sessions, s.applied = st.records, st.indexes, st.sessions, st.applied
+	s.records, s.sessions, s.applied = st.records, st.sessions, st.applied
 	s.in, s.inHeader, s.own, s.counter = in, st.inHeader, false, 0
 	s.opened, s.ordered, s.spent = st.opened, st.ordered, st.spent
 	s.err = nil // the snapshot replaces everything, the record that stopped this replica too
@@ -238,7 +236,8 @@ func (s *State) Restore(r io.Reader) error {
 
 // decodeSnapshot decodes and validates a snapshot encoding into a new
 // State. The records' bodies and the messages are slices of b, which the
-// caller hands over: b must never change after.
+// caller hands over: b must never change after. (b is the records' only
+// arena, or several windows of it beyond 4 GiB: journalRecs.addShared.)
 func decodeSnapshot(b []byte) (*State, error) {
 	const trailer = 4
 	if len(b) < len(snapshotMagic)+2+trailer || string(b[:len(snapshotMagic)]) != snapshotMagic {
@@ -285,28 +284,25 @@ func decodeSnapshot(b []byte) (*State, error) {
 		}
 	}
 	n := r.Count(r.Uint64BE("record count"), 8+1+8+4, "journal records")
-	st.records = make([]journal.Record, 0, n)
-	st.indexes = make([]uint64, 0, n)
+	var prevIdx uint64
 	for i := range n {
 		idx := r.Uint64BE("record index")
 		typ := r.Byte("record type")
 		t := int64(r.Uint64BE("record time"))
-		data := r.Bytes(int(r.Uint32BE("record length")), "record body")
+		size := int(r.Uint32BE("record length"))
+		off := r.Offset()
+		r.Bytes(size, "record body")
 		if r.Err() != nil {
 			break
 		}
-		var prev uint64
-		if i > 0 {
-			prev = st.indexes[i-1]
-		}
 		// A batch's journal records share its index (an earlier build
 		// wrote strictly rising ones).
-		if idx < prev || idx == 0 || idx > st.applied {
-			r.Fail(fmt.Sprintf("record %d at index %d after index %d, applied %d", i+1, idx, prev, st.applied))
+		if idx < prevIdx || idx == 0 || idx > st.applied {
+			r.Fail(fmt.Sprintf("record %d at index %d after index %d, applied %d", i+1, idx, prevIdx, st.applied))
 			break
 		}
-		st.records = append(st.records, journal.Record{Seq: uint64(i) + 1, Type: typ, Time: t, Body: data})
-		st.indexes = append(st.indexes, idx)
+		st.records.addShared(idx, typ, t, b, off, size, maxArenaOffset)
+		prevIdx = idx
 	}
 	ns := r.Count(uint64(r.Uint32BE("session count")), 2+8+8+8+1+8+2+4, "sessions")
 	prev := ""

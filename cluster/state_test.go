@@ -105,9 +105,10 @@ func TestStateApply(t *testing.T) {
 }
 
 // TestStateSnapshotIsPointInTime takes a snapshot, applies records that
-// append to, change, insert into and reset what it shares, then encodes
-// it: the encoding is the one of a State that applied only the records
-// before the snapshot.
+// append to, change, insert into and reset what it shares, or restores
+// another snapshot and applies records after it, then encodes it: the
+// encoding is the one of a State that applied only the records before
+// the snapshot.
 func TestStateSnapshotIsPointInTime(t *testing.T) {
 	const core = "FIX.4.4:GW->CORE"
 	msg := func(seq int) []byte { return fmt.Appendf(nil, "8=FIX.4.4\x0135=D\x0134=%d\x01", seq) }
@@ -117,8 +118,9 @@ func TestStateSnapshotIsPointInTime(t *testing.T) {
 	}
 	before = append(before, reserveRecord(core, 4097, false, "n1/3"))
 	tests := []struct {
-		name  string
-		after [][]byte
+		name    string
+		restore [][]byte // when set, the records of a State whose snapshot is restored first
+		after   [][]byte
 	}{
 		{name: "appended", after: [][]byte{appendJournalRecord(nil, 'A', 99, []byte("ack")), sessionRecord(opSent, core, 41, msg(41))}},
 		{name: "replaced", after: [][]byte{sessionRecord(opMessage, core, 4, []byte("changed"))}},
@@ -127,6 +129,8 @@ func TestStateSnapshotIsPointInTime(t *testing.T) {
 		{name: "reset", after: [][]byte{sessionRecord(opReset, core, 7, nil), sessionRecord(opSent, core, 1, []byte("new day"))}},
 		{name: "scalars", after: [][]byte{sessionRecord(opSender, core, 9000, nil), sessionRecord(opTarget, core, 77, nil), reserveRecord(core, 9000, true, "n2/4")}},
 		{name: "new session", after: [][]byte{sessionRecord(opSent, "FIX.4.2:GW->MARGIN", 1, msg(1))}},
+		{name: "restored", restore: [][]byte{appendJournalRecord(nil, 'R', 1, []byte("restored")), sessionRecord(opSent, core, 1, msg(1))},
+			after: [][]byte{appendJournalRecord(nil, 'A', 99, []byte("after the restore")), sessionRecord(opSent, core, 2, msg(2))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,6 +145,17 @@ func TestStateSnapshotIsPointInTime(t *testing.T) {
 			p, err := s.Snapshot()
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.restore != nil {
+				other := NewState()
+				applyAll(t, other, tt.restore)
+				b, err := encodeState(other)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Restore(bytes.NewReader(b)); err != nil {
+					t.Fatal(err)
+				}
 			}
 			for i, r := range tt.after {
 				if err := s.Apply(uint64(1000+i), r); err != nil {
