@@ -73,22 +73,22 @@ func newJournalRecs() journalRecs { return journalRecs{cur: -1, window: -1} }
 
 // add appends a record applied at Raft index index, with a copy of body.
 func (j *journalRecs) add(index uint64, typ byte, time int64, body []byte) {
-	m := j.next()
-	m.index, m.time, m.typ, m.len = index, time, typ, uint32(len(body))
+	var arena, off int
 	switch {
 	case len(body) == 0:
 	case len(body) > ownArena:
 		j.arenas = append(j.arenas, slices.Clone(body))
-		m.arena, j.window = uint32(len(j.arenas)-1), -1
+		arena, j.window = len(j.arenas)-1, -1
 	default:
 		if j.cur < 0 || j.fill+len(body) > len(j.arenas[j.cur]) {
 			j.arenas = append(j.arenas, make([]byte, arenaSize))
 			j.cur, j.fill, j.window = len(j.arenas)-1, 0, -1
 		}
 		copy(j.arenas[j.cur][j.fill:], body)
-		m.arena, m.off = uint32(j.cur), uint32(j.fill)
+		arena, off = j.cur, j.fill
 		j.fill += len(body)
 	}
+	*j.next() = recMeta{index: index, time: time, typ: typ, arena: uint32(arena), off: uint32(off), len: uint32(len(body))}
 	j.n++
 }
 
@@ -99,21 +99,20 @@ func (j *journalRecs) add(index uint64, typ byte, time int64, body []byte) {
 // than limit (maxArenaOffset; less in tests) past the window's start
 // begins a new window. Bodies added later (add) are never copied into buf.
 func (j *journalRecs) addShared(index uint64, typ byte, time int64, buf []byte, off, n, limit int) {
-	m := j.next()
-	m.index, m.time, m.typ, m.len = index, time, typ, uint32(n)
+	m := recMeta{index: index, time: time, typ: typ, len: uint32(n)}
+	if n > 0 {
+		if j.window < 0 || off+n-j.window > limit {
+			j.arenas = append(j.arenas, buf[off:])
+			j.window = off
+		}
+		m.arena, m.off = uint32(len(j.arenas)-1), uint32(off-j.window)
+	}
+	*j.next() = m
 	j.n++
-	if n == 0 {
-		return
-	}
-	if j.window < 0 || off+n-j.window > limit {
-		j.arenas = append(j.arenas, buf[off:])
-		j.window = off
-	}
-	m.arena, m.off = uint32(len(j.arenas)-1), uint32(off-j.window)
 }
 
 // next returns the slot of record n+1, adding a chunk when the last is
-// full. The caller fills it and then counts it (n++).
+// full. The caller sets it whole and then counts it (n++).
 func (j *journalRecs) next() *recMeta {
 	c, i := j.n/recChunkLen, j.n%recChunkLen
 	if c == len(j.chunks) {
