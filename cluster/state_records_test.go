@@ -243,3 +243,55 @@ func TestJournalRecsSharedWindows(t *testing.T) {
 		t.Fatalf("%d records; want %d", j.n, len(recs)+1)
 	}
 }
+
+// TestStateJournalReadWhileApplied replays and snapshots the journal on
+// other goroutines while records are applied across chunk and arena
+// boundaries (run with -race): each reader sees a prefix of the journal,
+// read without the State's lock.
+func TestStateJournalReadWhileApplied(t *testing.T) {
+	j := newChunkedJournal(2*recChunkLen+10, 3)
+	s := NewState()
+	done := make(chan struct{})
+	errs := make(chan string, 2)
+	read := func(snapshots bool) {
+		for {
+			select {
+			case <-done:
+				errs <- ""
+				return
+			default:
+			}
+			var got []journal.Record
+			if err := s.Replay(func(r journal.Record) error { got = append(got, r); return nil }); err != nil {
+				errs <- err.Error()
+				return
+			}
+			if d := recordsDiff(got, j.recs[:len(got)]); d != "" {
+				errs <- "Replay: " + d
+				return
+			}
+			if snapshots {
+				p, err := s.Snapshot()
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				var b bytes.Buffer
+				if _, err := p.WriteTo(&b); err != nil {
+					errs <- err.Error()
+					return
+				}
+			}
+		}
+	}
+	go read(false)
+	go read(true)
+	j.applyTo(t, s, 0, len(j.entries))
+	close(done)
+	for range 2 {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
+	}
+	j.check(t, s, len(j.recs))
+}
