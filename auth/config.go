@@ -9,6 +9,11 @@ import (
 // Config.SecretFile.
 const DefaultKeyID = "default"
 
+// MaxLeeway is the largest Config.Leeway accepted: the clock skew
+// Kerberos tolerates by default. A token is accepted for up to the leeway
+// past its exp.
+const MaxLeeway = 5 * time.Minute
+
 // Config configures a Verifier (the `auth:` section of the gateway's YAML).
 type Config struct {
 	// Secret is a shorthand for one HS256 key with id DefaultKeyID
@@ -41,7 +46,8 @@ type Config struct {
 	MaxTTL time.Duration `yaml:"max_ttl"`
 	// Leeway is the clock skew tolerated on exp, nbf and iat: a token is
 	// accepted until exp+leeway, from nbf-leeway, and with an iat up to
-	// leeway in the future. Zero means 5s.
+	// leeway in the future. Zero means 5s; more than MaxLeeway is refused
+	// (a mistaken 24h would accept tokens a day past their exp).
 	Leeway time.Duration `yaml:"leeway"`
 	// Anonymous are the entitlements of a viewer without a token (when the
 	// gateway allows anonymous market data): Verifier.Anonymous. Nil means
@@ -125,6 +131,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Leeway < 0 {
 		return cfg, fmt.Errorf("%w: leeway %v is negative", ErrConfig, cfg.Leeway)
+	}
+	if cfg.Leeway > MaxLeeway {
+		return cfg, fmt.Errorf("%w: leeway %v is more than %v: a clock skew that large is a clock to fix, and the leeway extends every token's life by as much", ErrConfig, cfg.Leeway, MaxLeeway)
 	}
 	if cfg.Anonymous == nil {
 		cfg.Anonymous = DefaultAnonymous()

@@ -73,6 +73,7 @@ func TestNew(t *testing.T) {
 		{name: "negative max_ttl", cfg: Config{Secret: testSecret, MaxTTL: -time.Hour}, wantErr: "max_ttl"},
 		{name: "sub-second max_ttl", cfg: Config{Secret: testSecret, MaxTTL: time.Millisecond}, wantErr: "max_ttl"},
 		{name: "negative leeway", cfg: Config{Secret: testSecret, Leeway: -time.Second}, wantErr: "leeway"},
+		{name: "leeway beyond the maximum", cfg: Config{Secret: testSecret, Leeway: MaxLeeway + time.Second}, wantErr: "leeway"},
 		{name: "bad anonymous", cfg: Config{Secret: testSecret, Anonymous: Entitlements{"sh": L1}}, wantErr: "anonymous"},
 		{name: "bad default_entitlements", cfg: Config{Secret: testSecret, DefaultEntitlements: Entitlements{"SH": 7}}, wantErr: "default_entitlements"},
 	}
