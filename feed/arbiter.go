@@ -60,7 +60,9 @@ type Replayer interface {
 // possibly wrong without discarding it: the arbiter calls MarkStale, like
 // Apply, when the sources are first found to disagree, so the books are
 // stale at once, not only when the rebuild starts (up to the recovery
-// time later). The rebuild's Restart and Rebuilt follow.
+// time later), and again just after a Restart that the divergence's own
+// rebuild did not begin (it is still to come). The rebuild's Restart and
+// Rebuilt follow.
 type Staler interface {
 	MarkStale() error
 }
@@ -610,11 +612,7 @@ func (a *Arbiter) diverge(src int, seq, h uint64, first int, recv int64) {
 	a.stats.Divergences++
 	if a.divergedAt == 0 {
 		a.divergedAt, a.firstCopy = max(recv, 1), first
-		if st, ok := a.sink.(Staler); ok && a.rb != nil {
-			if err := st.MarkStale(); err != nil {
-				a.stats.SinkErrors++
-			}
-		}
+		a.markStale()
 	}
 	if a.skipper >= 0 {
 		return
@@ -629,6 +627,15 @@ func (a *Arbiter) diverge(src int, seq, h uint64, first int, recv int64) {
 			a.skipper = src
 			a.skipped |= 1 << a.skipper
 			return
+		}
+	}
+}
+
+// markStale tells a Staler sink that the sources disagree. Lock held.
+func (a *Arbiter) markStale() {
+	if st, ok := a.sink.(Staler); ok && a.rb != nil {
+		if err := st.MarkStale(); err != nil {
+			a.stats.SinkErrors++
 		}
 	}
 }
@@ -1124,6 +1131,17 @@ func (a *Arbiter) restart() {
 	a.stats.Rebuilds++
 	if err := a.rb.Restart(); err != nil {
 		a.stats.SinkErrors++
+	}
+	if a.divergedAt != 0 {
+		// A divergence not acted on yet outlives this restart (a gap
+		// lost meanwhile, a new session): the sources still disagree,
+		// and the rebuild may take messages from both, one delivered
+		// twice. The books are told so again after the Clear, which
+		// ended the first telling: else they keep the print of a
+		// second copy refused for the order its first removed, and
+		// publish it again when the divergence's rebuild delivers the
+		// message (TestPendingDivergenceRebuildPrints).
+		a.markStale()
 	}
 	if a.rp != nil {
 		a.rp.Replay(0) // deliver says, message by message (replayed)
