@@ -144,6 +144,15 @@ type Book struct {
 	// are not kept, and the Stale forgot those kept.
 	refused   []refusedPrint
 	noRefused bool
+	// taken are the references of the last len(taken) orders an Execute
+	// took whole (next: the slot written next). An Execute of one of
+	// them refused after is a message delivered again (a relay repeating
+	// it and numbering on): its first copy printed, so its refusal is not
+	// kept in refused, or the rebuild would publish it a second time.
+	// ITCH order references are unique in a day, so a missed Add's order
+	// is never among them.
+	taken     [16]uint64
+	takenNext uint8
 
 	// held is an order that crossed the book on arrival (an Add flagged
 	// FlagAnnounced): its trades follow, and it rests only once they
@@ -389,6 +398,7 @@ func (b *Book) clear(u *Update) {
 		b.refused[i].armed = true // the rebuild delivers them again
 	}
 	b.noRefused = false
+	b.taken, b.takenNext = [len(b.taken)]uint64{}, 0 // the rebuild takes them again
 	u.Kind = KindReset
 }
 
@@ -410,6 +420,9 @@ func (b *Book) refuse(ev *event.Event) {
 			b.refused[i].armed = false // unpublished still: the next Clear arms it again
 		}
 		return
+	}
+	if slices.Contains(b.taken[:], ev.Ref) {
+		return // a repeat of the Execute that took the order: printed
 	}
 	if len(b.refused) < maxRefused {
 		b.refused = append(b.refused, refusedPrint{ref: ev.Ref, price: ev.Price, qty: ev.Qty})
@@ -670,8 +683,13 @@ func (b *Book) execute(ev *event.Event, u *Update) bool {
 	if price <= 0 {
 		price = o.price
 	}
+	whole := q == o.qty
 	u.Kind = KindBook
 	b.reduce(idx, q, u)
+	if whole {
+		b.taken[b.takenNext%uint8(len(b.taken))] = ev.Ref
+		b.takenNext++
+	}
 	if ev.Flags&event.FlagPrint != 0 {
 		b.trade(price, q, u)
 	}

@@ -73,6 +73,15 @@ func TestBookRefusedPrintPublishedOnReplay(t *testing.T) {
 			{event.Event{Kind: event.Clear}, false},
 			{add(7), false}, {exec(7, 20, r), false},
 		}},
+		{"a relay repeats the Execute that took the order", []step{
+			// One source numbering on after repeating a message: no
+			// divergence to tell the books.
+			{add(7), false}, {exec(7, 1000, 0), true}, // takes it whole
+			{exec(7, 1000, 0), false}, // the repeat, refused: printed already
+			{event.Event{Kind: event.Clear}, false},
+			{add(7), false}, {exec(7, 1000, r), false}, {exec(7, 1000, r), false},
+			{event.Event{Kind: event.Valid}, false},
+		}},
 		{"sources disagree", []step{
 			// A second copy, out of place, refused: its order gone.
 			{exec(7, 20, 0), false},
