@@ -101,6 +101,30 @@ func restamped(msgs [][]byte, d time.Duration) [][]byte {
 // published. Before, those numbered below what the window kept (2) were
 // taken for the old stream's and never published.
 func TestRenumberedRebuildPrints(t *testing.T) {
+	msgs, sink, a, t0 := renumberedOnBoth(t)
+	if a.Stats().Divergences == 0 {
+		t.Fatal("the renumbered stream was not seen")
+	}
+	before := len(sink.ups)
+	src := a.Check(t0.Add(2 * time.Minute))
+	if src < 0 || a.Stats().Rebuilds != 1 {
+		t.Fatalf("no rebuild: Check %d, rebuilds %d", src, a.Stats().Rebuilds)
+	}
+	a.SourceLive(src, 1)
+	for s := uint64(1); s <= 6; s++ {
+		a.Offer(src, s, msgs[s-1], t0.UnixNano())
+	}
+	if got := prints(sink.ups[before:]); len(got) != 4 {
+		t.Fatalf("prints published by the rebuild: %v, want [100 200 50 30] (none was delivered before)", got)
+	}
+}
+
+// renumberedOnBoth delivers the day's 1..6 (four prints) through an
+// arbiter of window two, then has both sources send 5 and 6 of a new
+// stream under the session's name, stamped a minute later, at t0: the
+// new stream's messages, the books' sink, the arbiter and t0.
+func renumberedOnBoth(t *testing.T) ([][]byte, *bookSink, *Arbiter, time.Time) {
+	t.Helper()
 	old, sink, a := newPrintArbiter(t, 2)
 	msgs := restamped(old, time.Minute)
 	a.SourceLive(Primary, 1)
@@ -120,19 +144,5 @@ func TestRenumberedRebuildPrints(t *testing.T) {
 		a.Offer(Primary, s, msgs[s-1], t0.UnixNano())
 		a.Offer(Backup, s, msgs[s-1], t0.UnixNano())
 	}
-	if a.Stats().Divergences == 0 {
-		t.Fatal("the renumbered stream was not seen")
-	}
-	before := len(sink.ups)
-	src := a.Check(t0.Add(2 * time.Minute))
-	if src < 0 || a.Stats().Rebuilds != 1 {
-		t.Fatalf("no rebuild: Check %d, rebuilds %d", src, a.Stats().Rebuilds)
-	}
-	a.SourceLive(src, 1)
-	for s := uint64(1); s <= 6; s++ {
-		a.Offer(src, s, msgs[s-1], t0.UnixNano())
-	}
-	if got := prints(sink.ups[before:]); len(got) != 4 {
-		t.Fatalf("prints published by the rebuild: %v, want [100 200 50 30] (none was delivered before)", got)
-	}
+	return msgs, sink, a, t0
 }

@@ -67,25 +67,7 @@ func TestInterruptedRebuildPrints(t *testing.T) {
 // message delivered when the rebuild was interrupted) and numbered below
 // the old stream's window, are not taken as delivered before.
 func TestInterruptedRenumberedRebuildPrints(t *testing.T) {
-	old, sink, a := newPrintArbiter(t, 2)
-	msgs := restamped(old, time.Minute)
-	a.SourceLive(Primary, 1)
-	a.SourceLive(Backup, 1)
-	for s := uint64(1); s <= 6; s++ {
-		a.Offer(Primary, s, old[s-1], 0)
-	}
-	if got := prints(sink.ups); len(got) != 4 {
-		t.Fatalf("the old stream's prints %v, want four", got)
-	}
-	t0 := time.Unix(100, 0)
-	for _, src := range []int{Primary, Backup} {
-		a.SourceDown(src)
-		a.SourceLive(src, 5)
-	}
-	for s := uint64(5); s <= 6; s++ {
-		a.Offer(Primary, s, msgs[s-1], t0.UnixNano())
-		a.Offer(Backup, s, msgs[s-1], t0.UnixNano())
-	}
+	msgs, sink, a, t0 := renumberedOnBoth(t)
 	before := len(sink.ups)
 	t0 = t0.Add(2 * time.Minute)
 	src := a.Check(t0)
