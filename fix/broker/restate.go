@@ -29,7 +29,9 @@ import (
 // (by ExecID) neither the store nor the session's queue holds is sent
 // again, flagged PossResend: a broker books each execution, and one it
 // did get it tells by its ExecID; so is the latest cancel or correction
-// of a trade it was told of, whose report neither holds. A later logon
+// of a trade it was told of, whose report neither holds. A trade canceled
+// by then is not resent; should a correction bring it back later, the
+// trade goes before the correction. A later logon
 // of the same run does the same if the session's queue, full, dropped a
 // message meanwhile (a broker away for long on a busy day).
 
@@ -246,6 +248,11 @@ func (s *session) restate() (restated, resent int) {
 // as the venue last did. The cancel of a trade of an earlier trading day
 // is not resent: the store, reset since, tells nothing of it.
 //
+// A canceled trade not told (neither stored nor queued) is withheld
+// (session.withheld): should the upstream correct it later, bringing it
+// back, the trade goes before the correction, which would otherwise name
+// a trade the broker never had.
+//
 // It returns how many reports (trades, cancels, corrections) it resent.
 func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, today int32) int {
 	n := 0
@@ -270,15 +277,17 @@ func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, toda
 		if stored || t.Canceled {
 			// Told, or canceled: not resent. A canceled trade's report
 			// still queued goes as it was, and its cancel must follow.
+			// One not told is withheld: a correction may bring it back,
+			// and then the trade goes before it (sink.OrderEvent).
 			if amend && (stored || s.isQueued(id)) {
 				amended = append(amended, t)
 			}
+			if !stored {
+				s.withhold(id)
+			}
 			continue
 		}
-		at := *o
-		at.Status, at.CumQty, at.LeavesQty, at.AvgPx, at.Text = t.Status, t.CumQty, t.LeavesQty, t.AvgPx, ""
-		r := orderReport(&at, 'F')
-		r.execID, r.lastQty, r.lastPx, r.transactTime = id, t.Qty, t.Px, t.Time
+		r := tradeReport(o, t, id)
 		if s.resendTrade(&r) {
 			n++
 		} else if amend {
@@ -296,4 +305,15 @@ func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, toda
 		}
 	}
 	return n
+}
+
+// tradeReport describes trade t of o, whose id the broker knows it by is
+// id, as a trade report (ExecType F) with the order's totals after it,
+// under the order's current ClOrdID: as a restatement resends it.
+func tradeReport(o *orders.Order, t orders.Trade, id string) execReport {
+	at := *o
+	at.Status, at.CumQty, at.LeavesQty, at.AvgPx, at.Text = t.Status, t.CumQty, t.LeavesQty, t.AvgPx, ""
+	r := orderReport(&at, 'F')
+	r.execID, r.lastQty, r.lastPx, r.transactTime = id, t.Qty, t.Px, t.Time
+	return r
 }

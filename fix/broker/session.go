@@ -43,6 +43,14 @@ type session struct {
 	qmu    sync.Mutex
 	queued map[string]struct{}
 	resent map[string]struct{}
+	// withheld holds the trades ("<upstream>:<ExecID>") a restatement
+	// did not resend because the upstream had canceled them, whose
+	// report the broker may never have had (neither stored nor queued):
+	// a later correction brings such a trade back, and goes after the
+	// trade itself (sink.OrderEvent). A trade leaves the set once its
+	// report is queued; at most the trades canceled in the run. Nil
+	// without Config.Restate; under qmu.
+	withheld map[string]struct{}
 }
 
 func newSession(a *Acceptor, sp *sessionSpec) *session {
@@ -61,7 +69,7 @@ func newSession(a *Acceptor, sp *sessionSpec) *session {
 // test before the sink gets events.
 func (s *session) restating() {
 	s.qmu.Lock()
-	s.queued, s.resent = map[string]struct{}{}, map[string]struct{}{}
+	s.queued, s.resent, s.withheld = map[string]struct{}{}, map[string]struct{}{}, map[string]struct{}{}
 	s.qmu.Unlock()
 }
 
@@ -83,6 +91,9 @@ func (s *session) sinkTrade(r *execReport) {
 	}
 	if s.send(m) {
 		s.queued[r.execID] = struct{}{}
+		if r.execType == 'F' {
+			delete(s.withheld, r.execID)
+		}
 	}
 }
 
@@ -102,8 +113,31 @@ func (s *session) resendTrade(r *execReport) bool {
 	s.resent[r.execID] = struct{}{}
 	if s.send(m) {
 		s.queued[r.execID] = struct{}{}
+		if r.execType == 'F' {
+			delete(s.withheld, r.execID)
+		}
 	}
 	return true
+}
+
+// withhold records that a restatement did not resend the canceled trade
+// id, whose report the broker may never have had, unless that report is
+// queued (see withheld). Only with Config.Restate. Any goroutine.
+func (s *session) withhold(id string) {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if _, ok := s.queued[id]; !ok {
+		s.withheld[id] = struct{}{}
+	}
+}
+
+// untold reports whether the trade id is one a restatement withheld and
+// whose report has not been queued since (see withheld). Any goroutine.
+func (s *session) untold(id string) bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	_, ok := s.withheld[id]
+	return ok
 }
 
 // superseded reports whether a restatement resent a later cancel or
@@ -295,6 +329,15 @@ func (k sink) OrderEvent(ev orders.Event) {
 				r.execRefID = orders.TradeID(o.Upstream, t.ExecID)
 				if s.superseded(o, ev.ExecID) {
 					return
+				}
+				if !t.Canceled && s.untold(r.execRefID) {
+					// A correction brings back a canceled trade the
+					// broker may never have been told of (a restatement
+					// withheld it): the trade goes first, as corrected,
+					// flagged PossResend; the correction names a trade
+					// the broker has then.
+					tr := tradeReport(o, t, r.execRefID)
+					s.resendTrade(&tr)
 				}
 			}
 			if ev.ExecID != "" {
