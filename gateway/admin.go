@@ -21,8 +21,9 @@ type killRequest struct {
 }
 
 // handleKill turns a kill switch on or off. It takes effect for the next
-// order check, before the answer is sent. Only tokens whose subject is in
-// Config.Admins may call it.
+// order check, before the answer is sent. Only operators' tokens (a
+// subject in Config.Admins, with the adm claim: operatorCaller) may call
+// it.
 func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 	if s.admin == nil {
 		writeError(w, http.StatusNotFound, "not_found", "this gateway has no admin endpoints")

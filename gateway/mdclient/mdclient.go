@@ -222,7 +222,9 @@ func (c *Client) SendRaw(ctx context.Context, b []byte) error {
 	return c.conn.Write(ctx, websocket.MessageText, b)
 }
 
-// Subscribe sends a subscribe request.
+// Subscribe sends a subscribe request. A resume without checksums is
+// answered with snapshots (docs/PROTOCOL.md, "Resume"): SubscribeResume
+// sends them.
 func (c *Client) Subscribe(ctx context.Context, channel string, depth int, resume map[string]uint64, symbols ...string) error {
 	return c.Send(ctx, map[string]any{"op": "subscribe", "channel": channel, "depth": depth, "symbols": symbols, "resume": resume})
 }
