@@ -41,7 +41,7 @@ const (
 // at most two batches per FIX session), and hashicorp/raft allocates
 // a slice of MaxAppendEntries pointers (8 KiB at 1024) on every
 // node at each commit it sees and for each AppendEntries RPC, whatever
-// the entries: at 1024 that was 60 % of the bytes allocated per
+// the entries: at 1024 that was 56 % of the bytes allocated per
 // journal record, twice the garbage collections.
 const DefaultGroupsMaxAppendEntries = 64
 
