@@ -34,10 +34,7 @@ func TestDivergenceRebuildPrints(t *testing.T) {
 	if got := a.Check(t0); got != Backup || a.Stats().Rebuilds != 1 {
 		t.Fatalf("Check %d, rebuilds %d; want a rebuild from the backup", got, a.Stats().Rebuilds)
 	}
-	a.SourceLive(Backup, 1)
-	for s := uint64(1); s <= 6; s++ {
-		a.Offer(Backup, s, msgs[s-1], 0)
-	}
+	deliverDay(a, Backup, msgs, 0)
 	if a.Rebuilding() {
 		t.Fatal("still rebuilding")
 	}
@@ -67,10 +64,7 @@ func TestRebuildPrintsBeyondWindow(t *testing.T) {
 			a.SourceLive(Primary, 5)
 		}
 	}
-	a.SourceLive(Primary, 1)
-	for s := uint64(1); s <= 6; s++ {
-		a.Offer(Primary, s, msgs[s-1], 0)
-	}
+	deliverDay(a, Primary, msgs, 0)
 	if got := prints(sink.ups[before:]); len(got) != 2 || got[0] != 50 || got[1] != 30 {
 		t.Fatalf("prints published by the rebuild: %v, want [50 30]", got)
 	}
@@ -110,10 +104,7 @@ func TestRenumberedRebuildPrints(t *testing.T) {
 	if src < 0 || a.Stats().Rebuilds != 1 {
 		t.Fatalf("no rebuild: Check %d, rebuilds %d", src, a.Stats().Rebuilds)
 	}
-	a.SourceLive(src, 1)
-	for s := uint64(1); s <= 6; s++ {
-		a.Offer(src, s, msgs[s-1], t0.UnixNano())
-	}
+	deliverDay(a, src, msgs, t0.UnixNano())
 	if got := prints(sink.ups[before:]); len(got) != 4 {
 		t.Fatalf("prints published by the rebuild: %v, want [100 200 50 30] (none was delivered before)", got)
 	}

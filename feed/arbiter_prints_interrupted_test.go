@@ -47,10 +47,7 @@ func TestInterruptedRebuildPrints(t *testing.T) {
 		a.Offer(Primary, s, msgs[s-1], 0)
 	}
 	rebuildOnce(t, a, Primary, 3, 2, t0)
-	a.SourceLive(Primary, 1)
-	for s := uint64(1); s <= 6; s++ {
-		a.Offer(Primary, s, msgs[s-1], 0)
-	}
+	deliverDay(a, Primary, msgs, 0)
 	if a.Rebuilding() {
 		t.Fatal("still rebuilding")
 	}
@@ -80,10 +77,7 @@ func TestInterruptedRenumberedRebuildPrints(t *testing.T) {
 		a.Offer(src, s, msgs[s-1], t0.UnixNano())
 	}
 	t0 = rebuildOnce(t, a, src, 3, 2, t0)
-	a.SourceLive(src, 1)
-	for s := uint64(1); s <= 6; s++ {
-		a.Offer(src, s, msgs[s-1], t0.UnixNano())
-	}
+	deliverDay(a, src, msgs, t0.UnixNano())
 	if a.Rebuilding() {
 		t.Fatal("still rebuilding")
 	}

@@ -134,10 +134,7 @@ func TestRebuildDoesNotRepeatPrints(t *testing.T) {
 	if got := a.Check(t0.Add(2 * time.Minute)); got != Primary || a.Stats().Rebuilds != 1 {
 		t.Fatalf("past the recovery time: Check %d, rebuilds %d; want a rebuild from the primary", got, a.Stats().Rebuilds)
 	}
-	a.SourceLive(Primary, 1)
-	for s := uint64(1); s <= 6; s++ {
-		a.Offer(Primary, s, msgs[s-1], 0)
-	}
+	deliverDay(a, Primary, msgs, 0)
 	if a.Rebuilding() || sink.b.Stale() {
 		t.Fatalf("after the replay: rebuilding %v, stale %v", a.Rebuilding(), sink.b.Stale())
 	}
@@ -302,11 +299,17 @@ func TestNewSessionPrintsPublished(t *testing.T) {
 	if ok, switched := a.Session(Primary, "S2"); !ok || !switched {
 		t.Fatalf("S2: ok %v, switched %v", ok, switched)
 	}
-	a.SourceLive(Primary, 1)
-	for s := uint64(1); s <= 6; s++ {
-		a.Offer(Primary, s, msgs[s-1], 0)
-	}
+	deliverDay(a, Primary, msgs, 0)
 	if got := prints(sink.ups[before:]); len(got) != 4 {
 		t.Fatalf("prints of the new session: %v, want [100 200 50 30]", got)
+	}
+}
+
+// deliverDay has src, live again from sequence 1, deliver the whole
+// stream msgs (a rebuild's replay), received at at (Unix ns).
+func deliverDay(a *Arbiter, src int, msgs [][]byte, at int64) {
+	a.SourceLive(src, 1)
+	for s := uint64(1); s <= uint64(len(msgs)); s++ {
+		a.Offer(src, s, msgs[s-1], at)
 	}
 }
