@@ -186,15 +186,7 @@ func TestReservationForms(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			f2, _ := newTestStoreFactory(t, dir)
-			f2.boot = func() string { return tt.boot }
-			var scan storeScan
-			f2.onScan = func(sc storeScan) { scan = sc }
-			st2, err := f2.Create(sid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f2.close()
+			st2, scan := reopenStore(t, dir, sid, tt.boot)
 			if got := st2.NextSenderMsgSeqNum(); got != tt.wantNext || scan.lost != tt.wantLost || !scan.handed["ord1"] {
 				t.Errorf("next sender %d, lost %v, handed %v; want %d, lost %v, ord1", got, scan.lost, scan.handed, tt.wantNext, tt.wantLost)
 			}

@@ -87,15 +87,7 @@ func TestStoreUncleanRestartSkipsToReservation(t *testing.T) {
 	fh.WriteString("99999,123")
 	fh.Close()
 
-	f2, _ := newTestStoreFactory(t, dir)
-	f2.boot = func() string { return "another-boot" } // the machine restarted
-	var scan storeScan
-	f2.onScan = func(sc storeScan) { scan = sc }
-	st2, err := f2.Create(sid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f2.close()
+	st2, scan := reopenStore(t, dir, sid, "another-boot") // the machine restarted
 	if !scan.lost {
 		t.Error("the scan of a store that may have lost its tail does not say so")
 	}
@@ -138,15 +130,7 @@ func TestStoreProcessCrashKeepsSequence(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Killed: no Close. The same machine starts the process again.
-	f2, _ := newTestStoreFactory(t, dir)
-	f2.boot = func() string { return "boot-1" }
-	var scan storeScan
-	f2.onScan = func(sc storeScan) { scan = sc }
-	st2, err := f2.Create(sid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f2.close()
+	st2, scan := reopenStore(t, dir, sid, "boot-1")
 	if got := st2.NextSenderMsgSeqNum(); got != 5 {
 		t.Errorf("next sender = %d, want 5 (no skip after a process crash)", got)
 	}
@@ -367,4 +351,21 @@ func TestScanStore(t *testing.T) {
 	if n := len(sc.sent); n != sentIndexSize || sc.sent[0].seq != 8 || sc.sent[n-1].seq != 7+sentIndexSize {
 		t.Errorf("sent holds %d, %v to %v; want the last %d (seqs 8 to %d)", n, sc.sent[0], sc.sent[n-1], sentIndexSize, 7+sentIndexSize)
 	}
+}
+
+// reopenStore opens sid's store in dir again, as a start on the machine
+// whose boot id is boot, and returns it with the scan its factory made.
+// The factory is closed at the test's end.
+func reopenStore(t *testing.T, dir string, sid quickfix.SessionID, boot string) (quickfix.MessageStore, storeScan) {
+	t.Helper()
+	f, _ := newTestStoreFactory(t, dir)
+	f.boot = func() string { return boot }
+	var scan storeScan
+	f.onScan = func(sc storeScan) { scan = sc }
+	st, err := f.Create(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.close() })
+	return st, scan
 }
