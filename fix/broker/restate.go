@@ -163,9 +163,11 @@ func (ks *keptStore) storedReports() (*fix.StoredReports, error) {
 // order whose last stored report does not show it as it is, or of which
 // a trade, cancel or correction was resent; an order that ended on an
 // earlier trading day is left out (after a restart on a new day the
-// store, reset, holds none of its reports). It runs on the session's
-// goroutine (OnLogon), which is the only writer of the store meanwhile,
-// and returns how many orders it restated and how many trades, trade
+// store, reset, holds none of its reports). From its read of the orders
+// until its messages are queued the sink holds the session's events,
+// then reports them after those messages (session.holding). It runs on
+// the session's goroutine (OnLogon), which is the only writer of the
+// store meanwhile, and returns how many orders it restated and how many trades, trade
 // cancels and corrections it resent.
 func (s *session) restate() (restated, resent int) {
 	k := s.a.kept
@@ -193,6 +195,10 @@ func (s *session) restate() (restated, resent int) {
 	if c := st.CreationTime(); !c.IsZero() {
 		today = max(today, s.a.entry.DayOf(c))
 	}
+	// The orders are read, and their messages queued, while the sink
+	// holds the session's events (session.holding): those it reports
+	// after, in order, and none overtakes what the restatement read.
+	s.hold()
 	for _, o := range s.a.entry.OrdersFrom(s.src) {
 		if day := o.EndDay(); o.Status.Terminal() && day != 0 && day < today {
 			// It ended on an earlier trading day, whose session (its
@@ -214,6 +220,7 @@ func (s *session) restate() (restated, resent int) {
 		s.sendReport(&r)
 		restated++
 	}
+	s.release()
 	if restated > 0 {
 		s.a.log.Info("broker: orders restated after a takeover or restart", "broker", s.id.TargetCompID, "orders", restated, "trades_resent", resent)
 	}

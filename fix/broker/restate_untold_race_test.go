@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -8,18 +10,19 @@ import (
 	"github.com/quickfixgo/tag"
 
 	"sgw/fix"
+	"sgw/orders"
 )
 
 // TestRestateUntoldCorrectedDuringRestatement: the correction comes
 // while the restatement runs, after it read the orders (the trade then
-// canceled) but before it got to the order. The dispatcher sends the
-// correction before the restatement withholds the trade: the broker gets
-// a correction naming a trade it never had, and then the order's status
-// as the restatement read it (CumQty 0, after the correction's 30).
-// Known, not fixed (review of 80f136f): the restatement works from a
-// snapshot of the orders while the sink runs.
+// canceled) but before it got to the order. Before, the sink sent the
+// correction before the restatement withheld the trade: the broker got a
+// correction naming a trade it never had, and then the order's status as
+// the restatement read it (CumQty 0, after the correction's 30). Now the
+// sink holds the correction until the restatement's messages are queued
+// (session.holding): the status as read, then the trade, flagged
+// PossResend, then the correction.
 func TestRestateUntoldCorrectedDuringRestatement(t *testing.T) {
-	t.Skip("known race (review of 80f136f): a correction dispatched between the restatement's read of the orders and its withholding of the trade")
 	r := newDayRigOf(t, "BROKER1")
 	r.newOrder("a")
 	nos := r.newOrder("lost")
@@ -29,35 +32,60 @@ func TestRestateUntoldCorrectedDuringRestatement(t *testing.T) {
 	first := len(r.h.all())
 	st := periodStore(t, r.s, r.clk.Now())
 	r.h.restarting(t, r.s, st)
+	// The watcher gets each event after the session's sink: when it has
+	// the correction, so has the sink.
+	seen := &seenSink{execID: "Y-lost", seen: make(chan struct{})}
+	r.m.Watch("A1", seen)
 	orig := r.h.a.sendHook
-	done := make(chan struct{})
 	injected := false
 	r.h.a.sendHook = func(s *session, m *quickfix.Message) error {
-		if field(m, tag.ExecID) == "core:Y-lost" {
-			defer close(done)
-		}
 		if !injected && field(m, tag.ClOrdID) == "a" && field(m, tag.ExecType) == "I" {
+			// The restatement read the orders and queues a's status.
 			injected = true
 			r.m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-lost", ExecID: "Y-lost", ExecRefID: "F-lost",
 				ExecType: 'G', OrdStatus: '1', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100,
 				LastQty: 30, LastPx: 17000000, CumQty: 30, LeavesQty: 70, AvgPx: 17000000})
 			select {
-			case <-done:
+			case <-seen.seen:
 			case <-time.After(rigWait):
-				t.Error("the correction never came")
+				t.Error("the correction never reached the sink")
 			}
 		}
 		return orig(s, m)
 	}
 	r.s.restate()
-	var got []string
-	for _, m := range r.h.all()[first:] {
-		got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType)+"/"+field(m, tag.ExecID)+"/"+field(m, tag.LastQty)+"/"+field(m, tag.CumQty))
-	}
+	r.h.waitFor(t, "the correction", func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:Y-lost" })
 	out := r.h.all()[first:]
+	var got []string
+	for _, m := range out {
+		id := field(m, tag.ExecID)
+		if field(m, tag.ExecType) == "I" {
+			id = ""
+		}
+		got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType)+"/"+id+"/"+field(m, tag.LastQty)+"/"+field(m, tag.CumQty))
+	}
+	want := []string{"a/I///0", "lost/I///0", "lost/F/core:F-lost/30/30", "lost/G/core:Y-lost/30/30"}
+	if !slices.Equal(got, want) {
+		t.Errorf("after the restart the broker got %v; want %v", got, want)
+	}
 	booked, err := bookTrades(out)
-	t.Logf("got %v booked %v err %v", got, booked, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if booked["core:F-lost"] != 30 {
 		t.Errorf("the broker booked the trade as %d; want 30", booked["core:F-lost"])
+	}
+}
+
+// seenSink is an orders.Sink that closes seen on the event of execID.
+type seenSink struct {
+	execID string
+	once   sync.Once
+	seen   chan struct{}
+}
+
+func (w *seenSink) OrderEvent(ev orders.Event) {
+	if ev.ExecID == w.execID {
+		w.once.Do(func() { close(w.seen) })
 	}
 }

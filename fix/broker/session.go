@@ -12,7 +12,8 @@ import (
 )
 
 // session is one configured broker session. Its fields are immutable
-// after New except loggedOn, restated, dropped, queued and resent.
+// after New except loggedOn, restated, dropped, queued, resent,
+// withheld, holding and held.
 type session struct {
 	a     *Acceptor
 	spec  *sessionSpec
@@ -51,6 +52,22 @@ type session struct {
 	// report is queued; at most the trades canceled in the run. Nil
 	// without Config.Restate; under qmu.
 	withheld map[string]struct{}
+
+	// emu makes each order event the sink reports, and the start of a
+	// restatement's hold, one step: an event is reported whole before the
+	// restatement reads the orders, or held. holding is set while a
+	// restatement reads the orders and queues its messages (hold,
+	// release); the sink's events meanwhile wait in held, in the order
+	// they came, and are reported after the restatement's messages. A
+	// restatement works from a copy of the orders: an event reported
+	// meanwhile would reach the broker ahead of messages that show the
+	// order as it was before it (a correction of a trade the restatement
+	// then withholds, a status older than the correction). held is at
+	// most the events of one restatement's run. Lock order: emu, then qmu,
+	// then the order manager's lock.
+	emu     sync.Mutex
+	holding bool
+	held    []orders.Event
 }
 
 func newSession(a *Acceptor, sp *sessionSpec) *session {
@@ -233,8 +250,30 @@ func (s *session) account(named, clOrdID string) (string, bool) {
 	return "", false
 }
 
+// hold makes the sink hold the session's events until release: a
+// restatement begins. Session's goroutine (restate).
+func (s *session) hold() {
+	s.emu.Lock()
+	s.holding = true
+	s.emu.Unlock()
+}
+
+// release reports the events the sink held since hold, in the order they
+// came, behind the restatement's messages, and ends the hold. Session's
+// goroutine (restate).
+func (s *session) release() {
+	s.emu.Lock()
+	defer s.emu.Unlock()
+	for i := range s.held {
+		s.sink.report(s.held[i])
+	}
+	s.held, s.holding = nil, false
+}
+
 // sink delivers the order events of a session's orders to the broker.
-// OrderEvent runs on the order manager's dispatcher goroutine and only queues.
+// OrderEvent runs on the order manager's dispatcher goroutine and only
+// queues, or, while a restatement runs, holds the event for it (see
+// session.holding).
 type sink struct{ s *session }
 
 var _ orders.Sink = sink{}
@@ -263,6 +302,18 @@ var _ orders.Sink = sink{}
 // order's own ClOrdID without OrigClOrdID, as FIX reports a cancel the
 // broker did not request; a refused one changes nothing the broker knows.
 func (k sink) OrderEvent(ev orders.Event) {
+	s := k.s
+	s.emu.Lock()
+	defer s.emu.Unlock()
+	if s.holding {
+		s.held = append(s.held, ev)
+		return
+	}
+	k.report(ev)
+}
+
+// report queues the report of ev (OrderEvent). emu held.
+func (k sink) report(ev orders.Event) {
 	s, a := k.s, k.s.a
 	o := &ev.Order
 	// theirs: the event answers a cancel or replace the broker did not send.
