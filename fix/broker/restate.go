@@ -29,7 +29,7 @@ import (
 // (by ExecID) neither the store nor the session's queue holds is sent
 // again, flagged PossResend: a broker books each execution, and one it
 // did get it tells by its ExecID; so is the latest cancel or correction
-// of a trade it was told of, whose report neither holds. A trade canceled
+// of a trade it was told of, or resent, whose report neither holds. A trade canceled
 // by then is not resent; should a correction bring it back later, the
 // trade goes before the correction. A later logon
 // of the same run does the same if the session's queue, full, dropped a
@@ -239,14 +239,18 @@ func (s *session) restate() (restated, resent int) {
 // canceled since is not resent: the broker would book a fill that did
 // not happen (the status that follows shows the order without it). One it
 // corrected goes with the correction's quantity and price
-// (orders.Trade), and no correction after it.
+// (orders.Trade).
 //
 // After the trades it queues, flagged PossResend too, the cancel or
 // correction of each trade the broker was told of (its report stored, or
-// still queued as it was) whose report (by its ExecID,
+// still queued as it was) or resent, whose report (by its ExecID,
 // "<upstream>:<Trade.Amended>") neither the store holds nor the queue:
-// as OrderEvent sends one, ExecType H or G (a FIX 4.2 broker's a
-// restatement, D), ExecRefID the trade's ExecID, a correction with the
+// a broker that had a trade the store lacks (sent, not yet replicated)
+// ignores its resend, and the correction brings it up to date; one that
+// had not books the trade as corrected, and the correction changes
+// nothing. Each goes as OrderEvent sends one, ExecType H or G (a FIX
+// 4.2 broker's a restatement, D), ExecRefID the trade's ExecID, a
+// correction with the
 // trade as corrected, with the order's current totals (the status
 // follows). A broker that books fills one by one learns which to take
 // back or correct; the status alone gives only the totals. Only a
@@ -297,8 +301,11 @@ func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, toda
 		r := tradeReport(o, t, id)
 		if s.resendTrade(&r) {
 			n++
-		} else if amend {
-			amended = append(amended, t) // queued as it was
+		}
+		if amend {
+			// Queued as it was; or resent as corrected, which a broker
+			// that had it ignores (its ExecID): the correction follows.
+			amended = append(amended, t)
 		}
 	}
 	for _, t := range amended {

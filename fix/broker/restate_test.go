@@ -758,8 +758,9 @@ func TestRestateOrderEndedOnALaterDay(t *testing.T) {
 // lacks is not resent at the restart's first logon, only the order's
 // status, which shows the order without it; one it corrected (FIX 4.4
 // ExecType G) is resent with the correction's quantity and price and the
-// totals after it. Before, the canceled trade went to the broker as a
-// live fill flagged PossResend, and the corrected one as it first was:
+// totals after it, then the correction (a broker that had the trade
+// ignores its resend). Before, the canceled trade went to the broker as
+// a live fill flagged PossResend, and the corrected one as it first was:
 // a broker booked a fill the venue had canceled.
 func TestRestateCanceledAndCorrectedTrades(t *testing.T) {
 	r := newDayRig(t)
@@ -774,9 +775,9 @@ func TestRestateCanceledAndCorrectedTrades(t *testing.T) {
 	}
 	// The restart: the store lacks every report (queued for a broker
 	// logged out when the gateway died).
-	r.restart("bust/I", "corr/F", "corr/I")
+	r.restart("bust/I", "corr/F", "corr/G", "corr/I")
 	out := r.h.all()
-	bustStatus, tr := out[len(out)-3], out[len(out)-2]
+	bustStatus, tr := out[len(out)-4], out[len(out)-3]
 	if field(bustStatus, tag.CumQty) != "0" || field(bustStatus, tag.OrdStatus) != "0" {
 		t.Errorf("the canceled trade's order restated as %s; want CumQty 0, OrdStatus 0", bustStatus)
 	}
@@ -1040,7 +1041,7 @@ func TestRestateStaleTradeAmendmentStillToBeDispatched(t *testing.T) {
 // TestTradeAmendmentNamesTheTrade: a venue that names a trade by its
 // last cancel or correction (FIX allows either) corrects a trade; the
 // reports of both are lost (the full queue dropped them), and the
-// restatement resends the trade as corrected, not the correction. The
+// restatement resends the trade as corrected, then the correction. The
 // venue's next correction names the first: its report names the trade
 // by the trade's ExecID. Before, it named the first correction, whose
 // report the broker never got, and the broker could not tell which fill
@@ -1074,8 +1075,8 @@ func TestTradeAmendmentNamesTheTrade(t *testing.T) {
 	h.mu.Lock()
 	h.full = false
 	h.mu.Unlock()
-	if _, resent := s.restate(); resent != 1 {
-		t.Fatalf("resent %d reports; want the trade E1, as corrected", resent)
+	if _, resent := s.restate(); resent != 2 {
+		t.Fatalf("resent %d reports; want the trade E1, as corrected, and the correction X1", resent)
 	}
 	report(fix.ExecReport{ExecID: "X2", ExecRefID: "X1", ExecType: 'G', LastQty: 40})
 	h.mu.Lock()
