@@ -199,6 +199,7 @@ func (s *session) restate() (restated, resent int) {
 	// holds the session's events (session.holding): those it reports
 	// after, in order, and none overtakes what the restatement read.
 	s.hold()
+	defer s.release()
 	for _, o := range s.a.entry.OrdersFrom(s.src) {
 		if day := o.EndDay(); o.Status.Terminal() && day != 0 && day < today {
 			// It ended on an earlier trading day, whose session (its
@@ -220,7 +221,6 @@ func (s *session) restate() (restated, resent int) {
 		s.sendReport(&r)
 		restated++
 	}
-	s.release()
 	if restated > 0 {
 		s.a.log.Info("broker: orders restated after a takeover or restart", "broker", s.id.TargetCompID, "orders", restated, "trades_resent", resent)
 	}
