@@ -417,6 +417,53 @@ func BenchmarkStateApplyDay(b *testing.B) {
 	}
 }
 
+// BenchmarkStateApplySessionDay is BenchmarkStateApplyDay for a
+// session's stored FIX messages: a day of messages sent (300 bytes, one
+// opSent record per Raft entry) in one session, each Apply timed, then
+// what holding them costs the garbage collector.
+//
+//	go test -run '^$' -bench BenchmarkStateApplySessionDay -benchtime 1x ./cluster/
+func BenchmarkStateApplySessionDay(b *testing.B) {
+	for _, n := range []int{1_000_000} {
+		b.Run(fmt.Sprintf("messages=%d", n), func(b *testing.B) {
+			const id = "FIX.4.4:GW->BROKER1"
+			// One record, its MsgSeqNum set before each Apply (which
+			// copies what it keeps): a record per message would add a
+			// pointer per message to the heap measured.
+			rec := sessionRecord(opSent, id, 0, bytes.Repeat([]byte("m"), 300))
+			at := 2 + 2 + len(id)
+			took := make([]time.Duration, n)
+			var worst, p9999, p50 time.Duration
+			var scan, gcCPU float64
+			for b.Loop() {
+				s := NewState()
+				runtime.GC()
+				for i := range n {
+					binary.BigEndian.PutUint64(rec[at:], uint64(i+1))
+					t0 := time.Now()
+					err := s.Apply(uint64(i+1), rec)
+					took[i] = time.Since(t0)
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				slices.Sort(took)
+				worst, p9999, p50 = max(worst, took[n-1]), max(p9999, took[n-n/10000-1]), max(p50, took[n/2])
+				sc, cpu := gcCost()
+				scan, gcCPU = max(scan, sc), max(gcCPU, cpu)
+				if _, m := s.Size(); m != n {
+					b.Fatalf("%d messages, want %d", m, n)
+				}
+			}
+			b.ReportMetric(float64(worst.Microseconds()), "max-us")
+			b.ReportMetric(float64(p9999.Microseconds()), "p99.99-us")
+			b.ReportMetric(float64(p50.Nanoseconds()), "p50-ns")
+			b.ReportMetric(scan/(1<<20), "gc-scan-MB")
+			b.ReportMetric(gcCPU*1000, "gc-cpu-ms")
+		})
+	}
+}
+
 // gcCost runs the GC a few times and returns the scannable heap and the
 // GC CPU seconds of one collection, the least of the runs.
 func gcCost() (scan, cpu float64) {
