@@ -212,7 +212,7 @@ type messageStore struct {
 
 	nextSender, nextTarget int
 	created                time.Time
-	messages               msgLog // from the State's view; bodies are never changed once stored
+	messages               msgLog // from the State's view (msgLog.view)
 
 	mu        sync.Mutex
 	changed   *sync.Cond // a mutation queued, a batch completed, Close
@@ -416,7 +416,7 @@ func (s *messageStore) SaveMessage(seq int, msg []byte) error {
 	if err := s.queue(opMessage, uint64(seq), msg); err != nil {
 		return err
 	}
-	s.messages.set(uint64(seq), slices.Clone(msg))
+	s.messages.set(uint64(seq), msg)
 	return nil
 }
 
@@ -429,7 +429,7 @@ func (s *messageStore) SaveMessageAndIncrNextSenderMsgSeqNum(seq int, msg []byte
 	if err := s.queue(opSent, uint64(seq), msg); err != nil {
 		return err
 	}
-	s.messages.set(uint64(seq), slices.Clone(msg))
+	s.messages.set(uint64(seq), msg)
 	s.nextSender++
 	return nil
 }
@@ -437,9 +437,10 @@ func (s *messageStore) SaveMessageAndIncrNextSenderMsgSeqNum(seq int, msg []byte
 // GetMessages returns copies of the messages saved under sequence numbers
 // begin to end, in sequence order.
 func (s *messageStore) GetMessages(begin, end int) ([][]byte, error) {
-	held := s.messages.between(begin, end)
-	msgs := make([][]byte, len(held))
-	for i, m := range held {
+	lo, hi := s.messages.span(begin, end)
+	msgs := make([][]byte, hi-lo)
+	for i := range msgs {
+		_, m := s.messages.at(lo + i)
 		msgs[i] = slices.Clone(m)
 	}
 	return msgs, nil
@@ -451,7 +452,9 @@ func (s *messageStore) GetMessages(begin, end int) ([][]byte, error) {
 // the messages under its lock; the fix package's scans of a store being
 // opened call this one.
 func (s *messageStore) IterateMessages(begin, end int, cb func([]byte) error) error {
-	for _, m := range s.messages.between(begin, end) {
+	lo, hi := s.messages.span(begin, end)
+	for i := lo; i < hi; i++ {
+		_, m := s.messages.at(i)
 		if err := cb(m); err != nil {
 			return err
 		}

@@ -60,7 +60,7 @@ func runStoreProp(t *testing.T, seed uint64) {
 		t.Fatal(err)
 	}
 	v := st.session(id)
-	viewSeqs, viewMsgs := slices.Clone(v.messages.seqs), slices.Clone(v.messages.msgs)
+	viewSeqs, viewMsgs := v.messages.all()
 
 	clock := time.Unix(0, 1_700_000_000_000_000_000)
 	ss := &SessionStores{cfg: SessionStoresConfig{State: st, Clock: func() time.Time {
@@ -69,8 +69,8 @@ func runStoreProp(t *testing.T, seed uint64) {
 	}}, open: map[string]*messageStore{}}
 	ms := ss.newStore(id, v)
 	model := map[int][]byte{}
-	for i, seq := range v.messages.seqs {
-		model[int(seq)] = v.messages.msgs[i]
+	for i, seq := range viewSeqs {
+		model[int(seq)] = viewMsgs[i]
 	}
 	var trace []string
 	fail := func(format string, args ...any) {
@@ -110,8 +110,10 @@ func runStoreProp(t *testing.T, seed uint64) {
 			fail("State next %d/%d created %d; store %d/%d %d", got.nextSender, got.nextTarget, got.created,
 				ms.nextSender, ms.nextTarget, ms.created.UnixNano())
 		}
-		if !slices.Equal(got.messages.seqs, ms.messages.seqs) || !slices.EqualFunc(got.messages.msgs, ms.messages.msgs, bytes.Equal) {
-			fail("State messages %v; store %v", got.messages.seqs, ms.messages.seqs)
+		gotSeqs, gotMsgs := got.messages.all()
+		msSeqs, msMsgs := ms.messages.all()
+		if !slices.Equal(gotSeqs, msSeqs) || !slices.EqualFunc(gotMsgs, msMsgs, bytes.Equal) {
+			fail("State messages %v; store %v", gotSeqs, msSeqs)
 		}
 		want := make([][]byte, 0, len(model))
 		for _, seq := range slices.Sorted(maps.Keys(model)) {
@@ -155,7 +157,7 @@ func runStoreProp(t *testing.T, seed uint64) {
 	}
 	check()
 
-	if !slices.Equal(v.messages.seqs, viewSeqs) || !slices.EqualFunc(v.messages.msgs, viewMsgs, bytes.Equal) {
+	if seqs, msgs := v.messages.all(); !slices.Equal(seqs, viewSeqs) || !slices.EqualFunc(msgs, viewMsgs, bytes.Equal) {
 		fail("the view the store opened from changed")
 	}
 	var b bytes.Buffer

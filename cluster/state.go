@@ -3,7 +3,6 @@ package cluster
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"sgw/atrest"
@@ -23,7 +22,7 @@ import (
 // Journal records are append-only and never changed once applied, which is
 // what lets Replay iterate them without the lock, and a snapshot share them
 // (state_records.go, state_snapshot.go); a session's stored messages are
-// shared the same way (msgLog).
+// shared the same way (msgLog, state_messages.go).
 // seal takes mu under the Node's pipeline mutex (seal.go); nothing holding
 // mu takes that mutex.
 type State struct {
@@ -62,64 +61,6 @@ type sessionState struct {
 
 func newSessionState() *sessionState {
 	return &sessionState{nextSender: 1, nextTarget: 1}
-}
-
-// msgLog is a session's stored messages in MsgSeqNum order. A snapshot,
-// or a leader's store being opened (State.session), shares its slices
-// (view) while later Applies go on: appending, the usual case (each
-// message sent has the next MsgSeqNum), writes past what a view holds,
-// and set copies the slices before it changes or inserts an element a
-// view may hold. The store's own copy, starting as such a view, follows
-// the same rule. Owned by the State (s.mu held) or by one messageStore
-// (its quickfix methods).
-type msgLog struct {
-	seqs   []uint64 // ascending
-	msgs   [][]byte // msgs[i] is message seqs[i]; never changed in place once stored
-	shared bool     // a view may hold seqs and msgs
-}
-
-// set stores m as message seq, replacing any held.
-func (l *msgLog) set(seq uint64, m []byte) {
-	n := len(l.seqs)
-	if n == 0 || seq > l.seqs[n-1] {
-		l.seqs = append(l.seqs, seq)
-		l.msgs = append(l.msgs, m)
-		return
-	}
-	if l.shared {
-		l.seqs, l.msgs, l.shared = slices.Clone(l.seqs), slices.Clone(l.msgs), false
-	}
-	i, found := slices.BinarySearch(l.seqs, seq)
-	if found {
-		l.msgs[i] = m
-		return
-	}
-	l.seqs = slices.Insert(l.seqs, i, seq)
-	l.msgs = slices.Insert(l.msgs, i, m)
-}
-
-// view returns the messages held now, as slices later sets do not change.
-func (l *msgLog) view() (seqs []uint64, msgs [][]byte) {
-	l.shared = true
-	n := len(l.seqs)
-	return l.seqs[:n:n], l.msgs[:n:n]
-}
-
-// len returns how many messages are held.
-func (l *msgLog) len() int { return len(l.seqs) }
-
-// between returns the messages held under sequence numbers begin to end,
-// in order, sharing l's slice (not to be changed).
-func (l *msgLog) between(begin, end int) [][]byte {
-	if end < begin || end <= 0 {
-		return nil
-	}
-	lo, _ := slices.BinarySearch(l.seqs, uint64(max(begin, 0)))
-	hi, found := slices.BinarySearch(l.seqs, uint64(end))
-	if found {
-		hi++
-	}
-	return l.msgs[lo:hi:hi]
 }
 
 var _ StateMachine = (*State)(nil)
@@ -238,9 +179,9 @@ func (s *State) applySession(r record) {
 	case opCreated:
 		ss.created = r.stamp
 	case opMessage:
-		ss.messages.set(r.n, slices.Clone(r.msg))
+		ss.messages.set(r.n, r.msg)
 	case opSent:
-		ss.messages.set(r.n, slices.Clone(r.msg))
+		ss.messages.set(r.n, r.msg)
 		ss.nextSender++
 	case opReset:
 		ss.nextSender, ss.nextTarget, ss.created = 1, 1, r.stamp
@@ -333,8 +274,8 @@ type sessionView struct {
 
 // session returns a copy of session id's store; a session never written
 // has both sequence numbers at 1 and no reservation. Its messages share
-// the State's slices (msgLog.view), so the copy costs the same for a
-// session that sent a million messages as for one that sent none.
+// the State's chunks and arenas (msgLog.view), so the copy costs the same
+// for a session that sent a million messages as for one that sent none.
 func (s *State) session(id string) sessionView {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -342,10 +283,9 @@ func (s *State) session(id string) sessionView {
 	if ss == nil {
 		ss = newSessionState()
 	}
-	seqs, msgs := ss.messages.view()
 	return sessionView{
 		nextSender: int(ss.nextSender), nextTarget: int(ss.nextTarget), created: ss.created,
-		messages:       msgLog{seqs: seqs, msgs: msgs, shared: true},
+		messages:       ss.messages.view(),
 		hasReservation: ss.hasReservation, reserved: int(ss.reserved), clean: ss.clean, owner: ss.owner,
 	}
 }

@@ -482,8 +482,9 @@ func (s *stateSim) takeView() {
 	}
 	for range n {
 		seq, msg := s.seqNum(), s.bytes(8)
-		if k := len(v.messages.seqs); k > 0 && s.r.IntN(2) == 0 {
-			seq = v.messages.seqs[k-1] + 1 // the next one sent, the usual case
+		if k := v.messages.len(); k > 0 && s.r.IntN(2) == 0 {
+			last, _ := v.messages.at(k - 1)
+			seq = last + 1 // the next one sent, the usual case
 		}
 		v.messages.set(seq, msg)
 		want[seq] = msg
@@ -814,18 +815,16 @@ func recordsDiff(got, want []journal.Record) string {
 
 // msgLogDiff compares a msgLog with the messages it must hold.
 func msgLogDiff(l *msgLog, want map[uint64][]byte) string {
-	if len(l.seqs) != len(l.msgs) {
-		return fmt.Sprintf("%d seqs and %d messages", len(l.seqs), len(l.msgs))
+	seqs, msgs := l.all()
+	if !slices.IsSorted(seqs) || len(slices.Compact(slices.Clone(seqs))) != len(seqs) {
+		return fmt.Sprintf("seqs not strictly ascending: %v", seqs)
 	}
-	if !slices.IsSorted(l.seqs) || len(slices.Compact(slices.Clone(l.seqs))) != len(l.seqs) {
-		return fmt.Sprintf("seqs not strictly ascending: %v", l.seqs)
+	if ws := slices.Sorted(maps.Keys(want)); !slices.Equal(seqs, ws) {
+		return fmt.Sprintf("messages %v; want %v", seqs, ws)
 	}
-	if ws := slices.Sorted(maps.Keys(want)); !slices.Equal(l.seqs, ws) {
-		return fmt.Sprintf("messages %v; want %v", l.seqs, ws)
-	}
-	for i, seq := range l.seqs {
-		if !bytes.Equal(l.msgs[i], want[seq]) {
-			return fmt.Sprintf("message %d = %q; want %q", seq, l.msgs[i], want[seq])
+	for i, seq := range seqs {
+		if !bytes.Equal(msgs[i], want[seq]) {
+			return fmt.Sprintf("message %d = %q; want %q", seq, msgs[i], want[seq])
 		}
 	}
 	return ""
@@ -860,8 +859,10 @@ func (s *stateSim) stateDiff(a, b *State) string {
 				x.hasReservation != y.hasReservation || x.reserved != y.reserved || x.clean != y.clean || x.owner != y.owner {
 				d = append(d, fmt.Sprintf("session %.20s: %+v / %+v", id, *x, *y))
 			}
-			if !slices.Equal(x.messages.seqs, y.messages.seqs) || !slices.EqualFunc(x.messages.msgs, y.messages.msgs, bytes.Equal) {
-				d = append(d, fmt.Sprintf("session %.20s: messages %v / %v", id, x.messages.seqs, y.messages.seqs))
+			xs, xm := x.messages.all()
+			ys, ym := y.messages.all()
+			if !slices.Equal(xs, ys) || !slices.EqualFunc(xm, ym, bytes.Equal) {
+				d = append(d, fmt.Sprintf("session %.20s: messages %v / %v", id, xs, ys))
 			}
 		}
 	}

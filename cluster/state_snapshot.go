@@ -74,8 +74,8 @@ func (s *State) Snapshot() (io.WriterTo, error) {
 	}
 	for id, ss := range s.sessions {
 		c := sessionSnapshot{id: id, state: *ss}
-		c.seqs, c.msgs = ss.messages.view()
 		c.state.messages = msgLog{}
+		c.msgs = ss.messages.view()
 		p.sessions = append(p.sessions, c)
 	}
 	slices.SortFunc(p.sessions, func(a, b sessionSnapshot) int { return strings.Compare(a.id, b.id) })
@@ -99,8 +99,7 @@ type stateSnapshot struct {
 type sessionSnapshot struct {
 	id    string
 	state sessionState // its scalars; messages is empty
-	seqs  []uint64     // the messages held, ascending
-	msgs  [][]byte
+	msgs  msgLog       // a view of the messages held
 }
 
 // WriteTo implements io.WriterTo: it writes the snapshot's encoding,
@@ -122,8 +121,8 @@ func (p *stateSnapshot) encode() ([]byte, error) {
 	}
 	for _, ss := range p.sessions {
 		size += 2 + len(ss.id) + 8 + 8 + 8 + 1 + 8 + 2 + len(ss.state.owner) + 4
-		for _, m := range ss.msgs {
-			size += 8 + 4 + len(m)
+		for i := range ss.msgs.n {
+			size += 8 + 4 + int(ss.msgs.meta(i).len)
 		}
 	}
 	b := make([]byte, 0, size)
@@ -175,9 +174,9 @@ func (p *stateSnapshot) encode() ([]byte, error) {
 		b = binary.BigEndian.AppendUint64(b, ss.reserved)
 		b = binary.BigEndian.AppendUint16(b, uint16(len(ss.owner)))
 		b = append(b, ss.owner...)
-		b = binary.BigEndian.AppendUint32(b, uint32(len(c.seqs)))
-		for i, seq := range c.seqs {
-			m := c.msgs[i]
+		b = binary.BigEndian.AppendUint32(b, uint32(c.msgs.n))
+		for i := range c.msgs.n {
+			seq, m := c.msgs.at(i)
 			b = binary.BigEndian.AppendUint64(b, seq)
 			b = binary.BigEndian.AppendUint32(b, uint32(len(m)))
 			b = append(b, m...)
@@ -237,7 +236,8 @@ func (s *State) Restore(r io.Reader) error {
 // decodeSnapshot decodes and validates a snapshot encoding into a new
 // State. The records' bodies and the messages are slices of b, which the
 // caller hands over: b must never change after. (b is the records' only
-// arena, or several windows of it beyond 4 GiB: journalRecs.addShared.)
+// arena, or several windows of it beyond 4 GiB: journalRecs.addShared;
+// each session's messages likewise, msgLog.addShared.)
 func decodeSnapshot(b []byte) (*State, error) {
 	const trailer = 4
 	if len(b) < len(snapshotMagic)+2+trailer || string(b[:len(snapshotMagic)]) != snapshotMagic {
@@ -329,7 +329,9 @@ func decodeSnapshot(b []byte) (*State, error) {
 		var last uint64
 		for range nm {
 			seq := r.Uint64BE("message seq")
-			m := r.Bytes(int(r.Uint32BE("message length")), "message")
+			size := int(r.Uint32BE("message length"))
+			off := r.Offset()
+			r.Bytes(size, "message")
 			if r.Err() == nil && (seq == 0 || seq > maxSeqNum || seq <= last) {
 				r.Fail(fmt.Sprintf("session %q: message %d after %d", id, seq, last))
 			}
@@ -337,7 +339,7 @@ func decodeSnapshot(b []byte) (*State, error) {
 				break
 			}
 			last = seq
-			ss.messages.set(seq, m)
+			ss.messages.addShared(seq, b, off, size, maxArenaOffset)
 		}
 		if r.Err() != nil {
 			break

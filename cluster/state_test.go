@@ -583,6 +583,23 @@ func fillDay(b *testing.B, s *State, orders int) {
 	}
 }
 
+// all returns the messages held and their seqs.
+func (l *msgLog) all() (seqs []uint64, msgs [][]byte) {
+	seqs, msgs = make([]uint64, l.n), make([][]byte, l.n)
+	for i := range l.n {
+		seqs[i], msgs[i] = l.at(i)
+	}
+	return seqs, msgs
+}
+
+// between returns the messages held under sequence numbers begin to end,
+// in order.
+func (l *msgLog) between(begin, end int) [][]byte {
+	lo, hi := l.span(begin, end)
+	_, msgs := l.all()
+	return msgs[lo:hi]
+}
+
 // get returns message seq, or nil.
 func (l *msgLog) get(seq int) []byte {
 	if m := l.between(seq, seq); len(m) == 1 {
