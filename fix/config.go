@@ -79,7 +79,10 @@ type UpstreamConfig struct {
 	// starts its day at 1 has its Logon refused ("MsgSeqNum too low"),
 	// logged as an error and counted
 	// (gateway_fix_sequence_too_low_total) until the store is reset by
-	// hand.
+	// hand; and after a reset by a Logon with ResetSeqNumFlag=Y that
+	// followed a NewOrderSingle, Handed answers HandedUnknown at every
+	// start for the requests the store does not hold (only a new period
+	// ends that; see doc.go).
 	Schedule *SessionSchedule `yaml:"schedule"`
 	// QueueSize bounds the requests accepted by Send and not yet handed to
 	// the session. Zero means 65536.

@@ -86,9 +86,16 @@
 // boot id, see Store) may the store have lost its tail: Handed then says
 // HandedUnknown for what it does not hold, and the order manager asks the
 // upstream (OrderStatusRequest) before sending such an order again,
-// flagged PossResend. It says so at every later start too, until the
-// store's next reset (a new period), however the start that found the
-// loss ended. The recovery rule is in package orders.
+// flagged PossResend. It says so at every later start too, until a
+// reset of the store that starts a new period of the schedule, however
+// the start that found the loss ended. A reset within the period (a
+// Logon with ResetSeqNumFlag=Y in the middle of the day, or
+// reset_on_logon) discards messages that can no longer be resent: Handed
+// answers HandedUnknown for the requests the store held before it, and,
+// at every later start until a reset that starts a new period, for every
+// request the store does not hold, if the store held a NewOrderSingle or
+// was lossy when it was reset (without a schedule the period never ends).
+// The recovery rule is in package orders.
 //
 // The upstream's refusal of a message as a message — a
 // BusinessMessageReject (j), such as "Unsupported Message Type" for an
@@ -170,17 +177,20 @@
 //
 // A store that lost messages is whole from the start that finds the loss
 // on, but it still lacks them: the reservation keeps it marked lossy until
-// the store's next Reset (a new period, which the venue numbers from 1 and
-// of which the store holds everything). Otherwise a later start (the process
-// killed on the same boot, or stopped cleanly, before the order manager
-// had resolved what was lost) would answer HandedNo for a lost order, and
-// the order manager would send it again as a new order. The mark rides in
-// the boot id: "<next> 0 lost:<boot id>", or "<next> 0 lost,clean:<boot
-// id>" after a clean close (the clean flag stays 0). A build that predates
-// the mark reads it as an unclean stop on another boot: it skips to the
-// reservation (which stays above the next sender sequence number for
-// this) and answers HandedUnknown, as it must; it would have answered
-// HandedNo had it read a clean close.
+// a Reset that starts a new period of the schedule (the venue numbers it
+// from 1, the store holds all of it, and the order manager sends no order
+// of a past day again). Otherwise a later start (the process killed on the
+// same boot, or stopped cleanly, before the order manager had resolved
+// what was lost) would answer HandedNo for a lost order, and the order
+// manager would send it again as a new order. A Reset within the period
+// keeps the mark, and sets it if the store held a NewOrderSingle: the
+// orders handed before it are in doubt, and their messages are gone.
+// The mark rides in the boot id: "<next> 0 lost:<boot id>", or "<next> 0
+// lost,clean:<boot id>" after a clean close (the clean flag stays 0). A
+// build that predates the mark reads it as an unclean stop on another
+// boot: it skips to the reservation (which stays above the next sender
+// sequence number for this) and answers HandedUnknown, as it must; it
+// would have answered HandedNo had it read a clean close.
 //
 // With a key ring (UpstreamConfig.Keys, broker.Config.Keys: the
 // configuration's storage.encryption) the store is sealed instead

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quickfixgo/quickfix"
@@ -59,6 +60,12 @@ type storeFactory struct {
 	// creation time, Unix nanoseconds) when Create opens the store and after
 	// each Reset; on the session goroutine, or before it starts.
 	onPeriod func(int64)
+	// samePeriod, when set, tells whether two times are in the same
+	// period of the session's schedule (SessionSchedule.samePeriod); nil
+	// means the session has no schedule: its period never ends. A Reset
+	// within the period keeps the orders handed before it in doubt (see
+	// reservedStore.Reset).
+	samePeriod func(t1, t2 time.Time) bool
 	// boot returns the machine's boot id; nil means bootID (tests set it).
 	boot func() string
 	// sessions, when set, keeps the stores and reservations instead of
@@ -97,9 +104,15 @@ type storeScan struct {
 	// lost is set when the store may lack messages that were sent: it
 	// was not closed cleanly and its next sender sequence number was moved
 	// up to the reservation, at this start or at an earlier one of the
-	// store's period (the reservation keeps the mark until the store's
-	// next Reset; see markOwner).
+	// store's period, or it was reset within the period after it held a
+	// NewOrderSingle (the reservation keeps the mark until a Reset that
+	// starts a new period; see markOwner and reservedStore.Reset).
 	lost bool
+	// orders is set when the store holds a NewOrderSingle (in handed).
+	orders bool
+	// reset is set once the store was reset after the scan
+	// (Upstream.onReset): the requests in handed can no longer be resent.
+	reset bool
 }
 
 // sentMsg is one application message the session sent.
@@ -219,11 +232,15 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 		// period ended (killed, or closed: a planned handover), perhaps
 		// before the order manager resolved what the store lacks.
 		scan.lost = true
-		f.log.Warn("fix: the store lost messages in an unclean stop earlier in its period; requests it does not hold count as unknown until its reset",
-			"store", where)
+		f.log.Warn("fix: the store lost messages in an unclean stop earlier in its period, or was reset within the period after orders were handed; "+
+			"requests it does not hold count as unknown until a reset that starts a new period", "store", where)
 	}
-	// The mark is written with every reservation until the store's Reset.
+	// The mark is written with every reservation until a Reset that
+	// starts a new period.
 	rs.lost = scan.lost
+	rs.inDoubt = f.onScan != nil
+	rs.samePeriod = f.samePeriod
+	rs.orders.Store(scan.orders)
 	if err := rs.reserve(inner.NextSenderMsgSeqNum()+reserveBlock, false); err != nil {
 		return nil, err
 	}
@@ -344,12 +361,24 @@ type reservedStore struct {
 	onReset  func()
 	onPeriod func(int64)
 
+	// inDoubt, set for an Upstream's store (whose Handed reads the
+	// mark), makes a Reset within the session's period keep the store
+	// marked lost when it held a NewOrderSingle or was marked already;
+	// samePeriod is storeFactory.samePeriod. Both are set before the store
+	// is used.
+	inDoubt    bool
+	samePeriod func(t1, t2 time.Time) bool
+	// orders is set once the store holds a NewOrderSingle in its period
+	// (only when inDoubt).
+	orders atomic.Bool
+
 	mu       sync.Mutex
 	reserved int
 	closed   bool
-	// lost marks a store that may lack messages sent in its period (see
-	// storeScan.lost): written with each reservation (markOwner) until
-	// Reset starts a new period.
+	// lost marks a store that may lack messages sent in its period, or
+	// whose period was reset with orders in doubt (see storeScan.lost):
+	// written with each reservation (markOwner) until a Reset that starts
+	// a new period.
 	lost bool
 }
 
@@ -442,6 +471,11 @@ func (s *reservedStore) SaveMessageAndIncrNextSenderMsgSeqNum(seq int, msg []byt
 	if err := s.ensure(seq + 1); err != nil {
 		return err
 	}
+	if s.inDoubt && !s.orders.Load() {
+		if _, mt, id := requestFields(msg); string(mt) == "D" && len(id) > 0 {
+			s.orders.Store(true)
+		}
+	}
 	return s.MessageStore.SaveMessageAndIncrNextSenderMsgSeqNum(seq, msg)
 }
 
@@ -470,13 +504,24 @@ func (s *reservedStore) Reset() error {
 	if s.onPeriod != nil {
 		defer func() { s.onPeriod(s.MessageStore.CreationTime().UnixNano()) }()
 	}
+	// A reset within the session's period (the venue's Logon with
+	// ResetSeqNumFlag=Y in the middle of the day, reset_on_logon) discards
+	// messages that can no longer be resent: the orders handed before it,
+	// and those the store lost, stay in doubt, and the store stays marked
+	// lost, so that Handed answers HandedUnknown, never HandedNo, for
+	// what it does not hold until a reset that starts a new period (the
+	// order manager sends no order of a past day again). Without a
+	// schedule the period never ends, and the mark stays.
+	created := s.MessageStore.CreationTime()
+	s.mu.Lock()
+	carry := s.inDoubt && (s.lost || s.orders.Load()) && (s.samePeriod == nil || s.samePeriod(created, time.Now()))
+	s.mu.Unlock()
 	if err := s.MessageStore.Reset(); err != nil {
 		return err
 	}
-	// A new period: the venue numbers from 1 again, and nothing of the
-	// old period is expected in the store.
+	s.orders.Store(false)
 	s.mu.Lock()
-	s.lost = false
+	s.lost = carry
 	s.mu.Unlock()
 	if err := s.reserve(s.MessageStore.NextSenderMsgSeqNum()+reserveBlock, false); err != nil {
 		return err
@@ -644,6 +689,7 @@ func scanStore(st quickfix.MessageStore) (storeScan, error) {
 		if m.msgType != 'H' {
 			scan.handed[m.clOrdID] = true
 		}
+		scan.orders = scan.orders || m.msgType == 'D'
 	}
 	if n := len(scan.sent); n > sentIndexSize {
 		scan.sent = slices.Clone(scan.sent[n-sentIndexSize:])

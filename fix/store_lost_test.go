@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,41 +16,44 @@ import (
 // handedNames names Handed's answers in failures.
 var handedNames = map[Handed]string{HandedUnknown: "HandedUnknown", HandedNo: "HandedNo", HandedYes: "HandedYes"}
 
+// storeKinds are the stores an Upstream keeps: quickfix's file store, the
+// sealed store and a SessionStores (the cluster's).
+var storeKinds = []struct {
+	name string
+	// open returns a factory of the kind on the store of dir (or fs)
+	// for a process of boot (or owner) boot.
+	open func(t *testing.T, dir string, fs *fakeSessions, boot string) (*storeFactory, quickfix.SessionID)
+}{
+	{name: "files", open: func(t *testing.T, dir string, _ *fakeSessions, boot string) (*storeFactory, quickfix.SessionID) {
+		f, sid := newTestStoreFactory(t, dir)
+		f.boot = func() string { return boot }
+		return f, sid
+	}},
+	{name: "sealed", open: func(t *testing.T, dir string, _ *fakeSessions, boot string) (*storeFactory, quickfix.SessionID) {
+		f, sid := newSealedStoreFactory(t, dir, keyRing(t, "k1"))
+		f.boot = func() string { return boot }
+		return f, sid
+	}},
+	{name: "sessions", open: func(t *testing.T, _ string, fs *fakeSessions, boot string) (*storeFactory, quickfix.SessionID) {
+		f, sid := newTestStoreFactory(t, t.TempDir())
+		fs.owner = boot
+		f.sessions = fs
+		return f, sid
+	}},
+}
+
 // TestStoreLostTailStaysLost: once a store may have lost its tail (an
 // unclean stop and a new boot, or another owner), Handed answers
-// HandedUnknown for what it does not hold at every later start until the
-// store's next reset, however the start that found the loss ended: killed
-// on the same boot (the store is then whole, but still lacks what the
-// machine crash lost) or closed cleanly (a planned handover in a
-// cluster). Before, the mark lived in that one start's memory: the next
-// start answered HandedNo for an order whose NewOrderSingle the crash
-// lost, and the order manager sent it again as a new order, while the
-// venue may have accepted it.
+// HandedUnknown for what it does not hold at every later start until a
+// reset of the store that starts a new period, however the start that
+// found the loss ended: killed on the same boot (the store is then
+// whole, but still lacks what the machine crash lost) or closed cleanly
+// (a planned handover in a cluster). Before, the mark lived in that one
+// start's memory: the next start answered HandedNo for an order whose
+// NewOrderSingle the crash lost, and the order manager sent it again as
+// a new order, while the venue may have accepted it.
 func TestStoreLostTailStaysLost(t *testing.T) {
-	kinds := []struct {
-		name string
-		// open returns a factory of the kind on the store of dir (or fs)
-		// for a process of boot (or owner) boot.
-		open func(t *testing.T, dir string, fs *fakeSessions, boot string) (*storeFactory, quickfix.SessionID)
-	}{
-		{name: "files", open: func(t *testing.T, dir string, _ *fakeSessions, boot string) (*storeFactory, quickfix.SessionID) {
-			f, sid := newTestStoreFactory(t, dir)
-			f.boot = func() string { return boot }
-			return f, sid
-		}},
-		{name: "sealed", open: func(t *testing.T, dir string, _ *fakeSessions, boot string) (*storeFactory, quickfix.SessionID) {
-			f, sid := newSealedStoreFactory(t, dir, keyRing(t, "k1"))
-			f.boot = func() string { return boot }
-			return f, sid
-		}},
-		{name: "sessions", open: func(t *testing.T, _ string, fs *fakeSessions, boot string) (*storeFactory, quickfix.SessionID) {
-			f, sid := newTestStoreFactory(t, t.TempDir())
-			fs.owner = boot
-			f.sessions = fs
-			return f, sid
-		}},
-	}
-	for _, kind := range kinds {
+	for _, kind := range storeKinds {
 		for _, stop := range []string{"killed", "closed"} {
 			t.Run(kind.name+"/"+stop, func(t *testing.T) {
 				dir, fs := t.TempDir(), newFakeSessions("")
@@ -116,11 +120,14 @@ func TestStoreLostTailStaysLost(t *testing.T) {
 				}
 				end(f3, st3)
 
-				// And again: the mark lasts until the store's reset.
+				// And again: the mark lasts until a reset that starts a new
+				// period of the schedule (TestStoreResetKeepsOrdersInDoubt
+				// has a reset within the period).
 				f4, st4, u4 := start("boot-2")
 				handed("the third start", u4, lostTail)
 				// A new period: the store starts empty, and nothing of the
 				// old one is expected in it.
+				st4.(*reservedStore).samePeriod = func(time.Time, time.Time) bool { return false }
 				if err := st4.Reset(); err != nil {
 					t.Fatal(err)
 				}
@@ -356,5 +363,134 @@ func TestStoreLossFoundByAStartThatDiedBeforeItsReservation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// orderMsgID is a stored NewOrderSingle with MsgSeqNum seq and ClOrdID id.
+func orderMsgID(seq int, id string) []byte {
+	return fmt.Appendf(nil, "8=FIX.4.4\x019=5\x0135=D\x0134=%d\x0111=%s\x0155=600519.SH\x0110=000\x01", seq, id)
+}
+
+// TestStoreResetKeepsOrdersInDoubt: a Reset within the session's period
+// (the venue's Logon with ResetSeqNumFlag=Y in the middle of the day, or
+// reset_on_logon) discards the period's messages, which can then no
+// longer be resent, and starts numbering from 1 again. The orders whose
+// NewOrderSingle was handed before it, and those a machine crash lost
+// from the store before it, are still in doubt: Handed answers
+// HandedUnknown for what the store does not hold at every later start,
+// until a reset that starts a new period of the schedule. Before, the
+// Reset cleared the store's lost mark with its messages: a later start
+// answered HandedNo for those orders, and the order manager sent them
+// again as new orders, while the venue may have accepted them.
+func TestStoreResetKeepsOrdersInDoubt(t *testing.T) {
+	for _, kind := range storeKinds {
+		for _, crash := range []bool{false, true} {
+			for _, stop := range []string{"killed", "closed"} {
+				name := kind.name + "/sent/" + stop
+				if crash {
+					name = kind.name + "/crash/" + stop
+				}
+				t.Run(name, func(t *testing.T) {
+					dir, fs := t.TempDir(), newFakeSessions("")
+					// start opens the store as the process of boot does; a
+					// Reset it makes starts a new period of the schedule
+					// when newPeriod is set.
+					start := func(boot string, newPeriod bool) (*storeFactory, quickfix.MessageStore, *Upstream) {
+						t.Helper()
+						f, sid := kind.open(t, dir, fs, boot)
+						if newPeriod {
+							f.samePeriod = func(time.Time, time.Time) bool { return false }
+						}
+						u := &Upstream{}
+						f.onScan = func(sc storeScan) { u.scan.Store(&sc) }
+						st, err := f.Create(sid)
+						if err != nil {
+							t.Fatal(err)
+						}
+						return f, st, u
+					}
+					end := func(f *storeFactory, st quickfix.MessageStore) {
+						t.Helper()
+						if stop == "killed" {
+							if err := st.(*reservedStore).MessageStore.Close(); err != nil {
+								t.Fatal(err)
+							}
+						} else if err := f.close(); err != nil {
+							t.Fatal(err)
+						}
+					}
+					save := func(st quickfix.MessageStore, id string) {
+						t.Helper()
+						if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(st.NextSenderMsgSeqNum(), orderMsgID(st.NextSenderMsgSeqNum(), id)); err != nil {
+							t.Fatal(err)
+						}
+					}
+					handed := func(when string, u *Upstream, want map[string]Handed) {
+						t.Helper()
+						for id, w := range want {
+							if got := u.Handed(id); got != w {
+								t.Errorf("%s: Handed(%s) = %s, want %s", when, id, handedNames[got], handedNames[w])
+							}
+						}
+					}
+
+					boot := "boot-1"
+					f, st, _ := start(boot, false)
+					save(st, "ord1") // sent, not yet acknowledged
+					inDoubt := map[string]Handed{"ord1": HandedUnknown}
+					if crash {
+						// ord2 was sent too; the machine crashed before the
+						// store wrote it back.
+						if err := st.(*reservedStore).MessageStore.Close(); err != nil {
+							t.Fatal(err)
+						}
+						boot = "boot-2"
+						f, st, _ = start(boot, false)
+						inDoubt["ord2"] = HandedUnknown
+					}
+					// The venue's Logon with ResetSeqNumFlag=Y, the same day.
+					if err := st.Reset(); err != nil {
+						t.Fatal(err)
+					}
+					save(st, "ord3")
+					end(f, st)
+					inDoubt["ord3"] = HandedYes
+					if kind.name == "files" {
+						// A form every earlier build reads as a store that lost
+						// messages (TestReservationForms): the owner marked
+						// lost, the clean flag 0.
+						paths, err := filepath.Glob(filepath.Join(dir, "*.reserve"))
+						if err != nil || len(paths) != 1 {
+							t.Fatalf("reservation files %v, %v", paths, err)
+						}
+						_, clean, owner, _, err := readReservation(paths[0], nil, nil)
+						if err != nil || clean || !strings.HasPrefix(owner, markLost) && !strings.HasPrefix(owner, markLostClean) {
+							t.Errorf("reservation after the reset: clean %v, owner %q, %v; want the owner marked lost, clean 0", clean, owner, err)
+						}
+					}
+
+					f, st, u := start(boot, false)
+					handed("the start after the reset", u, inDoubt)
+					end(f, st)
+					f, st, u = start(boot, false)
+					handed("the start after that", u, inDoubt)
+
+					// A reset that starts a new period of the schedule: the
+					// orders of the past one are not in doubt any longer
+					// (the order manager ends a past day's orders).
+					end(f, st)
+					f, st, _ = start(boot, true)
+					if err := st.Reset(); err != nil {
+						t.Fatal(err)
+					}
+					end(f, st)
+					f, _, u = start(boot, false)
+					handed("the start after the next period's reset", u, map[string]Handed{"ord1": HandedNo, "ord2": HandedNo, "ord3": HandedNo})
+					if err := f.close(); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
+		}
 	}
 }

@@ -175,12 +175,19 @@ func (u *Upstream) Left() uint64 { return u.pacer.left.Load() }
 // Handed tells whether a request with ClOrdID id was handed to the session
 // before this process started: its store held it then. It answers
 // HandedUnknown before Run has opened the store (call it from
-// Handler.OnSessionUp on) and, for requests the store does not hold, after
-// an unclean stop that may have lost messages. Any goroutine.
+// Handler.OnSessionUp on); for requests the store held once it has been
+// reset since (a Logon with ResetSeqNumFlag=Y: resend recovery can no
+// longer deliver them); and, for requests the store does not hold, after
+// an unclean stop that may have lost messages or a reset earlier in the
+// session's period that discarded requests (see reservedStore.Reset).
+// Any goroutine.
 func (u *Upstream) Handed(id string) Handed {
 	sc := u.scan.Load()
 	switch {
 	case sc == nil:
+		return HandedUnknown
+	case sc.handed[id] && sc.reset:
+		// Reset since: FIX resend recovery cannot deliver it.
 		return HandedUnknown
 	case sc.handed[id]:
 		return HandedYes
@@ -235,17 +242,7 @@ func (u *Upstream) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	stores := &storeFactory{settings: settings, dir: u.cfg.StoreDir, syncEach: u.cfg.StoreSync, keys: u.cfg.Keys, log: u.log,
-		sessions: u.cfg.Sessions, resumeAfter: int(u.resumeAfter.Load()), resumePeriod: u.resumePeriod.Load(),
-		onPeriod: u.period.Store,
-		onScan: func(sc storeScan) {
-			for _, m := range sc.sent {
-				u.sent.add(m)
-			}
-			sc.sent = nil
-			u.scan.Store(&sc)
-		},
-		onReset: u.onReset}
+	stores := u.newStores(settings)
 	defer func() {
 		if cerr := stores.close(); cerr != nil && err == nil {
 			err = cerr
@@ -281,6 +278,26 @@ func (u *Upstream) Run(ctx context.Context) (err error) {
 	wg.Wait()
 	ini.Stop() // logs out and waits for the session goroutine
 	return nil
+}
+
+// newStores returns the factory of Run's store, told what the Upstream
+// needs of it: the scan, resets and the period. Run's goroutine.
+func (u *Upstream) newStores(settings *quickfix.Settings) *storeFactory {
+	f := &storeFactory{settings: settings, dir: u.cfg.StoreDir, syncEach: u.cfg.StoreSync, keys: u.cfg.Keys, log: u.log,
+		sessions: u.cfg.Sessions, resumeAfter: int(u.resumeAfter.Load()), resumePeriod: u.resumePeriod.Load(),
+		onPeriod: u.period.Store,
+		onScan: func(sc storeScan) {
+			for _, m := range sc.sent {
+				u.sent.add(m)
+			}
+			sc.sent = nil
+			u.scan.Store(&sc)
+		},
+		onReset: u.onReset}
+	if sc := u.cfg.Schedule; sc != nil {
+		f.samePeriod = sc.samePeriod
+	}
+	return f
 }
 
 // probe sends a TestRequest every HeartBtInt while logged on; the
@@ -571,11 +588,19 @@ func (u *Upstream) askAgain(m *quickfix.Message) {
 }
 
 // onReset runs when quickfix resets the session's store: a new period of
-// the schedule (or reset_on_logon). The MsgSeqNums of the requests sent
-// before are numbers of the past period, and a Reject of the new one
-// must not find them. Session goroutine.
+// the schedule, a Logon with ResetSeqNumFlag=Y (the venue's, or ours with
+// reset_on_logon). The MsgSeqNums of the requests sent before are numbers
+// of the past period, and a Reject of the new one must not find them. The
+// requests the store held at start can no longer be resent: Handed
+// answers HandedUnknown for them from now on (a reset at the first logon
+// comes before the order manager asks). Session goroutine.
 func (u *Upstream) onReset() {
 	u.sent.reset()
+	if sc := u.scan.Load(); sc != nil && len(sc.handed) > 0 && !sc.reset {
+		c := *sc
+		c.reset = true
+		u.scan.Store(&c)
+	}
 	u.resets.Inc()
 	u.log.Info("fix: session reset: sequence numbers start again from 1")
 }
