@@ -28,6 +28,8 @@ type Symbols interface {
 type Books interface {
 	Symbols
 	Instrument(id orderbook.SymbolID) *refdata.Instrument
+	// Symbols returns every instrument's SymbolID.
+	Symbols() []orderbook.SymbolID
 }
 
 // Carried returns the instruments of books that feed carries: those whose
@@ -38,6 +40,29 @@ func Carried(books Books, feed string) Symbols { return carried{books, feed} }
 type carried struct {
 	books Books
 	feed  string
+}
+
+// symbolLister is a Symbols that lists every instrument it resolves to
+// (Carried's, and *orderbook.Engine's): a decoder that found a message of
+// an instrument no directory mapped marks those it has not mapped stale.
+type symbolLister interface {
+	Symbols() []orderbook.SymbolID
+}
+
+var (
+	_ symbolLister = carried{}
+	_ Books        = (*orderbook.Engine)(nil)
+)
+
+// Symbols returns the instruments the feed carries, in a new slice.
+func (c carried) Symbols() []orderbook.SymbolID {
+	var ids []orderbook.SymbolID
+	for _, id := range c.books.Symbols() {
+		if f := c.books.Instrument(id).Feed; f == "" || f == c.feed {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 func (c carried) LookupFeed(feedSymbol []byte) (orderbook.SymbolID, bool) {
@@ -77,22 +102,59 @@ func (c *decodeCounters) stats() DecodeStats {
 // messages, and the set of instruments the feed has carried, which a
 // rebuild clears and marks stale and then valid again.
 //
+// A message of a Stock Locate that no directory mapped since the stream
+// began (or was rebuilt) shows a directory missed: a venue sends an
+// instrument's directory before anything else of it, so a relay or a
+// rebuild's source lost it. Its instrument is unknown: every instrument
+// the feed carries that no directory has mapped is marked stale (when
+// syms lists them, as Carried and *orderbook.Engine do), the feed asks
+// for a rebuild from sequence 1 (Missed), and a rebuild's end leaves
+// them stale while the directory is still missing. A directory naming an
+// instrument the feed does not carry maps its locate to nothing, which
+// asks for nothing.
+//
 // The arbiter calls Apply, Restart and Rebuilt one at a time; DecodeStats
-// may be called from any goroutine.
+// and Missed may be called from any goroutine.
 type ITCHDecoder struct {
 	syms   Symbols
 	out    EventSink
-	missed Misser           // out, when it is one
-	locate *[1 << 16]uint32 // Stock Locate -> SymbolID+1; 0 = unmapped
-	known  map[uint32]bool  // every SymbolID a directory mapped
-	m      itch.Message
-	ev     event.Event
-	cnt    decodeCounters
+	missed Misser // out, when it is one
+	// locate maps a Stock Locate to SymbolID+1: 0 = no directory since
+	// the last Restart, notCarried = a directory naming no instrument
+	// the feed carries.
+	locate *[1 << 16]uint32
+	// known maps every SymbolID a directory mapped to whether one mapped
+	// it since the last Restart.
+	known map[uint32]bool
+	// carried lists the instruments the feed carries (nil: syms does not
+	// list them). unmapped holds those never mapped that a directory
+	// missed marked stale: valid again at a rebuild's end that missed
+	// none.
+	carried  []uint32
+	unmapped map[uint32]bool
+	// noDir: a message of a locate with no directory came since the last
+	// Restart (Missed). rebuilt: Rebuilt came since the last Restart (the
+	// books it declared valid are marked stale again at a directory
+	// missed). Restarts are counted in pass, and firstMap[locate] is the
+	// pass in which a directory first mapped it (0: none yet): a message
+	// a rebuild delivers again of a locate first mapped in that rebuild
+	// was dropped at every delivery before, its print never published.
+	noDir    atomic.Bool
+	rebuilt  bool
+	pass     uint32
+	firstMap *[1 << 16]uint32
+	m        itch.Message
+	ev       event.Event
+	cnt      decodeCounters
 	// replay counts the messages still to come that the arbiter
 	// delivered before the rebuild under way (Replay): their prints are
 	// not published again.
 	replay uint64
 }
+
+// notCarried is the Stock Locate table's entry of a directory naming an
+// instrument the feed does not carry.
+const notCarried = ^uint32(0)
 
 var (
 	_ Sink      = (*ITCHDecoder)(nil)
@@ -107,7 +169,14 @@ var (
 // delivers to out.
 func NewITCHDecoder(syms Symbols, out EventSink) *ITCHDecoder {
 	missed, _ := out.(Misser)
-	return &ITCHDecoder{syms: syms, out: out, missed: missed, locate: new([1 << 16]uint32), known: map[uint32]bool{}}
+	d := &ITCHDecoder{syms: syms, out: out, missed: missed, locate: new([1 << 16]uint32), known: map[uint32]bool{},
+		unmapped: map[uint32]bool{}, pass: 1, firstMap: new([1 << 16]uint32)}
+	if l, ok := syms.(symbolLister); ok {
+		for _, id := range l.Symbols() {
+			d.carried = append(d.carried, uint32(id))
+		}
+	}
+	return d
 }
 
 // Apply implements Sink: it decodes msg and delivers its event, if it
@@ -128,12 +197,16 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 	if m.Type == itch.TypeStockDirectory {
 		id, ok := d.syms.LookupFeed(bytes.TrimRight(m.Stock[:], " "))
 		if !ok {
-			d.locate[m.StockLocate] = 0
+			d.locate[m.StockLocate] = notCarried
 			d.cnt.unknownStock.Add(1)
 			return nil
 		}
 		d.locate[m.StockLocate] = uint32(id) + 1
 		d.known[uint32(id)] = true
+		delete(d.unmapped, uint32(id))
+		if d.firstMap[m.StockLocate] == 0 {
+			d.firstMap[m.StockLocate] = d.pass
+		}
 		return nil
 	}
 	ev := &d.ev
@@ -143,11 +216,17 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 	}
 	if ev.Kind != event.System {
 		v := d.locate[m.StockLocate]
-		if v == 0 {
+		if v-1 >= notCarried-1 { // 0 or notCarried
 			d.cnt.unknownSymbol.Add(1)
+			if v == 0 && m.StockLocate != 0 {
+				return d.noDirectory()
+			}
 			return nil
 		}
 		ev.Symbol = v - 1
+		if replayed && d.firstMap[m.StockLocate] == d.pass {
+			replayed = false // dropped when delivered before: never published
+		}
 	}
 	ev.Recv = recv
 	if replayed {
@@ -156,12 +235,46 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 	return d.out.Apply(ev)
 }
 
+// noDirectory handles a message of a Stock Locate that no directory mapped
+// since the last Restart (Stock Locate 0 names no instrument): the
+// directory was missed. The first since the Restart marks stale every
+// instrument the feed carries that no directory mapped since: one of them
+// may be the message's, and the books of those a Rebuilt declared valid,
+// or never cleared, show nothing else of it. Missed reports it until the
+// next Restart.
+func (d *ITCHDecoder) noDirectory() error {
+	if d.noDir.Load() {
+		return nil
+	}
+	d.noDir.Store(true)
+	for _, id := range d.carried {
+		mapped, ok := d.known[id]
+		switch {
+		case !ok && !d.unmapped[id]:
+			d.unmapped[id] = true
+		case ok && !mapped && d.rebuilt:
+		default:
+			continue // mapped, or stale since the Restart's Clear or an earlier miss
+		}
+		if err := d.out.Apply(&event.Event{Kind: event.Stale, Symbol: id}); err != nil {
+			return fmt.Errorf("feed: %s of symbol %d: %w", event.Stale, id, err)
+		}
+	}
+	return nil
+}
+
 // Restart implements Rebuilder: every book the feed carried is cleared and
 // marked stale, and the Stock Locate table forgotten (the stream from
 // sequence 1 maps it again).
 func (d *ITCHDecoder) Restart() error {
 	clear(d.locate[:])
-	return d.each(event.Clear)
+	for id := range d.known {
+		d.known[id] = false
+	}
+	d.noDir.Store(false)
+	d.rebuilt = false
+	d.pass++
+	return d.each(event.Clear, false)
 }
 
 // Replay implements Replayer: the next n messages were delivered before
@@ -172,15 +285,37 @@ func (d *ITCHDecoder) Replay(n uint64) { d.replay = n }
 
 // MarkStale implements Staler: every book the feed carried is marked
 // stale, unchanged (the sources disagree; a rebuild follows).
-func (d *ITCHDecoder) MarkStale() error { return d.each(event.Stale) }
+func (d *ITCHDecoder) MarkStale() error { return d.each(event.Stale, false) }
 
 // Rebuilt implements Rebuilder: every book the feed carried is valid
-// again.
-func (d *ITCHDecoder) Rebuilt() error { return d.each(event.Valid) }
+// again, but while a directory is missed (Missed) those no directory
+// mapped since the Restart stay stale: the rebuild Missed asks for
+// follows.
+func (d *ITCHDecoder) Rebuilt() error {
+	d.rebuilt = true
+	noDir := d.noDir.Load()
+	if err := d.each(event.Valid, noDir); err != nil {
+		return err
+	}
+	if noDir {
+		return nil
+	}
+	for id := range d.unmapped {
+		if err := d.out.Apply(&event.Event{Kind: event.Valid, Symbol: id}); err != nil {
+			return fmt.Errorf("feed: %s of symbol %d: %w", event.Valid, id, err)
+		}
+	}
+	clear(d.unmapped)
+	return nil
+}
 
-// each sends an event of kind k to every instrument the feed carried.
-func (d *ITCHDecoder) each(k event.Kind) error {
-	for id := range d.known {
+// each sends an event of kind k to every instrument the feed carried
+// (with mapped, to those a directory mapped since the last Restart).
+func (d *ITCHDecoder) each(k event.Kind, mapped bool) error {
+	for id, now := range d.known {
+		if mapped && !now {
+			continue
+		}
 		if err := d.out.Apply(&event.Event{Kind: k, Symbol: id}); err != nil {
 			return fmt.Errorf("feed: %s of symbol %d: %w", k, id, err)
 		}
@@ -188,11 +323,15 @@ func (d *ITCHDecoder) each(k event.Kind) error {
 	return nil
 }
 
-// Missed implements Misser: the books (out, when it is a Misser, as
-// *orderbook.Input is) found a message missing from the stream since the
-// last Restart's Clears were applied (Input.Missed). Safe from any
+// Missed implements Misser: a message of a Stock Locate no directory
+// mapped came since the last Restart (a directory missed), or the books
+// (out, when it is a Misser, as *orderbook.Input is) found a message
+// missing from the stream since the last Restart's Clears were applied
+// (Input.Missed). Safe from any
 // goroutine; it never blocks.
-func (d *ITCHDecoder) Missed() bool { return d.missed != nil && d.missed.Missed() }
+func (d *ITCHDecoder) Missed() bool {
+	return d.noDir.Load() || d.missed != nil && d.missed.Missed()
+}
 
 // DecodeStats returns the decoder's counters.
 func (d *ITCHDecoder) DecodeStats() DecodeStats { return d.cnt.stats() }

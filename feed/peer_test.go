@@ -61,12 +61,22 @@ func newPeerRigProfile(t *testing.T, tracking feedpeer.TrackingMode, profile boo
 // tune.
 func newPeerRigTuned(t *testing.T, tracking feedpeer.TrackingMode, profile bool, tune func(*feed.Config)) *peerRig {
 	t.Helper()
+	return newPeerRigFaulted(t, tracking, profile, tune, nil)
+}
+
+// newPeerRigFaulted is newPeerRigTuned with fault applied to the rig's
+// servers before anything runs (the feed's first logins see it).
+func newPeerRigFaulted(t *testing.T, tracking feedpeer.TrackingMode, profile bool, tune func(*feed.Config), fault func(*peerRig)) *peerRig {
+	t.Helper()
 	r := &peerRig{t: t, pf: newPeerFeed(t, tracking)}
 	var err error
 	for _, s := range []**feedpeer.ITCHServer{&r.primary, &r.backup} {
 		if *s, err = feedpeer.NewITCHServer(feedpeer.ITCHServerConfig{ServerConfig: feedpeer.ServerConfig{HeartbeatInterval: 200 * time.Millisecond}, Username: "gw", Password: "pw"}, r.pf); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if fault != nil {
+		fault(r)
 	}
 	if r.books, err = orderbook.New(orderbook.Config{Instruments: testInstruments, Shards: 2}); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,213 @@
+package feed
+
+import (
+	"testing"
+	"time"
+
+	"sgw/feed/event"
+	"sgw/feed/itch"
+	"sgw/orderbook"
+	"sgw/refdata"
+)
+
+// twoSymbols maps the feed symbols 600519 and 000001 to books 0 and 1,
+// and lists them as the instruments the feed carries.
+type twoSymbols struct{}
+
+func (twoSymbols) LookupFeed(s []byte) (orderbook.SymbolID, bool) {
+	switch string(s) {
+	case "600519":
+		return 0, true
+	case "000001":
+		return 1, true
+	}
+	return 0, false
+}
+
+func (twoSymbols) Symbols() []orderbook.SymbolID { return []orderbook.SymbolID{0, 1} }
+
+// booksSink applies the decoder's events to its books by Symbol (a
+// System event to every one), as the Engine's shard writers do, and
+// keeps each book's Updates.
+type booksSink struct {
+	books []*bookSink
+}
+
+func newBooksSink(t *testing.T) *booksSink {
+	t.Helper()
+	s := &booksSink{}
+	for _, in := range []refdata.Instrument{
+		{Symbol: "600519.SH", Board: refdata.BoardMain, PrevClose: 17000000},
+		{Symbol: "000001.SZ", Board: refdata.BoardMain, PrevClose: 120000},
+	} {
+		if err := in.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		s.books = append(s.books, &bookSink{b: orderbook.NewBook(in)})
+	}
+	return s
+}
+
+func (s *booksSink) Apply(ev *event.Event) error {
+	if ev.Kind == event.System {
+		for _, b := range s.books {
+			_ = b.Apply(ev)
+		}
+		return nil
+	}
+	return s.books[ev.Symbol].Apply(ev)
+}
+
+// directoryDay is a small ITCH day of two instruments: their Stock
+// Directory messages (Stock Locate 1: 600519, 2: 000001; 3: 999999,
+// which the feed does not carry), a resting sell on each, an execution
+// of each (100 shares of 000001, 200 of 600519) and an order of the
+// instrument not carried.
+func directoryDay(t *testing.T) (day [][]byte, dir2 int) {
+	t.Helper()
+	s1, _ := itch.StockOf("600519")
+	s2, _ := itch.StockOf("000001")
+	s3, _ := itch.StockOf("999999")
+	msgs := []itch.Message{
+		{Type: itch.TypeStockDirectory, StockLocate: 1, Stock: s1, RoundLotSize: 100},
+		{Type: itch.TypeStockDirectory, StockLocate: 2, Stock: s2, RoundLotSize: 100},
+		{Type: itch.TypeStockDirectory, StockLocate: 3, Stock: s3, RoundLotSize: 100},
+		{Type: itch.TypeAddOrder, StockLocate: 1, Stock: s1, OrderRef: 1, Side: itch.SideSell, Shares: 1000, Price: 17000000},
+		{Type: itch.TypeAddOrder, StockLocate: 2, Stock: s2, OrderRef: 2, Side: itch.SideSell, Shares: 500, Price: 120000},
+		{Type: itch.TypeAddOrder, StockLocate: 3, Stock: s3, OrderRef: 3, Side: itch.SideBuy, Shares: 100, Price: 50000},
+		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 2, Shares: 100, MatchNumber: 1},
+		{Type: itch.TypeOrderExecuted, StockLocate: 1, OrderRef: 1, Shares: 200, MatchNumber: 2},
+	}
+	for i := range msgs {
+		msgs[i].Timestamp = 34200000000000 + uint64(i)
+		b, err := itch.Append(nil, &msgs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		day = append(day, b)
+	}
+	return day, 1
+}
+
+// without returns msgs without message i.
+func without(msgs [][]byte, i int) [][]byte {
+	return append(append([][]byte(nil), msgs[:i]...), msgs[i+1:]...)
+}
+
+// checkDirectoryBooks checks the books at the end of directoryDay: each
+// valid, its order reduced by its execution, and its print published
+// once.
+func checkDirectoryBooks(t *testing.T, s *booksSink) {
+	t.Helper()
+	for i, want := range []struct{ left, print int64 }{{800, 200}, {400, 100}} {
+		b := s.books[i]
+		var d []orderbook.Level
+		d = b.b.Depth(orderbook.Ask, 5, d)
+		if b.b.Stale() || len(d) != 1 || d[0].Qty != want.left {
+			t.Errorf("book %d: stale %v, asks %v; want valid, %d left", i, b.b.Stale(), d, want.left)
+		}
+		if p := prints(b.ups); len(p) != 1 || p[0] != want.print {
+			t.Errorf("book %d: prints %v, want [%d] once", i, p, want.print)
+		}
+	}
+}
+
+// TestMissedDirectoryRebuilds: the feed's one source leaves the Stock
+// Directory of 000001 out of its session and numbers the rest on (a relay
+// that lost it): no gap, no divergence. The messages of its Stock Locate
+// name no instrument: the decoder cannot apply them, so the book of
+// 000001 is marked stale (it may be any instrument the directory has not
+// mapped) and the feed is rebuilt from sequence 1 (Missed). The rebuild,
+// with the directory, ends with both books valid and right, each print
+// published once (000001's never was). A directory naming an instrument
+// the feed does not carry asks for nothing. Before, the messages of
+// 000001 were dropped in silence: its book stayed empty and valid, and
+// nothing rebuilt it.
+func TestMissedDirectoryRebuilds(t *testing.T) {
+	day, dir2 := directoryDay(t)
+	sink := newBooksSink(t)
+	d := NewITCHDecoder(twoSymbols{}, sink)
+	a := newArbiter(d, 64, 1, time.Second, time.Second)
+	a.single = true
+	a.SourceLive(Primary, 1)
+	for i, m := range without(day, dir2) {
+		a.Offer(Primary, uint64(i+1), m, 0)
+	}
+	if !sink.books[1].b.Stale() || sink.books[0].b.Stale() {
+		t.Errorf("000001's directory missed: stale %v, 600519's %v; want 000001's alone", sink.books[1].b.Stale(), sink.books[0].b.Stale())
+	}
+	if !d.Missed() || !a.Rebuilding() {
+		t.Fatalf("000001's directory missed: decoder missed %v, feed stale %v; want a rebuild asked", d.Missed(), a.Rebuilding())
+	}
+	if st := d.DecodeStats(); st.UnknownSymbol != 3 || st.UnknownStock != 1 {
+		t.Errorf("decode stats %+v: want 3 messages of an unmapped locate (2 of 000001, 1 of 999999), 1 directory of a stock not carried", st)
+	}
+	t0 := time.Unix(100, 0)
+	if got := a.Check(t0); got != Primary || a.Stats().MissedRebuilds != 1 {
+		t.Fatalf("Check %d, stats %+v: want a rebuild from the primary", got, a.Stats())
+	}
+	if d.Missed() {
+		t.Fatal("still missed after the Restart")
+	}
+	a.SourceLive(Primary, 1)
+	for i, m := range day {
+		a.Offer(Primary, uint64(i+1), m, 0)
+	}
+	if a.Rebuilding() {
+		t.Fatalf("rebuilt: feed stale; stats %+v", a.Stats())
+	}
+	checkDirectoryBooks(t, sink)
+}
+
+// TestMissedDirectoryInRebuild: the day is delivered whole, then a
+// rebuild's source leaves 000001's directory out. The rebuild's end does
+// not declare that book valid: it stays stale, and the feed asks for
+// another rebuild, which with the directory ends with both books valid
+// and each print published once. Before, the rebuild's end declared the
+// book valid, empty.
+func TestMissedDirectoryInRebuild(t *testing.T) {
+	day, dir2 := directoryDay(t)
+	sink := newBooksSink(t)
+	d := NewITCHDecoder(twoSymbols{}, sink)
+	a := newArbiter(d, 64, 1, time.Second, time.Second)
+	a.single = true
+	a.missedEvery = time.Minute
+	a.SourceLive(Primary, 1)
+	for i, m := range day {
+		a.Offer(Primary, uint64(i+1), m, 0)
+	}
+	checkDirectoryBooks(t, sink)
+	// A rebuild (of any cause) from a source that lost the directory, to
+	// as far as it was delivered.
+	a.mu.Lock()
+	a.restart()
+	a.mu.Unlock()
+	a.SourceLive(Primary, 1)
+	// A System Event (locate 0) in the place of the directory left out,
+	// so that the rebuild reaches where the day was delivered.
+	sys, err := itch.Append(nil, &itch.Message{Type: itch.TypeSystemEvent, EventCode: 'M', Timestamp: 34300000000000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range append(without(day, dir2), sys) {
+		a.Offer(Primary, uint64(i+1), m, 0)
+	}
+	if !sink.books[1].b.Stale() || sink.books[0].b.Stale() {
+		t.Errorf("rebuilt without 000001's directory: stale %v, 600519's %v; want 000001's alone", sink.books[1].b.Stale(), sink.books[0].b.Stale())
+	}
+	if !a.Rebuilding() {
+		t.Fatal("rebuilt without 000001's directory: the feed is not stale")
+	}
+	t0 := time.Unix(100, 0)
+	if got := a.Check(t0); got != Primary {
+		t.Fatalf("Check %d, stats %+v: want a rebuild from the primary", got, a.Stats())
+	}
+	a.SourceLive(Primary, 1)
+	for i, m := range day {
+		a.Offer(Primary, uint64(i+1), m, 0)
+	}
+	if a.Rebuilding() {
+		t.Fatalf("rebuilt: feed stale; stats %+v", a.Stats())
+	}
+	checkDirectoryBooks(t, sink)
+}
