@@ -37,9 +37,10 @@
 // back on the same address), DropRange (the source leaves messages out of
 // its live stream but still has them for a later login or retransmission;
 // an SZSEServer's RefuseRetransmit makes it answer a ReTransmit of them
-// "unavailable"), EndSession (an ITCHServer ends its clients' sessions
-// mid-stream with End of Session; a later login goes on in the same
-// session), SetLoginDelay (the login is answered late), SetLag and
+// "unavailable"), RepeatRange (an ITCHServer sends messages of its live
+// stream twice and numbers on, a relay repeating them), EndSession (an
+// ITCHServer ends its clients' sessions mid-stream with End of Session; a
+// later login goes on in the same session), SetLoginDelay (the login is answered late), SetLag and
 // SetDelay (the source runs behind the other), NewStream (the venue
 // restarted without its messages: the server serves another feed,
 // numbered from 1, under a new SoupBinTCP session name or the old one;

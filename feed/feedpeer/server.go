@@ -91,6 +91,7 @@ type dropRange struct {
 	channel  uint16
 	from, to uint64
 	lost     bool // left out of every session that did not start at 1 (LoseRange)
+	repeat   bool // sent twice, not left out (RepeatRange)
 }
 
 // server is the listener, connection tracking, fault settings and
@@ -276,7 +277,7 @@ func (s *server) SetDelay(d time.Duration) {
 	s.notifyLocked()
 }
 
-// ClearDrops forgets every DropRange.
+// ClearDrops forgets every DropRange, LoseRange and RepeatRange.
 func (s *server) ClearDrops() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

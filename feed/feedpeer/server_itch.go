@@ -148,6 +148,15 @@ func (s *ITCHServer) LoseRange(from, to uint64) {
 	s.addDrop(dropRange{from: from, to: to, lost: true})
 }
 
+// RepeatRange makes the server send sequence numbers from through to a
+// second time, right after to, in the stream of every session that logged
+// in before from, and number the rest on (implicitly, as SoupBinTCP
+// numbers): a relay that repeated them. A session that logs in at from or
+// later is sent them once. ClearDrops forgets it too.
+func (s *ITCHServer) RepeatRange(from, to uint64) {
+	s.addDrop(dropRange{from: from, to: to, repeat: true})
+}
+
 // EndSession ends, mid-stream, the sessions of every client logged in now,
 // as a server that goes away properly (a distributor restarting): each is
 // sent the messages it may see so far, then End of Session, and is closed
@@ -290,6 +299,14 @@ func (s *ITCHServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 				}
 				w.Write(e.packet)
 				sent++
+				for _, d := range set.drops {
+					if d.repeat && d.to == e.rec.Seq && start < d.from {
+						for _, r := range feed.slice(int(d.from-1), int(d.to)) {
+							w.Write(r.packet)
+							sent++
+						}
+					}
+				}
 			}
 			next = uint64(limit) + 1
 			if flush() != nil {
@@ -336,7 +353,7 @@ func (s *ITCHServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 // seq of channel out.
 func dropped(drops []dropRange, channel uint16, seq, start uint64) bool {
 	for _, d := range drops {
-		if d.channel != channel || seq < d.from || seq > d.to {
+		if d.repeat || d.channel != channel || seq < d.from || seq > d.to {
 			continue
 		}
 		if d.lost && start > 1 || !d.lost && start < d.from {

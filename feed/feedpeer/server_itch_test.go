@@ -343,6 +343,41 @@ func TestITCHDropRange(t *testing.T) {
 	}
 }
 
+// TestITCHRepeatRange: a session that logged in before the range is sent
+// it twice, the second time right after it, and the rest numbered on; a
+// login from within the range is sent it once.
+func TestITCHRepeatRange(t *testing.T) {
+	feed, srv := newITCH(t, ITCHConfig{Tracking: TrackingSequence}, ITCHServerConfig{})
+	first, last, _ := feed.Publish(100)
+	from, to := first+10, first+12
+	srv.RepeatRange(from, to)
+	c := dialSoup(t, srv.Addr())
+	c.login("", "", "", 1)
+	c.accepted()
+	for i, m := range c.data(int(last) + 3) {
+		seq := uint64(i + 1)
+		switch {
+		case seq > to+3:
+			seq -= 3
+		case seq > to:
+			seq -= to - from + 1 // the repeat
+		}
+		want, _ := feed.Packet(seq)
+		if !bytes.Equal(m, want[3:]) {
+			t.Fatalf("message %d is not seq %d", i+1, seq)
+		}
+	}
+	again := dialSoup(t, srv.Addr())
+	again.login("", "", "", from)
+	again.accepted()
+	for i, m := range again.data(int(last - from + 1)) {
+		want, _ := feed.Packet(from + uint64(i))
+		if !bytes.Equal(m, want[3:]) {
+			t.Fatalf("re-login message %d differs", i)
+		}
+	}
+}
+
 func TestITCHLoginDelay(t *testing.T) {
 	_, srv := newITCH(t, ITCHConfig{}, ITCHServerConfig{})
 	const d = 300 * time.Millisecond
