@@ -34,6 +34,7 @@ type ApplyErrors struct {
 	OverExecution  uint64 // ErrOverExecution: the order was removed
 	BadMessage     uint64 // ErrBadMessage: message ignored
 	Mismatch       uint64 // ErrSnapshotMismatch: the book was marked stale
+	Repeated       uint64 // ErrRepeatedExecution: message ignored
 }
 
 // order is one resting order, kept in the Book's slab. While free, next
@@ -74,6 +75,15 @@ type refusedPrint struct {
 	qty   int64
 	armed bool
 }
+
+// repeatWindow is how many of a book's last executions and trades it
+// keeps the identity of, to drop one delivered again (a relay repeats
+// what it sent last). A power of two that divides 256 (Book.execNext).
+const repeatWindow = 16
+
+// execID is one execution's identity: its Match (day-unique) and order
+// (the executions of a cross may share its match number).
+type execID struct{ match, ref uint64 }
 
 // span is a range of ranks [lo, hi) of one side changed by the last event.
 type span struct{ lo, hi int }
@@ -153,6 +163,12 @@ type Book struct {
 	// is never among them.
 	taken     [16]uint64
 	takenNext uint8
+	// execs are the identities (event.Event.Match and the order) of the
+	// book's last repeatWindow executions and trades that had one
+	// (execNext: the slot written next): one delivered again is
+	// dropped (ErrRepeatedExecution), not printed or taken again.
+	execs    [repeatWindow]execID
+	execNext uint8
 
 	// held is an order that crossed the book on arrival (an Add flagged
 	// FlagAnnounced): its trades follow, and it rests only once they
@@ -399,6 +415,7 @@ func (b *Book) clear(u *Update) {
 	}
 	b.noRefused = false
 	b.taken, b.takenNext = [len(b.taken)]uint64{}, 0 // the rebuild takes them again
+	b.execs, b.execNext = [repeatWindow]execID{}, 0
 	u.Kind = KindReset
 }
 
@@ -495,6 +512,8 @@ func (b *Book) fail(err error) bool {
 		b.errs.OverExecution++
 	case ErrSnapshotMismatch:
 		b.errs.Mismatch++
+	case ErrRepeatedExecution:
+		b.errs.Repeated++
 	default:
 		b.errs.BadMessage++
 	}
@@ -649,10 +668,36 @@ func (b *Book) checkDone(u *Update) bool {
 	return true
 }
 
+// repeated reports whether ev, an Execute or Trade, has the identity of
+// one of the book's last repeatWindow executions: a message delivered
+// again. An event without one (Match 0) never has.
+func (b *Book) repeated(ev *event.Event) bool {
+	if ev.Match == 0 {
+		return false
+	}
+	for i := range b.execs {
+		if b.execs[i].match == ev.Match && b.execs[i].ref == ev.Ref {
+			return true
+		}
+	}
+	return false
+}
+
+// executed records the identity of ev, an Execute or Trade just applied.
+func (b *Book) executed(ev *event.Event) {
+	if ev.Match != 0 {
+		b.execs[b.execNext%repeatWindow] = execID{match: ev.Match, ref: ev.Ref}
+		b.execNext++
+	}
+}
+
 // execute handles Execute: at the order's price when ev.Price is 0.
 func (b *Book) execute(ev *event.Event, u *Update) bool {
 	if ev.Qty <= 0 {
 		return b.fail(ErrBadMessage)
+	}
+	if b.repeated(ev) {
+		return b.fail(ErrRepeatedExecution)
 	}
 	prints := ev.Flags&event.FlagPrint != 0 && ev.Price > 0
 	idx, ok := b.orders.get(ev.Ref)
@@ -667,6 +712,7 @@ func (b *Book) execute(ev *event.Event, u *Update) bool {
 			}
 			return b.fail(ErrUnknownOrder)
 		}
+		b.executed(ev)
 		if prints {
 			b.trade(ev.Price, ev.Qty, u)
 		}
@@ -685,6 +731,7 @@ func (b *Book) execute(ev *event.Event, u *Update) bool {
 	}
 	whole := q == o.qty
 	u.Kind = KindBook
+	b.executed(ev)
 	b.reduce(idx, q, u)
 	if whole {
 		b.taken[b.takenNext%uint8(len(b.taken))] = ev.Ref
@@ -756,6 +803,10 @@ func (b *Book) print(ev *event.Event, u *Update) bool {
 	if ev.Qty <= 0 || ev.Qty > maxShares || ev.Price <= 0 {
 		return b.fail(ErrBadMessage)
 	}
+	if b.repeated(ev) {
+		return b.fail(ErrRepeatedExecution)
+	}
+	b.executed(ev)
 	b.trade(ev.Price, ev.Qty, u)
 	return true
 }

@@ -265,6 +265,7 @@ type Stats struct {
 	OverExecution  uint64 // see ErrOverExecution
 	BadMessage     uint64 // see ErrBadMessage
 	Mismatch       uint64 // see ErrSnapshotMismatch
+	Repeated       uint64 // see ErrRepeatedExecution
 	Backpressure   uint64 // times an Input found a shard queue full and waited
 	Lapped         uint64 // times a Reader was lapped
 }
@@ -283,6 +284,7 @@ func (e *Engine) Stats() Stats {
 		st.OverExecution += p.overExecution.Load()
 		st.BadMessage += p.badMessage.Load()
 		st.Mismatch += p.mismatch.Load()
+		st.Repeated += p.repeated.Load()
 		st.Lapped += s.ring.lapped.Load()
 	}
 	for _, in := range *e.inputs.Load() {

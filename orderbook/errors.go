@@ -16,6 +16,11 @@ var (
 	// ErrOverExecution reports an execution or cancel of more shares than
 	// the order has left; the order is removed.
 	ErrOverExecution = errors.New("orderbook: execution exceeds order size")
+	// ErrRepeatedExecution reports an execution or trade with the
+	// identity (event.Event.Match) of one among the book's last
+	// executions: a message delivered again (a relay repeating it), not
+	// applied again.
+	ErrRepeatedExecution = errors.New("orderbook: execution repeated")
 	// ErrBadMessage reports a message with a field the book cannot use,
 	// such as zero shares, a zero price or a side other than B or S.
 	ErrBadMessage = errors.New("orderbook: bad message")

@@ -2,14 +2,17 @@ package orderbook
 
 import (
 	"sync/atomic"
+	"unsafe"
 
 	"sgw/feed/event"
 )
 
-// qslot is one queued event, padded to a 64-byte cache line.
+// qslot is one queued event, padded to a 64-byte cache line (an Event
+// larger than that does not compile). The padding comes first: a
+// zero-size last field would be padded itself.
 type qslot struct {
+	_  [64 - unsafe.Sizeof(event.Event{})]byte
 	ev event.Event
-	_  [64 - 56]byte
 }
 
 // queue is the single-producer single-consumer queue of events from one

@@ -38,14 +38,14 @@ type shard struct {
 type shardCounts struct {
 	messages, updates                                       uint64
 	unknownOrder, duplicateOrder, overExecution, badMessage uint64
-	mismatch                                                uint64
+	mismatch, repeated                                      uint64
 }
 
 // shardStats mirrors shardCounts for other goroutines.
 type shardStats struct {
 	messages, updates                                       atomic.Uint64
 	unknownOrder, duplicateOrder, overExecution, badMessage atomic.Uint64
-	mismatch                                                atomic.Uint64
+	mismatch, repeated                                      atomic.Uint64
 	_                                                       [cacheLine]byte
 }
 
@@ -171,6 +171,8 @@ func (s *shard) count(err error) {
 		s.cnt.overExecution++
 	case ErrSnapshotMismatch:
 		s.cnt.mismatch++
+	case ErrRepeatedExecution:
+		s.cnt.repeated++
 	default:
 		s.cnt.badMessage++
 	}
@@ -186,12 +188,14 @@ func (s *shard) flush() {
 		p.updates.Store(c.updates)
 	}
 	if c.unknownOrder != f.unknownOrder || c.duplicateOrder != f.duplicateOrder ||
-		c.overExecution != f.overExecution || c.badMessage != f.badMessage || c.mismatch != f.mismatch {
+		c.overExecution != f.overExecution || c.badMessage != f.badMessage || c.mismatch != f.mismatch ||
+		c.repeated != f.repeated {
 		p.unknownOrder.Store(c.unknownOrder)
 		p.duplicateOrder.Store(c.duplicateOrder)
 		p.overExecution.Store(c.overExecution)
 		p.badMessage.Store(c.badMessage)
 		p.mismatch.Store(c.mismatch)
+		p.repeated.Store(c.repeated)
 	}
 	*f = *c
 }

@@ -97,6 +97,8 @@ func genStream(t testing.TB, rng *rand.Rand, ins []refdata.Instrument, n int, fi
 		out = append(out, m)
 	}
 	ref := firstRef
+	var match uint64 // day-unique Match Numbers, one per execution or trade
+	nextMatch := func() uint64 { match++; return match }
 	price := func(g *genSym, side byte) uint32 {
 		d := uint32(1)
 		for rng.IntN(100) < 85 {
@@ -167,7 +169,7 @@ func genStream(t testing.TB, rng *rand.Rand, ins []refdata.Instrument, n int, fi
 				m.Printable = "YN"[rng.IntN(2)]
 				m.Price = o.price + uint32(rng.IntN(3))*tick
 			}
-			m.OrderRef, m.MatchNumber = o.ref, ref
+			m.OrderRef, m.MatchNumber = o.ref, nextMatch()
 			m.Shares = o.qty
 			if o.qty > 100 && rng.IntN(2) == 0 {
 				m.Shares = uint64(100 * (1 + rng.IntN(int(o.qty/100)-1)))
@@ -191,12 +193,12 @@ func genStream(t testing.TB, rng *rand.Rand, ins []refdata.Instrument, n int, fi
 		case r < 990: // non-displayed trade
 			m := next(itch.TypeTrade, g)
 			m.Side, m.Stock, m.Price = itch.SideBuy, g.stock, g.mid
-			m.Shares, m.MatchNumber = uint64(100*(1+rng.IntN(5))), ref
+			m.Shares, m.MatchNumber = uint64(100*(1+rng.IntN(5))), nextMatch()
 			out = append(out, m)
 		case r < 996: // cross
 			m := next(itch.TypeCrossTrade, g)
 			m.Stock, m.Price, m.CrossType = g.stock, g.mid+tick, 'O'
-			m.Shares, m.MatchNumber = uint64(100*rng.IntN(50)), ref
+			m.Shares, m.MatchNumber = uint64(100*rng.IntN(50)), nextMatch()
 			out = append(out, m)
 		default: // trading action
 			m := next(itch.TypeTradingAction, g)

@@ -125,7 +125,12 @@ type Event struct {
 	NewRef uint64        // Replace: the new order
 	Price  refdata.Price // Add, Replace, Trade; Execute when not the order's price
 	Qty    int64         // shares
-	Symbol uint32        // the instrument: an orderbook.SymbolID (unused for System)
+	// Match is an Execute's or Trade's identity, unique in the day among
+	// its instrument's executions of one order (ITCH's Match Number; 0:
+	// none): the book drops an execution it has just applied delivered
+	// again.
+	Match  uint64
+	Symbol uint32 // the instrument: an orderbook.SymbolID (unused for System)
 	Kind   Kind
 	Side   Side  // Add
 	Flags  Flags //

@@ -13,7 +13,7 @@ import (
 // Execute at its price, printed when Printable is 'Y'; Order Cancel (X) a
 // Reduce; Order Delete (D) a Delete; Order Replace (U) a Replace; Trade (P)
 // and Cross Trade (Q) a Trade (a cross of 0 shares is no cross and carries
-// nothing); Stock Trading Action (H) a State; System Event (S) a System.
+// nothing), E, C, P and Q with their Match Number; Stock Trading Action (H) a State; System Event (S) a System.
 // Other types (Stock Directory among them, which maps a Stock Locate to
 // an instrument and so belongs to the caller) carry none.
 //
@@ -34,9 +34,9 @@ func Normalize(m *Message, ev *event.Event) bool {
 			ev.Side = event.Sell
 		}
 	case TypeOrderExecuted:
-		ev.Kind, ev.Qty, ev.Flags = event.Execute, qty, event.FlagPrint
+		ev.Kind, ev.Qty, ev.Flags, ev.Match = event.Execute, qty, event.FlagPrint, m.MatchNumber
 	case TypeOrderExecutedPrice:
-		ev.Kind, ev.Qty, ev.Price = event.Execute, qty, refdata.Price(m.Price)
+		ev.Kind, ev.Qty, ev.Price, ev.Match = event.Execute, qty, refdata.Price(m.Price), m.MatchNumber
 		if m.Printable == 'Y' {
 			ev.Flags = event.FlagPrint
 		}
@@ -47,12 +47,12 @@ func Normalize(m *Message, ev *event.Event) bool {
 	case TypeOrderReplace:
 		ev.Kind, ev.NewRef, ev.Price, ev.Qty = event.Replace, m.NewOrderRef, refdata.Price(m.Price), qty
 	case TypeTrade:
-		ev.Kind, ev.Ref, ev.Price, ev.Qty = event.Trade, 0, refdata.Price(m.Price), qty
+		ev.Kind, ev.Ref, ev.Price, ev.Qty, ev.Match = event.Trade, 0, refdata.Price(m.Price), qty, m.MatchNumber
 	case TypeCrossTrade:
 		if m.Shares == 0 {
 			return false
 		}
-		ev.Kind, ev.Ref, ev.Price, ev.Qty = event.Trade, 0, refdata.Price(m.Price), qty
+		ev.Kind, ev.Ref, ev.Price, ev.Qty, ev.Match = event.Trade, 0, refdata.Price(m.Price), qty, m.MatchNumber
 	case TypeTradingAction:
 		ev.Kind, ev.Ref, ev.Code = event.State, 0, m.TradingState
 	case TypeSystemEvent:
