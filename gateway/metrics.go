@@ -58,6 +58,7 @@ func (c *BooksCollector) Collect(ch chan<- prometheus.Metric) {
 		"over_execution":    st.OverExecution,
 		"bad_message":       st.BadMessage,
 		"snapshot_mismatch": st.Mismatch,
+		"repeated":          st.Repeated,
 	} {
 		counter(c.rejected, v, reason)
 	}
