@@ -169,6 +169,13 @@ type Trade struct {
 	riskPx  refdata.Price
 }
 
+// Turnover returns the order's turnover after the trade (its fills'
+// price × quantity summed, which AvgPx is of), as the cancels and
+// corrections of it and of earlier trades since moved it, like CumQty.
+func (t Trade) Turnover() int64 {
+	return t.turnover
+}
+
 // TradeID is the id a gateway client knows an upstream's execution by:
 // "<upstream>:<ExecID>" (FIX brokers' ExecID, WebSocket execId), so that
 // two upstreams' ExecIDs never collide; "" when the upstream gave none.

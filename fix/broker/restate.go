@@ -9,6 +9,7 @@ import (
 
 	"sgw/fix"
 	"sgw/orders"
+	"sgw/refdata"
 )
 
 // Restatement (Config.Restate). A clustered gateway's new leader takes
@@ -29,11 +30,14 @@ import (
 // (by ExecID) neither the store nor the session's queue holds is sent
 // again, flagged PossResend: a broker books each execution, and one it
 // did get it tells by its ExecID; so is the latest cancel or correction
-// of a trade it was told of, or resent, whose report neither holds. A trade canceled
-// by then is not resent; should a correction bring it back later, the
-// trade goes before the correction. A later logon
-// of the same run does the same if the session's queue, full, dropped a
-// message meanwhile (a broker away for long on a busy day).
+// of a trade it was told of, or resent, whose report neither holds. A
+// trade canceled by then is resent as it stood, then its cancel: a broker
+// that had it (sent, not yet replicated) takes it back, one that had not
+// books it and takes it back. Only when its cancel went before (stored
+// or queued) is such a trade not resent; should a correction bring it
+// back later, the trade goes before the correction. A later logon of the
+// same run does the same if the session's queue, full, dropped a message
+// meanwhile (a broker away for long on a busy day).
 
 // keptStores is a storeFactory that remembers the store of each session,
 // for the restatement, and starts reading each store's reports as it is
@@ -158,8 +162,8 @@ func (ks *keptStore) storedReports() (*fix.StoredReports, error) {
 // later logon if a message for the session was dropped since the last
 // restatement (its queue full). It queues, flagged PossResend, each trade
 // of the session's orders whose report neither the store holds nor the
-// queue, and the cancel or correction of a trade the broker was told of
-// whose report neither holds (resendTrades), then the status of every
+// queue, and the cancel or correction of a trade the broker was told of,
+// or resent, whose report neither holds (resendTrades), then the status of every
 // order whose last stored report does not show it as it is, or of which
 // a trade, cancel or correction was resent; an order that ended on an
 // earlier trading day is left out (after a restart on a new day the
@@ -235,39 +239,46 @@ func (s *session) restate() (restated, resent int) {
 // applied, as ExecType F under the order's current ClOrdID, with the
 // order's totals after it and the upstream's TransactTime. A trade
 // without the upstream's ExecID cannot be told apart and is not resent
-// (the status that follows shows its quantity). A trade the upstream
-// canceled since is not resent: the broker would book a fill that did
-// not happen (the status that follows shows the order without it). One it
+// (the status that follows shows its quantity). One the upstream
 // corrected goes with the correction's quantity and price
-// (orders.Trade).
+// (orders.Trade). One it canceled goes as it stood before the cancel,
+// which follows it: with the totals as they were with it standing, as
+// are those of the trades resent after it until then (standing).
 //
 // After the trades it queues, flagged PossResend too, the cancel or
 // correction of each trade the broker was told of (its report stored, or
 // still queued as it was) or resent, whose report (by its ExecID,
 // "<upstream>:<Trade.Amended>") neither the store holds nor the queue:
 // a broker that had a trade the store lacks (sent, not yet replicated)
-// ignores its resend, and the correction brings it up to date; one that
-// had not books the trade as corrected, and the correction changes
-// nothing. Each goes as OrderEvent sends one, ExecType H or G (a FIX
-// 4.2 broker's a restatement, D), ExecRefID the trade's ExecID, a
-// correction with the
-// trade as corrected, with the order's current totals (the status
-// follows). A broker that books fills one by one learns which to take
-// back or correct; the status alone gives only the totals. Only a
-// trade's latest cancel or correction is known (Trade.Amended): of a
-// trade amended twice only the latest is resent, which leaves the trade
-// as the venue last did. The cancel of a trade of an earlier trading day
-// is not resent: the store, reset since, tells nothing of it.
+// ignores its resend, and the cancel or correction brings it up to date;
+// one that had not books the trade, and the cancel takes it back, the
+// correction changes nothing. Each goes as OrderEvent sends one, ExecType
+// H or G (a FIX 4.2 broker's a restatement, D), ExecRefID the trade's
+// ExecID, a correction with the trade as corrected, with the order's
+// current totals (the status follows). A broker that books fills one by
+// one learns which to take back or correct; the status alone gives only
+// the totals. Only a trade's latest cancel or correction is known
+// (Trade.Amended): of a trade amended twice only the latest is resent,
+// which leaves the trade as the venue last did. The cancel of a trade of
+// an earlier trading day is not resent: the store, reset since, tells
+// nothing of it.
 //
-// A canceled trade not told (neither stored nor queued) is withheld
-// (session.withheld): should the upstream correct it later, bringing it
-// back, the trade goes before the correction, which would otherwise name
-// a trade the broker never had.
+// A canceled trade not told (neither stored nor queued) whose cancel
+// cannot follow it is withheld (session.withheld): its cancel went or
+// goes before the restatement's messages (stored, or queued, as the sink
+// reported it between the acceptor's start and the logon), or has no
+// ExecID. Resent, the trade would stand: a broker that books it after
+// its cancel takes it back no more. Should the upstream correct it
+// later, bringing it back, the trade goes before the correction, which
+// would otherwise name a trade the broker never had.
 //
 // It returns how many reports (trades, cancels, corrections) it resent.
 func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, today int32) int {
 	n := 0
 	var amended []orders.Trade // trades the broker was told of, whose amendment it may lack
+	// The canceled trades resent so far, whose cancels follow: the
+	// trades resent until then show the totals with them standing.
+	var backQty, backTurnover int64
 	for _, t := range o.Trades() {
 		if t.ExecID == "" || t.Day != 0 && t.Day < today {
 			// No id to tell it by; or a trade of an earlier trading day,
@@ -275,36 +286,42 @@ func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, toda
 			// ExecIDs anew each day: resent, it could shadow today's).
 			continue
 		}
-		id := orders.TradeID(o.Upstream, t.ExecID)
+		id, amendID := orders.TradeID(o.Upstream, t.ExecID), orders.TradeID(o.Upstream, t.Amended)
 		amend := t.Amended != ""
 		stored := false
 		if reports != nil {
 			_, stored = reports.Trades[id]
 			if amend {
-				_, got := reports.Amends[orders.TradeID(o.Upstream, t.Amended)]
+				_, got := reports.Amends[amendID]
 				amend = !got
 			}
 		}
-		if stored || t.Canceled {
-			// Told, or canceled: not resent. A canceled trade's report
-			// still queued goes as it was, and its cancel must follow.
-			// One not told is withheld: a correction may bring it back,
-			// and then the trade goes before it (sink.OrderEvent).
-			if amend && (stored || s.isQueued(id)) {
+		if stored || s.isQueued(id) {
+			// Told: not resent. A report still queued goes as it was, and
+			// its cancel or correction must follow.
+			if amend {
 				amended = append(amended, t)
-			}
-			if !stored {
-				s.withhold(id)
 			}
 			continue
 		}
-		r := tradeReport(o, t, id)
+		if t.Canceled {
+			if !amend || s.isQueued(amendID) {
+				// Its cancel goes before the resend would: withheld. A
+				// correction may bring it back, and then the trade goes
+				// before it (sink.OrderEvent).
+				s.withhold(id)
+				continue
+			}
+			backQty, backTurnover = backQty+t.Qty, backTurnover+t.Qty*int64(t.Px)
+		}
+		r := tradeReport(o, standing(t, backQty, backTurnover), id)
 		if s.resendTrade(&r) {
 			n++
 		}
 		if amend {
-			// Queued as it was; or resent as corrected, which a broker
-			// that had it ignores (its ExecID): the correction follows.
+			// Resent as corrected, which a broker that had it ignores
+			// (its ExecID): the correction follows. Resent canceled: the
+			// cancel follows.
 			amended = append(amended, t)
 		}
 	}
@@ -319,6 +336,23 @@ func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, toda
 		}
 	}
 	return n
+}
+
+// standing returns t with the order's totals after it as they were with
+// the canceled trades of qty and turnover (price × quantity, summed)
+// standing: t's own, or earlier trades', whose cancels a restatement
+// resends after t. The totals amendTrade moved by each cancel move back;
+// the average price is the turnover's over CumQty, as orders makes it.
+func standing(t orders.Trade, qty, turnover int64) orders.Trade {
+	if qty == 0 {
+		return t
+	}
+	t.CumQty += qty
+	if !t.Status.Terminal() {
+		t.LeavesQty = max(t.LeavesQty-qty, 0)
+	}
+	t.AvgPx = refdata.Price((t.Turnover() + turnover) / t.CumQty)
+	return t
 }
 
 // tradeReport describes trade t of o, whose id the broker knows it by is

@@ -755,13 +755,16 @@ func TestRestateOrderEndedOnALaterDay(t *testing.T) {
 
 // TestRestateCanceledAndCorrectedTrades: a trade the venue canceled (FIX
 // 4.2 ExecTransType 1, naming it by ExecRefID) whose report the store
-// lacks is not resent at the restart's first logon, only the order's
-// status, which shows the order without it; one it corrected (FIX 4.4
-// ExecType G) is resent with the correction's quantity and price and the
-// totals after it, then the correction (a broker that had the trade
-// ignores its resend). Before, the canceled trade went to the broker as
-// a live fill flagged PossResend, and the corrected one as it first was:
-// a broker booked a fill the venue had canceled.
+// lacks is resent at the restart's first logon as it stood, with the
+// totals as they were with it standing, then its cancel, then the
+// order's status, which shows the order without it; one it corrected
+// (FIX 4.4 ExecType G) is resent with the correction's quantity and
+// price and the totals after it, then the correction (a broker that had
+// a trade ignores its resend, and takes the cancel or correction). A
+// broker that books fills one by one ends with the canceled trade taken
+// back and the corrected one as corrected, whether it had them or not.
+// Before, the canceled trade was withheld: a broker that had it (sent,
+// the report not yet replicated) kept it, as no cancel followed.
 func TestRestateCanceledAndCorrectedTrades(t *testing.T) {
 	r := newDayRig(t)
 	bust := r.newOrder("bust")
@@ -773,23 +776,40 @@ func TestRestateCanceledAndCorrectedTrades(t *testing.T) {
 	for _, id := range []string{"core:X-bust", "core:X-corr"} {
 		r.h.waitFor(t, "the report "+id, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == id })
 	}
+	live := len(r.h.all())
 	// The restart: the store lacks every report (queued for a broker
-	// logged out when the gateway died).
-	r.restart("bust/I", "corr/F", "corr/G", "corr/I")
+	// logged out when the gateway died, or sent and not yet replicated).
+	r.restart("bust/F", "bust/H", "bust/I", "corr/F", "corr/G", "corr/I")
 	out := r.h.all()
-	bustStatus, tr := out[len(out)-4], out[len(out)-3]
-	if field(bustStatus, tag.CumQty) != "0" || field(bustStatus, tag.OrdStatus) != "0" {
-		t.Errorf("the canceled trade's order restated as %s; want CumQty 0, OrdStatus 0", bustStatus)
-	}
-	for _, c := range []struct {
+	bustTrade, bustCancel, bustStatus, tr := out[len(out)-6], out[len(out)-5], out[len(out)-4], out[len(out)-3]
+	type want struct {
 		tag  quickfix.Tag
 		want string
-	}{
-		{tag.ExecID, "core:F-corr"}, {tag.LastQty, "30"}, {tag.LastPx, "1701.00"}, {tag.CumQty, "30"}, {tag.LeavesQty, "70"},
-		{tag.AvgPx, "1701.00"},
-	} {
-		if got := field(tr, c.tag); got != c.want {
-			t.Errorf("the corrected trade resent with tag %d %q; want %q (%s)", c.tag, got, c.want, tr)
+	}
+	check := func(what string, m *quickfix.Message, ws ...want) {
+		t.Helper()
+		for _, c := range ws {
+			if got := field(m, c.tag); got != c.want {
+				t.Errorf("%s: tag %d %q; want %q (%s)", what, c.tag, got, c.want, m)
+			}
+		}
+	}
+	check("the canceled trade resent", bustTrade, want{tag.ExecID, "core:F-bust"}, want{tag.PossResend, "Y"}, want{tag.LastQty, "40"},
+		want{tag.LastPx, "1700.00"}, want{tag.CumQty, "40"}, want{tag.LeavesQty, "60"}, want{tag.AvgPx, "1700.00"}, want{tag.OrdStatus, "1"})
+	check("its cancel resent", bustCancel, want{tag.ExecID, "core:X-bust"}, want{tag.ExecRefID, "core:F-bust"}, want{tag.PossResend, "Y"},
+		want{tag.CumQty, "0"}, want{tag.LeavesQty, "100"})
+	check("the canceled trade's order restated", bustStatus, want{tag.CumQty, "0"}, want{tag.OrdStatus, "0"})
+	check("the corrected trade resent", tr, want{tag.ExecID, "core:F-corr"}, want{tag.LastQty, "30"}, want{tag.LastPx, "1701.00"},
+		want{tag.CumQty, "30"}, want{tag.LeavesQty, "70"}, want{tag.AvgPx, "1701.00"})
+	// A broker that had every report before the restart, and one that
+	// had none, book the trades alike.
+	for what, got := range map[string][]*quickfix.Message{"had every report": out, "had none": out[live:]} {
+		booked, err := bookTrades(got)
+		if err != nil {
+			t.Fatalf("a broker that %s: %v", what, err)
+		}
+		if booked["core:F-bust"] != 0 || booked["core:F-corr"] != 30 {
+			t.Errorf("a broker that %s booked %v; want F-bust 0, F-corr 30", what, booked)
 		}
 	}
 }

@@ -16,12 +16,12 @@ import (
 // TestRestateUntoldCorrectedDuringRestatement: the correction comes
 // while the restatement runs, after it read the orders (the trade then
 // canceled) but before it got to the order. Before, the sink sent the
-// correction before the restatement withheld the trade: the broker got a
+// correction before the restatement got to the trade: the broker got a
 // correction naming a trade it never had, and then the order's status as
 // the restatement read it (CumQty 0, after the correction's 30). Now the
 // sink holds the correction until the restatement's messages are queued
-// (session.holding): the status as read, then the trade, flagged
-// PossResend, then the correction.
+// (session.holding): the trade as it stood and its cancel, flagged
+// PossResend, and the status, as read, then the correction.
 func TestRestateUntoldCorrectedDuringRestatement(t *testing.T) {
 	r := newDayRigOf(t, "BROKER1")
 	r.newOrder("a")
@@ -64,7 +64,7 @@ func TestRestateUntoldCorrectedDuringRestatement(t *testing.T) {
 		}
 		got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType)+"/"+id+"/"+field(m, tag.LastQty)+"/"+field(m, tag.CumQty))
 	}
-	want := []string{"a/I///0", "lost/I///0", "lost/F/core:F-lost/30/30", "lost/G/core:Y-lost/30/30"}
+	want := []string{"a/I///0", "lost/F/core:F-lost/40/40", "lost/H/core:X-lost//0", "lost/I///0", "lost/G/core:Y-lost/30/30"}
 	if !slices.Equal(got, want) {
 		t.Errorf("after the restart the broker got %v; want %v", got, want)
 	}

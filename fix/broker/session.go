@@ -45,10 +45,12 @@ type session struct {
 	queued map[string]struct{}
 	resent map[string]struct{}
 	// withheld holds the trades ("<upstream>:<ExecID>") a restatement
-	// did not resend because the upstream had canceled them, whose
-	// report the broker may never have had (neither stored nor queued):
-	// a later correction brings such a trade back, and goes after the
-	// trade itself (sink.OrderEvent). A trade leaves the set once its
+	// did not resend because the upstream had canceled them and the
+	// cancel could not follow the resend (its report stored or queued
+	// already, or without ExecID), whose report the broker may never
+	// have had (neither stored nor queued): a later correction brings
+	// such a trade back, and goes after the trade itself
+	// (sink.OrderEvent). A trade leaves the set once its
 	// report is queued; at most the trades canceled in the run. Nil
 	// without Config.Restate; under qmu.
 	withheld map[string]struct{}
@@ -138,8 +140,8 @@ func (s *session) resendTrade(r *execReport) bool {
 }
 
 // withhold records that a restatement did not resend the canceled trade
-// id, whose report the broker may never have had, unless that report is
-// queued (see withheld). Only with Config.Restate. Any goroutine.
+// id, whose report the broker may never have had and whose cancel could
+// not follow a resend, unless that report is queued (see withheld). Only with Config.Restate. Any goroutine.
 func (s *session) withhold(id string) {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
