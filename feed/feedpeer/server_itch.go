@@ -287,8 +287,11 @@ func (s *ITCHServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 
 	lastSend := time.Now()
 	for {
-		set := s.settings()
+		// The stream before the faults: a record published after a
+		// fault was set is seen with it (read in the other order, a
+		// DropRange then a publish between the two reads was missed).
 		n, ended, changed := feed.view()
+		set := s.settings()
 		limit, until := set.visible(feed.tape, int(next-1), n)
 		if uint64(limit) >= next {
 			var sent, skipped int64

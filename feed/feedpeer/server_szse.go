@@ -307,8 +307,11 @@ func (s *SZSEServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 	}
 	lastSend, lastChannelHB := time.Now(), time.Now()
 	for {
-		set := s.settings()
+		// The stream before the faults: a record published after a
+		// fault was set is seen with it (read in the other order, a
+		// DropRange then a publish between the two reads was missed).
 		n, ended, changed := feed.view()
+		set := s.settings()
 		limit, until := set.visible(feed.tape, next, n)
 		if limit > next {
 			var sent, skipped int64
