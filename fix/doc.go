@@ -184,7 +184,11 @@
 // what was lost) would answer HandedNo for a lost order, and the order
 // manager would send it again as a new order. A Reset within the period
 // keeps the mark, and sets it if the store held a NewOrderSingle: the
-// orders handed before it are in doubt, and their messages are gone.
+// orders handed before it are in doubt, and their messages are gone. The
+// mark is written before the messages are discarded, and a save waits
+// for a reset under way; a NewOrderSingle numbered before the reset and
+// saved after it (quickfix resets the store for the venue's Logon
+// without the send lock it numbers messages under) sets the mark too.
 // The mark rides in the boot id: "<next> 0 lost:<boot id>", or "<next> 0
 // lost,clean:<boot id>" after a clean close (the clean flag stays 0). A
 // build that predates the mark reads it as an unclean stop on another

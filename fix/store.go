@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/quickfixgo/quickfix"
@@ -240,7 +239,7 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 	rs.lost = scan.lost
 	rs.inDoubt = f.onScan != nil
 	rs.samePeriod = f.samePeriod
-	rs.orders.Store(scan.orders)
+	rs.orders = scan.orders
 	if err := rs.reserve(inner.NextSenderMsgSeqNum()+reserveBlock, false); err != nil {
 		return nil, err
 	}
@@ -368,11 +367,14 @@ type reservedStore struct {
 	// is used.
 	inDoubt    bool
 	samePeriod func(t1, t2 time.Time) bool
-	// orders is set once the store holds a NewOrderSingle in its period
-	// (only when inDoubt).
-	orders atomic.Bool
 
-	mu       sync.Mutex
+	// mu is held across a Reset and across each save of a message, so
+	// that a NewOrderSingle is saved either before a Reset (which then
+	// sees orders) or after it.
+	mu sync.Mutex
+	// orders is set once the store holds a NewOrderSingle since it was
+	// opened or reset (only when inDoubt).
+	orders   bool
 	reserved int
 	closed   bool
 	// lost marks a store that may lack messages sent in its period, or
@@ -391,6 +393,11 @@ var _ quickfix.MessageStore = (*reservedStore)(nil)
 func (s *reservedStore) ensure(next int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.ensureLocked(next)
+}
+
+// ensureLocked is ensure with s.mu held.
+func (s *reservedStore) ensureLocked(next int) error {
 	if next < s.reserved {
 		return nil
 	}
@@ -467,13 +474,31 @@ func removeStaleTemps(path string) error {
 	return nil
 }
 
+// SaveMessageAndIncrNextSenderMsgSeqNum saves msg, numbered seq. quickfix
+// numbers a message (NextSenderMsgSeqNum) and saves it under its send
+// lock, but resets the store for the venue's Logon with ResetSeqNumFlag=Y
+// without that lock: a NewOrderSingle the pacer numbered before such a
+// reset is saved after it, under a number past the new store's next one,
+// where no later scan finds it, and goes out to the venue. The store is
+// then marked lost, durably, before it is saved (see Reset).
 func (s *reservedStore) SaveMessageAndIncrNextSenderMsgSeqNum(seq int, msg []byte) error {
-	if err := s.ensure(seq + 1); err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.ensureLocked(seq + 1); err != nil {
 		return err
 	}
-	if s.inDoubt && !s.orders.Load() {
-		if _, mt, id := requestFields(msg); string(mt) == "D" && len(id) > 0 {
-			s.orders.Store(true)
+	if s.inDoubt {
+		stale := !s.lost && seq != s.MessageStore.NextSenderMsgSeqNum()
+		if !s.orders || stale {
+			if _, mt, id := requestFields(msg); string(mt) == "D" && len(id) > 0 {
+				s.orders = true
+				if stale {
+					s.lost = true
+					if err := s.reserveLocked(s.reserved, false); err != nil {
+						return err
+					}
+				}
+			}
 		}
 	}
 	return s.MessageStore.SaveMessageAndIncrNextSenderMsgSeqNum(seq, msg)
@@ -511,25 +536,38 @@ func (s *reservedStore) Reset() error {
 	// lost, so that Handed answers HandedUnknown, never HandedNo, for
 	// what it does not hold until a reset that starts a new period (the
 	// order manager sends no order of a past day again). Without a
-	// schedule the period never ends, and the mark stays.
-	created := s.MessageStore.CreationTime()
-	s.mu.Lock()
-	carry := s.inDoubt && (s.lost || s.orders.Load()) && (s.samePeriod == nil || s.samePeriod(created, time.Now()))
-	s.mu.Unlock()
-	if err := s.MessageStore.Reset(); err != nil {
-		return err
-	}
-	s.orders.Store(false)
-	s.mu.Lock()
-	s.lost = carry
-	s.mu.Unlock()
-	if err := s.reserve(s.MessageStore.NextSenderMsgSeqNum()+reserveBlock, false); err != nil {
+	// schedule the period never ends, and the mark stays. The mark is on
+	// disk before the messages are discarded: a process killed in between
+	// (the same boot: its next start counts the store whole) must not
+	// find the store reset and unmarked.
+	if err := s.resetMarked(); err != nil {
 		return err
 	}
 	if moved && s.onReset != nil {
 		s.onReset()
 	}
 	return nil
+}
+
+// resetMarked resets the store and reserves a block from 1, keeping or
+// setting the lost mark as Reset tells. It holds s.mu throughout, so a
+// concurrent save waits for it.
+func (s *reservedStore) resetMarked() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	carry := s.inDoubt && (s.lost || s.orders) &&
+		(s.samePeriod == nil || s.samePeriod(s.MessageStore.CreationTime(), time.Now()))
+	if carry && !s.lost {
+		s.lost = true
+		if err := s.reserveLocked(s.reserved, false); err != nil {
+			return err
+		}
+	}
+	if err := s.MessageStore.Reset(); err != nil {
+		return err
+	}
+	s.orders, s.lost = false, carry
+	return s.reserveLocked(s.MessageStore.NextSenderMsgSeqNum()+reserveBlock, false)
 }
 
 // Close closes the store and marks it clean. quickfix never calls it; the
