@@ -135,21 +135,72 @@ type ITCHDecoder struct {
 	// noDir: a message of a locate with no directory came since the last
 	// Restart (Missed). rebuilt: Rebuilt came since the last Restart (the
 	// books it declared valid are marked stale again at a directory
-	// missed). Restarts are counted in pass, and firstMap[locate] is the
-	// pass in which a directory first mapped it (0: none yet): a message
-	// a rebuild delivers again of a locate first mapped in that rebuild
-	// was dropped at every delivery before, its print never published.
-	noDir    atomic.Bool
-	rebuilt  bool
-	pass     uint32
-	firstMap *[1 << 16]uint32
-	m        itch.Message
-	ev       event.Event
-	cnt      decodeCounters
+	// missed). Restarts are counted in pass. lost holds, by Stock
+	// Locate, the messages dropped for want of a directory when first
+	// delivered (see lostSpan): a rebuild that delivers them again with
+	// the directory publishes their prints, never published.
+	noDir   atomic.Bool
+	rebuilt bool
+	pass    uint32
+	lost    map[uint16]*lostSpan
+	m       itch.Message
+	ev      event.Event
+	cnt     decodeCounters
 	// replay counts the messages still to come that the arbiter
 	// delivered before the rebuild under way (Replay): their prints are
 	// not published again.
 	replay uint64
+}
+
+// lostSpan is the stretch of one Stock Locate's messages that were
+// dropped for want of a directory when first delivered (not flagged as
+// delivered before), by ITCH timestamp (never decreasing in a stream):
+// from lo to hi, but for the first skip at lo, whose prints a rebuild
+// has published since. seen counts, in pass, the messages at lo delivered
+// again. mapped: a directory mapped the locate since the last drop
+// (messages first delivered then were published: a later drop begins a
+// new stretch, the old one's rest lost rather than any print published
+// twice).
+type lostSpan struct {
+	lo, hi     uint64
+	skip, seen uint32
+	pass       uint32
+	mapped     bool
+}
+
+// dropped records that a message of locate stamped ts, first delivered,
+// was dropped for want of a directory.
+func (d *ITCHDecoder) dropped(locate uint16, ts uint64) {
+	s := d.lost[locate]
+	if s == nil || s.mapped || ts < s.lo {
+		d.lost[locate] = &lostSpan{lo: ts, hi: ts}
+		return
+	}
+	s.hi = max(s.hi, ts)
+}
+
+// unpublished reports whether a message of locate stamped ts, delivered
+// again with a directory now, was dropped for want of one at its first
+// delivery (its print never published), and records that its print is
+// published now.
+func (d *ITCHDecoder) unpublished(locate uint16, ts uint64) bool {
+	s := d.lost[locate]
+	if s == nil || ts < s.lo || ts > s.hi {
+		return false
+	}
+	if s.pass != d.pass {
+		s.pass, s.seen = d.pass, 0
+	}
+	if ts > s.lo {
+		s.lo, s.skip, s.seen = ts, 1, 1
+		return true
+	}
+	s.seen++
+	if s.seen <= s.skip {
+		return false // published by an earlier rebuild
+	}
+	s.skip = s.seen
+	return true
 }
 
 // notCarried is the Stock Locate table's entry of a directory naming an
@@ -170,7 +221,7 @@ var (
 func NewITCHDecoder(syms Symbols, out EventSink) *ITCHDecoder {
 	missed, _ := out.(Misser)
 	d := &ITCHDecoder{syms: syms, out: out, missed: missed, locate: new([1 << 16]uint32), known: map[uint32]bool{},
-		unmapped: map[uint32]bool{}, pass: 1, firstMap: new([1 << 16]uint32)}
+		unmapped: map[uint32]bool{}, pass: 1, lost: map[uint16]*lostSpan{}}
 	if l, ok := syms.(symbolLister); ok {
 		for _, id := range l.Symbols() {
 			d.carried = append(d.carried, uint32(id))
@@ -183,7 +234,9 @@ func NewITCHDecoder(syms Symbols, out EventSink) *ITCHDecoder {
 // carries one for a mapped instrument. A malformed message is counted and
 // its error returned (wrapped); messages of unmapped locates and types the
 // books do not use are counted and dropped. It does not allocate except
-// when returning an error or mapping an instrument the first time.
+// when returning an error, mapping an instrument the first time, or
+// beginning a stretch of a locate's messages dropped for want of a
+// directory (lostSpan; at most one a locate at a time).
 func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 	replayed := d.replay > 0
 	if replayed {
@@ -204,8 +257,8 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 		d.locate[m.StockLocate] = uint32(id) + 1
 		d.known[uint32(id)] = true
 		delete(d.unmapped, uint32(id))
-		if d.firstMap[m.StockLocate] == 0 {
-			d.firstMap[m.StockLocate] = d.pass
+		if s := d.lost[m.StockLocate]; s != nil {
+			s.mapped = true
 		}
 		return nil
 	}
@@ -219,12 +272,15 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 		if v-1 >= notCarried-1 { // 0 or notCarried
 			d.cnt.unknownSymbol.Add(1)
 			if v == 0 && m.StockLocate != 0 {
+				if !replayed {
+					d.dropped(m.StockLocate, m.Timestamp)
+				}
 				return d.noDirectory()
 			}
 			return nil
 		}
 		ev.Symbol = v - 1
-		if replayed && d.firstMap[m.StockLocate] == d.pass {
+		if replayed && len(d.lost) != 0 && d.unpublished(m.StockLocate, m.Timestamp) {
 			replayed = false // dropped when delivered before: never published
 		}
 	}

@@ -211,3 +211,135 @@ func TestMissedDirectoryInRebuild(t *testing.T) {
 	}
 	checkDirectoryBooks(t, sink)
 }
+
+// TestMissedDirectoryInRebuildNewPrints: the day is delivered whole (each
+// directory mapped), then a rebuild's source leaves 000001's directory
+// out and goes on past where the day was delivered: an execution of
+// 000001 first delivered then is dropped (its locate maps nothing), its
+// print never published. The next rebuild, with the directory, delivers
+// it again as delivered before: its print is published there, once, and
+// nothing printed before is published again. Before, only the rebuild
+// that mapped a locate for the first time that day published the prints
+// its messages dropped; 000001 was mapped by the first delivery, so the
+// print (every print of 000001 until the next rebuild) was lost.
+func TestMissedDirectoryInRebuildNewPrints(t *testing.T) {
+	day, dir2 := directoryDay(t)
+	more, err := itch.Append(nil, &itch.Message{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 2, Shares: 50,
+		MatchNumber: 3, Timestamp: 34300000000000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newBooksSink(t)
+	d := NewITCHDecoder(twoSymbols{}, sink)
+	a := newArbiter(d, 64, 1, time.Second, time.Second)
+	a.single = true
+	a.missedEvery = time.Minute
+	a.SourceLive(Primary, 1)
+	for i, m := range day {
+		a.Offer(Primary, uint64(i+1), m, 0)
+	}
+	checkDirectoryBooks(t, sink)
+	// A rebuild (of any cause) from a source that lost the directory and
+	// numbered on: its stream is the day without it, then the execution.
+	a.mu.Lock()
+	a.restart()
+	a.mu.Unlock()
+	a.SourceLive(Primary, 1)
+	sys, err := itch.Append(nil, &itch.Message{Type: itch.TypeSystemEvent, EventCode: 'M', Timestamp: 34250000000000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range append(without(day, dir2), sys, more) {
+		a.Offer(Primary, uint64(i+1), m, 0)
+	}
+	if !sink.books[1].b.Stale() || !a.Rebuilding() {
+		t.Fatalf("rebuilt without 000001's directory: book stale %v, feed stale %v; want both", sink.books[1].b.Stale(), a.Rebuilding())
+	}
+	if got := a.Check(time.Unix(100, 0)); got != Primary {
+		t.Fatalf("Check %d, stats %+v: want a rebuild from the primary", got, a.Stats())
+	}
+	a.SourceLive(Primary, 1)
+	for i, m := range append(append(day[:len(day):len(day)], sys), more) {
+		a.Offer(Primary, uint64(i+1), m, 0)
+	}
+	if a.Rebuilding() {
+		t.Fatalf("rebuilt: feed stale; stats %+v", a.Stats())
+	}
+	b := sink.books[1]
+	if p := prints(b.ups); len(p) != 2 || p[0] != 100 || p[1] != 50 {
+		t.Errorf("000001: prints %v, want [100 50], each once", p)
+	}
+	if d := b.b.Depth(orderbook.Ask, 5, nil); b.b.Stale() || len(d) != 1 || d[0].Qty != 350 {
+		t.Errorf("000001: stale %v, asks %v; want valid, 350 left", b.b.Stale(), d)
+	}
+	if p := prints(sink.books[0].ups); len(p) != 1 || p[0] != 200 {
+		t.Errorf("600519: prints %v, want [200] once", p)
+	}
+}
+
+// TestMissedDirectoryPrintsOnceAcrossRebuilds: the first delivery of the
+// day misses 000001's directory (its messages dropped, their prints never
+// published); a rebuild with the directory is cut short after the first
+// of two executions stamped alike (its print published), and the next
+// rebuild delivers the day whole: it publishes the prints the first
+// rebuild did not reach, and not the one it did. Each print is published
+// once. Before, only the rebuild that mapped the locate first published
+// them: the cut-short rebuild's rest was lost.
+func TestMissedDirectoryPrintsOnceAcrossRebuilds(t *testing.T) {
+	s1, _ := itch.StockOf("600519")
+	s2, _ := itch.StockOf("000001")
+	const ts = 34200000000000
+	msgs := []itch.Message{
+		{Type: itch.TypeStockDirectory, StockLocate: 1, Stock: s1, RoundLotSize: 100, Timestamp: ts},
+		{Type: itch.TypeStockDirectory, StockLocate: 2, Stock: s2, RoundLotSize: 100, Timestamp: ts},
+		{Type: itch.TypeAddOrder, StockLocate: 2, Stock: s2, OrderRef: 2, Side: itch.SideSell, Shares: 500, Price: 120000, Timestamp: ts + 1},
+		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 2, Shares: 50, MatchNumber: 1, Timestamp: ts + 2},
+		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 2, Shares: 60, MatchNumber: 2, Timestamp: ts + 2},
+		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 2, Shares: 70, MatchNumber: 3, Timestamp: ts + 3},
+	}
+	var day [][]byte
+	for i := range msgs {
+		b, err := itch.Append(nil, &msgs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		day = append(day, b)
+	}
+	sink := newBooksSink(t)
+	d := NewITCHDecoder(twoSymbols{}, sink)
+	deliver := func(msgs [][]byte) {
+		t.Helper()
+		for _, m := range msgs {
+			if err := d.Apply(m, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deliver(without(day, 1))
+	if !d.Missed() {
+		t.Fatal("000001's directory missed: not Missed")
+	}
+	// A rebuild cut short after the first execution stamped ts+2.
+	if err := d.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	d.Replay(4)
+	deliver(day[:4])
+	// The next rebuild delivers the day whole, every message delivered
+	// before.
+	if err := d.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	d.Replay(uint64(len(day)))
+	deliver(day)
+	if err := d.Rebuilt(); err != nil {
+		t.Fatal(err)
+	}
+	b := sink.books[1]
+	if p := prints(b.ups); len(p) != 3 || p[0] != 50 || p[1] != 60 || p[2] != 70 {
+		t.Errorf("000001: prints %v, want [50 60 70], each once", p)
+	}
+	if d := b.b.Depth(orderbook.Ask, 5, nil); b.b.Stale() || len(d) != 1 || d[0].Qty != 320 {
+		t.Errorf("000001: stale %v, asks %v; want valid, 320 left", b.b.Stale(), d)
+	}
+}
