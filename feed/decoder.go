@@ -138,9 +138,13 @@ type ITCHDecoder struct {
 	// missed). Restarts are counted in pass. lost holds, by Stock
 	// Locate, the messages dropped for want of a directory when first
 	// delivered (see lostSpan): a rebuild that delivers them again with
-	// the directory publishes their prints, never published.
+	// the directory publishes their prints, never published. fresh: no
+	// message since the last Restart; a first one not delivered before
+	// begins another stream (a new session), whose timestamps say
+	// nothing of lost's.
 	noDir   atomic.Bool
 	rebuilt bool
+	fresh   bool
 	pass    uint32
 	lost    map[uint16]*lostSpan
 	m       itch.Message
@@ -242,6 +246,12 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 	if replayed {
 		d.replay--
 	}
+	if d.fresh {
+		d.fresh = false
+		if !replayed {
+			clear(d.lost) // another stream: its messages were dropped at no delivery
+		}
+	}
 	m := &d.m
 	if err := itch.Decode(msg, m); err != nil {
 		d.cnt.decodeErrors.Add(1)
@@ -328,7 +338,7 @@ func (d *ITCHDecoder) Restart() error {
 		d.known[id] = false
 	}
 	d.noDir.Store(false)
-	d.rebuilt = false
+	d.rebuilt, d.fresh = false, true
 	d.pass++
 	return d.each(event.Clear, false)
 }

@@ -343,3 +343,47 @@ func TestMissedDirectoryPrintsOnceAcrossRebuilds(t *testing.T) {
 		t.Errorf("000001: stale %v, asks %v; want valid, 320 left", b.b.Stale(), d)
 	}
 }
+
+// TestMissedDirectoryNewSessionForgets: a session (a day) ends with
+// 000001's directory still missed, its messages dropped; the next
+// session's stream, delivered from sequence 1 as not delivered before,
+// maps it, and a rebuild of that session delivers it again: the new
+// session's prints, stamped the same times of day as the old session's
+// dropped ones, are published once, not again by the rebuild.
+func TestMissedDirectoryNewSessionForgets(t *testing.T) {
+	day, dir2 := directoryDay(t)
+	sink := newBooksSink(t)
+	d := NewITCHDecoder(twoSymbols{}, sink)
+	deliver := func(msgs [][]byte) {
+		t.Helper()
+		for _, m := range msgs {
+			if err := d.Apply(m, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deliver(without(day, dir2))
+	// The next session: a Restart, its stream from sequence 1 not
+	// delivered before (Replay 0). Its prints are counted alone.
+	if err := d.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range sink.books {
+		b.ups = nil
+	}
+	d.Replay(0)
+	deliver(day)
+	if err := d.Rebuilt(); err != nil {
+		t.Fatal(err)
+	}
+	// A rebuild of the new session: every message delivered before.
+	if err := d.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	d.Replay(uint64(len(day)))
+	deliver(day)
+	if err := d.Rebuilt(); err != nil {
+		t.Fatal(err)
+	}
+	checkDirectoryBooks(t, sink)
+}
