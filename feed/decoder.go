@@ -139,9 +139,9 @@ type ITCHDecoder struct {
 	// Locate, the messages dropped for want of a directory when first
 	// delivered (see lostSpan): a rebuild that delivers them again with
 	// the directory publishes their prints, never published. fresh: no
-	// message since the last Restart; a first one not delivered before
-	// begins another stream (a new session), whose timestamps say
-	// nothing of lost's.
+	// message but directories since the last Restart; a first one not
+	// delivered before begins another stream (a new session), whose
+	// timestamps say nothing of lost's.
 	noDir   atomic.Bool
 	rebuilt bool
 	fresh   bool
@@ -246,16 +246,16 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 	if replayed {
 		d.replay--
 	}
-	if d.fresh {
-		d.fresh = false
-		if !replayed {
-			clear(d.lost) // another stream: its messages were dropped at no delivery
-		}
-	}
 	m := &d.m
 	if err := itch.Decode(msg, m); err != nil {
 		d.cnt.decodeErrors.Add(1)
 		return fmt.Errorf("feed: itch: %w", err)
+	}
+	if d.fresh && m.Type != itch.TypeStockDirectory { // a directory may be the one missed
+		d.fresh = false
+		if !replayed {
+			clear(d.lost) // another stream: its messages were dropped at no delivery
+		}
 	}
 	if m.Type == itch.TypeStockDirectory {
 		id, ok := d.syms.LookupFeed(bytes.TrimRight(m.Stock[:], " "))
