@@ -63,7 +63,7 @@ func (s *booksSink) Apply(ev *event.Event) error {
 // which the feed does not carry), a resting sell on each, an execution
 // of each (100 shares of 000001, 200 of 600519) and an order of the
 // instrument not carried.
-func directoryDay(t *testing.T) (day [][]byte, dir2 int) {
+func directoryDay(t testing.TB) (day [][]byte, dir2 int) {
 	t.Helper()
 	s1, _ := itch.StockOf("600519")
 	s2, _ := itch.StockOf("000001")
