@@ -273,6 +273,12 @@ func (f *File) validate() error {
 		if in.Feed != "" && !names[in.Feed] && !edge { // an edge's instruments come from the bus
 			return fmt.Errorf("instruments[%d]: %s: feed %q names no feed of the feeds section", i, in.Symbol, in.Feed)
 		}
+		// An instrument without a feed is carried by every feed
+		// (feed.Carried): with several, each would write its book and
+		// mark it stale or valid as its own stream went.
+		if in.Feed == "" && len(f.Feeds) > 1 && !edge {
+			return fmt.Errorf("instruments[%d]: %s: feed must name one of the %d feeds", i, in.Symbol, len(f.Feeds))
+		}
 	}
 	if _, err := f.Log.Logger(io.Discard); err != nil {
 		return err

@@ -159,6 +159,17 @@ func TestInstrumentFeedNamed(t *testing.T) {
 	}
 }
 
+// TestInstrumentFeedRequiredWithSeveral: with several feeds an instrument
+// must name its feed: without one every feed would carry it (each writing
+// its book, one marking it valid while another has it stale).
+func TestInstrumentFeedRequiredWithSeveral(t *testing.T) {
+	doc := strings.Replace(string(demo_), `,  feed: szse}`, "}", 1)
+	_, err := Parse("demo.yaml", []byte(doc))
+	if err == nil || !strings.Contains(err.Error(), "feed must name one of the 2 feeds") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 // TestStorageKeys loads storage.encryption's key file: plain without the
 // section; a missing file, loose permissions or an unknown current key
 // refused.

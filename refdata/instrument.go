@@ -89,7 +89,8 @@ type Instrument struct {
 	FeedSymbol string `yaml:"feed_symbol" json:"feedSymbol"`
 	// Feed names the feed that carries the instrument's market data (a
 	// feeds[].name of the configuration): only that feed's decoder may
-	// write its book. Empty means any feed that names it.
+	// write its book. Empty means any feed that names it (a configuration
+	// with several feeds must name one: package configs).
 	Feed string `yaml:"feed" json:"feed,omitempty"`
 	// Name is a display name; optional.
 	Name string `yaml:"name" json:"name,omitempty"`
