@@ -48,6 +48,39 @@ func newBooksSink(t *testing.T) *booksSink {
 	return s
 }
 
+// newDirectoryRig returns a single-source arbiter over an ITCH decoder
+// into a booksSink of twoSymbols, rebuilding a missed message at most
+// once a minute (the test's clock).
+func newDirectoryRig(t *testing.T) (*Arbiter, *booksSink) {
+	t.Helper()
+	sink := newBooksSink(t)
+	a := newArbiter(NewITCHDecoder(twoSymbols{}, sink), 64, 1, time.Second, time.Second)
+	a.single = true
+	a.missedEvery = time.Minute
+	return a, sink
+}
+
+// restartWith restarts a's stream (a rebuild, of any cause) and delivers
+// msgs from the primary, from sequence 1.
+func restartWith(a *Arbiter, msgs [][]byte) {
+	a.mu.Lock()
+	a.restart()
+	a.mu.Unlock()
+	deliverDay(a, Primary, msgs, 0)
+}
+
+// rebuildWhole delivers the whole day from the primary, as the rebuild
+// a's Check asked for, and checks that it ends the rebuild with the books
+// right.
+func rebuildWhole(t *testing.T, a *Arbiter, sink *booksSink, day [][]byte) {
+	t.Helper()
+	deliverDay(a, Primary, day, 0)
+	if a.Rebuilding() {
+		t.Fatalf("rebuilt: feed stale; stats %+v", a.Stats())
+	}
+	checkDirectoryBooks(t, sink)
+}
+
 func (s *booksSink) Apply(ev *event.Event) error {
 	if ev.Kind == event.System {
 		for _, b := range s.books {
@@ -129,10 +162,7 @@ func TestMissedDirectoryRebuilds(t *testing.T) {
 	d := NewITCHDecoder(twoSymbols{}, sink)
 	a := newArbiter(d, 64, 1, time.Second, time.Second)
 	a.single = true
-	a.SourceLive(Primary, 1)
-	for i, m := range without(day, dir2) {
-		a.Offer(Primary, uint64(i+1), m, 0)
-	}
+	deliverDay(a, Primary, without(day, dir2), 0)
 	if !sink.books[1].b.Stale() || sink.books[0].b.Stale() {
 		t.Errorf("000001's directory missed: stale %v, 600519's %v; want 000001's alone", sink.books[1].b.Stale(), sink.books[0].b.Stale())
 	}
@@ -149,14 +179,7 @@ func TestMissedDirectoryRebuilds(t *testing.T) {
 	if d.Missed() {
 		t.Fatal("still missed after the Restart")
 	}
-	a.SourceLive(Primary, 1)
-	for i, m := range day {
-		a.Offer(Primary, uint64(i+1), m, 0)
-	}
-	if a.Rebuilding() {
-		t.Fatalf("rebuilt: feed stale; stats %+v", a.Stats())
-	}
-	checkDirectoryBooks(t, sink)
+	rebuildWhole(t, a, sink, day)
 }
 
 // TestMissedDirectoryInRebuild: the day is delivered whole, then a
@@ -167,31 +190,17 @@ func TestMissedDirectoryRebuilds(t *testing.T) {
 // book valid, empty.
 func TestMissedDirectoryInRebuild(t *testing.T) {
 	day, dir2 := directoryDay(t)
-	sink := newBooksSink(t)
-	d := NewITCHDecoder(twoSymbols{}, sink)
-	a := newArbiter(d, 64, 1, time.Second, time.Second)
-	a.single = true
-	a.missedEvery = time.Minute
-	a.SourceLive(Primary, 1)
-	for i, m := range day {
-		a.Offer(Primary, uint64(i+1), m, 0)
-	}
+	a, sink := newDirectoryRig(t)
+	deliverDay(a, Primary, day, 0)
 	checkDirectoryBooks(t, sink)
 	// A rebuild (of any cause) from a source that lost the directory, to
-	// as far as it was delivered.
-	a.mu.Lock()
-	a.restart()
-	a.mu.Unlock()
-	a.SourceLive(Primary, 1)
-	// A System Event (locate 0) in the place of the directory left out,
+	// as far as it was delivered: a System Event (locate 0) in the place of the directory left out,
 	// so that the rebuild reaches where the day was delivered.
 	sys, err := itch.Append(nil, &itch.Message{Type: itch.TypeSystemEvent, EventCode: 'M', Timestamp: 34300000000000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, m := range append(without(day, dir2), sys) {
-		a.Offer(Primary, uint64(i+1), m, 0)
-	}
+	restartWith(a, append(without(day, dir2), sys))
 	if !sink.books[1].b.Stale() || sink.books[0].b.Stale() {
 		t.Errorf("rebuilt without 000001's directory: stale %v, 600519's %v; want 000001's alone", sink.books[1].b.Stale(), sink.books[0].b.Stale())
 	}
@@ -202,14 +211,7 @@ func TestMissedDirectoryInRebuild(t *testing.T) {
 	if got := a.Check(t0); got != Primary {
 		t.Fatalf("Check %d, stats %+v: want a rebuild from the primary", got, a.Stats())
 	}
-	a.SourceLive(Primary, 1)
-	for i, m := range day {
-		a.Offer(Primary, uint64(i+1), m, 0)
-	}
-	if a.Rebuilding() {
-		t.Fatalf("rebuilt: feed stale; stats %+v", a.Stats())
-	}
-	checkDirectoryBooks(t, sink)
+	rebuildWhole(t, a, sink, day)
 }
 
 // TestMissedDirectoryInRebuildNewPrints: the day is delivered whole (each
@@ -229,39 +231,23 @@ func TestMissedDirectoryInRebuildNewPrints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := newBooksSink(t)
-	d := NewITCHDecoder(twoSymbols{}, sink)
-	a := newArbiter(d, 64, 1, time.Second, time.Second)
-	a.single = true
-	a.missedEvery = time.Minute
-	a.SourceLive(Primary, 1)
-	for i, m := range day {
-		a.Offer(Primary, uint64(i+1), m, 0)
-	}
+	a, sink := newDirectoryRig(t)
+	deliverDay(a, Primary, day, 0)
 	checkDirectoryBooks(t, sink)
 	// A rebuild (of any cause) from a source that lost the directory and
 	// numbered on: its stream is the day without it, then the execution.
-	a.mu.Lock()
-	a.restart()
-	a.mu.Unlock()
-	a.SourceLive(Primary, 1)
 	sys, err := itch.Append(nil, &itch.Message{Type: itch.TypeSystemEvent, EventCode: 'M', Timestamp: 34250000000000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, m := range append(without(day, dir2), sys, more) {
-		a.Offer(Primary, uint64(i+1), m, 0)
-	}
+	restartWith(a, append(without(day, dir2), sys, more))
 	if !sink.books[1].b.Stale() || !a.Rebuilding() {
 		t.Fatalf("rebuilt without 000001's directory: book stale %v, feed stale %v; want both", sink.books[1].b.Stale(), a.Rebuilding())
 	}
 	if got := a.Check(time.Unix(100, 0)); got != Primary {
 		t.Fatalf("Check %d, stats %+v: want a rebuild from the primary", got, a.Stats())
 	}
-	a.SourceLive(Primary, 1)
-	for i, m := range append(append(day[:len(day):len(day)], sys), more) {
-		a.Offer(Primary, uint64(i+1), m, 0)
-	}
+	deliverDay(a, Primary, append(append(day[:len(day):len(day)], sys), more), 0)
 	if a.Rebuilding() {
 		t.Fatalf("rebuilt: feed stale; stats %+v", a.Stats())
 	}
