@@ -243,7 +243,9 @@ func (s *session) restate() (restated, resent int) {
 // corrected goes with the correction's quantity and price
 // (orders.Trade). One it canceled goes as it stood before the cancel,
 // which follows it: with the totals as they were with it standing, as
-// are those of the trades resent after it until then (standing).
+// are those of the trades resent after it until then (standing). So are
+// those of the trades resent after a canceled trade the broker was told
+// of whose cancel follows them: the broker has it until then.
 //
 // After the trades it queues, flagged PossResend too, the cancel or
 // correction of each trade the broker was told of (its report stored, or
@@ -296,16 +298,22 @@ func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, toda
 				amend = !got
 			}
 		}
+		// A canceled trade whose cancel this restatement resends (after
+		// the trades) stands until then, told or resent.
+		cancelFollows := t.Canceled && amend && !s.isQueued(amendID)
 		if stored || s.isQueued(id) {
 			// Told: not resent. A report still queued goes as it was, and
 			// its cancel or correction must follow.
 			if amend {
 				amended = append(amended, t)
 			}
+			if cancelFollows {
+				backQty, backTurnover = backQty+t.Qty, backTurnover+t.Qty*int64(t.Px)
+			}
 			continue
 		}
 		if t.Canceled {
-			if !amend || s.isQueued(amendID) {
+			if !cancelFollows {
 				// Its cancel goes before the resend would: withheld. A
 				// correction may bring it back, and then the trade goes
 				// before it (sink.OrderEvent).
