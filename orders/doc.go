@@ -44,7 +44,9 @@
 //     still take a replace so refused: its first report under the
 //     replace's id (a fill too, told as the replace's) makes the replace
 //     the order's terms, in risk too, and with cancel_on_disconnect
-//     cancels an order it makes a session's that has ended.
+//     cancels an order it makes a session's that has ended. So does a
+//     replace that a report ending the order (a fill) overtook, which
+//     the venue takes after working the order again (a trade cancel).
 //   - After a crash or a stop, the recovery rule (see Recover) sends every
 //     accepted request that never left, and only those.
 //

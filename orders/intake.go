@@ -331,24 +331,32 @@ func (m *Manager) endChange(o *Order, code, text string) Event {
 	c := o.pending
 	if c.kind == recReplace {
 		m.riskErr("replace_rejected", o, m.risk.OnReplaceRejected(c.resv))
-		if len(o.refused) == maxRefused {
-			o.refused = slices.Delete(o.refused, 0, 1)
-		}
-		o.refused = append(o.refused, c)
-		if c.from != (Source{}) {
-			kept := m.keptFrom[c.from]
-			if kept == nil {
-				kept = map[*Order]struct{}{}
-				m.keptFrom[c.from] = kept
-			}
-			kept[o] = struct{}{}
-		}
+		m.keepRefused(o, c)
 	}
 	o.pending = nil
 	o.Text = text
 	o.touch(m.cfg.Clock())
 	m.signal()
 	return Event{Kind: EventCancelReject, Order: *o, Ref: c.clOrdID, Request: c.msgType(), Requester: c.from, Text: text, Code: code}
+}
+
+// keepRefused keeps the replace c, ended without the venue's answer to
+// it, in o.refused: should the venue take it after all, its first report
+// under c's upstream id makes c the order's terms (replacedLate). Live
+// and in replay alike. mu held.
+func (m *Manager) keepRefused(o *Order, c *change) {
+	if len(o.refused) == maxRefused {
+		o.refused = slices.Delete(o.refused, 0, 1)
+	}
+	o.refused = append(o.refused, c)
+	if c.from != (Source{}) {
+		kept := m.keptFrom[c.from]
+		if kept == nil {
+			kept = map[*Order]struct{}{}
+			m.keptFrom[c.from] = kept
+		}
+		kept[o] = struct{}{}
+	}
 }
 
 // maxRefused bounds the replaces an order keeps (Order.refused) in case

@@ -188,3 +188,67 @@ func TestRefusedReplacesBounded(t *testing.T) {
 	e.j.Close()
 	check("replayed", newEnv(t, dir, func(r *env, _ *Config) { r.noLogon = true }).m)
 }
+
+// TestOvertakenReplaceTakenAfterReopen: a replace in flight when the
+// venue fills the order whole ends refused (too late: the order is
+// filled); the venue then cancels the fill (ExecType H), which works the
+// order again, and takes the replace it had: its Replaced, under the
+// replace's id, makes the replace the order's terms, in risk too, and the
+// replace's client hears it as the replace's; the fill that follows is
+// the replace's. Before, the overtaken replace was forgotten: the
+// Replaced found nothing pending, the order kept its old terms (200) and
+// took the replace's fill under them, while the venue worked the
+// replace's (100); a cancel would have named terms the venue no longer
+// had (found by TestBrokerAgainstModel, seed 10683983639994925946). A
+// replay ends the same.
+func TestOvertakenReplaceTakenAfterReopen(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	e.working("w1", 200)
+	before, _ := a1(t, e.m)
+	const px = 17000000
+	if _, err := e.m.Replace(ReplaceRequest{ClOrdID: "r1", OrigClOrdID: "w1", Account: "A1", Price: px, Qty: 100, Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	r1, ok := e.core.wait(t, 2)[1].(fix.ReplaceRequest)
+	if !ok {
+		t.Fatalf("sent %v; want the replace second", describe(e.core.list()))
+	}
+	w1 := r1.OrigClOrdID
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: w1, OrderID: "Xw1", ExecID: "f1", ExecType: 'F', OrdStatus: '2',
+		Price: px, OrderQty: 200, LastPx: px, LastQty: 200, CumQty: 200, AvgPx: px})
+	evs := e.ev.wait(t, 5) // w1 accepted and new, r1 accepted, the fill, r1 refused
+	if ev := evs[len(evs)-1]; ev.Kind != EventCancelReject || ev.Ref != "r1" || ev.Code != CodeTooLate {
+		t.Fatalf("after the fill the client heard %+v; want r1's cancel reject, too late", ev)
+	}
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: w1, OrderID: "Xw1", ExecID: "b1", ExecRefID: "f1", ExecType: 'H', OrdStatus: '0',
+		Price: px, OrderQty: 200, LastPx: px, LastQty: 200, LeavesQty: 200})
+	if o, _ := e.m.Get("A1", "w1"); o.Status != StatusNew || o.CumQty != 0 {
+		t.Fatalf("after the fill's cancel: %s cum %d; want the order working again, nothing filled", o.Status, o.CumQty)
+	}
+	n := len(e.ev.wait(t, 6))
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: r1.ClOrdID, OrigClOrdID: w1, OrderID: "Xw1", ExecID: "e5",
+		ExecType: '5', OrdStatus: '0', Price: px, OrderQty: 100, LeavesQty: 100})
+	e.m.OnExecReport("core", fix.ExecReport{ClOrdID: r1.ClOrdID, OrderID: "Xw1", ExecID: "f2", ExecType: 'F', OrdStatus: '2',
+		Price: px, OrderQty: 100, LastPx: px, LastQty: 100, CumQty: 100, AvgPx: px})
+	evs = e.ev.wait(t, n+2)[n:]
+	if ev := evs[0]; ev.Kind != EventExec || ev.ExecType != '5' || ev.Ref != "r1" || ev.Replaced != "w1" || ev.Order.Qty != 100 {
+		t.Errorf("the venue's Replaced told as %+v; want r1's, replacing w1, of 100", ev)
+	}
+	check := func(name string, m *Manager) {
+		t.Helper()
+		o, ok := m.Get("A1", "r1")
+		if !ok || o.ClOrdID != "r1" || o.UpstreamID != r1.ClOrdID || o.Qty != 100 || o.Status != StatusFilled || o.CumQty != 100 {
+			t.Errorf("%s: r1 = %s (upstream id %s) of %d, %s %d (found %v); want the replace's terms, 100 of 100 filled",
+				name, o.ClOrdID, o.UpstreamID, o.Qty, o.Status, o.CumQty, ok)
+		}
+		a, pos := a1(t, m)
+		if cost := refdata.Price(100 * px); pos.BoughtToday != 100 || a.Cash != before.Cash+before.Reserved-cost || a.Reserved != 0 || a.OpenOrders != 0 {
+			t.Errorf("%s: A1 %+v, position %+v; want 100 bought today for %v, nothing held, nothing working (before: %+v)",
+				name, a, pos, cost, before)
+		}
+	}
+	check("live", e.m)
+	e.j.Close()
+	check("replayed", newEnv(t, dir, func(r *env, _ *Config) { r.noLogon = true }).m)
+}

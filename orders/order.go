@@ -81,7 +81,8 @@ type Order struct {
 	pending *change
 	// refused are the replaces of the order that ended refused without
 	// the venue's answer to them (endChange: not answered in time, most
-	// of all), oldest first, since its terms last changed: the venue may
+	// of all; ended: overtaken by the report that ended the order),
+	// oldest first, since its terms last changed: the venue may
 	// still take one, and a report under its upstream id then makes it
 	// the order's terms (Manager.replacedLate). Live and in replay alike.
 	// At most maxRefused, the latest.

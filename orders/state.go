@@ -427,8 +427,16 @@ func lastIndex[T any](s []T, f func(T) bool) int {
 // and which a fill risk refused never reaches) leaves risk's order open
 // otherwise, with its reservation held for the day. A replace still
 // pending ends with it: taken if the report is under the replace's id
-// (the venue applied it), refused otherwise. Risk calls on an order it
-// closed already, by this report, change nothing. mu held.
+// (the venue applied it), refused otherwise, and then kept
+// (Order.refused) unless the gateway ended the order itself (ownEnd: no
+// word of the venue's works it again): the venue never answered it, and
+// one that works the order again (a trade cancel reopens a filled order)
+// may still take it,
+// whose report under the replace's id then makes it the order's terms
+// (replacedLate). Before, such a report found nothing pending: the
+// gateway kept the old terms, and the venue's order worked under the
+// replace's. Risk calls on an order it closed already, by this report,
+// change nothing. mu held.
 func (m *Manager) ended(o *Order, er fix.ExecReport) {
 	if c := o.pending; c != nil && c.kind == recReplace {
 		var err error
@@ -437,6 +445,9 @@ func (m *Manager) ended(o *Order, er fix.ExecReport) {
 			takeTerms(o, c)
 		} else {
 			err = m.risk.OnReplaceRejected(c.resv)
+			if !o.ownEnd {
+				m.keepRefused(o, c)
+			}
 		}
 		if !errors.Is(err, risk.ErrNotPending) {
 			m.riskErr("replace_ended", o, err)
