@@ -12,10 +12,21 @@ import (
 type StoredReport struct {
 	OrdStatus byte  // OrdStatus (39)
 	CumQty    int64 // CumQty (14); -1 when missing or not a whole number
+	// RejectExecID is the report's ExecID (17) when its OrdStatus is 8
+	// (rejected); "" for any other report, or one without ExecID. A
+	// rejection under a ClOrdID need not be about the order the ClOrdID
+	// names: an acceptor refuses a NewOrderSingle that reused an order's
+	// ClOrdID, or answers a status request that finds no order, under
+	// that ClOrdID, and the peer does not take such a report for the
+	// order's; its ExecID tells it from the order's own rejection
+	// (fix/broker's restatement). Kept for rejections only: a store
+	// holds many reports.
+	RejectExecID string
 }
 
 // StoredReports is what the ExecutionReports (35=8) a session store holds
-// say, read in sequence order: the last report of each ClOrdID (11), and
+// say, read in sequence order: the last report of each ClOrdID (11) (with
+// a rejection's ExecID), and
 // the ExecIDs (17) of the trades and of the trade cancels and
 // corrections. An acceptor that takes a session over
 // from another process (a clustered gateway's new leader, a restarted
@@ -72,6 +83,9 @@ func (r *StoredReports) Add(st quickfix.MessageStore, from int) (next int, err e
 		rep := StoredReport{OrdStatus: f.status, CumQty: -1}
 		if n, err := strconv.ParseInt(string(f.cum), 10, 64); err == nil {
 			rep.CumQty = n
+		}
+		if f.status == '8' {
+			rep.RejectExecID = string(f.execID)
 		}
 		r.Last[string(f.clOrdID)] = rep
 		if len(f.execID) > 0 && len(f.execType) == 1 && (f.transType == nil || string(f.transType) == "0") {

@@ -251,6 +251,7 @@ func TestStoreResetTellsPeriod(t *testing.T) {
 // as new) are kept apart from those of the trade cancels and corrections
 // (FIX 4.4 ExecType H or G, FIX 4.2 D sent as new), and those of other
 // reports (a FIX 4.2 status, whose ExecType is its OrdStatus) are not,
+// that a rejection's ExecID is kept with its ClOrdID's last report,
 // and that other messages, and messages at or above the next sender sequence number, are ignored.
 func TestStoredReports(t *testing.T) {
 	f, sid := newTestStoreFactory(t, t.TempDir())
@@ -270,6 +271,8 @@ func TestStoredReports(t *testing.T) {
 		"8=FIX.4.4\x0135=8\x0134=8\x0111=e\x0139=0\x0114=0\x0117=core:X1\x0119=core:V4\x01150=H\x01",
 		"8=FIX.4.4\x0135=8\x0134=9\x0111=e\x0139=1\x0114=5\x0117=core:X2\x0119=core:V5\x01150=G\x01",
 		"8=FIX.4.2\x0135=8\x0134=10\x0111=f\x0139=0\x0114=0\x0117=core:X3\x0119=core:V6\x0120=0\x01150=D\x01",
+		"8=FIX.4.4\x0135=8\x0134=11\x0111=g\x0139=8\x0114=0\x0117=core:V7\x01150=8\x01",
+		"8=FIX.4.4\x0135=8\x0134=12\x0111=h\x0139=8\x0114=0\x0117=B1.5\x01150=8\x01103=6\x01",
 	}
 	for i, m := range msgs {
 		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(st.NextSenderMsgSeqNum(), []byte(m)); err != nil {
@@ -277,14 +280,15 @@ func TestStoredReports(t *testing.T) {
 		}
 	}
 	// Saved but not counted as sent: ignored.
-	if err := st.SaveMessage(st.NextSenderMsgSeqNum(), []byte("8=FIX.4.4\x0135=8\x0134=11\x0111=a\x0139=2\x0114=200\x0117=core:V9\x01150=F\x01")); err != nil {
+	if err := st.SaveMessage(st.NextSenderMsgSeqNum(), []byte("8=FIX.4.4\x0135=8\x0134=13\x0111=a\x0139=2\x0114=200\x0117=core:V9\x01150=F\x01")); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ReadStoredReports(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]StoredReport{"a": {'1', 100}, "c": {'0', -1}, "d": {'2', 9}, "e": {'1', 5}, "f": {'0', 0}}
+	want := map[string]StoredReport{"a": {'1', 100, ""}, "c": {'0', -1, ""}, "d": {'2', 9, ""}, "e": {'1', 5, ""}, "f": {'0', 0, ""},
+		"g": {'8', 0, "core:V7"}, "h": {'8', 0, "B1.5"}}
 	if !maps.Equal(got.Last, want) {
 		t.Fatalf("Last = %v, want %v", got.Last, want)
 	}

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -23,7 +24,9 @@ import (
 // back what it lacks. So at each session's first logon under such an
 // acceptor, every order the session entered whose state differs from the
 // last report the store holds for it (OrdStatus, CumQty), or of which the
-// store holds none, is restated with an ExecutionReport ExecType I (order
+// store holds none, or whose last one is a rejection the acceptor made
+// (which may be a refusal of a request reusing its ClOrdID:
+// ownRejection), is restated with an ExecutionReport ExecType I (order
 // status; FIX 4.2: ExecTransType 3): the broker's view is made whole,
 // and a report it did get is only repeated as a status, which changes
 // nothing. Before the statuses, each trade of those orders whose report
@@ -164,7 +167,8 @@ func (ks *keptStore) storedReports() (*fix.StoredReports, error) {
 // of the session's orders whose report neither the store holds nor the
 // queue, and the cancel or correction of a trade the broker was told of,
 // or resent, whose report neither holds (resendTrades), then the status of every
-// order whose last stored report does not show it as it is, or of which
+// order whose last stored report does not show it as it is (or may not be
+// its own: ownRejection), or of which
 // a trade, cancel or correction was resent; an order that ended on an
 // earlier trading day is left out (after a restart on a new day the
 // store, reset, holds none of its reports). From its read of the orders
@@ -217,7 +221,7 @@ func (s *session) restate() (restated, resent int) {
 		resent += n
 		r := orderReport(&o, 'I')
 		if reports != nil && n == 0 {
-			if got, ok := reports.Last[o.ClOrdID]; ok && got.OrdStatus == r.ordStatus && got.CumQty == r.cum {
+			if got, ok := reports.Last[o.ClOrdID]; ok && got.OrdStatus == r.ordStatus && got.CumQty == r.cum && !ownRejection(got) {
 				continue
 			}
 		}
@@ -229,6 +233,26 @@ func (s *session) restate() (restated, resent int) {
 		s.a.log.Info("broker: orders restated after a takeover or restart", "broker", s.id.TargetCompID, "orders", restated, "trades_resent", resent)
 	}
 	return restated, resent
+}
+
+// ownRejection reports whether a stored report is a rejection (OrdStatus
+// 8) under one of the acceptor's own ExecIDs, not an upstream's
+// ("<upstream>:<ExecID>", as OrderEvent forwards a venue's reject): that
+// may be no report of the order its ClOrdID names, which the broker did
+// not take for the order's. The acceptor refuses a NewOrderSingle that
+// reused an order's ClOrdID (OrdRejReason 6, duplicate order, or any
+// reason its checks found first) under that ClOrdID, and answers a status
+// request that found no order (another account's) so; neither is
+// journaled. Taken as the order's last report, such a refusal hid the
+// order's own rejection when its report was lost (queued at a stop, not
+// replicated): rejected (8, nothing filled) like the refusal, the order
+// was not restated and the broker kept it pending new for good (found by
+// TestBrokerAgainstModel, seed 732084861959205361). An order whose last
+// stored report is its own rejection by the gateway (a request held too
+// long), or a restatement of it, is restated again: a status, which
+// changes nothing.
+func ownRejection(r fix.StoredReport) bool {
+	return r.OrdStatus == '8' && !strings.Contains(r.RejectExecID, ":")
 }
 
 // resendTrades queues each trade of o, made on trading day today or
