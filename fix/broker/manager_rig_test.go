@@ -2,6 +2,7 @@ package broker
 
 import (
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,6 +187,36 @@ func (h *realHarness) all() []*quickfix.Message {
 		out = append(out, o.m)
 	}
 	return out
+}
+
+// delivered returns the messages sent so far that the session's queue
+// took (not dropped by a full queue), in order.
+func (h *realHarness) delivered() []*quickfix.Message {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*quickfix.Message
+	for _, o := range h.out {
+		if !o.dropped {
+			out = append(out, o.m)
+		}
+	}
+	return out
+}
+
+// reportLines gives each message as the values of tags joined by "/",
+// the ExecID left empty on a status (ExecType I: a new id each time).
+func reportLines(ms []*quickfix.Message, tags ...quickfix.Tag) []string {
+	var lines []string
+	for _, m := range ms {
+		vals := make([]string, len(tags))
+		for i, tg := range tags {
+			if tg != tag.ExecID || field(m, tag.ExecType) != "I" {
+				vals[i] = field(m, tg)
+			}
+		}
+		lines = append(lines, strings.Join(vals, "/"))
+	}
+	return lines
 }
 
 func isReport(execType, clOrdID string) func(*quickfix.Message) bool {

@@ -44,14 +44,7 @@ func TestRestateSentTradeCorrectionLost(t *testing.T) {
 	if _, resent := s.restate(); resent != 2 {
 		t.Errorf("resent %d reports; want the trade E1, as corrected, and its correction X1", resent)
 	}
-	h.mu.Lock()
-	var got []*quickfix.Message
-	for _, o := range h.out {
-		if !o.dropped {
-			got = append(got, o.m)
-		}
-	}
-	h.mu.Unlock()
+	got := h.delivered()
 	booked, err := bookTrades(got)
 	if err != nil {
 		t.Fatal(err)
@@ -112,15 +105,7 @@ func TestRestateSentTradeCancelLost(t *testing.T) {
 	}
 	// A broker that had the trades (not the cancel: dropped), and one
 	// that had none, book them alike.
-	h.mu.Lock()
-	var had []*quickfix.Message
-	for _, o := range h.out {
-		if !o.dropped {
-			had = append(had, o.m)
-		}
-	}
-	h.mu.Unlock()
-	for what, ms := range map[string][]*quickfix.Message{"had the trades": had, "had none": all[before:]} {
+	for what, ms := range map[string][]*quickfix.Message{"had the trades": h.delivered(), "had none": all[before:]} {
 		booked, err := bookTrades(ms)
 		if err != nil {
 			t.Fatalf("a broker that %s: %v", what, err)

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 
@@ -143,15 +142,7 @@ func TestRestateCanceledTradesStandingTotals(t *testing.T) {
 			}
 			before := len(r.h.all())
 			r.s.restate()
-			var got []string
-			for _, m := range r.h.all()[before:] {
-				id := field(m, tag.ExecID)
-				if field(m, tag.ExecType) == "I" {
-					id = ""
-				}
-				got = append(got, fmt.Sprintf("%s/%s/%s/%s/%s/%s/%s", field(m, tag.ExecType), id, field(m, tag.LastQty),
-					field(m, tag.CumQty), field(m, tag.LeavesQty), field(m, tag.AvgPx), field(m, tag.OrdStatus)))
-			}
+			got := reportLines(r.h.all()[before:], tag.ExecType, tag.ExecID, tag.LastQty, tag.CumQty, tag.LeavesQty, tag.AvgPx, tag.OrdStatus)
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("resent\n%v\nwant\n%v", got, tc.want)
 			}

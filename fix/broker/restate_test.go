@@ -1099,14 +1099,7 @@ func TestTradeAmendmentNamesTheTrade(t *testing.T) {
 		t.Fatalf("resent %d reports; want the trade E1, as corrected, and the correction X1", resent)
 	}
 	report(fix.ExecReport{ExecID: "X2", ExecRefID: "X1", ExecType: 'G', LastQty: 40})
-	h.mu.Lock()
-	var got []*quickfix.Message
-	for _, o := range h.out {
-		if !o.dropped {
-			got = append(got, o.m)
-		}
-	}
-	h.mu.Unlock()
+	got := h.delivered()
 	booked, err := bookTrades(got)
 	if err != nil {
 		t.Fatal(err)

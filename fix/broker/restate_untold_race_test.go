@@ -56,14 +56,7 @@ func TestRestateUntoldCorrectedDuringRestatement(t *testing.T) {
 	r.s.restate()
 	r.h.waitFor(t, "the correction", func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:Y-lost" })
 	out := r.h.all()[first:]
-	var got []string
-	for _, m := range out {
-		id := field(m, tag.ExecID)
-		if field(m, tag.ExecType) == "I" {
-			id = ""
-		}
-		got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType)+"/"+id+"/"+field(m, tag.LastQty)+"/"+field(m, tag.CumQty))
-	}
+	got := reportLines(out, tag.ClOrdID, tag.ExecType, tag.ExecID, tag.LastQty, tag.CumQty)
 	want := []string{"a/I///0", "lost/F/core:F-lost/40/40", "lost/H/core:X-lost//0", "lost/I///0", "lost/G/core:Y-lost/30/30"}
 	if !slices.Equal(got, want) {
 		t.Errorf("after the restart the broker got %v; want %v", got, want)

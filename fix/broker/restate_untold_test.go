@@ -111,14 +111,7 @@ func TestRestateUntoldCanceledDispatchedAfter(t *testing.T) {
 		return field(m, tag.ExecID) == "core:X-lost" && !slices.Contains(restated, m)
 	})
 	out := r.h.all()[first:]
-	var got []string
-	for _, m := range out {
-		id := field(m, tag.ExecID)
-		if field(m, tag.ExecType) == "I" {
-			id = ""
-		}
-		got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType)+"/"+id+"/"+field(m, tag.PossResend)+"/"+field(m, tag.CumQty))
-	}
+	got := reportLines(out, tag.ClOrdID, tag.ExecType, tag.ExecID, tag.PossResend, tag.CumQty)
 	want := []string{"lost/F/core:F-lost/Y/40", "lost/H/core:X-lost/Y/0", "lost/I///0", "a/F/core:F-a/Y/10", "a/I///10", "lost/H/core:X-lost/Y/0"}
 	if !slices.Equal(got, want) {
 		t.Errorf("after the restart the broker got %v; want %v", got, want)
@@ -156,14 +149,7 @@ func TestRestateCanceledTradeQueuedCancelCorrectedLater(t *testing.T) {
 		LastQty: 30, LastPx: 17000000, CumQty: 30, LeavesQty: 70, AvgPx: 17000000})
 	r.h.waitFor(t, "the correction", func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:Y-lost" })
 	out := r.h.all()[first:]
-	var got []string
-	for _, m := range out {
-		id := field(m, tag.ExecID)
-		if field(m, tag.ExecType) == "I" {
-			id = ""
-		}
-		got = append(got, field(m, tag.ClOrdID)+"/"+field(m, tag.ExecType)+"/"+id+"/"+field(m, tag.PossResend)+"/"+field(m, tag.LastQty))
-	}
+	got := reportLines(out, tag.ClOrdID, tag.ExecType, tag.ExecID, tag.PossResend, tag.LastQty)
 	want := []string{"lost/H/core:X-lost//", "lost/I///", "lost/F/core:F-lost/Y/30", "lost/G/core:Y-lost//30"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("after the restart the broker got %v; want %v", got, want)
