@@ -140,7 +140,9 @@ func (r *reloadRig) markStale() {
 	r.t.Helper()
 	seq, _ := r.m.Book(0)
 	r.m.MarkStale(0)
-	r.read(func(m mdclient.Message) bool { return m.Ch == "book" && m.Type == "snapshot" && m.Seq == seq && m.Stale })
+	r.read(func(m mdclient.Message) bool {
+		return m.Ch == "book" && m.Type == "snapshot" && m.Seq == seq && m.Stale
+	})
 }
 
 // load loads a snapshot of the empty book at seq, volume shares traded.
