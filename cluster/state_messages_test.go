@@ -325,13 +325,7 @@ func TestStateMessagesReadWhileApplied(t *testing.T) {
 				return
 			}
 			if snapshots {
-				p, err := s.Snapshot()
-				if err != nil {
-					errs <- err.Error()
-					return
-				}
-				var b bytes.Buffer
-				if _, err := p.WriteTo(&b); err != nil {
+				if err := writeSnapshot(s); err != nil {
 					errs <- err.Error()
 					return
 				}

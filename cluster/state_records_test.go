@@ -271,13 +271,7 @@ func TestStateJournalReadWhileApplied(t *testing.T) {
 				return
 			}
 			if snapshots {
-				p, err := s.Snapshot()
-				if err != nil {
-					errs <- err.Error()
-					return
-				}
-				var b bytes.Buffer
-				if _, err := p.WriteTo(&b); err != nil {
+				if err := writeSnapshot(s); err != nil {
 					errs <- err.Error()
 					return
 				}
@@ -294,4 +288,16 @@ func TestStateJournalReadWhileApplied(t *testing.T) {
 		}
 	}
 	j.check(t, s, len(j.recs))
+}
+
+// writeSnapshot takes a snapshot of s and writes it out whole (to
+// memory), as Raft's snapshot goroutine does while s is applied.
+func writeSnapshot(s *State) error {
+	p, err := s.Snapshot()
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	_, err = p.WriteTo(&b)
+	return err
 }

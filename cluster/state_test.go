@@ -386,33 +386,24 @@ func BenchmarkStateApplyDay(b *testing.B) {
 			for i := range recs {
 				recs[i] = appendJournalRecord(nil, 'O', int64(i), bytes.Repeat([]byte{byte(i)}, 40))
 			}
-			took := make([]time.Duration, n)
-			var worst, p9999, p50 time.Duration
-			var scan, gcCPU float64
+			d := applyDay{took: make([]time.Duration, n)}
 			for b.Loop() {
 				s := NewState()
 				runtime.GC()
 				for i := range n {
 					t0 := time.Now()
 					err := s.Apply(uint64(i+1), recs[i%len(recs)])
-					took[i] = time.Since(t0)
+					d.took[i] = time.Since(t0)
 					if err != nil {
 						b.Fatal(err)
 					}
 				}
-				slices.Sort(took)
-				worst, p9999, p50 = max(worst, took[n-1]), max(p9999, took[n-n/10000-1]), max(p50, took[n/2])
-				sc, cpu := gcCost()
-				scan, gcCPU = max(scan, sc), max(gcCPU, cpu)
+				d.day()
 				if s.JournalLen() != n {
 					b.Fatalf("%d records, want %d", s.JournalLen(), n)
 				}
 			}
-			b.ReportMetric(float64(worst.Microseconds()), "max-us")
-			b.ReportMetric(float64(p9999.Microseconds()), "p99.99-us")
-			b.ReportMetric(float64(p50.Nanoseconds()), "p50-ns")
-			b.ReportMetric(scan/(1<<20), "gc-scan-MB")
-			b.ReportMetric(gcCPU*1000, "gc-cpu-ms")
+			d.report(b)
 		})
 	}
 }
@@ -432,9 +423,7 @@ func BenchmarkStateApplySessionDay(b *testing.B) {
 			// pointer per message to the heap measured.
 			rec := sessionRecord(opSent, id, 0, bytes.Repeat([]byte("m"), 300))
 			at := 2 + 2 + len(id)
-			took := make([]time.Duration, n)
-			var worst, p9999, p50 time.Duration
-			var scan, gcCPU float64
+			d := applyDay{took: make([]time.Duration, n)}
 			for b.Loop() {
 				s := NewState()
 				runtime.GC()
@@ -442,26 +431,47 @@ func BenchmarkStateApplySessionDay(b *testing.B) {
 					binary.BigEndian.PutUint64(rec[at:], uint64(i+1))
 					t0 := time.Now()
 					err := s.Apply(uint64(i+1), rec)
-					took[i] = time.Since(t0)
+					d.took[i] = time.Since(t0)
 					if err != nil {
 						b.Fatal(err)
 					}
 				}
-				slices.Sort(took)
-				worst, p9999, p50 = max(worst, took[n-1]), max(p9999, took[n-n/10000-1]), max(p50, took[n/2])
-				sc, cpu := gcCost()
-				scan, gcCPU = max(scan, sc), max(gcCPU, cpu)
+				d.day()
 				if _, m := s.Size(); m != n {
 					b.Fatalf("%d messages, want %d", m, n)
 				}
 			}
-			b.ReportMetric(float64(worst.Microseconds()), "max-us")
-			b.ReportMetric(float64(p9999.Microseconds()), "p99.99-us")
-			b.ReportMetric(float64(p50.Nanoseconds()), "p50-ns")
-			b.ReportMetric(scan/(1<<20), "gc-scan-MB")
-			b.ReportMetric(gcCPU*1000, "gc-cpu-ms")
+			d.report(b)
 		})
 	}
+}
+
+// applyDay gathers the Apply durations of a day's fills (took, one per
+// Apply of the fill just done) and what the State holding them costs the
+// GC, the worst of the fills.
+type applyDay struct {
+	took              []time.Duration
+	worst, p9999, p50 time.Duration
+	scan, gcCPU       float64
+}
+
+// day takes the fill just timed in took, and the GC's cost now.
+func (d *applyDay) day() {
+	n := len(d.took)
+	slices.Sort(d.took)
+	d.worst, d.p9999, d.p50 = max(d.worst, d.took[n-1]), max(d.p9999, d.took[n-n/10000-1]), max(d.p50, d.took[n/2])
+	sc, cpu := gcCost()
+	d.scan, d.gcCPU = max(d.scan, sc), max(d.gcCPU, cpu)
+}
+
+// report reports the slowest Apply, the 99.99th and 50th percentiles, the
+// scannable heap and the GC CPU time of one collection.
+func (d *applyDay) report(b *testing.B) {
+	b.ReportMetric(float64(d.worst.Microseconds()), "max-us")
+	b.ReportMetric(float64(d.p9999.Microseconds()), "p99.99-us")
+	b.ReportMetric(float64(d.p50.Nanoseconds()), "p50-ns")
+	b.ReportMetric(d.scan/(1<<20), "gc-scan-MB")
+	b.ReportMetric(d.gcCPU*1000, "gc-cpu-ms")
 }
 
 // gcCost runs the GC a few times and returns the scannable heap and the
