@@ -189,6 +189,14 @@ func (h *realHarness) all() []*quickfix.Message {
 	return out
 }
 
+// setFull makes the session's queue refuse (true) or take (false) what is
+// sent from now on.
+func (h *realHarness) setFull(full bool) {
+	h.mu.Lock()
+	h.full = full
+	h.mu.Unlock()
+}
+
 // delivered returns the messages sent so far that the session's queue
 // took (not dropped by a full queue), in order.
 func (h *realHarness) delivered() []*quickfix.Message {

@@ -33,13 +33,9 @@ func TestRestateSentTradeCorrectionLost(t *testing.T) {
 		h.waitFor(t, "the report of "+er.ExecID, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:"+er.ExecID })
 	}
 	report(fix.ExecReport{ExecID: "E1", ExecType: 'F', LastQty: 30})
-	h.mu.Lock()
-	h.full = true
-	h.mu.Unlock()
+	h.setFull(true)
 	report(fix.ExecReport{ExecID: "X1", ExecRefID: "E1", ExecType: 'G', LastQty: 20})
-	h.mu.Lock()
-	h.full = false
-	h.mu.Unlock()
+	h.setFull(false)
 	h.restarting(t, s, nil) // the store lacks every report
 	if _, resent := s.restate(); resent != 2 {
 		t.Errorf("resent %d reports; want the trade E1, as corrected, and its correction X1", resent)
@@ -81,13 +77,9 @@ func TestRestateSentTradeCancelLost(t *testing.T) {
 	}
 	report(fix.ExecReport{ExecID: "E1", ExecType: 'F', LastQty: 30, LastPx: 16990000, CumQty: 30, AvgPx: 16990000})
 	report(fix.ExecReport{ExecID: "E2", ExecType: 'F', LastQty: 10, LastPx: 17000000, CumQty: 40, AvgPx: 16992500})
-	h.mu.Lock()
-	h.full = true
-	h.mu.Unlock()
+	h.setFull(true)
 	report(fix.ExecReport{ExecID: "X1", ExecRefID: "E1", ExecType: 'H', CumQty: 10, AvgPx: 17000000})
-	h.mu.Lock()
-	h.full = false
-	h.mu.Unlock()
+	h.setFull(false)
 	h.restarting(t, s, nil) // the store lacks every report
 	before := len(h.all())
 	if _, resent := s.restate(); resent != 3 {

@@ -448,13 +448,9 @@ func TestRestateResendsTradesTheStoreLacks(t *testing.T) {
 	// dropped is fill with the session's queue full.
 	dropped := func(n int, last, cum int64) {
 		t.Helper()
-		h.mu.Lock()
-		h.full = true
-		h.mu.Unlock()
+		h.setFull(true)
 		fill(n, last, cum)
-		h.mu.Lock()
-		h.full = false
-		h.mu.Unlock()
+		h.setFull(false)
 	}
 	dropped(4, 5, 65)
 	// The fifth, queued, comes after the fourth's drop is recorded (one
@@ -922,16 +918,12 @@ func TestRestateQueuedTradeCancelOrCorrection(t *testing.T) {
 	r.fill("drop", drop, 40)
 	corr := r.newOrder("corr")
 	r.fill("corr", corr, 40)
-	r.h.mu.Lock()
-	r.h.full = true
-	r.h.mu.Unlock()
+	r.h.setFull(true)
 	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: drop.ClOrdID, OrderID: "V-drop", ExecID: "X-drop", ExecRefID: "F-drop",
 		ExecType: 'H', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
 	r.correct("corr", corr)
 	r.h.waitFor(t, "the dropped correction", func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:X-corr" })
-	r.h.mu.Lock()
-	r.h.full = false
-	r.h.mu.Unlock()
+	r.h.setFull(false)
 	before := len(r.h.all())
 	if _, resent := r.s.restate(); resent != 2 {
 		t.Errorf("resent %d reports; want 2", resent)
@@ -1087,14 +1079,10 @@ func TestTradeAmendmentNamesTheTrade(t *testing.T) {
 		h.m.OnExecReport("core", er)
 		h.waitFor(t, "the report of "+er.ExecID, func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:"+er.ExecID })
 	}
-	h.mu.Lock()
-	h.full = true
-	h.mu.Unlock()
+	h.setFull(true)
 	report(fix.ExecReport{ExecID: "E1", ExecType: 'F', LastQty: 30})
 	report(fix.ExecReport{ExecID: "X1", ExecRefID: "E1", ExecType: 'G', LastQty: 20})
-	h.mu.Lock()
-	h.full = false
-	h.mu.Unlock()
+	h.setFull(false)
 	if _, resent := s.restate(); resent != 2 {
 		t.Fatalf("resent %d reports; want the trade E1, as corrected, and the correction X1", resent)
 	}
