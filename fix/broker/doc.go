@@ -66,7 +66,13 @@
 //     exchange, a risk or order-manager reject): ExecutionReport ExecType
 //     8, OrdStatus 8, OrdRejReason (103) from risk.Reject.FIXReason (99
 //     for an invalid identifier; FIX 4.2 has no 99 and gets 0) and Text
-//     (58) with the reason, naming the field. Nothing is journaled for it;
+//     (58) with the reason, naming the field. Nothing is journaled for it.
+//     One whose ClOrdID names an order the session entered that still
+//     holds it (working, or ended this trading day) is refused as a
+//     duplicate (103 = 6, code risk.duplicate_clordid), whichever check
+//     refused it first: the refusal goes under the order's ClOrdID, and
+//     OrdRejReason 6 is what tells the broker's engine it is not the
+//     order's rejection;
 //   - a cancel or replace refused: OrderCancelReject (9) with CxlRejReason
 //     (1 unknown order, 3 already pending, 2 otherwise, an invalid
 //     identifier included, and a replace of an order another session
@@ -164,6 +170,7 @@
 // gateway_broker_rejects_total{code} (new orders it refused itself: an
 // account the session may not trade, an unsupported side, order type,
 // time in force or exchange, orders.bad_id for an invalid identifier,
+// risk.duplicate_clordid for any of those reusing a ClOrdID (above),
 // broker.malformed for a session-level Reject),
 // gateway_broker_logon_rejects_total{reason} (address, session, password;
 // not_logon: a first message that is not a Logon; timeout: none within

@@ -76,8 +76,9 @@ func (s *session) newOrder(m *quickfix.Message) quickfix.MessageRejectError {
 		if err == nil {
 			return nil
 		}
-		ref = refusalOf(err) // counted by the manager
+		ref = s.reused(o.clOrdID, refusalOf(err)) // counted by the manager
 	} else {
+		ref = s.reused(o.clOrdID, ref)
 		s.a.refusedNew(s, ref.code)
 	}
 	// The identifiers are echoed through echo: one may be invalid (the
@@ -91,6 +92,38 @@ func (s *session) newOrder(m *quickfix.Message) quickfix.MessageRejectError {
 		qty: o.qty, price: o.price, text: ref.text}
 	s.sendReport(&r)
 	return nil
+}
+
+// reused returns the refusal of a NewOrderSingle whose ClOrdID names an
+// order the session entered that still holds it (working, or ended this
+// trading day, as risk keeps client order ids), of any of the session's
+// accounts: a duplicate (risk.duplicate_clordid, OrdRejReason 6), whatever
+// check refused it first (ref: an unknown exchange, an account the session
+// may not trade, the kill switch, a throttle, a market order...). Else it
+// returns ref. The refusal goes under that ClOrdID, and a broker's engine
+// keeps its orders by ClOrdID: one that told such a refusal from the
+// order's own rejection only by OrdRejReason 6 took it for its order's,
+// which showed rejected while it worked at the venue (until a status or a
+// restatement). FIX's OrdRejReason 6 is "duplicate order (e.g. dupe
+// ClOrdID)"; QuickFIX leaves the check to the application. An order of
+// another source (a WebSocket client's) is no order of the broker's: risk
+// still refuses it as a duplicate, but after its earlier checks. Before
+// the first request after midnight the manager's trading day is still
+// the last: an order that ended that day still holds its ClOrdID here,
+// so a reuse the acceptor refuses for another reason goes as a duplicate.
+func (s *session) reused(clOrdID string, ref *refusal) *refusal {
+	if ref.reason == risk.FIXDuplicateOrder || !refdata.ValidID(clOrdID, refdata.MaxClOrdIDLen) {
+		return ref
+	}
+	today := s.a.entry.TradingDay()
+	for _, acct := range s.spec.cfg.Accounts {
+		o, ok := s.a.entry.Get(acct, clOrdID)
+		if ok && o.Source == s.src && (!o.Status.Terminal() || o.EndDay() >= today) {
+			return &refusal{code: risk.CodeDuplicateClOrd, reason: risk.FIXDuplicateOrder,
+				text: "clOrdId " + clOrdID + " was already used today (and: " + ref.text + ")"}
+		}
+	}
+	return ref
 }
 
 // cancel handles an OrderCancelRequest: accepted, it is reported by the

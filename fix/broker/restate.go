@@ -240,8 +240,8 @@ func (s *session) restate() (restated, resent int) {
 // ("<upstream>:<ExecID>", as OrderEvent forwards a venue's reject): that
 // may be no report of the order its ClOrdID names, which the broker did
 // not take for the order's. The acceptor refuses a NewOrderSingle that
-// reused an order's ClOrdID (OrdRejReason 6, duplicate order, or any
-// reason its checks found first) under that ClOrdID, and answers a status
+// reused an order's ClOrdID (OrdRejReason 6, duplicate order:
+// session.reused) under that ClOrdID, and answers a status
 // request that found no order (another account's) so; neither is
 // journaled. Taken as the order's last report, such a refusal hid the
 // order's own rejection when its report was lost (queued at a stop, not

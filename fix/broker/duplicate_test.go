@@ -1,0 +1,74 @@
+package broker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/tag"
+
+	"sgw/orders"
+)
+
+// TestDuplicateClOrdIDRefusedAsDuplicate: a NewOrderSingle reusing the
+// ClOrdID of an order the broker entered, working or ended today, is
+// refused as a duplicate (OrdRejReason 6) whatever check refuses it first:
+// the acceptor's (an unknown exchange, an account the session may not
+// trade) or risk's that run before its duplicate check (a market order,
+// the kill switch). The refusal goes under that ClOrdID, and a broker's
+// engine, which keeps its orders by ClOrdID, tells it from the order's
+// own rejection by OrdRejReason 6 only. Before, it went with the first
+// check's reason (1, 0, 99): the broker's engine took it for its order's,
+// which showed rejected while it worked at the venue. A ClOrdID an order
+// of an earlier trading day held is free again (risk): its refusal keeps
+// its own reason.
+func TestDuplicateClOrdIDRefusedAsDuplicate(t *testing.T) {
+	const rest = "|55=600519|207=XSHG|54=1|40=2|44=1700|38=100"
+	for _, tc := range []struct {
+		name string
+		body string
+		// setup, if set, runs after the orders are entered.
+		setup func(r *dayRig)
+		want  string // OrdRejReason
+	}{
+		{name: "unknown exchange", body: "11=live|1=A1|55=600519|207=XNYS|54=1|40=2|44=1700|38=100", want: "6"},
+		{name: "account not allowed", body: "11=live|1=A9" + rest, want: "6"},
+		{name: "market order", body: "11=live|1=A1|55=600519|207=XSHG|54=1|40=1|38=100", want: "6"},
+		{name: "kill switch of the other account", body: "11=live|1=A2" + rest, want: "6",
+			setup: func(r *dayRig) {
+				if _, err := r.m.Kill("A2", true); err != nil {
+					r.t.Fatal(err)
+				}
+			}},
+		{name: "filled today", body: "11=done|1=A1|55=600519|207=XNYS|54=1|40=2|44=1700|38=100", want: "6"},
+		{name: "plain reuse", body: "11=live|1=A1" + rest, want: "6"},
+		{name: "filled an earlier day", body: "11=old|1=A1|55=600519|207=XNYS|54=1|40=2|44=1700|38=100", want: "1",
+			setup: func(r *dayRig) {
+				r.clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
+				r.newOrder("nextday") // starts 2026-12-02
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newDayRig(t)
+			r.fill("old", r.newOrder("old"), 100)
+			r.newOrder("live")
+			r.fill("done", r.newOrder("done"), 100)
+			if tc.setup != nil {
+				tc.setup(r)
+			}
+			id := field(inbound(t, r.begin, "D", tc.body), tag.ClOrdID)
+			if rej := r.s.handle(inbound(t, r.begin, "D", tc.body)); rej != nil {
+				t.Fatalf("the reuse: %v", rej)
+			}
+			m := r.h.waitFor(t, "the reuse's refusal", func(m *quickfix.Message) bool {
+				return field(m, tag.ClOrdID) == id && field(m, tag.ExecType) == "8"
+			})
+			if got := field(m, tag.OrdRejReason); got != tc.want {
+				t.Errorf("refused with OrdRejReason %s; want %s: %s", got, tc.want, m)
+			}
+			if o, ok := r.m.Get("A1", "live"); ok && o.Status != orders.StatusNew {
+				t.Errorf("the live order is %s; want it still working", o.Status)
+			}
+		})
+	}
+}
