@@ -152,17 +152,24 @@ func decodeReplace(m *quickfix.Message) (replaceReq, quickfix.MessageRejectError
 	return r, d.Err()
 }
 
-// decodeStatus reads an OrderStatusRequest.
-func decodeStatus(m *quickfix.Message) (statusReq, quickfix.MessageRejectError) {
+// decodeStatus reads an OrderStatusRequest. OrdStatusReqID (790) is a
+// FIX 4.4 field, never echoed to a FIX 4.2 session (execReport.message):
+// a FIX 4.2 session's is not read, so that an invalid one (a field the
+// broker's version does not have) cannot mark the request's ids bad. It
+// did: the working order's status went as the refusal of an unknown
+// order (39=8, 103=5, a FIX 4.2 ExecType 8) under its ClOrdID.
+func decodeStatus(m *quickfix.Message, fix42 bool) (statusReq, quickfix.MessageRejectError) {
 	d := fix.NewFieldReader(m, fix.EmptyRejected)
 	s := statusReq{
 		clOrdID: d.ID(tag.ClOrdID, "ClOrdID", refdata.MaxClOrdIDLen, true),
 		account: d.ID(tag.Account, "Account", refdata.MaxAccountLen, false),
-		reqID:   d.ID(tag.OrdStatusReqID, "OrdStatusReqID", refdata.MaxClOrdIDLen, false),
 		side:    d.Char(tag.Side, false),
 		// Read, not checked: the answer echoes them (through echo).
 		symbol:   d.Str(tag.Symbol, false),
 		exchange: d.Str(tag.SecurityExchange, false),
+	}
+	if !fix42 {
+		s.reqID = d.ID(tag.OrdStatusReqID, "OrdStatusReqID", refdata.MaxClOrdIDLen, false)
 	}
 	s.badID = d.BadID()
 	return s, d.Err()

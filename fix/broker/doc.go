@@ -43,7 +43,8 @@
 // requests.
 //
 // Identifiers follow the order path's rules (refdata.ValidID): ClOrdID,
-// OrigClOrdID and OrdStatusReqID (790) 1 to 32 characters, Account 1 to
+// OrigClOrdID and OrdStatusReqID (790; FIX 4.4 only: a FIX 4.2 session's,
+// no field of its version, is ignored) 1 to 32 characters, Account 1 to
 // 20, Symbol (and the gateway symbol it makes with 207) and
 // SecurityExchange 1 to 16, all from A-Z a-z 0-9 - _ . : / # @. An invalid
 // one is refused by a business reject (below), never entered and never

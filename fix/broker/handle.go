@@ -217,7 +217,7 @@ func (s *session) resentLive(acct, clOrdID string) {
 // would refuse: its application would never hear back). The order's own
 // Side answers for an order the gateway shows.
 func (s *session) status(m *quickfix.Message) quickfix.MessageRejectError {
-	q, rej := decodeStatus(m)
+	q, rej := decodeStatus(m, s.fix42)
 	if rej != nil {
 		return rej
 	}

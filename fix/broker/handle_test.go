@@ -237,6 +237,15 @@ func TestHandle(t *testing.T) {
 			want: map[quickfix.Tag]string{tag.ExecTransType: "3", tag.OrdStatus: "1", tag.ClOrdID: "b1", tag.OrdStatusReqID: ""},
 		},
 		{
+			// Nor does it check one: an invalid 790, which a FIX 4.2
+			// broker never sees again, refused the request as for an
+			// unknown order (39=8 under the working order's ClOrdID).
+			name: "status in FIX 4.2 naming an invalid OrdStatusReqID", broker: "BROKER2", begin: "FIX.4.2", msgType: "H",
+			body: "11=b1|790=q 1|54=2", rejectReason: -1,
+			want: map[quickfix.Tag]string{tag.ExecTransType: "3", tag.OrdStatus: "1", tag.ClOrdID: "b1", tag.OrdStatusReqID: "",
+				tag.Text: ""},
+		},
+		{
 			name: "status of an unknown order in FIX 4.2 naming an OrdStatusReqID", broker: "BROKER2", begin: "FIX.4.2", msgType: "H",
 			body: "11=nope|790=q1|55=600519|54=1", rejectReason: -1,
 			want: map[quickfix.Tag]string{tag.ExecTransType: "3", tag.OrdStatus: "8", tag.ClOrdID: "nope", tag.OrdStatusReqID: ""},
