@@ -109,9 +109,14 @@ func (c *decodeCounters) stats() DecodeStats {
 // the feed carries that no directory has mapped is marked stale (when
 // syms lists them, as Carried and *orderbook.Engine do), the feed asks
 // for a rebuild from sequence 1 (Missed), and a rebuild's end leaves
-// them stale while the directory is still missing. A directory naming an
-// instrument the feed does not carry maps its locate to nothing, which
-// asks for nothing.
+// them stale while the directory is still missing. A directory that
+// comes after messages of its locate were dropped (late in the stream)
+// leaves its book stale through the rebuild's end: the book lacks them.
+// One that comes while the books are otherwise valid, of an instrument
+// a directory missed marked stale and of whose locate nothing was
+// dropped, makes its book valid at once: the messages dropped were
+// another instrument's. A directory naming an instrument the feed does
+// not carry maps its locate to nothing, which asks for nothing.
 //
 // The arbiter calls Apply, Restart and Rebuilt one at a time; DecodeStats
 // and Missed may be called from any goroutine.
@@ -145,6 +150,15 @@ type ITCHDecoder struct {
 	noDir   atomic.Bool
 	rebuilt bool
 	fresh   bool
+	// settled: the books were declared valid (Rebuilt) or never
+	// restarted, and not marked stale since (Restart, MarkStale). drops
+	// holds, by Stock Locate, the locates of which a message was dropped
+	// for want of a directory since the last Restart, and late the
+	// instruments a directory mapped to one of them: their books lack the
+	// messages dropped, stale until a Restart.
+	settled bool
+	drops   *[1 << 16 / 64]uint64
+	late    map[uint32]bool
 	pass    uint32
 	lost    map[uint16]*lostSpan
 	m       itch.Message
@@ -225,7 +239,7 @@ var (
 func NewITCHDecoder(syms Symbols, out EventSink) *ITCHDecoder {
 	missed, _ := out.(Misser)
 	d := &ITCHDecoder{syms: syms, out: out, missed: missed, locate: new([1 << 16]uint32), known: map[uint32]bool{},
-		unmapped: map[uint32]bool{}, pass: 1, lost: map[uint16]*lostSpan{}}
+		unmapped: map[uint32]bool{}, pass: 1, lost: map[uint16]*lostSpan{}, settled: true, drops: new([1 << 16 / 64]uint64)}
 	if l, ok := syms.(symbolLister); ok {
 		for _, id := range l.Symbols() {
 			d.carried = append(d.carried, uint32(id))
@@ -265,12 +279,10 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 			return nil
 		}
 		d.locate[m.StockLocate] = uint32(id) + 1
-		d.known[uint32(id)] = true
-		delete(d.unmapped, uint32(id))
 		if s := d.lost[m.StockLocate]; s != nil {
 			s.mapped = true
 		}
-		return nil
+		return d.mapped(uint32(id), m.StockLocate)
 	}
 	ev := &d.ev
 	if !itch.Normalize(m, ev) {
@@ -285,6 +297,7 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 				if !replayed {
 					d.dropped(m.StockLocate, m.Timestamp)
 				}
+				d.drops[m.StockLocate/64] |= 1 << (m.StockLocate % 64)
 				return d.noDirectory()
 			}
 			return nil
@@ -299,6 +312,34 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 		ev.Flags |= event.FlagReplayed
 	}
 	return d.out.Apply(ev)
+}
+
+// mapped records that a directory mapped the instrument id to locate.
+// After messages of locate were dropped for want of it since the last
+// Restart, its book lacks them: it stays stale (it is, since the first
+// message dropped) until a Restart. Otherwise, when the books are settled
+// and a directory missed marked it stale while unmapped, it is valid
+// again at once: it was cleared at the last Restart or never written, and
+// no message of its locate was dropped (another instrument's was), so its
+// book is right.
+func (d *ITCHDecoder) mapped(id uint32, locate uint16) error {
+	before := d.known[id]
+	d.known[id] = true
+	delete(d.unmapped, id)
+	if d.drops[locate/64]&(1<<(locate%64)) != 0 {
+		if d.late == nil {
+			d.late = map[uint32]bool{}
+		}
+		d.late[id] = true
+		return nil
+	}
+	if before || !d.settled || !d.noDir.Load() || d.carried == nil {
+		return nil // not marked stale by a directory missed
+	}
+	if err := d.out.Apply(&event.Event{Kind: event.Valid, Symbol: id}); err != nil {
+		return fmt.Errorf("feed: %s of symbol %d: %w", event.Valid, id, err)
+	}
+	return nil
 }
 
 // noDirectory handles a message of a Stock Locate that no directory mapped
@@ -338,7 +379,9 @@ func (d *ITCHDecoder) Restart() error {
 		d.known[id] = false
 	}
 	d.noDir.Store(false)
-	d.rebuilt, d.fresh = false, true
+	d.rebuilt, d.fresh, d.settled = false, true, false
+	clear(d.drops[:])
+	d.late = nil
 	d.pass++
 	return d.each(event.Clear, false)
 }
@@ -351,14 +394,17 @@ func (d *ITCHDecoder) Replay(n uint64) { d.replay = n }
 
 // MarkStale implements Staler: every book the feed carried is marked
 // stale, unchanged (the sources disagree; a rebuild follows).
-func (d *ITCHDecoder) MarkStale() error { return d.each(event.Stale, false) }
+func (d *ITCHDecoder) MarkStale() error {
+	d.settled = false
+	return d.each(event.Stale, false)
+}
 
 // Rebuilt implements Rebuilder: every book the feed carried is valid
 // again, but while a directory is missed (Missed) those no directory
-// mapped since the Restart stay stale: the rebuild Missed asks for
-// follows.
+// mapped since the Restart, or mapped only after messages of their
+// locate were dropped, stay stale: the rebuild Missed asks for follows.
 func (d *ITCHDecoder) Rebuilt() error {
-	d.rebuilt = true
+	d.rebuilt, d.settled = true, true
 	noDir := d.noDir.Load()
 	if err := d.each(event.Valid, noDir); err != nil {
 		return err
@@ -376,10 +422,11 @@ func (d *ITCHDecoder) Rebuilt() error {
 }
 
 // each sends an event of kind k to every instrument the feed carried
-// (with mapped, to those a directory mapped since the last Restart).
+// (with mapped, to those a directory mapped since the last Restart
+// before any message of their locate was dropped).
 func (d *ITCHDecoder) each(k event.Kind, mapped bool) error {
 	for id, now := range d.known {
-		if mapped && !now {
+		if mapped && (!now || d.late[id]) {
 			continue
 		}
 		if err := d.out.Apply(&event.Event{Kind: k, Symbol: id}); err != nil {

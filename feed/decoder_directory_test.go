@@ -373,3 +373,98 @@ func TestMissedDirectoryNewSessionForgets(t *testing.T) {
 	}
 	checkDirectoryBooks(t, sink)
 }
+
+// lateDirectoryDay is an ITCH day whose Stock Directory of 000001 (Stock
+// Locate 2) comes late, after a message of its locate (when drop), or
+// after a message of Stock Locate 5, whose directory never comes: 600519's
+// directory, the early message, 000001's directory, then 300 shares of
+// 000001 offered.
+func lateDirectoryDay(t testing.TB, drop bool) [][]byte {
+	t.Helper()
+	s1, _ := itch.StockOf("600519")
+	s2, _ := itch.StockOf("000001")
+	s5, _ := itch.StockOf("999999")
+	early := itch.Message{Type: itch.TypeAddOrder, StockLocate: 5, Stock: s5, OrderRef: 5, Side: itch.SideBuy, Shares: 100, Price: 50000}
+	if drop {
+		early = itch.Message{Type: itch.TypeAddOrder, StockLocate: 2, Stock: s2, OrderRef: 2, Side: itch.SideSell, Shares: 500, Price: 120000}
+	}
+	msgs := []itch.Message{
+		{Type: itch.TypeStockDirectory, StockLocate: 1, Stock: s1, RoundLotSize: 100},
+		early,
+		{Type: itch.TypeStockDirectory, StockLocate: 2, Stock: s2, RoundLotSize: 100},
+		{Type: itch.TypeAddOrder, StockLocate: 2, Stock: s2, OrderRef: 4, Side: itch.SideSell, Shares: 300, Price: 120100},
+	}
+	var day [][]byte
+	for i := range msgs {
+		msgs[i].Timestamp = 34200000000000 + uint64(i)
+		b, err := itch.Append(nil, &msgs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		day = append(day, b)
+	}
+	return day
+}
+
+// TestLateDirectoryAfterDropsStaysStale: 000001's directory comes late in
+// the stream, after an order of its Stock Locate was dropped for want of
+// it. Its book is stale and the feed rebuilds; the rebuild's stream
+// drops the order again before the directory, so the rebuild's end
+// leaves that book stale (it lacks the order) and the feed stale, while
+// 600519's is valid. Before, the rebuild's end declared 000001's book
+// valid, without the order: it had been mapped since the Restart.
+func TestLateDirectoryAfterDropsStaysStale(t *testing.T) {
+	day := lateDirectoryDay(t, true)
+	a, sink := newDirectoryRig(t)
+	deliverDay(a, Primary, day, 0)
+	if !sink.books[1].b.Stale() || sink.books[0].b.Stale() || !a.Rebuilding() {
+		t.Fatalf("000001's directory late: stale %v, 600519's %v, feed %v; want 000001's and the feed", sink.books[1].b.Stale(), sink.books[0].b.Stale(), a.Rebuilding())
+	}
+	if got := a.Check(time.Unix(100, 0)); got != Primary {
+		t.Fatalf("Check %d, stats %+v: want a rebuild from the primary", got, a.Stats())
+	}
+	deliverDay(a, Primary, day, 0)
+	if d := sink.books[1].b.Depth(orderbook.Ask, 5, nil); !sink.books[1].b.Stale() || !a.Rebuilding() {
+		t.Errorf("rebuilt with 000001's directory late again: stale %v (asks %v), feed stale %v; want both stale", sink.books[1].b.Stale(), d, a.Rebuilding())
+	}
+	if sink.books[0].b.Stale() {
+		t.Error("600519: stale after the rebuild")
+	}
+}
+
+// TestLateDirectoryOfUndroppedLocateValid: the messages of Stock Locate 5
+// come with no directory (every book no directory mapped is marked stale:
+// 000001's), then 000001's directory comes, at Stock Locate 2, of which
+// nothing was dropped: the message dropped was not 000001's, and its book,
+// empty until then, is right. It is valid again at once, and its order
+// applied, while the feed stays stale for locate 5; in the rebuild it is
+// stale until the rebuild's end, and valid then. Before, it stayed stale
+// until a rebuild ended, at least missed_rebuild_interval later.
+func TestLateDirectoryOfUndroppedLocateValid(t *testing.T) {
+	day := lateDirectoryDay(t, false)
+	a, sink := newDirectoryRig(t)
+	deliverDay(a, Primary, day[:2], 0)
+	if !sink.books[1].b.Stale() || !a.Rebuilding() {
+		t.Fatalf("locate 5 without its directory: 000001 stale %v, feed %v; want both", sink.books[1].b.Stale(), a.Rebuilding())
+	}
+	a.Offer(Primary, 3, day[2], 0)
+	a.Offer(Primary, 4, day[3], 0)
+	b := sink.books[1].b
+	if d := b.Depth(orderbook.Ask, 5, nil); b.Stale() || len(d) != 1 || d[0].Qty != 300 {
+		t.Errorf("000001 mapped, nothing of it dropped: stale %v, asks %v; want valid, 300 offered", b.Stale(), d)
+	}
+	if !a.Rebuilding() || sink.books[0].b.Stale() {
+		t.Errorf("feed stale %v, 600519 stale %v; want the feed stale (locate 5), 600519 valid", a.Rebuilding(), sink.books[0].b.Stale())
+	}
+	if got := a.Check(time.Unix(100, 0)); got != Primary {
+		t.Fatalf("Check %d, stats %+v: want a rebuild from the primary", got, a.Stats())
+	}
+	deliverDay(a, Primary, day[:3], 0)
+	if !b.Stale() {
+		t.Error("000001 valid in the rebuild's middle")
+	}
+	a.Offer(Primary, 4, day[3], 0)
+	if d := b.Depth(orderbook.Ask, 5, nil); b.Stale() || len(d) != 1 || d[0].Qty != 300 {
+		t.Errorf("rebuilt: 000001 stale %v, asks %v; want valid, 300 offered", b.Stale(), d)
+	}
+}
