@@ -174,7 +174,8 @@ type ITCHDecoder struct {
 // dropped for want of a directory when first delivered (not flagged as
 // delivered before), by ITCH timestamp (never decreasing in a stream):
 // from lo to hi, but for the first skip at lo, whose prints a rebuild
-// has published since. seen counts, in pass, the messages at lo delivered
+// has published since (or that were first delivered with the directory,
+// stamped the same nanosecond: publishedNew). seen counts, in pass, the messages at lo delivered
 // again. mapped: a directory mapped the locate since the last drop
 // (messages first delivered then were published: a later drop begins a
 // new stretch, the old one's rest lost rather than any print published
@@ -206,19 +207,51 @@ func (d *ITCHDecoder) unpublished(locate uint16, ts uint64) bool {
 	if s == nil || ts < s.lo || ts > s.hi {
 		return false
 	}
-	if s.pass != d.pass {
-		s.pass, s.seen = d.pass, 0
-	}
-	if ts > s.lo {
-		s.lo, s.skip, s.seen = ts, 1, 1
-		return true
-	}
-	s.seen++
-	if s.seen <= s.skip {
+	if s.count(d.pass, ts) <= s.skip {
 		return false // published by an earlier rebuild
 	}
 	s.skip = s.seen
 	return true
+}
+
+// publishedNew records that a message of locate stamped ts, first
+// delivered now with a directory, has its print published: stamped within
+// a stretch of dropped messages (the same nanosecond as the last of them
+// a rebuild delivered again), a later rebuild delivering it again must
+// count it among those published, not take it for one dropped.
+func (d *ITCHDecoder) publishedNew(locate uint16, ts uint64) {
+	s := d.lost[locate]
+	if s == nil || ts < s.lo || ts > s.hi {
+		return
+	}
+	if d.drops[locate/64]&(1<<(locate%64)) != 0 {
+		// Its directory came late in this pass: messages of locate
+		// stamped up to ts were dropped before it, unpublished, and a
+		// later rebuild cannot tell those stamped ts from this one.
+		// Their prints are lost rather than this one's published twice.
+		if ts <= s.lo {
+			delete(d.lost, locate)
+		} else {
+			s.hi = ts - 1
+		}
+		return
+	}
+	s.count(d.pass, ts)
+	s.skip = max(s.skip, s.seen)
+}
+
+// count counts a message stamped ts (within the stretch) delivered in
+// pass, and returns how many stamped lo pass delivered: a later stamp
+// becomes lo, none of its prints published yet.
+func (s *lostSpan) count(pass uint32, ts uint64) uint32 {
+	if s.pass != pass {
+		s.pass, s.seen = pass, 0
+	}
+	if ts > s.lo {
+		s.lo, s.skip, s.seen = ts, 0, 0
+	}
+	s.seen++
+	return s.seen
 }
 
 // notCarried is the Stock Locate table's entry of a directory naming an
@@ -303,8 +336,12 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 			return nil
 		}
 		ev.Symbol = v - 1
-		if replayed && len(d.lost) != 0 && d.unpublished(m.StockLocate, m.Timestamp) {
-			replayed = false // dropped when delivered before: never published
+		if len(d.lost) != 0 {
+			if !replayed {
+				d.publishedNew(m.StockLocate, m.Timestamp)
+			} else if d.unpublished(m.StockLocate, m.Timestamp) {
+				replayed = false // dropped when delivered before: never published
+			}
 		}
 	}
 	ev.Recv = recv

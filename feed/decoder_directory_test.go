@@ -374,6 +374,75 @@ func TestMissedDirectoryNewSessionForgets(t *testing.T) {
 	checkDirectoryBooks(t, sink)
 }
 
+// TestMissedDirectoryPrintSameNanosecondOnce: 000001's directory is
+// missed at the first delivery, its add and an execution dropped; a
+// rebuild with the directory delivers them again (the execution's print
+// published there) and goes on with a second execution stamped the same
+// nanosecond, first delivered then (published as new). A later rebuild
+// of the day, every message delivered before, publishes neither again.
+// Before, the second execution, within the dropped stretch's timestamps,
+// was taken for one dropped when first delivered and published twice.
+func TestMissedDirectoryPrintSameNanosecondOnce(t *testing.T) {
+	s1, _ := itch.StockOf("600519")
+	s2, _ := itch.StockOf("000001")
+	const ts = 34200000000000
+	msgs := []itch.Message{
+		{Type: itch.TypeStockDirectory, StockLocate: 1, Stock: s1, RoundLotSize: 100, Timestamp: ts},
+		{Type: itch.TypeStockDirectory, StockLocate: 2, Stock: s2, RoundLotSize: 100, Timestamp: ts},
+		{Type: itch.TypeAddOrder, StockLocate: 2, Stock: s2, OrderRef: 2, Side: itch.SideSell, Shares: 500, Price: 120000, Timestamp: ts + 1},
+		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 2, Shares: 50, MatchNumber: 1, Timestamp: ts + 2},
+		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 2, Shares: 60, MatchNumber: 2, Timestamp: ts + 2},
+	}
+	var day [][]byte
+	for i := range msgs {
+		b, err := itch.Append(nil, &msgs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		day = append(day, b)
+	}
+	sink := newBooksSink(t)
+	d := NewITCHDecoder(twoSymbols{}, sink)
+	deliver := func(msgs [][]byte) {
+		t.Helper()
+		for _, m := range msgs {
+			if err := d.Apply(m, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deliver(without(day[:4], 1)) // the add and the first execution dropped
+	if !d.Missed() {
+		t.Fatal("000001's directory missed: not Missed")
+	}
+	// The rebuild: the first four delivered before (with the directory
+	// now), the last new.
+	if err := d.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	d.Replay(4)
+	deliver(day)
+	if err := d.Rebuilt(); err != nil {
+		t.Fatal(err)
+	}
+	// A later rebuild of the day, every message delivered before.
+	if err := d.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	d.Replay(uint64(len(day)))
+	deliver(day)
+	if err := d.Rebuilt(); err != nil {
+		t.Fatal(err)
+	}
+	b := sink.books[1]
+	if p := prints(b.ups); len(p) != 2 || p[0] != 50 || p[1] != 60 {
+		t.Errorf("000001: prints %v, want [50 60], each once", p)
+	}
+	if d := b.b.Depth(orderbook.Ask, 5, nil); b.b.Stale() || len(d) != 1 || d[0].Qty != 390 {
+		t.Errorf("000001: stale %v, asks %v; want valid, 390 left", b.b.Stale(), d)
+	}
+}
+
 // lateDirectoryDay is an ITCH day whose Stock Directory of 000001 (Stock
 // Locate 2) comes late, after a message of its locate (when drop), or
 // after a message of Stock Locate 5, whose directory never comes: 600519's
@@ -466,5 +535,63 @@ func TestLateDirectoryOfUndroppedLocateValid(t *testing.T) {
 	a.Offer(Primary, 4, day[3], 0)
 	if d := b.Depth(orderbook.Ask, 5, nil); b.Stale() || len(d) != 1 || d[0].Qty != 300 {
 		t.Errorf("rebuilt: 000001 stale %v, asks %v; want valid, 300 offered", b.Stale(), d)
+	}
+}
+
+// TestLateDirectoryPrintSameNanosecondOnce: 000001's directory comes late
+// in the stream, after an order of its locate was dropped for want of it,
+// and an execution of another order follows, all stamped one nanosecond
+// (its print published then). A rebuild from a stream with the directory
+// in its place delivers them all again: the execution's print is not
+// published again. Before, the messages first delivered after the late
+// directory were not counted among those published, and the rebuild took
+// the execution for one dropped.
+func TestLateDirectoryPrintSameNanosecondOnce(t *testing.T) {
+	s1, _ := itch.StockOf("600519")
+	s2, _ := itch.StockOf("000001")
+	const ts = 34200000000000
+	msgs := []itch.Message{
+		{Type: itch.TypeStockDirectory, StockLocate: 1, Stock: s1, RoundLotSize: 100, Timestamp: ts},
+		{Type: itch.TypeStockDirectory, StockLocate: 2, Stock: s2, RoundLotSize: 100, Timestamp: ts + 1},
+		{Type: itch.TypeAddOrder, StockLocate: 2, Stock: s2, OrderRef: 2, Side: itch.SideSell, Shares: 500, Price: 120000, Timestamp: ts + 1},
+		{Type: itch.TypeAddOrder, StockLocate: 2, Stock: s2, OrderRef: 4, Side: itch.SideSell, Shares: 300, Price: 120000, Timestamp: ts + 1},
+		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 4, Shares: 50, MatchNumber: 1, Timestamp: ts + 1},
+	}
+	var day [][]byte
+	for i := range msgs {
+		b, err := itch.Append(nil, &msgs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		day = append(day, b)
+	}
+	sink := newBooksSink(t)
+	d := NewITCHDecoder(twoSymbols{}, sink)
+	deliver := func(msgs ...[]byte) {
+		t.Helper()
+		for _, m := range msgs {
+			if err := d.Apply(m, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deliver(day[0], day[2], day[1], day[3], day[4]) // the directory after the first order
+	b := sink.books[1]
+	if p := prints(b.ups); len(p) != 1 || p[0] != 50 {
+		t.Fatalf("000001: prints %v, want [50]", p)
+	}
+	if err := d.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	d.Replay(uint64(len(day)))
+	deliver(day...)
+	if err := d.Rebuilt(); err != nil {
+		t.Fatal(err)
+	}
+	if p := prints(b.ups); len(p) != 1 || p[0] != 50 {
+		t.Errorf("000001: prints %v, want [50] once", p)
+	}
+	if d := b.b.Depth(orderbook.Ask, 5, nil); b.b.Stale() || len(d) != 1 || d[0].Qty != 750 {
+		t.Errorf("000001: stale %v, asks %v; want valid, 750 offered", b.b.Stale(), d)
 	}
 }
