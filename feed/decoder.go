@@ -3,6 +3,7 @@ package feed
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"sgw/feed/event"
@@ -82,7 +83,27 @@ type DecodeStats struct {
 	UnknownSymbol uint64 `json:"unknownSymbol"` // messages for an instrument no directory mapped
 	UnknownStock  uint64 `json:"unknownStock"`  // directory messages naming no configured instrument
 	Ignored       uint64 `json:"ignored"`       // message types the books do not use
+	// MissingDirectories (ITCH) is a gauge: the Stock Locates whose
+	// messages came with no Stock Directory mapping them in the stream
+	// since it began or was last rebuilt (while a rebuild is under way,
+	// the more of the rebuild's and the stream's before it).
+	MissingDirectories uint64 `json:"missingDirectories"`
 }
+
+// MissingDirectory is a Stock Locate whose messages came with no Stock
+// Directory mapping it (ITCHDecoder.TakeMissingDirectories).
+type MissingDirectory struct {
+	Locate uint16
+	// Stock is the stock an Add Order of the locate named (ITCH carries
+	// it there) when its first message dropped was one; else "".
+	Stock string
+	// Timestamp is the ITCH timestamp of its first message dropped.
+	Timestamp uint64
+}
+
+// maxMissingNews bounds the Stock Locates found missing their directory
+// that an ITCHDecoder keeps until taken; the rest are counted.
+const maxMissingNews = 16
 
 // decodeCounters are a decoder's DecodeStats, written by its goroutine
 // and read by any.
@@ -118,8 +139,9 @@ func (c *decodeCounters) stats() DecodeStats {
 // another instrument's. A directory naming an instrument the feed does
 // not carry maps its locate to nothing, which asks for nothing.
 //
-// The arbiter calls Apply, Restart and Rebuilt one at a time; DecodeStats
-// and Missed may be called from any goroutine.
+// The arbiter calls Apply, Restart and Rebuilt one at a time; DecodeStats,
+// Missed, DirectoryMissed and TakeMissingDirectories may be called from
+// any goroutine.
 type ITCHDecoder struct {
 	syms   Symbols
 	out    EventSink
@@ -168,6 +190,17 @@ type ITCHDecoder struct {
 	// delivered before the rebuild under way (Replay): their prints are
 	// not published again.
 	replay uint64
+	// missing counts the locates in drops, and missingBefore, while a
+	// rebuild is under way, those of the stream before it
+	// (DecodeStats.MissingDirectories). told holds the locates found
+	// missing their directory since the stream began, and news, guarded
+	// by newsMu (a leaf), those not yet taken (TakeMissingDirectories; at
+	// most maxMissingNews, newsMore counts the rest).
+	missing, missingBefore atomic.Uint32
+	told                   *[1 << 16 / 64]uint64
+	newsMu                 sync.Mutex
+	news                   []MissingDirectory
+	newsMore               int
 }
 
 // lostSpan is the stretch of one Stock Locate's messages that were
@@ -272,7 +305,8 @@ var (
 func NewITCHDecoder(syms Symbols, out EventSink) *ITCHDecoder {
 	missed, _ := out.(Misser)
 	d := &ITCHDecoder{syms: syms, out: out, missed: missed, locate: new([1 << 16]uint32), known: map[uint32]bool{},
-		unmapped: map[uint32]bool{}, pass: 1, lost: map[uint16]*lostSpan{}, settled: true, drops: new([1 << 16 / 64]uint64)}
+		unmapped: map[uint32]bool{}, pass: 1, lost: map[uint16]*lostSpan{}, settled: true, drops: new([1 << 16 / 64]uint64),
+		told: new([1 << 16 / 64]uint64)}
 	if l, ok := syms.(symbolLister); ok {
 		for _, id := range l.Symbols() {
 			d.carried = append(d.carried, uint32(id))
@@ -285,7 +319,8 @@ func NewITCHDecoder(syms Symbols, out EventSink) *ITCHDecoder {
 // carries one for a mapped instrument. A malformed message is counted and
 // its error returned (wrapped); messages of unmapped locates and types the
 // books do not use are counted and dropped. It does not allocate except
-// when returning an error, mapping an instrument the first time, or
+// when returning an error, mapping an instrument the first time, finding
+// a locate's directory missing the first time since the stream began, or
 // beginning a stretch of a locate's messages dropped for want of a
 // directory (lostSpan; at most one a locate at a time).
 func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
@@ -302,6 +337,7 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 		d.fresh = false
 		if !replayed {
 			clear(d.lost) // another stream: its messages were dropped at no delivery
+			clear(d.told[:])
 		}
 	}
 	if m.Type == itch.TypeStockDirectory {
@@ -330,7 +366,14 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 				if !replayed {
 					d.dropped(m.StockLocate, m.Timestamp)
 				}
-				d.drops[m.StockLocate/64] |= 1 << (m.StockLocate % 64)
+				if w, bit := m.StockLocate/64, uint64(1)<<(m.StockLocate%64); d.drops[w]&bit == 0 {
+					d.drops[w] |= bit
+					d.missing.Add(1)
+					if d.told[w]&bit == 0 {
+						d.told[w] |= bit
+						d.tell(m)
+					}
+				}
 				return d.noDirectory()
 			}
 			return nil
@@ -350,6 +393,39 @@ func (d *ITCHDecoder) Apply(msg []byte, recv int64) error {
 	}
 	return d.out.Apply(ev)
 }
+
+// tell keeps m's Stock Locate, found missing its directory, for
+// TakeMissingDirectories.
+func (d *ITCHDecoder) tell(m *itch.Message) {
+	miss := MissingDirectory{Locate: m.StockLocate, Timestamp: m.Timestamp}
+	if m.Type == itch.TypeAddOrder || m.Type == itch.TypeAddOrderMPID {
+		miss.Stock = string(bytes.TrimRight(m.Stock[:], " "))
+	}
+	d.newsMu.Lock()
+	defer d.newsMu.Unlock()
+	if len(d.news) < maxMissingNews {
+		d.news = append(d.news, miss)
+	} else {
+		d.newsMore++
+	}
+}
+
+// TakeMissingDirectories returns the Stock Locates found missing their
+// Stock Directory (messages of them came with none mapping them) since
+// the last call, each once since the stream began, and how many more
+// were found than it returns. Safe from any goroutine.
+func (d *ITCHDecoder) TakeMissingDirectories() ([]MissingDirectory, int) {
+	d.newsMu.Lock()
+	defer d.newsMu.Unlock()
+	news, more := d.news, d.newsMore
+	d.news, d.newsMore = nil, 0
+	return news, more
+}
+
+// DirectoryMissed reports whether a message of a Stock Locate no
+// directory mapped came since the last Restart (part of Missed). Safe
+// from any goroutine.
+func (d *ITCHDecoder) DirectoryMissed() bool { return d.noDir.Load() }
 
 // mapped records that a directory mapped the instrument id to locate.
 // After messages of locate were dropped for want of it since the last
@@ -419,6 +495,8 @@ func (d *ITCHDecoder) Restart() error {
 	d.rebuilt, d.fresh, d.settled = false, true, false
 	clear(d.drops[:])
 	d.late = nil
+	d.missingBefore.Store(max(d.missingBefore.Load(), d.missing.Load()))
+	d.missing.Store(0)
 	d.pass++
 	return d.each(event.Clear, false)
 }
@@ -442,6 +520,7 @@ func (d *ITCHDecoder) MarkStale() error {
 // locate were dropped, stay stale: the rebuild Missed asks for follows.
 func (d *ITCHDecoder) Rebuilt() error {
 	d.rebuilt, d.settled = true, true
+	d.missingBefore.Store(0)
 	noDir := d.noDir.Load()
 	if err := d.each(event.Valid, noDir); err != nil {
 		return err
@@ -484,4 +563,8 @@ func (d *ITCHDecoder) Missed() bool {
 }
 
 // DecodeStats returns the decoder's counters.
-func (d *ITCHDecoder) DecodeStats() DecodeStats { return d.cnt.stats() }
+func (d *ITCHDecoder) DecodeStats() DecodeStats {
+	st := d.cnt.stats()
+	st.MissingDirectories = uint64(max(d.missing.Load(), d.missingBefore.Load()))
+	return st
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -121,11 +122,16 @@ func (f *Feed) Run(ctx context.Context) error {
 	}()
 	t := time.NewTicker(f.cfg.CheckInterval)
 	defer t.Stop()
+	dirs, _ := f.arb.sink.(directoryReporter)
 	for {
 		now := time.Now()
 		for _, s := range f.srcs {
 			s.tick(ctx, now)
 		}
+		if dirs != nil {
+			f.reportDirectories(dirs)
+		}
+		dirMissed := dirs != nil && dirs.DirectoryMissed() // before Check: a rebuild's Restart clears it
 		before := f.arb.Stats()
 		i := f.arb.Check(now)
 		again := f.arb.takeResync()
@@ -135,18 +141,7 @@ func (f *Feed) Run(ctx context.Context) error {
 			f.log.Error("feed: messages lost on every source", "feed", f.cfg.Name, "from", from, "to", to,
 				"count", to-from+1, "recovery_timeout", f.cfg.RecoveryTimeout, "rebuild", f.arb.rb != nil)
 		}
-		switch {
-		case after.Unverified != before.Unverified:
-			f.log.Error("feed: only a source whose login was accepted above the sequence asked (no copy of a message delivered to compare) passed the next sequence; rebuilding from sequence 1",
-				"feed", f.cfg.Name, "source", sourceName(i))
-		case lost: // logged above
-		case after.MissedRebuilds != before.MissedRebuilds:
-			f.log.Error("feed: a book found a message missing from the stream (an order it does not hold, or one added twice); rebuilding from sequence 1",
-				"source", sourceName(i), "missed_rebuilds", after.MissedRebuilds, "missed_rebuild_interval", f.cfg.MissedRebuildInterval)
-		case after.Rebuilds != before.Rebuilds:
-			f.log.Error("feed: the sources sent different messages under one sequence number; rebuilding from sequence 1 from one source",
-				"feed", f.cfg.Name, "source", sourceName(i))
-		}
+		f.logRebuild(i, before, after, lost, dirMissed)
 		for _, s := range f.srcs {
 			if again&(1<<s.idx) != 0 || s.idx == i {
 				s.resync(f.arb.Next())
@@ -158,6 +153,60 @@ func (f *Feed) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// logRebuild logs why the Check that moved the arbiter's stats from
+// before to after began a rebuild from source i, if it did (lost: it
+// declared messages lost, logged already; dirMissed: the decoder had
+// found a Stock Directory missing). Supervisor goroutine.
+func (f *Feed) logRebuild(i int, before, after arbiterStats, lost, dirMissed bool) {
+	switch {
+	case after.Unverified != before.Unverified:
+		f.log.Error("feed: only a source whose login was accepted above the sequence asked (no copy of a message delivered to compare) passed the next sequence; rebuilding from sequence 1",
+			"feed", f.cfg.Name, "source", sourceName(i))
+	case lost: // logged above
+	case after.MissedRebuilds != before.MissedRebuilds && dirMissed:
+		// Warned of once, when found missing (reportDirectories):
+		// each rebuild while it is missing is noted, not alarmed.
+		f.log.Info("feed: a Stock Directory is still missing; rebuilding from sequence 1",
+			"source", sourceName(i), "missed_rebuilds", after.MissedRebuilds, "missed_rebuild_interval", f.cfg.MissedRebuildInterval)
+	case after.MissedRebuilds != before.MissedRebuilds:
+		f.log.Error("feed: a book found a message missing from the stream (an order it does not hold, or one added twice); rebuilding from sequence 1",
+			"source", sourceName(i), "missed_rebuilds", after.MissedRebuilds, "missed_rebuild_interval", f.cfg.MissedRebuildInterval)
+	case after.Rebuilds != before.Rebuilds:
+		f.log.Error("feed: the sources sent different messages under one sequence number; rebuilding from sequence 1 from one source",
+			"feed", f.cfg.Name, "source", sourceName(i))
+	}
+}
+
+// directoryReporter is what the ITCH decoder (ITCHDecoder) tells of
+// Stock Directories missing, safe from any goroutine.
+type directoryReporter interface {
+	DirectoryMissed() bool
+	TakeMissingDirectories() ([]MissingDirectory, int)
+	DecodeStats() DecodeStats
+}
+
+// reportDirectories logs, in one warning, the Stock Locates dirs found
+// missing their Stock Directory since the last call (each once since
+// the stream began): the instrument unknown, the books no directory
+// mapped stale, and the feed rebuilt from sequence 1 at most once per
+// missed_rebuild_interval while it is missing. Supervisor goroutine.
+func (f *Feed) reportDirectories(dirs directoryReporter) {
+	news, more := dirs.TakeMissingDirectories()
+	if len(news) == 0 {
+		return
+	}
+	locates := make([]string, len(news))
+	for i, m := range news {
+		locates[i] = strconv.Itoa(int(m.Locate))
+		if m.Stock != "" {
+			locates[i] += " (" + m.Stock + ")"
+		}
+	}
+	f.log.Warn("feed: messages of ITCH Stock Locates no Stock Directory mapped (a relay or a rebuild's source lost it): their instrument is unknown, every book no directory mapped is stale, and the feed rebuilds from sequence 1 at most once per missed_rebuild_interval until a source sends the directory",
+		"stock_locates", locates, "more", more, "missing_directories", dirs.DecodeStats().MissingDirectories,
+		"metric", "gateway_feed_missing_directories", "missed_rebuild_interval", f.cfg.MissedRebuildInterval)
 }
 
 // enroll hands a connected socket to the event loop.

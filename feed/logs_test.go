@@ -148,3 +148,67 @@ func runUntilLogged(t *testing.T, run func(context.Context) error, l *jsonLog, m
 		time.Sleep(time.Millisecond) // polls the log for the event
 	}
 }
+
+// TestMissingDirectoryWarnedOnce: messages of Stock Locate 2 come with no
+// Stock Directory (000001's, lost). The feed warns once, naming the
+// locate and the stock its Add Order named, and the gauge
+// (Decode.MissingDirectories) says one is missing; each rebuild while it
+// is missing is noted (info) as for a directory, not warned of again nor
+// logged as a book's missed message; the rebuild that maps it sets the
+// gauge to 0. Before, every rebuild logged the error of a book's missed
+// message, naming nothing missing.
+func TestMissingDirectoryWarnedOnce(t *testing.T) {
+	const warning = "feed: messages of ITCH Stock Locates no Stock Directory mapped (a relay or a rebuild's source lost it): their instrument is unknown, every book no directory mapped is stale, and the feed rebuilds from sequence 1 at most once per missed_rebuild_interval until a source sends the directory"
+	const noted = "feed: a Stock Directory is still missing; rebuilding from sequence 1"
+	var l jsonLog
+	day, dir2 := directoryDay(t)
+	d := NewITCHDecoder(twoSymbols{}, newBooksSink(t))
+	f, err := New(Config{Name: "t", Primary: SourceConfig{Addr: "127.0.0.1:1"}, MissedRebuildInterval: time.Minute}, d, l.logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(msg string) (n int) {
+		for _, rec := range l.records(t) {
+			if rec["msg"] == msg {
+				n++
+			}
+		}
+		return n
+	}
+	check := func(now time.Time) {
+		t.Helper()
+		f.reportDirectories(d)
+		dirMissed := d.DirectoryMissed()
+		before := f.arb.Stats()
+		i := f.arb.Check(now)
+		f.logRebuild(i, before, f.arb.Stats(), false, dirMissed)
+	}
+	missing := func() uint64 { return f.Status().Decode.MissingDirectories }
+	deliverDay(f.arb, Primary, without(day, dir2), 0)
+	check(time.Unix(100, 0))
+	rec, ok := l.find(t, warning)
+	if !ok {
+		t.Fatalf("no warning of the directory missing: %v", l.records(t))
+	}
+	if locs, _ := rec["stock_locates"].([]any); len(locs) != 1 || locs[0] != "2 (000001)" || rec["missing_directories"] != 1.0 ||
+		rec["metric"] != "gateway_feed_missing_directories" || rec["level"] != "WARN" {
+		t.Errorf("warning %v: want stock_locates [2 (000001)], missing_directories 1, the metric named", rec)
+	}
+	if count(noted) != 1 || missing() != 1 {
+		t.Errorf("rebuild: %d noted, %d missing; want 1, 1", count(noted), missing())
+	}
+	deliverDay(f.arb, Primary, without(day, dir2), 0) // the rebuild's source lost it too
+	check(time.Unix(130, 0))                          // within the interval
+	check(time.Unix(200, 0))
+	if count(warning) != 1 || count(noted) != 2 || missing() != 1 {
+		t.Errorf("after a rebuild still missing it: %d warnings, %d noted, %d missing; want 1, 2, 1", count(warning), count(noted), missing())
+	}
+	deliverDay(f.arb, Primary, day, 0)
+	if f.arb.Rebuilding() || missing() != 0 {
+		t.Errorf("rebuilt with the directory: stale %v, %d missing; want valid, 0", f.arb.Rebuilding(), missing())
+	}
+	if _, ok := l.find(t, "feed: a book found a message missing from the stream (an order it does not hold, or one added twice); rebuilding from sequence 1"); ok {
+		t.Error("a directory missing logged as a book's missed message")
+	}
+	checkWords(t, l.records(t))
+}

@@ -20,6 +20,7 @@ type Collector struct {
 
 	messages, up, gaps, lost, dups, errors, rerequests *prometheus.Desc
 	divergences, rebuilds, missed, stale, dropped      *prometheus.Desc
+	missingDirs                                        *prometheus.Desc
 	// Capture.
 	capDropped, capRecords, capErrors *prometheus.Desc
 	// Per SZSE channel.
@@ -46,6 +47,8 @@ func NewCollector(feeds ...*Feed) *Collector {
 			"Rebuilds of the feed's books from sequence 1 after a loss, a divergence or a missed message.", []string{"feed"}, nil),
 		missed: prometheus.NewDesc("gateway_feed_missed_rebuilds_total",
 			"Rebuilds (also in gateway_feed_rebuilds_total) begun because a book found a message missing from the stream: an order it does not hold, or one added twice.", []string{"feed"}, nil),
+		missingDirs: prometheus.NewDesc("gateway_feed_missing_directories",
+			"ITCH Stock Locates whose messages came with no Stock Directory mapping them in the stream as last delivered: their instrument unknown, the books no directory mapped stale, the feed rebuilt every missed_rebuild_interval while above 0.", []string{"feed"}, nil),
 		stale: prometheus.NewDesc("gateway_feed_stale",
 			"1 while the feed's books may be wrong (lost messages, diverged sources or a message a book found missing; rebuild not caught up).", []string{"feed"}, nil),
 		dropped: prometheus.NewDesc("gateway_feed_decode_dropped_total",
@@ -76,7 +79,7 @@ func (c *Collector) WithSZSE(feeds ...*SZSEFeed) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.messages, c.up, c.gaps, c.lost, c.dups, c.rerequests, c.errors,
-		c.divergences, c.rebuilds, c.missed, c.stale, c.dropped, c.chanStale, c.chanBehind, c.chanLost, c.capDropped, c.capRecords, c.capErrors} {
+		c.divergences, c.rebuilds, c.missed, c.missingDirs, c.stale, c.dropped, c.chanStale, c.chanBehind, c.chanLost, c.capDropped, c.capRecords, c.capErrors} {
 		ch <- d
 	}
 }
@@ -102,6 +105,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				"unknown_stock": d.UnknownStock, "ignored": d.Ignored} {
 				ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(n), st.Name, reason)
 			}
+			ch <- prometheus.MustNewConstMetric(c.missingDirs, prometheus.GaugeValue, float64(d.MissingDirectories), st.Name)
 		}
 		if cs := st.Capture; cs != nil {
 			ch <- prometheus.MustNewConstMetric(c.capRecords, prometheus.CounterValue, float64(cs.Records), st.Name)

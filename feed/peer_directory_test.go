@@ -20,7 +20,8 @@ import (
 // ends with every book equal to the peer's reference and valid, and each
 // print published once (the instrument's, dropped before, published by
 // the rebuild). Before, its messages were dropped in silence: its book
-// stayed empty and valid, and nothing rebuilt it.
+// stayed empty and valid, and nothing rebuilt it. Decode's
+// MissingDirectories is 1 while it is missing, 0 once rebuilt.
 func TestIndependentITCHPeerMissedDirectory(t *testing.T) {
 	sym := testInstruments[1].Symbol
 	code := sym[:len(sym)-3]
@@ -43,7 +44,7 @@ func TestIndependentITCHPeerMissedDirectory(t *testing.T) {
 	for {
 		r.books.View(id, 20, &v)
 		st := r.feed.Status()
-		if v.State == orderbook.StateStale && st.Stale && st.MissedRebuilds >= 1 {
+		if v.State == orderbook.StateStale && st.Stale && st.MissedRebuilds >= 1 && st.Decode != nil && st.Decode.MissingDirectories == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -54,8 +55,8 @@ func TestIndependentITCHPeerMissedDirectory(t *testing.T) {
 	r.primary.ClearDrops()
 	r.check(r.publish(2000))
 	st := r.feed.Status()
-	if st.Lost != 0 || st.Diverged != 0 || st.Stale || st.Decode == nil || st.Decode.UnknownSymbol == 0 {
-		t.Fatalf("status %+v: want messages of an unmapped locate, nothing lost or diverged, valid", st)
+	if st.Lost != 0 || st.Diverged != 0 || st.Stale || st.Decode == nil || st.Decode.UnknownSymbol == 0 || st.Decode.MissingDirectories != 0 {
+		t.Fatalf("status %+v: want messages of an unmapped locate, nothing lost or diverged, no directory missing, valid", st)
 	}
 	t.Logf("rebuilds %d (missed %d), decode %+v", st.Rebuilds, st.MissedRebuilds, *st.Decode)
 	r.check(r.publish(300))
