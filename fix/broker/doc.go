@@ -73,7 +73,11 @@
 //     duplicate (103 = 6, code risk.duplicate_clordid), whichever check
 //     refused it first: the refusal goes under the order's ClOrdID, and
 //     OrdRejReason 6 is what tells the broker's engine it is not the
-//     order's rejection;
+//     order's rejection. A ClOrdID is unique per session, across its
+//     accounts (FIX): one an order of another of the session's accounts
+//     holds is refused so before it reaches risk, which checks ClOrdIDs
+//     per account; a cancel or replace reusing one, with an
+//     OrderCancelReject (CxlRejReason 2);
 //   - a cancel or replace refused: OrderCancelReject (9) with CxlRejReason
 //     (1 unknown order, 3 already pending, 2 otherwise, an invalid
 //     identifier included, and a replace of an order another session

@@ -72,3 +72,70 @@ func TestDuplicateClOrdIDRefusedAsDuplicate(t *testing.T) {
 		})
 	}
 }
+
+// TestDuplicateClOrdIDAcrossAccounts: FIX has a ClOrdID unique per
+// session, risk per account. A NewOrderSingle, or a cancel or replace
+// (its new ClOrdID), on one account of the session reusing the ClOrdID of
+// an order the session entered on another, working or ended today, is
+// refused as a duplicate (OrdRejReason 6; an OrderCancelReject) and never
+// reaches the manager. Before, risk took it: two orders of the broker
+// shared a ClOrdID, by which its engine keeps them, the restatement
+// matches its stored reports and a request naming no account finds its
+// order. A ClOrdID an order of an earlier trading day held is free again.
+func TestDuplicateClOrdIDAcrossAccounts(t *testing.T) {
+	const rest = "|55=600519|207=XSHG|54=1|40=2|44=1700|38=100"
+	for _, tc := range []struct {
+		name, msgType, body string
+		// nextDay, if set, starts the next trading day after the orders
+		// are entered.
+		nextDay bool
+		// refused is the MsgType of the refusal; "" when it is accepted.
+		refused string
+	}{
+		{name: "new order reusing a working order's", msgType: "D", body: "11=live|1=A2" + rest, refused: "8"},
+		{name: "new order reusing one filled today", msgType: "D", body: "11=done|1=A2" + rest, refused: "8"},
+		{name: "new order reusing one filled an earlier day", msgType: "D", body: "11=old|1=A2" + rest, nextDay: true},
+		{name: "replace", msgType: "G", body: "11=live|41=a2|1=A2" + rest, refused: "9"},
+		{name: "replace naming no account", msgType: "G", body: "11=done|41=a2" + rest, refused: "9"},
+		{name: "cancel", msgType: "F", body: "11=live|41=a2|1=A2|55=600519|54=1|38=100", refused: "9"},
+		{name: "cancel naming no account", msgType: "F", body: "11=done|41=a2|55=600519|54=1|38=100", refused: "9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newDayRig(t)
+			r.fill("old", r.newOrder("old"), 100)
+			if tc.nextDay {
+				r.clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
+				r.newOrder("nextday") // starts 2026-12-02
+			}
+			r.newOrder("live")
+			r.fill("done", r.newOrder("done"), 100)
+			r.acct = "A2"
+			r.newOrder("a2")
+			id := field(inbound(t, r.begin, tc.msgType, tc.body), tag.ClOrdID)
+			if rej := r.s.handle(inbound(t, r.begin, tc.msgType, tc.body)); rej != nil {
+				t.Fatalf("the reuse: %v", rej)
+			}
+			if tc.refused == "" {
+				if _, ok := r.m.Get("A2", id); !ok {
+					t.Fatalf("the order %s of A2 was not entered", id)
+				}
+				return
+			}
+			m := r.h.waitFor(t, "the reuse's refusal", func(m *quickfix.Message) bool {
+				mt, _ := m.MsgType()
+				return mt == tc.refused && field(m, tag.ClOrdID) == id && (mt == "9" || field(m, tag.ExecType) == "8")
+			})
+			if want := "6"; tc.refused == "8" && field(m, tag.OrdRejReason) != want {
+				t.Errorf("refused with OrdRejReason %s; want %s: %s", field(m, tag.OrdRejReason), want, m)
+			}
+			if _, ok := r.m.Get("A2", id); ok && tc.msgType != "F" {
+				t.Errorf("A2 has an order %s", id)
+			}
+			for acct, clOrdID := range map[string]string{"A1": "live", "A2": "a2"} {
+				if o, _ := r.m.Get(acct, clOrdID); o.Status != orders.StatusNew || o.ClOrdID != clOrdID {
+					t.Errorf("order %s of %s is %s under %s; want it working, untouched", clOrdID, acct, o.Status, o.ClOrdID)
+				}
+			}
+		})
+	}
+}

@@ -71,14 +71,21 @@ func (s *session) newOrder(m *quickfix.Message) quickfix.MessageRejectError {
 		}
 	}
 	if ref == nil {
-		_, err := s.a.entry.New(orders.NewRequest{ClOrdID: o.clOrdID, Account: o.account, Symbol: o.symbol,
-			Side: o.side, Type: o.ordType, Price: o.price, Qty: o.qty, Source: s.src})
-		if err == nil {
-			return nil
+		// Risk finds a duplicate among the account's own ClOrdIDs;
+		// those of the session's other accounts are found here.
+		ref = s.reused(o.clOrdID, o.account, nil)
+		if ref == nil {
+			_, err := s.a.entry.New(orders.NewRequest{ClOrdID: o.clOrdID, Account: o.account, Symbol: o.symbol,
+				Side: o.side, Type: o.ordType, Price: o.price, Qty: o.qty, Source: s.src})
+			if err == nil {
+				return nil
+			}
+			ref = s.reused(o.clOrdID, "", refusalOf(err)) // counted by the manager
+		} else {
+			s.a.refusedNew(s, ref.code)
 		}
-		ref = s.reused(o.clOrdID, refusalOf(err)) // counted by the manager
 	} else {
-		ref = s.reused(o.clOrdID, ref)
+		ref = s.reused(o.clOrdID, "", ref)
 		s.a.refusedNew(s, ref.code)
 	}
 	// The identifiers are echoed through echo: one may be invalid (the
@@ -94,33 +101,54 @@ func (s *session) newOrder(m *quickfix.Message) quickfix.MessageRejectError {
 	return nil
 }
 
-// reused returns the refusal of a NewOrderSingle whose ClOrdID names an
-// order the session entered that still holds it (working, or ended this
-// trading day, as risk keeps client order ids), of any of the session's
-// accounts: a duplicate (risk.duplicate_clordid, OrdRejReason 6), whatever
-// check refused it first (ref: an unknown exchange, an account the session
-// may not trade, the kill switch, a throttle, a market order...). Else it
+// reused returns the refusal of a request whose ClOrdID names an order
+// the session entered that still holds it (working, or ended this trading
+// day, as risk keeps client order ids), of any of the session's accounts
+// but except (none when except is ""): a duplicate
+// (risk.duplicate_clordid, OrdRejReason 6), whatever check refused it
+// first (ref: an unknown exchange, an account the session may not trade,
+// the kill switch, a throttle, a market order...; nil: none). Else it
 // returns ref. The refusal goes under that ClOrdID, and a broker's engine
 // keeps its orders by ClOrdID: one that told such a refusal from the
 // order's own rejection only by OrdRejReason 6 took it for its order's,
 // which showed rejected while it worked at the venue (until a status or a
 // restatement). FIX's OrdRejReason 6 is "duplicate order (e.g. dupe
-// ClOrdID)"; QuickFIX leaves the check to the application. An order of
-// another source (a WebSocket client's) is no order of the broker's: risk
-// still refuses it as a duplicate, but after its earlier checks. Before
-// the first request after midnight the manager's trading day is still
-// the last: an order that ended that day still holds its ClOrdID here,
-// so a reuse the acceptor refuses for another reason goes as a duplicate.
-func (s *session) reused(clOrdID string, ref *refusal) *refusal {
-	if ref.reason == risk.FIXDuplicateOrder || !refdata.ValidID(clOrdID, refdata.MaxClOrdIDLen) {
+// ClOrdID)"; QuickFIX leaves the check to the application.
+//
+// FIX has a ClOrdID unique per session, risk per account: a NewOrderSingle,
+// cancel or replace (its new ClOrdID) of one account reusing the ClOrdID
+// of an order of another account of the session is refused by this
+// before it reaches the manager (except is the request's account, whose
+// own ClOrdIDs risk checks). Risk took it, and the two orders shared the
+// ClOrdID by which the broker's engine keeps them, the restatement matches
+// the broker's stored reports (reports.Last) and a cancel, replace or
+// status naming no account finds its order (session.account): the first
+// account's order answered for both.
+//
+// An order of another source (a WebSocket client's) is no order of the
+// broker's: risk still refuses its ClOrdID as a duplicate on its account,
+// but after its earlier checks. Before the first request after midnight
+// the manager's trading day is still the last: an order that ended that
+// day still holds its ClOrdID here, so a reuse the acceptor refuses for
+// another reason, or one on another account, goes as a duplicate.
+func (s *session) reused(clOrdID, except string, ref *refusal) *refusal {
+	if ref != nil && ref.reason == risk.FIXDuplicateOrder || !refdata.ValidID(clOrdID, refdata.MaxClOrdIDLen) {
 		return ref
 	}
 	today := s.a.entry.TradingDay()
 	for _, acct := range s.spec.cfg.Accounts {
+		if acct == except {
+			continue
+		}
 		o, ok := s.a.entry.Get(acct, clOrdID)
 		if ok && o.Source == s.src && (!o.Status.Terminal() || o.EndDay() >= today) {
-			return &refusal{code: risk.CodeDuplicateClOrd, reason: risk.FIXDuplicateOrder,
-				text: "clOrdId " + clOrdID + " was already used today (and: " + ref.text + ")"}
+			text := "clOrdId " + clOrdID + " was already used today"
+			if ref != nil {
+				text += " (and: " + ref.text + ")"
+			} else {
+				text += ", by an order of account " + acct + ": a ClOrdID is unique per session"
+			}
+			return &refusal{code: risk.CodeDuplicateClOrd, reason: risk.FIXDuplicateOrder, text: text}
 		}
 	}
 	return ref
@@ -141,6 +169,10 @@ func (s *session) cancel(m *quickfix.Message) quickfix.MessageRejectError {
 	acct, ok := s.account(c.account, c.origClOrdID)
 	if !ok {
 		s.cancelReject("", c.clOrdID, c.origClOrdID, false, s.notAllowed(c.account, c.origClOrdID))
+		return nil
+	}
+	if ref := s.reused(c.clOrdID, acct, nil); ref != nil {
+		s.cancelReject(acct, c.clOrdID, c.origClOrdID, false, ref) // another account's ClOrdID
 		return nil
 	}
 	req := request{kind: 'F', orig: c.origClOrdID}
@@ -178,6 +210,10 @@ func (s *session) replace(m *quickfix.Message) quickfix.MessageRejectError {
 	case r.ordType != 0 && r.ordType != '2':
 		s.cancelReject(acct, r.clOrdID, r.origClOrdID, true,
 			&refusal{code: codeOrdType, text: "OrdType " + printable(r.ordType) + " is not supported: orders are limit orders (2)"})
+		return nil
+	}
+	if ref := s.reused(r.clOrdID, acct, nil); ref != nil {
+		s.cancelReject(acct, r.clOrdID, r.origClOrdID, true, ref) // another account's ClOrdID
 		return nil
 	}
 	req := request{kind: 'G', orig: r.origClOrdID}
