@@ -66,10 +66,11 @@ type replaceReq struct {
 
 // statusReq is an OrderStatusRequest (H).
 type statusReq struct {
-	clOrdID, account, reqID string
-	symbol, exchange        string // 55 and 207 as sent, echoed for an unknown order
-	side                    byte   // echoed; 0 when absent
-	badID                   error  // as in cancelReq
+	clOrdID, account string
+	reqID            string // OrdStatusReqID (790): FIX 4.4 only, valid or absent
+	symbol, exchange string // 55 and 207 as sent, echoed for an unknown order
+	side             byte   // echoed; 0 when absent
+	badID            error  // as in cancelReq
 }
 
 // decodeNew reads a NewOrderSingle. A missing or malformed field is
@@ -158,6 +159,18 @@ func decodeReplace(m *quickfix.Message) (replaceReq, quickfix.MessageRejectError
 // broker's version does not have) cannot mark the request's ids bad. It
 // did: the working order's status went as the refusal of an unknown
 // order (39=8, 103=5, a FIX 4.2 ExecType 8) under its ClOrdID.
+//
+// A FIX 4.4 session's invalid OrdStatusReqID (refdata.ValidID) is refused
+// with a session-level Reject naming 790, SessionRejectReason 5 (value
+// incorrect), as QuickFIX refuses a value its dictionary does not allow:
+// the status cannot be answered under the request's id, which the
+// answer must echo, and a Reject touches no order's state. Before, it
+// marked the request's ids bad, and the status of the order its ClOrdID
+// named, working or not, went as the unknown-order report (39=8, 103=5)
+// under that ClOrdID, which a broker's engine may take for the order's
+// rejection. An invalid ClOrdID or Account is still answered so: a report
+// under the placeholder ClOrdID, or for the account no order of the
+// session's can be on, names no order of the broker's.
 func decodeStatus(m *quickfix.Message, fix42 bool) (statusReq, quickfix.MessageRejectError) {
 	d := fix.NewFieldReader(m, fix.EmptyRejected)
 	s := statusReq{
@@ -169,10 +182,16 @@ func decodeStatus(m *quickfix.Message, fix42 bool) (statusReq, quickfix.MessageR
 		exchange: d.Str(tag.SecurityExchange, false),
 	}
 	if !fix42 {
-		s.reqID = d.ID(tag.OrdStatusReqID, "OrdStatusReqID", refdata.MaxClOrdIDLen, false)
+		s.reqID = d.Str(tag.OrdStatusReqID, false)
 	}
 	s.badID = d.BadID()
-	return s, d.Err()
+	if err := d.Err(); err != nil {
+		return s, err
+	}
+	if s.reqID != "" && !refdata.ValidID(s.reqID, refdata.MaxClOrdIDLen) {
+		return s, quickfix.ValueIsIncorrect(tag.OrdStatusReqID)
+	}
+	return s, nil
 }
 
 // badID is the refusal of a request carrying an invalid identifier; err

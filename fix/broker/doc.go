@@ -48,10 +48,12 @@
 // 20, Symbol (and the gateway symbol it makes with 207) and
 // SecurityExchange 1 to 16, all from A-Z a-z 0-9 - _ . : / # @. An invalid
 // one is refused by a business reject (below), never entered and never
-// echoed: a report carries fix.EchoID's placeholder instead, '?', the
-// first 16 bytes with every other character as '_', and '~' and the length
-// when longer ("?AAAAAAAAAAAAAAAA~70000"), which can never be the id of an
-// order.
+// echoed, but for a FIX 4.4 OrdStatusReqID: a session-level Reject
+// naming 790, SessionRejectReason 5 (decodeStatus says why). A report
+// that must carry an invalid one carries fix.EchoID's placeholder
+// instead, '?', the first 16 bytes with every other character as '_', and
+// '~' and the length when longer ("?AAAAAAAAAAAAAAAA~70000"), which can
+// never be the id of an order.
 //
 // Answers, at the layer that fits:
 //   - a missing or malformed field: a session-level Reject (3) naming the
@@ -90,7 +92,8 @@
 //     Symbol, "[N/A]" if it named none; and its Side, which every report
 //     carries: such a request without one gets a Reject naming 54
 //     instead). OrdStatusReqID (790) is echoed to FIX 4.4 sessions only:
-//     FIX 4.2 has none.
+//     FIX 4.2 has none. An invalid one (FIX 4.4) gets a Reject naming 790,
+//     SessionRejectReason 5, never a report under the ClOrdID.
 //
 // The order manager's events become reports to the order's session: the
 // gateway's acceptance (journaled) is Pending New (A), Pending Cancel (6)

@@ -246,6 +246,27 @@ func TestHandle(t *testing.T) {
 				tag.Text: ""},
 		},
 		{
+			// FIX 4.4's is checked: an invalid one, which the answer
+			// cannot echo, gets a Reject naming 790 (value incorrect),
+			// as QuickFIX refuses a value its dictionary does not
+			// allow. Before, the working order's status went as the
+			// unknown-order report (39=8, 103=5) under its ClOrdID.
+			name: "status naming an invalid OrdStatusReqID", msgType: "H", body: "11=o1|790=q 1|54=2",
+			rejectReason: 5, rejectTag: int(tag.OrdStatusReqID),
+		},
+		{
+			name: "status naming an OrdStatusReqID too long", msgType: "H", body: "11=o1|1=A1|790=" + strings.Repeat("q", 33) + "|54=2",
+			rejectReason: 5, rejectTag: int(tag.OrdStatusReqID),
+		},
+		{
+			name: "status of an unknown order naming an invalid OrdStatusReqID", msgType: "H", body: "11=nope|790=q\\1|54=1",
+			rejectReason: 5, rejectTag: int(tag.OrdStatusReqID),
+		},
+		{
+			name: "status of an invalid ClOrdID naming an invalid OrdStatusReqID", msgType: "H",
+			body: "11=" + strings.Repeat("s", 33) + "|790=q 1|54=1", rejectReason: 5, rejectTag: int(tag.OrdStatusReqID),
+		},
+		{
 			name: "status of an unknown order in FIX 4.2 naming an OrdStatusReqID", broker: "BROKER2", begin: "FIX.4.2", msgType: "H",
 			body: "11=nope|790=q1|55=600519|54=1", rejectReason: -1,
 			want: map[quickfix.Tag]string{tag.ExecTransType: "3", tag.OrdStatus: "8", tag.ClOrdID: "nope", tag.OrdStatusReqID: ""},
@@ -343,9 +364,9 @@ func TestHandle(t *testing.T) {
 				tag.CxlRejReason: "2", tag.Text: "ClOrdID has a character 0x5c at offset 1 outside A-Z a-z 0-9 - _ . : / # @"},
 		},
 		{
-			name: "status of an invalid ClOrdID", msgType: "H", body: "11=" + strings.Repeat("s", 33) + "|790=q 1|54=1", rejectReason: -1,
+			name: "status of an invalid ClOrdID", msgType: "H", body: "11=" + strings.Repeat("s", 33) + "|790=q1|54=1", rejectReason: -1,
 			want: map[quickfix.Tag]string{tag.MsgType: "8", tag.ExecType: "I", tag.OrdStatus: "8", tag.OrdRejReason: "5",
-				tag.ClOrdID: "?ssssssssssssssss~33", tag.OrdStatusReqID: "?q_1", tag.Text: "ClOrdID is 33 bytes long; the limit is 32"},
+				tag.ClOrdID: "?ssssssssssssssss~33", tag.OrdStatusReqID: "q1", tag.Text: "ClOrdID is 33 bytes long; the limit is 32"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

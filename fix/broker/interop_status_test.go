@@ -92,8 +92,31 @@ func TestInteropStatusValidated(t *testing.T) {
 				t.Errorf("o1's status: %s, want Side 1, OrdStatus 0, OrdStatusReqID %q", st, want790)
 			}
 
+			// o1's status, asked naming an invalid OrdStatusReqID: in
+			// FIX 4.4 a Reject naming 790 (value incorrect), which the
+			// engine takes as the request's, not o1's; FIX 4.2 has none,
+			// and the status answers.
+			sent := send(qfcpp.Request{MsgType: "H", ClOrdID: "o1", Account: "A1", Symbol: "600519", Side: '1',
+				Extra: []qfcpp.Field{{Tag: 790, Value: `q\2`}}})
+			statuses := 1 // of o1 the broker is answered
+			isStatus := func(m qfcpp.Message) bool {
+				return m.Type() == "8" && m.Get(11) == "o1" && (m.Get(150) == "I" || m.Get(20) == "3")
+			}
+			if fix42 {
+				statuses++
+				n := 0
+				awaitApp("o1's status naming an invalid 790", func(m qfcpp.Message) bool {
+					if isStatus(m) {
+						n++
+					}
+					return n == statuses
+				})
+			} else {
+				rejected("o1's status request naming an invalid 790", sent, "790", "5")
+			}
+
 			// An order nobody entered, asked without a Side.
-			sent := send(qfcpp.Request{MsgType: "H", ClOrdID: "zz", Account: "A1", Symbol: "600519"})
+			sent = send(qfcpp.Request{MsgType: "H", ClOrdID: "zz", Account: "A1", Symbol: "600519"})
 			rejected("zz's status request", sent, "54", "1")
 
 			// Side B: FIX 4.4's "as defined", refused by a report; none
@@ -111,12 +134,13 @@ func TestInteropStatusValidated(t *testing.T) {
 
 			// Everything before it answered: the engine refused none.
 			send(qfcpp.Request{MsgType: "H", ClOrdID: "o1", Account: "A1", Symbol: "600519", Side: '1'})
+			statuses++
 			n := 0
-			awaitApp("o1's second status", func(m qfcpp.Message) bool {
-				if m.Type() == "8" && m.Get(11) == "o1" && (m.Get(150) == "I" || m.Get(20) == "3") {
+			awaitApp("o1's last status", func(m qfcpp.Message) bool {
+				if isStatus(m) {
 					n++
 				}
-				return n == 2
+				return n == statuses
 			})
 			if rej := b.Rejects(); len(rej) != 0 {
 				t.Errorf("the broker's engine refused %d messages, first %s", len(rej), rej[0].Text)
