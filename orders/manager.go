@@ -731,6 +731,18 @@ func (m *Manager) TradingDay() int32 {
 	return m.risk.DayDate()
 }
 
+// RequestDay returns the trading day (yyyymmdd) a request entered now is
+// counted in: the current one (TradingDay), or the clock's date when it
+// is later, which that request starts (newDay). Until the first request
+// after midnight TradingDay is still the last day, whose ended orders
+// still hold their client order ids there; a check made before the
+// request reaches the manager (the broker acceptor's, of a ClOrdID
+// reused across accounts) reads this instead. Safe for concurrent use.
+func (m *Manager) RequestDay() int32 {
+	date, _ := m.risk.DayDue()
+	return max(date, m.risk.DayDate())
+}
+
 // DayOf returns the date of t (yyyymmdd) as risk counts trading days (in
 // the exchange's time zone). Safe for concurrent use.
 func (m *Manager) DayOf(t time.Time) int32 {

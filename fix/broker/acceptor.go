@@ -29,6 +29,9 @@ type OrderEntry interface {
 	OrdersFrom(src orders.Source) []orders.Order
 	// TradingDay is the current trading day (yyyymmdd; orders.Order.EndDay).
 	TradingDay() int32
+	// RequestDay is the trading day a request entered now is counted
+	// in: TradingDay, or the clock's date when later.
+	RequestDay() int32
 	// DayOf is t's date as trading days are counted (yyyymmdd).
 	DayOf(t time.Time) int32
 	Register(src orders.Source, sink orders.Sink)

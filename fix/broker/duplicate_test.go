@@ -139,3 +139,23 @@ func TestDuplicateClOrdIDAcrossAccounts(t *testing.T) {
 		})
 	}
 }
+
+// TestDuplicateClOrdIDFirstRequestOfTheDay: the day's first order, on one
+// account, reusing the ClOrdID of an order another account of the session
+// ended the day before (a broker numbering its orders from 1 each day) is
+// taken. The acceptor's check runs before the request reaches the
+// manager, whose trading day moves only at that request: it counts the
+// day the request is counted in (RequestDay). Before, it counted the
+// manager's, still the last, and refused it as a duplicate.
+func TestDuplicateClOrdIDFirstRequestOfTheDay(t *testing.T) {
+	r := newDayRig(t)
+	r.fill("1", r.newOrder("1"), 100)
+	r.clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC)) // 10:00 the next day in Shanghai
+	body := "11=1|1=A2|55=600519|207=XSHG|54=1|40=2|44=1700|38=100"
+	if rej := r.s.handle(inbound(t, r.begin, "D", body)); rej != nil {
+		t.Fatalf("the day's first order: %v", rej)
+	}
+	if o, ok := r.m.Get("A2", "1"); !ok || o.Status.Terminal() {
+		t.Fatalf("the day's first order of A2 is %+v (found %v); want it entered, working", o.Status, ok)
+	}
+}

@@ -127,15 +127,18 @@ func (s *session) newOrder(m *quickfix.Message) quickfix.MessageRejectError {
 //
 // An order of another source (a WebSocket client's) is no order of the
 // broker's: risk still refuses its ClOrdID as a duplicate on its account,
-// but after its earlier checks. Before the first request after midnight
-// the manager's trading day is still the last: an order that ended that
-// day still holds its ClOrdID here, so a reuse the acceptor refuses for
-// another reason, or one on another account, goes as a duplicate.
+// but after its earlier checks. The day is the one the request is counted
+// in (RequestDay): the clock's, also before the first request after
+// midnight has started it in risk. Before, it was the manager's trading
+// day, still the last until that request: the first order of a day on
+// one account, reusing the ClOrdID of an order another account ended the
+// day before (a broker numbering its orders from 1 each day), was refused
+// as a duplicate (TestDuplicateClOrdIDFirstRequestOfTheDay).
 func (s *session) reused(clOrdID, except string, ref *refusal) *refusal {
 	if ref != nil && ref.reason == risk.FIXDuplicateOrder || !refdata.ValidID(clOrdID, refdata.MaxClOrdIDLen) {
 		return ref
 	}
-	today := s.a.entry.TradingDay()
+	today := s.a.entry.RequestDay()
 	for _, acct := range s.spec.cfg.Accounts {
 		if acct == except {
 			continue

@@ -231,6 +231,9 @@ func (f *fakeEntry) Get(account, clOrdID string) (orders.Order, bool) {
 // TradingDay is no day: the fake's orders have none (orders.Order.Day 0).
 func (f *fakeEntry) TradingDay() int32 { return 0 }
 
+// RequestDay is no day either.
+func (f *fakeEntry) RequestDay() int32 { return 0 }
+
 // DayOf is no day either.
 func (f *fakeEntry) DayOf(time.Time) int32 { return 0 }
 
