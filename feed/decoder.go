@@ -172,20 +172,23 @@ type ITCHDecoder struct {
 	noDir   atomic.Bool
 	rebuilt bool
 	fresh   bool
-	// settled: the books were declared valid (Rebuilt) or never
-	// restarted, and not marked stale since (Restart, MarkStale). drops
+	// restarted: a Restart came since the last Rebuilt (the books
+	// carried were cleared, and are rebuilt); marked: a MarkStale came
+	// since the last Restart or Rebuilt (the sources disagree). Neither:
+	// the books are settled (declared valid, or never restarted). drops
 	// holds, by Stock Locate, the locates of which a message was dropped
 	// for want of a directory since the last Restart, and late the
 	// instruments a directory mapped to one of them: their books lack the
 	// messages dropped, stale until a Restart.
-	settled bool
-	drops   *[1 << 16 / 64]uint64
-	late    map[uint32]bool
-	pass    uint32
-	lost    map[uint16]*lostSpan
-	m       itch.Message
-	ev      event.Event
-	cnt     decodeCounters
+	restarted bool
+	marked    bool
+	drops     *[1 << 16 / 64]uint64
+	late      map[uint32]bool
+	pass      uint32
+	lost      map[uint16]*lostSpan
+	m         itch.Message
+	ev        event.Event
+	cnt       decodeCounters
 	// replay counts the messages still to come that the arbiter
 	// delivered before the rebuild under way (Replay): their prints are
 	// not published again.
@@ -305,7 +308,7 @@ var (
 func NewITCHDecoder(syms Symbols, out EventSink) *ITCHDecoder {
 	missed, _ := out.(Misser)
 	d := &ITCHDecoder{syms: syms, out: out, missed: missed, locate: new([1 << 16]uint32), known: map[uint32]bool{},
-		unmapped: map[uint32]bool{}, pass: 1, lost: map[uint16]*lostSpan{}, settled: true, drops: new([1 << 16 / 64]uint64),
+		unmapped: map[uint32]bool{}, pass: 1, lost: map[uint16]*lostSpan{}, drops: new([1 << 16 / 64]uint64),
 		told: new([1 << 16 / 64]uint64)}
 	if l, ok := syms.(symbolLister); ok {
 		for _, id := range l.Symbols() {
@@ -428,7 +431,12 @@ func (d *ITCHDecoder) TakeMissingDirectories() ([]MissingDirectory, int) {
 func (d *ITCHDecoder) DirectoryMissed() bool { return d.noDir.Load() }
 
 // mapped records that a directory mapped the instrument id to locate.
-// After messages of locate were dropped for want of it since the last
+// The first mapping of an instrument while the books are not settled (a
+// rebuild under way, the sources disagreeing) marks its book as theirs
+// were (a Clear, a Stale): never told, it was valid, and it may be as
+// wrong as they are (behind the rebuild's end, or built from messages
+// one source skipped or repeated) until the Rebuilt that ends it. After
+// messages of locate were dropped for want of it since the last
 // Restart, its book lacks them: it stays stale (it is, since the first
 // message dropped) until a Restart. Otherwise, when the books are settled
 // and a directory missed marked it stale while unmapped, it is valid
@@ -436,9 +444,21 @@ func (d *ITCHDecoder) DirectoryMissed() bool { return d.noDir.Load() }
 // no message of its locate was dropped (another instrument's was), so its
 // book is right.
 func (d *ITCHDecoder) mapped(id uint32, locate uint16) error {
-	before := d.known[id]
+	before, seen := d.known[id]
+	marked := seen || d.unmapped[id] // told as the rest (known), or stale (unmapped)
 	d.known[id] = true
 	delete(d.unmapped, id)
+	for _, k := range [...]struct {
+		kind event.Kind
+		now  bool
+	}{{event.Clear, d.restarted}, {event.Stale, d.marked}} {
+		if marked || !k.now {
+			continue
+		}
+		if err := d.out.Apply(&event.Event{Kind: k.kind, Symbol: id}); err != nil {
+			return fmt.Errorf("feed: %s of symbol %d: %w", k.kind, id, err)
+		}
+	}
 	if d.drops[locate/64]&(1<<(locate%64)) != 0 {
 		if d.late == nil {
 			d.late = map[uint32]bool{}
@@ -446,7 +466,7 @@ func (d *ITCHDecoder) mapped(id uint32, locate uint16) error {
 		d.late[id] = true
 		return nil
 	}
-	if before || !d.settled || !d.noDir.Load() || d.carried == nil {
+	if before || d.restarted || d.marked || !d.noDir.Load() || d.carried == nil {
 		return nil // not marked stale by a directory missed
 	}
 	if err := d.out.Apply(&event.Event{Kind: event.Valid, Symbol: id}); err != nil {
@@ -492,7 +512,7 @@ func (d *ITCHDecoder) Restart() error {
 		d.known[id] = false
 	}
 	d.noDir.Store(false)
-	d.rebuilt, d.fresh, d.settled = false, true, false
+	d.rebuilt, d.fresh, d.restarted, d.marked = false, true, true, false
 	clear(d.drops[:])
 	d.late = nil
 	d.missingBefore.Store(max(d.missingBefore.Load(), d.missing.Load()))
@@ -510,7 +530,7 @@ func (d *ITCHDecoder) Replay(n uint64) { d.replay = n }
 // MarkStale implements Staler: every book the feed carried is marked
 // stale, unchanged (the sources disagree; a rebuild follows).
 func (d *ITCHDecoder) MarkStale() error {
-	d.settled = false
+	d.marked = true
 	return d.each(event.Stale, false)
 }
 
@@ -519,7 +539,7 @@ func (d *ITCHDecoder) MarkStale() error {
 // mapped since the Restart, or mapped only after messages of their
 // locate were dropped, stay stale: the rebuild Missed asks for follows.
 func (d *ITCHDecoder) Rebuilt() error {
-	d.rebuilt, d.settled = true, true
+	d.rebuilt, d.restarted, d.marked = true, false, false
 	d.missingBefore.Store(0)
 	noDir := d.noDir.Load()
 	if err := d.each(event.Valid, noDir); err != nil {

@@ -595,3 +595,131 @@ func TestLateDirectoryPrintSameNanosecondOnce(t *testing.T) {
 		t.Errorf("000001: stale %v, asks %v; want valid, 750 offered", b.b.Stale(), d)
 	}
 }
+
+// TestDirectoryWhileDivergedStale: the primary skips the day's 3 and
+// numbers the rest one lower. Its copy of 3 shows the sources disagree
+// (which skipped is not known yet): the books are stale until the
+// divergence's rebuild. The backup then delivers 000001's directory, the
+// first mapping it, and its order of 500; the primary, first with its 6
+// (the day's 7), skips the day's 6, a cancel of 200 of that order. The
+// book of 000001 offers 500 where the venue's offers 300: it must be
+// stale, as every book mapped before the divergence is, until the
+// rebuild, which ends with it valid and right. Before, MarkStale reached
+// only the books already mapped, and 000001's, mapped after it, was
+// served valid and wrong until the rebuild began.
+func TestDirectoryWhileDivergedStale(t *testing.T) {
+	s1, _ := itch.StockOf("600519")
+	s2, _ := itch.StockOf("000001")
+	msgs := []itch.Message{
+		{Type: itch.TypeStockDirectory, StockLocate: 1, Stock: s1, RoundLotSize: 100},
+		{Type: itch.TypeAddOrder, StockLocate: 1, Stock: s1, OrderRef: 1, Side: itch.SideSell, Shares: 1000, Price: 17000000},
+		{Type: itch.TypeOrderExecuted, StockLocate: 1, OrderRef: 1, Shares: 100, MatchNumber: 1},
+		{Type: itch.TypeStockDirectory, StockLocate: 2, Stock: s2, RoundLotSize: 100},
+		{Type: itch.TypeAddOrder, StockLocate: 2, Stock: s2, OrderRef: 2, Side: itch.SideSell, Shares: 500, Price: 120000},
+		{Type: itch.TypeOrderCancel, StockLocate: 2, OrderRef: 2, Shares: 200},
+		{Type: itch.TypeAddOrder, StockLocate: 1, Stock: s1, OrderRef: 3, Side: itch.SideBuy, Shares: 100, Price: 16990000},
+	}
+	day := make([][]byte, len(msgs))
+	for i := range msgs {
+		msgs[i].Timestamp = 34200000000000 + uint64(i)
+		b, err := itch.Append(nil, &msgs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		day[i] = b
+	}
+	skipped := without(day, 2) // the primary's stream: the day's 3 left out
+	sink := newBooksSink(t)
+	a := newArbiter(NewITCHDecoder(twoSymbols{}, sink), 64, 1, time.Second, time.Minute)
+	a.SourceLive(Primary, 1)
+	a.SourceLive(Backup, 1)
+	offer := func(src int, seq uint64, m []byte) {
+		t.Helper()
+		a.Offer(src, seq, m, 0)
+	}
+	offer(Primary, 1, skipped[0])
+	offer(Primary, 2, skipped[1])
+	for s := uint64(1); s <= 3; s++ {
+		offer(Backup, s, day[s-1])
+	}
+	offer(Primary, 3, skipped[2]) // the divergence
+	if a.Stats().Divergences == 0 || !sink.books[0].b.Stale() {
+		t.Fatalf("divergences %d, 600519 stale %v: want the divergence seen, the book stale", a.Stats().Divergences, sink.books[0].b.Stale())
+	}
+	offer(Backup, 4, day[3]) // 000001's directory
+	offer(Backup, 5, day[4]) // its order of 500
+	for s := uint64(4); s <= 6; s++ {
+		offer(Primary, s, skipped[s-1]) // 6: the day's 7, the day's 6 skipped
+	}
+	b := sink.books[1].b
+	if d := b.Depth(orderbook.Ask, 5, nil); !b.Stale() {
+		t.Errorf("000001 first mapped while the sources disagree: valid, asks %v (the venue's: 300); want stale", d)
+	}
+	if got := a.Check(time.Unix(100, 0)); got != Backup {
+		t.Fatalf("Check %d, stats %+v: want a rebuild from the backup", got, a.Stats())
+	}
+	deliverDay(a, Backup, day, 0)
+	if a.Rebuilding() {
+		t.Fatalf("rebuilt: feed stale; stats %+v", a.Stats())
+	}
+	if d := b.Depth(orderbook.Ask, 5, nil); b.Stale() || len(d) != 1 || d[0].Qty != 300 {
+		t.Errorf("rebuilt: 000001 stale %v, asks %v; want valid, 300 offered", b.Stale(), d)
+	}
+	if d := sink.books[0].b.Depth(orderbook.Ask, 5, nil); sink.books[0].b.Stale() || len(d) != 1 || d[0].Qty != 900 {
+		t.Errorf("rebuilt: 600519 stale %v, asks %v; want valid, 900 offered", sink.books[0].b.Stale(), d)
+	}
+}
+
+// TestDirectoryInRebuildStale: a rebuild's stream maps 000001, which the
+// stream delivered before never did (another stream, or one that skipped
+// it), and goes on with its order of 500 and a cancel of 200 of it. In
+// the rebuild's middle the book offers 500, behind the rebuild's end: it
+// is stale, as every book the Restart cleared, until the Rebuilt, and
+// valid then, 300 offered. Before, the Restart's Clear reached only the
+// books already mapped, and 000001's was served valid in the middle.
+func TestDirectoryInRebuildStale(t *testing.T) {
+	s1, _ := itch.StockOf("600519")
+	s2, _ := itch.StockOf("000001")
+	msgs := []itch.Message{
+		{Type: itch.TypeStockDirectory, StockLocate: 1, Stock: s1, RoundLotSize: 100},
+		{Type: itch.TypeStockDirectory, StockLocate: 2, Stock: s2, RoundLotSize: 100},
+		{Type: itch.TypeAddOrder, StockLocate: 2, Stock: s2, OrderRef: 2, Side: itch.SideSell, Shares: 500, Price: 120000},
+		{Type: itch.TypeOrderCancel, StockLocate: 2, OrderRef: 2, Shares: 200},
+	}
+	day := make([][]byte, len(msgs))
+	for i := range msgs {
+		msgs[i].Timestamp = 34200000000000 + uint64(i)
+		b, err := itch.Append(nil, &msgs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		day[i] = b
+	}
+	sink := newBooksSink(t)
+	d := NewITCHDecoder(twoSymbols{}, sink)
+	deliver := func(msgs ...[]byte) {
+		t.Helper()
+		for _, m := range msgs {
+			if err := d.Apply(m, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deliver(day[0])
+	if err := d.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	d.Replay(0)
+	deliver(day[:3]...)
+	b := sink.books[1].b
+	if d := b.Depth(orderbook.Ask, 5, nil); !b.Stale() {
+		t.Errorf("000001 first mapped in a rebuild's middle: valid, asks %v; want stale until the rebuild's end", d)
+	}
+	deliver(day[3])
+	if err := d.Rebuilt(); err != nil {
+		t.Fatal(err)
+	}
+	if d := b.Depth(orderbook.Ask, 5, nil); b.Stale() || len(d) != 1 || d[0].Qty != 300 {
+		t.Errorf("rebuilt: 000001 stale %v, asks %v; want valid, 300 offered", b.Stale(), d)
+	}
+}
