@@ -20,7 +20,8 @@ const (
 // Replays and Rebuilts of rebuilds, through the ITCH decoder into books:
 // whatever the messages say (locates no directory mapped, directories
 // again or of stocks not carried, timestamps out of order, executions
-// repeated), nothing panics and every book keeps its invariants. Seeded
+// repeated), nothing panics, every book keeps its invariants, and none
+// that holds anything is valid between a Restart and its Rebuilt. Seeded
 // with a day of two instruments, one's directory missed, and its
 // rebuilds.
 func FuzzITCHDecodeApply(f *testing.F) {
@@ -35,6 +36,7 @@ func FuzzITCHDecodeApply(f *testing.F) {
 	missed := frame(nil, without(day, dir2))
 	f.Add(frame(append(append(missed, opRestart), opReplay, byte(len(day))), day))
 	f.Add(frame(append(append(frame(append(missed, opRestart, opReplay, 3), day[:3]), opRestart), opReplay, byte(len(day))), day))
+	f.Add(frame([]byte{opRestart}, day)) // each directory first maps its instrument in a rebuild
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sink := newBooksSink(t)
 		d := NewITCHDecoder(twoSymbols{}, sink)
@@ -64,7 +66,10 @@ func FuzzITCHDecodeApply(f *testing.F) {
 					t.Fatal(err)
 				}
 			}
-			for _, b := range sink.books {
+			for i, b := range sink.books {
+				if d.restarted && !b.b.Stale() && (b.b.Orders() != 0 || b.b.Volume() != 0) {
+					t.Fatalf("book %d built in a rebuild's middle served valid", i)
+				}
 				for _, side := range []orderbook.Side{orderbook.Bid, orderbook.Ask} {
 					for _, l := range b.b.Depth(side, 50, nil) {
 						if l.Qty <= 0 || l.Orders <= 0 || l.Price <= 0 {
