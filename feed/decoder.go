@@ -582,6 +582,11 @@ func (d *ITCHDecoder) Missed() bool {
 	return d.noDir.Load() || d.missed != nil && d.missed.Missed()
 }
 
+// BooksMissed reports whether a book found a message missing from the
+// stream since the last Restart (the other part of Missed: an order it
+// does not hold, one added twice). Safe from any goroutine.
+func (d *ITCHDecoder) BooksMissed() bool { return d.missed != nil && d.missed.Missed() }
+
 // DecodeStats returns the decoder's counters.
 func (d *ITCHDecoder) DecodeStats() DecodeStats {
 	st := d.cnt.stats()

@@ -128,20 +128,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		for _, s := range f.srcs {
 			s.tick(ctx, now)
 		}
-		if dirs != nil {
-			f.reportDirectories(dirs)
-		}
-		dirMissed := dirs != nil && dirs.DirectoryMissed() // before Check: a rebuild's Restart clears it
-		before := f.arb.Stats()
-		i := f.arb.Check(now)
-		again := f.arb.takeResync()
-		after := f.arb.Stats()
-		from, to, lost := f.arb.TakeLost()
-		if lost {
-			f.log.Error("feed: messages lost on every source", "feed", f.cfg.Name, "from", from, "to", to,
-				"count", to-from+1, "recovery_timeout", f.cfg.RecoveryTimeout, "rebuild", f.arb.rb != nil)
-		}
-		f.logRebuild(i, before, after, lost, dirMissed)
+		i, again := f.check(now, dirs)
 		for _, s := range f.srcs {
 			if again&(1<<s.idx) != 0 || s.idx == i {
 				s.resync(f.arb.Next())
@@ -155,17 +142,44 @@ func (f *Feed) Run(ctx context.Context) error {
 	}
 }
 
+// check runs the arbiter's Check at now and logs what it found: the
+// Stock Directories found missing (dirs, nil for a decoder that tells
+// none), messages lost on every source, a rebuild begun and why. It
+// returns the source a rebuild began from (Check's answer) and the
+// sources to resync. Supervisor goroutine.
+func (f *Feed) check(now time.Time, dirs directoryReporter) (int, uint8) {
+	if dirs != nil {
+		f.reportDirectories(dirs)
+	}
+	// Read before Check: a rebuild's Restart clears them. A rebuild a
+	// directory missing caused is only noted; one a book's missed
+	// message caused (too) is an error, whatever directory is missing.
+	dirOnly := dirs != nil && dirs.DirectoryMissed() && !dirs.BooksMissed()
+	before := f.arb.Stats()
+	i := f.arb.Check(now)
+	again := f.arb.takeResync()
+	after := f.arb.Stats()
+	from, to, lost := f.arb.TakeLost()
+	if lost {
+		f.log.Error("feed: messages lost on every source", "feed", f.cfg.Name, "from", from, "to", to,
+			"count", to-from+1, "recovery_timeout", f.cfg.RecoveryTimeout, "rebuild", f.arb.rb != nil)
+	}
+	f.logRebuild(i, before, after, lost, dirOnly)
+	return i, again
+}
+
 // logRebuild logs why the Check that moved the arbiter's stats from
 // before to after began a rebuild from source i, if it did (lost: it
-// declared messages lost, logged already; dirMissed: the decoder had
-// found a Stock Directory missing). Supervisor goroutine.
-func (f *Feed) logRebuild(i int, before, after arbiterStats, lost, dirMissed bool) {
+// declared messages lost, logged already; dirOnly: the decoder had
+// found a Stock Directory missing, and no book a message missing).
+// Supervisor goroutine.
+func (f *Feed) logRebuild(i int, before, after arbiterStats, lost, dirOnly bool) {
 	switch {
 	case after.Unverified != before.Unverified:
 		f.log.Error("feed: only a source whose login was accepted above the sequence asked (no copy of a message delivered to compare) passed the next sequence; rebuilding from sequence 1",
 			"feed", f.cfg.Name, "source", sourceName(i))
 	case lost: // logged above
-	case after.MissedRebuilds != before.MissedRebuilds && dirMissed:
+	case after.MissedRebuilds != before.MissedRebuilds && dirOnly:
 		// Warned of once, when found missing (reportDirectories):
 		// each rebuild while it is missing is noted, not alarmed.
 		f.log.Info("feed: a Stock Directory is still missing; rebuilding from sequence 1",
@@ -183,6 +197,7 @@ func (f *Feed) logRebuild(i int, before, after arbiterStats, lost, dirMissed boo
 // Stock Directories missing, safe from any goroutine.
 type directoryReporter interface {
 	DirectoryMissed() bool
+	BooksMissed() bool
 	TakeMissingDirectories() ([]MissingDirectory, int)
 	DecodeStats() DecodeStats
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -175,14 +176,7 @@ func TestMissingDirectoryWarnedOnce(t *testing.T) {
 		}
 		return n
 	}
-	check := func(now time.Time) {
-		t.Helper()
-		f.reportDirectories(d)
-		dirMissed := d.DirectoryMissed()
-		before := f.arb.Stats()
-		i := f.arb.Check(now)
-		f.logRebuild(i, before, f.arb.Stats(), false, dirMissed)
-	}
+	check := func(now time.Time) { f.check(now, d) }
 	missing := func() uint64 { return f.Status().Decode.MissingDirectories }
 	deliverDay(f.arb, Primary, without(day, dir2), 0)
 	check(time.Unix(100, 0))
@@ -211,4 +205,40 @@ func TestMissingDirectoryWarnedOnce(t *testing.T) {
 		t.Error("a directory missing logged as a book's missed message")
 	}
 	checkWords(t, l.records(t))
+}
+
+// missingSink is a booksSink whose books report a message missing
+// (orderbook.Input.Missed) when missed is set.
+type missingSink struct {
+	*booksSink
+	missed atomic.Bool
+}
+
+func (s *missingSink) Missed() bool { return s.missed.Load() }
+
+// TestMissingDirectoryBookMissedLogsError: a rebuild begun while a Stock
+// Directory is missing and a book found a message missing (an order it
+// does not hold) is logged as the book's missed message, an error, not
+// noted as the directory's: a directory missing must not hide a book's
+// gap. Before, any rebuild while a directory was missing was only noted.
+func TestMissingDirectoryBookMissedLogsError(t *testing.T) {
+	const noted = "feed: a Stock Directory is still missing; rebuilding from sequence 1"
+	const missed = "feed: a book found a message missing from the stream (an order it does not hold, or one added twice); rebuilding from sequence 1"
+	var l jsonLog
+	day, dir2 := directoryDay(t)
+	sink := &missingSink{booksSink: newBooksSink(t)}
+	d := NewITCHDecoder(twoSymbols{}, sink)
+	f, err := New(Config{Name: "t", Primary: SourceConfig{Addr: "127.0.0.1:1"}, MissedRebuildInterval: time.Minute}, d, l.logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliverDay(f.arb, Primary, without(day, dir2), 0)
+	sink.missed.Store(true)
+	f.check(time.Unix(100, 0), d)
+	if rec, ok := l.find(t, missed); !ok || rec["level"] != "ERROR" {
+		t.Errorf("the book's missed message not logged as an error (%v): %v", rec, l.records(t))
+	}
+	if _, ok := l.find(t, noted); ok {
+		t.Error("a rebuild a book's missed message caused noted as a directory's")
+	}
 }
