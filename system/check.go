@@ -158,7 +158,13 @@ func Check(cfg *configs.File) (Report, error) {
 	}
 	c.orders(f)
 	if f.Brokers != nil {
-		c.add("brokers", f.Brokers.Check())
+		bc := *f.Brokers
+		if f.Cluster != nil && bc.StoreDir == "" {
+			// A cluster node keeps the sessions' stores in the Raft
+			// log (clustered.serveBrokers): store_dir is unused.
+			bc.StoreDir = filepath.Join(f.Cluster.DataDir, "fix-brokers")
+		}
+		c.add("brokers", bc.Check())
 		c.rep.BrokerSessions = len(f.Brokers.Sessions)
 		if f.Brokers.TLS != nil {
 			c.rep.TLS++

@@ -69,6 +69,12 @@ func checkFixture(t *testing.T) (dir, yaml string) {
 // busSection is a market_bus section for TestCheck, before storage.
 const busSection = "market_bus: {role: ingest, url: 'nats://10.0.0.5:4222', tls: {ca_file: DIR/ca.pem}, credentials: DIR/bus.creds}\n"
 
+// clusterSection is a cluster section for TestCheck, before storage.
+const clusterSection = "cluster:\n  node_id: gw1\n  data_dir: DIR/state/raft\n  nodes:\n" +
+	"    - {id: gw1, raft: '10.0.1.11:7001', brokers: '10.0.1.11:9878'}\n" +
+	"    - {id: gw2, raft: '10.0.2.11:7001', brokers: '10.0.2.11:9878'}\n" +
+	"    - {id: gw3, raft: '10.0.3.11:7001', brokers: '10.0.3.11:9878'}\n"
+
 // TestCheck breaks a valid production configuration one way at a time
 // and checks that Check names the YAML path and what is wrong.
 func TestCheck(t *testing.T) {
@@ -141,6 +147,21 @@ func TestCheck(t *testing.T) {
 			want: []string{"brokers: ", "brokers.tls.client_ca_file ", "no PEM certificate"}},
 		{name: "broker session without its certificate", edits: []edit{{"      client_cert_cn: fix.brokera.example\n", ""}},
 			want: []string{"brokers: ", "sessions[0].client_cert_cn or sessions[0].client_cert_spki_sha256: with mutual TLS each session names its broker's certificate"}},
+		{name: "cluster node with its stores in the Raft log", edits: []edit{
+			{"  journal: DIR/state/orders.jrnl\n", ""},
+			{"      store_dir: DIR/state/fix-core\n", ""},
+			{"      store_dir: DIR/state/fix-margin\n", ""},
+			{"  store_dir: DIR/state/fix-brokers\n", ""},
+			{"storage:\n", clusterSection + "storage:\n"},
+		}, check: func(t *testing.T, rep Report) {
+			// A cluster node keeps the upstream and broker sessions'
+			// stores in the replicated state, as `run` builds it
+			// (clustered.serveBrokers): no store_dir is needed, and the
+			// systemd unit's check-config must not refuse the node.
+			if !strings.Contains(rep.String(), "1 broker session") || !strings.Contains(rep.String(), "cluster node gw1 of 3") {
+				t.Errorf("report %q: want the broker session and the cluster node", rep)
+			}
+		}},
 		{name: "cluster without data_dir", edits: []edit{{"storage:\n  encryption: {key_file: DIR/storage.keys}\n", "cluster:\n  node_id: gw1\n  nodes: [{id: gw1, raft: 10.0.1.11:7001}]\n"}},
 			want: []string{"cluster.data_dir: required"}},
 		{name: "market bus", edits: []edit{{"storage:\n", busSection + "storage:\n"}},

@@ -53,8 +53,9 @@ type Config struct {
 	Sessions []SessionConfig `yaml:"sessions"`
 	// StoreDir is the directory of the sessions' FIX file stores: sequence
 	// numbers and sent messages, kept across restarts for resend recovery.
-	// Required; the demo fills in a fresh temporary directory when it is
-	// empty.
+	// Required, except on a cluster node, whose sessions' stores are
+	// replicated (Stores); the demo fills in a fresh temporary directory
+	// when it is empty.
 	StoreDir string `yaml:"store_dir"`
 	// StoreSync makes the store fsync every message. Zero (false) writes
 	// without fsync: the store survives a crash of the process but not one
