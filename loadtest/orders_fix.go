@@ -324,8 +324,9 @@ func (s *fixOrderSession) FromApp(m *quickfix.Message, _ quickfix.SessionID) qui
 			}
 			fallthrough
 		default:
-			cum := d.Qty(tag.CumQty, false) // 0 when absent or not a whole number
-			s.track.exec(order, fixExecTypes[execType], fixOrdStatuses[str(tag.OrdStatus)], cum, now)
+			cum := d.Qty(tag.CumQty, false)                     // 0 when absent or not a whole number
+			possResend, _ := m.Header.GetString(tag.PossResend) // "" when absent
+			s.track.exec(order, fixExecTypes[execType], fixOrdStatuses[str(tag.OrdStatus)], str(tag.ExecID), possResend == "Y", cum, now)
 		}
 	}
 	return nil

@@ -146,7 +146,7 @@ func (s *wsOrderSession) handle(m *mdclient.Message, now time.Time) {
 	case m.Type == "accepted":
 		s.track.accepted(m.Ref, m.ClOrdID, now)
 	case m.Type == "exec":
-		s.track.exec(m.ClOrdID, m.ExecType, m.Status, m.CumQty, now)
+		s.track.exec(m.ClOrdID, m.ExecType, m.Status, m.ExecID, false, m.CumQty, now)
 	case m.Type == "cancel_reject":
 		s.track.cancelRejected(m.Ref)
 	}

@@ -233,7 +233,7 @@ func TestTrackerIntegrity(t *testing.T) {
 				case "accepted":
 					tr.accepted(e.ref, "o", now)
 				case "exec":
-					tr.exec("o", e.execType, e.status, e.cum, now)
+					tr.exec("o", e.execType, e.status, "", false, e.cum, now)
 				case "error":
 					tr.reject(e.ref, e.status)
 				}
@@ -455,5 +455,62 @@ func TestTrackerDue(t *testing.T) {
 	sweep(900*time.Millisecond+cancelRetry, "o2,o4")
 	if n := tr.working(); n != 4 {
 		t.Errorf("working %d, want 4", n)
+	}
+}
+
+// TestTrackerTradeResent checks the integrity check against a FIX broker
+// session's restatement after a restart or a takeover: the trades its
+// store lacks (every trade, after a logon with ResetSeqNumFlag=Y) come
+// again flagged PossResend (97=Y) under their first ExecIDs, and a broker
+// books a trade by its ExecID, ignoring a PossResend one it has
+// (docs/PROTOCOL.md). Before, the tester took each for a second final
+// outcome: a failover drill over FIX reported one duplicate_outcome per
+// trade resent.
+func TestTrackerTradeResent(t *testing.T) {
+	type report struct {
+		execType, status, execID string
+		possResend               bool
+	}
+	tests := []struct {
+		name         string
+		reports      []report
+		violations   string // kinds, comma-separated
+		restatements int64
+	}{
+		{name: "trade resent", reports: []report{{execType: "trade", status: "filled", execID: "T1"},
+			{execType: "trade", status: "filled", execID: "T1", possResend: true}}, restatements: 1},
+		{name: "trade resent the tester lacks", reports: []report{{execType: "new", status: "new"},
+			{execType: "trade", status: "filled", execID: "T1", possResend: true}}},
+		{name: "trade resent under another ExecID", reports: []report{{execType: "trade", status: "filled", execID: "T1"},
+			{execType: "trade", status: "filled", execID: "T2", possResend: true}}, violations: "duplicate_outcome"},
+		{name: "trade repeated without PossResend", reports: []report{{execType: "trade", status: "filled", execID: "T1"},
+			{execType: "trade", status: "filled", execID: "T1"}}, violations: "duplicate_outcome"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newOrderStats()
+			tr := newOrderTracker(0, st, NewRecorder("a"), NewRecorder("e"))
+			now := time.Now()
+			tr.add(&trackedOrder{id: "o", qty: 100, intended: now, sent: now, measured: true})
+			tr.accepted("o", "o", now)
+			for _, r := range tc.reports {
+				tr.exec("o", r.execType, r.status, r.execID, r.possResend, 100, now)
+			}
+			out := map[string]int64{}
+			tr.tally(out)
+			if out[outcomeFilled] != 1 {
+				t.Errorf("outcomes %v, want one filled", out)
+			}
+			var kinds []string
+			for k := range st.kinds {
+				kinds = append(kinds, k)
+			}
+			if strings.Join(kinds, ",") != tc.violations || st.violations.Load() != int64(len(kinds)) {
+				t.Errorf("violations %v (%d), want %q", st.kinds, st.violations.Load(), tc.violations)
+			}
+			if got := st.restatements.Load(); got != tc.restatements {
+				t.Errorf("restatements %d, want %d", got, tc.restatements)
+			}
+		})
 	}
 }

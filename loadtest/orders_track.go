@@ -57,13 +57,16 @@ type trackedOrder struct {
 	// lost is an order the gateway never heard of: not accepted, and a
 	// cancel of it was refused as unknown. It is not cancelled again.
 	lost bool
+	// execIDs are the ExecIDs of the trades reported, to know a trade
+	// resent (PossResend) after a restart or a takeover; nil until one.
+	execIDs map[string]bool
 }
 
 // orderStats are the counters the orders scenario's sessions share.
 type orderStats struct {
 	sent, sendErrs, acks, execs, fills atomic.Int64
 	cancelsSent, cancelAcks            atomic.Int64
-	restatements                       atomic.Int64 // status reports repeating a final outcome
+	restatements                       atomic.Int64 // status reports repeating a final outcome, trades resent
 	readErrs                           atomic.Int64 // sessions whose connection ended early
 	violations                         atomic.Int64
 	maxLag                             atomic.Int64 // ns a send was behind its schedule, at most
@@ -282,14 +285,29 @@ func (t *orderTracker) accepted(ref, clOrdID string, now time.Time) {
 	}
 }
 
-// exec handles an execution report for the order clOrdID.
-func (t *orderTracker) exec(clOrdID, execType, status string, cumQty int64, now time.Time) {
+// exec handles an execution report for the order clOrdID. execID is a
+// trade's ExecID ("" when unknown); possResend marks a report a FIX
+// broker session resent (PossResend, 97=Y): a trade resent under an
+// ExecID the tester has is booked once, as a broker books it (by its
+// ExecID, ignoring a PossResend one it has: docs/PROTOCOL.md, "After a
+// restart or a takeover"), and counted as a restatement.
+func (t *orderTracker) exec(clOrdID, execType, status, execID string, possResend bool, cumQty int64, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o := t.orders[clOrdID]
 	if o == nil {
 		t.stats.violation("unknown_order", "execution report for an order %s the tester never sent", clOrdID)
 		return
+	}
+	if execType == "trade" && execID != "" {
+		if possResend && o.execIDs[execID] {
+			t.stats.restatements.Add(1)
+			return
+		}
+		if o.execIDs == nil {
+			o.execIDs = map[string]bool{}
+		}
+		o.execIDs[execID] = true
 	}
 	t.stats.execs.Add(1)
 	if !o.acked {
