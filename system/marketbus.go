@@ -225,13 +225,59 @@ func StartNATS(listen string) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("system: embedded nats: %w", err)
 	}
+	// The server logs nowhere (NoLog) but to this, which keeps its first
+	// error: a listen that failed (the address in use) is reported at
+	// once, by its cause.
+	failed := &natsFailure{}
+	srv.SetLogger(failed, false, false)
 	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return nil, fmt.Errorf("system: embedded nats on %s: not ready after 10s", listen)
+	for deadline := time.Now().Add(10 * time.Second); !srv.ReadyForConnections(50 * time.Millisecond); {
+		if err := failed.get(); err != nil || time.Now().After(deadline) {
+			srv.Shutdown()
+			if err == nil {
+				err = errors.New("not ready after 10s")
+			}
+			return nil, fmt.Errorf("system: embedded nats on %s: %w", listen, err)
+		}
 	}
 	return srv, nil
 }
+
+// natsFailure is an embedded NATS server's logger that keeps its first
+// error or fatal message and drops the rest. Safe from any goroutine.
+type natsFailure struct {
+	mu  sync.Mutex
+	err error
+}
+
+var _ server.Logger = (*natsFailure)(nil)
+
+func (l *natsFailure) keep(format string, v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil {
+		l.err = fmt.Errorf(format, v...)
+	}
+}
+
+func (l *natsFailure) get() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// Fatalf implements server.Logger: the server cannot go on (it does not
+// exit the process; it stops listening).
+func (l *natsFailure) Fatalf(format string, v ...any) { l.keep(format, v...) }
+
+// Errorf implements server.Logger.
+func (l *natsFailure) Errorf(format string, v ...any) { l.keep(format, v...) }
+
+// Noticef, Warnf, Debugf and Tracef implement server.Logger: dropped.
+func (l *natsFailure) Noticef(string, ...any) {}
+func (l *natsFailure) Warnf(string, ...any)   {}
+func (l *natsFailure) Debugf(string, ...any)  {}
+func (l *natsFailure) Tracef(string, ...any)  {}
 
 // feeds returns what /readyz and /api/v1/feeds report of the bus: an
 // edge's books (busFeed); nothing for an ingest, whose feeds report.

@@ -138,3 +138,24 @@ func TestMarketBusEdge(t *testing.T) {
 		}
 	}
 }
+
+// TestStartNATSAddressInUse starts the embedded NATS server on an address
+// another process holds (a second gateway on the same box, a leftover
+// nats-server): the error names the listen failure. Before, the server's
+// own error went to no log (NoLog) and the gateway waited 10 s to fail
+// with "not ready after 10s", which names no cause.
+func TestStartNATSAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	srv, err := StartNATS(ln.Addr().String())
+	if err == nil {
+		srv.Shutdown()
+		t.Fatalf("StartNATS on %s, an address in use: no error", ln.Addr())
+	}
+	if !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("StartNATS on an address in use: %v; want the listen error", err)
+	}
+}
