@@ -7,9 +7,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/quickfixgo/quickfix"
@@ -158,6 +160,9 @@ type logonFields struct {
 	// parser keeps the last occurrence, the gate reads the first: such a
 	// Logon could be checked as one session and served as another.
 	repeated bool
+	// heartBtInt is HeartBtInt (108), if present.
+	heartBtInt    []byte
+	hasHeartBtInt bool
 }
 
 func readLogon(frame []byte) logonFields {
@@ -181,6 +186,8 @@ func readLogon(frame []byte) logonFields {
 			f.target = v
 		case 554:
 			f.password, f.hasPassword = v, true
+		case 108:
+			f.heartBtInt, f.hasHeartBtInt = v, true
 		case 50, 57, 142, 143: // SenderSubID, TargetSubID, SenderLocationID, TargetLocationID
 			f.subOrLocation = true
 		}
@@ -236,8 +243,24 @@ func (g *logonGate) check(frame []byte) error {
 		writeLogout(g.raw, s.id, textBadPassword)
 		return errPassword
 	}
+	if f.hasHeartBtInt && g.a.cfg.HeartBtInt == 0 && !heartBtIntOK(f.heartBtInt) {
+		// quickfix would echo 0 or a negative value and drop the session
+		// at once ("Session Timeout"), or keep a hung broker's session
+		// logged on for days, refusing its reconnections.
+		g.a.refused(reasonHeartBtInt, remote, s.id.TargetCompID,
+			fmt.Sprintf("HeartBtInt (108) %q", fix.EchoID(string(f.heartBtInt), 16)))
+		writeLogout(g.raw, s.id, textHeartBtInt)
+		return errHeartBtInt
+	}
 	g.broker = s.id.TargetCompID
 	return nil
+}
+
+// heartBtIntOK reports whether v, a Logon's HeartBtInt (108), is a whole
+// number of seconds from 1 to MaxHeartBtInt.
+func heartBtIntOK(v []byte) bool {
+	n, err := strconv.Atoi(string(v))
+	return err == nil && n >= 1 && time.Duration(n)*time.Second <= MaxHeartBtInt
 }
 
 // event is the InboundConn's OnEvent: a frame discarded (garbled, counted
@@ -298,6 +321,7 @@ var (
 	errAddress        = errors.New("broker: source address not allowed")
 	errPassword       = errors.New("broker: bad password")
 	errCertificate    = errors.New("broker: client certificate not the session's")
+	errHeartBtInt     = errors.New("broker: HeartBtInt out of range")
 )
 
 // writeLogout answers a refused Logon with a Logout carrying the reason,

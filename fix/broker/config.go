@@ -67,7 +67,9 @@ type Config struct {
 	// storage.encryption. Nil means quickfix's plain file store.
 	Keys *atrest.KeyRing `yaml:"-"`
 	// HeartBtInt, when positive, overrides the heartbeat interval a broker
-	// asks for in its Logon (108); whole seconds. Zero means the broker's.
+	// asks for in its Logon (108); whole seconds. Zero means the broker's,
+	// which must then be 1s to MaxHeartBtInt (a Logon asking for another
+	// is refused).
 	HeartBtInt time.Duration `yaml:"heart_bt_int"`
 	// QueueSize bounds the messages waiting to go to one session; reports
 	// queue while the session is logged out and go out after its next

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"time"
 
 	"sgw/netsec"
 )
@@ -50,11 +51,23 @@ const (
 	// (its engine started again from 1 without the session's schedule,
 	// or lost messages); quickfix logged it out.
 	reasonSequence = "sequence"
+	// reasonHeartBtInt: the Logon's HeartBtInt (108) is not a whole number
+	// of seconds from 1 to MaxHeartBtInt (and the acceptor does not
+	// override it).
+	reasonHeartBtInt = "heart_bt_int"
 )
+
+// MaxHeartBtInt is the longest HeartBtInt (108) a broker's Logon may ask
+// for when the acceptor does not override it (Config.HeartBtInt): a
+// session whose broker hangs, or whose connection is cut without a word,
+// stays logged on for 2.4 times its HeartBtInt, refusing the broker's
+// reconnections and delaying cancel-on-disconnect.
+const MaxHeartBtInt = time.Hour
 
 // Texts of the Logout that answers a refused Logon.
 const (
 	textBadPassword    = "bad password"
 	textUnknownSession = "unknown session: no broker session has these SenderCompID, TargetCompID and BeginString"
 	textCertificate    = "client certificate is not this session's"
+	textHeartBtInt     = "HeartBtInt (108) must be a whole number of seconds from 1 to 3600"
 )

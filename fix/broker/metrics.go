@@ -84,7 +84,7 @@ func logonRejects(reg *prometheus.Registry) (*prometheus.CounterVec, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range []string{ReasonAddress, reasonSession, reasonPassword, reasonNotLogon, reasonTimeout, reasonTLS, reasonCertificate, reasonSequence, ReasonProxy, ReasonMaxConnections, ReasonMaxWaiting} {
+	for _, r := range []string{ReasonAddress, reasonSession, reasonPassword, reasonNotLogon, reasonTimeout, reasonTLS, reasonCertificate, reasonSequence, reasonHeartBtInt, ReasonProxy, ReasonMaxConnections, ReasonMaxWaiting} {
 		c.WithLabelValues(r)
 	}
 	return c, nil
