@@ -218,8 +218,14 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 		// marked lost (a kill, a leader that lost its term meanwhile).
 		// The store still lacks what the crash lost.
 		scan.lost = true
-		f.log.Warn("fix: store was not closed cleanly and the machine restarted; skipping to the reserved sender sequence number",
-			"store", where, "next", inner.NextSenderMsgSeqNum(), "reserved", reserved)
+		why := "fix: store was not closed cleanly and the machine restarted; skipping to the reserved sender sequence number"
+		if f.sessions != nil {
+			// A replicated store's owner is a node's term: what is
+			// new is the owner (a takeover, or this node's restart), and
+			// the previous one may have sent what it had not replicated.
+			why = "fix: replicated store taken over from an owner that did not close it (another leader's term, or this node before a restart); skipping to the reserved sender sequence number"
+		}
+		f.log.Warn(why, "store", where, "next", inner.NextSenderMsgSeqNum(), "reserved", reserved, "previous_owner", boot)
 		if reserved > inner.NextSenderMsgSeqNum() {
 			if err := inner.SetNextSenderMsgSeqNum(reserved); err != nil {
 				return nil, fmt.Errorf("fix: store %s: %w", where, err)

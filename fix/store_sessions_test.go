@@ -107,11 +107,19 @@ func TestSessionStoresReservation(t *testing.T) {
 			f2.sessions = fs
 			var scan storeScan
 			f2.onScan = func(sc storeScan) { scan = sc }
+			var logs bytes.Buffer
+			f2.log = slog.New(slog.NewTextHandler(&logs, nil))
 			st2, err := f2.Create(sid)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f2.close()
+			// A replicated store's new owner is a takeover (or a node's
+			// restart), not a machine's: the warning says so.
+			if took := bytes.Contains(logs.Bytes(), []byte("replicated store taken over")); took != tt.wantLost ||
+				bytes.Contains(logs.Bytes(), []byte("machine restarted")) {
+				t.Errorf("logs %q: want the takeover named (%v), no machine restart", logs.String(), tt.wantLost)
+			}
 			if got := st2.NextSenderMsgSeqNum(); got != tt.wantNext {
 				t.Errorf("next sender = %d, want %d", got, tt.wantNext)
 			}
