@@ -165,6 +165,7 @@ func Check(cfg *configs.File) (Report, error) {
 			bc.StoreDir = filepath.Join(f.Cluster.DataDir, "fix-brokers")
 		}
 		c.add("brokers", bc.Check())
+		c.brokerAccounts(f)
 		c.rep.BrokerSessions = len(f.Brokers.Sessions)
 		if f.Brokers.TLS != nil {
 			c.rep.TLS++
@@ -281,6 +282,27 @@ func (c *checker) orders(f *configs.File) {
 		for _, l := range uc.Lines {
 			if l.TLS != nil || l.TLCP != nil {
 				c.rep.TLS++
+			}
+		}
+	}
+}
+
+// brokerAccounts checks that every account a broker session may trade is
+// one of risk's (orders.risk.accounts): `run` starts with one that is not,
+// and refuses every order of it (risk.unknown_account).
+func (c *checker) brokerAccounts(f *configs.File) {
+	if f.Orders == nil {
+		return
+	}
+	known := make(map[string]bool, len(f.Orders.Risk.Accounts))
+	for _, a := range f.Orders.Risk.Accounts {
+		known[a.ID] = true
+	}
+	for i, sc := range f.Brokers.Sessions {
+		for j, a := range sc.Accounts {
+			if !known[a] {
+				c.add(fmt.Sprintf("brokers.sessions[%d] (%s)", i, sc.TargetCompID),
+					fmt.Errorf("accounts[%d] %q is none of orders.risk.accounts: every order of it would be refused (risk.unknown_account)", j, a))
 			}
 		}
 	}
