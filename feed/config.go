@@ -3,8 +3,6 @@ package feed
 import (
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -226,12 +224,9 @@ func (s SourceConfig) validate(protocol string) error {
 	if s.Addr == "" {
 		return nil
 	}
-	host, port, err := net.SplitHostPort(s.Addr)
+	host, _, err := netsec.SplitHostPort(s.Addr)
 	if err != nil {
 		return fmt.Errorf("addr %q: %v", s.Addr, err)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || host == "" && port == "" {
-		return fmt.Errorf("addr %q: the port must be a number from 0 to 65535", s.Addr)
 	}
 	for _, f := range s.fieldLimits(protocol) {
 		switch {

@@ -280,7 +280,7 @@ func (cfg UpstreamConfig) withDefaults() (UpstreamConfig, error) {
 			return bad("line %d: name %q is empty or repeated", i, l.Name)
 		}
 		seen[l.Name] = true
-		if _, _, err := net.SplitHostPort(l.Addr); err != nil {
+		if _, _, err := netsec.SplitHostPort(l.Addr); err != nil {
 			return bad("line %q: addr %q: %v", l.Name, l.Addr, err)
 		}
 		key := fmt.Sprintf("lines[%d]", i)

@@ -3,7 +3,6 @@ package gateway
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"sgw/netsec"
@@ -125,7 +124,7 @@ func (cfg Config) withDefaults(publishedDepth int) (Config, error) {
 	if cfg.HTTP == "" {
 		cfg.HTTP = "127.0.0.1:8080"
 	}
-	if _, _, err := net.SplitHostPort(cfg.HTTP); err != nil {
+	if _, _, err := netsec.SplitHostPort(cfg.HTTP); err != nil {
 		return cfg, fmt.Errorf("%w: http %q: %v", ErrConfig, cfg.HTTP, err)
 	}
 	if err := cfg.checkTransport(cfg.HTTP); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -72,4 +73,19 @@ func Contains(prefixes []netip.Prefix, addr net.Addr) bool {
 		}
 	}
 	return false
+}
+
+// SplitHostPort splits a configured address, host:port, whose port must
+// be a number from 0 to 65535: net.SplitHostPort alone takes any port
+// text, and a port out of range fails only when a listener or dialer
+// uses it, after check-config passed.
+func SplitHostPort(addr string) (host string, port int, err error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	if port, err = strconv.Atoi(p); err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q: want a number from 0 to 65535", p)
+	}
+	return host, port, nil
 }

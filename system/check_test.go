@@ -178,6 +178,8 @@ func TestCheck(t *testing.T) {
 			want: []string{"market_bus: system: market_bus.credentials ", "bus.nk: no NATS user JWT in it"}},
 		{name: "market bus CA missing", edits: []edit{{"storage:\n", strings.Replace(busSection, "ca.pem", "nope.pem", 1) + "storage:\n"}},
 			want: []string{"market_bus: system: netsec: invalid config: market_bus.tls.ca_file: open ", "nope.pem: no such file"}},
+		{name: "HTTP port out of range", edits: []edit{{"http: 0.0.0.0:8443", "http: 0.0.0.0:99999"}},
+			want: []string{"gateway: ", "\"0.0.0.0:99999\": port \"99999\": want a number from 0 to 65535"}},
 		{name: "broker account unknown to risk", edits: []edit{{"      accounts: [A1]\n", "      accounts: [A1, A7]\n"}},
 			want: []string{"brokers.sessions[0] (BROKERA): accounts[1] \"A7\" is none of orders.risk.accounts"}},
 		{name: "several sections at once", edits: []edit{{"heartbeat_timeout: 3s", "heartbeat_timeout: 1s"}, {"DIR/broker-a.password", "DIR/broker-b.password"}},

@@ -241,7 +241,7 @@ func (cfg Config) withDefaults() (Config, []*sessionSpec, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
-	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
+	if _, _, err := netsec.SplitHostPort(cfg.Listen); err != nil {
 		return bad("listen %q: %v", cfg.Listen, err)
 	}
 	switch {
