@@ -154,6 +154,11 @@ type Trade struct {
 	// Amended is the upstream's ExecID of the last cancel or correction
 	// of the trade; "" if none. A later one may name the trade by it.
 	Amended string
+	// AmendDay is risk's trading day (Manager.TradingDay) when that last
+	// cancel or correction was applied, live or in replay: later than Day
+	// for one of a trade an order a venue that never closes carried over
+	// made on an earlier day. 0 if none.
+	AmendDay int32
 	// turnover is the order's (Order.turnover) after the trade, which
 	// AvgPx is of: amendTrade moves it exactly.
 	turnover int64

@@ -321,7 +321,7 @@ func tradeAmend(er *fix.ExecReport) byte {
 // it does nothing but log: reconcile moves the order and risk by the
 // totals. Live and in replay alike. mu held.
 func (m *Manager) tradeAmended(o *Order, upstream string, kind byte, er *fix.ExecReport) {
-	ta, k := amendTrade(o, kind, er)
+	ta, k := amendTrade(o, kind, er, m.risk.DayDate())
 	if k < 0 {
 		if !m.replaying { // logged once, live
 			m.log.Warn("orders: a trade cancel or correction names no trade of the order; the order's totals taken from it",
@@ -364,9 +364,10 @@ func worksAfter(o *Order, er *fix.ExecReport) bool {
 // kept ExecRefID) names. A correction to no quantity cancels. It returns
 // the amend as the upstream has it: the trade as it was (none if canceled
 // before), on its Day, and as it is now (none if canceled); its riskQty
-// and riskPx are left as they were. The amended trades are a copy (see
-// Order.trades). Live and in replay alike. mu held.
-func amendTrade(o *Order, kind byte, er *fix.ExecReport) (risk.TradeAmend, int) {
+// and riskPx are left as they were; its AmendDay becomes day. The
+// amended trades are a copy (see Order.trades). Live and in replay alike.
+// mu held.
+func amendTrade(o *Order, kind byte, er *fix.ExecReport, day int32) (risk.TradeAmend, int) {
 	ref := er.ExecRefID
 	k := -1
 	if ref != "" {
@@ -394,7 +395,7 @@ func amendTrade(o *Order, kind byte, er *fix.ExecReport) (risk.TradeAmend, int) 
 	} else {
 		t.Canceled = true
 	}
-	t.Amended = er.ExecID
+	t.Amended, t.AmendDay = er.ExecID, day
 	dq, dt := newQty-oldQty, newTurn-oldTurn
 	for i := k; i < len(ts); i++ {
 		u := &ts[i]

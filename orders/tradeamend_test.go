@@ -113,7 +113,7 @@ func TestTradeAmendNamesTheLatestTrade(t *testing.T) {
 			cum := tc.old.CumQty + 50
 			o := &Order{trades: []Trade{tc.old,
 				{ExecID: "2", Qty: 50, Px: 17000000, CumQty: cum, LeavesQty: 300 - cum, AvgPx: 17000000, turnover: cum * 17000000, Day: 2}}}
-			if _, k := amendTrade(o, 'H', &fix.ExecReport{ExecID: "3", ExecRefID: "2"}); k < 0 {
+			if _, k := amendTrade(o, 'H', &fix.ExecReport{ExecID: "3", ExecRefID: "2"}, 2); k < 0 {
 				t.Fatal("no trade amended")
 			}
 			if tr := o.Trades(); !tr[1].Canceled || tr[1].Amended != "3" || tr[0] != tc.old {
@@ -379,4 +379,33 @@ func TestResentStatusAnswerKeepsStatusAndLeaves(t *testing.T) {
 	check(e.m, "live")
 	e.j.Close()
 	check(newEnv(t, dir).m, "after a restart")
+}
+
+// TestTradeAmendDay: a trade an order a venue that never closes carried
+// over made on one day, canceled on the next, keeps the day it was made
+// (Trade.Day) and takes the cancel's (Trade.AmendDay), live and in
+// replay: a broker acceptor's restatement resends the cancels made today
+// of earlier days' trades, and not those made on earlier days.
+func TestTradeAmendDay(t *testing.T) {
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)) // Tuesday 23:00 in Shanghai
+	start := scheduleRuns(t, clk, &clockJournal{clk: clk}, risk.ScheduleConfig{AlwaysOpen: true})
+	e := start()
+	e.working("w1", 200)
+	e.m.OnExecReport("core", e.er("w1", 'F', '1', 100, 100, 100, "t1"))
+	clk.Set(time.Date(2026, 12, 1, 16, 10, 0, 0, time.UTC)) // Wednesday 00:10
+	if _, err := e.m.New(buy("d1", 100)); err != nil {      // the day changes here
+		t.Fatal(err)
+	}
+	er := e.er("w1", 'H', '0', 0, 0, 200, "x1")
+	er.ExecRefID = "t1"
+	e.m.OnExecReport("core", er)
+	check := func(name string, m *Manager) {
+		t.Helper()
+		o, _ := m.Get("A1", "w1")
+		if tr := o.Trades(); len(tr) != 1 || !tr[0].Canceled || tr[0].Day != 20261201 || tr[0].AmendDay != 20261202 {
+			t.Errorf("%s: trades %+v; want t1 of 20261201, canceled on 20261202", name, tr)
+		}
+	}
+	check("live", e.m)
+	check("replayed", start().m)
 }
