@@ -273,7 +273,8 @@ func ownRejection(r fix.StoredReport) bool {
 //
 // After the trades it queues, flagged PossResend too, the cancel or
 // correction of each trade the broker was told of (its report stored, or
-// still queued as it was) or resent, whose report (by its ExecID,
+// still queued as it was; or made on an earlier trading day, whose
+// session told it) or resent, whose report (by its ExecID,
 // "<upstream>:<Trade.Amended>") neither the store holds nor the queue:
 // a broker that had a trade the store lacks (sent, not yet replicated)
 // ignores its resend, and the cancel or correction brings it up to date;
@@ -285,9 +286,20 @@ func ownRejection(r fix.StoredReport) bool {
 // one learns which to take back or correct; the status alone gives only
 // the totals. Only a trade's latest cancel or correction is known
 // (Trade.Amended): of a trade amended twice only the latest is resent,
-// which leaves the trade as the venue last did. The cancel of a trade of
-// an earlier trading day is not resent: the store, reset since, tells
-// nothing of it.
+// which leaves the trade as the venue last did. The correction of a
+// trade the broker was told of goes before the first trade resent after
+// that trade, if any, with the order's totals after the trade before it
+// (as corrected, and with the canceled trades standing): that trade's
+// totals are with the trade as corrected, which the broker has then.
+// Before, it followed: the broker had the trade as first told, and the
+// totals of the trades resent after it matched nothing it had
+// (TestRestateCanceledTradesStandingTotals). The cancel or correction
+// of a trade of an earlier trading day is resent only if made today
+// (Trade.AmendDay; an order a venue that never closes carried over):
+// one made on that earlier day, the store (reset since) tells nothing
+// of, and that day's session told the broker
+// (TestRestateTodaysCancelOfAnEarlierDaysTrade). Before, today's was
+// left out with the trade: the broker kept a trade the venue canceled.
 //
 // A canceled trade not told (neither stored nor queued) whose cancel
 // cannot follow it is withheld (session.withheld): its cancel went or
@@ -301,22 +313,53 @@ func ownRejection(r fix.StoredReport) bool {
 // It returns how many reports (trades, cancels, corrections) it resent.
 func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, today int32) int {
 	n := 0
-	var amended []orders.Trade // trades the broker was told of, whose amendment it may lack
+	// amendment is a trade the broker was told of, or resent, whose
+	// latest cancel or correction it may lack.
+	type amendment struct {
+		t orders.Trade
+		// ahead is set on the correction of a trade the broker was told
+		// of: it goes before the next trade resent, if any, whose totals
+		// are with the trade as corrected.
+		ahead bool
+	}
+	var amended []amendment
+	// ahead sends the corrections that go ahead of a trade resent, with
+	// totals, the order's as the broker has them then (the trade's
+	// before); the others stay.
+	ahead := func(totals orders.Trade) {
+		kept := amended[:0]
+		for _, a := range amended {
+			if !a.ahead {
+				kept = append(kept, a)
+				continue
+			}
+			r := amendResend(o, a.t, &totals)
+			if s.resendTrade(&r) {
+				n++
+			}
+		}
+		amended = kept
+	}
 	// The canceled trades resent so far, whose cancels follow: the
 	// trades resent until then show the totals with them standing.
 	var backQty, backTurnover int64
-	for _, t := range o.Trades() {
-		if t.ExecID == "" || t.Day != 0 && t.Day < today {
+	ts := o.Trades()
+	for i, t := range ts {
+		backQtyBefore, backTurnoverBefore := backQty, backTurnover
+		earlier := t.Day != 0 && t.Day < today
+		if t.ExecID == "" || earlier && t.AmendDay < today {
 			// No id to tell it by; or a trade of an earlier trading day,
 			// whose session told the broker (a venue may number its
-			// ExecIDs anew each day: resent, it could shadow today's).
+			// ExecIDs anew each day: resent, it could shadow today's),
+			// not amended since.
 			continue
 		}
 		id, amendID := orders.TradeID(o.Upstream, t.ExecID), orders.TradeID(o.Upstream, t.Amended)
 		amend := t.Amended != ""
-		stored := false
+		stored := earlier // told on its day; amended today
 		if reports != nil {
-			_, stored = reports.Trades[id]
+			_, got := reports.Trades[id]
+			stored = stored || got
 			if amend {
 				_, got := reports.Amends[amendID]
 				amend = !got
@@ -329,7 +372,7 @@ func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, toda
 			// Told: not resent. A report still queued goes as it was, and
 			// its cancel or correction must follow.
 			if amend {
-				amended = append(amended, t)
+				amended = append(amended, amendment{t: t, ahead: !t.Canceled && !s.isQueued(amendID)})
 			}
 			if cancelFollows {
 				backQty, backTurnover = backQty+t.Qty, backTurnover+t.Qty*int64(t.Px)
@@ -346,6 +389,9 @@ func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, toda
 			}
 			backQty, backTurnover = backQty+t.Qty, backTurnover+t.Qty*int64(t.Px)
 		}
+		if i > 0 {
+			ahead(standing(ts[i-1], backQtyBefore, backTurnoverBefore))
+		}
 		r := tradeReport(o, standing(t, backQty, backTurnover), id)
 		if s.resendTrade(&r) {
 			n++
@@ -354,20 +400,32 @@ func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, toda
 			// Resent as corrected, which a broker that had it ignores
 			// (its ExecID): the correction follows. Resent canceled: the
 			// cancel follows.
-			amended = append(amended, t)
+			amended = append(amended, amendment{t: t})
 		}
 	}
-	for _, t := range amended {
-		at := *o
-		at.Text = ""
-		r := orderReport(&at, 'G')
-		amendReport(&r, t)
-		r.execID, r.execRefID = orders.TradeID(o.Upstream, t.Amended), orders.TradeID(o.Upstream, t.ExecID)
+	for _, a := range amended {
+		r := amendResend(o, a.t, nil)
 		if s.resendTrade(&r) {
 			n++
 		}
 	}
 	return n
+}
+
+// amendResend is a restatement's resend of the latest cancel or
+// correction of t, a trade of o as amended, as OrderEvent sends one,
+// with the order's current totals, or those of totals (a trade's, after
+// it) if not nil.
+func amendResend(o *orders.Order, t orders.Trade, totals *orders.Trade) execReport {
+	at := *o
+	at.Text = ""
+	if totals != nil {
+		at.Status, at.CumQty, at.LeavesQty, at.AvgPx = totals.Status, totals.CumQty, totals.LeavesQty, totals.AvgPx
+	}
+	r := orderReport(&at, 'G')
+	amendReport(&r, t)
+	r.execID, r.execRefID = orders.TradeID(o.Upstream, t.Amended), orders.TradeID(o.Upstream, t.ExecID)
+	return r
 }
 
 // standing returns t with the order's totals after it as they were with

@@ -105,6 +105,45 @@ func TestRestateCanceledTradesStandingTotals(t *testing.T) {
 			},
 		},
 		{
+			// The broker has E1 at 30; E2 goes with the totals after E1
+			// as corrected (20): the correction goes before it.
+			name: "told, its correction lost, a trade after it resent",
+			execs: []exec{
+				{id: "E1", execType: 'F', status: '1', qty: 30, px: 16990000, cum: 30, leaves: 70, avgPx: 16990000},
+				{id: "E2", execType: 'F', status: '1', qty: 10, px: 17000000, cum: 40, leaves: 60, avgPx: 16992500},
+				{id: "X1", ref: "E1", execType: 'G', status: '1', qty: 20, px: 16990000, cum: 30, leaves: 70, avgPx: 16993333},
+			},
+			stored: []string{"core:E1"},
+			want: []string{
+				"G/core:X1/20/20/80/1699.00/1", "F/core:E2/10/30/70/1699.3333/1", "I///30/70/1699.3333/1",
+			},
+		},
+		{
+			name: "told, its correction lost, a told trade, then one resent",
+			execs: []exec{
+				{id: "E1", execType: 'F', status: '1', qty: 30, px: 16990000, cum: 30, leaves: 70, avgPx: 16990000},
+				{id: "E2", execType: 'F', status: '1', qty: 10, px: 17000000, cum: 40, leaves: 60, avgPx: 16992500},
+				{id: "E3", execType: 'F', status: '1', qty: 10, px: 17010000, cum: 50, leaves: 50, avgPx: 16996000},
+				{id: "X1", ref: "E1", execType: 'G', status: '1', qty: 20, px: 16990000, cum: 40, leaves: 60, avgPx: 16997500},
+			},
+			stored: []string{"core:E1", "core:E2"},
+			want: []string{
+				"G/core:X1/20/30/70/1699.3333/1", "F/core:E3/10/40/60/1699.75/1", "I///40/60/1699.75/1",
+			},
+		},
+		{
+			// A correction that goes before the restatement needs no
+			// resend: E2 goes with the totals after E1 as corrected.
+			name: "told, its correction queued, a trade after it resent",
+			execs: []exec{
+				{id: "E1", execType: 'F', status: '1', qty: 30, px: 16990000, cum: 30, leaves: 70, avgPx: 16990000},
+				{id: "E2", execType: 'F', status: '1', qty: 10, px: 17000000, cum: 40, leaves: 60, avgPx: 16992500},
+			},
+			queued: []exec{{id: "X1", ref: "E1", execType: 'G', status: '1', qty: 20, px: 16990000, cum: 30, leaves: 70, avgPx: 16993333}},
+			stored: []string{"core:E1"},
+			want:   []string{"F/core:E2/10/30/70/1699.3333/1", "I///30/70/1699.3333/1"},
+		},
+		{
 			name: "told, its cancel queued, a trade after it resent",
 			execs: []exec{
 				{id: "E1", execType: 'F', status: '1', qty: 30, px: 16990000, cum: 30, leaves: 70, avgPx: 16990000},
