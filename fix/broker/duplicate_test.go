@@ -7,7 +7,10 @@ import (
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
 
+	"sgw/fix"
 	"sgw/orders"
+	"sgw/refdata"
+	"sgw/risk"
 )
 
 // TestDuplicateClOrdIDRefusedAsDuplicate: a NewOrderSingle reusing the
@@ -157,5 +160,84 @@ func TestDuplicateClOrdIDFirstRequestOfTheDay(t *testing.T) {
 	}
 	if o, ok := r.m.Get("A2", "1"); !ok || o.Status.Terminal() {
 		t.Fatalf("the day's first order of A2 is %+v (found %v); want it entered, working", o.Status, ok)
+	}
+}
+
+// after returns a match of the messages queued after the first n.
+func (r *dayRig) after(n int, ok func(*quickfix.Message) bool) func(*quickfix.Message) bool {
+	before := r.h.all()[:n]
+	return func(m *quickfix.Message) bool {
+		for _, b := range before {
+			if b == m {
+				return false
+			}
+		}
+		return ok(m)
+	}
+}
+
+// wsOrder enters order id on account acct from a WebSocket client.
+func (r *dayRig) wsOrder(acct, id string) {
+	r.t.Helper()
+	if _, err := r.m.New(orders.NewRequest{ClOrdID: id, Account: acct, Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit,
+		Price: 1700 * refdata.PriceScale, Qty: 100, Source: orders.Source{Kind: "ws", Session: "c1"}}); err != nil {
+		r.t.Fatal(err)
+	}
+	r.sent++
+	r.up.Wait(r.t, r.sent)
+}
+
+// TestAccountOfARequestNamingNone: a status request or cancel naming no
+// account, of a session with several, is for the session's order that
+// holds the ClOrdID, whichever account's, though another account has an
+// order with the ClOrdID too: one that ended the day before (a broker
+// numbering its orders anew each day), or a WebSocket client's. Before,
+// the first account configured answered: the broker got the other
+// order's status as its order's, or its cancel canceled the client's
+// order, its own left working.
+func TestAccountOfARequestNamingNone(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		msgType string
+		ws      bool // A1's order 1 is a WebSocket client's, working; else the broker's, filled the day before
+	}{
+		{name: "status, an earlier day's", msgType: "H"},
+		{name: "cancel, an earlier day's", msgType: "F"},
+		{name: "status, a WebSocket client's", msgType: "H", ws: true},
+		{name: "cancel, a WebSocket client's", msgType: "F", ws: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newDayRig(t)
+			if tc.ws {
+				r.wsOrder("A1", "1")
+			} else {
+				r.fill("1", r.newOrder("1"), 100)
+				r.clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
+			}
+			r.acct = "A2"
+			r.newOrder("1")
+			n := len(r.h.all())
+			body := "11=1|790=q1|54=1|55=600519"
+			if tc.msgType == "F" {
+				body = "11=c1|41=1|54=1|55=600519|38=100"
+			}
+			if rej := r.s.handle(inbound(t, r.begin, tc.msgType, body)); rej != nil {
+				t.Fatalf("the request: %v", rej)
+			}
+			m := r.h.waitFor(t, "the answer", r.after(n, func(m *quickfix.Message) bool {
+				mt, _ := m.MsgType()
+				return mt == "9" || field(m, tag.ExecType) == "I" || field(m, tag.ExecType) == "6"
+			}))
+			if mt, _ := m.MsgType(); mt != "8" || field(m, tag.Account) != "A2" || field(m, tag.OrderID) != "V-1" ||
+				tc.msgType == "H" && field(m, tag.OrdStatus) != "0" {
+				t.Errorf("answered %s; want A2's order 1 (V-1, working)", m)
+			}
+			if tc.msgType == "F" {
+				reqs := r.up.Wait(t, r.sent+1)
+				if c, ok := reqs[r.sent].(fix.CancelRequest); !ok || c.Account != "A2" {
+					t.Errorf("the venue was sent %+v; want the cancel of A2's order", reqs[r.sent])
+				}
+			}
+		})
 	}
 }

@@ -144,7 +144,7 @@ func (s *session) reused(clOrdID, except string, ref *refusal) *refusal {
 			continue
 		}
 		o, ok := s.a.entry.Get(acct, clOrdID)
-		if ok && o.Source == s.src && (!o.Status.Terminal() || o.EndDay() >= today) {
+		if ok && s.holds(&o, today) {
 			text := "clOrdId " + clOrdID + " was already used today"
 			if ref != nil {
 				text += " (and: " + ref.text + ")"
@@ -155,6 +155,15 @@ func (s *session) reused(clOrdID, except string, ref *refusal) *refusal {
 		}
 	}
 	return ref
+}
+
+// holds reports whether o, found under one of its ClOrdIDs, is an order
+// the session entered that still held that ClOrdID on trading day day:
+// working, or ended that day or later (risk frees an ended order's client
+// order ids when the next day starts; an order of a venue that never
+// closes, carried over, holds them while it works).
+func (s *session) holds(o *orders.Order, day int32) bool {
+	return o.Source == s.src && (!o.Status.Terminal() || o.EndDay() >= day)
 }
 
 // cancel handles an OrderCancelRequest: accepted, it is reported by the

@@ -235,6 +235,15 @@ func (s *session) sendReport(r *execReport) bool {
 // the session must be allowed to trade, or, when it names none, the
 // session's account that has an order clOrdID (or its only account). ok
 // is false when the account is not allowed or cannot be told.
+//
+// Several accounts may have an order clOrdID: the session's own order
+// that still holds it (holds) is the one (the session's ClOrdIDs are
+// unique across its accounts: session.reused), else the first found.
+// Before, the first found, in the order the accounts are configured,
+// answered: an order of an earlier day with the ClOrdID (a broker
+// numbering its orders anew each day), or a WebSocket client's, whose
+// status went to the broker as its order's, or which its cancel canceled
+// (TestAccountOfARequestNamingNone).
 func (s *session) account(named, clOrdID string) (string, bool) {
 	if named != "" {
 		return named, s.spec.accounts[named]
@@ -242,14 +251,21 @@ func (s *session) account(named, clOrdID string) (string, bool) {
 	if len(s.spec.cfg.Accounts) == 1 {
 		return s.spec.cfg.Accounts[0], true
 	}
-	if clOrdID != "" {
-		for _, acct := range s.spec.cfg.Accounts {
-			if _, ok := s.a.entry.Get(acct, clOrdID); ok {
+	if clOrdID == "" {
+		return "", false
+	}
+	found, today := "", s.a.entry.RequestDay()
+	for _, acct := range s.spec.cfg.Accounts {
+		if o, ok := s.a.entry.Get(acct, clOrdID); ok {
+			if s.holds(&o, today) {
 				return acct, true
+			}
+			if found == "" {
+				found = acct
 			}
 		}
 	}
-	return "", false
+	return found, found != ""
 }
 
 // hold makes the sink hold the session's events until release: a
