@@ -108,8 +108,9 @@
 // Canceled, and any fill under its id, are reported unsolicited under the
 // order's own ClOrdID, without OrigClOrdID; refused or overtaken by a
 // fill, it leaves only the order's own reports. A NewOrderSingle flagged
-// PossDupFlag or PossResend whose ClOrdID the gateway already has is
-// answered with the order's status, never entered twice.
+// PossDupFlag or PossResend whose ClOrdID names an order the session
+// entered that held it the day the message was first sent (session.sentDay)
+// is answered with the order's status, never entered twice.
 //
 // # Logon
 //

@@ -187,6 +187,57 @@ func (r *dayRig) wsOrder(acct, id string) {
 	r.up.Wait(r.t, r.sent)
 }
 
+// TestDuplicateClOrdIDResendOfAnEarlierDay: a NewOrderSingle flagged
+// PossDupFlag or PossResend is answered with the status of the order its
+// ClOrdID names only if it is a resend of it: an order the session
+// entered that held the ClOrdID the day the message was first sent
+// (OrigSendingTime, else SendingTime). The day's first order of a broker
+// numbering its orders anew each day, resent as the session resends what
+// it missed (a frame lost, or sent before the day's logon), is entered,
+// though an order of the day before, ended then, had its ClOrdID; one a
+// WebSocket client's order on the account holds is refused as a
+// duplicate (OrdRejReason 6). Before, each was answered with the other
+// order's status (the earlier day's filled, the client's), and never
+// entered. A resend across midnight of the earlier day's order is still
+// answered with its status.
+func TestDuplicateClOrdIDResendOfAnEarlierDay(t *testing.T) {
+	const body = "11=1|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100"
+	day2 := "20261202-02:00:00.000" // 10:00 in Shanghai
+	for _, tc := range []struct {
+		name   string
+		header []string
+		ws     bool   // the ClOrdID is held by a WebSocket client's order too
+		want   string // "entered", "status" or "refused"
+	}{
+		{name: "PossDupFlag", header: []string{"43=Y", "52=" + day2, "122=20261202-01:59:59.000"}, want: "entered"},
+		{name: "PossResend", header: []string{"97=Y", "52=" + day2}, want: "entered"},
+		{name: "PossDupFlag of the day before", header: []string{"43=Y", "52=" + day2, "122=20261201-06:00:00.000"}, want: "status"},
+		{name: "a WebSocket client's", header: []string{"43=Y", "52=" + day2, "122=20261202-01:59:59.000"}, ws: true, want: "refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newDayRig(t)
+			r.fill("1", r.newOrder("1"), 100)
+			r.clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
+			if tc.ws {
+				r.wsOrder("A1", "1")
+			}
+			n := len(r.h.all())
+			if rej := r.s.handle(inbound(t, r.begin, "D", body, tc.header...)); rej != nil {
+				t.Fatalf("the resent order: %v", rej)
+			}
+			m := r.h.waitFor(t, "the answer", r.after(n, func(m *quickfix.Message) bool { return field(m, tag.ClOrdID) == "1" }))
+			got := map[string]string{"A": "entered", "I": "status", "8": "refused"}[field(m, tag.ExecType)]
+			if got != tc.want || got == "refused" && field(m, tag.OrdRejReason) != "6" {
+				t.Fatalf("answered %s; want %s: %s", got, tc.want, m)
+			}
+			o, _ := r.m.Get("A1", "1")
+			if entered := o.Source == r.s.src && o.Day() == 20261202; entered != (tc.want == "entered") {
+				t.Errorf("order 1 of A1 is of %d, from %v, %s", o.Day(), o.Source, o.Status)
+			}
+		})
+	}
+}
+
 // TestAccountOfARequestNamingNone: a status request or cancel naming no
 // account, of a session with several, is for the session's order that
 // holds the ClOrdID, whichever account's, though another account has an

@@ -63,7 +63,7 @@ func (s *session) newOrder(m *quickfix.Message) quickfix.MessageRejectError {
 	if ref == nil && possResend(m) {
 		// A resend of an order already entered: answer with its state,
 		// never enter it twice.
-		if cur, ok := s.a.entry.Get(o.account, o.clOrdID); ok {
+		if cur, ok := s.a.entry.Get(o.account, o.clOrdID); ok && s.holds(&cur, s.sentDay(m)) {
 			r := orderReport(&cur, 'I')
 			r.clOrdID, r.execID = o.clOrdID, s.a.nextExecID()
 			s.sendReport(&r)
@@ -164,6 +164,29 @@ func (s *session) reused(clOrdID, except string, ref *refusal) *refusal {
 // closes, carried over, holds them while it works).
 func (s *session) holds(o *orders.Order, day int32) bool {
 	return o.Source == s.src && (!o.Status.Terminal() || o.EndDay() >= day)
+}
+
+// sentDay is the trading day a NewOrderSingle flagged PossDupFlag or
+// PossResend was first sent on: that of its OrigSendingTime (122), or of
+// its SendingTime (52) without one, but not later than the day a request
+// is counted in now (a broker's clock ahead of the gateway's). A resend
+// is of an order that held its ClOrdID that day (holds): an order of an
+// earlier day with the ClOrdID, ended before, is another order, whose
+// ClOrdID a broker numbering its orders anew each day used again. Before,
+// such a NewOrderSingle, flagged as the session resends what it missed
+// (a frame lost, or sent before the day's logon), was answered with that
+// earlier order's status and never entered; so was one whose ClOrdID an
+// order of another source (a WebSocket client's) on the account held,
+// which risk now refuses as a duplicate (TestDuplicateClOrdIDResendOfAnEarlierDay).
+func (s *session) sentDay(m *quickfix.Message) int32 {
+	today := s.a.entry.RequestDay()
+	t, err := m.Header.GetTime(tag.OrigSendingTime)
+	if err != nil {
+		if t, err = m.Header.GetTime(tag.SendingTime); err != nil {
+			return today
+		}
+	}
+	return min(s.a.entry.DayOf(t), today)
 }
 
 // cancel handles an OrderCancelRequest: accepted, it is reported by the

@@ -19,9 +19,10 @@ const nos = "11=c1|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700.00|38=100|59=0|21=1
 func TestHandle(t *testing.T) {
 	resting := orders.Order{ClOrdID: "o1", OrigClOrdID: "o1", Account: "A1", Symbol: "600519.SH", Side: risk.Sell,
 		Price: 17000000, Qty: 300, CumQty: 100, LeavesQty: 200, AvgPx: 17000000, Status: orders.StatusPartiallyFilled,
-		OrderID: "SIM-7", Upstream: "core"}
+		OrderID: "SIM-7", Upstream: "core", Source: orders.Source{Kind: "fix", Session: "BROKER1"}}
 	restingB := resting
 	restingB.Account, restingB.ClOrdID, restingB.OrigClOrdID = "B1", "b1", "b1"
+	restingB.Source.Session = "BROKER2"
 
 	type call struct {
 		kind string // "new", "cancel", "replace"
