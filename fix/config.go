@@ -50,7 +50,9 @@ type UpstreamConfig struct {
 	// line is detected within 2.4 HeartBtInt. Zero means 1s.
 	HeartBtInt time.Duration `yaml:"heart_bt_int"`
 	// ReconnectInterval is the pause before reconnecting after a
-	// disconnect. Zero means 500ms.
+	// disconnect, and the first pause of the backoff after a Logon refused
+	// for the upstream's sequence numbers (see Schedule). Zero means
+	// 500ms.
 	ReconnectInterval time.Duration `yaml:"reconnect_interval"`
 	// DialTimeout bounds a TCP connect over one line, plus its TLS
 	// handshake. Zero means 1s.
@@ -77,9 +79,10 @@ type UpstreamConfig struct {
 	// must be the upstream's own schedule. Nil means the session never
 	// ends: sequence numbers run on across days, and an upstream that
 	// starts its day at 1 has its Logon refused ("MsgSeqNum too low"),
-	// logged as an error and counted
-	// (gateway_fix_sequence_too_low_total) until the store is reset by
-	// hand; and after a reset by a Logon with ResetSeqNumFlag=Y that
+	// counted (gateway_fix_sequence_too_low_total) and logged as an error
+	// once, then every 5 minutes while it lasts, the Logon tried again at
+	// intervals doubling from ReconnectInterval up to 30s, until the
+	// store is reset by hand or the upstream fixes its numbers; and after a reset by a Logon with ResetSeqNumFlag=Y that
 	// followed a NewOrderSingle, Handed answers HandedUnknown at every
 	// start for the requests the store does not hold (only a new period
 	// ends that; see doc.go).

@@ -79,6 +79,13 @@ var (
 	// store still belongs to a past period of its schedule
 	// (Upstream.mayDial): quickfix resets it at its next check.
 	errPastPeriod = fmt.Errorf("%w: the session's store is of a past period; quickfix resets it within a second", errNotDialed)
+	// errBackingOff reports a connection not dialed because the
+	// session refused the upstream's Logon for its sequence numbers (see Upstream.onSeqTooLow): the session waits
+	// for the backoff's pause before it tries again.
+	errBackingOff = fmt.Errorf("%w: backing off after a Logon refused for the upstream's sequence numbers", errNotDialed)
+	// errSeqTooLow reports a connection ended because quickfix refused
+	// the upstream's Logon: its MsgSeqNum was below the one expected.
+	errSeqTooLow = errors.New("fix: the upstream's MsgSeqNum is below the one expected (its sequence numbers went back)")
 	// errNoLogon reports a connection not dialed because quickfix wrote no
 	// whole first message (its Logon) on it in time.
 	errNoLogon = fmt.Errorf("%w: no Logon from quickfix", errNotDialed)

@@ -199,7 +199,11 @@ func (r *relay) relay(local net.Conn) {
 		err = r.owner.mayDial()
 	}
 	if err != nil {
-		r.log.Info("fix: not dialing the upstream", "line", l.cfg.Name, "err", err)
+		lvl := slog.LevelInfo
+		if errors.Is(err, errBackingOff) {
+			lvl = slog.LevelDebug // one every ReconnectInterval while backing off
+		}
+		r.log.Log(context.Background(), lvl, "fix: not dialing the upstream", "line", l.cfg.Name, "err", err)
 		r.owner.connEnded(l.index, err, false)
 		return
 	}

@@ -66,8 +66,34 @@ type Upstream struct {
 	gotLogout    bool      // the upstream sent Logout on it
 	decided      bool      // the line choice has taken its end into account (connEnded or onLogout)
 	logoutText   string
+	connTooLow   bool // quickfix refused the upstream's Logon on it for its MsgSeqNum (onSeqTooLow)
 	stopping     bool
+
+	// A run of Logons refused because the upstream's sequence numbers
+	// went back (onSeqTooLow), until the next logon or store reset.
+	tooLowSince  time.Time     // its first refusal; zero: no run
+	tooLowCount  int           // its refusals
+	tooLowLogged time.Time     // when it was last logged as an error
+	retryDelay   time.Duration // the pause after its last refusal
+	retryAt      time.Time     // no line is dialed before (mayDial)
+
+	// now is the clock of the backoff after refused Logons (tests); set
+	// before Run.
+	now func() time.Time
 }
+
+// The backoff after Logons refused because the upstream's sequence numbers
+// went back (onSeqTooLow), which FIX cannot undo by itself: the pause
+// before the next dial starts at ReconnectInterval and doubles at each
+// refusal up to tooLowMaxBackoff (or ReconnectInterval, if longer); the
+// run is logged as an error at its first refusal and again at the first
+// refusal after each tooLowReminder. tooLowMaxBackoff stays well below
+// the 5 minutes over which the FIXSequenceTooLow alert looks for a
+// refusal, so the alert holds while the run lasts.
+const (
+	tooLowMaxBackoff = 30 * time.Second
+	tooLowReminder   = 5 * time.Minute
+)
 
 var _ relayOwner = (*Upstream)(nil)
 
@@ -97,6 +123,7 @@ func NewUpstream(cfg UpstreamConfig, handler Handler, reg *prometheus.Registry, 
 		current: -1,
 		resets:  m.resets.WithLabelValues(cfg.Name),
 		tooLow:  m.tooLow.WithLabelValues(cfg.Name),
+		now:     time.Now,
 	}
 	secs, err := cfg.lineSecurity()
 	if err != nil {
@@ -326,7 +353,10 @@ func (u *Upstream) probe(ctx context.Context) {
 //     up to LogonTimeout, because right after a silent line the upstream
 //     may still hold the old session and refuse a second logon until its
 //     own heartbeat timeout; retrying the working line beats falling back
-//     to the silent one.
+//     to the silent one;
+//   - a Logon the session refuses because the upstream's sequence numbers
+//     went back stays on the line (the line is not at fault; see
+//     onSeqTooLow), as does a connection not dialed (errNotDialed).
 func (u *Upstream) pickLine() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -344,6 +374,7 @@ func (u *Upstream) connStarted(i int) {
 	u.cutErr = nil
 	u.gotLogout = false
 	u.logoutText = ""
+	u.connTooLow = false
 }
 
 // connEnded implements relayOwner.
@@ -395,7 +426,17 @@ func (u *Upstream) connEnded(i int, err error, dialFailed bool) {
 // (system.TestInteropVenueDailyReset, on a loaded machine). A connection
 // not dialed costs a reconnect interval. The period is the store's own
 // (reservedStore tells it after every reset, even one that failed late).
+//
+// After a Logon refused because the upstream's sequence numbers went back
+// no line is dialed until the backoff's pause has passed (errBackingOff;
+// see onSeqTooLow).
 func (u *Upstream) mayDial() error {
+	u.mu.Lock()
+	at := u.retryAt
+	u.mu.Unlock()
+	if !at.IsZero() && u.now().Before(at) {
+		return errBackingOff
+	}
 	sc := u.cfg.Schedule
 	if sc == nil {
 		return nil
@@ -432,12 +473,18 @@ func (u *Upstream) onLogon() {
 	u.connLoggedOn = true
 	u.loggedOnAt = time.Now()
 	u.rejectedFrom = time.Time{}
+	refused, since := u.tooLowCount, u.tooLowSince
+	u.endTooLowLocked()
 	u.mu.Unlock()
 	if i >= 0 {
 		u.lines[i].m.up.Set(1)
 	}
 	u.loggedOn.Store(true)
 	u.pacer.setUp(true)
+	if refused > 0 {
+		u.log.Info("fix: the upstream's sequence numbers are reconciled: its Logon is accepted again",
+			"refused", refused, "since", since)
+	}
 	u.log.Info("fix: session up", "line", u.lineName(i))
 	u.handler.OnSessionUp(u.cfg.Name, u.lineName(i))
 }
@@ -460,6 +507,8 @@ func (u *Upstream) onLogout() {
 		reason = fmt.Errorf("%w (schedule)", ErrPeriodEnded)
 	case u.cutErr != nil:
 		reason = u.cutErr
+	case u.connTooLow && !wasUp: // (a session logged on reports one of the documented reasons)
+		reason = errSeqTooLow
 	case u.gotLogout:
 		reason = fmt.Errorf("%w: %s", ErrLoggedOut, u.logoutText)
 	case u.lineErr != nil:
@@ -485,7 +534,11 @@ func (u *Upstream) onLogout() {
 		u.lines[i].m.up.Set(0)
 	}
 	if !wasUp {
-		u.log.Info("fix: connection attempt failed", "line", u.lineName(i), "err", reason)
+		lvl := slog.LevelInfo
+		if errors.Is(reason, errBackingOff) {
+			lvl = slog.LevelDebug // one every ReconnectInterval while backing off
+		}
+		u.log.Log(context.Background(), lvl, "fix: connection attempt failed", "line", u.lineName(i), "err", reason)
 		return
 	}
 	reclaimed := u.pacer.reclaim()
@@ -601,6 +654,9 @@ func (u *Upstream) onReset() {
 		c.reset = true
 		u.scan.Store(&c)
 	}
+	u.mu.Lock()
+	u.endTooLowLocked() // both sides at 1: nothing to wait for
+	u.mu.Unlock()
 	u.resets.Inc()
 	u.log.Info("fix: session reset: sequence numbers start again from 1")
 }
@@ -608,13 +664,55 @@ func (u *Upstream) onReset() {
 // onSeqTooLow runs when quickfix logs out because the upstream's MsgSeqNum
 // is below the one expected (text is the Logout's). FIX has no automatic
 // recovery from this: the upstream either started a new period the
-// gateway does not know of (its schedule) or lost messages. Session
-// goroutine.
+// gateway does not know of (its schedule) or lost messages, and only an
+// operator (the store reset by hand) or the upstream (its numbers fixed)
+// ends it. So the refusals of a run are counted each
+// (gateway_fix_sequence_too_low_total) but logged as an error only at the
+// first and then once every tooLowReminder, and the session backs off: no
+// line is dialed for ReconnectInterval after the first refusal, doubling
+// at each up to tooLowMaxBackoff (mayDial). Before, quickfix logged on
+// again every ReconnectInterval and each refusal logged the error. The
+// line is not at fault: the session stays on it. The run ends at the next
+// logon (onLogon) or store reset (onReset). Session goroutine.
 func (u *Upstream) onSeqTooLow(text string) {
+	now := u.now()
+	u.mu.Lock()
+	u.connTooLow = true
+	u.decided = true // stays on the line
+	first := u.tooLowSince.IsZero()
+	if first {
+		u.tooLowSince = now
+	}
+	u.tooLowCount++
+	u.retryDelay = min(max(2*u.retryDelay, u.cfg.ReconnectInterval), max(tooLowMaxBackoff, u.cfg.ReconnectInterval))
+	u.retryAt = now.Add(u.retryDelay)
+	remind := !first && now.Sub(u.tooLowLogged) >= tooLowReminder
+	if first || remind {
+		u.tooLowLogged = now
+	}
+	since, refused, delay := u.tooLowSince, u.tooLowCount, u.retryDelay
+	u.mu.Unlock()
 	u.tooLow.Inc()
-	u.log.Error("fix: the upstream's sequence numbers went back; the session cannot log on until they are reconciled: "+
-		"if the upstream starts each period from 1, configure its schedule (upstreams[].schedule), else ask it and reset the store by hand",
-		"text", text)
+	switch {
+	case first:
+		u.log.Error("fix: the upstream's sequence numbers went back; the session cannot log on until they are reconciled: "+
+			"if the upstream starts each period from 1, configure its schedule (upstreams[].schedule), else ask it and reset the store by hand; "+
+			"the Logon is tried again at growing intervals",
+			"text", text, "retry_in", delay, "max_retry_interval", max(tooLowMaxBackoff, u.cfg.ReconnectInterval))
+	case remind:
+		u.log.Error("fix: the upstream's sequence numbers went back and are still not reconciled: the session is still down",
+			"since", since, "refused", refused, "text", text, "retry_in", delay)
+	default:
+		u.log.Debug("fix: Logon refused again: the upstream's sequence numbers went back",
+			"refused", refused, "text", text, "retry_in", delay)
+	}
+}
+
+// endTooLowLocked ends a run of refused Logons (see onSeqTooLow). u.mu
+// held.
+func (u *Upstream) endTooLowLocked() {
+	u.tooLowSince, u.tooLowCount, u.tooLowLogged = time.Time{}, 0, time.Time{}
+	u.retryDelay, u.retryAt = 0, time.Time{}
 }
 
 // onUpstreamLogout records a Logout received from the upstream.

@@ -26,6 +26,8 @@ type rig struct {
 	mu      sync.Mutex
 	u       *Upstream
 	stopRun func()
+	// prepare, if set, is called with each new Upstream before its Run.
+	prepare func(*Upstream)
 }
 
 func newRig(t *testing.T) *rig {
@@ -74,6 +76,9 @@ func (r *rig) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.resend = u.Send
+	if r.prepare != nil {
+		r.prepare(u)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
