@@ -42,6 +42,13 @@ type Feed interface {
 	Status() feed.Status
 }
 
+// staleReasoner is a Feed that tells why its books are stale (the market
+// bus's edge), for /readyz; a feed that is not, or tells "", has its
+// books' rebuild named.
+type staleReasoner interface {
+	StaleReason() string
+}
+
 var (
 	_ Books = (*orderbook.Engine)(nil)
 	_ Feed  = (*feed.Feed)(nil)
@@ -340,7 +347,11 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 		case !f.Ready():
 			why = append(why, "feed "+f.Name()+": no source up")
 		case st.Stale:
-			why = append(why, "feed "+f.Name()+": books stale (messages lost or sources diverged), rebuilding")
+			reason := "books stale (messages lost or sources diverged), rebuilding"
+			if r, ok := f.(staleReasoner); ok && r.StaleReason() != "" {
+				reason = r.StaleReason()
+			}
+			why = append(why, "feed "+f.Name()+": "+reason)
 		case st.Delivered == 0:
 			why = append(why, "feed "+f.Name()+": no message delivered to the books yet")
 		}

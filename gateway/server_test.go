@@ -21,7 +21,10 @@ type fakeFeed struct {
 	ready     bool
 	delivered uint64
 	stale     bool
+	reason    string
 }
+
+func (f *fakeFeed) StaleReason() string { return f.reason }
 
 func (f *fakeFeed) Name() string { return "cn" }
 func (f *fakeFeed) Ready() bool  { return f.ready }
@@ -80,7 +83,9 @@ func TestHandlers(t *testing.T) {
 		{name: "not ready: no source", path: "/readyz", code: 503, want: `feed cn: no source up`},
 		{name: "not ready: nothing delivered", path: "/readyz", setup: func() { ff.ready = true }, code: 503, want: `no message delivered`},
 		{name: "not ready: stale", path: "/readyz", setup: func() { ff.delivered, ff.stale = 1, true }, code: 503, want: `feed cn: books stale`},
-		{name: "ready", path: "/readyz", setup: func() { ff.stale = false }, code: 200, want: `"ready"`},
+		{name: "not ready: stale, the feed telling why", path: "/readyz", setup: func() { ff.reason = "the ingest publisher is silent" }, code: 503,
+			want: `feed cn: the ingest publisher is silent`},
+		{name: "ready", path: "/readyz", setup: func() { ff.stale, ff.reason = false, "" }, code: 200, want: `"ready"`},
 		{name: "ready follower", path: "/readyz", code: 200, want: `"leader":"n1","role":"follower","status":"ready"`},
 		{name: "no quorum", path: "/readyz", setup: func() { fc.role, fc.leader, fc.quorum = "candidate", "", false }, code: 503, want: `cluster: node candidate sees no quorum`},
 		{name: "ready again", path: "/readyz", setup: func() { fc.role, fc.leader, fc.quorum = "follower", "n1", true }, code: 200, want: `"ready"`},

@@ -94,6 +94,8 @@ type Edge struct {
 	// made every symbol stale (only a heartbeat ends it).
 	lastBeat time.Time
 	silent   bool
+	// silentNow is silent, for Stats (any goroutine).
+	silentNow atomic.Bool
 	// Epoch liveness (checkEpoch): messages of the current epoch and of
 	// older ones since the last check, the latest older epoch seen, and
 	// how many checks in a row saw only older ones.
@@ -162,6 +164,9 @@ type EdgeStats struct {
 	Lost        uint64 // symbols a heartbeat showed behind (their last updates lost; they went stale), and snapshots not loaded as short of a seq heard of since the request
 	Silences    uint64 // times the publisher fell silent, no heartbeat for Silence (every symbol went stale)
 	Stale       int64  // symbols stale now
+	// Silent: the publisher is silent now (no heartbeat for Silence;
+	// every symbol stale until one comes).
+	Silent bool
 }
 
 // NewEdge validates cfg, fills its defaults and returns an Edge whose
@@ -230,7 +235,8 @@ func (e *Edge) Stale() int { return int(e.stale.Load()) }
 func (e *Edge) Stats() EdgeStats {
 	return EdgeStats{Updates: e.updates.Load(), Duplicates: e.dups.Load(), Gaps: e.gaps.Load(), Snapshots: e.loaded.Load(), Failed: e.failed.Load(),
 		Malformed: e.bad.Load(), Unknown: e.unknown.Load(), Disconnects: e.disconnects.Load(), Dropped: e.drops.Load(),
-		OldEpoch: e.olds.Load(), Heartbeats: e.beats.Load(), Lost: e.lost.Load(), Silences: e.silences.Load(), Stale: e.stale.Load()}
+		OldEpoch: e.olds.Load(), Heartbeats: e.beats.Load(), Lost: e.lost.Load(), Silences: e.silences.Load(), Stale: e.stale.Load(),
+		Silent: e.silentNow.Load()}
 }
 
 // Run mirrors the bus until ctx ends, then closes the mirror (its readers'
@@ -342,6 +348,7 @@ func (e *Edge) checkSilence(now time.Time) {
 		return
 	}
 	e.silent = true
+	e.silentNow.Store(true)
 	e.silences.Add(1)
 	e.cfg.Log.Warn("mdbus: no heartbeat from the publisher; every symbol is stale", "for", e.cfg.Silence, "epoch", e.epoch)
 	e.allStale()
@@ -537,6 +544,7 @@ func (e *Edge) heartbeat(beats []Beat) {
 		}
 	}
 	e.lastBeat, e.silent = time.Now(), false
+	e.silentNow.Store(false)
 	e.beats.Add(1)
 	eng := e.mirror.Engine()
 	for _, b := range beats {

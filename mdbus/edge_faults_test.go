@@ -314,9 +314,12 @@ func TestEdgeSilentPublisher(t *testing.T) {
 	if _, stale := view(e, 0); !stale {
 		t.Fatal("a snapshot was loaded while the publisher was silent")
 	}
+	if !e.Stats().Silent {
+		t.Error("Stats: not Silent while the publisher is silent (/readyz names the silence by it)")
+	}
 	before := e.Stats().Snapshots
 	beating(t, p, 20*time.Millisecond)
-	waitFor(t, "the snapshot after a heartbeat", func() bool { return e.Stats().Snapshots > before })
+	waitFor(t, "the snapshot after a heartbeat, no longer silent", func() bool { st := e.Stats(); return st.Snapshots > before && !st.Silent })
 }
 
 // TestEdgeSilentAsksNothing: while the publisher is silent (the ingest is

@@ -346,6 +346,15 @@ func (f busFeed) Status() feed.Status {
 		Sources: []feed.SourceStatus{{Name: "nats", Addr: f.conn.ConnectedUrlRedacted(), State: f.conn.Status().String(), Up: up, Messages: st.Updates}}}
 }
 
+// StaleReason implements gateway's staleReasoner: why the edge's books
+// are stale, for /readyz.
+func (f busFeed) StaleReason() string {
+	if f.edge.Stats().Silent {
+		return "the ingest publisher is silent (no heartbeat: no cluster leader, or its link to NATS down); every symbol stale until it is heard again"
+	}
+	return "symbols stale (a gap, a new ingest epoch or a reconnection), loading their snapshots"
+}
+
 // connCollector exports the bus connection's state on scrape.
 type connCollector struct {
 	conn                  *nats.Conn
