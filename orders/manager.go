@@ -195,6 +195,9 @@ type Manager struct {
 	// logged when it happened live.
 	replaying      bool
 	replayRiskErrs int
+	// replayAt is the time of the record a replay applies (its journal
+	// Time), which a live change took from the clock (amendDay).
+	replayAt time.Time
 
 	// keptFrom indexes, by the source a replace came from, the orders
 	// that kept it refused (Order.refused; endChange), so that the end of

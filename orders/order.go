@@ -155,9 +155,10 @@ type Trade struct {
 	// of the trade; "" if none. A later one may name the trade by it.
 	Amended string
 	// AmendDay is risk's trading day (Manager.TradingDay) when that last
-	// cancel or correction was applied, live or in replay: later than Day
-	// for one of a trade an order a venue that never closes carried over
-	// made on an earlier day. 0 if none.
+	// cancel or correction was applied, or the date it was applied on if
+	// later (before the day's first request: Manager.amendDay), live or
+	// in replay: later than Day for one of a trade an order a venue that
+	// never closes carried over made on an earlier day. 0 if none.
 	AmendDay int32
 	// turnover is the order's (Order.turnover) after the trade, which
 	// AvgPx is of: amendTrade moves it exactly.

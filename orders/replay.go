@@ -95,6 +95,7 @@ func (m *Manager) replayJournal(ctx context.Context) (int, error) {
 			case !m.dayRecs:
 				m.risk.RolloverExpiring(t)
 			}
+			m.replayAt = time.Unix(0, c.recs[i].Time)
 			if err := m.replay(c.recs[i].Type, c.vals[i]); err != nil {
 				return fmt.Errorf("orders: journal record %d: %w", c.recs[i].Seq, err)
 			}

@@ -321,7 +321,7 @@ func tradeAmend(er *fix.ExecReport) byte {
 // it does nothing but log: reconcile moves the order and risk by the
 // totals. Live and in replay alike. mu held.
 func (m *Manager) tradeAmended(o *Order, upstream string, kind byte, er *fix.ExecReport) {
-	ta, k := amendTrade(o, kind, er, m.risk.DayDate())
+	ta, k := amendTrade(o, kind, er, m.amendDay())
 	if k < 0 {
 		if !m.replaying { // logged once, live
 			m.log.Warn("orders: a trade cancel or correction names no trade of the order; the order's totals taken from it",
@@ -346,6 +346,24 @@ func (m *Manager) tradeAmended(o *Order, upstream string, kind byte, er *fix.Exe
 	}
 	o.CumQty = max(o.CumQty+ta.NewQty-ta.Qty, 0)
 	o.turnover += int64(ta.NewPrice)*ta.NewQty - int64(ta.Price)*ta.Qty
+}
+
+// amendDay returns the day a trade cancel or correction applied now is
+// of (Trade.AmendDay): risk's trading day, or the date it is applied on
+// (risk's clock's; in replay, its journal record's time's) if later. Risk
+// changes day at the first request after midnight only, and a cancel a
+// venue that never closes made before it, with no request since
+// midnight (after a restart or a takeover, whose manager keeps the
+// journal's last day), was of the day before: a restatement on a store
+// whose session period began that morning left it out as told on that
+// day, and the broker kept the trade (TestRestateCancelBeforeTheDaysFirstRequest
+// in fix/broker). mu held.
+func (m *Manager) amendDay() int32 {
+	date, _ := m.risk.DayDue()
+	if m.replaying {
+		date = m.risk.DayOf(m.replayAt)
+	}
+	return max(m.risk.DayDate(), date)
 }
 
 // worksAfter reports whether the order works at the venue after the

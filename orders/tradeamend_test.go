@@ -409,3 +409,35 @@ func TestTradeAmendDay(t *testing.T) {
 	check("live", e.m)
 	check("replayed", start().m)
 }
+
+// TestTradeAmendDayBeforeTheDaysFirstRequest: a cancel applied after
+// midnight, before the day's first request (risk still counts the day
+// before, as a manager restarted or taken over in the night does), is of
+// the date it was applied on, live and in replay: a broker acceptor's
+// restatement on a store whose session period began that day resends it
+// if its report is lost. Before, it took risk's day, the day before, and
+// the restatement left it out as told on that day.
+func TestTradeAmendDayBeforeTheDaysFirstRequest(t *testing.T) {
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)) // Tuesday 23:00 in Shanghai
+	start := scheduleRuns(t, clk, &clockJournal{clk: clk}, risk.ScheduleConfig{AlwaysOpen: true})
+	e := start()
+	e.working("w1", 200)
+	e.m.OnExecReport("core", e.er("w1", 'F', '1', 100, 100, 100, "t1"))
+	clk.Set(time.Date(2026, 12, 1, 16, 10, 0, 0, time.UTC)) // Wednesday 00:10, no request since
+	er := e.er("w1", 'H', '0', 0, 0, 200, "x1")
+	er.ExecRefID = "t1"
+	e.m.OnExecReport("core", er)
+	if d := e.m.TradingDay(); d != 20261201 {
+		t.Fatalf("the trading day %d; want 20261201 (no request yet)", d)
+	}
+	check := func(name string, m *Manager) {
+		t.Helper()
+		o, _ := m.Get("A1", "w1")
+		if tr := o.Trades(); len(tr) != 1 || !tr[0].Canceled || tr[0].Day != 20261201 || tr[0].AmendDay != 20261202 {
+			t.Errorf("%s: trades %+v; want t1 of 20261201, canceled on 20261202", name, tr)
+		}
+	}
+	check("live", e.m)
+	clk.Set(time.Date(2026, 12, 2, 16, 10, 0, 0, time.UTC)) // restarted on Thursday: the record's date, not the clock's
+	check("replayed", start().m)
+}
