@@ -196,7 +196,7 @@ type Manager struct {
 	replaying      bool
 	replayRiskErrs int
 	// replayAt is the time of the record a replay applies (its journal
-	// Time), which a live change took from the clock (amendDay).
+	// Time), which a live change took from the clock (reportDay).
 	replayAt time.Time
 
 	// keptFrom indexes, by the source a replace came from, the orders

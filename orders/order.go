@@ -156,7 +156,7 @@ type Trade struct {
 	Amended string
 	// AmendDay is risk's trading day (Manager.TradingDay) when that last
 	// cancel or correction was applied, or the date it was applied on if
-	// later (before the day's first request: Manager.amendDay), live or
+	// later (before the day's first request: Manager.reportDay), live or
 	// in replay: later than Day for one of a trade an order a venue that
 	// never closes carried over made on an earlier day. 0 if none.
 	AmendDay int32
@@ -168,6 +168,11 @@ type Trade struct {
 	// Day is risk's trading day (Manager.TradingDay) when the trade was
 	// applied, live or in replay.
 	Day int32
+	// ReportDay is Day, or the date the trade was applied on if later
+	// (before the day's first request: Manager.reportDay), live or in
+	// replay: the day of its report, as a broker acceptor's restatement
+	// counts days.
+	ReportDay int32
 	// riskQty and riskPx are the trade as risk has it: as the upstream
 	// reported it (or its last cancel or correction) if risk took that,
 	// none if risk refused the fill (above the order's limit, an

@@ -287,7 +287,7 @@ func (m *Manager) applyExec(o *Order, upstream string, er fix.ExecReport) (Event
 	if er.ExecType == 'F' {
 		o.trades = append(o.trades, Trade{ExecID: er.ExecID, Qty: er.LastQty, Px: er.LastPx,
 			CumQty: o.CumQty, LeavesQty: o.LeavesQty, AvgPx: o.AvgPx, Status: o.Status, Time: er.TransactTime,
-			Day: o.endDay, turnover: o.turnover, riskQty: riskQty, riskPx: riskPx})
+			Day: o.endDay, ReportDay: m.reportDay(), turnover: o.turnover, riskQty: riskQty, riskPx: riskPx})
 	}
 	if o.Status.Terminal() {
 		m.ended(o, er)
@@ -321,7 +321,7 @@ func tradeAmend(er *fix.ExecReport) byte {
 // it does nothing but log: reconcile moves the order and risk by the
 // totals. Live and in replay alike. mu held.
 func (m *Manager) tradeAmended(o *Order, upstream string, kind byte, er *fix.ExecReport) {
-	ta, k := amendTrade(o, kind, er, m.amendDay())
+	ta, k := amendTrade(o, kind, er, m.reportDay())
 	if k < 0 {
 		if !m.replaying { // logged once, live
 			m.log.Warn("orders: a trade cancel or correction names no trade of the order; the order's totals taken from it",
@@ -348,17 +348,23 @@ func (m *Manager) tradeAmended(o *Order, upstream string, kind byte, er *fix.Exe
 	o.turnover += int64(ta.NewPrice)*ta.NewQty - int64(ta.Price)*ta.Qty
 }
 
-// amendDay returns the day a trade cancel or correction applied now is
-// of (Trade.AmendDay): risk's trading day, or the date it is applied on
-// (risk's clock's; in replay, its journal record's time's) if later. Risk
-// changes day at the first request after midnight only, and a cancel a
-// venue that never closes made before it, with no request since
-// midnight (after a restart or a takeover, whose manager keeps the
-// journal's last day), was of the day before: a restatement on a store
-// whose session period began that morning left it out as told on that
-// day, and the broker kept the trade (TestRestateCancelBeforeTheDaysFirstRequest
-// in fix/broker). mu held.
-func (m *Manager) amendDay() int32 {
+// reportDay returns the day of a report applied now (Trade.ReportDay,
+// Trade.AmendDay) as a broker acceptor's restatement counts the days of
+// reports: risk's trading day, or the date it is applied on (risk's
+// clock's; in replay, its journal record's time's) if later. Risk changes
+// day at the first request after midnight only: a venue that never
+// closes may fill, or cancel a fill of, an order it carried over before
+// that (and a manager restarted or taken over in the night keeps the
+// journal's last day). Of risk's day, such a report was of the day
+// before, and a restatement on a store whose session period began that
+// day left it out, lost, as told on that day: the broker kept a trade
+// the venue canceled, or never got a trade the order's status showed
+// (TestRestateCancelBeforeTheDaysFirstRequest,
+// TestRestateFillBeforeTheDaysFirstRequest in fix/broker). The order's
+// end keeps risk's day (Order.EndDay): its ClOrdID is free on the new
+// day, and a restatement under it could name the broker's new order.
+// mu held.
+func (m *Manager) reportDay() int32 {
 	date, _ := m.risk.DayDue()
 	if m.replaying {
 		date = m.risk.DayOf(m.replayAt)

@@ -441,3 +441,37 @@ func TestTradeAmendDayBeforeTheDaysFirstRequest(t *testing.T) {
 	clk.Set(time.Date(2026, 12, 2, 16, 10, 0, 0, time.UTC)) // restarted on Thursday: the record's date, not the clock's
 	check("replayed", start().m)
 }
+
+// TestTradeReportDayBeforeTheDaysFirstRequest: a trade applied after
+// midnight, before the day's first request, is of risk's day, the day
+// before (Trade.Day, as risk counts its fills), and reported on the date
+// it was applied on (Trade.ReportDay), live and in replay: a broker
+// acceptor's restatement on a store whose session period began that day
+// resends its lost report. The order it filled ended on risk's day
+// (Order.EndDay), which frees its ClOrdID on the new day.
+func TestTradeReportDayBeforeTheDaysFirstRequest(t *testing.T) {
+	clk := risk.NewManualClock(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)) // Tuesday 23:00 in Shanghai
+	start := scheduleRuns(t, clk, &clockJournal{clk: clk}, risk.ScheduleConfig{AlwaysOpen: true})
+	e := start()
+	e.working("w1", 200)
+	e.m.OnExecReport("core", e.er("w1", 'F', '1', 100, 100, 100, "t1"))
+	clk.Set(time.Date(2026, 12, 1, 16, 10, 0, 0, time.UTC)) // Wednesday 00:10, no request since
+	e.m.OnExecReport("core", e.er("w1", 'F', '2', 100, 200, 0, "t2"))
+	if d := e.m.TradingDay(); d != 20261201 {
+		t.Fatalf("the trading day %d; want 20261201 (no request yet)", d)
+	}
+	check := func(name string, m *Manager) {
+		t.Helper()
+		o, _ := m.Get("A1", "w1")
+		tr := o.Trades()
+		if len(tr) != 2 || tr[0].Day != 20261201 || tr[0].ReportDay != 20261201 || tr[1].Day != 20261201 || tr[1].ReportDay != 20261202 {
+			t.Errorf("%s: trades %+v; want t1 of 20261201, t2 of 20261201 reported on 20261202", name, tr)
+		}
+		if o.Status != StatusFilled || o.EndDay() != 20261201 {
+			t.Errorf("%s: the order %s, ended on %d; want filled on 20261201", name, o.Status, o.EndDay())
+		}
+	}
+	check("live", e.m)
+	clk.Set(time.Date(2026, 12, 2, 16, 10, 0, 0, time.UTC)) // restarted on Thursday: the records' dates, not the clock's
+	check("replayed", start().m)
+}

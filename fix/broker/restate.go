@@ -255,8 +255,9 @@ func ownRejection(r fix.StoredReport) bool {
 	return r.OrdStatus == '8' && !strings.Contains(r.RejectExecID, ":")
 }
 
-// resendTrades queues each trade of o, made on trading day today or
-// later, that the broker may never have been told of: whose ExecID
+// resendTrades queues each trade of o, reported on trading day today or
+// later (Trade.ReportDay: the date it was applied on, before the day's
+// first request too), that the broker may never have been told of: whose ExecID
 // ("<upstream>:<ExecID>", as OrderEvent sends it) the store's reports do
 // not hold (all trades when reports is nil) and whose report is not
 // queued (resendTrade). Each goes flagged PossResend, in the order
@@ -346,7 +347,7 @@ func (s *session) resendTrades(o *orders.Order, reports *fix.StoredReports, toda
 	ts := o.Trades()
 	for i, t := range ts {
 		backQtyBefore, backTurnoverBefore := backQty, backTurnover
-		earlier := t.Day != 0 && t.Day < today
+		earlier := t.ReportDay != 0 && t.ReportDay < today
 		if t.ExecID == "" || earlier && t.AmendDay < today {
 			// No id to tell it by; or a trade of an earlier trading day,
 			// whose session told the broker (a venue may number its

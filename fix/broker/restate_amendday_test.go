@@ -44,3 +44,22 @@ func TestRestateCancelBeforeTheDaysFirstRequest(t *testing.T) {
 		t.Errorf("the broker books %v; want F-w 0", booked)
 	}
 }
+
+// TestRestateFillBeforeTheDaysFirstRequest: an order a venue that never
+// closes carried over from 2026-12-01 is filled in part on 2026-12-02
+// before the day's first request (the manager still counts 2026-12-01);
+// the trade's report is lost (queued for a broker logged out) and the
+// gateway restarts on a store reset at the session's new day. The
+// restatement resends the trade, then the order's status. Before, the
+// trade counted as told on 2026-12-01 and was not resent: the status
+// showed a fill the broker never booked.
+func TestRestateFillBeforeTheDaysFirstRequest(t *testing.T) {
+	r := newDayRig(t)
+	p := r.newOrder("p")                                    // entered on 2026-12-01
+	r.clk.Set(time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)) // 09:00 in Shanghai, no request yet
+	r.fill("p", p, 40)
+	if r.m.TradingDay() != 20261201 {
+		t.Fatalf("the trading day %d; want 20261201 (no request yet)", r.m.TradingDay())
+	}
+	r.restartHolding(nil, "p/F", "p/I")
+}
