@@ -2,6 +2,7 @@ package fix
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -224,4 +225,56 @@ func (l *logCapture) count(match func(capturedLog) bool) int {
 		}
 	}
 	return n
+}
+
+// TestUpstreamSequenceTooLowResetEndsBackoff: a store reset ends a run of
+// Logons refused for the upstream's sequence numbers at once, through the
+// store the Upstream opened (quickfix's reset at a new period of the
+// schedule, or the venue's Logon with ResetSeqNumFlag=Y): the new period's
+// first connection is dialed, not held off by the old period's backoff,
+// and a later refusal is a new run (its first error, a pause of
+// ReconnectInterval). The clock of the backoff is fake and never moves.
+func TestUpstreamSequenceTooLowResetEndsBackoff(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	now := time.Now()
+	start := now.Add(time.Hour).Truncate(time.Second) // a period that began 23 hours ago
+	u := newTestUpstream(t, UpstreamConfig{Name: "core", SenderCompID: "G", TargetCompID: "V",
+		Lines: []LineConfig{{Name: "a", Addr: "127.0.0.1:1"}}, StoreDir: t.TempDir(), ReconnectInterval: interval,
+		Schedule: &SessionSchedule{Start: start.UTC().Format(time.TimeOnly), End: start.Add(-time.Second).UTC().Format(time.TimeOnly)}},
+		newRecorder())
+	clk := &fakeClock{}
+	clk.ns.Store(now.UnixNano())
+	u.now = clk.now
+	settings, err := u.cfg.settings("127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := u.newStores(settings)
+	defer f.close()
+	st, err := f.Create(u.sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetNextTargetMsgSeqNum(1000); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		u.onSeqTooLow("MsgSeqNum too low, expecting 1000 but received 1")
+	}
+	if err := u.mayDial(); !errors.Is(err, errBackingOff) {
+		t.Fatalf("mayDial() after the refusals = %v, want %v", err, errBackingOff)
+	}
+	if err := st.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.mayDial(); err != nil {
+		t.Fatalf("mayDial() after the store's reset = %v, want nil: the reset ends the run", err)
+	}
+	u.onSeqTooLow("MsgSeqNum too low, expecting 5 but received 1")
+	u.mu.Lock()
+	count, delay := u.tooLowCount, u.retryDelay
+	u.mu.Unlock()
+	if count != 1 || delay != interval {
+		t.Errorf("a refusal after the reset: refusal %d of its run, pause %v; want 1, %v", count, delay, interval)
+	}
 }
