@@ -138,6 +138,9 @@ type arbiterStats struct {
 	// only a source whose stream could not be checked against what was
 	// delivered (its login accepted above the sequence asked) passed next.
 	Unverified uint64
+	// Outages counts the times the books were marked stale because no
+	// source had been up for the outage grace (Arbiter.Outage).
+	Outages uint64
 }
 
 // Arbiter merges the primary and backup streams of one feed into a single
@@ -298,6 +301,11 @@ type Arbiter struct {
 	// not gone down since. Session and SourceLive are separate calls, so
 	// a source between them is not live yet but holds the session.
 	claimed [2]bool
+	// outage: the books were marked stale because no source was up for
+	// the feed's outage grace (Outage): the market moved while the feed
+	// was blind. A Rebuilt ends it: a rebuild's, or the one EndOutage
+	// sends once a source proved it streams on from what was delivered.
+	outage bool
 }
 
 // newArbiter returns an arbiter that delivers to sink starting at sequence 1,
@@ -674,6 +682,7 @@ func (a *Arbiter) deliver(src int, msg []byte, recv int64) {
 		// A divergence found meanwhile and not acted on yet leaves the
 		// books stale: its own rebuild, which Check starts, ends it.
 		if a.divergedAt == 0 {
+			a.outage = false // the stream delivered again from 1: nothing missed
 			if err := a.rb.Rebuilt(); err != nil {
 				a.stats.SinkErrors++
 			}
@@ -1230,12 +1239,70 @@ func (a *Arbiter) rewind() uint64 {
 }
 
 // Rebuilding reports whether what the sink built may be wrong: the
-// sources diverged, a rebuild is in progress and has not caught up, or
-// the books found a message missing (Misser) and wait for their rebuild.
+// sources diverged, a rebuild is in progress and has not caught up, the
+// books found a message missing (Misser) and wait for their rebuild, or
+// they were marked stale for an outage (Outage) not yet ended.
 func (a *Arbiter) Rebuilding() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.rebuilding || a.divergedAt != 0 && a.rb != nil || a.misser != nil && a.misser.Missed()
+	return a.rebuilding || a.divergedAt != 0 && a.rb != nil || a.misser != nil && a.misser.Missed() || a.outage
+}
+
+// Outage says that no source has been up for the feed's outage grace:
+// the market moves while the feed is blind, so what a Rebuilder sink
+// built may be wrong. The books are marked stale at once (a Staler's
+// MarkStale, as when the sources disagree) and stay so until a Rebuilt:
+// the end of a rebuild from sequence 1, or the one EndOutage sends once a
+// source has proven that its stream goes on from what was delivered. It
+// reports whether it began an outage (false while one is on, or for a
+// sink that is no Rebuilder, which cannot be told). Supervisor
+// goroutine.
+func (a *Arbiter) Outage() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.outage || a.rb == nil {
+		return false
+	}
+	a.outage = true
+	a.stats.Outages++
+	a.markStale()
+	return true
+}
+
+// EndOutage ends an outage (Outage) once the stream's continuity is
+// proven, and reports whether none is on any more (ended now, by a
+// rebuild's Rebuilt, or never begun). Proven means: no rebuild under way
+// and no divergence pending (their own Rebuilt ends it), and a live
+// source the arbiter takes messages from has reached next with its
+// stream compared: a login accepted at or below what was delivered
+// whose copy of the last message delivered equalled it (LoginFrom), so
+// the server replays in order everything from there, or, before
+// anything was delivered, a stream from sequence 1. The sink is then
+// told Rebuilt, which declares valid only the books no other cause keeps
+// stale (a Stock Directory missing; a book that found a message missing
+// stays stale by itself). A login accepted above the sequence asked
+// proves nothing: its stream is not taken, and the gap it leaves is
+// rebuilt from sequence 1 (Check), whose end ends the outage.
+// Supervisor goroutine.
+func (a *Arbiter) EndOutage() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.outage {
+		return true
+	}
+	if a.rebuilding || a.divergedAt != 0 {
+		return false
+	}
+	for i, s := range a.srcs {
+		if s.live && !s.verify && i != a.exclude && s.pos >= a.next {
+			a.outage = false
+			if err := a.rb.Rebuilt(); err != nil {
+				a.stats.SinkErrors++
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // takeResync returns, once, the set of sources (bit i: source i) that are

@@ -47,6 +47,16 @@ type Config struct {
 	// source that diverges again after every rebuild cannot have the
 	// whole day replayed over and over. Zero means 1m.
 	MissedRebuildInterval time.Duration `yaml:"missed_rebuild_interval"`
+	// StaleAfterOutage is how long no source may be up (logged in and
+	// caught up) before every book the feed carries is marked stale: the
+	// market moves while the feed is blind. A source that returns makes
+	// them valid again only once it has proven it replays what was missed
+	// (ITCH: its login accepted at the sequence asked, its copy of the last
+	// message delivered equal to it); otherwise the rebuild from sequence 1
+	// does. A source sending heartbeats in a quiet market is up. Zero
+	// means 3s (as long as an edge waits on a silent market-data bus);
+	// negative is invalid.
+	StaleAfterOutage time.Duration `yaml:"stale_after_outage"`
 	// GapWait (SZSE only) is how long a gap in a channel is left to a live
 	// source that has not yet passed it before the gateway asks for the
 	// range with a ReTransmit. Zero means 100ms.
@@ -166,6 +176,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.CheckInterval, 50*time.Millisecond)
 	def(&cfg.RecoveryTimeout, 5*time.Second)
 	def(&cfg.GapWait, 100*time.Millisecond)
+	def(&cfg.StaleAfterOutage, 3*time.Second)
 	def(&cfg.MissedRebuildInterval, defaultMissedRebuildInterval)
 	if cfg.Window == 0 {
 		cfg.Window = 65536
@@ -177,7 +188,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.CatchUpLag = 1024
 	}
 	switch {
-	case cfg.HeartbeatTimeout < 0 || cfg.HeartbeatInterval < 0 || cfg.ReconnectMin < 0 || cfg.RecoveryTimeout < 0 || cfg.GapWait < 0 || cfg.MissedRebuildInterval < 0 ||
+	case cfg.HeartbeatTimeout < 0 || cfg.HeartbeatInterval < 0 || cfg.ReconnectMin < 0 || cfg.RecoveryTimeout < 0 || cfg.GapWait < 0 || cfg.MissedRebuildInterval < 0 || cfg.StaleAfterOutage < 0 ||
 		cfg.ReconnectMax < cfg.ReconnectMin || cfg.DialTimeout < 0 || cfg.CheckInterval < 0:
 		return cfg, fmt.Errorf("%w: feed %s: durations must be positive and reconnect_max >= reconnect_min", ErrConfig, cfg.Name)
 	case cfg.HeartbeatInterval >= cfg.HeartbeatTimeout:

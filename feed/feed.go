@@ -45,6 +45,11 @@ type Feed struct {
 	// for the event loop to open the connection and never returns if the
 	// loop stops first, so Run stops the client only after they are done.
 	enrolling sync.WaitGroup
+
+	// Supervisor goroutine only (watchOutage): since when no source has
+	// been up (zero while one is), and since when the books have been
+	// marked stale for it (zero: no outage on).
+	downSince, outageAt time.Time
 }
 
 // New returns a feed delivering to sink. It validates cfg and fills its
@@ -134,6 +139,7 @@ func (f *Feed) Run(ctx context.Context) error {
 				s.resync(f.arb.Next())
 			}
 		}
+		f.watchOutage(now)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -193,6 +199,34 @@ func (f *Feed) logRebuild(i int, before, after arbiterStats, lost, dirOnly bool)
 	}
 }
 
+// watchOutage marks the books stale when no source has been up (Ready)
+// for Config.StaleAfterOutage: the market moves while the feed is blind
+// (Arbiter.Outage). It warns once per outage, and notes its end once the
+// books are valid again: a source proved it replays what was missed
+// (Arbiter.EndOutage), or a rebuild from sequence 1 caught up. A quiet
+// market is no outage: a source sending heartbeats is up. Supervisor
+// goroutine.
+func (f *Feed) watchOutage(now time.Time) {
+	switch up := f.Ready(); {
+	case up:
+		f.downSince = time.Time{}
+	case f.downSince.IsZero():
+		f.downSince = now
+	case f.outageAt.IsZero() && now.Sub(f.downSince) >= f.cfg.StaleAfterOutage:
+		if f.arb.Outage() {
+			f.outageAt = now
+			f.log.Warn("feed: no source up for stale_after_outage; every book the feed carries is marked stale until a source proves it replays what was missed (or a rebuild from sequence 1 catches up)",
+				"feed", f.cfg.Name, "stale_after_outage", f.cfg.StaleAfterOutage, "down_since", f.downSince,
+				"outages", f.arb.Stats().Outages, "metric", "gateway_feed_outages_total")
+		}
+	}
+	if !f.outageAt.IsZero() && f.arb.EndOutage() {
+		f.log.Info("feed: outage over; the books are valid again (those no other cause keeps stale)",
+			"feed", f.cfg.Name, "stale_for", now.Sub(f.outageAt).Round(time.Millisecond), "next", f.arb.Next())
+		f.outageAt = time.Time{}
+	}
+}
+
 // directoryReporter is what the ITCH decoder (ITCHDecoder) tells of
 // Stock Directories missing, safe from any goroutine.
 type directoryReporter interface {
@@ -246,7 +280,8 @@ func (f *Feed) Next() uint64 { return f.arb.Next() }
 
 // Stale reports whether the feed's books may be wrong: messages were lost
 // or the sources diverged, and the rebuild from sequence 1 has not caught
-// up yet.
+// up yet, or no source was up for stale_after_outage and none has yet
+// proven it replays what was missed.
 func (f *Feed) Stale() bool { return f.arb.Rebuilding() }
 
 // Ready reports whether at least one source is up.
@@ -286,6 +321,9 @@ type Status struct {
 	// MissedRebuilds counts the rebuilds (also in Rebuilds) begun because
 	// a book found a message missing from the stream.
 	MissedRebuilds uint64 `json:"missedRebuilds"`
+	// Outages counts the times every book of the feed was marked stale
+	// because no source had been up for stale_after_outage.
+	Outages uint64 `json:"outages"`
 }
 
 // SourceStatus is one source's state.
@@ -308,6 +346,7 @@ func (f *Feed) Status() Status {
 		Name: f.cfg.Name, Next: f.arb.Next(), Delivered: st.Delivered, Duplicates: st.Duplicates,
 		Gaps: st.Gaps, Lost: st.Lost, Overflow: st.Overflow, Rerequests: st.Rerequests, SinkErrors: st.SinkErrors,
 		Diverged: st.Divergences, Rebuilds: st.Rebuilds, MissedRebuilds: st.MissedRebuilds, Stale: f.arb.Rebuilding(), Held: f.arb.Held(),
+		Outages: st.Outages,
 	}
 	if d, ok := f.arb.sink.(interface{ DecodeStats() DecodeStats }); ok {
 		ds := d.DecodeStats()

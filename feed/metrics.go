@@ -20,7 +20,7 @@ type Collector struct {
 
 	messages, up, gaps, lost, dups, errors, rerequests *prometheus.Desc
 	divergences, rebuilds, missed, stale, dropped      *prometheus.Desc
-	missingDirs                                        *prometheus.Desc
+	missingDirs, outages                               *prometheus.Desc
 	// Capture.
 	capDropped, capRecords, capErrors *prometheus.Desc
 	// Per SZSE channel.
@@ -50,7 +50,9 @@ func NewCollector(feeds ...*Feed) *Collector {
 		missingDirs: prometheus.NewDesc("gateway_feed_missing_directories",
 			"ITCH Stock Locates whose messages came with no Stock Directory mapping them in the stream as last delivered: their instrument unknown, the books no directory mapped stale, the feed rebuilt every missed_rebuild_interval while above 0.", []string{"feed"}, nil),
 		stale: prometheus.NewDesc("gateway_feed_stale",
-			"1 while the feed's books may be wrong (lost messages, diverged sources or a message a book found missing; rebuild not caught up).", []string{"feed"}, nil),
+			"1 while the feed's books may be wrong (lost messages, diverged sources or a message a book found missing; rebuild not caught up; or no source up for stale_after_outage, none yet proven to replay what was missed).", []string{"feed"}, nil),
+		outages: prometheus.NewDesc("gateway_feed_outages_total",
+			"Times every book of the feed was marked stale because no source had been up for stale_after_outage.", []string{"feed"}, nil),
 		dropped: prometheus.NewDesc("gateway_feed_decode_dropped_total",
 			"Feed messages the decoder did not turn into book events, by reason.", []string{"feed", "reason"}, nil),
 		capDropped: prometheus.NewDesc("gateway_capture_dropped_total",
@@ -79,7 +81,7 @@ func (c *Collector) WithSZSE(feeds ...*SZSEFeed) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.messages, c.up, c.gaps, c.lost, c.dups, c.rerequests, c.errors,
-		c.divergences, c.rebuilds, c.missed, c.missingDirs, c.stale, c.dropped, c.chanStale, c.chanBehind, c.chanLost, c.capDropped, c.capRecords, c.capErrors} {
+		c.divergences, c.rebuilds, c.missed, c.missingDirs, c.outages, c.stale, c.dropped, c.chanStale, c.chanBehind, c.chanLost, c.capDropped, c.capRecords, c.capErrors} {
 		ch <- d
 	}
 }
@@ -100,6 +102,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			stale = 1
 		}
 		ch <- prometheus.MustNewConstMetric(c.stale, prometheus.GaugeValue, stale, st.Name)
+		ch <- prometheus.MustNewConstMetric(c.outages, prometheus.CounterValue, float64(st.Outages), st.Name)
 		if d := st.Decode; d != nil {
 			for reason, n := range map[string]uint64{"decode_error": d.DecodeErrors, "unknown_symbol": d.UnknownSymbol,
 				"unknown_stock": d.UnknownStock, "ignored": d.Ignored} {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,17 @@ type deliveryLog struct {
 	// were first marked stale or restarted, once staleSeen.
 	firstStale int
 	staleSeen  bool
+	// calls lists the calls of Restart, MarkStale and Rebuilt in order:
+	// "restart", "stale", "rebuilt".
+	calls []string
+}
+
+// callsSince returns the calls of Restart, MarkStale and Rebuilt from
+// the nth on, in order.
+func (d *deliveryLog) callsSince(n int) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.calls[min(n, len(d.calls)):])
 }
 
 // markedStale records the books' first staleness. mu held.
@@ -63,6 +75,7 @@ func (d *deliveryLog) Restart() error {
 	d.markedStale()
 	d.msgs = nil
 	d.restarts++
+	d.calls = append(d.calls, "restart")
 	d.mu.Unlock()
 	return d.ITCHDecoder.Restart()
 }
@@ -71,6 +84,7 @@ func (d *deliveryLog) MarkStale() error {
 	d.mu.Lock()
 	d.markedStale()
 	d.stales++
+	d.calls = append(d.calls, "stale")
 	d.mu.Unlock()
 	return d.ITCHDecoder.MarkStale()
 }
@@ -78,6 +92,7 @@ func (d *deliveryLog) MarkStale() error {
 func (d *deliveryLog) Rebuilt() error {
 	d.mu.Lock()
 	d.rebuilt++
+	d.calls = append(d.calls, "rebuilt")
 	d.mu.Unlock()
 	return d.ITCHDecoder.Rebuilt()
 }

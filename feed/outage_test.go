@@ -1,0 +1,135 @@
+package feed_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"sgw/feed"
+	"sgw/feed/feedpeer"
+	"sgw/orderbook"
+)
+
+// outageGrace is the rigs' stale_after_outage: short, so that the tests
+// do not wait the default 3 s for what they wait on.
+const outageGrace = 200 * time.Millisecond
+
+// staleBooks returns how many books of the rig are published as stale
+// (the state REST, the WebSocket and the hub's snapshots show).
+func (r *peerRig) staleBooks() int {
+	var v orderbook.View
+	n := 0
+	for _, in := range testInstruments {
+		id, _ := r.books.Lookup(in.Symbol)
+		r.books.View(id, 1, &v)
+		if v.State == orderbook.StateStale {
+			n++
+		}
+	}
+	return n
+}
+
+// allBooksStale reports whether every book of the rig is published as
+// stale.
+func (r *peerRig) allBooksStale() bool { return r.staleBooks() == len(testInstruments) }
+
+// killBoth kills both sources (the simulator down, every feed source
+// gone) and waits until the feed has marked every book stale for it.
+func (r *peerRig) killBoth() {
+	r.t.Helper()
+	r.primary.Kill()
+	r.backup.Kill()
+	r.waitFeed("every book stale once no source was up for stale_after_outage", func() bool {
+		return r.feed.Stale() && r.allBooksStale()
+	})
+	if st := r.feed.Status(); st.Outages != 1 {
+		r.t.Fatalf("outages %d, want 1: %+v", st.Outages, st)
+	}
+}
+
+// TestOutageStaleUntilReplayed: every source of a feed is killed (the
+// operator drill: the simulator down). After stale_after_outage every
+// book is published stale (the feed Stale, gateway_feed_stale 1) while
+// the market moves on; a source returning logs in at the feed's next
+// sequence and replays what was missed, its copy of the last message
+// delivered equal to it: the books are valid again, right, without a
+// rebuild (MarkStale, then Rebuilt, and no Restart). Before, the books
+// were served valid, "state":"trading", for as long as the outage
+// lasted.
+func TestOutageStaleUntilReplayed(t *testing.T) {
+	r := newPeerRigTuned(t, feedpeer.TrackingRandom, false, func(c *feed.Config) { c.StaleAfterOutage = outageGrace })
+	r.check(r.publish(500))
+	n := len(r.log.callsSince(0))
+	r.killBoth()
+	last := r.publish(800) // the market moves while the feed is blind
+	if !r.allBooksStale() {
+		t.Fatal("a book valid while no source is up")
+	}
+	if err := r.primary.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	r.check(last)
+	if got, want := r.log.callsSince(n), []string{"stale", "rebuilt"}; !slices.Equal(got, want) {
+		t.Fatalf("the books were told %v since the outage began, want %v (marked stale, valid once the gap was replayed, no rebuild)", got, want)
+	}
+	if st := r.feed.Status(); st.Rebuilds != 0 || st.Lost != 0 || st.Outages != 1 {
+		t.Fatalf("rebuilds %d, lost %d, outages %d: want none, none, 1", st.Rebuilds, st.Lost, st.Outages)
+	}
+	if err := r.backup.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	r.check(r.publish(300))
+}
+
+// TestOutageReturnAboveNextStaleUntilRebuilt: after every source was
+// down past stale_after_outage, the source that returns cannot replay
+// (its login accepted above the sequence asked, SetJoinLive): nothing
+// proves the books missed nothing, so they stay stale until the rebuild
+// from sequence 1 that the gap it leaves begins has caught up (the
+// first Rebuilt after the outage's MarkStale comes after a Restart), and
+// are right then.
+func TestOutageReturnAboveNextStaleUntilRebuilt(t *testing.T) {
+	r := newPeerRigTuned(t, feedpeer.TrackingRandom, false, func(c *feed.Config) {
+		c.StaleAfterOutage = outageGrace
+		c.RecoveryTimeout = 300 * time.Millisecond
+	})
+	r.lossy = true // what the returning source skipped is declared lost, then rebuilt
+	r.check(r.publish(500))
+	n := len(r.log.callsSince(0))
+	r.killBoth()
+	last := r.publish(800)
+	r.primary.SetJoinLive(true)
+	if err := r.primary.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	r.check(last)
+	calls := r.log.callsSince(n)
+	i := slices.Index(calls, "rebuilt")
+	if len(calls) == 0 || calls[0] != "stale" || i < 0 || !slices.Contains(calls[:i], "restart") {
+		t.Fatalf("the books were told %v since the outage began: want them marked stale, and valid only at the end of a rebuild from 1", calls)
+	}
+	if st := r.feed.Status(); st.Rebuilds == 0 || st.Outages != 1 {
+		t.Fatalf("rebuilds %d, outages %d: want a rebuild, 1 outage", st.Rebuilds, st.Outages)
+	}
+}
+
+// TestQuietMarketNoOutage: sources logged in and sending heartbeats
+// while nothing is published (the lunch break) are up: no outage, the
+// books valid, however long past stale_after_outage it lasts (here the
+// gateway's client heartbeats show the time passing).
+func TestQuietMarketNoOutage(t *testing.T) {
+	r := newPeerRigTuned(t, feedpeer.TrackingRandom, false, func(c *feed.Config) { c.StaleAfterOutage = outageGrace })
+	r.check(r.publish(300))
+	hb := r.primary.Stats().ClientHeartbeats
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The gateway heartbeats every 200 ms when it sends nothing: 4 more
+	// span at least 3 grace periods.
+	if err := r.primary.Wait(ctx, func(s feedpeer.ServerStats) bool { return s.ClientHeartbeats >= hb+4 }); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.feed.Status(); st.Stale || st.Outages != 0 || r.staleBooks() != 0 {
+		t.Fatalf("a quiet market with its sources up taken for an outage: %+v", st)
+	}
+}
