@@ -14,7 +14,11 @@
 // missing with no gap (a source that left it out and numbered the rest
 // on) shows only in the books; the supervisor reads that from them
 // (Misser, orderbook.Input.Missed) and rebuilds from sequence 1, at most
-// once per Config.MissedRebuildInterval.
+// once per Config.MissedRebuildInterval. With no source up for
+// Config.StaleAfterOutage every book is marked stale, and valid again
+// only once a returning source has proven it replays what was missed
+// (its login's copy of the last message delivered equal to it) or a
+// rebuild from sequence 1 has caught up.
 //
 // Goroutines: the event loop (or a TLS or TLCP reader) delivers a source's bytes;
 // one supervisor goroutine per Feed runs timers, reconnects and gap checks;

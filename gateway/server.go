@@ -347,7 +347,7 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 		case !f.Ready():
 			why = append(why, "feed "+f.Name()+": no source up")
 		case st.Stale:
-			reason := "books stale (messages lost or sources diverged), rebuilding"
+			reason := "books stale (messages lost or sources diverged, rebuilding; or every source was down and none has yet replayed what was missed)"
 			if r, ok := f.(staleReasoner); ok && r.StaleReason() != "" {
 				reason = r.StaleReason()
 			}
