@@ -319,6 +319,12 @@ func (d *SZSEDecoder) ReplayChannel(no uint16, n uint64, at szse.Timestamp) {
 	c.replayTo, c.replayAt = n, at
 }
 
+// StaleChannel marks every book the channel carried stale, unchanged:
+// every source was down past stale_after_outage. ChannelLive ends it.
+func (d *SZSEDecoder) StaleChannel(no uint16) error {
+	return d.each(d.channel(no), event.Stale)
+}
+
 // ChannelLive marks every book the channel carried valid again.
 func (d *SZSEDecoder) ChannelLive(no uint16) error {
 	c := d.channel(no)

@@ -86,6 +86,7 @@ type szseArbiter struct {
 	first      [2]atomic.Uint64                  // records each source delivered first
 	overLimit  atomic.Uint64                     // records of channels beyond szseMaxChannels
 	sinkErrors atomic.Uint64
+	outages    atomic.Uint64 // outages that marked channels stale (Outage)
 }
 
 func newSZSEArbiter(cfg Config, sink SZSESink, log *slog.Logger) *szseArbiter {
@@ -791,6 +792,7 @@ func (a *szseArbiter) Heartbeat(src int, h *szse.ChannelHeartbeat, recv int64) *
 	// sent changes nothing: it may be a new day's, before the day's first
 	// record shows the day.
 	st.livePos = max(st.livePos, s+1)
+	st.hbPos = max(st.hbPos, s+1)
 	next, last := ch.next.Load(), ch.last.Load()
 	if s > last {
 		ch.last.Store(s)

@@ -87,11 +87,19 @@ type szseStream struct {
 	// gap that the renumbered source could not fill, and this source's
 	// old records filled it on top of the new stream's, served as valid.
 	old bool
+	// hbPos is the ApplSeqNum after the highest ApplLastSeqNum the
+	// source's ChannelHeartbeats of the channel claimed in this session
+	// (0: none yet): its live stream had reached it. Delivery at or past
+	// it shows the source has had nothing more to bring, which a live
+	// record does not (the session may still be sending what came before
+	// the end): szseArbiter.EndOutage waits for it.
+	hbPos uint64
 }
 
 // reset forgets the stream: a new session, or none.
 func (s *szseStream) reset() {
 	s.livePos, s.rtxNext, s.rtxEnd, s.day, s.dayAt, s.verify, s.verifyAsked, s.old = 0, 0, 0, 0, 0, false, 0, false
+	s.hbPos = 0
 	s.pos.Store(0)
 }
 
@@ -174,9 +182,17 @@ type szseArbChannel struct {
 	// (check).
 	oldSince int64
 
-	next       atomic.Uint64 // the next ApplSeqNum to deliver
-	last       atomic.Uint64 // the highest ApplSeqNum known to exist
-	stale      atomic.Bool   // lost and not yet rebuilt
+	// outageSnaps is how many snapshots the channel had delivered when
+	// an outage marked it (EndOutage: a snapshot channel is proven by a
+	// later one).
+	outageSnaps uint64
+
+	next  atomic.Uint64 // the next ApplSeqNum to deliver
+	last  atomic.Uint64 // the highest ApplSeqNum known to exist
+	stale atomic.Bool   // lost and not yet rebuilt
+	// outage: marked stale because no source was up for the outage
+	// grace, its continuity not yet proven (szseArbiter.EndOutage).
+	outage     atomic.Bool
 	delivered  atomic.Uint64
 	duplicates atomic.Uint64
 	overflow   atomic.Uint64
@@ -302,7 +318,7 @@ func (ch *szseArbChannel) status() ChannelStatus {
 		Rebuilds:         ch.rebuilds.Load(),
 		Snapshots:        ch.snapshots.Load(),
 		SnapshotsDropped: ch.dropped.Load(),
-		Stale:            ch.stale.Load(),
+		Stale:            ch.stale.Load() || ch.outage.Load(),
 	}
 }
 

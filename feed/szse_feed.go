@@ -78,6 +78,11 @@ type SZSEFeed struct {
 	srcs    [2]*szseSource    // by index; nil when not configured
 	rec     *capture.Recorder // nil when capture is off
 	running atomic.Bool
+
+	// Supervisor goroutine only (watchOutage): since when no source has
+	// been up (zero while one is), and since when channels have been
+	// marked stale for it (zero: no outage on).
+	downSince, outageAt time.Time
 }
 
 // NewSZSE returns an SZSE feed delivering to sink. It validates cfg (an
@@ -158,10 +163,12 @@ func (f *SZSEFeed) Run(ctx context.Context) error {
 				f.arb.Rebuild(no)
 			}
 		}
-		asks = f.arb.Check(time.Now(), asks[:0])
+		now := time.Now()
+		asks = f.arb.Check(now, asks[:0])
 		for _, a := range asks {
 			f.ask(a)
 		}
+		f.watchOutage(now)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -201,12 +208,44 @@ func (f *SZSEFeed) Ready() bool {
 	return false
 }
 
+// watchOutage marks the channels stale when no source has been up for
+// Config.StaleAfterOutage (szseArbiter.Outage), warning once per outage,
+// and notes its end once every channel is proven again
+// (szseArbiter.EndOutage). A source logged in and sending heartbeats in
+// a quiet market is up. Supervisor goroutine.
+func (f *SZSEFeed) watchOutage(now time.Time) {
+	up := false
+	for _, s := range f.srcs {
+		up = up || s != nil && s.up()
+	}
+	switch {
+	case up:
+		f.downSince = time.Time{}
+	case f.downSince.IsZero():
+		f.downSince = now
+	case f.outageAt.IsZero() && now.Sub(f.downSince) >= f.cfg.StaleAfterOutage:
+		if f.arb.Outage() {
+			f.outageAt = now
+			f.log.Warn("feed: no source up for stale_after_outage; every channel's books are marked stale until a source proves it streams on from what was delivered",
+				"feed", f.cfg.Name, "stale_after_outage", f.cfg.StaleAfterOutage, "down_since", f.downSince,
+				"outages", f.arb.outages.Load(), "metric", "gateway_feed_outages_total")
+		}
+	}
+	if !f.outageAt.IsZero() && f.arb.EndOutage() {
+		f.log.Info("feed: outage over; every channel is live again (those no other cause keeps stale)",
+			"feed", f.cfg.Name, "stale_for", now.Sub(f.outageAt).Round(time.Millisecond))
+		f.outageAt = time.Time{}
+	}
+}
+
 // Stale returns the channels whose books may be wrong: records were lost
-// and the rebuild from ApplSeqNum 1 has not caught up yet. Nil when none.
+// and the rebuild from ApplSeqNum 1 has not caught up yet, or every
+// source was down past stale_after_outage and none has proven it streams
+// on from what was delivered. Nil when none.
 func (f *SZSEFeed) Stale() []uint16 {
 	var out []uint16
 	for _, ch := range f.arb.channels() {
-		if ch.stale.Load() {
+		if ch.stale.Load() || ch.outage.Load() {
 			out = append(out, ch.no)
 		}
 	}
@@ -219,7 +258,7 @@ func (f *SZSEFeed) Stale() []uint16 {
 // an SZSE feed: each channel has its own next, and the records carry
 // their ApplSeqNum, so the sources cannot number them differently.
 func (f *SZSEFeed) Status() Status {
-	out := Status{Name: f.cfg.Name, SinkErrors: f.arb.sinkErrors.Load(), Overflow: f.arb.overLimit.Load()}
+	out := Status{Name: f.cfg.Name, SinkErrors: f.arb.sinkErrors.Load(), Overflow: f.arb.overLimit.Load(), Outages: f.arb.outages.Load()}
 	for _, ch := range f.arb.channels() {
 		c := ch.status()
 		out.Delivered += c.Delivered

@@ -316,6 +316,14 @@ func (a *szseArbiter) replay(ch *szseArbChannel) {
 // channel. Lock held.
 func (a *szseArbiter) caughtUp(ch *szseArbChannel) {
 	ch.stale.Store(false)
+	if ch.outage.Load() {
+		// Marked stale for an outage (a loss declared meanwhile, or
+		// what an ended session claimed no longer awaited: settle):
+		// live once a source proves it streams on from here
+		// (EndOutage), not while every source may still be down.
+		a.log.Info("feed: SZSE channel rebuilt; stale until a source proves it streams on from here (outage)", "channel", ch.no, "next", ch.next.Load())
+		return
+	}
 	a.log.Info("feed: SZSE channel rebuilt; live again", "channel", ch.no, "next", ch.next.Load())
 	if err := a.sink.ChannelLive(ch.no); err != nil {
 		a.sinkErrors.Add(1)

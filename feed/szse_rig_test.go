@@ -126,13 +126,17 @@ func (r *logRecorder) has(parts ...string) bool {
 type bookSink struct {
 	sig *signal
 
-	mu        sync.Mutex
-	orders    map[orderKey]*restingOrder
-	unrested  map[orderKey]bool // own-best orders whose side was empty
-	last      map[uint16]int64  // last ApplSeqNum delivered, per channel
-	stale     map[uint16]bool
-	resets    map[uint16]int
-	lives     map[uint16]int
+	mu       sync.Mutex
+	orders   map[orderKey]*restingOrder
+	unrested map[orderKey]bool // own-best orders whose side was empty
+	last     map[uint16]int64  // last ApplSeqNum delivered, per channel
+	stale    map[uint16]bool
+	resets   map[uint16]int
+	lives    map[uint16]int
+	outages  map[uint16]int
+	// calls lists the calls of ResetChannel, StaleChannel and ChannelLive
+	// in order, as "reset 2011", "stale 2011", "live 2011".
+	calls     []string
 	snapshots int
 	problems  []string
 	// requested are the channels the test asks the feed to rebuild
@@ -172,7 +176,7 @@ var _ feed.SZSESink = (*bookSink)(nil)
 
 func newBookSink(sig *signal) *bookSink {
 	return &bookSink{sig: sig, orders: map[orderKey]*restingOrder{}, unrested: map[orderKey]bool{}, last: map[uint16]int64{},
-		stale: map[uint16]bool{}, resets: map[uint16]int{}, lives: map[uint16]int{}}
+		stale: map[uint16]bool{}, resets: map[uint16]int{}, lives: map[uint16]int{}, outages: map[uint16]int{}}
 }
 
 func (b *bookSink) problem(format string, args ...any) {
@@ -310,6 +314,19 @@ func (b *bookSink) ResetChannel(ch uint16) error {
 	b.last[ch] = 0
 	b.stale[ch] = true
 	b.resets[ch]++
+	b.calls = append(b.calls, fmt.Sprintf("reset %d", ch))
+	return nil
+}
+
+// StaleChannel records the channel stale for an outage, its books kept;
+// outages counts the calls.
+func (b *bookSink) StaleChannel(ch uint16) error {
+	defer b.sig.notify()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stale[ch] = true
+	b.outages[ch]++
+	b.calls = append(b.calls, fmt.Sprintf("stale %d", ch))
 	return nil
 }
 
@@ -322,6 +339,7 @@ func (b *bookSink) ChannelLive(ch uint16) error {
 	}
 	b.stale[ch] = false
 	b.lives[ch]++
+	b.calls = append(b.calls, fmt.Sprintf("live %d", ch))
 	return nil
 }
 
@@ -454,6 +472,13 @@ func (s teeSink) ResetChannel(ch uint16) error {
 		return err
 	}
 	return s.dec.ResetChannel(ch)
+}
+
+func (s teeSink) StaleChannel(ch uint16) error {
+	if err := s.test.StaleChannel(ch); err != nil {
+		return err
+	}
+	return s.dec.StaleChannel(ch)
 }
 
 func (s teeSink) ChannelLive(ch uint16) error {
