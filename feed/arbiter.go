@@ -1254,13 +1254,13 @@ func (a *Arbiter) Rebuilding() bool {
 // MarkStale, as when the sources disagree) and stay so until a Rebuilt:
 // the end of a rebuild from sequence 1, or the one EndOutage sends once a
 // source has proven that its stream goes on from what was delivered. It
-// reports whether it began an outage (false while one is on, or for a
-// sink that is no Rebuilder, which cannot be told). Supervisor
-// goroutine.
+// reports whether it began an outage (false while one is on, before
+// anything was delivered, which built nothing, or for a sink that is no
+// Rebuilder, which cannot be told). Supervisor goroutine.
 func (a *Arbiter) Outage() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.outage || a.rb == nil {
+	if a.outage || a.rb == nil || a.stats.Delivered == 0 {
 		return false
 	}
 	a.outage = true

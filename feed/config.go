@@ -52,8 +52,9 @@ type Config struct {
 	// market moves while the feed is blind. A source that returns makes
 	// them valid again only once it has proven it replays what was missed
 	// (ITCH: its login accepted at the sequence asked, its copy of the last
-	// message delivered equal to it); otherwise the rebuild from sequence 1
-	// does. A source sending heartbeats in a quiet market is up. Zero
+	// message delivered equal to it; SZSE, per channel: verified, and its
+	// ChannelHeartbeat claiming nothing beyond what was delivered);
+	// otherwise the rebuild from sequence 1 does. A source sending heartbeats in a quiet market is up. Zero
 	// means 3s (as long as an edge waits on a silent market-data bus);
 	// negative is invalid.
 	StaleAfterOutage time.Duration `yaml:"stale_after_outage"`

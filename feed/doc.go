@@ -36,5 +36,7 @@
 // by channel: a gap is recovered by ReTransmit rather than a new login,
 // and a range lost on both sources makes the channel stale and rebuilds it
 // from ApplSeqNum 1 (docs/PROTOCOL.md). Its sources run on one reader
-// goroutine each, and its arbiter delivers to an SZSESink.
+// goroutine each, and its arbiter delivers to an SZSESink. With no
+// source up for Config.StaleAfterOutage its channels are marked stale
+// (StaleChannel) until each is proven again (EndOutage).
 package feed

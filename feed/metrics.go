@@ -59,7 +59,7 @@ func NewCollector(feeds ...*Feed) *Collector {
 			"Capture records dropped because the capture queue was full or a write failed, by stream (primary, backup, arbitrated).", []string{"feed", "stream"}, nil),
 		capRecords: prometheus.NewDesc("gateway_capture_records_total", "Capture records written to files.", []string{"feed"}, nil),
 		capErrors:  prometheus.NewDesc("gateway_capture_write_errors_total", "Capture file opens, writes, flushes and closes that failed.", []string{"feed"}, nil),
-		chanStale:  prometheus.NewDesc("gateway_feed_channel_stale", "1 while an SZSE channel's books may be wrong: records lost, rebuild not caught up.", fc, nil),
+		chanStale:  prometheus.NewDesc("gateway_feed_channel_stale", "1 while an SZSE channel's books may be wrong: records lost, rebuild not caught up; or every source down past stale_after_outage, the channel not yet proven again.", fc, nil),
 		chanBehind: prometheus.NewDesc("gateway_feed_channel_behind_records", "Records of an SZSE channel known to exist and not yet delivered.", fc, nil),
 		chanLost:   prometheus.NewDesc("gateway_feed_channel_lost_total", "Records of an SZSE channel declared lost (each declaration rebuilds the channel).", fc, nil),
 	}
