@@ -189,7 +189,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.CatchUpLag = 1024
 	}
 	switch {
-	case cfg.HeartbeatTimeout < 0 || cfg.HeartbeatInterval < 0 || cfg.ReconnectMin < 0 || cfg.RecoveryTimeout < 0 || cfg.GapWait < 0 || cfg.MissedRebuildInterval < 0 || cfg.StaleAfterOutage < 0 ||
+	case cfg.StaleAfterOutage < 0:
+		return cfg, fmt.Errorf("%w: feed %s: stale_after_outage %v is negative: books may not be served valid while every source is down (0 means 3s)", ErrConfig, cfg.Name, cfg.StaleAfterOutage)
+	case cfg.HeartbeatTimeout < 0 || cfg.HeartbeatInterval < 0 || cfg.ReconnectMin < 0 || cfg.RecoveryTimeout < 0 || cfg.GapWait < 0 || cfg.MissedRebuildInterval < 0 ||
 		cfg.ReconnectMax < cfg.ReconnectMin || cfg.DialTimeout < 0 || cfg.CheckInterval < 0:
 		return cfg, fmt.Errorf("%w: feed %s: durations must be positive and reconnect_max >= reconnect_min", ErrConfig, cfg.Name)
 	case cfg.HeartbeatInterval >= cfg.HeartbeatTimeout:

@@ -2,7 +2,9 @@ package feed_test
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,5 +133,30 @@ func TestQuietMarketNoOutage(t *testing.T) {
 	}
 	if st := r.feed.Status(); st.Stale || st.Outages != 0 || r.staleBooks() != 0 {
 		t.Fatalf("a quiet market with its sources up taken for an outage: %+v", st)
+	}
+}
+
+// TestStaleAfterOutageConfig: zero is the default, negative is refused,
+// naming the key.
+func TestStaleAfterOutageConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+		want  string // "" for valid
+	}{
+		{name: "default", grace: 0},
+		{name: "set", grace: time.Second},
+		{name: "negative", grace: -time.Second, want: "stale_after_outage -1s is negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := feed.Config{Name: "x", Primary: feed.SourceConfig{Addr: "127.0.0.1:9000"}, StaleAfterOutage: tc.grace}
+			err := cfg.Check()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("valid config refused: %v", err)
+			case tc.want != "" && (err == nil || !errors.Is(err, feed.ErrConfig) || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want ErrConfig naming %q", err, tc.want)
+			}
+		})
 	}
 }
