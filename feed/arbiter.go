@@ -39,8 +39,10 @@ type Rebuilder interface {
 	// stream will be delivered again from sequence 1: the sink discards
 	// it and marks it stale.
 	Restart() error
-	// Rebuilt says the stream delivered again has caught up: what the
-	// sink built is valid again.
+	// Rebuilt says the stream delivered again has caught up, or, after
+	// an outage (Arbiter.Outage), that a returning source proved it
+	// streams on from what was delivered: what the sink built is valid
+	// again.
 	Rebuilt() error
 }
 
@@ -62,7 +64,8 @@ type Replayer interface {
 // stale at once, not only when the rebuild starts (up to the recovery
 // time later), and again just after a Restart that the divergence's own
 // rebuild did not begin (it is still to come). The rebuild's Restart and
-// Rebuilt follow.
+// Rebuilt follow. The arbiter also calls it when no source has been up
+// for the outage grace (Outage); a Rebuilt ends that too.
 type Staler interface {
 	MarkStale() error
 }
