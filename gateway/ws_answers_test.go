@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"sgw/fix"
 	"sgw/gateway/mdclient"
 	"sgw/orders"
@@ -337,11 +339,12 @@ func TestAwaitingAnswer(t *testing.T) {
 			var a awaiting
 			a.expect(awaitKey{"A1", "c1"}, []byte("1"), me)
 			a.expect(awaitKey{"A1", "x1"}, []byte("2"), me)
-			if got := string(a.answer(tc.ev)); got != tc.want {
+			id, _ := a.answer(tc.ev)
+			if got := string(id); got != tc.want {
 				t.Fatalf("answer = %q, want %q", got, tc.want)
 			}
 			if tc.want != "" {
-				if again := a.answer(tc.ev); again != nil {
+				if again, ok := a.answer(tc.ev); ok {
 					t.Fatalf("answered twice: %s", again)
 				}
 			}
@@ -608,5 +611,64 @@ func TestWSOrderAnswerNotBehindNewerEvent(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWSFloodCloseAnswersTakenOrders: a client sends a burst of orders
+// and then floods; the gateway takes the orders within the rate limit and
+// closes the connection with 1008 for the flood. Every order it took was
+// entered and sent to the venue, so its client must have had its answer
+// (accepted) before the close, as it has the rate_limited errors that led
+// to it. Before, the close came at once, ahead of the journal's answers:
+// the orders worked at the venue and the client never heard of them.
+func TestWSFloodCloseAnswersTakenOrders(t *testing.T) {
+	e, tok, m := newOrderEnvWith(t, &ackingUpstream{}, nil)
+	c := e.dial(tok)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	go func() {
+		for i := range 40 {
+			// Half of them with an id, half without.
+			id := ""
+			if i%2 == 0 {
+				id = fmt.Sprintf(`,"id":%d`, i)
+			}
+			raw := fmt.Sprintf(`{"op":"order.new","clOrdId":"f%d","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100%s}`, i, id)
+			if c.SendRaw(ctx, []byte(raw)) != nil {
+				return
+			}
+		}
+		for range 200 {
+			if c.SendRaw(ctx, []byte(`{"op":"ping"}`)) != nil {
+				return
+			}
+		}
+	}()
+	answered := map[string]bool{}
+	for {
+		msgs, err := c.Next(ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+				t.Fatalf("got %v, want close 1008 for the flood", err)
+			}
+			break
+		}
+		for _, msg := range msgs {
+			if msg.Type == "accepted" || msg.Type == "error" && msg.Ref != "" {
+				answered[msg.Ref] = true
+			}
+		}
+	}
+	page, err := m.List("A1", "", 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Orders) == 0 {
+		t.Fatal("the gateway took none of the orders sent before the flood")
+	}
+	for _, o := range page.Orders {
+		if !answered[o.ClOrdID] {
+			t.Errorf("order %s was entered (%s) but its client got no answer before the close for flooding", o.ClOrdID, o.Status)
+		}
 	}
 }

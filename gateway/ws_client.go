@@ -348,7 +348,12 @@ func (c *client) readLoop(ctx context.Context) error {
 			c.floods++
 			c.srv.metrics.rejected.WithLabelValues(codeRateLimited).Inc()
 			if c.floods > 2*c.srv.cfg.MaxMessagesPerSecond {
-				// The client sees the errors that led to the close.
+				// The client sees the errors that led to the close, and
+				// the answers of the order requests taken before them:
+				// the journal has yet to answer those (before, they were
+				// entered and sent to the venue, and their client never
+				// heard of them: TestWSFloodCloseAnswersTakenOrders).
+				c.awaiting.wait(c.srv.cfg.CloseTimeout)
 				c.close(websocket.StatusPolicyViolation, "flooding: too many messages", true, c.srv.cfg.WriteTimeout)
 				return errFlood
 			}

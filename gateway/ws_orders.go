@@ -50,7 +50,10 @@ type orderSink struct{ c *client }
 // its fate. The first answer to one of the client's own requests echoes
 // the request's id (awaiting), even when it is then dropped.
 func (s orderSink) OrderEvent(ev orders.Event) {
-	id := s.c.awaiting.answer(ev)
+	id, answered := s.c.awaiting.answer(ev)
+	if answered {
+		defer s.c.awaiting.delivered()
+	}
 	if a := s.c.accounts.Load(); a == nil || !slices.Contains(*a, ev.Order.Account) {
 		return
 	}
@@ -142,11 +145,15 @@ type awaitEntry struct {
 // the manager's dispatcher goroutine, possibly before the call that made
 // the request has returned, so the reader goroutine records the id before
 // the call (expect) and forgets it when the call refuses the request
-// (forget). Safe for concurrent use; mu guards m and is taken by nothing
-// else.
+// (forget). Requests without an id are held too (with none), so that a
+// close for flooding can wait for the answers of every request taken
+// before it (wait). Safe for concurrent use; mu guards every field and is
+// taken by nothing else.
 type awaiting struct {
-	mu sync.Mutex
-	m  map[awaitKey]awaitEntry
+	mu         sync.Mutex
+	m          map[awaitKey]awaitEntry
+	delivering int           // answers taken from m and not yet queued (answer, delivered)
+	drained    chan struct{} // closed once m is empty and nothing is delivering; made by wait
 }
 
 // expect records id for the request k that from is about to make, and
@@ -171,10 +178,52 @@ func (a *awaiting) forget(k awaitKey) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.m, k)
+	a.settleLocked()
 }
 
-// answer returns the id of the request ev answers first, and forgets it,
-// or nil when ev is not such an answer: an accepted; or a new order's
+// delivered records that an answer answer returned has been queued (or
+// dropped for good).
+func (a *awaiting) delivered() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.delivering--
+	a.settleLocked()
+}
+
+// settleLocked wakes wait once every request has been answered. mu held.
+func (a *awaiting) settleLocked() {
+	if len(a.m) == 0 && a.delivering == 0 && a.drained != nil {
+		close(a.drained)
+		a.drained = nil
+	}
+}
+
+// wait returns once every request held has had its first answer queued,
+// or after d. A request is answered once the journal has its record,
+// within milliseconds. Reader goroutine, which makes no more requests
+// meanwhile.
+func (a *awaiting) wait(d time.Duration) {
+	a.mu.Lock()
+	if len(a.m) == 0 && a.delivering == 0 {
+		a.mu.Unlock()
+		return
+	}
+	if a.drained == nil {
+		a.drained = make(chan struct{})
+	}
+	drained := a.drained
+	a.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-drained:
+	case <-t.C:
+	}
+}
+
+// answer returns the id of the request ev answers first (nil if it had
+// none), and forgets it, reporting whether ev was such an answer; the
+// caller calls delivered once it has queued ev. Such an answer is: an accepted; or a new order's
 // exec rejected, or a cancel_reject, by which the gateway ended a request
 // before its accepted (its record not journaled: endedUnjournaled).
 // Events of the same client order id sent for another connection's
@@ -185,7 +234,7 @@ func (a *awaiting) forget(k awaitKey) {
 // request awaiting here, not even one of the same key sent again and
 // being refused as a duplicate meanwhile (before, it took that request's
 // id, and the request was answered twice).
-func (a *awaiting) answer(ev orders.Event) json.RawMessage {
+func (a *awaiting) answer(ev orders.Event) (json.RawMessage, bool) {
 	newOrder := ev.Ref == ev.Order.ClOrdID
 	var from orders.Source
 	switch {
@@ -198,17 +247,18 @@ func (a *awaiting) answer(ev orders.Event) json.RawMessage {
 	case ev.Kind == orders.EventCancelReject && ev.Requester != (orders.Source{}) && endedUnjournaled(ev.Code):
 		from = ev.Requester
 	default:
-		return nil
+		return nil, false
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	k := awaitKey{ev.Order.Account, ev.Ref}
 	e, ok := a.m[k]
 	if !ok || from != (orders.Source{}) && from != e.from {
-		return nil
+		return nil, false
 	}
 	delete(a.m, k)
-	return e.id
+	a.delivering++
+	return e.id, true
 }
 
 // endedUnjournaled reports whether code is one by which the gateway ends
@@ -350,15 +400,13 @@ func (c *client) handleOrder(req request, now time.Time) {
 			return
 		}
 		defer c.srv.gate.leave()
-		if len(req.ID) > 0 {
-			k := awaitKey{req.Account, req.ClOrdID}
-			if c.awaiting.expect(k, req.ID, c.source()) {
-				defer func() {
-					if err != nil {
-						c.awaiting.forget(k)
-					}
-				}()
-			}
+		k := awaitKey{req.Account, req.ClOrdID}
+		if c.awaiting.expect(k, req.ID, c.source()) {
+			defer func() {
+				if err != nil {
+					c.awaiting.forget(k)
+				}
+			}()
 		}
 	}
 	src := c.source()
