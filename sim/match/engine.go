@@ -84,11 +84,20 @@ func (b *book) checkQty(s Side, qty int64) error {
 	if qty <= 0 || qty > maxQty {
 		return fmt.Errorf("%w: %d", ErrBadQty, qty)
 	}
-	if s == Buy && qty%b.inst.Lot != 0 {
+	switch {
+	case s != Buy:
+	case b.inst.Board == refdata.BoardSTAR && qty < starMinQty:
+		return fmt.Errorf("%w: %s: %d (STAR: at least %d)", ErrOddLot, b.inst.Symbol, qty, starMinQty)
+	case b.inst.Board != refdata.BoardSTAR && qty%b.inst.Lot != 0:
 		return fmt.Errorf("%w: %s: %d (lot %d)", ErrOddLot, b.inst.Symbol, qty, b.inst.Lot)
 	}
 	return nil
 }
+
+// starMinQty is the smallest STAR buy, in shares; above it any quantity
+// is allowed, whatever the instrument's Lot (the SSE's STAR rules, as
+// package risk checks them).
+const starMinQty = 200
 
 // Submit enters a new limit order. It trades against the opposite side in
 // price-time priority (each trade at the resting order's price), then rests
@@ -198,7 +207,8 @@ func (e *Engine) Cancel(ref uint64, qty int64) (CancelResult, error) {
 // Replace changes the price and open quantity of the resting order ref; qty
 // is the new open (leaves) quantity, not a FIX OrderQty. For a buy the
 // change of open quantity must be a whole number of lots, so that an order
-// of whole lots stays one even when odd-lot sells have filled part of it.
+// of whole lots stays one even when odd-lot sells have filled part of it
+// (on STAR, where buys go in steps of one share, any change).
 //
 // Keeping the price and not raising the quantity keeps the order's
 // reference and time priority: a reduction is a partial cancel (one
@@ -222,7 +232,7 @@ func (e *Engine) Replace(ref uint64, price refdata.Price, qty int64) (Result, er
 	if qty <= 0 || qty > maxQty {
 		return Result{}, fmt.Errorf("%w: %d", ErrBadQty, qty)
 	}
-	if o.side == Buy && (qty-o.qty)%b.inst.Lot != 0 {
+	if o.side == Buy && b.inst.Board != refdata.BoardSTAR && (qty-o.qty)%b.inst.Lot != 0 {
 		return Result{}, fmt.Errorf("%w: %s: open %d to %d (lot %d)", ErrOddLot, b.inst.Symbol, o.qty, qty, b.inst.Lot)
 	}
 	if err := b.checkPrice(price); err != nil {

@@ -410,3 +410,29 @@ func aggregate(os []OrderInfo) []Level {
 	}
 	return out
 }
+
+// TestSTARQuantities: a STAR buy is at least 200 shares, in steps of one
+// above that, whatever the instrument's lot (the demo configures 200), as
+// the gateway's pre-trade risk checks it. Before, the simulator took the
+// lot for a multiple, and a buy of 201 shares that risk passed came back
+// rejected by the venue.
+func TestSTARQuantities(t *testing.T) {
+	in := refdata.Instrument{Symbol: "688981.SH", Board: refdata.BoardSTAR, PrevClose: px("90.00"), Lot: 200}
+	if err := in.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New([]refdata.Instrument{in}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Submit(*buy(in.Symbol, "90.00", 201))
+	if err != nil {
+		t.Fatalf("STAR buy of 201: %v", err)
+	}
+	if _, err := e.Submit(*buy(in.Symbol, "90.00", 199)); !errors.Is(err, ErrOddLot) {
+		t.Fatalf("STAR buy of 199: %v, want ErrOddLot", err)
+	}
+	if _, err := e.Replace(r.Ref, px("90.00"), 250); err != nil {
+		t.Fatalf("STAR buy replaced from 201 to 250: %v", err)
+	}
+}

@@ -55,7 +55,8 @@ type Order struct {
 	// inside its daily band.
 	Price refdata.Price
 	// Qty is the number of shares: positive, at most 2^32-1, and for a buy a
-	// whole number of the instrument's lots (sells may be odd lots).
+	// whole number of the instrument's lots, or on STAR at least 200 shares
+	// in steps of one (sells may be odd lots).
 	Qty int64
 	// TIF is the time in force; zero is Day.
 	TIF TimeInForce
