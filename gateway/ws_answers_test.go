@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -82,17 +83,22 @@ func TestWSRateLimitedOrderNamesItsRequest(t *testing.T) {
 // order request carries ref, the request's clOrdId, whenever that id is
 // valid, for every refusal of order.new and order.replace. A bad side,
 // type, price or qty of a request with a valid clOrdId was refused
-// bad_order without ref.
+// bad_order without ref; a field of the wrong type (bad_json) too, and an
+// id over 64 bytes was refused without ref, echoing the id whole.
 func TestWSBadOrderFieldsCarryRef(t *testing.T) {
 	f := newFakeEntry()
 	e, tok := newFakeEntryEnv(t, WSConfig{}, f)
 	c := e.dial(tok)
-	tests := []struct{ name, raw, ref string }{
-		{"bad side", `{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"short","price":"1700.00","qty":100}`, "c1"},
-		{"market type", `{"op":"order.new","clOrdId":"c2","account":"A1","symbol":"600519.SH","side":"buy","type":"market","price":"1700.00","qty":100}`, "c2"},
-		{"five decimals", `{"op":"order.new","clOrdId":"c3","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00001","qty":100}`, "c3"},
-		{"zero qty", `{"op":"order.new","clOrdId":"c4","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":0}`, "c4"},
-		{"replace with exponent price", `{"op":"order.replace","clOrdId":"r1","origClOrdId":"c0","account":"A1","price":"1.7e3","qty":100}`, "r1"},
+	long := `"` + strings.Repeat("i", 70) + `"`
+	tests := []struct{ name, raw, ref, code string }{
+		{"bad side", `{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"short","price":"1700.00","qty":100}`, "c1", ""},
+		{"market type", `{"op":"order.new","clOrdId":"c2","account":"A1","symbol":"600519.SH","side":"buy","type":"market","price":"1700.00","qty":100}`, "c2", ""},
+		{"five decimals", `{"op":"order.new","clOrdId":"c3","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00001","qty":100}`, "c3", ""},
+		{"zero qty", `{"op":"order.new","clOrdId":"c4","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":0}`, "c4", ""},
+		{"replace with exponent price", `{"op":"order.replace","clOrdId":"r1","origClOrdId":"c0","account":"A1","price":"1.7e3","qty":100}`, "r1", ""},
+		{"qty a string", `{"op":"order.new","clOrdId":"c5","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":"100"}`, "c5", codeBadJSON},
+		{"origClOrdId a number", `{"op":"order.cancel","clOrdId":"x2","origClOrdId":7,"account":"A1"}`, "x2", codeBadJSON},
+		{"id too long", `{"op":"order.new","clOrdId":"c6","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100,"id":` + long + `}`, "c6", codeBadJSON},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,8 +106,12 @@ func TestWSBadOrderFieldsCarryRef(t *testing.T) {
 				t.Fatal(err)
 			}
 			m, line := nextRaw(t, c, func(m rawMessage) bool { return m.str("type") == "error" || m.str("type") == "accepted" })
-			if m.str("code") != codeBadOrder || m.str("ref") != tc.ref {
-				t.Fatalf("got %s, want bad_order with ref %q", line, tc.ref)
+			code := cmp.Or(tc.code, codeBadOrder)
+			if m.str("code") != code || m.str("ref") != tc.ref {
+				t.Fatalf("got %s, want %s with ref %q", line, code, tc.ref)
+			}
+			if len(m["id"]) > 64 {
+				t.Fatalf("got %s: the answer echoes an id longer than 64 bytes", line)
 			}
 		})
 	}

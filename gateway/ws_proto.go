@@ -123,12 +123,17 @@ func decodeRequest(b []byte) (request, *protoError) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return r, perr(codeBadJSON, "field %q has the wrong type", te.Field)
+			// The other fields are decoded: a refusal of an order
+			// request names it (before, bad_json carried no ref).
+			return r, orderRef(&r, perr(codeBadJSON, "field %q has the wrong type", te.Field))
 		}
 		return r, perr(codeBadJSON, "invalid JSON: %v", err)
 	}
 	if len(r.ID) > 64 {
-		return r, perr(codeBadJSON, "id longer than 64 bytes")
+		// Not echoed: an answer's id is at most 64 bytes (before, the
+		// refusal echoed it whole).
+		r.ID = nil
+		return r, orderRef(&r, perr(codeBadJSON, "id longer than 64 bytes"))
 	}
 	if len(r.ID) > 0 && !json.Valid(r.ID) {
 		return r, perr(codeBadJSON, "bad id")
@@ -211,15 +216,27 @@ func badID(f idField) *protoError {
 	return perr(codeBadID, "%s is not a valid identifier", f.name)
 }
 
+// orderRef sets e.ref to r's clOrdId when r is an order request (not
+// orders.list) whose clOrdId is valid: every refusal of an order request
+// names it (docs/PROTOCOL.md). It returns e.
+func orderRef(r *request, e *protoError) *protoError {
+	switch r.Op {
+	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrderTrades:
+		if refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) {
+			e.ref = r.ClOrdID
+		}
+	}
+	return e
+}
+
 // checkOrder checks the fields of an order request. Every identifier is
 // checked here, when the request is decoded, so that no malformed id
 // reaches the order manager (which checks again) or an answer.
 func checkOrder(r *request) *protoError {
-	e := checkOrderFields(r)
-	if e != nil && r.Op != opOrdersList && refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) {
-		e.ref = r.ClOrdID // every refusal of an order request names it (docs/PROTOCOL.md)
+	if e := checkOrderFields(r); e != nil {
+		return orderRef(r, e)
 	}
-	return e
+	return nil
 }
 
 // checkOrderFields is checkOrder without the ref.

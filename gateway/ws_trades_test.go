@@ -34,7 +34,7 @@ func TestDecodeOrderTrades(t *testing.T) {
 		{name: "clOrdId too long", raw: `{"op":"order.trades","account":"A1","clOrdId":"` + strings.Repeat("c", refdata.MaxClOrdIDLen+1) + `"}`, code: codeBadID},
 		{name: "bad account", raw: `{"op":"order.trades","account":"A1|1=B9","clOrdId":"c1"}`, code: codeBadID, ref: "c1"},
 		{name: "negative limit", raw: `{"op":"order.trades","account":"A1","clOrdId":"c1","limit":-1}`, code: codeBadOrder, ref: "c1"},
-		{name: "limit not a number", raw: `{"op":"order.trades","account":"A1","clOrdId":"c1","limit":"2"}`, code: codeBadJSON},
+		{name: "limit not a number", raw: `{"op":"order.trades","account":"A1","clOrdId":"c1","limit":"2"}`, code: codeBadJSON, ref: "c1"},
 		{name: "cursor too long", raw: `{"op":"order.trades","account":"A1","clOrdId":"c1","cursor":"` + long + `"}`, code: codeBadCursor, ref: "c1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
