@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 )
 
@@ -14,10 +15,14 @@ type Admin interface {
 	Kill(account string, on bool) (int, error)
 }
 
-// killRequest is the body of POST /api/v1/admin/kill.
+// killRequest is the body of POST /api/v1/admin/kill. Both fields are
+// required: an operator who left out the account (by mistake or a
+// script's bug) would otherwise turn every account's switch, the whole
+// firm's trading stopped and, with kill_cancels_resting, its resting
+// orders canceled; every account is "" given explicitly.
 type killRequest struct {
-	Account string `json:"account"`
-	On      *bool  `json:"on"`
+	Account *string `json:"account"`
+	On      *bool   `json:"on"`
 }
 
 // handleKill turns a kill switch on or off. It takes effect for the next
@@ -62,16 +67,20 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, codeBodyTooLarge, "the body must be at most 4096 bytes")
 		return
 	}
-	if err != nil || req.On == nil {
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("more than one JSON value")
+	}
+	if err != nil || req.On == nil || req.Account == nil {
 		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"account":"A1" (or "" for all),"on":true|false}`)
 		return
 	}
-	cancelled, err := s.admin.Kill(req.Account, *req.On)
+	account := *req.Account
+	cancelled, err := s.admin.Kill(account, *req.On)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	s.log.Warn("audit: kill switch", "account", req.Account, "on", *req.On, "cancelled", cancelled,
+	s.log.Warn("audit: kill switch", "account", account, "on", *req.On, "cancelled", cancelled,
 		"subject", claims.Subject, "from", clientIP(r))
-	writeJSON(w, http.StatusOK, map[string]any{"account": req.Account, "on": *req.On, "cancelled": cancelled})
+	writeJSON(w, http.StatusOK, map[string]any{"account": account, "on": *req.On, "cancelled": cancelled})
 }

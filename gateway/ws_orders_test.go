@@ -217,9 +217,22 @@ func TestAdminKill(t *testing.T) {
 	if code := post(tok, `{"account":"A1","on":true}`); code != http.StatusForbidden {
 		t.Fatalf("trader token: %d", code)
 	}
-	if code := post(admin, `{"account":"A1"}`); code != http.StatusBadRequest {
-		t.Fatalf("bad body: %d", code)
+	// A body without the account, or with more after it, changes no
+	// switch: before, {"on":true} turned every account's (the whole
+	// firm's trading stopped), and a second JSON value was ignored.
+	for _, body := range []string{`{"account":"A1"}`, `{"on":true}`, `{"account":"A1","on":false}{"account":"","on":true}`} {
+		if code := post(admin, body); code != http.StatusBadRequest {
+			t.Fatalf("bad body %s: %d", body, code)
+		}
 	}
+	c0 := e.dial(tok)
+	mustSend(t, c0, map[string]any{"op": "order.new", "clOrdId": "k0", "account": "A1", "symbol": "600519.SH", "side": "buy", "price": "1700.00", "qty": 100})
+	collect(t, c0, func(m mdclient.Message) bool {
+		if m.Type == "error" {
+			t.Fatalf("after refused kill requests, an order was refused: %s %s", m.Code, m.Msg)
+		}
+		return m.Type == "accepted" && m.ClOrdID == "k0"
+	})
 	if code := post(admin, `{"account":"A1","on":true}`); code != http.StatusOK {
 		t.Fatalf("kill: %d", code)
 	}
