@@ -151,7 +151,7 @@ func (c *handshakeConn) Read(p []byte) (int, error) {
 }
 
 // logonFields are the fields of a Logon the gate reads: the first
-// occurrence of each.
+// occurrence of each, but HeartBtInt's last.
 type logonFields struct {
 	begin, sender, target, password []byte
 	hasPassword, subOrLocation      bool
@@ -160,7 +160,8 @@ type logonFields struct {
 	// parser keeps the last occurrence, the gate reads the first: such a
 	// Logon could be checked as one session and served as another.
 	repeated bool
-	// heartBtInt is HeartBtInt (108), if present.
+	// heartBtInt is HeartBtInt (108), if present: its last occurrence,
+	// the one quickfix's parser keeps and echoes.
 	heartBtInt    []byte
 	hasHeartBtInt bool
 }
@@ -173,6 +174,8 @@ func readLogon(frame []byte) logonFields {
 			switch t {
 			case 8, 49, 56, 554, 50, 57, 142, 143:
 				f.repeated = true
+			case 108:
+				f.heartBtInt = v
 			}
 			return true
 		}
@@ -243,12 +246,16 @@ func (g *logonGate) check(frame []byte) error {
 		writeLogout(g.raw, s.id, textBadPassword)
 		return errPassword
 	}
-	if f.hasHeartBtInt && g.a.cfg.HeartBtInt == 0 && !heartBtIntOK(f.heartBtInt) {
-		// quickfix would echo 0 or a negative value and drop the session
-		// at once ("Session Timeout"), or keep a hung broker's session
-		// logged on for days, refusing its reconnections.
-		g.a.refused(reasonHeartBtInt, remote, s.id.TargetCompID,
-			fmt.Sprintf("HeartBtInt (108) %q", fix.EchoID(string(f.heartBtInt), 16)))
+	if g.a.cfg.HeartBtInt == 0 && (!f.hasHeartBtInt || !heartBtIntOK(f.heartBtInt)) {
+		// quickfix would echo 0 or a negative value (0 for a Logon
+		// without one) and drop the session at once ("Session
+		// Timeout"), or keep a hung broker's session logged on for days,
+		// refusing its reconnections.
+		detail := "no HeartBtInt (108)"
+		if f.hasHeartBtInt {
+			detail = fmt.Sprintf("HeartBtInt (108) %q", fix.EchoID(string(f.heartBtInt), 16))
+		}
+		g.a.refused(reasonHeartBtInt, remote, s.id.TargetCompID, detail)
 		writeLogout(g.raw, s.id, textHeartBtInt)
 		return errHeartBtInt
 	}

@@ -21,11 +21,15 @@ import (
 // connected") and keeping cancel-on-disconnect from ever firing. The gate
 // now refuses a HeartBtInt outside 1 to MaxHeartBtInt seconds with a
 // Logout saying so, leaving the session's sequence numbers untouched, unless
-// the acceptor overrides the broker's value (Config.HeartBtInt).
+// the acceptor overrides the broker's value (Config.HeartBtInt). A Logon
+// without HeartBtInt, or giving it twice, the last out of range, was
+// answered with 108=0 and dropped alike (the gate read the first, quickfix
+// the last): it is refused too.
 func TestLogonHeartBtInt(t *testing.T) {
 	tests := []struct {
 		name     string
 		value    string
+		fields   string // the Logon's HeartBtInt fields; "" means 108=value
 		override time.Duration
 		refused  bool
 	}{
@@ -36,13 +40,25 @@ func TestLogonHeartBtInt(t *testing.T) {
 		{name: "usual", value: "30"},
 		{name: "the most", value: fmt.Sprint(int(MaxHeartBtInt / time.Second))},
 		{name: "zero under an override", value: "0", override: 5 * time.Second},
+		{name: "missing", fields: "-", refused: true},
+		{name: "missing under an override", fields: "-", override: 5 * time.Second},
+		{name: "twice, the last zero", value: "0", fields: "108=30|108=0", refused: true},
+		{name: "twice, the last usual", value: "30", fields: "108=0|108=30"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runAcceptor(t, func(c *Config) { c.HeartBtInt = tc.override })
 			now := time.Now().UTC().Format("20060102-15:04:05.000")
-			logon := frame("FIX.4.4", fmt.Sprintf("35=A|49=%s|56=%s|34=1|52=%s|98=0|108=%s|554=right",
-				r.broker, r.gateway, now, tc.value))
+			hb := "|108=" + tc.value
+			switch tc.fields {
+			case "":
+			case "-":
+				hb = ""
+			default:
+				hb = "|" + tc.fields
+			}
+			logon := frame("FIX.4.4", fmt.Sprintf("35=A|49=%s|56=%s|34=1|52=%s|98=0%s|554=right",
+				r.broker, r.gateway, now, hb))
 			reply := strings.ReplaceAll(firstReply(t, r.a.Addr(), logon), "\x01", "|")
 			t.Logf("reply: %q", reply)
 			rejects := testutil.ToFloat64(r.a.m.logonRejects.WithLabelValues(reasonHeartBtInt))
