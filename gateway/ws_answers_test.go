@@ -682,3 +682,46 @@ func TestWSFloodCloseAnswersTakenOrders(t *testing.T) {
 		}
 	}
 }
+
+// TestWSOrderUnknownFieldRefused: an order request with a field the
+// protocol does not define is refused bad_json, with ref, and never
+// entered: a term the gateway does not know is one it would not apply.
+// Before, the field was ignored, and an order sent with timeInForce IOC
+// rested as a day order. Field names still match without regard to case,
+// and other requests (a ping here) still ignore unknown fields.
+func TestWSOrderUnknownFieldRefused(t *testing.T) {
+	f := newFakeEntry()
+	e, tok := newFakeEntryEnv(t, WSConfig{}, f)
+	c := e.dial(tok)
+	const order = `"account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100`
+	for _, tc := range []struct{ name, raw, want, ref string }{
+		{"time in force", `{"op":"order.new","clOrdId":"u1",` + order + `,"timeInForce":"IOC"}`, "error", "u1"},
+		{"cancel with a quantity to cancel", `{"op":"order.cancel","clOrdId":"u2","origClOrdId":"u1","account":"A1","cancelQty":50}`, "error", "u2"},
+		{"names in upper case", `{"op":"order.new","CLORDID":"u3",` + order + `}`, "accepted", "u3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := c.SendRaw(context.Background(), []byte(tc.raw)); err != nil {
+				t.Fatal(err)
+			}
+			m, line := nextRaw(t, c, func(m rawMessage) bool { return m.str("type") == "error" || m.str("type") == "accepted" })
+			if m.str("type") != tc.want || m.str("ref") != tc.ref && m.str("clOrdId") != tc.ref {
+				t.Fatalf("got %s, want %s for %s", line, tc.want, tc.ref)
+			}
+			if tc.want == "error" && (m.str("code") != codeBadJSON || !strings.Contains(m.str("msg"), "unknown field")) {
+				t.Fatalf("got %s, want bad_json naming the unknown field", line)
+			}
+		})
+	}
+	f.mu.Lock()
+	calls := slices.Clone(f.calls)
+	f.mu.Unlock()
+	if !slices.Equal(calls, []string{"new u3 A1"}) {
+		t.Errorf("entered %q; want only u3", calls)
+	}
+	if err := c.SendRaw(context.Background(), []byte(`{"op":"ping","format":"v2"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if m, line := nextRaw(t, c, func(m rawMessage) bool { return m.str("type") == "error" || m.str("type") == "pong" }); m.str("type") != "pong" {
+		t.Errorf("a ping with an unknown field: %s; want it answered", line)
+	}
+}

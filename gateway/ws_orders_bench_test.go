@@ -20,3 +20,16 @@ func BenchmarkEncodeOrderEvent(b *testing.B) {
 		encodeOrderEvent(ev, nil)
 	}
 }
+
+// BenchmarkDecodeOrderRequest decodes and checks a client's order.new, as
+// the connection's reader does for each order request (with its check
+// for fields the protocol does not define).
+func BenchmarkDecodeOrderRequest(b *testing.B) {
+	msg := []byte(`{"op":"order.new","id":17,"clOrdId":"c0000001","account":"A1","symbol":"600519.SH","side":"buy","type":"limit","price":"1700.00","qty":100}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeRequest(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"sgw/orderbook"
 	"sgw/orders"
@@ -120,7 +121,8 @@ func decodeRequest(b []byte) (request, *protoError) {
 	if len(b) == 0 || b[0] != '{' {
 		return r, perr(codeBadJSON, "a message must be one JSON object")
 	}
-	if err := json.Unmarshal(b, &r); err != nil {
+	unknown, err := decodeStrict(b, &r)
+	if err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			// The other fields are decoded: a refusal of an order
@@ -174,6 +176,9 @@ func decodeRequest(b []byte) (request, *protoError) {
 		}
 	case opPing:
 	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList, opOrderTrades:
+		if unknown != "" {
+			return r, orderRef(&r, perr(codeBadJSON, "unknown field %q: an order request takes only the fields docs/PROTOCOL.md lists", unknown))
+		}
 		return r, checkOrder(&r)
 	case opAccount:
 		return r, checkID(idField{"account", r.Account, refdata.MaxAccountLen})
@@ -183,6 +188,30 @@ func decodeRequest(b []byte) (request, *protoError) {
 		return r, perr(codeUnknownOp, "unknown op %q", r.Op)
 	}
 	return r, nil
+}
+
+// decodeStrict decodes the JSON object b into r. A field no request field
+// takes does not fail it: it returns the first such field's name (cut to
+// 32 bytes), r decoded with the rest, as encoding/json's lenient decoding
+// would have it. An order request is refused for one (decodeRequest): a
+// field the gateway does not know is a term it would not apply (a
+// "timeInForce" the client meant, ignored, left a day order resting).
+// Field names match as encoding/json matches them (case folded). A
+// request without such a field is decoded once.
+func decodeStrict(b []byte, r *request) (unknown string, err error) {
+	const prefix = `json: unknown field "`
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(r)
+	if err == nil || !strings.HasPrefix(err.Error(), prefix) {
+		return "", err
+	}
+	unknown = strings.TrimSuffix(strings.TrimPrefix(err.Error(), prefix), `"`)
+	if len(unknown) > 32 {
+		unknown = unknown[:32]
+	}
+	*r = request{}
+	return unknown, json.Unmarshal(b, r)
 }
 
 // idField is an identifier of a request, its wire name and its limit.
