@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"sgw/refdata"
 )
 
 // Limits on Claims, checked when signing and by Verify.
@@ -18,8 +20,9 @@ const (
 	MaxSubjectLen = 64
 	// MaxAccounts is the most accounts one token may grant.
 	MaxAccounts = 64
-	// MaxAccountLen is the longest account id, in bytes of [A-Za-z0-9_-].
-	MaxAccountLen = 32
+	// MaxAccountLen is the longest account id: refdata's, as orders name
+	// accounts (refdata.ValidID's alphabet).
+	MaxAccountLen = refdata.MaxAccountLen
 	// MaxNameLen is the longest iss, and each aud entry, in bytes of
 	// printable ASCII.
 	MaxNameLen = 256
@@ -34,7 +37,10 @@ type Claims struct {
 	// ASCII characters (0x20 to 0x7e).
 	Subject string
 	// Accounts (accounts) are the accounts the token may trade: at most
-	// MaxAccounts ids of 1 to MaxAccountLen characters of [A-Za-z0-9_-].
+	// MaxAccounts ids of 1 to MaxAccountLen characters of the identifier
+	// rule orders follow (refdata.ValidID: A-Z a-z 0-9 - _ . : / # @), so
+	// that every account a token may name is one an order may name, and
+	// the other way round.
 	// Empty means market data only.
 	Accounts []string
 	// Admin (adm) marks an operator's token: the gateway's admin endpoints
@@ -97,13 +103,17 @@ func (c Claims) validate() error {
 		return fmt.Errorf("accounts has %d entries, over %d", len(c.Accounts), MaxAccounts)
 	}
 	for i, a := range c.Accounts {
-		if a == "" || len(a) > MaxAccountLen {
-			return fmt.Errorf("accounts[%d] is %d bytes, not 1..%d", i, len(a), MaxAccountLen)
-		}
-		for j := 0; j < len(a); j++ {
-			if !isURLByte(a[j]) {
-				return fmt.Errorf("accounts[%d] has byte %#04x at %d, not [A-Za-z0-9_-]", i, a[j], j)
+		// The rule of the accounts orders name (refdata.ValidID). Before,
+		// a token's were [A-Za-z0-9_-], up to 32: no token could name an
+		// account such as A.1 that the configuration and orders accept,
+		// and one of 21 to 32 characters verified but every order of it
+		// was refused orders.bad_id.
+		if err := refdata.CheckID(fmt.Sprintf("accounts[%d]", i), a, MaxAccountLen); err != nil {
+			var ie *refdata.IDError
+			if errors.As(err, &ie) {
+				return errors.New(ie.Text())
 			}
+			return err
 		}
 	}
 	if err := c.Entitlements.validate(); err != nil {

@@ -52,6 +52,9 @@ func TestSignVerifyEveryAlgorithm(t *testing.T) {
 			want := testClaims()
 			want.Admin = true
 			want.NotBefore = testNow.Unix() - 10
+			// Every account an order may name (refdata.ValidID, 20
+			// characters) a token may grant: before, [A-Za-z0-9_-] only.
+			want.Accounts = append(want.Accounts, "ACC.9:SH/#1@x", strings.Repeat("Z", MaxAccountLen))
 			tok := sign(t, k, want)
 			var h map[string]any
 			if err := json.Unmarshal(decodePart(t, tok, 0), &h); err != nil {
@@ -548,7 +551,7 @@ func TestSignRejects(t *testing.T) {
 	}
 	long := make([]string, MaxAccounts)
 	for i := range long {
-		long[i] = fmt.Sprintf("%032d", i)
+		long[i] = fmt.Sprintf("%0*d", MaxAccountLen, i)
 	}
 	auds := make([]string, MaxAudiences)
 	for i := range auds {
@@ -567,7 +570,8 @@ func TestSignRejects(t *testing.T) {
 		{name: "too many accounts", claims: Claims{Subject: "u1", Accounts: tooMany, Expires: testExp}},
 		{name: "empty account", claims: Claims{Subject: "u1", Accounts: []string{"A1", ""}, Expires: testExp}},
 		{name: "long account", claims: Claims{Subject: "u1", Accounts: []string{strings.Repeat("A", MaxAccountLen+1)}, Expires: testExp}},
-		{name: "account with dot", claims: Claims{Subject: "u1", Accounts: []string{"A.1"}, Expires: testExp}},
+		{name: "account with a space", claims: Claims{Subject: "u1", Accounts: []string{"A 1"}, Expires: testExp}},
+		{name: "account of 21 characters", claims: Claims{Subject: "u1", Accounts: []string{strings.Repeat("A", 21)}, Expires: testExp}},
 		{name: "bad market", claims: Claims{Subject: "u1", Entitlements: Entitlements{"S-H": L1}, Expires: testExp}},
 		{name: "bad level", claims: Claims{Subject: "u1", Entitlements: Entitlements{"SH": 3}, Expires: testExp}},
 		{name: "iss with newline", claims: Claims{Subject: "u1", Issuer: "a\nb", Expires: testExp}},
