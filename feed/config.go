@@ -48,7 +48,9 @@ type Config struct {
 	// whole day replayed over and over. Zero means 1m.
 	MissedRebuildInterval time.Duration `yaml:"missed_rebuild_interval"`
 	// StaleAfterOutage is how long no source may be up (logged in and
-	// caught up) before every book the feed carries is marked stale: the
+	// caught up; ITCH: and heard since its login, a Server Heartbeat or a
+	// message beyond the copy its login asked for) before every book the
+	// feed carries is marked stale: the
 	// market moves while the feed is blind. A source that returns makes
 	// them valid again only once it has proven it replays what was missed
 	// (ITCH: its login accepted at the sequence asked, its copy of the last

@@ -199,15 +199,20 @@ func (f *Feed) logRebuild(i int, before, after arbiterStats, lost, dirOnly bool)
 	}
 }
 
-// watchOutage marks the books stale when no source has been up (Ready)
-// for Config.StaleAfterOutage: the market moves while the feed is blind
-// (Arbiter.Outage). It warns once per outage, and notes its end once the
-// books are valid again: a source proved it replays what was missed
+// watchOutage marks the books stale when no source has been up and
+// heard since its login (streaming) for Config.StaleAfterOutage: the
+// market moves while the feed is blind (Arbiter.Outage). It warns once
+// per outage, and notes its end once the books are valid again: a
+// source streaming proved it replays what was missed
 // (Arbiter.EndOutage), or a rebuild from sequence 1 caught up. A quiet
-// market is no outage: a source sending heartbeats is up. Supervisor
-// goroutine.
+// market is no outage: a source sending heartbeats is up. A source
+// whose login was accepted and that sends nothing after it (a hung
+// distributor, reset after heartbeat_timeout and logging in again at
+// once) is not: before, each of its logins put the outage off again.
+// Supervisor goroutine.
 func (f *Feed) watchOutage(now time.Time) {
-	switch up := f.Ready(); {
+	up := f.streaming()
+	switch {
 	case up:
 		f.downSince = time.Time{}
 	case f.downSince.IsZero():
@@ -220,7 +225,7 @@ func (f *Feed) watchOutage(now time.Time) {
 				"outages", f.arb.Stats().Outages, "metric", "gateway_feed_outages_total")
 		}
 	}
-	if !f.outageAt.IsZero() && f.arb.EndOutage() {
+	if !f.outageAt.IsZero() && up && f.arb.EndOutage() {
 		f.log.Info("feed: outage over; the books are valid again (those no other cause keeps stale)",
 			"feed", f.cfg.Name, "stale_for", now.Sub(f.outageAt).Round(time.Millisecond), "next", f.arb.Next())
 		f.outageAt = time.Time{}
@@ -283,6 +288,21 @@ func (f *Feed) Next() uint64 { return f.arb.Next() }
 // up yet, or no source was up for stale_after_outage and none has yet
 // proven it replays what was missed.
 func (f *Feed) Stale() bool { return f.arb.Rebuilding() }
+
+// streaming reports whether at least one source is up and has been
+// heard since its login (source.streaming): a login accepted alone does
+// not end an outage or put one off. Supervisor goroutine.
+func (f *Feed) streaming() bool {
+	for _, s := range f.srcs {
+		s.mu.Lock()
+		up := s.streaming()
+		s.mu.Unlock()
+		if up {
+			return true
+		}
+	}
+	return false
+}
 
 // Ready reports whether at least one source is up.
 func (f *Feed) Ready() bool {

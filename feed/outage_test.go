@@ -160,3 +160,65 @@ func TestStaleAfterOutageConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestOutageHungSourcesNotUp: every source of a feed is lost, and each
+// comes back as a hung distributor whose login handler still answers:
+// its login is accepted and then nothing comes, not the copy of the last
+// message delivered that the login asks for, not a heartbeat, until the
+// feed resets it after heartbeat_timeout and logs in again at once. No
+// source brings anything while the market moves: the books are marked
+// stale after stale_after_outage. Then each sends the copy, equal to
+// what was delivered, and nothing after it: the books stay stale, the
+// messages missed still missing. Once a source serves the stream they
+// are valid again, and right. Before, a source logged in counted as up
+// whatever it sent: each hung login (a heartbeat_timeout long, the
+// reconnects between far shorter than the grace) put the outage off
+// again, the books served valid for as long as the sources stayed hung;
+// and a login's copy alone ended an outage, the books valid, stuck
+// where the feed stopped.
+func TestOutageHungSourcesNotUp(t *testing.T) {
+	r := newPeerRigTuned(t, feedpeer.TrackingRandom, false, func(c *feed.Config) { c.StaleAfterOutage = outageGrace })
+	r.check(r.publish(500))
+	next := r.feed.Next()
+	srcs := []*feedpeer.ITCHServer{r.primary, r.backup}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// hungLogins waits until each source has been logged in twice more,
+	// hung: two heartbeat timeouts, each many times the grace.
+	hungLogins := func() {
+		t.Helper()
+		for _, s := range srcs {
+			n := s.Stats().Logins
+			if err := s.Wait(ctx, func(st feedpeer.ServerStats) bool { return st.Logins >= n+3 }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, s := range srcs {
+		s.SetHang(0)
+		s.Kill()
+		if err := s.Restart(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := r.publish(800) // the market moves while the feed is blind
+	hungLogins()
+	if st := r.feed.Status(); !st.Stale || st.Outages != 1 || st.Next != next {
+		t.Fatalf("sources logged in that sent nothing for two heartbeat timeouts kept the books valid: %+v", st)
+	}
+	r.waitFeed("every book published stale", r.allBooksStale)
+	for _, s := range srcs {
+		s.SetHang(1) // the copy of the last message delivered, then nothing
+	}
+	hungLogins()
+	if st := r.feed.Status(); !st.Stale || st.Outages != 1 || st.Next != next {
+		t.Fatalf("sources that sent the copy their logins asked for and nothing after it ended the outage: %+v", st)
+	}
+	for _, s := range srcs {
+		s.SetHang(-1)
+	}
+	r.check(last)
+	if st := r.feed.Status(); st.Outages != 1 || st.Rebuilds != 0 {
+		t.Fatalf("outages %d, rebuilds %d: want 1, none", st.Outages, st.Rebuilds)
+	}
+}

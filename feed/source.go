@@ -90,6 +90,14 @@ type source struct {
 	// were already seen (an unfinished packet handed back), so that only
 	// new bytes are counted and captured.
 	carry int
+	// heard: since its Login Accepted the source has sent a Server
+	// Heartbeat or a message numbered above the one its login asked for
+	// (the copy of the last message delivered, LoginFrom): it streams.
+	// A login accepted proves nothing more: a hung distributor whose
+	// login handler still answers sends nothing after it, and counted as
+	// up until its heartbeat timeout it would put an outage off for ever
+	// (streaming, Feed.watchOutage).
+	heard bool
 }
 
 // errorCounts counts a source's errors by reason for metrics.
@@ -159,6 +167,13 @@ func (s *source) tick(ctx context.Context, now time.Time) {
 // isUp reports whether the source is logged in and caught up. Lock held.
 func (s *source) isUp() bool {
 	return s.state == stateLive && s.f.arb.Lag(s.idx) <= uint64(s.f.cfg.CatchUpLag)
+}
+
+// streaming reports whether the source is up (isUp) and heard since
+// its login (heard): what Feed.watchOutage counts as a source up. Lock
+// held.
+func (s *source) streaming() bool {
+	return s.heard && s.isUp()
 }
 
 // dial starts a connection attempt on its own goroutine. Lock held.
@@ -283,6 +298,7 @@ func (s *source) handle(p soupbin.Packet, recv int64) *sourceError {
 		}
 		return s.sequenced(p.Payload, recv)
 	case soupbin.TypeServerHeartbeat:
+		s.heard = s.heard || s.state == stateLive
 		return nil
 	case soupbin.TypeLoginAccepted:
 		if s.state != stateLogin {
@@ -320,6 +336,7 @@ func (s *source) handle(p soupbin.Packet, recv int64) *sourceError {
 		}
 		s.state = stateLive
 		s.pos = seq
+		s.heard = false
 		s.backoff = 0
 		s.f.arb.SourceLive(s.idx, seq)
 		s.log.Info("feed source live", "session", session, "seq", seq)
@@ -372,6 +389,7 @@ func (s *source) sequenced(msg []byte, recv int64) *sourceError {
 	}
 	seq := s.pos
 	s.pos++
+	s.heard = s.heard || seq > s.asked
 	s.messages.Add(1)
 	s.f.arb.Offer(s.idx, seq, msg, recv)
 	return nil

@@ -38,7 +38,7 @@ type ITCHServerConfig struct {
 //
 // Two servers of one feed are a primary and a backup source. Faults:
 // Kill/Restart, DropRange, LoseRange, EndSession, SetLoginDelay, SetLag,
-// SetDelay, SetJoinLive, NewStream.
+// SetDelay, SetJoinLive, SetHang, NewStream.
 //
 // Every method is safe for concurrent use. Each connection runs on two
 // goroutines of its own (a reader and the writer), ended by Kill or by the
@@ -53,6 +53,9 @@ type ITCHServer struct {
 	// joinLive: a login from mid-stream is served from the next message
 	// published (SetJoinLive); guarded by server.mu.
 	joinLive bool
+	// hang: a login is accepted and then sent at most hang messages and
+	// nothing more (SetHang; negative: off); guarded by server.mu.
+	hang int
 }
 
 // NewITCHServer returns a server of feed, listening at once.
@@ -71,7 +74,7 @@ func NewITCHServer(cfg ITCHServerConfig, feed *ITCHFeed) (*ITCHServer, error) {
 		return nil, err
 	}
 	cfg.ServerConfig = base.cfg
-	s := &ITCHServer{server: base, cfg: cfg, feed: feed, session: cfg.Session}
+	s := &ITCHServer{server: base, cfg: cfg, feed: feed, session: cfg.Session, hang: -1}
 	base.handle = s.serve
 	return s, nil
 }
@@ -127,6 +130,17 @@ func (s *ITCHServer) SetJoinLive(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.joinLive = on
+}
+
+// SetHang makes the server a hung one whose login handler still answers
+// (n >= 0): a login is accepted and then sent at most the first n
+// messages asked for and nothing more, not even Server Heartbeats, until
+// the client leaves. Negative (the default) serves logins as usual. It
+// applies to later logins.
+func (s *ITCHServer) SetHang(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hang = n
 }
 
 // DropRange makes the server leave sequence numbers from through to out of
@@ -236,7 +250,7 @@ func (s *ITCHServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 	n, _, _ := feed.view()
 	limit, _ := set.visible(feed.tape, 0, n)
 	s.mu.Lock()
-	joinLive := s.joinLive
+	joinLive, hang := s.joinLive, s.hang
 	s.mu.Unlock()
 	next := req.sequence
 	if next == 0 || next > uint64(limit)+1 || joinLive && next != 1 {
@@ -285,6 +299,19 @@ func (s *ITCHServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 		}
 	}()
 
+	if hang >= 0 {
+		if uint64(limit) >= next {
+			for _, e := range feed.slice(int(next-1), min(limit, int(next-1)+hang)) {
+				w.Write(e.packet)
+			}
+			flush()
+		}
+		select {
+		case <-closed:
+		case <-rdone:
+		}
+		return
+	}
 	lastSend := time.Now()
 	for {
 		// The stream before the faults: a record published after a
