@@ -212,11 +212,14 @@ func (f *SZSEFeed) Ready() bool {
 // Config.StaleAfterOutage (szseArbiter.Outage), warning once per outage,
 // and notes its end once every channel is proven again
 // (szseArbiter.EndOutage). A source logged in and sending heartbeats in
-// a quiet market is up. Supervisor goroutine.
+// a quiet market is up; one whose Logon was answered and that sends
+// nothing after it (a hung MDGW, reset after heartbeat_timeout and
+// logging on again at once) is not (szseSource.streaming). Supervisor
+// goroutine.
 func (f *SZSEFeed) watchOutage(now time.Time) {
 	up := false
 	for _, s := range f.srcs {
-		up = up || s != nil && s.up()
+		up = up || s != nil && s.streaming()
 	}
 	switch {
 	case up:

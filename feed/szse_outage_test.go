@@ -1,6 +1,7 @@
 package feed_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -172,5 +173,60 @@ func TestSZSEOutageLossStaleUntilRebuilt(t *testing.T) {
 	r.caughtUp()
 	if c := r.channel(2011); c.Lost == 0 || c.Rebuilds == 0 {
 		t.Errorf("channel %+v: want a loss and a rebuild", c)
+	}
+}
+
+// TestSZSEOutageHungSourcesNotUp: both sources of an SZSE feed are lost
+// and come back as hung MDGWs whose Logon handler still answers: the
+// Logon is answered and then nothing comes, no record, no heartbeat,
+// until the feed resets the source after heartbeat_timeout and logs on
+// again at once. No source brings anything while the market moves:
+// every channel is marked stale after stale_after_outage, and live again
+// once a source serves the stream. Before, a source logged on counted as
+// up whatever it sent: each hung Logon (a heartbeat_timeout long, the
+// reconnects between far shorter than the grace) put the outage off
+// again, the books served valid for as long as the sources stayed hung.
+func TestSZSEOutageHungSourcesNotUp(t *testing.T) {
+	r := newSZSERig(t, szseRigOpts{tune: func(c *feed.Config) { c.StaleAfterOutage = outageGrace }})
+	r.heartbeats()
+	r.publish(500)
+	r.caughtUp()
+	srcs := []*feedpeer.SZSEServer{r.primary, r.backup}
+	var logins [2]int
+	for i, s := range srcs {
+		logins[i] = s.Stats().Logins
+		s.SetHang(true)
+		s.Kill()
+		if err := s.Restart(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.publish(500) // the market moves while the feed is blind
+	// Three hung Logons on each source span two heartbeat timeouts,
+	// each many times the grace.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, s := range srcs {
+		if err := s.Wait(ctx, func(st feedpeer.ServerStats) bool { return st.Logins >= logins[i]+3 }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, stale := r.feed.Status(), r.feed.Stale()
+	for _, ch := range r.pf.Channels() {
+		if st.Outages != 1 || !slices.Contains(stale, ch) {
+			t.Fatalf("sources logged on that sent nothing for two heartbeat timeouts kept channel %d live: stale %v, %+v", ch, stale, st)
+		}
+	}
+	hb := r.logs.count("first ChannelHeartbeat", "source=primary")
+	for _, s := range srcs {
+		s.SetHang(false)
+	}
+	r.waitFor("the primary's ChannelHeartbeat", func() bool {
+		return r.logs.count("first ChannelHeartbeat", "source=primary") > hb
+	})
+	r.publish(200) // snapshots, which prove the snapshot channel
+	r.caughtUp()
+	if st := r.feed.Status(); st.Outages != 1 || st.Rebuilds != 0 {
+		t.Fatalf("outages %d, rebuilds %d: want 1, none", st.Outages, st.Rebuilds)
 	}
 }

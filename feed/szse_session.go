@@ -93,6 +93,9 @@ func (ss *szseSession) handle(frame []byte, recv int64) *sourceError {
 		}
 		return protoErr("protocol", "%s before the Logon answer", m.Type)
 	}
+	if m.Type != szse.TypeLogout && !s.heard.Load() {
+		s.heard.Store(true)
+	}
 	switch m.Type {
 	case szse.TypeOrder, szse.TypeTrade:
 		s.messages.Add(1)
@@ -135,6 +138,7 @@ func (ss *szseSession) logon() *sourceError {
 			ErrProtocol, sender, target, s.cfg.TargetCompID, s.cfg.SenderCompID)}
 	}
 	ss.loggedOn = true
+	s.heard.Store(false)
 	if ss.onLogon != nil {
 		ss.onLogon()
 	}

@@ -39,6 +39,13 @@ type szseSource struct {
 	messages atomic.Uint64 // orders, trades and snapshots received
 	bytes    atomic.Uint64
 	errs     errorCounts
+	// heard: since the Logon answer the source has sent something else
+	// (a record, a snapshot, a heartbeat): it streams. A Logon answered
+	// proves nothing more: a hung MDGW whose Logon handler still answers
+	// sends nothing after it, and counted as up until its heartbeat
+	// timeout it would put an outage off for ever (streaming,
+	// SZSEFeed.watchOutage). Written by the reader goroutine.
+	heard atomic.Bool
 
 	mu    sync.Mutex
 	state sourceState
@@ -213,6 +220,13 @@ func (s *szseSource) up() bool {
 	live := s.state == stateLive
 	s.mu.Unlock()
 	return live && s.caughtUp()
+}
+
+// streaming reports whether the source is up and heard since its Logon
+// answer (heard): what SZSEFeed.watchOutage counts as a source up. Safe
+// from any goroutine.
+func (s *szseSource) streaming() bool {
+	return s.heard.Load() && s.up()
 }
 
 // caughtUp reports whether the source is at most CatchUpLag records behind

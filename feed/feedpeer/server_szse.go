@@ -53,7 +53,7 @@ type SZSEServerConfig struct {
 //
 // Two servers of one feed are a primary and a backup source. Faults:
 // Kill/Restart, DropRange, RefuseRetransmit, SetLoginDelay, SetLag,
-// SetDelay, NewStream.
+// SetDelay, SetHang, NewStream.
 //
 // Every method is safe for concurrent use. Each connection runs on two
 // goroutines of its own (a reader and the writer), ended by Kill or by the
@@ -65,6 +65,8 @@ type SZSEServer struct {
 	// connection; NewStream changes it) and refusals.
 	feed     *SZSEFeed
 	refusals []dropRange
+	// hang: a Logon is answered and then sent nothing (SetHang).
+	hang bool
 }
 
 // NewSZSEServer returns a server of feed, listening at once.
@@ -86,6 +88,16 @@ func NewSZSEServer(cfg SZSEServerConfig, feed *SZSEFeed) (*SZSEServer, error) {
 	s := &SZSEServer{server: base, cfg: cfg, feed: feed}
 	base.handle = s.serve
 	return s, nil
+}
+
+// SetHang makes the server a hung one whose Logon handler still answers
+// (on): a Logon is answered and then sent nothing, neither records nor
+// heartbeats, until the client leaves. Off (the default) serves Logons
+// as usual. It applies to later Logons.
+func (s *SZSEServer) SetHang(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hang = on
 }
 
 // Feed returns the feed the server serves.
@@ -296,6 +308,16 @@ func (s *SZSEServer) serve(ctx context.Context, c net.Conn, closed <-chan struct
 		}
 	}()
 
+	s.mu.Lock()
+	hang := s.hang
+	s.mu.Unlock()
+	if hang {
+		select {
+		case <-closed:
+		case <-rdone:
+		}
+		return
+	}
 	channels := feed.Channels()
 	lastSeen := make(map[uint16]uint64) // channel -> last ApplSeqNum within the visible stream
 	if next > 0 {
