@@ -1285,15 +1285,19 @@ func (a *Arbiter) Outage() bool {
 // stale (a Stock Directory missing; a book that found a message missing
 // stays stale by itself). A login accepted above the sequence asked
 // proves nothing: its stream is not taken, and the gap it leaves is
-// rebuilt from sequence 1 (Check), whose end ends the outage.
+// rebuilt from sequence 1 (Check), whose end ends the outage. heard
+// says a source is up and heard since its login (Feed.streaming): a
+// login's copy alone proves no more than its Login Accepted (a hung
+// distributor sends it and nothing after), so without heard no outage
+// ends now; one already ended by a rebuild is still reported (true).
 // Supervisor goroutine.
-func (a *Arbiter) EndOutage() bool {
+func (a *Arbiter) EndOutage(heard bool) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.outage {
 		return true
 	}
-	if a.rebuilding || a.divergedAt != 0 {
+	if !heard || a.rebuilding || a.divergedAt != 0 {
 		return false
 	}
 	for i, s := range a.srcs {

@@ -225,7 +225,7 @@ func (f *Feed) watchOutage(now time.Time) {
 				"outages", f.arb.Stats().Outages, "metric", "gateway_feed_outages_total")
 		}
 	}
-	if !f.outageAt.IsZero() && up && f.arb.EndOutage() {
+	if !f.outageAt.IsZero() && f.arb.EndOutage(up) {
 		f.log.Info("feed: outage over; the books are valid again (those no other cause keeps stale)",
 			"feed", f.cfg.Name, "stale_for", now.Sub(f.outageAt).Round(time.Millisecond), "next", f.arb.Next())
 		f.outageAt = time.Time{}
