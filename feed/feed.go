@@ -46,10 +46,8 @@ type Feed struct {
 	// loop stops first, so Run stops the client only after they are done.
 	enrolling sync.WaitGroup
 
-	// Supervisor goroutine only (watchOutage): since when no source has
-	// been up (zero while one is), and since when the books have been
-	// marked stale for it (zero: no outage on).
-	downSince, outageAt time.Time
+	// outage is the watch for every source down (watchOutage).
+	outage outageWatch
 }
 
 // New returns a feed delivering to sink. It validates cfg and fills its
@@ -211,25 +209,47 @@ func (f *Feed) logRebuild(i int, before, after arbiterStats, lost, dirOnly bool)
 // once) is not: before, each of its logins put the outage off again.
 // Supervisor goroutine.
 func (f *Feed) watchOutage(now time.Time) {
-	up := f.streaming()
+	began, ended := f.outage.watch(now, f.streaming(), f.cfg.StaleAfterOutage, f.arb.Outage, f.arb.EndOutage)
+	if began {
+		f.log.Warn("feed: no source up for stale_after_outage; every book the feed carries is marked stale until a source proves it replays what was missed (or a rebuild from sequence 1 catches up)",
+			"feed", f.cfg.Name, "stale_after_outage", f.cfg.StaleAfterOutage, "down_since", f.outage.downSince,
+			"outages", f.arb.Stats().Outages, "metric", "gateway_feed_outages_total")
+	}
+	if ended > 0 {
+		f.log.Info("feed: outage over; the books are valid again (those no other cause keeps stale)",
+			"feed", f.cfg.Name, "stale_for", ended.Round(time.Millisecond), "next", f.arb.Next())
+	}
+}
+
+// outageWatch watches a feed's sources for an outage (stale_after_outage):
+// since when no source has been up (zero while one is), and since when the
+// books have been marked stale for it (zero: no outage on). Supervisor
+// goroutine only.
+type outageWatch struct {
+	downSince, outageAt time.Time
+}
+
+// watch runs one tick at now; up tells whether a source streams. Once no
+// source has been up for grace, and no outage is on, it calls begin, which
+// marks the books stale and reports whether it did (began). While an
+// outage is on it calls end(up), which reports whether the books are valid
+// again; ended is then how long they were stale for it (0: not ended).
+func (o *outageWatch) watch(now time.Time, up bool, grace time.Duration, begin func() bool, end func(up bool) bool) (began bool, ended time.Duration) {
 	switch {
 	case up:
-		f.downSince = time.Time{}
-	case f.downSince.IsZero():
-		f.downSince = now
-	case f.outageAt.IsZero() && now.Sub(f.downSince) >= f.cfg.StaleAfterOutage:
-		if f.arb.Outage() {
-			f.outageAt = now
-			f.log.Warn("feed: no source up for stale_after_outage; every book the feed carries is marked stale until a source proves it replays what was missed (or a rebuild from sequence 1 catches up)",
-				"feed", f.cfg.Name, "stale_after_outage", f.cfg.StaleAfterOutage, "down_since", f.downSince,
-				"outages", f.arb.Stats().Outages, "metric", "gateway_feed_outages_total")
+		o.downSince = time.Time{}
+	case o.downSince.IsZero():
+		o.downSince = now
+	case o.outageAt.IsZero() && now.Sub(o.downSince) >= grace:
+		if begin() {
+			o.outageAt, began = now, true
 		}
 	}
-	if !f.outageAt.IsZero() && f.arb.EndOutage(up) {
-		f.log.Info("feed: outage over; the books are valid again (those no other cause keeps stale)",
-			"feed", f.cfg.Name, "stale_for", now.Sub(f.outageAt).Round(time.Millisecond), "next", f.arb.Next())
-		f.outageAt = time.Time{}
+	if !o.outageAt.IsZero() && end(up) {
+		ended = max(now.Sub(o.outageAt), time.Nanosecond)
+		o.outageAt = time.Time{}
 	}
+	return began, ended
 }
 
 // directoryReporter is what the ITCH decoder (ITCHDecoder) tells of

@@ -79,10 +79,8 @@ type SZSEFeed struct {
 	rec     *capture.Recorder // nil when capture is off
 	running atomic.Bool
 
-	// Supervisor goroutine only (watchOutage): since when no source has
-	// been up (zero while one is), and since when channels have been
-	// marked stale for it (zero: no outage on).
-	downSince, outageAt time.Time
+	// outage is the watch for every source down (watchOutage).
+	outage outageWatch
 }
 
 // NewSZSE returns an SZSE feed delivering to sink. It validates cfg (an
@@ -221,23 +219,15 @@ func (f *SZSEFeed) watchOutage(now time.Time) {
 	for _, s := range f.srcs {
 		up = up || s != nil && s.streaming()
 	}
-	switch {
-	case up:
-		f.downSince = time.Time{}
-	case f.downSince.IsZero():
-		f.downSince = now
-	case f.outageAt.IsZero() && now.Sub(f.downSince) >= f.cfg.StaleAfterOutage:
-		if f.arb.Outage() {
-			f.outageAt = now
-			f.log.Warn("feed: no source up for stale_after_outage; every channel's books are marked stale until a source proves it streams on from what was delivered",
-				"feed", f.cfg.Name, "stale_after_outage", f.cfg.StaleAfterOutage, "down_since", f.downSince,
-				"outages", f.arb.outages.Load(), "metric", "gateway_feed_outages_total")
-		}
+	began, ended := f.outage.watch(now, up, f.cfg.StaleAfterOutage, f.arb.Outage, func(bool) bool { return f.arb.EndOutage() })
+	if began {
+		f.log.Warn("feed: no source up for stale_after_outage; every channel's books are marked stale until a source proves it streams on from what was delivered",
+			"feed", f.cfg.Name, "stale_after_outage", f.cfg.StaleAfterOutage, "down_since", f.outage.downSince,
+			"outages", f.arb.outages.Load(), "metric", "gateway_feed_outages_total")
 	}
-	if !f.outageAt.IsZero() && f.arb.EndOutage() {
+	if ended > 0 {
 		f.log.Info("feed: outage over; every channel is live again (those no other cause keeps stale)",
-			"feed", f.cfg.Name, "stale_for", now.Sub(f.outageAt).Round(time.Millisecond))
-		f.outageAt = time.Time{}
+			"feed", f.cfg.Name, "stale_for", ended.Round(time.Millisecond))
 	}
 }
 
