@@ -92,15 +92,7 @@ func printStream(t *testing.T) [][]byte {
 		{Type: itch.TypeTrade, StockLocate: 1, Stock: stock, Side: itch.SideBuy, Shares: 50, Price: 16990000, MatchNumber: 3},
 		{Type: itch.TypeOrderExecuted, StockLocate: 1, OrderRef: 1, Shares: 30, MatchNumber: 4},
 	}
-	var out [][]byte
-	for i := range msgs {
-		msgs[i].Timestamp = 34200000000000 + uint64(i)
-		b, err := itch.Append(nil, &msgs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, b)
-	}
+	out := encodeDay(t, msgs, true)
 	return out
 }
 

@@ -111,15 +111,25 @@ func directoryDay(t testing.TB) (day [][]byte, dir2 int) {
 		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 2, Shares: 100, MatchNumber: 1},
 		{Type: itch.TypeOrderExecuted, StockLocate: 1, OrderRef: 1, Shares: 200, MatchNumber: 2},
 	}
+	return encodeDay(t, msgs, true), 1
+}
+
+// encodeDay encodes msgs as ITCH messages, each stamped 09:30 plus its
+// index in nanoseconds first when stamp is set (msgs are changed so).
+func encodeDay(t testing.TB, msgs []itch.Message, stamp bool) [][]byte {
+	t.Helper()
+	day := make([][]byte, len(msgs))
 	for i := range msgs {
-		msgs[i].Timestamp = 34200000000000 + uint64(i)
+		if stamp {
+			msgs[i].Timestamp = 34200000000000 + uint64(i)
+		}
 		b, err := itch.Append(nil, &msgs[i])
 		if err != nil {
 			t.Fatal(err)
 		}
-		day = append(day, b)
+		day[i] = b
 	}
-	return day, 1
+	return day
 }
 
 // without returns msgs without message i.
@@ -283,14 +293,7 @@ func TestMissedDirectoryPrintsOnceAcrossRebuilds(t *testing.T) {
 		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 2, Shares: 60, MatchNumber: 2, Timestamp: ts + 2},
 		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 2, Shares: 70, MatchNumber: 3, Timestamp: ts + 3},
 	}
-	var day [][]byte
-	for i := range msgs {
-		b, err := itch.Append(nil, &msgs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		day = append(day, b)
-	}
+	day := encodeDay(t, msgs, false)
 	sink := newBooksSink(t)
 	d := NewITCHDecoder(twoSymbols{}, sink)
 	deliver := func(msgs [][]byte) {
@@ -393,14 +396,7 @@ func TestMissedDirectoryPrintSameNanosecondOnce(t *testing.T) {
 		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 2, Shares: 50, MatchNumber: 1, Timestamp: ts + 2},
 		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 2, Shares: 60, MatchNumber: 2, Timestamp: ts + 2},
 	}
-	var day [][]byte
-	for i := range msgs {
-		b, err := itch.Append(nil, &msgs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		day = append(day, b)
-	}
+	day := encodeDay(t, msgs, false)
 	sink := newBooksSink(t)
 	d := NewITCHDecoder(twoSymbols{}, sink)
 	deliver := func(msgs [][]byte) {
@@ -463,15 +459,7 @@ func lateDirectoryDay(t testing.TB, drop bool) [][]byte {
 		{Type: itch.TypeStockDirectory, StockLocate: 2, Stock: s2, RoundLotSize: 100},
 		{Type: itch.TypeAddOrder, StockLocate: 2, Stock: s2, OrderRef: 4, Side: itch.SideSell, Shares: 300, Price: 120100},
 	}
-	var day [][]byte
-	for i := range msgs {
-		msgs[i].Timestamp = 34200000000000 + uint64(i)
-		b, err := itch.Append(nil, &msgs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		day = append(day, b)
-	}
+	day := encodeDay(t, msgs, true)
 	return day
 }
 
@@ -557,14 +545,7 @@ func TestLateDirectoryPrintSameNanosecondOnce(t *testing.T) {
 		{Type: itch.TypeAddOrder, StockLocate: 2, Stock: s2, OrderRef: 4, Side: itch.SideSell, Shares: 300, Price: 120000, Timestamp: ts + 1},
 		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 4, Shares: 50, MatchNumber: 1, Timestamp: ts + 1},
 	}
-	var day [][]byte
-	for i := range msgs {
-		b, err := itch.Append(nil, &msgs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		day = append(day, b)
-	}
+	day := encodeDay(t, msgs, false)
 	sink := newBooksSink(t)
 	d := NewITCHDecoder(twoSymbols{}, sink)
 	deliver := func(msgs ...[]byte) {
@@ -619,15 +600,7 @@ func TestDirectoryWhileDivergedStale(t *testing.T) {
 		{Type: itch.TypeOrderCancel, StockLocate: 2, OrderRef: 2, Shares: 200},
 		{Type: itch.TypeAddOrder, StockLocate: 1, Stock: s1, OrderRef: 3, Side: itch.SideBuy, Shares: 100, Price: 16990000},
 	}
-	day := make([][]byte, len(msgs))
-	for i := range msgs {
-		msgs[i].Timestamp = 34200000000000 + uint64(i)
-		b, err := itch.Append(nil, &msgs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		day[i] = b
-	}
+	day := encodeDay(t, msgs, true)
 	skipped := without(day, 2) // the primary's stream: the day's 3 left out
 	sink := newBooksSink(t)
 	a := newArbiter(NewITCHDecoder(twoSymbols{}, sink), 64, 1, time.Second, time.Minute)
@@ -686,15 +659,7 @@ func TestDirectoryInRebuildStale(t *testing.T) {
 		{Type: itch.TypeAddOrder, StockLocate: 2, Stock: s2, OrderRef: 2, Side: itch.SideSell, Shares: 500, Price: 120000},
 		{Type: itch.TypeOrderCancel, StockLocate: 2, OrderRef: 2, Shares: 200},
 	}
-	day := make([][]byte, len(msgs))
-	for i := range msgs {
-		msgs[i].Timestamp = 34200000000000 + uint64(i)
-		b, err := itch.Append(nil, &msgs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		day[i] = b
-	}
+	day := encodeDay(t, msgs, true)
 	sink := newBooksSink(t)
 	d := NewITCHDecoder(twoSymbols{}, sink)
 	deliver := func(msgs ...[]byte) {
