@@ -132,6 +132,23 @@ func encodeDay(t testing.TB, msgs []itch.Message, stamp bool) [][]byte {
 	return day
 }
 
+// newDecoderRig returns an ITCH decoder of the carried instruments
+// (twoSymbols) into real books, and a deliver that applies msgs to it in
+// order, failing the test at an error.
+func newDecoderRig(t *testing.T) (*ITCHDecoder, *booksSink, func(msgs ...[]byte)) {
+	t.Helper()
+	sink := newBooksSink(t)
+	d := NewITCHDecoder(twoSymbols{}, sink)
+	return d, sink, func(msgs ...[]byte) {
+		t.Helper()
+		for _, m := range msgs {
+			if err := d.Apply(m, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 // without returns msgs without message i.
 func without(msgs [][]byte, i int) [][]byte {
 	return append(append([][]byte(nil), msgs[:i]...), msgs[i+1:]...)
@@ -294,17 +311,8 @@ func TestMissedDirectoryPrintsOnceAcrossRebuilds(t *testing.T) {
 		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 2, Shares: 70, MatchNumber: 3, Timestamp: ts + 3},
 	}
 	day := encodeDay(t, msgs, false)
-	sink := newBooksSink(t)
-	d := NewITCHDecoder(twoSymbols{}, sink)
-	deliver := func(msgs [][]byte) {
-		t.Helper()
-		for _, m := range msgs {
-			if err := d.Apply(m, 0); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	deliver(without(day, 1))
+	d, sink, deliver := newDecoderRig(t)
+	deliver(without(day, 1)...)
 	if !d.Missed() {
 		t.Fatal("000001's directory missed: not Missed")
 	}
@@ -313,14 +321,14 @@ func TestMissedDirectoryPrintsOnceAcrossRebuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Replay(4)
-	deliver(day[:4])
+	deliver(day[:4]...)
 	// The next rebuild delivers the day whole, every message delivered
 	// before.
 	if err := d.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	d.Replay(uint64(len(day)))
-	deliver(day)
+	deliver(day...)
 	if err := d.Rebuilt(); err != nil {
 		t.Fatal(err)
 	}
@@ -341,17 +349,8 @@ func TestMissedDirectoryPrintsOnceAcrossRebuilds(t *testing.T) {
 // dropped ones, are published once, not again by the rebuild.
 func TestMissedDirectoryNewSessionForgets(t *testing.T) {
 	day, dir2 := directoryDay(t)
-	sink := newBooksSink(t)
-	d := NewITCHDecoder(twoSymbols{}, sink)
-	deliver := func(msgs [][]byte) {
-		t.Helper()
-		for _, m := range msgs {
-			if err := d.Apply(m, 0); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	deliver(without(day, dir2))
+	d, sink, deliver := newDecoderRig(t)
+	deliver(without(day, dir2)...)
 	// The next session: a Restart, its stream from sequence 1 not
 	// delivered before (Replay 0). Its prints are counted alone.
 	if err := d.Restart(); err != nil {
@@ -361,7 +360,7 @@ func TestMissedDirectoryNewSessionForgets(t *testing.T) {
 		b.ups = nil
 	}
 	d.Replay(0)
-	deliver(day)
+	deliver(day...)
 	if err := d.Rebuilt(); err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +369,7 @@ func TestMissedDirectoryNewSessionForgets(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Replay(uint64(len(day)))
-	deliver(day)
+	deliver(day...)
 	if err := d.Rebuilt(); err != nil {
 		t.Fatal(err)
 	}
@@ -397,17 +396,8 @@ func TestMissedDirectoryPrintSameNanosecondOnce(t *testing.T) {
 		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 2, Shares: 60, MatchNumber: 2, Timestamp: ts + 2},
 	}
 	day := encodeDay(t, msgs, false)
-	sink := newBooksSink(t)
-	d := NewITCHDecoder(twoSymbols{}, sink)
-	deliver := func(msgs [][]byte) {
-		t.Helper()
-		for _, m := range msgs {
-			if err := d.Apply(m, 0); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	deliver(without(day[:4], 1)) // the add and the first execution dropped
+	d, sink, deliver := newDecoderRig(t)
+	deliver(without(day[:4], 1)...) // the add and the first execution dropped
 	if !d.Missed() {
 		t.Fatal("000001's directory missed: not Missed")
 	}
@@ -417,7 +407,7 @@ func TestMissedDirectoryPrintSameNanosecondOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Replay(4)
-	deliver(day)
+	deliver(day...)
 	if err := d.Rebuilt(); err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +416,7 @@ func TestMissedDirectoryPrintSameNanosecondOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Replay(uint64(len(day)))
-	deliver(day)
+	deliver(day...)
 	if err := d.Rebuilt(); err != nil {
 		t.Fatal(err)
 	}
@@ -546,16 +536,7 @@ func TestLateDirectoryPrintSameNanosecondOnce(t *testing.T) {
 		{Type: itch.TypeOrderExecuted, StockLocate: 2, OrderRef: 4, Shares: 50, MatchNumber: 1, Timestamp: ts + 1},
 	}
 	day := encodeDay(t, msgs, false)
-	sink := newBooksSink(t)
-	d := NewITCHDecoder(twoSymbols{}, sink)
-	deliver := func(msgs ...[]byte) {
-		t.Helper()
-		for _, m := range msgs {
-			if err := d.Apply(m, 0); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	d, sink, deliver := newDecoderRig(t)
 	deliver(day[0], day[2], day[1], day[3], day[4]) // the directory after the first order
 	b := sink.books[1]
 	if p := prints(b.ups); len(p) != 1 || p[0] != 50 {
@@ -660,16 +641,7 @@ func TestDirectoryInRebuildStale(t *testing.T) {
 		{Type: itch.TypeOrderCancel, StockLocate: 2, OrderRef: 2, Shares: 200},
 	}
 	day := encodeDay(t, msgs, true)
-	sink := newBooksSink(t)
-	d := NewITCHDecoder(twoSymbols{}, sink)
-	deliver := func(msgs ...[]byte) {
-		t.Helper()
-		for _, m := range msgs {
-			if err := d.Apply(m, 0); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	d, sink, deliver := newDecoderRig(t)
 	deliver(day[0])
 	if err := d.Restart(); err != nil {
 		t.Fatal(err)
