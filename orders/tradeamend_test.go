@@ -386,29 +386,7 @@ func TestResentStatusAnswerKeepsStatusAndLeaves(t *testing.T) {
 // (Trade.Day) and takes the cancel's (Trade.AmendDay), live and in
 // replay: a broker acceptor's restatement resends the cancels made today
 // of earlier days' trades, and not those made on earlier days.
-func TestTradeAmendDay(t *testing.T) {
-	clk := risk.NewManualClock(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)) // Tuesday 23:00 in Shanghai
-	start := scheduleRuns(t, clk, &clockJournal{clk: clk}, risk.ScheduleConfig{AlwaysOpen: true})
-	e := start()
-	e.working("w1", 200)
-	e.m.OnExecReport("core", e.er("w1", 'F', '1', 100, 100, 100, "t1"))
-	clk.Set(time.Date(2026, 12, 1, 16, 10, 0, 0, time.UTC)) // Wednesday 00:10
-	if _, err := e.m.New(buy("d1", 100)); err != nil {      // the day changes here
-		t.Fatal(err)
-	}
-	er := e.er("w1", 'H', '0', 0, 0, 200, "x1")
-	er.ExecRefID = "t1"
-	e.m.OnExecReport("core", er)
-	check := func(name string, m *Manager) {
-		t.Helper()
-		o, _ := m.Get("A1", "w1")
-		if tr := o.Trades(); len(tr) != 1 || !tr[0].Canceled || tr[0].Day != 20261201 || tr[0].AmendDay != 20261202 {
-			t.Errorf("%s: trades %+v; want t1 of 20261201, canceled on 20261202", name, tr)
-		}
-	}
-	check("live", e.m)
-	check("replayed", start().m)
-}
+func TestTradeAmendDay(t *testing.T) { tradeCanceledNextDay(t, true) }
 
 // TestTradeAmendDayBeforeTheDaysFirstRequest: a cancel applied after
 // midnight, before the day's first request (risk still counts the day
@@ -417,17 +395,31 @@ func TestTradeAmendDay(t *testing.T) {
 // restatement on a store whose session period began that day resends it
 // if its report is lost. Before, it took risk's day, the day before, and
 // the restatement left it out as told on that day.
-func TestTradeAmendDayBeforeTheDaysFirstRequest(t *testing.T) {
+func TestTradeAmendDayBeforeTheDaysFirstRequest(t *testing.T) { tradeCanceledNextDay(t, false) }
+
+// tradeCanceledNextDay runs the two tests above: an always-open venue's
+// order w1 trades t1 on Tuesday (20261201), and t1 is canceled at 00:10
+// on Wednesday, after a request that starts the day (request) or before
+// any. Live and in replay (on Thursday's clock when no request came: the
+// record's date counts, not the clock's), t1 is of 20261201 and canceled
+// on 20261202.
+func tradeCanceledNextDay(t *testing.T, request bool) {
+	t.Helper()
 	clk := risk.NewManualClock(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)) // Tuesday 23:00 in Shanghai
 	start := scheduleRuns(t, clk, &clockJournal{clk: clk}, risk.ScheduleConfig{AlwaysOpen: true})
 	e := start()
 	e.working("w1", 200)
 	e.m.OnExecReport("core", e.er("w1", 'F', '1', 100, 100, 100, "t1"))
-	clk.Set(time.Date(2026, 12, 1, 16, 10, 0, 0, time.UTC)) // Wednesday 00:10, no request since
+	clk.Set(time.Date(2026, 12, 1, 16, 10, 0, 0, time.UTC)) // Wednesday 00:10
+	if request {
+		if _, err := e.m.New(buy("d1", 100)); err != nil { // the day changes here
+			t.Fatal(err)
+		}
+	}
 	er := e.er("w1", 'H', '0', 0, 0, 200, "x1")
 	er.ExecRefID = "t1"
 	e.m.OnExecReport("core", er)
-	if d := e.m.TradingDay(); d != 20261201 {
+	if d := e.m.TradingDay(); !request && d != 20261201 {
 		t.Fatalf("the trading day %d; want 20261201 (no request yet)", d)
 	}
 	check := func(name string, m *Manager) {
@@ -438,7 +430,9 @@ func TestTradeAmendDayBeforeTheDaysFirstRequest(t *testing.T) {
 		}
 	}
 	check("live", e.m)
-	clk.Set(time.Date(2026, 12, 2, 16, 10, 0, 0, time.UTC)) // restarted on Thursday: the record's date, not the clock's
+	if !request {
+		clk.Set(time.Date(2026, 12, 2, 16, 10, 0, 0, time.UTC)) // restarted on Thursday
+	}
 	check("replayed", start().m)
 }
 
