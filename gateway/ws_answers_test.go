@@ -725,3 +725,47 @@ func TestWSOrderUnknownFieldRefused(t *testing.T) {
 		t.Errorf("a ping with an unknown field: %s; want it answered", line)
 	}
 }
+
+// TestWSOrderRepeatedFieldRefused: an order request that gives a field
+// twice (the same name, or names equal without regard to case, or one
+// spelled with an escape), or that has more after its JSON object, has two
+// readings; it is refused bad_json with ref and never entered. Before,
+// encoding/json took the last key and {"qty":100,"QTY":100000} entered a
+// 100,000-share order, and a second value after the object was ignored.
+func TestWSOrderRepeatedFieldRefused(t *testing.T) {
+	f := newFakeEntry()
+	e, tok := newFakeEntryEnv(t, WSConfig{}, f)
+	c := e.dial(tok)
+	const order = `"account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00"`
+	for _, tc := range []struct{ name, raw, want, ref string }{
+		{"qty twice", `{"op":"order.new","clOrdId":"d1",` + order + `,"qty":100,"qty":100000}`, "given more than once", "d1"},
+		{"qty in upper case", `{"op":"order.new","clOrdId":"d2",` + order + `,"qty":100,"QTY":100000}`, "given more than once", "d2"},
+		{"qty escaped", `{"op":"order.new","clOrdId":"d3",` + order + `,"qty":100,"q\u0074y":100000}`, "given more than once", "d3"},
+		{"account twice", `{"op":"order.new","clOrdId":"d4","account":"A2",` + order + `,"qty":100}`, "given more than once", "d4"},
+		{"cancel of two orders", `{"op":"order.cancel","clOrdId":"d5","origClOrdId":"c1","ORIGCLORDID":"c2","account":"A1"}`, "given more than once", "d5"},
+		{"replace price twice", `{"op":"order.replace","clOrdId":"d6","origClOrdId":"c1","account":"A1","price":"1700.00","Price":"17.00","qty":100}`, "given more than once", "d6"},
+		{"a second object", `{"op":"order.new","clOrdId":"d7",` + order + `,"qty":100}{"qty":100000}`, "has more after it", "d7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := c.SendRaw(context.Background(), []byte(tc.raw)); err != nil {
+				t.Fatal(err)
+			}
+			m, line := nextRaw(t, c, func(m rawMessage) bool { return m.str("type") == "error" || m.str("type") == "accepted" })
+			if m.str("type") != "error" || m.str("code") != codeBadJSON || m.str("ref") != tc.ref || !strings.Contains(m.str("msg"), tc.want) {
+				t.Fatalf("got %s, want bad_json %q with ref %s", line, tc.want, tc.ref)
+			}
+		})
+	}
+	if err := c.SendRaw(context.Background(), []byte(`{"op":"order.new","clOrdId":"d8",`+order+`,"QTY":100}`)); err != nil {
+		t.Fatal(err)
+	}
+	if m, line := nextRaw(t, c, func(m rawMessage) bool { return m.str("type") == "error" || m.str("type") == "accepted" }); m.str("type") != "accepted" {
+		t.Fatalf("an order naming qty once, in upper case: %s; want it accepted", line)
+	}
+	f.mu.Lock()
+	calls := slices.Clone(f.calls)
+	f.mu.Unlock()
+	if !slices.Equal(calls, []string{"new d8 A1"}) {
+		t.Errorf("entered %q; want only d8", calls)
+	}
+}

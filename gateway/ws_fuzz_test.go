@@ -1,8 +1,12 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"sgw/refdata"
@@ -36,6 +40,9 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"op":"account","account":"A1","id":3}`,
 		`{"op":"order.trades","account":"A1","clOrdId":"c1","id":5}`,
 		`{"op":"order.trades","account":"A1","clOrdId":"r1","cursor":"2","limit":2,"id":6}`,
+		`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100,"QTY":100000}`,
+		`{"op":"order.cancel","clOrdId":"x1","origClOrdId":"c1","account":"A1","o\u0072igClOrdId":"c2"}`,
+		`{"op":"order.status","clOrdId":"c1","account":"A1"} {"op":"ping"}`,
 		`[1]`, `{`, `null`, ``,
 	} {
 		f.Add([]byte(s))
@@ -51,6 +58,14 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 		if e := acceptedIDs(r); e != "" {
 			t.Fatal(e)
+		}
+		if !json.Valid(b) {
+			t.Fatalf("accepted %q, not one JSON value", b)
+		}
+		if isOrderOp(r.Op) {
+			if k := repeatedKey(b); k != "" {
+				t.Fatalf("accepted %s giving %q twice", r.Op, k)
+			}
 		}
 		switch r.Op {
 		case opSubscribe, opUnsubscribe:
@@ -136,6 +151,60 @@ func acceptedIDs(r request) string {
 	for _, s := range e {
 		if s != "" {
 			return s
+		}
+	}
+	return ""
+}
+
+// TestRequestFieldsMatchTags: requestFields names every JSON field of
+// request, so that repeatedField knows each key decodeStrict accepts.
+func TestRequestFieldsMatchTags(t *testing.T) {
+	var tags []string
+	rt := reflect.TypeFor[request]()
+	for i := range rt.NumField() {
+		if tag := rt.Field(i).Tag.Get("json"); tag != "" {
+			tags = append(tags, strings.Split(tag, ",")[0])
+		}
+	}
+	if !slices.Equal(tags, requestFields[:]) {
+		t.Errorf("request's JSON fields are %q; requestFields lists %q", tags, requestFields)
+	}
+}
+
+// isOrderOp reports whether op is an order request's (order.*, orders.list).
+func isOrderOp(op string) bool {
+	switch op {
+	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList, opOrderTrades:
+		return true
+	}
+	return false
+}
+
+// repeatedKey returns a top-level key of the JSON object b that another
+// key equals without regard to case (as encoding/json matches keys to
+// fields), or "". It reads b with json.Decoder's tokens, not as
+// repeatedField scans it.
+func repeatedKey(b []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if _, err := dec.Token(); err != nil {
+		return ""
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		k := tok.(string)
+		for _, o := range keys {
+			if strings.EqualFold(o, k) {
+				return k
+			}
+		}
+		keys = append(keys, k)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return ""
 		}
 	}
 	return ""

@@ -123,6 +123,9 @@ func decodeRequest(b []byte) (request, *protoError) {
 	}
 	unknown, err := decodeStrict(b, &r)
 	if err != nil {
+		if err == errSecondValue {
+			return r, orderRef(&r, perr(codeBadJSON, "a message must be one JSON object, and this one has more after it"))
+		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			// The other fields are decoded: a refusal of an order
@@ -179,6 +182,9 @@ func decodeRequest(b []byte) (request, *protoError) {
 		if unknown != "" {
 			return r, orderRef(&r, perr(codeBadJSON, "unknown field %q: an order request takes only the fields docs/PROTOCOL.md lists", unknown))
 		}
+		if f := repeatedField(b); f != "" {
+			return r, orderRef(&r, perr(codeBadJSON, "field %q given more than once (names match without regard to case): an order request must have one reading", f))
+		}
 		return r, checkOrder(&r)
 	case opAccount:
 		return r, checkID(idField{"account", r.Account, refdata.MaxAccountLen})
@@ -190,6 +196,9 @@ func decodeRequest(b []byte) (request, *protoError) {
 	return r, nil
 }
 
+// errSecondValue: a message with more after its JSON object.
+var errSecondValue = errors.New("more than one JSON value")
+
 // decodeStrict decodes the JSON object b into r. A field no request field
 // takes does not fail it: it returns the first such field's name (cut to
 // 32 bytes), r decoded with the rest, as encoding/json's lenient decoding
@@ -197,12 +206,19 @@ func decodeRequest(b []byte) (request, *protoError) {
 // field the gateway does not know is a term it would not apply (a
 // "timeInForce" the client meant, ignored, left a day order resting).
 // Field names match as encoding/json matches them (case folded). A
-// request without such a field is decoded once.
+// request without such a field is decoded once. A message with more after
+// its object is errSecondValue, r decoded from the object.
 func decodeStrict(b []byte, r *request) (unknown string, err error) {
 	const prefix = `json: unknown field "`
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	err = dec.Decode(r)
+	if err == nil && dec.InputOffset() != int64(len(b)) {
+		// A second value after the object: json.Decoder reads one
+		// value and leaves the rest (json.Unmarshal, before, refused
+		// it), and a request must have one reading.
+		return "", errSecondValue
+	}
 	if err == nil || !strings.HasPrefix(err.Error(), prefix) {
 		return "", err
 	}
@@ -212,6 +228,85 @@ func decodeStrict(b []byte, r *request) (unknown string, err error) {
 	}
 	*r = request{}
 	return unknown, json.Unmarshal(b, r)
+}
+
+// requestFields are the JSON names of request's fields, as its tags give
+// them (TestRequestFieldsMatchTags), at most 64.
+var requestFields = [...]string{"op", "id", "token", "channel", "symbols", "depth", "resume", "checksums",
+	"accounts", "clOrdId", "origClOrdId", "account", "symbol", "side", "type", "price", "qty", "cursor", "limit"}
+
+// repeatedField returns the name of a field the JSON object b (one value
+// that decodeStrict decoded without an unknown field) gives more than
+// once, or "" if none. encoding/json matches keys to fields without regard
+// to case (bytes.EqualFold, after unescaping) and keeps the last of keys
+// that match one field, so {"qty":100,"QTY":100000} and
+// {"qty":100,"qty":100000} decode as a 100,000-share order: such a
+// request has two readings. A key that matches no field (none should
+// reach here) is returned too. It scans the top-level keys once and
+// allocates only for a key with an escape.
+func repeatedField(b []byte) string {
+	var seen uint64
+	depth, wantKey := 0, false
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			j := i + 1
+			for b[j] != '"' {
+				if b[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if depth == 1 && wantKey {
+				wantKey = false
+				k := fieldIndex(b[i : j+1])
+				if k < 0 {
+					return string(b[i+1 : min(j, i+33)])
+				}
+				if seen&(1<<k) != 0 {
+					return requestFields[k]
+				}
+				seen |= 1 << k
+			}
+			i = j
+		case '{', '[':
+			depth++
+			wantKey = depth == 1
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return ""
+			}
+		case ',':
+			wantKey = depth == 1
+		}
+	}
+	return ""
+}
+
+// fieldIndex returns the index in requestFields of the field the quoted
+// JSON key q matches as encoding/json matches it (the exact name, else
+// one equal under Unicode case folding), or -1.
+func fieldIndex(q []byte) int {
+	key := q[1 : len(q)-1]
+	if bytes.IndexByte(key, '\\') >= 0 {
+		var s string
+		if json.Unmarshal(q, &s) != nil {
+			return -1
+		}
+		key = []byte(s)
+	}
+	for k, f := range requestFields {
+		if string(key) == f {
+			return k
+		}
+	}
+	for k, f := range requestFields {
+		if bytes.EqualFold(key, []byte(f)) {
+			return k
+		}
+	}
+	return -1
 }
 
 // idField is an identifier of a request, its wire name and its limit.
