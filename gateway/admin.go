@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 )
 
 // Admin is what operators may do through the admin endpoints.
@@ -24,6 +26,9 @@ type killRequest struct {
 	Account *string `json:"account"`
 	On      *bool   `json:"on"`
 }
+
+// killFields are the JSON names of killRequest's fields.
+var killFields = [...]string{"account", "on"}
 
 // handleKill turns a kill switch on or off. It takes effect for the next
 // order check, before the answer is sent. Only operators' tokens (a
@@ -59,19 +64,29 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 			"no gateway serves order entry now (the cluster is electing a leader); the kill switch is unchanged: try again")
 		return
 	}
-	var req killRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4096))
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		writeError(w, http.StatusRequestEntityTooLarge, codeBodyTooLarge, "the body must be at most 4096 bytes")
 		return
 	}
-	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
-		err = errors.New("more than one JSON value")
+	var req killRequest
+	if err == nil {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&req)
+		if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+			err = errors.New("more than one JSON value")
+		}
 	}
 	if err != nil || req.On == nil || req.Account == nil {
 		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"account":"A1" (or "" for all),"on":true|false}`)
+		return
+	}
+	// A field given twice ("account" and "Account", as encoding/json
+	// matches names) has two readings, one of them maybe every account:
+	// encoding/json would take the last.
+	if f := repeatedField(body, killFields[:]); f != "" {
+		writeError(w, http.StatusBadRequest, "bad_request", "field "+strconv.Quote(f)+" given more than once (names match without regard to case)")
 		return
 	}
 	account := *req.Account

@@ -217,10 +217,12 @@ func TestAdminKill(t *testing.T) {
 	if code := post(tok, `{"account":"A1","on":true}`); code != http.StatusForbidden {
 		t.Fatalf("trader token: %d", code)
 	}
-	// A body without the account, or with more after it, changes no
-	// switch: before, {"on":true} turned every account's (the whole
-	// firm's trading stopped), and a second JSON value was ignored.
-	for _, body := range []string{`{"account":"A1"}`, `{"on":true}`, `{"account":"A1","on":false}{"account":"","on":true}`} {
+	// A body without the account, or with more after it, or giving a
+	// field twice, changes no switch: before, {"on":true} turned every
+	// account's (the whole firm's trading stopped), a second JSON value
+	// was ignored, and of a field given twice the last was taken.
+	for _, body := range []string{`{"account":"A1"}`, `{"on":true}`, `{"account":"A1","on":false}{"account":"","on":true}`,
+		`{"account":"A1","on":true,"account":""}`, `{"account":"A1","Account":"","on":true}`, `{"account":"A1","on":false,"ON":true}`} {
 		if code := post(admin, body); code != http.StatusBadRequest {
 			t.Fatalf("bad body %s: %d", body, code)
 		}

@@ -182,7 +182,7 @@ func decodeRequest(b []byte) (request, *protoError) {
 		if unknown != "" {
 			return r, orderRef(&r, perr(codeBadJSON, "unknown field %q: an order request takes only the fields docs/PROTOCOL.md lists", unknown))
 		}
-		if f := repeatedField(b); f != "" {
+		if f := repeatedField(b, requestFields[:]); f != "" {
 			return r, orderRef(&r, perr(codeBadJSON, "field %q given more than once (names match without regard to case): an order request must have one reading", f))
 		}
 		return r, checkOrder(&r)
@@ -235,16 +235,16 @@ func decodeStrict(b []byte, r *request) (unknown string, err error) {
 var requestFields = [...]string{"op", "id", "token", "channel", "symbols", "depth", "resume", "checksums",
 	"accounts", "clOrdId", "origClOrdId", "account", "symbol", "side", "type", "price", "qty", "cursor", "limit"}
 
-// repeatedField returns the name of a field the JSON object b (one value
-// that decodeStrict decoded without an unknown field) gives more than
-// once, or "" if none. encoding/json matches keys to fields without regard
-// to case (bytes.EqualFold, after unescaping) and keeps the last of keys
-// that match one field, so {"qty":100,"QTY":100000} and
+// repeatedField returns the name of a field of fields (at most 64) that
+// the JSON object b (one value, decoded without an unknown field) gives
+// more than once, or "" if none. encoding/json matches keys to fields
+// without regard to case (bytes.EqualFold, after unescaping) and keeps
+// the last of keys that match one field, so {"qty":100,"QTY":100000} and
 // {"qty":100,"qty":100000} decode as a 100,000-share order: such a
-// request has two readings. A key that matches no field (none should
-// reach here) is returned too. It scans the top-level keys once and
-// allocates only for a key with an escape.
-func repeatedField(b []byte) string {
+// request has two readings. A key that matches none of fields (none
+// should reach here) is returned too. It scans the top-level keys once
+// and allocates only for a key with an escape.
+func repeatedField(b []byte, fields []string) string {
 	var seen uint64
 	depth, wantKey := 0, false
 	for i := 0; i < len(b); i++ {
@@ -259,19 +259,21 @@ func repeatedField(b []byte) string {
 			}
 			if depth == 1 && wantKey {
 				wantKey = false
-				k := fieldIndex(b[i : j+1])
+				k := fieldIndex(b[i:j+1], fields)
 				if k < 0 {
 					return string(b[i+1 : min(j, i+33)])
 				}
 				if seen&(1<<k) != 0 {
-					return requestFields[k]
+					return fields[k]
 				}
 				seen |= 1 << k
 			}
 			i = j
-		case '{', '[':
+		case '{':
 			depth++
 			wantKey = depth == 1
+		case '[':
+			depth++
 		case '}', ']':
 			depth--
 			if depth == 0 {
@@ -284,10 +286,10 @@ func repeatedField(b []byte) string {
 	return ""
 }
 
-// fieldIndex returns the index in requestFields of the field the quoted
-// JSON key q matches as encoding/json matches it (the exact name, else
-// one equal under Unicode case folding), or -1.
-func fieldIndex(q []byte) int {
+// fieldIndex returns the index in fields of the field the quoted JSON key
+// q matches as encoding/json matches it (the exact name, else one equal
+// under Unicode case folding), or -1.
+func fieldIndex(q []byte, fields []string) int {
 	key := q[1 : len(q)-1]
 	if bytes.IndexByte(key, '\\') >= 0 {
 		var s string
@@ -296,12 +298,12 @@ func fieldIndex(q []byte) int {
 		}
 		key = []byte(s)
 	}
-	for k, f := range requestFields {
+	for k, f := range fields {
 		if string(key) == f {
 			return k
 		}
 	}
-	for k, f := range requestFields {
+	for k, f := range fields {
 		if bytes.EqualFold(key, []byte(f)) {
 			return k
 		}
