@@ -1,6 +1,10 @@
 package orders
 
-import "errors"
+import (
+	"errors"
+
+	"sgw/journal"
+)
 
 // Errors of the order manager. A risk rejection is a *risk.Reject.
 var (
@@ -44,7 +48,10 @@ const (
 	// CodeInDoubt: the request was in flight when this gateway lost the
 	// cluster's leadership: the next leader's journal decides whether it
 	// was accepted (and then sends it). The client asks the order's
-	// status again, on the leader.
+	// status again, on the leader. A single gateway answers it when the
+	// journal failed to commit the request and then failed to cut it
+	// from the file (journal.ErrRollback): the restarted gateway may
+	// find it accepted, and send it.
 	CodeInDoubt = "orders.in_doubt"
 	// CodeNotLeader: this gateway is a cluster node that does not lead
 	// the cluster (or no leader is elected yet); the text names the
@@ -89,6 +96,10 @@ var ErrNotLeader = errors.New("orders: this node no longer leads the journal")
 func journalEnd(err error, what string) (code, text string) {
 	if errors.Is(err, ErrNotLeader) {
 		return CodeNotLeader, "this gateway no longer leads the cluster; the " + what + " was not recorded: send it again (the load balancer routes to the leader)"
+	}
+	if errors.Is(err, journal.ErrRollback) {
+		return CodeInDoubt, "the order journal failed while recording the " + what + " and could not remove it from the file: " +
+			"the gateway may find it accepted, and send it, when restarted: ask its status then"
 	}
 	if errors.Is(err, ErrInDoubt) {
 		return CodeInDoubt, "this gateway lost the cluster's leadership with the " + what + " in flight; the next leader decides whether it was accepted: ask its status again"

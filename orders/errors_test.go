@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"sgw/journal"
 )
 
 func TestJournalEndCodes(t *testing.T) {
@@ -12,6 +14,7 @@ func TestJournalEndCodes(t *testing.T) {
 		want string
 	}{
 		{errors.New("disk full"), CodeJournal},
+		{fmt.Errorf("%w: fsync: EIO (%w: EIO)", journal.ErrFailed, journal.ErrRollback), CodeInDoubt},
 		{fmt.Errorf("%w: cluster: no quorum", ErrInDoubt), CodeInDoubt},
 		{fmt.Errorf("%w: cluster: not the leader", ErrNotLeader), CodeNotLeader},
 	} {

@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"sgw/fix"
+	"sgw/journal"
 )
 
 // TestFailoverHoldsOrders: while the session is down (a carrier
@@ -214,6 +215,35 @@ func TestJournalFailureFailsClosed(t *testing.T) {
 		t.Fatalf("the fill after the failure: %+v", ev)
 	}
 	_ = e.m.Stats()
+	if v := testGauge(t, e.m.met.journalFailed); v != 1 {
+		t.Fatalf("gateway_orders_journal_failed = %v", v)
+	}
+}
+
+// TestJournalRollbackFailedInDoubt: a commit that failed and could not
+// be cut from the file either (journal.ErrRollback; here the record is
+// in the file indeed) may be replayed, and sent, after a restart: its
+// client hears orders.in_doubt, not that it was not sent; the journal
+// counts as failed all the same. Before, the client heard
+// orders.journal_failed, "the order was not sent", and could enter it
+// again while the restart sent the first.
+func TestJournalRollbackFailedInDoubt(t *testing.T) {
+	var fj *failingJournal
+	e := newEnv(t, t.TempDir(), func(e *env, _ *Config) { fj = &failingJournal{Journal: e.jrnl}; e.jrnl = fj })
+	fj.failCommit = true
+	fj.commitErr = fmt.Errorf("%w: fsync: %w (%w: %w)", journal.ErrFailed, errDisk, journal.ErrRollback, errDisk)
+	if _, err := e.m.New(buy("c1", 100)); err != nil {
+		t.Fatalf("New before the failure is known: %v", err)
+	}
+	if ev := e.ev.wait(t, 1)[0]; ev.ExecType != '8' || ev.Code != CodeInDoubt || ev.Order.Status != StatusRejected {
+		t.Fatalf("the client of the order the journal could not roll back heard %+v, want orders.in_doubt", ev)
+	}
+	if len(e.core.list()) != 0 {
+		t.Fatalf("the failed order was sent: %v", describe(e.core.list()))
+	}
+	if _, err := e.m.New(buy("c2", 100)); !errorsCode(err, CodeJournal) {
+		t.Fatalf("New after the failure: %v, want orders.journal_failed", err)
+	}
 	if v := testGauge(t, e.m.met.journalFailed); v != 1 {
 		t.Fatalf("gateway_orders_journal_failed = %v", v)
 	}
