@@ -43,6 +43,11 @@ const (
 	// CodeJournal: the order journal failed; the gateway accepts no more
 	// orders until it is restarted.
 	CodeJournal = "orders.journal_failed"
+	// CodeJournalStalled: the order journal has completed no record for
+	// Config.JournalStall (a disk that hangs): a new order or replace is
+	// refused at once, nothing recorded, until it completes one again.
+	// Send it again later.
+	CodeJournalStalled = "orders.journal_stalled"
 	// CodeStopping: the gateway is shutting down.
 	CodeStopping = "orders.stopping"
 	// CodeInDoubt: the request was in flight when this gateway lost the

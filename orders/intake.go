@@ -59,13 +59,17 @@ func checkIDs(clOrdID, account, symbol string, clOrdIDOptional bool) error {
 func checkOrig(orig string) error { return CheckID("origClOrdId", orig, refdata.MaxClOrdIDLen) }
 
 // admit refuses a request the manager cannot take now: the journal
-// failed, or the gateway is stopping. mu held.
+// failed or stalled, or the gateway is stopping. mu held.
 func (m *Manager) admit() error {
 	if m.failed != nil {
 		return m.failed
 	}
 	if m.stopping {
 		return &Reject{Code: CodeStopping, Text: "the gateway is shutting down; send the request to another instance", FIXReason: fixOther}
+	}
+	if m.journalStalled() {
+		return &Reject{Code: CodeJournalStalled, FIXReason: fixOther,
+			Text: fmt.Sprintf("the order journal has recorded nothing for %s (its disk is not answering); the request was not taken: send it again later", m.cfg.JournalStall)}
 	}
 	return nil
 }

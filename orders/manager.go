@@ -29,6 +29,8 @@ const (
 	// DefaultDayEndCheck is Config.DayEndCheck's default: 16:00 in
 	// Shanghai, past the STAR and ChiNext after-hours trading (to 15:30).
 	DefaultDayEndCheck = time.Hour
+	// DefaultJournalStall is Config.JournalStall's default.
+	DefaultJournalStall = 5 * time.Second
 )
 
 // Config configures a Manager.
@@ -84,8 +86,23 @@ type Config struct {
 	// be under 9h, so the check runs before midnight, while risk still
 	// holds the day.
 	DayEndCheck time.Duration
+	// JournalStall is how long the journal may go without completing a
+	// record (durable or failed) while records wait in it before the
+	// journal counts as stalled (a disk that hangs: fsync neither returns
+	// nor fails): new orders and replaces are then refused at once,
+	// orders.journal_stalled, until it completes one again, rather than
+	// taken into memory unanswered for as long as the disk hangs and sent
+	// long after. Requests already in the journal wait for its outcome.
+	// Cancels still pass (one per order at most). Zero means 5s;
+	// negative is an error.
+	JournalStall time.Duration
 	// Clock stamps orders; nil means the wall clock.
 	Clock func() time.Time
+	// stallClock times JournalStall (tests set it); nil means the wall
+	// clock, whose monotonic reading a step of the system's clock does
+	// not move. It is not Clock: a disk hangs in real time, whatever
+	// the time orders are stamped with.
+	stallClock func() time.Time
 	// OnSent, when set, is told how long each new order took from New to
 	// being handed to its upstream session (risk, journal fsync, routing):
 	// the gateway-internal latency. Called on the dispatcher goroutine.
@@ -157,6 +174,12 @@ type Manager struct {
 	// lock.
 	inJournal atomic.Int64
 	draining  atomic.Bool
+	// journalSince is when the journal last completed a record, or took
+	// one while holding none (Config.stallClock's time since clockBase):
+	// with records in it, the journal has stalled once JournalStall has
+	// passed since (journalStalled).
+	journalSince atomic.Int64
+	clockBase    time.Time
 
 	durable    chan durable  // journal completions, to the dispatcher
 	dispatched chan struct{} // closed when the dispatcher returns
@@ -183,6 +206,7 @@ type Manager struct {
 	// id) go to that source too, which may not be the order's.
 	requesters map[requestKey]Source
 	failed     error         // sticky journal failure
+	stalled    bool          // the journal was stalled at the last tick (the gauge, the log)
 	stopping   bool          // Drain was called: no new requests
 	changed    chan struct{} // closed and replaced when an answer arrives (Drain)
 	stats      Stats
@@ -247,7 +271,7 @@ func NewStats() Stats {
 // rejected with by the manager or its risk checks.
 func RejectCodes() []string {
 	return append([]string{CodeBadID, CodeUnknownOrder, CodeRequestPending, CodeNoUpstream, CodeUpstreamDown,
-		CodeUpstreamReject, CodeJournal, CodeStopping, CodeInDoubt, CodeNotLeader, CodeTooLate}, risk.Codes()...)
+		CodeUpstreamReject, CodeJournal, CodeJournalStalled, CodeStopping, CodeInDoubt, CodeNotLeader, CodeTooLate}, risk.Codes()...)
 }
 
 // Check validates cfg as New would: what `gateway check-config` asks of
@@ -268,6 +292,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
+	}
+	if cfg.stallClock == nil {
+		cfg.stallClock = time.Now
 	}
 	if cfg.IDPrefix == "" {
 		cfg.IDPrefix = "GW"
@@ -290,6 +317,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.DayEndCheck == 0 {
 		cfg.DayEndCheck = DefaultDayEndCheck
 	}
+	if cfg.JournalStall == 0 {
+		cfg.JournalStall = DefaultJournalStall
+	}
 	switch {
 	case cfg.HoldQueue < 0:
 		return cfg, fmt.Errorf("%w: hold_queue %d is negative", ErrConfig, cfg.HoldQueue)
@@ -298,6 +328,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	case cfg.HoldTimeout < 0 || cfg.AckTimeout < 0 || cfg.StatusTimeout < 0:
 		return cfg, fmt.Errorf("%w: hold_timeout %v, ack_timeout %v, status_timeout %v: none may be negative",
 			ErrConfig, cfg.HoldTimeout, cfg.AckTimeout, cfg.StatusTimeout)
+	case cfg.JournalStall < 0:
+		return cfg, fmt.Errorf("%w: journal stall %v is negative", ErrConfig, cfg.JournalStall)
 	case cfg.DayEndCheck < 0 || cfg.DayEndCheck >= 9*time.Hour:
 		return cfg, fmt.Errorf("%w: day_end_check %v: from the close (15:00) to before midnight, 0 < d < 9h", ErrConfig, cfg.DayEndCheck)
 	case !refdata.ValidID(cfg.IDPrefix, 8):
@@ -326,7 +358,7 @@ func New(cfg Config, rc *risk.Checker, j Journal, log *slog.Logger) (*Manager, e
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, risk: rc, jrnl: j, credit: map[string]bool{}, log: log, met: met,
+	m := &Manager{cfg: cfg, risk: rc, jrnl: j, credit: map[string]bool{}, log: log, met: met, clockBase: cfg.stallClock(),
 		routes: map[string]*route{}, orders: map[string]*Order{}, byUID: map[string]*Order{},
 		byAccount: map[string][]*Order{}, bySource: map[Source][]*Order{}, keptFrom: map[Source]map[*Order]struct{}{}, execs: map[execRef]bool{}, sinks: map[Source]Sink{},
 		lastIn:   map[string]int{},
@@ -603,7 +635,11 @@ func (m *Manager) journalSend(typ byte, rec bodyRecord, o *Order, ev Event, req 
 	failed func(err error) (Event, bool)) error {
 	body := encodeRecord(rec)
 	targets := m.targets(o, ev.Ref)
+	if m.inJournal.Add(1) == 1 {
+		m.journalSince.Store(int64(m.cfg.stallClock().Sub(m.clockBase)))
+	}
 	err := m.jrnl.AppendAsync(typ, body, func(_ uint64, err error) {
+		m.journalSince.Store(int64(m.cfg.stallClock().Sub(m.clockBase)))
 		m.durable <- durable{err: err, fn: func(err error) {
 			m.inJournal.Add(-1)
 			if err == nil && then == nil {
@@ -643,14 +679,20 @@ func (m *Manager) journalSend(typ byte, rec bodyRecord, o *Order, ev Event, req 
 		}}
 	})
 	if err != nil {
+		m.inJournal.Add(-1)
 		m.fail(err)
 		if failed != nil {
 			failed(err)
 		}
 		return err
 	}
-	m.inJournal.Add(1)
 	return nil
+}
+
+// journalStalled reports whether records wait in the journal and it has
+// completed none for Config.JournalStall. Any goroutine.
+func (m *Manager) journalStalled() bool {
+	return m.inJournal.Load() > 0 && int64(m.cfg.stallClock().Sub(m.clockBase))-m.journalSince.Load() >= int64(m.cfg.JournalStall)
 }
 
 // fail makes a journal failure sticky: no more requests are accepted, and

@@ -10,6 +10,7 @@ import (
 // created but not registered.
 type metrics struct {
 	journalFailed   prometheus.Gauge
+	journalStalled  prometheus.Gauge
 	riskErrors      *prometheus.CounterVec
 	held            *prometheus.GaugeVec
 	checks          *prometheus.GaugeVec
@@ -29,6 +30,8 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	m := &metrics{
 		journalFailed: prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_orders_journal_failed",
 			Help: "1 once the order journal failed: the gateway accepts no orders until restarted (alert)."}),
+		journalStalled: prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_orders_journal_stalled",
+			Help: "1 while records wait in the order journal and it has completed none for the journal stall time (a disk that hangs): new orders are refused (alert)."}),
 		riskErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_orders_risk_errors_total",
 			Help: "Updates the risk ledger refused (op: fill, done, replaced, replace_rejected, trade_amend): cash or positions may be off (alert)."}, []string{"op"}),
 		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gateway_orders_held",
@@ -75,6 +78,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		return c
 	}
 	m.journalFailed = reuse(m.journalFailed).(prometheus.Gauge)
+	m.journalStalled = reuse(m.journalStalled).(prometheus.Gauge)
 	m.riskErrors = reuse(m.riskErrors).(*prometheus.CounterVec)
 	m.held = reuse(m.held).(*prometheus.GaugeVec)
 	m.checks = reuse(m.checks).(*prometheus.GaugeVec)

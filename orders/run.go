@@ -32,6 +32,7 @@ func (m *Manager) Run(ctx context.Context) error {
 func (m *Manager) tick(now time.Time) {
 	m.mu.Lock()
 	defer m.unlock()
+	m.noteStall()
 	day, sinceClose, closes := m.risk.SinceClose()
 	for _, rt := range m.routes {
 		if closes && sinceClose >= m.cfg.DayEndCheck && rt.recovered && rt.dayChecked != day {
@@ -244,4 +245,23 @@ func (m *Manager) applyOwnExpiry(o *Order, text string) Event {
 	m.ended(o, fix.ExecReport{})
 	m.signal()
 	return Event{Kind: EventExec, ExecType: 'C', Order: *o, Ref: o.ClOrdID, Text: text, Code: CodeExpiredUnreported}
+}
+
+// noteStall raises or lowers gateway_orders_journal_stalled and logs the
+// change when the journal's stall (journalStalled) began or ended since
+// the last tick. mu held.
+func (m *Manager) noteStall() {
+	st := m.journalStalled()
+	if st == m.stalled {
+		return
+	}
+	m.stalled = st
+	if st {
+		m.met.journalStalled.Set(1)
+		m.log.Error("orders: the journal has completed no record for the journal stall time (its disk is not answering); "+
+			"refusing new orders and replaces until it does", "stall", m.cfg.JournalStall, "records_waiting", m.inJournal.Load())
+		return
+	}
+	m.met.journalStalled.Set(0)
+	m.log.Info("orders: the journal completes records again; taking new orders")
 }
