@@ -90,7 +90,8 @@ type IssuedTLCP struct {
 }
 
 // IssueTLCP issues a pair for l (its names in both certificates, which
-// serve both server and client authentication; l.Client is ignored),
+// serve both server and client authentication, or, with l.Client,
+// client authentication only),
 // each with a fresh SM2 key: the signature certificate for digital
 // signatures, the encryption certificate for key encipherment and key
 // agreement.
@@ -117,13 +118,17 @@ func (ca *SM2CA) issue(l Leaf, usage smx509.KeyUsage) (*tlcp.Certificate, []byte
 		return nil, nil, nil, err
 	}
 	now := time.Now()
+	eku := []smx509.ExtKeyUsage{smx509.ExtKeyUsageServerAuth, smx509.ExtKeyUsageClientAuth}
+	if l.Client {
+		eku = []smx509.ExtKeyUsage{smx509.ExtKeyUsageClientAuth}
+	}
 	tmpl := &smx509.Certificate{
 		SerialNumber: sn,
 		Subject:      pkix.Name{CommonName: l.CommonName, Country: []string{"CN"}},
 		NotBefore:    now.Add(-24 * time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     usage,
-		ExtKeyUsage:  []smx509.ExtKeyUsage{smx509.ExtKeyUsageServerAuth, smx509.ExtKeyUsageClientAuth},
+		ExtKeyUsage:  eku,
 		DNSNames:     l.DNSNames,
 		IPAddresses:  l.IPs,
 	}

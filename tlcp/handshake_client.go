@@ -282,12 +282,21 @@ func (hs *clientHandshakeState) verifyServerCertificates(raw [][]byte) error {
 		Roots:         cfg.RootCAs,
 		Intermediates: smx509.NewCertPool(),
 		CurrentTime:   cfg.now(),
-		KeyUsages:     []smx509.ExtKeyUsage{smx509.ExtKeyUsageAny},
 	}
 	for _, ic := range certs[2:] {
 		opts.Intermediates.AddCert(ic)
 	}
+	// The signature certificate authenticates the server: it must be one
+	// for server authentication (an extended key usage that names it,
+	// or none), as crypto/tls asks of a TLS server. Before, any usage
+	// was accepted, so a client certificate of the same CA (another
+	// member's, for the same venue) carrying the server's name passed
+	// for the server. The encryption certificate is the server's
+	// choice, vouched for by the signature certificate's key in
+	// ServerKeyExchange: its chain is checked, not its usage.
+	usages := [][]smx509.ExtKeyUsage{{smx509.ExtKeyUsageServerAuth}, {smx509.ExtKeyUsageAny}}
 	for i, name := range []string{"signature", "encryption"} {
+		opts.KeyUsages = usages[i]
 		if _, err := certs[i].Verify(opts); err != nil {
 			return fail(AlertBadCertificate, "server %s certificate: %w", name, err)
 		}

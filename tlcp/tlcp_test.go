@@ -188,6 +188,7 @@ func alertOf(err error) int {
 func TestHandshakeRefused(t *testing.T) {
 	f := newFixture(t)
 	other := tlcptest.NewCA(t, "other CA")
+	clientOnly := f.ca.IssueClient(t, "127.0.0.1")
 	for _, tc := range []struct {
 		name        string
 		server      *tlcp.Config
@@ -204,6 +205,14 @@ func TestHandshakeRefused(t *testing.T) {
 			name:        "wrong name",
 			server:      f.serverConfig(false),
 			client:      &tlcp.Config{RootCAs: f.ca.Pool(), ServerName: "elsewhere.test"},
+			clientAlert: tlcp.AlertBadCertificate,
+		},
+		{
+			// A client certificate of the server's own CA, naming the
+			// server: not one for server authentication.
+			name:        "server signature certificate for client authentication only",
+			server:      &tlcp.Config{SignCertificate: clientOnly.Sign, EncCertificate: clientOnly.Enc},
+			client:      &tlcp.Config{RootCAs: f.ca.Pool(), ServerName: "127.0.0.1"},
 			clientAlert: tlcp.AlertBadCertificate,
 		},
 		{

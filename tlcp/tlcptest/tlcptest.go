@@ -51,7 +51,19 @@ type Pair struct {
 // and key agreement, both for server and client authentication.
 func (ca *CA) Issue(tb testing.TB, name string) Pair {
 	tb.Helper()
-	leaf := netsec.Leaf{CommonName: name}
+	return ca.issue(tb, netsec.Leaf{CommonName: name})
+}
+
+// IssueClient issues a pair as Issue does, for client authentication
+// only (the extended key usage names no other).
+func (ca *CA) IssueClient(tb testing.TB, name string) Pair {
+	tb.Helper()
+	return ca.issue(tb, netsec.Leaf{CommonName: name, Client: true})
+}
+
+func (ca *CA) issue(tb testing.TB, leaf netsec.Leaf) Pair {
+	tb.Helper()
+	name := leaf.CommonName
 	if ip := net.ParseIP(name); ip != nil {
 		leaf.IPs = []net.IP{ip}
 	} else {
