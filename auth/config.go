@@ -22,7 +22,9 @@ type Config struct {
 	// name at least one.
 	Secret string `yaml:"secret"`
 	// SecretFile, when set, names a file whose contents, one trailing
-	// newline trimmed, are the "default" key's secret instead of Secret.
+	// newline trimmed, are the "default" key's secret instead of Secret;
+	// its mode must give its group and others no access (600 or 400), as
+	// KeyConfig.SecretFile's.
 	SecretFile string `yaml:"secret_file"`
 	// Keys are the keys tokens may be signed with, by kid. Several keys let
 	// an issuer rotate: add the new key, move issuing to it, remove the old

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +19,14 @@ func TestNew(t *testing.T) {
 	short := writeFile(t, dir, "short", testSecret[:31]+"\n")
 	notPEM := writeFile(t, dir, "not.pem", "hello\n")
 	garbage := writeFile(t, dir, "garbage.pem", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+	readOnly := writeFile(t, dir, "read-only", testSecret+"\n")
+	loose := writeFile(t, dir, "loose", testSecret+"\n")
+	groupRead := writeFile(t, dir, "group-read", testSecret+"\n")
+	for f, mode := range map[string]os.FileMode{readOnly: 0o400, loose: 0o644, groupRead: 0o640} {
+		if err := os.Chmod(f, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
 	pub := func(id, alg, file string) KeyConfig { return KeyConfig{ID: id, Alg: alg, PublicKeyFile: file} }
 	priv := func(id, alg, file string) KeyConfig { return KeyConfig{ID: id, Alg: alg, PrivateKeyFile: file} }
 	tests := []struct {
@@ -44,6 +53,10 @@ func TestNew(t *testing.T) {
 		{name: "short secret", cfg: Config{Secret: testSecret[:31]}, wantErr: "secret: key default: secret is 31 bytes"},
 		{name: "short file", cfg: Config{Secret: testSecret, SecretFile: short}, wantErr: "is 31 bytes, need at least 32"},
 		{name: "missing file", cfg: Config{Secret: testSecret, SecretFile: filepath.Join(dir, "none")}, wantErr: "secret_file"},
+		{name: "file mode 0400", cfg: Config{SecretFile: readOnly}, same: true},
+		{name: "file readable by others", cfg: Config{SecretFile: loose}, wantErr: "has permissions 0644: group and others must have no access"},
+		{name: "file readable by its group", cfg: Config{Keys: []KeyConfig{{ID: "k", Alg: AlgHS256, SecretFile: groupRead}}}, wantErr: "has permissions 0640"},
+		{name: "file not a regular file", cfg: Config{SecretFile: dir}, wantErr: "not a regular file"},
 		{name: "duplicate id", cfg: Config{Keys: []KeyConfig{keyHS, keyEdA, {ID: "hs", Alg: AlgHS256, Secret: testSecret}}}, wantErr: `keys[2]: key id "hs" is used twice`},
 		{name: "secret and key default", cfg: Config{Secret: testSecret, Keys: []KeyConfig{{ID: "default", Alg: AlgHS256, Secret: testSecret}}}, wantErr: "used twice"},
 		{name: "no alg", cfg: Config{Keys: []KeyConfig{{ID: "k", Secret: testSecret}}}, wantErr: "alg is required"},

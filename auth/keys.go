@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -53,7 +54,9 @@ type KeyConfig struct {
 	// SecretFile is set; only for HS256.
 	Secret string `yaml:"secret"`
 	// SecretFile names a file holding the HS256 secret (one trailing
-	// newline trimmed). Zero means use Secret; only for HS256.
+	// newline trimmed): a regular file that its group and others may not
+	// access (mode 600 or 400), else New refuses it. Zero means use
+	// Secret; only for HS256.
 	SecretFile string `yaml:"secret_file"`
 	// PublicKeyFile names a PEM file holding the public key ("PUBLIC KEY",
 	// PKIX; or a "CERTIFICATE") that verifies the kid's tokens. Zero means
@@ -125,7 +128,7 @@ func (k KeyConfig) load() (*key, error) {
 	if k.Alg == AlgHS256 {
 		secret := k.Secret
 		if k.SecretFile != "" {
-			b, err := readKeyFile(k.SecretFile)
+			b, err := readSecretFile(k.SecretFile)
 			if err != nil {
 				return nil, fmt.Errorf("%w: key %s: secret_file: %w", ErrConfig, k.ID, err)
 			}
@@ -177,6 +180,37 @@ func readKeyFile(path string) ([]byte, error) {
 	}
 	if len(b) > maxKeyFileBytes {
 		return nil, fmt.Errorf("%s is %d bytes, over %d", path, len(b), maxKeyFileBytes)
+	}
+	return b, nil
+}
+
+// readSecretFile reads an HS256 secret_file. Like ssh with a private key
+// (and atrest with its key file), it refuses a file that is not a regular
+// file or whose permissions give its group or others any access: whoever
+// reads the secret can mint any token, an operator's (adm) included.
+// Before, a world-readable secret_file was used as it was.
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if p := fi.Mode().Perm(); p&0o077 != 0 {
+		return nil, fmt.Errorf("%s has permissions %04o: group and others must have no access (chmod 600 %s)", path, p, path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxKeyFileBytes {
+		return nil, fmt.Errorf("%s is over %d bytes", path, maxKeyFileBytes)
 	}
 	return b, nil
 }
