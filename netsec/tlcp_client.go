@@ -26,7 +26,9 @@ type ClientTLCPConfig struct {
 	ServerName string `yaml:"server_name"`
 	// SignCertFile, SignKeyFile, EncCertFile and EncKeyFile are the
 	// client's SM2 pairs, for a server that asks for them (the ECDHE
-	// suites always do); read at every handshake. All or none.
+	// suites always do); read at every handshake. All or none. The key
+	// files' mode must give their group and others no access (600 or
+	// 400), as ServerTLSConfig.KeyFile's.
 	SignCertFile string `yaml:"sign_cert_file"`
 	SignKeyFile  string `yaml:"sign_key_file"`
 	EncCertFile  string `yaml:"enc_cert_file"`

@@ -14,7 +14,9 @@ import (
 // signature and encryption certificates, reloaded with the TLS pair.
 type ServerTLCPConfig struct {
 	// SignCertFile and SignKeyFile are the SM2 signature certificate
-	// (then intermediates) and its key, PEM. Required.
+	// (then intermediates) and its key, PEM. Required. Key files must be
+	// regular files that their group and others may not access (mode 600
+	// or 400), as ServerTLSConfig.KeyFile.
 	SignCertFile string `yaml:"sign_cert_file"`
 	SignKeyFile  string `yaml:"sign_key_file"`
 	// EncCertFile and EncKeyFile are the SM2 encryption certificate and
@@ -46,17 +48,35 @@ type tlcpPair struct {
 	sign, enc *tlcp.Certificate
 }
 
-// loadTLCP reads the TLCP pair.
+// loadTLCP reads the TLCP pair, each key file by readKeyFile.
 func loadTLCP(cfg *ServerTLCPConfig) (*tlcpPair, error) {
-	sign, err := tlcp.LoadKeyPair(cfg.SignCertFile, cfg.SignKeyFile)
+	sign, err := loadTLCPKeyPair(cfg.SignCertFile, cfg.SignKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("tlcp signature pair: %w", err)
 	}
-	enc, err := tlcp.LoadKeyPair(cfg.EncCertFile, cfg.EncKeyFile)
+	enc, err := loadTLCPKeyPair(cfg.EncCertFile, cfg.EncKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("tlcp encryption pair: %w", err)
 	}
 	return &tlcpPair{sign: sign, enc: enc}, nil
+}
+
+// loadTLCPKeyPair is tlcp.LoadKeyPair with the key file read by
+// readKeyFile.
+func loadTLCPKeyPair(certFile, keyFile string) (*tlcp.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := readKeyFile(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	c, err := tlcp.KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s, %s)", err, certFile, keyFile)
+	}
+	return c, nil
 }
 
 // newTLCPConfig is the tlcp configuration of s: certificates from the

@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"strings"
 )
 
@@ -56,6 +58,47 @@ func baseConfig(min uint16) *tls.Config {
 		c.CipherSuites = tls12Suites
 	}
 	return c
+}
+
+// readKeyFile reads a private key file: a listener's TLS key, a TLCP
+// signature or encryption key, a client certificate's key. Like ssh with
+// a private key (and atrest's key file, and auth's secret_file), it
+// refuses a file that is not a regular file or whose mode gives its group
+// or others any access (chmod 600 or 400): whoever reads the key can pass
+// for the gateway, and with a TLCP encryption key (ECC suites have no
+// forward secrecy) decrypt recorded traffic. Before, such a file was used
+// as it was. The error names the file and its mode, never its contents.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("key file %s is not a regular file", path)
+	}
+	if p := fi.Mode().Perm(); p&0o077 != 0 {
+		return nil, fmt.Errorf("key file %s has permissions %04o: group and others must have no access (chmod 600 %s)", path, p, path)
+	}
+	return io.ReadAll(f)
+}
+
+// loadX509KeyPair is tls.LoadX509KeyPair with the key file read by
+// readKeyFile.
+func loadX509KeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	keyPEM, err := readKeyFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
 }
 
 // SPKIFingerprint returns the SHA-256 of a certificate's

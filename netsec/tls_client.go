@@ -23,6 +23,8 @@ type ClientTLSConfig struct {
 	// CertFile and KeyFile hold a client certificate, for a server that
 	// asks for one (mutual TLS); they are read at every handshake, so a
 	// renewed pair is used from the next connection on. Both or neither.
+	// KeyFile's mode must give its group and others no access (600 or
+	// 400), as ServerTLSConfig.KeyFile's.
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
 	// MinVersion is the oldest TLS version accepted: "1.3" or "1.2". Zero
@@ -70,12 +72,12 @@ func ClientTLS(cfg ClientTLSConfig, addr, key string) (*tls.Config, error) {
 		c.RootCAs = pool
 	}
 	if cfg.CertFile != "" {
-		if _, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile); err != nil {
+		if _, err := loadX509KeyPair(cfg.CertFile, cfg.KeyFile); err != nil {
 			return nil, fmt.Errorf("%w: %s: client certificate: %w", ErrConfig, key, err)
 		}
 		certFile, keyFile := cfg.CertFile, cfg.KeyFile
 		c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+			cert, err := loadX509KeyPair(certFile, keyFile)
 			if err != nil {
 				return nil, fmt.Errorf("netsec: client certificate: %w", err)
 			}

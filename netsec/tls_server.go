@@ -24,7 +24,9 @@ type ServerTLSConfig struct {
 	// CertFile is a PEM file of the server's certificate, then any
 	// intermediates. Required.
 	CertFile string `yaml:"cert_file"`
-	// KeyFile is the PEM private key of the certificate. Required.
+	// KeyFile is the PEM private key of the certificate: a regular file
+	// that its group and others may not access (mode 600 or 400), else it
+	// is refused. Required.
 	KeyFile string `yaml:"key_file"`
 	// MinVersion is the oldest TLS version accepted: "1.3" or "1.2". Zero
 	// means "1.3". TLS 1.0 and 1.1 are refused as configuration errors;
@@ -170,7 +172,7 @@ func (s *ServerTLS) load() error {
 	if err != nil {
 		return fmt.Errorf("cert_file: %w", err)
 	}
-	keyPEM, err := os.ReadFile(s.cfg.KeyFile)
+	keyPEM, err := readKeyFile(s.cfg.KeyFile)
 	if err != nil {
 		return fmt.Errorf("key_file: %w", err)
 	}
