@@ -129,3 +129,31 @@ func TestClientSecurity(t *testing.T) {
 		}
 	})
 }
+
+// TestClientTLCPNeedsAName: a TLCP client whose address names no host
+// (":9000") and whose server_name is not set must not run without a name
+// check, under which any certificate of its CAs passes for the server;
+// crypto/tls refuses to run so too. With server_name it runs.
+func TestClientTLCPNeedsAName(t *testing.T) {
+	ca, err := netsec.NewSM2CA("name test SM2 CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, addr, serverName, want string
+	}{
+		{name: "no host", addr: ":9000", want: `src.tlcp.server_name is required: the address ":9000" names no host`},
+		{name: "no host, server_name", addr: ":9000", serverName: "md.example"},
+		{name: "host", addr: "md.example:9000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := netsec.NewClientSecurity(nil, &netsec.ClientTLCPConfig{CAPEM: string(ca.CertPEM()), ServerName: tc.serverName}, tc.addr, "src")
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatal(err)
+			case tc.want != "" && (!errors.Is(err, netsec.ErrConfig) || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want ErrConfig naming %q", err, tc.want)
+			}
+		})
+	}
+}

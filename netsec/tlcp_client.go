@@ -22,7 +22,8 @@ type ClientTLCPConfig struct {
 	// the demo, whose simulator makes its SM2 certificates at start.
 	CAPEM string `yaml:"ca_pem"`
 	// ServerName is checked in the server's signature certificate. Zero
-	// means the host part of the address dialled.
+	// means the host part of the address dialled; an address without one
+	// (":9000") then needs it.
 	ServerName string `yaml:"server_name"`
 	// SignCertFile, SignKeyFile, EncCertFile and EncKeyFile are the
 	// client's SM2 pairs, for a server that asks for them (the ECDHE
@@ -92,6 +93,11 @@ func ClientTLCP(cfg ClientTLCPConfig, addr, key string) (*tlcp.Config, error) {
 		CertificateVerify: certificateVerifyForms[cfg.CertificateVerify]}
 	if c.ServerName == "" {
 		c.ServerName, _, _ = net.SplitHostPort(addr)
+	}
+	if c.ServerName == "" {
+		// tlcp checks no name when it has none (crypto/tls refuses to
+		// run so): any certificate of the CAs would pass for the server.
+		return nil, fmt.Errorf("%w: %s.server_name is required: the address %q names no host to check the server's certificate against", ErrConfig, key, addr)
 	}
 	if cfg.SignCertFile != "" {
 		load := func() (*tlcp.Certificate, *tlcp.Certificate, error) {
