@@ -101,8 +101,9 @@ type Config struct {
 	// before ECDHE.
 	CipherSuites []uint16
 
-	// RootCAs verify a server's certificates. Zero means a client
-	// refuses every server.
+	// RootCAs verify a server's certificates; the signature certificate
+	// must also be one for server authentication (an extended key usage
+	// naming it, or none). Zero means a client refuses every server.
 	RootCAs *smx509.CertPool
 	// ServerName is checked in the server's signature certificate. Zero
 	// means no name check, which only tests may want.
