@@ -324,6 +324,12 @@ func (cfg *Config) checkTransport() error {
 	if cfg.TLSTerminatedBy != "" {
 		return fmt.Errorf("%w: tls and tls_terminated_by are exclusive: TLS ends either here or in front", ErrConfig)
 	}
+	if cfg.TLS.TLCP != nil {
+		// The acceptor serves TLS only: a tlcp section would be loaded
+		// and never served, a broker's TLCP engine refused at its
+		// handshake with no word of why.
+		return fmt.Errorf("%w: brokers.tls.tlcp: the brokers' FIX listener serves TLS only, not TLCP (remove the section)", ErrConfig)
+	}
 	if err := cfg.TLS.Validate("brokers.tls"); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}

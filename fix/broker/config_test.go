@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"sgw/fix"
+	"sgw/netsec"
 )
 
 func TestConfig(t *testing.T) {
@@ -74,6 +75,9 @@ func TestConfig(t *testing.T) {
 		{name: "second session's key named", edit: func(c *Config) {
 			c.Sessions = append(c.Sessions, SessionConfig{TargetCompID: "B2", Password: "p", Accounts: []string{"A1"}, AllowedAddrs: []string{"nowhere"}})
 		}, want: "sessions[1].allowed_addrs[0]"},
+		{name: "tlcp", edit: func(c *Config) {
+			c.TLS = &netsec.ServerTLSConfig{CertFile: "/nonexistent/c.pem", KeyFile: "/nonexistent/c.key", TLCP: &netsec.ServerTLCPConfig{}}
+		}, want: "brokers.tls.tlcp: the brokers' FIX listener serves TLS only"},
 		{name: "message limit too small", edit: func(c *Config) { c.MaxMessageBytes = 100 }, want: "max_message_bytes 100"},
 		{name: "message limit too large", edit: func(c *Config) { c.MaxMessageBytes = 2 << 20 }, want: "max_message_bytes 2097152"},
 		{name: "negative logon timeout", edit: func(c *Config) { c.LogonTimeout = -time.Second }, want: "logon_timeout"},
