@@ -148,6 +148,36 @@ func (in *Instrument) Validate() error {
 	return nil
 }
 
+// CheckBoard reports an instrument whose board is not the one its code
+// belongs to (ErrBadInstrument). The exchanges number the STAR Market's
+// shares and depositary receipts 688xxx and 689xxx on SSE and ChiNext's
+// 30xxxx on SZSE: those trade under their board's rules (the ±20% band;
+// STAR's buys of 200 shares and more in steps of one), risk-warned ones
+// too, and no other code does. A board that contradicts the code would
+// have the gateway accept orders the exchange refuses (a STAR buy of 100
+// shares, a ChiNext price beyond ±20% under board st's 10% and daily buy
+// limit taken for a main-board share's) and refuse valid ones. Other codes
+// may be main or st. Call it after Validate.
+func (in *Instrument) CheckBoard() error {
+	var want Board
+	if n := len(in.Symbol); n == 9 {
+		code, ex := in.Symbol[:6], in.Symbol[7:]
+		switch {
+		case ex == "SH" && (strings.HasPrefix(code, "688") || strings.HasPrefix(code, "689")):
+			want = BoardSTAR
+		case ex == "SZ" && strings.HasPrefix(code, "30"):
+			want = BoardChiNext
+		}
+	}
+	switch {
+	case want != 0 && in.Board != want:
+		return fmt.Errorf("%w: %s: board %s: the code is the %s board's", ErrBadInstrument, in.Symbol, in.Board, want)
+	case want == 0 && (in.Board == BoardSTAR || in.Board == BoardChiNext):
+		return fmt.Errorf("%w: %s: board %s: the code is not the %s board's (STAR 688xxx.SH and 689xxx.SH, ChiNext 30xxxx.SZ)", ErrBadInstrument, in.Symbol, in.Board, in.Board)
+	}
+	return nil
+}
+
 // Band returns the daily limit-down and limit-up prices: the previous close
 // times (1 ∓ band%), rounded half up to the nearest tick as the exchanges do.
 func (in *Instrument) Band() (low, high Price) {

@@ -39,7 +39,8 @@ const (
 // Config configures a Checker.
 type Config struct {
 	// Instruments is the reference data of every tradable symbol; each is
-	// validated (and its defaults filled) on a copy. An order for a symbol
+	// validated (and its defaults filled) on a copy, and its board must be
+	// its code's (refdata.Instrument.CheckBoard). An order for a symbol
 	// not listed is rejected with risk.unknown_symbol. Zero means no
 	// instrument: every order is rejected.
 	Instruments []refdata.Instrument `yaml:"instruments"`
@@ -160,6 +161,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	for i := range cfg.Instruments {
 		in := &cfg.Instruments[i]
 		if err := in.Validate(); err != nil {
+			return cfg, fmt.Errorf("%w: instruments[%d]: %w", ErrConfig, i, err)
+		}
+		// The board sets the band, the lots and the limits checked here:
+		// it must be the code's.
+		if err := in.CheckBoard(); err != nil {
 			return cfg, fmt.Errorf("%w: instruments[%d]: %w", ErrConfig, i, err)
 		}
 		if seen[in.Symbol] {

@@ -88,3 +88,51 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(c.Phase())
 	}
 }
+
+// TestBoardMustBeTheCodes: the board sets the band, the lots and the
+// order maximum, and the exchanges fix it by the code (STAR 688xxx.SH and
+// 689xxx.SH, ChiNext 30xxxx.SZ). Before, any board was taken for any code:
+// 688981.SH configured on main passed a buy of 100 shares that SSE
+// refuses and refused one of 250 that it takes; 300750.SZ on st got a
+// ±10% band instead of ChiNext's ±20% and the main board's ST daily buy
+// limit. A board that contradicts the code is refused now.
+func TestBoardMustBeTheCodes(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		symbol string
+		board  refdata.Board
+		want   string // "" = accepted
+	}{
+		{name: "star code on main", symbol: "688001.SH", board: refdata.BoardMain, want: "688001.SH: board main: the code is the star board's"},
+		{name: "star depositary receipt on main", symbol: "689009.SH", board: refdata.BoardMain, want: "the code is the star board's"},
+		{name: "star code on st", symbol: "688002.SH", board: refdata.BoardST, want: "the code is the star board's"},
+		{name: "chinext code on main", symbol: "301001.SZ", board: refdata.BoardMain, want: "the code is the chinext board's"},
+		{name: "chinext code on st", symbol: "300001.SZ", board: refdata.BoardST, want: "the code is the chinext board's"},
+		{name: "chinext code on star", symbol: "300002.SZ", board: refdata.BoardSTAR, want: "the code is the chinext board's"},
+		{name: "star board on a main code", symbol: "600000.SH", board: refdata.BoardSTAR, want: "the code is not the star board's"},
+		{name: "star board on an SZSE code", symbol: "688003.SZ", board: refdata.BoardSTAR, want: "the code is not the star board's"},
+		{name: "chinext board on an SSE code", symbol: "300003.SH", board: refdata.BoardChiNext, want: "the code is not the chinext board's"},
+		{name: "chinext board on a main code", symbol: "002001.SZ", board: refdata.BoardChiNext, want: "the code is not the chinext board's"},
+		{name: "star", symbol: "688004.SH", board: refdata.BoardSTAR},
+		{name: "star depositary receipt", symbol: "689010.SH", board: refdata.BoardSTAR},
+		{name: "chinext", symbol: "302132.SZ", board: refdata.BoardChiNext},
+		{name: "main SSE", symbol: "603000.SH", board: refdata.BoardMain},
+		{name: "st SZSE", symbol: "002002.SZ", board: refdata.BoardST},
+		{name: "an ETF on main", symbol: "510300.SH", board: refdata.BoardMain},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.Instruments = append(cfg.Instruments, refdata.Instrument{Symbol: tc.symbol, Board: tc.board, PrevClose: px("10")})
+			_, err := New(cfg, nil)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (!errors.Is(err, ErrConfig) || !errors.Is(err, refdata.ErrBadInstrument) || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want ErrConfig and ErrBadInstrument with %q", err, tc.want)
+			}
+			if tc.want != "" && cfg.Check() == nil {
+				t.Fatal("check-config passes it")
+			}
+		})
+	}
+}

@@ -25,7 +25,9 @@
 // order's record: the order path hands it back to the callbacks, which
 // never look an order up by client order id. Its inputs are the Config
 // (reference data, accounts, calendar, limits) and a Clock that tests set
-// (ManualClock).
+// (ManualClock). New refuses an instrument whose board is not its code's
+// (STAR 688xxx and 689xxx on SSE, ChiNext 30xxxx on SZSE): the board sets
+// the band, the lots and the board maximum.
 //
 // # Reject codes
 //
