@@ -141,8 +141,11 @@ func (in *Instrument) Validate() error {
 	if in.PrevClose <= 0 || in.PrevClose%in.Tick != 0 {
 		return fmt.Errorf("%w: %s: prev_close %s must be positive and on the tick %s", ErrBadInstrument, in.Symbol, in.PrevClose, in.Tick)
 	}
-	// Band multiplies the previous close by 100 plus the band percent.
-	if int64(in.PrevClose) > math.MaxInt64/(100+in.Board.BandPercent()) {
+	// Band multiplies the previous close by 100 plus the band percent and
+	// adds half of a hundred ticks to round it: both must fit (the tick,
+	// a divisor of the previous close, is bounded once it is).
+	pct := in.Board.BandPercent()
+	if int64(in.PrevClose) > math.MaxInt64/(100+pct) || int64(in.PrevClose) > (math.MaxInt64-int64(in.Tick)*50)/(100+pct) {
 		return fmt.Errorf("%w: %s: prev_close %s too large", ErrBadInstrument, in.Symbol, in.PrevClose)
 	}
 	return nil

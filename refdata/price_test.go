@@ -2,6 +2,7 @@ package refdata
 
 import (
 	"errors"
+	"math"
 	"testing"
 )
 
@@ -107,6 +108,26 @@ func TestBand(t *testing.T) {
 	}
 }
 
+// TestBandAtLargestPrevClose: for every tick and board, the largest
+// previous close Validate takes has a band around it (no overflow).
+func TestBandAtLargestPrevClose(t *testing.T) {
+	for _, b := range []Board{BoardMain, BoardChiNext, BoardSTAR, BoardST} {
+		for tick := int64(1); tick <= 20000; tick++ {
+			pct := b.BandPercent()
+			for pc := (math.MaxInt64 / (100 + pct)) / tick * tick; pc > 0; pc -= tick {
+				in := Instrument{Symbol: "600519.SH", Board: b, Tick: Price(tick), PrevClose: Price(pc)}
+				if in.Validate() != nil {
+					continue
+				}
+				if lo, hi := in.Band(); lo > in.PrevClose || hi < in.PrevClose || lo <= 0 {
+					t.Fatalf("%s tick %d prev close %d: band %d-%d", b, tick, pc, lo, hi)
+				}
+				break
+			}
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name string
@@ -116,6 +137,12 @@ func TestValidate(t *testing.T) {
 		{name: "no board", in: Instrument{Symbol: "600519.SH", PrevClose: 10000}},
 		{name: "off tick close", in: Instrument{Symbol: "600519.SH", Board: BoardMain, PrevClose: 10001}},
 		{name: "long feed symbol", in: Instrument{Symbol: "600519.SH", FeedSymbol: "123456789", Board: BoardMain, PrevClose: 10000}},
+		// prev_close × 110 fits in an int64 but the rounding's half tick
+		// does not: limit-up wrapped negative, the instrument was taken
+		// and every order of it refused outside a band whose top was below
+		// its bottom.
+		{name: "limit-up rounding overflows", in: Instrument{Symbol: "600519.SH", Board: BoardMain, Tick: 1, PrevClose: 83848836698679780}},
+		{name: "chinext limit-up rounding overflows", in: Instrument{Symbol: "300750.SZ", Board: BoardChiNext, Tick: 1, PrevClose: 76861433640456465}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
