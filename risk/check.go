@@ -45,8 +45,9 @@ func (c *Checker) CheckNew(o Order) (*Reservation, *Reject) {
 // switch, halts, restricted list) or on policy that may have changed
 // (credit flag, tick, lots, order value, cash and position). It still
 // requires a known account and symbol, a well-formed order, an unused
-// client order id, a price within the band and a quantity within the board
-// maximum (which bound the arithmetic). Cash or sellable shares may go
+// client order id, and a price and quantity whose product fits (a
+// quantity within the board maximum; not the configured band: the order
+// was in its own day's, whose previous close may have differed). Cash or sellable shares may go
 // negative if the configuration changed; new orders are then rejected until
 // fills or OnDone free them. RestoreNew does not read the clock.
 func (c *Checker) RestoreNew(o Order) (*Reservation, *Reject) {
@@ -447,12 +448,19 @@ func (c *Checker) instrument(symbol string, live bool) (int32, *Reject) {
 	return idx, nil
 }
 
-// priceCheck checks the daily band (inclusive) and (live) the tick.
+// priceCheck checks (live) the daily band (inclusive) and the tick. A
+// replayed request is checked against the arithmetic bound only: it was
+// within the band of the day it was accepted on, whose previous close may
+// not be the configured one (a journal of several days, reference data
+// loaded afresh each morning or corrected).
 func priceCheck(in *instrument, p refdata.Price, live bool) *Reject {
-	if p < in.lo || p > in.hi {
+	switch {
+	case !live && p > in.maxPx:
+		return reject(CodePriceBand, fmt.Sprintf("price %s beyond the largest %s the board maximum allows", p, in.maxPx))
+	case !live:
+	case p < in.lo || p > in.hi:
 		return reject(CodePriceBand, fmt.Sprintf("price %s outside limit band %s-%s", p, in.lo, in.hi))
-	}
-	if live && !in.OnTick(p) {
+	case !in.OnTick(p):
 		return reject(CodeTick, fmt.Sprintf("price %s is not a multiple of the tick %s", p, in.Tick))
 	}
 	return nil

@@ -3,6 +3,7 @@ package risk
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -51,8 +52,13 @@ type Checker struct {
 // instrument is an Instrument with its derived limits and switches.
 type instrument struct {
 	refdata.Instrument
-	lo, hi     refdata.Price // daily band, inclusive
-	maxQty     int64
+	lo, hi refdata.Price // daily band, inclusive
+	maxQty int64
+	// maxPx is the largest price whose product with maxQty fits in an
+	// int64 (at least hi: New refuses reference data otherwise). It bounds
+	// the prices of replayed requests, which were in the band of their own
+	// day, not necessarily of the configured previous close.
+	maxPx      refdata.Price
 	star       bool
 	halted     bool
 	restricted bool
@@ -89,7 +95,9 @@ func New(cfg Config, clock Clock) (*Checker, error) {
 	}
 	for i, in := range cfg.Instruments {
 		lo, hi := in.Band()
-		c.instr[i] = instrument{Instrument: in, lo: lo, hi: hi, maxQty: cfg.MaxQty[in.Board], star: in.Board == refdata.BoardSTAR}
+		maxQty := cfg.MaxQty[in.Board]
+		c.instr[i] = instrument{Instrument: in, lo: lo, hi: hi, maxQty: maxQty, maxPx: refdata.Price(math.MaxInt64 / maxQty),
+			star: in.Board == refdata.BoardSTAR}
 		c.symbols[in.Symbol] = int32(i)
 	}
 	for _, sym := range cfg.Restricted {

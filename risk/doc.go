@@ -101,5 +101,8 @@
 // reproduces the account state, across days too. The replay runs the accepted requests
 // through the Restore methods, which return the Reservations as the Check
 // methods did, and the callbacks with those Reservations, in journal
-// order. Throttles and kill switches are not restored.
+// order. Throttles and kill switches are not restored. A restored
+// request's price is bounded by the arithmetic only (its product with the
+// board maximum fits), not by the configured band: it was within the
+// band of its own day, and the reference data may be a later day's.
 package risk

@@ -150,7 +150,7 @@ func TestReplayReproducesState(t *testing.T) {
 		{buy("A1", "b1", "000001.SZ", "10", 100), CodeDuplicateClOrd},
 		{buy("ZZ", "z1", "000001.SZ", "10", 100), CodeUnknownAccount},
 		{buy("A1", "z1", "999999.SH", "10", 100), CodeUnknownSymbol},
-		{buy("A1", "z1", "000001.SZ", "12", 100), CodePriceBand},
+		{buy("A1", "z1", "000001.SZ", "922337204", 100), CodePriceBand}, // × the board maximum overflows
 		{buy("A1", "z1", "000001.SZ", "10", 2_000_000), CodeMaxQty},
 		{buy("A1", "z1", "000001.SZ", "10", 0), CodeBadQty},
 	} {
@@ -164,5 +164,69 @@ func TestReplayReproducesState(t *testing.T) {
 	}
 	if st := snap(t, replayed, "C1"); st.Cash >= 0 {
 		t.Fatalf("cash %s", st.Cash)
+	}
+}
+
+// TestRestoreUnderAnotherPrevClose: a journal's requests were within the
+// band of their own day; the Checker that replays them may have another
+// previous close (the next morning's reference data, or a corrected one).
+// Before, Restore checked them against the configured band and the
+// replay stopped at the first one outside it: a gateway restarted the day
+// after a stock moved, over a journal holding the last day's orders, did
+// not start. A replayed price is bounded by the arithmetic only; live
+// orders still by the band.
+func TestRestoreUnderAnotherPrevClose(t *testing.T) {
+	day1, day2 := at(monday+" 10:00"), at("2025-06-10 10:00")
+	for _, tc := range []struct {
+		name      string
+		prevClose string // the replaying Checker's for 000001.SZ (day 1's: 10.00)
+		order     Order  // accepted on day 1
+		replace   string // day 1's replace of it to this price, if set
+		code      string // "" = restored
+	}{
+		{name: "the stock rose: a buy at day 1's limit-down", prevClose: "11.00",
+			order: buy("A1", "b1", "000001.SZ", "9.00", 100), replace: "9.05"},
+		{name: "the stock fell: a sell at day 1's limit-up", prevClose: "9.00",
+			order: sell("A1", "s1", "000001.SZ", "11.00", 100), replace: "10.95"},
+		{name: "ex-rights halved the previous close", prevClose: "5.00",
+			order: buy("A1", "b1", "000001.SZ", "10.50", 200), replace: "10.60"},
+		{name: "a price whose product with the board maximum overflows", prevClose: "10.00",
+			order: buy("A1", "b1", "000001.SZ", "922337204", 100), code: CodePriceBand},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next := func(c *Config) { c.Instruments[1].PrevClose = px(tc.prevClose) }
+			c, clk := newChecker(t, next)
+			clk.Set(day2)
+			c.ReplayFrom(day1)
+			r, rej := c.RestoreNew(tc.order)
+			wantCode(t, rej, tc.code)
+			if rej != nil {
+				return
+			}
+			held := refdata.Price(tc.order.Qty) * tc.order.Price
+			if tc.order.Side == Sell {
+				held = refdata.Price(tc.order.Qty)
+			}
+			if got := r.Cash + refdata.Price(r.Shares); got != held {
+				t.Errorf("restored order holds %s, want %s", got, held)
+			}
+			if tc.replace != "" {
+				o := tc.order
+				o.ClOrdID, o.Price = o.ClOrdID+"r", px(tc.replace)
+				rr, rej := c.RestoreReplace(tc.order.ClOrdID, o)
+				wantCode(t, rej, "")
+				wantErr(t, c.OnReplaced(rr), nil)
+			}
+			checkInvariants(t, c)
+			// Day 2: the live checks keep to the configured band.
+			c.Rollover(day2)
+			o := tc.order
+			o.ClOrdID = "live"
+			_, rej = c.CheckNew(o)
+			wantCode(t, rej, CodePriceBand)
+			if st := snap(t, c, "A1"); st.Reserved != 0 || st.OpenOrders != 0 {
+				t.Errorf("day 1's order still holds on day 2: %+v", st)
+			}
+		})
 	}
 }
