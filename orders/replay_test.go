@@ -553,3 +553,31 @@ func TestReplayKeepsUnsentReportChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestRecoverUnderNextDaysPrevClose: the gateway restarts the morning
+// after a stock rose, with that day's reference data (prev_close 1800.00,
+// band 1620.00-1980.00), over a journal holding the last day's buy at
+// 1550.00, within that day's band. Before, risk's replay checked it
+// against the new band, and Recover failed at it: the gateway did not
+// start.
+func TestRecoverUnderNextDaysPrevClose(t *testing.T) {
+	day1 := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC) // Tuesday 10:00 in Shanghai
+	var j memJournal
+	add := func(typ byte, v bodyRecord) {
+		j = append(j, journal.Record{Seq: uint64(len(j)) + 1, Type: typ, Time: day1.UnixNano(), Body: encodeRecord(v)})
+	}
+	const px = 15500000 // 1550.00
+	add(recDay, &dayRec{Date: 20261201})
+	add(recNew, &newRec{Account: "A1", ClOrdID: "c1", Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit,
+		Price: px, Qty: 100, Upstream: "core", Source: src, Time: day1, UID: "u1"})
+	add(recExec, &execRec{Account: "A1", Upstream: "core", ER: fix.ExecReport{ClOrdID: "u1", OrderID: "v1", ExecID: "n1",
+		ExecType: '0', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Side(risk.Buy), Price: px, OrderQty: 100, LeavesQty: 100, SeqNum: 1}})
+	rose := func(c *risk.Config) { c.Instruments[0].PrevClose = 18000000 }
+	m, n, err := recoverDay(t, j, 1, rose)
+	if err != nil || n != len(j) {
+		t.Fatalf("Recover = %d, %v; want %d records", n, err, len(j))
+	}
+	if o, ok := m.Get("A1", "c1"); !ok || o.Status != StatusNew || o.Price != px {
+		t.Fatalf("c1 = %+v (found %v), want the last day's buy at 1550.00, new", o, ok)
+	}
+}
