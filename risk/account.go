@@ -84,7 +84,7 @@ func (o *order) bounds() (qty int64, price refdata.Price) {
 // for a buy, its leaves in shares for a sell. With a replace pending it is
 // the worst case over both terms: every remaining fill is at most the
 // larger price and the fills add up to at most the larger quantity. The
-// product cannot overflow: New bounds limit-up times the board maximum.
+// product cannot overflow: the price is at most the instrument's maxPx.
 func (o *order) required() int64 {
 	if o.done {
 		return 0
@@ -181,8 +181,11 @@ func (c *Checker) record(r *Reservation) (*order, error) {
 // rules allow for buying. An order whose fills reach its quantity is done.
 //
 // OnFill refuses, changing nothing, a fill that is not positive, exceeds
-// the order's leaves, is above limit-up or (a buy) above its limit:
-// ErrBadFill; for an order already done (or expired at a rollover):
+// the order's leaves, is (a buy) above its limit or beyond the largest
+// price whose product with the board maximum fits: ErrBadFill. It does
+// not bound a fill by the configured band: the fill may be of another
+// day's (a journal replayed under the next day's reference data), whose
+// limit-up was another; for an order already done (or expired at a rollover):
 // ErrOrderClosed; and a nil, hand-made or other Checker's r:
 // ErrUnknownReservation. It does not read the clock, so replaying the
 // same calls reproduces the same state.
@@ -214,7 +217,7 @@ func (c *Checker) onFill(o *order, price refdata.Price, qty int64) error {
 		a.open--
 	}
 	a.rehold(o)
-	value := price * refdata.Price(qty) // at most limit-up times the board maximum: no overflow
+	value := price * refdata.Price(qty) // at most maxPx times the board maximum: no overflow
 	if o.side == Buy {
 		a.avail -= value
 		o.pos.today += qty
@@ -226,7 +229,7 @@ func (c *Checker) onFill(o *order, price refdata.Price, qty int64) error {
 }
 
 // fillable checks a fill of qty shares at price against o's terms and
-// limit-up (ErrBadFill). c.mu must be held.
+// the arithmetic bound (ErrBadFill). c.mu must be held.
 func (c *Checker) fillable(o *order, price refdata.Price, qty int64) error {
 	maxQty, maxPrice := o.bounds()
 	switch {
@@ -236,8 +239,8 @@ func (c *Checker) fillable(o *order, price refdata.Price, qty int64) error {
 		return fmt.Errorf("%w: %d exceeds the %d left of %s", ErrBadFill, qty, maxQty-o.cum, o.clOrdID)
 	case o.side == Buy && price > maxPrice:
 		return fmt.Errorf("%w: buy at %s above the limit %s of %s", ErrBadFill, price, maxPrice, o.clOrdID)
-	case price > c.instr[o.sym].hi:
-		return fmt.Errorf("%w: %s above limit-up %s", ErrBadFill, price, c.instr[o.sym].hi)
+	case price > c.instr[o.sym].maxPx:
+		return fmt.Errorf("%w: %s beyond the largest price %s the board maximum allows", ErrBadFill, price, c.instr[o.sym].maxPx)
 	}
 	return nil
 }
@@ -248,7 +251,8 @@ func (c *Checker) fillable(o *order, price refdata.Price, qty int64) error {
 // status the venue did not give), or that a change of day expired. The
 // fill happened: it moves cash and shares as OnFill does, but the order
 // holds nothing any more, so no hold is released. It is checked against
-// limit-up and the board maximum only (ErrBadFill otherwise: the order's
+// the arithmetic bound (a price whose product with the board maximum
+// fits) and the board maximum only (ErrBadFill otherwise: the order's
 // fills in all, late ones too, above the board maximum), not the order's
 // terms: a replace the caller refused when it closed the order may have
 // taken effect at the venue. A buy's cost saturates the available cash
@@ -271,8 +275,8 @@ func (c *Checker) OnLateFill(r *Reservation, price refdata.Price, qty int64) err
 	switch in := &c.instr[o.sym]; {
 	case qty <= 0 || price <= 0:
 		return fmt.Errorf("%w: %d at %s", ErrBadFill, qty, price)
-	case price > in.hi:
-		return fmt.Errorf("%w: %s above limit-up %s", ErrBadFill, price, in.hi)
+	case price > in.maxPx:
+		return fmt.Errorf("%w: %s beyond the largest price %s the board maximum allows", ErrBadFill, price, in.maxPx)
 	case qty > in.maxQty-o.cum:
 		// No order is larger, under any terms: this bounds price*qty as
 		// for OnFill, and the order's fills in all.

@@ -149,7 +149,7 @@ func TestBadCallbacksChangeNothing(t *testing.T) {
 		{"above limit", c.OnFill(b1, px("10.01"), 100), ErrBadFill},
 		{"zero qty", c.OnFill(b1, px("10"), 0), ErrBadFill},
 		{"zero price", c.OnFill(b1, 0, 100), ErrBadFill},
-		{"sell above limit-up", c.OnFill(s1, px("11.01"), 100), ErrBadFill},
+		{"sell whose value overflows", c.OnFill(s1, px("922337204"), 100), ErrBadFill}, // × the board maximum
 		{"nil reservation", c.OnFill(nil, px("10"), 100), ErrUnknownReservation},
 		{"hand-made reservation", c.OnFill(&Reservation{Account: "C1", ClOrdID: "b1"}, px("10"), 100), ErrUnknownReservation},
 		{"copy without its link", c.OnFill(&made, px("10"), 100), ErrUnknownReservation},
@@ -362,7 +362,7 @@ func TestReplaceSell(t *testing.T) {
 // TestOnLateFill: a fill reported after the caller closed the order on
 // its own word (an order expired after the close, the venue silent) moves
 // cash and shares as a fill does, with no hold left to release, within
-// limit-up (not the order's terms, which a replace may have changed at
+// the arithmetic bound (not the order's terms, which a replace may have changed at
 // the venue); bought on an earlier day, the shares are sellable at once
 // (T+1). An order still working takes it as OnFill.
 func TestOnLateFill(t *testing.T) {
@@ -377,7 +377,7 @@ func TestOnLateFill(t *testing.T) {
 	wantErr(t, c.OnFill(b, px("10"), 100), ErrOrderClosed)
 	wantErr(t, c.OnLateFill(b, px("10"), 100), nil)
 	wantErr(t, c.OnLateFill(s, px("10.5"), 200), nil)
-	wantErr(t, c.OnLateFill(b, px("11.01"), 1), ErrBadFill) // above limit-up
+	wantErr(t, c.OnLateFill(b, px("922337204"), 1), ErrBadFill) // × the board maximum overflows
 	wantErr(t, c.OnLateFill(s, px("10"), 0), ErrBadFill)
 	st := snap(t, c, "A1")
 	p := pos(st, "000001.SZ")

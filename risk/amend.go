@@ -51,8 +51,9 @@ type TradeAmend struct {
 // earlier day, expired at the change of day, is never reopened.
 //
 // OnTradeAmended refuses, changing nothing, an amend whose quantities are
-// negative, whose prices are not positive or above limit-up where their
-// quantity is not zero, that takes back more than the order filled, or
+// negative, whose prices are not positive or beyond the largest whose
+// product with the board maximum fits (not the configured band, as for
+// OnFill) where their quantity is not zero, that takes back more than the order filled, or
 // after which the order's fills exceed the board maximum: ErrBadFill; and
 // a nil, hand-made or other Checker's r: ErrUnknownReservation. It does
 // not read the clock, so replaying the same calls reproduces the same
@@ -65,12 +66,12 @@ func (c *Checker) OnTradeAmended(r *Reservation, a TradeAmend) error {
 		return err
 	}
 	in := &c.instr[o.sym]
-	badPx := func(p refdata.Price) bool { return p <= 0 || p > in.hi }
+	badPx := func(p refdata.Price) bool { return p <= 0 || p > in.maxPx }
 	switch {
 	case a.Qty < 0 || a.NewQty < 0:
 		return fmt.Errorf("%w: amend of %d to %d", ErrBadFill, a.Qty, a.NewQty)
 	case a.Qty > 0 && badPx(a.Price), a.NewQty > 0 && badPx(a.NewPrice):
-		return fmt.Errorf("%w: amend from %s to %s, limit-up %s", ErrBadFill, a.Price, a.NewPrice, in.hi)
+		return fmt.Errorf("%w: amend from %s to %s, beyond the largest price %s the board maximum allows", ErrBadFill, a.Price, a.NewPrice, in.maxPx)
 	case a.Qty > o.cum:
 		return fmt.Errorf("%w: amend takes back %d of the %d filled of %s", ErrBadFill, a.Qty, o.cum, o.clOrdID)
 	case a.NewQty-a.Qty > in.maxQty-o.cum:
@@ -98,7 +99,7 @@ func (c *Checker) OnTradeAmended(r *Reservation, a TradeAmend) error {
 		acct.open--
 	}
 	acct.rehold(o)
-	// Both values are at most limit-up times the board maximum.
+	// Both values are at most maxPx times the board maximum.
 	dv := a.NewPrice*refdata.Price(a.NewQty) - a.Price*refdata.Price(a.Qty)
 	if o.side == Sell {
 		dv, dq = -dv, -dq // proceeds and shares go the other way

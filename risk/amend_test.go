@@ -239,7 +239,7 @@ func TestTradeAmendedRefused(t *testing.T) {
 		{"more than filled", r, TradeAmend{Price: px("1790"), Qty: 150, Day: mondayDate}, ErrBadFill},
 		{"negative", r, TradeAmend{Price: px("1790"), Qty: -1, Day: mondayDate}, ErrBadFill},
 		{"no price", r, TradeAmend{Qty: 100, Day: mondayDate}, ErrBadFill},
-		{"above limit-up", r, TradeAmend{Price: px("1790"), Qty: 100, NewPrice: px("1871"), NewQty: 100}, ErrBadFill},
+		{"price × the board maximum overflows", r, TradeAmend{Price: px("1790"), Qty: 100, NewPrice: px("922337204"), NewQty: 100}, ErrBadFill},
 		{"beyond the board maximum", r, TradeAmend{Price: px("1790"), Qty: 100, NewPrice: px("1790"), NewQty: 1_000_001}, ErrBadFill},
 		{"nil", nil, TradeAmend{Price: px("1790"), Qty: 100}, ErrUnknownReservation},
 		{"hand-made", &Reservation{Account: "A1", ClOrdID: "b1"}, TradeAmend{Price: px("1790"), Qty: 100}, ErrUnknownReservation},

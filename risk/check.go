@@ -121,7 +121,7 @@ func (c *Checker) newOrder(o *Order, now time.Time, live bool) (*Reservation, *R
 			return nil, rej
 		}
 	}
-	// Price <= limit-up and Qty <= the board maximum: New made sure the
+	// Price <= maxPx (limit-up, live) and Qty <= the board maximum: the
 	// product fits.
 	value := o.Price * refdata.Price(o.Qty)
 	if live {

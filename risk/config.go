@@ -172,8 +172,9 @@ func (cfg Config) withDefaults() (Config, error) {
 			return cfg, fmt.Errorf("%w: instruments: duplicate symbol %s", ErrConfig, in.Symbol)
 		}
 		seen[in.Symbol] = true
-		// Every reservation is at most limit-up times the board maximum;
-		// refuse reference data that would overflow it.
+		// A live order is at most limit-up times the board maximum:
+		// refuse reference data that would overflow it (limit-up within
+		// the checker's arithmetic bound, maxPx).
 		if _, hi := in.Band(); int64(hi) > math.MaxInt64/maxQty[in.Board] {
 			return cfg, fmt.Errorf("%w: instruments: %s: prev_close %s too large", ErrConfig, in.Symbol, in.PrevClose)
 		}

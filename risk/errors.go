@@ -23,8 +23,10 @@ var (
 	// The fill is not applied.
 	ErrOrderClosed = errors.New("risk: order already done")
 	// ErrBadFill reports a fill with a non-positive quantity or price, more
-	// shares than the order has left, or a buy above its limit price. The
-	// fill is not applied.
+	// shares than the order has left, a buy above its limit price, or a
+	// price whose product with the board maximum overflows (not one above
+	// the configured limit-up: the fill may be of another day's). The fill
+	// is not applied.
 	ErrBadFill = errors.New("risk: bad fill")
 	// ErrLeavesMismatch reports an OnDone whose leaves quantity differs
 	// from the checker's own count (a fill was not reported). The order is

@@ -24,6 +24,11 @@ type propInstr struct {
 	maxQty int64
 }
 
+// maxPx is the largest price whose product with the board maximum fits
+// in an int64: what bounds a fill (not the band: a fill may be of another
+// day's, under its own limit-up).
+func (in propInstr) maxPx() refdata.Price { return refdata.Price(math.MaxInt64 / in.maxQty) }
+
 func propInstrs() []propInstr {
 	tick := px("0.01")
 	return []propInstr{
@@ -529,7 +534,7 @@ func (s *propSim) fillErr(o *mOrder, price refdata.Price, qty int64) error {
 		q, p = max(q, o.pQty), max(p, o.pPrice)
 	}
 	switch {
-	case qty <= 0 || price <= 0, qty > q-o.cum, o.side == Buy && price > p, price > s.instr[o.in].hi:
+	case qty <= 0 || price <= 0, qty > q-o.cum, o.side == Buy && price > p, price > s.instr[o.in].maxPx():
 		return ErrBadFill
 	}
 	return nil
@@ -574,7 +579,7 @@ func (s *propSim) applyFill(o *mOrder, price refdata.Price, qty int64, late bool
 // in all within the board maximum.
 func (s *propSim) amendErr(o *mOrder, a TradeAmend) error {
 	in := s.instr[o.in]
-	bad := func(p refdata.Price) bool { return p <= 0 || p > in.hi }
+	bad := func(p refdata.Price) bool { return p <= 0 || p > in.maxPx() }
 	switch {
 	case a.Qty < 0 || a.NewQty < 0:
 		return ErrBadFill

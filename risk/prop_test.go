@@ -513,8 +513,9 @@ func (s *propSim) callFill(o *mOrder, r *Reservation, price refdata.Price, qty i
 	var want error
 	if late && o.done {
 		in := s.instr[o.in]
-		// Limit-up and the board maximum, for the order's fills in all.
-		if qty <= 0 || price <= 0 || price > in.hi || qty > in.maxQty-o.cum {
+		// The arithmetic bound and the board maximum, for the order's
+		// fills in all.
+		if qty <= 0 || price <= 0 || price > in.maxPx() || qty > in.maxQty-o.cum {
 			want = ErrBadFill
 		}
 	} else {
@@ -770,9 +771,9 @@ func (s *propSim) badCallback() {
 		case 3:
 			price, qty = p+in.tick, 1
 		case 4:
-			price, qty = in.hi+in.tick, 1
+			price, qty = in.maxPx()+1, 1
 		}
-		if qty > 0 && !o.done && q-o.cum >= qty && price > 0 && price <= in.hi && (o.side == Sell || price <= p) {
+		if qty > 0 && !o.done && q-o.cum >= qty && price > 0 && price <= in.maxPx() && (o.side == Sell || price <= p) {
 			return // valid after all
 		}
 		s.callFill(o, o.resv, price, qty, false)
@@ -836,7 +837,9 @@ func (s *propSim) lateFill() {
 	qty := 1 + s.r.Int64N(o.cap-o.cum)
 	switch s.r.IntN(12) {
 	case 0:
-		price = in.hi + in.tick
+		price = in.hi + in.tick // another day's limit-up: taken
+	case 6:
+		price = in.maxPx() + 1
 	case 1:
 		qty = in.maxQty + 1
 	case 2:
@@ -875,7 +878,9 @@ func (s *propSim) amend() {
 	case 0:
 		a.Qty = o.cum + 1
 	case 1:
-		a.NewPrice, a.NewQty = in.hi+in.tick, max(a.NewQty, 1)
+		a.NewPrice, a.NewQty = in.hi+in.tick, max(a.NewQty, 1) // another day's limit-up: taken
+	case 6:
+		a.NewPrice, a.NewQty = in.maxPx()+1, max(a.NewQty, 1)
 	case 2:
 		a.NewPrice, a.NewQty = in.hi, math.MaxInt64
 	case 3:

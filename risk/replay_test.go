@@ -230,3 +230,43 @@ func TestRestoreUnderAnotherPrevClose(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayedFillsUnderAnotherPrevClose: a journal's fills were within
+// the band of their own day; replayed under the next day's reference
+// data, after the stock fell (or went ex-rights), they lie above the
+// configured limit-up. Before, OnFill, OnLateFill and OnTradeAmended
+// refused them (ErrBadFill, counted by the order path as a risk ledger
+// refusal): the restarted gateway's account missed the shares bought and
+// kept the cash spent (a buy it cannot pay for then passed), or missed a
+// sell's proceeds. A fill is bounded by the arithmetic (and a buy by its
+// limit), not the band, so a replay ends as the live day did.
+func TestReplayedFillsUnderAnotherPrevClose(t *testing.T) {
+	day1, day2 := at(monday+" 10:00"), at("2025-06-10 10:00")
+	day := func(t *testing.T, c *Checker, r1, r2 *Reservation) {
+		t.Helper()
+		wantErr(t, c.OnFill(r1, px("10.80"), 100), nil)
+		wantErr(t, c.OnFill(r2, px("10.95"), 200), nil)
+		wantErr(t, c.OnTradeAmended(r1, TradeAmend{Price: px("10.80"), Qty: 100, Day: mondayDate, NewPrice: px("10.70"), NewQty: 100, Working: true}), nil)
+		wantErr(t, c.OnDone(r1, 200), nil)
+		wantErr(t, c.OnLateFill(r1, px("10.85"), 100), nil)
+	}
+	b1, s1 := buy("A1", "b1", "000001.SZ", "10.90", 300), sell("A1", "s1", "000001.SZ", "10.50", 200)
+	live, _ := newChecker(t, nil) // prev_close 10.00: band 9.00-11.00
+	day(t, live, mustNew(t, live, b1), mustNew(t, live, s1))
+	for _, prevClose := range []string{"9.00", "5.00", "11.00"} {
+		t.Run("prev_close "+prevClose, func(t *testing.T) {
+			c, clk := newChecker(t, func(c *Config) { c.Instruments[1].PrevClose = px(prevClose) })
+			clk.Set(day2)
+			c.ReplayFrom(day1)
+			r1, rej := c.RestoreNew(b1)
+			wantCode(t, rej, "")
+			r2, rej := c.RestoreNew(s1)
+			wantCode(t, rej, "")
+			day(t, c, r1, r2)
+			if got, want := snap(t, c, "A1"), snap(t, live, "A1"); !sameState(got, want) {
+				t.Errorf("replayed under prev_close %s: %+v, live %+v", prevClose, got, want)
+			}
+			checkInvariants(t, c)
+		})
+	}
+}
