@@ -640,7 +640,8 @@ func (m *Manager) reconcile(o *Order, er fix.ExecReport) {
 // imply for shares the gateway did not see one by one, and, if risk
 // refuses it as a bad fill, at the order's limit. The implied price
 // carries the venue's rounding of AvgPx, magnified by the totals over the
-// shares: it may lie beyond the limit, or limit-up. The shares moved
+// shares: it may lie beyond a buy's limit (risk takes a sell's above
+// limit-up, bounding fills by the arithmetic only). The shares moved
 // (filled, or taken back) whatever risk thinks of the price; taken at
 // the limit, which risk accepts, rather than not at all, cash and shares
 // stay right for the day. mu held.
