@@ -43,6 +43,12 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100,"QTY":100000}`,
 		`{"op":"order.cancel","clOrdId":"x1","origClOrdId":"c1","account":"A1","o\u0072igClOrdId":"c2"}`,
 		`{"op":"order.status","clOrdId":"c1","account":"A1"} {"op":"ping"}`,
+		`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100,"op":"ping"}`,
+		`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","id":{"qty":1,"QTY":2},"qty":100}`,
+		`{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","ſide":"buy","price":"1700.00","id":"}{,\"qty\\","qty":100}`,
+		`{"op":"order.status","clOrdId":"c1","account":"A1","to\u212aen":"a","toKen":"b"}`,
+		`{"op":"order.status","clOrdId":"c1","account":"A1","id":[{"op":1},"op",["op"]],"ıd":1}`,
+		`{"op":"ping","x":1,"x":2,"\u006fp":"ping"}`,
 		`[1]`, `{`, `null`, ``,
 	} {
 		f.Add([]byte(s))
@@ -66,6 +72,9 @@ func FuzzDecodeRequest(f *testing.F) {
 			if k := repeatedKey(b); k != "" {
 				t.Fatalf("accepted %s giving %q twice", r.Op, k)
 			}
+		}
+		if f := repeatedDecodedField(b); f != "" && (isOrderOp(r.Op) || f == "op") {
+			t.Fatalf("accepted %s giving %q twice (as encoding/json matches keys)", r.Op, f)
 		}
 		switch r.Op {
 		case opSubscribe, opUnsubscribe:
@@ -213,6 +222,115 @@ func repeatedKey(b []byte) string {
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
 			return ""
+		}
+	}
+	return ""
+}
+
+// TestDecodeRequestRepeatedFieldScan checks repeatedField's scan through
+// decodeRequest: a key inside a nested value, or text that looks like one
+// inside a string, is not a top-level key; a key matches a field exactly
+// as encoding/json matches it (escapes, and Unicode simple folding: the
+// Kelvin sign K is k, the long s ſ is s, the dotless ı is not i); "op"
+// given twice is refused whichever op is last, with the order's ref.
+func TestDecodeRequestRepeatedFieldScan(t *testing.T) {
+	const head = `{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","price":"1700.00"`
+	for _, tc := range []struct{ name, raw, code string }{
+		{"plain", head + `,"side":"buy","qty":100}`, ""},
+		{"keys inside id", head + `,"side":"buy","qty":100,"id":{"qty":1,"QTY":2,"side":{"qty":3}}}`, ""},
+		{"keys inside an array id", head + `,"side":"buy","id":[{"qty":1},{"qty":2},["qty","qty"]],"qty":100}`, ""},
+		{"keys inside resume", head + `,"side":"buy","resume":{"qty":1,"side":2},"qty":100}`, ""},
+		{"brackets in an id string", head + `,"side":"buy","id":"}{,\"qty\":[","qty":100}`, ""},
+		{"escaped backslash before a key", head + `,"side":"buy","id":"\\","qty":100}`, ""},
+		{"escaped backslash and quote", head + `,"side":"buy","id":"\\\"qty\\","qty":100}`, ""},
+		{"empty object id", head + `,"side":"buy","id":{},"qty":100}`, ""},
+		{"empty array id then key", head + `,"side":"buy","id":[],"qty":100}`, ""},
+		{"white space between tokens", "{ \"op\" : \"order.new\" ,\n\"clOrdId\":\"c1\",\t\"account\":\"A1\",\"symbol\":\"600519.SH\",\"price\":\"1700.00\",\"side\":\"buy\" , \"qty\" : 100 }\n", ""},
+		{"long s once", head + `,"ſide":"buy","qty":100}`, ""},
+		{"Kelvin sign once", `{"op":"order.status","clOrdId":"c1","account":"A1","to\u212aen":"t"}`, ""},
+		{"dotless i is not i", head + `,"side":"buy","qty":100,"ıd":1}`, codeBadJSON},
+		{"qty twice after a nested qty", head + `,"side":"buy","id":{"qty":1},"qty":100,"qty":100000}`, codeBadJSON},
+		{"qty twice after a string with a quote", head + `,"side":"buy","id":"\"","qty":100,"qty":100000}`, codeBadJSON},
+		{"long s and s", head + `,"side":"buy","ſide":"sell","qty":100}`, codeBadJSON},
+		{"escaped long s and s", head + `,"side":"buy","\u017fide":"sell","qty":100}`, codeBadJSON},
+		{"Kelvin sign and k", `{"op":"order.status","clOrdId":"c1","account":"A1","token":"a","to\u212aen":"b"}`, codeBadJSON},
+		{"raw Kelvin sign and K", `{"op":"order.status","clOrdId":"c1","account":"A1","toKen":"a","toKEN":"b"}`, codeBadJSON},
+		{"escaped quote key", head + `,"side":"buy","\u0071\u0074\u0079":100,"qty":1}`, codeBadJSON},
+		{"id twice", head + `,"side":"buy","qty":100,"id":1,"ID":2}`, codeBadJSON},
+		{"op twice, an order op last", `{"op":"ping","op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","side":"buy","price":"1700.00","qty":100}`, codeBadJSON},
+		{"op twice, an order op first", head + `,"side":"buy","qty":100,"op":"ping"}`, codeBadJSON},
+		{"op twice, account last", head + `,"side":"buy","qty":100,"OP":"account"}`, codeBadJSON},
+		{"trailing second value", head + `,"side":"buy","qty":100} {}`, codeBadJSON},
+		{"trailing garbage", head + `,"side":"buy","qty":100}x`, codeBadJSON},
+		{"ping with an unknown field", `{"op":"ping","x":1,"x":2}`, ""},
+		{"subscribe", `{"op":"subscribe","channel":"book","symbols":["600519.SH"],"depth":5,"resume":{"600519.SH":812}}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := decodeRequest([]byte(tc.raw))
+			switch {
+			case tc.code == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.code != "" && (err == nil || err.code != tc.code):
+				t.Fatalf("got %v (op %q), want %s", err, r.Op, tc.code)
+			case err != nil && strings.Contains(tc.raw, `"clOrdId":"c1"`) && err.ref != "c1":
+				t.Fatalf("refused %v without ref c1", err)
+			}
+		})
+	}
+}
+
+// repeatedDecodedField returns the JSON name of a field of request that two
+// top-level keys of the JSON object b decode into, or "". Unlike
+// repeatedKey it asks encoding/json itself which field each key sets
+// (decoding the key alone into a copy of request whose fields all take
+// any value), not a case folding of the test's choice.
+func repeatedDecodedField(b []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if _, err := dec.Token(); err != nil {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return ""
+		}
+		f := decodedField(tok.(string))
+		if f != "" && seen[f] {
+			return f
+		}
+		seen[f] = true
+	}
+	return ""
+}
+
+// probeType is request with every JSON field a json.RawMessage.
+var probeType = func() reflect.Type {
+	rt := reflect.TypeFor[request]()
+	var fs []reflect.StructField
+	for i := range rt.NumField() {
+		if tag := rt.Field(i).Tag.Get("json"); tag != "" {
+			fs = append(fs, reflect.StructField{Name: rt.Field(i).Name, Type: reflect.TypeFor[json.RawMessage](), Tag: rt.Field(i).Tag})
+		}
+	}
+	return reflect.StructOf(fs)
+}()
+
+// decodedField returns the JSON name of the field of request that
+// encoding/json decodes the key k into, or "".
+func decodedField(k string) string {
+	q, _ := json.Marshal(k)
+	p := reflect.New(probeType)
+	if json.Unmarshal([]byte("{"+string(q)+":0}"), p.Interface()) != nil {
+		return ""
+	}
+	for i := range probeType.NumField() {
+		if p.Elem().Field(i).Len() > 0 {
+			return strings.Split(probeType.Field(i).Tag.Get("json"), ",")[0]
 		}
 	}
 	return ""

@@ -144,6 +144,23 @@ func decodeRequest(b []byte) (request, *protoError) {
 		return r, perr(codeBadJSON, "bad id")
 	}
 	switch r.Op {
+	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList, opOrderTrades:
+		// Every field is checked below.
+	default:
+		// "op" given twice has two readings, the last taken: an
+		// order.new whose "op" is given again as ping was answered
+		// pong, the order neither entered nor refused. Other fields of
+		// these requests may repeat (market data takes fields of the
+		// client's own).
+		if repeatedField(b, opField[:], false) != "" {
+			e := perr(codeBadJSON, "field %q given more than once (names match without regard to case): a request must have one reading", "op")
+			if refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) {
+				e.ref = r.ClOrdID
+			}
+			return r, e
+		}
+	}
+	switch r.Op {
 	case opAuth:
 		if r.Token == "" {
 			return r, perr(codeBadToken, "auth needs a token")
@@ -182,7 +199,7 @@ func decodeRequest(b []byte) (request, *protoError) {
 		if unknown != "" {
 			return r, orderRef(&r, perr(codeBadJSON, "unknown field %q: an order request takes only the fields docs/PROTOCOL.md lists", unknown))
 		}
-		if f := repeatedField(b, requestFields[:]); f != "" {
+		if f := repeatedField(b, requestFields[:], true); f != "" {
 			return r, orderRef(&r, perr(codeBadJSON, "field %q given more than once (names match without regard to case): an order request must have one reading", f))
 		}
 		return r, checkOrder(&r)
@@ -235,16 +252,21 @@ func decodeStrict(b []byte, r *request) (unknown string, err error) {
 var requestFields = [...]string{"op", "id", "token", "channel", "symbols", "depth", "resume", "checksums",
 	"accounts", "clOrdId", "origClOrdId", "account", "symbol", "side", "type", "price", "qty", "cursor", "limit"}
 
+// opField is the JSON name of request's Op, the one field repeatedField
+// checks in a request other than an order request's.
+var opField = [...]string{"op"}
+
 // repeatedField returns the name of a field of fields (at most 64) that
 // the JSON object b (one value, decoded without an unknown field) gives
 // more than once, or "" if none. encoding/json matches keys to fields
 // without regard to case (bytes.EqualFold, after unescaping) and keeps
 // the last of keys that match one field, so {"qty":100,"QTY":100000} and
 // {"qty":100,"qty":100000} decode as a 100,000-share order: such a
-// request has two readings. A key that matches none of fields (none
-// should reach here) is returned too. It scans the top-level keys once
+// request has two readings. A key that matches none of fields is
+// returned too if strict (none should reach here: the decoders refuse
+// unknown fields first), else skipped. It scans the top-level keys once
 // and allocates only for a key with an escape.
-func repeatedField(b []byte, fields []string) string {
+func repeatedField(b []byte, fields []string, strict bool) string {
 	var seen uint64
 	depth, wantKey := 0, false
 	for i := 0; i < len(b); i++ {
@@ -260,13 +282,15 @@ func repeatedField(b []byte, fields []string) string {
 			if depth == 1 && wantKey {
 				wantKey = false
 				k := fieldIndex(b[i:j+1], fields)
-				if k < 0 {
+				switch {
+				case k < 0 && strict:
 					return string(b[i+1 : min(j, i+33)])
-				}
-				if seen&(1<<k) != 0 {
+				case k < 0:
+				case seen&(1<<k) != 0:
 					return fields[k]
+				default:
+					seen |= 1 << k
 				}
-				seen |= 1 << k
 			}
 			i = j
 		case '{':
