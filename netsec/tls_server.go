@@ -87,10 +87,14 @@ type ServerTLS struct {
 	stamp []fileStamp
 }
 
-// fileStamp is what Watch compares to tell that a file changed.
+// fileStamp is what Watch compares to tell that a file changed. The mode
+// is in it because a key file refused for its mode is fixed by chmod,
+// which changes neither the modification time nor the size: without it
+// the renewed pair was not loaded until another file changed.
 type fileStamp struct {
 	mod  time.Time
 	size int64
+	mode os.FileMode
 }
 
 // NewServerTLS loads cfg's certificate, key and client CAs. key names the
@@ -210,7 +214,7 @@ func (s *ServerTLS) stamps() []fileStamp {
 	st := make([]fileStamp, len(files))
 	for i, f := range files {
 		if fi, err := os.Stat(f); err == nil {
-			st[i] = fileStamp{mod: fi.ModTime(), size: fi.Size()}
+			st[i] = fileStamp{mod: fi.ModTime(), size: fi.Size(), mode: fi.Mode()}
 		}
 	}
 	return st
