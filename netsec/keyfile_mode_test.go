@@ -98,3 +98,49 @@ func TestKeyFileModes(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyFileSymlinks: a key mounted as Kubernetes mounts a secret (key ->
+// ..data/key, ..data -> ..2026_01_01, the file 0400 there) is judged by the
+// file the links lead to: taken at 0400, refused at 0644; a directory is
+// not a key file.
+func TestKeyFileSymlinks(t *testing.T) {
+	pki := netsectest.NewPKI(t, "test CA")
+	srv := pki.Server("server")
+	for _, tc := range []struct {
+		name string
+		perm os.FileMode
+		want string
+	}{
+		{name: "0400 target", perm: 0o400},
+		{name: "0644 target", perm: 0o644, want: "has permissions 0644"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ts := filepath.Join(dir, "..2026_01_01")
+			if err := os.Mkdir(ts, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			copyMode(t, srv.KeyFile, ts, "tls.key", tc.perm)
+			if err := os.Symlink("..2026_01_01", filepath.Join(dir, "..data")); err != nil {
+				t.Fatal(err)
+			}
+			key := filepath.Join(dir, "tls.key")
+			if err := os.Symlink(filepath.Join("..data", "tls.key"), key); err != nil {
+				t.Fatal(err)
+			}
+			_, err := netsec.NewServerTLS(netsec.ServerTLSConfig{CertFile: srv.CertFile, KeyFile: key}, "test.tls", nil)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v; want one containing %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("directory", func(t *testing.T) {
+		_, err := netsec.NewServerTLS(netsec.ServerTLSConfig{CertFile: srv.CertFile, KeyFile: t.TempDir()}, "test.tls", nil)
+		if err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+			t.Fatalf("error %v; want one saying it is not a regular file", err)
+		}
+	})
+}
