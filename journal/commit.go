@@ -99,8 +99,8 @@ func (j *Journal) enqueue(typ byte, body []byte) (*batch, uint64, error) {
 	if j.closed {
 		return nil, 0, ErrClosed
 	}
-	if j.err != nil {
-		return nil, 0, j.err
+	if j.later != nil {
+		return nil, 0, j.later
 	}
 	b := j.cur
 	now := time.Now()
@@ -189,7 +189,7 @@ func (j *Journal) run() {
 			}
 		}
 		j.cur = j.newBatch()
-		err := j.err
+		err := j.later // an earlier batch failed: this one is not written
 		j.mu.Unlock()
 		if err == nil {
 			err = j.commit(b)
@@ -246,20 +246,35 @@ func (j *Journal) rollback(err error) error {
 		terr = j.w.Sync()
 	}
 	if terr != nil {
-		return fmt.Errorf("%w (%w: %w)", err, ErrRollback, terr)
+		return &rollbackError{err: err, terr: terr}
 	}
 	return err
 }
 
-// finish records a failure as the sticky error, releases the batch's
-// appenders and keeps its buffers for reuse. Writer goroutine only.
+// rollbackError is a failed commit (err, wrapping ErrFailed) that could
+// not be cut from the file either (terr): it wraps ErrRollback too.
+type rollbackError struct{ err, terr error }
+
+func (e *rollbackError) Error() string {
+	return fmt.Sprintf("%v (%v: %v)", e.err, ErrRollback, e.terr)
+}
+
+func (e *rollbackError) Unwrap() []error { return []error{e.err, ErrRollback, e.terr} }
+
+// finish records a failed commit as the sticky error, releases the
+// batch's appenders and keeps its buffers for reuse. The batches behind
+// a failed one, and later appends, get the failure without ErrRollback
+// (later): they were never written, and cannot reappear. Writer
+// goroutine only.
 func (j *Journal) finish(b *batch, err error) {
 	if err != nil {
 		j.mu.Lock()
 		if j.err == nil {
-			j.err = err
+			j.err, j.later = err, err
+			if rb, ok := err.(*rollbackError); ok {
+				j.later = rb.err
+			}
 		}
-		err = j.err
 		j.mu.Unlock()
 	}
 	b.err = err

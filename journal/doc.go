@@ -92,8 +92,10 @@
 // orders. The failed batch is rolled back: the file is cut back to the
 // last durable record and the cut fsynced, so a record whose append failed
 // is not in the file after a restart, and the gateway may tell its client
-// it failed. If the rollback fails too, the error also wraps ErrRollback:
-// the failed records may reappear, and the operator must check them.
+// it failed. If the rollback fails too, the failed batch's error also
+// wraps ErrRollback: its records may reappear, and the operator must check
+// them. The batches behind it and later appends were never written: their
+// error does not wrap ErrRollback.
 //
 // Open checks every record. A crash during a write leaves a torn tail:
 // the last batch partly written. Open truncates it at its first damaged

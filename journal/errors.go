@@ -25,7 +25,9 @@ var (
 	ErrFailed = errors.New("journal: write failed, journal stopped")
 	// ErrRollback reports, together with ErrFailed, that a failed commit
 	// could not be cut from the file either: the failed batch's records
-	// may reappear after a restart.
+	// may reappear after a restart. Only that batch's records get it (and
+	// Close): those of the batches behind it, and later appends, were
+	// never written and get ErrFailed alone.
 	ErrRollback = errors.New("journal: rollback of the failed batch failed")
 	// ErrCorrupt reports damage that recovery must not repair silently: a
 	// record whose checksum or length is bad but which is followed by a

@@ -29,7 +29,11 @@ type Journal struct {
 	cur    *batch     // the batch appends join; never nil
 	seq    uint64     // sequence number of the last record appended
 	closed bool       // Close was called
-	err    error      // sticky commit error, wraps ErrFailed
+	err    error      // sticky commit error, wraps ErrFailed (and ErrRollback if the cut failed)
+	// later is the error of the batches behind the failed one and of
+	// later appends, set with err: err without ErrRollback, as none of
+	// them was written.
+	later error
 
 	kick chan struct{} // cap 1: the current batch got its first record
 	// sealKick (cap 1; sealed journals) wakes the presealer: a record
