@@ -42,14 +42,16 @@ var propSeeds = flag.Int("risk-seeds", 300, "how many random sequences TestCheck
 //     the int64 range (proceeds, late costs) saturates;
 //   - replaying the accepted requests and the callbacks through the
 //     Restore methods on a fresh Checker, changing day where the live one
-//     did, ends in the same state.
+//     did, ends in the same state, under the same previous closes or
+//     another day's (lower or higher).
 //
 // Where the documentation departs from the plain rules the model follows
 // it: a late fill (OnLateFill) moves cash and shares with nothing held,
 // so a late sell of shares a newer sell holds leaves Sellable negative
 // (TestLateSellShownOversold) and a late buy may leave the cash negative;
-// a late fill is bounded by limit-up and, for the order's fills in all,
-// the board maximum, not by the order's terms; shares a late buy bought
+// a late fill is bounded by the arithmetic (its price times the board
+// maximum fits) and, for the order's fills in all, the board maximum,
+// not by the order's terms or the band; shares a late buy bought
 // on an earlier day are sellable at once.
 //
 // Seeds are fixed: each run is the same. -risk-seeds runs more.
