@@ -581,3 +581,59 @@ func TestRecoverUnderNextDaysPrevClose(t *testing.T) {
 		t.Fatalf("c1 = %+v (found %v), want the last day's buy at 1550.00, new", o, ok)
 	}
 }
+
+// TestRecoverFillsUnderAnotherPrevClose: the last day's sell at 1860.00
+// filled at 1865.00, then (its report missed) at the price the venue's
+// status totals imply, and its buy at 1540.00 filled at 1535.00: each
+// within that day's band (prev_close 1700.00). Recovered under reference
+// data whose band excludes them (prev_close 1500.00, 1400.00, 1900.00),
+// risk must hold what it holds under the day's own: a node or a
+// restarted gateway whose reference data is another day's does not
+// differ in cash or shares from one whose is the journal's.
+func TestRecoverFillsUnderAnotherPrevClose(t *testing.T) {
+	day1 := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC) // Tuesday 10:00 in Shanghai
+	var j memJournal
+	add := func(typ byte, v bodyRecord) {
+		j = append(j, journal.Record{Seq: uint64(len(j)) + 1, Type: typ, Time: day1.UnixNano(), Body: encodeRecord(v)})
+	}
+	const sp, bp = 18600000, 15400000
+	er := func(uid string, side risk.Side, price refdata.Price, qty int64, e fix.ExecReport) *execRec {
+		e.ClOrdID, e.OrderID, e.Symbol, e.Side, e.Price, e.OrderQty = uid, "v"+uid, "600519.SH", fix.Side(side), price, qty
+		return &execRec{Account: "A1", Upstream: "core", ER: e}
+	}
+	add(recDay, &dayRec{Date: 20261201})
+	add(recNew, &newRec{Account: "A1", ClOrdID: "s1", Symbol: "600519.SH", Side: risk.Sell, Type: risk.Limit,
+		Price: sp, Qty: 200, Upstream: "core", Source: src, Time: day1, UID: "u1"})
+	add(recNew, &newRec{Account: "A1", ClOrdID: "b1", Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit,
+		Price: bp, Qty: 300, Upstream: "core", Source: src, Time: day1, UID: "u2"})
+	add(recExec, er("u1", risk.Sell, sp, 200, fix.ExecReport{ExecID: "n1", ExecType: '0', OrdStatus: '0', LeavesQty: 200, SeqNum: 1}))
+	add(recExec, er("u1", risk.Sell, sp, 200, fix.ExecReport{ExecID: "f1", ExecType: 'F', OrdStatus: '1',
+		LastPx: 18650000, LastQty: 100, CumQty: 100, AvgPx: 18650000, LeavesQty: 100, SeqNum: 2}))
+	add(recExec, er("u1", risk.Sell, sp, 200, fix.ExecReport{ExecType: 'I', OrdStatus: '2', CumQty: 200, AvgPx: 18635000, SeqNum: 3}))
+	add(recExec, er("u2", risk.Buy, bp, 300, fix.ExecReport{ExecID: "n2", ExecType: '0', OrdStatus: '0', LeavesQty: 300, SeqNum: 4}))
+	add(recExec, er("u2", risk.Buy, bp, 300, fix.ExecReport{ExecID: "f2", ExecType: 'F', OrdStatus: '1',
+		LastPx: 15350000, LastQty: 100, CumQty: 100, AvgPx: 15350000, LeavesQty: 200, SeqNum: 5}))
+	state := func(prevClose refdata.Price) risk.AccountState {
+		t.Helper()
+		m, n, err := recoverDay(t, j, 1, func(c *risk.Config) { c.Instruments[0].PrevClose = prevClose })
+		if err != nil || n != len(j) {
+			t.Fatalf("prev_close %s: Recover = %d, %v; want %d records", prevClose, n, err, len(j))
+		}
+		st, err := m.risk.Snapshot("A1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	want := state(17000000)
+	// 340,000.00 less the buy's 100 at 1535.00 and the 200 it holds at
+	// 1540.00, plus the sell's 100 at 1865.00 and 100 at 1862.00.
+	if want.Cash != 251_200*refdata.PriceScale || want.Reserved != 308_000*refdata.PriceScale {
+		t.Fatalf("under the day's own prev_close: %+v", want)
+	}
+	for _, pc := range []refdata.Price{15000000, 14000000, 19000000} {
+		if got := state(pc); got.Cash != want.Cash || got.Reserved != want.Reserved || !slices.Equal(got.Positions, want.Positions) {
+			t.Errorf("prev_close %s: %+v, under the day's own %+v", pc, got, want)
+		}
+	}
+}
