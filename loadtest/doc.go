@@ -28,7 +28,10 @@
 //     of one lot each, priced from the live quotes within the band and on
 //     the tick; what still works after 500 ms is cancelled. Measures:
 //     order_ack (intended send to the gateway's accepted) and
-//     order_first_exec (to the first execution report). Every order must
+//     order_first_exec (to the first execution report); a measured order
+//     still waiting for either when the tester stops waiting counts at
+//     its age then, a lower bound, and the report warns that the
+//     percentiles are lower bounds (Measure.Outstanding). Every order must
 //     end with exactly one final outcome; duplicates, reports out of
 //     order and orders never answered are integrity violations; rejects
 //     are counted by code. With -fix-sessions, some sessions are FIX 4.4

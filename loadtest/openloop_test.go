@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -104,5 +105,117 @@ func TestDeliveredOverWindow(t *testing.T) {
 	w.finish(&sum)
 	if want := 1000 / w.elapsed.Seconds(); sum.Delivered != want || sum.Updates != 1000 {
 		t.Fatalf("delivered %.0f/s, %d updates; want %.0f/s, 1000 (the window's)", sum.Delivered, sum.Updates, want)
+	}
+}
+
+// lostSession is an orderSession that sends nothing and answers every
+// cancel as the gateway answers one of an order it never heard of, so
+// that an order it was never answered for settles as lost at once.
+type lostSession struct{ track *orderTracker }
+
+func (s *lostSession) sendNew(context.Context, *trackedOrder) error { return nil }
+func (s *lostSession) sendCancel(_ context.Context, _ *trackedOrder, id string) error {
+	s.track.reject(id, "orders.unknown_order")
+	return nil
+}
+func (s *lostSession) read(context.Context) {}
+func (s *lostSession) close()               {}
+
+// TestUnansweredOrdersInTheTail: a measured order still unanswered when
+// the tester stops waiting counts in order_ack and order_first_exec at
+// its age then, and the report says the percentiles are lower bounds.
+// Before, it was in neither: a run whose gateway answered only the fast
+// orders reported the latency of those alone.
+func TestUnansweredOrdersInTheTail(t *testing.T) {
+	w := newOrdersWorkload(Config{Scenario: ScenarioOrders, Sessions: 1, OrderRate: 1000}, &target{})
+	tr := &trader{w: w, account: "A1", prefix: "T-", track: newOrderTracker(0, w.stats, w.ack, w.firstExec)}
+	tr.sess = &lostSession{track: tr.track}
+	w.traders = []*trader{tr}
+	start := time.Now()
+	w.setRecording(true, start)
+	order := func(id string, intended time.Time) *trackedOrder {
+		o := &trackedOrder{id: id, account: "A1", symbol: "600000.SH", qty: 100, intended: intended,
+			measured: w.inWindow(intended), sent: intended}
+		tr.track.add(o)
+		return o
+	}
+	order("fast", start)
+	order("slow", start.Add(time.Millisecond))      // never answered
+	order("refused", start.Add(2*time.Millisecond)) // an error reply: no ack, no exec to wait for
+	order("warmup", start.Add(-time.Second))        // unmeasured, never answered
+	tr.track.accepted("fast", "fast", start.Add(time.Millisecond))
+	tr.track.exec("fast", "trade", "filled", "E1", false, 100, start.Add(2*time.Millisecond))
+	tr.track.reject("refused", "risk.cash")
+	w.setRecording(false, start.Add(3*time.Millisecond))
+
+	var sum Summary
+	sum.Config = w.c
+	w.finish(&sum)
+	sum.judge(w.violations())
+	ack, exec := sum.measure("order_ack"), sum.measure("order_first_exec")
+	if ack == nil || exec == nil {
+		t.Fatalf("measures %+v", sum.Latency)
+	}
+	for _, m := range []*Measure{ack, exec} {
+		if m.Count != 2 || m.Outstanding != 1 {
+			t.Errorf("%s: count %d, outstanding %d; want 2 samples, 1 of them the unanswered order", m.Name, m.Count, m.Outstanding)
+		}
+		// The unanswered order's sample is its age when the tester stopped
+		// waiting, at least the time finish took to be called.
+		if age := time.Since(start.Add(time.Millisecond)); m.Max*1e3 < float64(w.end.Sub(start)-time.Millisecond) || time.Duration(m.Max*1e3) > age+age/100 {
+			t.Errorf("%s: max %.0fµs, want the unanswered order's age (%v at most)", m.Name, m.Max, age)
+		}
+	}
+	if !strings.Contains(sum.Text(), "WARNING: 1 of the 2 order_ack samples are requests still unanswered") {
+		t.Errorf("the report does not say the percentiles are lower bounds:\n%s", sum.Text())
+	}
+}
+
+// TestRecordOutstanding: which orders still wait for an answer when the
+// tester stops, by what they were last told.
+func TestRecordOutstanding(t *testing.T) {
+	tests := []struct {
+		name       string
+		measured   bool
+		events     []string
+		acks, exec int64
+	}{
+		{"unanswered", true, nil, 1, 1},
+		{"accepted, no execution report", true, []string{"accepted"}, 0, 1},
+		{"accepted, new", true, []string{"accepted", "new"}, 0, 0},
+		{"filled", true, []string{"accepted", "filled"}, 0, 0},
+		{"refused by the gateway", true, []string{"error"}, 0, 0},
+		{"rejected upstream", true, []string{"accepted", "rejected"}, 0, 0},
+		{"outside the window", false, nil, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newOrderTracker(0, newOrderStats(), NewRecorder("a"), NewRecorder("e"))
+			now := time.Now()
+			tr.add(&trackedOrder{id: "o", qty: 100, intended: now, sent: now, measured: tc.measured})
+			for _, e := range tc.events {
+				switch e {
+				case "accepted":
+					tr.accepted("o", "o", now)
+				case "error":
+					tr.reject("o", "risk.cash")
+				case "new":
+					tr.exec("o", "new", "new", "", false, 0, now)
+				case "filled":
+					tr.exec("o", "trade", "filled", "E1", false, 100, now)
+				case "rejected":
+					tr.exec("o", "rejected", "rejected", "", false, 0, now)
+				}
+			}
+			a0, e0 := tr.ack.Snapshot().TotalCount(), tr.firstExec.Snapshot().TotalCount()
+			acks, execs := tr.recordOutstanding(now.Add(time.Second))
+			if acks != tc.acks || execs != tc.exec {
+				t.Fatalf("outstanding %d acks, %d execs; want %d, %d", acks, execs, tc.acks, tc.exec)
+			}
+			if a, e := tr.ack.Snapshot(), tr.firstExec.Snapshot(); a.TotalCount()-a0 != acks || e.TotalCount()-e0 != execs ||
+				(acks > 0 && time.Duration(a.Max()) < time.Second) || (execs > 0 && time.Duration(e.Max()) < time.Second) {
+				t.Fatalf("recorded %d acks (max %v), %d execs (max %v)", a.TotalCount()-a0, time.Duration(a.Max()), e.TotalCount()-e0, time.Duration(e.Max()))
+			}
+		})
 	}
 }

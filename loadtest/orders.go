@@ -581,7 +581,13 @@ func (w *ordersWorkload) finish(sum *Summary) {
 	w.sendOnce.Do(func() { close(w.stopSend) })
 	w.senders.Wait()
 	w.drain()
+	stopped := time.Now() // the tester stops waiting for answers
 	w.stop()
+	var outAcks, outExecs int64
+	for _, tr := range w.traders {
+		a, e := tr.track.recordOutstanding(stopped)
+		outAcks, outExecs = outAcks+a, outExecs+e
+	}
 
 	s := w.stats
 	el := w.end.Sub(w.began).Seconds()
@@ -630,9 +636,14 @@ func (w *ordersWorkload) finish(sum *Summary) {
 		out.Notes = append(out.Notes, "gateway_internal (order in to FIX out) is not measured: the target exports no gateway_order_internal_latency_seconds")
 	}
 	sum.Orders = out
-	for _, r := range []*Recorder{w.ack, w.firstExec} {
-		sum.Latency = append(sum.Latency, measureOf(r))
-		sum.hists = append(sum.hists, r.Snapshot())
+	for _, r := range []struct {
+		rec         *Recorder
+		outstanding int64
+	}{{w.ack, outAcks}, {w.firstExec, outExecs}} {
+		m := measureOf(r.rec)
+		m.Outstanding = r.outstanding
+		sum.Latency = append(sum.Latency, m)
+		sum.hists = append(sum.hists, r.rec.Snapshot())
 	}
 }
 

@@ -405,6 +405,34 @@ func (t *orderTracker) cancelRejected(ref string) {
 	}
 }
 
+// recordOutstanding records the measured orders still waiting when the
+// tester stopped listening at at: one without the gateway's accepted (nor
+// an error reply) in order_ack, one without an execution report (nor an
+// error reply) in order_first_exec, each at its age then, a lower bound
+// of its latency. Left out, the slowest orders of a run whose gateway or
+// venue fell behind were cut off the tail, and the percentiles described
+// only the orders that made it. Call once the session's reader has
+// stopped, so that no order is recorded twice. It returns how many orders
+// it recorded in each.
+func (t *orderTracker) recordOutstanding(at time.Time) (acks, execs int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, o := range t.orders {
+		if !o.measured || o.outcome != "" {
+			continue // answered for good (an error reply, or a final report: execSeen)
+		}
+		if !o.acked {
+			t.ack.Record(t.shard, latency(o.intended, at))
+			acks++
+		}
+		if !o.execSeen {
+			t.firstExec.Record(t.shard, latency(o.intended, at))
+			execs++
+		}
+	}
+	return acks, execs
+}
+
 // tally adds the final state of every order to out: outcomes by kind,
 // "working" (accepted, no outcome) and "unanswered" (neither accepted
 // nor refused).
