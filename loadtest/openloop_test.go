@@ -219,3 +219,24 @@ func TestRecordOutstanding(t *testing.T) {
 		})
 	}
 }
+
+// TestOfferedRateNotKept: a run whose senders sent fewer orders in the
+// window than the schedule offered says so; one that kept it does not.
+func TestOfferedRateNotKept(t *testing.T) {
+	for _, tc := range []struct {
+		sent int64
+		warn bool
+	}{{1000, false}, {997, false}, {900, true}} {
+		w := newOrdersWorkload(Config{Scenario: ScenarioOrders, Sessions: 4, OrderRate: 1000}, &target{})
+		start := time.Now()
+		w.setRecording(true, start)
+		w.stats.sent.Add(tc.sent)
+		w.setRecording(false, start.Add(time.Second))
+		var sum Summary
+		w.finish(&sum)
+		warned := strings.Contains(strings.Join(sum.Warnings, "\n"), "the tester sent")
+		if warned != tc.warn {
+			t.Errorf("%d sent in 1 s at 1000/s offered: warned %v, want %v (%q)", tc.sent, warned, tc.warn, sum.Warnings)
+		}
+	}
+}

@@ -635,6 +635,14 @@ func (w *ordersWorkload) finish(sum *Summary) {
 	if out.GatewayInternal == nil {
 		out.Notes = append(out.Notes, "gateway_internal (order in to FIX out) is not measured: the target exports no gateway_order_internal_latency_seconds")
 	}
+	// The window scheduled Rate × el orders, give or take one a session;
+	// fewer sent means the senders fell behind (the tester starved, or
+	// writes to the gateway blocked), and the gateway saw less than the
+	// offered rate: the report must not read as if it took that rate.
+	if offered := float64(w.c.OrderRate) * el; offered-float64(w.sent1-w.sent0) > max(0.01*offered, float64(w.c.Sessions)) {
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("the tester sent %.1f orders/s of the %d/s offered: its senders fell behind their schedule (max send lag %v), so the gateway was offered less than that rate (latencies still run from each order's place in the schedule)",
+			out.SentPerSecond, out.Rate, out.MaxSendLag.Round(time.Microsecond)))
+	}
 	sum.Orders = out
 	for _, r := range []struct {
 		rec         *Recorder
