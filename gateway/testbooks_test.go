@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"sgw/feed"
@@ -25,6 +26,13 @@ func newTestBooks(t testing.TB, symbols ...string) *testBooks {
 	var ins []refdata.Instrument
 	for _, s := range symbols {
 		in := refdata.Instrument{Symbol: s, Board: refdata.BoardMain, PrevClose: 17000000}
+		// The board the code is the exchange's (refdata CheckBoard).
+		switch {
+		case strings.HasSuffix(s, ".SZ") && strings.HasPrefix(s, "30"):
+			in.Board = refdata.BoardChiNext
+		case strings.HasSuffix(s, ".SH") && (strings.HasPrefix(s, "688") || strings.HasPrefix(s, "689")):
+			in.Board = refdata.BoardSTAR
+		}
 		if err := in.Validate(); err != nil {
 			t.Fatal(err)
 		}
