@@ -21,8 +21,9 @@
 // checksum mismatch, a heartbeat ahead of its Seq (its last updates were
 // lost), a NATS disconnection or updates NATS dropped, a new ingest epoch,
 // or the publisher's silence (no heartbeat for EdgeConfig.Silence), until a
-// snapshot reply rebuilds it; the deltas that arrived meanwhile are
-// applied after the snapshot. A snapshot that, with those deltas, falls
+// snapshot reply rebuilds it; the deltas that arrived while it was asked
+// for are applied after the snapshot (only those: one that came before
+// the request is in the snapshot). A snapshot that, with those deltas, falls
 // short of a seq the edge heard of (a delta kept, a heartbeat's) since it
 // asked is not loaded, and asked for again; a seq heard of before it asked,
 // which a snapshot of the publisher would hold, is not the publisher's and

@@ -37,9 +37,11 @@ type EdgeConfig struct {
 	// a disconnection. Zero means 65536.
 	Buffer int
 	// Pending bounds the updates a stale symbol keeps while its snapshot
-	// is awaited; past it they are discarded and the symbol asks again.
-	// While the publisher is silent none is kept (Silence). Zero means
-	// 4096.
+	// request is in flight; past it they are discarded and the symbol
+	// asks again. Only the symbols with a request in flight (at most
+	// Requesters) keep any: an update that came before the request cannot
+	// be past the snapshot it asks for. While the publisher is silent none
+	// is kept (Silence). Zero means 4096.
 	Pending int
 	// Requesters is the number of snapshot requests in flight at once.
 	// Zero means 4.
@@ -112,8 +114,11 @@ type Edge struct {
 // edgeSym is the loop's state of one symbol.
 type edgeSym struct {
 	queued, inflight bool
-	retry            bool               // on retryQ: its request failed, and it is asked again when the retry fires
-	pending          []orderbook.Update // updates received while stale, in order
+	retry            bool // on retryQ: its request failed, and it is asked again when the retry fires
+	// pending are the updates received while stale and inflight, in
+	// order: those a snapshot taken after the request may lack. nil
+	// while no request is in flight (reply, apply).
+	pending []orderbook.Update
 	// beat is the highest seq a heartbeat of the epoch named: a snapshot
 	// and the pending updates must reach it (the updates up to it came
 	// before that heartbeat), or some were lost.
@@ -127,19 +132,10 @@ type snapRequest struct {
 	// request so that a publisher of an older one does not answer.
 	epoch uint64
 	// heard is the highest seq of the symbol the edge had heard of when
-	// it asked (edgeSym.heard): a snapshot the publisher takes after the
-	// request holds it.
+	// it asked (edgeSym.beat: no update is kept before a request, and
+	// every update heard before it is at or below the snapshot's seq): a
+	// snapshot the publisher takes after the request holds it.
 	heard uint64
-}
-
-// heard returns the highest seq of the symbol the edge heard of while it
-// is stale: a heartbeat's, or an update's kept. Loop only.
-func (s *edgeSym) heard() uint64 {
-	h := s.beat
-	for i := range s.pending {
-		h = max(h, s.pending[i].Seq)
-	}
-	return h
 }
 
 type snapReply struct {
@@ -456,7 +452,7 @@ func (e *Edge) dispatch() {
 		}
 		s.inflight = true
 		e.free--
-		e.work <- snapRequest{id: id, gen: e.gen, epoch: e.epoch, heard: s.heard()}
+		e.work <- snapRequest{id: id, gen: e.gen, epoch: e.epoch, heard: s.beat}
 	}
 	if len(e.wantQ) == 0 {
 		e.wantQ = nil // let a long queue's array go
@@ -630,13 +626,22 @@ func (e *Edge) apply(id orderbook.SymbolID, u *orderbook.Update) {
 		s.pending = nil
 		return
 	}
+	if !s.inflight {
+		// The snapshot asked for next is taken after the request, so after
+		// the publisher published u: u is not kept. Before, every stale
+		// symbol, queued behind the Requesters or waiting for its retry,
+		// kept up to Pending updates: with snapshot replies that did not
+		// come, Pending updates of every instrument, gigabytes.
+		s.pending = nil
+		if !s.retry { // else it asks when the retry fires, not at every update
+			e.want(id)
+		}
+		return
+	}
 	if len(s.pending) >= e.cfg.Pending {
 		s.pending = s.pending[:0]
 	}
 	s.pending = append(s.pending, *u)
-	if !s.retry { // else it asks when the retry fires, not at every update
-		e.want(id)
-	}
 }
 
 // reply takes a snapshot reply, and reports whether the symbol was put on
@@ -644,6 +649,10 @@ func (e *Edge) apply(id orderbook.SymbolID, u *orderbook.Update) {
 func (e *Edge) reply(r snapReply) bool {
 	s := &e.syms[r.id]
 	s.inflight = false
+	// The updates kept while the request was in flight serve this reply
+	// only: a snapshot asked for later follows them (apply).
+	kept := s.pending
+	s.pending = nil
 	if _, stale := e.mirror.Book(r.id); !stale {
 		return false
 	}
@@ -685,7 +694,7 @@ func (e *Edge) reply(r snapReply) bool {
 	var pending []orderbook.Update
 	if err == nil {
 		var ok bool
-		if pending, ok = e.reaches(r, &m.View); !ok {
+		if pending, ok = e.reaches(r, &m.View, kept); !ok {
 			e.want(r.id)
 			return false
 		}
@@ -701,12 +710,12 @@ func (e *Edge) reply(r snapReply) bool {
 	}
 	e.loaded.Add(1)
 	e.stale.Add(-1)
-	s.pending, s.retry = nil, false
+	s.retry = false
 	for i := range pending {
 		e.apply(r.id, &pending[i])
 		if _, stale := e.mirror.Book(r.id); stale {
-			// A mismatch after the snapshot: keep the rest for the next one.
-			s.pending = append(s.pending, pending[i+1:]...)
+			// A mismatch after the snapshot: the next one, asked for
+			// after the rest came, holds them.
 			break
 		}
 	}
@@ -714,9 +723,10 @@ func (e *Edge) reply(r snapReply) bool {
 }
 
 // reaches decides, before a snapshot v of the current epoch is loaded,
-// whether v and the updates kept that follow it reach every seq the edge
-// heard of for the symbol while it was stale (edgeSym.heard), and returns
-// those updates. The updates v holds are dropped.
+// whether v and the updates kept while it was asked for (pending) that
+// follow it reach every seq the edge heard of for the symbol while it was
+// stale (edgeSym.beat, and the updates kept), and returns those updates. The updates v holds
+// are dropped.
 //
 // If they fall short of a seq heard of after the request was made, v may
 // have been taken before it: v is not loaded (ok false; the caller asks
@@ -727,9 +737,8 @@ func (e *Edge) reply(r snapReply) bool {
 // forgotten, with the updates that do not follow v, and v is loaded: such
 // a message costs a snapshot or two, not one after every snapshot. Loop
 // only.
-func (e *Edge) reaches(r snapReply, v *orderbook.View) (follow []orderbook.Update, ok bool) {
+func (e *Edge) reaches(r snapReply, v *orderbook.View, pending []orderbook.Update) (follow []orderbook.Update, ok bool) {
 	s := &e.syms[r.id]
-	pending := s.pending
 	for len(pending) > 0 && pending[0].Seq <= v.Seq {
 		pending = pending[1:]
 	}

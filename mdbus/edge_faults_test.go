@@ -827,3 +827,44 @@ func TestEdgeSilenceEndDiscardsSnapshotAskedDuring(t *testing.T) {
 		t.Fatalf("a served as valid at seq %d, the publisher at 10: a snapshot asked for during the silence, short of the updates heard while silent, was loaded (stats %+v)", v.Seq, e.Stats())
 	}
 }
+
+// TestEdgeKeepsUpdatesOnlyWhileAsking: the publisher streams updates and
+// heartbeats but its snapshot replies do not come (they time out: an edge
+// whose NATS user may not read its inbox; or are refused), so every symbol
+// stays stale. Only the symbols whose request is in flight keep their
+// updates: one that came before a request cannot be past the snapshot it
+// asks for, which the publisher takes after. Before, every stale symbol
+// kept up to Pending updates, queued behind the Requesters or waiting for
+// its retry: 4,096 updates of 240 bytes for each of thousands of
+// instruments, gigabytes, until the edge was killed for its memory.
+func TestEdgeKeepsUpdatesOnlyWhileAsking(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(4)
+	p := newHandPub(t, n, 7)
+	p.mu.Lock()
+	p.reply = func(sym string) []byte {
+		if sym == ins[1].Symbol {
+			return AppendError(nil, 7, sym, "unknown symbol")
+		}
+		return nil // never answered
+	}
+	p.mu.Unlock()
+	cfg := handEdge(n.connect(t), ins)
+	cfg.Requesters, cfg.RequestTimeout, cfg.RetryInterval = 2, testBound, testBound
+	e := startEdgeWith(t, cfg)
+	// 0 and 2 in flight, 1 refused and waiting for its retry, 3 queued.
+	waitFor(t, "three requests, one refused", func() bool { return p.asked.Load() == 3 && e.Stats().Failed == 1 })
+	for seq := uint64(1); seq <= 100; seq++ {
+		for _, in := range ins {
+			p.send(in.Symbol, seq, orderbook.StateTrading)
+		}
+	}
+	quietUntilTaken(t, p, e.Edge)
+	e.stop()
+	for id, want := range []int{100, 0, 100, 0} {
+		if s := &e.syms[id]; len(s.pending) != want || (want == 0 && cap(s.pending) != 0) {
+			t.Errorf("%s (in flight %v, retry %v, queued %v) keeps %d updates (room for %d); want %d",
+				ins[id].Symbol, s.inflight, s.retry, s.queued, len(s.pending), cap(s.pending), want)
+		}
+	}
+}
