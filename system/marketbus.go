@@ -100,7 +100,7 @@ func buildBooks(cfg *configs.File, reg prometheus.Registerer, log *slog.Logger) 
 }
 
 // busOptions returns the options of mb's NATS connection: its name, its
-// reconnection policy, TLS (market_bus.tls) and authentication
+// reconnection policy (for ever), TLS (market_bus.tls) and authentication
 // (market_bus.credentials or nkey_seed_file), the inbox of an edge's
 // snapshot replies (market_bus.inbox_prefix), and a handler logging to log
 // the errors the server reports on an open connection (busErrors). It
@@ -109,7 +109,14 @@ func buildBooks(cfg *configs.File, reg prometheus.Registerer, log *slog.Logger) 
 // check-config, naming the file; NATS reads the credentials again at each
 // connection. No error, and no log line, quotes a credentials file.
 func busOptions(mb *configs.MarketBus, log *slog.Logger) ([]nats.Option, error) {
-	opts := []nats.Option{nats.Name("sgw-" + mb.Role), nats.MaxReconnects(-1),
+	// The connection reconnects for ever, through refusals of its user
+	// too (IgnoreAuthErrorAbort): nats.go's default closes it for good at
+	// the second refusal in a row, so a server that restarted with its
+	// accounts or auth service not ready yet, or a JWT that expired before
+	// its credentials file was renewed, left an edge stale and an ingest
+	// silent until restarted by hand. A refusal at the start still stops
+	// it (nats.Connect fails).
+	opts := []nats.Option{nats.Name("sgw-" + mb.Role), nats.MaxReconnects(-1), nats.IgnoreAuthErrorAbort(),
 		nats.ReconnectWait(250 * time.Millisecond), nats.ReconnectJitter(100*time.Millisecond, time.Second),
 		nats.ErrorHandler((&busErrors{log: log}).handle)}
 	if mb.TLS != nil {
