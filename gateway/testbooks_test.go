@@ -19,6 +19,7 @@ type testBooks struct {
 	ref  uint64
 	ts   uint64
 	sent uint64
+	recv int64 // the receive time given with each message sent (0: none)
 }
 
 func newTestBooks(t testing.TB, symbols ...string) *testBooks {
@@ -63,7 +64,7 @@ func (tb *testBooks) send(t testing.TB, m *itch.Message) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tb.in.Apply(b, 0); err != nil {
+	if err := tb.in.Apply(b, tb.recv); err != nil {
 		t.Fatal(err)
 	}
 	if m.Type != itch.TypeStockDirectory { // the decoder keeps those

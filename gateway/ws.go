@@ -59,7 +59,31 @@ type wsMetrics struct {
 	// its update, observed once per batch a client's writer takes (its
 	// oldest update). On an edge fed over the bus (mdbus) Recv is the
 	// ingest node's clock: the figure includes the bus and clock skew.
-	ingestToWrite prometheus.Histogram
+	// A time out of range (observeIngest) is counted in ingestOutOfRange
+	// instead.
+	ingestToWrite    prometheus.Histogram
+	ingestOutOfRange prometheus.Counter
+}
+
+// maxIngestAge is the oldest ingest time (Update.Recv) taken for a
+// latency: no update waits that long (a client behind is resynced or
+// closed after ws.slow_timeout), so one older comes from a clock set
+// wrong or a publisher's bug.
+const maxIngestAge = time.Hour
+
+// observeIngest observes the time from recv (Update.Recv, unix ns; not 0)
+// to now in ingestToWrite, or, when recv is after now (the ingest node's
+// clock ahead of this one's) or more than maxIngestAge before it, counts
+// it in ingestOutOfRange: such a figure is no latency. Before, one ahead
+// was observed as 0, the best latency, and one from 1970 as 56 years.
+// Safe from any goroutine.
+func (m *wsMetrics) observeIngest(now time.Time, recv int64) {
+	d := now.UnixNano() - recv // wraps negative for a recv far below 0
+	if d < 0 || d > int64(maxIngestAge) {
+		m.ingestOutOfRange.Inc()
+		return
+	}
+	m.ingestToWrite.Observe(float64(d) / 1e9)
 }
 
 func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
@@ -83,8 +107,10 @@ func newWSMetrics(reg prometheus.Registerer) *wsMetrics {
 			Help: "Time from the ingest node receiving a feed message to the WebSocket write of its book update (oldest update of each batch written to a client).",
 			// 10 us to about 5 s.
 			Buckets: prometheus.ExponentialBuckets(10e-6, 2, 20)}),
+		ingestOutOfRange: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_ws_ingest_time_out_of_range_total",
+			Help: "Batches written to WebSocket clients whose oldest update's ingest time is after this node's clock (the ingest node's clock ahead) or more than an hour before it: not observed in gateway_ws_ingest_to_write_seconds."}),
 	}
-	reg.MustRegister(m.clients, m.forwarded, m.relayed, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resumesRefused, m.resnapshots, m.lapped, m.pongs, m.forcedCloses, m.ingestToWrite)
+	reg.MustRegister(m.clients, m.forwarded, m.relayed, m.messages, m.bytes, m.resyncs, m.disconnects, m.rejected, m.resumes, m.resumesRefused, m.resnapshots, m.lapped, m.pongs, m.forcedCloses, m.ingestToWrite, m.ingestOutOfRange)
 	// The connection-level reasons exist from the start; request errors
 	// appear with their first occurrence.
 	for _, r := range []string{codeBadToken, codeNoLeader, codeTooLarge, codeRateLimited, "upgrade", "idle",

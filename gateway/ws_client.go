@@ -295,7 +295,7 @@ func (c *client) flush() {
 			if recv != 0 {
 				// The batch's oldest update is in its first frame: one
 				// observation per batch, the batch's longest wait.
-				c.srv.metrics.ingestToWrite.Observe(float64(max(time.Now().UnixNano()-recv, 0)) / 1e9)
+				c.srv.metrics.observeIngest(time.Now(), recv)
 				recv = 0
 			}
 			c.srv.metrics.messages.Add(float64(n))
