@@ -868,3 +868,71 @@ func TestEdgeKeepsUpdatesOnlyWhileAsking(t *testing.T) {
 		}
 	}
 }
+
+// TestEdgeHostileFrames: a publisher on the data and heartbeat subjects
+// sends what no Publisher sends: random bytes, a frame of a later
+// version, a truncated update, a frame with bytes after it, nearly 1 MiB
+// (NATS's largest payload), a snapshot and an error where an update or a
+// heartbeat goes, and an update at the next seq whose checksums are not
+// the book's. Each is refused and counted (the last one marks the symbol
+// stale and it is rebuilt); the book is never served as valid in the
+// state that update carried, and the edge follows the stream after.
+func TestEdgeHostileFrames(t *testing.T) {
+	_, sym, p, e := oneSymbol(t)
+	rd := e.Engine().NewReader(e.Engine().Shard(0))
+	defer rd.Close()
+	before := e.Stats()
+	u := orderbook.Update{Seq: 6, Kind: orderbook.KindStatus, State: orderbook.StateTrading, Checksum: emptyCk10, Checksum5: emptyCk5}
+	good := AppendUpdate(nil, 7, sym, &u)
+	v := orderbook.View{Seq: 99, State: orderbook.StateHalted, Checksum: emptyCk10, Checksum5: emptyCk5}
+	huge := append(append([]byte(nil), good...), make([]byte, 1<<20-len(good)-64)...)
+	bad := [][]byte{
+		{0xde, 0xad, 0xbe, 0xef, 0x00, 0xff},
+		append([]byte{2}, good[1:]...),
+		good[:len(good)-3],
+		append(append([]byte(nil), good...), 0),
+		huge,
+		AppendSnapshot(nil, 7, sym, &v),
+		AppendError(nil, 7, sym, "unknown symbol"),
+	}
+	for _, b := range bad {
+		if err := p.nc.Publish("t.d."+sym, b); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.nc.Publish("t.hb", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "every frame refused", func() bool { return e.Stats().Malformed == before.Malformed+uint64(2*len(bad)) })
+	if v, stale := view(e, 0); stale || v.Seq != 5 || v.State != orderbook.StateTrading {
+		t.Fatalf("after the hostile frames the edge serves seq %d %v (stale %v); want 5, trading", v.Seq, v.State, stale)
+	}
+	// The next seq, halted, with checksums of another book: published by
+	// hand, so that the publisher's snapshots stay at seq 5.
+	wrong := orderbook.Update{Seq: 6, Kind: orderbook.KindStatus, State: orderbook.StateHalted, Checksum: emptyCk10 + 1, Checksum5: emptyCk5}
+	if err := p.nc.Publish("t.d."+sym, AppendUpdate(nil, 7, sym, &wrong)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the mismatch and the snapshot after it", func() bool {
+		st := e.Stats()
+		return st.Gaps == before.Gaps+1 && st.Snapshots == before.Snapshots+1 && st.Stale == 0
+	})
+	p.send(sym, 6, orderbook.StatePaused)
+	servedAt(t, e, 6, orderbook.StatePaused)
+	buf := make([]orderbook.Update, 64)
+	for seen := false; !seen; {
+		if err := rd.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		n, err := rd.Next(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range buf[:n] {
+			if u.State == orderbook.StateHalted {
+				t.Fatalf("the mismatched update's state published: %+v", u)
+			}
+			seen = seen || (u.Seq == 6 && u.State == orderbook.StatePaused)
+		}
+	}
+}
