@@ -5,8 +5,9 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
+
+	"sgw/internal/secretfile"
 )
 
 // KeySize is the size of an SM4 key in bytes.
@@ -68,28 +69,15 @@ func NewKeyRing(keys map[string][]byte, current string) (*KeyRing, error) {
 // ignored; an id may appear once. current names the key new files use;
 // empty means the last one listed.
 //
-// Like ssh with a private key, LoadKeyFile refuses a file that is not a
-// regular file or whose permissions give its group or others any access
-// (chmod 600 or 400).
+// It refuses a file that is not a regular file or whose permissions give
+// its group or others any access (chmod 600 or 400), as secretfile says.
 func LoadKeyFile(path, current string) (*KeyRing, error) {
-	f, err := os.Open(path)
+	b, err := secretfile.Read(path, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKeyFile, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrKeyFile, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrKeyFile, path)
-	}
-	if p := fi.Mode().Perm(); p&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has permissions %04o: group and others must have no access (chmod 600 %s)",
-			ErrKeyFile, path, p, path)
 	}
 	r := &KeyRing{keys: map[string][KeySize]byte{}}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for line := 1; sc.Scan(); line++ {
 		s := strings.TrimSpace(sc.Text())
 		if s == "" || s[0] == '#' {

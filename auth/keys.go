@@ -7,13 +7,14 @@ import (
 	"crypto/elliptic"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 	"github.com/golang-jwt/jwt/v5"
+
+	"sgw/internal/secretfile"
 )
 
 // The algorithms a key may have (the JWS "alg" header of its tokens).
@@ -184,35 +185,11 @@ func readKeyFile(path string) ([]byte, error) {
 	return b, nil
 }
 
-// readSecretFile reads an HS256 secret_file. Like ssh with a private key
-// (and atrest with its key file), it refuses a file that is not a regular
-// file or whose permissions give its group or others any access: whoever
-// reads the secret can mint any token, an operator's (adm) included.
-// Before, a world-readable secret_file was used as it was.
+// readSecretFile reads an HS256 secret_file, refused as secretfile
+// refuses a file its group or others may access: whoever reads the secret
+// can mint any token, an operator's (adm) included.
 func readSecretFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if p := fi.Mode().Perm(); p&0o077 != 0 {
-		return nil, fmt.Errorf("%s has permissions %04o: group and others must have no access (chmod 600 %s)", path, p, path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxKeyFileBytes {
-		return nil, fmt.Errorf("%s is over %d bytes", path, maxKeyFileBytes)
-	}
-	return b, nil
+	return secretfile.Read(path, maxKeyFileBytes)
 }
 
 // pemBlock reads path and returns its first PEM block.

@@ -7,10 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
+
+	"sgw/internal/secretfile"
 )
 
 // TLS versions as configured (min_version).
@@ -61,30 +62,16 @@ func baseConfig(min uint16) *tls.Config {
 }
 
 // readKeyFile reads a private key file: a listener's TLS key, a TLCP
-// signature or encryption key, a client certificate's key. Like ssh with
-// a private key (and atrest's key file, and auth's secret_file), it
-// refuses a file that is not a regular file or whose mode gives its group
-// or others any access (chmod 600 or 400): whoever reads the key can pass
-// for the gateway, and with a TLCP encryption key (ECC suites have no
-// forward secrecy) decrypt recorded traffic. Before, such a file was used
-// as it was. The error names the file and its mode, never its contents.
+// signature or encryption key, a client certificate's key, refused as
+// secretfile refuses a file its group or others may access: whoever reads
+// the key can pass for the gateway, and with a TLCP encryption key (ECC
+// suites have no forward secrecy) decrypt recorded traffic.
 func readKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	b, err := secretfile.Read(path, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("key file: %w", err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("key file %s is not a regular file", path)
-	}
-	if p := fi.Mode().Perm(); p&0o077 != 0 {
-		return nil, fmt.Errorf("key file %s has permissions %04o: group and others must have no access (chmod 600 %s)", path, p, path)
-	}
-	return io.ReadAll(f)
+	return b, nil
 }
 
 // loadX509KeyPair is tls.LoadX509KeyPair with the key file read by
