@@ -154,7 +154,9 @@ func (s *shard) process(ev *event.Event, u *Update, in *Input) {
 
 // publish makes one Update visible: the symbol's views first, then the
 // ring entry, so that a Reader positioned before a View never misses an
-// Update newer than the View.
+// Update newer than the View, and a View taken once an Update was read
+// holds it (mdbus's edge drops the updates it heard before asking for a
+// snapshot: TestViewBeforeUpdate).
 func (s *shard) publish(b *Book, u *Update) {
 	s.e.publishView(b)
 	s.ring.put(u)
