@@ -170,6 +170,25 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 	}()
 	boot, lostBefore, clean := unmarkOwner(boot, clean)
 	dirty := found && !clean
+	// A process that died (kill -9, a panic) leaves what it wrote in the
+	// page cache: the store is whole. Only a crash of the machine (power,
+	// kernel) can lose its tail, and the machine then boots again with a
+	// new boot id. A replicated store's owner is the node and its
+	// leadership epoch: another leader may have lost what the store's
+	// previous owner had not replicated yet.
+	sameBoot := boot != "" && boot == rs.boot
+	if f.sessions == nil && f.keys == nil {
+		// quickfix's file store: a message saved under the next sender
+		// sequence number was never sent unless a machine crash lost the
+		// number's advance (then the skip to the reservation below keeps
+		// the number from being used again).
+		rs.unsent = prefixOf(f.dir, sid)
+		if !dirty || sameBoot || syncEach {
+			if err := cutUnsent(rs.unsent, inner.NextSenderMsgSeqNum()); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// Locked: quickfix reads sequence numbers without a lock. Yielding on
 	// idle turns: the Upstream's pacer keeps several messages in the
 	// session's queue (see YieldOnSpin).
@@ -202,13 +221,6 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 			return nil, fmt.Errorf("fix: store %s: %w", where, err)
 		}
 	}
-	// A process that died (kill -9, a panic) leaves what it wrote in the
-	// page cache: the store is whole. Only a crash of the machine (power,
-	// kernel) can lose its tail, and the machine then boots again with a
-	// new boot id. A replicated store's owner is the node and its
-	// leadership epoch: another leader may have lost what the store's
-	// previous owner had not replicated yet.
-	sameBoot := boot != "" && boot == rs.boot
 	if dirty && sameBoot {
 		f.log.Warn("fix: store was not closed cleanly; the machine did not restart, so it is whole", "store", where)
 	}
@@ -267,7 +279,7 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 // repairing a torn tail after an unclean stop. rs is returned without its
 // MessageStore.
 func (f *storeFactory) openFiles(sid quickfix.SessionID) (inner quickfix.MessageStore, rs *reservedStore, reserved int, clean bool, boot string, found bool, err error) {
-	prefix := filepath.Join(f.dir, storePrefix(sid))
+	prefix := prefixOf(f.dir, sid)
 	path, context := prefix+".reserve", []byte(reservationContext+storePrefix(sid))
 	keys := f.keys
 	rs = &reservedStore{boot: f.boot(), write: func(n int, clean bool, owner string) error {
@@ -306,6 +318,12 @@ func (f *storeFactory) openFiles(sid quickfix.SessionID) (inner quickfix.Message
 		return nil, nil, 0, false, "", false, fmt.Errorf("fix: open store %s: %w", f.dir, err)
 	}
 	return inner, rs, reserved, clean, boot, found, nil
+}
+
+// prefixOf is the path of session sid's store files in dir, without
+// their suffix.
+func prefixOf(dir string, sid quickfix.SessionID) string {
+	return filepath.Join(dir, storePrefix(sid))
 }
 
 // close closes every store created, marking them clean.
@@ -383,6 +401,14 @@ type reservedStore struct {
 	orders   bool
 	reserved int
 	closed   bool
+	// unsent, for quickfix's file store, is the prefix of its files: a
+	// save that fails cuts what it left in the message index (cutUnsent).
+	// "" for the other stores, whose failed saves leave nothing.
+	unsent string
+	// broken is set when a failed save could not be cut from the
+	// message index: every later save fails with it, so that no message
+	// is saved again under the number of the one that was not sent.
+	broken error
 	// lost marks a store that may lack messages sent in its period, or
 	// whose period was reset with orders in doubt (see storeScan.lost):
 	// written with each reservation (markOwner) until a Reset that starts
@@ -507,7 +533,23 @@ func (s *reservedStore) SaveMessageAndIncrNextSenderMsgSeqNum(seq int, msg []byt
 			}
 		}
 	}
-	return s.MessageStore.SaveMessageAndIncrNextSenderMsgSeqNum(seq, msg)
+	if s.broken != nil {
+		return s.broken
+	}
+	err := s.MessageStore.SaveMessageAndIncrNextSenderMsgSeqNum(seq, msg)
+	if err != nil && s.unsent != "" {
+		// quickfix does not send a message it could not save, but its
+		// file store may have indexed it (the body's write failed, or
+		// the sequence number's): the next message would be saved under
+		// the same number, and a resend would send both, the one never
+		// sent first. The index is cut back; if it cannot be, the store
+		// refuses every later save (the session can send nothing until a
+		// restart, whose open cuts it: cutUnsent).
+		if cerr := cutUnsent(s.unsent, s.MessageStore.NextSenderMsgSeqNum()); cerr != nil {
+			s.broken = fmt.Errorf("fix: store refuses saves after a failed save it could not undo (%v): %w", err, cerr)
+		}
+	}
+	return err
 }
 
 func (s *reservedStore) IncrNextSenderMsgSeqNum() error {
@@ -739,6 +781,39 @@ func scanStore(st quickfix.MessageStore) (storeScan, error) {
 		scan.sent = slices.Clone(scan.sent[n-sentIndexSize:])
 	}
 	return scan, nil
+}
+
+// cutUnsent cuts from the file store's message index (.header) a torn
+// tail (repairStore) and a last entry numbered next, the store's next
+// sender sequence number: quickfix indexes a message before it advances
+// that number and sends it only after both, so such an entry is a message
+// never sent, left by a save that failed or a process killed between the
+// two steps. Left there, the next message would be indexed under the
+// same number, and a resend would send the unsent one (PossDupFlag=Y) to
+// the upstream as that number, then the other. Not for a store whose
+// number's advance a machine crash may have lost.
+func cutUnsent(prefix string, next int) error {
+	if err := repairStore(prefix); err != nil {
+		return err
+	}
+	hdr, err := os.ReadFile(prefix + ".header")
+	if os.IsNotExist(err) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("fix: repair store: %w", err)
+	}
+	if len(hdr) == 0 {
+		return nil
+	}
+	start := bytes.LastIndexByte(hdr[:len(hdr)-1], '\n') + 1
+	seq, _, ok := bytes.Cut(hdr[start:], []byte(","))
+	if n, err := strconv.Atoi(string(seq)); !ok || err != nil || n != next {
+		return nil
+	}
+	if err := os.Truncate(prefix+".header", int64(start)); err != nil {
+		return fmt.Errorf("fix: repair store: %w", err)
+	}
+	return nil
 }
 
 // repairStore cuts the file store's message index (.header, lines of

@@ -1,0 +1,193 @@
+package fix
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/quickfixgo/quickfix"
+)
+
+// idMsg is a stored NewOrderSingle numbered seq with ClOrdID id.
+func idMsg(seq int, id string) []byte {
+	return fmt.Appendf(nil, "8=FIX.4.4\x019=5\x0135=D\x0134=%d\x0111=%s\x0110=000\x01", seq, id)
+}
+
+// storedAt returns the ClOrdIDs of the messages st returns for a resend of
+// from..to, in order.
+func storedAt(t *testing.T, st quickfix.MessageStore, from, to int) []string {
+	t.Helper()
+	var ids []string
+	if err := st.IterateMessages(from, to, func(m []byte) error {
+		_, _, id := requestFields(m)
+		ids = append(ids, string(id))
+		return nil
+	}); err != nil {
+		t.Fatalf("resend %d..%d from the store: %v", from, to, err)
+	}
+	return ids
+}
+
+// TestStoreKilledBetweenSaveAndIncr: quickfix's file store indexes a
+// message, then advances the next sender sequence number, and quickfix
+// sends the message only after both. A process killed in between (the
+// machine kept running, or every write was fsynced) leaves the message
+// indexed under the next number and never sent. Before, the restarted
+// session indexed its next message under the same number, and a resend
+// of it sent the unsent order first (PossDupFlag=Y: the venue took it as
+// that number) and the other after a backwards gap fill.
+func TestStoreKilledBetweenSaveAndIncr(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		boot    string // of the restart; the first run's is boot-1
+		syncAll bool
+	}{
+		{"process killed", "boot-1", false},
+		{"machine crashed, every write fsynced", "boot-2", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			f, sid := newTestStoreFactory(t, dir)
+			f.boot = func() string { return "boot-1" }
+			f.syncEach = c.syncAll
+			st, err := f.Create(sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 1; i <= 3; i++ {
+				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// quickfix's SaveMessageAndIncrNextSenderMsgSeqNum: the save,
+			// then the kill before the increment.
+			if err := st.(*reservedStore).MessageStore.SaveMessage(4, idMsg(4, "never-sent")); err != nil {
+				t.Fatal(err)
+			}
+			f2, _ := newTestStoreFactory(t, dir)
+			f2.boot = func() string { return c.boot }
+			f2.syncEach = c.syncAll
+			var scan storeScan
+			f2.onScan = func(sc storeScan) { scan = sc }
+			st2, err := f2.Create(sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f2.close()
+			if got := st2.NextSenderMsgSeqNum(); got != 4 {
+				t.Fatalf("next sender = %d, want 4", got)
+			}
+			if scan.handed["never-sent"] || scan.lost {
+				t.Errorf("scan handed=%v lost=%v", scan.handed, scan.lost)
+			}
+			if err := st2.SaveMessageAndIncrNextSenderMsgSeqNum(4, idMsg(4, "sent")); err != nil {
+				t.Fatal(err)
+			}
+			if got := storedAt(t, st2, 1, 4); strings.Join(got, " ") != "ord1 ord2 ord3 sent" {
+				t.Errorf("a resend of 1..4 sends %q, want ord1..ord3 and sent", got)
+			}
+		})
+	}
+}
+
+// faultyStore is a quickfix.MessageStore whose next save of a message
+// fails as quickfix's file store fails on a full or broken disk: fail is
+// called with the inner store, the message's number and bytes, and
+// returns the save's error.
+type faultyStore struct {
+	quickfix.MessageStore
+	fail func(inner quickfix.MessageStore, seq int, msg []byte) error
+}
+
+func (s *faultyStore) SaveMessageAndIncrNextSenderMsgSeqNum(seq int, msg []byte) error {
+	if fail := s.fail; fail != nil {
+		s.fail = nil
+		return fail(s.MessageStore, seq, msg)
+	}
+	return s.MessageStore.SaveMessageAndIncrNextSenderMsgSeqNum(seq, msg)
+}
+
+// TestStoreSaveFailureLeavesNoOrphan: a save that fails (ENOSPC on the
+// body, EIO on the sequence number) is not sent by quickfix (persist fails
+// before the message is queued) and the pacer resends the request later
+// under a new number; the entry the failed save left in the file store's
+// index is cut. Before, the next message was indexed under the same
+// number, and a resend sent the failed one, an order then sent twice.
+func TestStoreSaveFailureLeavesNoOrphan(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		fail func(t *testing.T, prefix string) func(quickfix.MessageStore, int, []byte) error
+	}{
+		{"sequence number write fails", func(t *testing.T, prefix string) func(quickfix.MessageStore, int, []byte) error {
+			return func(inner quickfix.MessageStore, seq int, msg []byte) error {
+				if err := inner.SaveMessage(seq, msg); err != nil {
+					t.Fatal(err)
+				}
+				return fmt.Errorf("unable to write to file: %w", syscall.EIO)
+			}
+		}},
+		{"body write fails", func(t *testing.T, prefix string) func(quickfix.MessageStore, int, []byte) error {
+			return func(_ quickfix.MessageStore, seq int, msg []byte) error {
+				// The index line is written, the body's write fails
+				// after part of it.
+				fi, err := os.Stat(prefix + ".body")
+				if err != nil {
+					t.Fatal(err)
+				}
+				appendFile(t, prefix+".header", fmt.Sprintf("%d,%d,%d\n", seq, fi.Size(), len(msg)))
+				appendFile(t, prefix+".body", string(msg[:len(msg)/2]))
+				return fmt.Errorf("unable to write to file: %w", syscall.ENOSPC)
+			}
+		}},
+		{"index write torn", func(t *testing.T, prefix string) func(quickfix.MessageStore, int, []byte) error {
+			return func(_ quickfix.MessageStore, seq int, msg []byte) error {
+				appendFile(t, prefix+".header", fmt.Sprintf("%d,1", seq))
+				return fmt.Errorf("unable to write to file: %w", syscall.ENOSPC)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			f, sid := newTestStoreFactory(t, dir)
+			st, err := f.Create(sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.close()
+			for i := 1; i <= 3; i++ {
+				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rs := st.(*reservedStore)
+			rs.MessageStore = &faultyStore{MessageStore: rs.MessageStore, fail: c.fail(t, filepath.Join(dir, storePrefix(sid)))}
+			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(4, idMsg(4, "failed")); err == nil {
+				t.Fatal("the failed save returned no error")
+			}
+			if got := st.NextSenderMsgSeqNum(); got != 4 {
+				t.Fatalf("next sender after the failed save = %d, want 4", got)
+			}
+			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(4, idMsg(4, "sent")); err != nil {
+				t.Fatal(err)
+			}
+			if got := storedAt(t, st, 1, 4); strings.Join(got, " ") != "ord1 ord2 ord3 sent" {
+				t.Errorf("a resend of 1..4 sends %q, want ord1..ord3 and sent", got)
+			}
+		})
+	}
+}
+
+func appendFile(t *testing.T, path, s string) {
+	t.Helper()
+	fh, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if _, err := fh.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+}
