@@ -29,6 +29,10 @@ var (
 	// (see the package documentation, Store) that is damaged: the
 	// session refuses to start rather than risk reusing sequence numbers.
 	ErrReservation = errors.New("fix: damaged sequence number reservation")
+	// ErrStoreLocked reports a session's file store opened while another
+	// process (or another Upstream of this one) has it open: two engines
+	// numbering messages from one store would reuse sequence numbers.
+	ErrStoreLocked = errors.New("fix: store in use")
 	// ErrTampered reports a sealed store (or reservation file) that fails
 	// authentication: changed on disk after it was written. The error
 	// names the file (and, for a record, a *journal.TamperedError its

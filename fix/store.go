@@ -3,6 +3,7 @@ package fix
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -166,6 +167,9 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 	defer func() {
 		if err != nil {
 			inner.Close()
+			if rs.lock != nil {
+				rs.lock.Close()
+			}
 		}
 	}()
 	boot, lostBefore, clean := unmarkOwner(boot, clean)
@@ -286,6 +290,19 @@ func (f *storeFactory) openFiles(sid quickfix.SessionID) (inner quickfix.Message
 		return writeReservation(path, keys, context, n, clean, owner)
 	}}
 	var sealed *sealedStore
+	if f.keys == nil {
+		// The sealed store's journal file is locked by the journal.
+		lock, err := lockStore(prefix)
+		if err != nil {
+			return nil, nil, 0, false, "", false, err
+		}
+		rs.lock = lock
+		defer func() {
+			if err != nil {
+				lock.Close()
+			}
+		}()
+	}
 	if f.keys != nil {
 		// Opened first: it refuses a plain store (ErrPlain) before the
 		// reservation is read. Its journal cuts its own torn tail.
@@ -405,6 +422,9 @@ type reservedStore struct {
 	// save that fails cuts what it left in the message index (cutUnsent).
 	// "" for the other stores, whose failed saves leave nothing.
 	unsent string
+	// lock, for quickfix's file store, holds the store's lock file
+	// (lockStore) until Close; nil for the other stores.
+	lock *os.File
 	// broken is set when a failed save could not be cut from the
 	// message index: every later save fails with it, so that no message
 	// is saved again under the number of the one that was not sent.
@@ -631,7 +651,36 @@ func (s *reservedStore) Close() error {
 	if err == nil {
 		err = s.reserveLocked(s.reserved, true)
 	}
+	if s.lock != nil {
+		s.lock.Close()
+	}
 	return err
+}
+
+// lockStore takes the lock of the file store whose files start with
+// prefix: an exclusive flock on <prefix>.lock, held by the file returned
+// until it is closed (or the process ends). quickfix's file store has no
+// lock of its own: a second gateway started on the same store directory
+// (a copy of the configuration, a process not yet dead) would number its
+// messages from the same store, and the venue would see each number twice
+// (a lost message) or refuse the Logon. It is refused, wrapping
+// ErrStoreLocked.
+func lockStore(prefix string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(prefix), 0o700); err != nil {
+		return nil, fmt.Errorf("fix: store: %w", err)
+	}
+	fh, err := os.OpenFile(prefix+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("fix: lock store: %w", err)
+	}
+	if err := journal.LockFile(fh); err != nil {
+		fh.Close()
+		if errors.Is(err, journal.ErrLocked) {
+			return nil, fmt.Errorf("%w: %s is held by another process (or another session of this one) using the store", ErrStoreLocked, prefix+".lock")
+		}
+		return nil, fmt.Errorf("fix: lock store %s: %w", prefix+".lock", err)
+	}
+	return fh, nil
 }
 
 // The marks of a reservation's owner (boot id or SessionStores.Owner) when

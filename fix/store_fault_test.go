@@ -1,6 +1,7 @@
 package fix
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -65,6 +66,9 @@ func TestStoreKilledBetweenSaveAndIncr(t *testing.T) {
 			// quickfix's SaveMessageAndIncrNextSenderMsgSeqNum: the save,
 			// then the kill before the increment.
 			if err := st.(*reservedStore).MessageStore.SaveMessage(4, idMsg(4, "never-sent")); err != nil {
+				t.Fatal(err)
+			}
+			if err := killStore(st.(*reservedStore)); err != nil {
 				t.Fatal(err)
 			}
 			f2, _ := newTestStoreFactory(t, dir)
@@ -190,4 +194,68 @@ func appendFile(t *testing.T, path, s string) {
 	if _, err := fh.WriteString(s); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// killStore closes st as the kernel does when its process dies: the
+// store's files (and lock) closed, the store not marked clean.
+func killStore(st *reservedStore) error {
+	err := st.MessageStore.Close()
+	if st.lock != nil {
+		st.lock.Close()
+	}
+	return err
+}
+
+// TestStoreTwoGatewaysRefused: a second gateway started on a store
+// directory another one uses (a copied configuration, a process not yet
+// dead) is refused at start, naming the lock. Before, both opened
+// quickfix's file store, which has no lock, and numbered their messages
+// from the same sequence number: the venue saw each number twice. The
+// lock goes with the first one's close, or its death.
+func TestStoreTwoGatewaysRefused(t *testing.T) {
+	dir := t.TempDir()
+	f1, sid := newTestStoreFactory(t, dir)
+	st1, err := f1.Create(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2, _ := newTestStoreFactory(t, dir)
+	if st2, err := f2.Create(sid); !errors.Is(err, ErrStoreLocked) {
+		if err == nil {
+			saveN(t, st1, 1)
+			saveN(t, st2, 1)
+			f2.close()
+		}
+		f1.close()
+		t.Fatalf("second gateway's Create: %v, want ErrStoreLocked", err)
+	}
+	// The first one dies: the kernel releases its lock.
+	if err := killStore(st1.(*reservedStore)); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := f2.Create(sid)
+	if err != nil {
+		t.Fatalf("Create after the first gateway died: %v", err)
+	}
+	if err := f2.close(); err != nil {
+		t.Fatal(err)
+	}
+	// And after a clean close.
+	f3, _ := newTestStoreFactory(t, dir)
+	if _, err := f3.Create(sid); err != nil {
+		t.Fatalf("Create after the second gateway closed: %v", err)
+	}
+	f3.close()
+	_ = st2
+}
+
+// TestStoreCreatesItsDirectory: the first start creates the store's
+// directory, as quickfix's file store does, before it takes the lock.
+func TestStoreCreatesItsDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	f, sid := newTestStoreFactory(t, dir)
+	if _, err := f.Create(sid); err != nil {
+		t.Fatal(err)
+	}
+	f.close()
 }

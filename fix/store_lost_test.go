@@ -74,7 +74,7 @@ func TestStoreLostTailStaysLost(t *testing.T) {
 				// its files are closed as the kernel closes them.
 				kill := func(st quickfix.MessageStore) {
 					t.Helper()
-					if err := st.(*reservedStore).MessageStore.Close(); err != nil {
+					if err := killStore(st.(*reservedStore)); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -321,7 +321,7 @@ func TestStoreLossFoundByAStartThatDiedBeforeItsReservation(t *testing.T) {
 			}
 			// ord2 was sent too; the machine crashed (the leader died)
 			// before the store kept it.
-			if err := st.(*reservedStore).MessageStore.Close(); err != nil {
+			if err := killStore(st.(*reservedStore)); err != nil {
 				t.Fatal(err)
 			}
 
@@ -412,7 +412,7 @@ func TestStoreResetKeepsOrdersInDoubt(t *testing.T) {
 					end := func(f *storeFactory, st quickfix.MessageStore) {
 						t.Helper()
 						if stop == "killed" {
-							if err := st.(*reservedStore).MessageStore.Close(); err != nil {
+							if err := killStore(st.(*reservedStore)); err != nil {
 								t.Fatal(err)
 							}
 						} else if err := f.close(); err != nil {
@@ -441,7 +441,7 @@ func TestStoreResetKeepsOrdersInDoubt(t *testing.T) {
 					if crash {
 						// ord2 was sent too; the machine crashed before the
 						// store wrote it back.
-						if err := st.(*reservedStore).MessageStore.Close(); err != nil {
+						if err := killStore(st.(*reservedStore)); err != nil {
 							t.Fatal(err)
 						}
 						boot = "boot-2"

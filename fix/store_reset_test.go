@@ -36,7 +36,7 @@ func openHanded(t *testing.T, open func(*testing.T, string, *fakeSessions, strin
 // its reservation not marked clean.
 func kill(t *testing.T, st *reservedStore) {
 	t.Helper()
-	if err := st.MessageStore.Close(); err != nil {
+	if err := killStore(st); err != nil {
 		t.Fatal(err)
 	}
 }

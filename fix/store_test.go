@@ -87,6 +87,9 @@ func TestStoreUncleanRestartSkipsToReservation(t *testing.T) {
 	fh.WriteString("99999,123")
 	fh.Close()
 
+	if err := killStore(st.(*reservedStore)); err != nil {
+		t.Fatal(err)
+	}
 	st2, scan := reopenStore(t, dir, sid, "another-boot") // the machine restarted
 	if !scan.lost {
 		t.Error("the scan of a store that may have lost its tail does not say so")
@@ -130,6 +133,9 @@ func TestStoreProcessCrashKeepsSequence(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Killed: no Close. The same machine starts the process again.
+	if err := killStore(st.(*reservedStore)); err != nil {
+		t.Fatal(err)
+	}
 	st2, scan := reopenStore(t, dir, sid, "boot-1")
 	if got := st2.NextSenderMsgSeqNum(); got != 5 {
 		t.Errorf("next sender = %d, want 5 (no skip after a process crash)", got)
