@@ -29,6 +29,12 @@ var (
 	// (see the package documentation, Store) that is damaged: the
 	// session refuses to start rather than risk reusing sequence numbers.
 	ErrReservation = errors.New("fix: damaged sequence number reservation")
+	// ErrStoreDamaged reports a message in a session's store whose bytes
+	// fail their CheckSum (10): changed on disk after quickfix wrote
+	// them. It is not resent (quickfix would rebuild its CheckSum and send
+	// the changed message), and a store whose damage no crash explains
+	// does not start; the error names the MsgSeqNum.
+	ErrStoreDamaged = errors.New("fix: damaged store")
 	// ErrStoreLocked reports a session's file store opened while another
 	// process (or another Upstream of this one) has it open: two engines
 	// numbering messages from one store would reuse sequence numbers.

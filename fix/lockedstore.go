@@ -149,11 +149,24 @@ func (l *LockedStore) SaveMessageAndIncrNextSenderMsgSeqNum(seqNum int, msg []by
 	return l.st.SaveMessageAndIncrNextSenderMsgSeqNum(seqNum, msg)
 }
 
+// GetMessages returns the messages stored under begin..end; a message
+// whose bytes fail their CheckSum (changed on disk) fails the call with
+// ErrStoreDamaged rather than being resent: quickfix rebuilds the CheckSum
+// of what it resends.
 func (l *LockedStore) GetMessages(begin, end int) ([][]byte, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	msgs, err := l.st.GetMessages(begin, end)
 	l.idle = 0
-	return l.st.GetMessages(begin, end)
+	l.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		if err := verifyStored(m); err != nil {
+			return nil, err
+		}
+	}
+	return msgs, nil
 }
 
 // IterateMessages copies the messages under the lock and calls cb without

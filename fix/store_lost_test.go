@@ -368,7 +368,7 @@ func TestStoreLossFoundByAStartThatDiedBeforeItsReservation(t *testing.T) {
 
 // orderMsgID is a stored NewOrderSingle with MsgSeqNum seq and ClOrdID id.
 func orderMsgID(seq int, id string) []byte {
-	return fmt.Appendf(nil, "8=FIX.4.4\x019=5\x0135=D\x0134=%d\x0111=%s\x0155=600519.SH\x0110=000\x01", seq, id)
+	return withSum(fmt.Appendf(nil, "8=FIX.4.4\x019=5\x0135=D\x0134=%d\x0111=%s\x0155=600519.SH\x0110=000\x01", seq, id))
 }
 
 // TestStoreResetKeepsOrdersInDoubt: a Reset within the session's period

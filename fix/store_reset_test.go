@@ -13,7 +13,7 @@ var errKilled = errors.New("killed")
 
 // heartbeatMsg is a stored Heartbeat with MsgSeqNum seq.
 func heartbeatMsg(seq int) []byte {
-	return fmt.Appendf(nil, "8=FIX.4.4\x019=5\x0135=0\x0134=%d\x0110=000\x01", seq)
+	return withSum(fmt.Appendf(nil, "8=FIX.4.4\x019=5\x0135=0\x0134=%d\x0110=000\x01", seq))
 }
 
 // openHanded opens the Upstream's store with open (a storeKinds entry) as

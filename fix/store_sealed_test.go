@@ -52,7 +52,7 @@ func newSealedStoreFactory(t *testing.T, dir string, keys *atrest.KeyRing) (*sto
 
 // orderMsg is a stored NewOrderSingle with MsgSeqNum seq.
 func orderMsg(seq int) []byte {
-	return fmt.Appendf(nil, "8=FIX.4.4\x019=5\x0135=D\x0134=%d\x0111=ord%d\x0155=600519.SH\x0110=000\x01", seq, seq)
+	return withSum(fmt.Appendf(nil, "8=FIX.4.4\x019=5\x0135=D\x0134=%d\x0111=ord%d\x0155=600519.SH\x0110=000\x01", seq, seq))
 }
 
 // sealedFrames returns the offsets and record types of the frames of a

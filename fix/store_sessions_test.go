@@ -329,12 +329,12 @@ func BenchmarkStoreScan(b *testing.B) {
 			const head = "8=FIX.4.4\x019=200\x0135=%c\x0134=%d\x0149=GW\x0152=20261203-10:00:00.000\x0156=CORE\x01"
 			for i := range n {
 				seq := st.NextSenderMsgSeqNum()
-				m := fmt.Appendf(nil, head+"11=GWx1a2b3c%07d\x011=A1\x0155=600519\x01207=XSHG\x0154=1\x0160=20261203-10:00:00.000\x0138=100\x0140=2\x0144=17.00\x0159=0\x0110=000\x01", 'D', seq, i)
+				m := withSum(fmt.Appendf(nil, head+"11=GWx1a2b3c%07d\x011=A1\x0155=600519\x01207=XSHG\x0154=1\x0160=20261203-10:00:00.000\x0138=100\x0140=2\x0144=17.00\x0159=0\x0110=000\x01", 'D', seq, i))
 				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, m); err != nil {
 					b.Fatal(err)
 				}
 				seq++
-				m = fmt.Appendf(nil, head+"11=GWx1a2b3c%07dc\x0141=GWx1a2b3c%07d\x0137=O%07d\x011=A1\x0155=600519\x01207=XSHG\x0154=1\x0160=20261203-10:00:00.000\x0138=100\x0110=000\x01", 'F', seq, i, i, i)
+				m = withSum(fmt.Appendf(nil, head+"11=GWx1a2b3c%07dc\x0141=GWx1a2b3c%07d\x0137=O%07d\x011=A1\x0155=600519\x01207=XSHG\x0154=1\x0160=20261203-10:00:00.000\x0138=100\x0110=000\x01", 'F', seq, i, i, i))
 				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, m); err != nil {
 					b.Fatal(err)
 				}

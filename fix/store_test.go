@@ -36,7 +36,7 @@ func saveN(t *testing.T, st quickfix.MessageStore, n int) {
 	t.Helper()
 	for range n {
 		seq := st.NextSenderMsgSeqNum()
-		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, []byte("8=FIX.4.4\x019=5\x0135=0\x0110=000\x01")); err != nil {
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, withSum([]byte("8=FIX.4.4\x019=5\x0135=0\x0110=000\x01"))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -122,14 +122,14 @@ func TestStoreProcessCrashKeepsSequence(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 3; i++ {
-		msg := fmt.Sprintf("8=FIX.4.4\x019=5\x0135=D\x0134=%d\x0111=ord%d\x0110=000\x01", i, i)
+		msg := string(withSum(fmt.Appendf(nil, "8=FIX.4.4\x019=5\x0135=D\x0134=%d\x0111=ord%d\x0110=000\x01", i, i)))
 		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, []byte(msg)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A status request (a recovery probe) of ord4, which never left: it
 	// does not hand ord4 over.
-	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(4, []byte("8=FIX.4.4\x019=5\x0135=H\x0134=4\x0111=ord4\x0110=000\x01")); err != nil {
+	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(4, withSum([]byte("8=FIX.4.4\x019=5\x0135=H\x0134=4\x0111=ord4\x0110=000\x01"))); err != nil {
 		t.Fatal(err)
 	}
 	// Killed: no Close. The same machine starts the process again.
@@ -281,12 +281,12 @@ func TestStoredReports(t *testing.T) {
 		"8=FIX.4.4\x0135=8\x0134=12\x0111=h\x0139=8\x0114=0\x0117=B1.5\x01150=8\x01103=6\x01",
 	}
 	for i, m := range msgs {
-		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(st.NextSenderMsgSeqNum(), []byte(m)); err != nil {
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(st.NextSenderMsgSeqNum(), withSum([]byte(m+"10=000\x01"))); err != nil {
 			t.Fatal(i, err)
 		}
 	}
 	// Saved but not counted as sent: ignored.
-	if err := st.SaveMessage(st.NextSenderMsgSeqNum(), []byte("8=FIX.4.4\x0135=8\x0134=13\x0111=a\x0139=2\x0114=200\x0117=core:V9\x01150=F\x01")); err != nil {
+	if err := st.SaveMessage(st.NextSenderMsgSeqNum(), withSum([]byte("8=FIX.4.4\x0135=8\x0134=13\x0111=a\x0139=2\x0114=200\x0117=core:V9\x01150=F\x0110=000\x01"))); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ReadStoredReports(st)
@@ -321,7 +321,8 @@ func TestScanStore(t *testing.T) {
 	send := func(m string) {
 		t.Helper()
 		seq := st.NextSenderMsgSeqNum()
-		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, fmt.Appendf(nil, m, seq)); err != nil {
+		// Stored as quickfix stores a message: with its CheckSum.
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, withSum(fmt.Appendf(nil, m+"10=000\x01", seq))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -330,8 +331,8 @@ func TestScanStore(t *testing.T) {
 	send("8=FIX.4.4\x0135=F\x0134=%d\x0111=cancel\x0141=new\x01")
 	send("8=FIX.4.4\x0135=H\x0134=%d\x0111=asked\x01")
 	send("8=FIX.4.4\x0135=G\x0134=%d\x0111=replace\x0141=new\x01")
-	send("8=FIX.4.4\x0135=D\x0134=%d\x01")                     // no ClOrdID
-	send("8=FIX.4.4\x0134=%d\x0135=D\x0111=tags out of order") // the last field without SOH
+	send("8=FIX.4.4\x0135=D\x0134=%d\x01") // no ClOrdID
+	send("8=FIX.4.4\x0134=%d\x0135=D\x0111=tags out of order\x01")
 	// Saved but not counted as sent: not handed.
 	if err := st.SaveMessage(st.NextSenderMsgSeqNum(), []byte("8=FIX.4.4\x0135=D\x0134=8\x0111=unsent\x01")); err != nil {
 		t.Fatal(err)
