@@ -142,7 +142,10 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 		boot     string
 		found    bool
 		where    string // names the store in logs and errors
-		syncEach = f.syncEach
+		// seqDamage reports sequence number files of quickfix's file
+		// store that do not hold a sequence number.
+		seqDamage error
+		syncEach  = f.syncEach
 	)
 	if f.sessions != nil {
 		// The store's writes are replicated asynchronously, so only the
@@ -160,6 +163,11 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 		}}
 	} else {
 		where = f.dir
+		if f.keys == nil {
+			// Read before quickfix opens the store: it writes back what
+			// it read, and reads what does not parse as 1.
+			seqDamage = checkSeqFiles(prefixOf(f.dir, sid))
+		}
 		if inner, rs, reserved, clean, boot, found, err = f.openFiles(sid); err != nil {
 			return nil, err
 		}
@@ -188,8 +196,24 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 		// the number from being used again).
 		rs.unsent = prefixOf(f.dir, sid)
 		if !dirty || sameBoot || syncEach {
-			if err := cutUnsent(rs.unsent, inner.NextSenderMsgSeqNum()); err != nil {
+			// The store is whole: damage is no crash's doing.
+			if seqDamage != nil {
+				return nil, seqDamage
+			}
+			next := inner.NextSenderMsgSeqNum()
+			if err := cutUnsent(rs.unsent, next); err != nil {
 				return nil, err
+			}
+			// A message saved under a number at or above the next one
+			// says the sequence number file went back (a request the
+			// pacer numbered before a Reset and saved after it, above
+			// the new store's number, marked the store lost).
+			if last, err := lastIndexed(rs.unsent); err != nil {
+				return nil, err
+			} else if last >= next && !lostBefore {
+				return nil, fmt.Errorf("%w: %s.senderseqnums says the next MsgSeqNum is %d, but the store holds a message numbered %d: "+
+					"the sequence number went back; check the venue's expected MsgSeqNum and set the file to it",
+					ErrStoreDamaged, rs.unsent, next, last)
 			}
 		} else if err := cutDamaged(rs.unsent); err != nil {
 			// The machine crashed: the tail of the message file may not
@@ -202,6 +226,14 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 	// idle turns: the Upstream's pacer keeps several messages in the
 	// session's queue (see YieldOnSpin).
 	rs.MessageStore = NewLockedStore(inner, YieldOnSpin(true))
+	if inner.NextTargetMsgSeqNum() < 1 {
+		// A torn target sequence number file after a crash of the
+		// machine ("000..." read as 0): the upstream resends from 1,
+		// what the order journal holds applied once (by ExecID).
+		if err := inner.SetNextTargetMsgSeqNum(1); err != nil {
+			return nil, fmt.Errorf("fix: store %s: %w", where, err)
+		}
+	}
 	// The requests the store holds matter to an Upstream (onScan) only:
 	// the broker acceptor's stores (ReplicatedStores) hold its reports,
 	// which it reads itself, once.
@@ -926,6 +958,49 @@ func cutDamaged(prefix string) error {
 		return fmt.Errorf("fix: repair store: %w", err)
 	}
 	return nil
+}
+
+// checkSeqFiles returns an error wrapping ErrStoreDamaged, naming the
+// file, when a sequence number file of quickfix's file store at prefix is
+// neither missing, nor empty (created, nothing written yet), nor the 19
+// digits of a positive number quickfix writes. quickfix itself reads what
+// does not parse as no number (1, for the sender: a number the venue has
+// seen) and a torn prefix of the digits as a smaller one.
+func checkSeqFiles(prefix string) error {
+	for _, suf := range [...]string{".senderseqnums", ".targetseqnums"} {
+		b, err := os.ReadFile(prefix + suf)
+		if os.IsNotExist(err) || err == nil && len(b) == 0 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("fix: store: %w", err)
+		}
+		n, perr := strconv.Atoi(string(b))
+		if len(b) != 19 || perr != nil || n < 1 || b[0] == '+' || b[0] == '-' {
+			return fmt.Errorf("%w: %s holds %q, not a sequence number (19 digits); "+
+				"check the venue's expected MsgSeqNum and write it there", ErrStoreDamaged, prefix+suf, truncate(b, 64))
+		}
+	}
+	return nil
+}
+
+// lastIndexed returns the MsgSeqNum of the last entry of the file store's
+// message index at prefix (0 when it has none); the index is whole
+// (repairStore).
+func lastIndexed(prefix string) (int, error) {
+	hdr, err := os.ReadFile(prefix + ".header")
+	if os.IsNotExist(err) || err == nil && len(hdr) == 0 {
+		return 0, nil
+	} else if err != nil {
+		return 0, fmt.Errorf("fix: store: %w", err)
+	}
+	start := bytes.LastIndexByte(hdr[:len(hdr)-1], '\n') + 1
+	seq, _, _ := bytes.Cut(hdr[start:], []byte(","))
+	n, err := strconv.Atoi(string(seq))
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s.header ends with %q", ErrStoreDamaged, prefix, truncate(hdr[start:], 64))
+	}
+	return n, nil
 }
 
 // cutUnsent cuts from the file store's message index (.header) a torn

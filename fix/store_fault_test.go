@@ -357,3 +357,84 @@ func TestStoreDamageIsNamed(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreSeqFileDamage tears the sequence number files at each byte and
+// flips bits in them. quickfix reads what does not parse as no number (the
+// sender's next MsgSeqNum 1, which the venue has seen) and a torn prefix
+// of the digits as a smaller number, and writes it back. A store that no
+// crash of the machine explains refuses to start, naming the file (before,
+// its sender MsgSeqNum went back silently: the venue refused the Logon, or
+// took a reused number as a lost message); after a crash of the machine
+// the sender's moves up to the reservation and the target's is at least 1.
+func TestStoreSeqFileDamage(t *testing.T) {
+	const next = "0000000000000000011" // after 10 messages
+	type damage struct {
+		name string
+		file string
+		b    []byte
+	}
+	var cases []damage
+	for _, file := range []string{".senderseqnums", ".targetseqnums"} {
+		for n := 1; n < len(next); n++ {
+			cases = append(cases, damage{fmt.Sprintf("%s torn at %d", file, n), file, []byte(next[:n])})
+		}
+		cases = append(cases,
+			damage{file + " digit flipped to a letter", file, []byte("00000p0000000000011")},
+			damage{file + " zeros", file, []byte("0000000000000000000")},
+			damage{file + " NULs", file, make([]byte, 19)})
+	}
+	cases = append(cases, damage{".senderseqnums 11 flipped to 1", ".senderseqnums", []byte("0000000000000000001")})
+	for _, c := range cases {
+		for _, boot := range []string{"boot-1", "boot-2"} {
+			t.Run(c.name+"/"+boot, func(t *testing.T) {
+				dir := t.TempDir()
+				f, sid := newTestStoreFactory(t, dir)
+				f.boot = func() string { return "boot-1" }
+				st, err := f.Create(sid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				reserved := st.(*reservedStore).reserved
+				for i := 1; i <= 10; i++ {
+					if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := st.SetNextTargetMsgSeqNum(11); err != nil {
+					t.Fatal(err)
+				}
+				if err := killStore(st.(*reservedStore)); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, storePrefix(sid)+c.file), c.b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				f2, _ := newTestStoreFactory(t, dir)
+				f2.boot = func() string { return boot }
+				st2, err := f2.Create(sid)
+				if boot == "boot-1" {
+					// The process was killed, the machine kept running:
+					// the files are as written, the damage is the disk's.
+					if !errors.Is(err, ErrStoreDamaged) {
+						if err == nil {
+							t.Errorf("next sender %d, target %d", st2.NextSenderMsgSeqNum(), st2.NextTargetMsgSeqNum())
+							f2.close()
+						}
+						t.Fatalf("Create over %q in %s: %v, want ErrStoreDamaged", c.b, c.file, err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("Create after a crash of the machine: %v", err)
+				}
+				defer f2.close()
+				if got := st2.NextSenderMsgSeqNum(); got != reserved {
+					t.Errorf("next sender = %d, want the reservation %d", got, reserved)
+				}
+				if got := st2.NextTargetMsgSeqNum(); got < 1 || got > 11 {
+					t.Errorf("next target = %d, want 1 to 11", got)
+				}
+			})
+		}
+	}
+}
