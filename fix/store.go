@@ -201,6 +201,9 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 				return nil, seqDamage
 			}
 			next := inner.NextSenderMsgSeqNum()
+			if err := checkIndex(rs.unsent, next); err != nil {
+				return nil, err
+			}
 			if err := cutUnsent(rs.unsent, next); err != nil {
 				return nil, err
 			}
@@ -216,9 +219,10 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 					ErrStoreDamaged, rs.unsent, next, last)
 			}
 		} else if err := cutDamaged(rs.unsent); err != nil {
-			// The machine crashed: the tail of the message file may not
-			// have been written back (zeros, stale blocks). What is cut
-			// counts as lost, as the tail the crash took does.
+			// The machine crashed: the tail of the message index and of
+			// the message file may not have been written back (torn,
+			// zeros, stale blocks). What is cut counts as lost, as the
+			// tail the crash took does.
 			return nil, err
 		}
 	}
@@ -316,9 +320,9 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 }
 
 // openFiles opens the session's store in files in f.dir: quickfix's file
-// store (or the sealed store with f.keys) and the reservation file,
-// repairing a torn tail after an unclean stop. rs is returned without its
-// MessageStore.
+// store (or the sealed store with f.keys) and the reservation file; Create
+// checks or repairs the file store's tail (cutUnsent, cutDamaged). rs is
+// returned without its MessageStore.
 func (f *storeFactory) openFiles(sid quickfix.SessionID) (inner quickfix.MessageStore, rs *reservedStore, reserved int, clean bool, boot string, found bool, err error) {
 	prefix := prefixOf(f.dir, sid)
 	path, context := prefix+".reserve", []byte(reservationContext+storePrefix(sid))
@@ -362,11 +366,6 @@ func (f *storeFactory) openFiles(sid quickfix.SessionID) (inner quickfix.Message
 	}
 	if sealed != nil {
 		return sealed, rs, reserved, clean, boot, found, nil
-	}
-	if found && !clean {
-		if err := repairStore(prefix); err != nil {
-			return nil, nil, 0, false, "", false, err
-		}
 	}
 	if inner, err = file.NewStoreFactory(f.settings).Create(sid); err != nil {
 		return nil, nil, 0, false, "", false, fmt.Errorf("fix: open store %s: %w", f.dir, err)
@@ -1036,22 +1035,20 @@ func cutUnsent(prefix string, next int) error {
 	return nil
 }
 
-// repairStore cuts the file store's message index (.header, lines of
-// "seq,offset,size") back to its last entry that is complete and whose
-// body lies within .body, so resends after a crash do not fail on a torn
-// tail.
-func repairStore(prefix string) error {
-	hdr, err := os.ReadFile(prefix + ".header")
+// wholeIndex reads the file store's message index (.header) at prefix
+// and returns it with the length of its longest prefix of entries that are
+// complete and whose message lies within the message file (.body).
+func wholeIndex(prefix string) (hdr []byte, good int, err error) {
+	hdr, err = os.ReadFile(prefix + ".header")
 	if os.IsNotExist(err) {
-		return nil
+		return nil, 0, nil
 	} else if err != nil {
-		return fmt.Errorf("fix: repair store: %w", err)
+		return nil, 0, fmt.Errorf("fix: repair store: %w", err)
 	}
 	var bodySize int64
 	if st, err := os.Stat(prefix + ".body"); err == nil {
 		bodySize = st.Size()
 	}
-	good := 0
 	sc := bufio.NewScanner(bytes.NewReader(hdr))
 	for sc.Scan() {
 		end := good + len(sc.Bytes()) + 1
@@ -1068,6 +1065,39 @@ func repairStore(prefix string) error {
 			break
 		}
 		good = end
+	}
+	return hdr, good, nil
+}
+
+// checkIndex returns an error wrapping ErrStoreDamaged, naming the file,
+// if the message index of a store that no crash of the machine explains
+// has an entry that is torn or whose message lies past the message file's
+// end, other than one numbered next or above (a save that failed and
+// could not be undone: cutUnsent cuts it). Cut, such an entry would be a
+// message sent and no longer counted as handed: its order sent again.
+func checkIndex(prefix string, next int) error {
+	hdr, good, err := wholeIndex(prefix)
+	if err != nil || good == len(hdr) {
+		return err
+	}
+	line, _, _ := bytes.Cut(hdr[good:], []byte("\n"))
+	seq, _, _ := bytes.Cut(line, []byte(","))
+	if n, err := strconv.Atoi(string(seq)); err == nil && n >= next {
+		return nil
+	}
+	return fmt.Errorf("%w: %s.header holds the entry %q (at byte %d), torn or past the end of %s.body, below the next MsgSeqNum %d; "+
+		"the store lacks a message it sent: restore it from a copy, or agree the sequence numbers with the venue and move the store aside",
+		ErrStoreDamaged, prefix, truncate(line, 64), good, prefix, next)
+}
+
+// repairStore cuts the file store's message index (.header, lines of
+// "seq,offset,size") back to its last entry that is complete and whose
+// body lies within .body, so resends after a crash do not fail on a torn
+// tail.
+func repairStore(prefix string) error {
+	hdr, good, err := wholeIndex(prefix)
+	if err != nil {
+		return err
 	}
 	if good == len(hdr) {
 		return nil
