@@ -529,3 +529,63 @@ func TestStoreTornMessageFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreRefusesSavesAfterAnUndoneFailure: when the entry a failed save
+// left cannot be cut (the index cannot be read or cut either: a dying
+// disk), every later save fails, so that no message is indexed under the
+// failed one's number; the start after it cuts the entry.
+func TestStoreRefusesSavesAfterAnUndoneFailure(t *testing.T) {
+	dir := t.TempDir()
+	f, sid := newTestStoreFactory(t, dir)
+	f.boot = func() string { return "boot-1" }
+	st, err := f.Create(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hdr := filepath.Join(dir, storePrefix(sid)+".header")
+	rs := st.(*reservedStore)
+	rs.MessageStore = &faultyStore{MessageStore: rs.MessageStore, fail: func(inner quickfix.MessageStore, seq int, msg []byte) error {
+		if err := inner.SaveMessage(seq, msg); err != nil {
+			t.Fatal(err)
+		}
+		// The index's file can no longer be read by name.
+		if err := os.Rename(hdr, hdr+".away"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(hdr, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Errorf("unable to write to file: %w", syscall.EIO)
+	}}
+	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(4, idMsg(4, "failed")); err == nil {
+		t.Fatal("the failed save returned no error")
+	}
+	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(4, idMsg(4, "next")); err == nil {
+		t.Fatal("a save after a failure that could not be undone succeeded")
+	}
+	// The disk is back; the process is killed and started again.
+	if err := killStore(rs); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(hdr); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(hdr+".away", hdr); err != nil {
+		t.Fatal(err)
+	}
+	st2, scan := reopenStore(t, dir, sid, "boot-1")
+	if scan.handed["failed"] || st2.NextSenderMsgSeqNum() != 4 {
+		t.Errorf("after the restart: handed %v, next %d", scan.handed, st2.NextSenderMsgSeqNum())
+	}
+	if err := st2.SaveMessageAndIncrNextSenderMsgSeqNum(4, idMsg(4, "sent")); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedAt(t, st2, 1, 4); strings.Join(got, " ") != "ord1 ord2 ord3 sent" {
+		t.Errorf("a resend of 1..4 sends %q, want ord1..ord3 and sent", got)
+	}
+}
