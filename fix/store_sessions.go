@@ -4,6 +4,8 @@ import (
 	"log/slog"
 
 	"github.com/quickfixgo/quickfix"
+
+	"sgw/atrest"
 )
 
 // SessionStores keeps the upstream sessions' stores somewhere other than
@@ -74,3 +76,41 @@ func (r *ReplicatedStores) Create(sid quickfix.SessionID) (quickfix.MessageStore
 
 // Close closes every store created, marking each clean.
 func (r *ReplicatedStores) Close() error { return r.f.close() }
+
+// FileStores is a quickfix.MessageStoreFactory keeping every session's
+// store in files in a directory, under the rules the Upstream applies to
+// its own: quickfix's file store (or, with a key ring, the sealed store)
+// locked while open (ErrStoreLocked), with a reservation file that bounds
+// every sender MsgSeqNum used, so that after a crash of the machine the
+// session resumes at its reservation (the peer asks for the skipped
+// numbers and gets a gap fill) rather than below what the peer received;
+// a failed save leaves no message indexed under the next number; damage
+// no crash explains stops Create (ErrStoreDamaged). The broker acceptor of
+// a single gateway uses it.
+//
+// quickfix calls Create once per session; Close is called once, after the
+// sessions stopped. Both may be called from any goroutine.
+type FileStores struct {
+	f storeFactory
+}
+
+var _ quickfix.MessageStoreFactory = (*FileStores)(nil)
+
+// NewFileStores returns the factory of stores in files in dir, whose
+// quickfix settings (FileStorePath dir) are settings. keys, when set,
+// seals them; sync fsyncs every message (without it, the reservation
+// bounds what a crash of the machine may lose). log may be nil.
+func NewFileStores(settings *quickfix.Settings, dir string, keys *atrest.KeyRing, sync bool, log *slog.Logger) *FileStores {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &FileStores{f: storeFactory{settings: settings, dir: dir, keys: keys, syncEach: sync, log: log}}
+}
+
+// Create implements quickfix.MessageStoreFactory.
+func (s *FileStores) Create(sid quickfix.SessionID) (quickfix.MessageStore, error) {
+	return s.f.Create(sid)
+}
+
+// Close closes every store created, marking each clean.
+func (s *FileStores) Close() error { return s.f.close() }

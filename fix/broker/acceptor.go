@@ -189,7 +189,7 @@ func (a *Acceptor) Run(ctx context.Context) (err error) {
 			a.entry.Unregister(s.src)
 		}
 	}()
-	var st storeFactory = newStores(a.settings, a.cfg)
+	var st storeFactory = newStores(a.settings, a.cfg, a.log)
 	if a.cfg.Stores != nil {
 		st = fix.NewReplicatedStores(a.cfg.Stores, a.log)
 	}

@@ -58,8 +58,10 @@ type Config struct {
 	// when it is empty.
 	StoreDir string `yaml:"store_dir"`
 	// StoreSync makes the store fsync every message. Zero (false) writes
-	// without fsync: the store survives a crash of the process but not one
-	// of the machine (the order journal is the durable record of orders).
+	// without fsync: the store survives a crash of the process; after a
+	// crash of the machine its sender MsgSeqNum resumes at the reservation
+	// (fix.FileStores) and the reports it lost are restated (the order
+	// journal is the durable record of orders).
 	StoreSync bool `yaml:"store_sync"`
 	// Keys, when set, seals the sessions' stores with SM4-GCM
 	// (fix.OpenSealedStore): messages and sequence numbers. The

@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,12 +35,12 @@ func TestStoresSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed := newStores(settings, Config{StoreDir: dir, Keys: keys})
+	sealed := newStores(settings, Config{StoreDir: dir, Keys: keys}, nil)
 	st, err := sealed.Create(sid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(1, []byte("8=FIX.4.4\x0135=8\x0134=1\x0111=ord1\x01")); err != nil {
+	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(1, []byte("8=FIX.4.4\x0135=8\x0134=1\x0111=ord1\x0110=235\x01")); err != nil {
 		t.Fatal(err)
 	}
 	if err := sealed.Close(); err != nil {
@@ -51,7 +52,7 @@ func TestStoresSealed(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(dir, "*.body")); len(m) > 0 {
 		t.Fatalf("plain store files beside the sealed one: %v", m)
 	}
-	again := newStores(settings, Config{StoreDir: dir, Keys: keys})
+	again := newStores(settings, Config{StoreDir: dir, Keys: keys}, nil)
 	st, err = again.Create(sid)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +61,75 @@ func TestStoresSealed(t *testing.T) {
 		t.Fatalf("next sender after restart %d, want 2", st.NextSenderMsgSeqNum())
 	}
 	again.Close()
-	if _, err := newStores(settings, Config{StoreDir: dir}).Create(sid); !errors.Is(err, fix.ErrKey) {
+	if _, err := newStores(settings, Config{StoreDir: dir}, nil).Create(sid); !errors.Is(err, fix.ErrKey) {
 		t.Fatalf("plain acceptor on a sealed store: %v, want ErrKey", err)
+	}
+}
+
+// TestStoresLockedAndReserved: the acceptor's plain file stores are the
+// upstream's (fix.FileStores). A second gateway on the same store_dir is
+// refused while the first runs (before, both numbered their reports from
+// one store); a store left unclean by another boot of the machine, whose
+// sequence number file lost its last writes, resumes at its reservation
+// (before, quickfix's file store had no reservation: the broker's session
+// went back to numbers the broker had seen, and its Logon was refused or
+// the reports under reused numbers were lost).
+func TestStoresLockedAndReserved(t *testing.T) {
+	dir := t.TempDir()
+	settings := quickfix.NewSettings()
+	ss := quickfix.NewSessionSettings()
+	ss.Set(config.BeginString, "FIX.4.4")
+	ss.Set(config.SenderCompID, "SGW")
+	ss.Set(config.TargetCompID, "BROKER1")
+	ss.Set(config.FileStorePath, dir)
+	ss.Set(config.FileStoreSync, "N")
+	sid, err := settings.AddSession(ss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := newStores(settings, Config{StoreDir: dir}, nil)
+	st, err := first.Create(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := 1; seq <= 3; seq++ {
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, []byte("8=FIX.4.4\x0135=0\x0110=000\x01")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := newStores(settings, Config{StoreDir: dir}, nil)
+	if _, err := second.Create(sid); !errors.Is(err, fix.ErrStoreLocked) {
+		second.Close()
+		first.Close()
+		t.Fatalf("second acceptor on the store: %v, want ErrStoreLocked", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A crash of the machine as it leaves the files: the reservation
+	// unclean, written on another boot; the sequence number file behind.
+	prefix := filepath.Join(dir, "FIX.4.4-SGW-BROKER1")
+	b, err := os.ReadFile(prefix + ".reserve")
+	if err != nil {
+		t.Fatalf("no reservation: %v", err)
+	}
+	var reserved int
+	if _, err := fmt.Sscanf(string(b), "%d", &reserved); err != nil || reserved <= 4 {
+		t.Fatalf("reservation %q", b)
+	}
+	if err := os.WriteFile(prefix+".reserve", fmt.Appendf(nil, "%019d 0 another-boot\n", reserved), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(prefix+".senderseqnums", []byte("0000000000000000002"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again := newStores(settings, Config{StoreDir: dir}, nil)
+	defer again.Close()
+	st, err = again.Create(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.NextSenderMsgSeqNum(); got != reserved {
+		t.Fatalf("next sender after the crash = %d, want the reservation %d", got, reserved)
 	}
 }
