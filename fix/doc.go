@@ -166,14 +166,22 @@
 // fsynced, renamed), so it is always whole: one that does not parse is
 // damage, and the session refuses to start (ErrReservation) rather than
 // read it as "nothing reserved". It also records the machine's boot id.
-// After an unclean stop the store's torn tail is repaired. If the machine
-// kept running (the same boot id: the process was killed, or crashed),
-// the page cache kept every write and the store is whole. If it restarted
-// (power, kernel), the next sender sequence number moves up to the
-// reservation, so the gateway never reuses a sequence number the upstream
-// already saw (it would refuse the logon); the skipped numbers are gap
-// filled, and Handed answers HandedUnknown for what the store lost.
-// StoreSync makes every write synchronous instead.
+// If the machine kept running (the same boot id: the process was killed,
+// or crashed), the page cache kept every write and the store is whole:
+// only the one message quickfix may have indexed under the next sender
+// sequence number and not sent (killed between the two steps) is cut,
+// and any other damage (a torn index or message file, a sequence number
+// file that is not one or went back, a message failing its CheckSum)
+// stops the start with ErrStoreDamaged naming it. If the machine
+// restarted (power, kernel), the store's torn tail is cut and the next
+// sender sequence number moves up to the reservation, so the gateway never
+// reuses a sequence number the upstream already saw (it would refuse the
+// logon); the skipped numbers are gap filled, and Handed answers
+// HandedUnknown for what the store lost. StoreSync makes every write
+// synchronous instead. A save that fails (ENOSPC, EIO) leaves no message
+// indexed (quickfix does not send it). The store is locked (flock on
+// <store>.lock) while open: a second process is refused (ErrStoreLocked).
+// A message failing its CheckSum is never resent (LockedStore).
 //
 // A store that lost messages is whole from the start that finds the loss
 // on, but it still lacks them: the reservation keeps it marked lossy until
