@@ -37,8 +37,11 @@
 //     best bid and ask from one cache line under a seqlock. View copies a
 //     double-buffered, seqlocked view (header and top MaxDepth levels per
 //     side): the writer alternates buffers, so a reader retries only if the
-//     writer published that symbol twice while it was copying. A Reader
-//     follows a shard's broadcast ring of Updates from one goroutine; one
+//     writer published that symbol twice while it was copying. A View is
+//     the symbol's current publication at some moment of the call, so the
+//     Views a goroutine takes, or takes after another's, never go back to
+//     an earlier publication (a Mirror's Load may lower Seq: a new ingest
+//     epoch). A Reader follows a shard's broadcast ring of Updates from one goroutine; one
 //     that falls a whole ring behind gets ErrLapped and must resnapshot
 //     with View.
 //   - The view and the Update stream agree: the View of a symbol at Seq S is

@@ -114,8 +114,10 @@ func (e *Engine) Top(id SymbolID) (bid, ask Level, seq uint64) {
 // levels per side; depth <= 0 or above the Engine's MaxDepth means
 // MaxDepth. v.Bids and v.Asks are reused: View allocates only when their
 // capacity is below depth. It never blocks the writer and never locks, and
-// may be called from any goroutine (each with its own v). An unknown id
-// leaves v empty.
+// may be called from any goroutine (each with its own v). The snapshot is
+// the symbol's current publication at some moment of the call, so a View
+// never shows an earlier publication than one taken before it. An
+// unknown id leaves v empty.
 func (e *Engine) View(id SymbolID, depth int, v *View) {
 	d := e.maxDepth
 	if depth <= 0 || depth > d {
@@ -131,26 +133,10 @@ func (e *Engine) View(id SymbolID, depth int, v *View) {
 		*v = View{Symbol: id, Bids: v.Bids[:0], Asks: v.Asks[:0]}
 		return
 	}
-	vs := &e.views[id]
 	var h viewBook
 	var tr viewTrades
-	for spins := 0; ; spins++ {
-		buf := 2*int(id) + int(vs.cur.Load()&1)
-		vb := &e.bufs[buf]
-		ver := vb.ver.Load()
-		if ver&1 == 0 {
-			loadWords(unsafe.Pointer(&h), unsafe.Pointer(&vb.book), bookWords)
-			loadWords(unsafe.Pointer(&tr), unsafe.Pointer(&vb.trades), tradesWords)
-			// A torn header may hold any counts; clamp before slicing.
-			nb := min(max(int(h.nb), 0), depth)
-			na := min(max(int(h.na), 0), depth)
-			v.Bids, v.Asks = v.Bids[:nb], v.Asks[:na]
-			loadLevels(v.Bids, e.published(buf, Bid))
-			loadLevels(v.Asks, e.published(buf, Ask))
-			if vb.ver.Load() == ver {
-				break
-			}
-		}
+	vs := &e.views[id]
+	for spins := 0; !e.copyView(id, vs.cur.Load(), depth, v, &h, &tr); spins++ {
 		backoff(spins)
 	}
 	v.Symbol = id
@@ -160,6 +146,42 @@ func (e *Engine) View(id SymbolID, depth int, v *View) {
 	v.Open, v.High, v.Low = tr.open, tr.high, tr.low
 	v.State = h.state
 	v.Checksum, v.Checksum5 = h.ck10, h.ck5
+}
+
+// copyView makes one attempt at copying symbol id's view with up to
+// depth levels per side into v (levels), h and tr, from the buffer of
+// publication cur, a value of the symbol's viewSlot.cur loaded by the
+// caller. It reports whether the copy is a publication that was the
+// symbol's current one at some moment since cur was loaded.
+//
+// The buffer may hold a later publication than cur (the writer may have
+// published twice since), whose number q follows from the buffer's
+// version: buffer k has taken publications k, k+2, k+4, ..., each adding
+// 2 to its version, so q = ver - k. A copy of q is kept only if
+// viewSlot.cur, loaded again after it, is at least q: q was then current
+// at some moment of the call (cur rose from below q, one publication at a
+// time). Before, a reader that loaded cur, lost the processor, and copied
+// publication q while the writer had completed q's buffer but not yet
+// stored cur = q, returned q, and its next View (or another reader's
+// after it) returned q-1: views went back, a book marked stale by q
+// showed valid again at q-1.
+func (e *Engine) copyView(id SymbolID, cur uint64, depth int, v *View, h *viewBook, tr *viewTrades) bool {
+	k := cur & 1
+	buf := 2*int(id) + int(k)
+	vb := &e.bufs[buf]
+	ver := vb.ver.Load()
+	if ver&1 != 0 {
+		return false
+	}
+	loadWords(unsafe.Pointer(h), unsafe.Pointer(&vb.book), bookWords)
+	loadWords(unsafe.Pointer(tr), unsafe.Pointer(&vb.trades), tradesWords)
+	// A torn header may hold any counts; clamp before slicing.
+	nb := min(max(int(h.nb), 0), depth)
+	na := min(max(int(h.na), 0), depth)
+	v.Bids, v.Asks = v.Bids[:nb], v.Asks[:na]
+	loadLevels(v.Bids, e.published(buf, Bid))
+	loadLevels(v.Asks, e.published(buf, Ask))
+	return vb.ver.Load() == ver && e.views[id].cur.Load()+k >= ver
 }
 
 // backoff yields the processor after a few failed seqlock attempts, in
