@@ -170,7 +170,9 @@
 // or crashed), the page cache kept every write and the store is whole:
 // only the one message quickfix may have indexed under the next sender
 // sequence number and not sent (killed between the two steps) is cut,
-// and any other damage (a torn index or message file, a sequence number
+// and so are the first bytes of that message's index entry when the kill
+// tore its write (a SIGKILL stops a write at a page boundary of the
+// file; the message itself is then unwritten), and any other damage (a torn index or message file, a sequence number
 // file that is not one or went back, a message failing its CheckSum)
 // stops the start with ErrStoreDamaged naming it. If the machine
 // restarted (power, kernel), the store's torn tail is cut and the next

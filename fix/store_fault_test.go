@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -587,5 +588,85 @@ func TestStoreRefusesSavesAfterAnUndoneFailure(t *testing.T) {
 	}
 	if got := storedAt(t, st2, 1, 4); strings.Join(got, " ") != "ord1 ord2 ord3 sent" {
 		t.Errorf("a resend of 1..4 sends %q, want ord1..ord3 and sent", got)
+	}
+}
+
+// TestStoreKilledMidIndexWrite: a process killed (SIGKILL) while quickfix
+// wrote the index entry of its next message leaves that entry's first
+// bytes, up to a page boundary of the file, and nothing of the message:
+// the kernel stops a write there once a fatal signal is pending. Those
+// bytes may cut the number short ("1" or "12" of "121,..."), which read
+// below the next sender number; before, the start after such a kill was
+// refused as a damaged store (ErrStoreDamaged) until an operator cut the
+// index by hand. The message was never sent: the start cuts the fragment,
+// keeps the next number and resends what was sent.
+func TestStoreKilledMidIndexWrite(t *testing.T) {
+	const sent = 120
+	save := func(t *testing.T, st quickfix.MessageStore, from, to int) {
+		t.Helper()
+		for i := from; i <= to; i++ {
+			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	next := sent + 1
+	for cut := 1; ; cut++ {
+		var entry string
+		done := false
+		t.Run(fmt.Sprint("kept ", cut), func(t *testing.T) {
+			dir := t.TempDir()
+			f, sid := newTestStoreFactory(t, dir)
+			f.boot = func() string { return "boot-1" }
+			st, err := f.Create(sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			save(t, st, 1, sent)
+			if err := killStore(st.(*reservedStore)); err != nil {
+				t.Fatal(err)
+			}
+			prefix := filepath.Join(dir, storePrefix(sid))
+			body, err := os.Stat(prefix + ".body")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The entry quickfix writes before the message and before it
+			// advances the number, torn after cut bytes.
+			entry = fmt.Sprintf("%d,%d,%d", next, body.Size(), len(idMsg(next, fmt.Sprint("ord", next))))
+			done = cut >= len(entry)
+			hf, err := os.OpenFile(prefix+".header", os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := hf.WriteString(entry[:min(cut, len(entry))]); err != nil {
+				t.Fatal(err)
+			}
+			hf.Close()
+			f2, _ := newTestStoreFactory(t, dir)
+			f2.boot = func() string { return "boot-1" }
+			var scan storeScan
+			f2.onScan = func(sc storeScan) { scan = sc }
+			st2, err := f2.Create(sid)
+			if err != nil {
+				t.Fatalf("Create after a kill that tore the index entry %q to %q: %v", entry, entry[:min(cut, len(entry))], err)
+			}
+			defer f2.close()
+			if scan.lost || !scan.handed[fmt.Sprint("ord", sent)] {
+				t.Errorf("scan lost=%v, ord%d handed %v", scan.lost, sent, scan.handed[fmt.Sprint("ord", sent)])
+			}
+			if got := st2.NextSenderMsgSeqNum(); got != next {
+				t.Errorf("next sender = %d, want %d", got, next)
+			}
+			save(t, st2, next, next+1)
+			got := storedAt(t, st2, sent-1, next+1)
+			want := []string{fmt.Sprint("ord", sent-1), fmt.Sprint("ord", sent), fmt.Sprint("ord", next), fmt.Sprint("ord", next+1)}
+			if !slices.Equal(got, want) {
+				t.Errorf("a resend of %d..%d sends %q, want %q", sent-1, next+1, got, want)
+			}
+		})
+		if done || t.Failed() && cut > 20 {
+			break
+		}
 	}
 }
