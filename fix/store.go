@@ -1073,8 +1073,7 @@ func wholeIndex(prefix string) (hdr []byte, good int, err error) {
 // if the message index of a store that no crash of the machine explains
 // has an entry that is torn or whose message lies past the message file's
 // end, other than one numbered next or above (a save that failed and
-// could not be undone: cutUnsent cuts it) or the first bytes of the next
-// one's entry that a process killed while writing it left (tornSave). Cut, such an entry would be a
+// could not be undone: cutUnsent cuts it). Cut, such an entry would be a
 // message sent and no longer counted as handed: its order sent again.
 func checkIndex(prefix string, next int) error {
 	hdr, good, err := wholeIndex(prefix)
@@ -1086,65 +1085,9 @@ func checkIndex(prefix string, next int) error {
 	if n, err := strconv.Atoi(string(seq)); err == nil && n >= next {
 		return nil
 	}
-	if tornSave(prefix, hdr, good, next) {
-		return nil
-	}
 	return fmt.Errorf("%w: %s.header holds the entry %q (at byte %d), torn or past the end of %s.body, below the next MsgSeqNum %d; "+
 		"the store lacks a message it sent: restore it from a copy, or agree the sequence numbers with the venue and move the store aside",
 		ErrStoreDamaged, prefix, truncate(line, 64), good, prefix, next)
-}
-
-// tornSave reports whether the index's tail after its whole entries,
-// hdr[good:], is what a process killed while quickfix indexed its next
-// message leaves: a prefix, without its newline, of that entry,
-// "<next>,<offset>,<size>", whose offset is where the whole entries'
-// messages end and the message file ends (the message never written, the
-// number never advanced: never sent). A SIGKILL does tear a write: the
-// kernel stops copying at a page (or folio) boundary of the file once a
-// fatal signal is pending, so an entry crossing one may keep only its
-// first bytes, and those may cut the number short ("12" of "123,...") and
-// read below next. Any other torn tail is no kill's doing.
-func tornSave(prefix string, hdr []byte, good, next int) bool {
-	rest := hdr[good:]
-	if len(rest) == 0 || bytes.IndexByte(rest, '\n') >= 0 {
-		return false
-	}
-	var end int64
-	if good > 0 {
-		line := hdr[bytes.LastIndexByte(hdr[:good-1], '\n')+1 : good-1]
-		parts := strings.Split(string(line), ",")
-		if len(parts) != 3 {
-			return false
-		}
-		off, err1 := strconv.ParseInt(parts[1], 10, 64)
-		size, err2 := strconv.ParseInt(parts[2], 10, 64)
-		if err1 != nil || err2 != nil {
-			return false
-		}
-		end = off + size
-	}
-	var bodySize int64
-	if st, err := os.Stat(prefix + ".body"); err == nil {
-		bodySize = st.Size()
-	} else if !os.IsNotExist(err) {
-		return false
-	}
-	if bodySize != end {
-		return false
-	}
-	want := fmt.Sprintf("%d,%d,", next, end)
-	if len(rest) <= len(want) {
-		return string(rest) == want[:len(rest)]
-	}
-	if !bytes.HasPrefix(rest, []byte(want)) {
-		return false
-	}
-	for _, c := range rest[len(want):] {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // repairStore cuts the file store's message index (.header, lines of
