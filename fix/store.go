@@ -145,7 +145,11 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 		// seqDamage reports sequence number files of quickfix's file
 		// store that do not hold a sequence number.
 		seqDamage error
-		syncEach  = f.syncEach
+		// resetKilled: quickfix's file store has a message index but
+		// no message file, as a process killed inside its Reset (which
+		// removes .body, then .header) leaves it.
+		resetKilled bool
+		syncEach    = f.syncEach
 	)
 	if f.sessions != nil {
 		// The store's writes are replicated asynchronously, so only the
@@ -167,6 +171,8 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 			// Read before quickfix opens the store: it writes back what
 			// it read, and reads what does not parse as 1.
 			seqDamage = checkSeqFiles(prefixOf(f.dir, sid))
+			// Before quickfix opens the store: it creates a missing .body.
+			resetKilled = indexWithoutBody(prefixOf(f.dir, sid))
 		}
 		if inner, rs, reserved, clean, boot, found, err = f.openFiles(sid); err != nil {
 			return nil, err
@@ -201,7 +207,12 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 				return nil, seqDamage
 			}
 			next := inner.NextSenderMsgSeqNum()
-			if err := checkIndex(rs.unsent, next); err != nil {
+			if resetKilled {
+				// Reset was discarding every message: cutUnsent cuts the
+				// index (its messages are gone), the state the kill a
+				// step later (.header removed) leaves.
+				f.log.Warn("fix: store has a message index and no message file (a process killed inside a Reset); the index is cut", "store", where)
+			} else if err := checkIndex(rs.unsent, next); err != nil {
 				return nil, err
 			}
 			if err := cutUnsent(rs.unsent, next); err != nil {
@@ -1080,14 +1091,83 @@ func checkIndex(prefix string, next int) error {
 	if err != nil || good == len(hdr) {
 		return err
 	}
-	line, _, _ := bytes.Cut(hdr[good:], []byte("\n"))
+	line, _, terminated := bytes.Cut(hdr[good:], []byte("\n"))
 	seq, _, _ := bytes.Cut(line, []byte(","))
 	if n, err := strconv.Atoi(string(seq)); err == nil && n >= next {
+		return nil
+	}
+	if !terminated && inFlightEntry(prefix, hdr[:good], line, next) {
 		return nil
 	}
 	return fmt.Errorf("%w: %s.header holds the entry %q (at byte %d), torn or past the end of %s.body, below the next MsgSeqNum %d; "+
 		"the store lacks a message it sent: restore it from a copy, or agree the sequence numbers with the venue and move the store aside",
 		ErrStoreDamaged, prefix, truncate(line, 64), good, prefix, next)
+}
+
+// indexWithoutBody reports whether the file store at prefix has a
+// message index (.header) and no message file (.body). quickfix creates
+// .body before .header and its Reset removes .body first: only a process
+// killed between Reset's two removals (or a hand) leaves this.
+func indexWithoutBody(prefix string) bool {
+	if _, err := os.Stat(prefix + ".body"); !os.IsNotExist(err) {
+		return false
+	}
+	_, err := os.Stat(prefix + ".header")
+	return err == nil
+}
+
+// inFlightEntry reports whether line, the unterminated last line of the
+// file store's message index at prefix after its whole entries whole, is
+// the entry of a save a killed process left half written: quickfix writes
+// "seq,offset,size\n" with one write(), which a SIGKILL may cut between
+// two pages, before the message and before the number's advance, so that
+// entry is numbered next, at the message file's end, and nothing past the
+// last whole entry's message is a message numbered below next (what lies
+// there are the messages of saves cut as never sent, numbered next). A
+// torn seq field ("1" of "11") is read as a prefix of next.
+func inFlightEntry(prefix string, whole, line []byte, next int) bool {
+	body, err := os.ReadFile(prefix + ".body")
+	if err != nil {
+		return false
+	}
+	want := fmt.Sprintf("%d,%d,", next, len(body))
+	if len(line) <= len(want) {
+		if !strings.HasPrefix(want, string(line)) {
+			return false
+		}
+	} else if !strings.HasPrefix(string(line), want) || strings.Trim(string(line[len(want):]), "0123456789") != "" {
+		return false
+	}
+	var end int64
+	if len(whole) > 0 {
+		last := whole[bytes.LastIndexByte(whole[:len(whole)-1], '\n')+1 : len(whole)-1]
+		parts := strings.Split(string(last), ",")
+		if len(parts) != 3 {
+			return false
+		}
+		off, err1 := strconv.ParseInt(parts[1], 10, 64)
+		size, err2 := strconv.ParseInt(parts[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		end = off + size
+	}
+	if end > int64(len(body)) {
+		return false
+	}
+	for rest := body[end:]; len(rest) > 0; {
+		i := bytes.Index(rest, []byte("\x0110="))
+		if i < 0 || i+8 > len(rest) {
+			return false
+		}
+		msg := rest[:i+8]
+		s, _, _ := requestFields(msg)
+		if n, err := strconv.Atoi(string(s)); !checkSumOK(msg) || err != nil || n < next {
+			return false
+		}
+		rest = rest[i+8:]
+	}
+	return true
 }
 
 // repairStore cuts the file store's message index (.header, lines of

@@ -591,6 +591,132 @@ func TestStoreRefusesSavesAfterAnUndoneFailure(t *testing.T) {
 	}
 }
 
+// TestStoreKilledMidSave builds each state a process killed inside
+// quickfix's SaveMessage leaves (v0.9.11: one write() of the index entry
+// "seq,offset,size\n", then one write() of the message, each of which a
+// SIGKILL may cut between two pages): the entry torn at each byte with no
+// message, or whole with the message torn at each byte. The message was
+// never sent (its number was not advanced), so the restart on the same
+// boot must start, cut it, and number the next message as it.
+func TestStoreKilledMidSave(t *testing.T) {
+	for _, orphan := range []bool{false, true} {
+		dir0 := t.TempDir()
+		f0, sid := newTestStoreFactory(t, dir0)
+		prefix0 := filepath.Join(dir0, storePrefix(sid))
+		st0, err := f0.Create(sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= 10; i++ {
+			if err := st0.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f0.close()
+		hdr, _ := os.ReadFile(prefix0 + ".header")
+		body, _ := os.ReadFile(prefix0 + ".body")
+		seqs, _ := os.ReadFile(prefix0 + ".senderseqnums")
+		if orphan {
+			// An earlier kill between the save and the increment: its
+			// restart cut the entry, its message stays in .body.
+			body = append(body, idMsg(11, "orphan")...)
+		}
+		msg := idMsg(11, "never-sent")
+		entry := fmt.Sprintf("11,%d,%d\n", len(body), len(msg))
+		type state struct{ hdr, body []byte }
+		var states []state
+		for n := 1; n <= len(entry); n++ {
+			states = append(states, state{append(slices.Clone(hdr), entry[:n]...), body})
+		}
+		for n := 1; n < len(msg); n++ {
+			states = append(states, state{append(slices.Clone(hdr), entry...), append(slices.Clone(body), msg[:n]...)})
+		}
+		for i, s := range states {
+			t.Run(fmt.Sprintf("orphan=%v/%d", orphan, i), func(t *testing.T) {
+				dir := t.TempDir()
+				prefix := filepath.Join(dir, storePrefix(sid))
+				for suf, b := range map[string][]byte{".header": s.hdr, ".body": s.body, ".senderseqnums": seqs} {
+					if err := os.WriteFile(prefix+suf, b, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+				f, _ := newTestStoreFactory(t, dir)
+				var scan storeScan
+				f.onScan = func(sc storeScan) { scan = sc }
+				st, err := f.Create(sid)
+				if err != nil {
+					t.Fatalf("restart after a kill inside the save (index %q): %v", s.hdr[len(hdr):], err)
+				}
+				defer f.close()
+				if got := st.NextSenderMsgSeqNum(); got != 11 {
+					t.Errorf("next sender = %d, want 11", got)
+				}
+				if scan.handed["never-sent"] || !scan.handed["ord10"] {
+					t.Errorf("scan handed=%v", scan.handed)
+				}
+				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(11, idMsg(11, "sent")); err != nil {
+					t.Fatal(err)
+				}
+				if got := storedAt(t, st, 10, 11); strings.Join(got, " ") != "ord10 sent" {
+					t.Errorf("a resend of 10..11 sends %q, want ord10 sent", got)
+				}
+			})
+		}
+	}
+}
+
+// TestStoreKilledInReset builds each state a process killed inside
+// quickfix's file store Reset leaves (v0.9.11: remove .body, .header,
+// .session, .senderseqnums, .targetseqnums, then Refresh creates them
+// empty in that order and writes the session time and the numbers): the
+// restart on the same boot must start.
+func TestStoreKilledInReset(t *testing.T) {
+	steps := []string{"-.body", "-.header", "-.session", "-.senderseqnums", "-.targetseqnums",
+		"+.body", "+.header", "+.session", "+.senderseqnums", "+.targetseqnums"}
+	for k := 1; k <= len(steps); k++ {
+		t.Run(strings.Join(steps[:k], " "), func(t *testing.T) {
+			dir := t.TempDir()
+			f, sid := newTestStoreFactory(t, dir)
+			st, err := f.Create(sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 1; i <= 10; i++ {
+				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := killStore(st.(*reservedStore)); err != nil {
+				t.Fatal(err)
+			}
+			prefix := filepath.Join(dir, storePrefix(sid))
+			for _, s := range steps[:k] {
+				if s[0] == '-' {
+					err = os.Remove(prefix + s[1:])
+				} else {
+					err = os.WriteFile(prefix+s[1:], nil, 0o660)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			f2, _ := newTestStoreFactory(t, dir)
+			st2, err := f2.Create(sid)
+			if err != nil {
+				t.Fatalf("restart after a kill inside Reset: %v", err)
+			}
+			defer f2.close()
+			next := st2.NextSenderMsgSeqNum()
+			if err := st2.SaveMessageAndIncrNextSenderMsgSeqNum(next, idMsg(next, "after")); err != nil {
+				t.Fatal(err)
+			}
+			if got := storedAt(t, st2, next, next); strings.Join(got, " ") != "after" {
+				t.Errorf("a resend of %d sends %q, want after", next, got)
+			}
+		})
+	}
+}
+
 // TestStoreKilledMidIndexWrite: a process killed (SIGKILL) while quickfix
 // wrote the index entry of its next message leaves that entry's first
 // bytes, up to a page boundary of the file, and nothing of the message:
