@@ -10,6 +10,7 @@ import (
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/quickfix/config"
+	"github.com/quickfixgo/quickfix/store/file"
 
 	"sgw/atrest"
 	"sgw/fix"
@@ -131,5 +132,63 @@ func TestStoresLockedAndReserved(t *testing.T) {
 	}
 	if got := st.NextSenderMsgSeqNum(); got != reserved {
 		t.Fatalf("next sender after the crash = %d, want the reservation %d", got, reserved)
+	}
+}
+
+// TestStoresOpenPreviousVersion: a plain store the previous version wrote
+// (quickfix's file store, no reservation, no lock file), closed cleanly or
+// left by a killed process, opens with its sequence numbers and messages.
+func TestStoresOpenPreviousVersion(t *testing.T) {
+	for _, closed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("closed=%v", closed), func(t *testing.T) {
+			dir := t.TempDir()
+			settings := quickfix.NewSettings()
+			ss := quickfix.NewSessionSettings()
+			ss.Set(config.BeginString, "FIX.4.4")
+			ss.Set(config.SenderCompID, "SGW")
+			ss.Set(config.TargetCompID, "BROKER1")
+			ss.Set(config.FileStorePath, dir)
+			ss.Set(config.FileStoreSync, "N")
+			sid, err := settings.AddSession(ss)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, err := file.NewStoreFactory(settings).Create(sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := func(seq int) []byte {
+				b := fmt.Appendf(nil, "8=FIX.4.4\x019=20\x0135=8\x0134=%d\x0117=e%d\x01", seq, seq)
+				sum := 0
+				for _, c := range b {
+					sum += int(c)
+				}
+				return fmt.Appendf(b, "10=%03d\x01", sum%256)
+			}
+			for i := 1; i <= 3; i++ {
+				if err := old.SaveMessageAndIncrNextSenderMsgSeqNum(i, msg(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := old.SetNextTargetMsgSeqNum(7); err != nil {
+				t.Fatal(err)
+			}
+			if closed {
+				old.Close()
+			}
+			stores := newStores(settings, Config{StoreDir: dir}, nil)
+			st, err := stores.Create(sid)
+			if err != nil {
+				t.Fatalf("open the previous version's store: %v", err)
+			}
+			defer stores.Close()
+			if st.NextSenderMsgSeqNum() != 4 || st.NextTargetMsgSeqNum() != 7 {
+				t.Fatalf("next sender %d target %d, want 4 and 7", st.NextSenderMsgSeqNum(), st.NextTargetMsgSeqNum())
+			}
+			msgs, err := st.GetMessages(1, 3)
+			if err != nil || len(msgs) != 3 {
+				t.Fatalf("resend 1..3: %d messages, %v", len(msgs), err)
+			}
+		})
 	}
 }
