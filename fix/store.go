@@ -219,12 +219,15 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 				return nil, err
 			}
 			// A message saved under a number at or above the next one
-			// says the sequence number file went back (a request the
-			// pacer numbered before a Reset and saved after it, above
-			// the new store's number, marked the store lost).
+			// says the sequence number file went back, unless saves
+			// after a Reset explain it: a request quickfix numbered
+			// before the Reset and saved after it lies above the new
+			// store's number (an order's marked the store lost; a
+			// cancel's or a report's did not), and each save advanced
+			// the number by one (staleTail).
 			if last, err := lastIndexed(rs.unsent); err != nil {
 				return nil, err
-			} else if last >= next && !lostBefore {
+			} else if last >= next && !lostBefore && !staleTail(rs.unsent, next) {
 				return nil, fmt.Errorf("%w: %s.senderseqnums says the next MsgSeqNum is %d, but the store holds a message numbered %d: "+
 					"the sequence number went back; check the venue's expected MsgSeqNum and set the file to it",
 					ErrStoreDamaged, rs.unsent, next, last)
@@ -1011,6 +1014,34 @@ func lastIndexed(prefix string) (int, error) {
 		return 0, fmt.Errorf("%w: %s.header ends with %q", ErrStoreDamaged, prefix, truncate(hdr[start:], 64))
 	}
 	return n, nil
+}
+
+// staleTail reports whether the entries at the end of the file store's
+// message index at prefix numbered at or above next, k of them, follow an
+// entry numbered next-1-k (or none, when next-1-k is 0): the saves
+// since a Reset, each of which advanced the next number by one, some of
+// them of messages numbered before the Reset. A sequence number file that
+// went back (true next T, read as N < T) has its trailing entries N..T-1
+// after N-1, never N-1-k.
+func staleTail(prefix string, next int) bool {
+	hdr, err := os.ReadFile(prefix + ".header")
+	if err != nil {
+		return false
+	}
+	lines := strings.Split(strings.TrimSuffix(string(hdr), "\n"), "\n")
+	k := 0
+	for i := len(lines) - 1; i >= 0; i-- {
+		seq, _, _ := strings.Cut(lines[i], ",")
+		n, err := strconv.Atoi(seq)
+		if err != nil {
+			return false
+		}
+		if n < next {
+			return n == next-1-k
+		}
+		k++
+	}
+	return next-1-k == 0
 }
 
 // cutUnsent cuts from the file store's message index (.header) a torn

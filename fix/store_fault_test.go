@@ -717,6 +717,38 @@ func TestStoreKilledInReset(t *testing.T) {
 	}
 }
 
+// TestStoreKilledAfterStaleCancel: a cancel request the pacer numbered
+// before a Reset (the venue's Logon with ResetSeqNumFlag=Y) and quickfix
+// saved after it lies above the new store's next number; a process killed
+// before the next save must still restart on the same boot.
+func TestStoreKilledAfterStaleCancel(t *testing.T) {
+	dir, fs := t.TempDir(), newFakeSessions("")
+	open := storeKinds[0].open
+	_, st, _ := openHanded(t, open, dir, fs, "boot-1")
+	for i := 1; i <= 5; i++ {
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, heartbeatMsg(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seq := st.NextSenderMsgSeqNum() // the pacer's cancel is numbered
+	if err := st.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(1, heartbeatMsg(1)); err != nil { // the Logon
+		t.Fatal(err)
+	}
+	cancel := withSum(fmt.Appendf(nil, "8=FIX.4.4\x019=5\x0135=F\x0134=%d\x0111=c1\x0141=o1\x0110=000\x01", seq))
+	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, cancel); err != nil {
+		t.Fatal(err)
+	}
+	kill(t, st)
+	f, st2, _ := openHanded(t, open, dir, fs, "boot-1")
+	defer f.close()
+	if got := st2.NextSenderMsgSeqNum(); got != 3 {
+		t.Errorf("next sender = %d, want 3", got)
+	}
+}
+
 // TestStoreKilledMidIndexWrite: a process killed (SIGKILL) while quickfix
 // wrote the index entry of its next message leaves that entry's first
 // bytes, up to a page boundary of the file, and nothing of the message:
