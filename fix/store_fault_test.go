@@ -3,6 +3,7 @@ package fix
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/quickfix/config"
 )
 
 // idMsg is a stored NewOrderSingle numbered seq with ClOrdID id.
@@ -715,6 +717,73 @@ func TestStoreKilledInReset(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkFileStoreOpen measures the start of an upstream session on
+// quickfix's plain file store holding a day's messages: Create as the
+// Upstream calls it (the sequence number files and the message index
+// checked, the index cut of an unsent entry, every message read back and
+// its CheckSum checked by scanStore), then a clean close. The store holds
+// n messages, each a NewOrderSingle of about 230 bytes. "checksum" is the
+// CheckSum check alone over the same messages in memory.
+//
+//	go test -run '^$' -bench BenchmarkFileStoreOpen -benchmem -benchtime 3x ./fix/
+func BenchmarkFileStoreOpen(b *testing.B) {
+	const n = 500_000
+	dir := b.TempDir()
+	settings := quickfix.NewSettings()
+	ss := quickfix.NewSessionSettings()
+	ss.Set(config.BeginString, "FIX.4.4")
+	ss.Set(config.SenderCompID, "GW")
+	ss.Set(config.TargetCompID, "CORE")
+	ss.Set(config.FileStorePath, dir)
+	ss.Set(config.FileStoreSync, "N")
+	sid, err := settings.AddSession(ss)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &storeFactory{settings: settings, dir: dir, log: slog.New(slog.DiscardHandler)}
+	prefix := filepath.Join(dir, storePrefix(sid))
+	const head = "8=FIX.4.4\x019=200\x0135=D\x0134=%d\x0149=GW\x0152=20261203-10:00:00.000\x0156=CORE\x01"
+	var hdr, body []byte
+	msgs := make([][]byte, 0, n)
+	for seq := 1; seq <= n; seq++ {
+		m := withSum(fmt.Appendf(nil, head+"11=GWx1a2b3c%07d\x011=A1\x0155=600519\x01207=XSHG\x0154=1\x0160=20261203-10:00:00.000\x0138=100\x0140=2\x0144=17.00\x0159=0\x0110=000\x01", seq, seq))
+		hdr = fmt.Appendf(hdr, "%d,%d,%d\n", seq, len(body), len(m))
+		body = append(body, m...)
+		msgs = append(msgs, m)
+	}
+	for suf, d := range map[string][]byte{".header": hdr, ".body": body, ".senderseqnums": fmt.Appendf(nil, "%019d", n+1)} {
+		if err := os.WriteFile(prefix+suf, d, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run(fmt.Sprintf("create/messages=%dk", n/1000), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var scan storeScan
+			f.onScan = func(sc storeScan) { scan = sc }
+			if _, err := f.Create(sid); err != nil {
+				b.Fatal(err)
+			}
+			if len(scan.handed) != n {
+				b.Fatalf("%d handed, want %d", len(scan.handed), n)
+			}
+			if err := f.close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run(fmt.Sprintf("checksum/messages=%dk", n/1000), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, m := range msgs {
+				if err := verifyStored(m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
 }
 
 // TestStoreKilledAfterStaleCancel: a cancel request the pacer numbered
