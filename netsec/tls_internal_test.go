@@ -16,19 +16,7 @@ func TestPollReloadsChangedFiles(t *testing.T) {
 	}
 	dir := t.TempDir()
 	certFile, keyFile := dir+"/server.pem", dir+"/server.key"
-	write := func(is Issued, mod time.Time) {
-		for _, f := range []struct {
-			path string
-			data []byte
-		}{{certFile, is.CertPEM}, {keyFile, is.KeyPEM}} {
-			if err := os.WriteFile(f.path, f.data, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chtimes(f.path, mod, mod); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	write := func(is Issued, mod time.Time) { writePair(t, certFile, keyFile, is, mod, 0o600) }
 	first, err := ca.Issue(LocalhostLeaf())
 	if err != nil {
 		t.Fatal(err)
@@ -68,23 +56,7 @@ func TestPollReloadsAfterChmod(t *testing.T) {
 	}
 	dir := t.TempDir()
 	certFile, keyFile := dir+"/server.pem", dir+"/server.key"
-	write := func(is Issued, mod time.Time, keyPerm os.FileMode) {
-		for _, f := range []struct {
-			path string
-			data []byte
-			perm os.FileMode
-		}{{certFile, is.CertPEM, 0o644}, {keyFile, is.KeyPEM, keyPerm}} {
-			if err := os.WriteFile(f.path, f.data, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chmod(f.path, f.perm); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chtimes(f.path, mod, mod); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	write := func(is Issued, mod time.Time, keyPerm os.FileMode) { writePair(t, certFile, keyFile, is, mod, keyPerm) }
 	first, err := ca.Issue(LocalhostLeaf())
 	if err != nil {
 		t.Fatal(err)
@@ -117,5 +89,26 @@ func TestPollReloadsAfterChmod(t *testing.T) {
 	}
 	if s.poll() {
 		t.Fatal("poll reloaded again without a change")
+	}
+}
+
+// writePair writes is's certificate (mode 0644) and key (keyPerm) to
+// certFile and keyFile, both modified at mod.
+func writePair(t *testing.T, certFile, keyFile string, is Issued, mod time.Time, keyPerm os.FileMode) {
+	t.Helper()
+	for _, f := range []struct {
+		path string
+		data []byte
+		perm os.FileMode
+	}{{certFile, is.CertPEM, 0o644}, {keyFile, is.KeyPEM, keyPerm}} {
+		if err := os.WriteFile(f.path, f.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f.path, f.perm); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(f.path, mod, mod); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
