@@ -102,10 +102,7 @@ func TestWSBadOrderFieldsCarryRef(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := c.SendRaw(context.Background(), []byte(tc.raw)); err != nil {
-				t.Fatal(err)
-			}
-			m, line := nextRaw(t, c, func(m rawMessage) bool { return m.str("type") == "error" || m.str("type") == "accepted" })
+			m, line := orderAnswer(t, c, tc.raw)
 			code := cmp.Or(tc.code, codeBadOrder)
 			if m.str("code") != code || m.str("ref") != tc.ref {
 				t.Fatalf("got %s, want %s with ref %q", line, code, tc.ref)
@@ -700,10 +697,7 @@ func TestWSOrderUnknownFieldRefused(t *testing.T) {
 		{"names in upper case", `{"op":"order.new","CLORDID":"u3",` + order + `}`, "accepted", "u3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := c.SendRaw(context.Background(), []byte(tc.raw)); err != nil {
-				t.Fatal(err)
-			}
-			m, line := nextRaw(t, c, func(m rawMessage) bool { return m.str("type") == "error" || m.str("type") == "accepted" })
+			m, line := orderAnswer(t, c, tc.raw)
 			if m.str("type") != tc.want || m.str("ref") != tc.ref && m.str("clOrdId") != tc.ref {
 				t.Fatalf("got %s, want %s for %s", line, tc.want, tc.ref)
 			}
@@ -712,12 +706,7 @@ func TestWSOrderUnknownFieldRefused(t *testing.T) {
 			}
 		})
 	}
-	f.mu.Lock()
-	calls := slices.Clone(f.calls)
-	f.mu.Unlock()
-	if !slices.Equal(calls, []string{"new u3 A1"}) {
-		t.Errorf("entered %q; want only u3", calls)
-	}
+	f.checkEntered(t, "new u3 A1")
 	if err := c.SendRaw(context.Background(), []byte(`{"op":"ping","format":"v2"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -747,25 +736,35 @@ func TestWSOrderRepeatedFieldRefused(t *testing.T) {
 		{"a second object", `{"op":"order.new","clOrdId":"d7",` + order + `,"qty":100}{"qty":100000}`, "has more after it", "d7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := c.SendRaw(context.Background(), []byte(tc.raw)); err != nil {
-				t.Fatal(err)
-			}
-			m, line := nextRaw(t, c, func(m rawMessage) bool { return m.str("type") == "error" || m.str("type") == "accepted" })
+			m, line := orderAnswer(t, c, tc.raw)
 			if m.str("type") != "error" || m.str("code") != codeBadJSON || m.str("ref") != tc.ref || !strings.Contains(m.str("msg"), tc.want) {
 				t.Fatalf("got %s, want bad_json %q with ref %s", line, tc.want, tc.ref)
 			}
 		})
 	}
-	if err := c.SendRaw(context.Background(), []byte(`{"op":"order.new","clOrdId":"d8",`+order+`,"QTY":100}`)); err != nil {
-		t.Fatal(err)
-	}
-	if m, line := nextRaw(t, c, func(m rawMessage) bool { return m.str("type") == "error" || m.str("type") == "accepted" }); m.str("type") != "accepted" {
+	if m, line := orderAnswer(t, c, `{"op":"order.new","clOrdId":"d8",`+order+`,"QTY":100}`); m.str("type") != "accepted" {
 		t.Fatalf("an order naming qty once, in upper case: %s; want it accepted", line)
 	}
+	f.checkEntered(t, "new d8 A1")
+}
+
+// orderAnswer sends raw on c and returns the first error or accepted
+// answer after it.
+func orderAnswer(t *testing.T, c *mdclient.Client, raw string) (rawMessage, string) {
+	t.Helper()
+	if err := c.SendRaw(context.Background(), []byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	return nextRaw(t, c, func(m rawMessage) bool { return m.str("type") == "error" || m.str("type") == "accepted" })
+}
+
+// checkEntered fails t unless f was called exactly with want ("new u3 A1").
+func (f *fakeEntry) checkEntered(t *testing.T, want ...string) {
+	t.Helper()
 	f.mu.Lock()
 	calls := slices.Clone(f.calls)
 	f.mu.Unlock()
-	if !slices.Equal(calls, []string{"new d8 A1"}) {
-		t.Errorf("entered %q; want only d8", calls)
+	if !slices.Equal(calls, want) {
+		t.Errorf("entered %q; want %q", calls, want)
 	}
 }
