@@ -49,8 +49,18 @@ type EdgeConfig struct {
 	// RequestTimeout bounds one snapshot request. Zero means 2s.
 	RequestTimeout time.Duration
 	// RetryInterval is the wait before asking again after a snapshot
-	// request failed (no publisher, timeout). Zero means 200ms.
+	// request failed (no responder, timeout, refused). Zero means 200ms.
 	RetryInterval time.Duration
+	// RetryMax caps the wait between retries while requests keep failing
+	// with no snapshot loaded: each retry round doubles the wait, from
+	// RetryInterval up to RetryMax, and a snapshot loaded brings it back
+	// to RetryInterval. Without it, while heartbeats flowed but nothing
+	// answered snapshot requests (the publisher's snapshot subscription
+	// gone, or refused by its permissions: NATS answers "no responders"
+	// at once), the edge asked for every stale symbol every
+	// RetryInterval, five times the instruments a second, for as long as
+	// it lasted. Zero means 5s; below RetryInterval means RetryInterval.
+	RetryMax time.Duration
 	// Silence is how long the edge waits for a heartbeat of its epoch
 	// before it takes the publisher for lost: every symbol goes stale, and
 	// no snapshot is asked for (but once, as it falls silent) or loaded
@@ -91,6 +101,10 @@ type Edge struct {
 	gen       uint64 // bumped by every disconnection and epoch change: older replies are discarded
 	epoch     uint64
 	msg       Message
+	// retryWait is the wait before the next retry round: RetryInterval,
+	// doubled at each round up to RetryMax, RetryInterval again once a
+	// snapshot loads.
+	retryWait time.Duration
 	// Publisher liveness (checkSilence): when the last heartbeat of the
 	// epoch came (or the wait for one began), and whether a silence has
 	// made every symbol stale (only a heartbeat ends it).
@@ -192,10 +206,14 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	if cfg.RetryInterval == 0 {
 		cfg.RetryInterval = 200 * time.Millisecond
 	}
+	if cfg.RetryMax == 0 {
+		cfg.RetryMax = 5 * time.Second
+	}
+	cfg.RetryMax = max(cfg.RetryMax, cfg.RetryInterval)
 	if cfg.Silence == 0 {
 		cfg.Silence = 3 * time.Second
 	}
-	if cfg.Buffer < 0 || cfg.Pending < 0 || cfg.Requesters < 0 || cfg.RequestTimeout < 0 || cfg.RetryInterval < 0 || cfg.Silence < 0 {
+	if cfg.Buffer < 0 || cfg.Pending < 0 || cfg.Requesters < 0 || cfg.RequestTimeout < 0 || cfg.RetryInterval < 0 || cfg.RetryMax < 0 || cfg.Silence < 0 {
 		return nil, fmt.Errorf("%w: edge sizes and durations must be positive", ErrConfig)
 	}
 	if cfg.Log == nil {
@@ -208,7 +226,7 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	e := &Edge{cfg: cfg, mirror: m,
 		msgs: make(chan *nats.Msg, cfg.Buffer), conn: make(chan bool, 16),
 		work: make(chan snapRequest, cfg.Requesters), replies: make(chan snapReply, cfg.Requesters),
-		done: make(chan struct{}), free: cfg.Requesters}
+		done: make(chan struct{}), free: cfg.Requesters, retryWait: cfg.RetryInterval}
 	eng := m.Engine()
 	e.syms = make([]edgeSym, len(eng.Symbols()))
 	for _, id := range eng.Symbols() {
@@ -292,7 +310,7 @@ func (e *Edge) Run(ctx context.Context) error {
 		case r := <-e.replies:
 			e.free++
 			if e.reply(r) && len(e.retryQ) == 1 {
-				retry.Reset(e.cfg.RetryInterval)
+				retry.Reset(e.retryWait)
 			}
 		case up := <-e.conn:
 			e.connChange(up)
@@ -304,6 +322,9 @@ func (e *Edge) Run(ctx context.Context) error {
 				}
 			}
 			e.retryQ = e.retryQ[:0]
+			// Until a snapshot loads (reply), each round waits twice as
+			// long as the last, up to RetryMax.
+			e.retryWait = min(2*e.retryWait, e.cfg.RetryMax)
 		case <-drops.C:
 			if n := droppedBy(subs); n != dropped {
 				e.drops.Add(uint64(n - dropped))
@@ -711,6 +732,7 @@ func (e *Edge) reply(r snapReply) bool {
 	e.loaded.Add(1)
 	e.stale.Add(-1)
 	s.retry = false
+	e.retryWait = e.cfg.RetryInterval // a responder is back
 	for i := range pending {
 		e.apply(r.id, &pending[i])
 		if _, stale := e.mirror.Book(r.id); stale {

@@ -1,0 +1,99 @@
+package mdbus
+
+import (
+	"maps"
+	"testing"
+	"time"
+
+	"sgw/orderbook"
+)
+
+// noResponder runs a publisher of epoch 7 of nsym symbols at seq 5 that
+// beats every 20 ms but has no snapshot subscription, and an edge of them
+// retrying from 5 ms up to 320 ms. Every snapshot request the edge makes
+// is answered by NATS at once with "no responders".
+func noResponder(t *testing.T, nsym int) (*natsServer, *handPub, *runningEdge, EdgeConfig) {
+	t.Helper()
+	n := startNATS(t)
+	ins := testInstruments(nsym)
+	p := &handPub{t: t, nc: n.connect(t), epoch: 7, last: map[string]orderbook.Update{}}
+	for _, in := range ins {
+		p.send(in.Symbol, 5, orderbook.StateTrading)
+	}
+	beating(t, p, 20*time.Millisecond)
+	cfg := handEdge(n.connect(t), ins)
+	cfg.Silence, cfg.RetryInterval, cfg.RetryMax = testBound, 5*time.Millisecond, 320*time.Millisecond
+	return n, p, startEdgeWith(t, cfg), cfg
+}
+
+// retryRounds is how many requests per symbol noResponder's tests wait
+// for, and minRetryWait the least time they take with the backoff: the
+// rounds after the first wait 5, 10, 20, ... 320, 320 ms. Each symbol's
+// next request waits for the next retry round, and the rounds follow one
+// timer, so the edge cannot have made retryRounds*nsym requests sooner.
+// Without the backoff the rounds came every 5 ms (RetryInterval): with N
+// instruments, 200*N requests a second for as long as it lasted.
+const retryRounds = 10
+
+var minRetryWait = func() time.Duration {
+	var sum time.Duration
+	for i, w := 0, 5*time.Millisecond; i < retryRounds-1; i++ {
+		sum += w
+		w = min(2*w, 320*time.Millisecond)
+	}
+	return sum
+}()
+
+// TestEdgeNoResponderBacksOff: heartbeats flow, but nothing answers the
+// edge's snapshot requests (the publisher's snapshot subscription is
+// gone, or its user may not subscribe to the request subject). The edge
+// keeps every symbol stale, and its retries back off, doubling to
+// RetryMax: retryRounds requests per symbol take at least minRetryWait.
+// Before, it asked for every stale symbol every RetryInterval (200 ms by
+// default: five times the instruments a second against the NATS cluster).
+func TestEdgeNoResponderBacksOff(t *testing.T) {
+	const nsym = 20
+	start := time.Now()
+	_, _, e, cfg := noResponder(t, nsym)
+	waitFor(t, "the edge's requests, unanswered", func() bool { return e.Stats().Failed >= retryRounds*nsym })
+	elapsed := time.Since(start)
+	e.stop()
+	st := e.Stats()
+	t.Logf("%d requests unanswered in %v (stats %+v)", st.Failed, elapsed, st)
+	if st.Snapshots != 0 || st.Stale != nsym || st.Heartbeats == 0 {
+		t.Fatalf("stats %+v: want every symbol stale, no snapshot, heartbeats heard", st)
+	}
+	if elapsed < minRetryWait {
+		t.Fatalf("%d requests for %d symbols in %v: the retries do not back off (at least %v with it)", st.Failed, nsym, elapsed, minRetryWait)
+	}
+	if e.retryWait != cfg.RetryMax {
+		t.Fatalf("retry wait %v after %d rounds, want RetryMax %v", e.retryWait, retryRounds, cfg.RetryMax)
+	}
+}
+
+// TestEdgeResponderBackAfterBackoff: once a responder appears, an edge
+// whose retries backed off loads every symbol at its next round, and its
+// wait goes back to RetryInterval.
+func TestEdgeResponderBackAfterBackoff(t *testing.T) {
+	const nsym = 20
+	n, p, e, cfg := noResponder(t, nsym)
+	waitFor(t, "the edge's requests, unanswered", func() bool { return e.Stats().Failed >= retryRounds*nsym })
+	if _, stale := view(e.Edge, 0); !stale || e.Stats().Snapshots != 0 {
+		t.Fatalf("stats %+v: a symbol served valid with no snapshot", e.Stats())
+	}
+	r := newHandPub(t, n, 7) // answers with p's books
+	p.mu.Lock()
+	last := maps.Clone(p.last)
+	p.mu.Unlock()
+	r.mu.Lock()
+	r.last = last
+	r.mu.Unlock()
+	waitFor(t, "every symbol loaded from the responder", func() bool { return e.Stats().Stale == 0 })
+	e.stop()
+	if st := e.Stats(); st.Snapshots != nsym {
+		t.Fatalf("stats %+v: want %d snapshots", st, nsym)
+	}
+	if e.retryWait != cfg.RetryInterval {
+		t.Fatalf("retry wait %v after the snapshots loaded, want RetryInterval %v", e.retryWait, cfg.RetryInterval)
+	}
+}
