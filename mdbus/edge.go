@@ -255,7 +255,11 @@ func (e *Edge) Stats() EdgeStats {
 
 // Run mirrors the bus until ctx ends, then closes the mirror (its readers'
 // Wait returns orderbook.ErrClosed) and returns nil. It returns an error
-// only if it cannot subscribe. Call it once.
+// if it cannot subscribe, or once its connection is closed for good (an
+// error wrapping ErrConnClosed, within dropCheck): nats.go gave up on it
+// (MaxReconnects reached, an -ERR from the server it does not retry) or
+// it was closed under the edge, which would otherwise stay stale for
+// ever while Run went on. Call it once.
 func (e *Edge) Run(ctx context.Context) error {
 	defer close(e.done)
 	defer e.mirror.Close()
@@ -326,6 +330,10 @@ func (e *Edge) Run(ctx context.Context) error {
 			// long as the last, up to RetryMax.
 			e.retryWait = min(2*e.retryWait, e.cfg.RetryMax)
 		case <-drops.C:
+			if nc.IsClosed() {
+				e.cfg.Log.Error("mdbus: the bus connection is closed for good; the edge stops", "err", nc.LastError())
+				return fmt.Errorf("%w (last error: %v)", ErrConnClosed, nc.LastError())
+			}
 			if n := droppedBy(subs); n != dropped {
 				e.drops.Add(uint64(n - dropped))
 				dropped = n

@@ -1,9 +1,13 @@
 package mdbus
 
 import (
+	"context"
+	"errors"
 	"maps"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"sgw/orderbook"
 )
@@ -95,5 +99,44 @@ func TestEdgeResponderBackAfterBackoff(t *testing.T) {
 	}
 	if e.retryWait != cfg.RetryInterval {
 		t.Fatalf("retry wait %v after the snapshots loaded, want RetryInterval %v", e.retryWait, cfg.RetryInterval)
+	}
+}
+
+// TestEdgeConnClosedEndsRun: the edge's connection is closed for good
+// (here nats.go gives up after MaxReconnects; an -ERR the client does not
+// retry does the same). Run returns an error wrapping ErrConnClosed, so
+// that the gateway stops and its supervisor restarts it. Before, Run went
+// on with every symbol stale for ever, which only /readyz told.
+func TestEdgeConnClosedEndsRun(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(1)
+	p := newHandPub(t, n, 7)
+	p.send(ins[0].Symbol, 5, orderbook.StateTrading)
+	nc, err := nats.Connect(n.url(), nats.MaxReconnects(1), nats.ReconnectWait(10*time.Millisecond), nats.ReconnectJitter(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	e, err := NewEdge(handEdge(nc, ins))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	waitFor(t, "the first snapshot", func() bool { return e.Stale() == 0 })
+	n.srv.Shutdown()
+	n.srv.WaitForShutdown()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrConnClosed) {
+			t.Fatalf("Run returned %v, want ErrConnClosed", err)
+		}
+		if !nc.IsClosed() {
+			t.Fatal("Run returned while the connection was not closed")
+		}
+	case <-time.After(testBound):
+		t.Fatalf("Run still running %v after its connection closed (closed %v, stats %+v)", testBound, nc.IsClosed(), e.Stats())
 	}
 }
