@@ -99,6 +99,20 @@ func (p *handPub) lose(sym string, seq uint64, state orderbook.TradingState) ord
 	return u
 }
 
+// stray publishes u of sym on the bus by hand, so the publisher's
+// snapshots stay where they were, and waits until e, from its stats
+// before, counted one gap and loaded one snapshot, nothing stale.
+func (p *handPub) stray(e *Edge, sym string, u orderbook.Update, before EdgeStats, what string) {
+	p.t.Helper()
+	if err := p.nc.Publish("t.d."+sym, AppendUpdate(nil, p.epoch, sym, &u)); err != nil {
+		p.t.Fatal(err)
+	}
+	waitFor(p.t, what, func() bool {
+		st := e.Stats()
+		return st.Gaps == before.Gaps+1 && st.Snapshots == before.Snapshots+1 && st.Stale == 0
+	})
+}
+
 // beat publishes a heartbeat of every symbol sent or lost.
 func (p *handPub) beat() {
 	p.hold.Lock()
@@ -205,13 +219,7 @@ func TestEdgeFarAheadUpdate(t *testing.T) {
 	before := e.Stats()
 	// Published by hand, so the publisher's snapshots stay at seq 5.
 	stray := orderbook.Update{Seq: 1_000_000, Kind: orderbook.KindStatus, State: orderbook.StateTrading, Checksum: emptyCk10, Checksum5: emptyCk5}
-	if err := p.nc.Publish("t.d."+sym, AppendUpdate(nil, 7, sym, &stray)); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the gap and one snapshot", func() bool {
-		st := e.Stats()
-		return st.Gaps == before.Gaps+1 && st.Snapshots == before.Snapshots+1 && st.Stale == 0
-	})
+	p.stray(e, sym, stray, before, "the gap and one snapshot")
 	// The stream goes on from seq 6; the edge follows it.
 	p.send(sym, 6, orderbook.StateHalted)
 	servedAt(t, e, 6, orderbook.StateHalted)
@@ -910,29 +918,13 @@ func TestEdgeHostileFrames(t *testing.T) {
 	// The next seq, halted, with checksums of another book: published by
 	// hand, so that the publisher's snapshots stay at seq 5.
 	wrong := orderbook.Update{Seq: 6, Kind: orderbook.KindStatus, State: orderbook.StateHalted, Checksum: emptyCk10 + 1, Checksum5: emptyCk5}
-	if err := p.nc.Publish("t.d."+sym, AppendUpdate(nil, 7, sym, &wrong)); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the mismatch and the snapshot after it", func() bool {
-		st := e.Stats()
-		return st.Gaps == before.Gaps+1 && st.Snapshots == before.Snapshots+1 && st.Stale == 0
-	})
+	p.stray(e, sym, wrong, before, "the mismatch and the snapshot after it")
 	p.send(sym, 6, orderbook.StatePaused)
 	servedAt(t, e, 6, orderbook.StatePaused)
-	buf := make([]orderbook.Update, 64)
-	for seen := false; !seen; {
-		if err := rd.Wait(context.Background()); err != nil {
-			t.Fatal(err)
+	readRing(t, rd, func(u orderbook.Update) bool {
+		if u.State == orderbook.StateHalted {
+			t.Fatalf("the mismatched update's state published: %+v", u)
 		}
-		n, err := rd.Next(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, u := range buf[:n] {
-			if u.State == orderbook.StateHalted {
-				t.Fatalf("the mismatched update's state published: %+v", u)
-			}
-			seen = seen || (u.Seq == 6 && u.State == orderbook.StatePaused)
-		}
-	}
+		return u.Seq == 6 && u.State == orderbook.StatePaused
+	})
 }

@@ -54,24 +54,35 @@ func TestEdgeGapRecovers(t *testing.T) {
 		t.Errorf("edge stats %+v: want 1 gap, 5 snapshots", st)
 	}
 	// The ring shows the stale mark, then the reload from the snapshot.
-	var staled, reloaded bool
+	staled := false
+	readRing(t, rd, func(u orderbook.Update) bool {
+		if u.Symbol != 0 || u.Kind != orderbook.KindReload {
+			return false
+		}
+		if u.State == orderbook.StateStale {
+			staled = true
+			return false
+		}
+		return staled
+	})
+}
+
+// readRing reads rd's updates in order, passing each to f, until f
+// returns true.
+func readRing(t testing.TB, rd *orderbook.Reader, f func(orderbook.Update) bool) {
+	t.Helper()
 	buf := make([]orderbook.Update, 1024)
-	for !reloaded {
+	for {
 		if err := rd.Wait(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		k, err := rd.Next(buf)
+		n, err := rd.Next(buf)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, u := range buf[:k] {
-			if u.Symbol != 0 || u.Kind != orderbook.KindReload {
-				continue
-			}
-			if u.State == orderbook.StateStale {
-				staled = true
-			} else if staled {
-				reloaded = true
+		for _, u := range buf[:n] {
+			if f(u) {
+				return
 			}
 		}
 	}
