@@ -384,7 +384,8 @@ func (f *storeFactory) openFiles(sid quickfix.SessionID) (inner quickfix.Message
 	if inner, err = file.NewStoreFactory(f.settings).Create(sid); err != nil {
 		return nil, nil, 0, false, "", false, fmt.Errorf("fix: open store %s: %w", f.dir, err)
 	}
-	return inner, rs, reserved, clean, boot, found, nil
+	// Its messages read by our own walk of the index (fileStore).
+	return &fileStore{MessageStore: inner, prefix: prefix}, rs, reserved, clean, boot, found, nil
 }
 
 // prefixOf is the path of session sid's store files in dir, without

@@ -725,7 +725,8 @@ func TestStoreKilledInReset(t *testing.T) {
 // checked, the index cut of an unsent entry, every message read back and
 // its CheckSum checked by scanStore), then a clean close. The store holds
 // n messages, each a NewOrderSingle of about 230 bytes. "checksum" is the
-// CheckSum check alone over the same messages in memory.
+// CheckSum check alone over the same messages in memory. "resend-last100"
+// is a resend of the last 100 messages from the opened store.
 //
 //	go test -run '^$' -bench BenchmarkFileStoreOpen -benchmem -benchtime 3x ./fix/
 func BenchmarkFileStoreOpen(b *testing.B) {
@@ -771,6 +772,26 @@ func BenchmarkFileStoreOpen(b *testing.B) {
 			}
 			if err := f.close(); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+	b.Run(fmt.Sprintf("resend-last100/messages=%dk", n/1000), func(b *testing.B) {
+		// A venue's resend request for the day's last 100 messages: the
+		// store's lock is held while they are read.
+		f.onScan = nil
+		st, err := f.Create(sid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.close()
+		b.ReportAllocs()
+		for b.Loop() {
+			got := 0
+			if err := st.IterateMessages(n-99, n, func([]byte) error { got++; return nil }); err != nil {
+				b.Fatal(err)
+			}
+			if got != 100 {
+				b.Fatalf("%d resent, want 100", got)
 			}
 		}
 	})

@@ -3,6 +3,7 @@ package fix
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/quickfixgo/quickfix"
@@ -150,4 +151,93 @@ type hookedStore struct {
 func (h *hookedStore) Reset() error {
 	h.beforeReset()
 	return h.MessageStore.Reset()
+}
+
+// TestStoreResendPastStaleMessage: a cancel the pacer numbered before a
+// Reset (the venue's Logon with ResetSeqNumFlag=Y) and quickfix saved
+// after it lies in quickfix's file store's index under its old, higher
+// number, and the messages saved after it are indexed after it. quickfix's
+// own read of the index stops at the first entry above the range asked
+// for: before, the venue's resend request for the orders saved after the
+// cancel got a gap fill, and the venue never had those orders; and a
+// start's scan of the store read no further either, so those orders
+// counted as never handed (HandedNo), to be sent again as new orders. A
+// resend returns every message in the range, in sequence order, the last
+// save of a number winning (the stale cancel's number used again later),
+// with every store kind, at the next start too.
+func TestStoreResendPastStaleMessage(t *testing.T) {
+	for _, kind := range storeKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			dir, fs := t.TempDir(), newFakeSessions("")
+			_, st, _ := openHanded(t, kind.open, dir, fs, "boot-1")
+			for i := 1; i <= 20; i++ {
+				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, heartbeatMsg(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			seq := st.NextSenderMsgSeqNum() // the pacer's cancel is numbered: 21
+			if err := st.Reset(); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(1, heartbeatMsg(1)); err != nil { // the Logon
+				t.Fatal(err)
+			}
+			cancel := withSum(fmt.Appendf(nil, "8=FIX.4.4\x019=5\x0135=F\x0134=%d\x0111=c1\x0141=o1\x0110=000\x01", seq))
+			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, cancel); err != nil {
+				t.Fatal(err)
+			}
+			orders := func(st *reservedStore, to int) {
+				t.Helper()
+				for i := st.NextSenderMsgSeqNum(); i <= to; i++ {
+					if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, orderMsgID(i, fmt.Sprintf("ord%d", i))); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			ids := func(from, to int) (want []string) {
+				for i := from; i <= to; i++ {
+					want = append(want, fmt.Sprintf("ord%d", i))
+				}
+				return want
+			}
+			check := func(st *reservedStore, to int) {
+				t.Helper()
+				if got, want := storedAt(t, st, 3, to), ids(3, to); !slices.Equal(got, want) {
+					t.Errorf("resend 3..%d = %q, want %q", to, got, want)
+				}
+				if got, want := storedAt(t, st, 4, 5), ids(4, 5); !slices.Equal(got, want) {
+					t.Errorf("resend 4..5 = %q, want %q", got, want)
+				}
+				msgs, err := st.GetMessages(1, 6)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, m := range msgs {
+					s, _, id := requestFields(m)
+					got = append(got, string(s)+":"+string(id))
+				}
+				if want := []string{"1:", "3:ord3", "4:ord4", "5:ord5", "6:ord6"}; !slices.Equal(got, want) {
+					t.Errorf("GetMessages(1, 6) = %q, want %q", got, want)
+				}
+			}
+			orders(st, 6) // numbered 3 to 6
+			check(st, 6)
+			kill(t, st)
+
+			f, st2, u := openHanded(t, kind.open, dir, fs, "boot-1")
+			defer f.close()
+			if got := st2.NextSenderMsgSeqNum(); got != 7 {
+				t.Errorf("next sender after restart = %d, want 7", got)
+			}
+			for _, id := range ids(3, 6) {
+				if got := u.Handed(id); got != HandedYes {
+					t.Errorf("Handed(%s) after restart = %s, want HandedYes", id, handedNames[got])
+				}
+			}
+			check(st2, 6)
+			orders(st2, seq) // up to the cancel's number, saved again
+			check(st2, seq)
+		})
+	}
 }
