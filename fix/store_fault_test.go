@@ -61,11 +61,7 @@ func TestStoreKilledBetweenSaveAndIncr(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := 1; i <= 3; i++ {
-				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
-					t.Fatal(err)
-				}
-			}
+			saveOrders(t, st, 1, 3)
 			// quickfix's SaveMessageAndIncrNextSenderMsgSeqNum: the save,
 			// then the kill before the increment.
 			if err := st.(*reservedStore).MessageStore.SaveMessage(4, idMsg(4, "never-sent")); err != nil {
@@ -164,11 +160,7 @@ func TestStoreSaveFailureLeavesNoOrphan(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.close()
-			for i := 1; i <= 3; i++ {
-				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
-					t.Fatal(err)
-				}
-			}
+			saveOrders(t, st, 1, 3)
 			rs := st.(*reservedStore)
 			rs.MessageStore = &faultyStore{MessageStore: rs.MessageStore, fail: c.fail(t, filepath.Join(dir, storePrefix(sid)))}
 			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(4, idMsg(4, "failed")); err == nil {
@@ -290,11 +282,7 @@ func TestStoreDamageIsNamed(t *testing.T) {
 	bit := func(b []byte, i int) { b[i] ^= 0x08 } // "ord2" -> "ord:"
 	save := func(t *testing.T, st quickfix.MessageStore) {
 		t.Helper()
-		for i := 1; i <= 3; i++ {
-			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
-				t.Fatal(err)
-			}
-		}
+		saveOrders(t, st, 1, 3)
 	}
 
 	t.Run("at start", func(t *testing.T) {
@@ -339,12 +327,7 @@ func TestStoreDamageIsNamed(t *testing.T) {
 	})
 	t.Run("machine crashed", func(t *testing.T) {
 		dir := t.TempDir()
-		f, sid := newTestStoreFactory(t, dir)
-		f.boot = func() string { return "boot-1" }
-		st, err := f.Create(sid)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, sid, st := bootedStore(t, dir, "boot-1")
 		save(t, st)
 		if err := killStore(st.(*reservedStore)); err != nil {
 			t.Fatal(err)
@@ -391,18 +374,9 @@ func TestStoreSeqFileDamage(t *testing.T) {
 		for _, boot := range []string{"boot-1", "boot-2"} {
 			t.Run(c.name+"/"+boot, func(t *testing.T) {
 				dir := t.TempDir()
-				f, sid := newTestStoreFactory(t, dir)
-				f.boot = func() string { return "boot-1" }
-				st, err := f.Create(sid)
-				if err != nil {
-					t.Fatal(err)
-				}
+				_, sid, st := bootedStore(t, dir, "boot-1")
 				reserved := st.(*reservedStore).reserved
-				for i := 1; i <= 10; i++ {
-					if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
-						t.Fatal(err)
-					}
-				}
+				saveOrders(t, st, 1, 10)
 				if err := st.SetNextTargetMsgSeqNum(11); err != nil {
 					t.Fatal(err)
 				}
@@ -461,11 +435,7 @@ func TestStoreTornMessageFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	save := func(st quickfix.MessageStore) {
-		for i := 1; i <= 10; i++ {
-			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
-				t.Fatal(err)
-			}
-		}
+		saveOrders(t, st, 1, 10)
 	}
 	save(st0)
 	f0.close()
@@ -486,12 +456,7 @@ func TestStoreTornMessageFiles(t *testing.T) {
 		for _, boot := range []string{"boot-1", "boot-2"} {
 			t.Run(fmt.Sprintf("%s at %d/%s", c.file, c.at, boot), func(t *testing.T) {
 				dir := t.TempDir()
-				f, _ := newTestStoreFactory(t, dir)
-				f.boot = func() string { return "boot-1" }
-				st, err := f.Create(sid)
-				if err != nil {
-					t.Fatal(err)
-				}
+				_, _, st := bootedStore(t, dir, "boot-1")
 				reserved := st.(*reservedStore).reserved
 				save(st)
 				if err := killStore(st.(*reservedStore)); err != nil {
@@ -539,17 +504,8 @@ func TestStoreTornMessageFiles(t *testing.T) {
 // failed one's number; the start after it cuts the entry.
 func TestStoreRefusesSavesAfterAnUndoneFailure(t *testing.T) {
 	dir := t.TempDir()
-	f, sid := newTestStoreFactory(t, dir)
-	f.boot = func() string { return "boot-1" }
-	st, err := f.Create(sid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i <= 3; i++ {
-		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, sid, st := bootedStore(t, dir, "boot-1")
+	saveOrders(t, st, 1, 3)
 	hdr := filepath.Join(dir, storePrefix(sid)+".header")
 	rs := st.(*reservedStore)
 	rs.MessageStore = &faultyStore{MessageStore: rs.MessageStore, fail: func(inner quickfix.MessageStore, seq int, msg []byte) error {
@@ -609,11 +565,7 @@ func TestStoreKilledMidSave(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := 1; i <= 10; i++ {
-			if err := st0.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
-				t.Fatal(err)
-			}
-		}
+		saveOrders(t, st0, 1, 10)
 		f0.close()
 		hdr, _ := os.ReadFile(prefix0 + ".header")
 		body, _ := os.ReadFile(prefix0 + ".body")
@@ -683,11 +635,7 @@ func TestStoreKilledInReset(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := 1; i <= 10; i++ {
-				if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
-					t.Fatal(err)
-				}
-			}
+			saveOrders(t, st, 1, 10)
 			if err := killStore(st.(*reservedStore)); err != nil {
 				t.Fatal(err)
 			}
@@ -852,11 +800,7 @@ func TestStoreKilledMidIndexWrite(t *testing.T) {
 	const sent = 120
 	save := func(t *testing.T, st quickfix.MessageStore, from, to int) {
 		t.Helper()
-		for i := from; i <= to; i++ {
-			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
-				t.Fatal(err)
-			}
-		}
+		saveOrders(t, st, from, to)
 	}
 	next := sent + 1
 	for cut := 1; ; cut++ {
@@ -864,12 +808,7 @@ func TestStoreKilledMidIndexWrite(t *testing.T) {
 		done := false
 		t.Run(fmt.Sprint("kept ", cut), func(t *testing.T) {
 			dir := t.TempDir()
-			f, sid := newTestStoreFactory(t, dir)
-			f.boot = func() string { return "boot-1" }
-			st, err := f.Create(sid)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, sid, st := bootedStore(t, dir, "boot-1")
 			save(t, st, 1, sent)
 			if err := killStore(st.(*reservedStore)); err != nil {
 				t.Fatal(err)
@@ -915,6 +854,29 @@ func TestStoreKilledMidIndexWrite(t *testing.T) {
 		})
 		if done || t.Failed() && cut > 20 {
 			break
+		}
+	}
+}
+
+// bootedStore opens the store of a newTestStoreFactory on dir, the
+// machine's boot id boot, and fails t on an error.
+func bootedStore(t *testing.T, dir, boot string) (*storeFactory, quickfix.SessionID, quickfix.MessageStore) {
+	t.Helper()
+	f, sid := newTestStoreFactory(t, dir)
+	f.boot = func() string { return boot }
+	st, err := f.Create(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, sid, st
+}
+
+// saveOrders saves the orders "ord<i>" numbered from to to on st.
+func saveOrders(t *testing.T, st quickfix.MessageStore, from, to int) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(i, idMsg(i, fmt.Sprint("ord", i))); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
