@@ -3,7 +3,6 @@ package fix
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/quickfixgo/quickfix"
-	"github.com/quickfixgo/quickfix/config"
 )
 
 // idMsg is a stored NewOrderSingle numbered seq with ClOrdID id.
@@ -680,18 +678,7 @@ func TestStoreKilledInReset(t *testing.T) {
 func BenchmarkFileStoreOpen(b *testing.B) {
 	const n = 500_000
 	dir := b.TempDir()
-	settings := quickfix.NewSettings()
-	ss := quickfix.NewSessionSettings()
-	ss.Set(config.BeginString, "FIX.4.4")
-	ss.Set(config.SenderCompID, "GW")
-	ss.Set(config.TargetCompID, "CORE")
-	ss.Set(config.FileStorePath, dir)
-	ss.Set(config.FileStoreSync, "N")
-	sid, err := settings.AddSession(ss)
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := &storeFactory{settings: settings, dir: dir, log: slog.New(slog.DiscardHandler)}
+	f, sid := newTestStoreFactory(b, dir)
 	prefix := filepath.Join(dir, storePrefix(sid))
 	const head = "8=FIX.4.4\x019=200\x0135=D\x0134=%d\x0149=GW\x0152=20261203-10:00:00.000\x0156=CORE\x01"
 	var hdr, body []byte

@@ -16,7 +16,7 @@ import (
 	"github.com/quickfixgo/quickfix/config"
 )
 
-func newTestStoreFactory(t *testing.T, dir string) (*storeFactory, quickfix.SessionID) {
+func newTestStoreFactory(t testing.TB, dir string) (*storeFactory, quickfix.SessionID) {
 	t.Helper()
 	s := quickfix.NewSettings()
 	ss := quickfix.NewSessionSettings()

@@ -77,17 +77,7 @@ func TestStoresSealed(t *testing.T) {
 // the reports under reused numbers were lost).
 func TestStoresLockedAndReserved(t *testing.T) {
 	dir := t.TempDir()
-	settings := quickfix.NewSettings()
-	ss := quickfix.NewSessionSettings()
-	ss.Set(config.BeginString, "FIX.4.4")
-	ss.Set(config.SenderCompID, "SGW")
-	ss.Set(config.TargetCompID, "BROKER1")
-	ss.Set(config.FileStorePath, dir)
-	ss.Set(config.FileStoreSync, "N")
-	sid, err := settings.AddSession(ss)
-	if err != nil {
-		t.Fatal(err)
-	}
+	settings, sid := fileStoreSettings(t, dir)
 	first := newStores(settings, Config{StoreDir: dir}, nil)
 	st, err := first.Create(sid)
 	if err != nil {
@@ -142,17 +132,7 @@ func TestStoresOpenPreviousVersion(t *testing.T) {
 	for _, closed := range []bool{true, false} {
 		t.Run(fmt.Sprintf("closed=%v", closed), func(t *testing.T) {
 			dir := t.TempDir()
-			settings := quickfix.NewSettings()
-			ss := quickfix.NewSessionSettings()
-			ss.Set(config.BeginString, "FIX.4.4")
-			ss.Set(config.SenderCompID, "SGW")
-			ss.Set(config.TargetCompID, "BROKER1")
-			ss.Set(config.FileStorePath, dir)
-			ss.Set(config.FileStoreSync, "N")
-			sid, err := settings.AddSession(ss)
-			if err != nil {
-				t.Fatal(err)
-			}
+			settings, sid := fileStoreSettings(t, dir)
 			old, err := file.NewStoreFactory(settings).Create(sid)
 			if err != nil {
 				t.Fatal(err)
@@ -191,4 +171,22 @@ func TestStoresOpenPreviousVersion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fileStoreSettings is the settings of one FIX 4.4 session, SGW to
+// BROKER1, whose file store is in dir, and the session's id.
+func fileStoreSettings(t *testing.T, dir string) (*quickfix.Settings, quickfix.SessionID) {
+	t.Helper()
+	settings := quickfix.NewSettings()
+	ss := quickfix.NewSessionSettings()
+	ss.Set(config.BeginString, "FIX.4.4")
+	ss.Set(config.SenderCompID, "SGW")
+	ss.Set(config.TargetCompID, "BROKER1")
+	ss.Set(config.FileStorePath, dir)
+	ss.Set(config.FileStoreSync, "N")
+	sid, err := settings.AddSession(ss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return settings, sid
 }
