@@ -755,17 +755,7 @@ func TestStoreKilledAfterStaleCancel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	seq := st.NextSenderMsgSeqNum() // the pacer's cancel is numbered
-	if err := st.Reset(); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(1, heartbeatMsg(1)); err != nil { // the Logon
-		t.Fatal(err)
-	}
-	cancel := withSum(fmt.Appendf(nil, "8=FIX.4.4\x019=5\x0135=F\x0134=%d\x0111=c1\x0141=o1\x0110=000\x01", seq))
-	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, cancel); err != nil {
-		t.Fatal(err)
-	}
+	saveStaleCancel(t, st)
 	kill(t, st)
 	f, st2, _ := openHanded(t, open, dir, fs, "boot-1")
 	defer f.close()

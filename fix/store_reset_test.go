@@ -175,17 +175,7 @@ func TestStoreResendPastStaleMessage(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			seq := st.NextSenderMsgSeqNum() // the pacer's cancel is numbered: 21
-			if err := st.Reset(); err != nil {
-				t.Fatal(err)
-			}
-			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(1, heartbeatMsg(1)); err != nil { // the Logon
-				t.Fatal(err)
-			}
-			cancel := withSum(fmt.Appendf(nil, "8=FIX.4.4\x019=5\x0135=F\x0134=%d\x0111=c1\x0141=o1\x0110=000\x01", seq))
-			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, cancel); err != nil {
-				t.Fatal(err)
-			}
+			seq := saveStaleCancel(t, st) // 21
 			orders := func(st *reservedStore, to int) {
 				t.Helper()
 				for i := st.NextSenderMsgSeqNum(); i <= to; i++ {
@@ -240,4 +230,23 @@ func TestStoreResendPastStaleMessage(t *testing.T) {
 			check(st2, seq)
 		})
 	}
+}
+
+// saveStaleCancel saves on st what a venue's Reset racing a cancel
+// leaves: the cancel numbered (the store's next MsgSeqNum, returned), the
+// store reset, the Logon saved as 1, then the cancel under its old number.
+func saveStaleCancel(t *testing.T, st quickfix.MessageStore) int {
+	t.Helper()
+	seq := st.NextSenderMsgSeqNum()
+	if err := st.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(1, heartbeatMsg(1)); err != nil { // the Logon
+		t.Fatal(err)
+	}
+	cancel := withSum(fmt.Appendf(nil, "8=FIX.4.4\x019=5\x0135=F\x0134=%d\x0111=c1\x0141=o1\x0110=000\x01", seq))
+	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, cancel); err != nil {
+		t.Fatal(err)
+	}
+	return seq
 }

@@ -26,16 +26,7 @@ func TestStoresSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	settings := quickfix.NewSettings()
-	ss := quickfix.NewSessionSettings()
-	ss.Set(config.BeginString, "FIX.4.4")
-	ss.Set(config.SenderCompID, "SGW")
-	ss.Set(config.TargetCompID, "BROKER1")
-	ss.Set(config.FileStorePath, dir)
-	sid, err := settings.AddSession(ss)
-	if err != nil {
-		t.Fatal(err)
-	}
+	settings, sid := fileStoreSettings(t, dir)
 	sealed := newStores(settings, Config{StoreDir: dir, Keys: keys}, nil)
 	st, err := sealed.Create(sid)
 	if err != nil {
