@@ -152,11 +152,7 @@ func TestStoreSaveFailureLeavesNoOrphan(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			f, sid := newTestStoreFactory(t, dir)
-			st, err := f.Create(sid)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, sid, st := bootedStore(t, dir, "")
 			defer f.close()
 			saveOrders(t, st, 1, 3)
 			rs := st.(*reservedStore)
@@ -207,11 +203,7 @@ func killStore(st *reservedStore) error {
 // lock goes with the first one's close, or its death.
 func TestStoreTwoGatewaysRefused(t *testing.T) {
 	dir := t.TempDir()
-	f1, sid := newTestStoreFactory(t, dir)
-	st1, err := f1.Create(sid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f1, sid, st1 := bootedStore(t, dir, "")
 	f2, _ := newTestStoreFactory(t, dir)
 	if st2, err := f2.Create(sid); !errors.Is(err, ErrStoreLocked) {
 		if err == nil {
@@ -285,11 +277,7 @@ func TestStoreDamageIsNamed(t *testing.T) {
 
 	t.Run("at start", func(t *testing.T) {
 		dir := t.TempDir()
-		f, sid := newTestStoreFactory(t, dir)
-		st, err := f.Create(sid)
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, sid, st := bootedStore(t, dir, "")
 		save(t, st)
 		if err := f.close(); err != nil {
 			t.Fatal(err)
@@ -297,7 +285,7 @@ func TestStoreDamageIsNamed(t *testing.T) {
 		flip(t, dir, sid, "ord2", func(b []byte, i int) { bit(b, i+3) })
 		f2, _ := newTestStoreFactory(t, dir)
 		f2.onScan = func(storeScan) {}
-		_, err = f2.Create(sid)
+		_, err := f2.Create(sid)
 		if !errors.Is(err, ErrStoreDamaged) || !strings.Contains(err.Error(), `MsgSeqNum "2"`) {
 			f2.close()
 			t.Fatalf("Create over a damaged store: %v, want ErrStoreDamaged naming MsgSeqNum 2", err)
@@ -305,15 +293,11 @@ func TestStoreDamageIsNamed(t *testing.T) {
 	})
 	t.Run("while running", func(t *testing.T) {
 		dir := t.TempDir()
-		f, sid := newTestStoreFactory(t, dir)
-		st, err := f.Create(sid)
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, sid, st := bootedStore(t, dir, "")
 		defer f.close()
 		save(t, st)
 		flip(t, dir, sid, "ord2", func(b []byte, i int) { bit(b, i+3) })
-		err = st.IterateMessages(1, 3, func(m []byte) error {
+		err := st.IterateMessages(1, 3, func(m []byte) error {
 			if strings.Contains(string(m), "ord:") {
 				t.Errorf("resent the changed message %q", m)
 			}
@@ -427,11 +411,7 @@ func TestStoreTornMessageFiles(t *testing.T) {
 		at   int
 	}
 	dir0 := t.TempDir()
-	f0, sid := newTestStoreFactory(t, dir0)
-	st0, err := f0.Create(sid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f0, sid, st0 := bootedStore(t, dir0, "")
 	save := func(st quickfix.MessageStore) {
 		saveOrders(t, st, 1, 10)
 	}
@@ -628,16 +608,13 @@ func TestStoreKilledInReset(t *testing.T) {
 	for k := 1; k <= len(steps); k++ {
 		t.Run(strings.Join(steps[:k], " "), func(t *testing.T) {
 			dir := t.TempDir()
-			f, sid := newTestStoreFactory(t, dir)
-			st, err := f.Create(sid)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, sid, st := bootedStore(t, dir, "")
 			saveOrders(t, st, 1, 10)
 			if err := killStore(st.(*reservedStore)); err != nil {
 				t.Fatal(err)
 			}
 			prefix := filepath.Join(dir, storePrefix(sid))
+			var err error
 			for _, s := range steps[:k] {
 				if s[0] == '-' {
 					err = os.Remove(prefix + s[1:])
@@ -836,11 +813,13 @@ func TestStoreKilledMidIndexWrite(t *testing.T) {
 }
 
 // bootedStore opens the store of a newTestStoreFactory on dir, the
-// machine's boot id boot, and fails t on an error.
+// machine's boot id boot ("": this machine's), and fails t on an error.
 func bootedStore(t *testing.T, dir, boot string) (*storeFactory, quickfix.SessionID, quickfix.MessageStore) {
 	t.Helper()
 	f, sid := newTestStoreFactory(t, dir)
-	f.boot = func() string { return boot }
+	if boot != "" {
+		f.boot = func() string { return boot }
+	}
 	st, err := f.Create(sid)
 	if err != nil {
 		t.Fatal(err)
