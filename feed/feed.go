@@ -312,25 +312,18 @@ func (f *Feed) Stale() bool { return f.arb.Rebuilding() }
 // streaming reports whether at least one source is up and has been
 // heard since its login (source.streaming): a login accepted alone does
 // not end an outage or put one off. Supervisor goroutine.
-func (f *Feed) streaming() bool {
-	for _, s := range f.srcs {
-		s.mu.Lock()
-		up := s.streaming()
-		s.mu.Unlock()
-		if up {
-			return true
-		}
-	}
-	return false
-}
+func (f *Feed) streaming() bool { return f.anySource((*source).streaming) }
 
 // Ready reports whether at least one source is up.
-func (f *Feed) Ready() bool {
+func (f *Feed) Ready() bool { return f.anySource((*source).isUp) }
+
+// anySource reports whether is holds for a source, asked under its lock.
+func (f *Feed) anySource(is func(*source) bool) bool {
 	for _, s := range f.srcs {
 		s.mu.Lock()
-		up := s.isUp()
+		ok := is(s)
 		s.mu.Unlock()
-		if up {
+		if ok {
 			return true
 		}
 	}
