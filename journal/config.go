@@ -17,8 +17,11 @@ const MaxRecordLimit = 16 << 20
 
 // Config configures a Journal.
 type Config struct {
-	// Path is the journal file. Required. Its directory must exist; the
-	// file is created (atomically, with its header) when it does not.
+	// Path is the journal file. Required. The file is created
+	// (atomically, with its header) when it does not exist, and so are
+	// the directories leading to it (mode 0700), each new one fsynced
+	// into its parent: a crash right after the first acknowledged order
+	// must not lose the directory that holds it.
 	Path string
 	// MaxRecord is the largest record body Append accepts; a longer one
 	// gets ErrTooLarge. Zero means DefaultMaxRecord (64 KiB). At most
@@ -48,6 +51,10 @@ type Config struct {
 	// ErrKey); a plain file is refused (ErrPlain). Nil means a plain
 	// journal, which refuses a sealed file (ErrKey).
 	Keys *atrest.KeyRing
+
+	// syncDir fsyncs a directory (tests count the calls); nil means
+	// SyncDir.
+	syncDir func(dir string) error
 }
 
 // withDefaults returns cfg with zero values replaced by their defaults, or
@@ -63,6 +70,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("%w: MaxRecord %d is negative", ErrConfig, cfg.MaxRecord)
 	case cfg.MaxRecord > MaxRecordLimit:
 		return cfg, fmt.Errorf("%w: MaxRecord %d exceeds the format limit %d", ErrConfig, cfg.MaxRecord, MaxRecordLimit)
+	}
+	if cfg.syncDir == nil {
+		cfg.syncDir = SyncDir
 	}
 	if cfg.CommitInterval < 0 {
 		return cfg, fmt.Errorf("%w: CommitInterval %v is negative", ErrConfig, cfg.CommitInterval)

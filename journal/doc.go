@@ -141,6 +141,10 @@
 // pages can leave such a file refused although every acknowledged record
 // is intact; the operator then cuts it at the offset named.
 //
+// A new file's entry is made durable before Open returns: the file is
+// fsynced into its directory, and each directory Open creates on the way
+// to it into its parent.
+//
 // Config.NoSync turns fsync off for tests and benchmarks. It is unsafe in
 // production: acknowledged records can be lost.
 //

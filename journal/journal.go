@@ -104,8 +104,10 @@ type Recovered struct {
 // file returns ErrKey.
 //
 // A new file is written to a temporary name with its header, fsynced and
-// then linked into place, so a crash never leaves a half-made header. Files
-// are created with mode 0600: they hold client orders.
+// then linked into place, and its directory fsynced, so a crash never
+// leaves a half-made header. Directories missing on the way to it are
+// created (mode 0700), each fsynced into its parent. Files are created
+// with mode 0600: they hold client orders.
 func Open(cfg Config) (*Journal, error) {
 	return open(cfg, nil)
 }
@@ -168,7 +170,14 @@ func open(cfg Config, wrap func(*os.File) syncWriter) (*Journal, error) {
 func openFile(cfg Config) (*os.File, error) {
 	f, err := os.OpenFile(cfg.Path, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := create(cfg.Path, !cfg.NoSync, cfg.Keys); err != nil {
+		sync := cfg.syncDir
+		if cfg.NoSync {
+			sync = nil
+		}
+		if err := makeDirs(filepath.Dir(cfg.Path), sync); err != nil {
+			return nil, fmt.Errorf("journal: directory of %s: %w", cfg.Path, err)
+		}
+		if err := create(cfg.Path, sync, cfg.Keys); err != nil {
 			return nil, err
 		}
 		f, err = os.OpenFile(cfg.Path, os.O_RDWR, 0)
@@ -183,9 +192,41 @@ func openFile(cfg Config) (*os.File, error) {
 	return f, nil
 }
 
+// makeDirs creates dir and the directories above it that do not exist
+// (mode 0700), and, unless syncDir is nil, fsyncs the parent of each one
+// it creates, so that the new entry survives a crash as the file that
+// Open then creates and fsyncs into dir does.
+func makeDirs(dir string, syncDir func(string) error) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err == nil:
+		return fmt.Errorf("%s is not a directory", dir)
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := makeDirs(parent, syncDir); err != nil {
+			return err
+		}
+	}
+	// Made meanwhile by someone else: its entry is synced all the same.
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if syncDir == nil {
+		return nil
+	}
+	return syncDir(parent)
+}
+
 // create makes a journal file holding only its header at path, unless one
-// appears there first. The header is sealed when keys is set.
-func create(path string, sync bool, keys *atrest.KeyRing) (err error) {
+// appears there first. The header is sealed when keys is set. Unless
+// syncDir is nil, the file is fsynced and so is its directory (with
+// syncDir) once it is linked in.
+func create(path string, syncDir func(string) error, keys *atrest.KeyRing) (err error) {
 	hdr, err := newHeader(time.Now(), keys)
 	if err != nil {
 		return err
@@ -197,7 +238,7 @@ func create(path string, sync bool, keys *atrest.KeyRing) (err error) {
 	}
 	defer os.Remove(tmp.Name())
 	_, err = tmp.Write(hdr)
-	if err == nil && sync {
+	if err == nil && syncDir != nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -211,8 +252,8 @@ func create(path string, sync bool, keys *atrest.KeyRing) (err error) {
 	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	if sync {
-		return SyncDir(dir)
+	if syncDir != nil {
+		return syncDir(dir)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
-	"os"
 	"testing"
 	"time"
 )
@@ -195,13 +194,6 @@ func TestHeader(t *testing.T) {
 				t.Errorf("file header %q invalid", got[:min(len(got), headerSize)])
 			}
 		})
-	}
-}
-
-func TestOpenMissingDirectory(t *testing.T) {
-	_, err := Open(Config{Path: t.TempDir() + "/no/such/dir/j.jrnl"})
-	if !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Open err = %v, want ErrNotExist", err)
 	}
 }
 

@@ -261,11 +261,9 @@ func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *
 		return err
 	}
 	// The journal's directory is the gateway's own (under systemd's
-	// StateDirectory, or the container's volume); the journal itself
-	// wants it to exist.
-	if err := os.MkdirAll(filepath.Dir(oc.Journal), 0o700); err != nil {
-		return fmt.Errorf("system: orders.journal directory: %w", err)
-	}
+	// StateDirectory, or the container's volume); the journal creates it
+	// when missing and fsyncs it into its parent, which os.MkdirAll
+	// would not.
 	fsync := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gateway_journal_fsync_seconds",
 		Help: "Time of one journal write and fsync (one group commit).", Buckets: prometheus.ExponentialBuckets(50e-6, 2, 14)})
 	reg.MustRegister(fsync)
