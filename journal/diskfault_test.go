@@ -130,3 +130,78 @@ func TestDiskFaults(t *testing.T) {
 		}
 	}
 }
+
+// eioReader reads f as a disk with a bad sector at offset bad does: a
+// read reaching it returns the bytes before it and EIO.
+type eioReader struct {
+	f   *os.File
+	bad int64
+}
+
+func (r eioReader) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) <= r.bad {
+		return r.f.ReadAt(p, off)
+	}
+	n := 0
+	if off < r.bad {
+		n, _ = r.f.ReadAt(p[:r.bad-off], off)
+	}
+	return n, &os.PathError{Op: "read", Path: r.f.Name(), Err: syscall.EIO}
+}
+
+// TestReadFaultNamesOffset: an I/O error reading the journal at start
+// (EIO: a bad sector) names the file and the offset of the record being
+// read, and wraps the error, so that the operator knows where the disk
+// fails and how much of the journal reads. Before, it said "journal:
+// read: read <file>: input/output error", with no offset.
+func TestReadFaultNamesOffset(t *testing.T) {
+	path := tempPath(t)
+	writeRecords(t, path, 100)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lay := plainLayout(formatVersion)
+	var offs []int64 // each record's frame offset
+	s := newScanner(f, fi.Size(), lay)
+	for off := s.off; ; off = s.off {
+		if _, err := s.next(); err != nil {
+			break
+		}
+		offs = append(offs, off)
+	}
+	for _, tt := range []struct {
+		name string
+		bad  int64 // where the disk fails
+		off  int64 // the offset the error names
+	}{
+		{name: "header", bad: 9},
+		{name: "third record", bad: offs[2] + 3, off: offs[2]}, // past the header's read (90 bytes)
+		{name: "record 50's frame header", bad: offs[49] + 2, off: offs[49]},
+		{name: "record 50's payload", bad: offs[49] + 20, off: offs[49]},
+		{name: "last record", bad: offs[99] + 30, off: offs[99]},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := eioReader{f: f, bad: tt.bad}
+			lay, err := readHeader(r, fi.Size(), nil, path)
+			if err == nil {
+				_, err = scanFile(r, fi.Size(), lay, path, nil)
+			}
+			if !errors.Is(err, syscall.EIO) {
+				t.Fatalf("err = %v, want EIO", err)
+			}
+			want := fmt.Sprintf("journal: %s: reading the record at offset %d: ", path, tt.off)
+			if tt.off == 0 {
+				want = fmt.Sprintf("journal: %s: reading the header: ", path)
+			}
+			if got := err.Error(); len(got) < len(want) || got[:len(want)] != want {
+				t.Fatalf("err = %q, want it to start %q", got, want)
+			}
+		})
+	}
+}

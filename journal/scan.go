@@ -62,7 +62,7 @@ func (s *scanner) next() (Record, error) {
 		return Record{}, &badFrame{s.off, fmt.Sprintf("%d bytes left, too few for a frame header", rem)}
 	}
 	if _, err := io.ReadFull(s.r, s.hdr[:]); err != nil {
-		return Record{}, readError(err)
+		return Record{}, readFailed(err, s.off)
 	}
 	n := int64(binary.BigEndian.Uint32(s.hdr[:4]))
 	switch {
@@ -76,7 +76,7 @@ func (s *scanner) next() (Record, error) {
 	}
 	p := s.buf[:n]
 	if _, err := io.ReadFull(s.r, p); err != nil {
-		return Record{}, readError(err)
+		return Record{}, readFailed(err, s.off)
 	}
 	if crc32.Checksum(p, castagnoli) != binary.BigEndian.Uint32(s.hdr[4:]) {
 		return Record{}, &badFrame{s.off, "checksum mismatch"}
@@ -113,13 +113,34 @@ func (s *scanner) next() (Record, error) {
 	return rec, nil
 }
 
-// readError turns an early end of file (the file shrank under the scan)
-// into an error that is not io.EOF.
-func readError(err error) error {
+// readError is an I/O error (EIO from a failing disk, say) met reading a
+// journal file: it names the file and the offset of the frame being read
+// (or, searching past damage, of the bytes being read), so that the
+// operator knows where the disk fails.
+// It wraps the error.
+type readError struct {
+	path string // filled in by withPath
+	off  int64
+	err  error
+}
+
+func (e *readError) Error() string {
+	if e.path == "" {
+		return fmt.Sprintf("journal: reading the record at offset %d: %v", e.off, e.err)
+	}
+	return fmt.Sprintf("journal: %s: reading the record at offset %d: %v", e.path, e.off, e.err)
+}
+
+func (e *readError) Unwrap() error { return e.err }
+
+// readFailed returns a *readError for err, met reading the frame at
+// offset off; an early end of file (the file shrank under the scan)
+// becomes io.ErrUnexpectedEOF, so that it is not taken for a clean end.
+func readFailed(err error, off int64) error {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return fmt.Errorf("journal: read: %w", err)
+	return &readError{off: off, err: err}
 }
 
 // scanResult is what scanFile found.
@@ -171,15 +192,19 @@ func scanFile(r io.ReaderAt, size int64, lay layout, path string, fn func(Record
 	}
 }
 
-// withPath fills in the file name of a *CorruptError or *TamperedError.
+// withPath fills in the file name of a *CorruptError, *TamperedError or
+// *readError.
 func withPath(err error, path string) error {
 	var ce *CorruptError
 	var te *TamperedError
+	var re *readError
 	switch {
 	case errors.As(err, &ce):
 		ce.Path = path
 	case errors.As(err, &te):
 		te.Path = path
+	case errors.As(err, &re):
+		re.path = path
 	}
 	return err
 }
@@ -237,7 +262,7 @@ func findRecord(r io.ReaderAt, from, end int64, after uint64, lay layout, skip f
 		}
 		w := win[:n]
 		if got, err := r.ReadAt(w, base); int64(got) < n {
-			return 0, false, readError(err)
+			return 0, false, readFailed(err, base)
 		}
 		next := base + step
 		for i := int64(0); i < step && i+minFrame <= n; i++ {
@@ -257,7 +282,7 @@ func findRecord(r io.ReaderAt, from, end int64, after uint64, lay layout, skip f
 				}
 				p = frame[:l]
 				if got, err := r.ReadAt(p, base+i+frameHeaderSize); got < len(p) {
-					return 0, false, readError(err)
+					return 0, false, readFailed(err, base+i)
 				}
 			}
 			if crc32.Checksum(p, castagnoli) != binary.BigEndian.Uint32(w[i+4:]) {
@@ -344,7 +369,7 @@ func readHeader(r io.ReaderAt, size int64, keys *atrest.KeyRing, path string) (l
 	}
 	h := make([]byte, sealedHeaderSize)
 	if _, err := r.ReadAt(h[:min(size, sealedHeaderSize)], 0); err != nil && !errors.Is(err, io.EOF) {
-		return layout{}, readError(err)
+		return layout{}, fmt.Errorf("journal: %s: reading the header: %w", path, err)
 	}
 	v, err := headerVersion(h)
 	if err != nil {
