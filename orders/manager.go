@@ -604,11 +604,20 @@ func (m *Manager) dispatch() {
 }
 
 // Close stops the dispatcher once the completions already handed over
-// have run. Call it after the journal is closed (no more completions can
-// come). Idempotent.
+// have run, and lowers gateway_orders_journal_stalled if this manager
+// raised it: the gauge outlives the manager on its registry (the next
+// leadership term's manager starts unstalled and would never lower it).
+// Call it after the journal is closed (no more completions can come) and
+// Run has returned. Idempotent.
 func (m *Manager) Close() {
 	m.closeOnce.Do(func() { close(m.durable) })
 	<-m.dispatched
+	m.mu.Lock()
+	if m.stalled {
+		m.stalled = false
+		m.met.journalStalled.Set(0)
+	}
+	m.mu.Unlock()
 }
 
 // journal appends a record for a state change made under mu, with no

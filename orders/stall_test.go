@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // stallingJournal passes appends to its Journal, except while held: then
@@ -116,4 +118,53 @@ func TestJournalStallRefusesNewOrders(t *testing.T) {
 	if v := testGauge(t, e.m.met.journalStalled); v != 0 {
 		t.Fatalf("gateway_orders_journal_stalled = %v after the stall", v)
 	}
+}
+
+// TestJournalStallGaugeLoweredAtClose: a manager closed while its journal
+// is stalled (a leadership term ending, the gateway stopping) lowers
+// gateway_orders_journal_stalled. Before, the gauge stayed 1 on the
+// registry the next term's manager shares, which starts unstalled and so
+// never lowered it: OrderJournalStalled fired for ever on a healthy leader.
+func TestJournalStallGaugeLoweredAtClose(t *testing.T) {
+	var sj *stallingJournal
+	var stallNS atomic.Int64
+	stallNS.Store(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC).UnixNano())
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, t.TempDir(), func(e *env, c *Config) {
+		sj = &stallingJournal{Journal: e.jrnl}
+		e.jrnl = sj
+		c.Registry = reg
+		c.stallClock = func() time.Time { return time.Unix(0, stallNS.Load()) }
+	})
+	sj.hold()
+	if _, err := e.m.New(buy("s1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	stallNS.Add(int64(DefaultJournalStall))
+	e.m.tick(e.clock())
+	if v := registryGauge(t, reg, "gateway_orders_journal_stalled"); v != 1 {
+		t.Fatalf("gateway_orders_journal_stalled = %v with the journal stalled", v)
+	}
+
+	e.j.Close() // the term ends: its journal first, then the manager
+	e.m.Close()
+	if v := registryGauge(t, reg, "gateway_orders_journal_stalled"); v != 0 {
+		t.Fatalf("gateway_orders_journal_stalled = %v after the stalled manager closed", v)
+	}
+}
+
+// registryGauge returns the value of the gauge named name in reg.
+func registryGauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no gauge %s", name)
+	return 0
 }
