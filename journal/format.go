@@ -144,13 +144,16 @@ func checkHeader(h []byte) error {
 	return err
 }
 
+// headerVersion returns the version of the file header whose first 16
+// bytes h holds: ErrBadHeader for a bad magic, and the version read
+// with ErrVersion for one this package does not read.
 func headerVersion(h []byte) (uint16, error) {
 	if len(h) < headerSize || string(h[:len(magic)]) != magic {
 		return 0, ErrBadHeader
 	}
 	v := binary.BigEndian.Uint16(h[8:])
 	if v < formatV1 || v > formatSealed {
-		return 0, ErrVersion
+		return v, ErrVersion
 	}
 	return v, nil
 }

@@ -3,7 +3,9 @@ package journal
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -147,6 +149,25 @@ func TestSequenceErrors(t *testing.T) {
 			_, err := Open(Config{Path: p, NoSync: true})
 			if off := corruptOffset(t, err); off != int64(wantOff) {
 				t.Errorf("CorruptError offset %d, want %d", off, wantOff)
+			}
+		})
+	}
+}
+
+// TestUnknownVersionNamed: a header of a version this package does not
+// read (a later version's file, or a flipped bit) is refused naming the
+// version and the file, which the operator needs to tell the two apart.
+// Before, the error named the file only.
+func TestUnknownVersionNamed(t *testing.T) {
+	for _, v := range []uint16{0, 5, 7, 0x0103} {
+		t.Run(fmt.Sprint(v), func(t *testing.T) {
+			data := appendHeaderVersion(nil, v, time.Now())
+			p := tempPath(t)
+			writeAll(t, p, data)
+			_, err := Open(Config{Path: p, NoSync: true})
+			want := fmt.Sprintf("journal: unsupported format version %d in %s (", v, p)
+			if !errors.Is(err, ErrVersion) || !strings.HasPrefix(err.Error(), want) {
+				t.Fatalf("Open err = %v, want ErrVersion starting %q", err, want)
 			}
 		})
 	}

@@ -372,6 +372,10 @@ func readHeader(r io.ReaderAt, size int64, keys *atrest.KeyRing, path string) (l
 		return layout{}, fmt.Errorf("journal: %s: reading the header: %w", path, err)
 	}
 	v, err := headerVersion(h)
+	if errors.Is(err, ErrVersion) {
+		return layout{}, fmt.Errorf("%w %d in %s (this version reads %d to %d: the file of a later version, or its header damaged)",
+			err, v, path, formatV1, formatSealed)
+	}
 	if err != nil {
 		return layout{}, fmt.Errorf("%w: %s", err, path)
 	}
