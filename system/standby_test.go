@@ -93,8 +93,7 @@ func TestClusterWarmTakeover(t *testing.T) {
 		t.Errorf("the leader's gateway_cluster_standby_lag_records = %v, want -1", lag)
 	}
 
-	transferLeadership(t, first.Gateway.clu.node)
-	next := waitTermLeader(t, dc, first.ID)
+	next := handOver(t, dc, first)
 	r := replays[next.ID].Load()
 	if r == nil || !r.warm || r.records >= n {
 		t.Fatalf("%s's term replayed %+v of a %d-record journal; want a warm start replaying the tail only", next.ID, r, journal)
