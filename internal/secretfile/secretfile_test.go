@@ -1,9 +1,12 @@
 package secretfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -54,5 +57,71 @@ func TestRead(t *testing.T) {
 				t.Fatalf("got %q, %v; want %q", b, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestReadRefusesPipe: a named pipe at a key path is refused, by Read and
+// ReadPublic, without being opened for reading: before, the open waited
+// for a writer, and the gateway's start with it. The test cannot hang on
+// that wait: while Read runs, it tries to open the pipe for writing
+// without waiting, which succeeds only once a reader has it open (else
+// ENXIO); it then closes its end, which lets such a reader on, and fails.
+func TestReadRefusesPipe(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		read func(string, int64) ([]byte, error)
+	}{
+		{"Read", Read},
+		{"ReadPublic", ReadPublic},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fifo := filepath.Join(t.TempDir(), "key")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := tc.read(fifo, 0)
+				done <- err
+			}()
+			for {
+				select {
+				case err := <-done:
+					if err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+						t.Fatalf("error %v; want one saying it is not a regular file", err)
+					}
+					return
+				default:
+				}
+				w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+				if err == nil {
+					w.Close()
+					<-done
+					t.Fatal("the pipe was opened for reading: Read waits for a writer")
+				}
+				if !errors.Is(err, syscall.ENXIO) {
+					t.Fatal(err)
+				}
+				runtime.Gosched()
+			}
+		})
+	}
+}
+
+// TestReadPublic: a public file is read whatever its mode; a directory is
+// refused.
+func TestReadPublic(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "key.pub")
+	if err := os.WriteFile(p, []byte("public"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadPublic(p, 6); err != nil || string(b) != "public" {
+		t.Fatalf("got %q, %v; want public", b, err)
+	}
+	if _, err := ReadPublic(p, 5); err == nil {
+		t.Fatal("a file over max was read")
+	}
+	if _, err := ReadPublic(filepath.Dir(p), 0); err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+		t.Fatalf("directory: error %v", err)
 	}
 }
