@@ -27,7 +27,7 @@ func TestTokenCommand(t *testing.T) {
 	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 32)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	const keys = "auth/testdata/"
+	keys := testKeys(t)
 	tests := []struct {
 		name   string
 		args   []string
@@ -138,4 +138,26 @@ func TestTokenCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"token", "-config", "configs/demo.yaml", "-sub", "u1"}, &out, &bytes.Buffer{}); err != nil || strings.Count(out.String(), ".") != 2 {
 		t.Fatalf("gateway token: %q, %v", out.String(), err)
 	}
+}
+
+// testKeys copies auth/testdata's keys, which git keeps world-readable, to
+// a directory of t's with mode 600, as a private_key_file must be, and
+// returns the directory with a trailing slash.
+func testKeys(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, err := filepath.Glob("auth/testdata/*.[kp][eu][yb]")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("auth/testdata keys: %v, %v", files, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir + "/"
 }

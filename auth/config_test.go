@@ -22,7 +22,14 @@ func TestNew(t *testing.T) {
 	readOnly := writeFile(t, dir, "read-only", testSecret+"\n")
 	loose := writeFile(t, dir, "loose", testSecret+"\n")
 	groupRead := writeFile(t, dir, "group-read", testSecret+"\n")
-	for f, mode := range map[string]os.FileMode{readOnly: 0o400, loose: 0o644, groupRead: 0o640} {
+	edKey, err := os.ReadFile(keyEdA.PrivateKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	looseKey := writeFile(t, dir, "loose.key", string(edKey))
+	groupKey := writeFile(t, dir, "group.key", string(edKey))
+	readOnlyKey := writeFile(t, dir, "read-only.key", string(edKey))
+	for f, mode := range map[string]os.FileMode{readOnly: 0o400, loose: 0o644, groupRead: 0o640, looseKey: 0o644, groupKey: 0o640, readOnlyKey: 0o400} {
 		if err := os.Chmod(f, mode); err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +53,7 @@ func TestNew(t *testing.T) {
 		{name: "every algorithm", cfg: Config{Keys: allKeys}},
 		{name: "public keys only", cfg: Config{Keys: []KeyConfig{pub("e", AlgEdDSA, keyEdA.PublicKeyFile), pub("s", AlgSM2SM3, keySM2.PublicKeyFile)}}},
 		{name: "private keys only", cfg: Config{Keys: []KeyConfig{priv("e", AlgES256, keyES.PrivateKeyFile), priv("s", AlgSM2SM3, keySM2.PrivateKeyFile)}}},
-		{name: "SEC 1 keys", cfg: Config{Keys: []KeyConfig{priv("e", AlgES256, "testdata/es256-sec1.key"), priv("s", AlgSM2SM3, "testdata/sm2-sec1.key")}}},
+		{name: "SEC 1 keys", cfg: Config{Keys: []KeyConfig{priv("e", AlgES256, testKey("es256-sec1.key")), priv("s", AlgSM2SM3, testKey("sm2-sec1.key"))}}},
 		{name: "certificate", cfg: Config{Keys: []KeyConfig{pub("e", AlgEdDSA, "testdata/ed25519-a.crt")}}},
 		{name: "durations", cfg: Config{Secret: testSecret, MaxTTL: time.Hour, Leeway: time.Second}, same: true},
 		{name: "no key", cfg: Config{}, wantErr: "no key"},
@@ -57,6 +64,11 @@ func TestNew(t *testing.T) {
 		{name: "file readable by others", cfg: Config{SecretFile: loose}, wantErr: "has permissions 0644: group and others must have no access"},
 		{name: "file readable by its group", cfg: Config{Keys: []KeyConfig{{ID: "k", Alg: AlgHS256, SecretFile: groupRead}}}, wantErr: "has permissions 0640"},
 		{name: "file not a regular file", cfg: Config{SecretFile: dir}, wantErr: "not a regular file"},
+		{name: "private key mode 0400", cfg: Config{Keys: []KeyConfig{priv("k", AlgEdDSA, readOnlyKey)}}},
+		{name: "private key readable by others", cfg: Config{Keys: []KeyConfig{priv("k", AlgEdDSA, looseKey)}}, wantErr: "private_key_file: " + looseKey + " has permissions 0644: group and others must have no access"},
+		{name: "private key readable by its group", cfg: Config{Keys: []KeyConfig{{ID: "k", Alg: AlgEdDSA, PublicKeyFile: keyEdA.PublicKeyFile, PrivateKeyFile: groupKey}}}, wantErr: "has permissions 0640"},
+		{name: "private key not a regular file", cfg: Config{Keys: []KeyConfig{priv("k", AlgEdDSA, dir)}}, wantErr: "not a regular file"},
+		{name: "public key not a regular file", cfg: Config{Keys: []KeyConfig{pub("k", AlgEdDSA, dir)}}, wantErr: "not a regular file"},
 		{name: "duplicate id", cfg: Config{Keys: []KeyConfig{keyHS, keyEdA, {ID: "hs", Alg: AlgHS256, Secret: testSecret}}}, wantErr: `keys[2]: key id "hs" is used twice`},
 		{name: "secret and key default", cfg: Config{Secret: testSecret, Keys: []KeyConfig{{ID: "default", Alg: AlgHS256, Secret: testSecret}}}, wantErr: "used twice"},
 		{name: "no alg", cfg: Config{Keys: []KeyConfig{{ID: "k", Secret: testSecret}}}, wantErr: "alg is required"},
@@ -71,11 +83,11 @@ func TestNew(t *testing.T) {
 		{name: "SM2 key for ES256", cfg: Config{Keys: []KeyConfig{pub("k", AlgES256, keySM2.PublicKeyFile)}}, wantErr: "an SM2 key, not a key for ES256"},
 		{name: "P-256 key for SM2SM3", cfg: Config{Keys: []KeyConfig{pub("k", AlgSM2SM3, keyES.PublicKeyFile)}}, wantErr: "not a key for SM2SM3"},
 		{name: "P-384 key for ES256", cfg: Config{Keys: []KeyConfig{pub("k", AlgES256, "testdata/es384.pub")}}, wantErr: "P-384 key, not a key for ES256"},
-		{name: "P-384 private key for ES256", cfg: Config{Keys: []KeyConfig{priv("k", AlgES256, "testdata/es384.key")}}, wantErr: "not a key for ES256"},
+		{name: "P-384 private key for ES256", cfg: Config{Keys: []KeyConfig{priv("k", AlgES256, testKey("es384.key"))}}, wantErr: "not a key for ES256"},
 		{name: "SM2 private key for ES256", cfg: Config{Keys: []KeyConfig{priv("k", AlgES256, keySM2.PrivateKeyFile)}}, wantErr: "not a key for ES256"},
-		{name: "P-256 private key for SM2SM3", cfg: Config{Keys: []KeyConfig{priv("k", AlgSM2SM3, "testdata/es256-sec1.key")}}, wantErr: "not an SM2 curve"},
+		{name: "P-256 private key for SM2SM3", cfg: Config{Keys: []KeyConfig{priv("k", AlgSM2SM3, testKey("es256-sec1.key"))}}, wantErr: "not an SM2 curve"},
 		{name: "private key as public", cfg: Config{Keys: []KeyConfig{pub("k", AlgEdDSA, keyEdA.PrivateKeyFile)}}, wantErr: `PEM block "PRIVATE KEY"`},
-		{name: "public key as private", cfg: Config{Keys: []KeyConfig{priv("k", AlgEdDSA, keyEdA.PublicKeyFile)}}, wantErr: `PEM block "PUBLIC KEY"`},
+		{name: "public key as private", cfg: Config{Keys: []KeyConfig{priv("k", AlgEdDSA, testKey("ed25519-a.pub"))}}, wantErr: `PEM block "PUBLIC KEY"`},
 		{name: "halves of two keys", cfg: Config{Keys: []KeyConfig{{ID: "k", Alg: AlgEdDSA, PublicKeyFile: keyEdB.PublicKeyFile, PrivateKeyFile: keyEdA.PrivateKeyFile}}}, wantErr: "is not the public half"},
 		{name: "not PEM", cfg: Config{Keys: []KeyConfig{pub("k", AlgEdDSA, notPEM)}}, wantErr: "no PEM block"},
 		{name: "PEM of garbage", cfg: Config{Keys: []KeyConfig{pub("k", AlgEdDSA, garbage)}}, wantErr: "public_key_file"},

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -34,7 +35,46 @@ var (
 )
 
 // allKeys are the keys of every algorithm, in a fixed order.
-var allKeys = []KeyConfig{keyHS, keyEdA, keyES, keySM2}
+var allKeys []KeyConfig
+
+// testKeyDir holds TestMain's copies of testdata's private keys.
+var testKeyDir string
+
+// TestMain copies testdata's keys (.key, .pub), which git keeps
+// world-readable, to a directory of its own with mode 600, as New requires
+// of a private_key_file, and points the test keys' private_key_file at the
+// copies.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "auth-keys-")
+	if err != nil {
+		panic(err)
+	}
+	testKeyDir = dir
+	files, err := filepath.Glob("testdata/*.[kp][eu][yb]")
+	if err != nil || len(files) == 0 {
+		panic(fmt.Sprintf("testdata keys: %v, %v", files, err))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			err = os.WriteFile(testKey(filepath.Base(f)), b, 0o600)
+		}
+		if err != nil {
+			panic(err)
+		}
+	}
+	for _, k := range []*KeyConfig{&keyEdA, &keyEdB, &keyES, &keySM2} {
+		k.PrivateKeyFile = testKey(filepath.Base(k.PrivateKeyFile))
+	}
+	allKeys = []KeyConfig{keyHS, keyEdA, keyES, keySM2}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// testKey returns the path of TestMain's copy of testdata's key file
+// name.
+func testKey(name string) string { return filepath.Join(testKeyDir, name) }
 
 // newTestVerifier returns a Verifier of the given keys (all of allKeys
 // when none are given).

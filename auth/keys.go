@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"encoding/pem"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/emmansun/gmsm/sm2"
@@ -60,14 +59,17 @@ type KeyConfig struct {
 	// Secret; only for HS256.
 	SecretFile string `yaml:"secret_file"`
 	// PublicKeyFile names a PEM file holding the public key ("PUBLIC KEY",
-	// PKIX; or a "CERTIFICATE") that verifies the kid's tokens. Zero means
+	// PKIX; or a "CERTIFICATE") that verifies the kid's tokens: a regular
+	// file, of any mode. Zero means
 	// the public half of PrivateKeyFile; one of the two is required for
 	// EdDSA, ES256 and SM2SM3.
 	PublicKeyFile string `yaml:"public_key_file"`
 	// PrivateKeyFile names a PEM file holding the private key, for issuing
 	// (the token command, tests, the demo): "PRIVATE KEY" (PKCS #8), or
 	// SEC 1 "EC PRIVATE KEY" (ES256, SM2SM3) or "SM2 PRIVATE KEY" (SM2SM3,
-	// as OpenSSL writes it); unencrypted. Zero means this gateway cannot
+	// as OpenSSL writes it); unencrypted; a regular file that its group
+	// and others may not access (mode 600 or 400), else New refuses it,
+	// as it refuses a SecretFile. Zero means this gateway cannot
 	// sign with the key, which is how production runs: the login service
 	// holds the private key.
 	PrivateKeyFile string `yaml:"private_key_file"`
@@ -173,28 +175,24 @@ func (k KeyConfig) load() (*key, error) {
 	return out, nil
 }
 
-// readKeyFile reads a key file of at most maxKeyFileBytes.
-func readKeyFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxKeyFileBytes {
-		return nil, fmt.Errorf("%s is %d bytes, over %d", path, len(b), maxKeyFileBytes)
-	}
-	return b, nil
-}
-
-// readSecretFile reads an HS256 secret_file, refused as secretfile
-// refuses a file its group or others may access: whoever reads the secret
-// can mint any token, an operator's (adm) included.
+// readSecretFile reads an HS256 secret_file or a private_key_file,
+// refused as secretfile refuses a file that is not a regular file or that
+// its group or others may access: whoever reads the secret or the private
+// key can mint any token, an operator's (adm) included.
 func readSecretFile(path string) ([]byte, error) {
 	return secretfile.Read(path, maxKeyFileBytes)
 }
 
-// pemBlock reads path and returns its first PEM block.
-func pemBlock(path string) (*pem.Block, error) {
-	b, err := readKeyFile(path)
+// pemBlock returns the first PEM block of the key file at path: a
+// private key's, read as readSecretFile reads it, if secret; else a
+// public key's or certificate's, refused only if it is not a regular
+// file (a named pipe would hold the start).
+func pemBlock(path string, secret bool) (*pem.Block, error) {
+	read := secretfile.ReadPublic
+	if secret {
+		read = secretfile.Read
+	}
+	b, err := read(path, maxKeyFileBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +206,7 @@ func pemBlock(path string) (*pem.Block, error) {
 // loadPublicKey reads a PEM public key or certificate and checks it suits
 // alg.
 func loadPublicKey(path, alg string) (crypto.PublicKey, error) {
-	blk, err := pemBlock(path)
+	blk, err := pemBlock(path, false)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +233,7 @@ func loadPublicKey(path, alg string) (crypto.PublicKey, error) {
 
 // loadPrivateKey reads a PEM private key and checks it suits alg.
 func loadPrivateKey(path, alg string) (crypto.Signer, error) {
-	blk, err := pemBlock(path)
+	blk, err := pemBlock(path, true)
 	if err != nil {
 		return nil, err
 	}
