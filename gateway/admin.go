@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"sgw/internal/jsonkey"
 )
 
 // Admin is what operators may do through the admin endpoints.
@@ -85,7 +87,7 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 	// A field given twice ("account" and "Account", as encoding/json
 	// matches names) has two readings, one of them maybe every account:
 	// encoding/json would take the last.
-	if f := repeatedField(body, killFields[:], true); f != "" {
+	if f := jsonkey.RepeatedField(body, killFields[:], true); f != "" {
 		writeError(w, http.StatusBadRequest, "bad_request", "field "+strconv.Quote(f)+" given more than once (names match without regard to case)")
 		return
 	}

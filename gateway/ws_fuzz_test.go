@@ -166,7 +166,7 @@ func acceptedIDs(r request) string {
 }
 
 // TestRequestFieldsMatchTags: requestFields and killFields name every JSON
-// field of request and killRequest, so that repeatedField knows each key
+// field of request and killRequest, so that jsonkey.RepeatedField knows each key
 // their decoders accept.
 func TestRequestFieldsMatchTags(t *testing.T) {
 	for _, tc := range []struct {
@@ -200,7 +200,7 @@ func isOrderOp(op string) bool {
 // repeatedKey returns a top-level key of the JSON object b that another
 // key equals without regard to case (as encoding/json matches keys to
 // fields), or "". It reads b with json.Decoder's tokens, not as
-// repeatedField scans it.
+// jsonkey.RepeatedField scans it.
 func repeatedKey(b []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if _, err := dec.Token(); err != nil {
@@ -227,7 +227,7 @@ func repeatedKey(b []byte) string {
 	return ""
 }
 
-// TestDecodeRequestRepeatedFieldScan checks repeatedField's scan through
+// TestDecodeRequestRepeatedFieldScan checks jsonkey.RepeatedField's scan through
 // decodeRequest: a key inside a nested value, or text that looks like one
 // inside a string, is not a top-level key; a key matches a field exactly
 // as encoding/json matches it (escapes, and Unicode simple folding: the

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"sgw/internal/jsonkey"
 	"sgw/orderbook"
 	"sgw/orders"
 	"sgw/refdata"
@@ -152,7 +153,7 @@ func decodeRequest(b []byte) (request, *protoError) {
 		// pong, the order neither entered nor refused. Other fields of
 		// these requests may repeat (market data takes fields of the
 		// client's own).
-		if repeatedField(b, opField[:], false) != "" {
+		if jsonkey.RepeatedField(b, opField[:], false) != "" {
 			e := perr(codeBadJSON, "field %q given more than once (names match without regard to case): a request must have one reading", "op")
 			if refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) {
 				e.ref = r.ClOrdID
@@ -199,7 +200,7 @@ func decodeRequest(b []byte) (request, *protoError) {
 		if unknown != "" {
 			return r, orderRef(&r, perr(codeBadJSON, "unknown field %q: an order request takes only the fields docs/PROTOCOL.md lists", unknown))
 		}
-		if f := repeatedField(b, requestFields[:], true); f != "" {
+		if f := jsonkey.RepeatedField(b, requestFields[:], true); f != "" {
 			return r, orderRef(&r, perr(codeBadJSON, "field %q given more than once (names match without regard to case): an order request must have one reading", f))
 		}
 		return r, checkOrder(&r)
@@ -252,88 +253,9 @@ func decodeStrict(b []byte, r *request) (unknown string, err error) {
 var requestFields = [...]string{"op", "id", "token", "channel", "symbols", "depth", "resume", "checksums",
 	"accounts", "clOrdId", "origClOrdId", "account", "symbol", "side", "type", "price", "qty", "cursor", "limit"}
 
-// opField is the JSON name of request's Op, the one field repeatedField
+// opField is the JSON name of request's Op, the one field jsonkey.RepeatedField
 // checks in a request other than an order request's.
 var opField = [...]string{"op"}
-
-// repeatedField returns the name of a field of fields (at most 64) that
-// the JSON object b (one value, decoded without an unknown field) gives
-// more than once, or "" if none. encoding/json matches keys to fields
-// without regard to case (bytes.EqualFold, after unescaping) and keeps
-// the last of keys that match one field, so {"qty":100,"QTY":100000} and
-// {"qty":100,"qty":100000} decode as a 100,000-share order: such a
-// request has two readings. A key that matches none of fields is
-// returned too if strict (none should reach here: the decoders refuse
-// unknown fields first), else skipped. It scans the top-level keys once
-// and allocates only for a key with an escape.
-func repeatedField(b []byte, fields []string, strict bool) string {
-	var seen uint64
-	depth, wantKey := 0, false
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			j := i + 1
-			for b[j] != '"' {
-				if b[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if depth == 1 && wantKey {
-				wantKey = false
-				k := fieldIndex(b[i:j+1], fields)
-				switch {
-				case k < 0 && strict:
-					return string(b[i+1 : min(j, i+33)])
-				case k < 0:
-				case seen&(1<<k) != 0:
-					return fields[k]
-				default:
-					seen |= 1 << k
-				}
-			}
-			i = j
-		case '{':
-			depth++
-			wantKey = depth == 1
-		case '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				return ""
-			}
-		case ',':
-			wantKey = depth == 1
-		}
-	}
-	return ""
-}
-
-// fieldIndex returns the index in fields of the field the quoted JSON key
-// q matches as encoding/json matches it (the exact name, else one equal
-// under Unicode case folding), or -1.
-func fieldIndex(q []byte, fields []string) int {
-	key := q[1 : len(q)-1]
-	if bytes.IndexByte(key, '\\') >= 0 {
-		var s string
-		if json.Unmarshal(q, &s) != nil {
-			return -1
-		}
-		key = []byte(s)
-	}
-	for k, f := range fields {
-		if string(key) == f {
-			return k
-		}
-	}
-	for k, f := range fields {
-		if bytes.EqualFold(key, []byte(f)) {
-			return k
-		}
-	}
-	return -1
-}
 
 // idField is an identifier of a request, its wire name and its limit.
 type idField struct {
