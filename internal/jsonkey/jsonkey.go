@@ -32,23 +32,23 @@ import (
 // answer means nothing, but RepeatedField does not fail.
 func RepeatedField(b []byte, fields []string, strict bool) string {
 	var seen uint64
-	found := ""
-	eachName(b, func(q []byte) bool {
-		k := fieldIndex(q, fields)
+	s := scanner{b: b}
+	for {
+		i, j := s.next()
+		if i < 0 {
+			return ""
+		}
+		k := fieldIndex(b[i:j], fields)
 		switch {
 		case k < 0 && strict:
-			found = string(q[1:min(len(q)-1, 33)])
-			return false
+			return string(b[i+1 : min(j-1, i+33)])
 		case k < 0:
 		case seen&(1<<k) != 0:
-			found = fields[k]
-			return false
+			return fields[k]
 		default:
 			seen |= 1 << k
 		}
-		return true
-	})
-	return found
+	}
 }
 
 // Repeated returns a top-level name of the JSON object b that an earlier
@@ -58,35 +58,59 @@ func RepeatedField(b []byte, fields []string, strict bool) string {
 // not fail. It compares each name with every earlier one: the callers'
 // objects have a few names, and at most a few hundred.
 func Repeated(b []byte) string {
-	var arr [32][]byte
+	// The names are kept as offsets into b, and escaped ones unescaped
+	// apart, so that b stays where the caller has it (on its stack).
+	type name struct{ i, j, esc int }
+	var arr [32]name
 	names := arr[:0]
-	var found []byte
-	eachName(b, func(q []byte) bool {
-		k, ok := unquote(q)
-		if !ok {
-			return true
+	var escaped [][]byte
+	get := func(n name) []byte {
+		if n.esc >= 0 {
+			return escaped[n.esc]
 		}
-		for _, n := range names {
-			if bytes.EqualFold(n, k) {
-				found = k
-				return false
+		return b[n.i+1 : n.j-1]
+	}
+	s := scanner{b: b}
+	for {
+		i, j := s.next()
+		if i < 0 {
+			return ""
+		}
+		n := name{i, j, -1}
+		if bytes.IndexByte(b[i:j], '\\') >= 0 {
+			k, ok := unescape(b[i:j])
+			if !ok {
+				continue
+			}
+			n.esc = len(escaped)
+			escaped = append(escaped, k)
+		}
+		k := get(n)
+		for _, o := range names {
+			if bytes.EqualFold(get(o), k) {
+				return string(k)
 			}
 		}
-		names = append(names, k)
-		return true
-	})
-	return string(found)
+		names = append(names, n)
+	}
 }
 
-// eachName calls fn with each top-level name of the JSON object b, quoted
-// as b has it, until fn returns false. It reads b once, skipping strings
-// and nested values, and stops at the object's end or b's.
-func eachName(b []byte, fn func(q []byte) bool) {
-	depth, wantName := 0, false
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
+// scanner reads the top-level names of a JSON object, once, skipping
+// strings and nested values.
+type scanner struct {
+	b        []byte
+	i, depth int
+	wantName bool
+}
+
+// next returns the bounds in s.b of the next top-level name, quoted, or
+// -1 at the object's end or s.b's.
+func (s *scanner) next() (int, int) {
+	b := s.b
+	for ; s.i < len(b); s.i++ {
+		switch b[s.i] {
 		case '"':
-			j := i + 1
+			j := s.i + 1
 			for j < len(b) && b[j] != '"' {
 				if b[j] == '\\' {
 					j++
@@ -94,40 +118,52 @@ func eachName(b []byte, fn func(q []byte) bool) {
 				j++
 			}
 			if j >= len(b) {
-				return // an unterminated string: not JSON
+				s.i = len(b) // an unterminated string: not JSON
+				return -1, -1
 			}
-			if depth == 1 && wantName {
-				wantName = false
-				if !fn(b[i : j+1]) {
-					return
-				}
+			i := s.i
+			s.i = j + 1
+			if s.depth == 1 && s.wantName {
+				s.wantName = false
+				return i, j + 1
 			}
-			i = j
+			s.i-- // the loop's s.i++ steps past the string
 		case '{':
-			depth++
-			wantName = depth == 1
+			s.depth++
+			s.wantName = s.depth == 1
 		case '[':
-			depth++
+			s.depth++
 		case '}', ']':
-			depth--
-			if depth <= 0 {
-				return
+			s.depth--
+			if s.depth <= 0 {
+				s.i = len(b)
+				return -1, -1
 			}
 		case ',':
-			wantName = depth == 1
+			s.wantName = s.depth == 1
 		}
 	}
+	return -1, -1
 }
 
 // unquote returns the quoted JSON name q unescaped, allocating only if it
-// has an escape; false if the escape is not JSON's.
+// has an escape (then the result is a copy); false if the escape is not
+// JSON's.
 func unquote(q []byte) ([]byte, bool) {
 	k := q[1 : len(q)-1]
 	if bytes.IndexByte(k, '\\') < 0 {
 		return k, true
 	}
+	return unescape(q)
+}
+
+// unescape returns a copy of the quoted JSON name q unescaped; false if
+// an escape is not JSON's. q is copied first: json.Unmarshal keeps what
+// it is given from the compiler's view, which would move the caller's
+// buffer to the heap.
+func unescape(q []byte) ([]byte, bool) {
 	var s string
-	if json.Unmarshal(q, &s) != nil {
+	if json.Unmarshal(bytes.Clone(q), &s) != nil {
 		return nil, false
 	}
 	return []byte(s), true
