@@ -18,8 +18,9 @@
 // (JWT) and entitlements", is the reference.
 //
 // Verify checks the size, the shape and the alphabet first, then (through
-// github.com/golang-jwt/jwt/v5) the header and the signature, then the
-// claims against the time it is given, with one leeway for exp, nbf and
+// github.com/golang-jwt/jwt/v5) the header and the signature, then that
+// no name of the header or payload is given twice (internal/jsonkey),
+// then the claims against the time it is given, with one leeway for exp, nbf and
 // iat. Claims.MayView answers whether a client may receive a channel of a
 // symbol at a depth.
 //

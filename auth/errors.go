@@ -9,7 +9,8 @@ var (
 	// gateway: empty, over MaxTokenBytes, not three base64url parts, a
 	// header or payload that is not JSON of the expected types, a "crit"
 	// header, a required claim (sub, exp, iat) missing, or (once its
-	// signature is good) claims that break the limits on Claims.
+	// signature is good) claims that break the limits on Claims or a
+	// header or payload that gives a name twice (in any case).
 	ErrMalformed = errors.New("auth: malformed token")
 	// ErrUnknownKey reports a token whose "kid" header is missing or names
 	// no configured key (a key removed by rotation, or another issuer's).
