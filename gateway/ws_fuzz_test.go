@@ -232,7 +232,8 @@ func repeatedKey(b []byte) string {
 // inside a string, is not a top-level key; a key matches a field exactly
 // as encoding/json matches it (escapes, and Unicode simple folding: the
 // Kelvin sign K is k, the long s ſ is s, the dotless ı is not i); "op"
-// given twice is refused whichever op is last, with the order's ref.
+// given twice is refused whichever op is last, with the order's ref, and
+// any request giving a field of the protocol twice is refused.
 func TestDecodeRequestRepeatedFieldScan(t *testing.T) {
 	const head = `{"op":"order.new","clOrdId":"c1","account":"A1","symbol":"600519.SH","price":"1700.00"`
 	for _, tc := range []struct{ name, raw, code string }{
@@ -263,6 +264,10 @@ func TestDecodeRequestRepeatedFieldScan(t *testing.T) {
 		{"trailing second value", head + `,"side":"buy","qty":100} {}`, codeBadJSON},
 		{"trailing garbage", head + `,"side":"buy","qty":100}x`, codeBadJSON},
 		{"ping with an unknown field", `{"op":"ping","x":1,"x":2}`, ""},
+		{"account twice", `{"op":"account","account":"A1","ACCOUNT":"A2"}`, codeBadJSON},
+		{"symbols twice", `{"op":"subscribe","channel":"book","symbols":["600519.SH"],"symbols":["000001.SZ"]}`, codeBadJSON},
+		{"channel twice", `{"op":"subscribe","channel":"book","symbols":["600519.SH"],"Channel":"trades"}`, codeBadJSON},
+		{"subscribe with an unknown field twice", `{"op":"subscribe","channel":"book","symbols":["600519.SH"],"app":1,"app":2}`, ""},
 		{"subscribe", `{"op":"subscribe","channel":"book","symbols":["600519.SH"],"depth":5,"resume":{"600519.SH":812}}`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

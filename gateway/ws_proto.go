@@ -148,13 +148,14 @@ func decodeRequest(b []byte) (request, *protoError) {
 	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList, opOrderTrades:
 		// Every field is checked below.
 	default:
-		// "op" given twice has two readings, the last taken: an
-		// order.new whose "op" is given again as ping was answered
-		// pong, the order neither entered nor refused. Other fields of
-		// these requests may repeat (market data takes fields of the
-		// client's own).
-		if jsonkey.RepeatedField(b, opField[:], false) != "" {
-			e := perr(codeBadJSON, "field %q given more than once (names match without regard to case): a request must have one reading", "op")
+		// A field of the protocol given twice has two readings, the
+		// last taken: an order.new whose "op" is given again as ping
+		// was answered pong, the order neither entered nor refused; an
+		// account request naming two accounts was answered for the
+		// last. Fields the protocol does not define may repeat (market
+		// data ignores fields of the client's own).
+		if f := jsonkey.RepeatedField(b, requestFields[:], false); f != "" {
+			e := perr(codeBadJSON, "field %q given more than once (names match without regard to case): a request must have one reading", f)
 			if refdata.ValidID(r.ClOrdID, refdata.MaxClOrdIDLen) {
 				e.ref = r.ClOrdID
 			}
@@ -252,10 +253,6 @@ func decodeStrict(b []byte, r *request) (unknown string, err error) {
 // them (TestRequestFieldsMatchTags), at most 64.
 var requestFields = [...]string{"op", "id", "token", "channel", "symbols", "depth", "resume", "checksums",
 	"accounts", "clOrdId", "origClOrdId", "account", "symbol", "side", "type", "price", "qty", "cursor", "limit"}
-
-// opField is the JSON name of request's Op, the one field jsonkey.RepeatedField
-// checks in a request other than an order request's.
-var opField = [...]string{"op"}
 
 // idField is an identifier of a request, its wire name and its limit.
 type idField struct {
