@@ -252,13 +252,23 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 			return nil, fmt.Errorf("fix: store %s: %w", where, err)
 		}
 	}
-	// The requests the store holds matter to an Upstream (onScan) only:
-	// the broker acceptor's stores (ReplicatedStores) hold its reports,
-	// which it reads itself, once.
+	// Every message a file store holds is checked (verifyStored) before
+	// the session starts, a broker acceptor's (FileStores) as an
+	// Upstream's: a message changed on disk refuses the start, naming the
+	// session's files, rather than being found (or not) when the peer
+	// asks for a resend. What the scan found matters to an Upstream
+	// (onScan) only; the broker acceptor's replicated stores
+	// (ReplicatedStores) are not read when a term takes them over: the
+	// acceptor reads their reports itself, once, and a resend checks
+	// each message it reads (LockedStore).
 	var scan storeScan
-	if f.onScan != nil {
+	if f.onScan != nil || f.sessions == nil {
 		if scan, err = scanStore(inner); err != nil {
-			return nil, fmt.Errorf("fix: store %s: %w", where, err)
+			name := where
+			if f.sessions == nil {
+				name = prefixOf(f.dir, sid) + ".*"
+			}
+			return nil, fmt.Errorf("fix: store %s of %s: %w", name, sid, err)
 		}
 	}
 	period := inner.CreationTime().UnixNano()

@@ -1,11 +1,13 @@
 package broker
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/quickfixgo/quickfix"
@@ -113,6 +115,58 @@ func TestStoresLockedAndReserved(t *testing.T) {
 	}
 	if got := st.NextSenderMsgSeqNum(); got != reserved {
 		t.Fatalf("next sender after the crash = %d, want the reservation %d", got, reserved)
+	}
+}
+
+// TestStoresDamageRefusedAtStart: a report changed on disk in the
+// acceptor's store (a bit flipped) refuses the store's opening, which the
+// acceptor does when it starts, naming the session's files and the
+// message, as an upstream session's store does. Before, only an Upstream's
+// stores were checked when opened: the broker's damage was found when the
+// broker asked for a resend, or not at all.
+func TestStoresDamageRefusedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	settings, sid := fileStoreSettings(t, dir)
+	report := func(seq int) []byte {
+		b := fmt.Appendf(nil, "8=FIX.4.4\x019=20\x0135=8\x0134=%d\x0117=e%d\x01", seq, seq)
+		sum := 0
+		for _, c := range b {
+			sum += int(c)
+		}
+		return fmt.Appendf(b, "10=%03d\x01", sum%256)
+	}
+	first := newStores(settings, Config{StoreDir: dir}, nil)
+	st, err := first.Create(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := 1; seq <= 3; seq++ {
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, report(seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	body := filepath.Join(dir, "FIX.4.4-SGW-BROKER1.body")
+	b, err := os.ReadFile(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("17=e2"))
+	if i < 0 {
+		t.Fatalf("report 2 not in %q", b)
+	}
+	b[i+4] ^= 0x01 // e2 -> e3
+	if err := os.WriteFile(body, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again := newStores(settings, Config{StoreDir: dir}, nil)
+	defer again.Close()
+	_, err = again.Create(sid)
+	if !errors.Is(err, fix.ErrStoreDamaged) || !strings.Contains(err.Error(), `MsgSeqNum "2"`) ||
+		!strings.Contains(err.Error(), filepath.Join(dir, "FIX.4.4-SGW-BROKER1")) {
+		t.Fatalf("open a store holding a changed report: %v, want ErrStoreDamaged naming the files and MsgSeqNum 2", err)
 	}
 }
 
