@@ -77,7 +77,10 @@ var (
 	// ErrSubmitFailed reports that the Upstream ended the session because
 	// quickfix refused a request it submitted (the session's store could
 	// not save it): the request was not sent, and comes back, reclaimed,
-	// with those queued behind it.
+	// with those queued behind it; unless the store could not undo the
+	// failed save (journal.ErrRollback): that request counts as handed,
+	// in doubt, and the next start's Handed tells (see the package
+	// documentation).
 	ErrSubmitFailed = errors.New("fix: quickfix refused a message")
 	// ErrStopped reports that the session ended because Run's context ended.
 	ErrStopped = errors.New("fix: stopped")

@@ -2,6 +2,7 @@ package fix
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
+
+	"sgw/journal"
 )
 
 // pacerStuck is how long the pacer waits for a message it handed to
@@ -468,9 +471,19 @@ func (p *pacer) run(ctx context.Context) {
 			p.beforeSubmit(om.m, om.req)
 		}
 		if err := p.submit(om.m); err != nil {
-			end := p.refused(om)
-			p.sub.Unlock()
-			p.log.Error("fix: quickfix refused a message", "err", err, "request", om.req != nil)
+			var end bool
+			if om.req != nil && errors.Is(err, journal.ErrRollback) {
+				end = p.inDoubt()
+				p.sub.Unlock()
+				id, _ := RequestID(om.req)
+				p.log.Error("fix: the session's store failed to save a request and could not undo the save: the request is in doubt "+
+					"(the next start counts it as sent if the store then holds it, and resends it; as never sent if not); "+
+					"the store takes nothing more: fix the disk and restart the gateway", "err", err, "clordid", id)
+			} else {
+				end = p.refused(om)
+				p.sub.Unlock()
+				p.log.Error("fix: quickfix refused a message", "err", err, "request", om.req != nil)
+			}
 			if end && p.failed != nil {
 				p.failed(err)
 			}
@@ -533,6 +546,30 @@ func (p *pacer) refused(om outMsg) (endSession bool) {
 		return false
 	}
 	p.parked.Store(&om)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.broken = true
+	p.open()
+	return p.loggedOn
+}
+
+// inDoubt records that quickfix refused a request because its store failed
+// to save it and could not undo the save either (journal.ErrRollback, the
+// sealed store): the message, numbered, may be in the store at the next
+// start, which then counts the request as handed (Handed) and resends it
+// when the upstream asks for its MsgSeqNum. Given back as never sent
+// (reclaimed), the order manager would hold it for a session that cannot
+// log on again (its store failed) and reject it once its hold ran out,
+// and the next start would resend the stored copy: an order executed
+// after its client was told it was rejected (or, should the session go
+// on, sent twice). So it has left, as if handed: the
+// order manager waits for its answer, and the next start's Handed decides
+// from what the store holds. The store accepts nothing more (the
+// journal's failure is sticky); the pacer submits nothing until the next
+// logon, and reports whether the session was logged on, which the caller
+// then tells failed. Called by run with sub locked.
+func (p *pacer) inDoubt() (endSession bool) {
+	p.left.Add(1)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.broken = true

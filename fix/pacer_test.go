@@ -12,6 +12,8 @@ import (
 
 	"github.com/quickfixgo/quickfix"
 	"github.com/quickfixgo/tag"
+
+	"sgw/journal"
 )
 
 // TestPacerWindow checks that the pacer keeps up to its window of
@@ -497,6 +499,58 @@ func TestPacerRefusedSubmitIsReclaimed(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("nothing submitted after the next logon")
+	}
+}
+
+// TestPacerRollbackFailedSubmitIsInDoubt: a request whose save failed and
+// could not be undone (the sealed store's journal: an fsync failed, then
+// the cut of the record too, journal.ErrRollback) may be in the store at
+// the next start, which then counts it as handed and resends it when the
+// upstream asks for its MsgSeqNum. It must not come back as never sent:
+// the order manager would hold it for a session that cannot log on again
+// (its store failed) and reject it once its hold ran out, while the next
+// start resent the stored copy (executed after its client was told it
+// was rejected). It has left, in doubt, as if handed: the session ends, the
+// pacer submits nothing behind it, and the logout's reclaim gives back
+// only the requests queued behind it. Before, it was reclaimed like a
+// save that left nothing.
+func TestPacerRollbackFailedSubmitIsInDoubt(t *testing.T) {
+	r := newRefuseRig(t, "", nil) // refuses nothing itself
+	p := r.p
+	submit := p.submit
+	var refused bool
+	p.submit = func(m *quickfix.Message) error {
+		if id, _ := m.Body.GetString(tag.ClOrdID); id == "b" && !refused {
+			refused = true
+			return fmt.Errorf("fix: store FIX.4.4-A-B.sealed: %w: fsync: input/output error (%w: input/output error)",
+				journal.ErrFailed, journal.ErrRollback)
+		}
+		return submit(m)
+	}
+	p.setUp(true)
+	for _, id := range []string{"a", "b", "c", "d"} {
+		if err := p.enqueueReq(newProbe(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.start(t)
+	select {
+	case err := <-r.failed:
+		if !errors.Is(err, journal.ErrRollback) {
+			t.Fatalf("refusal reported as %v; want the store's ErrRollback", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the failed save of b was never reported")
+	}
+	if got := fmt.Sprint(r.submittedSoFar()); got != "[a]" {
+		t.Fatalf("submitted %s; want only [a], nothing behind the failed b", got)
+	}
+	if q, l := p.queued.Load(), p.left.Load(); q != 4 || l != 2 {
+		t.Fatalf("queued %d, left %d; want 4, 2: b, in doubt, has left", q, l)
+	}
+	p.setUp(false)
+	if got := p.reclaim(); fmt.Sprint(got) != "[c d]" {
+		t.Fatalf("reclaimed %v; want [c d]: b may be in the store, and is not given back as never sent", got)
 	}
 }
 
