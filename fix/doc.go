@@ -189,7 +189,11 @@
 // synchronous instead. A save that fails (ENOSPC, EIO) leaves no message
 // indexed (quickfix does not send it). The store is locked (flock on
 // <store>.lock) while open: a second process is refused (ErrStoreLocked).
-// A message failing its CheckSum is never resent (LockedStore).
+// A message failing its CheckSum is never resent (LockedStore): the
+// resend fails and quickfix drops the session, and the upstream asks again
+// at every logon, so each failed read of the store's messages is logged as
+// an error naming the store and counted (gateway_fix_store_read_errors_total;
+// alert FIXStoreReadFailed), the broker acceptor's as the Upstream's.
 //
 // A store that lost messages is whole from the start that finds the loss
 // on, but it still lacks them: the reservation keeps it marked lossy until
@@ -247,7 +251,9 @@
 // gateway_fix_heartbeat_rtt_seconds{session,line}: every HeartBtInt the
 // Upstream sends a TestRequest whose TestReqID carries its send time
 // ("rtt:<unix ns>"); the Heartbeat answering it gives the round trip over
-// the line, including the upstream's own queueing.
+// the line, including the upstream's own queueing. Also
+// gateway_fix_store_read_errors_total{session}: reads of the store's
+// messages that failed (see Store), each a resend not made.
 //
 // # Toolkit
 //

@@ -40,6 +40,17 @@ func YieldOnSpin(yield bool) StoreOption {
 	return func(l *LockedStore) { l.yield = yield }
 }
 
+// OnReadError makes the store call fn with the error of each read of its
+// messages that failed (GetMessages, IterateMessages): a message failing
+// its CheckSum (ErrStoreDamaged), a sealed record tampered with, an I/O
+// error. Such a read is a resend the counterparty asked for: quickfix
+// does not make it and drops the session, and the counterparty asks
+// again at the next logon, so the session stays down until an operator
+// acts. fn is called on the reader's goroutine without the store's lock.
+func OnReadError(fn func(error)) StoreOption {
+	return func(l *LockedStore) { l.onReadError = fn }
+}
+
 // NewLockedStore wraps st so that every call is serialised.
 func NewLockedStore(st quickfix.MessageStore, opts ...StoreOption) *LockedStore {
 	l := &LockedStore{st: st}
@@ -63,6 +74,8 @@ type LockedStore struct {
 	idle  int            // CreationTime calls since any other call; guarded by mu
 	spins *atomic.Uint64 // CountSpins; nil: not counted
 	yield bool           // YieldOnSpin
+	// onReadError is OnReadError's fn; nil: not told.
+	onReadError func(error)
 }
 
 var _ quickfix.MessageStore = (*LockedStore)(nil)
@@ -154,6 +167,15 @@ func (l *LockedStore) SaveMessageAndIncrNextSenderMsgSeqNum(seqNum int, msg []by
 // ErrStoreDamaged rather than being resent: quickfix rebuilds the CheckSum
 // of what it resends.
 func (l *LockedStore) GetMessages(begin, end int) ([][]byte, error) {
+	msgs, err := l.getMessages(begin, end)
+	if err != nil && l.onReadError != nil {
+		l.onReadError(err)
+	}
+	return msgs, err
+}
+
+// getMessages is GetMessages without OnReadError.
+func (l *LockedStore) getMessages(begin, end int) ([][]byte, error) {
 	l.mu.Lock()
 	msgs, err := l.st.GetMessages(begin, end)
 	l.idle = 0

@@ -25,6 +25,9 @@ type metrics struct {
 	// tooLow its Logouts for a MsgSeqNum below the expected one.
 	resets *prometheus.CounterVec
 	tooLow *prometheus.CounterVec
+	// storeReads counts the failed reads of the session's stored
+	// messages: resends not made (see OnReadError).
+	storeReads *prometheus.CounterVec
 }
 
 // lineMetrics are the resolved series of one session's line.
@@ -64,6 +67,10 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "gateway_fix_sequence_too_low_total",
 			Help: "Logouts the gateway sent because the upstream's MsgSeqNum was below the expected one: the upstream started again from 1 (a schedule the gateway does not share) or lost messages; the session stays down until the schedule or the store is fixed.",
 		}, []string{"session"}),
+		storeReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_fix_store_read_errors_total",
+			Help: "Reads of the session's stored messages that failed (a message failing its CheckSum, a sealed record tampered with, an I/O error): each is a resend the upstream asked for that was not made, and the session dropped; it stays down until the store is restored or the sequence numbers are agreed with the upstream.",
+		}, []string{"session"}),
 	}
 	var err error
 	if m.lineUp, err = register(reg, m.lineUp); err != nil {
@@ -82,6 +89,9 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		return nil, err
 	}
 	if m.tooLow, err = register(reg, m.tooLow); err != nil {
+		return nil, err
+	}
+	if m.storeReads, err = register(reg, m.storeReads); err != nil {
 		return nil, err
 	}
 	return m, nil

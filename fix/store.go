@@ -83,6 +83,10 @@ type storeFactory struct {
 	// of it in the journal, and is moved back to 1.
 	resumeAfter  int
 	resumePeriod int64
+	// onReadError, when set, is told of each failed read of a store's
+	// messages (a resend not made; see OnReadError), after the factory
+	// logged it, on the reader's goroutine.
+	onReadError func(sid quickfix.SessionID, err error)
 
 	mu     sync.Mutex
 	stores []*reservedStore
@@ -240,10 +244,27 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 			return nil, err
 		}
 	}
+	// name names the session's store in the errors and logs below: its
+	// files, or its session in a SessionStores.
+	name := where
+	if f.sessions == nil {
+		name = prefixOf(f.dir, sid) + ".*"
+	}
 	// Locked: quickfix reads sequence numbers without a lock. Yielding on
 	// idle turns: the Upstream's pacer keeps several messages in the
-	// session's queue (see YieldOnSpin).
-	rs.MessageStore = NewLockedStore(inner, YieldOnSpin(true))
+	// session's queue (see YieldOnSpin). A read that fails is a resend
+	// quickfix does not make: it drops the session, and the peer asks
+	// again at every logon, so it is logged as an error and counted
+	// (onReadError) for an operator to act on.
+	onReadError := f.onReadError
+	rs.MessageStore = NewLockedStore(inner, YieldOnSpin(true), OnReadError(func(err error) {
+		f.log.Error("fix: the store cannot give the messages a resend needs (a message failing its CheckSum, a tampered record, a read error): "+
+			"nothing is resent, and the session drops at each resend the peer asks for until the store is restored or the sequence numbers are agreed with the peer",
+			"store", name, "fix_session", sid.String(), "err", err)
+		if onReadError != nil {
+			onReadError(sid, err)
+		}
+	}))
 	if inner.NextTargetMsgSeqNum() < 1 {
 		// A torn target sequence number file after a crash of the
 		// machine ("000..." read as 0): the upstream resends from 1,
@@ -264,10 +285,6 @@ func (f *storeFactory) Create(sid quickfix.SessionID) (_ quickfix.MessageStore, 
 	var scan storeScan
 	if f.onScan != nil || f.sessions == nil {
 		if scan, err = scanStore(inner); err != nil {
-			name := where
-			if f.sessions == nil {
-				name = prefixOf(f.dir, sid) + ".*"
-			}
 			return nil, fmt.Errorf("fix: store %s of %s: %w", name, sid, err)
 		}
 	}

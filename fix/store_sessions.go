@@ -77,6 +77,11 @@ func (r *ReplicatedStores) Create(sid quickfix.SessionID) (quickfix.MessageStore
 // Close closes every store created, marking each clean.
 func (r *ReplicatedStores) Close() error { return r.f.close() }
 
+// OnReadError is FileStores.OnReadError.
+func (r *ReplicatedStores) OnReadError(fn func(sid quickfix.SessionID, err error)) {
+	r.f.onReadError = fn
+}
+
 // FileStores is a quickfix.MessageStoreFactory keeping every session's
 // store in files in a directory, under the rules the Upstream applies to
 // its own: quickfix's file store (or, with a key ring, the sealed store)
@@ -114,3 +119,9 @@ func (s *FileStores) Create(sid quickfix.SessionID) (quickfix.MessageStore, erro
 
 // Close closes every store created, marking each clean.
 func (s *FileStores) Close() error { return s.f.close() }
+
+// OnReadError makes the factory call fn after it logged each failed read
+// of a store's messages (a resend not made; see the StoreOption
+// OnReadError), with the store's session, on the reader's goroutine. Call
+// it before the first Create.
+func (s *FileStores) OnReadError(fn func(sid quickfix.SessionID, err error)) { s.f.onReadError = fn }

@@ -35,9 +35,9 @@ type Upstream struct {
 	// sent names the requests behind recent MsgSeqNums, to resolve the
 	// request an upstream's Reject refers to.
 	sent sentIndex
-	// resets and tooLow are the session's series of the metrics of those
-	// names (see metrics).
-	resets, tooLow prometheus.Counter
+	// resets, tooLow and storeReads are the session's series of the
+	// metrics of those names (see metrics).
+	resets, tooLow, storeReads prometheus.Counter
 
 	// scan is what the store held when Run opened it; nil before.
 	scan atomic.Pointer[storeScan]
@@ -116,14 +116,15 @@ func NewUpstream(cfg UpstreamConfig, handler Handler, reg *prometheus.Registry, 
 		return nil, err
 	}
 	u := &Upstream{
-		cfg:     cfg,
-		sid:     cfg.sessionID(),
-		handler: handler,
-		log:     log,
-		current: -1,
-		resets:  m.resets.WithLabelValues(cfg.Name),
-		tooLow:  m.tooLow.WithLabelValues(cfg.Name),
-		now:     time.Now,
+		cfg:        cfg,
+		sid:        cfg.sessionID(),
+		handler:    handler,
+		log:        log,
+		current:    -1,
+		resets:     m.resets.WithLabelValues(cfg.Name),
+		tooLow:     m.tooLow.WithLabelValues(cfg.Name),
+		storeReads: m.storeReads.WithLabelValues(cfg.Name),
+		now:        time.Now,
 	}
 	secs, err := cfg.lineSecurity()
 	if err != nil {
@@ -320,7 +321,8 @@ func (u *Upstream) newStores(settings *quickfix.Settings) *storeFactory {
 			sc.sent = nil
 			u.scan.Store(&sc)
 		},
-		onReset: u.onReset}
+		onReset:     u.onReset,
+		onReadError: func(quickfix.SessionID, error) { u.storeReads.Inc() }}
 	if sc := u.cfg.Schedule; sc != nil {
 		f.samePeriod = sc.samePeriod
 	}

@@ -1,10 +1,15 @@
 package fix
 
 import (
+	"bytes"
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"sgw/fix/qfcpp"
 )
@@ -107,5 +112,75 @@ func TestUpstreamGapBeforeResendRequest(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second): // well under HeartBtInt
 		t.Fatal("the fill lost before the venue's ResendRequest did not reach the handler: nothing asked for it")
+	}
+}
+
+// TestUpstreamResendOfDamagedMessageIsCounted: the venue asks for a
+// message whose bytes changed in the store after the start (a bit
+// flipped on disk). The changed message is never sent (quickfix would
+// rebuild its CheckSum: an order with another ClOrdID, quantity or
+// price); quickfix drops the session instead, and the venue asks again at
+// every logon, so the session stays down. That is counted
+// (gateway_fix_store_read_errors_total, alert FIXStoreReadFailed) and
+// logged as an error naming the store. Before, quickfix only logged it at
+// Info ("error retrieving messages from store"): a session flapping at
+// every logon with nothing to say why.
+func TestUpstreamResendOfDamagedMessageIsCounted(t *testing.T) {
+	gw, up := newCompIDs()
+	v := newRawVenue(t, gw, up)
+	dir := t.TempDir()
+	rec := newRecorder()
+	u := newTestUpstream(t, UpstreamConfig{Name: "core", SenderCompID: gw, TargetCompID: up, HeartBtInt: time.Minute,
+		Lines: []LineConfig{{Name: "a", Addr: v.ln.Addr().String()}}, StoreDir: dir}, rec)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	v.accept()
+	rec.waitUp(t, 20*time.Second)
+	order := orderN(1)
+	if err := u.Send(order); err != nil {
+		t.Fatal(err)
+	}
+	var seq string
+	for seq == "" {
+		m, err := v.Read()
+		if err != nil {
+			t.Fatalf("venue read: %v", err)
+		}
+		if m.Type() == "D" {
+			seq = m.Get(34)
+		}
+	}
+	body := filepath.Join(dir, storePrefix(u.sid)+".body")
+	b, err := os.ReadFile(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("11="+order.ClOrdID))
+	if i < 0 {
+		t.Fatalf("order %s not in the store's message file", order.ClOrdID)
+	}
+	b[i+len("11=")+len(order.ClOrdID)-1] ^= 0x01 // c000001 -> c000000
+	if err := os.WriteFile(body, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v.Send("2", "7="+seq, "16=0")
+	for {
+		m, err := v.Read()
+		if err != nil {
+			break // the session dropped
+		}
+		if m.Type() == "D" {
+			t.Fatalf("resent %s (ClOrdID %s); want nothing resent of a changed message", m.Get(34), m.Get(11))
+		}
+	}
+	if n := testutil.ToFloat64(u.storeReads); n < 1 {
+		t.Fatalf("gateway_fix_store_read_errors_total = %v after a resend that met a changed message; want it counted", n)
 	}
 }

@@ -137,6 +137,7 @@ func New(cfg Config, entry OrderEntry, reg *prometheus.Registry, log *slog.Logge
 		s := newSession(a, sp)
 		a.sessions[sessionKey(sp.id)] = s
 		m.sessionUp.WithLabelValues(sp.id.TargetCompID).Set(0)
+		m.storeReads.WithLabelValues(sp.id.TargetCompID)
 	}
 	a.anyAllowed = allowedBy(specs)
 	if cfg.Term != 0 {
@@ -193,6 +194,7 @@ func (a *Acceptor) Run(ctx context.Context) (err error) {
 	if a.cfg.Stores != nil {
 		st = fix.NewReplicatedStores(a.cfg.Stores, a.log)
 	}
+	st.OnReadError(func(sid quickfix.SessionID, _ error) { a.m.storeReads.WithLabelValues(sid.TargetCompID).Inc() })
 	st = a.keep(st)
 	defer func() {
 		if cerr := st.Close(); cerr != nil && err == nil {

@@ -187,7 +187,10 @@
 // max_waiting, counted by a clustered gateway's front through Refusals),
 // gateway_broker_garbled_total{reason} (frames discarded:
 // checksum, body_length, framing; too_large: the connection was closed)
-// and gateway_broker_session_up{session}. An OrderEntry that implements
+// gateway_broker_session_up{session} and
+// gateway_broker_store_read_errors_total{session} (reads of the session's
+// stored messages that failed: a resend the broker asked for, not made;
+// see fix.OnReadError). An OrderEntry that implements
 // RejectCounter is told of the acceptor's own refusals too, so that
 // gateway_orders_total covers them.
 package broker

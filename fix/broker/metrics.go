@@ -35,6 +35,7 @@ type metrics struct {
 	logonRejects *prometheus.CounterVec // gateway_broker_logon_rejects_total{reason}
 	garbled      *prometheus.CounterVec // gateway_broker_garbled_total{reason}
 	sessionUp    *prometheus.GaugeVec   // gateway_broker_session_up{session}
+	storeReads   *prometheus.CounterVec // gateway_broker_store_read_errors_total{session}
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -51,6 +52,10 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "gateway_broker_session_up",
 			Help: "1 while the broker FIX session is logged on, else 0.",
 		}, []string{"session"}),
+		storeReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_broker_store_read_errors_total",
+			Help: "Reads of the broker FIX session's stored messages that failed (a message failing its CheckSum, a sealed record tampered with, an I/O error): each is a resend the broker asked for that was not made, and the session dropped; it stays down until the store is restored or the sequence numbers are agreed with the broker.",
+		}, []string{"session"}),
 	}
 	var err error
 	if m.rejects, err = register(reg, m.rejects); err != nil {
@@ -63,6 +68,9 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		return nil, err
 	}
 	if m.sessionUp, err = register(reg, m.sessionUp); err != nil {
+		return nil, err
+	}
+	if m.storeReads, err = register(reg, m.storeReads); err != nil {
 		return nil, err
 	}
 	for _, c := range []string{codeAccount, codeExchange, codeSide, codeOrdType, codeTimeInForce, codeMalformed} {

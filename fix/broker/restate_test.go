@@ -253,11 +253,12 @@ func BenchmarkRestate(b *testing.B) {
 }
 
 // fixedStore is a storeFactory whose Create returns one store; Close
-// closes nothing.
+// closes nothing, and OnReadError counts nothing.
 type fixedStore struct{ st quickfix.MessageStore }
 
 func (f fixedStore) Create(quickfix.SessionID) (quickfix.MessageStore, error) { return f.st, nil }
 func (fixedStore) Close() error                                               { return nil }
+func (fixedStore) OnReadError(func(quickfix.SessionID, error))                {}
 
 // TestKeptStoreReports checks the reports a session's first logon compares
 // its orders with: those the scan begun at the store's creation read,

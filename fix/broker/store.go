@@ -24,6 +24,9 @@ func newStores(settings *quickfix.Settings, cfg Config, log *slog.Logger) storeF
 type storeFactory interface {
 	quickfix.MessageStoreFactory
 	Close() error
+	// OnReadError counts the failed reads of a store's messages (resends
+	// not made); see fix.FileStores.OnReadError.
+	OnReadError(fn func(sid quickfix.SessionID, err error))
 }
 
 var (
