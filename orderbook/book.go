@@ -178,6 +178,12 @@ type Book struct {
 	// previous snapshot differed, at book sequence suspectSeq.
 	checkFailed, suspect bool
 	suspectSeq           uint64
+	// mismatched: snapshots found the book different twice in a row (the
+	// book moving between them), which marked it stale. As wrong, only
+	// a rebuild (Clear) mends it: it stays stale through a Valid (an
+	// outage's end) until then, and the feed's rebuild request still
+	// finds it stale.
+	mismatched bool
 
 	// The Engine's view publisher state: publications so far, the spans
 	// of the previous one and the last one with a trade.
@@ -336,7 +342,7 @@ func (b *Book) Apply(ev *event.Event, u *Update) bool {
 			b.refused = b.refused[:0] // see noRefused
 		}
 		b.noRefused = ev.Kind == event.Stale
-		if stale := ev.Kind == event.Stale || b.wrong; stale != b.stale {
+		if stale := ev.Kind == event.Stale || b.wrong || b.mismatched; stale != b.stale {
 			b.stale = stale
 			u.Kind = KindStatus
 			ok = true
@@ -408,7 +414,7 @@ func (b *Book) clear(u *Update) {
 	b.state = StateUnknown
 	b.stale, b.wrong = true, false
 	b.held = heldOrder{}
-	b.checkFailed, b.suspect = false, false
+	b.checkFailed, b.suspect, b.mismatched = false, false, false
 	b.traded = true // republish the (zero) trade statistics
 	for i := range b.refused {
 		b.refused[i].armed = true // the rebuild delivers them again
@@ -660,6 +666,7 @@ func (b *Book) checkDone(u *Update) bool {
 		b.suspect, b.suspectSeq = true, b.seq
 		return false
 	}
+	b.mismatched = true
 	if b.stale {
 		return false
 	}

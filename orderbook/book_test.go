@@ -566,6 +566,50 @@ func TestBookAnnouncedAggressor(t *testing.T) {
 	}
 }
 
+// TestBookMismatchStaysStale: a book that snapshots found different
+// twice in a row (the book moving between them) stays stale through a
+// Valid, as one that missed an order does, until a rebuild (Clear) mends
+// it. Before, a Valid (a feed outage's end) made it valid again, and the
+// feed, which asks for a rebuild of the books it finds stale, could look
+// after the Valid and rebuild nothing: a book known wrong served as valid.
+func TestBookMismatchStaysStale(t *testing.T) {
+	b := newTestBook()
+	var u Update
+	apply := func(ev event.Event) { b.Apply(&ev, &u) }
+	differ := func() {
+		apply(event.Event{Kind: event.Check, Side: event.Buy, Code: 0, Price: 98, Qty: 100})
+		apply(event.Event{Kind: event.CheckDone})
+	}
+	apply(event.Event{Kind: event.Add, Ref: 1, Side: event.Buy, Price: 99, Qty: 100})
+	differ()
+	apply(event.Event{Kind: event.Add, Ref: 2, Side: event.Buy, Price: 90, Qty: 100})
+	differ()
+	if !b.Stale() {
+		t.Fatal("not stale after two differing snapshots")
+	}
+	apply(event.Event{Kind: event.Stale})
+	apply(event.Event{Kind: event.Valid})
+	if !b.Stale() {
+		t.Fatal("a Valid made the differing book valid")
+	}
+	apply(event.Event{Kind: event.Clear})
+	apply(event.Event{Kind: event.Add, Ref: 1, Side: event.Buy, Price: 99, Qty: 100})
+	apply(event.Event{Kind: event.Valid})
+	if b.Stale() {
+		t.Fatal("stale after the rebuild's Valid")
+	}
+	// A book marked stale by an outage first, then found different,
+	// stays stale through the outage's end too.
+	apply(event.Event{Kind: event.Stale})
+	differ()
+	apply(event.Event{Kind: event.Add, Ref: 2, Side: event.Buy, Price: 90, Qty: 100})
+	differ()
+	apply(event.Event{Kind: event.Valid})
+	if !b.Stale() {
+		t.Fatal("a Valid made a book found different during an outage valid")
+	}
+}
+
 // TestBookOwnBest: an Add flagged FlagOwnBest takes the best price of its
 // own side, behind the orders already there, whatever its Price, and
 // trades there like a limit order; with its side empty the order does not
