@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sgw/atrest"
+	"sgw/internal/dirsync"
 )
 
 // Journal is an open journal file. Its methods are safe for concurrent use
@@ -174,7 +175,7 @@ func openFile(cfg Config) (*os.File, error) {
 		if cfg.NoSync {
 			sync = nil
 		}
-		if err := makeDirs(filepath.Dir(cfg.Path), sync); err != nil {
+		if err := dirsync.MkdirAll(filepath.Dir(cfg.Path), sync); err != nil {
 			return nil, fmt.Errorf("journal: directory of %s: %w", cfg.Path, err)
 		}
 		if err := create(cfg.Path, sync, cfg.Keys); err != nil {
@@ -190,36 +191,6 @@ func openFile(cfg Config) (*os.File, error) {
 		return nil, fmt.Errorf("%w: %s", err, cfg.Path)
 	}
 	return f, nil
-}
-
-// makeDirs creates dir and the directories above it that do not exist
-// (mode 0700), and, unless syncDir is nil, fsyncs the parent of each one
-// it creates, so that the new entry survives a crash as the file that
-// Open then creates and fsyncs into dir does.
-func makeDirs(dir string, syncDir func(string) error) error {
-	fi, err := os.Stat(dir)
-	switch {
-	case err == nil && fi.IsDir():
-		return nil
-	case err == nil:
-		return fmt.Errorf("%s is not a directory", dir)
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
-	}
-	parent := filepath.Dir(dir)
-	if parent != dir {
-		if err := makeDirs(parent, syncDir); err != nil {
-			return err
-		}
-	}
-	// Made meanwhile by someone else: its entry is synced all the same.
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	if syncDir == nil {
-		return nil
-	}
-	return syncDir(parent)
 }
 
 // create makes a journal file holding only its header at path, unless one
@@ -259,18 +230,9 @@ func create(path string, syncDir func(string) error, keys *atrest.KeyRing) (err 
 }
 
 // SyncDir fsyncs a directory so a new entry in it (a file created or
-// renamed) is durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+// renamed) is durable. It is dirsync.Sync, kept for the callers outside
+// this package that still name it.
+func SyncDir(dir string) error { return dirsync.Sync(dir) }
 
 // recoverFile checks the open file f, truncates a torn tail and returns
 // what it found, the end offset of the good records and the file's layout.
