@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"sgw/internal/dirsync"
 )
 
 // Default timings (hashicorp/raft's own). On loopback (or a LAN) they
@@ -68,7 +70,8 @@ type Config struct {
 	// (held while a process has it open) and snapshots/; an older
 	// version's raft.db (raft-boltdb) is migrated into wal/ at the first
 	// start.
-	// Required; created if missing.
+	// Required; created if missing (0700), as are the directories above
+	// it, each fsynced into its parent, and wal/ and snapshots/ in it.
 	DataDir string
 
 	// Peers maps every member's NodeID to its Raft address, this node
@@ -153,6 +156,10 @@ type Config struct {
 	// LogLevel is Raft's log level ("DEBUG", "INFO", "WARN", "ERROR").
 	// Empty means "WARN".
 	LogLevel string
+
+	// syncDir fsyncs a directory (tests count the calls); nil means
+	// dirsync.Sync.
+	syncDir func(dir string) error
 }
 
 // Check validates c as New would, without listening or opening the data
@@ -173,6 +180,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.BindAddr == "" {
 		c.BindAddr = DefaultBindAddr
+	}
+	if c.syncDir == nil {
+		c.syncDir = dirsync.Sync
 	}
 	setDur := func(d *time.Duration, def time.Duration) {
 		if *d == 0 {

@@ -14,14 +14,16 @@ import (
 	wal "github.com/hashicorp/raft-wal"
 	"go.etcd.io/bbolt"
 
+	"sgw/internal/dirsync"
 	"sgw/journal"
 )
 
 // The files of a node's DataDir besides the snapshots.
 const (
-	walDir     = "wal"     // the Raft log and stable store (hashicorp/raft-wal)
-	lockFile   = "LOCK"    // flocked while a process has the directory open
-	legacyBolt = "raft.db" // an older version's log and stable store (raft-boltdb), migrated once
+	walDir     = "wal"       // the Raft log and stable store (hashicorp/raft-wal)
+	lockFile   = "LOCK"      // flocked while a process has the directory open
+	legacyBolt = "raft.db"   // an older version's log and stable store (raft-boltdb), migrated once
+	snapDir    = "snapshots" // hashicorp/raft's FileSnapshotStore's directory
 )
 
 // logStore is a node's Raft log and stable store: hashicorp/raft-wal, the
@@ -42,8 +44,9 @@ type logStore struct {
 }
 
 // openLogStore locks dir and opens its WAL, first moving an older version's
-// raft.db into it (migrateBolt).
-func openLogStore(dir string, log hclog.Logger) (_ *logStore, err error) {
+// raft.db into it (migrateBolt). A new wal/ is fsynced into dir with
+// syncDir.
+func openLogStore(dir string, log hclog.Logger, syncDir func(string) error) (_ *logStore, err error) {
 	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: lock data dir: %w", err)
@@ -61,7 +64,7 @@ func openLogStore(dir string, log hclog.Logger) (_ *logStore, err error) {
 	if err := migrateBolt(dir, log); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, walDir), 0o700); err != nil {
+	if err := dirsync.MkdirAll(filepath.Join(dir, walDir), syncDir); err != nil {
 		return nil, fmt.Errorf("cluster: log store: %w", err)
 	}
 	w, err := wal.Open(filepath.Join(dir, walDir), wal.WithLogger(log))
@@ -201,5 +204,5 @@ func renameSynced(dir, from, to string) error {
 	if err := os.Rename(from, to); err != nil {
 		return err
 	}
-	return journal.SyncDir(dir)
+	return dirsync.Sync(dir)
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"sgw/internal/dirsync"
 )
 
 // TestMigrateBoltStore: a DataDir written by an older version (hashicorp/raft
@@ -172,7 +174,7 @@ func TestLogStoreTailTruncationSurvivesRestart(t *testing.T) {
 // mustOpenLogStore opens the log store in dir or fails the test.
 func mustOpenLogStore(t *testing.T, dir string) *logStore {
 	t.Helper()
-	s, err := openLogStore(dir, hclog.NewNullLogger())
+	s, err := openLogStore(dir, hclog.NewNullLogger(), dirsync.Sync)
 	if err != nil {
 		t.Fatal(err)
 	}

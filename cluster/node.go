@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+
+	"sgw/internal/dirsync"
 )
 
 // Node is one member of the Raft cluster: a *raft.Raft with a TCP transport,
@@ -66,14 +68,23 @@ func newNode(cfg Config, sm StateMachine, trans raft.Transport) (_ *Node, err er
 	if cfg, err = cfg.withDefaults(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	// A node that forgets its vote or its log breaks Raft's safety: each
+	// directory made on the way to what raft-wal and the snapshot store
+	// fsync is fsynced into its parent first.
+	if err := dirsync.MkdirAll(cfg.DataDir, cfg.syncDir); err != nil {
 		return nil, fmt.Errorf("cluster: data dir: %w", err)
 	}
 	store, err := openLogStore(cfg.DataDir, hclog.New(&hclog.LoggerOptions{
 		Name: "raft-wal", Output: cfg.LogOutput, Level: hclog.LevelFromString(cfg.LogLevel),
-	}))
+	}), cfg.syncDir)
 	if err != nil {
 		return nil, err
+	}
+	// raft.NewFileSnapshotStore makes snapshots/ with os.MkdirAll; made
+	// here first, its entry is fsynced into DataDir.
+	if err := dirsync.MkdirAll(filepath.Join(cfg.DataDir, snapDir), cfg.syncDir); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("cluster: snapshot store: %w", err)
 	}
 	snaps, err := raft.NewFileSnapshotStore(cfg.DataDir, cfg.SnapshotRetain, cfg.LogOutput)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"sgw/atrest"
+	"sgw/internal/dirsync"
 	"sgw/journal"
 )
 
@@ -27,7 +28,7 @@ func ReadJournal(dataDir string, keys *atrest.KeyRing, fn func(journal.Record) e
 	if werr != nil && berr != nil {
 		return fmt.Errorf("cluster: read journal: %s holds no Raft log: %w", dataDir, werr)
 	}
-	store, err := openLogStore(dataDir, hclog.NewNullLogger())
+	store, err := openLogStore(dataDir, hclog.NewNullLogger(), dirsync.Sync)
 	if err != nil {
 		return fmt.Errorf("cluster: read journal: %w", err)
 	}
