@@ -5,11 +5,12 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
+
+	"sgw/internal/secretfile"
 )
 
 // VersionTLCP is the protocol version of TLCP, in every record header and
@@ -169,12 +170,16 @@ func (c *Config) certificates() (sign, enc *Certificate, err error) {
 
 // LoadKeyPair reads a PEM certificate chain (leaf first) and the PEM SM2
 // private key of its leaf (PKCS#8 or SEC 1), and checks that they match.
+// Either file is refused, before it is opened, when it is not a regular
+// file (secretfile.ReadPublic: a named pipe would hold the caller until
+// something wrote to it); the key file's mode is not judged (netsec's
+// listener reads its keys with that check).
 func LoadKeyPair(certFile, keyFile string) (*Certificate, error) {
-	certPEM, err := os.ReadFile(certFile)
+	certPEM, err := secretfile.ReadPublic(certFile, 0)
 	if err != nil {
 		return nil, fmt.Errorf("tlcp: %w", err)
 	}
-	keyPEM, err := os.ReadFile(keyFile)
+	keyPEM, err := secretfile.ReadPublic(keyFile, 0)
 	if err != nil {
 		return nil, fmt.Errorf("tlcp: %w", err)
 	}
