@@ -3,7 +3,6 @@ package netsec
 import (
 	"fmt"
 	"net"
-	"os"
 
 	"github.com/emmansun/gmsm/smx509"
 
@@ -79,7 +78,7 @@ func ClientTLCP(cfg ClientTLCPConfig, addr, key string) (*tlcp.Config, error) {
 	}
 	pem := []byte(cfg.CAPEM)
 	if cfg.CAFile != "" {
-		b, err := os.ReadFile(cfg.CAFile)
+		b, err := readCertFile(cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s.ca_file: %w", ErrConfig, key, err)
 		}

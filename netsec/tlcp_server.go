@@ -2,7 +2,6 @@ package netsec
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/emmansun/gmsm/smx509"
 
@@ -62,9 +61,9 @@ func loadTLCP(cfg *ServerTLCPConfig) (*tlcpPair, error) {
 }
 
 // loadTLCPKeyPair is tlcp.LoadKeyPair with the key file read by
-// readKeyFile.
+// readKeyFile (its mode judged).
 func loadTLCPKeyPair(certFile, keyFile string) (*tlcp.Certificate, error) {
-	certPEM, err := os.ReadFile(certFile)
+	certPEM, err := readCertFile(certFile)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +90,7 @@ func (s *ServerTLS) newTLCPConfig(key string) (*tlcp.Config, error) {
 		SessionCache: tlcp.NewSessionCache(0, 0),
 	}
 	if f := s.cfg.TLCP.ClientCAFile; f != "" {
-		pem, err := os.ReadFile(f)
+		pem, err := readCertFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s.tlcp.client_ca_file: %w", ErrConfig, key, err)
 		}

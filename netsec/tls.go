@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 
 	"sgw/internal/secretfile"
@@ -74,10 +73,19 @@ func readKeyFile(path string) ([]byte, error) {
 	return b, nil
 }
 
-// loadX509KeyPair is tls.LoadX509KeyPair with the key file read by
-// readKeyFile.
+// readCertFile reads a file of public material: a certificate chain, a
+// CA bundle. secretfile.ReadPublic refuses it, before opening it, when it
+// is not a regular file (a named pipe would hold the start, or a reload
+// with ServerTLS.mu held, until something wrote to it); its mode is not
+// judged.
+func readCertFile(path string) ([]byte, error) {
+	return secretfile.ReadPublic(path, 0)
+}
+
+// loadX509KeyPair is tls.LoadX509KeyPair with the certificate file read
+// by readCertFile and the key file by readKeyFile.
 func loadX509KeyPair(certFile, keyFile string) (tls.Certificate, error) {
-	certPEM, err := os.ReadFile(certFile)
+	certPEM, err := readCertFile(certFile)
 	if err != nil {
 		return tls.Certificate{}, err
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
-	"os"
 )
 
 // ClientTLSConfig configures TLS to a server: an upstream FIX line, a
@@ -58,7 +57,7 @@ func ClientTLS(cfg ClientTLSConfig, addr, key string) (*tls.Config, error) {
 	}
 	pem := []byte(cfg.CAPEM)
 	if cfg.CAFile != "" {
-		b, err := os.ReadFile(cfg.CAFile)
+		b, err := readCertFile(cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s.ca_file: %w", ErrConfig, key, err)
 		}

@@ -117,7 +117,7 @@ func NewServerTLS(cfg ServerTLSConfig, key string, log *slog.Logger) (*ServerTLS
 	c := baseConfig(min)
 	c.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil }
 	if cfg.ClientCAFile != "" {
-		pem, err := os.ReadFile(cfg.ClientCAFile)
+		pem, err := readCertFile(cfg.ClientCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s.client_ca_file: %w", ErrConfig, key, err)
 		}
@@ -172,7 +172,7 @@ func (s *ServerTLS) Reload() error {
 // load reads the key pair and the TLCP pair, and serves them only if all
 // load. s.mu must be held.
 func (s *ServerTLS) load() error {
-	certPEM, err := os.ReadFile(s.cfg.CertFile)
+	certPEM, err := readCertFile(s.cfg.CertFile)
 	if err != nil {
 		return fmt.Errorf("cert_file: %w", err)
 	}

@@ -1,6 +1,7 @@
 // Package secretfile reads the files that hold the gateway's secrets: TLS
 // and TLCP private keys, token secrets and signing keys, the storage key
-// ring; and, with ReadPublic, the key files that are not secret.
+// ring; and, with ReadPublic, the files that are not secret: public keys,
+// certificates and CA bundles.
 //
 // Like ssh with a private key, it refuses a file that is not a regular
 // file (a directory, a device, a named pipe) or whose mode gives its
