@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -195,9 +194,8 @@ func newClustered(cc *configs.Cluster, raftLn net.Listener, terms termConfig, ke
 	if ncfg.DataDir == "" {
 		return nil, fmt.Errorf("%w: cluster.data_dir is required", configs.ErrConfig)
 	}
-	if err := os.MkdirAll(ncfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("system: cluster data dir: %w", err)
-	}
+	// cluster.New creates DataDir when missing and fsyncs it into its
+	// parent, which os.MkdirAll would not.
 	state := cluster.NewSealedState(keys)
 	nlog := log.With("node", ncfg.NodeID)
 	state.OnStop(func(err error) {
