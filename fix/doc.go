@@ -75,13 +75,15 @@
 // ends the session (ErrSubmitFailed), as quickfix does itself when its
 // store refuses a Heartbeat. A request is thus either handed to the
 // session (and FIX resend delivers it) or back with its sender, never
-// both, never neither. One refusal is not reclaimed: a sealed store's
-// save that failed and could not be undone (journal.ErrRollback: the
-// fsync failed, then the cut of the record) may have left the message,
-// numbered, in the store, and the next start would count it as handed
-// and resend it. That request counts as handed, in doubt: the session
-// ends, the store takes nothing more (its journal's failure is sticky),
-// and the next start's Handed answers from what the store then holds.
+// both, never neither. One refusal is not reclaimed: a save that failed
+// and could not be undone (a sealed store's journal.ErrRollback: the
+// fsync failed, then the cut of the record; a file store's index entry
+// that could not be cut) may have left the message, numbered, in the
+// store, and the next start would keep it and resend it. That request
+// counts as handed, in doubt: the session ends, the store takes nothing
+// more (its journal's failure is sticky; the file store refuses every
+// later save), and the next start's Handed answers from what the store
+// then holds.
 //
 // After a restart, Handed tells the order manager which requests the
 // session had before the process stopped: the store held them under a

@@ -78,9 +78,9 @@ var (
 	// quickfix refused a request it submitted (the session's store could
 	// not save it): the request was not sent, and comes back, reclaimed,
 	// with those queued behind it; unless the store could not undo the
-	// failed save (journal.ErrRollback): that request counts as handed,
-	// in doubt, and the next start's Handed tells (see the package
-	// documentation).
+	// failed save (a sealed store's journal.ErrRollback, a file store's
+	// errSaveNotUndone): that request counts as handed, in doubt, and the
+	// next start's Handed tells (see the package documentation).
 	ErrSubmitFailed = errors.New("fix: quickfix refused a message")
 	// ErrStopped reports that the session ended because Run's context ended.
 	ErrStopped = errors.New("fix: stopped")
@@ -99,6 +99,13 @@ var (
 	// errSeqTooLow reports a connection ended because quickfix refused
 	// the upstream's Logon: its MsgSeqNum was below the one expected.
 	errSeqTooLow = errors.New("fix: the upstream's MsgSeqNum is below the one expected (its sequence numbers went back)")
+	// errSaveNotUndone reports, with the save's own error, that a file
+	// store's save failed and the entry it may have left in the message
+	// index (numbered, perhaps whole) could not be cut either: a start
+	// after a crash of the machine keeps it, and resends it when the
+	// upstream asks for its MsgSeqNum. Its request is in doubt, as after
+	// a sealed store's journal.ErrRollback (see pacer.inDoubt).
+	errSaveNotUndone = errors.New("fix: the store could not undo the failed save")
 	// errNoLogon reports a connection not dialed because quickfix wrote no
 	// whole first message (its Logon) on it in time.
 	errNoLogon = fmt.Errorf("%w: no Logon from quickfix", errNotDialed)

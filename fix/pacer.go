@@ -472,7 +472,7 @@ func (p *pacer) run(ctx context.Context) {
 		}
 		if err := p.submit(om.m); err != nil {
 			var end bool
-			if om.req != nil && errors.Is(err, journal.ErrRollback) {
+			if om.req != nil && saveInDoubt(err) {
 				end = p.inDoubt()
 				p.sub.Unlock()
 				id, _ := RequestID(om.req)
@@ -553,11 +553,20 @@ func (p *pacer) refused(om outMsg) (endSession bool) {
 	return p.loggedOn
 }
 
+// saveInDoubt reports whether err, quickfix's refusal of a submission,
+// says the store failed to save the message and could not undo the save
+// either: a sealed store's journal.ErrRollback, a file store's
+// errSaveNotUndone (its index entry not cut).
+func saveInDoubt(err error) bool {
+	return errors.Is(err, journal.ErrRollback) || errors.Is(err, errSaveNotUndone)
+}
+
 // inDoubt records that quickfix refused a request because its store failed
-// to save it and could not undo the save either (journal.ErrRollback, the
-// sealed store): the message, numbered, may be in the store at the next
-// start, which then counts the request as handed (Handed) and resends it
-// when the upstream asks for its MsgSeqNum. Given back as never sent
+// to save it and could not undo the save either (saveInDoubt: the sealed
+// store's journal.ErrRollback, the file store's errSaveNotUndone): the
+// message, numbered, may be in the store at the next start, which then
+// resends it when the upstream asks for its MsgSeqNum (and Handed counts
+// the request as handed, or as unknown after a crash of the machine). Given back as never sent
 // (reclaimed), the order manager would hold it for a session that cannot
 // log on again (its store failed) and reject it once its hold ran out,
 // and the next start would resend the stored copy: an order executed
@@ -565,7 +574,8 @@ func (p *pacer) refused(om outMsg) (endSession bool) {
 // on, sent twice). So it has left, as if handed: the
 // order manager waits for its answer, and the next start's Handed decides
 // from what the store holds. The store accepts nothing more (the
-// journal's failure is sticky); the pacer submits nothing until the next
+// journal's failure is sticky; the file store refuses every save after
+// it, reservedStore.broken); the pacer submits nothing until the next
 // logon, and reports whether the session was logged on, which the caller
 // then tells failed. Called by run with sub locked.
 func (p *pacer) inDoubt() (endSession bool) {

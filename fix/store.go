@@ -642,9 +642,13 @@ func (s *reservedStore) SaveMessageAndIncrNextSenderMsgSeqNum(seq int, msg []byt
 		// the same number, and a resend would send both, the one never
 		// sent first. The index is cut back; if it cannot be, the store
 		// refuses every later save (the session can send nothing until a
-		// restart, whose open cuts it: cutUnsent).
+		// restart, whose open cuts it: cutUnsent), and this save's error
+		// says so (errSaveNotUndone): a start after a crash of the machine
+		// keeps the entry (cutDamaged cuts only what is torn) and resends
+		// it, so its request is in doubt, not given back (pacer.inDoubt).
 		if cerr := cutUnsent(s.unsent, s.MessageStore.NextSenderMsgSeqNum()); cerr != nil {
 			s.broken = fmt.Errorf("fix: store refuses saves after a failed save it could not undo (%v): %w", err, cerr)
+			return fmt.Errorf("%w (%w: %w)", err, errSaveNotUndone, cerr)
 		}
 	}
 	return err

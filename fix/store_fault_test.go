@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/quickfixgo/quickfix"
+	"github.com/quickfixgo/tag"
 )
 
 // idMsg is a stored NewOrderSingle numbered seq with ClOrdID id.
@@ -524,6 +525,94 @@ func TestStoreRefusesSavesAfterAnUndoneFailure(t *testing.T) {
 	}
 	if got := storedAt(t, st2, 1, 4); strings.Join(got, " ") != "ord1 ord2 ord3 sent" {
 		t.Errorf("a resend of 1..4 sends %q, want ord1..ord3 and sent", got)
+	}
+}
+
+// TestStoreUndoneSaveFailureIsInDoubt: a file store's save of a request
+// that fails, and whose index entry cannot be cut either (a dying disk),
+// may leave the message indexed, whole, under its number: the store
+// refuses every later save, but a start after a crash of the machine keeps
+// the entry (only a torn tail is cut then) and resends it when the venue
+// asks for its MsgSeqNum. So the request is in doubt, as after a sealed
+// store's journal.ErrRollback: the pacer counts it as handed and does not
+// give it back; the session ends, and only what was queued behind it is
+// reclaimed. Before, it was reclaimed as never sent: the order manager
+// held it for a session that could not log on again and rejected it when
+// its hold ran out, while the restart after the crash resent the stored
+// order (executed after its client was told it was rejected). A later
+// save the broken store refuses left nothing: it is not in doubt.
+func TestStoreUndoneSaveFailureIsInDoubt(t *testing.T) {
+	dir := t.TempDir()
+	_, sid, st := bootedStore(t, dir, "boot-1")
+	saveOrders(t, st, 1, 3)
+	hdr := filepath.Join(dir, storePrefix(sid)+".header")
+	rs := st.(*reservedStore)
+	rs.MessageStore = &faultyStore{MessageStore: rs.MessageStore, fail: func(inner quickfix.MessageStore, seq int, msg []byte) error {
+		if err := inner.SaveMessage(seq, msg); err != nil {
+			t.Fatal(err)
+		}
+		// The index's file can no longer be read by name: the cut fails.
+		if err := os.Rename(hdr, hdr+".away"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(hdr, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Errorf("unable to write to file: %w", syscall.EIO)
+	}}
+
+	r := newRefuseRig(t, "", nil)
+	p := r.p
+	submit := p.submit
+	var later error
+	p.submit = func(m *quickfix.Message) error {
+		if id, _ := m.Body.GetString(tag.ClOrdID); id == "b" {
+			err := st.SaveMessageAndIncrNextSenderMsgSeqNum(4, idMsg(4, "b"))
+			later = st.SaveMessageAndIncrNextSenderMsgSeqNum(4, idMsg(4, "x"))
+			return err
+		}
+		return submit(m)
+	}
+	p.setUp(true)
+	for _, id := range []string{"a", "b", "c"} {
+		if err := p.enqueueReq(newProbe(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.start(t)
+	if err := <-r.failed; !errors.Is(err, errSaveNotUndone) {
+		t.Fatalf("the failed save of b reported as %v; want errSaveNotUndone", err)
+	}
+	if later == nil || saveInDoubt(later) {
+		t.Fatalf("a save after it: %v; want refused, and not in doubt (it left nothing)", later)
+	}
+	if got := fmt.Sprint(r.submittedSoFar()); got != "[a]" {
+		t.Fatalf("submitted %s; want only [a], nothing behind the failed b", got)
+	}
+	if q, l := p.queued.Load(), p.left.Load(); q != 3 || l != 2 {
+		t.Fatalf("queued %d, left %d; want 3, 2: b, in doubt, has left", q, l)
+	}
+	p.setUp(false)
+	if got := p.reclaim(); fmt.Sprint(got) != "[c]" {
+		t.Fatalf("reclaimed %v; want [c]: b may be in the store, and is not given back as never sent", got)
+	}
+
+	// The machine crashes; the disk is back at the next boot.
+	if err := killStore(rs); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(hdr); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(hdr+".away", hdr); err != nil {
+		t.Fatal(err)
+	}
+	st2, scan := reopenStore(t, dir, sid, "boot-2")
+	if got := storedAt(t, st2, 4, st2.NextSenderMsgSeqNum()); fmt.Sprint(got) != "[b]" {
+		t.Fatalf("after the crash a resend from 4 sends %v; want [b], kept: that is why b is in doubt", got)
+	}
+	if !scan.lost && !scan.handed["b"] {
+		t.Errorf("after the crash the store neither holds b as handed nor is marked lost: Handed would answer HandedNo, and b be sent twice")
 	}
 }
 
