@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -398,5 +400,71 @@ func TestReplicatedStoresDoNotScan(t *testing.T) {
 	defer rs.Close()
 	if iterations != 0 {
 		t.Fatalf("opening the store read its messages %d times; want none", iterations)
+	}
+}
+
+// TestFileStoresReadErrorTold: a read of a FileStores store's messages
+// that fails (a message changed on disk after the start: a resend the
+// peer asked for, not made) is told to OnReadError's fn, with the store's
+// session, once per read, and without the store's lock held: fn (the
+// broker acceptor's count) may use the store, and a slow fn does not
+// hold up the session's other calls.
+func TestFileStoresReadErrorTold(t *testing.T) {
+	dir := t.TempDir()
+	tf, sid := newTestStoreFactory(t, dir)
+	fs := NewFileStores(tf.settings, dir, nil, false, tf.log)
+	var (
+		st     quickfix.MessageStore
+		told   []error
+		locked bool
+	)
+	fs.OnReadError(func(s quickfix.SessionID, err error) {
+		if s != sid {
+			t.Errorf("told of session %v; want %v", s, sid)
+		}
+		l := st.(*reservedStore).MessageStore.(*LockedStore)
+		if l.mu.TryLock() {
+			l.mu.Unlock()
+		} else {
+			locked = true
+		}
+		told = append(told, err)
+	})
+	st, err := fs.Create(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	for seq := 1; seq <= 2; seq++ {
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, idMsg(seq, "ord"+strconv.Itoa(seq))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.GetMessages(1, 2); err != nil || len(told) != 0 {
+		t.Fatalf("a read of whole messages: %v, told %v; want no error, nothing told", err, told)
+	}
+	body := filepath.Join(dir, storePrefix(sid)+".body")
+	b, err := os.ReadFile(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("11=ord2"))
+	if i < 0 {
+		t.Fatalf("ord2 not in %q", b)
+	}
+	b[i+len("11=ord")] ^= 0x01 // ord2 -> ord3
+	if err := os.WriteFile(body, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, gerr := st.GetMessages(1, 2)
+	ierr := st.IterateMessages(2, 2, func([]byte) error { return nil })
+	if !errors.Is(gerr, ErrStoreDamaged) || !errors.Is(ierr, ErrStoreDamaged) {
+		t.Fatalf("reads of a changed message: %v, %v; want ErrStoreDamaged", gerr, ierr)
+	}
+	if len(told) != 2 || !errors.Is(told[0], ErrStoreDamaged) || !errors.Is(told[1], ErrStoreDamaged) {
+		t.Fatalf("told %v; want each of the two failed reads, ErrStoreDamaged", told)
+	}
+	if locked {
+		t.Error("fn was called with the store's lock held")
 	}
 }
