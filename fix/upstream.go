@@ -158,7 +158,10 @@ func (u *Upstream) Name() string { return u.cfg.Name }
 // the request is queued for the session. If the session drops before the
 // request was handed to quickfix, it is returned to the caller by
 // Handler.OnSessionDown (reclaimed) and never sent by this package; so
-// is a request quickfix refused (ErrSubmitFailed ends the session). A
+// is a request quickfix refused (ErrSubmitFailed ends the session),
+// unless its store could not undo the failed save: that one counts as
+// handed, in doubt, and the next start's Handed tells (see the package
+// documentation). A
 // Send racing the session's end is either refused or reclaimed. Once
 // handed (given a MsgSeqNum and stored), it is sent exactly once: a copy
 // the upstream missed is resent by FIX resend recovery with
@@ -188,7 +191,8 @@ func (u *Upstream) Send(req any) error {
 // Queued counts the messages that have entered the session's own queue
 // since the Upstream was made; Left counts those that have left it, handed
 // to quickfix or given back by OnSessionDown (a request quickfix refused
-// leaves only when given back). The queue is first in, first
+// leaves only when given back, or, in doubt, as handed: see
+// ErrSubmitFailed). The queue is first in, first
 // out, so a request Send queued has left once Left reaches the Queued read
 // after that Send returned. While it has not, the upstream cannot have
 // seen it: the order manager does not time its answer (the queue may hold
