@@ -144,6 +144,10 @@ func (m *Manager) newDay() {
 	}
 	m.risk.RolloverTo(date)
 	m.log.Info("orders: a new trading day", "day", date)
+	if ref, stale := m.risk.RefDay(); stale {
+		m.log.Error("orders: the reference data is not today's: new orders and replaces are refused (risk.not_trading) until a restart with today's (orders.risk.ref_day)",
+			"ref_day", ref, "day", date)
+	}
 }
 
 // journalDay journals risk's day, date (dayRec), and makes the journal's

@@ -24,7 +24,8 @@ import (
 //  6. client order id unused today (risk.duplicate_clordid)
 //  7. symbol known, not restricted, not halted (risk.unknown_symbol,
 //     risk.restricted, risk.not_trading)
-//  8. trading phase accepts orders (risk.session_closed)
+//  8. trading phase accepts orders (risk.session_closed); the reference
+//     data is the current trading day's (Config.RefDay; risk.not_trading)
 //  9. price within the daily band, on the tick (risk.price_band, risk.tick)
 //  10. lot rules (risk.lot, risk.odd_lot), board maximum (risk.max_qty)
 //  11. order value (risk.max_notional)
@@ -99,6 +100,9 @@ func (c *Checker) newOrder(o *Order, now time.Time, live bool) (*Reservation, *R
 	in := &c.instr[idx]
 	if live && !ph.AcceptsNew() {
 		return nil, reject(CodeSessionClosed, c.sched.closedText(now))
+	}
+	if rej := c.refDayCheck(live); rej != nil {
+		return nil, rej
 	}
 	if rej := priceCheck(in, o.Price, live); rej != nil {
 		return nil, rej
@@ -225,7 +229,8 @@ func (c *Checker) cancel(x *Cancel, now time.Time, live bool) *Reject {
 // working, has no replace pending and has o's symbol and side
 // (risk.unknown_order, risk.replace_pending, risk.unsupported_type); the
 // phase accepts both orders and cancels (risk.session_closed,
-// risk.no_cancel_period); the price band and tick; the new leaves
+// risk.no_cancel_period); the reference data is the current trading
+// day's (risk.not_trading); the price band and tick; the new leaves
 // (o.Qty minus the filled quantity) are positive (risk.bad_qty), meet the
 // lot rules and o.Qty is within the board maximum; the new leaves' value
 // is within the maximum; and whatever the replace needs beyond what the
@@ -278,6 +283,9 @@ func (c *Checker) replace(orig string, o *Order, now time.Time, live bool) (*Res
 		if !ph.AcceptsCancel() {
 			return nil, reject(CodeNoCancelPeriod, noCancelText(ph))
 		}
+	}
+	if rej := c.refDayCheck(live); rej != nil {
+		return nil, rej
 	}
 	if rej := priceCheck(in, o.Price, live); rej != nil {
 		return nil, rej
@@ -447,6 +455,20 @@ func (c *Checker) instrument(symbol string, live bool) (int32, *Reject) {
 	}
 	return idx, nil
 }
+
+// refDayCheck refuses (live) an order or replace on a trading day the
+// reference data is not for (Config.RefDay): its band would be another
+// day's. c.mu must be held.
+func (c *Checker) refDayCheck(live bool) *Reject {
+	if !live || c.refDay == 0 || c.refDay == c.day {
+		return nil
+	}
+	return reject(CodeNotTrading, fmt.Sprintf("the reference data (previous closes, price limits) is for trading day %s, not today's %s: "+
+		"new orders and replaces are refused until the gateway is restarted with today's (orders.risk.ref_day)", dayText(c.refDay), dayText(c.day)))
+}
+
+// dayText formats yyyymmdd as YYYY-MM-DD.
+func dayText(d int32) string { return fmt.Sprintf("%04d-%02d-%02d", d/10000, d/100%100, d%100) }
 
 // priceCheck checks (live) the daily band (inclusive) and the tick. A
 // replayed request is checked against the arithmetic bound only: it was

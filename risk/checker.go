@@ -47,6 +47,9 @@ type Checker struct {
 	carried []*order
 	// callerDays is set by DaysByCaller: the checks do not change the day.
 	callerDays bool
+	// refDay is Config.RefDay as yyyymmdd: new orders and replaces are
+	// refused on any other day. 0 for none (and with AlwaysOpen).
+	refDay int32
 }
 
 // instrument is an Instrument with its derived limits and switches.
@@ -117,6 +120,9 @@ func New(cfg Config, clock Clock) (*Checker, error) {
 		}
 		c.accounts[ac.ID] = a
 	}
+	if !sched.alwaysOpen {
+		c.refDay, _ = parseRefDay(cfg.RefDay) // validated by withDefaults
+	}
 	_, c.day = c.sched.at(clock.Now())
 	return c, nil
 }
@@ -134,7 +140,7 @@ func (c *Checker) Phase() Phase {
 func (c *Checker) Day() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return fmt.Sprintf("%04d-%02d-%02d", c.day/10000, c.day/100%100, c.day%100)
+	return dayText(c.day)
 }
 
 // DaysByCaller makes the caller the one to change the trading day
@@ -185,6 +191,15 @@ func (c *Checker) AlwaysOpen() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.sched.alwaysOpen
+}
+
+// RefDay returns the trading day (yyyymmdd) the reference data is for
+// (Config.RefDay), and whether it is not the current trading day: new
+// orders and replaces are then refused. 0 and false when not checked.
+func (c *Checker) RefDay() (ref int32, stale bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refDay, c.refDay != 0 && c.refDay != c.day
 }
 
 // DayOf returns the date of t (yyyymmdd) in the schedule's time zone, as

@@ -78,6 +78,18 @@ type Config struct {
 	// outlives either). Zero means orders stay working when their session
 	// drops.
 	CancelOnDisconnect bool `yaml:"cancel_on_disconnect"`
+	// RefDay is the trading day (YYYY-MM-DD, in the schedule's time
+	// zone) that the instruments' previous closes, and so their price
+	// bands, are for. On any other trading day new orders and replaces are
+	// refused (risk.not_trading), cancels still pass: a process that runs
+	// on past midnight keeps the reference data it was built with, and
+	// would check the next day's orders against the day before's limits.
+	// Ignored with Schedule.AlwaysOpen (the simulator's venue, whose
+	// prices do not close). Zero means not checked by New; the gateway
+	// (package system) fills in the date it started on when the file
+	// names none, so a gateway started on a weekend or in the evening
+	// for the next session must name that day.
+	RefDay string `yaml:"ref_day"`
 	// KillCancelsResting makes SetKill return the working orders of the
 	// killed account (or of all accounts) for the caller to cancel, and
 	// Owed, after a restart or a change of leader, those still working
@@ -230,6 +242,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Schedule.Location == "" {
 		cfg.Schedule.Location = DefaultLocation
 	}
+	if _, err := parseRefDay(cfg.RefDay); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
 }
 
@@ -264,4 +279,16 @@ func newSchedule(sc ScheduleConfig) (schedule, error) {
 		s.holidays[dateKey(d)] = true
 	}
 	return s, nil
+}
+
+// parseRefDay parses Config.RefDay as yyyymmdd; 0 for none.
+func parseRefDay(s string) (int32, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: ref_day %q is not YYYY-MM-DD", ErrConfig, s)
+	}
+	return dateKey(d), nil
 }

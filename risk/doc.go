@@ -39,7 +39,7 @@
 //	code                    103  when
 //	risk.unknown_account     99  account not configured, or its credit flag differs from the order's
 //	risk.unknown_symbol       1  symbol not in the reference data
-//	risk.not_trading          2  symbol halted (SetHalted)
+//	risk.not_trading          2  symbol halted (SetHalted); the reference data is for another trading day (Config.RefDay)
 //	risk.session_closed       2  outside 09:15-09:25, 09:30-11:30, 13:00-15:00; weekend; holiday
 //	risk.no_cancel_period     2  cancel or replace 09:20-09:25 or 14:57-15:00 (call auctions)
 //	risk.price_band           3  price outside the daily band (±10% main and ST, ±20% ChiNext/STAR), inclusive

@@ -1,0 +1,80 @@
+package risk
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// refDay sets Config.RefDay.
+func refDay(d string) func(*Config) { return func(c *Config) { c.RefDay = d } }
+
+// TestRefDayRefusesStaleLimits: a process that runs on past midnight keeps
+// the reference data it was built with. Before, the next day's orders
+// were checked against the day before's previous closes: a price band a
+// day old (a stock that rose 10% had its limit-up still at yesterday's,
+// and one that fell let buys through above today's). Now new orders and
+// replaces on a day the reference data is not for are refused
+// risk.not_trading naming both days; cancels still pass; a replay is not
+// refused (it was checked on its own day); with AlwaysOpen nothing is.
+func TestRefDayRefusesStaleLimits(t *testing.T) {
+	c, clk := newChecker(t, refDay(monday))
+	mustNew(t, c, buy("A1", "b1", "000001.SZ", "10", 100))
+	if ref, stale := c.RefDay(); ref != 20250609 || stale {
+		t.Fatalf("RefDay on its day: %d %v", ref, stale)
+	}
+
+	clk.Set(at("2025-06-10 10:00"))
+	_, rej := c.CheckNew(buy("A1", "b2", "000001.SZ", "10", 100))
+	wantCode(t, rej, CodeNotTrading)
+	if !strings.Contains(rej.Text, "2025-06-09") || !strings.Contains(rej.Text, "2025-06-10") || !strings.Contains(rej.Text, "ref_day") {
+		t.Fatalf("text %q does not name the days and the setting", rej.Text)
+	}
+	if _, stale := c.RefDay(); !stale {
+		t.Fatal("RefDay does not report the data stale on the next day")
+	}
+	// A replayed order of today's journal is restored, and its replace
+	// refused; its cancel passes.
+	if _, rej := c.RestoreNew(buy("A1", "r1", "000001.SZ", "10", 100)); rej != nil {
+		t.Fatalf("restore refused: %s %s", rej.Code, rej.Text)
+	}
+	_, rej = c.CheckReplace("r1", buy("A1", "r2", "000001.SZ", "10", 200))
+	wantCode(t, rej, CodeNotTrading)
+	wantCode(t, c.CheckCancel(Cancel{Account: "A1", ClOrdID: "x1", OrigClOrdID: "r1"}), "")
+	checkInvariants(t, c)
+
+	// Before the session a closed session is reported first.
+	clk.Set(at("2025-06-10 08:00"))
+	_, rej = c.CheckNew(buy("A1", "b3", "000001.SZ", "10", 100))
+	wantCode(t, rej, CodeSessionClosed)
+
+	// Named for the next day (a start the evening before): refused on the
+	// start day, taken on its own.
+	c2, clk2 := newChecker(t, refDay("2025-06-10"))
+	_, rej = c2.CheckNew(buy("A1", "b1", "000001.SZ", "10", 100))
+	wantCode(t, rej, CodeNotTrading)
+	clk2.Set(at("2025-06-10 10:00"))
+	mustNew(t, c2, buy("A1", "b1", "000001.SZ", "10", 100))
+
+	// Not checked when not set, nor with AlwaysOpen.
+	c3, clk3 := newChecker(t, nil)
+	clk3.Set(at("2025-06-10 10:00"))
+	mustNew(t, c3, buy("A1", "b1", "000001.SZ", "10", 100))
+	c4, clk4 := newChecker(t, func(cfg *Config) { cfg.RefDay = monday; cfg.Schedule.AlwaysOpen = true })
+	clk4.Set(at("2025-06-10 10:00"))
+	mustNew(t, c4, buy("A1", "b1", "000001.SZ", "10", 100))
+	if _, stale := c4.RefDay(); stale {
+		t.Fatal("RefDay stale with AlwaysOpen")
+	}
+}
+
+// TestRefDayInvalid: ref_day must be a date.
+func TestRefDayInvalid(t *testing.T) {
+	for _, d := range []string{"2025-6-9", "20250609", "2025-02-30"} {
+		cfg := testConfig()
+		cfg.RefDay = d
+		if _, err := New(cfg, nil); !errors.Is(err, ErrConfig) {
+			t.Errorf("ref_day %q: %v", d, err)
+		}
+	}
+}
