@@ -322,3 +322,38 @@ func TestRejectError(t *testing.T) {
 
 // isReject reports whether err is a Reject with code, through errors.Is.
 func isReject(err error, code string) bool { return errors.Is(err, &Reject{Code: code}) }
+
+// TestReplaceMaxQty: a replace raising an order's quantity is checked
+// against the board maximum as a new order is (the new total, fills
+// included), and holds only the cash its increase needs, once.
+func TestReplaceMaxQty(t *testing.T) {
+	for _, tc := range []struct {
+		name, sym, price string
+		max              int64
+		step             int64 // the smallest quantity over the maximum: a lot, or a share on STAR
+	}{
+		{name: "main", sym: "000001.SZ", price: "9", max: 1_000_000, step: 100},
+		{name: "chinext", sym: "300750.SZ", price: "160", max: 300_000, step: 100},
+		{name: "star", sym: "688981.SH", price: "40", max: 100_000, step: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := newChecker(t, nil)
+			mustNew(t, c, buy("A1", "o1", tc.sym, tc.price, 1000))
+			before := snap(t, c, "A1")
+			_, rej := c.CheckReplace("o1", buy("A1", "o2", tc.sym, tc.price, tc.max+tc.step))
+			wantCode(t, rej, CodeMaxQty)
+			if st := snap(t, c, "A1"); st.Cash != before.Cash || st.Reserved != before.Reserved {
+				t.Fatalf("a refused replace changed the account: %+v, was %+v", st, before)
+			}
+			r, rej := c.CheckReplace("o1", buy("A1", "o3", tc.sym, tc.price, tc.max))
+			wantCode(t, rej, "")
+			if want := px(tc.price) * refdata.Price(tc.max-1000); r.Cash != want {
+				t.Fatalf("replace to the maximum holds %s more, want %s (its increase only)", r.Cash, want)
+			}
+			if st := snap(t, c, "A1"); st.Reserved != px(tc.price)*refdata.Price(tc.max) {
+				t.Fatalf("reserved %s, want the new terms' %s", st.Reserved, px(tc.price)*refdata.Price(tc.max))
+			}
+			checkInvariants(t, c)
+		})
+	}
+}
