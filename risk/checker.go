@@ -143,6 +143,24 @@ func (c *Checker) Day() string {
 	return dayText(c.day)
 }
 
+// FirstSessionDay returns, as YYYY-MM-DD, the clock's local date if it
+// has a session, else the first later date that does (weekends and
+// Schedule.Holidays skipped): the trading day reference data loaded now
+// is for. It changes nothing.
+func (c *Checker) FirstSessionDay() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.sched // a copy: the day cache walked here is not the checker's
+	t := c.clock.Now()
+	for i := 0; i < 366; i++ { // a year without a session is a schedule error
+		if _, date := s.at(t); s.trading || s.alwaysOpen {
+			return dayText(date)
+		}
+		t = time.Unix(s.dayEnd, 0)
+	}
+	return dayText(c.day)
+}
+
 // DaysByCaller makes the caller the one to change the trading day
 // (DayDue, then RolloverTo or Rollover): the checks keep the day they find,
 // however late the clock. orders.Manager calls it, and journals each

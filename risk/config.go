@@ -87,8 +87,9 @@ type Config struct {
 	// Ignored with Schedule.AlwaysOpen (the simulator's venue, whose
 	// prices do not close). Zero means not checked by New; the gateway
 	// (package system) fills in the date it started on when the file
-	// names none, so a gateway started on a weekend or in the evening
-	// for the next session must name that day.
+	// names none, or, started on a weekend or a holiday, the next session
+	// day's (Checker.FirstSessionDay), so only a gateway started in the
+	// evening for the next session must name that day.
 	RefDay string `yaml:"ref_day"`
 	// KillCancelsResting makes SetKill return the working orders of the
 	// killed account (or of all accounts) for the caller to cancel, and

@@ -78,3 +78,27 @@ func TestRefDayInvalid(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstSessionDay: the trading day reference data loaded now is for
+// is today's on a session day, else the next session's: a gateway
+// started on a weekend or a holiday with Monday's data takes Monday's
+// orders (before, it pinned the start day and refused them all).
+func TestFirstSessionDay(t *testing.T) {
+	c, clk := newChecker(t, nil)
+	for _, tc := range []struct{ now, want string }{
+		{monday + " 10:00", "2025-06-09"},
+		{"2025-06-13 18:00", "2025-06-13"}, // Friday evening: Friday's (name the next day in ref_day)
+		{"2025-06-14 10:00", "2025-06-16"}, // Saturday
+		{"2025-06-15 23:59", "2025-06-16"}, // Sunday
+		{"2025-09-30 20:00", "2025-09-30"},
+		{"2025-10-01 10:00", "2025-10-02"}, // a holiday (the test schedule's)
+	} {
+		clk.Set(at(tc.now))
+		if got := c.FirstSessionDay(); got != tc.want {
+			t.Errorf("at %s: %s, want %s", tc.now, got, tc.want)
+		}
+	}
+	if got, want := c.Day(), "2025-06-09"; got != want {
+		t.Errorf("the checker's own day moved to %s (want %s)", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package system
 import (
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 // midnight builds a new one) is told so (risk.Config.RefDay), and refuses
 // a later day's orders rather than check them against the start day's
 // price limits; before, a gateway or a cluster node running past midnight
-// served the next day with the day before's bands. A file naming ref_day
+// served the next day with the day before's bands. Started on a weekend or
+// a holiday, the pinned day is the next session's. A file naming ref_day
 // keeps it; with always_open (the simulator) nothing is pinned.
 func TestOrderTermsPinRefDay(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -38,9 +40,9 @@ func TestOrderTermsPinRefDay(t *testing.T) {
 			}
 			cfg.Orders.Risk.Schedule.AlwaysOpen = tc.alwaysOpen
 			cfg.Orders.Risk.RefDay = tc.refDay
-			before := time.Now().In(cst).Format(time.DateOnly)
+			before := firstSession(time.Now().In(cst), cfg.Orders.Risk.Schedule.Holidays)
 			terms, err := orderTerms(cfg, prometheus.NewRegistry(), log)
-			after := time.Now().In(cst).Format(time.DateOnly)
+			after := firstSession(time.Now().In(cst), cfg.Orders.Risk.Schedule.Holidays)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,5 +54,17 @@ func TestOrderTermsPinRefDay(t *testing.T) {
 				t.Fatalf("ref_day %q, want %q", got, tc.refDay)
 			}
 		})
+	}
+}
+
+// firstSession is t's date (YYYY-MM-DD) or, on a weekend or one of
+// holidays, the next that is neither.
+func firstSession(t time.Time, holidays []string) string {
+	for {
+		d := t.Format(time.DateOnly)
+		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday && !slices.Contains(holidays, d) {
+			return d
+		}
+		t = t.AddDate(0, 0, 1)
 	}
 }

@@ -223,10 +223,11 @@ func orderTerms(cfg *configs.File, reg *prometheus.Registry, log *slog.Logger) (
 	}
 	if rcfg.RefDay == "" && !rcfg.Schedule.AlwaysOpen {
 		// The reference data was loaded with the file: it is the start
-		// day's. Every term's checker keeps it, and refuses orders on a
-		// later day rather than check them against its limits.
-		rcfg.RefDay = chk.Day()
-		log.Info("orders: the reference data (previous closes) is taken as the start day's; set orders.risk.ref_day to name another", "ref_day", rcfg.RefDay)
+		// day's, or, started on a weekend or a holiday, the next
+		// session's. Every term's checker keeps it, and refuses orders
+		// on a later day rather than check them against its limits.
+		rcfg.RefDay = chk.FirstSessionDay()
+		log.Info("orders: the reference data (previous closes) is taken as the first trading day from the start day's; set orders.risk.ref_day to name another", "ref_day", rcfg.RefDay)
 	}
 	var credit []string
 	for _, a := range rcfg.Accounts {
