@@ -20,6 +20,9 @@ func TestStatusAndCollector(t *testing.T) {
 		t.Fatalf("leader status %+v", st)
 	}
 	for _, f := range c.followers(leader) {
+		// The commit waits for one follower only: the other learns of
+		// the leader (and the records) when its appends arrive.
+		f.fsm.waitLen(t, 5)
 		fs := f.node.Status()
 		if fs.Role != "follower" || fs.LeaderID != leader.id || fs.Term != st.Term {
 			t.Fatalf("%s status %+v; leader's %+v", f.id, fs, st)
