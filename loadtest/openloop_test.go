@@ -131,7 +131,10 @@ func TestUnansweredOrdersInTheTail(t *testing.T) {
 	tr := &trader{w: w, account: "A1", prefix: "T-", track: newOrderTracker(0, w.stats, w.ack, w.firstExec)}
 	tr.sess = &lostSession{track: tr.track}
 	w.traders = []*trader{tr}
-	start := time.Now()
+	// The run's times lie in the past: finish takes the clock as the
+	// moment the tester stops waiting, which must come after the window
+	// ends (start+3ms), however fast the test runs.
+	start := time.Now().Add(-time.Second)
 	w.setRecording(true, start)
 	order := func(id string, intended time.Time) *trackedOrder {
 		o := &trackedOrder{id: id, account: "A1", symbol: "600000.SH", qty: 100, intended: intended,
