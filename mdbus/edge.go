@@ -330,9 +330,9 @@ func (e *Edge) Run(ctx context.Context) error {
 			// long as the last, up to RetryMax.
 			e.retryWait = min(2*e.retryWait, e.cfg.RetryMax)
 		case <-drops.C:
-			if nc.IsClosed() {
+			if err := closedErr(nc); err != nil {
 				e.cfg.Log.Error("mdbus: the bus connection is closed for good; the edge stops", "err", nc.LastError())
-				return fmt.Errorf("%w (last error: %v)", ErrConnClosed, nc.LastError())
+				return err
 			}
 			if n := droppedBy(subs); n != dropped {
 				e.drops.Add(uint64(n - dropped))
@@ -357,9 +357,10 @@ func droppedBy(subs []*nats.Subscription) int {
 	return total
 }
 
-// dropCheck is how often the edge reads its subscriptions' drop counts
-// and checks its epoch's and its publisher's liveness.
-const dropCheck = 100 * time.Millisecond
+// dropCheck is how often the edge reads its subscriptions' drop counts,
+// checks its epoch's and its publisher's liveness and its connection
+// (closedErr).
+const dropCheck = connCheck
 
 // checkSilence takes the publisher for lost once no heartbeat of the
 // epoch has come for Silence while connected: its books may have moved

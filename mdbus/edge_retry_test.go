@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"sgw/orderbook"
 )
 
@@ -112,11 +110,7 @@ func TestEdgeConnClosedEndsRun(t *testing.T) {
 	ins := testInstruments(1)
 	p := newHandPub(t, n, 7)
 	p.send(ins[0].Symbol, 5, orderbook.StateTrading)
-	nc, err := nats.Connect(n.url(), nats.MaxReconnects(1), nats.ReconnectWait(10*time.Millisecond), nats.ReconnectJitter(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := n.connectOnce(t)
 	e, err := NewEdge(handEdge(nc, ins))
 	if err != nil {
 		t.Fatal(err)

@@ -15,8 +15,10 @@ var (
 	// ErrRefused reports a snapshot request the publisher answered with an
 	// error (an unknown symbol).
 	ErrRefused = errors.New("mdbus: snapshot refused")
-	// ErrConnClosed reports that the Edge's NATS connection was closed
-	// for good while it ran (Edge.Run): nats.go no longer reconnects it,
-	// so the edge cannot recover; its process should be restarted.
+	// ErrConnClosed reports that the NATS connection of an Edge or a
+	// Publisher was closed for good while it ran (Edge.Run,
+	// Publisher.RunEpoch): nats.go no longer reconnects it, so it cannot
+	// recover; its process should be restarted (a cluster node's term
+	// ends).
 	ErrConnClosed = errors.New("mdbus: NATS connection closed")
 )

@@ -89,6 +89,19 @@ func (n *natsServer) connect(t testing.TB) *nats.Conn {
 	return nc
 }
 
+// connectOnce returns a connection that nats.go closes for good once it
+// fails to reconnect after one disconnection (MaxReconnects 1), closed at
+// cleanup.
+func (n *natsServer) connectOnce(t testing.TB) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(n.url(), nats.MaxReconnects(1), nats.ReconnectWait(10*time.Millisecond), nats.ReconnectJitter(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
 // ingest is a running ingest Engine fed with a synthetic stream of
 // events, written here and sharing nothing with the feed decoders.
 type ingest struct {

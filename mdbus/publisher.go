@@ -168,8 +168,15 @@ func (p *Publisher) Stats() PublisherStats {
 }
 
 // Run answers snapshot requests and publishes every Update of every shard
-// until ctx ends, then returns nil; it returns an error only if it cannot
-// subscribe to snapshot requests. Call it once, or use RunEpoch.
+// until ctx ends, then returns nil. It returns an error if it cannot
+// subscribe to snapshot requests, or once its connection is closed for
+// good (an error wrapping ErrConnClosed, within connCheck): nats.go gave
+// up on it (MaxReconnects reached, an -ERR from the server it does not
+// retry) or it was closed under the publisher. Before, Run went on
+// publishing into the closed connection, every update and heartbeat
+// refused, while every edge heard a silent publisher and served nothing
+// but stale books for as long as the ingest process lived. Call it once,
+// or use RunEpoch.
 func (p *Publisher) Run(ctx context.Context) error { return p.RunEpoch(ctx, p.cfg.Epoch) }
 
 // RunEpoch is Run under the given epoch instead of the configured one: a
@@ -177,11 +184,18 @@ func (p *Publisher) Run(ctx context.Context) error { return p.RunEpoch(ctx, p.cf
 // under its own epoch (larger than every earlier one, such as the Raft
 // leadership epoch), so edges follow the new leader's books. It may be
 // called again after it returned, never twice at once; the counters add
-// up across calls. epoch 0 is refused.
+// up across calls. epoch 0 is refused. A cluster node whose connection
+// is closed for good ends its term (the error), so that a node that can
+// publish leads.
 func (p *Publisher) RunEpoch(ctx context.Context, epoch uint64) error {
 	if epoch == 0 {
 		return fmt.Errorf("%w: epoch 0", ErrConfig)
 	}
+	if err := closedErr(p.cfg.Conn); err != nil {
+		return err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	var wg sync.WaitGroup
 	readers := make([]*orderbook.Reader, p.cfg.Books.Shards())
 	for i := range readers {
@@ -213,12 +227,25 @@ func (p *Publisher) RunEpoch(ctx context.Context, epoch uint64) error {
 		defer wg.Done()
 		p.heartbeats(ctx, epoch)
 	}()
-	<-ctx.Done()
+	check := time.NewTicker(connCheck)
+	defer check.Stop()
+	var closed error
+	for closed == nil && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-check.C:
+			closed = closedErr(p.cfg.Conn)
+		}
+	}
+	if closed != nil {
+		p.cfg.Log.Error("mdbus: the bus connection is closed for good; the publisher stops", "err", p.cfg.Conn.LastError())
+	}
+	stop()
 	wg.Wait()
 	if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		p.cfg.Log.Warn("mdbus: unsubscribe snapshot requests", "err", err)
 	}
-	return nil
+	return closed
 }
 
 // answer replies to one snapshot request and returns buf for reuse. A

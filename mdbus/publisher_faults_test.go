@@ -3,6 +3,7 @@ package mdbus
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -129,5 +130,44 @@ func TestPublisherLeavesNewerEpochRequests(t *testing.T) {
 	}
 	if want := []string{"same", "older", "none"}; !slices.Equal(got, want) {
 		t.Fatalf("replies to %v; want %v", got, want)
+	}
+}
+
+// TestPublisherConnClosedEndsRun: the publisher's connection is closed for
+// good (nats.go gives up after MaxReconnects; an -ERR it does not retry
+// does the same). RunEpoch returns an error wrapping ErrConnClosed, so
+// that the ingest process stops (a cluster node's term ends) and its
+// supervisor restarts it; a later RunEpoch on that connection returns it
+// at once. Before, RunEpoch went on publishing into the closed
+// connection, every update and heartbeat refused, while the edges heard a
+// silent publisher and served only stale books.
+func TestPublisherConnClosedEndsRun(t *testing.T) {
+	n := startNATS(t)
+	g := newIngest(t, 2)
+	nc := n.connectOnce(t)
+	p, err := NewPublisher(PublisherConfig{Conn: nc, Books: g.e, Subject: "md", Heartbeat: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.RunEpoch(ctx, 3) }()
+	waitFor(t, "a heartbeat", func() bool { return p.Stats().Beats > 0 })
+	n.srv.Shutdown()
+	n.srv.WaitForShutdown()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrConnClosed) {
+			t.Fatalf("RunEpoch returned %v, want ErrConnClosed", err)
+		}
+		if !nc.IsClosed() {
+			t.Fatal("RunEpoch returned while the connection was not closed")
+		}
+	case <-time.After(testBound):
+		t.Fatalf("RunEpoch still running %v after its connection closed (closed %v, stats %+v)", testBound, nc.IsClosed(), p.Stats())
+	}
+	if err := p.RunEpoch(ctx, 4); !errors.Is(err, ErrConnClosed) {
+		t.Fatalf("RunEpoch on the closed connection returned %v, want ErrConnClosed", err)
 	}
 }
