@@ -31,7 +31,8 @@
 //
 // Goroutines: a Publisher runs one goroutine per shard (Run), one for
 // heartbeats, plus the NATS subscription's for snapshot requests; an Edge runs one loop that
-// owns the Mirror and every per-symbol state (Run), and a fixed number of
+// owns the Mirror and every per-symbol state (Run), one that hands it the
+// bus messages within its byte bound (forward), and a fixed number of
 // snapshot requesters. NATS callbacks only hand events to the loop.
 //
 // What each side does on NATS, and nothing more: a Publisher publishes on

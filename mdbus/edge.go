@@ -29,13 +29,25 @@ type EdgeConfig struct {
 	// Subject is the subject prefix, as the Publisher's. Zero means
 	// DefaultSubject.
 	Subject string
-	// Buffer is how many bus messages may wait for the edge's loop; NATS
-	// drops the excess (a slow consumer). The edge checks the
-	// subscription's drop count every dropCheck: a message dropped may
+	// Buffer is how many bus messages may wait for the edge's loop; the
+	// excess is dropped (a slow consumer), as past BufferBytes. The edge
+	// checks the drop count every dropCheck: a message dropped may
 	// have been a symbol's last update, which no later gap would reveal,
 	// so every symbol goes stale and is rebuilt from a snapshot, as after
 	// a disconnection. Zero means 65536.
 	Buffer int
+	// BufferBytes bounds the bytes of the bus messages waiting for the
+	// edge's loop (their payloads and subjects): past it a message is
+	// dropped and counted as NATS's drops are (Dropped; every symbol
+	// stale, rebuilt from snapshots), but one is always taken into an
+	// empty buffer. A message longer than the largest update or
+	// heartbeat (about 108 KiB: maxStreamFrame) cannot decode: it is
+	// counted as Malformed and dropped at once, taking no room. Buffer
+	// alone bounded the buffer by count, at up to the NATS server's
+	// max_payload (1 MiB by default, up to 64 MiB) each: 65536 of them
+	// from a broken or hostile publisher while the loop fell behind.
+	// Zero means 64 MiB.
+	BufferBytes int64
 	// Pending bounds the updates a stale symbol keeps while its snapshot
 	// request is in flight; past it they are discarded and the symbol
 	// asks again. Only the symbols with a request in flight (at most
@@ -78,19 +90,25 @@ type EdgeConfig struct {
 // Stale may be called from any goroutine.
 //
 // Every piece of per-symbol state (the Mirror, pending updates, snapshot
-// bookkeeping) belongs to Run's loop. NATS callbacks (messages, the
-// connection's disconnect and reconnect) and the snapshot requesters only
-// hand events to the loop over channels; none runs under a lock.
+// bookkeeping) belongs to Run's loop. NATS callbacks (messages, through
+// forward; the connection's disconnect and reconnect) and the snapshot
+// requesters only hand events to the loop over channels; none runs under
+// a lock.
 type Edge struct {
 	cfg          EdgeConfig
 	mirror       *orderbook.Mirror
 	snapSubjects []string // by SymbolID
 
-	msgs    chan *nats.Msg
-	conn    chan bool // true: reconnected, false: disconnected
-	work    chan snapRequest
-	replies chan snapReply
-	done    chan struct{} // closed when Run returns
+	// raw receives the bus messages from NATS's reader; forward hands
+	// them on to msgs, the loop's, within BufferBytes (queued).
+	raw      chan *nats.Msg
+	msgs     chan *nats.Msg
+	queued   atomic.Int64  // bytes (msgSize) waiting in msgs: forward adds, the loop subtracts
+	overflow atomic.Uint64 // messages forward dropped past Buffer or BufferBytes
+	conn     chan bool     // true: reconnected, false: disconnected
+	work     chan snapRequest
+	replies  chan snapReply
+	done     chan struct{} // closed when Run returns
 
 	// Loop state.
 	syms      []edgeSym
@@ -168,7 +186,7 @@ type EdgeStats struct {
 	Malformed   uint64 // bus messages that did not decode
 	Unknown     uint64 // messages about symbols the edge does not carry
 	Disconnects uint64 // NATS disconnections (every symbol went stale)
-	Dropped     uint64 // messages (updates, heartbeats) NATS dropped for the edge, a slow consumer (every symbol went stale)
+	Dropped     uint64 // messages (updates, heartbeats) dropped for the edge, a slow consumer: past Buffer or BufferBytes (every symbol went stale)
 	OldEpoch    uint64 // messages of an epoch older than the current one, ignored
 	Heartbeats  uint64 // heartbeats of the epoch received
 	Lost        uint64 // symbols a heartbeat showed behind (their last updates lost; they went stale), and snapshots not loaded as short of a seq heard of since the request
@@ -198,6 +216,9 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 		}
 	}
 	def(&cfg.Buffer, 65536)
+	if cfg.BufferBytes == 0 {
+		cfg.BufferBytes = 64 << 20
+	}
 	def(&cfg.Pending, 4096)
 	def(&cfg.Requesters, 4)
 	if cfg.RequestTimeout == 0 {
@@ -213,7 +234,7 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	if cfg.Silence == 0 {
 		cfg.Silence = 3 * time.Second
 	}
-	if cfg.Buffer < 0 || cfg.Pending < 0 || cfg.Requesters < 0 || cfg.RequestTimeout < 0 || cfg.RetryInterval < 0 || cfg.RetryMax < 0 || cfg.Silence < 0 {
+	if cfg.Buffer < 0 || cfg.BufferBytes < 0 || cfg.Pending < 0 || cfg.Requesters < 0 || cfg.RequestTimeout < 0 || cfg.RetryInterval < 0 || cfg.RetryMax < 0 || cfg.Silence < 0 {
 		return nil, fmt.Errorf("%w: edge sizes and durations must be positive", ErrConfig)
 	}
 	if cfg.Log == nil {
@@ -224,7 +245,7 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 		return nil, fmt.Errorf("mdbus: edge books: %w", err)
 	}
 	e := &Edge{cfg: cfg, mirror: m,
-		msgs: make(chan *nats.Msg, cfg.Buffer), conn: make(chan bool, 16),
+		raw: make(chan *nats.Msg, cfg.Buffer), msgs: make(chan *nats.Msg, cfg.Buffer), conn: make(chan bool, 16),
 		work: make(chan snapRequest, cfg.Requesters), replies: make(chan snapReply, cfg.Requesters),
 		done: make(chan struct{}), free: cfg.Requesters, retryWait: cfg.RetryInterval}
 	eng := m.Engine()
@@ -269,12 +290,12 @@ func (e *Edge) Run(ctx context.Context) error {
 	// One channel for both subscriptions: NATS's reader hands it their
 	// messages in the order they arrived, so a heartbeat follows the
 	// updates it accounts for.
-	sub, err := nc.ChanSubscribe(e.cfg.Subject+".d.>", e.msgs)
+	sub, err := nc.ChanSubscribe(e.cfg.Subject+".d.>", e.raw)
 	if err != nil {
 		return fmt.Errorf("mdbus: subscribe to updates: %w", err)
 	}
 	defer sub.Unsubscribe()
-	hb, err := nc.ChanSubscribe(e.cfg.Subject+".hb", e.msgs)
+	hb, err := nc.ChanSubscribe(e.cfg.Subject+".hb", e.raw)
 	if err != nil {
 		return fmt.Errorf("mdbus: subscribe to heartbeats: %w", err)
 	}
@@ -285,6 +306,11 @@ func (e *Edge) Run(ctx context.Context) error {
 	defer wg.Wait()
 	rctx, stop := context.WithCancel(context.Background())
 	defer stop()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.forward(rctx)
+	}()
 	for range e.cfg.Requesters {
 		wg.Add(1)
 		go func() {
@@ -298,7 +324,7 @@ func (e *Edge) Run(ctx context.Context) error {
 	defer retry.Stop()
 	drops := time.NewTicker(dropCheck)
 	defer drops.Stop()
-	dropped := droppedBy(subs)
+	dropped := e.dropped(subs)
 	e.connected = nc.IsConnected()
 	e.lastBeat = time.Now()
 	for id := range e.syms {
@@ -310,6 +336,7 @@ func (e *Edge) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case m := <-e.msgs:
+			e.queued.Add(-msgSize(m))
 			e.handle(m.Data)
 		case r := <-e.replies:
 			e.free++
@@ -334,7 +361,7 @@ func (e *Edge) Run(ctx context.Context) error {
 				e.cfg.Log.Error("mdbus: the bus connection is closed for good; the edge stops", "err", nc.LastError())
 				return err
 			}
-			if n := droppedBy(subs); n != dropped {
+			if n := e.dropped(subs); n != dropped {
 				e.drops.Add(uint64(n - dropped))
 				dropped = n
 				e.cfg.Log.Warn("mdbus: the bus dropped updates for this edge (slow consumer); every symbol is stale", "dropped", n)
@@ -346,9 +373,11 @@ func (e *Edge) Run(ctx context.Context) error {
 	}
 }
 
-// droppedBy returns the messages NATS dropped for subs, slow consumers.
-func droppedBy(subs []*nats.Subscription) int {
-	total := 0
+// dropped returns the messages dropped for the edge: by NATS for subs
+// (slow consumers: raw full) and by forward (past Buffer or BufferBytes).
+// Loop only.
+func (e *Edge) dropped(subs []*nats.Subscription) int {
+	total := int(e.overflow.Load())
 	for _, s := range subs {
 		if n, err := s.Dropped(); err == nil {
 			total += n
@@ -356,6 +385,47 @@ func droppedBy(subs []*nats.Subscription) int {
 	}
 	return total
 }
+
+// forward hands the messages NATS delivers on raw to the loop (msgs)
+// until ctx ends. It never waits for the loop, so raw stays near empty
+// (NATS's reader reads each message's bytes off the socket before it,
+// and its own drops past Buffer count too): what waits for the loop is
+// at most Buffer messages and BufferBytes bytes (or a single message).
+// A message dropped for either bound is counted (overflow), and the loop
+// marks every symbol stale at its next drop check, as for NATS's drops:
+// it may have been a symbol's last update, which no later gap would
+// reveal. A message longer than maxStreamFrame, which cannot decode, is
+// counted as malformed and takes no room.
+func (e *Edge) forward(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-e.raw:
+			if len(m.Data) > maxStreamFrame {
+				e.bad.Add(1)
+				continue
+			}
+			// Only this goroutine adds to queued, so the room seen here
+			// can only grow before the Add.
+			n := msgSize(m)
+			if q := e.queued.Load(); q > 0 && q+n > e.cfg.BufferBytes {
+				e.overflow.Add(1)
+				continue
+			}
+			e.queued.Add(n)
+			select {
+			case e.msgs <- m:
+			default:
+				e.queued.Add(-n)
+				e.overflow.Add(1)
+			}
+		}
+	}
+}
+
+// msgSize is what a bus message counts against BufferBytes.
+func msgSize(m *nats.Msg) int64 { return int64(len(m.Data) + len(m.Subject)) }
 
 // dropCheck is how often the edge reads its subscriptions' drop counts,
 // checks its epoch's and its publisher's liveness and its connection
@@ -370,7 +440,7 @@ const dropCheck = connCheck
 // not heard everything yet (a heartbeat may wait behind a backlog): it
 // decides once it has caught up. Loop only, every dropCheck.
 func (e *Edge) checkSilence(now time.Time) {
-	if !e.connected || e.silent || len(e.msgs) > 0 || now.Sub(e.lastBeat) < e.cfg.Silence {
+	if !e.connected || e.silent || len(e.msgs)+len(e.raw) > 0 || now.Sub(e.lastBeat) < e.cfg.Silence {
 		return
 	}
 	e.silent = true

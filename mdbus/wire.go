@@ -30,6 +30,13 @@ const (
 	MaxBeats = 4096
 	// beatSymbol is a heartbeat's header symbol.
 	beatSymbol = "*"
+	// maxStreamFrame is the size of the largest update or heartbeat
+	// Decode accepts: a heartbeat of MaxBeats entries, each of a 16-byte
+	// symbol and a 10-byte seq, in an epoch of 10 bytes (an update is
+	// at most a few hundred bytes). A longer message on an edge's
+	// subjects cannot decode.
+	maxStreamFrame = 2 + binary.MaxVarintLen64 + 1 + len(beatSymbol) + 2 +
+		MaxBeats*(1+refdata.MaxSymbolLen+binary.MaxVarintLen64)
 )
 
 // Message is one decoded bus message. Decode fills it; a Message reused

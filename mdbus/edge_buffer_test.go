@@ -1,0 +1,111 @@
+package mdbus
+
+import (
+	"bytes"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+
+	"sgw/orderbook"
+	"sgw/refdata"
+)
+
+// stalledEdge runs a hand publisher of epoch 7 of two symbols, A and B,
+// at seq 1, and an edge of cfg (Buffer and BufferBytes set by the test)
+// that has loaded their snapshots; then stalls the edge's loop on a gap
+// of B until the returned release is called (or the test ends), so that
+// what the test publishes on A waits for the loop.
+func stalledEdge(t *testing.T, buffer int, bufferBytes int64) (p *handPub, symA string, e *Edge, release func()) {
+	t.Helper()
+	n := startNATS(t)
+	ins := testInstruments(2)
+	symA, symB := ins[0].Symbol, ins[1].Symbol
+	p = newHandPub(t, n, 7)
+	p.send(symA, 1, orderbook.StateTrading)
+	p.send(symB, 1, orderbook.StateTrading)
+	h := &stallHandler{msg: "mdbus: symbol stale; requesting a snapshot", blocked: make(chan struct{}), release: make(chan struct{})}
+	cfg := handEdge(n.connect(t), ins)
+	cfg.Buffer, cfg.BufferBytes, cfg.Log = buffer, bufferBytes, slog.New(h)
+	e = runEdge(t, cfg)
+	waitFor(t, "the first snapshots", func() bool { return e.Stale() == 0 })
+	h.armed.Store(true)
+	p.send(symB, 3, orderbook.StateTrading) // a gap on B: the loop logs it, and stalls there
+	<-h.blocked
+	release = sync.OnceFunc(func() { close(h.release) })
+	t.Cleanup(release) // before the edge's: Run ends only once released
+	return p, symA, e, release
+}
+
+// TestEdgeBufferBytesDropsTail: the messages waiting for an edge's loop
+// are bounded in bytes (BufferBytes), not only in count (Buffer): past it
+// they are dropped, here A's last update among them, and the edge, as
+// for NATS's drops, marks every symbol stale and rebuilds them from
+// snapshots, never serving A short of its last update. Before, only
+// Buffer (65536) bounded them, at up to the server's max_payload (1 MiB,
+// up to 64 MiB) each: gigabytes from a broken or hostile publisher while
+// the loop fell behind.
+func TestEdgeBufferBytesDropsTail(t *testing.T) {
+	const limit = 200 // about four status updates of A
+	p, symA, e, release := stalledEdge(t, 1<<16, limit)
+	for seq := uint64(2); seq < 20; seq++ {
+		p.send(symA, seq, orderbook.StateTrading)
+	}
+	p.send(symA, 20, orderbook.StateHalted)
+	// The loop is stalled: each of the 19 is waiting for it or dropped.
+	waitFor(t, "the updates of A waiting or dropped", func() bool { return len(e.msgs)+int(e.overflow.Load()) == 19 })
+	if q := e.queued.Load(); q > limit || e.overflow.Load() == 0 {
+		t.Errorf("%d bytes wait for the loop, %d messages dropped; BufferBytes is %d", q, e.overflow.Load(), limit)
+	}
+	release()
+	servedAt(t, e, 20, orderbook.StateHalted)
+	if st := e.Stats(); st.Dropped == 0 {
+		t.Errorf("stats %+v: no drop counted", st)
+	}
+}
+
+// TestEdgeOversizedMessage: a message on an edge's update subjects longer
+// than any update or heartbeat (maxStreamFrame) is counted as malformed
+// and dropped as it arrives, taking no room in the buffer: the messages
+// around it are applied, and nothing goes stale for it. Without the
+// check, it waited for the loop as any message, and one larger than the
+// room left in BufferBytes was dropped as an overflow, every symbol
+// stale.
+func TestEdgeOversizedMessage(t *testing.T) {
+	p, symA, e, release := stalledEdge(t, 1<<16, 4096)
+	before := e.Stats()
+	p.send(symA, 2, orderbook.StateTrading)
+	u := p.lose(symA, 3, orderbook.StateHalted)
+	junk := AppendUpdate(nil, p.epoch, symA, &u)
+	junk = append(junk, bytes.Repeat([]byte{0}, maxStreamFrame+1-len(junk))...)
+	if err := p.nc.Publish("t.d."+symA, junk); err != nil {
+		t.Fatal(err)
+	}
+	p.send(symA, 3, orderbook.StateHalted)
+	waitFor(t, "the oversized message counted as malformed, the others waiting", func() bool {
+		return e.Stats().Malformed == before.Malformed+1 && len(e.msgs) == 2
+	})
+	release()
+	servedAt(t, e, 3, orderbook.StateHalted)
+	if st := e.Stats(); st.Dropped != 0 || st.Gaps != before.Gaps {
+		t.Errorf("stats %+v: want no drop, and no gap of A", st)
+	}
+}
+
+// TestMaxStreamFrame: maxStreamFrame is the size of the largest heartbeat,
+// which decodes; a byte more cannot be an update or a heartbeat.
+func TestMaxStreamFrame(t *testing.T) {
+	b := AppendHeartbeat(nil, math.MaxUint64, MaxBeats)
+	sym := strings.Repeat("9", refdata.MaxSymbolLen)
+	for range MaxBeats {
+		b = AppendBeat(b, sym, math.MaxUint64)
+	}
+	var m Message
+	if err := Decode(b, &m); err != nil || len(b) != maxStreamFrame {
+		t.Fatalf("the largest heartbeat: %d bytes, maxStreamFrame %d; decode: %v", len(b), maxStreamFrame, err)
+	}
+	if err := Decode(append(b, 0), &m); err == nil {
+		t.Fatal("a heartbeat a byte longer decoded")
+	}
+}
