@@ -71,7 +71,10 @@ type EdgeConfig struct {
 	// gone, or refused by its permissions: NATS answers "no responders"
 	// at once), the edge asked for every stale symbol every
 	// RetryInterval, five times the instruments a second, for as long as
-	// it lasted. Zero means 5s; below RetryInterval means RetryInterval.
+	// it lasted. A snapshot loaded also brings the next retry round of
+	// the symbols still waiting to RetryInterval from then: the
+	// responder is back. Zero means 5s; below RetryInterval means
+	// RetryInterval.
 	RetryMax time.Duration
 	// Silence is how long the edge waits for a heartbeat of its epoch
 	// before it takes the publisher for lost: every symbol goes stale, and
@@ -340,7 +343,15 @@ func (e *Edge) Run(ctx context.Context) error {
 			e.handle(m.Data)
 		case r := <-e.replies:
 			e.free++
-			if e.reply(r) && len(e.retryQ) == 1 {
+			wait := e.retryWait
+			switch {
+			case e.reply(r) && len(e.retryQ) == 1:
+				retry.Reset(e.retryWait)
+			case e.retryWait < wait && len(e.retryQ) > 0:
+				// A snapshot loaded: a responder is back. The symbols
+				// waiting for a retry are asked RetryInterval from now,
+				// not at the round armed with the backed-off wait (up
+				// to RetryMax later).
 				retry.Reset(e.retryWait)
 			}
 		case up := <-e.conn:

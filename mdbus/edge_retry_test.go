@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"sgw/orderbook"
 )
@@ -132,5 +137,57 @@ func TestEdgeConnClosedEndsRun(t *testing.T) {
 		}
 	case <-time.After(testBound):
 		t.Fatalf("Run still running %v after its connection closed (closed %v, stats %+v)", testBound, nc.IsClosed(), e.Stats())
+	}
+}
+
+// TestEdgeLoadBringsRetryForward: a symbol whose retries backed off (here
+// to a wait longer than testBound, set before Run as after many rounds
+// unanswered) is asked again soon after another symbol's snapshot loads,
+// which shows a responder is back, not at the round armed with the
+// backed-off wait. The responder refuses B until A's request, held until
+// then, is answered.
+func TestEdgeLoadBringsRetryForward(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(2)
+	symA := ins[0].Symbol
+	var up atomic.Bool
+	gate := make(chan struct{})
+	open := sync.OnceFunc(func() { close(gate) })
+	t.Cleanup(open)
+	rnc := n.connect(t)
+	if _, err := rnc.Subscribe("t.snap.>", func(m *nats.Msg) {
+		sym := strings.TrimPrefix(m.Subject, "t.snap.")
+		v := orderbook.View{Seq: 1, State: orderbook.StateTrading, Checksum: emptyCk10, Checksum5: emptyCk5}
+		switch {
+		case sym == symA:
+			go func() { <-gate; m.Respond(AppendSnapshot(nil, 7, sym, &v)) }()
+		case up.Load():
+			m.Respond(AppendSnapshot(nil, 7, sym, &v))
+		default:
+			m.Respond(AppendError(nil, 7, sym, "unknown symbol"))
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rnc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := handEdge(n.connect(t), ins)
+	cfg.RetryInterval, cfg.RetryMax, cfg.RequestTimeout = time.Millisecond, 2*testBound, testBound
+	e, err := NewEdge(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.retryWait = cfg.RetryMax // backed off; Run has not started
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "B refused", func() bool { return e.Stats().Failed == 1 })
+	up.Store(true)
+	open()
+	waitFor(t, "A, then B, loaded", func() bool { return e.Stale() == 0 })
+	if st := e.Stats(); st.Snapshots != 2 || st.Failed != 1 {
+		t.Errorf("stats %+v: want 2 snapshots, 1 failure", st)
 	}
 }
