@@ -665,7 +665,12 @@ func TestEdgeOlderPublisherAnswersFirst(t *testing.T) {
 		return AppendSnapshot(nil, 9, s, &v)
 	}
 	p.mu.Unlock()
-	e := runEdge(t, handEdge(n.connect(t), g.ins))
+	cfg := handEdge(n.connect(t), g.ins)
+	// The newer publisher's reply waits for a request of its own: on a
+	// loaded machine that can outlast the default 2 s, and a request
+	// timed out counts as failed, which the test means as refused.
+	cfg.RequestTimeout = testBound
+	e := runEdge(t, cfg)
 	// With no epoch yet, the edge takes the first reply: the older's.
 	waitFor(t, "the older publisher's snapshot", func() bool { return e.Stats().Snapshots == 1 })
 	p.send(sym, 5, orderbook.StateHalted) // the newer epoch: the edge follows it
