@@ -21,6 +21,7 @@ package jsonkey
 import (
 	"bytes"
 	"encoding/json"
+	"unicode/utf8"
 )
 
 // RepeatedField returns the name of a field of fields (at most 64) that
@@ -88,6 +89,11 @@ func Repeated(b []byte) string {
 		k := get(n)
 		for _, o := range names {
 			if bytes.EqualFold(get(o), k) {
+				if !utf8.Valid(k) {
+					// As encoding/json reads it: a byte that is not
+					// UTF-8 is U+FFFD.
+					k, _ = unescape(b[i:j])
+				}
 				return string(k)
 			}
 		}

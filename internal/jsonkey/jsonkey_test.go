@@ -40,6 +40,7 @@ func TestRepeated(t *testing.T) {
 		{"after a nested duplicate", `{"ent":{"a":1},"accounts":[],"accounts":["A2"]}`, "accounts"},
 		{"40 names", many(40, `"x":1`), ""},
 		{"40 names and one twice", many(40, `"C7":1`), "C7"},
+		{"bytes not UTF-8, named as encoding/json reads them", "{\"\x80\":1,\"\xff\":2}", "\ufffd"},
 		{"not JSON: unterminated", `{"sub":"A1","sub`, ""},
 		{"not JSON: no object", `"sub"`, ""},
 		{"not JSON: bad escape", `{"\x":1,"\x":2}`, ""},
