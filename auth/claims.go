@@ -185,6 +185,9 @@ type wireClaims struct {
 
 	// has records which of the required claims were present when decoded.
 	hasExp, hasIat bool
+	// entJSON is the ent claim as decoded, for Verify to refuse a market
+	// given twice once the signature is good.
+	entJSON json.RawMessage
 }
 
 // UnmarshalJSON decodes a payload, matching claim names exactly.
@@ -224,6 +227,7 @@ func (w *wireClaims) UnmarshalJSON(b []byte) error {
 				break
 			}
 			err = json.Unmarshal(raw, &w.Ent)
+			w.entJSON = raw
 		case "adm":
 			err = json.Unmarshal(raw, &w.Admin)
 		}

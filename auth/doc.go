@@ -19,10 +19,10 @@
 //
 // Verify checks the size, the shape and the alphabet first, then (through
 // github.com/golang-jwt/jwt/v5) the header and the signature, then that
-// no name of the header or payload is given twice (internal/jsonkey),
-// then the claims against the time it is given, with one leeway for exp, nbf and
-// iat. Claims.MayView answers whether a client may receive a channel of a
-// symbol at a depth.
+// no name of the header or payload, nor a market of ent, is given twice
+// (internal/jsonkey), then the claims against the time it is given, with
+// one leeway for exp, nbf and iat. Claims.MayView answers whether a client
+// may receive a channel of a symbol at a depth.
 //
 // golang-jwt finds signing methods by alg in a process-wide registry of its
 // own; New and NewSigner add SM2SM3 to it once. Nothing else is global.

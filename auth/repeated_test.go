@@ -12,8 +12,10 @@ import (
 // it: the Kelvin sign K is k) is refused ErrMalformed, naming the part and
 // the name; before, the last was taken ({"sub":"A1",...,"sub":"A2"}
 // verified as A2, which an audit reading the first took for A1). Names
-// inside a nested value are not the token's names; a token whose names
-// are all different verifies.
+// inside a nested value are not the token's names, but a market given
+// twice in ent, which grants market data, is refused as a claim given
+// twice is ({"SH":"none",...,"SH":"L2"} granted L2 while an audit reading
+// the first saw none); a token whose names are all different verifies.
 func TestVerifyRepeatedNames(t *testing.T) {
 	v := newTestVerifier(t)
 	const hdr = `{"alg":"HS256","kid":"hs","typ":"JWT"}`
@@ -32,6 +34,8 @@ func TestVerifyRepeatedNames(t *testing.T) {
 		{"adm twice", hdr, `{"sub":"u1",` + times + `,"adm":false,"adm":true}`, `"adm"`},
 		{"exp twice", hdr, `{"sub":"u1",` + times + `,"exp":4102444800}`, `"exp"`},
 		{"an unused claim twice", hdr, `{"sub":"u1",` + times + `,"jti":"a","jti":"b"}`, `"jti"`},
+		{"a market twice in ent", hdr, `{"sub":"u1",` + times + `,"ent":{"SH":"none","SZ":"L1","SH":"L2"}}`, `ent has market "SH" more than once`},
+		{"a market escaped in ent", hdr, `{"sub":"u1",` + times + `,"ent":{"SH":"none","\u0053H":"L2"}}`, `ent has market "SH" more than once`},
 		{"kid twice", `{"alg":"HS256","kid":"other","kid":"hs"}`, `{"sub":"u1",` + times + `}`, `header has name "kid" more than once`},
 		{"alg twice", `{"alg":"none","kid":"hs","alg":"HS256"}`, `{"sub":"u1",` + times + `}`, `header has name "alg"`},
 		{"kid and a Kelvin kid", `{"alg":"HS256","kid":"hs","\u212aid":"other"}`, `{"sub":"u1",` + times + `}`, "header has name \"\u212aid\""},

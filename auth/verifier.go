@@ -161,6 +161,11 @@ func (v *Verifier) Verify(token string, now time.Time) (Claims, error) {
 	if err := checkNames(token); err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
+	// ent's markets are names too, and grant market data: the map took
+	// the last of {"SH":"none",...,"SH":"L2"}, an audit the first.
+	if m := jsonkey.Repeated(w.entJSON); m != "" {
+		return Claims{}, fmt.Errorf("%w: claims: ent has market %q more than once: a token must have one reading", ErrMalformed, clip(m))
+	}
 	c := w.claims()
 	c.KeyID, _ = t.Header["kid"].(string)
 	if !w.hasExp || !w.hasIat {
