@@ -125,3 +125,37 @@ func TestReadPublic(t *testing.T) {
 		t.Fatalf("directory: error %v", err)
 	}
 }
+
+// TestReadRefusesLinkToNonRegular: a symbolic link is judged by what it
+// leads to, so a link at a key path to a named pipe, a device or a
+// directory is refused as they are, by Read and ReadPublic, naming the
+// key path: the link is followed, never trusted for being a link.
+func TestReadRefusesLinkToNonRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, target, kind string }{
+		{"named pipe", fifo, "p"},
+		{"device", os.DevNull, "D"},
+		{"directory", dir, "d"},
+	} {
+		for _, r := range []struct {
+			name string
+			read func(string, int64) ([]byte, error)
+		}{{"Read", Read}, {"ReadPublic", ReadPublic}} {
+			t.Run(tc.name+"/"+r.name, func(t *testing.T) {
+				link := filepath.Join(t.TempDir(), "key")
+				if err := os.Symlink(tc.target, link); err != nil {
+					t.Fatal(err)
+				}
+				_, err := r.read(link, 0)
+				want := link + " is not a regular file (" + tc.kind
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("error %v; want one containing %q", err, want)
+				}
+			})
+		}
+	}
+}
