@@ -115,7 +115,7 @@ func TestCheck(t *testing.T) {
 		{name: "token key of another algorithm", edits: []edit{{"alg: ES256", "alg: EdDSA"}},
 			want: []string{"auth: invalid config: ", "login-1"}},
 		{name: "token key file missing", edits: []edit{{"DIR/login.pub", "DIR/nope.pub"}},
-			want: []string{"auth: invalid config: key login-1: public_key_file: open ", "nope.pub: no such file"}},
+			want: []string{"auth: invalid config: key login-1: public_key_file: stat ", "nope.pub: no such file"}},
 		{name: "storage key file readable by others", prep: func(t *testing.T, dir string) {
 			if err := os.Chmod(filepath.Join(dir, "storage.keys"), 0o644); err != nil {
 				t.Fatal(err)
