@@ -142,7 +142,7 @@ func TestCheck(t *testing.T) {
 		{name: "upstream heartbeat", edits: []edit{{"target_comp_id: CORE\n", "target_comp_id: CORE\n      heart_bt_int: 1500ms\n"}},
 			want: []string{"orders.upstreams[0] (core): ", "heart_bt_int 1.5s is not a whole number of seconds"}},
 		{name: "broker password file missing", edits: []edit{{"DIR/broker-a.password", "DIR/broker-b.password"}},
-			want: []string{"brokers: broker: bad configuration: sessions[0].password_file: open ", "broker-b.password: no such file"}},
+			want: []string{"brokers: broker: bad configuration: sessions[0].password_file: stat ", "broker-b.password: no such file"}},
 		{name: "broker client CAs not PEM", edits: []edit{{"client_ca_file: DIR/ca.pem", "client_ca_file: DIR/not-a-cert.pem"}},
 			want: []string{"brokers: ", "brokers.tls.client_ca_file ", "no PEM certificate"}},
 		{name: "broker session without its certificate", edits: []edit{{"      client_cert_cn: fix.brokera.example\n", ""}},

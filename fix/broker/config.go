@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"sgw/atrest"
 	"sgw/fix"
+	"sgw/internal/secretfile"
 	"sgw/netsec"
 	"sgw/orders"
 	"sgw/refdata"
@@ -36,6 +36,9 @@ const (
 	DefaultMaxWaiting      = 64
 	// MaxMessageBytesLimit is the largest MaxMessageBytes allowed.
 	MaxMessageBytesLimit = fix.MaxFrameLimit
+	// maxPasswordFileBytes bounds a PasswordFile: a password, not a
+	// file read whole whatever it is.
+	maxPasswordFileBytes = 4096
 )
 
 // defaultAllowed are the source addresses of a session with no
@@ -161,7 +164,9 @@ type SessionConfig struct {
 	// and PasswordFile is required; production uses PasswordFile.
 	Password string `yaml:"password"`
 	// PasswordFile is a file holding the password (one line; a trailing
-	// newline is ignored).
+	// newline is ignored), at most maxPasswordFileBytes: a regular file
+	// its group and others may not access (chmod 600 or 400), as
+	// internal/secretfile reads a secret.
 	PasswordFile string `yaml:"password_file"`
 	// AllowedAddrs are the source addresses the broker may connect from:
 	// IPs ("203.0.113.7") or CIDR prefixes ("203.0.113.0/28"). Zero means
@@ -373,7 +378,10 @@ func (sc SessionConfig) spec(key string, mutual bool) (*sessionSpec, error) {
 	case sc.Password != "" && sc.PasswordFile != "":
 		return nil, fmt.Errorf("%spassword and %spassword_file are exclusive", key, key)
 	case sc.PasswordFile != "":
-		b, err := os.ReadFile(sc.PasswordFile)
+		// A secret: refused, as the key files are, if its group or
+		// others may access it or it is not a regular file (a named
+		// pipe would hold the start until something wrote to it).
+		b, err := secretfile.Read(sc.PasswordFile, maxPasswordFileBytes)
 		if err != nil {
 			return nil, fmt.Errorf("%spassword_file: %w", key, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +17,17 @@ import (
 func TestConfig(t *testing.T) {
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pwFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openPwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(openPwFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(openPwFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(t.TempDir(), "pw")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ok := func() Config {
@@ -61,6 +73,12 @@ func TestConfig(t *testing.T) {
 		{name: "no password", edit: func(c *Config) { c.Sessions[0].Password = "" }, want: "password"},
 		{name: "both passwords", edit: func(c *Config) { c.Sessions[0].PasswordFile = pwFile }, want: "exclusive"},
 		{name: "missing password file", edit: func(c *Config) { c.Sessions[0].Password, c.Sessions[0].PasswordFile = "", "/nonexistent/pw" }, want: "password_file"},
+		{name: "password file others may read", edit: func(c *Config) { c.Sessions[0].Password, c.Sessions[0].PasswordFile = "", openPwFile },
+			want: "sessions[0].password_file: " + openPwFile + " has permissions 0644"},
+		{name: "password file a directory", edit: func(c *Config) { c.Sessions[0].Password, c.Sessions[0].PasswordFile = "", filepath.Dir(pwFile) },
+			want: "sessions[0].password_file: " + filepath.Dir(pwFile) + " is not a regular file"},
+		{name: "password file a named pipe", edit: func(c *Config) { c.Sessions[0].Password, c.Sessions[0].PasswordFile = "", fifo },
+			want: "sessions[0].password_file: " + fifo + " is not a regular file"},
 		{name: "bad address", edit: func(c *Config) { c.Sessions[0].AllowedAddrs = []string{"10.0.0.300"} }, want: "allowed_addrs"},
 		{name: "bad prefix", edit: func(c *Config) { c.Sessions[0].AllowedAddrs = []string{"10.0.0.0/33"} }, want: "allowed_addrs"},
 		{name: "no accounts", edit: func(c *Config) { c.Sessions[0].Accounts = nil }, want: "account"},
