@@ -172,7 +172,7 @@ func TestCheck(t *testing.T) {
 				}
 			}},
 		{name: "market bus credentials missing", edits: []edit{{"storage:\n", busSection + "storage:\n"}},
-			want: []string{"market_bus: system: market_bus.credentials: open ", "bus.creds: no such file"}},
+			want: []string{"market_bus: system: market_bus.credentials: stat ", "bus.creds: no such file"}},
 		{name: "market bus credentials that are a bare seed", edits: []edit{{"storage:\n", strings.Replace(busSection, "bus.creds", "bus.nk", 1) + "storage:\n"}},
 			prep: func(t *testing.T, dir string) { mdbustest.NKeyUser(t, dir, "bus") },
 			want: []string{"market_bus: system: market_bus.credentials ", "bus.nk: no NATS user JWT in it"}},

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"sgw/configs"
 	"sgw/feed"
 	"sgw/gateway"
+	"sgw/internal/secretfile"
 	"sgw/mdbus"
 	"sgw/netsec"
 	"sgw/orderbook"
@@ -99,6 +99,10 @@ func buildBooks(cfg *configs.File, reg prometheus.Registerer, log *slog.Logger) 
 	return books, b, nil
 }
 
+// maxBusSecretBytes bounds market_bus.credentials and nkey_seed_file (a
+// .creds file is a JWT and a seed, a few KB).
+const maxBusSecretBytes = 64 << 10
+
 // busOptions returns the options of mb's NATS connection: its name, its
 // reconnection policy (for ever), TLS (market_bus.tls) and authentication
 // (market_bus.credentials or nkey_seed_file), the inbox of an edge's
@@ -137,7 +141,9 @@ func busOptions(mb *configs.MarketBus, log *slog.Logger) ([]nats.Option, error) 
 	switch {
 	case mb.Credentials != "":
 		key, file = "credentials", mb.Credentials
-		b, err := os.ReadFile(file)
+		// Read as the gateway's other secrets are: the file holds the
+		// user's NKey seed (and a named pipe would hold the start).
+		b, err := secretfile.Read(file, maxBusSecretBytes)
 		if err != nil {
 			return nil, fmt.Errorf("system: market_bus.credentials: %w", err)
 		}
@@ -150,6 +156,12 @@ func busOptions(mb *configs.MarketBus, log *slog.Logger) ([]nats.Option, error) 
 		opts = append(opts, nats.UserCredentials(file))
 	case mb.NKeySeedFile != "":
 		key, file = "nkey_seed_file", mb.NKeySeedFile
+		// Judged as credentials are before nats.go reads it.
+		b, err := secretfile.Read(file, maxBusSecretBytes)
+		if err != nil {
+			return nil, fmt.Errorf("system: market_bus.nkey_seed_file: %w", err)
+		}
+		clear(b)
 		o, err := nats.NkeyOptionFromSeed(file)
 		if err != nil {
 			return nil, fmt.Errorf("system: market_bus.nkey_seed_file %s: %w", file, err)

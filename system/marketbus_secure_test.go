@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -294,6 +295,46 @@ func TestBusOptionsQuoteNoSecret(t *testing.T) {
 			}
 			if c.secret == "" || strings.Contains(err.Error(), c.secret) {
 				t.Errorf("busOptions: %v quotes the file (%q)", err, c.secret)
+			}
+		})
+	}
+}
+
+// TestBusOptionsSecretFiles: market_bus.credentials and nkey_seed_file
+// hold the bus user's NKey seed and are read as the gateway's other
+// secrets are (internal/secretfile): one its group or others may access,
+// a directory, or a named pipe is refused naming the file. Before, a
+// world-readable seed was used, and a named pipe held the start until
+// something wrote to it.
+func TestBusOptionsSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	seedFile, _ := mdbustest.NKeyUser(t, dir, "seed")
+	creds := mdbustest.NewOperator(t).Creds(dir, "user", mdbustest.Edge("sgw.md", "_INBOX"))
+	for _, f := range []string{seedFile, creds} {
+		if err := os.Chmod(f, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		mb   configs.MarketBus
+		want string
+	}{
+		{name: "credentials others may read", mb: configs.MarketBus{Credentials: creds}, want: creds + " has permissions 0644"},
+		{name: "seed others may read", mb: configs.MarketBus{NKeySeedFile: seedFile}, want: seedFile + " has permissions 0644"},
+		{name: "credentials a directory", mb: configs.MarketBus{Credentials: dir}, want: dir + " is not a regular file"},
+		{name: "seed a named pipe", mb: configs.MarketBus{NKeySeedFile: fifo}, want: fifo + " is not a regular file"},
+		{name: "credentials a named pipe", mb: configs.MarketBus{Credentials: fifo}, want: fifo + " is not a regular file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.mb.Role = configs.RoleEdge
+			_, err := busOptions(&c.mb, brokerLog())
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("busOptions: %v; want an error containing %q", err, c.want)
 			}
 		})
 	}
