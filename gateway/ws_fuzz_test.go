@@ -263,6 +263,8 @@ func TestDecodeRequestRepeatedFieldScan(t *testing.T) {
 		{"op twice, account last", head + `,"side":"buy","qty":100,"OP":"account"}`, codeBadJSON},
 		{"trailing second value", head + `,"side":"buy","qty":100} {}`, codeBadJSON},
 		{"trailing garbage", head + `,"side":"buy","qty":100}x`, codeBadJSON},
+		{"an unknown empty name in an order", head + `,"side":"buy","qty":100,"":"x"}`, codeBadJSON},
+		{"ping with an unknown empty name", `{"op":"ping","":1}`, ""},
 		{"ping with an unknown field", `{"op":"ping","x":1,"x":2}`, ""},
 		{"account twice", `{"op":"account","account":"A1","ACCOUNT":"A2"}`, codeBadJSON},
 		{"symbols twice", `{"op":"subscribe","channel":"book","symbols":["600519.SH"],"symbols":["000001.SZ"]}`, codeBadJSON},

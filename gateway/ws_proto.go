@@ -122,7 +122,7 @@ func decodeRequest(b []byte) (request, *protoError) {
 	if len(b) == 0 || b[0] != '{' {
 		return r, perr(codeBadJSON, "a message must be one JSON object")
 	}
-	unknown, err := decodeStrict(b, &r)
+	unknown, hasUnknown, err := decodeStrict(b, &r)
 	if err != nil {
 		if err == errSecondValue {
 			return r, orderRef(&r, perr(codeBadJSON, "a message must be one JSON object, and this one has more after it"))
@@ -198,7 +198,7 @@ func decodeRequest(b []byte) (request, *protoError) {
 		}
 	case opPing:
 	case opOrderNew, opOrderCancel, opOrderReplace, opOrderStatus, opOrdersList, opOrderTrades:
-		if unknown != "" {
+		if hasUnknown {
 			return r, orderRef(&r, perr(codeBadJSON, "unknown field %q: an order request takes only the fields docs/PROTOCOL.md lists", unknown))
 		}
 		if f := jsonkey.RepeatedField(b, requestFields[:], true); f != "" {
@@ -220,14 +220,14 @@ var errSecondValue = errors.New("more than one JSON value")
 
 // decodeStrict decodes the JSON object b into r. A field no request field
 // takes does not fail it: it returns the first such field's name (cut to
-// 32 bytes), r decoded with the rest, as encoding/json's lenient decoding
+// 32 bytes; it may be the empty name, hence has), r decoded with the rest, as encoding/json's lenient decoding
 // would have it. An order request is refused for one (decodeRequest): a
 // field the gateway does not know is a term it would not apply (a
 // "timeInForce" the client meant, ignored, left a day order resting).
 // Field names match as encoding/json matches them (case folded). A
 // request without such a field is decoded once. A message with more after
 // its object is errSecondValue, r decoded from the object.
-func decodeStrict(b []byte, r *request) (unknown string, err error) {
+func decodeStrict(b []byte, r *request) (unknown string, has bool, err error) {
 	const prefix = `json: unknown field "`
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -236,17 +236,17 @@ func decodeStrict(b []byte, r *request) (unknown string, err error) {
 		// A second value after the object: json.Decoder reads one
 		// value and leaves the rest (json.Unmarshal, before, refused
 		// it), and a request must have one reading.
-		return "", errSecondValue
+		return "", false, errSecondValue
 	}
 	if err == nil || !strings.HasPrefix(err.Error(), prefix) {
-		return "", err
+		return "", false, err
 	}
 	unknown = strings.TrimSuffix(strings.TrimPrefix(err.Error(), prefix), `"`)
 	if len(unknown) > 32 {
 		unknown = unknown[:32]
 	}
 	*r = request{}
-	return unknown, json.Unmarshal(b, r)
+	return unknown, true, json.Unmarshal(b, r)
 }
 
 // requestFields are the JSON names of request's fields, as its tags give
