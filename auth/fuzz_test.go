@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -131,6 +133,7 @@ func FuzzVerifyPayload(f *testing.F) {
 		`{"sub":"u1","iat":1767222000,"exp":1767225600,"aud":"sgw","iss":"login"}`,
 		`{"SUB":"u1","Iat":1767222000,"exp":1767225600}`,
 		`{"sub":"u1","sub":"u2","accounts":null,"iat":1767222000,"exp":1767225600}`,
+		`{"sub":"u1","iat":1767222000,"exp":1767225600,"ent":{"SH":"none","SZ":"L1","SH":"L2"}}`,
 		`{"sub":"u\u00e9","iat":1767222000,"exp":1767225600}`,
 		`{"sub":"u1","iat":1767222000,"exp":9223372036854775807}`,
 		`{"sub":"u1","iat":1767222000,"exp":-9223372036854775808}`,
@@ -156,5 +159,45 @@ func FuzzVerifyPayload(f *testing.F) {
 			return
 		}
 		checkVerified(t, v, token, c, testNow)
+		if name := givenTwice(payload); name != "" {
+			t.Fatalf("verified %s, which gives %q twice", payload, name)
+		}
 	})
+}
+
+// givenTwice returns a name that the JSON object b gives twice at its top
+// level, or that its "ent" object gives twice, without regard to case;
+// or "". It reads json.Decoder's tokens, apart from internal/jsonkey.
+func givenTwice(b []byte) string {
+	var names func(dec *json.Decoder, nested bool) string
+	names = func(dec *json.Decoder, nested bool) string {
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			return ""
+		}
+		var seen []string
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return ""
+			}
+			k := tok.(string)
+			for _, n := range seen {
+				if strings.EqualFold(n, k) {
+					return k
+				}
+			}
+			seen = append(seen, k)
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return ""
+			}
+			if k == "ent" && !nested {
+				if m := names(json.NewDecoder(bytes.NewReader(raw)), true); m != "" {
+					return m
+				}
+			}
+		}
+		return ""
+	}
+	return names(json.NewDecoder(bytes.NewReader(b)), false)
 }
