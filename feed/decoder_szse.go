@@ -348,7 +348,9 @@ func (d *SZSEDecoder) each(c *szseChannel, k event.Kind) error {
 // wrong (stale, outside a rebuild): the feed rebuilds them. It looks at
 // the books only when their count of differing snapshots has moved since
 // the last look (a book is marked stale by its second differing snapshot
-// in a row, which counts). Safe
+// in a row, which counts; a ChannelLive that leaves such a book stale,
+// the difference found during the rebuild this look skipped, counts it
+// again). Safe
 // from any goroutine; the feed's supervisor calls it.
 func (d *SZSEDecoder) RebuildRequests() []uint16 {
 	if d.health == nil {

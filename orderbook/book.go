@@ -181,8 +181,10 @@ type Book struct {
 	// mismatched: snapshots found the book different twice in a row (the
 	// book moving between them), which marked it stale. As wrong, only
 	// a rebuild (Clear) mends it: it stays stale through a Valid (an
-	// outage's end) until then, and the feed's rebuild request still
-	// finds it stale.
+	// outage's end, a rebuild's end) until then, and the feed's rebuild
+	// request still finds it stale. Such a Valid counts it again
+	// (ErrSnapshotMismatch), so that the request, which looks when the
+	// count moves, looks after it.
 	mismatched bool
 
 	// The Engine's view publisher state: publications so far, the spans
@@ -342,6 +344,14 @@ func (b *Book) Apply(ev *event.Event, u *Update) bool {
 			b.refused = b.refused[:0] // see noRefused
 		}
 		b.noRefused = ev.Kind == event.Stale
+		if ev.Kind == event.Valid && b.mismatched {
+			// Still known to differ from its snapshots: counted again, so
+			// that the feed's rebuild request, which looks when the count
+			// moves, finds it stale once it is told valid. The difference
+			// may have been found while its channel was being rebuilt
+			// (that look skipped it) with no snapshot to differ again.
+			b.fail(ErrSnapshotMismatch)
+		}
 		if stale := ev.Kind == event.Stale || b.wrong || b.mismatched; stale != b.stale {
 			b.stale = stale
 			u.Kind = KindStatus

@@ -588,15 +588,25 @@ func TestBookMismatchStaysStale(t *testing.T) {
 		t.Fatal("not stale after two differing snapshots")
 	}
 	apply(event.Event{Kind: event.Stale})
+	n := b.Errors().Mismatch
 	apply(event.Event{Kind: event.Valid})
 	if !b.Stale() {
 		t.Fatal("a Valid made the differing book valid")
 	}
+	// Counted again, for the feed's rebuild request to look once the
+	// book is told valid (feed.TestSZSERebuildAfterMismatchInRebuild).
+	if b.LastError() != ErrSnapshotMismatch || b.Errors().Mismatch != n+1 {
+		t.Fatalf("a Valid kept the differing book stale uncounted: last error %v, mismatches %d, want %d", b.LastError(), b.Errors().Mismatch, n+1)
+	}
 	apply(event.Event{Kind: event.Clear})
 	apply(event.Event{Kind: event.Add, Ref: 1, Side: event.Buy, Price: 99, Qty: 100})
+	n = b.Errors().Mismatch
 	apply(event.Event{Kind: event.Valid})
 	if b.Stale() {
 		t.Fatal("stale after the rebuild's Valid")
+	}
+	if b.LastError() != nil || b.Errors().Mismatch != n {
+		t.Fatalf("the rebuild's Valid counted a difference: last error %v", b.LastError())
 	}
 	// A book marked stale by an outage first, then found different,
 	// stays stale through the outage's end too.

@@ -25,7 +25,9 @@ var (
 	// such as zero shares, a zero price or a side other than B or S.
 	ErrBadMessage = errors.New("orderbook: bad message")
 	// ErrSnapshotMismatch reports a snapshot level (a Check event) the
-	// book does not hold; the book is marked stale.
+	// book does not hold; the book is marked stale. A Valid that finds
+	// a book snapshots found different (stale until a Clear) reports it
+	// again.
 	ErrSnapshotMismatch = errors.New("orderbook: book differs from the feed's snapshot")
 
 	// ErrConfig reports an invalid Config; New wraps it with the reason.
