@@ -36,9 +36,9 @@ func Sync(dir string) error {
 // (mode 0700), and, unless sync is nil, fsyncs the parent of each one it
 // creates, from the top down, with sync (Sync, or a test's count of it).
 // Nothing is synced when dir exists; an error names the path that is not
-// a directory. Unlike os.MkdirAll, a crash after MkdirAll returns cannot
-// lose the directories it made, so what is then written and fsynced into
-// dir is durable.
+// a directory (a file, a symbolic link to nothing). Unlike os.MkdirAll, a
+// crash after MkdirAll returns cannot lose the directories it made, so
+// what is then written and fsynced into dir is durable.
 func MkdirAll(dir string, sync func(dir string) error) error {
 	fi, err := os.Stat(dir)
 	switch {
@@ -56,7 +56,13 @@ func MkdirAll(dir string, sync func(dir string) error) error {
 		}
 	}
 	// Made meanwhile by someone else: its entry is synced all the same.
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	// Something else in its place (a symbolic link to nothing, which
+	// Stat took for nothing, or a file made meanwhile) is not.
+	if err := os.Mkdir(dir, 0o700); errors.Is(err, fs.ErrExist) {
+		if fi, serr := os.Stat(dir); serr != nil || !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory (a symbolic link to nothing?): %w", dir, err)
+		}
+	} else if err != nil {
 		return err
 	}
 	if sync == nil {

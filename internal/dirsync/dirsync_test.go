@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -66,5 +67,43 @@ func TestMkdirAll(t *testing.T) {
 				t.Fatalf("mode %v, want 0700", perm)
 			}
 		})
+	}
+}
+
+// TestMkdirAllDanglingLink: a symbolic link to nothing where a directory
+// is asked for (a data_dir linked to a volume not mounted) is an error
+// naming it, as one to a file is; a link to a directory is that directory,
+// left as it is.
+func TestMkdirAllDanglingLink(t *testing.T) {
+	base := t.TempDir()
+	target := filepath.Join(base, "vol")
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(base, "data")
+	if err := os.Symlink(filepath.Join(target, "sgw"), link); err != nil {
+		t.Fatal(err)
+	}
+	err := MkdirAll(filepath.Join(link, "wal"), Sync)
+	if err == nil || !strings.Contains(err.Error(), link) || !strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("MkdirAll under a dangling link: error %v, want one naming %s as not a directory", err, link)
+	}
+	if err := MkdirAll(link, Sync); err == nil {
+		t.Fatal("MkdirAll of a dangling link succeeded")
+	}
+	// The link's target made: the link is a directory, its mode kept.
+	if err := os.Mkdir(filepath.Join(target, "sgw"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := MkdirAll(filepath.Join(link, "wal"), Sync); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(target, "sgw")); err != nil {
+		t.Fatal(err)
+	} else if perm := fi.Mode().Perm(); perm != 0o755 {
+		t.Fatalf("an existing directory's mode changed to %v", perm)
+	}
+	if fi, err := os.Stat(filepath.Join(target, "sgw", "wal")); err != nil || !fi.IsDir() {
+		t.Fatalf("wal not made through the link: %v", err)
 	}
 }
