@@ -18,6 +18,7 @@ import (
 	"github.com/quickfixgo/quickfix/store/file"
 
 	"sgw/atrest"
+	"sgw/internal/dirsync"
 	"sgw/journal"
 )
 
@@ -87,6 +88,9 @@ type storeFactory struct {
 	// messages (a resend not made; see OnReadError), after the factory
 	// logged it, on the reader's goroutine.
 	onReadError func(sid quickfix.SessionID, err error)
+	// syncDir fsyncs the parent of each store directory Create makes
+	// (tests count the calls); nil means dirsync.Sync.
+	syncDir func(dir string) error
 
 	mu     sync.Mutex
 	stores []*reservedStore
@@ -371,10 +375,14 @@ func (f *storeFactory) openFiles(sid quickfix.SessionID) (inner quickfix.Message
 	rs = &reservedStore{boot: f.boot(), write: func(n int, clean bool, owner string) error {
 		return writeReservation(path, keys, context, n, clean, owner)
 	}}
+	syncDir := f.syncDir
+	if syncDir == nil {
+		syncDir = dirsync.Sync
+	}
 	var sealed *sealedStore
 	if f.keys == nil {
 		// The sealed store's journal file is locked by the journal.
-		lock, err := lockStore(prefix)
+		lock, err := lockStore(prefix, syncDir)
 		if err != nil {
 			return nil, nil, 0, false, "", false, err
 		}
@@ -388,7 +396,7 @@ func (f *storeFactory) openFiles(sid quickfix.SessionID) (inner quickfix.Message
 	if f.keys != nil {
 		// Opened first: it refuses a plain store (ErrPlain) before the
 		// reservation is read. Its journal cuts its own torn tail.
-		if sealed, err = openSealedStore(f.dir, sid, f.keys, f.syncEach); err != nil {
+		if sealed, err = openSealedStore(f.dir, sid, f.keys, f.syncEach, syncDir); err != nil {
 			return nil, nil, 0, false, "", false, err
 		}
 		defer func() {
@@ -592,7 +600,7 @@ func writeFileAtomic(path string, b []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	return journal.SyncDir(filepath.Dir(path))
+	return dirsync.Sync(filepath.Dir(path))
 }
 
 // removeStaleTemps removes a temporary reservation file left by a crash
@@ -746,9 +754,13 @@ func (s *reservedStore) Close() error {
 // (a copy of the configuration, a process not yet dead) would number its
 // messages from the same store, and the venue would see each number twice
 // (a lost message) or refuse the Logon. It is refused, wrapping
-// ErrStoreLocked.
-func lockStore(prefix string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(prefix), 0o700); err != nil {
+// ErrStoreLocked. The store's directory, when missing, is made with
+// dirsync.MkdirAll, each new directory fsynced into its parent with
+// syncDir: the reservation file is fsynced into it, and a machine crash
+// that lost the directory would lose the session's sequence numbers with
+// it (a session back at 1, its orders resent or their numbers reused).
+func lockStore(prefix string, syncDir func(dir string) error) (*os.File, error) {
+	if err := dirsync.MkdirAll(filepath.Dir(prefix), syncDir); err != nil {
 		return nil, fmt.Errorf("fix: store: %w", err)
 	}
 	fh, err := os.OpenFile(prefix+".lock", os.O_RDWR|os.O_CREATE, 0o600)

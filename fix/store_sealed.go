@@ -13,6 +13,7 @@ import (
 	"github.com/quickfixgo/quickfix"
 
 	"sgw/atrest"
+	"sgw/internal/dirsync"
 	"sgw/journal"
 )
 
@@ -70,10 +71,15 @@ var _ quickfix.MessageStore = (*sealedStore)(nil)
 // a session to encryption is an explicit step (let the session reset its
 // sequence numbers, or move the plain files away).
 func OpenSealedStore(dir string, sid quickfix.SessionID, keys *atrest.KeyRing, sync bool) (quickfix.MessageStore, error) {
-	return openSealedStore(dir, sid, keys, sync)
+	return openSealedStore(dir, sid, keys, sync, dirsync.Sync)
 }
 
-func openSealedStore(dir string, sid quickfix.SessionID, keys *atrest.KeyRing, sync bool) (*sealedStore, error) {
+// openSealedStore is OpenSealedStore. dir, when missing, is made with
+// dirsync.MkdirAll, each new directory fsynced into its parent with
+// syncDir whatever sync says: the session's reservation file (see
+// storeFactory) is always fsynced into dir, and is only as durable as
+// dir's own entry.
+func openSealedStore(dir string, sid quickfix.SessionID, keys *atrest.KeyRing, sync bool, syncDir func(dir string) error) (*sealedStore, error) {
 	if keys == nil {
 		return nil, fmt.Errorf("%w: a sealed store needs a key ring", ErrConfig)
 	}
@@ -85,7 +91,7 @@ func openSealedStore(dir string, sid quickfix.SessionID, keys *atrest.KeyRing, s
 				dir, sid, atrest.ErrPlain, prefix+suf)
 		}
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := dirsync.MkdirAll(dir, syncDir); err != nil {
 		return nil, fmt.Errorf("fix: store %s: %w", dir, err)
 	}
 	s := &sealedStore{path: prefix + sealedSuffix, sid: sid.String(), keys: keys, sync: sync}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"sgw/atrest"
+	"sgw/internal/dirsync"
 )
 
 // DefaultMaxRecord is the body size limit when Config.MaxRecord is zero.
@@ -53,7 +54,7 @@ type Config struct {
 	Keys *atrest.KeyRing
 
 	// syncDir fsyncs a directory (tests count the calls); nil means
-	// SyncDir.
+	// dirsync.Sync.
 	syncDir func(dir string) error
 }
 
@@ -72,7 +73,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("%w: MaxRecord %d exceeds the format limit %d", ErrConfig, cfg.MaxRecord, MaxRecordLimit)
 	}
 	if cfg.syncDir == nil {
-		cfg.syncDir = SyncDir
+		cfg.syncDir = dirsync.Sync
 	}
 	if cfg.CommitInterval < 0 {
 		return cfg, fmt.Errorf("%w: CommitInterval %v is negative", ErrConfig, cfg.CommitInterval)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"sgw/internal/dirsync"
 )
 
 // TestOpenSyncsNewDirectories: Open creates the directories missing on
@@ -43,7 +45,7 @@ func TestOpenSyncsNewDirectories(t *testing.T) {
 			var synced []string
 			cfg := Config{Path: filepath.Join(dir, "orders.jrnl"), syncDir: func(d string) error {
 				synced = append(synced, d)
-				return SyncDir(d)
+				return dirsync.Sync(d)
 			}}
 			j := mustOpen(t, cfg)
 			if _, err := j.Append(1, testBody(1)); err != nil {

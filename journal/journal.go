@@ -229,11 +229,6 @@ func create(path string, syncDir func(string) error, keys *atrest.KeyRing) (err 
 	return nil
 }
 
-// SyncDir fsyncs a directory so a new entry in it (a file created or
-// renamed) is durable. It is dirsync.Sync, kept for the callers outside
-// this package that still name it.
-func SyncDir(dir string) error { return dirsync.Sync(dir) }
-
 // recoverFile checks the open file f, truncates a torn tail and returns
 // what it found, the end offset of the good records and the file's layout.
 func recoverFile(f *os.File, cfg Config) (Recovered, int64, layout, error) {
