@@ -603,6 +603,19 @@ func writeFileAtomic(path string, b []byte) error {
 	return dirsync.Sync(filepath.Dir(path))
 }
 
+var _ untoldReader = (*reservedStore)(nil)
+
+// iterateUntold is IterateMessages without the store's OnReadError: a
+// read that is no resend (StoredReports.Add) returns its error without
+// being logged and counted as one. Like IterateMessages it may be called
+// from any goroutine.
+func (s *reservedStore) iterateUntold(begin, end int, cb func([]byte) error) error {
+	if l, ok := s.MessageStore.(*LockedStore); ok {
+		return eachMessage(l.getMessages, begin, end, cb)
+	}
+	return s.MessageStore.IterateMessages(begin, end, cb)
+}
+
 // removeStaleTemps removes a temporary reservation file left by a crash
 // during writeFileAtomic; the reservation itself is whole.
 func removeStaleTemps(path string) error {

@@ -57,7 +57,8 @@ func NewStoredReports() *StoredReports {
 }
 
 // ReadStoredReports reads the reports st holds under sender sequence
-// numbers below its next one.
+// numbers below its next one. A store of FileStores or ReplicatedStores
+// is read without telling its OnReadError (see Add).
 func ReadStoredReports(st quickfix.MessageStore) (*StoredReports, error) {
 	r := NewStoredReports()
 	_, err := r.Add(st, 1)
@@ -69,13 +70,20 @@ func ReadStoredReports(st quickfix.MessageStore) (*StoredReports, error) {
 // trade, trade cancel or correction is added. It returns the store's next
 // sender sequence number as it read it: the messages below it are read,
 // and a later call from there reads the rest (a store is only appended
-// to, until a Reset).
+// to, until a Reset). A store of FileStores or ReplicatedStores is read
+// without telling its OnReadError: a failed read here is not a resend a
+// peer asked for (nothing drops the session), and the error, returned,
+// is the caller's to tell.
 func (r *StoredReports) Add(st quickfix.MessageStore, from int) (next int, err error) {
 	next = st.NextSenderMsgSeqNum()
 	if next <= from {
 		return next, nil
 	}
-	err = st.IterateMessages(max(from, 1), next-1, func(msg []byte) error {
+	iterate := st.IterateMessages
+	if u, ok := st.(untoldReader); ok {
+		iterate = u.iterateUntold
+	}
+	err = iterate(max(from, 1), next-1, func(msg []byte) error {
 		f, ok := reportFields(msg)
 		if !ok {
 			return nil
@@ -99,6 +107,12 @@ func (r *StoredReports) Add(st quickfix.MessageStore, from int) (next int, err e
 		return nil
 	})
 	return next, err
+}
+
+// untoldReader is a store that can be read without telling its
+// OnReadError (reservedStore).
+type untoldReader interface {
+	iterateUntold(begin, end int, cb func([]byte) error) error
 }
 
 // storedFields are the fields of an ExecutionReport StoredReports reads,

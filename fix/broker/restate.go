@@ -154,10 +154,13 @@ func (ks *keptStore) storedReports() (*fix.StoredReports, error) {
 	<-ks.scanned
 	r := ks.reports
 	ks.reports = nil
+	// ks.MessageStore, the factory's own store: read without its
+	// OnReadError, which logs and counts a failed read as a resend not
+	// made; restate logs what failed here.
 	if r == nil || ks.err != nil || ks.resets.Load() != ks.before {
-		return fix.ReadStoredReports(ks)
+		return fix.ReadStoredReports(ks.MessageStore)
 	}
-	_, err := r.Add(ks, ks.upTo)
+	_, err := r.Add(ks.MessageStore, ks.upTo)
 	return r, err
 }
 
@@ -192,6 +195,8 @@ func (s *session) restate() (restated, resent int) {
 	if err != nil {
 		// Without the store's reports every order is restated and every
 		// trade resent: the broker tells a trade it had by its ExecID.
+		// The read is not counted as a failed resend (fix.StoredReports.Add):
+		// the session goes on; a resend that meets the same damage is.
 		s.a.log.Warn("broker: restatement: the store's reports cannot be read; restating every order and resending every trade", "broker", s.id.TargetCompID, "err", err)
 		reports = nil
 	}
