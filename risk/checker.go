@@ -150,15 +150,36 @@ func (c *Checker) Day() string {
 func (c *Checker) FirstSessionDay() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return dayText(c.firstSessionDay())
+}
+
+// firstSessionDay implements FirstSessionDay as yyyymmdd. c.mu must be
+// held.
+func (c *Checker) firstSessionDay() int32 {
 	s := c.sched // a copy: the day cache walked here is not the checker's
 	t := c.clock.Now()
 	for i := 0; i < 366; i++ { // a year without a session is a schedule error
 		if _, date := s.at(t); s.trading || s.alwaysOpen {
-			return dayText(date)
+			return date
 		}
 		t = time.Unix(s.dayEnd, 0)
 	}
-	return dayText(c.day)
+	return c.day
+}
+
+// RefDayBehind reports whether the reference data (Config.RefDay) is
+// for an earlier trading day than the clock's session day, or on a
+// weekend or a holiday the next one (FirstSessionDay): a process holding
+// it refuses every new order and replace of that session
+// (risk.not_trading) until restarted with the day's data. A cluster node
+// that holds it refuses them once it leads. False when not checked (no
+// RefDay, or AlwaysOpen) and for a later day (data loaded the evening
+// before). It changes nothing; the gateway exports it as
+// gateway_orders_reference_data_stale.
+func (c *Checker) RefDayBehind() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refDay != 0 && c.refDay < c.firstSessionDay()
 }
 
 // DaysByCaller makes the caller the one to change the trading day

@@ -102,3 +102,36 @@ func TestFirstSessionDay(t *testing.T) {
 		t.Errorf("the checker's own day moved to %s (want %s)", got, want)
 	}
 }
+
+// TestRefDayBehind: reference data for an earlier session day than the
+// clock's, or on a weekend or a holiday the next one's, is behind
+// (gateway_orders_reference_data_stale): a node started on Friday is so
+// from Saturday on, before it leads on Monday and refuses every order.
+// Data for a later day (loaded the evening before) is not, nor anything
+// unchecked.
+func TestRefDayBehind(t *testing.T) {
+	const friday, nextMonday = "2025-06-13", "2025-06-16"
+	for _, tc := range []struct {
+		name   string
+		cfg    func(*Config)
+		now    string
+		behind bool
+	}{
+		{name: "its day", cfg: refDay(friday), now: friday + " 10:00"},
+		{name: "its evening", cfg: refDay(friday), now: friday + " 20:00"},
+		{name: "saturday", cfg: refDay(friday), now: "2025-06-14 10:00", behind: true},
+		{name: "monday", cfg: refDay(friday), now: nextMonday + " 09:15", behind: true},
+		{name: "named the evening before", cfg: refDay(nextMonday), now: friday + " 20:00"},
+		{name: "named for monday on sunday", cfg: refDay(nextMonday), now: "2025-06-15 10:00"},
+		{name: "not set", now: nextMonday + " 10:00"},
+		{name: "always open", cfg: func(c *Config) { c.RefDay = friday; c.Schedule.AlwaysOpen = true }, now: nextMonday + " 10:00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, clk := newChecker(t, tc.cfg)
+			clk.Set(at(tc.now))
+			if got := c.RefDayBehind(); got != tc.behind {
+				t.Fatalf("RefDayBehind at %s: %v, want %v", tc.now, got, tc.behind)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sgw/configs"
+	"sgw/risk"
 )
 
 // TestOrderTermsPinRefDay: the reference data a gateway loads with its
@@ -28,10 +29,13 @@ func TestOrderTermsPinRefDay(t *testing.T) {
 		alwaysOpen bool
 		refDay     string
 		pinned     bool // to the start day; else left as refDay
+		stale      float64
 	}{
 		{name: "exchange schedule", pinned: true},
 		{name: "named", refDay: "2030-01-02"},
+		{name: "named, behind", refDay: "2020-01-02", stale: 1},
 		{name: "always open", alwaysOpen: true},
+		{name: "always open, named behind", alwaysOpen: true, refDay: "2020-01-02"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := configs.LoadDemo()
@@ -41,7 +45,8 @@ func TestOrderTermsPinRefDay(t *testing.T) {
 			cfg.Orders.Risk.Schedule.AlwaysOpen = tc.alwaysOpen
 			cfg.Orders.Risk.RefDay = tc.refDay
 			before := firstSession(time.Now().In(cst), cfg.Orders.Risk.Schedule.Holidays)
-			terms, err := orderTerms(cfg, prometheus.NewRegistry(), log)
+			reg := prometheus.NewRegistry()
+			terms, err := orderTerms(cfg, reg, log, nil)
 			after := firstSession(time.Now().In(cst), cfg.Orders.Risk.Schedule.Holidays)
 			if err != nil {
 				t.Fatal(err)
@@ -52,6 +57,61 @@ func TestOrderTermsPinRefDay(t *testing.T) {
 				t.Fatalf("ref_day %q, want the start day %s", got, before)
 			case !tc.pinned && got != tc.refDay:
 				t.Fatalf("ref_day %q, want %q", got, tc.refDay)
+			}
+			// Every node exports whether its data is behind the session
+			// at hand, at 0 when it is not.
+			if v := exportedGauge(t, reg, "gateway_orders_reference_data_stale"); v != tc.stale {
+				t.Fatalf("gateway_orders_reference_data_stale %v, want %v", v, tc.stale)
+			}
+		})
+	}
+}
+
+// TestReferenceDataStaleGauge: every node pins the day it started on, and
+// a cluster node started on Friday that leads on Monday refuses every
+// order. gateway_orders_reference_data_stale says so on every node, the
+// followers too, from Saturday on (before, nothing but the refusals did),
+// for the day pinned at the start as for one the file names.
+func TestReferenceDataStaleGauge(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cst := time.FixedZone("CST", 8*3600)
+	friday := time.Date(2026, 12, 4, 16, 0, 0, 0, cst)
+	for _, tc := range []struct {
+		name   string
+		refDay string
+	}{
+		{name: "pinned at the start"},
+		{name: "named", refDay: "2026-12-04"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := configs.LoadDemo()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Orders.Risk.Schedule.AlwaysOpen = false
+			cfg.Orders.Risk.RefDay = tc.refDay
+			clk := risk.NewManualClock(friday)
+			reg := prometheus.NewRegistry()
+			terms, err := orderTerms(cfg, reg, log, clk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if terms.risk.RefDay != "2026-12-04" {
+				t.Fatalf("ref_day %q, want the Friday", terms.risk.RefDay)
+			}
+			for _, step := range []struct {
+				at    time.Time
+				stale float64
+			}{
+				{friday, 0},
+				{friday.Add(6 * time.Hour), 0},               // Friday evening
+				{friday.Add(10 * time.Hour), 1},              // Saturday
+				{friday.AddDate(0, 0, 3).Add(-time.Hour), 1}, // Monday 09:00
+			} {
+				clk.Set(step.at)
+				if v := exportedGauge(t, reg, "gateway_orders_reference_data_stale"); v != step.stale {
+					t.Fatalf("at %s: gateway_orders_reference_data_stale %v, want %v", step.at, v, step.stale)
+				}
 			}
 		})
 	}
@@ -67,4 +127,21 @@ func firstSession(t time.Time, holidays []string) string {
 		}
 		t = t.AddDate(0, 0, 1)
 	}
+}
+
+// exportedGauge is the value of the gauge name (no labels) reg exports;
+// the test fails when it exports none.
+func exportedGauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("%s not exported", name)
+	return 0
 }

@@ -139,7 +139,7 @@ func newGateway(cfg *configs.File, log *slog.Logger, raftLn net.Listener) (_ *Ga
 	var entry broker.OrderEntry
 	switch {
 	case cfg.Orders != nil && cfg.Cluster != nil:
-		tc, err := orderTerms(cfg, reg, log)
+		tc, err := orderTerms(cfg, reg, log, nil)
 		if err != nil {
 			g.close()
 			return nil, err
@@ -210,14 +210,16 @@ func newGateway(cfg *configs.File, log *slog.Logger, raftLn net.Listener) (_ *Ga
 
 // orderTerms is what order entry is built from: the manager's and the
 // risk checks' configuration, the upstream sessions', and the metrics
-// every order manager shares.
-func orderTerms(cfg *configs.File, reg *prometheus.Registry, log *slog.Logger) (termConfig, error) {
+// every order manager shares. clock is the day's (the start day pinned as
+// the reference data's, gateway_orders_reference_data_stale); nil is the
+// wall clock.
+func orderTerms(cfg *configs.File, reg *prometheus.Registry, log *slog.Logger, clock risk.Clock) (termConfig, error) {
 	oc := cfg.Orders
 	rcfg := oc.Risk
 	if len(rcfg.Instruments) == 0 {
 		rcfg.Instruments = cfg.Instruments
 	}
-	chk, err := risk.New(rcfg, nil)
+	chk, err := risk.New(rcfg, clock)
 	if err != nil {
 		return termConfig{}, err
 	}
@@ -228,7 +230,22 @@ func orderTerms(cfg *configs.File, reg *prometheus.Registry, log *slog.Logger) (
 		// on a later day rather than check them against its limits.
 		rcfg.RefDay = chk.FirstSessionDay()
 		log.Info("orders: the reference data (previous closes) is taken as the first trading day from the start day's; set orders.risk.ref_day to name another", "ref_day", rcfg.RefDay)
+		if chk, err = risk.New(rcfg, clock); err != nil {
+			return termConfig{}, err
+		}
 	}
+	// Every node says whether its reference data is behind the session at
+	// hand, the followers too: one that leads with it refuses every order
+	// (alert OrderReferenceDataStale).
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gateway_orders_reference_data_stale",
+		Help: "1 when the reference data (orders.risk.ref_day, by default the start day) is for an earlier trading day than the current or next session's: " +
+			"order entry with it refuses every new order and replace (risk.not_trading) until a restart with the day's data."},
+		func() float64 {
+			if chk.RefDayBehind() {
+				return 1
+			}
+			return 0
+		}))
 	var credit []string
 	for _, a := range rcfg.Accounts {
 		if a.Credit {
@@ -256,7 +273,7 @@ func orderTerms(cfg *configs.File, reg *prometheus.Registry, log *slog.Logger) (
 // buildOrders builds a single gateway's order entry: risk, the journal
 // (replayed), the order manager and the upstream FIX sessions.
 func (g *Gateway) buildOrders(cfg *configs.File, reg *prometheus.Registry, log *slog.Logger) error {
-	tc, err := orderTerms(cfg, reg, log)
+	tc, err := orderTerms(cfg, reg, log, nil)
 	if err != nil {
 		return err
 	}
