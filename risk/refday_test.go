@@ -103,6 +103,36 @@ func TestFirstSessionDay(t *testing.T) {
 	}
 }
 
+// TestFirstSessionDayAcrossMonthsAndYears: the walk to the next session
+// crosses a month's and a year's end, and a run of holidays after a
+// weekend; a schedule whose every weekday of a year is a holiday ends the
+// walk (the checker's own day) rather than loop.
+func TestFirstSessionDayAcrossMonthsAndYears(t *testing.T) {
+	hols := []string{"2025-12-31", "2026-01-01", "2026-01-02", "2026-02-02"}
+	c, clk := newChecker(t, func(cfg *Config) { cfg.Schedule.Holidays = hols })
+	for _, tc := range []struct{ now, want string }{
+		{"2025-05-31 10:00", "2025-06-02"}, // Saturday, May's last day
+		{"2025-12-30 20:00", "2025-12-30"}, // Tuesday evening
+		{"2025-12-31 00:00", "2026-01-05"}, // three holidays, then a weekend
+		{"2026-01-31 23:59", "2026-02-03"}, // Saturday, a holiday Monday
+	} {
+		clk.Set(at(tc.now))
+		if got := c.FirstSessionDay(); got != tc.want {
+			t.Errorf("at %s: %s, want %s", tc.now, got, tc.want)
+		}
+	}
+
+	var every []string
+	for d := at("2025-06-09 00:00"); d.Before(at("2026-07-01 00:00")); d = d.AddDate(0, 0, 1) {
+		every = append(every, d.Format("2006-01-02"))
+	}
+	c2, clk2 := newChecker(t, func(cfg *Config) { cfg.Schedule.Holidays = every })
+	clk2.Set(at("2025-06-14 10:00"))
+	if got, want := c2.FirstSessionDay(), c2.Day(); got != want {
+		t.Errorf("every day a holiday: %s, want the checker's day %s", got, want)
+	}
+}
+
 // TestRefDayBehind: reference data for an earlier session day than the
 // clock's, or on a weekend or a holiday the next one's, is behind
 // (gateway_orders_reference_data_stale): a node started on Friday is so
