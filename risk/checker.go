@@ -159,10 +159,13 @@ func (c *Checker) firstSessionDay() int32 {
 	s := c.sched // a copy: the day cache walked here is not the checker's
 	t := c.clock.Now()
 	for i := 0; i < 366; i++ { // a year without a session is a schedule error
-		if _, date := s.at(t); s.trading || s.alwaysOpen {
+		_, date := s.at(t)
+		if s.trading || s.alwaysOpen {
 			return date
 		}
-		t = time.Unix(s.dayEnd, 0)
+		// The next date's noon: its midnight may not exist (a time zone
+		// whose clocks skip it), and time.Date would put it in this day.
+		t = time.Date(int(date/10000), time.Month(date/100%100), int(date%100)+1, 12, 0, 0, 0, s.loc)
 	}
 	return c.day
 }

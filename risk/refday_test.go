@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // refDay sets Config.RefDay.
@@ -163,5 +164,26 @@ func TestRefDayBehind(t *testing.T) {
 				t.Fatalf("RefDayBehind at %s: %v, want %v", tc.now, got, tc.behind)
 			}
 		})
+	}
+}
+
+// TestFirstSessionDaySkippedMidnight: in a time zone whose clocks skip
+// midnight when daylight saving starts (America/Santiago on Sunday
+// 2010-10-10: 23:59:59 -04, then 01:00 -03), the walk from Saturday
+// reaches Monday. Before, it took that Sunday's midnight, which Go
+// normalizes into Saturday's last hour, as Saturday's end, walked
+// Saturday again for a year and gave the checker's own day.
+func TestFirstSessionDaySkippedMidnight(t *testing.T) {
+	loc, err := time.LoadLocation("America/Santiago")
+	if err != nil {
+		t.Skipf("no time zone data: %v", err)
+	}
+	c, clk := newChecker(t, func(cfg *Config) { cfg.Schedule.Location = "America/Santiago" })
+	for _, h := range []int{0, 12, 23} {
+		now := time.Date(2010, 10, 9, h, 30, 0, 0, loc) // Saturday
+		clk.Set(now)
+		if got, want := c.FirstSessionDay(), "2010-10-11"; got != want {
+			t.Errorf("at %s: %s, want %s", now, got, want)
+		}
 	}
 }
