@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"sgw/fix"
 	"sgw/journal"
 	"sgw/risk"
 )
@@ -77,5 +78,33 @@ func TestStaleRefDayLogged(t *testing.T) {
 	}
 	if l := logs.String(); !strings.Contains(l, "reference data is not today's") || !strings.Contains(l, "ref_day=20261201") || !strings.Contains(l, "day=20261202") {
 		t.Fatalf("the change of day's log does not say the reference data is stale:\n%s", l)
+	}
+}
+
+// TestRecoverUnderAnotherRefDay: a restart the next day, its reference
+// data that day's (risk.Config.RefDay), replays the last day's journal
+// (its day record, an order, its acknowledgement and an accepted replace)
+// without refusing any of it: the refusal of another day's requests is
+// for live ones only, or a gateway restarted each morning would not start.
+func TestRecoverUnderAnotherRefDay(t *testing.T) {
+	day1 := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC) // Tuesday 10:00 in Shanghai
+	var j memJournal
+	add := func(typ byte, v bodyRecord) {
+		j = append(j, journal.Record{Seq: uint64(len(j)) + 1, Type: typ, Time: day1.UnixNano(), Body: encodeRecord(v)})
+	}
+	const px = 17000000
+	add(recDay, &dayRec{Date: 20261201})
+	add(recNew, &newRec{Account: "A1", ClOrdID: "c1", Symbol: "600519.SH", Side: risk.Buy, Type: risk.Limit,
+		Price: px, Qty: 100, Upstream: "core", Source: src, Time: day1, UID: "u1"})
+	add(recExec, &execRec{Account: "A1", Upstream: "core", ER: fix.ExecReport{ClOrdID: "u1", OrderID: "v1", ExecID: "n1",
+		ExecType: '0', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Side(risk.Buy), Price: px, OrderQty: 100, LeavesQty: 100, SeqNum: 1}})
+	add(recReplace, &changeRec{Account: "A1", ClOrdID: "c2", Orig: "c1", Price: px, Qty: 200, Source: src, UID: "u2"})
+	nextDay := func(c *risk.Config) { c.Schedule.AlwaysOpen = false; c.RefDay = "2026-12-02" }
+	m, n, err := recoverDay(t, j, 1, nextDay)
+	if err != nil || n != len(j) {
+		t.Fatalf("Recover = %d, %v; want %d records", n, err, len(j))
+	}
+	if o, ok := m.Get("A1", "c1"); !ok || o.Status != StatusNew || o.Price != px {
+		t.Fatalf("c1 = %+v (found %v), want the last day's buy, new, its replace pending", o, ok)
 	}
 }
