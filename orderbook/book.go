@@ -182,16 +182,18 @@ type Book struct {
 	// book moving between them), which marked it stale. As wrong, only
 	// a rebuild (Clear) mends it: it stays stale through a Valid (an
 	// outage's end, a rebuild's end) until then, and the feed's rebuild
-	// request still finds it stale. Such a Valid counts it again
+	// request still finds it (Differs). Such a Valid counts it again
 	// (ErrSnapshotMismatch), so that the request, which looks when the
 	// count moves, looks after it.
 	mismatched bool
 
 	// The Engine's view publisher state: publications so far, the spans
-	// of the previous one and the last one with a trade.
-	pub      uint64
-	pubDirty [3]span
-	tradePub uint64
+	// of the previous one and the last one with a trade, and the Differs
+	// it published last.
+	pub        uint64
+	pubDirty   [3]span
+	tradePub   uint64
+	pubDiffers bool
 }
 
 // NewBook returns an empty book for inst. Its level changes are ranked
@@ -265,6 +267,15 @@ func (b *Book) State() TradingState { return b.state }
 // event; or an event showed it differs from the venue's (ErrUnknownOrder,
 // ErrDuplicateOrder), until a Clear and then a Valid.
 func (b *Book) Stale() bool { return b.stale }
+
+// Differs reports whether the book is known to differ from the venue's,
+// which only a rebuild (Clear) mends: snapshots found it different twice
+// in a row (the book moving between them), or an event named an order it
+// does not hold or added one it holds (ErrUnknownOrder,
+// ErrDuplicateOrder). Such a book is stale; a book stale only because its
+// feed lost its sources or is rebuilding it does not differ. The SZSE
+// feed rebuilds the channels of books that differ (Engine.Differs).
+func (b *Book) Differs() bool { return b.wrong || b.mismatched }
 
 // SystemEvent returns the event code of the last System Event message
 // applied to this book, or 0.

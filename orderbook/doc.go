@@ -43,7 +43,9 @@
 //     an earlier publication (a Mirror's Load may lower Seq: a new ingest
 //     epoch). A Reader follows a shard's broadcast ring of Updates from one goroutine; one
 //     that falls a whole ring behind gets ErrLapped and must resnapshot
-//     with View.
+//     with View. Engine.Stale and Engine.Differs (a book known to differ
+//     from the venue's until a Clear, published in the view's header)
+//     read the view the same way.
 //   - The view and the Update stream agree: the View of a symbol at Seq S is
 //     the state after applying that symbol's Updates up to S. A writer
 //     publishes the view before the Update enters the ring, so a client

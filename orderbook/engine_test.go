@@ -477,3 +477,57 @@ func TestInputMissed(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineDiffers: Engine.Differs, read from the published view, tells
+// a book known to differ from the venue's (snapshots found it different
+// twice in a row, or it missed a message) from one stale only for an
+// outage, until a Clear mends it, also when it was found different while
+// already stale (no Update: the writer publishes the view alone). The
+// SZSE feed rebuilds the channels of the books that differ, not of every
+// stale one (feed.TestSZSERebuildOnlyDifferingChannel). The Engine does
+// not run: the test drains the shard itself, step by step.
+func TestEngineDiffers(t *testing.T) {
+	e, err := New(Config{Instruments: testInstruments(2), Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := e.NewInput("szse")
+	var u Update
+	add := func(sym uint32, ref uint64, px int64) event.Event {
+		return event.Event{Kind: event.Add, Symbol: sym, Ref: ref, Side: event.Buy, Qty: 100, Price: refdata.Price(px)}
+	}
+	differ := []event.Event{ // a snapshot whose best bid the book does not hold
+		{Kind: event.Check, Symbol: 0, Side: event.Buy, Code: 0, Price: 98000, Qty: 100},
+		{Kind: event.CheckDone, Symbol: 0},
+	}
+	steps := []struct {
+		name         string
+		evs          []event.Event
+		want0, want1 bool // Differs of symbols 0 and 1 after the step
+		stale        bool // both published stale after the step
+	}{
+		{name: "books", evs: []event.Event{add(0, 1, 99000), add(1, 1, 99000)}},
+		{name: "outage", evs: []event.Event{{Kind: event.Stale, Symbol: 0}, {Kind: event.Stale, Symbol: 1}}, stale: true},
+		{name: "one differing snapshot", evs: differ, stale: true},
+		{name: "the book moves, its next snapshot differs", evs: append([]event.Event{add(0, 2, 90000)}, differ...),
+			want0: true, stale: true},
+		{name: "outage over", evs: []event.Event{{Kind: event.Valid, Symbol: 0}, {Kind: event.Valid, Symbol: 1}}, want0: true},
+		{name: "rebuild", evs: []event.Event{{Kind: event.Clear, Symbol: 0}, add(0, 1, 99000), {Kind: event.Valid, Symbol: 0}}},
+		{name: "outage, a delete of an unknown order", evs: []event.Event{{Kind: event.Stale, Symbol: 0}, {Kind: event.Stale, Symbol: 1},
+			{Kind: event.Delete, Symbol: 1, Ref: 9}}, want1: true, stale: true},
+		{name: "its rebuild", evs: []event.Event{{Kind: event.Clear, Symbol: 1}}, stale: true},
+	}
+	for _, st := range steps {
+		feed(t, in, st.evs)
+		e.shards[0].drain(&u)
+		if e.Differs(0) != st.want0 || e.Differs(1) != st.want1 {
+			t.Fatalf("%s: Differs 0 %v 1 %v, want %v %v", st.name, e.Differs(0), e.Differs(1), st.want0, st.want1)
+		}
+		if st.stale && (!e.Stale(0) || !e.Stale(1)) {
+			t.Fatalf("%s: Stale 0 %v 1 %v, want both", st.name, e.Stale(0), e.Stale(1))
+		}
+	}
+	if e.Differs(SymbolID(2)) {
+		t.Fatal("an unknown symbol differs")
+	}
+}

@@ -149,6 +149,10 @@ func (s *shard) process(ev *event.Event, u *Update, in *Input) {
 	if ok {
 		u.Recv = ev.Recv
 		s.publish(b, u)
+	} else if b.Differs() != b.pubDiffers {
+		// Found different while already stale (an outage, a rebuild):
+		// no Update, but Engine.Differs must see it.
+		s.e.publishView(b)
 	}
 }
 

@@ -28,7 +28,8 @@ type viewBook struct {
 	nb, na    int32 // published levels per side (<= MaxDepth)
 	ck10, ck5 uint32
 	state     TradingState
-	_         [7]byte
+	differs   bool // Book.Differs
+	_         [6]byte
 }
 
 // viewTrades is the part of a view buffer's header that changes only with
@@ -201,9 +202,32 @@ func (e *Engine) Stale(id SymbolID) bool {
 	return v.State == StateStale
 }
 
+// Differs reports whether symbol id's published book is known to differ
+// from the venue's until a rebuild (Clear) mends it: snapshots found it
+// different twice in a row, or an event named an order it does not hold
+// or added one it holds (see Book.Differs). A book stale only for its
+// feed's outage or a rebuild under way does not differ. Like Stale it
+// reads the published view: it never blocks the writer or locks, and
+// any goroutine may call it. An unknown id reports false.
+func (e *Engine) Differs(id SymbolID) bool {
+	if int(id) >= len(e.views) {
+		return false
+	}
+	var v View
+	var h viewBook
+	var tr viewTrades
+	vs := &e.views[id]
+	for spins := 0; !e.copyView(id, vs.cur.Load(), 0, &v, &h, &tr); spins++ {
+		backoff(spins)
+	}
+	return h.differs
+}
+
 // publishView publishes b's state after the Update it just produced: the
 // top-of-book slot when rank 0 of a side changed, then the header and the
-// changed levels of the view. Only the shard's writer calls it.
+// changed levels of the view. Only the shard's writer calls it, also
+// after an event that produced no Update but changed what Differs reads
+// (shard.process): the view then shows the same Seq.
 func (e *Engine) publishView(b *Book) {
 	id := b.id
 	bd, ad := b.dirty[Bid], b.dirty[Ask]
@@ -229,8 +253,10 @@ func (e *Engine) publishView(b *Book) {
 		seq: b.seq, time: b.time,
 		nb: int32(min(len(bids.levels), depth)), na: int32(min(len(asks.levels), depth)),
 		ck10: b.ck.ck10, ck5: b.ck.ck5,
-		state: b.published(),
+		state:   b.published(),
+		differs: b.Differs(),
 	}
+	b.pubDiffers = h.differs
 	// The buffer being written last held publication p-2, so it takes
 	// the levels changed by publications p-1 and p, and the trade
 	// statistics if either of them was a trade.
