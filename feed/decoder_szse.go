@@ -69,10 +69,11 @@ type SZSEDecoder struct {
 }
 
 // BookHealth is what the SZSE decoder reads of the books to ask for
-// rebuilds: whether a book is stale, and the count of snapshots that
-// differed. *orderbook.Engine implements it.
+// rebuilds: whether a book is known to differ from the venue's until a
+// rebuild (not merely stale, as an outage leaves every book), and the
+// count of snapshots that differed. *orderbook.Engine implements it.
 type BookHealth interface {
-	Stale(id orderbook.SymbolID) bool
+	Differs(id orderbook.SymbolID) bool
 	Stats() orderbook.Stats
 }
 
@@ -344,14 +345,18 @@ func (d *SZSEDecoder) each(c *szseChannel, k event.Kind) error {
 	return nil
 }
 
-// RebuildRequests returns the channels with a book that snapshots found
-// wrong (stale, outside a rebuild): the feed rebuilds them. It looks at
-// the books only when their count of differing snapshots has moved since
-// the last look (a book is marked stale by its second differing snapshot
-// in a row, which counts; a ChannelLive that leaves such a book stale,
-// the difference found during the rebuild this look skipped, counts it
-// again). Safe
-// from any goroutine; the feed's supervisor calls it.
+// RebuildRequests returns the channels, outside a rebuild, with a book
+// known to differ from the venue's (BookHealth.Differs: snapshots found
+// it different, or it missed a record): the feed rebuilds them. A
+// channel whose books are stale only for an outage (StaleChannel) is not
+// asked: before, any stale book was, and one differing snapshot during
+// an outage asked a rebuild of every outage-marked channel, each a
+// retransmission of the channel's day, at the recovery. It looks at the
+// books only when their count of differing snapshots has moved since the
+// last look (a book differs from its second differing snapshot in a row,
+// which counts; a ChannelLive that leaves such a book stale, the
+// difference found during the rebuild this look skipped, counts it
+// again). Safe from any goroutine; the feed's supervisor calls it.
 func (d *SZSEDecoder) RebuildRequests() []uint16 {
 	if d.health == nil {
 		return nil
@@ -365,7 +370,7 @@ func (d *SZSEDecoder) RebuildRequests() []uint16 {
 	d.mismatches = m
 	var out []uint16
 	for _, w := range d.watch {
-		if !d.rebuilding[w.ch] && !slices.Contains(out, w.ch) && d.health.Stale(orderbook.SymbolID(w.sym)) {
+		if !d.rebuilding[w.ch] && !slices.Contains(out, w.ch) && d.health.Differs(orderbook.SymbolID(w.sym)) {
 			out = append(out, w.ch)
 		}
 	}

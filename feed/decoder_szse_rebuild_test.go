@@ -14,7 +14,7 @@ import (
 // sums what its shard writers count.
 type bookHealth struct{ ap *bookApplier }
 
-func (h bookHealth) Stale(id orderbook.SymbolID) bool { return h.ap.books[id].Stale() }
+func (h bookHealth) Differs(id orderbook.SymbolID) bool { return h.ap.books[id].Differs() }
 
 func (h bookHealth) Stats() orderbook.Stats {
 	var st orderbook.Stats
@@ -76,5 +76,66 @@ func TestSZSERebuildAfterMismatchInRebuild(t *testing.T) {
 	}
 	if got := d.RebuildRequests(); !slices.Equal(got, []uint16{2011}) {
 		t.Fatalf("rebuild requests after ChannelLive %v, want [2011]: the book found different stays stale with no rebuild", got)
+	}
+}
+
+// TestSZSERebuildOnlyDifferingChannel: during an outage (every source
+// down past stale_after_outage marks each channel's books stale), a
+// snapshot that finds one book different asks a rebuild of that book's
+// channel only. Before, RebuildRequests asked for every channel with a
+// stale book whenever the books' count of differing snapshots moved: one
+// differing snapshot anywhere asked a retransmission of the whole day of
+// every outage-marked channel, at a recovery, of the sources and the
+// gateway.
+func TestSZSERebuildOnlyDifferingChannel(t *testing.T) {
+	var books []*orderbook.Book
+	for _, in := range []refdata.Instrument{
+		{Symbol: "000001.SZ", Board: refdata.BoardMain, PrevClose: 115000},
+		{Symbol: "300750.SZ", Board: refdata.BoardChiNext, PrevClose: 2000000},
+	} {
+		if err := in.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		books = append(books, orderbook.NewBook(in))
+	}
+	ap := &bookApplier{books: books}
+	d := NewSZSEDecoder(fakeSymbols{"000001": 0, "300750": 1}, ap, bookHealth{ap})
+	apply := func(m *szse.Message) {
+		t.Helper()
+		if err := d.ApplySZSE(m, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(szOrder(1, "000001", '1', '2', 115000, 100))
+	other := szOrder(1, "300750", '1', '2', 2000000, 100)
+	other.Order.ChannelNo = 2012
+	apply(other)
+	for _, no := range []uint16{2011, 2012} {
+		if err := d.StaleChannel(no); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := d.RebuildRequests(); got != nil {
+		t.Fatalf("rebuild requested for an outage alone: %v", got)
+	}
+	apply(szBidSnapshot("000001", 20261202093003000, 115000, 900))
+	apply(szOrder(2, "000001", '1', '2', 114900, 100)) // the book moves
+	apply(szBidSnapshot("000001", 20261202093006000, 115000, 900))
+	if got := d.RebuildRequests(); !slices.Equal(got, []uint16{2011}) {
+		t.Fatalf("rebuild requests %v, want [2011]: only 000001's channel differs, 2012 is stale for the outage alone", got)
+	}
+	// The outage ends: 000001 stays stale (found different) and its
+	// Valid counts it again; the look that follows asks for 2011 again
+	// (its rebuild was not begun here) and still not for 2012.
+	for _, no := range []uint16{2011, 2012} {
+		if err := d.ChannelLive(no); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !books[0].Stale() || books[1].Stale() {
+		t.Fatalf("after the outage: 000001 stale %v (want true), 300750 stale %v (want false)", books[0].Stale(), books[1].Stale())
+	}
+	if got := d.RebuildRequests(); !slices.Equal(got, []uint16{2011}) {
+		t.Fatalf("rebuild requests after the outage %v, want [2011]", got)
 	}
 }

@@ -38,14 +38,14 @@ func szTrade(seq, bid, offer int64, sec string, exec byte, px szse.Price4, share
 	return m
 }
 
-// fakeHealth reports every book stale or none, and a mismatch count.
+// fakeHealth reports every book differing or none, and a mismatch count.
 type fakeHealth struct {
-	stale      bool
+	differs    bool
 	mismatches uint64
 }
 
-func (h *fakeHealth) Stale(orderbook.SymbolID) bool { return h.stale }
-func (h *fakeHealth) Stats() orderbook.Stats        { return orderbook.Stats{Mismatch: h.mismatches} }
+func (h *fakeHealth) Differs(orderbook.SymbolID) bool { return h.differs }
+func (h *fakeHealth) Stats() orderbook.Stats          { return orderbook.Stats{Mismatch: h.mismatches} }
 
 // TestSZSEDecoder: records become the events the books apply — announced
 // limit orders, trades as two executions printed once, cancels as deletes,
@@ -116,9 +116,9 @@ func TestSZSEDecoder(t *testing.T) {
 		t.Fatalf("snapshot events\n %+v\nwant\n %+v", out.evs, want)
 	}
 	if got := d.RebuildRequests(); got != nil {
-		t.Fatalf("rebuild requested with no book stale: %v", got)
+		t.Fatalf("rebuild requested with no book differing: %v", got)
 	}
-	health.stale, health.mismatches = true, 2
+	health.differs, health.mismatches = true, 2
 	if got := d.RebuildRequests(); !slices.Equal(got, []uint16{2011}) {
 		t.Fatalf("rebuild requests %v", got)
 	}
