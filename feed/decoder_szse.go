@@ -61,7 +61,7 @@ type SZSEDecoder struct {
 
 	// mu guards what RebuildRequests (the feed's supervisor) reads: the
 	// instruments seen with their channels, the channels being rebuilt,
-	// and the books' mismatch count at the last look.
+	// and the books' count of mismatches and missed records at the last look.
 	mu         sync.Mutex
 	watch      []symChannel
 	rebuilding map[uint16]bool
@@ -352,16 +352,20 @@ func (d *SZSEDecoder) each(c *szseChannel, k event.Kind) error {
 // asked: before, any stale book was, and one differing snapshot during
 // an outage asked a rebuild of every outage-marked channel, each a
 // retransmission of the channel's day, at the recovery. It looks at the
-// books only when their count of differing snapshots has moved since the
-// last look (a book differs from its second differing snapshot in a row,
-// which counts; a ChannelLive that leaves such a book stale, the
-// difference found during the rebuild this look skipped, counts it
-// again). Safe from any goroutine; the feed's supervisor calls it.
+// books only when their count of differing snapshots and missed records
+// has moved since the last look (a book differs from its second differing
+// snapshot in a row, which counts, or from a record naming an order it
+// holds already, or not at all where that cannot be innocent: counted
+// too; a ChannelLive that leaves such a book stale, the difference found
+// during the rebuild this look skipped, counts it again). Before, only
+// differing snapshots were counted, and a book that missed a record
+// stayed stale until a snapshot somewhere differed. Safe from any goroutine; the feed's supervisor calls it.
 func (d *SZSEDecoder) RebuildRequests() []uint16 {
 	if d.health == nil {
 		return nil
 	}
-	m := d.health.Stats().Mismatch
+	st := d.health.Stats()
+	m := st.Mismatch + st.UnknownOrder + st.DuplicateOrder
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if m == d.mismatches {

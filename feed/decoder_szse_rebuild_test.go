@@ -19,7 +19,10 @@ func (h bookHealth) Differs(id orderbook.SymbolID) bool { return h.ap.books[id].
 func (h bookHealth) Stats() orderbook.Stats {
 	var st orderbook.Stats
 	for _, b := range h.ap.books {
-		st.Mismatch += b.Errors().Mismatch
+		e := b.Errors()
+		st.Mismatch += e.Mismatch
+		st.UnknownOrder += e.UnknownOrder
+		st.DuplicateOrder += e.DuplicateOrder
 	}
 	return st
 }
@@ -137,5 +140,41 @@ func TestSZSERebuildOnlyDifferingChannel(t *testing.T) {
 	}
 	if got := d.RebuildRequests(); !slices.Equal(got, []uint16{2011}) {
 		t.Fatalf("rebuild requests after the outage %v, want [2011]", got)
+	}
+}
+
+// TestSZSERebuildAfterMissedRecord: a book that finds it missed a record
+// (SZSE's cancels and trades may name orders that never rested, so here
+// an order added twice: a record of another order lost in its place)
+// differs from the venue's
+// (BookHealth.Differs), and the feed's next look asks for its channel's
+// rebuild although no snapshot differed. Before, RebuildRequests looked
+// only when the count of differing snapshots moved: such a book stayed
+// stale until a snapshot somewhere in the feed differed.
+func TestSZSERebuildAfterMissedRecord(t *testing.T) {
+	in := refdata.Instrument{Symbol: "300750.SZ", Board: refdata.BoardChiNext, PrevClose: 2000000}
+	if err := in.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ap := &bookApplier{books: []*orderbook.Book{orderbook.NewBook(in)}}
+	d := NewSZSEDecoder(fakeSymbols{"300750": 0}, ap, bookHealth{ap})
+	apply := func(m *szse.Message) {
+		t.Helper()
+		m.Order.ChannelNo, m.Trade.ChannelNo = 2012, 2012
+		if err := d.ApplySZSE(m, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(szOrder(1, "300750", '1', '2', 2000000, 100))
+	apply(szOrder(2, "300750", '2', '2', 2010000, 100))
+	if got := d.RebuildRequests(); got != nil {
+		t.Fatalf("rebuild requested of a sound book: %v", got)
+	}
+	apply(szOrder(2, "300750", '2', '2', 2010000, 100))
+	if !ap.books[0].Stale() {
+		t.Fatal("an order added twice left the book valid")
+	}
+	if got := d.RebuildRequests(); !slices.Equal(got, []uint16{2012}) {
+		t.Fatalf("rebuild requests %v, want [2012]: the book missed a record", got)
 	}
 }
