@@ -110,7 +110,10 @@
 // fill, it leaves only the order's own reports. A NewOrderSingle flagged
 // PossDupFlag or PossResend whose ClOrdID names an order the session
 // entered that held it the day the message was first sent (session.sentDay)
-// is answered with the order's status, never entered twice.
+// is answered with the order's status, never entered twice; one without
+// OrigSendingTime (122), sent after the day that order ended, whose first
+// sending's day cannot be told, is refused as a duplicate (103 = 6), not
+// entered.
 //
 // # Logon
 //

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -191,7 +192,7 @@ func (r *dayRig) wsOrder(acct, id string) {
 // PossDupFlag or PossResend is answered with the status of the order its
 // ClOrdID names only if it is a resend of it: an order the session
 // entered that held the ClOrdID the day the message was first sent
-// (OrigSendingTime, else SendingTime). The day's first order of a broker
+// (OrigSendingTime). The day's first order of a broker
 // numbering its orders anew each day, resent as the session resends what
 // it missed (a frame lost, or sent before the day's logon), is entered,
 // though an order of the day before, ended then, had its ClOrdID; one a
@@ -210,7 +211,7 @@ func TestDuplicateClOrdIDResendOfAnEarlierDay(t *testing.T) {
 		want   string // "entered", "status" or "refused"
 	}{
 		{name: "PossDupFlag", header: []string{"43=Y", "52=" + day2, "122=20261202-01:59:59.000"}, want: "entered"},
-		{name: "PossResend", header: []string{"97=Y", "52=" + day2}, want: "entered"},
+		{name: "PossResend", header: []string{"97=Y", "52=" + day2, "122=20261202-01:59:59.000"}, want: "entered"},
 		{name: "PossDupFlag of the day before", header: []string{"43=Y", "52=" + day2, "122=20261201-06:00:00.000"}, want: "status"},
 		{name: "a WebSocket client's", header: []string{"43=Y", "52=" + day2, "122=20261202-01:59:59.000"}, ws: true, want: "refused"},
 	} {
@@ -288,6 +289,67 @@ func TestAccountOfARequestNamingNone(t *testing.T) {
 				if c, ok := reqs[r.sent].(fix.CancelRequest); !ok || c.Account != "A2" {
 					t.Errorf("the venue was sent %+v; want the cancel of A2's order", reqs[r.sent])
 				}
+			}
+		})
+	}
+}
+
+// TestResendWithoutOrigSendingTimeAfterMidnight: a NewOrderSingle flagged
+// PossResend or PossDupFlag without OrigSendingTime (122), sent after
+// midnight, whose ClOrdID names the broker's order that ended the day
+// before may be that order resent (a broker's engine resending what it
+// has no acknowledgement of) or a new order reusing its ClOrdID: the day
+// it was first sent cannot be told, and it is refused as a duplicate
+// (103 = 6, Text naming 122), never entered. Before, its SendingTime's day
+// was taken for that of its first sending: the order the gateway took
+// and finished the day before was entered again, and reached the venue
+// twice. Sent before midnight (SendingTime), it is a resend of the order,
+// answered with its status; a ClOrdID the gateway does not know is
+// entered.
+func TestResendWithoutOrigSendingTimeAfterMidnight(t *testing.T) {
+	const body = "|1=A1|55=600519|207=XSHG|54=1|40=2|44=1700|38=100"
+	day2 := "20261201-16:30:00.000" // 00:30 on 2026-12-02 in Shanghai
+	for _, tc := range []struct {
+		name    string
+		clOrdID string
+		header  []string
+		// started: another order has started the new day in risk.
+		started bool
+		want    string // "entered", "status" or "refused"
+	}{
+		{name: "PossResend", clOrdID: "1", header: []string{"97=Y", "52=" + day2}, want: "refused"},
+		{name: "PossResend, the day started", clOrdID: "1", header: []string{"97=Y", "52=" + day2}, started: true, want: "refused"},
+		{name: "PossDupFlag", clOrdID: "1", header: []string{"43=Y", "52=" + day2}, want: "refused"},
+		{name: "PossResend, an OrigSendingTime not a time", clOrdID: "1", header: []string{"97=Y", "52=" + day2, "122=x"}, want: "refused"},
+		{name: "PossResend sent before midnight", clOrdID: "1", header: []string{"97=Y", "52=20261201-15:59:59.000"}, want: "status"},
+		{name: "PossResend of an unknown ClOrdID", clOrdID: "2", header: []string{"97=Y", "52=" + day2}, want: "entered"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newDayRig(t)
+			r.fill("1", r.newOrder("1"), 100)
+			r.clk.Set(time.Date(2026, 12, 1, 16, 30, 0, 0, time.UTC))
+			if tc.started {
+				r.newOrder("other")
+			}
+			n, sent := len(r.h.all()), r.sent
+			if rej := r.s.handle(inbound(t, r.begin, "D", "11="+tc.clOrdID+body, tc.header...)); rej != nil {
+				t.Fatalf("the resent order: %v", rej)
+			}
+			m := r.h.waitFor(t, "the answer", r.after(n, func(m *quickfix.Message) bool { return field(m, tag.ClOrdID) == tc.clOrdID }))
+			got := map[string]string{"A": "entered", "I": "status", "8": "refused"}[field(m, tag.ExecType)]
+			if got != tc.want {
+				t.Fatalf("answered %s; want %s: %s", got, tc.want, m)
+			}
+			if got == "refused" && (field(m, tag.OrdRejReason) != "6" || !strings.Contains(field(m, tag.Text), "OrigSendingTime (122)")) {
+				t.Errorf("refused with OrdRejReason %s, Text %q; want 6, naming OrigSendingTime (122)", field(m, tag.OrdRejReason), field(m, tag.Text))
+			}
+			if tc.want == "entered" {
+				r.up.Wait(t, sent+1)
+			} else if n := r.up.Queued(); n != uint64(sent) {
+				t.Errorf("the venue was sent %d requests; want %d", n, sent)
+			}
+			if o, _ := r.m.Get("A1", "1"); o.Day() != 20261201 || o.Status != orders.StatusFilled {
+				t.Errorf("order 1 of A1 is of %d, %s; want the order of 2026-12-01, filled", o.Day(), o.Status)
 			}
 		})
 	}

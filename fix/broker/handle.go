@@ -63,11 +63,19 @@ func (s *session) newOrder(m *quickfix.Message) quickfix.MessageRejectError {
 	if ref == nil && possResend(m) {
 		// A resend of an order already entered: answer with its state,
 		// never enter it twice.
-		if cur, ok := s.a.entry.Get(o.account, o.clOrdID); ok && s.holds(&cur, s.sentDay(m)) {
-			r := orderReport(&cur, 'I')
-			r.clOrdID, r.execID = o.clOrdID, s.a.nextExecID()
-			s.sendReport(&r)
-			return nil
+		if cur, ok := s.a.entry.Get(o.account, o.clOrdID); ok && cur.Source == s.src {
+			day, known := s.sentDay(m)
+			switch {
+			case s.holds(&cur, day):
+				r := orderReport(&cur, 'I')
+				r.clOrdID, r.execID = o.clOrdID, s.a.nextExecID()
+				s.sendReport(&r)
+				return nil
+			case !known:
+				ref = &refusal{code: risk.CodeDuplicateClOrd, reason: risk.FIXDuplicateOrder,
+					text: "clOrdId " + o.clOrdID + " was used by an order of an earlier day, ended; a resend (PossDupFlag or PossResend) " +
+						"without OrigSendingTime (122) cannot be told from it: not entered (resend it with OrigSendingTime, or as a new order with a new ClOrdID)"}
+			}
 		}
 	}
 	if ref == nil {
@@ -167,26 +175,40 @@ func (s *session) holds(o *orders.Order, day int32) bool {
 }
 
 // sentDay is the trading day a NewOrderSingle flagged PossDupFlag or
-// PossResend was first sent on: that of its OrigSendingTime (122), or of
-// its SendingTime (52) without one, but not later than the day a request
-// is counted in now (a broker's clock ahead of the gateway's). A resend
-// is of an order that held its ClOrdID that day (holds): an order of an
-// earlier day with the ClOrdID, ended before, is another order, whose
-// ClOrdID a broker numbering its orders anew each day used again. Before,
-// such a NewOrderSingle, flagged as the session resends what it missed
-// (a frame lost, or sent before the day's logon), was answered with that
-// earlier order's status and never entered; so was one whose ClOrdID an
-// order of another source (a WebSocket client's) on the account held,
-// which risk now refuses as a duplicate (TestDuplicateClOrdIDResendOfAnEarlierDay).
-func (s *session) sentDay(m *quickfix.Message) int32 {
+// PossResend was first sent on, not later than the day a request is
+// counted in now (a broker's clock ahead of the gateway's): that of its
+// OrigSendingTime (122), known; without one (FIX requires it of a
+// session-level resend only, and quickfix checks it only on a resend
+// below the expected MsgSeqNum), that of its SendingTime (52), not known:
+// the message was first sent that day or earlier, the day it is resent.
+// A resend is of an order that held its ClOrdID that day (holds): an
+// order of an earlier day with the ClOrdID, ended before, is another
+// order, whose ClOrdID a broker numbering its orders anew each day used
+// again. Before, such a NewOrderSingle, flagged as the session resends
+// what it missed (a frame lost, or sent before the day's logon), was
+// answered with that earlier order's status and never entered; so was one
+// whose ClOrdID an order of another source (a WebSocket client's) on the
+// account held, which risk now refuses as a duplicate
+// (TestDuplicateClOrdIDResendOfAnEarlierDay).
+//
+// When the day is not known and the order ended before the day of
+// SendingTime, the message may be the order's own, resent after midnight
+// (a broker's engine resending with PossResend what it has no
+// acknowledgement of), or a new order of that day reusing its ClOrdID:
+// newOrder refuses it as a duplicate (103 = 6), naming 122. Before, the
+// SendingTime's day was taken for the first sending's, and the order the
+// gateway took and finished the day before was entered again and reached
+// the venue twice (TestResendWithoutOrigSendingTimeAfterMidnight).
+func (s *session) sentDay(m *quickfix.Message) (day int32, known bool) {
 	today := s.a.entry.RequestDay()
 	t, err := m.Header.GetTime(tag.OrigSendingTime)
-	if err != nil {
-		if t, err = m.Header.GetTime(tag.SendingTime); err != nil {
-			return today
-		}
+	if err == nil {
+		return min(s.a.entry.DayOf(t), today), true
 	}
-	return min(s.a.entry.DayOf(t), today)
+	if t, err = m.Header.GetTime(tag.SendingTime); err != nil {
+		return today, false
+	}
+	return min(s.a.entry.DayOf(t), today), false
 }
 
 // cancel handles an OrderCancelRequest: accepted, it is reported by the
