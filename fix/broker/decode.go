@@ -168,9 +168,10 @@ func decodeReplace(m *quickfix.Message) (replaceReq, quickfix.MessageRejectError
 // marked the request's ids bad, and the status of the order its ClOrdID
 // named, working or not, went as the unknown-order report (39=8, 103=5)
 // under that ClOrdID, which a broker's engine may take for the order's
-// rejection. An invalid ClOrdID or Account is still answered so: a report
-// under the placeholder ClOrdID, or for the account no order of the
-// session's can be on, names no order of the broker's.
+// rejection. An invalid ClOrdID is still answered so: a report under the
+// placeholder ClOrdID names no order of the broker's. An invalid Account
+// with a valid ClOrdID is refused by session.status with a
+// BusinessMessageReject: the report would go under that ClOrdID.
 func decodeStatus(m *quickfix.Message, fix42 bool) (statusReq, quickfix.MessageRejectError) {
 	d := fix.NewFieldReader(m, fix.EmptyRejected)
 	s := statusReq{

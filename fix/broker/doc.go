@@ -49,7 +49,8 @@
 // SecurityExchange 1 to 16, all from A-Z a-z 0-9 - _ . : / # @. An invalid
 // one is refused by a business reject (below), never entered and never
 // echoed, but for a FIX 4.4 OrdStatusReqID: a session-level Reject
-// naming 790, SessionRejectReason 5 (decodeStatus says why). A report
+// naming 790, SessionRejectReason 5 (decodeStatus says why), and for a
+// status request's Account: a BusinessMessageReject. A report
 // that must carry an invalid one carries fix.EchoID's placeholder
 // instead, '?', the first 16 bytes with every other character as '_', and
 // '~' and the length when longer ("?AAAAAAAAAAAAAAAA~70000"), which can
@@ -87,13 +88,15 @@
 //   - a status request: ExecutionReport ExecType I (FIX 4.2: ExecTransType
 //     3 and ExecType = OrdStatus), OrdStatus 6 or E while a cancel or
 //     replace of the order awaits the venue, or OrdStatus 8 with OrdRejReason 5 for
-//     an order the session does not know or an invalid identifier (echoing
+//     an order the session does not know or an invalid ClOrdID (echoing
 //     the request's Symbol and SecurityExchange; FIX 4.2, which requires
 //     Symbol, "[N/A]" if it named none; and its Side, which every report
 //     carries: such a request without one gets a Reject naming 54
 //     instead). OrdStatusReqID (790) is echoed to FIX 4.4 sessions only:
 //     FIX 4.2 has none. An invalid one (FIX 4.4) gets a Reject naming 790,
-//     SessionRejectReason 5, never a report under the ClOrdID.
+//     SessionRejectReason 5, never a report under the ClOrdID; an invalid
+//     Account, the ClOrdID valid, a BusinessMessageReject (j,
+//     BusinessRejectReason 0) whose Text names the Account.
 //
 // The order manager's events become reports to the order's session: the
 // gateway's acceptance (journaled) is Pending New (A), Pending Cancel (6)

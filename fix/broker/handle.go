@@ -302,7 +302,11 @@ func (s *session) resentLive(acct, clOrdID string) {
 // status answers an OrderStatusRequest with the order's state (ExecType I
 // in FIX 4.4; ExecTransType 3 in FIX 4.2), or, for an order the session
 // may not see or the gateway does not know, OrdStatus 8 with OrdRejReason
-// 5 (unknown order). That answer echoes the request's Side (54), which
+// 5 (unknown order). A request with a valid ClOrdID and an invalid Account
+// gets a BusinessMessageReject (j, BusinessRejectReason 0, RefMsgType H,
+// BusinessRejectRefID its OrdStatusReqID, else its ClOrdID) whose Text
+// names the Account, and no report: one under that ClOrdID would read
+// as the order's. That answer echoes the request's Side (54), which
 // every ExecutionReport carries: a request for such an order without a
 // Side, or with one that is no Side of the session's FIX version, is
 // refused with a session-level Reject naming 54 (an answer without it, or
@@ -315,6 +319,21 @@ func (s *session) status(m *quickfix.Message) quickfix.MessageRejectError {
 		return rej
 	}
 	text := "unknown order"
+	if q.badID != nil && refdata.ValidID(q.clOrdID, refdata.MaxClOrdIDLen) {
+		// An invalid Account: refused by a BusinessMessageReject naming
+		// it, which touches no order's state. Before, the unknown-order
+		// report went under the request's ClOrdID, valid, which a
+		// broker's engine keeping its orders by ClOrdID took for its
+		// working order's rejection (TestHandle, "status naming an
+		// invalid Account").
+		ref := badID(q.badID)
+		refID := q.reqID
+		if refID == "" {
+			refID = q.clOrdID
+		}
+		s.a.log.Info("broker: status request refused", "broker", s.id.TargetCompID, "clOrdID", q.clOrdID, "text", ref.text)
+		return quickfix.NewBusinessMessageRejectErrorWithRefID(ref.text, businessRejectOther, refID, nil)
+	}
 	if q.badID != nil {
 		text = badID(q.badID).text
 	} else if acct, ok := s.account(q.account, q.clOrdID); ok {
@@ -341,6 +360,10 @@ func (s *session) status(m *quickfix.Message) quickfix.MessageRejectError {
 	s.sendReport(&r)
 	return nil
 }
+
+// businessRejectOther is BusinessRejectReason (380) 0, other: FIX 4.2 and
+// 4.4 have no value for an invalid field.
+const businessRejectOther = 0
 
 // echoable returns the session-level Reject of a request whose Side (54)
 // or OrdType (40), which the report answering it echoes, is not a value

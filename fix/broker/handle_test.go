@@ -39,6 +39,8 @@ func TestHandle(t *testing.T) {
 		rejectReason   int // session (373) or business (380) reject reason; -1 none
 		rejectTag      int // 371; 0 none
 		businessReject bool
+		rejectText     string // the reject's Text; "" not checked
+		rejectRefID    string // a business reject's BusinessRejectRefID (379); "" not checked
 		call           *call
 		want           map[quickfix.Tag]string // the one message sent; nil: none
 	}{
@@ -321,6 +323,26 @@ func TestHandle(t *testing.T) {
 			want: map[quickfix.Tag]string{tag.OrdStatus: "8", tag.OrdRejReason: "5", tag.ClOrdID: "b1"},
 		},
 		{
+			// An invalid Account, the ClOrdID valid: a business reject
+			// naming the Account, no report. Before, the unknown-order
+			// report (39=8, 103=5) went under the working order's
+			// ClOrdID, which a broker's engine took for its rejection.
+			name: "status naming an invalid Account", msgType: "H", body: "11=o1|1=A 1|790=q1|54=2",
+			rejectReason: 0, businessReject: true, rejectText: "Account has a character 0x20 at offset 1 outside A-Z a-z 0-9 - _ . : / # @",
+			rejectRefID: "q1",
+		},
+		{
+			name: "status naming an Account too long in FIX 4.2", broker: "BROKER2", begin: "FIX.4.2", msgType: "H",
+			body: "11=b1|1=" + strings.Repeat("B", 21) + "|54=2", rejectReason: 0, businessReject: true,
+			rejectText: "Account is 21 bytes long; the limit is 20", rejectRefID: "b1",
+		},
+		{
+			name: "status of an invalid ClOrdID naming an invalid Account", msgType: "H",
+			body: "11=" + strings.Repeat("s", 33) + "|1=A 1|54=1", rejectReason: -1,
+			want: map[quickfix.Tag]string{tag.MsgType: "8", tag.OrdStatus: "8", tag.OrdRejReason: "5",
+				tag.ClOrdID: "?ssssssssssssssss~33", tag.Account: "?A_1", tag.Text: "ClOrdID is 33 bytes long; the limit is 32"},
+		},
+		{
 			name: "unsupported message type", msgType: "R", body: "131=q1", rejectReason: 3, businessReject: true,
 		},
 		{
@@ -396,6 +418,12 @@ func TestHandle(t *testing.T) {
 				}
 				if got != tc.rejectTag {
 					t.Errorf("RefTagID %d; want %d", got, tc.rejectTag)
+				}
+				if tc.rejectText != "" && rej.Error() != tc.rejectText {
+					t.Errorf("reject Text %q; want %q", rej.Error(), tc.rejectText)
+				}
+				if tc.rejectRefID != "" && rej.BusinessRejectRefID() != tc.rejectRefID {
+					t.Errorf("BusinessRejectRefID %q; want %q", rej.BusinessRejectRefID(), tc.rejectRefID)
 				}
 			}
 			var calls []call

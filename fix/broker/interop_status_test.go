@@ -12,12 +12,13 @@ import (
 // message it receives with the QuickFIX project's data dictionary
 // (FIX44.xml, FIX42.xml) asks for its order's status naming an
 // OrdStatusReqID (790) and no Side, asks for an order nobody entered
-// without a Side, and enters an order with Side B (FIX 4.4's "as
-// defined"). Its engine accepts every answer (no Reject 3 or j from it):
+// without a Side, asks for its order's status naming an invalid Account,
+// and enters an order with Side B (FIX 4.4's "as defined"). Its engine accepts every answer (no Reject 3 or j from it):
 // the status of o1 carries o1's Side, and OrdStatusReqID in FIX 4.4 only
 // (FIX 4.2 has none); the request it cannot answer with a Side, and in
 // FIX 4.2 the order whose Side is none of FIX 4.2's, are refused with a
-// session-level Reject naming Side (54). Before, the FIX 4.2 status
+// session-level Reject naming Side (54); the invalid Account with a
+// BusinessMessageReject naming it. Before, the FIX 4.2 status
 // echoed 790, the answer for the unknown order had no Side and the FIX 4.2
 // order's refusal echoed 54=B: the broker's engine refused each, and its
 // application never heard back.
@@ -113,6 +114,18 @@ func TestInteropStatusValidated(t *testing.T) {
 				})
 			} else {
 				rejected("o1's status request naming an invalid 790", sent, "790", "5")
+			}
+
+			// o1's status, asked naming an invalid Account: a
+			// BusinessMessageReject naming the Account, which the engine
+			// takes as the request's; no report under o1.
+			send(qfcpp.Request{MsgType: "H", ClOrdID: "o1", Account: "A!1", Symbol: "600519", Side: '1'})
+			bmr := awaitApp("the refusal of o1's status request naming an invalid Account", func(m qfcpp.Message) bool {
+				return m.Type() == "j"
+			})
+			if bmr.Type() != "j" || bmr.Get(372) != "H" || bmr.Get(380) != "0" || bmr.Get(379) != "o1" ||
+				bmr.Get(58) != "Account has a character 0x21 at offset 1 outside A-Z a-z 0-9 - _ . : / # @" {
+				t.Errorf("o1's status request naming an invalid Account answered %s; want a BusinessMessageReject (372=H, 380=0, 379=o1) naming the Account", bmr)
 			}
 
 			// An order nobody entered, asked without a Side.
