@@ -24,21 +24,25 @@ import (
 	"sgw/orders"
 	"sgw/orders/orderstest"
 	"sgw/refdata"
+	"sgw/risk"
 	"sgw/sim/faultproxy"
 )
 
 // TestBrokerAgainstModel is a randomized model test of the broker path:
 // two brokers (QuickFIX/Go initiators, each behind a proxy that can cut
 // its connection or lose a message either way, so that both sides see
-// gaps and ask for resends) send new orders, cancels and replaces with
-// fresh, reused and invalid ClOrdIDs, resend orders flagged PossResend and
+// gaps and ask for resends), each trading two accounts, send new orders,
+// cancels and replaces (naming their order's account, or none) with
+// fresh, reused (for the same account or the other) and invalid
+// ClOrdIDs, resend orders flagged PossResend and
 // send malformed ones; a simulated venue acknowledges, rejects, fills in
 // part or whole, cancels, replaces, refuses cancels and replaces, cancels
 // and corrects its fills (orderstest.Venue.Busts), and answers status
 // requests; the venue line is cut and restored; the
 // acceptor restarts on its stores (Config.Restate) in front of the same
 // order manager. At quiescence: the venue saw each order the manager
-// accepted exactly once, and agrees with the manager on its state; each
+// accepted exactly once, and agrees with the manager on its state; no two
+// orders of a session share a ClOrdID (FIX's rule, across accounts); each
 // broker's view (its ExecutionReports folded, deduplicated by ExecID)
 // equals the manager's state of each of its orders; each broker was told
 // of every trade of its orders, with its LastQty and CumQty, in order
@@ -76,8 +80,8 @@ func runBrokerModel(t *testing.T, seed uint64, steps int) {
 	v.Busts = true
 
 	var brokers []*modelBroker
-	for i, acct := range []string{"A1", "A2"} {
-		b := g.dialBroker(t, i, acct)
+	for i := range g.cfg.Sessions {
+		b := g.dialBroker(t, i)
 		brokers = append(brokers, b)
 	}
 	for _, b := range brokers {
@@ -192,11 +196,11 @@ func startModelGateway(t *testing.T) *modelGateway {
 	n := compSeq.Add(1)
 	gw := fmt.Sprintf("SGW%d", n)
 	g := &modelGateway{path: filepath.Join(t.TempDir(), "orders.jrnl"), gw: gw, cfg: Config{StoreDir: t.TempDir(), Restate: true, Sessions: []SessionConfig{
-		{SenderCompID: gw, TargetCompID: fmt.Sprintf("BRK%dA", n), Password: "right", Accounts: []string{"A1"}},
-		{SenderCompID: gw, TargetCompID: fmt.Sprintf("BRK%dB", n), Password: "right", Accounts: []string{"A2"}},
+		{SenderCompID: gw, TargetCompID: fmt.Sprintf("BRK%dA", n), Password: "right", Accounts: []string{"A1", "A3"}},
+		{SenderCompID: gw, TargetCompID: fmt.Sprintf("BRK%dB", n), Password: "right", Accounts: []string{"A2", "A4"}},
 	}}}
 	g.handed = map[string]bool{}
-	g.m, g.j, g.up = openRigManager(t, g.path, nil, g.handed, nil)
+	g.m, g.j, g.up = openRigManager(t, g.path, modelAccounts, g.handed, nil)
 	g.m.OnSessionUp("core", "line")
 	t.Cleanup(func() {
 		g.j.Close()
@@ -205,6 +209,14 @@ func startModelGateway(t *testing.T) *modelGateway {
 	g.start(t)
 	t.Cleanup(g.stop)
 	return g
+}
+
+// modelAccounts adds the sessions' second accounts, A3 and A4, to the
+// rig's risk configuration.
+func modelAccounts(c *risk.Config) {
+	c.Accounts = append(c.Accounts,
+		risk.AccountConfig{ID: "A3", Cash: 10_000_000 * refdata.PriceScale},
+		risk.AccountConfig{ID: "A4", Cash: 10_000_000 * refdata.PriceScale})
 }
 
 func (g *modelGateway) start(t *testing.T) {
@@ -269,7 +281,7 @@ func (g *modelGateway) restartAll(t *testing.T, v *orderstest.Venue) {
 	g.m.Close()
 	v.Pull() // what the old process handed over reached the venue
 	g.up.AddHanded(g.handed)
-	g.m, g.j, g.up = openRigManager(t, g.path, nil, g.handed, nil)
+	g.m, g.j, g.up = openRigManager(t, g.path, modelAccounts, g.handed, nil)
 	v.Attach(g.m, g.up)
 	if !v.Down() {
 		g.m.OnSessionUp("core", "line")
@@ -277,9 +289,9 @@ func (g *modelGateway) restartAll(t *testing.T, v *orderstest.Venue) {
 	g.start(t)
 }
 
-// dialBroker starts broker i (the i-th session, trading acct) behind a
-// fault proxy.
-func (g *modelGateway) dialBroker(t *testing.T, i int, acct string) *modelBroker {
+// dialBroker starts broker i (the i-th session, trading its accounts)
+// behind a fault proxy.
+func (g *modelGateway) dialBroker(t *testing.T, i int) *modelBroker {
 	t.Helper()
 	sc := g.cfg.Sessions[i]
 	p, err := faultproxy.NewFramed(g.cfg.Listen, qfcpp.SplitFIX)
@@ -288,8 +300,9 @@ func (g *modelGateway) dialBroker(t *testing.T, i int, acct string) *modelBroker
 	}
 	t.Cleanup(func() { p.Close() })
 	tb := dialTestBroker(t, &running{gateway: g.gw, broker: sc.TargetCompID}, p.Addr(), "right")
-	b := &modelBroker{tb: tb, proxy: p, acct: acct, src: orders.Source{Kind: "fix", Session: sc.TargetCompID},
-		notify: make(chan struct{}), sent: map[string]string{}, replaces: map[string]string{}, reused: map[string]bool{}}
+	b := &modelBroker{tb: tb, proxy: p, accts: sc.Accounts, src: orders.Source{Kind: "fix", Session: sc.TargetCompID},
+		notify: make(chan struct{}), sent: map[string]string{}, replaces: map[string]string{}, reused: map[string]bool{},
+		acctOf: map[string]string{}}
 	go b.collect()
 	return b
 }
@@ -302,10 +315,13 @@ func (g *modelGateway) dialBroker(t *testing.T, i int, acct string) *modelBroker
 type modelBroker struct {
 	tb    *testBroker
 	proxy *faultproxy.Proxy // cut, and losing application messages (lossy) either way
-	acct  string
+	// accts are the session's accounts; its ClOrdIDs are unique across
+	// them (FIX), and begin with the first.
+	accts []string
 	src   orders.Source
 
 	reused   map[string]bool   // ClOrdIDs sent again in a NewOrderSingle not flagged as a resend
+	acctOf   map[string]string // valid ClOrdID of each new order and replace -> the account it was first sent for
 	replaces map[string]string // ClOrdID of each replace sent -> the OrigClOrdID it named
 	ids      []string          // valid ClOrdIDs of new orders and replaces sent: targets of cancels and replaces
 	newIDs   []string          // valid ClOrdIDs of new orders sent, for reuse
@@ -405,10 +421,12 @@ func (b *modelBroker) message(msgType string, fields ...string) *quickfix.Messag
 
 func now() string { return time.Now().UTC().Format("20060102-15:04:05.000") }
 
-// newOrder sends a NewOrderSingle: a fresh ClOrdID, a reused one or an
-// invalid one.
+// newOrder sends a NewOrderSingle for one of the session's accounts: a
+// fresh ClOrdID, a reused one (for its order's account or another: a
+// ClOrdID is unique per session, across its accounts) or an invalid one.
 func (b *modelBroker) newOrder(rng *rand.Rand, step int) {
-	id := fmt.Sprintf("%s-o%d", b.acct, step)
+	id := fmt.Sprintf("%s-o%d", b.accts[0], step)
+	acct := b.accts[rng.IntN(len(b.accts))]
 	switch r := rng.IntN(10); {
 	case r == 0 && len(b.newIDs) > 0:
 		// Reused. Not a replace's ClOrdID: flagged PossDupFlag (a
@@ -428,12 +446,13 @@ func (b *modelBroker) newOrder(rng *rand.Rand, step int) {
 	} else if _, reused := b.sent[id]; !reused {
 		b.ids = append(b.ids, id)
 		b.newIDs = append(b.newIDs, id)
+		b.acctOf[id] = acct
 	}
 	if _, ok := b.sent[id]; !ok {
 		b.sent[id] = answer
 	}
 	qty := 100 * (1 + rng.IntN(5))
-	m := b.message("D", "11="+id, "1="+b.acct, "55=600519", "207=XSHG", "54=1", "40=2",
+	m := b.message("D", "11="+id, "1="+acct, "55=600519", "207=XSHG", "54=1", "40=2",
 		"44="+price(rng), "38="+strconv.Itoa(qty), "60="+now())
 	b.lastD = append(b.lastD, m)
 	b.send(m)
@@ -455,7 +474,7 @@ func (b *modelBroker) possResend(rng *rand.Rand) {
 // malformed sends a NewOrderSingle without Side: a session-level Reject,
 // nothing entered.
 func (b *modelBroker) malformed(step int) {
-	b.send(b.message("D", "11="+fmt.Sprintf("%s-mal%d", b.acct, step), "1="+b.acct, "55=600519", "207=XSHG", "40=2",
+	b.send(b.message("D", "11="+fmt.Sprintf("%s-mal%d", b.accts[0], step), "1="+b.accts[0], "55=600519", "207=XSHG", "40=2",
 		"44=1700.00", "38=100", "60="+now()))
 }
 
@@ -466,19 +485,38 @@ func (b *modelBroker) target(rng *rand.Rand) string {
 	return b.ids[rng.IntN(len(b.ids))]
 }
 
+// account returns the Account field of a cancel or replace of the order
+// orig: its account, or none (the gateway finds the session's order that
+// holds the ClOrdID) one time in three.
+func (b *modelBroker) account(rng *rand.Rand, orig string) []string {
+	acct, ok := b.acctOf[orig]
+	if !ok {
+		acct = b.accts[rng.IntN(len(b.accts))]
+	}
+	if rng.IntN(3) == 0 {
+		return nil
+	}
+	return []string{"1=" + acct}
+}
+
 func (b *modelBroker) cancel(rng *rand.Rand, step int) {
-	b.send(b.message("F", fmt.Sprintf("11=%s-c%d", b.acct, step), "41="+b.target(rng), "1="+b.acct,
-		"55=600519", "207=XSHG", "54=1", "38=100", "60="+now()))
+	orig := b.target(rng)
+	b.send(b.message("F", append(b.account(rng, orig), fmt.Sprintf("11=%s-c%d", b.accts[0], step), "41="+orig,
+		"55=600519", "207=XSHG", "54=1", "38=100", "60="+now())...))
 }
 
 // replace sends a replace under a new ClOrdID, which is then the order's.
 func (b *modelBroker) replace(rng *rand.Rand, step int) {
-	id := fmt.Sprintf("%s-r%d", b.acct, step)
+	id := fmt.Sprintf("%s-r%d", b.accts[0], step)
 	b.ids = append(b.ids, id)
 	orig := b.target(rng)
 	b.replaces[id] = orig
-	b.send(b.message("G", "11="+id, "41="+orig, "1="+b.acct, "55=600519", "207=XSHG", "54=1", "40=2",
-		"44="+price(rng), "38="+strconv.Itoa(100*(1+rng.IntN(5))), "60="+now()))
+	acct := b.account(rng, orig)
+	if a, ok := b.acctOf[orig]; ok {
+		b.acctOf[id] = a
+	}
+	b.send(b.message("G", append(acct, "11="+id, "41="+orig, "55=600519", "207=XSHG", "54=1", "40=2",
+		"44="+price(rng), "38="+strconv.Itoa(100*(1+rng.IntN(5))), "60="+now())...))
 }
 
 // marker sends a status request of an unknown order and waits for its
@@ -490,7 +528,7 @@ func (b *modelBroker) marker(t *testing.T) {
 	b.proxy.ForgetRules()
 	b.markers++
 	req := fmt.Sprintf("mk%d", b.markers)
-	b.send(b.message("H", "11="+req, "1="+b.acct, "55=600519", "207=XSHG", "54=1", "790="+req))
+	b.send(b.message("H", "11="+req, "1="+b.accts[0], "55=600519", "207=XSHG", "54=1", "790="+req))
 	b.wait(t, "the answer to status request "+req, func(got []*quickfix.Message, _ int) bool {
 		for _, m := range got {
 			if field(m, tag.OrdStatusReqID) == req {
@@ -582,6 +620,10 @@ func (b *modelBroker) diff(m *orders.Manager, got []*quickfix.Message) []string 
 	var out []string
 	current := map[string]bool{}
 	for _, o := range m.OrdersFrom(b.src) {
+		if current[o.ClOrdID] {
+			// A ClOrdID is unique per session, across its accounts.
+			out = append(out, fmt.Sprintf("two orders of the session under ClOrdID %s (one of %s)", o.ClOrdID, o.Account))
+		}
 		current[o.ClOrdID] = true
 		want := brokerOrder{status: ordStatus(&o), cum: o.CumQty, leaves: o.LeavesQty}
 		if o.Status.Terminal() {
@@ -853,7 +895,11 @@ func (b *modelBroker) checkAnswered(t *testing.T, restarted bool) int {
 		default:
 			asked++
 			req := fmt.Sprintf("q%d", asked)
-			b.send(b.message("H", "11="+id, "1="+b.acct, "55=600519", "207=XSHG", "54=1", "790="+req))
+			acct := b.acctOf[id] // the order's; an invalid ClOrdID's: none
+			if acct == "" {
+				acct = b.accts[0]
+			}
+			b.send(b.message("H", "11="+id, "1="+acct, "55=600519", "207=XSHG", "54=1", "790="+req))
 			b.wait(t, "the answer to status request "+req+" for "+id, func(got []*quickfix.Message, _ int) bool {
 				for _, m := range got {
 					if field(m, tag.OrdStatusReqID) == req {
