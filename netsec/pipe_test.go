@@ -1,59 +1,15 @@
 package netsec_test
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strings"
-	"syscall"
 	"testing"
 
+	"sgw/internal/secretfile/secretfiletest"
 	"sgw/netsec"
 	"sgw/netsec/netsectest"
 	"sgw/tlcp/tlcptest"
 )
-
-// refusesPipe runs load, which reads the named pipe fifo, and fails the
-// test unless load refuses it as not a regular file without opening it
-// for reading. It cannot hang if load does open it (as
-// internal/secretfile's TestReadRefusesPipe): while load runs it opens
-// the pipe for writing without waiting, which succeeds only once a reader
-// has it open (else ENXIO), and closes its end, which lets that reader on.
-func refusesPipe(t *testing.T, fifo string, load func() error) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- load() }()
-	for {
-		select {
-		case err := <-done:
-			if err == nil || !strings.Contains(err.Error(), "is not a regular file") {
-				t.Fatalf("error %v; want one saying %s is not a regular file", err, fifo)
-			}
-			return
-		default:
-		}
-		w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-		if err == nil {
-			w.Close()
-			<-done
-			t.Fatal("the pipe was opened for reading: the load waits for a writer")
-		}
-		if !errors.Is(err, syscall.ENXIO) {
-			t.Fatal(err)
-		}
-		runtime.Gosched()
-	}
-}
-
-// mkfifo makes a named pipe at path.
-func mkfifo(t *testing.T, path string) string {
-	t.Helper()
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // TestCertFilesRefusePipes: a named pipe at any certificate or CA path
 // netsec reads (a listener's certificate, its client CAs, its TLCP
@@ -121,8 +77,8 @@ func TestCertFilesRefusePipes(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fifo := mkfifo(t, filepath.Join(t.TempDir(), "cert.pem"))
-			refusesPipe(t, fifo, func() error { return tc.load(fifo) })
+			fifo := secretfiletest.Mkfifo(t, filepath.Join(t.TempDir(), "cert.pem"))
+			secretfiletest.RefusesPipe(t, fifo, func() error { return tc.load(fifo) })
 		})
 	}
 	t.Run("reload", func(t *testing.T) {
@@ -142,6 +98,6 @@ func TestCertFilesRefusePipes(t *testing.T) {
 		if err := os.Remove(cert); err != nil {
 			t.Fatal(err)
 		}
-		refusesPipe(t, mkfifo(t, cert), s.Reload)
+		secretfiletest.RefusesPipe(t, secretfiletest.Mkfifo(t, cert), s.Reload)
 	})
 }

@@ -1,24 +1,18 @@
 package tlcp_test
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strings"
-	"syscall"
 	"testing"
 
+	"sgw/internal/secretfile/secretfiletest"
 	"sgw/tlcp"
 )
 
 // TestLoadKeyPairRefusesPipe: a named pipe at the certificate or the key
 // path is refused before it is opened. Before, the open waited for a
 // writer, and the simulator's start with it. The test cannot hang on
-// that wait (as internal/secretfile's TestReadRefusesPipe): while
-// LoadKeyPair runs it opens the pipe for writing without waiting, which
-// succeeds only once a reader has it open (else ENXIO), and closes its
-// end, which lets that reader on.
+// that wait (secretfiletest.RefusesPipe).
 func TestLoadKeyPairRefusesPipe(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -33,7 +27,7 @@ func TestLoadKeyPairRefusesPipe(t *testing.T) {
 			for name, p := range files {
 				var err error
 				if name == tc.pipe {
-					err = syscall.Mkfifo(p, 0o600)
+					secretfiletest.Mkfifo(t, p)
 				} else {
 					err = os.WriteFile(p, []byte("not read as far as the pipe\n"), 0o600)
 				}
@@ -41,31 +35,10 @@ func TestLoadKeyPairRefusesPipe(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			done := make(chan error, 1)
-			go func() {
+			secretfiletest.RefusesPipe(t, files[tc.pipe], func() error {
 				_, err := tlcp.LoadKeyPair(files["cert"], files["key"])
-				done <- err
-			}()
-			for {
-				select {
-				case err := <-done:
-					if err == nil || !strings.Contains(err.Error(), "is not a regular file") {
-						t.Fatalf("error %v; want one saying it is not a regular file", err)
-					}
-					return
-				default:
-				}
-				w, err := os.OpenFile(files[tc.pipe], os.O_WRONLY|syscall.O_NONBLOCK, 0)
-				if err == nil {
-					w.Close()
-					<-done
-					t.Fatal("the pipe was opened for reading: LoadKeyPair waits for a writer")
-				}
-				if !errors.Is(err, syscall.ENXIO) {
-					t.Fatal(err)
-				}
-				runtime.Gosched()
-			}
+				return err
+			})
 		})
 	}
 }

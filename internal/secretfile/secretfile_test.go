@@ -1,13 +1,13 @@
 package secretfile
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+
+	"sgw/internal/secretfile/secretfiletest"
 )
 
 // TestRead: a regular file only its owner may access is read (to max
@@ -63,9 +63,7 @@ func TestRead(t *testing.T) {
 // TestReadRefusesPipe: a named pipe at a key path is refused, by Read and
 // ReadPublic, without being opened for reading: before, the open waited
 // for a writer, and the gateway's start with it. The test cannot hang on
-// that wait: while Read runs, it tries to open the pipe for writing
-// without waiting, which succeeds only once a reader has it open (else
-// ENXIO); it then closes its end, which lets such a reader on, and fails.
+// that wait (secretfiletest.RefusesPipe).
 func TestReadRefusesPipe(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -75,35 +73,11 @@ func TestReadRefusesPipe(t *testing.T) {
 		{"ReadPublic", ReadPublic},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fifo := filepath.Join(t.TempDir(), "key")
-			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() {
+			fifo := secretfiletest.Mkfifo(t, filepath.Join(t.TempDir(), "key"))
+			secretfiletest.RefusesPipe(t, fifo, func() error {
 				_, err := tc.read(fifo, 0)
-				done <- err
-			}()
-			for {
-				select {
-				case err := <-done:
-					if err == nil || !strings.Contains(err.Error(), "is not a regular file") {
-						t.Fatalf("error %v; want one saying it is not a regular file", err)
-					}
-					return
-				default:
-				}
-				w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-				if err == nil {
-					w.Close()
-					<-done
-					t.Fatal("the pipe was opened for reading: Read waits for a writer")
-				}
-				if !errors.Is(err, syscall.ENXIO) {
-					t.Fatal(err)
-				}
-				runtime.Gosched()
-			}
+				return err
+			})
 		})
 	}
 }
