@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sgw/gateway/mdclient"
+	"sgw/internal/syncbuf"
 )
 
 // TestDemoCluster runs `gateway demo -cluster 3`: three clustered
@@ -110,7 +111,7 @@ func TestDemoCluster(t *testing.T) {
 func startDemoCluster(t *testing.T) (nodes map[string]string, token, ops string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"demo", "-cluster", "3"}, &stdout, &stderr) }()
 	t.Cleanup(func() {

@@ -14,32 +14,14 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"sgw/auth"
 	"sgw/configs"
+	"sgw/internal/syncbuf"
 	"sgw/system"
 )
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -203,7 +185,7 @@ func startDemo(t *testing.T) (base, token string) {
 func startDemoOps(t *testing.T) (base, token, ops string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"demo", "-http", "127.0.0.1:0"}, &stdout, &stderr) }()
 	t.Cleanup(func() {
@@ -240,7 +222,7 @@ func startDemoOps(t *testing.T) (base, token, ops string) {
 func TestDemoTLSFilesRemovedAtExit(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"demo", "-tls", "-http", "127.0.0.1:0"}, &stdout, &stderr) }()
 	caLine := regexp.MustCompile(`(?m)^  TLS CA:\s+(\S+)`)

@@ -13,6 +13,7 @@ import (
 	"sgw/feed/capture"
 	"sgw/feed/soupbin"
 	"sgw/feed/szse"
+	"sgw/internal/syncbuf"
 )
 
 // TestReplayCommand runs `gateway replay` on a capture of the simulator's
@@ -37,7 +38,7 @@ func TestReplayCommand(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
-			stdout, stderr := &syncBuffer{}, &syncBuffer{}
+			stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 			done := make(chan error, 1)
 			go func() { done <- run(ctx, tc.args, stdout, stderr) }()
 			defer func() {
@@ -117,7 +118,7 @@ func TestReplayCommandSZSE(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"replay", "-capture", file, "-speed", "max", "-listen", "127.0.0.1:0",

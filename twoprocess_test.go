@@ -18,6 +18,7 @@ import (
 	"sgw/auth"
 	"sgw/configs"
 	"sgw/gateway/mdclient"
+	"sgw/internal/syncbuf"
 )
 
 // commandEnv names the environment variable that turns the test binary
@@ -54,7 +55,7 @@ type process struct {
 	cmd    *exec.Cmd
 	lines  chan string // stdout and stderr, line by line
 	done   chan error
-	output *syncBuffer
+	output *syncbuf.Buffer
 }
 
 // startCommand runs `gateway ARGS...` as a child process until the test
@@ -66,7 +67,7 @@ func startCommand(t *testing.T, args ...string) *process {
 	cmd.Env = append(os.Environ(), commandEnv+"="+string(raw))
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
-	p := &process{cmd: cmd, lines: make(chan string, 1024), done: make(chan error, 1), output: &syncBuffer{}}
+	p := &process{cmd: cmd, lines: make(chan string, 1024), done: make(chan error, 1), output: &syncbuf.Buffer{}}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -477,6 +477,38 @@ func TestStoreTornMessageFiles(t *testing.T) {
 	}
 }
 
+// failUncut makes st's next save write its message and then fail (EIO)
+// with the index's file hdr no longer readable by name, so that the store
+// cannot cut the entry the failed save left (a dying disk). mend kills
+// the store and brings the disk back, for a start after it.
+func failUncut(t *testing.T, st quickfix.MessageStore, hdr string) (mend func()) {
+	t.Helper()
+	rs := st.(*reservedStore)
+	rs.MessageStore = &faultyStore{MessageStore: rs.MessageStore, fail: func(inner quickfix.MessageStore, seq int, msg []byte) error {
+		if err := inner.SaveMessage(seq, msg); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(hdr, hdr+".away"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(hdr, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Errorf("unable to write to file: %w", syscall.EIO)
+	}}
+	return func() {
+		if err := killStore(rs); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(hdr+".away", hdr); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestStoreRefusesSavesAfterAnUndoneFailure: when the entry a failed save
 // left cannot be cut (the index cannot be read or cut either: a dying
 // disk), every later save fails, so that no message is indexed under the
@@ -486,20 +518,7 @@ func TestStoreRefusesSavesAfterAnUndoneFailure(t *testing.T) {
 	_, sid, st := bootedStore(t, dir, "boot-1")
 	saveOrders(t, st, 1, 3)
 	hdr := filepath.Join(dir, storePrefix(sid)+".header")
-	rs := st.(*reservedStore)
-	rs.MessageStore = &faultyStore{MessageStore: rs.MessageStore, fail: func(inner quickfix.MessageStore, seq int, msg []byte) error {
-		if err := inner.SaveMessage(seq, msg); err != nil {
-			t.Fatal(err)
-		}
-		// The index's file can no longer be read by name.
-		if err := os.Rename(hdr, hdr+".away"); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Mkdir(hdr, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Errorf("unable to write to file: %w", syscall.EIO)
-	}}
+	mend := failUncut(t, st, hdr)
 	if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(4, idMsg(4, "failed")); err == nil {
 		t.Fatal("the failed save returned no error")
 	}
@@ -507,15 +526,7 @@ func TestStoreRefusesSavesAfterAnUndoneFailure(t *testing.T) {
 		t.Fatal("a save after a failure that could not be undone succeeded")
 	}
 	// The disk is back; the process is killed and started again.
-	if err := killStore(rs); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(hdr); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(hdr+".away", hdr); err != nil {
-		t.Fatal(err)
-	}
+	mend()
 	st2, scan := reopenStore(t, dir, sid, "boot-1")
 	if scan.handed["failed"] || st2.NextSenderMsgSeqNum() != 4 {
 		t.Errorf("after the restart: handed %v, next %d", scan.handed, st2.NextSenderMsgSeqNum())
@@ -546,20 +557,7 @@ func TestStoreUndoneSaveFailureIsInDoubt(t *testing.T) {
 	_, sid, st := bootedStore(t, dir, "boot-1")
 	saveOrders(t, st, 1, 3)
 	hdr := filepath.Join(dir, storePrefix(sid)+".header")
-	rs := st.(*reservedStore)
-	rs.MessageStore = &faultyStore{MessageStore: rs.MessageStore, fail: func(inner quickfix.MessageStore, seq int, msg []byte) error {
-		if err := inner.SaveMessage(seq, msg); err != nil {
-			t.Fatal(err)
-		}
-		// The index's file can no longer be read by name: the cut fails.
-		if err := os.Rename(hdr, hdr+".away"); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Mkdir(hdr, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Errorf("unable to write to file: %w", syscall.EIO)
-	}}
+	mend := failUncut(t, st, hdr)
 
 	r := newRefuseRig(t, "", nil)
 	p := r.p
@@ -598,15 +596,7 @@ func TestStoreUndoneSaveFailureIsInDoubt(t *testing.T) {
 	}
 
 	// The machine crashes; the disk is back at the next boot.
-	if err := killStore(rs); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(hdr); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(hdr+".away", hdr); err != nil {
-		t.Fatal(err)
-	}
+	mend()
 	st2, scan := reopenStore(t, dir, sid, "boot-2")
 	if got := storedAt(t, st2, 4, st2.NextSenderMsgSeqNum()); fmt.Sprint(got) != "[b]" {
 		t.Fatalf("after the crash a resend from 4 sends %v; want [b], kept: that is why b is in doubt", got)

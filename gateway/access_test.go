@@ -1,38 +1,19 @@
 package gateway
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sgw/auth"
+	"sgw/internal/syncbuf"
 )
-
-// syncWriter is a bytes.Buffer safe for the server's goroutines.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
 
 // fakeAdmin records kill switch calls.
 type fakeAdmin struct{ calls int }
@@ -63,7 +44,7 @@ func TestAccessRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncWriter{}
+	logs := &syncbuf.Buffer{}
 	admin := &fakeAdmin{}
 	s, err := New(Config{Admins: []string{"ops"}, Pprof: true}, Deps{Market: books, PublishedDepth: 20, Feeds: []Feed{&fakeFeed{}},
 		Registry: prometheus.NewRegistry(), Tokens: v, Admin: admin, Log: slog.New(slog.NewTextHandler(logs, nil))})

@@ -1,37 +1,18 @@
 package orders
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"sgw/fix"
+	"sgw/internal/syncbuf"
 	"sgw/journal"
 	"sgw/risk"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the manager's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestStaleRefDayLogged: a manager running on into a trading day its
 // reference data is not for (risk.Config.RefDay) logs so at the change of
@@ -51,7 +32,7 @@ func TestStaleRefDayLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	m, err := New(Config{CreditAccounts: []string{"M1"}, Clock: clk.Now}, rc, j, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

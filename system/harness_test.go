@@ -25,6 +25,7 @@ import (
 	"sgw/fix"
 	"sgw/fix/broker"
 	"sgw/gateway/mdclient"
+	"sgw/internal/syncbuf"
 	"sgw/journal"
 	"sgw/orders"
 	"sgw/risk"
@@ -136,24 +137,7 @@ type child struct {
 	cmd    *exec.Cmd
 	base   string
 	done   chan error
-	stderr *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr *syncbuf.Buffer
 }
 
 // childLogLevel is a gateway child's SGW_TEST_LOG: the test's, or info,
@@ -216,7 +200,7 @@ func startChildAt(t *testing.T, cfg *configs.File, listen string) *child {
 	raw, _ := json.Marshal(spec)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestGatewayChildProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
-	c := &child{cmd: cmd, done: make(chan error, 1), stderr: &lockedBuffer{}}
+	c := &child{cmd: cmd, done: make(chan error, 1), stderr: &syncbuf.Buffer{}}
 	cmd.Stderr = c.stderr
 	if dir := os.Getenv("SGW_TEST_LOGDIR"); dir != "" {
 		// Keep every child's log whole, whatever the test's outcome.

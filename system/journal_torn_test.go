@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"sgw/configs"
+	"sgw/internal/syncbuf"
 	"sgw/journal"
 )
 
@@ -31,7 +32,7 @@ func TestJournalTornTailIsLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var logs lockedLog
+	var logs syncbuf.Buffer
 	g, err := New(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

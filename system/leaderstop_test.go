@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sgw/internal/syncbuf"
 )
 
 // TestClusterLeaderStopHandsOverFirst: a leader stopped (as SIGTERM does)
@@ -19,7 +21,7 @@ import (
 // clients and brokers took. The stopped node's log shows the order; then
 // another node leads, and the stopped one never took a term again.
 func TestClusterLeaderStopHandsOverFirst(t *testing.T) {
-	var logs lockedLog
+	var logs syncbuf.Buffer
 	dc := newOrdersClusterLogged(t, slog.New(slog.NewJSONHandler(&logs, nil)))
 	// Each node runs under its own context, so that one can be stopped.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -85,7 +87,7 @@ func TestClusterLeaderStopHandsOverFirst(t *testing.T) {
 // Both followers are stopping here; the leader hands over; the leadership
 // comes back to it, the one node not stopping.
 func TestClusterStoppingNodeTakesNoTerm(t *testing.T) {
-	var logs lockedLog
+	var logs syncbuf.Buffer
 	dc := newOrdersClusterLogged(t, slog.New(slog.NewJSONHandler(&logs, nil)))
 	runDemo(t, dc)
 	first := waitTermLeader(t, dc, "")

@@ -20,6 +20,7 @@ import (
 
 	"sgw/configs"
 	"sgw/feed/event"
+	"sgw/internal/syncbuf"
 	"sgw/mdbus"
 	"sgw/mdbus/mdbustest"
 	"sgw/netsec"
@@ -235,7 +236,7 @@ func TestMarketBusSecured(t *testing.T) {
 // an open bus connection are logged, each kind at most once per
 // busErrorEvery with the count of those suppressed.
 func TestBusErrorsLogOncePerInterval(t *testing.T) {
-	var buf lockedBuffer
+	var buf syncbuf.Buffer
 	e := &busErrors{log: slog.New(slog.NewTextHandler(&buf, nil))}
 	perm := func(subj string) error {
 		return errors.Join(nats.ErrPermissionViolation, errors.New("for publish to "+subj))

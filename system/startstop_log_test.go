@@ -7,30 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 
 	"sgw/cluster"
 	"sgw/configs"
+	"sgw/internal/syncbuf"
 )
-
-// lockedLog is a log written from the gateway's goroutines.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestStartStopLogReason runs a gateway (books and HTTP only) with slog's
 // JSON handler and stops it with a cause, as a signal does: the start
@@ -42,7 +24,7 @@ func TestStartStopLogReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Feeds, cfg.Brokers, cfg.Sim, cfg.FIXSim, cfg.Orders = nil, nil, nil, nil, nil
-	var logs lockedLog
+	var logs syncbuf.Buffer
 	g, err := New(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +72,7 @@ func TestStoreFailedWhileStopping(t *testing.T) {
 		stopping bool
 		want     string
 	}{{false, "ERROR"}, {true, "WARN"}} {
-		var logs lockedLog
+		var logs syncbuf.Buffer
 		c := &clustered{log: slog.New(slog.NewJSONHandler(&logs, nil)), entry: newLeaderEntry(func() string { return "" })}
 		var heard error
 		fail := func(err error) { heard = err }
