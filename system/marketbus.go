@@ -312,14 +312,20 @@ func (b *marketBus) feeds() []gateway.Feed {
 func (b *marketBus) ownsBooks() bool { return b != nil && b.edge != nil }
 
 // run runs the edge, or the publisher, until ctx ends. A cluster node's
-// publisher runs within its leadership terms instead (byTerm).
+// publisher runs within its leadership terms instead (byTerm); run then
+// watches the connection, and returns an error wrapping
+// mdbus.ErrConnClosed once it is closed for good, as the edge and the
+// publisher do: the gateway stops, and its supervisor restarts it with
+// a new connection. Before, it waited for ctx only: the node failed each
+// term it won (RunEpoch returns that error) and handed it over, for as
+// long as it lived, and a one-node cluster, with no node to hand over
+// to, led with no term, order entry refused and nothing published.
 func (b *marketBus) run(ctx context.Context) error {
 	switch {
 	case b.edge != nil:
 		return b.edge.Run(ctx)
 	case b.byTerm:
-		<-ctx.Done()
-		return nil
+		return mdbus.WaitClosed(ctx, b.conn)
 	}
 	return b.pub.Run(ctx)
 }
