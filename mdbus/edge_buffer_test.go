@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"sgw/orderbook"
 	"sgw/refdata"
@@ -32,7 +33,11 @@ func stalledEdge(t *testing.T, buffer int, bufferBytes int64) (p *handPub, symA 
 	waitFor(t, "the first snapshots", func() bool { return e.Stale() == 0 })
 	h.armed.Store(true)
 	p.send(symB, 3, orderbook.StateTrading) // a gap on B: the loop logs it, and stalls there
-	<-h.blocked
+	select {
+	case <-h.blocked:
+	case <-time.After(testBound):
+		t.Fatalf("the edge's loop did not reach B's gap in %v (stats %+v)", testBound, e.Stats())
+	}
 	release = sync.OnceFunc(func() { close(h.release) })
 	t.Cleanup(release) // before the edge's: Run ends only once released
 	return p, symA, e, release
@@ -107,5 +112,51 @@ func TestMaxStreamFrame(t *testing.T) {
 	}
 	if err := Decode(append(b, 0), &m); err == nil {
 		t.Fatal("a heartbeat a byte longer decoded")
+	}
+}
+
+// TestEdgeBufferAccounting: what waits for a stalled loop stops at either
+// bound, Buffer (messages) or BufferBytes, and a message is always taken
+// into an empty buffer, however large (up to maxStreamFrame); the excess
+// is dropped and the edge resyncs. Once the loop has caught up no byte
+// is counted as waiting: each message's bytes are counted once as it is
+// taken and once as the loop reads it or it is dropped. A byte left
+// counted would make the edge drop more each time, for ever (every
+// symbol stale at each drop check); one counted off twice would let the
+// buffer grow past BufferBytes.
+func TestEdgeBufferAccounting(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		buffer      int
+		bufferBytes int64
+		waiting     int // of the updates sent, how many wait; the rest are dropped
+	}{
+		{name: "past Buffer", buffer: 4, bufferBytes: 1 << 20, waiting: 4},
+		{name: "past BufferBytes, one always taken", buffer: 1 << 10, bufferBytes: 1, waiting: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, symA, e, release := stalledEdge(t, tc.buffer, tc.bufferBytes)
+			const sent = 10
+			for seq := uint64(2); seq < 2+sent; seq++ {
+				p.send(symA, seq, orderbook.StateTrading)
+				// One at a time, so that NATS's own channel (raw) never fills.
+				waitFor(t, "the update waiting or dropped", func() bool {
+					return len(e.raw) == 0 && len(e.msgs)+int(e.overflow.Load()) == int(seq-1)
+				})
+			}
+			if len(e.msgs) != tc.waiting || e.overflow.Load() != sent-uint64(tc.waiting) {
+				t.Fatalf("%d updates wait, %d dropped; want %d waiting", len(e.msgs), e.overflow.Load(), tc.waiting)
+			}
+			release()
+			servedAt(t, e, 1+sent, orderbook.StateTrading)
+			// The loop counts a message off just after it takes it: once
+			// none waits, the count comes to 0 and stays there.
+			waitFor(t, "no byte counted as waiting once the loop caught up", func() bool {
+				return len(e.msgs) == 0 && e.queued.Load() == 0
+			})
+			if st := e.Stats(); st.Dropped != sent-uint64(tc.waiting) {
+				t.Errorf("stats %+v: want %d dropped", st, sent-tc.waiting)
+			}
+		})
 	}
 }
