@@ -897,7 +897,7 @@ func newEdgeCollector(e *Edge) *edgeCollector {
 		malformed: prometheus.NewDesc("gateway_mdbus_malformed_total", "Bus messages that did not decode.", nil, nil),
 		unknown:   prometheus.NewDesc("gateway_mdbus_unknown_symbol_total", "Bus messages about symbols the edge does not carry.", nil, nil),
 		discon:    prometheus.NewDesc("gateway_mdbus_disconnects_total", "Disconnections from the bus (every symbol went stale).", nil, nil),
-		dropped:   prometheus.NewDesc("gateway_mdbus_dropped_total", "Bus updates NATS dropped for the edge, a slow consumer (every symbol went stale).", nil, nil),
+		dropped:   prometheus.NewDesc("gateway_mdbus_dropped_total", "Bus updates dropped for the edge, a slow consumer: by NATS, or by the edge past its Buffer or BufferBytes (every symbol went stale).", nil, nil),
 		oldEpoch:  prometheus.NewDesc("gateway_mdbus_old_epoch_total", "Bus messages of an ingest epoch older than the edge's, ignored (after 2 s of nothing else the edge follows that epoch).", nil, nil),
 		dups:      prometheus.NewDesc("gateway_mdbus_duplicates_total", "Bus updates at or below the edge's seq of their symbol, ignored.", nil, nil),
 		beats:     prometheus.NewDesc("gateway_mdbus_heartbeats_received_total", "Heartbeats of the current ingest epoch received by the edge.", nil, nil),
