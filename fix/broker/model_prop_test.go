@@ -190,7 +190,30 @@ type modelGateway struct {
 
 	restarts, fullRestarts int
 	slowest                time.Duration // the longest stop of an acceptor, logged
+	clk                    modelClock    // risk's, kept across restarts
 }
+
+// modelClock is risk's clock in the model test: it ticks with the wall
+// clock from modelDay, a morning in Shanghai, so that a run never crosses
+// the end of risk's trading day. On the wall clock a run across
+// Shanghai's midnight (16:00 UTC) changed the rules under the model,
+// which knows one day: a ClOrdID of an order ended before it is free
+// after it (its reuse entered as a second order), and a PossResend
+// without OrigSendingTime of such an order is refused as a duplicate
+// (103=6). The days the acceptor reads off the wall clock (a store's
+// CreationTime, a SendingTime) are earlier than modelDay's and only
+// bound risk's from below (restatement) or above (session.sentDay).
+// Safe for concurrent use.
+type modelClock struct {
+	start time.Time // on the wall clock, with its monotonic reading
+}
+
+// modelDay is modelClock's first reading: 10:00 on 2099-12-01 in
+// Shanghai, later than any wall clock a run meets.
+var modelDay = time.Date(2099, 12, 1, 2, 0, 0, 0, time.UTC)
+
+// Now returns modelDay plus the wall-clock time since c.start.
+func (c modelClock) Now() time.Time { return modelDay.Add(time.Since(c.start)) }
 
 func startModelGateway(t *testing.T) *modelGateway {
 	n := compSeq.Add(1)
@@ -200,7 +223,8 @@ func startModelGateway(t *testing.T) *modelGateway {
 		{SenderCompID: gw, TargetCompID: fmt.Sprintf("BRK%dB", n), Password: "right", Accounts: []string{"A2", "A4"}},
 	}}}
 	g.handed = map[string]bool{}
-	g.m, g.j, g.up = openRigManager(t, g.path, modelAccounts, g.handed, nil)
+	g.clk = modelClock{start: time.Now()}
+	g.m, g.j, g.up = openRigManager(t, g.path, modelAccounts, g.handed, g.clk)
 	g.m.OnSessionUp("core", "line")
 	t.Cleanup(func() {
 		g.j.Close()
@@ -281,7 +305,7 @@ func (g *modelGateway) restartAll(t *testing.T, v *orderstest.Venue) {
 	g.m.Close()
 	v.Pull() // what the old process handed over reached the venue
 	g.up.AddHanded(g.handed)
-	g.m, g.j, g.up = openRigManager(t, g.path, modelAccounts, g.handed, nil)
+	g.m, g.j, g.up = openRigManager(t, g.path, modelAccounts, g.handed, g.clk)
 	v.Attach(g.m, g.up)
 	if !v.Down() {
 		g.m.OnSessionUp("core", "line")
