@@ -62,10 +62,13 @@ type SZSEDecoder struct {
 	// mu guards what RebuildRequests (the feed's supervisor) reads: the
 	// instruments seen with their channels, the channels being rebuilt,
 	// and the books' count of mismatches and missed records at the last look.
+	// relook: a ChannelLive came since the last look, which may have
+	// skipped a book of that channel as being rebuilt.
 	mu         sync.Mutex
 	watch      []symChannel
 	rebuilding map[uint16]bool
 	mismatches uint64
+	relook     bool
 }
 
 // BookHealth is what the SZSE decoder reads of the books to ask for
@@ -331,6 +334,7 @@ func (d *SZSEDecoder) ChannelLive(no uint16) error {
 	c := d.channel(no)
 	d.mu.Lock()
 	delete(d.rebuilding, no)
+	d.relook = true // see RebuildRequests
 	d.mu.Unlock()
 	return d.each(c, event.Valid)
 }
@@ -357,9 +361,12 @@ func (d *SZSEDecoder) each(c *szseChannel, k event.Kind) error {
 // snapshot in a row, which counts, or from a record naming an order it
 // holds already, or not at all where that cannot be innocent: counted
 // too; a ChannelLive that leaves such a book stale, the difference found
-// during the rebuild this look skipped, counts it again). Before, only
-// differing snapshots were counted, and a book that missed a record
-// stayed stale until a snapshot somewhere differed. Safe from any goroutine; the feed's supervisor calls it.
+// during the rebuild this look skipped, counts it again), and after any
+// ChannelLive: a book that missed a record during the rebuild, its count
+// skipped by that look, is not counted again, and stayed stale for ever
+// with no rebuild. Before, only differing snapshots were counted, and a
+// book that missed a record stayed stale until a snapshot somewhere
+// differed. Safe from any goroutine; the feed's supervisor calls it.
 func (d *SZSEDecoder) RebuildRequests() []uint16 {
 	if d.health == nil {
 		return nil
@@ -368,10 +375,10 @@ func (d *SZSEDecoder) RebuildRequests() []uint16 {
 	m := st.Mismatch + st.UnknownOrder + st.DuplicateOrder
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if m == d.mismatches {
+	if m == d.mismatches && !d.relook {
 		return nil
 	}
-	d.mismatches = m
+	d.mismatches, d.relook = m, false
 	var out []uint16
 	for _, w := range d.watch {
 		if !d.rebuilding[w.ch] && !slices.Contains(out, w.ch) && d.health.Differs(orderbook.SymbolID(w.sym)) {

@@ -178,3 +178,49 @@ func TestSZSERebuildAfterMissedRecord(t *testing.T) {
 		t.Fatalf("rebuild requests %v, want [2012]: the book missed a record", got)
 	}
 }
+
+// TestSZSERebuildAfterMissedRecordInRebuild: a book that finds it missed
+// a record while its channel is being rebuilt (between ResetChannel and
+// ChannelLive) differs from the venue's and stays stale through
+// ChannelLive; the feed's next RebuildRequests asks for the channel's
+// rebuild. Before, the look that saw the count of missed records move
+// skipped the channel as being rebuilt, ChannelLive (unlike for a book
+// snapshots found different) counted nothing again, and no look followed:
+// the book stayed stale until some other book of the feed missed a
+// record or a snapshot differed.
+func TestSZSERebuildAfterMissedRecordInRebuild(t *testing.T) {
+	in := refdata.Instrument{Symbol: "300750.SZ", Board: refdata.BoardChiNext, PrevClose: 2000000}
+	if err := in.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ap := &bookApplier{books: []*orderbook.Book{orderbook.NewBook(in)}}
+	d := NewSZSEDecoder(fakeSymbols{"300750": 0}, ap, bookHealth{ap})
+	apply := func(m *szse.Message) {
+		t.Helper()
+		m.Order.ChannelNo, m.Trade.ChannelNo = 2012, 2012
+		if err := d.ApplySZSE(m, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(szOrder(1, "300750", '1', '2', 2000000, 100))
+	if err := d.ResetChannel(2012); err != nil {
+		t.Fatal(err)
+	}
+	apply(szOrder(1, "300750", '1', '2', 2000000, 100))
+	apply(szOrder(1, "300750", '1', '2', 2000000, 100)) // added twice
+	if got := d.RebuildRequests(); got != nil {
+		t.Fatalf("rebuild requested while rebuilding: %v", got)
+	}
+	if err := d.ChannelLive(2012); err != nil {
+		t.Fatal(err)
+	}
+	if !ap.books[0].Stale() {
+		t.Fatal("the book that missed a record is valid after ChannelLive")
+	}
+	if got := d.RebuildRequests(); !slices.Equal(got, []uint16{2012}) {
+		t.Fatalf("rebuild requests after ChannelLive %v, want [2012]: the book that missed a record stays stale with no rebuild", got)
+	}
+	if got := d.RebuildRequests(); got != nil {
+		t.Fatalf("a second look with nothing new asked again: %v", got)
+	}
+}
