@@ -3,6 +3,7 @@ package orderbook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -529,5 +530,86 @@ func TestEngineDiffers(t *testing.T) {
 	}
 	if e.Differs(SymbolID(2)) {
 		t.Fatal("an unknown symbol differs")
+	}
+}
+
+// TestDiffersRepublishKeepsView: when a book already stale is found
+// different (no Update), the writer publishes its view alone, at the same
+// Seq: the View (levels, checksums, state, statistics) and the top of book
+// are those of that Seq, the ring carries nothing, and the views of the
+// Updates that follow still hold every level (the double buffer takes
+// the changes of the publication before, here none). Readers of views
+// (the WebSocket fan-out, mdbus snapshots) thus never see two views at
+// one Seq that differ, nor an Update for the republication.
+func TestDiffersRepublishKeepsView(t *testing.T) {
+	e, err := New(Config{Instruments: testInstruments(1), Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := e.NewInput("szse")
+	rd := e.NewReader(0)
+	defer rd.Close()
+	var u Update
+	buf := make([]Update, 64)
+	step := func(evs ...event.Event) int {
+		t.Helper()
+		feed(t, in, evs)
+		e.shards[0].drain(&u)
+		n, err := rd.Next(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	b := e.books[0]
+	check := func(name string) View {
+		t.Helper()
+		var v View
+		e.View(0, 0, &v)
+		ck10, ck5 := b.Checksums()
+		bids, asks := b.Depth(Bid, e.maxDepth, nil), b.Depth(Ask, e.maxDepth, nil)
+		if v.Seq != b.Seq() || v.Checksum != ck10 || v.Checksum5 != ck5 || v.State != b.published() ||
+			!slices.Equal(v.Bids, bids) || !slices.Equal(v.Asks, asks) {
+			t.Fatalf("%s: view %+v, book seq %d bids %v asks %v", name, v, b.Seq(), bids, asks)
+		}
+		return v
+	}
+	order := func(ref uint64, side event.Side, px int64) event.Event {
+		return event.Event{Kind: event.Add, Symbol: 0, Ref: ref, Side: side, Qty: 100 * int64(ref), Price: refdata.Price(px)}
+	}
+	snap := []event.Event{
+		{Kind: event.Check, Symbol: 0, Side: event.Buy, Code: 0, Price: 98000, Qty: 100},
+		{Kind: event.CheckDone, Symbol: 0},
+	}
+	for i := range 6 {
+		step(order(uint64(i+1), event.Buy, 99000-int64(i)*100), order(uint64(i+11), event.Sell, 99500+int64(i)*100))
+	}
+	step(event.Event{Kind: event.Trade, Symbol: 0, Price: 99200, Qty: 300, Match: 1})
+	step(event.Event{Kind: event.Stale, Symbol: 0})
+	step(snap...)
+	step(order(7, event.Buy, 98950))
+	before := check("before")
+	bid, ask, topSeq := e.Top(0)
+	if n := step(snap...); n != 0 || !e.Differs(0) {
+		t.Fatalf("found different while stale: %d Updates (want 0), Differs %v", n, e.Differs(0))
+	}
+	after := check("republished")
+	if after.Seq != before.Seq || after.Last != before.Last || after.Volume != before.Volume || after.Turnover != before.Turnover ||
+		after.Open != before.Open || after.High != before.High || after.Low != before.Low || after.LastQty != before.LastQty {
+		t.Fatalf("republished view %+v, was %+v", after, before)
+	}
+	if b2, a2, s2 := e.Top(0); b2 != bid || a2 != ask || s2 != topSeq {
+		t.Fatalf("top moved: %v %v %d, was %v %v %d", b2, a2, s2, bid, ask, topSeq)
+	}
+	for i, ev := range []event.Event{
+		{Kind: event.Delete, Symbol: 0, Ref: 3},
+		order(21, event.Sell, 99550),
+		{Kind: event.Reduce, Symbol: 0, Ref: 12, Qty: 100},
+		{Kind: event.Delete, Symbol: 0, Ref: 1},
+	} {
+		if n := step(ev); n != 1 {
+			t.Fatalf("event %d: %d Updates", i, n)
+		}
+		check(fmt.Sprintf("after event %d", i))
 	}
 }
