@@ -80,6 +80,15 @@ type BookHealth interface {
 	Stats() orderbook.Stats
 }
 
+// clearWaiter is an EventSink that tells whether a Clear given to it
+// is not yet applied to its book (*orderbook.Input): until then the
+// book shows the state the Clear will mend.
+type clearWaiter interface {
+	Clearing() bool
+}
+
+var _ clearWaiter = (*orderbook.Input)(nil)
+
 // symChannel is an instrument and the channel of its records.
 type symChannel struct {
 	sym uint32
@@ -366,7 +375,11 @@ func (d *SZSEDecoder) each(c *szseChannel, k event.Kind) error {
 // skipped by that look, is not counted again, and stayed stale for ever
 // with no rebuild. Before, only differing snapshots were counted, and a
 // book that missed a record stayed stale until a snapshot somewhere
-// differed. Safe from any goroutine; the feed's supervisor calls it.
+// differed. While a Clear the decoder sent waits for its book
+// (orderbook.Input.Clearing) it does not look, and looks at the next call:
+// a rebuild that ended before the books applied its Clear was asked
+// again, the books still showing what the Clear would mend. Safe from
+// any goroutine; the feed's supervisor calls it.
 func (d *SZSEDecoder) RebuildRequests() []uint16 {
 	if d.health == nil {
 		return nil
@@ -377,6 +390,9 @@ func (d *SZSEDecoder) RebuildRequests() []uint16 {
 	defer d.mu.Unlock()
 	if m == d.mismatches && !d.relook {
 		return nil
+	}
+	if cw, ok := d.out.(clearWaiter); ok && cw.Clearing() {
+		return nil // the books show what a rebuild's Clear will mend: look later
 	}
 	d.mismatches, d.relook = m, false
 	var out []uint16

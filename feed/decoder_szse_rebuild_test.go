@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"sgw/feed/event"
 	"sgw/feed/szse"
 	"sgw/orderbook"
 	"sgw/refdata"
@@ -222,5 +223,76 @@ func TestSZSERebuildAfterMissedRecordInRebuild(t *testing.T) {
 	}
 	if got := d.RebuildRequests(); got != nil {
 		t.Fatalf("a second look with nothing new asked again: %v", got)
+	}
+}
+
+// lagApplier is a bookApplier whose books apply the events only when
+// flushed, as an Engine's shard writer trails its Input: Clearing
+// reports a Clear given and not yet applied, as orderbook.Input does.
+type lagApplier struct {
+	bookApplier
+	queued []event.Event
+}
+
+func (a *lagApplier) Apply(ev *event.Event) error {
+	a.queued = append(a.queued, *ev)
+	return nil
+}
+
+func (a *lagApplier) flush() {
+	for i := range a.queued {
+		a.bookApplier.Apply(&a.queued[i])
+	}
+	a.queued = a.queued[:0]
+}
+
+func (a *lagApplier) Clearing() bool {
+	return slices.ContainsFunc(a.queued, func(ev event.Event) bool { return ev.Kind == event.Clear })
+}
+
+// TestSZSERebuildNotBeforeClearApplied: a rebuild that ends (ChannelLive)
+// before the books have applied its Clear asks no second rebuild: the
+// books still show the difference the Clear will mend, and RebuildRequests
+// waits for the Clear before it looks. A book that missed a record during
+// the rebuild is still asked for once the books have caught up
+// (TestSZSERebuildAfterMissedRecordInRebuild).
+func TestSZSERebuildNotBeforeClearApplied(t *testing.T) {
+	in := refdata.Instrument{Symbol: "300750.SZ", Board: refdata.BoardChiNext, PrevClose: 2000000}
+	if err := in.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ap := &lagApplier{bookApplier: bookApplier{books: []*orderbook.Book{orderbook.NewBook(in)}}}
+	d := NewSZSEDecoder(fakeSymbols{"300750": 0}, ap, bookHealth{&ap.bookApplier})
+	apply := func(m *szse.Message) {
+		t.Helper()
+		m.Order.ChannelNo, m.Trade.ChannelNo = 2012, 2012
+		if err := d.ApplySZSE(m, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(szOrder(1, "300750", '1', '2', 2000000, 100))
+	apply(szOrder(1, "300750", '1', '2', 2000000, 100)) // added twice
+	ap.flush()
+	if got := d.RebuildRequests(); !slices.Equal(got, []uint16{2012}) {
+		t.Fatalf("rebuild requests %v, want [2012]", got)
+	}
+	// The rebuild: the channel is cleared, delivered again, live; the
+	// books have not applied any of it yet.
+	if err := d.ResetChannel(2012); err != nil {
+		t.Fatal(err)
+	}
+	apply(szOrder(1, "300750", '1', '2', 2000000, 100))
+	if err := d.ChannelLive(2012); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.RebuildRequests(); got != nil {
+		t.Fatalf("rebuild requests %v before the books applied the rebuild's Clear, want none", got)
+	}
+	ap.flush()
+	if ap.books[0].Stale() {
+		t.Fatal("the rebuilt book is stale")
+	}
+	if got := d.RebuildRequests(); got != nil {
+		t.Fatalf("rebuild requests %v of a rebuilt book, want none", got)
 	}
 }

@@ -520,7 +520,14 @@ func TestEngineDiffers(t *testing.T) {
 	}
 	for _, st := range steps {
 		feed(t, in, st.evs)
+		clearing := slices.ContainsFunc(st.evs, func(ev event.Event) bool { return ev.Kind == event.Clear })
+		if in.Clearing() != clearing {
+			t.Fatalf("%s: Clearing %v before the writer applied the step, want %v", st.name, in.Clearing(), clearing)
+		}
 		e.shards[0].drain(&u)
+		if in.Clearing() {
+			t.Fatalf("%s: Clearing after the writer applied the step", st.name)
+		}
 		if e.Differs(0) != st.want0 || e.Differs(1) != st.want1 {
 			t.Fatalf("%s: Differs 0 %v 1 %v, want %v %v", st.name, e.Differs(0), e.Differs(1), st.want0, st.want1)
 		}

@@ -80,6 +80,16 @@ func (in *Input) Missed() bool {
 	return in.wrong.Load() > 0
 }
 
+// Clearing reports whether a Clear sent through Apply has not yet been
+// applied and published by its shard: until then the book's published
+// view (Engine.Stale, Engine.Differs) is from before the Clear. Like
+// Missed it reads two atomics, takes no lock and may be called from any
+// goroutine; a Clear sent concurrently may or may not be reported.
+func (in *Input) Clearing() bool {
+	sent := in.clears.Load()
+	return in.cleared.Load() != sent
+}
+
 // Apply routes one event to the shard of its instrument (ev.Symbol, a
 // SymbolID); a System event goes to every shard. ev is only read during
 // the call: Apply copies it.

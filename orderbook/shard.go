@@ -143,9 +143,6 @@ func (s *shard) process(ev *event.Event, u *Update, in *Input) {
 	if b.wrong != wrong {
 		b.wrongChanged(in)
 	}
-	if ev.Kind == event.Clear && in != nil {
-		in.cleared.Add(1) // after wrongChanged: see Input.Missed
-	}
 	if ok {
 		u.Recv = ev.Recv
 		s.publish(b, u)
@@ -153,6 +150,11 @@ func (s *shard) process(ev *event.Event, u *Update, in *Input) {
 		// Found different while already stale (an outage, a rebuild):
 		// no Update, but Engine.Differs must see it.
 		s.e.publishView(b)
+	}
+	if ev.Kind == event.Clear && in != nil {
+		// After wrongChanged (Input.Missed) and the Clear's view
+		// (Input.Clearing).
+		in.cleared.Add(1)
 	}
 }
 
