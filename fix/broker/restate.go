@@ -172,9 +172,10 @@ func (ks *keptStore) storedReports() (*fix.StoredReports, error) {
 // or resent, whose report neither holds (resendTrades), then the status of every
 // order whose last stored report does not show it as it is (or may not be
 // its own: ownRejection), or of which
-// a trade, cancel or correction was resent; an order that ended on an
-// earlier trading day is left out (after a restart on a new day the
-// store, reset, holds none of its reports). From its read of the orders
+// a trade, cancel or correction was resent; an order that ended on a
+// trading day before the store's session period began is left out (the
+// store, reset since, holds none of its reports), and so is one whose
+// ClOrdID a later order of the session took. From its read of the orders
 // until its messages are queued the sink holds the session's events,
 // then reports them after those messages (session.holding). It runs on
 // the session's goroutine (OnLogon), which is the only writer of the
@@ -200,29 +201,53 @@ func (s *session) restate() (restated, resent int) {
 		s.a.log.Warn("broker: restatement: the store's reports cannot be read; restating every order and resending every trade", "broker", s.id.TargetCompID, "err", err)
 		reports = nil
 	}
-	// Today is the trading day, or the day the store's session period
-	// began if later: after a restart the manager keeps the journal's last
-	// day until the first request after midnight, while the broker logs on
-	// before it, on a store reset at its session's new day.
-	today := s.a.entry.TradingDay()
+	// Since is the trading day the store's session period began (its
+	// CreationTime: created, or last reset): the store holds every report
+	// sent since, and none of an earlier day. It may be later than the
+	// manager's trading day (after a restart the manager keeps the
+	// journal's last day until the first request after midnight, while
+	// the broker logs on before it, on a store reset at its session's new
+	// day), or earlier: a session without a schedule (Config's Schedule
+	// nil) is never reset. Before, the later of the two was taken for
+	// both: after midnight's first request, such a store's orders ended
+	// the day before, and their trades, were left out, and a report lost
+	// when the gateway stopped before midnight was never resent
+	// (TestRestateUnresetStoreAcrossMidnight). Without a creation time,
+	// the trading day.
+	since := s.a.entry.TradingDay()
 	if c := st.CreationTime(); !c.IsZero() {
-		today = max(today, s.a.entry.DayOf(c))
+		since = s.a.entry.DayOf(c)
 	}
 	// The orders are read, and their messages queued, while the sink
 	// holds the session's events (session.holding): those it reports
 	// after, in order, and none overtakes what the restatement read.
 	s.hold()
 	defer s.release()
-	for _, o := range s.a.entry.OrdersFrom(s.src) {
-		if day := o.EndDay(); o.Status.Terminal() && day != 0 && day < today {
-			// It ended on an earlier trading day, whose session (its
-			// store since reset at the session's new day) told the
-			// broker. The day it ended, not the day it was entered: an
-			// order a venue that never closes carried over may trade
-			// today (TestRestateOrderEndedOnALaterDay).
+	all := s.a.entry.OrdersFrom(s.src)
+	// latest is the index in all of the last order under each ClOrdID: a
+	// ClOrdID is free again from the first request after the day its
+	// order ended.
+	latest := make(map[string]int, len(all))
+	for i := range all {
+		latest[all[i].ClOrdID] = i
+	}
+	for i, o := range all {
+		if day := o.EndDay(); o.Status.Terminal() && day != 0 && day < since {
+			// It ended before the store's session period began, whose
+			// session (its store since reset) told the broker. The day
+			// it ended, not the day it was entered: an order a venue
+			// that never closes carried over may trade today
+			// (TestRestateOrderEndedOnALaterDay).
 			continue
 		}
-		n := s.resendTrades(&o, reports, today)
+		if latest[o.ClOrdID] != i {
+			// The broker entered a later order under its ClOrdID, done
+			// with this one: the store's last report of the ClOrdID is
+			// the later order's, and a status or trade of this one
+			// under it would be taken for the later order's.
+			continue
+		}
+		n := s.resendTrades(&o, reports, since)
 		resent += n
 		r := orderReport(&o, 'I')
 		if reports != nil && n == 0 {
@@ -262,7 +287,8 @@ func ownRejection(r fix.StoredReport) bool {
 
 // resendTrades queues each trade of o, reported on trading day today or
 // later (Trade.ReportDay: the date it was applied on, before the day's
-// first request too), that the broker may never have been told of: whose ExecID
+// first request too; today is the day the store's session period began,
+// whose reports it holds), that the broker may never have been told of: whose ExecID
 // ("<upstream>:<ExecID>", as OrderEvent sends it) the store's reports do
 // not hold (all trades when reports is nil) and whose report is not
 // queued (resendTrade). Each goes flagged PossResend, in the order

@@ -665,7 +665,14 @@ func (r *dayRig) restart(want ...string) {
 // far that stored (nil: none) takes.
 func (r *dayRig) restartHolding(stored func(*quickfix.Message) bool, want ...string) {
 	r.t.Helper()
-	st := periodStore(r.t, r.s, r.clk.Now())
+	r.restartCreated(r.clk.Now(), stored, want...)
+}
+
+// restartCreated is restartHolding with a store whose session period
+// began at created.
+func (r *dayRig) restartCreated(created time.Time, stored func(*quickfix.Message) bool, want ...string) {
+	r.t.Helper()
+	st := periodStore(r.t, r.s, created)
 	for _, m := range r.h.all() {
 		if stored != nil && stored(m) {
 			if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(st.NextSenderMsgSeqNum(), []byte(m.String())); err != nil {

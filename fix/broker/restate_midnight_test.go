@@ -1,0 +1,49 @@
+package broker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/quickfixgo/quickfix"
+
+	"github.com/quickfixgo/tag"
+
+	"sgw/fix"
+)
+
+// TestRestateUnresetStoreAcrossMidnight: a session without a schedule,
+// whose store was created the day before and never reset, restarted after
+// midnight's first request: the trade of an order filled the day before,
+// whose report the store lacks (queued when the gateway stopped before
+// midnight), is resent with the order's status; an order of the day
+// before the store shows as it is is not restated; one whose ClOrdID the
+// broker took again today is left out (the store's last report of the
+// ClOrdID is the new order's, for which its status would be taken).
+// Before, every order ended the day before was left out, as if the store
+// had been reset at the new day, and the broker never got the trade.
+func TestRestateUnresetStoreAcrossMidnight(t *testing.T) {
+	r := newDayRig(t)
+	created := r.clk.Now() // 2026-12-01, 10:00 in Shanghai
+	r.fill("lost", r.newOrder("lost"), 100)
+	r.fill("told", r.newOrder("told"), 100)
+	r.fill("again", r.newOrder("again"), 100)
+	r.clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
+	// The day's first request, under a ClOrdID free again; acknowledged
+	// under an ExecID of its own.
+	if rej := r.s.handle(inbound(t, r.begin, "D", "11=again|1="+r.acct+"|55=600519|207=XSHG|54=1|40=2|44=1700|38=100|21=1")); rej != nil {
+		t.Fatalf("the second order again: %v", rej)
+	}
+	r.sent++
+	nos := r.up.Wait(t, r.sent)[r.sent-1].(fix.NewOrder)
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-again2", ExecID: "N-again2", ExecType: '0', OrdStatus: '0',
+		Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
+	r.h.waitFor(t, "the second order again's acknowledgement", func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:N-again2" })
+	if got, ok := r.m.Get("A1", "again"); !ok || got.Day() != 20261202 || r.m.TradingDay() != 20261202 {
+		t.Fatalf("the second order again's day %d, the trading day %d; want 20261202 and 20261202", got.Day(), r.m.TradingDay())
+	}
+	lost := func(m *quickfix.Message) bool {
+		id := field(m, tag.ExecID)
+		return id == "core:F-lost" || id == "core:F-again"
+	}
+	r.restartCreated(created, func(m *quickfix.Message) bool { return !lost(m) }, "lost/F", "lost/I")
+}
