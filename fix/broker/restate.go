@@ -224,12 +224,14 @@ func (s *session) restate() (restated, resent int) {
 	s.hold()
 	defer s.release()
 	all := s.a.entry.OrdersFrom(s.src)
-	// latest is the index in all of the last order under each ClOrdID: a
-	// ClOrdID is free again from the first request after the day its
-	// order ended.
+	// latest is the index in all of the order that holds each ClOrdID
+	// (tookAfter): a ClOrdID is free again from the first request after
+	// the day its order ended.
 	latest := make(map[string]int, len(all))
 	for i := range all {
-		latest[all[i].ClOrdID] = i
+		if j, ok := latest[all[i].ClOrdID]; !ok || tookAfter(&all[j], &all[i]) {
+			latest[all[i].ClOrdID] = i
+		}
 	}
 	for i, o := range all {
 		if day := o.EndDay(); o.Status.Terminal() && day != 0 && day < since {
@@ -263,6 +265,26 @@ func (s *session) restate() (restated, resent int) {
 		s.a.log.Info("broker: orders restated after a takeover or restart", "broker", s.id.TargetCompID, "orders", restated, "trades_resent", resent)
 	}
 	return restated, resent
+}
+
+// tookAfter reports whether o, entered after p, both under the same
+// (current) ClOrdID, took it after p did: p ended, and o works or ended
+// on p's day or later (one that ended before p's day held the ClOrdID
+// before p took it). Entry order alone does not tell: an order a venue
+// that never closes carried over may be replaced to the ClOrdID of an
+// order entered after it, ended on an earlier day; taken for the
+// ClOrdID's holder, that ended order's status went under it, for the
+// working order's, and the working one was left out, its trades never
+// resent (TestRestateClOrdIDTakenByAReplaceOfAnEarlierOrder). A day not
+// known (0) leaves entry order.
+func tookAfter(p, o *orders.Order) bool {
+	switch {
+	case !p.Status.Terminal():
+		return false
+	case !o.Status.Terminal() || o.EndDay() == 0 || p.EndDay() == 0:
+		return true
+	}
+	return o.EndDay() >= p.EndDay()
 }
 
 // ownRejection reports whether a stored report is a rejection (OrdStatus

@@ -47,3 +47,40 @@ func TestRestateUnresetStoreAcrossMidnight(t *testing.T) {
 	}
 	r.restartCreated(created, func(m *quickfix.Message) bool { return !lost(m) }, "lost/F", "lost/I")
 }
+
+// TestRestateClOrdIDTakenByAReplaceOfAnEarlierOrder: a session without a
+// schedule, its store created the day before and never reset; an order
+// carried over (a venue that never closes), entered before another that
+// ended that day, is replaced today to that order's ClOrdID, free again,
+// and fills; the Replaced and the trade's reports are lost (queued when
+// the gateway stopped). At the restart the carried order, the ClOrdID's
+// holder, has its trade resent and is restated under it; the ended one
+// is left out. Before, the order entered last under a ClOrdID was taken
+// for its holder: the ended order stood for it (its stored fill matching,
+// nothing was sent) and the working one was left out, its trade never
+// resent.
+func TestRestateClOrdIDTakenByAReplaceOfAnEarlierOrder(t *testing.T) {
+	r := newDayRig(t)
+	created := r.clk.Now() // 2026-12-01, 10:00 in Shanghai
+	carried := r.newOrder("carried")
+	r.fill("z", r.newOrder("z"), 100)
+	r.clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
+	if rej := r.s.handle(inbound(t, r.begin, "G", "11=z|41=carried|1="+r.acct+"|55=600519|207=XSHG|54=1|40=2|44=1701|38=100")); rej != nil {
+		t.Fatalf("the replace of the carried order to z: %v", rej)
+	}
+	r.sent++
+	rpl := r.up.Wait(t, r.sent)[r.sent-1].(fix.ReplaceRequest)
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: rpl.ClOrdID, OrigClOrdID: carried.ClOrdID, OrderID: "V-carried", ExecID: "R-carried",
+		ExecType: '5', OrdStatus: '0', Symbol: "600519.SH", Side: fix.Buy, Price: 17010000, OrderQty: 100, LeavesQty: 100})
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: rpl.ClOrdID, OrderID: "V-carried", ExecID: "F-carried", ExecType: 'F', OrdStatus: '1',
+		Symbol: "600519.SH", Side: fix.Buy, Price: 17010000, OrderQty: 100, LastQty: 40, LastPx: 17010000, CumQty: 40, LeavesQty: 60})
+	r.h.waitFor(t, "the carried order's trade", func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:F-carried" })
+	if got, ok := r.m.Get("A1", "z"); !ok || got.Day() != 20261201 || got.Status.Terminal() || r.m.TradingDay() != 20261202 {
+		t.Fatalf("the order under z: day %d, status %s, the trading day %d; want the carried order (20261201, working), 20261202", got.Day(), got.Status, r.m.TradingDay())
+	}
+	lost := func(m *quickfix.Message) bool {
+		id := field(m, tag.ExecID)
+		return id == "core:R-carried" || id == "core:F-carried"
+	}
+	r.restartCreated(created, func(m *quickfix.Message) bool { return !lost(m) }, "z/F", "z/I")
+}
