@@ -208,15 +208,24 @@ func (s *session) restate() (restated, resent int) {
 	// journal's last day until the first request after midnight, while
 	// the broker logs on before it, on a store reset at its session's new
 	// day), or earlier: a session without a schedule (Config's Schedule
-	// nil) is never reset. Before, the later of the two was taken for
-	// both: after midnight's first request, such a store's orders ended
-	// the day before, and their trades, were left out, and a report lost
-	// when the gateway stopped before midnight was never resent
-	// (TestRestateUnresetStoreAcrossMidnight). Without a creation time,
-	// the trading day.
+	// nil) is never reset, and its store holds every day's reports since
+	// it was created. Before, the later of the two was taken for both:
+	// after midnight's first request, such a store's orders ended the day
+	// before, and their trades, were left out, and a report lost when the
+	// gateway stopped before midnight was never resent
+	// (TestRestateUnresetStoreAcrossMidnight). With a schedule the later
+	// of the two is still taken: a period that begins before midnight (a
+	// start at 17:00) holds none of the reports sent earlier that day, and
+	// the broker, told of them then, would be sent them again under that
+	// day's ExecIDs (TestRestateScheduledPeriodFromTheEveningBefore).
+	// Without a creation time, the trading day.
 	since := s.a.entry.TradingDay()
 	if c := st.CreationTime(); !c.IsZero() {
-		since = s.a.entry.DayOf(c)
+		if s.spec.cfg.Schedule != nil {
+			since = max(since, s.a.entry.DayOf(c))
+		} else {
+			since = s.a.entry.DayOf(c)
+		}
 	}
 	// The orders are read, and their messages queued, while the sink
 	// holds the session's events (session.holding): those it reports

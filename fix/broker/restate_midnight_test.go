@@ -84,3 +84,25 @@ func TestRestateClOrdIDTakenByAReplaceOfAnEarlierOrder(t *testing.T) {
 	}
 	r.restartCreated(created, func(m *quickfix.Message) bool { return !lost(m) }, "z/F", "z/I")
 }
+
+// TestRestateScheduledPeriodFromTheEveningBefore: a session with a
+// schedule whose period begins at 17:00, its store reset then, the day
+// before; the trade of an order filled that morning (before the reset)
+// is in no store, but the session of its own period told the broker of
+// it. After the day's first request the restatement leaves that order
+// out, as before: the cutoff is the trading day, not the period's first
+// day, or the broker would be sent yesterday's trade again.
+func TestRestateScheduledPeriodFromTheEveningBefore(t *testing.T) {
+	r := newDayRig(t)
+	r.s.spec.cfg.Schedule = &fix.SessionSchedule{Start: "17:00:00", End: "16:59:59", TimeZone: "Asia/Shanghai"}
+	r.fill("early", r.newOrder("early"), 100)               // 2026-12-01, 10:00 in Shanghai
+	created := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) // 17:00 in Shanghai
+	r.clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
+	r.newOrder("today") // the day's first request
+	r.h.waitFor(t, "today's acknowledgement", func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:N-today" })
+	if r.m.TradingDay() != 20261202 {
+		t.Fatalf("trading day %d, want 20261202", r.m.TradingDay())
+	}
+	today := func(m *quickfix.Message) bool { return field(m, tag.ClOrdID) == "today" }
+	r.restartCreated(created, today)
+}
