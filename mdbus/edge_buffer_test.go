@@ -141,6 +141,12 @@ func TestEdgeBufferAccounting(t *testing.T) {
 				p.send(symA, seq, orderbook.StateTrading)
 				// One at a time, so that NATS's own channel (raw) never fills.
 				waitFor(t, "the update waiting or dropped", func() bool {
+					if p.nc.Stats().Reconnects+e.cfg.Conn.Stats().Reconnects > 0 {
+						// Core NATS delivers at most once: what was
+						// published while a connection was cut (a full
+						// run's load starving the client) never comes.
+						t.Skip("a NATS connection was cut and reconnected under load: an update may be lost, which the counts cannot tell")
+					}
 					return len(e.raw) == 0 && len(e.msgs)+int(e.overflow.Load()) == int(seq-1)
 				})
 			}
