@@ -3,10 +3,7 @@ package broker
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -39,28 +36,11 @@ func TestRestateReadFailureNotCounted(t *testing.T) {
 	ks := st.(*keptStore)
 	<-ks.scanned // the scan of the empty store
 	for seq := 1; seq <= 3; seq++ {
-		b := fmt.Appendf(nil, "8=FIX.4.4\x019=20\x0135=8\x0134=%d\x0111=o%d\x0139=0\x0117=e%d\x01", seq, seq, seq)
-		sum := 0
-		for _, c := range b {
-			sum += int(c)
-		}
-		if err := ks.SaveMessageAndIncrNextSenderMsgSeqNum(seq, fmt.Appendf(b, "10=%03d\x01", sum%256)); err != nil {
+		if err := ks.SaveMessageAndIncrNextSenderMsgSeqNum(seq, storedReport(seq)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	body := filepath.Join(dir, "FIX.4.4-SGW-BROKER1.body")
-	b, err := os.ReadFile(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.Index(b, []byte("17=e2"))
-	if i < 0 {
-		t.Fatalf("report 2 not in %q", b)
-	}
-	b[i+4] ^= 0x01 // e2 -> e3
-	if err := os.WriteFile(body, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	flipStoredExecID(t, dir)
 	// The scan's result completed with the messages since; then, taken,
 	// a read of the whole store.
 	for range 2 {

@@ -127,40 +127,20 @@ func TestStoresLockedAndReserved(t *testing.T) {
 func TestStoresDamageRefusedAtStart(t *testing.T) {
 	dir := t.TempDir()
 	settings, sid := fileStoreSettings(t, dir)
-	report := func(seq int) []byte {
-		b := fmt.Appendf(nil, "8=FIX.4.4\x019=20\x0135=8\x0134=%d\x0117=e%d\x01", seq, seq)
-		sum := 0
-		for _, c := range b {
-			sum += int(c)
-		}
-		return fmt.Appendf(b, "10=%03d\x01", sum%256)
-	}
 	first := newStores(settings, Config{StoreDir: dir}, nil)
 	st, err := first.Create(sid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for seq := 1; seq <= 3; seq++ {
-		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, report(seq)); err != nil {
+		if err := st.SaveMessageAndIncrNextSenderMsgSeqNum(seq, storedReport(seq)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
-	body := filepath.Join(dir, "FIX.4.4-SGW-BROKER1.body")
-	b, err := os.ReadFile(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.Index(b, []byte("17=e2"))
-	if i < 0 {
-		t.Fatalf("report 2 not in %q", b)
-	}
-	b[i+4] ^= 0x01 // e2 -> e3
-	if err := os.WriteFile(body, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	flipStoredExecID(t, dir)
 	again := newStores(settings, Config{StoreDir: dir}, nil)
 	defer again.Close()
 	_, err = again.Create(sid)
@@ -234,4 +214,34 @@ func fileStoreSettings(t *testing.T, dir string) (*quickfix.Settings, quickfix.S
 		t.Fatal(err)
 	}
 	return settings, sid
+}
+
+// storedReport is a minimal ExecutionReport of MsgSeqNum seq (ClOrdID
+// o<seq>, ExecID e<seq>) as BROKER1's store holds it, CheckSum included.
+func storedReport(seq int) []byte {
+	b := fmt.Appendf(nil, "8=FIX.4.4\x019=20\x0135=8\x0134=%d\x0111=o%d\x0139=0\x0117=e%d\x01", seq, seq, seq)
+	sum := 0
+	for _, c := range b {
+		sum += int(c)
+	}
+	return fmt.Appendf(b, "10=%03d\x01", sum%256)
+}
+
+// flipStoredExecID flips a bit of report 2 in BROKER1's store under dir
+// (ExecID e2 becomes e3), as a disk might: its CheckSum no longer holds.
+func flipStoredExecID(t *testing.T, dir string) {
+	t.Helper()
+	body := filepath.Join(dir, "FIX.4.4-SGW-BROKER1.body")
+	b, err := os.ReadFile(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("17=e2"))
+	if i < 0 {
+		t.Fatalf("report 2 not in %q", b)
+	}
+	b[i+4] ^= 0x01 // e2 -> e3
+	if err := os.WriteFile(body, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
