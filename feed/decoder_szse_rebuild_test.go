@@ -10,6 +10,40 @@ import (
 	"sgw/refdata"
 )
 
+// The instruments of the rebuild tests: one main-board share (records
+// on channel 2011, szOrder's) and one ChiNext share.
+var (
+	sz000001 = refdata.Instrument{Symbol: "000001.SZ", Board: refdata.BoardMain, PrevClose: 115000}
+	sz300750 = refdata.Instrument{Symbol: "300750.SZ", Board: refdata.BoardChiNext, PrevClose: 2000000}
+)
+
+// szseBooks returns a book of each of ins, validated.
+func szseBooks(t *testing.T, ins ...refdata.Instrument) []*orderbook.Book {
+	t.Helper()
+	var books []*orderbook.Book
+	for _, in := range ins {
+		if err := in.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		books = append(books, orderbook.NewBook(in))
+	}
+	return books
+}
+
+// szseApply returns a func that decodes a message with d, failing the
+// test on an error; a channel ch other than 0 is set on the message first.
+func szseApply(t *testing.T, d *SZSEDecoder, ch uint16) func(*szse.Message) {
+	return func(m *szse.Message) {
+		t.Helper()
+		if ch != 0 {
+			m.Order.ChannelNo, m.Trade.ChannelNo = ch, ch
+		}
+		if err := d.ApplySZSE(m, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // bookHealth is BookHealth over books a bookApplier applies to at once:
 // the count of snapshots that differed is the books' own, as the Engine
 // sums what its shard writers count.
@@ -49,18 +83,9 @@ func szBidSnapshot(sec string, orig szse.Timestamp, px refdata.Price, shares int
 // nothing asked again unless another snapshot differed: the book stayed
 // stale, for ever if no snapshot of the feed differed again.
 func TestSZSERebuildAfterMismatchInRebuild(t *testing.T) {
-	in := refdata.Instrument{Symbol: "000001.SZ", Board: refdata.BoardMain, PrevClose: 115000}
-	if err := in.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ap := &bookApplier{books: []*orderbook.Book{orderbook.NewBook(in)}}
+	ap := &bookApplier{books: szseBooks(t, sz000001)}
 	d := NewSZSEDecoder(fakeSymbols{"000001": 0}, ap, bookHealth{ap})
-	apply := func(m *szse.Message) {
-		t.Helper()
-		if err := d.ApplySZSE(m, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	apply := szseApply(t, d, 0)
 	apply(szOrder(1, "000001", '1', '2', 115000, 100))
 	if err := d.ResetChannel(2011); err != nil {
 		t.Fatal(err)
@@ -92,24 +117,10 @@ func TestSZSERebuildAfterMismatchInRebuild(t *testing.T) {
 // every outage-marked channel, at a recovery, of the sources and the
 // gateway.
 func TestSZSERebuildOnlyDifferingChannel(t *testing.T) {
-	var books []*orderbook.Book
-	for _, in := range []refdata.Instrument{
-		{Symbol: "000001.SZ", Board: refdata.BoardMain, PrevClose: 115000},
-		{Symbol: "300750.SZ", Board: refdata.BoardChiNext, PrevClose: 2000000},
-	} {
-		if err := in.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		books = append(books, orderbook.NewBook(in))
-	}
+	books := szseBooks(t, sz000001, sz300750)
 	ap := &bookApplier{books: books}
 	d := NewSZSEDecoder(fakeSymbols{"000001": 0, "300750": 1}, ap, bookHealth{ap})
-	apply := func(m *szse.Message) {
-		t.Helper()
-		if err := d.ApplySZSE(m, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	apply := szseApply(t, d, 0)
 	apply(szOrder(1, "000001", '1', '2', 115000, 100))
 	other := szOrder(1, "300750", '1', '2', 2000000, 100)
 	other.Order.ChannelNo = 2012
@@ -153,19 +164,9 @@ func TestSZSERebuildOnlyDifferingChannel(t *testing.T) {
 // only when the count of differing snapshots moved: such a book stayed
 // stale until a snapshot somewhere in the feed differed.
 func TestSZSERebuildAfterMissedRecord(t *testing.T) {
-	in := refdata.Instrument{Symbol: "300750.SZ", Board: refdata.BoardChiNext, PrevClose: 2000000}
-	if err := in.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ap := &bookApplier{books: []*orderbook.Book{orderbook.NewBook(in)}}
+	ap := &bookApplier{books: szseBooks(t, sz300750)}
 	d := NewSZSEDecoder(fakeSymbols{"300750": 0}, ap, bookHealth{ap})
-	apply := func(m *szse.Message) {
-		t.Helper()
-		m.Order.ChannelNo, m.Trade.ChannelNo = 2012, 2012
-		if err := d.ApplySZSE(m, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	apply := szseApply(t, d, 2012)
 	apply(szOrder(1, "300750", '1', '2', 2000000, 100))
 	apply(szOrder(2, "300750", '2', '2', 2010000, 100))
 	if got := d.RebuildRequests(); got != nil {
@@ -190,19 +191,9 @@ func TestSZSERebuildAfterMissedRecord(t *testing.T) {
 // the book stayed stale until some other book of the feed missed a
 // record or a snapshot differed.
 func TestSZSERebuildAfterMissedRecordInRebuild(t *testing.T) {
-	in := refdata.Instrument{Symbol: "300750.SZ", Board: refdata.BoardChiNext, PrevClose: 2000000}
-	if err := in.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ap := &bookApplier{books: []*orderbook.Book{orderbook.NewBook(in)}}
+	ap := &bookApplier{books: szseBooks(t, sz300750)}
 	d := NewSZSEDecoder(fakeSymbols{"300750": 0}, ap, bookHealth{ap})
-	apply := func(m *szse.Message) {
-		t.Helper()
-		m.Order.ChannelNo, m.Trade.ChannelNo = 2012, 2012
-		if err := d.ApplySZSE(m, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	apply := szseApply(t, d, 2012)
 	apply(szOrder(1, "300750", '1', '2', 2000000, 100))
 	if err := d.ResetChannel(2012); err != nil {
 		t.Fatal(err)
@@ -257,19 +248,9 @@ func (a *lagApplier) Clearing() bool {
 // the rebuild is still asked for once the books have caught up
 // (TestSZSERebuildAfterMissedRecordInRebuild).
 func TestSZSERebuildNotBeforeClearApplied(t *testing.T) {
-	in := refdata.Instrument{Symbol: "300750.SZ", Board: refdata.BoardChiNext, PrevClose: 2000000}
-	if err := in.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ap := &lagApplier{bookApplier: bookApplier{books: []*orderbook.Book{orderbook.NewBook(in)}}}
+	ap := &lagApplier{bookApplier: bookApplier{books: szseBooks(t, sz300750)}}
 	d := NewSZSEDecoder(fakeSymbols{"300750": 0}, ap, bookHealth{&ap.bookApplier})
-	apply := func(m *szse.Message) {
-		t.Helper()
-		m.Order.ChannelNo, m.Trade.ChannelNo = 2012, 2012
-		if err := d.ApplySZSE(m, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	apply := szseApply(t, d, 2012)
 	apply(szOrder(1, "300750", '1', '2', 2000000, 100))
 	apply(szOrder(1, "300750", '1', '2', 2000000, 100)) // added twice
 	ap.flush()
