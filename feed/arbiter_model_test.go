@@ -521,18 +521,23 @@ func (m *modelRun) tracef(format string, args ...any) {
 	}
 }
 
-// trusted reports whether a rebuild from source i alone is under way:
-// the arbiter then takes the stream from it with nothing to compare
-// with (the other is excluded), as its doc says, so a skip there cannot
-// be seen; the bad relay behaves meanwhile. (Which source a divergence's
-// rebuild comes from is a guess when the copies do not show who skipped,
-// and a repeat looks like the other source skipping, so it may be the
-// bad one.)
+// trusted reports whether source i alone delivers: a rebuild from it
+// alone is under way (the other is excluded), as the arbiter's doc says,
+// or the other is not streaming (back from an exclusion it logs in from
+// the arbiter's next, so it never delivers what i delivers meanwhile).
+// The arbiter then takes the stream from i with nothing to compare with,
+// so a skip there cannot be seen; the bad relay behaves meanwhile.
+// (Which source a divergence's rebuild comes from is a guess when the
+// copies do not show who skipped, and a repeat looks like the other
+// source skipping, so it may be the bad one.) Before, only the rebuild
+// counted: a seed whose bad relay skipped in the steps between the
+// rebuild's end and the other's login failed the run for a skip no copy
+// could show.
 func (m *modelRun) trusted(i int) bool {
 	a := m.f.arb
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.rebuilding && a.exclude == 1-i
+	return a.rebuilding && a.exclude == 1-i || !a.srcs[1-i].live
 }
 
 // faulty reports whether source i's server and connections fail. With
