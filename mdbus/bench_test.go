@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"sgw/orderbook"
 )
 
@@ -60,6 +62,45 @@ func BenchmarkEdgeApply(b *testing.B) {
 		if err := m.Apply(&msg.Update); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkEdgeTake is the edge loop's cost per bus message taken: as
+// BenchmarkEdgeApply, with the loop's bookkeeping (the bytes waiting, the
+// drop mark, the epoch and the symbol's lookup).
+func BenchmarkEdgeTake(b *testing.B) {
+	n := startNATS(b)
+	ins := testInstruments(1)
+	e, err := NewEdge(EdgeConfig{Conn: n.connect(b), Books: orderbook.Config{Instruments: ins, Shards: 1}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	empty := orderbook.View{Checksum: emptyCk10, Checksum5: emptyCk5}
+	if err := e.mirror.Load(&empty); err != nil {
+		b.Fatal(err)
+	}
+	l := lvl(17000000, 100, 1)
+	add := orderbook.Update{Kind: orderbook.KindBook, N: 1, Changes: [2]orderbook.LevelChange{{Side: orderbook.Bid, Level: l}}}
+	add.Checksum, add.Checksum5 = orderbook.Checksum([]orderbook.Level{l}, nil, 10), orderbook.Checksum([]orderbook.Level{l}, nil, 5)
+	del := orderbook.Update{Kind: orderbook.KindBook, N: 1, Changes: [2]orderbook.LevelChange{{Side: orderbook.Bid, Level: lvl(17000000, 0, 0)}},
+		EnterSide: orderbook.Bid, Checksum: emptyCk10, Checksum5: emptyCk5}
+	msgs := [2]nats.Msg{{Subject: "md.d." + ins[0].Symbol}, {Subject: "md.d." + ins[0].Symbol}}
+	b.ReportAllocs()
+	seq := uint64(0)
+	for b.Loop() {
+		seq++
+		u := &add
+		if seq%2 == 0 {
+			u = &del
+		}
+		u.Seq = seq
+		m := &msgs[seq%2]
+		m.Data = AppendUpdate(m.Data[:0], 1, ins[0].Symbol, u)
+		e.queued.Add(msgSize(m)) // as forward does
+		e.take(m, nil)
+	}
+	if st := e.Stats(); st.Updates != seq {
+		b.Fatalf("stats %+v: want %d updates applied", st, seq)
 	}
 }
 

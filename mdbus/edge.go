@@ -29,19 +29,23 @@ type EdgeConfig struct {
 	// Subject is the subject prefix, as the Publisher's. Zero means
 	// DefaultSubject.
 	Subject string
-	// Buffer is how many bus messages may wait for the edge's loop; the
-	// excess is dropped (a slow consumer), as past BufferBytes. The edge
-	// checks the drop count every dropCheck: a message dropped may
-	// have been a symbol's last update, which no later gap would reveal,
-	// so every symbol goes stale and is rebuilt from a snapshot, as after
-	// a disconnection. Zero means 65536.
+	// Buffer is how many bus messages may wait for the edge's loop, and
+	// how many NATS may hold for the edge before it takes them (forward);
+	// the excess is dropped (a slow consumer), as past BufferBytes. A
+	// message dropped may have been a symbol's last update, which no
+	// later gap would reveal, so every symbol goes stale and is rebuilt
+	// from a snapshot, as after a disconnection: before the loop applies
+	// any message that came after the drop (forward), and, for a drop
+	// with no message after it, at the next drop check (dropCheck). Zero
+	// means 65536.
 	Buffer int
 	// BufferBytes bounds the bytes of the bus messages waiting for the
 	// edge's loop (their payloads and subjects): past it a message is
 	// dropped and counted as NATS's drops are (Dropped; every symbol
-	// stale, rebuilt from snapshots), but one is always taken into an
-	// empty buffer. A message longer than the largest update or
-	// heartbeat (about 108 KiB: maxStreamFrame) cannot decode: it is
+	// stale before a later message is applied, rebuilt from snapshots),
+	// but one is always taken into an empty buffer. A message longer
+	// than the largest update or heartbeat (about 108 KiB:
+	// maxStreamFrame) cannot decode: it is
 	// counted as Malformed and dropped at once, taking no room. Buffer
 	// alone bounded the buffer by count, at up to the NATS server's
 	// max_payload (1 MiB by default, up to 64 MiB) each: 65536 of them
@@ -86,6 +90,10 @@ type EdgeConfig struct {
 	Registry prometheus.Registerer
 	// Log receives the edge's logs. Zero (nil) discards them.
 	Log *slog.Logger
+
+	// check is how often the loop runs its periodic checks (drops,
+	// epoch, silence, connection). Tests only: zero means dropCheck.
+	check time.Duration
 }
 
 // Edge keeps an orderbook.Mirror of the ingest books from the bus. Its
@@ -112,6 +120,11 @@ type Edge struct {
 	work     chan snapRequest
 	replies  chan snapReply
 	done     chan struct{} // closed when Run returns
+	// dropMark is bumped by forward at each drop it makes (overflow) or
+	// sees NATS made (raw full), before it hands on any later message:
+	// the loop, seeing it moved as it takes a message, counts the drops
+	// and marks every symbol stale before it applies that message.
+	dropMark atomic.Uint64
 
 	// Loop state.
 	syms      []edgeSym
@@ -139,6 +152,12 @@ type Edge struct {
 	curSeen, oldSeen uint64
 	oldEpoch         uint64
 	onlyOld          int
+	// Drops (checkDrops): dropMark as the loop last saw it, the drop
+	// count (dropped) it last counted, that count at the last drop
+	// check, and whether the drops going on since have been logged.
+	markSeen           uint64
+	dropSeen, tickSeen int
+	dropping           bool
 
 	stale                                       atomic.Int64
 	updates, gaps, loaded, failed, bad, unknown atomic.Uint64
@@ -237,6 +256,9 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	if cfg.Silence == 0 {
 		cfg.Silence = 3 * time.Second
 	}
+	if cfg.check == 0 {
+		cfg.check = dropCheck
+	}
 	if cfg.Buffer < 0 || cfg.BufferBytes < 0 || cfg.Pending < 0 || cfg.Requesters < 0 || cfg.RequestTimeout < 0 || cfg.RetryInterval < 0 || cfg.RetryMax < 0 || cfg.Silence < 0 {
 		return nil, fmt.Errorf("%w: edge sizes and durations must be positive", ErrConfig)
 	}
@@ -312,7 +334,7 @@ func (e *Edge) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		e.forward(rctx)
+		e.forward(rctx, subs)
 	}()
 	for range e.cfg.Requesters {
 		wg.Add(1)
@@ -325,9 +347,10 @@ func (e *Edge) Run(ctx context.Context) error {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
-	drops := time.NewTicker(dropCheck)
+	drops := time.NewTicker(e.cfg.check)
 	defer drops.Stop()
-	dropped := e.dropped(subs)
+	e.dropSeen = e.dropped(subs)
+	e.tickSeen = e.dropSeen
 	e.connected = nc.IsConnected()
 	e.lastBeat = time.Now()
 	for id := range e.syms {
@@ -339,8 +362,7 @@ func (e *Edge) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case m := <-e.msgs:
-			e.queued.Add(-msgSize(m))
-			e.handle(m.Data)
+			e.take(m, subs)
 		case r := <-e.replies:
 			e.free++
 			wait := e.retryWait
@@ -372,23 +394,67 @@ func (e *Edge) Run(ctx context.Context) error {
 				e.cfg.Log.Error("mdbus: the bus connection is closed for good; the edge stops", "err", nc.LastError())
 				return err
 			}
-			if n := e.dropped(subs); n != dropped {
-				e.drops.Add(uint64(n - dropped))
-				dropped = n
-				e.cfg.Log.Warn("mdbus: the bus dropped updates for this edge (slow consumer); every symbol is stale", "dropped", n)
-				e.allStale()
+			// The backstop, for a drop with no message after it yet
+			// (take counted every drop a later message was marked by).
+			e.checkDrops(subs)
+			if e.dropSeen == e.tickSeen {
+				e.dropping = false // the episode is over: the next drop is logged
 			}
+			e.tickSeen = e.dropSeen
 			e.checkEpoch()
 			e.checkSilence(time.Now()) // not the tick's time: it may have waited
 		}
 	}
 }
 
+// checkDrops counts the messages dropped for the edge since it last
+// looked and, if any, marks every symbol stale (dropStale): a message
+// dropped may have been a symbol's last update, which no later gap would
+// reveal. The Warn is logged once per episode of drops (until a drop
+// check finds none new). Loop only: as it takes a message after
+// dropMark moved, and every drop check.
+func (e *Edge) checkDrops(subs []*nats.Subscription) {
+	n := e.dropped(subs)
+	if n <= e.dropSeen {
+		e.dropSeen = n // less: a subscription closed (Run is ending)
+		return
+	}
+	e.drops.Add(uint64(n - e.dropSeen))
+	e.dropSeen = n
+	if !e.dropping {
+		e.dropping = true
+		e.cfg.Log.Warn("mdbus: the bus dropped updates for this edge (slow consumer); every symbol is stale", "dropped", n)
+	}
+	e.dropStale()
+}
+
+// dropStale marks every symbol stale after a drop, as allStale does.
+// When every symbol is stale already only the replies to the requests
+// made before the drop are discarded (gen): each stale symbol is queued,
+// in flight (its reply discarded and asked again) or waiting for its
+// retry, or the publisher is silent and its next heartbeat asks; a
+// snapshot asked for from now follows the drop. allStale's pass over
+// every symbol at every message taken while the loop is behind and
+// dropping would slow it further. Loop only.
+func (e *Edge) dropStale() {
+	if e.stale.Load() < int64(len(e.syms)) {
+		e.allStale()
+		return
+	}
+	e.gen++
+}
+
 // dropped returns the messages dropped for the edge: by NATS for subs
 // (slow consumers: raw full) and by forward (past Buffer or BufferBytes).
 // Loop only.
 func (e *Edge) dropped(subs []*nats.Subscription) int {
-	total := int(e.overflow.Load())
+	return int(e.overflow.Load()) + natsDropped(subs)
+}
+
+// natsDropped returns the messages NATS dropped for subs (raw full). It
+// takes each subscription's lock.
+func natsDropped(subs []*nats.Subscription) int {
+	total := 0
 	for _, s := range subs {
 		if n, err := s.Dropped(); err == nil {
 			total += n
@@ -397,22 +463,42 @@ func (e *Edge) dropped(subs []*nats.Subscription) int {
 	return total
 }
 
-// forward hands the messages NATS delivers on raw to the loop (msgs)
-// until ctx ends. It never waits for the loop, so raw stays near empty
-// (NATS's reader reads each message's bytes off the socket before it,
-// and its own drops past Buffer count too): what waits for the loop is
-// at most Buffer messages and BufferBytes bytes (or a single message).
-// A message dropped for either bound is counted (overflow), and the loop
-// marks every symbol stale at its next drop check, as for NATS's drops:
-// it may have been a symbol's last update, which no later gap would
-// reveal. A message longer than maxStreamFrame, which cannot decode, is
-// counted as malformed and takes no room.
-func (e *Edge) forward(ctx context.Context) {
+// forward hands the messages NATS delivers on raw for subs to the loop
+// (msgs) until ctx ends. It never waits for the loop, so raw stays near
+// empty (NATS's reader reads each message's bytes off the socket before
+// it, and its own drops past Buffer count too): what waits for the loop
+// is at most Buffer messages and BufferBytes bytes (or a single
+// message). A message dropped for either bound is counted (overflow)
+// and marked (dropMark) before any later message is handed on, so the
+// loop marks every symbol stale before it applies any message that came
+// after the drop: it may have been a symbol's last update, which no
+// later gap would reveal.
+//
+// NATS drops a message only while raw is full, holding its
+// subscription's lock from the failed send to its count. So forward,
+// when it takes a message and finds raw still at least Buffer-1 long
+// (full as it took it), reads subs' drop counts (their locks, only
+// then) and marks any new drop before it hands that message on: every
+// message NATS delivers after a drop waits in raw behind that one, and
+// reaches the loop after the mark. With a Buffer of 1 or 2 that is
+// every message. The loop's drop check (every dropCheck) remains the
+// backstop, for a drop with no message after it.
+//
+// A message longer than maxStreamFrame, which cannot decode, is counted
+// as malformed and takes no room.
+func (e *Edge) forward(ctx context.Context, subs []*nats.Subscription) {
+	seen := 0 // NATS's drops marked so far
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case m := <-e.raw:
+			if len(e.raw) >= cap(e.raw)-1 {
+				if n := natsDropped(subs); n > seen {
+					seen = n
+					e.dropMark.Add(1)
+				}
+			}
 			if len(m.Data) > maxStreamFrame {
 				e.bad.Add(1)
 				continue
@@ -422,6 +508,7 @@ func (e *Edge) forward(ctx context.Context) {
 			n := msgSize(m)
 			if q := e.queued.Load(); q > 0 && q+n > e.cfg.BufferBytes {
 				e.overflow.Add(1)
+				e.dropMark.Add(1)
 				continue
 			}
 			e.queued.Add(n)
@@ -430,6 +517,7 @@ func (e *Edge) forward(ctx context.Context) {
 			default:
 				e.queued.Add(-n)
 				e.overflow.Add(1)
+				e.dropMark.Add(1)
 			}
 		}
 	}
@@ -485,7 +573,7 @@ func (e *Edge) checkEpoch() {
 		e.onlyOld++
 	}
 	e.curSeen, e.oldSeen = 0, 0
-	if time.Duration(e.onlyOld)*dropCheck < epochTakeover {
+	if time.Duration(e.onlyOld)*e.cfg.check < epochTakeover {
 		return
 	}
 	e.cfg.Log.Warn("mdbus: the bus carries only an older ingest epoch; following it, every symbol is stale",
@@ -599,6 +687,18 @@ func (e *Edge) requester(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// take takes one bus message from msgs: if forward dropped a message,
+// or saw NATS drop one, before it handed m on (dropMark moved), every
+// symbol goes stale (checkDrops) before m is applied. Loop only.
+func (e *Edge) take(m *nats.Msg, subs []*nats.Subscription) {
+	e.queued.Add(-msgSize(m))
+	if d := e.dropMark.Load(); d != e.markSeen {
+		e.markSeen = d
+		e.checkDrops(subs)
+	}
+	e.handle(m.Data)
 }
 
 // handle applies one bus message. Loop only.

@@ -2,12 +2,15 @@ package mdbus
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"math"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"sgw/orderbook"
 	"sgw/refdata"
@@ -164,5 +167,107 @@ func TestEdgeBufferAccounting(t *testing.T) {
 				t.Errorf("stats %+v: want %d dropped", st, sent-tc.waiting)
 			}
 		})
+	}
+}
+
+// TestEdgeOverflowStaleBeforeNextMessage: a message the edge drops past
+// Buffer (here A's last update) makes every symbol stale before the loop
+// applies any message it takes after the drop, not at its next drop
+// check: here a later update of C and a heartbeat naming only C, and
+// the drop check never runs (check an hour), so only the messages can
+// tell the loop. Before, the loop applied them and went on serving A as
+// valid, short of its last update, until the next drop check (up to
+// dropCheck later, however many messages it served meanwhile).
+func TestEdgeOverflowStaleBeforeNextMessage(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(3)
+	symA, symB, symC := ins[0].Symbol, ins[1].Symbol, ins[2].Symbol
+	p := newHandPub(t, n, 7)
+	for _, sym := range []string{symA, symB, symC} {
+		p.send(sym, 1, orderbook.StateTrading)
+	}
+	h := &stallHandler{msg: "mdbus: symbol stale; requesting a snapshot", blocked: make(chan struct{}), release: make(chan struct{})}
+	cfg := handEdge(n.connect(t), ins)
+	cfg.Buffer, cfg.Log, cfg.check = 2, slog.New(h), time.Hour
+	e := runEdge(t, cfg)
+	waitFor(t, "the first snapshots", func() bool { return e.Stale() == 0 })
+	release := sync.OnceFunc(func() { close(h.release) })
+	t.Cleanup(release)
+	h.armed.Store(true)
+	p.send(symB, 3, orderbook.StateTrading) // a gap on B: the loop logs it, and stalls there
+	select {
+	case <-h.blocked:
+	case <-time.After(testBound):
+		t.Fatalf("the edge's loop did not reach B's gap in %v (stats %+v)", testBound, e.Stats())
+	}
+	p.send(symA, 2, orderbook.StateTrading)
+	p.send(symA, 3, orderbook.StateTrading) // these two wait for the loop (Buffer)
+	p.send(symA, 4, orderbook.StateHalted)  // A's last update: dropped
+	waitFor(t, "A's last update dropped", func() bool { return e.overflow.Load() == 1 && len(e.msgs) == 2 })
+	before := e.Stats()
+	release()
+	waitFor(t, "the loop to take the two waiting", func() bool { return len(e.msgs) == 0 }) // room for the next two
+	p.send(symC, 2, orderbook.StateHalted)
+	if err := p.nc.Publish("t.hb", AppendBeat(AppendHeartbeat(nil, p.epoch, 1), symC, 2)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the loop to take the heartbeat after C's update", func() bool { return e.Stats().Heartbeats == before.Heartbeats+1 })
+	var v orderbook.View
+	e.Engine().View(0, 20, &v)
+	if v.State != orderbook.StateStale && v.Seq < 4 {
+		t.Fatalf("after the drop of A's seq 4 the loop took later messages and A is served valid at seq %d, %v (stats %+v)", v.Seq, v.State, e.Stats())
+	}
+	if st := e.Stats(); st.Dropped != 1 {
+		t.Errorf("stats %+v: want the drop counted once the loop took a later message", st)
+	}
+	servedAt(t, e, 4, orderbook.StateHalted)
+}
+
+// TestEdgeForwardMarksNATSDrop: when NATS drops a message for the edge
+// (its channel raw full: a slow consumer), forward marks the drop
+// (dropMark) before it hands the loop any message that came after it:
+// raw was full as forward took the first message waiting there, and
+// NATS counts the drop before it delivers another. The loop then makes
+// every symbol stale before applying them (as for forward's own drops,
+// TestEdgeOverflowStaleBeforeNextMessage). Before, only the loop's drop
+// check, up to dropCheck later, saw NATS's drops.
+func TestEdgeForwardMarksNATSDrop(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(1)
+	cfg := handEdge(n.connect(t), ins)
+	cfg.Buffer = 2
+	e, err := NewEdge(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The edge's subscription, without Run: nothing takes from raw until
+	// forward starts.
+	sub, err := cfg.Conn.ChanSubscribe("t.d.>", e.raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := cfg.Conn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	p := newHandPub(t, n, 7)
+	for seq := uint64(1); seq <= 3; seq++ {
+		p.send(ins[0].Symbol, seq, orderbook.StateTrading) // raw holds two: NATS drops the third
+	}
+	waitFor(t, "NATS to drop the third update", func() bool { d, _ := sub.Dropped(); return d == 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.forward(ctx, []*nats.Subscription{sub})
+	}()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-e.msgs:
+	case <-time.After(testBound):
+		t.Fatalf("forward handed on nothing in %v", testBound)
+	}
+	if e.dropMark.Load() == 0 {
+		t.Fatal("forward handed on a message from a full raw without marking NATS's drop")
 	}
 }
