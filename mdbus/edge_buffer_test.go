@@ -271,3 +271,73 @@ func TestEdgeForwardMarksNATSDrop(t *testing.T) {
 		t.Fatal("forward handed on a message from a full raw without marking NATS's drop")
 	}
 }
+
+// TestEdgeDropWhileAllStaleDiscardsInflight: a drop while every symbol
+// is stale already (dropStale's gen, not allStale) still discards the
+// reply to a request made before it. Here A's request is in flight, its
+// snapshot taken at seq 3, B stale from a heartbeat, when the edge drops
+// A's last update (6): the snapshot, with the updates kept meanwhile (4
+// and 5), would reach every seq the edge heard of, but is not loaded; A
+// is asked again and served at 6.
+func TestEdgeDropWhileAllStaleDiscardsInflight(t *testing.T) {
+	n := startNATS(t)
+	ins := testInstruments(2)
+	symA, symB := ins[0].Symbol, ins[1].Symbol
+	p := newHandPub(t, n, 7)
+	p.send(symA, 1, orderbook.StateTrading)
+	p.send(symB, 1, orderbook.StateTrading)
+	h := &stallHandler{msg: "mdbus: a heartbeat shows updates lost; requesting a snapshot", blocked: make(chan struct{}), release: make(chan struct{})}
+	cfg := handEdge(n.connect(t), ins)
+	cfg.Buffer, cfg.Log, cfg.check = 2, slog.New(h), time.Hour
+	e := runEdge(t, cfg)
+	waitFor(t, "the first snapshots", func() bool { return e.Stale() == 0 })
+	release := sync.OnceFunc(func() { close(h.release) })
+	t.Cleanup(release)
+	gate := make(chan struct{})
+	open := sync.OnceFunc(func() { close(gate) })
+	t.Cleanup(open)
+	p.mu.Lock()
+	p.reply = func(sym string) []byte { // the snapshot as asked, sent once the gate opens
+		p.mu.Lock()
+		u := p.last[sym]
+		p.mu.Unlock()
+		<-gate
+		v := orderbook.View{Seq: u.Seq, State: u.State, Checksum: emptyCk10, Checksum5: emptyCk5}
+		return AppendSnapshot(nil, p.epoch, sym, &v)
+	}
+	p.mu.Unlock()
+	asked := p.asked.Load()
+	p.send(symA, 3, orderbook.StateTrading) // a gap on A: asked, its snapshot taken at 3
+	waitFor(t, "A's request", func() bool { return p.asked.Load() == asked+1 })
+	h.armed.Store(true)
+	p.lose(symB, 2, orderbook.StateTrading)
+	if err := p.nc.Publish("t.hb", AppendBeat(AppendHeartbeat(nil, p.epoch, 1), symB, 2)); err != nil {
+		t.Fatal(err)
+	}
+	select { // B lost its seq 2: the loop logs it, and stalls there
+	case <-h.blocked:
+	case <-time.After(testBound):
+		t.Fatalf("the edge's loop did not reach B's heartbeat in %v (stats %+v)", testBound, e.Stats())
+	}
+	p.send(symA, 4, orderbook.StateTrading)
+	p.send(symA, 5, orderbook.StateTrading) // these two wait for the loop (Buffer)
+	p.send(symA, 6, orderbook.StateHalted)  // A's last update: dropped
+	waitFor(t, "A's last update dropped", func() bool { return e.overflow.Load() == 1 && len(e.msgs) == 2 })
+	release()
+	waitFor(t, "the loop to take the two waiting", func() bool { return len(e.msgs) == 0 }) // room for the next
+	// A message the loop takes after 4 and 5 (kept for A's request).
+	if err := p.nc.Publish("t.d.ZZZ", AppendUpdate(nil, p.epoch, "ZZZ", &orderbook.Update{Seq: 1, Kind: orderbook.KindStatus})); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the loop to take the messages after the drop", func() bool { return e.Stats().Unknown == 1 })
+	if st := e.Stats(); st.Stale != 2 || st.Dropped != 1 {
+		t.Fatalf("stats %+v: want both symbols stale and the drop counted", st)
+	}
+	open()
+	waitFor(t, "both symbols loaded", func() bool { return e.Stale() == 0 })
+	var v orderbook.View
+	e.Engine().View(0, 20, &v)
+	if v.Seq != 6 || v.State != orderbook.StateHalted {
+		t.Fatalf("A served valid at seq %d, %v, short of its dropped update (stats %+v)", v.Seq, v.State, e.Stats())
+	}
+}
