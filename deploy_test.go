@@ -118,6 +118,9 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("final stage EXPOSE %q lacks %s", expose, port)
 		}
 	}
+	if env := final.instructions("ENV"); !slices.Contains(env, "GOGC=400") {
+		t.Errorf("final stage ENV %q lacks GOGC=400, the collector's pace of deploy/gateway.service", env)
+	}
 	entry := final.instructions("ENTRYPOINT")
 	if len(entry) != 1 || entry[0] != `["/usr/local/bin/gw"]` {
 		t.Errorf("final stage ENTRYPOINT %q; want [\"/usr/local/bin/gw\"]", entry)
@@ -268,6 +271,7 @@ func TestSystemdUnit(t *testing.T) {
 		{"SystemCallFilter", "@system-service"}, {"StateDirectory", "gateway"}, {"Restart", "on-failure"},
 		{"ExecStart", "/usr/local/bin/gw run -config /etc/gateway/gateway.yaml"},
 		{"ExecStartPre", "/usr/local/bin/gw check-config /etc/gateway/gateway.yaml"},
+		{"Environment", "GOGC=400"},
 	} {
 		if !slices.Contains(keys[want.key], want.value) {
 			t.Errorf("%s=%q; want %s=%s", want.key, keys[want.key], want.key, want.value)
