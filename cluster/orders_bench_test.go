@@ -3,11 +3,9 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -104,10 +102,9 @@ func benchmarkOrdersAckRate(b *testing.B, rate int) {
 	interval := time.Second / time.Duration(rate)
 	var refused int
 	var firstErr error
-	var ru0, ru1 syscall.Rusage
 	b.ReportAllocs()
 	b.ResetTimer()
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	cpu0 := cpuUsed()
 	start := time.Now()
 	for i := range b.N {
 		req := reqs[i%len(reqs)]
@@ -123,7 +120,7 @@ func benchmarkOrdersAckRate(b *testing.B, rate int) {
 	}
 	sink.done.Wait()
 	elapsed := time.Since(start)
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := cpuUsed() - cpu0
 	b.StopTimer()
 	if refused > 0 {
 		b.Fatalf("%d of %d orders refused at entry, the first: %v", refused, b.N, firstErr)
@@ -134,14 +131,9 @@ func benchmarkOrdersAckRate(b *testing.B, rate int) {
 	if got := venue.sent.Load(); got != uint64(b.N) {
 		b.Fatalf("the venue was handed %d requests, want %d", got, b.N)
 	}
-	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
-	lat := sink.lat
-	sort.Slice(lat, func(i, k int) bool { return lat[i] < lat[k] })
 	b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cores")
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "orders/s")
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
-	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
+	reportLatencies(b, sink.lat)
 }
 
 // ackBenchPrice is every order's price: the instruments' previous close,

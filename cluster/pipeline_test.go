@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -164,11 +164,10 @@ func benchmarkJournalAppendRate(b *testing.B, rate int) {
 	var wg sync.WaitGroup
 	wg.Add(b.N)
 	interval := time.Second / time.Duration(rate)
-	var ru0, ru1 syscall.Rusage
 	b.ReportAllocs()
 	b.ResetTimer()
 	index0 := j.cfg.Node.AppliedIndex()
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	cpu0 := cpuUsed()
 	start := time.Now()
 	for i := range b.N {
 		from := paceTo(start.Add(time.Duration(i) * interval))
@@ -185,17 +184,13 @@ func benchmarkJournalAppendRate(b *testing.B, rate int) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	b.StopTimer()
 	// The CPU the process used while the records were offered and
 	// committed: the three nodes, the offering loop and the collector.
-	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
-	sort.Slice(lat, func(i, k int) bool { return lat[i] < lat[k] })
+	cpu := cpuUsed() - cpu0
+	b.StopTimer()
 	b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cores")
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "records/s")
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
-	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
+	reportLatencies(b, lat)
 	b.ReportMetric(float64(b.N)/float64(j.cfg.Node.AppliedIndex()-index0), "records/entry")
 }
 
@@ -280,17 +275,9 @@ func benchmarkJournalAppend(b *testing.B, appenders int) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	if len(all) == 0 {
-		return
-	}
-	sort.Slice(all, func(i, k int) bool { return all[i] < all[k] })
+	all := slices.Concat(lat...)
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "records/s")
-	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+	reportLatencies(b, all)
 }
 
 // BenchmarkDiskFlush is the disk's own share of a commit, with no Raft:
@@ -332,15 +319,30 @@ func BenchmarkDiskFlush(b *testing.B) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
+	reportLatencies(b, slices.Concat(lat...))
+}
+
+// cpuUsed returns the CPU time the process has used so far, user and
+// system: all its goroutines, the collector's included.
+func cpuUsed() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
 	}
-	if len(all) == 0 {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportLatencies sorts lat and reports its p50, p99, p99.9 and max, in
+// µs. It reports nothing for no latencies (a run that failed).
+func reportLatencies(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
 		return
 	}
-	sort.Slice(all, func(i, k int) bool { return all[i] < all[k] })
-	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
-	b.ReportMetric(float64(all[len(all)*999/1000].Microseconds()), "p99.9-µs")
+	slices.Sort(lat)
+	for _, q := range []struct {
+		name string
+		at   int
+	}{{"p50-µs", len(lat) / 2}, {"p99-µs", len(lat) * 99 / 100}, {"p99.9-µs", len(lat) * 999 / 1000}, {"max-µs", len(lat) - 1}} {
+		b.ReportMetric(float64(lat[q.at].Microseconds()), q.name)
+	}
 }
