@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"sgw/configs"
+	"sgw/internal/memlimit"
 	"sgw/sim"
 	"sgw/system"
 )
@@ -18,6 +19,9 @@ func runGateway(ctx context.Context, cfg *configs.File, configPath string, log *
 	if err := system.CheckNoSimAddr(cfg); err != nil {
 		return err
 	}
+	// The deploy files' GOGC=400 lets the heap grow to about five times
+	// what is live: under a memory limit, the collector keeps below it.
+	memlimit.Apply(log)
 	g, err := system.New(cfg, log)
 	if err != nil {
 		return err
