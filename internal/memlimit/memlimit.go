@@ -39,8 +39,11 @@ const unlimitedV1 = 1 << 62
 // (os.DirFS("/")): the smallest of cgroup v2's memory.max of the group
 // /proc/self/cgroup names and of each group above it (a slice's limit
 // binds the services in it), or, with no v2 memory controller, v1's
-// memory.limit_in_bytes the same way. A group whose directory is not
-// there is skipped (a container sees its own group as the root). ok is
+// memory.limit_in_bytes the same way, up to a group whose
+// memory.use_hierarchy is 0 (kernels before 5.11: its limit does not bind
+// the groups below it). A group whose directory is not there is skipped
+// (a container sees its own group as the root); a group outside the
+// namespace's root ("/../x") has none found. ok is
 // false when no group has a limit ("max", v1's unlimited value) or there
 // is no control group file to read; err only for a file that says
 // something other than a limit.
@@ -67,13 +70,13 @@ func Limit(fsys fs.FS) (limit int64, ok bool, err error) {
 	if v2 != "" {
 		// The unified mount, or a hybrid host's "unified" one.
 		for _, mount := range []string{"sys/fs/cgroup", "sys/fs/cgroup/unified"} {
-			if limit, ok, found, err := smallest(fsys, mount, v2, "memory.max"); found || err != nil {
+			if limit, ok, found, err := smallest(fsys, mount, v2, "memory.max", ""); found || err != nil {
 				return limit, ok, err
 			}
 		}
 	}
 	if v1 != "" {
-		limit, ok, _, err := smallest(fsys, "sys/fs/cgroup/memory", v1, "memory.limit_in_bytes")
+		limit, ok, _, err := smallest(fsys, "sys/fs/cgroup/memory", v1, "memory.limit_in_bytes", "memory.use_hierarchy")
 		return limit, ok, err
 	}
 	return 0, false, nil
@@ -82,11 +85,25 @@ func Limit(fsys fs.FS) (limit int64, ok bool, err error) {
 // smallest reads file in group's directory under mount and in each
 // directory above it up to the mount's root, and returns the smallest
 // limit among them (ok false: none has one). found is whether any of the
-// files was there.
-func smallest(fsys fs.FS, mount, group, file string) (limit int64, ok, found bool, err error) {
+// files was there. hierarchy, when not "", names v1's memory.use_hierarchy:
+// a directory above one already read whose hierarchy file says 0 does not
+// charge its children's memory to its own limit, so the walk stops there.
+// A group outside the control group namespace's root ("/../x", the
+// kernel's cgroup-v2.rst, "Namespace") has no directory under the mount:
+// nothing there limits it, and nothing is found.
+func smallest(fsys fs.FS, mount, group, file, hierarchy string) (limit int64, ok, found bool, err error) {
+	if group == "/.." || strings.HasPrefix(group, "/../") {
+		return 0, false, false, nil
+	}
 	dir := path.Clean("/" + group)
 	for {
 		name := path.Join(mount, strings.TrimPrefix(dir, "/"), file)
+		if found && hierarchy != "" {
+			h, herr := fs.ReadFile(fsys, path.Join(mount, strings.TrimPrefix(dir, "/"), hierarchy))
+			if herr == nil && strings.TrimSpace(string(h)) == "0" {
+				return limit, ok, found, nil
+			}
+		}
 		b, rerr := fs.ReadFile(fsys, name)
 		switch {
 		case errors.Is(rerr, fs.ErrNotExist):

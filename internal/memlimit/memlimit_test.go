@@ -59,6 +59,26 @@ func TestLimit(t *testing.T) {
 			"proc/self/cgroup":                           file("7:cpu,memory:/\n"),
 			"sys/fs/cgroup/memory/memory.limit_in_bytes": file("536870912\n"),
 		}, limit: 512 << 20, ok: true},
+		{name: "v1, use_hierarchy 0: the parent's limit does not bind the service", fs: fstest.MapFS{
+			"proc/self/cgroup": file("4:memory:/system.slice/gateway.service\n"),
+			"sys/fs/cgroup/memory/system.slice/gateway.service/memory.limit_in_bytes": file("9223372036854771712\n"),
+			"sys/fs/cgroup/memory/system.slice/gateway.service/memory.use_hierarchy":  file("0\n"),
+			"sys/fs/cgroup/memory/system.slice/memory.limit_in_bytes":                 file("536870912\n"),
+			"sys/fs/cgroup/memory/system.slice/memory.use_hierarchy":                  file("0\n"),
+			"sys/fs/cgroup/memory/memory.limit_in_bytes":                              file("9223372036854771712\n"),
+			"sys/fs/cgroup/memory/memory.use_hierarchy":                               file("0\n"),
+		}},
+		{name: "v1, use_hierarchy 1: the parent's limit binds the service", fs: fstest.MapFS{
+			"proc/self/cgroup": file("4:memory:/system.slice/gateway.service\n"),
+			"sys/fs/cgroup/memory/system.slice/gateway.service/memory.limit_in_bytes": file("9223372036854771712\n"),
+			"sys/fs/cgroup/memory/system.slice/gateway.service/memory.use_hierarchy":  file("1\n"),
+			"sys/fs/cgroup/memory/system.slice/memory.limit_in_bytes":                 file("536870912\n"),
+			"sys/fs/cgroup/memory/system.slice/memory.use_hierarchy":                  file("1\n"),
+		}, limit: 512 << 20, ok: true},
+		{name: "v2, a group outside the namespace's root: the root's limit is not its", fs: fstest.MapFS{
+			"proc/self/cgroup":         file("0::/../../batch/job1\n"),
+			"sys/fs/cgroup/memory.max": file("268435456\n"),
+		}},
 		{name: "a file that is no limit", fs: fstest.MapFS{
 			"proc/self/cgroup":         file("0::/\n"),
 			"sys/fs/cgroup/memory.max": file("lots\n"),
