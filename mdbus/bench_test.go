@@ -26,6 +26,18 @@ func BenchmarkEncodeDecodeUpdate(b *testing.B) {
 	b.ReportMetric(float64(len(buf)), "bytes/update")
 }
 
+// bookFlip returns an update inserting a level at the top of the bid
+// side of an empty book and one removing it again, with their checksums:
+// applied alternately, from seq 1, they keep a book's state flipping.
+func bookFlip() (add, del orderbook.Update) {
+	l := lvl(17000000, 100, 1)
+	add = orderbook.Update{Kind: orderbook.KindBook, N: 1, Changes: [2]orderbook.LevelChange{{Side: orderbook.Bid, Level: l}}}
+	add.Checksum, add.Checksum5 = orderbook.Checksum([]orderbook.Level{l}, nil, 10), orderbook.Checksum([]orderbook.Level{l}, nil, 5)
+	del = orderbook.Update{Kind: orderbook.KindBook, N: 1, Changes: [2]orderbook.LevelChange{{Side: orderbook.Bid, Level: lvl(17000000, 0, 0)}},
+		EnterSide: orderbook.Bid, Checksum: emptyCk10, Checksum5: emptyCk5}
+	return add, del
+}
+
 // BenchmarkEdgeApply is an edge's whole cost per update after the bus:
 // decoding, the mirror (views, ring) and its bookkeeping.
 func BenchmarkEdgeApply(b *testing.B) {
@@ -38,12 +50,7 @@ func BenchmarkEdgeApply(b *testing.B) {
 	if err := m.Load(&empty); err != nil {
 		b.Fatal(err)
 	}
-	// Alternate an insert and its removal at the top of the bid side.
-	l := lvl(17000000, 100, 1)
-	add := orderbook.Update{Kind: orderbook.KindBook, N: 1, Changes: [2]orderbook.LevelChange{{Side: orderbook.Bid, Level: l}}}
-	add.Checksum, add.Checksum5 = orderbook.Checksum([]orderbook.Level{l}, nil, 10), orderbook.Checksum([]orderbook.Level{l}, nil, 5)
-	del := orderbook.Update{Kind: orderbook.KindBook, N: 1, Changes: [2]orderbook.LevelChange{{Side: orderbook.Bid, Level: lvl(17000000, 0, 0)}},
-		EnterSide: orderbook.Bid, Checksum: empty.Checksum, Checksum5: empty.Checksum5}
+	add, del := bookFlip()
 	bufs := [2][]byte{}
 	var msg Message
 	b.ReportAllocs()
@@ -79,11 +86,7 @@ func BenchmarkEdgeTake(b *testing.B) {
 	if err := e.mirror.Load(&empty); err != nil {
 		b.Fatal(err)
 	}
-	l := lvl(17000000, 100, 1)
-	add := orderbook.Update{Kind: orderbook.KindBook, N: 1, Changes: [2]orderbook.LevelChange{{Side: orderbook.Bid, Level: l}}}
-	add.Checksum, add.Checksum5 = orderbook.Checksum([]orderbook.Level{l}, nil, 10), orderbook.Checksum([]orderbook.Level{l}, nil, 5)
-	del := orderbook.Update{Kind: orderbook.KindBook, N: 1, Changes: [2]orderbook.LevelChange{{Side: orderbook.Bid, Level: lvl(17000000, 0, 0)}},
-		EnterSide: orderbook.Bid, Checksum: emptyCk10, Checksum5: emptyCk5}
+	add, del := bookFlip()
 	msgs := [2]nats.Msg{{Subject: "md.d." + ins[0].Symbol}, {Subject: "md.d." + ins[0].Symbol}}
 	b.ReportAllocs()
 	seq := uint64(0)

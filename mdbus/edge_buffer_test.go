@@ -29,11 +29,9 @@ func stalledEdge(t *testing.T, buffer int, bufferBytes int64) (p *handPub, symA 
 	p = newHandPub(t, n, 7)
 	p.send(symA, 1, orderbook.StateTrading)
 	p.send(symB, 1, orderbook.StateTrading)
-	h := &stallHandler{msg: "mdbus: symbol stale; requesting a snapshot", blocked: make(chan struct{}), release: make(chan struct{})}
 	cfg := handEdge(n.connect(t), ins)
-	cfg.Buffer, cfg.BufferBytes, cfg.Log = buffer, bufferBytes, slog.New(h)
-	e = runEdge(t, cfg)
-	waitFor(t, "the first snapshots", func() bool { return e.Stale() == 0 })
+	cfg.Buffer, cfg.BufferBytes = buffer, bufferBytes
+	e, h, release := stallingEdge(t, cfg, "mdbus: symbol stale; requesting a snapshot")
 	h.armed.Store(true)
 	p.send(symB, 3, orderbook.StateTrading) // a gap on B: the loop logs it, and stalls there
 	select {
@@ -41,9 +39,23 @@ func stalledEdge(t *testing.T, buffer int, bufferBytes int64) (p *handPub, symA 
 	case <-time.After(testBound):
 		t.Fatalf("the edge's loop did not reach B's gap in %v (stats %+v)", testBound, e.Stats())
 	}
-	release = sync.OnceFunc(func() { close(h.release) })
-	t.Cleanup(release) // before the edge's: Run ends only once released
 	return p, symA, e, release
+}
+
+// stallingEdge runs an edge of cfg whose loop stalls at its next log of
+// msg once the returned handler is armed, and waits for its first
+// snapshots. release lets a stalled loop go on; it may be called more
+// than once, and is called at the test's end, before the edge's own
+// cleanup (Run ends only once released).
+func stallingEdge(t *testing.T, cfg EdgeConfig, msg string) (e *Edge, h *stallHandler, release func()) {
+	t.Helper()
+	h = &stallHandler{msg: msg, blocked: make(chan struct{}), release: make(chan struct{})}
+	cfg.Log = slog.New(h)
+	e = runEdge(t, cfg)
+	waitFor(t, "the first snapshots", func() bool { return e.Stale() == 0 })
+	release = sync.OnceFunc(func() { close(h.release) })
+	t.Cleanup(release)
+	return e, h, release
 }
 
 // TestEdgeBufferBytesDropsTail: the messages waiting for an edge's loop
@@ -186,13 +198,9 @@ func TestEdgeOverflowStaleBeforeNextMessage(t *testing.T) {
 	for _, sym := range []string{symA, symB, symC} {
 		p.send(sym, 1, orderbook.StateTrading)
 	}
-	h := &stallHandler{msg: "mdbus: symbol stale; requesting a snapshot", blocked: make(chan struct{}), release: make(chan struct{})}
 	cfg := handEdge(n.connect(t), ins)
-	cfg.Buffer, cfg.Log, cfg.check = 2, slog.New(h), time.Hour
-	e := runEdge(t, cfg)
-	waitFor(t, "the first snapshots", func() bool { return e.Stale() == 0 })
-	release := sync.OnceFunc(func() { close(h.release) })
-	t.Cleanup(release)
+	cfg.Buffer, cfg.check = 2, time.Hour
+	e, h, release := stallingEdge(t, cfg, "mdbus: symbol stale; requesting a snapshot")
 	h.armed.Store(true)
 	p.send(symB, 3, orderbook.StateTrading) // a gap on B: the loop logs it, and stalls there
 	select {
@@ -286,13 +294,9 @@ func TestEdgeDropWhileAllStaleDiscardsInflight(t *testing.T) {
 	p := newHandPub(t, n, 7)
 	p.send(symA, 1, orderbook.StateTrading)
 	p.send(symB, 1, orderbook.StateTrading)
-	h := &stallHandler{msg: "mdbus: a heartbeat shows updates lost; requesting a snapshot", blocked: make(chan struct{}), release: make(chan struct{})}
 	cfg := handEdge(n.connect(t), ins)
-	cfg.Buffer, cfg.Log, cfg.check = 2, slog.New(h), time.Hour
-	e := runEdge(t, cfg)
-	waitFor(t, "the first snapshots", func() bool { return e.Stale() == 0 })
-	release := sync.OnceFunc(func() { close(h.release) })
-	t.Cleanup(release)
+	cfg.Buffer, cfg.check = 2, time.Hour
+	e, h, release := stallingEdge(t, cfg, "mdbus: a heartbeat shows updates lost; requesting a snapshot")
 	gate := make(chan struct{})
 	open := sync.OnceFunc(func() { close(gate) })
 	t.Cleanup(open)

@@ -185,11 +185,9 @@ func TestEdgeSlowConsumerDropsTail(t *testing.T) {
 	p.send(symA, 1, orderbook.StateTrading)
 	p.send(symB, 1, orderbook.StateTrading)
 	econn := n.connect(t)
-	h := &stallHandler{msg: "mdbus: symbol stale; requesting a snapshot", blocked: make(chan struct{}), release: make(chan struct{})}
 	cfg := handEdge(econn, ins)
-	cfg.Buffer, cfg.Log = 2, slog.New(h)
-	e := runEdge(t, cfg)
-	waitFor(t, "the first snapshots", func() bool { return e.Stale() == 0 })
+	cfg.Buffer = 2
+	e, h, release := stallingEdge(t, cfg, "mdbus: symbol stale; requesting a snapshot")
 
 	h.armed.Store(true)
 	p.send(symB, 3, orderbook.StateTrading) // a gap on B: the loop logs it, and stalls there
@@ -203,7 +201,7 @@ func TestEdgeSlowConsumerDropsTail(t *testing.T) {
 	if err := econn.Flush(); err != nil { // the edge's connection has read all three
 		t.Fatal(err)
 	}
-	close(h.release)
+	release()
 	servedAt(t, e, 4, orderbook.StateHalted)
 	if st := e.Stats(); st.Dropped == 0 {
 		t.Errorf("stats %+v: no drop counted", st)
