@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/quickfixgo/quickfix"
-
 	"github.com/quickfixgo/tag"
 
 	"sgw/fix"
@@ -30,13 +29,7 @@ func TestRestateUnresetStoreAcrossMidnight(t *testing.T) {
 	r.clk.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
 	// The day's first request, under a ClOrdID free again; acknowledged
 	// under an ExecID of its own.
-	if rej := r.s.handle(inbound(t, r.begin, "D", "11=again|1="+r.acct+"|55=600519|207=XSHG|54=1|40=2|44=1700|38=100|21=1")); rej != nil {
-		t.Fatalf("the second order again: %v", rej)
-	}
-	r.sent++
-	nos := r.up.Wait(t, r.sent)[r.sent-1].(fix.NewOrder)
-	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-again2", ExecID: "N-again2", ExecType: '0', OrdStatus: '0',
-		Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
+	r.newOrderAs("again", "again2")
 	r.h.waitFor(t, "the second order again's acknowledgement", func(m *quickfix.Message) bool { return field(m, tag.ExecID) == "core:N-again2" })
 	if got, ok := r.m.Get("A1", "again"); !ok || got.Day() != 20261202 || r.m.TradingDay() != 20261202 {
 		t.Fatalf("the second order again's day %d, the trading day %d; want 20261202 and 20261202", got.Day(), r.m.TradingDay())

@@ -611,12 +611,20 @@ func newDayRigOf(t *testing.T, broker string) *dayRig {
 // acknowledge it.
 func (r *dayRig) newOrder(id string) fix.NewOrder {
 	r.t.Helper()
+	return r.newOrderAs(id, id)
+}
+
+// newOrderAs is newOrder with the venue's ids named after venue
+// (OrderID V-venue, ExecID N-venue): a ClOrdID the broker uses again is
+// another order at the venue.
+func (r *dayRig) newOrderAs(id, venue string) fix.NewOrder {
+	r.t.Helper()
 	if rej := r.s.handle(inbound(r.t, r.begin, "D", "11="+id+"|1="+r.acct+"|55=600519|207=XSHG|54=1|40=2|44=1700|38=100|21=1")); rej != nil {
 		r.t.Fatalf("new order %s: %v", id, rej)
 	}
 	r.sent++
 	nos := r.up.Wait(r.t, r.sent)[r.sent-1].(fix.NewOrder)
-	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-" + id, ExecID: "N-" + id, ExecType: '0', OrdStatus: '0',
+	r.m.OnExecReport("core", fix.ExecReport{ClOrdID: nos.ClOrdID, OrderID: "V-" + venue, ExecID: "N-" + venue, ExecType: '0', OrdStatus: '0',
 		Symbol: "600519.SH", Side: fix.Buy, Price: 17000000, OrderQty: 100, LeavesQty: 100})
 	return nos
 }
