@@ -26,16 +26,33 @@ func BenchmarkEncodeDecodeUpdate(b *testing.B) {
 	b.ReportMetric(float64(len(buf)), "bytes/update")
 }
 
-// bookFlip returns an update inserting a level at the top of the bid
-// side of an empty book and one removing it again, with their checksums:
-// applied alternately, from seq 1, they keep a book's state flipping.
-func bookFlip() (add, del orderbook.Update) {
+// bookFlip is a stream of updates that insert a level at the top of the
+// bid side of an empty book and remove it again, with their checksums,
+// from seq 1: applied in turn, they keep a book's state flipping.
+type bookFlip struct {
+	add, del orderbook.Update
+	seq      uint64 // the last update's
+}
+
+func newBookFlip() *bookFlip {
 	l := lvl(17000000, 100, 1)
-	add = orderbook.Update{Kind: orderbook.KindBook, N: 1, Changes: [2]orderbook.LevelChange{{Side: orderbook.Bid, Level: l}}}
-	add.Checksum, add.Checksum5 = orderbook.Checksum([]orderbook.Level{l}, nil, 10), orderbook.Checksum([]orderbook.Level{l}, nil, 5)
-	del = orderbook.Update{Kind: orderbook.KindBook, N: 1, Changes: [2]orderbook.LevelChange{{Side: orderbook.Bid, Level: lvl(17000000, 0, 0)}},
-		EnterSide: orderbook.Bid, Checksum: emptyCk10, Checksum5: emptyCk5}
-	return add, del
+	return &bookFlip{
+		add: orderbook.Update{Kind: orderbook.KindBook, N: 1, Changes: [2]orderbook.LevelChange{{Side: orderbook.Bid, Level: l}},
+			Checksum: orderbook.Checksum([]orderbook.Level{l}, nil, 10), Checksum5: orderbook.Checksum([]orderbook.Level{l}, nil, 5)},
+		del: orderbook.Update{Kind: orderbook.KindBook, N: 1, Changes: [2]orderbook.LevelChange{{Side: orderbook.Bid, Level: lvl(17000000, 0, 0)}},
+			EnterSide: orderbook.Bid, Checksum: emptyCk10, Checksum5: emptyCk5},
+	}
+}
+
+// next returns the stream's next update (valid until the call after).
+func (f *bookFlip) next() *orderbook.Update {
+	f.seq++
+	u := &f.add
+	if f.seq%2 == 0 {
+		u = &f.del
+	}
+	u.Seq = f.seq
+	return u
 }
 
 // BenchmarkEdgeApply is an edge's whole cost per update after the bus:
@@ -50,20 +67,15 @@ func BenchmarkEdgeApply(b *testing.B) {
 	if err := m.Load(&empty); err != nil {
 		b.Fatal(err)
 	}
-	add, del := bookFlip()
+	flip := newBookFlip()
 	bufs := [2][]byte{}
 	var msg Message
 	b.ReportAllocs()
-	seq := uint64(0)
 	for b.Loop() {
-		seq++
-		u := &add
-		if seq%2 == 0 {
-			u = &del
-		}
-		u.Seq = seq
-		bufs[seq%2] = AppendUpdate(bufs[seq%2][:0], 1, "600000.SH", u)
-		if err := Decode(bufs[seq%2], &msg); err != nil {
+		u := flip.next()
+		buf := &bufs[u.Seq%2]
+		*buf = AppendUpdate((*buf)[:0], 1, "600000.SH", u)
+		if err := Decode(*buf, &msg); err != nil {
 			b.Fatal(err)
 		}
 		if err := m.Apply(&msg.Update); err != nil {
@@ -86,24 +98,18 @@ func BenchmarkEdgeTake(b *testing.B) {
 	if err := e.mirror.Load(&empty); err != nil {
 		b.Fatal(err)
 	}
-	add, del := bookFlip()
+	flip := newBookFlip()
 	msgs := [2]nats.Msg{{Subject: "md.d." + ins[0].Symbol}, {Subject: "md.d." + ins[0].Symbol}}
 	b.ReportAllocs()
-	seq := uint64(0)
 	for b.Loop() {
-		seq++
-		u := &add
-		if seq%2 == 0 {
-			u = &del
-		}
-		u.Seq = seq
-		m := &msgs[seq%2]
+		u := flip.next()
+		m := &msgs[u.Seq%2]
 		m.Data = AppendUpdate(m.Data[:0], 1, ins[0].Symbol, u)
 		e.queued.Add(msgSize(m)) // as forward does
 		e.take(m, nil)
 	}
-	if st := e.Stats(); st.Updates != seq {
-		b.Fatalf("stats %+v: want %d updates applied", st, seq)
+	if st := e.Stats(); st.Updates != flip.seq {
+		b.Fatalf("stats %+v: want %d updates applied", st, flip.seq)
 	}
 }
 

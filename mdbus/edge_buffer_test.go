@@ -34,11 +34,7 @@ func stalledEdge(t *testing.T, buffer int, bufferBytes int64) (p *handPub, symA 
 	e, h, release := stallingEdge(t, cfg, "mdbus: symbol stale; requesting a snapshot")
 	h.armed.Store(true)
 	p.send(symB, 3, orderbook.StateTrading) // a gap on B: the loop logs it, and stalls there
-	select {
-	case <-h.blocked:
-	case <-time.After(testBound):
-		t.Fatalf("the edge's loop did not reach B's gap in %v (stats %+v)", testBound, e.Stats())
-	}
+	h.stalled(t, e, "B's gap")
 	return p, symA, e, release
 }
 
@@ -203,11 +199,7 @@ func TestEdgeOverflowStaleBeforeNextMessage(t *testing.T) {
 	e, h, release := stallingEdge(t, cfg, "mdbus: symbol stale; requesting a snapshot")
 	h.armed.Store(true)
 	p.send(symB, 3, orderbook.StateTrading) // a gap on B: the loop logs it, and stalls there
-	select {
-	case <-h.blocked:
-	case <-time.After(testBound):
-		t.Fatalf("the edge's loop did not reach B's gap in %v (stats %+v)", testBound, e.Stats())
-	}
+	h.stalled(t, e, "B's gap")
 	p.send(symA, 2, orderbook.StateTrading)
 	p.send(symA, 3, orderbook.StateTrading) // these two wait for the loop (Buffer)
 	p.send(symA, 4, orderbook.StateHalted)  // A's last update: dropped
@@ -318,11 +310,7 @@ func TestEdgeDropWhileAllStaleDiscardsInflight(t *testing.T) {
 	if err := p.nc.Publish("t.hb", AppendBeat(AppendHeartbeat(nil, p.epoch, 1), symB, 2)); err != nil {
 		t.Fatal(err)
 	}
-	select { // B lost its seq 2: the loop logs it, and stalls there
-	case <-h.blocked:
-	case <-time.After(testBound):
-		t.Fatalf("the edge's loop did not reach B's heartbeat in %v (stats %+v)", testBound, e.Stats())
-	}
+	h.stalled(t, e, "B's heartbeat") // B lost its seq 2: the loop logs it, and stalls there
 	p.send(symA, 4, orderbook.StateTrading)
 	p.send(symA, 5, orderbook.StateTrading) // these two wait for the loop (Buffer)
 	p.send(symA, 6, orderbook.StateHalted)  // A's last update: dropped

@@ -36,6 +36,17 @@ func (h *stallHandler) Handle(_ context.Context, r slog.Record) error {
 func (h *stallHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *stallHandler) WithGroup(string) slog.Handler      { return h }
 
+// stalled waits for e's loop to stall in h (h's message logged while it
+// was armed), at what, for at most testBound.
+func (h *stallHandler) stalled(t *testing.T, e *Edge, what string) {
+	t.Helper()
+	select {
+	case <-h.blocked:
+	case <-time.After(testBound):
+		t.Fatalf("the edge's loop did not reach %s in %v (stats %+v)", what, testBound, e.Stats())
+	}
+}
+
 // handPub is a publisher written by hand on subject prefix "t": status
 // updates of empty books, and snapshots at each symbol's last update
 // (reply, when set, writes them instead, or none when it returns nil).
@@ -191,7 +202,7 @@ func TestEdgeSlowConsumerDropsTail(t *testing.T) {
 
 	h.armed.Store(true)
 	p.send(symB, 3, orderbook.StateTrading) // a gap on B: the loop logs it, and stalls there
-	<-h.blocked
+	h.stalled(t, e, "B's gap")
 	p.send(symA, 2, orderbook.StateTrading)
 	p.send(symA, 3, orderbook.StateTrading)
 	p.send(symA, 4, orderbook.StateHalted) // the buffers hold two: this one is dropped
